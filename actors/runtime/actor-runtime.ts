@@ -1,0 +1,112 @@
+// The one module that touches nact. Everything else depends on EntityActor.tell().
+//
+// Why a wrapper: nact handles each message in its own setImmediate, so an actor works through at
+// most one message per event-loop turn, its mailbox is unbounded, and its query() correlates
+// replies by a 32-bit random id (collisions at high concurrency; see ARCHITECTURE invariant 5).
+// Here commands go into a bounded queue owned by the entity, and one nact message ("drain")
+// hands the actor everything queued so far (up to drain_batch_max). Replies travel as callbacks
+// inside the commands, never through query(). nact still gives us what it is good at: strictly
+// sequential processing per actor and a supervision boundary.
+
+import { dispatch, spawn, start, stop } from 'nact';
+import { BoundedQueue } from './bounded-queue';
+
+/** The behaviour of one entity: processes a batch of commands strictly after the previous one. */
+export interface EntityBehavior<C> {
+  receive(commands: C[]): void | Promise<void>;
+  /** Called when receive() threw: every command of the batch must be answered with a failure. */
+  fail(commands: C[], error: unknown): void;
+}
+
+export interface ActorLimits {
+  /** Commands waiting for one entity before tell() refuses. */
+  readonly mailbox_max: number;
+  /** Commands handed to the behaviour in one drain. */
+  readonly drain_batch_max: number;
+}
+
+type NactRef = ReturnType<typeof spawn>;
+const drain_message = 'drain';
+
+export class ActorRuntime {
+  private readonly system: NactRef;
+  private spawnedCount = 0;
+
+  constructor() {
+    this.system = start() as NactRef;
+  }
+
+  spawn<C>(name: string, behavior: EntityBehavior<C>, limits: ActorLimits): EntityActor<C> {
+    if (limits.drain_batch_max < 1 || limits.mailbox_max < limits.drain_batch_max) {
+      throw new RangeError('actor limits: need 1 <= drain_batch_max <= mailbox_max');
+    }
+    // nact names allow only URI-safe characters (entity ids are [A-Za-z0-9._-]). They are made unique per spawn so a passivated entity's successor never collides with a
+    // nact child that is still finishing its stop.
+    this.spawnedCount += 1;
+    return new EntityActor<C>(this.system, `${name}_${this.spawnedCount}`, behavior, limits);
+  }
+
+  shutdown(): void {
+    stop(this.system);
+  }
+}
+
+export class EntityActor<C> {
+  private readonly queue: BoundedQueue<C>;
+  private readonly ref: NactRef;
+  private drainScheduled = false;
+  private stopped = false;
+  private busy = false;
+
+  constructor(parent: NactRef, name: string, private readonly behavior: EntityBehavior<C>, private readonly limits: ActorLimits) {
+    this.queue = new BoundedQueue<C>(limits.mailbox_max);
+    this.ref = spawn(parent, async (state: undefined) => {
+      await this.drainOnce();
+      return state;
+    }, name) as NactRef;
+  }
+
+  /** Queues a command; false when the mailbox is full or the actor was stopped. */
+  tell(command: C): boolean {
+    if (this.stopped || !this.queue.push(command)) return false;
+    this.scheduleDrain();
+    return true;
+  }
+
+  /** Commands waiting plus whether a batch is being processed: an idle actor has neither. */
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.busy && !this.drainScheduled;
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  /** Stops the nact actor. Only call when idle; later tell() calls return false. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    stop(this.ref);
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    dispatch(this.ref, drain_message);
+  }
+
+  private async drainOnce(): Promise<void> {
+    this.drainScheduled = false;
+    const batch = this.queue.take(this.limits.drain_batch_max);
+    if (batch.length === 0) return;
+    this.busy = true;
+    try {
+      await this.behavior.receive(batch);
+    } catch (error) {
+      this.behavior.fail(batch, error);
+    } finally {
+      this.busy = false;
+    }
+    if (this.queue.length > 0 && !this.stopped) this.scheduleDrain();
+  }
+}

@@ -1,0 +1,39 @@
+// A FIFO with a hard capacity, for work handed to actors. push() refuses instead of growing past
+// the capacity so the caller can answer RESOURCE_EXHAUSTED (no unbounded queue fed by the network).
+
+export class BoundedQueue<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  readonly capacity: number;
+
+  constructor(capacity: number) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`queue capacity ${capacity} must be >= 1`);
+    this.capacity = capacity;
+  }
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): boolean {
+    if (this.length >= this.capacity) return false;
+    this.items.push(item);
+    return true;
+  }
+
+  /** Removes and returns up to `max` items in FIFO order. */
+  take(max: number): T[] {
+    const end = Math.min(this.items.length, this.head + max);
+    const taken = this.items.slice(this.head, end) as T[];
+    for (let i = this.head; i < end; i++) this.items[i] = undefined;
+    this.head = end;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return taken;
+  }
+}

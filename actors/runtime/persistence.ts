@@ -1,0 +1,60 @@
+// The persistence port entities use. Entities describe what to write in domain terms (which
+// entity, which version, which idempotency key); the authorizer's Redis committer maps that onto
+// keys and a script (services/authorizer/store). Entities never see Redis.
+
+export type EntityKind = 'card' | 'terminal';
+
+export interface EntityId {
+  readonly kind: EntityKind;
+  readonly id: string;
+}
+
+export interface EntityWrite {
+  readonly entity: EntityId;
+  /** Version the entity must have (0 = must not exist yet). */
+  readonly expectVersion: number;
+  /** New state as JSON; undefined = only check the version (the decision depended on it). */
+  readonly data: string | undefined;
+}
+
+export interface Claim {
+  /** idempotency: a tombstone for a request key; reversal: marks an original as reversed. */
+  readonly kind: 'idempotency' | 'reversal';
+  readonly key: string;
+  readonly value: string;
+}
+
+export type CommitResult =
+  | { readonly status: 'committed' }
+  | { readonly status: 'duplicate'; readonly existing: string }
+  | { readonly status: 'conflict' }
+  | { readonly status: 'fenced' }
+  | { readonly status: 'failed'; readonly error: Error };
+
+export interface CommitEntry {
+  readonly shard: number;
+  readonly writes: readonly EntityWrite[];
+  /** The request's own idempotency record; if the key exists the entry settles as duplicate. */
+  readonly idempotency?: { readonly key: string; readonly value: string };
+  /** Keys that must not exist yet; if one does the entry settles as conflict. */
+  readonly claims?: readonly Claim[];
+  /** The record streamed to reporting (JSON). */
+  readonly outbox?: string;
+  /** Called exactly once, in submission order relative to other entries. */
+  settle(result: CommitResult): void;
+}
+
+export interface StoredRecord {
+  /** 0 when the entity does not exist. */
+  readonly version: number;
+  readonly data: string | undefined;
+}
+
+export interface Persistence {
+  /** Queues an entry for group commit; false when the commit queue is full. */
+  submit(entry: CommitEntry): boolean;
+  /** Reads an entity after every entry submitted before this call has been sent. */
+  loadEntity(shard: number, entity: EntityId): Promise<StoredRecord>;
+  loadIdempotencyRecord(key: string): Promise<string | undefined>;
+  loadReversalClaim(originalKey: string): Promise<string | undefined>;
+}

@@ -1,0 +1,178 @@
+// The shard region: "who runs card X" is answered here. It places every entity on its shard,
+// activates the entity's actor on first use (the actor loads itself from Redis), and passivates
+// actors that have been idle, so memory stays bounded however many cards exist.
+
+import { TaplineError, resourceExhausted, unavailable } from '../errors';
+import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
+import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer, type Reply } from '../card/actor';
+import type { CardState, CardStatus } from '../card/rules';
+import type { MoneyRequest, TxnAnswer } from '../card/transaction';
+import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
+import type { TerminalCommand } from '../terminal/rules';
+import { shardOf } from './placement';
+import type { ShardOwnership } from './shard-ownership';
+
+/** What the region needs from a behaviour besides receiving messages. */
+export interface PassivatableBehavior<C> extends EntityBehavior<C> {
+  /** True when nothing of the entity awaits a commit. */
+  readonly quiescent: boolean;
+}
+
+export interface EntityType<C> {
+  readonly kind: string;
+  create(id: string, shard: number, retell: (message: C) => boolean): PassivatableBehavior<C>;
+}
+
+export interface RegionLimits extends ActorLimits {
+  /** Entity actors kept in memory before new activations are refused. */
+  readonly active_entities_max: number;
+  /** An actor unused this long is stopped; its next message reloads it from Redis. */
+  readonly passivate_after_ms: number;
+}
+
+interface Activation<C> {
+  readonly actor: EntityActor<C>;
+  readonly behavior: PassivatableBehavior<C>;
+  lastUsedMs: number;
+}
+
+export class EntityPool<C> {
+  private readonly active = new Map<string, Activation<C>>();
+
+  constructor(
+    private readonly type: EntityType<C>,
+    private readonly runtime: ActorRuntime,
+    private readonly ownership: ShardOwnership,
+    private readonly limits: RegionLimits,
+    private readonly clock: () => number,
+  ) {}
+
+  /** Delivers a message to the entity, activating it if needed; an error when it cannot. */
+  tell(id: string, message: C): TaplineError | undefined {
+    const shard = shardOf(id, this.ownership.shardCount);
+    if (!this.ownership.holds(shard)) return unavailable('shard not held by this node; retry', { shard });
+    let activation = this.active.get(id);
+    if (activation === undefined) {
+      if (this.active.size >= this.limits.active_entities_max) {
+        return resourceExhausted('too many active entities', { kind: this.type.kind });
+      }
+      activation = this.activate(id, shard);
+    }
+    activation.lastUsedMs = this.clock();
+    if (!activation.actor.tell(message)) return resourceExhausted('entity mailbox full', { kind: this.type.kind, id });
+    return undefined;
+  }
+
+  get size(): number {
+    return this.active.size;
+  }
+
+  /** Stops actors idle for passivate_after_ms with nothing in flight; returns how many. */
+  passivateIdle(): number {
+    const cutoff = this.clock() - this.limits.passivate_after_ms;
+    let stopped = 0;
+    for (const [id, activation] of this.active) {
+      if (activation.lastUsedMs <= cutoff && activation.actor.idle && activation.behavior.quiescent) {
+        this.active.delete(id);
+        activation.actor.stop();
+        stopped += 1;
+      }
+    }
+    return stopped;
+  }
+
+  /** Stops every actor (shutdown or losing all shards); callers flush commits first. */
+  stopAll(): void {
+    for (const activation of this.active.values()) activation.actor.stop();
+    this.active.clear();
+  }
+
+  private activate(id: string, shard: number): Activation<C> {
+    const retell = (message: C): boolean => this.tell(id, message) === undefined;
+    const behavior = this.type.create(id, shard, retell);
+    const actor = this.runtime.spawn(`${this.type.kind}_${id}`, behavior, this.limits);
+    const activation: Activation<C> = { actor, behavior, lastUsedMs: this.clock() };
+    this.active.set(id, activation);
+    return activation;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The region: the node's entry point into the actors. Money requests go to the terminal first
+// (may this terminal transact?) and from there to the card, which decides and commits.
+
+
+export interface RegionContext {
+  readonly card: Omit<CardActorContext, 'retell'>;
+  readonly terminal: Omit<TerminalActorContext, 'retell'>;
+}
+
+/** A money request before the terminal has vouched for it (merchant not known yet). */
+export type UncheckedMoneyRequest = Omit<MoneyRequest, 'merchantId' | 'fingerprint'> & { readonly fingerprint: string };
+
+export class ShardRegion {
+  readonly cards: EntityPool<CardMessage>;
+  readonly terminals: EntityPool<TerminalMessage>;
+
+  constructor(runtime: ActorRuntime, ownership: ShardOwnership, limits: RegionLimits, context: RegionContext, clock: () => number) {
+    this.cards = new EntityPool<CardMessage>(
+      { kind: 'card', create: (id, shard, retell) => new CardBehavior(id, shard, { ...context.card, retell }) },
+      runtime, ownership, limits, clock,
+    );
+    this.terminals = new EntityPool<TerminalMessage>(
+      { kind: 'terminal', create: (id, shard, retell) => new TerminalBehavior(id, shard, { ...context.terminal, retell }) },
+      runtime, ownership, limits, clock,
+    );
+  }
+
+  /** Runs a money request: terminal check, then the card's decision. `reply` is called once. */
+  money(request: UncheckedMoneyRequest, reply: Reply<TxnAnswer>): void {
+    const toCard = (merchantId: string): void => {
+      const message: CardMessage = { type: 'money', request: { ...request, merchantId }, reply, attempt: 0 };
+      const refused = this.cards.tell(request.cardId, message);
+      if (refused) reply({ ok: false, error: refused });
+    };
+    if (request.terminalId === '') {
+      toCard('');
+      return;
+    }
+    const refused = this.terminals.tell(request.terminalId, {
+      type: 'check',
+      then: (check) => {
+        if (check.ok) toCard(check.merchantId);
+        else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
+      },
+      fail: (error) => reply({ ok: false, error }),
+    });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  balance(cardId: string, reply: Reply<CardState>): void {
+    const refused = this.cards.tell(cardId, { type: 'balance', reply });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  issueCard(command: { cardId: string; currency: string; initialBalanceMinor: number; programId: string; nowMs: number }, operatorId: string, reply: Reply<IssueAnswer>): void {
+    const refused = this.cards.tell(command.cardId, { type: 'issue', command: { type: 'issue', ...command }, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  setCardStatus(cardId: string, status: CardStatus, reason: string, operatorId: string, reply: Reply<CardState>): void {
+    const refused = this.cards.tell(cardId, { type: 'set_status', status, reason, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  changeTerminal(terminalId: string, command: TerminalCommand, operatorId: string, reply: Reply<TerminalAnswer>): void {
+    const refused = this.terminals.tell(terminalId, { type: 'change', command, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  passivateIdle(): number {
+    return this.cards.passivateIdle() + this.terminals.passivateIdle();
+  }
+
+  stopAll(): void {
+    this.cards.stopAll();
+    this.terminals.stopAll();
+  }
+}

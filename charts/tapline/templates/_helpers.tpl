@@ -1,0 +1,99 @@
+{{/*
+Shared template helpers for the Tapline chart: names, labels, the image reference and the
+values checks that must hold before anything is rendered.
+*/}}
+
+{{/*
+Chart name, overridable by nameOverride. Truncated to 52 characters (not 63) because the
+StatefulSet controller appends "-<hash>" (11 chars) to it in the controller-revision-hash label,
+which must stay within 63 characters.
+*/}}
+{{- define "tapline.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified name: <release>-<chart>, or just <release> when it already contains the chart
+name, or fullnameOverride. Same 52-character limit as tapline.name.
+*/}}
+{{- define "tapline.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the headless Service that governs the StatefulSet (stable per-pod DNS names).
+*/}}
+{{- define "tapline.headlessServiceName" -}}
+{{- printf "%s-headless" (include "tapline.fullname" .) }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "tapline.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels: the immutable subset used by the StatefulSet selector, Services and PDB.
+Never add labels here that can change between releases (a StatefulSet selector cannot change).
+*/}}
+{{- define "tapline.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "tapline.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: authorizer
+{{- end }}
+
+{{/*
+Common labels for every resource.
+*/}}
+{{- define "tapline.labels" -}}
+helm.sh/chart: {{ include "tapline.chart" . }}
+{{ include "tapline.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: tapline
+{{- end }}
+
+{{/*
+Image reference: repository@digest when a digest is pinned, else repository:tag (tag defaults to
+the chart's appVersion).
+*/}}
+{{- define "tapline.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion | toString) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checks on values that Kubernetes itself would not catch. Renders nothing; fails the install with
+a message instead of deploying a configuration that loses in-flight payments.
+  - terminationGracePeriodSeconds must exceed preStopSleepSeconds + shutdownGraceMs, or the
+    kubelet SIGKILLs the node while it is still draining and flushing commits.
+  - Redis must be configured one way or the other.
+  - TLS needs a secret to mount.
+*/}}
+{{- define "tapline.validate" -}}
+{{- $graceMs := add (int64 .Values.config.shutdownGraceMs) (mul (int64 .Values.preStopSleepSeconds) 1000) }}
+{{- $terminationMs := mul (int64 .Values.terminationGracePeriodSeconds) 1000 }}
+{{- if le $terminationMs $graceMs }}
+{{- fail (printf "terminationGracePeriodSeconds (%d s) must be greater than preStopSleepSeconds + config.shutdownGraceMs (%d ms), or pods are killed before they finish draining" (int64 .Values.terminationGracePeriodSeconds) $graceMs) }}
+{{- end }}
+{{- if and (not .Values.redis.url) (not .Values.redis.existingSecret) }}
+{{- fail "set redis.url (redis://host:port) or redis.existingSecret: Redis is external to this chart and has no default" }}
+{{- end }}
+{{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
+{{- fail "tls.enabled=true needs tls.secretName (a Secret with tls.crt, tls.key and ca.crt)" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs what Tapline's dev/test environment needs from outside npm, then its npm packages.
+# The test harness (services/devenv) runs redis-server and clickhouse-server as child
+# processes, so a fresh Debian machine needs those binaries; nothing else installs them.
+# The script is idempotent: it installs only what is missing, runs `apt-get update` at most
+# once, stops any system service that a fresh package install started (the harness runs its
+# own servers, and a system Redis would sit on port 6379), and runs `npm ci` only when
+# node_modules is missing or older than package-lock.json. It prints what it did.
+
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+log() {
+  echo "ensure-system-deps: $*"
+}
+
+# True when the named command is on PATH and executable (bash's `command -v` alone also
+# reports a file that is not executable).
+have_command() {
+  local found
+  found="$(command -v "$1" 2>/dev/null)" && [ -x "$found" ]
+}
+
+have_redis() {
+  have_command redis-server || [ -x /usr/bin/redis-server ]
+}
+
+# Debian installs clickhouse-server into /usr/sbin, which is not on an ordinary user's PATH;
+# ClickHouse's own packages ship a single /usr/bin/clickhouse binary instead.
+have_clickhouse() {
+  have_command clickhouse-server || [ -x /usr/sbin/clickhouse-server ] || have_command clickhouse
+}
+
+package_installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]
+}
+
+if have_redis && have_clickhouse; then
+  log "redis-server and clickhouse-server are present; no system packages installed"
+else
+  packages=(redis-server clickhouse-server clickhouse-client)
+  sudo_cmd=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo_cmd=(sudo)
+    else
+      echo "ensure-system-deps: redis-server or clickhouse-server is missing, and installing them needs root;" >&2
+      echo "ensure-system-deps: this user is not root and sudo is not available. As root, run:" >&2
+      echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${packages[*]}" >&2
+      exit 1
+    fi
+  fi
+
+  # Remember which packages were absent, so that only services started by this install are stopped.
+  newly_installed=()
+  for package in "${packages[@]}"; do
+    if ! package_installed "$package"; then
+      newly_installed+=("$package")
+    fi
+  done
+
+  log "installing ${packages[*]} with apt-get"
+  "${sudo_cmd[@]}" apt-get update
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${packages[@]}"
+
+  # A package's postinst may start its system service; the harness needs none of them running.
+  for package in "${newly_installed[@]}"; do
+    case "$package" in
+      redis-server | clickhouse-server)
+        if command -v service >/dev/null 2>&1; then
+          log "stopping the $package system service that the install may have started"
+          "${sudo_cmd[@]}" service "$package" stop || true
+        else
+          log "no 'service' command; if the install started a system $package, stop it by hand"
+        fi
+        ;;
+    esac
+  done
+
+  if ! have_redis || ! have_clickhouse; then
+    echo "ensure-system-deps: installation finished but redis-server or clickhouse-server is still missing" >&2
+    exit 1
+  fi
+  log "installed: ${packages[*]}"
+fi
+
+# npm writes node_modules/.package-lock.json on every install, so its age is the install's age.
+if [ ! -d node_modules ]; then
+  log "node_modules is missing; running npm ci"
+  npm ci
+elif [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "node_modules is older than package-lock.json; running npm ci"
+  npm ci
+else
+  log "node_modules is up to date with package-lock.json; npm ci not needed"
+fi

@@ -1,0 +1,85 @@
+// Configuration of an authorizer node, from environment variables, validated at startup.
+// Every bound says why it has its default; relations between bounds are checked together.
+
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+const schema = z.object({
+  TAPLINE_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default(hostname().slice(0, 64)),
+  TAPLINE_GRPC_HOST: z.string().default('127.0.0.1'),
+  TAPLINE_GRPC_PORT: int(0, 65535, 50051),
+  // Prometheus /metrics and /healthz, /readyz. 0 picks a free port; -1 turns it off (tests).
+  TAPLINE_METRICS_PORT: int(-1, 65535, 9464),
+  TAPLINE_REDIS_URL: z.string().url().default('redis://127.0.0.1:6390'),
+  TAPLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Virtual shards. Fixed for the life of a deployment: it decides where every entity lives.
+  // 256 gives an even spread over tens of nodes while keeping the per-shard bookkeeping small.
+  TAPLINE_SHARD_COUNT: int(1, 65536, 256),
+  // Idle actors are stopped after this long. 60 s keeps a card that is used every few minutes
+  // (a festival visitor at the bar) warm enough while bounding memory for millions of cards.
+  TAPLINE_PASSIVATE_AFTER_MS: int(1000, 86_400_000, 60_000),
+  TAPLINE_PASSIVATION_SWEEP_MS: int(100, 600_000, 5_000),
+  // Hard cap on actors in memory; past it new activations get RESOURCE_EXHAUSTED. At roughly
+  // 1-2 KB per idle card, 2 million actors stay within a few GB.
+  TAPLINE_ACTIVE_ENTITIES_MAX: int(1, 50_000_000, 2_000_000),
+  // Commands queued on one entity. A hot card at a venue takes hundreds of taps per second; 10,000
+  // is seconds of backlog, beyond which waiting longer helps nobody.
+  TAPLINE_MAILBOX_MAX: int(1, 1_000_000, 10_000),
+  TAPLINE_DRAIN_BATCH_MAX: int(1, 100_000, 512),
+  // Requests accepted and not yet answered, node-wide (unary and stream items together).
+  TAPLINE_IN_FLIGHT_MAX: int(1, 10_000_000, 250_000),
+  // Items accepted on one AuthorizeStream and not yet answered.
+  TAPLINE_STREAM_IN_FLIGHT_MAX: int(1, 1_000_000, 100_000),
+  // Items in one AuthorizeStream frame.
+  TAPLINE_STREAM_FRAME_ITEMS_MAX: int(1, 100_000, 1_000),
+  // Entries per commit script: bounds how long Redis is blocked by one script (about 10 µs each).
+  TAPLINE_COMMIT_BATCH_MAX: int(1, 100_000, 2_000),
+  // Script calls in flight: 2 lets the next batch be encoded while Redis runs the previous one.
+  TAPLINE_COMMIT_IN_FLIGHT_MAX: int(1, 64, 2),
+  TAPLINE_COMMIT_PENDING_MAX: int(1, 10_000_000, 500_000),
+  // A Redis command slower than this is treated as failed (outcome unknown; clients retry with
+  // the same key). Well above a healthy fsync, well below terminal time-outs (~15-30 s).
+  TAPLINE_REDIS_COMMAND_TIMEOUT_MS: int(10, 600_000, 5_000),
+  TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: int(10, 60_000, 1_000),
+  // Idempotency records are kept 7 days: terminals retry within minutes and reverse within hours;
+  // a week covers offline terminals uploading after an event and keeps Redis memory bounded.
+  TAPLINE_IDEMPOTENCY_TTL_S: int(60, 400 * 86_400, 7 * 86_400),
+  TAPLINE_IDEMPOTENCY_RECENT_MAX: int(0, 10_000_000, 200_000),
+  TAPLINE_CONFLICT_ATTEMPTS_MAX: int(1, 100, 5),
+  // Largest request message accepted, bytes. A frame of 1,000 stream items is ~150 KB.
+  TAPLINE_GRPC_MESSAGE_MAX_BYTES: int(1024, 64 * 1024 * 1024, 4 * 1024 * 1024),
+  // On SIGTERM: stop accepting, wait this long for in-flight requests and commits, then exit.
+  // Kept below Kubernetes' terminationGracePeriodSeconds (chart: 30 s).
+  TAPLINE_SHUTDOWN_GRACE_MS: int(0, 600_000, 20_000),
+  TAPLINE_TLS_CERT_FILE: z.string().optional(),
+  TAPLINE_TLS_KEY_FILE: z.string().optional(),
+  TAPLINE_TLS_CA_FILE: z.string().optional(),
+});
+
+export type NodeConfig = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): NodeConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
+  }
+  const config = parsed.data;
+  const problems: string[] = [];
+  if (config.TAPLINE_DRAIN_BATCH_MAX > config.TAPLINE_MAILBOX_MAX) problems.push('TAPLINE_DRAIN_BATCH_MAX must be <= TAPLINE_MAILBOX_MAX');
+  if (config.TAPLINE_STREAM_IN_FLIGHT_MAX > config.TAPLINE_IN_FLIGHT_MAX) problems.push('TAPLINE_STREAM_IN_FLIGHT_MAX must be <= TAPLINE_IN_FLIGHT_MAX');
+  if (config.TAPLINE_COMMIT_PENDING_MAX < config.TAPLINE_COMMIT_BATCH_MAX) problems.push('TAPLINE_COMMIT_PENDING_MAX must be >= TAPLINE_COMMIT_BATCH_MAX');
+  if (config.TAPLINE_PASSIVATION_SWEEP_MS > config.TAPLINE_PASSIVATE_AFTER_MS) problems.push('TAPLINE_PASSIVATION_SWEEP_MS must be <= TAPLINE_PASSIVATE_AFTER_MS');
+  const tls = [config.TAPLINE_TLS_CERT_FILE, config.TAPLINE_TLS_KEY_FILE].filter((v) => v !== undefined).length;
+  if (tls === 1) problems.push('TAPLINE_TLS_CERT_FILE and TAPLINE_TLS_KEY_FILE go together');
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  return config;
+}

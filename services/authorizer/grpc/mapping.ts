@@ -1,0 +1,89 @@
+// Domain answers to wire messages. Pure functions, no validation (that is validate.ts).
+
+import type { CardState, CardStatus as DomainCardStatus, DeclineReason as DomainDeclineReason } from '../../../actors/card/rules';
+import type { ReverseOutcome, TxnAnswer } from '../../../actors/card/transaction';
+import { CardStatus, DeclineReason, Outcome } from '../../../gen/tapline/v1/types';
+import { ReverseResult, type AuthorizeResponse, type GetBalanceResponse, type ReverseResponse, type TopUpResponse } from '../../../gen/tapline/v1/authorization';
+
+const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
+  insufficient_funds: DeclineReason.DECLINE_REASON_INSUFFICIENT_FUNDS,
+  card_blocked: DeclineReason.DECLINE_REASON_CARD_BLOCKED,
+  card_frozen: DeclineReason.DECLINE_REASON_CARD_FROZEN,
+  card_expired: DeclineReason.DECLINE_REASON_CARD_EXPIRED,
+  card_closed: DeclineReason.DECLINE_REASON_CARD_CLOSED,
+  currency_mismatch: DeclineReason.DECLINE_REASON_CURRENCY_MISMATCH,
+  max_balance_exceeded: DeclineReason.DECLINE_REASON_MAX_BALANCE_EXCEEDED,
+  reversed_before_authorization: DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION,
+};
+
+const card_statuses: Readonly<Record<DomainCardStatus, CardStatus>> = {
+  active: CardStatus.CARD_STATUS_ACTIVE,
+  frozen: CardStatus.CARD_STATUS_FROZEN,
+  blocked: CardStatus.CARD_STATUS_BLOCKED,
+  lost: CardStatus.CARD_STATUS_LOST,
+  expired: CardStatus.CARD_STATUS_EXPIRED,
+  closed: CardStatus.CARD_STATUS_CLOSED,
+  replaced: CardStatus.CARD_STATUS_REPLACED,
+};
+
+export const domain_card_statuses: ReadonlyMap<CardStatus, DomainCardStatus> = new Map(
+  (Object.entries(card_statuses) as [DomainCardStatus, CardStatus][]).map(([domain, wire]) => [wire, domain]),
+);
+
+const reverse_results: Readonly<Record<ReverseOutcome, ReverseResult>> = {
+  reversed: ReverseResult.REVERSE_RESULT_REVERSED,
+  already_reversed: ReverseResult.REVERSE_RESULT_ALREADY_REVERSED,
+  nothing_to_reverse: ReverseResult.REVERSE_RESULT_NOTHING_TO_REVERSE,
+};
+
+export function wireCardStatus(status: DomainCardStatus): CardStatus {
+  return card_statuses[status];
+}
+
+function money(amountMinor: number, currency: string): { amountMinor: bigint; currency: string } {
+  return { amountMinor: BigInt(amountMinor), currency };
+}
+
+export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeResponse {
+  const approved = result.outcome === 'approved';
+  return {
+    outcome: approved ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
+    declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineRule: result.rule ?? '',
+    transactionId: result.id,
+    approvedAmount: money(result.amountMinor, result.currency),
+    balanceAfter: money(result.balanceAfterMinor, result.currency),
+    authorizedAtUnixMs: BigInt(result.atMs),
+    replayed,
+  };
+}
+
+export function toTopUpResponse({ result, replayed }: TxnAnswer): TopUpResponse {
+  return {
+    outcome: result.outcome === 'approved' ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
+    declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineRule: result.rule ?? '',
+    transactionId: result.id,
+    balanceAfter: money(result.balanceAfterMinor, result.currency),
+    replayed,
+  };
+}
+
+export function toReverseResponse({ result, replayed }: TxnAnswer): ReverseResponse {
+  return {
+    result: result.reverse ? reverse_results[result.reverse] : ReverseResult.REVERSE_RESULT_UNSPECIFIED,
+    transactionId: result.id,
+    reversedAmount: money(result.amountMinor, result.currency),
+    balanceAfter: money(result.balanceAfterMinor, result.currency),
+    replayed,
+  };
+}
+
+export function toBalanceResponse(state: CardState): GetBalanceResponse {
+  return {
+    cardId: state.cardId,
+    balance: money(state.balanceMinor, state.currency),
+    available: money(state.balanceMinor - state.heldMinor, state.currency),
+    status: card_statuses[state.status],
+  };
+}

@@ -1,0 +1,63 @@
+// The gRPC server of a node: Tapline's services, standard health checking (so load balancers and
+// k6 can probe it) and server reflection (so grpcurl works without the proto files).
+
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import { AdminServiceService } from '../../../gen/tapline/v1/admin';
+import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorization';
+import { protoDir } from '../../common/paths';
+import { adminService, authorizationService, type ServiceDeps } from './service';
+
+export const served_services = ['tapline.v1.AuthorizationService', 'tapline.v1.AdminService'] as const;
+
+export interface TlsFiles {
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+  /** With a CA, clients must present a certificate it signed (mTLS). */
+  readonly caFile?: string | undefined;
+}
+
+export interface GrpcServerOptions {
+  readonly message_max_bytes: number;
+  readonly tls: TlsFiles;
+}
+
+export function serverCredentials(tls: TlsFiles): grpc.ServerCredentials {
+  if (tls.certFile === undefined || tls.keyFile === undefined) return grpc.ServerCredentials.createInsecure();
+  const ca = tls.caFile === undefined ? null : readFileSync(tls.caFile);
+  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], ca !== null);
+}
+
+export function createGrpcServer(deps: ServiceDeps, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.message_max_bytes,
+    'grpc.max_send_message_length': options.message_max_bytes,
+    // Gateways keep streams open for hours; keepalive pings find dead peers behind NAT.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+  });
+  server.addService(AuthorizationServiceService, authorizationService(deps) as unknown as grpc.UntypedServiceImplementation);
+  server.addService(AdminServiceService, adminService(deps) as unknown as grpc.UntypedServiceImplementation);
+
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [served_services[0]]: 'NOT_SERVING', [served_services[1]]: 'NOT_SERVING' });
+  health.addToServer(server);
+
+  const definitions = protoLoader.loadSync(['tapline/v1/authorization.proto', 'tapline/v1/admin.proto'], {
+    includeDirs: [protoDir()],
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  new ReflectionService(definitions).addToServer(server);
+  return { server, health };
+}
+
+export function bindServer(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
+  });
+}

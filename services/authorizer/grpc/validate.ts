@@ -1,0 +1,150 @@
+// Turns wire requests into domain requests, or a precise INVALID_ARGUMENT / UNIMPLEMENTED.
+// Nothing reaches an actor before it passes here, so bad input never changes state.
+
+import { invalidArgument, unimplemented } from '../../../actors/errors';
+import { isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../../actors/money';
+import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
+import type { UncheckedMoneyRequest } from '../../../actors/sharding/shard-region';
+import { clientKey, terminalTxnKey } from '../store/keys';
+import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
+import { TopUpSource, type AuthorizeRequest, type ReverseRequest, type TopUpRequest } from '../../../gen/tapline/v1/authorization';
+
+/** Card, terminal, merchant, program and operator ids: 1-64 of [A-Za-z0-9._-]. */
+const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
+/** Client-chosen idempotency keys (PSP references): 1-128 of [A-Za-z0-9._:-]. */
+const client_key_pattern = /^[A-Za-z0-9._:-]{1,128}$/;
+const correlation_id_bytes_max = 128;
+const line_items_max = 200;
+/** Terminal transaction numbers are positive and fit a signed 63-bit counter. */
+const txn_number_max = (1n << 63n) - 1n;
+
+export function requireId(field: string, value: string): string {
+  if (!id_pattern.test(value)) throw invalidArgument(`${field} must be 1-64 characters of A-Z a-z 0-9 . _ -`, { field });
+  return value;
+}
+
+export function optionalId(field: string, value: string, fallback: string): string {
+  return value === '' ? fallback : requireId(field, value);
+}
+
+export function requireTxnNumber(field: string, value: bigint): bigint {
+  if (value <= 0n || value > txn_number_max) throw invalidArgument(`${field} must be between 1 and 2^63-1`, { field });
+  return value;
+}
+
+export function requireCurrency(field: string, code: string): string {
+  if (!isKnownCurrency(code)) throw invalidArgument(`${field} is not a supported ISO 4217 currency`, { field, currency: code.slice(0, 8) });
+  return code;
+}
+
+/** A movement amount: strictly positive, at most request_amount_max_minor. */
+export function requireAmount(field: string, money: Money | undefined): { amountMinor: number; currency: string } {
+  if (money === undefined) throw invalidArgument(`${field} is required`, { field });
+  const currency = requireCurrency(`${field}.currency`, money.currency);
+  const amountMinor = minorFromWire(money.amountMinor);
+  if (amountMinor === undefined || amountMinor <= 0 || amountMinor > request_amount_max_minor) {
+    throw invalidArgument(`${field}.amount_minor must be between 1 and ${request_amount_max_minor}`, { field });
+  }
+  return { amountMinor, currency };
+}
+
+/** A balance to set (initial balance): zero or positive. */
+export function requireBalance(field: string, money: Money | undefined): { amountMinor: number; currency: string } {
+  if (money === undefined) throw invalidArgument(`${field} is required`, { field });
+  const currency = requireCurrency(`${field}.currency`, money.currency);
+  const amountMinor = minorFromWire(money.amountMinor);
+  if (amountMinor === undefined || amountMinor < 0 || amountMinor > request_amount_max_minor) {
+    throw invalidArgument(`${field}.amount_minor must be between 0 and ${request_amount_max_minor}`, { field });
+  }
+  return { amountMinor, currency };
+}
+
+export function requireCorrelationId(value: string): string {
+  if (value === '' || Buffer.byteLength(value) > correlation_id_bytes_max) {
+    throw invalidArgument(`correlation_id must be 1-${correlation_id_bytes_max} bytes`);
+  }
+  return value;
+}
+
+function checkLineItems(items: LineItem[], amountMinor: number): void {
+  if (items.length === 0) return;
+  if (items.length > line_items_max) throw invalidArgument(`at most ${line_items_max} line items`);
+  let total = 0;
+  for (const item of items) {
+    const line = minorFromWire(item.amountMinor);
+    if (line === undefined || line < 0) throw invalidArgument('line item amount_minor must be >= 0');
+    if (item.productCode === '' || item.productCode.length > 64) throw invalidArgument('line item product_code must be 1-64 characters');
+    total += line;
+  }
+  if (total !== amountMinor) throw invalidArgument('line item amounts must add up to the amount');
+}
+
+function refKey(field: string, ref: RequestRef | undefined): string {
+  const inner = ref?.ref;
+  if (inner === undefined) throw invalidArgument(`${field} is required`, { field });
+  if (inner.$case === 'terminalTxn') {
+    return terminalTxnKey(requireId(`${field}.terminal_txn.terminal_id`, inner.value.terminalId), requireTxnNumber(`${field}.terminal_txn.txn_number`, inner.value.txnNumber));
+  }
+  if (!client_key_pattern.test(inner.value)) throw invalidArgument(`${field}.idempotency_key must be 1-128 characters of A-Z a-z 0-9 . _ : -`);
+  return clientKey(inner.value);
+}
+
+function finish(request: Omit<MoneyRequest, 'fingerprint' | 'merchantId'>): UncheckedMoneyRequest {
+  return { ...request, fingerprint: fingerprintOf({ ...request, merchantId: '' }) };
+}
+
+export function parseAuthorize(wire: AuthorizeRequest): UncheckedMoneyRequest {
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
+  const cardId = requireId('card_id', wire.cardId);
+  const { amountMinor, currency } = requireAmount('amount', wire.amount);
+  if (wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED && wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_PURCHASE) {
+    if (!(wire.kind in AuthorizationKind)) throw invalidArgument('unknown authorization kind');
+    throw unimplemented('only PURCHASE authorizations are served by this version');
+  }
+  if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
+  if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
+  checkLineItems(wire.lineItems, amountMinor);
+  return finish({
+    kind: 'purchase', key: terminalTxnKey(terminalId, txn), cardId, terminalId, amountMinor, currency,
+    source: '', operatorId: '', originalKey: '',
+  });
+}
+
+const top_up_sources: Readonly<Record<number, string>> = {
+  [TopUpSource.TOP_UP_SOURCE_CASH]: 'cash',
+  [TopUpSource.TOP_UP_SOURCE_PSP]: 'psp',
+  [TopUpSource.TOP_UP_SOURCE_AUTO_RELOAD]: 'auto_reload',
+  [TopUpSource.TOP_UP_SOURCE_ADMIN]: 'admin',
+};
+
+export function parseTopUp(wire: TopUpRequest): UncheckedMoneyRequest {
+  const cardId = requireId('card_id', wire.cardId);
+  const { amountMinor, currency } = requireAmount('amount', wire.amount);
+  const source = top_up_sources[wire.source];
+  if (source === undefined) throw invalidArgument('source must be CASH, PSP, AUTO_RELOAD or ADMIN');
+  const byTerminal = wire.terminalId !== '' || wire.terminalTxnNumber !== 0n;
+  const byKey = wire.idempotencyKey !== '';
+  if (byTerminal === byKey) throw invalidArgument('give either terminal_id with terminal_txn_number, or idempotency_key');
+  let key: string;
+  let terminalId = '';
+  if (byTerminal) {
+    terminalId = requireId('terminal_id', wire.terminalId);
+    key = terminalTxnKey(terminalId, requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber));
+  } else {
+    if (!client_key_pattern.test(wire.idempotencyKey)) throw invalidArgument('idempotency_key must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+    key = clientKey(wire.idempotencyKey);
+  }
+  const operatorId = optionalId('operator_id', wire.operatorId, '');
+  return finish({ kind: 'top_up', key, cardId, terminalId, amountMinor, currency, source, operatorId, originalKey: '' });
+}
+
+export function parseReverse(wire: ReverseRequest): UncheckedMoneyRequest {
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
+  const cardId = requireId('card_id', wire.cardId);
+  const originalKey = refKey('original', wire.original);
+  const key = terminalTxnKey(terminalId, txn);
+  if (originalKey === key) throw invalidArgument('a reversal cannot reverse itself');
+  return finish({ kind: 'reverse', key, cardId, terminalId, amountMinor: 0, currency: '', source: '', operatorId: '', originalKey });
+}

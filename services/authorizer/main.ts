@@ -1,0 +1,39 @@
+// Process entry of an authorizer node. Reads configuration from the environment, starts the
+// node, and shuts it down gracefully on SIGTERM / SIGINT. Prints one JSON line
+// {"event":"serving","grpcPort":...} on stdout via the logger when ready (tests wait for it).
+
+import { ConfigError, loadConfig } from './config';
+import { AuthorizerNode } from './node';
+import { createLogger } from '../common/logger';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger('tapline-authorizer', config.TAPLINE_LOG_LEVEL);
+  const node = await AuthorizerNode.start(config, logger);
+  let signalled = false;
+  const stop = (signal: string): void => {
+    if (signalled) return;
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    node.shutdown().then(() => process.exit(0), (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`authorizer failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});

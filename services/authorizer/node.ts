@@ -1,0 +1,193 @@
+// An authorizer node: wires Redis, group commit, the shard region and the gRPC server together,
+// and takes them down in order on shutdown (stop accepting, drain, flush, close).
+
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Server as GrpcServer } from '@grpc/grpc-js';
+import type { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import { IdempotencyIndex } from '../../actors/idempotency';
+import { ActorRuntime } from '../../actors/runtime/actor-runtime';
+import { ShardOwnership } from '../../actors/sharding/shard-ownership';
+import { ShardRegion } from '../../actors/sharding/shard-region';
+import { Metrics } from '../common/metrics';
+import type { NodeConfig } from './config';
+import { bindServer, createGrpcServer, served_services, serverCredentials } from './grpc/server';
+import { InFlight } from './grpc/service';
+import { Committer } from './store/committer';
+import { RedisStore } from './store/redis-store';
+
+export class AuthorizerNode {
+  private accepting = false;
+  private stopping: Promise<void> | undefined;
+  private passivationTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly config: NodeConfig,
+    private readonly logger: Logger,
+    readonly metrics: Metrics,
+    private readonly store: RedisStore,
+    private readonly committer: Committer,
+    private readonly runtime: ActorRuntime,
+    readonly region: ShardRegion,
+    private readonly inFlight: InFlight,
+    private readonly grpcServer: GrpcServer,
+    private readonly health: HealthImplementation,
+    private readonly httpServer: HttpServer | undefined,
+    readonly grpcPort: number,
+    readonly metricsPort: number | undefined,
+  ) {}
+
+  static async start(config: NodeConfig, logger: Logger): Promise<AuthorizerNode> {
+    const metrics = new Metrics(true);
+    const store = await RedisStore.connect(
+      { url: config.TAPLINE_REDIS_URL, command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS, reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS },
+      (error) => logger.warn({ err: error }, 'redis connection error'),
+    );
+    const incarnation = await store.nextIncarnation();
+    const ownership = new ShardOwnership(config.TAPLINE_SHARD_COUNT);
+    // A single node takes every shard. Taking increments each shard's epoch, which fences any
+    // earlier owner (a previous process of this node that is paused or not quite dead).
+    const shards = Array.from({ length: config.TAPLINE_SHARD_COUNT }, (_, shard) => shard);
+    for (const [shard, epoch] of await store.takeShards(shards)) ownership.hold(shard, epoch);
+
+    const committer = new Committer(store, ownership, {
+      batch_entries_max: config.TAPLINE_COMMIT_BATCH_MAX,
+      in_flight_max: config.TAPLINE_COMMIT_IN_FLIGHT_MAX,
+      pending_entries_max: config.TAPLINE_COMMIT_PENDING_MAX,
+      idempotency_ttl_s: config.TAPLINE_IDEMPOTENCY_TTL_S,
+    }, logger, metrics);
+
+    const clock = (): number => Date.now();
+    const idPrefix = `${incarnation.toString(36)}-`;
+    let transactionCounter = 0;
+    const nextTransactionId = (): string => idPrefix + (++transactionCounter).toString(36);
+    const runtime = new ActorRuntime();
+    const region = new ShardRegion(runtime, ownership, {
+      mailbox_max: config.TAPLINE_MAILBOX_MAX,
+      drain_batch_max: config.TAPLINE_DRAIN_BATCH_MAX,
+      active_entities_max: config.TAPLINE_ACTIVE_ENTITIES_MAX,
+      passivate_after_ms: config.TAPLINE_PASSIVATE_AFTER_MS,
+    }, {
+      card: {
+        persistence: committer,
+        idempotency: new IdempotencyIndex(config.TAPLINE_IDEMPOTENCY_RECENT_MAX),
+        clock,
+        nextTransactionId,
+        conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+        onDecision: (result) => metrics.decisions.inc({ kind: result.kind, outcome: result.outcome, reason: result.reason ?? '' }),
+      },
+      terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
+    }, clock);
+
+    const inFlight = new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics);
+    let node: AuthorizerNode | undefined;
+    const { server, health } = createGrpcServer({
+      region,
+      inFlight,
+      metrics,
+      logger,
+      clock,
+      stream_in_flight_max: config.TAPLINE_STREAM_IN_FLIGHT_MAX,
+      stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
+      accepting: () => node?.accepting ?? false,
+    }, {
+      message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
+      tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },
+    });
+    const grpcPort = await bindServer(server, `${config.TAPLINE_GRPC_HOST}:${config.TAPLINE_GRPC_PORT}`, serverCredentials({
+      certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE,
+    }));
+
+    const httpServer = config.TAPLINE_METRICS_PORT < 0 ? undefined : await startHttp(config, metrics, () => node);
+    const metricsPort = httpServer ? (httpServer.address() as AddressInfo).port : undefined;
+    node = new AuthorizerNode(config, logger, metrics, store, committer, runtime, region, inFlight, server, health, httpServer, grpcPort, metricsPort);
+    node.passivationTimer = setInterval(() => {
+      region.passivateIdle();
+      metrics.activeEntities.set({ kind: 'card' }, region.cards.size);
+      metrics.activeEntities.set({ kind: 'terminal' }, region.terminals.size);
+      metrics.inFlight.set(inFlight.current);
+    }, config.TAPLINE_PASSIVATION_SWEEP_MS);
+    node.passivationTimer.unref();
+    node.accepting = true;
+    health.setStatus('', 'SERVING');
+    for (const name of served_services) health.setStatus(name, 'SERVING');
+    logger.info({ grpcPort, metricsPort, shards: ownership.heldCount, incarnation, node: config.TAPLINE_NODE_ID }, 'authorizer node serving');
+    return node;
+  }
+
+  get ready(): boolean {
+    return this.accepting && this.store.ready;
+  }
+
+  /**
+   * Graceful stop: refuse new requests, let accepted ones finish and their commits land (bounded
+   * by the shutdown grace), then close everything. Safe to call more than once.
+   */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.doShutdown();
+    return this.stopping;
+  }
+
+  private async doShutdown(): Promise<void> {
+    this.accepting = false;
+    this.health.setStatus('', 'NOT_SERVING');
+    for (const name of served_services) this.health.setStatus(name, 'NOT_SERVING');
+    clearInterval(this.passivationTimer);
+    const grace = this.config.TAPLINE_SHUTDOWN_GRACE_MS;
+    const drained = await withinMs(Promise.all([this.inFlight.whenDrained(), this.committer.whenIdle()]), grace);
+    if (!drained) this.logger.warn({ inFlight: this.inFlight.current, commits: this.committer.pendingCount }, 'shutdown grace elapsed with work in flight');
+    await withinMs(new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve())), Math.min(grace, 2_000));
+    this.grpcServer.forceShutdown();
+    this.region.stopAll();
+    this.runtime.shutdown();
+    await this.store.close().catch((error: unknown) => this.logger.warn({ err: error }, 'redis close failed'));
+    if (this.httpServer) await new Promise<void>((resolve) => this.httpServer?.close(() => resolve()));
+    this.logger.info('authorizer node stopped');
+  }
+}
+
+async function withinMs(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const done = work.then(() => true as const);
+  try {
+    return await Promise.race([done, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function startHttp(config: NodeConfig, metrics: Metrics, node: () => AuthorizerNode | undefined): Promise<HttpServer> {
+  const server = createServer((request, response) => {
+    if (request.url === '/metrics') {
+      metrics.registry.metrics().then((text) => {
+        response.writeHead(200, { 'content-type': metrics.registry.contentType });
+        response.end(text);
+      }, () => {
+        response.writeHead(500);
+        response.end();
+      });
+      return;
+    }
+    if (request.url === '/healthz') {
+      response.writeHead(200);
+      response.end('ok');
+      return;
+    }
+    if (request.url === '/readyz') {
+      const ready = node()?.ready ?? false;
+      response.writeHead(ready ? 200 : 503);
+      response.end(ready ? 'ready' : 'not ready');
+      return;
+    }
+    response.writeHead(404);
+    response.end();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.TAPLINE_METRICS_PORT, config.TAPLINE_GRPC_HOST, () => resolve(server));
+  });
+}

@@ -1,0 +1,209 @@
+// Group commit. Entities hand their decisions here instead of writing themselves; everything
+// submitted while earlier commits are in flight goes to Redis as one script call, and each entry
+// is settled (committed, duplicate, conflict, fenced, failed) when that call returns. A hot card
+// therefore costs one Redis round trip per batch, not per transaction, and with
+// appendfsync always one fsync covers the whole batch.
+//
+// Ordering: batches are sent in submission order on one connection and Redis answers in order,
+// so entries are settled in the order they were submitted. Entities rely on that to chain
+// versions of consecutive decisions.
+
+import type { Logger } from 'pino';
+import type { CommitEntry, CommitResult, EntityId, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
+import type { Metrics } from '../../common/metrics';
+import { cardKey, idempotencyKey, reversalClaimKey, shardKeys, terminalKey } from './keys';
+import type { RedisStore } from './redis-store';
+
+/** Who holds which shard at which epoch; the committer asks it for every batch. */
+export interface EpochSource {
+  /** The epoch this node holds for the shard, or undefined if it does not hold it. */
+  epochOf(shard: number): string | undefined;
+}
+
+export function entityKey(shard: number, entity: EntityId): string {
+  return entity.kind === 'card' ? cardKey(shard, entity.id) : terminalKey(shard, entity.id);
+}
+
+export interface CommitterLimits {
+  /** Entries in one script call. Bounds Redis' time inside one script (it blocks other clients). */
+  readonly batch_entries_max: number;
+  /** Script calls awaiting their reply at once. */
+  readonly in_flight_max: number;
+  /** Entries waiting for a batch before submit() refuses. */
+  readonly pending_entries_max: number;
+  /** Seconds idempotency records and claims are kept. */
+  readonly idempotency_ttl_s: number;
+}
+
+type SerializedEntry = { h: number; w?: [string, number, string | false][]; k?: [string, string]; c?: [string, string][]; o?: [string, string] };
+
+export class Committer implements Persistence {
+  private pending: CommitEntry[] = [];
+  private inFlight = 0;
+  private flushScheduled = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly store: RedisStore,
+    private readonly epochs: EpochSource,
+    private readonly limits: CommitterLimits,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Queues an entry for the next batch; false when the pending queue is full. */
+  submit(entry: CommitEntry): boolean {
+    if (this.pending.length >= this.limits.pending_entries_max) return false;
+    this.pending.push(entry);
+    this.scheduleFlush();
+    return true;
+  }
+
+  get pendingCount(): number {
+    return this.pending.length + this.inFlight;
+  }
+
+  /**
+   * Sends what is pending now, even past in_flight_max, then reads. An entity reloading itself
+   * thereby reads Redis after every write it submitted earlier (one connection, in order).
+   */
+  async loadEntity(shard: number, entity: EntityId): Promise<StoredRecord> {
+    while (this.pending.length > 0) this.sendBatch();
+    return this.store.loadRecord(entityKey(shard, entity));
+  }
+
+  loadIdempotencyRecord(key: string): Promise<string | undefined> {
+    return this.store.getString(idempotencyKey(key));
+  }
+
+  loadReversalClaim(originalKey: string): Promise<string | undefined> {
+    return this.store.getString(reversalClaimKey(originalKey));
+  }
+
+  /** Resolves when nothing is pending or in flight (graceful shutdown). */
+  whenIdle(): Promise<void> {
+    if (this.pending.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.pending.length > 0 && this.inFlight < this.limits.in_flight_max) this.sendBatch();
+  }
+
+  private sendBatch(): void {
+    const batch = this.pending.length <= this.limits.batch_entries_max ? this.pending : this.pending.slice(0, this.limits.batch_entries_max);
+    this.pending = batch === this.pending ? [] : this.pending.slice(batch.length);
+    const payload = this.serialize(batch);
+    if (payload === undefined) {
+      this.afterBatch();
+      return;
+    }
+    this.inFlight += 1;
+    this.metrics.commitBatchEntries.observe(batch.length);
+    const startedAt = process.hrtime.bigint();
+    this.store.runCommit(payload.json).then(
+      (reply) => {
+        this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
+        this.settleBatch(payload.entries, reply);
+      },
+      (error: Error) => {
+        this.logger.warn({ err: error, entries: payload.entries.length }, 'commit failed; outcome unknown, callers retry');
+        for (const entry of payload.entries) settleSafely(entry, { status: 'failed', error }, this.logger);
+      },
+    ).finally(() => {
+      this.inFlight -= 1;
+      this.afterBatch();
+    });
+  }
+
+  private afterBatch(): void {
+    if (this.pending.length > 0) this.flush();
+    else if (this.inFlight === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  /** Builds the script argument; entries of shards this node no longer holds are settled fenced. */
+  private serialize(batch: CommitEntry[]): { json: string; entries: CommitEntry[] } | undefined {
+    const shardIndex = new Map<number, number>();
+    const shards: [string, string][] = [];
+    const entries: CommitEntry[] = [];
+    const serialized: SerializedEntry[] = [];
+    for (const entry of batch) {
+      const epoch = this.epochs.epochOf(entry.shard);
+      if (epoch === undefined) {
+        settleSafely(entry, { status: 'fenced' }, this.logger);
+        continue;
+      }
+      let index = shardIndex.get(entry.shard);
+      if (index === undefined) {
+        index = shards.length;
+        shardIndex.set(entry.shard, index);
+        shards.push([shardKeys(entry.shard).epoch, epoch]);
+      }
+      const item: SerializedEntry = { h: index };
+      if (entry.writes.length > 0) {
+        item.w = entry.writes.map((w) => [entityKey(entry.shard, w.entity), w.expectVersion, w.data ?? false]);
+      }
+      if (entry.idempotency) item.k = [idempotencyKey(entry.idempotency.key), entry.idempotency.value];
+      if (entry.claims && entry.claims.length > 0) {
+        item.c = entry.claims.map((c) => [c.kind === 'reversal' ? reversalClaimKey(c.key) : idempotencyKey(c.key), c.value]);
+      }
+      if (entry.outbox !== undefined) item.o = [shardKeys(entry.shard).outbox, entry.outbox];
+      serialized.push(item);
+      entries.push(entry);
+    }
+    if (entries.length === 0) return undefined;
+    return { json: JSON.stringify({ s: shards, t: this.limits.idempotency_ttl_s, e: serialized }), entries };
+  }
+
+  private resultOf(status: string | undefined, existing: string | undefined): CommitResult {
+    switch (status) {
+      case 'K':
+        return { status: 'committed' };
+      case 'D':
+        return { status: 'duplicate', existing: existing ?? '' };
+      case 'C':
+        this.metrics.commitConflicts.inc();
+        return { status: 'conflict' };
+      default:
+        this.metrics.commitFenced.inc();
+        return { status: 'fenced' };
+    }
+  }
+
+  private settleBatch(entries: CommitEntry[], reply: string[]): void {
+    const statuses = reply[0] ?? '';
+    if (statuses.length !== entries.length) {
+      const error = new Error(`assertion: commit script answered ${statuses.length} statuses for ${entries.length} entries`);
+      for (const entry of entries) settleSafely(entry, { status: 'failed', error }, this.logger);
+      return;
+    }
+    const duplicates = new Map<number, string>();
+    for (let i = 1; i + 1 < reply.length; i += 2) duplicates.set(Number(reply[i]) - 1, reply[i + 1] as string);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as CommitEntry;
+      settleSafely(entry, this.resultOf(statuses[i], duplicates.get(i)), this.logger);
+    }
+  }
+}
+
+/** A settle callback that throws is a programmer error; it must not stop the rest of the batch. */
+function settleSafely(entry: CommitEntry, result: CommitResult, logger: Logger): void {
+  try {
+    entry.settle(result);
+  } catch (error) {
+    logger.error({ err: error, status: result.status }, 'assertion: commit settle callback threw');
+  }
+}

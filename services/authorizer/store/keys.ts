@@ -1,0 +1,51 @@
+// The Redis key layout, documented once. Every key Tapline writes is built here.
+//
+//   tl:{s<shard>}:card:<cardId>        hash  v = version (integer), d = card state (JSON)
+//   tl:{s<shard>}:term:<terminalId>    hash  v = version, d = terminal state (JSON)
+//   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
+//   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
+//   tl:idem:<idempotencyKey>           string  {"f": fingerprint, "r": result} for RETENTION seconds
+//   tl:rev:<idempotencyKey>            string  reversal claim: the id of the transaction that reversed it
+//   tl:node:incarnation                counter  one value per node start; prefixes transaction ids
+//
+// Entity, epoch and outbox keys of one shard share the hash tag {s<shard>}. Idempotency and
+// reversal keys are global on purpose: a terminal transaction number reused for a *different*
+// card must still be found, and that card lives on another shard. This ties Tapline to one Redis
+// primary (with replicas / Sentinel for failover), not Redis Cluster; see ARCHITECTURE.md.
+
+export interface ShardKeys {
+  readonly epoch: string;
+  readonly outbox: string;
+}
+
+export function shardKeys(shard: number): ShardKeys {
+  return { epoch: `tl:{s${shard}}:epoch`, outbox: `tl:{s${shard}}:outbox` };
+}
+
+export function cardKey(shard: number, cardId: string): string {
+  return `tl:{s${shard}}:card:${cardId}`;
+}
+
+export function terminalKey(shard: number, terminalId: string): string {
+  return `tl:{s${shard}}:term:${terminalId}`;
+}
+
+export function idempotencyKey(key: string): string {
+  return `tl:idem:${key}`;
+}
+
+export function reversalClaimKey(originalKey: string): string {
+  return `tl:rev:${originalKey}`;
+}
+
+export const incarnation_key = 'tl:node:incarnation';
+
+/** The request-level idempotency key of a terminal transaction. */
+export function terminalTxnKey(terminalId: string, txnNumber: bigint | number): string {
+  return `t:${terminalId}:${txnNumber}`;
+}
+
+/** The request-level idempotency key chosen by an online client (PSP reference, admin tool). */
+export function clientKey(key: string): string {
+  return `k:${key}`;
+}

@@ -1,0 +1,119 @@
+// Redis adapter of the authorizer: loads entity records, runs the group-commit script, claims
+// shard epochs. Every Redis failure leaves here as a typed StoreError.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createClient } from 'redis';
+import { TaplineError } from '../../../actors/errors';
+import type { StoredRecord } from '../../../actors/runtime/persistence';
+import { incarnation_key, shardKeys } from './keys';
+
+/** The part of the node-redis client this adapter uses. */
+interface RedisConnection {
+  sendCommand(args: string[]): Promise<unknown>;
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  close(): Promise<unknown>;
+}
+
+/** A Redis failure; the outcome of a write that fails this way is unknown. */
+export class StoreError extends TaplineError {
+  constructor(message: string, cause: unknown) {
+    super('unavailable', message, { cause: cause instanceof Error ? cause.message : String(cause) });
+    this.name = 'StoreError';
+  }
+}
+
+export interface StoreOptions {
+  readonly url: string;
+  /** Bound on one Redis command, after which its outcome is treated as unknown. */
+  readonly command_timeout_ms: number;
+  /** Longest wait between reconnect attempts while Redis is down. */
+  readonly reconnect_backoff_max_ms: number;
+}
+
+const commit_script = readFileSync(join(__dirname, 'commit.lua'), 'utf8');
+const commit_script_sha = createHash('sha1').update(commit_script).digest('hex');
+
+export class RedisStore {
+  private readonly client: RedisConnection;
+
+  private constructor(client: RedisConnection, private readonly options: StoreOptions) {
+    this.client = client;
+  }
+
+  static async connect(options: StoreOptions, onError: (error: Error) => void): Promise<RedisStore> {
+    const client = createClient({
+      url: options.url,
+      // Commands issued while disconnected fail at once instead of waiting in a queue: a
+      // commit that waited could run long after its caller was told it failed.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: options.command_timeout_ms,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), options.reconnect_backoff_max_ms),
+      },
+    });
+    client.on('error', onError);
+    await client.connect();
+    return new RedisStore(client, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.client.isOpen) await this.client.close();
+  }
+
+  get ready(): boolean {
+    return this.client.isReady;
+  }
+
+  async loadRecord(key: string): Promise<StoredRecord> {
+    const [version, data] = await this.command<(string | null)[]>(['HMGET', key, 'v', 'd']);
+    return { version: version === null || version === undefined ? 0 : Number(version), data: data ?? undefined };
+  }
+
+  async getString(key: string): Promise<string | undefined> {
+    const value = await this.command<string | null>(['GET', key]);
+    return value ?? undefined;
+  }
+
+  /** Runs the commit script on a serialized batch; returns its raw reply. */
+  async runCommit(payload: string): Promise<string[]> {
+    try {
+      return await this.command<string[]>(['EVALSHA', commit_script_sha, '0', payload]);
+    } catch (error) {
+      // After a Redis restart the script cache is empty. NOSCRIPT means nothing ran, so
+      // loading the script and sending the batch again is safe.
+      if (error instanceof StoreError && String(error.context['cause']).startsWith('NOSCRIPT')) {
+        await this.command(['SCRIPT', 'LOAD', commit_script]);
+        return this.command<string[]>(['EVALSHA', commit_script_sha, '0', payload]);
+      }
+      throw error;
+    }
+  }
+
+  /** Takes the given shards: increments each epoch and returns the values now held. */
+  async takeShards(shards: readonly number[]): Promise<Map<number, string>> {
+    const epochs = await Promise.all(shards.map((shard) => this.command<number>(['INCR', shardKeys(shard).epoch])));
+    return new Map(shards.map((shard, index) => [shard, String(epochs[index])]));
+  }
+
+  async nextIncarnation(): Promise<number> {
+    return this.command<number>(['INCR', incarnation_key]);
+  }
+
+  private async command<T>(args: string[]): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreError(`redis ${args[0]} timed out`, 'timeout')), this.options.command_timeout_ms);
+    });
+    try {
+      return (await Promise.race([this.client.sendCommand(args), timeout])) as T;
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      throw new StoreError(`redis ${args[0]} failed`, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,72 @@
+// Prometheus metrics of one process. A registry per process object (not the global one) so tests
+// can run several nodes in one process without name clashes.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'tapline_requests_total',
+    help: 'Requests answered, by method and gRPC status code.',
+    labelNames: ['method', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly decisions = new Counter({
+    name: 'tapline_decisions_total',
+    help: 'Money decisions persisted, by kind, outcome and decline reason.',
+    labelNames: ['kind', 'outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rejectedFull = new Counter({
+    name: 'tapline_resource_exhausted_total',
+    help: 'Requests refused because a bounded queue was full, by queue.',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+
+  readonly commitBatchEntries = new Histogram({
+    name: 'tapline_commit_batch_entries',
+    help: 'Entries per group-commit script call.',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [this.registry],
+  });
+
+  readonly commitSeconds = new Histogram({
+    name: 'tapline_commit_seconds',
+    help: 'Round trip of one group-commit script call.',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly commitConflicts = new Counter({
+    name: 'tapline_commit_conflicts_total',
+    help: 'Entries refused by a version or claim check (the entity reloads and decides again).',
+    registers: [this.registry],
+  });
+
+  readonly commitFenced = new Counter({
+    name: 'tapline_commit_fenced_total',
+    help: 'Entries refused because this node no longer holds the shard epoch.',
+    registers: [this.registry],
+  });
+
+  readonly activeEntities = new Gauge({
+    name: 'tapline_active_entities',
+    help: 'Entity actors in memory, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly inFlight = new Gauge({
+    name: 'tapline_in_flight_requests',
+    help: 'Requests accepted and not yet answered.',
+    registers: [this.registry],
+  });
+
+  constructor(collectDefaults = false) {
+    if (collectDefaults) collectDefaultMetrics({ register: this.registry });
+  }
+}

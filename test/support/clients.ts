@@ -1,0 +1,104 @@
+// Promise-returning gRPC clients over a real socket, and request builders for tests, the demo
+// and the benchmark driver. Every call carries a deadline.
+
+import * as grpc from '@grpc/grpc-js';
+import { AdminServiceClient, type IssueCardResponse, type RegisterTerminalResponse, type SetCardStatusResponse, type SetTerminalEnabledResponse } from '../../gen/tapline/v1/admin';
+import {
+  AuthorizationServiceClient,
+  type AuthorizeRequest,
+  type AuthorizeResponse,
+  type GetBalanceResponse,
+  type ReverseResponse,
+  TopUpSource,
+  type TopUpResponse,
+} from '../../gen/tapline/v1/authorization';
+import { AuthorizationKind, type CardStatus } from '../../gen/tapline/v1/types';
+
+export const call_deadline_ms = 30_000;
+
+type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
+
+function invoke<T>(fn: (options: grpc.CallOptions, callback: Callback<T>) => unknown, deadlineMs = call_deadline_ms): Promise<T> {
+  return new Promise((resolve, reject) => {
+    fn({ deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)));
+  });
+}
+
+export function purchase(terminalId: string, txn: number | bigint, cardId: string, amountMinor: number | bigint, currency = 'EUR'): AuthorizeRequest {
+  return {
+    terminalId,
+    terminalTxnNumber: BigInt(txn),
+    cardId,
+    amount: { amountMinor: BigInt(amountMinor), currency },
+    kind: AuthorizationKind.AUTHORIZATION_KIND_PURCHASE,
+    lineItems: [],
+    pin: '',
+    prompts: undefined,
+    offline: undefined,
+    original: undefined,
+  };
+}
+
+export class TaplineClient {
+  readonly authorization: AuthorizationServiceClient;
+  readonly admin: AdminServiceClient;
+
+  constructor(readonly address: string, options: grpc.ChannelOptions = {}) {
+    const credentials = grpc.credentials.createInsecure();
+    this.authorization = new AuthorizationServiceClient(address, credentials, options);
+    this.admin = new AdminServiceClient(address, credentials, options);
+  }
+
+  authorize(request: AuthorizeRequest, deadlineMs?: number): Promise<AuthorizeResponse> {
+    return invoke((options, cb) => this.authorization.authorize(request, new grpc.Metadata(), options, cb), deadlineMs);
+  }
+
+  topUp(cardId: string, amountMinor: number, key: { terminalId: string; txn: number } | { idempotencyKey: string }, currency = 'EUR'): Promise<TopUpResponse> {
+    const request = {
+      terminalId: 'terminalId' in key ? key.terminalId : '',
+      terminalTxnNumber: 'terminalId' in key ? BigInt(key.txn) : 0n,
+      idempotencyKey: 'idempotencyKey' in key ? key.idempotencyKey : '',
+      cardId,
+      amount: { amountMinor: BigInt(amountMinor), currency },
+      source: 'terminalId' in key ? TopUpSource.TOP_UP_SOURCE_CASH : TopUpSource.TOP_UP_SOURCE_PSP,
+      operatorId: '',
+    };
+    return invoke((options, cb) => this.authorization.topUp(request, new grpc.Metadata(), options, cb));
+  }
+
+  balance(cardId: string): Promise<GetBalanceResponse> {
+    return invoke((options, cb) => this.authorization.getBalance({ cardId }, new grpc.Metadata(), options, cb));
+  }
+
+  reverse(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<ReverseResponse> {
+    const request = {
+      terminalId,
+      terminalTxnNumber: BigInt(txn),
+      cardId,
+      original: { ref: { $case: 'terminalTxn' as const, value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
+    };
+    return invoke((options, cb) => this.authorization.reverse(request, new grpc.Metadata(), options, cb));
+  }
+
+  issueCard(cardId: string, initialMinor: number, currency = 'EUR', programId = 'test'): Promise<IssueCardResponse> {
+    const request = { cardId, initialBalance: { amountMinor: BigInt(initialMinor), currency }, programId, operatorId: 'ops' };
+    return invoke((options, cb) => this.admin.issueCard(request, new grpc.Metadata(), options, cb));
+  }
+
+  setCardStatus(cardId: string, status: CardStatus): Promise<SetCardStatusResponse> {
+    return invoke((options, cb) => this.admin.setCardStatus({ cardId, status, reason: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  }
+
+  registerTerminal(terminalId: string, merchantId: string): Promise<RegisterTerminalResponse> {
+    return invoke((options, cb) => this.admin.registerTerminal({ terminalId, merchantId, location: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  }
+
+  setTerminalEnabled(terminalId: string, enabled: boolean): Promise<SetTerminalEnabledResponse> {
+    return invoke((options, cb) => this.admin.setTerminalEnabled({ terminalId, enabled, operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  }
+
+  close(): void {
+    this.authorization.close();
+    this.admin.close();
+  }
+}

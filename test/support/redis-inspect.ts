@@ -1,0 +1,61 @@
+// Reads Redis directly (as an auditor would) to check what Tapline persisted: card records,
+// idempotency records, outbox entries, and a whole-database snapshot to prove "nothing changed".
+
+import { createClient } from 'redis';
+
+export type Inspector = Awaited<ReturnType<typeof connectInspector>>;
+
+export async function connectInspector(url: string) {
+  const client = createClient({ url });
+  await client.connect();
+
+  async function allKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const batch of client.scanIterator({ COUNT: 1000 })) keys.push(...(batch as unknown as string[]));
+    return keys.sort();
+  }
+
+  return {
+    client,
+    /** Every key with its full content; equal snapshots mean nothing was written. */
+    async snapshot(): Promise<string> {
+      const parts: string[] = [];
+      for (const key of await allKeys()) {
+        const type = String(await client.type(key));
+        let value: unknown;
+        if (type === 'hash') value = await client.hGetAll(key);
+        else if (type === 'string') value = await client.get(key);
+        else if (type === 'stream') value = await client.sendCommand(['XRANGE', key, '-', '+']);
+        else value = type;
+        parts.push(`${key}=${JSON.stringify(value)}`);
+      }
+      return parts.join('\n');
+    },
+    async card(cardId: string): Promise<{ version: number; balanceMinor: number } | undefined> {
+      for (const key of await allKeys()) {
+        if (!key.endsWith(`:card:${cardId}`)) continue;
+        const record = await client.hGetAll(key);
+        const data = JSON.parse(String(record['d'])) as { balanceMinor: number };
+        return { version: Number(record['v']), balanceMinor: data.balanceMinor };
+      }
+      return undefined;
+    },
+    async idempotency(key: string): Promise<{ f: string; r: { id: string; outcome: string; amountMinor: number; cardId: string } } | undefined> {
+      const value = await client.get(`tl:idem:${key}`);
+      return value === null ? undefined : JSON.parse(value);
+    },
+    /** All outbox records of every shard, parsed. */
+    async outbox(): Promise<Record<string, unknown>[]> {
+      const records: Record<string, unknown>[] = [];
+      for (const key of await allKeys()) {
+        if (!key.endsWith(':outbox')) continue;
+        const entries = (await client.sendCommand(['XRANGE', key, '-', '+'])) as [string, string[]][];
+        for (const [, fields] of entries) records.push(JSON.parse(String(fields[1])) as Record<string, unknown>);
+      }
+      return records;
+    },
+    async close(): Promise<void> {
+      await client.close();
+    },
+  };
+}
