@@ -19,9 +19,14 @@ export type KeyState =
 export class IdempotencyIndex {
   private readonly pending = new Map<string, PendingKey>();
   private readonly recent = new Map<string, IdempotencyRecord>();
+  /** Keys of `recent` in insertion order, as a ring: the slot being overwritten is evicted. */
+  private readonly recentOrder: (string | undefined)[];
+  private recentNext = 0;
 
   /** recent_max bounds the memory of answered keys; older ones are looked up in Redis. */
-  constructor(private readonly recent_max: number) {}
+  constructor(private readonly recent_max: number) {
+    this.recentOrder = new Array<string | undefined>(recent_max);
+  }
 
   lookup(key: string): KeyState {
     const pending = this.pending.get(key);
@@ -52,12 +57,16 @@ export class IdempotencyIndex {
   }
 
   remember(key: string, record: IdempotencyRecord): void {
-    this.recent.delete(key);
-    this.recent.set(key, record);
-    if (this.recent.size > this.recent_max) {
-      const oldest = this.recent.keys().next().value;
-      if (oldest !== undefined) this.recent.delete(oldest);
+    if (this.recent_max === 0) return;
+    if (this.recent.has(key)) {
+      this.recent.set(key, record);
+      return;
     }
+    const evicted = this.recentOrder[this.recentNext];
+    if (evicted !== undefined) this.recent.delete(evicted);
+    this.recentOrder[this.recentNext] = key;
+    this.recentNext = (this.recentNext + 1) % this.recent_max;
+    this.recent.set(key, record);
   }
 
   get pendingCount(): number {

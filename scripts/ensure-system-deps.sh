@@ -4,7 +4,7 @@
 # processes, so a fresh Debian machine needs those binaries; nothing else installs them.
 # The script is idempotent: it installs only what is missing, runs `apt-get update` at most
 # once, stops any system service that a fresh package install started (the harness runs its
-# own servers, and a system Redis would sit on port 6379), and runs `npm ci` only when
+# own servers, and a system Redis would sit on port 6379), and runs `npm install` (locked versions) only when
 # node_modules is missing or older than package-lock.json. It prints what it did.
 
 set -euo pipefail
@@ -87,12 +87,18 @@ else
 fi
 
 # npm writes node_modules/.package-lock.json on every install, so its age is the install's age.
+# `npm install` rather than `npm ci`: npm 11 leaves other platforms' optional binaries (buf's
+# darwin/win32 builds) out of the lockfile and `npm ci` then refuses it as out of sync. With a
+# lockfile present `npm install` installs exactly the locked versions and leaves the file as is.
+install_npm() {
+  npm install --no-audit --no-fund
+}
 if [ ! -d node_modules ]; then
-  log "node_modules is missing; running npm ci"
-  npm ci
-elif [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "node_modules is older than package-lock.json; running npm ci"
-  npm ci
+  log "node_modules is missing; running npm install (locked versions)"
+  install_npm
+elif [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  log "node_modules is older than package-lock.json; running npm install (locked versions)"
+  install_npm
 else
-  log "node_modules is up to date with package-lock.json; npm ci not needed"
+  log "node_modules is up to date with package-lock.json; npm install not needed"
 fi

@@ -13,6 +13,7 @@ import {
   answerFromRecord,
   decodeRecord,
   encodeRecord,
+  storedTransaction,
   tombstone_fingerprint,
   type IdempotencyRecord,
   type MoneyRequest,
@@ -24,7 +25,7 @@ import {
 export type Reply<T> = (outcome: Outcome<T>) => void;
 
 export type CardMessage =
-  | { readonly type: 'money'; readonly request: MoneyRequest; readonly reply: Reply<TxnAnswer>; readonly attempt: number }
+  | { readonly type: 'money'; readonly request: MoneyRequest; readonly merchantId: string; readonly reply: Reply<TxnAnswer>; readonly attempt: number }
   | { readonly type: 'balance'; readonly reply: Reply<CardState> }
   | { readonly type: 'issue'; readonly command: Extract<CardCommand, { type: 'issue' }>; readonly operatorId: string; readonly reply: Reply<IssueAnswer>; readonly attempt: number }
   | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number };
@@ -72,9 +73,15 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
 
   async receive(batch: CardMessage[]): Promise<void> {
     for (const message of batch) {
-      if (!this.loaded) await this.reload();
-      if (message.type === 'money' && message.request.kind === 'reverse') await this.handleReverse(message);
-      else this.handle(message);
+      // A failure (Redis down while reloading, a bug) fails this message only: earlier ones
+      // are already answered or handed to the committer and must not be answered twice.
+      try {
+        if (!this.loaded) await this.reload();
+        if (message.type === 'money' && message.request.kind === 'reverse') await this.handleReverse(message);
+        else this.handle(message);
+      } catch (error) {
+        this.fail([message], error);
+      }
     }
   }
 
@@ -190,16 +197,20 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       : { kind: 'unchanged' };
     const claims: Claim[] = [];
     const id = this.context.nextTransactionId();
-    if (outcome === 'reversed') claims.push({ kind: 'reversal', key: request.originalKey, value: id });
+    // Only a reversal that moves money claims the original; a declined one leaves it reversible.
+    const reversing = outcome === 'reversed' && decision.kind === 'approved';
+    if (reversing) claims.push({ kind: 'reversal', key: request.originalKey, value: id });
     if (tombstone) {
       // The original never reached us: make sure it is declined if it arrives after this.
       const tombstoneResult: TxnResult = {
         id: `${id}.t`, kind: 'purchase', outcome: 'declined', reason: 'reversed_before_authorization', rule: 'reversal',
         cardId: this.cardId, amountMinor: 0, currency: state.currency, balanceAfterMinor: availableMinor(state), atMs: this.context.clock(),
       };
-      claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord({ f: tombstone_fingerprint, r: tombstoneResult }) });
+      const tombstoneRequest: MoneyRequest = { ...request, kind: 'purchase', key: request.originalKey, amountMinor: 0, originalKey: '' };
+      const tombstone = storedTransaction(tombstoneRequest, { merchantId: message.merchantId, programId: state.programId }, tombstoneResult, tombstone_fingerprint);
+      claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord(tombstone) });
     }
-    this.commitMoney(message, decision, { id, claims, reverse: outcome, amountMinor });
+    this.commitMoney(message, decision, { id, claims, ...(decision.kind === 'declined' ? {} : { reverse: outcome }), amountMinor });
   }
 
   private commitMoney(
@@ -230,13 +241,15 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       ...(extra.reverse ? { reverse: extra.reverse } : {}),
     };
     const record: IdempotencyRecord = { f: request.fingerprint, r: result };
+    // One document is both the idempotency record and the outbox entry.
+    const stored = encodeRecord(storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, result));
     const changed = after !== before;
     const entry: CommitEntry = {
       shard: this.shard,
       writes: [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }],
-      idempotency: { key: request.key, value: encodeRecord(record) },
+      idempotency: { key: request.key, value: stored },
       ...(extra.claims && extra.claims.length > 0 ? { claims: extra.claims } : {}),
-      outbox: JSON.stringify(outboxRecord(request, result, before.programId)),
+      outbox: stored,
       settle: (outcome) => this.settleMoney(message, record, changed ? after : undefined, outcome),
     };
     this.context.idempotency.begin(request.key, request.fingerprint);
@@ -367,29 +380,4 @@ function settledFailure(outcome: CommitResult): TaplineError {
   if (outcome.status === 'fenced') return unavailable('shard moved to another node; retry with the same key');
   if (outcome.status === 'failed') return unavailable('could not persist; retry with the same key', { cause: outcome.error.message });
   return unavailable('could not persist; retry with the same key');
-}
-
-function outboxRecord(request: MoneyRequest, result: TxnResult, programId: string): Record<string, unknown> {
-  return {
-    type: 'transaction',
-    id: result.id,
-    kind: result.kind,
-    outcome: result.outcome,
-    reason: result.reason ?? '',
-    rule: result.rule ?? '',
-    card: result.cardId,
-    program: programId,
-    terminal: request.terminalId,
-    merchant: request.merchantId,
-    amount: result.amountMinor,
-    requested: request.amountMinor,
-    currency: result.currency,
-    balance_after: result.balanceAfterMinor,
-    key: request.key,
-    original: request.originalKey,
-    reverse: result.reverse ?? '',
-    source: request.source,
-    operator: request.operatorId,
-    at: result.atMs,
-  };
 }

@@ -78,7 +78,12 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       return decideTopUp(state, command.amountMinor, command.currency);
     case 'reverse':
       // A reversal gives back what an approved debit took. It is applied whatever the status:
-      // a card blocked after a purchase still gets the reversed amount back.
+      // a card blocked after a purchase still gets the reversed amount back. Top-ups since the
+      // purchase may have filled the card to the stored maximum, and apply() refuses a balance
+      // past it, so such a reversal is declined here rather than approved and then asserted on.
+      if (state.balanceMinor + command.amountMinor > amount_abs_max_minor) {
+        return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' };
+      }
       return { kind: 'approved', event: { type: 'credited', amountMinor: command.amountMinor } };
     case 'set_status':
       if (state.status === command.status) return { kind: 'unchanged' };

@@ -14,7 +14,6 @@ export interface MoneyRequest {
   readonly fingerprint: string;
   readonly cardId: string;
   readonly terminalId: string;
-  readonly merchantId: string;
   readonly amountMinor: number;
   readonly currency: string;
   readonly source: string;
@@ -56,19 +55,93 @@ export interface IdempotencyRecord {
 export const tombstone_fingerprint = '*';
 
 export function fingerprintOf(request: Omit<MoneyRequest, 'fingerprint'>): string {
-  return [request.kind, request.cardId, request.amountMinor, request.currency, request.terminalId, request.source, request.originalKey].join('|');
+  return `${request.kind}|${request.cardId}|${request.amountMinor}|${request.currency}|${request.terminalId}|${request.source}|${request.originalKey}`;
 }
 
-export function encodeRecord(record: IdempotencyRecord): string {
+/**
+ * The one JSON document kept per transaction: it is the idempotency record (with the request's
+ * fingerprint `f`) and, unchanged, the outbox entry streamed to reporting. Writing it once keeps
+ * the commit small.
+ */
+export interface StoredTransaction {
+  readonly type: 'transaction';
+  readonly f: string;
+  readonly id: string;
+  readonly kind: MoneyKind;
+  readonly outcome: 'approved' | 'declined';
+  readonly reason: DeclineReason | '';
+  readonly rule: string;
+  readonly card: string;
+  readonly program: string;
+  readonly terminal: string;
+  readonly merchant: string;
+  /** Amount that moved (0 when declined or nothing was reversed). */
+  readonly amount: number;
+  /** Amount the request asked for. */
+  readonly requested: number;
+  readonly currency: string;
+  readonly balance_after: number;
+  readonly key: string;
+  readonly original: string;
+  readonly reverse: ReverseOutcome | '';
+  readonly source: string;
+  readonly operator: string;
+  readonly at: number;
+}
+
+export interface RecordContext {
+  readonly merchantId: string;
+  readonly programId: string;
+}
+
+export function storedTransaction(request: MoneyRequest, context: RecordContext, result: TxnResult, fingerprint = request.fingerprint): StoredTransaction {
+  return {
+    type: 'transaction',
+    f: fingerprint,
+    id: result.id,
+    kind: result.kind,
+    outcome: result.outcome,
+    reason: result.reason ?? '',
+    rule: result.rule ?? '',
+    card: result.cardId,
+    program: context.programId,
+    terminal: request.terminalId,
+    merchant: context.merchantId,
+    amount: result.amountMinor,
+    requested: request.amountMinor,
+    currency: result.currency,
+    balance_after: result.balanceAfterMinor,
+    key: request.key,
+    original: request.originalKey,
+    reverse: result.reverse ?? '',
+    source: request.source,
+    operator: request.operatorId,
+    at: result.atMs,
+  };
+}
+
+export function encodeRecord(record: StoredTransaction): string {
   return JSON.stringify(record);
 }
 
 export function decodeRecord(value: string): IdempotencyRecord {
-  const parsed = JSON.parse(value) as IdempotencyRecord;
-  if (typeof parsed.f !== 'string' || typeof parsed.r !== 'object' || parsed.r === null) {
+  const stored = JSON.parse(value) as StoredTransaction;
+  if (typeof stored.f !== 'string' || typeof stored.id !== 'string' || typeof stored.amount !== 'number') {
     throw new Error('assertion: malformed idempotency record');
   }
-  return parsed;
+  const result: TxnResult = {
+    id: stored.id,
+    kind: stored.kind,
+    outcome: stored.outcome,
+    ...(stored.reason !== '' ? { reason: stored.reason, rule: stored.rule } : {}),
+    cardId: stored.card,
+    amountMinor: stored.amount,
+    currency: stored.currency,
+    balanceAfterMinor: stored.balance_after,
+    atMs: stored.at,
+    ...(stored.reverse !== '' ? { reverse: stored.reverse } : {}),
+  };
+  return { f: stored.f, r: result };
 }
 
 /** The answer a request with `fingerprint` gets from a stored record, or undefined if it is a different request. */

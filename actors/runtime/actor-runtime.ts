@@ -82,11 +82,15 @@ export class EntityActor<C> {
     return this.queue.length;
   }
 
-  /** Stops the nact actor. Only call when idle; later tell() calls return false. */
-  stop(): void {
-    if (this.stopped) return;
+  /**
+   * Stops the nact actor; later tell() calls return false. Returns the commands that were still
+   * queued, so the caller can answer them (none when the actor was idle).
+   */
+  stop(): C[] {
+    if (this.stopped) return [];
     this.stopped = true;
     stop(this.ref);
+    return this.queue.take(this.queue.length);
   }
 
   private scheduleDrain(): void {
@@ -103,7 +107,15 @@ export class EntityActor<C> {
     try {
       await this.behavior.receive(batch);
     } catch (error) {
-      this.behavior.fail(batch, error);
+      try {
+        this.behavior.fail(batch, error);
+      } catch (failError) {
+        // fail() must answer the batch; when it throws too, the behaviour is broken. nact's
+        // supervision logs the error and terminates the actor, so mark it stopped: tell() must
+        // then refuse instead of queueing commands that nothing will ever process.
+        this.stopped = true;
+        throw failError;
+      }
     } finally {
       this.busy = false;
     }

@@ -23,6 +23,9 @@ export class BoundedQueue<T> {
 
   /** Removes and returns up to `max` items in FIFO order. */
   take(max: number): T[] {
+    // A negative or non-integer max would move the head backwards (or to NaN) and hand out
+    // items again: a programmer error, refused before the queue is touched.
+    if (!Number.isSafeInteger(max) || max < 0) throw new RangeError(`assertion: take(${max}) needs a non-negative integer`);
     const end = Math.min(this.items.length, this.head + max);
     const taken = this.items.slice(this.head, end) as T[];
     for (let i = this.head; i < end; i++) this.items[i] = undefined;

@@ -8,7 +8,7 @@ import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer
 import type { CardState, CardStatus } from '../card/rules';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
-import type { TerminalCommand } from '../terminal/rules';
+import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
 import { shardOf } from './placement';
 import type { ShardOwnership } from './shard-ownership';
 
@@ -16,6 +16,8 @@ import type { ShardOwnership } from './shard-ownership';
 export interface PassivatableBehavior<C> extends EntityBehavior<C> {
   /** True when nothing of the entity awaits a commit. */
   readonly quiescent: boolean;
+  /** Called when the region stops the entity's actor. */
+  passivated?(): void;
 }
 
 export interface EntityType<C> {
@@ -75,15 +77,20 @@ export class EntityPool<C> {
       if (activation.lastUsedMs <= cutoff && activation.actor.idle && activation.behavior.quiescent) {
         this.active.delete(id);
         activation.actor.stop();
+        activation.behavior.passivated?.();
         stopped += 1;
       }
     }
     return stopped;
   }
 
-  /** Stops every actor (shutdown or losing all shards); callers flush commits first. */
+  /** Stops every actor (shutdown); commands still queued are answered UNAVAILABLE. */
   stopAll(): void {
-    for (const activation of this.active.values()) activation.actor.stop();
+    for (const activation of this.active.values()) {
+      const queued = activation.actor.stop();
+      if (queued.length > 0) activation.behavior.fail(queued, unavailable('node stopping; retry on another node'));
+      activation.behavior.passivated?.();
+    }
     this.active.clear();
   }
 
@@ -104,36 +111,48 @@ export class EntityPool<C> {
 
 export interface RegionContext {
   readonly card: Omit<CardActorContext, 'retell'>;
-  readonly terminal: Omit<TerminalActorContext, 'retell'>;
+  readonly terminal: Omit<TerminalActorContext, 'retell' | 'publish'>;
 }
 
-/** A money request before the terminal has vouched for it (merchant not known yet). */
-export type UncheckedMoneyRequest = Omit<MoneyRequest, 'merchantId' | 'fingerprint'> & { readonly fingerprint: string };
 
 export class ShardRegion {
   readonly cards: EntityPool<CardMessage>;
   readonly terminals: EntityPool<TerminalMessage>;
+  /** Durable terminal states published by their actors; read-only here. */
+  private readonly terminalDirectory = new Map<string, TerminalState>();
 
   constructor(runtime: ActorRuntime, ownership: ShardOwnership, limits: RegionLimits, context: RegionContext, clock: () => number) {
+    const publish = (terminalId: string, state: TerminalState | undefined): void => {
+      if (state === undefined) this.terminalDirectory.delete(terminalId);
+      else this.terminalDirectory.set(terminalId, state);
+    };
     this.cards = new EntityPool<CardMessage>(
       { kind: 'card', create: (id, shard, retell) => new CardBehavior(id, shard, { ...context.card, retell }) },
       runtime, ownership, limits, clock,
     );
     this.terminals = new EntityPool<TerminalMessage>(
-      { kind: 'terminal', create: (id, shard, retell) => new TerminalBehavior(id, shard, { ...context.terminal, retell }) },
+      { kind: 'terminal', create: (id, shard, retell) => new TerminalBehavior(id, shard, { ...context.terminal, retell, publish }) },
       runtime, ownership, limits, clock,
     );
   }
 
   /** Runs a money request: terminal check, then the card's decision. `reply` is called once. */
-  money(request: UncheckedMoneyRequest, reply: Reply<TxnAnswer>): void {
+  money(request: MoneyRequest, reply: Reply<TxnAnswer>): void {
     const toCard = (merchantId: string): void => {
-      const message: CardMessage = { type: 'money', request: { ...request, merchantId }, reply, attempt: 0 };
+      const message: CardMessage = { type: 'money', request, merchantId, reply, attempt: 0 };
       const refused = this.cards.tell(request.cardId, message);
       if (refused) reply({ ok: false, error: refused });
     };
     if (request.terminalId === '') {
       toCard('');
+      return;
+    }
+    const published = this.terminalDirectory.get(request.terminalId);
+    if (published !== undefined) {
+      // The common case: the terminal's actor is active and published its durable state.
+      const check = checkCanTransact(published);
+      if (check.ok) toCard(check.merchantId);
+      else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
       return;
     }
     const refused = this.terminals.tell(request.terminalId, {

@@ -20,6 +20,12 @@ export interface TerminalAnswer {
 
 export interface TerminalActorContext {
   readonly persistence: Persistence;
+  /**
+   * Publishes the terminal's durable state (undefined: forget it) to the region's read-only
+   * directory, so money requests can be checked without a hop through this actor. Only this
+   * actor publishes its terminal, so the directory never holds a state that was not committed.
+   */
+  readonly publish: (terminalId: string, state: TerminalState | undefined) => void;
   readonly clock: () => number;
   readonly retell: (message: TerminalMessage) => boolean;
   readonly conflict_attempts_max: number;
@@ -42,9 +48,14 @@ export class TerminalBehavior implements EntityBehavior<TerminalMessage> {
 
   async receive(batch: TerminalMessage[]): Promise<void> {
     for (const message of batch) {
-      if (!this.loaded) await this.reload();
-      if (message.type === 'check') message.then(checkCanTransact(this.state));
-      else this.change(message);
+      // A failure fails this message only; earlier ones are already answered or committing.
+      try {
+        if (!this.loaded) await this.reload();
+        if (message.type === 'check') message.then(checkCanTransact(this.state));
+        else this.change(message);
+      } catch (error) {
+        this.fail([message], error);
+      }
     }
   }
 
@@ -62,6 +73,12 @@ export class TerminalBehavior implements EntityBehavior<TerminalMessage> {
     this.state = record.data === undefined ? undefined : (JSON.parse(record.data) as TerminalState);
     this.version = record.version;
     this.loaded = true;
+    this.context.publish(this.terminalId, this.state);
+  }
+
+  /** The actor is being passivated: the directory must not outlive it. */
+  passivated(): void {
+    this.context.publish(this.terminalId, undefined);
   }
 
   private change(message: Extract<TerminalMessage, { type: 'change' }>): void {
@@ -89,10 +106,12 @@ export class TerminalBehavior implements EntityBehavior<TerminalMessage> {
       settle: (outcome) => {
         this.uncommitted -= 1;
         if (outcome.status === 'committed') {
+          this.context.publish(this.terminalId, after);
           message.reply({ ok: true, value: { state: after, unchanged: false } });
           return;
         }
         this.loaded = false;
+        this.context.publish(this.terminalId, undefined);
         if (outcome.status === 'conflict' && message.attempt + 1 < this.context.conflict_attempts_max) {
           if (!this.context.retell({ ...message, attempt: message.attempt + 1 })) {
             message.reply({ ok: false, error: resourceExhausted('terminal mailbox full') });

@@ -4,7 +4,12 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 
-const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+// Integers must be written as plain decimal digits. z.coerce.number() would read an empty or
+// blank value ("TAPLINE_SHUTDOWN_GRACE_MS=") as 0 and accept "0x10" or "1e3"; a variable that is
+// set must say what it means, and one that is not set gets its default.
+const decimal_integer = /^-?[0-9]+$/;
+const int = (min: number, max: number, fallback: number) =>
+  z.string().regex(decimal_integer, 'must be a decimal integer').transform(Number).pipe(z.number().int().min(min).max(max)).default(fallback);
 
 const schema = z.object({
   TAPLINE_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default(hostname().slice(0, 64)),

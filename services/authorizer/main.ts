@@ -1,6 +1,6 @@
 // Process entry of an authorizer node. Reads configuration from the environment, starts the
 // node, and shuts it down gracefully on SIGTERM / SIGINT. Prints one JSON line
-// {"event":"serving","grpcPort":...} on stdout via the logger when ready (tests wait for it).
+// {"event":"serving","grpcPort":...} on stdout when ready, whatever the log level.
 
 import { ConfigError, loadConfig } from './config';
 import { AuthorizerNode } from './node';
@@ -19,6 +19,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger('tapline-authorizer', config.TAPLINE_LOG_LEVEL);
   const node = await AuthorizerNode.start(config, logger);
+  // One machine-readable line whatever the log level: supervisors and tests wait for it.
+  process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: node.grpcPort, metricsPort: node.metricsPort ?? null, pid: process.pid }) + '\n');
   let signalled = false;
   const stop = (signal: string): void => {
     if (signalled) return;

@@ -75,7 +75,7 @@ export class AuthorizerNode {
         clock,
         nextTransactionId,
         conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
-        onDecision: (result) => metrics.decisions.inc({ kind: result.kind, outcome: result.outcome, reason: result.reason ?? '' }),
+        onDecision: (result) => metrics.countDecision(result.kind, result.outcome, result.reason ?? ''),
       },
       terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
     }, clock);

@@ -66,6 +66,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly decisionCounters = new Map<string, { inc(): void }>();
+
+  /** Counts a decision; label children are cached because this runs once per transaction. */
+  countDecision(kind: string, outcome: string, reason: string): void {
+    const key = `${kind}|${outcome}|${reason}`;
+    let counter = this.decisionCounters.get(key);
+    if (counter === undefined) {
+      counter = this.decisions.labels(kind, outcome, reason);
+      this.decisionCounters.set(key, counter);
+    }
+    counter.inc();
+  }
+
   constructor(collectDefaults = false) {
     if (collectDefaults) collectDefaultMetrics({ register: this.registry });
   }

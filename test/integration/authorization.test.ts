@@ -9,7 +9,7 @@ import type { RedisInstance } from '../../services/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { CardStatus, DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult, type AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
-import { TaplineClient, purchase } from '../support/clients';
+import { TaplineClient, purchase } from '../../services/client/tapline-client';
 import { startInProcessNode, startTestRedis } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
@@ -44,7 +44,7 @@ describe('authorization node (real Redis, real gRPC)', function () {
     assert.equal(reply.replayed, false);
     assert.equal((await inspect.card('card-a'))?.balanceMinor, 650);
     const record = await inspect.idempotency('t:till-1:1');
-    assert.equal(record?.r.id, reply.transactionId);
+    assert.equal(record?.id, reply.transactionId);
     const outbox = (await inspect.outbox()).filter((r) => r['id'] === reply.transactionId);
     assert.equal(outbox.length, 1);
     assert.equal(outbox[0]?.['merchant'], 'bar-north');

@@ -3,15 +3,12 @@
 
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { startRedis, type RedisInstance } from '../../services/devenv/redis';
+import { startServerProcess, type ServerProcess } from '../../services/devenv/node-process';
 import { loadConfig, type NodeConfig } from '../../services/authorizer/config';
 import { AuthorizerNode } from '../../services/authorizer/node';
 import { createLogger } from '../../services/common/logger';
 import { projectRoot } from '../../services/common/paths';
-
-export const node_start_timeout_ms = 30_000;
 
 export function testDataDir(name: string): string {
   const base = join(projectRoot(), '.test-data');
@@ -23,13 +20,16 @@ export async function startTestRedis(name: string): Promise<RedisInstance> {
   return startRedis({ dataDir: testDataDir(name), appendfsync: 'always' });
 }
 
+/** Shards of test nodes: fewer than production so per-shard bookkeeping stays small in tests. */
+export const test_shard_count = 64;
+
 export function nodeEnv(redisUrl: string, overrides: Record<string, string> = {}): Record<string, string> {
   return {
     TAPLINE_REDIS_URL: redisUrl,
     TAPLINE_GRPC_PORT: '0',
     TAPLINE_METRICS_PORT: '-1',
     TAPLINE_LOG_LEVEL: process.env['TAPLINE_TEST_LOG_LEVEL'] ?? 'warn',
-    TAPLINE_SHARD_COUNT: '64',
+    TAPLINE_SHARD_COUNT: String(test_shard_count),
     TAPLINE_SHUTDOWN_GRACE_MS: '5000',
     ...overrides,
   };
@@ -40,50 +40,9 @@ export async function startInProcessNode(redisUrl: string, overrides: Record<str
   return AuthorizerNode.start(config, createLogger('test-node', config.TAPLINE_LOG_LEVEL));
 }
 
-/** A node running as a real child process (for kill -9). */
-export interface NodeProcess {
-  readonly child: ChildProcess;
-  readonly grpcPort: number;
-  readonly address: string;
-  kill9(): Promise<void>;
-  terminate(): Promise<number | null>;
-}
-
-export async function startNodeProcess(redisUrl: string, overrides: Record<string, string> = {}): Promise<NodeProcess> {
-  const main = join(projectRoot(), 'dist', 'services', 'authorizer', 'main.js');
-  const env = { ...process.env, ...nodeEnv(redisUrl, { TAPLINE_LOG_LEVEL: 'info', ...overrides }) };
-  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node process: expected a "serving" log line within ${node_start_timeout_ms} ms; stderr: ${stderr}`)), node_start_timeout_ms);
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      if (!line.includes('authorizer node serving')) return;
-      clearTimeout(timer);
-      resolve((JSON.parse(line) as { grpcPort: number }).grpcPort);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`node process exited with ${code} before serving; stderr: ${stderr}`));
-    });
-  });
-  return {
-    child,
-    grpcPort,
-    address: `127.0.0.1:${grpcPort}`,
-    kill9: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    terminate: async () => {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
+/** An authorizer node as a real child process (for kill -9), with test defaults. */
+export async function startNodeProcess(redisUrl: string, overrides: Record<string, string> = {}): Promise<ServerProcess> {
+  return startServerProcess({ script: 'dist/services/authorizer/main.js', env: nodeEnv(redisUrl, { TAPLINE_LOG_LEVEL: 'info', ...overrides }) });
 }
 
 /**

@@ -2,10 +2,13 @@
 // idempotency records, outbox entries, and a whole-database snapshot to prove "nothing changed".
 
 import { createClient } from 'redis';
+import { shardOf } from '../../actors/sharding/placement';
+import { cardKey } from '../../services/authorizer/store/keys';
+import { test_shard_count } from './harness';
 
 export type Inspector = Awaited<ReturnType<typeof connectInspector>>;
 
-export async function connectInspector(url: string) {
+export async function connectInspector(url: string, shardCount = test_shard_count) {
   const client = createClient({ url });
   await client.connect();
 
@@ -32,15 +35,13 @@ export async function connectInspector(url: string) {
       return parts.join('\n');
     },
     async card(cardId: string): Promise<{ version: number; balanceMinor: number } | undefined> {
-      for (const key of await allKeys()) {
-        if (!key.endsWith(`:card:${cardId}`)) continue;
-        const record = await client.hGetAll(key);
-        const data = JSON.parse(String(record['d'])) as { balanceMinor: number };
-        return { version: Number(record['v']), balanceMinor: data.balanceMinor };
-      }
-      return undefined;
+      const record = await client.hGetAll(cardKey(shardOf(cardId, shardCount), cardId));
+      if (record['d'] === undefined) return undefined;
+      const data = JSON.parse(String(record['d'])) as { balanceMinor: number };
+      return { version: Number(record['v']), balanceMinor: data.balanceMinor };
     },
-    async idempotency(key: string): Promise<{ f: string; r: { id: string; outcome: string; amountMinor: number; cardId: string } } | undefined> {
+    /** The stored transaction document (idempotency record = outbox entry) of a request key. */
+    async idempotency(key: string): Promise<{ f: string; id: string; outcome: string; amount: number; card: string } | undefined> {
       const value = await client.get(`tl:idem:${key}`);
       return value === null ? undefined : JSON.parse(value);
     },

@@ -5,8 +5,8 @@ import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData, UntypedHandleC
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { TaplineError, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
 import { operator_settable_statuses } from '../../../actors/card/rules';
-import type { TxnAnswer } from '../../../actors/card/transaction';
-import type { ShardRegion, UncheckedMoneyRequest } from '../../../actors/sharding/shard-region';
+import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
+import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../common/metrics';
 import { serviceErrorOf, statusOf } from './status';
@@ -104,6 +104,7 @@ function unary<Req, Res, V>(
   run: (request: Req, reply: (outcome: Outcome<V>) => void) => void,
   toResponse: (value: V) => Res,
 ): Handler<Req, Res> {
+  const answeredOk = deps.metrics.requests.labels(method, '0');
   return (call, callback) => {
     const fail = (error: unknown): void => {
       const status = serviceErrorOf(error);
@@ -129,7 +130,7 @@ function unary<Req, Res, V>(
       } catch (error) {
         return fail(error);
       }
-      deps.metrics.requests.inc({ method, code: '0' });
+      answeredOk.inc();
       callback(null, response);
     };
     try {
@@ -164,6 +165,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
  * completed in the same event-loop turn leave together in one frame.
  */
 function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>): void {
+  const answeredOk = deps.metrics.requests.labels('AuthorizeStream', '0');
   let inFlight = 0;
   let inputEnded = false;
   let closed = false;
@@ -201,7 +203,7 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
     }
     for (const item of frame.items) {
       let correlationId: string;
-      let request: UncheckedMoneyRequest;
+      let request: MoneyRequest;
       try {
         correlationId = requireCorrelationId(item.correlationId);
         if (item.request === undefined) throw invalidArgument('request is required');
@@ -226,7 +228,7 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
         if (!outcome.ok) {
           failItem(correlationId, outcome.error);
         } else {
-          deps.metrics.requests.inc({ method: 'AuthorizeStream', code: '0' });
+          answeredOk.inc();
           emit({ correlationId, statusCode: GrpcStatus.OK, statusMessage: '', reply: toAuthorizeResponse(outcome.value) });
         }
         if (inputEnded && inFlight === 0 && !flushScheduled) flush();

@@ -4,7 +4,6 @@
 import { invalidArgument, unimplemented } from '../../../actors/errors';
 import { isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
-import type { UncheckedMoneyRequest } from '../../../actors/sharding/shard-region';
 import { clientKey, terminalTxnKey } from '../store/keys';
 import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
 import { TopUpSource, type AuthorizeRequest, type ReverseRequest, type TopUpRequest } from '../../../gen/tapline/v1/authorization';
@@ -89,17 +88,21 @@ function refKey(field: string, ref: RequestRef | undefined): string {
   return clientKey(inner.value);
 }
 
-function finish(request: Omit<MoneyRequest, 'fingerprint' | 'merchantId'>): UncheckedMoneyRequest {
-  return { ...request, fingerprint: fingerprintOf({ ...request, merchantId: '' }) };
+function finish(request: Omit<MoneyRequest, 'fingerprint'>): MoneyRequest {
+  const complete = request as { -readonly [K in keyof MoneyRequest]: MoneyRequest[K] };
+  complete.fingerprint = fingerprintOf(request);
+  return complete;
 }
 
-export function parseAuthorize(wire: AuthorizeRequest): UncheckedMoneyRequest {
+export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
   const terminalId = requireId('terminal_id', wire.terminalId);
   const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
   const cardId = requireId('card_id', wire.cardId);
   const { amountMinor, currency } = requireAmount('amount', wire.amount);
   if (wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED && wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_PURCHASE) {
-    if (!(wire.kind in AuthorizationKind)) throw invalidArgument('unknown authorization kind');
+    // UNRECOGNIZED (-1) is ts-proto's marker for "not in the enum", and it is also a key of the
+    // enum object, so it must be refused explicitly (a client can send -1 on the wire).
+    if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind)) throw invalidArgument('unknown authorization kind');
     throw unimplemented('only PURCHASE authorizations are served by this version');
   }
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
@@ -118,7 +121,7 @@ const top_up_sources: Readonly<Record<number, string>> = {
   [TopUpSource.TOP_UP_SOURCE_ADMIN]: 'admin',
 };
 
-export function parseTopUp(wire: TopUpRequest): UncheckedMoneyRequest {
+export function parseTopUp(wire: TopUpRequest): MoneyRequest {
   const cardId = requireId('card_id', wire.cardId);
   const { amountMinor, currency } = requireAmount('amount', wire.amount);
   const source = top_up_sources[wire.source];
@@ -139,7 +142,7 @@ export function parseTopUp(wire: TopUpRequest): UncheckedMoneyRequest {
   return finish({ kind: 'top_up', key, cardId, terminalId, amountMinor, currency, source, operatorId, originalKey: '' });
 }
 
-export function parseReverse(wire: ReverseRequest): UncheckedMoneyRequest {
+export function parseReverse(wire: ReverseRequest): MoneyRequest {
   const terminalId = requireId('terminal_id', wire.terminalId);
   const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
   const cardId = requireId('card_id', wire.cardId);

@@ -1,11 +1,13 @@
--- Group commit: applies a batch of independent entries atomically per entry, in order.
+-- Group commit: applies a batch of independent entries, each atomically, in order.
 --
--- ARGV[1] is JSON: { "s": [[epochKey, expectedEpoch], ...], "t": ttlSeconds,
---                    "e": [ { "h": shardIndex (0-based into s),
---                             "w": [[key, expectedVersion, dataOrFalse], ...],
---                             "k": [idempotencyKey, value] (optional),
---                             "c": [[claimKey, value], ...] (optional, must not exist),
---                             "o": [streamKey, payload] (optional) }, ... ] }
+-- ARGV is flat (no JSON, so nothing is escaped or parsed twice):
+--   ttlSeconds, shardCount, (epochKey, expectedEpoch) * shardCount,
+--   then per entry:
+--     shardIndex (1-based), writeCount, (key, expectedVersion, data or "") * writeCount,
+--     idempotencyKey or "", idempotencyValue,
+--     claimCount, (claimKey, claimValue) * claimCount,
+--     outboxStream or "", outboxPayload
+-- An empty data string means "check the version only"; entity states are never empty.
 --
 -- Per entry, nothing is written unless every check passes:
 --   F  the shard's epoch is not the one the writer holds (a newer owner took it: fenced)
@@ -16,17 +18,19 @@
 -- Versions are tracked across entries, so entries of one entity chain within a batch.
 -- Returns { "<one status letter per entry>", entryIndex1, record1, entryIndex2, record2, ... }.
 
-local batch = cjson.decode(ARGV[1])
-local ttl = batch.t
-
+local ttl = ARGV[1]
+local shard_count = tonumber(ARGV[2])
 local shard_ok = {}
-for i, shard in ipairs(batch.s) do
-  shard_ok[i] = (redis.call('GET', shard[1]) == shard[2])
+local at = 3
+for i = 1, shard_count do
+  shard_ok[i] = (redis.call('GET', ARGV[at]) == ARGV[at + 1])
+  at = at + 2
 end
 
 local versions = {}
 local statuses = {}
 local duplicates = {}
+local argc = #ARGV
 
 local function current_version(key)
   local version = versions[key]
@@ -37,58 +41,66 @@ local function current_version(key)
   return version
 end
 
-for i, entry in ipairs(batch.e) do
+local entry = 0
+while at <= argc do
+  entry = entry + 1
   local status = 'K'
-  if not shard_ok[entry.h + 1] then
-    status = 'F'
-  end
-  if status == 'K' and entry.w then
-    for _, write in ipairs(entry.w) do
-      if current_version(write[1]) ~= write[2] then
+  if not shard_ok[tonumber(ARGV[at])] then status = 'F' end
+  local write_count = tonumber(ARGV[at + 1])
+  local writes_at = at + 2
+  at = writes_at + 3 * write_count
+  local idem_key, idem_value = ARGV[at], ARGV[at + 1]
+  local claim_count = tonumber(ARGV[at + 2])
+  local claims_at = at + 3
+  at = claims_at + 2 * claim_count
+  local outbox_key, outbox_value = ARGV[at], ARGV[at + 1]
+  at = at + 2
+
+  if status == 'K' then
+    for w = 0, write_count - 1 do
+      local base = writes_at + 3 * w
+      if current_version(ARGV[base]) ~= tonumber(ARGV[base + 1]) then
         status = 'C'
         break
       end
     end
   end
-  if status == 'K' and entry.k then
-    local existing = redis.call('GET', entry.k[1])
+  if status == 'K' and idem_key ~= '' then
+    local existing = redis.call('GET', idem_key)
     if existing then
       status = 'D'
-      duplicates[#duplicates + 1] = i
+      duplicates[#duplicates + 1] = entry
       duplicates[#duplicates + 1] = existing
     end
   end
-  if status == 'K' and entry.c then
-    for _, claim in ipairs(entry.c) do
-      if redis.call('EXISTS', claim[1]) == 1 then
+  if status == 'K' then
+    for c = 0, claim_count - 1 do
+      if redis.call('EXISTS', ARGV[claims_at + 2 * c]) == 1 then
         status = 'C'
         break
       end
     end
   end
   if status == 'K' then
-    if entry.w then
-      for _, write in ipairs(entry.w) do
-        if write[3] ~= false then
-          local next_version = write[2] + 1
-          redis.call('HSET', write[1], 'v', next_version, 'd', write[3])
-          versions[write[1]] = next_version
-        end
+    for w = 0, write_count - 1 do
+      local base = writes_at + 3 * w
+      if ARGV[base + 2] ~= '' then
+        local next_version = tonumber(ARGV[base + 1]) + 1
+        redis.call('HSET', ARGV[base], 'v', next_version, 'd', ARGV[base + 2])
+        versions[ARGV[base]] = next_version
       end
     end
-    if entry.k then
-      redis.call('SET', entry.k[1], entry.k[2], 'EX', ttl)
+    if idem_key ~= '' then
+      redis.call('SET', idem_key, idem_value, 'EX', ttl)
     end
-    if entry.c then
-      for _, claim in ipairs(entry.c) do
-        redis.call('SET', claim[1], claim[2], 'EX', ttl)
-      end
+    for c = 0, claim_count - 1 do
+      redis.call('SET', ARGV[claims_at + 2 * c], ARGV[claims_at + 2 * c + 1], 'EX', ttl)
     end
-    if entry.o then
-      redis.call('XADD', entry.o[1], '*', 'd', entry.o[2])
+    if outbox_key ~= '' then
+      redis.call('XADD', outbox_key, '*', 'd', outbox_value)
     end
   end
-  statuses[i] = status
+  statuses[entry] = status
 end
 
 local result = { table.concat(statuses) }

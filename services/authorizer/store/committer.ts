@@ -35,8 +35,6 @@ export interface CommitterLimits {
   readonly idempotency_ttl_s: number;
 }
 
-type SerializedEntry = { h: number; w?: [string, number, string | false][]; k?: [string, string]; c?: [string, string][]; o?: [string, string] };
-
 export class Committer implements Persistence {
   private pending: CommitEntry[] = [];
   private inFlight = 0;
@@ -110,7 +108,7 @@ export class Committer implements Persistence {
     this.inFlight += 1;
     this.metrics.commitBatchEntries.observe(batch.length);
     const startedAt = process.hrtime.bigint();
-    this.store.runCommit(payload.json).then(
+    this.store.runCommit(payload.args).then(
       (reply) => {
         this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
         this.settleBatch(payload.entries, reply);
@@ -134,12 +132,12 @@ export class Committer implements Persistence {
     }
   }
 
-  /** Builds the script argument; entries of shards this node no longer holds are settled fenced. */
-  private serialize(batch: CommitEntry[]): { json: string; entries: CommitEntry[] } | undefined {
+  /** Builds the script arguments; entries of shards this node no longer holds are settled fenced. */
+  private serialize(batch: CommitEntry[]): { args: string[]; entries: CommitEntry[] } | undefined {
     const shardIndex = new Map<number, number>();
-    const shards: [string, string][] = [];
+    const shardArgs: string[] = [];
+    const entryArgs: string[] = [];
     const entries: CommitEntry[] = [];
-    const serialized: SerializedEntry[] = [];
     for (const entry of batch) {
       const epoch = this.epochs.epochOf(entry.shard);
       if (epoch === undefined) {
@@ -148,24 +146,23 @@ export class Committer implements Persistence {
       }
       let index = shardIndex.get(entry.shard);
       if (index === undefined) {
-        index = shards.length;
+        index = shardIndex.size + 1;
         shardIndex.set(entry.shard, index);
-        shards.push([shardKeys(entry.shard).epoch, epoch]);
+        shardArgs.push(shardKeys(entry.shard).epoch, epoch);
       }
-      const item: SerializedEntry = { h: index };
-      if (entry.writes.length > 0) {
-        item.w = entry.writes.map((w) => [entityKey(entry.shard, w.entity), w.expectVersion, w.data ?? false]);
-      }
-      if (entry.idempotency) item.k = [idempotencyKey(entry.idempotency.key), entry.idempotency.value];
-      if (entry.claims && entry.claims.length > 0) {
-        item.c = entry.claims.map((c) => [c.kind === 'reversal' ? reversalClaimKey(c.key) : idempotencyKey(c.key), c.value]);
-      }
-      if (entry.outbox !== undefined) item.o = [shardKeys(entry.shard).outbox, entry.outbox];
-      serialized.push(item);
+      entryArgs.push(String(index), String(entry.writes.length));
+      for (const write of entry.writes) entryArgs.push(entityKey(entry.shard, write.entity), String(write.expectVersion), write.data ?? '');
+      if (entry.idempotency) entryArgs.push(idempotencyKey(entry.idempotency.key), entry.idempotency.value);
+      else entryArgs.push('', '');
+      const claims = entry.claims ?? [];
+      entryArgs.push(String(claims.length));
+      for (const claim of claims) entryArgs.push(claim.kind === 'reversal' ? reversalClaimKey(claim.key) : idempotencyKey(claim.key), claim.value);
+      if (entry.outbox !== undefined) entryArgs.push(shardKeys(entry.shard).outbox, entry.outbox);
+      else entryArgs.push('', '');
       entries.push(entry);
     }
     if (entries.length === 0) return undefined;
-    return { json: JSON.stringify({ s: shards, t: this.limits.idempotency_ttl_s, e: serialized }), entries };
+    return { args: [String(this.limits.idempotency_ttl_s), String(shardIndex.size), ...shardArgs, ...entryArgs], entries };
   }
 
   private resultOf(status: string | undefined, existing: string | undefined): CommitResult {

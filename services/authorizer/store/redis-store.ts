@@ -77,16 +77,16 @@ export class RedisStore {
     return value ?? undefined;
   }
 
-  /** Runs the commit script on a serialized batch; returns its raw reply. */
-  async runCommit(payload: string): Promise<string[]> {
+  /** Runs the commit script on a serialized batch (its ARGV); returns its raw reply. */
+  async runCommit(args: string[]): Promise<string[]> {
     try {
-      return await this.command<string[]>(['EVALSHA', commit_script_sha, '0', payload]);
+      return await this.command<string[]>(['EVALSHA', commit_script_sha, '0', ...args]);
     } catch (error) {
       // After a Redis restart the script cache is empty. NOSCRIPT means nothing ran, so
       // loading the script and sending the batch again is safe.
       if (error instanceof StoreError && String(error.context['cause']).startsWith('NOSCRIPT')) {
         await this.command(['SCRIPT', 'LOAD', commit_script]);
-        return this.command<string[]>(['EVALSHA', commit_script_sha, '0', payload]);
+        return this.command<string[]>(['EVALSHA', commit_script_sha, '0', ...args]);
       }
       throw error;
     }

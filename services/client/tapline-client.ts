@@ -1,5 +1,6 @@
-// Promise-returning gRPC clients over a real socket, and request builders for tests, the demo
-// and the benchmark driver. Every call carries a deadline.
+// A small promise-returning client for Tapline's gRPC API over a real socket, with request
+// builders; used by the demo, the tests and the benchmark driver. Every call has a deadline.
+// (It is not a published SDK: terminals and gateways use the proto with their own stack.)
 
 import * as grpc from '@grpc/grpc-js';
 import { AdminServiceClient, type IssueCardResponse, type RegisterTerminalResponse, type SetCardStatusResponse, type SetTerminalEnabledResponse } from '../../gen/tapline/v1/admin';

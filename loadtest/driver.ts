@@ -1,0 +1,212 @@
+// The local load driver (k6 cannot be installed on these machines). Closed-loop phases keep a
+// fixed number of requests outstanding and measure throughput; open-loop phases send at a fixed
+// rate and measure latency at that load. Latencies are recorded per request in microseconds.
+
+import * as grpc from '@grpc/grpc-js';
+import { AuthorizationServiceClient, type AuthorizeRequest, type AuthorizeStreamResponse } from '../gen/tapline/v1/authorization';
+import { Outcome } from '../gen/tapline/v1/types';
+
+export interface PhaseResult {
+  readonly requests: number;
+  readonly errors: number;
+  readonly approved: number;
+  readonly declined: number;
+  readonly seconds: number;
+  readonly rps: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+}
+
+/** Makes the i-th request of a phase; must give every request its own idempotency key. */
+export type RequestFactory = (i: number) => AuthorizeRequest;
+
+export function clients(address: string, channels: number): AuthorizationServiceClient[] {
+  return Array.from({ length: channels }, (_, i) =>
+    new AuthorizationServiceClient(address, grpc.credentials.createInsecure(), {
+      // Distinct channel options keep grpc-js from sharing one subchannel (one TCP connection).
+      'grpc.channel_id': i,
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    } as grpc.ChannelOptions),
+  );
+}
+
+class Recorder {
+  private readonly latencies_us: number[] = [];
+  errors = 0;
+  approved = 0;
+  declined = 0;
+  readonly errorCodes = new Map<number, number>();
+
+  record(startedAt: bigint, outcome: Outcome | undefined, errorCode?: number): void {
+    this.latencies_us.push(Number(process.hrtime.bigint() - startedAt) / 1000);
+    if (errorCode !== undefined) {
+      this.errors += 1;
+      this.errorCodes.set(errorCode, (this.errorCodes.get(errorCode) ?? 0) + 1);
+    } else if (outcome === Outcome.OUTCOME_APPROVED) this.approved += 1;
+    else this.declined += 1;
+  }
+
+  result(seconds: number): PhaseResult {
+    const sorted = Float64Array.from(this.latencies_us).sort();
+    const at = (q: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) / 1000);
+    return {
+      requests: sorted.length,
+      errors: this.errors,
+      approved: this.approved,
+      declined: this.declined,
+      seconds: round(seconds),
+      rps: round(sorted.length / seconds),
+      p50_ms: round(at(0.5)),
+      p99_ms: round(at(0.99)),
+    };
+  }
+}
+
+export function round(value: number, digits = 3): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+const call_deadline_ms = 30_000;
+
+function sendUnary(client: AuthorizationServiceClient, request: AuthorizeRequest, recorder: Recorder | undefined, done: () => void): void {
+  const startedAt = process.hrtime.bigint();
+  client.authorize(request, new grpc.Metadata(), { deadline: Date.now() + call_deadline_ms }, (error, response) => {
+    recorder?.record(startedAt, response?.outcome, error ? error.code : undefined);
+    done();
+  });
+}
+
+/**
+ * Closed loop: `concurrency` requests outstanding for warmup + measure seconds; only requests
+ * completing in the measure window count.
+ */
+export async function closedLoopUnary(targets: AuthorizationServiceClient[], next: RequestFactory, concurrency: number, warmupSeconds: number, measureSeconds: number): Promise<PhaseResult> {
+  let i = 0;
+  let recorder: Recorder | undefined;
+  let stopped = false;
+  let outstanding = 0;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const launch = (): void => {
+    if (stopped) {
+      if (outstanding === 0) finish();
+      return;
+    }
+    const n = i++;
+    outstanding += 1;
+    sendUnary(targets[n % targets.length] as AuthorizationServiceClient, next(n), recorder, () => {
+      outstanding -= 1;
+      launch();
+    });
+  };
+  for (let c = 0; c < concurrency; c++) launch();
+  await delay(warmupSeconds * 1000);
+  recorder = new Recorder();
+  const started = process.hrtime.bigint();
+  await delay(measureSeconds * 1000);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const measured = recorder;
+  recorder = undefined;
+  stopped = true;
+  await finished;
+  return measured.result(seconds);
+}
+
+/** Open loop: sends `rate` requests per second regardless of replies; latency at that load. */
+export async function openLoopUnary(targets: AuthorizationServiceClient[], next: RequestFactory, rate: number, warmupSeconds: number, measureSeconds: number): Promise<PhaseResult> {
+  let i = 0;
+  let outstanding = 0;
+  let recorder: Recorder | undefined;
+  const tick_ms = 2;
+  const startedAll = process.hrtime.bigint();
+  const totalSeconds = warmupSeconds + measureSeconds;
+  let measureStarted = 0n;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = Number(process.hrtime.bigint() - startedAll) / 1e9;
+      if (recorder === undefined && elapsed >= warmupSeconds) {
+        recorder = new Recorder();
+        measureStarted = process.hrtime.bigint();
+      }
+      if (elapsed >= totalSeconds) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      const due = Math.floor(elapsed * rate);
+      while (i < due) {
+        const n = i++;
+        outstanding += 1;
+        const target = recorder;
+        sendUnary(targets[n % targets.length] as AuthorizationServiceClient, next(n), target, () => {
+          outstanding -= 1;
+        });
+      }
+    }, tick_ms);
+  });
+  const seconds = Number(process.hrtime.bigint() - measureStarted) / 1e9;
+  const measured = recorder as Recorder;
+  while (outstanding > 0) await delay(10);
+  return measured.result(seconds);
+}
+
+/**
+ * Gateway streams: each stream keeps up to `window` items outstanding, sent in frames of
+ * `frame` items. Throughput counts items answered in the measure window.
+ */
+export async function closedLoopStream(targets: AuthorizationServiceClient[], next: RequestFactory, streams: number, frame: number, window: number, warmupSeconds: number, measureSeconds: number): Promise<PhaseResult> {
+  let i = 0;
+  let recorder: Recorder | undefined;
+  let stopped = false;
+  const ended: Promise<void>[] = [];
+  for (let s = 0; s < streams; s++) {
+    const call = (targets[s % targets.length] as AuthorizationServiceClient).authorizeStream();
+    const started = new Map<string, bigint>();
+    let outstanding = 0;
+    const refill = (): void => {
+      while (!stopped && outstanding + frame <= window) {
+        const items = [];
+        for (let k = 0; k < frame; k++) {
+          const n = i++;
+          const correlationId = String(n);
+          started.set(correlationId, process.hrtime.bigint());
+          items.push({ correlationId, request: next(n) });
+        }
+        outstanding += frame;
+        call.write({ items });
+      }
+      if (stopped && outstanding === 0) call.end();
+    };
+    call.on('data', (response: AuthorizeStreamResponse) => {
+      for (const result of response.results) {
+        const startedAt = started.get(result.correlationId);
+        started.delete(result.correlationId);
+        outstanding -= 1;
+        if (startedAt !== undefined) recorder?.record(startedAt, result.reply?.outcome, result.statusCode === 0 ? undefined : result.statusCode);
+      }
+      refill();
+    });
+    ended.push(new Promise<void>((resolve) => {
+      call.on('end', resolve);
+      call.on('error', () => resolve());
+    }));
+    refill();
+  }
+  await delay(warmupSeconds * 1000);
+  recorder = new Recorder();
+  const started = process.hrtime.bigint();
+  await delay(measureSeconds * 1000);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const measured = recorder;
+  recorder = undefined;
+  stopped = true;
+  await Promise.all(ended);
+  return measured.result(seconds);
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,91 @@
+// Starts Tapline's own processes (authorizer node, echo server) as real child processes and
+// waits until they announce their gRPC port on stdout. Used by fault tests (kill -9), the
+// benchmark and the local cluster.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { projectRoot } from '../common/paths';
+
+export const process_start_timeout_ms = 30_000;
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly grpcPort: number;
+  readonly address: string;
+  /** SIGKILL, resolves when the process is gone. */
+  kill9(): Promise<void>;
+  /** SIGTERM (graceful), resolves with the exit code. */
+  terminate(): Promise<number | null>;
+  readonly exited: Promise<number | null>;
+}
+
+export interface StartProcessOptions {
+  /** Path of the compiled entry point relative to the project root, e.g. dist/services/echo/main.js. */
+  readonly script: string;
+  readonly env: Record<string, string>;
+  /** Extra node/V8 flags, before the script. */
+  readonly nodeArgs?: readonly string[];
+  /** Called with every stdout line (logs), after the ready line is found too. */
+  readonly onLine?: (line: string) => void;
+}
+
+/** Spawns `node <script>` and resolves once a stdout JSON line carries `grpcPort`. */
+export async function startServerProcess(options: StartProcessOptions): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(projectRoot(), options.script)], {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const grpcPort = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${options.script}: expected a line with grpcPort within ${process_start_timeout_ms} ms; stderr: ${stderr}`));
+    }, process_start_timeout_ms);
+    let ready = false;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      options.onLine?.(line);
+      if (ready || !line.includes('"grpcPort"')) return;
+      const port = (JSON.parse(line) as { grpcPort?: number }).grpcPort;
+      if (typeof port !== 'number') return;
+      ready = true;
+      clearTimeout(timer);
+      resolve(port);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${options.script} exited with ${code} before serving; stderr: ${stderr}`));
+    });
+  });
+  return {
+    child,
+    pid: child.pid as number,
+    grpcPort,
+    address: `127.0.0.1:${grpcPort}`,
+    exited,
+    kill9: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    terminate: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Kills still-running children if the parent exits without stopping them. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+export function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}

@@ -1,0 +1,62 @@
+// A bare gRPC server on Tapline's own proto that answers Authorize and AuthorizeStream without
+// doing anything: the ceiling for gRPC on this machine. The benchmark compares Tapline against
+// it in the same run. Prints {"event":"serving","grpcPort":N} when ready; stops on SIGTERM.
+
+import * as grpc from '@grpc/grpc-js';
+import {
+  AuthorizationServiceService,
+  type AuthorizeRequest,
+  type AuthorizeResponse,
+  type AuthorizeStreamRequest,
+  type AuthorizeStreamResponse,
+} from '../../gen/tapline/v1/authorization';
+import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
+
+let sequence = 0;
+
+function echo(request: AuthorizeRequest): AuthorizeResponse {
+  sequence += 1;
+  return {
+    outcome: Outcome.OUTCOME_APPROVED,
+    declineReason: DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineRule: '',
+    transactionId: `echo-${sequence}`,
+    approvedAmount: request.amount,
+    balanceAfter: request.amount,
+    authorizedAtUnixMs: BigInt(Date.now()),
+    replayed: false,
+  };
+}
+
+const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<never>): void => {
+  callback({ code: grpc.status.UNIMPLEMENTED, details: 'echo server' });
+};
+
+const server = new grpc.Server();
+server.addService(AuthorizationServiceService, {
+  authorize: (call: grpc.ServerUnaryCall<AuthorizeRequest, AuthorizeResponse>, callback: grpc.sendUnaryData<AuthorizeResponse>) => {
+    callback(null, echo(call.request));
+  },
+  authorizeStream: (call: grpc.ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>) => {
+    call.on('data', (frame: AuthorizeStreamRequest) => {
+      call.write({
+        results: frame.items.map((item) => ({ correlationId: item.correlationId, statusCode: 0, statusMessage: '', reply: item.request ? echo(item.request) : undefined })),
+      });
+    });
+    call.on('end', () => call.end());
+  },
+  topUp: unimplemented,
+  getBalance: unimplemented,
+  reverse: unimplemented,
+} as unknown as grpc.UntypedServiceImplementation);
+
+const port = Number(process.env['ECHO_GRPC_PORT'] ?? 0);
+server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
+  if (error) {
+    process.stderr.write(`echo server failed to bind: ${error.message}\n`);
+    process.exit(1);
+  }
+  process.stdout.write(JSON.stringify({ event: 'serving', msg: 'echo server serving', grpcPort: boundPort }) + '\n');
+});
+process.on('SIGTERM', () => server.tryShutdown(() => process.exit(0)));
+process.on('SIGINT', () => server.tryShutdown(() => process.exit(0)));

@@ -1,0 +1,157 @@
+// Proves the authorizer's configuration loader (services/authorizer/config.ts): an empty
+// environment yields the documented defaults, which satisfy every relation check; every integer
+// bound is accepted at its minimum and maximum and refused one past either, and refused when it is
+// empty, blank, fractional, hexadecimal, exponential or not a number, always with a ConfigError
+// whose message names the variable; enum, URL, id and TLS settings are checked the same way; and
+// the relations between bounds (drain batch vs mailbox, stream vs node in-flight, commit pending
+// vs batch, sweep vs passivation, TLS cert with key) are refused together, equality allowed.
+// Every test passes its own environment object; process.env is never read.
+
+import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
+import { ConfigError, loadConfig, type NodeConfig } from '../../services/authorizer/config';
+
+type Env = Record<string, string | undefined>;
+
+/** Requires loadConfig(env) to fail with a ConfigError whose message names every given variable. */
+function assertConfigError(env: Env, variables: readonly string[], what: string): void {
+  assert.throws(() => loadConfig(env), (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `${what}: expected ConfigError, got ${String(error)}`);
+    assert.equal(error.name, 'ConfigError');
+    for (const variable of variables) assert.ok(error.message.includes(variable), `${what}: message should name ${variable}: ${error.message}`);
+    return true;
+  }, `${what}: expected the configuration to be refused`);
+}
+
+interface IntegerSetting {
+  readonly min: number;
+  readonly max: number;
+  readonly fallback: number;
+  /** Other settings that must move with this one for the relation checks to hold at its bounds. */
+  readonly atMin?: Env;
+  readonly atMax?: Env;
+}
+
+const integer_settings: Readonly<Record<string, IntegerSetting>> = {
+  TAPLINE_GRPC_PORT: { min: 0, max: 65_535, fallback: 50_051 },
+  TAPLINE_METRICS_PORT: { min: -1, max: 65_535, fallback: 9_464 },
+  TAPLINE_SHARD_COUNT: { min: 1, max: 65_536, fallback: 256 },
+  TAPLINE_PASSIVATE_AFTER_MS: { min: 1_000, max: 86_400_000, fallback: 60_000, atMin: { TAPLINE_PASSIVATION_SWEEP_MS: '1000' } },
+  TAPLINE_PASSIVATION_SWEEP_MS: { min: 100, max: 600_000, fallback: 5_000, atMax: { TAPLINE_PASSIVATE_AFTER_MS: '600000' } },
+  TAPLINE_ACTIVE_ENTITIES_MAX: { min: 1, max: 50_000_000, fallback: 2_000_000 },
+  TAPLINE_MAILBOX_MAX: { min: 1, max: 1_000_000, fallback: 10_000, atMin: { TAPLINE_DRAIN_BATCH_MAX: '1' } },
+  TAPLINE_DRAIN_BATCH_MAX: { min: 1, max: 100_000, fallback: 512, atMax: { TAPLINE_MAILBOX_MAX: '100000' } },
+  TAPLINE_IN_FLIGHT_MAX: { min: 1, max: 10_000_000, fallback: 250_000, atMin: { TAPLINE_STREAM_IN_FLIGHT_MAX: '1' } },
+  TAPLINE_STREAM_IN_FLIGHT_MAX: { min: 1, max: 1_000_000, fallback: 100_000, atMax: { TAPLINE_IN_FLIGHT_MAX: '1000000' } },
+  TAPLINE_STREAM_FRAME_ITEMS_MAX: { min: 1, max: 100_000, fallback: 1_000 },
+  TAPLINE_COMMIT_BATCH_MAX: { min: 1, max: 100_000, fallback: 2_000 },
+  TAPLINE_COMMIT_IN_FLIGHT_MAX: { min: 1, max: 64, fallback: 2 },
+  TAPLINE_COMMIT_PENDING_MAX: { min: 1, max: 10_000_000, fallback: 500_000, atMin: { TAPLINE_COMMIT_BATCH_MAX: '1' } },
+  TAPLINE_REDIS_COMMAND_TIMEOUT_MS: { min: 10, max: 600_000, fallback: 5_000 },
+  TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: { min: 10, max: 60_000, fallback: 1_000 },
+  TAPLINE_IDEMPOTENCY_TTL_S: { min: 60, max: 400 * 86_400, fallback: 7 * 86_400 },
+  TAPLINE_IDEMPOTENCY_RECENT_MAX: { min: 0, max: 10_000_000, fallback: 200_000 },
+  TAPLINE_CONFLICT_ATTEMPTS_MAX: { min: 1, max: 100, fallback: 5 },
+  TAPLINE_GRPC_MESSAGE_MAX_BYTES: { min: 1_024, max: 64 * 1024 * 1024, fallback: 4 * 1024 * 1024 },
+  TAPLINE_SHUTDOWN_GRACE_MS: { min: 0, max: 600_000, fallback: 20_000 },
+};
+
+describe('config: defaults', () => {
+  it('loads the documented defaults from an empty environment', () => {
+    const config = loadConfig({});
+    const expected: NodeConfig = {
+      TAPLINE_NODE_ID: hostname().slice(0, 64),
+      TAPLINE_GRPC_HOST: '127.0.0.1',
+      TAPLINE_REDIS_URL: 'redis://127.0.0.1:6390',
+      TAPLINE_LOG_LEVEL: 'info',
+      ...Object.fromEntries(Object.entries(integer_settings).map(([name, setting]) => [name, setting.fallback])),
+    } as NodeConfig;
+    assert.deepEqual(config, expected);
+  });
+
+  it('ignores variables it does not know', () => {
+    assert.equal(loadConfig({ PATH: '/usr/bin', TAPLINE_SOMETHING_ELSE: 'x', HOME: '/root' }).TAPLINE_SHARD_COUNT, 256);
+  });
+
+  it('every integer setting is covered by this test', () => {
+    const integers = Object.entries(loadConfig({})).filter(([, value]) => typeof value === 'number').map(([name]) => name);
+    assert.deepEqual(integers.sort(), Object.keys(integer_settings).sort());
+  });
+});
+
+describe('config: integer bounds', () => {
+  for (const [name, setting] of Object.entries(integer_settings)) {
+    it(`${name}: accepts ${setting.min} and ${setting.max}, refuses ${setting.min - 1}, ${setting.max + 1} and malformed values`, () => {
+      const atMin = loadConfig({ ...setting.atMin, [name]: String(setting.min) }) as unknown as Record<string, unknown>;
+      assert.equal(atMin[name], setting.min);
+      const atMax = loadConfig({ ...setting.atMax, [name]: String(setting.max) }) as unknown as Record<string, unknown>;
+      assert.equal(atMax[name], setting.max);
+      const bad = [String(setting.min - 1), String(setting.max + 1), '', '   ', '12.5', '0x10', '1e3', 'ten', '5 ms'];
+      for (const value of bad) assertConfigError({ [name]: value }, [name], `${name}=${JSON.stringify(value)}`);
+    });
+  }
+
+  it('names every bad variable when several are wrong at once', () => {
+    const env = { TAPLINE_GRPC_PORT: '70000', TAPLINE_SHARD_COUNT: '0', TAPLINE_LOG_LEVEL: 'loud' };
+    assertConfigError(env, Object.keys(env), 'three bad');
+  });
+});
+
+describe('config: other settings', () => {
+  it('accepts every log level and refuses any other', () => {
+    for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
+      assert.equal(loadConfig({ TAPLINE_LOG_LEVEL: level }).TAPLINE_LOG_LEVEL, level);
+    }
+    for (const level of ['verbose', 'INFO', '']) assertConfigError({ TAPLINE_LOG_LEVEL: level }, ['TAPLINE_LOG_LEVEL'], `log level ${level}`);
+  });
+
+  it('requires the Redis URL to be a URL', () => {
+    assert.equal(loadConfig({ TAPLINE_REDIS_URL: 'redis://redis.tapline.svc:6379/0' }).TAPLINE_REDIS_URL, 'redis://redis.tapline.svc:6379/0');
+    for (const url of ['not a url', '', 'localhost']) assertConfigError({ TAPLINE_REDIS_URL: url }, ['TAPLINE_REDIS_URL'], `redis url ${url}`);
+  });
+
+  it('requires the node id to be 1-64 of A-Z a-z 0-9 . _ -', () => {
+    assert.equal(loadConfig({ TAPLINE_NODE_ID: 'tapline-0' }).TAPLINE_NODE_ID, 'tapline-0');
+    assert.equal(loadConfig({ TAPLINE_NODE_ID: 'n'.repeat(64) }).TAPLINE_NODE_ID, 'n'.repeat(64));
+    for (const id of ['', 'node 1', 'node:1', 'n'.repeat(65)]) assertConfigError({ TAPLINE_NODE_ID: id }, ['TAPLINE_NODE_ID'], `node id ${id}`);
+  });
+
+  it('takes TLS cert and key together, the CA on its own', () => {
+    const tls = loadConfig({ TAPLINE_TLS_CERT_FILE: '/tls/tls.crt', TAPLINE_TLS_KEY_FILE: '/tls/tls.key' });
+    assert.equal(tls.TAPLINE_TLS_CERT_FILE, '/tls/tls.crt');
+    assert.equal(tls.TAPLINE_TLS_KEY_FILE, '/tls/tls.key');
+    assert.equal(loadConfig({ TAPLINE_TLS_CA_FILE: '/tls/ca.crt' }).TAPLINE_TLS_CA_FILE, '/tls/ca.crt');
+    assertConfigError({ TAPLINE_TLS_CERT_FILE: '/tls/tls.crt' }, ['TAPLINE_TLS_CERT_FILE', 'TAPLINE_TLS_KEY_FILE'], 'cert only');
+    assertConfigError({ TAPLINE_TLS_KEY_FILE: '/tls/tls.key' }, ['TAPLINE_TLS_CERT_FILE', 'TAPLINE_TLS_KEY_FILE'], 'key only');
+  });
+});
+
+describe('config: relations between bounds', () => {
+  /** A setting, its partner, a pair of values the relation refuses, and the equal value it allows. */
+  const relations: readonly [string, string, [string, string], string][] = [
+    ['TAPLINE_DRAIN_BATCH_MAX', 'TAPLINE_MAILBOX_MAX', ['101', '100'], '100'],
+    ['TAPLINE_STREAM_IN_FLIGHT_MAX', 'TAPLINE_IN_FLIGHT_MAX', ['1001', '1000'], '1000'],
+    ['TAPLINE_COMMIT_PENDING_MAX', 'TAPLINE_COMMIT_BATCH_MAX', ['99', '100'], '100'],
+    ['TAPLINE_PASSIVATION_SWEEP_MS', 'TAPLINE_PASSIVATE_AFTER_MS', ['2001', '2000'], '2000'],
+  ];
+  for (const [name, partner, [value, partnerValue], equal] of relations) {
+    it(`${name}: refused past ${partner}, allowed equal to it`, () => {
+      assertConfigError({ [name]: value, [partner]: partnerValue }, [name, partner], name);
+      const config = loadConfig({ [name]: equal, [partner]: equal }) as unknown as Record<string, unknown>;
+      assert.equal(config[name], Number(equal));
+      assert.equal(config[partner], Number(equal));
+    });
+  }
+
+  it('reports every broken relation at once', () => {
+    assertConfigError(
+      { TAPLINE_DRAIN_BATCH_MAX: '600', TAPLINE_MAILBOX_MAX: '500', TAPLINE_PASSIVATION_SWEEP_MS: '9000', TAPLINE_PASSIVATE_AFTER_MS: '8000' },
+      ['TAPLINE_DRAIN_BATCH_MAX must be <= TAPLINE_MAILBOX_MAX', 'TAPLINE_PASSIVATION_SWEEP_MS must be <= TAPLINE_PASSIVATE_AFTER_MS'],
+      'two relations',
+    );
+  });
+
+  it('checks a relation against a default too (a mailbox below the default drain batch)', () => {
+    assertConfigError({ TAPLINE_MAILBOX_MAX: '100' }, ['TAPLINE_DRAIN_BATCH_MAX', 'TAPLINE_MAILBOX_MAX'], 'mailbox 100, drain default 512');
+  });
+});
