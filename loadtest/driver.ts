@@ -26,7 +26,7 @@ export function clients(address: string, channels: number): AuthorizationService
       // Distinct channel options keep grpc-js from sharing one subchannel (one TCP connection).
       'grpc.channel_id': i,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    } as grpc.ChannelOptions),
+    }),
   );
 }
 

@@ -3,10 +3,15 @@
 # dependencies), regenerates the gRPC code and builds, checks the k6 script's types, then runs
 # mocha over unit, integration and fault tests. Every test starts its own Redis/ClickHouse on
 # private ports under .test-data/ and stops it. Ends with the line "N passed, N failed".
+# Extra arguments go to mocha (e.g. npm test -- --grep crash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-system-deps.sh
 npm run --silent build
+# Static checks first: the proto module, lint (no floating promises, no import cycles, ...),
+# and the k6 script against @types/k6.
+npx buf lint
+npx eslint .
 npx tsc -p loadtest/k6/tsconfig.json
 rm -rf .test-data
 set +e

@@ -81,7 +81,7 @@ export class AuthorizerNode {
     }, clock);
 
     const inFlight = new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics);
-    let node: AuthorizerNode | undefined;
+    const holder: { node?: AuthorizerNode } = {};
     const { server, health } = createGrpcServer({
       region,
       inFlight,
@@ -90,7 +90,7 @@ export class AuthorizerNode {
       clock,
       stream_in_flight_max: config.TAPLINE_STREAM_IN_FLIGHT_MAX,
       stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
-      accepting: () => node?.accepting ?? false,
+      accepting: () => holder.node?.accepting ?? false,
     }, {
       message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
       tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },
@@ -99,9 +99,10 @@ export class AuthorizerNode {
       certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE,
     }));
 
-    const httpServer = config.TAPLINE_METRICS_PORT < 0 ? undefined : await startHttp(config, metrics, () => node);
+    const httpServer = config.TAPLINE_METRICS_PORT < 0 ? undefined : await startHttp(config, metrics, () => holder.node);
     const metricsPort = httpServer ? (httpServer.address() as AddressInfo).port : undefined;
-    node = new AuthorizerNode(config, logger, metrics, store, committer, runtime, region, inFlight, server, health, httpServer, grpcPort, metricsPort);
+    const node = new AuthorizerNode(config, logger, metrics, store, committer, runtime, region, inFlight, server, health, httpServer, grpcPort, metricsPort);
+    holder.node = node;
     node.passivationTimer = setInterval(() => {
       region.passivateIdle();
       metrics.activeEntities.set({ kind: 'card' }, region.cards.size);

@@ -49,7 +49,7 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
       reject(new Error(`${options.script}: expected a line with grpcPort within ${process_start_timeout_ms} ms; stderr: ${stderr}`));
     }, process_start_timeout_ms);
     let ready = false;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       options.onLine?.(line);
       if (ready || !line.includes('"grpcPort"')) return;
       const port = (JSON.parse(line) as { grpcPort?: number }).grpcPort;

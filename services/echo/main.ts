@@ -48,7 +48,7 @@ server.addService(AuthorizationServiceService, {
   topUp: unimplemented,
   getBalance: unimplemented,
   reverse: unimplemented,
-} as unknown as grpc.UntypedServiceImplementation);
+});
 
 const port = Number(process.env['ECHO_GRPC_PORT'] ?? 0);
 server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {

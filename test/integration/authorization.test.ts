@@ -215,12 +215,13 @@ describe('authorization node (real Redis, real gRPC)', function () {
   });
 
   it('serves grpc health checking and server reflection', async function () {
-    const { loadPackageDefinition } = grpc;
     const protoLoader = await import('@grpc/proto-loader');
-    const { join, dirname } = await import('node:path');
+    const path = await import('node:path');
+    const join = (...parts: string[]): string => path.join(...parts);
+    const dirname = (p: string): string => path.dirname(p);
     const healthProto = join(dirname(require.resolve('grpc-health-check/package.json')), 'proto/health/v1/health.proto');
     const reflectionProto = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
-    const loaded = loadPackageDefinition(protoLoader.loadSync([healthProto, reflectionProto], { keepCase: true, enums: String })) as any;
+    const loaded = grpc.loadPackageDefinition(protoLoader.loadSync([healthProto, reflectionProto], { keepCase: true, enums: String })) as any;
     const address = `127.0.0.1:${node.grpcPort}`;
     const health = new loaded.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
     const check = await new Promise<any>((resolve, reject) => health.Check({ service: 'tapline.v1.AuthorizationService' }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));

@@ -29,7 +29,7 @@ describe('100,000 requests in flight: every reply matches its request', function
   before(async function () {
     redis = await startTestRedis('correlation');
     node = await startNodeProcess(redis.url, { TAPLINE_LOG_LEVEL: 'warn' });
-    clients = Array.from({ length: 4 }, (_, i) => new TaplineClient(node.address, { 'grpc.channel_id': i } as never));
+    clients = Array.from({ length: 4 }, (_, i) => new TaplineClient(node.address, { 'grpc.channel_id': i }));
     const admin = clients[0] as TaplineClient;
     await admin.registerTerminal('gw-1', 'venue');
     for (let start = 0; start < cards; start += 500) {

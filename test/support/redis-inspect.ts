@@ -14,7 +14,7 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
 
   async function allKeys(): Promise<string[]> {
     const keys: string[] = [];
-    for await (const batch of client.scanIterator({ COUNT: 1000 })) keys.push(...(batch as unknown as string[]));
+    for await (const batch of client.scanIterator({ COUNT: 1000 })) keys.push(...(batch));
     return keys.sort();
   }
 
@@ -50,7 +50,7 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
       const records: Record<string, unknown>[] = [];
       for (const key of await allKeys()) {
         if (!key.endsWith(':outbox')) continue;
-        const entries = (await client.sendCommand(['XRANGE', key, '-', '+'])) as [string, string[]][];
+        const entries = await client.sendCommand<[string, string[]][]>(['XRANGE', key, '-', '+']);
         for (const [, fields] of entries) records.push(JSON.parse(String(fields[1])) as Record<string, unknown>);
       }
       return records;

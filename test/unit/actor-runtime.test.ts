@@ -233,11 +233,12 @@ describe('actor runtime', function () {
   });
 
   it('processes a command an actor tells itself from inside receive() in a later batch', async () => {
-    let actor: EntityActor<string> | undefined;
+    const self: { actor?: EntityActor<string> } = {};
     const behavior = new RecordingBehavior<string>((batch) => {
-      if (batch.includes('first')) assert.equal(actor?.tell('retold'), true);
+      if (batch.includes('first')) assert.equal(self.actor?.tell('retold'), true);
     });
-    actor = spawn(behavior, { mailbox_max: 10, drain_batch_max: 10 });
+    const actor = spawn(behavior, { mailbox_max: 10, drain_batch_max: 10 });
+    self.actor = actor;
     actor.tell('first');
     await waitUntil('retell', 'the retold command processed', () => behavior.processed.includes('retold'), () => behavior.batches);
     assert.deepEqual(behavior.batches, [['first'], ['retold']]);

@@ -92,7 +92,7 @@ describe('terminal rules: decideTerminal', () => {
   it('a registered terminal can transact at once; after disable it cannot, after enable it can again', () => {
     const registered = decideTerminal(undefined, register_same);
     assert.equal(registered.kind, 'changed');
-    const first = (registered as Extract<TerminalDecision, { kind: 'changed' }>).state;
+    const first = (registered).state;
     assert.equal(checkCanTransact(first).ok, true);
     const disabled = (decideTerminal(first, disable) as Extract<TerminalDecision, { kind: 'changed' }>).state;
     assert.equal(checkCanTransact(disabled).ok, false);

@@ -39,8 +39,8 @@ export function createGrpcServer(deps: ServiceDeps, options: GrpcServerOptions):
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
   });
-  server.addService(AuthorizationServiceService, authorizationService(deps) as unknown as grpc.UntypedServiceImplementation);
-  server.addService(AdminServiceService, adminService(deps) as unknown as grpc.UntypedServiceImplementation);
+  server.addService(AuthorizationServiceService, authorizationService(deps));
+  server.addService(AdminServiceService, adminService(deps));
 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [served_services[0]]: 'NOT_SERVING', [served_services[1]]: 'NOT_SERVING' });
   health.addToServer(server);
