@@ -6,14 +6,24 @@
 // scenario for SREs). Ratios, not absolute numbers, are the point: driver, node and Redis share
 // the machine's two cores.
 
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { startRedis } from '../services/devenv/redis';
 import { startServerProcess, type ServerProcess } from '../services/devenv/node-process';
 import { projectRoot } from '../services/common/paths';
+import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../services/client/tapline-client';
-import { clients, closedLoopStream, closedLoopUnary, openLoopUnary, round, type PhaseResult } from './driver';
+import { clients, closedLoopStream, closedLoopUnary, openLoopUnary, round, unaryTargets, type PhaseResult } from './driver';
+
+function medianBy(results: PhaseResult[], key: (r: PhaseResult) => number): PhaseResult {
+  const sorted = [...results].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)] as PhaseResult;
+}
+
+function median(results: PhaseResult[]): PhaseResult {
+  return medianBy(results, (r) => r.rps);
+}
 
 const settings = {
   cards: Number(process.env['BENCH_CARDS'] ?? 20_000),
@@ -25,9 +35,30 @@ const settings = {
   stream_frame_items: 100,
   stream_window_items: 4_000,
   warmup_s: Number(process.env['BENCH_WARMUP_S'] ?? 3),
-  measure_s: Number(process.env['BENCH_MEASURE_S'] ?? 10),
+  measure_s: Number(process.env['BENCH_MEASURE_S'] ?? 5),
+  rounds: Number(process.env['BENCH_ROUNDS'] ?? 3),
   appendfsync: 'always' as const,
 };
+
+/** CPU seconds (user + system) a process has used so far, from /proc; 0 where unavailable. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Cores each process used during `run`: where the machine's two cores went in a phase. */
+async function withCpu<T>(pids: Record<string, number>, run: () => Promise<T>): Promise<{ result: T; cores: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const started = process.hrtime.bigint();
+  const result = await run();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cores = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, round((cpuSeconds(pid) - (before[name] ?? 0)) / seconds, 2)]));
+  return { result, cores };
+}
 
 function log(message: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(`[bench] ${message}${Object.keys(fields).length ? ' ' + JSON.stringify(fields) : ''}\n`);
@@ -41,50 +72,75 @@ async function main(): Promise<void> {
   try {
     const node = await startServerProcess({
       script: 'dist/services/authorizer/main.js',
-      nodeArgs: (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
+      nodeArgs: authorizer_node_flags,
       env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_GRPC_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'bench-1' },
     });
     processes.push(node);
-    const echo = await startServerProcess({ script: 'dist/services/echo/main.js', env: {} });
+    // The echo server runs with the same V8 flags, so the comparison is like for like.
+    const echo = await startServerProcess({ script: 'dist/services/echo/main.js', nodeArgs: authorizer_node_flags, env: {} });
     processes.push(echo);
     log('servers up', { node: node.address, echo: echo.address, redis: redis.url, appendfsync: settings.appendfsync });
 
     await seed(node.address);
-    const tapline = clients(node.address, settings.channels);
-    const echoClients = clients(echo.address, settings.channels);
+    const taplineUnary = unaryTargets(node.address, settings.channels);
+    const echoUnary = unaryTargets(echo.address, settings.channels);
+    const taplineStreams = clients(node.address, settings.channels);
+    const echoStreams = clients(echo.address, settings.channels);
 
     // Every request gets a fresh terminal transaction number: keys never repeat across phases.
     let txn = 0;
     const uniform = (i: number) => purchase(`bench-t${i % settings.terminals}`, ++txn, `bench-c${(i * 7919) % settings.cards}`, 1 + (i % 500));
     const hot = (i: number) => purchase(`bench-t${i % settings.terminals}`, ++txn, 'bench-hot', 1 + (i % 500));
 
+    const pids = { driver: process.pid, node: node.pid, redis: redis.pid, echo: echo.pid };
+    const cores: Record<string, Record<string, number>> = {};
     const phase = async (name: string, run: () => Promise<PhaseResult>): Promise<PhaseResult> => {
-      const result = await run();
-      log(name, { ...result });
-      return result;
+      const measured = await withCpu(pids, run);
+      cores[name] = measured.cores;
+      log(name, { ...measured.result, cores: measured.cores });
+      return measured.result;
     };
-    const { concurrency, warmup_s, measure_s } = settings;
-    const echoUnary = await phase('echo unary', () => closedLoopUnary(echoClients, uniform, concurrency, warmup_s, measure_s));
-    const authorize = await phase('authorize unary (uniform cards)', () => closedLoopUnary(tapline, uniform, concurrency, warmup_s, measure_s));
-    const hotCard = await phase('authorize unary (one hot card)', () => closedLoopUnary(tapline, hot, concurrency, warmup_s, measure_s));
-    const stream = await phase('authorize stream (uniform cards)', () =>
-      closedLoopStream(tapline, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, warmup_s, measure_s));
-    const echoStream = await phase('echo stream', () =>
-      closedLoopStream(echoClients, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, warmup_s, measure_s));
-    const halfRate = Math.max(1, Math.floor(authorize.rps / 2));
-    const authorizeHalf = await phase(`authorize unary at half of peak (${halfRate}/s)`, () => openLoopUnary(tapline, uniform, halfRate, warmup_s, measure_s));
-    const echoHalf = await phase(`echo unary at the same rate (${halfRate}/s)`, () => openLoopUnary(echoClients, uniform, halfRate, warmup_s, measure_s));
+    const { concurrency, warmup_s, measure_s, rounds } = settings;
 
-    for (const client of [...tapline, ...echoClients]) client.close();
-    const errors = [echoUnary, authorize, hotCard, stream, authorizeHalf, echoHalf].reduce((sum, r) => sum + r.errors, 0);
+    // Throughput: echo, Tapline uniform and Tapline hot card alternate, round after round, so
+    // drift of the shared machine affects all three alike; each figure is the median round.
+    const rows: Record<'echo' | 'uniform' | 'hot', PhaseResult[]> = { echo: [], uniform: [], hot: [] };
+    for (let round = 1; round <= rounds; round++) {
+      const warmup = round === 1 ? warmup_s : 1;
+      rows.echo.push(await phase(`round ${round}: echo unary`, () => closedLoopUnary(echoUnary, uniform, concurrency, warmup, measure_s)));
+      rows.uniform.push(await phase(`round ${round}: authorize unary, uniform cards`, () => closedLoopUnary(taplineUnary, uniform, concurrency, warmup, measure_s)));
+      rows.hot.push(await phase(`round ${round}: authorize unary, one hot card`, () => closedLoopUnary(taplineUnary, hot, concurrency, warmup, measure_s)));
+    }
+    const echoPeak = median(rows.echo);
+    const authorize = median(rows.uniform);
+    const hotCard = median(rows.hot);
+    const stream = await phase('authorize stream, uniform cards', () =>
+      closedLoopStream(taplineStreams, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, warmup_s, measure_s * 2));
+    const echoStream = await phase('echo stream', () =>
+      closedLoopStream(echoStreams, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, 1, measure_s));
+
+    // Latency at half of Tapline's peak, open loop, the same rate for both; median of rounds.
+    const halfRate = Math.max(1, Math.floor(authorize.rps / 2));
+    const halves: Record<'tapline' | 'echo', PhaseResult[]> = { tapline: [], echo: [] };
+    for (let round = 1; round <= rounds; round++) {
+      halves.tapline.push(await phase(`round ${round}: authorize unary at half of peak (${halfRate}/s)`, () => openLoopUnary(taplineUnary, uniform, halfRate, 1, measure_s)));
+      halves.echo.push(await phase(`round ${round}: echo unary at ${halfRate}/s`, () => openLoopUnary(echoUnary, uniform, halfRate, 1, measure_s)));
+    }
+    const authorizeHalf = medianBy(halves.tapline, (r) => r.p99_ms);
+    const echoHalf = medianBy(halves.echo, (r) => r.p99_ms);
+
+    for (const client of [...taplineUnary, ...echoUnary, ...taplineStreams, ...echoStreams]) client.close();
+    const errors = [...rows.echo, ...rows.uniform, ...rows.hot, stream, ...halves.tapline, ...halves.echo].reduce((sum, r) => sum + r.errors, 0);
     const report = {
       machine: { cpu_cores: cpus().length, node: process.version },
       settings: { ...settings, redis_appendfsync: settings.appendfsync },
-      echo: { unary: echoUnary, stream: echoStream, half_load: echoHalf },
+      echo: { unary: echoPeak, stream: echoStream, half_load: echoHalf },
       authorize: { unary: authorize, stream, hot_card: hotCard, half_load: authorizeHalf },
+      rounds: { echo_rps: rows.echo.map((r) => r.rps), authorize_rps: rows.uniform.map((r) => r.rps), hot_card_rps: rows.hot.map((r) => r.rps), authorize_half_p99_ms: halves.tapline.map((r) => r.p99_ms), echo_half_p99_ms: halves.echo.map((r) => r.p99_ms) },
       errors,
+      cpu_cores_used_by_phase: cores,
       ratios: {
-        authorize_vs_echo: round(authorize.rps / echoUnary.rps),
+        authorize_vs_echo: round(authorize.rps / echoPeak.rps),
         stream_vs_authorize: round(stream.rps / authorize.rps),
         hot_card_vs_uniform: round(hotCard.rps / authorize.rps),
         p99_vs_echo_p99: round(authorizeHalf.p99_ms / Math.max(echoHalf.p99_ms, 0.001)),

@@ -5,6 +5,18 @@
 import * as grpc from '@grpc/grpc-js';
 import { AuthorizationServiceClient, type AuthorizeRequest, type AuthorizeStreamResponse } from '../gen/tapline/v1/authorization';
 import { Outcome } from '../gen/tapline/v1/types';
+import { H2UnaryClient, type UnaryDone } from './h2-unary';
+
+/** Something that sends one unary Authorize and calls back with (grpc error code, response). */
+export interface UnaryTarget {
+  authorize(request: AuthorizeRequest, done: UnaryDone): void;
+  close(): void;
+}
+
+/** Unary targets over the lean HTTP/2 client: the driver then costs far less than the server. */
+export function unaryTargets(address: string, connections: number): UnaryTarget[] {
+  return Array.from({ length: connections }, () => new H2UnaryClient(address));
+}
 
 export interface PhaseResult {
   readonly requests: number;
@@ -20,6 +32,7 @@ export interface PhaseResult {
 /** Makes the i-th request of a phase; must give every request its own idempotency key. */
 export type RequestFactory = (i: number) => AuthorizeRequest;
 
+/** grpc-js clients (used for AuthorizeStream, where the client's per-item cost is small). */
 export function clients(address: string, channels: number): AuthorizationServiceClient[] {
   return Array.from({ length: channels }, (_, i) =>
     new AuthorizationServiceClient(address, grpc.credentials.createInsecure(), {
@@ -67,12 +80,10 @@ export function round(value: number, digits = 3): number {
   return Math.round(value * scale) / scale;
 }
 
-const call_deadline_ms = 30_000;
-
-function sendUnary(client: AuthorizationServiceClient, request: AuthorizeRequest, recorder: Recorder | undefined, done: () => void): void {
+function sendUnary(target: UnaryTarget, request: AuthorizeRequest, recorder: Recorder | undefined, done: () => void): void {
   const startedAt = process.hrtime.bigint();
-  client.authorize(request, new grpc.Metadata(), { deadline: Date.now() + call_deadline_ms }, (error, response) => {
-    recorder?.record(startedAt, response?.outcome, error ? error.code : undefined);
+  target.authorize(request, (errorCode, response) => {
+    recorder?.record(startedAt, response?.outcome, errorCode);
     done();
   });
 }
@@ -81,7 +92,7 @@ function sendUnary(client: AuthorizationServiceClient, request: AuthorizeRequest
  * Closed loop: `concurrency` requests outstanding for warmup + measure seconds; only requests
  * completing in the measure window count.
  */
-export async function closedLoopUnary(targets: AuthorizationServiceClient[], next: RequestFactory, concurrency: number, warmupSeconds: number, measureSeconds: number): Promise<PhaseResult> {
+export async function closedLoopUnary(targets: UnaryTarget[], next: RequestFactory, concurrency: number, warmupSeconds: number, measureSeconds: number): Promise<PhaseResult> {
   let i = 0;
   let recorder: Recorder | undefined;
   let stopped = false;
@@ -97,7 +108,7 @@ export async function closedLoopUnary(targets: AuthorizationServiceClient[], nex
     }
     const n = i++;
     outstanding += 1;
-    sendUnary(targets[n % targets.length] as AuthorizationServiceClient, next(n), recorder, () => {
+    sendUnary(targets[n % targets.length] as UnaryTarget, next(n), recorder, () => {
       outstanding -= 1;
       launch();
     });
@@ -116,7 +127,7 @@ export async function closedLoopUnary(targets: AuthorizationServiceClient[], nex
 }
 
 /** Open loop: sends `rate` requests per second regardless of replies; latency at that load. */
-export async function openLoopUnary(targets: AuthorizationServiceClient[], next: RequestFactory, rate: number, warmupSeconds: number, measureSeconds: number): Promise<PhaseResult> {
+export async function openLoopUnary(targets: UnaryTarget[], next: RequestFactory, rate: number, warmupSeconds: number, measureSeconds: number): Promise<PhaseResult> {
   let i = 0;
   let outstanding = 0;
   let recorder: Recorder | undefined;
@@ -141,7 +152,7 @@ export async function openLoopUnary(targets: AuthorizationServiceClient[], next:
         const n = i++;
         outstanding += 1;
         const target = recorder;
-        sendUnary(targets[n % targets.length] as AuthorizationServiceClient, next(n), target, () => {
+        sendUnary(targets[n % targets.length] as UnaryTarget, next(n), target, () => {
           outstanding -= 1;
         });
       }

@@ -13,6 +13,7 @@ import { startClickHouse, type ClickHouseInstance } from './clickhouse';
 import { startRedis, type RedisInstance } from './redis';
 import { startServerProcess, type ServerProcess } from './node-process';
 import { projectRoot } from '../common/paths';
+import { authorizer_node_flags } from '../authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../client/tapline-client';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < nodeCount; i++) {
       const node = await startServerProcess({
         script: 'dist/services/authorizer/main.js',
+        nodeArgs: authorizer_node_flags,
         env: {
           TAPLINE_NODE_ID: `local-${i + 1}`,
           TAPLINE_REDIS_URL: started.redis.url,

@@ -9,6 +9,7 @@ import { loadConfig, type NodeConfig } from '../../services/authorizer/config';
 import { AuthorizerNode } from '../../services/authorizer/node';
 import { createLogger } from '../../services/common/logger';
 import { projectRoot } from '../../services/common/paths';
+import { authorizer_node_flags } from '../../services/authorizer/runtime-flags';
 
 export function testDataDir(name: string): string {
   const base = join(projectRoot(), '.test-data');
@@ -42,7 +43,7 @@ export async function startInProcessNode(redisUrl: string, overrides: Record<str
 
 /** An authorizer node as a real child process (for kill -9), with test defaults. */
 export async function startNodeProcess(redisUrl: string, overrides: Record<string, string> = {}): Promise<ServerProcess> {
-  return startServerProcess({ script: 'dist/services/authorizer/main.js', env: nodeEnv(redisUrl, { TAPLINE_LOG_LEVEL: 'info', ...overrides }) });
+  return startServerProcess({ script: 'dist/services/authorizer/main.js', nodeArgs: authorizer_node_flags, env: nodeEnv(redisUrl, { TAPLINE_LOG_LEVEL: 'info', ...overrides }) });
 }
 
 /**

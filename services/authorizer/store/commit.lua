@@ -6,7 +6,7 @@
 --     shardIndex (1-based), writeCount, (key, expectedVersion, data or "") * writeCount,
 --     idempotencyKey or "", idempotencyValue,
 --     claimCount, (claimKey, claimValue) * claimCount,
---     outboxStream or "", outboxPayload
+--     outboxStream or "", outboxPayload (empty: the same document as the idempotency value)
 -- An empty data string means "check the version only"; entity states are never empty.
 --
 -- Per entry, nothing is written unless every check passes:
@@ -97,6 +97,7 @@ while at <= argc do
       redis.call('SET', ARGV[claims_at + 2 * c], ARGV[claims_at + 2 * c + 1], 'EX', ttl)
     end
     if outbox_key ~= '' then
+      if outbox_value == '' then outbox_value = idem_value end
       redis.call('XADD', outbox_key, '*', 'd', outbox_value)
     end
   end

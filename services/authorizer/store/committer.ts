@@ -157,7 +157,8 @@ export class Committer implements Persistence {
       const claims = entry.claims ?? [];
       entryArgs.push(String(claims.length));
       for (const claim of claims) entryArgs.push(claim.kind === 'reversal' ? reversalClaimKey(claim.key) : idempotencyKey(claim.key), claim.value);
-      if (entry.outbox !== undefined) entryArgs.push(shardKeys(entry.shard).outbox, entry.outbox);
+      // The outbox entry is usually the idempotency document itself: send it once.
+      if (entry.outbox !== undefined) entryArgs.push(shardKeys(entry.shard).outbox, entry.outbox === entry.idempotency?.value ? '' : entry.outbox);
       else entryArgs.push('', '');
       entries.push(entry);
     }

@@ -18,8 +18,16 @@ export interface ShardKeys {
   readonly outbox: string;
 }
 
+const shard_keys_cache: ShardKeys[] = [];
+
+/** Epoch and outbox keys of a shard (built once per shard; this runs for every commit entry). */
 export function shardKeys(shard: number): ShardKeys {
-  return { epoch: `tl:{s${shard}}:epoch`, outbox: `tl:{s${shard}}:outbox` };
+  let keys = shard_keys_cache[shard];
+  if (keys === undefined) {
+    keys = { epoch: `tl:{s${shard}}:epoch`, outbox: `tl:{s${shard}}:outbox` };
+    shard_keys_cache[shard] = keys;
+  }
+  return keys;
 }
 
 export function cardKey(shard: number, cardId: string): string {
