@@ -111,6 +111,27 @@ describe('crashes under load (real processes, SIGKILL)', function () {
     await verify(redis.url, load, cards);
   });
 
+  it('SIGTERM under load drains gracefully: exit code 0, every accepted request answered or refused as retryable', async function () {
+    redis = await startTestRedis('fault-sigterm');
+    const first = await startNodeProcess(redis.url);
+    nodes.push(first);
+    let client = new TaplineClient(first.address);
+    const cards = await seed(client);
+    const load = newLoad(cards);
+    load.start(() => client);
+    await waitFor('load before SIGTERM', () => load.answered >= 2_000, () => `${load.answered} answered`, 60_000);
+    const code = await first.terminate();
+    await load.stop();
+    client.close();
+    assert.equal(code, 0, 'the node exits cleanly after draining');
+    const second = await startNodeProcess(redis.url);
+    nodes.push(second);
+    client = new TaplineClient(second.address);
+    await load.settleUnknown(client, 10);
+    client.close();
+    await verify(redis.url, load, cards);
+  });
+
   it('kill -9 of Redis loses no acknowledged approval (AOF fsync before reply)', async function () {
     redis = await startTestRedis('fault-redis');
     const node = await startNodeProcess(redis.url, { TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '2000', TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: '200' });
