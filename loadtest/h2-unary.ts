@@ -35,12 +35,12 @@ export class H2UnaryClient {
     const stream = this.session.request(request_headers);
     const chunks: Buffer[] = [];
     let status: number | undefined;
-    stream.on('response', (headers) => {
+    stream.on('response', (headers: http2.IncomingHttpHeaders) => {
       // A trailers-only response (an error) carries grpc-status in the headers.
       if (headers['grpc-status'] !== undefined) status = Number(headers['grpc-status']);
     });
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('trailers', (trailers) => {
+    stream.on('trailers', (trailers: http2.IncomingHttpHeaders) => {
       status = Number(trailers['grpc-status']);
     });
     stream.on('close', () => {
