@@ -232,13 +232,14 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       id: extra.id ?? this.context.nextTransactionId(),
       kind: request.kind,
       outcome: approved ? 'approved' : 'declined',
-      ...(decision.kind === 'declined' ? { reason: decision.reason, rule: decision.rule } : {}),
+      reason: decision.kind === 'declined' ? decision.reason : undefined,
+      rule: decision.kind === 'declined' ? decision.rule : undefined,
       cardId: this.cardId,
       amountMinor: approved ? (extra.amountMinor ?? request.amountMinor) : 0,
       currency: before.currency,
       balanceAfterMinor: availableMinor(after),
       atMs: this.context.clock(),
-      ...(extra.reverse ? { reverse: extra.reverse } : {}),
+      reverse: extra.reverse,
     };
     const record: IdempotencyRecord = { f: request.fingerprint, r: result };
     // One document is both the idempotency record and the outbox entry.

@@ -146,7 +146,16 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
 
 function withBalance(state: CardState, balanceMinor: number): CardState {
   if (!isBoundedAmount(balanceMinor)) throw new RangeError(`assertion: balance ${balanceMinor} out of bounds`);
-  return { ...state, balanceMinor };
+  // Spelled out rather than spread: this runs for every approved transaction.
+  return {
+    cardId: state.cardId,
+    currency: state.currency,
+    programId: state.programId,
+    status: state.status,
+    balanceMinor,
+    heldMinor: state.heldMinor,
+    issuedAtMs: state.issuedAtMs,
+  };
 }
 
 /** The signed effect an event has on the ledger balance (for reconciliation and tests). */

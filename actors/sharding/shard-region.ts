@@ -33,6 +33,7 @@ export interface RegionLimits extends ActorLimits {
 }
 
 interface Activation<C> {
+  readonly shard: number;
   readonly actor: EntityActor<C>;
   readonly behavior: PassivatableBehavior<C>;
   lastUsedMs: number;
@@ -51,9 +52,9 @@ export class EntityPool<C> {
 
   /** Delivers a message to the entity, activating it if needed; an error when it cannot. */
   tell(id: string, message: C): TaplineError | undefined {
-    const shard = shardOf(id, this.ownership.shardCount);
-    if (!this.ownership.holds(shard)) return unavailable('shard not held by this node; retry', { shard });
     let activation = this.active.get(id);
+    const shard = activation?.shard ?? shardOf(id, this.ownership.shardCount);
+    if (!this.ownership.holds(shard)) return unavailable('shard not held by this node; retry', { shard });
     if (activation === undefined) {
       if (this.active.size >= this.limits.active_entities_max) {
         return resourceExhausted('too many active entities', { kind: this.type.kind });
@@ -98,7 +99,7 @@ export class EntityPool<C> {
     const retell = (message: C): boolean => this.tell(id, message) === undefined;
     const behavior = this.type.create(id, shard, retell);
     const actor = this.runtime.spawn(`${this.type.kind}_${id}`, behavior, this.limits);
-    const activation: Activation<C> = { actor, behavior, lastUsedMs: this.clock() };
+    const activation: Activation<C> = { shard, actor, behavior, lastUsedMs: this.clock() };
     this.active.set(id, activation);
     return activation;
   }

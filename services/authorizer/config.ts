@@ -51,7 +51,9 @@ const schema = z.object({
   // Idempotency records are kept 7 days: terminals retry within minutes and reverse within hours;
   // a week covers offline terminals uploading after an event and keeps Redis memory bounded.
   TAPLINE_IDEMPOTENCY_TTL_S: int(60, 400 * 86_400, 7 * 86_400),
-  TAPLINE_IDEMPOTENCY_RECENT_MAX: int(0, 10_000_000, 200_000),
+  // Answers kept in memory for quick retries (older keys are still found in Redis, at the cost
+  // of a reload of the card). 50,000 is several seconds of peak traffic: retries come sooner.
+  TAPLINE_IDEMPOTENCY_RECENT_MAX: int(0, 10_000_000, 50_000),
   TAPLINE_CONFLICT_ATTEMPTS_MAX: int(1, 100, 5),
   // Largest request message accepted, bytes. A frame of 1,000 stream items is ~150 KB.
   TAPLINE_GRPC_MESSAGE_MAX_BYTES: int(1024, 64 * 1024 * 1024, 4 * 1024 * 1024),
