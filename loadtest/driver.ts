@@ -114,16 +114,26 @@ export async function closedLoopUnary(targets: UnaryTarget[], next: RequestFacto
     });
   };
   for (let c = 0; c < concurrency; c++) launch();
+  return measureWindow(warmupSeconds, measureSeconds, (next) => {
+    recorder = next;
+    if (next === undefined) stopped = true;
+  }, finished);
+}
+
+/**
+ * Runs the measure window of a closed-loop phase: after the warm-up, installs a fresh recorder
+ * for `measureSeconds`, then removes it, stops the load and waits for what is outstanding.
+ */
+async function measureWindow(warmupSeconds: number, measureSeconds: number, setRecorder: (recorder: Recorder | undefined) => void, drained: Promise<unknown>): Promise<PhaseResult> {
   await delay(warmupSeconds * 1000);
-  recorder = new Recorder();
+  const recorder = new Recorder();
+  setRecorder(recorder);
   const started = process.hrtime.bigint();
   await delay(measureSeconds * 1000);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const measured = recorder;
-  recorder = undefined;
-  stopped = true;
-  await finished;
-  return measured.result(seconds);
+  setRecorder(undefined);
+  await drained;
+  return recorder.result(seconds);
 }
 
 /** Open loop: sends `rate` requests per second regardless of replies; latency at that load. */
@@ -206,16 +216,10 @@ export async function closedLoopStream(targets: AuthorizationServiceClient[], ne
     }));
     refill();
   }
-  await delay(warmupSeconds * 1000);
-  recorder = new Recorder();
-  const started = process.hrtime.bigint();
-  await delay(measureSeconds * 1000);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const measured = recorder;
-  recorder = undefined;
-  stopped = true;
-  await Promise.all(ended);
-  return measured.result(seconds);
+  return measureWindow(warmupSeconds, measureSeconds, (next) => {
+    recorder = next;
+    if (next === undefined) stopped = true;
+  }, Promise.all(ended));
 }
 
 export function delay(ms: number): Promise<void> {

@@ -74,6 +74,12 @@ async function verify(redisUrl: string, load: LoadRun, cards: string[]): Promise
   }
 }
 
+interface Running {
+  readonly load: LoadRun;
+  readonly cards: string[];
+  readonly client: TaplineClient;
+}
+
 describe('crashes under load (real processes, SIGKILL)', function () {
   this.timeout(240_000);
   let redis: RedisInstance | undefined;
@@ -85,69 +91,62 @@ describe('crashes under load (real processes, SIGKILL)', function () {
     redis = undefined;
   });
 
-  it('kill -9 of the node loses no acknowledged approval and retries move no money twice', async function () {
-    redis = await startTestRedis('fault-node');
-    const first = await startNodeProcess(redis.url);
-    nodes.push(first);
-    let client = new TaplineClient(first.address);
-    const cards = await seed(client);
-    const load = newLoad(cards);
-    load.start(() => client);
-    await waitFor('load before node crash', () => load.answered >= 3_000, () => `${load.answered} answered`, 60_000);
-    await first.kill9();
-    await load.stop();
-    client.close();
-    const unknownAfterCrash = [...load.sent.values()].filter((e) => e.replies.length === 0).length;
-
-    const second = await startNodeProcess(redis.url);
-    nodes.push(second);
-    client = new TaplineClient(second.address);
-    await load.settleUnknown(client, 10);
-    // A few answered requests retried too: each must get its original answer back.
-    const sample = [...load.sent.values()].filter((e) => e.replies.length > 0).slice(0, 200);
-    await Promise.all(sample.map(async (entry) => entry.replies.push(await client.authorize(entry.request))));
-    client.close();
-    process.stdout.write(`      (${load.sent.size} requests, ${unknownAfterCrash} unknown at the crash and retried)\n`);
-    await verify(redis.url, load, cards);
-  });
-
-  it('SIGTERM under load drains gracefully: exit code 0, every accepted request answered or refused as retryable', async function () {
-    redis = await startTestRedis('fault-sigterm');
-    const first = await startNodeProcess(redis.url);
-    nodes.push(first);
-    let client = new TaplineClient(first.address);
-    const cards = await seed(client);
-    const load = newLoad(cards);
-    load.start(() => client);
-    await waitFor('load before SIGTERM', () => load.answered >= 2_000, () => `${load.answered} answered`, 60_000);
-    const code = await first.terminate();
-    await load.stop();
-    client.close();
-    assert.equal(code, 0, 'the node exits cleanly after draining');
-    const second = await startNodeProcess(redis.url);
-    nodes.push(second);
-    client = new TaplineClient(second.address);
-    await load.settleUnknown(client, 10);
-    client.close();
-    await verify(redis.url, load, cards);
-  });
-
-  it('kill -9 of Redis loses no acknowledged approval (AOF fsync before reply)', async function () {
-    redis = await startTestRedis('fault-redis');
-    const node = await startNodeProcess(redis.url, { TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '2000', TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: '200' });
+  /** Starts Redis and a node process, seeds cards, and runs the load until `answered` replies. */
+  async function underLoad(name: string, answered: number, overrides: Record<string, string> = {}): Promise<Running & { node: ServerProcess; redisUrl: string }> {
+    redis = await startTestRedis(name);
+    const node = await startNodeProcess(redis.url, overrides);
     nodes.push(node);
     const client = new TaplineClient(node.address);
     const cards = await seed(client);
     const load = newLoad(cards);
     load.start(() => client);
-    await waitFor('load before Redis crash', () => load.answered >= 3_000, () => `${load.answered} answered`, 60_000);
+    await waitFor(`${name}: load before the fault`, () => load.answered >= answered, () => `${load.answered} answered`, 60_000);
+    return { client, cards, load, node, redisUrl: redis.url };
+  }
+
+  /** Stops the load, starts a fresh node, retries every unknown request there. */
+  async function recoverOnNewNode(running: Running, redisUrl: string): Promise<TaplineClient> {
+    await running.load.stop();
+    running.client.close();
+    const node = await startNodeProcess(redisUrl);
+    nodes.push(node);
+    const client = new TaplineClient(node.address);
+    await running.load.settleUnknown(client, 10);
+    return client;
+  }
+
+  it('kill -9 of the node loses no acknowledged approval and retries move no money twice', async function () {
+    const running = await underLoad('fault-node', 3_000);
+    await running.node.kill9();
+    const unknownAfterCrash = [...running.load.sent.values()].filter((e) => e.replies.length === 0).length;
+    const client = await recoverOnNewNode(running, running.redisUrl);
+    // A few answered requests retried too: each must get its original answer back.
+    const sample = [...running.load.sent.values()].filter((e) => e.replies.length > 0).slice(0, 200);
+    await Promise.all(sample.map(async (entry) => entry.replies.push(await client.authorize(entry.request))));
+    client.close();
+    process.stdout.write(`      (${running.load.sent.size} requests, ${unknownAfterCrash} unknown at the crash and retried)\n`);
+    await verify(running.redisUrl, running.load, running.cards);
+  });
+
+  it('SIGTERM under load drains gracefully: exit code 0, every accepted request answered or refused as retryable', async function () {
+    const running = await underLoad('fault-sigterm', 2_000);
+    const code = await running.node.terminate();
+    assert.equal(code, 0, 'the node exits cleanly after draining');
+    const client = await recoverOnNewNode(running, running.redisUrl);
+    client.close();
+    await verify(running.redisUrl, running.load, running.cards);
+  });
+
+  it('kill -9 of Redis loses no acknowledged approval (AOF fsync before reply)', async function () {
+    const running = await underLoad('fault-redis', 3_000, { TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '2000', TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: '200' });
+    const { load, client, cards } = running;
+    const instance = redis as RedisInstance;
     const acknowledgedBeforeCrash = [...load.sent.values()].filter((e) => e.replies.length > 0).length;
-    await redis.kill9();
+    await instance.kill9();
     // Requests keep failing fast (UNAVAILABLE) while Redis is down.
     await waitFor('requests fail while Redis is down', () => [...load.sent.values()].some((e) => e.errors > 0), () => 'no errors yet', 20_000);
     await load.stop();
-    await redis.restart();
-    const instance = redis;
+    await instance.restart();
     await waitFor('node serves again after Redis restart', async () => {
       try {
         await client.balance(cards[0] as string);
@@ -159,6 +158,6 @@ describe('crashes under load (real processes, SIGKILL)', function () {
     await load.settleUnknown(client, 10);
     client.close();
     process.stdout.write(`      (${load.sent.size} requests, ${acknowledgedBeforeCrash} acknowledged before Redis was killed)\n`);
-    await verify(redis.url, load, cards);
+    await verify(instance.url, load, cards);
   });
 });
