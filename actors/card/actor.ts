@@ -175,11 +175,14 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     if (original === undefined || original.r.outcome !== 'approved') {
+      if (this.answeredByIndex(message)) return;
       this.commitReversal(message, 'nothing_to_reverse', 0, original === undefined);
       return;
     }
     const alreadyReversed = this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
     if (!this.loaded) await this.reload();
+    // Another card actor of this node may have started the same key while we awaited reads.
+    if (this.answeredByIndex(message)) return;
     if (alreadyReversed) this.commitReversal(message, 'already_reversed', 0, false);
     else this.commitReversal(message, 'reversed', original.r.amountMinor, false);
   }
@@ -223,8 +226,6 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       message.reply({ ok: false, error: new TaplineError(decision.code, decision.message, { cardId: this.cardId }) });
       return;
     }
-    // Another card actor of this node may have started the same key while we awaited a read.
-    if (this.answeredByIndex(message)) return;
     const before = this.state as CardState;
     const after = decision.kind === 'approved' ? apply(before, decision.event) : before;
     const approved = decision.kind !== 'declined';

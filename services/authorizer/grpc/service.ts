@@ -1,7 +1,7 @@
 // gRPC handlers: parse and validate, hand to the shard region, map the answer back. Each handler
 // answers exactly once; a failure anywhere becomes a status through status.ts.
 
-import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData, UntypedHandleCall } from '@grpc/grpc-js';
+import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { TaplineError, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
 import { operator_settable_statuses } from '../../../actors/card/rules';
@@ -280,5 +280,3 @@ export function adminService(deps: ServiceDeps): AdminServiceServer {
     }, ({ state }) => ({ terminalId: state.terminalId, enabled: state.enabled })),
   };
 }
-
-export type { UntypedHandleCall };
