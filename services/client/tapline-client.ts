@@ -44,8 +44,7 @@ export class TaplineClient {
   readonly authorization: AuthorizationServiceClient;
   readonly admin: AdminServiceClient;
 
-  constructor(readonly address: string, options: grpc.ChannelOptions = {}) {
-    const credentials = grpc.credentials.createInsecure();
+  constructor(readonly address: string, options: grpc.ChannelOptions = {}, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
     this.authorization = new AuthorizationServiceClient(address, credentials, options);
     this.admin = new AdminServiceClient(address, credentials, options);
   }
@@ -90,8 +89,8 @@ export class TaplineClient {
     return invoke((options, cb) => this.admin.setCardStatus({ cardId, status, reason: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb));
   }
 
-  registerTerminal(terminalId: string, merchantId: string): Promise<RegisterTerminalResponse> {
-    return invoke((options, cb) => this.admin.registerTerminal({ terminalId, merchantId, location: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  registerTerminal(terminalId: string, merchantId: string, deadlineMs?: number): Promise<RegisterTerminalResponse> {
+    return invoke((options, cb) => this.admin.registerTerminal({ terminalId, merchantId, location: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb), deadlineMs);
   }
 
   setTerminalEnabled(terminalId: string, enabled: boolean): Promise<SetTerminalEnabledResponse> {
