@@ -6,6 +6,7 @@
 // scenario for SREs). Ratios, not absolute numbers, are the point: driver, node and Redis share
 // the machine's two cores.
 
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
@@ -130,6 +131,9 @@ async function main(): Promise<void> {
     const echoHalf = medianBy(halves.echo, (r) => r.p99_ms);
 
     for (const client of [...taplineUnary, ...echoUnary, ...taplineStreams, ...echoStreams]) client.close();
+    // Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts).
+    const micro = JSON.parse(execFileSync(process.execPath, [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/micro.js'), redis.url], { encoding: 'utf8' })) as Record<string, number>;
+    log('micro', micro);
     const errors = [...rows.echo, ...rows.uniform, ...rows.hot, stream, ...halves.tapline, ...halves.echo].reduce((sum, r) => sum + r.errors, 0);
     const report = {
       machine: { cpu_cores: cpus().length, node: process.version },
@@ -139,6 +143,7 @@ async function main(): Promise<void> {
       rounds: { echo_rps: rows.echo.map((r) => r.rps), authorize_rps: rows.uniform.map((r) => r.rps), hot_card_rps: rows.hot.map((r) => r.rps), authorize_half_p99_ms: halves.tapline.map((r) => r.p99_ms), echo_half_p99_ms: halves.echo.map((r) => r.p99_ms) },
       errors,
       cpu_cores_used_by_phase: cores,
+      micro,
       ratios: {
         authorize_vs_echo: round(authorize.rps / echoPeak.rps),
         stream_vs_authorize: round(stream.rps / authorize.rps),

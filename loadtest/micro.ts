@@ -1,0 +1,126 @@
+// Micro-measurements of the node's own costs, without gRPC: where the CPU of one authorization
+// goes. Run by `npm run bench` in a child process (its JSON line lands under `micro`), or alone:
+//   node --max-semi-space-size=16 dist/loadtest/micro.js redis://127.0.0.1:PORT
+// Figures are node CPU (process.cpuUsage) per operation, so Redis' own work is not included.
+
+import pino from 'pino';
+import { ActorRuntime } from '../actors/runtime/actor-runtime';
+import { loadConfig } from '../services/authorizer/config';
+import { AuthorizerNode } from '../services/authorizer/node';
+import { parseAuthorize } from '../services/authorizer/grpc/validate';
+import { toAuthorizeResponse } from '../services/authorizer/grpc/mapping';
+import { Committer } from '../services/authorizer/store/committer';
+import { RedisStore } from '../services/authorizer/store/redis-store';
+import { Metrics } from '../services/common/metrics';
+import { TaplineClient, purchase } from '../services/client/tapline-client';
+import { round } from './driver';
+
+const silent = pino({ level: 'silent' });
+/** Operations per macrotask: like requests arriving per socket read. */
+const per_turn = 200;
+
+/** Feeds `count` operations, `per_turn` per event-loop turn; resolves when all are done. */
+function pump(count: number, start: (i: number, done: () => void) => void): Promise<number> {
+  return new Promise((resolve) => {
+    const cpu = process.cpuUsage();
+    let sent = 0;
+    let finished = 0;
+    const done = (): void => {
+      finished += 1;
+      if (finished === count) {
+        const used = process.cpuUsage(cpu);
+        resolve((used.user + used.system) / count);
+      }
+    };
+    const turn = (): void => {
+      for (let k = 0; k < per_turn && sent < count; k++, sent++) start(sent, done);
+      if (sent < count) setImmediate(turn);
+    };
+    turn();
+  });
+}
+
+async function actorMessage(): Promise<number> {
+  const runtime = new ActorRuntime();
+  let delivered = 0;
+  let onAll: () => void = () => undefined;
+  const actors = Array.from({ length: 1_000 }, (_, i) => runtime.spawn(`m${i}`, {
+    receive: (batch: number[]) => {
+      delivered += batch.length;
+      if (delivered === 200_000) onAll();
+    },
+    fail: () => undefined,
+  }, { mailbox_max: 1_000, drain_batch_max: 512 }));
+  const cpu = process.cpuUsage();
+  await new Promise<void>((resolve) => {
+    onAll = resolve;
+    let sent = 0;
+    const turn = (): void => {
+      for (let k = 0; k < per_turn && sent < 200_000; k++, sent++) actors[(sent * 7_919) % 1_000]?.tell(sent);
+      if (sent < 200_000) setImmediate(turn);
+    };
+    turn();
+  });
+  const used = process.cpuUsage(cpu);
+  runtime.shutdown();
+  return (used.user + used.system) / 200_000;
+}
+
+async function commitEntry(redisUrl: string): Promise<number> {
+  const store = await RedisStore.connect({ url: redisUrl, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
+  const epochs = await store.takeShards(Array.from({ length: 256 }, (_, i) => i));
+  const committer = new Committer(store, { epochOf: (shard) => epochs.get(shard) }, {
+    batch_entries_max: 2_000, in_flight_max: 2, pending_entries_max: 1_000_000, idempotency_ttl_s: 3_600,
+  }, silent, new Metrics());
+  const document = JSON.stringify({ type: 'transaction', id: 'x', card: 'micro-card', amount: 250, currency: 'EUR', key: 't:micro:1', at: 0, padding: 'p'.repeat(350) });
+  const state = JSON.stringify({ cardId: 'micro-card', currency: 'EUR', programId: 'p', status: 'active', balanceMinor: 1_000, heldMinor: 0, issuedAtMs: 1 });
+  const versions = new Map<string, number>();
+  const perEntry = await pump(100_000, (i, done) => {
+    const card = `micro-c${i % 5_000}`;
+    const version = versions.get(card) ?? 0;
+    versions.set(card, version + 1);
+    committer.submit({
+      shard: i % 256,
+      writes: [{ entity: { kind: 'card', id: card }, expectVersion: version, data: state }],
+      idempotency: { key: `t:micro:${i}`, value: document },
+      outbox: document,
+      settle: done,
+    });
+  });
+  await store.close();
+  return perEntry;
+}
+
+async function domainAuthorization(redisUrl: string): Promise<number> {
+  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
+  const admin = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+  for (let t = 0; t < 64; t++) await admin.registerTerminal(`micro-t${t}`, 'micro-m');
+  for (let s = 0; s < 5_000; s += 250) {
+    await Promise.all(Array.from({ length: 250 }, (_, k) => admin.issueCard(`micro-card${s + k}`, 1_000_000_000_000, 'EUR', 'micro')));
+  }
+  admin.close();
+  const perAuthorization = await pump(100_000, (i, done) => {
+    const request = parseAuthorize(purchase(`micro-t${i % 64}`, i + 1, `micro-card${(i * 7_919) % 5_000}`, 1 + (i % 500)));
+    node.region.money(request, (outcome) => {
+      if (outcome.ok) toAuthorizeResponse(outcome.value);
+      done();
+    });
+  });
+  await node.shutdown();
+  return perAuthorization;
+}
+
+async function main(): Promise<void> {
+  const redisUrl = process.argv[2];
+  if (redisUrl === undefined) throw new Error('usage: micro.js <redis url>');
+  const actor_us_per_message = round(await actorMessage(), 2);
+  const commit_us_per_entry = round(await commitEntry(redisUrl), 2);
+  const domain_us_per_authorization = round(await domainAuthorization(redisUrl), 2);
+  process.stdout.write(JSON.stringify({ actor_us_per_message, commit_us_per_entry, domain_us_per_authorization }) + '\n');
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`micro failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
