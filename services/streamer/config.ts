@@ -1,0 +1,74 @@
+// Configuration of a streamer process, from environment variables, validated at startup.
+// Every bound says why it has its default; relations between bounds are checked together.
+
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { identifier_pattern } from './sql';
+
+// Integers are plain decimal digits: a blank or hexadecimal value is a mistake, not a 0.
+const decimal_integer = /^-?[0-9]+$/;
+const int = (min: number, max: number, fallback: number) =>
+  z.string().regex(decimal_integer, 'must be a decimal integer').transform(Number).pipe(z.number().int().min(min).max(max)).default(fallback);
+
+const schema = z.object({
+  // The consumer name in the Redis consumer group. A restarted process with the same name re-reads
+  // its own pending entries at once; a process with a new name (a replaced pod) has its entries
+  // claimed by a live streamer after TAPLINE_STREAMER_CLAIM_IDLE_MS.
+  TAPLINE_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default(hostname().slice(0, 64)),
+  TAPLINE_REDIS_URL: z.string().url().default('redis://127.0.0.1:6390'),
+  TAPLINE_CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
+  // Created by the migrations if missing. Validated as a plain identifier: it is spliced into DDL.
+  TAPLINE_CLICKHOUSE_DATABASE: z.string().regex(identifier_pattern).default('tapline'),
+  TAPLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Must equal the authorizer's value: it decides which outbox streams exist.
+  TAPLINE_SHARD_COUNT: int(1, 65536, 256),
+  // Prometheus /metrics. 0 picks a free port; -1 turns it off (tests).
+  TAPLINE_METRICS_PORT: int(-1, 65535, 9465),
+  // Rows per ClickHouse INSERT. ClickHouse prefers few large inserts (each makes a part on disk);
+  // 5,000 rows of ~400 bytes is ~2 MB, one insert per second at 5k transactions/s.
+  TAPLINE_STREAMER_BATCH_ROWS_MAX: int(1, 1_000_000, 5_000),
+  // A batch that is not full is sent after this long: reports see a transaction within about a
+  // second, and ClickHouse gets at most a few inserts per second per streamer.
+  TAPLINE_STREAMER_BATCH_WAIT_MS: int(1, 600_000, 1_000),
+  // Longest XREADGROUP BLOCK. Short enough that SIGTERM is noticed quickly.
+  TAPLINE_STREAMER_READ_BLOCK_MS: int(1, 60_000, 1_000),
+  // One INSERT may take this long before it counts as failed (and is retried: duplicates are
+  // removed by the deduplicated view). Generous: a merge-heavy ClickHouse can be slow for seconds.
+  TAPLINE_STREAMER_INSERT_TIMEOUT_MS: int(100, 600_000, 30_000),
+  // Retry pause after a failed insert or ack doubles from the initial value up to the cap; the cap
+  // keeps a recovered ClickHouse from waiting long for the backlog to start draining.
+  TAPLINE_STREAMER_BACKOFF_INITIAL_MS: int(1, 60_000, 200),
+  TAPLINE_STREAMER_BACKOFF_MAX_MS: int(1, 600_000, 10_000),
+  // Entries pending this long at another consumer are taken over (XAUTOCLAIM): that consumer is
+  // presumed dead. Must exceed a healthy batch cycle (wait + insert), checked below.
+  TAPLINE_STREAMER_CLAIM_IDLE_MS: int(1, 86_400_000, 120_000),
+  TAPLINE_STREAMER_CLAIM_INTERVAL_MS: int(10, 3_600_000, 10_000),
+  // How often backlog length and age of the oldest entry are sampled (one pipelined round of
+  // XLEN + XRANGE per shard).
+  TAPLINE_STREAMER_LAG_SAMPLE_MS: int(10, 600_000, 5_000),
+  // Non-blocking Redis commands slower than this count as failed and are retried.
+  TAPLINE_REDIS_COMMAND_TIMEOUT_MS: int(10, 600_000, 5_000),
+  // On SIGTERM: finish and acknowledge the batch in hand within this long, then exit. Unsent
+  // entries stay pending in Redis for the next start. Below Kubernetes' 30 s grace period.
+  TAPLINE_SHUTDOWN_GRACE_MS: int(0, 600_000, 20_000),
+});
+
+export type StreamerConfig = z.infer<typeof schema>;
+
+export function loadStreamerConfig(env: Record<string, string | undefined> = process.env): StreamerConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
+  }
+  const config = parsed.data;
+  if (config.TAPLINE_STREAMER_BACKOFF_INITIAL_MS > config.TAPLINE_STREAMER_BACKOFF_MAX_MS) {
+    throw new ConfigError('invalid configuration: TAPLINE_STREAMER_BACKOFF_INITIAL_MS exceeds TAPLINE_STREAMER_BACKOFF_MAX_MS');
+  }
+  // A live streamer's entries must not be claimed in the middle of a healthy cycle.
+  const cycle_ms = config.TAPLINE_STREAMER_BATCH_WAIT_MS + config.TAPLINE_STREAMER_INSERT_TIMEOUT_MS;
+  if (config.TAPLINE_STREAMER_CLAIM_IDLE_MS <= cycle_ms) {
+    throw new ConfigError(`invalid configuration: TAPLINE_STREAMER_CLAIM_IDLE_MS must exceed batch wait + insert timeout (${cycle_ms} ms)`);
+  }
+  return config;
+}

@@ -1,0 +1,44 @@
+// Typed failures of the streamer. Each carries a code and context; the loop decides by class
+// (retry with backoff, or stop at startup), never by parsing messages.
+
+import { TaplineError } from '../../actors/errors';
+
+/** A setting is missing, malformed, or contradicts another. The process exits with status 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** ClickHouse did not accept a statement: down, slow (timed out) or refusing it. Retried. */
+export class ClickHouseError extends TaplineError {
+  constructor(message: string, cause: unknown, context: Record<string, unknown> = {}) {
+    super('unavailable', message, { ...context, cause: cause instanceof Error ? cause.message : String(cause) });
+    this.name = 'ClickHouseError';
+  }
+}
+
+/** A Redis command of the outbox reader failed or timed out. Retried. */
+export class OutboxError extends TaplineError {
+  constructor(message: string, cause: unknown, context: Record<string, unknown> = {}) {
+    super('unavailable', message, { ...context, cause: cause instanceof Error ? cause.message : String(cause) });
+    this.name = 'OutboxError';
+  }
+}
+
+/** A schema migration failed; the streamer does not start against a half-known schema. */
+export class MigrationError extends TaplineError {
+  constructor(message: string, cause: unknown, context: Record<string, unknown> = {}) {
+    super('failed_precondition', message, { ...context, cause: cause instanceof Error ? cause.message : String(cause) });
+    this.name = 'MigrationError';
+  }
+}
+
+/** A name or value that must never reach SQL (a programmer or configuration error). */
+export class SqlInputError extends TaplineError {
+  constructor(message: string, context: Record<string, unknown> = {}) {
+    super('invalid_argument', message, context);
+    this.name = 'SqlInputError';
+  }
+}

@@ -1,0 +1,105 @@
+// Process entry of the streamer. Reads configuration from the environment, applies the
+// ClickHouse migrations, streams the outbox, and on SIGTERM / SIGINT sends and acknowledges the
+// batch in hand before exiting 0. Prints one JSON line {"event":"streaming","grpcPort":0,...} on
+// stdout when streaming, whatever the log level (the streamer serves no gRPC; the field lets the
+// shared process helpers wait for it like for the other services).
+
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '../common/logger';
+import { loadStreamerConfig, type StreamerConfig } from './config';
+import { ConfigError } from './errors';
+import { StreamerMetrics } from './metrics';
+import { migrate } from './schema/migrate';
+import { Streamer } from './streamer';
+
+/** How long a metrics scrape may take before its socket is closed. */
+const metrics_request_timeout_ms = 10_000;
+
+async function main(): Promise<void> {
+  let config: StreamerConfig;
+  try {
+    config = loadStreamerConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger('tapline-streamer', config.TAPLINE_LOG_LEVEL);
+  let stopRequested = false;
+  // Filled in as startup proceeds; a signal during startup sees what exists so far.
+  const running: { streamer?: Streamer; server?: http.Server } = {};
+  const stop = (signal: string): void => {
+    if (stopRequested) return;
+    stopRequested = true;
+    logger.info({ signal }, 'shutting down');
+    if (running.streamer === undefined) process.exit(0);
+    running.streamer.stop().then(({ unacknowledged }) => {
+      if (unacknowledged > 0) logger.warn({ unacknowledged }, 'entries left pending in Redis for the next start');
+      running.server?.close();
+      process.exit(0);
+    }, (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  await migrateUntilDone(config, logger, () => stopRequested);
+  const metrics = new StreamerMetrics(true);
+  const server = config.TAPLINE_METRICS_PORT < 0 ? undefined : await serveMetrics(config.TAPLINE_METRICS_PORT, metrics);
+  running.server = server;
+  running.streamer = await Streamer.start(config, logger, metrics);
+  running.streamer.finished.catch((error: unknown) => {
+    logger.fatal({ err: error }, 'streamer stopped on an unexpected error');
+    process.exit(1);
+  });
+  const metricsPort = server ? (server.address() as AddressInfo).port : null;
+  process.stdout.write(JSON.stringify({ event: 'streaming', grpcPort: 0, metricsPort, consumer: config.TAPLINE_NODE_ID, pid: process.pid }) + '\n');
+  if (stopRequested) stop('SIGTERM');
+}
+
+/** ClickHouse may start after the streamer: migrations are retried with a capped backoff. */
+async function migrateUntilDone(config: StreamerConfig, logger: Logger, stopRequested: () => boolean): Promise<void> {
+  for (let attempt = 0; !stopRequested(); attempt += 1) {
+    try {
+      await migrate(config.TAPLINE_CLICKHOUSE_URL, config.TAPLINE_CLICKHOUSE_DATABASE, logger);
+      return;
+    } catch (error) {
+      const wait_ms = Math.min(config.TAPLINE_STREAMER_BACKOFF_MAX_MS, config.TAPLINE_STREAMER_BACKOFF_INITIAL_MS * 2 ** Math.min(attempt, 30));
+      logger.warn({ err: error, attempt, wait_ms }, 'migrations failed; retrying');
+      await new Promise((resolve) => setTimeout(resolve, wait_ms));
+    }
+  }
+}
+
+async function serveMetrics(port: number, metrics: StreamerMetrics): Promise<http.Server> {
+  const server = http.createServer((request, response) => {
+    if (request.url === '/metrics') {
+      metrics.registry.metrics().then((body) => {
+        response.writeHead(200, { 'content-type': metrics.registry.contentType });
+        response.end(body);
+      }, () => {
+        response.writeHead(500);
+        response.end();
+      });
+      return;
+    }
+    response.writeHead(request.url === '/healthz' ? 200 : 404);
+    response.end();
+  });
+  server.requestTimeout = metrics_request_timeout_ms;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '0.0.0.0', () => resolve());
+  });
+  return server;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`streamer failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,242 @@
+// The Redis side of the streamer: the consumer group over every shard's outbox stream.
+//
+//   XGROUP CREATE <outbox> tapline-streamer 0 MKSTREAM   once per shard (0: entries written before
+//                                                        the group existed are streamed too)
+//   XREADGROUP ... STREAMS <all outboxes> > > ...        new entries, one command for all shards
+//   XREADGROUP ... STREAMS <all outboxes> <cursor> ...   this consumer's own pending entries
+//   XAUTOCLAIM <outbox> ... <claim_idle_ms>              entries a dead consumer left pending
+//   MULTI XACK + XDEL EXEC                               after ClickHouse accepted the rows
+//
+// XACK and XDEL run in one transaction so an entry is never acknowledged and left in the stream
+// (it would never be delivered again nor trimmed) or deleted while still pending. Only one
+// consumer group reads these streams, so deleting what it acknowledged is trimming.
+
+import { createClient } from 'redis';
+import { shardKeys } from '../authorizer/store/keys';
+import { OutboxError } from './errors';
+import type { OutboxEntry } from './rows';
+
+export const consumer_group = 'tapline-streamer';
+
+/** Ids per XACK/XDEL command: keeps one transaction short for Redis and the argument list small. */
+export const ack_ids_per_command_max = 1_000;
+
+interface RedisConnection {
+  sendCommand(args: string[]): Promise<unknown>;
+  multi(): { addCommand(args: string[]): unknown; exec(): Promise<unknown> };
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+  readonly isOpen: boolean;
+}
+
+export interface ReaderOptions {
+  readonly url: string;
+  readonly shard_count: number;
+  readonly consumer: string;
+  /** Bound on a non-blocking command; a blocking read gets its BLOCK time on top. */
+  readonly command_timeout_ms: number;
+}
+
+export interface Lag {
+  /** Entries in all outbox streams: not yet streamed, or streamed and not yet acknowledged. */
+  readonly backlog_entries: number;
+  /** Age of the oldest such entry (from its stream id), 0 when there is none. */
+  readonly oldest_entry_age_ms: number;
+}
+
+/** A raw stream entry as RESP2 gives it: [id, [field, value, ...]] (fields null if deleted). */
+type RawEntry = [string, string[] | null];
+
+export class OutboxReader {
+  private readonly keys: string[];
+  private readonly shardOfKey = new Map<string, number>();
+
+  private constructor(
+    private readonly options: ReaderOptions,
+    /** Used only for blocking XREADGROUP, so a block never delays acks or lag samples. */
+    private readonly blocking: RedisConnection,
+    private readonly commands: RedisConnection,
+  ) {
+    this.keys = Array.from({ length: options.shard_count }, (_, shard) => shardKeys(shard).outbox);
+    this.keys.forEach((key, shard) => this.shardOfKey.set(key, shard));
+  }
+
+  static async connect(options: ReaderOptions, onError: (error: Error) => void): Promise<OutboxReader> {
+    const open = async (): Promise<RedisConnection> => {
+      const client = createClient({
+        url: options.url,
+        // Commands issued while disconnected fail at once and are retried by the streamer,
+        // instead of queueing without bound.
+        disableOfflineQueue: true,
+        socket: {
+          connectTimeout: options.command_timeout_ms,
+          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000),
+        },
+      }) as unknown as RedisConnection;
+      client.on('error', onError);
+      await client.connect();
+      return client;
+    };
+    const blocking = await open();
+    const commands = await open().catch(async (error: unknown) => {
+      await blocking.close();
+      throw error;
+    });
+    return new OutboxReader(options, blocking, commands);
+  }
+
+  async close(): Promise<void> {
+    for (const client of [this.blocking, this.commands]) if (client.isOpen) await client.close();
+  }
+
+  /** Creates the consumer group on every shard's stream (and the stream if missing). */
+  async ensureGroups(): Promise<void> {
+    await Promise.all(
+      this.keys.map(async (key) => {
+        try {
+          await this.command(this.commands, ['XGROUP', 'CREATE', key, consumer_group, '0', 'MKSTREAM']);
+        } catch (error) {
+          if (error instanceof OutboxError && String(error.context['cause']).startsWith('BUSYGROUP')) return;
+          throw error;
+        }
+      }),
+    );
+  }
+
+  /** New entries for this consumer, at most count_per_stream per shard, blocking up to block_ms. */
+  async readNew(count_per_stream: number, block_ms: number): Promise<OutboxEntry[]> {
+    const args = ['XREADGROUP', 'GROUP', consumer_group, this.options.consumer, 'COUNT', String(count_per_stream), 'BLOCK', String(block_ms), 'STREAMS', ...this.keys, ...this.keys.map(() => '>')];
+    return this.parseRead(await this.command(this.blocking, args, block_ms));
+  }
+
+  /**
+   * This consumer's pending entries after the given per-shard cursors (ids; "0" to start). Only
+   * shards present in `cursors` are read.
+   */
+  async readPending(cursors: ReadonlyMap<number, string>, count_per_stream: number): Promise<OutboxEntry[]> {
+    if (cursors.size === 0) return [];
+    const shards = [...cursors.keys()];
+    const args = ['XREADGROUP', 'GROUP', consumer_group, this.options.consumer, 'COUNT', String(count_per_stream), 'STREAMS',
+      ...shards.map((shard) => this.keyOf(shard)), ...shards.map((shard) => cursors.get(shard) as string)];
+    return this.parseRead(await this.command(this.commands, args));
+  }
+
+  /**
+   * Takes over entries pending longer than min_idle_ms at any consumer (a dead one, or this one
+   * after a read whose reply was lost), at most count_per_stream per shard, continuing from the
+   * per-shard cursors, which are advanced in place.
+   */
+  async claimIdle(min_idle_ms: number, count_per_stream: number, cursors: Map<number, string>): Promise<OutboxEntry[]> {
+    const replies = await Promise.all(
+      this.keys.map((key, shard) =>
+        this.command(this.commands, ['XAUTOCLAIM', key, consumer_group, this.options.consumer, String(min_idle_ms), cursors.get(shard) ?? '0-0', 'COUNT', String(count_per_stream)]),
+      ),
+    );
+    const entries: OutboxEntry[] = [];
+    replies.forEach((reply, shard) => {
+      const [next, claimed] = reply as [string, RawEntry[]];
+      cursors.set(shard, next);
+      for (const raw of claimed) if (raw !== null) entries.push(entryOf(shard, raw));
+    });
+    return entries;
+  }
+
+  /** Acknowledges and deletes the entries, all shards concurrently, in one transaction per chunk. */
+  async acknowledge(entries: readonly OutboxEntry[]): Promise<void> {
+    const idsByShard = new Map<number, string[]>();
+    for (const entry of entries) {
+      const ids = idsByShard.get(entry.shard) ?? [];
+      ids.push(entry.streamId);
+      idsByShard.set(entry.shard, ids);
+    }
+    const chunks: [string, string[]][] = [];
+    for (const [shard, ids] of idsByShard) {
+      for (let start = 0; start < ids.length; start += ack_ids_per_command_max) {
+        chunks.push([this.keyOf(shard), ids.slice(start, start + ack_ids_per_command_max)]);
+      }
+    }
+    await Promise.all(
+      chunks.map(([key, ids]) => {
+        const transaction = this.commands.multi();
+        transaction.addCommand(['XACK', key, consumer_group, ...ids]);
+        transaction.addCommand(['XDEL', key, ...ids]);
+        return this.bounded(transaction.exec(), 'MULTI XACK XDEL');
+      }),
+    );
+  }
+
+  /** Backlog length and age of the oldest entry over all shards (pipelined XLEN + XRANGE). */
+  async lag(now_ms: number): Promise<Lag> {
+    const samples = await Promise.all(
+      this.keys.map(async (key) => {
+        const [length, first] = await Promise.all([
+          this.command(this.commands, ['XLEN', key]) as Promise<number>,
+          this.command(this.commands, ['XRANGE', key, '-', '+', 'COUNT', '1']) as Promise<RawEntry[]>,
+        ]);
+        const id = first[0]?.[0];
+        return { length: Number(length), first_ms: id === undefined ? undefined : Number(id.split('-')[0]) };
+      }),
+    );
+    let backlog_entries = 0;
+    let oldest_ms: number | undefined;
+    for (const sample of samples) {
+      backlog_entries += sample.length;
+      if (sample.first_ms !== undefined && (oldest_ms === undefined || sample.first_ms < oldest_ms)) oldest_ms = sample.first_ms;
+    }
+    return { backlog_entries, oldest_entry_age_ms: oldest_ms === undefined ? 0 : Math.max(0, now_ms - oldest_ms) };
+  }
+
+  /** Entries pending in the group (delivered, not acknowledged), over all shards. */
+  async pendingCount(): Promise<number> {
+    const replies = await Promise.all(this.keys.map((key) => this.command(this.commands, ['XPENDING', key, consumer_group])));
+    return replies.reduce<number>((sum, reply) => sum + Number((reply as [number])[0]), 0);
+  }
+
+  private keyOf(shard: number): string {
+    return this.keys[shard] as string;
+  }
+
+  private parseRead(reply: unknown): OutboxEntry[] {
+    if (reply === null || reply === undefined) return [];
+    const entries: OutboxEntry[] = [];
+    // node-redis 6 answers a multi-key XREADGROUP as an object keyed by stream (RESP2 gives
+    // [key, entries] pairs); both shapes are accepted.
+    const streams = Array.isArray(reply) ? (reply as [string, RawEntry[]][]) : Object.entries(reply as Record<string, RawEntry[]>);
+    for (const [key, raws] of streams) {
+      const shard = this.shardOfKey.get(key);
+      if (shard === undefined) throw new OutboxError('XREADGROUP answered for an unknown key', 'unexpected reply', { key });
+      for (const raw of raws) entries.push(entryOf(shard, raw));
+    }
+    return entries;
+  }
+
+  private command(client: RedisConnection, args: string[], extra_ms = 0): Promise<unknown> {
+    return this.bounded(client.sendCommand(args), args[0] as string, extra_ms);
+  }
+
+  private async bounded<T>(work: Promise<T>, name: string, extra_ms = 0): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new OutboxError(`redis ${name} timed out`, 'timeout')), this.options.command_timeout_ms + extra_ms);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } catch (error) {
+      if (error instanceof OutboxError) throw error;
+      throw new OutboxError(`redis ${name} failed`, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function entryOf(shard: number, [streamId, fields]: RawEntry): OutboxEntry {
+  let document: string | undefined;
+  if (fields !== null) {
+    for (let index = 0; index + 1 < fields.length; index += 2) {
+      if (fields[index] === 'd') document = fields[index + 1];
+    }
+  }
+  return { shard, streamId, document };
+}

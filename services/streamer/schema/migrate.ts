@@ -1,0 +1,70 @@
+// Applies the migrations that a database has not recorded yet, in version order. Safe to run on
+// every start and from several streamers at once: statements are idempotent and the record
+// table collapses repeated versions (ReplacingMergeTree keyed by version).
+
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { Logger } from '../../common/logger';
+import { MigrationError } from '../errors';
+import { identifier } from '../sql';
+import { migrations, migrations_table, type Migration } from './migrations';
+
+/** One DDL statement may take this long (CREATE is quick; a busy server is not). */
+export const migration_statement_timeout_ms = 30_000;
+
+export interface MigrateResult {
+  /** Versions applied by this call (empty when the schema was already current). */
+  readonly applied: number[];
+}
+
+export async function migrate(url: string, database: string, logger?: Logger, list: readonly Migration[] = migrations): Promise<MigrateResult> {
+  const db = identifier(database);
+  const server = createClient({ url, request_timeout: migration_statement_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
+  try {
+    await run(server, `CREATE DATABASE IF NOT EXISTS ${db}`);
+  } finally {
+    await server.close();
+  }
+  const client = createClient({ url, database: db, request_timeout: migration_statement_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
+  try {
+    await run(client, `CREATE TABLE IF NOT EXISTS ${migrations_table} (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY (version)`);
+    const done = await appliedVersions(client);
+    const applied: number[] = [];
+    for (const migration of [...list].sort((a, b) => a.version - b.version)) {
+      if (done.has(migration.version)) continue;
+      for (const statement of migration.statements(db)) await run(client, statement, migration);
+      try {
+        await client.insert({
+          table: migrations_table,
+          values: [{ version: migration.version, name: migration.name, applied_at: Math.floor(Date.now() / 1000) }],
+          format: 'JSONEachRow',
+        });
+      } catch (error) {
+        throw new MigrationError('could not record migration', error, { version: migration.version });
+      }
+      applied.push(migration.version);
+      logger?.info({ version: migration.version, name: migration.name, database: db }, 'migration applied');
+    }
+    return { applied };
+  } finally {
+    await client.close();
+  }
+}
+
+/** The versions a database has recorded. */
+export async function appliedVersions(client: ReturnType<typeof createClient>): Promise<Set<number>> {
+  try {
+    const result = await client.query({ query: `SELECT DISTINCT version FROM ${migrations_table}`, format: 'JSONEachRow' });
+    const rows = await result.json<{ version: number | string }>();
+    return new Set(rows.map((row) => Number(row.version)));
+  } catch (error) {
+    throw new MigrationError('could not read applied migrations', error);
+  }
+}
+
+async function run(client: ReturnType<typeof createClient>, statement: string, migration?: Migration): Promise<void> {
+  try {
+    await client.command({ query: statement });
+  } catch (error) {
+    throw new MigrationError('migration statement failed', error, { version: migration?.version, statement: statement.slice(0, 200) });
+  }
+}

@@ -1,0 +1,171 @@
+// Realistic outbox documents for streamer tests, written straight into the outbox streams in the
+// authorizer's format (StoredTransaction and the lifecycle events), plus the totals a report
+// must reproduce from them. Seeded: a failing run prints its seed and replays from it.
+
+import { createClient } from 'redis';
+import type { StoredTransaction } from '../../actors/card/transaction';
+import { shardKeys } from '../../services/authorizer/store/keys';
+import { queryClickHouse } from '../../services/devenv/clickhouse';
+import { identifier } from '../../services/streamer/sql';
+
+/** mulberry32: a tiny seeded generator, enough for test data. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export interface OutboxDocument {
+  readonly shard: number;
+  readonly json: string;
+}
+
+export interface ExpectedTotals {
+  transactions: number;
+  lifecycle_events: number;
+  /** Sum of `amount` over all transactions (approved purchases, top-ups and reversals). */
+  amount_minor: number;
+}
+
+export function emptyTotals(): ExpectedTotals {
+  return { transactions: 0, lifecycle_events: 0, amount_minor: 0 };
+}
+
+/**
+ * Produces `count` documents: about 90% transactions (purchases, top-ups, some declines and
+ * reversals) on 200 cards, 10% card and terminal lifecycle events. Transaction ids are
+ * "<prefix>-<n>", unique per prefix. Adds what it produced to `totals`.
+ */
+export function outboxDocuments(seed: number, prefix: string, count: number, shardCount: number, totals: ExpectedTotals): OutboxDocument[] {
+  const random = seededRandom(seed);
+  const pick = (n: number): number => Math.floor(random() * n);
+  const base_ms = Date.UTC(2026, 0, 15, 12, 0, 0);
+  const documents: OutboxDocument[] = [];
+  for (let n = 0; n < count; n += 1) {
+    const card = `card-${pick(200)}`;
+    const terminal = `pos-${pick(20)}`;
+    const at = base_ms + n * 37;
+    const shard = pick(shardCount);
+    if (random() < 0.1) {
+      totals.lifecycle_events += 1;
+      const document = random() < 0.5
+        ? { type: random() < 0.5 ? 'card_issued' : 'card_status_changed', card, program: 'festival-2026', currency: 'EUR', status: 'active', amount: 2_000, operator: 'ops-1', reason: '', at }
+        : { type: random() < 0.5 ? 'terminal_registered' : 'terminal_enabled_changed', terminal, merchant: `bar-${pick(5)}`, enabled: random() < 0.8, operator: 'ops-1', at };
+      documents.push({ shard, json: JSON.stringify(document) });
+      continue;
+    }
+    const kind = (['purchase', 'purchase', 'purchase', 'top_up', 'reverse'] as const)[pick(5)] ?? 'purchase';
+    const requested = 50 + pick(5_000);
+    const declined = kind === 'purchase' && random() < 0.15;
+    const amount = declined ? 0 : requested;
+    const key = `t:${terminal}:${n}`;
+    const transaction: StoredTransaction = {
+      type: 'transaction',
+      f: `${kind}|${card}|${requested}|EUR|${terminal}|pos|`,
+      id: `${prefix}-${n}`,
+      kind,
+      outcome: declined ? 'declined' : 'approved',
+      reason: declined ? 'insufficient_funds' : '',
+      rule: declined ? 'balance' : '',
+      card,
+      program: 'festival-2026',
+      terminal,
+      merchant: `bar-${pick(5)}`,
+      amount,
+      requested,
+      currency: 'EUR',
+      balance_after: pick(100_000),
+      key,
+      original: kind === 'reverse' ? `t:${terminal}:${Math.max(0, n - 1)}` : '',
+      reverse: kind === 'reverse' ? 'reversed' : '',
+      source: 'pos',
+      operator: '',
+      at,
+    };
+    totals.transactions += 1;
+    totals.amount_minor += amount;
+    documents.push({ shard, json: JSON.stringify(transaction) });
+  }
+  return documents;
+}
+
+/** XADDs the documents to their shard's outbox, pipelined in chunks. */
+export async function appendToOutbox(redisUrl: string, documents: readonly OutboxDocument[]): Promise<void> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    const chunk_size = 500;
+    for (let start = 0; start < documents.length; start += chunk_size) {
+      await Promise.all(documents.slice(start, start + chunk_size).map((document) => client.sendCommand(['XADD', shardKeys(document.shard).outbox, '*', 'd', document.json])));
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+export interface ReportTotals {
+  transactions: number;
+  distinct_ids: number;
+  amount_minor: number;
+  lifecycle_events: number;
+  rejects: number;
+}
+
+/** What the deduplicated views report, as numbers. */
+export async function reportTotals(clickhouseUrl: string, database: string): Promise<ReportTotals> {
+  const db = identifier(database);
+  const sql = `SELECT
+      (SELECT count() FROM ${db}.transactions_dedup),
+      (SELECT uniqExact(id) FROM ${db}.transactions_dedup),
+      (SELECT sum(amount) FROM ${db}.transactions_dedup),
+      (SELECT count() FROM ${db}.lifecycle_events_dedup),
+      (SELECT count() FROM ${db}.outbox_rejects)`;
+  const [transactions, distinct_ids, amount_minor, lifecycle_events, rejects] = (await queryClickHouse(clickhouseUrl, sql)).trim().split('\t').map(Number);
+  return { transactions: transactions ?? -1, distinct_ids: distinct_ids ?? -1, amount_minor: amount_minor ?? -1, lifecycle_events: lifecycle_events ?? -1, rejects: rejects ?? -1 };
+}
+
+/** Raw rows (duplicates included) in the transactions table. */
+export async function rawTransactionRows(clickhouseUrl: string, database: string): Promise<number> {
+  return Number((await queryClickHouse(clickhouseUrl, `SELECT count() FROM ${identifier(database)}.transactions`)).trim());
+}
+
+/** Entries left in all outbox streams. */
+export async function outboxLength(redisUrl: string, shardCount: number): Promise<number> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    const lengths = await Promise.all(Array.from({ length: shardCount }, (_, shard) => client.sendCommand(['XLEN', shardKeys(shard).outbox])));
+    return lengths.reduce<number>((sum, length) => sum + Number(length), 0);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Streamer settings for tests: 64 shards, small batches and short waits so tests finish fast. */
+export function streamerEnv(redisUrl: string, clickhouseUrl: string, database: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    TAPLINE_REDIS_URL: redisUrl,
+    TAPLINE_CLICKHOUSE_URL: clickhouseUrl,
+    TAPLINE_CLICKHOUSE_DATABASE: database,
+    TAPLINE_SHARD_COUNT: '64',
+    TAPLINE_METRICS_PORT: '-1',
+    TAPLINE_LOG_LEVEL: process.env['TAPLINE_TEST_LOG_LEVEL'] ?? 'warn',
+    TAPLINE_NODE_ID: 'streamer-test',
+    TAPLINE_STREAMER_BATCH_ROWS_MAX: '500',
+    TAPLINE_STREAMER_BATCH_WAIT_MS: '100',
+    TAPLINE_STREAMER_READ_BLOCK_MS: '100',
+    TAPLINE_STREAMER_INSERT_TIMEOUT_MS: '2000',
+    TAPLINE_STREAMER_BACKOFF_INITIAL_MS: '50',
+    TAPLINE_STREAMER_BACKOFF_MAX_MS: '400',
+    TAPLINE_STREAMER_CLAIM_IDLE_MS: '3000',
+    TAPLINE_STREAMER_CLAIM_INTERVAL_MS: '500',
+    TAPLINE_STREAMER_LAG_SAMPLE_MS: '200',
+    TAPLINE_SHUTDOWN_GRACE_MS: '5000',
+    ...overrides,
+  };
+}
