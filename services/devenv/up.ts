@@ -9,7 +9,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startClickHouse, type ClickHouseInstance } from './clickhouse';
+import { queryClickHouse, startClickHouse, type ClickHouseInstance } from './clickhouse';
 import { startRedis, type RedisInstance } from './redis';
 import { startServerProcess, type ServerProcess } from './node-process';
 import { projectRoot } from '../common/paths';
@@ -17,6 +17,7 @@ import { authorizer_node_flags } from '../authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../client/tapline-client';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
+import { stringLiteral } from '../streamer/sql';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 
@@ -34,13 +35,14 @@ function euros(minor: bigint | number | undefined): string {
 async function main(): Promise<void> {
   const dataDir = join(projectRoot(), '.data');
   mkdirSync(dataDir, { recursive: true });
-  const started: { redis?: RedisInstance; clickhouse?: ClickHouseInstance; nodes: ServerProcess[] } = { nodes: [] };
+  const started: { redis?: RedisInstance; clickhouse?: ClickHouseInstance; nodes: ServerProcess[]; streamer?: ServerProcess } = { nodes: [] };
   let stopping = false;
   const stopAll = async (code: number): Promise<never> => {
     if (!stopping) {
       stopping = true;
-      say('\nstopping: nodes first (they drain and flush), then ClickHouse and Redis');
+      say('\nstopping: nodes first (they drain and flush), then the streamer, ClickHouse and Redis');
       for (const node of started.nodes) await node.terminate().catch(() => undefined);
+      await started.streamer?.terminate().catch(() => undefined);
       await started.clickhouse?.stop().catch(() => undefined);
       await started.redis?.stop().catch(() => undefined);
     }
@@ -77,9 +79,24 @@ async function main(): Promise<void> {
       started.nodes.push(node);
       say(`node ${i + 1}      grpc ${node.address}  metrics http://127.0.0.1:${env('TAPLINE_UP_METRICS_PORT', 9464) + i}/metrics`);
     }
+    started.streamer = await startServerProcess({
+      script: 'dist/services/streamer/main.js',
+      env: {
+        TAPLINE_NODE_ID: 'local-streamer',
+        TAPLINE_REDIS_URL: started.redis.url,
+        TAPLINE_CLICKHOUSE_URL: started.clickhouse.url,
+        TAPLINE_METRICS_PORT: String(env('TAPLINE_UP_METRICS_PORT', 9464) + nodeCount),
+        TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
+      },
+      onLine: (line) => {
+        if (!line.includes('"grpcPort"')) process.stdout.write(`[streamer] ${line}\n`);
+      },
+    });
+    say(`streamer    outbox -> ClickHouse (database tapline)`);
     const first = started.nodes[0];
     if (first === undefined) throw new Error('TAPLINE_UP_NODES must be at least 1');
-    await demo(first.address);
+    const run = await demo(first.address);
+    await reportFromClickHouse(started.clickhouse.url, run);
   } catch (error) {
     process.stderr.write(`\nlocal cluster failed: ${error instanceof Error ? error.message : String(error)}\n`);
     await stopAll(1);
@@ -88,8 +105,29 @@ async function main(): Promise<void> {
   say('\nserving. Try: grpcurl -plaintext 127.0.0.1:50051 list   (Ctrl-C stops everything)');
 }
 
+/**
+ * Waits until the demo's transactions are queryable in ClickHouse (the streamer moved them from
+ * the Redis outbox) and prints what reporting sees.
+ */
+async function reportFromClickHouse(url: string, run: { id: string; transactions: number }): Promise<void> {
+  const where = `card LIKE ${stringLiteral(`%-${run.id}`)}`;
+  const deadline = Date.now() + 30_000;
+  let seen = 0;
+  while (Date.now() < deadline) {
+    seen = Number((await queryClickHouse(url, `SELECT count() FROM tapline.transactions_dedup WHERE ${where}`)).trim());
+    if (seen >= run.transactions) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const rows = await queryClickHouse(url, `SELECT kind, outcome, count(), sum(amount) FROM tapline.transactions_dedup WHERE ${where} GROUP BY kind, outcome ORDER BY kind, outcome FORMAT TSV`);
+  say(`clickhouse: ${seen} of the demo's ${run.transactions} transactions queryable`);
+  for (const line of rows.trim().split('\n')) {
+    const [kind, outcome, count, amount] = line.split('\t');
+    say(`  ${String(kind).padEnd(9)} ${String(outcome).padEnd(9)} ${String(count).padStart(4)}  ${euros(Number(amount))}`);
+  }
+}
+
 /** Issues cards and terminals for this run and sends a burst of real authorizations. */
-async function demo(address: string): Promise<void> {
+async function demo(address: string): Promise<{ id: string; transactions: number }> {
   const client = new TaplineClient(address);
   const run = Date.now().toString(36);
   const terminals = { bar: `bar-${run}`, food: `food-${run}`, topup: `topup-${run}` };
@@ -139,6 +177,8 @@ async function demo(address: string): Promise<void> {
     say(`  ${card.id.padEnd(24)} ${euros(balance.balance?.amountMinor).padStart(10)}`);
   }
   client.close();
+  // The burst, the top-up and the reversal are transactions (the retry is the burst's first).
+  return { id: run, transactions: burst.length + 1 + (firstApproved ? 1 : 0) };
 }
 
 main().catch((error: unknown) => {
