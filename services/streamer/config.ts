@@ -33,6 +33,10 @@ const schema = z.object({
   TAPLINE_STREAMER_BATCH_WAIT_MS: int(1, 600_000, 1_000),
   // Longest XREADGROUP BLOCK. Short enough that SIGTERM is noticed quickly.
   TAPLINE_STREAMER_READ_BLOCK_MS: int(1, 60_000, 1_000),
+  // Pause after a read that brought under a tenth of a batch. Each XREADGROUP looks at every
+  // shard's stream; under steady load, reading as soon as one entry exists cost Redis and the
+  // streamer CPU that the authorization path needs. 100 ms adds at most that to the lag.
+  TAPLINE_STREAMER_READ_PAUSE_MS: int(0, 10_000, 100),
   // One INSERT may take this long before it counts as failed (and is retried: duplicates are
   // removed by the deduplicated view). Generous: a merge-heavy ClickHouse can be slow for seconds.
   TAPLINE_STREAMER_INSERT_TIMEOUT_MS: int(100, 600_000, 30_000),

@@ -124,7 +124,16 @@ export class Streamer {
           const block_ms = this.held.length === 0
             ? Math.min(this.config.TAPLINE_STREAMER_READ_BLOCK_MS, next_claim_ms - now)
             : Math.min(this.config.TAPLINE_STREAMER_READ_BLOCK_MS, batch_deadline_ms - now);
+          const before = this.held.length;
           await this.readNew(Math.max(1, block_ms));
+          // A read that brought less than a tenth of a batch: wait a little before the next, so
+          // under steady load each read over all shards carries many entries instead of a few
+          // (every read costs Redis a look at every shard's stream). Bounded by the batch window.
+          const brought = this.held.length - before;
+          if (brought > 0 && brought < this.config.TAPLINE_STREAMER_BATCH_ROWS_MAX / 10) {
+            const pause = Math.min(this.config.TAPLINE_STREAMER_READ_PAUSE_MS, batch_deadline_ms - Date.now());
+            if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+          }
         }
         await this.sendHeld(false);
       }
