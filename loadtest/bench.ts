@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { startRedis } from '../services/devenv/redis';
 import { startServerProcess, type ServerProcess } from '../services/devenv/node-process';
+import { startClickHouse } from '../services/devenv/clickhouse';
+import { clickhouseLag, streamerCost, waitForDrain } from './streaming';
 import { projectRoot } from '../services/common/paths';
 import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../services/client/tapline-client';
@@ -25,6 +27,9 @@ function medianBy(results: PhaseResult[], key: (r: PhaseResult) => number): Phas
 function median(results: PhaseResult[]): PhaseResult {
   return medianBy(results, (r) => r.rps);
 }
+
+/** The node's default TAPLINE_SHARD_COUNT: the outbox has one stream per shard. */
+const shard_count = 256;
 
 const settings = {
   cards: Number(process.env['BENCH_CARDS'] ?? 20_000),
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
   mkdirSync(base, { recursive: true });
   const redis = await startRedis({ dataDir: mkdtempSync(join(base, 'redis-')), appendfsync: settings.appendfsync });
   const processes: ServerProcess[] = [];
+  const stopLast: (() => Promise<void>)[] = [];
   try {
     const node = await startServerProcess({
       script: 'dist/services/authorizer/main.js',
@@ -130,6 +136,25 @@ async function main(): Promise<void> {
     const authorizeHalf = medianBy(halves.tapline, (r) => r.p99_ms);
     const echoHalf = medianBy(halves.echo, (r) => r.p99_ms);
 
+    // Reporting path: ClickHouse and a streamer join; what they cost the authorization path and
+    // how soon an approval is queryable there.
+    const clickhouse = await startClickHouse({ dataDir: mkdtempSync(join(base, 'clickhouse-')) });
+    const streamer = await startServerProcess({
+      script: 'dist/services/streamer/main.js',
+      env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_CLICKHOUSE_URL: clickhouse.url, TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'bench-streamer' },
+      onLine: (line) => {
+        if (line.includes('"level":40') || line.includes('"level":50')) process.stderr.write(`[streamer] ${line.slice(0, 600)}\n`);
+      },
+    });
+    processes.push(streamer);
+    stopLast.push(() => clickhouse.stop());
+    log('streamer up, draining the outbox of the phases above', { clickhouse: clickhouse.url });
+    const undrained = await waitForDrain(redis.url, shard_count);
+    if (undrained > 0) log('streamer did not drain the outbox in time; measuring anyway', { undrained });
+    const cost = await streamerCost(streamer, redis.url, shard_count, taplineUnary, uniform, concurrency, measure_s, 2, (name, result) => log(name, { ...result }));
+    const lag = await clickhouseLag(clickhouse.url, taplineUnary, uniform, halfRate, measure_s * 2);
+    log(`clickhouse lag at ${halfRate}/s`, lag);
+
     for (const client of [...taplineUnary, ...echoUnary, ...taplineStreams, ...echoStreams]) client.close();
     // Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts).
     const micro = JSON.parse(execFileSync(process.execPath, [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/micro.js'), redis.url], { encoding: 'utf8' })) as Record<string, number>;
@@ -144,16 +169,20 @@ async function main(): Promise<void> {
       errors,
       cpu_cores_used_by_phase: cores,
       micro,
+      streamer: { authorize_rps_with: cost.with.map((r) => r.rps), authorize_rps_without: cost.without.map((r) => r.rps), outbox_left_before_rounds: [undrained, ...cost.undrained] },
+      clickhouse_lag_ms: lag,
       ratios: {
         authorize_vs_echo: round(authorize.rps / echoPeak.rps),
         stream_vs_authorize: round(stream.rps / authorize.rps),
         hot_card_vs_uniform: round(hotCard.rps / authorize.rps),
         p99_vs_echo_p99: round(authorizeHalf.p99_ms / Math.max(echoHalf.p99_ms, 0.001)),
+        authorize_with_streamer_vs_without: round(median(cost.with).rps / median(cost.without).rps),
       },
     };
     process.stdout.write(JSON.stringify(report) + '\n');
   } finally {
     for (const child of processes.reverse()) await child.terminate().catch(() => undefined);
+    for (const stop of stopLast) await stop().catch(() => undefined);
     await redis.stop();
   }
 }

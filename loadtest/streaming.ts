@@ -1,0 +1,114 @@
+// Benchmark phases for the reporting path (issue 6): what running the streamer costs the
+// authorization path, and how long an approval takes to become queryable in ClickHouse.
+//
+// `streamerCost`: alternating rounds of unary closed-loop load without the streamer (paused with
+// SIGSTOP, the outbox grows) and with it (SIGCONT; first the backlog is drained, then measured).
+// `clickhouseLag`: open-loop load for a while; every 20th approval's transaction id and reply time
+// are kept, ClickHouse is polled every 100 ms for them; lag = first seen - reply received.
+
+import { createClient } from 'redis';
+import { queryClickHouse } from '../services/devenv/clickhouse';
+import type { ServerProcess } from '../services/devenv/node-process';
+import { shardKeys } from '../services/authorizer/store/keys';
+import { stringLiteral } from '../services/streamer/sql';
+import { Outcome } from '../gen/tapline/v1/types';
+import { closedLoopUnary, delay, round, type PhaseResult, type RequestFactory, type UnaryTarget } from './driver';
+
+const drain_timeout_ms = 60_000;
+const poll_interval_ms = 100;
+const lag_sample_every = 20;
+
+/** Sum of the outbox streams' lengths: the streamer deletes what it has acknowledged. */
+export async function outboxBacklog(redisUrl: string, shardCount: number): Promise<number> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    const lengths = await Promise.all(Array.from({ length: shardCount }, (_, shard) => client.sendCommand<number>(['XLEN', shardKeys(shard).outbox])));
+    return lengths.reduce((sum, length) => sum + length, 0);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Waits until the streamer emptied the outbox; returns the entries left if it did not in time. */
+export async function waitForDrain(redisUrl: string, shardCount: number): Promise<number> {
+  const deadline = Date.now() + drain_timeout_ms;
+  for (;;) {
+    const backlog = await outboxBacklog(redisUrl, shardCount);
+    if (backlog === 0 || Date.now() > deadline) return backlog;
+    await delay(poll_interval_ms);
+  }
+}
+
+export async function streamerCost(
+  streamer: ServerProcess, redisUrl: string, shardCount: number, targets: UnaryTarget[], next: RequestFactory,
+  concurrency: number, measureSeconds: number, rounds: number, log: (name: string, result: PhaseResult) => void,
+): Promise<{ with: PhaseResult[]; without: PhaseResult[]; undrained: number[] }> {
+  const rows = { with: [] as PhaseResult[], without: [] as PhaseResult[], undrained: [] as number[] };
+  for (let r = 1; r <= rounds; r++) {
+    process.kill(streamer.pid, 'SIGSTOP');
+    try {
+      const without = await closedLoopUnary(targets, next, concurrency, 1, measureSeconds);
+      log(`round ${r}: authorize unary, streamer paused`, without);
+      rows.without.push(without);
+    } finally {
+      process.kill(streamer.pid, 'SIGCONT');
+    }
+    rows.undrained.push(await waitForDrain(redisUrl, shardCount));
+    const withStreamer = await closedLoopUnary(targets, next, concurrency, 1, measureSeconds);
+    log(`round ${r}: authorize unary, streamer running`, withStreamer);
+    rows.with.push(withStreamer);
+  }
+  return rows;
+}
+
+export async function clickhouseLag(
+  clickhouseUrl: string, targets: UnaryTarget[], next: RequestFactory, rate: number, seconds: number,
+): Promise<{ p50: number; p99: number; max: number; samples: number }> {
+  const waiting = new Map<string, number>();
+  const lags: number[] = [];
+  let sent = 0;
+  let approved = 0;
+  let stop = false;
+  let deadline = Number.POSITIVE_INFINITY;
+  const poller = (async () => {
+    while (!stop || waiting.size > 0) {
+      await delay(poll_interval_ms);
+      if (waiting.size === 0) continue;
+      const ids = [...waiting.keys()].slice(0, 500);
+      const found = await queryClickHouse(clickhouseUrl, `SELECT id FROM tapline.transactions WHERE id IN (${ids.map(stringLiteral).join(',')}) FORMAT TSV`);
+      const now = Date.now();
+      for (const id of found.split('\n')) {
+        const repliedAt = waiting.get(id);
+        if (repliedAt === undefined) continue;
+        lags.push(now - repliedAt);
+        waiting.delete(id);
+      }
+      if (stop && Date.now() > deadline) throw new Error(`clickhouse lag: ${waiting.size} sampled approvals never became queryable`);
+    }
+  })();
+  const started = Date.now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = (Date.now() - started) / 1000;
+      if (elapsed >= seconds) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      for (const due = Math.floor(elapsed * rate); sent < due; sent++) {
+        (targets[sent % targets.length] as UnaryTarget).authorize(next(sent), (error, response) => {
+          if (error !== undefined || response?.outcome !== Outcome.OUTCOME_APPROVED) return;
+          approved += 1;
+          if (approved % lag_sample_every === 0) waiting.set(response.transactionId, Date.now());
+        });
+      }
+    }, 2);
+  });
+  deadline = Date.now() + drain_timeout_ms;
+  stop = true;
+  await poller;
+  lags.sort((a, b) => a - b);
+  const at = (q: number): number => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? 0;
+  return { p50: round(at(0.5), 0), p99: round(at(0.99), 0), max: round(lags[lags.length - 1] ?? 0, 0), samples: lags.length };
+}
