@@ -1,0 +1,114 @@
+// Reads card balances from Redis, where the authorizer keeps each card's state (the key layout
+// is services/authorizer/store/keys.ts: hash tl:{s<shard>}:card:<cardId>, field d = JSON).
+// All cards: SCAN with MATCH and COUNT (never KEYS, which blocks Redis), each page's states read
+// by one pipelined round of HGETs. One card: its shard's key from placement.
+
+import { createClient } from 'redis';
+import { z } from 'zod';
+import { shardOf } from '../../actors/sharding/placement';
+import { cardKey } from '../authorizer/store/keys';
+import { ReportBackendError, ReportTooLargeError } from './errors';
+
+/** Keys SCAN examines per call: large enough for few round trips, small enough not to stall Redis. */
+export const scan_count = 1_000;
+/** A Redis command slower than this fails the report. */
+export const redis_command_timeout_ms = 10_000;
+
+const card_key_pattern = /^tl:\{s([0-9]+)\}:card:(.+)$/;
+const card_state_schema = z.object({
+  balanceMinor: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+  currency: z.string(),
+  programId: z.string(),
+});
+
+/** A card's state as far as reports need it; `undefined` balance when `d` could not be read. */
+export interface CardBalance {
+  readonly balance_minor: number | undefined;
+  readonly currency: string;
+  readonly program: string;
+}
+
+export interface CardStateReader {
+  /** Every card hash in Redis, by card id. Throws ReportTooLargeError past `cards_max`. */
+  allCards(cards_max: number): Promise<Map<string, CardBalance>>;
+  /** One card's state, or undefined when Redis has no such card. */
+  card(cardId: string): Promise<CardBalance | undefined>;
+  close(): Promise<void>;
+}
+
+/** The part of the node-redis client this reader uses. */
+interface Client {
+  sendCommand(args: string[]): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+export class RedisCardStates implements CardStateReader {
+  private constructor(private readonly client: Client, private readonly shardCount: number) {}
+
+  static async connect(url: string, shardCount: number): Promise<RedisCardStates> {
+    const client = createClient({
+      url,
+      // Commands issued while disconnected fail at once: a report waiting in a queue is worse than a 503.
+      disableOfflineQueue: true,
+      socket: { connectTimeout: redis_command_timeout_ms, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000) },
+    });
+    // A Redis outage fails the reports that need it (ReportBackendError), it must not crash the process.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      throw new ReportBackendError('redis', error, { phase: 'connect' });
+    }
+    return new RedisCardStates(client, shardCount);
+  }
+
+  async allCards(cards_max: number): Promise<Map<string, CardBalance>> {
+    const cards = new Map<string, CardBalance>();
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.command(['SCAN', cursor, 'MATCH', 'tl:{s*}:card:*', 'COUNT', String(scan_count)])) as [string, string[]];
+      cursor = next;
+      const documents = (await Promise.all(keys.map((key) => this.command(['HGET', key, 'd'])))) as (string | null)[];
+      keys.forEach((key, index) => {
+        const match = card_key_pattern.exec(key);
+        if (match === null || match[2] === undefined) return;
+        cards.set(match[2], parseState(documents[index] ?? null));
+      });
+      if (cards.size > cards_max) throw new ReportTooLargeError('more cards than one reconciliation compares', { cards_max });
+    } while (cursor !== '0');
+    return cards;
+  }
+
+  async card(cardId: string): Promise<CardBalance | undefined> {
+    const document = (await this.command(['HGET', cardKey(shardOf(cardId, this.shardCount), cardId), 'd'])) as string | null;
+    return document === null ? undefined : parseState(document);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async command(args: string[]): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${redis_command_timeout_ms} ms`)), redis_command_timeout_ms);
+    });
+    try {
+      return await Promise.race([this.client.sendCommand(args), timeout]);
+    } catch (error) {
+      throw new ReportBackendError('redis', error, { command: args[0] });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function parseState(document: string | null): CardBalance {
+  if (document === null) return { balance_minor: undefined, currency: '', program: '' };
+  try {
+    const state = card_state_schema.parse(JSON.parse(document));
+    return { balance_minor: state.balanceMinor, currency: state.currency, program: state.programId };
+  } catch {
+    return { balance_minor: undefined, currency: '', program: '' };
+  }
+}

@@ -1,0 +1,28 @@
+// Runs report statements on ClickHouse over HTTP (@clickhouse/client, checked against 18.16.1
+// and current servers). Every failure leaves as a ReportBackendError.
+
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { identifier } from '../streamer/sql';
+import { ReportBackendError } from './errors';
+import type { QueryRow, QueryRunner } from './reports';
+
+export class ClickHouseRunner {
+  private readonly client: ClickHouseClient;
+
+  constructor(url: string, database: string, private readonly query_timeout_ms: number) {
+    this.client = createClient({ url, database: identifier(database), request_timeout: query_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
+  }
+
+  readonly query: QueryRunner = async (sql: string): Promise<QueryRow[]> => {
+    try {
+      const result = await this.client.query({ query: sql, format: 'JSONEachRow', abort_signal: AbortSignal.timeout(this.query_timeout_ms) });
+      return await result.json<QueryRow>();
+    } catch (error) {
+      throw new ReportBackendError('clickhouse', error);
+    }
+  };
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

@@ -1,0 +1,56 @@
+// Typed failures of the reports service. Each maps to one HTTP status in exactly one place
+// (server.ts `statusOf`); nothing inspects messages. Unknown errors become 500 with nothing
+// internal in the body.
+
+import { TaplineError } from '../../actors/errors';
+
+/** A setting is missing, malformed, or contradicts another. The process exits with status 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A query parameter (or path segment) is missing, malformed or unknown. HTTP 400, never reaches SQL. */
+export class ParameterError extends TaplineError {
+  readonly parameter: string;
+
+  constructor(parameter: string, message: string) {
+    super('invalid_argument', message, { parameter });
+    this.name = 'ParameterError';
+    this.parameter = parameter;
+  }
+}
+
+/** The path names no report, or the entity of the report has no data. HTTP 404. */
+export class ReportNotFoundError extends TaplineError {
+  constructor(message: string, context: Record<string, unknown> = {}) {
+    super('not_found', message, context);
+    this.name = 'ReportNotFoundError';
+  }
+}
+
+/** The answer would exceed a named bound (rows, cards); the caller must narrow it. HTTP 413. */
+export class ReportTooLargeError extends TaplineError {
+  constructor(message: string, context: Record<string, unknown> = {}) {
+    super('resource_exhausted', message, context);
+    this.name = 'ReportTooLargeError';
+  }
+}
+
+/** Too many reports are being computed at once. HTTP 503 with Retry-After. */
+export class ReportsBusyError extends TaplineError {
+  constructor(in_flight_max: number) {
+    super('resource_exhausted', 'too many reports in progress', { in_flight_max });
+    this.name = 'ReportsBusyError';
+  }
+}
+
+/** ClickHouse or Redis did not answer (down, slow, refused). HTTP 503. */
+export class ReportBackendError extends TaplineError {
+  constructor(backend: 'clickhouse' | 'redis', cause: unknown, context: Record<string, unknown> = {}) {
+    super('unavailable', `${backend} query failed`, { ...context, backend, cause: cause instanceof Error ? cause.message : String(cause) });
+    this.name = 'ReportBackendError';
+  }
+}

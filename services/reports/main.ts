@@ -1,0 +1,49 @@
+// Process entry of the reports service. Reads configuration from the environment, connects to
+// ClickHouse and Redis, serves the reports API, and on SIGTERM / SIGINT stops accepting, lets
+// requests in progress finish within the grace period and exits 0. Prints one JSON line
+// {"event":"serving","grpcPort":0,"httpPort":N} on stdout when ready, whatever the log level (it
+// serves no gRPC; the field lets the shared process helpers wait for it like for other services).
+
+import { createLogger } from '../common/logger';
+import { RedisCardStates } from './card-states';
+import { ClickHouseRunner } from './clickhouse-runner';
+import { loadReportsConfig, type ReportsConfig } from './config';
+import { ConfigError } from './errors';
+import { ReportsServer } from './server';
+
+async function main(): Promise<void> {
+  let config: ReportsConfig;
+  try {
+    config = loadReportsConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger('tapline-reports', config.TAPLINE_LOG_LEVEL);
+  const clickhouse = new ClickHouseRunner(config.TAPLINE_CLICKHOUSE_URL, config.TAPLINE_CLICKHOUSE_DATABASE, config.TAPLINE_REPORTS_QUERY_TIMEOUT_MS);
+  const cards = await RedisCardStates.connect(config.TAPLINE_REDIS_URL, config.TAPLINE_SHARD_COUNT);
+  const server = await ReportsServer.start({ query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards }, config.TAPLINE_REPORTS_PORT, logger);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    server.stop(config.TAPLINE_SHUTDOWN_GRACE_MS)
+      .then(() => Promise.all([clickhouse.close(), cards.close()]))
+      .then(() => process.exit(0), (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: 0, httpPort: server.port, pid: process.pid }) + '\n');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`reports failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});

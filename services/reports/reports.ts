@@ -1,0 +1,260 @@
+// The six reports: each runs its statements (queries.ts) through a QueryRunner and shapes the
+// rows into sections. A section has fixed columns so JSON and CSV carry the same numbers under
+// the same names, even when empty. Money stays in integer minor units: ClickHouse answers
+// 64-bit integers as JSON strings (18.16) or numbers (current); both are checked to be safe
+// integers before they become a JS number.
+
+import type { CardStateReader } from './card-states';
+import { ReportNotFoundError, ReportTooLargeError } from './errors';
+import type { DateRange } from './params';
+import {
+  card_history_entries_max, cardBalancesSql, cardHistorySql, floatSql, hour_ms, merchantsSql, operationsSql,
+  programTotalsSql, reconciliation_cards_max, report_rows_max, salesPerHourSql, topMerchantsSql,
+  type Granularity, type MerchantGrouping, type OperationsDimension,
+} from './queries';
+
+export type Cell = string | number | null;
+export type ReportRow = Record<string, Cell>;
+export type QueryRow = Record<string, unknown>;
+
+/** Runs one SELECT and returns its rows (JSONEachRow). Throws ReportBackendError when the engine fails. */
+export type QueryRunner = (sql: string) => Promise<QueryRow[]>;
+
+export interface Section {
+  readonly columns: readonly string[];
+  readonly rows: readonly ReportRow[];
+  /** A one-row section (a summary): JSON shows it as an object, not a list. */
+  readonly single?: boolean;
+}
+
+export interface Report {
+  readonly report: string;
+  readonly parameters: Readonly<Record<string, string>>;
+  /** In display order; the first is what CSV returns unless ?section= names another. */
+  readonly sections: Readonly<Record<string, Section>>;
+}
+
+export interface ReportContext {
+  readonly query: QueryRunner;
+  readonly database: string;
+  readonly cards: CardStateReader;
+}
+
+// ---- row decoding ---------------------------------------------------------------------------
+
+/** A 64-bit integer column as a JS number, asserted exact. */
+export function int(row: QueryRow, column: string): number {
+  const value = row[column];
+  const number = typeof value === 'string' && /^-?[0-9]+$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
+    throw new Error(`assertion: column ${column} is not a safe integer: ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+export function text(row: QueryRow, column: string): string {
+  const value = row[column];
+  if (typeof value !== 'string') throw new Error(`assertion: column ${column} is not a string: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A ratio to 4 decimals (not money: rates only). 0 when nothing was counted. */
+export function rate(part: number, whole: number): number {
+  return whole === 0 ? 0 : Math.round((part * 10_000) / whole) / 10_000;
+}
+
+/** The UTC hour an hour index (intDiv(at_ms, 3600000)) stands for, e.g. 2026-01-31T22:00Z. */
+export function hourLabel(hour_index: number): string {
+  return `${new Date(hour_index * hour_ms).toISOString().slice(0, 13)}:00Z`;
+}
+
+async function bounded(context: ReportContext, sql: string, rows_max = report_rows_max): Promise<QueryRow[]> {
+  const rows = await context.query(sql);
+  if (rows.length > rows_max) throw new ReportTooLargeError('the report has more rows than one answer carries; narrow the range', { rows_max });
+  return rows;
+}
+
+function pick(row: QueryRow, columns: { readonly text?: readonly string[]; readonly ints?: readonly string[] }): ReportRow {
+  const out: ReportRow = {};
+  for (const column of columns.text ?? []) out[column] = text(row, column);
+  for (const column of columns.ints ?? []) out[column] = int(row, column);
+  return out;
+}
+
+// ---- 1. float -------------------------------------------------------------------------------
+
+const float_money = ['issued_minor', 'top_ups_minor', 'spend_minor', 'reversals_minor', 'outstanding_minor'];
+
+export async function floatReport(context: ReportContext, currency: string | undefined): Promise<Report> {
+  const rows = (await bounded(context, floatSql(context.database, currency))).map((row) => pick(row, { text: ['program', 'currency'], ints: float_money }));
+  return {
+    report: 'float',
+    parameters: currency === undefined ? {} : { currency },
+    sections: { programs: { columns: ['program', 'currency', ...float_money], rows } },
+  };
+}
+
+// ---- 2. reconciliation ----------------------------------------------------------------------
+
+export type ReconciliationProblem = 'balance_differs' | 'missing_in_redis' | 'missing_in_clickhouse' | 'unreadable_in_redis';
+
+export async function reconciliationReport(context: ReportContext): Promise<Report> {
+  const [clickhouseRows, redisCards] = await Promise.all([
+    bounded(context, cardBalancesSql(context.database), reconciliation_cards_max),
+    context.cards.allCards(reconciliation_cards_max),
+  ]);
+  const clickhouse = new Map(clickhouseRows.map((row) => [text(row, 'card'), int(row, 'balance_minor')]));
+  const cards = [...new Set([...clickhouse.keys(), ...redisCards.keys()])].sort();
+  const differences: ReportRow[] = [];
+  for (const card of cards) {
+    const clickhouse_minor = clickhouse.get(card);
+    const redis = redisCards.get(card);
+    const redis_minor = redis?.balance_minor;
+    let problem: ReconciliationProblem | undefined;
+    if (redis === undefined) problem = 'missing_in_redis';
+    else if (redis_minor === undefined) problem = 'unreadable_in_redis';
+    else if (clickhouse_minor === undefined) problem = 'missing_in_clickhouse';
+    else if (redis_minor !== clickhouse_minor) problem = 'balance_differs';
+    if (problem === undefined) continue;
+    differences.push({
+      card,
+      clickhouse_minor: clickhouse_minor ?? null,
+      redis_minor: redis_minor ?? null,
+      difference: (redis_minor ?? 0) - (clickhouse_minor ?? 0),
+      problem,
+    });
+  }
+  return {
+    report: 'reconciliation',
+    parameters: {},
+    sections: {
+      differences: { columns: ['card', 'clickhouse_minor', 'redis_minor', 'difference', 'problem'], rows: differences },
+      summary: { columns: ['cards_checked', 'differences'], rows: [{ cards_checked: cards.length, differences: differences.length }], single: true },
+    },
+  };
+}
+
+// ---- 3. merchants ---------------------------------------------------------------------------
+
+const merchant_counts = ['purchases', 'purchases_minor', 'declines', 'reversals', 'reversals_minor', 'top_ups', 'top_ups_minor'];
+
+export async function merchantsReport(context: ReportContext, range: DateRange, granularity: Granularity, by: MerchantGrouping): Promise<Report> {
+  const keys = by === 'terminal' ? ['merchant', 'terminal', 'currency', 'period'] : ['merchant', 'currency', 'period'];
+  const rows = (await bounded(context, merchantsSql(context.database, range.from_ms, range.until_ms, granularity, by)))
+    .map((row) => pick(row, { text: keys, ints: merchant_counts }));
+  return {
+    report: 'merchants',
+    parameters: { from: range.from, to: range.to, granularity, by },
+    sections: { periods: { columns: [...keys, ...merchant_counts], rows } },
+  };
+}
+
+// ---- 4. operations --------------------------------------------------------------------------
+
+interface OperationCounts {
+  readonly key: string;
+  readonly requests: number;
+  readonly approved: number;
+  readonly declined: number;
+  readonly insufficient_funds: number;
+}
+
+export async function operationsReport(context: ReportContext, range: DateRange): Promise<Report> {
+  const dimensions: OperationsDimension[] = ['total', 'reason', 'terminal', 'hour'];
+  const [total, reasons, terminals, hours] = await Promise.all(dimensions.map(async (dimension) =>
+    (await bounded(context, operationsSql(context.database, range.from_ms, range.until_ms, dimension))).map((row): OperationCounts => ({
+      key: text(row, 'key'), requests: int(row, 'requests'), approved: int(row, 'approved'), declined: int(row, 'declined'), insufficient_funds: int(row, 'insufficient_funds'),
+    }))));
+  const all = total?.[0] ?? { key: 'all', requests: 0, approved: 0, declined: 0, insufficient_funds: 0 };
+  const withRates = (counts: OperationCounts): ReportRow => ({
+    requests: counts.requests, approved: counts.approved, declined: counts.declined,
+    approval_rate: rate(counts.approved, counts.requests), decline_rate: rate(counts.declined, counts.requests),
+    insufficient_funds: counts.insufficient_funds, insufficient_funds_rate: rate(counts.insufficient_funds, counts.requests),
+  });
+  const rate_columns = ['requests', 'approved', 'declined', 'approval_rate', 'decline_rate', 'insufficient_funds', 'insufficient_funds_rate'];
+  return {
+    report: 'operations',
+    parameters: { from: range.from, to: range.to },
+    sections: {
+      summary: { columns: rate_columns, rows: [withRates(all)], single: true },
+      by_reason: {
+        columns: ['reason', 'declined', 'share_of_requests', 'share_of_declines'],
+        rows: (reasons ?? []).filter((row) => row.declined > 0).map((row) => ({
+          reason: row.key, declined: row.declined, share_of_requests: rate(row.declined, all.requests), share_of_declines: rate(row.declined, all.declined),
+        })),
+      },
+      by_terminal: { columns: ['terminal', ...rate_columns], rows: (terminals ?? []).map((row) => ({ terminal: row.key, ...withRates(row) })) },
+      by_hour: { columns: ['hour', ...rate_columns], rows: (hours ?? []).map((row) => ({ hour: hourLabel(Number(row.key)), ...withRates(row) })) },
+    },
+  };
+}
+
+// ---- 5. card history ------------------------------------------------------------------------
+
+const history_text = ['entry', 'id', 'type', 'outcome', 'reason', 'currency', 'terminal', 'merchant', 'status', 'reverse'];
+const history_ints = ['at_ms', 'amount_minor', 'requested_minor', 'balance_after_minor'];
+
+export async function cardHistoryReport(context: ReportContext, card: string): Promise<Report> {
+  const [rows, state] = await Promise.all([
+    bounded(context, cardHistorySql(context.database, card), card_history_entries_max),
+    context.cards.card(card),
+  ]);
+  if (rows.length === 0 && state === undefined) throw new ReportNotFoundError('no such card', { card });
+  // A transaction carries the balance the authorizer computed after it; a lifecycle event moves
+  // no money except issuing, whose amount is the initial balance.
+  let balance_minor: number | null = null;
+  const entries = rows.map((row) => {
+    const entry = pick(row, { text: history_text, ints: history_ints });
+    if (entry['entry'] === 'transaction') balance_minor = entry['balance_after_minor'] as number;
+    else if (entry['type'] === 'card_issued') balance_minor = entry['amount_minor'] as number;
+    return { at: new Date(entry['at_ms'] as number).toISOString(), ...entry, balance_after_minor: balance_minor };
+  });
+  return {
+    report: 'card_history',
+    parameters: { card },
+    sections: {
+      entries: { columns: ['at', ...history_ints.slice(0, 1), ...history_text, ...history_ints.slice(1)], rows: entries },
+      summary: {
+        columns: ['card', 'entries', 'last_balance_after_minor', 'redis_balance_minor'],
+        rows: [{ card, entries: entries.length, last_balance_after_minor: balance_minor, redis_balance_minor: state?.balance_minor ?? null }],
+        single: true,
+      },
+    },
+  };
+}
+
+// ---- 6. event statistics --------------------------------------------------------------------
+
+export async function eventStatisticsReport(context: ReportContext, program: string): Promise<Report> {
+  const [totals, merchants, hours] = await Promise.all([
+    bounded(context, programTotalsSql(context.database, program)),
+    bounded(context, topMerchantsSql(context.database, program)),
+    bounded(context, salesPerHourSql(context.database, program)),
+  ]);
+  if (totals.length === 0) throw new ReportNotFoundError('no such program', { program });
+  const currencies = totals.map((row) => {
+    const initial_minor = int(row, 'initial_minor');
+    const top_ups_minor = int(row, 'top_ups_minor');
+    const spent_minor = int(row, 'spent_minor');
+    const reversed_minor = int(row, 'reversed_minor');
+    const deposited_minor = initial_minor + top_ups_minor;
+    const remaining_minor = deposited_minor - spent_minor + reversed_minor;
+    if (!Number.isSafeInteger(remaining_minor)) throw new Error('assertion: program totals exceed safe integers');
+    return { currency: text(row, 'currency'), cards_issued: int(row, 'cards_issued'), initial_minor, top_ups_minor, deposited_minor, spent_minor, reversed_minor, remaining_minor };
+  });
+  return {
+    report: 'event_statistics',
+    parameters: { program },
+    sections: {
+      totals: { columns: ['currency', 'cards_issued', 'initial_minor', 'top_ups_minor', 'deposited_minor', 'spent_minor', 'reversed_minor', 'remaining_minor'], rows: currencies },
+      top_merchants: {
+        columns: ['merchant', 'currency', 'purchases', 'purchases_minor', 'reversals_minor', 'net_sales_minor'],
+        rows: merchants.map((row) => pick(row, { text: ['merchant', 'currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor', 'net_sales_minor'] })),
+      },
+      sales_per_hour: {
+        columns: ['hour', 'currency', 'purchases', 'purchases_minor', 'reversals_minor'],
+        rows: hours.map((row) => ({ hour: hourLabel(int(row, 'hour')), ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor'] }) })),
+      },
+    },
+  };
+}

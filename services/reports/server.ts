@@ -1,0 +1,195 @@
+// The reports HTTP API (node:http). Each route names the query parameters and sections it
+// accepts; every parameter is validated before any query runs, so a bad request is answered 400
+// without touching ClickHouse or Redis. Errors map to HTTP statuses here and only here.
+//
+//   GET /reports/float[?currency=EUR]
+//   GET /reports/reconciliation
+//   GET /reports/merchants?from=YYYY-MM-DD&to=YYYY-MM-DD[&granularity=day|month][&by=merchant|terminal]
+//   GET /reports/operations?from=YYYY-MM-DD&to=YYYY-MM-DD
+//   GET /reports/cards/<cardId>/history
+//   GET /reports/events/<programId>/statistics
+// Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
+
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TaplineError } from '../../actors/errors';
+import type { Logger } from '../common/logger';
+import { sectionCsv } from './csv';
+import { ParameterError, ReportBackendError, ReportNotFoundError, ReportsBusyError, ReportTooLargeError } from './errors';
+import { entityId, QueryParameters, query_string_chars_max } from './params';
+import {
+  cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
+  type Report, type ReportContext,
+} from './reports';
+
+/** Reports computed at once; more get 503. Each may scan a month of FINAL data on a 2-core box. */
+export const reports_in_flight_max = 4;
+/** A whole request (headers and answer) may take this long; above the query timeout. */
+export const request_timeout_ms = 60_000;
+/** Clients are told to retry a busy server after this many seconds. */
+const busy_retry_after_s = 1;
+
+interface Route {
+  readonly pattern: RegExp;
+  readonly parameters: readonly string[];
+  readonly sections: readonly string[];
+  /** Validates the parameters and path now (throwing ParameterError); the returned work runs later. */
+  readonly plan: (query: QueryParameters, path: readonly string[]) => ReportWork;
+}
+
+type ReportWork = (context: ReportContext) => Promise<Report>;
+
+const output = ['format', 'section'];
+
+const routes: readonly Route[] = [
+  {
+    pattern: /^\/reports\/float$/, parameters: ['currency', ...output], sections: ['programs'],
+    plan: (query) => {
+      const currency = query.currency('currency');
+      return (context) => floatReport(context, currency);
+    },
+  },
+  {
+    pattern: /^\/reports\/reconciliation$/, parameters: output, sections: ['differences', 'summary'],
+    plan: () => (context) => reconciliationReport(context),
+  },
+  {
+    pattern: /^\/reports\/merchants$/, parameters: ['from', 'to', 'granularity', 'by', ...output], sections: ['periods'],
+    plan: (query) => {
+      const range = query.dateRange();
+      const granularity = query.oneOf('granularity', ['day', 'month'], 'day');
+      const by = query.oneOf('by', ['merchant', 'terminal'], 'merchant');
+      return (context) => merchantsReport(context, range, granularity, by);
+    },
+  },
+  {
+    pattern: /^\/reports\/operations$/, parameters: ['from', 'to', ...output], sections: ['summary', 'by_reason', 'by_terminal', 'by_hour'],
+    plan: (query) => {
+      const range = query.dateRange();
+      return (context) => operationsReport(context, range);
+    },
+  },
+  {
+    pattern: /^\/reports\/cards\/([^/]*)\/history$/, parameters: output, sections: ['entries', 'summary'],
+    plan: (_query, path) => {
+      const card = entityId('cardId', path[0] ?? '');
+      return (context) => cardHistoryReport(context, card);
+    },
+  },
+  {
+    pattern: /^\/reports\/events\/([^/]*)\/statistics$/, parameters: output, sections: ['totals', 'top_merchants', 'sales_per_hour'],
+    plan: (_query, path) => {
+      const program = entityId('programId', path[0] ?? '');
+      return (context) => eventStatisticsReport(context, program);
+    },
+  },
+];
+
+/**
+ * Validates everything the request says and returns the work to do, or throws ParameterError /
+ * ReportNotFoundError. Nothing here touches a backend: only the returned `run` does.
+ */
+export function planRequest(rawUrl: string): { run: ReportWork; format: 'json' | 'csv'; section: string | undefined } {
+  const question = rawUrl.indexOf('?');
+  const path = question < 0 ? rawUrl : rawUrl.slice(0, question);
+  const search = question < 0 ? '' : rawUrl.slice(question + 1);
+  if (search.length > query_string_chars_max) throw new ParameterError('query', `query string longer than ${query_string_chars_max} characters`);
+  for (const route of routes) {
+    const match = route.pattern.exec(path);
+    if (match === null) continue;
+    const query = new QueryParameters(new URLSearchParams(search), route.parameters);
+    const format = query.oneOf('format', ['json', 'csv'], 'json');
+    const section = query.optional('section') === undefined ? undefined : query.oneOf('section', route.sections, route.sections[0] ?? '');
+    return { run: route.plan(query, match.slice(1)), format, section };
+  }
+  throw new ReportNotFoundError('no such report', { path: path.slice(0, 200) });
+}
+
+export function statusOf(error: unknown): number {
+  if (error instanceof ParameterError) return 400;
+  if (error instanceof ReportNotFoundError) return 404;
+  if (error instanceof ReportTooLargeError) return 413;
+  if (error instanceof ReportsBusyError || error instanceof ReportBackendError) return 503;
+  return 500;
+}
+
+function errorBody(error: unknown): string {
+  if (error instanceof ParameterError) return JSON.stringify({ error: { code: error.code, parameter: error.parameter, message: `${error.parameter} ${error.message}` } });
+  if (error instanceof TaplineError && statusOf(error) !== 500) return JSON.stringify({ error: { code: error.code, message: error.message } });
+  return JSON.stringify({ error: { code: 'internal', message: 'internal error' } });
+}
+
+export function reportJson(report: Report): string {
+  const body: Record<string, unknown> = { report: report.report, parameters: report.parameters };
+  for (const [name, section] of Object.entries(report.sections)) body[name] = section.single ? (section.rows[0] ?? null) : section.rows;
+  return JSON.stringify(body);
+}
+
+export class ReportsServer {
+  private in_flight = 0;
+
+  private constructor(private readonly server: http.Server) {}
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  static async start(context: ReportContext, port: number, logger: Logger): Promise<ReportsServer> {
+    const holder: { instance?: ReportsServer } = {};
+    const server = http.createServer((request, response) => {
+      holder.instance?.handle(context, logger, request, response);
+    });
+    server.requestTimeout = request_timeout_ms;
+    const instance = new ReportsServer(server);
+    holder.instance = instance;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '0.0.0.0', () => resolve());
+    });
+    return instance;
+  }
+
+  /** Stops accepting, lets requests in progress finish (at most `grace_ms`), then closes the rest. */
+  async stop(grace_ms: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => this.server.closeAllConnections(), grace_ms);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  private handle(context: ReportContext, logger: Logger, request: http.IncomingMessage, response: http.ServerResponse): void {
+    const answer = (status: number, type: string, body: string, headers: Record<string, string> = {}): void => {
+      response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
+      response.end(request.method === 'HEAD' ? undefined : body);
+    };
+    const url = request.url ?? '/';
+    if (url === '/healthz') return answer(200, 'text/plain', 'ok\n');
+    if (request.method !== 'GET' && request.method !== 'HEAD') return answer(405, 'application/json', JSON.stringify({ error: { code: 'method_not_allowed', message: 'reports are read with GET' } }), { allow: 'GET, HEAD' });
+    let plan: ReturnType<typeof planRequest>;
+    try {
+      plan = planRequest(url);
+    } catch (error) {
+      return answer(statusOf(error), 'application/json', errorBody(error));
+    }
+    if (this.in_flight >= reports_in_flight_max) {
+      const busy = new ReportsBusyError(reports_in_flight_max);
+      return answer(503, 'application/json', errorBody(busy), { 'retry-after': String(busy_retry_after_s) });
+    }
+    this.in_flight += 1;
+    plan.run(context).then((report) => {
+      if (plan.format === 'json') return answer(200, 'application/json', reportJson(report));
+      const name = plan.section ?? Object.keys(report.sections)[0] ?? '';
+      const section = report.sections[name];
+      if (section === undefined) throw new Error(`assertion: report ${report.report} has no section ${name}`);
+      return answer(200, 'text/csv; charset=utf-8', sectionCsv(section), { 'content-disposition': `attachment; filename="${report.report}-${name}.csv"` });
+    }).catch((error: unknown) => {
+      const status = statusOf(error);
+      if (status >= 500) logger.error({ err: error, url: url.slice(0, 300) }, 'report failed');
+      if (!response.headersSent) answer(status, 'application/json', errorBody(error));
+      else response.destroy();
+    }).finally(() => {
+      this.in_flight -= 1;
+    });
+  }
+}

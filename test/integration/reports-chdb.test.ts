@@ -1,0 +1,122 @@
+// Proves that the schema migrations and every report statement run on a *current* ClickHouse
+// engine too (chdb embeds one in-process), giving the same exact numbers as the 18.16 server in
+// reports.test.ts: the same seeded history is inserted twice (duplicates unmerged), and each
+// report function runs its SQL through chdb. Redis is replaced by the card states the history
+// leaves, read from memory, so only the SQL is under test here.
+//
+// chdb is loaded from the project (package.json devDependency) or from TAPLINE_CHDB_PATH; when
+// neither is present the suite fails: a missing engine is a broken install.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CardBalance, CardStateReader } from '../../services/reports/card-states';
+import { parseDate } from '../../services/reports/params';
+import {
+  cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
+  type QueryRow, type ReportContext,
+} from '../../services/reports/reports';
+import { rowOf } from '../../services/streamer/rows';
+import { migrations } from '../../services/streamer/schema/migrations';
+import { identifier } from '../../services/streamer/sql';
+import { expectedFloat, expectedMerchants, expectedOperations, expectedProgram, reportHistory, type History } from '../support/reports-fixtures';
+
+/** The part of chdb's Session this test uses (typed here so the project compiles without chdb). */
+interface ChdbSession {
+  query(sql: string, format?: string): string;
+  close(): void;
+}
+
+function loadChdb(): { Session: new (path?: string) => ChdbSession } | undefined {
+  for (const candidate of ['chdb', process.env['TAPLINE_CHDB_PATH']]) {
+    if (candidate === undefined || candidate === '') continue;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return require(candidate) as { Session: new (path?: string) => ChdbSession };
+    } catch {
+      // Not installed there; try the next place.
+    }
+  }
+  return undefined;
+}
+
+const shard_count = 64;
+const database = 'reports_chdb';
+const seed = Number(process.env['TAPLINE_TEST_SEED'] ?? Date.now() % 1_000_000);
+
+describe('report SQL on a current ClickHouse engine (chdb)', function () {
+  let session: ChdbSession;
+  let directory: string;
+  let history: History;
+  let context: ReportContext;
+
+  before(function () {
+    const chdb = loadChdb();
+    // chdb is a devDependency: a missing engine is a broken install, not a reason to skip.
+    if (chdb === undefined) throw new Error('chdb is not installed: run npm install (devDependency chdb), or set TAPLINE_CHDB_PATH');
+    console.log(`    seed ${seed} (replay with TAPLINE_TEST_SEED=${seed})`);
+    directory = mkdtempSync(join(tmpdir(), 'tapline-chdb-'));
+    session = new chdb.Session(directory);
+    console.log(`    engine ${session.query('SELECT version()', 'TSV').trim()}`);
+    session.query(`CREATE DATABASE IF NOT EXISTS ${identifier(database)}`);
+    // Migration statements name their tables unqualified, as on a server connection whose
+    // default database is the target.
+    session.query(`USE ${identifier(database)}`);
+    for (const migration of migrations) for (const statement of migration.statements(database)) session.query(statement);
+    history = reportHistory(seed, 24, 400, shard_count);
+    const rows = history.documents.map((document, index) => rowOf({ shard: document.shard, streamId: `1-${index}`, document: document.json }));
+    const again = history.transactions.map((t, index) => rowOf({ shard: 0, streamId: `9-${index}`, document: JSON.stringify(t) }));
+    for (const table of ['transactions', 'lifecycle_events'] as const) {
+      for (const batch of [rows, table === 'transactions' ? again : []]) {
+        const values = batch.filter((row) => row.table === table).map((row) => JSON.stringify(row.values));
+        if (values.length > 0) session.query(`INSERT INTO ${identifier(database)}.${identifier(table)} FORMAT JSONEachRow\n${values.join('\n')}`);
+      }
+    }
+    const raw = session.query(`SELECT count() FROM ${identifier(database)}.transactions`, 'TSV').trim();
+    assert.equal(Number(raw), 2 * history.transactions.length, 'duplicates are present');
+    const states = new Map<string, CardBalance>(history.cards.map((card) => [card.card, { balance_minor: card.balance_minor, currency: card.currency, program: card.program }]));
+    const cards: CardStateReader = {
+      allCards: () => Promise.resolve(new Map(states)),
+      card: (cardId) => Promise.resolve(states.get(cardId)),
+      close: () => Promise.resolve(),
+    };
+    const query = (sql: string): Promise<QueryRow[]> => {
+      const text = session.query(sql, 'JSONEachRow');
+      return Promise.resolve(text.trim() === '' ? [] : text.trim().split('\n').map((line) => JSON.parse(line) as QueryRow));
+    };
+    context = { query, database, cards };
+  });
+
+  after(function () {
+    session?.close();
+    if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
+  });
+
+  const range = (from: string, to: string) => ({ from, to, from_ms: parseDate('from', from), until_ms: parseDate('to', to) + 86_400_000 });
+
+  it('float and reconciliation give the exact 18.16 numbers', async function () {
+    assert.deepEqual((await floatReport(context, undefined)).sections['programs']?.rows, expectedFloat(history));
+    assert.deepEqual((await floatReport(context, 'CHF')).sections['programs']?.rows, expectedFloat(history, 'CHF'));
+    const reconciliation = await reconciliationReport(context);
+    assert.deepEqual(reconciliation.sections['summary']?.rows, [{ cards_checked: history.cards.length, differences: 0 }]);
+  });
+
+  it('merchants, operations, card history and event statistics run and agree', async function () {
+    const days = range('2026-01-31', '2026-02-01');
+    for (const [granularity, by] of [['day', 'merchant'], ['month', 'merchant'], ['day', 'terminal']] as const) {
+      const report = await merchantsReport(context, days, granularity, by);
+      assert.deepEqual(report.sections['periods']?.rows, expectedMerchants(history, days.from_ms, days.until_ms, granularity, by), `${granularity} by ${by}`);
+    }
+    const operations = await operationsReport(context, days);
+    const expected = expectedOperations(history, days.from_ms, days.until_ms);
+    const summary = operations.sections['summary']?.rows[0];
+    assert.deepEqual([summary?.['requests'], summary?.['approved'], summary?.['declined'], summary?.['insufficient_funds']], [expected.requests, expected.approved, expected.declined, expected.insufficient_funds]);
+    assert.equal(operations.sections['by_hour']?.rows.length, expected.by_hour.size);
+    const history_report = await cardHistoryReport(context, 'card-01');
+    assert.equal(history_report.sections['entries']?.rows.length, 2 + history.transactions.filter((t) => t.card === 'card-01').length);
+    for (const program of ['festival-2026', 'fleet.west']) {
+      assert.deepEqual((await eventStatisticsReport(context, program)).sections['totals']?.rows, [expectedProgram(history, program)]);
+    }
+  });
+});

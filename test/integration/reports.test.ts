@@ -1,0 +1,306 @@
+// Proves the reports service against a real Redis and a real ClickHouse (the Debian 18.16
+// server): a seeded, exactly-known history is XADDed in the authorizer's format and carried into
+// ClickHouse by the real streamer, then its transactions are inserted a second time through the
+// streamer's sink (duplicates not yet merged). Every report must show the numbers that plain
+// loops compute from the same history, to the minor unit; CSV carries a header and the same
+// numbers; reconciliation against the card states in Redis finds no difference until one card
+// is tampered with, and then exactly that card; hostile or malformed parameters are answered 400
+// naming the parameter without a single query reaching ClickHouse; and the process entry
+// announces its port and exits 0 on SIGTERM. Every wait polls an observable condition.
+//
+// No string-literal round trip through a report filter is tested here: every text a caller can
+// put into a filter is an id held to [A-Za-z0-9._-]{1,64} (or an ISO currency / enum) before it
+// reaches stringLiteral(), so no quote or backslash can arrive there; stringLiteral() itself is
+// round-tripped through ClickHouse in streamer.test.ts.
+
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import { createClient } from 'redis';
+import { shardOf } from '../../actors/sharding/placement';
+import { cardKey } from '../../services/authorizer/store/keys';
+import { createLogger } from '../../services/common/logger';
+import { startClickHouse, type ClickHouseInstance } from '../../services/devenv/clickhouse';
+import { startServerProcess } from '../../services/devenv/node-process';
+import type { RedisInstance } from '../../services/devenv/redis';
+import { RedisCardStates } from '../../services/reports/card-states';
+import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
+import { ReportsServer } from '../../services/reports/server';
+import { ClickHouseSink } from '../../services/streamer/clickhouse-sink';
+import { loadStreamerConfig } from '../../services/streamer/config';
+import { rowOf } from '../../services/streamer/rows';
+import { migrate } from '../../services/streamer/schema/migrate';
+import { Streamer } from '../../services/streamer/streamer';
+import { startTestRedis, testDataDir, waitFor } from '../support/harness';
+import { appendToOutbox, rawTransactionRows, reportTotals, streamerEnv } from '../support/outbox-fixtures';
+import {
+  expectedFloat, expectedMerchants, expectedOperations, expectedProgram, history_start_ms, reportHistory, writeCardStates, type History,
+} from '../support/reports-fixtures';
+
+const shard_count = 64;
+const database = 'reports_it';
+const seed = Number(process.env['TAPLINE_TEST_SEED'] ?? Date.now() % 1_000_000);
+const logger = createLogger('reports-test', process.env['TAPLINE_TEST_LOG_LEVEL'] ?? 'warn');
+const day_ms = 86_400_000;
+
+interface Answer {
+  readonly status: number;
+  readonly type: string;
+  readonly body: string;
+}
+
+/** A GET with the path sent byte for byte (fetch would normalise backslashes and dots). */
+function get(port: number, path: string, method = 'GET'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: '127.0.0.1', port, path, method, timeout: 30_000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type'] ?? ''), body }));
+    });
+    request.on('timeout', () => request.destroy(new Error(`GET ${path} timed out`)));
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+async function getJson(port: number, path: string): Promise<Record<string, unknown>> {
+  const answer = await get(port, path);
+  assert.equal(answer.status, 200, `GET ${path}: ${answer.body}`);
+  assert.match(answer.type, /^application\/json/);
+  return JSON.parse(answer.body) as Record<string, unknown>;
+}
+
+/** CSV back into rows, numbers as numbers (the fixture has no quoted cells). */
+function parseCsv(text: string): Record<string, string | number | null>[] {
+  const [header, ...lines] = text.trimEnd().split('\r\n');
+  const columns = (header ?? '').split(',');
+  return lines.map((line) => Object.fromEntries(line.split(',').map((cell, index) => [columns[index] ?? '', cell === '' ? null : /^-?[0-9]+(\.[0-9]+)?$/.test(cell) ? Number(cell) : cell])));
+}
+
+describe('reports (real Redis + ClickHouse 18.16)', function () {
+  let redis: RedisInstance;
+  let clickhouse: ClickHouseInstance;
+  let runner: ClickHouseRunner;
+  let cards: RedisCardStates;
+  let server: ReportsServer;
+  let history: History;
+  let queries = 0;
+
+  before(async function () {
+    console.log(`    seed ${seed} (replay with TAPLINE_TEST_SEED=${seed})`);
+    [redis, clickhouse] = await Promise.all([startTestRedis('reports-it'), startClickHouse({ dataDir: testDataDir('reports-it-ch') })]);
+    await migrate(clickhouse.url, database);
+    history = reportHistory(seed, 24, 400, shard_count);
+    await writeCardStates(redis.url, history.cards, shard_count);
+    await appendToOutbox(redis.url, history.documents);
+    const streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
+    const lifecycle_events = history.documents.length - history.transactions.length;
+    try {
+      let seen = '';
+      await waitFor('history streamed into ClickHouse', async () => {
+        const totals = await reportTotals(clickhouse.url, database);
+        seen = JSON.stringify(totals);
+        return totals.transactions === history.transactions.length && totals.lifecycle_events === lifecycle_events;
+      }, () => `${seen}, expected ${history.transactions.length} transactions and ${lifecycle_events} events`, 15_000, 100);
+    } finally {
+      await streamer.stop();
+    }
+    // The same transactions again, as a streamer that crashed before XACK would send them.
+    const sink = new ClickHouseSink({ url: clickhouse.url, database, insert_timeout_ms: 10_000 });
+    try {
+      await sink.insert(history.transactions.map((t, index) => rowOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) })));
+    } finally {
+      await sink.close();
+    }
+    assert.equal(await rawTransactionRows(clickhouse.url, database), 2 * history.transactions.length, 'duplicates are present, unmerged');
+    runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
+    cards = await RedisCardStates.connect(redis.url, shard_count);
+    const counted = async (sql: string) => {
+      queries += 1;
+      return runner.query(sql);
+    };
+    server = await ReportsServer.start({ query: counted, database, cards }, 0, logger);
+  });
+
+  after(async function () {
+    await server?.stop(1_000);
+    await Promise.all([runner?.close(), cards?.close()]);
+    await Promise.all([redis?.stop(), clickhouse?.stop()]);
+  });
+
+  it('float: issued + top-ups − spend + reversals per program and currency, exact, in JSON and CSV, filtered by currency', async function () {
+    const all = await getJson(server.port, '/reports/float');
+    assert.deepEqual(all['programs'], expectedFloat(history));
+    const eur = await getJson(server.port, '/reports/float?currency=EUR');
+    assert.deepEqual(eur['programs'], expectedFloat(history, 'EUR'));
+    assert.equal((eur['programs'] as unknown[]).length, 1);
+    const csv = await get(server.port, '/reports/float?format=csv');
+    assert.match(csv.type, /^text\/csv/);
+    assert.ok(csv.body.startsWith('program,currency,issued_minor,top_ups_minor,spend_minor,reversals_minor,outstanding_minor\r\n'), csv.body);
+    assert.deepEqual(parseCsv(csv.body), expectedFloat(history));
+  });
+
+  it('reconciliation: zero differences while Redis matches, then exactly the tampered card', async function () {
+    const clean = await getJson(server.port, '/reports/reconciliation');
+    assert.deepEqual(clean['summary'], { cards_checked: history.cards.length, differences: 0 });
+    assert.deepEqual(clean['differences'], []);
+    const victim = history.cards[5];
+    assert.ok(victim !== undefined);
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    const key = cardKey(shardOf(victim.card, shard_count), victim.card);
+    try {
+      const original = await client.sendCommand(['HGET', key, 'd']);
+      assert.ok(typeof original === 'string', 'the card has a state in Redis');
+      const state = JSON.parse(original) as { balanceMinor: number };
+      await client.sendCommand(['HSET', key, 'd', JSON.stringify({ ...state, balanceMinor: state.balanceMinor + 7 })]);
+      const tampered = await getJson(server.port, '/reports/reconciliation');
+      assert.deepEqual(tampered['summary'], { cards_checked: history.cards.length, differences: 1 });
+      assert.deepEqual(tampered['differences'], [{ card: victim.card, clickhouse_minor: victim.balance_minor, redis_minor: victim.balance_minor + 7, difference: 7, problem: 'balance_differs' }]);
+      const csv = await get(server.port, '/reports/reconciliation?format=csv');
+      assert.deepEqual(parseCsv(csv.body), tampered['differences']);
+      const summary = await get(server.port, '/reports/reconciliation?format=csv&section=summary');
+      assert.equal(summary.body, `cards_checked,differences\r\n${history.cards.length},1\r\n`);
+      await client.sendCommand(['HSET', key, 'd', original]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('merchants: counts and amounts per merchant or terminal, per UTC day or month', async function () {
+    const from_ms = Date.UTC(2026, 0, 31);
+    const until_ms = Date.UTC(2026, 1, 1) + day_ms;
+    for (const [granularity, by] of [['day', 'merchant'], ['month', 'merchant'], ['day', 'terminal']] as const) {
+      const path = `/reports/merchants?from=2026-01-31&to=2026-02-01&granularity=${granularity}&by=${by}`;
+      const expected = expectedMerchants(history, from_ms, until_ms, granularity, by);
+      assert.ok(expected.length > 0);
+      assert.deepEqual((await getJson(server.port, path))['periods'], expected, path);
+      assert.deepEqual(parseCsv((await get(server.port, `${path}&format=csv`)).body), expected, `${path} as CSV`);
+    }
+    const periods = new Set(expectedMerchants(history, from_ms, until_ms, 'day', 'merchant').map((row) => row['period']));
+    assert.deepEqual([...periods].sort(), ['2026-01-31', '2026-02-01'], 'the history crosses midnight UTC');
+    // One day only: February 1st.
+    const feb = await getJson(server.port, '/reports/merchants?from=2026-02-01&to=2026-02-01');
+    assert.deepEqual(feb['periods'], expectedMerchants(history, Date.UTC(2026, 1, 1), until_ms, 'day', 'merchant'));
+  });
+
+  it('operations: approvals, declines by reason, terminal and hour, insufficient-funds rate', async function () {
+    const report = await getJson(server.port, '/reports/operations?from=2026-01-31&to=2026-02-01');
+    const expected = expectedOperations(history, Date.UTC(2026, 0, 31), Date.UTC(2026, 1, 2));
+    const ratio = (part: number, whole: number): number => (whole === 0 ? 0 : Math.round((part * 10_000) / whole) / 10_000);
+    assert.equal(expected.requests, history.transactions.length);
+    assert.deepEqual(report['summary'], {
+      requests: expected.requests, approved: expected.approved, declined: expected.declined,
+      approval_rate: ratio(expected.approved, expected.requests), decline_rate: ratio(expected.declined, expected.requests),
+      insufficient_funds: expected.insufficient_funds, insufficient_funds_rate: ratio(expected.insufficient_funds, expected.requests),
+    });
+    assert.ok(expected.insufficient_funds > 0 && expected.by_reason.has('currency_mismatch'), 'the history has both decline reasons');
+    assert.deepEqual(report['by_reason'], [...expected.by_reason.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([reason, declined]) => ({
+      reason, declined, share_of_requests: ratio(declined, expected.requests), share_of_declines: ratio(declined, expected.declined),
+    })));
+    const counts = (rows: unknown, key: string) => new Map((rows as Record<string, number | string>[]).map((row) => [String(row[key]), {
+      requests: row['requests'], approved: row['approved'], declined: row['declined'], insufficient_funds: row['insufficient_funds'],
+    }]));
+    assert.deepEqual(counts(report['by_terminal'], 'terminal'), expected.by_terminal);
+    assert.deepEqual(counts(report['by_hour'], 'hour'), expected.by_hour);
+    const csv = await get(server.port, '/reports/operations?from=2026-01-31&to=2026-02-01&format=csv&section=by_hour');
+    assert.deepEqual(parseCsv(csv.body), report['by_hour']);
+    const empty = await getJson(server.port, '/reports/operations?from=2025-01-01&to=2025-01-02');
+    assert.deepEqual(empty['summary'], { requests: 0, approved: 0, declined: 0, approval_rate: 0, decline_rate: 0, insufficient_funds: 0, insufficient_funds_rate: 0 });
+  });
+
+  it('card history: every event and transaction of one card in time order, with balance after each', async function () {
+    const model = history.cards.find((card) => card.card === 'card-01');
+    assert.ok(model !== undefined);
+    const report = await getJson(server.port, '/reports/cards/card-01/history');
+    const entries = report['entries'] as Record<string, string | number | null>[];
+    const mine = history.transactions.filter((t) => t.card === 'card-01');
+    // Issue, one status change, then its transactions (each once, despite the duplicate rows).
+    assert.equal(entries.length, 2 + mine.length);
+    assert.deepEqual(entries.slice(0, 2).map((e) => [e['type'], e['balance_after_minor']]), [['card_issued', history.issued[1]?.amount], ['card_status_changed', history.issued[1]?.amount]]);
+    assert.deepEqual(entries.slice(2).map((e) => [e['id'], e['type'], e['outcome'], e['amount_minor'], e['balance_after_minor']]), mine.map((t) => [t.id, t.kind, t.outcome, t.amount, t.balance_after]));
+    const times = entries.map((e) => e['at_ms'] as number);
+    assert.deepEqual(times, [...times].sort((a, b) => a - b), 'time order');
+    assert.deepEqual(report['summary'], { card: 'card-01', entries: entries.length, last_balance_after_minor: model.balance_minor, redis_balance_minor: model.balance_minor });
+    const missing = await get(server.port, '/reports/cards/no-such-card/history');
+    assert.equal(missing.status, 404);
+  });
+
+  it('event statistics: cards issued, deposited, spent, reversed, remaining; top merchants; sales per hour', async function () {
+    for (const program of ['festival-2026', 'fleet.west']) {
+      const report = await getJson(server.port, `/reports/events/${program}/statistics`);
+      assert.deepEqual(report['totals'], [expectedProgram(history, program)], program);
+      const mine = history.transactions.filter((t) => t.program === program && t.outcome === 'approved');
+      const net = new Map<string, number>();
+      for (const t of mine) if (t.kind !== 'top_up') net.set(t.merchant, (net.get(t.merchant) ?? 0) + (t.kind === 'purchase' ? t.amount : -t.amount));
+      const top = report['top_merchants'] as Record<string, string | number>[];
+      assert.deepEqual(top.map((row) => [row['merchant'], row['net_sales_minor']]), [...net.entries()].sort(([ma, a], [mb, b]) => b - a || (ma < mb ? -1 : 1)));
+      const hours = report['sales_per_hour'] as Record<string, string | number>[];
+      const spent = mine.filter((t) => t.kind === 'purchase').reduce((sum, t) => sum + t.amount, 0);
+      assert.equal(hours.reduce((sum, row) => sum + (row['purchases_minor'] as number), 0), spent, 'hours add up to the spend');
+      assert.equal(hours[0]?.['hour'], `${new Date(history_start_ms).toISOString().slice(0, 13)}:00Z`);
+    }
+    assert.equal((await get(server.port, '/reports/events/no-such-program/statistics')).status, 404);
+  });
+
+  it('answers hostile or malformed parameters 400, naming the parameter, without querying ClickHouse', async function () {
+    const range = 'from=2026-01-01&to=2026-01-02';
+    const cases: [string, string][] = [
+      ["/reports/merchants?from=2026-01-01'%20OR%201=1--&to=2026-01-02", 'from'],
+      ["/reports/merchants?from=2026-01-01'&to=2026-01-02", 'from'],
+      [`/reports/merchants?${range}&granularity=week`, 'granularity'],
+      [`/reports/merchants?${range}&by=card`, 'by'],
+      ['/reports/merchants?from=2026-02-30&to=2026-03-01', 'from'],
+      ['/reports/merchants?from=2026-01-02&to=2026-01-01', 'to'],
+      ['/reports/merchants?from=2020-01-01&to=2026-01-01', 'to'],
+      ['/reports/merchants?to=2026-01-01', 'from'],
+      ['/reports/operations?from=26-01-01&to=2026-01-02', 'from'],
+      [`/reports/operations?${range}&section=everything`, 'section'],
+      ['/reports/float?currency=eur', 'currency'],
+      ["/reports/float?currency=EUR'--", 'currency'],
+      ['/reports/float?currency=EUR&currency=CHF', 'currency'],
+      ['/reports/float?format=xml', 'format'],
+      ['/reports/float?colour=red', 'colour'],
+      ["/reports/cards/a'b/history", 'cardId'],
+      ['/reports/cards/a%5Cb/history', 'cardId'],
+      ['/reports/cards/%27%20OR%20%271%27=%271/history', 'cardId'],
+      ['/reports/cards/%E2%82%AC/history', 'cardId'],
+      ['/reports/cards/caf%C3%A9/history', 'cardId'],
+      ['/reports/cards/%ZZ/history', 'cardId'],
+      ['/reports/cards//history', 'cardId'],
+      [`/reports/cards/${'a'.repeat(65)}/history`, 'cardId'],
+      ['/reports/events/x%00y/statistics', 'programId'],
+      ['/reports/events/..%2F..%2Fetc/statistics', 'programId'],
+    ];
+    const before = queries;
+    for (const [path, parameter] of cases) {
+      const answer = await get(server.port, path);
+      assert.equal(answer.status, 400, `${path}: ${answer.body}`);
+      const error = (JSON.parse(answer.body) as { error: { code: string; parameter: string } }).error;
+      assert.deepEqual([error.code, error.parameter], ['invalid_argument', parameter], path);
+    }
+    assert.equal((await get(server.port, '/reports/nothing')).status, 404);
+    assert.equal((await get(server.port, '/reports/float', 'POST')).status, 405);
+    assert.equal(queries, before, 'no query reached ClickHouse');
+  });
+
+  it('runs as a process: announces its port, serves, exits 0 on SIGTERM', async function () {
+    let httpPort = 0;
+    const child = await startServerProcess({
+      script: 'dist/services/reports/main.js',
+      env: {
+        TAPLINE_CLICKHOUSE_URL: clickhouse.url, TAPLINE_CLICKHOUSE_DATABASE: database, TAPLINE_REDIS_URL: redis.url,
+        TAPLINE_SHARD_COUNT: String(shard_count), TAPLINE_REPORTS_PORT: '0', TAPLINE_LOG_LEVEL: 'warn',
+      },
+      onLine: (line) => {
+        if (line.includes('"serving"')) httpPort = (JSON.parse(line) as { httpPort: number }).httpPort;
+      },
+    });
+    try {
+      assert.ok(httpPort > 0, 'the ready line names the HTTP port');
+      assert.deepEqual((await getJson(httpPort, '/reports/float'))['programs'], expectedFloat(history));
+    } finally {
+      assert.equal(await child.terminate(), 0, 'graceful exit');
+    }
+  });
+});
