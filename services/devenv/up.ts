@@ -35,7 +35,7 @@ function euros(minor: bigint | number | undefined): string {
 async function main(): Promise<void> {
   const dataDir = join(projectRoot(), '.data');
   mkdirSync(dataDir, { recursive: true });
-  const started: { redis?: RedisInstance; clickhouse?: ClickHouseInstance; nodes: ServerProcess[]; streamer?: ServerProcess } = { nodes: [] };
+  const started: { redis?: RedisInstance; clickhouse?: ClickHouseInstance; nodes: ServerProcess[]; streamer?: ServerProcess; reports?: ServerProcess } = { nodes: [] };
   let stopping = false;
   const stopAll = async (code: number): Promise<never> => {
     if (!stopping) {
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
       say('\nstopping: nodes first (they drain and flush), then the streamer, ClickHouse and Redis');
       for (const node of started.nodes) await node.terminate().catch(() => undefined);
       await started.streamer?.terminate().catch(() => undefined);
+      await started.reports?.terminate().catch(() => undefined);
       await started.clickhouse?.stop().catch(() => undefined);
       await started.redis?.stop().catch(() => undefined);
     }
@@ -93,10 +94,23 @@ async function main(): Promise<void> {
       },
     });
     say(`streamer    outbox -> ClickHouse (database tapline)`);
+    const reportsPort = env('TAPLINE_UP_REPORTS_PORT', 9470);
+    started.reports = await startServerProcess({
+      script: 'dist/services/reports/main.js',
+      env: {
+        TAPLINE_REDIS_URL: started.redis.url,
+        TAPLINE_CLICKHOUSE_URL: started.clickhouse.url,
+        TAPLINE_REPORTS_PORT: String(reportsPort),
+        TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
+      },
+    });
+    say(`reports     http://127.0.0.1:${reportsPort}/reports/float?currency=EUR  (and /reports/reconciliation, ...)`);
     const first = started.nodes[0];
     if (first === undefined) throw new Error('TAPLINE_UP_NODES must be at least 1');
     const run = await demo(first.address);
     await reportFromClickHouse(started.clickhouse.url, run);
+    const reconciliation = await fetch(`http://127.0.0.1:${reportsPort}/reports/reconciliation`).then((r) => r.json()) as { summary?: Record<string, unknown> };
+    say(`reconciliation ClickHouse vs Redis: ${JSON.stringify(reconciliation.summary ?? reconciliation)}`);
   } catch (error) {
     process.stderr.write(`\nlocal cluster failed: ${error instanceof Error ? error.message : String(error)}\n`);
     await stopAll(1);
