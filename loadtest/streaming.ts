@@ -17,6 +17,8 @@ import { closedLoopUnary, delay, round, type PhaseResult, type RequestFactory, t
 const drain_timeout_ms = 60_000;
 const poll_interval_ms = 100;
 const lag_sample_every = 20;
+/** After the load stops, sampled approvals not queryable within this long count as never seen. */
+const lag_wait_after_ms = 30_000;
 
 /** Sum of the outbox streams' lengths: the streamer deletes what it has acknowledged. */
 export async function outboxBacklog(redisUrl: string, shardCount: number): Promise<number> {
@@ -25,6 +27,22 @@ export async function outboxBacklog(redisUrl: string, shardCount: number): Promi
   try {
     const lengths = await Promise.all(Array.from({ length: shardCount }, (_, shard) => client.sendCommand<number>(['XLEN', shardKeys(shard).outbox])));
     return lengths.reduce((sum, length) => sum + length, 0);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Empties the outbox streams of the benchmark's private Redis. The phases before the streaming
+ * ones leave hundreds of thousands of entries; draining them would measure catch-up, not the
+ * steady state these phases are about, and would not fit the benchmark's time budget.
+ */
+export async function discardOutbox(redisUrl: string, shardCount: number): Promise<number> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    const removed = await Promise.all(Array.from({ length: shardCount }, (_, shard) => client.sendCommand<number>(['XTRIM', shardKeys(shard).outbox, 'MAXLEN', '0'])));
+    return removed.reduce((sum, count) => sum + count, 0);
   } finally {
     await client.close();
   }
@@ -64,7 +82,7 @@ export async function streamerCost(
 
 export async function clickhouseLag(
   clickhouseUrl: string, targets: UnaryTarget[], next: RequestFactory, rate: number, seconds: number,
-): Promise<{ p50: number; p99: number; max: number; samples: number }> {
+): Promise<{ p50: number; p99: number; max: number; samples: number; never_seen: number }> {
   const waiting = new Map<string, number>();
   const lags: number[] = [];
   let sent = 0;
@@ -84,7 +102,7 @@ export async function clickhouseLag(
         lags.push(now - repliedAt);
         waiting.delete(id);
       }
-      if (stop && Date.now() > deadline) throw new Error(`clickhouse lag: ${waiting.size} sampled approvals never became queryable`);
+      if (stop && Date.now() > deadline) break;
     }
   })();
   const started = Date.now();
@@ -105,10 +123,10 @@ export async function clickhouseLag(
       }
     }, 2);
   });
-  deadline = Date.now() + drain_timeout_ms;
+  deadline = Date.now() + lag_wait_after_ms;
   stop = true;
   await poller;
   lags.sort((a, b) => a - b);
   const at = (q: number): number => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? 0;
-  return { p50: round(at(0.5), 0), p99: round(at(0.99), 0), max: round(lags[lags.length - 1] ?? 0, 0), samples: lags.length };
+  return { p50: round(at(0.5), 0), p99: round(at(0.99), 0), max: round(lags[lags.length - 1] ?? 0, 0), samples: lags.length, never_seen: waiting.size };
 }
