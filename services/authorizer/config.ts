@@ -3,6 +3,7 @@
 
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { ConfigError } from '../common/process';
 
 // Integers must be written as plain decimal digits. z.coerce.number() would read an empty or
 // blank value ("TAPLINE_SHUTDOWN_GRACE_MS=") as 0 and accept "0x10" or "1e3"; a variable that is
@@ -67,12 +68,7 @@ const schema = z.object({
 
 export type NodeConfig = z.infer<typeof schema>;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): NodeConfig {
   const parsed = schema.safeParse(env);

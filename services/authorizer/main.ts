@@ -2,37 +2,24 @@
 // node, and shuts it down gracefully on SIGTERM / SIGINT. Prints one JSON line
 // {"event":"serving","grpcPort":...} on stdout when ready, whatever the log level.
 
-import { ConfigError, loadConfig } from './config';
+import { loadConfig } from './config';
+import { configOrExit, onStopSignal } from '../common/process';
 import { AuthorizerNode } from './node';
 import { createLogger } from '../common/logger';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = configOrExit(loadConfig);
   const logger = createLogger('tapline-authorizer', config.TAPLINE_LOG_LEVEL);
   const node = await AuthorizerNode.start(config, logger);
   // One machine-readable line whatever the log level: supervisors and tests wait for it.
   process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: node.grpcPort, metricsPort: node.metricsPort ?? null, pid: process.pid }) + '\n');
-  let signalled = false;
-  const stop = (signal: string): void => {
-    if (signalled) return;
-    signalled = true;
+  onStopSignal((signal) => {
     logger.info({ signal }, 'shutting down');
     node.shutdown().then(() => process.exit(0), (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
       process.exit(1);
     });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  });
 }
 
 main().catch((error: unknown) => {

@@ -4,13 +4,7 @@
 
 import { TaplineError } from '../../actors/errors';
 
-/** A setting is missing, malformed, or contradicts another. The process exits with status 2. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from '../common/process';
 
 /** A query parameter (or path segment) is missing, malformed or unknown. HTTP 400, never reaches SQL. */
 export class ParameterError extends TaplineError {

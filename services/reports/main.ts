@@ -8,28 +8,16 @@ import { createLogger } from '../common/logger';
 import { RedisCardStates } from './card-states';
 import { ClickHouseRunner } from './clickhouse-runner';
 import { loadReportsConfig, type ReportsConfig } from './config';
-import { ConfigError } from './errors';
+import { configOrExit, onStopSignal } from '../common/process';
 import { ReportsServer } from './server';
 
 async function main(): Promise<void> {
-  let config: ReportsConfig;
-  try {
-    config = loadReportsConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config: ReportsConfig = configOrExit(loadReportsConfig);
   const logger = createLogger('tapline-reports', config.TAPLINE_LOG_LEVEL);
   const clickhouse = new ClickHouseRunner(config.TAPLINE_CLICKHOUSE_URL, config.TAPLINE_CLICKHOUSE_DATABASE, config.TAPLINE_REPORTS_QUERY_TIMEOUT_MS);
   const cards = await RedisCardStates.connect(config.TAPLINE_REDIS_URL, config.TAPLINE_SHARD_COUNT);
   const server = await ReportsServer.start({ query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards }, config.TAPLINE_REPORTS_PORT, logger);
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
+  onStopSignal((signal) => {
     logger.info({ signal }, 'shutting down');
     server.stop(config.TAPLINE_SHUTDOWN_GRACE_MS)
       .then(() => Promise.all([clickhouse.close(), cards.close()]))
@@ -37,9 +25,7 @@ async function main(): Promise<void> {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  });
   process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: 0, httpPort: server.port, pid: process.pid }) + '\n');
 }
 

@@ -3,13 +3,7 @@
 
 import { TaplineError } from '../../actors/errors';
 
-/** A setting is missing, malformed, or contradicts another. The process exits with status 2. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from '../common/process';
 
 /** ClickHouse did not accept a statement: down, slow (timed out) or refusing it. Retried. */
 export class ClickHouseError extends TaplineError {

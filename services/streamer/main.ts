@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../common/logger';
 import { loadStreamerConfig, type StreamerConfig } from './config';
-import { ConfigError } from './errors';
+import { configOrExit, onStopSignal } from '../common/process';
 import { StreamerMetrics } from './metrics';
 import { migrate } from './schema/migrate';
 import { Streamer } from './streamer';
@@ -17,22 +17,12 @@ import { Streamer } from './streamer';
 const metrics_request_timeout_ms = 10_000;
 
 async function main(): Promise<void> {
-  let config: StreamerConfig;
-  try {
-    config = loadStreamerConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config: StreamerConfig = configOrExit(loadStreamerConfig);
   const logger = createLogger('tapline-streamer', config.TAPLINE_LOG_LEVEL);
   let stopRequested = false;
   // Filled in as startup proceeds; a signal during startup sees what exists so far.
   const running: { streamer?: Streamer; server?: http.Server } = {};
   const stop = (signal: string): void => {
-    if (stopRequested) return;
     stopRequested = true;
     logger.info({ signal }, 'shutting down');
     if (running.streamer === undefined) process.exit(0);
@@ -45,8 +35,7 @@ async function main(): Promise<void> {
       process.exit(1);
     });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  onStopSignal(stop);
 
   await migrateUntilDone(config, logger, () => stopRequested);
   const metrics = new StreamerMetrics(true);

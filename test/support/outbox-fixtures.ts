@@ -7,18 +7,8 @@ import type { StoredTransaction } from '../../actors/card/transaction';
 import { shardKeys } from '../../services/authorizer/store/keys';
 import { queryClickHouse } from '../../services/devenv/clickhouse';
 import { identifier } from '../../services/streamer/sql';
+import { seededRandom } from './seeded-random';
 
-/** mulberry32: a tiny seeded generator, enough for test data. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 export interface OutboxDocument {
   readonly shard: number;

@@ -9,17 +9,8 @@ import type { StoredTransaction } from '../../actors/card/transaction';
 import { shardOf } from '../../actors/sharding/placement';
 import { cardKey } from '../../services/authorizer/store/keys';
 import type { OutboxDocument } from './outbox-fixtures';
+import { seededRandom } from './seeded-random';
 
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 export const programs = [
   { id: 'festival-2026', currency: 'EUR' },
