@@ -7,7 +7,7 @@
 // the machine's two cores.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { startRedis } from '../services/devenv/redis';
@@ -77,7 +77,9 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
 async function main(): Promise<void> {
   const base = join(projectRoot(), '.bench');
   mkdirSync(base, { recursive: true });
-  const redis = await startRedis({ dataDir: mkdtempSync(join(base, 'redis-')), appendfsync: settings.appendfsync });
+  // Data of this run only; removed at the end (a full run writes gigabytes of AOF).
+  const runDir = mkdtempSync(join(base, 'run-'));
+  const redis = await startRedis({ dataDir: join(runDir, 'redis'), appendfsync: settings.appendfsync });
   const processes: ServerProcess[] = [];
   const stopLast: (() => Promise<void>)[] = [];
   try {
@@ -143,7 +145,7 @@ async function main(): Promise<void> {
     // Reporting path: ClickHouse and a streamer join; what they cost the authorization path and
     // how soon an approval is queryable there.
     const discarded = await discardOutbox(redis.url, shard_count);
-    const clickhouse = await startClickHouse({ dataDir: mkdtempSync(join(base, 'clickhouse-')) });
+    const clickhouse = await startClickHouse({ dataDir: join(runDir, 'clickhouse') });
     const streamer = await startServerProcess({
       script: 'dist/services/streamer/main.js',
       env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_CLICKHOUSE_URL: clickhouse.url, TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'bench-streamer' },
@@ -190,6 +192,7 @@ async function main(): Promise<void> {
     for (const child of processes.reverse()) await child.terminate().catch(() => undefined);
     for (const stop of stopLast) await stop().catch(() => undefined);
     await redis.stop();
+    rmSync(runDir, { recursive: true, force: true });
   }
 }
 
