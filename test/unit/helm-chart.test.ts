@@ -5,8 +5,10 @@
 // template reads exists in values.yaml (a typo would otherwise render as an empty string) and
 // every top-level value is used; that every value in values.yaml carries a comment; that the
 // StatefulSet keeps the properties operations rely on (node id from the pod name, probes, non-root,
-// read-only root filesystem); and that terminationGracePeriodSeconds exceeds the authorizer's
-// shutdown grace, so Kubernetes never SIGKILLs a node while it drains and flushes commits.
+// read-only root filesystem); that the streamer and reports Deployments exist, can be disabled,
+// take TAPLINE_SHARD_COUNT from the authorizer's own value and (streamer) their consumer name from
+// the pod name; and that every terminationGracePeriodSeconds exceeds its process's shutdown grace,
+// so Kubernetes never SIGKILLs a process while it drains, flushes commits or finishes a batch.
 
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -39,10 +41,7 @@ function readText(file: string): string {
 
 function readYamlMap(file: string): Yaml {
   const parsed: unknown = parseYaml(readText(file));
-  assert.ok(
-    parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed),
-    `${file} is not a YAML mapping`,
-  );
+  assert.ok(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), `${file} is not a YAML mapping`);
   return parsed as Yaml;
 }
 
@@ -120,25 +119,17 @@ describe('helm chart charts/tapline', () => {
         while (stack.length > 0 && (stack[stack.length - 1]?.indent ?? -1) >= indent) stack.pop();
         let previous = index - 1;
         while (previous >= 0 && (lines[previous] ?? '').trim() === '') previous--;
-        const own =
-          (previous >= 0 && (lines[previous] ?? '').trim().startsWith('#')) ||
-          /\s#\s/.test(m[3] ?? '');
+        const own = (previous >= 0 && (lines[previous] ?? '').trim().startsWith('#')) || /\s#\s/.test(m[3] ?? '');
         const commented = own || stack.some((entry) => entry.commented);
         // A key whose block holds further keys is only a grouping: its keys are checked themselves.
         let next = index + 1;
         while (next < lines.length && /^\s*(#.*)?$/.test(lines[next] ?? '')) next++;
         const child = /^(\s*)[A-Za-z0-9_.-]+:/.exec(lines[next] ?? '');
-        const grouping =
-          (m[3] ?? '').trim() === '' && child !== null && (child[1] ?? '').length > indent;
-        if (!commented && !grouping)
-          uncommented.push([...stack.map((entry) => entry.key), key].join('.'));
+        const grouping = (m[3] ?? '').trim() === '' && child !== null && (child[1] ?? '').length > indent;
+        if (!commented && !grouping) uncommented.push([...stack.map((entry) => entry.key), key].join('.'));
         stack.push({ indent, commented, key });
       });
-      assert.deepEqual(
-        uncommented,
-        [],
-        `values without a comment saying why: ${uncommented.join(', ')}`,
-      );
+      assert.deepEqual(uncommented, [], `values without a comment saying why: ${uncommented.join(', ')}`);
     });
   });
 
@@ -153,6 +144,9 @@ describe('helm chart charts/tapline', () => {
         'configmap.yaml',
         'pdb.yaml',
         'servicemonitor.yaml',
+        'streamer-deployment.yaml',
+        'reports-deployment.yaml',
+        'reports-service.yaml',
         'NOTES.txt',
       ]) {
         assert.ok(names.includes(expected), `templates/${expected} is missing`);
@@ -165,11 +159,7 @@ describe('helm chart charts/tapline', () => {
         let open: number | undefined;
         for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
           if (m[0] === '{{') {
-            assert.equal(
-              open,
-              undefined,
-              `${name}:${lineOf(text, m.index)}: "{{" inside an unclosed action`,
-            );
+            assert.equal(open, undefined, `${name}:${lineOf(text, m.index)}: "{{" inside an unclosed action`);
             open = m.index;
           } else {
             assert.notEqual(open, undefined, `${name}:${lineOf(text, m.index)}: "}}" without "{{"`);
@@ -189,20 +179,11 @@ describe('helm chart charts/tapline', () => {
             continue;
           }
           const keyword = /^[a-z]+/.exec(action)?.[0];
-          if (
-            keyword === 'if' ||
-            keyword === 'with' ||
-            keyword === 'range' ||
-            keyword === 'define' ||
-            keyword === 'block'
-          ) {
+          if (keyword === 'if' || keyword === 'with' || keyword === 'range' || keyword === 'define' || keyword === 'block') {
             stack.push(keyword);
           } else if (keyword === 'else') {
             const top = stack[stack.length - 1];
-            assert.ok(
-              top !== undefined && top !== 'define' && top !== 'block',
-              `${name}: else outside if/with/range`,
-            );
+            assert.ok(top !== undefined && top !== 'define' && top !== 'block', `${name}: else outside if/with/range`);
           } else if (keyword === 'end') {
             assert.ok(stack.pop() !== undefined, `${name}: end without an open block`);
           }
@@ -223,25 +204,13 @@ describe('helm chart charts/tapline', () => {
             const target = m[2] ?? '';
             if (!target.startsWith('"')) continue; // computed name, e.g. include (print ...) for a file
             const templateName = target.slice(1, -1);
-            assert.ok(
-              defined.has(templateName),
-              `${name}: include of undefined template "${templateName}"`,
-            );
+            assert.ok(defined.has(templateName), `${name}: include of undefined template "${templateName}"`);
             const rest = action.slice((m.index ?? 0) + m[0].length).trim();
-            assert.match(
-              rest,
-              /^(\.|\$|\(|\$[A-Za-z_])/,
-              `${name}: include "${templateName}" without a context argument`,
-            );
+            assert.match(rest, /^(\.|\$|\(|\$[A-Za-z_])/, `${name}: include "${templateName}" without a context argument`);
           }
         }
-        for (const m of text.matchAll(
-          /include\s+\(print\s+\$\.Template\.BasePath\s+"\/([^"]+)"\)/g,
-        )) {
-          assert.ok(
-            fs.existsSync(path.join(templates_dir, m[1] ?? '')),
-            `${name}: includes missing file ${m[1]}`,
-          );
+        for (const m of text.matchAll(/include\s+\(print\s+\$\.Template\.BasePath\s+"\/([^"]+)"\)/g)) {
+          assert.ok(fs.existsSync(path.join(templates_dir, m[1] ?? '')), `${name}: includes missing file ${m[1]}`);
         }
       }
     });
@@ -254,15 +223,10 @@ describe('helm chart charts/tapline', () => {
         for (const m of text.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
           const dotted = (m[1] ?? '').slice(1);
           used.add(dotted.split('.')[0] ?? '');
-          if (valueAt(values, dotted) === missing)
-            unknown.push(`${name}:${lineOf(text, m.index ?? 0)} .Values.${dotted}`);
+          if (valueAt(values, dotted) === missing) unknown.push(`${name}:${lineOf(text, m.index ?? 0)} .Values.${dotted}`);
         }
       }
-      assert.deepEqual(
-        unknown,
-        [],
-        `templates read values that values.yaml does not define: ${unknown.join(', ')}`,
-      );
+      assert.deepEqual(unknown, [], `templates read values that values.yaml does not define: ${unknown.join(', ')}`);
       const unused = Object.keys(values).filter((key) => !used.has(key));
       assert.deepEqual(unused, [], `values.yaml keys no template reads: ${unused.join(', ')}`);
     });
@@ -280,20 +244,11 @@ describe('helm chart charts/tapline', () => {
       );
       // The numbers checked above are the ones actually deployed, and the chart re-checks overrides.
       const statefulset = readText(path.join(templates_dir, 'statefulset.yaml'));
-      assert.match(
-        statefulset,
-        /terminationGracePeriodSeconds: \{\{ int64 \.Values\.terminationGracePeriodSeconds \}\}/,
-      );
+      assert.match(statefulset, /terminationGracePeriodSeconds: \{\{ int64 \.Values\.terminationGracePeriodSeconds \}\}/);
       const configmap = readText(path.join(templates_dir, 'configmap.yaml'));
-      assert.match(
-        configmap,
-        /TAPLINE_SHUTDOWN_GRACE_MS: \{\{ int64 \.Values\.config\.shutdownGraceMs \| quote \}\}/,
-      );
+      assert.match(configmap, /TAPLINE_SHUTDOWN_GRACE_MS: \{\{ int64 \.Values\.config\.shutdownGraceMs \| quote \}\}/);
       const helpers = readText(path.join(templates_dir, '_helpers.tpl'));
-      assert.match(
-        helpers,
-        /define "tapline\.validate"[\s\S]*if le \$terminationMs \$graceMs[\s\S]*fail/,
-      );
+      assert.match(helpers, /define "tapline\.validate"[\s\S]*if le \$terminationMs \$graceMs[\s\S]*fail/);
       assert.match(statefulset, /^\{\{- include "tapline\.validate" \. \}\}/);
     });
 
@@ -301,21 +256,11 @@ describe('helm chart charts/tapline', () => {
       const statefulset = readText(path.join(templates_dir, 'statefulset.yaml'));
       assert.match(statefulset, /kind: StatefulSet/);
       assert.match(statefulset, /podManagementPolicy: Parallel/);
-      assert.match(
-        statefulset,
-        /- name: TAPLINE_NODE_ID\s+valueFrom:\s+fieldRef:\s+fieldPath: metadata\.name/,
-      );
+      assert.match(statefulset, /- name: TAPLINE_NODE_ID\s+valueFrom:\s+fieldRef:\s+fieldPath: metadata\.name/);
       assert.match(statefulset, /readinessProbe:\s+httpGet:\s+path: \/readyz\s+port: metrics/);
       assert.match(statefulset, /livenessProbe:\s+httpGet:\s+path: \/healthz\s+port: metrics/);
-      assert.match(
-        statefulset,
-        /- name: grpc\s+containerPort: \{\{ int64 \.Values\.grpc\.port \}\}/,
-      );
-      for (const variable of [
-        'TAPLINE_TLS_CERT_FILE',
-        'TAPLINE_TLS_KEY_FILE',
-        'TAPLINE_TLS_CA_FILE',
-      ]) {
+      assert.match(statefulset, /- name: grpc\s+containerPort: \{\{ int64 \.Values\.grpc\.port \}\}/);
+      for (const variable of ['TAPLINE_TLS_CERT_FILE', 'TAPLINE_TLS_KEY_FILE', 'TAPLINE_TLS_CA_FILE']) {
         assert.match(statefulset, new RegExp(`- name: ${variable}\\b`));
       }
       const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
@@ -328,10 +273,7 @@ describe('helm chart charts/tapline', () => {
       assert.equal(valueAt(values, 'containerSecurityContext.readOnlyRootFilesystem'), true);
       const requests = valueAt(values, 'resources.requests');
       const limits = valueAt(values, 'resources.limits');
-      assert.ok(
-        requests !== missing && requests !== null && limits !== missing && limits !== null,
-        'resources need requests and limits',
-      );
+      assert.ok(requests !== missing && requests !== null && limits !== missing && limits !== null, 'resources need requests and limits');
     });
 
     it('the headless Service governs the StatefulSet and the client Service is ClusterIP on gRPC', () => {
@@ -348,10 +290,86 @@ describe('helm chart charts/tapline', () => {
       const pdb = readText(path.join(templates_dir, 'pdb.yaml'));
       assert.match(pdb, /kind: PodDisruptionBudget/);
       assert.match(pdb, /maxUnavailable: \{\{ \.Values\.pdb\.maxUnavailable \}\}/);
-      assert.match(
-        readText(path.join(templates_dir, 'servicemonitor.yaml')),
-        /^\{\{- if \.Values\.serviceMonitor\.enabled \}\}/,
-      );
+      assert.match(readText(path.join(templates_dir, 'servicemonitor.yaml')), /^\{\{- if \.Values\.serviceMonitor\.enabled \}\}/);
+    });
+
+    it('the streamer is a Deployment whose TAPLINE_NODE_ID is its pod name', () => {
+      const streamer = readText(path.join(templates_dir, 'streamer-deployment.yaml'));
+      assert.match(streamer, /^\{\{- if \.Values\.streamer\.enabled \}\}/);
+      assert.match(streamer, /\{\{- end \}\}\s*$/);
+      assert.match(streamer, /kind: Deployment/);
+      assert.match(streamer, /replicas: \{\{ int64 \.Values\.streamer\.replicaCount \}\}/);
+      assert.match(streamer, /- name: TAPLINE_NODE_ID\s+valueFrom:\s+fieldRef:\s+fieldPath: metadata\.name/);
+      assert.match(streamer, /livenessProbe:\s+httpGet:\s+path: \/metrics\s+port: metrics/);
+      assert.match(streamer, /- name: metrics\s+containerPort: \{\{ int64 \.Values\.streamer\.metricsPort \}\}/);
+      assert.match(streamer, /dict "root" \$ "component" "streamer"/);
+      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
+      assert.equal(valueAt(values, 'streamer.enabled'), true);
+      assert.equal(valueAt(values, 'streamer.replicaCount'), 2);
+      assert.equal(valueAt(values, 'streamer.metricsPort'), 9465);
+      assert.deepEqual(valueAt(values, 'streamer.command'), ['node', 'dist/services/streamer/main.js']);
+    });
+
+    it('the reports service is a Deployment with tcpSocket probes behind a ClusterIP Service', () => {
+      const reports = readText(path.join(templates_dir, 'reports-deployment.yaml'));
+      assert.match(reports, /^\{\{- if \.Values\.reports\.enabled \}\}/);
+      assert.match(reports, /kind: Deployment/);
+      assert.match(reports, /readinessProbe:\s+tcpSocket:\s+port: http/);
+      assert.match(reports, /livenessProbe:\s+tcpSocket:\s+port: http/);
+      assert.doesNotMatch(reports, /^\s*httpGet:/m);
+      assert.match(reports, /- name: TAPLINE_REPORTS_PORT\s+value: \{\{ int64 \.Values\.reports\.port \| quote \}\}/);
+      const service = readText(path.join(templates_dir, 'reports-service.yaml'));
+      assert.match(service, /^\{\{- if \.Values\.reports\.enabled \}\}/);
+      assert.match(service, /type: ClusterIP/);
+      assert.match(service, /targetPort: http/);
+      assert.match(service, /dict "root" \$ "component" "reports"/);
+      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
+      assert.equal(valueAt(values, 'reports.enabled'), true);
+      assert.equal(valueAt(values, 'reports.replicaCount'), 1);
+      assert.equal(valueAt(values, 'reports.port'), 9470);
+      assert.equal(valueAt(values, 'reports.service.port'), 9470);
+    });
+
+    it('the streamer and reports service share the authorizer shard count, Redis and ClickHouse settings', () => {
+      const configmap = readText(path.join(templates_dir, 'configmap.yaml'));
+      assert.match(configmap, /TAPLINE_SHARD_COUNT: \{\{ int64 \.Values\.config\.shardCount \| quote \}\}/);
+      for (const file of ['streamer-deployment.yaml', 'reports-deployment.yaml']) {
+        const text = readText(path.join(templates_dir, file));
+        assert.match(
+          text,
+          /- name: TAPLINE_SHARD_COUNT\s+value: \{\{ int64 \.Values\.config\.shardCount \| quote \}\}/,
+          `${file} must pass the authorizer's config.shardCount`,
+        );
+        assert.equal((text.match(/- name: TAPLINE_SHARD_COUNT\b/g) ?? []).length, 1, `${file}: one TAPLINE_SHARD_COUNT`);
+        assert.match(
+          text,
+          /- name: TAPLINE_REDIS_URL\s+valueFrom:\s+secretKeyRef:\s+name: \{\{ \.Values\.redis\.existingSecret \}\}/,
+          `${file} must support redis.existingSecret`,
+        );
+        assert.match(text, /- name: TAPLINE_CLICKHOUSE_URL\s+value: .*\.Values\.clickhouse\.url/);
+        assert.match(text, /- name: TAPLINE_CLICKHOUSE_DATABASE\s+value: \{\{ \.Values\.clickhouse\.database \| quote \}\}/);
+        assert.match(text, /image: \{\{ include "tapline\.image" \. \| quote \}\}/);
+        assert.match(text, /toYaml \.Values\.podSecurityContext/);
+        assert.match(text, /toYaml \.Values\.containerSecurityContext/);
+        assert.match(text, /with \.Values\.imagePullSecrets/);
+        assert.match(text, /terminationGracePeriodSeconds: \{\{ int64 \.Values\.[a-z]+\.terminationGracePeriodSeconds \}\}/);
+      }
+      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
+      assert.equal(valueAt(values, 'clickhouse.database'), 'tapline');
+      for (const component of ['streamer', 'reports']) {
+        const termination_s = numberAt(values, `${component}.terminationGracePeriodSeconds`);
+        const grace_ms = numberAt(values, `${component}.shutdownGraceMs`);
+        assert.ok(
+          termination_s * 1000 > grace_ms,
+          `${component}.terminationGracePeriodSeconds ${termination_s} s must exceed ${grace_ms} ms`,
+        );
+      }
+      const helpers = readText(path.join(templates_dir, '_helpers.tpl'));
+      assert.match(helpers, /\.Values\.streamer\.terminationGracePeriodSeconds[\s\S]*fail/);
+      assert.match(helpers, /\.Values\.reports\.terminationGracePeriodSeconds[\s\S]*fail/);
+      // The authorizer's selector must not match the new pods: they carry their own component.
+      assert.match(helpers, /app\.kubernetes\.io\/component: authorizer/);
+      assert.match(helpers, /app\.kubernetes\.io\/component: \{\{ \.component \}\}/);
     });
   });
 });

@@ -54,6 +54,30 @@ app.kubernetes.io/component: authorizer
 {{- end }}
 
 {{/*
+Selector labels of the streamer and reports Deployments. Called with
+(dict "root" $ "component" "streamer"): same name/instance as the authorizer but their own
+app.kubernetes.io/component, so the authorizer's Services, PDB and anti-affinity (which select
+component=authorizer) never match these pods, and vice versa.
+*/}}
+{{- define "tapline.componentSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "tapline.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/*
+Common labels for the streamer and reports resources; same arguments as
+tapline.componentSelectorLabels.
+*/}}
+{{- define "tapline.componentLabels" -}}
+helm.sh/chart: {{ include "tapline.chart" .root }}
+{{ include "tapline.componentSelectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: tapline
+{{- end }}
+
+{{/*
 Common labels for every resource.
 */}}
 {{- define "tapline.labels" -}}
@@ -83,6 +107,7 @@ a message instead of deploying a configuration that loses in-flight payments.
     kubelet SIGKILLs the node while it is still draining and flushing commits.
   - Redis must be configured one way or the other.
   - TLS needs a secret to mount.
+  - The streamer and reports service need ClickHouse, and the same grace rule as the authorizer.
 */}}
 {{- define "tapline.validate" -}}
 {{- $graceMs := add (int64 .Values.config.shutdownGraceMs) (mul (int64 .Values.preStopSleepSeconds) 1000) }}
@@ -95,5 +120,18 @@ a message instead of deploying a configuration that loses in-flight payments.
 {{- end }}
 {{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
 {{- fail "tls.enabled=true needs tls.secretName (a Secret with tls.crt, tls.key and ca.crt)" }}
+{{- end }}
+{{- if and (or .Values.streamer.enabled .Values.reports.enabled) (not .Values.clickhouse.url) }}
+{{- fail "streamer.enabled / reports.enabled need clickhouse.url (http://host:8123): ClickHouse is external to this chart and has no default" }}
+{{- end }}
+{{- if .Values.streamer.enabled }}
+{{- if le (mul (int64 .Values.streamer.terminationGracePeriodSeconds) 1000) (int64 .Values.streamer.shutdownGraceMs) }}
+{{- fail (printf "streamer.terminationGracePeriodSeconds (%d s) must be greater than streamer.shutdownGraceMs (%d ms), or a streamer is killed mid-batch" (int64 .Values.streamer.terminationGracePeriodSeconds) (int64 .Values.streamer.shutdownGraceMs)) }}
+{{- end }}
+{{- end }}
+{{- if .Values.reports.enabled }}
+{{- if le (mul (int64 .Values.reports.terminationGracePeriodSeconds) 1000) (int64 .Values.reports.shutdownGraceMs) }}
+{{- fail (printf "reports.terminationGracePeriodSeconds (%d s) must be greater than reports.shutdownGraceMs (%d ms), or in-flight reports are cut off" (int64 .Values.reports.terminationGracePeriodSeconds) (int64 .Values.reports.shutdownGraceMs)) }}
+{{- end }}
 {{- end }}
 {{- end }}
