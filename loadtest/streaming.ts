@@ -8,6 +8,7 @@
 
 import { createClient } from 'redis';
 import { queryClickHouse } from '../services/devenv/clickhouse';
+import { outboxBacklog } from '../services/devenv/outbox';
 import type { ServerProcess } from '../services/devenv/node-process';
 import { shardKeys } from '../services/authorizer/store/keys';
 import { stringLiteral } from '../services/streamer/sql';
@@ -19,18 +20,6 @@ const poll_interval_ms = 100;
 const lag_sample_every = 20;
 /** After the load stops, sampled approvals not queryable within this long count as never seen. */
 const lag_wait_after_ms = 30_000;
-
-/** Sum of the outbox streams' lengths: the streamer deletes what it has acknowledged. */
-export async function outboxBacklog(redisUrl: string, shardCount: number): Promise<number> {
-  const client = createClient({ url: redisUrl });
-  await client.connect();
-  try {
-    const lengths = await Promise.all(Array.from({ length: shardCount }, (_, shard) => client.sendCommand<number>(['XLEN', shardKeys(shard).outbox])));
-    return lengths.reduce((sum, length) => sum + length, 0);
-  } finally {
-    await client.close();
-  }
-}
 
 /**
  * Empties the outbox streams of the benchmark's private Redis. The phases before the streaming

@@ -3,14 +3,11 @@
 
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ConfigError } from '../common/process';
+import { ConfigError, envInt, log_level, parseEnv } from '../common/process';
 
-// Integers must be written as plain decimal digits. z.coerce.number() would read an empty or
-// blank value ("TAPLINE_SHUTDOWN_GRACE_MS=") as 0 and accept "0x10" or "1e3"; a variable that is
-// set must say what it means, and one that is not set gets its default.
-const decimal_integer = /^-?[0-9]+$/;
-const int = (min: number, max: number, fallback: number) =>
-  z.string().regex(decimal_integer, 'must be a decimal integer').transform(Number).pipe(z.number().int().min(min).max(max)).default(fallback);
+// Integers must be written as plain decimal digits (envInt): z.coerce.number() would read an
+// empty value ("TAPLINE_SHUTDOWN_GRACE_MS=") as 0 and accept "0x10" or "1e3".
+const int = envInt;
 
 const schema = z.object({
   TAPLINE_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default(hostname().slice(0, 64)),
@@ -19,7 +16,7 @@ const schema = z.object({
   // Prometheus /metrics and /healthz, /readyz. 0 picks a free port; -1 turns it off (tests).
   TAPLINE_METRICS_PORT: int(-1, 65535, 9464),
   TAPLINE_REDIS_URL: z.string().url().default('redis://127.0.0.1:6390'),
-  TAPLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TAPLINE_LOG_LEVEL: log_level,
   // Virtual shards. Fixed for the life of a deployment: it decides where every entity lives.
   // 256 gives an even spread over tens of nodes while keeping the per-shard bookkeeping small.
   TAPLINE_SHARD_COUNT: int(1, 65536, 256),
@@ -71,11 +68,7 @@ export type NodeConfig = z.infer<typeof schema>;
 export { ConfigError };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): NodeConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
-  }
-  const config = parsed.data;
+  const config = parseEnv(schema, env);
   const problems: string[] = [];
   if (config.TAPLINE_DRAIN_BATCH_MAX > config.TAPLINE_MAILBOX_MAX) problems.push('TAPLINE_DRAIN_BATCH_MAX must be <= TAPLINE_MAILBOX_MAX');
   if (config.TAPLINE_STREAM_IN_FLIGHT_MAX > config.TAPLINE_IN_FLIGHT_MAX) problems.push('TAPLINE_STREAM_IN_FLIGHT_MAX must be <= TAPLINE_IN_FLIGHT_MAX');

@@ -3,11 +3,9 @@
 
 import { z } from 'zod';
 import { identifier_pattern } from '../streamer/sql';
-import { ConfigError } from './errors';
+import { envInt, log_level, parseEnv } from '../common/process';
 
-const decimal_integer = /^-?[0-9]+$/;
-const int = (min: number, max: number, fallback: number) =>
-  z.string().regex(decimal_integer, 'must be a decimal integer').transform(Number).pipe(z.number().int().min(min).max(max)).default(fallback);
+const int = envInt;
 
 const schema = z.object({
   TAPLINE_CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
@@ -18,7 +16,7 @@ const schema = z.object({
   TAPLINE_SHARD_COUNT: int(1, 65536, 256),
   // HTTP port of the reports API; 0 picks a free port (tests).
   TAPLINE_REPORTS_PORT: int(0, 65535, 9470),
-  TAPLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TAPLINE_LOG_LEVEL: log_level,
   // One ClickHouse query may take this long. Reports read FINAL views (merge on read), which
   // costs more than a plain scan; 30 s keeps a dashboard waiting at most that long.
   TAPLINE_REPORTS_QUERY_TIMEOUT_MS: int(100, 600_000, 30_000),
@@ -29,9 +27,5 @@ const schema = z.object({
 export type ReportsConfig = z.infer<typeof schema>;
 
 export function loadReportsConfig(env: Record<string, string | undefined> = process.env): ReportsConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
-  }
-  return parsed.data;
+  return parseEnv(schema, env);
 }

@@ -4,12 +4,10 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { envInt, log_level, parseEnv } from '../common/process';
 import { identifier_pattern } from './sql';
 
-// Integers are plain decimal digits: a blank or hexadecimal value is a mistake, not a 0.
-const decimal_integer = /^-?[0-9]+$/;
-const int = (min: number, max: number, fallback: number) =>
-  z.string().regex(decimal_integer, 'must be a decimal integer').transform(Number).pipe(z.number().int().min(min).max(max)).default(fallback);
+const int = envInt;
 
 const schema = z.object({
   // The consumer name in the Redis consumer group. A restarted process with the same name re-reads
@@ -20,7 +18,7 @@ const schema = z.object({
   TAPLINE_CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
   // Created by the migrations if missing. Validated as a plain identifier: it is spliced into DDL.
   TAPLINE_CLICKHOUSE_DATABASE: z.string().regex(identifier_pattern).default('tapline'),
-  TAPLINE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TAPLINE_LOG_LEVEL: log_level,
   // Must equal the authorizer's value: it decides which outbox streams exist.
   TAPLINE_SHARD_COUNT: int(1, 65536, 256),
   // Prometheus /metrics. 0 picks a free port; -1 turns it off (tests).
@@ -61,11 +59,7 @@ const schema = z.object({
 export type StreamerConfig = z.infer<typeof schema>;
 
 export function loadStreamerConfig(env: Record<string, string | undefined> = process.env): StreamerConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
-  }
-  const config = parsed.data;
+  const config = parseEnv(schema, env);
   if (config.TAPLINE_STREAMER_BACKOFF_INITIAL_MS > config.TAPLINE_STREAMER_BACKOFF_MAX_MS) {
     throw new ConfigError('invalid configuration: TAPLINE_STREAMER_BACKOFF_INITIAL_MS exceeds TAPLINE_STREAMER_BACKOFF_MAX_MS');
   }

@@ -6,12 +6,11 @@
 // ClickHouse exactly once (deduplicated), and reconciliation against Redis lists no difference.
 
 import assert from 'node:assert/strict';
-import { createClient } from 'redis';
 import type { RedisInstance } from '../../services/devenv/redis';
 import { queryClickHouse, startClickHouse, type ClickHouseInstance } from '../../services/devenv/clickhouse';
 import { startServerProcess, type ServerProcess } from '../../services/devenv/node-process';
 import { pickFreePort } from '../../services/devenv/supervise';
-import { shardKeys } from '../../services/authorizer/store/keys';
+import { outboxBacklog } from '../../services/devenv/outbox';
 import { TaplineClient } from '../../services/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
 import { startNodeProcess, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
@@ -21,17 +20,6 @@ import { LoadRun } from '../support/load';
 const card_count = 60;
 const initial_balance_minor = 15_000;
 const database = 'tapline_e2e';
-
-async function outboxBacklog(redisUrl: string): Promise<number> {
-  const client = createClient({ url: redisUrl });
-  await client.connect();
-  try {
-    const lengths = await Promise.all(Array.from({ length: test_shard_count }, (_, shard) => client.sendCommand<number>(['XLEN', shardKeys(shard).outbox])));
-    return lengths.reduce((sum, length) => sum + length, 0);
-  } finally {
-    await client.close();
-  }
-}
 
 async function getJson(port: number, path: string): Promise<Record<string, unknown>> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -86,7 +74,7 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
     await load.settleUnknown(client, 10);
     client.close();
     // The killed streamer's pending entries are taken over by the survivor (XAUTOCLAIM).
-    await waitFor('outbox drained into ClickHouse', async () => (await outboxBacklog(redisUrl)) === 0, () => 'outbox not empty yet', 90_000);
+    await waitFor('outbox drained into ClickHouse', async () => (await outboxBacklog(redisUrl, test_shard_count)) === 0, () => 'outbox not empty yet', 90_000);
 
     // Every answered request is in ClickHouse exactly once (deduplicated view).
     const keys = (await queryClickHouse(clickhouse.url, `SELECT idempotency_key, count() FROM ${database}.transactions_dedup GROUP BY idempotency_key FORMAT TSV`)).trim().split('\n').filter((l) => l !== '');
