@@ -1,7 +1,7 @@
 // An authorizer node: wires Redis, group commit, the shard region and the gRPC server together,
 // and takes them down in order on shutdown (stop accepting, drain, flush, close).
 
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
 import type { HealthImplementation } from 'grpc-health-check';
@@ -11,6 +11,7 @@ import { ActorRuntime } from '../../actors/runtime/actor-runtime';
 import { ShardOwnership } from '../../actors/sharding/shard-ownership';
 import { ShardRegion } from '../../actors/sharding/shard-region';
 import { Metrics } from '../common/metrics';
+import { serveMetrics } from '../common/metrics-http';
 import type { NodeConfig } from './config';
 import { bindServer, createGrpcServer, served_services, serverCredentials } from './grpc/server';
 import { InFlight } from './grpc/service';
@@ -99,7 +100,9 @@ export class AuthorizerNode {
       certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE,
     }));
 
-    const httpServer = config.TAPLINE_METRICS_PORT < 0 ? undefined : await startHttp(config, metrics, () => holder.node);
+    const httpServer = config.TAPLINE_METRICS_PORT < 0 ? undefined : await serveMetrics({
+      registry: metrics.registry, host: config.TAPLINE_GRPC_HOST, port: config.TAPLINE_METRICS_PORT, ready: () => holder.node?.ready ?? false,
+    });
     const metricsPort = httpServer ? (httpServer.address() as AddressInfo).port : undefined;
     const node = new AuthorizerNode(config, logger, metrics, store, committer, runtime, region, inFlight, server, health, httpServer, grpcPort, metricsPort);
     holder.node = node;
@@ -159,36 +162,4 @@ async function withinMs(work: Promise<unknown>, ms: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function startHttp(config: NodeConfig, metrics: Metrics, node: () => AuthorizerNode | undefined): Promise<HttpServer> {
-  const server = createServer((request, response) => {
-    if (request.url === '/metrics') {
-      metrics.registry.metrics().then((text) => {
-        response.writeHead(200, { 'content-type': metrics.registry.contentType });
-        response.end(text);
-      }, () => {
-        response.writeHead(500);
-        response.end();
-      });
-      return;
-    }
-    if (request.url === '/healthz') {
-      response.writeHead(200);
-      response.end('ok');
-      return;
-    }
-    if (request.url === '/readyz') {
-      const ready = node()?.ready ?? false;
-      response.writeHead(ready ? 200 : 503);
-      response.end(ready ? 'ready' : 'not ready');
-      return;
-    }
-    response.writeHead(404);
-    response.end();
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.TAPLINE_METRICS_PORT, config.TAPLINE_GRPC_HOST, () => resolve(server));
-  });
 }

@@ -4,17 +4,15 @@
 // stdout when streaming, whatever the log level (the streamer serves no gRPC; the field lets the
 // shared process helpers wait for it like for the other services).
 
-import * as http from 'node:http';
+import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../common/logger';
 import { loadStreamerConfig, type StreamerConfig } from './config';
 import { configOrExit, onStopSignal } from '../common/process';
+import { serveMetrics } from '../common/metrics-http';
 import { StreamerMetrics } from './metrics';
 import { migrate } from './schema/migrate';
 import { Streamer } from './streamer';
-
-/** How long a metrics scrape may take before its socket is closed. */
-const metrics_request_timeout_ms = 10_000;
 
 async function main(): Promise<void> {
   const config: StreamerConfig = configOrExit(loadStreamerConfig);
@@ -39,7 +37,7 @@ async function main(): Promise<void> {
 
   await migrateUntilDone(config, logger, () => stopRequested);
   const metrics = new StreamerMetrics(true);
-  const server = config.TAPLINE_METRICS_PORT < 0 ? undefined : await serveMetrics(config.TAPLINE_METRICS_PORT, metrics);
+  const server = config.TAPLINE_METRICS_PORT < 0 ? undefined : await serveMetrics({ registry: metrics.registry, host: '0.0.0.0', port: config.TAPLINE_METRICS_PORT });
   running.server = server;
   running.streamer = await Streamer.start(config, logger, metrics);
   running.streamer.finished.catch((error: unknown) => {
@@ -63,29 +61,6 @@ async function migrateUntilDone(config: StreamerConfig, logger: Logger, stopRequ
       await new Promise((resolve) => setTimeout(resolve, wait_ms));
     }
   }
-}
-
-async function serveMetrics(port: number, metrics: StreamerMetrics): Promise<http.Server> {
-  const server = http.createServer((request, response) => {
-    if (request.url === '/metrics') {
-      metrics.registry.metrics().then((body) => {
-        response.writeHead(200, { 'content-type': metrics.registry.contentType });
-        response.end(body);
-      }, () => {
-        response.writeHead(500);
-        response.end();
-      });
-      return;
-    }
-    response.writeHead(request.url === '/healthz' ? 200 : 404);
-    response.end();
-  });
-  server.requestTimeout = metrics_request_timeout_ms;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '0.0.0.0', () => resolve());
-  });
-  return server;
 }
 
 main().catch((error: unknown) => {
