@@ -15,6 +15,7 @@ import type { CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } fr
 import { answerFromRecord, encodeRecord, type IdempotencyRecord, type TxnAnswer, type TxnResult } from '../card/transaction';
 import type { DeclineReason } from '../card/rules';
 import { odometerSubject } from '../rules/prompts';
+import { empty_review_queue, enqueueReview, resolveReview, type ReviewQueue } from '../rules/review-queue';
 import { decideFleetAdmin, decideFleetCard, decideFleetPurchase, type FleetAccountState, type FleetAdminCommand, type FleetCardCommand, type FleetCardState, type VehicleState } from './rules';
 import { decodeFleetRecord, fleetStoredTransaction, type FleetMoneyRequest, type FleetTxnResult } from './transaction';
 
@@ -36,7 +37,9 @@ export type FleetMessage =
   | { readonly type: 'account'; readonly command: FleetAdminCommand; readonly operatorId: string; readonly reply: Reply<FleetAccountAnswer>; readonly attempt: number }
   | { readonly type: 'card'; readonly cardId: string; readonly command: FleetCardCommand; readonly operatorId: string; readonly reply: Reply<FleetCardAnswer>; readonly attempt: number }
   | { readonly type: 'get_account'; readonly reply: Reply<FleetAccountState>; readonly attempt: number }
-  | { readonly type: 'get_card'; readonly cardId: string; readonly reply: Reply<FleetCardAnswer>; readonly attempt: number };
+  | { readonly type: 'get_card'; readonly cardId: string; readonly reply: Reply<FleetCardAnswer>; readonly attempt: number }
+  | { readonly type: 'list_review'; readonly reply: Reply<{ queue: ReviewQueue; currency: string }>; readonly attempt: number }
+  | { readonly type: 'resolve_review'; readonly transactionId: string; readonly operatorId: string; readonly note: string; readonly reply: Reply<ReviewQueue>; readonly attempt: number };
 
 export interface FleetActorContext {
   readonly persistence: Persistence;
@@ -63,6 +66,7 @@ interface Slot<S> {
 export class FleetBehavior implements EntityBehavior<FleetMessage> {
   private loaded = false;
   private account: Slot<FleetAccountState> = { state: undefined, version: 0, durable: undefined };
+  private review: Slot<ReviewQueue> = { state: undefined, version: 0, durable: undefined };
   private readonly cards = new Map<string, Slot<FleetCardState>>();
   private readonly vehicles = new Map<string, Slot<VehicleState>>();
   private uncommitted = 0;
@@ -119,6 +123,7 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
         this.cards.clear();
         this.vehicles.clear();
         this.account = await this.load<FleetAccountState>({ kind: 'fleet', id: this.fleetId });
+        this.review = await this.load<ReviewQueue>({ kind: 'review', id: this.fleetId });
         this.loaded = true;
       }
       if (card !== undefined && !this.cards.has(card)) this.remember(this.cards, card, await this.load<FleetCardState>({ kind: 'fleet_card', id: card }));
@@ -155,6 +160,13 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       case 'get_account':
         if (this.account.durable === undefined) message.reply({ ok: false, error: notFound('fleet account not found', { fleetId: this.fleetId }) });
         else message.reply({ ok: true, value: this.account.durable });
+        return;
+      case 'list_review':
+        if (this.account.durable === undefined) message.reply({ ok: false, error: notFound('fleet account not found', { fleetId: this.fleetId }) });
+        else message.reply({ ok: true, value: { queue: this.review.durable ?? empty_review_queue, currency: this.account.durable.currency } });
+        return;
+      case 'resolve_review':
+        this.handleResolve(message);
         return;
       case 'get_card': {
         const card = this.cards.get(message.cardId)?.durable;
@@ -235,6 +247,10 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       { slot: this.account, entity: { kind: 'fleet', id: this.fleetId }, after: approved ? decision.account : undefined },
       { slot: cardSlot, entity: { kind: 'fleet_card', id: request.cardId }, after: decision.card !== cardSlot.state ? decision.card : undefined },
     ];
+    if (approved && decision.flags.length > 0) {
+      const queued = enqueueReview(this.review.state ?? empty_review_queue, { id: result.id, card: request.cardId, amount_minor: request.amountMinor, flags: decision.flags, at_ms: atMs });
+      changes.push({ slot: this.review, entity: { kind: 'review', id: this.fleetId }, after: queued });
+    }
     if (approved && decision.vehicle !== undefined) {
       const id = this.vehicleId(odometerSubject(prompts, request.cardId));
       changes.push({ slot: vehicleSlot as Slot<VehicleState>, entity: { kind: 'vehicle', id }, after: decision.vehicle });
@@ -329,6 +345,28 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
     ];
     const submitted = this.submit(changes, undefined, JSON.stringify(audit), (outcome) => {
       if (outcome.status === 'committed') message.reply({ ok: true, value: { state: after, account: acc, alreadyExisted: false } });
+      else this.adminFailed(message, outcome);
+    });
+    if (!submitted) message.reply({ ok: false, error: resourceExhausted('commit queue full', { fleetId: this.fleetId }) });
+  }
+
+  private handleResolve(message: Extract<FleetMessage, { type: 'resolve_review' }>): void {
+    if (this.account.state === undefined) {
+      message.reply({ ok: false, error: notFound('fleet account not found', { fleetId: this.fleetId }) });
+      return;
+    }
+    const before = this.review.state ?? empty_review_queue;
+    const after = resolveReview(before, message.transactionId);
+    if (after === before) {
+      message.reply({ ok: false, error: notFound('transaction is not in the review queue', { transactionId: message.transactionId }) });
+      return;
+    }
+    const audit = JSON.stringify({
+      type: 'operator_action', action: 'review_resolved', subject: message.transactionId, detail: JSON.stringify({ fleet: this.fleetId, note: message.note }),
+      operator: message.operatorId, reason: '', at: this.context.clock(),
+    });
+    const submitted = this.submit([{ slot: this.review, entity: { kind: 'review', id: this.fleetId }, after }], undefined, audit, (outcome) => {
+      if (outcome.status === 'committed') message.reply({ ok: true, value: after });
       else this.adminFailed(message, outcome);
     });
     if (!submitted) message.reply({ ok: false, error: resourceExhausted('commit queue full', { fleetId: this.fleetId }) });

@@ -4,7 +4,7 @@
 
 export type EntityKind = 'card' | 'terminal'
   // Fleet accounts, their cards and their vehicles' odometers: all on the fleet's shard.
-  | 'fleet' | 'fleet_card' | 'vehicle';
+  | 'fleet' | 'fleet_card' | 'vehicle' | 'review';
 
 export interface EntityId {
   readonly kind: EntityKind;

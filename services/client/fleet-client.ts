@@ -10,6 +10,8 @@ import {
   type GetFleetCardResponse,
   type IssueFleetCardRequest,
   type IssueFleetCardResponse,
+  type ListReviewQueueResponse,
+  type ResolveReviewResponse,
   type LoadBasePricesRequest,
   type LoadBasePricesResponse,
   type SetFleetCardLimitsRequest,
@@ -119,6 +121,14 @@ export class FleetClient {
 
   getCard(cardId: string): Promise<GetFleetCardResponse> {
     return invoke((m, o, cb) => this.fleet.getFleetCard({ cardId }, m, o, cb));
+  }
+
+  listReviewQueue(fleetId: string): Promise<ListReviewQueueResponse> {
+    return invoke((m, o, cb) => this.fleet.listReviewQueue({ fleetId }, m, o, cb));
+  }
+
+  resolveReview(fleetId: string, transactionId: string, note = ''): Promise<ResolveReviewResponse> {
+    return invoke((m, o, cb) => this.fleet.resolveReview({ fleetId, transactionId, note, operatorId: 'ops' }, m, o, cb));
   }
 
   close(): void {

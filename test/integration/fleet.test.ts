@@ -268,6 +268,14 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     assert.equal(flagged.suspicious, true);
     assert.deepEqual(flagged.flags, ['risk:soft_amount']);
     assert.deepEqual((await inspect.outbox()).find((d) => d['id'] === flagged.transactionId)!['flags'], ['risk:soft_amount']);
+    // The flagged approval waits in the review queue (committed with it) until an operator resolves it.
+    const queue = await fleet.listReviewQueue('risky');
+    assert.deepEqual(queue.entries.map((e) => [e.transactionId, e.cardId, e.amount?.amountMinor, e.flags]), [[flagged.transactionId, card, 2_001n, ['risk:soft_amount']]]);
+    assert.equal((await fleet.resolveReview('risky', flagged.transactionId, 'driver confirmed')).remaining, 0n);
+    assert.equal((await fleet.listReviewQueue('risky')).entries.length, 0);
+    await assert.rejects(fleet.resolveReview('risky', flagged.transactionId), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    const audit = (await inspect.outbox()).find((d) => d['action'] === 'review_resolved')!;
+    assert.equal(audit['subject'], flagged.transactionId);
     const hard = await buy(card!, 9_001);
     assert.equal(hard.declineReason, DeclineReason.DECLINE_REASON_RISK);
     assert.equal(hard.declineRule, 'risk:hard_amount');

@@ -15,6 +15,7 @@ import { checkVelocity, inWindow, recordVelocity, velocity_events_max, velocityH
 import { checkRisk, empty_risk_state, recordDecline, type RiskPolicy } from '../../actors/rules/risk';
 import { lineDiscounts, pointsEarned, redeemPoints } from '../../actors/rules/loyalty';
 import { approve_clean, decline, firstDecline } from '../../actors/rules/rule';
+import { empty_review_queue, enqueueReview, resolveReview, review_entries_max } from '../../actors/rules/review-queue';
 import { afterProgram, checkProgramGate, empty_program_state, loyaltyFor } from '../../actors/rules/program';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
@@ -202,5 +203,17 @@ describe('rules: velocity, risk, loyalty', function () {
     assert.deepEqual(approved.velocity, [{ at_ms: 0, amount_minor: 10 }]);
     assert.equal(afterProgram({}, empty_program_state, request, { approved: true }), empty_program_state);
     assert.deepEqual(loyaltyFor({}, 'm', [line('fuel')], [100]), { discounts_minor: [0], discount_minor: 0, points_earned: 0 });
+  });
+
+  it('review queue: flagged entries queue in order, the oldest makes room past the bound and is counted', function () {
+    let queue = empty_review_queue;
+    for (let i = 0; i < review_entries_max + 3; i++) queue = enqueueReview(queue, { id: `t${i}`, card: 'c', amount_minor: i, flags: ['risk:soft_amount'], at_ms: i });
+    assert.equal(queue.entries.length, review_entries_max);
+    assert.equal(queue.dropped, 3);
+    assert.equal(queue.entries[0]?.id, 't3');
+    const resolved = resolveReview(queue, 't10');
+    assert.equal(resolved.entries.length, review_entries_max - 1);
+    assert.equal(resolved.entries.some((e) => e.id === 't10'), false);
+    assert.equal(resolveReview(queue, 'unknown'), queue);
   });
 });

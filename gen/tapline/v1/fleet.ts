@@ -305,6 +305,39 @@ export interface GetFleetCardResponse {
   card?: FleetCard | undefined;
 }
 
+export interface ReviewEntry {
+  transactionId: string;
+  cardId: string;
+  amount?:
+    | Money
+    | undefined;
+  /** The rules that flagged it, e.g. "risk:soft_amount". */
+  flags: string[];
+  authorizedAtUnixMs: bigint;
+}
+
+export interface ListReviewQueueRequest {
+  fleetId: string;
+}
+
+export interface ListReviewQueueResponse {
+  entries: ReviewEntry[];
+  /** Entries that made room for newer ones when the queue was full (still flagged in reports). */
+  dropped: bigint;
+}
+
+export interface ResolveReviewRequest {
+  fleetId: string;
+  transactionId: string;
+  /** Why it was cleared (kept in the audit trail), at most 256 characters. */
+  note: string;
+  operatorId: string;
+}
+
+export interface ResolveReviewResponse {
+  remaining: bigint;
+}
+
 function createBaseSpendLimits(): SpendLimits {
   return {
     perTxnMinor: undefined,
@@ -3329,6 +3362,390 @@ export const GetFleetCardResponse: MessageFns<GetFleetCardResponse> = {
   },
 };
 
+function createBaseReviewEntry(): ReviewEntry {
+  return { transactionId: "", cardId: "", amount: undefined, flags: [], authorizedAtUnixMs: 0n };
+}
+
+export const ReviewEntry: MessageFns<ReviewEntry> = {
+  encode(message: ReviewEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transactionId !== "") {
+      writer.uint32(10).string(message.transactionId);
+    }
+    if (message.cardId !== "") {
+      writer.uint32(18).string(message.cardId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.flags) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.authorizedAtUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.authorizedAtUnixMs) !== message.authorizedAtUnixMs) {
+        throw new globalThis.Error("value provided for field message.authorizedAtUnixMs of type int64 too large");
+      }
+      writer.uint32(40).int64(message.authorizedAtUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviewEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviewEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.flags.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.authorizedAtUnixMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReviewEntry>): ReviewEntry {
+    return ReviewEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReviewEntry>): ReviewEntry {
+    const message = createBaseReviewEntry();
+    message.transactionId = object.transactionId ?? "";
+    message.cardId = object.cardId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.flags = object.flags?.map((e) => e) || [];
+    message.authorizedAtUnixMs = (object.authorizedAtUnixMs !== undefined && object.authorizedAtUnixMs !== null)
+      ? BigInt(object.authorizedAtUnixMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseListReviewQueueRequest(): ListReviewQueueRequest {
+  return { fleetId: "" };
+}
+
+export const ListReviewQueueRequest: MessageFns<ListReviewQueueRequest> = {
+  encode(message: ListReviewQueueRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fleetId !== "") {
+      writer.uint32(10).string(message.fleetId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListReviewQueueRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListReviewQueueRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fleetId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListReviewQueueRequest>): ListReviewQueueRequest {
+    return ListReviewQueueRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListReviewQueueRequest>): ListReviewQueueRequest {
+    const message = createBaseListReviewQueueRequest();
+    message.fleetId = object.fleetId ?? "";
+    return message;
+  },
+};
+
+function createBaseListReviewQueueResponse(): ListReviewQueueResponse {
+  return { entries: [], dropped: 0n };
+}
+
+export const ListReviewQueueResponse: MessageFns<ListReviewQueueResponse> = {
+  encode(message: ListReviewQueueResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      ReviewEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.dropped !== 0n) {
+      if (BigInt.asIntN(64, message.dropped) !== message.dropped) {
+        throw new globalThis.Error("value provided for field message.dropped of type int64 too large");
+      }
+      writer.uint32(16).int64(message.dropped);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListReviewQueueResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListReviewQueueResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(ReviewEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dropped = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListReviewQueueResponse>): ListReviewQueueResponse {
+    return ListReviewQueueResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListReviewQueueResponse>): ListReviewQueueResponse {
+    const message = createBaseListReviewQueueResponse();
+    message.entries = object.entries?.map((e) => ReviewEntry.fromPartial(e)) || [];
+    message.dropped = (object.dropped !== undefined && object.dropped !== null) ? BigInt(object.dropped) : 0n;
+    return message;
+  },
+};
+
+function createBaseResolveReviewRequest(): ResolveReviewRequest {
+  return { fleetId: "", transactionId: "", note: "", operatorId: "" };
+}
+
+export const ResolveReviewRequest: MessageFns<ResolveReviewRequest> = {
+  encode(message: ResolveReviewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fleetId !== "") {
+      writer.uint32(10).string(message.fleetId);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(18).string(message.transactionId);
+    }
+    if (message.note !== "") {
+      writer.uint32(26).string(message.note);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolveReviewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolveReviewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fleetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ResolveReviewRequest>): ResolveReviewRequest {
+    return ResolveReviewRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResolveReviewRequest>): ResolveReviewRequest {
+    const message = createBaseResolveReviewRequest();
+    message.fleetId = object.fleetId ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.note = object.note ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseResolveReviewResponse(): ResolveReviewResponse {
+  return { remaining: 0n };
+}
+
+export const ResolveReviewResponse: MessageFns<ResolveReviewResponse> = {
+  encode(message: ResolveReviewResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.remaining !== 0n) {
+      if (BigInt.asIntN(64, message.remaining) !== message.remaining) {
+        throw new globalThis.Error("value provided for field message.remaining of type int64 too large");
+      }
+      writer.uint32(8).int64(message.remaining);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolveReviewResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolveReviewResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.remaining = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ResolveReviewResponse>): ResolveReviewResponse {
+    return ResolveReviewResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResolveReviewResponse>): ResolveReviewResponse {
+    const message = createBaseResolveReviewResponse();
+    message.remaining = (object.remaining !== undefined && object.remaining !== null) ? BigInt(object.remaining) : 0n;
+    return message;
+  },
+};
+
 /**
  * Operator API for fleet accounts: postpaid customers (employers) whose cards' purchases accrue
  * to the account up to its credit limit and are invoiced in bulk. A fleet card's id is
@@ -3454,6 +3871,29 @@ export const FleetAdminServiceService = {
       Buffer.from(GetFleetCardResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetFleetCardResponse => GetFleetCardResponse.decode(value),
   },
+  /** The review queue: approved transactions a soft risk rule flagged, oldest first. */
+  listReviewQueue: {
+    path: "/tapline.v1.FleetAdminService/ListReviewQueue" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListReviewQueueRequest): Buffer =>
+      Buffer.from(ListReviewQueueRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListReviewQueueRequest => ListReviewQueueRequest.decode(value),
+    responseSerialize: (value: ListReviewQueueResponse): Buffer =>
+      Buffer.from(ListReviewQueueResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListReviewQueueResponse => ListReviewQueueResponse.decode(value),
+  },
+  /** Removes a reviewed transaction from the queue (NOT_FOUND if it is not queued). */
+  resolveReview: {
+    path: "/tapline.v1.FleetAdminService/ResolveReview" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResolveReviewRequest): Buffer => Buffer.from(ResolveReviewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResolveReviewRequest => ResolveReviewRequest.decode(value),
+    responseSerialize: (value: ResolveReviewResponse): Buffer =>
+      Buffer.from(ResolveReviewResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResolveReviewResponse => ResolveReviewResponse.decode(value),
+  },
 } as const;
 
 export interface FleetAdminServiceServer extends UntypedServiceImplementation {
@@ -3474,6 +3914,10 @@ export interface FleetAdminServiceServer extends UntypedServiceImplementation {
   /** Durable state only. */
   getFleetAccount: handleUnaryCall<GetFleetAccountRequest, GetFleetAccountResponse>;
   getFleetCard: handleUnaryCall<GetFleetCardRequest, GetFleetCardResponse>;
+  /** The review queue: approved transactions a soft risk rule flagged, oldest first. */
+  listReviewQueue: handleUnaryCall<ListReviewQueueRequest, ListReviewQueueResponse>;
+  /** Removes a reviewed transaction from the queue (NOT_FOUND if it is not queued). */
+  resolveReview: handleUnaryCall<ResolveReviewRequest, ResolveReviewResponse>;
 }
 
 export interface FleetAdminServiceClient extends Client {
@@ -3633,6 +4077,38 @@ export interface FleetAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetFleetCardResponse) => void,
+  ): ClientUnaryCall;
+  /** The review queue: approved transactions a soft risk rule flagged, oldest first. */
+  listReviewQueue(
+    request: ListReviewQueueRequest,
+    callback: (error: ServiceError | null, response: ListReviewQueueResponse) => void,
+  ): ClientUnaryCall;
+  listReviewQueue(
+    request: ListReviewQueueRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListReviewQueueResponse) => void,
+  ): ClientUnaryCall;
+  listReviewQueue(
+    request: ListReviewQueueRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListReviewQueueResponse) => void,
+  ): ClientUnaryCall;
+  /** Removes a reviewed transaction from the queue (NOT_FOUND if it is not queued). */
+  resolveReview(
+    request: ResolveReviewRequest,
+    callback: (error: ServiceError | null, response: ResolveReviewResponse) => void,
+  ): ClientUnaryCall;
+  resolveReview(
+    request: ResolveReviewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResolveReviewResponse) => void,
+  ): ClientUnaryCall;
+  resolveReview(
+    request: ResolveReviewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResolveReviewResponse) => void,
   ): ClientUnaryCall;
 }
 

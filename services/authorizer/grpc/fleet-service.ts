@@ -7,6 +7,7 @@ import type { FleetAccountState, FleetCardState } from '../../../actors/fleet/ru
 import { isValidTimeZone, periodKeys } from '../../../actors/rules/calendar';
 import { spentIn, type SpendLimits as DomainSpendLimits } from '../../../actors/rules/spend-limits';
 import type { Outcome } from '../../../actors/errors';
+import type { ReviewQueue } from '../../../actors/rules/review-queue';
 import type { FleetAccount, FleetAdminServiceServer, FleetCard, SpendLimits } from '../../../gen/tapline/v1/fleet';
 import { requireCurrency, requireId, optionalId } from './validate';
 import {
@@ -119,6 +120,20 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
       const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
       card(cardId, fleetId, { type: 'set_status', status: parseFleetCardStatus(request.status) }, optionalId('operator_id', request.operatorId, ''), reply);
     }, toCard),
+    listReviewQueue: unary(deps, 'ListReviewQueue', (request, reply: (outcome: Outcome<{ queue: ReviewQueue; currency: string }>) => void) => {
+      region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'list_review', reply, attempt: 0 });
+    }, ({ queue, currency }) => ({
+      entries: queue.entries.map((entry) => ({
+        transactionId: entry.id, cardId: entry.card, amount: { amountMinor: BigInt(entry.amount_minor), currency }, flags: [...entry.flags], authorizedAtUnixMs: BigInt(entry.at_ms),
+      })),
+      dropped: BigInt(queue.dropped),
+    })),
+    resolveReview: unary(deps, 'ResolveReview', (request, reply: (outcome: Outcome<ReviewQueue>) => void) => {
+      const fleetId = requireId('fleet_id', request.fleetId);
+      if (request.transactionId === '' || request.transactionId.length > 64) throw invalidArgument('transaction_id must be 1-64 characters');
+      if (request.note.length > 256) throw invalidArgument('note is at most 256 characters');
+      region.tellFleet(fleetId, { type: 'resolve_review', transactionId: request.transactionId, operatorId: optionalId('operator_id', request.operatorId, ''), note: request.note, reply, attempt: 0 });
+    }, (queue) => ({ remaining: BigInt(queue.entries.length) })),
     getFleetCard: unary(deps, 'GetFleetCard', (request, reply: CardReply) => {
       const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
       region.tellFleet(fleetId, { type: 'get_card', cardId, reply, attempt: 0 });

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { CommitEntry, CommitResult, EntityId, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
 import type { Metrics } from '../../common/metrics';
-import { cardKey, fleetCardKey, fleetKey, idempotencyKey, reversalClaimKey, shardKeys, terminalKey, vehicleKey } from './keys';
+import { cardKey, fleetCardKey, fleetKey, idempotencyKey, reversalClaimKey, shardKeys, terminalKey, vehicleKey, reviewKey } from './keys';
 import type { RedisStore } from './redis-store';
 
 /** Who holds which shard at which epoch; the committer asks it for every batch. */
@@ -32,6 +32,8 @@ export function entityKey(shard: number, entity: EntityId): string {
       return fleetCardKey(shard, entity.id);
     case 'vehicle':
       return vehicleKey(shard, entity.id);
+    case 'review':
+      return reviewKey(shard, entity.id);
   }
 }
 

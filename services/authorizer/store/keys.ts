@@ -5,6 +5,7 @@
 //   tl:{s<shard>}:fleet:<fleetId>      hash  v, d = fleet account state (JSON)
 //   tl:{s<shard>}:fcard:<fleetId>~<n>  hash  v, d = fleet card state; shard = the fleet's
 //   tl:{s<shard>}:veh:<fleetId>/<id>   hash  v, d = last odometer reading of a fleet's vehicle
+//   tl:{s<shard>}:review:<fleetId>     hash  v, d = the fleet's review queue of flagged transactions
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
 //   tl:idem:<idempotencyKey>           string  {"f": fingerprint, "r": result} for RETENTION seconds
@@ -52,6 +53,10 @@ export function fleetCardKey(shard: number, cardId: string): string {
 /** `vehicleId` is "<fleetId>/<vehicle or card:<cardId>>" (actors/fleet/actor.ts). */
 export function vehicleKey(shard: number, vehicleId: string): string {
   return `tl:{s${shard}}:veh:${vehicleId}`;
+}
+
+export function reviewKey(shard: number, fleetId: string): string {
+  return `tl:{s${shard}}:review:${fleetId}`;
 }
 
 export function idempotencyKey(key: string): string {
