@@ -18,7 +18,7 @@ export interface ReviewQueue {
   readonly dropped: number;
 }
 
-export const empty_review_queue: ReviewQueue = Object.freeze({ entries: Object.freeze([]) as readonly ReviewEntry[], dropped: 0 });
+export const empty_review_queue: ReviewQueue = Object.freeze({ entries: Object.freeze([]), dropped: 0 });
 
 /** Entries kept per queue: a screenful of work, and a record small enough to rewrite per flag. */
 export const review_entries_max = 500;
