@@ -8,16 +8,16 @@
 // every write carries the version it was decided on, and a commit that does not land makes the
 // actor reload and decide again (docs/DECISIONS.md, "Decide on the in-memory state").
 
-import { TaplineError, alreadyExists, notFound, resourceExhausted, unavailable, type Outcome } from '../errors';
+import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, unavailable, type Outcome } from '../errors';
 import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } from '../runtime/persistence';
-import { answerFromRecord, encodeRecord, type IdempotencyRecord, type TxnAnswer, type TxnResult } from '../card/transaction';
+import { answerFromRecord, encodeRecord, storedTransaction, tombstone_fingerprint, type IdempotencyRecord, type MoneyRequest, type ReverseOutcome, type TxnAnswer, type TxnResult } from '../card/transaction';
 import type { DeclineReason } from '../card/rules';
 import { odometerSubject } from '../rules/prompts';
 import { empty_review_queue, enqueueReview, resolveReview, type ReviewQueue } from '../rules/review-queue';
-import { decideFleetAdmin, decideFleetCard, decideFleetPurchase, type FleetAccountState, type FleetAdminCommand, type FleetCardCommand, type FleetCardState, type VehicleState } from './rules';
-import { decodeFleetRecord, fleetStoredTransaction, type FleetMoneyRequest, type FleetTxnResult } from './transaction';
+import { decideFleetAdmin, decideFleetCard, decideFleetPurchase, reverseFleetPurchase, type FleetAccountState, type FleetAdminCommand, type FleetCardCommand, type FleetCardState, type VehicleState } from './rules';
+import { decodeFleetRecord, fleetStoredTransaction, isFleetTxnResult, type FleetMoneyRequest, type FleetTxnResult } from './transaction';
 
 type Reply<T> = (outcome: Outcome<T>) => void;
 
@@ -70,6 +70,8 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
   private readonly cards = new Map<string, Slot<FleetCardState>>();
   private readonly vehicles = new Map<string, Slot<VehicleState>>();
   private uncommitted = 0;
+  /** Originals with a reversal decided but not yet committed by this actor. */
+  private readonly reversalsInFlight = new Set<string>();
 
   constructor(readonly fleetId: string, private readonly shard: number, private readonly context: FleetActorContext) {}
 
@@ -81,7 +83,8 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
     for (const message of batch) {
       try {
         await this.prepare(message);
-        this.handle(message);
+        if (message.type === 'money' && message.request.kind === 'reverse') await this.handleReverse(message);
+        else this.handle(message);
       } catch (error) {
         this.fail([message], error);
       }
@@ -263,6 +266,106 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
     }
   }
 
+  /**
+   * A reversal of one of the account's purchases, with the card actor's semantics (docs/DECISIONS.md,
+   * "Reversal tombstones"): REVERSED gives the invoiced amount back to the account once (a claim on
+   * the original's key), ALREADY_REVERSED after that, NOTHING_TO_REVERSE for a declined or unknown
+   * original, and an unknown original is tombstoned so that, arriving late, it is declined.
+   */
+  private async handleReverse(message: Extract<FleetMessage, { type: 'money' }>): Promise<void> {
+    if (this.answeredByIndex(message)) return;
+    const { request } = message;
+    const originalKey = request.originalKey;
+    const known = this.context.idempotency.lookup(originalKey);
+    if (known?.state === 'pending') {
+      known.pending.waiters.push(() => this.retellOrFail(message));
+      return;
+    }
+    const stored = known?.state === 'done' ? known.record : await this.readRecord(originalKey);
+    await this.prepare(message);
+    if (this.account.state === undefined || this.cards.get(request.cardId)?.state === undefined) {
+      message.reply({ ok: false, error: notFound('card not found', { cardId: request.cardId }) });
+      return;
+    }
+    if (stored !== undefined && stored.f !== tombstone_fingerprint && stored.r.cardId !== request.cardId) {
+      message.reply({ ok: false, error: invalidArgument('original transaction belongs to another card', { originalKey }) });
+      return;
+    }
+    if (stored !== undefined && stored.r.kind !== 'purchase') {
+      message.reply({ ok: false, error: invalidArgument('only purchases can be reversed', { originalKey, kind: stored.r.kind }) });
+      return;
+    }
+    if (stored === undefined || stored.r.outcome !== 'approved' || !isFleetTxnResult(stored.r)) {
+      if (this.answeredByIndex(message)) return;
+      this.commitReversal(message, 'nothing_to_reverse', undefined, stored === undefined);
+      return;
+    }
+    const alreadyReversed = this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
+    await this.prepare(message);
+    if (this.answeredByIndex(message)) return;
+    this.commitReversal(message, alreadyReversed ? 'already_reversed' : 'reversed', stored.r, false);
+  }
+
+  private async readRecord(key: string): Promise<IdempotencyRecord | undefined> {
+    const value = await this.context.persistence.loadIdempotencyRecord(key);
+    return value === undefined ? undefined : decodeFleetRecord(value);
+  }
+
+  private commitReversal(message: Extract<FleetMessage, { type: 'money' }>, outcome: ReverseOutcome, original: FleetTxnResult | undefined, tombstone: boolean): void {
+    const { request } = message;
+    const account = this.account.state as FleetAccountState;
+    const cardSlot = this.cards.get(request.cardId) as Slot<FleetCardState>;
+    const card = cardSlot.state as FleetCardState;
+    const atMs = this.context.clock();
+    const id = this.context.nextTransactionId();
+    const reversing = outcome === 'reversed' && original !== undefined;
+    const after = reversing ? reverseFleetPurchase(account, card, { pumpMinor: original.fleet.pumpMinor, invoicedMinor: original.fleet.invoicedMinor, pointsEarned: original.fleet.pointsEarned, atMs: original.atMs }) : undefined;
+    const accountAfter = after?.account ?? account;
+    const result: FleetTxnResult = {
+      id, kind: 'reverse', outcome: 'approved', cardId: request.cardId,
+      amountMinor: reversing ? original.amountMinor : 0,
+      currency: account.currency,
+      balanceAfterMinor: accountAfter.creditLimitMinor + accountAfter.balanceMinor,
+      atMs,
+      reverse: outcome,
+      fleet: {
+        fleetId: this.fleetId,
+        pumpMinor: reversing ? original.fleet.pumpMinor : 0,
+        invoicedMinor: reversing ? original.fleet.invoicedMinor : 0,
+        discountMinor: 0, pointsEarned: 0, pointsRedeemed: 0, flags: [],
+        accountBalanceAfterMinor: accountAfter.balanceMinor,
+      },
+    };
+    const context = { merchantId: message.merchantId, programId: this.fleetId };
+    const claims: { kind: 'idempotency' | 'reversal'; key: string; value: string }[] = [];
+    if (reversing) claims.push({ kind: 'reversal', key: request.originalKey, value: id });
+    if (tombstone) {
+      const tombstoneResult: TxnResult = {
+        id: `${id}.t`, kind: 'purchase', outcome: 'declined', reason: 'reversed_before_authorization', rule: 'reversal',
+        cardId: request.cardId, amountMinor: 0, currency: account.currency, balanceAfterMinor: account.creditLimitMinor + account.balanceMinor, atMs,
+      };
+      const tombstoneRequest: MoneyRequest = { ...request, kind: 'purchase', key: request.originalKey, amountMinor: 0, originalKey: '' };
+      claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord(storedTransaction(tombstoneRequest, context, tombstoneResult, tombstone_fingerprint)) });
+    }
+    const stored = encodeRecord(fleetStoredTransaction(request, context, result, []));
+    const record: IdempotencyRecord = { f: request.fingerprint, r: result };
+    const changes: SlotChange[] = [
+      { slot: this.account, entity: { kind: 'fleet', id: this.fleetId }, after: after?.account },
+      { slot: cardSlot, entity: { kind: 'fleet_card', id: request.cardId }, after: after?.card },
+    ];
+    this.context.idempotency.begin(request.key, request.fingerprint);
+    const submitted = this.submit(changes, { key: request.key, value: stored }, stored, (settled) => {
+      if (reversing) this.reversalsInFlight.delete(request.originalKey);
+      this.settleMoney(message, record, settled);
+    }, claims);
+    if (!submitted) {
+      this.context.idempotency.abandon(request.key);
+      message.reply({ ok: false, error: resourceExhausted('commit queue full', { fleetId: this.fleetId }) });
+      return;
+    }
+    if (reversing) this.reversalsInFlight.add(request.originalKey);
+  }
+
   private settleMoney(message: Extract<FleetMessage, { type: 'money' }>, record: IdempotencyRecord, outcome: CommitResult): void {
     const { request } = message;
     switch (outcome.status) {
@@ -380,7 +483,7 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
   // -------------------------------------------------------------------------------------------
   // Commit: one entry with every record that changed (or whose version the decision read).
 
-  private submit(changes: SlotChange[], idempotency: CommitEntry['idempotency'], outbox: string, settle: (outcome: CommitResult) => void): boolean {
+  private submit(changes: SlotChange[], idempotency: CommitEntry['idempotency'], outbox: string, settle: (outcome: CommitResult) => void, claims: CommitEntry['claims'] = []): boolean {
     const writes: EntityWrite[] = changes.map(({ slot, entity, after }) => ({
       entity, expectVersion: slot.version, data: after === undefined ? undefined : JSON.stringify(after),
     }));
@@ -388,6 +491,7 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       shard: this.shard,
       writes,
       ...(idempotency !== undefined ? { idempotency } : {}),
+      ...(claims.length > 0 ? { claims } : {}),
       outbox,
       settle: (outcome) => {
         this.uncommitted -= 1;

@@ -250,3 +250,46 @@ export function decideFleetCard(account: FleetAccountState | undefined, cardId: 
   else (next as { allowedGroups?: readonly string[] }).allowedGroups = command.allowedGroups;
   return { kind: 'changed', state: next };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reversal of an approved purchase (a terminal's time-out reversal, a cancelled fill-up).
+
+export interface ReversedPurchase {
+  readonly pumpMinor: number;
+  readonly invoicedMinor: number;
+  readonly pointsEarned: number;
+  readonly atMs: number;
+}
+
+/** Counters without `amount` spent at `atMs`: periods that have ended since are left alone. */
+export function unspend(counters: SpendCounters, timeZone: string, atMs: number, amount_minor: number): SpendCounters {
+  const keys = periodKeys(atMs, timeZone);
+  const less = (value: number): number => Math.max(0, value - amount_minor);
+  return {
+    day: counters.day,
+    day_minor: counters.day === keys.day ? less(counters.day_minor) : counters.day_minor,
+    week: counters.week,
+    week_minor: counters.week === keys.week ? less(counters.week_minor) : counters.week_minor,
+    month: counters.month,
+    month_minor: counters.month === keys.month ? less(counters.month_minor) : counters.month_minor,
+    lifetime_minor: less(counters.lifetime_minor),
+  };
+}
+
+/**
+ * Account and card after reversing an approved purchase: the invoiced amount comes back to the
+ * account, the pump amount leaves the limit counters of the periods it was spent in (if they are
+ * still current), and the points it earned are taken back (never below zero). Velocity history is
+ * kept: a reversed burst was still a burst.
+ */
+export function reverseFleetPurchase(account: FleetAccountState, card: FleetCardState, original: ReversedPurchase): { account: FleetAccountState; card: FleetCardState } {
+  return {
+    account: {
+      ...account,
+      balanceMinor: addMinor(account.balanceMinor, original.invoicedMinor),
+      spent: unspend(account.spent, account.timeZone, original.atMs, original.pumpMinor),
+      points: Math.max(0, account.points - original.pointsEarned),
+    },
+    card: { ...card, spent: unspend(card.spent, account.timeZone, original.atMs, original.pumpMinor) },
+  };
+}

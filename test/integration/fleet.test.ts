@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { RedisInstance } from '../../services/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
+import { ReverseResult } from '../../gen/tapline/v1/authorization';
 import { FleetCardStatus, PriceFormula, type SpendLimits } from '../../gen/tapline/v1/fleet';
 import { TaplineClient } from '../../services/client/tapline-client';
 import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../services/client/fleet-client';
@@ -294,6 +295,32 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     nowMs += 600_000;
     assert.equal((await buy(card!, 1)).outcome, Outcome.OUTCOME_APPROVED);
     nowMs = at('2025-11-18T10:00:00Z');
+  });
+
+  it('reversals: the invoiced amount and the limit room come back once; a late original is declined', async function () {
+    const [card] = await newFleet('rev', { cardLimits: { dailyMinor: 10_000n } });
+    await fleet.setPricing({ fleetId: 'rev', operatorId: 'ops', agreements: [{ productCode: '', productGroup: '', formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_PERCENT, amountMilliMinor: 0n, percentBp: 1000n }] });
+    const bought = await buy(card!, 10_000);
+    assert.equal(bought.invoicedAmount?.amountMinor, 9_000n);
+    assert.equal((await buy(card!, 1)).declineRule, 'limit:card:daily');
+    const original = { terminalId: 'pump-1', txn: txn - 1 };
+    const reversed = await client.reverse('pump-1', ++txn, card!, original);
+    assert.equal(reversed.result, ReverseResult.REVERSE_RESULT_REVERSED);
+    assert.equal(reversed.reversedAmount?.amountMinor, 10_000n);
+    assert.equal((await fleetRecord('rev')).state.balanceMinor, 0);
+    const doc = (await inspect.outbox()).find((d) => d['id'] === reversed.transactionId)!;
+    assert.deepEqual([doc['kind'], doc['fleet'], doc['invoiced'], doc['pump'], doc['balance_delta'], doc['account_balance_after']], ['reverse', 'rev', 9_000, 10_000, 0, 0]);
+    assert.equal((await client.reverse('pump-1', ++txn, card!, original)).result, ReverseResult.REVERSE_RESULT_ALREADY_REVERSED);
+    assert.equal((await fleetRecord('rev')).state.balanceMinor, 0);
+    // The day's room is back.
+    assert.equal((await buy(card!, 10_000)).outcome, Outcome.OUTCOME_APPROVED);
+    // A time-out reversal that overtakes its original: nothing to reverse, and the original is dead.
+    const early = await client.reverse('pump-1', ++txn, card!, { terminalId: 'pump-1', txn: 900_000 });
+    assert.equal(early.result, ReverseResult.REVERSE_RESULT_NOTHING_TO_REVERSE);
+    const late = await client.authorize(fleetPurchase('pump-1', 900_000, card!, [diesel(5)]));
+    assert.equal(late.declineReason, DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION);
+    // Transaction 1 was another fleet's card (the first test): it cannot be reversed on this one.
+    await assert.rejects(client.reverse('pump-1', ++txn, card!, { terminalId: 'pump-1', txn: 1 }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
   });
 
   it('card status: a blocked fleet card is declined with its rule', async function () {

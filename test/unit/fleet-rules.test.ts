@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { base_prices_max, decideFleetAdmin, decideFleetCard, decideFleetPurchase, mergePrices, type FleetAccountState, type FleetCardState, type FleetPurchase } from '../../actors/fleet/rules';
+import { base_prices_max, reverseFleetPurchase, unspend, decideFleetAdmin, decideFleetCard, decideFleetPurchase, mergePrices, type FleetAccountState, type FleetCardState, type FleetPurchase } from '../../actors/fleet/rules';
 import { fleetCardId, isFleetCardId, parseFleetCardId, shardKeyOf } from '../../actors/fleet/fleet-card-id';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
@@ -169,6 +169,30 @@ describe('fleet: purchase decision', function () {
         for (const spent of perDay.values()) assert.ok(spent <= daily);
       },
     ), 300);
+  });
+});
+
+describe('fleet: reversal', function () {
+  it('gives the invoiced amount and points back and frees the limit room of periods still current', function () {
+    const acc = account({ program: { loyalty: { minor_per_unit: 100, points_per_unit: 1 } } });
+    const approved = decideFleetPurchase(acc, card(acc), undefined, purchase(5_000));
+    assert.equal(approved.kind, 'approved');
+    if (approved.kind !== 'approved') return;
+    const back = reverseFleetPurchase(approved.account, approved.card, { pumpMinor: 5_000, invoicedMinor: approved.invoicedMinor, pointsEarned: approved.pointsEarned, atMs: now });
+    assert.equal(back.account.balanceMinor, 0);
+    assert.equal(back.account.points, 0);
+    assert.deepEqual([back.card.spent.day_minor, back.card.spent.month_minor, back.card.spent.lifetime_minor], [0, 0, 0]);
+  });
+
+  it('leaves counters of a period that has ended since (only lifetime goes down)', function () {
+    const acc = account();
+    const approved = decideFleetPurchase(acc, card(acc), undefined, purchase(5_000));
+    if (approved.kind !== 'approved') throw new Error('expected approval');
+    const nextDay = decideFleetPurchase(approved.account, approved.card, undefined, purchase(100, { atMs: now + 86_400_000 }));
+    if (nextDay.kind !== 'approved') throw new Error('expected approval');
+    const counters = unspend(nextDay.card.spent, 'Europe/Berlin', now, 5_000);
+    assert.deepEqual([counters.day_minor, counters.week_minor, counters.lifetime_minor], [100, 100, 100]);
+    assert.equal(unspend(counters, 'Europe/Berlin', now, 1_000_000).lifetime_minor, 0);
   });
 });
 

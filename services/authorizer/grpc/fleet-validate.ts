@@ -15,7 +15,7 @@ import type { SpendLimits as DomainSpendLimits } from '../../../actors/rules/spe
 import { velocity_events_max, type VelocityRule as DomainVelocityRule } from '../../../actors/rules/velocity';
 import { terminalTxnKey } from '../store/keys';
 import { AuthorizationKind } from '../../../gen/tapline/v1/types';
-import type { AuthorizeRequest } from '../../../gen/tapline/v1/authorization';
+import type { AuthorizeRequest, ReverseRequest } from '../../../gen/tapline/v1/authorization';
 import {
   FleetCardStatus,
   PriceFormula,
@@ -29,7 +29,7 @@ import {
   type SpendLimits,
   type VelocityRule,
 } from '../../../gen/tapline/v1/fleet';
-import { optionalId, requireAmount, requireId, requireTxnNumber } from './validate';
+import { optionalId, refKey, requireAmount, requireId, requireTxnNumber } from './validate';
 
 const line_items_max = 200;
 /** 10^6 units (a million litres) in thousandths: far above any pump or basket. */
@@ -101,6 +101,21 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
   const request: Omit<FleetMoneyRequest, 'fingerprint'> = {
     kind: 'purchase', key: terminalTxnKey(terminalId, txn), cardId, terminalId, amountMinor, currency,
     source: '', operatorId: '', originalKey: '', fleet: { fleetId, lines, prompts },
+  };
+  return { ...request, fingerprint: fleetFingerprint(request) };
+}
+
+/** A reversal of a fleet card purchase (the account gets the invoiced amount back). */
+export function parseFleetReverse(wire: ReverseRequest): FleetMoneyRequest {
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
+  const { cardId, fleetId } = requireFleetCardId('card_id', wire.cardId);
+  const originalKey = refKey('original', wire.original);
+  const key = terminalTxnKey(terminalId, txn);
+  if (originalKey === key) throw invalidArgument('a reversal cannot reverse itself');
+  const request: Omit<FleetMoneyRequest, 'fingerprint'> = {
+    kind: 'reverse', key, cardId, terminalId, amountMinor: 0, currency: '', source: '', operatorId: '', originalKey,
+    fleet: { fleetId, lines: [], prompts: { odometer_km: 0, driver_id: '', vehicle_id: '' } },
   };
   return { ...request, fingerprint: fleetFingerprint(request) };
 }

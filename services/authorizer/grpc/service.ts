@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../../common/metrics';
 import { serviceErrorOf, statusOf } from './status';
 import { isFleetCardId } from '../../../actors/fleet/fleet-card-id';
-import { parseFleetAuthorize } from './fleet-validate';
+import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
 import {
   domain_card_statuses,
   toAuthorizeResponse,
@@ -154,7 +154,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       region.money(parseTopUp(request), reply);
     }, toTopUpResponse),
     reverse: unary<ReverseRequest, ReverseResponse, TxnAnswer>(deps, 'Reverse', (request, reply) => {
-      region.money(parseReverse(request), reply);
+      region.money(isFleetCardId(request.cardId) ? parseFleetReverse(request) : parseReverse(request), reply);
     }, toReverseResponse),
     getBalance: unary<GetBalanceRequest, GetBalanceResponse, Parameters<typeof toBalanceResponse>[0]>(deps, 'GetBalance', (request, reply) => {
       region.balance(requireId('card_id', request.cardId), reply);
