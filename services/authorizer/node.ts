@@ -111,6 +111,7 @@ export class AuthorizerNode {
       region.passivateIdle();
       metrics.activeEntities.set({ kind: 'card' }, region.cards.size);
       metrics.activeEntities.set({ kind: 'terminal' }, region.terminals.size);
+      metrics.activeEntities.set({ kind: 'fleet' }, region.fleets.size);
       metrics.inFlight.set(inFlight.current);
     }, config.TAPLINE_PASSIVATION_SWEEP_MS);
     node.passivationTimer.unref();
