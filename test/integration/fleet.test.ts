@@ -14,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { RedisInstance } from '../../services/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
-import { ReverseResult } from '../../gen/tapline/v1/authorization';
+import { ReverseResult, type AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
 import { FleetCardStatus, PriceFormula, type SpendLimits } from '../../gen/tapline/v1/fleet';
 import { TaplineClient } from '../../services/client/tapline-client';
 import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../services/client/fleet-client';
@@ -113,7 +113,10 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     { name: 'card monthly', limits: { card: { monthlyMinor: 5_000n } }, rule: 'limit:card:monthly' },
     { name: 'card lifetime', limits: { card: { lifetimeMinor: 5_000n } }, rule: 'limit:card:lifetime' },
     { name: 'fleet-wide daily', limits: { fleet: { dailyMinor: 5_000n } }, rule: 'limit:fleet:daily' },
+    { name: 'fleet-wide weekly', limits: { fleet: { weeklyMinor: 5_000n } }, rule: 'limit:fleet:weekly' },
     { name: 'fleet-wide monthly', limits: { fleet: { monthlyMinor: 5_000n } }, rule: 'limit:fleet:monthly' },
+    { name: 'fleet-wide lifetime', limits: { fleet: { lifetimeMinor: 5_000n } }, rule: 'limit:fleet:lifetime' },
+    { name: 'fleet-wide per transaction', limits: { fleet: { perTxnMinor: 5_000n } }, rule: 'limit:fleet:per_txn' },
   ];
   for (const [index, { name, limits, rule }] of boundaries.entries()) {
     it(`${name} limit: just below and at the boundary approve, one minor unit above declines (${rule})`, async function () {
@@ -123,7 +126,7 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
       const second = limits.fleet ? cards[1]! : cards[0]!;
       if (name.includes('per transaction')) {
         assert.equal((await buy(cards[0]!, 4_999)).outcome, Outcome.OUTCOME_APPROVED);
-        assert.equal((await buy(cards[0]!, 5_000)).outcome, Outcome.OUTCOME_APPROVED);
+        assert.equal((await buy(second, 5_000)).outcome, Outcome.OUTCOME_APPROVED);
       } else {
         assert.equal((await buy(cards[0]!, 2_999)).outcome, Outcome.OUTCOME_APPROVED);
         assert.equal((await buy(second, 2_000)).outcome, Outcome.OUTCOME_APPROVED); // 4,999: just below
@@ -321,6 +324,27 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     assert.equal(late.declineReason, DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION);
     // Transaction 1 was another fleet's card (the first test): it cannot be reversed on this one.
     await assert.rejects(client.reverse('pump-1', ++txn, card!, { terminalId: 'pump-1', txn: 1 }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('AuthorizeStream carries fleet purchases too: each item decided by its account, with its own figures', async function () {
+    const cards = await newFleet('streamed', { cards: 3 });
+    const call = client.authorization.authorizeStream();
+    const results = new Map<string, { code: number; invoiced: bigint | undefined }>();
+    call.on('data', (frame: AuthorizeStreamResponse) => {
+      for (const result of frame.results) results.set(result.correlationId, { code: result.statusCode, invoiced: result.reply?.invoicedAmount?.amountMinor });
+    });
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    const items = Array.from({ length: 30 }, (_, i) => ({ correlationId: `f-${i}`, request: fleetPurchase('pump-1', 500_000 + i, cards[i % 3]!, [diesel(i + 1)]) }));
+    items.push({ correlationId: 'bad-fleet-card', request: fleetPurchase('pump-1', 500_100, 'streamed~1~x', [diesel(1)]) });
+    call.write({ items });
+    call.end();
+    await ended;
+    for (let i = 0; i < 30; i++) assert.deepEqual(results.get(`f-${i}`), { code: grpc.status.OK, invoiced: BigInt(i + 1) });
+    assert.equal(results.get('bad-fleet-card')?.code, grpc.status.INVALID_ARGUMENT);
+    assert.equal((await fleetRecord('streamed')).state.balanceMinor, -(30 * 31) / 2);
   });
 
   it('card status: a blocked fleet card is declined with its rule', async function () {
