@@ -347,6 +347,22 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     assert.equal((await fleetRecord('streamed')).state.balanceMinor, -(30 * 31) / 2);
   });
 
+  it('a passivated fleet account reloads account, cards and odometers from Redis and decides the same', async function () {
+    // Later than every instant the other tests used, so every fleet actor is idle an hour from now.
+    nowMs = at('2025-11-20T10:00:00Z');
+    const [card] = await newFleet('sleepy', { cardLimits: { dailyMinor: 1_000n } });
+    await fleet.setPolicy({ fleetId: 'sleepy', productGroups: undefined, program: undefined, operatorId: 'ops', prompts: { requireOdometer: true, requireDriver: false, requireVehicle: false, odometerJumpMaxKm: 0n } });
+    assert.equal((await buy(card!, 600, { odometerKm: 5_000, vehicleId: 'bus' })).outcome, Outcome.OUTCOME_APPROVED);
+    nowMs += 3_600_000; // idle far longer than TAPLINE_PASSIVATE_AFTER_MS (60 s), same local day
+    assert.ok(node.region.passivateIdle() > 0);
+    assert.equal(node.region.fleets.size, 0, 'every fleet actor was passivated');
+    assert.equal((await buy(card!, 100, { odometerKm: 4_999, vehicleId: 'bus' })).declineRule, 'prompt:odometer_backwards');
+    assert.equal((await buy(card!, 401, { odometerKm: 5_001, vehicleId: 'bus' })).declineRule, 'limit:card:daily');
+    assert.equal((await buy(card!, 400, { odometerKm: 5_001, vehicleId: 'bus' })).outcome, Outcome.OUTCOME_APPROVED);
+    assert.equal((await fleetRecord('sleepy')).state.balanceMinor, -1_000);
+    nowMs = at('2025-11-18T10:00:00Z');
+  });
+
   it('card status: a blocked fleet card is declined with its rule', async function () {
     const [card] = await newFleet('status');
     await fleet.setCardStatus({ cardId: card!, status: FleetCardStatus.FLEET_CARD_STATUS_BLOCKED, operatorId: 'ops' });
