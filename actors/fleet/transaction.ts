@@ -70,7 +70,7 @@ export interface FleetStoredTransaction extends StoredTransaction {
 export function fleetStoredTransaction(request: FleetMoneyRequest, context: RecordContext, result: FleetTxnResult, invoicedLines: readonly number[]): FleetStoredTransaction {
   const approved = result.outcome === 'approved';
   const requestLines = request.fleet.lines;
-  const lines: FleetStoredTransaction['lines'][number][] = new Array(requestLines.length);
+  const lines = new Array<FleetStoredTransaction['lines'][number]>(requestLines.length);
   for (let index = 0; index < requestLines.length; index++) {
     const line = requestLines[index] as RuleLine;
     lines[index] = {
