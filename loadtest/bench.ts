@@ -17,6 +17,7 @@ import { clickhouseLag, discardOutbox, streamerCost, waitForDrain } from './stre
 import { projectRoot } from '../services/common/paths';
 import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../services/client/tapline-client';
+import { fleetRequests, fleetVsCard, seedFleets } from './fleet';
 import { clients, closedLoopStream, closedLoopUnary, openLoopUnary, round, unaryTargets, type PhaseResult } from './driver';
 
 function medianBy(results: PhaseResult[], key: (r: PhaseResult) => number): PhaseResult {
@@ -95,6 +96,7 @@ async function main(): Promise<void> {
     log('servers up', { node: node.address, echo: echo.address, redis: redis.url, appendfsync: settings.appendfsync });
 
     await seed(node.address);
+    await seedFleets(node.address, Date.now());
     const taplineUnary = unaryTargets(node.address, settings.channels);
     const echoUnary = unaryTargets(echo.address, settings.channels);
     const taplineStreams = clients(node.address, settings.channels);
@@ -127,6 +129,9 @@ async function main(): Promise<void> {
     const echoPeak = median(rows.echo);
     const authorize = median(rows.uniform);
     const hotCard = median(rows.hot);
+    // Fleet cards (account + card in one commit, product restriction, prompts, negotiated price)
+    // against plain cards, alternating rounds of their own (loadtest/fleet.ts).
+    const fleetPhase = await fleetVsCard(taplineUnary, uniform, fleetRequests(settings.terminals, () => ++txn), { concurrency, warmup_s, measure_s, rounds }, phase);
     const stream = await phase('authorize stream, uniform cards', () =>
       closedLoopStream(taplineStreams, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, warmup_s, measure_s));
     const echoStream = await phase('echo stream', () =>
@@ -172,6 +177,7 @@ async function main(): Promise<void> {
       settings: { ...settings, redis_appendfsync: settings.appendfsync },
       echo: { unary: echoPeak, stream: echoStream, half_load: echoHalf },
       authorize: { unary: authorize, stream, hot_card: hotCard, half_load: authorizeHalf },
+      fleet: { unary: fleetPhase.fleet, plain_unary: fleetPhase.card, fleet_rps: fleetPhase.fleet_rps, plain_rps: fleetPhase.card_rps },
       rounds: { echo_rps: rows.echo.map((r) => r.rps), authorize_rps: rows.uniform.map((r) => r.rps), hot_card_rps: rows.hot.map((r) => r.rps), authorize_half_p99_ms: halves.tapline.map((r) => r.p99_ms), echo_half_p99_ms: halves.echo.map((r) => r.p99_ms) },
       errors,
       cpu_cores_used_by_phase: cores,
@@ -185,6 +191,7 @@ async function main(): Promise<void> {
         p99_vs_echo_p99: round(authorizeHalf.p99_ms / Math.max(echoHalf.p99_ms, 0.001)),
         // Two rounds each: the ratio of their totals (a median of two would just be the lower).
         authorize_with_streamer_vs_without: round(sumRps(cost.with) / sumRps(cost.without)),
+        fleet_vs_card: fleetPhase.fleet_vs_card,
       },
     };
     process.stdout.write(JSON.stringify(report) + '\n');

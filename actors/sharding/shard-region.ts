@@ -9,6 +9,8 @@ import type { CardState, CardStatus } from '../card/rules';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
+import { FleetBehavior, type FleetMessage } from '../fleet/actor';
+import { isFleetMoneyRequest } from '../fleet/transaction';
 import { shardOf } from './placement';
 import type { ShardOwnership } from './shard-ownership';
 
@@ -119,6 +121,8 @@ export interface RegionContext {
 export class ShardRegion {
   readonly cards: EntityPool<CardMessage>;
   readonly terminals: EntityPool<TerminalMessage>;
+  /** Fleet accounts, keyed (and sharded) by fleet id; they decide their cards' authorizations. */
+  readonly fleets: EntityPool<FleetMessage>;
   /** Durable terminal states published by their actors; read-only here. */
   private readonly terminalDirectory = new Map<string, TerminalState>();
 
@@ -135,11 +139,25 @@ export class ShardRegion {
       { kind: 'terminal', create: (id, shard, retell) => new TerminalBehavior(id, shard, { ...context.terminal, retell, publish }) },
       runtime, ownership, limits, clock,
     );
+    this.fleets = new EntityPool<FleetMessage>(
+      { kind: 'fleet', create: (id, shard, retell) => new FleetBehavior(id, shard, { ...context.card, retell }) },
+      runtime, ownership, limits, clock,
+    );
+  }
+
+  /** Delivers a message to a fleet account's actor; `fail` answers it if it cannot be delivered. */
+  tellFleet(fleetId: string, message: FleetMessage): void {
+    const refused = this.fleets.tell(fleetId, message);
+    if (refused) message.reply({ ok: false, error: refused });
   }
 
   /** Runs a money request: terminal check, then the card's decision. `reply` is called once. */
   money(request: MoneyRequest, reply: Reply<TxnAnswer>): void {
     const toCard = (merchantId: string): void => {
+      if (isFleetMoneyRequest(request)) {
+        this.tellFleet(request.fleet.fleetId, { type: 'money', request, merchantId, reply, attempt: 0 });
+        return;
+      }
       const message: CardMessage = { type: 'money', request, merchantId, reply, attempt: 0 };
       const refused = this.cards.tell(request.cardId, message);
       if (refused) reply({ ok: false, error: refused });
@@ -188,11 +206,12 @@ export class ShardRegion {
   }
 
   passivateIdle(): number {
-    return this.cards.passivateIdle() + this.terminals.passivateIdle();
+    return this.cards.passivateIdle() + this.terminals.passivateIdle() + this.fleets.passivateIdle();
   }
 
   stopAll(): void {
     this.cards.stopAll();
     this.terminals.stopAll();
+    this.fleets.stopAll();
   }
 }

@@ -39,7 +39,8 @@ export class AuthorizerNode {
     readonly metricsPort: number | undefined,
   ) {}
 
-  static async start(config: NodeConfig, logger: Logger): Promise<AuthorizerNode> {
+  /** `options.clock`: tests move time (period boundaries); production uses the system clock. */
+  static async start(config: NodeConfig, logger: Logger, options: { clock?: () => number } = {}): Promise<AuthorizerNode> {
     const metrics = new Metrics(true);
     const store = await RedisStore.connect(
       { url: config.TAPLINE_REDIS_URL, command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS, reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS },
@@ -59,7 +60,7 @@ export class AuthorizerNode {
       idempotency_ttl_s: config.TAPLINE_IDEMPOTENCY_TTL_S,
     }, logger, metrics);
 
-    const clock = (): number => Date.now();
+    const clock = options.clock ?? ((): number => Date.now());
     const idPrefix = `${incarnation.toString(36)}-`;
     let transactionCounter = 0;
     const nextTransactionId = (): string => idPrefix + (++transactionCounter).toString(36);
@@ -110,6 +111,7 @@ export class AuthorizerNode {
       region.passivateIdle();
       metrics.activeEntities.set({ kind: 'card' }, region.cards.size);
       metrics.activeEntities.set({ kind: 'terminal' }, region.terminals.size);
+      metrics.activeEntities.set({ kind: 'fleet' }, region.fleets.size);
       metrics.inFlight.set(inFlight.current);
     }, config.TAPLINE_PASSIVATION_SWEEP_MS);
     node.passivationTimer.unref();

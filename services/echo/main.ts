@@ -25,6 +25,10 @@ function echo(request: AuthorizeRequest): AuthorizeResponse {
     balanceAfter: request.amount,
     authorizedAtUnixMs: BigInt(Date.now()),
     replayed: false,
+    pointsEarned: 0n,
+    pointsRedeemed: 0n,
+    suspicious: false,
+    flags: [],
   };
 }
 

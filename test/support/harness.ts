@@ -36,9 +36,9 @@ export function nodeEnv(redisUrl: string, overrides: Record<string, string> = {}
   };
 }
 
-export async function startInProcessNode(redisUrl: string, overrides: Record<string, string> = {}): Promise<AuthorizerNode> {
+export async function startInProcessNode(redisUrl: string, overrides: Record<string, string> = {}, options: { clock?: () => number } = {}): Promise<AuthorizerNode> {
   const config: NodeConfig = loadConfig(nodeEnv(redisUrl, overrides));
-  return AuthorizerNode.start(config, createLogger('test-node', config.TAPLINE_LOG_LEVEL));
+  return AuthorizerNode.start(config, createLogger('test-node', config.TAPLINE_LOG_LEVEL), options);
 }
 
 /** An authorizer node as a real child process (for kill -9), with test defaults. */

@@ -94,6 +94,24 @@ export interface AuthorizeResponse {
   authorizedAtUnixMs: bigint;
   /** True when this reply is the stored answer to an earlier request with the same key. */
   replayed: boolean;
+  /**
+   * 30-49: fleet cards and program rules (issue 5).
+   * What the fleet account is invoiced (negotiated prices, less discount).
+   */
+  invoicedAmount?:
+    | Money
+    | undefined;
+  /** The total at pump prices. */
+  pumpAmount?:
+    | Money
+    | undefined;
+  /** Loyalty discount applied at authorization. */
+  discount?: Money | undefined;
+  pointsEarned: bigint;
+  pointsRedeemed: bigint;
+  /** Approved but listed for review; flags name the rules that fired. */
+  suspicious: boolean;
+  flags: string[];
 }
 
 export interface AuthorizeStreamRequest {
@@ -370,6 +388,13 @@ function createBaseAuthorizeResponse(): AuthorizeResponse {
     balanceAfter: undefined,
     authorizedAtUnixMs: 0n,
     replayed: false,
+    invoicedAmount: undefined,
+    pumpAmount: undefined,
+    discount: undefined,
+    pointsEarned: 0n,
+    pointsRedeemed: 0n,
+    suspicious: false,
+    flags: [],
   };
 }
 
@@ -401,6 +426,33 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     }
     if (message.replayed !== false) {
       writer.uint32(64).bool(message.replayed);
+    }
+    if (message.invoicedAmount !== undefined) {
+      Money.encode(message.invoicedAmount, writer.uint32(242).fork()).join();
+    }
+    if (message.pumpAmount !== undefined) {
+      Money.encode(message.pumpAmount, writer.uint32(250).fork()).join();
+    }
+    if (message.discount !== undefined) {
+      Money.encode(message.discount, writer.uint32(258).fork()).join();
+    }
+    if (message.pointsEarned !== 0n) {
+      if (BigInt.asIntN(64, message.pointsEarned) !== message.pointsEarned) {
+        throw new globalThis.Error("value provided for field message.pointsEarned of type int64 too large");
+      }
+      writer.uint32(264).int64(message.pointsEarned);
+    }
+    if (message.pointsRedeemed !== 0n) {
+      if (BigInt.asIntN(64, message.pointsRedeemed) !== message.pointsRedeemed) {
+        throw new globalThis.Error("value provided for field message.pointsRedeemed of type int64 too large");
+      }
+      writer.uint32(272).int64(message.pointsRedeemed);
+    }
+    if (message.suspicious !== false) {
+      writer.uint32(280).bool(message.suspicious);
+    }
+    for (const v of message.flags) {
+      writer.uint32(290).string(v!);
     }
     return writer;
   },
@@ -482,6 +534,62 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
             message.replayed = reader.bool();
             continue;
           }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.invoicedAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 31: {
+            if (tag !== 250) {
+              break;
+            }
+
+            message.pumpAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 32: {
+            if (tag !== 258) {
+              break;
+            }
+
+            message.discount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 33: {
+            if (tag !== 264) {
+              break;
+            }
+
+            message.pointsEarned = reader.int64() as bigint;
+            continue;
+          }
+          case 34: {
+            if (tag !== 272) {
+              break;
+            }
+
+            message.pointsRedeemed = reader.int64() as bigint;
+            continue;
+          }
+          case 35: {
+            if (tag !== 280) {
+              break;
+            }
+
+            message.suspicious = reader.bool();
+            continue;
+          }
+          case 36: {
+            if (tag !== 290) {
+              break;
+            }
+
+            message.flags.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -513,6 +621,23 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
       ? BigInt(object.authorizedAtUnixMs)
       : 0n;
     message.replayed = object.replayed ?? false;
+    message.invoicedAmount = (object.invoicedAmount !== undefined && object.invoicedAmount !== null)
+      ? Money.fromPartial(object.invoicedAmount)
+      : undefined;
+    message.pumpAmount = (object.pumpAmount !== undefined && object.pumpAmount !== null)
+      ? Money.fromPartial(object.pumpAmount)
+      : undefined;
+    message.discount = (object.discount !== undefined && object.discount !== null)
+      ? Money.fromPartial(object.discount)
+      : undefined;
+    message.pointsEarned = (object.pointsEarned !== undefined && object.pointsEarned !== null)
+      ? BigInt(object.pointsEarned)
+      : 0n;
+    message.pointsRedeemed = (object.pointsRedeemed !== undefined && object.pointsRedeemed !== null)
+      ? BigInt(object.pointsRedeemed)
+      : 0n;
+    message.suspicious = object.suspicious ?? false;
+    message.flags = object.flags?.map((e) => e) || [];
     return message;
   },
 };

@@ -35,6 +35,18 @@ export enum DeclineReason {
   DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION = 15,
   DECLINE_REASON_PROMPT_REQUIRED = 16,
   DECLINE_REASON_PROMPT_IMPLAUSIBLE = 17,
+  /**
+   * DECLINE_REASON_CREDIT_LIMIT_EXCEEDED - 40-59: fleet accounts and program rules (issue 5).
+   * A fleet account's credit limit would be passed by the invoiced amount.
+   */
+  DECLINE_REASON_CREDIT_LIMIT_EXCEEDED = 40,
+  DECLINE_REASON_MERCHANT_RESTRICTED = 41,
+  DECLINE_REASON_TERMINAL_RESTRICTED = 42,
+  /** DECLINE_REASON_TEMPORARILY_BLOCKED - Repeated declines blocked the card for a while (risk rules). */
+  DECLINE_REASON_TEMPORARILY_BLOCKED = 43,
+  /** DECLINE_REASON_PRICE_UNAVAILABLE - A negotiated price needs a base (SPOT) price that is not in effect for a product. */
+  DECLINE_REASON_PRICE_UNAVAILABLE = 44,
+  DECLINE_REASON_POINTS_INSUFFICIENT = 45,
   UNRECOGNIZED = -1,
 }
 

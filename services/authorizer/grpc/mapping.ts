@@ -3,6 +3,7 @@
 import type { CardState, CardStatus as DomainCardStatus, DeclineReason as DomainDeclineReason } from '../../../actors/card/rules';
 import type { ReverseOutcome, TxnAnswer } from '../../../actors/card/transaction';
 import { CardStatus, DeclineReason, Outcome } from '../../../gen/tapline/v1/types';
+import { fleetResponseFields, ruleDeclineReason } from './fleet-mapping';
 import { ReverseResult, type AuthorizeResponse, type GetBalanceResponse, type ReverseResponse, type TopUpResponse } from '../../../gen/tapline/v1/authorization';
 
 const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
@@ -48,13 +49,14 @@ export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeR
   const approved = result.outcome === 'approved';
   return {
     outcome: approved ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
-    declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineReason: result.reason ? (decline_reasons[result.reason] ?? ruleDeclineReason(result.reason) ?? DeclineReason.DECLINE_REASON_UNSPECIFIED) : DeclineReason.DECLINE_REASON_UNSPECIFIED,
     declineRule: result.rule ?? '',
     transactionId: result.id,
     approvedAmount: money(result.amountMinor, result.currency),
     balanceAfter: money(result.balanceAfterMinor, result.currency),
     authorizedAtUnixMs: BigInt(result.atMs),
     replayed,
+    ...fleetResponseFields(result),
   };
 }
 

@@ -8,10 +8,12 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { AdminServiceService } from '../../../gen/tapline/v1/admin';
 import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorization';
+import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
+import { fleetAdminService } from './fleet-service';
 import { protoDir } from '../../common/paths';
 import { adminService, authorizationService, type ServiceDeps } from './service';
 
-export const served_services = ['tapline.v1.AuthorizationService', 'tapline.v1.AdminService'] as const;
+export const served_services = ['tapline.v1.AuthorizationService', 'tapline.v1.AdminService', 'tapline.v1.FleetAdminService'] as const;
 
 export interface TlsFiles {
   readonly certFile?: string | undefined;
@@ -41,11 +43,12 @@ export function createGrpcServer(deps: ServiceDeps, options: GrpcServerOptions):
   });
   server.addService(AuthorizationServiceService, authorizationService(deps));
   server.addService(AdminServiceService, adminService(deps));
+  server.addService(FleetAdminServiceService, fleetAdminService(deps));
 
-  const health = new HealthImplementation({ '': 'NOT_SERVING', [served_services[0]]: 'NOT_SERVING', [served_services[1]]: 'NOT_SERVING' });
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [served_services[0]]: 'NOT_SERVING', [served_services[1]]: 'NOT_SERVING', [served_services[2]]: 'NOT_SERVING' });
   health.addToServer(server);
 
-  const definitions = protoLoader.loadSync(['tapline/v1/authorization.proto', 'tapline/v1/admin.proto'], {
+  const definitions = protoLoader.loadSync(['tapline/v1/authorization.proto', 'tapline/v1/admin.proto', 'tapline/v1/fleet.proto'], {
     includeDirs: [protoDir()],
     longs: String,
     enums: String,

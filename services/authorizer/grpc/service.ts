@@ -10,6 +10,8 @@ import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../common/metrics';
 import { serviceErrorOf, statusOf } from './status';
+import { isFleetCardId } from '../../../actors/fleet/fleet-card-id';
+import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
 import {
   domain_card_statuses,
   toAuthorizeResponse,
@@ -98,7 +100,7 @@ type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryDa
  * Wraps a unary handler: admission (shutdown, in-flight bound, deadline), exactly-once answer,
  * status mapping and metrics. `run` receives the request and a reply function.
  */
-function unary<Req, Res, V>(
+export function unary<Req, Res, V>(
   deps: ServiceDeps,
   method: string,
   run: (request: Req, reply: (outcome: Outcome<V>) => void) => void,
@@ -145,13 +147,14 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
   const { region } = deps;
   return {
     authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(deps, 'Authorize', (request, reply) => {
-      region.money(parseAuthorize(request), reply);
+      // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
+      region.money(isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : parseAuthorize(request), reply);
     }, toAuthorizeResponse),
     topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(deps, 'TopUp', (request, reply) => {
       region.money(parseTopUp(request), reply);
     }, toTopUpResponse),
     reverse: unary<ReverseRequest, ReverseResponse, TxnAnswer>(deps, 'Reverse', (request, reply) => {
-      region.money(parseReverse(request), reply);
+      region.money(isFleetCardId(request.cardId) ? parseFleetReverse(request) : parseReverse(request), reply);
     }, toReverseResponse),
     getBalance: unary<GetBalanceRequest, GetBalanceResponse, Parameters<typeof toBalanceResponse>[0]>(deps, 'GetBalance', (request, reply) => {
       region.balance(requireId('card_id', request.cardId), reply);
@@ -208,7 +211,7 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
         correlationId = requireCorrelationId(item.correlationId);
         if (item.request === undefined) throw invalidArgument('request is required');
         if (!deps.accepting()) throw new TaplineError('unavailable', 'node is shutting down; retry on another node');
-        request = parseAuthorize(item.request);
+        request = isFleetCardId(item.request.cardId) ? parseFleetAuthorize(item.request) : parseAuthorize(item.request);
       } catch (error) {
         failItem(item.correlationId, error);
         continue;

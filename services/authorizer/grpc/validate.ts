@@ -78,7 +78,7 @@ function checkLineItems(items: LineItem[], amountMinor: number): void {
   if (total !== amountMinor) throw invalidArgument('line item amounts must add up to the amount');
 }
 
-function refKey(field: string, ref: RequestRef | undefined): string {
+export function refKey(field: string, ref: RequestRef | undefined): string {
   const inner = ref?.ref;
   if (inner === undefined) throw invalidArgument(`${field} is required`, { field });
   if (inner.$case === 'terminalTxn') {

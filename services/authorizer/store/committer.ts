@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { CommitEntry, CommitResult, EntityId, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
 import type { Metrics } from '../../common/metrics';
-import { cardKey, idempotencyKey, reversalClaimKey, shardKeys, terminalKey } from './keys';
+import { cardKey, fleetCardKey, fleetKey, idempotencyKey, reversalClaimKey, shardKeys, terminalKey, vehicleKey, reviewKey } from './keys';
 import type { RedisStore } from './redis-store';
 
 /** Who holds which shard at which epoch; the committer asks it for every batch. */
@@ -21,7 +21,20 @@ export interface EpochSource {
 }
 
 export function entityKey(shard: number, entity: EntityId): string {
-  return entity.kind === 'card' ? cardKey(shard, entity.id) : terminalKey(shard, entity.id);
+  switch (entity.kind) {
+    case 'card':
+      return cardKey(shard, entity.id);
+    case 'terminal':
+      return terminalKey(shard, entity.id);
+    case 'fleet':
+      return fleetKey(shard, entity.id);
+    case 'fleet_card':
+      return fleetCardKey(shard, entity.id);
+    case 'vehicle':
+      return vehicleKey(shard, entity.id);
+    case 'review':
+      return reviewKey(shard, entity.id);
+  }
 }
 
 export interface CommitterLimits {

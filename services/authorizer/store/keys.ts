@@ -2,6 +2,10 @@
 //
 //   tl:{s<shard>}:card:<cardId>        hash  v = version (integer), d = card state (JSON)
 //   tl:{s<shard>}:term:<terminalId>    hash  v = version, d = terminal state (JSON)
+//   tl:{s<shard>}:fleet:<fleetId>      hash  v, d = fleet account state (JSON)
+//   tl:{s<shard>}:fcard:<fleetId>~<n>  hash  v, d = fleet card state; shard = the fleet's
+//   tl:{s<shard>}:veh:<fleetId>/<id>   hash  v, d = last odometer reading of a fleet's vehicle
+//   tl:{s<shard>}:review:<fleetId>     hash  v, d = the fleet's review queue of flagged transactions
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
 //   tl:idem:<idempotencyKey>           string  {"f": fingerprint, "r": result} for RETENTION seconds
@@ -36,6 +40,23 @@ export function cardKey(shard: number, cardId: string): string {
 
 export function terminalKey(shard: number, terminalId: string): string {
   return `tl:{s${shard}}:term:${terminalId}`;
+}
+
+export function fleetKey(shard: number, fleetId: string): string {
+  return `tl:{s${shard}}:fleet:${fleetId}`;
+}
+
+export function fleetCardKey(shard: number, cardId: string): string {
+  return `tl:{s${shard}}:fcard:${cardId}`;
+}
+
+/** `vehicleId` is "<fleetId>/<vehicle or card:<cardId>>" (actors/fleet/actor.ts). */
+export function vehicleKey(shard: number, vehicleId: string): string {
+  return `tl:{s${shard}}:veh:${vehicleId}`;
+}
+
+export function reviewKey(shard: number, fleetId: string): string {
+  return `tl:{s${shard}}:review:${fleetId}`;
 }
 
 export function idempotencyKey(key: string): string {

@@ -1,0 +1,137 @@
+// A promise-returning client for FleetAdminService plus a builder for fleet card purchases (with
+// line items and prompts); used by the tests, the demo and the benchmark. Every call has a deadline.
+
+import * as grpc from '@grpc/grpc-js';
+import {
+  FleetAdminServiceClient,
+  type CreateFleetAccountRequest,
+  type CreateFleetAccountResponse,
+  type GetFleetAccountResponse,
+  type GetFleetCardResponse,
+  type IssueFleetCardRequest,
+  type IssueFleetCardResponse,
+  type ListReviewQueueResponse,
+  type ResolveReviewResponse,
+  type LoadBasePricesRequest,
+  type LoadBasePricesResponse,
+  type SetFleetCardLimitsRequest,
+  type SetFleetCardLimitsResponse,
+  type SetFleetCardStatusRequest,
+  type SetFleetCardStatusResponse,
+  type SetFleetLimitsRequest,
+  type SetFleetLimitsResponse,
+  type SetFleetPolicyRequest,
+  type SetFleetPolicyResponse,
+  type SetFleetPricingRequest,
+  type SetFleetPricingResponse,
+} from '../../gen/tapline/v1/fleet';
+import type { AuthorizeRequest } from '../../gen/tapline/v1/authorization';
+import { AuthorizationKind, type LineItem } from '../../gen/tapline/v1/types';
+import { call_deadline_ms } from './tapline-client';
+
+/** One line of a fleet basket: quantity in thousandths, amounts in minor units. */
+export interface FleetLine {
+  readonly code: string;
+  readonly group: string;
+  readonly qtyMilli?: number;
+  readonly unitMinor?: number;
+  readonly amountMinor: number;
+}
+
+export interface FleetPrompts {
+  readonly odometerKm?: number;
+  readonly driverId?: string;
+  readonly vehicleId?: string;
+}
+
+export function fleetPurchase(terminalId: string, txn: number | bigint, cardId: string, lines: readonly FleetLine[], prompts: FleetPrompts = {}, currency = 'EUR'): AuthorizeRequest {
+  const lineItems: LineItem[] = lines.map((line) => ({
+    productCode: line.code, productGroup: line.group, quantityMilli: BigInt(line.qtyMilli ?? 1000),
+    unitPriceMinor: BigInt(line.unitMinor ?? line.amountMinor), amountMinor: BigInt(line.amountMinor),
+  }));
+  const total = lines.reduce((sum, line) => sum + line.amountMinor, 0);
+  return {
+    terminalId,
+    terminalTxnNumber: BigInt(txn),
+    cardId,
+    amount: { amountMinor: BigInt(total), currency },
+    kind: AuthorizationKind.AUTHORIZATION_KIND_PURCHASE,
+    lineItems,
+    pin: '',
+    prompts: { odometerKm: BigInt(prompts.odometerKm ?? 0), driverId: prompts.driverId ?? '', vehicleId: prompts.vehicleId ?? '' },
+    offline: undefined,
+    original: undefined,
+  };
+}
+
+type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
+
+function invoke<T>(fn: (metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<T>) => unknown, deadlineMs = call_deadline_ms): Promise<T> {
+  return new Promise((resolve, reject) => {
+    fn(new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)));
+  });
+}
+
+export class FleetClient {
+  readonly fleet: FleetAdminServiceClient;
+
+  constructor(readonly address: string, options: grpc.ChannelOptions = {}, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    this.fleet = new FleetAdminServiceClient(address, credentials, options);
+  }
+
+  createAccount(request: Partial<CreateFleetAccountRequest> & { fleetId: string; creditLimitMinor: number; timeZone: string; currency?: string }): Promise<CreateFleetAccountResponse> {
+    const wire: CreateFleetAccountRequest = {
+      fleetId: request.fleetId, timeZone: request.timeZone, operatorId: 'ops',
+      creditLimit: { amountMinor: BigInt(request.creditLimitMinor), currency: request.currency ?? 'EUR' },
+    };
+    return invoke((m, o, cb) => this.fleet.createFleetAccount(wire, m, o, cb));
+  }
+
+  setLimits(request: SetFleetLimitsRequest): Promise<SetFleetLimitsResponse> {
+    return invoke((m, o, cb) => this.fleet.setFleetLimits(request, m, o, cb));
+  }
+
+  setPolicy(request: SetFleetPolicyRequest): Promise<SetFleetPolicyResponse> {
+    return invoke((m, o, cb) => this.fleet.setFleetPolicy(request, m, o, cb));
+  }
+
+  setPricing(request: SetFleetPricingRequest): Promise<SetFleetPricingResponse> {
+    return invoke((m, o, cb) => this.fleet.setFleetPricing(request, m, o, cb));
+  }
+
+  loadBasePrices(request: LoadBasePricesRequest): Promise<LoadBasePricesResponse> {
+    return invoke((m, o, cb) => this.fleet.loadBasePrices(request, m, o, cb));
+  }
+
+  issueCard(request: IssueFleetCardRequest): Promise<IssueFleetCardResponse> {
+    return invoke((m, o, cb) => this.fleet.issueFleetCard(request, m, o, cb));
+  }
+
+  setCardLimits(request: SetFleetCardLimitsRequest): Promise<SetFleetCardLimitsResponse> {
+    return invoke((m, o, cb) => this.fleet.setFleetCardLimits(request, m, o, cb));
+  }
+
+  setCardStatus(request: SetFleetCardStatusRequest): Promise<SetFleetCardStatusResponse> {
+    return invoke((m, o, cb) => this.fleet.setFleetCardStatus(request, m, o, cb));
+  }
+
+  getAccount(fleetId: string): Promise<GetFleetAccountResponse> {
+    return invoke((m, o, cb) => this.fleet.getFleetAccount({ fleetId }, m, o, cb));
+  }
+
+  getCard(cardId: string): Promise<GetFleetCardResponse> {
+    return invoke((m, o, cb) => this.fleet.getFleetCard({ cardId }, m, o, cb));
+  }
+
+  listReviewQueue(fleetId: string): Promise<ListReviewQueueResponse> {
+    return invoke((m, o, cb) => this.fleet.listReviewQueue({ fleetId }, m, o, cb));
+  }
+
+  resolveReview(fleetId: string, transactionId: string, note = ''): Promise<ResolveReviewResponse> {
+    return invoke((m, o, cb) => this.fleet.resolveReview({ fleetId, transactionId, note, operatorId: 'ops' }, m, o, cb));
+  }
+
+  close(): void {
+    this.fleet.close();
+  }
+}
