@@ -17,8 +17,8 @@ import {
   cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
   type QueryRow, type ReportContext,
 } from '../../services/reports/reports';
-import { rowOf } from '../../services/streamer/rows';
-import { migrations } from '../../services/streamer/schema/migrations';
+import { rowsOf } from '../../services/streamer/rows';
+import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
 import { identifier } from '../../services/streamer/sql';
 import { expectedFloat, expectedMerchants, expectedOperations, expectedProgram, reportHistory, type History } from '../support/reports-fixtures';
 
@@ -63,12 +63,20 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     // Migration statements name their tables unqualified, as on a server connection whose
     // default database is the target.
     session.query(`USE ${identifier(database)}`);
-    for (const migration of migrations) for (const statement of migration.statements(database)) session.query(statement);
+    // Twice: every statement must be idempotent (an AddColumn is skipped when system.columns has it).
+    for (let round = 0; round < 2; round += 1) {
+      for (const migration of migrations) {
+        for (const statement of migration.statements(database)) {
+          if (typeof statement === 'string') session.query(statement);
+          else if (Number(session.query(`SELECT count() FROM system.columns WHERE database = '${database}' AND table = '${statement.add_column.table}' AND name = '${statement.add_column.column}'`, 'TSV').trim()) === 0) session.query(addColumnSql(statement));
+        }
+      }
+    }
     history = reportHistory(seed, 24, 400, shard_count);
-    const rows = history.documents.map((document, index) => rowOf({ shard: document.shard, streamId: `1-${index}`, document: document.json }));
-    const again = history.transactions.map((t, index) => rowOf({ shard: 0, streamId: `9-${index}`, document: JSON.stringify(t) }));
-    for (const table of ['transactions', 'lifecycle_events'] as const) {
-      for (const batch of [rows, table === 'transactions' ? again : []]) {
+    const rows = history.documents.flatMap((document, index) => rowsOf({ shard: document.shard, streamId: `1-${index}`, document: document.json }));
+    const again = history.transactions.flatMap((t, index) => rowsOf({ shard: 0, streamId: `9-${index}`, document: JSON.stringify(t) }));
+    for (const table of ['transactions', 'transaction_lines', 'lifecycle_events'] as const) {
+      for (const batch of [rows, table === 'lifecycle_events' ? [] : again]) {
         const values = batch.filter((row) => row.table === table).map((row) => JSON.stringify(row.values));
         if (values.length > 0) session.query(`INSERT INTO ${identifier(database)}.${identifier(table)} FORMAT JSONEachRow\n${values.join('\n')}`);
       }
