@@ -63,7 +63,7 @@ const routes: readonly Route[] = [
     },
   },
   {
-    pattern: /^\/reports\/operations$/, parameters: ['from', 'to', ...output], sections: ['summary', 'by_reason', 'by_terminal', 'by_hour'],
+    pattern: /^\/reports\/operations$/, parameters: ['from', 'to', ...output], sections: ['summary', 'by_reason', 'by_terminal', 'by_hour', 'by_flag'],
     plan: (query) => {
       const range = query.dateRange();
       return (context) => operationsReport(context, range);
@@ -77,7 +77,7 @@ const routes: readonly Route[] = [
     },
   },
   {
-    pattern: /^\/reports\/events\/([^/]*)\/statistics$/, parameters: output, sections: ['totals', 'top_merchants', 'sales_per_hour'],
+    pattern: /^\/reports\/events\/([^/]*)\/statistics$/, parameters: output, sections: ['totals', 'top_merchants', 'top_products', 'sales_per_hour'],
     plan: (_query, path) => {
       const program = entityId('programId', path[0] ?? '');
       return (context) => eventStatisticsReport(context, program);

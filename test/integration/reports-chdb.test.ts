@@ -20,7 +20,7 @@ import {
 import { rowsOf } from '../../services/streamer/rows';
 import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
 import { identifier } from '../../services/streamer/sql';
-import { expectedFloat, expectedMerchants, expectedOperations, expectedProgram, reportHistory, type History } from '../support/reports-fixtures';
+import { expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedTopProducts, reportHistory, type History } from '../support/reports-fixtures';
 
 /** The part of chdb's Session this test uses (typed here so the project compiles without chdb). */
 interface ChdbSession {
@@ -121,10 +121,17 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     const summary = operations.sections['summary']?.rows[0];
     assert.deepEqual([summary?.['requests'], summary?.['approved'], summary?.['declined'], summary?.['insufficient_funds']], [expected.requests, expected.approved, expected.declined, expected.insufficient_funds]);
     assert.equal(operations.sections['by_hour']?.rows.length, expected.by_hour.size);
+    assert.equal(summary?.['flagged'], expected.flagged);
+    assert.deepEqual(operations.sections['by_flag']?.rows, [...expected.by_flag.entries()].map(([flag, counts]) => ({ flag, ...counts })));
     const history_report = await cardHistoryReport(context, 'card-01');
     assert.equal(history_report.sections['entries']?.rows.length, 2 + history.transactions.filter((t) => t.card === 'card-01').length);
+    const replaced = await cardHistoryReport(context, 'card-00r');
+    assert.equal(replaced.sections['entries']?.rows.length, 3 + history.transactions.filter((t) => t.card === 'card-00' || t.card === 'card-00r').length);
     for (const program of ['festival-2026', 'fleet.west']) {
-      assert.deepEqual((await eventStatisticsReport(context, program)).sections['totals']?.rows, [expectedProgram(history, program)]);
+      const statistics = await eventStatisticsReport(context, program);
+      assert.deepEqual(statistics.sections['totals']?.rows, [expectedProgram(history, program)]);
+      assert.deepEqual(statistics.sections['top_products']?.rows, expectedTopProducts(history, program));
+      assert.ok((statistics.sections['top_merchants']?.rows.length ?? 0) > 0 && (statistics.sections['sales_per_hour']?.rows.length ?? 0) > 0);
     }
   });
 });
