@@ -226,3 +226,18 @@ export function salesPerHourSql(database: string, program: string): string {
     GROUP BY hour, currency ORDER BY hour, currency
     LIMIT ${integer(report_rows_max + 1)}`;
 }
+
+/**
+ * What settlement needs from one merchant's period: approved purchases, completions, reversals
+ * and refunds grouped by currency, kind and amount (the fee of a transaction depends on its amount
+ * only, so fees are computed exactly per distinct amount in TypeScript, not in SQL).
+ */
+export function settlementAggregatesSql(database: string, merchant: string, from_ms: number, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT currency, kind, toInt64(amount) AS amount_minor, count() AS count, toInt64(sum(balance_delta)) AS delta_minor
+    FROM ${t.transactions}
+    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+      AND at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)}
+    GROUP BY currency, kind, amount ORDER BY currency, kind, amount_minor
+    LIMIT ${integer(report_rows_max + 1)}`;
+}

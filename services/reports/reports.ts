@@ -5,6 +5,7 @@
 // integers before they become a JS number.
 
 import type { CardStateReader } from './card-states';
+import type { SettlementStore } from './settlement-store';
 import { ReportNotFoundError, ReportTooLargeError } from './errors';
 import type { DateRange } from './params';
 import {
@@ -41,6 +42,10 @@ export interface ReportContext {
   readonly query: QueryRunner;
   readonly database: string;
   readonly cards: CardStateReader;
+  /** Settlement state (settlement-store.ts); without it /settlement/ answers 404. */
+  readonly settlement?: SettlementStore;
+  /** The clock settlement uses (a period must have ended before it is settled); Date.now by default. */
+  readonly now?: () => number;
 }
 
 // ---- row decoding ---------------------------------------------------------------------------

@@ -9,13 +9,15 @@
 //   GET /reports/cards/<cardId>/history
 //   GET /reports/events/<programId>/statistics
 // Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
+//   /settlement/... (GET, PUT, POST with a JSON body): merchant fee rates and settlement batches, see settlement.ts.
 
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TaplineError } from '../../actors/errors';
 import type { Logger } from '../common/logger';
 import { sectionCsv } from './csv';
-import { ParameterError, ReportBackendError, ReportNotFoundError, ReportsBusyError, ReportTooLargeError } from './errors';
+import { ParameterError, ReportBackendError, ReportNotFoundError, ReportsBusyError, ReportTooLargeError, SettlementConflictError } from './errors';
+import { settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
 import { entityId, QueryParameters, query_string_chars_max } from './params';
 import {
   cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
@@ -108,6 +110,7 @@ export function planRequest(rawUrl: string): { run: ReportWork; format: 'json' |
 export function statusOf(error: unknown): number {
   if (error instanceof ParameterError) return 400;
   if (error instanceof ReportNotFoundError) return 404;
+  if (error instanceof SettlementConflictError) return 409;
   if (error instanceof ReportTooLargeError) return 413;
   if (error instanceof ReportsBusyError || error instanceof ReportBackendError) return 503;
   return 500;
@@ -165,6 +168,7 @@ export class ReportsServer {
     };
     const url = request.url ?? '/';
     if (url === '/healthz') return answer(200, 'text/plain', 'ok\n');
+    if (url.startsWith('/settlement/')) return this.handleSettlement(context, logger, request, answer, url);
     if (request.method !== 'GET' && request.method !== 'HEAD') return answer(405, 'application/json', JSON.stringify({ error: { code: 'method_not_allowed', message: 'reports are read with GET' } }), { allow: 'GET, HEAD' });
     let plan: ReturnType<typeof planRequest>;
     try {
@@ -190,6 +194,44 @@ export class ReportsServer {
       else response.destroy();
     }).finally(() => {
       this.in_flight -= 1;
+    });
+  }
+
+  /** Settlement (settlement.ts): reads a bounded JSON body, then runs the request like a report (counted, errors mapped here). */
+  private handleSettlement(context: ReportContext, logger: Logger, request: http.IncomingMessage, answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void, url: string): void {
+    const store = context.settlement;
+    if (store === undefined) return answer(404, 'application/json', errorBody(new ReportNotFoundError('settlement is not served here')));
+    if (url.includes('?')) return answer(400, 'application/json', errorBody(new ParameterError('query', 'settlement takes no query parameters')));
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let refused = false;
+    request.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > settlement_body_bytes_max && !refused) {
+        refused = true;
+        answer(413, 'application/json', errorBody(new ParameterError('body', `longer than ${settlement_body_bytes_max} bytes`)));
+        request.destroy();
+      }
+      if (!refused) chunks.push(chunk);
+    });
+    request.on('end', () => {
+      if (refused) return;
+      if (this.in_flight >= reports_in_flight_max) {
+        const busy = new ReportsBusyError(reports_in_flight_max);
+        return answer(503, 'application/json', errorBody(busy), { 'retry-after': String(busy_retry_after_s) });
+      }
+      this.in_flight += 1;
+      const settlement = { query: context.query, database: context.database, store, now: context.now ?? Date.now };
+      settlementRequest(settlement, request.method ?? 'GET', url, request.headers['x-tapline-operator'], Buffer.concat(chunks).toString('utf8'))
+        .then((result: HttpAnswer) => answer(result.status, result.type, result.body, result.headers))
+        .catch((error: unknown) => {
+          const status = statusOf(error);
+          if (status >= 500) logger.error({ err: error, url: url.slice(0, 300) }, 'settlement request failed');
+          answer(status, 'application/json', errorBody(error));
+        })
+        .finally(() => {
+          this.in_flight -= 1;
+        });
     });
   }
 }

@@ -13,14 +13,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CardBalance, CardStateReader } from '../../services/reports/card-states';
 import { parseDate } from '../../services/reports/params';
+import { settlementAggregatesSql } from '../../services/reports/queries';
+import { settlementLines, type FeeRate } from '../../services/reports/settlement-rules';
 import {
   cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
-  type QueryRow, type ReportContext,
+  int, text, type QueryRow, type ReportContext,
 } from '../../services/reports/reports';
 import { rowsOf } from '../../services/streamer/rows';
 import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
 import { identifier } from '../../services/streamer/sql';
-import { expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedTopProducts, reportHistory, type History } from '../support/reports-fixtures';
+import { expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedSettlementLines, expectedTopProducts, reportHistory, type History } from '../support/reports-fixtures';
 
 /** The part of chdb's Session this test uses (typed here so the project compiles without chdb). */
 interface ChdbSession {
@@ -108,6 +110,17 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     assert.deepEqual((await floatReport(context, 'CHF')).sections['programs']?.rows, expectedFloat(history, 'CHF'));
     const reconciliation = await reconciliationReport(context);
     assert.deepEqual(reconciliation.sections['summary']?.rows, [{ cards_checked: history.cards.length, differences: 0 }]);
+  });
+
+  it('settlement aggregates give the exact batch lines', async function () {
+    const rates: FeeRate[] = [{ kind: 'purchase', percent_bp: 175, fixed_minor: 5 }, { kind: 'refund', percent_bp: 0, fixed_minor: 20 }];
+    for (const merchant of ['bar-0', 'bar-2']) {
+      const [from_ms, until_ms] = [Date.UTC(2026, 0, 31), Date.UTC(2026, 1, 2)];
+      const rows = await context.query(settlementAggregatesSql(database, merchant, from_ms, until_ms));
+      const lines = settlementLines(rows.map((row) => ({ currency: text(row, 'currency'), kind: text(row, 'kind'), amount_minor: int(row, 'amount_minor'), count: int(row, 'count'), delta_minor: int(row, 'delta_minor') })), rates);
+      assert.deepEqual(lines, expectedSettlementLines(history, merchant, from_ms, until_ms, rates), merchant);
+      assert.ok(lines.length > 0);
+    }
   });
 
   it('merchants, operations, card history and event statistics run and agree', async function () {

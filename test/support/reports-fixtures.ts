@@ -11,6 +11,7 @@ import type { StoredTransaction } from '../../actors/card/transaction';
 import { shardOf } from '../../actors/sharding/placement';
 import { cardKey } from '../../services/authorizer/store/keys';
 import type { OutboxDocument } from './outbox-fixtures';
+import { feeOf, type FeeRate, type SettlementLine } from '../../services/reports/settlement-rules';
 import { seededRandom } from './seeded-random';
 
 
@@ -362,4 +363,22 @@ export function expectedTopProducts(history: History, program: string): Record<s
     const [code, group, currency] = key.split('\u0000');
     return { code: code ?? '', product_group: group ?? '', currency: currency ?? '', lines: c['lines'] ?? 0, qty_milli: c['qty_milli'] ?? 0, amount_minor: c['amount_minor'] ?? 0 };
   }).sort((a, b) => b.amount_minor - a.amount_minor || (a.code < b.code ? -1 : a.code > b.code ? 1 : a.currency < b.currency ? -1 : 1)).slice(0, 10);
+}
+
+/** The batch lines for one merchant and period, transaction by transaction. */
+export function expectedSettlementLines(history: History, merchant: string, from_ms: number, until_ms: number, rates: readonly FeeRate[]): SettlementLine[] {
+  const lines = new Map<string, { purchases: number; gross_minor: number; reversals: number; reversals_minor: number; refunds: number; refunds_minor: number; fees_minor: number }>();
+  for (const t of history.transactions) {
+    if (t.merchant !== merchant || t.outcome !== 'approved' || t.at < from_ms || t.at >= until_ms) continue;
+    if (!['purchase', 'completion', 'reverse', 'refund'].includes(t.kind)) continue;
+    const line = lines.get(t.currency) ?? { purchases: 0, gross_minor: 0, reversals: 0, reversals_minor: 0, refunds: 0, refunds_minor: 0, fees_minor: 0 };
+    lines.set(t.currency, line);
+    if (t.kind === 'purchase' || t.kind === 'completion') [line.purchases, line.gross_minor] = [line.purchases + 1, line.gross_minor + t.amount];
+    if (t.kind === 'reverse') [line.reversals, line.reversals_minor] = [line.reversals + 1, line.reversals_minor + t.amount];
+    if (t.kind === 'refund') [line.refunds, line.refunds_minor] = [line.refunds + 1, line.refunds_minor + t.amount];
+    line.fees_minor += feeOf(t.amount, rates.find((rate) => rate.kind === t.kind));
+  }
+  return [...lines.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, line]) => ({
+    currency, ...line, net_minor: line.gross_minor - line.reversals_minor - line.refunds_minor - line.fees_minor,
+  }));
 }
