@@ -241,3 +241,27 @@ export function settlementAggregatesSql(database: string, merchant: string, from
     GROUP BY currency, kind, amount ORDER BY currency, kind, amount_minor
     LIMIT ${integer(report_rows_max + 1)}`;
 }
+
+/** A fleet account's invoiced transactions in the range (approved purchases, completions, reversals, refunds), in time order. */
+export function fleetTransactionsSql(database: string, fleet: string, from_ms: number, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT id, toUInt64(at_ms) AS at_ms, kind, card, vehicle, driver, toInt64(odometer) AS odometer, merchant, terminal, currency,
+      toInt64(pump) AS pump_minor, toInt64(invoiced) AS invoiced_minor, toInt64(discount) AS discount_minor, toUInt64(line_count) AS line_count
+    FROM ${t.transactions}
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+      AND at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)}
+    ORDER BY at_ms, id
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** The line items of those transactions, in time order. */
+export function fleetLinesSql(database: string, fleet: string, from_ms: number, until_ms: number): string {
+  const lines = `${identifier(database)}.transaction_lines_dedup`;
+  return `SELECT id, toUInt64(line_no) AS line_no, toUInt64(at_ms) AS at_ms, kind, vehicle, driver, code, product_group, currency,
+      toInt64(qty_milli) AS qty_milli, toInt64(pump_unit) AS pump_unit_minor, toInt64(unit) AS unit_minor, toInt64(amount) AS amount_minor, toInt64(invoiced) AS invoiced_minor
+    FROM ${lines}
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+      AND at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)}
+    ORDER BY at_ms, id, line_no
+    LIMIT ${integer(report_rows_max + 1)}`;
+}

@@ -76,7 +76,7 @@ export function hourLabel(hour_index: number): string {
   return `${new Date(hour_index * hour_ms).toISOString().slice(0, 13)}:00Z`;
 }
 
-async function bounded(context: ReportContext, sql: string, rows_max = report_rows_max): Promise<QueryRow[]> {
+export async function bounded(context: ReportContext, sql: string, rows_max = report_rows_max): Promise<QueryRow[]> {
   const rows = await context.query(sql);
   if (rows.length > rows_max) throw new ReportTooLargeError('the report has more rows than one answer carries; narrow the range', { rows_max });
   return rows;

@@ -8,6 +8,7 @@
 //   GET /reports/operations?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/cards/<cardId>/history
 //   GET /reports/events/<programId>/statistics
+//   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
 // Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
 //   /settlement/... (GET, PUT, POST with a JSON body): merchant fee rates and settlement batches, see settlement.ts.
 
@@ -18,6 +19,7 @@ import type { Logger } from '../common/logger';
 import { sectionCsv } from './csv';
 import { ParameterError, ReportBackendError, ReportNotFoundError, ReportsBusyError, ReportTooLargeError, SettlementConflictError } from './errors';
 import { settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
+import { fleetInvoiceReport } from './fleet-invoice';
 import { entityId, QueryParameters, query_string_chars_max } from './params';
 import {
   cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
@@ -76,6 +78,14 @@ const routes: readonly Route[] = [
     plan: (_query, path) => {
       const card = entityId('cardId', path[0] ?? '');
       return (context) => cardHistoryReport(context, card);
+    },
+  },
+  {
+    pattern: /^\/reports\/fleets\/([^/]*)\/invoice$/, parameters: ['from', 'to', ...output], sections: ['transactions', 'lines', 'vehicles', 'totals'],
+    plan: (query, path) => {
+      const fleet = entityId('fleetId', path[0] ?? '');
+      const range = query.dateRange();
+      return (context) => fleetInvoiceReport(context, fleet, range);
     },
   },
   {

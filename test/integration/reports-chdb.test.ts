@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CardBalance, CardStateReader } from '../../services/reports/card-states';
+import { fleetInvoiceReport } from '../../services/reports/fleet-invoice';
 import { parseDate } from '../../services/reports/params';
 import { settlementAggregatesSql } from '../../services/reports/queries';
 import { settlementLines, type FeeRate } from '../../services/reports/settlement-rules';
@@ -22,7 +23,7 @@ import {
 import { rowsOf } from '../../services/streamer/rows';
 import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
 import { identifier } from '../../services/streamer/sql';
-import { expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedSettlementLines, expectedTopProducts, reportHistory, type History } from '../support/reports-fixtures';
+import { expectedFleetVehicles, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedSettlementLines, expectedTopProducts, reportHistory, type History } from '../support/reports-fixtures';
 
 /** The part of chdb's Session this test uses (typed here so the project compiles without chdb). */
 interface ChdbSession {
@@ -110,6 +111,13 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     assert.deepEqual((await floatReport(context, 'CHF')).sections['programs']?.rows, expectedFloat(history, 'CHF'));
     const reconciliation = await reconciliationReport(context);
     assert.deepEqual(reconciliation.sections['summary']?.rows, [{ cards_checked: history.cards.length, differences: 0 }]);
+  });
+
+  it('the fleet invoice gives the exact vehicles and consumption', async function () {
+    const report = await fleetInvoiceReport(context, 'fleet-acme', range('2026-02-01', '2026-02-01'));
+    assert.deepEqual(report.sections['vehicles']?.rows, expectedFleetVehicles(history, 'fleet-acme'));
+    assert.equal(report.sections['transactions']?.rows.length, history.transactions.filter((t) => t.fleet === 'fleet-acme').length);
+    assert.equal(report.sections['lines']?.rows.length, history.transactions.filter((t) => t.fleet === 'fleet-acme').reduce((sum, t) => sum + (t.lines ?? []).length, 0));
   });
 
   it('settlement aggregates give the exact batch lines', async function () {

@@ -33,7 +33,7 @@ import { Streamer } from '../../services/streamer/streamer';
 import { startTestRedis, testDataDir, waitFor } from '../support/harness';
 import { appendToOutbox, rawTransactionRows, reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import {
-  expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedTopProducts, float_columns, history_start_ms, reportHistory, writeCardStates, type History,
+  expectedFleetVehicles, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedTopProducts, float_columns, history_start_ms, reportHistory, writeCardStates, type History,
 } from '../support/reports-fixtures';
 
 const shard_count = 64;
@@ -268,6 +268,28 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.equal((await get(server.port, '/reports/events/no-such-program/statistics')).status, 404);
   });
 
+  it('fleet invoice: every transaction and line with prompts and prices, totals and fuel consumption per vehicle', async function () {
+    const report = await getJson(server.port, '/reports/fleets/fleet-acme/invoice?from=2026-02-01&to=2026-02-01');
+    const mine = history.transactions.filter((t) => t.fleet === 'fleet-acme');
+    assert.equal(mine.length, 12);
+    const transactions = report['transactions'] as Record<string, string | number>[];
+    assert.deepEqual(transactions.map((t) => [t['id'], t['vehicle'], t['driver'], t['odometer'], t['pump_minor'], t['invoiced_minor']]),
+      mine.map((t) => [t.id, t.vehicle, t.driver, t.odometer ?? 0, t.pump ?? t.amount, t.invoiced ?? t.amount]));
+    const lines = report['lines'] as Record<string, string | number>[];
+    const expected_lines = mine.flatMap((t) => (t.lines ?? []).map((line, line_no) => [t.id, line_no, line.code, line.qty_milli, line.pump_unit ?? line.unit, line.invoiced ?? line.amount]));
+    assert.deepEqual(lines.map((l) => [l['id'], l['line_no'], l['code'], l['qty_milli'], l['pump_unit_minor'], l['invoiced_minor']]), expected_lines);
+    const vehicles = expectedFleetVehicles(history, 'fleet-acme');
+    assert.deepEqual(report['vehicles'], vehicles);
+    assert.ok(vehicles.every((v) => v['litres_per_100km'] !== null), 'both vehicles have a consumption');
+    const totals = report['totals'] as Record<string, number | string>[];
+    assert.deepEqual(totals, [{ currency: 'CHF', transactions: 12, pump_minor: vehicles.reduce((sum, v) => sum + (v['pump_minor'] as number), 0), invoiced_minor: vehicles.reduce((sum, v) => sum + (v['invoiced_minor'] as number), 0) }]);
+    const csv = await get(server.port, '/reports/fleets/fleet-acme/invoice?from=2026-02-01&to=2026-02-01&format=csv&section=vehicles');
+    assert.deepEqual(parseCsv(csv.body).map((row) => row['litres_per_100km']), vehicles.map((v) => Number(v['litres_per_100km'])));
+    const empty = await getJson(server.port, '/reports/fleets/fleet-acme/invoice?from=2026-01-01&to=2026-01-02');
+    assert.deepEqual([empty['transactions'], empty['vehicles'], empty['totals']], [[], [], []]);
+    assert.equal((await get(server.port, "/reports/fleets/acme'--/invoice?from=2026-02-01&to=2026-02-01")).status, 400);
+  });
+
   it('answers hostile or malformed parameters 400, naming the parameter, without querying ClickHouse', async function () {
     const range = 'from=2026-01-01&to=2026-01-02';
     const cases: [string, string][] = [
@@ -296,6 +318,9 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       [`/reports/cards/${'a'.repeat(65)}/history`, 'cardId'],
       ['/reports/events/x%00y/statistics', 'programId'],
       ['/reports/events/..%2F..%2Fetc/statistics', 'programId'],
+      ["/reports/fleets/a'b/invoice?from=2026-01-01&to=2026-01-02", 'fleetId'],
+      ['/reports/fleets/acme/invoice?from=2026-01-01', 'to'],
+      ['/reports/fleets/acme/invoice?from=2026-01-01&to=2026-01-02&vehicle=x', 'vehicle'],
     ];
     const before = queries;
     for (const [path, parameter] of cases) {

@@ -39,6 +39,8 @@ export interface FixtureLine {
   readonly qty_milli: number;
   readonly unit: number;
   readonly amount: number;
+  readonly pump_unit?: number;
+  readonly invoiced?: number;
 }
 
 /** A transaction document: the authorizer's v1 fields plus the contract's optional ones used here. */
@@ -51,6 +53,12 @@ export type FixtureTransaction = Omit<StoredTransaction, 'kind' | 'reason' | 're
   payout?: number;
   lines?: FixtureLine[];
   flags?: string[];
+  odometer?: number;
+  driver?: string;
+  vehicle?: string;
+  fleet?: string;
+  pump?: number;
+  invoiced?: number;
 };
 
 export interface History {
@@ -189,6 +197,41 @@ export function reportHistory(seed: number, cardCount: number, requestCount: num
   returned.balance_minor = 0;
   returned.deposit_minor = 0;
   movement('rep-x3', 'cash_out', returned, end_ms + 4, { amount: paid, requested: paid, balance_delta: -paid, deposit_delta: -deposit, payout: paid + deposit });
+  // Fleet fuel: two fleet.west cards of account fleet-acme, topped up, then four fills each with
+  // odometer, driver and vehicle prompts, pump and negotiated (invoiced) prices, one fill without
+  // an odometer reading, some with a shop item; one shop item refunded.
+  let fleet_n = 0;
+  for (const [card, vehicle, driver] of [['card-01', 'truck-1', 'drv-7'], ['card-03', 'van-2', 'drv-8']] as const) {
+    const model = cards.find((candidate) => candidate.card === card);
+    if (model === undefined) throw new Error('assertion: history needs at least 4 cards');
+    const at0 = end_ms + 600_000 + fleet_n * 3_600_000;
+    model.balance_minor += 500_000;
+    movement(`rep-f${fleet_n}-top`, 'top_up', model, at0, { amount: 500_000, requested: 500_000, source: 'admin' });
+    let odometer = 50_000 + pick(1_000);
+    for (let fill = 0; fill < 5; fill += 1) {
+      const qty_milli = 20_000 + pick(40_000);
+      const pump_unit = 189;
+      const fuel_amount = Math.round((qty_milli * pump_unit) / 1_000);
+      const fuel_invoiced = Math.round((qty_milli * 170) / 1_000);
+      const lines: FixtureLine[] = [{ code: 'diesel', group: 'diesel', qty_milli, unit: pump_unit, amount: fuel_amount, pump_unit, invoiced: fuel_invoiced }];
+      if (fill % 2 === 1) lines.push({ code: 'coffee', group: 'shop', qty_milli: 1_000, unit: 350, amount: 350, pump_unit: 350, invoiced: 350 });
+      const amount = lines.reduce((sum, line) => sum + line.amount, 0);
+      const invoiced = fuel_invoiced + (fill % 2 === 1 ? 350 : 0);
+      const reading = fill === 2 ? 0 : odometer;
+      odometer += 300 + pick(400);
+      model.balance_minor -= amount;
+      movement(`rep-f${fleet_n}-${fill}`, 'purchase', model, at0 + (fill + 1) * 60_000, {
+        terminal: 'pump-1', merchant: 'fuel-stop', source: 'pos', operator: '', amount, requested: amount, lines,
+        odometer: reading, driver, vehicle, fleet: 'fleet-acme', pump: amount, invoiced,
+      });
+    }
+    model.balance_minor += 350;
+    movement(`rep-f${fleet_n}-refund`, 'refund', model, at0 + 10 * 60_000, {
+      terminal: 'pump-1', merchant: 'fuel-stop', source: 'pos', operator: '', amount: 350, requested: 350, balance_delta: 350,
+      original: `k:rep-f${fleet_n}-1`, driver, vehicle, fleet: 'fleet-acme', pump: 350, invoiced: 350,
+    });
+    fleet_n += 1;
+  }
   return { documents, transactions, issued, replaced, cards };
 }
 
@@ -381,4 +424,30 @@ export function expectedSettlementLines(history: History, merchant: string, from
   return [...lines.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, line]) => ({
     currency, ...line, net_minor: line.gross_minor - line.reversals_minor - line.refunds_minor - line.fees_minor,
   }));
+}
+
+/** A fleet invoice's vehicles section, by plain loops (fill-to-fill fuel consumption, docs/REPORTING.md). */
+export function expectedFleetVehicles(history: History, fleet: string): Record<string, string | number | null>[] {
+  const mine = history.transactions.filter((t) => t.fleet === fleet && t.outcome === 'approved' && ['purchase', 'completion', 'reverse', 'refund'].includes(t.kind)).sort((a, b) => a.at - b.at);
+  const vehicles = [...new Set(mine.map((t) => `${t.vehicle ?? ''}|${t.currency}`))].sort();
+  return vehicles.map((key) => {
+    const [vehicle = '', currency = ''] = key.split('|');
+    const own = mine.filter((t) => (t.vehicle ?? '') === vehicle && t.currency === currency);
+    const sign = (t: FixtureTransaction): number => (t.kind === 'reverse' || t.kind === 'refund' ? -1 : 1);
+    const fuelOf = (t: FixtureTransaction): number => (t.lines ?? []).filter((line) => line.group === 'diesel' || line.group === 'fuel').reduce((sum, line) => sum + line.qty_milli, 0);
+    const readings = own.filter((t) => sign(t) > 0 && (t.odometer ?? 0) > 0);
+    const odometers = readings.map((t) => t.odometer ?? 0);
+    const distance = odometers.slice(1).reduce((sum, value, index) => sum + Math.max(0, value - (odometers[index] ?? 0)), 0);
+    const consumption = readings.slice(1).reduce((sum, t) => sum + fuelOf(t), 0);
+    const measured = readings.length >= 2 && distance > 0;
+    return {
+      vehicle, currency, transactions: own.length,
+      pump_minor: own.reduce((sum, t) => sum + sign(t) * (t.pump ?? t.amount), 0),
+      invoiced_minor: own.reduce((sum, t) => sum + sign(t) * (t.invoiced ?? t.amount), 0),
+      fuel_milli: own.reduce((sum, t) => sum + sign(t) * fuelOf(t), 0),
+      readings: readings.length, first_odometer: odometers[0] ?? null, last_odometer: odometers[odometers.length - 1] ?? null,
+      distance_km: distance, consumption_milli: measured ? consumption : 0,
+      litres_per_100km: measured ? (Math.round((consumption * 10) / distance) / 100).toFixed(2) : null,
+    };
+  });
 }
