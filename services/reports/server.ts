@@ -8,6 +8,7 @@
 //   GET /reports/operations?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/cards/<cardId>/history
 //   GET /reports/events/<programId>/statistics
+//   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
 // Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
 //   /settlement/... (GET, PUT, POST with a JSON body): merchant fee rates and settlement batches, see settlement.ts.
@@ -18,7 +19,7 @@ import { TaplineError } from '../../actors/errors';
 import type { Logger } from '../common/logger';
 import { sectionCsv } from './csv';
 import { ParameterError, ReportBackendError, ReportNotFoundError, ReportsBusyError, ReportTooLargeError, SettlementConflictError } from './errors';
-import { settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
+import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
 import { fleetInvoiceReport } from './fleet-invoice';
 import { entityId, QueryParameters, query_string_chars_max } from './params';
 import {
@@ -78,6 +79,14 @@ const routes: readonly Route[] = [
     plan: (_query, path) => {
       const card = entityId('cardId', path[0] ?? '');
       return (context) => cardHistoryReport(context, card);
+    },
+  },
+  {
+    pattern: /^\/reports\/merchants\/([^/]*)\/fees$/, parameters: ['from', 'to', ...output], sections: ['currencies', 'rates'],
+    plan: (query, path) => {
+      const merchant = entityId('merchantId', path[0] ?? '');
+      const range = query.dateRange();
+      return (context) => merchantFeesReport(context, merchant, range);
     },
   },
   {

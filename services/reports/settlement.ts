@@ -16,7 +16,8 @@ import { createHash } from 'node:crypto';
 import { ParameterError, ReportNotFoundError, SettlementConflictError } from './errors';
 import { entityId, id_pattern, parseDate } from './params';
 import { settlementAggregatesSql } from './queries';
-import { int, text, type QueryRunner } from './reports';
+import { bounded, int, text, type QueryRunner, type Report, type ReportContext } from './reports';
+import type { DateRange } from './params';
 import {
   bankTransferCsv, batch_id_pattern, batchId, operatorOf, parseMerchantConfig, periodOf, settlementLines,
   type FeeRate, type SettlementLine, type SettlementPeriod,
@@ -86,6 +87,25 @@ async function stored(context: SettlementContext, id: string): Promise<StoredBat
   const batch = await context.store.batch(id);
   if (batch === undefined) throw new ReportNotFoundError('no such settlement batch', { batch: id });
   return batch;
+}
+
+/** What a merchant earned and was charged over any date range at its current rates (a report: nothing is stored). */
+export async function merchantFeesReport(context: ReportContext, merchant: string, range: DateRange): Promise<Report> {
+  if (context.settlement === undefined) throw new ReportNotFoundError('settlement is not served here');
+  const config = await context.settlement.config(merchant);
+  if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
+  const rows = await bounded(context, settlementAggregatesSql(context.database, merchant, range.from_ms, range.until_ms));
+  const lines = settlementLines(rows.map((row) => ({
+    currency: text(row, 'currency'), kind: text(row, 'kind'), amount_minor: int(row, 'amount_minor'), count: int(row, 'count'), delta_minor: int(row, 'delta_minor'),
+  })), config.rates);
+  return {
+    report: 'merchant_fees',
+    parameters: { merchant, from: range.from, to: range.to },
+    sections: {
+      currencies: { columns: ['currency', 'purchases', 'gross_minor', 'reversals', 'reversals_minor', 'refunds', 'refunds_minor', 'fees_minor', 'net_minor'], rows: lines.map((line) => ({ ...line })) },
+      rates: { columns: ['kind', 'percent_bp', 'fixed_minor'], rows: config.rates.map((rate) => ({ ...rate })) },
+    },
+  };
 }
 
 /** Computes (or, once approved, returns unchanged) the batch of the merchant's period containing `date`. */

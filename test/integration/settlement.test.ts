@@ -206,6 +206,17 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     assert.deepEqual(next['rates'], [{ kind: 'purchase', percent_bp: 9_000, fixed_minor: 0 }]);
   });
 
+  it('reports fees per merchant over any range at its current rates, per operation type', async function () {
+    await send(port, 'PUT', '/settlement/merchants/bar-2', { ...config, payee_name: 'Bar Two' });
+    const answer = await send(port, 'GET', '/reports/merchants/bar-2/fees?from=2026-01-31&to=2026-02-01');
+    assert.equal(answer.status, 200, answer.body);
+    const report = JSON.parse(answer.body) as Record<string, unknown>;
+    assert.deepEqual(report['currencies'], expectedLines(history, 'bar-2', Date.UTC(2026, 0, 31), Date.UTC(2026, 1, 2)));
+    assert.deepEqual(report['rates'], rates);
+    assert.equal((await send(port, 'GET', '/reports/merchants/bar-9/fees?from=2026-01-31&to=2026-02-01')).status, 404, 'no rates, no fee report');
+    assert.equal((await send(port, 'GET', "/reports/merchants/bar'2/fees?from=2026-01-31&to=2026-02-01")).status, 400);
+  });
+
   it('settles a monthly merchant over the whole month, across the day boundary', async function () {
     assert.equal((await send(port, 'PUT', '/settlement/merchants/bar-1', { ...config, cycle: 'monthly', payee_name: 'Bar One' })).status, 200);
     const batch = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-1/batches', { date: '2026-02-14' })).body) as Record<string, unknown>;
