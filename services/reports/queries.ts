@@ -40,6 +40,8 @@ export function integer(value: number): string {
 const tables = (database: string) => ({
   transactions: `${identifier(database)}.transactions_dedup`,
   lifecycle: `${identifier(database)}.lifecycle_events_dedup`,
+  /** The same transactions sorted by (merchant, at_ms, id) (migration 8): for merchant and time filters. */
+  by_merchant: `${identifier(database)}.transactions_by_merchant_dedup`,
 });
 
 /** Kinds that spend stored value at a merchant (a completion is the captured part of a hold). */
@@ -98,7 +100,7 @@ export function merchantsSql(database: string, from_ms: number, until_ms: number
       toInt64(sumIf(amount, kind = 'top_up' AND outcome = 'approved')) AS top_ups_minor,
       countIf(kind = 'refund' AND outcome = 'approved') AS refunds,
       toInt64(sumIf(amount, kind = 'refund' AND outcome = 'approved')) AS refunds_minor
-    FROM ${t.transactions}
+    FROM ${t.by_merchant}
     WHERE at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)}
     GROUP BY ${keys}, currency, period ORDER BY ${keys}, currency, period
     LIMIT ${integer(report_rows_max + 1)}`;
@@ -235,7 +237,7 @@ export function salesPerHourSql(database: string, program: string): string {
 export function settlementAggregatesSql(database: string, merchant: string, from_ms: number, until_ms: number): string {
   const t = tables(database);
   return `SELECT currency, kind, toInt64(amount) AS amount_minor, count() AS count, toInt64(sum(balance_delta)) AS delta_minor
-    FROM ${t.transactions}
+    FROM ${t.by_merchant}
     WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
       AND at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)}
     GROUP BY currency, kind, amount ORDER BY currency, kind, amount_minor

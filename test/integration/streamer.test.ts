@@ -63,7 +63,8 @@ describe('streamer (real Redis + ClickHouse)', function () {
     const tables = await queryClickHouse(clickhouse.url, `SELECT name FROM system.tables WHERE database = ${stringLiteral(database)} ORDER BY name`);
     assert.deepEqual(tables.trim().split('\n'), [
       'audit_trail_dedup', 'lifecycle_events', 'lifecycle_events_dedup', 'outbox_rejects', 'tapline_schema_migrations', 'top_ups_dedup',
-      'transaction_lines', 'transaction_lines_dedup', 'transactions', 'transactions_dedup',
+      'transaction_lines', 'transaction_lines_dedup', 'transactions', 'transactions_by_merchant', 'transactions_by_merchant_dedup',
+      'transactions_by_merchant_mv', 'transactions_dedup',
     ]);
   });
 
@@ -90,6 +91,8 @@ describe('streamer (real Redis + ClickHouse)', function () {
     const line = await queryClickHouse(clickhouse.url, `SELECT id, line_no, product_group, qty_milli, pump_unit, invoiced, vehicle FROM ${database}.transaction_lines_dedup FORMAT TSV`);
     assert.equal(line.trim(), 'new-1\t0\tfuel\t40250\t180\t200\tv1');
     assert.deepEqual(await migrate(clickhouse.url, database), { applied: [] });
+    const by_merchant = await queryClickHouse(clickhouse.url, `SELECT id, merchant, balance_delta FROM ${database}.transactions_by_merchant_dedup ORDER BY id FORMAT TSV`);
+    assert.equal(by_merchant.trim(), 'new-1\tm\t200\nold-1\tm\t-700', 'the merchant view holds the rows from before it (copied) and after (materialized)');
   });
 
   it('turns every document type of the contract into its rows, and a malformed new field into a reject', () => {

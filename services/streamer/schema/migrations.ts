@@ -245,4 +245,42 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 8,
+    name: 'transactions_by_merchant',
+    // Merchant dashboards, fee reports and settlement filter by merchant and time; transactions is
+    // sorted by card. This materialized view keeps a narrow copy sorted by (merchant, at_ms, id):
+    // still a ReplacingMergeTree whose key holds the id (merchant and time never change for an id),
+    // so its *_dedup view is exact like the others, and a merchant's range is read alone. The MV is
+    // created first and then the existing rows are copied; rows inserted in between land twice and
+    // are collapsed like any duplicate, so none is missed. Cost: each transactions INSERT also
+    // writes this table (about 40% of the columns).
+    statements: (database) => {
+      const db = identifier(database);
+      const columns = `id, kind, outcome, reason, reverse, program, merchant, terminal, currency, amount, balance_delta, fleet, at, at_ms`;
+      return [
+        `CREATE TABLE IF NOT EXISTS transactions_by_merchant (
+          id String,
+          kind String,
+          outcome String,
+          reason String,
+          reverse String,
+          program String,
+          merchant String,
+          terminal String,
+          currency String,
+          amount Int64,
+          balance_delta Int64,
+          fleet String,
+          at DateTime,
+          at_ms UInt64
+        ) ENGINE = ReplacingMergeTree()
+        PARTITION BY toYYYYMM(at)
+        ORDER BY (merchant, at_ms, id)`,
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS transactions_by_merchant_mv TO ${db}.transactions_by_merchant AS SELECT ${columns} FROM ${db}.transactions`,
+        `INSERT INTO ${db}.transactions_by_merchant SELECT ${columns} FROM ${db}.transactions`,
+        `CREATE VIEW IF NOT EXISTS transactions_by_merchant_dedup AS SELECT * FROM ${db}.transactions_by_merchant FINAL`,
+      ];
+    },
+  },
 ];
