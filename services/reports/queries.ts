@@ -267,3 +267,13 @@ export function fleetLinesSql(database: string, fleet: string, from_ms: number, 
     ORDER BY at_ms, id, line_no
     LIMIT ${integer(report_rows_max + 1)}`;
 }
+
+/** The operator audit trail (migration 7's view) in the range, optionally of one operator, oldest first. */
+export function auditSql(database: string, from_ms: number, until_ms: number, operator: string | undefined): string {
+  const operatorFilter = operator === undefined ? '' : ` AND operator = ${stringLiteral(operator)}`;
+  return `SELECT toUInt64(at_ms) AS at_ms, event_id, type, operator, action, subject, card, terminal, merchant, fleet, status, previous, event, detail, reason
+    FROM ${identifier(database)}.audit_trail_dedup
+    WHERE at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)}${operatorFilter}
+    ORDER BY at_ms, event_id
+    LIMIT ${integer(report_rows_max + 1)}`;
+}

@@ -9,7 +9,7 @@ import type { SettlementStore } from './settlement-store';
 import { ReportNotFoundError, ReportTooLargeError } from './errors';
 import type { DateRange } from './params';
 import {
-  card_history_entries_max, cardBalancesSql, cardHistorySql, flagsSql, floatSql, hour_ms, merchantsSql, operationsSql,
+  auditSql, card_history_entries_max, cardBalancesSql, cardHistorySql, flagsSql, floatSql, hour_ms, merchantsSql, operationsSql,
   programTotalsSql, reconciliation_cards_max, replacementsSql, report_rows_max, salesPerHourSql, topMerchantsSql, topProductsSql,
   type Granularity, type MerchantGrouping, type OperationsDimension,
 } from './queries';
@@ -302,5 +302,20 @@ export async function eventStatisticsReport(context: ReportContext, program: str
         rows: hours.map((row) => ({ hour: hourLabel(int(row, 'hour')), ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor'] }) })),
       },
     },
+  };
+}
+
+// ---- 7. operator audit trail ----------------------------------------------------------------
+
+const audit_text = ['event_id', 'type', 'operator', 'action', 'subject', 'card', 'terminal', 'merchant', 'fleet', 'status', 'previous', 'event', 'detail', 'reason'];
+
+/** Every lifecycle event an operator caused, and every operator_action, in the range. */
+export async function auditReport(context: ReportContext, range: DateRange, operator: string | undefined): Promise<Report> {
+  const rows = (await bounded(context, auditSql(context.database, range.from_ms, range.until_ms, operator)))
+    .map((row) => ({ at: new Date(int(row, 'at_ms')).toISOString(), ...pick(row, { text: audit_text }) }));
+  return {
+    report: 'audit',
+    parameters: operator === undefined ? { from: range.from, to: range.to } : { from: range.from, to: range.to, operator },
+    sections: { entries: { columns: ['at', ...audit_text], rows } },
   };
 }

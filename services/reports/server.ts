@@ -8,6 +8,7 @@
 //   GET /reports/operations?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/cards/<cardId>/history
 //   GET /reports/events/<programId>/statistics
+//   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&operator=<id>]
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
 // Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
@@ -21,9 +22,9 @@ import { sectionCsv } from './csv';
 import { ParameterError, ReportBackendError, ReportNotFoundError, ReportsBusyError, ReportTooLargeError, SettlementConflictError } from './errors';
 import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
 import { fleetInvoiceReport } from './fleet-invoice';
-import { entityId, QueryParameters, query_string_chars_max } from './params';
+import { entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
-  cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
+  auditReport, cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
   type Report, type ReportContext,
 } from './reports';
 
@@ -79,6 +80,15 @@ const routes: readonly Route[] = [
     plan: (_query, path) => {
       const card = entityId('cardId', path[0] ?? '');
       return (context) => cardHistoryReport(context, card);
+    },
+  },
+  {
+    pattern: /^\/reports\/audit$/, parameters: ['from', 'to', 'operator', ...output], sections: ['entries'],
+    plan: (query) => {
+      const range = query.dateRange();
+      const operator = query.optional('operator');
+      if (operator !== undefined && !id_pattern.test(operator)) throw new ParameterError('operator', 'must be 1..64 of A-Z a-z 0-9 . _ -');
+      return (context) => auditReport(context, range, operator);
     },
   },
   {

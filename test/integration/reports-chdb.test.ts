@@ -17,13 +17,13 @@ import { parseDate } from '../../services/reports/params';
 import { settlementAggregatesSql } from '../../services/reports/queries';
 import { settlementLines, type FeeRate } from '../../services/reports/settlement-rules';
 import {
-  cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
+  auditReport, cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
   int, text, type QueryRow, type ReportContext,
 } from '../../services/reports/reports';
 import { rowsOf } from '../../services/streamer/rows';
 import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
 import { identifier } from '../../services/streamer/sql';
-import { expectedFleetVehicles, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedSettlementLines, expectedTopProducts, reportHistory, type History } from '../support/reports-fixtures';
+import { expectedAudit, expectedFleetVehicles, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedSettlementLines, expectedTopProducts, reportHistory, type History } from '../support/reports-fixtures';
 
 /** The part of chdb's Session this test uses (typed here so the project compiles without chdb). */
 interface ChdbSession {
@@ -111,6 +111,13 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     assert.deepEqual((await floatReport(context, 'CHF')).sections['programs']?.rows, expectedFloat(history, 'CHF'));
     const reconciliation = await reconciliationReport(context);
     assert.deepEqual(reconciliation.sections['summary']?.rows, [{ cards_checked: history.cards.length, differences: 0 }]);
+  });
+
+  it('the audit trail lists every operator-made event', async function () {
+    const report = await auditReport(context, range('2026-01-31', '2026-02-01'), undefined);
+    assert.deepEqual(report.sections['entries']?.rows.map((e) => [e['type'], e['operator'], Date.parse(String(e['at']))]).sort(), expectedAudit(history).map((e) => [e.type, e.operator, e.at]).sort());
+    const one = await auditReport(context, range('2026-01-31', '2026-02-01'), 'ops-9');
+    assert.deepEqual(one.sections['entries']?.rows.map((e) => e['action']), ['set_fee_rates']);
   });
 
   it('the fleet invoice gives the exact vehicles and consumption', async function () {

@@ -33,7 +33,7 @@ import { Streamer } from '../../services/streamer/streamer';
 import { startTestRedis, testDataDir, waitFor } from '../support/harness';
 import { appendToOutbox, rawTransactionRows, reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import {
-  expectedFleetVehicles, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedTopProducts, float_columns, history_start_ms, reportHistory, writeCardStates, type History,
+  expectedAudit, expectedFleetVehicles, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedTopProducts, float_columns, history_start_ms, reportHistory, writeCardStates, type History,
 } from '../support/reports-fixtures';
 
 const shard_count = 64;
@@ -290,6 +290,20 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.equal((await get(server.port, "/reports/fleets/acme'--/invoice?from=2026-02-01&to=2026-02-01")).status, 400);
   });
 
+  it('audit trail: every operator action and operator-made lifecycle event, filterable by operator', async function () {
+    const expected = expectedAudit(history);
+    assert.ok(expected.some((e) => e.type === 'operator_action') && expected.some((e) => e.type === 'card_replaced'));
+    const report = await getJson(server.port, '/reports/audit?from=2026-01-31&to=2026-02-01');
+    const entries = report['entries'] as Record<string, string>[];
+    assert.deepEqual(entries.map((e) => [e['type'], e['operator'], Date.parse(e['at'] ?? '')]).sort(), expected.map((e) => [e.type, e.operator, e.at]).sort());
+    const action = entries.find((e) => e['type'] === 'operator_action');
+    assert.deepEqual([action?.['action'], action?.['subject'], action?.['detail']], ['set_fee_rates', 'bar-0', '{"percent_bp":175}']);
+    const ops2 = await getJson(server.port, '/reports/audit?from=2026-01-31&to=2026-02-01&operator=ops-2');
+    assert.deepEqual((ops2['entries'] as Record<string, string>[]).map((e) => e['type']), expectedAudit(history, 'ops-2').map((e) => e.type));
+    const csv = await get(server.port, '/reports/audit?from=2026-01-31&to=2026-02-01&format=csv');
+    assert.ok(csv.body.includes('"{""percent_bp"":175}"'), 'JSON detail is quoted in CSV');
+  });
+
   it('answers hostile or malformed parameters 400, naming the parameter, without querying ClickHouse', async function () {
     const range = 'from=2026-01-01&to=2026-01-02';
     const cases: [string, string][] = [
@@ -321,6 +335,8 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       ["/reports/fleets/a'b/invoice?from=2026-01-01&to=2026-01-02", 'fleetId'],
       ['/reports/fleets/acme/invoice?from=2026-01-01', 'to'],
       ['/reports/fleets/acme/invoice?from=2026-01-01&to=2026-01-02&vehicle=x', 'vehicle'],
+      ["/reports/audit?from=2026-01-01&to=2026-01-02&operator=ops'1", 'operator'],
+      ['/reports/audit?from=2026-01-01&to=2026-01-02&operator=a%5Cb', 'operator'],
     ];
     const before = queries;
     for (const [path, parameter] of cases) {

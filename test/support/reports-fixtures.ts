@@ -104,6 +104,8 @@ export function reportHistory(seed: number, cardCount: number, requestCount: num
   for (let terminal = 0; terminal < 6; terminal += 1) {
     documents.push({ shard: 0, json: JSON.stringify({ type: 'terminal_registered', terminal: `pos-${terminal}`, merchant: `bar-${terminal % 3}`, enabled: true, operator: 'ops-1', at: history_start_ms - 120_000 }) });
   }
+  // An operator action of the audit trail (not a money movement).
+  documents.push({ shard: 1, json: JSON.stringify({ type: 'operator_action', action: 'set_fee_rates', subject: 'bar-0', detail: '{"percent_bp":175}', operator: 'ops-9', at: history_start_ms - 30_000 }) });
   const reversible: FixtureTransaction[] = [];
   const record = (transaction: FixtureTransaction): void => {
     transactions.push(transaction);
@@ -450,4 +452,13 @@ export function expectedFleetVehicles(history: History, fleet: string): Record<s
       litres_per_100km: measured ? (Math.round((consumption * 10) / distance) / 100).toFixed(2) : null,
     };
   });
+}
+
+/** The audit trail: every non-transaction document with an operator, or an operator_action, in time order. */
+export function expectedAudit(history: History, operator?: string): { type: string; operator: string; at: number }[] {
+  return history.documents
+    .map((document) => JSON.parse(document.json) as { type: string; operator?: string; at: number })
+    .filter((d) => d.type !== 'transaction' && ((d.operator ?? '') !== '' || d.type === 'operator_action') && (operator === undefined || d.operator === operator))
+    .map((d) => ({ type: d.type, operator: d.operator ?? '', at: d.at }))
+    .sort((a, b) => a.at - b.at);
 }
