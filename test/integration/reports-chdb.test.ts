@@ -71,6 +71,7 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
       for (const migration of migrations) {
         for (const statement of migration.statements(database)) {
           if (typeof statement === 'string') session.query(statement);
+          else if ('backfill' in statement) session.query(statement.backfill);
           else if (Number(session.query(`SELECT count() FROM system.columns WHERE database = '${database}' AND table = '${statement.add_column.table}' AND name = '${statement.add_column.column}'`, 'TSV').trim()) === 0) session.query(addColumnSql(statement));
         }
       }

@@ -6,7 +6,7 @@ import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { Logger } from '../../common/logger';
 import { MigrationError } from '../errors';
 import { identifier, stringLiteral } from '../sql';
-import { addColumnSql, migrations, migrations_table, type Migration, type Statement } from './migrations';
+import { addColumnSql, backfill_timeout_ms, migrations, migrations_table, type Migration, type Statement } from './migrations';
 
 /** One DDL statement may take this long (CREATE is quick; a busy server is not). */
 export const migration_statement_timeout_ms = 30_000;
@@ -31,7 +31,7 @@ export async function migrate(url: string, database: string, logger?: Logger, li
     const applied: number[] = [];
     for (const migration of [...list].sort((a, b) => a.version - b.version)) {
       if (done.has(migration.version)) continue;
-      for (const statement of migration.statements(db)) await apply(client, db, statement, migration);
+      for (const statement of migration.statements(db)) await apply(client, url, db, statement, migration);
       try {
         await client.insert({
           table: migrations_table,
@@ -61,8 +61,16 @@ export async function appliedVersions(client: ReturnType<typeof createClient>): 
   }
 }
 
-async function apply(client: ReturnType<typeof createClient>, database: string, statement: Statement, migration: Migration): Promise<void> {
+async function apply(client: ReturnType<typeof createClient>, url: string, database: string, statement: Statement, migration: Migration): Promise<void> {
   if (typeof statement === 'string') return run(client, statement, migration);
+  if ('backfill' in statement) {
+    const long = createClient({ url, database, request_timeout: backfill_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
+    try {
+      return await run(long, statement.backfill, migration);
+    } finally {
+      await long.close();
+    }
+  }
   const exists = async (): Promise<boolean> => {
     const { table, column } = statement.add_column;
     const sql = `SELECT count() AS n FROM system.columns WHERE database = ${stringLiteral(database)} AND table = ${stringLiteral(table)} AND name = ${stringLiteral(column)}`;

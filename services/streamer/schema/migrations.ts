@@ -30,7 +30,19 @@ export interface AddColumn {
   readonly add_column: { readonly table: string; readonly column: string; readonly definition: string };
 }
 
-export type Statement = string | AddColumn;
+/**
+ * A statement that copies existing rows (INSERT … SELECT): on a large table it runs far longer than
+ * DDL, so the runner gives it `backfill_timeout_ms` instead of the per-statement timeout. Running it
+ * twice only inserts duplicates, which the ReplacingMergeTree target collapses.
+ */
+export interface Backfill {
+  readonly backfill: string;
+}
+
+/** A backfill may take this long (a year of transactions on a small server). */
+export const backfill_timeout_ms = 3_600_000;
+
+export type Statement = string | AddColumn | Backfill;
 
 export interface Migration {
   readonly version: number;
@@ -278,7 +290,7 @@ export const migrations: readonly Migration[] = [
         PARTITION BY toYYYYMM(at)
         ORDER BY (merchant, at_ms, id)`,
         `CREATE MATERIALIZED VIEW IF NOT EXISTS transactions_by_merchant_mv TO ${db}.transactions_by_merchant AS SELECT ${columns} FROM ${db}.transactions`,
-        `INSERT INTO ${db}.transactions_by_merchant SELECT ${columns} FROM ${db}.transactions`,
+        { backfill: `INSERT INTO ${db}.transactions_by_merchant SELECT ${columns} FROM ${db}.transactions` },
         `CREATE VIEW IF NOT EXISTS transactions_by_merchant_dedup AS SELECT * FROM ${db}.transactions_by_merchant FINAL`,
       ];
     },
