@@ -13,18 +13,15 @@
 // Every PUT/POST names its operator in the x-tapline-operator header.
 
 import { createHash } from 'node:crypto';
-import { ParameterError, ReportNotFoundError, SettlementConflictError } from './errors';
-import { entityId, id_pattern, parseDate } from './params';
-import { settlementAggregatesSql } from './queries';
+import { ParameterError, ReportNotFoundError, ReportTooLargeError, SettlementConflictError } from './errors';
+import { entityId, id_pattern, parseDate, type DateRange } from './params';
+import { report_rows_max, settlementAggregatesSql } from './queries';
 import { bounded, int, text, type QueryRunner, type Report, type ReportContext } from './reports';
-import type { DateRange } from './params';
 import {
   bankTransferCsv, batch_id_pattern, batchId, operatorOf, parseMerchantConfig, periodOf, settlementLines,
   type FeeRate, type SettlementLine, type SettlementPeriod,
 } from './settlement-rules';
 import type { SettlementStore, StoredBatch } from './settlement-store';
-import { report_rows_max } from './queries';
-import { ReportTooLargeError } from './errors';
 
 export interface SettlementContext {
   readonly query: QueryRunner;
