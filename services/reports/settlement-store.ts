@@ -65,6 +65,8 @@ export interface SettlementStore {
   approve(id: string, operator: string, now_ms: number, digest: string): Promise<TransitionResult>;
   settle(id: string, operator: string, now_ms: number, reference: string): Promise<TransitionResult>;
   batch(id: string): Promise<StoredBatch | undefined>;
+  /** Ids of the batches whose key starts with `<merchant>.` (callers filter the exact merchant), at most `ids_max`. */
+  batchIds(merchant: string, ids_max: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -117,6 +119,20 @@ export class RedisSettlementStore implements SettlementStore {
       approved_by: map['approved_by'] ?? '', approved_at_ms: Number(map['approved_at_ms'] ?? 0),
       settled_by: map['settled_by'] ?? '', settled_at_ms: Number(map['settled_at_ms'] ?? 0), reference: map['reference'] ?? '',
     };
+  }
+
+  async batchIds(merchant: string, ids_max: number): Promise<string[]> {
+    // The id alphabet has no glob character (* ? [ ] \), so the merchant id is a literal prefix.
+    const prefix = batchKey(`${merchant}.`);
+    const ids: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.command(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '1000'])) as [string, string[]];
+      cursor = next;
+      for (const key of keys) ids.push(key.slice(batchKey('').length));
+      if (ids.length > ids_max) break;
+    } while (cursor !== '0');
+    return ids.sort();
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@
 //   PUT  /settlement/merchants/<merchant>                 body {cycle, payee_name, payee_iban, rates}
 //   GET  /settlement/merchants/<merchant>
 //   POST /settlement/merchants/<merchant>/batches         body {date: YYYY-MM-DD}: the batch of the period containing date
+//   GET  /settlement/merchants/<merchant>/batches         the merchant's batches: id, period, state, net per currency
 //   GET  /settlement/batches/<batchId>
 //   POST /settlement/batches/<batchId>/approve            body {digest?}: computed → approved
 //   POST /settlement/batches/<batchId>/settle             body {reference?}: approved → settled
@@ -49,6 +50,9 @@ export interface HttpAnswer {
   readonly body: string;
   readonly headers?: Record<string, string>;
 }
+
+/** Batches one listing returns (ten years of daily batches); past it the answer is 413. */
+export const batches_listed_max = 4_000;
 
 /** Request bodies are small JSON objects. */
 export const settlement_body_bytes_max = 16_384;
@@ -148,6 +152,18 @@ export async function settlementRequest(context: SettlementContext, method: stri
       const config = await context.store.config(merchant);
       if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
       return json(200, config);
+    }
+    if (action === 'batches' && !write) {
+      const ids = (await context.store.batchIds(merchant, batches_listed_max)).filter((id) => batch_id_pattern.exec(id)?.[1] === merchant);
+      if (ids.length > batches_listed_max) throw new ReportTooLargeError('more batches than one listing carries', { batches_listed_max });
+      const batches: Record<string, unknown>[] = [];
+      for (const id of ids) {
+        const batch = await context.store.batch(id);
+        if (batch === undefined) continue;
+        const content = JSON.parse(batch.d) as BatchContent;
+        batches.push({ id, period_from: content.period.from, period_to: content.period.to, state: batch.state, net: content.lines.map((line) => ({ currency: line.currency, net_minor: line.net_minor })) });
+      }
+      return json(200, { merchant, batches });
     }
     if (action === 'batches' && method === 'POST') {
       const fields = parseBody(body);

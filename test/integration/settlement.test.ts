@@ -204,6 +204,12 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     const next = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-0/batches', { date: '2026-02-01' })).body) as Record<string, unknown>;
     assert.equal(next['id'], 'bar-0.daily.2026-02-01');
     assert.deepEqual(next['rates'], [{ kind: 'purchase', percent_bp: 9_000, fixed_minor: 0 }]);
+    // The merchant's batches, with their states (a merchant "bar-0.x" would not be listed here).
+    await send(port, 'PUT', '/settlement/merchants/bar-0.x', config);
+    await send(port, 'POST', '/settlement/merchants/bar-0.x/batches', { date: '2026-01-31' });
+    const listing = JSON.parse((await send(port, 'GET', '/settlement/merchants/bar-0/batches')).body) as { batches: Record<string, unknown>[] };
+    assert.deepEqual(listing.batches.map((b) => [b['id'], b['state']]), [['bar-0.daily.2026-01-31', 'settled'], ['bar-0.daily.2026-02-01', 'computed']]);
+    assert.deepEqual(listing.batches[0]?.['net'], expected.map((line) => ({ currency: line.currency, net_minor: line.net_minor })));
   });
 
   it('reports fees per merchant over any range at its current rates, per operation type', async function () {
