@@ -68,6 +68,24 @@ describe('streamer (real Redis + ClickHouse)', function () {
     ]);
   });
 
+  it('migrates safely when two streamers start at once on an empty database', async function () {
+    const database = nextDatabase();
+    const results = await Promise.all([migrate(clickhouse.url, database), migrate(clickhouse.url, database), migrate(clickhouse.url, database)]);
+    const applied = new Set(results.flatMap((result) => result.applied));
+    assert.deepEqual([...applied].sort((a, b) => a - b), migrations.map((m) => m.version), 'every version applied by someone');
+    assert.deepEqual(await migrate(clickhouse.url, database), { applied: [] });
+    const columns = await queryClickHouse(clickhouse.url, `SELECT count() FROM system.columns WHERE database = ${stringLiteral(database)} AND table = 'transactions_dedup' AND name IN ('balance_delta', 'flags', 'line_count')`);
+    assert.equal(columns.trim(), '3', 'the recreated view carries the new columns');
+    const sink = new ClickHouseSink({ url: clickhouse.url, database, insert_timeout_ms: 5_000 });
+    const totals = emptyTotals();
+    try {
+      await sink.insert(outboxDocuments(seed + 9, 'race', 200, shard_count, totals).flatMap((document, index) => rowsOf({ shard: document.shard, streamId: `1-${index}`, document: document.json })));
+    } finally {
+      await sink.close();
+    }
+    assertTotals(await reportTotals(clickhouse.url, database), totals);
+  });
+
   it('upgrades a v1–v4 database holding rows: old rows read with the contract defaults, new rows with every field', async function () {
     const database = nextDatabase();
     await migrate(clickhouse.url, database, undefined, migrations.filter((m) => m.version <= 4));
