@@ -72,8 +72,10 @@ export function parseMerchantConfig(merchant: string, body: unknown, operator: s
 export function feeOf(amount_minor: number, rate: Pick<FeeRate, 'percent_bp' | 'fixed_minor'> | undefined): number {
   if (rate === undefined) return 0;
   if (!Number.isSafeInteger(amount_minor) || amount_minor < 0) throw new Error(`assertion: fee on ${amount_minor}`);
-  const percent = (BigInt(amount_minor) * BigInt(rate.percent_bp) + 5_000n) / 10_000n;
-  return Number(percent) + rate.fixed_minor;
+  const fee = (BigInt(amount_minor) * BigInt(rate.percent_bp) + 5_000n) / 10_000n + BigInt(rate.fixed_minor);
+  // Amounts are bounded far below 2^53 (actors/money.ts: 10^15), so this only fires on corrupt data.
+  if (fee > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`assertion: fee on ${amount_minor} exceeds safe integers`);
+  return Number(fee);
 }
 
 // ---- periods --------------------------------------------------------------------------------
