@@ -287,3 +287,12 @@ export function auditSql(database: string, from_ms: number, until_ms: number, op
     ORDER BY at_ms, event_id
     LIMIT ${integer(report_rows_max + 1)}`;
 }
+
+/** Approved top-ups per program, currency, source (cash, psp, auto_reload, admin, pos) and UTC day, from the top_ups view. */
+export function topUpsSql(database: string, from_ms: number, until_ms: number): string {
+  return `SELECT program, currency, source, toString(toDate(at, 'UTC')) AS day, count() AS top_ups, toInt64(sum(amount)) AS amount_minor
+    FROM ${identifier(database)}.top_ups_dedup
+    WHERE outcome = 'approved' AND ${timeRange(from_ms, until_ms)}
+    GROUP BY program, currency, source, day ORDER BY program, currency, source, day
+    LIMIT ${integer(report_rows_max + 1)}`;
+}

@@ -9,7 +9,7 @@ import type { SettlementStore } from './settlement-store';
 import { ReportNotFoundError, ReportTooLargeError } from './errors';
 import type { DateRange } from './params';
 import {
-  auditSql, card_history_entries_max, cardBalancesSql, cardHistorySql, flagsSql, floatSql, hour_ms, merchantsSql, operationsSql,
+  auditSql, topUpsSql, card_history_entries_max, cardBalancesSql, cardHistorySql, flagsSql, floatSql, hour_ms, merchantsSql, operationsSql,
   programTotalsSql, reconciliation_cards_max, replacementsSql, report_rows_max, salesPerHourSql, topMerchantsSql, topProductsSql,
   type Granularity, type MerchantGrouping, type OperationsDimension,
 } from './queries';
@@ -317,5 +317,18 @@ export async function auditReport(context: ReportContext, range: DateRange, oper
     report: 'audit',
     parameters: operator === undefined ? { from: range.from, to: range.to } : { from: range.from, to: range.to, operator },
     sections: { entries: { columns: ['at', ...audit_text], rows } },
+  };
+}
+
+// ---- 8. top-ups -----------------------------------------------------------------------------
+
+/** Money loaded onto cards, per program, currency, source and day. */
+export async function topUpsReport(context: ReportContext, range: DateRange): Promise<Report> {
+  const rows = (await bounded(context, topUpsSql(context.database, range.from_ms, range.until_ms)))
+    .map((row) => pick(row, { text: ['program', 'currency', 'source', 'day'], ints: ['top_ups', 'amount_minor'] }));
+  return {
+    report: 'top_ups',
+    parameters: { from: range.from, to: range.to },
+    sections: { days: { columns: ['program', 'currency', 'source', 'day', 'top_ups', 'amount_minor'], rows } },
   };
 }

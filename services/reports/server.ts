@@ -8,6 +8,7 @@
 //   GET /reports/operations?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/cards/<cardId>/history
 //   GET /reports/events/<programId>/statistics
+//   GET /reports/top-ups?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&operator=<id>]
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
@@ -24,7 +25,7 @@ import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, type 
 import { fleetInvoiceReport } from './fleet-invoice';
 import { entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
-  auditReport, cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
+  auditReport, topUpsReport, cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
   type Report, type ReportContext,
 } from './reports';
 
@@ -80,6 +81,13 @@ const routes: readonly Route[] = [
     plan: (_query, path) => {
       const card = entityId('cardId', path[0] ?? '');
       return (context) => cardHistoryReport(context, card);
+    },
+  },
+  {
+    pattern: /^\/reports\/top-ups$/, parameters: ['from', 'to', ...output], sections: ['days'],
+    plan: (query) => {
+      const range = query.dateRange();
+      return (context) => topUpsReport(context, range);
     },
   },
   {

@@ -17,13 +17,13 @@ import { parseDate } from '../../services/reports/params';
 import { settlementAggregatesSql } from '../../services/reports/queries';
 import { settlementLines, type FeeRate } from '../../services/reports/settlement-rules';
 import {
-  auditReport, cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
+  auditReport, topUpsReport, cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
   int, text, type QueryRow, type ReportContext,
 } from '../../services/reports/reports';
 import { rowsOf } from '../../services/streamer/rows';
 import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
 import { identifier } from '../../services/streamer/sql';
-import { expectedAudit, expectedFleetVehicles, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedSettlementLines, expectedTopProducts, reportHistory, type History } from '../support/reports-fixtures';
+import { expectedAudit, expectedFleetVehicles, expectedTopUps, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedSettlementLines, expectedTopProducts, reportHistory, type History } from '../support/reports-fixtures';
 
 /** The part of chdb's Session this test uses (typed here so the project compiles without chdb). */
 interface ChdbSession {
@@ -114,9 +114,11 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     assert.deepEqual(reconciliation.sections['summary']?.rows, [{ cards_checked: history.cards.length, differences: 0 }]);
   });
 
-  it('the audit trail lists every operator-made event', async function () {
+  it('the audit trail and the top-ups report give the exact rows', async function () {
     const report = await auditReport(context, range('2026-01-31', '2026-02-01'), undefined);
     assert.deepEqual(report.sections['entries']?.rows.map((e) => [e['type'], e['operator'], Date.parse(String(e['at']))]).sort(), expectedAudit(history).map((e) => [e.type, e.operator, e.at]).sort());
+    const top_ups = await topUpsReport(context, range('2026-01-31', '2026-02-01'));
+    assert.deepEqual(top_ups.sections['days']?.rows, expectedTopUps(history, Date.UTC(2026, 0, 31), Date.UTC(2026, 1, 2)));
     const one = await auditReport(context, range('2026-01-31', '2026-02-01'), 'ops-9');
     assert.deepEqual(one.sections['entries']?.rows.map((e) => e['action']), ['set_fee_rates']);
   });

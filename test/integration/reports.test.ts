@@ -33,7 +33,7 @@ import { Streamer } from '../../services/streamer/streamer';
 import { startTestRedis, testDataDir, waitFor } from '../support/harness';
 import { appendToOutbox, rawTransactionRows, reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import {
-  expectedAudit, expectedFleetVehicles, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedTopProducts, float_columns, history_start_ms, reportHistory, writeCardStates, type History,
+  expectedAudit, expectedFleetVehicles, expectedTopUps, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedTopProducts, float_columns, history_start_ms, reportHistory, writeCardStates, type History,
 } from '../support/reports-fixtures';
 
 const shard_count = 64;
@@ -288,6 +288,12 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     const empty = await getJson(server.port, '/reports/fleets/fleet-acme/invoice?from=2026-01-01&to=2026-01-02');
     assert.deepEqual([empty['transactions'], empty['vehicles'], empty['totals']], [[], [], []]);
     assert.equal((await get(server.port, "/reports/fleets/acme'--/invoice?from=2026-02-01&to=2026-02-01")).status, 400);
+  });
+
+  it('top-ups: money loaded per program, currency, source and day', async function () {
+    const expected = expectedTopUps(history, Date.UTC(2026, 0, 31), Date.UTC(2026, 1, 2));
+    assert.ok(new Set(expected.map((row) => row['source'])).size >= 2, 'top-ups from two sources');
+    assert.deepEqual((await getJson(server.port, '/reports/top-ups?from=2026-01-31&to=2026-02-01'))['days'], expected);
   });
 
   it('audit trail: every operator action and operator-made lifecycle event, filterable by operator', async function () {

@@ -462,3 +462,18 @@ export function expectedAudit(history: History, operator?: string): { type: stri
     .map((d) => ({ type: d.type, operator: d.operator ?? '', at: d.at }))
     .sort((a, b) => a.at - b.at);
 }
+
+/** Approved top-ups per program, currency, source and UTC day, sorted like the report. */
+export function expectedTopUps(history: History, from_ms: number, until_ms: number): Record<string, string | number>[] {
+  const groups = new Map<string, Counts>();
+  for (const t of history.transactions) {
+    if (!approved(t, 'top_up') || t.at < from_ms || t.at >= until_ms) continue;
+    const entry = groupInto(groups, [t.program, t.currency, t.source, utcDay(t.at)].join('\u0000'), ['top_ups', 'amount_minor']);
+    entry['top_ups'] = (entry['top_ups'] ?? 0) + 1;
+    entry['amount_minor'] = (entry['amount_minor'] ?? 0) + t.amount;
+  }
+  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, c]) => {
+    const [program = '', currency = '', source = '', day = ''] = key.split('\u0000');
+    return { program, currency, source, day, top_ups: c['top_ups'] ?? 0, amount_minor: c['amount_minor'] ?? 0 };
+  });
+}
