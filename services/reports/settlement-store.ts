@@ -65,6 +65,8 @@ export interface SettlementStore {
   approve(id: string, operator: string, now_ms: number, digest: string): Promise<TransitionResult>;
   settle(id: string, operator: string, now_ms: number, reference: string): Promise<TransitionResult>;
   batch(id: string): Promise<StoredBatch | undefined>;
+  /** Every merchant with a settlement configuration, sorted, at most `merchants_max` (+1 to detect more). */
+  merchants(merchants_max: number): Promise<string[]>;
   /** Ids of the batches whose key starts with `<merchant>.` (callers filter the exact merchant), at most `ids_max`. */
   batchIds(merchant: string, ids_max: number): Promise<string[]>;
   close(): Promise<void>;
@@ -119,6 +121,19 @@ export class RedisSettlementStore implements SettlementStore {
       approved_by: map['approved_by'] ?? '', approved_at_ms: Number(map['approved_at_ms'] ?? 0),
       settled_by: map['settled_by'] ?? '', settled_at_ms: Number(map['settled_at_ms'] ?? 0), reference: map['reference'] ?? '',
     };
+  }
+
+  async merchants(merchants_max: number): Promise<string[]> {
+    const prefix = merchantKey('');
+    const merchants: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.command(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '1000'])) as [string, string[]];
+      cursor = next;
+      for (const key of keys) merchants.push(key.slice(prefix.length));
+      if (merchants.length > merchants_max) break;
+    } while (cursor !== '0');
+    return merchants.sort();
   }
 
   async batchIds(merchant: string, ids_max: number): Promise<string[]> {

@@ -54,6 +54,9 @@ export interface HttpAnswer {
 /** Batches one listing returns (ten years of daily batches); past it the answer is 413. */
 export const batches_listed_max = 4_000;
 
+/** Merchants one settlement run computes; more are refused (413) rather than half-done silently. */
+export const run_merchants_max = 2_000;
+
 /** Request bodies are small JSON objects. */
 export const settlement_body_bytes_max = 16_384;
 
@@ -172,6 +175,28 @@ export async function settlementRequest(context: SettlementContext, method: stri
       const view = await computeBatch(context, merchant, fields['date'], operator);
       return json(view['changed'] === true ? 201 : 200, view);
     }
+  }
+  if (collection === 'runs' && rawId === undefined && method === 'POST') {
+    const fields = parseBody(body);
+    onlyFields(fields, ['date']);
+    if (typeof fields['date'] !== 'string') throw new ParameterError('date', 'is required: YYYY-MM-DD');
+    const date = fields['date'];
+    const day_ms = parseDate('date', date);
+    const merchants = await context.store.merchants(run_merchants_max);
+    if (merchants.length > run_merchants_max) throw new ReportTooLargeError('more merchants than one run computes', { run_merchants_max });
+    const batches: Record<string, unknown>[] = [];
+    const open: string[] = [];
+    for (const merchant of merchants) {
+      const config = await context.store.config(merchant);
+      if (config === undefined) continue;
+      if (periodOf(config.cycle, day_ms).until_ms > context.now()) {
+        open.push(merchant);
+        continue;
+      }
+      const view = await computeBatch(context, merchant, date, operator);
+      batches.push({ id: view['id'], state: view['state'], changed: view['changed'], digest: view['digest'] });
+    }
+    return json(200, { date, batches, periods_still_open: open });
   }
   if (collection === 'batches' && rawId !== undefined) {
     const id = batchIdOf(rawId);

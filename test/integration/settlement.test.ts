@@ -223,6 +223,19 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     assert.equal((await send(port, 'GET', "/reports/merchants/bar'2/fees?from=2026-01-31&to=2026-02-01")).status, 400);
   });
 
+  it('a settlement run computes every configured merchant whose period has ended, and leaves settled ones alone', async function () {
+    const run = await send(port, 'POST', '/settlement/runs', { date: '2026-01-31' });
+    assert.equal(run.status, 200, run.body);
+    const result = JSON.parse(run.body) as { batches: Record<string, unknown>[]; periods_still_open: string[] };
+    const byId = new Map(result.batches.map((b) => [b['id'], b]));
+    assert.deepEqual([byId.get('bar-0.daily.2026-01-31')?.['state'], byId.get('bar-0.daily.2026-01-31')?.['changed']], ['settled', false], 'a settled batch is left as it is');
+    assert.equal(byId.get('bar-2.daily.2026-01-31')?.['state'], 'computed');
+    assert.deepEqual(result.periods_still_open, []);
+    const batch = JSON.parse((await send(port, 'GET', '/settlement/batches/bar-2.daily.2026-01-31')).body) as Record<string, unknown>;
+    assert.deepEqual(batch['lines'], expectedLines(history, 'bar-2', Date.UTC(2026, 0, 31), Date.UTC(2026, 1, 1)));
+    assert.equal((await send(port, 'POST', '/settlement/runs', { date: 'yesterday' })).status, 400);
+  });
+
   it('settles a monthly merchant over the whole month, across the day boundary', async function () {
     assert.equal((await send(port, 'PUT', '/settlement/merchants/bar-1', { ...config, cycle: 'monthly', payee_name: 'Bar One' })).status, 200);
     const batch = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-1/batches', { date: '2026-02-14' })).body) as Record<string, unknown>;
