@@ -48,3 +48,11 @@ export class ReportBackendError extends TaplineError {
     this.name = 'ReportBackendError';
   }
 }
+
+/** A settlement action that the batch's state does not allow (approve a changed batch, settle before approval, compute an open period). HTTP 409. */
+export class SettlementConflictError extends TaplineError {
+  constructor(message: string, context: Record<string, unknown> = {}) {
+    super('failed_precondition', message, context);
+    this.name = 'SettlementConflictError';
+  }
+}

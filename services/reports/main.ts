@@ -10,17 +10,19 @@ import { ClickHouseRunner } from './clickhouse-runner';
 import { loadReportsConfig, type ReportsConfig } from './config';
 import { configOrExit, onStopSignal } from '../common/process';
 import { ReportsServer } from './server';
+import { RedisSettlementStore } from './settlement-store';
 
 async function main(): Promise<void> {
   const config: ReportsConfig = configOrExit(loadReportsConfig);
   const logger = createLogger('tapline-reports', config.TAPLINE_LOG_LEVEL);
   const clickhouse = new ClickHouseRunner(config.TAPLINE_CLICKHOUSE_URL, config.TAPLINE_CLICKHOUSE_DATABASE, config.TAPLINE_REPORTS_QUERY_TIMEOUT_MS);
   const cards = await RedisCardStates.connect(config.TAPLINE_REDIS_URL, config.TAPLINE_SHARD_COUNT);
-  const server = await ReportsServer.start({ query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards }, config.TAPLINE_REPORTS_PORT, logger);
+  const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
+  const server = await ReportsServer.start({ query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards, settlement }, config.TAPLINE_REPORTS_PORT, logger);
   onStopSignal((signal) => {
     logger.info({ signal }, 'shutting down');
     server.stop(config.TAPLINE_SHUTDOWN_GRACE_MS)
-      .then(() => Promise.all([clickhouse.close(), cards.close()]))
+      .then(() => Promise.all([clickhouse.close(), cards.close(), settlement.close()]))
       .then(() => process.exit(0), (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);

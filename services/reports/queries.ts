@@ -37,37 +37,60 @@ export function integer(value: number): string {
   return String(value);
 }
 
+/**
+ * Rows with from_ms ≤ at_ms < until_ms. The same bounds on `at` (DateTime, seconds, the partition
+ * key) exclude no matching row (at = floor(at_ms / 1000)) but let an engine that pushes predicates
+ * into the FINAL views (current releases; 18.16 has enable_optimize_predicate_expression = 0)
+ * skip whole months and parts by their min/max of `at`, which the at_ms condition alone does not.
+ */
+function timeRange(from_ms: number, until_ms: number): string {
+  return `at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)} AND at >= toDateTime(${integer(Math.floor(from_ms / 1000))}) AND at < toDateTime(${integer(Math.ceil(until_ms / 1000))})`;
+}
+
 const tables = (database: string) => ({
   transactions: `${identifier(database)}.transactions_dedup`,
   lifecycle: `${identifier(database)}.lifecycle_events_dedup`,
+  /** The same transactions sorted by (merchant, at_ms, id) (migration 8): for merchant and time filters. */
+  by_merchant: `${identifier(database)}.transactions_by_merchant_dedup`,
 });
 
-/** Outstanding stored value per program and currency, with its four components. */
+/** Kinds that spend stored value at a merchant (a completion is the captured part of a hold). */
+const spend_kinds = `('purchase', 'completion')`;
+
+/**
+ * Outstanding stored value per program and currency: issued initial balances + the sum of every
+ * approved document's balance_delta (docs/OUTBOX.md), with the named components and the rest
+ * (cash-outs, transfers, tab settlements) as other_minor; deposits held and payouts beside it.
+ */
 export function floatSql(database: string, currency: string | undefined): string {
   const t = tables(database);
   const currencyFilter = currency === undefined ? '' : ` AND currency = ${stringLiteral(currency)}`;
   return `SELECT program, currency,
-      sum(issued) AS issued_minor, sum(top_ups) AS top_ups_minor, sum(spend) AS spend_minor, sum(reversals) AS reversals_minor,
-      sum(issued) + sum(top_ups) - sum(spend) + sum(reversals) AS outstanding_minor
+      sum(issued) AS issued_minor, sum(top_ups) AS top_ups_minor, sum(spend) AS spend_minor, sum(reversals) AS reversals_minor, sum(refunds) AS refunds_minor,
+      sum(delta) - (sum(top_ups) - sum(spend) + sum(reversals) + sum(refunds)) AS other_minor,
+      sum(issued) + sum(delta) AS outstanding_minor,
+      sum(deposits) AS deposits_held_minor, sum(payouts) AS payouts_minor
     FROM (
-      SELECT program, currency, toInt64(sum(amount)) AS issued, toInt64(0) AS top_ups, toInt64(0) AS spend, toInt64(0) AS reversals
+      SELECT program, currency, toInt64(sum(amount)) AS issued, toInt64(0) AS top_ups, toInt64(0) AS spend, toInt64(0) AS reversals, toInt64(0) AS refunds,
+          toInt64(0) AS delta, toInt64(sum(deposit)) AS deposits, toInt64(0) AS payouts
         FROM ${t.lifecycle} WHERE type = 'card_issued'${currencyFilter} GROUP BY program, currency
       UNION ALL
-      SELECT program, currency, toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind = 'purchase')), toInt64(sumIf(amount, kind = 'reverse'))
+      SELECT program, currency, toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, kind = 'reverse')),
+          toInt64(sumIf(amount, kind = 'refund')), toInt64(sum(balance_delta)), toInt64(sum(deposit_delta)), toInt64(sum(payout))
         FROM ${t.transactions} WHERE outcome = 'approved'${currencyFilter} GROUP BY program, currency
     )
     GROUP BY program, currency ORDER BY program, currency
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
-/** Each card's balance as the events say: initial balance + top-ups − purchases + reversals. */
+/** Each card's balance as the documents say: initial balance + the sum of balance_delta of its approved documents. */
 export function cardBalancesSql(database: string): string {
   const t = tables(database);
   return `SELECT card, sum(delta) AS balance_minor
     FROM (
       SELECT card, toInt64(amount) AS delta FROM ${t.lifecycle} WHERE type = 'card_issued'
       UNION ALL
-      SELECT card, toInt64(if(kind = 'purchase', -amount, amount)) AS delta FROM ${t.transactions} WHERE outcome = 'approved'
+      SELECT card, toInt64(balance_delta) AS delta FROM ${t.transactions} WHERE outcome = 'approved'
     )
     GROUP BY card ORDER BY card
     LIMIT ${integer(reconciliation_cards_max + 1)}`;
@@ -78,15 +101,17 @@ export function merchantsSql(database: string, from_ms: number, until_ms: number
   const t = tables(database);
   const keys = by === 'terminal' ? 'merchant, terminal' : 'merchant';
   return `SELECT ${keys}, currency, ${period_expression[granularity]} AS period,
-      countIf(kind = 'purchase' AND outcome = 'approved') AS purchases,
-      toInt64(sumIf(amount, kind = 'purchase' AND outcome = 'approved')) AS purchases_minor,
+      countIf(kind IN ${spend_kinds} AND outcome = 'approved') AS purchases,
+      toInt64(sumIf(amount, kind IN ${spend_kinds} AND outcome = 'approved')) AS purchases_minor,
       countIf(outcome = 'declined') AS declines,
       countIf(kind = 'reverse' AND outcome = 'approved' AND reverse = 'reversed') AS reversals,
       toInt64(sumIf(amount, kind = 'reverse' AND outcome = 'approved')) AS reversals_minor,
       countIf(kind = 'top_up' AND outcome = 'approved') AS top_ups,
-      toInt64(sumIf(amount, kind = 'top_up' AND outcome = 'approved')) AS top_ups_minor
-    FROM ${t.transactions}
-    WHERE at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)}
+      toInt64(sumIf(amount, kind = 'top_up' AND outcome = 'approved')) AS top_ups_minor,
+      countIf(kind = 'refund' AND outcome = 'approved') AS refunds,
+      toInt64(sumIf(amount, kind = 'refund' AND outcome = 'approved')) AS refunds_minor
+    FROM ${t.by_merchant}
+    WHERE ${timeRange(from_ms, until_ms)}
     GROUP BY ${keys}, currency, period ORDER BY ${keys}, currency, period
     LIMIT ${integer(report_rows_max + 1)}`;
 }
@@ -107,73 +132,167 @@ export function operationsSql(database: string, from_ms: number, until_ms: numbe
       count() AS requests,
       countIf(outcome = 'approved') AS approved,
       countIf(outcome = 'declined') AS declined,
-      countIf(outcome = 'declined' AND reason = 'insufficient_funds') AS insufficient_funds
+      countIf(outcome = 'declined' AND reason = 'insufficient_funds') AS insufficient_funds,
+      countIf(length(flags) > 0) AS flagged
     FROM ${t.transactions}
-    WHERE at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)}
+    WHERE ${timeRange(from_ms, until_ms)}
     GROUP BY key ORDER BY key
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
-/** Every transaction and lifecycle event of one card, oldest first (events before transactions of the same millisecond). */
-export function cardHistorySql(database: string, card: string): string {
+/** Suspicious-flag counts: per flag, the transactions that carry it (one may carry several). */
+export function flagsSql(database: string, from_ms: number, until_ms: number): string {
   const t = tables(database);
-  const literal = stringLiteral(card);
-  return `SELECT at_ms, entry, id, type, outcome, reason, amount_minor, requested_minor, currency, balance_after_minor, terminal, merchant, status, reverse
+  return `SELECT arrayJoin(flags) AS flag, count() AS transactions, countIf(outcome = 'approved') AS approved, toInt64(sum(amount)) AS amount_minor
+    FROM ${t.transactions}
+    WHERE ${timeRange(from_ms, until_ms)} AND length(flags) > 0
+    GROUP BY flag ORDER BY flag
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** Replacements touching any of `cards` (either side); the history follows them to a fixed point. */
+export function replacementsSql(database: string, cards: readonly string[]): string {
+  const t = tables(database);
+  const list = cards.map(stringLiteral).join(', ');
+  return `SELECT card, replacement FROM ${t.lifecycle}
+    WHERE type = 'card_replaced' AND (card IN (${list}) OR replacement IN (${list}))
+    ORDER BY card, replacement
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** Every transaction and lifecycle event of the cards (one card and its replacements), oldest first (events before transactions of the same millisecond). */
+export function cardHistorySql(database: string, cards: readonly string[]): string {
+  const t = tables(database);
+  const list = `(${cards.map(stringLiteral).join(', ')})`;
+  return `SELECT at_ms, entry, id, card, type, outcome, reason, amount_minor, requested_minor, currency, balance_after_minor, terminal, merchant, status, reverse, replacement
     FROM (
-      SELECT toUInt64(at_ms) AS at_ms, 'lifecycle' AS entry, event_id AS id, type, '' AS outcome, reason,
+      SELECT toUInt64(at_ms) AS at_ms, 'lifecycle' AS entry, event_id AS id, card, type, '' AS outcome, reason,
           toInt64(amount) AS amount_minor, toInt64(0) AS requested_minor, currency, toInt64(0) AS balance_after_minor,
-          terminal, merchant, status, '' AS reverse
-        FROM ${t.lifecycle} WHERE card = ${literal}
+          terminal, merchant, status, '' AS reverse, replacement
+        FROM ${t.lifecycle} WHERE card IN ${list}
       UNION ALL
-      SELECT toUInt64(at_ms), 'transaction', id, kind, outcome, reason,
+      SELECT toUInt64(at_ms), 'transaction', id, card, kind, outcome, reason,
           toInt64(amount), toInt64(requested), currency, toInt64(balance_after),
-          terminal, merchant, '', reverse
-        FROM ${t.transactions} WHERE card = ${literal}
+          terminal, merchant, '', reverse, ''
+        FROM ${t.transactions} WHERE card IN ${list}
     )
     ORDER BY at_ms, entry, id
     LIMIT ${integer(card_history_entries_max + 1)}`;
 }
 
-/** One program's money: cards issued, initial balances, top-ups, spend and reversals per currency. */
+/** One program's money per currency: cards issued, initial balances, top-ups, spend, reversals, refunds, the balance_delta sum, deposits, payouts. */
 export function programTotalsSql(database: string, program: string): string {
   const t = tables(database);
   const literal = stringLiteral(program);
   return `SELECT currency, sum(cards) AS cards_issued, sum(initial) AS initial_minor, sum(top_ups) AS top_ups_minor,
-      sum(spent) AS spent_minor, sum(reversed) AS reversed_minor
+      sum(spent) AS spent_minor, sum(reversed) AS reversed_minor, sum(refunded) AS refunded_minor, sum(delta) AS delta_minor,
+      sum(deposits) AS deposits_held_minor, sum(payouts) AS payouts_minor
     FROM (
-      SELECT currency, toUInt64(count()) AS cards, toInt64(sum(amount)) AS initial, toInt64(0) AS top_ups, toInt64(0) AS spent, toInt64(0) AS reversed
+      SELECT currency, toUInt64(count()) AS cards, toInt64(sum(amount)) AS initial, toInt64(0) AS top_ups, toInt64(0) AS spent, toInt64(0) AS reversed,
+          toInt64(0) AS refunded, toInt64(0) AS delta, toInt64(sum(deposit)) AS deposits, toInt64(0) AS payouts
         FROM ${t.lifecycle} WHERE type = 'card_issued' AND program = ${literal} GROUP BY currency
       UNION ALL
-      SELECT currency, toUInt64(0), toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind = 'purchase')), toInt64(sumIf(amount, kind = 'reverse'))
+      SELECT currency, toUInt64(0), toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, kind = 'reverse')),
+          toInt64(sumIf(amount, kind = 'refund')), toInt64(sum(balance_delta)), toInt64(sum(deposit_delta)), toInt64(sum(payout))
         FROM ${t.transactions} WHERE outcome = 'approved' AND program = ${literal} GROUP BY currency
     )
     GROUP BY currency ORDER BY currency
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
-/** The program's merchants by net sales (purchases − reversals), largest first. */
+/** The program's merchants by net sales (purchases and completions − reversals − refunds), largest first. */
 export function topMerchantsSql(database: string, program: string): string {
   const t = tables(database);
   return `SELECT merchant, currency,
-      countIf(kind = 'purchase') AS purchases,
-      toInt64(sumIf(amount, kind = 'purchase')) AS purchases_minor,
+      countIf(kind IN ${spend_kinds}) AS purchases,
+      toInt64(sumIf(amount, kind IN ${spend_kinds})) AS purchases_minor,
       toInt64(sumIf(amount, kind = 'reverse')) AS reversals_minor,
-      toInt64(sumIf(amount, kind = 'purchase')) - toInt64(sumIf(amount, kind = 'reverse')) AS net_sales_minor
+      toInt64(sumIf(amount, kind = 'refund')) AS refunds_minor,
+      toInt64(sumIf(amount, kind IN ${spend_kinds})) - toInt64(sumIf(amount, kind = 'reverse')) - toInt64(sumIf(amount, kind = 'refund')) AS net_sales_minor
     FROM ${t.transactions}
-    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'reverse')
+    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
     GROUP BY merchant, currency ORDER BY net_sales_minor DESC, merchant, currency
     LIMIT ${integer(top_merchants_max)}`;
 }
 
-/** The program's approved purchases and reversals per UTC hour. */
+/** The program's products by amount sold (line items of approved purchases and completions), largest first. */
+export function topProductsSql(database: string, program: string): string {
+  const lines = `${identifier(database)}.transaction_lines_dedup`;
+  return `SELECT code, product_group, currency, count() AS lines, toInt64(sum(qty_milli)) AS qty_milli, toInt64(sum(amount)) AS amount_minor
+    FROM ${lines}
+    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ${spend_kinds}
+    GROUP BY code, product_group, currency ORDER BY amount_minor DESC, code, currency
+    LIMIT ${integer(top_merchants_max)}`;
+}
+
+/** The program's approved purchases, reversals and refunds per UTC hour. */
 export function salesPerHourSql(database: string, program: string): string {
   const t = tables(database);
   return `SELECT intDiv(at_ms, ${integer(hour_ms)}) AS hour, currency,
-      countIf(kind = 'purchase') AS purchases,
-      toInt64(sumIf(amount, kind = 'purchase')) AS purchases_minor,
-      toInt64(sumIf(amount, kind = 'reverse')) AS reversals_minor
+      countIf(kind IN ${spend_kinds}) AS purchases,
+      toInt64(sumIf(amount, kind IN ${spend_kinds})) AS purchases_minor,
+      toInt64(sumIf(amount, kind = 'reverse')) AS reversals_minor,
+      toInt64(sumIf(amount, kind = 'refund')) AS refunds_minor
     FROM ${t.transactions}
-    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'reverse')
+    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
     GROUP BY hour, currency ORDER BY hour, currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
+ * What settlement needs from one merchant's period: approved purchases, completions, reversals
+ * and refunds grouped by currency, kind and amount (the fee of a transaction depends on its amount
+ * only, so fees are computed exactly per distinct amount in TypeScript, not in SQL).
+ */
+export function settlementAggregatesSql(database: string, merchant: string, from_ms: number, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT currency, kind, toInt64(amount) AS amount_minor, count() AS count, toInt64(sum(balance_delta)) AS delta_minor
+    FROM ${t.by_merchant}
+    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+      AND ${timeRange(from_ms, until_ms)}
+    GROUP BY currency, kind, amount ORDER BY currency, kind, amount_minor
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** A fleet account's invoiced transactions in the range (approved purchases, completions, reversals, refunds), in time order. */
+export function fleetTransactionsSql(database: string, fleet: string, from_ms: number, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT id, toUInt64(at_ms) AS at_ms, kind, card, vehicle, driver, toInt64(odometer) AS odometer, merchant, terminal, currency,
+      toInt64(pump) AS pump_minor, toInt64(invoiced) AS invoiced_minor, toInt64(discount) AS discount_minor, toUInt64(line_count) AS line_count
+    FROM ${t.transactions}
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+      AND ${timeRange(from_ms, until_ms)}
+    ORDER BY at_ms, id
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** The line items of those transactions, in time order. */
+export function fleetLinesSql(database: string, fleet: string, from_ms: number, until_ms: number): string {
+  const lines = `${identifier(database)}.transaction_lines_dedup`;
+  return `SELECT id, toUInt64(line_no) AS line_no, toUInt64(at_ms) AS at_ms, kind, vehicle, driver, code, product_group, currency,
+      toInt64(qty_milli) AS qty_milli, toInt64(pump_unit) AS pump_unit_minor, toInt64(unit) AS unit_minor, toInt64(amount) AS amount_minor, toInt64(invoiced) AS invoiced_minor
+    FROM ${lines}
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+      AND ${timeRange(from_ms, until_ms)}
+    ORDER BY at_ms, id, line_no
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** The operator audit trail (migration 7's view) in the range, optionally of one operator, oldest first. */
+export function auditSql(database: string, from_ms: number, until_ms: number, operator: string | undefined): string {
+  const operatorFilter = operator === undefined ? '' : ` AND operator = ${stringLiteral(operator)}`;
+  return `SELECT toUInt64(at_ms) AS at_ms, event_id, type, operator, action, subject, card, terminal, merchant, fleet, status, previous, event, detail, reason
+    FROM ${identifier(database)}.audit_trail_dedup
+    WHERE ${timeRange(from_ms, until_ms)}${operatorFilter}
+    ORDER BY at_ms, event_id
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** Approved top-ups per program, currency, source (cash, psp, auto_reload, admin, pos) and UTC day, from the top_ups view. */
+export function topUpsSql(database: string, from_ms: number, until_ms: number): string {
+  return `SELECT program, currency, source, toString(toDate(at, 'UTC')) AS day, count() AS top_ups, toInt64(sum(amount)) AS amount_minor
+    FROM ${identifier(database)}.top_ups_dedup
+    WHERE outcome = 'approved' AND ${timeRange(from_ms, until_ms)}
+    GROUP BY program, currency, source, day ORDER BY program, currency, source, day
     LIMIT ${integer(report_rows_max + 1)}`;
 }

@@ -5,13 +5,17 @@
 // integers before they become a JS number.
 
 import type { CardStateReader } from './card-states';
+import type { SettlementStore } from './settlement-store';
 import { ReportNotFoundError, ReportTooLargeError } from './errors';
 import type { DateRange } from './params';
 import {
-  card_history_entries_max, cardBalancesSql, cardHistorySql, floatSql, hour_ms, merchantsSql, operationsSql,
-  programTotalsSql, reconciliation_cards_max, report_rows_max, salesPerHourSql, topMerchantsSql,
+  auditSql, topUpsSql, card_history_entries_max, cardBalancesSql, cardHistorySql, flagsSql, floatSql, hour_ms, merchantsSql, operationsSql,
+  programTotalsSql, reconciliation_cards_max, replacementsSql, report_rows_max, salesPerHourSql, topMerchantsSql, topProductsSql,
   type Granularity, type MerchantGrouping, type OperationsDimension,
 } from './queries';
+
+/** Replacement hops a card history follows (a card replaced more often than this is refused as a loop). */
+export const replacement_chain_max = 16;
 
 export type Cell = string | number | null;
 export type ReportRow = Record<string, Cell>;
@@ -38,6 +42,10 @@ export interface ReportContext {
   readonly query: QueryRunner;
   readonly database: string;
   readonly cards: CardStateReader;
+  /** Settlement state (settlement-store.ts); without it /settlement/ answers 404. */
+  readonly settlement?: SettlementStore;
+  /** The clock settlement uses (a period must have ended before it is settled); Date.now by default. */
+  readonly now?: () => number;
 }
 
 // ---- row decoding ---------------------------------------------------------------------------
@@ -68,7 +76,7 @@ export function hourLabel(hour_index: number): string {
   return `${new Date(hour_index * hour_ms).toISOString().slice(0, 13)}:00Z`;
 }
 
-async function bounded(context: ReportContext, sql: string, rows_max = report_rows_max): Promise<QueryRow[]> {
+export async function bounded(context: ReportContext, sql: string, rows_max = report_rows_max): Promise<QueryRow[]> {
   const rows = await context.query(sql);
   if (rows.length > rows_max) throw new ReportTooLargeError('the report has more rows than one answer carries; narrow the range', { rows_max });
   return rows;
@@ -83,7 +91,7 @@ function pick(row: QueryRow, columns: { readonly text?: readonly string[]; reado
 
 // ---- 1. float -------------------------------------------------------------------------------
 
-const float_money = ['issued_minor', 'top_ups_minor', 'spend_minor', 'reversals_minor', 'outstanding_minor'];
+const float_money = ['issued_minor', 'top_ups_minor', 'spend_minor', 'reversals_minor', 'refunds_minor', 'other_minor', 'outstanding_minor', 'deposits_held_minor', 'payouts_minor'];
 
 export async function floatReport(context: ReportContext, currency: string | undefined): Promise<Report> {
   const rows = (await bounded(context, floatSql(context.database, currency))).map((row) => pick(row, { text: ['program', 'currency'], ints: float_money }));
@@ -136,7 +144,7 @@ export async function reconciliationReport(context: ReportContext): Promise<Repo
 
 // ---- 3. merchants ---------------------------------------------------------------------------
 
-const merchant_counts = ['purchases', 'purchases_minor', 'declines', 'reversals', 'reversals_minor', 'top_ups', 'top_ups_minor'];
+const merchant_counts = ['purchases', 'purchases_minor', 'declines', 'reversals', 'reversals_minor', 'top_ups', 'top_ups_minor', 'refunds', 'refunds_minor'];
 
 export async function merchantsReport(context: ReportContext, range: DateRange, granularity: Granularity, by: MerchantGrouping): Promise<Report> {
   const keys = by === 'terminal' ? ['merchant', 'terminal', 'currency', 'period'] : ['merchant', 'currency', 'period'];
@@ -157,21 +165,27 @@ interface OperationCounts {
   readonly approved: number;
   readonly declined: number;
   readonly insufficient_funds: number;
+  readonly flagged: number;
 }
 
 export async function operationsReport(context: ReportContext, range: DateRange): Promise<Report> {
   const dimensions: OperationsDimension[] = ['total', 'reason', 'terminal', 'hour'];
-  const [total, reasons, terminals, hours] = await Promise.all(dimensions.map(async (dimension) =>
-    (await bounded(context, operationsSql(context.database, range.from_ms, range.until_ms, dimension))).map((row): OperationCounts => ({
-      key: text(row, 'key'), requests: int(row, 'requests'), approved: int(row, 'approved'), declined: int(row, 'declined'), insufficient_funds: int(row, 'insufficient_funds'),
-    }))));
-  const all = total?.[0] ?? { key: 'all', requests: 0, approved: 0, declined: 0, insufficient_funds: 0 };
+  const [[total, reasons, terminals, hours], flags] = await Promise.all([
+    Promise.all(dimensions.map(async (dimension) =>
+      (await bounded(context, operationsSql(context.database, range.from_ms, range.until_ms, dimension))).map((row): OperationCounts => ({
+        key: text(row, 'key'), requests: int(row, 'requests'), approved: int(row, 'approved'), declined: int(row, 'declined'),
+        insufficient_funds: int(row, 'insufficient_funds'), flagged: int(row, 'flagged'),
+      })))),
+    bounded(context, flagsSql(context.database, range.from_ms, range.until_ms)),
+  ]);
+  const all = total?.[0] ?? { key: 'all', requests: 0, approved: 0, declined: 0, insufficient_funds: 0, flagged: 0 };
   const withRates = (counts: OperationCounts): ReportRow => ({
     requests: counts.requests, approved: counts.approved, declined: counts.declined,
     approval_rate: rate(counts.approved, counts.requests), decline_rate: rate(counts.declined, counts.requests),
     insufficient_funds: counts.insufficient_funds, insufficient_funds_rate: rate(counts.insufficient_funds, counts.requests),
+    flagged: counts.flagged, flagged_rate: rate(counts.flagged, counts.requests),
   });
-  const rate_columns = ['requests', 'approved', 'declined', 'approval_rate', 'decline_rate', 'insufficient_funds', 'insufficient_funds_rate'];
+  const rate_columns = ['requests', 'approved', 'declined', 'approval_rate', 'decline_rate', 'insufficient_funds', 'insufficient_funds_rate', 'flagged', 'flagged_rate'];
   return {
     report: 'operations',
     parameters: { from: range.from, to: range.to },
@@ -185,29 +199,51 @@ export async function operationsReport(context: ReportContext, range: DateRange)
       },
       by_terminal: { columns: ['terminal', ...rate_columns], rows: (terminals ?? []).map((row) => ({ terminal: row.key, ...withRates(row) })) },
       by_hour: { columns: ['hour', ...rate_columns], rows: (hours ?? []).map((row) => ({ hour: hourLabel(Number(row.key)), ...withRates(row) })) },
+      by_flag: {
+        columns: ['flag', 'transactions', 'approved', 'amount_minor'],
+        rows: flags.map((row) => pick(row, { text: ['flag'], ints: ['transactions', 'approved', 'amount_minor'] })),
+      },
     },
   };
 }
 
 // ---- 5. card history ------------------------------------------------------------------------
 
-const history_text = ['entry', 'id', 'type', 'outcome', 'reason', 'currency', 'terminal', 'merchant', 'status', 'reverse'];
+const history_text = ['entry', 'id', 'card', 'type', 'outcome', 'reason', 'currency', 'terminal', 'merchant', 'status', 'reverse', 'replacement'];
 const history_ints = ['at_ms', 'amount_minor', 'requested_minor', 'balance_after_minor'];
 
+/** The card and every card it replaced or was replaced by, transitively, sorted. */
+export async function replacementChain(context: ReportContext, card: string): Promise<string[]> {
+  const chain = new Set([card]);
+  for (let hop = 0; hop <= replacement_chain_max; hop += 1) {
+    const rows = await bounded(context, replacementsSql(context.database, [...chain].sort()));
+    const before = chain.size;
+    for (const row of rows) {
+      chain.add(text(row, 'card'));
+      chain.add(text(row, 'replacement'));
+    }
+    if (chain.size === before) return [...chain].sort();
+  }
+  throw new ReportTooLargeError('the card was replaced more often than one history follows', { replacement_chain_max });
+}
+
 export async function cardHistoryReport(context: ReportContext, card: string): Promise<Report> {
+  const chain = await replacementChain(context, card);
   const [rows, state] = await Promise.all([
-    bounded(context, cardHistorySql(context.database, card), card_history_entries_max),
+    bounded(context, cardHistorySql(context.database, chain), card_history_entries_max),
     context.cards.card(card),
   ]);
   if (rows.length === 0 && state === undefined) throw new ReportNotFoundError('no such card', { card });
-  // A transaction carries the balance the authorizer computed after it; a lifecycle event moves
-  // no money except issuing, whose amount is the initial balance.
-  let balance_minor: number | null = null;
+  // A transaction carries the balance the authorizer computed after it, on its own card; a
+  // lifecycle event moves no money except issuing, whose amount is the initial balance. Across a
+  // replacement each entry shows the balance of the card it belongs to.
+  const balances = new Map<string, number>();
   const entries = rows.map((row) => {
     const entry = pick(row, { text: history_text, ints: history_ints });
-    if (entry['entry'] === 'transaction') balance_minor = entry['balance_after_minor'] as number;
-    else if (entry['type'] === 'card_issued') balance_minor = entry['amount_minor'] as number;
-    return { at: new Date(entry['at_ms'] as number).toISOString(), ...entry, balance_after_minor: balance_minor };
+    const owner = entry['card'] as string;
+    if (entry['entry'] === 'transaction') balances.set(owner, entry['balance_after_minor'] as number);
+    else if (entry['type'] === 'card_issued') balances.set(owner, entry['amount_minor'] as number);
+    return { at: new Date(entry['at_ms'] as number).toISOString(), ...entry, balance_after_minor: balances.get(owner) ?? null };
   });
   return {
     report: 'card_history',
@@ -215,8 +251,8 @@ export async function cardHistoryReport(context: ReportContext, card: string): P
     sections: {
       entries: { columns: ['at', ...history_ints.slice(0, 1), ...history_text, ...history_ints.slice(1)], rows: entries },
       summary: {
-        columns: ['card', 'entries', 'last_balance_after_minor', 'redis_balance_minor'],
-        rows: [{ card, entries: entries.length, last_balance_after_minor: balance_minor, redis_balance_minor: state?.balance_minor ?? null }],
+        columns: ['card', 'cards', 'entries', 'last_balance_after_minor', 'redis_balance_minor'],
+        rows: [{ card, cards: chain.join(' '), entries: entries.length, last_balance_after_minor: balances.get(card) ?? null, redis_balance_minor: state?.balance_minor ?? null }],
         single: true,
       },
     },
@@ -226,35 +262,73 @@ export async function cardHistoryReport(context: ReportContext, card: string): P
 // ---- 6. event statistics --------------------------------------------------------------------
 
 export async function eventStatisticsReport(context: ReportContext, program: string): Promise<Report> {
-  const [totals, merchants, hours] = await Promise.all([
+  const [totals, merchants, products, hours] = await Promise.all([
     bounded(context, programTotalsSql(context.database, program)),
     bounded(context, topMerchantsSql(context.database, program)),
+    bounded(context, topProductsSql(context.database, program)),
     bounded(context, salesPerHourSql(context.database, program)),
   ]);
   if (totals.length === 0) throw new ReportNotFoundError('no such program', { program });
   const currencies = totals.map((row) => {
     const initial_minor = int(row, 'initial_minor');
     const top_ups_minor = int(row, 'top_ups_minor');
-    const spent_minor = int(row, 'spent_minor');
-    const reversed_minor = int(row, 'reversed_minor');
     const deposited_minor = initial_minor + top_ups_minor;
-    const remaining_minor = deposited_minor - spent_minor + reversed_minor;
-    if (!Number.isSafeInteger(remaining_minor)) throw new Error('assertion: program totals exceed safe integers');
-    return { currency: text(row, 'currency'), cards_issued: int(row, 'cards_issued'), initial_minor, top_ups_minor, deposited_minor, spent_minor, reversed_minor, remaining_minor };
+    const remaining_minor = initial_minor + int(row, 'delta_minor');
+    if (!Number.isSafeInteger(remaining_minor) || !Number.isSafeInteger(deposited_minor)) throw new Error('assertion: program totals exceed safe integers');
+    return {
+      currency: text(row, 'currency'), cards_issued: int(row, 'cards_issued'), initial_minor, top_ups_minor, deposited_minor,
+      spent_minor: int(row, 'spent_minor'), reversed_minor: int(row, 'reversed_minor'), refunded_minor: int(row, 'refunded_minor'), remaining_minor,
+      deposits_held_minor: int(row, 'deposits_held_minor'), payouts_minor: int(row, 'payouts_minor'),
+    };
   });
   return {
     report: 'event_statistics',
     parameters: { program },
     sections: {
-      totals: { columns: ['currency', 'cards_issued', 'initial_minor', 'top_ups_minor', 'deposited_minor', 'spent_minor', 'reversed_minor', 'remaining_minor'], rows: currencies },
+      totals: {
+        columns: ['currency', 'cards_issued', 'initial_minor', 'top_ups_minor', 'deposited_minor', 'spent_minor', 'reversed_minor', 'refunded_minor', 'remaining_minor', 'deposits_held_minor', 'payouts_minor'],
+        rows: currencies,
+      },
       top_merchants: {
-        columns: ['merchant', 'currency', 'purchases', 'purchases_minor', 'reversals_minor', 'net_sales_minor'],
-        rows: merchants.map((row) => pick(row, { text: ['merchant', 'currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor', 'net_sales_minor'] })),
+        columns: ['merchant', 'currency', 'purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor', 'net_sales_minor'],
+        rows: merchants.map((row) => pick(row, { text: ['merchant', 'currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor', 'net_sales_minor'] })),
+      },
+      top_products: {
+        columns: ['code', 'product_group', 'currency', 'lines', 'qty_milli', 'amount_minor'],
+        rows: products.map((row) => pick(row, { text: ['code', 'product_group', 'currency'], ints: ['lines', 'qty_milli', 'amount_minor'] })),
       },
       sales_per_hour: {
-        columns: ['hour', 'currency', 'purchases', 'purchases_minor', 'reversals_minor'],
-        rows: hours.map((row) => ({ hour: hourLabel(int(row, 'hour')), ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor'] }) })),
+        columns: ['hour', 'currency', 'purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor'],
+        rows: hours.map((row) => ({ hour: hourLabel(int(row, 'hour')), ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor'] }) })),
       },
     },
+  };
+}
+
+// ---- 7. operator audit trail ----------------------------------------------------------------
+
+const audit_text = ['event_id', 'type', 'operator', 'action', 'subject', 'card', 'terminal', 'merchant', 'fleet', 'status', 'previous', 'event', 'detail', 'reason'];
+
+/** Every lifecycle event an operator caused, and every operator_action, in the range. */
+export async function auditReport(context: ReportContext, range: DateRange, operator: string | undefined): Promise<Report> {
+  const rows = (await bounded(context, auditSql(context.database, range.from_ms, range.until_ms, operator)))
+    .map((row) => ({ at: new Date(int(row, 'at_ms')).toISOString(), ...pick(row, { text: audit_text }) }));
+  return {
+    report: 'audit',
+    parameters: operator === undefined ? { from: range.from, to: range.to } : { from: range.from, to: range.to, operator },
+    sections: { entries: { columns: ['at', ...audit_text], rows } },
+  };
+}
+
+// ---- 8. top-ups -----------------------------------------------------------------------------
+
+/** Money loaded onto cards, per program, currency, source and day. */
+export async function topUpsReport(context: ReportContext, range: DateRange): Promise<Report> {
+  const rows = (await bounded(context, topUpsSql(context.database, range.from_ms, range.until_ms)))
+    .map((row) => pick(row, { text: ['program', 'currency', 'source', 'day'], ints: ['top_ups', 'amount_minor'] }));
+  return {
+    report: 'top_ups',
+    parameters: { from: range.from, to: range.to },
+    sections: { days: { columns: ['program', 'currency', 'source', 'day', 'top_ups', 'amount_minor'], rows } },
   };
 }

@@ -8,17 +8,24 @@
 //   GET /reports/operations?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/cards/<cardId>/history
 //   GET /reports/events/<programId>/statistics
+//   GET /reports/top-ups?from=YYYY-MM-DD&to=YYYY-MM-DD
+//   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&operator=<id>]
+//   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
+//   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
 // Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
+//   /settlement/... (GET, PUT, POST with a JSON body): merchant fee rates and settlement batches, see settlement.ts.
 
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TaplineError } from '../../actors/errors';
 import type { Logger } from '../common/logger';
 import { sectionCsv } from './csv';
-import { ParameterError, ReportBackendError, ReportNotFoundError, ReportsBusyError, ReportTooLargeError } from './errors';
-import { entityId, QueryParameters, query_string_chars_max } from './params';
+import { ParameterError, ReportBackendError, ReportNotFoundError, ReportsBusyError, ReportTooLargeError, SettlementConflictError } from './errors';
+import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
+import { fleetInvoiceReport } from './fleet-invoice';
+import { entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
-  cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
+  auditReport, topUpsReport, cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
   type Report, type ReportContext,
 } from './reports';
 
@@ -63,7 +70,7 @@ const routes: readonly Route[] = [
     },
   },
   {
-    pattern: /^\/reports\/operations$/, parameters: ['from', 'to', ...output], sections: ['summary', 'by_reason', 'by_terminal', 'by_hour'],
+    pattern: /^\/reports\/operations$/, parameters: ['from', 'to', ...output], sections: ['summary', 'by_reason', 'by_terminal', 'by_hour', 'by_flag'],
     plan: (query) => {
       const range = query.dateRange();
       return (context) => operationsReport(context, range);
@@ -77,7 +84,39 @@ const routes: readonly Route[] = [
     },
   },
   {
-    pattern: /^\/reports\/events\/([^/]*)\/statistics$/, parameters: output, sections: ['totals', 'top_merchants', 'sales_per_hour'],
+    pattern: /^\/reports\/top-ups$/, parameters: ['from', 'to', ...output], sections: ['days'],
+    plan: (query) => {
+      const range = query.dateRange();
+      return (context) => topUpsReport(context, range);
+    },
+  },
+  {
+    pattern: /^\/reports\/audit$/, parameters: ['from', 'to', 'operator', ...output], sections: ['entries'],
+    plan: (query) => {
+      const range = query.dateRange();
+      const operator = query.optional('operator');
+      if (operator !== undefined && !id_pattern.test(operator)) throw new ParameterError('operator', 'must be 1..64 of A-Z a-z 0-9 . _ -');
+      return (context) => auditReport(context, range, operator);
+    },
+  },
+  {
+    pattern: /^\/reports\/merchants\/([^/]*)\/fees$/, parameters: ['from', 'to', ...output], sections: ['currencies', 'rates'],
+    plan: (query, path) => {
+      const merchant = entityId('merchantId', path[0] ?? '');
+      const range = query.dateRange();
+      return (context) => merchantFeesReport(context, merchant, range);
+    },
+  },
+  {
+    pattern: /^\/reports\/fleets\/([^/]*)\/invoice$/, parameters: ['from', 'to', ...output], sections: ['transactions', 'lines', 'vehicles', 'totals'],
+    plan: (query, path) => {
+      const fleet = entityId('fleetId', path[0] ?? '');
+      const range = query.dateRange();
+      return (context) => fleetInvoiceReport(context, fleet, range);
+    },
+  },
+  {
+    pattern: /^\/reports\/events\/([^/]*)\/statistics$/, parameters: output, sections: ['totals', 'top_merchants', 'top_products', 'sales_per_hour'],
     plan: (_query, path) => {
       const program = entityId('programId', path[0] ?? '');
       return (context) => eventStatisticsReport(context, program);
@@ -108,6 +147,7 @@ export function planRequest(rawUrl: string): { run: ReportWork; format: 'json' |
 export function statusOf(error: unknown): number {
   if (error instanceof ParameterError) return 400;
   if (error instanceof ReportNotFoundError) return 404;
+  if (error instanceof SettlementConflictError) return 409;
   if (error instanceof ReportTooLargeError) return 413;
   if (error instanceof ReportsBusyError || error instanceof ReportBackendError) return 503;
   return 500;
@@ -165,6 +205,7 @@ export class ReportsServer {
     };
     const url = request.url ?? '/';
     if (url === '/healthz') return answer(200, 'text/plain', 'ok\n');
+    if (url.startsWith('/settlement/')) return this.handleSettlement(context, logger, request, answer, url);
     if (request.method !== 'GET' && request.method !== 'HEAD') return answer(405, 'application/json', JSON.stringify({ error: { code: 'method_not_allowed', message: 'reports are read with GET' } }), { allow: 'GET, HEAD' });
     let plan: ReturnType<typeof planRequest>;
     try {
@@ -190,6 +231,44 @@ export class ReportsServer {
       else response.destroy();
     }).finally(() => {
       this.in_flight -= 1;
+    });
+  }
+
+  /** Settlement (settlement.ts): reads a bounded JSON body, then runs the request like a report (counted, errors mapped here). */
+  private handleSettlement(context: ReportContext, logger: Logger, request: http.IncomingMessage, answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void, url: string): void {
+    const store = context.settlement;
+    if (store === undefined) return answer(404, 'application/json', errorBody(new ReportNotFoundError('settlement is not served here')));
+    if (url.includes('?')) return answer(400, 'application/json', errorBody(new ParameterError('query', 'settlement takes no query parameters')));
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let refused = false;
+    request.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > settlement_body_bytes_max && !refused) {
+        refused = true;
+        answer(413, 'application/json', errorBody(new ParameterError('body', `longer than ${settlement_body_bytes_max} bytes`)));
+        request.destroy();
+      }
+      if (!refused) chunks.push(chunk);
+    });
+    request.on('end', () => {
+      if (refused) return;
+      if (this.in_flight >= reports_in_flight_max) {
+        const busy = new ReportsBusyError(reports_in_flight_max);
+        return answer(503, 'application/json', errorBody(busy), { 'retry-after': String(busy_retry_after_s) });
+      }
+      this.in_flight += 1;
+      const settlement = { query: context.query, database: context.database, store, now: context.now ?? Date.now };
+      settlementRequest(settlement, request.method ?? 'GET', url, request.headers['x-tapline-operator'], Buffer.concat(chunks).toString('utf8'))
+        .then((result: HttpAnswer) => answer(result.status, result.type, result.body, result.headers))
+        .catch((error: unknown) => {
+          const status = statusOf(error);
+          if (status >= 500) logger.error({ err: error, url: url.slice(0, 300) }, 'settlement request failed');
+          answer(status, 'application/json', errorBody(error));
+        })
+        .finally(() => {
+          this.in_flight -= 1;
+        });
     });
   }
 }

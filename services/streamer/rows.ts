@@ -14,23 +14,51 @@ export interface OutboxEntry {
   readonly document: string | undefined;
 }
 
-export type RowTable = 'transactions' | 'lifecycle_events' | 'outbox_rejects';
+export type RowTable = 'transactions' | 'transaction_lines' | 'lifecycle_events' | 'outbox_rejects';
 
 export interface Row {
   readonly table: RowTable;
-  readonly values: Record<string, string | number>;
+  readonly values: Record<string, string | number | readonly string[]>;
 }
 
 // Money is an integer of minor units that a JS number holds exactly.
 const money = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
 const unix_ms = z.number().int().min(0).max(4_294_967_295_000);
 const text = z.string().max(4096);
+/** Lines one transaction may carry (a basket); more is a malformed document, kept as a reject. */
+export const lines_max = 500;
+/** Flags one transaction may carry. */
+export const flags_max = 64;
+
+export const transaction_kinds = [
+  'purchase', 'top_up', 'reverse', 'pre_authorization', 'incremental', 'completion', 'void', 'hold_expiry',
+  'refund', 'cash_out', 'transfer_out', 'transfer_in', 'tab_settlement',
+] as const;
+export type TransactionKind = (typeof transaction_kinds)[number];
+
+/** The contract's default for `balance_delta` of documents written before it existed (docs/OUTBOX.md). */
+export function v1BalanceDelta(kind: string, outcome: string, amount: number): number {
+  if (outcome !== 'approved') return 0;
+  if (kind === 'purchase') return -amount;
+  if (kind === 'top_up' || kind === 'reverse') return amount;
+  return 0;
+}
+
+const line_schema = z.object({
+  code: text,
+  group: text.default(''),
+  qty_milli: money.default(0),
+  unit: money.default(0),
+  amount: money,
+  pump_unit: money.optional(),
+  invoiced: money.optional(),
+});
 
 const transaction_schema = z.object({
   type: z.literal('transaction'),
   f: text,
   id: z.string().min(1).max(256),
-  kind: z.enum(['purchase', 'top_up', 'reverse']),
+  kind: z.enum(transaction_kinds),
   outcome: z.enum(['approved', 'declined']),
   reason: text,
   rule: text,
@@ -48,15 +76,62 @@ const transaction_schema = z.object({
   source: text,
   operator: text,
   at: unix_ms,
+  // Optional since issues 4–6; the defaults are docs/OUTBOX.md's.
+  balance_delta: money.optional(),
+  held_delta: money.default(0),
+  deposit_delta: money.default(0),
+  payout: money.default(0),
+  hold: text.default(''),
+  lines: z.array(line_schema).max(lines_max).default([]),
+  odometer: money.default(0),
+  driver: text.default(''),
+  vehicle: text.default(''),
+  fleet: text.default(''),
+  pump: money.optional(),
+  invoiced: money.optional(),
+  discount: money.default(0),
+  points_earned: money.default(0),
+  points_redeemed: money.default(0),
+  flags: z.array(text).max(flags_max).default([]),
+  offline_at: unix_ms.default(0),
+  account_balance_after: money.default(0),
 });
 
 const card_event_schema = z.object({
-  type: z.enum(['card_issued', 'card_status_changed']),
+  type: z.enum(['card_issued', 'card_status_changed', 'card_replaced', 'card_pin_changed']),
   card: text,
   program: text.default(''),
   currency: text.default(''),
   status: text.default(''),
   amount: money.default(0),
+  operator: text.default(''),
+  reason: text.default(''),
+  at: unix_ms,
+  deposit: money.default(0),
+  named: z.boolean().default(false),
+  expires_at: unix_ms.default(0),
+  issuance: text.default(''),
+  fleet: text.default(''),
+  previous: text.default(''),
+  replacement: text.default(''),
+  event: text.default(''),
+});
+
+const fleet_event_schema = z.object({
+  type: z.literal('fleet_account_changed'),
+  fleet: text,
+  currency: text.default(''),
+  event: text.default(''),
+  operator: text.default(''),
+  reason: text.default(''),
+  at: unix_ms,
+});
+
+const operator_action_schema = z.object({
+  type: z.literal('operator_action'),
+  action: text,
+  subject: text.default(''),
+  detail: text.default(''),
   operator: text.default(''),
   reason: text.default(''),
   at: unix_ms,
@@ -77,21 +152,29 @@ export function entryEventId(entry: Pick<OutboxEntry, 'shard' | 'streamId'>): st
   return `${entry.shard}:${entry.streamId}`;
 }
 
+/** The main row of an entry (the transaction, event or reject), without line rows. */
 export function rowOf(entry: OutboxEntry): Row {
-  if (entry.document === undefined) return reject(entry, 'entry has no field d');
+  const [main] = rowsOf(entry);
+  if (main === undefined) throw new Error('assertion: rowsOf returned no row');
+  return main;
+}
+
+/** Every row of an entry: the transaction, event or reject first, then one row per line item. */
+export function rowsOf(entry: OutboxEntry): Row[] {
+  if (entry.document === undefined) return [reject(entry, 'entry has no field d')];
   let document: unknown;
   try {
     document = JSON.parse(entry.document);
   } catch {
-    return reject(entry, 'field d is not JSON');
+    return [reject(entry, 'field d is not JSON')];
   }
   const type = typeof document === 'object' && document !== null ? (document as { type?: unknown }).type : undefined;
   const origin = { shard: entry.shard, stream_id: entry.streamId };
   if (type === 'transaction') {
     const parsed = transaction_schema.safeParse(document);
-    if (!parsed.success) return reject(entry, describe(parsed.error));
+    if (!parsed.success) return [reject(entry, describe(parsed.error))];
     const t = parsed.data;
-    return {
+    const main: Row = {
       table: 'transactions',
       values: {
         id: t.id, kind: t.kind, outcome: t.outcome, reason: t.reason, rule: t.rule, card: t.card,
@@ -99,27 +182,57 @@ export function rowOf(entry: OutboxEntry): Row {
         requested: t.requested, currency: t.currency, balance_after: t.balance_after,
         idempotency_key: t.key, original: t.original, reverse: t.reverse, source: t.source,
         operator: t.operator, fingerprint: t.f, at: Math.floor(t.at / 1000), at_ms: t.at, ...origin,
+        balance_delta: t.balance_delta ?? v1BalanceDelta(t.kind, t.outcome, t.amount),
+        held_delta: t.held_delta, deposit_delta: t.deposit_delta, payout: t.payout, hold: t.hold,
+        odometer: t.odometer, driver: t.driver, vehicle: t.vehicle, fleet: t.fleet,
+        pump: t.pump ?? t.amount, invoiced: t.invoiced ?? t.amount, discount: t.discount,
+        points_earned: t.points_earned, points_redeemed: t.points_redeemed, flags: t.flags,
+        offline_at: t.offline_at, account_balance_after: t.account_balance_after, line_count: t.lines.length,
       },
     };
+    const lines = t.lines.map((line, line_no): Row => ({
+      table: 'transaction_lines',
+      values: {
+        id: t.id, line_no, kind: t.kind, outcome: t.outcome, card: t.card, program: t.program, merchant: t.merchant,
+        terminal: t.terminal, fleet: t.fleet, vehicle: t.vehicle, driver: t.driver, currency: t.currency,
+        code: line.code, product_group: line.group, qty_milli: line.qty_milli, unit: line.unit, amount: line.amount,
+        pump_unit: line.pump_unit ?? line.unit, invoiced: line.invoiced ?? line.amount,
+        at: Math.floor(t.at / 1000), at_ms: t.at,
+      },
+    }));
+    return [main, ...lines];
   }
-  if (type === 'card_issued' || type === 'card_status_changed') {
+  if (type === 'card_issued' || type === 'card_status_changed' || type === 'card_replaced' || type === 'card_pin_changed') {
     const parsed = card_event_schema.safeParse(document);
-    if (!parsed.success) return reject(entry, describe(parsed.error));
+    if (!parsed.success) return [reject(entry, describe(parsed.error))];
     const e = parsed.data;
-    return lifecycle(entry, e.type, e.at, {
+    return [lifecycle(entry, e.type, e.at, {
       card: e.card, program: e.program, currency: e.currency, status: e.status, amount: e.amount,
-      operator: e.operator, reason: e.reason,
-    });
+      operator: e.operator, reason: e.reason, deposit: e.deposit, named: e.named ? 1 : 0, expires_at: e.expires_at,
+      issuance: e.issuance, fleet: e.fleet, previous: e.previous, replacement: e.replacement, event: e.event,
+    })];
   }
   if (type === 'terminal_registered' || type === 'terminal_enabled_changed') {
     const parsed = terminal_event_schema.safeParse(document);
-    if (!parsed.success) return reject(entry, describe(parsed.error));
+    if (!parsed.success) return [reject(entry, describe(parsed.error))];
     const e = parsed.data;
-    return lifecycle(entry, e.type, e.at, {
+    return [lifecycle(entry, e.type, e.at, {
       terminal: e.terminal, merchant: e.merchant, enabled: e.enabled ? 1 : 0, operator: e.operator, reason: e.reason,
-    });
+    })];
   }
-  return reject(entry, `unknown document type ${JSON.stringify(type)}`);
+  if (type === 'fleet_account_changed') {
+    const parsed = fleet_event_schema.safeParse(document);
+    if (!parsed.success) return [reject(entry, describe(parsed.error))];
+    const e = parsed.data;
+    return [lifecycle(entry, e.type, e.at, { fleet: e.fleet, currency: e.currency, event: e.event, operator: e.operator, reason: e.reason })];
+  }
+  if (type === 'operator_action') {
+    const parsed = operator_action_schema.safeParse(document);
+    if (!parsed.success) return [reject(entry, describe(parsed.error))];
+    const e = parsed.data;
+    return [lifecycle(entry, e.type, e.at, { action: e.action, subject: e.subject, detail: e.detail, operator: e.operator, reason: e.reason })];
+  }
+  return [reject(entry, `unknown document type ${JSON.stringify(type)}`)];
 }
 
 function lifecycle(entry: OutboxEntry, type: string, atMs: number, fields: Record<string, string | number>): Row {
@@ -128,6 +241,7 @@ function lifecycle(entry: OutboxEntry, type: string, atMs: number, fields: Recor
     values: {
       event_id: entryEventId(entry), type,
       card: '', program: '', currency: '', status: '', amount: 0, terminal: '', merchant: '', enabled: 0, operator: '', reason: '',
+      replacement: '', deposit: 0, named: 0, expires_at: 0, issuance: '', fleet: '', previous: '', event: '', action: '', subject: '', detail: '',
       ...fields,
       at: Math.floor(atMs / 1000), at_ms: atMs, shard: entry.shard, stream_id: entry.streamId,
     },

@@ -23,11 +23,13 @@ import type { StreamerConfig } from './config';
 import { ClickHouseError, OutboxError } from './errors';
 import { StreamerMetrics } from './metrics';
 import { OutboxReader } from './outbox-reader';
-import { rowOf, type OutboxEntry } from './rows';
+import { rowsOf, type OutboxEntry } from './rows';
 
 export interface StreamerStats {
   batches: number;
+  /** Outbox entries sent (a transaction's line items are extra ClickHouse rows, not counted here). */
   rows: number;
+  /** Most entries in one batch (bounded by TAPLINE_STREAMER_BATCH_ROWS_MAX). */
   largest_batch_rows: number;
   insert_failures: number;
   ack_failures: number;
@@ -230,7 +232,7 @@ export class Streamer {
   /** Steps 3 and 4 for the oldest batch_rows_max entries in hand. */
   private async sendBatch(): Promise<void> {
     const entries = this.held.slice(0, this.config.TAPLINE_STREAMER_BATCH_ROWS_MAX);
-    const rows = entries.map(rowOf);
+    const rows = entries.flatMap(rowsOf);
     const started_ms = Date.now();
     for (let attempt = 0; ; attempt += 1) {
       if (this.pastStopDeadline()) return;
@@ -255,8 +257,8 @@ export class Streamer {
     this.held.splice(0, entries.length);
     for (const entry of entries) this.heldIds.delete(`${entry.shard}:${entry.streamId}`);
     this.stats.batches += 1;
-    this.stats.rows += rows.length;
-    this.stats.largest_batch_rows = Math.max(this.stats.largest_batch_rows, rows.length);
+    this.stats.rows += entries.length;
+    this.stats.largest_batch_rows = Math.max(this.stats.largest_batch_rows, entries.length);
     this.metrics.batchRows.observe(rows.length);
     const byTable = new Map<string, number>();
     for (const row of rows) byTable.set(row.table, (byTable.get(row.table) ?? 0) + 1);

@@ -3,7 +3,9 @@
 // ClickHouse is stopped for a while and restarted, under load. Afterwards, once the outbox is
 // empty, the reports service must agree with what the load driver saw, to the minor unit: the
 // float report's spend equals the approvals the clients received, every answered request is in
-// ClickHouse exactly once (deduplicated), and reconciliation against Redis lists no difference.
+// ClickHouse exactly once (deduplicated), reconciliation against Redis lists no difference, and the
+// merchant report, event statistics and the merchant's fee report (gross, fees per transaction,
+// net) equal the driver's totals.
 
 import assert from 'node:assert/strict';
 import type { RedisInstance } from '../../services/devenv/redis';
@@ -16,6 +18,7 @@ import { Outcome } from '../../gen/tapline/v1/types';
 import { startNodeProcess, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
 import { LoadRun } from '../support/load';
+import { feeOf } from '../../services/reports/settlement-rules';
 
 const card_count = 60;
 const initial_balance_minor = 15_000;
@@ -39,7 +42,7 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
     await redis?.stop();
   });
 
-  it('float, per-request presence and reconciliation are exact afterwards', async function () {
+  it('float, per-request presence, reconciliation, merchant, event and fee totals are exact afterwards', async function () {
     redis = await startTestRedis('reporting-e2e');
     clickhouse = await startClickHouse({ dataDir: testDataDir('reporting-e2e-clickhouse') });
     const redisUrl = redis.url;
@@ -100,6 +103,27 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
 
     const reconciliation = await getJson(reportsPort, '/reports/reconciliation');
     assert.deepEqual(reconciliation['summary'], { cards_checked: card_count, differences: 0 });
+
+    // The merchant report (read from the transactions_by_merchant materialized view, which saw the
+    // same re-sent batches), event statistics and the merchant's fees agree with the driver too.
+    // The run started at most a few minutes ago: yesterday..today (UTC) holds all of it, even across midnight.
+    const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+    const range = `from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`;
+    const merchants = (await getJson(reportsPort, `/reports/merchants?${range}&granularity=month`))['periods'] as Record<string, unknown>[];
+    const purchases = merchants.filter((row) => row['merchant'] === 'e2e-merchant').reduce((sum, row) => sum + (row['purchases_minor'] as number), 0);
+    assert.equal(purchases, approvedTotal, 'merchant purchases = approvals the clients received');
+    const statistics = await getJson(reportsPort, '/reports/events/e2e-festival/statistics');
+    assert.deepEqual((statistics['totals'] as Record<string, unknown>[]).map((row) => [row['spent_minor'], row['remaining_minor']]), [[approvedTotal, card_count * initial_balance_minor - approvedTotal]]);
+    const rate = { kind: 'purchase', percent_bp: 250, fixed_minor: 3 };
+    const put = await fetch(`http://127.0.0.1:${reportsPort}/settlement/merchants/e2e-merchant`, {
+      method: 'PUT', headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-1' },
+      body: JSON.stringify({ cycle: 'daily', payee_name: 'E2E Merchant', payee_iban: 'DE89370400440532013000', rates: [rate] }),
+    });
+    assert.equal(put.status, 200);
+    let fees = 0;
+    for (const entry of load.sent.values()) if (entry.replies[0]?.outcome === Outcome.OUTCOME_APPROVED) fees += feeOf(entry.amountMinor, rate);
+    const fee_report = await getJson(reportsPort, `/reports/merchants/e2e-merchant/fees?${range}`);
+    assert.deepEqual((fee_report['currencies'] as Record<string, unknown>[]).map((row) => [row['gross_minor'], row['fees_minor'], row['net_minor']]), [[approvedTotal, fees, approvedTotal - fees]]);
     process.stdout.write(`      (${load.sent.size} requests, ${approvedTotal} minor units approved, reports exact)\n`);
   });
 });

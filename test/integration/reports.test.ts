@@ -27,13 +27,13 @@ import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { ClickHouseSink } from '../../services/streamer/clickhouse-sink';
 import { loadStreamerConfig } from '../../services/streamer/config';
-import { rowOf } from '../../services/streamer/rows';
+import { rowsOf } from '../../services/streamer/rows';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
 import { startTestRedis, testDataDir, waitFor } from '../support/harness';
 import { appendToOutbox, rawTransactionRows, reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import {
-  expectedFloat, expectedMerchants, expectedOperations, expectedProgram, history_start_ms, reportHistory, writeCardStates, type History,
+  expectedAudit, expectedFleetVehicles, expectedTopUps, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedTopProducts, float_columns, history_start_ms, reportHistory, writeCardStates, type History,
 } from '../support/reports-fixtures';
 
 const shard_count = 64;
@@ -108,7 +108,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     // The same transactions again, as a streamer that crashed before XACK would send them.
     const sink = new ClickHouseSink({ url: clickhouse.url, database, insert_timeout_ms: 10_000 });
     try {
-      await sink.insert(history.transactions.map((t, index) => rowOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) })));
+      await sink.insert(history.transactions.flatMap((t, index) => rowsOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) })));
     } finally {
       await sink.close();
     }
@@ -128,7 +128,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     await Promise.all([redis?.stop(), clickhouse?.stop()]);
   });
 
-  it('float: issued + top-ups − spend + reversals per program and currency, exact, in JSON and CSV, filtered by currency', async function () {
+  it('float: issued + every balance movement per program and currency (refunds, cash-outs, transfers), deposits held, payouts; exact, JSON and CSV, by currency', async function () {
     const all = await getJson(server.port, '/reports/float');
     assert.deepEqual(all['programs'], expectedFloat(history));
     const eur = await getJson(server.port, '/reports/float?currency=EUR');
@@ -136,7 +136,9 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.equal((eur['programs'] as unknown[]).length, 1);
     const csv = await get(server.port, '/reports/float?format=csv');
     assert.match(csv.type, /^text\/csv/);
-    assert.ok(csv.body.startsWith('program,currency,issued_minor,top_ups_minor,spend_minor,reversals_minor,outstanding_minor\r\n'), csv.body);
+    assert.ok(csv.body.startsWith(`program,currency,${float_columns.join(',')}\r\n`), csv.body);
+    const festival = expectedFloat(history, 'EUR')[0];
+    assert.ok(festival !== undefined && (festival['refunds_minor'] as number) > 0 && (festival['payouts_minor'] as number) > 0 && (festival['deposits_held_minor'] as number) > 0, 'the history has refunds, payouts and deposits');
     assert.deepEqual(parseCsv(csv.body), expectedFloat(history));
   });
 
@@ -193,7 +195,10 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       requests: expected.requests, approved: expected.approved, declined: expected.declined,
       approval_rate: ratio(expected.approved, expected.requests), decline_rate: ratio(expected.declined, expected.requests),
       insufficient_funds: expected.insufficient_funds, insufficient_funds_rate: ratio(expected.insufficient_funds, expected.requests),
+      flagged: expected.flagged, flagged_rate: ratio(expected.flagged, expected.requests),
     });
+    assert.ok(expected.flagged > 0, 'the history has flagged transactions');
+    assert.deepEqual(report['by_flag'], [...expected.by_flag.entries()].map(([flag, counts]) => ({ flag, ...counts })));
     assert.ok(expected.insufficient_funds > 0 && expected.by_reason.has('currency_mismatch'), 'the history has both decline reasons');
     assert.deepEqual(report['by_reason'], [...expected.by_reason.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([reason, declined]) => ({
       reason, declined, share_of_requests: ratio(declined, expected.requests), share_of_declines: ratio(declined, expected.declined),
@@ -206,7 +211,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     const csv = await get(server.port, '/reports/operations?from=2026-01-31&to=2026-02-01&format=csv&section=by_hour');
     assert.deepEqual(parseCsv(csv.body), report['by_hour']);
     const empty = await getJson(server.port, '/reports/operations?from=2025-01-01&to=2025-01-02');
-    assert.deepEqual(empty['summary'], { requests: 0, approved: 0, declined: 0, approval_rate: 0, decline_rate: 0, insufficient_funds: 0, insufficient_funds_rate: 0 });
+    assert.deepEqual(empty['summary'], { requests: 0, approved: 0, declined: 0, approval_rate: 0, decline_rate: 0, insufficient_funds: 0, insufficient_funds_rate: 0, flagged: 0, flagged_rate: 0 });
   });
 
   it('card history: every event and transaction of one card in time order, with balance after each', async function () {
@@ -221,18 +226,38 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.deepEqual(entries.slice(2).map((e) => [e['id'], e['type'], e['outcome'], e['amount_minor'], e['balance_after_minor']]), mine.map((t) => [t.id, t.kind, t.outcome, t.amount, t.balance_after]));
     const times = entries.map((e) => e['at_ms'] as number);
     assert.deepEqual(times, [...times].sort((a, b) => a - b), 'time order');
-    assert.deepEqual(report['summary'], { card: 'card-01', entries: entries.length, last_balance_after_minor: model.balance_minor, redis_balance_minor: model.balance_minor });
+    assert.deepEqual(report['summary'], { card: 'card-01', cards: 'card-01', entries: entries.length, last_balance_after_minor: model.balance_minor, redis_balance_minor: model.balance_minor });
     const missing = await get(server.port, '/reports/cards/no-such-card/history');
     assert.equal(missing.status, 404);
   });
 
-  it('event statistics: cards issued, deposited, spent, reversed, remaining; top merchants; sales per hour', async function () {
+  it('card history follows a replacement both ways: old and new card show one history, each entry with its own card and balance', async function () {
+    const successor = history.cards.find((card) => card.card === 'card-00r');
+    assert.ok(successor !== undefined);
+    const chain = history.transactions.filter((t) => t.card === 'card-00' || t.card === 'card-00r');
+    for (const card of ['card-00', 'card-00r']) {
+      const report = await getJson(server.port, `/reports/cards/${card}/history`);
+      const entries = report['entries'] as Record<string, string | number | null>[];
+      // Two issues, one replacement event, and every transaction of both cards.
+      assert.equal(entries.length, 3 + chain.length, card);
+      assert.deepEqual(entries.filter((e) => e['entry'] === 'transaction').map((e) => [e['id'], e['card'], e['balance_after_minor']]), chain.map((t) => [t.id, t.card, t.balance_after]));
+      const replaced = entries.find((e) => e['type'] === 'card_replaced');
+      assert.deepEqual([replaced?.['card'], replaced?.['replacement']], ['card-00', 'card-00r']);
+      assert.equal((report['summary'] as Record<string, unknown>)['cards'], 'card-00 card-00r');
+    }
+    const summary = (await getJson(server.port, '/reports/cards/card-00r/history'))['summary'] as Record<string, unknown>;
+    assert.deepEqual([summary['last_balance_after_minor'], summary['redis_balance_minor']], [successor.balance_minor, successor.balance_minor]);
+  });
+
+  it('event statistics: cards issued, deposited, spent, reversed, refunded, remaining, deposits, payouts; top merchants and products; sales per hour', async function () {
     for (const program of ['festival-2026', 'fleet.west']) {
       const report = await getJson(server.port, `/reports/events/${program}/statistics`);
       assert.deepEqual(report['totals'], [expectedProgram(history, program)], program);
+      assert.deepEqual(report['top_products'], expectedTopProducts(history, program), program);
+      assert.ok((report['top_products'] as unknown[]).length > 0);
       const mine = history.transactions.filter((t) => t.program === program && t.outcome === 'approved');
       const net = new Map<string, number>();
-      for (const t of mine) if (t.kind !== 'top_up') net.set(t.merchant, (net.get(t.merchant) ?? 0) + (t.kind === 'purchase' ? t.amount : -t.amount));
+      for (const t of mine) if (['purchase', 'reverse', 'refund'].includes(t.kind)) net.set(t.merchant, (net.get(t.merchant) ?? 0) + (t.kind === 'purchase' ? t.amount : -t.amount));
       const top = report['top_merchants'] as Record<string, string | number>[];
       assert.deepEqual(top.map((row) => [row['merchant'], row['net_sales_minor']]), [...net.entries()].sort(([ma, a], [mb, b]) => b - a || (ma < mb ? -1 : 1)));
       const hours = report['sales_per_hour'] as Record<string, string | number>[];
@@ -241,6 +266,48 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       assert.equal(hours[0]?.['hour'], `${new Date(history_start_ms).toISOString().slice(0, 13)}:00Z`);
     }
     assert.equal((await get(server.port, '/reports/events/no-such-program/statistics')).status, 404);
+  });
+
+  it('fleet invoice: every transaction and line with prompts and prices, totals and fuel consumption per vehicle', async function () {
+    const report = await getJson(server.port, '/reports/fleets/fleet-acme/invoice?from=2026-02-01&to=2026-02-01');
+    const mine = history.transactions.filter((t) => t.fleet === 'fleet-acme');
+    assert.equal(mine.length, 12);
+    const transactions = report['transactions'] as Record<string, string | number>[];
+    assert.deepEqual(transactions.map((t) => [t['id'], t['vehicle'], t['driver'], t['odometer'], t['pump_minor'], t['invoiced_minor']]),
+      mine.map((t) => [t.id, t.vehicle, t.driver, t.odometer ?? 0, t.pump ?? t.amount, t.invoiced ?? t.amount]));
+    const lines = report['lines'] as Record<string, string | number>[];
+    const expected_lines = mine.flatMap((t) => (t.lines ?? []).map((line, line_no) => [t.id, line_no, line.code, line.qty_milli, line.pump_unit ?? line.unit, line.invoiced ?? line.amount]));
+    assert.deepEqual(lines.map((l) => [l['id'], l['line_no'], l['code'], l['qty_milli'], l['pump_unit_minor'], l['invoiced_minor']]), expected_lines);
+    const vehicles = expectedFleetVehicles(history, 'fleet-acme');
+    assert.deepEqual(report['vehicles'], vehicles);
+    assert.ok(vehicles.every((v) => v['litres_per_100km'] !== null), 'both vehicles have a consumption');
+    const totals = report['totals'] as Record<string, number | string>[];
+    assert.deepEqual(totals, [{ currency: 'CHF', transactions: 12, pump_minor: vehicles.reduce((sum, v) => sum + (v['pump_minor'] as number), 0), invoiced_minor: vehicles.reduce((sum, v) => sum + (v['invoiced_minor'] as number), 0) }]);
+    const csv = await get(server.port, '/reports/fleets/fleet-acme/invoice?from=2026-02-01&to=2026-02-01&format=csv&section=vehicles');
+    assert.deepEqual(parseCsv(csv.body).map((row) => row['litres_per_100km']), vehicles.map((v) => Number(v['litres_per_100km'])));
+    const empty = await getJson(server.port, '/reports/fleets/fleet-acme/invoice?from=2026-01-01&to=2026-01-02');
+    assert.deepEqual([empty['transactions'], empty['vehicles'], empty['totals']], [[], [], []]);
+    assert.equal((await get(server.port, "/reports/fleets/acme'--/invoice?from=2026-02-01&to=2026-02-01")).status, 400);
+  });
+
+  it('top-ups: money loaded per program, currency, source and day', async function () {
+    const expected = expectedTopUps(history, Date.UTC(2026, 0, 31), Date.UTC(2026, 1, 2));
+    assert.ok(new Set(expected.map((row) => row['source'])).size >= 2, 'top-ups from two sources');
+    assert.deepEqual((await getJson(server.port, '/reports/top-ups?from=2026-01-31&to=2026-02-01'))['days'], expected);
+  });
+
+  it('audit trail: every operator action and operator-made lifecycle event, filterable by operator', async function () {
+    const expected = expectedAudit(history);
+    assert.ok(expected.some((e) => e.type === 'operator_action') && expected.some((e) => e.type === 'card_replaced'));
+    const report = await getJson(server.port, '/reports/audit?from=2026-01-31&to=2026-02-01');
+    const entries = report['entries'] as Record<string, string>[];
+    assert.deepEqual(entries.map((e) => [e['type'], e['operator'], Date.parse(e['at'] ?? '')]).sort(), expected.map((e) => [e.type, e.operator, e.at]).sort());
+    const action = entries.find((e) => e['type'] === 'operator_action');
+    assert.deepEqual([action?.['action'], action?.['subject'], action?.['detail']], ['set_fee_rates', 'bar-0', '{"percent_bp":175}']);
+    const ops2 = await getJson(server.port, '/reports/audit?from=2026-01-31&to=2026-02-01&operator=ops-2');
+    assert.deepEqual((ops2['entries'] as Record<string, string>[]).map((e) => e['type']), expectedAudit(history, 'ops-2').map((e) => e.type));
+    const csv = await get(server.port, '/reports/audit?from=2026-01-31&to=2026-02-01&format=csv');
+    assert.ok(csv.body.includes('"{""percent_bp"":175}"'), 'JSON detail is quoted in CSV');
   });
 
   it('answers hostile or malformed parameters 400, naming the parameter, without querying ClickHouse', async function () {
@@ -271,6 +338,11 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       [`/reports/cards/${'a'.repeat(65)}/history`, 'cardId'],
       ['/reports/events/x%00y/statistics', 'programId'],
       ['/reports/events/..%2F..%2Fetc/statistics', 'programId'],
+      ["/reports/fleets/a'b/invoice?from=2026-01-01&to=2026-01-02", 'fleetId'],
+      ['/reports/fleets/acme/invoice?from=2026-01-01', 'to'],
+      ['/reports/fleets/acme/invoice?from=2026-01-01&to=2026-01-02&vehicle=x', 'vehicle'],
+      ["/reports/audit?from=2026-01-01&to=2026-01-02&operator=ops'1", 'operator'],
+      ['/reports/audit?from=2026-01-01&to=2026-01-02&operator=a%5Cb', 'operator'],
     ];
     const before = queries;
     for (const [path, parameter] of cases) {

@@ -13,14 +13,14 @@ import { createLogger } from '../../services/common/logger';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { ClickHouseSink } from '../../services/streamer/clickhouse-sink';
 import { SqlInputError } from '../../services/streamer/errors';
-import { rowOf } from '../../services/streamer/rows';
+import { rowOf, rowsOf } from '../../services/streamer/rows';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { migrations } from '../../services/streamer/schema/migrations';
 import { identifier, stringLiteral } from '../../services/streamer/sql';
 import { Streamer } from '../../services/streamer/streamer';
 import { startTestRedis, testDataDir, waitFor } from '../support/harness';
 import {
-  appendToOutbox, emptyTotals, outboxDocuments, outboxLength, rawTransactionRows, reportTotals, streamerEnv,
+  appendToOutbox, emptyTotals, expectedReportTotals, outboxDocuments, outboxLength, rawTransactionRows, reportTotals, streamerEnv,
   type ReportTotals,
 } from '../support/outbox-fixtures';
 
@@ -61,7 +61,82 @@ describe('streamer (real Redis + ClickHouse)', function () {
     const recorded = await queryClickHouse(clickhouse.url, `SELECT version, count() FROM ${database}.tapline_schema_migrations GROUP BY version ORDER BY version`);
     assert.equal(recorded.trim(), migrations.map((m) => `${m.version}\t1`).join('\n'), 'each version recorded exactly once');
     const tables = await queryClickHouse(clickhouse.url, `SELECT name FROM system.tables WHERE database = ${stringLiteral(database)} ORDER BY name`);
-    assert.deepEqual(tables.trim().split('\n'), ['lifecycle_events', 'lifecycle_events_dedup', 'outbox_rejects', 'tapline_schema_migrations', 'transactions', 'transactions_dedup']);
+    assert.deepEqual(tables.trim().split('\n'), [
+      'audit_trail_dedup', 'lifecycle_events', 'lifecycle_events_dedup', 'outbox_rejects', 'tapline_schema_migrations', 'top_ups_dedup',
+      'transaction_lines', 'transaction_lines_dedup', 'transactions', 'transactions_by_merchant', 'transactions_by_merchant_dedup',
+      'transactions_by_merchant_mv', 'transactions_dedup',
+    ]);
+  });
+
+  it('migrates safely when two streamers start at once on an empty database', async function () {
+    const database = nextDatabase();
+    const results = await Promise.all([migrate(clickhouse.url, database), migrate(clickhouse.url, database), migrate(clickhouse.url, database)]);
+    const applied = new Set(results.flatMap((result) => result.applied));
+    assert.deepEqual([...applied].sort((a, b) => a - b), migrations.map((m) => m.version), 'every version applied by someone');
+    assert.deepEqual(await migrate(clickhouse.url, database), { applied: [] });
+    const columns = await queryClickHouse(clickhouse.url, `SELECT count() FROM system.columns WHERE database = ${stringLiteral(database)} AND table = 'transactions_dedup' AND name IN ('balance_delta', 'flags', 'line_count')`);
+    assert.equal(columns.trim(), '3', 'the recreated view carries the new columns');
+    const sink = new ClickHouseSink({ url: clickhouse.url, database, insert_timeout_ms: 5_000 });
+    const totals = emptyTotals();
+    try {
+      await sink.insert(outboxDocuments(seed + 9, 'race', 200, shard_count, totals).flatMap((document, index) => rowsOf({ shard: document.shard, streamId: `1-${index}`, document: document.json })));
+    } finally {
+      await sink.close();
+    }
+    assertTotals(await reportTotals(clickhouse.url, database), totals);
+  });
+
+  it('upgrades a v1–v4 database holding rows: old rows read with the contract defaults, new rows with every field', async function () {
+    const database = nextDatabase();
+    await migrate(clickhouse.url, database, undefined, migrations.filter((m) => m.version <= 4));
+    const old = { type: 'transaction', f: 'x', id: 'old-1', kind: 'purchase', outcome: 'approved', reason: '', rule: '', card: 'c1', program: 'p', terminal: 't', merchant: 'm', amount: 700, requested: 700, currency: 'EUR', balance_after: 300, key: 'k1', original: '', reverse: '', source: 'pos', operator: '', at: 1_769_000_000_000 };
+    // An old streamer's row: only the v1 columns (what rowOf produced before migration 5).
+    const v1_columns = ['id', 'kind', 'outcome', 'reason', 'rule', 'card', 'program', 'terminal', 'merchant', 'amount', 'requested', 'currency', 'balance_after', 'idempotency_key', 'original', 'reverse', 'source', 'operator', 'fingerprint', 'at', 'at_ms', 'shard', 'stream_id'];
+    const full = rowOf({ shard: 1, streamId: '1-1', document: JSON.stringify(old) }).values;
+    const v1_row = JSON.stringify(Object.fromEntries(v1_columns.map((column) => [column, full[column]])));
+    await queryClickHouse(clickhouse.url, `INSERT INTO ${database}.transactions FORMAT JSONEachRow ${v1_row}`);
+    const upgrade = await migrate(clickhouse.url, database);
+    assert.deepEqual(upgrade.applied, migrations.filter((m) => m.version > 4).map((m) => m.version));
+    const fleet = { ...old, id: 'new-1', key: 'k2', kind: 'refund', amount: 200, balance_delta: 200, lines: [{ code: 'diesel', group: 'fuel', qty_milli: 40_250, unit: 180, amount: 200 }], odometer: 12_345, vehicle: 'v1', driver: 'd1', fleet: 'f1', flags: ['risk:soft_amount'], invoiced: 190 };
+    const sink = new ClickHouseSink({ url: clickhouse.url, database, insert_timeout_ms: 5_000 });
+    try {
+      await sink.insert(rowsOf({ shard: 1, streamId: '1-2', document: JSON.stringify(fleet) }));
+    } finally {
+      await sink.close();
+    }
+    const read = await queryClickHouse(clickhouse.url, `SELECT id, balance_delta, pump, invoiced, odometer, vehicle, length(flags), line_count FROM ${database}.transactions_dedup ORDER BY id FORMAT TSV`);
+    assert.equal(read.trim(), ['new-1\t200\t200\t190\t12345\tv1\t1\t1', 'old-1\t-700\t700\t700\t0\t\t0\t0'].join('\n'));
+    const line = await queryClickHouse(clickhouse.url, `SELECT id, line_no, product_group, qty_milli, pump_unit, invoiced, vehicle FROM ${database}.transaction_lines_dedup FORMAT TSV`);
+    assert.equal(line.trim(), 'new-1\t0\tfuel\t40250\t180\t200\tv1');
+    assert.deepEqual(await migrate(clickhouse.url, database), { applied: [] });
+    const by_merchant = await queryClickHouse(clickhouse.url, `SELECT id, merchant, balance_delta FROM ${database}.transactions_by_merchant_dedup ORDER BY id FORMAT TSV`);
+    assert.equal(by_merchant.trim(), 'new-1\tm\t200\nold-1\tm\t-700', 'the merchant view holds the rows from before it (copied) and after (materialized)');
+  });
+
+  it('turns every document type of the contract into its rows, and a malformed new field into a reject', () => {
+    const at = 1_769_000_000_000;
+    const base = { f: 'x', outcome: 'approved', reason: '', rule: '', card: 'c', program: 'p', terminal: 't', merchant: 'm', amount: 5, requested: 5, currency: 'EUR', balance_after: 0, key: 'k', original: '', reverse: '', source: '', operator: '', at };
+    for (const kind of ['purchase', 'top_up', 'reverse', 'pre_authorization', 'incremental', 'completion', 'void', 'hold_expiry', 'refund', 'cash_out', 'transfer_out', 'transfer_in', 'tab_settlement']) {
+      const rows = rowsOf({ shard: 0, streamId: '1-0', document: JSON.stringify({ type: 'transaction', id: kind, kind, ...base }) });
+      assert.deepEqual(rows.map((row) => row.table), ['transactions'], kind);
+      const expected_delta = kind === 'purchase' ? -5 : kind === 'top_up' || kind === 'reverse' ? 5 : 0;
+      assert.equal(rows[0]?.values['balance_delta'], expected_delta, `${kind}: documented default balance_delta`);
+    }
+    const lifecycle = [
+      { type: 'card_replaced', card: 'c', replacement: 'c2', program: 'p', amount: 10, deposit: 2, at },
+      { type: 'card_pin_changed', card: 'c', program: 'p', event: 'locked', at },
+      { type: 'fleet_account_changed', fleet: 'f', currency: 'EUR', event: 'limits', operator: 'o', at },
+      { type: 'operator_action', action: 'refund_override', subject: 'c', detail: '{}', operator: 'o', at },
+    ];
+    for (const document of lifecycle) {
+      const [row] = rowsOf({ shard: 0, streamId: '1-0', document: JSON.stringify(document) });
+      assert.equal(row?.table, 'lifecycle_events', document.type);
+      assert.equal(row?.values['type'], document.type);
+    }
+    for (const bad of [{ lines: [{ code: 'x' }] }, { flags: 'risk' }, { balance_delta: 1.5 }, { lines: Array.from({ length: 501 }, () => ({ code: 'x', amount: 1 })) }]) {
+      const rows = rowsOf({ shard: 0, streamId: '1-0', document: JSON.stringify({ type: 'transaction', id: 'bad', kind: 'purchase', ...base, ...bad }) });
+      assert.deepEqual(rows.map((row) => row.table), ['outbox_rejects'], JSON.stringify(bad).slice(0, 60));
+    }
   });
 
   it('refuses non-identifiers and escapes literals so hostile text round-trips exactly', async function () {
@@ -79,7 +154,7 @@ describe('streamer (real Redis + ClickHouse)', function () {
     const database = nextDatabase();
     await migrate(clickhouse.url, database);
     const totals = emptyTotals();
-    const rows = outboxDocuments(seed, 'dup', 300, shard_count, totals).map((document, index) => rowOf({ shard: document.shard, streamId: `1-${index}`, document: document.json }));
+    const rows = outboxDocuments(seed, 'dup', 300, shard_count, totals).flatMap((document, index) => rowsOf({ shard: document.shard, streamId: `1-${index}`, document: document.json }));
     const sink = new ClickHouseSink({ url: clickhouse.url, database, insert_timeout_ms: 5_000 });
     try {
       await sink.insert(rows);
@@ -135,13 +210,7 @@ describe('streamer (real Redis + ClickHouse)', function () {
 });
 
 function assertTotals(seen: ReportTotals, expected: ReturnType<typeof emptyTotals>): void {
-  assert.deepEqual(seen, {
-    transactions: expected.transactions,
-    distinct_ids: expected.transactions,
-    amount_minor: expected.amount_minor,
-    lifecycle_events: expected.lifecycle_events,
-    rejects: 0,
-  });
+  assert.deepEqual(seen, expectedReportTotals(expected));
 }
 
 async function waitForTotals(url: string, database: string, expected: ReturnType<typeof emptyTotals>, phase: string, timeoutMs = 15_000): Promise<void> {

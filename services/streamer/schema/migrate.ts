@@ -5,8 +5,8 @@
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { Logger } from '../../common/logger';
 import { MigrationError } from '../errors';
-import { identifier } from '../sql';
-import { migrations, migrations_table, type Migration } from './migrations';
+import { identifier, stringLiteral } from '../sql';
+import { addColumnSql, backfill_timeout_ms, migrations, migrations_table, type Migration, type Statement } from './migrations';
 
 /** One DDL statement may take this long (CREATE is quick; a busy server is not). */
 export const migration_statement_timeout_ms = 30_000;
@@ -31,7 +31,7 @@ export async function migrate(url: string, database: string, logger?: Logger, li
     const applied: number[] = [];
     for (const migration of [...list].sort((a, b) => a.version - b.version)) {
       if (done.has(migration.version)) continue;
-      for (const statement of migration.statements(db)) await run(client, statement, migration);
+      for (const statement of migration.statements(db)) await apply(client, url, db, statement, migration);
       try {
         await client.insert({
           table: migrations_table,
@@ -58,6 +58,36 @@ export async function appliedVersions(client: ReturnType<typeof createClient>): 
     return new Set(rows.map((row) => Number(row.version)));
   } catch (error) {
     throw new MigrationError('could not read applied migrations', error);
+  }
+}
+
+async function apply(client: ReturnType<typeof createClient>, url: string, database: string, statement: Statement, migration: Migration): Promise<void> {
+  if (typeof statement === 'string') return run(client, statement, migration);
+  if ('backfill' in statement) {
+    const long = createClient({ url, database, request_timeout: backfill_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
+    try {
+      return await run(long, statement.backfill, migration);
+    } finally {
+      await long.close();
+    }
+  }
+  const exists = async (): Promise<boolean> => {
+    const { table, column } = statement.add_column;
+    const sql = `SELECT count() AS n FROM system.columns WHERE database = ${stringLiteral(database)} AND table = ${stringLiteral(table)} AND name = ${stringLiteral(column)}`;
+    try {
+      const rows = await (await client.query({ query: sql, format: 'JSONEachRow' })).json<{ n: number | string }>();
+      return Number(rows[0]?.n ?? 0) > 0;
+    } catch (error) {
+      throw new MigrationError('could not read columns', error, { version: migration.version, table });
+    }
+  };
+  if (await exists()) return;
+  try {
+    await run(client, addColumnSql(statement), migration);
+  } catch (error) {
+    // Another streamer added it between our check and our ALTER.
+    if (await exists()) return;
+    throw error;
   }
 }
 

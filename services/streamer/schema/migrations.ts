@@ -21,12 +21,83 @@
 
 import { identifier } from '../sql';
 
+/**
+ * Adds a column unless the table has it. ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`, so
+ * the runner asks system.columns first (and, if two streamers race, accepts "already exists" when
+ * the column is then present). `definition` is the type and DEFAULT, written here, never input.
+ */
+export interface AddColumn {
+  readonly add_column: { readonly table: string; readonly column: string; readonly definition: string };
+}
+
+/**
+ * A statement that copies existing rows (INSERT … SELECT): on a large table it runs far longer than
+ * DDL, so the runner gives it `backfill_timeout_ms` instead of the per-statement timeout. Running it
+ * twice only inserts duplicates, which the ReplacingMergeTree target collapses.
+ */
+export interface Backfill {
+  readonly backfill: string;
+}
+
+/** A backfill may take this long (a year of transactions on a small server). */
+export const backfill_timeout_ms = 3_600_000;
+
+export type Statement = string | AddColumn | Backfill;
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
   /** The statements, given the (validated) database name for qualified references. */
-  readonly statements: (database: string) => readonly string[];
+  readonly statements: (database: string) => readonly Statement[];
 }
+
+/** The ALTER an AddColumn runs (after its existence check). */
+export function addColumnSql(statement: AddColumn): string {
+  const { table, column, definition } = statement.add_column;
+  return `ALTER TABLE ${identifier(table)} ADD COLUMN ${identifier(column)} ${definition}`;
+}
+
+const add = (table: string, column: string, definition: string): AddColumn => ({ add_column: { table, column, definition } });
+
+// The contract's optional transaction fields (docs/OUTBOX.md) with the same defaults the document
+// has, so rows written before migration 5 read as the contract says: balance_delta derived from
+// the v1 kind, pump and invoiced equal to amount, everything else zero or empty.
+const v1_balance_delta = `toInt64(multiIf(outcome = 'approved' AND kind = 'purchase', -amount, outcome = 'approved' AND kind IN ('top_up', 'reverse'), amount, 0))`;
+const transaction_columns: readonly (readonly [string, string])[] = [
+  ['balance_delta', `Int64 DEFAULT ${v1_balance_delta}`],
+  ['held_delta', 'Int64 DEFAULT 0'],
+  ['deposit_delta', 'Int64 DEFAULT 0'],
+  ['payout', 'Int64 DEFAULT 0'],
+  ['hold', "String DEFAULT ''"],
+  ['odometer', 'Int64 DEFAULT 0'],
+  ['driver', "String DEFAULT ''"],
+  ['vehicle', "String DEFAULT ''"],
+  ['fleet', "String DEFAULT ''"],
+  ['pump', 'Int64 DEFAULT amount'],
+  ['invoiced', 'Int64 DEFAULT amount'],
+  ['discount', 'Int64 DEFAULT 0'],
+  ['points_earned', 'Int64 DEFAULT 0'],
+  ['points_redeemed', 'Int64 DEFAULT 0'],
+  ['flags', 'Array(String) DEFAULT emptyArrayString()'],
+  ['offline_at', 'UInt64 DEFAULT 0'],
+  ['account_balance_after', 'Int64 DEFAULT 0'],
+  ['line_count', 'UInt32 DEFAULT 0'],
+];
+// The lifecycle and audit documents' fields beyond v1 (card_replaced, card_pin_changed,
+// fleet_account_changed, operator_action and the new card_issued fields).
+const lifecycle_columns: readonly (readonly [string, string])[] = [
+  ['replacement', "String DEFAULT ''"],
+  ['deposit', 'Int64 DEFAULT 0'],
+  ['named', 'UInt8 DEFAULT 0'],
+  ['expires_at', 'UInt64 DEFAULT 0'],
+  ['issuance', "String DEFAULT ''"],
+  ['fleet', "String DEFAULT ''"],
+  ['previous', "String DEFAULT ''"],
+  ['event', "String DEFAULT ''"],
+  ['action', "String DEFAULT ''"],
+  ['subject', "String DEFAULT ''"],
+  ['detail', "String DEFAULT ''"],
+];
 
 export const migrations_table = 'tapline_schema_migrations';
 
@@ -118,5 +189,110 @@ export const migrations: readonly Migration[] = [
       `CREATE VIEW IF NOT EXISTS transactions_dedup AS SELECT * FROM ${identifier(database)}.transactions FINAL`,
       `CREATE VIEW IF NOT EXISTS lifecycle_events_dedup AS SELECT * FROM ${identifier(database)}.lifecycle_events FINAL`,
     ],
+  },
+  {
+    version: 5,
+    name: 'contract_columns',
+    // Old rows get the DEFAULT expressions on read; new rows carry every field explicitly.
+    statements: () => [
+      ...transaction_columns.map(([column, definition]) => add('transactions', column, definition)),
+      ...lifecycle_columns.map(([column, definition]) => add('lifecycle_events', column, definition)),
+    ],
+  },
+  {
+    version: 6,
+    name: 'transaction_lines',
+    // One row per line item, deduplicated by (id, line_no) like its transaction; card, fleet,
+    // vehicle, kind and outcome are copied from the transaction so invoice queries need no join
+    // for the common filters. Partitioned by the transaction's month (fixed per id).
+    statements: () => [
+      `CREATE TABLE IF NOT EXISTS transaction_lines (
+        id String,
+        line_no UInt32,
+        kind String,
+        outcome String,
+        card String,
+        program String,
+        merchant String,
+        terminal String,
+        fleet String,
+        vehicle String,
+        driver String,
+        currency String,
+        code String,
+        product_group String,
+        qty_milli Int64,
+        unit Int64,
+        amount Int64,
+        pump_unit Int64,
+        invoiced Int64,
+        at DateTime,
+        at_ms UInt64
+      ) ENGINE = ReplacingMergeTree()
+      PARTITION BY toYYYYMM(at)
+      ORDER BY (id, line_no)`,
+    ],
+  },
+  {
+    version: 7,
+    name: 'dedup_views_v2',
+    // A view's columns are fixed when it is created (18.16 and current), so the SELECT * views of
+    // migration 4 are recreated to carry migration 5's columns. 18.16 has no DROP VIEW; DROP TABLE
+    // drops a view on both engines. Reports read the views: while two statements run, a report may
+    // fail once with "table doesn't exist" (503) and succeed on retry.
+    statements: (database) => {
+      const db = identifier(database);
+      return [
+        `DROP TABLE IF EXISTS ${db}.transactions_dedup`,
+        `CREATE VIEW IF NOT EXISTS transactions_dedup AS SELECT * FROM ${db}.transactions FINAL`,
+        `DROP TABLE IF EXISTS ${db}.lifecycle_events_dedup`,
+        `CREATE VIEW IF NOT EXISTS lifecycle_events_dedup AS SELECT * FROM ${db}.lifecycle_events FINAL`,
+        `CREATE VIEW IF NOT EXISTS transaction_lines_dedup AS SELECT * FROM ${db}.transaction_lines FINAL`,
+        // Top-ups and the operator audit trail are views over the exact tables: one copy of each
+        // fact, no second write path to keep consistent.
+        `CREATE VIEW IF NOT EXISTS top_ups_dedup AS SELECT id, outcome, reason, card, program, terminal, merchant, amount, currency, balance_after,
+            source, operator, idempotency_key, at, at_ms FROM ${db}.transactions FINAL WHERE kind = 'top_up'`,
+        `CREATE VIEW IF NOT EXISTS audit_trail_dedup AS SELECT event_id, type, operator, reason, card, terminal, merchant, fleet, status, previous,
+            event, action, subject, detail, at, at_ms FROM ${db}.lifecycle_events FINAL WHERE operator != '' OR type = 'operator_action'`,
+      ];
+    },
+  },
+  {
+    version: 8,
+    name: 'transactions_by_merchant',
+    // Merchant dashboards, fee reports and settlement filter by merchant and time; transactions is
+    // sorted by card. This materialized view keeps a narrow copy sorted by (merchant, at_ms, id):
+    // still a ReplacingMergeTree whose key holds the id (merchant and time never change for an id),
+    // so its *_dedup view is exact like the others, and a merchant's range is read alone. The MV is
+    // created first and then the existing rows are copied; rows inserted in between land twice and
+    // are collapsed like any duplicate, so none is missed. Cost: each transactions INSERT also
+    // writes this table (about 40% of the columns).
+    statements: (database) => {
+      const db = identifier(database);
+      const columns = `id, kind, outcome, reason, reverse, program, merchant, terminal, currency, amount, balance_delta, fleet, at, at_ms`;
+      return [
+        `CREATE TABLE IF NOT EXISTS transactions_by_merchant (
+          id String,
+          kind String,
+          outcome String,
+          reason String,
+          reverse String,
+          program String,
+          merchant String,
+          terminal String,
+          currency String,
+          amount Int64,
+          balance_delta Int64,
+          fleet String,
+          at DateTime,
+          at_ms UInt64
+        ) ENGINE = ReplacingMergeTree()
+        PARTITION BY toYYYYMM(at)
+        ORDER BY (merchant, at_ms, id)`,
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS transactions_by_merchant_mv TO ${db}.transactions_by_merchant AS SELECT ${columns} FROM ${db}.transactions`,
+        { backfill: `INSERT INTO ${db}.transactions_by_merchant SELECT ${columns} FROM ${db}.transactions` },
+        `CREATE VIEW IF NOT EXISTS transactions_by_merchant_dedup AS SELECT * FROM ${db}.transactions_by_merchant FINAL`,
+      ];
+    },
   },
 ];

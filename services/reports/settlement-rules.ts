@@ -1,0 +1,233 @@
+// The pure rules of merchant settlement: fee rates and their validation, the settlement period a
+// date falls in, what a merchant is owed from the per-amount aggregates of its transactions, and
+// the bank-transfer CSV. No I/O, no clock: callers pass `now_ms`. Money is integer minor units;
+// the fee of one transaction is computed with BigInt, so no intermediate product loses precision.
+// The layouts and formulas are documented in docs/REPORTING.md ("Settlement").
+
+import { z } from 'zod';
+import { currency_exponents } from '../../actors/money';
+import { ParameterError } from './errors';
+import { id_pattern } from './params';
+
+export const settlement_cycles = ['daily', 'weekly', 'monthly'] as const;
+export type SettlementCycle = (typeof settlement_cycles)[number];
+
+/** Operation types a fee rate can be set for: the kinds that move money between a card and a merchant. */
+export const fee_kinds = ['purchase', 'completion', 'reverse', 'refund'] as const;
+export type FeeKind = (typeof fee_kinds)[number];
+/** Kinds that add to what the merchant is owed (their amount); reverse and refund deduct their balance_delta. */
+const gross_kinds: readonly string[] = ['purchase', 'completion'];
+
+/** 100% in basis points: a fee rate is never more than the amount it is charged on (plus the fixed part). */
+export const percent_bp_max = 10_000;
+/** A fixed fee per transaction above this is a typo (10 000.00 in a 2-decimal currency). */
+export const fixed_fee_minor_max = 1_000_000;
+
+export interface FeeRate {
+  readonly kind: FeeKind;
+  /** Percentage of the transaction amount in basis points (150 = 1.50%). */
+  readonly percent_bp: number;
+  /** Fixed part per transaction, in minor units of the transaction's currency. */
+  readonly fixed_minor: number;
+}
+
+export interface MerchantSettlementConfig {
+  readonly merchant: string;
+  readonly cycle: SettlementCycle;
+  readonly payee_name: string;
+  readonly payee_iban: string;
+  readonly rates: readonly FeeRate[];
+  readonly updated_by: string;
+  readonly updated_at_ms: number;
+}
+
+// Payee text goes into a bank file: a plain alphabet, no quote, comma or control character.
+const payee_name_pattern = /^[A-Za-z0-9][A-Za-z0-9 .&/-]{0,69}$/;
+const iban_pattern = /^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$/;
+
+const config_body_schema = z.object({
+  cycle: z.enum(settlement_cycles),
+  payee_name: z.string().regex(payee_name_pattern),
+  payee_iban: z.string().regex(iban_pattern),
+  rates: z.array(z.object({
+    kind: z.enum(fee_kinds),
+    percent_bp: z.number().int().min(0).max(percent_bp_max),
+    fixed_minor: z.number().int().min(0).max(fixed_fee_minor_max),
+  }).strict()).max(fee_kinds.length),
+}).strict();
+
+/** Validates a PUT body into a merchant's settlement configuration; throws ParameterError naming the field. */
+export function parseMerchantConfig(merchant: string, body: unknown, operator: string, now_ms: number): MerchantSettlementConfig {
+  const parsed = config_body_schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ParameterError(issue === undefined || issue.path.length === 0 ? 'body' : issue.path.join('.'), issue?.message ?? 'is invalid');
+  }
+  const kinds = parsed.data.rates.map((rate) => rate.kind);
+  if (new Set(kinds).size !== kinds.length) throw new ParameterError('rates', 'names an operation type more than once');
+  return { merchant, ...parsed.data, updated_by: operator, updated_at_ms: now_ms };
+}
+
+/** The fee of one transaction: fixed + amount × bp / 10 000, rounded half up (amounts are ≥ 0). */
+export function feeOf(amount_minor: number, rate: Pick<FeeRate, 'percent_bp' | 'fixed_minor'> | undefined): number {
+  if (rate === undefined) return 0;
+  if (!Number.isSafeInteger(amount_minor) || amount_minor < 0) throw new Error(`assertion: fee on ${amount_minor}`);
+  const fee = (BigInt(amount_minor) * BigInt(rate.percent_bp) + 5_000n) / 10_000n + BigInt(rate.fixed_minor);
+  // Amounts are bounded far below 2^53 (actors/money.ts: 10^15), so this only fires on corrupt data.
+  if (fee > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`assertion: fee on ${amount_minor} exceeds safe integers`);
+  return Number(fee);
+}
+
+// ---- periods --------------------------------------------------------------------------------
+
+const day_ms = 86_400_000;
+
+export interface SettlementPeriod {
+  readonly cycle: SettlementCycle;
+  /** First day (UTC), YYYY-MM-DD. */
+  readonly from: string;
+  /** Last day (UTC, inclusive), YYYY-MM-DD. */
+  readonly to: string;
+  readonly from_ms: number;
+  /** Exclusive end: UTC midnight after `to`. */
+  readonly until_ms: number;
+}
+
+const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/** The period of `cycle` that contains the UTC day starting at `day_start_ms`: the day, its ISO week (Monday first) or its month. */
+export function periodOf(cycle: SettlementCycle, day_start_ms: number): SettlementPeriod {
+  if (day_start_ms % day_ms !== 0) throw new Error('assertion: not a UTC midnight');
+  let from_ms = day_start_ms;
+  let until_ms = day_start_ms + day_ms;
+  if (cycle === 'weekly') {
+    const weekday = (new Date(day_start_ms).getUTCDay() + 6) % 7; // Monday 0 … Sunday 6
+    from_ms = day_start_ms - weekday * day_ms;
+    until_ms = from_ms + 7 * day_ms;
+  } else if (cycle === 'monthly') {
+    const date = new Date(day_start_ms);
+    from_ms = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+    until_ms = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+  }
+  return { cycle, from: isoDay(from_ms), to: isoDay(until_ms - day_ms), from_ms, until_ms };
+}
+
+/** A batch is named by what it settles, so computing or approving it twice can only ever name one batch. */
+export function batchId(merchant: string, period: SettlementPeriod): string {
+  return `${merchant}.${period.cycle}.${period.from}`;
+}
+
+/** merchant (id alphabet) . cycle . YYYY-MM-DD */
+export const batch_id_pattern = /^([A-Za-z0-9._-]{1,64})\.(daily|weekly|monthly)\.([0-9]{4}-[0-9]{2}-[0-9]{2})$/;
+
+// ---- what a merchant is owed ------------------------------------------------------------------
+
+/** One row of the settlement query: approved transactions of one kind and amount. */
+export interface AmountAggregate {
+  readonly currency: string;
+  readonly kind: string;
+  readonly amount_minor: number;
+  readonly count: number;
+  /** Sum of balance_delta over those transactions (a reversal that released a hold moved nothing). */
+  readonly delta_minor: number;
+}
+
+export interface SettlementLine {
+  readonly currency: string;
+  readonly purchases: number;
+  readonly gross_minor: number;
+  readonly reversals: number;
+  readonly reversals_minor: number;
+  readonly refunds: number;
+  readonly refunds_minor: number;
+  readonly fees_minor: number;
+  /** gross − reversals − refunds − fees; negative when the merchant owes the operator. */
+  readonly net_minor: number;
+}
+
+function safe(value: number): number {
+  if (!Number.isSafeInteger(value)) throw new Error('assertion: settlement total exceeds safe integers');
+  return value;
+}
+
+/** Per currency (sorted), what the merchant is owed for the period. */
+export function settlementLines(aggregates: readonly AmountAggregate[], rates: readonly FeeRate[]): SettlementLine[] {
+  const byCurrency = new Map<string, { purchases: number; gross: number; reversals: number; reversals_minor: number; refunds: number; refunds_minor: number; fees: number }>();
+  const rateOf = new Map(rates.map((rate) => [rate.kind as string, rate]));
+  for (const row of aggregates) {
+    if (!(fee_kinds as readonly string[]).includes(row.kind)) continue;
+    const line = byCurrency.get(row.currency) ?? { purchases: 0, gross: 0, reversals: 0, reversals_minor: 0, refunds: 0, refunds_minor: 0, fees: 0 };
+    byCurrency.set(row.currency, line);
+    if (gross_kinds.includes(row.kind)) {
+      line.purchases = safe(line.purchases + row.count);
+      line.gross = safe(line.gross + row.amount_minor * row.count);
+    } else if (row.kind === 'reverse') {
+      line.reversals = safe(line.reversals + row.count);
+      line.reversals_minor = safe(line.reversals_minor + row.delta_minor);
+    } else if (row.kind === 'refund') {
+      line.refunds = safe(line.refunds + row.count);
+      line.refunds_minor = safe(line.refunds_minor + row.delta_minor);
+    } else {
+      continue;
+    }
+    line.fees = safe(line.fees + feeOf(row.amount_minor, rateOf.get(row.kind)) * row.count);
+  }
+  return [...byCurrency.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([currency, line]) => ({
+    currency, purchases: line.purchases, gross_minor: line.gross, reversals: line.reversals, reversals_minor: line.reversals_minor,
+    refunds: line.refunds, refunds_minor: line.refunds_minor, fees_minor: line.fees,
+    net_minor: safe(line.gross - line.reversals_minor - line.refunds_minor - line.fees),
+  }));
+}
+
+// ---- the bank-transfer file -------------------------------------------------------------------
+
+export const bank_csv_columns = ['batch_id', 'line', 'direction', 'payee_name', 'payee_iban', 'currency', 'amount', 'amount_minor', 'reference', 'period_from', 'period_to'] as const;
+
+/** minor units → decimal text with the currency's exponent (1234 EUR → "12.34", 5 JPY → "5", -7 → "-0.07"). */
+export function decimalAmount(amount_minor: number, currency: string): string {
+  const exponent = currency_exponents[currency];
+  if (exponent === undefined) throw new Error(`assertion: unknown currency ${currency}`);
+  if (!Number.isSafeInteger(amount_minor)) throw new Error('assertion: amount is not a safe integer');
+  const digits = String(Math.abs(amount_minor)).padStart(exponent + 1, '0');
+  const whole = exponent === 0 ? digits : `${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
+  return amount_minor < 0 ? `-${whole}` : whole;
+}
+
+export interface BankFileInput {
+  readonly batch_id: string;
+  readonly payee_name: string;
+  readonly payee_iban: string;
+  readonly period: Pick<SettlementPeriod, 'from' | 'to'>;
+  readonly lines: readonly SettlementLine[];
+}
+
+/**
+ * The bank-transfer CSV of an approved batch: UTF-8 without BOM, CRLF, a header line, one line
+ * per currency with a non-zero net. `direction` is credit (we pay the merchant) or debit (the
+ * merchant owes us); `amount` is the absolute net as a decimal with the currency's exponent and a
+ * dot, `amount_minor` the same in minor units. Every cell is from a validated alphabet, so no
+ * quoting is ever needed (asserted).
+ */
+export function bankTransferCsv(input: BankFileInput): string {
+  const rows: string[][] = [[...bank_csv_columns]];
+  let line_no = 0;
+  for (const line of input.lines) {
+    if (line.net_minor === 0) continue;
+    line_no += 1;
+    const absolute = Math.abs(line.net_minor);
+    rows.push([
+      input.batch_id, String(line_no), line.net_minor > 0 ? 'credit' : 'debit', input.payee_name, input.payee_iban, line.currency,
+      decimalAmount(absolute, line.currency), String(absolute), `TAPLINE ${input.batch_id} ${line.currency}`.slice(0, 140), input.period.from, input.period.to,
+    ]);
+  }
+  for (const row of rows) {
+    for (const cell of row) if (/[",\r\n]/.test(cell)) throw new Error('assertion: bank CSV cell needs quoting');
+  }
+  return rows.map((row) => row.join(',')).join('\r\n') + '\r\n';
+}
+
+/** The operator named by a request header: an id like any other. */
+export function operatorOf(header: string | string[] | undefined): string {
+  if (typeof header !== 'string' || !id_pattern.test(header)) throw new ParameterError('x-tapline-operator', 'header is required: 1..64 of A-Z a-z 0-9 . _ -');
+  return header;
+}

@@ -1,0 +1,164 @@
+// Where settlement state lives: Redis (the system's store of record), not ClickHouse, because
+// approving and settling are state transitions that must be atomic and race-safe; ClickHouse has
+// no transactions. All keys share the hash tag {settle} (one slot):
+//   tl:{settle}:merchant:<merchantId>   string, JSON MerchantSettlementConfig
+//   tl:{settle}:batch:<batchId>         hash: d (the computed batch, JSON, immutable once approved),
+//                                       digest (sha256 of d), state (computed|approved|settled),
+//                                       approved_by, approved_at_ms, settled_by, settled_at_ms, reference
+// Each transition is one Lua script that reads the state and writes the next in one step, so two
+// operators approving at once produce one approval (the second sees "unchanged"), and computing a
+// period again after approval changes nothing.
+
+import { createClient } from 'redis';
+import { ReportBackendError } from './errors';
+import type { MerchantSettlementConfig } from './settlement-rules';
+
+export type BatchState = 'computed' | 'approved' | 'settled';
+
+export interface StoredBatch {
+  readonly d: string;
+  readonly digest: string;
+  readonly state: BatchState;
+  readonly approved_by: string;
+  readonly approved_at_ms: number;
+  readonly settled_by: string;
+  readonly settled_at_ms: number;
+  readonly reference: string;
+}
+
+/** What a transition did: changed the state, found it already done, or was refused (and why). */
+export type TransitionResult = 'changed' | 'unchanged' | 'missing' | 'not_approved' | 'digest_mismatch';
+
+const merchantKey = (merchant: string): string => `tl:{settle}:merchant:${merchant}`;
+const batchKey = (id: string): string => `tl:{settle}:batch:${id}`;
+
+// KEYS[1] batch; ARGV d, digest. Writes only while the batch is absent or still computed.
+const compute_script = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and state ~= 'computed' then return 'unchanged' end
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'digest', ARGV[2], 'state', 'computed')
+return 'changed'`;
+
+// KEYS[1] batch; ARGV operator, now_ms, expected digest ('' = any).
+const approve_script = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'missing' end
+if state ~= 'computed' then return 'unchanged' end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'digest') ~= ARGV[3] then return 'digest_mismatch' end
+redis.call('HSET', KEYS[1], 'state', 'approved', 'approved_by', ARGV[1], 'approved_at_ms', ARGV[2])
+return 'changed'`;
+
+// KEYS[1] batch; ARGV operator, now_ms, bank reference.
+const settle_script = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'missing' end
+if state == 'settled' then return 'unchanged' end
+if state ~= 'approved' then return 'not_approved' end
+redis.call('HSET', KEYS[1], 'state', 'settled', 'settled_by', ARGV[1], 'settled_at_ms', ARGV[2], 'reference', ARGV[3])
+return 'changed'`;
+
+export interface SettlementStore {
+  putConfig(config: MerchantSettlementConfig): Promise<void>;
+  config(merchant: string): Promise<MerchantSettlementConfig | undefined>;
+  /** Writes a computed batch unless it was approved or settled ('unchanged'). */
+  compute(id: string, d: string, digest: string): Promise<TransitionResult>;
+  approve(id: string, operator: string, now_ms: number, digest: string): Promise<TransitionResult>;
+  settle(id: string, operator: string, now_ms: number, reference: string): Promise<TransitionResult>;
+  batch(id: string): Promise<StoredBatch | undefined>;
+  /** Every merchant with a settlement configuration, sorted, at most `merchants_max` (+1 to detect more). */
+  merchants(merchants_max: number): Promise<string[]>;
+  /** Ids of the batches whose key starts with `<merchant>.` (callers filter the exact merchant), at most `ids_max`. */
+  batchIds(merchant: string, ids_max: number): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+interface Client {
+  sendCommand(args: string[]): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+export class RedisSettlementStore implements SettlementStore {
+  private constructor(private readonly client: Client) {}
+
+  static async connect(url: string): Promise<RedisSettlementStore> {
+    const client = createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 10_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000) } });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      throw new ReportBackendError('redis', error, { phase: 'connect' });
+    }
+    return new RedisSettlementStore(client);
+  }
+
+  async putConfig(config: MerchantSettlementConfig): Promise<void> {
+    await this.command(['SET', merchantKey(config.merchant), JSON.stringify(config)]);
+  }
+
+  async config(merchant: string): Promise<MerchantSettlementConfig | undefined> {
+    const text = (await this.command(['GET', merchantKey(merchant)])) as string | null;
+    return text === null ? undefined : (JSON.parse(text) as MerchantSettlementConfig);
+  }
+
+  async compute(id: string, d: string, digest: string): Promise<TransitionResult> {
+    return (await this.command(['EVAL', compute_script, '1', batchKey(id), d, digest])) as TransitionResult;
+  }
+
+  async approve(id: string, operator: string, now_ms: number, digest: string): Promise<TransitionResult> {
+    return (await this.command(['EVAL', approve_script, '1', batchKey(id), operator, String(now_ms), digest])) as TransitionResult;
+  }
+
+  async settle(id: string, operator: string, now_ms: number, reference: string): Promise<TransitionResult> {
+    return (await this.command(['EVAL', settle_script, '1', batchKey(id), operator, String(now_ms), reference])) as TransitionResult;
+  }
+
+  async batch(id: string): Promise<StoredBatch | undefined> {
+    const fields = (await this.command(['HGETALL', batchKey(id)])) as string[] | Record<string, string>;
+    const map: Record<string, string> = Array.isArray(fields) ? Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i] ?? '', fields[2 * i + 1] ?? ''])) : fields;
+    if (map['state'] === undefined || map['d'] === undefined) return undefined;
+    return {
+      d: map['d'], digest: map['digest'] ?? '', state: map['state'] as BatchState,
+      approved_by: map['approved_by'] ?? '', approved_at_ms: Number(map['approved_at_ms'] ?? 0),
+      settled_by: map['settled_by'] ?? '', settled_at_ms: Number(map['settled_at_ms'] ?? 0), reference: map['reference'] ?? '',
+    };
+  }
+
+  async merchants(merchants_max: number): Promise<string[]> {
+    const prefix = merchantKey('');
+    const merchants: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.command(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '1000'])) as [string, string[]];
+      cursor = next;
+      for (const key of keys) merchants.push(key.slice(prefix.length));
+      if (merchants.length > merchants_max) break;
+    } while (cursor !== '0');
+    return merchants.sort();
+  }
+
+  async batchIds(merchant: string, ids_max: number): Promise<string[]> {
+    // The id alphabet has no glob character (* ? [ ] \), so the merchant id is a literal prefix.
+    const prefix = batchKey(`${merchant}.`);
+    const ids: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.command(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '1000'])) as [string, string[]];
+      cursor = next;
+      for (const key of keys) ids.push(key.slice(batchKey('').length));
+      if (ids.length > ids_max) break;
+    } while (cursor !== '0');
+    return ids.sort();
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async command(args: string[]): Promise<unknown> {
+    try {
+      return await this.client.sendCommand(args);
+    } catch (error) {
+      throw new ReportBackendError('redis', error, { command: args[0] });
+    }
+  }
+}

@@ -1,0 +1,247 @@
+// Merchant settlement over HTTP: fee rates and cycle per merchant, batches computed from
+// ClickHouse (exact, FINAL views), approved and marked settled in Redis (settlement-store.ts), and
+// the bank-transfer CSV of an approved batch. The rules are in settlement-rules.ts; this file
+// routes, validates and orchestrates.
+//
+//   PUT  /settlement/merchants/<merchant>                 body {cycle, payee_name, payee_iban, rates}
+//   GET  /settlement/merchants/<merchant>
+//   POST /settlement/merchants/<merchant>/batches         body {date: YYYY-MM-DD}: the batch of the period containing date
+//   GET  /settlement/merchants/<merchant>/batches         the merchant's batches: id, period, state, net per currency
+//   GET  /settlement/batches/<batchId>
+//   POST /settlement/batches/<batchId>/approve            body {digest?}: computed → approved
+//   POST /settlement/batches/<batchId>/settle             body {reference?}: approved → settled
+//   GET  /settlement/batches/<batchId>/transfer.csv       the bank file (approved or settled batches only)
+// Every PUT/POST names its operator in the x-tapline-operator header.
+
+import { createHash } from 'node:crypto';
+import { ParameterError, ReportNotFoundError, ReportTooLargeError, SettlementConflictError } from './errors';
+import { entityId, id_pattern, parseDate, type DateRange } from './params';
+import { report_rows_max, settlementAggregatesSql } from './queries';
+import { bounded, int, text, type QueryRunner, type Report, type ReportContext } from './reports';
+import {
+  bankTransferCsv, batch_id_pattern, batchId, operatorOf, parseMerchantConfig, periodOf, settlementLines,
+  type FeeRate, type SettlementLine, type SettlementPeriod,
+} from './settlement-rules';
+import type { SettlementStore, StoredBatch } from './settlement-store';
+
+export interface SettlementContext {
+  readonly query: QueryRunner;
+  readonly database: string;
+  readonly store: SettlementStore;
+  readonly now: () => number;
+}
+
+/** The computed content of a batch (the `d` of its Redis hash): what approval freezes. */
+export interface BatchContent {
+  readonly id: string;
+  readonly merchant: string;
+  readonly period: SettlementPeriod;
+  readonly payee_name: string;
+  readonly payee_iban: string;
+  readonly rates: readonly FeeRate[];
+  readonly lines: readonly SettlementLine[];
+  readonly computed_by: string;
+  readonly computed_at_ms: number;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly type: string;
+  readonly body: string;
+  readonly headers?: Record<string, string>;
+}
+
+/** Batches one listing returns (ten years of daily batches); past it the answer is 413. */
+export const batches_listed_max = 4_000;
+
+/** Merchants one settlement run computes; more are refused (413) rather than half-done silently. */
+export const run_merchants_max = 2_000;
+
+/** Request bodies are small JSON objects. */
+export const settlement_body_bytes_max = 16_384;
+
+const json = (status: number, value: unknown): HttpAnswer => ({ status, type: 'application/json', body: JSON.stringify(value) });
+
+function parseBody(body: string): Record<string, unknown> {
+  if (body.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new ParameterError('body', 'is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ParameterError('body', 'must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function onlyFields(body: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const name of Object.keys(body)) if (!allowed.includes(name)) throw new ParameterError(id_pattern.test(name) ? name : 'body', `unknown field; allowed: ${allowed.join(', ') || 'none'}`);
+}
+
+function batchView(stored: StoredBatch, changed: boolean): Record<string, unknown> {
+  const content = JSON.parse(stored.d) as BatchContent;
+  return {
+    ...content, digest: stored.digest, state: stored.state, changed,
+    approved_by: stored.approved_by, approved_at_ms: stored.approved_at_ms,
+    settled_by: stored.settled_by, settled_at_ms: stored.settled_at_ms, reference: stored.reference,
+  };
+}
+
+async function stored(context: SettlementContext, id: string): Promise<StoredBatch> {
+  const batch = await context.store.batch(id);
+  if (batch === undefined) throw new ReportNotFoundError('no such settlement batch', { batch: id });
+  return batch;
+}
+
+/** What a merchant earned and was charged over any date range at its current rates (a report: nothing is stored). */
+export async function merchantFeesReport(context: ReportContext, merchant: string, range: DateRange): Promise<Report> {
+  if (context.settlement === undefined) throw new ReportNotFoundError('settlement is not served here');
+  const config = await context.settlement.config(merchant);
+  if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
+  const rows = await bounded(context, settlementAggregatesSql(context.database, merchant, range.from_ms, range.until_ms));
+  const lines = settlementLines(rows.map((row) => ({
+    currency: text(row, 'currency'), kind: text(row, 'kind'), amount_minor: int(row, 'amount_minor'), count: int(row, 'count'), delta_minor: int(row, 'delta_minor'),
+  })), config.rates);
+  return {
+    report: 'merchant_fees',
+    parameters: { merchant, from: range.from, to: range.to },
+    sections: {
+      currencies: { columns: ['currency', 'purchases', 'gross_minor', 'reversals', 'reversals_minor', 'refunds', 'refunds_minor', 'fees_minor', 'net_minor'], rows: lines.map((line) => ({ ...line })) },
+      rates: { columns: ['kind', 'percent_bp', 'fixed_minor'], rows: config.rates.map((rate) => ({ ...rate })) },
+    },
+  };
+}
+
+/** Computes (or, once approved, returns unchanged) the batch of the merchant's period containing `date`. */
+export async function computeBatch(context: SettlementContext, merchant: string, date: string, operator: string): Promise<Record<string, unknown>> {
+  const config = await context.store.config(merchant);
+  if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
+  const period = periodOf(config.cycle, parseDate('date', date));
+  const id = batchId(merchant, period);
+  const existing = await context.store.batch(id);
+  if (existing !== undefined && existing.state !== 'computed') return batchView(existing, false);
+  const now_ms = context.now();
+  if (period.until_ms > now_ms) throw new SettlementConflictError('the period has not ended', { batch: id, period_to: period.to });
+  const rows = await context.query(settlementAggregatesSql(context.database, merchant, period.from_ms, period.until_ms));
+  if (rows.length > report_rows_max) throw new ReportTooLargeError('too many distinct amounts in one period', { rows_max: report_rows_max });
+  const lines = settlementLines(rows.map((row) => ({
+    currency: text(row, 'currency'), kind: text(row, 'kind'), amount_minor: int(row, 'amount_minor'), count: int(row, 'count'), delta_minor: int(row, 'delta_minor'),
+  })), config.rates);
+  const content: BatchContent = {
+    id, merchant, period, payee_name: config.payee_name, payee_iban: config.payee_iban, rates: config.rates, lines, computed_by: operator, computed_at_ms: now_ms,
+  };
+  const d = JSON.stringify(content);
+  const digest = createHash('sha256').update(d).digest('hex');
+  const result = await context.store.compute(id, d, digest);
+  return batchView(await stored(context, id), result === 'changed');
+}
+
+/** Routes one settlement request (path below /settlement/). Throws ParameterError, ReportNotFoundError, SettlementConflictError. */
+export async function settlementRequest(context: SettlementContext, method: string, path: string, operatorHeader: string | string[] | undefined, body: string): Promise<HttpAnswer> {
+  const segments = path.split('/').slice(2); // '', 'settlement', ...
+  const write = method === 'PUT' || method === 'POST';
+  if (!write && method !== 'GET' && method !== 'HEAD') return json(405, { error: { code: 'method_not_allowed', message: 'GET, PUT or POST' } });
+  const operator = write ? operatorOf(operatorHeader) : '';
+  const [collection, rawId, action, extra] = segments;
+  if (extra !== undefined) throw new ReportNotFoundError('no such settlement resource', {});
+  if (collection === 'merchants' && rawId !== undefined) {
+    const merchant = entityId('merchantId', rawId);
+    if (action === undefined && method === 'PUT') {
+      const config = parseMerchantConfig(merchant, parseBody(body), operator, context.now());
+      await context.store.putConfig(config);
+      return json(200, config);
+    }
+    if (action === undefined && !write) {
+      const config = await context.store.config(merchant);
+      if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
+      return json(200, config);
+    }
+    if (action === 'batches' && !write) {
+      const ids = (await context.store.batchIds(merchant, batches_listed_max)).filter((id) => batch_id_pattern.exec(id)?.[1] === merchant);
+      if (ids.length > batches_listed_max) throw new ReportTooLargeError('more batches than one listing carries', { batches_listed_max });
+      const batches: Record<string, unknown>[] = [];
+      for (const id of ids) {
+        const batch = await context.store.batch(id);
+        if (batch === undefined) continue;
+        const content = JSON.parse(batch.d) as BatchContent;
+        batches.push({ id, period_from: content.period.from, period_to: content.period.to, state: batch.state, net: content.lines.map((line) => ({ currency: line.currency, net_minor: line.net_minor })) });
+      }
+      return json(200, { merchant, batches });
+    }
+    if (action === 'batches' && method === 'POST') {
+      const fields = parseBody(body);
+      onlyFields(fields, ['date']);
+      if (typeof fields['date'] !== 'string') throw new ParameterError('date', 'is required: YYYY-MM-DD');
+      const view = await computeBatch(context, merchant, fields['date'], operator);
+      return json(view['changed'] === true ? 201 : 200, view);
+    }
+  }
+  if (collection === 'runs' && rawId === undefined && method === 'POST') {
+    const fields = parseBody(body);
+    onlyFields(fields, ['date']);
+    if (typeof fields['date'] !== 'string') throw new ParameterError('date', 'is required: YYYY-MM-DD');
+    const date = fields['date'];
+    const day_ms = parseDate('date', date);
+    const merchants = await context.store.merchants(run_merchants_max);
+    if (merchants.length > run_merchants_max) throw new ReportTooLargeError('more merchants than one run computes', { run_merchants_max });
+    const batches: Record<string, unknown>[] = [];
+    const open: string[] = [];
+    for (const merchant of merchants) {
+      const config = await context.store.config(merchant);
+      if (config === undefined) continue;
+      if (periodOf(config.cycle, day_ms).until_ms > context.now()) {
+        open.push(merchant);
+        continue;
+      }
+      const view = await computeBatch(context, merchant, date, operator);
+      batches.push({ id: view['id'], state: view['state'], changed: view['changed'], digest: view['digest'] });
+    }
+    return json(200, { date, batches, periods_still_open: open });
+  }
+  if (collection === 'batches' && rawId !== undefined) {
+    const id = batchIdOf(rawId);
+    if (action === undefined && !write) return json(200, batchView(await stored(context, id), false));
+    if (action === 'transfer.csv' && !write) {
+      const batch = await stored(context, id);
+      if (batch.state === 'computed') throw new SettlementConflictError('the batch is not approved', { batch: id });
+      const content = JSON.parse(batch.d) as BatchContent;
+      return {
+        status: 200, type: 'text/csv; charset=utf-8',
+        body: bankTransferCsv({ batch_id: id, payee_name: content.payee_name, payee_iban: content.payee_iban, period: content.period, lines: content.lines }),
+        headers: { 'content-disposition': `attachment; filename="settlement-${id}.csv"` },
+      };
+    }
+    if (action === 'approve' && method === 'POST') {
+      const fields = parseBody(body);
+      onlyFields(fields, ['digest']);
+      const digest = fields['digest'] ?? '';
+      if (typeof digest !== 'string' || (digest !== '' && !/^[0-9a-f]{64}$/.test(digest))) throw new ParameterError('digest', 'must be the batch digest: 64 hex digits');
+      const result = await context.store.approve(id, operator, context.now(), digest);
+      if (result === 'missing') throw new ReportNotFoundError('no such settlement batch', { batch: id });
+      if (result === 'digest_mismatch') throw new SettlementConflictError('the batch was recomputed since you read it; read it again', { batch: id });
+      return json(200, batchView(await stored(context, id), result === 'changed'));
+    }
+    if (action === 'settle' && method === 'POST') {
+      const fields = parseBody(body);
+      onlyFields(fields, ['reference']);
+      const reference = fields['reference'] ?? '';
+      if (typeof reference !== 'string' || (reference !== '' && !id_pattern.test(reference))) throw new ParameterError('reference', 'must be 1..64 of A-Z a-z 0-9 . _ -');
+      const result = await context.store.settle(id, operator, context.now(), reference);
+      if (result === 'missing') throw new ReportNotFoundError('no such settlement batch', { batch: id });
+      if (result === 'not_approved') throw new SettlementConflictError('the batch is not approved', { batch: id });
+      return json(200, batchView(await stored(context, id), result === 'changed'));
+    }
+  }
+  throw new ReportNotFoundError('no such settlement resource', {});
+}
+
+function batchIdOf(segment: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    throw new ParameterError('batchId', 'is not valid percent-encoding');
+  }
+  if (!batch_id_pattern.test(decoded)) throw new ParameterError('batchId', 'must be <merchant>.<daily|weekly|monthly>.<YYYY-MM-DD>');
+  return decoded;
+}
