@@ -8,7 +8,10 @@ import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhaust
 import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { Claim, CommitEntry, CommitResult, EntityId, Persistence } from '../runtime/persistence';
-import { apply, decide, availableMinor, type CardCommand, type CardDecision, type CardState, type CardStatus } from './rules';
+import { apply, decide, availableMinor, balanceDeltaMinor, heldDeltaMinor, type CardCommand, type CardDecision, type CardEvent, type CardState, type CardStatus } from './rules';
+import type { ProgramSource } from '../program/registry';
+import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
+import { decideTransition, type TransitionRequest } from './lifecycle';
 import {
   answerFromRecord,
   decodeRecord,
@@ -18,6 +21,7 @@ import {
   type IdempotencyRecord,
   type MoneyRequest,
   type ReverseOutcome,
+  type HoldFields,
   type TxnAnswer,
   type TxnResult,
 } from './transaction';
@@ -27,8 +31,14 @@ export type Reply<T> = (outcome: Outcome<T>) => void;
 export type CardMessage =
   | { readonly type: 'money'; readonly request: MoneyRequest; readonly merchantId: string; readonly reply: Reply<TxnAnswer>; readonly attempt: number }
   | { readonly type: 'balance'; readonly reply: Reply<CardState> }
-  | { readonly type: 'issue'; readonly command: Extract<CardCommand, { type: 'issue' }>; readonly operatorId: string; readonly reply: Reply<IssueAnswer>; readonly attempt: number }
-  | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number };
+  | { readonly type: 'issue'; readonly command: Extract<CardCommand, { type: 'issue' }>; readonly operatorId: string; readonly reply: Reply<IssueAnswer>; readonly attempt: number; readonly holder?: string }
+  | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
+  | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly reply: Reply<TransitionAnswer>; readonly attempt: number };
+
+export interface TransitionAnswer {
+  readonly state: CardState;
+  readonly previous: CardStatus;
+}
 
 export interface IssueAnswer {
   readonly state: CardState;
@@ -43,6 +53,7 @@ export interface CardActorContext {
   /** Re-delivers a message to this card (after a conflict); false when its mailbox is full. */
   readonly retell: (message: CardMessage) => boolean;
   readonly onDecision?: (result: TxnResult) => void;
+  readonly programs: ProgramSource;
   /** Attempts at one request when commits keep conflicting, before UNAVAILABLE. */
   readonly conflict_attempts_max: number;
 }
@@ -96,6 +107,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.state = record.data === undefined ? undefined : (JSON.parse(record.data) as CardState);
     this.version = record.version;
     this.durable = this.state;
+    if (this.state !== undefined) await this.context.programs.ensure(this.state.programId);
     this.loaded = true;
   }
 
@@ -110,6 +122,9 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         return;
       case 'set_status':
         this.handleAdmin(message, { type: 'set_status', status: message.status });
+        return;
+      case 'transition':
+        this.handleAdmin(message, { type: 'set_status', status: 'active' });
         return;
       case 'money':
         this.handleMoney(message);
@@ -144,10 +159,85 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
       return;
     }
-    const command: CardCommand = request.kind === 'purchase'
-      ? { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency }
-      : { type: 'top_up', amountMinor: request.amountMinor, currency: request.currency };
-    this.commitMoney(message, decide(this.state, command), {});
+    if (request.kind === 'purchase' || request.kind === 'top_up') {
+      // Cards issued without an expiry (no profile) never read the clock here.
+      const command: CardCommand = request.kind === 'purchase'
+        ? { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency, nowMs: this.state.profile === undefined ? undefined : this.context.clock() }
+        : { type: 'top_up', amountMinor: request.amountMinor, currency: request.currency };
+      if (this.state.holds !== undefined) this.releaseExpiredHolds(message.merchantId);
+      this.commitMoney(message, decide(this.state, command), {});
+      return;
+    }
+    this.handleHold(message);
+  }
+
+  /** Pre-authorization, incremental, completion and void: decided on the holds in the card's state. */
+  private handleHold(message: Extract<CardMessage, { type: 'money' }>): void {
+    const { request } = message;
+    this.releaseExpiredHolds(message.merchantId);
+    const state = this.state as CardState;
+    const nowMs = this.context.clock();
+    const program = this.context.programs.get(state.programId);
+    let decision: CardDecision;
+    switch (request.kind) {
+      case 'pre_authorization':
+        // A hold under this key already exists only when this is a retry whose answer left the
+        // index: the commit finds the stored record and answers with it (this decline is never written).
+        decision = openHold(state, request.key) !== undefined
+          ? { kind: 'declined', reason: 'hold_not_found', rule: 'hold_exists' }
+          : decidePreAuthorization(state, request.key, request.amountMinor, request.currency, nowMs, program);
+        break;
+      case 'incremental':
+        decision = decideIncremental(state, request.originalKey, request.amountMinor, request.currency, nowMs, program);
+        break;
+      case 'completion':
+        decision = decideCompletion(state, request.originalKey, request.amountMinor, request.currency, nowMs, program);
+        break;
+      default:
+        decision = decideRelease(state, request.originalKey);
+    }
+    this.commitMoney(message, decision, { amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0 });
+  }
+
+  /**
+   * Holds past their expiry are released lazily, when the card is next used (loaded or active):
+   * one hold_expiry document each, committed before the command that found them. Decisions
+   * never count an expired hold (holds.ts), so the release only settles the books.
+   */
+  private releaseExpiredHolds(merchantId: string): void {
+    const state = this.state;
+    if (state?.holds === undefined) return;
+    const nowMs = this.context.clock();
+    for (const key of expiredHoldKeys(state, nowMs)) {
+      const current = this.state as CardState;
+      const decision = decideRelease(current, key);
+      if (decision.kind !== 'approved') continue;
+      const after = apply(current, decision.event);
+      const id = this.context.nextTransactionId();
+      const request: MoneyRequest = {
+        kind: 'hold_expiry', key: '', fingerprint: '', cardId: this.cardId, terminalId: '', amountMinor: 0, currency: current.currency,
+        source: '', operatorId: '', originalKey: key,
+      };
+      const result: TxnResult = {
+        id, kind: 'hold_expiry', outcome: 'approved', cardId: this.cardId, amountMinor: heldDeltaMinor(decision.event) * -1,
+        currency: current.currency, balanceAfterMinor: availableMinor(after), atMs: nowMs,
+      };
+      const document = encodeRecord(storedTransaction(request, { merchantId, programId: current.programId }, result, '', holdFields(decision.event, key, after)));
+      const submitted = this.context.persistence.submit({
+        shard: this.shard,
+        writes: [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }],
+        outbox: document,
+        settle: (outcome) => {
+          this.uncommitted -= 1;
+          if (outcome.status === 'committed') this.durable = after;
+          else this.loaded = false;
+        },
+      });
+      if (!submitted) return;
+      this.uncommitted += 1;
+      this.state = after;
+      this.version += 1;
+    }
   }
 
   private async handleReverse(message: Extract<CardMessage, { type: 'money' }>): Promise<void> {
@@ -170,8 +260,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       message.reply({ ok: false, error: invalidArgument('original transaction belongs to another card', { originalKey }) });
       return;
     }
-    if (original !== undefined && original.r.kind !== 'purchase') {
-      message.reply({ ok: false, error: invalidArgument('only purchases can be reversed', { originalKey, kind: original.r.kind }) });
+    if (original !== undefined && !reversible_kinds.has(original.r.kind)) {
+      message.reply({ ok: false, error: invalidArgument('only purchases, pre-authorizations and completions can be reversed', { originalKey, kind: original.r.kind }) });
       return;
     }
     if (original === undefined || original.r.outcome !== 'approved') {
@@ -184,7 +274,19 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     // Another card actor of this node may have started the same key while we awaited reads.
     if (this.answeredByIndex(message)) return;
     if (alreadyReversed) this.commitReversal(message, 'already_reversed', 0, false);
-    else this.commitReversal(message, 'reversed', original.r.amountMinor, false);
+    else if (original.r.kind !== 'pre_authorization') this.commitReversal(message, 'reversed', original.r.amountMinor, false);
+    else if (this.state !== undefined && openHold(this.state, originalKey) !== undefined) this.commitHoldReversal(message);
+    // The hold was already completed, voided or expired: nothing of the pre-authorization is left to undo.
+    else this.commitReversal(message, 'nothing_to_reverse', 0, false);
+  }
+
+  /** Reversal of a pre-authorization whose hold is open: the hold is released. */
+  private commitHoldReversal(message: Extract<CardMessage, { type: 'money' }>): void {
+    const { request } = message;
+    const decision = decideRelease(this.state as CardState, request.originalKey);
+    const id = this.context.nextTransactionId();
+    const amountMinor = decision.kind === 'approved' ? movedMinor(decision.event, 0) : 0;
+    this.commitMoney(message, decision, { id, claims: [{ kind: 'reversal', key: request.originalKey, value: id }], reverse: 'reversed', amountMinor });
   }
 
   private async readRecord(key: string): Promise<IdempotencyRecord | undefined> {
@@ -242,9 +344,13 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       atMs: this.context.clock(),
       reverse: extra.reverse,
     };
-    const record: IdempotencyRecord = { f: request.fingerprint, r: result };
+    const hold = decision.kind === 'approved' && decision.event.type !== 'debited' && decision.event.type !== 'credited'
+      ? holdFields(decision.event, request.originalKey === '' ? request.key : request.originalKey, after)
+      : (request.kind !== 'purchase' && request.kind !== 'top_up' && request.kind !== 'reverse' ? holdFields(undefined, request.originalKey === '' ? request.key : request.originalKey, after) : undefined);
+    const fullResult: TxnResult = hold === undefined ? result : { ...result, holdMinor: hold.hold_amount, holdExpiresAtMs: hold.hold_expires_at, ledgerAfterMinor: hold.ledger_after };
+    const record: IdempotencyRecord = { f: request.fingerprint, r: fullResult };
     // One document is both the idempotency record and the outbox entry.
-    const stored = encodeRecord(storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, result));
+    const stored = encodeRecord(storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, fullResult, request.fingerprint, hold));
     const changed = after !== before;
     const entry: CommitEntry = {
       shard: this.shard,
@@ -299,40 +405,35 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   }
 
   private handleAdmin(
-    message: Extract<CardMessage, { type: 'issue' | 'set_status' }>,
+    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' }>,
     command: CardCommand,
   ): void {
     const before = this.state;
-    const decision = decide(before, command);
+    const decision = message.type === 'transition' ? decideTransition(before, message.transition) : decide(before, command);
     if (decision.kind === 'rejected') {
       message.reply({ ok: false, error: new TaplineError(decision.code, decision.message, { cardId: this.cardId }) });
       return;
     }
     if (decision.kind !== 'approved') {
-      this.replyAdmin(message, before as CardState, true);
+      this.replyAdmin(message, before as CardState, before, true);
       return;
     }
     const after = apply(before, decision.event);
-    const audit = {
-      type: message.type === 'issue' ? 'card_issued' : 'card_status_changed',
-      card: this.cardId,
-      program: after.programId,
-      currency: after.currency,
-      status: after.status,
-      amount: message.type === 'issue' ? after.balanceMinor : 0,
-      operator: message.operatorId,
-      reason: message.type === 'set_status' ? message.reason : '',
-      at: this.context.clock(),
-    };
+    const audit = adminAudit(message, before, after, this.context.clock());
+    const writes: CommitEntry['writes'] = message.type === 'issue' && message.holder !== undefined
+      // A named card's holder goes to its own key in the same atomic entry: personal data is
+      // neither rewritten with every purchase nor part of any document.
+      ? [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }, { entity: { kind: 'holder', id: this.cardId }, expectVersion: 0, data: message.holder }]
+      : [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }];
     const entry: CommitEntry = {
       shard: this.shard,
-      writes: [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }],
+      writes,
       outbox: JSON.stringify(audit),
       settle: (outcome) => {
         this.uncommitted -= 1;
         if (outcome.status === 'committed') {
           this.durable = after;
-          this.replyAdmin(message, after, false);
+          this.replyAdmin(message, after, before, false);
         } else {
           this.loaded = false;
           if (outcome.status === 'conflict') this.retellOrFail(message);
@@ -349,8 +450,9 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.version += 1;
   }
 
-  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' }>, state: CardState, unchanged: boolean): void {
+  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
     if (message.type === 'issue') message.reply({ ok: true, value: { state, alreadyExisted: unchanged } });
+    else if (message.type === 'transition') message.reply({ ok: true, value: { state, previous: before?.status ?? state.status } });
     else message.reply({ ok: true, value: state });
   }
 
@@ -366,6 +468,55 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     const again = { ...message, attempt: message.attempt + 1 } as CardMessage;
     if (!this.context.retell(again)) message.reply({ ok: false, error: resourceExhausted('card mailbox full', { cardId: this.cardId }) });
   }
+}
+
+/** Kinds whose approval a reversal can undo. */
+const reversible_kinds: ReadonlySet<string> = new Set(['purchase', 'pre_authorization', 'completion']);
+
+/** The amount a hold event moved (what the reply shows as approved / released). */
+function movedMinor(event: CardEvent, requestedMinor: number): number {
+  switch (event.type) {
+    case 'hold_placed':
+    case 'hold_increased':
+      return event.amountMinor;
+    case 'hold_completed':
+      return event.debitedMinor;
+    case 'hold_released':
+      return event.amountMinor;
+    default:
+      return requestedMinor;
+  }
+}
+
+/** The optional document fields of a transaction about a hold. */
+function holdFields(event: CardEvent | undefined, holdKey: string, after: CardState): HoldFields {
+  const open = after.holds?.[holdKey];
+  return {
+    balance_delta: event === undefined ? 0 : balanceDeltaMinor(event),
+    held_delta: event === undefined ? 0 : heldDeltaMinor(event),
+    hold: holdKey,
+    hold_amount: open?.amountMinor ?? (event === undefined ? 0 : -heldDeltaMinor(event)),
+    hold_expires_at: open?.expiresAtMs ?? 0,
+    ledger_after: after.balanceMinor,
+  };
+}
+
+/** The lifecycle / audit document of an admin change (docs/OUTBOX.md). */
+function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+  if (message.type === 'issue') {
+    const profile = after.profile;
+    return {
+      type: 'card_issued', card: after.cardId, program: after.programId, currency: after.currency, status: after.status,
+      amount: after.balanceMinor, operator: message.operatorId, reason: '', at: atMs,
+      ...(profile === undefined ? {} : { deposit: profile.depositMinor, named: profile.named, expires_at: profile.expiresAtMs, issuance: profile.issuance }),
+    };
+  }
+  const base = {
+    type: 'card_status_changed', card: after.cardId, program: after.programId, currency: after.currency, status: after.status,
+    amount: 0, reason: message.reason, at: atMs,
+  };
+  if (message.type === 'set_status') return { ...base, operator: message.operatorId, previous: before?.status ?? '' };
+  return { ...base, operator: message.transition.operatorId, previous: before?.status ?? '', action: message.transition.action, approver: message.transition.approverId };
 }
 
 function replyFromRecord(message: Extract<CardMessage, { type: 'money' }>, record: IdempotencyRecord): void {

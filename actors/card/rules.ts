@@ -19,6 +19,29 @@ export interface CardState {
   /** Sum of open holds; available = balance - held. Zero until pre-authorizations exist. */
   readonly heldMinor: number;
   readonly issuedAtMs: number;
+  /** Issue 4: what the card was issued with; absent on cards issued by AdminService.IssueCard. */
+  readonly profile?: CardProfile;
+  /** Open holds by the idempotency key of their pre-authorization; their sum is heldMinor. */
+  readonly holds?: Readonly<Record<string, Hold>>;
+}
+
+/** Rarely changing facts about a card, kept apart so the purchase path copies one reference. */
+export interface CardProfile {
+  readonly named: boolean;
+  /** Refundable deposit held for the card (paid out on return). */
+  readonly depositMinor: number;
+  /** 0 = the card does not expire. */
+  readonly expiresAtMs: number;
+  /** Keyed hash of the PIN ("" = no PIN set); never the PIN itself. */
+  readonly pinHash: string;
+  readonly pinFailures: number;
+  /** Bulk issuance the card came from ("" = issued alone). */
+  readonly issuance: string;
+}
+
+export interface Hold {
+  readonly amountMinor: number;
+  readonly expiresAtMs: number;
 }
 
 export type DeclineReason =
@@ -29,11 +52,13 @@ export type DeclineReason =
   | 'card_closed'
   | 'currency_mismatch'
   | 'max_balance_exceeded'
-  | 'reversed_before_authorization';
+  | 'reversed_before_authorization'
+  | 'hold_not_found'
+  | 'completion_exceeds_hold';
 
 export type CardCommand =
-  | { readonly type: 'issue'; readonly cardId: string; readonly currency: string; readonly initialBalanceMinor: number; readonly programId: string; readonly nowMs: number }
-  | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string }
+  | { readonly type: 'issue'; readonly cardId: string; readonly currency: string; readonly initialBalanceMinor: number; readonly programId: string; readonly nowMs: number; readonly profile?: CardProfile }
+  | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string; readonly nowMs?: number | undefined }
   | { readonly type: 'top_up'; readonly amountMinor: number; readonly currency: string }
   | { readonly type: 'reverse'; readonly amountMinor: number }
   | { readonly type: 'set_status'; readonly status: CardStatus };
@@ -42,13 +67,19 @@ export type CardEvent =
   | { readonly type: 'issued'; readonly state: CardState }
   | { readonly type: 'debited'; readonly amountMinor: number }
   | { readonly type: 'credited'; readonly amountMinor: number }
-  | { readonly type: 'status_changed'; readonly status: CardStatus };
+  | { readonly type: 'status_changed'; readonly status: CardStatus }
+  | { readonly type: 'hold_placed'; readonly key: string; readonly amountMinor: number; readonly expiresAtMs: number }
+  | { readonly type: 'hold_increased'; readonly key: string; readonly amountMinor: number; readonly expiresAtMs: number }
+  | { readonly type: 'hold_completed'; readonly key: string; readonly releasedMinor: number; readonly debitedMinor: number }
+  | { readonly type: 'hold_released'; readonly key: string; readonly amountMinor: number };
 
 export type CardDecision =
   | { readonly kind: 'approved'; readonly event: CardEvent }
   | { readonly kind: 'declined'; readonly reason: DeclineReason; readonly rule: string }
   | { readonly kind: 'unchanged' }
-  | { readonly kind: 'rejected'; readonly code: 'not_found' | 'already_exists' | 'invalid_argument'; readonly message: string };
+  | { readonly kind: 'rejected'; readonly code: RejectionCode; readonly message: string };
+
+export type RejectionCode = 'not_found' | 'already_exists' | 'invalid_argument' | 'failed_precondition' | 'permission_denied';
 
 export function availableMinor(state: CardState): number {
   return state.balanceMinor - state.heldMinor;
@@ -73,7 +104,7 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
   if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'card not found' };
   switch (command.type) {
     case 'purchase':
-      return decidePurchase(state, command.amountMinor, command.currency);
+      return decidePurchase(state, command.amountMinor, command.currency, command.nowMs);
     case 'top_up':
       return decideTopUp(state, command.amountMinor, command.currency);
     case 'reverse':
@@ -93,7 +124,7 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
 
 function decideIssue(state: CardState | undefined, command: Extract<CardCommand, { type: 'issue' }>): CardDecision {
   if (state !== undefined) {
-    const same = state.currency === command.currency && state.programId === command.programId;
+    const same = state.currency === command.currency && state.programId === command.programId && sameProfile(state.profile, command.profile);
     return same
       ? { kind: 'unchanged' }
       : { kind: 'rejected', code: 'already_exists', message: 'card exists with different currency or program' };
@@ -109,13 +140,38 @@ function decideIssue(state: CardState | undefined, command: Extract<CardCommand,
     balanceMinor: command.initialBalanceMinor,
     heldMinor: 0,
     issuedAtMs: command.nowMs,
+    ...(command.profile === undefined ? {} : { profile: command.profile }),
   };
+  if (command.profile !== undefined && (!isBoundedAmount(command.profile.depositMinor) || command.profile.depositMinor < 0)) {
+    return { kind: 'rejected', code: 'invalid_argument', message: 'deposit out of range' };
+  }
   return { kind: 'approved', event: { type: 'issued', state: issued } };
 }
 
-function decidePurchase(state: CardState, amountMinor: number, currency: string): CardDecision {
+/** Issuing again is the same request when the fields given at issue are the same (PIN aside: it may have changed). */
+function sameProfile(existing: CardProfile | undefined, requested: CardProfile | undefined): boolean {
+  if (existing === undefined || requested === undefined) return existing === requested;
+  return existing.named === requested.named && existing.depositMinor === requested.depositMinor
+    && existing.expiresAtMs === requested.expiresAtMs && existing.issuance === requested.issuance;
+}
+
+/** True when the card has an expiry date and `nowMs` is at or past it. */
+export function isPastExpiry(state: CardState, nowMs: number | undefined): boolean {
+  const expiresAtMs = state.profile?.expiresAtMs ?? 0;
+  return expiresAtMs > 0 && nowMs !== undefined && nowMs >= expiresAtMs;
+}
+
+/** The status and expiry checks every spending command starts with. */
+export function declineForSpending(state: CardState, nowMs: number | undefined): CardDecision | undefined {
   const statusDecline = declineForStatus(state.status);
   if (statusDecline) return statusDecline;
+  if (isPastExpiry(state, nowMs)) return { kind: 'declined', reason: 'card_expired', rule: 'expiry' };
+  return undefined;
+}
+
+function decidePurchase(state: CardState, amountMinor: number, currency: string, nowMs: number | undefined): CardDecision {
+  const spendingDecline = declineForSpending(state, nowMs);
+  if (spendingDecline) return spendingDecline;
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
   if (availableMinor(state) < amountMinor) return { kind: 'declined', reason: 'insufficient_funds', rule: 'balance' };
   return { kind: 'approved', event: { type: 'debited', amountMinor } };
@@ -141,13 +197,41 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
       return withBalance(state, addMinor(state.balanceMinor, event.amountMinor));
     case 'status_changed':
       return { ...state, status: event.status };
+    case 'hold_placed':
+    case 'hold_increased':
+    case 'hold_completed':
+    case 'hold_released':
+      return applyHold(state, event);
   }
+}
+
+function applyHold(state: CardState, event: Extract<CardEvent, { type: 'hold_placed' | 'hold_increased' | 'hold_completed' | 'hold_released' }>): CardState {
+  const holds: Record<string, Hold> = { ...state.holds };
+  const existing = holds[event.key];
+  let heldMinor = state.heldMinor;
+  let balanceMinor = state.balanceMinor;
+  if (event.type === 'hold_placed' || event.type === 'hold_increased') {
+    if ((event.type === 'hold_placed') !== (existing === undefined)) throw new Error(`assertion: ${event.type} on hold ${event.key}`);
+    holds[event.key] = { amountMinor: (existing?.amountMinor ?? 0) + event.amountMinor, expiresAtMs: event.expiresAtMs };
+    heldMinor = addMinor(heldMinor, event.amountMinor);
+  } else {
+    if (existing === undefined) throw new Error(`assertion: ${event.type} on a hold that is not open`);
+    const releasedMinor = event.type === 'hold_completed' ? event.releasedMinor : event.amountMinor;
+    if (releasedMinor !== existing.amountMinor) throw new Error(`assertion: ${event.type} releases ${releasedMinor} of a hold of ${existing.amountMinor}`);
+    delete holds[event.key];
+    heldMinor = addMinor(heldMinor, -releasedMinor);
+    if (event.type === 'hold_completed') balanceMinor = addMinor(balanceMinor, -event.debitedMinor);
+  }
+  if (!isBoundedAmount(balanceMinor) || heldMinor < 0) throw new RangeError(`assertion: balance ${balanceMinor} / held ${heldMinor} out of bounds`);
+  const next: CardState = { ...state, balanceMinor, heldMinor, holds };
+  if (Object.keys(holds).length === 0) delete (next as { holds?: unknown }).holds;
+  return next;
 }
 
 function withBalance(state: CardState, balanceMinor: number): CardState {
   if (!isBoundedAmount(balanceMinor)) throw new RangeError(`assertion: balance ${balanceMinor} out of bounds`);
   // Spelled out rather than spread: this runs for every approved transaction.
-  return {
+  const next: { -readonly [K in keyof CardState]: CardState[K] } = {
     cardId: state.cardId,
     currency: state.currency,
     programId: state.programId,
@@ -156,6 +240,10 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
     heldMinor: state.heldMinor,
     issuedAtMs: state.issuedAtMs,
   };
+  // Only present keys are copied, so a card issued without them stays the same shape.
+  if (state.profile !== undefined) next.profile = state.profile;
+  if (state.holds !== undefined) next.holds = state.holds;
+  return next;
 }
 
 /** The signed effect an event has on the ledger balance (for reconciliation and tests). */
@@ -167,7 +255,27 @@ export function balanceDeltaMinor(event: CardEvent): number {
       return -event.amountMinor;
     case 'credited':
       return event.amountMinor;
+    case 'hold_completed':
+      return -event.debitedMinor;
     case 'status_changed':
+    case 'hold_placed':
+    case 'hold_increased':
+    case 'hold_released':
+      return 0;
+  }
+}
+
+/** The signed effect an event has on the card's open holds. */
+export function heldDeltaMinor(event: CardEvent): number {
+  switch (event.type) {
+    case 'hold_placed':
+    case 'hold_increased':
+      return event.amountMinor;
+    case 'hold_completed':
+      return -event.releasedMinor;
+    case 'hold_released':
+      return -event.amountMinor;
+    default:
       return 0;
   }
 }

@@ -3,7 +3,9 @@
 
 import type { DeclineReason } from './rules';
 
-export type MoneyKind = 'purchase' | 'top_up' | 'reverse';
+export type MoneyKind = 'purchase' | 'top_up' | 'reverse' | HoldKind;
+/** Issue 4: kinds that place, change or release a hold (documented in docs/OUTBOX.md). */
+export type HoldKind = 'pre_authorization' | 'incremental' | 'completion' | 'void' | 'hold_expiry';
 export type ReverseOutcome = 'reversed' | 'already_reversed' | 'nothing_to_reverse';
 
 export interface MoneyRequest {
@@ -34,6 +36,11 @@ export interface TxnResult {
   readonly balanceAfterMinor: number;
   readonly atMs: number;
   readonly reverse?: ReverseOutcome;
+  /** Hold kinds: the hold open after a pre-authorization / incremental, released by completion / void. */
+  readonly holdMinor?: number;
+  readonly holdExpiresAtMs?: number;
+  /** Hold kinds: the ledger balance after (balanceAfterMinor is the available balance). */
+  readonly ledgerAfterMinor?: number;
 }
 
 export interface TxnAnswer {
@@ -87,6 +94,24 @@ export interface StoredTransaction {
   readonly source: string;
   readonly operator: string;
   readonly at: number;
+  // Optional fields (docs/OUTBOX.md), written only by the kinds that need them so the purchase
+  // document stays as small as before.
+  readonly balance_delta?: number;
+  readonly held_delta?: number;
+  readonly hold?: string;
+  readonly hold_amount?: number;
+  readonly hold_expires_at?: number;
+  readonly ledger_after?: number;
+}
+
+/** The optional fields of a document about a hold (see StoredTransaction). */
+export interface HoldFields {
+  readonly balance_delta: number;
+  readonly held_delta: number;
+  readonly hold: string;
+  readonly hold_amount: number;
+  readonly hold_expires_at: number;
+  readonly ledger_after: number;
 }
 
 export interface RecordContext {
@@ -94,8 +119,8 @@ export interface RecordContext {
   readonly programId: string;
 }
 
-export function storedTransaction(request: MoneyRequest, context: RecordContext, result: TxnResult, fingerprint = request.fingerprint): StoredTransaction {
-  return {
+export function storedTransaction(request: MoneyRequest, context: RecordContext, result: TxnResult, fingerprint = request.fingerprint, hold?: HoldFields): StoredTransaction {
+  const stored: StoredTransaction = {
     type: 'transaction',
     f: fingerprint,
     id: result.id,
@@ -118,6 +143,7 @@ export function storedTransaction(request: MoneyRequest, context: RecordContext,
     operator: request.operatorId,
     at: result.atMs,
   };
+  return hold === undefined ? stored : { ...stored, ...hold };
 }
 
 export function encodeRecord(record: StoredTransaction): string {
@@ -140,6 +166,7 @@ export function decodeRecord(value: string): IdempotencyRecord {
     balanceAfterMinor: stored.balance_after,
     atMs: stored.at,
     ...(stored.reverse !== '' ? { reverse: stored.reverse } : {}),
+    ...(stored.hold_amount !== undefined ? { holdMinor: stored.hold_amount, holdExpiresAtMs: stored.hold_expires_at ?? 0, ledgerAfterMinor: stored.ledger_after ?? 0 } : {}),
   };
   return { f: stored.f, r: result };
 }

@@ -4,8 +4,9 @@
 
 import { TaplineError, resourceExhausted, unavailable } from '../errors';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
-import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer, type Reply } from '../card/actor';
-import type { CardState, CardStatus } from '../card/rules';
+import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer, type Reply, type TransitionAnswer } from '../card/actor';
+import type { CardCommand, CardState, CardStatus } from '../card/rules';
+import type { TransitionRequest } from '../card/lifecycle';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
@@ -184,6 +185,20 @@ export class ShardRegion {
 
   changeTerminal(terminalId: string, command: TerminalCommand, operatorId: string, reply: Reply<TerminalAnswer>): void {
     const refused = this.terminals.tell(terminalId, { type: 'change', command, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  // Issue 4: card lifecycle (CardService).
+
+  /** Issues a card with its profile; a named card's holder (JSON) is written with it. */
+  issueProfiledCard(command: Extract<CardCommand, { type: 'issue' }>, holder: string | undefined, operatorId: string, reply: Reply<IssueAnswer>): void {
+    const message: CardMessage = { type: 'issue', command, operatorId, reply, attempt: 0, ...(holder === undefined ? {} : { holder }) };
+    const refused = this.cards.tell(command.cardId, message);
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  changeCardState(cardId: string, transition: TransitionRequest, reason: string, reply: Reply<TransitionAnswer>): void {
+    const refused = this.cards.tell(cardId, { type: 'transition', transition, reason, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }
 

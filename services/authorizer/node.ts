@@ -17,6 +17,9 @@ import { bindServer, createGrpcServer, served_services, serverCredentials } from
 import { InFlight } from './grpc/service';
 import { Committer } from './store/committer';
 import { RedisStore } from './store/redis-store';
+import { ProgramRegistry } from '../../actors/program/registry';
+import { IssuanceRecords } from '../../actors/card/issuance';
+import { PinHasher } from './pin';
 
 export class AuthorizerNode {
   private accepting = false;
@@ -63,6 +66,13 @@ export class AuthorizerNode {
     const idPrefix = `${incarnation.toString(36)}-`;
     let transactionCounter = 0;
     const nextTransactionId = (): string => idPrefix + (++transactionCounter).toString(36);
+    const programs = new ProgramRegistry(committer, {
+      shard_count: config.TAPLINE_SHARD_COUNT,
+      refresh_ms: config.TAPLINE_PROGRAM_REFRESH_MS,
+      conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+      clock,
+      onRefreshError: (error) => logger.warn({ err: error }, 'program refresh failed; the cached configuration stays in use'),
+    });
     const runtime = new ActorRuntime();
     const region = new ShardRegion(runtime, ownership, {
       mailbox_max: config.TAPLINE_MAILBOX_MAX,
@@ -77,6 +87,7 @@ export class AuthorizerNode {
         nextTransactionId,
         conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
         onDecision: (result) => metrics.countDecision(result.kind, result.outcome, result.reason ?? ''),
+        programs,
       },
       terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
     }, clock);
@@ -92,6 +103,9 @@ export class AuthorizerNode {
       stream_in_flight_max: config.TAPLINE_STREAM_IN_FLIGHT_MAX,
       stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
       accepting: () => holder.node?.accepting ?? false,
+      programs,
+      pinHasher: config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET),
+      issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
     }, {
       message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
       tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },

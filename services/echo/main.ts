@@ -25,6 +25,7 @@ function echo(request: AuthorizeRequest): AuthorizeResponse {
     balanceAfter: request.amount,
     authorizedAtUnixMs: BigInt(Date.now()),
     replayed: false,
+    holdExpiresAtUnixMs: 0n,
   };
 }
 

@@ -94,6 +94,22 @@ export interface AuthorizeResponse {
   authorizedAtUnixMs: bigint;
   /** True when this reply is the stored answer to an earlier request with the same key. */
   replayed: boolean;
+  /**
+   * Issue 4 (fields 9-29).
+   * Ledger balance after this transaction (balance_after is the available balance).
+   */
+  ledgerBalanceAfter?:
+    | Money
+    | undefined;
+  /**
+   * PRE_AUTHORIZATION / INCREMENTAL: the hold now open for the pre-authorization; COMPLETION:
+   * the hold that was released.
+   */
+  holdAmount?:
+    | Money
+    | undefined;
+  /** PRE_AUTHORIZATION / INCREMENTAL: when the hold is released if it is not completed. */
+  holdExpiresAtUnixMs: bigint;
 }
 
 export interface AuthorizeStreamRequest {
@@ -169,6 +185,29 @@ export interface ReverseResponse {
   result: ReverseResult;
   transactionId: string;
   reversedAmount?: Money | undefined;
+  balanceAfter?: Money | undefined;
+  replayed: boolean;
+}
+
+export interface VoidRequest {
+  /** The void's own idempotency key. */
+  terminalId: string;
+  terminalTxnNumber: bigint;
+  cardId: string;
+  /** The pre-authorization whose hold is released. */
+  original?: RequestRef | undefined;
+}
+
+export interface VoidResponse {
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  declineRule: string;
+  transactionId: string;
+  /** The hold amount released. */
+  releasedAmount?:
+    | Money
+    | undefined;
+  /** Available balance after the void. */
   balanceAfter?: Money | undefined;
   replayed: boolean;
 }
@@ -370,6 +409,9 @@ function createBaseAuthorizeResponse(): AuthorizeResponse {
     balanceAfter: undefined,
     authorizedAtUnixMs: 0n,
     replayed: false,
+    ledgerBalanceAfter: undefined,
+    holdAmount: undefined,
+    holdExpiresAtUnixMs: 0n,
   };
 }
 
@@ -401,6 +443,18 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     }
     if (message.replayed !== false) {
       writer.uint32(64).bool(message.replayed);
+    }
+    if (message.ledgerBalanceAfter !== undefined) {
+      Money.encode(message.ledgerBalanceAfter, writer.uint32(74).fork()).join();
+    }
+    if (message.holdAmount !== undefined) {
+      Money.encode(message.holdAmount, writer.uint32(82).fork()).join();
+    }
+    if (message.holdExpiresAtUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.holdExpiresAtUnixMs) !== message.holdExpiresAtUnixMs) {
+        throw new globalThis.Error("value provided for field message.holdExpiresAtUnixMs of type int64 too large");
+      }
+      writer.uint32(88).int64(message.holdExpiresAtUnixMs);
     }
     return writer;
   },
@@ -482,6 +536,30 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
             message.replayed = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.ledgerBalanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.holdAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.holdExpiresAtUnixMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -513,6 +591,15 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
       ? BigInt(object.authorizedAtUnixMs)
       : 0n;
     message.replayed = object.replayed ?? false;
+    message.ledgerBalanceAfter = (object.ledgerBalanceAfter !== undefined && object.ledgerBalanceAfter !== null)
+      ? Money.fromPartial(object.ledgerBalanceAfter)
+      : undefined;
+    message.holdAmount = (object.holdAmount !== undefined && object.holdAmount !== null)
+      ? Money.fromPartial(object.holdAmount)
+      : undefined;
+    message.holdExpiresAtUnixMs = (object.holdExpiresAtUnixMs !== undefined && object.holdExpiresAtUnixMs !== null)
+      ? BigInt(object.holdExpiresAtUnixMs)
+      : 0n;
     return message;
   },
 };
@@ -1403,6 +1490,243 @@ export const ReverseResponse: MessageFns<ReverseResponse> = {
   },
 };
 
+function createBaseVoidRequest(): VoidRequest {
+  return { terminalId: "", terminalTxnNumber: 0n, cardId: "", original: undefined };
+}
+
+export const VoidRequest: MessageFns<VoidRequest> = {
+  encode(message: VoidRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.terminalTxnNumber !== 0n) {
+      if (BigInt.asUintN(64, message.terminalTxnNumber) !== message.terminalTxnNumber) {
+        throw new globalThis.Error("value provided for field message.terminalTxnNumber of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.terminalTxnNumber);
+    }
+    if (message.cardId !== "") {
+      writer.uint32(26).string(message.cardId);
+    }
+    if (message.original !== undefined) {
+      RequestRef.encode(message.original, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VoidRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoidRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.terminalTxnNumber = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.original = RequestRef.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<VoidRequest>): VoidRequest {
+    return VoidRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VoidRequest>): VoidRequest {
+    const message = createBaseVoidRequest();
+    message.terminalId = object.terminalId ?? "";
+    message.terminalTxnNumber = (object.terminalTxnNumber !== undefined && object.terminalTxnNumber !== null)
+      ? BigInt(object.terminalTxnNumber)
+      : 0n;
+    message.cardId = object.cardId ?? "";
+    message.original = (object.original !== undefined && object.original !== null)
+      ? RequestRef.fromPartial(object.original)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseVoidResponse(): VoidResponse {
+  return {
+    outcome: 0,
+    declineReason: 0,
+    declineRule: "",
+    transactionId: "",
+    releasedAmount: undefined,
+    balanceAfter: undefined,
+    replayed: false,
+  };
+}
+
+export const VoidResponse: MessageFns<VoidResponse> = {
+  encode(message: VoidResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(16).int32(message.declineReason);
+    }
+    if (message.declineRule !== "") {
+      writer.uint32(26).string(message.declineRule);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(34).string(message.transactionId);
+    }
+    if (message.releasedAmount !== undefined) {
+      Money.encode(message.releasedAmount, writer.uint32(42).fork()).join();
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(50).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(56).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VoidResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoidResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.declineRule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.releasedAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<VoidResponse>): VoidResponse {
+    return VoidResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VoidResponse>): VoidResponse {
+    const message = createBaseVoidResponse();
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.declineRule = object.declineRule ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.releasedAmount = (object.releasedAmount !== undefined && object.releasedAmount !== null)
+      ? Money.fromPartial(object.releasedAmount)
+      : undefined;
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
 /**
  * The public API terminals and venue gateways call.
  *
@@ -1468,6 +1792,19 @@ export const AuthorizationServiceService = {
     responseSerialize: (value: ReverseResponse): Buffer => Buffer.from(ReverseResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReverseResponse => ReverseResponse.decode(value),
   },
+  /**
+   * Releases an open hold (pre-authorization) without completing it: the held amount becomes
+   * available again. A hold that is no longer open is declined HOLD_NOT_FOUND.
+   */
+  void: {
+    path: "/tapline.v1.AuthorizationService/Void" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VoidRequest): Buffer => Buffer.from(VoidRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VoidRequest => VoidRequest.decode(value),
+    responseSerialize: (value: VoidResponse): Buffer => Buffer.from(VoidResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VoidResponse => VoidResponse.decode(value),
+  },
 } as const;
 
 export interface AuthorizationServiceServer extends UntypedServiceImplementation {
@@ -1480,6 +1817,11 @@ export interface AuthorizationServiceServer extends UntypedServiceImplementation
   topUp: handleUnaryCall<TopUpRequest, TopUpResponse>;
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
   reverse: handleUnaryCall<ReverseRequest, ReverseResponse>;
+  /**
+   * Releases an open hold (pre-authorization) without completing it: the held amount becomes
+   * available again. A hold that is no longer open is declined HOLD_NOT_FOUND.
+   */
+  void: handleUnaryCall<VoidRequest, VoidResponse>;
 }
 
 export interface AuthorizationServiceClient extends Client {
@@ -1552,6 +1894,22 @@ export interface AuthorizationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReverseResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Releases an open hold (pre-authorization) without completing it: the held amount becomes
+   * available again. A hold that is no longer open is declined HOLD_NOT_FOUND.
+   */
+  void(request: VoidRequest, callback: (error: ServiceError | null, response: VoidResponse) => void): ClientUnaryCall;
+  void(
+    request: VoidRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VoidResponse) => void,
+  ): ClientUnaryCall;
+  void(
+    request: VoidRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VoidResponse) => void,
   ): ClientUnaryCall;
 }
 

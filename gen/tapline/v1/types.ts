@@ -35,6 +35,14 @@ export enum DeclineReason {
   DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION = 15,
   DECLINE_REASON_PROMPT_REQUIRED = 16,
   DECLINE_REASON_PROMPT_IMPLAUSIBLE = 17,
+  /**
+   * DECLINE_REASON_HOLD_NOT_FOUND - Issue 4 (card lifecycle and money movements): 18-39.
+   * A completion, incremental or void names a hold that is not open on this card (never placed,
+   * already completed, voided, reversed or expired).
+   */
+  DECLINE_REASON_HOLD_NOT_FOUND = 18,
+  /** DECLINE_REASON_COMPLETION_EXCEEDS_HOLD - A completion above its hold by more than the program's over-completion tolerance. */
+  DECLINE_REASON_COMPLETION_EXCEEDS_HOLD = 19,
   UNRECOGNIZED = -1,
 }
 

@@ -3,7 +3,8 @@
 import type { CardState, CardStatus as DomainCardStatus, DeclineReason as DomainDeclineReason } from '../../../actors/card/rules';
 import type { ReverseOutcome, TxnAnswer } from '../../../actors/card/transaction';
 import { CardStatus, DeclineReason, Outcome } from '../../../gen/tapline/v1/types';
-import { ReverseResult, type AuthorizeResponse, type GetBalanceResponse, type ReverseResponse, type TopUpResponse } from '../../../gen/tapline/v1/authorization';
+import { ReverseResult, type AuthorizeResponse, type GetBalanceResponse, type ReverseResponse, type TopUpResponse, type VoidResponse } from '../../../gen/tapline/v1/authorization';
+import { liveHeldMinor } from '../../../actors/card/holds';
 
 const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   insufficient_funds: DeclineReason.DECLINE_REASON_INSUFFICIENT_FUNDS,
@@ -14,6 +15,8 @@ const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   currency_mismatch: DeclineReason.DECLINE_REASON_CURRENCY_MISMATCH,
   max_balance_exceeded: DeclineReason.DECLINE_REASON_MAX_BALANCE_EXCEEDED,
   reversed_before_authorization: DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION,
+  hold_not_found: DeclineReason.DECLINE_REASON_HOLD_NOT_FOUND,
+  completion_exceeds_hold: DeclineReason.DECLINE_REASON_COMPLETION_EXCEEDS_HOLD,
 };
 
 const card_statuses: Readonly<Record<DomainCardStatus, CardStatus>> = {
@@ -46,7 +49,7 @@ function money(amountMinor: number, currency: string): { amountMinor: bigint; cu
 
 export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeResponse {
   const approved = result.outcome === 'approved';
-  return {
+  const response: AuthorizeResponse = {
     outcome: approved ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
     declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
     declineRule: result.rule ?? '',
@@ -54,6 +57,26 @@ export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeR
     approvedAmount: money(result.amountMinor, result.currency),
     balanceAfter: money(result.balanceAfterMinor, result.currency),
     authorizedAtUnixMs: BigInt(result.atMs),
+    replayed,
+    holdExpiresAtUnixMs: 0n,
+  };
+  // Issue 4: only replies about a hold carry the hold fields (a purchase allocates nothing more).
+  if (result.holdMinor !== undefined) {
+    response.holdAmount = money(result.holdMinor, result.currency);
+    response.ledgerBalanceAfter = money(result.ledgerAfterMinor ?? 0, result.currency);
+    response.holdExpiresAtUnixMs = BigInt(result.holdExpiresAtMs ?? 0);
+  }
+  return response;
+}
+
+export function toVoidResponse({ result, replayed }: TxnAnswer): VoidResponse {
+  return {
+    outcome: result.outcome === 'approved' ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
+    declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineRule: result.rule ?? '',
+    transactionId: result.id,
+    releasedAmount: money(result.amountMinor, result.currency),
+    balanceAfter: money(result.balanceAfterMinor, result.currency),
     replayed,
   };
 }
@@ -79,11 +102,13 @@ export function toReverseResponse({ result, replayed }: TxnAnswer): ReverseRespo
   };
 }
 
-export function toBalanceResponse(state: CardState): GetBalanceResponse {
+/** `nowMs`: holds past their expiry no longer count, even before the card releases them. */
+export function toBalanceResponse(state: CardState, nowMs?: number): GetBalanceResponse {
+  const heldMinor = nowMs === undefined ? state.heldMinor : liveHeldMinor(state, nowMs);
   return {
     cardId: state.cardId,
     balance: money(state.balanceMinor, state.currency),
-    available: money(state.balanceMinor - state.heldMinor, state.currency),
+    available: money(state.balanceMinor - heldMinor, state.currency),
     status: card_statuses[state.status],
   };
 }

@@ -9,9 +9,11 @@ import { HealthImplementation } from 'grpc-health-check';
 import { AdminServiceService } from '../../../gen/tapline/v1/admin';
 import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorization';
 import { protoDir } from '../../common/paths';
-import { adminService, authorizationService, type ServiceDeps } from './service';
+import { adminService, authorizationService } from './service';
+import { CardServiceService } from '../../../gen/tapline/v1/cards';
+import { cardService, type CardServiceDeps } from './cards-service';
 
-export const served_services = ['tapline.v1.AuthorizationService', 'tapline.v1.AdminService'] as const;
+export const served_services = ['tapline.v1.AuthorizationService', 'tapline.v1.AdminService', 'tapline.v1.CardService'] as const;
 
 export interface TlsFiles {
   readonly certFile?: string | undefined;
@@ -31,7 +33,7 @@ export function serverCredentials(tls: TlsFiles): grpc.ServerCredentials {
   return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], ca !== null);
 }
 
-export function createGrpcServer(deps: ServiceDeps, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
+export function createGrpcServer(deps: CardServiceDeps, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.message_max_bytes,
     'grpc.max_send_message_length': options.message_max_bytes,
@@ -41,11 +43,12 @@ export function createGrpcServer(deps: ServiceDeps, options: GrpcServerOptions):
   });
   server.addService(AuthorizationServiceService, authorizationService(deps));
   server.addService(AdminServiceService, adminService(deps));
+  server.addService(CardServiceService, cardService(deps));
 
-  const health = new HealthImplementation({ '': 'NOT_SERVING', [served_services[0]]: 'NOT_SERVING', [served_services[1]]: 'NOT_SERVING' });
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [served_services[0]]: 'NOT_SERVING', [served_services[1]]: 'NOT_SERVING', [served_services[2]]: 'NOT_SERVING' });
   health.addToServer(server);
 
-  const definitions = protoLoader.loadSync(['tapline/v1/authorization.proto', 'tapline/v1/admin.proto'], {
+  const definitions = protoLoader.loadSync(['tapline/v1/authorization.proto', 'tapline/v1/admin.proto', 'tapline/v1/cards.proto'], {
     includeDirs: [protoDir()],
     longs: String,
     enums: String,

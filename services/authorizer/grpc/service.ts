@@ -16,9 +16,12 @@ import {
   toBalanceResponse,
   toReverseResponse,
   toTopUpResponse,
+  toVoidResponse,
   wireCardStatus,
 } from './mapping';
-import { optionalId, parseAuthorize, parseReverse, parseTopUp, requireBalance, requireCorrelationId, requireId } from './validate';
+import type { ProgramRegistry } from '../../../actors/program/registry';
+import type { PinHasher } from '../pin';
+import { optionalId, parseAuthorize, parseReverse, parseTopUp, parseVoid, requireBalance, requireCorrelationId, requireId } from './validate';
 import type {
   AuthorizationServiceServer,
   AuthorizeRequest,
@@ -32,6 +35,8 @@ import type {
   ReverseResponse,
   TopUpRequest,
   TopUpResponse,
+  VoidRequest,
+  VoidResponse,
 } from '../../../gen/tapline/v1/authorization';
 import type {
   AdminServiceServer,
@@ -90,15 +95,18 @@ export interface ServiceDeps {
   readonly stream_frame_items_max: number;
   /** False once shutdown began: new requests get UNAVAILABLE. */
   readonly accepting: () => boolean;
+  /** Issue 4: programs (CardService) and the PIN hashing key. */
+  readonly programs: ProgramRegistry;
+  readonly pinHasher: PinHasher | undefined;
 }
 
-type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
+export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
 /**
  * Wraps a unary handler: admission (shutdown, in-flight bound, deadline), exactly-once answer,
  * status mapping and metrics. `run` receives the request and a reply function.
  */
-function unary<Req, Res, V>(
+export function unary<Req, Res, V>(
   deps: ServiceDeps,
   method: string,
   run: (request: Req, reply: (outcome: Outcome<V>) => void) => void,
@@ -155,7 +163,10 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     }, toReverseResponse),
     getBalance: unary<GetBalanceRequest, GetBalanceResponse, Parameters<typeof toBalanceResponse>[0]>(deps, 'GetBalance', (request, reply) => {
       region.balance(requireId('card_id', request.cardId), reply);
-    }, toBalanceResponse),
+    }, (state) => toBalanceResponse(state, deps.clock())),
+    void: unary<VoidRequest, VoidResponse, TxnAnswer>(deps, 'Void', (request, reply) => {
+      region.money(parseVoid(request), reply);
+    }, toVoidResponse),
     authorizeStream: (call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>) => serveStream(deps, call),
   };
 }

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { CommitEntry, CommitResult, EntityId, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
 import type { Metrics } from '../../common/metrics';
-import { cardKey, idempotencyKey, reversalClaimKey, shardKeys, terminalKey } from './keys';
+import { cardKey, idempotencyKey, recordKey, reversalClaimKey, shardKeys, terminalKey } from './keys';
 import type { RedisStore } from './redis-store';
 
 /** Who holds which shard at which epoch; the committer asks it for every batch. */
@@ -21,7 +21,9 @@ export interface EpochSource {
 }
 
 export function entityKey(shard: number, entity: EntityId): string {
-  return entity.kind === 'card' ? cardKey(shard, entity.id) : terminalKey(shard, entity.id);
+  if (entity.kind === 'card') return cardKey(shard, entity.id);
+  if (entity.kind === 'terminal') return terminalKey(shard, entity.id);
+  return recordKey(shard, entity.kind, entity.id);
 }
 
 export interface CommitterLimits {

@@ -2,6 +2,9 @@
 //
 //   tl:{s<shard>}:card:<cardId>        hash  v = version (integer), d = card state (JSON)
 //   tl:{s<shard>}:term:<terminalId>    hash  v = version, d = terminal state (JSON)
+//   tl:{s<shard>}:program:<programId>  hash  v = version, d = program configuration (JSON), on the shard of the program id
+//   tl:{s<shard>}:holder:<cardId>      hash  v = version, d = a named card's holder (personal data, JSON); same shard as the card
+//   tl:{s<shard>}:issuance:<id>        hash  v = version, d = bulk issuance record (JSON), on the shard of the issuance id
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
 //   tl:idem:<idempotencyKey>           string  {"f": fingerprint, "r": result} for RETENTION seconds
@@ -36,6 +39,11 @@ export function cardKey(shard: number, cardId: string): string {
 
 export function terminalKey(shard: number, terminalId: string): string {
   return `tl:{s${shard}}:term:${terminalId}`;
+}
+
+/** Keys of the issue-4 entities (programs, card holders, issuance records). */
+export function recordKey(shard: number, kind: 'program' | 'holder' | 'issuance', id: string): string {
+  return `tl:{s${shard}}:${kind}:${id}`;
 }
 
 export function idempotencyKey(key: string): string {

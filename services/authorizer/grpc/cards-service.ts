@@ -1,0 +1,193 @@
+// gRPC handlers of CardService (issue 4): programs, issuing named and anonymous cards (one or in
+// bulk), audited state transitions and the issuer's view of a card. Validation is
+// cards-validate.ts; every handler answers exactly once through service.ts's `unary`.
+
+import { alreadyExists, failedPrecondition, invalidArgument, type Outcome, type TaplineError } from '../../../actors/errors';
+import type { IssueAnswer, TransitionAnswer } from '../../../actors/card/actor';
+import { cardsDigest, sameIssuance, type IssuanceRecord, type IssuanceRecords } from '../../../actors/card/issuance';
+import type { CardProfile, CardState } from '../../../actors/card/rules';
+import { liveHeldMinor } from '../../../actors/card/holds';
+import type { ProgramConfig, StoredProgram } from '../../../actors/program/config';
+import type {
+  BulkIssueCardsRequest,
+  BulkIssueCardsResponse,
+  CardInfo,
+  CardServiceIssueCardRequest,
+  CardServiceIssueCardResponse,
+  CardServiceServer,
+  ChangeCardStateRequest,
+  ChangeCardStateResponse,
+  DefineProgramRequest,
+  DefineProgramResponse,
+  GetCardRequest,
+  GetCardResponse,
+  GetProgramRequest,
+  GetProgramResponse,
+  ProgramConfig as WireProgramConfig,
+} from '../../../gen/tapline/v1/cards';
+import { wireCardStatus } from './mapping';
+import { unary, type ServiceDeps } from './service';
+import { parseCardAction, parseCardIds, parseHolder, parseIssueParams, parsePin, parseProgramConfig, requireReason, type IssueParams } from './cards-validate';
+import { optionalId, requireId } from './validate';
+
+/** Cards of one bulk issuance in flight at once: keeps the commit queue and mailboxes shallow. */
+const bulk_issue_concurrency = 128;
+
+export interface CardServiceDeps extends ServiceDeps {
+  readonly issuances: IssuanceRecords;
+}
+
+function wireProgram(config: ProgramConfig): WireProgramConfig {
+  return {
+    pinRequired: config.pinRequired,
+    maxBalanceMinor: BigInt(config.maxBalanceMinor),
+    maxTopUpMinor: BigInt(config.maxTopUpMinor),
+    holdExpiryMs: BigInt(config.holdExpiryMs),
+    completionToleranceBp: config.completionToleranceBp,
+    depositMinor: BigInt(config.depositMinor),
+    pinAttemptsMax: config.pinAttemptsMax,
+  };
+}
+
+export function cardInfo(state: CardState, nowMs: number): CardInfo {
+  const money = (amountMinor: number): { amountMinor: bigint; currency: string } => ({ amountMinor: BigInt(amountMinor), currency: state.currency });
+  const profile = state.profile;
+  return {
+    cardId: state.cardId,
+    programId: state.programId,
+    status: wireCardStatus(state.status),
+    balance: money(state.balanceMinor),
+    available: money(state.balanceMinor - liveHeldMinor(state, nowMs)),
+    deposit: money(profile?.depositMinor ?? 0),
+    named: profile?.named ?? false,
+    expiresAtUnixMs: BigInt(profile?.expiresAtMs ?? 0),
+    pinSet: (profile?.pinHash ?? '') !== '',
+    holds: state.holds === undefined ? 0 : Object.keys(state.holds).length,
+    issuanceId: profile?.issuance ?? '',
+  };
+}
+
+/** Checks the issue against its program (loaded first) and builds the card's profile. */
+function issueProfile(deps: ServiceDeps, params: IssueParams, named: boolean, pinHash: string, issuance: string): CardProfile {
+  const program = deps.programs.get(params.programId);
+  const depositMinor = params.depositMinor ?? program.depositMinor;
+  if (program.maxBalanceMinor > 0 && params.initialBalanceMinor > program.maxBalanceMinor) {
+    throw invalidArgument(`initial balance exceeds the program's max_balance_minor ${program.maxBalanceMinor}`);
+  }
+  return { named, depositMinor, expiresAtMs: params.expiresAtMs, pinHash, pinFailures: 0, issuance };
+}
+
+function issueCommand(cardId: string, params: IssueParams, profile: CardProfile, nowMs: number): IssueCommand {
+  return { type: 'issue', cardId, currency: params.currency, initialBalanceMinor: params.initialBalanceMinor, programId: params.programId, nowMs, profile };
+}
+
+type IssueCommand = Parameters<ServiceDeps['region']['issueProfiledCard']>[0];
+
+function asError(error: unknown): TaplineError {
+  return error as TaplineError;
+}
+
+export function cardService(deps: CardServiceDeps): CardServiceServer {
+  const { region, programs } = deps;
+  return {
+    defineProgram: unary<DefineProgramRequest, DefineProgramResponse, StoredProgram>(deps, 'DefineProgram', (request, reply) => {
+      const programId = requireId('program_id', request.programId);
+      const config = parseProgramConfig(request.config);
+      programs.define(programId, config, optionalId('operator_id', request.operatorId, ''), reply);
+    }, (program) => ({ programId: program.programId, version: BigInt(program.version) })),
+
+    getProgram: unary<GetProgramRequest, GetProgramResponse, StoredProgram>(deps, 'GetProgram', (request, reply) => {
+      const programId = requireId('program_id', request.programId);
+      programs.load(programId).then((program) => reply({ ok: true, value: program }), (error: unknown) => reply({ ok: false, error: asError(error) }));
+    }, (program) => ({ programId: program.programId, config: wireProgram(program.config), version: BigInt(program.version) })),
+
+    issueCard: unary<CardServiceIssueCardRequest, CardServiceIssueCardResponse, IssueAnswer>(deps, 'CardService.IssueCard', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const nowMs = deps.clock();
+      const params = parseIssueParams(request.params, nowMs);
+      const holder = parseHolder(request.holder);
+      const pin = parsePin(request.pin);
+      const operatorId = optionalId('operator_id', request.operatorId, '');
+      if (pin !== undefined && deps.pinHasher === undefined) throw failedPrecondition('PINs need TAPLINE_PIN_SECRET configured on the node');
+      const pinHash = pin === undefined ? '' : (deps.pinHasher?.hash(cardId, pin) ?? '');
+      programs.ensure(params.programId).then(() => {
+        let profile: CardProfile;
+        try {
+          profile = issueProfile(deps, params, holder !== undefined, pinHash, '');
+        } catch (error) {
+          reply({ ok: false, error: asError(error) });
+          return;
+        }
+        region.issueProfiledCard(issueCommand(cardId, params, profile, nowMs), holder, operatorId, reply);
+      }, (error: unknown) => reply({ ok: false, error: asError(error) }));
+    }, ({ state, alreadyExisted }) => ({ card: cardInfo(state, deps.clock()), alreadyExisted })),
+
+    bulkIssueCards: unary<BulkIssueCardsRequest, BulkIssueCardsResponse, { issuanceId: string; issued: number; alreadyExisted: number }>(deps, 'BulkIssueCards', (request, reply) => {
+      const issuanceId = requireId('issuance_id', request.issuanceId);
+      const cardIds = parseCardIds(request.cardIds);
+      const nowMs = deps.clock();
+      const params = parseIssueParams(request.params, nowMs);
+      const operatorId = optionalId('operator_id', request.operatorId, '');
+      bulkIssue(deps, issuanceId, cardIds, params, operatorId, nowMs, reply);
+    }, (value) => value),
+
+    changeCardState: unary<ChangeCardStateRequest, ChangeCardStateResponse, TransitionAnswer>(deps, 'ChangeCardState', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const action = parseCardAction(request.action);
+      const reason = requireReason(request.reason);
+      const operatorId = requireId('operator_id', request.operatorId);
+      const approverId = optionalId('approver_id', request.approverId, '');
+      region.changeCardState(cardId, { action, operatorId, approverId }, reason, reply);
+    }, ({ state, previous }) => ({ cardId: state.cardId, status: wireCardStatus(state.status), previous: wireCardStatus(previous) })),
+
+    getCard: unary<GetCardRequest, GetCardResponse, CardState>(deps, 'GetCard', (request, reply) => {
+      region.balance(requireId('card_id', request.cardId), reply);
+    }, (state) => ({ card: cardInfo(state, deps.clock()) })),
+  };
+}
+
+/**
+ * Issues every card (at most bulk_issue_concurrency at once), then writes the issuance record.
+ * A retry with the same issuance id re-issues nothing: each card is idempotent by id (same
+ * fields: already existed), and the record is compared, not overwritten.
+ */
+function bulkIssue(
+  deps: CardServiceDeps,
+  issuanceId: string,
+  cardIds: string[],
+  params: IssueParams,
+  operatorId: string,
+  nowMs: number,
+  reply: (outcome: Outcome<{ issuanceId: string; issued: number; alreadyExisted: number }>) => void,
+): void {
+  const run = async (): Promise<{ issuanceId: string; issued: number; alreadyExisted: number }> => {
+    await deps.programs.ensure(params.programId);
+    const profile = issueProfile(deps, params, false, '', issuanceId);
+    const record: IssuanceRecord = {
+      issuance: issuanceId, program: params.programId, currency: params.currency, initialBalanceMinor: params.initialBalanceMinor,
+      depositMinor: profile.depositMinor, expiresAtMs: params.expiresAtMs, count: cardIds.length, cardsDigest: cardsDigest(cardIds),
+      operator: operatorId, at: nowMs,
+    };
+    const existing = await deps.issuances.load(issuanceId);
+    if (existing !== undefined && !sameIssuance(existing, record)) {
+      throw alreadyExists('issuance id already used for other cards or parameters', { issuance: issuanceId });
+    }
+    let issued = 0;
+    let alreadyExisted = 0;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < cardIds.length) {
+        const cardId = cardIds[next++] as string;
+        const answer = await new Promise<IssueAnswer>((resolve, reject) => {
+          deps.region.issueProfiledCard(issueCommand(cardId, params, profile, nowMs), undefined, operatorId, (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error)));
+        });
+        if (answer.alreadyExisted) alreadyExisted += 1;
+        else issued += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(bulk_issue_concurrency, cardIds.length) }, worker));
+    await new Promise<IssuanceRecord>((resolve, reject) => deps.issuances.write(record, (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error))));
+    return { issuanceId, issued, alreadyExisted };
+  };
+  run().then((value) => reply({ ok: true, value }), (error: unknown) => reply({ ok: false, error: asError(error) }));
+}
