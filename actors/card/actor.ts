@@ -7,7 +7,8 @@
 import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, unavailable, type Outcome } from '../errors';
 import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
-import type { Claim, CommitEntry, CommitResult, EntityId, Persistence } from '../runtime/persistence';
+import type { Claim, CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } from '../runtime/persistence';
+import { decideRefund, empty_refund_ledger, reversibleMinor, type RefundLedger } from './refunds';
 import { apply, decide, availableMinor, balanceDeltaMinor, heldDeltaMinor, type CardCommand, type CardDecision, type CardEvent, type CardState, type CardStatus } from './rules';
 import type { ProgramSource } from '../program/registry';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
@@ -89,6 +90,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       try {
         if (!this.loaded) await this.reload();
         if (message.type === 'money' && message.request.kind === 'reverse') await this.handleReverse(message);
+        else if (message.type === 'money' && message.request.kind === 'refund') await this.handleRefund(message);
         else this.handle(message);
       } catch (error) {
         this.fail([message], error);
@@ -274,10 +276,80 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     // Another card actor of this node may have started the same key while we awaited reads.
     if (this.answeredByIndex(message)) return;
     if (alreadyReversed) this.commitReversal(message, 'already_reversed', 0, false);
-    else if (original.r.kind !== 'pre_authorization') this.commitReversal(message, 'reversed', original.r.amountMinor, false);
+    else if (original.r.kind !== 'pre_authorization') await this.reverseDebit(message, original.r.amountMinor);
     else if (this.state !== undefined && openHold(this.state, originalKey) !== undefined) this.commitHoldReversal(message);
     // The hold was already completed, voided or expired: nothing of the pre-authorization is left to undo.
     else this.commitReversal(message, 'nothing_to_reverse', 0, false);
+  }
+
+  /**
+   * Reversal of a purchase or completion: gives back what was debited less what was refunded
+   * against it since, and marks the refund ledger reversed in the same entry (its version
+   * serializes this reversal against any refund of the same original).
+   */
+  private async reverseDebit(message: Extract<CardMessage, { type: 'money' }>, originalMinor: number): Promise<void> {
+    const { request } = message;
+    const stored = await this.context.persistence.loadEntity(this.shard, refundLedgerEntity(request.originalKey));
+    if (!this.loaded) await this.reload();
+    if (this.answeredByIndex(message)) return;
+    const ledger = stored.data === undefined ? empty_refund_ledger : (JSON.parse(stored.data) as RefundLedger);
+    const amountMinor = reversibleMinor(originalMinor, ledger);
+    if (amountMinor === 0) {
+      // Everything was refunded already: nothing is left to give back.
+      this.commitReversal(message, 'nothing_to_reverse', 0, false);
+      return;
+    }
+    const marked: RefundLedger = { refundedMinor: ledger.refundedMinor, reversed: true };
+    this.commitReversal(message, 'reversed', amountMinor, false, { entity: refundLedgerEntity(request.originalKey), expectVersion: stored.version, data: JSON.stringify(marked) });
+  }
+
+  /**
+   * A refund (returned goods) against a purchase or completion of this card: never more in total
+   * than was spent on it, never after it was reversed. The manager's credential was checked at
+   * the region (ShardRegion.money's gate) before the request got here.
+   */
+  private async handleRefund(message: Extract<CardMessage, { type: 'money' }>): Promise<void> {
+    if (this.answeredByIndex(message)) return;
+    const { request } = message;
+    if (this.state === undefined) {
+      message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
+      return;
+    }
+    const originalKey = request.originalKey;
+    const known = this.context.idempotency.lookup(originalKey);
+    if (known?.state === 'pending') {
+      known.pending.waiters.push(() => this.retellOrFail(message));
+      return;
+    }
+    const original = known?.state === 'done' ? known.record : await this.readRecord(originalKey);
+    if (original === undefined || original.f === tombstone_fingerprint) {
+      message.reply({ ok: false, error: notFound('original transaction not found', { originalKey }) });
+      return;
+    }
+    if (original.r.cardId !== this.cardId) {
+      message.reply({ ok: false, error: invalidArgument('original transaction belongs to another card', { originalKey }) });
+      return;
+    }
+    if (original.r.kind !== 'purchase' && original.r.kind !== 'completion') {
+      message.reply({ ok: false, error: invalidArgument('only purchases and completions can be refunded', { originalKey, kind: original.r.kind }) });
+      return;
+    }
+    const stored = await this.context.persistence.loadEntity(this.shard, refundLedgerEntity(originalKey));
+    if (!this.loaded) await this.reload();
+    if (this.answeredByIndex(message)) return;
+    const state = this.state as CardState | undefined;
+    if (state === undefined) {
+      message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
+      return;
+    }
+    const ledger = stored.data === undefined ? empty_refund_ledger : (JSON.parse(stored.data) as RefundLedger);
+    const decision: CardDecision = original.r.outcome !== 'approved'
+      ? { kind: 'declined', reason: 'original_not_refundable', rule: 'declined' }
+      : decideRefund(state, request.amountMinor, request.currency, original.r.amountMinor, ledger);
+    const writes: EntityWrite[] = decision.kind === 'approved'
+      ? [{ entity: refundLedgerEntity(originalKey), expectVersion: stored.version, data: JSON.stringify({ refundedMinor: ledger.refundedMinor + request.amountMinor, reversed: false }) }]
+      : [];
+    this.commitMoney(message, decision, { writes });
   }
 
   /** Reversal of a pre-authorization whose hold is open: the hold is released. */
@@ -294,7 +366,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     return value === undefined ? undefined : decodeRecord(value);
   }
 
-  private commitReversal(message: Extract<CardMessage, { type: 'money' }>, outcome: ReverseOutcome, amountMinor: number, tombstone: boolean): void {
+  private commitReversal(message: Extract<CardMessage, { type: 'money' }>, outcome: ReverseOutcome, amountMinor: number, tombstone: boolean, ledgerWrite?: EntityWrite): void {
     const state = this.state as CardState;
     const { request } = message;
     const decision: CardDecision = outcome === 'reversed'
@@ -315,13 +387,14 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       const tombstone = storedTransaction(tombstoneRequest, { merchantId: message.merchantId, programId: state.programId }, tombstoneResult, tombstone_fingerprint);
       claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord(tombstone) });
     }
-    this.commitMoney(message, decision, { id, claims, ...(decision.kind === 'declined' ? {} : { reverse: outcome }), amountMinor });
+    const writes = reversing && ledgerWrite !== undefined ? [ledgerWrite] : [];
+    this.commitMoney(message, decision, { id, claims, ...(decision.kind === 'declined' ? {} : { reverse: outcome }), amountMinor, writes });
   }
 
   private commitMoney(
     message: Extract<CardMessage, { type: 'money' }>,
     decision: CardDecision,
-    extra: { id?: string; claims?: CommitEntry['claims']; reverse?: ReverseOutcome; amountMinor?: number },
+    extra: { id?: string; claims?: CommitEntry['claims']; reverse?: ReverseOutcome; amountMinor?: number; writes?: readonly EntityWrite[] },
   ): void {
     const { request } = message;
     if (decision.kind === 'rejected') {
@@ -344,17 +417,24 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       atMs: this.context.clock(),
       reverse: extra.reverse,
     };
-    const hold = decision.kind === 'approved' && decision.event.type !== 'debited' && decision.event.type !== 'credited'
-      ? holdFields(decision.event, request.originalKey === '' ? request.key : request.originalKey, after)
-      : (request.kind !== 'purchase' && request.kind !== 'top_up' && request.kind !== 'reverse' ? holdFields(undefined, request.originalKey === '' ? request.key : request.originalKey, after) : undefined);
+    // Documents of the v1 kinds keep their v1 shape (deltas derived by the reader); the others
+    // say their deltas (docs/OUTBOX.md).
+    const holdKey = request.originalKey === '' ? request.key : request.originalKey;
+    const event = decision.kind === 'approved' ? decision.event : undefined;
+    const hold = hold_kinds.has(request.kind) || (event !== undefined && event.type === 'hold_released')
+      ? holdFields(event, holdKey, after)
+      : undefined;
     const fullResult: TxnResult = hold === undefined ? result : { ...result, holdMinor: hold.hold_amount, holdExpiresAtMs: hold.hold_expires_at, ledgerAfterMinor: hold.ledger_after };
+    const extras = request.kind === 'refund' ? { balance_delta: result.amountMinor } : hold;
     const record: IdempotencyRecord = { f: request.fingerprint, r: fullResult };
     // One document is both the idempotency record and the outbox entry.
-    const stored = encodeRecord(storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, fullResult, request.fingerprint, hold));
+    const stored = encodeRecord(storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, fullResult, request.fingerprint, extras));
     const changed = after !== before;
     const entry: CommitEntry = {
       shard: this.shard,
-      writes: [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }],
+      writes: extra.writes === undefined || extra.writes.length === 0
+        ? [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }]
+        : [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }, ...extra.writes],
       idempotency: { key: request.key, value: stored },
       ...(extra.claims && extra.claims.length > 0 ? { claims: extra.claims } : {}),
       outbox: stored,
@@ -469,6 +549,13 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     if (!this.context.retell(again)) message.reply({ ok: false, error: resourceExhausted('card mailbox full', { cardId: this.cardId }) });
   }
 }
+
+function refundLedgerEntity(originalKey: string): EntityId {
+  return { kind: 'refunded', id: originalKey };
+}
+
+/** Kinds whose documents carry the hold fields. */
+const hold_kinds: ReadonlySet<string> = new Set(['pre_authorization', 'incremental', 'completion', 'void', 'hold_expiry']);
 
 /** Kinds whose approval a reversal can undo. */
 const reversible_kinds: ReadonlySet<string> = new Set(['purchase', 'pre_authorization', 'completion']);

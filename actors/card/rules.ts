@@ -54,7 +54,9 @@ export type DeclineReason =
   | 'max_balance_exceeded'
   | 'reversed_before_authorization'
   | 'hold_not_found'
-  | 'completion_exceeds_hold';
+  | 'completion_exceeds_hold'
+  | 'refund_exceeds_original'
+  | 'original_not_refundable';
 
 export type CardCommand =
   | { readonly type: 'issue'; readonly cardId: string; readonly currency: string; readonly initialBalanceMinor: number; readonly programId: string; readonly nowMs: number; readonly profile?: CardProfile }

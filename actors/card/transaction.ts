@@ -3,7 +3,7 @@
 
 import type { DeclineReason } from './rules';
 
-export type MoneyKind = 'purchase' | 'top_up' | 'reverse' | HoldKind;
+export type MoneyKind = 'purchase' | 'top_up' | 'reverse' | 'refund' | HoldKind;
 /** Issue 4: kinds that place, change or release a hold (documented in docs/OUTBOX.md). */
 export type HoldKind = 'pre_authorization' | 'incremental' | 'completion' | 'void' | 'hold_expiry';
 export type ReverseOutcome = 'reversed' | 'already_reversed' | 'nothing_to_reverse';
@@ -119,7 +119,7 @@ export interface RecordContext {
   readonly programId: string;
 }
 
-export function storedTransaction(request: MoneyRequest, context: RecordContext, result: TxnResult, fingerprint = request.fingerprint, hold?: HoldFields): StoredTransaction {
+export function storedTransaction(request: MoneyRequest, context: RecordContext, result: TxnResult, fingerprint = request.fingerprint, hold?: Partial<HoldFields>): StoredTransaction {
   const stored: StoredTransaction = {
     type: 'transaction',
     f: fingerprint,

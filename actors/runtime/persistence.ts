@@ -2,7 +2,7 @@
 // entity, which version, which idempotency key); the authorizer's Redis committer maps that onto
 // keys and a script (services/authorizer/store). Entities never see Redis.
 
-export type EntityKind = 'card' | 'terminal' | 'program' | 'holder' | 'issuance';
+export type EntityKind = 'card' | 'terminal' | 'program' | 'holder' | 'issuance' | 'refunded' | 'manager';
 
 export interface EntityId {
   readonly kind: EntityKind;

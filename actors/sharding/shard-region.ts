@@ -111,6 +111,9 @@ export class EntityPool<C> {
 // (may this terminal transact?) and from there to the card, which decides and commits.
 
 
+/** Resolves to an error to answer instead of running the request, or undefined to go on. */
+export type MerchantGate = (merchantId: string) => Promise<TaplineError | undefined>;
+
 export interface RegionContext {
   readonly card: Omit<CardActorContext, 'retell'>;
   readonly terminal: Omit<TerminalActorContext, 'retell' | 'publish'>;
@@ -139,11 +142,17 @@ export class ShardRegion {
   }
 
   /** Runs a money request: terminal check, then the card's decision. `reply` is called once. */
-  money(request: MoneyRequest, reply: Reply<TxnAnswer>): void {
+  money(request: MoneyRequest, reply: Reply<TxnAnswer>, gate?: MerchantGate): void {
     const toCard = (merchantId: string): void => {
-      const message: CardMessage = { type: 'money', request, merchantId, reply, attempt: 0 };
-      const refused = this.cards.tell(request.cardId, message);
-      if (refused) reply({ ok: false, error: refused });
+      if (gate !== undefined) {
+        // Issue 4: a check that needs the terminal's merchant (a refund's manager credential).
+        gate(merchantId).then((refusal) => {
+          if (refusal !== undefined) reply({ ok: false, error: refusal });
+          else this.toCard(request, merchantId, reply);
+        }, (error: unknown) => reply({ ok: false, error: error instanceof TaplineError ? error : unavailable('merchant check failed; retry', { cause: String(error) }) }));
+        return;
+      }
+      this.toCard(request, merchantId, reply);
     };
     if (request.terminalId === '') {
       toCard('');
@@ -165,6 +174,12 @@ export class ShardRegion {
       },
       fail: (error) => reply({ ok: false, error }),
     });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  private toCard(request: MoneyRequest, merchantId: string, reply: Reply<TxnAnswer>): void {
+    const message: CardMessage = { type: 'money', request, merchantId, reply, attempt: 0 };
+    const refused = this.cards.tell(request.cardId, message);
     if (refused) reply({ ok: false, error: refused });
   }
 

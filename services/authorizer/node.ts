@@ -20,6 +20,7 @@ import { RedisStore } from './store/redis-store';
 import { ProgramRegistry } from '../../actors/program/registry';
 import { IssuanceRecords } from '../../actors/card/issuance';
 import { PinHasher } from './pin';
+import { ManagerDirectory } from './managers';
 
 export class AuthorizerNode {
   private accepting = false;
@@ -92,6 +93,7 @@ export class AuthorizerNode {
       terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
     }, clock);
 
+    const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
     const inFlight = new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics);
     const holder: { node?: AuthorizerNode } = {};
     const { server, health } = createGrpcServer({
@@ -104,7 +106,8 @@ export class AuthorizerNode {
       stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
       accepting: () => holder.node?.accepting ?? false,
       programs,
-      pinHasher: config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET),
+      pinHasher,
+      managers: pinHasher === undefined ? undefined : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher),
       issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
     }, {
       message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,

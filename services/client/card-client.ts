@@ -15,8 +15,9 @@ import {
   type GetCardResponse,
   type GetProgramResponse,
   type ProgramConfig,
+  type RegisterManagerResponse,
 } from '../../gen/tapline/v1/cards';
-import { AuthorizationServiceClient, type AuthorizeRequest, type VoidResponse } from '../../gen/tapline/v1/authorization';
+import { AuthorizationServiceClient, type AuthorizeRequest, type RefundResponse, type VoidResponse } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
 import { call_deadline_ms } from './tapline-client';
 
@@ -95,6 +96,35 @@ export class CardClient {
       original: { ref: { $case: 'terminalTxn' as const, value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
     };
     return invoke((options, cb) => this.authorization.void(request, new grpc.Metadata(), options, cb));
+  }
+
+  close(): void {
+    this.cards.close();
+    this.authorization.close();
+  }
+}
+
+/** Refund and manager calls (issue 4, item 3). */
+export class RefundClient {
+  readonly cards: CardServiceClient;
+  readonly authorization: AuthorizationServiceClient;
+
+  constructor(readonly address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    this.cards = new CardServiceClient(address, credentials);
+    this.authorization = new AuthorizationServiceClient(address, credentials);
+  }
+
+  registerManager(merchantId: string, managerId: string, pin: string): Promise<RegisterManagerResponse> {
+    return invoke((options, cb) => this.cards.registerManager({ merchantId, managerId, pin, operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  }
+
+  refund(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }, amountMinor: number, manager: { id: string; pin: string }, currency = 'EUR'): Promise<RefundResponse> {
+    const request = {
+      terminalId, terminalTxnNumber: BigInt(txn), cardId,
+      original: { ref: { $case: 'terminalTxn' as const, value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
+      amount: { amountMinor: BigInt(amountMinor), currency }, managerId: manager.id, managerPin: manager.pin,
+    };
+    return invoke((options, cb) => this.authorization.refund(request, new grpc.Metadata(), options, cb));
   }
 
   close(): void {

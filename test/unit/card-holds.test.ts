@@ -1,4 +1,4 @@
-// Proves the pure hold rules (actors/card/holds.ts) and their effect through apply(): a
+// Proves the pure hold rules (and, at the end, the refund rules of actors/card/refunds.ts) (actors/card/holds.ts) and their effect through apply(): a
 // pre-authorization holds money without moving the balance, available = balance - holds,
 // incremental holds add to an open hold, a completion for a lower, equal or (within the program's
 // tolerance) higher amount debits that amount and releases the whole hold, a void releases it,
@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { apply, availableMinor, decide, heldDeltaMinor, balanceDeltaMinor, type CardDecision, type CardEvent, type CardState } from '../../actors/card/rules';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, liveHeldMinor } from '../../actors/card/holds';
 import { completionMaxMinor, default_program_config, programConfigProblem, type ProgramConfig } from '../../actors/program/config';
+import { decideRefund, reversibleMinor } from '../../actors/card/refunds';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
 const now_ms = 1_700_000_000_000;
@@ -198,5 +199,19 @@ describe('card holds: properties', () => {
         assert.ok(availableMinor(state) >= 0, `available ${availableMinor(state)}`);
       }
     }), 300);
+  });
+});
+
+describe('refund rules', () => {
+  it('refunds up to what was spent, not after a reversal, not to a dead card', () => {
+    const ledger = { refundedMinor: 600, reversed: false };
+    assert.deepEqual(decideRefund(card(), 400, 'EUR', 1_000, ledger), { kind: 'approved', event: { type: 'credited', amountMinor: 400 } });
+    assert.deepEqual(decideRefund(card(), 401, 'EUR', 1_000, ledger), { kind: 'declined', reason: 'refund_exceeds_original', rule: 'refund_total' });
+    assert.deepEqual(decideRefund(card(), 1, 'EUR', 1_000, { refundedMinor: 0, reversed: true }), { kind: 'declined', reason: 'original_not_refundable', rule: 'reversed' });
+    assert.equal((decideRefund(card({ status: 'replaced' }), 1, 'EUR', 1_000, ledger) as { reason: string }).reason, 'card_closed');
+    assert.equal(decideRefund(card({ status: 'blocked' }), 1, 'EUR', 1_000, ledger).kind, 'approved', 'a blocked card still gets its money back');
+    assert.equal((decideRefund(card(), 1, 'USD', 1_000, ledger) as { reason: string }).reason, 'currency_mismatch');
+    assert.equal(reversibleMinor(1_000, ledger), 400);
+    assert.equal(reversibleMinor(1_000, { refundedMinor: 1_000, reversed: false }), 0);
   });
 });

@@ -212,6 +212,34 @@ export interface VoidResponse {
   replayed: boolean;
 }
 
+export interface RefundRequest {
+  /** The refund's own idempotency key. */
+  terminalId: string;
+  terminalTxnNumber: bigint;
+  cardId: string;
+  /** The purchase (or completion) the goods were bought with. */
+  original?: RequestRef | undefined;
+  amount?:
+    | Money
+    | undefined;
+  /** A manager of the terminal's merchant (CardService.RegisterManager) and their PIN. */
+  managerId: string;
+  managerPin: string;
+}
+
+export interface RefundResponse {
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  declineRule: string;
+  transactionId: string;
+  refundedAmount?:
+    | Money
+    | undefined;
+  /** Available balance after the refund. */
+  balanceAfter?: Money | undefined;
+  replayed: boolean;
+}
+
 function createBaseAuthorizeRequest(): AuthorizeRequest {
   return {
     terminalId: "",
@@ -1727,6 +1755,289 @@ export const VoidResponse: MessageFns<VoidResponse> = {
   },
 };
 
+function createBaseRefundRequest(): RefundRequest {
+  return {
+    terminalId: "",
+    terminalTxnNumber: 0n,
+    cardId: "",
+    original: undefined,
+    amount: undefined,
+    managerId: "",
+    managerPin: "",
+  };
+}
+
+export const RefundRequest: MessageFns<RefundRequest> = {
+  encode(message: RefundRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.terminalTxnNumber !== 0n) {
+      if (BigInt.asUintN(64, message.terminalTxnNumber) !== message.terminalTxnNumber) {
+        throw new globalThis.Error("value provided for field message.terminalTxnNumber of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.terminalTxnNumber);
+    }
+    if (message.cardId !== "") {
+      writer.uint32(26).string(message.cardId);
+    }
+    if (message.original !== undefined) {
+      RequestRef.encode(message.original, writer.uint32(34).fork()).join();
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.managerId !== "") {
+      writer.uint32(50).string(message.managerId);
+    }
+    if (message.managerPin !== "") {
+      writer.uint32(58).string(message.managerPin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.terminalTxnNumber = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.original = RequestRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.managerId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.managerPin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RefundRequest>): RefundRequest {
+    return RefundRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RefundRequest>): RefundRequest {
+    const message = createBaseRefundRequest();
+    message.terminalId = object.terminalId ?? "";
+    message.terminalTxnNumber = (object.terminalTxnNumber !== undefined && object.terminalTxnNumber !== null)
+      ? BigInt(object.terminalTxnNumber)
+      : 0n;
+    message.cardId = object.cardId ?? "";
+    message.original = (object.original !== undefined && object.original !== null)
+      ? RequestRef.fromPartial(object.original)
+      : undefined;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.managerId = object.managerId ?? "";
+    message.managerPin = object.managerPin ?? "";
+    return message;
+  },
+};
+
+function createBaseRefundResponse(): RefundResponse {
+  return {
+    outcome: 0,
+    declineReason: 0,
+    declineRule: "",
+    transactionId: "",
+    refundedAmount: undefined,
+    balanceAfter: undefined,
+    replayed: false,
+  };
+}
+
+export const RefundResponse: MessageFns<RefundResponse> = {
+  encode(message: RefundResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(16).int32(message.declineReason);
+    }
+    if (message.declineRule !== "") {
+      writer.uint32(26).string(message.declineRule);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(34).string(message.transactionId);
+    }
+    if (message.refundedAmount !== undefined) {
+      Money.encode(message.refundedAmount, writer.uint32(42).fork()).join();
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(50).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(56).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.declineRule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.refundedAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RefundResponse>): RefundResponse {
+    return RefundResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RefundResponse>): RefundResponse {
+    const message = createBaseRefundResponse();
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.declineRule = object.declineRule ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.refundedAmount = (object.refundedAmount !== undefined && object.refundedAmount !== null)
+      ? Money.fromPartial(object.refundedAmount)
+      : undefined;
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
 /**
  * The public API terminals and venue gateways call.
  *
@@ -1805,6 +2116,20 @@ export const AuthorizationServiceService = {
     responseSerialize: (value: VoidResponse): Buffer => Buffer.from(VoidResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VoidResponse => VoidResponse.decode(value),
   },
+  /**
+   * Returns goods against an earlier purchase or completion: credits the card, never more in
+   * total than was spent on that purchase. Needs a manager's credential (PERMISSION_DENIED when
+   * wrong); an unknown original is NOT_FOUND.
+   */
+  refund: {
+    path: "/tapline.v1.AuthorizationService/Refund" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RefundRequest): Buffer => Buffer.from(RefundRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RefundRequest => RefundRequest.decode(value),
+    responseSerialize: (value: RefundResponse): Buffer => Buffer.from(RefundResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RefundResponse => RefundResponse.decode(value),
+  },
 } as const;
 
 export interface AuthorizationServiceServer extends UntypedServiceImplementation {
@@ -1822,6 +2147,12 @@ export interface AuthorizationServiceServer extends UntypedServiceImplementation
    * available again. A hold that is no longer open is declined HOLD_NOT_FOUND.
    */
   void: handleUnaryCall<VoidRequest, VoidResponse>;
+  /**
+   * Returns goods against an earlier purchase or completion: credits the card, never more in
+   * total than was spent on that purchase. Needs a manager's credential (PERMISSION_DENIED when
+   * wrong); an unknown original is NOT_FOUND.
+   */
+  refund: handleUnaryCall<RefundRequest, RefundResponse>;
 }
 
 export interface AuthorizationServiceClient extends Client {
@@ -1910,6 +2241,26 @@ export interface AuthorizationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VoidResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Returns goods against an earlier purchase or completion: credits the card, never more in
+   * total than was spent on that purchase. Needs a manager's credential (PERMISSION_DENIED when
+   * wrong); an unknown original is NOT_FOUND.
+   */
+  refund(
+    request: RefundRequest,
+    callback: (error: ServiceError | null, response: RefundResponse) => void,
+  ): ClientUnaryCall;
+  refund(
+    request: RefundRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RefundResponse) => void,
+  ): ClientUnaryCall;
+  refund(
+    request: RefundRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RefundResponse) => void,
   ): ClientUnaryCall;
 }
 

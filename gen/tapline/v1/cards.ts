@@ -190,6 +190,19 @@ export interface CardInfo {
   issuanceId: string;
 }
 
+export interface RegisterManagerRequest {
+  merchantId: string;
+  managerId: string;
+  /** 4-12 digits. */
+  pin: string;
+  operatorId: string;
+}
+
+export interface RegisterManagerResponse {
+  merchantId: string;
+  managerId: string;
+}
+
 function createBaseProgramConfig(): ProgramConfig {
   return {
     pinRequired: false,
@@ -1674,6 +1687,164 @@ export const CardInfo: MessageFns<CardInfo> = {
   },
 };
 
+function createBaseRegisterManagerRequest(): RegisterManagerRequest {
+  return { merchantId: "", managerId: "", pin: "", operatorId: "" };
+}
+
+export const RegisterManagerRequest: MessageFns<RegisterManagerRequest> = {
+  encode(message: RegisterManagerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.merchantId !== "") {
+      writer.uint32(10).string(message.merchantId);
+    }
+    if (message.managerId !== "") {
+      writer.uint32(18).string(message.managerId);
+    }
+    if (message.pin !== "") {
+      writer.uint32(26).string(message.pin);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterManagerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterManagerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.managerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RegisterManagerRequest>): RegisterManagerRequest {
+    return RegisterManagerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterManagerRequest>): RegisterManagerRequest {
+    const message = createBaseRegisterManagerRequest();
+    message.merchantId = object.merchantId ?? "";
+    message.managerId = object.managerId ?? "";
+    message.pin = object.pin ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseRegisterManagerResponse(): RegisterManagerResponse {
+  return { merchantId: "", managerId: "" };
+}
+
+export const RegisterManagerResponse: MessageFns<RegisterManagerResponse> = {
+  encode(message: RegisterManagerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.merchantId !== "") {
+      writer.uint32(10).string(message.merchantId);
+    }
+    if (message.managerId !== "") {
+      writer.uint32(18).string(message.managerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterManagerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterManagerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.managerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RegisterManagerResponse>): RegisterManagerResponse {
+    return RegisterManagerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterManagerResponse>): RegisterManagerResponse {
+    const message = createBaseRegisterManagerResponse();
+    message.merchantId = object.merchantId ?? "";
+    message.managerId = object.managerId ?? "";
+    return message;
+  },
+};
+
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
@@ -1759,6 +1930,21 @@ export const CardServiceService = {
     responseSerialize: (value: GetCardResponse): Buffer => Buffer.from(GetCardResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetCardResponse => GetCardResponse.decode(value),
   },
+  /**
+   * Registers (or changes the PIN of) a manager of a merchant, who can authorize refunds at the
+   * merchant's terminals. The PIN is kept only as a keyed hash (needs TAPLINE_PIN_SECRET).
+   */
+  registerManager: {
+    path: "/tapline.v1.CardService/RegisterManager" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterManagerRequest): Buffer =>
+      Buffer.from(RegisterManagerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterManagerRequest => RegisterManagerRequest.decode(value),
+    responseSerialize: (value: RegisterManagerResponse): Buffer =>
+      Buffer.from(RegisterManagerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterManagerResponse => RegisterManagerResponse.decode(value),
+  },
 } as const;
 
 export interface CardServiceServer extends UntypedServiceImplementation {
@@ -1780,6 +1966,11 @@ export interface CardServiceServer extends UntypedServiceImplementation {
   changeCardState: handleUnaryCall<ChangeCardStateRequest, ChangeCardStateResponse>;
   /** A card's state as the issuer sees it (no personal data, never the PIN). */
   getCard: handleUnaryCall<GetCardRequest, GetCardResponse>;
+  /**
+   * Registers (or changes the PIN of) a manager of a merchant, who can authorize refunds at the
+   * merchant's terminals. The PIN is kept only as a keyed hash (needs TAPLINE_PIN_SECRET).
+   */
+  registerManager: handleUnaryCall<RegisterManagerRequest, RegisterManagerResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -1884,6 +2075,25 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetCardResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Registers (or changes the PIN of) a manager of a merchant, who can authorize refunds at the
+   * merchant's terminals. The PIN is kept only as a keyed hash (needs TAPLINE_PIN_SECRET).
+   */
+  registerManager(
+    request: RegisterManagerRequest,
+    callback: (error: ServiceError | null, response: RegisterManagerResponse) => void,
+  ): ClientUnaryCall;
+  registerManager(
+    request: RegisterManagerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterManagerResponse) => void,
+  ): ClientUnaryCall;
+  registerManager(
+    request: RegisterManagerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterManagerResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -43,6 +43,10 @@ export enum DeclineReason {
   DECLINE_REASON_HOLD_NOT_FOUND = 18,
   /** DECLINE_REASON_COMPLETION_EXCEEDS_HOLD - A completion above its hold by more than the program's over-completion tolerance. */
   DECLINE_REASON_COMPLETION_EXCEEDS_HOLD = 19,
+  /** DECLINE_REASON_REFUND_EXCEEDS_ORIGINAL - A refund that would bring what was refunded against a purchase above what was spent on it. */
+  DECLINE_REASON_REFUND_EXCEEDS_ORIGINAL = 20,
+  /** DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE - A refund against a purchase that was declined or reversed. */
+  DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE = 21,
   UNRECOGNIZED = -1,
 }
 

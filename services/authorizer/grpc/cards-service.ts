@@ -24,6 +24,8 @@ import type {
   GetProgramRequest,
   GetProgramResponse,
   ProgramConfig as WireProgramConfig,
+  RegisterManagerRequest,
+  RegisterManagerResponse,
 } from '../../../gen/tapline/v1/cards';
 import { wireCardStatus } from './mapping';
 import { unary, type ServiceDeps } from './service';
@@ -143,6 +145,16 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
     getCard: unary<GetCardRequest, GetCardResponse, CardState>(deps, 'GetCard', (request, reply) => {
       region.balance(requireId('card_id', request.cardId), reply);
     }, (state) => ({ card: cardInfo(state, deps.clock()) })),
+
+    registerManager: unary<RegisterManagerRequest, RegisterManagerResponse, { merchantId: string; managerId: string }>(deps, 'RegisterManager', (request, reply) => {
+      const merchantId = requireId('merchant_id', request.merchantId);
+      const managerId = requireId('manager_id', request.managerId);
+      const pin = parsePin(request.pin);
+      if (pin === undefined) throw invalidArgument('pin is required');
+      const operatorId = optionalId('operator_id', request.operatorId, '');
+      if (deps.managers === undefined) throw failedPrecondition('manager PINs need TAPLINE_PIN_SECRET configured on the node');
+      deps.managers.register(merchantId, managerId, pin, operatorId, deps.clock(), reply);
+    }, (value) => value),
   };
 }
 

@@ -3,7 +3,7 @@
 import type { CardState, CardStatus as DomainCardStatus, DeclineReason as DomainDeclineReason } from '../../../actors/card/rules';
 import type { ReverseOutcome, TxnAnswer } from '../../../actors/card/transaction';
 import { CardStatus, DeclineReason, Outcome } from '../../../gen/tapline/v1/types';
-import { ReverseResult, type AuthorizeResponse, type GetBalanceResponse, type ReverseResponse, type TopUpResponse, type VoidResponse } from '../../../gen/tapline/v1/authorization';
+import { ReverseResult, type AuthorizeResponse, type GetBalanceResponse, type ReverseResponse, type RefundResponse, type TopUpResponse, type VoidResponse } from '../../../gen/tapline/v1/authorization';
 import { liveHeldMinor } from '../../../actors/card/holds';
 
 const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
@@ -17,6 +17,8 @@ const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   reversed_before_authorization: DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION,
   hold_not_found: DeclineReason.DECLINE_REASON_HOLD_NOT_FOUND,
   completion_exceeds_hold: DeclineReason.DECLINE_REASON_COMPLETION_EXCEEDS_HOLD,
+  refund_exceeds_original: DeclineReason.DECLINE_REASON_REFUND_EXCEEDS_ORIGINAL,
+  original_not_refundable: DeclineReason.DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE,
 };
 
 const card_statuses: Readonly<Record<DomainCardStatus, CardStatus>> = {
@@ -67,6 +69,18 @@ export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeR
     response.holdExpiresAtUnixMs = BigInt(result.holdExpiresAtMs ?? 0);
   }
   return response;
+}
+
+export function toRefundResponse({ result, replayed }: TxnAnswer): RefundResponse {
+  return {
+    outcome: result.outcome === 'approved' ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
+    declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineRule: result.rule ?? '',
+    transactionId: result.id,
+    refundedAmount: money(result.amountMinor, result.currency),
+    balanceAfter: money(result.balanceAfterMinor, result.currency),
+    replayed,
+  };
 }
 
 export function toVoidResponse({ result, replayed }: TxnAnswer): VoidResponse {

@@ -3,7 +3,7 @@
 
 import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { TaplineError, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
+import { TaplineError, failedPrecondition, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
 import { operator_settable_statuses } from '../../../actors/card/rules';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
@@ -16,12 +16,14 @@ import {
   toBalanceResponse,
   toReverseResponse,
   toTopUpResponse,
+  toRefundResponse,
   toVoidResponse,
   wireCardStatus,
 } from './mapping';
 import type { ProgramRegistry } from '../../../actors/program/registry';
 import type { PinHasher } from '../pin';
-import { optionalId, parseAuthorize, parseReverse, parseTopUp, parseVoid, requireBalance, requireCorrelationId, requireId } from './validate';
+import type { ManagerDirectory } from '../managers';
+import { optionalId, parseAuthorize, parseReverse, parseRefund, parseTopUp, parseVoid, requireBalance, requireCorrelationId, requireId } from './validate';
 import type {
   AuthorizationServiceServer,
   AuthorizeRequest,
@@ -37,6 +39,8 @@ import type {
   TopUpResponse,
   VoidRequest,
   VoidResponse,
+  RefundRequest,
+  RefundResponse,
 } from '../../../gen/tapline/v1/authorization';
 import type {
   AdminServiceServer,
@@ -98,6 +102,8 @@ export interface ServiceDeps {
   /** Issue 4: programs (CardService) and the PIN hashing key. */
   readonly programs: ProgramRegistry;
   readonly pinHasher: PinHasher | undefined;
+  /** Undefined when no PIN secret is configured (refunds are then refused). */
+  readonly managers: ManagerDirectory | undefined;
 }
 
 export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
@@ -167,6 +173,12 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     void: unary<VoidRequest, VoidResponse, TxnAnswer>(deps, 'Void', (request, reply) => {
       region.money(parseVoid(request), reply);
     }, toVoidResponse),
+    refund: unary<RefundRequest, RefundResponse, TxnAnswer>(deps, 'Refund', (request, reply) => {
+      const { request: refund, managerId, managerPin } = parseRefund(request);
+      const managers = deps.managers;
+      if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
+      region.money(refund, reply, (merchantId) => managers.verify(merchantId, managerId, managerPin));
+    }, toRefundResponse),
     authorizeStream: (call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>) => serveStream(deps, call),
   };
 }

@@ -6,7 +6,7 @@ import { isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
 import { clientKey, terminalTxnKey } from '../store/keys';
 import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
-import { TopUpSource, type AuthorizeRequest, type ReverseRequest, type TopUpRequest, type VoidRequest } from '../../../gen/tapline/v1/authorization';
+import { TopUpSource, type AuthorizeRequest, type RefundRequest, type ReverseRequest, type TopUpRequest, type VoidRequest } from '../../../gen/tapline/v1/authorization';
 
 /** Card, terminal, merchant, program and operator ids: 1-64 of [A-Za-z0-9._-]. */
 const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -113,7 +113,7 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
     // UNRECOGNIZED (-1) is ts-proto's marker for "not in the enum", and it is also a key of the
     // enum object, so it must be refused explicitly (a client can send -1 on the wire).
     if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind)) throw invalidArgument('unknown authorization kind');
-    throw unimplemented('REFUND authorizations are not served by this version');
+    throw unimplemented('refunds are served by the Refund call (it needs a manager credential), not by Authorize');
   }
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
   const key = terminalTxnKey(terminalId, txn);
@@ -178,4 +178,19 @@ export function parseReverse(wire: ReverseRequest): MoneyRequest {
   const key = terminalTxnKey(terminalId, txn);
   if (originalKey === key) throw invalidArgument('a reversal cannot reverse itself');
   return finish({ kind: 'reverse', key, cardId, terminalId, amountMinor: 0, currency: '', source: '', operatorId: '', originalKey });
+}
+
+/** A refund: keyed by its own terminal transaction, against `original`, with a manager's PIN. */
+export function parseRefund(wire: RefundRequest): { request: MoneyRequest; managerId: string; managerPin: string } {
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
+  const cardId = requireId('card_id', wire.cardId);
+  const originalKey = refKey('original', wire.original);
+  const key = terminalTxnKey(terminalId, txn);
+  if (originalKey === key) throw invalidArgument('a refund cannot refer to itself');
+  const { amountMinor, currency } = requireAmount('amount', wire.amount);
+  const managerId = requireId('manager_id', wire.managerId);
+  if (!/^[0-9]{4,12}$/.test(wire.managerPin)) throw invalidArgument('manager_pin must be 4-12 digits');
+  const request = finish({ kind: 'refund', key, cardId, terminalId, amountMinor, currency, source: '', operatorId: managerId, originalKey });
+  return { request, managerId, managerPin: wire.managerPin };
 }

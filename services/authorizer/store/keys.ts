@@ -5,6 +5,8 @@
 //   tl:{s<shard>}:program:<programId>  hash  v = version, d = program configuration (JSON), on the shard of the program id
 //   tl:{s<shard>}:holder:<cardId>      hash  v = version, d = a named card's holder (personal data, JSON); same shard as the card
 //   tl:{s<shard>}:issuance:<id>        hash  v = version, d = bulk issuance record (JSON), on the shard of the issuance id
+//   tl:{s<shard>}:refunded:<originalKey>  hash  v, d = what was refunded against a purchase / completion (JSON); card's shard
+//   tl:{s<shard>}:manager:<merchant>/<id>  hash  v, d = a merchant manager's keyed PIN hash (JSON), on the merchant's shard
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
 //   tl:idem:<idempotencyKey>           string  {"f": fingerprint, "r": result} for RETENTION seconds
@@ -42,7 +44,7 @@ export function terminalKey(shard: number, terminalId: string): string {
 }
 
 /** Keys of the issue-4 entities (programs, card holders, issuance records). */
-export function recordKey(shard: number, kind: 'program' | 'holder' | 'issuance', id: string): string {
+export function recordKey(shard: number, kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager', id: string): string {
   return `tl:{s${shard}}:${kind}:${id}`;
 }
 
