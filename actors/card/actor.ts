@@ -13,6 +13,7 @@ import { apply, decide, availableMinor, balanceDeltaMinor, heldDeltaMinor, type 
 import type { ProgramSource } from '../program/registry';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
 import { decideTransition, type TransitionRequest } from './lifecycle';
+import { decideCashOut, decideReplace, replacementState } from './closing';
 import {
   answerFromRecord,
   decodeRecord,
@@ -22,6 +23,7 @@ import {
   type IdempotencyRecord,
   type MoneyRequest,
   type ReverseOutcome,
+  type DocumentExtras,
   type HoldFields,
   type TxnAnswer,
   type TxnResult,
@@ -34,8 +36,16 @@ export type CardMessage =
   | { readonly type: 'balance'; readonly reply: Reply<CardState> }
   | { readonly type: 'issue'; readonly command: Extract<CardCommand, { type: 'issue' }>; readonly operatorId: string; readonly reply: Reply<IssueAnswer>; readonly attempt: number; readonly holder?: string }
   | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
-  | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly reply: Reply<TransitionAnswer>; readonly attempt: number };
+  | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly reply: Reply<TransitionAnswer>; readonly attempt: number }
+  | { readonly type: 'replace'; readonly replacementId: string; readonly replacementShard: number; readonly reason: string; readonly operatorId: string; readonly reply: Reply<ReplaceAnswer>; readonly attempt: number }
+  /** Issue 4: another actor wrote this card (a replacement created it): forget the cached state. */
+  | { readonly type: 'invalidate' };
 
+export interface ReplaceAnswer {
+  readonly old: CardState;
+  readonly replacement: CardState;
+  readonly alreadyReplaced: boolean;
+}
 export interface TransitionAnswer {
   readonly state: CardState;
   readonly previous: CardStatus;
@@ -55,6 +65,8 @@ export interface CardActorContext {
   readonly retell: (message: CardMessage) => boolean;
   readonly onDecision?: (result: TxnResult) => void;
   readonly programs: ProgramSource;
+  /** Tells an active actor of another card to reload (its card was written by this one). */
+  readonly invalidate?: (cardId: string) => void;
   /** Attempts at one request when commits keep conflicting, before UNAVAILABLE. */
   readonly conflict_attempts_max: number;
 }
@@ -91,6 +103,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         if (!this.loaded) await this.reload();
         if (message.type === 'money' && message.request.kind === 'reverse') await this.handleReverse(message);
         else if (message.type === 'money' && message.request.kind === 'refund') await this.handleRefund(message);
+        else if (message.type === 'replace') await this.handleReplace(message);
         else this.handle(message);
       } catch (error) {
         this.fail([message], error);
@@ -101,7 +114,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   fail(batch: CardMessage[], error: unknown): void {
     const failure = error instanceof TaplineError ? error : new TaplineError('internal', 'card actor failed', { cause: String(error) });
     this.loaded = false;
-    for (const message of batch) message.reply({ ok: false, error: failure });
+    for (const message of batch) if (message.type !== 'invalidate') message.reply({ ok: false, error: failure });
   }
 
   private async reload(): Promise<void> {
@@ -127,6 +140,12 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         return;
       case 'transition':
         this.handleAdmin(message, { type: 'set_status', status: 'active' });
+        return;
+      case 'invalidate':
+        // Only a card with nothing in flight can have been written by someone else (it did not exist).
+        if (this.uncommitted === 0) this.loaded = false;
+        return;
+      case 'replace':
         return;
       case 'money':
         this.handleMoney(message);
@@ -194,6 +213,9 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         break;
       case 'completion':
         decision = decideCompletion(state, request.originalKey, request.amountMinor, request.currency, nowMs, program);
+        break;
+      case 'cash_out':
+        decision = decideCashOut(state, nowMs);
         break;
       default:
         decision = decideRelease(state, request.originalKey);
@@ -352,6 +374,122 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.commitMoney(message, decision, { writes });
   }
 
+  /**
+   * Replaces this card by a new one, in one commit entry fenced by both cards' shards: this card
+   * becomes `replaced` with nothing on it, the new card is created (it must not exist: expected
+   * version 0) with this card's balance, deposit, program, expiry and holder, and the documents
+   * transfer_out (this card), card_replaced, card_issued and transfer_in (new card) are appended.
+   */
+  private async handleReplace(message: Extract<CardMessage, { type: 'replace' }>): Promise<void> {
+    const state = this.state;
+    if (state === undefined) {
+      message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
+      return;
+    }
+    if (state.status === 'replaced') {
+      // A retry of the same replacement answers it again; another one is refused.
+      if (state.profile?.replacedBy === message.replacementId) {
+        const stored = await this.context.persistence.loadEntity(message.replacementShard, { kind: 'card', id: message.replacementId });
+        if (stored.data !== undefined) {
+          message.reply({ ok: true, value: { old: state, replacement: JSON.parse(stored.data) as CardState, alreadyReplaced: true } });
+          return;
+        }
+      }
+      message.reply({ ok: false, error: new TaplineError('failed_precondition', 'card was already replaced', { cardId: this.cardId }) });
+      return;
+    }
+    this.releaseExpiredHolds('');
+    const nowMs = this.context.clock();
+    const decision = decideReplace(this.state as CardState, message.replacementId, nowMs);
+    if (decision.kind === 'rejected') {
+      message.reply({ ok: false, error: new TaplineError(decision.code, decision.message, { cardId: this.cardId }) });
+      return;
+    }
+    if (decision.kind !== 'approved') throw new Error('assertion: a replacement is approved or rejected');
+    const versionBefore = this.version;
+    const existing = await this.context.persistence.loadEntity(message.replacementShard, { kind: 'card', id: message.replacementId });
+    const holder = state.profile?.named === true ? await this.context.persistence.loadEntity(this.shard, { kind: 'holder', id: this.cardId }) : undefined;
+    if (!this.loaded || this.version !== versionBefore) {
+      // The card changed while we read: decide again on the new state.
+      this.retellOrFail(message);
+      return;
+    }
+    if (existing.data !== undefined) {
+      message.reply({ ok: false, error: new TaplineError('already_exists', 'the replacement card already exists', { cardId: message.replacementId }) });
+      return;
+    }
+    const before = this.state as CardState;
+    const after = apply(before, decision.event);
+    const replacement = replacementState(before, message.replacementId, nowMs);
+    const documents = this.replacementDocuments(before, replacement, message, nowMs);
+    const writes: EntityWrite[] = [
+      { entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) },
+      { entity: { kind: 'card', id: message.replacementId }, expectVersion: 0, data: JSON.stringify(replacement), shard: message.replacementShard },
+    ];
+    if (holder?.data !== undefined) writes.push({ entity: { kind: 'holder', id: message.replacementId }, expectVersion: 0, data: holder.data, shard: message.replacementShard });
+    const entry: CommitEntry = {
+      shard: this.shard,
+      writes,
+      outbox: documents.transferOut,
+      extraOutbox: [
+        { shard: this.shard, document: documents.replaced },
+        { shard: message.replacementShard, document: documents.issued },
+        { shard: message.replacementShard, document: documents.transferIn },
+      ],
+      settle: (outcome) => {
+        this.uncommitted -= 1;
+        if (outcome.status === 'committed') {
+          this.durable = after;
+          this.context.invalidate?.(message.replacementId);
+          message.reply({ ok: true, value: { old: after, replacement, alreadyReplaced: false } });
+          return;
+        }
+        this.loaded = false;
+        if (outcome.status === 'conflict') this.retellOrFail(message);
+        else message.reply({ ok: false, error: settledFailure(outcome) });
+      },
+    };
+    if (!this.context.persistence.submit(entry)) {
+      message.reply({ ok: false, error: resourceExhausted('commit queue full', { cardId: this.cardId }) });
+      return;
+    }
+    this.uncommitted += 1;
+    this.state = after;
+    this.version += 1;
+  }
+
+  private replacementDocuments(old: CardState, replacement: CardState, message: Extract<CardMessage, { type: 'replace' }>, atMs: number): Record<'transferOut' | 'replaced' | 'issued' | 'transferIn', string> {
+    const depositMinor = old.profile?.depositMinor ?? 0;
+    const transfer = (kind: 'transfer_out' | 'transfer_in', card: CardState, sign: number): string => {
+      const request: MoneyRequest = {
+        kind, key: '', fingerprint: '', cardId: card.cardId, terminalId: '', amountMinor: old.balanceMinor, currency: old.currency,
+        source: '', operatorId: message.operatorId, originalKey: sign < 0 ? replacement.cardId : old.cardId,
+      };
+      const result: TxnResult = {
+        id: this.context.nextTransactionId(), kind, outcome: 'approved', cardId: card.cardId, amountMinor: old.balanceMinor,
+        currency: old.currency, balanceAfterMinor: sign < 0 ? 0 : replacement.balanceMinor, atMs,
+      };
+      return encodeRecord(storedTransaction(request, { merchantId: '', programId: old.programId }, result, '', {
+        balance_delta: sign * old.balanceMinor, deposit_delta: sign * depositMinor,
+      }));
+    };
+    const profile = replacement.profile;
+    return {
+      transferOut: transfer('transfer_out', old, -1),
+      transferIn: transfer('transfer_in', replacement, 1),
+      replaced: JSON.stringify({
+        type: 'card_replaced', card: old.cardId, replacement: replacement.cardId, program: old.programId, amount: old.balanceMinor,
+        deposit: depositMinor, operator: message.operatorId, reason: message.reason, at: atMs,
+      }),
+      // The new card is issued empty; its money arrives by transfer_in (per-card reconciliation).
+      issued: JSON.stringify({
+        type: 'card_issued', card: replacement.cardId, program: replacement.programId, currency: replacement.currency, status: 'active',
+        amount: 0, deposit: 0, named: profile?.named ?? false, expires_at: profile?.expiresAtMs ?? 0, issuance: '',
+        operator: message.operatorId, reason: `replaces ${old.cardId}`, at: atMs,
+      }),
+    };
+  }
+
   /** Reversal of a pre-authorization whose hold is open: the hold is released. */
   private commitHoldReversal(message: Extract<CardMessage, { type: 'money' }>): void {
     const { request } = message;
@@ -425,7 +563,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       ? holdFields(event, holdKey, after)
       : undefined;
     const fullResult: TxnResult = hold === undefined ? result : { ...result, holdMinor: hold.hold_amount, holdExpiresAtMs: hold.hold_expires_at, ledgerAfterMinor: hold.ledger_after };
-    const extras = request.kind === 'refund' ? { balance_delta: result.amountMinor } : hold;
+    const extras = request.kind === 'refund' ? { balance_delta: result.amountMinor } : request.kind === 'cash_out' ? cashOutFields(event) : hold;
     const record: IdempotencyRecord = { f: request.fingerprint, r: fullResult };
     // One document is both the idempotency record and the outbox entry.
     const stored = encodeRecord(storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, fullResult, request.fingerprint, extras));
@@ -537,6 +675,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   }
 
   private retellOrFail(message: CardMessage): void {
+    if (message.type === 'invalidate') return;
     if (message.type === 'balance') {
       if (!this.context.retell(message)) message.reply({ ok: false, error: resourceExhausted('card mailbox full') });
       return;
@@ -552,6 +691,12 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
 
 function refundLedgerEntity(originalKey: string): EntityId {
   return { kind: 'refunded', id: originalKey };
+}
+
+/** The deltas and payout of a return (docs/OUTBOX.md `cash_out`). */
+function cashOutFields(event: CardEvent | undefined): DocumentExtras {
+  if (event?.type !== 'cashed_out') return { balance_delta: 0, deposit_delta: 0, payout: 0 };
+  return { balance_delta: -event.balanceMinor, deposit_delta: -event.depositMinor, payout: event.balanceMinor + event.depositMinor };
 }
 
 /** Kinds whose documents carry the hold fields. */
@@ -570,6 +715,8 @@ function movedMinor(event: CardEvent, requestedMinor: number): number {
       return event.debitedMinor;
     case 'hold_released':
       return event.amountMinor;
+    case 'cashed_out':
+      return event.balanceMinor + event.depositMinor;
     default:
       return requestedMinor;
   }

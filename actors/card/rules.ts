@@ -37,6 +37,9 @@ export interface CardProfile {
   readonly pinFailures: number;
   /** Bulk issuance the card came from ("" = issued alone). */
   readonly issuance: string;
+  /** History links of a replacement: the card this one replaced / was replaced by. */
+  readonly replaces?: string;
+  readonly replacedBy?: string;
 }
 
 export interface Hold {
@@ -73,7 +76,9 @@ export type CardEvent =
   | { readonly type: 'hold_placed'; readonly key: string; readonly amountMinor: number; readonly expiresAtMs: number }
   | { readonly type: 'hold_increased'; readonly key: string; readonly amountMinor: number; readonly expiresAtMs: number }
   | { readonly type: 'hold_completed'; readonly key: string; readonly releasedMinor: number; readonly debitedMinor: number }
-  | { readonly type: 'hold_released'; readonly key: string; readonly amountMinor: number };
+  | { readonly type: 'hold_released'; readonly key: string; readonly amountMinor: number }
+  | { readonly type: 'replaced'; readonly replacementId: string; readonly balanceMinor: number; readonly depositMinor: number }
+  | { readonly type: 'cashed_out'; readonly balanceMinor: number; readonly depositMinor: number };
 
 export type CardDecision =
   | { readonly kind: 'approved'; readonly event: CardEvent }
@@ -117,6 +122,9 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       if (state.balanceMinor + command.amountMinor > amount_abs_max_minor) {
         return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' };
       }
+      // Issue 4: a closed (cashed-out) or replaced card is dead; money given back to it would be
+      // stranded. The reversal is declined and the purchase stands (its money left with the card's payout).
+      if (state.status === 'closed' || state.status === 'replaced') return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
       return { kind: 'approved', event: { type: 'credited', amountMinor: command.amountMinor } };
     case 'set_status':
       if (state.status === command.status) return { kind: 'unchanged' };
@@ -204,7 +212,21 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
     case 'hold_completed':
     case 'hold_released':
       return applyHold(state, event);
+    case 'replaced':
+    case 'cashed_out':
+      return applyClosing(state, event);
   }
+}
+
+/** A replaced or cashed-out card keeps nothing: balance and deposit left it, and it is dead. */
+function applyClosing(state: CardState, event: Extract<CardEvent, { type: 'replaced' | 'cashed_out' }>): CardState {
+  if (event.balanceMinor !== state.balanceMinor || state.heldMinor !== 0) throw new Error(`assertion: ${event.type} of a card whose balance or holds changed`);
+  const profile = state.profile === undefined ? undefined : {
+    ...state.profile, depositMinor: 0, ...(event.type === 'replaced' ? { replacedBy: event.replacementId } : {}),
+  };
+  const next: CardState = { ...state, status: event.type === 'replaced' ? 'replaced' : 'closed', balanceMinor: 0, heldMinor: 0 };
+  if (profile !== undefined) return { ...next, profile };
+  return next;
 }
 
 function applyHold(state: CardState, event: Extract<CardEvent, { type: 'hold_placed' | 'hold_increased' | 'hold_completed' | 'hold_released' }>): CardState {
@@ -259,6 +281,9 @@ export function balanceDeltaMinor(event: CardEvent): number {
       return event.amountMinor;
     case 'hold_completed':
       return -event.debitedMinor;
+    case 'replaced':
+    case 'cashed_out':
+      return -event.balanceMinor;
     case 'status_changed':
     case 'hold_placed':
     case 'hold_increased':

@@ -3,7 +3,7 @@
 
 import type { DeclineReason } from './rules';
 
-export type MoneyKind = 'purchase' | 'top_up' | 'reverse' | 'refund' | HoldKind;
+export type MoneyKind = 'purchase' | 'top_up' | 'reverse' | 'refund' | 'cash_out' | 'transfer_out' | 'transfer_in' | HoldKind;
 /** Issue 4: kinds that place, change or release a hold (documented in docs/OUTBOX.md). */
 export type HoldKind = 'pre_authorization' | 'incremental' | 'completion' | 'void' | 'hold_expiry';
 export type ReverseOutcome = 'reversed' | 'already_reversed' | 'nothing_to_reverse';
@@ -102,7 +102,12 @@ export interface StoredTransaction {
   readonly hold_amount?: number;
   readonly hold_expires_at?: number;
   readonly ledger_after?: number;
+  readonly deposit_delta?: number;
+  readonly payout?: number;
 }
+
+/** Optional fields a document of an issue-4 kind carries (docs/OUTBOX.md). */
+export type DocumentExtras = Partial<HoldFields> & { readonly deposit_delta?: number; readonly payout?: number };
 
 /** The optional fields of a document about a hold (see StoredTransaction). */
 export interface HoldFields {
@@ -119,7 +124,7 @@ export interface RecordContext {
   readonly programId: string;
 }
 
-export function storedTransaction(request: MoneyRequest, context: RecordContext, result: TxnResult, fingerprint = request.fingerprint, hold?: Partial<HoldFields>): StoredTransaction {
+export function storedTransaction(request: MoneyRequest, context: RecordContext, result: TxnResult, fingerprint = request.fingerprint, hold?: DocumentExtras): StoredTransaction {
   const stored: StoredTransaction = {
     type: 'transaction',
     f: fingerprint,

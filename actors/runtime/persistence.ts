@@ -15,6 +15,8 @@ export interface EntityWrite {
   readonly expectVersion: number;
   /** New state as JSON; undefined = only check the version (the decision depended on it). */
   readonly data: string | undefined;
+  /** The entity's shard when it is not the entry's (a card replacement writes the new card). */
+  readonly shard?: number;
 }
 
 export interface Claim {
@@ -40,6 +42,8 @@ export interface CommitEntry {
   readonly claims?: readonly Claim[];
   /** The record streamed to reporting (JSON). */
   readonly outbox?: string;
+  /** Issue 4: more documents, each to its shard's outbox (e.g. the new card's side of a replacement). */
+  readonly extraOutbox?: readonly { readonly shard: number; readonly document: string }[];
   /** Called exactly once, in submission order relative to other entries. */
   settle(result: CommitResult): void;
 }

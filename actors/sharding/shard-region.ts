@@ -4,7 +4,7 @@
 
 import { TaplineError, resourceExhausted, unavailable } from '../errors';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
-import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer, type Reply, type TransitionAnswer } from '../card/actor';
+import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer, type ReplaceAnswer, type Reply, type TransitionAnswer } from '../card/actor';
 import type { CardCommand, CardState, CardStatus } from '../card/rules';
 import type { TransitionRequest } from '../card/lifecycle';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
@@ -67,6 +67,11 @@ export class EntityPool<C> {
     return undefined;
   }
 
+  /** Issue 4: delivers a message only to an actor that is already active (no activation). */
+  tellIfActive(id: string, message: C): void {
+    this.active.get(id)?.actor.tell(message);
+  }
+
   get size(): number {
     return this.active.size;
   }
@@ -123,6 +128,7 @@ export interface RegionContext {
 export class ShardRegion {
   readonly cards: EntityPool<CardMessage>;
   readonly terminals: EntityPool<TerminalMessage>;
+  private readonly shardCount: number;
   /** Durable terminal states published by their actors; read-only here. */
   private readonly terminalDirectory = new Map<string, TerminalState>();
 
@@ -131,8 +137,10 @@ export class ShardRegion {
       if (state === undefined) this.terminalDirectory.delete(terminalId);
       else this.terminalDirectory.set(terminalId, state);
     };
+    this.shardCount = ownership.shardCount;
+    const invalidate = (cardId: string): void => this.cards.tellIfActive(cardId, { type: 'invalidate' });
     this.cards = new EntityPool<CardMessage>(
-      { kind: 'card', create: (id, shard, retell) => new CardBehavior(id, shard, { ...context.card, retell }) },
+      { kind: 'card', create: (id, shard, retell) => new CardBehavior(id, shard, { ...context.card, retell, invalidate }) },
       runtime, ownership, limits, clock,
     );
     this.terminals = new EntityPool<TerminalMessage>(
@@ -209,6 +217,13 @@ export class ShardRegion {
   issueProfiledCard(command: Extract<CardCommand, { type: 'issue' }>, holder: string | undefined, operatorId: string, reply: Reply<IssueAnswer>): void {
     const message: CardMessage = { type: 'issue', command, operatorId, reply, attempt: 0, ...(holder === undefined ? {} : { holder }) };
     const refused = this.cards.tell(command.cardId, message);
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
+  replaceCard(cardId: string, replacementId: string, reason: string, operatorId: string, reply: Reply<ReplaceAnswer>): void {
+    const replacementShard = shardOf(replacementId, this.shardCount);
+    const refused = this.cards.tell(cardId, { type: 'replace', replacementId, replacementShard, reason, operatorId, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }
 

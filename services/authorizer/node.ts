@@ -21,6 +21,7 @@ import { ProgramRegistry } from '../../actors/program/registry';
 import { IssuanceRecords } from '../../actors/card/issuance';
 import { PinHasher } from './pin';
 import { ManagerDirectory } from './managers';
+import { RedisProgramCards } from './store/program-cards';
 
 export class AuthorizerNode {
   private accepting = false;
@@ -109,6 +110,7 @@ export class AuthorizerNode {
       pinHasher,
       managers: pinHasher === undefined ? undefined : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher),
       issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
+      programCards: new RedisProgramCards(store),
     }, {
       message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
       tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },

@@ -16,6 +16,9 @@ import {
   type GetProgramResponse,
   type ProgramConfig,
   type RegisterManagerResponse,
+  type ReplaceCardResponse,
+  type ReturnCardResponse,
+  type RunProgramRefundResponse,
 } from '../../gen/tapline/v1/cards';
 import { AuthorizationServiceClient, type AuthorizeRequest, type RefundResponse, type VoidResponse } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
@@ -88,6 +91,18 @@ export class CardClient {
 
   getCard(cardId: string): Promise<GetCardResponse> {
     return invoke((options, cb) => this.cards.getCard({ cardId }, new grpc.Metadata(), options, cb));
+  }
+
+  replace(cardId: string, replacementCardId: string): Promise<ReplaceCardResponse> {
+    return invoke((options, cb) => this.cards.replaceCard({ cardId, replacementCardId, reason: 'damaged', operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  }
+
+  returnCard(cardId: string, idempotencyKey: string): Promise<ReturnCardResponse> {
+    return invoke((options, cb) => this.cards.returnCard({ cardId, idempotencyKey, operatorId: 'cash-desk' }, new grpc.Metadata(), options, cb));
+  }
+
+  refundRun(programId: string, runId: string): Promise<RunProgramRefundResponse> {
+    return invoke((options, cb) => this.cards.runProgramRefund({ programId, runId, operatorId: 'ops' }, new grpc.Metadata(), options, cb), 120_000);
   }
 
   voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {

@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { CardStatus, Money } from "./types";
+import { CardStatus, DeclineReason, Money, Outcome } from "./types";
 
 export const protobufPackage = "tapline.v1";
 
@@ -201,6 +201,61 @@ export interface RegisterManagerRequest {
 export interface RegisterManagerResponse {
   merchantId: string;
   managerId: string;
+}
+
+export interface ReplaceCardRequest {
+  cardId: string;
+  replacementCardId: string;
+  /** Why (damaged, lost, ...); required, kept in the audit trail. */
+  reason: string;
+  operatorId: string;
+}
+
+export interface ReplaceCardResponse {
+  oldCard?: CardInfo | undefined;
+  replacement?: CardInfo | undefined;
+  alreadyReplaced: boolean;
+}
+
+export interface ReturnCardRequest {
+  cardId: string;
+  /** The return's idempotency key (e.g. the cash desk's receipt number). */
+  idempotencyKey: string;
+  operatorId: string;
+}
+
+export interface ReturnCardResponse {
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  declineRule: string;
+  transactionId: string;
+  /** Balance + deposit paid out to the holder. */
+  payout?: Money | undefined;
+  replayed: boolean;
+}
+
+export interface RunProgramRefundRequest {
+  programId: string;
+  /** Identifies the run: the idempotency key of each card's cash-out is derived from it. */
+  runId: string;
+  operatorId: string;
+}
+
+export interface Payout {
+  cardId: string;
+  payout?: Money | undefined;
+  named: boolean;
+  transactionId: string;
+}
+
+export interface RunProgramRefundResponse {
+  runId: string;
+  /** Cards paid out by this run (including ones paid out by an earlier attempt of the same run). */
+  payouts: Payout[];
+  /** Cards of the program this run did not pay out (already closed or replaced, blocked, open holds). */
+  skipped: number;
+  /** Sum of the payouts, per currency. */
+  totals: Money[];
 }
 
 function createBaseProgramConfig(): ProgramConfig {
@@ -1845,6 +1900,639 @@ export const RegisterManagerResponse: MessageFns<RegisterManagerResponse> = {
   },
 };
 
+function createBaseReplaceCardRequest(): ReplaceCardRequest {
+  return { cardId: "", replacementCardId: "", reason: "", operatorId: "" };
+}
+
+export const ReplaceCardRequest: MessageFns<ReplaceCardRequest> = {
+  encode(message: ReplaceCardRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.replacementCardId !== "") {
+      writer.uint32(18).string(message.replacementCardId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplaceCardRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplaceCardRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.replacementCardId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReplaceCardRequest>): ReplaceCardRequest {
+    return ReplaceCardRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReplaceCardRequest>): ReplaceCardRequest {
+    const message = createBaseReplaceCardRequest();
+    message.cardId = object.cardId ?? "";
+    message.replacementCardId = object.replacementCardId ?? "";
+    message.reason = object.reason ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseReplaceCardResponse(): ReplaceCardResponse {
+  return { oldCard: undefined, replacement: undefined, alreadyReplaced: false };
+}
+
+export const ReplaceCardResponse: MessageFns<ReplaceCardResponse> = {
+  encode(message: ReplaceCardResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.oldCard !== undefined) {
+      CardInfo.encode(message.oldCard, writer.uint32(10).fork()).join();
+    }
+    if (message.replacement !== undefined) {
+      CardInfo.encode(message.replacement, writer.uint32(18).fork()).join();
+    }
+    if (message.alreadyReplaced !== false) {
+      writer.uint32(24).bool(message.alreadyReplaced);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplaceCardResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplaceCardResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.oldCard = CardInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.replacement = CardInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.alreadyReplaced = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReplaceCardResponse>): ReplaceCardResponse {
+    return ReplaceCardResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReplaceCardResponse>): ReplaceCardResponse {
+    const message = createBaseReplaceCardResponse();
+    message.oldCard = (object.oldCard !== undefined && object.oldCard !== null)
+      ? CardInfo.fromPartial(object.oldCard)
+      : undefined;
+    message.replacement = (object.replacement !== undefined && object.replacement !== null)
+      ? CardInfo.fromPartial(object.replacement)
+      : undefined;
+    message.alreadyReplaced = object.alreadyReplaced ?? false;
+    return message;
+  },
+};
+
+function createBaseReturnCardRequest(): ReturnCardRequest {
+  return { cardId: "", idempotencyKey: "", operatorId: "" };
+}
+
+export const ReturnCardRequest: MessageFns<ReturnCardRequest> = {
+  encode(message: ReturnCardRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(18).string(message.idempotencyKey);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReturnCardRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReturnCardRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReturnCardRequest>): ReturnCardRequest {
+    return ReturnCardRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReturnCardRequest>): ReturnCardRequest {
+    const message = createBaseReturnCardRequest();
+    message.cardId = object.cardId ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseReturnCardResponse(): ReturnCardResponse {
+  return { outcome: 0, declineReason: 0, declineRule: "", transactionId: "", payout: undefined, replayed: false };
+}
+
+export const ReturnCardResponse: MessageFns<ReturnCardResponse> = {
+  encode(message: ReturnCardResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(16).int32(message.declineReason);
+    }
+    if (message.declineRule !== "") {
+      writer.uint32(26).string(message.declineRule);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(34).string(message.transactionId);
+    }
+    if (message.payout !== undefined) {
+      Money.encode(message.payout, writer.uint32(42).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(48).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReturnCardResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReturnCardResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.declineRule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.payout = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReturnCardResponse>): ReturnCardResponse {
+    return ReturnCardResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReturnCardResponse>): ReturnCardResponse {
+    const message = createBaseReturnCardResponse();
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.declineRule = object.declineRule ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.payout = (object.payout !== undefined && object.payout !== null)
+      ? Money.fromPartial(object.payout)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseRunProgramRefundRequest(): RunProgramRefundRequest {
+  return { programId: "", runId: "", operatorId: "" };
+}
+
+export const RunProgramRefundRequest: MessageFns<RunProgramRefundRequest> = {
+  encode(message: RunProgramRefundRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.programId !== "") {
+      writer.uint32(10).string(message.programId);
+    }
+    if (message.runId !== "") {
+      writer.uint32(18).string(message.runId);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunProgramRefundRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunProgramRefundRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RunProgramRefundRequest>): RunProgramRefundRequest {
+    return RunProgramRefundRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunProgramRefundRequest>): RunProgramRefundRequest {
+    const message = createBaseRunProgramRefundRequest();
+    message.programId = object.programId ?? "";
+    message.runId = object.runId ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBasePayout(): Payout {
+  return { cardId: "", payout: undefined, named: false, transactionId: "" };
+}
+
+export const Payout: MessageFns<Payout> = {
+  encode(message: Payout, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.payout !== undefined) {
+      Money.encode(message.payout, writer.uint32(18).fork()).join();
+    }
+    if (message.named !== false) {
+      writer.uint32(24).bool(message.named);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(34).string(message.transactionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Payout {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayout();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payout = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.named = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Payout>): Payout {
+    return Payout.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Payout>): Payout {
+    const message = createBasePayout();
+    message.cardId = object.cardId ?? "";
+    message.payout = (object.payout !== undefined && object.payout !== null)
+      ? Money.fromPartial(object.payout)
+      : undefined;
+    message.named = object.named ?? false;
+    message.transactionId = object.transactionId ?? "";
+    return message;
+  },
+};
+
+function createBaseRunProgramRefundResponse(): RunProgramRefundResponse {
+  return { runId: "", payouts: [], skipped: 0, totals: [] };
+}
+
+export const RunProgramRefundResponse: MessageFns<RunProgramRefundResponse> = {
+  encode(message: RunProgramRefundResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    for (const v of message.payouts) {
+      Payout.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.skipped !== 0) {
+      writer.uint32(24).uint32(message.skipped);
+    }
+    for (const v of message.totals) {
+      Money.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunProgramRefundResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunProgramRefundResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payouts.push(Payout.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.skipped = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.totals.push(Money.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RunProgramRefundResponse>): RunProgramRefundResponse {
+    return RunProgramRefundResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunProgramRefundResponse>): RunProgramRefundResponse {
+    const message = createBaseRunProgramRefundResponse();
+    message.runId = object.runId ?? "";
+    message.payouts = object.payouts?.map((e) => Payout.fromPartial(e)) || [];
+    message.skipped = object.skipped ?? 0;
+    message.totals = object.totals?.map((e) => Money.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
@@ -1945,6 +2633,48 @@ export const CardServiceService = {
       Buffer.from(RegisterManagerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RegisterManagerResponse => RegisterManagerResponse.decode(value),
   },
+  /**
+   * Replaces a damaged or lost card: balance, deposit, program, expiry and holder move to the new
+   * card (which must not exist), the old card is dead for every operation. Retrying the same
+   * replacement answers it again (already_replaced).
+   */
+  replaceCard: {
+    path: "/tapline.v1.CardService/ReplaceCard" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReplaceCardRequest): Buffer => Buffer.from(ReplaceCardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReplaceCardRequest => ReplaceCardRequest.decode(value),
+    responseSerialize: (value: ReplaceCardResponse): Buffer => Buffer.from(ReplaceCardResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReplaceCardResponse => ReplaceCardResponse.decode(value),
+  },
+  /**
+   * Return / cash-out: pays out the balance and the deposit and closes the card. Idempotent by
+   * idempotency_key. Declined (OK reply) when the card cannot be cashed out now.
+   */
+  returnCard: {
+    path: "/tapline.v1.CardService/ReturnCard" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReturnCardRequest): Buffer => Buffer.from(ReturnCardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReturnCardRequest => ReturnCardRequest.decode(value),
+    responseSerialize: (value: ReturnCardResponse): Buffer => Buffer.from(ReturnCardResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReturnCardResponse => ReturnCardResponse.decode(value),
+  },
+  /**
+   * End-of-event refund run: cashes out every card of a program and answers the payout list.
+   * Idempotent by run_id: running it again pays nothing twice and answers the same list.
+   */
+  runProgramRefund: {
+    path: "/tapline.v1.CardService/RunProgramRefund" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RunProgramRefundRequest): Buffer =>
+      Buffer.from(RunProgramRefundRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunProgramRefundRequest => RunProgramRefundRequest.decode(value),
+    responseSerialize: (value: RunProgramRefundResponse): Buffer =>
+      Buffer.from(RunProgramRefundResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RunProgramRefundResponse => RunProgramRefundResponse.decode(value),
+  },
 } as const;
 
 export interface CardServiceServer extends UntypedServiceImplementation {
@@ -1971,6 +2701,22 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    * merchant's terminals. The PIN is kept only as a keyed hash (needs TAPLINE_PIN_SECRET).
    */
   registerManager: handleUnaryCall<RegisterManagerRequest, RegisterManagerResponse>;
+  /**
+   * Replaces a damaged or lost card: balance, deposit, program, expiry and holder move to the new
+   * card (which must not exist), the old card is dead for every operation. Retrying the same
+   * replacement answers it again (already_replaced).
+   */
+  replaceCard: handleUnaryCall<ReplaceCardRequest, ReplaceCardResponse>;
+  /**
+   * Return / cash-out: pays out the balance and the deposit and closes the card. Idempotent by
+   * idempotency_key. Declined (OK reply) when the card cannot be cashed out now.
+   */
+  returnCard: handleUnaryCall<ReturnCardRequest, ReturnCardResponse>;
+  /**
+   * End-of-event refund run: cashes out every card of a program and answers the payout list.
+   * Idempotent by run_id: running it again pays nothing twice and answers the same list.
+   */
+  runProgramRefund: handleUnaryCall<RunProgramRefundRequest, RunProgramRefundResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -2094,6 +2840,64 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RegisterManagerResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Replaces a damaged or lost card: balance, deposit, program, expiry and holder move to the new
+   * card (which must not exist), the old card is dead for every operation. Retrying the same
+   * replacement answers it again (already_replaced).
+   */
+  replaceCard(
+    request: ReplaceCardRequest,
+    callback: (error: ServiceError | null, response: ReplaceCardResponse) => void,
+  ): ClientUnaryCall;
+  replaceCard(
+    request: ReplaceCardRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReplaceCardResponse) => void,
+  ): ClientUnaryCall;
+  replaceCard(
+    request: ReplaceCardRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReplaceCardResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Return / cash-out: pays out the balance and the deposit and closes the card. Idempotent by
+   * idempotency_key. Declined (OK reply) when the card cannot be cashed out now.
+   */
+  returnCard(
+    request: ReturnCardRequest,
+    callback: (error: ServiceError | null, response: ReturnCardResponse) => void,
+  ): ClientUnaryCall;
+  returnCard(
+    request: ReturnCardRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReturnCardResponse) => void,
+  ): ClientUnaryCall;
+  returnCard(
+    request: ReturnCardRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReturnCardResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * End-of-event refund run: cashes out every card of a program and answers the payout list.
+   * Idempotent by run_id: running it again pays nothing twice and answers the same list.
+   */
+  runProgramRefund(
+    request: RunProgramRefundRequest,
+    callback: (error: ServiceError | null, response: RunProgramRefundResponse) => void,
+  ): ClientUnaryCall;
+  runProgramRefund(
+    request: RunProgramRefundRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RunProgramRefundResponse) => void,
+  ): ClientUnaryCall;
+  runProgramRefund(
+    request: RunProgramRefundRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RunProgramRefundResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -26,18 +26,35 @@ import type {
   ProgramConfig as WireProgramConfig,
   RegisterManagerRequest,
   RegisterManagerResponse,
+  Payout,
+  ReplaceCardRequest,
+  ReplaceCardResponse,
+  ReturnCardRequest,
+  ReturnCardResponse,
+  RunProgramRefundRequest,
+  RunProgramRefundResponse,
 } from '../../../gen/tapline/v1/cards';
-import { wireCardStatus } from './mapping';
+import type { ReplaceAnswer } from '../../../actors/card/actor';
+import { fingerprintOf, type MoneyRequest, type TxnAnswer } from '../../../actors/card/transaction';
+import { clientKey } from '../store/keys';
+import type { ProgramCards } from '../store/program-cards';
+import { toVoidResponse, wireCardStatus } from './mapping';
 import { unary, type ServiceDeps } from './service';
 import { parseCardAction, parseCardIds, parseHolder, parseIssueParams, parsePin, parseProgramConfig, requireReason, type IssueParams } from './cards-validate';
-import { optionalId, requireId } from './validate';
+import { optionalId, requireClientKey, requireId } from './validate';
 
 /** Cards of one bulk issuance in flight at once: keeps the commit queue and mailboxes shallow. */
 const bulk_issue_concurrency = 128;
 
 export interface CardServiceDeps extends ServiceDeps {
   readonly issuances: IssuanceRecords;
+  readonly programCards: ProgramCards;
 }
+
+/** Cards one refund run pays out: its payout list must fit one reply (~50 bytes a line, 4 MB). */
+export const program_refund_cards_max = 50_000;
+/** Cash-outs of one refund run in flight at once. */
+const program_refund_concurrency = 64;
 
 function wireProgram(config: ProgramConfig): WireProgramConfig {
   return {
@@ -146,6 +163,31 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
       region.balance(requireId('card_id', request.cardId), reply);
     }, (state) => ({ card: cardInfo(state, deps.clock()) })),
 
+    replaceCard: unary<ReplaceCardRequest, ReplaceCardResponse, ReplaceAnswer>(deps, 'ReplaceCard', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const replacementId = requireId('replacement_card_id', request.replacementCardId);
+      if (replacementId === cardId) throw invalidArgument('a card cannot replace itself');
+      const reason = requireReason(request.reason);
+      const operatorId = requireId('operator_id', request.operatorId);
+      region.replaceCard(cardId, replacementId, reason, operatorId, reply);
+    }, ({ old, replacement, alreadyReplaced }) => ({
+      oldCard: cardInfo(old, deps.clock()), replacement: cardInfo(replacement, deps.clock()), alreadyReplaced,
+    })),
+
+    returnCard: unary<ReturnCardRequest, ReturnCardResponse, TxnAnswer>(deps, 'ReturnCard', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const key = requireClientKey('idempotency_key', request.idempotencyKey);
+      const operatorId = requireId('operator_id', request.operatorId);
+      region.money(cashOutRequest(cardId, key, operatorId), reply);
+    }, toReturnResponse),
+
+    runProgramRefund: unary<RunProgramRefundRequest, RunProgramRefundResponse, RunProgramRefundResponse>(deps, 'RunProgramRefund', (request, reply) => {
+      const programId = requireId('program_id', request.programId);
+      const runId = requireId('run_id', request.runId);
+      const operatorId = requireId('operator_id', request.operatorId);
+      refundRun(deps, programId, runId, operatorId).then((value) => reply({ ok: true, value }), (error: unknown) => reply({ ok: false, error: asError(error) }));
+    }, (value) => value),
+
     registerManager: unary<RegisterManagerRequest, RegisterManagerResponse, { merchantId: string; managerId: string }>(deps, 'RegisterManager', (request, reply) => {
       const merchantId = requireId('merchant_id', request.merchantId);
       const managerId = requireId('manager_id', request.managerId);
@@ -156,6 +198,51 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
       deps.managers.register(merchantId, managerId, pin, operatorId, deps.clock(), reply);
     }, (value) => value),
   };
+}
+
+function cashOutRequest(cardId: string, key: string, operatorId: string): MoneyRequest {
+  const request: Omit<MoneyRequest, 'fingerprint'> = { kind: 'cash_out', key, cardId, terminalId: '', amountMinor: 0, currency: '', source: '', operatorId, originalKey: '' };
+  return { ...request, fingerprint: fingerprintOf(request) };
+}
+
+function toReturnResponse({ result, replayed }: TxnAnswer): ReturnCardResponse {
+  const response = toVoidResponse({ result, replayed });
+  return {
+    outcome: response.outcome, declineReason: response.declineReason, declineRule: response.declineRule, transactionId: response.transactionId,
+    payout: response.releasedAmount, replayed,
+  };
+}
+
+/**
+ * The end-of-event refund run: every card of the program is cashed out with the key
+ * "refund-run:<run>:<card>", so running it again (after a crash, a time-out) pays nothing twice
+ * and answers the same list from the stored answers.
+ */
+async function refundRun(deps: CardServiceDeps, programId: string, runId: string, operatorId: string): Promise<RunProgramRefundResponse> {
+  const cardIds = await deps.programCards.cardsOf(programId, program_refund_cards_max);
+  const payouts: Payout[] = [];
+  const totals = new Map<string, bigint>();
+  let skipped = 0;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < cardIds.length) {
+      const cardId = cardIds[next++] as string;
+      const answer = await new Promise<TxnAnswer>((resolve, reject) => {
+        deps.region.money(cashOutRequest(cardId, clientKey(`refund-run:${runId}:${cardId}`), operatorId), (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error)));
+      });
+      if (answer.result.outcome !== 'approved') {
+        skipped += 1;
+        continue;
+      }
+      const state = await new Promise<CardState>((resolve, reject) => deps.region.balance(cardId, (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error))));
+      const amount = BigInt(answer.result.amountMinor);
+      payouts.push({ cardId, payout: { amountMinor: amount, currency: answer.result.currency }, named: state.profile?.named ?? false, transactionId: answer.result.id });
+      totals.set(answer.result.currency, (totals.get(answer.result.currency) ?? 0n) + amount);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(program_refund_concurrency, cardIds.length) }, worker));
+  payouts.sort((a, b) => (a.cardId < b.cardId ? -1 : a.cardId > b.cardId ? 1 : 0));
+  return { runId, payouts, skipped, totals: [...totals].sort().map(([currency, amountMinor]) => ({ amountMinor, currency })) };
 }
 
 /**

@@ -78,6 +78,12 @@ function checkLineItems(items: LineItem[], amountMinor: number): void {
   if (total !== amountMinor) throw invalidArgument('line item amounts must add up to the amount');
 }
 
+/** A client-chosen idempotency key, as the request-level key "k:<key>". */
+export function requireClientKey(field: string, value: string): string {
+  if (!client_key_pattern.test(value)) throw invalidArgument(`${field} must be 1-128 characters of A-Z a-z 0-9 . _ : -`, { field });
+  return clientKey(value);
+}
+
 function refKey(field: string, ref: RequestRef | undefined): string {
   const inner = ref?.ref;
   if (inner === undefined) throw invalidArgument(`${field} is required`, { field });
