@@ -9,7 +9,7 @@ import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { Claim, CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } from '../runtime/persistence';
 import { decideRefund, empty_refund_ledger, reversibleMinor, type RefundLedger } from './refunds';
-import { apply, decide, availableMinor, balanceDeltaMinor, heldDeltaMinor, type CardCommand, type CardDecision, type CardEvent, type CardState, type CardStatus } from './rules';
+import { apply, decide, availableMinor, balanceDeltaMinor, heldDeltaMinor, type AutoReload, type CardCommand, type CardDecision, type CardEvent, type CardState, type CardStatus } from './rules';
 import type { ProgramSource } from '../program/registry';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
 import { decideTransition, type TransitionRequest } from './lifecycle';
@@ -38,6 +38,7 @@ export type CardMessage =
   | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
   | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly reply: Reply<TransitionAnswer>; readonly attempt: number }
   | { readonly type: 'replace'; readonly replacementId: string; readonly replacementShard: number; readonly reason: string; readonly operatorId: string; readonly reply: Reply<ReplaceAnswer>; readonly attempt: number }
+  | { readonly type: 'auto_reload'; readonly autoReload: AutoReload | undefined; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
   /** Issue 4: another actor wrote this card (a replacement created it): forget the cached state. */
   | { readonly type: 'invalidate' };
 
@@ -65,6 +66,8 @@ export interface CardActorContext {
   readonly retell: (message: CardMessage) => boolean;
   readonly onDecision?: (result: TxnResult) => void;
   readonly programs: ProgramSource;
+  /** A payment left the available balance below the card's auto-reload threshold (after commit). */
+  readonly onLowBalance?: (state: CardState, triggerId: string) => void;
   /** Tells an active actor of another card to reload (its card was written by this one). */
   readonly invalidate?: (cardId: string) => void;
   /** Attempts at one request when commits keep conflicting, before UNAVAILABLE. */
@@ -147,6 +150,9 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         return;
       case 'replace':
         return;
+      case 'auto_reload':
+        this.handleAdmin(message, { type: 'set_auto_reload', autoReload: message.autoReload });
+        return;
       case 'money':
         this.handleMoney(message);
         return;
@@ -184,12 +190,18 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       // Cards issued without an expiry (no profile) never read the clock here.
       const command: CardCommand = request.kind === 'purchase'
         ? { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency, nowMs: this.state.profile === undefined ? undefined : this.context.clock() }
-        : { type: 'top_up', amountMinor: request.amountMinor, currency: request.currency };
+        : this.topUpCommand(request);
       if (this.state.holds !== undefined) this.releaseExpiredHolds(message.merchantId);
       this.commitMoney(message, decide(this.state, command), {});
       return;
     }
     this.handleHold(message);
+  }
+
+  /** A top-up with the card's program limits (stored-value regulation). */
+  private topUpCommand(request: MoneyRequest): CardCommand {
+    const program = this.context.programs.get((this.state as CardState).programId);
+    return { type: 'top_up', amountMinor: request.amountMinor, currency: request.currency, maxBalanceMinor: program.maxBalanceMinor, maxTopUpMinor: program.maxTopUpMinor };
   }
 
   /** Pre-authorization, incremental, completion and void: decided on the holds in the card's state. */
@@ -602,6 +614,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         this.context.idempotency.complete(request.key, record);
         this.context.onDecision?.(record.r);
         message.reply({ ok: true, value: { result: record.r, replayed: false } });
+        // Issue 4: one property read for cards without a mandate.
+        if (written?.profile?.autoReload !== undefined) this.checkAutoReload(written, record.r.id);
         return;
       case 'duplicate': {
         this.loaded = false;
@@ -622,8 +636,14 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     }
   }
 
+  private checkAutoReload(state: CardState, triggerId: string): void {
+    const autoReload = state.profile?.autoReload;
+    if (autoReload === undefined || state.status !== 'active') return;
+    if (availableMinor(state) < autoReload.thresholdMinor) this.context.onLowBalance?.(state, triggerId);
+  }
+
   private handleAdmin(
-    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' }>,
+    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' }>,
     command: CardCommand,
   ): void {
     const before = this.state;
@@ -668,7 +688,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.version += 1;
   }
 
-  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
+  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
     if (message.type === 'issue') message.reply({ ok: true, value: { state, alreadyExisted: unchanged } });
     else if (message.type === 'transition') message.reply({ ok: true, value: { state, previous: before?.status ?? state.status } });
     else message.reply({ ok: true, value: state });
@@ -736,7 +756,12 @@ function holdFields(event: CardEvent | undefined, holdKey: string, after: CardSt
 }
 
 /** The lifecycle / audit document of an admin change (docs/OUTBOX.md). */
-function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+  if (message.type === 'auto_reload') {
+    // The mandate reference stays out of the document; threshold and amount are the audit.
+    const detail = message.autoReload === undefined ? {} : { threshold: message.autoReload.thresholdMinor, amount: message.autoReload.amountMinor };
+    return { type: 'operator_action', action: message.autoReload === undefined ? 'auto_reload_removed' : 'auto_reload_set', subject: after.cardId, detail: JSON.stringify(detail), operator: message.operatorId, reason: '', at: atMs };
+  }
   if (message.type === 'issue') {
     const profile = after.profile;
     return {

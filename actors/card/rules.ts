@@ -40,6 +40,14 @@ export interface CardProfile {
   /** History links of a replacement: the card this one replaced / was replaced by. */
   readonly replaces?: string;
   readonly replacedBy?: string;
+  /** Auto-reload mandate: below `thresholdMinor` available, `amountMinor` is charged to `mandate`. */
+  readonly autoReload?: AutoReload;
+}
+
+export interface AutoReload {
+  readonly thresholdMinor: number;
+  readonly amountMinor: number;
+  readonly mandate: string;
 }
 
 export interface Hold {
@@ -59,12 +67,14 @@ export type DeclineReason =
   | 'hold_not_found'
   | 'completion_exceeds_hold'
   | 'refund_exceeds_original'
-  | 'original_not_refundable';
+  | 'original_not_refundable'
+  | 'top_up_limit_exceeded';
 
 export type CardCommand =
   | { readonly type: 'issue'; readonly cardId: string; readonly currency: string; readonly initialBalanceMinor: number; readonly programId: string; readonly nowMs: number; readonly profile?: CardProfile }
   | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string; readonly nowMs?: number | undefined }
-  | { readonly type: 'top_up'; readonly amountMinor: number; readonly currency: string }
+  | { readonly type: 'top_up'; readonly amountMinor: number; readonly currency: string; readonly maxBalanceMinor?: number; readonly maxTopUpMinor?: number }
+  | { readonly type: 'set_auto_reload'; readonly autoReload: AutoReload | undefined }
   | { readonly type: 'reverse'; readonly amountMinor: number }
   | { readonly type: 'set_status'; readonly status: CardStatus };
 
@@ -78,7 +88,8 @@ export type CardEvent =
   | { readonly type: 'hold_completed'; readonly key: string; readonly releasedMinor: number; readonly debitedMinor: number }
   | { readonly type: 'hold_released'; readonly key: string; readonly amountMinor: number }
   | { readonly type: 'replaced'; readonly replacementId: string; readonly balanceMinor: number; readonly depositMinor: number }
-  | { readonly type: 'cashed_out'; readonly balanceMinor: number; readonly depositMinor: number };
+  | { readonly type: 'cashed_out'; readonly balanceMinor: number; readonly depositMinor: number }
+  | { readonly type: 'profile_changed'; readonly profile: CardProfile };
 
 export type CardDecision =
   | { readonly kind: 'approved'; readonly event: CardEvent }
@@ -113,7 +124,9 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
     case 'purchase':
       return decidePurchase(state, command.amountMinor, command.currency, command.nowMs);
     case 'top_up':
-      return decideTopUp(state, command.amountMinor, command.currency);
+      return decideTopUp(state, command.amountMinor, command.currency, command.maxBalanceMinor ?? 0, command.maxTopUpMinor ?? 0);
+    case 'set_auto_reload':
+      return decideAutoReload(state, command.autoReload);
     case 'reverse':
       // A reversal gives back what an approved debit took. It is applied whatever the status:
       // a card blocked after a purchase still gets the reversed amount back. Top-ups since the
@@ -187,10 +200,26 @@ function decidePurchase(state: CardState, amountMinor: number, currency: string,
   return { kind: 'approved', event: { type: 'debited', amountMinor } };
 }
 
-function decideTopUp(state: CardState, amountMinor: number, currency: string): CardDecision {
+/** Stores or removes a card's auto-reload mandate (profile change; v1 cards get a default profile). */
+function decideAutoReload(state: CardState, autoReload: AutoReload | undefined): CardDecision {
+  if (state.status === 'closed' || state.status === 'replaced') return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card takes no mandate` };
+  const base: CardProfile = state.profile ?? { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance: '' };
+  const profile: CardProfile = { ...base };
+  if (autoReload === undefined) delete (profile as { autoReload?: AutoReload }).autoReload;
+  else (profile as { autoReload?: AutoReload }).autoReload = autoReload;
+  return { kind: 'approved', event: { type: 'profile_changed', profile } };
+}
+
+/**
+ * Stored-value limits of the card's program (0 = none): the largest single top-up, and the
+ * largest balance the card may hold after it (regulation of prepaid instruments).
+ */
+function decideTopUp(state: CardState, amountMinor: number, currency: string, maxBalanceMinor: number, maxTopUpMinor: number): CardDecision {
   const statusDecline = declineForStatus(state.status);
   if (statusDecline) return statusDecline;
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
+  if (maxTopUpMinor > 0 && amountMinor > maxTopUpMinor) return { kind: 'declined', reason: 'top_up_limit_exceeded', rule: 'program_max_top_up' };
+  if (maxBalanceMinor > 0 && state.balanceMinor + amountMinor > maxBalanceMinor) return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'program_max_balance' };
   if (state.balanceMinor + amountMinor > amount_abs_max_minor) {
     return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' };
   }
@@ -215,6 +244,8 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
     case 'replaced':
     case 'cashed_out':
       return applyClosing(state, event);
+    case 'profile_changed':
+      return { ...state, profile: event.profile };
   }
 }
 
@@ -284,6 +315,7 @@ export function balanceDeltaMinor(event: CardEvent): number {
     case 'replaced':
     case 'cashed_out':
       return -event.balanceMinor;
+    case 'profile_changed':
     case 'status_changed':
     case 'hold_placed':
     case 'hold_increased':

@@ -5,7 +5,7 @@
 import { TaplineError, resourceExhausted, unavailable } from '../errors';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
 import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer, type ReplaceAnswer, type Reply, type TransitionAnswer } from '../card/actor';
-import type { CardCommand, CardState, CardStatus } from '../card/rules';
+import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
 import type { TransitionRequest } from '../card/lifecycle';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
@@ -224,6 +224,11 @@ export class ShardRegion {
   replaceCard(cardId: string, replacementId: string, reason: string, operatorId: string, reply: Reply<ReplaceAnswer>): void {
     const replacementShard = shardOf(replacementId, this.shardCount);
     const refused = this.cards.tell(cardId, { type: 'replace', replacementId, replacementShard, reason, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  setAutoReload(cardId: string, autoReload: AutoReload | undefined, operatorId: string, reply: Reply<CardState>): void {
+    const refused = this.cards.tell(cardId, { type: 'auto_reload', autoReload, operatorId, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }
 

@@ -62,6 +62,9 @@ const schema = z.object({
   // in the code. Unset, cards can be issued and used without a PIN but a PIN is refused
   // (FAILED_PRECONDITION). At least 16 characters; never logged.
   TAPLINE_PIN_SECRET: z.string().min(16).optional(),
+  // Issue 4. Shared secret of the PSP's signed callbacks (HMAC-SHA256). No default; unset, PSP
+  // top-ups and auto-reload are refused (FAILED_PRECONDITION). At least 16 characters; never logged.
+  TAPLINE_PSP_SECRET: z.string().min(16).optional(),
   // A program's cached configuration is reread after this long, so a change made through
   // another node reaches this one within 10 s; cards reread it anyway when they are loaded.
   TAPLINE_PROGRAM_REFRESH_MS: int(100, 3_600_000, 10_000),

@@ -22,6 +22,9 @@ import { IssuanceRecords } from '../../actors/card/issuance';
 import { PinHasher } from './pin';
 import { ManagerDirectory } from './managers';
 import { RedisProgramCards } from './store/program-cards';
+import { AutoReloader, SimulatedPsp } from './psp';
+import { handlePspCallback, type CardServiceDeps } from './grpc/cards-service';
+import type { CardState } from '../../actors/card/rules';
 
 export class AuthorizerNode {
   private accepting = false;
@@ -75,6 +78,12 @@ export class AuthorizerNode {
       clock,
       onRefreshError: (error) => logger.warn({ err: error }, 'program refresh failed; the cached configuration stays in use'),
     });
+    // Issue 4: the PSP (simulated here; a real integration implements PspAdapter) and auto-reload.
+    // Callbacks of the simulated PSP go through the same handler as the gRPC HandlePspCallback.
+    const pspDelivery: { deliver?: (payload: string, signature: string) => void } = {};
+    const pspSecret = config.TAPLINE_PSP_SECRET;
+    const pspAdapter = pspSecret === undefined ? undefined : new SimulatedPsp(pspSecret, (payload, signature) => pspDelivery.deliver?.(payload, signature));
+    const autoReloader = pspAdapter === undefined ? undefined : new AutoReloader(pspAdapter, clock, (error) => logger.warn({ err: error }, 'auto-reload charge failed'));
     const runtime = new ActorRuntime();
     const region = new ShardRegion(runtime, ownership, {
       mailbox_max: config.TAPLINE_MAILBOX_MAX,
@@ -90,6 +99,7 @@ export class AuthorizerNode {
         conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
         onDecision: (result) => metrics.countDecision(result.kind, result.outcome, result.reason ?? ''),
         programs,
+        ...(autoReloader === undefined ? {} : { onLowBalance: (state: CardState, triggerId: string) => autoReloader.trigger(state, triggerId) }),
       },
       terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
     }, clock);
@@ -97,7 +107,7 @@ export class AuthorizerNode {
     const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
     const inFlight = new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics);
     const holder: { node?: AuthorizerNode } = {};
-    const { server, health } = createGrpcServer({
+    const serviceDeps: CardServiceDeps = {
       region,
       inFlight,
       metrics,
@@ -111,7 +121,18 @@ export class AuthorizerNode {
       managers: pinHasher === undefined ? undefined : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher),
       issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
       programCards: new RedisProgramCards(store),
-    }, {
+      psp: pspAdapter === undefined || pspSecret === undefined || autoReloader === undefined ? undefined : { adapter: pspAdapter, secret: pspSecret, autoReloader },
+    };
+    pspDelivery.deliver = (payload, signature): void => {
+      try {
+        handlePspCallback(serviceDeps, payload, signature, (outcome) => {
+          if (!outcome.ok) logger.warn({ err: outcome.error }, 'PSP callback not applied; the PSP retries it');
+        });
+      } catch (error) {
+        logger.warn({ err: error }, 'PSP callback refused');
+      }
+    };
+    const { server, health } = createGrpcServer(serviceDeps, {
       message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
       tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },
     });

@@ -19,6 +19,9 @@ import {
   type ReplaceCardResponse,
   type ReturnCardResponse,
   type RunProgramRefundResponse,
+  type HandlePspCallbackResponse,
+  type SetAutoReloadResponse,
+  type StartPspTopUpResponse,
 } from '../../gen/tapline/v1/cards';
 import { AuthorizationServiceClient, type AuthorizeRequest, type RefundResponse, type VoidResponse } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
@@ -103,6 +106,21 @@ export class CardClient {
 
   refundRun(programId: string, runId: string): Promise<RunProgramRefundResponse> {
     return invoke((options, cb) => this.cards.runProgramRefund({ programId, runId, operatorId: 'ops' }, new grpc.Metadata(), options, cb), 120_000);
+  }
+
+  startPspTopUp(cardId: string, amountMinor: number): Promise<StartPspTopUpResponse> {
+    return invoke((options, cb) => this.cards.startPspTopUp({ cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' } }, new grpc.Metadata(), options, cb));
+  }
+
+  pspCallback(payload: string, signature: string): Promise<HandlePspCallbackResponse> {
+    return invoke((options, cb) => this.cards.handlePspCallback({ payload, signature }, new grpc.Metadata(), options, cb));
+  }
+
+  setAutoReload(cardId: string, thresholdMinor: number, amountMinor: number, mandateReference: string): Promise<SetAutoReloadResponse> {
+    const request = {
+      cardId, threshold: { amountMinor: BigInt(thresholdMinor), currency: 'EUR' }, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' }, mandateReference, operatorId: 'ops',
+    };
+    return invoke((options, cb) => this.cards.setAutoReload(request, new grpc.Metadata(), options, cb));
   }
 
   voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {

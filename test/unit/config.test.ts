@@ -106,10 +106,13 @@ describe('config: other settings', () => {
     for (const level of ['verbose', 'INFO', '']) assertConfigError({ TAPLINE_LOG_LEVEL: level }, ['TAPLINE_LOG_LEVEL'], `log level ${level}`);
   });
 
-  it('takes a PIN secret of at least 16 characters, none by default', () => {
+  it('takes PIN and PSP secrets of at least 16 characters, none by default, never shown in errors', () => {
     assert.equal(loadConfig({}).TAPLINE_PIN_SECRET, undefined);
     assert.equal(loadConfig({ TAPLINE_PIN_SECRET: 's'.repeat(16) }).TAPLINE_PIN_SECRET, 's'.repeat(16));
     assertConfigError({ TAPLINE_PIN_SECRET: 's'.repeat(15) }, ['TAPLINE_PIN_SECRET'], 'short PIN secret');
+    assertConfigError({ TAPLINE_PSP_SECRET: 'p'.repeat(15) }, ['TAPLINE_PSP_SECRET'], 'short PSP secret');
+    assert.equal(loadConfig({ TAPLINE_PSP_SECRET: 'secret-value-xyz' }).TAPLINE_PSP_SECRET, 'secret-value-xyz');
+    assert.throws(() => loadConfig({ TAPLINE_PSP_SECRET: 'short-secret' }), (error: Error) => !error.message.includes('short-secret'), 'the message never shows the secret');
   });
 
   it('requires the Redis URL to be a URL', () => {

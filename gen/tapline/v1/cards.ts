@@ -258,6 +258,50 @@ export interface RunProgramRefundResponse {
   totals: Money[];
 }
 
+export interface StartPspTopUpRequest {
+  cardId: string;
+  amount?: Money | undefined;
+}
+
+export interface StartPspTopUpResponse {
+  pspReference: string;
+  paymentUrl: string;
+}
+
+export interface HandlePspCallbackRequest {
+  /** JSON: {"reference","card","amount_minor","currency","status":"succeeded"|"failed","kind":"top_up"|"auto_reload"}. */
+  payload: string;
+  signature: string;
+}
+
+export interface HandlePspCallbackResponse {
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  transactionId: string;
+  balanceAfter?: Money | undefined;
+  replayed: boolean;
+  /** True for a "failed" payment: acknowledged, nothing moved. */
+  paymentFailed: boolean;
+}
+
+export interface SetAutoReloadRequest {
+  cardId: string;
+  threshold?:
+    | Money
+    | undefined;
+  /** 0 removes the mandate. */
+  amount?:
+    | Money
+    | undefined;
+  /** The PSP's reference of the holder's stored mandate. */
+  mandateReference: string;
+  operatorId: string;
+}
+
+export interface SetAutoReloadResponse {
+  card?: CardInfo | undefined;
+}
+
 function createBaseProgramConfig(): ProgramConfig {
   return {
     pinRequired: false,
@@ -2533,6 +2577,495 @@ export const RunProgramRefundResponse: MessageFns<RunProgramRefundResponse> = {
   },
 };
 
+function createBaseStartPspTopUpRequest(): StartPspTopUpRequest {
+  return { cardId: "", amount: undefined };
+}
+
+export const StartPspTopUpRequest: MessageFns<StartPspTopUpRequest> = {
+  encode(message: StartPspTopUpRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartPspTopUpRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartPspTopUpRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<StartPspTopUpRequest>): StartPspTopUpRequest {
+    return StartPspTopUpRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartPspTopUpRequest>): StartPspTopUpRequest {
+    const message = createBaseStartPspTopUpRequest();
+    message.cardId = object.cardId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStartPspTopUpResponse(): StartPspTopUpResponse {
+  return { pspReference: "", paymentUrl: "" };
+}
+
+export const StartPspTopUpResponse: MessageFns<StartPspTopUpResponse> = {
+  encode(message: StartPspTopUpResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pspReference !== "") {
+      writer.uint32(10).string(message.pspReference);
+    }
+    if (message.paymentUrl !== "") {
+      writer.uint32(18).string(message.paymentUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartPspTopUpResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartPspTopUpResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pspReference = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<StartPspTopUpResponse>): StartPspTopUpResponse {
+    return StartPspTopUpResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartPspTopUpResponse>): StartPspTopUpResponse {
+    const message = createBaseStartPspTopUpResponse();
+    message.pspReference = object.pspReference ?? "";
+    message.paymentUrl = object.paymentUrl ?? "";
+    return message;
+  },
+};
+
+function createBaseHandlePspCallbackRequest(): HandlePspCallbackRequest {
+  return { payload: "", signature: "" };
+}
+
+export const HandlePspCallbackRequest: MessageFns<HandlePspCallbackRequest> = {
+  encode(message: HandlePspCallbackRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payload !== "") {
+      writer.uint32(10).string(message.payload);
+    }
+    if (message.signature !== "") {
+      writer.uint32(18).string(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HandlePspCallbackRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHandlePspCallbackRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payload = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<HandlePspCallbackRequest>): HandlePspCallbackRequest {
+    return HandlePspCallbackRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HandlePspCallbackRequest>): HandlePspCallbackRequest {
+    const message = createBaseHandlePspCallbackRequest();
+    message.payload = object.payload ?? "";
+    message.signature = object.signature ?? "";
+    return message;
+  },
+};
+
+function createBaseHandlePspCallbackResponse(): HandlePspCallbackResponse {
+  return {
+    outcome: 0,
+    declineReason: 0,
+    transactionId: "",
+    balanceAfter: undefined,
+    replayed: false,
+    paymentFailed: false,
+  };
+}
+
+export const HandlePspCallbackResponse: MessageFns<HandlePspCallbackResponse> = {
+  encode(message: HandlePspCallbackResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(16).int32(message.declineReason);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(26).string(message.transactionId);
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(34).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(40).bool(message.replayed);
+    }
+    if (message.paymentFailed !== false) {
+      writer.uint32(48).bool(message.paymentFailed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HandlePspCallbackResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHandlePspCallbackResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.paymentFailed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<HandlePspCallbackResponse>): HandlePspCallbackResponse {
+    return HandlePspCallbackResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HandlePspCallbackResponse>): HandlePspCallbackResponse {
+    const message = createBaseHandlePspCallbackResponse();
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.transactionId = object.transactionId ?? "";
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    message.paymentFailed = object.paymentFailed ?? false;
+    return message;
+  },
+};
+
+function createBaseSetAutoReloadRequest(): SetAutoReloadRequest {
+  return { cardId: "", threshold: undefined, amount: undefined, mandateReference: "", operatorId: "" };
+}
+
+export const SetAutoReloadRequest: MessageFns<SetAutoReloadRequest> = {
+  encode(message: SetAutoReloadRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.threshold !== undefined) {
+      Money.encode(message.threshold, writer.uint32(18).fork()).join();
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.mandateReference !== "") {
+      writer.uint32(34).string(message.mandateReference);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(42).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetAutoReloadRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetAutoReloadRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.threshold = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.mandateReference = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetAutoReloadRequest>): SetAutoReloadRequest {
+    return SetAutoReloadRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetAutoReloadRequest>): SetAutoReloadRequest {
+    const message = createBaseSetAutoReloadRequest();
+    message.cardId = object.cardId ?? "";
+    message.threshold = (object.threshold !== undefined && object.threshold !== null)
+      ? Money.fromPartial(object.threshold)
+      : undefined;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.mandateReference = object.mandateReference ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetAutoReloadResponse(): SetAutoReloadResponse {
+  return { card: undefined };
+}
+
+export const SetAutoReloadResponse: MessageFns<SetAutoReloadResponse> = {
+  encode(message: SetAutoReloadResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      CardInfo.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetAutoReloadResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetAutoReloadResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = CardInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetAutoReloadResponse>): SetAutoReloadResponse {
+    return SetAutoReloadResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetAutoReloadResponse>): SetAutoReloadResponse {
+    const message = createBaseSetAutoReloadResponse();
+    message.card = (object.card !== undefined && object.card !== null) ? CardInfo.fromPartial(object.card) : undefined;
+    return message;
+  },
+};
+
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
@@ -2675,6 +3208,50 @@ export const CardServiceService = {
       Buffer.from(RunProgramRefundResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RunProgramRefundResponse => RunProgramRefundResponse.decode(value),
   },
+  /**
+   * Starts a top-up through the payment service provider: answers the PSP reference (and where
+   * the holder pays). No money moves until the PSP's signed callback reports success.
+   */
+  startPspTopUp: {
+    path: "/tapline.v1.CardService/StartPspTopUp" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartPspTopUpRequest): Buffer => Buffer.from(StartPspTopUpRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartPspTopUpRequest => StartPspTopUpRequest.decode(value),
+    responseSerialize: (value: StartPspTopUpResponse): Buffer =>
+      Buffer.from(StartPspTopUpResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartPspTopUpResponse => StartPspTopUpResponse.decode(value),
+  },
+  /**
+   * The PSP's callback: `payload` signed with HMAC-SHA256 under the shared secret
+   * (TAPLINE_PSP_SECRET), hex in `signature`. A bad signature is PERMISSION_DENIED and changes
+   * nothing; the top-up is idempotent by the PSP reference (a repeated callback is replayed).
+   */
+  handlePspCallback: {
+    path: "/tapline.v1.CardService/HandlePspCallback" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: HandlePspCallbackRequest): Buffer =>
+      Buffer.from(HandlePspCallbackRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HandlePspCallbackRequest => HandlePspCallbackRequest.decode(value),
+    responseSerialize: (value: HandlePspCallbackResponse): Buffer =>
+      Buffer.from(HandlePspCallbackResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HandlePspCallbackResponse => HandlePspCallbackResponse.decode(value),
+  },
+  /**
+   * Stores (or, with amount 0, removes) an auto-reload mandate: when a payment leaves the available
+   * balance below threshold, the node charges the mandate through the PSP for `amount`.
+   */
+  setAutoReload: {
+    path: "/tapline.v1.CardService/SetAutoReload" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetAutoReloadRequest): Buffer => Buffer.from(SetAutoReloadRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetAutoReloadRequest => SetAutoReloadRequest.decode(value),
+    responseSerialize: (value: SetAutoReloadResponse): Buffer =>
+      Buffer.from(SetAutoReloadResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetAutoReloadResponse => SetAutoReloadResponse.decode(value),
+  },
 } as const;
 
 export interface CardServiceServer extends UntypedServiceImplementation {
@@ -2717,6 +3294,22 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    * Idempotent by run_id: running it again pays nothing twice and answers the same list.
    */
   runProgramRefund: handleUnaryCall<RunProgramRefundRequest, RunProgramRefundResponse>;
+  /**
+   * Starts a top-up through the payment service provider: answers the PSP reference (and where
+   * the holder pays). No money moves until the PSP's signed callback reports success.
+   */
+  startPspTopUp: handleUnaryCall<StartPspTopUpRequest, StartPspTopUpResponse>;
+  /**
+   * The PSP's callback: `payload` signed with HMAC-SHA256 under the shared secret
+   * (TAPLINE_PSP_SECRET), hex in `signature`. A bad signature is PERMISSION_DENIED and changes
+   * nothing; the top-up is idempotent by the PSP reference (a repeated callback is replayed).
+   */
+  handlePspCallback: handleUnaryCall<HandlePspCallbackRequest, HandlePspCallbackResponse>;
+  /**
+   * Stores (or, with amount 0, removes) an auto-reload mandate: when a payment leaves the available
+   * balance below threshold, the node charges the mandate through the PSP for `amount`.
+   */
+  setAutoReload: handleUnaryCall<SetAutoReloadRequest, SetAutoReloadResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -2898,6 +3491,64 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RunProgramRefundResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Starts a top-up through the payment service provider: answers the PSP reference (and where
+   * the holder pays). No money moves until the PSP's signed callback reports success.
+   */
+  startPspTopUp(
+    request: StartPspTopUpRequest,
+    callback: (error: ServiceError | null, response: StartPspTopUpResponse) => void,
+  ): ClientUnaryCall;
+  startPspTopUp(
+    request: StartPspTopUpRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartPspTopUpResponse) => void,
+  ): ClientUnaryCall;
+  startPspTopUp(
+    request: StartPspTopUpRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartPspTopUpResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The PSP's callback: `payload` signed with HMAC-SHA256 under the shared secret
+   * (TAPLINE_PSP_SECRET), hex in `signature`. A bad signature is PERMISSION_DENIED and changes
+   * nothing; the top-up is idempotent by the PSP reference (a repeated callback is replayed).
+   */
+  handlePspCallback(
+    request: HandlePspCallbackRequest,
+    callback: (error: ServiceError | null, response: HandlePspCallbackResponse) => void,
+  ): ClientUnaryCall;
+  handlePspCallback(
+    request: HandlePspCallbackRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HandlePspCallbackResponse) => void,
+  ): ClientUnaryCall;
+  handlePspCallback(
+    request: HandlePspCallbackRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HandlePspCallbackResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Stores (or, with amount 0, removes) an auto-reload mandate: when a payment leaves the available
+   * balance below threshold, the node charges the mandate through the PSP for `amount`.
+   */
+  setAutoReload(
+    request: SetAutoReloadRequest,
+    callback: (error: ServiceError | null, response: SetAutoReloadResponse) => void,
+  ): ClientUnaryCall;
+  setAutoReload(
+    request: SetAutoReloadRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetAutoReloadResponse) => void,
+  ): ClientUnaryCall;
+  setAutoReload(
+    request: SetAutoReloadRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetAutoReloadResponse) => void,
   ): ClientUnaryCall;
 }
 

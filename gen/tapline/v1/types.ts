@@ -47,6 +47,8 @@ export enum DeclineReason {
   DECLINE_REASON_REFUND_EXCEEDS_ORIGINAL = 20,
   /** DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE - A refund against a purchase that was declined or reversed. */
   DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE = 21,
+  /** DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED - A top-up above the program's max_top_up_minor. */
+  DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED = 22,
   UNRECOGNIZED = -1,
 }
 

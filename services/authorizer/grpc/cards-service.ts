@@ -5,7 +5,7 @@
 import { alreadyExists, failedPrecondition, invalidArgument, type Outcome, type TaplineError } from '../../../actors/errors';
 import type { IssueAnswer, TransitionAnswer } from '../../../actors/card/actor';
 import { cardsDigest, sameIssuance, type IssuanceRecord, type IssuanceRecords } from '../../../actors/card/issuance';
-import type { CardProfile, CardState } from '../../../actors/card/rules';
+import type { AutoReload, CardProfile, CardState } from '../../../actors/card/rules';
 import { liveHeldMinor } from '../../../actors/card/holds';
 import type { ProgramConfig, StoredProgram } from '../../../actors/program/config';
 import type {
@@ -33,15 +33,23 @@ import type {
   ReturnCardResponse,
   RunProgramRefundRequest,
   RunProgramRefundResponse,
+  HandlePspCallbackRequest,
+  HandlePspCallbackResponse,
+  SetAutoReloadRequest,
+  SetAutoReloadResponse,
+  StartPspTopUpRequest,
+  StartPspTopUpResponse,
 } from '../../../gen/tapline/v1/cards';
+import { Outcome as WireOutcome } from '../../../gen/tapline/v1/types';
+import { parsePspPayload, verifyPspSignature, type AutoReloader, type PspAdapter } from '../psp';
 import type { ReplaceAnswer } from '../../../actors/card/actor';
 import { fingerprintOf, type MoneyRequest, type TxnAnswer } from '../../../actors/card/transaction';
 import { clientKey } from '../store/keys';
 import type { ProgramCards } from '../store/program-cards';
-import { toVoidResponse, wireCardStatus } from './mapping';
+import { toTopUpResponse, toVoidResponse, wireCardStatus } from './mapping';
 import { unary, type ServiceDeps } from './service';
 import { parseCardAction, parseCardIds, parseHolder, parseIssueParams, parsePin, parseProgramConfig, requireReason, type IssueParams } from './cards-validate';
-import { optionalId, requireClientKey, requireId } from './validate';
+import { optionalId, requireAmount, requireBalance, requireClientKey, requireId } from './validate';
 
 /** Cards of one bulk issuance in flight at once: keeps the commit queue and mailboxes shallow. */
 const bulk_issue_concurrency = 128;
@@ -49,6 +57,37 @@ const bulk_issue_concurrency = 128;
 export interface CardServiceDeps extends ServiceDeps {
   readonly issuances: IssuanceRecords;
   readonly programCards: ProgramCards;
+  /** Undefined without TAPLINE_PSP_SECRET: PSP calls are then FAILED_PRECONDITION. */
+  readonly psp: { readonly adapter: PspAdapter; readonly secret: string; readonly autoReloader: AutoReloader } | undefined;
+}
+
+/** What a PSP callback did: the top-up's answer, or a failed payment acknowledged. */
+export type PspCallbackAnswer = { readonly failed: true } | { readonly failed: false; readonly answer: TxnAnswer };
+
+/**
+ * Verifies and applies a PSP callback (from gRPC or the simulated PSP). A successful payment is a
+ * top-up keyed by the PSP reference; a failed one moves nothing. Either way a pending auto-reload
+ * of the card is settled.
+ */
+export function handlePspCallback(deps: CardServiceDeps, payload: string, signature: string, reply: (outcome: Outcome<PspCallbackAnswer>) => void): void {
+  const psp = deps.psp;
+  if (psp === undefined) throw failedPrecondition('PSP callbacks need TAPLINE_PSP_SECRET configured on the node');
+  const refused = verifyPspSignature(psp.secret, payload, signature);
+  if (refused !== undefined) throw refused;
+  const event = parsePspPayload(payload);
+  if (event.status === 'failed') {
+    if (event.kind === 'auto_reload') psp.autoReloader.settled(event.card);
+    reply({ ok: true, value: { failed: true } });
+    return;
+  }
+  const request: Omit<MoneyRequest, 'fingerprint'> = {
+    kind: 'top_up', key: clientKey(`psp:${event.reference}`), cardId: event.card, terminalId: '', amountMinor: event.amountMinor, currency: event.currency,
+    source: event.kind === 'auto_reload' ? 'auto_reload' : 'psp', operatorId: '', originalKey: '',
+  };
+  deps.region.money({ ...request, fingerprint: fingerprintOf(request) }, (outcome) => {
+    if (event.kind === 'auto_reload') psp.autoReloader.settled(event.card);
+    reply(outcome.ok ? { ok: true, value: { failed: false, answer: outcome.value } } : outcome);
+  });
 }
 
 /** Cards one refund run pays out: its payout list must fit one reply (~50 bytes a line, 4 MB). */
@@ -187,6 +226,42 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
       const operatorId = requireId('operator_id', request.operatorId);
       refundRun(deps, programId, runId, operatorId).then((value) => reply({ ok: true, value }), (error: unknown) => reply({ ok: false, error: asError(error) }));
     }, (value) => value),
+
+    startPspTopUp: unary<StartPspTopUpRequest, StartPspTopUpResponse, { reference: string; paymentUrl: string }>(deps, 'StartPspTopUp', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const { amountMinor, currency } = requireAmount('amount', request.amount);
+      const psp = deps.psp;
+      if (psp === undefined) throw failedPrecondition('PSP top-ups need TAPLINE_PSP_SECRET configured on the node');
+      // The card must exist before the holder is sent to pay.
+      region.balance(cardId, (card) => {
+        if (!card.ok) return reply(card);
+        if (card.value.currency !== currency) return reply({ ok: false, error: invalidArgument('amount.currency is not the card\'s currency') });
+        psp.adapter.startPayment(cardId, amountMinor, currency).then((value) => reply({ ok: true, value }), (error: unknown) => reply({ ok: false, error: asError(error) }));
+      });
+    }, ({ reference, paymentUrl }) => ({ pspReference: reference, paymentUrl })),
+
+    handlePspCallback: unary<HandlePspCallbackRequest, HandlePspCallbackResponse, PspCallbackAnswer>(deps, 'HandlePspCallback', (request, reply) => {
+      handlePspCallback(deps, request.payload, request.signature, reply);
+    }, (value) => {
+      if (value.failed) return { outcome: WireOutcome.OUTCOME_DECLINED, declineReason: 0, transactionId: '', balanceAfter: undefined, replayed: false, paymentFailed: true };
+      const response = toTopUpResponse(value.answer);
+      return { outcome: response.outcome, declineReason: response.declineReason, transactionId: response.transactionId, balanceAfter: response.balanceAfter, replayed: response.replayed, paymentFailed: false };
+    }),
+
+    setAutoReload: unary<SetAutoReloadRequest, SetAutoReloadResponse, CardState>(deps, 'SetAutoReload', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const amount = requireBalance('amount', request.amount);
+      const threshold = requireBalance('threshold', request.threshold);
+      const operatorId = requireId('operator_id', request.operatorId);
+      if (amount.currency !== threshold.currency) throw invalidArgument('threshold and amount must be in one currency');
+      let autoReload: AutoReload | undefined;
+      if (amount.amountMinor > 0) {
+        if (!/^[A-Za-z0-9._-]{1,100}$/.test(request.mandateReference)) throw invalidArgument('mandate_reference must be 1-100 of A-Z a-z 0-9 . _ -');
+        if (deps.psp === undefined) throw failedPrecondition('auto-reload needs TAPLINE_PSP_SECRET configured on the node');
+        autoReload = { thresholdMinor: threshold.amountMinor, amountMinor: amount.amountMinor, mandate: request.mandateReference };
+      }
+      region.setAutoReload(cardId, autoReload, operatorId, reply);
+    }, (state) => ({ card: cardInfo(state, deps.clock()) })),
 
     registerManager: unary<RegisterManagerRequest, RegisterManagerResponse, { merchantId: string; managerId: string }>(deps, 'RegisterManager', (request, reply) => {
       const merchantId = requireId('merchant_id', request.merchantId);

@@ -19,6 +19,7 @@ const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   completion_exceeds_hold: DeclineReason.DECLINE_REASON_COMPLETION_EXCEEDS_HOLD,
   refund_exceeds_original: DeclineReason.DECLINE_REASON_REFUND_EXCEEDS_ORIGINAL,
   original_not_refundable: DeclineReason.DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE,
+  top_up_limit_exceeded: DeclineReason.DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED,
 };
 
 const card_statuses: Readonly<Record<DomainCardStatus, CardStatus>> = {
