@@ -31,7 +31,8 @@ const manager = { id: 'prop-mgr', pin: '1357' };
 type Op =
   | { kind: 'top_up' | 'purchase' | 'pre_auth'; slot: number; amount: number }
   | { kind: 'completion'; target: number; amount: number }
-  | { kind: 'void' | 'reverse' | 'retry'; target: number }
+  | { kind: 'void' | 'reverse'; target: number }
+  | { kind: 'retry'; target: number }
   | { kind: 'refund'; target: number; amount: number }
   | { kind: 'replace' | 'return'; slot: number };
 
