@@ -14,6 +14,7 @@ import type { ProgramSource } from '../program/registry';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
 import { decideTransition, type TransitionRequest } from './lifecycle';
 import { decideCashOut, decideReplace, replacementState } from './closing';
+import { checkPin, decideSetPin, withPinFailures } from './pin';
 import {
   answerFromRecord,
   decodeRecord,
@@ -39,6 +40,7 @@ export type CardMessage =
   | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly reply: Reply<TransitionAnswer>; readonly attempt: number }
   | { readonly type: 'replace'; readonly replacementId: string; readonly replacementShard: number; readonly reason: string; readonly operatorId: string; readonly reply: Reply<ReplaceAnswer>; readonly attempt: number }
   | { readonly type: 'auto_reload'; readonly autoReload: AutoReload | undefined; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
+  | { readonly type: 'set_pin'; readonly newHash: string; readonly oldHash: string | undefined; readonly reset: boolean; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
   /** Issue 4: another actor wrote this card (a replacement created it): forget the cached state. */
   | { readonly type: 'invalidate' };
 
@@ -153,6 +155,9 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       case 'auto_reload':
         this.handleAdmin(message, { type: 'set_auto_reload', autoReload: message.autoReload });
         return;
+      case 'set_pin':
+        this.handleAdmin(message, { type: 'set_status', status: 'active' });
+        return;
       case 'money':
         this.handleMoney(message);
         return;
@@ -187,6 +192,18 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     if (request.kind === 'purchase' || request.kind === 'top_up') {
+      let base: CardState | undefined;
+      if (request.kind === 'purchase' && this.state.profile !== undefined) {
+        // Issue 4: PIN where the program demands it (cards issued by the v1 AdminService have no
+        // profile and no PIN, and skip this).
+        const pin = this.pinGate(message);
+        if (pin.handled) return;
+        base = pin.base;
+      }
+      if (base !== undefined) {
+        this.commitMoney(message, decide(base, { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency, nowMs: this.context.clock() }), { base });
+        return;
+      }
       // Cards issued without an expiry (no profile) never read the clock here.
       const command: CardCommand = request.kind === 'purchase'
         ? { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency, nowMs: this.state.profile === undefined ? undefined : this.context.clock() }
@@ -196,6 +213,24 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     this.handleHold(message);
+  }
+
+  /**
+   * The PIN check of a spending request: a decline is committed here (with the wrong-attempt count
+   * it raised, and a card_pin_changed "locked" document when it locked the PIN); a right PIN after
+   * wrong ones gives the reset state the decision must apply to.
+   */
+  private pinGate(message: Extract<CardMessage, { type: 'money' }>): { handled: boolean; base?: CardState } {
+    const state = this.state as CardState;
+    if (state.profile === undefined) return { handled: false };
+    const check = checkPin(state, this.context.programs.get(state.programId), message.request.pinHash);
+    const base = check.failuresAfter === undefined ? undefined : withPinFailures(state, check.failuresAfter);
+    if (check.decline === undefined) return base === undefined ? { handled: false } : { handled: false, base };
+    const locked = check.locked === true
+      ? [{ shard: this.shard, document: JSON.stringify({ type: 'card_pin_changed', card: this.cardId, program: state.programId, event: 'locked', operator: '', reason: 'pin_attempts', at: this.context.clock() }) }]
+      : undefined;
+    this.commitMoney(message, check.decline, { ...(base === undefined ? {} : { base }), ...(locked === undefined ? {} : { extraOutbox: locked }) });
+    return { handled: true };
   }
 
   /** A top-up with the card's program limits (stored-value regulation). */
@@ -213,13 +248,21 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     const program = this.context.programs.get(state.programId);
     let decision: CardDecision;
     switch (request.kind) {
-      case 'pre_authorization':
+      case 'pre_authorization': {
+        const pin = this.pinGate(message);
+        if (pin.handled) return;
+        const start = pin.base ?? state;
         // A hold under this key already exists only when this is a retry whose answer left the
         // index: the commit finds the stored record and answers with it (this decline is never written).
-        decision = openHold(state, request.key) !== undefined
+        decision = openHold(start, request.key) !== undefined
           ? { kind: 'declined', reason: 'hold_not_found', rule: 'hold_exists' }
-          : decidePreAuthorization(state, request.key, request.amountMinor, request.currency, nowMs, program);
+          : decidePreAuthorization(start, request.key, request.amountMinor, request.currency, nowMs, program);
+        if (pin.base !== undefined) {
+          this.commitMoney(message, decision, { base: pin.base, amountMinor: request.amountMinor });
+          return;
+        }
         break;
+      }
       case 'incremental':
         decision = decideIncremental(state, request.originalKey, request.amountMinor, request.currency, nowMs, program);
         break;
@@ -544,7 +587,12 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   private commitMoney(
     message: Extract<CardMessage, { type: 'money' }>,
     decision: CardDecision,
-    extra: { id?: string; claims?: CommitEntry['claims']; reverse?: ReverseOutcome; amountMinor?: number; writes?: readonly EntityWrite[] },
+    extra: {
+      id?: string; claims?: CommitEntry['claims']; reverse?: ReverseOutcome; amountMinor?: number; writes?: readonly EntityWrite[];
+      /** Issue 4: the state the decision applies to when it differs from the current one (PIN attempt count). */
+      base?: CardState;
+      extraOutbox?: CommitEntry['extraOutbox'];
+    },
   ): void {
     const { request } = message;
     if (decision.kind === 'rejected') {
@@ -552,7 +600,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     const before = this.state as CardState;
-    const after = decision.kind === 'approved' ? apply(before, decision.event) : before;
+    const start = extra.base ?? before;
+    const after = decision.kind === 'approved' ? apply(start, decision.event) : start;
     const approved = decision.kind !== 'declined';
     const result: TxnResult = {
       id: extra.id ?? this.context.nextTransactionId(),
@@ -588,6 +637,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       idempotency: { key: request.key, value: stored },
       ...(extra.claims && extra.claims.length > 0 ? { claims: extra.claims } : {}),
       outbox: stored,
+      ...(extra.extraOutbox === undefined ? {} : { extraOutbox: extra.extraOutbox }),
       settle: (outcome) => this.settleMoney(message, record, changed ? after : undefined, outcome),
     };
     this.context.idempotency.begin(request.key, request.fingerprint);
@@ -643,11 +693,13 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   }
 
   private handleAdmin(
-    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' }>,
+    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' }>,
     command: CardCommand,
   ): void {
     const before = this.state;
-    const decision = message.type === 'transition' ? decideTransition(before, message.transition) : decide(before, command);
+    const decision = message.type === 'transition'
+      ? decideTransition(before, message.transition)
+      : message.type === 'set_pin' ? decideSetPin(before, message.newHash, message.oldHash, message.reset).decision : decide(before, command);
     if (decision.kind === 'rejected') {
       message.reply({ ok: false, error: new TaplineError(decision.code, decision.message, { cardId: this.cardId }) });
       return;
@@ -688,7 +740,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.version += 1;
   }
 
-  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
+  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
     if (message.type === 'issue') message.reply({ ok: true, value: { state, alreadyExisted: unchanged } });
     else if (message.type === 'transition') message.reply({ ok: true, value: { state, previous: before?.status ?? state.status } });
     else message.reply({ ok: true, value: state });
@@ -756,7 +808,11 @@ function holdFields(event: CardEvent | undefined, holdKey: string, after: CardSt
 }
 
 /** The lifecycle / audit document of an admin change (docs/OUTBOX.md). */
-function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+  if (message.type === 'set_pin') {
+    const event = before?.profile === undefined || before.profile.pinHash === '' ? 'set' : message.reset && before.profile.pinFailures > 0 ? 'unlocked' : 'changed';
+    return { type: 'card_pin_changed', card: after.cardId, program: after.programId, event, operator: message.operatorId, reason: message.reset ? 'reset' : '', at: atMs };
+  }
   if (message.type === 'auto_reload') {
     // The mandate reference stays out of the document; threshold and amount are the audit.
     const detail = message.autoReload === undefined ? {} : { threshold: message.autoReload.thresholdMinor, amount: message.autoReload.amountMinor };

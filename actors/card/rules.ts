@@ -68,7 +68,10 @@ export type DeclineReason =
   | 'completion_exceeds_hold'
   | 'refund_exceeds_original'
   | 'original_not_refundable'
-  | 'top_up_limit_exceeded';
+  | 'top_up_limit_exceeded'
+  | 'pin_required'
+  | 'pin_invalid'
+  | 'pin_locked';
 
 export type CardCommand =
   | { readonly type: 'issue'; readonly cardId: string; readonly currency: string; readonly initialBalanceMinor: number; readonly programId: string; readonly nowMs: number; readonly profile?: CardProfile }

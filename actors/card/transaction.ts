@@ -22,6 +22,8 @@ export interface MoneyRequest {
   readonly operatorId: string;
   /** For reversals: the idempotency key of the authorization to undo. */
   readonly originalKey: string;
+  /** Issue 4: keyed hash of the PIN entered (never the PIN); absent when none was entered. */
+  readonly pinHash?: string;
 }
 
 export interface TxnResult {

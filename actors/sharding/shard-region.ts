@@ -232,6 +232,11 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
+  setPin(cardId: string, newHash: string, oldHash: string | undefined, reset: boolean, operatorId: string, reply: Reply<CardState>): void {
+    const refused = this.cards.tell(cardId, { type: 'set_pin', newHash, oldHash, reset, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
   changeCardState(cardId: string, transition: TransitionRequest, reason: string, reply: Reply<TransitionAnswer>): void {
     const refused = this.cards.tell(cardId, { type: 'transition', transition, reason, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });

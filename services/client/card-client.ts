@@ -22,6 +22,7 @@ import {
   type HandlePspCallbackResponse,
   type SetAutoReloadResponse,
   type StartPspTopUpResponse,
+  type SetPinResponse,
 } from '../../gen/tapline/v1/cards';
 import { AuthorizationServiceClient, type AuthorizeRequest, type RefundResponse, type VoidResponse } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
@@ -121,6 +122,10 @@ export class CardClient {
       cardId, threshold: { amountMinor: BigInt(thresholdMinor), currency: 'EUR' }, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' }, mandateReference, operatorId: 'ops',
     };
     return invoke((options, cb) => this.cards.setAutoReload(request, new grpc.Metadata(), options, cb));
+  }
+
+  setPin(cardId: string, newPin: string, oldPin = '', reset = false): Promise<SetPinResponse> {
+    return invoke((options, cb) => this.cards.setPin({ cardId, newPin, oldPin, reset, operatorId: reset ? 'support-1' : '' }, new grpc.Metadata(), options, cb));
   }
 
   voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {

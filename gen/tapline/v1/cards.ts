@@ -302,6 +302,18 @@ export interface SetAutoReloadResponse {
   card?: CardInfo | undefined;
 }
 
+export interface SetPinRequest {
+  cardId: string;
+  newPin: string;
+  oldPin: string;
+  reset: boolean;
+  operatorId: string;
+}
+
+export interface SetPinResponse {
+  card?: CardInfo | undefined;
+}
+
 function createBaseProgramConfig(): ProgramConfig {
   return {
     pinRequired: false,
@@ -3066,6 +3078,164 @@ export const SetAutoReloadResponse: MessageFns<SetAutoReloadResponse> = {
   },
 };
 
+function createBaseSetPinRequest(): SetPinRequest {
+  return { cardId: "", newPin: "", oldPin: "", reset: false, operatorId: "" };
+}
+
+export const SetPinRequest: MessageFns<SetPinRequest> = {
+  encode(message: SetPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.newPin !== "") {
+      writer.uint32(18).string(message.newPin);
+    }
+    if (message.oldPin !== "") {
+      writer.uint32(26).string(message.oldPin);
+    }
+    if (message.reset !== false) {
+      writer.uint32(32).bool(message.reset);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(42).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.newPin = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.oldPin = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.reset = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetPinRequest>): SetPinRequest {
+    return SetPinRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetPinRequest>): SetPinRequest {
+    const message = createBaseSetPinRequest();
+    message.cardId = object.cardId ?? "";
+    message.newPin = object.newPin ?? "";
+    message.oldPin = object.oldPin ?? "";
+    message.reset = object.reset ?? false;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetPinResponse(): SetPinResponse {
+  return { card: undefined };
+}
+
+export const SetPinResponse: MessageFns<SetPinResponse> = {
+  encode(message: SetPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      CardInfo.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = CardInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetPinResponse>): SetPinResponse {
+    return SetPinResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetPinResponse>): SetPinResponse {
+    const message = createBaseSetPinResponse();
+    message.card = (object.card !== undefined && object.card !== null) ? CardInfo.fromPartial(object.card) : undefined;
+    return message;
+  },
+};
+
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
@@ -3252,6 +3422,20 @@ export const CardServiceService = {
       Buffer.from(SetAutoReloadResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetAutoReloadResponse => SetAutoReloadResponse.decode(value),
   },
+  /**
+   * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
+   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
+   * and lifts a lockout. Only a keyed hash is stored.
+   */
+  setPin: {
+    path: "/tapline.v1.CardService/SetPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetPinRequest): Buffer => Buffer.from(SetPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetPinRequest => SetPinRequest.decode(value),
+    responseSerialize: (value: SetPinResponse): Buffer => Buffer.from(SetPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetPinResponse => SetPinResponse.decode(value),
+  },
 } as const;
 
 export interface CardServiceServer extends UntypedServiceImplementation {
@@ -3310,6 +3494,12 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    * balance below threshold, the node charges the mandate through the PSP for `amount`.
    */
   setAutoReload: handleUnaryCall<SetAutoReloadRequest, SetAutoReloadResponse>;
+  /**
+   * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
+   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
+   * and lifts a lockout. Only a keyed hash is stored.
+   */
+  setPin: handleUnaryCall<SetPinRequest, SetPinResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -3549,6 +3739,26 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetAutoReloadResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
+   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
+   * and lifts a lockout. Only a keyed hash is stored.
+   */
+  setPin(
+    request: SetPinRequest,
+    callback: (error: ServiceError | null, response: SetPinResponse) => void,
+  ): ClientUnaryCall;
+  setPin(
+    request: SetPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetPinResponse) => void,
+  ): ClientUnaryCall;
+  setPin(
+    request: SetPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetPinResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -39,6 +39,8 @@ import type {
   SetAutoReloadResponse,
   StartPspTopUpRequest,
   StartPspTopUpResponse,
+  SetPinRequest,
+  SetPinResponse,
 } from '../../../gen/tapline/v1/cards';
 import { Outcome as WireOutcome } from '../../../gen/tapline/v1/types';
 import { parsePspPayload, verifyPspSignature, type AutoReloader, type PspAdapter } from '../psp';
@@ -261,6 +263,17 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
         autoReload = { thresholdMinor: threshold.amountMinor, amountMinor: amount.amountMinor, mandate: request.mandateReference };
       }
       region.setAutoReload(cardId, autoReload, operatorId, reply);
+    }, (state) => ({ card: cardInfo(state, deps.clock()) })),
+
+    setPin: unary<SetPinRequest, SetPinResponse, CardState>(deps, 'SetPin', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const newPin = parsePin(request.newPin);
+      if (newPin === undefined) throw invalidArgument('new_pin is required');
+      const oldPin = parsePin(request.oldPin);
+      const operatorId = request.reset ? requireId('operator_id', request.operatorId) : optionalId('operator_id', request.operatorId, '');
+      const hasher = deps.pinHasher;
+      if (hasher === undefined) throw failedPrecondition('PINs need TAPLINE_PIN_SECRET configured on the node');
+      region.setPin(cardId, hasher.hash(cardId, newPin), oldPin === undefined ? undefined : hasher.hash(cardId, oldPin), request.reset, operatorId, reply);
     }, (state) => ({ card: cardInfo(state, deps.clock()) })),
 
     registerManager: unary<RegisterManagerRequest, RegisterManagerResponse, { merchantId: string; managerId: string }>(deps, 'RegisterManager', (request, reply) => {

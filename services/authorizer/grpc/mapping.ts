@@ -20,6 +20,9 @@ const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   refund_exceeds_original: DeclineReason.DECLINE_REASON_REFUND_EXCEEDS_ORIGINAL,
   original_not_refundable: DeclineReason.DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE,
   top_up_limit_exceeded: DeclineReason.DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED,
+  pin_required: DeclineReason.DECLINE_REASON_PIN_REQUIRED,
+  pin_invalid: DeclineReason.DECLINE_REASON_PIN_INVALID,
+  pin_locked: DeclineReason.DECLINE_REASON_PIN_LOCKED,
 };
 
 const card_statuses: Readonly<Record<DomainCardStatus, CardStatus>> = {

@@ -21,7 +21,7 @@ import {
   wireCardStatus,
 } from './mapping';
 import type { ProgramRegistry } from '../../../actors/program/registry';
-import type { PinHasher } from '../pin';
+import { pin_pattern, type PinHasher } from '../pin';
 import type { ManagerDirectory } from '../managers';
 import { optionalId, parseAuthorize, parseReverse, parseRefund, parseTopUp, parseVoid, requireBalance, requireCorrelationId, requireId } from './validate';
 import type {
@@ -155,11 +155,22 @@ export function unary<Req, Res, V>(
   };
 }
 
+/**
+ * Issue 4: the PIN entered, as its keyed hash (the PIN itself goes no further than this). A plain
+ * purchase without a PIN costs one string comparison here.
+ */
+export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): MoneyRequest {
+  if (pin === '') return request;
+  if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
+  if (deps.pinHasher === undefined) throw failedPrecondition('PINs need TAPLINE_PIN_SECRET configured on the node');
+  return { ...request, pinHash: deps.pinHasher.hash(request.cardId, pin) };
+}
+
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
   const { region } = deps;
   return {
     authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(deps, 'Authorize', (request, reply) => {
-      region.money(parseAuthorize(request), reply);
+      region.money(withPin(deps, parseAuthorize(request), request.pin), reply);
     }, toAuthorizeResponse),
     topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(deps, 'TopUp', (request, reply) => {
       region.money(parseTopUp(request), reply);
@@ -231,7 +242,7 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
         correlationId = requireCorrelationId(item.correlationId);
         if (item.request === undefined) throw invalidArgument('request is required');
         if (!deps.accepting()) throw new TaplineError('unavailable', 'node is shutting down; retry on another node');
-        request = parseAuthorize(item.request);
+        request = withPin(deps, parseAuthorize(item.request), item.request.pin);
       } catch (error) {
         failItem(item.correlationId, error);
         continue;
