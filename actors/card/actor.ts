@@ -615,6 +615,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       balanceAfterMinor: availableMinor(after),
       atMs: this.context.clock(),
       reverse: extra.reverse,
+      // Issue 4: receipt data of cards issued through CardService.
+      spentMinor: after.profile !== undefined && (request.kind === 'purchase' || request.kind === 'completion') ? (after.spentMinor ?? 0) : undefined,
     };
     // Documents of the v1 kinds keep their v1 shape (deltas derived by the reader); the others
     // say their deltas (docs/OUTBOX.md).

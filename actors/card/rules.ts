@@ -23,6 +23,8 @@ export interface CardState {
   readonly profile?: CardProfile;
   /** Open holds by the idempotency key of their pre-authorization; their sum is heldMinor. */
   readonly holds?: Readonly<Record<string, Hold>>;
+  /** Cards with a profile: purchases + completions so far (receipts show "spent so far"). */
+  readonly spentMinor?: number;
 }
 
 /** Rarely changing facts about a card, kept apart so the purchase path copies one reference. */
@@ -233,8 +235,12 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
   if (event.type === 'issued') return event.state;
   if (state === undefined) throw new Error(`assertion: ${event.type} applied to a card that does not exist`);
   switch (event.type) {
-    case 'debited':
-      return withBalance(state, addMinor(state.balanceMinor, -event.amountMinor));
+    case 'debited': {
+      const next = withBalance(state, addMinor(state.balanceMinor, -event.amountMinor));
+      // Issue 4: cards issued through CardService count what they spent (receipt data).
+      if (state.profile !== undefined) (next as { spentMinor?: number }).spentMinor = addMinor(state.spentMinor ?? 0, event.amountMinor);
+      return next;
+    }
     case 'credited':
       return withBalance(state, addMinor(state.balanceMinor, event.amountMinor));
     case 'status_changed':
@@ -282,6 +288,7 @@ function applyHold(state: CardState, event: Extract<CardEvent, { type: 'hold_pla
   }
   if (!isBoundedAmount(balanceMinor) || heldMinor < 0) throw new RangeError(`assertion: balance ${balanceMinor} / held ${heldMinor} out of bounds`);
   const next: CardState = { ...state, balanceMinor, heldMinor, holds };
+  if (event.type === 'hold_completed' && state.profile !== undefined) (next as { spentMinor?: number }).spentMinor = addMinor(state.spentMinor ?? 0, event.debitedMinor);
   if (Object.keys(holds).length === 0) delete (next as { holds?: unknown }).holds;
   return next;
 }
@@ -301,6 +308,7 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
   // Only present keys are copied, so a card issued without them stays the same shape.
   if (state.profile !== undefined) next.profile = state.profile;
   if (state.holds !== undefined) next.holds = state.holds;
+  if (state.spentMinor !== undefined) next.spentMinor = state.spentMinor;
   return next;
 }
 

@@ -24,6 +24,17 @@ export interface MoneyRequest {
   readonly originalKey: string;
   /** Issue 4: keyed hash of the PIN entered (never the PIN); absent when none was entered. */
   readonly pinHash?: string;
+  /** Issue 4: the basket of a purchase, kept in its document (receipt reprint, reports). */
+  readonly lines?: readonly ReceiptLine[];
+}
+
+/** One line of a purchase's basket, as the document keeps it (docs/OUTBOX.md `lines`). */
+export interface ReceiptLine {
+  readonly code: string;
+  readonly group: string;
+  readonly qty_milli: number;
+  readonly unit: number;
+  readonly amount: number;
 }
 
 export interface TxnResult {
@@ -43,6 +54,8 @@ export interface TxnResult {
   readonly holdExpiresAtMs?: number;
   /** Hold kinds: the ledger balance after (balanceAfterMinor is the available balance). */
   readonly ledgerAfterMinor?: number;
+  /** Cards issued through CardService: what the card has spent so far (receipts). */
+  readonly spentMinor?: number;
 }
 
 export interface TxnAnswer {
@@ -64,7 +77,9 @@ export interface IdempotencyRecord {
 export const tombstone_fingerprint = '*';
 
 export function fingerprintOf(request: Omit<MoneyRequest, 'fingerprint'>): string {
-  return `${request.kind}|${request.cardId}|${request.amountMinor}|${request.currency}|${request.terminalId}|${request.source}|${request.originalKey}`;
+  const base = `${request.kind}|${request.cardId}|${request.amountMinor}|${request.currency}|${request.terminalId}|${request.source}|${request.originalKey}`;
+  // Issue 4: the basket is part of the request (a retry with another basket is another request).
+  return request.lines === undefined ? base : `${base}|${JSON.stringify(request.lines)}`;
 }
 
 /**
@@ -106,6 +121,9 @@ export interface StoredTransaction {
   readonly ledger_after?: number;
   readonly deposit_delta?: number;
   readonly payout?: number;
+  readonly lines?: readonly ReceiptLine[];
+  /** What the card has spent so far after this document (cards issued through CardService). */
+  readonly spent_after?: number;
 }
 
 /** Optional fields a document of an issue-4 kind carries (docs/OUTBOX.md). */
@@ -150,7 +168,14 @@ export function storedTransaction(request: MoneyRequest, context: RecordContext,
     operator: request.operatorId,
     at: result.atMs,
   };
-  return hold === undefined ? stored : { ...stored, ...hold };
+  // Issue 4: optional fields only where present, so a plain purchase document is unchanged.
+  if (hold === undefined && request.lines === undefined && result.spentMinor === undefined) return stored;
+  return {
+    ...stored,
+    ...hold,
+    ...(request.lines === undefined ? {} : { lines: request.lines }),
+    ...(result.spentMinor === undefined ? {} : { spent_after: result.spentMinor }),
+  };
 }
 
 export function encodeRecord(record: StoredTransaction): string {
@@ -174,6 +199,7 @@ export function decodeRecord(value: string): IdempotencyRecord {
     atMs: stored.at,
     ...(stored.reverse !== '' ? { reverse: stored.reverse } : {}),
     ...(stored.hold_amount !== undefined ? { holdMinor: stored.hold_amount, holdExpiresAtMs: stored.hold_expires_at ?? 0, ledgerAfterMinor: stored.ledger_after ?? 0 } : {}),
+    ...(stored.spent_after !== undefined ? { spentMinor: stored.spent_after } : {}),
   };
   return { f: stored.f, r: result };
 }

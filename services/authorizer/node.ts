@@ -117,6 +117,7 @@ export class AuthorizerNode {
       stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
       accepting: () => holder.node?.accepting ?? false,
       programs,
+      records: committer,
       pinHasher,
       managers: pinHasher === undefined ? undefined : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher),
       issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),

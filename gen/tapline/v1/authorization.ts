@@ -110,6 +110,11 @@ export interface AuthorizeResponse {
     | undefined;
   /** PRE_AUTHORIZATION / INCREMENTAL: when the hold is released if it is not completed. */
   holdExpiresAtUnixMs: bigint;
+  /**
+   * Receipt data, cards issued through CardService: what the card has spent so far (purchases and
+   * completions), including this transaction.
+   */
+  spentTotal?: Money | undefined;
 }
 
 export interface AuthorizeStreamRequest {
@@ -238,6 +243,40 @@ export interface RefundResponse {
   /** Available balance after the refund. */
   balanceAfter?: Money | undefined;
   replayed: boolean;
+}
+
+export interface GetReceiptRequest {
+  cardId: string;
+  transaction?: RequestRef | undefined;
+}
+
+export interface ReceiptLine {
+  productCode: string;
+  productGroup: string;
+  quantityMilli: bigint;
+  unitPriceMinor: bigint;
+  amountMinor: bigint;
+}
+
+export interface GetReceiptResponse {
+  transactionId: string;
+  /** "purchase", "top_up", "completion", ... */
+  kind: string;
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  amount?:
+    | Money
+    | undefined;
+  /** Available balance after the transaction. */
+  balanceAfter?:
+    | Money
+    | undefined;
+  /** Cards issued through CardService: spent so far after it (else unset). */
+  spentTotal?: Money | undefined;
+  terminalId: string;
+  merchantId: string;
+  atUnixMs: bigint;
+  lines: ReceiptLine[];
 }
 
 function createBaseAuthorizeRequest(): AuthorizeRequest {
@@ -440,6 +479,7 @@ function createBaseAuthorizeResponse(): AuthorizeResponse {
     ledgerBalanceAfter: undefined,
     holdAmount: undefined,
     holdExpiresAtUnixMs: 0n,
+    spentTotal: undefined,
   };
 }
 
@@ -483,6 +523,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
         throw new globalThis.Error("value provided for field message.holdExpiresAtUnixMs of type int64 too large");
       }
       writer.uint32(88).int64(message.holdExpiresAtUnixMs);
+    }
+    if (message.spentTotal !== undefined) {
+      Money.encode(message.spentTotal, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -588,6 +631,14 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
             message.holdExpiresAtUnixMs = reader.int64() as bigint;
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.spentTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -628,6 +679,9 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     message.holdExpiresAtUnixMs = (object.holdExpiresAtUnixMs !== undefined && object.holdExpiresAtUnixMs !== null)
       ? BigInt(object.holdExpiresAtUnixMs)
       : 0n;
+    message.spentTotal = (object.spentTotal !== undefined && object.spentTotal !== null)
+      ? Money.fromPartial(object.spentTotal)
+      : undefined;
     return message;
   },
 };
@@ -2038,6 +2092,389 @@ export const RefundResponse: MessageFns<RefundResponse> = {
   },
 };
 
+function createBaseGetReceiptRequest(): GetReceiptRequest {
+  return { cardId: "", transaction: undefined };
+}
+
+export const GetReceiptRequest: MessageFns<GetReceiptRequest> = {
+  encode(message: GetReceiptRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.transaction !== undefined) {
+      RequestRef.encode(message.transaction, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReceiptRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReceiptRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transaction = RequestRef.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetReceiptRequest>): GetReceiptRequest {
+    return GetReceiptRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetReceiptRequest>): GetReceiptRequest {
+    const message = createBaseGetReceiptRequest();
+    message.cardId = object.cardId ?? "";
+    message.transaction = (object.transaction !== undefined && object.transaction !== null)
+      ? RequestRef.fromPartial(object.transaction)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReceiptLine(): ReceiptLine {
+  return { productCode: "", productGroup: "", quantityMilli: 0n, unitPriceMinor: 0n, amountMinor: 0n };
+}
+
+export const ReceiptLine: MessageFns<ReceiptLine> = {
+  encode(message: ReceiptLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.productCode !== "") {
+      writer.uint32(10).string(message.productCode);
+    }
+    if (message.productGroup !== "") {
+      writer.uint32(18).string(message.productGroup);
+    }
+    if (message.quantityMilli !== 0n) {
+      if (BigInt.asIntN(64, message.quantityMilli) !== message.quantityMilli) {
+        throw new globalThis.Error("value provided for field message.quantityMilli of type int64 too large");
+      }
+      writer.uint32(24).int64(message.quantityMilli);
+    }
+    if (message.unitPriceMinor !== 0n) {
+      if (BigInt.asIntN(64, message.unitPriceMinor) !== message.unitPriceMinor) {
+        throw new globalThis.Error("value provided for field message.unitPriceMinor of type int64 too large");
+      }
+      writer.uint32(32).int64(message.unitPriceMinor);
+    }
+    if (message.amountMinor !== 0n) {
+      if (BigInt.asIntN(64, message.amountMinor) !== message.amountMinor) {
+        throw new globalThis.Error("value provided for field message.amountMinor of type int64 too large");
+      }
+      writer.uint32(40).int64(message.amountMinor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReceiptLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceiptLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.productCode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.productGroup = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.quantityMilli = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unitPriceMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.amountMinor = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReceiptLine>): ReceiptLine {
+    return ReceiptLine.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReceiptLine>): ReceiptLine {
+    const message = createBaseReceiptLine();
+    message.productCode = object.productCode ?? "";
+    message.productGroup = object.productGroup ?? "";
+    message.quantityMilli = (object.quantityMilli !== undefined && object.quantityMilli !== null)
+      ? BigInt(object.quantityMilli)
+      : 0n;
+    message.unitPriceMinor = (object.unitPriceMinor !== undefined && object.unitPriceMinor !== null)
+      ? BigInt(object.unitPriceMinor)
+      : 0n;
+    message.amountMinor = (object.amountMinor !== undefined && object.amountMinor !== null)
+      ? BigInt(object.amountMinor)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGetReceiptResponse(): GetReceiptResponse {
+  return {
+    transactionId: "",
+    kind: "",
+    outcome: 0,
+    declineReason: 0,
+    amount: undefined,
+    balanceAfter: undefined,
+    spentTotal: undefined,
+    terminalId: "",
+    merchantId: "",
+    atUnixMs: 0n,
+    lines: [],
+  };
+}
+
+export const GetReceiptResponse: MessageFns<GetReceiptResponse> = {
+  encode(message: GetReceiptResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transactionId !== "") {
+      writer.uint32(10).string(message.transactionId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(24).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(32).int32(message.declineReason);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(50).fork()).join();
+    }
+    if (message.spentTotal !== undefined) {
+      Money.encode(message.spentTotal, writer.uint32(58).fork()).join();
+    }
+    if (message.terminalId !== "") {
+      writer.uint32(66).string(message.terminalId);
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(74).string(message.merchantId);
+    }
+    if (message.atUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.atUnixMs) !== message.atUnixMs) {
+        throw new globalThis.Error("value provided for field message.atUnixMs of type int64 too large");
+      }
+      writer.uint32(80).int64(message.atUnixMs);
+    }
+    for (const v of message.lines) {
+      ReceiptLine.encode(v!, writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReceiptResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReceiptResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.spentTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.atUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lines.push(ReceiptLine.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetReceiptResponse>): GetReceiptResponse {
+    return GetReceiptResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetReceiptResponse>): GetReceiptResponse {
+    const message = createBaseGetReceiptResponse();
+    message.transactionId = object.transactionId ?? "";
+    message.kind = object.kind ?? "";
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.spentTotal = (object.spentTotal !== undefined && object.spentTotal !== null)
+      ? Money.fromPartial(object.spentTotal)
+      : undefined;
+    message.terminalId = object.terminalId ?? "";
+    message.merchantId = object.merchantId ?? "";
+    message.atUnixMs = (object.atUnixMs !== undefined && object.atUnixMs !== null) ? BigInt(object.atUnixMs) : 0n;
+    message.lines = object.lines?.map((e) => ReceiptLine.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * The public API terminals and venue gateways call.
  *
@@ -2130,6 +2567,19 @@ export const AuthorizationServiceService = {
     responseSerialize: (value: RefundResponse): Buffer => Buffer.from(RefundResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RefundResponse => RefundResponse.decode(value),
   },
+  /**
+   * Reprints the receipt of an earlier transaction by its reference (kept as long as its
+   * idempotency record, TAPLINE_IDEMPOTENCY_TTL_S). NOT_FOUND when unknown or of another card.
+   */
+  getReceipt: {
+    path: "/tapline.v1.AuthorizationService/GetReceipt" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetReceiptRequest): Buffer => Buffer.from(GetReceiptRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetReceiptRequest => GetReceiptRequest.decode(value),
+    responseSerialize: (value: GetReceiptResponse): Buffer => Buffer.from(GetReceiptResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetReceiptResponse => GetReceiptResponse.decode(value),
+  },
 } as const;
 
 export interface AuthorizationServiceServer extends UntypedServiceImplementation {
@@ -2153,6 +2603,11 @@ export interface AuthorizationServiceServer extends UntypedServiceImplementation
    * wrong); an unknown original is NOT_FOUND.
    */
   refund: handleUnaryCall<RefundRequest, RefundResponse>;
+  /**
+   * Reprints the receipt of an earlier transaction by its reference (kept as long as its
+   * idempotency record, TAPLINE_IDEMPOTENCY_TTL_S). NOT_FOUND when unknown or of another card.
+   */
+  getReceipt: handleUnaryCall<GetReceiptRequest, GetReceiptResponse>;
 }
 
 export interface AuthorizationServiceClient extends Client {
@@ -2261,6 +2716,25 @@ export interface AuthorizationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RefundResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Reprints the receipt of an earlier transaction by its reference (kept as long as its
+   * idempotency record, TAPLINE_IDEMPOTENCY_TTL_S). NOT_FOUND when unknown or of another card.
+   */
+  getReceipt(
+    request: GetReceiptRequest,
+    callback: (error: ServiceError | null, response: GetReceiptResponse) => void,
+  ): ClientUnaryCall;
+  getReceipt(
+    request: GetReceiptRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetReceiptResponse) => void,
+  ): ClientUnaryCall;
+  getReceipt(
+    request: GetReceiptRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetReceiptResponse) => void,
   ): ClientUnaryCall;
 }
 

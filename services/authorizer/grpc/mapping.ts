@@ -67,12 +67,17 @@ export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeR
     holdExpiresAtUnixMs: 0n,
   };
   // Issue 4: only replies about a hold carry the hold fields (a purchase allocates nothing more).
+  if (result.spentMinor !== undefined) response.spentTotal = money(result.spentMinor, result.currency);
   if (result.holdMinor !== undefined) {
     response.holdAmount = money(result.holdMinor, result.currency);
     response.ledgerBalanceAfter = money(result.ledgerAfterMinor ?? 0, result.currency);
     response.holdExpiresAtUnixMs = BigInt(result.holdExpiresAtMs ?? 0);
   }
   return response;
+}
+
+export function wireDeclineReason(reason: DomainDeclineReason | ''): DeclineReason {
+  return reason === '' ? DeclineReason.DECLINE_REASON_UNSPECIFIED : decline_reasons[reason];
 }
 
 export function toRefundResponse({ result, replayed }: TxnAnswer): RefundResponse {

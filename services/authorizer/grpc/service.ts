@@ -23,7 +23,9 @@ import {
 import type { ProgramRegistry } from '../../../actors/program/registry';
 import { pin_pattern, type PinHasher } from '../pin';
 import type { ManagerDirectory } from '../managers';
-import { optionalId, parseAuthorize, parseReverse, parseRefund, parseTopUp, parseVoid, requireBalance, requireCorrelationId, requireId } from './validate';
+import type { Persistence } from '../../../actors/runtime/persistence';
+import { receiptOf } from './receipt';
+import { optionalId, parseAuthorize, parseReverse, parseRefund, parseTopUp, parseVoid, refKey, requireBalance, requireCorrelationId, requireId } from './validate';
 import type {
   AuthorizationServiceServer,
   AuthorizeRequest,
@@ -41,6 +43,8 @@ import type {
   VoidResponse,
   RefundRequest,
   RefundResponse,
+  GetReceiptRequest,
+  GetReceiptResponse,
 } from '../../../gen/tapline/v1/authorization';
 import type {
   AdminServiceServer,
@@ -102,6 +106,8 @@ export interface ServiceDeps {
   /** Issue 4: programs (CardService) and the PIN hashing key. */
   readonly programs: ProgramRegistry;
   readonly pinHasher: PinHasher | undefined;
+  /** Stored transaction documents by request key (receipt reprint). */
+  readonly records: Pick<Persistence, 'loadIdempotencyRecord'>;
   /** Undefined when no PIN secret is configured (refunds are then refused). */
   readonly managers: ManagerDirectory | undefined;
 }
@@ -184,6 +190,17 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     void: unary<VoidRequest, VoidResponse, TxnAnswer>(deps, 'Void', (request, reply) => {
       region.money(parseVoid(request), reply);
     }, toVoidResponse),
+    getReceipt: unary<GetReceiptRequest, GetReceiptResponse, GetReceiptResponse>(deps, 'GetReceipt', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const key = refKey('transaction', request.transaction);
+      deps.records.loadIdempotencyRecord(key).then((stored) => {
+        try {
+          reply({ ok: true, value: receiptOf(stored, cardId) });
+        } catch (error) {
+          reply({ ok: false, error: error as TaplineError });
+        }
+      }, (error: unknown) => reply({ ok: false, error: error instanceof TaplineError ? error : new TaplineError('unavailable', 'could not read the transaction') }));
+    }, (receipt) => receipt),
     refund: unary<RefundRequest, RefundResponse, TxnAnswer>(deps, 'Refund', (request, reply) => {
       const { request: refund, managerId, managerPin } = parseRefund(request);
       const managers = deps.managers;

@@ -5,6 +5,7 @@ import { invalidArgument, unimplemented } from '../../../actors/errors';
 import { isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
 import { clientKey, terminalTxnKey } from '../store/keys';
+import { parseLines } from './lines';
 import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
 import { TopUpSource, type AuthorizeRequest, type RefundRequest, type ReverseRequest, type TopUpRequest, type VoidRequest } from '../../../gen/tapline/v1/authorization';
 
@@ -84,7 +85,7 @@ export function requireClientKey(field: string, value: string): string {
   return clientKey(value);
 }
 
-function refKey(field: string, ref: RequestRef | undefined): string {
+export function refKey(field: string, ref: RequestRef | undefined): string {
   const inner = ref?.ref;
   if (inner === undefined) throw invalidArgument(`${field} is required`, { field });
   if (inner.$case === 'terminalTxn') {
@@ -131,10 +132,13 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
     throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
   }
   checkLineItems(wire.lineItems, amountMinor);
-  return finish({
+  const request: { -readonly [K in keyof Omit<MoneyRequest, 'fingerprint'>]: MoneyRequest[K] } = {
     kind, key, cardId, terminalId, amountMinor, currency,
     source: '', operatorId: '', originalKey,
-  });
+  };
+  // Issue 4: the basket, only when there is one (a plain purchase allocates nothing more).
+  if (wire.lineItems.length > 0) request.lines = parseLines(wire.lineItems);
+  return finish(request);
 }
 
 /** A void releases a hold; it moves no amount of its own. */
