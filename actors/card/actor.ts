@@ -40,6 +40,7 @@ export type CardMessage =
   | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly reply: Reply<TransitionAnswer>; readonly attempt: number }
   | { readonly type: 'replace'; readonly replacementId: string; readonly replacementShard: number; readonly reason: string; readonly operatorId: string; readonly reply: Reply<ReplaceAnswer>; readonly attempt: number }
   | { readonly type: 'auto_reload'; readonly autoReload: AutoReload | undefined; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
+  | { readonly type: 'tab_limit'; readonly limitMinor: number; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
   | { readonly type: 'set_pin'; readonly newHash: string; readonly oldHash: string | undefined; readonly reset: boolean; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
   /** Issue 4: another actor wrote this card (a replacement created it): forget the cached state. */
   | { readonly type: 'invalidate' };
@@ -158,6 +159,9 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       case 'set_pin':
         this.handleAdmin(message, { type: 'set_status', status: 'active' });
         return;
+      case 'tab_limit':
+        this.handleAdmin(message, { type: 'set_tab_limit', limitMinor: message.limitMinor });
+        return;
       case 'money':
         this.handleMoney(message);
         return;
@@ -271,6 +275,9 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         break;
       case 'cash_out':
         decision = decideCashOut(state, nowMs);
+        break;
+      case 'tab_settlement':
+        decision = decide(state, { type: 'settle_tab', amountMinor: request.amountMinor, currency: request.currency });
         break;
       default:
         decision = decideRelease(state, request.originalKey);
@@ -625,8 +632,12 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     const hold = hold_kinds.has(request.kind) || (event !== undefined && event.type === 'hold_released')
       ? holdFields(event, holdKey, after)
       : undefined;
-    const fullResult: TxnResult = hold === undefined ? result : { ...result, holdMinor: hold.hold_amount, holdExpiresAtMs: hold.hold_expires_at, ledgerAfterMinor: hold.ledger_after };
-    const extras = request.kind === 'refund' ? { balance_delta: result.amountMinor } : request.kind === 'cash_out' ? cashOutFields(event) : hold;
+    const fullResult: TxnResult = hold !== undefined
+      ? { ...result, holdMinor: hold.hold_amount, holdExpiresAtMs: hold.hold_expires_at, ledgerAfterMinor: hold.ledger_after }
+      : request.kind === 'tab_settlement' ? { ...result, ledgerAfterMinor: after.balanceMinor } : result;
+    const extras = request.kind === 'refund' ? { balance_delta: result.amountMinor }
+      : request.kind === 'tab_settlement' ? { balance_delta: result.amountMinor, account_balance_after: after.balanceMinor }
+        : request.kind === 'cash_out' ? cashOutFields(event) : hold;
     const record: IdempotencyRecord = { f: request.fingerprint, r: fullResult };
     // One document is both the idempotency record and the outbox entry.
     const stored = encodeRecord(storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, fullResult, request.fingerprint, extras));
@@ -695,7 +706,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   }
 
   private handleAdmin(
-    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' }>,
+    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' }>,
     command: CardCommand,
   ): void {
     const before = this.state;
@@ -742,7 +753,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.version += 1;
   }
 
-  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
+  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
     if (message.type === 'issue') message.reply({ ok: true, value: { state, alreadyExisted: unchanged } });
     else if (message.type === 'transition') message.reply({ ok: true, value: { state, previous: before?.status ?? state.status } });
     else message.reply({ ok: true, value: state });
@@ -810,7 +821,10 @@ function holdFields(event: CardEvent | undefined, holdKey: string, after: CardSt
 }
 
 /** The lifecycle / audit document of an admin change (docs/OUTBOX.md). */
-function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+  if (message.type === 'tab_limit') {
+    return { type: 'operator_action', action: 'tab_limit_set', subject: after.cardId, detail: JSON.stringify({ limit: message.limitMinor }), operator: message.operatorId, reason: '', at: atMs };
+  }
   if (message.type === 'set_pin') {
     const event = before?.profile === undefined || before.profile.pinHash === '' ? 'set' : message.reset && before.profile.pinFailures > 0 ? 'unlocked' : 'changed';
     return { type: 'card_pin_changed', card: after.cardId, program: after.programId, event, operator: message.operatorId, reason: message.reset ? 'reset' : '', at: atMs };

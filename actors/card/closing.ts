@@ -46,5 +46,7 @@ export function decideCashOut(state: CardState, nowMs: number): CardDecision {
   if (state.status === 'closed' || state.status === 'replaced') return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
   if (!cashable.has(state.status)) return { kind: 'declined', reason: 'card_blocked', rule: `status:${state.status}` };
   if (liveHeldMinor(state, nowMs) > 0) return { kind: 'declined', reason: 'insufficient_funds', rule: 'open_holds' };
+  // An on-tab account that owes money settles its tab first; a return never pays out a debt.
+  if (state.balanceMinor < 0) return { kind: 'declined', reason: 'insufficient_funds', rule: 'tab_open' };
   return { kind: 'approved', event: { type: 'cashed_out', balanceMinor: state.balanceMinor, depositMinor: state.profile?.depositMinor ?? 0 } };
 }

@@ -44,6 +44,8 @@ export interface CardProfile {
   readonly replacedBy?: string;
   /** Auto-reload mandate: below `thresholdMinor` available, `amountMinor` is charged to `mandate`. */
   readonly autoReload?: AutoReload;
+  /** On-tab account (named cards): the balance may go down to -tabLimitMinor; settled later. */
+  readonly tabLimitMinor?: number;
 }
 
 export interface AutoReload {
@@ -73,13 +75,16 @@ export type DeclineReason =
   | 'top_up_limit_exceeded'
   | 'pin_required'
   | 'pin_invalid'
-  | 'pin_locked';
+  | 'pin_locked'
+  | 'settlement_exceeds_debt';
 
 export type CardCommand =
   | { readonly type: 'issue'; readonly cardId: string; readonly currency: string; readonly initialBalanceMinor: number; readonly programId: string; readonly nowMs: number; readonly profile?: CardProfile }
   | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string; readonly nowMs?: number | undefined }
   | { readonly type: 'top_up'; readonly amountMinor: number; readonly currency: string; readonly maxBalanceMinor?: number; readonly maxTopUpMinor?: number }
   | { readonly type: 'set_auto_reload'; readonly autoReload: AutoReload | undefined }
+  | { readonly type: 'set_tab_limit'; readonly limitMinor: number }
+  | { readonly type: 'settle_tab'; readonly amountMinor: number; readonly currency: string }
   | { readonly type: 'reverse'; readonly amountMinor: number }
   | { readonly type: 'set_status'; readonly status: CardStatus };
 
@@ -105,7 +110,9 @@ export type CardDecision =
 export type RejectionCode = 'not_found' | 'already_exists' | 'invalid_argument' | 'failed_precondition' | 'permission_denied';
 
 export function availableMinor(state: CardState): number {
-  return state.balanceMinor - state.heldMinor;
+  // Issue 4: an on-tab account may spend on credit, down to -tabLimitMinor.
+  const tab = state.profile?.tabLimitMinor;
+  return tab === undefined ? state.balanceMinor - state.heldMinor : state.balanceMinor - state.heldMinor + tab;
 }
 
 const status_declines: Readonly<Record<Exclude<CardStatus, 'active'>, DeclineReason>> = {
@@ -132,6 +139,10 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       return decideTopUp(state, command.amountMinor, command.currency, command.maxBalanceMinor ?? 0, command.maxTopUpMinor ?? 0);
     case 'set_auto_reload':
       return decideAutoReload(state, command.autoReload);
+    case 'set_tab_limit':
+      return decideTabLimit(state, command.limitMinor);
+    case 'settle_tab':
+      return decideSettlement(state, command.amountMinor, command.currency);
     case 'reverse':
       // A reversal gives back what an approved debit took. It is applied whatever the status:
       // a card blocked after a purchase still gets the reversed amount back. Top-ups since the
@@ -213,6 +224,26 @@ function decideAutoReload(state: CardState, autoReload: AutoReload | undefined):
   if (autoReload === undefined) delete (profile as { autoReload?: AutoReload }).autoReload;
   else (profile as { autoReload?: AutoReload }).autoReload = autoReload;
   return { kind: 'approved', event: { type: 'profile_changed', profile } };
+}
+
+/** Opens, changes or (0) closes a named card's tab; never below what the card owes now. */
+function decideTabLimit(state: CardState, limitMinor: number): CardDecision {
+  if (state.profile?.named !== true) return { kind: 'rejected', code: 'failed_precondition', message: 'only named cards can spend on tab' };
+  if (state.status === 'closed' || state.status === 'replaced') return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card has no tab` };
+  if (!isBoundedAmount(limitMinor) || limitMinor < 0) return { kind: 'rejected', code: 'invalid_argument', message: 'limit out of range' };
+  if (state.balanceMinor - state.heldMinor + limitMinor < 0) return { kind: 'rejected', code: 'failed_precondition', message: 'the card owes more than the new limit: settle first' };
+  const profile: CardProfile = { ...state.profile };
+  if (limitMinor === 0) delete (profile as { tabLimitMinor?: number }).tabLimitMinor;
+  else (profile as { tabLimitMinor?: number }).tabLimitMinor = limitMinor;
+  return { kind: 'approved', event: { type: 'profile_changed', profile } };
+}
+
+/** A settlement pays what the tab owes, never more (it is not a top-up). */
+function decideSettlement(state: CardState, amountMinor: number, currency: string): CardDecision {
+  if (state.status === 'closed' || state.status === 'replaced') return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
+  if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
+  if (amountMinor > -state.balanceMinor) return { kind: 'declined', reason: 'settlement_exceeds_debt', rule: 'tab_debt' };
+  return { kind: 'approved', event: { type: 'credited', amountMinor } };
 }
 
 /**

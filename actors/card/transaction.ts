@@ -3,7 +3,7 @@
 
 import type { DeclineReason } from './rules';
 
-export type MoneyKind = 'purchase' | 'top_up' | 'reverse' | 'refund' | 'cash_out' | 'transfer_out' | 'transfer_in' | HoldKind;
+export type MoneyKind = 'purchase' | 'top_up' | 'reverse' | 'refund' | 'cash_out' | 'transfer_out' | 'transfer_in' | 'tab_settlement' | HoldKind;
 /** Issue 4: kinds that place, change or release a hold (documented in docs/OUTBOX.md). */
 export type HoldKind = 'pre_authorization' | 'incremental' | 'completion' | 'void' | 'hold_expiry';
 export type ReverseOutcome = 'reversed' | 'already_reversed' | 'nothing_to_reverse';
@@ -122,12 +122,14 @@ export interface StoredTransaction {
   readonly deposit_delta?: number;
   readonly payout?: number;
   readonly lines?: readonly ReceiptLine[];
+  /** On-tab settlements: the account balance after. */
+  readonly account_balance_after?: number;
   /** What the card has spent so far after this document (cards issued through CardService). */
   readonly spent_after?: number;
 }
 
 /** Optional fields a document of an issue-4 kind carries (docs/OUTBOX.md). */
-export type DocumentExtras = Partial<HoldFields> & { readonly deposit_delta?: number; readonly payout?: number };
+export type DocumentExtras = Partial<HoldFields> & { readonly deposit_delta?: number; readonly payout?: number; readonly account_balance_after?: number };
 
 /** The optional fields of a document about a hold (see StoredTransaction). */
 export interface HoldFields {
@@ -200,6 +202,7 @@ export function decodeRecord(value: string): IdempotencyRecord {
     ...(stored.reverse !== '' ? { reverse: stored.reverse } : {}),
     ...(stored.hold_amount !== undefined ? { holdMinor: stored.hold_amount, holdExpiresAtMs: stored.hold_expires_at ?? 0, ledgerAfterMinor: stored.ledger_after ?? 0 } : {}),
     ...(stored.spent_after !== undefined ? { spentMinor: stored.spent_after } : {}),
+    ...(stored.account_balance_after !== undefined ? { ledgerAfterMinor: stored.account_balance_after } : {}),
   };
   return { f: stored.f, r: result };
 }

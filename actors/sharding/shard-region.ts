@@ -237,6 +237,11 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
+  setTabLimit(cardId: string, limitMinor: number, operatorId: string, reply: Reply<CardState>): void {
+    const refused = this.cards.tell(cardId, { type: 'tab_limit', limitMinor, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
   changeCardState(cardId: string, transition: TransitionRequest, reason: string, reply: Reply<TransitionAnswer>): void {
     const refused = this.cards.tell(cardId, { type: 'transition', transition, reason, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });

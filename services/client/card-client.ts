@@ -23,6 +23,9 @@ import {
   type SetAutoReloadResponse,
   type StartPspTopUpResponse,
   type SetPinResponse,
+  type SetTabLimitResponse,
+  type SettleTabResponse,
+  SettlementMethod,
 } from '../../gen/tapline/v1/cards';
 import { AuthorizationServiceClient, type AuthorizeRequest, type RefundResponse, type VoidResponse } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
@@ -126,6 +129,15 @@ export class CardClient {
 
   setPin(cardId: string, newPin: string, oldPin = '', reset = false): Promise<SetPinResponse> {
     return invoke((options, cb) => this.cards.setPin({ cardId, newPin, oldPin, reset, operatorId: reset ? 'support-1' : '' }, new grpc.Metadata(), options, cb));
+  }
+
+  setTabLimit(cardId: string, limitMinor: number): Promise<SetTabLimitResponse> {
+    return invoke((options, cb) => this.cards.setTabLimit({ cardId, limit: { amountMinor: BigInt(limitMinor), currency: 'EUR' }, operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  }
+
+  settleTab(cardId: string, amountMinor: number, reference: string, method = SettlementMethod.SETTLEMENT_METHOD_INVOICE): Promise<SettleTabResponse> {
+    const request = { cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' }, method, reference, operatorId: 'accounts' };
+    return invoke((options, cb) => this.cards.settleTab(request, new grpc.Metadata(), options, cb));
   }
 
   voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {

@@ -46,6 +46,13 @@ export enum CardAction {
   UNRECOGNIZED = -1,
 }
 
+export enum SettlementMethod {
+  SETTLEMENT_METHOD_UNSPECIFIED = 0,
+  SETTLEMENT_METHOD_INVOICE = 1,
+  SETTLEMENT_METHOD_DIRECT_DEBIT = 2,
+  UNRECOGNIZED = -1,
+}
+
 /**
  * A program's configuration. Zero means "not limited by the program" for the limits and "the
  * default" for the durations (see docs/CARDS.md).
@@ -188,6 +195,8 @@ export interface CardInfo {
   /** Open holds. */
   holds: number;
   issuanceId: string;
+  /** On-tab accounts: how far the balance may go below zero. */
+  tabLimit?: Money | undefined;
 }
 
 export interface RegisterManagerRequest {
@@ -312,6 +321,34 @@ export interface SetPinRequest {
 
 export interface SetPinResponse {
   card?: CardInfo | undefined;
+}
+
+export interface SetTabLimitRequest {
+  cardId: string;
+  limit?: Money | undefined;
+  operatorId: string;
+}
+
+export interface SetTabLimitResponse {
+  card?: CardInfo | undefined;
+}
+
+export interface SettleTabRequest {
+  cardId: string;
+  amount?: Money | undefined;
+  method: SettlementMethod;
+  /** The invoice or direct-debit reference: the idempotency key. */
+  reference: string;
+  operatorId: string;
+}
+
+export interface SettleTabResponse {
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  transactionId: string;
+  /** The account balance after (negative while something is owed). */
+  balance?: Money | undefined;
+  replayed: boolean;
 }
 
 function createBaseProgramConfig(): ProgramConfig {
@@ -1613,6 +1650,7 @@ function createBaseCardInfo(): CardInfo {
     pinSet: false,
     holds: 0,
     issuanceId: "",
+    tabLimit: undefined,
   };
 }
 
@@ -1653,6 +1691,9 @@ export const CardInfo: MessageFns<CardInfo> = {
     }
     if (message.issuanceId !== "") {
       writer.uint32(90).string(message.issuanceId);
+    }
+    if (message.tabLimit !== undefined) {
+      Money.encode(message.tabLimit, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1758,6 +1799,14 @@ export const CardInfo: MessageFns<CardInfo> = {
             message.issuanceId = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.tabLimit = Money.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1794,6 +1843,9 @@ export const CardInfo: MessageFns<CardInfo> = {
     message.pinSet = object.pinSet ?? false;
     message.holds = object.holds ?? 0;
     message.issuanceId = object.issuanceId ?? "";
+    message.tabLimit = (object.tabLimit !== undefined && object.tabLimit !== null)
+      ? Money.fromPartial(object.tabLimit)
+      : undefined;
     return message;
   },
 };
@@ -3236,6 +3288,350 @@ export const SetPinResponse: MessageFns<SetPinResponse> = {
   },
 };
 
+function createBaseSetTabLimitRequest(): SetTabLimitRequest {
+  return { cardId: "", limit: undefined, operatorId: "" };
+}
+
+export const SetTabLimitRequest: MessageFns<SetTabLimitRequest> = {
+  encode(message: SetTabLimitRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.limit !== undefined) {
+      Money.encode(message.limit, writer.uint32(18).fork()).join();
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTabLimitRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTabLimitRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.limit = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetTabLimitRequest>): SetTabLimitRequest {
+    return SetTabLimitRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetTabLimitRequest>): SetTabLimitRequest {
+    const message = createBaseSetTabLimitRequest();
+    message.cardId = object.cardId ?? "";
+    message.limit = (object.limit !== undefined && object.limit !== null) ? Money.fromPartial(object.limit) : undefined;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetTabLimitResponse(): SetTabLimitResponse {
+  return { card: undefined };
+}
+
+export const SetTabLimitResponse: MessageFns<SetTabLimitResponse> = {
+  encode(message: SetTabLimitResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      CardInfo.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTabLimitResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTabLimitResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = CardInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetTabLimitResponse>): SetTabLimitResponse {
+    return SetTabLimitResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetTabLimitResponse>): SetTabLimitResponse {
+    const message = createBaseSetTabLimitResponse();
+    message.card = (object.card !== undefined && object.card !== null) ? CardInfo.fromPartial(object.card) : undefined;
+    return message;
+  },
+};
+
+function createBaseSettleTabRequest(): SettleTabRequest {
+  return { cardId: "", amount: undefined, method: 0, reference: "", operatorId: "" };
+}
+
+export const SettleTabRequest: MessageFns<SettleTabRequest> = {
+  encode(message: SettleTabRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    if (message.method !== 0) {
+      writer.uint32(24).int32(message.method);
+    }
+    if (message.reference !== "") {
+      writer.uint32(34).string(message.reference);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(42).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SettleTabRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSettleTabRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.method = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SettleTabRequest>): SettleTabRequest {
+    return SettleTabRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SettleTabRequest>): SettleTabRequest {
+    const message = createBaseSettleTabRequest();
+    message.cardId = object.cardId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.method = object.method ?? 0;
+    message.reference = object.reference ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseSettleTabResponse(): SettleTabResponse {
+  return { outcome: 0, declineReason: 0, transactionId: "", balance: undefined, replayed: false };
+}
+
+export const SettleTabResponse: MessageFns<SettleTabResponse> = {
+  encode(message: SettleTabResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(16).int32(message.declineReason);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(26).string(message.transactionId);
+    }
+    if (message.balance !== undefined) {
+      Money.encode(message.balance, writer.uint32(34).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(40).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SettleTabResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSettleTabResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.balance = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SettleTabResponse>): SettleTabResponse {
+    return SettleTabResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SettleTabResponse>): SettleTabResponse {
+    const message = createBaseSettleTabResponse();
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.transactionId = object.transactionId ?? "";
+    message.balance = (object.balance !== undefined && object.balance !== null)
+      ? Money.fromPartial(object.balance)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
@@ -3436,6 +3832,32 @@ export const CardServiceService = {
     responseSerialize: (value: SetPinResponse): Buffer => Buffer.from(SetPinResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetPinResponse => SetPinResponse.decode(value),
   },
+  /**
+   * On-tab accounts (named cards only): the card may spend on credit down to -limit; 0 ends the
+   * tab (refused while the card owes more than the new limit).
+   */
+  setTabLimit: {
+    path: "/tapline.v1.CardService/SetTabLimit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetTabLimitRequest): Buffer => Buffer.from(SetTabLimitRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetTabLimitRequest => SetTabLimitRequest.decode(value),
+    responseSerialize: (value: SetTabLimitResponse): Buffer => Buffer.from(SetTabLimitResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetTabLimitResponse => SetTabLimitResponse.decode(value),
+  },
+  /**
+   * Settles (part of) a tab's debt, paid by invoice or direct debit; idempotent by reference.
+   * Declined SETTLEMENT_EXCEEDS_DEBT above what is owed.
+   */
+  settleTab: {
+    path: "/tapline.v1.CardService/SettleTab" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SettleTabRequest): Buffer => Buffer.from(SettleTabRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SettleTabRequest => SettleTabRequest.decode(value),
+    responseSerialize: (value: SettleTabResponse): Buffer => Buffer.from(SettleTabResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SettleTabResponse => SettleTabResponse.decode(value),
+  },
 } as const;
 
 export interface CardServiceServer extends UntypedServiceImplementation {
@@ -3500,6 +3922,16 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    * and lifts a lockout. Only a keyed hash is stored.
    */
   setPin: handleUnaryCall<SetPinRequest, SetPinResponse>;
+  /**
+   * On-tab accounts (named cards only): the card may spend on credit down to -limit; 0 ends the
+   * tab (refused while the card owes more than the new limit).
+   */
+  setTabLimit: handleUnaryCall<SetTabLimitRequest, SetTabLimitResponse>;
+  /**
+   * Settles (part of) a tab's debt, paid by invoice or direct debit; idempotent by reference.
+   * Declined SETTLEMENT_EXCEEDS_DEBT above what is owed.
+   */
+  settleTab: handleUnaryCall<SettleTabRequest, SettleTabResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -3759,6 +4191,44 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetPinResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * On-tab accounts (named cards only): the card may spend on credit down to -limit; 0 ends the
+   * tab (refused while the card owes more than the new limit).
+   */
+  setTabLimit(
+    request: SetTabLimitRequest,
+    callback: (error: ServiceError | null, response: SetTabLimitResponse) => void,
+  ): ClientUnaryCall;
+  setTabLimit(
+    request: SetTabLimitRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetTabLimitResponse) => void,
+  ): ClientUnaryCall;
+  setTabLimit(
+    request: SetTabLimitRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetTabLimitResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Settles (part of) a tab's debt, paid by invoice or direct debit; idempotent by reference.
+   * Declined SETTLEMENT_EXCEEDS_DEBT above what is owed.
+   */
+  settleTab(
+    request: SettleTabRequest,
+    callback: (error: ServiceError | null, response: SettleTabResponse) => void,
+  ): ClientUnaryCall;
+  settleTab(
+    request: SettleTabRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SettleTabResponse) => void,
+  ): ClientUnaryCall;
+  settleTab(
+    request: SettleTabRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SettleTabResponse) => void,
   ): ClientUnaryCall;
 }
 

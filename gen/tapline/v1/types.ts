@@ -49,6 +49,8 @@ export enum DeclineReason {
   DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE = 21,
   /** DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED - A top-up above the program's max_top_up_minor. */
   DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED = 22,
+  /** DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT - A tab settlement larger than what the account owes. */
+  DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT = 23,
   UNRECOGNIZED = -1,
 }
 

@@ -41,14 +41,19 @@ import type {
   StartPspTopUpResponse,
   SetPinRequest,
   SetPinResponse,
+  SetTabLimitRequest,
+  SetTabLimitResponse,
+  SettleTabRequest,
+  SettleTabResponse,
 } from '../../../gen/tapline/v1/cards';
+import { SettlementMethod } from '../../../gen/tapline/v1/cards';
 import { Outcome as WireOutcome } from '../../../gen/tapline/v1/types';
 import { parsePspPayload, verifyPspSignature, type AutoReloader, type PspAdapter } from '../psp';
 import type { ReplaceAnswer } from '../../../actors/card/actor';
 import { fingerprintOf, type MoneyRequest, type TxnAnswer } from '../../../actors/card/transaction';
 import { clientKey } from '../store/keys';
 import type { ProgramCards } from '../store/program-cards';
-import { toTopUpResponse, toVoidResponse, wireCardStatus } from './mapping';
+import { toTopUpResponse, toVoidResponse, wireCardStatus, wireDeclineReason } from './mapping';
 import { unary, type ServiceDeps } from './service';
 import { parseCardAction, parseCardIds, parseHolder, parseIssueParams, parsePin, parseProgramConfig, requireReason, type IssueParams } from './cards-validate';
 import { optionalId, requireAmount, requireBalance, requireClientKey, requireId } from './validate';
@@ -92,6 +97,11 @@ export function handlePspCallback(deps: CardServiceDeps, payload: string, signat
   });
 }
 
+const settlement_methods: ReadonlyMap<SettlementMethod, string> = new Map([
+  [SettlementMethod.SETTLEMENT_METHOD_INVOICE, 'invoice'],
+  [SettlementMethod.SETTLEMENT_METHOD_DIRECT_DEBIT, 'direct_debit'],
+]);
+
 /** Cards one refund run pays out: its payout list must fit one reply (~50 bytes a line, 4 MB). */
 export const program_refund_cards_max = 50_000;
 /** Cash-outs of one refund run in flight at once. */
@@ -117,13 +127,14 @@ export function cardInfo(state: CardState, nowMs: number): CardInfo {
     programId: state.programId,
     status: wireCardStatus(state.status),
     balance: money(state.balanceMinor),
-    available: money(state.balanceMinor - liveHeldMinor(state, nowMs)),
+    available: money(state.balanceMinor - liveHeldMinor(state, nowMs) + (profile?.tabLimitMinor ?? 0)),
     deposit: money(profile?.depositMinor ?? 0),
     named: profile?.named ?? false,
     expiresAtUnixMs: BigInt(profile?.expiresAtMs ?? 0),
     pinSet: (profile?.pinHash ?? '') !== '',
     holds: state.holds === undefined ? 0 : Object.keys(state.holds).length,
     issuanceId: profile?.issuance ?? '',
+    tabLimit: money(profile?.tabLimitMinor ?? 0),
   };
 }
 
@@ -275,6 +286,36 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
       if (hasher === undefined) throw failedPrecondition('PINs need TAPLINE_PIN_SECRET configured on the node');
       region.setPin(cardId, hasher.hash(cardId, newPin), oldPin === undefined ? undefined : hasher.hash(cardId, oldPin), request.reset, operatorId, reply);
     }, (state) => ({ card: cardInfo(state, deps.clock()) })),
+
+    setTabLimit: unary<SetTabLimitRequest, SetTabLimitResponse, CardState>(deps, 'SetTabLimit', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const limit = requireBalance('limit', request.limit);
+      const operatorId = requireId('operator_id', request.operatorId);
+      region.balance(cardId, (card) => {
+        if (!card.ok) return reply(card);
+        if (card.value.currency !== limit.currency) return reply({ ok: false, error: invalidArgument('limit.currency is not the card\'s currency') });
+        region.setTabLimit(cardId, limit.amountMinor, operatorId, reply);
+      });
+    }, (state) => ({ card: cardInfo(state, deps.clock()) })),
+
+    settleTab: unary<SettleTabRequest, SettleTabResponse, TxnAnswer>(deps, 'SettleTab', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const { amountMinor, currency } = requireAmount('amount', request.amount);
+      const method = settlement_methods.get(request.method);
+      if (method === undefined) throw invalidArgument('method must be INVOICE or DIRECT_DEBIT');
+      if (!/^[A-Za-z0-9._:-]{1,100}$/.test(request.reference)) throw invalidArgument('reference must be 1-100 of A-Z a-z 0-9 . _ : -');
+      const operatorId = optionalId('operator_id', request.operatorId, '');
+      const settlement: Omit<MoneyRequest, 'fingerprint'> = {
+        kind: 'tab_settlement', key: clientKey(`tab:${request.reference}`), cardId, terminalId: '', amountMinor, currency, source: method, operatorId, originalKey: '',
+      };
+      region.money({ ...settlement, fingerprint: fingerprintOf(settlement) }, reply);
+    }, ({ result, replayed }) => ({
+      outcome: result.outcome === 'approved' ? WireOutcome.OUTCOME_APPROVED : WireOutcome.OUTCOME_DECLINED,
+      declineReason: wireDeclineReason(result.reason ?? ''),
+      transactionId: result.id,
+      balance: { amountMinor: BigInt(result.ledgerAfterMinor ?? 0), currency: result.currency },
+      replayed,
+    })),
 
     registerManager: unary<RegisterManagerRequest, RegisterManagerResponse, { merchantId: string; managerId: string }>(deps, 'RegisterManager', (request, reply) => {
       const merchantId = requireId('merchant_id', request.merchantId);

@@ -23,6 +23,7 @@ const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   pin_required: DeclineReason.DECLINE_REASON_PIN_REQUIRED,
   pin_invalid: DeclineReason.DECLINE_REASON_PIN_INVALID,
   pin_locked: DeclineReason.DECLINE_REASON_PIN_LOCKED,
+  settlement_exceeds_debt: DeclineReason.DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT,
 };
 
 const card_statuses: Readonly<Record<DomainCardStatus, CardStatus>> = {
@@ -131,7 +132,8 @@ export function toBalanceResponse(state: CardState, nowMs?: number): GetBalanceR
   return {
     cardId: state.cardId,
     balance: money(state.balanceMinor, state.currency),
-    available: money(state.balanceMinor - heldMinor, state.currency),
+    // Issue 4: what can be spent now, an on-tab account's credit included.
+    available: money(state.balanceMinor - heldMinor + (state.profile?.tabLimitMinor ?? 0), state.currency),
     status: card_statuses[state.status],
   };
 }
