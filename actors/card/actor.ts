@@ -650,9 +650,10 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       idempotency: { key: request.key, value: stored },
       ...(extra.claims && extra.claims.length > 0 ? { claims: extra.claims } : {}),
       outbox: stored,
-      ...(extra.extraOutbox === undefined ? {} : { extraOutbox: extra.extraOutbox }),
       settle: (outcome) => this.settleMoney(message, record, changed ? after : undefined, outcome),
     };
+    // Issue 4: only a PIN lockout adds documents; a plain purchase builds no extra object.
+    if (extra.extraOutbox !== undefined) (entry as { extraOutbox?: CommitEntry['extraOutbox'] }).extraOutbox = extra.extraOutbox;
     this.context.idempotency.begin(request.key, request.fingerprint);
     if (!this.context.persistence.submit(entry)) {
       this.context.idempotency.abandon(request.key);
