@@ -262,7 +262,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
           ? { kind: 'declined', reason: 'hold_not_found', rule: 'hold_exists' }
           : decidePreAuthorization(start, request.key, request.amountMinor, request.currency, nowMs, program);
         if (pin.base !== undefined) {
-          this.commitMoney(message, decision, { base: pin.base, amountMinor: request.amountMinor });
+          this.commitMoney(message, decision, { base: pin.base, amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0 });
           return;
         }
         break;

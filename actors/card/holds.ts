@@ -19,7 +19,12 @@ export function decidePreAuthorization(state: CardState, key: string, amountMino
   if (spendingDecline) return spendingDecline;
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
   if (openHold(state, key) !== undefined) throw new Error(`assertion: hold ${key} placed twice`);
-  if (availableMinor(state) < amountMinor) return { kind: 'declined', reason: 'insufficient_funds', rule: 'balance' };
+  const available = availableMinor(state);
+  if (available < amountMinor) {
+    // A partial hold: the program lets a pre-authorization hold what is there.
+    if (!program.partialHolds || available <= 0) return { kind: 'declined', reason: 'insufficient_funds', rule: 'balance' };
+    return { kind: 'approved', event: { type: 'hold_placed', key, amountMinor: available, expiresAtMs: nowMs + program.holdExpiryMs } };
+  }
   return { kind: 'approved', event: { type: 'hold_placed', key, amountMinor, expiresAtMs: nowMs + program.holdExpiryMs } };
 }
 

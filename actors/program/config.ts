@@ -19,6 +19,8 @@ export interface ProgramConfig {
   readonly depositMinor: number;
   /** Wrong PINs in a row before the PIN locks. */
   readonly pinAttemptsMax: number;
+  /** A pre-authorization above the available balance holds what is available instead of declining. */
+  readonly partialHolds: boolean;
 }
 
 /** A week: a hotel or car-rental style pre-authorization is completed within days. */
@@ -40,6 +42,7 @@ export const default_program_config: ProgramConfig = Object.freeze({
   completionToleranceBp: 0,
   depositMinor: 0,
   pinAttemptsMax: default_pin_attempts_max,
+  partialHolds: false,
 });
 
 export interface StoredProgram {

@@ -41,7 +41,7 @@ function invoke<T>(fn: (options: grpc.CallOptions, callback: Callback<T>) => unk
 
 export function programConfig(fields: Partial<ProgramConfig> = {}): ProgramConfig {
   return {
-    pinRequired: false, maxBalanceMinor: 0n, maxTopUpMinor: 0n, holdExpiryMs: 0n, completionToleranceBp: 0, depositMinor: 0n, pinAttemptsMax: 0,
+    pinRequired: false, maxBalanceMinor: 0n, maxTopUpMinor: 0n, holdExpiryMs: 0n, completionToleranceBp: 0, depositMinor: 0n, pinAttemptsMax: 0, partialHolds: false,
     ...fields,
   };
 }

@@ -169,6 +169,15 @@ describe('holds: pre-authorization, incremental, completion, void, reversal, exp
     assert.deepEqual([expiry[0]?.['held_delta'], expiry[0]?.['balance_delta'], expiry[0]?.['hold']], [-600, 0, `t:pos-1:${pre}`]);
   });
 
+  it('a program with partial holds holds what is available and says how much', async () => {
+    await cards.defineProgram('partial', programConfig({ partialHolds: true }));
+    await issue('h-partial', 1_000, 'partial');
+    const reply = await client.authorize(holdRequest('pre_authorization', 'pos-1', txn++, 'h-partial', 1_500));
+    assert.deepEqual([reply.outcome, reply.approvedAmount?.amountMinor, reply.holdAmount?.amountMinor, reply.balanceAfter?.amountMinor], [Outcome.OUTCOME_APPROVED, 1_000n, 1_000n, 0n]);
+    const none = await client.authorize(holdRequest('pre_authorization', 'pos-1', txn++, 'h-partial', 1));
+    assert.equal(none.declineReason, DeclineReason.DECLINE_REASON_INSUFFICIENT_FUNDS);
+  });
+
   it('two completions of one hold racing on the wire: exactly one debits, the other is declined', async () => {
     for (let round = 0; round < 5; round++) {
       const cardId = `h-race-${round}`;

@@ -66,6 +66,15 @@ describe('card expiry date', () => {
   });
 });
 
+describe('card holds: partial pre-authorization', () => {
+  it('holds what is available when the program allows partial holds, and declines when nothing is', () => {
+    const partial = { ...program, partialHolds: true };
+    assert.deepEqual(decidePreAuthorization(card({ balanceMinor: 1_000 }), 'h', 1_500, 'EUR', now_ms, partial), { kind: 'approved', event: { type: 'hold_placed', key: 'h', amountMinor: 1_000, expiresAtMs: now_ms + 60_000 } });
+    assert.deepEqual(decidePreAuthorization(card({ balanceMinor: 0 }), 'h', 1, 'EUR', now_ms, partial), { kind: 'declined', reason: 'insufficient_funds', rule: 'balance' });
+    assert.equal(decidePreAuthorization(card({ balanceMinor: 1_000 }), 'h', 1_500, 'EUR', now_ms, program).kind, 'declined', 'not allowed by default');
+  });
+});
+
 describe('card holds: incremental', () => {
   it('adds to an open hold and restarts its expiry', () => {
     const state = withHold(card(), 'h1', 3_000);

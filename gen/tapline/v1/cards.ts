@@ -72,6 +72,11 @@ export interface ProgramConfig {
   depositMinor: bigint;
   /** Wrong PINs in a row before the PIN is locked; 0 = 3. */
   pinAttemptsMax: number;
+  /**
+   * A pre-authorization for more than is available holds what is available (a partial hold, the
+   * reply's approved_amount says how much) instead of being declined.
+   */
+  partialHolds: boolean;
 }
 
 export interface DefineProgramRequest {
@@ -360,6 +365,7 @@ function createBaseProgramConfig(): ProgramConfig {
     completionToleranceBp: 0,
     depositMinor: 0n,
     pinAttemptsMax: 0,
+    partialHolds: false,
   };
 }
 
@@ -397,6 +403,9 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
     }
     if (message.pinAttemptsMax !== 0) {
       writer.uint32(56).uint32(message.pinAttemptsMax);
+    }
+    if (message.partialHolds !== false) {
+      writer.uint32(64).bool(message.partialHolds);
     }
     return writer;
   },
@@ -470,6 +479,14 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
             message.pinAttemptsMax = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.partialHolds = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -502,6 +519,7 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
       ? BigInt(object.depositMinor)
       : 0n;
     message.pinAttemptsMax = object.pinAttemptsMax ?? 0;
+    message.partialHolds = object.partialHolds ?? false;
     return message;
   },
 };

@@ -116,6 +116,7 @@ function wireProgram(config: ProgramConfig): WireProgramConfig {
     completionToleranceBp: config.completionToleranceBp,
     depositMinor: BigInt(config.depositMinor),
     pinAttemptsMax: config.pinAttemptsMax,
+    partialHolds: config.partialHolds,
   };
 }
 

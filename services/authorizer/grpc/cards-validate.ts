@@ -45,6 +45,7 @@ export function parseProgramConfig(wire: WireProgramConfig | undefined): Program
     completionToleranceBp: wire.completionToleranceBp,
     depositMinor: wireMinor('config.deposit_minor', wire.depositMinor),
     pinAttemptsMax: wire.pinAttemptsMax === 0 ? default_pin_attempts_max : wire.pinAttemptsMax,
+    partialHolds: wire.partialHolds,
   };
   const problem = programConfigProblem(config);
   if (problem !== undefined) throw invalidArgument(`config.${problem}`);
