@@ -5,7 +5,8 @@
 // unknown or finished hold are declined with their reasons, a void releases, a reversal of the
 // pre-authorization releases and a reversal of the completion refunds, a hold expires (and is
 // settled by a hold_expiry document on the next touch), and two completions of one hold racing
-// on the wire produce exactly one debit. Each step checks the documents written (balance_delta,
+// on the wire produce exactly one debit. A second suite passivates a card with an open hold and
+// shows that the hold has expired when the card is loaded again. Each step checks the documents written (balance_delta,
 // held_delta, hold) and every retry returns the original answer.
 
 import assert from 'node:assert/strict';
@@ -204,5 +205,43 @@ describe('holds: pre-authorization, incremental, completion, void, reversal, exp
     await assert.rejects(client.authorize(holdRequest('pre_authorization', 'pos-1', txn++, 'no-such-card', 10)), (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND);
     await assert.rejects(cards.voidHold('pos-1', txn++, 'no-such-card', { terminalId: 'pos-1', txn: 1 }), (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND);
     assert.equal(await inspect.snapshot(), before);
+  });
+});
+
+describe('hold expiry on a passivated card (real Redis, real gRPC)', function () {
+  this.timeout(60_000);
+  let redis: RedisInstance;
+  let node: AuthorizerNode;
+  let client: TaplineClient;
+  let cards: CardClient;
+  let inspect: Inspector;
+
+  before(async function () {
+    redis = await startTestRedis('holds-passivated');
+    node = await startInProcessNode(redis.url, { TAPLINE_PASSIVATE_AFTER_MS: '1000', TAPLINE_PASSIVATION_SWEEP_MS: '100' });
+    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    inspect = await connectInspector(redis.url);
+    await client.registerTerminal('pos-1', 'hotel-desk');
+    await cards.defineProgram('short-holds', programConfig({ holdExpiryMs: 300n }));
+  });
+
+  after(async function () {
+    client?.close();
+    cards?.close();
+    await inspect?.close();
+    await node?.shutdown();
+    await redis?.stop();
+  });
+
+  it('a card passivated with an open hold finds it expired when loaded again, and settles it on the next payment', async () => {
+    await cards.issue({ cardId: 'h-sleep', params: { initialBalance: { amountMinor: 1_000n, currency: 'EUR' }, programId: 'short-holds', deposit: undefined, expiresAtUnixMs: 0n }, holder: undefined, pin: '', operatorId: 'ops' });
+    await client.authorize(holdRequest('pre_authorization', 'pos-1', 1, 'h-sleep', 700));
+    await waitFor('passivation', () => node.region.cards.size === 0, () => `${node.region.cards.size} card actors still active`, 15_000);
+    const balance = await client.balance('h-sleep');
+    assert.deepEqual([balance.balance?.amountMinor, balance.available?.amountMinor], [1_000n, 1_000n], 'the expired hold no longer counts');
+    assert.equal((await client.authorize(purchase('pos-1', 2, 'h-sleep', 1_000))).outcome, Outcome.OUTCOME_APPROVED);
+    const expiry = (await inspect.outbox()).filter((d) => d['kind'] === 'hold_expiry' && d['card'] === 'h-sleep');
+    assert.deepEqual(expiry.map((d) => d['held_delta']), [-700]);
   });
 });
