@@ -1,5 +1,6 @@
 // Property-based test of every money movement against the real node (gRPC, group commit, Redis).
-// fast-check draws waves of concurrent operations over three card slots: top-up, purchase,
+// fast-check draws waves of concurrent operations over three card slots: top-up (cash, and PSP by
+// its signed callback), purchase,
 // pre-authorization, completion and void of an earlier hold, reversal of an earlier purchase,
 // completion or pre-authorization, refund of an earlier purchase (with a manager credential),
 // replacement of a slot's card by a new one, return (cash-out; the slot then gets a new card), and
@@ -19,6 +20,7 @@ import { Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../services/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../services/client/card-client';
+import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
 import { shardOf } from '../../actors/sharding/placement';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
@@ -27,9 +29,10 @@ const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
 const initial_minor = 1_000;
 const deposit_minor = 100;
 const manager = { id: 'prop-mgr', pin: '1357' };
+const psp_secret = 'property-test-psp-secret';
 
 type Op =
-  | { kind: 'top_up' | 'purchase' | 'pre_auth'; slot: number; amount: number }
+  | { kind: 'top_up' | 'psp_top_up' | 'purchase' | 'pre_auth'; slot: number; amount: number }
   | { kind: 'completion'; target: number; amount: number }
   | { kind: 'void' | 'reverse'; target: number }
   | { kind: 'retry'; target: number }
@@ -40,6 +43,7 @@ const slot = fc.nat(2);
 const amount = fc.integer({ min: 1, max: 700 });
 const op_arbitrary: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('top_up' as const), slot, amount }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('psp_top_up' as const), slot, amount }) },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('purchase' as const), slot, amount }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('pre_auth' as const), slot, amount }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('completion' as const), target: fc.nat(60), amount: fc.integer({ min: 1, max: 900 }) }) },
@@ -79,7 +83,7 @@ describe('money properties over every movement (real node, real Redis)', functio
   before(async function () {
     process.stdout.write(`      fast-check seed: ${seed} (replay with FC_SEED=${seed})\n`);
     redis = await startTestRedis('money-movements');
-    node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'property-test-pin-secret' });
+    node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'property-test-pin-secret', TAPLINE_PSP_SECRET: psp_secret });
     client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
     cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
     refunds = new RefundClient(`127.0.0.1:${node.grpcPort}`);
@@ -131,6 +135,15 @@ describe('money properties over every movement (real node, real Redis)', functio
               const card = slots[op.slot] as string;
               return { kind: op.kind, card, txn: own, send: async () => {
                 const r = await client.topUp(card, op.amount, { terminalId: 'mm-pos', txn: own });
+                return effect(r.transactionId, r.outcome === Outcome.OUTCOME_APPROVED, op.amount);
+              } };
+            }
+            case 'psp_top_up': {
+              // A PSP payment completed by its signed callback (a retry delivers the same callback again).
+              const card = slots[op.slot] as string;
+              const payload = pspPayload({ reference: `mm-psp-${own}`, card, amountMinor: op.amount, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+              return { kind: op.kind, card, txn: own, send: async () => {
+                const r = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
                 return effect(r.transactionId, r.outcome === Outcome.OUTCOME_APPROVED, op.amount);
               } };
             }
