@@ -1,7 +1,7 @@
 // Property-based test of every money movement against the real node (gRPC, group commit, Redis).
 // fast-check draws waves of concurrent operations over three card slots: top-up (cash, and PSP by
-// its signed callback), purchase,
-// pre-authorization, completion and void of an earlier hold, reversal of an earlier purchase,
+// its signed callback), purchase, pre-authorization, completion and void of an earlier hold,
+// reversal of an earlier purchase,
 // completion or pre-authorization, refund of an earlier purchase (with a manager credential),
 // replacement of a slot's card by a new one, return (cash-out; the slot then gets a new card), and
 // exact retries of earlier requests. Requests only refer to requests of earlier waves. Checks:
