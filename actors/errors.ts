@@ -39,6 +39,9 @@ export const failedPrecondition = (message: string, context?: Record<string, unk
 export const alreadyExists = (message: string, context?: Record<string, unknown>): TaplineError =>
   new TaplineError('already_exists', message, context);
 
+export const permissionDenied = (message: string, context?: Record<string, unknown>): TaplineError =>
+  new TaplineError('permission_denied', message, context);
+
 export const resourceExhausted = (message: string, context?: Record<string, unknown>): TaplineError =>
   new TaplineError('resource_exhausted', message, context);
 

@@ -7,8 +7,14 @@
 import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, unavailable, type Outcome } from '../errors';
 import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
-import type { Claim, CommitEntry, CommitResult, EntityId, Persistence } from '../runtime/persistence';
-import { apply, decide, availableMinor, type CardCommand, type CardDecision, type CardState, type CardStatus } from './rules';
+import type { Claim, CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } from '../runtime/persistence';
+import { decideRefund, empty_refund_ledger, reversibleMinor, type RefundLedger } from './refunds';
+import { apply, decide, availableMinor, balanceDeltaMinor, heldDeltaMinor, type AutoReload, type CardCommand, type CardDecision, type CardEvent, type CardState, type CardStatus } from './rules';
+import type { ProgramSource } from '../program/registry';
+import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
+import { decideTransition, type TransitionRequest } from './lifecycle';
+import { decideCashOut, decideReplace, replacementState } from './closing';
+import { checkPin, decideSetPin, withPinFailures } from './pin';
 import {
   answerFromRecord,
   decodeRecord,
@@ -18,6 +24,8 @@ import {
   type IdempotencyRecord,
   type MoneyRequest,
   type ReverseOutcome,
+  type DocumentExtras,
+  type HoldFields,
   type TxnAnswer,
   type TxnResult,
 } from './transaction';
@@ -27,8 +35,25 @@ export type Reply<T> = (outcome: Outcome<T>) => void;
 export type CardMessage =
   | { readonly type: 'money'; readonly request: MoneyRequest; readonly merchantId: string; readonly reply: Reply<TxnAnswer>; readonly attempt: number }
   | { readonly type: 'balance'; readonly reply: Reply<CardState> }
-  | { readonly type: 'issue'; readonly command: Extract<CardCommand, { type: 'issue' }>; readonly operatorId: string; readonly reply: Reply<IssueAnswer>; readonly attempt: number }
-  | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number };
+  | { readonly type: 'issue'; readonly command: Extract<CardCommand, { type: 'issue' }>; readonly operatorId: string; readonly reply: Reply<IssueAnswer>; readonly attempt: number; readonly holder?: string }
+  | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
+  | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly reply: Reply<TransitionAnswer>; readonly attempt: number }
+  | { readonly type: 'replace'; readonly replacementId: string; readonly replacementShard: number; readonly reason: string; readonly operatorId: string; readonly reply: Reply<ReplaceAnswer>; readonly attempt: number }
+  | { readonly type: 'auto_reload'; readonly autoReload: AutoReload | undefined; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
+  | { readonly type: 'tab_limit'; readonly limitMinor: number; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
+  | { readonly type: 'set_pin'; readonly newHash: string; readonly oldHash: string | undefined; readonly reset: boolean; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
+  /** Issue 4: another actor wrote this card (a replacement created it): forget the cached state. */
+  | { readonly type: 'invalidate' };
+
+export interface ReplaceAnswer {
+  readonly old: CardState;
+  readonly replacement: CardState;
+  readonly alreadyReplaced: boolean;
+}
+export interface TransitionAnswer {
+  readonly state: CardState;
+  readonly previous: CardStatus;
+}
 
 export interface IssueAnswer {
   readonly state: CardState;
@@ -43,6 +68,11 @@ export interface CardActorContext {
   /** Re-delivers a message to this card (after a conflict); false when its mailbox is full. */
   readonly retell: (message: CardMessage) => boolean;
   readonly onDecision?: (result: TxnResult) => void;
+  readonly programs: ProgramSource;
+  /** A payment left the available balance below the card's auto-reload threshold (after commit). */
+  readonly onLowBalance?: (state: CardState, triggerId: string) => void;
+  /** Tells an active actor of another card to reload (its card was written by this one). */
+  readonly invalidate?: (cardId: string) => void;
   /** Attempts at one request when commits keep conflicting, before UNAVAILABLE. */
   readonly conflict_attempts_max: number;
 }
@@ -78,6 +108,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       try {
         if (!this.loaded) await this.reload();
         if (message.type === 'money' && message.request.kind === 'reverse') await this.handleReverse(message);
+        else if (message.type === 'money' && message.request.kind === 'refund') await this.handleRefund(message);
+        else if (message.type === 'replace') await this.handleReplace(message);
         else this.handle(message);
       } catch (error) {
         this.fail([message], error);
@@ -88,7 +120,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   fail(batch: CardMessage[], error: unknown): void {
     const failure = error instanceof TaplineError ? error : new TaplineError('internal', 'card actor failed', { cause: String(error) });
     this.loaded = false;
-    for (const message of batch) message.reply({ ok: false, error: failure });
+    for (const message of batch) if (message.type !== 'invalidate') message.reply({ ok: false, error: failure });
   }
 
   private async reload(): Promise<void> {
@@ -96,6 +128,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.state = record.data === undefined ? undefined : (JSON.parse(record.data) as CardState);
     this.version = record.version;
     this.durable = this.state;
+    if (this.state !== undefined) await this.context.programs.ensure(this.state.programId);
     this.loaded = true;
   }
 
@@ -110,6 +143,24 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         return;
       case 'set_status':
         this.handleAdmin(message, { type: 'set_status', status: message.status });
+        return;
+      case 'transition':
+        this.handleAdmin(message, { type: 'set_status', status: 'active' });
+        return;
+      case 'invalidate':
+        // Only a card with nothing in flight can have been written by someone else (it did not exist).
+        if (this.uncommitted === 0) this.loaded = false;
+        return;
+      case 'replace':
+        return;
+      case 'auto_reload':
+        this.handleAdmin(message, { type: 'set_auto_reload', autoReload: message.autoReload });
+        return;
+      case 'set_pin':
+        this.handleAdmin(message, { type: 'set_status', status: 'active' });
+        return;
+      case 'tab_limit':
+        this.handleAdmin(message, { type: 'set_tab_limit', limitMinor: message.limitMinor });
         return;
       case 'money':
         this.handleMoney(message);
@@ -144,10 +195,135 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
       return;
     }
-    const command: CardCommand = request.kind === 'purchase'
-      ? { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency }
-      : { type: 'top_up', amountMinor: request.amountMinor, currency: request.currency };
-    this.commitMoney(message, decide(this.state, command), {});
+    if (request.kind === 'purchase' || request.kind === 'top_up') {
+      let base: CardState | undefined;
+      if (request.kind === 'purchase' && this.state.profile !== undefined) {
+        // Issue 4: PIN where the program demands it (cards issued by the v1 AdminService have no
+        // profile and no PIN, and skip this).
+        const pin = this.pinGate(message);
+        if (pin.handled) return;
+        base = pin.base;
+      }
+      if (base !== undefined) {
+        this.commitMoney(message, decide(base, { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency, nowMs: this.context.clock() }), { base });
+        return;
+      }
+      // Cards issued without an expiry (no profile) never read the clock here.
+      const command: CardCommand = request.kind === 'purchase'
+        ? { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency, nowMs: this.state.profile === undefined ? undefined : this.context.clock() }
+        : this.topUpCommand(request);
+      if (this.state.holds !== undefined) this.releaseExpiredHolds(message.merchantId);
+      this.commitMoney(message, decide(this.state, command), {});
+      return;
+    }
+    this.handleHold(message);
+  }
+
+  /**
+   * The PIN check of a spending request: a decline is committed here (with the wrong-attempt count
+   * it raised, and a card_pin_changed "locked" document when it locked the PIN); a right PIN after
+   * wrong ones gives the reset state the decision must apply to.
+   */
+  private pinGate(message: Extract<CardMessage, { type: 'money' }>): { handled: boolean; base?: CardState } {
+    const state = this.state as CardState;
+    if (state.profile === undefined) return { handled: false };
+    const check = checkPin(state, this.context.programs.get(state.programId), message.request.pinHash);
+    const base = check.failuresAfter === undefined ? undefined : withPinFailures(state, check.failuresAfter);
+    if (check.decline === undefined) return base === undefined ? { handled: false } : { handled: false, base };
+    const locked = check.locked === true
+      ? [{ shard: this.shard, document: JSON.stringify({ type: 'card_pin_changed', card: this.cardId, program: state.programId, event: 'locked', operator: '', reason: 'pin_attempts', at: this.context.clock() }) }]
+      : undefined;
+    this.commitMoney(message, check.decline, { ...(base === undefined ? {} : { base }), ...(locked === undefined ? {} : { extraOutbox: locked }) });
+    return { handled: true };
+  }
+
+  /** A top-up with the card's program limits (stored-value regulation). */
+  private topUpCommand(request: MoneyRequest): CardCommand {
+    const program = this.context.programs.get((this.state as CardState).programId);
+    return { type: 'top_up', amountMinor: request.amountMinor, currency: request.currency, maxBalanceMinor: program.maxBalanceMinor, maxTopUpMinor: program.maxTopUpMinor };
+  }
+
+  /** Pre-authorization, incremental, completion and void: decided on the holds in the card's state. */
+  private handleHold(message: Extract<CardMessage, { type: 'money' }>): void {
+    const { request } = message;
+    this.releaseExpiredHolds(message.merchantId);
+    const state = this.state as CardState;
+    const nowMs = this.context.clock();
+    const program = this.context.programs.get(state.programId);
+    let decision: CardDecision;
+    switch (request.kind) {
+      case 'pre_authorization': {
+        const pin = this.pinGate(message);
+        if (pin.handled) return;
+        const start = pin.base ?? state;
+        // A hold under this key already exists only when this is a retry whose answer left the
+        // index: the commit finds the stored record and answers with it (this decline is never written).
+        decision = openHold(start, request.key) !== undefined
+          ? { kind: 'declined', reason: 'hold_not_found', rule: 'hold_exists' }
+          : decidePreAuthorization(start, request.key, request.amountMinor, request.currency, nowMs, program);
+        if (pin.base !== undefined) {
+          this.commitMoney(message, decision, { base: pin.base, amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0 });
+          return;
+        }
+        break;
+      }
+      case 'incremental':
+        decision = decideIncremental(state, request.originalKey, request.amountMinor, request.currency, nowMs, program);
+        break;
+      case 'completion':
+        decision = decideCompletion(state, request.originalKey, request.amountMinor, request.currency, nowMs, program);
+        break;
+      case 'cash_out':
+        decision = decideCashOut(state, nowMs);
+        break;
+      case 'tab_settlement':
+        decision = decide(state, { type: 'settle_tab', amountMinor: request.amountMinor, currency: request.currency });
+        break;
+      default:
+        decision = decideRelease(state, request.originalKey);
+    }
+    this.commitMoney(message, decision, { amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0 });
+  }
+
+  /**
+   * Holds past their expiry are released lazily, when the card is next used (loaded or active):
+   * one hold_expiry document each, committed before the command that found them. Decisions
+   * never count an expired hold (holds.ts), so the release only settles the books.
+   */
+  private releaseExpiredHolds(merchantId: string): void {
+    const state = this.state;
+    if (state?.holds === undefined) return;
+    const nowMs = this.context.clock();
+    for (const key of expiredHoldKeys(state, nowMs)) {
+      const current = this.state as CardState;
+      const decision = decideRelease(current, key);
+      if (decision.kind !== 'approved') continue;
+      const after = apply(current, decision.event);
+      const id = this.context.nextTransactionId();
+      const request: MoneyRequest = {
+        kind: 'hold_expiry', key: '', fingerprint: '', cardId: this.cardId, terminalId: '', amountMinor: 0, currency: current.currency,
+        source: '', operatorId: '', originalKey: key,
+      };
+      const result: TxnResult = {
+        id, kind: 'hold_expiry', outcome: 'approved', cardId: this.cardId, amountMinor: heldDeltaMinor(decision.event) * -1,
+        currency: current.currency, balanceAfterMinor: availableMinor(after), atMs: nowMs,
+      };
+      const document = encodeRecord(storedTransaction(request, { merchantId, programId: current.programId }, result, '', holdFields(decision.event, key, after)));
+      const submitted = this.context.persistence.submit({
+        shard: this.shard,
+        writes: [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }],
+        outbox: document,
+        settle: (outcome) => {
+          this.uncommitted -= 1;
+          if (outcome.status === 'committed') this.durable = after;
+          else this.loaded = false;
+        },
+      });
+      if (!submitted) return;
+      this.uncommitted += 1;
+      this.state = after;
+      this.version += 1;
+    }
   }
 
   private async handleReverse(message: Extract<CardMessage, { type: 'money' }>): Promise<void> {
@@ -170,8 +346,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       message.reply({ ok: false, error: invalidArgument('original transaction belongs to another card', { originalKey }) });
       return;
     }
-    if (original !== undefined && original.r.kind !== 'purchase') {
-      message.reply({ ok: false, error: invalidArgument('only purchases can be reversed', { originalKey, kind: original.r.kind }) });
+    if (original !== undefined && !reversible_kinds.has(original.r.kind)) {
+      message.reply({ ok: false, error: invalidArgument('only purchases, pre-authorizations and completions can be reversed', { originalKey, kind: original.r.kind }) });
       return;
     }
     if (original === undefined || original.r.outcome !== 'approved') {
@@ -184,7 +360,205 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     // Another card actor of this node may have started the same key while we awaited reads.
     if (this.answeredByIndex(message)) return;
     if (alreadyReversed) this.commitReversal(message, 'already_reversed', 0, false);
-    else this.commitReversal(message, 'reversed', original.r.amountMinor, false);
+    else if (original.r.kind !== 'pre_authorization') await this.reverseDebit(message, original.r.amountMinor);
+    else if (this.state !== undefined && openHold(this.state, originalKey) !== undefined) this.commitHoldReversal(message);
+    // The hold was already completed, voided or expired: nothing of the pre-authorization is left to undo.
+    else this.commitReversal(message, 'nothing_to_reverse', 0, false);
+  }
+
+  /**
+   * Reversal of a purchase or completion: gives back what was debited less what was refunded
+   * against it since, and marks the refund ledger reversed in the same entry (its version
+   * serializes this reversal against any refund of the same original).
+   */
+  private async reverseDebit(message: Extract<CardMessage, { type: 'money' }>, originalMinor: number): Promise<void> {
+    const { request } = message;
+    const stored = await this.context.persistence.loadEntity(this.shard, refundLedgerEntity(request.originalKey));
+    if (!this.loaded) await this.reload();
+    if (this.answeredByIndex(message)) return;
+    const ledger = stored.data === undefined ? empty_refund_ledger : (JSON.parse(stored.data) as RefundLedger);
+    const amountMinor = reversibleMinor(originalMinor, ledger);
+    if (amountMinor === 0) {
+      // Everything was refunded already: nothing is left to give back.
+      this.commitReversal(message, 'nothing_to_reverse', 0, false);
+      return;
+    }
+    const marked: RefundLedger = { refundedMinor: ledger.refundedMinor, reversed: true };
+    this.commitReversal(message, 'reversed', amountMinor, false, { entity: refundLedgerEntity(request.originalKey), expectVersion: stored.version, data: JSON.stringify(marked) });
+  }
+
+  /**
+   * A refund (returned goods) against a purchase or completion of this card: never more in total
+   * than was spent on it, never after it was reversed. The manager's credential was checked at
+   * the region (ShardRegion.money's gate) before the request got here.
+   */
+  private async handleRefund(message: Extract<CardMessage, { type: 'money' }>): Promise<void> {
+    if (this.answeredByIndex(message)) return;
+    const { request } = message;
+    if (this.state === undefined) {
+      message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
+      return;
+    }
+    const originalKey = request.originalKey;
+    const known = this.context.idempotency.lookup(originalKey);
+    if (known?.state === 'pending') {
+      known.pending.waiters.push(() => this.retellOrFail(message));
+      return;
+    }
+    const original = known?.state === 'done' ? known.record : await this.readRecord(originalKey);
+    if (original === undefined || original.f === tombstone_fingerprint) {
+      message.reply({ ok: false, error: notFound('original transaction not found', { originalKey }) });
+      return;
+    }
+    if (original.r.cardId !== this.cardId) {
+      message.reply({ ok: false, error: invalidArgument('original transaction belongs to another card', { originalKey }) });
+      return;
+    }
+    if (original.r.kind !== 'purchase' && original.r.kind !== 'completion') {
+      message.reply({ ok: false, error: invalidArgument('only purchases and completions can be refunded', { originalKey, kind: original.r.kind }) });
+      return;
+    }
+    const stored = await this.context.persistence.loadEntity(this.shard, refundLedgerEntity(originalKey));
+    if (!this.loaded) await this.reload();
+    if (this.answeredByIndex(message)) return;
+    const state = this.state as CardState | undefined;
+    if (state === undefined) {
+      message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
+      return;
+    }
+    const ledger = stored.data === undefined ? empty_refund_ledger : (JSON.parse(stored.data) as RefundLedger);
+    const decision: CardDecision = original.r.outcome !== 'approved'
+      ? { kind: 'declined', reason: 'original_not_refundable', rule: 'declined' }
+      : decideRefund(state, request.amountMinor, request.currency, original.r.amountMinor, ledger);
+    const writes: EntityWrite[] = decision.kind === 'approved'
+      ? [{ entity: refundLedgerEntity(originalKey), expectVersion: stored.version, data: JSON.stringify({ refundedMinor: ledger.refundedMinor + request.amountMinor, reversed: false }) }]
+      : [];
+    this.commitMoney(message, decision, { writes });
+  }
+
+  /**
+   * Replaces this card by a new one, in one commit entry fenced by both cards' shards: this card
+   * becomes `replaced` with nothing on it, the new card is created (it must not exist: expected
+   * version 0) with this card's balance, deposit, program, expiry and holder, and the documents
+   * transfer_out (this card), card_replaced, card_issued and transfer_in (new card) are appended.
+   */
+  private async handleReplace(message: Extract<CardMessage, { type: 'replace' }>): Promise<void> {
+    const state = this.state;
+    if (state === undefined) {
+      message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
+      return;
+    }
+    if (state.status === 'replaced') {
+      // A retry of the same replacement answers it again; another one is refused.
+      if (state.profile?.replacedBy === message.replacementId) {
+        const stored = await this.context.persistence.loadEntity(message.replacementShard, { kind: 'card', id: message.replacementId });
+        if (stored.data !== undefined) {
+          message.reply({ ok: true, value: { old: state, replacement: JSON.parse(stored.data) as CardState, alreadyReplaced: true } });
+          return;
+        }
+      }
+      message.reply({ ok: false, error: new TaplineError('failed_precondition', 'card was already replaced', { cardId: this.cardId }) });
+      return;
+    }
+    this.releaseExpiredHolds('');
+    const nowMs = this.context.clock();
+    const decision = decideReplace(this.state as CardState, message.replacementId, nowMs);
+    if (decision.kind === 'rejected') {
+      message.reply({ ok: false, error: new TaplineError(decision.code, decision.message, { cardId: this.cardId }) });
+      return;
+    }
+    if (decision.kind !== 'approved') throw new Error('assertion: a replacement is approved or rejected');
+    const versionBefore = this.version;
+    const existing = await this.context.persistence.loadEntity(message.replacementShard, { kind: 'card', id: message.replacementId });
+    const holder = state.profile?.named === true ? await this.context.persistence.loadEntity(this.shard, { kind: 'holder', id: this.cardId }) : undefined;
+    if (!this.loaded || this.version !== versionBefore) {
+      // The card changed while we read: decide again on the new state.
+      this.retellOrFail(message);
+      return;
+    }
+    if (existing.data !== undefined) {
+      message.reply({ ok: false, error: new TaplineError('already_exists', 'the replacement card already exists', { cardId: message.replacementId }) });
+      return;
+    }
+    const before = this.state as CardState;
+    const after = apply(before, decision.event);
+    const replacement = replacementState(before, message.replacementId, nowMs);
+    const documents = this.replacementDocuments(before, replacement, message, nowMs);
+    const writes: EntityWrite[] = [
+      { entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) },
+      { entity: { kind: 'card', id: message.replacementId }, expectVersion: 0, data: JSON.stringify(replacement), shard: message.replacementShard },
+    ];
+    if (holder?.data !== undefined) writes.push({ entity: { kind: 'holder', id: message.replacementId }, expectVersion: 0, data: holder.data, shard: message.replacementShard });
+    const entry: CommitEntry = {
+      shard: this.shard,
+      writes,
+      outbox: documents.transferOut,
+      extraOutbox: [
+        { shard: this.shard, document: documents.replaced },
+        { shard: message.replacementShard, document: documents.issued },
+        { shard: message.replacementShard, document: documents.transferIn },
+      ],
+      settle: (outcome) => {
+        this.uncommitted -= 1;
+        if (outcome.status === 'committed') {
+          this.durable = after;
+          this.context.invalidate?.(message.replacementId);
+          message.reply({ ok: true, value: { old: after, replacement, alreadyReplaced: false } });
+          return;
+        }
+        this.loaded = false;
+        if (outcome.status === 'conflict') this.retellOrFail(message);
+        else message.reply({ ok: false, error: settledFailure(outcome) });
+      },
+    };
+    if (!this.context.persistence.submit(entry)) {
+      message.reply({ ok: false, error: resourceExhausted('commit queue full', { cardId: this.cardId }) });
+      return;
+    }
+    this.uncommitted += 1;
+    this.state = after;
+    this.version += 1;
+  }
+
+  private replacementDocuments(old: CardState, replacement: CardState, message: Extract<CardMessage, { type: 'replace' }>, atMs: number): Record<'transferOut' | 'replaced' | 'issued' | 'transferIn', string> {
+    const depositMinor = old.profile?.depositMinor ?? 0;
+    const transfer = (kind: 'transfer_out' | 'transfer_in', card: CardState, sign: number): string => {
+      const request: MoneyRequest = {
+        kind, key: '', fingerprint: '', cardId: card.cardId, terminalId: '', amountMinor: old.balanceMinor, currency: old.currency,
+        source: '', operatorId: message.operatorId, originalKey: sign < 0 ? replacement.cardId : old.cardId,
+      };
+      const result: TxnResult = {
+        id: this.context.nextTransactionId(), kind, outcome: 'approved', cardId: card.cardId, amountMinor: old.balanceMinor,
+        currency: old.currency, balanceAfterMinor: sign < 0 ? 0 : replacement.balanceMinor, atMs,
+      };
+      return encodeRecord(storedTransaction(request, { merchantId: '', programId: old.programId }, result, '', {
+        balance_delta: sign * old.balanceMinor, deposit_delta: sign * depositMinor,
+      }));
+    };
+    const profile = replacement.profile;
+    return {
+      transferOut: transfer('transfer_out', old, -1),
+      transferIn: transfer('transfer_in', replacement, 1),
+      replaced: JSON.stringify({
+        type: 'card_replaced', card: old.cardId, replacement: replacement.cardId, program: old.programId, amount: old.balanceMinor,
+        deposit: depositMinor, operator: message.operatorId, reason: message.reason, at: atMs,
+      }),
+      // The new card is issued empty; its money arrives by transfer_in (per-card reconciliation).
+      issued: JSON.stringify({
+        type: 'card_issued', card: replacement.cardId, program: replacement.programId, currency: replacement.currency, status: 'active',
+        amount: 0, deposit: 0, named: profile?.named ?? false, expires_at: profile?.expiresAtMs ?? 0, issuance: '',
+        operator: message.operatorId, reason: `replaces ${old.cardId}`, at: atMs,
+      }),
+    };
+  }
+
+  /** Reversal of a pre-authorization whose hold is open: the hold is released. */
+  private commitHoldReversal(message: Extract<CardMessage, { type: 'money' }>): void {
+    const { request } = message;
+    const decision = decideRelease(this.state as CardState, request.originalKey);
+    const id = this.context.nextTransactionId();
+    const amountMinor = decision.kind === 'approved' ? movedMinor(decision.event, 0) : 0;
+    this.commitMoney(message, decision, { id, claims: [{ kind: 'reversal', key: request.originalKey, value: id }], reverse: 'reversed', amountMinor });
   }
 
   private async readRecord(key: string): Promise<IdempotencyRecord | undefined> {
@@ -192,7 +566,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     return value === undefined ? undefined : decodeRecord(value);
   }
 
-  private commitReversal(message: Extract<CardMessage, { type: 'money' }>, outcome: ReverseOutcome, amountMinor: number, tombstone: boolean): void {
+  private commitReversal(message: Extract<CardMessage, { type: 'money' }>, outcome: ReverseOutcome, amountMinor: number, tombstone: boolean, ledgerWrite?: EntityWrite): void {
     const state = this.state as CardState;
     const { request } = message;
     const decision: CardDecision = outcome === 'reversed'
@@ -213,13 +587,19 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       const tombstone = storedTransaction(tombstoneRequest, { merchantId: message.merchantId, programId: state.programId }, tombstoneResult, tombstone_fingerprint);
       claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord(tombstone) });
     }
-    this.commitMoney(message, decision, { id, claims, ...(decision.kind === 'declined' ? {} : { reverse: outcome }), amountMinor });
+    const writes = reversing && ledgerWrite !== undefined ? [ledgerWrite] : [];
+    this.commitMoney(message, decision, { id, claims, ...(decision.kind === 'declined' ? {} : { reverse: outcome }), amountMinor, writes });
   }
 
   private commitMoney(
     message: Extract<CardMessage, { type: 'money' }>,
     decision: CardDecision,
-    extra: { id?: string; claims?: CommitEntry['claims']; reverse?: ReverseOutcome; amountMinor?: number },
+    extra: {
+      id?: string; claims?: CommitEntry['claims']; reverse?: ReverseOutcome; amountMinor?: number; writes?: readonly EntityWrite[];
+      /** Issue 4: the state the decision applies to when it differs from the current one (PIN attempt count). */
+      base?: CardState;
+      extraOutbox?: CommitEntry['extraOutbox'];
+    },
   ): void {
     const { request } = message;
     if (decision.kind === 'rejected') {
@@ -227,7 +607,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     const before = this.state as CardState;
-    const after = decision.kind === 'approved' ? apply(before, decision.event) : before;
+    const start = extra.base ?? before;
+    const after = decision.kind === 'approved' ? apply(start, decision.event) : start;
     const approved = decision.kind !== 'declined';
     const result: TxnResult = {
       id: extra.id ?? this.context.nextTransactionId(),
@@ -241,19 +622,38 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       balanceAfterMinor: availableMinor(after),
       atMs: this.context.clock(),
       reverse: extra.reverse,
+      // Issue 4: receipt data of cards issued through CardService.
+      spentMinor: after.profile !== undefined && (request.kind === 'purchase' || request.kind === 'completion') ? (after.spentMinor ?? 0) : undefined,
     };
-    const record: IdempotencyRecord = { f: request.fingerprint, r: result };
+    // Documents of the v1 kinds keep their v1 shape (deltas derived by the reader); the others
+    // say their deltas (docs/OUTBOX.md).
+    const holdKey = request.originalKey === '' ? request.key : request.originalKey;
+    const event = decision.kind === 'approved' ? decision.event : undefined;
+    const hold = hold_kinds.has(request.kind) || (event !== undefined && event.type === 'hold_released')
+      ? holdFields(event, holdKey, after)
+      : undefined;
+    const fullResult: TxnResult = hold !== undefined
+      ? { ...result, holdMinor: hold.hold_amount, holdExpiresAtMs: hold.hold_expires_at, ledgerAfterMinor: hold.ledger_after }
+      : request.kind === 'tab_settlement' ? { ...result, ledgerAfterMinor: after.balanceMinor } : result;
+    const extras = request.kind === 'refund' ? { balance_delta: result.amountMinor }
+      : request.kind === 'tab_settlement' ? { balance_delta: result.amountMinor, account_balance_after: after.balanceMinor }
+        : request.kind === 'cash_out' ? cashOutFields(event) : hold;
+    const record: IdempotencyRecord = { f: request.fingerprint, r: fullResult };
     // One document is both the idempotency record and the outbox entry.
-    const stored = encodeRecord(storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, result));
+    const stored = encodeRecord(storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, fullResult, request.fingerprint, extras));
     const changed = after !== before;
     const entry: CommitEntry = {
       shard: this.shard,
-      writes: [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }],
+      writes: extra.writes === undefined || extra.writes.length === 0
+        ? [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }]
+        : [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }, ...extra.writes],
       idempotency: { key: request.key, value: stored },
       ...(extra.claims && extra.claims.length > 0 ? { claims: extra.claims } : {}),
       outbox: stored,
       settle: (outcome) => this.settleMoney(message, record, changed ? after : undefined, outcome),
     };
+    // Issue 4: only a PIN lockout adds documents; a plain purchase builds no extra object.
+    if (extra.extraOutbox !== undefined) (entry as { extraOutbox?: CommitEntry['extraOutbox'] }).extraOutbox = extra.extraOutbox;
     this.context.idempotency.begin(request.key, request.fingerprint);
     if (!this.context.persistence.submit(entry)) {
       this.context.idempotency.abandon(request.key);
@@ -278,6 +678,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         this.context.idempotency.complete(request.key, record);
         this.context.onDecision?.(record.r);
         message.reply({ ok: true, value: { result: record.r, replayed: false } });
+        // Issue 4: one property read for cards without a mandate.
+        if (written?.profile?.autoReload !== undefined) this.checkAutoReload(written, record.r.id);
         return;
       case 'duplicate': {
         this.loaded = false;
@@ -298,41 +700,44 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     }
   }
 
+  private checkAutoReload(state: CardState, triggerId: string): void {
+    const autoReload = state.profile?.autoReload;
+    if (autoReload === undefined || state.status !== 'active') return;
+    if (availableMinor(state) < autoReload.thresholdMinor) this.context.onLowBalance?.(state, triggerId);
+  }
+
   private handleAdmin(
-    message: Extract<CardMessage, { type: 'issue' | 'set_status' }>,
+    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' }>,
     command: CardCommand,
   ): void {
     const before = this.state;
-    const decision = decide(before, command);
+    const decision = message.type === 'transition'
+      ? decideTransition(before, message.transition)
+      : message.type === 'set_pin' ? decideSetPin(before, message.newHash, message.oldHash, message.reset).decision : decide(before, command);
     if (decision.kind === 'rejected') {
       message.reply({ ok: false, error: new TaplineError(decision.code, decision.message, { cardId: this.cardId }) });
       return;
     }
     if (decision.kind !== 'approved') {
-      this.replyAdmin(message, before as CardState, true);
+      this.replyAdmin(message, before as CardState, before, true);
       return;
     }
     const after = apply(before, decision.event);
-    const audit = {
-      type: message.type === 'issue' ? 'card_issued' : 'card_status_changed',
-      card: this.cardId,
-      program: after.programId,
-      currency: after.currency,
-      status: after.status,
-      amount: message.type === 'issue' ? after.balanceMinor : 0,
-      operator: message.operatorId,
-      reason: message.type === 'set_status' ? message.reason : '',
-      at: this.context.clock(),
-    };
+    const audit = adminAudit(message, before, after, this.context.clock());
+    const writes: CommitEntry['writes'] = message.type === 'issue' && message.holder !== undefined
+      // A named card's holder goes to its own key in the same atomic entry: personal data is
+      // neither rewritten with every purchase nor part of any document.
+      ? [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }, { entity: { kind: 'holder', id: this.cardId }, expectVersion: 0, data: message.holder }]
+      : [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }];
     const entry: CommitEntry = {
       shard: this.shard,
-      writes: [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }],
+      writes,
       outbox: JSON.stringify(audit),
       settle: (outcome) => {
         this.uncommitted -= 1;
         if (outcome.status === 'committed') {
           this.durable = after;
-          this.replyAdmin(message, after, false);
+          this.replyAdmin(message, after, before, false);
         } else {
           this.loaded = false;
           if (outcome.status === 'conflict') this.retellOrFail(message);
@@ -349,12 +754,14 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.version += 1;
   }
 
-  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' }>, state: CardState, unchanged: boolean): void {
+  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
     if (message.type === 'issue') message.reply({ ok: true, value: { state, alreadyExisted: unchanged } });
+    else if (message.type === 'transition') message.reply({ ok: true, value: { state, previous: before?.status ?? state.status } });
     else message.reply({ ok: true, value: state });
   }
 
   private retellOrFail(message: CardMessage): void {
+    if (message.type === 'invalidate') return;
     if (message.type === 'balance') {
       if (!this.context.retell(message)) message.reply({ ok: false, error: resourceExhausted('card mailbox full') });
       return;
@@ -366,6 +773,82 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     const again = { ...message, attempt: message.attempt + 1 } as CardMessage;
     if (!this.context.retell(again)) message.reply({ ok: false, error: resourceExhausted('card mailbox full', { cardId: this.cardId }) });
   }
+}
+
+function refundLedgerEntity(originalKey: string): EntityId {
+  return { kind: 'refunded', id: originalKey };
+}
+
+/** The deltas and payout of a return (docs/OUTBOX.md `cash_out`). */
+function cashOutFields(event: CardEvent | undefined): DocumentExtras {
+  if (event?.type !== 'cashed_out') return { balance_delta: 0, deposit_delta: 0, payout: 0 };
+  return { balance_delta: -event.balanceMinor, deposit_delta: -event.depositMinor, payout: event.balanceMinor + event.depositMinor };
+}
+
+/** Kinds whose documents carry the hold fields. */
+const hold_kinds: ReadonlySet<string> = new Set(['pre_authorization', 'incremental', 'completion', 'void', 'hold_expiry']);
+
+/** Kinds whose approval a reversal can undo. */
+const reversible_kinds: ReadonlySet<string> = new Set(['purchase', 'pre_authorization', 'completion']);
+
+/** The amount a hold event moved (what the reply shows as approved / released). */
+function movedMinor(event: CardEvent, requestedMinor: number): number {
+  switch (event.type) {
+    case 'hold_placed':
+    case 'hold_increased':
+      return event.amountMinor;
+    case 'hold_completed':
+      return event.debitedMinor;
+    case 'hold_released':
+      return event.amountMinor;
+    case 'cashed_out':
+      return event.balanceMinor + event.depositMinor;
+    default:
+      return requestedMinor;
+  }
+}
+
+/** The optional document fields of a transaction about a hold. */
+function holdFields(event: CardEvent | undefined, holdKey: string, after: CardState): HoldFields {
+  const open = after.holds?.[holdKey];
+  return {
+    balance_delta: event === undefined ? 0 : balanceDeltaMinor(event),
+    held_delta: event === undefined ? 0 : heldDeltaMinor(event),
+    hold: holdKey,
+    hold_amount: open?.amountMinor ?? (event === undefined ? 0 : -heldDeltaMinor(event)),
+    hold_expires_at: open?.expiresAtMs ?? 0,
+    ledger_after: after.balanceMinor,
+  };
+}
+
+/** The lifecycle / audit document of an admin change (docs/OUTBOX.md). */
+function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+  if (message.type === 'tab_limit') {
+    return { type: 'operator_action', action: 'tab_limit_set', subject: after.cardId, detail: JSON.stringify({ limit: message.limitMinor }), operator: message.operatorId, reason: '', at: atMs };
+  }
+  if (message.type === 'set_pin') {
+    const event = before?.profile === undefined || before.profile.pinHash === '' ? 'set' : message.reset && before.profile.pinFailures > 0 ? 'unlocked' : 'changed';
+    return { type: 'card_pin_changed', card: after.cardId, program: after.programId, event, operator: message.operatorId, reason: message.reset ? 'reset' : '', at: atMs };
+  }
+  if (message.type === 'auto_reload') {
+    // The mandate reference stays out of the document; threshold and amount are the audit.
+    const detail = message.autoReload === undefined ? {} : { threshold: message.autoReload.thresholdMinor, amount: message.autoReload.amountMinor };
+    return { type: 'operator_action', action: message.autoReload === undefined ? 'auto_reload_removed' : 'auto_reload_set', subject: after.cardId, detail: JSON.stringify(detail), operator: message.operatorId, reason: '', at: atMs };
+  }
+  if (message.type === 'issue') {
+    const profile = after.profile;
+    return {
+      type: 'card_issued', card: after.cardId, program: after.programId, currency: after.currency, status: after.status,
+      amount: after.balanceMinor, operator: message.operatorId, reason: '', at: atMs,
+      ...(profile === undefined ? {} : { deposit: profile.depositMinor, named: profile.named, expires_at: profile.expiresAtMs, issuance: profile.issuance }),
+    };
+  }
+  const base = {
+    type: 'card_status_changed', card: after.cardId, program: after.programId, currency: after.currency, status: after.status,
+    amount: 0, reason: message.reason, at: atMs,
+  };
+  if (message.type === 'set_status') return { ...base, operator: message.operatorId, previous: before?.status ?? '' };
+  return { ...base, operator: message.transition.operatorId, previous: before?.status ?? '', action: message.transition.action, approver: message.transition.approverId };
 }
 
 function replyFromRecord(message: Extract<CardMessage, { type: 'money' }>, record: IdempotencyRecord): void {

@@ -19,6 +19,44 @@ export interface CardState {
   /** Sum of open holds; available = balance - held. Zero until pre-authorizations exist. */
   readonly heldMinor: number;
   readonly issuedAtMs: number;
+  /** Issue 4: what the card was issued with; absent on cards issued by AdminService.IssueCard. */
+  readonly profile?: CardProfile;
+  /** Open holds by the idempotency key of their pre-authorization; their sum is heldMinor. */
+  readonly holds?: Readonly<Record<string, Hold>>;
+  /** Cards with a profile: purchases + completions so far (receipts show "spent so far"). */
+  readonly spentMinor?: number;
+}
+
+/** Rarely changing facts about a card, kept apart so the purchase path copies one reference. */
+export interface CardProfile {
+  readonly named: boolean;
+  /** Refundable deposit held for the card (paid out on return). */
+  readonly depositMinor: number;
+  /** 0 = the card does not expire. */
+  readonly expiresAtMs: number;
+  /** Keyed hash of the PIN ("" = no PIN set); never the PIN itself. */
+  readonly pinHash: string;
+  readonly pinFailures: number;
+  /** Bulk issuance the card came from ("" = issued alone). */
+  readonly issuance: string;
+  /** History links of a replacement: the card this one replaced / was replaced by. */
+  readonly replaces?: string;
+  readonly replacedBy?: string;
+  /** Auto-reload mandate: below `thresholdMinor` available, `amountMinor` is charged to `mandate`. */
+  readonly autoReload?: AutoReload;
+  /** On-tab account (named cards): the balance may go down to -tabLimitMinor; settled later. */
+  readonly tabLimitMinor?: number;
+}
+
+export interface AutoReload {
+  readonly thresholdMinor: number;
+  readonly amountMinor: number;
+  readonly mandate: string;
+}
+
+export interface Hold {
+  readonly amountMinor: number;
+  readonly expiresAtMs: number;
 }
 
 export type DeclineReason =
@@ -29,12 +67,24 @@ export type DeclineReason =
   | 'card_closed'
   | 'currency_mismatch'
   | 'max_balance_exceeded'
-  | 'reversed_before_authorization';
+  | 'reversed_before_authorization'
+  | 'hold_not_found'
+  | 'completion_exceeds_hold'
+  | 'refund_exceeds_original'
+  | 'original_not_refundable'
+  | 'top_up_limit_exceeded'
+  | 'pin_required'
+  | 'pin_invalid'
+  | 'pin_locked'
+  | 'settlement_exceeds_debt';
 
 export type CardCommand =
-  | { readonly type: 'issue'; readonly cardId: string; readonly currency: string; readonly initialBalanceMinor: number; readonly programId: string; readonly nowMs: number }
-  | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string }
-  | { readonly type: 'top_up'; readonly amountMinor: number; readonly currency: string }
+  | { readonly type: 'issue'; readonly cardId: string; readonly currency: string; readonly initialBalanceMinor: number; readonly programId: string; readonly nowMs: number; readonly profile?: CardProfile }
+  | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string; readonly nowMs?: number | undefined }
+  | { readonly type: 'top_up'; readonly amountMinor: number; readonly currency: string; readonly maxBalanceMinor?: number; readonly maxTopUpMinor?: number }
+  | { readonly type: 'set_auto_reload'; readonly autoReload: AutoReload | undefined }
+  | { readonly type: 'set_tab_limit'; readonly limitMinor: number }
+  | { readonly type: 'settle_tab'; readonly amountMinor: number; readonly currency: string }
   | { readonly type: 'reverse'; readonly amountMinor: number }
   | { readonly type: 'set_status'; readonly status: CardStatus };
 
@@ -42,16 +92,27 @@ export type CardEvent =
   | { readonly type: 'issued'; readonly state: CardState }
   | { readonly type: 'debited'; readonly amountMinor: number }
   | { readonly type: 'credited'; readonly amountMinor: number }
-  | { readonly type: 'status_changed'; readonly status: CardStatus };
+  | { readonly type: 'status_changed'; readonly status: CardStatus }
+  | { readonly type: 'hold_placed'; readonly key: string; readonly amountMinor: number; readonly expiresAtMs: number }
+  | { readonly type: 'hold_increased'; readonly key: string; readonly amountMinor: number; readonly expiresAtMs: number }
+  | { readonly type: 'hold_completed'; readonly key: string; readonly releasedMinor: number; readonly debitedMinor: number }
+  | { readonly type: 'hold_released'; readonly key: string; readonly amountMinor: number }
+  | { readonly type: 'replaced'; readonly replacementId: string; readonly balanceMinor: number; readonly depositMinor: number }
+  | { readonly type: 'cashed_out'; readonly balanceMinor: number; readonly depositMinor: number }
+  | { readonly type: 'profile_changed'; readonly profile: CardProfile };
 
 export type CardDecision =
   | { readonly kind: 'approved'; readonly event: CardEvent }
   | { readonly kind: 'declined'; readonly reason: DeclineReason; readonly rule: string }
   | { readonly kind: 'unchanged' }
-  | { readonly kind: 'rejected'; readonly code: 'not_found' | 'already_exists' | 'invalid_argument'; readonly message: string };
+  | { readonly kind: 'rejected'; readonly code: RejectionCode; readonly message: string };
+
+export type RejectionCode = 'not_found' | 'already_exists' | 'invalid_argument' | 'failed_precondition' | 'permission_denied';
 
 export function availableMinor(state: CardState): number {
-  return state.balanceMinor - state.heldMinor;
+  // Issue 4: an on-tab account may spend on credit, down to -tabLimitMinor.
+  const tab = state.profile?.tabLimitMinor;
+  return tab === undefined ? state.balanceMinor - state.heldMinor : state.balanceMinor - state.heldMinor + tab;
 }
 
 const status_declines: Readonly<Record<Exclude<CardStatus, 'active'>, DeclineReason>> = {
@@ -73,9 +134,15 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
   if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'card not found' };
   switch (command.type) {
     case 'purchase':
-      return decidePurchase(state, command.amountMinor, command.currency);
+      return decidePurchase(state, command.amountMinor, command.currency, command.nowMs);
     case 'top_up':
-      return decideTopUp(state, command.amountMinor, command.currency);
+      return decideTopUp(state, command.amountMinor, command.currency, command.maxBalanceMinor ?? 0, command.maxTopUpMinor ?? 0);
+    case 'set_auto_reload':
+      return decideAutoReload(state, command.autoReload);
+    case 'set_tab_limit':
+      return decideTabLimit(state, command.limitMinor);
+    case 'settle_tab':
+      return decideSettlement(state, command.amountMinor, command.currency);
     case 'reverse':
       // A reversal gives back what an approved debit took. It is applied whatever the status:
       // a card blocked after a purchase still gets the reversed amount back. Top-ups since the
@@ -84,6 +151,9 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       if (state.balanceMinor + command.amountMinor > amount_abs_max_minor) {
         return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' };
       }
+      // Issue 4: a closed (cashed-out) or replaced card is dead; money given back to it would be
+      // stranded. The reversal is declined and the purchase stands (its money left with the card's payout).
+      if (state.status === 'closed' || state.status === 'replaced') return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
       return { kind: 'approved', event: { type: 'credited', amountMinor: command.amountMinor } };
     case 'set_status':
       if (state.status === command.status) return { kind: 'unchanged' };
@@ -93,7 +163,7 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
 
 function decideIssue(state: CardState | undefined, command: Extract<CardCommand, { type: 'issue' }>): CardDecision {
   if (state !== undefined) {
-    const same = state.currency === command.currency && state.programId === command.programId;
+    const same = state.currency === command.currency && state.programId === command.programId && sameProfile(state.profile, command.profile);
     return same
       ? { kind: 'unchanged' }
       : { kind: 'rejected', code: 'already_exists', message: 'card exists with different currency or program' };
@@ -109,22 +179,83 @@ function decideIssue(state: CardState | undefined, command: Extract<CardCommand,
     balanceMinor: command.initialBalanceMinor,
     heldMinor: 0,
     issuedAtMs: command.nowMs,
+    ...(command.profile === undefined ? {} : { profile: command.profile }),
   };
+  if (command.profile !== undefined && (!isBoundedAmount(command.profile.depositMinor) || command.profile.depositMinor < 0)) {
+    return { kind: 'rejected', code: 'invalid_argument', message: 'deposit out of range' };
+  }
   return { kind: 'approved', event: { type: 'issued', state: issued } };
 }
 
-function decidePurchase(state: CardState, amountMinor: number, currency: string): CardDecision {
+/** Issuing again is the same request when the fields given at issue are the same (PIN aside: it may have changed). */
+function sameProfile(existing: CardProfile | undefined, requested: CardProfile | undefined): boolean {
+  if (existing === undefined || requested === undefined) return existing === requested;
+  return existing.named === requested.named && existing.depositMinor === requested.depositMinor
+    && existing.expiresAtMs === requested.expiresAtMs && existing.issuance === requested.issuance;
+}
+
+/** True when the card has an expiry date and `nowMs` is at or past it. */
+export function isPastExpiry(state: CardState, nowMs: number | undefined): boolean {
+  const expiresAtMs = state.profile?.expiresAtMs ?? 0;
+  return expiresAtMs > 0 && nowMs !== undefined && nowMs >= expiresAtMs;
+}
+
+/** The status and expiry checks every spending command starts with. */
+export function declineForSpending(state: CardState, nowMs: number | undefined): CardDecision | undefined {
   const statusDecline = declineForStatus(state.status);
   if (statusDecline) return statusDecline;
+  if (isPastExpiry(state, nowMs)) return { kind: 'declined', reason: 'card_expired', rule: 'expiry' };
+  return undefined;
+}
+
+function decidePurchase(state: CardState, amountMinor: number, currency: string, nowMs: number | undefined): CardDecision {
+  const spendingDecline = declineForSpending(state, nowMs);
+  if (spendingDecline) return spendingDecline;
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
   if (availableMinor(state) < amountMinor) return { kind: 'declined', reason: 'insufficient_funds', rule: 'balance' };
   return { kind: 'approved', event: { type: 'debited', amountMinor } };
 }
 
-function decideTopUp(state: CardState, amountMinor: number, currency: string): CardDecision {
+/** Stores or removes a card's auto-reload mandate (profile change; v1 cards get a default profile). */
+function decideAutoReload(state: CardState, autoReload: AutoReload | undefined): CardDecision {
+  if (state.status === 'closed' || state.status === 'replaced') return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card takes no mandate` };
+  const base: CardProfile = state.profile ?? { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance: '' };
+  const profile: CardProfile = { ...base };
+  if (autoReload === undefined) delete (profile as { autoReload?: AutoReload }).autoReload;
+  else (profile as { autoReload?: AutoReload }).autoReload = autoReload;
+  return { kind: 'approved', event: { type: 'profile_changed', profile } };
+}
+
+/** Opens, changes or (0) closes a named card's tab; never below what the card owes now. */
+function decideTabLimit(state: CardState, limitMinor: number): CardDecision {
+  if (state.profile?.named !== true) return { kind: 'rejected', code: 'failed_precondition', message: 'only named cards can spend on tab' };
+  if (state.status === 'closed' || state.status === 'replaced') return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card has no tab` };
+  if (!isBoundedAmount(limitMinor) || limitMinor < 0) return { kind: 'rejected', code: 'invalid_argument', message: 'limit out of range' };
+  if (state.balanceMinor - state.heldMinor + limitMinor < 0) return { kind: 'rejected', code: 'failed_precondition', message: 'the card owes more than the new limit: settle first' };
+  const profile: CardProfile = { ...state.profile };
+  if (limitMinor === 0) delete (profile as { tabLimitMinor?: number }).tabLimitMinor;
+  else (profile as { tabLimitMinor?: number }).tabLimitMinor = limitMinor;
+  return { kind: 'approved', event: { type: 'profile_changed', profile } };
+}
+
+/** A settlement pays what the tab owes, never more (it is not a top-up). */
+function decideSettlement(state: CardState, amountMinor: number, currency: string): CardDecision {
+  if (state.status === 'closed' || state.status === 'replaced') return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
+  if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
+  if (amountMinor > -state.balanceMinor) return { kind: 'declined', reason: 'settlement_exceeds_debt', rule: 'tab_debt' };
+  return { kind: 'approved', event: { type: 'credited', amountMinor } };
+}
+
+/**
+ * Stored-value limits of the card's program (0 = none): the largest single top-up, and the
+ * largest balance the card may hold after it (regulation of prepaid instruments).
+ */
+function decideTopUp(state: CardState, amountMinor: number, currency: string, maxBalanceMinor: number, maxTopUpMinor: number): CardDecision {
   const statusDecline = declineForStatus(state.status);
   if (statusDecline) return statusDecline;
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
+  if (maxTopUpMinor > 0 && amountMinor > maxTopUpMinor) return { kind: 'declined', reason: 'top_up_limit_exceeded', rule: 'program_max_top_up' };
+  if (maxBalanceMinor > 0 && state.balanceMinor + amountMinor > maxBalanceMinor) return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'program_max_balance' };
   if (state.balanceMinor + amountMinor > amount_abs_max_minor) {
     return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' };
   }
@@ -135,19 +266,68 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
   if (event.type === 'issued') return event.state;
   if (state === undefined) throw new Error(`assertion: ${event.type} applied to a card that does not exist`);
   switch (event.type) {
-    case 'debited':
-      return withBalance(state, addMinor(state.balanceMinor, -event.amountMinor));
+    case 'debited': {
+      const next = withBalance(state, addMinor(state.balanceMinor, -event.amountMinor));
+      // Issue 4: cards issued through CardService count what they spent (receipt data).
+      if (state.profile !== undefined) (next as { spentMinor?: number }).spentMinor = addMinor(state.spentMinor ?? 0, event.amountMinor);
+      return next;
+    }
     case 'credited':
       return withBalance(state, addMinor(state.balanceMinor, event.amountMinor));
     case 'status_changed':
       return { ...state, status: event.status };
+    case 'hold_placed':
+    case 'hold_increased':
+    case 'hold_completed':
+    case 'hold_released':
+      return applyHold(state, event);
+    case 'replaced':
+    case 'cashed_out':
+      return applyClosing(state, event);
+    case 'profile_changed':
+      return { ...state, profile: event.profile };
   }
+}
+
+/** A replaced or cashed-out card keeps nothing: balance and deposit left it, and it is dead. */
+function applyClosing(state: CardState, event: Extract<CardEvent, { type: 'replaced' | 'cashed_out' }>): CardState {
+  if (event.balanceMinor !== state.balanceMinor || state.heldMinor !== 0) throw new Error(`assertion: ${event.type} of a card whose balance or holds changed`);
+  const profile = state.profile === undefined ? undefined : {
+    ...state.profile, depositMinor: 0, ...(event.type === 'replaced' ? { replacedBy: event.replacementId } : {}),
+  };
+  const next: CardState = { ...state, status: event.type === 'replaced' ? 'replaced' : 'closed', balanceMinor: 0, heldMinor: 0 };
+  if (profile !== undefined) return { ...next, profile };
+  return next;
+}
+
+function applyHold(state: CardState, event: Extract<CardEvent, { type: 'hold_placed' | 'hold_increased' | 'hold_completed' | 'hold_released' }>): CardState {
+  const holds: Record<string, Hold> = { ...state.holds };
+  const existing = holds[event.key];
+  let heldMinor = state.heldMinor;
+  let balanceMinor = state.balanceMinor;
+  if (event.type === 'hold_placed' || event.type === 'hold_increased') {
+    if ((event.type === 'hold_placed') !== (existing === undefined)) throw new Error(`assertion: ${event.type} on hold ${event.key}`);
+    holds[event.key] = { amountMinor: (existing?.amountMinor ?? 0) + event.amountMinor, expiresAtMs: event.expiresAtMs };
+    heldMinor = addMinor(heldMinor, event.amountMinor);
+  } else {
+    if (existing === undefined) throw new Error(`assertion: ${event.type} on a hold that is not open`);
+    const releasedMinor = event.type === 'hold_completed' ? event.releasedMinor : event.amountMinor;
+    if (releasedMinor !== existing.amountMinor) throw new Error(`assertion: ${event.type} releases ${releasedMinor} of a hold of ${existing.amountMinor}`);
+    delete holds[event.key];
+    heldMinor = addMinor(heldMinor, -releasedMinor);
+    if (event.type === 'hold_completed') balanceMinor = addMinor(balanceMinor, -event.debitedMinor);
+  }
+  if (!isBoundedAmount(balanceMinor) || heldMinor < 0) throw new RangeError(`assertion: balance ${balanceMinor} / held ${heldMinor} out of bounds`);
+  const next: CardState = { ...state, balanceMinor, heldMinor, holds };
+  if (event.type === 'hold_completed' && state.profile !== undefined) (next as { spentMinor?: number }).spentMinor = addMinor(state.spentMinor ?? 0, event.debitedMinor);
+  if (Object.keys(holds).length === 0) delete (next as { holds?: unknown }).holds;
+  return next;
 }
 
 function withBalance(state: CardState, balanceMinor: number): CardState {
   if (!isBoundedAmount(balanceMinor)) throw new RangeError(`assertion: balance ${balanceMinor} out of bounds`);
   // Spelled out rather than spread: this runs for every approved transaction.
-  return {
+  const next: { -readonly [K in keyof CardState]: CardState[K] } = {
     cardId: state.cardId,
     currency: state.currency,
     programId: state.programId,
@@ -156,6 +336,11 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
     heldMinor: state.heldMinor,
     issuedAtMs: state.issuedAtMs,
   };
+  // Only present keys are copied, so a card issued without them stays the same shape.
+  if (state.profile !== undefined) next.profile = state.profile;
+  if (state.holds !== undefined) next.holds = state.holds;
+  if (state.spentMinor !== undefined) next.spentMinor = state.spentMinor;
+  return next;
 }
 
 /** The signed effect an event has on the ledger balance (for reconciliation and tests). */
@@ -167,7 +352,31 @@ export function balanceDeltaMinor(event: CardEvent): number {
       return -event.amountMinor;
     case 'credited':
       return event.amountMinor;
+    case 'hold_completed':
+      return -event.debitedMinor;
+    case 'replaced':
+    case 'cashed_out':
+      return -event.balanceMinor;
+    case 'profile_changed':
     case 'status_changed':
+    case 'hold_placed':
+    case 'hold_increased':
+    case 'hold_released':
+      return 0;
+  }
+}
+
+/** The signed effect an event has on the card's open holds. */
+export function heldDeltaMinor(event: CardEvent): number {
+  switch (event.type) {
+    case 'hold_placed':
+    case 'hold_increased':
+      return event.amountMinor;
+    case 'hold_completed':
+      return -event.releasedMinor;
+    case 'hold_released':
+      return -event.amountMinor;
+    default:
       return 0;
   }
 }

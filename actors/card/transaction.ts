@@ -3,7 +3,9 @@
 
 import type { DeclineReason } from './rules';
 
-export type MoneyKind = 'purchase' | 'top_up' | 'reverse';
+export type MoneyKind = 'purchase' | 'top_up' | 'reverse' | 'refund' | 'cash_out' | 'transfer_out' | 'transfer_in' | 'tab_settlement' | HoldKind;
+/** Issue 4: kinds that place, change or release a hold (documented in docs/OUTBOX.md). */
+export type HoldKind = 'pre_authorization' | 'incremental' | 'completion' | 'void' | 'hold_expiry';
 export type ReverseOutcome = 'reversed' | 'already_reversed' | 'nothing_to_reverse';
 
 export interface MoneyRequest {
@@ -20,6 +22,22 @@ export interface MoneyRequest {
   readonly operatorId: string;
   /** For reversals: the idempotency key of the authorization to undo. */
   readonly originalKey: string;
+  /** Issue 4: keyed hash of the PIN entered (never the PIN); absent when none was entered. */
+  readonly pinHash?: string;
+  /** Issue 4: the basket of a purchase, kept in its document (receipt reprint, reports). */
+  readonly lines?: readonly ReceiptLine[];
+}
+
+/** One line of a purchase's basket, as the document keeps it (docs/OUTBOX.md `lines`). */
+export interface ReceiptLine {
+  readonly code: string;
+  readonly group: string;
+  readonly qty_milli: number;
+  readonly unit: number;
+  readonly amount: number;
+  /** Fleet lines only (docs/OUTBOX.md): unit price at the pump and the invoiced line amount. */
+  readonly pump_unit?: number;
+  readonly invoiced?: number;
 }
 
 export interface TxnResult {
@@ -34,6 +52,13 @@ export interface TxnResult {
   readonly balanceAfterMinor: number;
   readonly atMs: number;
   readonly reverse?: ReverseOutcome;
+  /** Hold kinds: the hold open after a pre-authorization / incremental, released by completion / void. */
+  readonly holdMinor?: number;
+  readonly holdExpiresAtMs?: number;
+  /** Hold kinds: the ledger balance after (balanceAfterMinor is the available balance). */
+  readonly ledgerAfterMinor?: number;
+  /** Cards issued through CardService: what the card has spent so far (receipts). */
+  readonly spentMinor?: number;
 }
 
 export interface TxnAnswer {
@@ -55,7 +80,9 @@ export interface IdempotencyRecord {
 export const tombstone_fingerprint = '*';
 
 export function fingerprintOf(request: Omit<MoneyRequest, 'fingerprint'>): string {
-  return `${request.kind}|${request.cardId}|${request.amountMinor}|${request.currency}|${request.terminalId}|${request.source}|${request.originalKey}`;
+  const base = `${request.kind}|${request.cardId}|${request.amountMinor}|${request.currency}|${request.terminalId}|${request.source}|${request.originalKey}`;
+  // Issue 4: the basket is part of the request (a retry with another basket is another request).
+  return request.lines === undefined ? base : `${base}|${JSON.stringify(request.lines)}`;
 }
 
 /**
@@ -87,6 +114,34 @@ export interface StoredTransaction {
   readonly source: string;
   readonly operator: string;
   readonly at: number;
+  // Optional fields (docs/OUTBOX.md), written only by the kinds that need them so the purchase
+  // document stays as small as before.
+  readonly balance_delta?: number;
+  readonly held_delta?: number;
+  readonly hold?: string;
+  readonly hold_amount?: number;
+  readonly hold_expires_at?: number;
+  readonly ledger_after?: number;
+  readonly deposit_delta?: number;
+  readonly payout?: number;
+  readonly lines?: readonly ReceiptLine[];
+  /** On-tab settlements: the account balance after. */
+  readonly account_balance_after?: number;
+  /** What the card has spent so far after this document (cards issued through CardService). */
+  readonly spent_after?: number;
+}
+
+/** Optional fields a document of an issue-4 kind carries (docs/OUTBOX.md). */
+export type DocumentExtras = Partial<HoldFields> & { readonly deposit_delta?: number; readonly payout?: number; readonly account_balance_after?: number };
+
+/** The optional fields of a document about a hold (see StoredTransaction). */
+export interface HoldFields {
+  readonly balance_delta: number;
+  readonly held_delta: number;
+  readonly hold: string;
+  readonly hold_amount: number;
+  readonly hold_expires_at: number;
+  readonly ledger_after: number;
 }
 
 export interface RecordContext {
@@ -94,8 +149,8 @@ export interface RecordContext {
   readonly programId: string;
 }
 
-export function storedTransaction(request: MoneyRequest, context: RecordContext, result: TxnResult, fingerprint = request.fingerprint): StoredTransaction {
-  return {
+export function storedTransaction(request: MoneyRequest, context: RecordContext, result: TxnResult, fingerprint = request.fingerprint, hold?: DocumentExtras): StoredTransaction {
+  const stored: StoredTransaction = {
     type: 'transaction',
     f: fingerprint,
     id: result.id,
@@ -117,6 +172,14 @@ export function storedTransaction(request: MoneyRequest, context: RecordContext,
     source: request.source,
     operator: request.operatorId,
     at: result.atMs,
+  };
+  // Issue 4: optional fields only where present, so a plain purchase document is unchanged.
+  if (hold === undefined && request.lines === undefined && result.spentMinor === undefined) return stored;
+  return {
+    ...stored,
+    ...hold,
+    ...(request.lines === undefined ? {} : { lines: request.lines }),
+    ...(result.spentMinor === undefined ? {} : { spent_after: result.spentMinor }),
   };
 }
 
@@ -140,6 +203,9 @@ export function decodeRecord(value: string): IdempotencyRecord {
     balanceAfterMinor: stored.balance_after,
     atMs: stored.at,
     ...(stored.reverse !== '' ? { reverse: stored.reverse } : {}),
+    ...(stored.hold_amount !== undefined ? { holdMinor: stored.hold_amount, holdExpiresAtMs: stored.hold_expires_at ?? 0, ledgerAfterMinor: stored.ledger_after ?? 0 } : {}),
+    ...(stored.spent_after !== undefined ? { spentMinor: stored.spent_after } : {}),
+    ...(stored.account_balance_after !== undefined ? { ledgerAfterMinor: stored.account_balance_after } : {}),
   };
   return { f: stored.f, r: result };
 }

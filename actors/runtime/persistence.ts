@@ -2,7 +2,7 @@
 // entity, which version, which idempotency key); the authorizer's Redis committer maps that onto
 // keys and a script (services/authorizer/store). Entities never see Redis.
 
-export type EntityKind = 'card' | 'terminal'
+export type EntityKind = 'card' | 'terminal' | 'program' | 'holder' | 'issuance' | 'refunded' | 'manager'
   // Fleet accounts, their cards and their vehicles' odometers: all on the fleet's shard.
   | 'fleet' | 'fleet_card' | 'vehicle' | 'review';
 
@@ -17,6 +17,8 @@ export interface EntityWrite {
   readonly expectVersion: number;
   /** New state as JSON; undefined = only check the version (the decision depended on it). */
   readonly data: string | undefined;
+  /** The entity's shard when it is not the entry's (a card replacement writes the new card). */
+  readonly shard?: number;
 }
 
 export interface Claim {
@@ -42,6 +44,8 @@ export interface CommitEntry {
   readonly claims?: readonly Claim[];
   /** The record streamed to reporting (JSON). */
   readonly outbox?: string;
+  /** Issue 4: more documents, each to its shard's outbox (e.g. the new card's side of a replacement). */
+  readonly extraOutbox?: readonly { readonly shard: number; readonly document: string }[];
   /** Called exactly once, in submission order relative to other entries. */
   settle(result: CommitResult): void;
 }

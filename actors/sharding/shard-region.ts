@@ -4,8 +4,9 @@
 
 import { TaplineError, resourceExhausted, unavailable } from '../errors';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
-import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer, type Reply } from '../card/actor';
-import type { CardState, CardStatus } from '../card/rules';
+import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer, type ReplaceAnswer, type Reply, type TransitionAnswer } from '../card/actor';
+import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
+import type { TransitionRequest } from '../card/lifecycle';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
@@ -68,6 +69,11 @@ export class EntityPool<C> {
     return undefined;
   }
 
+  /** Issue 4: delivers a message only to an actor that is already active (no activation). */
+  tellIfActive(id: string, message: C): void {
+    this.active.get(id)?.actor.tell(message);
+  }
+
   get size(): number {
     return this.active.size;
   }
@@ -112,6 +118,9 @@ export class EntityPool<C> {
 // (may this terminal transact?) and from there to the card, which decides and commits.
 
 
+/** Resolves to an error to answer instead of running the request, or undefined to go on. */
+export type MerchantGate = (merchantId: string) => Promise<TaplineError | undefined>;
+
 export interface RegionContext {
   readonly card: Omit<CardActorContext, 'retell'>;
   readonly terminal: Omit<TerminalActorContext, 'retell' | 'publish'>;
@@ -123,6 +132,7 @@ export class ShardRegion {
   readonly terminals: EntityPool<TerminalMessage>;
   /** Fleet accounts, keyed (and sharded) by fleet id; they decide their cards' authorizations. */
   readonly fleets: EntityPool<FleetMessage>;
+  private readonly shardCount: number;
   /** Durable terminal states published by their actors; read-only here. */
   private readonly terminalDirectory = new Map<string, TerminalState>();
 
@@ -131,8 +141,10 @@ export class ShardRegion {
       if (state === undefined) this.terminalDirectory.delete(terminalId);
       else this.terminalDirectory.set(terminalId, state);
     };
+    this.shardCount = ownership.shardCount;
+    const invalidate = (cardId: string): void => this.cards.tellIfActive(cardId, { type: 'invalidate' });
     this.cards = new EntityPool<CardMessage>(
-      { kind: 'card', create: (id, shard, retell) => new CardBehavior(id, shard, { ...context.card, retell }) },
+      { kind: 'card', create: (id, shard, retell) => new CardBehavior(id, shard, { ...context.card, retell, invalidate }) },
       runtime, ownership, limits, clock,
     );
     this.terminals = new EntityPool<TerminalMessage>(
@@ -152,15 +164,17 @@ export class ShardRegion {
   }
 
   /** Runs a money request: terminal check, then the card's decision. `reply` is called once. */
-  money(request: MoneyRequest, reply: Reply<TxnAnswer>): void {
+  money(request: MoneyRequest, reply: Reply<TxnAnswer>, gate?: MerchantGate): void {
     const toCard = (merchantId: string): void => {
-      if (isFleetMoneyRequest(request)) {
-        this.tellFleet(request.fleet.fleetId, { type: 'money', request, merchantId, reply, attempt: 0 });
+      if (gate !== undefined) {
+        // Issue 4: a check that needs the terminal's merchant (a refund's manager credential).
+        gate(merchantId).then((refusal) => {
+          if (refusal !== undefined) reply({ ok: false, error: refusal });
+          else this.toCard(request, merchantId, reply);
+        }, (error: unknown) => reply({ ok: false, error: error instanceof TaplineError ? error : unavailable('merchant check failed; retry', { cause: String(error) }) }));
         return;
       }
-      const message: CardMessage = { type: 'money', request, merchantId, reply, attempt: 0 };
-      const refused = this.cards.tell(request.cardId, message);
-      if (refused) reply({ ok: false, error: refused });
+      this.toCard(request, merchantId, reply);
     };
     if (request.terminalId === '') {
       toCard('');
@@ -185,6 +199,17 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
+  private toCard(request: MoneyRequest, merchantId: string, reply: Reply<TxnAnswer>): void {
+    if (isFleetMoneyRequest(request)) {
+      // A fleet card's authorization is decided by its account's actor (same shard).
+      this.tellFleet(request.fleet.fleetId, { type: 'money', request, merchantId, reply, attempt: 0 });
+      return;
+    }
+    const message: CardMessage = { type: 'money', request, merchantId, reply, attempt: 0 };
+    const refused = this.cards.tell(request.cardId, message);
+    if (refused) reply({ ok: false, error: refused });
+  }
+
   balance(cardId: string, reply: Reply<CardState>): void {
     const refused = this.cards.tell(cardId, { type: 'balance', reply });
     if (refused) reply({ ok: false, error: refused });
@@ -202,6 +227,42 @@ export class ShardRegion {
 
   changeTerminal(terminalId: string, command: TerminalCommand, operatorId: string, reply: Reply<TerminalAnswer>): void {
     const refused = this.terminals.tell(terminalId, { type: 'change', command, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  // Issue 4: card lifecycle (CardService).
+
+  /** Issues a card with its profile; a named card's holder (JSON) is written with it. */
+  issueProfiledCard(command: Extract<CardCommand, { type: 'issue' }>, holder: string | undefined, operatorId: string, reply: Reply<IssueAnswer>): void {
+    const message: CardMessage = { type: 'issue', command, operatorId, reply, attempt: 0, ...(holder === undefined ? {} : { holder }) };
+    const refused = this.cards.tell(command.cardId, message);
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
+  replaceCard(cardId: string, replacementId: string, reason: string, operatorId: string, reply: Reply<ReplaceAnswer>): void {
+    const replacementShard = shardOf(replacementId, this.shardCount);
+    const refused = this.cards.tell(cardId, { type: 'replace', replacementId, replacementShard, reason, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  setAutoReload(cardId: string, autoReload: AutoReload | undefined, operatorId: string, reply: Reply<CardState>): void {
+    const refused = this.cards.tell(cardId, { type: 'auto_reload', autoReload, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  setPin(cardId: string, newHash: string, oldHash: string | undefined, reset: boolean, operatorId: string, reply: Reply<CardState>): void {
+    const refused = this.cards.tell(cardId, { type: 'set_pin', newHash, oldHash, reset, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  setTabLimit(cardId: string, limitMinor: number, operatorId: string, reply: Reply<CardState>): void {
+    const refused = this.cards.tell(cardId, { type: 'tab_limit', limitMinor, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  changeCardState(cardId: string, transition: TransitionRequest, reason: string, reply: Reply<TransitionAnswer>): void {
+    const refused = this.cards.tell(cardId, { type: 'transition', transition, reason, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }
 

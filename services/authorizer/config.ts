@@ -58,6 +58,16 @@ const schema = z.object({
   // On SIGTERM: stop accepting, wait this long for in-flight requests and commits, then exit.
   // Kept below Kubernetes' terminationGracePeriodSeconds (chart: 30 s).
   TAPLINE_SHUTDOWN_GRACE_MS: int(0, 600_000, 20_000),
+  // Issue 4. Key of the PIN hashes (HMAC-SHA256). No default: a secret must never be a constant
+  // in the code. Unset, cards can be issued and used without a PIN but a PIN is refused
+  // (FAILED_PRECONDITION). At least 16 characters; never logged.
+  TAPLINE_PIN_SECRET: z.string().min(16).optional(),
+  // Issue 4. Shared secret of the PSP's signed callbacks (HMAC-SHA256). No default; unset, PSP
+  // top-ups and auto-reload are refused (FAILED_PRECONDITION). At least 16 characters; never logged.
+  TAPLINE_PSP_SECRET: z.string().min(16).optional(),
+  // A program's cached configuration is reread after this long, so a change made through
+  // another node reaches this one within 10 s; cards reread it anyway when they are loaded.
+  TAPLINE_PROGRAM_REFRESH_MS: int(100, 3_600_000, 10_000),
   TAPLINE_TLS_CERT_FILE: z.string().optional(),
   TAPLINE_TLS_KEY_FILE: z.string().optional(),
   TAPLINE_TLS_CA_FILE: z.string().optional(),

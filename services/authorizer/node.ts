@@ -17,6 +17,14 @@ import { bindServer, createGrpcServer, served_services, serverCredentials } from
 import { InFlight } from './grpc/service';
 import { Committer } from './store/committer';
 import { RedisStore } from './store/redis-store';
+import { ProgramRegistry } from '../../actors/program/registry';
+import { IssuanceRecords } from '../../actors/card/issuance';
+import { PinHasher } from './pin';
+import { ManagerDirectory } from './managers';
+import { RedisProgramCards } from './store/program-cards';
+import { AutoReloader, SimulatedPsp } from './psp';
+import { handlePspCallback, type CardServiceDeps } from './grpc/cards-service';
+import type { CardState } from '../../actors/card/rules';
 
 export class AuthorizerNode {
   private accepting = false;
@@ -64,6 +72,19 @@ export class AuthorizerNode {
     const idPrefix = `${incarnation.toString(36)}-`;
     let transactionCounter = 0;
     const nextTransactionId = (): string => idPrefix + (++transactionCounter).toString(36);
+    const programs = new ProgramRegistry(committer, {
+      shard_count: config.TAPLINE_SHARD_COUNT,
+      refresh_ms: config.TAPLINE_PROGRAM_REFRESH_MS,
+      conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+      clock,
+      onRefreshError: (error) => logger.warn({ err: error }, 'program refresh failed; the cached configuration stays in use'),
+    });
+    // Issue 4: the PSP (simulated here; a real integration implements PspAdapter) and auto-reload.
+    // Callbacks of the simulated PSP go through the same handler as the gRPC HandlePspCallback.
+    const pspDelivery: { deliver?: (payload: string, signature: string) => void } = {};
+    const pspSecret = config.TAPLINE_PSP_SECRET;
+    const pspAdapter = pspSecret === undefined ? undefined : new SimulatedPsp(pspSecret, (payload, signature) => pspDelivery.deliver?.(payload, signature));
+    const autoReloader = pspAdapter === undefined ? undefined : new AutoReloader(pspAdapter, clock, (error) => logger.warn({ err: error }, 'auto-reload charge failed'));
     const runtime = new ActorRuntime();
     const region = new ShardRegion(runtime, ownership, {
       mailbox_max: config.TAPLINE_MAILBOX_MAX,
@@ -78,13 +99,16 @@ export class AuthorizerNode {
         nextTransactionId,
         conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
         onDecision: (result) => metrics.countDecision(result.kind, result.outcome, result.reason ?? ''),
+        programs,
+        ...(autoReloader === undefined ? {} : { onLowBalance: (state: CardState, triggerId: string) => autoReloader.trigger(state, triggerId) }),
       },
       terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
     }, clock);
 
+    const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
     const inFlight = new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics);
     const holder: { node?: AuthorizerNode } = {};
-    const { server, health } = createGrpcServer({
+    const serviceDeps: CardServiceDeps = {
       region,
       inFlight,
       metrics,
@@ -93,7 +117,24 @@ export class AuthorizerNode {
       stream_in_flight_max: config.TAPLINE_STREAM_IN_FLIGHT_MAX,
       stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
       accepting: () => holder.node?.accepting ?? false,
-    }, {
+      programs,
+      records: committer,
+      pinHasher,
+      managers: pinHasher === undefined ? undefined : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher),
+      issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
+      programCards: new RedisProgramCards(store),
+      psp: pspAdapter === undefined || pspSecret === undefined || autoReloader === undefined ? undefined : { adapter: pspAdapter, secret: pspSecret, autoReloader },
+    };
+    pspDelivery.deliver = (payload, signature): void => {
+      try {
+        handlePspCallback(serviceDeps, payload, signature, (outcome) => {
+          if (!outcome.ok) logger.warn({ err: outcome.error }, 'PSP callback not applied; the PSP retries it');
+        });
+      } catch (error) {
+        logger.warn({ err: error }, 'PSP callback refused');
+      }
+    };
+    const { server, health } = createGrpcServer(serviceDeps, {
       message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
       tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },
     });

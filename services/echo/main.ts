@@ -29,6 +29,7 @@ function echo(request: AuthorizeRequest): AuthorizeResponse {
     pointsRedeemed: 0n,
     suspicious: false,
     flags: [],
+    holdExpiresAtUnixMs: 0n,
   };
 }
 

@@ -203,9 +203,15 @@ describe('card rules: reverse', () => {
     assert.equal(apply(state, approvedEvent(decision)).balanceMinor, 1_000);
   });
 
-  it('credits a reversal whatever the card status: money taken is given back even to a blocked card', () => {
-    for (const status of all_statuses) {
+  it('credits a reversal whatever the status of a live card: money taken is given back even to a blocked card', () => {
+    for (const status of all_statuses.filter((s) => s !== 'closed' && s !== 'replaced')) {
       assert.deepEqual(decide(card({ status }), { type: 'reverse', amountMinor: 5 }), { kind: 'approved', event: { type: 'credited', amountMinor: 5 } }, status);
+    }
+  });
+
+  it('declines a reversal on a closed (cashed-out) or replaced card: money given to a dead card would be stranded', () => {
+    for (const status of ['closed', 'replaced'] as const) {
+      assert.deepEqual(decide(card({ status }), { type: 'reverse', amountMinor: 5 }), { kind: 'declined', reason: 'card_closed', rule: `status:${status}` }, status);
     }
   });
 

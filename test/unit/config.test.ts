@@ -54,6 +54,7 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_CONFLICT_ATTEMPTS_MAX: { min: 1, max: 100, fallback: 5 },
   TAPLINE_GRPC_MESSAGE_MAX_BYTES: { min: 1_024, max: 64 * 1024 * 1024, fallback: 4 * 1024 * 1024 },
   TAPLINE_SHUTDOWN_GRACE_MS: { min: 0, max: 600_000, fallback: 20_000 },
+  TAPLINE_PROGRAM_REFRESH_MS: { min: 100, max: 3_600_000, fallback: 10_000 },
 };
 
 describe('config: defaults', () => {
@@ -103,6 +104,15 @@ describe('config: other settings', () => {
       assert.equal(loadConfig({ TAPLINE_LOG_LEVEL: level }).TAPLINE_LOG_LEVEL, level);
     }
     for (const level of ['verbose', 'INFO', '']) assertConfigError({ TAPLINE_LOG_LEVEL: level }, ['TAPLINE_LOG_LEVEL'], `log level ${level}`);
+  });
+
+  it('takes PIN and PSP secrets of at least 16 characters, none by default, never shown in errors', () => {
+    assert.equal(loadConfig({}).TAPLINE_PIN_SECRET, undefined);
+    assert.equal(loadConfig({ TAPLINE_PIN_SECRET: 's'.repeat(16) }).TAPLINE_PIN_SECRET, 's'.repeat(16));
+    assertConfigError({ TAPLINE_PIN_SECRET: 's'.repeat(15) }, ['TAPLINE_PIN_SECRET'], 'short PIN secret');
+    assertConfigError({ TAPLINE_PSP_SECRET: 'p'.repeat(15) }, ['TAPLINE_PSP_SECRET'], 'short PSP secret');
+    assert.equal(loadConfig({ TAPLINE_PSP_SECRET: 'secret-value-xyz' }).TAPLINE_PSP_SECRET, 'secret-value-xyz');
+    assert.throws(() => loadConfig({ TAPLINE_PSP_SECRET: 'short-secret' }), (error: Error) => !error.message.includes('short-secret'), 'the message never shows the secret');
   });
 
   it('requires the Redis URL to be a URL', () => {

@@ -151,17 +151,35 @@ describe('validate: parseAuthorize refuses', () => {
     it(`${what} as invalid_argument`, () => assertRefused(() => parseAuthorize(authorize(fields)), 'invalid_argument', what));
   }
 
-  const unserved = [
-    AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION,
-    AuthorizationKind.AUTHORIZATION_KIND_INCREMENTAL,
-    AuthorizationKind.AUTHORIZATION_KIND_COMPLETION,
-    AuthorizationKind.AUTHORIZATION_KIND_REFUND,
-  ];
+  const unserved = [AuthorizationKind.AUTHORIZATION_KIND_REFUND];
   for (const kind of unserved) {
     it(`kind ${AuthorizationKind[kind]} as unimplemented`, () => {
       assertRefused(() => parseAuthorize(authorize({ kind })), 'unimplemented', AuthorizationKind[kind] ?? String(kind));
     });
   }
+
+  for (const kind of [AuthorizationKind.AUTHORIZATION_KIND_INCREMENTAL, AuthorizationKind.AUTHORIZATION_KIND_COMPLETION]) {
+    it(`kind ${AuthorizationKind[kind]} without original, or referring to itself, as invalid_argument`, () => {
+      assertRefused(() => parseAuthorize(authorize({ kind })), 'invalid_argument', 'no original', /original/);
+      const self = { ref: { $case: 'terminalTxn' as const, value: { terminalId: 'pos-1', txnNumber: 1_000n } } };
+      const request = authorize({ kind, original: self });
+      assertRefused(() => parseAuthorize({ ...request, terminalId: 'pos-1', terminalTxnNumber: 1_000n }), 'invalid_argument', 'self', /original/);
+    });
+  }
+
+  it('a pre-authorization with an original as invalid_argument', () => {
+    assertRefused(() => parseAuthorize(authorize({ kind: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION, original: { ref: { $case: 'idempotencyKey', value: 'abc' } } })), 'invalid_argument', 'original');
+  });
+
+  it('parses the hold kinds: pre-authorization keyed by its own terminal transaction, completion naming its hold', () => {
+    const pre = parseAuthorize(authorize({ kind: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION }));
+    assert.equal(pre.kind, 'pre_authorization');
+    assert.equal(pre.originalKey, '');
+    const completion = parseAuthorize(authorize({ kind: AuthorizationKind.AUTHORIZATION_KIND_COMPLETION, original: { ref: { $case: 'terminalTxn', value: { terminalId: 'pos-9', txnNumber: 7n } } } }));
+    assert.equal(completion.kind, 'completion');
+    assert.equal(completion.originalKey, 't:pos-9:7');
+    assert.notEqual(completion.fingerprint, pre.fingerprint);
+  });
 
   it('an offline upload as unimplemented', () => {
     assertRefused(() => parseAuthorize(authorize({ offline: { capturedAtUnixMs: 1_700_000_000_000n, approvedOffline: true } })), 'unimplemented', 'offline');

@@ -112,6 +112,27 @@ export interface AuthorizeResponse {
   /** Approved but listed for review; flags name the rules that fired. */
   suspicious: boolean;
   flags: string[];
+  /**
+   * Issue 4 (fields 9-29).
+   * Ledger balance after this transaction (balance_after is the available balance).
+   */
+  ledgerBalanceAfter?:
+    | Money
+    | undefined;
+  /**
+   * PRE_AUTHORIZATION / INCREMENTAL: the hold now open for the pre-authorization; COMPLETION:
+   * the hold that was released.
+   */
+  holdAmount?:
+    | Money
+    | undefined;
+  /** PRE_AUTHORIZATION / INCREMENTAL: when the hold is released if it is not completed. */
+  holdExpiresAtUnixMs: bigint;
+  /**
+   * Receipt data, cards issued through CardService: what the card has spent so far (purchases and
+   * completions), including this transaction.
+   */
+  spentTotal?: Money | undefined;
 }
 
 export interface AuthorizeStreamRequest {
@@ -189,6 +210,91 @@ export interface ReverseResponse {
   reversedAmount?: Money | undefined;
   balanceAfter?: Money | undefined;
   replayed: boolean;
+}
+
+export interface VoidRequest {
+  /** The void's own idempotency key. */
+  terminalId: string;
+  terminalTxnNumber: bigint;
+  cardId: string;
+  /** The pre-authorization whose hold is released. */
+  original?: RequestRef | undefined;
+}
+
+export interface VoidResponse {
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  declineRule: string;
+  transactionId: string;
+  /** The hold amount released. */
+  releasedAmount?:
+    | Money
+    | undefined;
+  /** Available balance after the void. */
+  balanceAfter?: Money | undefined;
+  replayed: boolean;
+}
+
+export interface RefundRequest {
+  /** The refund's own idempotency key. */
+  terminalId: string;
+  terminalTxnNumber: bigint;
+  cardId: string;
+  /** The purchase (or completion) the goods were bought with. */
+  original?: RequestRef | undefined;
+  amount?:
+    | Money
+    | undefined;
+  /** A manager of the terminal's merchant (CardService.RegisterManager) and their PIN. */
+  managerId: string;
+  managerPin: string;
+}
+
+export interface RefundResponse {
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  declineRule: string;
+  transactionId: string;
+  refundedAmount?:
+    | Money
+    | undefined;
+  /** Available balance after the refund. */
+  balanceAfter?: Money | undefined;
+  replayed: boolean;
+}
+
+export interface GetReceiptRequest {
+  cardId: string;
+  transaction?: RequestRef | undefined;
+}
+
+export interface ReceiptLine {
+  productCode: string;
+  productGroup: string;
+  quantityMilli: bigint;
+  unitPriceMinor: bigint;
+  amountMinor: bigint;
+}
+
+export interface GetReceiptResponse {
+  transactionId: string;
+  /** "purchase", "top_up", "completion", ... */
+  kind: string;
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  amount?:
+    | Money
+    | undefined;
+  /** Available balance after the transaction. */
+  balanceAfter?:
+    | Money
+    | undefined;
+  /** Cards issued through CardService: spent so far after it (else unset). */
+  spentTotal?: Money | undefined;
+  terminalId: string;
+  merchantId: string;
+  atUnixMs: bigint;
+  lines: ReceiptLine[];
 }
 
 function createBaseAuthorizeRequest(): AuthorizeRequest {
@@ -395,6 +501,10 @@ function createBaseAuthorizeResponse(): AuthorizeResponse {
     pointsRedeemed: 0n,
     suspicious: false,
     flags: [],
+    ledgerBalanceAfter: undefined,
+    holdAmount: undefined,
+    holdExpiresAtUnixMs: 0n,
+    spentTotal: undefined,
   };
 }
 
@@ -453,6 +563,21 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
     }
     for (const v of message.flags) {
       writer.uint32(290).string(v!);
+    }
+    if (message.ledgerBalanceAfter !== undefined) {
+      Money.encode(message.ledgerBalanceAfter, writer.uint32(74).fork()).join();
+    }
+    if (message.holdAmount !== undefined) {
+      Money.encode(message.holdAmount, writer.uint32(82).fork()).join();
+    }
+    if (message.holdExpiresAtUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.holdExpiresAtUnixMs) !== message.holdExpiresAtUnixMs) {
+        throw new globalThis.Error("value provided for field message.holdExpiresAtUnixMs of type int64 too large");
+      }
+      writer.uint32(88).int64(message.holdExpiresAtUnixMs);
+    }
+    if (message.spentTotal !== undefined) {
+      Money.encode(message.spentTotal, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -590,6 +715,38 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
             message.flags.push(reader.string());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.ledgerBalanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.holdAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.holdExpiresAtUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.spentTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -638,6 +795,18 @@ export const AuthorizeResponse: MessageFns<AuthorizeResponse> = {
       : 0n;
     message.suspicious = object.suspicious ?? false;
     message.flags = object.flags?.map((e) => e) || [];
+    message.ledgerBalanceAfter = (object.ledgerBalanceAfter !== undefined && object.ledgerBalanceAfter !== null)
+      ? Money.fromPartial(object.ledgerBalanceAfter)
+      : undefined;
+    message.holdAmount = (object.holdAmount !== undefined && object.holdAmount !== null)
+      ? Money.fromPartial(object.holdAmount)
+      : undefined;
+    message.holdExpiresAtUnixMs = (object.holdExpiresAtUnixMs !== undefined && object.holdExpiresAtUnixMs !== null)
+      ? BigInt(object.holdExpiresAtUnixMs)
+      : 0n;
+    message.spentTotal = (object.spentTotal !== undefined && object.spentTotal !== null)
+      ? Money.fromPartial(object.spentTotal)
+      : undefined;
     return message;
   },
 };
@@ -1528,6 +1697,909 @@ export const ReverseResponse: MessageFns<ReverseResponse> = {
   },
 };
 
+function createBaseVoidRequest(): VoidRequest {
+  return { terminalId: "", terminalTxnNumber: 0n, cardId: "", original: undefined };
+}
+
+export const VoidRequest: MessageFns<VoidRequest> = {
+  encode(message: VoidRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.terminalTxnNumber !== 0n) {
+      if (BigInt.asUintN(64, message.terminalTxnNumber) !== message.terminalTxnNumber) {
+        throw new globalThis.Error("value provided for field message.terminalTxnNumber of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.terminalTxnNumber);
+    }
+    if (message.cardId !== "") {
+      writer.uint32(26).string(message.cardId);
+    }
+    if (message.original !== undefined) {
+      RequestRef.encode(message.original, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VoidRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoidRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.terminalTxnNumber = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.original = RequestRef.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<VoidRequest>): VoidRequest {
+    return VoidRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VoidRequest>): VoidRequest {
+    const message = createBaseVoidRequest();
+    message.terminalId = object.terminalId ?? "";
+    message.terminalTxnNumber = (object.terminalTxnNumber !== undefined && object.terminalTxnNumber !== null)
+      ? BigInt(object.terminalTxnNumber)
+      : 0n;
+    message.cardId = object.cardId ?? "";
+    message.original = (object.original !== undefined && object.original !== null)
+      ? RequestRef.fromPartial(object.original)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseVoidResponse(): VoidResponse {
+  return {
+    outcome: 0,
+    declineReason: 0,
+    declineRule: "",
+    transactionId: "",
+    releasedAmount: undefined,
+    balanceAfter: undefined,
+    replayed: false,
+  };
+}
+
+export const VoidResponse: MessageFns<VoidResponse> = {
+  encode(message: VoidResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(16).int32(message.declineReason);
+    }
+    if (message.declineRule !== "") {
+      writer.uint32(26).string(message.declineRule);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(34).string(message.transactionId);
+    }
+    if (message.releasedAmount !== undefined) {
+      Money.encode(message.releasedAmount, writer.uint32(42).fork()).join();
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(50).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(56).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VoidResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoidResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.declineRule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.releasedAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<VoidResponse>): VoidResponse {
+    return VoidResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VoidResponse>): VoidResponse {
+    const message = createBaseVoidResponse();
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.declineRule = object.declineRule ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.releasedAmount = (object.releasedAmount !== undefined && object.releasedAmount !== null)
+      ? Money.fromPartial(object.releasedAmount)
+      : undefined;
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseRefundRequest(): RefundRequest {
+  return {
+    terminalId: "",
+    terminalTxnNumber: 0n,
+    cardId: "",
+    original: undefined,
+    amount: undefined,
+    managerId: "",
+    managerPin: "",
+  };
+}
+
+export const RefundRequest: MessageFns<RefundRequest> = {
+  encode(message: RefundRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.terminalTxnNumber !== 0n) {
+      if (BigInt.asUintN(64, message.terminalTxnNumber) !== message.terminalTxnNumber) {
+        throw new globalThis.Error("value provided for field message.terminalTxnNumber of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.terminalTxnNumber);
+    }
+    if (message.cardId !== "") {
+      writer.uint32(26).string(message.cardId);
+    }
+    if (message.original !== undefined) {
+      RequestRef.encode(message.original, writer.uint32(34).fork()).join();
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.managerId !== "") {
+      writer.uint32(50).string(message.managerId);
+    }
+    if (message.managerPin !== "") {
+      writer.uint32(58).string(message.managerPin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.terminalTxnNumber = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.original = RequestRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.managerId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.managerPin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RefundRequest>): RefundRequest {
+    return RefundRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RefundRequest>): RefundRequest {
+    const message = createBaseRefundRequest();
+    message.terminalId = object.terminalId ?? "";
+    message.terminalTxnNumber = (object.terminalTxnNumber !== undefined && object.terminalTxnNumber !== null)
+      ? BigInt(object.terminalTxnNumber)
+      : 0n;
+    message.cardId = object.cardId ?? "";
+    message.original = (object.original !== undefined && object.original !== null)
+      ? RequestRef.fromPartial(object.original)
+      : undefined;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.managerId = object.managerId ?? "";
+    message.managerPin = object.managerPin ?? "";
+    return message;
+  },
+};
+
+function createBaseRefundResponse(): RefundResponse {
+  return {
+    outcome: 0,
+    declineReason: 0,
+    declineRule: "",
+    transactionId: "",
+    refundedAmount: undefined,
+    balanceAfter: undefined,
+    replayed: false,
+  };
+}
+
+export const RefundResponse: MessageFns<RefundResponse> = {
+  encode(message: RefundResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(16).int32(message.declineReason);
+    }
+    if (message.declineRule !== "") {
+      writer.uint32(26).string(message.declineRule);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(34).string(message.transactionId);
+    }
+    if (message.refundedAmount !== undefined) {
+      Money.encode(message.refundedAmount, writer.uint32(42).fork()).join();
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(50).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(56).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefundResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefundResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.declineRule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.refundedAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RefundResponse>): RefundResponse {
+    return RefundResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RefundResponse>): RefundResponse {
+    const message = createBaseRefundResponse();
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.declineRule = object.declineRule ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.refundedAmount = (object.refundedAmount !== undefined && object.refundedAmount !== null)
+      ? Money.fromPartial(object.refundedAmount)
+      : undefined;
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseGetReceiptRequest(): GetReceiptRequest {
+  return { cardId: "", transaction: undefined };
+}
+
+export const GetReceiptRequest: MessageFns<GetReceiptRequest> = {
+  encode(message: GetReceiptRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.transaction !== undefined) {
+      RequestRef.encode(message.transaction, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReceiptRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReceiptRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transaction = RequestRef.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetReceiptRequest>): GetReceiptRequest {
+    return GetReceiptRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetReceiptRequest>): GetReceiptRequest {
+    const message = createBaseGetReceiptRequest();
+    message.cardId = object.cardId ?? "";
+    message.transaction = (object.transaction !== undefined && object.transaction !== null)
+      ? RequestRef.fromPartial(object.transaction)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseReceiptLine(): ReceiptLine {
+  return { productCode: "", productGroup: "", quantityMilli: 0n, unitPriceMinor: 0n, amountMinor: 0n };
+}
+
+export const ReceiptLine: MessageFns<ReceiptLine> = {
+  encode(message: ReceiptLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.productCode !== "") {
+      writer.uint32(10).string(message.productCode);
+    }
+    if (message.productGroup !== "") {
+      writer.uint32(18).string(message.productGroup);
+    }
+    if (message.quantityMilli !== 0n) {
+      if (BigInt.asIntN(64, message.quantityMilli) !== message.quantityMilli) {
+        throw new globalThis.Error("value provided for field message.quantityMilli of type int64 too large");
+      }
+      writer.uint32(24).int64(message.quantityMilli);
+    }
+    if (message.unitPriceMinor !== 0n) {
+      if (BigInt.asIntN(64, message.unitPriceMinor) !== message.unitPriceMinor) {
+        throw new globalThis.Error("value provided for field message.unitPriceMinor of type int64 too large");
+      }
+      writer.uint32(32).int64(message.unitPriceMinor);
+    }
+    if (message.amountMinor !== 0n) {
+      if (BigInt.asIntN(64, message.amountMinor) !== message.amountMinor) {
+        throw new globalThis.Error("value provided for field message.amountMinor of type int64 too large");
+      }
+      writer.uint32(40).int64(message.amountMinor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReceiptLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceiptLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.productCode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.productGroup = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.quantityMilli = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unitPriceMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.amountMinor = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReceiptLine>): ReceiptLine {
+    return ReceiptLine.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReceiptLine>): ReceiptLine {
+    const message = createBaseReceiptLine();
+    message.productCode = object.productCode ?? "";
+    message.productGroup = object.productGroup ?? "";
+    message.quantityMilli = (object.quantityMilli !== undefined && object.quantityMilli !== null)
+      ? BigInt(object.quantityMilli)
+      : 0n;
+    message.unitPriceMinor = (object.unitPriceMinor !== undefined && object.unitPriceMinor !== null)
+      ? BigInt(object.unitPriceMinor)
+      : 0n;
+    message.amountMinor = (object.amountMinor !== undefined && object.amountMinor !== null)
+      ? BigInt(object.amountMinor)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGetReceiptResponse(): GetReceiptResponse {
+  return {
+    transactionId: "",
+    kind: "",
+    outcome: 0,
+    declineReason: 0,
+    amount: undefined,
+    balanceAfter: undefined,
+    spentTotal: undefined,
+    terminalId: "",
+    merchantId: "",
+    atUnixMs: 0n,
+    lines: [],
+  };
+}
+
+export const GetReceiptResponse: MessageFns<GetReceiptResponse> = {
+  encode(message: GetReceiptResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transactionId !== "") {
+      writer.uint32(10).string(message.transactionId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(24).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(32).int32(message.declineReason);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(42).fork()).join();
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(50).fork()).join();
+    }
+    if (message.spentTotal !== undefined) {
+      Money.encode(message.spentTotal, writer.uint32(58).fork()).join();
+    }
+    if (message.terminalId !== "") {
+      writer.uint32(66).string(message.terminalId);
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(74).string(message.merchantId);
+    }
+    if (message.atUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.atUnixMs) !== message.atUnixMs) {
+        throw new globalThis.Error("value provided for field message.atUnixMs of type int64 too large");
+      }
+      writer.uint32(80).int64(message.atUnixMs);
+    }
+    for (const v of message.lines) {
+      ReceiptLine.encode(v!, writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReceiptResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReceiptResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.spentTotal = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.atUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lines.push(ReceiptLine.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetReceiptResponse>): GetReceiptResponse {
+    return GetReceiptResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetReceiptResponse>): GetReceiptResponse {
+    const message = createBaseGetReceiptResponse();
+    message.transactionId = object.transactionId ?? "";
+    message.kind = object.kind ?? "";
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.spentTotal = (object.spentTotal !== undefined && object.spentTotal !== null)
+      ? Money.fromPartial(object.spentTotal)
+      : undefined;
+    message.terminalId = object.terminalId ?? "";
+    message.merchantId = object.merchantId ?? "";
+    message.atUnixMs = (object.atUnixMs !== undefined && object.atUnixMs !== null) ? BigInt(object.atUnixMs) : 0n;
+    message.lines = object.lines?.map((e) => ReceiptLine.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * The public API terminals and venue gateways call.
  *
@@ -1593,6 +2665,46 @@ export const AuthorizationServiceService = {
     responseSerialize: (value: ReverseResponse): Buffer => Buffer.from(ReverseResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReverseResponse => ReverseResponse.decode(value),
   },
+  /**
+   * Releases an open hold (pre-authorization) without completing it: the held amount becomes
+   * available again. A hold that is no longer open is declined HOLD_NOT_FOUND.
+   */
+  void: {
+    path: "/tapline.v1.AuthorizationService/Void" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VoidRequest): Buffer => Buffer.from(VoidRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VoidRequest => VoidRequest.decode(value),
+    responseSerialize: (value: VoidResponse): Buffer => Buffer.from(VoidResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VoidResponse => VoidResponse.decode(value),
+  },
+  /**
+   * Returns goods against an earlier purchase or completion: credits the card, never more in
+   * total than was spent on that purchase. Needs a manager's credential (PERMISSION_DENIED when
+   * wrong); an unknown original is NOT_FOUND.
+   */
+  refund: {
+    path: "/tapline.v1.AuthorizationService/Refund" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RefundRequest): Buffer => Buffer.from(RefundRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RefundRequest => RefundRequest.decode(value),
+    responseSerialize: (value: RefundResponse): Buffer => Buffer.from(RefundResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RefundResponse => RefundResponse.decode(value),
+  },
+  /**
+   * Reprints the receipt of an earlier transaction by its reference (kept as long as its
+   * idempotency record, TAPLINE_IDEMPOTENCY_TTL_S). NOT_FOUND when unknown or of another card.
+   */
+  getReceipt: {
+    path: "/tapline.v1.AuthorizationService/GetReceipt" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetReceiptRequest): Buffer => Buffer.from(GetReceiptRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetReceiptRequest => GetReceiptRequest.decode(value),
+    responseSerialize: (value: GetReceiptResponse): Buffer => Buffer.from(GetReceiptResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetReceiptResponse => GetReceiptResponse.decode(value),
+  },
 } as const;
 
 export interface AuthorizationServiceServer extends UntypedServiceImplementation {
@@ -1605,6 +2717,22 @@ export interface AuthorizationServiceServer extends UntypedServiceImplementation
   topUp: handleUnaryCall<TopUpRequest, TopUpResponse>;
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
   reverse: handleUnaryCall<ReverseRequest, ReverseResponse>;
+  /**
+   * Releases an open hold (pre-authorization) without completing it: the held amount becomes
+   * available again. A hold that is no longer open is declined HOLD_NOT_FOUND.
+   */
+  void: handleUnaryCall<VoidRequest, VoidResponse>;
+  /**
+   * Returns goods against an earlier purchase or completion: credits the card, never more in
+   * total than was spent on that purchase. Needs a manager's credential (PERMISSION_DENIED when
+   * wrong); an unknown original is NOT_FOUND.
+   */
+  refund: handleUnaryCall<RefundRequest, RefundResponse>;
+  /**
+   * Reprints the receipt of an earlier transaction by its reference (kept as long as its
+   * idempotency record, TAPLINE_IDEMPOTENCY_TTL_S). NOT_FOUND when unknown or of another card.
+   */
+  getReceipt: handleUnaryCall<GetReceiptRequest, GetReceiptResponse>;
 }
 
 export interface AuthorizationServiceClient extends Client {
@@ -1677,6 +2805,61 @@ export interface AuthorizationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReverseResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Releases an open hold (pre-authorization) without completing it: the held amount becomes
+   * available again. A hold that is no longer open is declined HOLD_NOT_FOUND.
+   */
+  void(request: VoidRequest, callback: (error: ServiceError | null, response: VoidResponse) => void): ClientUnaryCall;
+  void(
+    request: VoidRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VoidResponse) => void,
+  ): ClientUnaryCall;
+  void(
+    request: VoidRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VoidResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Returns goods against an earlier purchase or completion: credits the card, never more in
+   * total than was spent on that purchase. Needs a manager's credential (PERMISSION_DENIED when
+   * wrong); an unknown original is NOT_FOUND.
+   */
+  refund(
+    request: RefundRequest,
+    callback: (error: ServiceError | null, response: RefundResponse) => void,
+  ): ClientUnaryCall;
+  refund(
+    request: RefundRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RefundResponse) => void,
+  ): ClientUnaryCall;
+  refund(
+    request: RefundRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RefundResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Reprints the receipt of an earlier transaction by its reference (kept as long as its
+   * idempotency record, TAPLINE_IDEMPOTENCY_TTL_S). NOT_FOUND when unknown or of another card.
+   */
+  getReceipt(
+    request: GetReceiptRequest,
+    callback: (error: ServiceError | null, response: GetReceiptResponse) => void,
+  ): ClientUnaryCall;
+  getReceipt(
+    request: GetReceiptRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetReceiptResponse) => void,
+  ): ClientUnaryCall;
+  getReceipt(
+    request: GetReceiptRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetReceiptResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -47,6 +47,22 @@ export enum DeclineReason {
   /** DECLINE_REASON_PRICE_UNAVAILABLE - A negotiated price needs a base (SPOT) price that is not in effect for a product. */
   DECLINE_REASON_PRICE_UNAVAILABLE = 44,
   DECLINE_REASON_POINTS_INSUFFICIENT = 45,
+  /**
+   * DECLINE_REASON_HOLD_NOT_FOUND - Issue 4 (card lifecycle and money movements): 18-39.
+   * A completion, incremental or void names a hold that is not open on this card (never placed,
+   * already completed, voided, reversed or expired).
+   */
+  DECLINE_REASON_HOLD_NOT_FOUND = 18,
+  /** DECLINE_REASON_COMPLETION_EXCEEDS_HOLD - A completion above its hold by more than the program's over-completion tolerance. */
+  DECLINE_REASON_COMPLETION_EXCEEDS_HOLD = 19,
+  /** DECLINE_REASON_REFUND_EXCEEDS_ORIGINAL - A refund that would bring what was refunded against a purchase above what was spent on it. */
+  DECLINE_REASON_REFUND_EXCEEDS_ORIGINAL = 20,
+  /** DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE - A refund against a purchase that was declined or reversed. */
+  DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE = 21,
+  /** DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED - A top-up above the program's max_top_up_minor. */
+  DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED = 22,
+  /** DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT - A tab settlement larger than what the account owes. */
+  DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT = 23,
   UNRECOGNIZED = -1,
 }
 

@@ -4,7 +4,8 @@ import type { CardState, CardStatus as DomainCardStatus, DeclineReason as Domain
 import type { ReverseOutcome, TxnAnswer } from '../../../actors/card/transaction';
 import { CardStatus, DeclineReason, Outcome } from '../../../gen/tapline/v1/types';
 import { fleetResponseFields, ruleDeclineReason } from './fleet-mapping';
-import { ReverseResult, type AuthorizeResponse, type GetBalanceResponse, type ReverseResponse, type TopUpResponse } from '../../../gen/tapline/v1/authorization';
+import { ReverseResult, type AuthorizeResponse, type GetBalanceResponse, type ReverseResponse, type RefundResponse, type TopUpResponse, type VoidResponse } from '../../../gen/tapline/v1/authorization';
+import { liveHeldMinor } from '../../../actors/card/holds';
 
 const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   insufficient_funds: DeclineReason.DECLINE_REASON_INSUFFICIENT_FUNDS,
@@ -15,6 +16,15 @@ const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   currency_mismatch: DeclineReason.DECLINE_REASON_CURRENCY_MISMATCH,
   max_balance_exceeded: DeclineReason.DECLINE_REASON_MAX_BALANCE_EXCEEDED,
   reversed_before_authorization: DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION,
+  hold_not_found: DeclineReason.DECLINE_REASON_HOLD_NOT_FOUND,
+  completion_exceeds_hold: DeclineReason.DECLINE_REASON_COMPLETION_EXCEEDS_HOLD,
+  refund_exceeds_original: DeclineReason.DECLINE_REASON_REFUND_EXCEEDS_ORIGINAL,
+  original_not_refundable: DeclineReason.DECLINE_REASON_ORIGINAL_NOT_REFUNDABLE,
+  top_up_limit_exceeded: DeclineReason.DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED,
+  pin_required: DeclineReason.DECLINE_REASON_PIN_REQUIRED,
+  pin_invalid: DeclineReason.DECLINE_REASON_PIN_INVALID,
+  pin_locked: DeclineReason.DECLINE_REASON_PIN_LOCKED,
+  settlement_exceeds_debt: DeclineReason.DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT,
 };
 
 const card_statuses: Readonly<Record<DomainCardStatus, CardStatus>> = {
@@ -47,7 +57,7 @@ function money(amountMinor: number, currency: string): { amountMinor: bigint; cu
 
 export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeResponse {
   const approved = result.outcome === 'approved';
-  return {
+  const response: AuthorizeResponse = {
     outcome: approved ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
     declineReason: result.reason ? (decline_reasons[result.reason] ?? ruleDeclineReason(result.reason) ?? DeclineReason.DECLINE_REASON_UNSPECIFIED) : DeclineReason.DECLINE_REASON_UNSPECIFIED,
     declineRule: result.rule ?? '',
@@ -57,6 +67,43 @@ export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeR
     authorizedAtUnixMs: BigInt(result.atMs),
     replayed,
     ...fleetResponseFields(result),
+    holdExpiresAtUnixMs: 0n,
+  };
+  // Issue 4: only replies about a hold carry the hold fields (a purchase allocates nothing more).
+  if (result.spentMinor !== undefined) response.spentTotal = money(result.spentMinor, result.currency);
+  if (result.holdMinor !== undefined) {
+    response.holdAmount = money(result.holdMinor, result.currency);
+    response.ledgerBalanceAfter = money(result.ledgerAfterMinor ?? 0, result.currency);
+    response.holdExpiresAtUnixMs = BigInt(result.holdExpiresAtMs ?? 0);
+  }
+  return response;
+}
+
+export function wireDeclineReason(reason: DomainDeclineReason | ''): DeclineReason {
+  return reason === '' ? DeclineReason.DECLINE_REASON_UNSPECIFIED : decline_reasons[reason];
+}
+
+export function toRefundResponse({ result, replayed }: TxnAnswer): RefundResponse {
+  return {
+    outcome: result.outcome === 'approved' ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
+    declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineRule: result.rule ?? '',
+    transactionId: result.id,
+    refundedAmount: money(result.amountMinor, result.currency),
+    balanceAfter: money(result.balanceAfterMinor, result.currency),
+    replayed,
+  };
+}
+
+export function toVoidResponse({ result, replayed }: TxnAnswer): VoidResponse {
+  return {
+    outcome: result.outcome === 'approved' ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
+    declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineRule: result.rule ?? '',
+    transactionId: result.id,
+    releasedAmount: money(result.amountMinor, result.currency),
+    balanceAfter: money(result.balanceAfterMinor, result.currency),
+    replayed,
   };
 }
 
@@ -81,11 +128,14 @@ export function toReverseResponse({ result, replayed }: TxnAnswer): ReverseRespo
   };
 }
 
-export function toBalanceResponse(state: CardState): GetBalanceResponse {
+/** `nowMs`: holds past their expiry no longer count, even before the card releases them. */
+export function toBalanceResponse(state: CardState, nowMs?: number): GetBalanceResponse {
+  const heldMinor = nowMs === undefined ? state.heldMinor : liveHeldMinor(state, nowMs);
   return {
     cardId: state.cardId,
     balance: money(state.balanceMinor, state.currency),
-    available: money(state.balanceMinor - state.heldMinor, state.currency),
+    // Issue 4: what can be spent now, an on-tab account's credit included.
+    available: money(state.balanceMinor - heldMinor + (state.profile?.tabLimitMinor ?? 0), state.currency),
     status: card_statuses[state.status],
   };
 }

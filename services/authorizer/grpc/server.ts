@@ -11,9 +11,11 @@ import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorizati
 import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
 import { fleetAdminService } from './fleet-service';
 import { protoDir } from '../../common/paths';
-import { adminService, authorizationService, type ServiceDeps } from './service';
+import { adminService, authorizationService } from './service';
+import { CardServiceService } from '../../../gen/tapline/v1/cards';
+import { cardService, type CardServiceDeps } from './cards-service';
 
-export const served_services = ['tapline.v1.AuthorizationService', 'tapline.v1.AdminService', 'tapline.v1.FleetAdminService'] as const;
+export const served_services = ['tapline.v1.AuthorizationService', 'tapline.v1.AdminService', 'tapline.v1.CardService', 'tapline.v1.FleetAdminService'] as const;
 
 export interface TlsFiles {
   readonly certFile?: string | undefined;
@@ -33,7 +35,7 @@ export function serverCredentials(tls: TlsFiles): grpc.ServerCredentials {
   return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], ca !== null);
 }
 
-export function createGrpcServer(deps: ServiceDeps, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
+export function createGrpcServer(deps: CardServiceDeps, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.message_max_bytes,
     'grpc.max_send_message_length': options.message_max_bytes,
@@ -43,12 +45,13 @@ export function createGrpcServer(deps: ServiceDeps, options: GrpcServerOptions):
   });
   server.addService(AuthorizationServiceService, authorizationService(deps));
   server.addService(AdminServiceService, adminService(deps));
+  server.addService(CardServiceService, cardService(deps));
   server.addService(FleetAdminServiceService, fleetAdminService(deps));
 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [served_services[0]]: 'NOT_SERVING', [served_services[1]]: 'NOT_SERVING', [served_services[2]]: 'NOT_SERVING' });
   health.addToServer(server);
 
-  const definitions = protoLoader.loadSync(['tapline/v1/authorization.proto', 'tapline/v1/admin.proto', 'tapline/v1/fleet.proto'], {
+  const definitions = protoLoader.loadSync(['tapline/v1/authorization.proto', 'tapline/v1/admin.proto', 'tapline/v1/cards.proto', 'tapline/v1/fleet.proto'], {
     includeDirs: [protoDir()],
     longs: String,
     enums: String,

@@ -3,7 +3,7 @@
 
 import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { TaplineError, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
+import { TaplineError, failedPrecondition, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
 import { operator_settable_statuses } from '../../../actors/card/rules';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
@@ -18,9 +18,16 @@ import {
   toBalanceResponse,
   toReverseResponse,
   toTopUpResponse,
+  toRefundResponse,
+  toVoidResponse,
   wireCardStatus,
 } from './mapping';
-import { optionalId, parseAuthorize, parseReverse, parseTopUp, requireBalance, requireCorrelationId, requireId } from './validate';
+import type { ProgramRegistry } from '../../../actors/program/registry';
+import { pin_pattern, type PinHasher } from '../pin';
+import type { ManagerDirectory } from '../managers';
+import type { Persistence } from '../../../actors/runtime/persistence';
+import { receiptOf } from './receipt';
+import { optionalId, parseAuthorize, parseReverse, parseRefund, parseTopUp, parseVoid, refKey, requireBalance, requireCorrelationId, requireId } from './validate';
 import type {
   AuthorizationServiceServer,
   AuthorizeRequest,
@@ -34,6 +41,12 @@ import type {
   ReverseResponse,
   TopUpRequest,
   TopUpResponse,
+  VoidRequest,
+  VoidResponse,
+  RefundRequest,
+  RefundResponse,
+  GetReceiptRequest,
+  GetReceiptResponse,
 } from '../../../gen/tapline/v1/authorization';
 import type {
   AdminServiceServer,
@@ -92,9 +105,16 @@ export interface ServiceDeps {
   readonly stream_frame_items_max: number;
   /** False once shutdown began: new requests get UNAVAILABLE. */
   readonly accepting: () => boolean;
+  /** Issue 4: programs (CardService) and the PIN hashing key. */
+  readonly programs: ProgramRegistry;
+  readonly pinHasher: PinHasher | undefined;
+  /** Stored transaction documents by request key (receipt reprint). */
+  readonly records: Pick<Persistence, 'loadIdempotencyRecord'>;
+  /** Undefined when no PIN secret is configured (refunds are then refused). */
+  readonly managers: ManagerDirectory | undefined;
 }
 
-type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
+export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
 /**
  * Wraps a unary handler: admission (shutdown, in-flight bound, deadline), exactly-once answer,
@@ -143,12 +163,23 @@ export function unary<Req, Res, V>(
   };
 }
 
+/**
+ * Issue 4: the PIN entered, as its keyed hash (the PIN itself goes no further than this). A plain
+ * purchase without a PIN costs one string comparison here.
+ */
+export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): MoneyRequest {
+  if (pin === '') return request;
+  if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
+  if (deps.pinHasher === undefined) throw failedPrecondition('PINs need TAPLINE_PIN_SECRET configured on the node');
+  return { ...request, pinHash: deps.pinHasher.hash(request.cardId, pin) };
+}
+
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
   const { region } = deps;
   return {
     authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(deps, 'Authorize', (request, reply) => {
       // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
-      region.money(isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : parseAuthorize(request), reply);
+      region.money(isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : withPin(deps, parseAuthorize(request), request.pin), reply);
     }, toAuthorizeResponse),
     topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(deps, 'TopUp', (request, reply) => {
       region.money(parseTopUp(request), reply);
@@ -158,7 +189,27 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     }, toReverseResponse),
     getBalance: unary<GetBalanceRequest, GetBalanceResponse, Parameters<typeof toBalanceResponse>[0]>(deps, 'GetBalance', (request, reply) => {
       region.balance(requireId('card_id', request.cardId), reply);
-    }, toBalanceResponse),
+    }, (state) => toBalanceResponse(state, deps.clock())),
+    void: unary<VoidRequest, VoidResponse, TxnAnswer>(deps, 'Void', (request, reply) => {
+      region.money(parseVoid(request), reply);
+    }, toVoidResponse),
+    getReceipt: unary<GetReceiptRequest, GetReceiptResponse, GetReceiptResponse>(deps, 'GetReceipt', (request, reply) => {
+      const cardId = requireId('card_id', request.cardId);
+      const key = refKey('transaction', request.transaction);
+      deps.records.loadIdempotencyRecord(key).then((stored) => {
+        try {
+          reply({ ok: true, value: receiptOf(stored, cardId) });
+        } catch (error) {
+          reply({ ok: false, error: error as TaplineError });
+        }
+      }, (error: unknown) => reply({ ok: false, error: error instanceof TaplineError ? error : new TaplineError('unavailable', 'could not read the transaction') }));
+    }, (receipt) => receipt),
+    refund: unary<RefundRequest, RefundResponse, TxnAnswer>(deps, 'Refund', (request, reply) => {
+      const { request: refund, managerId, managerPin } = parseRefund(request);
+      const managers = deps.managers;
+      if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
+      region.money(refund, reply, (merchantId) => managers.verify(merchantId, managerId, managerPin));
+    }, toRefundResponse),
     authorizeStream: (call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>) => serveStream(deps, call),
   };
 }
@@ -211,7 +262,7 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
         correlationId = requireCorrelationId(item.correlationId);
         if (item.request === undefined) throw invalidArgument('request is required');
         if (!deps.accepting()) throw new TaplineError('unavailable', 'node is shutting down; retry on another node');
-        request = isFleetCardId(item.request.cardId) ? parseFleetAuthorize(item.request) : parseAuthorize(item.request);
+        request = isFleetCardId(item.request.cardId) ? parseFleetAuthorize(item.request) : withPin(deps, parseAuthorize(item.request), item.request.pin);
       } catch (error) {
         failItem(item.correlationId, error);
         continue;

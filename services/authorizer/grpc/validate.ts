@@ -5,8 +5,9 @@ import { invalidArgument, unimplemented } from '../../../actors/errors';
 import { isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
 import { clientKey, terminalTxnKey } from '../store/keys';
+import { parseLines } from './lines';
 import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
-import { TopUpSource, type AuthorizeRequest, type ReverseRequest, type TopUpRequest } from '../../../gen/tapline/v1/authorization';
+import { TopUpSource, type AuthorizeRequest, type RefundRequest, type ReverseRequest, type TopUpRequest, type VoidRequest } from '../../../gen/tapline/v1/authorization';
 
 /** Card, terminal, merchant, program and operator ids: 1-64 of [A-Za-z0-9._-]. */
 const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -78,6 +79,12 @@ function checkLineItems(items: LineItem[], amountMinor: number): void {
   if (total !== amountMinor) throw invalidArgument('line item amounts must add up to the amount');
 }
 
+/** A client-chosen idempotency key, as the request-level key "k:<key>". */
+export function requireClientKey(field: string, value: string): string {
+  if (!client_key_pattern.test(value)) throw invalidArgument(`${field} must be 1-128 characters of A-Z a-z 0-9 . _ : -`, { field });
+  return clientKey(value);
+}
+
 export function refKey(field: string, ref: RequestRef | undefined): string {
   const inner = ref?.ref;
   if (inner === undefined) throw invalidArgument(`${field} is required`, { field });
@@ -94,24 +101,55 @@ function finish(request: Omit<MoneyRequest, 'fingerprint'>): MoneyRequest {
   return complete;
 }
 
+/** Authorization kinds served, by wire value (issue 4 adds the hold kinds). */
+const authorization_kinds: ReadonlyMap<AuthorizationKind, MoneyRequest['kind']> = new Map([
+  [AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED, 'purchase'],
+  [AuthorizationKind.AUTHORIZATION_KIND_PURCHASE, 'purchase'],
+  [AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION, 'pre_authorization'],
+  [AuthorizationKind.AUTHORIZATION_KIND_INCREMENTAL, 'incremental'],
+  [AuthorizationKind.AUTHORIZATION_KIND_COMPLETION, 'completion'],
+]);
+
 export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
   const terminalId = requireId('terminal_id', wire.terminalId);
   const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
   const cardId = requireId('card_id', wire.cardId);
   const { amountMinor, currency } = requireAmount('amount', wire.amount);
-  if (wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED && wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_PURCHASE) {
+  const kind = authorization_kinds.get(wire.kind);
+  if (kind === undefined) {
     // UNRECOGNIZED (-1) is ts-proto's marker for "not in the enum", and it is also a key of the
     // enum object, so it must be refused explicitly (a client can send -1 on the wire).
     if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind)) throw invalidArgument('unknown authorization kind');
-    throw unimplemented('only PURCHASE authorizations are served by this version');
+    throw unimplemented('refunds are served by the Refund call (it needs a manager credential), not by Authorize');
   }
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
-  if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
+  const key = terminalTxnKey(terminalId, txn);
+  let originalKey = '';
+  if (kind === 'incremental' || kind === 'completion') {
+    originalKey = refKey('original', wire.original);
+    if (originalKey === key) throw invalidArgument('original must be another request than this one');
+  } else if (wire.original !== undefined) {
+    throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
+  }
   checkLineItems(wire.lineItems, amountMinor);
-  return finish({
-    kind: 'purchase', key: terminalTxnKey(terminalId, txn), cardId, terminalId, amountMinor, currency,
-    source: '', operatorId: '', originalKey: '',
-  });
+  const request: { -readonly [K in keyof Omit<MoneyRequest, 'fingerprint'>]: MoneyRequest[K] } = {
+    kind, key, cardId, terminalId, amountMinor, currency,
+    source: '', operatorId: '', originalKey,
+  };
+  // Issue 4: the basket, only when there is one (a plain purchase allocates nothing more).
+  if (wire.lineItems.length > 0) request.lines = parseLines(wire.lineItems);
+  return finish(request);
+}
+
+/** A void releases a hold; it moves no amount of its own. */
+export function parseVoid(wire: VoidRequest): MoneyRequest {
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
+  const cardId = requireId('card_id', wire.cardId);
+  const originalKey = refKey('original', wire.original);
+  const key = terminalTxnKey(terminalId, txn);
+  if (originalKey === key) throw invalidArgument('a void cannot void itself');
+  return finish({ kind: 'void', key, cardId, terminalId, amountMinor: 0, currency: '', source: '', operatorId: '', originalKey });
 }
 
 const top_up_sources: Readonly<Record<number, string>> = {
@@ -150,4 +188,19 @@ export function parseReverse(wire: ReverseRequest): MoneyRequest {
   const key = terminalTxnKey(terminalId, txn);
   if (originalKey === key) throw invalidArgument('a reversal cannot reverse itself');
   return finish({ kind: 'reverse', key, cardId, terminalId, amountMinor: 0, currency: '', source: '', operatorId: '', originalKey });
+}
+
+/** A refund: keyed by its own terminal transaction, against `original`, with a manager's PIN. */
+export function parseRefund(wire: RefundRequest): { request: MoneyRequest; managerId: string; managerPin: string } {
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
+  const cardId = requireId('card_id', wire.cardId);
+  const originalKey = refKey('original', wire.original);
+  const key = terminalTxnKey(terminalId, txn);
+  if (originalKey === key) throw invalidArgument('a refund cannot refer to itself');
+  const { amountMinor, currency } = requireAmount('amount', wire.amount);
+  const managerId = requireId('manager_id', wire.managerId);
+  if (!/^[0-9]{4,12}$/.test(wire.managerPin)) throw invalidArgument('manager_pin must be 4-12 digits');
+  const request = finish({ kind: 'refund', key, cardId, terminalId, amountMinor, currency, source: '', operatorId: managerId, originalKey });
+  return { request, managerId, managerPin: wire.managerPin };
 }

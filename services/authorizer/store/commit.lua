@@ -3,10 +3,13 @@
 -- ARGV is flat (no JSON, so nothing is escaped or parsed twice):
 --   ttlSeconds, shardCount, (epochKey, expectedEpoch) * shardCount,
 --   then per entry:
---     shardIndex (1-based), writeCount, (key, expectedVersion, data or "") * writeCount,
+--     shardIndex (1-based; "i,j,..." for an entry that writes on several shards, e.g. a card
+--       replacement: it is fenced by every one of them), writeCount,
+--     (key, expectedVersion, data or "") * writeCount,
 --     idempotencyKey or "", idempotencyValue,
 --     claimCount, (claimKey, claimValue) * claimCount,
---     outboxStream or "", outboxPayload (empty: the same document as the idempotency value)
+--     outboxStream or "", outboxPayload (empty: the same document as the idempotency value),
+--     extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards)
 -- An empty data string means "check the version only"; entity states are never empty.
 --
 -- Per entry, nothing is written unless every check passes:
@@ -45,7 +48,14 @@ local entry = 0
 while at <= argc do
   entry = entry + 1
   local status = 'K'
-  if not shard_ok[tonumber(ARGV[at])] then status = 'F' end
+  local shard_index = tonumber(ARGV[at])
+  if shard_index then
+    if not shard_ok[shard_index] then status = 'F' end
+  else
+    for index in string.gmatch(ARGV[at], '[^,]+') do
+      if not shard_ok[tonumber(index)] then status = 'F' end
+    end
+  end
   local write_count = tonumber(ARGV[at + 1])
   local writes_at = at + 2
   at = writes_at + 3 * write_count
@@ -54,7 +64,9 @@ while at <= argc do
   local claims_at = at + 3
   at = claims_at + 2 * claim_count
   local outbox_key, outbox_value = ARGV[at], ARGV[at + 1]
-  at = at + 2
+  local extra_count = tonumber(ARGV[at + 2])
+  local extras_at = at + 3
+  at = extras_at + 2 * extra_count
 
   if status == 'K' then
     for w = 0, write_count - 1 do
@@ -99,6 +111,9 @@ while at <= argc do
     if outbox_key ~= '' then
       if outbox_value == '' then outbox_value = idem_value end
       redis.call('XADD', outbox_key, '*', 'd', outbox_value)
+    end
+    for x = 0, extra_count - 1 do
+      redis.call('XADD', ARGV[extras_at + 2 * x], '*', 'd', ARGV[extras_at + 2 * x + 1])
     end
   end
   statuses[entry] = status

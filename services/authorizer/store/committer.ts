@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { CommitEntry, CommitResult, EntityId, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
 import type { Metrics } from '../../common/metrics';
-import { cardKey, fleetCardKey, fleetKey, idempotencyKey, reversalClaimKey, shardKeys, terminalKey, vehicleKey, reviewKey } from './keys';
+import { cardKey, fleetCardKey, fleetKey, idempotencyKey, recordKey, reversalClaimKey, reviewKey, shardKeys, terminalKey, vehicleKey } from './keys';
 import type { RedisStore } from './redis-store';
 
 /** Who holds which shard at which epoch; the committer asks it for every batch. */
@@ -34,6 +34,8 @@ export function entityKey(shard: number, entity: EntityId): string {
       return vehicleKey(shard, entity.id);
     case 'review':
       return reviewKey(shard, entity.id);
+    default:
+      return recordKey(shard, entity.kind, entity.id);
   }
 }
 
@@ -163,8 +165,13 @@ export class Committer implements Persistence {
         shardIndex.set(entry.shard, index);
         shardArgs.push(shardKeys(entry.shard).epoch, epoch);
       }
-      entryArgs.push(String(index), String(entry.writes.length));
-      for (const write of entry.writes) entryArgs.push(entityKey(entry.shard, write.entity), String(write.expectVersion), write.data ?? '');
+      const fencing = entry.writes.length > 1 || entry.extraOutbox !== undefined ? this.fencingOf(entry, index, shardIndex, shardArgs) : String(index);
+      if (fencing === undefined) {
+        settleSafely(entry, { status: 'fenced' }, this.logger);
+        continue;
+      }
+      entryArgs.push(fencing, String(entry.writes.length));
+      for (const write of entry.writes) entryArgs.push(entityKey(write.shard ?? entry.shard, write.entity), String(write.expectVersion), write.data ?? '');
       if (entry.idempotency) entryArgs.push(idempotencyKey(entry.idempotency.key), entry.idempotency.value);
       else entryArgs.push('', '');
       const claims = entry.claims ?? [];
@@ -173,10 +180,39 @@ export class Committer implements Persistence {
       // The outbox entry is usually the idempotency document itself: send it once.
       if (entry.outbox !== undefined) entryArgs.push(shardKeys(entry.shard).outbox, entry.outbox === entry.idempotency?.value ? '' : entry.outbox);
       else entryArgs.push('', '');
+      if (entry.extraOutbox === undefined) entryArgs.push('0');
+      else {
+        entryArgs.push(String(entry.extraOutbox.length));
+        for (const extra of entry.extraOutbox) entryArgs.push(shardKeys(extra.shard).outbox, extra.document);
+      }
       entries.push(entry);
     }
     if (entries.length === 0) return undefined;
     return { args: [String(this.limits.idempotency_ttl_s), String(shardIndex.size), ...shardArgs, ...entryArgs], entries };
+  }
+
+  /**
+   * The fencing argument of an entry that writes on other shards too: "i,j,...", one index per
+   * shard it touches, each checked by the script; undefined when this node does not hold one.
+   */
+  private fencingOf(entry: CommitEntry, index: number, shardIndex: Map<number, number>, shardArgs: string[]): string | undefined {
+    const shards = new Set<number>([entry.shard]);
+    for (const write of entry.writes) if (write.shard !== undefined) shards.add(write.shard);
+    for (const extra of entry.extraOutbox ?? []) shards.add(extra.shard);
+    if (shards.size === 1) return String(index);
+    const indexes: number[] = [];
+    for (const shard of shards) {
+      let other = shardIndex.get(shard);
+      if (other === undefined) {
+        const epoch = this.epochs.epochOf(shard);
+        if (epoch === undefined) return undefined;
+        other = shardIndex.size + 1;
+        shardIndex.set(shard, other);
+        shardArgs.push(shardKeys(shard).epoch, epoch);
+      }
+      indexes.push(other);
+    }
+    return indexes.join(',');
   }
 
   private resultOf(status: string | undefined, existing: string | undefined): CommitResult {

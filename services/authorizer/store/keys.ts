@@ -6,6 +6,11 @@
 //   tl:{s<shard>}:fcard:<fleetId>~<n>  hash  v, d = fleet card state; shard = the fleet's
 //   tl:{s<shard>}:veh:<fleetId>/<id>   hash  v, d = last odometer reading of a fleet's vehicle
 //   tl:{s<shard>}:review:<fleetId>     hash  v, d = the fleet's review queue of flagged transactions
+//   tl:{s<shard>}:program:<programId>  hash  v = version, d = program configuration (JSON), on the shard of the program id
+//   tl:{s<shard>}:holder:<cardId>      hash  v = version, d = a named card's holder (personal data, JSON); same shard as the card
+//   tl:{s<shard>}:issuance:<id>        hash  v = version, d = bulk issuance record (JSON), on the shard of the issuance id
+//   tl:{s<shard>}:refunded:<originalKey>  hash  v, d = what was refunded against a purchase / completion (JSON); card's shard
+//   tl:{s<shard>}:manager:<merchant>/<id>  hash  v, d = a merchant manager's keyed PIN hash (JSON), on the merchant's shard
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
 //   tl:idem:<idempotencyKey>           string  {"f": fingerprint, "r": result} for RETENTION seconds
@@ -57,6 +62,11 @@ export function vehicleKey(shard: number, vehicleId: string): string {
 
 export function reviewKey(shard: number, fleetId: string): string {
   return `tl:{s${shard}}:review:${fleetId}`;
+}
+
+/** Keys of the issue-4 entities (programs, card holders, issuance records). */
+export function recordKey(shard: number, kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager', id: string): string {
+  return `tl:{s${shard}}:${kind}:${id}`;
 }
 
 export function idempotencyKey(key: string): string {

@@ -1,0 +1,66 @@
+// Pure PIN rules. The card keeps only a keyed hash of its PIN (services/authorizer/pin.ts makes
+// it); requests carry the hash of the PIN entered, made the same way at the gRPC boundary. These
+// rules compare the two in constant time, count wrong attempts and lock the PIN after the
+// program's pin_attempts_max wrong ones in a row; a right PIN resets the count.
+
+import type { ProgramConfig } from '../program/config';
+import type { CardDecision, CardProfile, CardState } from './rules';
+
+/** Constant-time equality of two hex hashes: the time does not depend on where they differ. */
+export function hashesEqual(a: string, b: string): boolean {
+  if (a.length !== b.length || a.length === 0) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
+}
+
+export interface PinCheck {
+  /** Set when the request is declined for its PIN. */
+  readonly decline?: Extract<CardDecision, { kind: 'declined' }>;
+  /** The card's wrong-attempt count after this request, when it changes. */
+  readonly failuresAfter?: number;
+  /** This wrong attempt locked the PIN. */
+  readonly locked?: boolean;
+}
+
+const no_change: PinCheck = Object.freeze({});
+
+/** Checks a spending request's PIN where the program demands one. */
+export function checkPin(state: CardState, program: ProgramConfig, presentedHash: string | undefined): PinCheck {
+  if (!program.pinRequired) return no_change;
+  const profile = state.profile;
+  if (profile === undefined || profile.pinHash === '') return { decline: { kind: 'declined', reason: 'pin_required', rule: 'pin_not_set' } };
+  if (profile.pinFailures >= program.pinAttemptsMax) return { decline: { kind: 'declined', reason: 'pin_locked', rule: 'pin_attempts' } };
+  if (presentedHash === undefined) return { decline: { kind: 'declined', reason: 'pin_required', rule: 'pin' } };
+  if (!hashesEqual(presentedHash, profile.pinHash)) {
+    const failuresAfter = profile.pinFailures + 1;
+    return { decline: { kind: 'declined', reason: 'pin_invalid', rule: 'pin' }, failuresAfter, locked: failuresAfter >= program.pinAttemptsMax };
+  }
+  return profile.pinFailures > 0 ? { failuresAfter: 0 } : no_change;
+}
+
+export function withPinFailures(state: CardState, failures: number): CardState {
+  const profile = state.profile as CardProfile;
+  return { ...state, profile: { ...profile, pinFailures: failures } };
+}
+
+export type PinEvent = 'set' | 'changed' | 'unlocked';
+
+/**
+ * Sets or changes the PIN. A card with a PIN needs the old one (a wrong one is permission_denied
+ * and counts as a wrong attempt is NOT done here: changing is an issuer-app action, not a till);
+ * an operator reset replaces it without the old one and clears the lock.
+ */
+export function decideSetPin(state: CardState | undefined, newHash: string, oldHash: string | undefined, reset: boolean): { decision: CardDecision; event?: PinEvent } {
+  if (state === undefined) return { decision: { kind: 'rejected', code: 'not_found', message: 'card not found' } };
+  if (state.status === 'closed' || state.status === 'replaced') return { decision: { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card takes no PIN` } };
+  const base: CardProfile = state.profile ?? { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance: '' };
+  let event: PinEvent = 'set';
+  if (base.pinHash !== '' && !reset) {
+    if (oldHash === undefined || !hashesEqual(oldHash, base.pinHash)) return { decision: { kind: 'rejected', code: 'permission_denied', message: 'the current PIN is wrong or missing' } };
+    event = 'changed';
+  } else if (base.pinHash !== '') {
+    event = base.pinFailures > 0 ? 'unlocked' : 'changed';
+  }
+  return { decision: { kind: 'approved', event: { type: 'profile_changed', profile: { ...base, pinHash: newHash, pinFailures: 0 } } }, event };
+}

@@ -1,0 +1,86 @@
+// A program's configuration (an event's cashless wallets, an issuer's prepaid product): the
+// parameters card rules read. One versioned document per program, defined through
+// CardService.DefineProgram and cached by every node (actors/program/registry.ts). Later issues
+// add their parameters here as optional fields with a default, so stored documents stay readable.
+
+import { isBoundedAmount } from '../money';
+
+export interface ProgramConfig {
+  readonly pinRequired: boolean;
+  /** Largest balance a card may hold; 0 = not limited by the program. */
+  readonly maxBalanceMinor: number;
+  /** Largest single top-up; 0 = not limited by the program. */
+  readonly maxTopUpMinor: number;
+  /** A hold not completed within this is released. */
+  readonly holdExpiryMs: number;
+  /** A completion may exceed its hold by this many basis points of the hold. */
+  readonly completionToleranceBp: number;
+  /** Deposit charged at issue when the request does not name one. */
+  readonly depositMinor: number;
+  /** Wrong PINs in a row before the PIN locks. */
+  readonly pinAttemptsMax: number;
+  /** A pre-authorization above the available balance holds what is available instead of declining. */
+  readonly partialHolds: boolean;
+}
+
+/** A week: a hotel or car-rental style pre-authorization is completed within days. */
+export const default_hold_expiry_ms = 7 * 86_400_000;
+/** Three wrong PINs, as payment cards do. */
+export const default_pin_attempts_max = 3;
+/** Longest hold expiry a program may set: 31 days. */
+export const hold_expiry_max_ms = 31 * 86_400_000;
+/** Largest over-completion tolerance: 100 % of the hold (a tip on a restaurant bill is less). */
+export const completion_tolerance_max_bp = 10_000;
+export const pin_attempts_max_max = 20;
+
+/** What applies to a program nobody defined. */
+export const default_program_config: ProgramConfig = Object.freeze({
+  pinRequired: false,
+  maxBalanceMinor: 0,
+  maxTopUpMinor: 0,
+  holdExpiryMs: default_hold_expiry_ms,
+  completionToleranceBp: 0,
+  depositMinor: 0,
+  pinAttemptsMax: default_pin_attempts_max,
+  partialHolds: false,
+});
+
+export interface StoredProgram {
+  readonly programId: string;
+  readonly config: ProgramConfig;
+  /** 0 = never defined. */
+  readonly version: number;
+}
+
+/** The problem with a configuration, or undefined when it is valid. */
+export function programConfigProblem(config: ProgramConfig): string | undefined {
+  for (const [name, value] of [['max_balance_minor', config.maxBalanceMinor], ['max_top_up_minor', config.maxTopUpMinor], ['deposit_minor', config.depositMinor]] as const) {
+    if (!isBoundedAmount(value) || value < 0) return `${name} must be between 0 and 10^15`;
+  }
+  if (!Number.isSafeInteger(config.holdExpiryMs) || config.holdExpiryMs < 1 || config.holdExpiryMs > hold_expiry_max_ms) return `hold_expiry_ms must be between 1 and ${hold_expiry_max_ms}`;
+  if (!Number.isInteger(config.completionToleranceBp) || config.completionToleranceBp < 0 || config.completionToleranceBp > completion_tolerance_max_bp) {
+    return `completion_tolerance_bp must be between 0 and ${completion_tolerance_max_bp}`;
+  }
+  if (!Number.isInteger(config.pinAttemptsMax) || config.pinAttemptsMax < 1 || config.pinAttemptsMax > pin_attempts_max_max) return `pin_attempts_max must be between 1 and ${pin_attempts_max_max}`;
+  if (config.maxBalanceMinor > 0 && config.depositMinor > config.maxBalanceMinor) return 'deposit_minor must not exceed max_balance_minor';
+  return undefined;
+}
+
+/** Reads a stored configuration, filling defaults for fields added after it was written. */
+export function decodeProgramConfig(json: string): ProgramConfig {
+  const stored = JSON.parse(json) as Partial<ProgramConfig>;
+  return { ...default_program_config, ...stored };
+}
+
+export function sameProgramConfig(a: ProgramConfig, b: ProgramConfig): boolean {
+  return (Object.keys(default_program_config) as (keyof ProgramConfig)[]).every((key) => a[key] === b[key]);
+}
+
+/**
+ * The most a completion of a hold of `holdMinor` may be: the hold plus the tolerance, rounded
+ * down to the minor unit (integer arithmetic only: holds are at most 10^15 and the tolerance at
+ * most 10^4, so the product stays exact below 2^63 as a bigint).
+ */
+export function completionMaxMinor(holdMinor: number, toleranceBp: number): number {
+  return holdMinor + Number((BigInt(holdMinor) * BigInt(toleranceBp)) / 10_000n);
+}

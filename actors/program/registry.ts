@@ -1,0 +1,124 @@
+// Programs as the node sees them: a cache of each program's stored configuration, read from
+// Redis when a card of the program is loaded (and refreshed in the background once older than
+// refresh_ms), and the one place a program is written. A program is a versioned record on the
+// shard of its id, written by the group commit with a compare-and-set on its version, so two
+// operators defining it at once cannot overwrite each other silently; each change appends an
+// operator_action document to the shard's outbox (the audit trail).
+
+import { TaplineError, resourceExhausted, unavailable, type Outcome } from '../errors';
+import type { CommitResult, EntityId, Persistence } from '../runtime/persistence';
+import { shardOf } from '../sharding/placement';
+import { decodeProgramConfig, default_program_config, sameProgramConfig, type ProgramConfig, type StoredProgram } from './config';
+
+/** What card actors read: synchronous on the decision path, loaded before a card decides. */
+export interface ProgramSource {
+  /** The cached configuration (defaults when the program was never defined or not yet read). */
+  get(programId: string): ProgramConfig;
+  /** Reads the program unless a fresh copy is cached. */
+  ensure(programId: string): Promise<void>;
+}
+
+export interface ProgramRegistryOptions {
+  readonly shard_count: number;
+  /** A cached program older than this is reread (a change made on another node shows up then). */
+  readonly refresh_ms: number;
+  /** Attempts at a definition when concurrent definitions keep conflicting. */
+  readonly conflict_attempts_max: number;
+  readonly clock: () => number;
+  readonly onRefreshError: (error: unknown) => void;
+}
+
+interface Cached {
+  readonly program: StoredProgram;
+  readonly loadedAtMs: number;
+}
+
+export class ProgramRegistry implements ProgramSource {
+  private readonly cache = new Map<string, Cached>();
+  private readonly refreshing = new Set<string>();
+
+  constructor(private readonly persistence: Persistence, private readonly options: ProgramRegistryOptions) {}
+
+  get(programId: string): ProgramConfig {
+    const cached = this.cache.get(programId);
+    if (cached === undefined || this.options.clock() - cached.loadedAtMs > this.options.refresh_ms) this.refreshInBackground(programId);
+    return cached?.program.config ?? default_program_config;
+  }
+
+  async ensure(programId: string): Promise<void> {
+    const cached = this.cache.get(programId);
+    if (cached !== undefined && this.options.clock() - cached.loadedAtMs <= this.options.refresh_ms) return;
+    await this.load(programId);
+  }
+
+  async load(programId: string): Promise<StoredProgram> {
+    const record = await this.persistence.loadEntity(this.shardOf(programId), programEntity(programId));
+    const program: StoredProgram = {
+      programId,
+      config: record.data === undefined ? default_program_config : decodeProgramConfig(record.data),
+      version: record.version,
+    };
+    this.remember(program);
+    return program;
+  }
+
+  /** Defines (creates or changes) a program; the reply carries the version now stored. */
+  define(programId: string, config: ProgramConfig, operatorId: string, reply: (outcome: Outcome<StoredProgram>) => void, attempt = 0): void {
+    this.load(programId).then((current) => {
+      if (current.version > 0 && sameProgramConfig(current.config, config)) {
+        reply({ ok: true, value: current });
+        return;
+      }
+      const next: StoredProgram = { programId, config, version: current.version + 1 };
+      const audit = {
+        type: 'operator_action', action: 'program_defined', subject: programId, detail: JSON.stringify(config),
+        operator: operatorId, reason: '', at: this.options.clock(),
+      };
+      const submitted = this.persistence.submit({
+        shard: this.shardOf(programId),
+        writes: [{ entity: programEntity(programId), expectVersion: current.version, data: JSON.stringify(config) }],
+        outbox: JSON.stringify(audit),
+        settle: (result: CommitResult) => {
+          if (result.status === 'committed') {
+            this.remember(next);
+            reply({ ok: true, value: next });
+          } else if (result.status === 'conflict' && attempt + 1 < this.options.conflict_attempts_max) {
+            this.define(programId, config, operatorId, reply, attempt + 1);
+          } else {
+            reply({ ok: false, error: unavailable('program definition did not land; retry', { programId, status: result.status }) });
+          }
+        },
+      });
+      if (!submitted) reply({ ok: false, error: resourceExhausted('commit queue full') });
+    }, (error: unknown) => {
+      reply({ ok: false, error: error instanceof TaplineError ? error : unavailable('could not read the program; retry', { cause: String(error) }) });
+    });
+  }
+
+  private shardOf(programId: string): number {
+    return shardOf(programId, this.options.shard_count);
+  }
+
+  private remember(program: StoredProgram): void {
+    const cached = this.cache.get(program.programId);
+    // A slower read must not replace a newer version already cached.
+    if (cached !== undefined && cached.program.version > program.version) return;
+    this.cache.set(program.programId, { program, loadedAtMs: this.options.clock() });
+  }
+
+  private refreshInBackground(programId: string): void {
+    if (this.refreshing.has(programId)) return;
+    this.refreshing.add(programId);
+    this.load(programId).then(
+      () => this.refreshing.delete(programId),
+      (error: unknown) => {
+        this.refreshing.delete(programId);
+        this.options.onRefreshError(error);
+      },
+    );
+  }
+}
+
+export function programEntity(programId: string): EntityId {
+  return { kind: 'program', id: programId };
+}

@@ -1,0 +1,184 @@
+// Promise-returning calls of CardService and of the hold kinds of AuthorizationService (issue 4),
+// for tests and tools; every call has a deadline. Kept apart from tapline-client.ts so the two
+// grow independently.
+
+import * as grpc from '@grpc/grpc-js';
+import {
+  CardServiceClient,
+  type BulkIssueCardsRequest,
+  type BulkIssueCardsResponse,
+  type CardServiceIssueCardRequest,
+  type CardServiceIssueCardResponse,
+  type ChangeCardStateRequest,
+  type ChangeCardStateResponse,
+  type DefineProgramResponse,
+  type GetCardResponse,
+  type GetProgramResponse,
+  type ProgramConfig,
+  type RegisterManagerResponse,
+  type ReplaceCardResponse,
+  type ReturnCardResponse,
+  type RunProgramRefundResponse,
+  type HandlePspCallbackResponse,
+  type SetAutoReloadResponse,
+  type StartPspTopUpResponse,
+  type SetPinResponse,
+  type SetTabLimitResponse,
+  type SettleTabResponse,
+  SettlementMethod,
+} from '../../gen/tapline/v1/cards';
+import { AuthorizationServiceClient, type AuthorizeRequest, type RefundResponse, type VoidResponse } from '../../gen/tapline/v1/authorization';
+import { AuthorizationKind } from '../../gen/tapline/v1/types';
+import { call_deadline_ms } from './tapline-client';
+
+type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
+
+function invoke<T>(fn: (options: grpc.CallOptions, callback: Callback<T>) => unknown, deadlineMs = call_deadline_ms): Promise<T> {
+  return new Promise((resolve, reject) => {
+    fn({ deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)));
+  });
+}
+
+export function programConfig(fields: Partial<ProgramConfig> = {}): ProgramConfig {
+  return {
+    pinRequired: false, maxBalanceMinor: 0n, maxTopUpMinor: 0n, holdExpiryMs: 0n, completionToleranceBp: 0, depositMinor: 0n, pinAttemptsMax: 0, partialHolds: false,
+    ...fields,
+  };
+}
+
+/** An authorization of one of the hold kinds; `original` names the pre-authorization (terminal, txn). */
+export function holdRequest(
+  kind: 'pre_authorization' | 'incremental' | 'completion',
+  terminalId: string,
+  txn: number,
+  cardId: string,
+  amountMinor: number,
+  original?: { terminalId: string; txn: number },
+): AuthorizeRequest {
+  const wireKind = {
+    pre_authorization: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION,
+    incremental: AuthorizationKind.AUTHORIZATION_KIND_INCREMENTAL,
+    completion: AuthorizationKind.AUTHORIZATION_KIND_COMPLETION,
+  }[kind];
+  return {
+    terminalId, terminalTxnNumber: BigInt(txn), cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' }, kind: wireKind,
+    lineItems: [], pin: '', prompts: undefined, offline: undefined,
+    original: original === undefined ? undefined : { ref: { $case: 'terminalTxn', value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
+  };
+}
+
+export class CardClient {
+  readonly cards: CardServiceClient;
+  readonly authorization: AuthorizationServiceClient;
+
+  constructor(readonly address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    this.cards = new CardServiceClient(address, credentials);
+    this.authorization = new AuthorizationServiceClient(address, credentials);
+  }
+
+  defineProgram(programId: string, config: ProgramConfig): Promise<DefineProgramResponse> {
+    return invoke((options, cb) => this.cards.defineProgram({ programId, config, operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  }
+
+  getProgram(programId: string): Promise<GetProgramResponse> {
+    return invoke((options, cb) => this.cards.getProgram({ programId }, new grpc.Metadata(), options, cb));
+  }
+
+  issue(request: CardServiceIssueCardRequest): Promise<CardServiceIssueCardResponse> {
+    return invoke((options, cb) => this.cards.issueCard(request, new grpc.Metadata(), options, cb));
+  }
+
+  bulkIssue(request: BulkIssueCardsRequest): Promise<BulkIssueCardsResponse> {
+    return invoke((options, cb) => this.cards.bulkIssueCards(request, new grpc.Metadata(), options, cb));
+  }
+
+  changeState(request: ChangeCardStateRequest): Promise<ChangeCardStateResponse> {
+    return invoke((options, cb) => this.cards.changeCardState(request, new grpc.Metadata(), options, cb));
+  }
+
+  getCard(cardId: string): Promise<GetCardResponse> {
+    return invoke((options, cb) => this.cards.getCard({ cardId }, new grpc.Metadata(), options, cb));
+  }
+
+  replace(cardId: string, replacementCardId: string): Promise<ReplaceCardResponse> {
+    return invoke((options, cb) => this.cards.replaceCard({ cardId, replacementCardId, reason: 'damaged', operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  }
+
+  returnCard(cardId: string, idempotencyKey: string): Promise<ReturnCardResponse> {
+    return invoke((options, cb) => this.cards.returnCard({ cardId, idempotencyKey, operatorId: 'cash-desk' }, new grpc.Metadata(), options, cb));
+  }
+
+  refundRun(programId: string, runId: string): Promise<RunProgramRefundResponse> {
+    return invoke((options, cb) => this.cards.runProgramRefund({ programId, runId, operatorId: 'ops' }, new grpc.Metadata(), options, cb), 120_000);
+  }
+
+  startPspTopUp(cardId: string, amountMinor: number): Promise<StartPspTopUpResponse> {
+    return invoke((options, cb) => this.cards.startPspTopUp({ cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' } }, new grpc.Metadata(), options, cb));
+  }
+
+  pspCallback(payload: string, signature: string): Promise<HandlePspCallbackResponse> {
+    return invoke((options, cb) => this.cards.handlePspCallback({ payload, signature }, new grpc.Metadata(), options, cb));
+  }
+
+  setAutoReload(cardId: string, thresholdMinor: number, amountMinor: number, mandateReference: string): Promise<SetAutoReloadResponse> {
+    const request = {
+      cardId, threshold: { amountMinor: BigInt(thresholdMinor), currency: 'EUR' }, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' }, mandateReference, operatorId: 'ops',
+    };
+    return invoke((options, cb) => this.cards.setAutoReload(request, new grpc.Metadata(), options, cb));
+  }
+
+  setPin(cardId: string, newPin: string, oldPin = '', reset = false): Promise<SetPinResponse> {
+    return invoke((options, cb) => this.cards.setPin({ cardId, newPin, oldPin, reset, operatorId: reset ? 'support-1' : '' }, new grpc.Metadata(), options, cb));
+  }
+
+  setTabLimit(cardId: string, limitMinor: number): Promise<SetTabLimitResponse> {
+    return invoke((options, cb) => this.cards.setTabLimit({ cardId, limit: { amountMinor: BigInt(limitMinor), currency: 'EUR' }, operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  }
+
+  settleTab(cardId: string, amountMinor: number, reference: string, method = SettlementMethod.SETTLEMENT_METHOD_INVOICE): Promise<SettleTabResponse> {
+    const request = { cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' }, method, reference, operatorId: 'accounts' };
+    return invoke((options, cb) => this.cards.settleTab(request, new grpc.Metadata(), options, cb));
+  }
+
+  voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {
+    const request = {
+      terminalId, terminalTxnNumber: BigInt(txn), cardId,
+      original: { ref: { $case: 'terminalTxn' as const, value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
+    };
+    return invoke((options, cb) => this.authorization.void(request, new grpc.Metadata(), options, cb));
+  }
+
+  close(): void {
+    this.cards.close();
+    this.authorization.close();
+  }
+}
+
+/** Refund and manager calls (issue 4, item 3). */
+export class RefundClient {
+  readonly cards: CardServiceClient;
+  readonly authorization: AuthorizationServiceClient;
+
+  constructor(readonly address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    this.cards = new CardServiceClient(address, credentials);
+    this.authorization = new AuthorizationServiceClient(address, credentials);
+  }
+
+  registerManager(merchantId: string, managerId: string, pin: string): Promise<RegisterManagerResponse> {
+    return invoke((options, cb) => this.cards.registerManager({ merchantId, managerId, pin, operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+  }
+
+  refund(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }, amountMinor: number, manager: { id: string; pin: string }, currency = 'EUR'): Promise<RefundResponse> {
+    const request = {
+      terminalId, terminalTxnNumber: BigInt(txn), cardId,
+      original: { ref: { $case: 'terminalTxn' as const, value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
+      amount: { amountMinor: BigInt(amountMinor), currency }, managerId: manager.id, managerPin: manager.pin,
+    };
+    return invoke((options, cb) => this.authorization.refund(request, new grpc.Metadata(), options, cb));
+  }
+
+  close(): void {
+    this.cards.close();
+    this.authorization.close();
+  }
+}

@@ -1,0 +1,86 @@
+// Proves the group-commit script's multi-shard fencing (issue 4, card replacement): an entry that
+// writes entities of two shards commits both atomically when the writer holds both epochs, and is
+// refused whole (fenced, nothing written, no document) when the epoch of either shard moved on -
+// a stale owner of the *other* shard cannot create the new card. Extra outbox documents land on
+// their own shard's stream. Real Redis, the real committer and script.
+
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import type { RedisInstance } from '../../services/devenv/redis';
+import { RedisStore } from '../../services/authorizer/store/redis-store';
+import { Committer } from '../../services/authorizer/store/committer';
+import { Metrics } from '../../services/common/metrics';
+import type { CommitEntry, CommitResult } from '../../actors/runtime/persistence';
+import { startTestRedis } from '../support/harness';
+import { connectInspector, type Inspector } from '../support/redis-inspect';
+
+describe('group commit: entries fenced by several shards (real Redis)', function () {
+  this.timeout(30_000);
+  let redis: RedisInstance;
+  let store: RedisStore;
+  let committer: Committer;
+  let inspect: Inspector;
+  let epochs: Map<number, string>;
+
+  const submit = (entry: Omit<CommitEntry, 'settle'>): Promise<CommitResult> =>
+    new Promise((resolve) => assert.ok(committer.submit({ ...entry, settle: resolve })));
+
+  before(async function () {
+    redis = await startTestRedis('commit-multishard');
+    store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
+    epochs = await store.takeShards([1, 2, 3]);
+    committer = new Committer(store, { epochOf: (shard) => epochs.get(shard) }, {
+      batch_entries_max: 100, in_flight_max: 2, pending_entries_max: 1_000, idempotency_ttl_s: 3_600,
+    }, pino({ level: 'silent' }), new Metrics());
+    inspect = await connectInspector(redis.url);
+  });
+
+  after(async function () {
+    await inspect?.close();
+    await store?.close();
+    await redis?.stop();
+  });
+
+  it('commits writes on two shards and their documents on each shard\'s outbox, atomically', async () => {
+    const result = await submit({
+      shard: 1,
+      writes: [
+        { entity: { kind: 'card', id: 'a' }, expectVersion: 0, data: '{"x":1}' },
+        { entity: { kind: 'card', id: 'b' }, expectVersion: 0, data: '{"x":2}', shard: 2 },
+      ],
+      outbox: '{"doc":"one"}',
+      extraOutbox: [{ shard: 2, document: '{"doc":"two"}' }],
+    });
+    assert.equal(result.status, 'committed');
+    assert.equal(await inspect.client.hGet('tl:{s1}:card:a', 'd'), '{"x":1}');
+    assert.equal(await inspect.client.hGet('tl:{s2}:card:b', 'd'), '{"x":2}');
+    assert.equal(await inspect.client.xLen('tl:{s1}:outbox'), 1);
+    assert.equal(await inspect.client.xLen('tl:{s2}:outbox'), 1);
+  });
+
+  it('refuses the whole entry when the other shard\'s epoch moved on (a newer owner), writing nothing', async () => {
+    await inspect.client.incr('tl:{s3}:epoch');
+    const before = await inspect.snapshot();
+    const result = await submit({
+      shard: 1,
+      writes: [
+        { entity: { kind: 'card', id: 'c' }, expectVersion: 0, data: '{"x":3}' },
+        { entity: { kind: 'card', id: 'd' }, expectVersion: 0, data: '{"x":4}', shard: 3 },
+      ],
+      outbox: '{"doc":"three"}',
+      extraOutbox: [{ shard: 3, document: '{"doc":"four"}' }],
+    });
+    assert.equal(result.status, 'fenced');
+    assert.equal(await inspect.snapshot(), before);
+  });
+
+  it('settles fenced without sending when this node does not hold the other shard', async () => {
+    const before = await inspect.snapshot();
+    const result = await submit({
+      shard: 1,
+      writes: [{ entity: { kind: 'card', id: 'e' }, expectVersion: 0, data: '{}' }, { entity: { kind: 'card', id: 'f' }, expectVersion: 0, data: '{}', shard: 9 }],
+    });
+    assert.equal(result.status, 'fenced');
+    assert.equal(await inspect.snapshot(), before);
+  });
+});

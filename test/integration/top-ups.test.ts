@@ -1,0 +1,150 @@
+// Proves top-ups against a real node and real Redis: the program's stored-value limits (largest
+// top-up, largest balance) decline with their reasons; a cash top-up records its operator; a PSP
+// top-up moves money only on a callback whose HMAC signature verifies, exactly once per PSP
+// reference however often the callback comes; a bad or replayed-with-changes signature is
+// PERMISSION_DENIED and changes nothing; a failed payment moves nothing; auto-reload charges the
+// stored mandate through the PSP when a payment leaves the balance below the threshold.
+
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import type { RedisInstance } from '../../services/devenv/redis';
+import type { AuthorizerNode } from '../../services/authorizer/node';
+import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
+import { TopUpSource } from '../../gen/tapline/v1/authorization';
+import { TaplineClient, purchase } from '../../services/client/tapline-client';
+import { CardClient, programConfig } from '../../services/client/card-client';
+import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
+import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
+import { connectInspector, type Inspector } from '../support/redis-inspect';
+
+const psp_secret = 'psp-shared-secret-for-tests';
+
+describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRPC)', function () {
+  this.timeout(60_000);
+  let redis: RedisInstance;
+  let node: AuthorizerNode;
+  let client: TaplineClient;
+  let cards: CardClient;
+  let inspect: Inspector;
+  let txn = 1;
+
+  const issue = async (cardId: string, balance: number, programId = 'wallet'): Promise<void> => {
+    await cards.issue({
+      cardId, params: { initialBalance: { amountMinor: BigInt(balance), currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n },
+      holder: undefined, pin: '', operatorId: 'ops',
+    });
+  };
+  const denied = (error: grpc.ServiceError): boolean => error.code === grpc.status.PERMISSION_DENIED;
+
+  before(async function () {
+    redis = await startTestRedis('top-ups');
+    node = await startInProcessNode(redis.url, { TAPLINE_PSP_SECRET: psp_secret });
+    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    inspect = await connectInspector(redis.url);
+    await client.registerTerminal('till-1', 'top-up-desk');
+    await cards.defineProgram('wallet', programConfig({ maxBalanceMinor: 25_000n, maxTopUpMinor: 10_000n }));
+  });
+
+  after(async function () {
+    client?.close();
+    cards?.close();
+    await inspect?.close();
+    await node?.shutdown();
+    await redis?.stop();
+  });
+
+  it('declines a top-up above the program maximum and one that would pass the maximum balance', async () => {
+    await issue('t-limits', 10_000);
+    const tooBig = await client.topUp('t-limits', 10_001, { terminalId: 'till-1', txn: txn++ });
+    assert.deepEqual([tooBig.declineReason, tooBig.declineRule], [DeclineReason.DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED, 'program_max_top_up']);
+    assert.equal((await client.topUp('t-limits', 10_000, { terminalId: 'till-1', txn: txn++ })).outcome, Outcome.OUTCOME_APPROVED);
+    const over = await client.topUp('t-limits', 5_001, { terminalId: 'till-1', txn: txn++ });
+    assert.deepEqual([over.declineReason, over.declineRule], [DeclineReason.DECLINE_REASON_MAX_BALANCE_EXCEEDED, 'program_max_balance']);
+    assert.equal((await client.topUp('t-limits', 5_000, { terminalId: 'till-1', txn: txn++ })).balanceAfter?.amountMinor, 25_000n);
+  });
+
+  it('records the operator and source of a cash top-up', async () => {
+    await issue('t-cash', 0);
+    const n = txn++;
+    const request = { terminalId: 'till-1', terminalTxnNumber: BigInt(n), idempotencyKey: '', cardId: 't-cash', amount: { amountMinor: 2_000n, currency: 'EUR' }, source: TopUpSource.TOP_UP_SOURCE_CASH, operatorId: 'cashier-9' };
+    const reply = await new Promise<unknown>((resolve, reject) => client.authorization.topUp(request, (e, r) => (e ? reject(e) : resolve(r))));
+    assert.ok(reply);
+    const stored = (await inspect.outbox()).find((d) => d['key'] === `t:till-1:${n}`);
+    assert.deepEqual([stored?.['source'], stored?.['operator'], stored?.['amount']], ['cash', 'cashier-9', 2_000]);
+  });
+
+  it('a PSP top-up moves money only on a verified callback, once per PSP reference', async () => {
+    await issue('t-psp', 1_000);
+    const started = await cards.startPspTopUp('t-psp', 3_000);
+    assert.match(started.pspReference, /^sim-/);
+    assert.equal((await client.balance('t-psp')).balance?.amountMinor, 1_000n, 'nothing moves before the callback');
+    const payload = pspPayload({ reference: started.pspReference, card: 't-psp', amountMinor: 3_000, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+    const first = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
+    assert.deepEqual([first.outcome, first.balanceAfter?.amountMinor, first.replayed], [Outcome.OUTCOME_APPROVED, 4_000n, false]);
+    const again = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
+    assert.deepEqual([again.replayed, again.transactionId], [true, first.transactionId]);
+    assert.equal((await client.balance('t-psp')).balance?.amountMinor, 4_000n);
+    const stored = (await inspect.outbox()).find((d) => d['key'] === `k:psp:${started.pspReference}`);
+    assert.equal(stored?.['source'], 'psp');
+  });
+
+  it('refuses a bad signature, a tampered payload and an unsigned one as PERMISSION_DENIED, Redis unchanged', async () => {
+    await issue('t-sig', 1_000);
+    const payload = pspPayload({ reference: 'ref-sig-1', card: 't-sig', amountMinor: 500, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+    const tampered = payload.replace('500', '50000');
+    const before = await inspect.snapshot();
+    await assert.rejects(cards.pspCallback(payload, signPspPayload('another-secret-of-16+', payload)), denied);
+    await assert.rejects(cards.pspCallback(tampered, signPspPayload(psp_secret, payload)), denied);
+    await assert.rejects(cards.pspCallback(payload, ''), denied);
+    await assert.rejects(cards.pspCallback(payload, 'zz'.repeat(32)), denied);
+    const malformed = '{"reference":"x y"}';
+    await assert.rejects(cards.pspCallback(malformed, signPspPayload(psp_secret, malformed)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    const unknownCard = pspPayload({ reference: 'ref-sig-2', card: 'no-such-card', amountMinor: 500, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+    await assert.rejects(cards.pspCallback(unknownCard, signPspPayload(psp_secret, unknownCard)), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    await assert.rejects(cards.startPspTopUp('no-such-card', 100), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    assert.equal(await inspect.snapshot(), before);
+  });
+
+  it('acknowledges a failed payment without moving money', async () => {
+    await issue('t-failed', 1_000);
+    const payload = pspPayload({ reference: 'ref-failed-1', card: 't-failed', amountMinor: 500, currency: 'EUR', status: 'failed', kind: 'top_up' });
+    const before = await inspect.snapshot();
+    const reply = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
+    assert.equal(reply.paymentFailed, true);
+    assert.equal(await inspect.snapshot(), before);
+  });
+
+  it('auto-reload: a purchase leaving the balance below the threshold charges the mandate once', async () => {
+    await issue('t-auto', 3_000);
+    await cards.setAutoReload('t-auto', 1_000, 5_000, 'mandate-42');
+    await client.authorize(purchase('till-1', txn++, 't-auto', 2_500));
+    let balance = 0n;
+    await waitFor('auto-reload top-up', async () => {
+      balance = (await client.balance('t-auto')).balance?.amountMinor ?? 0n;
+      return balance === 5_500n;
+    }, () => `balance ${balance}, expected 500 + 5,000`, 10_000);
+    const reloads = (await inspect.outbox()).filter((d) => d['card'] === 't-auto' && d['source'] === 'auto_reload');
+    assert.equal(reloads.length, 1);
+    assert.match(String(reloads[0]?.['key']), /^k:psp:auto-t-auto-/);
+    await client.authorize(purchase('till-1', txn++, 't-auto', 100));
+    assert.equal((await client.balance('t-auto')).balance?.amountMinor, 5_400n, 'above the threshold: no reload');
+  });
+
+  it('auto-reload with a refused mandate moves nothing; removing the mandate stops reloads', async () => {
+    await issue('t-auto-fail', 1_000);
+    await cards.setAutoReload('t-auto-fail', 900, 2_000, 'fail-mandate');
+    await client.authorize(purchase('till-1', txn++, 't-auto-fail', 200));
+    await issue('t-auto-off', 1_000);
+    await cards.setAutoReload('t-auto-off', 900, 2_000, 'mandate-7');
+    const removed = await cards.setAutoReload('t-auto-off', 0, 0, '');
+    assert.ok(removed.card);
+    await client.authorize(purchase('till-1', txn++, 't-auto-off', 200));
+    // A mandate charge calls back within the same event-loop turns as the reply; a later request
+    // on the card is ordered after it, so its balance shows whether a reload happened.
+    await client.authorize(purchase('till-1', txn++, 't-auto-fail', 1));
+    await client.authorize(purchase('till-1', txn++, 't-auto-off', 1));
+    assert.equal((await client.balance('t-auto-fail')).balance?.amountMinor, 799n);
+    assert.equal((await client.balance('t-auto-off')).balance?.amountMinor, 799n);
+  });
+});

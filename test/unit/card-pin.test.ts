@@ -1,0 +1,54 @@
+// Proves the pure PIN rules (actors/card/pin.ts): constant-time hash equality, the check of a
+// spending request (not demanded, not set, locked, missing, wrong with the count and the lock at
+// exactly pin_attempts_max, right with the reset), and setting / changing / resetting a PIN.
+
+import assert from 'node:assert/strict';
+import { checkPin, decideSetPin, hashesEqual } from '../../actors/card/pin';
+import { default_program_config } from '../../actors/program/config';
+import type { CardState } from '../../actors/card/rules';
+
+const program = { ...default_program_config, pinRequired: true, pinAttemptsMax: 3 };
+const h = (c: string): string => c.repeat(64);
+
+function card(pinHash: string, pinFailures = 0): CardState {
+  return { cardId: 'c', currency: 'EUR', programId: 'p', status: 'active', balanceMinor: 0, heldMinor: 0, issuedAtMs: 0, profile: { named: false, depositMinor: 0, expiresAtMs: 0, pinHash, pinFailures, issuance: '' } };
+}
+
+describe('PIN rules', () => {
+  it('compares hashes exactly, and never equal when empty or of another length', () => {
+    assert.equal(hashesEqual(h('a'), h('a')), true);
+    assert.equal(hashesEqual(h('a'), `${'a'.repeat(63)}b`), false);
+    assert.equal(hashesEqual('', ''), false);
+    assert.equal(hashesEqual(h('a'), 'aa'), false);
+  });
+
+  it('checks nothing where the program does not demand a PIN', () => {
+    assert.deepEqual(checkPin(card(''), default_program_config, undefined), {});
+  });
+
+  it('declines a card without PIN (pin_not_set), a missing PIN (pin), a locked PIN (pin_attempts)', () => {
+    assert.deepEqual(checkPin(card(''), program, h('a')).decline, { kind: 'declined', reason: 'pin_required', rule: 'pin_not_set' });
+    assert.deepEqual(checkPin(card(h('a')), program, undefined).decline, { kind: 'declined', reason: 'pin_required', rule: 'pin' });
+    assert.deepEqual(checkPin(card(h('a'), 3), program, h('a')).decline, { kind: 'declined', reason: 'pin_locked', rule: 'pin_attempts' });
+  });
+
+  it('counts wrong PINs and locks at exactly pin_attempts_max; a right PIN resets a non-zero count', () => {
+    assert.deepEqual(checkPin(card(h('a'), 0), program, h('b')), { decline: { kind: 'declined', reason: 'pin_invalid', rule: 'pin' }, failuresAfter: 1, locked: false });
+    assert.deepEqual(checkPin(card(h('a'), 2), program, h('b')), { decline: { kind: 'declined', reason: 'pin_invalid', rule: 'pin' }, failuresAfter: 3, locked: true });
+    assert.deepEqual(checkPin(card(h('a'), 2), program, h('a')), { failuresAfter: 0 });
+    assert.deepEqual(checkPin(card(h('a'), 0), program, h('a')), {});
+  });
+
+  it('sets a first PIN freely, changes only with the right old PIN, and an operator reset clears the lock', () => {
+    const first = decideSetPin(card(''), h('n'), undefined, false);
+    assert.equal(first.event, 'set');
+    assert.equal(first.decision.kind, 'approved');
+    assert.equal(decideSetPin(card(h('a')), h('n'), undefined, false).decision.kind, 'rejected');
+    assert.equal(decideSetPin(card(h('a')), h('n'), h('b'), false).decision.kind, 'rejected');
+    assert.equal(decideSetPin(card(h('a')), h('n'), h('a'), false).event, 'changed');
+    const reset = decideSetPin(card(h('a'), 3), h('n'), undefined, true);
+    assert.equal(reset.event, 'unlocked');
+    assert.deepEqual(reset.decision.kind === 'approved' && reset.decision.event.type === 'profile_changed' && [reset.decision.event.profile.pinHash, reset.decision.event.profile.pinFailures], [h('n'), 0]);
+    assert.equal(decideSetPin(undefined, h('n'), undefined, false).decision.kind, 'rejected');
+  });
+});

@@ -1,0 +1,81 @@
+// Proves the pure parts of top-ups: the program limits in the card rules (largest top-up, largest
+// balance, checked after status and currency), the auto-reload mandate as a profile change, the
+// PSP callback signature check (valid, wrong secret, tampered payload, malformed signature) and
+// the strict payload parser, and that PIN hashes are keyed and compared in constant time.
+
+import assert from 'node:assert/strict';
+import { apply, decide, type CardDecision, type CardState } from '../../actors/card/rules';
+import { parsePspPayload, pspPayload, signPspPayload, verifyPspSignature } from '../../services/authorizer/psp';
+import { PinHasher } from '../../services/authorizer/pin';
+import { TaplineError } from '../../actors/errors';
+
+function card(overrides: Partial<CardState> = {}): CardState {
+  return { cardId: 'c', currency: 'EUR', programId: 'p', status: 'active', balanceMinor: 1_000, heldMinor: 0, issuedAtMs: 0, ...overrides };
+}
+
+const topUp = (amountMinor: number, maxBalanceMinor = 0, maxTopUpMinor = 0): CardDecision =>
+  decide(card(), { type: 'top_up', amountMinor, currency: 'EUR', maxBalanceMinor, maxTopUpMinor });
+
+describe('top-up limits of the program', () => {
+  it('approves up to the limits and declines one minor unit past each', () => {
+    assert.equal(topUp(500, 0, 500).kind, 'approved');
+    assert.deepEqual(topUp(501, 0, 500), { kind: 'declined', reason: 'top_up_limit_exceeded', rule: 'program_max_top_up' });
+    assert.equal(topUp(4_000, 5_000).kind, 'approved');
+    assert.deepEqual(topUp(4_001, 5_000), { kind: 'declined', reason: 'max_balance_exceeded', rule: 'program_max_balance' });
+    assert.equal(topUp(10 ** 12).kind, 'approved', '0 = no program limit');
+  });
+
+  it('checks status and currency first', () => {
+    assert.equal((decide(card({ status: 'frozen' }), { type: 'top_up', amountMinor: 10 ** 6, currency: 'EUR', maxTopUpMinor: 1 }) as { reason: string }).reason, 'card_frozen');
+  });
+
+  it('stores and removes an auto-reload mandate as a profile change; dead cards take none', () => {
+    const set = decide(card(), { type: 'set_auto_reload', autoReload: { thresholdMinor: 100, amountMinor: 500, mandate: 'm' } });
+    assert.equal(set.kind, 'approved');
+    const withMandate = apply(card(), (set).event);
+    assert.deepEqual(withMandate.profile?.autoReload, { thresholdMinor: 100, amountMinor: 500, mandate: 'm' });
+    const removed = decide(withMandate, { type: 'set_auto_reload', autoReload: undefined });
+    assert.equal(apply(withMandate, (removed as Extract<CardDecision, { kind: 'approved' }>).event).profile?.autoReload, undefined);
+    assert.equal(decide(card({ status: 'closed' }), { type: 'set_auto_reload', autoReload: undefined }).kind, 'rejected');
+  });
+});
+
+describe('PSP callback signatures and payloads', () => {
+  const secret = 'a-shared-psp-secret';
+  const payload = pspPayload({ reference: 'ref-1', card: 'card-1', amountMinor: 500, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+
+  it('verifies the HMAC of the exact payload under the secret, and nothing else', () => {
+    assert.equal(verifyPspSignature(secret, payload, signPspPayload(secret, payload)), undefined);
+    for (const [what, body, signature] of [
+      ['wrong secret', payload, signPspPayload('another-secret-xyz', payload)],
+      ['tampered payload', payload.replace('500', '501'), signPspPayload(secret, payload)],
+      ['empty signature', payload, ''],
+      ['upper-case hex', payload, signPspPayload(secret, payload).toUpperCase()],
+      ['short signature', payload, signPspPayload(secret, payload).slice(2)],
+    ] as const) {
+      const refusal = verifyPspSignature(secret, body, signature);
+      assert.ok(refusal instanceof TaplineError && refusal.code === 'permission_denied', what);
+    }
+    assert.equal(verifyPspSignature(secret, 'x'.repeat(5_000), 'a'.repeat(64))?.code, 'invalid_argument');
+  });
+
+  it('parses exactly the documented payload and refuses anything else as invalid_argument', () => {
+    assert.deepEqual(parsePspPayload(payload), { reference: 'ref-1', card: 'card-1', amountMinor: 500, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+    const bad = ['not json', '{}', payload.replace('500', '0'), payload.replace('500', '1.5'), payload.replace('EUR', 'XXX'), payload.replace('succeeded', 'ok'), payload.replace('"top_up"', '"gift"'), payload.replace('ref-1', 'ref 1')];
+    for (const body of bad) assert.throws(() => parsePspPayload(body), (e: unknown) => e instanceof TaplineError && e.code === 'invalid_argument', body);
+  });
+});
+
+describe('PIN hashing', () => {
+  it('keys the hash by secret and card, and matches only the right PIN', () => {
+    const hasher = new PinHasher('pin-secret-0123456789');
+    const hash = hasher.hash('card-1', '1234');
+    assert.match(hash, /^[0-9a-f]{64}$/);
+    assert.ok(!hash.includes('1234'));
+    assert.notEqual(hash, hasher.hash('card-2', '1234'), 'equal PINs on two cards hash differently');
+    assert.notEqual(hash, new PinHasher('other-secret-0123456').hash('card-1', '1234'));
+    assert.equal(hasher.matches('card-1', '1234', hash), true);
+    assert.equal(hasher.matches('card-1', '1235', hash), false);
+    assert.equal(hasher.matches('card-1', '1234', 'abcd'), false, 'a malformed stored hash never matches');
+  });
+});
