@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     const node = await startServerProcess({
       script: 'dist/services/authorizer/main.js',
       nodeArgs: authorizer_node_flags,
-      env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_GRPC_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'bench-1' },
+      env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'bench-1' },
     });
     processes.push(node);
     // The echo server runs with the same V8 flags, so the comparison is like for like.

@@ -4,7 +4,7 @@
 // still being committed; each carries the version it was decided on, so if one does not land
 // the ones after it are refused by Redis too, the actor reloads and decides them again.
 
-import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, unavailable, type Outcome } from '../errors';
+import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
 import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { Claim, CommitEntry, CommitResult, EntityId, Persistence } from '../runtime/persistence';
@@ -379,7 +379,7 @@ function reusedKey(request: MoneyRequest): TaplineError {
 }
 
 function settledFailure(outcome: CommitResult): TaplineError {
-  if (outcome.status === 'fenced') return unavailable('shard moved to another node; retry with the same key');
+  if (outcome.status === 'fenced') return shardMoved('shard moved to another node; retry with the same key');
   if (outcome.status === 'failed') return unavailable('could not persist; retry with the same key', { cause: outcome.error.message });
   return unavailable('could not persist; retry with the same key');
 }

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
           TAPLINE_NODE_ID: `local-${i + 1}`,
           TAPLINE_REDIS_URL: started.redis.url,
           TAPLINE_GRPC_PORT: String(env('TAPLINE_UP_GRPC_PORT', 50051) + i),
+          TAPLINE_INTERNAL_PORT: '0',
           TAPLINE_METRICS_PORT: String(env('TAPLINE_UP_METRICS_PORT', 9464) + i),
           TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
         },

@@ -23,6 +23,8 @@ export interface TlsFiles {
 export interface GrpcServerOptions {
   readonly message_max_bytes: number;
   readonly tls: TlsFiles;
+  /** Cluster routing: wraps each service so calls run on their entity's owner (cluster/router.ts). */
+  readonly route?: (service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => grpc.UntypedServiceImplementation;
 }
 
 export function serverCredentials(tls: TlsFiles): grpc.ServerCredentials {
@@ -39,8 +41,9 @@ export function createGrpcServer(deps: ServiceDeps, options: GrpcServerOptions):
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
   });
-  server.addService(AuthorizationServiceService, authorizationService(deps));
-  server.addService(AdminServiceService, adminService(deps));
+  const route = options.route ?? ((_service, implementation) => implementation);
+  server.addService(AuthorizationServiceService, route(AuthorizationServiceService, authorizationService(deps)));
+  server.addService(AdminServiceService, route(AdminServiceService, adminService(deps)));
 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [served_services[0]]: 'NOT_SERVING', [served_services[1]]: 'NOT_SERVING' });
   health.addToServer(server);
