@@ -22,6 +22,7 @@ import { TerminalCache } from '../../actors/sharding/terminal-cache';
 import type { TerminalState } from '../../actors/terminal/rules';
 import { shardOf } from '../../actors/sharding/placement';
 import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
+import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { ClusterCoordinator } from './cluster/coordinator';
 import { Peers } from './cluster/peers';
 import { ClusterRouter } from './cluster/router';
@@ -129,6 +130,10 @@ export class AuthorizerNode {
       stream_in_flight_max: config.TAPLINE_STREAM_IN_FLIGHT_MAX,
       stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
       accepting: () => holder.node?.accepting ?? false,
+      cluster: {
+        holdsCard: (cardId) => cluster.router.holdsKey(cardId),
+        authorize: (request, done) => cluster.router.call(AuthorizationServiceService.authorize.path, request, (error, value) => done(error, value as AuthorizeResponse | undefined)),
+      },
     }, {
       message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
       tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },
@@ -186,7 +191,7 @@ export class AuthorizerNode {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     });
-    server.addService(ClusterServiceService, { forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>) => router.serveForward(call) } as grpc.UntypedServiceImplementation);
+    server.addService(ClusterServiceService, { forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>) => router.serveForward(call) });
     const host = config.TAPLINE_INTERNAL_HOST ?? config.TAPLINE_GRPC_HOST;
     const port = await bindServer(server, `${host}:${config.TAPLINE_INTERNAL_PORT}`, grpc.ServerCredentials.createInsecure());
     const address = config.TAPLINE_ADVERTISE_ADDRESS ?? `${host}:${port}`;

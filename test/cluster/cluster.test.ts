@@ -218,7 +218,7 @@ describe('a 3-node cluster under load (real processes: join, SIGTERM, SIGKILL, S
       report.push(`${name}: per-shard wait p50 ${u.p50} ms, p99 ${u.p99} ms, max ${u.max} ms`);
     };
 
-    await step('steady (3 nodes)', async () => undefined);
+    await step('steady (3 nodes)', () => Promise.resolve());
     await step('join n4', () => startNode('n4'));
     await step('graceful leave n2 (SIGTERM)', async () => {
       const node = nodes.get('n2') as ServerProcess;
@@ -251,6 +251,6 @@ describe('a 3-node cluster under load (real processes: join, SIGTERM, SIGKILL, S
     await load.settleUnknown(10);
     for (const line of report) process.stdout.write(`      ${line}\n`);
     process.stdout.write(`      (${load.sent.length} requests, ${load.sent.filter((e) => e.errors > 0).length} retried after an error)\n`);
-    await verify((redis as RedisInstance).url, load, cards);
+    await verify((redis).url, load, cards);
   });
 });

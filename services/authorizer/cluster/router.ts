@@ -53,6 +53,22 @@ function statusError(code: grpc.status, details: string): Partial<grpc.ServiceEr
   return { code, details, metadata: new grpc.Metadata() };
 }
 
+/** A call object for a handler invoked without a client connection (forwarded or stream item). */
+function syntheticCall(request: unknown, path: string, deadline: Date | number): grpc.ServerUnaryCall<unknown, unknown> {
+  const call = {
+    request,
+    metadata: new grpc.Metadata(),
+    cancelled: false,
+    getDeadline: () => deadline,
+    getPeer: () => 'forwarded',
+    getPath: () => path,
+    on: () => call,
+    once: () => call,
+    sendMetadata: () => undefined,
+  };
+  return call as unknown as grpc.ServerUnaryCall<unknown, unknown>;
+}
+
 export class ClusterRouter {
   private readonly local = new Map<string, LocalMethod>();
   private routed = 0;
@@ -72,6 +88,23 @@ export class ClusterRouter {
       wrapped[name] = routed as grpc.UntypedHandleCall;
     }
     return wrapped;
+  }
+
+  /**
+   * Runs one request of a wrapped method as if a client had called it here without a deadline
+   * (bounded by route_wait_max_ms): locally if this node holds the shard, else on its owner.
+   */
+  call(path: string, request: unknown, done: (error: ServiceError, value?: unknown) => void): void {
+    const method = this.local.get(path);
+    if (method === undefined) {
+      done(statusError(grpc.status.UNIMPLEMENTED, `method ${path} is not routed`));
+      return;
+    }
+    this.route(method, syntheticCall(request, path, Infinity), (error, value) => done(error ?? null, value));
+  }
+
+  holdsKey(key: string): boolean {
+    return this.deps.holds(shardOf(key, this.deps.shardCount));
   }
 
   /** Calls routed from this node and not yet answered. */
@@ -145,7 +178,7 @@ export class ClusterRouter {
       deps.peers.forward(owner, method.definition.path, encoded, timeout_ms, (outcome: ForwardOutcome) => {
         if (outcome.kind === 'retry') retryOrGiveUp(outcome.reason);
         else if (outcome.kind === 'failed') answer(statusError(outcome.code, outcome.message));
-        else if (outcome.result.statusCode !== grpc.status.OK) answer(statusError(outcome.result.statusCode, outcome.result.statusMessage));
+        else if (outcome.result.statusCode !== 0) answer(statusError(outcome.result.statusCode, outcome.result.statusMessage));
         else {
           let response: unknown;
           try {
@@ -213,18 +246,7 @@ export class ClusterRouter {
       return;
     }
     const deadline = forwarded.timeoutMs > 0 ? new Date(this.deps.clock() + forwarded.timeoutMs) : Infinity;
-    const call = {
-      request,
-      metadata: new grpc.Metadata(),
-      cancelled: false,
-      getDeadline: () => deadline,
-      getPeer: () => 'forwarded',
-      getPath: () => forwarded.method,
-      on: () => call,
-      once: () => call,
-      sendMetadata: () => undefined,
-    } as unknown as grpc.ServerUnaryCall<unknown, unknown>;
-    method.handler(call, (error, value) => {
+    method.handler(syntheticCall(request, forwarded.method, deadline), (error, value) => {
       if (error) {
         if (isMoved(error)) reply({ notOwner: true });
         else reply({ statusCode: error.code ?? grpc.status.INTERNAL, statusMessage: error.details ?? '' });
