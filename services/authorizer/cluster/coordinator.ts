@@ -63,6 +63,15 @@ export class ClusterCoordinator {
     return nodeId === undefined ? undefined : this.members.get(nodeId);
   }
 
+  /** True when this node holds the shard right now. */
+  holds(shard: number): boolean {
+    return this.ownership.holds(shard);
+  }
+
+  get heldCount(): number {
+    return this.ownership.heldCount;
+  }
+
   get memberIds(): string[] {
     return [...this.members.keys()];
   }
@@ -95,10 +104,17 @@ export class ClusterCoordinator {
     this.logger.info({ shards: held.size }, 'left the cluster');
   }
 
-  /** Stops ticking without leaving (the process is dying or a test simulates a crash). */
+  /** Stops ticking without leaving (the process is dying, or a test simulates a paused node). */
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+  }
+
+  /** Ticks again after stop() (a paused node waking up). */
+  resume(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
   }
 
   private schedule(delay_ms = this.limits.tick_ms): void {

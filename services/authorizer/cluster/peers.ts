@@ -63,8 +63,9 @@ class PeerLink {
   }
 
   close(reason: string): void {
-    this.stream?.cancel();
+    const stream = this.stream;
     this.stream = undefined;
+    stream?.cancel();
     this.failAll(reason);
     this.client.close();
   }
@@ -98,6 +99,7 @@ class PeerLink {
       this.failAll(reason);
     };
     stream.on('error', (error: Error) => {
+      if (this.stream !== stream) return;
       this.logger.warn({ peer: this.member.nodeId, err: error.message }, 'forward stream failed');
       broken('forward stream failed');
     });
