@@ -55,7 +55,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   private durable: CardState | undefined;
   private uncommitted = 0;
   /** Originals with a reversal decided but not yet committed by this actor. */
-  private readonly reversalsInFlight = new Set<string>();
+  private reversalsInFlight: Set<string> | undefined;
   private readonly entity: EntityId;
 
   constructor(
@@ -179,7 +179,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       this.commitReversal(message, 'nothing_to_reverse', 0, original === undefined);
       return;
     }
-    const alreadyReversed = this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
+    const alreadyReversed = this.reversalsInFlight?.has(originalKey) === true || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
     if (!this.loaded) await this.reload();
     // Another card actor of this node may have started the same key while we awaited reads.
     if (this.answeredByIndex(message)) return;
@@ -261,7 +261,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     this.uncommitted += 1;
-    if (extra.reverse === 'reversed') this.reversalsInFlight.add(request.originalKey);
+    if (extra.reverse === 'reversed') (this.reversalsInFlight ??= new Set()).add(request.originalKey);
     if (changed) {
       this.state = after;
       this.version += 1;
@@ -271,7 +271,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   private settleMoney(message: Extract<CardMessage, { type: 'money' }>, record: IdempotencyRecord, written: CardState | undefined, outcome: CommitResult): void {
     const { request } = message;
     this.uncommitted -= 1;
-    if (request.kind === 'reverse') this.reversalsInFlight.delete(request.originalKey);
+    if (request.kind === 'reverse') this.reversalsInFlight?.delete(request.originalKey);
     switch (outcome.status) {
       case 'committed':
         if (written) this.durable = written;
