@@ -94,6 +94,10 @@ export class ClusterCoordinator {
     } catch (error) {
       this.logger.warn({ err: error }, 'could not leave the membership; peers will see it expire');
     }
+    // From now on this node routes as a non-member: calls still arriving go to the shards' next
+    // owners (computed without this node), never back to itself.
+    this.members.delete(this.self.nodeId);
+    this.owners = placementOf(this.ownership.shardCount, [...this.members.keys()]);
     const held = this.heldEpochs();
     for (const shard of held.keys()) this.drop(shard);
     try {
