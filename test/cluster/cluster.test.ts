@@ -82,7 +82,8 @@ class ClusterLoad {
 
   async send(entry: Sent): Promise<void> {
     const clients = this.clients();
-    const client = clients[Math.floor(this.random() * clients.length)] as TaplineClient;
+    const client = clients[Math.floor(this.random() * clients.length)];
+    if (client === undefined) throw new Error('load: no live node to send to');
     const startedMs = Date.now();
     try {
       entry.replies.push(await client.authorize(entry.request, 10_000));
@@ -173,6 +174,11 @@ describe('a 3-node cluster under load (real processes: join, SIGTERM, SIGKILL, S
 
   async function startNode(nodeId: string): Promise<void> {
     const node = await startNodeProcess((redis as RedisInstance).url, { ...cluster_env, TAPLINE_NODE_ID: nodeId });
+    // A node dying on its own is a failure of this test: say which and why.
+    node.child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${nodeId} stderr] ${chunk.toString()}`));
+    node.child.stdout?.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`[${nodeId}] ${line}\n`);
+    });
     nodes.set(nodeId, node);
     clients.set(nodeId, new TaplineClient(node.address));
   }
@@ -183,7 +189,11 @@ describe('a 3-node cluster under load (real processes: join, SIGTERM, SIGKILL, S
     nodes.delete(nodeId);
   }
 
+  let stopLoad: () => Promise<void> = () => Promise.resolve();
+
   after(async function () {
+    // Stop the load first (a failed step leaves it running) so nothing sends to closed clients.
+    await stopLoad().catch(() => undefined);
     for (const client of clients.values()) client.close();
     for (const node of nodes.values()) {
       try {
@@ -207,6 +217,7 @@ describe('a 3-node cluster under load (real processes: join, SIGTERM, SIGKILL, S
     await Promise.all(cards.map((id) => admin.issueCard(id, initial_balance_minor)));
 
     const load = new ClusterLoad(cards, () => [...clients.values()], seed);
+    stopLoad = () => load.stop();
     load.start(48);
     const report: string[] = [];
     const step = async (name: string, action: () => Promise<void>): Promise<void> => {

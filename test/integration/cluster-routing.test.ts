@@ -7,7 +7,8 @@
 // the client's deadline (a peer that never answers gets the remaining budget and the client gets
 // DEADLINE_EXCEEDED at its deadline); and a stale owner is fenced: when another holder takes the
 // shards, the node's commit is refused by Redis itself, the node drops the shard, and the call is
-// retried with the same key once the node owns the shard again, moving the money once.
+// retried with the same key once the node owns the shard again, moving the money once. A peer
+// link closed while calls wait to be flushed fails them as retryable instead of crashing the node.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -16,10 +17,12 @@ import type { RedisInstance } from '../../services/devenv/redis';
 import { TaplineClient, purchase } from '../../services/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
 import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
-import type { AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
+import { AuthorizationServiceService, type AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
 import { placementOf } from '../../actors/sharding/allocation';
 import { shardOf } from '../../actors/sharding/placement';
 import { ClusterStore } from '../../services/authorizer/store/cluster-store';
+import { Peers, type ForwardOutcome } from '../../services/authorizer/cluster/peers';
+import { pino } from 'pino';
 import { startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
 
@@ -181,6 +184,18 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
       await store.close();
       silent.forceShutdown();
     }
+  });
+
+  it('a peer link closed with calls still queued fails them as retryable (the node keeps running)', async () => {
+    const peers = new Peers({ forward_in_flight_max: 10, forward_timeout_ms: 1_000 }, pino({ level: 'silent' }));
+    const outcomes: ForwardOutcome[] = [];
+    // Queued in this turn; the peer leaves before the frame is flushed.
+    peers.forward({ nodeId: 'B', address: `127.0.0.1:${b.internalPort}` }, AuthorizationServiceService.getBalance.path, Buffer.alloc(0), 500, (o) => outcomes.push(o));
+    peers.update([], 'A');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(outcomes.map((o) => o.kind), ['retry']);
+    peers.closeAll();
   });
 
   it('a stale owner is fenced by Redis, drops the shard, and the call is retried with the same key', async () => {

@@ -34,6 +34,7 @@ class PeerLink {
   private outgoing: ForwardedCall[] = [];
   private flushScheduled = false;
   private nextCallId = 1;
+  private closed = false;
 
   constructor(readonly member: Member, private readonly limits: PeerLimits, private readonly logger: Logger) {
     this.client = new ClusterServiceClient(member.address, grpc.credentials.createInsecure(), {
@@ -45,6 +46,10 @@ class PeerLink {
   }
 
   forward(method: string, request: Buffer, timeout_ms: number, done: (outcome: ForwardOutcome) => void): void {
+    if (this.closed) {
+      done({ kind: 'retry', reason: 'peer link closed' });
+      return;
+    }
     if (this.pending.size >= this.limits.forward_in_flight_max) {
       done({ kind: 'failed', code: grpc.status.RESOURCE_EXHAUSTED, message: 'too many forwarded calls in flight' });
       return;
@@ -63,6 +68,8 @@ class PeerLink {
   }
 
   close(reason: string): void {
+    this.closed = true;
+    this.outgoing = [];
     const stream = this.stream;
     this.stream = undefined;
     stream?.cancel();
@@ -74,8 +81,16 @@ class PeerLink {
     this.flushScheduled = false;
     const calls = this.outgoing;
     this.outgoing = [];
-    if (calls.length === 0) return;
-    this.ensureStream().write({ calls });
+    // A link closed after the flush was scheduled has already failed these calls as retryable.
+    if (calls.length === 0 || this.closed) return;
+    try {
+      this.ensureStream().write({ calls });
+    } catch (error) {
+      // Opening or writing the stream failed at once (channel shut down): nothing was sent.
+      this.logger.warn({ peer: this.member.nodeId, err: error instanceof Error ? error.message : String(error) }, 'forward stream could not be written');
+      this.stream = undefined;
+      this.failAll('forward stream could not be written');
+    }
   }
 
   private ensureStream(): grpc.ClientDuplexStream<ForwardRequest, ForwardResponse> {

@@ -158,7 +158,16 @@ export class ClusterRouter {
           : statusError(grpc.status.UNAVAILABLE, `no owner for the entity's shard within ${deps.limits.route_wait_max_ms} ms (${why}); retry with the same key`));
         return;
       }
-      setTimeout(attempt, deps.limits.retry_ms);
+      setTimeout(guardedAttempt, deps.limits.retry_ms);
+    };
+    const guardedAttempt = (): void => {
+      try {
+        attempt();
+      } catch (error) {
+        // A programmer error must fail this call, not the process (attempts also run from timers).
+        deps.logger.error({ err: error, method: method.definition.path }, 'assertion: routing attempt threw');
+        answer(statusError(grpc.status.INTERNAL, 'internal error'));
+      }
     };
     const attempt = (): void => {
       if (deps.holds(shard)) {
@@ -191,7 +200,7 @@ export class ClusterRouter {
         }
       });
     };
-    attempt();
+    guardedAttempt();
   }
 
   /** The owner's side of the internal Forward stream: runs forwarded calls with the local handlers. */
