@@ -24,6 +24,7 @@ import { shardOf } from '../../actors/sharding/placement';
 import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
 import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { ClusterCoordinator } from './cluster/coordinator';
+import { ClusterMetrics } from './cluster/metrics';
 import { Peers } from './cluster/peers';
 import { ClusterRouter } from './cluster/router';
 import { ClusterStore } from './store/cluster-store';
@@ -120,7 +121,7 @@ export class AuthorizerNode {
 
     const inFlight = new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics);
     const holder: { node?: AuthorizerNode } = {};
-    const cluster = await AuthorizerNode.startCluster(config, logger, ownership, region, clock, () => holder.node?.accepting ?? false);
+    const cluster = await AuthorizerNode.startCluster(config, logger, ownership, region, clock, () => holder.node?.accepting ?? false, new ClusterMetrics(metrics.registry));
     const { server, health } = createGrpcServer({
       region,
       inFlight,
@@ -167,7 +168,7 @@ export class AuthorizerNode {
   }
 
   /** Membership store, peer links, the router and the internal (node-to-node) gRPC server. */
-  private static async startCluster(config: NodeConfig, logger: Logger, ownership: ShardOwnership, region: ShardRegion, clock: () => number, accepting: () => boolean): Promise<ClusterParts> {
+  private static async startCluster(config: NodeConfig, logger: Logger, ownership: ShardOwnership, region: ShardRegion, clock: () => number, accepting: () => boolean, metrics: ClusterMetrics): Promise<ClusterParts> {
     const store = await ClusterStore.connect(
       { url: config.TAPLINE_REDIS_URL, command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS, reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS },
       (error) => logger.warn({ err: error }, 'redis (cluster) connection error'),
@@ -184,6 +185,7 @@ export class AuthorizerNode {
       limits: { retry_ms: config.TAPLINE_ROUTE_RETRY_MS, route_wait_max_ms: config.TAPLINE_ROUTE_WAIT_MAX_MS },
       logger,
       clock,
+      metrics,
     });
     const server = new grpc.Server({
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
@@ -200,7 +202,7 @@ export class AuthorizerNode {
       member_ttl_ms: config.TAPLINE_MEMBER_TTL_MS,
       lease_ms: config.TAPLINE_SHARD_LEASE_MS,
       take_retry_ms: config.TAPLINE_TAKE_RETRY_MS,
-    }, logger, clock);
+    }, logger, clock, metrics);
     holder.coordinator = coordinator;
     return { store, coordinator, router, peers, server, port };
   }

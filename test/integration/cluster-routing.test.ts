@@ -35,6 +35,15 @@ const fast_cluster = {
 };
 
 /** The first id `prefix-<n>` whose shard the given member owns among `members`. */
+/** The value of a counter or gauge of a node's /metrics, for one label set (0 when absent). */
+async function metricValue(node: AuthorizerNode, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = node.metrics.registry.getSingleMetric(name);
+  if (metric === undefined) return 0;
+  const { values } = await metric.get();
+  const match = values.find((v) => Object.entries(labels).every(([key, value]) => v.labels[key] === value));
+  return match?.value ?? 0;
+}
+
 function idOwnedBy(member: string, members: string[], prefix: string): string {
   const owners = placementOf(test_shard_count, members);
   for (let n = 0; ; n++) if (owners[shardOf(`${prefix}-${n}`, test_shard_count)] === member) return `${prefix}-${n}`;
@@ -82,6 +91,9 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     const [balanceA, balanceB] = await Promise.all([viaA.balance(cardOfB), viaB.balance(cardOfB)]);
     assert.equal(balanceA.balance?.amountMinor, 7_500n);
     assert.deepEqual(balanceA, balanceB, 'both nodes answer with the owner\'s balance');
+    assert.ok(await metricValue(a, 'tapline_cluster_forwarded_total', { result: 'ok' }) >= 3, 'A counted its forwarded calls');
+    const held = await metricValue(a, 'tapline_cluster_shards_held') + await metricValue(b, 'tapline_cluster_shards_held');
+    assert.equal(held, test_shard_count, 'the shards-held gauges add up to every shard');
   });
 
   it('AuthorizeStream items for cards of another node are answered, each with its correlation id', async () => {
@@ -229,6 +241,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
       assert.equal((await inspect.card(cardOfA))?.balanceMinor, 700);
       const entries = (await inspect.outbox()).filter((r) => r['key'] === `t:${terminal}:2`);
       assert.equal(entries.length, 1, 'one outbox entry for the retried request');
+      assert.ok(await metricValue(a, 'tapline_cluster_shard_moves_total', { event: 'lost' }) >= 1, 'A counted the lost shard');
     } finally {
       await inspect.close();
     }

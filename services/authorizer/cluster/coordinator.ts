@@ -16,6 +16,7 @@ import { changeFor, placementOf } from '../../../actors/sharding/allocation';
 import type { ShardOwnership } from '../../../actors/sharding/shard-ownership';
 import type { ClusterStore, Member } from '../store/cluster-store';
 import type { Peers } from './peers';
+import type { ClusterMetrics } from './metrics';
 
 export interface ClusterLimits {
   /** Heartbeat, renewal and placement period. */
@@ -50,6 +51,7 @@ export class ClusterCoordinator {
     private readonly limits: ClusterLimits,
     private readonly logger: Logger,
     private readonly clock: () => number,
+    private readonly metrics?: ClusterMetrics,
   ) {}
 
   /** Joins and runs the first round (takes the free shards it owns) before the node serves. */
@@ -147,6 +149,7 @@ export class ClusterCoordinator {
     }
     if (this.stopped) return false;
     this.members = new Map(members.map((m) => [m.nodeId, m]));
+    this.metrics?.members.set(this.members.size);
     this.owners = placementOf(this.ownership.shardCount, [...this.members.keys()]);
     this.peers.update(members, this.self.nodeId);
 
@@ -158,6 +161,7 @@ export class ClusterCoordinator {
         if (this.ownership.epochOf(shard) !== held.get(shard)) continue;
         this.logger.warn({ shard }, 'shard taken by another node; dropping it');
         this.drop(shard);
+        this.metrics?.shardMoves.inc({ event: 'lost' });
       }
     } catch (error) {
       this.logger.warn({ err: error }, 'lease renewal failed');
@@ -170,6 +174,8 @@ export class ClusterCoordinator {
     if (change.take.length === 0) return false;
     const taken = await this.store.take(this.self.nodeId, change.take, this.limits.lease_ms);
     for (const [shard, epoch] of taken) this.ownership.hold(shard, epoch);
+    this.metrics?.shardMoves.inc({ event: 'taken' }, taken.size);
+    this.metrics?.shardsHeld.set(this.ownership.heldCount);
     if (taken.size > 0) this.logger.info({ taken: taken.size, members: this.members.size }, 'took shards');
     return taken.size < change.take.length;
   }
@@ -185,12 +191,15 @@ export class ClusterCoordinator {
     // Commits of these shards already sent carry the old epoch: they land before the new owner's
     // INCR or are refused after it; either way the new owner reads Redis after its INCR.
     await this.store.release(this.self.nodeId, released);
+    this.metrics?.shardMoves.inc({ event: 'handed_off' }, released.size);
+    this.metrics?.shardsHeld.set(this.ownership.heldCount);
     this.logger.info({ released: released.size, members: this.members.size }, 'handed off shards');
   }
 
   private drop(shard: number): void {
     this.ownership.release(shard);
     this.host.stopShard(shard);
+    this.metrics?.shardsHeld.set(this.ownership.heldCount);
   }
 
   private selfFenceIfExpired(): void {

@@ -14,6 +14,7 @@ import { shard_moved_trailer } from '../grpc/status';
 import type { Member } from '../store/cluster-store';
 import type { ForwardOutcome, Peers } from './peers';
 import { routingKeyOf } from './routing-keys';
+import type { ClusterMetrics } from './metrics';
 
 export interface RouterLimits {
   /** Pause between attempts while a shard has no reachable owner. */
@@ -34,6 +35,7 @@ export interface RouterDeps {
   readonly limits: RouterLimits;
   readonly logger: Logger;
   readonly clock: () => number;
+  readonly metrics?: ClusterMetrics;
 }
 
 type UnaryHandler = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
@@ -144,10 +146,12 @@ export class ClusterRouter {
     let encoded: Buffer | undefined;
     this.routed += 1;
     let answered = false;
+    const startedMs = deps.clock();
     const answer = (error: ServiceError, value?: unknown): void => {
       if (answered) return;
       answered = true;
       this.routed -= 1;
+      deps.metrics?.routeWaitSeconds.observe((deps.clock() - startedMs) / 1000);
       if (this.routed === 0 && this.drainWaiters.length > 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
       callback(error, value);
     };
@@ -158,6 +162,7 @@ export class ClusterRouter {
           : statusError(grpc.status.UNAVAILABLE, `no owner for the entity's shard within ${deps.limits.route_wait_max_ms} ms (${why}); retry with the same key`));
         return;
       }
+      deps.metrics?.routeRetries.inc();
       setTimeout(guardedAttempt, deps.limits.retry_ms);
     };
     const guardedAttempt = (): void => {
@@ -185,6 +190,7 @@ export class ClusterRouter {
       encoded ??= method.definition.requestSerialize(call.request);
       const timeout_ms = Number.isFinite(deadlineMs) ? Math.max(1, Math.min(0xffffffff, deadlineMs - deps.clock())) : 0;
       deps.peers.forward(owner, method.definition.path, encoded, timeout_ms, (outcome: ForwardOutcome) => {
+        deps.metrics?.forwarded.inc({ result: outcome.kind === 'result' ? 'ok' : outcome.kind });
         if (outcome.kind === 'retry') retryOrGiveUp(outcome.reason);
         else if (outcome.kind === 'failed') answer(statusError(outcome.code, outcome.message));
         else if (outcome.result.statusCode !== 0) answer(statusError(outcome.result.statusCode, outcome.result.statusMessage));
