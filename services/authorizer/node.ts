@@ -178,7 +178,9 @@ export class AuthorizerNode {
     const router = new ClusterRouter({
       self: config.TAPLINE_NODE_ID,
       shardCount: config.TAPLINE_SHARD_COUNT,
-      holds: (shard) => ownership.holds(shard),
+      // A shard counts as held only while its lease is known fresh: a resumed stale owner waits for
+      // its next round instead of answering from memory (its writes are fenced by Redis anyway).
+      holds: (shard) => ownership.holds(shard) && (holder.coordinator?.leasesFresh ?? false),
       ownerOf: (shard) => holder.coordinator?.ownerOf(shard),
       accepting,
       peers,

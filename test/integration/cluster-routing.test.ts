@@ -210,6 +210,24 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     peers.closeAll();
   });
 
+  it('a node whose leases are not renewed stops answering from memory until it renews', async () => {
+    const cardOfA = idOwnedBy('A', ['A', 'B'], 'fresh-card');
+    await viaA.issueCard(cardOfA, 1_000);
+    assert.equal((await viaA.balance(cardOfA)).balance?.amountMinor, 1_000n);
+    a.coordinator.stop();
+    try {
+      await waitFor('A\'s leases are past their renewal', () => !a.coordinator.leasesFresh, () => 'still fresh', 5_000, 20);
+      // Nobody took the shard, but A cannot know that: it must not serve the balance from memory.
+      const call = new Promise<grpc.ServiceError | undefined>((resolve) => {
+        viaA.authorization.getBalance({ cardId: cardOfA }, new grpc.Metadata(), { deadline: Date.now() + 300 }, (error) => resolve(error ?? undefined));
+      });
+      assert.equal((await call)?.code, grpc.status.DEADLINE_EXCEEDED, 'no answer from a node whose ownership is unconfirmed');
+    } finally {
+      a.coordinator.resume();
+    }
+    assert.equal((await viaA.balance(cardOfA)).balance?.amountMinor, 1_000n, 'served again once the lease is renewed');
+  });
+
   it('a stale owner is fenced by Redis, drops the shard, and the call is retried with the same key', async () => {
     const cardOfA = idOwnedBy('A', ['A', 'B'], 'fenced-card');
     const terminal = idOwnedBy('A', ['A', 'B'], 'fenced-till');

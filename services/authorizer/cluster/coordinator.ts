@@ -70,6 +70,15 @@ export class ClusterCoordinator {
     return this.ownership.holds(shard);
   }
 
+  /**
+   * True while the last successful lease renewal was sent less than a lease ago. Past that, other
+   * nodes may already own this node's shards (it was paused, or cut off from Redis), so it must
+   * not answer from memory until its next round confirms or drops them.
+   */
+  get leasesFresh(): boolean {
+    return this.clock() - this.lastRenewSentOkMs < this.limits.lease_ms;
+  }
+
   get heldCount(): number {
     return this.ownership.heldCount;
   }
