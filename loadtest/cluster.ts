@@ -134,6 +134,8 @@ function distribution(values: number[]): Distribution {
 class ShardProbe {
   readonly worst_ms = new Map<number, number>();
   errors = 0;
+  /** Failed calls by gRPC status and message (what a client saw). */
+  readonly errorKinds = new Map<string, number>();
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
 
@@ -147,8 +149,11 @@ class ShardProbe {
         const started = process.hrtime.bigint();
         try {
           await this.target().authorize(request, 15_000);
-        } catch {
+        } catch (error) {
           this.errors += 1;
+          const { code, details } = error as { code?: number; details?: string };
+          const kind = `${code ?? '?'} ${details ?? String(error)}`.slice(0, 120);
+          this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
         }
         const waited = Number(process.hrtime.bigint() - started) / 1e6;
         const shard = shardOf(request.cardId, shard_count);
@@ -220,7 +225,7 @@ export async function clusterPhase(dataDir: string, log: (message: string, field
     await moving.stop();
     const baseline = distribution([...steady.worst_ms.values()]);
     const handoff = distribution([...moving.worst_ms.values()]);
-    log('cluster: hand-off (leave + join) per-shard longest wait', { baseline, handoff, errors: moving.errors });
+    log('cluster: hand-off (leave + join) per-shard longest wait', { baseline, handoff, errors: moving.errors, error_kinds: Object.fromEntries(moving.errorKinds) });
 
     const memory = JSON.parse(execFileSync(process.execPath, ['--expose-gc', join(projectRoot(), 'dist/loadtest/card-memory.js'), String(settings.memory_cards)], { encoding: 'utf8' })) as ClusterReport['memory'];
     log('cluster: memory per active card actor', memory);
