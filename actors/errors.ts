@@ -53,3 +53,14 @@ export const unimplemented = (message: string, context?: Record<string, unknown>
 
 /** A failure that an entity's reply callback receives instead of a reply. */
 export type Outcome<R> = { ok: true; value: R } | { ok: false; error: TaplineError };
+
+/**
+ * The entity's shard is not (or no longer) held here: nothing of the request ran or was written.
+ * The cluster router retries it on the shard's new owner, with the same request (and key).
+ */
+export const shardMoved = (message: string, context?: Record<string, unknown>): TaplineError =>
+  new TaplineError('unavailable', message, { ...context, shard_moved: true });
+
+export function isShardMoved(error: unknown): boolean {
+  return error instanceof TaplineError && error.context['shard_moved'] === true;
+}

@@ -19,6 +19,7 @@ import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../services/client/tapline-client';
 import { fleetRequests, fleetVsCard, seedFleets } from './fleet';
 import { clients, closedLoopStream, closedLoopUnary, openLoopUnary, round, unaryTargets, type PhaseResult } from './driver';
+import { clusterPhase } from './cluster';
 
 function medianBy(results: PhaseResult[], key: (r: PhaseResult) => number): PhaseResult {
   const sorted = [...results].sort((a, b) => key(a) - key(b));
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
     const node = await startServerProcess({
       script: 'dist/services/authorizer/main.js',
       nodeArgs: authorizer_node_flags,
-      env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_GRPC_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'bench-1' },
+      env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'bench-1' },
     });
     processes.push(node);
     // The echo server runs with the same V8 flags, so the comparison is like for like.
@@ -171,6 +172,9 @@ async function main(): Promise<void> {
     // Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts).
     const micro = JSON.parse(execFileSync(process.execPath, [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/micro.js'), redis.url], { encoding: 'utf8' })) as Record<string, number>;
     log('micro', micro);
+    // Cluster: forwarding cost, hand-off windows and memory per card (loadtest/cluster.ts, ~45 s).
+    // It runs on its own Redis after the single-node phases, so it does not disturb them.
+    const cluster = await clusterPhase(runDir, log);
     const errors = [...rows.echo, ...rows.uniform, ...rows.hot, stream, ...halves.tapline, ...halves.echo].reduce((sum, r) => sum + r.errors, 0);
     const report = {
       machine: { cpu_cores: cpus().length, node: process.version },
@@ -184,6 +188,9 @@ async function main(): Promise<void> {
       micro,
       streamer: { authorize_rps_with: cost.with.map((r) => r.rps), authorize_rps_without: cost.without.map((r) => r.rps), outbox_left_before_rounds: [undrained, ...cost.undrained] },
       clickhouse_lag_ms: lag,
+      cluster: { single: cluster.single, cluster3: cluster.cluster3, cores: cluster.cores, handoff_baseline_ms: cluster.handoff_baseline_ms, handoff_errors: cluster.handoff_errors, memory: cluster.memory },
+      bytes_per_active_card: cluster.memory.bytes_per_active_card,
+      handoff_unavailable_ms: cluster.handoff_unavailable_ms,
       ratios: {
         authorize_vs_echo: round(authorize.rps / echoPeak.rps),
         stream_vs_authorize: round(stream.rps / authorize.rps),
@@ -192,6 +199,7 @@ async function main(): Promise<void> {
         // Two rounds each: the ratio of their totals (a median of two would just be the lower).
         authorize_with_streamer_vs_without: round(sumRps(cost.with) / sumRps(cost.without)),
         fleet_vs_card: fleetPhase.fleet_vs_card,
+        cluster3_vs_single: cluster.ratios.cluster3_vs_single,
       },
     };
     process.stdout.write(JSON.stringify(report) + '\n');

@@ -4,7 +4,7 @@
 // still being committed; each carries the version it was decided on, so if one does not land
 // the ones after it are refused by Redis too, the actor reloads and decides them again.
 
-import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, unavailable, type Outcome } from '../errors';
+import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
 import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { Claim, CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } from '../runtime/persistence';
@@ -85,7 +85,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   private durable: CardState | undefined;
   private uncommitted = 0;
   /** Originals with a reversal decided but not yet committed by this actor. */
-  private readonly reversalsInFlight = new Set<string>();
+  private reversalsInFlight: Set<string> | undefined;
   private readonly entity: EntityId;
 
   constructor(
@@ -355,7 +355,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       this.commitReversal(message, 'nothing_to_reverse', 0, original === undefined);
       return;
     }
-    const alreadyReversed = this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
+    const alreadyReversed = this.reversalsInFlight?.has(originalKey) === true || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
     if (!this.loaded) await this.reload();
     // Another card actor of this node may have started the same key while we awaited reads.
     if (this.answeredByIndex(message)) return;
@@ -661,7 +661,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     this.uncommitted += 1;
-    if (extra.reverse === 'reversed') this.reversalsInFlight.add(request.originalKey);
+    if (extra.reverse === 'reversed') (this.reversalsInFlight ??= new Set()).add(request.originalKey);
     if (changed) {
       this.state = after;
       this.version += 1;
@@ -671,7 +671,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   private settleMoney(message: Extract<CardMessage, { type: 'money' }>, record: IdempotencyRecord, written: CardState | undefined, outcome: CommitResult): void {
     const { request } = message;
     this.uncommitted -= 1;
-    if (request.kind === 'reverse') this.reversalsInFlight.delete(request.originalKey);
+    if (request.kind === 'reverse') this.reversalsInFlight?.delete(request.originalKey);
     switch (outcome.status) {
       case 'committed':
         if (written) this.durable = written;
@@ -862,7 +862,7 @@ function reusedKey(request: MoneyRequest): TaplineError {
 }
 
 function settledFailure(outcome: CommitResult): TaplineError {
-  if (outcome.status === 'fenced') return unavailable('shard moved to another node; retry with the same key');
+  if (outcome.status === 'fenced') return shardMoved('shard moved to another node; retry with the same key');
   if (outcome.status === 'failed') return unavailable('could not persist; retry with the same key', { cause: outcome.error.message });
   return unavailable('could not persist; retry with the same key');
 }

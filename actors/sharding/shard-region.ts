@@ -2,7 +2,7 @@
 // activates the entity's actor on first use (the actor loads itself from Redis), and passivates
 // actors that have been idle, so memory stays bounded however many cards exist.
 
-import { TaplineError, resourceExhausted, unavailable } from '../errors';
+import { TaplineError, resourceExhausted, shardMoved, unavailable } from '../errors';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
 import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer, type ReplaceAnswer, type Reply, type TransitionAnswer } from '../card/actor';
 import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
@@ -14,6 +14,7 @@ import { FleetBehavior, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
 import { shardOf } from './placement';
 import type { ShardOwnership } from './shard-ownership';
+import type { TerminalCache } from './terminal-cache';
 
 /** What the region needs from a behaviour besides receiving messages. */
 export interface PassivatableBehavior<C> extends EntityBehavior<C> {
@@ -57,7 +58,7 @@ export class EntityPool<C> {
   tell(id: string, message: C): TaplineError | undefined {
     let activation = this.active.get(id);
     const shard = activation?.shard ?? shardOf(id, this.ownership.shardCount);
-    if (!this.ownership.holds(shard)) return unavailable('shard not held by this node; retry', { shard });
+    if (!this.ownership.holds(shard)) return shardMoved('shard not held by this node; retry', { shard });
     if (activation === undefined) {
       if (this.active.size >= this.limits.active_entities_max) {
         return resourceExhausted('too many active entities', { kind: this.type.kind });
@@ -93,6 +94,20 @@ export class EntityPool<C> {
     return stopped;
   }
 
+  /** Stops the actors of one shard (handed off or fenced); queued commands are answered as moved. */
+  stopShard(shard: number): number {
+    let stopped = 0;
+    for (const [id, activation] of this.active) {
+      if (activation.shard !== shard) continue;
+      this.active.delete(id);
+      const queued = activation.actor.stop();
+      if (queued.length > 0) activation.behavior.fail(queued, shardMoved('shard moved to another node; retry', { shard }));
+      activation.behavior.passivated?.();
+      stopped += 1;
+    }
+    return stopped;
+  }
+
   /** Stops every actor (shutdown); commands still queued are answered UNAVAILABLE. */
   stopAll(): void {
     for (const activation of this.active.values()) {
@@ -124,6 +139,8 @@ export type MerchantGate = (merchantId: string) => Promise<TaplineError | undefi
 export interface RegionContext {
   readonly card: Omit<CardActorContext, 'retell'>;
   readonly terminal: Omit<TerminalActorContext, 'retell' | 'publish'>;
+  /** Terminals of shards held by other nodes (cluster); without it every terminal is local. */
+  readonly remoteTerminals?: TerminalCache;
 }
 
 
@@ -136,7 +153,10 @@ export class ShardRegion {
   /** Durable terminal states published by their actors; read-only here. */
   private readonly terminalDirectory = new Map<string, TerminalState>();
 
-  constructor(runtime: ActorRuntime, ownership: ShardOwnership, limits: RegionLimits, context: RegionContext, clock: () => number) {
+  private readonly remoteTerminals: TerminalCache | undefined;
+
+  constructor(runtime: ActorRuntime, private readonly ownership: ShardOwnership, limits: RegionLimits, context: RegionContext, clock: () => number) {
+    this.remoteTerminals = context.remoteTerminals;
     const publish = (terminalId: string, state: TerminalState | undefined): void => {
       if (state === undefined) this.terminalDirectory.delete(terminalId);
       else this.terminalDirectory.set(terminalId, state);
@@ -186,6 +206,15 @@ export class ShardRegion {
       const check = checkCanTransact(published);
       if (check.ok) toCard(check.merchantId);
       else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
+      return;
+    }
+    if (this.remoteTerminals !== undefined && !this.ownership.holds(shardOf(request.terminalId, this.ownership.shardCount))) {
+      // The terminal lives on another node: its durable state, read through a bounded-staleness cache.
+      this.remoteTerminals.get(request.terminalId, (state) => {
+        const check = checkCanTransact(state);
+        if (check.ok) toCard(check.merchantId);
+        else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
+      }, (error) => reply({ ok: false, error }));
       return;
     }
     const refused = this.terminals.tell(request.terminalId, {
@@ -268,6 +297,11 @@ export class ShardRegion {
 
   passivateIdle(): number {
     return this.cards.passivateIdle() + this.terminals.passivateIdle() + this.fleets.passivateIdle();
+  }
+
+  /** Drops the actors of a shard this node no longer holds (cluster hand-off or fencing). */
+  stopShard(shard: number): number {
+    return this.cards.stopShard(shard) + this.terminals.stopShard(shard);
   }
 
   stopAll(): void {

@@ -3,7 +3,7 @@
 // of the terminal's registration and enabled flag. Checks read memory only; changes go through
 // group commit like card decisions and are answered once durable.
 
-import { TaplineError, resourceExhausted, unavailable } from '../errors';
+import { TaplineError, resourceExhausted, shardMoved, unavailable } from '../errors';
 import type { Reply } from '../card/actor';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { CommitEntry, EntityId, Persistence } from '../runtime/persistence';
@@ -118,7 +118,8 @@ export class TerminalBehavior implements EntityBehavior<TerminalMessage> {
           }
           return;
         }
-        message.reply({ ok: false, error: unavailable('could not persist terminal change; retry', { status: outcome.status }) });
+        if (outcome.status === 'fenced') message.reply({ ok: false, error: shardMoved('shard moved to another node; retry') });
+        else message.reply({ ok: false, error: unavailable('could not persist terminal change; retry', { status: outcome.status }) });
       },
     };
     if (!this.context.persistence.submit(entry)) {

@@ -68,6 +68,33 @@ const schema = z.object({
   // A program's cached configuration is reread after this long, so a change made through
   // another node reaches this one within 10 s; cards reread it anyway when they are loaded.
   TAPLINE_PROGRAM_REFRESH_MS: int(100, 3_600_000, 10_000),
+  // --- Cluster (docs/CLUSTER.md). The internal port serves only the node-to-node API.
+  TAPLINE_INTERNAL_HOST: z.string().optional(),
+  TAPLINE_INTERNAL_PORT: int(0, 65535, 50052),
+  // host:port peers use to reach this node's internal port (a pod's stable DNS name in Kubernetes).
+  // Default: TAPLINE_INTERNAL_HOST (or TAPLINE_GRPC_HOST) with the bound internal port.
+  TAPLINE_ADVERTISE_ADDRESS: z.string().regex(/^[A-Za-z0-9.\-[\]:]+:[0-9]{1,5}$/).optional(),
+  // Heartbeat / lease renewal / placement period. 500 ms: a graceful hand-off completes within
+  // about one period, and it costs each node two small scripts per period.
+  TAPLINE_CLUSTER_TICK_MS: int(20, 60_000, 500),
+  // A member that has not heartbeat for this long is gone; its shards move once their leases
+  // expire. 3 s is 6 missed heartbeats: a GC pause or a Redis hiccup does not evict a node.
+  TAPLINE_MEMBER_TTL_MS: int(100, 600_000, 3_000),
+  // A shard lease not renewed for this long may be taken by the shard's new owner; this bounds
+  // the unavailability of a crashed node's shards (plus one take retry).
+  TAPLINE_SHARD_LEASE_MS: int(100, 600_000, 3_000),
+  // While a shard it should own is still leased elsewhere, a node retries the take this often.
+  TAPLINE_TAKE_RETRY_MS: int(5, 60_000, 50),
+  // A call whose shard is moving is retried this often, for at most TAPLINE_ROUTE_WAIT_MAX_MS
+  // (and never past its deadline). The wait bound covers a crashed owner's lease plus a margin.
+  TAPLINE_ROUTE_RETRY_MS: int(1, 10_000, 20),
+  TAPLINE_ROUTE_WAIT_MAX_MS: int(10, 600_000, 10_000),
+  // Forwarded calls awaiting their owner's answer, per peer link.
+  TAPLINE_FORWARD_IN_FLIGHT_MAX: int(1, 10_000_000, 100_000),
+  // Terminals of other nodes' shards are read from Redis and trusted this long: a disabled
+  // terminal may still transact on other nodes for up to this long (docs/CLUSTER.md).
+  TAPLINE_TERMINAL_CACHE_MS: int(0, 600_000, 1_000),
+  TAPLINE_TERMINAL_CACHE_MAX: int(1, 10_000_000, 100_000),
   TAPLINE_TLS_CERT_FILE: z.string().optional(),
   TAPLINE_TLS_KEY_FILE: z.string().optional(),
   TAPLINE_TLS_CA_FILE: z.string().optional(),
@@ -84,6 +111,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.TAPLINE_STREAM_IN_FLIGHT_MAX > config.TAPLINE_IN_FLIGHT_MAX) problems.push('TAPLINE_STREAM_IN_FLIGHT_MAX must be <= TAPLINE_IN_FLIGHT_MAX');
   if (config.TAPLINE_COMMIT_PENDING_MAX < config.TAPLINE_COMMIT_BATCH_MAX) problems.push('TAPLINE_COMMIT_PENDING_MAX must be >= TAPLINE_COMMIT_BATCH_MAX');
   if (config.TAPLINE_PASSIVATION_SWEEP_MS > config.TAPLINE_PASSIVATE_AFTER_MS) problems.push('TAPLINE_PASSIVATION_SWEEP_MS must be <= TAPLINE_PASSIVATE_AFTER_MS');
+  if (config.TAPLINE_CLUSTER_TICK_MS * 2 > config.TAPLINE_SHARD_LEASE_MS) problems.push('TAPLINE_CLUSTER_TICK_MS must be at most half of TAPLINE_SHARD_LEASE_MS (a lease must survive one missed renewal)');
+  if (config.TAPLINE_CLUSTER_TICK_MS * 2 > config.TAPLINE_MEMBER_TTL_MS) problems.push('TAPLINE_CLUSTER_TICK_MS must be at most half of TAPLINE_MEMBER_TTL_MS');
+  if (config.TAPLINE_ROUTE_RETRY_MS > config.TAPLINE_ROUTE_WAIT_MAX_MS) problems.push('TAPLINE_ROUTE_RETRY_MS must be <= TAPLINE_ROUTE_WAIT_MAX_MS');
   const tls = [config.TAPLINE_TLS_CERT_FILE, config.TAPLINE_TLS_KEY_FILE].filter((v) => v !== undefined).length;
   if (tls === 1) problems.push('TAPLINE_TLS_CERT_FILE and TAPLINE_TLS_KEY_FILE go together');
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);

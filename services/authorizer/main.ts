@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const logger = createLogger('tapline-authorizer', config.TAPLINE_LOG_LEVEL);
   const node = await AuthorizerNode.start(config, logger);
   // One machine-readable line whatever the log level: supervisors and tests wait for it.
-  process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: node.grpcPort, metricsPort: node.metricsPort ?? null, pid: process.pid }) + '\n');
+  process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: node.grpcPort, metricsPort: node.metricsPort ?? null, internalPort: node.internalPort, pid: process.pid }) + '\n');
   onStopSignal((signal) => {
     logger.info({ signal }, 'shutting down');
     node.shutdown().then(() => process.exit(0), (error: unknown) => {

@@ -25,6 +25,29 @@ import { RedisProgramCards } from './store/program-cards';
 import { AutoReloader, SimulatedPsp } from './psp';
 import { handlePspCallback, type CardServiceDeps } from './grpc/cards-service';
 import type { CardState } from '../../actors/card/rules';
+import { shardKeyOf } from '../../actors/fleet/fleet-card-id';
+import * as grpc from '@grpc/grpc-js';
+import { TerminalCache } from '../../actors/sharding/terminal-cache';
+import type { TerminalState } from '../../actors/terminal/rules';
+import { shardOf } from '../../actors/sharding/placement';
+import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
+import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/tapline/v1/authorization';
+import { ClusterCoordinator } from './cluster/coordinator';
+import { ClusterMetrics } from './cluster/metrics';
+import { Peers } from './cluster/peers';
+import { ClusterRouter } from './cluster/router';
+import { ClusterStore } from './store/cluster-store';
+import { terminalKey } from './store/keys';
+
+/** The node's cluster parts (docs/CLUSTER.md). */
+interface ClusterParts {
+  readonly store: ClusterStore;
+  readonly coordinator: ClusterCoordinator;
+  readonly router: ClusterRouter;
+  readonly peers: Peers;
+  readonly server: GrpcServer;
+  readonly port: number;
+}
 
 export class AuthorizerNode {
   private accepting = false;
@@ -45,7 +68,17 @@ export class AuthorizerNode {
     private readonly httpServer: HttpServer | undefined,
     readonly grpcPort: number,
     readonly metricsPort: number | undefined,
+    private readonly cluster: ClusterParts,
   ) {}
+
+  /** Port of the node-to-node API. */
+  get internalPort(): number {
+    return this.cluster.port;
+  }
+
+  get coordinator(): ClusterCoordinator {
+    return this.cluster.coordinator;
+  }
 
   /** `options.clock`: tests move time (period boundaries); production uses the system clock. */
   static async start(config: NodeConfig, logger: Logger, options: { clock?: () => number } = {}): Promise<AuthorizerNode> {
@@ -56,10 +89,8 @@ export class AuthorizerNode {
     );
     const incarnation = await store.nextIncarnation();
     const ownership = new ShardOwnership(config.TAPLINE_SHARD_COUNT);
-    // A single node takes every shard. Taking increments each shard's epoch, which fences any
-    // earlier owner (a previous process of this node that is paused or not quite dead).
-    const shards = Array.from({ length: config.TAPLINE_SHARD_COUNT }, (_, shard) => shard);
-    for (const [shard, epoch] of await store.takeShards(shards)) ownership.hold(shard, epoch);
+    // Shards are taken by the cluster coordinator below (a lone node takes all of them). Taking
+    // increments each shard's epoch, which fences any earlier owner.
 
     const committer = new Committer(store, ownership, {
       batch_entries_max: config.TAPLINE_COMMIT_BATCH_MAX,
@@ -103,11 +134,20 @@ export class AuthorizerNode {
         ...(autoReloader === undefined ? {} : { onLowBalance: (state: CardState, triggerId: string) => autoReloader.trigger(state, triggerId) }),
       },
       terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
+      remoteTerminals: new TerminalCache(
+        async (terminalId) => {
+          const record = await store.loadRecord(terminalKey(shardOf(terminalId, config.TAPLINE_SHARD_COUNT), terminalId));
+          return record.data === undefined ? undefined : (JSON.parse(record.data) as TerminalState);
+        },
+        { staleness_ms: config.TAPLINE_TERMINAL_CACHE_MS, entries_max: config.TAPLINE_TERMINAL_CACHE_MAX },
+        clock,
+      ),
     }, clock);
 
     const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
     const inFlight = new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics);
     const holder: { node?: AuthorizerNode } = {};
+    const cluster = await AuthorizerNode.startCluster(config, logger, ownership, region, clock, () => holder.node?.accepting ?? false, new ClusterMetrics(metrics.registry));
     const serviceDeps: CardServiceDeps = {
       region,
       inFlight,
@@ -124,6 +164,10 @@ export class AuthorizerNode {
       issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
       programCards: new RedisProgramCards(store),
       psp: pspAdapter === undefined || pspSecret === undefined || autoReloader === undefined ? undefined : { adapter: pspAdapter, secret: pspSecret, autoReloader },
+      cluster: {
+        holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf(cardId)),
+        authorize: (request, done) => cluster.router.call(AuthorizationServiceService.authorize.path, request, (error, value) => done(error, value as AuthorizeResponse | undefined)),
+      },
     };
     pspDelivery.deliver = (payload, signature): void => {
       try {
@@ -137,6 +181,7 @@ export class AuthorizerNode {
     const { server, health } = createGrpcServer(serviceDeps, {
       message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
       tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },
+      route: (service, implementation) => cluster.router.wrap(service, implementation),
     });
     const grpcPort = await bindServer(server, `${config.TAPLINE_GRPC_HOST}:${config.TAPLINE_GRPC_PORT}`, serverCredentials({
       certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE,
@@ -146,8 +191,12 @@ export class AuthorizerNode {
       registry: metrics.registry, host: config.TAPLINE_GRPC_HOST, port: config.TAPLINE_METRICS_PORT, ready: () => holder.node?.ready ?? false,
     });
     const metricsPort = httpServer ? (httpServer.address() as AddressInfo).port : undefined;
-    const node = new AuthorizerNode(config, logger, metrics, store, committer, runtime, region, inFlight, server, health, httpServer, grpcPort, metricsPort);
+    const node = new AuthorizerNode(config, logger, metrics, store, committer, runtime, region, inFlight, server, health, httpServer, grpcPort, metricsPort, cluster);
     holder.node = node;
+    // Join last: peers may forward to this node as soon as it is a member. The first round
+    // takes the free shards this node owns (a lone node: all of them) before it serves.
+    node.accepting = true;
+    await cluster.coordinator.start();
     node.passivationTimer = setInterval(() => {
       region.passivateIdle();
       metrics.activeEntities.set({ kind: 'card' }, region.cards.size);
@@ -156,11 +205,52 @@ export class AuthorizerNode {
       metrics.inFlight.set(inFlight.current);
     }, config.TAPLINE_PASSIVATION_SWEEP_MS);
     node.passivationTimer.unref();
-    node.accepting = true;
     health.setStatus('', 'SERVING');
     for (const name of served_services) health.setStatus(name, 'SERVING');
-    logger.info({ grpcPort, metricsPort, shards: ownership.heldCount, incarnation, node: config.TAPLINE_NODE_ID }, 'authorizer node serving');
+    logger.info({ grpcPort, metricsPort, internalPort: cluster.port, shards: ownership.heldCount, members: cluster.coordinator.memberIds.length, incarnation, node: config.TAPLINE_NODE_ID }, 'authorizer node serving');
     return node;
+  }
+
+  /** Membership store, peer links, the router and the internal (node-to-node) gRPC server. */
+  private static async startCluster(config: NodeConfig, logger: Logger, ownership: ShardOwnership, region: ShardRegion, clock: () => number, accepting: () => boolean, metrics: ClusterMetrics): Promise<ClusterParts> {
+    const store = await ClusterStore.connect(
+      { url: config.TAPLINE_REDIS_URL, command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS, reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS },
+      (error) => logger.warn({ err: error }, 'redis (cluster) connection error'),
+    );
+    const peers = new Peers({ forward_in_flight_max: config.TAPLINE_FORWARD_IN_FLIGHT_MAX, forward_timeout_ms: config.TAPLINE_ROUTE_WAIT_MAX_MS }, logger);
+    const holder: { coordinator?: ClusterCoordinator } = {};
+    const router = new ClusterRouter({
+      self: config.TAPLINE_NODE_ID,
+      shardCount: config.TAPLINE_SHARD_COUNT,
+      // A shard counts as held only while its lease is known fresh: a resumed stale owner waits for
+      // its next round instead of answering from memory (its writes are fenced by Redis anyway).
+      holds: (shard) => ownership.holds(shard) && (holder.coordinator?.leasesFresh ?? false),
+      ownerOf: (shard) => holder.coordinator?.ownerOf(shard),
+      accepting,
+      peers,
+      limits: { retry_ms: config.TAPLINE_ROUTE_RETRY_MS, route_wait_max_ms: config.TAPLINE_ROUTE_WAIT_MAX_MS },
+      logger,
+      clock,
+      metrics,
+    });
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+    });
+    server.addService(ClusterServiceService, { forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>) => router.serveForward(call) });
+    const host = config.TAPLINE_INTERNAL_HOST ?? config.TAPLINE_GRPC_HOST;
+    const port = await bindServer(server, `${host}:${config.TAPLINE_INTERNAL_PORT}`, grpc.ServerCredentials.createInsecure());
+    const address = config.TAPLINE_ADVERTISE_ADDRESS ?? `${host}:${port}`;
+    const coordinator = new ClusterCoordinator({ nodeId: config.TAPLINE_NODE_ID, address }, store, ownership, region, peers, {
+      tick_ms: config.TAPLINE_CLUSTER_TICK_MS,
+      member_ttl_ms: config.TAPLINE_MEMBER_TTL_MS,
+      lease_ms: config.TAPLINE_SHARD_LEASE_MS,
+      take_retry_ms: config.TAPLINE_TAKE_RETRY_MS,
+    }, logger, clock, metrics);
+    holder.coordinator = coordinator;
+    return { store, coordinator, router, peers, server, port };
   }
 
   get ready(): boolean {
@@ -177,15 +267,23 @@ export class AuthorizerNode {
   }
 
   private async doShutdown(): Promise<void> {
+    const grace = this.config.TAPLINE_SHUTDOWN_GRACE_MS;
+    // With peers, hand the shards off first: calls still arriving here are forwarded to the new
+    // owners while this node drains. Alone, drain first so accepted calls finish here.
+    const handOffFirst = this.cluster.coordinator.hasPeers;
+    if (handOffFirst) await this.cluster.coordinator.leave();
     this.accepting = false;
     this.health.setStatus('', 'NOT_SERVING');
     for (const name of served_services) this.health.setStatus(name, 'NOT_SERVING');
     clearInterval(this.passivationTimer);
-    const grace = this.config.TAPLINE_SHUTDOWN_GRACE_MS;
-    const drained = await withinMs(Promise.all([this.inFlight.whenDrained(), this.committer.whenIdle()]), grace);
+    const drained = await withinMs(Promise.all([this.inFlight.whenDrained(), this.committer.whenIdle(), this.cluster.router.whenDrained()]), grace);
+    if (!handOffFirst) await this.cluster.coordinator.leave();
     if (!drained) this.logger.warn({ inFlight: this.inFlight.current, commits: this.committer.pendingCount }, 'shutdown grace elapsed with work in flight');
     await withinMs(new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve())), Math.min(grace, 2_000));
     this.grpcServer.forceShutdown();
+    this.cluster.server.forceShutdown();
+    this.cluster.peers.closeAll();
+    await this.cluster.store.close().catch((error: unknown) => this.logger.warn({ err: error }, 'redis (cluster) close failed'));
     this.region.stopAll();
     this.runtime.shutdown();
     await this.store.close().catch((error: unknown) => this.logger.warn({ err: error }, 'redis close failed'));

@@ -3,7 +3,8 @@
 // cards and terminals, runs a short burst of real authorizations over gRPC, prints what
 // happened, and keeps serving until Ctrl-C (then stops everything it started, in order).
 //
-// Options (environment): TAPLINE_UP_NODES (1), TAPLINE_UP_GRPC_PORT (50051, node i uses +i),
+// Options: `--nodes N` (or TAPLINE_NODES / TAPLINE_UP_NODES; default 1) authorizer nodes forming one
+// cluster on the same Redis (docs/CLUSTER.md). Environment: TAPLINE_UP_GRPC_PORT (50051, node i uses +i),
 // TAPLINE_UP_METRICS_PORT (9464), TAPLINE_UP_REDIS_PORT (6390), TAPLINE_UP_CLICKHOUSE_HTTP_PORT
 // (8133), TAPLINE_UP_CLICKHOUSE_TCP_PORT (9010), TAPLINE_UP_EXIT_AFTER_DEMO (unset: keep serving).
 
@@ -20,6 +21,16 @@ import { ReverseResult } from '../../gen/tapline/v1/authorization';
 import { stringLiteral } from '../streamer/sql';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+
+/** Authorizer nodes to start: `--nodes N`, else TAPLINE_NODES, else TAPLINE_UP_NODES, else 1. */
+export function nodeCountOf(argv: readonly string[], environment: Record<string, string | undefined>): number {
+  const flag = argv.findIndex((arg) => arg === '--nodes' || arg.startsWith('--nodes='));
+  const text = flag < 0 ? environment['TAPLINE_NODES'] ?? environment['TAPLINE_UP_NODES'] ?? '1'
+    : (argv[flag] as string).includes('=') ? (argv[flag] as string).split('=')[1] : argv[flag + 1];
+  const count = Number(text);
+  if (!/^[0-9]{1,2}$/.test(String(text)) || count < 1 || count > 16) throw new Error(`--nodes must be a number from 1 to 16, got ${JSON.stringify(text)}`);
+  return count;
+}
 
 function say(line = ''): void {
   process.stdout.write(`${line}\n`);
@@ -61,7 +72,7 @@ async function main(): Promise<void> {
       tcpPort: env('TAPLINE_UP_CLICKHOUSE_TCP_PORT', 9010),
     });
     say(`clickhouse  ${started.clickhouse.url}  (data in .data/clickhouse)`);
-    const nodeCount = env('TAPLINE_UP_NODES', 1);
+    const nodeCount = nodeCountOf(process.argv.slice(2), process.env);
     for (let i = 0; i < nodeCount; i++) {
       const node = await startServerProcess({
         script: 'dist/services/authorizer/main.js',
@@ -70,6 +81,7 @@ async function main(): Promise<void> {
           TAPLINE_NODE_ID: `local-${i + 1}`,
           TAPLINE_REDIS_URL: started.redis.url,
           TAPLINE_GRPC_PORT: String(env('TAPLINE_UP_GRPC_PORT', 50051) + i),
+          TAPLINE_INTERNAL_PORT: '0',
           TAPLINE_METRICS_PORT: String(env('TAPLINE_UP_METRICS_PORT', 9464) + i),
           TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
         },
@@ -106,7 +118,8 @@ async function main(): Promise<void> {
     });
     say(`reports     http://127.0.0.1:${reportsPort}/reports/float?currency=EUR  (and /reports/reconciliation, ...)`);
     const first = started.nodes[0];
-    if (first === undefined) throw new Error('TAPLINE_UP_NODES must be at least 1');
+    if (first === undefined) throw new Error('at least one node is needed');
+    if (started.nodes.length > 1) say(`cluster     ${started.nodes.length} nodes share 256 shards; any node accepts any request and forwards it to the card's owner`);
     const run = await demo(first.address);
     await reportFromClickHouse(started.clickhouse.url, run);
     const reconciliation = await fetch(`http://127.0.0.1:${reportsPort}/reports/reconciliation`).then((r) => r.json()) as { summary?: Record<string, unknown> };
@@ -195,7 +208,7 @@ async function demo(address: string): Promise<{ id: string; transactions: number
   return { id: run, transactions: burst.length + 1 + (firstApproved ? 1 : 0) };
 }
 
-main().catch((error: unknown) => {
+if (require.main === module) main().catch((error: unknown) => {
   process.stderr.write(`up failed: ${error instanceof Error ? error.stack : String(error)}\n`);
   process.exit(1);
 });

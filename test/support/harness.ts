@@ -28,6 +28,7 @@ export function nodeEnv(redisUrl: string, overrides: Record<string, string> = {}
   return {
     TAPLINE_REDIS_URL: redisUrl,
     TAPLINE_GRPC_PORT: '0',
+    TAPLINE_INTERNAL_PORT: '0',
     TAPLINE_METRICS_PORT: '-1',
     TAPLINE_LOG_LEVEL: process.env['TAPLINE_TEST_LOG_LEVEL'] ?? 'warn',
     TAPLINE_SHARD_COUNT: String(test_shard_count),

@@ -55,6 +55,16 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_GRPC_MESSAGE_MAX_BYTES: { min: 1_024, max: 64 * 1024 * 1024, fallback: 4 * 1024 * 1024 },
   TAPLINE_SHUTDOWN_GRACE_MS: { min: 0, max: 600_000, fallback: 20_000 },
   TAPLINE_PROGRAM_REFRESH_MS: { min: 100, max: 3_600_000, fallback: 10_000 },
+  TAPLINE_INTERNAL_PORT: { min: 0, max: 65_535, fallback: 50_052 },
+  TAPLINE_CLUSTER_TICK_MS: { min: 20, max: 60_000, fallback: 500, atMax: { TAPLINE_SHARD_LEASE_MS: '120000', TAPLINE_MEMBER_TTL_MS: '120000' } },
+  TAPLINE_MEMBER_TTL_MS: { min: 100, max: 600_000, fallback: 3_000, atMin: { TAPLINE_CLUSTER_TICK_MS: '50' } },
+  TAPLINE_SHARD_LEASE_MS: { min: 100, max: 600_000, fallback: 3_000, atMin: { TAPLINE_CLUSTER_TICK_MS: '50' } },
+  TAPLINE_TAKE_RETRY_MS: { min: 5, max: 60_000, fallback: 50 },
+  TAPLINE_ROUTE_RETRY_MS: { min: 1, max: 10_000, fallback: 20 },
+  TAPLINE_ROUTE_WAIT_MAX_MS: { min: 10, max: 600_000, fallback: 10_000, atMin: { TAPLINE_ROUTE_RETRY_MS: '10' } },
+  TAPLINE_FORWARD_IN_FLIGHT_MAX: { min: 1, max: 10_000_000, fallback: 100_000 },
+  TAPLINE_TERMINAL_CACHE_MS: { min: 0, max: 600_000, fallback: 1_000 },
+  TAPLINE_TERMINAL_CACHE_MAX: { min: 1, max: 10_000_000, fallback: 100_000 },
 };
 
 describe('config: defaults', () => {
@@ -143,6 +153,7 @@ describe('config: relations between bounds', () => {
     ['TAPLINE_STREAM_IN_FLIGHT_MAX', 'TAPLINE_IN_FLIGHT_MAX', ['1001', '1000'], '1000'],
     ['TAPLINE_COMMIT_PENDING_MAX', 'TAPLINE_COMMIT_BATCH_MAX', ['99', '100'], '100'],
     ['TAPLINE_PASSIVATION_SWEEP_MS', 'TAPLINE_PASSIVATE_AFTER_MS', ['2001', '2000'], '2000'],
+    ['TAPLINE_ROUTE_RETRY_MS', 'TAPLINE_ROUTE_WAIT_MAX_MS', ['101', '100'], '100'],
   ];
   for (const [name, partner, [value, partnerValue], equal] of relations) {
     it(`${name}: refused past ${partner}, allowed equal to it`, () => {
@@ -159,6 +170,12 @@ describe('config: relations between bounds', () => {
       ['TAPLINE_DRAIN_BATCH_MAX must be <= TAPLINE_MAILBOX_MAX', 'TAPLINE_PASSIVATION_SWEEP_MS must be <= TAPLINE_PASSIVATE_AFTER_MS'],
       'two relations',
     );
+  });
+
+  it('a lease and a membership must survive one missed heartbeat (tick at most half of each)', () => {
+    assertConfigError({ TAPLINE_CLUSTER_TICK_MS: '1501' }, ['TAPLINE_CLUSTER_TICK_MS', 'TAPLINE_SHARD_LEASE_MS', 'TAPLINE_MEMBER_TTL_MS'], 'tick past half the lease');
+    assertConfigError({ TAPLINE_SHARD_LEASE_MS: '999' , TAPLINE_CLUSTER_TICK_MS: '500' }, ['TAPLINE_SHARD_LEASE_MS'], 'lease below two ticks');
+    assert.equal(loadConfig({ TAPLINE_CLUSTER_TICK_MS: '1500' }).TAPLINE_CLUSTER_TICK_MS, 1500);
   });
 
   it('checks a relation against a default too (a mailbox below the default drain batch)', () => {

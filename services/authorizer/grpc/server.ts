@@ -27,6 +27,8 @@ export interface TlsFiles {
 export interface GrpcServerOptions {
   readonly message_max_bytes: number;
   readonly tls: TlsFiles;
+  /** Cluster routing: wraps each service so calls run on their entity's owner (cluster/router.ts). */
+  readonly route?: (service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => grpc.UntypedServiceImplementation;
 }
 
 export function serverCredentials(tls: TlsFiles): grpc.ServerCredentials {
@@ -43,10 +45,11 @@ export function createGrpcServer(deps: CardServiceDeps, options: GrpcServerOptio
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
   });
-  server.addService(AuthorizationServiceService, authorizationService(deps));
-  server.addService(AdminServiceService, adminService(deps));
-  server.addService(CardServiceService, cardService(deps));
-  server.addService(FleetAdminServiceService, fleetAdminService(deps));
+  const route = options.route ?? ((_service, implementation) => implementation);
+  server.addService(AuthorizationServiceService, route(AuthorizationServiceService, authorizationService(deps)));
+  server.addService(AdminServiceService, route(AdminServiceService, adminService(deps)));
+  server.addService(CardServiceService, route(CardServiceService, cardService(deps)));
+  server.addService(FleetAdminServiceService, route(FleetAdminServiceService, fleetAdminService(deps)));
 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [served_services[0]]: 'NOT_SERVING', [served_services[1]]: 'NOT_SERVING', [served_services[2]]: 'NOT_SERVING' });
   health.addToServer(server);

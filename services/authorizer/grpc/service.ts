@@ -3,7 +3,7 @@
 
 import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { TaplineError, failedPrecondition, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
+import { TaplineError, failedPrecondition, invalidArgument, isShardMoved, resourceExhausted, type Outcome } from '../../../actors/errors';
 import { operator_settable_statuses } from '../../../actors/card/rules';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
@@ -112,6 +112,16 @@ export interface ServiceDeps {
   readonly records: Pick<Persistence, 'loadIdempotencyRecord'>;
   /** Undefined when no PIN secret is configured (refunds are then refused). */
   readonly managers: ManagerDirectory | undefined;
+  /** Cluster: stream items whose card lives on another node go there (cluster/router.ts). */
+  readonly cluster?: StreamItemRouter;
+}
+
+/** How AuthorizeStream items reach their card's owner in a cluster. */
+export interface StreamItemRouter {
+  /** True when this node holds the card's shard (the item runs here). */
+  holdsCard(cardId: string): boolean;
+  /** Runs the item as an Authorize call on the card's owner (retried while the shard moves). */
+  authorize(request: AuthorizeRequest, done: (error: { code?: number; details?: string } | null, response?: AuthorizeResponse) => void): void;
 }
 
 export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
@@ -274,9 +284,34 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
       }
       inFlight += 1;
       let answered = false;
+      const wireRequest = item.request;
+      const viaOwner = (): void => {
+        // The card lives on another node (or its shard moved here mid-call): run it there.
+        deps.cluster?.authorize(wireRequest, (error, response) => {
+          inFlight -= 1;
+          deps.inFlight.release();
+          if (error !== null || response === undefined) {
+            deps.metrics.requests.inc({ method: 'AuthorizeStream', code: String(error?.code ?? GrpcStatus.INTERNAL) });
+            emit({ correlationId, statusCode: error?.code ?? GrpcStatus.INTERNAL, statusMessage: error?.details ?? 'internal error', reply: undefined });
+          } else {
+            answeredOk.inc();
+            emit({ correlationId, statusCode: GrpcStatus.OK, statusMessage: '', reply: response });
+          }
+          if (inputEnded && inFlight === 0 && !flushScheduled) flush();
+        });
+      };
+      if (deps.cluster !== undefined && !deps.cluster.holdsCard(request.cardId)) {
+        answered = true;
+        viaOwner();
+        continue;
+      }
       deps.region.money(request, (outcome) => {
         if (answered) return;
         answered = true;
+        if (!outcome.ok && deps.cluster !== undefined && isShardMoved(outcome.error)) {
+          viaOwner();
+          return;
+        }
         inFlight -= 1;
         deps.inFlight.release();
         if (!outcome.ok) {

@@ -3,7 +3,7 @@
 
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
-import { TaplineError, type ErrorCode } from '../../../actors/errors';
+import { TaplineError, isShardMoved, type ErrorCode } from '../../../actors/errors';
 
 const codes: Readonly<Record<ErrorCode, GrpcStatus>> = {
   invalid_argument: GrpcStatus.INVALID_ARGUMENT,
@@ -28,7 +28,12 @@ export function statusOf(error: unknown): StatusObject {
   return { code: GrpcStatus.INTERNAL, details: 'internal error' };
 }
 
+/** Trailer set on UNAVAILABLE when the entity's shard moved and nothing ran (cluster/router.ts retries). */
+export const shard_moved_trailer = 'tapline-shard-moved';
+
 export function serviceErrorOf(error: unknown): Partial<ServiceError> {
   const status = statusOf(error);
-  return { code: status.code, details: status.details, metadata: new Metadata() };
+  const metadata = new Metadata();
+  if (isShardMoved(error)) metadata.set(shard_moved_trailer, '1');
+  return { code: status.code, details: status.details, metadata };
 }

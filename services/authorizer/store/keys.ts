@@ -16,6 +16,9 @@
 //   tl:idem:<idempotencyKey>           string  {"f": fingerprint, "r": result} for RETENTION seconds
 //   tl:rev:<idempotencyKey>            string  reversal claim: the id of the transaction that reversed it
 //   tl:node:incarnation                counter  one value per node start; prefixes transaction ids
+//   tl:{s<shard>}:lease                string  "<node id>|<epoch>" with a TTL: the node holding the shard
+//   tl:cluster:members                 zset  node id -> membership expiry (ms, Redis time)
+//   tl:cluster:addr                    hash  node id -> advertised internal address (host:port)
 //
 // Entity, epoch and outbox keys of one shard share the hash tag {s<shard>}. Idempotency and
 // reversal keys are global on purpose: a terminal transaction number reused for a *different*
@@ -37,6 +40,11 @@ export function shardKeys(shard: number): ShardKeys {
     shard_keys_cache[shard] = keys;
   }
   return keys;
+}
+
+/** The lease of a shard: who holds it, at which epoch, until its TTL runs out (cluster.lua). */
+export function shardLeaseKey(shard: number): string {
+  return `tl:{s${shard}}:lease`;
 }
 
 export function cardKey(shard: number, cardId: string): string {

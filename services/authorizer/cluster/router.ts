@@ -1,0 +1,280 @@
+// Cluster routing of public calls. Every unary method with an entry in routing-keys.ts is
+// wrapped: if this node holds the entity's shard the normal handler runs here; otherwise the
+// request bytes go to the owner over the peer stream, the owner runs the SAME handler, and its
+// encoded reply (or gRPC status) is relayed unchanged. A call whose shard is moving (no owner
+// yet, owner refused as not-owner, commit fenced, link broken) is retried every `retry_ms` on
+// whoever owns the shard then, with the same request and therefore the same idempotency key,
+// until the client's deadline or `route_wait_max_ms`. Forwarded calls keep the client's deadline.
+
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { shardOf } from '../../../actors/sharding/placement';
+import type { ForwardRequest, ForwardResponse, ForwardedCall, ForwardedResult } from '../../../gen/tapline/internal/v1/cluster';
+import { shard_moved_trailer } from '../grpc/status';
+import type { Member } from '../store/cluster-store';
+import type { ForwardOutcome, Peers } from './peers';
+import { routingKeyOf } from './routing-keys';
+import type { ClusterMetrics } from './metrics';
+
+export interface RouterLimits {
+  /** Pause between attempts while a shard has no reachable owner. */
+  readonly retry_ms: number;
+  /** Longest a call waits for its shard's owner (bounds unavailability seen by one call). */
+  readonly route_wait_max_ms: number;
+}
+
+export interface RouterDeps {
+  readonly self: string;
+  readonly shardCount: number;
+  holds(shard: number): boolean;
+  /** The shard's owner by the latest placement (undefined: none known). */
+  ownerOf(shard: number): Member | undefined;
+  /** False once this node is shutting down: forwarded calls are refused as not-owner. */
+  accepting(): boolean;
+  readonly peers: Peers;
+  readonly limits: RouterLimits;
+  readonly logger: Logger;
+  readonly clock: () => number;
+  readonly metrics?: ClusterMetrics;
+}
+
+type UnaryHandler = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
+
+interface LocalMethod {
+  readonly definition: grpc.MethodDefinition<unknown, unknown>;
+  readonly handler: UnaryHandler;
+}
+
+type ServiceError = Partial<grpc.ServiceError> | null;
+
+function isMoved(error: ServiceError): boolean {
+  return error !== null && error.code === grpc.status.UNAVAILABLE && (error.metadata?.get(shard_moved_trailer).length ?? 0) > 0;
+}
+
+function statusError(code: grpc.status, details: string): Partial<grpc.ServiceError> {
+  return { code, details, metadata: new grpc.Metadata() };
+}
+
+/** A call object for a handler invoked without a client connection (forwarded or stream item). */
+function syntheticCall(request: unknown, path: string, deadline: Date | number): grpc.ServerUnaryCall<unknown, unknown> {
+  const call = {
+    request,
+    metadata: new grpc.Metadata(),
+    cancelled: false,
+    getDeadline: () => deadline,
+    getPeer: () => 'forwarded',
+    getPath: () => path,
+    on: () => call,
+    once: () => call,
+    sendMetadata: () => undefined,
+  };
+  return call as unknown as grpc.ServerUnaryCall<unknown, unknown>;
+}
+
+export class ClusterRouter {
+  private readonly local = new Map<string, LocalMethod>();
+  private routed = 0;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(private readonly deps: RouterDeps) {}
+
+  /** Wraps a service implementation so that its routed unary methods run on the owner. */
+  wrap(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): grpc.UntypedServiceImplementation {
+    const wrapped: grpc.UntypedServiceImplementation = { ...implementation };
+    for (const [name, definition] of Object.entries(service)) {
+      const handler = implementation[name];
+      if (handler === undefined || definition.requestStream || definition.responseStream) continue;
+      const method: LocalMethod = { definition: definition as grpc.MethodDefinition<unknown, unknown>, handler: handler as UnaryHandler };
+      this.local.set(definition.path, method);
+      const routed: UnaryHandler = (call, callback) => this.route(method, call, callback);
+      wrapped[name] = routed as grpc.UntypedHandleCall;
+    }
+    return wrapped;
+  }
+
+  /**
+   * Runs one request of a wrapped method as if a client had called it here without a deadline
+   * (bounded by route_wait_max_ms): locally if this node holds the shard, else on its owner.
+   */
+  call(path: string, request: unknown, done: (error: ServiceError, value?: unknown) => void): void {
+    const method = this.local.get(path);
+    if (method === undefined) {
+      done(statusError(grpc.status.UNIMPLEMENTED, `method ${path} is not routed`));
+      return;
+    }
+    this.route(method, syntheticCall(request, path, Infinity), (error, value) => done(error ?? null, value));
+  }
+
+  holdsKey(key: string): boolean {
+    return this.deps.holds(shardOf(key, this.deps.shardCount));
+  }
+
+  /** Calls routed from this node and not yet answered. */
+  get pending(): number {
+    return this.routed;
+  }
+
+  whenDrained(): Promise<void> {
+    if (this.routed === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private route(method: LocalMethod, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void {
+    const key = routingKeyOf(method.definition.path, call.request);
+    if (key === '') {
+      method.handler(call, callback);
+      return;
+    }
+    const shard = shardOf(key, this.deps.shardCount);
+    if (this.deps.holds(shard)) {
+      // The common case on a well-placed client (and always on a single node): no extra work
+      // unless the shard moves under the call.
+      method.handler(call, (error, value) => {
+        if (isMoved(error ?? null)) this.routeSlow(method, call, callback, shard);
+        else callback(error, value);
+      });
+      return;
+    }
+    this.routeSlow(method, call, callback, shard);
+  }
+
+  private routeSlow(method: LocalMethod, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, shard: number): void {
+    const { deps } = this;
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : Infinity;
+    const giveUpAtMs = Math.min(deadlineMs, deps.clock() + deps.limits.route_wait_max_ms);
+    let encoded: Buffer | undefined;
+    this.routed += 1;
+    let answered = false;
+    const startedMs = deps.clock();
+    const answer = (error: ServiceError, value?: unknown): void => {
+      if (answered) return;
+      answered = true;
+      this.routed -= 1;
+      deps.metrics?.routeWaitSeconds.observe((deps.clock() - startedMs) / 1000);
+      if (this.routed === 0 && this.drainWaiters.length > 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
+      callback(error, value);
+    };
+    const retryOrGiveUp = (why: string): void => {
+      if (deps.clock() + deps.limits.retry_ms >= giveUpAtMs) {
+        answer(deadlineMs <= giveUpAtMs
+          ? statusError(grpc.status.DEADLINE_EXCEEDED, `deadline passed while the entity's shard was moving (${why})`)
+          : statusError(grpc.status.UNAVAILABLE, `no owner for the entity's shard within ${deps.limits.route_wait_max_ms} ms (${why}); retry with the same key`));
+        return;
+      }
+      deps.metrics?.routeRetries.inc();
+      setTimeout(guardedAttempt, deps.limits.retry_ms);
+    };
+    const guardedAttempt = (): void => {
+      try {
+        attempt();
+      } catch (error) {
+        // A programmer error must fail this call, not the process (attempts also run from timers).
+        deps.logger.error({ err: error, method: method.definition.path }, 'assertion: routing attempt threw');
+        answer(statusError(grpc.status.INTERNAL, 'internal error'));
+      }
+    };
+    const attempt = (): void => {
+      if (deps.holds(shard)) {
+        method.handler(call, (error, value) => {
+          if (isMoved(error ?? null)) retryOrGiveUp('moved during the call');
+          else answer(error ?? null, value);
+        });
+        return;
+      }
+      const owner = deps.ownerOf(shard);
+      if (owner === undefined || owner.nodeId === deps.self) {
+        retryOrGiveUp('owner not known or not yet holding');
+        return;
+      }
+      encoded ??= method.definition.requestSerialize(call.request);
+      const timeout_ms = Number.isFinite(deadlineMs) ? Math.max(1, Math.min(0xffffffff, deadlineMs - deps.clock())) : 0;
+      deps.peers.forward(owner, method.definition.path, encoded, timeout_ms, (outcome: ForwardOutcome) => {
+        deps.metrics?.forwarded.inc({ result: outcome.kind === 'result' ? 'ok' : outcome.kind });
+        if (outcome.kind === 'retry') retryOrGiveUp(outcome.reason);
+        else if (outcome.kind === 'failed') answer(statusError(outcome.code, outcome.message));
+        else if (outcome.result.statusCode !== 0) answer(statusError(outcome.result.statusCode, outcome.result.statusMessage));
+        else {
+          let response: unknown;
+          try {
+            response = method.definition.responseDeserialize(Buffer.from(outcome.result.response));
+          } catch {
+            answer(statusError(grpc.status.INTERNAL, 'internal error'));
+            return;
+          }
+          answer(null, response);
+        }
+      });
+    };
+    guardedAttempt();
+  }
+
+  /** The owner's side of the internal Forward stream: runs forwarded calls with the local handlers. */
+  serveForward(call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>): void {
+    let outgoing: ForwardedResult[] = [];
+    let flushScheduled = false;
+    let closed = false;
+    const emit = (result: ForwardedResult): void => {
+      if (closed) return;
+      outgoing.push(result);
+      if (flushScheduled) return;
+      flushScheduled = true;
+      setImmediate(() => {
+        flushScheduled = false;
+        const results = outgoing;
+        outgoing = [];
+        if (!closed && results.length > 0) call.write({ results });
+      });
+    };
+    call.on('data', (frame: ForwardRequest) => {
+      for (const forwarded of frame.calls) this.runForwarded(forwarded, emit);
+    });
+    const close = (): void => {
+      closed = true;
+    };
+    call.on('end', () => {
+      close();
+      call.end();
+    });
+    call.on('cancelled', close);
+    call.on('error', close);
+  }
+
+  private runForwarded(forwarded: ForwardedCall, emit: (result: ForwardedResult) => void): void {
+    const reply = (fields: Partial<ForwardedResult>): void =>
+      emit({ callId: forwarded.callId, statusCode: 0, statusMessage: '', response: Buffer.alloc(0), notOwner: false, ...fields });
+    const method = this.local.get(forwarded.method);
+    if (method === undefined) {
+      reply({ statusCode: grpc.status.UNIMPLEMENTED, statusMessage: `method ${forwarded.method} is not forwardable` });
+      return;
+    }
+    let request: unknown;
+    try {
+      request = method.definition.requestDeserialize(Buffer.from(forwarded.request));
+    } catch {
+      reply({ statusCode: grpc.status.INVALID_ARGUMENT, statusMessage: 'forwarded request could not be decoded' });
+      return;
+    }
+    const shard = shardOf(routingKeyOf(forwarded.method, request), this.deps.shardCount);
+    if (!this.deps.accepting() || !this.deps.holds(shard)) {
+      reply({ notOwner: true });
+      return;
+    }
+    const deadline = forwarded.timeoutMs > 0 ? new Date(this.deps.clock() + forwarded.timeoutMs) : Infinity;
+    method.handler(syntheticCall(request, forwarded.method, deadline), (error, value) => {
+      if (error) {
+        if (isMoved(error)) reply({ notOwner: true });
+        else reply({ statusCode: error.code ?? grpc.status.INTERNAL, statusMessage: error.details ?? '' });
+        return;
+      }
+      let response: Buffer;
+      try {
+        response = method.definition.responseSerialize(value);
+      } catch {
+        reply({ statusCode: grpc.status.INTERNAL, statusMessage: 'internal error' });
+        return;
+      }
+      reply({ response });
+    });
+  }
+}

@@ -1,0 +1,76 @@
+// How every public method finds the entity it acts on: ONE table, method path -> routing key.
+// The routing key is the shard key (shardOf(key) is the shard): a card id for card operations, a
+// terminal id for terminal administration. A method added later only needs an entry here to be
+// forwarded to its owner (fleet cards: a function mapping the card id to its fleet account id).
+// A method without an entry, or a request whose key is empty, runs on the node that received it
+// (validation then answers, or the handler needs no owner).
+
+import { shardKeyOf } from '../../../actors/fleet/fleet-card-id';
+import { AdminServiceService } from '../../../gen/tapline/v1/admin';
+import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorization';
+import { CardServiceService } from '../../../gen/tapline/v1/cards';
+import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
+
+type KeyOf<Req> = (request: Req) => string;
+
+type RequestOf<M> = M extends { requestDeserialize: (bytes: Buffer) => infer Req } ? Req : never;
+
+function entry<M extends { path: string; requestDeserialize: (bytes: Buffer) => unknown }>(method: M, keyOf: KeyOf<RequestOf<M>>): [string, KeyOf<unknown>] {
+  return [method.path, keyOf as KeyOf<unknown>];
+}
+
+/** A card's shard key: the card id, or its fleet account's id for a fleet card ("<fleet>~<no>"). */
+const card = (cardId: string | undefined): string => (typeof cardId === 'string' ? shardKeyOf(cardId) : '');
+/** Runs where it arrives: the handler reaches each entity it touches through the router itself. */
+const anywhere = (): string => '';
+
+export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
+  entry(AuthorizationServiceService.authorize, (request) => card(request.cardId)),
+  entry(AuthorizationServiceService.topUp, (request) => card(request.cardId)),
+  entry(AuthorizationServiceService.reverse, (request) => card(request.cardId)),
+  entry(AuthorizationServiceService.getBalance, (request) => card(request.cardId)),
+  entry(AuthorizationServiceService.void, (request) => card(request.cardId)),
+  entry(AuthorizationServiceService.refund, (request) => card(request.cardId)),
+  entry(AuthorizationServiceService.getReceipt, (request) => card(request.cardId)),
+  entry(AdminServiceService.issueCard, (request) => card(request.cardId)),
+  entry(AdminServiceService.setCardStatus, (request) => card(request.cardId)),
+  entry(AdminServiceService.registerTerminal, (request) => request.terminalId),
+  entry(AdminServiceService.setTerminalEnabled, (request) => request.terminalId),
+  // Programs and issuance records live on the shard of their own id, managers on their merchant's.
+  entry(CardServiceService.defineProgram, (request) => request.programId),
+  entry(CardServiceService.getProgram, (request) => request.programId),
+  entry(CardServiceService.issueCard, (request) => card(request.cardId)),
+  entry(CardServiceService.bulkIssueCards, (request) => request.issuanceId),
+  entry(CardServiceService.changeCardState, (request) => card(request.cardId)),
+  entry(CardServiceService.getCard, (request) => card(request.cardId)),
+  entry(CardServiceService.registerManager, (request) => request.merchantId),
+  entry(CardServiceService.replaceCard, (request) => card(request.cardId)),
+  entry(CardServiceService.returnCard, (request) => card(request.cardId)),
+  entry(CardServiceService.runProgramRefund, (request) => request.programId),
+  entry(CardServiceService.startPspTopUp, (request) => card(request.cardId)),
+  entry(CardServiceService.handlePspCallback, anywhere),
+  entry(CardServiceService.setAutoReload, (request) => card(request.cardId)),
+  entry(CardServiceService.setPin, (request) => card(request.cardId)),
+  entry(CardServiceService.setTabLimit, (request) => card(request.cardId)),
+  entry(CardServiceService.settleTab, (request) => card(request.cardId)),
+  entry(FleetAdminServiceService.createFleetAccount, (request) => request.fleetId),
+  entry(FleetAdminServiceService.setFleetLimits, (request) => request.fleetId),
+  entry(FleetAdminServiceService.setFleetPolicy, (request) => request.fleetId),
+  entry(FleetAdminServiceService.setFleetPricing, (request) => request.fleetId),
+  entry(FleetAdminServiceService.loadBasePrices, (request) => request.fleetId),
+  entry(FleetAdminServiceService.issueFleetCard, (request) => request.fleetId),
+  entry(FleetAdminServiceService.setFleetCardLimits, (request) => card(request.cardId)),
+  entry(FleetAdminServiceService.setFleetCardStatus, (request) => card(request.cardId)),
+  entry(FleetAdminServiceService.getFleetAccount, (request) => request.fleetId),
+  entry(FleetAdminServiceService.getFleetCard, (request) => card(request.cardId)),
+  entry(FleetAdminServiceService.listReviewQueue, (request) => request.fleetId),
+  entry(FleetAdminServiceService.resolveReview, (request) => request.fleetId),
+]);
+
+/** The routing key of a request, or '' when the method has none (runs where it arrives). */
+export function routingKeyOf(path: string, request: unknown): string {
+  const keyOf = routing_keys.get(path);
+  if (keyOf === undefined) return '';
+  const key = keyOf(request);
+  return typeof key === 'string' ? key : '';
+}

@@ -1,0 +1,43 @@
+// Proves the cluster routing table (services/authorizer/cluster/routing-keys.ts): every unary
+// method of the public and admin services declares how its routing key is found (a method added
+// without an entry fails here, instead of silently running on whichever node received it), the
+// keys are the card or terminal ids of the requests, and a method without an entry routes nowhere.
+
+import assert from 'node:assert/strict';
+import { AdminServiceService } from '../../gen/tapline/v1/admin';
+import { AuthorizationServiceService } from '../../gen/tapline/v1/authorization';
+import { CardServiceService } from '../../gen/tapline/v1/cards';
+import { FleetAdminServiceService } from '../../gen/tapline/v1/fleet';
+import { routing_keys, routingKeyOf } from '../../services/authorizer/cluster/routing-keys';
+import { purchase } from '../../services/client/tapline-client';
+
+describe('cluster routing keys', () => {
+  it('every unary public and admin method has a routing key entry', () => {
+    for (const service of [AuthorizationServiceService, AdminServiceService, CardServiceService, FleetAdminServiceService]) {
+      for (const [name, method] of Object.entries(service)) {
+        if (method.requestStream || method.responseStream) continue;
+        assert.ok(routing_keys.has(method.path), `${name} (${method.path}) declares its routing key`);
+      }
+    }
+  });
+
+  it('money and card methods route by card id, terminal administration by terminal id', () => {
+    assert.equal(routingKeyOf(AuthorizationServiceService.authorize.path, purchase('till-1', 1, 'card-9', 100)), 'card-9');
+    assert.equal(routingKeyOf(AuthorizationServiceService.getBalance.path, { cardId: 'card-3' }), 'card-3');
+    assert.equal(routingKeyOf(AdminServiceService.issueCard.path, { cardId: 'card-4' }), 'card-4');
+    assert.equal(routingKeyOf(AdminServiceService.registerTerminal.path, { terminalId: 'till-2', merchantId: 'm' }), 'till-2');
+    assert.equal(routingKeyOf(AdminServiceService.setTerminalEnabled.path, { terminalId: 'till-3', enabled: false }), 'till-3');
+  });
+
+  it('fleet cards route by their fleet account, so card and account share an owner', () => {
+    assert.equal(routingKeyOf(AuthorizationServiceService.authorize.path, purchase('pump-1', 1, 'acme~0042', 100)), 'acme');
+    assert.equal(routingKeyOf(FleetAdminServiceService.getFleetCard.path, { cardId: 'acme~0042' }), 'acme');
+    assert.equal(routingKeyOf(FleetAdminServiceService.getFleetAccount.path, { fleetId: 'acme' }), 'acme');
+    assert.equal(routingKeyOf(CardServiceService.defineProgram.path, { programId: 'fest-26' }), 'fest-26');
+  });
+
+  it('a method without an entry, or a missing key, routes nowhere (runs where it arrives)', () => {
+    assert.equal(routingKeyOf('/tapline.v1.AuthorizationService/Unknown', { cardId: 'x' }), '');
+    assert.equal(routingKeyOf(AuthorizationServiceService.getBalance.path, {}), '');
+  });
+});
