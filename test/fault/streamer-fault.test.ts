@@ -92,7 +92,7 @@ describe('streamer faults (real Redis + ClickHouse)', function () {
     const streamer_b = await startProcess(database, 'streamer-b');
     await appendToOutbox(redis.url, second_half.slice(0, 1_500));
     await waitFor('streamer-b took over streamer-a\'s entries', async () => (await pendingByConsumer(redis.url)).get('streamer-a') === undefined,
-      () => 'streamer-a still has pending entries', 15_000);
+      () => 'streamer-a still has pending entries', 60_000);
     await waitForMidStream(redis.url, clickhouse.url, database, 'streamer-b', rows_after_a, 'streamer-b holds entries after streaming some');
     await streamer_b.kill9();
 
@@ -186,7 +186,7 @@ async function waitForDrained(redisUrl: string): Promise<void> {
     () => 'entries left in the outbox or pending', 10_000);
 }
 
-async function waitForTotals(url: string, database: string, expected: ExpectedTotals, phase: string, timeoutMs = 15_000): Promise<void> {
+async function waitForTotals(url: string, database: string, expected: ExpectedTotals, phase: string, timeoutMs = 60_000): Promise<void> {
   let seen: ReportTotals | undefined;
   await waitFor(phase, async () => {
     seen = await reportTotals(url, database).catch(() => undefined);
