@@ -8,7 +8,8 @@
 // TAPLINE_UP_METRICS_PORT (9464), TAPLINE_UP_REDIS_PORT (6390), TAPLINE_UP_CLICKHOUSE_HTTP_PORT
 // (8133), TAPLINE_UP_CLICKHOUSE_TCP_PORT (9010), TAPLINE_UP_EXIT_AFTER_DEMO (unset: keep serving).
 
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { queryClickHouse, startClickHouse, type ClickHouseInstance } from './clickhouse';
 import { startRedis, type RedisInstance } from './redis';
@@ -17,7 +18,10 @@ import { projectRoot } from '../common/paths';
 import { authorizer_node_flags } from '../authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../client/tapline-client';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
-import { ReverseResult } from '../../gen/tapline/v1/authorization';
+import { ReverseResult, type AuthorizeRequest } from '../../gen/tapline/v1/authorization';
+import { AuthorizationKind } from '../../gen/tapline/v1/types';
+import { PriceFormula } from '../../gen/tapline/v1/fleet';
+import { FleetClient, fleetPurchase } from '../client/fleet-client';
 import { stringLiteral } from '../streamer/sql';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -43,9 +47,22 @@ function euros(minor: bigint | number | undefined): string {
   return `${sign}€${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
 }
 
+/**
+ * The local cluster's PIN and PSP secrets: random on first start, kept in .data/secrets.json (git-
+ * ignored, mode 0600) so PIN hashes stay verifiable across restarts. Never printed.
+ */
+function localSecrets(dataDir: string): { pin: string; psp: string } {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { pin: string; psp: string };
+  const secrets = { pin: randomBytes(32).toString('hex'), psp: randomBytes(32).toString('hex') };
+  writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+  return secrets;
+}
+
 async function main(): Promise<void> {
   const dataDir = join(projectRoot(), '.data');
   mkdirSync(dataDir, { recursive: true });
+  const secrets = localSecrets(dataDir);
   const started: { redis?: RedisInstance; clickhouse?: ClickHouseInstance; nodes: ServerProcess[]; streamer?: ServerProcess; reports?: ServerProcess } = { nodes: [] };
   let stopping = false;
   const stopAll = async (code: number): Promise<never> => {
@@ -84,6 +101,8 @@ async function main(): Promise<void> {
           TAPLINE_INTERNAL_PORT: '0',
           TAPLINE_METRICS_PORT: String(env('TAPLINE_UP_METRICS_PORT', 9464) + i),
           TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
+          TAPLINE_PIN_SECRET: secrets.pin,
+          TAPLINE_PSP_SECRET: secrets.psp,
         },
         onLine: (line) => {
           if (!line.includes('"grpcPort"')) process.stdout.write(`[node ${i + 1}] ${line}\n`);
@@ -124,6 +143,8 @@ async function main(): Promise<void> {
     await reportFromClickHouse(started.clickhouse.url, run);
     const reconciliation = await fetch(`http://127.0.0.1:${reportsPort}/reports/reconciliation`).then((r) => r.json()) as { summary?: Record<string, unknown> };
     say(`reconciliation ClickHouse vs Redis: ${JSON.stringify(reconciliation.summary ?? reconciliation)}`);
+    const differences = (reconciliation as { differences?: unknown[] }).differences ?? [];
+    for (const difference of differences.slice(0, 10)) say(`  difference: ${JSON.stringify(difference)}`);
   } catch (error) {
     process.stderr.write(`\nlocal cluster failed: ${error instanceof Error ? error.message : String(error)}\n`);
     await stopAll(1);
@@ -149,7 +170,7 @@ async function reportFromClickHouse(url: string, run: { id: string; transactions
   say(`clickhouse: ${seen} of the demo's ${run.transactions} transactions queryable`);
   for (const line of rows.trim().split('\n')) {
     const [kind, outcome, count, amount] = line.split('\t');
-    say(`  ${String(kind).padEnd(9)} ${String(outcome).padEnd(9)} ${String(count).padStart(4)}  ${euros(Number(amount))}`);
+    say(`  ${String(kind).padEnd(17)} ${String(outcome).padEnd(9)} ${String(count).padStart(4)}  ${euros(Number(amount))}`);
   }
 }
 
@@ -198,14 +219,48 @@ async function demo(address: string): Promise<{ id: string; transactions: number
     const reversal = await client.reverse(firstApproved.terminal, ++txn + 1000, firstApproved.card, { terminalId: firstApproved.terminal, txn: firstApproved.txn });
     say(`reversal of ${firstApproved.terminal} #${firstApproved.txn}: ${ReverseResult[reversal.result]}, ${euros(reversal.reversedAmount?.amountMinor)} back`);
   }
+  // A beer tap: hold €10.00 before pouring, complete for what was poured (€6.50); the rest of
+  // the hold is released.
+  const tap = `tap-${run}`;
+  const carol = `carol-${run}`;
+  await client.registerTerminal(tap, 'beer-tap-7');
+  await client.issueCard(carol, 3_000, 'EUR', 'summer-festival');
+  const hold = await client.authorize(withKind(purchase(tap, 1, carol, 1_000), AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION));
+  const poured = await client.authorize({ ...withKind(purchase(tap, 2, carol, 650), AuthorizationKind.AUTHORIZATION_KIND_COMPLETION), original: { ref: { $case: 'terminalTxn', value: { terminalId: tap, txnNumber: 1n } } } });
+  say(`beer tap on ${carol} (€30.00): hold ${euros(hold.holdAmount?.amountMinor)} (available ${euros(hold.balanceAfter?.amountMinor)}), completed ${euros(poured.approvedAmount?.amountMinor)} -> balance ${euros(poured.balanceAfter?.amountMinor)}`);
+  await fleetDemo(address, run);
+
   say('balances:');
-  for (const card of cards) {
+  for (const card of [...cards, { id: carol }]) {
     const balance = await client.balance(card.id);
     say(`  ${card.id.padEnd(24)} ${euros(balance.balance?.amountMinor).padStart(10)}`);
   }
   client.close();
-  // The burst, the top-up and the reversal are transactions (the retry is the burst's first).
-  return { id: run, transactions: burst.length + 1 + (firstApproved ? 1 : 0) };
+  // The burst, the top-up, the reversal, the hold and its completion are transactions (the
+  // retry is the burst's first).
+  return { id: run, transactions: burst.length + 1 + (firstApproved ? 1 : 0) + 2 };
+}
+
+function withKind(request: AuthorizeRequest, kind: AuthorizationKind): AuthorizeRequest {
+  return { ...request, kind };
+}
+
+/** A haulage company's fuel card: odometer prompt, pump price minus 3 %, invoiced to the fleet. */
+async function fleetDemo(address: string, run: string): Promise<void> {
+  const fleet = new FleetClient(address);
+  const client = new TaplineClient(address);
+  const fleetId = `haulage-${run}`;
+  await fleet.createAccount({ fleetId, creditLimitMinor: 500_000, timeZone: 'Europe/Berlin' });
+  await fleet.setPolicy({ fleetId, productGroups: { allowed: ['fuel'] }, prompts: { requireOdometer: true, requireDriver: false, requireVehicle: true, odometerJumpMaxKm: 3_000n }, program: undefined, operatorId: 'ops' });
+  await fleet.setPricing({ fleetId, operatorId: 'ops', agreements: [{ productCode: '', productGroup: 'fuel', formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_PERCENT, amountMilliMinor: 0n, percentBp: 300n }] });
+  const card = (await fleet.issueCard({ fleetId, cardNo: '1', limits: undefined, productGroups: undefined, operatorId: 'ops' })).card?.cardId ?? '';
+  const pump = `pump-${run}`;
+  await client.registerTerminal(pump, 'station-a9');
+  const fill = await client.authorize(fleetPurchase(pump, 1, card, [{ code: 'diesel', group: 'fuel', qtyMilli: 52_300, unitMinor: 179, amountMinor: 9_362 }], { odometerKm: 120_400, vehicleId: 'truck-12' }));
+  const snack = await client.authorize(fleetPurchase(pump, 2, card, [{ code: 'crisps', group: 'shop', amountMinor: 250 }], { odometerKm: 120_400, vehicleId: 'truck-12' }));
+  say(`fleet ${card}: 52.3 l diesel at the pump ${euros(fill.pumpAmount?.amountMinor)}, invoiced ${euros(fill.invoicedAmount?.amountMinor)}; crisps ${Outcome[snack.outcome]} (${snack.declineRule})`);
+  fleet.close();
+  client.close();
 }
 
 if (require.main === module) main().catch((error: unknown) => {
