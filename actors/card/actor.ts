@@ -66,7 +66,8 @@ export interface CardActorContext {
   readonly clock: () => number;
   readonly nextTransactionId: () => string;
   /** Re-delivers a message to this card (after a conflict); false when its mailbox is full. */
-  readonly retell: (message: CardMessage) => boolean;
+  /** Queues a message for a card's actor again (its own, after a conflict or a wait). */
+  readonly retell: (cardId: string, message: CardMessage) => boolean;
   readonly onDecision?: (result: TxnResult) => void;
   readonly programs: ProgramSource;
   /** A payment left the available balance below the card's auto-reload threshold (after commit). */
@@ -763,7 +764,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   private retellOrFail(message: CardMessage): void {
     if (message.type === 'invalidate') return;
     if (message.type === 'balance') {
-      if (!this.context.retell(message)) message.reply({ ok: false, error: resourceExhausted('card mailbox full') });
+      if (!this.context.retell(this.cardId, message)) message.reply({ ok: false, error: resourceExhausted('card mailbox full') });
       return;
     }
     if (message.attempt + 1 >= this.context.conflict_attempts_max) {
@@ -771,7 +772,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     const again = { ...message, attempt: message.attempt + 1 } as CardMessage;
-    if (!this.context.retell(again)) message.reply({ ok: false, error: resourceExhausted('card mailbox full', { cardId: this.cardId }) });
+    if (!this.context.retell(this.cardId, again)) message.reply({ ok: false, error: resourceExhausted('card mailbox full', { cardId: this.cardId }) });
   }
 }
 

@@ -46,7 +46,7 @@ export interface FleetActorContext {
   readonly idempotency: IdempotencyIndex;
   readonly clock: () => number;
   readonly nextTransactionId: () => string;
-  readonly retell: (message: FleetMessage) => boolean;
+  readonly retell: (fleetId: string, message: FleetMessage) => boolean;
   readonly conflict_attempts_max: number;
   readonly onDecision?: (result: TxnResult) => void;
 }
@@ -520,7 +520,7 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       return;
     }
     const again = { ...message, attempt: message.attempt + 1 } as FleetMessage;
-    if (!this.context.retell(again)) message.reply({ ok: false, error: resourceExhausted('fleet mailbox full', { fleetId: this.fleetId }) });
+    if (!this.context.retell(this.fleetId, again)) message.reply({ ok: false, error: resourceExhausted('fleet mailbox full', { fleetId: this.fleetId }) });
   }
 }
 

@@ -10,7 +10,7 @@ import type { TransitionRequest } from '../card/lifecycle';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
-import { FleetBehavior, type FleetMessage } from '../fleet/actor';
+import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
 import { shardOf } from './placement';
 import type { ShardOwnership } from './shard-ownership';
@@ -26,7 +26,8 @@ export interface PassivatableBehavior<C> extends EntityBehavior<C> {
 
 export interface EntityType<C> {
   readonly kind: string;
-  create(id: string, shard: number, retell: (message: C) => boolean): PassivatableBehavior<C>;
+  /** Behaviours reach their own entity again through a retell(id, message) shared by the pool (no closure per entity). */
+  create(id: string, shard: number): PassivatableBehavior<C>;
 }
 
 export interface RegionLimits extends ActorLimits {
@@ -119,9 +120,10 @@ export class EntityPool<C> {
   }
 
   private activate(id: string, shard: number): Activation<C> {
-    const retell = (message: C): boolean => this.tell(id, message) === undefined;
-    const behavior = this.type.create(id, shard, retell);
-    const actor = this.runtime.spawn(`${this.type.kind}_${id}`, behavior, this.limits);
+    const behavior = this.type.create(id, shard);
+    // The nact name only needs to be unique (the runtime appends a counter); the id is not
+    // repeated in it, which keeps a few dozen bytes per active entity.
+    const actor = this.runtime.spawn(this.type.kind, behavior, this.limits);
     const activation: Activation<C> = { shard, actor, behavior, lastUsedMs: this.clock() };
     this.active.set(id, activation);
     return activation;
@@ -163,16 +165,20 @@ export class ShardRegion {
     };
     this.shardCount = ownership.shardCount;
     const invalidate = (cardId: string): void => this.cards.tellIfActive(cardId, { type: 'invalidate' });
+    // One context object per entity kind, shared by all its actors (memory per active entity).
+    const cardContext: CardActorContext = { ...context.card, retell: (id, message) => this.cards.tell(id, message) === undefined, invalidate };
+    const terminalContext: TerminalActorContext = { ...context.terminal, retell: (id, message) => this.terminals.tell(id, message) === undefined, publish };
+    const fleetContext: FleetActorContext = { ...context.card, retell: (id, message) => this.fleets.tell(id, message) === undefined };
     this.cards = new EntityPool<CardMessage>(
-      { kind: 'card', create: (id, shard, retell) => new CardBehavior(id, shard, { ...context.card, retell, invalidate }) },
+      { kind: 'card', create: (id, shard) => new CardBehavior(id, shard, cardContext) },
       runtime, ownership, limits, clock,
     );
     this.terminals = new EntityPool<TerminalMessage>(
-      { kind: 'terminal', create: (id, shard, retell) => new TerminalBehavior(id, shard, { ...context.terminal, retell, publish }) },
+      { kind: 'terminal', create: (id, shard) => new TerminalBehavior(id, shard, terminalContext) },
       runtime, ownership, limits, clock,
     );
     this.fleets = new EntityPool<FleetMessage>(
-      { kind: 'fleet', create: (id, shard, retell) => new FleetBehavior(id, shard, { ...context.card, retell }) },
+      { kind: 'fleet', create: (id, shard) => new FleetBehavior(id, shard, fleetContext) },
       runtime, ownership, limits, clock,
     );
   }

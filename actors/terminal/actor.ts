@@ -27,7 +27,7 @@ export interface TerminalActorContext {
    */
   readonly publish: (terminalId: string, state: TerminalState | undefined) => void;
   readonly clock: () => number;
-  readonly retell: (message: TerminalMessage) => boolean;
+  readonly retell: (terminalId: string, message: TerminalMessage) => boolean;
   readonly conflict_attempts_max: number;
 }
 
@@ -113,7 +113,7 @@ export class TerminalBehavior implements EntityBehavior<TerminalMessage> {
         this.loaded = false;
         this.context.publish(this.terminalId, undefined);
         if (outcome.status === 'conflict' && message.attempt + 1 < this.context.conflict_attempts_max) {
-          if (!this.context.retell({ ...message, attempt: message.attempt + 1 })) {
+          if (!this.context.retell(this.terminalId, { ...message, attempt: message.attempt + 1 })) {
             message.reply({ ok: false, error: resourceExhausted('terminal mailbox full') });
           }
           return;
