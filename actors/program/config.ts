@@ -4,6 +4,7 @@
 // add their parameters here as optional fields with a default, so stored documents stay readable.
 
 import { isBoundedAmount } from '../money';
+import type { ProgramRules } from '../rules/program';
 
 export interface ProgramConfig {
   readonly pinRequired: boolean;
@@ -21,6 +22,11 @@ export interface ProgramConfig {
   readonly pinAttemptsMax: number;
   /** A pre-authorization above the available balance holds what is available instead of declining. */
   readonly partialHolds: boolean;
+  /**
+   * Issue 5: the rules every purchase of the program's cards runs through (actors/card/program-rules.ts).
+   * Absent = none: the card's purchase path then only pays one property read for them.
+   */
+  readonly rules?: ProgramRules;
 }
 
 /** A week: a hotel or car-rental style pre-authorization is completed within days. */
@@ -73,7 +79,9 @@ export function decodeProgramConfig(json: string): ProgramConfig {
 }
 
 export function sameProgramConfig(a: ProgramConfig, b: ProgramConfig): boolean {
-  return (Object.keys(default_program_config) as (keyof ProgramConfig)[]).every((key) => a[key] === b[key]);
+  // Issue 5: rules are a tree; both sides come from the same parser, so their JSON is canonical.
+  return (Object.keys(default_program_config) as (keyof ProgramConfig)[]).every((key) => a[key] === b[key])
+    && JSON.stringify(a.rules) === JSON.stringify(b.rules);
 }
 
 /**
