@@ -30,8 +30,8 @@ import {
   type TxnResult,
   type ProgramFigures,
 } from './transaction';
-import { afterRuleDecline, decideRuledPurchase, resolveCardReview } from './program-rules';
-import type { ProgramRules } from '../rules/program';
+import { afterRuleDecline, decideRuledPurchase, gateHold, recordSpending, resolveCardReview } from './program-rules';
+import type { ProgramRequest, ProgramRules } from '../rules/program';
 
 export type Reply<T> = (outcome: Outcome<T>) => void;
 
@@ -239,6 +239,11 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.handleHold(message);
   }
 
+  /** Issue 5: what the program rules see of a request. */
+  private ruleRequest(message: Extract<CardMessage, { type: 'money' }>, atMs: number): ProgramRequest {
+    return { atMs, amount_minor: message.request.amountMinor, merchantId: message.merchantId, terminalId: message.request.terminalId };
+  }
+
   /**
    * Issue 5: a purchase of a card whose program has rules (actors/card/program-rules.ts). The PIN
    * comes first (a wrong PIN also counts towards the temporary block); the rule state the decision
@@ -300,16 +305,24 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     let decision: CardDecision;
     switch (request.kind) {
       case 'pre_authorization': {
-        const pin = this.pinGate(message);
+        const pin = this.pinGate(message, program.rules, nowMs);
         if (pin.handled) return;
         const start = pin.base ?? state;
+        // Issue 5: the program's gate (temporary block, hard risk, merchant / terminal) before the hold.
+        const ruled = program.rules === undefined ? undefined : gateHold(start, program.rules, this.ruleRequest(message, nowMs));
+        if (ruled?.decline !== undefined) {
+          this.commitMoney(message, ruled.decline, { base: ruled.base, amountMinor: 0 });
+          return;
+        }
         // A hold under this key already exists only when this is a retry whose answer left the
         // index: the commit finds the stored record and answers with it (this decline is never written).
         decision = openHold(start, request.key) !== undefined
           ? { kind: 'declined', reason: 'hold_not_found', rule: 'hold_exists' }
           : decidePreAuthorization(start, request.key, request.amountMinor, request.currency, nowMs, program);
-        if (pin.base !== undefined) {
-          this.commitMoney(message, decision, { base: pin.base, amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0 });
+        // Issue 5: an insufficient-funds decline of a hold counts towards the temporary block.
+        const base = program.rules !== undefined && decision.kind === 'declined' ? afterRuleDecline(start, program.rules, this.ruleRequest(message, nowMs), decision.reason) : pin.base;
+        if (base !== undefined) {
+          this.commitMoney(message, decision, { base, amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0 });
           return;
         }
         break;
@@ -319,6 +332,13 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         break;
       case 'completion':
         decision = decideCompletion(state, request.originalKey, request.amountMinor, request.currency, nowMs, program);
+        // Issue 5: a completion is spending: it enters the velocity history (it is never declined
+        // by velocity: the merchant delivered against an approved hold).
+        if (program.rules !== undefined && decision.kind === 'approved' && decision.event.type === 'hold_completed') {
+          const request5 = { ...this.ruleRequest(message, nowMs), amount_minor: decision.event.debitedMinor };
+          this.commitMoney(message, decision, { base: recordSpending(state, program.rules, request5), amountMinor: decision.event.debitedMinor });
+          return;
+        }
         break;
       case 'cash_out':
         decision = decideCashOut(state, nowMs);

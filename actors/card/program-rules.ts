@@ -125,6 +125,24 @@ function enqueue(current: CardRulesState, entry: ReviewEntry | undefined): Pick<
   return over > 0 ? { reviews: reviews.slice(over), reviews_dropped: current.reviews_dropped + over } : { reviews, reviews_dropped: current.reviews_dropped };
 }
 
+/**
+ * A pre-authorization's gate: the temporary block, the hard risk limit and the merchant / terminal
+ * restrictions decline a hold as they decline a purchase (soft findings do not flag a hold: the
+ * completion is the spending). `decline` is absent when the hold may be decided.
+ */
+export function gateHold(state: CardState, rules: ProgramRules, request: ProgramRequest): { decline?: CardDecision; base: CardState } {
+  const gate = checkProgramGate(rules, rulesStateOf(state).program, request);
+  if (gate.kind !== 'decline') return { base: state };
+  return { decline: ruleDecline(gate), base: afterRuleDecline(state, rules, request, gate.reason) };
+}
+
+/** The card after spending `request.amount_minor` outside a purchase (a completion): velocity history. */
+export function recordSpending(state: CardState, rules: ProgramRules, request: ProgramRequest): CardState {
+  const current = rulesStateOf(state);
+  const program = afterProgram(rules, current.program, request, { approved: true });
+  return program === current.program ? state : withRules(state, { ...current, program });
+}
+
 /** The card without the review entry of transaction `transactionId`; undefined when it is not open. */
 export function resolveCardReview(state: CardState, transactionId: string): CardRulesState | undefined {
   const current = state.rules;

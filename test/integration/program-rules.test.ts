@@ -17,7 +17,7 @@ import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import type { ProgramRules } from '../../gen/tapline/v1/fleet';
 import { TaplineClient, purchase } from '../../services/client/tapline-client';
-import { CardClient, programConfig } from '../../services/client/card-client';
+import { CardClient, holdRequest, programConfig } from '../../services/client/card-client';
 import { cardKey } from '../../services/authorizer/store/keys';
 import { shardOf } from '../../actors/sharding/placement';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
@@ -222,6 +222,22 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     assert.deepEqual([redeemedDoc['balance_delta'], redeemedDoc['points_redeemed']], [-93, 6]);
     await expectDecline(request('ly-1', 99, { redeemPoints: 5n }), DeclineReason.DECLINE_REASON_POINTS_INSUFFICIENT, 'loyalty:points_insufficient');
     assert.equal((await cards.getCardRules('ly-1')).points, 4n, 'a declined redemption keeps the points');
+  });
+
+  it('pre-authorizations pass the gate (merchant, hard risk); completions enter the velocity history', async function () {
+    await program('hotel', rules({ blockedMerchants: ['bar'], risk: { hardAmountMinor: 3_000n, softVelocity: [], blockAfterDeclines: 0n, declineWindowMs: 0n, blockMs: 0n }, velocity: [{ name: 'stay', windowMs: BigInt(60 * minute_ms), amountMaxMinor: 2_000n }] }));
+    await issue('ht-1', 'hotel', 10_000);
+    const bar = await client.authorize(holdRequest('pre_authorization', 'pos-2', ++txn, 'ht-1', 100));
+    assert.deepEqual([bar.declineReason, bar.declineRule], [DeclineReason.DECLINE_REASON_MERCHANT_RESTRICTED, 'merchant:blocked']);
+    const big = await client.authorize(holdRequest('pre_authorization', 'pos-1', ++txn, 'ht-1', 3_001));
+    assert.deepEqual([big.declineReason, big.declineRule], [DeclineReason.DECLINE_REASON_RISK, 'risk:hard_amount']);
+    const hold = await client.authorize(holdRequest('pre_authorization', 'pos-1', ++txn, 'ht-1', 1_800));
+    assert.equal(hold.outcome, Outcome.OUTCOME_APPROVED);
+    const holdTxn = txn;
+    const completed = await client.authorize(holdRequest('completion', 'pos-1', ++txn, 'ht-1', 1_500, { terminalId: 'pos-1', txn: holdTxn }));
+    assert.equal(completed.outcome, Outcome.OUTCOME_APPROVED);
+    await expectDecline(request('ht-1', 501), DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED, 'velocity:stay:amount');
+    await expectApproved(request('ht-1', 500), 500);
   });
 
   it('a card whose program has no rules is not touched by them (and cannot redeem points)', async function () {
