@@ -30,7 +30,7 @@ import {
   type TxnResult,
   type ProgramFigures,
 } from './transaction';
-import { afterRuleDecline, decideRuledPurchase, gateHold, recordSpending, resolveCardReview } from './program-rules';
+import { afterRuleDecline, decideRuledPurchase, gateHold, recordSpending, resolveCardReview, reversePoints } from './program-rules';
 import type { ProgramRequest, ProgramRules } from '../rules/program';
 
 export type Reply<T> = (outcome: Outcome<T>) => void;
@@ -427,7 +427,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     // Another card actor of this node may have started the same key while we awaited reads.
     if (this.answeredByIndex(message)) return;
     if (alreadyReversed) this.commitReversal(message, 'already_reversed', 0, false);
-    else if (original.r.kind !== 'pre_authorization') await this.reverseDebit(message, original.r.amountMinor);
+    else if (original.r.kind !== 'pre_authorization') await this.reverseDebit(message, original.r.amountMinor, original.r.program);
     else if (this.state !== undefined && openHold(this.state, originalKey) !== undefined) this.commitHoldReversal(message);
     // The hold was already completed, voided or expired: nothing of the pre-authorization is left to undo.
     else this.commitReversal(message, 'nothing_to_reverse', 0, false);
@@ -438,7 +438,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
    * against it since, and marks the refund ledger reversed in the same entry (its version
    * serializes this reversal against any refund of the same original).
    */
-  private async reverseDebit(message: Extract<CardMessage, { type: 'money' }>, originalMinor: number): Promise<void> {
+  private async reverseDebit(message: Extract<CardMessage, { type: 'money' }>, originalMinor: number, figures?: ProgramFigures): Promise<void> {
     const { request } = message;
     const stored = await this.context.persistence.loadEntity(this.shard, refundLedgerEntity(request.originalKey));
     if (!this.loaded) await this.reload();
@@ -451,7 +451,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     const marked: RefundLedger = { refundedMinor: ledger.refundedMinor, reversed: true };
-    this.commitReversal(message, 'reversed', amountMinor, false, { entity: refundLedgerEntity(request.originalKey), expectVersion: stored.version, data: JSON.stringify(marked) });
+    this.commitReversal(message, 'reversed', amountMinor, false, { entity: refundLedgerEntity(request.originalKey), expectVersion: stored.version, data: JSON.stringify(marked) }, figures);
   }
 
   /**
@@ -633,7 +633,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     return value === undefined ? undefined : decodeRecord(value);
   }
 
-  private commitReversal(message: Extract<CardMessage, { type: 'money' }>, outcome: ReverseOutcome, amountMinor: number, tombstone: boolean, ledgerWrite?: EntityWrite): void {
+  private commitReversal(message: Extract<CardMessage, { type: 'money' }>, outcome: ReverseOutcome, amountMinor: number, tombstone: boolean, ledgerWrite?: EntityWrite, figures?: ProgramFigures): void {
     const state = this.state as CardState;
     const { request } = message;
     const decision: CardDecision = outcome === 'reversed'
@@ -655,7 +655,10 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord(tombstone) });
     }
     const writes = reversing && ledgerWrite !== undefined ? [ledgerWrite] : [];
-    this.commitMoney(message, decision, { id, claims, ...(decision.kind === 'declined' ? {} : { reverse: outcome }), amountMinor, writes });
+    // Issue 5: reversing a purchase decided under program rules takes back its points (earned
+    // points out, redeemed points back; never below zero), as the fleet reversal does.
+    const base = reversing && figures !== undefined ? reversePoints(state, figures) : undefined;
+    this.commitMoney(message, decision, { id, claims, ...(decision.kind === 'declined' ? {} : { reverse: outcome }), amountMinor, writes, ...(base === undefined ? {} : { base }) });
   }
 
   private commitMoney(

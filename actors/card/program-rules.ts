@@ -143,6 +143,13 @@ export function recordSpending(state: CardState, rules: ProgramRules, request: P
   return program === current.program ? state : withRules(state, { ...current, program });
 }
 
+/** The card after a reversal of a ruled purchase: its earned points out, its redeemed points back (never below 0). */
+export function reversePoints(state: CardState, figures: ProgramFigures): CardState {
+  const current = rulesStateOf(state);
+  const points = Math.max(0, current.points - figures.pointsEarned + figures.pointsRedeemed);
+  return points === current.points ? state : withRules(state, { ...current, points });
+}
+
 /** The card without the review entry of transaction `transactionId`; undefined when it is not open. */
 export function resolveCardReview(state: CardState, transactionId: string): CardRulesState | undefined {
   const current = state.rules;

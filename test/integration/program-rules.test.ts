@@ -222,6 +222,16 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     assert.deepEqual([redeemedDoc['balance_delta'], redeemedDoc['points_redeemed']], [-93, 6]);
     await expectDecline(request('ly-1', 99, { redeemPoints: 5n }), DeclineReason.DECLINE_REASON_POINTS_INSUFFICIENT, 'loyalty:points_insufficient');
     assert.equal((await cards.getCardRules('ly-1')).points, 4n, 'a declined redemption keeps the points');
+
+    // Reversing the redemption gives the 6 points back; reversing the first purchase takes its 10 back.
+    const redeemedTxn = txn - 1;
+    const back = await client.reverse('pos-1', ++txn, 'ly-1', { terminalId: 'pos-1', txn: redeemedTxn });
+    assert.equal(back.reversedAmount?.amountMinor, 93n);
+    assert.equal((await cards.getCardRules('ly-1')).points, 10n);
+    const firstTxn = redeemedTxn - 1;
+    await client.reverse('pos-1', ++txn, 'ly-1', { terminalId: 'pos-1', txn: firstTxn });
+    assert.equal((await cards.getCardRules('ly-1')).points, 0n);
+    assert.equal(await balance('ly-1'), 10_000n, 'both debits came back');
   });
 
   it('pre-authorizations pass the gate (merchant, hard risk); completions enter the velocity history', async function () {

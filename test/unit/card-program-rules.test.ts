@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { afterRuleDecline, card_reviews_max, decideRuledPurchase, resolveCardReview, rulesStateOf, type RuledPurchaseInput } from '../../actors/card/program-rules';
+import { afterRuleDecline, card_reviews_max, decideRuledPurchase, resolveCardReview, reversePoints, rulesStateOf, type RuledPurchaseInput } from '../../actors/card/program-rules';
 import { apply, type CardState } from '../../actors/card/rules';
 import type { ProgramRules } from '../../actors/rules/program';
 import { announceSeed, assertProperty } from './fast-check-seed';
@@ -91,6 +91,13 @@ describe('plain card purchases under program rules (pure)', function () {
     assert.deepEqual([redeemed.debitMinor, redeemed.figures?.pointsRedeemed], [1, 7]);
     assert.equal(run(bought.state, rules, input(15, { redeemPoints: 11 })).rule, 'loyalty:points_insufficient');
     assert.equal(run(card(), {}, input(15, { redeemPoints: 1 })).rule, 'loyalty:redemption_disabled');
+  });
+
+  it('a reversal takes the points earned back and gives the points redeemed back, never below zero', function () {
+    const state = { ...card(), rules: { ...rulesStateOf(card()), points: 5 } };
+    assert.equal(reversePoints(state, { discountMinor: 0, pointsEarned: 3, pointsRedeemed: 1, flags: [] }).rules?.points, 3);
+    assert.equal(reversePoints(state, { discountMinor: 0, pointsEarned: 9, pointsRedeemed: 0, flags: [] }).rules?.points, 0);
+    assert.equal(reversePoints(state, { discountMinor: 0, pointsEarned: 0, pointsRedeemed: 0, flags: [] }), state, 'unchanged: the same state');
   });
 
   it('a flagged approval is queued on the card (bounded) and resolving removes exactly that entry', function () {
