@@ -3,6 +3,7 @@
 // CardService.DefineProgram and cached by every node (actors/program/registry.ts). Later issues
 // add their parameters here as optional fields with a default, so stored documents stay readable.
 
+import { createHash } from 'node:crypto';
 import { isBoundedAmount } from '../money';
 import type { ProgramRules } from '../rules/program';
 
@@ -91,4 +92,18 @@ export function sameProgramConfig(a: ProgramConfig, b: ProgramConfig): boolean {
  */
 export function completionMaxMinor(holdMinor: number, toleranceBp: number): number {
   return holdMinor + Number((BigInt(holdMinor) * BigInt(toleranceBp)) / 10_000n);
+}
+
+/**
+ * Issue 5: the longest audit detail written in full. Reports keep a detail of at most 4096
+ * characters (services/streamer/rows.ts); long rule lists (up to 1000 merchants) would pass it.
+ */
+export const program_audit_detail_max = 4_000;
+
+/** The program_defined audit detail: the configuration, with its rules as a digest when too long. */
+export function programAuditDetail(config: ProgramConfig): string {
+  const full = JSON.stringify(config);
+  if (full.length <= program_audit_detail_max || config.rules === undefined) return full;
+  const rules = JSON.stringify(config.rules);
+  return JSON.stringify({ ...config, rules: { sha256: createHash('sha256').update(rules).digest('hex'), chars: rules.length } });
 }

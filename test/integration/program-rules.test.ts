@@ -282,6 +282,8 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
       });
     };
     await expect(client.authorize(request('bad-1', 10, { redeemPoints: -1n })), grpc.status.INVALID_ARGUMENT, 'negative points');
+    await expect(client.authorize({ ...holdRequest('pre_authorization', 'pos-1', ++txn, 'bad-1', 10), redeemPoints: 1n }), grpc.status.INVALID_ARGUMENT, 'points on a hold');
+    await expect(client.authorize(request('bad-1', 10, { redeemPoints: 10n ** 16n })), grpc.status.INVALID_ARGUMENT, 'too many points');
     await expect(cards.defineProgram('loyal', programConfig({ rules: rules({ velocity: [{ name: 'v', windowMs: 1_000n, countMax: 1_000n }] }) })), grpc.status.INVALID_ARGUMENT, 'count above the remembered events');
     await expect(cards.defineProgram('loyal', programConfig({ rules: rules({ velocity: [{ name: 'bad name', windowMs: 1_000n }] }) })), grpc.status.INVALID_ARGUMENT, 'rule name');
     await expect(cards.defineProgram('loyal', programConfig({ rules: rules({ blockedMerchants: ['a b'] }) })), grpc.status.INVALID_ARGUMENT, 'merchant id');

@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { afterRuleDecline, card_reviews_max, decideRuledPurchase, resolveCardReview, reversePoints, rulesStateOf, type RuledPurchaseInput } from '../../actors/card/program-rules';
 import { apply, type CardState } from '../../actors/card/rules';
 import type { ProgramRules } from '../../actors/rules/program';
+import { default_program_config, program_audit_detail_max, programAuditDetail } from '../../actors/program/config';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
 const t0 = Date.parse('2026-11-23T10:00:00Z');
@@ -91,6 +92,16 @@ describe('plain card purchases under program rules (pure)', function () {
     assert.deepEqual([redeemed.debitMinor, redeemed.figures?.pointsRedeemed], [1, 7]);
     assert.equal(run(bought.state, rules, input(15, { redeemPoints: 11 })).rule, 'loyalty:points_insufficient');
     assert.equal(run(card(), {}, input(15, { redeemPoints: 1 })).rule, 'loyalty:redemption_disabled');
+  });
+
+  it('the program_defined audit detail stays under the limit of reports: long rules become a digest', function () {
+    const short = { ...default_program_config, rules: { merchant: { blocked_merchants: ['bar'] } } };
+    assert.deepEqual(JSON.parse(programAuditDetail(short)), JSON.parse(JSON.stringify(short)));
+    const merchants = Array.from({ length: 1_000 }, (_, i) => `merchant-${i}`);
+    const long = { ...default_program_config, rules: { merchant: { allowed_merchants: merchants } } };
+    const detail = programAuditDetail(long);
+    assert.ok(detail.length <= program_audit_detail_max);
+    assert.equal((JSON.parse(detail) as { rules: { sha256: string } }).rules.sha256.length, 64);
   });
 
   it('a reversal takes the points earned back and gives the points redeemed back, never below zero', function () {
