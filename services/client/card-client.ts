@@ -27,8 +27,9 @@ import {
   type SettleTabResponse,
   SettlementMethod,
   type GetCardRulesResponse,
+  type ListProgramReviewsResponse,
+  type ResolveProgramReviewResponse,
 } from '../../gen/tapline/v1/cards';
-import type { ListReviewQueueResponse, ResolveReviewResponse } from '../../gen/tapline/v1/fleet';
 import { AuthorizationServiceClient, type AuthorizeRequest, type RefundResponse, type VoidResponse } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
 import { call_deadline_ms } from './tapline-client';
@@ -147,11 +148,11 @@ export class CardClient {
     return invoke((options, cb) => this.cards.getCardRules({ cardId }, new grpc.Metadata(), options, cb));
   }
 
-  listProgramReviews(programId: string): Promise<ListReviewQueueResponse> {
+  listProgramReviews(programId: string): Promise<ListProgramReviewsResponse> {
     return invoke((options, cb) => this.cards.listProgramReviews({ programId }, new grpc.Metadata(), options, cb));
   }
 
-  resolveProgramReview(cardId: string, transactionId: string, note: string): Promise<ResolveReviewResponse> {
+  resolveProgramReview(cardId: string, transactionId: string, note: string): Promise<ResolveProgramReviewResponse> {
     return invoke((options, cb) => this.cards.resolveProgramReview({ cardId, transactionId, note, operatorId: 'risk-desk' }, new grpc.Metadata(), options, cb));
   }
 

@@ -104,6 +104,16 @@ describe('plain card purchases under program rules (pure)', function () {
     assert.equal((JSON.parse(detail) as { rules: { sha256: string } }).rules.sha256.length, 64);
   });
 
+  it('soft velocity flags instead of declining, and the flag names the pattern', function () {
+    const rules: ProgramRules = { risk: { soft_velocity: [{ name: 'burst', window_ms: 1_000, count_max: 1 }] } };
+    const first = run(card(), rules, input(10, { transactionId: 'a' }));
+    assert.equal(first.state.rules?.reviews.length ?? 0, 0);
+    const second = decideRuledPurchase(first.state, rules, input(10, { atMs: t0 + 1, transactionId: 'b' }));
+    assert.equal(second.decision.kind, 'approved');
+    assert.deepEqual(second.figures?.flags, ['risk:soft:velocity:burst:count']);
+    assert.deepEqual(second.base.rules?.reviews.map((entry) => entry.id), ['b']);
+  });
+
   it('a reversal takes the points earned back and gives the points redeemed back, never below zero', function () {
     const state = { ...card(), rules: { ...rulesStateOf(card()), points: 5 } };
     assert.equal(reversePoints(state, { discountMinor: 0, pointsEarned: 3, pointsRedeemed: 1, flags: [] }).rules?.points, 3);

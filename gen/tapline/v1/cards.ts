@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { ListReviewQueueResponse, ProgramRules, ResolveReviewResponse } from "./fleet";
+import { ProgramRules, ReviewEntry } from "./fleet";
 import { CardStatus, DeclineReason, Money, Outcome } from "./types";
 
 export const protobufPackage = "tapline.v1";
@@ -381,12 +381,27 @@ export interface ListProgramReviewsRequest {
   programId: string;
 }
 
+/** The entries as the fleet's review queue lists them (oldest first). */
+export interface ListProgramReviewsResponse {
+  entries: ReviewEntry[];
+  /**
+   * Entries that made room for newer ones on their card (still flagged in reports), plus entries
+   * left out of this answer beyond its bound.
+   */
+  dropped: bigint;
+}
+
 export interface ResolveProgramReviewRequest {
   cardId: string;
   transactionId: string;
   /** Why it was cleared (kept in the audit trail), at most 256 characters. */
   note: string;
   operatorId: string;
+}
+
+export interface ResolveProgramReviewResponse {
+  /** Open review entries left on the card. */
+  remaining: bigint;
 }
 
 function createBaseProgramConfig(): ProgramConfig {
@@ -3912,6 +3927,76 @@ export const ListProgramReviewsRequest: MessageFns<ListProgramReviewsRequest> = 
   },
 };
 
+function createBaseListProgramReviewsResponse(): ListProgramReviewsResponse {
+  return { entries: [], dropped: 0n };
+}
+
+export const ListProgramReviewsResponse: MessageFns<ListProgramReviewsResponse> = {
+  encode(message: ListProgramReviewsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      ReviewEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.dropped !== 0n) {
+      if (BigInt.asIntN(64, message.dropped) !== message.dropped) {
+        throw new globalThis.Error("value provided for field message.dropped of type int64 too large");
+      }
+      writer.uint32(16).int64(message.dropped);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListProgramReviewsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListProgramReviewsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(ReviewEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dropped = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListProgramReviewsResponse>): ListProgramReviewsResponse {
+    return ListProgramReviewsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListProgramReviewsResponse>): ListProgramReviewsResponse {
+    const message = createBaseListProgramReviewsResponse();
+    message.entries = object.entries?.map((e) => ReviewEntry.fromPartial(e)) || [];
+    message.dropped = (object.dropped !== undefined && object.dropped !== null) ? BigInt(object.dropped) : 0n;
+    return message;
+  },
+};
+
 function createBaseResolveProgramReviewRequest(): ResolveProgramReviewRequest {
   return { cardId: "", transactionId: "", note: "", operatorId: "" };
 }
@@ -3999,6 +4084,64 @@ export const ResolveProgramReviewRequest: MessageFns<ResolveProgramReviewRequest
     message.transactionId = object.transactionId ?? "";
     message.note = object.note ?? "";
     message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseResolveProgramReviewResponse(): ResolveProgramReviewResponse {
+  return { remaining: 0n };
+}
+
+export const ResolveProgramReviewResponse: MessageFns<ResolveProgramReviewResponse> = {
+  encode(message: ResolveProgramReviewResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.remaining !== 0n) {
+      if (BigInt.asIntN(64, message.remaining) !== message.remaining) {
+        throw new globalThis.Error("value provided for field message.remaining of type int64 too large");
+      }
+      writer.uint32(8).int64(message.remaining);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolveProgramReviewResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolveProgramReviewResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.remaining = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ResolveProgramReviewResponse>): ResolveProgramReviewResponse {
+    return ResolveProgramReviewResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResolveProgramReviewResponse>): ResolveProgramReviewResponse {
+    const message = createBaseResolveProgramReviewResponse();
+    message.remaining = (object.remaining !== undefined && object.remaining !== null) ? BigInt(object.remaining) : 0n;
     return message;
   },
 };
@@ -4254,9 +4397,9 @@ export const CardServiceService = {
     requestSerialize: (value: ListProgramReviewsRequest): Buffer =>
       Buffer.from(ListProgramReviewsRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): ListProgramReviewsRequest => ListProgramReviewsRequest.decode(value),
-    responseSerialize: (value: ListReviewQueueResponse): Buffer =>
-      Buffer.from(ListReviewQueueResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ListReviewQueueResponse => ListReviewQueueResponse.decode(value),
+    responseSerialize: (value: ListProgramReviewsResponse): Buffer =>
+      Buffer.from(ListProgramReviewsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListProgramReviewsResponse => ListProgramReviewsResponse.decode(value),
   },
   resolveProgramReview: {
     path: "/tapline.v1.CardService/ResolveProgramReview" as const,
@@ -4265,9 +4408,9 @@ export const CardServiceService = {
     requestSerialize: (value: ResolveProgramReviewRequest): Buffer =>
       Buffer.from(ResolveProgramReviewRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): ResolveProgramReviewRequest => ResolveProgramReviewRequest.decode(value),
-    responseSerialize: (value: ResolveReviewResponse): Buffer =>
-      Buffer.from(ResolveReviewResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ResolveReviewResponse => ResolveReviewResponse.decode(value),
+    responseSerialize: (value: ResolveProgramReviewResponse): Buffer =>
+      Buffer.from(ResolveProgramReviewResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResolveProgramReviewResponse => ResolveProgramReviewResponse.decode(value),
   },
 } as const;
 
@@ -4352,8 +4495,8 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    * Issue 5 (plain cards): the review queue of a program's flagged approvals, and resolving one
    * (audited as operator_action review_resolved). See docs/FLEET_AND_RULES.md "Plain cards".
    */
-  listProgramReviews: handleUnaryCall<ListProgramReviewsRequest, ListReviewQueueResponse>;
-  resolveProgramReview: handleUnaryCall<ResolveProgramReviewRequest, ResolveReviewResponse>;
+  listProgramReviews: handleUnaryCall<ListProgramReviewsRequest, ListProgramReviewsResponse>;
+  resolveProgramReview: handleUnaryCall<ResolveProgramReviewRequest, ResolveProgramReviewResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -4677,33 +4820,33 @@ export interface CardServiceClient extends Client {
    */
   listProgramReviews(
     request: ListProgramReviewsRequest,
-    callback: (error: ServiceError | null, response: ListReviewQueueResponse) => void,
+    callback: (error: ServiceError | null, response: ListProgramReviewsResponse) => void,
   ): ClientUnaryCall;
   listProgramReviews(
     request: ListProgramReviewsRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: ListReviewQueueResponse) => void,
+    callback: (error: ServiceError | null, response: ListProgramReviewsResponse) => void,
   ): ClientUnaryCall;
   listProgramReviews(
     request: ListProgramReviewsRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ListReviewQueueResponse) => void,
+    callback: (error: ServiceError | null, response: ListProgramReviewsResponse) => void,
   ): ClientUnaryCall;
   resolveProgramReview(
     request: ResolveProgramReviewRequest,
-    callback: (error: ServiceError | null, response: ResolveReviewResponse) => void,
+    callback: (error: ServiceError | null, response: ResolveProgramReviewResponse) => void,
   ): ClientUnaryCall;
   resolveProgramReview(
     request: ResolveProgramReviewRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: ResolveReviewResponse) => void,
+    callback: (error: ServiceError | null, response: ResolveProgramReviewResponse) => void,
   ): ClientUnaryCall;
   resolveProgramReview(
     request: ResolveProgramReviewRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ResolveReviewResponse) => void,
+    callback: (error: ServiceError | null, response: ResolveProgramReviewResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -6,9 +6,9 @@
 import { TaplineError, invalidArgument } from '../../../actors/errors';
 import type { CardState } from '../../../actors/card/rules';
 import type {
-  CardServiceServer, GetCardRulesRequest, GetCardRulesResponse, ListProgramReviewsRequest, ResolveProgramReviewRequest,
+  CardServiceServer, GetCardRulesRequest, GetCardRulesResponse, ListProgramReviewsRequest, ListProgramReviewsResponse, ResolveProgramReviewRequest,
+  ResolveProgramReviewResponse,
 } from '../../../gen/tapline/v1/cards';
-import type { ListReviewQueueResponse, ResolveReviewResponse } from '../../../gen/tapline/v1/fleet';
 import type { ProgramReviewEntry } from '../store/program-cards';
 import type { CardServiceDeps } from './cards-service';
 import { unary } from './service';
@@ -29,7 +29,7 @@ export function programReviewHandlers(deps: CardServiceDeps): Pick<CardServiceSe
       openReviews: BigInt(state.rules?.reviews.length ?? 0),
     })),
 
-    listProgramReviews: unary<ListProgramReviewsRequest, ListReviewQueueResponse, { entries: ProgramReviewEntry[]; dropped: number }>(deps, 'ListProgramReviews', (request, reply) => {
+    listProgramReviews: unary<ListProgramReviewsRequest, ListProgramReviewsResponse, { entries: ProgramReviewEntry[]; dropped: number }>(deps, 'ListProgramReviews', (request, reply) => {
       const programId = requireId('program_id', request.programId);
       deps.programCards.reviewsOf(programId, program_review_entries_max).then(
         (value) => reply({ ok: true, value }),
@@ -43,7 +43,7 @@ export function programReviewHandlers(deps: CardServiceDeps): Pick<CardServiceSe
       dropped: BigInt(dropped),
     })),
 
-    resolveProgramReview: unary<ResolveProgramReviewRequest, ResolveReviewResponse, CardState>(deps, 'ResolveProgramReview', (request, reply) => {
+    resolveProgramReview: unary<ResolveProgramReviewRequest, ResolveProgramReviewResponse, CardState>(deps, 'ResolveProgramReview', (request, reply) => {
       const cardId = requireId('card_id', request.cardId);
       if (request.transactionId === '' || request.transactionId.length > 64) throw invalidArgument('transaction_id must be 1-64 characters');
       if (request.note.length > 256) throw invalidArgument('note is at most 256 characters');
