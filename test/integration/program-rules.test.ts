@@ -130,6 +130,18 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     await expectApproved(request('va-1', 600), 600);
   });
 
+  it('concurrent purchases racing a velocity count: exactly count_max approved, the rest declined, money exact', async function () {
+    await program('race', rules({ velocity: [{ name: 'race', windowMs: BigInt(minute_ms), countMax: 5n }] }));
+    await issue('rc-1', 'race', 10_000);
+    const replies = await Promise.all(Array.from({ length: 20 }, () => client.authorize(request('rc-1', 7))));
+    const approved = replies.filter((r) => r.outcome === Outcome.OUTCOME_APPROVED);
+    assert.equal(approved.length, 5);
+    assert.ok(replies.filter((r) => r.outcome !== Outcome.OUTCOME_APPROVED).every((r) => r.declineRule === 'velocity:race:count'));
+    assert.equal(await balance('rc-1'), 10_000n - 5n * 7n);
+    const state = JSON.parse(String((await inspect.client.hGetAll(cardKey(shardOf('rc-1', test_shard_count), 'rc-1')))['d'])) as { rules: { program: { velocity: unknown[] } } };
+    assert.equal(state.rules.program.velocity.length, 5, 'the velocity history persisted with the approvals');
+  });
+
   it('merchant and terminal allow and block lists', async function () {
     await program('shops', rules({ restrictMerchants: true, allowedMerchants: ['shop'], blockedTerminals: ['pos-3'] }));
     await program('no-bar', rules({ blockedMerchants: ['bar'], restrictTerminals: true, allowedTerminals: ['pos-1', 'pos-2'] }));
