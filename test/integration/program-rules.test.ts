@@ -6,7 +6,9 @@
 // review queue) until an operator resolves it (audited); repeated counted declines (insufficient
 // funds, wrong PINs) block the card temporarily until the block expires; loyalty discounts what
 // the balance pays, earns points with group multipliers and redeems points as payment (declining
-// when there are not enough). Every decline names the rule, moves nothing, and a retry answers
+// when there are not enough), and a reversal takes the points back. Concurrent purchases racing a
+// velocity count get exactly count_max approved; pre-authorizations pass the gate and completions
+// enter the velocity history. Every decline names the rule, moves nothing, and a retry answers
 // the first answer again; bad input changes nothing in Redis.
 
 import assert from 'node:assert/strict';
