@@ -9,7 +9,7 @@ import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { Claim, CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } from '../runtime/persistence';
 import { decideRefund, empty_refund_ledger, reversibleMinor, type RefundLedger } from './refunds';
-import { apply, decide, availableMinor, balanceDeltaMinor, heldDeltaMinor, type AutoReload, type CardCommand, type CardDecision, type CardEvent, type CardState, type CardStatus } from './rules';
+import { apply, decide, availableMinor, balanceDeltaMinor, heldDeltaMinor, type AutoReload, type CardCommand, type CardDecision, type CardEvent, type CardState, type CardStatus, type DeclineReason } from './rules';
 import type { ProgramSource } from '../program/registry';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
 import { decideTransition, type TransitionRequest } from './lifecycle';
@@ -28,7 +28,10 @@ import {
   type HoldFields,
   type TxnAnswer,
   type TxnResult,
+  type ProgramFigures,
 } from './transaction';
+import { afterRuleDecline, decideRuledPurchase, gateHold, recordSpending, resolveCardReview, reversePoints } from './program-rules';
+import type { ProgramRequest, ProgramRules } from '../rules/program';
 
 export type Reply<T> = (outcome: Outcome<T>) => void;
 
@@ -42,6 +45,8 @@ export type CardMessage =
   | { readonly type: 'auto_reload'; readonly autoReload: AutoReload | undefined; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
   | { readonly type: 'tab_limit'; readonly limitMinor: number; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
   | { readonly type: 'set_pin'; readonly newHash: string; readonly oldHash: string | undefined; readonly reset: boolean; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
+  /** Issue 5: an operator cleared a flagged approval of this card. */
+  | { readonly type: 'resolve_review'; readonly transactionId: string; readonly note: string; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
   /** Issue 4: another actor wrote this card (a replacement created it): forget the cached state. */
   | { readonly type: 'invalidate' };
 
@@ -163,6 +168,9 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       case 'tab_limit':
         this.handleAdmin(message, { type: 'set_tab_limit', limitMinor: message.limitMinor });
         return;
+      case 'resolve_review':
+        this.handleAdmin(message, { type: 'set_status', status: 'active' });
+        return;
       case 'money':
         this.handleMoney(message);
         return;
@@ -196,6 +204,18 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
       return;
     }
+    if (request.kind === 'purchase') {
+      // Issue 5: a program with rules takes the ruled path; without, one property read more.
+      const rules = this.context.programs.get(this.state.programId).rules;
+      if (rules !== undefined) {
+        this.handleRuledPurchase(message, rules);
+        return;
+      }
+      if (request.redeemPoints !== undefined) {
+        this.commitMoney(message, { kind: 'declined', reason: 'points_insufficient' as unknown as DeclineReason, rule: 'loyalty:no_program_rules' }, {});
+        return;
+      }
+    }
     if (request.kind === 'purchase' || request.kind === 'top_up') {
       let base: CardState | undefined;
       if (request.kind === 'purchase' && this.state.profile !== undefined) {
@@ -220,17 +240,49 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.handleHold(message);
   }
 
+  /** Issue 5: what the program rules see of a request. */
+  private ruleRequest(message: Extract<CardMessage, { type: 'money' }>, atMs: number): ProgramRequest {
+    return { atMs, amount_minor: message.request.amountMinor, merchantId: message.merchantId, terminalId: message.request.terminalId };
+  }
+
+  /**
+   * Issue 5: a purchase of a card whose program has rules (actors/card/program-rules.ts). The PIN
+   * comes first (a wrong PIN also counts towards the temporary block); the rule state the decision
+   * leaves is written with it in the same commit.
+   */
+  private handleRuledPurchase(message: Extract<CardMessage, { type: 'money' }>, rules: ProgramRules): void {
+    const { request } = message;
+    if ((this.state as CardState).holds !== undefined) this.releaseExpiredHolds(message.merchantId);
+    const atMs = this.context.clock();
+    const pin = this.pinGate(message, rules, atMs);
+    if (pin.handled) return;
+    const id = this.context.nextTransactionId();
+    const ruled = decideRuledPurchase(pin.base ?? (this.state as CardState), rules, {
+      atMs, amountMinor: request.amountMinor, currency: request.currency, merchantId: message.merchantId, terminalId: request.terminalId,
+      lines: request.lines, redeemPoints: request.redeemPoints ?? 0, transactionId: id,
+    });
+    this.commitMoney(message, ruled.decision, {
+      id, base: ruled.base, amountMinor: ruled.debitMinor, ...(ruled.figures === undefined ? {} : { program: ruled.figures }),
+    });
+  }
+
   /**
    * The PIN check of a spending request: a decline is committed here (with the wrong-attempt count
    * it raised, and a card_pin_changed "locked" document when it locked the PIN); a right PIN after
    * wrong ones gives the reset state the decision must apply to.
    */
-  private pinGate(message: Extract<CardMessage, { type: 'money' }>): { handled: boolean; base?: CardState } {
+  private pinGate(message: Extract<CardMessage, { type: 'money' }>, rules?: ProgramRules, atMs?: number): { handled: boolean; base?: CardState } {
     const state = this.state as CardState;
     if (state.profile === undefined) return { handled: false };
     const check = checkPin(state, this.context.programs.get(state.programId), message.request.pinHash);
-    const base = check.failuresAfter === undefined ? undefined : withPinFailures(state, check.failuresAfter);
+    let base = check.failuresAfter === undefined ? undefined : withPinFailures(state, check.failuresAfter);
     if (check.decline === undefined) return base === undefined ? { handled: false } : { handled: false, base };
+    if (rules !== undefined && check.decline.kind === 'declined') {
+      // Issue 5: PIN failures count towards the program's temporary block.
+      const request = { atMs: atMs ?? this.context.clock(), amount_minor: message.request.amountMinor, merchantId: message.merchantId, terminalId: message.request.terminalId };
+      const counted = afterRuleDecline(base ?? state, rules, request, check.decline.reason);
+      if (counted !== state) base = counted;
+    }
     const locked = check.locked === true
       ? [{ shard: this.shard, document: JSON.stringify({ type: 'card_pin_changed', card: this.cardId, program: state.programId, event: 'locked', operator: '', reason: 'pin_attempts', at: this.context.clock() }) }]
       : undefined;
@@ -254,16 +306,24 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     let decision: CardDecision;
     switch (request.kind) {
       case 'pre_authorization': {
-        const pin = this.pinGate(message);
+        const pin = this.pinGate(message, program.rules, nowMs);
         if (pin.handled) return;
         const start = pin.base ?? state;
+        // Issue 5: the program's gate (temporary block, hard risk, merchant / terminal) before the hold.
+        const ruled = program.rules === undefined ? undefined : gateHold(start, program.rules, this.ruleRequest(message, nowMs));
+        if (ruled?.decline !== undefined) {
+          this.commitMoney(message, ruled.decline, { base: ruled.base, amountMinor: 0 });
+          return;
+        }
         // A hold under this key already exists only when this is a retry whose answer left the
         // index: the commit finds the stored record and answers with it (this decline is never written).
         decision = openHold(start, request.key) !== undefined
           ? { kind: 'declined', reason: 'hold_not_found', rule: 'hold_exists' }
           : decidePreAuthorization(start, request.key, request.amountMinor, request.currency, nowMs, program);
-        if (pin.base !== undefined) {
-          this.commitMoney(message, decision, { base: pin.base, amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0 });
+        // Issue 5: an insufficient-funds decline of a hold counts towards the temporary block.
+        const base = program.rules !== undefined && decision.kind === 'declined' ? afterRuleDecline(start, program.rules, this.ruleRequest(message, nowMs), decision.reason) : pin.base;
+        if (base !== undefined) {
+          this.commitMoney(message, decision, { base, amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0 });
           return;
         }
         break;
@@ -273,6 +333,13 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         break;
       case 'completion':
         decision = decideCompletion(state, request.originalKey, request.amountMinor, request.currency, nowMs, program);
+        // Issue 5: a completion is spending: it enters the velocity history (it is never declined
+        // by velocity: the merchant delivered against an approved hold).
+        if (program.rules !== undefined && decision.kind === 'approved' && decision.event.type === 'hold_completed') {
+          const request5 = { ...this.ruleRequest(message, nowMs), amount_minor: decision.event.debitedMinor };
+          this.commitMoney(message, decision, { base: recordSpending(state, program.rules, request5), amountMinor: decision.event.debitedMinor });
+          return;
+        }
         break;
       case 'cash_out':
         decision = decideCashOut(state, nowMs);
@@ -361,7 +428,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     // Another card actor of this node may have started the same key while we awaited reads.
     if (this.answeredByIndex(message)) return;
     if (alreadyReversed) this.commitReversal(message, 'already_reversed', 0, false);
-    else if (original.r.kind !== 'pre_authorization') await this.reverseDebit(message, original.r.amountMinor);
+    else if (original.r.kind !== 'pre_authorization') await this.reverseDebit(message, original.r.amountMinor, original.r.program);
     else if (this.state !== undefined && openHold(this.state, originalKey) !== undefined) this.commitHoldReversal(message);
     // The hold was already completed, voided or expired: nothing of the pre-authorization is left to undo.
     else this.commitReversal(message, 'nothing_to_reverse', 0, false);
@@ -372,7 +439,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
    * against it since, and marks the refund ledger reversed in the same entry (its version
    * serializes this reversal against any refund of the same original).
    */
-  private async reverseDebit(message: Extract<CardMessage, { type: 'money' }>, originalMinor: number): Promise<void> {
+  private async reverseDebit(message: Extract<CardMessage, { type: 'money' }>, originalMinor: number, figures?: ProgramFigures): Promise<void> {
     const { request } = message;
     const stored = await this.context.persistence.loadEntity(this.shard, refundLedgerEntity(request.originalKey));
     if (!this.loaded) await this.reload();
@@ -385,7 +452,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     const marked: RefundLedger = { refundedMinor: ledger.refundedMinor, reversed: true };
-    this.commitReversal(message, 'reversed', amountMinor, false, { entity: refundLedgerEntity(request.originalKey), expectVersion: stored.version, data: JSON.stringify(marked) });
+    this.commitReversal(message, 'reversed', amountMinor, false, { entity: refundLedgerEntity(request.originalKey), expectVersion: stored.version, data: JSON.stringify(marked) }, figures);
   }
 
   /**
@@ -567,7 +634,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     return value === undefined ? undefined : decodeRecord(value);
   }
 
-  private commitReversal(message: Extract<CardMessage, { type: 'money' }>, outcome: ReverseOutcome, amountMinor: number, tombstone: boolean, ledgerWrite?: EntityWrite): void {
+  private commitReversal(message: Extract<CardMessage, { type: 'money' }>, outcome: ReverseOutcome, amountMinor: number, tombstone: boolean, ledgerWrite?: EntityWrite, figures?: ProgramFigures): void {
     const state = this.state as CardState;
     const { request } = message;
     const decision: CardDecision = outcome === 'reversed'
@@ -589,7 +656,10 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord(tombstone) });
     }
     const writes = reversing && ledgerWrite !== undefined ? [ledgerWrite] : [];
-    this.commitMoney(message, decision, { id, claims, ...(decision.kind === 'declined' ? {} : { reverse: outcome }), amountMinor, writes });
+    // Issue 5: reversing a purchase decided under program rules takes back its points (earned
+    // points out, redeemed points back; never below zero), as the fleet reversal does.
+    const base = reversing && figures !== undefined ? reversePoints(state, figures) : undefined;
+    this.commitMoney(message, decision, { id, claims, ...(decision.kind === 'declined' ? {} : { reverse: outcome }), amountMinor, writes, ...(base === undefined ? {} : { base }) });
   }
 
   private commitMoney(
@@ -599,6 +669,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       id?: string; claims?: CommitEntry['claims']; reverse?: ReverseOutcome; amountMinor?: number; writes?: readonly EntityWrite[];
       /** Issue 4: the state the decision applies to when it differs from the current one (PIN attempt count). */
       base?: CardState;
+      /** Issue 5: loyalty and risk figures of a purchase under program rules. */
+      program?: ProgramFigures;
       extraOutbox?: CommitEntry['extraOutbox'];
     },
   ): void {
@@ -635,8 +707,10 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       : undefined;
     const fullResult: TxnResult = hold !== undefined
       ? { ...result, holdMinor: hold.hold_amount, holdExpiresAtMs: hold.hold_expires_at, ledgerAfterMinor: hold.ledger_after }
-      : request.kind === 'tab_settlement' ? { ...result, ledgerAfterMinor: after.balanceMinor } : result;
-    const extras = request.kind === 'refund' ? { balance_delta: result.amountMinor }
+      : request.kind === 'tab_settlement' ? { ...result, ledgerAfterMinor: after.balanceMinor }
+        : extra.program !== undefined ? { ...result, program: extra.program } : result;
+    const extras = extra.program !== undefined ? programFields(extra.program, result.amountMinor)
+      : request.kind === 'refund' ? { balance_delta: result.amountMinor }
       : request.kind === 'tab_settlement' ? { balance_delta: result.amountMinor, account_balance_after: after.balanceMinor }
         : request.kind === 'cash_out' ? cashOutFields(event) : hold;
     const record: IdempotencyRecord = { f: request.fingerprint, r: fullResult };
@@ -708,13 +782,14 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   }
 
   private handleAdmin(
-    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' }>,
+    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' | 'resolve_review' }>,
     command: CardCommand,
   ): void {
     const before = this.state;
     const decision = message.type === 'transition'
       ? decideTransition(before, message.transition)
-      : message.type === 'set_pin' ? decideSetPin(before, message.newHash, message.oldHash, message.reset).decision : decide(before, command);
+      : message.type === 'set_pin' ? decideSetPin(before, message.newHash, message.oldHash, message.reset).decision
+        : message.type === 'resolve_review' ? decideResolveReview(before, message.transactionId) : decide(before, command);
     if (decision.kind === 'rejected') {
       message.reply({ ok: false, error: new TaplineError(decision.code, decision.message, { cardId: this.cardId }) });
       return;
@@ -755,7 +830,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.version += 1;
   }
 
-  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
+  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' | 'resolve_review' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
     if (message.type === 'issue') message.reply({ ok: true, value: { state, alreadyExisted: unchanged } });
     else if (message.type === 'transition') message.reply({ ok: true, value: { state, previous: before?.status ?? state.status } });
     else message.reply({ ok: true, value: state });
@@ -776,6 +851,14 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   }
 }
 
+/** Issue 5: an open review entry resolved; NOT_FOUND when the card has no such open entry. */
+function decideResolveReview(state: CardState | undefined, transactionId: string): CardDecision {
+  if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'card not found' };
+  const rules = resolveCardReview(state, transactionId);
+  if (rules === undefined) return { kind: 'rejected', code: 'not_found', message: 'no open review of this transaction on this card' };
+  return { kind: 'approved', event: { type: 'rules_changed', rules } };
+}
+
 function refundLedgerEntity(originalKey: string): EntityId {
   return { kind: 'refunded', id: originalKey };
 }
@@ -784,6 +867,14 @@ function refundLedgerEntity(originalKey: string): EntityId {
 function cashOutFields(event: CardEvent | undefined): DocumentExtras {
   if (event?.type !== 'cashed_out') return { balance_delta: 0, deposit_delta: 0, payout: 0 };
   return { balance_delta: -event.balanceMinor, deposit_delta: -event.depositMinor, payout: event.balanceMinor + event.depositMinor };
+}
+
+/** Issue 5: the document fields of a purchase under program rules (docs/OUTBOX.md). */
+function programFields(figures: ProgramFigures, debitedMinor: number): DocumentExtras {
+  return {
+    balance_delta: -debitedMinor, discount: figures.discountMinor, points_earned: figures.pointsEarned,
+    points_redeemed: figures.pointsRedeemed, flags: figures.flags,
+  };
 }
 
 /** Kinds whose documents carry the hold fields. */
@@ -823,7 +914,13 @@ function holdFields(event: CardEvent | undefined, holdKey: string, after: CardSt
 }
 
 /** The lifecycle / audit document of an admin change (docs/OUTBOX.md). */
-function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' | 'resolve_review' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+  if (message.type === 'resolve_review') {
+    return {
+      type: 'operator_action', action: 'review_resolved', subject: message.transactionId,
+      detail: JSON.stringify({ card: after.cardId, program: after.programId, note: message.note }), operator: message.operatorId, reason: '', at: atMs,
+    };
+  }
   if (message.type === 'tab_limit') {
     return { type: 'operator_action', action: 'tab_limit_set', subject: after.cardId, detail: JSON.stringify({ limit: message.limitMinor }), operator: message.operatorId, reason: '', at: atMs };
   }

@@ -2,6 +2,7 @@
 // program, expiry and named-ness move to a new card; the old one is dead for every operation) and
 // return / cash-out (balance and deposit are paid out to the holder; the card is closed).
 
+import { empty_card_rules_state } from './program-rules';
 import { liveHeldMinor } from './holds';
 import type { CardDecision, CardState } from './rules';
 
@@ -38,6 +39,9 @@ export function replacementState(old: CardState, replacementId: string, nowMs: n
       issuance: '',
       replaces: old.cardId,
     },
+    // Issue 5: loyalty points move with the card; velocity history, risk counters and open
+    // reviews stay with the old one (its transactions).
+    ...(old.rules === undefined || old.rules.points === 0 ? {} : { rules: { ...empty_card_rules_state, points: old.rules.points } }),
   };
 }
 

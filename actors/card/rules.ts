@@ -3,6 +3,8 @@
 // commands and persists what these rules decide; tests drive these functions directly.
 
 import { addMinor, amount_abs_max_minor, isBoundedAmount } from '../money';
+import type { ProgramCardState } from '../rules/program';
+import type { ReviewEntry } from '../rules/review-queue';
 
 export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced';
 
@@ -25,6 +27,19 @@ export interface CardState {
   readonly holds?: Readonly<Record<string, Hold>>;
   /** Cards with a profile: purchases + completions so far (receipts show "spent so far"). */
   readonly spentMinor?: number;
+  /** Issue 5: what the card keeps for its program's rules; absent until a rule changed it. */
+  readonly rules?: CardRulesState;
+}
+
+/** Issue 5: a card's state under its program's rules (actors/card/program-rules.ts). */
+export interface CardRulesState {
+  readonly program: ProgramCardState;
+  /** Loyalty points held: earned minus redeemed, never negative. */
+  readonly points: number;
+  /** Flagged approvals of this card waiting for review, oldest first (bounded). */
+  readonly reviews: readonly ReviewEntry[];
+  /** Entries that made room for newer ones (still flagged in the outbox and reports). */
+  readonly reviews_dropped: number;
 }
 
 /** Rarely changing facts about a card, kept apart so the purchase path copies one reference. */
@@ -99,7 +114,9 @@ export type CardEvent =
   | { readonly type: 'hold_released'; readonly key: string; readonly amountMinor: number }
   | { readonly type: 'replaced'; readonly replacementId: string; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'cashed_out'; readonly balanceMinor: number; readonly depositMinor: number }
-  | { readonly type: 'profile_changed'; readonly profile: CardProfile };
+  | { readonly type: 'profile_changed'; readonly profile: CardProfile }
+  /** Issue 5: a review entry resolved (the rest of the rule state changes with purchases). */
+  | { readonly type: 'rules_changed'; readonly rules: CardRulesState };
 
 export type CardDecision =
   | { readonly kind: 'approved'; readonly event: CardEvent }
@@ -286,6 +303,8 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
       return applyClosing(state, event);
     case 'profile_changed':
       return { ...state, profile: event.profile };
+    case 'rules_changed':
+      return { ...state, rules: event.rules };
   }
 }
 
@@ -340,6 +359,7 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
   if (state.profile !== undefined) next.profile = state.profile;
   if (state.holds !== undefined) next.holds = state.holds;
   if (state.spentMinor !== undefined) next.spentMinor = state.spentMinor;
+  if (state.rules !== undefined) next.rules = state.rules;
   return next;
 }
 
@@ -358,6 +378,7 @@ export function balanceDeltaMinor(event: CardEvent): number {
     case 'cashed_out':
       return -event.balanceMinor;
     case 'profile_changed':
+    case 'rules_changed':
     case 'status_changed':
     case 'hold_placed':
     case 'hold_increased':

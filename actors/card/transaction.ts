@@ -26,6 +26,8 @@ export interface MoneyRequest {
   readonly pinHash?: string;
   /** Issue 4: the basket of a purchase, kept in its document (receipt reprint, reports). */
   readonly lines?: readonly ReceiptLine[];
+  /** Issue 5: loyalty points to redeem as payment (purchases of cards whose program has rules). */
+  readonly redeemPoints?: number;
 }
 
 /** One line of a purchase's basket, as the document keeps it (docs/OUTBOX.md `lines`). */
@@ -59,6 +61,17 @@ export interface TxnResult {
   readonly ledgerAfterMinor?: number;
   /** Cards issued through CardService: what the card has spent so far (receipts). */
   readonly spentMinor?: number;
+  /** Issue 5: what the program's rules did to an approved purchase (absent without rules). */
+  readonly program?: ProgramFigures;
+}
+
+/** Issue 5: loyalty and risk figures of a plain card's purchase under its program's rules. */
+export interface ProgramFigures {
+  readonly discountMinor: number;
+  readonly pointsEarned: number;
+  readonly pointsRedeemed: number;
+  /** Soft rules that flagged the approval for review ("risk:soft_amount"). */
+  readonly flags: readonly string[];
 }
 
 export interface TxnAnswer {
@@ -82,7 +95,9 @@ export const tombstone_fingerprint = '*';
 export function fingerprintOf(request: Omit<MoneyRequest, 'fingerprint'>): string {
   const base = `${request.kind}|${request.cardId}|${request.amountMinor}|${request.currency}|${request.terminalId}|${request.source}|${request.originalKey}`;
   // Issue 4: the basket is part of the request (a retry with another basket is another request).
-  return request.lines === undefined ? base : `${base}|${JSON.stringify(request.lines)}`;
+  const withLines = request.lines === undefined ? base : `${base}|${JSON.stringify(request.lines)}`;
+  // Issue 5: points to redeem are part of the request (a retry redeeming other points is another request).
+  return request.redeemPoints === undefined ? withLines : `${withLines}|r${request.redeemPoints}`;
 }
 
 /**
@@ -129,10 +144,19 @@ export interface StoredTransaction {
   readonly account_balance_after?: number;
   /** What the card has spent so far after this document (cards issued through CardService). */
   readonly spent_after?: number;
+  /** Issue 5: purchases under program rules (docs/OUTBOX.md). */
+  readonly discount?: number;
+  readonly points_earned?: number;
+  readonly points_redeemed?: number;
+  readonly flags?: readonly string[];
 }
 
 /** Optional fields a document of an issue-4 kind carries (docs/OUTBOX.md). */
-export type DocumentExtras = Partial<HoldFields> & { readonly deposit_delta?: number; readonly payout?: number; readonly account_balance_after?: number };
+export type DocumentExtras = Partial<HoldFields> & {
+  readonly deposit_delta?: number; readonly payout?: number; readonly account_balance_after?: number;
+  /** Issue 5: purchases under program rules. */
+  readonly discount?: number; readonly points_earned?: number; readonly points_redeemed?: number; readonly flags?: readonly string[];
+};
 
 /** The optional fields of a document about a hold (see StoredTransaction). */
 export interface HoldFields {
@@ -206,6 +230,7 @@ export function decodeRecord(value: string): IdempotencyRecord {
     ...(stored.hold_amount !== undefined ? { holdMinor: stored.hold_amount, holdExpiresAtMs: stored.hold_expires_at ?? 0, ledgerAfterMinor: stored.ledger_after ?? 0 } : {}),
     ...(stored.spent_after !== undefined ? { spentMinor: stored.spent_after } : {}),
     ...(stored.account_balance_after !== undefined ? { ledgerAfterMinor: stored.account_balance_after } : {}),
+    ...programFiguresOf(stored),
   };
   return { f: stored.f, r: result };
 }
@@ -214,4 +239,14 @@ export function decodeRecord(value: string): IdempotencyRecord {
 export function answerFromRecord(record: IdempotencyRecord, fingerprint: string): TxnAnswer | undefined {
   if (record.f === tombstone_fingerprint || record.f === fingerprint) return { result: record.r, replayed: true };
   return undefined;
+}
+
+/** Issue 5: the program figures of a stored plain-card purchase (fleet documents carry their own). */
+function programFiguresOf(stored: StoredTransaction): { program?: ProgramFigures } {
+  if (stored.points_earned === undefined || (stored as { fleet?: string }).fleet !== undefined) return {};
+  return {
+    program: {
+      discountMinor: stored.discount ?? 0, pointsEarned: stored.points_earned, pointsRedeemed: stored.points_redeemed ?? 0, flags: stored.flags ?? [],
+    },
+  };
 }

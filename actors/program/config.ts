@@ -3,7 +3,9 @@
 // CardService.DefineProgram and cached by every node (actors/program/registry.ts). Later issues
 // add their parameters here as optional fields with a default, so stored documents stay readable.
 
+import { createHash } from 'node:crypto';
 import { isBoundedAmount } from '../money';
+import type { ProgramRules } from '../rules/program';
 
 export interface ProgramConfig {
   readonly pinRequired: boolean;
@@ -21,6 +23,11 @@ export interface ProgramConfig {
   readonly pinAttemptsMax: number;
   /** A pre-authorization above the available balance holds what is available instead of declining. */
   readonly partialHolds: boolean;
+  /**
+   * Issue 5: the rules every purchase of the program's cards runs through (actors/card/program-rules.ts).
+   * Absent = none: the card's purchase path then only pays one property read for them.
+   */
+  readonly rules?: ProgramRules;
 }
 
 /** A week: a hotel or car-rental style pre-authorization is completed within days. */
@@ -73,7 +80,9 @@ export function decodeProgramConfig(json: string): ProgramConfig {
 }
 
 export function sameProgramConfig(a: ProgramConfig, b: ProgramConfig): boolean {
-  return (Object.keys(default_program_config) as (keyof ProgramConfig)[]).every((key) => a[key] === b[key]);
+  // Issue 5: rules are a tree; both sides come from the same parser, so their JSON is canonical.
+  return (Object.keys(default_program_config) as (keyof ProgramConfig)[]).every((key) => a[key] === b[key])
+    && JSON.stringify(a.rules) === JSON.stringify(b.rules);
 }
 
 /**
@@ -83,4 +92,18 @@ export function sameProgramConfig(a: ProgramConfig, b: ProgramConfig): boolean {
  */
 export function completionMaxMinor(holdMinor: number, toleranceBp: number): number {
   return holdMinor + Number((BigInt(holdMinor) * BigInt(toleranceBp)) / 10_000n);
+}
+
+/**
+ * Issue 5: the longest audit detail written in full. Reports keep a detail of at most 4096
+ * characters (services/streamer/rows.ts); long rule lists (up to 1000 merchants) would pass it.
+ */
+export const program_audit_detail_max = 4_000;
+
+/** The program_defined audit detail: the configuration, with its rules as a digest when too long. */
+export function programAuditDetail(config: ProgramConfig): string {
+  const full = JSON.stringify(config);
+  if (full.length <= program_audit_detail_max || config.rules === undefined) return full;
+  const rules = JSON.stringify(config.rules);
+  return JSON.stringify({ ...config, rules: { sha256: createHash('sha256').update(rules).digest('hex'), chars: rules.length } });
 }

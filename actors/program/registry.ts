@@ -8,7 +8,7 @@
 import { TaplineError, resourceExhausted, unavailable, type Outcome } from '../errors';
 import type { CommitResult, EntityId, Persistence } from '../runtime/persistence';
 import { shardOf } from '../sharding/placement';
-import { decodeProgramConfig, default_program_config, sameProgramConfig, type ProgramConfig, type StoredProgram } from './config';
+import { decodeProgramConfig, default_program_config, programAuditDetail, sameProgramConfig, type ProgramConfig, type StoredProgram } from './config';
 
 /** What card actors read: synchronous on the decision path, loaded before a card decides. */
 export interface ProgramSource {
@@ -71,7 +71,7 @@ export class ProgramRegistry implements ProgramSource {
       }
       const next: StoredProgram = { programId, config, version: current.version + 1 };
       const audit = {
-        type: 'operator_action', action: 'program_defined', subject: programId, detail: JSON.stringify(config),
+        type: 'operator_action', action: 'program_defined', subject: programId, detail: programAuditDetail(config),
         operator: operatorId, reason: '', at: this.options.clock(),
       };
       const submitted = this.persistence.submit({

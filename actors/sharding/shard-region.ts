@@ -291,6 +291,12 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
+  /** Issue 5: resolves an open review entry of a plain card (audited). */
+  resolveCardReview(cardId: string, transactionId: string, note: string, operatorId: string, reply: Reply<CardState>): void {
+    const refused = this.cards.tell(cardId, { type: 'resolve_review', transactionId, note, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
   setTabLimit(cardId: string, limitMinor: number, operatorId: string, reply: Reply<CardState>): void {
     const refused = this.cards.tell(cardId, { type: 'tab_limit', limitMinor, operatorId, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });

@@ -26,6 +26,9 @@ import {
   type SetTabLimitResponse,
   type SettleTabResponse,
   SettlementMethod,
+  type GetCardRulesResponse,
+  type ListProgramReviewsResponse,
+  type ResolveProgramReviewResponse,
 } from '../../gen/tapline/v1/cards';
 import { AuthorizationServiceClient, type AuthorizeRequest, type RefundResponse, type VoidResponse } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
@@ -138,6 +141,19 @@ export class CardClient {
   settleTab(cardId: string, amountMinor: number, reference: string, method = SettlementMethod.SETTLEMENT_METHOD_INVOICE): Promise<SettleTabResponse> {
     const request = { cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' }, method, reference, operatorId: 'accounts' };
     return invoke((options, cb) => this.cards.settleTab(request, new grpc.Metadata(), options, cb));
+  }
+
+  /** Issue 5: a card's rule state (points, temporary block, open reviews). */
+  getCardRules(cardId: string): Promise<GetCardRulesResponse> {
+    return invoke((options, cb) => this.cards.getCardRules({ cardId }, new grpc.Metadata(), options, cb));
+  }
+
+  listProgramReviews(programId: string): Promise<ListProgramReviewsResponse> {
+    return invoke((options, cb) => this.cards.listProgramReviews({ programId }, new grpc.Metadata(), options, cb));
+  }
+
+  resolveProgramReview(cardId: string, transactionId: string, note: string): Promise<ResolveProgramReviewResponse> {
+    return invoke((options, cb) => this.cards.resolveProgramReview({ cardId, transactionId, note, operatorId: 'risk-desk' }, new grpc.Metadata(), options, cb));
   }
 
   voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {

@@ -10,6 +10,10 @@
 //  - available balance (balance - holds) is never negative, and held = the sum of open holds;
 //  - per card, the documents reconcile with Redis (card_issued amount + balance_delta);
 //  - every retry returns the original answer (same transaction, same outcome).
+// Issue 5: the program has rules (velocity, hard and soft risk, a temporary block after repeated
+// insufficient funds, a loyalty discount, points earned and redeemed as payment), so purchases are
+// decided on the ruled path: the same checks hold, the debit is what the reply approved (amount −
+// discount − points' value), and a card's points never go negative.
 // The seed is printed; replay with FC_SEED=<seed>.
 
 import assert from 'node:assert/strict';
@@ -17,6 +21,7 @@ import fc from 'fast-check';
 import type { RedisInstance } from '../../services/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { Outcome } from '../../gen/tapline/v1/types';
+import type { ProgramRules } from '../../gen/tapline/v1/fleet';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../services/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../services/client/card-client';
@@ -30,9 +35,20 @@ const initial_minor = 1_000;
 const deposit_minor = 100;
 const manager = { id: 'prop-mgr', pin: '1357' };
 const psp_secret = 'property-test-psp-secret';
+/** Issue 5: rules every purchase of the program runs through (boundaries inside the drawn amounts). */
+const program_rules: ProgramRules = {
+  allowedMerchants: [], blockedMerchants: ['elsewhere'], allowedTerminals: [], blockedTerminals: [], restrictMerchants: false, restrictTerminals: false,
+  velocity: [{ name: 'burst', windowMs: 2_000n, countMax: 6n, amountMaxMinor: 2_000n }],
+  risk: { hardAmountMinor: 650n, softAmountMinor: 400n, softVelocity: [], blockAfterDeclines: 4n, declineWindowMs: 1_000n, blockMs: 500n },
+  loyalty: {
+    minorPerUnit: 40n, pointsPerUnit: 3n, groupMultiplierBp: { food: 15_000n }, merchantMultiplierBp: {},
+    discountBpByGroup: { food: 750n }, pointValueMinor: 2n,
+  },
+};
 
 type Op =
-  | { kind: 'top_up' | 'psp_top_up' | 'purchase' | 'pre_auth'; slot: number; amount: number }
+  | { kind: 'top_up' | 'psp_top_up' | 'pre_auth'; slot: number; amount: number }
+  | { kind: 'purchase'; slot: number; amount: number; redeem: number }
   | { kind: 'completion'; target: number; amount: number }
   | { kind: 'void' | 'reverse'; target: number }
   | { kind: 'retry'; target: number }
@@ -44,7 +60,7 @@ const amount = fc.integer({ min: 1, max: 700 });
 const op_arbitrary: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('top_up' as const), slot, amount }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('psp_top_up' as const), slot, amount }) },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('purchase' as const), slot, amount }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('purchase' as const), slot, amount, redeem: fc.oneof(fc.constant(0), fc.nat(12)) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('pre_auth' as const), slot, amount }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('completion' as const), target: fc.nat(60), amount: fc.integer({ min: 1, max: 900 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('void' as const), target: fc.nat(60) }) },
@@ -90,7 +106,7 @@ describe('money properties over every movement (real node, real Redis)', functio
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('mm-pos', 'mm-merchant');
     await refunds.registerManager('mm-merchant', manager.id, manager.pin);
-    await cards.defineProgram('mm', programConfig({ depositMinor: BigInt(deposit_minor), completionToleranceBp: 2_000 }));
+    await cards.defineProgram('mm', programConfig({ depositMinor: BigInt(deposit_minor), completionToleranceBp: 2_000, rules: program_rules }));
   });
 
   after(async function () {
@@ -150,8 +166,13 @@ describe('money properties over every movement (real node, real Redis)', functio
             case 'purchase': {
               const card = slots[op.slot] as string;
               return { kind: op.kind, card, txn: own, send: async () => {
-                const r = await client.authorize(purchase('mm-pos', own, card, op.amount));
-                return effect(r.transactionId, r.outcome === Outcome.OUTCOME_APPROVED, -op.amount);
+                // A basket of food (discounted) and, half the time, points redeemed as payment.
+                const line = { productCode: 'meal', productGroup: 'food', quantityMilli: 0n, unitPriceMinor: 0n, amountMinor: BigInt(op.amount) };
+                const request = { ...purchase('mm-pos', own, card, op.amount), lineItems: [line], ...(op.redeem > 0 ? { redeemPoints: BigInt(op.redeem) } : {}) };
+                const r = await client.authorize(request);
+                const approved = r.outcome === Outcome.OUTCOME_APPROVED;
+                if (approved) assert.equal(Number(r.approvedAmount?.amountMinor) + Number(r.discount?.amountMinor) + 2 * Number(r.pointsRedeemed), op.amount, 'debit = amount - discount - points');
+                return effect(r.transactionId, approved, -Number(r.approvedAmount?.amountMinor));
               } };
             }
             case 'pre_auth': {
@@ -263,6 +284,7 @@ describe('money properties over every movement (real node, real Redis)', functio
             const held = Object.values(state.holds ?? {}).reduce((sum, hold) => sum + hold.amountMinor, 0);
             assert.equal(state.heldMinor, held, `held of ${cardId} is the sum of its holds`);
             assert.ok(state.balanceMinor - state.heldMinor >= 0, `available of ${cardId} never negative (${state.balanceMinor} - ${state.heldMinor})`);
+            assert.ok((state.rules?.points ?? 0) >= 0, `points of ${cardId} never negative`);
           }
         }
 
@@ -292,7 +314,7 @@ describe('money properties over every movement (real node, real Redis)', functio
       { seed, numRuns: 20, endOnFailure: true },
     );
 
-    async function cardState(cardId: string): Promise<{ balanceMinor: number; heldMinor: number; status: string; holds?: Record<string, { amountMinor: number }> } | undefined> {
+    async function cardState(cardId: string): Promise<{ balanceMinor: number; heldMinor: number; status: string; holds?: Record<string, { amountMinor: number }>; rules?: { points: number } } | undefined> {
       const data = await inspect.client.hGet(`tl:{s${shardOf(cardId, test_shard_count)}}:card:${cardId}`, 'd');
       return data === null || data === undefined ? undefined : JSON.parse(data);
     }

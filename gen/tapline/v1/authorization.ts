@@ -76,7 +76,14 @@ export interface AuthorizeRequest {
     | OfflineCapture
     | undefined;
   /** For COMPLETION / INCREMENTAL: the pre-authorization they refer to. */
-  original?: RequestRef | undefined;
+  original?:
+    | RequestRef
+    | undefined;
+  /**
+   * Issue 5: loyalty points to redeem as payment on a purchase of a plain card (each worth the
+   * program's point_value_minor; never more than the amount due). 0 = none.
+   */
+  redeemPoints?: bigint | undefined;
 }
 
 export interface AuthorizeResponse {
@@ -309,6 +316,7 @@ function createBaseAuthorizeRequest(): AuthorizeRequest {
     pin: "",
     offline: undefined,
     original: undefined,
+    redeemPoints: undefined,
   };
 }
 
@@ -346,6 +354,12 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
     }
     if (message.original !== undefined) {
       RequestRef.encode(message.original, writer.uint32(82).fork()).join();
+    }
+    if (message.redeemPoints !== undefined) {
+      if (BigInt.asIntN(64, message.redeemPoints) !== message.redeemPoints) {
+        throw new globalThis.Error("value provided for field message.redeemPoints of type int64 too large");
+      }
+      writer.uint32(240).int64(message.redeemPoints);
     }
     return writer;
   },
@@ -443,6 +457,14 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
             message.original = RequestRef.decode(reader, reader.uint32());
             continue;
           }
+          case 30: {
+            if (tag !== 240) {
+              break;
+            }
+
+            message.redeemPoints = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -479,6 +501,9 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
       : undefined;
     message.original = (object.original !== undefined && object.original !== null)
       ? RequestRef.fromPartial(object.original)
+      : undefined;
+    message.redeemPoints = (object.redeemPoints !== undefined && object.redeemPoints !== null)
+      ? BigInt(object.redeemPoints)
       : undefined;
     return message;
   },

@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { ProgramRules, ReviewEntry } from "./fleet";
 import { CardStatus, DeclineReason, Money, Outcome } from "./types";
 
 export const protobufPackage = "tapline.v1";
@@ -77,6 +78,11 @@ export interface ProgramConfig {
    * reply's approved_amount says how much) instead of being declined.
    */
   partialHolds: boolean;
+  /**
+   * Issue 5: the rules every purchase of the program's cards runs through (merchant / terminal
+   * restrictions, velocity, risk, loyalty). Absent: none, and purchases take the plain path.
+   */
+  rules?: ProgramRules | undefined;
 }
 
 export interface DefineProgramRequest {
@@ -356,6 +362,48 @@ export interface SettleTabResponse {
   replayed: boolean;
 }
 
+/** Issue 5 (plain cards). */
+export interface GetCardRulesRequest {
+  cardId: string;
+}
+
+export interface GetCardRulesResponse {
+  cardId: string;
+  /** Loyalty points the card holds (earned minus redeemed). */
+  points: bigint;
+  /** A temporary block after repeated declines ends here (unix ms); 0 = not blocked. */
+  blockedUntilUnixMs: bigint;
+  /** Review entries of this card's flagged approvals still open. */
+  openReviews: bigint;
+}
+
+export interface ListProgramReviewsRequest {
+  programId: string;
+}
+
+/** The entries as the fleet's review queue lists them (oldest first). */
+export interface ListProgramReviewsResponse {
+  entries: ReviewEntry[];
+  /**
+   * Entries that made room for newer ones on their card (still flagged in reports), plus entries
+   * left out of this answer beyond its bound.
+   */
+  dropped: bigint;
+}
+
+export interface ResolveProgramReviewRequest {
+  cardId: string;
+  transactionId: string;
+  /** Why it was cleared (kept in the audit trail), at most 256 characters. */
+  note: string;
+  operatorId: string;
+}
+
+export interface ResolveProgramReviewResponse {
+  /** Open review entries left on the card. */
+  remaining: bigint;
+}
+
 function createBaseProgramConfig(): ProgramConfig {
   return {
     pinRequired: false,
@@ -366,6 +414,7 @@ function createBaseProgramConfig(): ProgramConfig {
     depositMinor: 0n,
     pinAttemptsMax: 0,
     partialHolds: false,
+    rules: undefined,
   };
 }
 
@@ -406,6 +455,9 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
     }
     if (message.partialHolds !== false) {
       writer.uint32(64).bool(message.partialHolds);
+    }
+    if (message.rules !== undefined) {
+      ProgramRules.encode(message.rules, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -487,6 +539,14 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
             message.partialHolds = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.rules = ProgramRules.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -520,6 +580,9 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
       : 0n;
     message.pinAttemptsMax = object.pinAttemptsMax ?? 0;
     message.partialHolds = object.partialHolds ?? false;
+    message.rules = (object.rules !== undefined && object.rules !== null)
+      ? ProgramRules.fromPartial(object.rules)
+      : undefined;
     return message;
   },
 };
@@ -3650,6 +3713,439 @@ export const SettleTabResponse: MessageFns<SettleTabResponse> = {
   },
 };
 
+function createBaseGetCardRulesRequest(): GetCardRulesRequest {
+  return { cardId: "" };
+}
+
+export const GetCardRulesRequest: MessageFns<GetCardRulesRequest> = {
+  encode(message: GetCardRulesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCardRulesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCardRulesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetCardRulesRequest>): GetCardRulesRequest {
+    return GetCardRulesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetCardRulesRequest>): GetCardRulesRequest {
+    const message = createBaseGetCardRulesRequest();
+    message.cardId = object.cardId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCardRulesResponse(): GetCardRulesResponse {
+  return { cardId: "", points: 0n, blockedUntilUnixMs: 0n, openReviews: 0n };
+}
+
+export const GetCardRulesResponse: MessageFns<GetCardRulesResponse> = {
+  encode(message: GetCardRulesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.points !== 0n) {
+      if (BigInt.asIntN(64, message.points) !== message.points) {
+        throw new globalThis.Error("value provided for field message.points of type int64 too large");
+      }
+      writer.uint32(16).int64(message.points);
+    }
+    if (message.blockedUntilUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.blockedUntilUnixMs) !== message.blockedUntilUnixMs) {
+        throw new globalThis.Error("value provided for field message.blockedUntilUnixMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.blockedUntilUnixMs);
+    }
+    if (message.openReviews !== 0n) {
+      if (BigInt.asIntN(64, message.openReviews) !== message.openReviews) {
+        throw new globalThis.Error("value provided for field message.openReviews of type int64 too large");
+      }
+      writer.uint32(32).int64(message.openReviews);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCardRulesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCardRulesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.points = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.blockedUntilUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.openReviews = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetCardRulesResponse>): GetCardRulesResponse {
+    return GetCardRulesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetCardRulesResponse>): GetCardRulesResponse {
+    const message = createBaseGetCardRulesResponse();
+    message.cardId = object.cardId ?? "";
+    message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.blockedUntilUnixMs = (object.blockedUntilUnixMs !== undefined && object.blockedUntilUnixMs !== null)
+      ? BigInt(object.blockedUntilUnixMs)
+      : 0n;
+    message.openReviews = (object.openReviews !== undefined && object.openReviews !== null)
+      ? BigInt(object.openReviews)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseListProgramReviewsRequest(): ListProgramReviewsRequest {
+  return { programId: "" };
+}
+
+export const ListProgramReviewsRequest: MessageFns<ListProgramReviewsRequest> = {
+  encode(message: ListProgramReviewsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.programId !== "") {
+      writer.uint32(10).string(message.programId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListProgramReviewsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListProgramReviewsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListProgramReviewsRequest>): ListProgramReviewsRequest {
+    return ListProgramReviewsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListProgramReviewsRequest>): ListProgramReviewsRequest {
+    const message = createBaseListProgramReviewsRequest();
+    message.programId = object.programId ?? "";
+    return message;
+  },
+};
+
+function createBaseListProgramReviewsResponse(): ListProgramReviewsResponse {
+  return { entries: [], dropped: 0n };
+}
+
+export const ListProgramReviewsResponse: MessageFns<ListProgramReviewsResponse> = {
+  encode(message: ListProgramReviewsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      ReviewEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.dropped !== 0n) {
+      if (BigInt.asIntN(64, message.dropped) !== message.dropped) {
+        throw new globalThis.Error("value provided for field message.dropped of type int64 too large");
+      }
+      writer.uint32(16).int64(message.dropped);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListProgramReviewsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListProgramReviewsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(ReviewEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dropped = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListProgramReviewsResponse>): ListProgramReviewsResponse {
+    return ListProgramReviewsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListProgramReviewsResponse>): ListProgramReviewsResponse {
+    const message = createBaseListProgramReviewsResponse();
+    message.entries = object.entries?.map((e) => ReviewEntry.fromPartial(e)) || [];
+    message.dropped = (object.dropped !== undefined && object.dropped !== null) ? BigInt(object.dropped) : 0n;
+    return message;
+  },
+};
+
+function createBaseResolveProgramReviewRequest(): ResolveProgramReviewRequest {
+  return { cardId: "", transactionId: "", note: "", operatorId: "" };
+}
+
+export const ResolveProgramReviewRequest: MessageFns<ResolveProgramReviewRequest> = {
+  encode(message: ResolveProgramReviewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(18).string(message.transactionId);
+    }
+    if (message.note !== "") {
+      writer.uint32(26).string(message.note);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolveProgramReviewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolveProgramReviewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ResolveProgramReviewRequest>): ResolveProgramReviewRequest {
+    return ResolveProgramReviewRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResolveProgramReviewRequest>): ResolveProgramReviewRequest {
+    const message = createBaseResolveProgramReviewRequest();
+    message.cardId = object.cardId ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.note = object.note ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseResolveProgramReviewResponse(): ResolveProgramReviewResponse {
+  return { remaining: 0n };
+}
+
+export const ResolveProgramReviewResponse: MessageFns<ResolveProgramReviewResponse> = {
+  encode(message: ResolveProgramReviewResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.remaining !== 0n) {
+      if (BigInt.asIntN(64, message.remaining) !== message.remaining) {
+        throw new globalThis.Error("value provided for field message.remaining of type int64 too large");
+      }
+      writer.uint32(8).int64(message.remaining);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolveProgramReviewResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolveProgramReviewResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.remaining = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ResolveProgramReviewResponse>): ResolveProgramReviewResponse {
+    return ResolveProgramReviewResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResolveProgramReviewResponse>): ResolveProgramReviewResponse {
+    const message = createBaseResolveProgramReviewResponse();
+    message.remaining = (object.remaining !== undefined && object.remaining !== null) ? BigInt(object.remaining) : 0n;
+    return message;
+  },
+};
+
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
@@ -3876,6 +4372,46 @@ export const CardServiceService = {
     responseSerialize: (value: SettleTabResponse): Buffer => Buffer.from(SettleTabResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SettleTabResponse => SettleTabResponse.decode(value),
   },
+  /**
+   * Issue 5 (plain cards): what a card holds for its program's rules (loyalty points, temporary
+   * block). NOT_FOUND for an unknown card.
+   */
+  getCardRules: {
+    path: "/tapline.v1.CardService/GetCardRules" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCardRulesRequest): Buffer => Buffer.from(GetCardRulesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCardRulesRequest => GetCardRulesRequest.decode(value),
+    responseSerialize: (value: GetCardRulesResponse): Buffer =>
+      Buffer.from(GetCardRulesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCardRulesResponse => GetCardRulesResponse.decode(value),
+  },
+  /**
+   * Issue 5 (plain cards): the review queue of a program's flagged approvals, and resolving one
+   * (audited as operator_action review_resolved). See docs/FLEET_AND_RULES.md "Plain cards".
+   */
+  listProgramReviews: {
+    path: "/tapline.v1.CardService/ListProgramReviews" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListProgramReviewsRequest): Buffer =>
+      Buffer.from(ListProgramReviewsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListProgramReviewsRequest => ListProgramReviewsRequest.decode(value),
+    responseSerialize: (value: ListProgramReviewsResponse): Buffer =>
+      Buffer.from(ListProgramReviewsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListProgramReviewsResponse => ListProgramReviewsResponse.decode(value),
+  },
+  resolveProgramReview: {
+    path: "/tapline.v1.CardService/ResolveProgramReview" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResolveProgramReviewRequest): Buffer =>
+      Buffer.from(ResolveProgramReviewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResolveProgramReviewRequest => ResolveProgramReviewRequest.decode(value),
+    responseSerialize: (value: ResolveProgramReviewResponse): Buffer =>
+      Buffer.from(ResolveProgramReviewResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResolveProgramReviewResponse => ResolveProgramReviewResponse.decode(value),
+  },
 } as const;
 
 export interface CardServiceServer extends UntypedServiceImplementation {
@@ -3950,6 +4486,17 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    * Declined SETTLEMENT_EXCEEDS_DEBT above what is owed.
    */
   settleTab: handleUnaryCall<SettleTabRequest, SettleTabResponse>;
+  /**
+   * Issue 5 (plain cards): what a card holds for its program's rules (loyalty points, temporary
+   * block). NOT_FOUND for an unknown card.
+   */
+  getCardRules: handleUnaryCall<GetCardRulesRequest, GetCardRulesResponse>;
+  /**
+   * Issue 5 (plain cards): the review queue of a program's flagged approvals, and resolving one
+   * (audited as operator_action review_resolved). See docs/FLEET_AND_RULES.md "Plain cards".
+   */
+  listProgramReviews: handleUnaryCall<ListProgramReviewsRequest, ListProgramReviewsResponse>;
+  resolveProgramReview: handleUnaryCall<ResolveProgramReviewRequest, ResolveProgramReviewResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -4247,6 +4794,59 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SettleTabResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Issue 5 (plain cards): what a card holds for its program's rules (loyalty points, temporary
+   * block). NOT_FOUND for an unknown card.
+   */
+  getCardRules(
+    request: GetCardRulesRequest,
+    callback: (error: ServiceError | null, response: GetCardRulesResponse) => void,
+  ): ClientUnaryCall;
+  getCardRules(
+    request: GetCardRulesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCardRulesResponse) => void,
+  ): ClientUnaryCall;
+  getCardRules(
+    request: GetCardRulesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCardRulesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Issue 5 (plain cards): the review queue of a program's flagged approvals, and resolving one
+   * (audited as operator_action review_resolved). See docs/FLEET_AND_RULES.md "Plain cards".
+   */
+  listProgramReviews(
+    request: ListProgramReviewsRequest,
+    callback: (error: ServiceError | null, response: ListProgramReviewsResponse) => void,
+  ): ClientUnaryCall;
+  listProgramReviews(
+    request: ListProgramReviewsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListProgramReviewsResponse) => void,
+  ): ClientUnaryCall;
+  listProgramReviews(
+    request: ListProgramReviewsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListProgramReviewsResponse) => void,
+  ): ClientUnaryCall;
+  resolveProgramReview(
+    request: ResolveProgramReviewRequest,
+    callback: (error: ServiceError | null, response: ResolveProgramReviewResponse) => void,
+  ): ClientUnaryCall;
+  resolveProgramReview(
+    request: ResolveProgramReviewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResolveProgramReviewResponse) => void,
+  ): ClientUnaryCall;
+  resolveProgramReview(
+    request: ResolveProgramReviewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResolveProgramReviewResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -57,6 +57,8 @@ import { toTopUpResponse, toVoidResponse, wireCardStatus, wireDeclineReason } fr
 import { unary, type ServiceDeps } from './service';
 import { parseCardAction, parseCardIds, parseHolder, parseIssueParams, parsePin, parseProgramConfig, requireReason, type IssueParams } from './cards-validate';
 import { optionalId, requireAmount, requireBalance, requireClientKey, requireId } from './validate';
+import { wireProgramRules } from './program-rules-wire';
+import { programReviewHandlers } from './program-review-service';
 
 /** Cards of one bulk issuance in flight at once: keeps the commit queue and mailboxes shallow. */
 const bulk_issue_concurrency = 128;
@@ -117,6 +119,7 @@ function wireProgram(config: ProgramConfig): WireProgramConfig {
     depositMinor: BigInt(config.depositMinor),
     pinAttemptsMax: config.pinAttemptsMax,
     partialHolds: config.partialHolds,
+    ...(config.rules === undefined ? {} : { rules: wireProgramRules(config.rules) }),
   };
 }
 
@@ -162,6 +165,8 @@ function asError(error: unknown): TaplineError {
 export function cardService(deps: CardServiceDeps): CardServiceServer {
   const { region, programs } = deps;
   return {
+    // Issue 5: program rules of plain cards (program-review-service.ts).
+    ...programReviewHandlers(deps),
     defineProgram: unary<DefineProgramRequest, DefineProgramResponse, StoredProgram>(deps, 'DefineProgram', (request, reply) => {
       const programId = requireId('program_id', request.programId);
       const config = parseProgramConfig(request.config);

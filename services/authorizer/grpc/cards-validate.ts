@@ -8,6 +8,7 @@ import type { CardAction as DomainCardAction } from '../../../actors/card/lifecy
 import { CardAction, IdDocumentType, type CardHolder, type CardIssueParams, type ProgramConfig as WireProgramConfig } from '../../../gen/tapline/v1/cards';
 import { pin_pattern } from '../pin';
 import { optionalId, requireBalance, requireId } from './validate';
+import { parseProgram } from './fleet-validate';
 
 /** Cards in one BulkIssueCards call: a festival's wristband box is a few thousand. */
 export const bulk_issue_cards_max = 10_000;
@@ -46,6 +47,8 @@ export function parseProgramConfig(wire: WireProgramConfig | undefined): Program
     depositMinor: wireMinor('config.deposit_minor', wire.depositMinor),
     pinAttemptsMax: wire.pinAttemptsMax === 0 ? default_pin_attempts_max : wire.pinAttemptsMax,
     partialHolds: wire.partialHolds,
+    // Issue 5: validated like a fleet's program rules; absent = none (the plain purchase path).
+    ...(wire.rules === undefined ? {} : { rules: parseProgram(wire.rules) }),
   };
   const problem = programConfigProblem(config);
   if (problem !== undefined) throw invalidArgument(`config.${problem}`);

@@ -4,6 +4,7 @@ import type { CardState, CardStatus as DomainCardStatus, DeclineReason as Domain
 import type { ReverseOutcome, TxnAnswer } from '../../../actors/card/transaction';
 import { CardStatus, DeclineReason, Outcome } from '../../../gen/tapline/v1/types';
 import { fleetResponseFields, ruleDeclineReason } from './fleet-mapping';
+import { programResponseFields } from './program-rules-wire';
 import { ReverseResult, type AuthorizeResponse, type GetBalanceResponse, type ReverseResponse, type RefundResponse, type TopUpResponse, type VoidResponse } from '../../../gen/tapline/v1/authorization';
 import { liveHeldMinor } from '../../../actors/card/holds';
 
@@ -69,6 +70,8 @@ export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeR
     ...fleetResponseFields(result),
     holdExpiresAtUnixMs: 0n,
   };
+  // Issue 5: plain card purchases under program rules (one property read for the others).
+  if (result.program !== undefined) Object.assign(response, programResponseFields(result));
   // Issue 4: only replies about a hold carry the hold fields (a purchase allocates nothing more).
   if (result.spentMinor !== undefined) response.spentTotal = money(result.spentMinor, result.currency);
   if (result.holdMinor !== undefined) {

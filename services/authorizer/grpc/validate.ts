@@ -2,7 +2,7 @@
 // Nothing reaches an actor before it passes here, so bad input never changes state.
 
 import { invalidArgument, unimplemented } from '../../../actors/errors';
-import { isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../../actors/money';
+import { amount_abs_max_minor, isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
 import { clientKey, terminalTxnKey } from '../store/keys';
 import { parseLines } from './lines';
@@ -138,7 +138,16 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
   };
   // Issue 4: the basket, only when there is one (a plain purchase allocates nothing more).
   if (wire.lineItems.length > 0) request.lines = parseLines(wire.lineItems);
+  // Issue 5: loyalty points redeemed as payment (purchases only; 0 = none).
+  if (wire.redeemPoints !== undefined && wire.redeemPoints !== 0n) request.redeemPoints = parseRedeemPoints(kind, wire.redeemPoints);
   return finish(request);
+}
+
+/** Issue 5: points to redeem; at most 10^15 (a points balance is bounded like money). */
+function parseRedeemPoints(kind: MoneyRequest['kind'], points: bigint): number {
+  if (kind !== 'purchase') throw invalidArgument('redeem_points is only valid for a PURCHASE');
+  if (points < 0n || points > BigInt(amount_abs_max_minor)) throw invalidArgument('redeem_points must be between 0 and 10^15');
+  return Number(points);
 }
 
 /** A void releases a hold; it moves no amount of its own. */

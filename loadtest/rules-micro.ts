@@ -1,0 +1,84 @@
+// Node CPU of one plain-card authorization through the region, without gRPC (as fleet-micro.ts):
+// cards of a program without rules next to cards of a program with rules (merchant list, velocity,
+// hard and soft risk, temporary block, loyalty discount and points), to see what the ruled path
+// costs and that the plain path did not get slower. Alone:
+//   node --max-semi-space-size=16 dist/loadtest/rules-micro.js redis://127.0.0.1:PORT
+
+import pino from 'pino';
+import { loadConfig } from '../services/authorizer/config';
+import { AuthorizerNode } from '../services/authorizer/node';
+import { parseAuthorize } from '../services/authorizer/grpc/validate';
+import { toAuthorizeResponse } from '../services/authorizer/grpc/mapping';
+import { TaplineClient, purchase } from '../services/client/tapline-client';
+import { CardClient, programConfig } from '../services/client/card-client';
+import { round } from './driver';
+
+const silent = pino({ level: 'silent' });
+const per_turn = 200;
+const operations = 40_000;
+const cards_per_program = 3_200;
+
+function pump(count: number, start: (i: number, done: () => void) => void): Promise<number> {
+  return new Promise((resolve) => {
+    const cpu = process.cpuUsage();
+    let sent = 0;
+    let finished = 0;
+    const done = (): void => {
+      finished += 1;
+      if (finished === count) {
+        const used = process.cpuUsage(cpu);
+        resolve((used.user + used.system) / count);
+      }
+    };
+    const turn = (): void => {
+      for (let k = 0; k < per_turn && sent < count; k++, sent++) start(sent, done);
+      if (sent < count) setImmediate(turn);
+    };
+    turn();
+  });
+}
+
+async function main(): Promise<void> {
+  const redisUrl = process.argv[2];
+  if (redisUrl === undefined) throw new Error('usage: rules-micro.js <redis url>');
+  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
+  const address = `127.0.0.1:${node.grpcPort}`;
+  const admin = new TaplineClient(address);
+  const cards = new CardClient(address);
+  await cards.defineProgram('ruled', programConfig({
+    rules: {
+      allowedMerchants: [], blockedMerchants: ['elsewhere'], allowedTerminals: [], blockedTerminals: [], restrictMerchants: false, restrictTerminals: false,
+      velocity: [{ name: 'minute', windowMs: 10_000n, countMax: 64n, amountMaxMinor: 1_000_000_000n }],
+      risk: { hardAmountMinor: 1_000_000n, softAmountMinor: 100_000n, softVelocity: [], blockAfterDeclines: 5n, declineWindowMs: 60_000n, blockMs: 60_000n },
+      loyalty: { minorPerUnit: 100n, pointsPerUnit: 1n, groupMultiplierBp: {}, merchantMultiplierBp: {}, discountBpByGroup: {}, pointValueMinor: 1n },
+    },
+  }));
+  for (let t = 0; t < 64; t++) await admin.registerTerminal(`bench-t${t}`, 'micro-m');
+  for (const program of ['plain', 'ruled']) {
+    for (let s = 0; s < cards_per_program; s += 200) {
+      await Promise.all(Array.from({ length: 200 }, (_, k) => admin.issueCard(`${program}-card${s + k}`, 1_000_000_000_000, 'EUR', program)));
+    }
+  }
+  admin.close();
+  cards.close();
+  let txn = 0;
+  const run = (program: string): Promise<number> => pump(operations, (i, done) => {
+    node.region.money(parseAuthorize(purchase(`bench-t${i % 64}`, ++txn, `${program}-card${(i * 7_919) % cards_per_program}`, 1 + (i % 500))), (outcome) => {
+      if (outcome.ok) toAuthorizeResponse(outcome.value);
+      done();
+    });
+  });
+  const results: Record<string, number[]> = { plain_us: [], ruled_us: [] };
+  for (let r = 0; r < 3; r++) {
+    results['plain_us']!.push(round(await run('plain'), 2));
+    results['ruled_us']!.push(round(await run('ruled'), 2));
+  }
+  await node.shutdown();
+  process.stdout.write(JSON.stringify(results) + '\n');
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`rules micro failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
