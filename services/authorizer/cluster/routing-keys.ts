@@ -53,6 +53,10 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(CardServiceService.setPin, (request) => card(request.cardId)),
   entry(CardServiceService.setTabLimit, (request) => card(request.cardId)),
   entry(CardServiceService.settleTab, (request) => card(request.cardId)),
+  entry(CardServiceService.getCardRules, (request) => card(request.cardId)),
+  // Lists by scanning the program's card records in Redis (a read): any node can answer.
+  entry(CardServiceService.listProgramReviews, anywhere),
+  entry(CardServiceService.resolveProgramReview, (request) => card(request.cardId)),
   entry(FleetAdminServiceService.createFleetAccount, (request) => request.fleetId),
   entry(FleetAdminServiceService.setFleetLimits, (request) => request.fleetId),
   entry(FleetAdminServiceService.setFleetPolicy, (request) => request.fleetId),
