@@ -325,7 +325,7 @@ export function fleetLinesSql(database: string, fleet: string, from_ms: number, 
 /** The operator audit trail (migration 7's view) in the range, optionally of one operator, oldest first. */
 export function auditSql(database: string, from_ms: number, until_ms: number, operator: string | undefined): string {
   const operatorFilter = operator === undefined ? '' : ` AND operator = ${stringLiteral(operator)}`;
-  return `SELECT toUInt64(at_ms) AS at_ms, event_id, type, operator, action, subject, card, terminal, merchant, fleet, status, previous, event, detail, reason
+  return `SELECT toUInt64(at_ms) AS at_ms, event_id, type, operator, action, subject, card, terminal, merchant, fleet, status, previous, event, detail, reason, approver
     FROM ${identifier(database)}.audit_trail_dedup
     WHERE ${timeRange(from_ms, until_ms)}${operatorFilter}
     ORDER BY at_ms, event_id

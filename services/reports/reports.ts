@@ -318,7 +318,7 @@ export async function eventStatisticsReport(context: ReportContext, program: str
 
 // ---- 7. operator audit trail ----------------------------------------------------------------
 
-const audit_text = ['event_id', 'type', 'operator', 'action', 'subject', 'card', 'terminal', 'merchant', 'fleet', 'status', 'previous', 'event', 'detail', 'reason'];
+const audit_text = ['event_id', 'type', 'operator', 'action', 'subject', 'card', 'terminal', 'merchant', 'fleet', 'status', 'previous', 'event', 'detail', 'reason', 'approver'];
 
 /** Every lifecycle event an operator caused, and every operator_action, in the range. */
 export async function auditReport(context: ReportContext, range: DateRange, operator: string | undefined): Promise<Report> {

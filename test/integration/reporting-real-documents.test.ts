@@ -298,6 +298,8 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     fleetReplies.push({ id: fleetReversal.transactionId, card: van, vehicle: 'van-1', driver: 'd-2', odometer: 0, pump: reversedReply.pump, invoiced: reversedReply.invoiced, kind: 'reverse' });
     const block = await cards.changeState({ cardId: 'rd-anon', action: CardAction.CARD_ACTION_BLOCK, reason: 'fraud', operatorId: 'ops', approverId: '' });
     assert.equal(block.status, CardStatus.CARD_STATUS_BLOCKED);
+    const unblock = await cards.changeState({ cardId: 'rd-anon', action: CardAction.CARD_ACTION_UNBLOCK, reason: 'cleared', operatorId: 'ops', approverId: 'sup-1' });
+    assert.equal(unblock.status, CardStatus.CARD_STATUS_ACTIVE);
   }
 
   it('every real document is understood: outbox_rejects is empty', async function () {
@@ -319,6 +321,26 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       'card_issued', 'card_status_changed', 'card_replaced', 'card_pin_changed', 'terminal_registered', 'terminal_enabled_changed', 'fleet_account_changed', 'operator_action']) {
       assert.ok(kinds.has(kind), `the run wrote a ${kind} document`);
     }
+  });
+
+  it('the fields added to the contract by the card engineer arrive in ClickHouse as written (hold figures, spent, status action and approver)', async function () {
+    const columns = ['hold_amount', 'hold_expires_at', 'ledger_after', 'spent_after', 'held_delta', 'hold'] as const;
+    const rows = await sql(`SELECT id, ${columns.join(', ')} FROM ${database}.transactions_dedup ORDER BY id`);
+    const stored = new Map(rows.map(([id, ...values]) => [id, values]));
+    let checked = 0;
+    for (const d of written.filter((doc) => doc['type'] === 'transaction' && (doc['hold_amount'] !== undefined || doc['spent_after'] !== undefined))) {
+      assert.deepEqual(stored.get(String(d['id'])), columns.map((column) => String(d[column] ?? (column === 'hold' ? '' : 0))), `${String(d['kind'])} ${String(d['id'])}`);
+      checked += 1;
+    }
+    assert.ok(checked >= 8, `hold and spent figures checked on ${checked} documents`);
+    const changes = await sql(`SELECT card, status, previous, action, approver FROM ${database}.lifecycle_events_dedup WHERE type = 'card_status_changed' ORDER BY card, action`);
+    const expected = written.filter((d) => d['type'] === 'card_status_changed').map((d) => [d['card'], d['status'], d['previous'] ?? '', d['action'] ?? '', d['approver'] ?? ''].map(String));
+    assert.deepEqual(changes, expected.sort((a, b) => `${a[0]} ${a[3]}`.localeCompare(`${b[0]} ${b[3]}`)));
+    assert.deepEqual(changes.map((row) => row[3]), ['block', 'unblock', 'freeze', 'unfreeze']);
+    const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+    const audit = (await report(`/reports/audit?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`))['entries'] ?? [];
+    const unblocked = audit.find((entry) => entry['type'] === 'card_status_changed' && entry['action'] === 'unblock');
+    assert.deepEqual([unblocked?.['card'], unblocked?.['operator'], unblocked?.['approver']], ['rd-anon', 'ops', 'sup-1'], 'the audit trail names both people of an unblock');
   });
 
   it('reconciliation lists no difference: plain cards, fleet cards and fleet accounts', async function () {
