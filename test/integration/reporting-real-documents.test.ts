@@ -329,7 +329,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const stored = new Map(rows.map(([id, ...values]) => [id, values]));
     let checked = 0;
     for (const d of written.filter((doc) => doc['type'] === 'transaction' && (doc['hold_amount'] !== undefined || doc['spent_after'] !== undefined))) {
-      assert.deepEqual(stored.get(String(d['id'])), columns.map((column) => String(d[column] ?? (column === 'hold' ? '' : 0))), `${String(d['kind'])} ${String(d['id'])}`);
+      assert.deepEqual(stored.get(String(d['id'])), columns.map((column) => String((d[column] as string | number | undefined) ?? (column === 'hold' ? '' : 0))), `${String(d['kind'])} ${String(d['id'])}`);
       checked += 1;
     }
     assert.ok(checked >= 8, `hold and spent figures checked on ${checked} documents`);
