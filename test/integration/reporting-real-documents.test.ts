@@ -35,6 +35,8 @@ import { createLogger } from '../../services/common/logger';
 import { RedisCardStates } from '../../services/reports/card-states';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
+import { RedisSettlementStore } from '../../services/reports/settlement-store';
+import { feeOf } from '../../services/reports/settlement-rules';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
@@ -80,6 +82,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
   let streamer: Streamer;
   let runner: ClickHouseRunner;
   let states: RedisCardStates;
+  let settlement: RedisSettlementStore;
   let server: ReportsServer;
   let client: TaplineClient;
   let cards: CardClient;
@@ -138,7 +141,8 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     inspect = await connectInspector(redis.url);
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
     states = await RedisCardStates.connect(redis.url, test_shard_count);
-    server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states }, 0, logger);
+    settlement = await RedisSettlementStore.connect(redis.url);
+    server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states, settlement }, 0, logger);
     await drive();
     // The streamer deletes what it has delivered: the documents are read before it starts.
     written = await inspect.outbox();
@@ -158,7 +162,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     await server?.stop(1_000);
     await streamer?.stop();
     for (const c of [client, cards, refunds, fleet]) c?.close();
-    await Promise.all([runner?.close(), states?.close(), inspect?.close()]);
+    await Promise.all([runner?.close(), states?.close(), settlement?.close(), inspect?.close()]);
     await node?.shutdown();
     await Promise.all([redis?.stop(), clickhouse?.stop()]);
   });
@@ -417,6 +421,25 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     for (const row of rows) bySource.set(`${String(row['program'])}/${String(row['source'])}`, (bySource.get(`${String(row['program'])}/${String(row['source'])}`) ?? 0) + Number(row['amount_minor']));
     assert.deepEqual([...bySource.entries()].sort(), [['rd-fest/auto_reload', 2_000], ['rd-fest/cash', 500], ['rd-fest/psp', 2_000]]);
     assert.equal([...bySource.values()].reduce((a, b) => a + b, 0), moved.filter((m) => m.kind === 'top_up').reduce((sum, m) => sum + m.amount, 0));
+  });
+
+  it('merchant fees: a fleet reversal gives the pump amount back, a released hold neither deducts nor costs a fee', async function () {
+    const rates = [{ kind: 'purchase', percent_bp: 250, fixed_minor: 3 }, { kind: 'completion', percent_bp: 250, fixed_minor: 3 }, { kind: 'reverse', percent_bp: 0, fixed_minor: 7 }];
+    const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+    for (const merchant of ['rd-station', 'rd-hotel-m']) {
+      const put = await fetch(`http://127.0.0.1:${server.port}/settlement/merchants/${merchant}`, {
+        method: 'PUT', headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-1' },
+        body: JSON.stringify({ cycle: 'daily', payee_name: 'Real Docs', payee_iban: 'DE89370400440532013000', rates }),
+      });
+      assert.equal(put.status, 200, await put.text());
+      const mine = moved.filter((m) => m.merchant === merchant);
+      const gross = mine.filter((m) => m.kind === 'purchase' || m.kind === 'completion').reduce((sum, m) => sum + m.amount, 0);
+      const reversed = mine.filter((m) => m.kind === 'reverse').reduce((sum, m) => sum + m.amount, 0);
+      const fees = mine.reduce((sum, m) => sum + feeOf(m.amount, rates.find((rate) => rate.kind === m.kind)), 0);
+      const currencies = (await report(`/reports/merchants/${merchant}/fees?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`))['currencies'] ?? [];
+      assert.deepEqual(currencies.map((row) => [row['gross_minor'], row['reversals'], row['reversals_minor'], row['fees_minor'], row['net_minor']]),
+        [[gross, mine.filter((m) => m.kind === 'reverse').length, reversed, fees, gross - reversed - fees]], merchant);
+    }
   });
 
   it('the fleet invoice lists every fleet transaction with vehicle, driver, odometer, pump and invoiced amounts, and fuel per vehicle', async function () {
