@@ -357,6 +357,18 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const account = JSON.parse(String(await inspect.client.hGet(fleetKey(shardOf('rd-fleet', test_shard_count), 'rd-fleet'), 'd'))) as { balanceMinor: number };
     const owed = fleetReplies.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r.invoiced : r.invoiced), 0);
     assert.equal(account.balanceMinor, -owed, 'the fleet account owes what the replies invoiced');
+    // A fleet account that does not match its documents is listed, and only it.
+    const key = fleetKey(shardOf('rd-fleet', test_shard_count), 'rd-fleet');
+    const original = String(await inspect.client.hGet(key, 'd'));
+    await inspect.client.hSet(key, 'd', JSON.stringify({ ...(JSON.parse(original) as object), balanceMinor: account.balanceMinor - 5 }));
+    try {
+      const tampered = await report('/reports/reconciliation');
+      assert.deepEqual(tampered['fleet_differences'], [{ fleet: 'rd-fleet', clickhouse_minor: -owed, redis_minor: -owed - 5, difference: -5, problem: 'balance_differs' }]);
+      assert.deepEqual(tampered['differences'], []);
+      assert.equal((tampered['summary'] as unknown as Record<string, number>)['differences'], 1);
+    } finally {
+      await inspect.client.hSet(key, 'd', original);
+    }
   });
 
   it('the float equals Redis balances per program; deposits, payouts and refunds equal the replies', async function () {
