@@ -94,6 +94,11 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
   /** Every document the authorizer wrote, read from the outbox streams before the streamer starts. */
   let written: Record<string, unknown>[] = [];
   const payouts = new Map<string, number>();
+  /** Declined replies the test received, by terminal. */
+  const declines = new Map<string, number>();
+  const declined = (terminal: string): void => {
+    declines.set(terminal, (declines.get(terminal) ?? 0) + 1);
+  };
   const fleetReplies: { id: string; card: string; vehicle: string; driver: string; odometer: number; pump: number; invoiced: number; kind: string }[] = [];
   const fuelLines: { vehicle: string; odometer: number; qty_milli: number }[] = [];
 
@@ -115,11 +120,13 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const lineItems = (extra.lines ?? []).map((l) => ({ productCode: l.code, productGroup: l.group, quantityMilli: BigInt(l.qty), unitPriceMinor: BigInt(l.unit), amountMinor: BigInt(l.amount) }));
     const reply = await client.authorize({ ...request, lineItems });
     if (reply.outcome === Outcome.OUTCOME_APPROVED) moved.push({ program, merchant, kind: 'purchase', amount: Number(reply.approvedAmount?.amountMinor ?? BigInt(amount)) });
+    else declined(terminal);
     return { reply, txn: Number(request.terminalTxnNumber) };
   };
   const fleetBuy = async (cardId: string, lines: FleetLine[], prompts: FleetPrompts) => {
     const n = txn++;
     const reply = await client.authorize(fleetPurchase('rd-pump', n, cardId, lines, prompts));
+    if (reply.outcome !== Outcome.OUTCOME_APPROVED) declined('rd-pump');
     if (reply.outcome === Outcome.OUTCOME_APPROVED) {
       const pump = Number(reply.pumpAmount?.amountMinor);
       moved.push({ program: 'rd-fleet', merchant: 'rd-station', kind: 'purchase', amount: pump });
@@ -240,7 +247,11 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     moved.push({ program: 'rd-fest', merchant: 'rd-bar-m', kind: 'reverse', amount: 400 });
     const lateTxn = 900_000;
     assert.equal((await client.reverse('rd-bar', txn++, 'rd-anon', { terminalId: 'rd-bar', txn: lateTxn })).result, ReverseResult.REVERSE_RESULT_NOTHING_TO_REVERSE);
+    // The late original is answered from the tombstone the reversal stored under its key: a
+    // replay of a stored answer, which writes no document (the reversal's own document, with
+    // reverse = nothing_to_reverse, is the record of it), so it is no decline of the reports.
     assert.equal((await client.authorize(purchase('rd-bar', lateTxn, 'rd-anon', 50))).declineReason, DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION);
+    assert.ok(!(await inspect.outbox()).some((d) => d['key'] === `t:rd-bar:${lateTxn}` && d['kind'] === 'purchase'), 'no document for the late original');
 
     // Refund with a manager credential.
     const refunded = await buy('rd-bar', 'rd-bar-m', 'rd-fest', 'rd-named', 1_000);
@@ -409,12 +420,16 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
 
   it('event statistics and the merchant report equal the totals of the replies', async function () {
     const sum = (filter: (m: Moved) => boolean): number => moved.filter(filter).reduce((total, m) => total + m.amount, 0);
-    const statistics = await report('/reports/events/rd-fest/statistics');
-    const [totals] = statistics['totals'] ?? [];
-    assert.ok(totals);
-    assert.equal(totals['spent_minor'], sum((m) => m.program === 'rd-fest' && (m.kind === 'purchase' || m.kind === 'completion')));
-    assert.equal(totals['refunded_minor'], sum((m) => m.program === 'rd-fest' && m.kind === 'refund'));
-    assert.equal(totals['payouts_minor'], payouts.get('rd-fest'));
+    const redisCards = await states.allCards(1_000);
+    for (const program of ['rd-fest', 'rd-hotel', 'rd-short', 'rd-pin', 'rd-end', 'rd-resort']) {
+      const [totals] = (await report(`/reports/events/${program}/statistics`))['totals'] ?? [];
+      assert.ok(totals, program);
+      const remaining = [...redisCards.values()].filter((state) => state.program === program && state.fleet === undefined).reduce((total, state) => total + (state.balance_minor ?? 0), 0);
+      assert.deepEqual([totals['spent_minor'], totals['reversed_minor'], totals['refunded_minor'], totals['top_ups_minor'], totals['payouts_minor'], totals['remaining_minor']], [
+        sum((m) => m.program === program && (m.kind === 'purchase' || m.kind === 'completion')), sum((m) => m.program === program && m.kind === 'reverse'),
+        sum((m) => m.program === program && m.kind === 'refund'), sum((m) => m.program === program && m.kind === 'top_up'), payouts.get(program) ?? 0, remaining,
+      ], `${program}: spent, reversed, refunded, topped up, paid out, remaining`);
+    }
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const periods = (await report(`/reports/merchants?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}&granularity=month`))['periods'] ?? [];
     for (const merchant of ['rd-bar-m', 'rd-hotel-m', 'rd-station']) {
@@ -424,6 +439,17 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       assert.equal(total('reversals_minor'), sum((m) => m.merchant === merchant && m.kind === 'reverse'), `${merchant} reversals`);
       assert.equal(total('refunds_minor'), sum((m) => m.merchant === merchant && m.kind === 'refund'), `${merchant} refunds`);
     }
+  });
+
+  it('the operations report counts the declines the replies said, per terminal', async function () {
+    const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+    const operations = await report(`/reports/operations?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`);
+    const summary = operations['summary'] as unknown as Record<string, number>;
+    const byTerminalSeen = JSON.stringify((operations['by_terminal'] ?? []).map((row) => [row['terminal'], row['declined']]));
+    assert.equal(summary['declined'], [...declines.values()].reduce((a, b) => a + b, 0), `replies ${JSON.stringify([...declines])}, report ${byTerminalSeen}`);
+    const byTerminal = new Map((operations['by_terminal'] ?? []).map((row) => [String(row['terminal']), Number(row['declined'])]));
+    for (const [terminal, count] of declines) assert.equal(byTerminal.get(terminal), count, terminal);
+    assert.ok((declines.get('rd-bar') ?? 0) >= 5 && (declines.get('rd-pump') ?? 0) >= 1);
   });
 
   it('the top-ups report lists the cash, PSP and auto-reload top-ups the replies approved', async function () {
