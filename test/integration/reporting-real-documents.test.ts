@@ -331,6 +331,11 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.ok(counted.every(([, count]) => count === '1'));
     const [[events]] = (await sql(`SELECT count() FROM ${database}.lifecycle_events_dedup`)) as [[string]];
     assert.equal(Number(events), documents.length - transactionIds.length, 'every lifecycle document once');
+    const lines = documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? d['lines'].length : 0), 0);
+    assert.deepEqual(await sql(`SELECT count(), sum(amount), sum(invoiced) FROM ${database}.transaction_lines_dedup`), [[String(lines),
+      String(documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? (d['lines'] as { amount: number }[]).reduce((a, l) => a + l.amount, 0) : 0), 0)),
+      String(documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? (d['lines'] as { amount: number; invoiced?: number }[]).reduce((a, l) => a + (l.invoiced ?? l.amount), 0) : 0), 0))]], 'every line item once');
+    assert.ok(lines >= 6, `${lines} line items`);
     const kinds = new Set(documents.map((d) => String(d['kind'] ?? d['type'])));
     for (const kind of ['purchase', 'top_up', 'reverse', 'pre_authorization', 'incremental', 'completion', 'void', 'hold_expiry', 'refund', 'cash_out', 'transfer_out', 'transfer_in', 'tab_settlement',
       'card_issued', 'card_status_changed', 'card_replaced', 'card_pin_changed', 'terminal_registered', 'terminal_enabled_changed', 'fleet_account_changed', 'operator_action']) {
