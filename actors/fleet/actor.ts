@@ -242,6 +242,8 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
         pointsRedeemed: 0,
         flags: approved ? decision.flags : [],
         accountBalanceAfterMinor: accountAfter.balanceMinor,
+        driverId: prompts.driver_id,
+        vehicleId: prompts.vehicle_id,
       },
     };
     const stored = encodeRecord(fleetStoredTransaction(request, { merchantId: message.merchantId, programId: this.fleetId }, result, approved ? decision.invoicedLinesMinor : []));
@@ -347,7 +349,10 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       const tombstoneRequest: MoneyRequest = { ...request, kind: 'purchase', key: request.originalKey, amountMinor: 0, originalKey: '' };
       claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord(storedTransaction(tombstoneRequest, context, tombstoneResult, tombstone_fingerprint)) });
     }
-    const stored = encodeRecord(fleetStoredTransaction(request, context, result, []));
+    // The reversal names the purchase's driver and vehicle (no odometer: it is no new reading), so a
+    // vehicle's invoice lines net out; the reversal request itself carries no prompts.
+    const prompts = { odometer_km: 0, driver_id: reversing ? original.fleet.driverId ?? '' : '', vehicle_id: reversing ? original.fleet.vehicleId ?? '' : '' };
+    const stored = encodeRecord(fleetStoredTransaction({ ...request, fleet: { ...request.fleet, prompts } }, context, result, []));
     const record: IdempotencyRecord = { f: request.fingerprint, r: result };
     const changes: SlotChange[] = [
       { slot: this.account, entity: { kind: 'fleet', id: this.fleetId }, after: after?.account },

@@ -35,6 +35,9 @@ export interface FleetFigures {
   readonly pointsRedeemed: number;
   readonly flags: readonly string[];
   readonly accountBalanceAfterMinor: number;
+  /** The purchase's driver and vehicle prompt answers, which its reversal repeats (docs/OUTBOX.md) so invoices net per vehicle. */
+  readonly driverId?: string;
+  readonly vehicleId?: string;
 }
 
 /** A TxnResult of a fleet card; `reason` may hold a rule reason (services/.../fleet-mapping.ts maps it). */
@@ -145,6 +148,8 @@ export function decodeFleetRecord(value: string): IdempotencyRecord {
     pointsRedeemed: stored.points_redeemed ?? 0,
     flags: stored.flags ?? [],
     accountBalanceAfterMinor: stored.account_balance_after ?? 0,
+    driverId: stored.driver ?? '',
+    vehicleId: stored.vehicle ?? '',
   };
   return { f: stored.f, r: { ...result, fleet } as FleetTxnResult };
 }

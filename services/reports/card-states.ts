@@ -1,12 +1,16 @@
 // Reads card balances from Redis, where the authorizer keeps each card's state (the key layout
-// is services/authorizer/store/keys.ts: hash tl:{s<shard>}:card:<cardId>, field d = JSON).
+// is services/authorizer/store/keys.ts: hash tl:{s<shard>}:card:<cardId>, field d = JSON). Fleet
+// cards live elsewhere (tl:{s<shard of the fleet>}:fcard:<fleet>~<n>) and hold no stored value:
+// they are listed with balance 0 and their fleet; fleet accounts (tl:{s..}:fleet:<id>) are read
+// for their balance, which reconciliation compares with the invoiced amounts of their documents.
 // All cards: SCAN with MATCH and COUNT (never KEYS, which blocks Redis), each page's states read
 // by one pipelined round of HGETs. One card: its shard's key from placement.
 
 import { createClient } from 'redis';
 import { z } from 'zod';
 import { shardOf } from '../../actors/sharding/placement';
-import { cardKey } from '../authorizer/store/keys';
+import { parseFleetCardId } from '../../actors/fleet/fleet-card-id';
+import { cardKey, fleetCardKey } from '../authorizer/store/keys';
 import { ReportBackendError, ReportTooLargeError } from './errors';
 
 /** Keys SCAN examines per call: large enough for few round trips, small enough not to stall Redis. */
@@ -15,6 +19,13 @@ export const scan_count = 1_000;
 export const redis_command_timeout_ms = 10_000;
 
 const card_key_pattern = /^tl:\{s([0-9]+)\}:card:(.+)$/;
+const fleet_card_key_pattern = /^tl:\{s([0-9]+)\}:fcard:(.+)$/;
+const fleet_key_pattern = /^tl:\{s([0-9]+)\}:fleet:(.+)$/;
+const fleet_card_state_schema = z.object({ fleetId: z.string() });
+const fleet_state_schema = z.object({
+  balanceMinor: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+  currency: z.string(),
+});
 const card_state_schema = z.object({
   balanceMinor: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
   currency: z.string(),
@@ -26,11 +37,21 @@ export interface CardBalance {
   readonly balance_minor: number | undefined;
   readonly currency: string;
   readonly program: string;
+  /** A fleet card's account (its balance is 0: it spends on the account's credit); absent for stored-value cards. */
+  readonly fleet?: string;
+}
+
+/** A fleet account's balance in Redis (≤ 0: minus what the fleet owes); `undefined` when unreadable. */
+export interface FleetBalance {
+  readonly balance_minor: number | undefined;
+  readonly currency: string;
 }
 
 export interface CardStateReader {
-  /** Every card hash in Redis, by card id. Throws ReportTooLargeError past `cards_max`. */
+  /** Every card hash in Redis (fleet cards included), by card id. Throws ReportTooLargeError past `cards_max`. */
   allCards(cards_max: number): Promise<Map<string, CardBalance>>;
+  /** Every fleet account in Redis, by fleet id. Throws ReportTooLargeError past `fleets_max`. */
+  allFleetAccounts(fleets_max: number): Promise<Map<string, FleetBalance>>;
   /** One card's state, or undefined when Redis has no such card. */
   card(cardId: string): Promise<CardBalance | undefined>;
   close(): Promise<void>;
@@ -64,22 +85,49 @@ export class RedisCardStates implements CardStateReader {
 
   async allCards(cards_max: number): Promise<Map<string, CardBalance>> {
     const cards = new Map<string, CardBalance>();
-    let cursor = '0';
-    do {
-      const [next, keys] = (await this.command(['SCAN', cursor, 'MATCH', 'tl:{s*}:card:*', 'COUNT', String(scan_count)])) as [string, string[]];
-      cursor = next;
-      const documents = (await Promise.all(keys.map((key) => this.command(['HGET', key, 'd'])))) as (string | null)[];
-      keys.forEach((key, index) => {
-        const match = card_key_pattern.exec(key);
-        if (match === null || match[2] === undefined) return;
-        cards.set(match[2], parseState(documents[index] ?? null));
-      });
+    const tooMany = (): void => {
       if (cards.size > cards_max) throw new ReportTooLargeError('more cards than one reconciliation compares', { cards_max });
-    } while (cursor !== '0');
+    };
+    await this.scan('tl:{s*}:card:*', card_key_pattern, (id, document) => {
+      cards.set(id, parseState(document));
+      tooMany();
+    });
+    await this.scan('tl:{s*}:fcard:*', fleet_card_key_pattern, (id, document) => {
+      cards.set(id, parseFleetCard(document));
+      tooMany();
+    });
     return cards;
   }
 
+  async allFleetAccounts(fleets_max: number): Promise<Map<string, FleetBalance>> {
+    const fleets = new Map<string, FleetBalance>();
+    await this.scan('tl:{s*}:fleet:*', fleet_key_pattern, (id, document) => {
+      fleets.set(id, parseFleet(document));
+      if (fleets.size > fleets_max) throw new ReportTooLargeError('more fleet accounts than one reconciliation compares', { fleets_max });
+    });
+    return fleets;
+  }
+
+  /** SCANs keys matching `match` (MATCH and COUNT, never KEYS) and hands each id and its `d` to `take`, one pipelined round of HGETs per page. */
+  private async scan(match: string, pattern: RegExp, take: (id: string, document: string | null) => void): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.command(['SCAN', cursor, 'MATCH', match, 'COUNT', String(scan_count)])) as [string, string[]];
+      cursor = next;
+      const documents = (await Promise.all(keys.map((key) => this.command(['HGET', key, 'd'])))) as (string | null)[];
+      keys.forEach((key, index) => {
+        const id = pattern.exec(key)?.[2];
+        if (id !== undefined) take(id, documents[index] ?? null);
+      });
+    } while (cursor !== '0');
+  }
+
   async card(cardId: string): Promise<CardBalance | undefined> {
+    const fleetCard = parseFleetCardId(cardId);
+    if (fleetCard !== undefined) {
+      const document = (await this.command(['HGET', fleetCardKey(shardOf(fleetCard.fleetId, this.shardCount), cardId), 'd'])) as string | null;
+      return document === null ? undefined : parseFleetCard(document);
+    }
     const document = (await this.command(['HGET', cardKey(shardOf(cardId, this.shardCount), cardId), 'd'])) as string | null;
     return document === null ? undefined : parseState(document);
   }
@@ -110,5 +158,24 @@ function parseState(document: string | null): CardBalance {
     return { balance_minor: state.balanceMinor, currency: state.currency, program: state.programId };
   } catch {
     return { balance_minor: undefined, currency: '', program: '' };
+  }
+}
+
+/** A fleet card holds no stored value: balance 0 when its state is readable, the fleet as its program. */
+function parseFleetCard(document: string | null): CardBalance {
+  try {
+    const state = fleet_card_state_schema.parse(JSON.parse(document ?? ''));
+    return { balance_minor: 0, currency: '', program: state.fleetId, fleet: state.fleetId };
+  } catch {
+    return { balance_minor: undefined, currency: '', program: '', fleet: '' };
+  }
+}
+
+function parseFleet(document: string | null): FleetBalance {
+  try {
+    const state = fleet_state_schema.parse(JSON.parse(document ?? ''));
+    return { balance_minor: state.balanceMinor, currency: state.currency };
+  } catch {
+    return { balance_minor: undefined, currency: '' };
   }
 }

@@ -58,9 +58,27 @@ const tables = (database: string) => ({
 const spend_kinds = `('purchase', 'completion')`;
 
 /**
+ * A reversal as merchants see it: of a purchase or completion (a sale taken back), or one that
+ * found nothing to reverse (amount 0) — not one that only released a pre-authorization's hold,
+ * which was never a sale. That release is the one reversal of a stored-value card with a nonzero
+ * amount (the hold) and balance_delta 0; a fleet reversal always has balance_delta 0 (the account
+ * is invoiced, not the card) and fleet cards have no holds. Written with columns that
+ * transactions_by_merchant has too.
+ */
+const sale_reversal = `kind = 'reverse' AND (balance_delta != 0 OR fleet != '' OR amount = 0)`;
+
+/**
+ * Transactions that move stored value. A fleet card's document (fleet != '') has balance_delta 0:
+ * its amount is invoiced to the fleet account (credit), it is no part of the float. A document
+ * that names a fleet and still moves a card balance is stored value and stays in.
+ */
+const stored_value = `(fleet = '' OR balance_delta != 0)`;
+
+/**
  * Outstanding stored value per program and currency: issued initial balances + the sum of every
  * approved document's balance_delta (docs/OUTBOX.md), with the named components and the rest
  * (cash-outs, transfers, tab settlements) as other_minor; deposits held and payouts beside it.
+ * Fleet cards (credit, invoiced to their account) are not stored value and are left out.
  */
 export function floatSql(database: string, currency: string | undefined): string {
   const t = tables(database);
@@ -73,11 +91,11 @@ export function floatSql(database: string, currency: string | undefined): string
     FROM (
       SELECT program, currency, toInt64(sum(amount)) AS issued, toInt64(0) AS top_ups, toInt64(0) AS spend, toInt64(0) AS reversals, toInt64(0) AS refunds,
           toInt64(0) AS delta, toInt64(sum(deposit)) AS deposits, toInt64(0) AS payouts
-        FROM ${t.lifecycle} WHERE type = 'card_issued'${currencyFilter} GROUP BY program, currency
+        FROM ${t.lifecycle} WHERE type = 'card_issued' AND fleet = ''${currencyFilter} GROUP BY program, currency
       UNION ALL
-      SELECT program, currency, toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, kind = 'reverse')),
+      SELECT program, currency, toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, ${sale_reversal})),
           toInt64(sumIf(amount, kind = 'refund')), toInt64(sum(balance_delta)), toInt64(sum(deposit_delta)), toInt64(sum(payout))
-        FROM ${t.transactions} WHERE outcome = 'approved'${currencyFilter} GROUP BY program, currency
+        FROM ${t.transactions} WHERE outcome = 'approved' AND ${stored_value}${currencyFilter} GROUP BY program, currency
     )
     GROUP BY program, currency ORDER BY program, currency
     LIMIT ${integer(report_rows_max + 1)}`;
@@ -96,6 +114,29 @@ export function cardBalancesSql(database: string): string {
     LIMIT ${integer(reconciliation_cards_max + 1)}`;
 }
 
+/** Fleet accounts reconciled at most (each one's balance is compared with Redis). */
+export const reconciliation_fleets_max = 100_000;
+
+/**
+ * Each fleet account's balance as the documents say: minus what its approved purchases and
+ * completions invoiced, plus what its reversals and refunds gave back (the account starts at 0
+ * when created, docs/FLEET_AND_RULES.md). Only accounts whose creation is in ClickHouse: a
+ * document naming a fleet never created is not an account of this system (an account missing from
+ * ClickHouse still shows, as missing_in_clickhouse, from the Redis side).
+ */
+export function fleetBalancesSql(database: string): string {
+  const t = tables(database);
+  return `SELECT fleet, sum(delta) AS balance_minor
+    FROM (
+      SELECT fleet, toInt64(0) AS delta, toUInt8(1) AS created FROM ${t.lifecycle} WHERE type = 'fleet_account_changed' AND event = 'created'
+      UNION ALL
+      SELECT fleet, toInt64(sumIf(invoiced, kind IN ('reverse', 'refund')) - sumIf(invoiced, kind IN ${spend_kinds})) AS delta, toUInt8(0) AS created
+        FROM ${t.transactions} WHERE outcome = 'approved' AND fleet != '' GROUP BY fleet
+    )
+    GROUP BY fleet HAVING max(created) = 1 ORDER BY fleet
+    LIMIT ${integer(reconciliation_fleets_max + 1)}`;
+}
+
 /** Counts and amounts per merchant (or terminal), currency and period. */
 export function merchantsSql(database: string, from_ms: number, until_ms: number, granularity: Granularity, by: MerchantGrouping): string {
   const t = tables(database);
@@ -104,8 +145,8 @@ export function merchantsSql(database: string, from_ms: number, until_ms: number
       countIf(kind IN ${spend_kinds} AND outcome = 'approved') AS purchases,
       toInt64(sumIf(amount, kind IN ${spend_kinds} AND outcome = 'approved')) AS purchases_minor,
       countIf(outcome = 'declined') AS declines,
-      countIf(kind = 'reverse' AND outcome = 'approved' AND reverse = 'reversed') AS reversals,
-      toInt64(sumIf(amount, kind = 'reverse' AND outcome = 'approved')) AS reversals_minor,
+      countIf(${sale_reversal} AND outcome = 'approved' AND reverse = 'reversed') AS reversals,
+      toInt64(sumIf(amount, ${sale_reversal} AND outcome = 'approved')) AS reversals_minor,
       countIf(kind = 'top_up' AND outcome = 'approved') AS top_ups,
       toInt64(sumIf(amount, kind = 'top_up' AND outcome = 'approved')) AS top_ups_minor,
       countIf(kind = 'refund' AND outcome = 'approved') AS refunds,
@@ -192,7 +233,7 @@ export function programTotalsSql(database: string, program: string): string {
           toInt64(0) AS refunded, toInt64(0) AS delta, toInt64(sum(deposit)) AS deposits, toInt64(0) AS payouts
         FROM ${t.lifecycle} WHERE type = 'card_issued' AND program = ${literal} GROUP BY currency
       UNION ALL
-      SELECT currency, toUInt64(0), toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, kind = 'reverse')),
+      SELECT currency, toUInt64(0), toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, ${sale_reversal})),
           toInt64(sumIf(amount, kind = 'refund')), toInt64(sum(balance_delta)), toInt64(sum(deposit_delta)), toInt64(sum(payout))
         FROM ${t.transactions} WHERE outcome = 'approved' AND program = ${literal} GROUP BY currency
     )
@@ -206,9 +247,9 @@ export function topMerchantsSql(database: string, program: string): string {
   return `SELECT merchant, currency,
       countIf(kind IN ${spend_kinds}) AS purchases,
       toInt64(sumIf(amount, kind IN ${spend_kinds})) AS purchases_minor,
-      toInt64(sumIf(amount, kind = 'reverse')) AS reversals_minor,
+      toInt64(sumIf(amount, ${sale_reversal})) AS reversals_minor,
       toInt64(sumIf(amount, kind = 'refund')) AS refunds_minor,
-      toInt64(sumIf(amount, kind IN ${spend_kinds})) - toInt64(sumIf(amount, kind = 'reverse')) - toInt64(sumIf(amount, kind = 'refund')) AS net_sales_minor
+      toInt64(sumIf(amount, kind IN ${spend_kinds})) - toInt64(sumIf(amount, ${sale_reversal})) - toInt64(sumIf(amount, kind = 'refund')) AS net_sales_minor
     FROM ${t.transactions}
     WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
     GROUP BY merchant, currency ORDER BY net_sales_minor DESC, merchant, currency
@@ -231,7 +272,7 @@ export function salesPerHourSql(database: string, program: string): string {
   return `SELECT intDiv(at_ms, ${integer(hour_ms)}) AS hour, currency,
       countIf(kind IN ${spend_kinds}) AS purchases,
       toInt64(sumIf(amount, kind IN ${spend_kinds})) AS purchases_minor,
-      toInt64(sumIf(amount, kind = 'reverse')) AS reversals_minor,
+      toInt64(sumIf(amount, ${sale_reversal})) AS reversals_minor,
       toInt64(sumIf(amount, kind = 'refund')) AS refunds_minor
     FROM ${t.transactions}
     WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
@@ -242,13 +283,16 @@ export function salesPerHourSql(database: string, program: string): string {
 /**
  * What settlement needs from one merchant's period: approved purchases, completions, reversals
  * and refunds grouped by currency, kind and amount (the fee of a transaction depends on its amount
- * only, so fees are computed exactly per distinct amount in TypeScript, not in SQL).
+ * only, so fees are computed exactly per distinct amount in TypeScript, not in SQL). A reversal
+ * that only released a hold is no sale taken back and is left out (no fee, nothing deducted);
+ * delta_minor is what was taken back from the merchant, i.e. the amount (a fleet reversal's
+ * balance_delta is 0 although the pump amount, paid to the station, is taken back).
  */
 export function settlementAggregatesSql(database: string, merchant: string, from_ms: number, until_ms: number): string {
   const t = tables(database);
-  return `SELECT currency, kind, toInt64(amount) AS amount_minor, count() AS count, toInt64(sum(balance_delta)) AS delta_minor
+  return `SELECT currency, kind, toInt64(amount) AS amount_minor, count() AS count, toInt64(sum(amount)) AS delta_minor
     FROM ${t.by_merchant}
-    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund') OR (${sale_reversal}))
       AND ${timeRange(from_ms, until_ms)}
     GROUP BY currency, kind, amount ORDER BY currency, kind, amount_minor
     LIMIT ${integer(report_rows_max + 1)}`;
@@ -281,7 +325,7 @@ export function fleetLinesSql(database: string, fleet: string, from_ms: number, 
 /** The operator audit trail (migration 7's view) in the range, optionally of one operator, oldest first. */
 export function auditSql(database: string, from_ms: number, until_ms: number, operator: string | undefined): string {
   const operatorFilter = operator === undefined ? '' : ` AND operator = ${stringLiteral(operator)}`;
-  return `SELECT toUInt64(at_ms) AS at_ms, event_id, type, operator, action, subject, card, terminal, merchant, fleet, status, previous, event, detail, reason
+  return `SELECT toUInt64(at_ms) AS at_ms, event_id, type, operator, action, subject, card, terminal, merchant, fleet, status, previous, event, detail, reason, approver
     FROM ${identifier(database)}.audit_trail_dedup
     WHERE ${timeRange(from_ms, until_ms)}${operatorFilter}
     ORDER BY at_ms, event_id

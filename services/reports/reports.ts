@@ -10,7 +10,7 @@ import { ReportNotFoundError, ReportTooLargeError } from './errors';
 import type { DateRange } from './params';
 import {
   auditSql, topUpsSql, card_history_entries_max, cardBalancesSql, cardHistorySql, flagsSql, floatSql, hour_ms, merchantsSql, operationsSql,
-  programTotalsSql, reconciliation_cards_max, replacementsSql, report_rows_max, salesPerHourSql, topMerchantsSql, topProductsSql,
+  programTotalsSql, reconciliation_cards_max, reconciliation_fleets_max, fleetBalancesSql, replacementsSql, report_rows_max, salesPerHourSql, topMerchantsSql, topProductsSql,
   type Granularity, type MerchantGrouping, type OperationsDimension,
 } from './queries';
 
@@ -107,39 +107,50 @@ export async function floatReport(context: ReportContext, currency: string | und
 export type ReconciliationProblem = 'balance_differs' | 'missing_in_redis' | 'missing_in_clickhouse' | 'unreadable_in_redis';
 
 export async function reconciliationReport(context: ReportContext): Promise<Report> {
-  const [clickhouseRows, redisCards] = await Promise.all([
+  const [clickhouseRows, redisCards, clickhouseFleetRows, redisFleets] = await Promise.all([
     bounded(context, cardBalancesSql(context.database), reconciliation_cards_max),
     context.cards.allCards(reconciliation_cards_max),
+    bounded(context, fleetBalancesSql(context.database), reconciliation_fleets_max),
+    context.cards.allFleetAccounts(reconciliation_fleets_max),
   ]);
   const clickhouse = new Map(clickhouseRows.map((row) => [text(row, 'card'), int(row, 'balance_minor')]));
   const cards = [...new Set([...clickhouse.keys(), ...redisCards.keys()])].sort();
-  const differences: ReportRow[] = [];
-  for (const card of cards) {
-    const clickhouse_minor = clickhouse.get(card);
-    const redis = redisCards.get(card);
-    const redis_minor = redis?.balance_minor;
-    let problem: ReconciliationProblem | undefined;
-    if (redis === undefined) problem = 'missing_in_redis';
-    else if (redis_minor === undefined) problem = 'unreadable_in_redis';
-    else if (clickhouse_minor === undefined) problem = 'missing_in_clickhouse';
-    else if (redis_minor !== clickhouse_minor) problem = 'balance_differs';
-    if (problem === undefined) continue;
-    differences.push({
-      card,
-      clickhouse_minor: clickhouse_minor ?? null,
-      redis_minor: redis_minor ?? null,
-      difference: (redis_minor ?? 0) - (clickhouse_minor ?? 0),
-      problem,
-    });
-  }
+  const differences = compareBalances(cards, clickhouse, redisCards).map(({ id, ...rest }) => ({ card: id, ...rest }));
+  // A fleet account's balance in Redis is minus what it owes: the invoiced amounts of its documents.
+  const clickhouseFleets = new Map(clickhouseFleetRows.map((row) => [text(row, 'fleet'), int(row, 'balance_minor')]));
+  const fleets = [...new Set([...clickhouseFleets.keys(), ...redisFleets.keys()])].sort();
+  const fleetDifferences = compareBalances(fleets, clickhouseFleets, redisFleets).map(({ id, ...rest }) => ({ fleet: id, ...rest }));
   return {
     report: 'reconciliation',
     parameters: {},
     sections: {
       differences: { columns: ['card', 'clickhouse_minor', 'redis_minor', 'difference', 'problem'], rows: differences },
-      summary: { columns: ['cards_checked', 'differences'], rows: [{ cards_checked: cards.length, differences: differences.length }], single: true },
+      fleet_differences: { columns: ['fleet', 'clickhouse_minor', 'redis_minor', 'difference', 'problem'], rows: fleetDifferences },
+      summary: {
+        columns: ['cards_checked', 'differences', 'fleet_accounts_checked'],
+        rows: [{ cards_checked: cards.length, differences: differences.length + fleetDifferences.length, fleet_accounts_checked: fleets.length }],
+        single: true,
+      },
     },
   };
+}
+
+/** Each id's balance on both sides; one row per id that differs, is missing on a side or is unreadable in Redis. */
+function compareBalances(ids: readonly string[], clickhouse: ReadonlyMap<string, number>, redis: ReadonlyMap<string, { readonly balance_minor: number | undefined }>): (ReportRow & { id: string })[] {
+  const rows: (ReportRow & { id: string })[] = [];
+  for (const id of ids) {
+    const clickhouse_minor = clickhouse.get(id);
+    const state = redis.get(id);
+    const redis_minor = state?.balance_minor;
+    let problem: ReconciliationProblem | undefined;
+    if (state === undefined) problem = 'missing_in_redis';
+    else if (redis_minor === undefined) problem = 'unreadable_in_redis';
+    else if (clickhouse_minor === undefined) problem = 'missing_in_clickhouse';
+    else if (redis_minor !== clickhouse_minor) problem = 'balance_differs';
+    if (problem === undefined) continue;
+    rows.push({ id, clickhouse_minor: clickhouse_minor ?? null, redis_minor: redis_minor ?? null, difference: (redis_minor ?? 0) - (clickhouse_minor ?? 0), problem });
+  }
+  return rows;
 }
 
 // ---- 3. merchants ---------------------------------------------------------------------------
@@ -307,7 +318,7 @@ export async function eventStatisticsReport(context: ReportContext, program: str
 
 // ---- 7. operator audit trail ----------------------------------------------------------------
 
-const audit_text = ['event_id', 'type', 'operator', 'action', 'subject', 'card', 'terminal', 'merchant', 'fleet', 'status', 'previous', 'event', 'detail', 'reason'];
+const audit_text = ['event_id', 'type', 'operator', 'action', 'subject', 'card', 'terminal', 'merchant', 'fleet', 'status', 'previous', 'event', 'detail', 'reason', 'approver'];
 
 /** Every lifecycle event an operator caused, and every operator_action, in the range. */
 export async function auditReport(context: ReportContext, range: DateRange, operator: string | undefined): Promise<Report> {

@@ -57,7 +57,7 @@ const routes: readonly Route[] = [
     },
   },
   {
-    pattern: /^\/reports\/reconciliation$/, parameters: output, sections: ['differences', 'summary'],
+    pattern: /^\/reports\/reconciliation$/, parameters: output, sections: ['differences', 'summary', 'fleet_differences'],
     plan: () => (context) => reconciliationReport(context),
   },
   {

@@ -15,7 +15,7 @@ export type SettlementCycle = (typeof settlement_cycles)[number];
 /** Operation types a fee rate can be set for: the kinds that move money between a card and a merchant. */
 export const fee_kinds = ['purchase', 'completion', 'reverse', 'refund'] as const;
 export type FeeKind = (typeof fee_kinds)[number];
-/** Kinds that add to what the merchant is owed (their amount); reverse and refund deduct their balance_delta. */
+/** Kinds that add to what the merchant is owed (their amount); reverse and refund deduct what they took back (delta_minor). */
 const gross_kinds: readonly string[] = ['purchase', 'completion'];
 
 /** 100% in basis points: a fee rate is never more than the amount it is charged on (plus the fixed part). */
@@ -128,7 +128,7 @@ export interface AmountAggregate {
   readonly kind: string;
   readonly amount_minor: number;
   readonly count: number;
-  /** Sum of balance_delta over those transactions (a reversal that released a hold moved nothing). */
+  /** What those transactions took back from the merchant: their amount (reversals that only released a hold are not selected). */
   readonly delta_minor: number;
 }
 

@@ -95,6 +95,10 @@ const transaction_schema = z.object({
   flags: z.array(text).max(flags_max).default([]),
   offline_at: unix_ms.default(0),
   account_balance_after: money.default(0),
+  hold_amount: money.default(0),
+  hold_expires_at: unix_ms.default(0),
+  ledger_after: money.default(0),
+  spent_after: money.default(0),
 });
 
 const card_event_schema = z.object({
@@ -115,6 +119,8 @@ const card_event_schema = z.object({
   previous: text.default(''),
   replacement: text.default(''),
   event: text.default(''),
+  action: text.default(''),
+  approver: text.default(''),
 });
 
 const fleet_event_schema = z.object({
@@ -188,6 +194,7 @@ export function rowsOf(entry: OutboxEntry): Row[] {
         pump: t.pump ?? t.amount, invoiced: t.invoiced ?? t.amount, discount: t.discount,
         points_earned: t.points_earned, points_redeemed: t.points_redeemed, flags: t.flags,
         offline_at: t.offline_at, account_balance_after: t.account_balance_after, line_count: t.lines.length,
+        hold_amount: t.hold_amount, hold_expires_at: t.hold_expires_at, ledger_after: t.ledger_after, spent_after: t.spent_after,
       },
     };
     const lines = t.lines.map((line, line_no): Row => ({
@@ -210,6 +217,7 @@ export function rowsOf(entry: OutboxEntry): Row[] {
       card: e.card, program: e.program, currency: e.currency, status: e.status, amount: e.amount,
       operator: e.operator, reason: e.reason, deposit: e.deposit, named: e.named ? 1 : 0, expires_at: e.expires_at,
       issuance: e.issuance, fleet: e.fleet, previous: e.previous, replacement: e.replacement, event: e.event,
+      action: e.action, approver: e.approver,
     })];
   }
   if (type === 'terminal_registered' || type === 'terminal_enabled_changed') {
@@ -241,7 +249,7 @@ function lifecycle(entry: OutboxEntry, type: string, atMs: number, fields: Recor
     values: {
       event_id: entryEventId(entry), type,
       card: '', program: '', currency: '', status: '', amount: 0, terminal: '', merchant: '', enabled: 0, operator: '', reason: '',
-      replacement: '', deposit: 0, named: 0, expires_at: 0, issuance: '', fleet: '', previous: '', event: '', action: '', subject: '', detail: '',
+      replacement: '', deposit: 0, named: 0, expires_at: 0, issuance: '', fleet: '', previous: '', event: '', action: '', subject: '', detail: '', approver: '',
       ...fields,
       at: Math.floor(atMs / 1000), at_ms: atMs, shard: entry.shard, stream_id: entry.streamId,
     },

@@ -190,7 +190,8 @@ async function waitForTotals(url: string, database: string, expected: ExpectedTo
   let seen: ReportTotals | undefined;
   await waitFor(phase, async () => {
     seen = await reportTotals(url, database).catch(() => undefined);
-    return seen !== undefined && seen.transactions >= expected.transactions && seen.lifecycle_events >= expected.lifecycle_events;
+    // A batch's tables are inserted concurrently: its transactions can be visible before its lines.
+    return seen !== undefined && seen.transactions >= expected.transactions && seen.lifecycle_events >= expected.lifecycle_events && seen.lines >= expected.lines;
   }, () => `${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`, timeoutMs, 100);
   assert.deepEqual(seen, expectedReportTotals(expected));
 }

@@ -90,6 +90,7 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     const states = new Map<string, CardBalance>(history.cards.map((card) => [card.card, { balance_minor: card.balance_minor, currency: card.currency, program: card.program }]));
     const cards: CardStateReader = {
       allCards: () => Promise.resolve(new Map(states)),
+      allFleetAccounts: () => Promise.resolve(new Map()),
       card: (cardId) => Promise.resolve(states.get(cardId)),
       close: () => Promise.resolve(),
     };
@@ -111,7 +112,7 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     assert.deepEqual((await floatReport(context, undefined)).sections['programs']?.rows, expectedFloat(history));
     assert.deepEqual((await floatReport(context, 'CHF')).sections['programs']?.rows, expectedFloat(history, 'CHF'));
     const reconciliation = await reconciliationReport(context);
-    assert.deepEqual(reconciliation.sections['summary']?.rows, [{ cards_checked: history.cards.length, differences: 0 }]);
+    assert.deepEqual(reconciliation.sections['summary']?.rows, [{ cards_checked: history.cards.length, differences: 0, fleet_accounts_checked: 0 }]);
   });
 
   it('the audit trail and the top-ups report give the exact rows', async function () {

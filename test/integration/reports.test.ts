@@ -144,7 +144,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
 
   it('reconciliation: zero differences while Redis matches, then exactly the tampered card', async function () {
     const clean = await getJson(server.port, '/reports/reconciliation');
-    assert.deepEqual(clean['summary'], { cards_checked: history.cards.length, differences: 0 });
+    assert.deepEqual(clean['summary'], { cards_checked: history.cards.length, differences: 0, fleet_accounts_checked: 0 });
     assert.deepEqual(clean['differences'], []);
     const victim = history.cards[5];
     assert.ok(victim !== undefined);
@@ -157,12 +157,12 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       const state = JSON.parse(original) as { balanceMinor: number };
       await client.sendCommand(['HSET', key, 'd', JSON.stringify({ ...state, balanceMinor: state.balanceMinor + 7 })]);
       const tampered = await getJson(server.port, '/reports/reconciliation');
-      assert.deepEqual(tampered['summary'], { cards_checked: history.cards.length, differences: 1 });
+      assert.deepEqual(tampered['summary'], { cards_checked: history.cards.length, differences: 1, fleet_accounts_checked: 0 });
       assert.deepEqual(tampered['differences'], [{ card: victim.card, clickhouse_minor: victim.balance_minor, redis_minor: victim.balance_minor + 7, difference: 7, problem: 'balance_differs' }]);
       const csv = await get(server.port, '/reports/reconciliation?format=csv');
       assert.deepEqual(parseCsv(csv.body), tampered['differences']);
       const summary = await get(server.port, '/reports/reconciliation?format=csv&section=summary');
-      assert.equal(summary.body, `cards_checked,differences\r\n${history.cards.length},1\r\n`);
+      assert.equal(summary.body, `cards_checked,differences,fleet_accounts_checked\r\n${history.cards.length},1,0\r\n`);
       await client.sendCommand(['HSET', key, 'd', original]);
     } finally {
       await client.close();

@@ -217,7 +217,8 @@ async function waitForTotals(url: string, database: string, expected: ReturnType
   let seen: ReportTotals | undefined;
   await waitFor(phase, async () => {
     seen = await reportTotals(url, database);
-    return seen.transactions >= expected.transactions && seen.lifecycle_events >= expected.lifecycle_events;
+    // A batch's tables are inserted concurrently: its transactions can be visible before its lines.
+    return seen.transactions >= expected.transactions && seen.lifecycle_events >= expected.lifecycle_events && seen.lines >= expected.lines;
   }, () => `${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`, timeoutMs, 100);
   assertTotals(seen as ReportTotals, expected);
 }

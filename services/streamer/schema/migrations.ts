@@ -295,4 +295,32 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 9,
+    name: 'card_contract_columns',
+    // The fields issue 4 added to the contract after migration 5 (docs/OUTBOX.md): the streamer
+    // dropped them (zod strips unknown keys) although the real authorizer writes them. Hold kinds
+    // carry hold_amount, hold_expires_at and ledger_after, purchases and completions spent_after,
+    // card_status_changed its approver (action has its column since migration 5). Defaults are the
+    // contract's, so older rows read as it says. The SELECT * views are recreated to carry the
+    // columns (a view's columns are fixed when created, see migration 7), the audit trail view to
+    // carry the approver.
+    statements: (database) => {
+      const db = identifier(database);
+      return [
+        add('transactions', 'hold_amount', 'Int64 DEFAULT 0'),
+        add('transactions', 'hold_expires_at', 'UInt64 DEFAULT 0'),
+        add('transactions', 'ledger_after', 'Int64 DEFAULT 0'),
+        add('transactions', 'spent_after', 'Int64 DEFAULT 0'),
+        add('lifecycle_events', 'approver', "String DEFAULT ''"),
+        `DROP TABLE IF EXISTS ${db}.transactions_dedup`,
+        `CREATE VIEW IF NOT EXISTS transactions_dedup AS SELECT * FROM ${db}.transactions FINAL`,
+        `DROP TABLE IF EXISTS ${db}.lifecycle_events_dedup`,
+        `CREATE VIEW IF NOT EXISTS lifecycle_events_dedup AS SELECT * FROM ${db}.lifecycle_events FINAL`,
+        `DROP TABLE IF EXISTS ${db}.audit_trail_dedup`,
+        `CREATE VIEW IF NOT EXISTS audit_trail_dedup AS SELECT event_id, type, operator, reason, card, terminal, merchant, fleet, status, previous,
+            event, action, subject, detail, approver, at, at_ms FROM ${db}.lifecycle_events FINAL WHERE operator != '' OR type = 'operator_action'`,
+      ];
+    },
+  },
 ];
