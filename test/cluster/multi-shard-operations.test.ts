@@ -7,7 +7,9 @@
 // whose old and new cards have different owners moves the balance exactly once while purchases
 // race on the old card (each purchase approved before it or declined after it, money conserved,
 // the new card's owner sees the card although it had answered "not found" before); fleet
-// purchases through random nodes commit card and account together on the fleet's owner.
+// purchases through random nodes commit card and account together on the fleet's owner. Last,
+// the node running a bulk issuance is killed (SIGKILL) half-way: the call, retried by the router
+// (or the client) with the same ids, completes on the new owner with every card issued once.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -230,5 +232,35 @@ describe('operations across shards of different owners (3 real node processes)',
     }
     const fleetDocs = (await inspect.outbox()).filter((d) => cards.includes(String(d['card'])) && d['outcome'] === 'approved');
     assert.equal(fleetDocs.length, 30, 'one document per purchase');
+  });
+
+  it('kill -9 of the node running a bulk issuance half-way: the retried call issues every card exactly once', async () => {
+    const issuanceId = idOwnedBy('n1', 'iss-crash');
+    const cardIds = Array.from({ length: 1_000 }, (_, i) => `crash-${String(i).padStart(4, '0')}`);
+    const request = {
+      issuanceId, cardIds, operatorId: 'ops',
+      params: { initialBalance: { amountMinor: 250n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n },
+    };
+    const sent = via('n2').cards.bulkIssue(request).then((value) => ({ value }), (error: grpc.ServiceError) => ({ error }));
+    let existing = 0;
+    await waitFor('crash: some cards issued', async () => (existing = (await inspect.client.keys('tl:{s*}:card:crash-*')).length) >= 50, () => `${existing} issued`, 20_000, 5);
+    await (nodes.get('n1') as ServerProcess).kill9();
+    nodes.delete('n1');
+    assert.ok(existing < cardIds.length, `killed half-way (${existing} of ${cardIds.length} issued)`);
+    let outcome = await sent;
+    // The router retries a forwarded call whose link broke; a client that still sees an error
+    // retries with the same ids on another node.
+    let clientRetries = 0;
+    for (; 'error' in outcome && clientRetries < 3; clientRetries++) {
+      outcome = await via('n3').cards.bulkIssue(request).then((value) => ({ value }), (error: grpc.ServiceError) => ({ error }));
+    }
+    assert.ok('value' in outcome, `the bulk issuance completed: ${'error' in outcome ? outcome.error.message : ''}`);
+    process.stdout.write(`      killed at ${existing} of ${cardIds.length} cards; client retries needed: ${clientRetries}\n`);
+    assert.equal(outcome.value.issued + outcome.value.alreadyExisted, cardIds.length);
+    assert.equal((await inspect.client.keys('tl:{s*}:card:crash-*')).length, cardIds.length, 'every card exists once');
+    const issued = (await inspect.outbox()).filter((d) => d['type'] === 'card_issued' && d['issuance'] === issuanceId);
+    assert.equal(issued.length, cardIds.length, 'one card_issued document per card: none issued twice');
+    const again = await via('n3').cards.bulkIssue(request);
+    assert.deepEqual([again.issued, again.alreadyExisted], [0, cardIds.length], 'the issuance record was written; a re-run issues nothing');
   });
 });
