@@ -71,11 +71,17 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(card_fanout_service.refundRunCashOut, (request) => card(request.cardId)),
 ]);
 
+/** The handler refuses payloads over 4,096 bytes; no longer string is parsed to route it. */
+const psp_payload_route_chars_max = 4_096;
+
 /**
  * The card a PSP callback payload names, read only to choose the node; '' when it cannot be read
  * (the handler then refuses the callback wherever it arrived).
  */
 export function pspCallbackCardOf(payload: string): string {
+  // Longer than any payload the handler accepts (psp.ts, 4,096 bytes): refused where it arrives,
+  // without parsing unauthenticated bulk here.
+  if (payload.length > psp_payload_route_chars_max) return '';
   try {
     const parsed: unknown = JSON.parse(payload);
     const cardId = typeof parsed === 'object' && parsed !== null ? (parsed as { card?: unknown }).card : undefined;
