@@ -9,7 +9,8 @@
 // the new card's owner sees the card although it had answered "not found" before); fleet
 // purchases through random nodes commit card and account together on the fleet's owner. Last,
 // the node running a bulk issuance is killed (SIGKILL) half-way: the call, retried by the router
-// (or the client) with the same ids, completes on the new owner with every card issued once.
+// (or the client) with the same ids, completes on the new owner with every card issued once; then
+// the node running a refund run is killed half-way, and the run completes with each card paid once.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -262,5 +263,35 @@ describe('operations across shards of different owners (3 real node processes)',
     assert.equal(issued.length, cardIds.length, 'one card_issued document per card: none issued twice');
     const again = await via('n3').cards.bulkIssue(request);
     assert.deepEqual([again.issued, again.alreadyExisted], [0, cardIds.length], 'the issuance record was written; a re-run issues nothing');
+  });
+
+  it('kill -9 of the node running a refund run half-way: the retried run pays every card exactly once', async () => {
+    const survivors = ['n2', 'n3'];
+    const runOwner = placementOf(test_shard_count, survivors)[shardOf('fest-c', test_shard_count)] as string;
+    const entry = survivors.find((nodeId) => nodeId !== runOwner) as string;
+    let open = 0n;
+    for (let i = 0; i < 1_000; i += 1) open += (await inspect.card(`crash-${String(i).padStart(4, '0')}`))?.balanceMinor === 250 ? 1n : 0n;
+    assert.equal(open, 1_000n, 'the crash cards are open before the run');
+    const sent = via(entry).cards.refundRun('fest-c', 'run-2').then((value) => ({ value }), (error: grpc.ServiceError) => ({ error }));
+    let paid = 0;
+    await waitFor('crash: some cards paid out', async () => (paid = (await inspect.client.keys('tl:idem:k:refund-run:run-2:*')).length) >= 50, () => `${paid} paid`, 20_000, 5);
+    await (nodes.get(runOwner) as ServerProcess).kill9();
+    nodes.delete(runOwner);
+    let outcome = await sent;
+    for (let attempt = 0; 'error' in outcome && attempt < 3; attempt++) {
+      outcome = await via(entry).cards.refundRun('fest-c', 'run-2').then((value) => ({ value }), (error: grpc.ServiceError) => ({ error }));
+    }
+    assert.ok('value' in outcome, `the refund run completed: ${'error' in outcome ? outcome.error.message : ''}`);
+    process.stdout.write(`      killed ${runOwner} at ${paid} paid cards\n`);
+    const crashPayouts = outcome.value.payouts.filter((p) => p.cardId.startsWith('crash-'));
+    assert.equal(crashPayouts.length, 1_000, 'every open card is in the payout list');
+    assert.ok(crashPayouts.every((p) => p.payout?.amountMinor === 350n), 'each paid balance 250 + deposit 100');
+    const cashOuts = (await inspect.outbox()).filter((d) => d['kind'] === 'cash_out' && String(d['key']).startsWith('k:refund-run:run-2:'));
+    const perCard = new Map<string, number>();
+    for (const d of cashOuts) perCard.set(String(d['card']), (perCard.get(String(d['card'])) ?? 0) + 1);
+    const twice = [...perCard].filter(([, n]) => n > 1);
+    const approved = cashOuts.filter((d) => d['outcome'] === 'approved').length;
+    assert.deepEqual([twice, approved], [[], outcome.value.payouts.length], `one approved cash-out per payout (${cashOuts.length} documents, ${outcome.value.skipped} skipped)`);
+    for (let i = 0; i < 1_000; i += 50) assert.equal((await inspect.card(`crash-${String(i).padStart(4, '0')}`))?.balanceMinor, 0);
   });
 });
