@@ -3,7 +3,8 @@
 // sent to a random node (seeded; the seed is printed). Bulk issuance creates each card once, on
 // its owner, with its balance, and a re-run issues nothing; a program refund run pays every card
 // of the program (on all nodes) balance + deposit once, and a re-run answers the same list; a
-// signed PSP callback sent to a node that does not own the card tops it up once; a replacement
+// signed PSP callback sent to a node that does not own the card tops it up once, and so does an
+// auto-reload set and triggered through other nodes; a replacement
 // whose old and new cards have different owners moves the balance exactly once while purchases
 // race on the old card (each purchase approved before it or declined after it, money conserved,
 // the new card's owner sees the card although it had answered "not found" before); fleet
@@ -165,6 +166,19 @@ describe('operations across shards of different owners (3 real node processes)',
     const before = await inspect.snapshot();
     await assert.rejects(via('n3').cards.pspCallback(payload, signPspPayload('another-secret-of-16+', payload)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
     assert.equal(await inspect.snapshot(), before, 'a bad signature forwarded to the owner changes nothing');
+  });
+
+  it('auto-reload set and triggered through other nodes tops the card up once on its owner', async () => {
+    const cardId = idOwnedBy('n3', 'auto-card');
+    await via('n1').cards.issue({
+      cardId, params: { initialBalance: { amountMinor: 3_000n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n }, holder: undefined, pin: '', operatorId: 'ops',
+    });
+    await via('n2').cards.setAutoReload(cardId, 1_000, 5_000, 'mandate-c1');
+    assert.equal((await via('n1').money.authorize(purchase('pos-1', txn++, cardId, 2_500))).outcome, Outcome.OUTCOME_APPROVED);
+    let balance = 0n;
+    await waitFor('auto-reload top-up', async () => (balance = (await anyNode().money.balance(cardId)).balance?.amountMinor ?? 0n) === 5_500n, () => `balance ${balance}`, 10_000);
+    const reloads = (await inspect.outbox()).filter((d) => d['card'] === cardId && d['source'] === 'auto_reload');
+    assert.equal(reloads.length, 1, 'one reload');
   });
 
   it('replace across owners while purchases race on the old card: exactly one outcome each, money conserved', async () => {
