@@ -112,7 +112,10 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       // A failure (Redis down while reloading, a bug) fails this message only: earlier ones
       // are already answered or handed to the committer and must not be answered twice.
       try {
-        if (!this.loaded) await this.reload();
+        // "Not found" is never trusted from memory: in a cluster the card may have been created
+        // since by another node's replacement (docs/CLUSTER.md); rereading costs one Redis read
+        // per request for an unknown card, never one on the path of an existing card.
+        if (!this.loaded || (this.state === undefined && this.uncommitted === 0)) await this.reload();
         if (message.type === 'money' && message.request.kind === 'reverse') await this.handleReverse(message);
         else if (message.type === 'money' && message.request.kind === 'refund') await this.handleRefund(message);
         else if (message.type === 'replace') await this.handleReplace(message);
@@ -560,6 +563,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     const entry: CommitEntry = {
       shard: this.shard,
       writes,
+      // The new card's shard may belong to another node: its writes only create (version 0).
+      fenceOwnShardOnly: true,
       outbox: documents.transferOut,
       extraOutbox: [
         { shard: this.shard, document: documents.replaced },

@@ -4,7 +4,7 @@
 // The cards themselves carry the issuance id in their profile and their card_issued documents.
 
 import { createHash } from 'node:crypto';
-import { alreadyExists, resourceExhausted, unavailable, type Outcome } from '../errors';
+import { alreadyExists, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
 import type { Persistence } from '../runtime/persistence';
 import { shardOf } from '../sharding/placement';
 
@@ -54,6 +54,12 @@ export class IssuanceRecords {
       settle: (result) => {
         if (result.status === 'committed') {
           reply({ ok: true, value: record });
+          return;
+        }
+        if (result.status === 'fenced') {
+          // The issuance's shard moved: the router re-runs the call on its new owner, which
+          // re-issues nothing (each card is idempotent by id) and writes the record.
+          reply({ ok: false, error: shardMoved('issuance shard moved; retry on its owner', { issuance: record.issuance }) });
           return;
         }
         if (result.status !== 'conflict') {

@@ -5,7 +5,7 @@
 // operators defining it at once cannot overwrite each other silently; each change appends an
 // operator_action document to the shard's outbox (the audit trail).
 
-import { TaplineError, resourceExhausted, unavailable, type Outcome } from '../errors';
+import { TaplineError, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
 import type { CommitResult, EntityId, Persistence } from '../runtime/persistence';
 import { shardOf } from '../sharding/placement';
 import { decodeProgramConfig, default_program_config, programAuditDetail, sameProgramConfig, type ProgramConfig, type StoredProgram } from './config';
@@ -84,6 +84,9 @@ export class ProgramRegistry implements ProgramSource {
             reply({ ok: true, value: next });
           } else if (result.status === 'conflict' && attempt + 1 < this.options.conflict_attempts_max) {
             this.define(programId, config, operatorId, reply, attempt + 1);
+          } else if (result.status === 'fenced') {
+            // The program's shard moved: nothing was written; the router retries on its new owner.
+            reply({ ok: false, error: shardMoved('program shard moved; retry on its owner', { programId }) });
           } else {
             reply({ ok: false, error: unavailable('program definition did not land; retry', { programId, status: result.status }) });
           }

@@ -46,6 +46,12 @@ export interface CommitEntry {
   readonly outbox?: string;
   /** Issue 4: more documents, each to its shard's outbox (e.g. the new card's side of a replacement). */
   readonly extraOutbox?: readonly { readonly shard: number; readonly document: string }[];
+  /**
+   * Cluster (docs/CLUSTER.md, "Writes on another node's shard"): fence the entry by its own shard
+   * only. Every write on another shard must create its entity (expectVersion 0): that version
+   * check, inside the same script, is what keeps the other shard's owner and this writer apart.
+   */
+  readonly fenceOwnShardOnly?: boolean;
   /** Called exactly once, in submission order relative to other entries. */
   settle(result: CommitResult): void;
 }

@@ -4,7 +4,7 @@
 // Refunds are rare: the record is read from Redis on each refund, never cached, so a changed PIN
 // takes effect at once everywhere.
 
-import { permissionDenied, resourceExhausted, unavailable, type Outcome, type TaplineError } from '../../actors/errors';
+import { permissionDenied, resourceExhausted, shardMoved, unavailable, type Outcome, type TaplineError } from '../../actors/errors';
 import type { EntityId, Persistence } from '../../actors/runtime/persistence';
 import { shardOf } from '../../actors/sharding/placement';
 import type { PinHasher } from './pin';
@@ -29,6 +29,8 @@ export class ManagerDirectory {
         outbox: JSON.stringify(audit),
         settle: (result) => {
           if (result.status === 'committed') reply({ ok: true, value: { merchantId, managerId } });
+          // Fenced: the merchant's shard moved; nothing was written and the router retries on its new owner.
+          else if (result.status === 'fenced') reply({ ok: false, error: shardMoved('merchant shard moved; retry on its owner', { merchantId }) });
           else reply({ ok: false, error: unavailable('manager registration did not land; retry', { status: result.status }) });
         },
       });

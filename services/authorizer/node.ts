@@ -23,7 +23,9 @@ import { PinHasher } from './pin';
 import { ManagerDirectory } from './managers';
 import { RedisProgramCards } from './store/program-cards';
 import { AutoReloader, SimulatedPsp } from './psp';
-import { handlePspCallback, type CardServiceDeps } from './grpc/cards-service';
+import { cardFanoutHandlers, type CardServiceDeps } from './grpc/cards-service';
+import { card_fanout_service } from './cluster/card-fanout-methods';
+import { CardServiceService } from '../../gen/tapline/v1/cards';
 import type { CardState } from '../../actors/card/rules';
 import { shardKeyOf } from '../../actors/fleet/fleet-card-id';
 import * as grpc from '@grpc/grpc-js';
@@ -164,20 +166,20 @@ export class AuthorizerNode {
       issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
       programCards: new RedisProgramCards(store),
       psp: pspAdapter === undefined || pspSecret === undefined || autoReloader === undefined ? undefined : { adapter: pspAdapter, secret: pspSecret, autoReloader },
+      owners: cluster.router,
       cluster: {
         holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf(cardId)),
         authorize: (request, done) => cluster.router.call(AuthorizationServiceService.authorize.path, request, (error, value) => done(error, value as AuthorizeResponse | undefined)),
       },
     };
+    // A callback of the simulated PSP takes the path of a gRPC HandlePspCallback: to the card's owner.
     pspDelivery.deliver = (payload, signature): void => {
-      try {
-        handlePspCallback(serviceDeps, payload, signature, (outcome) => {
-          if (!outcome.ok) logger.warn({ err: outcome.error }, 'PSP callback not applied; the PSP retries it');
-        });
-      } catch (error) {
-        logger.warn({ err: error }, 'PSP callback refused');
-      }
+      cluster.router.call(CardServiceService.handlePspCallback.path, { payload, signature }, (error) => {
+        if (error !== null) logger.warn({ code: error.code, details: error.details }, 'PSP callback not applied; the PSP retries it');
+      });
     };
+    // Fan-out calls of bulk issuance and the refund run: reachable only through the router.
+    cluster.router.wrap(card_fanout_service, cardFanoutHandlers(serviceDeps));
     const { server, health } = createGrpcServer(serviceDeps, {
       message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
       tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },

@@ -2,7 +2,11 @@
 // writes entities of two shards commits both atomically when the writer holds both epochs, and is
 // refused whole (fenced, nothing written, no document) when the epoch of either shard moved on -
 // a stale owner of the *other* shard cannot create the new card. Extra outbox documents land on
-// their own shard's stream. Real Redis, the real committer and script.
+// their own shard's stream. An entry fenced by its own shard only (a replacement whose new card
+// belongs to another node) commits without the other shard's epoch, its creation on the other
+// shard checked by version: it loses to a card created there first (conflict, nothing written),
+// is still fenced by its own shard, and may only create there (else failed, nothing sent).
+// Real Redis, the real committer and script.
 
 import assert from 'node:assert/strict';
 import pino from 'pino';
@@ -81,6 +85,35 @@ describe('group commit: entries fenced by several shards (real Redis)', function
       writes: [{ entity: { kind: 'card', id: 'e' }, expectVersion: 0, data: '{}' }, { entity: { kind: 'card', id: 'f' }, expectVersion: 0, data: '{}', shard: 9 }],
     });
     assert.equal(result.status, 'fenced');
+    assert.equal(await inspect.snapshot(), before);
+  });
+
+  it('fenced by its own shard only: creates on a shard it does not hold; loses to an existing card; still fenced by its own', async () => {
+    const replacement = (newId: string, shard = 1): Omit<CommitEntry, 'settle'> => ({
+      shard,
+      fenceOwnShardOnly: true,
+      writes: [
+        { entity: { kind: 'card', id: `old-of-${newId}` }, expectVersion: 0, data: '{"old":true}' },
+        { entity: { kind: 'card', id: newId }, expectVersion: 0, data: '{"new":true}', shard: 9 },
+      ],
+      outbox: '{"doc":"out"}',
+      extraOutbox: [{ shard: 9, document: '{"doc":"in"}' }],
+    });
+    assert.equal((await submit(replacement('g'))).status, 'committed', 'shard 9 is not held, its creation is version-checked');
+    assert.equal(await inspect.client.hGet('tl:{s9}:card:g', 'd'), '{"new":true}');
+    assert.equal(await inspect.client.xLen('tl:{s9}:outbox'), 1);
+    await inspect.client.hSet('tl:{s9}:card:h', { v: '1', d: '{"issued":"elsewhere"}' });
+    let before = await inspect.snapshot();
+    assert.equal((await submit(replacement('h'))).status, 'conflict', 'the card created first on its own shard wins');
+    assert.equal(await inspect.snapshot(), before);
+    await inspect.client.incr('tl:{s2}:epoch');
+    before = await inspect.snapshot();
+    assert.equal((await submit(replacement('i', 2))).status, 'fenced', 'a stale owner of the old card writes nothing');
+    assert.equal(await inspect.snapshot(), before);
+    const update: Omit<CommitEntry, 'settle'> = {
+      shard: 1, fenceOwnShardOnly: true, writes: [{ entity: { kind: 'card', id: 'g' }, expectVersion: 1, data: '{}', shard: 9 }],
+    };
+    assert.equal((await submit(update)).status, 'failed', 'only creations may skip the other shard\'s fencing');
     assert.equal(await inspect.snapshot(), before);
   });
 });

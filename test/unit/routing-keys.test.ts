@@ -9,6 +9,7 @@ import { AuthorizationServiceService } from '../../gen/tapline/v1/authorization'
 import { CardServiceService } from '../../gen/tapline/v1/cards';
 import { FleetAdminServiceService } from '../../gen/tapline/v1/fleet';
 import { routing_keys, routingKeyOf } from '../../services/authorizer/cluster/routing-keys';
+import { card_fanout_service } from '../../services/authorizer/cluster/card-fanout-methods';
 import { purchase } from '../../services/client/tapline-client';
 
 describe('cluster routing keys', () => {
@@ -39,5 +40,19 @@ describe('cluster routing keys', () => {
   it('a method without an entry, or a missing key, routes nowhere (runs where it arrives)', () => {
     assert.equal(routingKeyOf('/tapline.v1.AuthorizationService/Unknown', { cardId: 'x' }), '');
     assert.equal(routingKeyOf(AuthorizationServiceService.getBalance.path, {}), '');
+  });
+
+  it('a PSP callback routes by the card its payload names; an unreadable payload routes nowhere', () => {
+    const path = CardServiceService.handlePspCallback.path;
+    assert.equal(routingKeyOf(path, { payload: JSON.stringify({ reference: 'r', card: 'card-7' }), signature: 'x' }), 'card-7');
+    assert.equal(routingKeyOf(path, { payload: JSON.stringify({ card: 'acme~0001' }), signature: 'x' }), 'acme');
+    const oversized = JSON.stringify({ card: 'card-7', padding: 'x'.repeat(5_000) });
+    for (const payload of ['not json', '[]', 'null', '{"card":42}', '{}', oversized]) assert.equal(routingKeyOf(path, { payload, signature: 'x' }), '', payload);
+  });
+
+  it('fan-out calls of bulk issuance and the refund run route by each card', () => {
+    const command = { type: 'issue', cardId: 'bulk-1', currency: 'EUR', initialBalanceMinor: 1, programId: 'p', nowMs: 0 } as const;
+    assert.equal(routingKeyOf(card_fanout_service.issueBulkCard.path, { command, operatorId: 'ops' }), 'bulk-1');
+    assert.equal(routingKeyOf(card_fanout_service.refundRunCashOut.path, { cardId: 'acme~0002', key: 'k', operatorId: 'ops' }), 'acme');
   });
 });

@@ -10,6 +10,7 @@ import { AdminServiceService } from '../../../gen/tapline/v1/admin';
 import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorization';
 import { CardServiceService } from '../../../gen/tapline/v1/cards';
 import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
+import { card_fanout_service } from './card-fanout-methods';
 
 type KeyOf<Req> = (request: Req) => string;
 
@@ -21,8 +22,6 @@ function entry<M extends { path: string; requestDeserialize: (bytes: Buffer) => 
 
 /** A card's shard key: the card id, or its fleet account's id for a fleet card ("<fleet>~<no>"). */
 const card = (cardId: string | undefined): string => (typeof cardId === 'string' ? shardKeyOf(cardId) : '');
-/** Runs where it arrives: the handler reaches each entity it touches through the router itself. */
-const anywhere = (): string => '';
 
 export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AuthorizationServiceService.authorize, (request) => card(request.cardId)),
@@ -48,14 +47,16 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(CardServiceService.returnCard, (request) => card(request.cardId)),
   entry(CardServiceService.runProgramRefund, (request) => request.programId),
   entry(CardServiceService.startPspTopUp, (request) => card(request.cardId)),
-  entry(CardServiceService.handlePspCallback, anywhere),
+  // A PSP callback runs on its card's owner (the card named in the payload; the owner verifies the
+  // signature before acting on it); an unreadable payload runs where it arrives and is refused.
+  entry(CardServiceService.handlePspCallback, (request) => card(pspCallbackCardOf(request.payload))),
   entry(CardServiceService.setAutoReload, (request) => card(request.cardId)),
   entry(CardServiceService.setPin, (request) => card(request.cardId)),
   entry(CardServiceService.setTabLimit, (request) => card(request.cardId)),
   entry(CardServiceService.settleTab, (request) => card(request.cardId)),
   entry(CardServiceService.getCardRules, (request) => card(request.cardId)),
   // Lists by scanning the program's card records in Redis (a read): any node can answer.
-  entry(CardServiceService.listProgramReviews, anywhere),
+  entry(CardServiceService.listProgramReviews, () => ''),
   entry(CardServiceService.resolveProgramReview, (request) => card(request.cardId)),
   entry(FleetAdminServiceService.createFleetAccount, (request) => request.fleetId),
   entry(FleetAdminServiceService.setFleetLimits, (request) => request.fleetId),
@@ -69,7 +70,30 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(FleetAdminServiceService.getFleetCard, (request) => card(request.cardId)),
   entry(FleetAdminServiceService.listReviewQueue, (request) => request.fleetId),
   entry(FleetAdminServiceService.resolveReview, (request) => request.fleetId),
+  // Internal fan-out calls (bulk issuance, refund run): one per card, on the card's owner.
+  entry(card_fanout_service.issueBulkCard, (request) => card(request.command.cardId)),
+  entry(card_fanout_service.refundRunCashOut, (request) => card(request.cardId)),
 ]);
+
+/** The handler refuses payloads over 4,096 bytes; no longer string is parsed to route it. */
+const psp_payload_route_chars_max = 4_096;
+
+/**
+ * The card a PSP callback payload names, read only to choose the node; '' when it cannot be read
+ * (the handler then refuses the callback wherever it arrived).
+ */
+export function pspCallbackCardOf(payload: string): string {
+  // Longer than any payload the handler accepts (psp.ts, 4,096 bytes): refused where it arrives,
+  // without parsing unauthenticated bulk here.
+  if (payload.length > psp_payload_route_chars_max) return '';
+  try {
+    const parsed: unknown = JSON.parse(payload);
+    const cardId = typeof parsed === 'object' && parsed !== null ? (parsed as { card?: unknown }).card : undefined;
+    return typeof cardId === 'string' ? cardId : '';
+  } catch {
+    return '';
+  }
+}
 
 /** The routing key of a request, or '' when the method has none (runs where it arrives). */
 export function routingKeyOf(path: string, request: unknown): string {

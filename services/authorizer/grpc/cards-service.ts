@@ -59,6 +59,10 @@ import { parseCardAction, parseCardIds, parseHolder, parseIssueParams, parsePin,
 import { optionalId, requireAmount, requireBalance, requireClientKey, requireId } from './validate';
 import { wireProgramRules } from './program-rules-wire';
 import { programReviewHandlers } from './program-review-service';
+import type * as grpc from '@grpc/grpc-js';
+import {
+  callOwner, card_fanout_service, type BulkCardIssue, type BulkCardIssued, type OwnerCaller, type RefundRunCashOut, type RefundRunCashedOut,
+} from '../cluster/card-fanout-methods';
 
 /** Cards of one bulk issuance in flight at once: keeps the commit queue and mailboxes shallow. */
 const bulk_issue_concurrency = 128;
@@ -68,6 +72,8 @@ export interface CardServiceDeps extends ServiceDeps {
   readonly programCards: ProgramCards;
   /** Undefined without TAPLINE_PSP_SECRET: PSP calls are then FAILED_PRECONDITION. */
   readonly psp: { readonly adapter: PspAdapter; readonly secret: string; readonly autoReloader: AutoReloader } | undefined;
+  /** The cluster router: bulk issuance and the refund run reach each card on its owner through it. */
+  readonly owners: OwnerCaller;
 }
 
 /** What a PSP callback did: the top-up's answer, or a failed payment acknowledged. */
@@ -362,17 +368,15 @@ async function refundRun(deps: CardServiceDeps, programId: string, runId: string
   const worker = async (): Promise<void> => {
     while (next < cardIds.length) {
       const cardId = cardIds[next++] as string;
-      const answer = await new Promise<TxnAnswer>((resolve, reject) => {
-        deps.region.money(cashOutRequest(cardId, clientKey(`refund-run:${runId}:${cardId}`), operatorId), (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error)));
-      });
-      if (answer.result.outcome !== 'approved') {
+      const request: RefundRunCashOut = { cardId, key: clientKey(`refund-run:${runId}:${cardId}`), operatorId };
+      const answer = await callOwner(deps.owners, card_fanout_service.refundRunCashOut, request);
+      if (!answer.approved) {
         skipped += 1;
         continue;
       }
-      const state = await new Promise<CardState>((resolve, reject) => deps.region.balance(cardId, (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error))));
-      const amount = BigInt(answer.result.amountMinor);
-      payouts.push({ cardId, payout: { amountMinor: amount, currency: answer.result.currency }, named: state.profile?.named ?? false, transactionId: answer.result.id });
-      totals.set(answer.result.currency, (totals.get(answer.result.currency) ?? 0n) + amount);
+      const amount = BigInt(answer.amountMinor);
+      payouts.push({ cardId, payout: { amountMinor: amount, currency: answer.currency }, named: answer.named, transactionId: answer.transactionId });
+      totals.set(answer.currency, (totals.get(answer.currency) ?? 0n) + amount);
     }
   };
   await Promise.all(Array.from({ length: Math.min(program_refund_concurrency, cardIds.length) }, worker));
@@ -412,9 +416,8 @@ function bulkIssue(
     const worker = async (): Promise<void> => {
       while (next < cardIds.length) {
         const cardId = cardIds[next++] as string;
-        const answer = await new Promise<IssueAnswer>((resolve, reject) => {
-          deps.region.issueProfiledCard(issueCommand(cardId, params, profile, nowMs), undefined, operatorId, (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error)));
-        });
+        const request: BulkCardIssue = { command: issueCommand(cardId, params, profile, nowMs), operatorId };
+        const answer = await callOwner(deps.owners, card_fanout_service.issueBulkCard, request);
         if (answer.alreadyExisted) alreadyExisted += 1;
         else issued += 1;
       }
@@ -424,4 +427,29 @@ function bulkIssue(
     return { issuanceId, issued, alreadyExisted };
   };
   run().then((value) => reply({ ok: true, value }), (error: unknown) => reply({ ok: false, error: asError(error) }));
+}
+
+/**
+ * The owner's side of the fan-out calls (cluster/card-fanout-methods.ts): one card of a bulk
+ * issuance, one cash-out of a refund run. Each is the card's ordinary idempotent operation (issue
+ * by card id, cash-out by the run's key for the card), so a retry or a re-run moves nothing twice.
+ */
+export function cardFanoutHandlers(deps: CardServiceDeps): grpc.UntypedServiceImplementation {
+  const issueBulkCard = unary<BulkCardIssue, BulkCardIssued, IssueAnswer>(deps, 'Internal.IssueBulkCard', (request, reply) => {
+    const { command, operatorId } = request;
+    deps.programs.ensure(command.programId).then(
+      () => deps.region.issueProfiledCard(command, undefined, operatorId, reply),
+      (error: unknown) => reply({ ok: false, error: asError(error) }),
+    );
+  }, ({ alreadyExisted }) => ({ alreadyExisted }));
+  const refundRunCashOut = unary<RefundRunCashOut, RefundRunCashedOut, RefundRunCashedOut>(deps, 'Internal.RefundRunCashOut', (request, reply) => {
+    deps.region.money(cashOutRequest(request.cardId, request.key, request.operatorId), (cashed) => {
+      if (!cashed.ok) return reply(cashed);
+      const { result } = cashed.value;
+      const answer = { approved: result.outcome === 'approved', amountMinor: result.amountMinor, currency: result.currency, transactionId: result.id };
+      if (!answer.approved) return reply({ ok: true, value: { ...answer, named: false } });
+      deps.region.balance(request.cardId, (card) => reply(card.ok ? { ok: true, value: { ...answer, named: card.value.profile?.named ?? false } } : card));
+    });
+  }, (value) => value);
+  return { issueBulkCard: issueBulkCard as grpc.UntypedHandleCall, refundRunCashOut: refundRunCashOut as grpc.UntypedHandleCall };
 }

@@ -165,7 +165,15 @@ export class Committer implements Persistence {
         shardIndex.set(entry.shard, index);
         shardArgs.push(shardKeys(entry.shard).epoch, epoch);
       }
-      const fencing = entry.writes.length > 1 || entry.extraOutbox !== undefined ? this.fencingOf(entry, index, shardIndex, shardArgs) : String(index);
+      if (entry.fenceOwnShardOnly === true && !onlyCreatesElsewhere(entry)) {
+        // A programmer error: fail this entry loudly, not the batch it shares.
+        const error = new Error('assertion: an entry fenced by its own shard only may only create entities on other shards');
+        this.logger.error({ err: error, shard: entry.shard }, 'assertion failed');
+        settleSafely(entry, { status: 'failed', error }, this.logger);
+        continue;
+      }
+      const fencing = entry.fenceOwnShardOnly === true ? String(index)
+        : entry.writes.length > 1 || entry.extraOutbox !== undefined ? this.fencingOf(entry, index, shardIndex, shardArgs) : String(index);
       if (fencing === undefined) {
         settleSafely(entry, { status: 'fenced' }, this.logger);
         continue;
@@ -253,4 +261,9 @@ function settleSafely(entry: CommitEntry, result: CommitResult, logger: Logger):
   } catch (error) {
     logger.error({ err: error, status: result.status }, 'assertion: commit settle callback threw');
   }
+}
+
+/** True when every write of the entry on another shard creates its entity (expected version 0). */
+function onlyCreatesElsewhere(entry: CommitEntry): boolean {
+  return entry.writes.every((write) => write.shard === undefined || write.shard === entry.shard || write.expectVersion === 0);
 }
