@@ -46,8 +46,8 @@ const settings = {
   stream_count: 4,
   stream_frame_items: 100,
   stream_window_items: 4_000,
-  warmup_s: Number(process.env['BENCH_WARMUP_S'] ?? 3),
-  measure_s: Number(process.env['BENCH_MEASURE_S'] ?? 5),
+  warmup_s: Number(process.env['BENCH_WARMUP_S'] ?? 2),
+  measure_s: Number(process.env['BENCH_MEASURE_S'] ?? 4),
   rounds: Number(process.env['BENCH_ROUNDS'] ?? 3),
   appendfsync: 'always' as const,
 };

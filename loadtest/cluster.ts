@@ -34,7 +34,7 @@ const settings = {
   concurrency: 128,
   connections_per_node: 2,
   warmup_s: 2,
-  measure_s: 5,
+  measure_s: 4,
   probe_concurrency: 16,
   memory_cards: 100_000,
 };
