@@ -33,8 +33,8 @@ const settings = {
   terminals: 16,
   concurrency: 128,
   connections_per_node: 2,
-  warmup_s: 2,
-  measure_s: 4,
+  warmup_s: 3,
+  measure_s: 8,
   probe_concurrency: 16,
   memory_cards: 100_000,
 };
