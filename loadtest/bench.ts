@@ -7,7 +7,7 @@
 // the machine's two cores.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { startRedis } from '../services/devenv/redis';
@@ -19,6 +19,7 @@ import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../services/client/tapline-client';
 import { fleetRequests, fleetVsCard, seedFleets } from './fleet';
 import { clients, closedLoopStream, closedLoopUnary, openLoopUnary, round, unaryTargets, type PhaseResult } from './driver';
+import { withCpu } from './cpu';
 import { clusterPhase } from './cluster';
 
 function medianBy(results: PhaseResult[], key: (r: PhaseResult) => number): PhaseResult {
@@ -51,26 +52,6 @@ const settings = {
   rounds: Number(process.env['BENCH_ROUNDS'] ?? 3),
   appendfsync: 'always' as const,
 };
-
-/** CPU seconds (user + system) a process has used so far, from /proc; 0 where unavailable. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** Cores each process used during `run`: where the machine's two cores went in a phase. */
-async function withCpu<T>(pids: Record<string, number>, run: () => Promise<T>): Promise<{ result: T; cores: Record<string, number> }> {
-  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
-  const started = process.hrtime.bigint();
-  const result = await run();
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const cores = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, round((cpuSeconds(pid) - (before[name] ?? 0)) / seconds, 2)]));
-  return { result, cores };
-}
 
 function log(message: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(`[bench] ${message}${Object.keys(fields).length ? ' ' + JSON.stringify(fields) : ''}\n`);
@@ -164,7 +145,7 @@ async function main(): Promise<void> {
     log('streamer up; the outbox of the phases above was discarded', { clickhouse: clickhouse.url, discarded });
     const undrained = await waitForDrain(redis.url, shard_count);
     if (undrained > 0) log('streamer did not drain the outbox in time; measuring anyway', { undrained });
-    const cost = await streamerCost(streamer, redis.url, shard_count, taplineUnary, uniform, concurrency, measure_s, 2, (name, result) => log(name, { ...result }));
+    const cost = await streamerCost(streamer, redis.url, shard_count, taplineUnary, uniform, concurrency, measure_s, 3, (name, result) => log(name, { ...result }));
     const lag = await clickhouseLag(clickhouse.url, taplineUnary, uniform, halfRate, measure_s * 2);
     log(`clickhouse lag at ${halfRate}/s`, lag);
 
@@ -196,7 +177,7 @@ async function main(): Promise<void> {
         stream_vs_authorize: round(stream.rps / authorize.rps),
         hot_card_vs_uniform: round(hotCard.rps / authorize.rps),
         p99_vs_echo_p99: round(authorizeHalf.p99_ms / Math.max(echoHalf.p99_ms, 0.001)),
-        // Two rounds each: the ratio of their totals (a median of two would just be the lower).
+        // Three rounds each, alternating: the ratio of their totals (robust to one slow window).
         authorize_with_streamer_vs_without: round(sumRps(cost.with) / sumRps(cost.without)),
         fleet_vs_card: fleetPhase.fleet_vs_card,
         cluster3_vs_single: cluster.ratios.cluster3_vs_single,

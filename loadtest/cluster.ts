@@ -13,7 +13,6 @@
 // Cluster timings are the production defaults (tick 500 ms, lease 3 s).
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRedis, type RedisInstance } from '../services/devenv/redis';
 import { startServerProcess, type ServerProcess } from '../services/devenv/node-process';
@@ -23,6 +22,8 @@ import { TaplineClient, purchase } from '../services/client/tapline-client';
 import { shardOf } from '../actors/sharding/placement';
 import { shardLeaseKey } from '../services/authorizer/store/keys';
 import { closedLoopUnary, round, unaryTargets, type PhaseResult, type UnaryTarget } from './driver';
+import { withCpu } from './cpu';
+import { seededRandom } from '../test/support/seeded-random';
 import type { UnaryDone } from './h2-unary';
 import type { AuthorizeRequest } from '../gen/tapline/v1/authorization';
 import { createClient } from 'redis';
@@ -56,21 +57,9 @@ interface Distribution {
   readonly max: number;
 }
 
-/** A deterministic pseudo-random generator (mulberry32): the same run sends the same requests. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** One target that sends each request through a randomly chosen one of `targets`. */
 function randomNode(targets: UnaryTarget[], seed: number): UnaryTarget {
-  const next = random(seed);
+  const next = seededRandom(seed);
   return {
     authorize: (request: AuthorizeRequest, done: UnaryDone) => (targets[Math.floor(next() * targets.length)] as UnaryTarget).authorize(request, done),
     close: () => undefined,
@@ -103,25 +92,6 @@ async function waitForPlacement(redisUrl: string, nodes: number, timeout_ms = 20
   } finally {
     await client.close();
   }
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc; 0 where unavailable. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-/** Cores each process used while `run` ran. */
-async function withCores<T>(pids: Record<string, number>, run: () => Promise<T>): Promise<{ result: T; cores: Record<string, number> }> {
-  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
-  const started = process.hrtime.bigint();
-  const result = await run();
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { result, cores: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, round((cpuSeconds(pid) - (before[name] ?? 0)) / seconds, 2)])) };
 }
 
 function distribution(values: number[]): Distribution {
@@ -183,12 +153,12 @@ export async function clusterPhase(dataDir: string, log: (message: string, field
       await Promise.all(Array.from({ length: Math.min(250, settings.cards - at) }, (_, k) => admin.issueCard(`cb-c${at + k}`, 1_000_000_000_000, 'EUR', 'bench')));
     }
     let txn = 0;
-    const pick = random(7);
+    const pick = seededRandom(7);
     const request = (): AuthorizeRequest => purchase(`cb-t${txn % settings.terminals}`, ++txn, `cb-c${Math.floor(pick() * settings.cards)}`, 1 + (txn % 500));
 
     const singleTargets = unaryTargets(first.address, settings.connections_per_node * 3);
     unary.push(...singleTargets);
-    const measuredSingle = await withCores({ driver: process.pid, redis: redis.pid, c1: first.pid }, () =>
+    const measuredSingle = await withCpu({ driver: process.pid, redis: redis.pid, c1: first.pid }, () =>
       closedLoopUnary([randomNode(singleTargets, 11)], request, settings.concurrency, settings.warmup_s, settings.measure_s));
     const single = measuredSingle.result;
     log('cluster: one node', { ...single, cores: measuredSingle.cores });
@@ -198,7 +168,7 @@ export async function clusterPhase(dataDir: string, log: (message: string, field
     await waitForPlacement(redis.url, 3);
     const clusterTargets = [...nodes.values()].flatMap((node) => unaryTargets(node.address, settings.connections_per_node));
     unary.push(...clusterTargets);
-    const measuredCluster = await withCores({ driver: process.pid, redis: redis.pid, ...Object.fromEntries([...nodes].map(([id, node]) => [id, node.pid])) }, () =>
+    const measuredCluster = await withCpu({ driver: process.pid, redis: redis.pid, ...Object.fromEntries([...nodes].map(([id, node]) => [id, node.pid])) }, () =>
       closedLoopUnary([randomNode(clusterTargets, 13)], request, settings.concurrency, settings.warmup_s, settings.measure_s));
     const cluster3 = measuredCluster.result;
     log('cluster: three nodes, random entry node', { ...cluster3, cores: measuredCluster.cores });
@@ -206,7 +176,7 @@ export async function clusterPhase(dataDir: string, log: (message: string, field
     // Hand-off windows: a light probe load; steady first, then c3 leaves (SIGTERM) and rejoins.
     const live = (): TaplineClient[] => admins.filter((client) => [...nodes.values()].some((node) => node.address === client.address));
     for (const node of nodes.values()) if (node !== first) admins.push(new TaplineClient(node.address));
-    const pickNode = random(17);
+    const pickNode = seededRandom(17);
     const steady = new ShardProbe(() => live()[Math.floor(pickNode() * live().length)] as TaplineClient, request, settings.probe_concurrency);
     steady.start();
     await new Promise((resolve) => setTimeout(resolve, 3_000));
