@@ -39,7 +39,7 @@ function pump(count: number, start: (i: number, done: () => void) => void): Prom
 async function main(): Promise<void> {
   const redisUrl = process.argv[2];
   if (redisUrl === undefined) throw new Error('usage: fleet-micro.js <redis url>');
-  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
+  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
   const admin = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
   for (let t = 0; t < 64; t++) await admin.registerTerminal(`bench-t${t}`, 'micro-m');
   for (let s = 0; s < 3_200; s += 200) await Promise.all(Array.from({ length: 200 }, (_, k) => admin.issueCard(`micro-card${s + k}`, 1_000_000_000_000, 'EUR', 'micro')));

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const redis = await startRedis({ dataDir: join(runDir, 'redis'), appendfsync: 'always' });
   const node = await startServerProcess({
     script: 'dist/services/authorizer/main.js', nodeArgs: authorizer_node_flags,
-    env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_GRPC_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'fleet-bench' },
+    env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'fleet-bench' },
   });
   try {
     const terminals = 16;

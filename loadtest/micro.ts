@@ -92,7 +92,7 @@ async function commitEntry(redisUrl: string): Promise<number> {
 }
 
 async function domainAuthorization(redisUrl: string): Promise<number> {
-  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
+  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
   const admin = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
   for (let t = 0; t < 64; t++) await admin.registerTerminal(`micro-t${t}`, 'micro-m');
   for (let s = 0; s < 5_000; s += 250) {

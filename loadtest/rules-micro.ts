@@ -41,7 +41,7 @@ function pump(count: number, start: (i: number, done: () => void) => void): Prom
 async function main(): Promise<void> {
   const redisUrl = process.argv[2];
   if (redisUrl === undefined) throw new Error('usage: rules-micro.js <redis url>');
-  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
+  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
   const address = `127.0.0.1:${node.grpcPort}`;
   const admin = new TaplineClient(address);
   const cards = new CardClient(address);
