@@ -165,6 +165,19 @@ describe('authorization node (real Redis, real gRPC)', function () {
     assert.equal((await inspect.card('card-i'))?.balanceMinor, 1_000);
   });
 
+  it('a reversal whose own key a later reversal overtook says so and moves nothing', async function () {
+    await client.issueCard('card-r', 1_000);
+    const approved = await client.authorize(purchase('till-1', 60, 'card-r', 300));
+    assert.equal(approved.outcome, Outcome.OUTCOME_APPROVED);
+    // The terminal reverses its reversal #61 (which timed out) before #61 itself arrives.
+    const overtaking = await client.reverse('till-1', 62, 'card-r', { terminalId: 'till-1', txn: 61 });
+    assert.equal(overtaking.result, ReverseResult.REVERSE_RESULT_NOTHING_TO_REVERSE);
+    const late = await client.reverse('till-1', 61, 'card-r', { terminalId: 'till-1', txn: 60 });
+    assert.equal(late.result, ReverseResult.REVERSE_RESULT_REVERSED_BEFORE_ARRIVAL);
+    assert.equal(late.reversedAmount?.amountMinor, 0n);
+    assert.equal((await inspect.card('card-r'))?.balanceMinor, 700, 'the purchase stays: the reversal that would undo it was itself reversed');
+  });
+
   it('issues and registers idempotently, and refuses conflicting re-issues', async function () {
     const again = await client.issueCard('card-a', 1_000);
     assert.equal(again.alreadyExisted, true);

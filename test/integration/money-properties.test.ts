@@ -92,7 +92,7 @@ describe('money properties over random operation sequences (real node, real Redi
           return async () => {
             const r = await client.reverse('prop-pos', own, card, { terminalId: 'prop-pos', txn: originalTxn });
             // A reversal whose own key a later reversal tombstoned gets the tombstone's answer.
-            const tombstoned = r.result === ReverseResult.REVERSE_RESULT_UNSPECIFIED;
+            const tombstoned = r.result === ReverseResult.REVERSE_RESULT_REVERSED_BEFORE_ARRIVAL;
             return { id: r.transactionId, outcome: tombstoned ? 'tombstoned' : ReverseResult[r.result], amount: Number(r.reversedAmount?.amountMinor) };
           };
         };

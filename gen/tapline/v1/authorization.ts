@@ -56,6 +56,11 @@ export enum ReverseResult {
    * later it is declined (REVERSED_BEFORE_AUTHORIZATION).
    */
   REVERSE_RESULT_NOTHING_TO_REVERSE = 3,
+  /**
+   * REVERSE_RESULT_REVERSED_BEFORE_ARRIVAL - This reversal's own key had already been reversed by a later request (a terminal reversing a
+   * reversal that timed out) before this reversal arrived: it must not move money, and did not.
+   */
+  REVERSE_RESULT_REVERSED_BEFORE_ARRIVAL = 4,
   UNRECOGNIZED = -1,
 }
 

@@ -121,9 +121,17 @@ export function toTopUpResponse({ result, replayed }: TxnAnswer): TopUpResponse 
   };
 }
 
+/**
+ * A reversal answered by a record that is not a reversal's: the tombstone a later request left on
+ * this reversal's own key (it overtook it). Anything else would be a bug, reported as unspecified.
+ */
+function reverseWithoutOutcome(result: TxnAnswer['result']): ReverseResult {
+  return result.reason === 'reversed_before_authorization' ? ReverseResult.REVERSE_RESULT_REVERSED_BEFORE_ARRIVAL : ReverseResult.REVERSE_RESULT_UNSPECIFIED;
+}
+
 export function toReverseResponse({ result, replayed }: TxnAnswer): ReverseResponse {
   return {
-    result: result.reverse ? reverse_results[result.reverse] : ReverseResult.REVERSE_RESULT_UNSPECIFIED,
+    result: result.reverse ? reverse_results[result.reverse] : reverseWithoutOutcome(result),
     transactionId: result.id,
     reversedAmount: money(result.amountMinor, result.currency),
     balanceAfter: money(result.balanceAfterMinor, result.currency),
