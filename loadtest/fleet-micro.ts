@@ -10,31 +10,11 @@ import { parseFleetAuthorize } from '../services/authorizer/grpc/fleet-validate'
 import { toAuthorizeResponse } from '../services/authorizer/grpc/mapping';
 import { TaplineClient, purchase } from '../services/client/tapline-client';
 import { round } from './driver';
+import { pump } from './micro';
 import { fleet_bench_settings, fleetRequests, seedFleets } from './fleet';
 
 const silent = pino({ level: 'silent' });
-const per_turn = 200;
 const operations = 60_000;
-
-function pump(count: number, start: (i: number, done: () => void) => void): Promise<number> {
-  return new Promise((resolve) => {
-    const cpu = process.cpuUsage();
-    let sent = 0;
-    let finished = 0;
-    const done = (): void => {
-      finished += 1;
-      if (finished === count) {
-        const used = process.cpuUsage(cpu);
-        resolve((used.user + used.system) / count);
-      }
-    };
-    const turn = (): void => {
-      for (let k = 0; k < per_turn && sent < count; k++, sent++) start(sent, done);
-      if (sent < count) setImmediate(turn);
-    };
-    turn();
-  });
-}
 
 async function main(): Promise<void> {
   const redisUrl = process.argv[2];

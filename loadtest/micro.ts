@@ -20,7 +20,7 @@ const silent = pino({ level: 'silent' });
 const per_turn = 200;
 
 /** Feeds `count` operations, `per_turn` per event-loop turn; resolves when all are done. */
-function pump(count: number, start: (i: number, done: () => void) => void): Promise<number> {
+export function pump(count: number, start: (i: number, done: () => void) => void): Promise<number> {
   return new Promise((resolve) => {
     const cpu = process.cpuUsage();
     let sent = 0;
@@ -120,7 +120,10 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`micro failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+// Run as a script by the bench; imported for pump() by the other micro probes.
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`micro failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}
