@@ -16,10 +16,18 @@ export type KeyState =
   | { readonly state: 'done'; readonly record: IdempotencyRecord }
   | undefined;
 
+/**
+ * One map holds both kinds of key (pending and answered), so the hot path costs one lookup per
+ * request, one insert when it begins and one overwrite when it completes; the stored KeyState
+ * objects are returned as they are (no allocation per lookup). Answered keys are bounded by a
+ * ring of recent_max slots: the slot being overwritten evicts its key if that key is still an
+ * answered one (a key answered twice may hold two slots and leave early, a cache miss at worst:
+ * Redis keeps the authoritative record).
+ */
 export class IdempotencyIndex {
-  private readonly pending = new Map<string, PendingKey>();
-  private readonly recent = new Map<string, IdempotencyRecord>();
-  /** Keys of `recent` in insertion order, as a ring: the slot being overwritten is evicted. */
+  private readonly keys = new Map<string, NonNullable<KeyState>>();
+  private pendingKeys = 0;
+  /** Answered keys in insertion order, as a ring: the slot being overwritten is evicted. */
   private readonly recentOrder: (string | undefined)[];
   private recentNext = 0;
 
@@ -29,47 +37,61 @@ export class IdempotencyIndex {
   }
 
   lookup(key: string): KeyState {
-    const pending = this.pending.get(key);
-    if (pending) return { state: 'pending', pending };
-    const record = this.recent.get(key);
-    if (record) return { state: 'done', record };
-    return undefined;
+    return this.keys.get(key);
   }
 
   begin(key: string, fingerprint: string): void {
-    if (this.pending.has(key)) throw new Error(`assertion: key ${key} already pending`);
-    this.pending.set(key, { fingerprint, waiters: [] });
+    if (this.keys.get(key)?.state === 'pending') throw new Error(`assertion: key ${key} already pending`);
+    this.keys.set(key, { state: 'pending', pending: { fingerprint, waiters: [] } });
+    this.pendingKeys += 1;
   }
 
   /** The request with this key was answered with `record` (committed or found in Redis). */
   complete(key: string, record: IdempotencyRecord): void {
-    const pending = this.pending.get(key);
-    this.pending.delete(key);
-    this.remember(key, record);
-    if (pending) for (const waiter of pending.waiters) waiter(record);
+    const known = this.keys.get(key);
+    if (known?.state !== 'pending') {
+      this.remember(key, record);
+      return;
+    }
+    this.pendingKeys -= 1;
+    if (this.recent_max === 0) this.keys.delete(key);
+    else {
+      this.enterRing(key);
+      this.keys.set(key, { state: 'done', record });
+    }
+    for (const waiter of known.pending.waiters) waiter(record);
   }
 
   /** The request did not land (conflict, failure): waiters must retry on their own. */
   abandon(key: string): void {
-    const pending = this.pending.get(key);
-    this.pending.delete(key);
-    if (pending) for (const waiter of pending.waiters) waiter(undefined);
+    const known = this.keys.get(key);
+    if (known?.state !== 'pending') return;
+    this.pendingKeys -= 1;
+    this.keys.delete(key);
+    for (const waiter of known.pending.waiters) waiter(undefined);
   }
 
+  /** Remembers an answered key; a key that is pending stays pending (its completion decides). */
   remember(key: string, record: IdempotencyRecord): void {
     if (this.recent_max === 0) return;
-    if (this.recent.has(key)) {
-      this.recent.set(key, record);
+    const known = this.keys.get(key);
+    if (known !== undefined) {
+      if (known.state === 'done') this.keys.set(key, { state: 'done', record });
       return;
     }
+    this.enterRing(key);
+    this.keys.set(key, { state: 'done', record });
+  }
+
+  /** Gives an answered key the next ring slot, evicting the slot's previous key if still answered. */
+  private enterRing(key: string): void {
     const evicted = this.recentOrder[this.recentNext];
-    if (evicted !== undefined) this.recent.delete(evicted);
+    if (evicted !== undefined && evicted !== key && this.keys.get(evicted)?.state === 'done') this.keys.delete(evicted);
     this.recentOrder[this.recentNext] = key;
-    this.recentNext = (this.recentNext + 1) % this.recent_max;
-    this.recent.set(key, record);
+    this.recentNext = this.recentNext + 1 === this.recent_max ? 0 : this.recentNext + 1;
   }
 
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pendingKeys;
   }
 }

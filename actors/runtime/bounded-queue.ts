@@ -26,6 +26,12 @@ export class BoundedQueue<T> {
     // A negative or non-integer max would move the head backwards (or to NaN) and hand out
     // items again: a programmer error, refused before the queue is touched.
     if (!Number.isSafeInteger(max) || max < 0) throw new RangeError(`assertion: take(${max}) needs a non-negative integer`);
+    // The common case of an entity actor: everything queued is taken at once; hand the array over.
+    if (this.head === 0 && max >= this.items.length) {
+      const all = this.items as T[];
+      this.items = [];
+      return all;
+    }
     const end = Math.min(this.items.length, this.head + max);
     const taken = this.items.slice(this.head, end) as T[];
     for (let i = this.head; i < end; i++) this.items[i] = undefined;
