@@ -46,6 +46,11 @@ const schema = z.object({
   // presumed dead. Must exceed a healthy batch cycle (wait + insert), checked below.
   TAPLINE_STREAMER_CLAIM_IDLE_MS: int(1, 86_400_000, 120_000),
   TAPLINE_STREAMER_CLAIM_INTERVAL_MS: int(10, 3_600_000, 10_000),
+  // A consumer of the group with nothing pending that has not read for this long is removed from
+  // the group (XGROUP DELCONSUMER, checked and done atomically per stream): streamers restarted
+  // under new names (pods) would otherwise pile up in XINFO CONSUMERS forever. A live streamer
+  // reads at least every READ_BLOCK_MS; must be at least CLAIM_IDLE_MS, checked below.
+  TAPLINE_STREAMER_CONSUMER_FORGET_MS: int(1_000, 2_592_000_000, 3_600_000),
   // How often backlog length and age of the oldest entry are sampled (one pipelined round of
   // XLEN + XRANGE per shard).
   TAPLINE_STREAMER_LAG_SAMPLE_MS: int(10, 600_000, 5_000),
@@ -67,6 +72,10 @@ export function loadStreamerConfig(env: Record<string, string | undefined> = pro
   const cycle_ms = config.TAPLINE_STREAMER_BATCH_WAIT_MS + config.TAPLINE_STREAMER_INSERT_TIMEOUT_MS;
   if (config.TAPLINE_STREAMER_CLAIM_IDLE_MS <= cycle_ms) {
     throw new ConfigError(`invalid configuration: TAPLINE_STREAMER_CLAIM_IDLE_MS must exceed batch wait + insert timeout (${cycle_ms} ms)`);
+  }
+  // A consumer is forgotten only after it would have lost its entries to a claim anyway.
+  if (config.TAPLINE_STREAMER_CONSUMER_FORGET_MS < config.TAPLINE_STREAMER_CLAIM_IDLE_MS) {
+    throw new ConfigError('invalid configuration: TAPLINE_STREAMER_CONSUMER_FORGET_MS must be at least TAPLINE_STREAMER_CLAIM_IDLE_MS');
   }
   return config;
 }

@@ -6,6 +6,7 @@
 //   XREADGROUP ... STREAMS <all outboxes> <cursor> ...   this consumer's own pending entries
 //   XAUTOCLAIM <outbox> ... <claim_idle_ms>              entries a dead consumer left pending
 //   MULTI XACK + XDEL EXEC                               after ClickHouse accepted the rows
+//   EVAL forget_consumers_script <outbox>                consumers long gone with nothing pending
 //
 // XACK and XDEL run in one transaction so an entry is never acknowledged and left in the stream
 // (it would never be delivered again nor trimmed) or deleted while still pending. Only one
@@ -20,6 +21,25 @@ export const consumer_group = 'tapline-streamer';
 
 /** Ids per XACK/XDEL command: keeps one transaction short for Redis and the argument list small. */
 export const ack_ids_per_command_max = 1_000;
+
+/**
+ * Removes, from one stream's group, every consumer other than the caller that has nothing pending
+ * and has not read for at least ARGV[3] ms. Check and delete run in one script, so a consumer
+ * cannot read an entry between them (deleting a consumer drops its pending entries from the PEL,
+ * which is why one with anything pending is never touched). Returns the names removed.
+ */
+const forget_consumers_script = `
+local removed = {}
+local consumers = redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+for _, consumer in ipairs(consumers) do
+  local fields = {}
+  for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
+  if fields['name'] ~= ARGV[2] and tonumber(fields['pending']) == 0 and tonumber(fields['idle']) >= tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
+    removed[#removed + 1] = fields['name']
+  end
+end
+return removed`;
 
 interface RedisConnection {
   sendCommand(args: string[]): Promise<unknown>;
@@ -140,6 +160,17 @@ export class OutboxReader {
       for (const raw of claimed) if (raw !== null) entries.push(entryOf(shard, raw));
     });
     return entries;
+  }
+
+  /**
+   * Removes consumers (other than this one) that have nothing pending and have not read for
+   * min_idle_ms, on every shard's stream; returns how many consumer entries were removed.
+   */
+  async forgetIdleConsumers(min_idle_ms: number): Promise<number> {
+    const replies = await Promise.all(
+      this.keys.map((key) => this.command(this.commands, ['EVAL', forget_consumers_script, '1', key, consumer_group, this.options.consumer, String(min_idle_ms)])),
+    );
+    return replies.reduce<number>((sum, reply) => sum + (reply as string[]).length, 0);
   }
 
   /** Acknowledges and deletes the entries, all shards concurrently, in one transaction per chunk. */

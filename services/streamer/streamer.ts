@@ -203,6 +203,8 @@ export class Streamer {
         this.logger.info({ entries: claimed.length }, 'took over entries left pending by another consumer');
         this.hold(claimed);
       }
+      const forgotten = await this.reader.forgetIdleConsumers(this.config.TAPLINE_STREAMER_CONSUMER_FORGET_MS);
+      if (forgotten > 0) this.logger.info({ consumers_removed: forgotten }, 'removed consumers that left the group with nothing pending');
     } catch (error) {
       await this.failed('claim', error, 0);
     }

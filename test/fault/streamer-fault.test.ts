@@ -38,6 +38,8 @@ const fault_overrides = {
   TAPLINE_STREAMER_INSERT_TIMEOUT_MS: '1000',
   TAPLINE_STREAMER_CLAIM_IDLE_MS: '1500',
   TAPLINE_STREAMER_CLAIM_INTERVAL_MS: '300',
+  // Consumers gone this long with nothing pending are removed from the group (the dead streamer-a).
+  TAPLINE_STREAMER_CONSUMER_FORGET_MS: '1500',
 };
 
 describe('streamer faults (real Redis + ClickHouse)', function () {
@@ -103,6 +105,11 @@ describe('streamer faults (real Redis + ClickHouse)', function () {
     await waitForDrained(redis.url);
     const raw = await rawTransactionRows(clickhouse.url, database);
     console.log(`    raw transaction rows ${raw} for ${totals.transactions} transactions (copies from re-sent batches are hidden by the dedup view)`);
+    // The dead streamer-a, its entries taken over, leaves the group on every stream; the live
+    // streamer-b (restarted under its own name) stays.
+    let consumers: string[] = [];
+    await waitFor('streamer-a removed from the consumer group', async () => (consumers = await consumerNames(redis.url)).join(',') === 'streamer-b',
+      () => `consumers: ${consumers.join(',')}`, 30_000);
   });
 
   it('on SIGTERM sends and acknowledges the batch in hand and exits 0', async function () {
@@ -194,4 +201,22 @@ async function waitForTotals(url: string, database: string, expected: ExpectedTo
     return seen !== undefined && seen.transactions >= expected.transactions && seen.lifecycle_events >= expected.lifecycle_events && seen.lines >= expected.lines;
   }, () => `${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`, timeoutMs, 100);
   assert.deepEqual(seen, expectedReportTotals(expected));
+}
+
+/** The distinct consumer names of the group over every shard's stream. */
+async function consumerNames(url: string): Promise<string[]> {
+  return withRedis(url, async (client) => {
+    const names = new Set<string>();
+    for (let shard = 0; shard < shard_count; shard++) {
+      const consumers = await client.sendCommand(['XINFO', 'CONSUMERS', shardKeys(shard).outbox, consumer_group]).catch(() => []) as unknown[];
+      // A map per consumer under RESP3 (node-redis 6), a flat [field, value, ...] list under RESP2.
+      for (const consumer of consumers) {
+        if (Array.isArray(consumer)) {
+          for (let i = 0; i + 1 < consumer.length; i += 2) if (consumer[i] === 'name') names.add(String(consumer[i + 1]));
+        } else if (consumer instanceof Map) names.add(String(consumer.get('name')));
+        else names.add(String((consumer as { name: unknown }).name));
+      }
+    }
+    return [...names].sort();
+  });
 }
