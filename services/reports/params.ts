@@ -4,6 +4,7 @@
 // no caller text reaches SQL except through stringLiteral() of an already-validated id.
 
 import { ParameterError } from './errors';
+import { parseFleetCardId } from '../../actors/fleet/fleet-card-id';
 
 /** Entity ids (cards, programs, merchants, terminals): the alphabet the authorizer accepts. */
 export const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -92,13 +93,25 @@ export function parseDate(parameter: string, value: string): number {
 }
 
 /** A path segment that names an entity: percent-decoded, then held to the id alphabet. */
-export function entityId(parameter: string, segment: string): string {
-  let decoded: string;
+/** A card id path segment: a plain card id, or a fleet card's "<fleetId>~<cardNo>". */
+export function cardIdSegment(parameter: string, segment: string): string {
+  const decoded = decodeSegment(parameter, segment);
+  if (!id_pattern.test(decoded) && parseFleetCardId(decoded) === undefined) {
+    throw new ParameterError(parameter, 'must be 1..64 of A-Z a-z 0-9 . _ -, or a fleet card id <fleet>~<card>');
+  }
+  return decoded;
+}
+
+function decodeSegment(parameter: string, segment: string): string {
   try {
-    decoded = decodeURIComponent(segment);
+    return decodeURIComponent(segment);
   } catch {
     throw new ParameterError(parameter, 'is not valid percent-encoding');
   }
+}
+
+export function entityId(parameter: string, segment: string): string {
+  const decoded = decodeSegment(parameter, segment);
   if (!id_pattern.test(decoded)) throw new ParameterError(parameter, 'must be 1..64 of A-Z a-z 0-9 . _ -');
   return decoded;
 }

@@ -23,7 +23,7 @@ import { sectionCsv } from './csv';
 import { ParameterError, ReportBackendError, ReportNotFoundError, ReportsBusyError, ReportTooLargeError, SettlementConflictError } from './errors';
 import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
 import { fleetInvoiceReport } from './fleet-invoice';
-import { entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
+import { cardIdSegment, entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
   auditReport, topUpsReport, cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
   type Report, type ReportContext,
@@ -79,7 +79,7 @@ const routes: readonly Route[] = [
   {
     pattern: /^\/reports\/cards\/([^/]*)\/history$/, parameters: output, sections: ['entries', 'summary'],
     plan: (_query, path) => {
-      const card = entityId('cardId', path[0] ?? '');
+      const card = cardIdSegment('cardId', path[0] ?? '');
       return (context) => cardHistoryReport(context, card);
     },
   },

@@ -423,6 +423,14 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.equal(summary['last_balance_after_minor'], summary['redis_balance_minor']);
   });
 
+  it('card history of a fleet card (<fleet>~<card>) lists its purchases and its reversal', async function () {
+    const history = await report(`/reports/cards/${encodeURIComponent('rd-fleet~2')}/history`);
+    const entries = history['entries'] ?? [];
+    assert.ok(entries.length >= 3, `the van's entries: ${JSON.stringify(entries).slice(0, 300)}`);
+    assert.ok(entries.every((e) => e['card'] === 'rd-fleet~2'), 'only the van\'s entries');
+    assert.deepEqual(entries.filter((e) => e['entry'] === 'transaction').map((e) => e['type']).sort(), ['purchase', 'purchase', 'reverse']);
+  });
+
   it('event statistics and the merchant report equal the totals of the replies', async function () {
     const sum = (filter: (m: Moved) => boolean): number => moved.filter(filter).reduce((total, m) => total + m.amount, 0);
     const redisCards = await states.allCards(1_000);
