@@ -3,11 +3,34 @@
 // domain "manager:<merchant>/<manager>" so a manager PIN hash never equals a card PIN hash).
 // Refunds are rare: the record is read from Redis on each refund, never cached, so a changed PIN
 // takes effect at once everywhere.
+//
+// Guessing: after attempts_max refused credentials in a row for one merchant/manager, that
+// manager is refused for lock_ms whatever PIN is given, with the same answer as a wrong PIN (the
+// terminal learns nothing) and one warning in the log. Unknown managers count too, so probing
+// names costs the same. The count lives in this node's memory: a refused credential writes
+// nothing (invariant 7), and in a cluster each node holds its own count (a guesser spread over N
+// nodes gets N x attempts_max per lock period: still no way through a 4-digit PIN space).
 
 import { permissionDenied, resourceExhausted, shardMoved, unavailable, type Outcome, type TaplineError } from '../../actors/errors';
 import type { EntityId, Persistence } from '../../actors/runtime/persistence';
 import { shardOf } from '../../actors/sharding/placement';
 import type { PinHasher } from './pin';
+import type { Logger } from 'pino';
+
+export interface ManagerLockout {
+  /** Refused credentials in a row before the manager is locked. */
+  readonly attempts_max: number;
+  /** How long a locked manager is refused. */
+  readonly lock_ms: number;
+}
+
+/** Managers tracked at once; beyond it the oldest entries are dropped (memory stays bounded). */
+const tracked_managers_max = 100_000;
+
+interface Attempts {
+  failures: number;
+  lockedUntilMs: number;
+}
 
 interface ManagerRecord {
   readonly pinHash: string;
@@ -15,7 +38,16 @@ interface ManagerRecord {
 }
 
 export class ManagerDirectory {
-  constructor(private readonly persistence: Persistence, private readonly shard_count: number, private readonly hasher: PinHasher) {}
+  private readonly attempts = new Map<string, Attempts>();
+
+  constructor(
+    private readonly persistence: Persistence,
+    private readonly shard_count: number,
+    private readonly hasher: PinHasher,
+    private readonly lockout: ManagerLockout,
+    private readonly clock: () => number,
+    private readonly logger: Logger,
+  ) {}
 
   register(merchantId: string, managerId: string, pin: string, operatorId: string, atMs: number, reply: (outcome: Outcome<{ merchantId: string; managerId: string }>) => void): void {
     const entity = managerEntity(merchantId, managerId);
@@ -40,11 +72,37 @@ export class ManagerDirectory {
 
   /** Undefined when the manager of this merchant exists and the PIN matches; else the error to answer. */
   async verify(merchantId: string, managerId: string, pin: string): Promise<TaplineError | undefined> {
+    const key = `${merchantId}/${managerId}`;
+    // The same answer for an unknown manager, a wrong PIN and a locked manager: the terminal learns nothing more.
+    const refused = permissionDenied('manager credential refused');
+    const known = this.attempts.get(key);
+    if (known !== undefined && known.lockedUntilMs > this.clock()) return refused;
     const record = await this.persistence.loadEntity(shardOf(merchantId, this.shard_count), managerEntity(merchantId, managerId));
-    // The same answer for an unknown manager and a wrong PIN: the terminal learns nothing more.
-    if (record.data === undefined) return permissionDenied('manager credential refused');
-    const stored = JSON.parse(record.data) as ManagerRecord;
-    return this.hasher.matches(domain(merchantId, managerId), pin, stored.pinHash) ? undefined : permissionDenied('manager credential refused');
+    const stored = record.data === undefined ? undefined : (JSON.parse(record.data) as ManagerRecord);
+    if (stored !== undefined && this.hasher.matches(domain(merchantId, managerId), pin, stored.pinHash)) {
+      this.attempts.delete(key);
+      return undefined;
+    }
+    this.countFailure(key, merchantId, managerId);
+    return refused;
+  }
+
+  private countFailure(key: string, merchantId: string, managerId: string): void {
+    let attempts = this.attempts.get(key);
+    if (attempts === undefined) {
+      if (this.attempts.size >= tracked_managers_max) {
+        const oldest = this.attempts.keys().next();
+        if (oldest.done !== true) this.attempts.delete(oldest.value);
+      }
+      attempts = { failures: 0, lockedUntilMs: 0 };
+      this.attempts.set(key, attempts);
+    }
+    attempts.failures += 1;
+    if (attempts.failures >= this.lockout.attempts_max) {
+      attempts.failures = 0;
+      attempts.lockedUntilMs = this.clock() + this.lockout.lock_ms;
+      this.logger.warn({ merchantId, managerId, lock_ms: this.lockout.lock_ms }, 'manager locked after repeated refused credentials');
+    }
   }
 }
 

@@ -162,7 +162,9 @@ export class AuthorizerNode {
       programs,
       records: committer,
       pinHasher,
-      managers: pinHasher === undefined ? undefined : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher),
+      managers: pinHasher === undefined ? undefined : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher, {
+        attempts_max: config.TAPLINE_MANAGER_PIN_ATTEMPTS_MAX, lock_ms: config.TAPLINE_MANAGER_LOCK_MS,
+      }, clock, logger),
       issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
       programCards: new RedisProgramCards(store),
       psp: pspAdapter === undefined || pspSecret === undefined || autoReloader === undefined ? undefined : { adapter: pspAdapter, secret: pspSecret, autoReloader },

@@ -41,7 +41,7 @@ describe('admin records on a shard this node does not hold answer "shard moved" 
     }, pino({ level: 'silent' }), new Metrics());
     programs = new ProgramRegistry(committer, { shard_count: test_shard_count, refresh_ms: 10_000, conflict_attempts_max: 3, clock: () => 1, onRefreshError: () => undefined });
     issuances = new IssuanceRecords(committer, test_shard_count);
-    managers = new ManagerDirectory(committer, test_shard_count, new PinHasher('a-pin-secret-of-16+chars'));
+    managers = new ManagerDirectory(committer, test_shard_count, new PinHasher('a-pin-secret-of-16+chars'), { attempts_max: 5, lock_ms: 60_000 }, () => Date.now(), pino({ level: 'silent' }));
     inspect = await connectInspector(redis.url);
   });
 

@@ -4,7 +4,9 @@
 // never add up to more than was spent on the purchase (REFUND_EXCEEDS_ORIGINAL); a declined or
 // reversed original is not refundable; a reversal after a partial refund gives back only the
 // rest; refunds are idempotent; concurrent refunds of one purchase never exceed it; the refund
-// document carries balance_delta and the manager as operator.
+// document carries balance_delta and the manager as operator; five refused PINs in a row lock
+// the manager (even the right PIN is refused) until the lock time passes, and refused or locked
+// attempts write nothing.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -18,6 +20,7 @@ import { startInProcessNode, startTestRedis } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const manager = { id: 'mgr-anna', pin: '8642' };
+const lock_ms = 1_500;
 
 describe('refunds with a manager credential (real Redis, real gRPC)', function () {
   this.timeout(60_000);
@@ -39,7 +42,8 @@ describe('refunds with a manager credential (real Redis, real gRPC)', function (
 
   before(async function () {
     redis = await startTestRedis('refunds');
-    node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'refund-test-secret-123456' });
+    // A short lock so the lockout test can see a locked manager come back.
+    node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'refund-test-secret-123456', TAPLINE_MANAGER_LOCK_MS: String(lock_ms) });
     client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
     refunds = new RefundClient(`127.0.0.1:${node.grpcPort}`);
     inspect = await connectInspector(redis.url);
@@ -85,6 +89,35 @@ describe('refunds with a manager credential (real Redis, real gRPC)', function (
     await assert.rejects(refunds.refund('shop-1', txn++, 'r-auth', original, 100, { id: manager.id, pin: '12' }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
     await assert.rejects(refunds.refund('shop-1', txn++, 'r-auth', { terminalId: 'shop-1', txn: 987_654 }, 100, manager), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
     assert.equal(await inspect.snapshot(), before);
+  });
+
+  it('locks a manager after 5 refused PINs in a row (even the right PIN is refused), writes nothing, and unlocks after the lock time', async () => {
+    const guessed = { id: 'mgr-guessed', pin: '2468' };
+    await refunds.registerManager('merch-shop', guessed.id, guessed.pin);
+    const original = await bought('r-lock', 1_000, 500);
+    for (const wrong of ['0000', '1111', '2222', '3333']) {
+      await assert.rejects(refunds.refund('shop-1', txn++, 'r-lock', original, 10, { id: guessed.id, pin: wrong }), denied);
+    }
+    // Four refused in a row, then the right PIN: accepted, and the count starts again.
+    assert.equal((await refunds.refund('shop-1', txn++, 'r-lock', original, 10, guessed)).outcome, Outcome.OUTCOME_APPROVED);
+    for (const wrong of ['0000', '1111', '2222', '3333', '4444']) {
+      await assert.rejects(refunds.refund('shop-1', txn++, 'r-lock', original, 10, { id: guessed.id, pin: wrong }), denied);
+    }
+    const lockedAt = Date.now();
+    await assert.rejects(refunds.refund('shop-1', txn++, 'r-lock', original, 10, guessed), denied, 'the right PIN is refused while locked');
+    assert.equal((await refunds.refund('shop-1', txn++, 'r-lock', original, 10, manager)).outcome, Outcome.OUTCOME_APPROVED, 'another manager of the merchant is not locked');
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, lockedAt + lock_ms + 100 - Date.now())));
+    assert.equal((await refunds.refund('shop-1', txn++, 'r-lock', original, 10, guessed)).outcome, Outcome.OUTCOME_APPROVED, 'unlocked after the lock time');
+    assert.equal((await client.balance('r-lock')).balance?.amountMinor, 530n, 'exactly the three approved refunds were credited');
+  });
+
+  it('a refused PIN writes nothing', async () => {
+    const original = await bought('r-nowrite', 1_000, 500);
+    const before = await inspect.snapshot();
+    for (let attempt = 0; attempt < 7; attempt++) {
+      await assert.rejects(refunds.refund('shop-1', txn++, 'r-nowrite', original, 10, { id: 'mgr-nowrite', pin: '9999' }), denied);
+    }
+    assert.equal(await inspect.snapshot(), before, 'refused and locked attempts leave Redis unchanged');
   });
 
   it('a declined or reversed purchase is not refundable; a reversal after a partial refund gives back only the rest', async () => {

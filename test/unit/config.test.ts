@@ -55,6 +55,8 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_GRPC_MESSAGE_MAX_BYTES: { min: 1_024, max: 64 * 1024 * 1024, fallback: 4 * 1024 * 1024 },
   TAPLINE_SHUTDOWN_GRACE_MS: { min: 0, max: 600_000, fallback: 20_000 },
   TAPLINE_PROGRAM_REFRESH_MS: { min: 100, max: 3_600_000, fallback: 10_000 },
+  TAPLINE_MANAGER_PIN_ATTEMPTS_MAX: { min: 1, max: 1_000, fallback: 5 },
+  TAPLINE_MANAGER_LOCK_MS: { min: 1_000, max: 86_400_000, fallback: 900_000 },
   TAPLINE_INTERNAL_PORT: { min: 0, max: 65_535, fallback: 50_052 },
   TAPLINE_CLUSTER_TICK_MS: { min: 20, max: 60_000, fallback: 500, atMax: { TAPLINE_SHARD_LEASE_MS: '120000', TAPLINE_MEMBER_TTL_MS: '120000' } },
   TAPLINE_MEMBER_TTL_MS: { min: 100, max: 600_000, fallback: 3_000, atMin: { TAPLINE_CLUSTER_TICK_MS: '50' } },
