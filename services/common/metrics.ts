@@ -1,23 +1,45 @@
 // Prometheus metrics of one process. A registry per process object (not the global one) so tests
 // can run several nodes in one process without name clashes.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+
+/** Something counted once per request. */
+export interface CountingChild {
+  inc(): void;
+}
+
+/**
+ * A labelled counter child for the per-request path: inc() adds to a plain number, and the sum
+ * reaches prom-client when the counter is collected (a scrape, or get()). prom-client's own
+ * child hashes its labels into a new string on every inc(); per request that was garbage the
+ * authorization path does not need.
+ */
+class PendingCount implements CountingChild {
+  pending = 0;
+
+  inc(): void {
+    this.pending += 1;
+  }
+}
 
 export class Metrics {
   readonly registry = new Registry();
+  private readonly pendingCounts: { readonly counter: Counter<string>; readonly labels: LabelValues<string>; readonly count: PendingCount }[] = [];
 
-  readonly requests = new Counter({
+  readonly requests: Counter<'method' | 'code'> = new Counter({
     name: 'tapline_requests_total',
     help: 'Requests answered, by method and gRPC status code.',
     labelNames: ['method', 'code'] as const,
     registers: [this.registry],
+    collect: () => this.flushPending(this.requests),
   });
 
-  readonly decisions = new Counter({
+  readonly decisions: Counter<'kind' | 'outcome' | 'reason'> = new Counter({
     name: 'tapline_decisions_total',
     help: 'Money decisions persisted, by kind, outcome and decline reason.',
     labelNames: ['kind', 'outcome', 'reason'] as const,
     registers: [this.registry],
+    collect: () => this.flushPending(this.decisions),
   });
 
   readonly rejectedFull = new Counter({
@@ -66,20 +88,42 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly decisionCounters = new Map<string, { inc(): void }>();
+  private readonly decisionCounters = new Map<string, CountingChild>();
 
-  /** Counts a decision; label children are cached because this runs once per transaction. */
+  /** Counts a decision; children are cached per label set because this runs once per transaction. */
   countDecision(kind: string, outcome: string, reason: string): void {
     const key = `${kind}|${outcome}|${reason}`;
     let counter = this.decisionCounters.get(key);
     if (counter === undefined) {
-      counter = this.decisions.labels(kind, outcome, reason);
+      counter = this.countingChild(this.decisions, { kind, outcome, reason });
       this.decisionCounters.set(key, counter);
     }
     counter.inc();
   }
 
+  /** The child of `counter` with these labels for the per-request path (see PendingCount); one per label set. */
+  countingChild<T extends string>(counter: Counter<T>, labels: LabelValues<T>): CountingChild {
+    const existing = this.pendingCounts.find((p) => p.counter === counter && sameLabels(p.labels, labels));
+    if (existing !== undefined) return existing.count;
+    const count = new PendingCount();
+    this.pendingCounts.push({ counter, labels, count });
+    return count;
+  }
+
+  private flushPending(counter: Counter<string>): void {
+    for (const pending of this.pendingCounts) {
+      if (pending.counter !== counter || pending.count.pending === 0) continue;
+      counter.inc(pending.labels, pending.count.pending);
+      pending.count.pending = 0;
+    }
+  }
+
   constructor(collectDefaults = false) {
     if (collectDefaults) collectDefaultMetrics({ register: this.registry });
   }
+}
+
+function sameLabels(a: LabelValues<string>, b: LabelValues<string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }

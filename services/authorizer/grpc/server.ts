@@ -39,6 +39,9 @@ export function serverCredentials(tls: TlsFiles): grpc.ServerCredentials {
 
 export function createGrpcServer(deps: CardServiceDeps, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
   const server = new grpc.Server({
+    // Channelz (grpc-js' per-call introspection) is not served here; off, each call skips its
+    // bookkeeping: ~1.5 KB of garbage and some CPU per call.
+    'grpc.enable_channelz': 0,
     'grpc.max_receive_message_length': options.message_max_bytes,
     'grpc.max_send_message_length': options.message_max_bytes,
     // Gateways keep streams open for hours; keepalive pings find dead peers behind NAT.

@@ -136,7 +136,7 @@ export function unary<Req, Res, V>(
   run: (request: Req, reply: (outcome: Outcome<V>) => void) => void,
   toResponse: (value: V) => Res,
 ): Handler<Req, Res> {
-  const answeredOk = deps.metrics.requests.labels(method, '0');
+  const answeredOk = deps.metrics.countingChild(deps.metrics.requests, { method, code: '0' });
   return (call, callback) => {
     const fail = (error: unknown): void => {
       const status = serviceErrorOf(error);
@@ -229,7 +229,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
  * completed in the same event-loop turn leave together in one frame.
  */
 function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>): void {
-  const answeredOk = deps.metrics.requests.labels('AuthorizeStream', '0');
+  const answeredOk = deps.metrics.countingChild(deps.metrics.requests, { method: 'AuthorizeStream', code: '0' });
   let inFlight = 0;
   let inputEnded = false;
   let closed = false;
