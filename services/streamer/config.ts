@@ -23,18 +23,22 @@ const schema = z.object({
   TAPLINE_SHARD_COUNT: int(1, 65536, 256),
   // Prometheus /metrics. 0 picks a free port; -1 turns it off (tests).
   TAPLINE_METRICS_PORT: int(-1, 65535, 9465),
-  // Rows per ClickHouse INSERT. ClickHouse prefers few large inserts (each makes a part on disk);
-  // 5,000 rows of ~400 bytes is ~2 MB, one insert per second at 5k transactions/s.
-  TAPLINE_STREAMER_BATCH_ROWS_MAX: int(1, 1_000_000, 5_000),
-  // A batch that is not full is sent after this long: reports see a transaction within about a
-  // second, and ClickHouse gets at most a few inserts per second per streamer.
-  TAPLINE_STREAMER_BATCH_WAIT_MS: int(1, 600_000, 1_000),
+  // Rows per ClickHouse INSERT. ClickHouse prefers few large inserts: each makes a part on disk
+  // (on 18.16 two files per column of a ~50-column table, and the merchant view's table too) that
+  // background merges rewrite later. 20,000 rows of ~250 bytes is ~5 MB.
+  TAPLINE_STREAMER_BATCH_ROWS_MAX: int(1, 1_000_000, 20_000),
+  // A batch that is not full is sent after this long: reports see a transaction within about two
+  // to three seconds (goal: 5 s), and ClickHouse gets one insert per table every two seconds per
+  // streamer. Measured under the benchmark's load against 1 s / 5,000 rows: the streamer and
+  // ClickHouse together used ~27 instead of ~34 µs of CPU per authorization (three runs each),
+  // most of it ClickHouse's merges.
+  TAPLINE_STREAMER_BATCH_WAIT_MS: int(1, 600_000, 2_000),
   // Longest XREADGROUP BLOCK. Short enough that SIGTERM is noticed quickly.
   TAPLINE_STREAMER_READ_BLOCK_MS: int(1, 60_000, 1_000),
   // Pause after a read that brought under a tenth of a batch. Each XREADGROUP looks at every
   // shard's stream; under steady load, reading as soon as one entry exists cost Redis and the
-  // streamer CPU that the authorization path needs. 100 ms adds at most that to the lag.
-  TAPLINE_STREAMER_READ_PAUSE_MS: int(0, 10_000, 100),
+  // streamer CPU that the authorization path needs. 250 ms adds at most that to the lag.
+  TAPLINE_STREAMER_READ_PAUSE_MS: int(0, 10_000, 250),
   // One INSERT may take this long before it counts as failed (and is retried: duplicates are
   // removed by the deduplicated view). Generous: a merge-heavy ClickHouse can be slow for seconds.
   TAPLINE_STREAMER_INSERT_TIMEOUT_MS: int(100, 600_000, 30_000),
