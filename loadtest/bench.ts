@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     log('streamer up; the outbox of the phases above was discarded', { clickhouse: clickhouse.url, discarded });
     const undrained = await waitForDrain(redis.url, shard_count);
     if (undrained > 0) log('streamer did not drain the outbox in time; measuring anyway', { undrained });
-    const cost = await streamerCost(streamer, redis.url, shard_count, taplineUnary, uniform, concurrency, measure_s, 3, (name, result) => log(name, { ...result }));
+    const cost = await streamerCost(streamer, redis.url, clickhouse.url, shard_count, taplineUnary, uniform, concurrency, measure_s, 3, (name, result) => log(name, { ...result }));
     const lag = await clickhouseLag(clickhouse.url, taplineUnary, uniform, halfRate, measure_s * 2);
     log(`clickhouse lag at ${halfRate}/s`, lag);
 
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
       errors,
       cpu_cores_used_by_phase: cores,
       micro,
-      streamer: { authorize_rps_with: cost.with.map((r) => r.rps), authorize_rps_without: cost.without.map((r) => r.rps), outbox_left_before_rounds: [undrained, ...cost.undrained] },
+      streamer: { authorize_rps_with: cost.with.map((r) => r.rps), authorize_rps_without: cost.without.map((r) => r.rps), outbox_left_before_rounds: [undrained, ...cost.undrained], merge_wait_ms: cost.merge_wait_ms },
       clickhouse_lag_ms: lag,
       cluster: { single: cluster.single, cluster3: cluster.cluster3, cores: cluster.cores, handoff_baseline_ms: cluster.handoff_baseline_ms, handoff_errors: cluster.handoff_errors, memory: cluster.memory },
       bytes_per_active_card: cluster.memory.bytes_per_active_card,

@@ -2,7 +2,10 @@
 // authorization path, and how long an approval takes to become queryable in ClickHouse.
 //
 // `streamerCost`: alternating rounds of unary closed-loop load without the streamer (paused with
-// SIGSTOP, the outbox grows) and with it (SIGCONT; first the backlog is drained, then measured).
+// SIGSTOP, the outbox grows) and with it (SIGCONT; first the backlog is drained and ClickHouse's
+// merges of it are let finish, then measured). The pause is this method's own artifact: a
+// streamer that never stops has no backlog to catch up, so the merges of a few seconds' catch-up
+// landing in the measured window would charge the steady state with work it does not have.
 // `clickhouseLag`: open-loop load for a while; every 20th approval's transaction id and reply time
 // are kept, ClickHouse is polled every 100 ms for them; lag = first seen - reply received.
 
@@ -16,6 +19,8 @@ import { Outcome } from '../gen/tapline/v1/types';
 import { closedLoopUnary, delay, round, type PhaseResult, type RequestFactory, type UnaryTarget } from './driver';
 
 const drain_timeout_ms = 60_000;
+/** Longest wait for ClickHouse's merges of a drained backlog before a measured round. */
+const merges_timeout_ms = 15_000;
 const poll_interval_ms = 100;
 const lag_sample_every = 20;
 /** After the load stops, sampled approvals not queryable within this long count as never seen. */
@@ -47,11 +52,22 @@ export async function waitForDrain(redisUrl: string, shardCount: number): Promis
   }
 }
 
+/** Waits (bounded) until ClickHouse runs no merge; returns how many ms that took. */
+export async function waitForMerges(clickhouseUrl: string, timeoutMs = merges_timeout_ms): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    const running = Number((await queryClickHouse(clickhouseUrl, 'SELECT count() FROM system.merges')).trim());
+    if (running === 0) break;
+    await delay(poll_interval_ms);
+  }
+  return Date.now() - started;
+}
+
 export async function streamerCost(
-  streamer: ServerProcess, redisUrl: string, shardCount: number, targets: UnaryTarget[], next: RequestFactory,
+  streamer: ServerProcess, redisUrl: string, clickhouseUrl: string, shardCount: number, targets: UnaryTarget[], next: RequestFactory,
   concurrency: number, measureSeconds: number, rounds: number, log: (name: string, result: PhaseResult) => void,
-): Promise<{ with: PhaseResult[]; without: PhaseResult[]; undrained: number[] }> {
-  const rows = { with: [] as PhaseResult[], without: [] as PhaseResult[], undrained: [] as number[] };
+): Promise<{ with: PhaseResult[]; without: PhaseResult[]; undrained: number[]; merge_wait_ms: number[] }> {
+  const rows = { with: [] as PhaseResult[], without: [] as PhaseResult[], undrained: [] as number[], merge_wait_ms: [] as number[] };
   for (let r = 1; r <= rounds; r++) {
     process.kill(streamer.pid, 'SIGSTOP');
     try {
@@ -62,6 +78,7 @@ export async function streamerCost(
       process.kill(streamer.pid, 'SIGCONT');
     }
     rows.undrained.push(await waitForDrain(redisUrl, shardCount));
+    rows.merge_wait_ms.push(await waitForMerges(clickhouseUrl));
     const withStreamer = await closedLoopUnary(targets, next, concurrency, 1, measureSeconds);
     log(`round ${r}: authorize unary, streamer running`, withStreamer);
     rows.with.push(withStreamer);
