@@ -17,7 +17,10 @@ export class BoundedQueue<T> {
 
   push(item: T): boolean {
     if (this.length >= this.capacity) return false;
-    this.items.push(item);
+    // An entity actor's queue is empty most of the time and gets one command: an array of exactly
+    // one (not an empty one grown to V8's default capacity on the first push).
+    if (this.items.length === 0) this.items = [item];
+    else this.items.push(item);
     return true;
   }
 
