@@ -22,10 +22,13 @@ export interface ManagerLockout {
   readonly attempts_max: number;
   /** How long a locked manager is refused. */
   readonly lock_ms: number;
+  /** Managers tracked at once (default 100,000); beyond it entries are dropped, unlocked ones first. */
+  readonly tracked_max?: number;
 }
 
-/** Managers tracked at once; beyond it the oldest entries are dropped (memory stays bounded). */
 const tracked_managers_max = 100_000;
+/** Entries looked at for one that is not locked before the oldest is dropped anyway. */
+const eviction_scan_max = 32;
 
 interface Attempts {
   failures: number;
@@ -90,10 +93,7 @@ export class ManagerDirectory {
   private countFailure(key: string, merchantId: string, managerId: string): void {
     let attempts = this.attempts.get(key);
     if (attempts === undefined) {
-      if (this.attempts.size >= tracked_managers_max) {
-        const oldest = this.attempts.keys().next();
-        if (oldest.done !== true) this.attempts.delete(oldest.value);
-      }
+      if (this.attempts.size >= (this.lockout.tracked_max ?? tracked_managers_max)) this.evictOne();
       attempts = { failures: 0, lockedUntilMs: 0 };
       this.attempts.set(key, attempts);
     }
@@ -103,6 +103,26 @@ export class ManagerDirectory {
       attempts.lockedUntilMs = this.clock() + this.lockout.lock_ms;
       this.logger.warn({ merchantId, managerId, lock_ms: this.lockout.lock_ms }, 'manager locked after repeated refused credentials');
     }
+  }
+
+  /**
+   * Makes room: the oldest entry that is not locked among the first few, else the oldest. Flooding
+   * the table to free a locked manager would take 100,000 locks (half a million refused refunds)
+   * within one lock period, per 5 more guesses.
+   */
+  private evictOne(): void {
+    const now = this.clock();
+    let scanned = 0;
+    let oldest: string | undefined;
+    for (const [key, attempts] of this.attempts) {
+      oldest ??= key;
+      if (attempts.lockedUntilMs <= now) {
+        this.attempts.delete(key);
+        return;
+      }
+      if (++scanned >= eviction_scan_max) break;
+    }
+    if (oldest !== undefined) this.attempts.delete(oldest);
   }
 }
 
