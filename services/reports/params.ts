@@ -92,7 +92,6 @@ export function parseDate(parameter: string, value: string): number {
   return ms;
 }
 
-/** A path segment that names an entity: percent-decoded, then held to the id alphabet. */
 /** A card id path segment: a plain card id, or a fleet card's "<fleetId>~<cardNo>". */
 export function cardIdSegment(parameter: string, segment: string): string {
   const decoded = decodeSegment(parameter, segment);
@@ -110,6 +109,7 @@ function decodeSegment(parameter: string, segment: string): string {
   }
 }
 
+/** A path segment that names an entity: percent-decoded, then held to the id alphabet. */
 export function entityId(parameter: string, segment: string): string {
   const decoded = decodeSegment(parameter, segment);
   if (!id_pattern.test(decoded)) throw new ParameterError(parameter, 'must be 1..64 of A-Z a-z 0-9 . _ -');
