@@ -6,6 +6,8 @@
 // belongs to another node) commits without the other shard's epoch, its creation on the other
 // shard checked by version: it loses to a card created there first (conflict, nothing written),
 // is still fenced by its own shard, and may only create there (else failed, nothing sent).
+// The batch body frames fields with NUL bytes: an entry with a NUL in a field fails alone and the
+// entries around it commit intact, non-ASCII text included.
 // Real Redis, the real committer and script.
 
 import assert from 'node:assert/strict';
@@ -115,5 +117,23 @@ describe('group commit: entries fenced by several shards (real Redis)', function
     };
     assert.equal((await submit(update)).status, 'failed', 'only creations may skip the other shard\'s fencing');
     assert.equal(await inspect.snapshot(), before);
+  });
+
+  it('an entry with a NUL in a field fails alone; the entries of its batch commit intact', async () => {
+    const before = await inspect.snapshot();
+    // Submitted in one turn, so the three share one script call.
+    const results = await Promise.all([
+      submit({ shard: 1, writes: [{ entity: { kind: 'card', id: 'n1' }, expectVersion: 0, data: '{"city":"Zürich €"}' }], outbox: '{"doc":"n1 ✓"}' }),
+      submit({ shard: 1, writes: [{ entity: { kind: 'card', id: 'n2' }, expectVersion: 0, data: 'broken\0frame' }], outbox: '{"doc":"n2"}' }),
+      submit({ shard: 1, writes: [{ entity: { kind: 'card', id: 'n3' }, expectVersion: 0, data: '{"x":3}' }], idempotency: { key: 't:n3:1', value: '{"f":"n3"}' }, outbox: '{"f":"n3"}' }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['committed', 'failed', 'committed']);
+    assert.equal(await inspect.client.hGet('tl:{s1}:card:n1', 'd'), '{"city":"Zürich €"}');
+    assert.equal(await inspect.client.exists('tl:{s1}:card:n2'), 0, 'the broken entry wrote nothing');
+    assert.equal(await inspect.client.hGet('tl:{s1}:card:n3', 'd'), '{"x":3}');
+    assert.equal(await inspect.client.get('tl:idem:t:n3:1'), '{"f":"n3"}');
+    const outbox1 = await inspect.client.xRange('tl:{s1}:outbox', '-', '+');
+    assert.deepEqual(outbox1?.slice(-2).map((entry) => entry.message['d']), ['{"doc":"n1 ✓"}', '{"f":"n3"}'], 'n2 appended no document');
+    assert.notEqual(await inspect.snapshot(), before);
   });
 });

@@ -1,15 +1,18 @@
 -- Group commit: applies a batch of independent entries, each atomically, in order.
 --
--- ARGV is flat (no JSON, so nothing is escaped or parsed twice):
---   ttlSeconds, shardCount, (epochKey, expectedEpoch) * shardCount,
---   then per entry:
---     shardIndex (1-based; "i,j,..." for an entry that writes on several shards, e.g. a card
---       replacement: it is fenced by every one of them), writeCount,
---     (key, expectedVersion, data or "") * writeCount,
---     idempotencyKey or "", idempotencyValue,
---     claimCount, (claimKey, claimValue) * claimCount,
---     outboxStream or "", outboxPayload (empty: the same document as the idempotency value),
---     extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards)
+-- ARGV: ttlSeconds, shardCount, (epochKey, expectedEpoch) * shardCount, body.
+-- The body carries the entries as fields, each field ended by a NUL byte (committer.ts makes
+-- sure no field contains one: JSON text never does and every key is built from validated ids).
+-- One body string instead of one ARGV string per field: the node encodes and writes a batch as
+-- one buffer, and Redis parses one bulk string instead of thousands.
+-- Fields per entry:
+--   shardIndex (1-based; "i,j,..." for an entry that writes on several shards, e.g. a card
+--     replacement: it is fenced by every one of them), writeCount,
+--   (key, expectedVersion, data or "") * writeCount,
+--   idempotencyKey or "", idempotencyValue,
+--   claimCount, (claimKey, claimValue) * claimCount,
+--   outboxStream or "", outboxPayload (empty: the same document as the idempotency value),
+--   extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards)
 -- An empty data string means "check the version only"; entity states are never empty.
 --
 -- Per entry, nothing is written unless every check passes:
@@ -30,10 +33,22 @@ for i = 1, shard_count do
   at = at + 2
 end
 
+local body = ARGV[at]
+local body_end = #body
+local find, sub = string.find, string.sub
+local pos = 1
+
+-- The next field of the body.
+local function field()
+  local stop = find(body, '\0', pos, true)
+  local value = sub(body, pos, stop - 1)
+  pos = stop + 1
+  return value
+end
+
 local versions = {}
 local statuses = {}
 local duplicates = {}
-local argc = #ARGV
 
 local function current_version(key)
   local version = versions[key]
@@ -44,34 +59,48 @@ local function current_version(key)
   return version
 end
 
+-- The fields of the entry being applied, reused from one entry to the next.
+local write_keys, write_versions, write_data = {}, {}, {}
+local claim_keys, claim_values = {}, {}
+local extra_keys, extra_values = {}, {}
+
 local entry = 0
-while at <= argc do
+while pos <= body_end do
   entry = entry + 1
   local status = 'K'
-  local shard_index = tonumber(ARGV[at])
+  local fencing = field()
+  local shard_index = tonumber(fencing)
   if shard_index then
     if not shard_ok[shard_index] then status = 'F' end
   else
-    for index in string.gmatch(ARGV[at], '[^,]+') do
+    for index in string.gmatch(fencing, '[^,]+') do
       if not shard_ok[tonumber(index)] then status = 'F' end
     end
   end
-  local write_count = tonumber(ARGV[at + 1])
-  local writes_at = at + 2
-  at = writes_at + 3 * write_count
-  local idem_key, idem_value = ARGV[at], ARGV[at + 1]
-  local claim_count = tonumber(ARGV[at + 2])
-  local claims_at = at + 3
-  at = claims_at + 2 * claim_count
-  local outbox_key, outbox_value = ARGV[at], ARGV[at + 1]
-  local extra_count = tonumber(ARGV[at + 2])
-  local extras_at = at + 3
-  at = extras_at + 2 * extra_count
+  local write_count = tonumber(field())
+  for w = 1, write_count do
+    write_keys[w] = field()
+    write_versions[w] = tonumber(field())
+    write_data[w] = field()
+  end
+  local idem_key = field()
+  local idem_value = field()
+  local claim_count = tonumber(field())
+  for c = 1, claim_count do
+    claim_keys[c] = field()
+    claim_values[c] = field()
+  end
+  local outbox_key = field()
+  local outbox_value = field()
+  local extra_count = tonumber(field())
+  for x = 1, extra_count do
+    extra_keys[x] = field()
+    extra_values[x] = field()
+  end
 
   if status == 'K' then
-    for w = 0, write_count - 1 do
-      local base = writes_at + 3 * w
-      if current_version(ARGV[base]) ~= tonumber(ARGV[base + 1]) then
+    for w = 1, write_count do
+      if current_version(write_keys[w]) ~= write_versions[w] then
         status = 'C'
         break
       end
@@ -86,34 +115,33 @@ while at <= argc do
     end
   end
   if status == 'K' then
-    for c = 0, claim_count - 1 do
-      if redis.call('EXISTS', ARGV[claims_at + 2 * c]) == 1 then
+    for c = 1, claim_count do
+      if redis.call('EXISTS', claim_keys[c]) == 1 then
         status = 'C'
         break
       end
     end
   end
   if status == 'K' then
-    for w = 0, write_count - 1 do
-      local base = writes_at + 3 * w
-      if ARGV[base + 2] ~= '' then
-        local next_version = tonumber(ARGV[base + 1]) + 1
-        redis.call('HSET', ARGV[base], 'v', next_version, 'd', ARGV[base + 2])
-        versions[ARGV[base]] = next_version
+    for w = 1, write_count do
+      if write_data[w] ~= '' then
+        local next_version = write_versions[w] + 1
+        redis.call('HSET', write_keys[w], 'v', next_version, 'd', write_data[w])
+        versions[write_keys[w]] = next_version
       end
     end
     if idem_key ~= '' then
       redis.call('SET', idem_key, idem_value, 'EX', ttl)
     end
-    for c = 0, claim_count - 1 do
-      redis.call('SET', ARGV[claims_at + 2 * c], ARGV[claims_at + 2 * c + 1], 'EX', ttl)
+    for c = 1, claim_count do
+      redis.call('SET', claim_keys[c], claim_values[c], 'EX', ttl)
     end
     if outbox_key ~= '' then
       if outbox_value == '' then outbox_value = idem_value end
       redis.call('XADD', outbox_key, '*', 'd', outbox_value)
     end
-    for x = 0, extra_count - 1 do
-      redis.call('XADD', ARGV[extras_at + 2 * x], '*', 'd', ARGV[extras_at + 2 * x + 1])
+    for x = 1, extra_count do
+      redis.call('XADD', extra_keys[x], '*', 'd', extra_values[x])
     end
   end
   statuses[entry] = status

@@ -147,11 +147,15 @@ export class Committer implements Persistence {
     }
   }
 
-  /** Builds the script arguments; entries of shards this node no longer holds are settled fenced. */
-  private serialize(batch: CommitEntry[]): { args: string[]; entries: CommitEntry[] } | undefined {
+  /**
+   * Builds the script arguments: the shards' epochs, then every entry's fields in one body, each
+   * field ended by a NUL (commit.lua). Entries of shards this node no longer holds are settled
+   * fenced; an entry with a NUL in a field would break the framing and fails alone.
+   */
+  private serialize(batch: CommitEntry[]): { args: (string | Buffer)[]; entries: CommitEntry[] } | undefined {
     const shardIndex = new Map<number, number>();
     const shardArgs: string[] = [];
-    const entryArgs: string[] = [];
+    const fields: string[] = [];
     const entries: CommitEntry[] = [];
     for (const entry of batch) {
       const epoch = this.epochs.epochOf(entry.shard);
@@ -167,9 +171,7 @@ export class Committer implements Persistence {
       }
       if (entry.fenceOwnShardOnly === true && !onlyCreatesElsewhere(entry)) {
         // A programmer error: fail this entry loudly, not the batch it shares.
-        const error = new Error('assertion: an entry fenced by its own shard only may only create entities on other shards');
-        this.logger.error({ err: error, shard: entry.shard }, 'assertion failed');
-        settleSafely(entry, { status: 'failed', error }, this.logger);
+        this.failAssertion(entry, 'an entry fenced by its own shard only may only create entities on other shards');
         continue;
       }
       const fencing = entry.fenceOwnShardOnly === true ? String(index)
@@ -178,25 +180,26 @@ export class Committer implements Persistence {
         settleSafely(entry, { status: 'fenced' }, this.logger);
         continue;
       }
-      entryArgs.push(fencing, String(entry.writes.length));
-      for (const write of entry.writes) entryArgs.push(entityKey(write.shard ?? entry.shard, write.entity), String(write.expectVersion), write.data ?? '');
-      if (entry.idempotency) entryArgs.push(idempotencyKey(entry.idempotency.key), entry.idempotency.value);
-      else entryArgs.push('', '');
-      const claims = entry.claims ?? [];
-      entryArgs.push(String(claims.length));
-      for (const claim of claims) entryArgs.push(claim.kind === 'reversal' ? reversalClaimKey(claim.key) : idempotencyKey(claim.key), claim.value);
-      // The outbox entry is usually the idempotency document itself: send it once.
-      if (entry.outbox !== undefined) entryArgs.push(shardKeys(entry.shard).outbox, entry.outbox === entry.idempotency?.value ? '' : entry.outbox);
-      else entryArgs.push('', '');
-      if (entry.extraOutbox === undefined) entryArgs.push('0');
-      else {
-        entryArgs.push(String(entry.extraOutbox.length));
-        for (const extra of entry.extraOutbox) entryArgs.push(shardKeys(extra.shard).outbox, extra.document);
+      const first = fields.length;
+      appendEntryFields(fields, entry, fencing);
+      if (!separable(fields, first)) {
+        fields.length = first;
+        this.failAssertion(entry, 'a commit field contains a NUL character');
+        continue;
       }
       entries.push(entry);
     }
     if (entries.length === 0) return undefined;
-    return { args: [String(this.limits.idempotency_ttl_s), String(shardIndex.size), ...shardArgs, ...entryArgs], entries };
+    // The empty last field makes join() end the body with a NUL too: every field is terminated.
+    fields.push('');
+    const body = Buffer.from(fields.join('\0'), 'utf8');
+    return { args: [String(this.limits.idempotency_ttl_s), String(shardIndex.size), ...shardArgs, body], entries };
+  }
+
+  private failAssertion(entry: CommitEntry, message: string): void {
+    const error = new Error(`assertion: ${message}`);
+    this.logger.error({ err: error, shard: entry.shard }, 'assertion failed');
+    settleSafely(entry, { status: 'failed', error }, this.logger);
   }
 
   /**
@@ -266,4 +269,29 @@ function settleSafely(entry: CommitEntry, result: CommitResult, logger: Logger):
 /** True when every write of the entry on another shard creates its entity (expected version 0). */
 function onlyCreatesElsewhere(entry: CommitEntry): boolean {
   return entry.writes.every((write) => write.shard === undefined || write.shard === entry.shard || write.expectVersion === 0);
+}
+
+/** Appends one entry's fields in the order commit.lua reads them. */
+function appendEntryFields(fields: string[], entry: CommitEntry, fencing: string): void {
+  fields.push(fencing, String(entry.writes.length));
+  for (const write of entry.writes) fields.push(entityKey(write.shard ?? entry.shard, write.entity), String(write.expectVersion), write.data ?? '');
+  if (entry.idempotency) fields.push(idempotencyKey(entry.idempotency.key), entry.idempotency.value);
+  else fields.push('', '');
+  const claims = entry.claims ?? [];
+  fields.push(String(claims.length));
+  for (const claim of claims) fields.push(claim.kind === 'reversal' ? reversalClaimKey(claim.key) : idempotencyKey(claim.key), claim.value);
+  // The outbox entry is usually the idempotency document itself: send it once.
+  if (entry.outbox !== undefined) fields.push(shardKeys(entry.shard).outbox, entry.outbox === entry.idempotency?.value ? '' : entry.outbox);
+  else fields.push('', '');
+  if (entry.extraOutbox === undefined) fields.push('0');
+  else {
+    fields.push(String(entry.extraOutbox.length));
+    for (const extra of entry.extraOutbox) fields.push(shardKeys(extra.shard).outbox, extra.document);
+  }
+}
+
+/** True when no field from `first` on contains a NUL (the body's field terminator). */
+function separable(fields: readonly string[], first: number): boolean {
+  for (let i = first; i < fields.length; i++) if ((fields[i] as string).includes('\0')) return false;
+  return true;
 }

@@ -11,7 +11,7 @@ import { incarnation_key, shardKeys } from './keys';
 
 /** The part of the node-redis client this adapter uses. */
 interface RedisConnection {
-  sendCommand(args: string[]): Promise<unknown>;
+  sendCommand(args: (string | Buffer)[]): Promise<unknown>;
   readonly isOpen: boolean;
   readonly isReady: boolean;
   close(): Promise<unknown>;
@@ -77,8 +77,8 @@ export class RedisStore {
     return value ?? undefined;
   }
 
-  /** Runs the commit script on a serialized batch (its ARGV); returns its raw reply. */
-  async runCommit(args: string[]): Promise<string[]> {
+  /** Runs the commit script on a serialized batch (its ARGV, the body as a buffer); returns its raw reply. */
+  async runCommit(args: readonly (string | Buffer)[]): Promise<string[]> {
     try {
       return await this.command<string[]>(['EVALSHA', commit_script_sha, '0', ...args]);
     } catch (error) {
@@ -112,7 +112,7 @@ export class RedisStore {
     return this.command<number>(['INCR', incarnation_key]);
   }
 
-  private async command<T>(args: string[]): Promise<T> {
+  private async command<T>(args: [string, ...(string | Buffer)[]]): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new StoreError(`redis ${args[0]} timed out`, 'timeout')), this.options.command_timeout_ms);
