@@ -1,7 +1,8 @@
 // Micro-measurements of the node's own costs, without gRPC: where the CPU of one authorization
 // goes. Run by `npm run bench` in a child process (its JSON line lands under `micro`), or alone:
 //   node --max-semi-space-size=16 dist/loadtest/micro.js redis://127.0.0.1:PORT
-// Figures are node CPU (process.cpuUsage) per operation, so Redis' own work is not included.
+// Figures are node CPU (process.cpuUsage) per operation, so Redis' own work is not included,
+// except redis_us_per_commit_entry: Redis' CPU (INFO cpu) per group-commit entry.
 
 import pino from 'pino';
 import { ActorRuntime } from '../actors/runtime/actor-runtime';
@@ -13,6 +14,7 @@ import { Committer } from '../services/authorizer/store/committer';
 import { RedisStore } from '../services/authorizer/store/redis-store';
 import { Metrics } from '../services/common/metrics';
 import { TaplineClient, purchase } from '../services/client/tapline-client';
+import { createClient } from 'redis';
 import { round } from './driver';
 
 const silent = pino({ level: 'silent' });
@@ -66,7 +68,20 @@ async function actorMessage(): Promise<number> {
   return (used.user + used.system) / 200_000;
 }
 
-async function commitEntry(redisUrl: string): Promise<number> {
+/** Redis' own CPU seconds so far (user + system), from INFO cpu. */
+async function redisCpuSeconds(redisUrl: string): Promise<number> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    const info = await client.info('cpu');
+    const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
+    return field('used_cpu_user') + field('used_cpu_sys');
+  } finally {
+    await client.close();
+  }
+}
+
+async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_us: number }> {
   const store = await RedisStore.connect({ url: redisUrl, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
   const epochs = await store.takeShards(Array.from({ length: 256 }, (_, i) => i));
   const committer = new Committer(store, { epochOf: (shard) => epochs.get(shard) }, {
@@ -74,21 +89,31 @@ async function commitEntry(redisUrl: string): Promise<number> {
   }, silent, new Metrics());
   const document = JSON.stringify({ type: 'transaction', id: 'x', card: 'micro-card', amount: 250, currency: 'EUR', key: 't:micro:1', at: 0, padding: 'p'.repeat(350) });
   const state = JSON.stringify({ cardId: 'micro-card', currency: 'EUR', programId: 'p', status: 'active', balanceMinor: 1_000, heldMinor: 0, issuedAtMs: 1 });
+  // Each card lives on one shard (its key includes the shard), so its versions chain; every entry
+  // must commit, or this would measure refused entries instead.
   const versions = new Map<string, number>();
+  let refused = 0;
+  const redisBefore = await redisCpuSeconds(redisUrl);
   const perEntry = await pump(100_000, (i, done) => {
-    const card = `micro-c${i % 5_000}`;
+    const cardNumber = i % 5_000;
+    const card = `micro-c${cardNumber}`;
     const version = versions.get(card) ?? 0;
     versions.set(card, version + 1);
     committer.submit({
-      shard: i % 256,
+      shard: cardNumber % 256,
       writes: [{ entity: { kind: 'card', id: card }, expectVersion: version, data: state }],
       idempotency: { key: `t:micro:${i}`, value: document },
       outbox: document,
-      settle: done,
+      settle: (result) => {
+        if (result.status !== 'committed') refused += 1;
+        done();
+      },
     });
   });
+  if (refused > 0) throw new Error(`micro commit: ${refused} of 100000 entries did not commit`);
+  const redisSeconds = (await redisCpuSeconds(redisUrl)) - redisBefore;
   await store.close();
-  return perEntry;
+  return { node_us: perEntry, redis_us: (redisSeconds * 1e6) / 100_000 };
 }
 
 async function domainAuthorization(redisUrl: string): Promise<number> {
@@ -114,9 +139,11 @@ async function main(): Promise<void> {
   const redisUrl = process.argv[2];
   if (redisUrl === undefined) throw new Error('usage: micro.js <redis url>');
   const actor_us_per_message = round(await actorMessage(), 2);
-  const commit_us_per_entry = round(await commitEntry(redisUrl), 2);
+  const commit = await commitEntry(redisUrl);
+  const commit_us_per_entry = round(commit.node_us, 2);
+  const redis_us_per_commit_entry = round(commit.redis_us, 2);
   const domain_us_per_authorization = round(await domainAuthorization(redisUrl), 2);
-  process.stdout.write(JSON.stringify({ actor_us_per_message, commit_us_per_entry, domain_us_per_authorization }) + '\n');
+  process.stdout.write(JSON.stringify({ actor_us_per_message, commit_us_per_entry, redis_us_per_commit_entry, domain_us_per_authorization }) + '\n');
   process.exit(0);
 }
 
