@@ -95,14 +95,17 @@ export class EntityPool<C> {
     return stopped;
   }
 
-  /** Stops the actors of one shard (handed off or fenced); queued commands are answered as moved. */
-  stopShard(shard: number): number {
+  /**
+   * Stops the actors of the given shards (handed off or fenced) in one pass over the active ones;
+   * queued commands are answered as moved.
+   */
+  stopShards(shards: ReadonlySet<number>): number {
     let stopped = 0;
     for (const [id, activation] of this.active) {
-      if (activation.shard !== shard) continue;
+      if (!shards.has(activation.shard)) continue;
       this.active.delete(id);
       const queued = activation.actor.stop();
-      if (queued.length > 0) activation.behavior.fail(queued, shardMoved('shard moved to another node; retry', { shard }));
+      if (queued.length > 0) activation.behavior.fail(queued, shardMoved('shard moved to another node; retry', { shard: activation.shard }));
       activation.behavior.passivated?.();
       stopped += 1;
     }
@@ -311,9 +314,9 @@ export class ShardRegion {
     return this.cards.passivateIdle() + this.terminals.passivateIdle() + this.fleets.passivateIdle();
   }
 
-  /** Drops the actors of a shard this node no longer holds (cluster hand-off or fencing). */
-  stopShard(shard: number): number {
-    return this.cards.stopShard(shard) + this.terminals.stopShard(shard);
+  /** Drops the actors of shards this node no longer holds (cluster hand-off or fencing). */
+  stopShards(shards: ReadonlySet<number>): number {
+    return this.cards.stopShards(shards) + this.terminals.stopShards(shards) + this.fleets.stopShards(shards);
   }
 
   stopAll(): void {

@@ -30,8 +30,8 @@ export interface ClusterLimits {
 }
 
 export interface ShardHost {
-  /** Stops the actors of a shard this node no longer holds; returns how many. */
-  stopShard(shard: number): number;
+  /** Stops the actors of shards this node no longer holds, in one pass over the actors; returns how many. */
+  stopShards(shards: ReadonlySet<number>): number;
 }
 
 export class ClusterCoordinator {
@@ -110,7 +110,7 @@ export class ClusterCoordinator {
     this.members.delete(this.self.nodeId);
     this.owners = placementOf(this.ownership.shardCount, [...this.members.keys()]);
     const held = this.heldEpochs();
-    for (const shard of held.keys()) this.drop(shard);
+    this.drop(held.keys());
     try {
       await this.store.release(this.self.nodeId, held);
     } catch (error) {
@@ -169,7 +169,7 @@ export class ClusterCoordinator {
       for (const shard of lost) {
         if (this.ownership.epochOf(shard) !== held.get(shard)) continue;
         this.logger.warn({ shard }, 'shard taken by another node; dropping it');
-        this.drop(shard);
+        this.drop([shard]);
         this.metrics?.shardMoves.inc({ event: 'lost' });
       }
     } catch (error) {
@@ -195,8 +195,8 @@ export class ClusterCoordinator {
     for (const shard of shards) {
       const epoch = this.ownership.epochOf(shard);
       if (epoch !== undefined) released.set(shard, epoch);
-      this.drop(shard);
     }
+    this.drop(shards);
     // Commits of these shards already sent carry the old epoch: they land before the new owner's
     // INCR or are refused after it; either way the new owner reads Redis after its INCR.
     await this.store.release(this.self.nodeId, released);
@@ -205,16 +205,18 @@ export class ClusterCoordinator {
     this.logger.info({ released: released.size, members: this.members.size }, 'handed off shards');
   }
 
-  private drop(shard: number): void {
-    this.ownership.release(shard);
-    this.host.stopShard(shard);
+  /** Releases the shards and stops their actors (one pass over the actors, however many shards). */
+  private drop(shards: Iterable<number>): void {
+    const dropped = new Set(shards);
+    for (const shard of dropped) this.ownership.release(shard);
+    this.host.stopShards(dropped);
     this.metrics?.shardsHeld.set(this.ownership.heldCount);
   }
 
   private selfFenceIfExpired(): void {
     if (this.clock() - this.lastRenewSentOkMs < this.limits.lease_ms || this.ownership.heldCount === 0) return;
     const held = this.heldEpochs();
-    for (const shard of held.keys()) this.drop(shard);
+    this.drop(held.keys());
     this.logger.warn({ shards: held.size }, 'leases could not be renewed in time; dropped every shard');
   }
 

@@ -1,0 +1,89 @@
+// Proves what the shard region's entity pool (actors/sharding/shard-region.ts) does when shards
+// leave this node: stopShards() stops exactly the actors of the given shards in one call, however
+// many shards it is given; commands still queued for them are answered "shard moved" (the caller
+// retries on the new owner) and nothing else is touched; a stopped entity of a shard that is no
+// longer held refuses new messages with "shard moved" instead of reactivating. Real nact actors
+// through our runtime; a behaviour that blocks on a promise keeps commands queued on purpose.
+
+import assert from 'node:assert/strict';
+import { ActorRuntime } from '../../actors/runtime/actor-runtime';
+import { EntityPool, type PassivatableBehavior } from '../../actors/sharding/shard-region';
+import { ShardOwnership } from '../../actors/sharding/shard-ownership';
+import { shardOf } from '../../actors/sharding/placement';
+import { isShardMoved } from '../../actors/errors';
+
+interface Command {
+  readonly id: string;
+  readonly answer: (outcome: string) => void;
+}
+
+const shard_count = 8;
+
+describe('entity pool: stopping the actors of shards that moved away', () => {
+  let runtime: ActorRuntime;
+  let release: () => void = () => undefined;
+
+  beforeEach(() => {
+    runtime = new ActorRuntime();
+  });
+
+  afterEach(() => {
+    release();
+    runtime.shutdown();
+  });
+
+  it('stops exactly the given shards\' actors in one pass and answers their queued commands as moved', async () => {
+    const ownership = new ShardOwnership(shard_count);
+    for (let shard = 0; shard < shard_count; shard++) ownership.hold(shard, '1');
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const passivated: string[] = [];
+    const pool = new EntityPool<Command>({
+      kind: 'test',
+      create: (id): PassivatableBehavior<Command> => ({
+        quiescent: true,
+        // The first command of each entity waits, so the ones after it stay queued.
+        receive: async (commands) => {
+          await blocked;
+          for (const command of commands) command.answer('done');
+        },
+        fail: (commands, error) => {
+          for (const command of commands) command.answer(isShardMoved(error) ? 'moved' : 'other failure');
+        },
+        passivated: () => passivated.push(id),
+      }),
+    }, runtime, ownership, { active_entities_max: 1_000, passivate_after_ms: 60_000, mailbox_max: 10, drain_batch_max: 1 }, () => 0);
+
+    const ids = Array.from({ length: 200 }, (_, i) => `e${i}`);
+    const answers = new Map<string, string[]>();
+    for (const id of ids) {
+      answers.set(id, []);
+      for (let k = 0; k < 2; k++) assert.equal(pool.tell(id, { id, answer: (outcome) => answers.get(id)?.push(outcome) }), undefined);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    const moving = new Set([1, 4, 6]);
+    const expectedStopped = ids.filter((id) => moving.has(shardOf(id, shard_count)));
+    assert.ok(expectedStopped.length > 0 && expectedStopped.length < ids.length, 'the ids spread over moving and staying shards');
+
+    for (const shard of moving) ownership.release(shard);
+    assert.equal(pool.stopShards(moving), expectedStopped.length);
+    assert.equal(pool.size, ids.length - expectedStopped.length);
+    assert.deepEqual([...passivated].sort(), [...expectedStopped].sort());
+    for (const id of expectedStopped) {
+      // The second command was still queued: it is answered now; the first is in flight.
+      assert.deepEqual(answers.get(id), ['moved'], `${id}: queued command answered as moved`);
+      const refusal = pool.tell(id, { id, answer: () => undefined });
+      assert.ok(refusal !== undefined && isShardMoved(refusal), `${id}: a shard not held refuses new messages`);
+    }
+
+    release();
+    const staying = ids.filter((id) => !moving.has(shardOf(id, shard_count)));
+    const deadline = Date.now() + 10_000;
+    while (staying.some((id) => (answers.get(id)?.length ?? 0) < 2)) {
+      assert.ok(Date.now() < deadline, 'staying entities: expected both commands answered within 10 s');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const id of staying) assert.deepEqual(answers.get(id), ['done', 'done'], `${id}: untouched by the move`);
+  });
+});
