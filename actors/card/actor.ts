@@ -107,14 +107,41 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     return this.uncommitted === 0;
   }
 
-  async receive(batch: CardMessage[]): Promise<void> {
-    for (const message of batch) {
-      // A failure (Redis down while reloading, a bug) fails this message only: earlier ones
-      // are already answered or handed to the committer and must not be answered twice.
+  /**
+   * Processes a batch in order. The common case (a loaded card, a purchase or top-up) runs
+   * synchronously, with no promise per batch; from the first message that needs Redis (a reload,
+   * a reversal or refund reading its original, a replacement) the rest of the batch is awaited.
+   */
+  receive(batch: CardMessage[]): void | Promise<void> {
+    for (let index = 0; index < batch.length; index++) {
+      const message = batch[index] as CardMessage;
+      if (this.needsAwait(message)) return this.receiveAwaiting(batch, index);
+      // A failure (a bug) fails this message only: earlier ones are already answered or handed
+      // to the committer and must not be answered twice.
       try {
-        // "Not found" is never trusted from memory: in a cluster the card may have been created
-        // since by another node's replacement (docs/CLUSTER.md); rereading costs one Redis read
-        // per request for an unknown card, never one on the path of an existing card.
+        this.handle(message);
+      } catch (error) {
+        this.fail([message], error);
+      }
+    }
+    return undefined;
+  }
+
+  /** True when handling the message may wait on Redis. */
+  private needsAwait(message: CardMessage): boolean {
+    // "Not found" is never trusted from memory: in a cluster the card may have been created
+    // since by another node's replacement (docs/CLUSTER.md); rereading costs one Redis read
+    // per request for an unknown card, never one on the path of an existing card.
+    if (!this.loaded || (this.state === undefined && this.uncommitted === 0)) return true;
+    if (message.type === 'money') return message.request.kind === 'reverse' || message.request.kind === 'refund';
+    return message.type === 'replace';
+  }
+
+  private async receiveAwaiting(batch: CardMessage[], from: number): Promise<void> {
+    for (let index = from; index < batch.length; index++) {
+      const message = batch[index] as CardMessage;
+      // A failure (Redis down while reloading, a bug) fails this message only.
+      try {
         if (!this.loaded || (this.state === undefined && this.uncommitted === 0)) await this.reload();
         if (message.type === 'money' && message.request.kind === 'reverse') await this.handleReverse(message);
         else if (message.type === 'money' && message.request.kind === 'refund') await this.handleRefund(message);

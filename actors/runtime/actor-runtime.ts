@@ -60,9 +60,11 @@ export class EntityActor<C> {
 
   constructor(parent: NactRef, name: string, private readonly behavior: EntityBehavior<C>, private readonly limits: ActorLimits) {
     this.queue = new BoundedQueue<C>(limits.mailbox_max);
-    this.ref = spawn(parent, async (state: undefined) => {
-      await this.drainOnce();
-      return state;
+    // A behaviour that handled its batch synchronously costs no promise here; nact itself awaits
+    // whatever the function returns.
+    this.ref = spawn(parent, (state: undefined) => {
+      const pending = this.drainOnce();
+      return pending === undefined ? state : pending.then(() => state);
     }, name) as NactRef;
   }
 
@@ -99,26 +101,49 @@ export class EntityActor<C> {
     dispatch(this.ref, drain_message);
   }
 
-  private async drainOnce(): Promise<void> {
+  /** Hands the behaviour the next batch; a promise only when the behaviour returned one. */
+  private drainOnce(): Promise<void> | undefined {
     this.drainScheduled = false;
     const batch = this.queue.take(this.limits.drain_batch_max);
-    if (batch.length === 0) return;
+    if (batch.length === 0) return undefined;
     this.busy = true;
+    let pending: void | Promise<void>;
     try {
-      await this.behavior.receive(batch);
+      pending = this.behavior.receive(batch);
     } catch (error) {
-      try {
-        this.behavior.fail(batch, error);
-      } catch (failError) {
-        // fail() must answer the batch; when it throws too, the behaviour is broken. nact's
-        // supervision logs the error and terminates the actor, so mark it stopped: tell() must
-        // then refuse instead of queueing commands that nothing will ever process.
-        this.stopped = true;
-        throw failError;
-      }
-    } finally {
-      this.busy = false;
+      this.failBatch(batch, error);
+      this.afterBatch();
+      return undefined;
     }
+    if (pending === undefined) {
+      this.afterBatch();
+      return undefined;
+    }
+    return pending.then(
+      () => this.afterBatch(),
+      (error: unknown) => {
+        this.failBatch(batch, error);
+        this.afterBatch();
+      },
+    );
+  }
+
+  /** receive() threw or rejected: the behaviour answers the whole batch with the failure. */
+  private failBatch(batch: C[], error: unknown): void {
+    try {
+      this.behavior.fail(batch, error);
+    } catch (failError) {
+      // fail() must answer the batch; when it throws too, the behaviour is broken. nact's
+      // supervision logs the error and terminates the actor, so mark it stopped: tell() must
+      // then refuse instead of queueing commands that nothing will ever process.
+      this.stopped = true;
+      this.busy = false;
+      throw failError;
+    }
+  }
+
+  private afterBatch(): void {
+    this.busy = false;
     if (this.queue.length > 0 && !this.stopped) this.scheduleDrain();
   }
 }
