@@ -18,7 +18,7 @@ import { projectRoot } from '../services/common/paths';
 import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../services/client/tapline-client';
 import { fleetRequests, fleetVsCard, seedFleets } from './fleet';
-import { clients, closedLoopStream, closedLoopUnary, openLoopUnary, round, unaryTargets, type PhaseResult } from './driver';
+import { clients, closedLoopStream, closedLoopUnary, medianOf, openLoopUnary, round, unaryTargets, type PhaseResult } from './driver';
 import { withCpu } from './cpu';
 import { clusterPhase } from './cluster';
 
@@ -46,15 +46,22 @@ const settings = {
   concurrency: Number(process.env['BENCH_CONCURRENCY'] ?? 256),
   stream_count: 4,
   stream_frame_items: 100,
-  stream_window_items: 4_000,
+  /** Items outstanding per gateway stream: 10 frames (4 x 4,000 had the same throughput with a p50 near 1 s). */
+  stream_window_items: 1_000,
   warmup_s: Number(process.env['BENCH_WARMUP_S'] ?? 2),
   measure_s: Number(process.env['BENCH_MEASURE_S'] ?? 4),
   rounds: Number(process.env['BENCH_ROUNDS'] ?? 3),
+  /** Alternating rounds with the streamer paused and running; the ratio is of their totals. */
+  streamer_rounds: Number(process.env['BENCH_STREAMER_ROUNDS'] ?? 4),
   appendfsync: 'always' as const,
 };
 
+const bench_started_ms = Date.now();
+
+/** One progress line on stderr, with the seconds since the run started (the 5-minute budget). */
 function log(message: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(`[bench] ${message}${Object.keys(fields).length ? ' ' + JSON.stringify(fields) : ''}\n`);
+  const elapsed_s = ((Date.now() - bench_started_ms) / 1000).toFixed(1);
+  process.stderr.write(`[bench +${elapsed_s}s] ${message}${Object.keys(fields).length ? ' ' + JSON.stringify(fields) : ''}\n`);
 }
 
 async function main(): Promise<void> {
@@ -99,23 +106,26 @@ async function main(): Promise<void> {
     };
     const { concurrency, warmup_s, measure_s, rounds } = settings;
 
-    // Throughput: echo, Tapline uniform and Tapline hot card alternate, round after round, so
-    // drift of the shared machine affects all three alike; each figure is the median round.
-    const rows: Record<'echo' | 'uniform' | 'hot', PhaseResult[]> = { echo: [], uniform: [], hot: [] };
+    // Throughput: echo, Tapline uniform, Tapline hot card and AuthorizeStream alternate, round
+    // after round, so drift of the shared machine affects them alike. Each figure is the median
+    // round; each ratio is the median of the ratios within a round (windows seconds apart, not a
+    // minute apart: a single window on this VM swings by +-20%).
+    const rows: Record<'echo' | 'uniform' | 'hot' | 'stream', PhaseResult[]> = { echo: [], uniform: [], hot: [], stream: [] };
     for (let round = 1; round <= rounds; round++) {
       const warmup = round === 1 ? warmup_s : 1;
       rows.echo.push(await phase(`round ${round}: echo unary`, () => closedLoopUnary(echoUnary, uniform, concurrency, warmup, measure_s)));
       rows.uniform.push(await phase(`round ${round}: authorize unary, uniform cards`, () => closedLoopUnary(taplineUnary, uniform, concurrency, warmup, measure_s)));
       rows.hot.push(await phase(`round ${round}: authorize unary, one hot card`, () => closedLoopUnary(taplineUnary, hot, concurrency, warmup, measure_s)));
+      rows.stream.push(await phase(`round ${round}: authorize stream, uniform cards`, () =>
+        closedLoopStream(taplineStreams, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, warmup, measure_s)));
     }
     const echoPeak = median(rows.echo);
     const authorize = median(rows.uniform);
     const hotCard = median(rows.hot);
+    const stream = median(rows.stream);
     // Fleet cards (account + card in one commit, product restriction, prompts, negotiated price)
     // against plain cards, alternating rounds of their own (loadtest/fleet.ts).
     const fleetPhase = await fleetVsCard(taplineUnary, uniform, fleetRequests(settings.terminals, () => ++txn), { concurrency, warmup_s, measure_s, rounds }, phase);
-    const stream = await phase('authorize stream, uniform cards', () =>
-      closedLoopStream(taplineStreams, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, warmup_s, measure_s));
     const echoStream = await phase('echo stream', () =>
       closedLoopStream(echoStreams, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, 1, measure_s));
 
@@ -128,6 +138,8 @@ async function main(): Promise<void> {
     }
     const authorizeHalf = medianBy(halves.tapline, (r) => r.p99_ms);
     const echoHalf = medianBy(halves.echo, (r) => r.p99_ms);
+    const pairedRatio = (numerators: PhaseResult[], denominators: PhaseResult[], value: (r: PhaseResult) => number): number =>
+      round(medianOf(numerators.map((r, i) => value(r) / Math.max(value(denominators[i] as PhaseResult), 0.001))));
 
     // Reporting path: ClickHouse and a streamer join; what they cost the authorization path and
     // how soon an approval is queryable there.
@@ -145,25 +157,27 @@ async function main(): Promise<void> {
     log('streamer up; the outbox of the phases above was discarded', { clickhouse: clickhouse.url, discarded });
     const undrained = await waitForDrain(redis.url, shard_count);
     if (undrained > 0) log('streamer did not drain the outbox in time; measuring anyway', { undrained });
-    const cost = await streamerCost(streamer, redis.url, clickhouse.url, shard_count, taplineUnary, uniform, concurrency, measure_s, 3, (name, result) => log(name, { ...result }));
+    const cost = await streamerCost(streamer, redis.url, clickhouse.url, shard_count, taplineUnary, uniform, concurrency, measure_s, settings.streamer_rounds, (name, result) => log(name, { ...result }));
     const lag = await clickhouseLag(clickhouse.url, taplineUnary, uniform, halfRate, measure_s * 2);
     log(`clickhouse lag at ${halfRate}/s`, lag);
 
     for (const client of [...taplineUnary, ...echoUnary, ...taplineStreams, ...echoStreams]) client.close();
-    // Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts).
-    const micro = JSON.parse(execFileSync(process.execPath, [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/micro.js'), redis.url], { encoding: 'utf8' })) as Record<string, number>;
+    // Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts). It runs in
+    // Redis database 1: the benchmark's node still holds the shards of database 0 and would fence
+    // the probe's commits.
+    const micro = JSON.parse(execFileSync(process.execPath, [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/micro.js'), `${redis.url}/1`], { encoding: 'utf8' })) as Record<string, number>;
     log('micro', micro);
     // Cluster: forwarding cost, hand-off windows and memory per card (loadtest/cluster.ts, ~45 s).
     // It runs on its own Redis after the single-node phases, so it does not disturb them.
     const cluster = await clusterPhase(runDir, log);
-    const errors = [...rows.echo, ...rows.uniform, ...rows.hot, stream, ...halves.tapline, ...halves.echo].reduce((sum, r) => sum + r.errors, 0);
+    const errors = [...rows.echo, ...rows.uniform, ...rows.hot, ...rows.stream, ...halves.tapline, ...halves.echo].reduce((sum, r) => sum + r.errors, 0);
     const report = {
       machine: { cpu_cores: cpus().length, node: process.version },
       settings: { ...settings, redis_appendfsync: settings.appendfsync },
       echo: { unary: echoPeak, stream: echoStream, half_load: echoHalf },
       authorize: { unary: authorize, stream, hot_card: hotCard, half_load: authorizeHalf },
       fleet: { unary: fleetPhase.fleet, plain_unary: fleetPhase.card, fleet_rps: fleetPhase.fleet_rps, plain_rps: fleetPhase.card_rps },
-      rounds: { echo_rps: rows.echo.map((r) => r.rps), authorize_rps: rows.uniform.map((r) => r.rps), hot_card_rps: rows.hot.map((r) => r.rps), authorize_half_p99_ms: halves.tapline.map((r) => r.p99_ms), echo_half_p99_ms: halves.echo.map((r) => r.p99_ms) },
+      rounds: { stream_rps: rows.stream.map((r) => r.rps), echo_rps: rows.echo.map((r) => r.rps), authorize_rps: rows.uniform.map((r) => r.rps), hot_card_rps: rows.hot.map((r) => r.rps), authorize_half_p99_ms: halves.tapline.map((r) => r.p99_ms), echo_half_p99_ms: halves.echo.map((r) => r.p99_ms) },
       errors,
       cpu_cores_used_by_phase: cores,
       micro,
@@ -173,11 +187,11 @@ async function main(): Promise<void> {
       bytes_per_active_card: cluster.memory.bytes_per_active_card,
       handoff_unavailable_ms: cluster.handoff_unavailable_ms,
       ratios: {
-        authorize_vs_echo: round(authorize.rps / echoPeak.rps),
-        stream_vs_authorize: round(stream.rps / authorize.rps),
-        hot_card_vs_uniform: round(hotCard.rps / authorize.rps),
-        p99_vs_echo_p99: round(authorizeHalf.p99_ms / Math.max(echoHalf.p99_ms, 0.001)),
-        // Three rounds each, alternating: the ratio of their totals (robust to one slow window).
+        authorize_vs_echo: pairedRatio(rows.uniform, rows.echo, (r) => r.rps),
+        stream_vs_authorize: pairedRatio(rows.stream, rows.uniform, (r) => r.rps),
+        hot_card_vs_uniform: pairedRatio(rows.hot, rows.uniform, (r) => r.rps),
+        p99_vs_echo_p99: pairedRatio(halves.tapline, halves.echo, (r) => r.p99_ms),
+        // Alternating rounds (streamer_rounds each): the ratio of their totals (robust to one slow window).
         authorize_with_streamer_vs_without: round(sumRps(cost.with) / sumRps(cost.without)),
         fleet_vs_card: fleetPhase.fleet_vs_card,
         cluster3_vs_single: cluster.ratios.cluster3_vs_single,

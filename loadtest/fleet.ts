@@ -9,7 +9,7 @@
 
 import { FleetClient, fleetPurchase } from '../services/client/fleet-client';
 import { PriceFormula } from '../gen/tapline/v1/fleet';
-import { closedLoopUnary, round, type PhaseResult, type RequestFactory, type UnaryTarget } from './driver';
+import { closedLoopUnary, medianOf, round, type PhaseResult, type RequestFactory, type UnaryTarget } from './driver';
 
 export const fleet_bench_settings = {
   /** Fleet accounts, spread over the shards like customers of a real issuer. */
@@ -100,6 +100,7 @@ export async function fleetVsCard(
     card: cardMedian,
     fleet_rps: fleets.map((r) => r.rps),
     card_rps: card.map((r) => r.rps),
-    fleet_vs_card: round(fleetMedian.rps / cardMedian.rps),
+    // The median of the rounds' own ratios: each pairs windows seconds apart.
+    fleet_vs_card: round(medianOf(fleets.map((result, i) => result.rps / (card[i] as PhaseResult).rps))),
   };
 }
