@@ -20,6 +20,9 @@ import { round } from './driver';
 const silent = pino({ level: 'silent' });
 /** Operations per macrotask: like requests arriving per socket read. */
 const per_turn = 200;
+/** Operations per probe: enough for a stable per-operation figure, few enough for the 5-minute bench. */
+const actor_messages = 100_000;
+const operations = 50_000;
 
 /** Feeds `count` operations, `per_turn` per event-loop turn; resolves when all are done. */
 export function pump(count: number, start: (i: number, done: () => void) => void): Promise<number> {
@@ -49,7 +52,7 @@ async function actorMessage(): Promise<number> {
   const actors = Array.from({ length: 1_000 }, (_, i) => runtime.spawn(`m${i}`, {
     receive: (batch: number[]) => {
       delivered += batch.length;
-      if (delivered === 200_000) onAll();
+      if (delivered === actor_messages) onAll();
     },
     fail: () => undefined,
   }, { mailbox_max: 1_000, drain_batch_max: 512 }));
@@ -58,14 +61,14 @@ async function actorMessage(): Promise<number> {
     onAll = resolve;
     let sent = 0;
     const turn = (): void => {
-      for (let k = 0; k < per_turn && sent < 200_000; k++, sent++) actors[(sent * 7_919) % 1_000]?.tell(sent);
-      if (sent < 200_000) setImmediate(turn);
+      for (let k = 0; k < per_turn && sent < actor_messages; k++, sent++) actors[(sent * 7_919) % 1_000]?.tell(sent);
+      if (sent < actor_messages) setImmediate(turn);
     };
     turn();
   });
   const used = process.cpuUsage(cpu);
   runtime.shutdown();
-  return (used.user + used.system) / 200_000;
+  return (used.user + used.system) / actor_messages;
 }
 
 /** Redis' own CPU seconds so far (user + system), from INFO cpu. */
@@ -94,7 +97,7 @@ async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_u
   const versions = new Map<string, number>();
   let refused = 0;
   const redisBefore = await redisCpuSeconds(redisUrl);
-  const perEntry = await pump(100_000, (i, done) => {
+  const perEntry = await pump(operations, (i, done) => {
     const cardNumber = i % 5_000;
     const card = `micro-c${cardNumber}`;
     const version = versions.get(card) ?? 0;
@@ -110,10 +113,10 @@ async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_u
       },
     });
   });
-  if (refused > 0) throw new Error(`micro commit: ${refused} of 100000 entries did not commit`);
+  if (refused > 0) throw new Error(`micro commit: ${refused} of ${operations} entries did not commit`);
   const redisSeconds = (await redisCpuSeconds(redisUrl)) - redisBefore;
   await store.close();
-  return { node_us: perEntry, redis_us: (redisSeconds * 1e6) / 100_000 };
+  return { node_us: perEntry, redis_us: (redisSeconds * 1e6) / operations };
 }
 
 async function domainAuthorization(redisUrl: string): Promise<number> {
@@ -124,7 +127,7 @@ async function domainAuthorization(redisUrl: string): Promise<number> {
     await Promise.all(Array.from({ length: 250 }, (_, k) => admin.issueCard(`micro-card${s + k}`, 1_000_000_000_000, 'EUR', 'micro')));
   }
   admin.close();
-  const perAuthorization = await pump(100_000, (i, done) => {
+  const perAuthorization = await pump(operations, (i, done) => {
     const request = parseAuthorize(purchase(`micro-t${i % 64}`, i + 1, `micro-card${(i * 7_919) % 5_000}`, 1 + (i % 500)));
     node.region.money(request, (outcome) => {
       if (outcome.ok) toAuthorizeResponse(outcome.value);
