@@ -59,6 +59,16 @@ local function current_version(key)
   return version
 end
 
+-- Reads a count field, then that many (key, value) field pairs into two arrays; returns the count.
+local function pairs_into(keys, values)
+  local count = tonumber(field())
+  for i = 1, count do
+    keys[i] = field()
+    values[i] = field()
+  end
+  return count
+end
+
 -- The fields of the entry being applied, reused from one entry to the next.
 local write_keys, write_versions, write_data = {}, {}, {}
 local claim_keys, claim_values = {}, {}
@@ -85,18 +95,10 @@ while pos <= body_end do
   end
   local idem_key = field()
   local idem_value = field()
-  local claim_count = tonumber(field())
-  for c = 1, claim_count do
-    claim_keys[c] = field()
-    claim_values[c] = field()
-  end
+  local claim_count = pairs_into(claim_keys, claim_values)
   local outbox_key = field()
   local outbox_value = field()
-  local extra_count = tonumber(field())
-  for x = 1, extra_count do
-    extra_keys[x] = field()
-    extra_values[x] = field()
-  end
+  local extra_count = pairs_into(extra_keys, extra_values)
 
   if status == 'K' then
     for w = 1, write_count do
