@@ -18,21 +18,12 @@ import { projectRoot } from '../services/common/paths';
 import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../services/client/tapline-client';
 import { fleetRequests, fleetVsCard, seedFleets } from './fleet';
-import { clients, closedLoopStream, closedLoopUnary, medianOf, openLoopUnary, round, unaryTargets, type PhaseResult } from './driver';
+import { clients, closedLoopStream, closedLoopUnary, medianRound, openLoopUnary, pairedRatio, round, unaryTargets, type PhaseResult } from './driver';
 import { withCpu } from './cpu';
 import { clusterPhase } from './cluster';
 
-function medianBy(results: PhaseResult[], key: (r: PhaseResult) => number): PhaseResult {
-  const sorted = [...results].sort((a, b) => key(a) - key(b));
-  return sorted[Math.floor((sorted.length - 1) / 2)] as PhaseResult;
-}
-
 function sumRps(results: PhaseResult[]): number {
   return results.reduce((sum, r) => sum + r.rps, 0);
-}
-
-function median(results: PhaseResult[]): PhaseResult {
-  return medianBy(results, (r) => r.rps);
 }
 
 /** The node's default TAPLINE_SHARD_COUNT: the outbox has one stream per shard. */
@@ -119,10 +110,10 @@ async function main(): Promise<void> {
       rows.stream.push(await phase(`round ${round}: authorize stream, uniform cards`, () =>
         closedLoopStream(taplineStreams, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, warmup, measure_s)));
     }
-    const echoPeak = median(rows.echo);
-    const authorize = median(rows.uniform);
-    const hotCard = median(rows.hot);
-    const stream = median(rows.stream);
+    const echoPeak = medianRound(rows.echo);
+    const authorize = medianRound(rows.uniform);
+    const hotCard = medianRound(rows.hot);
+    const stream = medianRound(rows.stream);
     // Fleet cards (account + card in one commit, product restriction, prompts, negotiated price)
     // against plain cards, alternating rounds of their own (loadtest/fleet.ts).
     const fleetPhase = await fleetVsCard(taplineUnary, uniform, fleetRequests(settings.terminals, () => ++txn), { concurrency, warmup_s, measure_s, rounds }, phase);
@@ -136,10 +127,8 @@ async function main(): Promise<void> {
       halves.tapline.push(await phase(`round ${round}: authorize unary at half of peak (${halfRate}/s)`, () => openLoopUnary(taplineUnary, uniform, halfRate, 1, measure_s)));
       halves.echo.push(await phase(`round ${round}: echo unary at ${halfRate}/s`, () => openLoopUnary(echoUnary, uniform, halfRate, 1, measure_s)));
     }
-    const authorizeHalf = medianBy(halves.tapline, (r) => r.p99_ms);
-    const echoHalf = medianBy(halves.echo, (r) => r.p99_ms);
-    const pairedRatio = (numerators: PhaseResult[], denominators: PhaseResult[], value: (r: PhaseResult) => number): number =>
-      round(medianOf(numerators.map((r, i) => value(r) / Math.max(value(denominators[i] as PhaseResult), 0.001))));
+    const authorizeHalf = medianRound(halves.tapline, (r) => r.p99_ms);
+    const echoHalf = medianRound(halves.echo, (r) => r.p99_ms);
 
     // Reporting path: ClickHouse and a streamer join; what they cost the authorization path and
     // how soon an approval is queryable there.

@@ -81,6 +81,20 @@ export function medianOf(values: readonly number[]): number {
   return sorted[Math.floor((sorted.length - 1) / 2)] as number;
 }
 
+/** The median round by `key` (throughput unless told), the lower middle one of an even count. */
+export function medianRound(results: readonly PhaseResult[], key: (r: PhaseResult) => number = (r) => r.rps): PhaseResult {
+  const sorted = [...results].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)] as PhaseResult;
+}
+
+/**
+ * The median of the rounds' own ratios numerator[i] / denominator[i]: each pairs two windows
+ * measured seconds apart, so the machine's drift between rounds cancels out.
+ */
+export function pairedRatio(numerators: readonly PhaseResult[], denominators: readonly PhaseResult[], value: (r: PhaseResult) => number): number {
+  return round(medianOf(numerators.map((r, i) => value(r) / Math.max(value(denominators[i] as PhaseResult), 0.001))));
+}
+
 export function round(value: number, digits = 3): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;

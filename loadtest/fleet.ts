@@ -9,7 +9,7 @@
 
 import { FleetClient, fleetPurchase } from '../services/client/fleet-client';
 import { PriceFormula } from '../gen/tapline/v1/fleet';
-import { closedLoopUnary, medianOf, round, type PhaseResult, type RequestFactory, type UnaryTarget } from './driver';
+import { closedLoopUnary, medianRound, pairedRatio, type PhaseResult, type RequestFactory, type UnaryTarget } from './driver';
 
 export const fleet_bench_settings = {
   /** Fleet accounts, spread over the shards like customers of a real issuer. */
@@ -73,11 +73,6 @@ export interface FleetVsCard {
   readonly fleet_vs_card: number;
 }
 
-function median(results: PhaseResult[]): PhaseResult {
-  const sorted = [...results].sort((a, b) => a.rps - b.rps);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as PhaseResult;
-}
-
 /** Alternating closed-loop rounds of plain card and fleet authorizations on the same node. */
 export async function fleetVsCard(
   targets: UnaryTarget[],
@@ -93,14 +88,12 @@ export async function fleetVsCard(
     card.push(await phase(`round ${r}: authorize unary, plain cards`, () => closedLoopUnary(targets, plain, options.concurrency, warmup, options.measure_s)));
     fleets.push(await phase(`round ${r}: authorize unary, fleet cards (product, prompt, price)`, () => closedLoopUnary(targets, fleet, options.concurrency, warmup, options.measure_s)));
   }
-  const fleetMedian = median(fleets);
-  const cardMedian = median(card);
   return {
-    fleet: fleetMedian,
-    card: cardMedian,
+    fleet: medianRound(fleets),
+    card: medianRound(card),
     fleet_rps: fleets.map((r) => r.rps),
     card_rps: card.map((r) => r.rps),
     // The median of the rounds' own ratios: each pairs windows seconds apart.
-    fleet_vs_card: round(medianOf(fleets.map((result, i) => result.rps / (card[i] as PhaseResult).rps))),
+    fleet_vs_card: pairedRatio(fleets, card, (r) => r.rps),
   };
 }

@@ -127,12 +127,19 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     return undefined;
   }
 
+  /**
+   * True when the state must be read from Redis first. "Not found" is never trusted from memory:
+   * in a cluster the card may have been created since by another node's replacement
+   * (docs/CLUSTER.md); rereading costs one Redis read per request for an unknown card, never one
+   * on the path of an existing card.
+   */
+  private get needsReload(): boolean {
+    return !this.loaded || (this.state === undefined && this.uncommitted === 0);
+  }
+
   /** True when handling the message may wait on Redis. */
   private needsAwait(message: CardMessage): boolean {
-    // "Not found" is never trusted from memory: in a cluster the card may have been created
-    // since by another node's replacement (docs/CLUSTER.md); rereading costs one Redis read
-    // per request for an unknown card, never one on the path of an existing card.
-    if (!this.loaded || (this.state === undefined && this.uncommitted === 0)) return true;
+    if (this.needsReload) return true;
     if (message.type === 'money') return message.request.kind === 'reverse' || message.request.kind === 'refund';
     return message.type === 'replace';
   }
@@ -142,7 +149,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       const message = batch[index] as CardMessage;
       // A failure (Redis down while reloading, a bug) fails this message only.
       try {
-        if (!this.loaded || (this.state === undefined && this.uncommitted === 0)) await this.reload();
+        if (this.needsReload) await this.reload();
         if (message.type === 'money' && message.request.kind === 'reverse') await this.handleReverse(message);
         else if (message.type === 'money' && message.request.kind === 'refund') await this.handleRefund(message);
         else if (message.type === 'replace') await this.handleReplace(message);
