@@ -20,6 +20,7 @@ import { TaplineClient, purchase } from '../services/client/tapline-client';
 import { fleetRequests, fleetVsCard, seedFleets } from './fleet';
 import { clients, closedLoopStream, closedLoopUnary, medianRound, openLoopUnary, pairedRatio, round, unaryTargets, type PhaseResult } from './driver';
 import { withCpu } from './cpu';
+import { AofWatch } from './aof-watch';
 import { clusterPhase } from './cluster';
 
 function sumRps(results: PhaseResult[]): number {
@@ -89,11 +90,15 @@ async function main(): Promise<void> {
 
     const pids = { driver: process.pid, node: node.pid, redis: redis.pid, echo: echo.pid };
     const cores: Record<string, Record<string, number>> = {};
+    const aofRewriteShare: Record<string, number> = {};
+    const aof = await AofWatch.connect(redis.url);
+    stopLast.unshift(() => aof.close());
     const phase = async (name: string, run: () => Promise<PhaseResult>): Promise<PhaseResult> => {
-      const measured = await withCpu(pids, run);
+      const measured = await withCpu(pids, () => aof.during(run));
       cores[name] = measured.cores;
-      log(name, { ...measured.result, cores: measured.cores });
-      return measured.result;
+      aofRewriteShare[name] = measured.result.aof_rewrite_share;
+      log(name, { ...measured.result.result, cores: measured.cores, aof_rewrite_share: measured.result.aof_rewrite_share });
+      return measured.result.result;
     };
     const { concurrency, warmup_s, measure_s, rounds } = settings;
 
@@ -169,6 +174,8 @@ async function main(): Promise<void> {
       rounds: { stream_rps: rows.stream.map((r) => r.rps), echo_rps: rows.echo.map((r) => r.rps), authorize_rps: rows.uniform.map((r) => r.rps), hot_card_rps: rows.hot.map((r) => r.rps), authorize_half_p99_ms: halves.tapline.map((r) => r.p99_ms), echo_half_p99_ms: halves.echo.map((r) => r.p99_ms) },
       errors,
       cpu_cores_used_by_phase: cores,
+      // Share of each phase during which Redis was rewriting its AOF (loadtest/aof-watch.ts).
+      redis_aof_rewrite_share_by_phase: aofRewriteShare,
       micro,
       streamer: { authorize_rps_with: cost.with.map((r) => r.rps), authorize_rps_without: cost.without.map((r) => r.rps), outbox_left_before_rounds: [undrained, ...cost.undrained], merge_wait_ms: cost.merge_wait_ms },
       clickhouse_lag_ms: lag,

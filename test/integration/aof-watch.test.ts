@@ -1,0 +1,59 @@
+// The benchmark's AOF-rewrite share (loadtest/aof-watch.ts) against a real Redis: 0 for a phase
+// without a rewrite, and close to the rewrite's part of the phase when one runs. A rewrite is
+// made to last ~1 s with rdb-key-save-delay (microseconds per key written by the child).
+
+import { strict as assert } from 'node:assert';
+import { createClient } from 'redis';
+import { AofWatch } from '../../loadtest/aof-watch';
+import { delay } from '../../loadtest/driver';
+import type { RedisInstance } from '../../services/devenv/redis';
+import { startTestRedis, waitFor } from '../support/harness';
+
+describe('benchmark: AOF rewrite share of a phase', function () {
+  let redis: RedisInstance;
+  let client: ReturnType<typeof createClient>;
+  let watch: AofWatch;
+
+  before(async () => {
+    redis = await startTestRedis('aof-watch');
+    client = createClient({ url: redis.url });
+    await client.connect();
+    for (let start = 0; start < 2_000; start += 500) {
+      await Promise.all(Array.from({ length: 500 }, (_, k) => client.set(`aof-watch:${start + k}`, 'x')));
+    }
+    watch = await AofWatch.connect(redis.url);
+  });
+
+  after(async () => {
+    await watch?.close();
+    await client?.close();
+    await redis?.stop();
+  });
+
+  const rewriting = async (): Promise<boolean> => /aof_rewrite_in_progress:1/.test(await client.info('persistence'));
+
+  it('is 0 for a phase during which no rewrite runs', async () => {
+    const { result, aof_rewrite_share } = await watch.during(async () => {
+      await delay(600);
+      return 'done';
+    });
+    assert.equal(result, 'done');
+    assert.equal(aof_rewrite_share, 0);
+  });
+
+  it('reports the part of a phase a rewrite overlapped', async () => {
+    // 2,000 keys x 500 us: the child rewrites for ~1 s; the phase lasts ~2 s.
+    await client.configSet('rdb-key-save-delay', '500');
+    try {
+      const { aof_rewrite_share } = await watch.during(async () => {
+        await client.sendCommand(['BGREWRITEAOF']);
+        await waitFor('AOF rewrite started', rewriting, () => 'no rewrite in progress', 5_000, 20);
+        await waitFor('AOF rewrite finished', async () => !(await rewriting()), () => 'rewrite still running', 20_000, 50);
+        await delay(1_000);
+      });
+      assert.ok(aof_rewrite_share > 0.2 && aof_rewrite_share < 0.9, `share ${aof_rewrite_share}`);
+    } finally {
+      await client.configSet('rdb-key-save-delay', '0');
+    }
+  });
+});
