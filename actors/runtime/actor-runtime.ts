@@ -7,8 +7,16 @@
 // hands the actor everything queued so far (up to drain_batch_max). Replies travel as callbacks
 // inside the commands, never through query(). nact still gives us what it is good at: strictly
 // sequential processing per actor and a supervision boundary.
+//
+// One more thing the wrapper mends: nact keeps the Immediate of an actor's last message in the
+// actor object until its next message, and Node does not unlink an Immediate once it has run (its
+// _idleNext and _argv stay). So an idle actor kept alive every Immediate queued after its last one
+// in that event-loop turn, with their arguments: for the gRPC server, completed HTTP/2 streams and
+// their calls. A heap snapshot taken 25 s after a load stopped held 5,037 finished Authorize calls
+// this way (~30 MB of 116). releaseLastImmediate drops nact's reference as each drain starts.
 
 import { dispatch, spawn, start, stop } from 'nact';
+import { find as findNactActor } from 'nact/lib/system-map';
 import { BoundedQueue } from './bounded-queue';
 
 /** The behaviour of one entity: processes a batch of commands strictly after the previous one. */
@@ -54,6 +62,8 @@ export class ActorRuntime {
 export class EntityActor<C> {
   private readonly queue: BoundedQueue<C>;
   private readonly ref: NactRef;
+  /** nact's actor object behind `ref`, whose `immediate` field releaseLastImmediate clears. */
+  private readonly nactActor: { immediate?: unknown } | undefined;
   private drainScheduled = false;
   private stopped = false;
   private busy = false;
@@ -66,6 +76,8 @@ export class EntityActor<C> {
       const pending = this.drainOnce();
       return pending === undefined ? state : pending.then(() => state);
     }, name) as NactRef;
+    const actor = findNactActor((parent as unknown as { system: { name: string } }).system.name, this.ref);
+    this.nactActor = typeof actor === 'object' && actor !== null && 'immediate' in actor ? actor : undefined;
   }
 
   /** Queues a command; false when the mailbox is full or the actor was stopped. */
@@ -103,6 +115,7 @@ export class EntityActor<C> {
 
   /** Hands the behaviour the next batch; a promise only when the behaviour returned one. */
   private drainOnce(): Promise<void> | undefined {
+    this.releaseLastImmediate();
     this.drainScheduled = false;
     const batch = this.queue.take(this.limits.drain_batch_max);
     if (batch.length === 0) return undefined;
@@ -140,6 +153,14 @@ export class EntityActor<C> {
       this.busy = false;
       throw failError;
     }
+  }
+
+  /**
+   * Runs inside the Immediate nact scheduled for this message: nact only reads the field again to
+   * cancel a pending Immediate when the actor stops, and this one is already running.
+   */
+  private releaseLastImmediate(): void {
+    if (this.nactActor !== undefined) this.nactActor.immediate = undefined;
   }
 
   private afterBatch(): void {

@@ -16,6 +16,14 @@ import fc from 'fast-check';
 import { ActorRuntime, type ActorLimits, type EntityActor, type EntityBehavior } from '../../actors/runtime/actor-runtime';
 import { BoundedQueue } from '../../actors/runtime/bounded-queue';
 import { announceSeed, assertProperty } from './fast-check-seed';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** A full GC in this process: --expose-gc set at run time, gc() taken from a fresh context. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 const wait_timeout_ms = 10_000;
 
@@ -294,6 +302,26 @@ describe('actor runtime', function () {
     const b = spawn(second, { mailbox_max: 10, drain_batch_max: 10 }, 'card_same');
     assert.equal(b.tell(1), true);
     await waitUntil('same name', 'the successor to process', () => second.processed.length === 1, () => second.processed);
+  });
+
+  it('does not keep alive what was queued after its last message (nact keeps that Immediate)', async () => {
+    const behavior = new RecordingBehavior<number>();
+    const actor = spawn(behavior, { mailbox_max: 10, drain_batch_max: 10 });
+    let payload: WeakRef<object> | undefined;
+    await new Promise<void>((resolve) => {
+      actor.tell(1); // nact queues its Immediate for the drain here
+      const argument = { bytes: new Array<number>(10_000).fill(7) };
+      payload = new WeakRef(argument);
+      // Queued right after nact's: that Immediate's _idleNext points at this one, whose _argv holds the argument.
+      setImmediate((held: object) => {
+        assert.ok(held);
+        resolve();
+      }, argument);
+    });
+    assert.deepEqual(behavior.processed, [1]);
+    await nextTurn();
+    collectGarbage();
+    assert.equal(payload?.deref(), undefined, 'the idle actor still reaches an argument queued after its last message');
   });
 
   it('delivers 100,000 commands over 1,000 actors exactly once each, in order per actor', async () => {
