@@ -95,10 +95,11 @@ async function main(): Promise<void> {
     stopLast.unshift(() => aof.close());
     const phase = async (name: string, run: () => Promise<PhaseResult>): Promise<PhaseResult> => {
       const measured = await withCpu(pids, () => aof.during(run));
+      const { result, aof_rewrite_share } = measured.result;
       cores[name] = measured.cores;
-      aofRewriteShare[name] = measured.result.aof_rewrite_share;
-      log(name, { ...measured.result.result, cores: measured.cores, aof_rewrite_share: measured.result.aof_rewrite_share });
-      return measured.result.result;
+      aofRewriteShare[name] = aof_rewrite_share;
+      log(name, { ...result, cores: measured.cores, aof_rewrite_share });
+      return result;
     };
     const { concurrency, warmup_s, measure_s, rounds } = settings;
 

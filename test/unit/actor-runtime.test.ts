@@ -12,12 +12,12 @@
 // examples and against a plain array model driven by seeded fast-check operation sequences.
 
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { ActorRuntime, type ActorLimits, type EntityActor, type EntityBehavior } from '../../actors/runtime/actor-runtime';
 import { BoundedQueue } from '../../actors/runtime/bounded-queue';
 import { announceSeed, assertProperty } from './fast-check-seed';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /** A full GC in this process: --expose-gc set at run time, gc() taken from a fresh context. */
 function collectGarbage(): void {
