@@ -12,11 +12,18 @@
 // examples and against a plain array model driven by seeded fast-check operation sequences.
 
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { ActorRuntime, type ActorLimits, type EntityActor, type EntityBehavior } from '../../actors/runtime/actor-runtime';
 import { BoundedQueue } from '../../actors/runtime/bounded-queue';
-import { collectGarbage } from '../support/gc';
 import { announceSeed, assertProperty } from './fast-check-seed';
+
+/** A full GC in this process: --expose-gc set at run time, gc() taken from a fresh context. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 const wait_timeout_ms = 10_000;
 
