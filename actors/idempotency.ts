@@ -12,9 +12,7 @@ export interface PendingKey {
 }
 
 export type KeyState =
-  | { readonly state: 'pending'; readonly pending: PendingKey }
-  | { readonly state: 'done'; readonly record: IdempotencyRecord }
-  | undefined;
+  { readonly state: 'pending'; readonly pending: PendingKey } | { readonly state: 'done'; readonly record: IdempotencyRecord } | undefined;
 
 /**
  * One map holds both kinds of key (pending and answered), so the hot path costs one lookup per

@@ -18,9 +18,35 @@ export const request_amount_max_minor = 1_000_000_000_000;
  * extended here, in one place, when a program needs another.
  */
 export const currency_exponents: Readonly<Record<string, number>> = Object.freeze({
-  EUR: 2, USD: 2, GBP: 2, CHF: 2, SEK: 2, NOK: 2, DKK: 2, PLN: 2, CZK: 2, HUF: 2, RON: 2,
-  CAD: 2, AUD: 2, NZD: 2, JPY: 0, KRW: 0, ISK: 0, BHD: 3, KWD: 3, TND: 3, ZAR: 2, BRL: 2,
-  MXN: 2, INR: 2, SGD: 2, HKD: 2, CNY: 2, TRY: 2, AED: 2,
+  EUR: 2,
+  USD: 2,
+  GBP: 2,
+  CHF: 2,
+  SEK: 2,
+  NOK: 2,
+  DKK: 2,
+  PLN: 2,
+  CZK: 2,
+  HUF: 2,
+  RON: 2,
+  CAD: 2,
+  AUD: 2,
+  NZD: 2,
+  JPY: 0,
+  KRW: 0,
+  ISK: 0,
+  BHD: 3,
+  KWD: 3,
+  TND: 3,
+  ZAR: 2,
+  BRL: 2,
+  MXN: 2,
+  INR: 2,
+  SGD: 2,
+  HKD: 2,
+  CNY: 2,
+  TRY: 2,
+  AED: 2,
 });
 
 export function isKnownCurrency(code: string): boolean {

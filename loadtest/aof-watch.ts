@@ -18,7 +18,10 @@ export class AofWatch {
   static async connect(redisUrl: string): Promise<AofWatch> {
     const client = createClient({ url: redisUrl });
     await client.connect();
-    return new AofWatch(() => client.info('persistence'), () => client.close());
+    return new AofWatch(
+      () => client.info('persistence'),
+      () => client.close(),
+    );
   }
 
   /** Runs `run`; the share of 100 ms samples during it in which an AOF rewrite was in progress. */
@@ -28,12 +31,17 @@ export class AofWatch {
     let probing: Promise<void> | undefined;
     const probe = (): void => {
       if (probing !== undefined) return;
-      probing = this.rewriteInProgress().then((inProgress) => {
-        samples += 1;
-        if (inProgress) rewriting += 1;
-      }, () => undefined).finally(() => {
-        probing = undefined;
-      });
+      probing = this.rewriteInProgress()
+        .then(
+          (inProgress) => {
+            samples += 1;
+            if (inProgress) rewriting += 1;
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          probing = undefined;
+        });
     };
     probe();
     const timer = setInterval(probe, poll_interval_ms);

@@ -18,7 +18,17 @@ import { projectRoot } from '../services/common/paths';
 import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../services/client/tapline-client';
 import { fleetRequests, fleetVsCard, seedFleets } from './fleet';
-import { clients, closedLoopStream, closedLoopUnary, medianRound, openLoopUnary, pairedRatio, round, unaryTargets, type PhaseResult } from './driver';
+import {
+  clients,
+  closedLoopStream,
+  closedLoopUnary,
+  medianRound,
+  openLoopUnary,
+  pairedRatio,
+  round,
+  unaryTargets,
+  type PhaseResult,
+} from './driver';
 import { withCpu } from './cpu';
 import { AofWatch } from './aof-watch';
 import { clusterPhase } from './cluster';
@@ -68,7 +78,14 @@ async function main(): Promise<void> {
     const node = await startServerProcess({
       script: 'dist/services/authorizer/main.js',
       nodeArgs: authorizer_node_flags,
-      env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'bench-1' },
+      env: {
+        TAPLINE_REDIS_URL: redis.url,
+        TAPLINE_GRPC_PORT: '0',
+        TAPLINE_INTERNAL_PORT: '0',
+        TAPLINE_METRICS_PORT: '-1',
+        TAPLINE_LOG_LEVEL: 'warn',
+        TAPLINE_NODE_ID: 'bench-1',
+      },
     });
     processes.push(node);
     // The echo server runs with the same V8 flags, so the comparison is like for like.
@@ -85,7 +102,8 @@ async function main(): Promise<void> {
 
     // Every request gets a fresh terminal transaction number: keys never repeat across phases.
     let txn = 0;
-    const uniform = (i: number) => purchase(`bench-t${i % settings.terminals}`, ++txn, `bench-c${(i * 7919) % settings.cards}`, 1 + (i % 500));
+    const uniform = (i: number) =>
+      purchase(`bench-t${i % settings.terminals}`, ++txn, `bench-c${(i * 7919) % settings.cards}`, 1 + (i % 500));
     const hot = (i: number) => purchase(`bench-t${i % settings.terminals}`, ++txn, 'bench-hot', 1 + (i % 500));
 
     const pids = { driver: process.pid, node: node.pid, redis: redis.pid, echo: echo.pid };
@@ -111,10 +129,29 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       const warmup = round === 1 ? warmup_s : 1;
       rows.echo.push(await phase(`round ${round}: echo unary`, () => closedLoopUnary(echoUnary, uniform, concurrency, warmup, measure_s)));
-      rows.uniform.push(await phase(`round ${round}: authorize unary, uniform cards`, () => closedLoopUnary(taplineUnary, uniform, concurrency, warmup, measure_s)));
-      rows.hot.push(await phase(`round ${round}: authorize unary, one hot card`, () => closedLoopUnary(taplineUnary, hot, concurrency, warmup, measure_s)));
-      rows.stream.push(await phase(`round ${round}: authorize stream, uniform cards`, () =>
-        closedLoopStream(taplineStreams, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, warmup, measure_s)));
+      rows.uniform.push(
+        await phase(`round ${round}: authorize unary, uniform cards`, () =>
+          closedLoopUnary(taplineUnary, uniform, concurrency, warmup, measure_s),
+        ),
+      );
+      rows.hot.push(
+        await phase(`round ${round}: authorize unary, one hot card`, () =>
+          closedLoopUnary(taplineUnary, hot, concurrency, warmup, measure_s),
+        ),
+      );
+      rows.stream.push(
+        await phase(`round ${round}: authorize stream, uniform cards`, () =>
+          closedLoopStream(
+            taplineStreams,
+            uniform,
+            settings.stream_count,
+            settings.stream_frame_items,
+            settings.stream_window_items,
+            warmup,
+            measure_s,
+          ),
+        ),
+      );
     }
     const echoPeak = medianRound(rows.echo);
     const authorize = medianRound(rows.uniform);
@@ -122,16 +159,37 @@ async function main(): Promise<void> {
     const stream = medianRound(rows.stream);
     // Fleet cards (account + card in one commit, product restriction, prompts, negotiated price)
     // against plain cards, alternating rounds of their own (loadtest/fleet.ts).
-    const fleetPhase = await fleetVsCard(taplineUnary, uniform, fleetRequests(settings.terminals, () => ++txn), { concurrency, warmup_s, measure_s, rounds }, phase);
+    const fleetPhase = await fleetVsCard(
+      taplineUnary,
+      uniform,
+      fleetRequests(settings.terminals, () => ++txn),
+      { concurrency, warmup_s, measure_s, rounds },
+      phase,
+    );
     const echoStream = await phase('echo stream', () =>
-      closedLoopStream(echoStreams, uniform, settings.stream_count, settings.stream_frame_items, settings.stream_window_items, 1, measure_s));
+      closedLoopStream(
+        echoStreams,
+        uniform,
+        settings.stream_count,
+        settings.stream_frame_items,
+        settings.stream_window_items,
+        1,
+        measure_s,
+      ),
+    );
 
     // Latency at half of Tapline's peak, open loop, the same rate for both; median of rounds.
     const halfRate = Math.max(1, Math.floor(authorize.rps / 2));
     const halves: Record<'tapline' | 'echo', PhaseResult[]> = { tapline: [], echo: [] };
     for (let round = 1; round <= rounds; round++) {
-      halves.tapline.push(await phase(`round ${round}: authorize unary at half of peak (${halfRate}/s)`, () => openLoopUnary(taplineUnary, uniform, halfRate, 1, measure_s)));
-      halves.echo.push(await phase(`round ${round}: echo unary at ${halfRate}/s`, () => openLoopUnary(echoUnary, uniform, halfRate, 1, measure_s)));
+      halves.tapline.push(
+        await phase(`round ${round}: authorize unary at half of peak (${halfRate}/s)`, () =>
+          openLoopUnary(taplineUnary, uniform, halfRate, 1, measure_s),
+        ),
+      );
+      halves.echo.push(
+        await phase(`round ${round}: echo unary at ${halfRate}/s`, () => openLoopUnary(echoUnary, uniform, halfRate, 1, measure_s)),
+      );
     }
     const authorizeHalf = medianRound(halves.tapline, (r) => r.p99_ms);
     const echoHalf = medianRound(halves.echo, (r) => r.p99_ms);
@@ -142,7 +200,13 @@ async function main(): Promise<void> {
     const clickhouse = await startClickHouse({ dataDir: join(runDir, 'clickhouse') });
     const streamer = await startServerProcess({
       script: 'dist/services/streamer/main.js',
-      env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_CLICKHOUSE_URL: clickhouse.url, TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'bench-streamer' },
+      env: {
+        TAPLINE_REDIS_URL: redis.url,
+        TAPLINE_CLICKHOUSE_URL: clickhouse.url,
+        TAPLINE_METRICS_PORT: '-1',
+        TAPLINE_LOG_LEVEL: 'warn',
+        TAPLINE_NODE_ID: 'bench-streamer',
+      },
       onLine: (line) => {
         if (line.includes('"level":40') || line.includes('"level":50')) process.stderr.write(`[streamer] ${line.slice(0, 600)}\n`);
       },
@@ -152,7 +216,18 @@ async function main(): Promise<void> {
     log('streamer up; the outbox of the phases above was discarded', { clickhouse: clickhouse.url, discarded });
     const undrained = await waitForDrain(redis.url, shard_count);
     if (undrained > 0) log('streamer did not drain the outbox in time; measuring anyway', { undrained });
-    const cost = await streamerCost(streamer, redis.url, clickhouse.url, shard_count, taplineUnary, uniform, concurrency, measure_s, settings.streamer_rounds, (name, result) => log(name, { ...result }));
+    const cost = await streamerCost(
+      streamer,
+      redis.url,
+      clickhouse.url,
+      shard_count,
+      taplineUnary,
+      uniform,
+      concurrency,
+      measure_s,
+      settings.streamer_rounds,
+      (name, result) => log(name, { ...result }),
+    );
     const lag = await clickhouseLag(clickhouse.url, taplineUnary, uniform, halfRate, measure_s * 2);
     log(`clickhouse lag at ${halfRate}/s`, lag);
 
@@ -160,27 +235,53 @@ async function main(): Promise<void> {
     // Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts). It runs in
     // Redis database 1: the benchmark's node still holds the shards of database 0 and would fence
     // the probe's commits.
-    const micro = JSON.parse(execFileSync(process.execPath, [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/micro.js'), `${redis.url}/1`], { encoding: 'utf8' })) as Record<string, number>;
+    const micro = JSON.parse(
+      execFileSync(process.execPath, [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/micro.js'), `${redis.url}/1`], {
+        encoding: 'utf8',
+      }),
+    ) as Record<string, number>;
     log('micro', micro);
     // Cluster: forwarding cost, hand-off windows and memory per card (loadtest/cluster.ts, ~45 s).
     // It runs on its own Redis after the single-node phases, so it does not disturb them.
     const cluster = await clusterPhase(runDir, log);
-    const errors = [...rows.echo, ...rows.uniform, ...rows.hot, ...rows.stream, ...halves.tapline, ...halves.echo].reduce((sum, r) => sum + r.errors, 0);
+    const errors = [...rows.echo, ...rows.uniform, ...rows.hot, ...rows.stream, ...halves.tapline, ...halves.echo].reduce(
+      (sum, r) => sum + r.errors,
+      0,
+    );
     const report = {
       machine: { cpu_cores: cpus().length, node: process.version },
       settings: { ...settings, redis_appendfsync: settings.appendfsync },
       echo: { unary: echoPeak, stream: echoStream, half_load: echoHalf },
       authorize: { unary: authorize, stream, hot_card: hotCard, half_load: authorizeHalf },
       fleet: { unary: fleetPhase.fleet, plain_unary: fleetPhase.card, fleet_rps: fleetPhase.fleet_rps, plain_rps: fleetPhase.card_rps },
-      rounds: { stream_rps: rows.stream.map((r) => r.rps), echo_rps: rows.echo.map((r) => r.rps), authorize_rps: rows.uniform.map((r) => r.rps), hot_card_rps: rows.hot.map((r) => r.rps), authorize_half_p99_ms: halves.tapline.map((r) => r.p99_ms), echo_half_p99_ms: halves.echo.map((r) => r.p99_ms) },
+      rounds: {
+        stream_rps: rows.stream.map((r) => r.rps),
+        echo_rps: rows.echo.map((r) => r.rps),
+        authorize_rps: rows.uniform.map((r) => r.rps),
+        hot_card_rps: rows.hot.map((r) => r.rps),
+        authorize_half_p99_ms: halves.tapline.map((r) => r.p99_ms),
+        echo_half_p99_ms: halves.echo.map((r) => r.p99_ms),
+      },
       errors,
       cpu_cores_used_by_phase: cores,
       // Share of each phase during which Redis was rewriting its AOF (loadtest/aof-watch.ts).
       redis_aof_rewrite_share_by_phase: aofRewriteShare,
       micro,
-      streamer: { authorize_rps_with: cost.with.map((r) => r.rps), authorize_rps_without: cost.without.map((r) => r.rps), outbox_left_before_rounds: [undrained, ...cost.undrained], merge_wait_ms: cost.merge_wait_ms },
+      streamer: {
+        authorize_rps_with: cost.with.map((r) => r.rps),
+        authorize_rps_without: cost.without.map((r) => r.rps),
+        outbox_left_before_rounds: [undrained, ...cost.undrained],
+        merge_wait_ms: cost.merge_wait_ms,
+      },
       clickhouse_lag_ms: lag,
-      cluster: { single: cluster.single, cluster3: cluster.cluster3, cores: cluster.cores, handoff_baseline_ms: cluster.handoff_baseline_ms, handoff_errors: cluster.handoff_errors, memory: cluster.memory },
+      cluster: {
+        single: cluster.single,
+        cluster3: cluster.cluster3,
+        cores: cluster.cores,
+        handoff_baseline_ms: cluster.handoff_baseline_ms,
+        handoff_errors: cluster.handoff_errors,
+        memory: cluster.memory,
+      },
       bytes_per_active_card: cluster.memory.bytes_per_active_card,
       handoff_unavailable_ms: cluster.handoff_unavailable_ms,
       ratios: {

@@ -43,30 +43,69 @@ class StoredCards implements Persistence {
   }
 }
 
-export async function measureCardMemory(cards: number): Promise<{ cards: number; heap_growth_bytes: number; bytes_per_active_card: number }> {
+export async function measureCardMemory(
+  cards: number,
+): Promise<{ cards: number; heap_growth_bytes: number; bytes_per_active_card: number }> {
   const ids = Array.from({ length: cards }, (_, i) => `card-${String(i).padStart(8, '0')}`);
-  const records = new Map(ids.map((id) => [id, JSON.stringify({ cardId: id, currency: 'EUR', programId: 'festival-2026', status: 'active', balanceMinor: 5_000, heldMinor: 0, issuedAtMs: 1_790_000_000_000 })]));
+  const records = new Map(
+    ids.map((id) => [
+      id,
+      JSON.stringify({
+        cardId: id,
+        currency: 'EUR',
+        programId: 'festival-2026',
+        status: 'active',
+        balanceMinor: 5_000,
+        heldMinor: 0,
+        issuedAtMs: 1_790_000_000_000,
+      }),
+    ]),
+  );
   const ownership = new ShardOwnership(shard_count);
   for (let shard = 0; shard < shard_count; shard++) ownership.hold(shard, '1');
   const persistence = new StoredCards(records);
   const runtime = new ActorRuntime();
   const clock = (): number => Date.now();
-  const region = new ShardRegion(runtime, ownership, {
-    mailbox_max: 10_000, drain_batch_max: 512, active_entities_max: cards + 1, passivate_after_ms: 3_600_000,
-  }, {
-    card: {
-      persistence, idempotency: new IdempotencyIndex(50_000), clock, nextTransactionId: () => 'x', conflict_attempts_max: 5,
-      programs: new ProgramRegistry(persistence, { shard_count, refresh_ms: 3_600_000, conflict_attempts_max: 5, clock, onRefreshError: () => undefined }),
+  const region = new ShardRegion(
+    runtime,
+    ownership,
+    {
+      mailbox_max: 10_000,
+      drain_batch_max: 512,
+      active_entities_max: cards + 1,
+      passivate_after_ms: 3_600_000,
     },
-    terminal: { persistence, clock, conflict_attempts_max: 5 },
-  }, clock);
+    {
+      card: {
+        persistence,
+        idempotency: new IdempotencyIndex(50_000),
+        clock,
+        nextTransactionId: () => 'x',
+        conflict_attempts_max: 5,
+        programs: new ProgramRegistry(persistence, {
+          shard_count,
+          refresh_ms: 3_600_000,
+          conflict_attempts_max: 5,
+          clock,
+          onRefreshError: () => undefined,
+        }),
+      },
+      terminal: { persistence, clock, conflict_attempts_max: 5 },
+    },
+    clock,
+  );
   gc();
   const before = process.memoryUsage().heapUsed;
   // Activate in slices so the pending replies themselves stay small.
   for (let at = 0; at < cards; at += 5_000) {
-    await Promise.all(ids.slice(at, at + 5_000).map((id) => new Promise<void>((resolve, reject) => {
-      region.balance(id, (outcome) => (outcome.ok ? resolve() : reject(outcome.error)));
-    })));
+    await Promise.all(
+      ids.slice(at, at + 5_000).map(
+        (id) =>
+          new Promise<void>((resolve, reject) => {
+            region.balance(id, (outcome) => (outcome.ok ? resolve() : reject(outcome.error)));
+          }),
+      ),
+    );
   }
   gc();
   const after = process.memoryUsage().heapUsed;
@@ -79,11 +118,14 @@ export async function measureCardMemory(cards: number): Promise<{ cards: number;
 
 if (require.main === module) {
   const cards = Number(process.argv[2] ?? 100_000);
-  measureCardMemory(cards).then((result) => {
-    process.stdout.write(JSON.stringify(result) + '\n');
-    process.exit(0);
-  }, (error: unknown) => {
-    process.stderr.write(`card-memory failed: ${String(error)}\n`);
-    process.exit(1);
-  });
+  measureCardMemory(cards).then(
+    (result) => {
+      process.stdout.write(JSON.stringify(result) + '\n');
+      process.exit(0);
+    },
+    (error: unknown) => {
+      process.stderr.write(`card-memory failed: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -61,7 +61,8 @@ interface Distribution {
 function randomNode(targets: UnaryTarget[], seed: number): UnaryTarget {
   const next = seededRandom(seed);
   return {
-    authorize: (request: AuthorizeRequest, done: UnaryDone) => (targets[Math.floor(next() * targets.length)] as UnaryTarget).authorize(request, done),
+    authorize: (request: AuthorizeRequest, done: UnaryDone) =>
+      (targets[Math.floor(next() * targets.length)] as UnaryTarget).authorize(request, done),
     close: () => undefined,
   };
 }
@@ -72,7 +73,14 @@ function startNode(redisUrl: string, nodeId: string): Promise<ServerProcess> {
   return startServerProcess({
     script: 'dist/services/authorizer/main.js',
     nodeArgs: profileDir === undefined ? authorizer_node_flags : [...authorizer_node_flags, '--cpu-prof', `--cpu-prof-dir=${profileDir}`],
-    env: { TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: nodeId },
+    env: {
+      TAPLINE_REDIS_URL: redisUrl,
+      TAPLINE_GRPC_PORT: '0',
+      TAPLINE_INTERNAL_PORT: '0',
+      TAPLINE_METRICS_PORT: '-1',
+      TAPLINE_LOG_LEVEL: 'warn',
+      TAPLINE_NODE_ID: nodeId,
+    },
   });
 }
 
@@ -86,7 +94,10 @@ async function waitForPlacement(redisUrl: string, nodes: number, timeout_ms = 20
       const leases = await Promise.all(Array.from({ length: shard_count }, (_, shard) => client.get(shardLeaseKey(shard))));
       const holders = new Set(leases.map((lease) => lease?.split('|')[0]));
       if (!holders.has(undefined) && holders.size === nodes) return;
-      if (Date.now() > deadline) throw new Error(`cluster bench: expected ${nodes} nodes holding all shards within ${timeout_ms} ms; holders ${[...holders].join(',')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `cluster bench: expected ${nodes} nodes holding all shards within ${timeout_ms} ms; holders ${[...holders].join(',')}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {
@@ -96,7 +107,8 @@ async function waitForPlacement(redisUrl: string, nodes: number, timeout_ms = 20
 
 function distribution(values: number[]): Distribution {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number));
+  const at = (q: number): number =>
+    sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number);
   return { p50: round(at(0.5), 1), p99: round(at(0.99), 1), max: round(sorted[sorted.length - 1] ?? 0, 1) };
 }
 
@@ -109,27 +121,33 @@ class ShardProbe {
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
 
-  constructor(private readonly target: () => TaplineClient, private readonly request: (n: number) => AuthorizeRequest, private readonly concurrency: number) {}
+  constructor(
+    private readonly target: () => TaplineClient,
+    private readonly request: (n: number) => AuthorizeRequest,
+    private readonly concurrency: number,
+  ) {}
 
   start(): void {
     let n = 0;
-    this.running = Promise.all(Array.from({ length: this.concurrency }, async () => {
-      while (!this.stopped) {
-        const request = this.request(n++);
-        const started = process.hrtime.bigint();
-        try {
-          await this.target().authorize(request, 15_000);
-        } catch (error) {
-          this.errors += 1;
-          const { code, details } = error as { code?: number; details?: string };
-          const kind = `${code ?? '?'} ${details ?? String(error)}`.slice(0, 120);
-          this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
+    this.running = Promise.all(
+      Array.from({ length: this.concurrency }, async () => {
+        while (!this.stopped) {
+          const request = this.request(n++);
+          const started = process.hrtime.bigint();
+          try {
+            await this.target().authorize(request, 15_000);
+          } catch (error) {
+            this.errors += 1;
+            const { code, details } = error as { code?: number; details?: string };
+            const kind = `${code ?? '?'} ${details ?? String(error)}`.slice(0, 120);
+            this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
+          }
+          const waited = Number(process.hrtime.bigint() - started) / 1e6;
+          const shard = shardOf(request.cardId, shard_count);
+          this.worst_ms.set(shard, Math.max(this.worst_ms.get(shard) ?? 0, waited));
         }
-        const waited = Number(process.hrtime.bigint() - started) / 1e6;
-        const shard = shardOf(request.cardId, shard_count);
-        this.worst_ms.set(shard, Math.max(this.worst_ms.get(shard) ?? 0, waited));
-      }
-    })).then(() => undefined);
+      }),
+    ).then(() => undefined);
   }
 
   async stop(): Promise<void> {
@@ -138,8 +156,14 @@ class ShardProbe {
   }
 }
 
-export async function clusterPhase(dataDir: string, log: (message: string, fields?: Record<string, unknown>) => void): Promise<ClusterReport> {
-  const redis: RedisInstance = await startRedis({ dataDir: join(dataDir, 'redis-cluster'), appendfsync: process.env['BENCH_CLUSTER_APPENDFSYNC'] === 'everysec' ? 'everysec' : 'always' });
+export async function clusterPhase(
+  dataDir: string,
+  log: (message: string, fields?: Record<string, unknown>) => void,
+): Promise<ClusterReport> {
+  const redis: RedisInstance = await startRedis({
+    dataDir: join(dataDir, 'redis-cluster'),
+    appendfsync: process.env['BENCH_CLUSTER_APPENDFSYNC'] === 'everysec' ? 'everysec' : 'always',
+  });
   const nodes = new Map<string, ServerProcess>();
   const unary: UnaryTarget[] = [];
   const admins: TaplineClient[] = [];
@@ -150,16 +174,22 @@ export async function clusterPhase(dataDir: string, log: (message: string, field
     admins.push(admin);
     for (let t = 0; t < settings.terminals; t++) await admin.registerTerminal(`cb-t${t}`, 'cb-m');
     for (let at = 0; at < settings.cards; at += 250) {
-      await Promise.all(Array.from({ length: Math.min(250, settings.cards - at) }, (_, k) => admin.issueCard(`cb-c${at + k}`, 1_000_000_000_000, 'EUR', 'bench')));
+      await Promise.all(
+        Array.from({ length: Math.min(250, settings.cards - at) }, (_, k) =>
+          admin.issueCard(`cb-c${at + k}`, 1_000_000_000_000, 'EUR', 'bench'),
+        ),
+      );
     }
     let txn = 0;
     const pick = seededRandom(7);
-    const request = (): AuthorizeRequest => purchase(`cb-t${txn % settings.terminals}`, ++txn, `cb-c${Math.floor(pick() * settings.cards)}`, 1 + (txn % 500));
+    const request = (): AuthorizeRequest =>
+      purchase(`cb-t${txn % settings.terminals}`, ++txn, `cb-c${Math.floor(pick() * settings.cards)}`, 1 + (txn % 500));
 
     const singleTargets = unaryTargets(first.address, settings.connections_per_node * 3);
     unary.push(...singleTargets);
     const measuredSingle = await withCpu({ driver: process.pid, redis: redis.pid, c1: first.pid }, () =>
-      closedLoopUnary([randomNode(singleTargets, 11)], request, settings.concurrency, settings.warmup_s, settings.measure_s));
+      closedLoopUnary([randomNode(singleTargets, 11)], request, settings.concurrency, settings.warmup_s, settings.measure_s),
+    );
     const single = measuredSingle.result;
     log('cluster: one node', { ...single, cores: measuredSingle.cores });
 
@@ -168,8 +198,10 @@ export async function clusterPhase(dataDir: string, log: (message: string, field
     await waitForPlacement(redis.url, 3);
     const clusterTargets = [...nodes.values()].flatMap((node) => unaryTargets(node.address, settings.connections_per_node));
     unary.push(...clusterTargets);
-    const measuredCluster = await withCpu({ driver: process.pid, redis: redis.pid, ...Object.fromEntries([...nodes].map(([id, node]) => [id, node.pid])) }, () =>
-      closedLoopUnary([randomNode(clusterTargets, 13)], request, settings.concurrency, settings.warmup_s, settings.measure_s));
+    const measuredCluster = await withCpu(
+      { driver: process.pid, redis: redis.pid, ...Object.fromEntries([...nodes].map(([id, node]) => [id, node.pid])) },
+      () => closedLoopUnary([randomNode(clusterTargets, 13)], request, settings.concurrency, settings.warmup_s, settings.measure_s),
+    );
     const cluster3 = measuredCluster.result;
     log('cluster: three nodes, random entry node', { ...cluster3, cores: measuredCluster.cores });
 
@@ -177,11 +209,19 @@ export async function clusterPhase(dataDir: string, log: (message: string, field
     const live = (): TaplineClient[] => admins.filter((client) => [...nodes.values()].some((node) => node.address === client.address));
     for (const node of nodes.values()) if (node !== first) admins.push(new TaplineClient(node.address));
     const pickNode = seededRandom(17);
-    const steady = new ShardProbe(() => live()[Math.floor(pickNode() * live().length)] as TaplineClient, request, settings.probe_concurrency);
+    const steady = new ShardProbe(
+      () => live()[Math.floor(pickNode() * live().length)] as TaplineClient,
+      request,
+      settings.probe_concurrency,
+    );
     steady.start();
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     await steady.stop();
-    const moving = new ShardProbe(() => live()[Math.floor(pickNode() * live().length)] as TaplineClient, request, settings.probe_concurrency);
+    const moving = new ShardProbe(
+      () => live()[Math.floor(pickNode() * live().length)] as TaplineClient,
+      request,
+      settings.probe_concurrency,
+    );
     moving.start();
     const leaving = nodes.get('c3') as ServerProcess;
     nodes.delete('c3');
@@ -195,9 +235,18 @@ export async function clusterPhase(dataDir: string, log: (message: string, field
     await moving.stop();
     const baseline = distribution([...steady.worst_ms.values()]);
     const handoff = distribution([...moving.worst_ms.values()]);
-    log('cluster: hand-off (leave + join) per-shard longest wait', { baseline, handoff, errors: moving.errors, error_kinds: Object.fromEntries(moving.errorKinds) });
+    log('cluster: hand-off (leave + join) per-shard longest wait', {
+      baseline,
+      handoff,
+      errors: moving.errors,
+      error_kinds: Object.fromEntries(moving.errorKinds),
+    });
 
-    const memory = JSON.parse(execFileSync(process.execPath, ['--expose-gc', join(projectRoot(), 'dist/loadtest/card-memory.js'), String(settings.memory_cards)], { encoding: 'utf8' })) as ClusterReport['memory'];
+    const memory = JSON.parse(
+      execFileSync(process.execPath, ['--expose-gc', join(projectRoot(), 'dist/loadtest/card-memory.js'), String(settings.memory_cards)], {
+        encoding: 'utf8',
+      }),
+    ) as ClusterReport['memory'];
     log('cluster: memory per active card actor', memory);
     return {
       single,
@@ -220,10 +269,13 @@ export async function clusterPhase(dataDir: string, log: (message: string, field
 if (require.main === module) {
   // `node dist/loadtest/cluster.js <dataDir>`: the phase alone (for development).
   const dataDir = process.argv[2] ?? join(projectRoot(), '.bench', 'cluster-only');
-  clusterPhase(dataDir, (message, fields) => process.stderr.write(`[cluster] ${message} ${JSON.stringify(fields ?? {})}\n`)).then((report) => {
-    process.stdout.write(JSON.stringify(report) + '\n');
-  }, (error: unknown) => {
-    process.stderr.write(`cluster phase failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  });
+  clusterPhase(dataDir, (message, fields) => process.stderr.write(`[cluster] ${message} ${JSON.stringify(fields ?? {})}\n`)).then(
+    (report) => {
+      process.stdout.write(JSON.stringify(report) + '\n');
+    },
+    (error: unknown) => {
+      process.stderr.write(`cluster phase failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }

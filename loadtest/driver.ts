@@ -34,12 +34,14 @@ export type RequestFactory = (i: number) => AuthorizeRequest;
 
 /** grpc-js clients (used for AuthorizeStream, where the client's per-item cost is small). */
 export function clients(address: string, channels: number): AuthorizationServiceClient[] {
-  return Array.from({ length: channels }, (_, i) =>
-    new AuthorizationServiceClient(address, grpc.credentials.createInsecure(), {
-      // Distinct channel options keep grpc-js from sharing one subchannel (one TCP connection).
-      'grpc.channel_id': i,
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    }),
+  return Array.from(
+    { length: channels },
+    (_, i) =>
+      new AuthorizationServiceClient(address, grpc.credentials.createInsecure(), {
+        // Distinct channel options keep grpc-js from sharing one subchannel (one TCP connection).
+        'grpc.channel_id': i,
+        'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      }),
   );
 }
 
@@ -61,7 +63,8 @@ class Recorder {
 
   result(seconds: number): PhaseResult {
     const sorted = Float64Array.from(this.latencies_us).sort();
-    const at = (q: number): number => (sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) / 1000);
+    const at = (q: number): number =>
+      sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) / 1000;
     return {
       requests: sorted.length,
       errors: this.errors,
@@ -91,7 +94,11 @@ export function medianRound(results: readonly PhaseResult[], key: (r: PhaseResul
  * The median of the rounds' own ratios numerator[i] / denominator[i]: each pairs two windows
  * measured seconds apart, so the machine's drift between rounds cancels out.
  */
-export function pairedRatio(numerators: readonly PhaseResult[], denominators: readonly PhaseResult[], value: (r: PhaseResult) => number): number {
+export function pairedRatio(
+  numerators: readonly PhaseResult[],
+  denominators: readonly PhaseResult[],
+  value: (r: PhaseResult) => number,
+): number {
   return round(medianOf(numerators.map((r, i) => value(r) / Math.max(value(denominators[i] as PhaseResult), 0.001))));
 }
 
@@ -112,7 +119,13 @@ function sendUnary(target: UnaryTarget, request: AuthorizeRequest, recorder: Rec
  * Closed loop: `concurrency` requests outstanding for warmup + measure seconds; only requests
  * completing in the measure window count.
  */
-export async function closedLoopUnary(targets: UnaryTarget[], next: RequestFactory, concurrency: number, warmupSeconds: number, measureSeconds: number): Promise<PhaseResult> {
+export async function closedLoopUnary(
+  targets: UnaryTarget[],
+  next: RequestFactory,
+  concurrency: number,
+  warmupSeconds: number,
+  measureSeconds: number,
+): Promise<PhaseResult> {
   let i = 0;
   let recorder: Recorder | undefined;
   let stopped = false;
@@ -134,17 +147,27 @@ export async function closedLoopUnary(targets: UnaryTarget[], next: RequestFacto
     });
   };
   for (let c = 0; c < concurrency; c++) launch();
-  return measureWindow(warmupSeconds, measureSeconds, (next) => {
-    recorder = next;
-    if (next === undefined) stopped = true;
-  }, finished);
+  return measureWindow(
+    warmupSeconds,
+    measureSeconds,
+    (next) => {
+      recorder = next;
+      if (next === undefined) stopped = true;
+    },
+    finished,
+  );
 }
 
 /**
  * Runs the measure window of a closed-loop phase: after the warm-up, installs a fresh recorder
  * for `measureSeconds`, then removes it, stops the load and waits for what is outstanding.
  */
-async function measureWindow(warmupSeconds: number, measureSeconds: number, setRecorder: (recorder: Recorder | undefined) => void, drained: Promise<unknown>): Promise<PhaseResult> {
+async function measureWindow(
+  warmupSeconds: number,
+  measureSeconds: number,
+  setRecorder: (recorder: Recorder | undefined) => void,
+  drained: Promise<unknown>,
+): Promise<PhaseResult> {
   await delay(warmupSeconds * 1000);
   const recorder = new Recorder();
   setRecorder(recorder);
@@ -157,7 +180,13 @@ async function measureWindow(warmupSeconds: number, measureSeconds: number, setR
 }
 
 /** Open loop: sends `rate` requests per second regardless of replies; latency at that load. */
-export async function openLoopUnary(targets: UnaryTarget[], next: RequestFactory, rate: number, warmupSeconds: number, measureSeconds: number): Promise<PhaseResult> {
+export async function openLoopUnary(
+  targets: UnaryTarget[],
+  next: RequestFactory,
+  rate: number,
+  warmupSeconds: number,
+  measureSeconds: number,
+): Promise<PhaseResult> {
   let i = 0;
   let outstanding = 0;
   let recorder: Recorder | undefined;
@@ -198,7 +227,15 @@ export async function openLoopUnary(targets: UnaryTarget[], next: RequestFactory
  * Gateway streams: each stream keeps up to `window` items outstanding, sent in frames of
  * `frame` items. Throughput counts items answered in the measure window.
  */
-export async function closedLoopStream(targets: AuthorizationServiceClient[], next: RequestFactory, streams: number, frame: number, window: number, warmupSeconds: number, measureSeconds: number): Promise<PhaseResult> {
+export async function closedLoopStream(
+  targets: AuthorizationServiceClient[],
+  next: RequestFactory,
+  streams: number,
+  frame: number,
+  window: number,
+  warmupSeconds: number,
+  measureSeconds: number,
+): Promise<PhaseResult> {
   let i = 0;
   let recorder: Recorder | undefined;
   let stopped = false;
@@ -226,20 +263,28 @@ export async function closedLoopStream(targets: AuthorizationServiceClient[], ne
         const startedAt = started.get(result.correlationId);
         started.delete(result.correlationId);
         outstanding -= 1;
-        if (startedAt !== undefined) recorder?.record(startedAt, result.reply?.outcome, result.statusCode === 0 ? undefined : result.statusCode);
+        if (startedAt !== undefined)
+          recorder?.record(startedAt, result.reply?.outcome, result.statusCode === 0 ? undefined : result.statusCode);
       }
       refill();
     });
-    ended.push(new Promise<void>((resolve) => {
-      call.on('end', resolve);
-      call.on('error', () => resolve());
-    }));
+    ended.push(
+      new Promise<void>((resolve) => {
+        call.on('end', resolve);
+        call.on('error', () => resolve());
+      }),
+    );
     refill();
   }
-  return measureWindow(warmupSeconds, measureSeconds, (next) => {
-    recorder = next;
-    if (next === undefined) stopped = true;
-  }, Promise.all(ended));
+  return measureWindow(
+    warmupSeconds,
+    measureSeconds,
+    (next) => {
+      recorder = next;
+      if (next === undefined) stopped = true;
+    },
+    Promise.all(ended),
+  );
 }
 
 export function delay(ms: number): Promise<void> {

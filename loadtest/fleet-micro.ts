@@ -19,23 +19,36 @@ const operations = 60_000;
 async function main(): Promise<void> {
   const redisUrl = process.argv[2];
   if (redisUrl === undefined) throw new Error('usage: fleet-micro.js <redis url>');
-  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
+  const node = await AuthorizerNode.start(
+    loadConfig({
+      TAPLINE_REDIS_URL: redisUrl,
+      TAPLINE_GRPC_PORT: '0',
+      TAPLINE_INTERNAL_PORT: '0',
+      TAPLINE_METRICS_PORT: '-1',
+      TAPLINE_LOG_LEVEL: 'silent',
+    }),
+    silent,
+  );
   const admin = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
   for (let t = 0; t < 64; t++) await admin.registerTerminal(`bench-t${t}`, 'micro-m');
-  for (let s = 0; s < 3_200; s += 200) await Promise.all(Array.from({ length: 200 }, (_, k) => admin.issueCard(`micro-card${s + k}`, 1_000_000_000_000, 'EUR', 'micro')));
+  for (let s = 0; s < 3_200; s += 200)
+    await Promise.all(Array.from({ length: 200 }, (_, k) => admin.issueCard(`micro-card${s + k}`, 1_000_000_000_000, 'EUR', 'micro')));
   admin.close();
   await seedFleets(`127.0.0.1:${node.grpcPort}`, Date.now());
   let txn = 0;
   const fleet = fleetRequests(64, () => ++txn);
-  const run = (parse: (i: number) => ReturnType<typeof parseAuthorize>): Promise<number> => pump(operations, (i, done) => {
-    node.region.money(parse(i), (outcome) => {
-      if (outcome.ok) toAuthorizeResponse(outcome.value);
-      done();
+  const run = (parse: (i: number) => ReturnType<typeof parseAuthorize>): Promise<number> =>
+    pump(operations, (i, done) => {
+      node.region.money(parse(i), (outcome) => {
+        if (outcome.ok) toAuthorizeResponse(outcome.value);
+        done();
+      });
     });
-  });
   const results: Record<string, number[]> = { plain_us: [], fleet_us: [] };
   for (let r = 0; r < 3; r++) {
-    results['plain_us']!.push(round(await run((i) => parseAuthorize(purchase(`bench-t${i % 64}`, ++txn, `micro-card${(i * 7_919) % 3_200}`, 1 + (i % 500)))), 2));
+    results['plain_us']!.push(
+      round(await run((i) => parseAuthorize(purchase(`bench-t${i % 64}`, ++txn, `micro-card${(i * 7_919) % 3_200}`, 1 + (i % 500)))), 2),
+    );
     results['fleet_us']!.push(round(await run((i) => parseFleetAuthorize(fleet(i))), 2));
   }
   await node.shutdown();

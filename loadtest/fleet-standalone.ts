@@ -20,8 +20,16 @@ async function main(): Promise<void> {
   const runDir = mkdtempSync(join(base, 'fleet-'));
   const redis = await startRedis({ dataDir: join(runDir, 'redis'), appendfsync: 'always' });
   const node = await startServerProcess({
-    script: 'dist/services/authorizer/main.js', nodeArgs: authorizer_node_flags,
-    env: { TAPLINE_REDIS_URL: redis.url, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'warn', TAPLINE_NODE_ID: 'fleet-bench' },
+    script: 'dist/services/authorizer/main.js',
+    nodeArgs: authorizer_node_flags,
+    env: {
+      TAPLINE_REDIS_URL: redis.url,
+      TAPLINE_GRPC_PORT: '0',
+      TAPLINE_INTERNAL_PORT: '0',
+      TAPLINE_METRICS_PORT: '-1',
+      TAPLINE_LOG_LEVEL: 'warn',
+      TAPLINE_NODE_ID: 'fleet-bench',
+    },
   });
   try {
     const terminals = 16;
@@ -42,12 +50,18 @@ async function main(): Promise<void> {
       process.stderr.write(`[fleet-bench] ${name} ${JSON.stringify(result)}\n`);
       return result;
     };
-    const result = await fleetVsCard(targets, plain, fleet, {
-      concurrency: Number(process.env['BENCH_CONCURRENCY'] ?? 256),
-      warmup_s: 2,
-      measure_s: Number(process.env['BENCH_MEASURE_S'] ?? 4),
-      rounds: Number(process.env['BENCH_ROUNDS'] ?? 3),
-    }, phase);
+    const result = await fleetVsCard(
+      targets,
+      plain,
+      fleet,
+      {
+        concurrency: Number(process.env['BENCH_CONCURRENCY'] ?? 256),
+        warmup_s: 2,
+        measure_s: Number(process.env['BENCH_MEASURE_S'] ?? 4),
+        rounds: Number(process.env['BENCH_ROUNDS'] ?? 3),
+      },
+      phase,
+    );
     for (const target of targets) target.close();
     process.stdout.write(JSON.stringify({ ratios: { fleet_vs_card: result.fleet_vs_card }, ...result }) + '\n');
   } finally {

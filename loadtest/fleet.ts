@@ -26,20 +26,46 @@ export async function seedFleets(address: string, nowMs: number): Promise<void> 
   const client = new FleetClient(address);
   try {
     const { fleets, cards_per_fleet } = fleet_bench_settings;
-    await Promise.all(Array.from({ length: fleets }, async (_, f) => {
-      const fleetId = fleet_id(f);
-      await client.createAccount({ fleetId, creditLimitMinor: 1_000_000_000_000_000, timeZone: 'Europe/Berlin' });
-      await client.setLimits({ fleetId, limits: { dailyMinor: 100_000_000_000_000n, perTxnMinor: 1_000_000n }, operatorId: 'bench' });
-      await client.setPolicy({
-        fleetId, productGroups: { allowed: ['fuel', 'car_wash'] }, operatorId: 'bench', program: undefined,
-        prompts: { requireOdometer: true, requireDriver: false, requireVehicle: true, odometerJumpMaxKm: 0n },
-      });
-      await client.setPricing({ fleetId, operatorId: 'bench', agreements: [
-        { productCode: 'diesel', productGroup: '', formula: PriceFormula.PRICE_FORMULA_SPOT_PLUS_AMOUNT, amountMilliMinor: 2_500n, percentBp: 0n },
-      ] });
-      await client.loadBasePrices({ fleetId, operatorId: 'bench', prices: [{ productCode: 'diesel', unitMilliMinor: 150_000n, effectiveFromUnixMs: BigInt(nowMs - 86_400_000) }] });
-      for (let c = 0; c < cards_per_fleet; c++) await client.issueCard({ fleetId, cardNo: String(c), limits: { dailyMinor: 100_000_000_000n }, productGroups: undefined, operatorId: 'bench' });
-    }));
+    await Promise.all(
+      Array.from({ length: fleets }, async (_, f) => {
+        const fleetId = fleet_id(f);
+        await client.createAccount({ fleetId, creditLimitMinor: 1_000_000_000_000_000, timeZone: 'Europe/Berlin' });
+        await client.setLimits({ fleetId, limits: { dailyMinor: 100_000_000_000_000n, perTxnMinor: 1_000_000n }, operatorId: 'bench' });
+        await client.setPolicy({
+          fleetId,
+          productGroups: { allowed: ['fuel', 'car_wash'] },
+          operatorId: 'bench',
+          program: undefined,
+          prompts: { requireOdometer: true, requireDriver: false, requireVehicle: true, odometerJumpMaxKm: 0n },
+        });
+        await client.setPricing({
+          fleetId,
+          operatorId: 'bench',
+          agreements: [
+            {
+              productCode: 'diesel',
+              productGroup: '',
+              formula: PriceFormula.PRICE_FORMULA_SPOT_PLUS_AMOUNT,
+              amountMilliMinor: 2_500n,
+              percentBp: 0n,
+            },
+          ],
+        });
+        await client.loadBasePrices({
+          fleetId,
+          operatorId: 'bench',
+          prices: [{ productCode: 'diesel', unitMilliMinor: 150_000n, effectiveFromUnixMs: BigInt(nowMs - 86_400_000) }],
+        });
+        for (let c = 0; c < cards_per_fleet; c++)
+          await client.issueCard({
+            fleetId,
+            cardNo: String(c),
+            limits: { dailyMinor: 100_000_000_000n },
+            productGroups: undefined,
+            operatorId: 'bench',
+          });
+      }),
+    );
   } finally {
     client.close();
   }
@@ -59,9 +85,13 @@ export function fleetRequests(terminals: number, nextTxn: () => number): Request
     // Readings only rise; the rare reordering of two requests of one vehicle on different
     // connections makes one of them an (equally measured) implausible-odometer decline.
     odometer += 1;
-    return fleetPurchase(`bench-t${i % terminals}`, nextTxn(), `${fleet_id(fleet)}~${card}`,
+    return fleetPurchase(
+      `bench-t${i % terminals}`,
+      nextTxn(),
+      `${fleet_id(fleet)}~${card}`,
       [{ code: 'diesel', group: 'fuel', qtyMilli: 10_000, unitMinor: 150, amountMinor }],
-      { odometerKm: odometer, vehicleId: `v${card}` });
+      { odometerKm: odometer, vehicleId: `v${card}` },
+    );
   };
 }
 
@@ -85,8 +115,16 @@ export async function fleetVsCard(
   const fleets: PhaseResult[] = [];
   for (let r = 1; r <= options.rounds; r++) {
     const warmup = r === 1 ? options.warmup_s : 1;
-    card.push(await phase(`round ${r}: authorize unary, plain cards`, () => closedLoopUnary(targets, plain, options.concurrency, warmup, options.measure_s)));
-    fleets.push(await phase(`round ${r}: authorize unary, fleet cards (product, prompt, price)`, () => closedLoopUnary(targets, fleet, options.concurrency, warmup, options.measure_s)));
+    card.push(
+      await phase(`round ${r}: authorize unary, plain cards`, () =>
+        closedLoopUnary(targets, plain, options.concurrency, warmup, options.measure_s),
+      ),
+    );
+    fleets.push(
+      await phase(`round ${r}: authorize unary, fleet cards (product, prompt, price)`, () =>
+        closedLoopUnary(targets, fleet, options.concurrency, warmup, options.measure_s),
+      ),
+    );
   }
   return {
     fleet: medianRound(fleets),

@@ -49,13 +49,19 @@ async function actorMessage(): Promise<number> {
   const runtime = new ActorRuntime();
   let delivered = 0;
   let onAll: () => void = () => undefined;
-  const actors = Array.from({ length: 1_000 }, (_, i) => runtime.spawn(`m${i}`, {
-    receive: (batch: number[]) => {
-      delivered += batch.length;
-      if (delivered === actor_messages) onAll();
-    },
-    fail: () => undefined,
-  }, { mailbox_max: 1_000, drain_batch_max: 512 }));
+  const actors = Array.from({ length: 1_000 }, (_, i) =>
+    runtime.spawn(
+      `m${i}`,
+      {
+        receive: (batch: number[]) => {
+          delivered += batch.length;
+          if (delivered === actor_messages) onAll();
+        },
+        fail: () => undefined,
+      },
+      { mailbox_max: 1_000, drain_batch_max: 512 },
+    ),
+  );
   const cpu = process.cpuUsage();
   await new Promise<void>((resolve) => {
     onAll = resolve;
@@ -87,11 +93,37 @@ async function redisCpuSeconds(redisUrl: string): Promise<number> {
 async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_us: number }> {
   const store = await RedisStore.connect({ url: redisUrl, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
   const epochs = await store.takeShards(Array.from({ length: 256 }, (_, i) => i));
-  const committer = new Committer(store, { epochOf: (shard) => epochs.get(shard) }, {
-    batch_entries_max: 2_000, in_flight_max: 2, pending_entries_max: 1_000_000, idempotency_ttl_s: 3_600,
-  }, silent, new Metrics());
-  const document = JSON.stringify({ type: 'transaction', id: 'x', card: 'micro-card', amount: 250, currency: 'EUR', key: 't:micro:1', at: 0, padding: 'p'.repeat(350) });
-  const state = JSON.stringify({ cardId: 'micro-card', currency: 'EUR', programId: 'p', status: 'active', balanceMinor: 1_000, heldMinor: 0, issuedAtMs: 1 });
+  const committer = new Committer(
+    store,
+    { epochOf: (shard) => epochs.get(shard) },
+    {
+      batch_entries_max: 2_000,
+      in_flight_max: 2,
+      pending_entries_max: 1_000_000,
+      idempotency_ttl_s: 3_600,
+    },
+    silent,
+    new Metrics(),
+  );
+  const document = JSON.stringify({
+    type: 'transaction',
+    id: 'x',
+    card: 'micro-card',
+    amount: 250,
+    currency: 'EUR',
+    key: 't:micro:1',
+    at: 0,
+    padding: 'p'.repeat(350),
+  });
+  const state = JSON.stringify({
+    cardId: 'micro-card',
+    currency: 'EUR',
+    programId: 'p',
+    status: 'active',
+    balanceMinor: 1_000,
+    heldMinor: 0,
+    issuedAtMs: 1,
+  });
   // Each card lives on one shard (its key includes the shard), so its versions chain; every entry
   // must commit, or this would measure refused entries instead.
   const versions = new Map<string, number>();
@@ -120,7 +152,16 @@ async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_u
 }
 
 async function domainAuthorization(redisUrl: string): Promise<number> {
-  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
+  const node = await AuthorizerNode.start(
+    loadConfig({
+      TAPLINE_REDIS_URL: redisUrl,
+      TAPLINE_GRPC_PORT: '0',
+      TAPLINE_INTERNAL_PORT: '0',
+      TAPLINE_METRICS_PORT: '-1',
+      TAPLINE_LOG_LEVEL: 'silent',
+    }),
+    silent,
+  );
   const admin = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
   for (let t = 0; t < 64; t++) await admin.registerTerminal(`micro-t${t}`, 'micro-m');
   for (let s = 0; s < 5_000; s += 250) {
@@ -146,7 +187,9 @@ async function main(): Promise<void> {
   const commit_us_per_entry = round(commit.node_us, 2);
   const redis_us_per_commit_entry = round(commit.redis_us, 2);
   const domain_us_per_authorization = round(await domainAuthorization(redisUrl), 2);
-  process.stdout.write(JSON.stringify({ actor_us_per_message, commit_us_per_entry, redis_us_per_commit_entry, domain_us_per_authorization }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ actor_us_per_message, commit_us_per_entry, redis_us_per_commit_entry, domain_us_per_authorization }) + '\n',
+  );
   process.exit(0);
 }
 

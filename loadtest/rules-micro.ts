@@ -21,33 +21,70 @@ const cards_per_program = 3_200;
 async function main(): Promise<void> {
   const redisUrl = process.argv[2];
   if (redisUrl === undefined) throw new Error('usage: rules-micro.js <redis url>');
-  const node = await AuthorizerNode.start(loadConfig({ TAPLINE_REDIS_URL: redisUrl, TAPLINE_GRPC_PORT: '0', TAPLINE_INTERNAL_PORT: '0', TAPLINE_METRICS_PORT: '-1', TAPLINE_LOG_LEVEL: 'silent' }), silent);
+  const node = await AuthorizerNode.start(
+    loadConfig({
+      TAPLINE_REDIS_URL: redisUrl,
+      TAPLINE_GRPC_PORT: '0',
+      TAPLINE_INTERNAL_PORT: '0',
+      TAPLINE_METRICS_PORT: '-1',
+      TAPLINE_LOG_LEVEL: 'silent',
+    }),
+    silent,
+  );
   const address = `127.0.0.1:${node.grpcPort}`;
   const admin = new TaplineClient(address);
   const cards = new CardClient(address);
-  await cards.defineProgram('ruled', programConfig({
-    rules: {
-      allowedMerchants: [], blockedMerchants: ['elsewhere'], allowedTerminals: [], blockedTerminals: [], restrictMerchants: false, restrictTerminals: false,
-      velocity: [{ name: 'minute', windowMs: 10_000n, countMax: 64n, amountMaxMinor: 1_000_000_000n }],
-      risk: { hardAmountMinor: 1_000_000n, softAmountMinor: 100_000n, softVelocity: [], blockAfterDeclines: 5n, declineWindowMs: 60_000n, blockMs: 60_000n },
-      loyalty: { minorPerUnit: 100n, pointsPerUnit: 1n, groupMultiplierBp: {}, merchantMultiplierBp: {}, discountBpByGroup: {}, pointValueMinor: 1n },
-    },
-  }));
+  await cards.defineProgram(
+    'ruled',
+    programConfig({
+      rules: {
+        allowedMerchants: [],
+        blockedMerchants: ['elsewhere'],
+        allowedTerminals: [],
+        blockedTerminals: [],
+        restrictMerchants: false,
+        restrictTerminals: false,
+        velocity: [{ name: 'minute', windowMs: 10_000n, countMax: 64n, amountMaxMinor: 1_000_000_000n }],
+        risk: {
+          hardAmountMinor: 1_000_000n,
+          softAmountMinor: 100_000n,
+          softVelocity: [],
+          blockAfterDeclines: 5n,
+          declineWindowMs: 60_000n,
+          blockMs: 60_000n,
+        },
+        loyalty: {
+          minorPerUnit: 100n,
+          pointsPerUnit: 1n,
+          groupMultiplierBp: {},
+          merchantMultiplierBp: {},
+          discountBpByGroup: {},
+          pointValueMinor: 1n,
+        },
+      },
+    }),
+  );
   for (let t = 0; t < 64; t++) await admin.registerTerminal(`bench-t${t}`, 'micro-m');
   for (const program of ['plain', 'ruled']) {
     for (let s = 0; s < cards_per_program; s += 200) {
-      await Promise.all(Array.from({ length: 200 }, (_, k) => admin.issueCard(`${program}-card${s + k}`, 1_000_000_000_000, 'EUR', program)));
+      await Promise.all(
+        Array.from({ length: 200 }, (_, k) => admin.issueCard(`${program}-card${s + k}`, 1_000_000_000_000, 'EUR', program)),
+      );
     }
   }
   admin.close();
   cards.close();
   let txn = 0;
-  const run = (program: string): Promise<number> => pump(operations, (i, done) => {
-    node.region.money(parseAuthorize(purchase(`bench-t${i % 64}`, ++txn, `${program}-card${(i * 7_919) % cards_per_program}`, 1 + (i % 500))), (outcome) => {
-      if (outcome.ok) toAuthorizeResponse(outcome.value);
-      done();
+  const run = (program: string): Promise<number> =>
+    pump(operations, (i, done) => {
+      node.region.money(
+        parseAuthorize(purchase(`bench-t${i % 64}`, ++txn, `${program}-card${(i * 7_919) % cards_per_program}`, 1 + (i % 500))),
+        (outcome) => {
+          if (outcome.ok) toAuthorizeResponse(outcome.value);
+          done();
+        },
+      );
     });
-  });
   const results: Record<string, number[]> = { plain_us: [], ruled_us: [] };
   for (let r = 0; r < 3; r++) {
     results['plain_us']!.push(round(await run('plain'), 2));

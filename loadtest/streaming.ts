@@ -35,7 +35,9 @@ export async function discardOutbox(redisUrl: string, shardCount: number): Promi
   const client = createClient({ url: redisUrl });
   await client.connect();
   try {
-    const removed = await Promise.all(Array.from({ length: shardCount }, (_, shard) => client.sendCommand<number>(['XTRIM', shardKeys(shard).outbox, 'MAXLEN', '0'])));
+    const removed = await Promise.all(
+      Array.from({ length: shardCount }, (_, shard) => client.sendCommand<number>(['XTRIM', shardKeys(shard).outbox, 'MAXLEN', '0'])),
+    );
     return removed.reduce((sum, count) => sum + count, 0);
   } finally {
     await client.close();
@@ -64,8 +66,16 @@ export async function waitForMerges(clickhouseUrl: string, timeoutMs = merges_ti
 }
 
 export async function streamerCost(
-  streamer: ServerProcess, redisUrl: string, clickhouseUrl: string, shardCount: number, targets: UnaryTarget[], next: RequestFactory,
-  concurrency: number, measureSeconds: number, rounds: number, log: (name: string, result: PhaseResult) => void,
+  streamer: ServerProcess,
+  redisUrl: string,
+  clickhouseUrl: string,
+  shardCount: number,
+  targets: UnaryTarget[],
+  next: RequestFactory,
+  concurrency: number,
+  measureSeconds: number,
+  rounds: number,
+  log: (name: string, result: PhaseResult) => void,
 ): Promise<{ with: PhaseResult[]; without: PhaseResult[]; undrained: number[]; merge_wait_ms: number[] }> {
   const rows = { with: [] as PhaseResult[], without: [] as PhaseResult[], undrained: [] as number[], merge_wait_ms: [] as number[] };
   for (let r = 1; r <= rounds; r++) {
@@ -87,7 +97,11 @@ export async function streamerCost(
 }
 
 export async function clickhouseLag(
-  clickhouseUrl: string, targets: UnaryTarget[], next: RequestFactory, rate: number, seconds: number,
+  clickhouseUrl: string,
+  targets: UnaryTarget[],
+  next: RequestFactory,
+  rate: number,
+  seconds: number,
 ): Promise<{ p50: number; p99: number; max: number; samples: number; never_seen: number }> {
   const waiting = new Map<string, number>();
   const lags: number[] = [];
@@ -100,7 +114,10 @@ export async function clickhouseLag(
       await delay(poll_interval_ms);
       if (waiting.size === 0) continue;
       const ids = [...waiting.keys()].slice(0, 500);
-      const found = await queryClickHouse(clickhouseUrl, `SELECT id FROM tapline.transactions WHERE id IN (${ids.map(stringLiteral).join(',')}) FORMAT TSV`);
+      const found = await queryClickHouse(
+        clickhouseUrl,
+        `SELECT id FROM tapline.transactions WHERE id IN (${ids.map(stringLiteral).join(',')}) FORMAT TSV`,
+      );
       const now = Date.now();
       for (const id of found.split('\n')) {
         const repliedAt = waiting.get(id);
@@ -134,5 +151,11 @@ export async function clickhouseLag(
   await poller;
   lags.sort((a, b) => a - b);
   const at = (q: number): number => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? 0;
-  return { p50: round(at(0.5), 0), p99: round(at(0.99), 0), max: round(lags[lags.length - 1] ?? 0, 0), samples: lags.length, never_seen: waiting.size };
+  return {
+    p50: round(at(0.5), 0),
+    p99: round(at(0.99), 0),
+    max: round(lags[lags.length - 1] ?? 0, 0),
+    samples: lags.length,
+    never_seen: waiting.size,
+  };
 }

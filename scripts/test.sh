@@ -12,6 +12,7 @@ npm run --silent build
 # and the k6 script against @types/k6.
 npx buf lint
 npx eslint .
+npx prettier --check --log-level warn "{actors,services,test,loadtest,tools}/**/*.ts"
 npx tsc -p loadtest/k6/tsconfig.json
 rm -rf .test-data
 set +e

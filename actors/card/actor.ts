@@ -4,12 +4,34 @@
 // still being committed; each carries the version it was decided on, so if one does not land
 // the ones after it are refused by Redis too, the actor reloads and decides them again.
 
-import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
+import {
+  TaplineError,
+  alreadyExists,
+  invalidArgument,
+  notFound,
+  resourceExhausted,
+  shardMoved,
+  unavailable,
+  type Outcome,
+} from '../errors';
 import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { Claim, CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } from '../runtime/persistence';
 import { decideRefund, empty_refund_ledger, reversibleMinor, type RefundLedger } from './refunds';
-import { apply, decide, availableMinor, balanceDeltaMinor, heldDeltaMinor, type AutoReload, type CardCommand, type CardDecision, type CardEvent, type CardState, type CardStatus, type DeclineReason } from './rules';
+import {
+  apply,
+  decide,
+  availableMinor,
+  balanceDeltaMinor,
+  heldDeltaMinor,
+  type AutoReload,
+  type CardCommand,
+  type CardDecision,
+  type CardEvent,
+  type CardState,
+  type CardStatus,
+  type DeclineReason,
+} from './rules';
 import type { ProgramSource } from '../program/registry';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
 import { decideTransition, type TransitionRequest } from './lifecycle';
@@ -36,17 +58,78 @@ import type { ProgramRequest, ProgramRules } from '../rules/program';
 export type Reply<T> = (outcome: Outcome<T>) => void;
 
 export type CardMessage =
-  | { readonly type: 'money'; readonly request: MoneyRequest; readonly merchantId: string; readonly reply: Reply<TxnAnswer>; readonly attempt: number }
+  | {
+      readonly type: 'money';
+      readonly request: MoneyRequest;
+      readonly merchantId: string;
+      readonly reply: Reply<TxnAnswer>;
+      readonly attempt: number;
+    }
   | { readonly type: 'balance'; readonly reply: Reply<CardState> }
-  | { readonly type: 'issue'; readonly command: Extract<CardCommand, { type: 'issue' }>; readonly operatorId: string; readonly reply: Reply<IssueAnswer>; readonly attempt: number; readonly holder?: string }
-  | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
-  | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly reply: Reply<TransitionAnswer>; readonly attempt: number }
-  | { readonly type: 'replace'; readonly replacementId: string; readonly replacementShard: number; readonly reason: string; readonly operatorId: string; readonly reply: Reply<ReplaceAnswer>; readonly attempt: number }
-  | { readonly type: 'auto_reload'; readonly autoReload: AutoReload | undefined; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
-  | { readonly type: 'tab_limit'; readonly limitMinor: number; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
-  | { readonly type: 'set_pin'; readonly newHash: string; readonly oldHash: string | undefined; readonly reset: boolean; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
+  | {
+      readonly type: 'issue';
+      readonly command: Extract<CardCommand, { type: 'issue' }>;
+      readonly operatorId: string;
+      readonly reply: Reply<IssueAnswer>;
+      readonly attempt: number;
+      readonly holder?: string;
+    }
+  | {
+      readonly type: 'set_status';
+      readonly status: CardStatus;
+      readonly reason: string;
+      readonly operatorId: string;
+      readonly reply: Reply<CardState>;
+      readonly attempt: number;
+    }
+  | {
+      readonly type: 'transition';
+      readonly transition: TransitionRequest;
+      readonly reason: string;
+      readonly reply: Reply<TransitionAnswer>;
+      readonly attempt: number;
+    }
+  | {
+      readonly type: 'replace';
+      readonly replacementId: string;
+      readonly replacementShard: number;
+      readonly reason: string;
+      readonly operatorId: string;
+      readonly reply: Reply<ReplaceAnswer>;
+      readonly attempt: number;
+    }
+  | {
+      readonly type: 'auto_reload';
+      readonly autoReload: AutoReload | undefined;
+      readonly operatorId: string;
+      readonly reply: Reply<CardState>;
+      readonly attempt: number;
+    }
+  | {
+      readonly type: 'tab_limit';
+      readonly limitMinor: number;
+      readonly operatorId: string;
+      readonly reply: Reply<CardState>;
+      readonly attempt: number;
+    }
+  | {
+      readonly type: 'set_pin';
+      readonly newHash: string;
+      readonly oldHash: string | undefined;
+      readonly reset: boolean;
+      readonly operatorId: string;
+      readonly reply: Reply<CardState>;
+      readonly attempt: number;
+    }
   /** Issue 5: an operator cleared a flagged approval of this card. */
-  | { readonly type: 'resolve_review'; readonly transactionId: string; readonly note: string; readonly operatorId: string; readonly reply: Reply<CardState>; readonly attempt: number }
+  | {
+      readonly type: 'resolve_review';
+      readonly transactionId: string;
+      readonly note: string;
+      readonly operatorId: string;
+      readonly reply: Reply<CardState>;
+      readonly attempt: number;
+    }
   /** Issue 4: another actor wrote this card (a replacement created it): forget the cached state. */
   | { readonly type: 'invalidate' };
 
@@ -249,7 +332,11 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         return;
       }
       if (request.redeemPoints !== undefined) {
-        this.commitMoney(message, { kind: 'declined', reason: 'points_insufficient' as unknown as DeclineReason, rule: 'loyalty:no_program_rules' }, {});
+        this.commitMoney(
+          message,
+          { kind: 'declined', reason: 'points_insufficient' as unknown as DeclineReason, rule: 'loyalty:no_program_rules' },
+          {},
+        );
         return;
       }
     }
@@ -263,13 +350,23 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         base = pin.base;
       }
       if (base !== undefined) {
-        this.commitMoney(message, decide(base, { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency, nowMs: this.context.clock() }), { base });
+        this.commitMoney(
+          message,
+          decide(base, { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency, nowMs: this.context.clock() }),
+          { base },
+        );
         return;
       }
       // Cards issued without an expiry (no profile) never read the clock here.
-      const command: CardCommand = request.kind === 'purchase'
-        ? { type: 'purchase', amountMinor: request.amountMinor, currency: request.currency, nowMs: this.state.profile === undefined ? undefined : this.context.clock() }
-        : this.topUpCommand(request);
+      const command: CardCommand =
+        request.kind === 'purchase'
+          ? {
+              type: 'purchase',
+              amountMinor: request.amountMinor,
+              currency: request.currency,
+              nowMs: this.state.profile === undefined ? undefined : this.context.clock(),
+            }
+          : this.topUpCommand(request);
       if (this.state.holds !== undefined) this.releaseExpiredHolds(message.merchantId);
       this.commitMoney(message, decide(this.state, command), {});
       return;
@@ -295,11 +392,20 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     if (pin.handled) return;
     const id = this.context.nextTransactionId();
     const ruled = decideRuledPurchase(pin.base ?? (this.state as CardState), rules, {
-      atMs, amountMinor: request.amountMinor, currency: request.currency, merchantId: message.merchantId, terminalId: request.terminalId,
-      lines: request.lines, redeemPoints: request.redeemPoints ?? 0, transactionId: id,
+      atMs,
+      amountMinor: request.amountMinor,
+      currency: request.currency,
+      merchantId: message.merchantId,
+      terminalId: request.terminalId,
+      lines: request.lines,
+      redeemPoints: request.redeemPoints ?? 0,
+      transactionId: id,
     });
     this.commitMoney(message, ruled.decision, {
-      id, base: ruled.base, amountMinor: ruled.debitMinor, ...(ruled.figures === undefined ? {} : { program: ruled.figures }),
+      id,
+      base: ruled.base,
+      amountMinor: ruled.debitMinor,
+      ...(ruled.figures === undefined ? {} : { program: ruled.figures }),
     });
   }
 
@@ -308,7 +414,11 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
    * it raised, and a card_pin_changed "locked" document when it locked the PIN); a right PIN after
    * wrong ones gives the reset state the decision must apply to.
    */
-  private pinGate(message: Extract<CardMessage, { type: 'money' }>, rules?: ProgramRules, atMs?: number): { handled: boolean; base?: CardState } {
+  private pinGate(
+    message: Extract<CardMessage, { type: 'money' }>,
+    rules?: ProgramRules,
+    atMs?: number,
+  ): { handled: boolean; base?: CardState } {
     const state = this.state as CardState;
     if (state.profile === undefined) return { handled: false };
     const check = checkPin(state, this.context.programs.get(state.programId), message.request.pinHash);
@@ -316,21 +426,49 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     if (check.decline === undefined) return base === undefined ? { handled: false } : { handled: false, base };
     if (rules !== undefined && check.decline.kind === 'declined') {
       // Issue 5: PIN failures count towards the program's temporary block.
-      const request = { atMs: atMs ?? this.context.clock(), amount_minor: message.request.amountMinor, merchantId: message.merchantId, terminalId: message.request.terminalId };
+      const request = {
+        atMs: atMs ?? this.context.clock(),
+        amount_minor: message.request.amountMinor,
+        merchantId: message.merchantId,
+        terminalId: message.request.terminalId,
+      };
       const counted = afterRuleDecline(base ?? state, rules, request, check.decline.reason);
       if (counted !== state) base = counted;
     }
-    const locked = check.locked === true
-      ? [{ shard: this.shard, document: JSON.stringify({ type: 'card_pin_changed', card: this.cardId, program: state.programId, event: 'locked', operator: '', reason: 'pin_attempts', at: this.context.clock() }) }]
-      : undefined;
-    this.commitMoney(message, check.decline, { ...(base === undefined ? {} : { base }), ...(locked === undefined ? {} : { extraOutbox: locked }) });
+    const locked =
+      check.locked === true
+        ? [
+            {
+              shard: this.shard,
+              document: JSON.stringify({
+                type: 'card_pin_changed',
+                card: this.cardId,
+                program: state.programId,
+                event: 'locked',
+                operator: '',
+                reason: 'pin_attempts',
+                at: this.context.clock(),
+              }),
+            },
+          ]
+        : undefined;
+    this.commitMoney(message, check.decline, {
+      ...(base === undefined ? {} : { base }),
+      ...(locked === undefined ? {} : { extraOutbox: locked }),
+    });
     return { handled: true };
   }
 
   /** A top-up with the card's program limits (stored-value regulation). */
   private topUpCommand(request: MoneyRequest): CardCommand {
     const program = this.context.programs.get((this.state as CardState).programId);
-    return { type: 'top_up', amountMinor: request.amountMinor, currency: request.currency, maxBalanceMinor: program.maxBalanceMinor, maxTopUpMinor: program.maxTopUpMinor };
+    return {
+      type: 'top_up',
+      amountMinor: request.amountMinor,
+      currency: request.currency,
+      maxBalanceMinor: program.maxBalanceMinor,
+      maxTopUpMinor: program.maxTopUpMinor,
+    };
   }
 
   /** Pre-authorization, incremental, completion and void: decided on the holds in the card's state. */
@@ -354,13 +492,20 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         }
         // A hold under this key already exists only when this is a retry whose answer left the
         // index: the commit finds the stored record and answers with it (this decline is never written).
-        decision = openHold(start, request.key) !== undefined
-          ? { kind: 'declined', reason: 'hold_not_found', rule: 'hold_exists' }
-          : decidePreAuthorization(start, request.key, request.amountMinor, request.currency, nowMs, program);
+        decision =
+          openHold(start, request.key) !== undefined
+            ? { kind: 'declined', reason: 'hold_not_found', rule: 'hold_exists' }
+            : decidePreAuthorization(start, request.key, request.amountMinor, request.currency, nowMs, program);
         // Issue 5: an insufficient-funds decline of a hold counts towards the temporary block.
-        const base = program.rules !== undefined && decision.kind === 'declined' ? afterRuleDecline(start, program.rules, this.ruleRequest(message, nowMs), decision.reason) : pin.base;
+        const base =
+          program.rules !== undefined && decision.kind === 'declined'
+            ? afterRuleDecline(start, program.rules, this.ruleRequest(message, nowMs), decision.reason)
+            : pin.base;
         if (base !== undefined) {
-          this.commitMoney(message, decision, { base, amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0 });
+          this.commitMoney(message, decision, {
+            base,
+            amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0,
+          });
           return;
         }
         break;
@@ -374,7 +519,10 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         // by velocity: the merchant delivered against an approved hold).
         if (program.rules !== undefined && decision.kind === 'approved' && decision.event.type === 'hold_completed') {
           const request5 = { ...this.ruleRequest(message, nowMs), amount_minor: decision.event.debitedMinor };
-          this.commitMoney(message, decision, { base: recordSpending(state, program.rules, request5), amountMinor: decision.event.debitedMinor });
+          this.commitMoney(message, decision, {
+            base: recordSpending(state, program.rules, request5),
+            amountMinor: decision.event.debitedMinor,
+          });
           return;
         }
         break;
@@ -387,7 +535,9 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       default:
         decision = decideRelease(state, request.originalKey);
     }
-    this.commitMoney(message, decision, { amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0 });
+    this.commitMoney(message, decision, {
+      amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, request.amountMinor) : 0,
+    });
   }
 
   /**
@@ -406,14 +556,30 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       const after = apply(current, decision.event);
       const id = this.context.nextTransactionId();
       const request: MoneyRequest = {
-        kind: 'hold_expiry', key: '', fingerprint: '', cardId: this.cardId, terminalId: '', amountMinor: 0, currency: current.currency,
-        source: '', operatorId: '', originalKey: key,
+        kind: 'hold_expiry',
+        key: '',
+        fingerprint: '',
+        cardId: this.cardId,
+        terminalId: '',
+        amountMinor: 0,
+        currency: current.currency,
+        source: '',
+        operatorId: '',
+        originalKey: key,
       };
       const result: TxnResult = {
-        id, kind: 'hold_expiry', outcome: 'approved', cardId: this.cardId, amountMinor: heldDeltaMinor(decision.event) * -1,
-        currency: current.currency, balanceAfterMinor: availableMinor(after), atMs: nowMs,
+        id,
+        kind: 'hold_expiry',
+        outcome: 'approved',
+        cardId: this.cardId,
+        amountMinor: heldDeltaMinor(decision.event) * -1,
+        currency: current.currency,
+        balanceAfterMinor: availableMinor(after),
+        atMs: nowMs,
       };
-      const document = encodeRecord(storedTransaction(request, { merchantId, programId: current.programId }, result, '', holdFields(decision.event, key, after)));
+      const document = encodeRecord(
+        storedTransaction(request, { merchantId, programId: current.programId }, result, '', holdFields(decision.event, key, after)),
+      );
       const submitted = this.context.persistence.submit({
         shard: this.shard,
         writes: [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }],
@@ -452,7 +618,13 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     if (original !== undefined && !reversible_kinds.has(original.r.kind)) {
-      message.reply({ ok: false, error: invalidArgument('only purchases, pre-authorizations and completions can be reversed', { originalKey, kind: original.r.kind }) });
+      message.reply({
+        ok: false,
+        error: invalidArgument('only purchases, pre-authorizations and completions can be reversed', {
+          originalKey,
+          kind: original.r.kind,
+        }),
+      });
       return;
     }
     if (original === undefined || original.r.outcome !== 'approved') {
@@ -460,7 +632,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       this.commitReversal(message, 'nothing_to_reverse', 0, original === undefined);
       return;
     }
-    const alreadyReversed = this.reversalsInFlight?.has(originalKey) === true || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
+    const alreadyReversed =
+      this.reversalsInFlight?.has(originalKey) === true || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
     if (!this.loaded) await this.reload();
     // Another card actor of this node may have started the same key while we awaited reads.
     if (this.answeredByIndex(message)) return;
@@ -476,7 +649,11 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
    * against it since, and marks the refund ledger reversed in the same entry (its version
    * serializes this reversal against any refund of the same original).
    */
-  private async reverseDebit(message: Extract<CardMessage, { type: 'money' }>, originalMinor: number, figures?: ProgramFigures): Promise<void> {
+  private async reverseDebit(
+    message: Extract<CardMessage, { type: 'money' }>,
+    originalMinor: number,
+    figures?: ProgramFigures,
+  ): Promise<void> {
     const { request } = message;
     const stored = await this.context.persistence.loadEntity(this.shard, refundLedgerEntity(request.originalKey));
     if (!this.loaded) await this.reload();
@@ -489,7 +666,14 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     const marked: RefundLedger = { refundedMinor: ledger.refundedMinor, reversed: true };
-    this.commitReversal(message, 'reversed', amountMinor, false, { entity: refundLedgerEntity(request.originalKey), expectVersion: stored.version, data: JSON.stringify(marked) }, figures);
+    this.commitReversal(
+      message,
+      'reversed',
+      amountMinor,
+      false,
+      { entity: refundLedgerEntity(request.originalKey), expectVersion: stored.version, data: JSON.stringify(marked) },
+      figures,
+    );
   }
 
   /**
@@ -520,7 +704,10 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     if (original.r.kind !== 'purchase' && original.r.kind !== 'completion') {
-      message.reply({ ok: false, error: invalidArgument('only purchases and completions can be refunded', { originalKey, kind: original.r.kind }) });
+      message.reply({
+        ok: false,
+        error: invalidArgument('only purchases and completions can be refunded', { originalKey, kind: original.r.kind }),
+      });
       return;
     }
     const stored = await this.context.persistence.loadEntity(this.shard, refundLedgerEntity(originalKey));
@@ -532,12 +719,20 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     const ledger = stored.data === undefined ? empty_refund_ledger : (JSON.parse(stored.data) as RefundLedger);
-    const decision: CardDecision = original.r.outcome !== 'approved'
-      ? { kind: 'declined', reason: 'original_not_refundable', rule: 'declined' }
-      : decideRefund(state, request.amountMinor, request.currency, original.r.amountMinor, ledger);
-    const writes: EntityWrite[] = decision.kind === 'approved'
-      ? [{ entity: refundLedgerEntity(originalKey), expectVersion: stored.version, data: JSON.stringify({ refundedMinor: ledger.refundedMinor + request.amountMinor, reversed: false }) }]
-      : [];
+    const decision: CardDecision =
+      original.r.outcome !== 'approved'
+        ? { kind: 'declined', reason: 'original_not_refundable', rule: 'declined' }
+        : decideRefund(state, request.amountMinor, request.currency, original.r.amountMinor, ledger);
+    const writes: EntityWrite[] =
+      decision.kind === 'approved'
+        ? [
+            {
+              entity: refundLedgerEntity(originalKey),
+              expectVersion: stored.version,
+              data: JSON.stringify({ refundedMinor: ledger.refundedMinor + request.amountMinor, reversed: false }),
+            },
+          ]
+        : [];
     this.commitMoney(message, decision, { writes });
   }
 
@@ -575,14 +770,20 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     if (decision.kind !== 'approved') throw new Error('assertion: a replacement is approved or rejected');
     const versionBefore = this.version;
     const existing = await this.context.persistence.loadEntity(message.replacementShard, { kind: 'card', id: message.replacementId });
-    const holder = state.profile?.named === true ? await this.context.persistence.loadEntity(this.shard, { kind: 'holder', id: this.cardId }) : undefined;
+    const holder =
+      state.profile?.named === true
+        ? await this.context.persistence.loadEntity(this.shard, { kind: 'holder', id: this.cardId })
+        : undefined;
     if (!this.loaded || this.version !== versionBefore) {
       // The card changed while we read: decide again on the new state.
       this.retellOrFail(message);
       return;
     }
     if (existing.data !== undefined) {
-      message.reply({ ok: false, error: new TaplineError('already_exists', 'the replacement card already exists', { cardId: message.replacementId }) });
+      message.reply({
+        ok: false,
+        error: new TaplineError('already_exists', 'the replacement card already exists', { cardId: message.replacementId }),
+      });
       return;
     }
     const before = this.state as CardState;
@@ -591,9 +792,20 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     const documents = this.replacementDocuments(before, replacement, message, nowMs);
     const writes: EntityWrite[] = [
       { entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) },
-      { entity: { kind: 'card', id: message.replacementId }, expectVersion: 0, data: JSON.stringify(replacement), shard: message.replacementShard },
+      {
+        entity: { kind: 'card', id: message.replacementId },
+        expectVersion: 0,
+        data: JSON.stringify(replacement),
+        shard: message.replacementShard,
+      },
     ];
-    if (holder?.data !== undefined) writes.push({ entity: { kind: 'holder', id: message.replacementId }, expectVersion: 0, data: holder.data, shard: message.replacementShard });
+    if (holder?.data !== undefined)
+      writes.push({
+        entity: { kind: 'holder', id: message.replacementId },
+        expectVersion: 0,
+        data: holder.data,
+        shard: message.replacementShard,
+      });
     const entry: CommitEntry = {
       shard: this.shard,
       writes,
@@ -627,34 +839,73 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.version += 1;
   }
 
-  private replacementDocuments(old: CardState, replacement: CardState, message: Extract<CardMessage, { type: 'replace' }>, atMs: number): Record<'transferOut' | 'replaced' | 'issued' | 'transferIn', string> {
+  private replacementDocuments(
+    old: CardState,
+    replacement: CardState,
+    message: Extract<CardMessage, { type: 'replace' }>,
+    atMs: number,
+  ): Record<'transferOut' | 'replaced' | 'issued' | 'transferIn', string> {
     const depositMinor = old.profile?.depositMinor ?? 0;
     const transfer = (kind: 'transfer_out' | 'transfer_in', card: CardState, sign: number): string => {
       const request: MoneyRequest = {
-        kind, key: '', fingerprint: '', cardId: card.cardId, terminalId: '', amountMinor: old.balanceMinor, currency: old.currency,
-        source: '', operatorId: message.operatorId, originalKey: sign < 0 ? replacement.cardId : old.cardId,
+        kind,
+        key: '',
+        fingerprint: '',
+        cardId: card.cardId,
+        terminalId: '',
+        amountMinor: old.balanceMinor,
+        currency: old.currency,
+        source: '',
+        operatorId: message.operatorId,
+        originalKey: sign < 0 ? replacement.cardId : old.cardId,
       };
       const result: TxnResult = {
-        id: this.context.nextTransactionId(), kind, outcome: 'approved', cardId: card.cardId, amountMinor: old.balanceMinor,
-        currency: old.currency, balanceAfterMinor: sign < 0 ? 0 : replacement.balanceMinor, atMs,
+        id: this.context.nextTransactionId(),
+        kind,
+        outcome: 'approved',
+        cardId: card.cardId,
+        amountMinor: old.balanceMinor,
+        currency: old.currency,
+        balanceAfterMinor: sign < 0 ? 0 : replacement.balanceMinor,
+        atMs,
       };
-      return encodeRecord(storedTransaction(request, { merchantId: '', programId: old.programId }, result, '', {
-        balance_delta: sign * old.balanceMinor, deposit_delta: sign * depositMinor,
-      }));
+      return encodeRecord(
+        storedTransaction(request, { merchantId: '', programId: old.programId }, result, '', {
+          balance_delta: sign * old.balanceMinor,
+          deposit_delta: sign * depositMinor,
+        }),
+      );
     };
     const profile = replacement.profile;
     return {
       transferOut: transfer('transfer_out', old, -1),
       transferIn: transfer('transfer_in', replacement, 1),
       replaced: JSON.stringify({
-        type: 'card_replaced', card: old.cardId, replacement: replacement.cardId, program: old.programId, amount: old.balanceMinor,
-        deposit: depositMinor, operator: message.operatorId, reason: message.reason, at: atMs,
+        type: 'card_replaced',
+        card: old.cardId,
+        replacement: replacement.cardId,
+        program: old.programId,
+        amount: old.balanceMinor,
+        deposit: depositMinor,
+        operator: message.operatorId,
+        reason: message.reason,
+        at: atMs,
       }),
       // The new card is issued empty; its money arrives by transfer_in (per-card reconciliation).
       issued: JSON.stringify({
-        type: 'card_issued', card: replacement.cardId, program: replacement.programId, currency: replacement.currency, status: 'active',
-        amount: 0, deposit: 0, named: profile?.named ?? false, expires_at: profile?.expiresAtMs ?? 0, issuance: '',
-        operator: message.operatorId, reason: `replaces ${old.cardId}`, at: atMs,
+        type: 'card_issued',
+        card: replacement.cardId,
+        program: replacement.programId,
+        currency: replacement.currency,
+        status: 'active',
+        amount: 0,
+        deposit: 0,
+        named: profile?.named ?? false,
+        expires_at: profile?.expiresAtMs ?? 0,
+        issuance: '',
+        operator: message.operatorId,
+        reason: `replaces ${old.cardId}`,
+        at: atMs,
       }),
     };
   }
@@ -665,7 +916,12 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     const decision = decideRelease(this.state as CardState, request.originalKey);
     const id = this.context.nextTransactionId();
     const amountMinor = decision.kind === 'approved' ? movedMinor(decision.event, 0) : 0;
-    this.commitMoney(message, decision, { id, claims: [{ kind: 'reversal', key: request.originalKey, value: id }], reverse: 'reversed', amountMinor });
+    this.commitMoney(message, decision, {
+      id,
+      claims: [{ kind: 'reversal', key: request.originalKey, value: id }],
+      reverse: 'reversed',
+      amountMinor,
+    });
   }
 
   private async readRecord(key: string): Promise<IdempotencyRecord | undefined> {
@@ -673,12 +929,17 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     return value === undefined ? undefined : decodeRecord(value);
   }
 
-  private commitReversal(message: Extract<CardMessage, { type: 'money' }>, outcome: ReverseOutcome, amountMinor: number, tombstone: boolean, ledgerWrite?: EntityWrite, figures?: ProgramFigures): void {
+  private commitReversal(
+    message: Extract<CardMessage, { type: 'money' }>,
+    outcome: ReverseOutcome,
+    amountMinor: number,
+    tombstone: boolean,
+    ledgerWrite?: EntityWrite,
+    figures?: ProgramFigures,
+  ): void {
     const state = this.state as CardState;
     const { request } = message;
-    const decision: CardDecision = outcome === 'reversed'
-      ? decide(state, { type: 'reverse', amountMinor })
-      : { kind: 'unchanged' };
+    const decision: CardDecision = outcome === 'reversed' ? decide(state, { type: 'reverse', amountMinor }) : { kind: 'unchanged' };
     const claims: Claim[] = [];
     const id = this.context.nextTransactionId();
     // Only a reversal that moves money claims the original; a declined one leaves it reversible.
@@ -687,25 +948,49 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     if (tombstone) {
       // The original never reached us: make sure it is declined if it arrives after this.
       const tombstoneResult: TxnResult = {
-        id: `${id}.t`, kind: 'purchase', outcome: 'declined', reason: 'reversed_before_authorization', rule: 'reversal',
-        cardId: this.cardId, amountMinor: 0, currency: state.currency, balanceAfterMinor: availableMinor(state), atMs: this.context.clock(),
+        id: `${id}.t`,
+        kind: 'purchase',
+        outcome: 'declined',
+        reason: 'reversed_before_authorization',
+        rule: 'reversal',
+        cardId: this.cardId,
+        amountMinor: 0,
+        currency: state.currency,
+        balanceAfterMinor: availableMinor(state),
+        atMs: this.context.clock(),
       };
       const tombstoneRequest: MoneyRequest = { ...request, kind: 'purchase', key: request.originalKey, amountMinor: 0, originalKey: '' };
-      const tombstone = storedTransaction(tombstoneRequest, { merchantId: message.merchantId, programId: state.programId }, tombstoneResult, tombstone_fingerprint);
+      const tombstone = storedTransaction(
+        tombstoneRequest,
+        { merchantId: message.merchantId, programId: state.programId },
+        tombstoneResult,
+        tombstone_fingerprint,
+      );
       claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord(tombstone) });
     }
     const writes = reversing && ledgerWrite !== undefined ? [ledgerWrite] : [];
     // Issue 5: reversing a purchase decided under program rules takes back its points (earned
     // points out, redeemed points back; never below zero), as the fleet reversal does.
     const base = reversing && figures !== undefined ? reversePoints(state, figures) : undefined;
-    this.commitMoney(message, decision, { id, claims, ...(decision.kind === 'declined' ? {} : { reverse: outcome }), amountMinor, writes, ...(base === undefined ? {} : { base }) });
+    this.commitMoney(message, decision, {
+      id,
+      claims,
+      ...(decision.kind === 'declined' ? {} : { reverse: outcome }),
+      amountMinor,
+      writes,
+      ...(base === undefined ? {} : { base }),
+    });
   }
 
   private commitMoney(
     message: Extract<CardMessage, { type: 'money' }>,
     decision: CardDecision,
     extra: {
-      id?: string; claims?: CommitEntry['claims']; reverse?: ReverseOutcome; amountMinor?: number; writes?: readonly EntityWrite[];
+      id?: string;
+      claims?: CommitEntry['claims'];
+      reverse?: ReverseOutcome;
+      amountMinor?: number;
+      writes?: readonly EntityWrite[];
       /** Issue 4: the state the decision applies to when it differs from the current one (PIN attempt count). */
       base?: CardState;
       /** Issue 5: loyalty and risk figures of a purchase under program rules. */
@@ -735,32 +1020,47 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       atMs: this.context.clock(),
       reverse: extra.reverse,
       // Issue 4: receipt data of cards issued through CardService.
-      spentMinor: after.profile !== undefined && (request.kind === 'purchase' || request.kind === 'completion') ? (after.spentMinor ?? 0) : undefined,
+      spentMinor:
+        after.profile !== undefined && (request.kind === 'purchase' || request.kind === 'completion') ? (after.spentMinor ?? 0) : undefined,
     };
     // Documents of the v1 kinds keep their v1 shape (deltas derived by the reader); the others
     // say their deltas (docs/OUTBOX.md).
     const holdKey = request.originalKey === '' ? request.key : request.originalKey;
     const event = decision.kind === 'approved' ? decision.event : undefined;
-    const hold = hold_kinds.has(request.kind) || (event !== undefined && event.type === 'hold_released')
-      ? holdFields(event, holdKey, after)
-      : undefined;
-    const fullResult: TxnResult = hold !== undefined
-      ? { ...result, holdMinor: hold.hold_amount, holdExpiresAtMs: hold.hold_expires_at, ledgerAfterMinor: hold.ledger_after }
-      : request.kind === 'tab_settlement' ? { ...result, ledgerAfterMinor: after.balanceMinor }
-        : extra.program !== undefined ? { ...result, program: extra.program } : result;
-    const extras = extra.program !== undefined ? programFields(extra.program, result.amountMinor)
-      : request.kind === 'refund' ? { balance_delta: result.amountMinor }
-      : request.kind === 'tab_settlement' ? { balance_delta: result.amountMinor, account_balance_after: after.balanceMinor }
-        : request.kind === 'cash_out' ? cashOutFields(event) : hold;
+    const hold =
+      hold_kinds.has(request.kind) || (event !== undefined && event.type === 'hold_released')
+        ? holdFields(event, holdKey, after)
+        : undefined;
+    const fullResult: TxnResult =
+      hold !== undefined
+        ? { ...result, holdMinor: hold.hold_amount, holdExpiresAtMs: hold.hold_expires_at, ledgerAfterMinor: hold.ledger_after }
+        : request.kind === 'tab_settlement'
+          ? { ...result, ledgerAfterMinor: after.balanceMinor }
+          : extra.program !== undefined
+            ? { ...result, program: extra.program }
+            : result;
+    const extras =
+      extra.program !== undefined
+        ? programFields(extra.program, result.amountMinor)
+        : request.kind === 'refund'
+          ? { balance_delta: result.amountMinor }
+          : request.kind === 'tab_settlement'
+            ? { balance_delta: result.amountMinor, account_balance_after: after.balanceMinor }
+            : request.kind === 'cash_out'
+              ? cashOutFields(event)
+              : hold;
     const record: IdempotencyRecord = { f: request.fingerprint, r: fullResult };
     // One document is both the idempotency record and the outbox entry.
-    const stored = encodeRecord(storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, fullResult, request.fingerprint, extras));
+    const stored = encodeRecord(
+      storedTransaction(request, { merchantId: message.merchantId, programId: before.programId }, fullResult, request.fingerprint, extras),
+    );
     const changed = after !== before;
     const entry: CommitEntry = {
       shard: this.shard,
-      writes: extra.writes === undefined || extra.writes.length === 0
-        ? [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }]
-        : [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }, ...extra.writes],
+      writes:
+        extra.writes === undefined || extra.writes.length === 0
+          ? [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }]
+          : [{ entity: this.entity, expectVersion: this.version, data: changed ? JSON.stringify(after) : undefined }, ...extra.writes],
       idempotency: { key: request.key, value: stored },
       ...(extra.claims && extra.claims.length > 0 ? { claims: extra.claims } : {}),
       outbox: stored,
@@ -782,7 +1082,12 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     }
   }
 
-  private settleMoney(message: Extract<CardMessage, { type: 'money' }>, record: IdempotencyRecord, written: CardState | undefined, outcome: CommitResult): void {
+  private settleMoney(
+    message: Extract<CardMessage, { type: 'money' }>,
+    record: IdempotencyRecord,
+    written: CardState | undefined,
+    outcome: CommitResult,
+  ): void {
     const { request } = message;
     this.uncommitted -= 1;
     if (request.kind === 'reverse') this.reversalsInFlight?.delete(request.originalKey);
@@ -821,14 +1126,21 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   }
 
   private handleAdmin(
-    message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' | 'resolve_review' }>,
+    message: Extract<
+      CardMessage,
+      { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' | 'resolve_review' }
+    >,
     command: CardCommand,
   ): void {
     const before = this.state;
-    const decision = message.type === 'transition'
-      ? decideTransition(before, message.transition)
-      : message.type === 'set_pin' ? decideSetPin(before, message.newHash, message.oldHash, message.reset).decision
-        : message.type === 'resolve_review' ? decideResolveReview(before, message.transactionId) : decide(before, command);
+    const decision =
+      message.type === 'transition'
+        ? decideTransition(before, message.transition)
+        : message.type === 'set_pin'
+          ? decideSetPin(before, message.newHash, message.oldHash, message.reset).decision
+          : message.type === 'resolve_review'
+            ? decideResolveReview(before, message.transactionId)
+            : decide(before, command);
     if (decision.kind === 'rejected') {
       message.reply({ ok: false, error: new TaplineError(decision.code, decision.message, { cardId: this.cardId }) });
       return;
@@ -839,11 +1151,15 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     }
     const after = apply(before, decision.event);
     const audit = adminAudit(message, before, after, this.context.clock());
-    const writes: CommitEntry['writes'] = message.type === 'issue' && message.holder !== undefined
-      // A named card's holder goes to its own key in the same atomic entry: personal data is
-      // neither rewritten with every purchase nor part of any document.
-      ? [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }, { entity: { kind: 'holder', id: this.cardId }, expectVersion: 0, data: message.holder }]
-      : [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }];
+    const writes: CommitEntry['writes'] =
+      message.type === 'issue' && message.holder !== undefined
+        ? // A named card's holder goes to its own key in the same atomic entry: personal data is
+          // neither rewritten with every purchase nor part of any document.
+          [
+            { entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) },
+            { entity: { kind: 'holder', id: this.cardId }, expectVersion: 0, data: message.holder },
+          ]
+        : [{ entity: this.entity, expectVersion: this.version, data: JSON.stringify(after) }];
     const entry: CommitEntry = {
       shard: this.shard,
       writes,
@@ -869,7 +1185,15 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.version += 1;
   }
 
-  private replyAdmin(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' | 'resolve_review' }>, state: CardState, before: CardState | undefined, unchanged: boolean): void {
+  private replyAdmin(
+    message: Extract<
+      CardMessage,
+      { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' | 'resolve_review' }
+    >,
+    state: CardState,
+    before: CardState | undefined,
+    unchanged: boolean,
+  ): void {
     if (message.type === 'issue') message.reply({ ok: true, value: { state, alreadyExisted: unchanged } });
     else if (message.type === 'transition') message.reply({ ok: true, value: { state, previous: before?.status ?? state.status } });
     else message.reply({ ok: true, value: state });
@@ -886,7 +1210,8 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     const again = { ...message, attempt: message.attempt + 1 } as CardMessage;
-    if (!this.context.retell(this.cardId, again)) message.reply({ ok: false, error: resourceExhausted('card mailbox full', { cardId: this.cardId }) });
+    if (!this.context.retell(this.cardId, again))
+      message.reply({ ok: false, error: resourceExhausted('card mailbox full', { cardId: this.cardId }) });
   }
 }
 
@@ -911,8 +1236,11 @@ function cashOutFields(event: CardEvent | undefined): DocumentExtras {
 /** Issue 5: the document fields of a purchase under program rules (docs/OUTBOX.md). */
 function programFields(figures: ProgramFigures, debitedMinor: number): DocumentExtras {
   return {
-    balance_delta: -debitedMinor, discount: figures.discountMinor, points_earned: figures.pointsEarned,
-    points_redeemed: figures.pointsRedeemed, flags: figures.flags,
+    balance_delta: -debitedMinor,
+    discount: figures.discountMinor,
+    points_earned: figures.pointsEarned,
+    points_redeemed: figures.pointsRedeemed,
+    flags: figures.flags,
   };
 }
 
@@ -953,39 +1281,103 @@ function holdFields(event: CardEvent | undefined, holdKey: string, after: CardSt
 }
 
 /** The lifecycle / audit document of an admin change (docs/OUTBOX.md). */
-function adminAudit(message: Extract<CardMessage, { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' | 'resolve_review' }>, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+function adminAudit(
+  message: Extract<
+    CardMessage,
+    { type: 'issue' | 'set_status' | 'transition' | 'auto_reload' | 'set_pin' | 'tab_limit' | 'resolve_review' }
+  >,
+  before: CardState | undefined,
+  after: CardState,
+  atMs: number,
+): Record<string, unknown> {
   if (message.type === 'resolve_review') {
     return {
-      type: 'operator_action', action: 'review_resolved', subject: message.transactionId,
-      detail: JSON.stringify({ card: after.cardId, program: after.programId, note: message.note }), operator: message.operatorId, reason: '', at: atMs,
+      type: 'operator_action',
+      action: 'review_resolved',
+      subject: message.transactionId,
+      detail: JSON.stringify({ card: after.cardId, program: after.programId, note: message.note }),
+      operator: message.operatorId,
+      reason: '',
+      at: atMs,
     };
   }
   if (message.type === 'tab_limit') {
-    return { type: 'operator_action', action: 'tab_limit_set', subject: after.cardId, detail: JSON.stringify({ limit: message.limitMinor }), operator: message.operatorId, reason: '', at: atMs };
+    return {
+      type: 'operator_action',
+      action: 'tab_limit_set',
+      subject: after.cardId,
+      detail: JSON.stringify({ limit: message.limitMinor }),
+      operator: message.operatorId,
+      reason: '',
+      at: atMs,
+    };
   }
   if (message.type === 'set_pin') {
-    const event = before?.profile === undefined || before.profile.pinHash === '' ? 'set' : message.reset && before.profile.pinFailures > 0 ? 'unlocked' : 'changed';
-    return { type: 'card_pin_changed', card: after.cardId, program: after.programId, event, operator: message.operatorId, reason: message.reset ? 'reset' : '', at: atMs };
+    const event =
+      before?.profile === undefined || before.profile.pinHash === ''
+        ? 'set'
+        : message.reset && before.profile.pinFailures > 0
+          ? 'unlocked'
+          : 'changed';
+    return {
+      type: 'card_pin_changed',
+      card: after.cardId,
+      program: after.programId,
+      event,
+      operator: message.operatorId,
+      reason: message.reset ? 'reset' : '',
+      at: atMs,
+    };
   }
   if (message.type === 'auto_reload') {
     // The mandate reference stays out of the document; threshold and amount are the audit.
-    const detail = message.autoReload === undefined ? {} : { threshold: message.autoReload.thresholdMinor, amount: message.autoReload.amountMinor };
-    return { type: 'operator_action', action: message.autoReload === undefined ? 'auto_reload_removed' : 'auto_reload_set', subject: after.cardId, detail: JSON.stringify(detail), operator: message.operatorId, reason: '', at: atMs };
+    const detail =
+      message.autoReload === undefined ? {} : { threshold: message.autoReload.thresholdMinor, amount: message.autoReload.amountMinor };
+    return {
+      type: 'operator_action',
+      action: message.autoReload === undefined ? 'auto_reload_removed' : 'auto_reload_set',
+      subject: after.cardId,
+      detail: JSON.stringify(detail),
+      operator: message.operatorId,
+      reason: '',
+      at: atMs,
+    };
   }
   if (message.type === 'issue') {
     const profile = after.profile;
     return {
-      type: 'card_issued', card: after.cardId, program: after.programId, currency: after.currency, status: after.status,
-      amount: after.balanceMinor, operator: message.operatorId, reason: '', at: atMs,
-      ...(profile === undefined ? {} : { deposit: profile.depositMinor, named: profile.named, expires_at: profile.expiresAtMs, issuance: profile.issuance }),
+      type: 'card_issued',
+      card: after.cardId,
+      program: after.programId,
+      currency: after.currency,
+      status: after.status,
+      amount: after.balanceMinor,
+      operator: message.operatorId,
+      reason: '',
+      at: atMs,
+      ...(profile === undefined
+        ? {}
+        : { deposit: profile.depositMinor, named: profile.named, expires_at: profile.expiresAtMs, issuance: profile.issuance }),
     };
   }
   const base = {
-    type: 'card_status_changed', card: after.cardId, program: after.programId, currency: after.currency, status: after.status,
-    amount: 0, reason: message.reason, at: atMs,
+    type: 'card_status_changed',
+    card: after.cardId,
+    program: after.programId,
+    currency: after.currency,
+    status: after.status,
+    amount: 0,
+    reason: message.reason,
+    at: atMs,
   };
   if (message.type === 'set_status') return { ...base, operator: message.operatorId, previous: before?.status ?? '' };
-  return { ...base, operator: message.transition.operatorId, previous: before?.status ?? '', action: message.transition.action, approver: message.transition.approverId };
+  return {
+    ...base,
+    operator: message.transition.operatorId,
+    previous: before?.status ?? '',
+    action: message.transition.action,
+    approver: message.transition.approverId,
+  };
 }
 
 function replyFromRecord(message: Extract<CardMessage, { type: 'money' }>, record: IdempotencyRecord): void {

@@ -13,9 +13,14 @@ const cashable: ReadonlySet<string> = new Set(['active', 'frozen', 'expired', 'l
 
 export function decideReplace(state: CardState, replacementId: string, nowMs: number): CardDecision {
   if (replacementId === state.cardId) return { kind: 'rejected', code: 'invalid_argument', message: 'a card cannot replace itself' };
-  if (!replaceable.has(state.status)) return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card cannot be replaced` };
-  if (liveHeldMinor(state, nowMs) > 0) return { kind: 'rejected', code: 'failed_precondition', message: 'complete or void the open holds before replacing the card' };
-  return { kind: 'approved', event: { type: 'replaced', replacementId, balanceMinor: state.balanceMinor, depositMinor: state.profile?.depositMinor ?? 0 } };
+  if (!replaceable.has(state.status))
+    return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card cannot be replaced` };
+  if (liveHeldMinor(state, nowMs) > 0)
+    return { kind: 'rejected', code: 'failed_precondition', message: 'complete or void the open holds before replacing the card' };
+  return {
+    kind: 'approved',
+    event: { type: 'replaced', replacementId, balanceMinor: state.balanceMinor, depositMinor: state.profile?.depositMinor ?? 0 },
+  };
 }
 
 /** The new card of a replacement: the old card's money and terms, a fresh PIN-less profile linked back. */
@@ -47,10 +52,14 @@ export function replacementState(old: CardState, replacementId: string, nowMs: n
 
 /** Decides a return: declined (a value) when the card cannot be cashed out now. */
 export function decideCashOut(state: CardState, nowMs: number): CardDecision {
-  if (state.status === 'closed' || state.status === 'replaced') return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
+  if (state.status === 'closed' || state.status === 'replaced')
+    return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
   if (!cashable.has(state.status)) return { kind: 'declined', reason: 'card_blocked', rule: `status:${state.status}` };
   if (liveHeldMinor(state, nowMs) > 0) return { kind: 'declined', reason: 'insufficient_funds', rule: 'open_holds' };
   // An on-tab account that owes money settles its tab first; a return never pays out a debt.
   if (state.balanceMinor < 0) return { kind: 'declined', reason: 'insufficient_funds', rule: 'tab_open' };
-  return { kind: 'approved', event: { type: 'cashed_out', balanceMinor: state.balanceMinor, depositMinor: state.profile?.depositMinor ?? 0 } };
+  return {
+    kind: 'approved',
+    event: { type: 'cashed_out', balanceMinor: state.balanceMinor, depositMinor: state.profile?.depositMinor ?? 0 },
+  };
 }

@@ -14,7 +14,14 @@ export function openHold(state: CardState, key: string): Hold | undefined {
   return state.holds?.[key];
 }
 
-export function decidePreAuthorization(state: CardState, key: string, amountMinor: number, currency: string, nowMs: number, program: ProgramConfig): CardDecision {
+export function decidePreAuthorization(
+  state: CardState,
+  key: string,
+  amountMinor: number,
+  currency: string,
+  nowMs: number,
+  program: ProgramConfig,
+): CardDecision {
   const spendingDecline = declineForSpending(state, nowMs);
   if (spendingDecline) return spendingDecline;
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
@@ -29,7 +36,14 @@ export function decidePreAuthorization(state: CardState, key: string, amountMino
 }
 
 /** Adds to an open hold; the hold's expiry restarts from now. */
-export function decideIncremental(state: CardState, key: string, amountMinor: number, currency: string, nowMs: number, program: ProgramConfig): CardDecision {
+export function decideIncremental(
+  state: CardState,
+  key: string,
+  amountMinor: number,
+  currency: string,
+  nowMs: number,
+  program: ProgramConfig,
+): CardDecision {
   const spendingDecline = declineForSpending(state, nowMs);
   if (spendingDecline) return spendingDecline;
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
@@ -46,7 +60,14 @@ export function decideIncremental(state: CardState, key: string, amountMinor: nu
  * the merchant delivered against a hold that was approved (a card frozen since still pays it),
  * but an expired hold can no longer be completed.
  */
-export function decideCompletion(state: CardState, key: string, amountMinor: number, currency: string, nowMs: number, program: ProgramConfig): CardDecision {
+export function decideCompletion(
+  state: CardState,
+  key: string,
+  amountMinor: number,
+  currency: string,
+  nowMs: number,
+  program: ProgramConfig,
+): CardDecision {
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
   const hold = openHold(state, key);
   if (hold === undefined || hold.expiresAtMs <= nowMs) return hold_not_found;

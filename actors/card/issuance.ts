@@ -28,12 +28,22 @@ export function cardsDigest(cardIds: readonly string[]): string {
 
 /** Same issuance, whoever sent it when. */
 export function sameIssuance(a: IssuanceRecord, b: IssuanceRecord): boolean {
-  return a.program === b.program && a.currency === b.currency && a.initialBalanceMinor === b.initialBalanceMinor
-    && a.depositMinor === b.depositMinor && a.expiresAtMs === b.expiresAtMs && a.count === b.count && a.cardsDigest === b.cardsDigest;
+  return (
+    a.program === b.program &&
+    a.currency === b.currency &&
+    a.initialBalanceMinor === b.initialBalanceMinor &&
+    a.depositMinor === b.depositMinor &&
+    a.expiresAtMs === b.expiresAtMs &&
+    a.count === b.count &&
+    a.cardsDigest === b.cardsDigest
+  );
 }
 
 export class IssuanceRecords {
-  constructor(private readonly persistence: Persistence, private readonly shard_count: number) {}
+  constructor(
+    private readonly persistence: Persistence,
+    private readonly shard_count: number,
+  ) {}
 
   async load(issuanceId: string): Promise<IssuanceRecord | undefined> {
     const record = await this.persistence.loadEntity(shardOf(issuanceId, this.shard_count), { kind: 'issuance', id: issuanceId });
@@ -43,9 +53,13 @@ export class IssuanceRecords {
   /** Writes the record if absent; an existing different record is ALREADY_EXISTS. */
   write(record: IssuanceRecord, reply: (outcome: Outcome<IssuanceRecord>) => void): void {
     const audit = {
-      type: 'operator_action', action: 'cards_bulk_issued', subject: record.issuance,
+      type: 'operator_action',
+      action: 'cards_bulk_issued',
+      subject: record.issuance,
       detail: JSON.stringify({ program: record.program, count: record.count, currency: record.currency }),
-      operator: record.operator, reason: '', at: record.at,
+      operator: record.operator,
+      reason: '',
+      at: record.at,
     };
     const submitted = this.persistence.submit({
       shard: shardOf(record.issuance, this.shard_count),
@@ -67,10 +81,17 @@ export class IssuanceRecords {
           return;
         }
         // Written by an earlier attempt (or a concurrent one): the same issuance is fine.
-        this.load(record.issuance).then((existing) => {
-          if (existing !== undefined && sameIssuance(existing, record)) reply({ ok: true, value: existing });
-          else reply({ ok: false, error: alreadyExists('issuance id already used for other cards or parameters', { issuance: record.issuance }) });
-        }, (error: unknown) => reply({ ok: false, error: unavailable('could not read the issuance record', { cause: String(error) }) }));
+        this.load(record.issuance).then(
+          (existing) => {
+            if (existing !== undefined && sameIssuance(existing, record)) reply({ ok: true, value: existing });
+            else
+              reply({
+                ok: false,
+                error: alreadyExists('issuance id already used for other cards or parameters', { issuance: record.issuance }),
+              });
+          },
+          (error: unknown) => reply({ ok: false, error: unavailable('could not read the issuance record', { cause: String(error) }) }),
+        );
       },
     });
     if (!submitted) reply({ ok: false, error: resourceExhausted('commit queue full') });

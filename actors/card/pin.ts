@@ -29,12 +29,17 @@ const no_change: PinCheck = Object.freeze({});
 export function checkPin(state: CardState, program: ProgramConfig, presentedHash: string | undefined): PinCheck {
   if (!program.pinRequired) return no_change;
   const profile = state.profile;
-  if (profile === undefined || profile.pinHash === '') return { decline: { kind: 'declined', reason: 'pin_required', rule: 'pin_not_set' } };
+  if (profile === undefined || profile.pinHash === '')
+    return { decline: { kind: 'declined', reason: 'pin_required', rule: 'pin_not_set' } };
   if (profile.pinFailures >= program.pinAttemptsMax) return { decline: { kind: 'declined', reason: 'pin_locked', rule: 'pin_attempts' } };
   if (presentedHash === undefined) return { decline: { kind: 'declined', reason: 'pin_required', rule: 'pin' } };
   if (!hashesEqual(presentedHash, profile.pinHash)) {
     const failuresAfter = profile.pinFailures + 1;
-    return { decline: { kind: 'declined', reason: 'pin_invalid', rule: 'pin' }, failuresAfter, locked: failuresAfter >= program.pinAttemptsMax };
+    return {
+      decline: { kind: 'declined', reason: 'pin_invalid', rule: 'pin' },
+      failuresAfter,
+      locked: failuresAfter >= program.pinAttemptsMax,
+    };
   }
   return profile.pinFailures > 0 ? { failuresAfter: 0 } : no_change;
 }
@@ -51,16 +56,26 @@ export type PinEvent = 'set' | 'changed' | 'unlocked';
  * and counts as a wrong attempt is NOT done here: changing is an issuer-app action, not a till);
  * an operator reset replaces it without the old one and clears the lock.
  */
-export function decideSetPin(state: CardState | undefined, newHash: string, oldHash: string | undefined, reset: boolean): { decision: CardDecision; event?: PinEvent } {
+export function decideSetPin(
+  state: CardState | undefined,
+  newHash: string,
+  oldHash: string | undefined,
+  reset: boolean,
+): { decision: CardDecision; event?: PinEvent } {
   if (state === undefined) return { decision: { kind: 'rejected', code: 'not_found', message: 'card not found' } };
-  if (state.status === 'closed' || state.status === 'replaced') return { decision: { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card takes no PIN` } };
+  if (state.status === 'closed' || state.status === 'replaced')
+    return { decision: { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card takes no PIN` } };
   const base: CardProfile = state.profile ?? { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance: '' };
   let event: PinEvent = 'set';
   if (base.pinHash !== '' && !reset) {
-    if (oldHash === undefined || !hashesEqual(oldHash, base.pinHash)) return { decision: { kind: 'rejected', code: 'permission_denied', message: 'the current PIN is wrong or missing' } };
+    if (oldHash === undefined || !hashesEqual(oldHash, base.pinHash))
+      return { decision: { kind: 'rejected', code: 'permission_denied', message: 'the current PIN is wrong or missing' } };
     event = 'changed';
   } else if (base.pinHash !== '') {
     event = base.pinFailures > 0 ? 'unlocked' : 'changed';
   }
-  return { decision: { kind: 'approved', event: { type: 'profile_changed', profile: { ...base, pinHash: newHash, pinFailures: 0 } } }, event };
+  return {
+    decision: { kind: 'approved', event: { type: 'profile_changed', profile: { ...base, pinHash: newHash, pinFailures: 0 } } },
+    event,
+  };
 }

@@ -7,7 +7,15 @@
 // Cards whose program has no rules never come here (see CardBehavior.handleMoney).
 
 import { addMinor } from '../money';
-import { afterProgram, checkProgramGate, checkProgramVelocity, empty_program_state, loyaltyFor, type ProgramRequest, type ProgramRules } from '../rules/program';
+import {
+  afterProgram,
+  checkProgramGate,
+  checkProgramVelocity,
+  empty_program_state,
+  loyaltyFor,
+  type ProgramRequest,
+  type ProgramRules,
+} from '../rules/program';
 import { redeemPoints } from '../rules/loyalty';
 import type { RuleLine } from '../rules/products';
 import type { ReviewEntry } from '../rules/review-queue';
@@ -17,7 +25,12 @@ import { decide, type CardDecision, type CardRulesState, type CardState, type De
 export type { CardRulesState } from './rules';
 import type { ProgramFigures, ReceiptLine } from './transaction';
 
-export const empty_card_rules_state: CardRulesState = Object.freeze({ program: empty_program_state, points: 0, reviews: Object.freeze([]), reviews_dropped: 0 });
+export const empty_card_rules_state: CardRulesState = Object.freeze({
+  program: empty_program_state,
+  points: 0,
+  reviews: Object.freeze([]),
+  reviews_dropped: 0,
+});
 
 /**
  * Open reviews kept per card: the card state is rewritten on every purchase, so the queue is
@@ -76,14 +89,29 @@ function ruleLines(input: RuledPurchaseInput): { lines: RuleLine[]; amounts: num
   if (input.lines === undefined || input.lines.length === 0) {
     return { lines: [{ code: '', group: '', qty_milli: 0, unit_minor: 0, amount_minor: input.amountMinor }], amounts: [input.amountMinor] };
   }
-  const lines = input.lines.map((line) => ({ code: line.code, group: line.group, qty_milli: line.qty_milli, unit_minor: line.unit, amount_minor: line.amount }));
+  const lines = input.lines.map((line) => ({
+    code: line.code,
+    group: line.group,
+    qty_milli: line.qty_milli,
+    unit_minor: line.unit,
+    amount_minor: line.amount,
+  }));
   return { lines, amounts: lines.map((line) => line.amount_minor) };
 }
 
 export function decideRuledPurchase(state: CardState, rules: ProgramRules, input: RuledPurchaseInput): RuledPurchase {
   const current = rulesStateOf(state);
-  const request: ProgramRequest = { atMs: input.atMs, amount_minor: input.amountMinor, merchantId: input.merchantId, terminalId: input.terminalId };
-  const declined = (decision: CardDecision, reason: string): RuledPurchase => ({ decision, base: afterRuleDecline(state, rules, request, reason), debitMinor: 0 });
+  const request: ProgramRequest = {
+    atMs: input.atMs,
+    amount_minor: input.amountMinor,
+    merchantId: input.merchantId,
+    terminalId: input.terminalId,
+  };
+  const declined = (decision: CardDecision, reason: string): RuledPurchase => ({
+    decision,
+    base: afterRuleDecline(state, rules, request, reason),
+    debitMinor: 0,
+  });
 
   const gate = checkProgramGate(rules, current.program, request);
   if (gate.kind === 'decline') return declined(ruleDecline(gate), gate.reason);
@@ -91,20 +119,26 @@ export function decideRuledPurchase(state: CardState, rules: ProgramRules, input
   const { lines, amounts } = ruleLines(input);
   const loyalty = loyaltyFor(rules, input.merchantId, lines, amounts);
   const dueMinor = input.amountMinor - loyalty.discount_minor;
-  const redemption = input.redeemPoints > 0
-    ? redeemPoints(rules.loyalty ?? { minor_per_unit: 0, points_per_unit: 0 }, current.points, input.redeemPoints, dueMinor)
-    : { ok: true as const, points: 0, value_minor: 0 };
-  if (!redemption.ok) return declined(ruleDecline({ kind: 'decline', reason: 'points_insufficient', rule: redemption.rule }), 'points_insufficient');
+  const redemption =
+    input.redeemPoints > 0
+      ? redeemPoints(rules.loyalty ?? { minor_per_unit: 0, points_per_unit: 0 }, current.points, input.redeemPoints, dueMinor)
+      : { ok: true as const, points: 0, value_minor: 0 };
+  if (!redemption.ok)
+    return declined(ruleDecline({ kind: 'decline', reason: 'points_insufficient', rule: redemption.rule }), 'points_insufficient');
   const debitMinor = dueMinor - redemption.value_minor;
 
   const balance = decide(state, { type: 'purchase', amountMinor: debitMinor, currency: input.currency, nowMs: input.atMs });
-  if (balance.kind !== 'approved') return balance.kind === 'declined' ? declined(balance, balance.reason) : { decision: balance, base: state, debitMinor: 0 };
+  if (balance.kind !== 'approved')
+    return balance.kind === 'declined' ? declined(balance, balance.reason) : { decision: balance, base: state, debitMinor: 0 };
 
   const velocity = checkProgramVelocity(rules, current.program, request);
   if (velocity.kind === 'decline') return declined(ruleDecline(velocity), velocity.reason);
 
   const flags = gate.flags;
-  const review = flags.length === 0 ? undefined : { id: input.transactionId, card: state.cardId, amount_minor: input.amountMinor, flags, at_ms: input.atMs };
+  const review =
+    flags.length === 0
+      ? undefined
+      : { id: input.transactionId, card: state.cardId, amount_minor: input.amountMinor, flags, at_ms: input.atMs };
   const after: CardRulesState = {
     program: afterProgram(rules, current.program, request, { approved: true }),
     points: addMinor(current.points, loyalty.points_earned - redemption.points),
@@ -122,7 +156,9 @@ function enqueue(current: CardRulesState, entry: ReviewEntry | undefined): Pick<
   if (entry === undefined) return { reviews: current.reviews, reviews_dropped: current.reviews_dropped };
   const reviews = [...current.reviews, entry];
   const over = reviews.length - card_reviews_max;
-  return over > 0 ? { reviews: reviews.slice(over), reviews_dropped: current.reviews_dropped + over } : { reviews, reviews_dropped: current.reviews_dropped };
+  return over > 0
+    ? { reviews: reviews.slice(over), reviews_dropped: current.reviews_dropped + over }
+    : { reviews, reviews_dropped: current.reviews_dropped };
 }
 
 /**

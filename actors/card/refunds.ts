@@ -18,12 +18,20 @@ export const empty_refund_ledger: RefundLedger = Object.freeze({ refundedMinor: 
 /** Dead cards take no money; a blocked, frozen or lost card still gets its goods' money back. */
 const refund_refused_statuses: ReadonlySet<string> = new Set(['closed', 'replaced']);
 
-export function decideRefund(state: CardState, amountMinor: number, currency: string, originalMinor: number, ledger: RefundLedger): CardDecision {
+export function decideRefund(
+  state: CardState,
+  amountMinor: number,
+  currency: string,
+  originalMinor: number,
+  ledger: RefundLedger,
+): CardDecision {
   if (refund_refused_statuses.has(state.status)) return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
   if (ledger.reversed) return { kind: 'declined', reason: 'original_not_refundable', rule: 'reversed' };
-  if (ledger.refundedMinor + amountMinor > originalMinor) return { kind: 'declined', reason: 'refund_exceeds_original', rule: 'refund_total' };
-  if (state.balanceMinor + amountMinor > amount_abs_max_minor) return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' };
+  if (ledger.refundedMinor + amountMinor > originalMinor)
+    return { kind: 'declined', reason: 'refund_exceeds_original', rule: 'refund_total' };
+  if (state.balanceMinor + amountMinor > amount_abs_max_minor)
+    return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' };
   return { kind: 'approved', event: { type: 'credited', amountMinor } };
 }
 

@@ -94,9 +94,23 @@ export type DeclineReason =
   | 'settlement_exceeds_debt';
 
 export type CardCommand =
-  | { readonly type: 'issue'; readonly cardId: string; readonly currency: string; readonly initialBalanceMinor: number; readonly programId: string; readonly nowMs: number; readonly profile?: CardProfile }
+  | {
+      readonly type: 'issue';
+      readonly cardId: string;
+      readonly currency: string;
+      readonly initialBalanceMinor: number;
+      readonly programId: string;
+      readonly nowMs: number;
+      readonly profile?: CardProfile;
+    }
   | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string; readonly nowMs?: number | undefined }
-  | { readonly type: 'top_up'; readonly amountMinor: number; readonly currency: string; readonly maxBalanceMinor?: number; readonly maxTopUpMinor?: number }
+  | {
+      readonly type: 'top_up';
+      readonly amountMinor: number;
+      readonly currency: string;
+      readonly maxBalanceMinor?: number;
+      readonly maxTopUpMinor?: number;
+    }
   | { readonly type: 'set_auto_reload'; readonly autoReload: AutoReload | undefined }
   | { readonly type: 'set_tab_limit'; readonly limitMinor: number }
   | { readonly type: 'settle_tab'; readonly amountMinor: number; readonly currency: string }
@@ -170,7 +184,8 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       }
       // Issue 4: a closed (cashed-out) or replaced card is dead; money given back to it would be
       // stranded. The reversal is declined and the purchase stands (its money left with the card's payout).
-      if (state.status === 'closed' || state.status === 'replaced') return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
+      if (state.status === 'closed' || state.status === 'replaced')
+        return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
       return { kind: 'approved', event: { type: 'credited', amountMinor: command.amountMinor } };
     case 'set_status':
       if (state.status === command.status) return { kind: 'unchanged' };
@@ -180,7 +195,8 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
 
 function decideIssue(state: CardState | undefined, command: Extract<CardCommand, { type: 'issue' }>): CardDecision {
   if (state !== undefined) {
-    const same = state.currency === command.currency && state.programId === command.programId && sameProfile(state.profile, command.profile);
+    const same =
+      state.currency === command.currency && state.programId === command.programId && sameProfile(state.profile, command.profile);
     return same
       ? { kind: 'unchanged' }
       : { kind: 'rejected', code: 'already_exists', message: 'card exists with different currency or program' };
@@ -207,8 +223,12 @@ function decideIssue(state: CardState | undefined, command: Extract<CardCommand,
 /** Issuing again is the same request when the fields given at issue are the same (PIN aside: it may have changed). */
 function sameProfile(existing: CardProfile | undefined, requested: CardProfile | undefined): boolean {
   if (existing === undefined || requested === undefined) return existing === requested;
-  return existing.named === requested.named && existing.depositMinor === requested.depositMinor
-    && existing.expiresAtMs === requested.expiresAtMs && existing.issuance === requested.issuance;
+  return (
+    existing.named === requested.named &&
+    existing.depositMinor === requested.depositMinor &&
+    existing.expiresAtMs === requested.expiresAtMs &&
+    existing.issuance === requested.issuance
+  );
 }
 
 /** True when the card has an expiry date and `nowMs` is at or past it. */
@@ -235,7 +255,8 @@ function decidePurchase(state: CardState, amountMinor: number, currency: string,
 
 /** Stores or removes a card's auto-reload mandate (profile change; v1 cards get a default profile). */
 function decideAutoReload(state: CardState, autoReload: AutoReload | undefined): CardDecision {
-  if (state.status === 'closed' || state.status === 'replaced') return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card takes no mandate` };
+  if (state.status === 'closed' || state.status === 'replaced')
+    return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card takes no mandate` };
   const base: CardProfile = state.profile ?? { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance: '' };
   const profile: CardProfile = { ...base };
   if (autoReload === undefined) delete (profile as { autoReload?: AutoReload }).autoReload;
@@ -246,9 +267,11 @@ function decideAutoReload(state: CardState, autoReload: AutoReload | undefined):
 /** Opens, changes or (0) closes a named card's tab; never below what the card owes now. */
 function decideTabLimit(state: CardState, limitMinor: number): CardDecision {
   if (state.profile?.named !== true) return { kind: 'rejected', code: 'failed_precondition', message: 'only named cards can spend on tab' };
-  if (state.status === 'closed' || state.status === 'replaced') return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card has no tab` };
+  if (state.status === 'closed' || state.status === 'replaced')
+    return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card has no tab` };
   if (!isBoundedAmount(limitMinor) || limitMinor < 0) return { kind: 'rejected', code: 'invalid_argument', message: 'limit out of range' };
-  if (state.balanceMinor - state.heldMinor + limitMinor < 0) return { kind: 'rejected', code: 'failed_precondition', message: 'the card owes more than the new limit: settle first' };
+  if (state.balanceMinor - state.heldMinor + limitMinor < 0)
+    return { kind: 'rejected', code: 'failed_precondition', message: 'the card owes more than the new limit: settle first' };
   const profile: CardProfile = { ...state.profile };
   if (limitMinor === 0) delete (profile as { tabLimitMinor?: number }).tabLimitMinor;
   else (profile as { tabLimitMinor?: number }).tabLimitMinor = limitMinor;
@@ -257,7 +280,8 @@ function decideTabLimit(state: CardState, limitMinor: number): CardDecision {
 
 /** A settlement pays what the tab owes, never more (it is not a top-up). */
 function decideSettlement(state: CardState, amountMinor: number, currency: string): CardDecision {
-  if (state.status === 'closed' || state.status === 'replaced') return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
+  if (state.status === 'closed' || state.status === 'replaced')
+    return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
   if (amountMinor > -state.balanceMinor) return { kind: 'declined', reason: 'settlement_exceeds_debt', rule: 'tab_debt' };
   return { kind: 'approved', event: { type: 'credited', amountMinor } };
@@ -267,12 +291,20 @@ function decideSettlement(state: CardState, amountMinor: number, currency: strin
  * Stored-value limits of the card's program (0 = none): the largest single top-up, and the
  * largest balance the card may hold after it (regulation of prepaid instruments).
  */
-function decideTopUp(state: CardState, amountMinor: number, currency: string, maxBalanceMinor: number, maxTopUpMinor: number): CardDecision {
+function decideTopUp(
+  state: CardState,
+  amountMinor: number,
+  currency: string,
+  maxBalanceMinor: number,
+  maxTopUpMinor: number,
+): CardDecision {
   const statusDecline = declineForStatus(state.status);
   if (statusDecline) return statusDecline;
   if (currency !== state.currency) return { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' };
-  if (maxTopUpMinor > 0 && amountMinor > maxTopUpMinor) return { kind: 'declined', reason: 'top_up_limit_exceeded', rule: 'program_max_top_up' };
-  if (maxBalanceMinor > 0 && state.balanceMinor + amountMinor > maxBalanceMinor) return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'program_max_balance' };
+  if (maxTopUpMinor > 0 && amountMinor > maxTopUpMinor)
+    return { kind: 'declined', reason: 'top_up_limit_exceeded', rule: 'program_max_top_up' };
+  if (maxBalanceMinor > 0 && state.balanceMinor + amountMinor > maxBalanceMinor)
+    return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'program_max_balance' };
   if (state.balanceMinor + amountMinor > amount_abs_max_minor) {
     return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' };
   }
@@ -310,16 +342,25 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
 
 /** A replaced or cashed-out card keeps nothing: balance and deposit left it, and it is dead. */
 function applyClosing(state: CardState, event: Extract<CardEvent, { type: 'replaced' | 'cashed_out' }>): CardState {
-  if (event.balanceMinor !== state.balanceMinor || state.heldMinor !== 0) throw new Error(`assertion: ${event.type} of a card whose balance or holds changed`);
-  const profile = state.profile === undefined ? undefined : {
-    ...state.profile, depositMinor: 0, ...(event.type === 'replaced' ? { replacedBy: event.replacementId } : {}),
-  };
+  if (event.balanceMinor !== state.balanceMinor || state.heldMinor !== 0)
+    throw new Error(`assertion: ${event.type} of a card whose balance or holds changed`);
+  const profile =
+    state.profile === undefined
+      ? undefined
+      : {
+          ...state.profile,
+          depositMinor: 0,
+          ...(event.type === 'replaced' ? { replacedBy: event.replacementId } : {}),
+        };
   const next: CardState = { ...state, status: event.type === 'replaced' ? 'replaced' : 'closed', balanceMinor: 0, heldMinor: 0 };
   if (profile !== undefined) return { ...next, profile };
   return next;
 }
 
-function applyHold(state: CardState, event: Extract<CardEvent, { type: 'hold_placed' | 'hold_increased' | 'hold_completed' | 'hold_released' }>): CardState {
+function applyHold(
+  state: CardState,
+  event: Extract<CardEvent, { type: 'hold_placed' | 'hold_increased' | 'hold_completed' | 'hold_released' }>,
+): CardState {
   const holds: Record<string, Hold> = { ...state.holds };
   const existing = holds[event.key];
   let heldMinor = state.heldMinor;
@@ -331,14 +372,17 @@ function applyHold(state: CardState, event: Extract<CardEvent, { type: 'hold_pla
   } else {
     if (existing === undefined) throw new Error(`assertion: ${event.type} on a hold that is not open`);
     const releasedMinor = event.type === 'hold_completed' ? event.releasedMinor : event.amountMinor;
-    if (releasedMinor !== existing.amountMinor) throw new Error(`assertion: ${event.type} releases ${releasedMinor} of a hold of ${existing.amountMinor}`);
+    if (releasedMinor !== existing.amountMinor)
+      throw new Error(`assertion: ${event.type} releases ${releasedMinor} of a hold of ${existing.amountMinor}`);
     delete holds[event.key];
     heldMinor = addMinor(heldMinor, -releasedMinor);
     if (event.type === 'hold_completed') balanceMinor = addMinor(balanceMinor, -event.debitedMinor);
   }
-  if (!isBoundedAmount(balanceMinor) || heldMinor < 0) throw new RangeError(`assertion: balance ${balanceMinor} / held ${heldMinor} out of bounds`);
+  if (!isBoundedAmount(balanceMinor) || heldMinor < 0)
+    throw new RangeError(`assertion: balance ${balanceMinor} / held ${heldMinor} out of bounds`);
   const next: CardState = { ...state, balanceMinor, heldMinor, holds };
-  if (event.type === 'hold_completed' && state.profile !== undefined) (next as { spentMinor?: number }).spentMinor = addMinor(state.spentMinor ?? 0, event.debitedMinor);
+  if (event.type === 'hold_completed' && state.profile !== undefined)
+    (next as { spentMinor?: number }).spentMinor = addMinor(state.spentMinor ?? 0, event.debitedMinor);
   if (Object.keys(holds).length === 0) delete (next as { holds?: unknown }).holds;
   return next;
 }

@@ -3,7 +3,8 @@
 
 import type { DeclineReason } from './rules';
 
-export type MoneyKind = 'purchase' | 'top_up' | 'reverse' | 'refund' | 'cash_out' | 'transfer_out' | 'transfer_in' | 'tab_settlement' | HoldKind;
+export type MoneyKind =
+  'purchase' | 'top_up' | 'reverse' | 'refund' | 'cash_out' | 'transfer_out' | 'transfer_in' | 'tab_settlement' | HoldKind;
 /** Issue 4: kinds that place, change or release a hold (documented in docs/OUTBOX.md). */
 export type HoldKind = 'pre_authorization' | 'incremental' | 'completion' | 'void' | 'hold_expiry';
 export type ReverseOutcome = 'reversed' | 'already_reversed' | 'nothing_to_reverse';
@@ -153,9 +154,14 @@ export interface StoredTransaction {
 
 /** Optional fields a document of an issue-4 kind carries (docs/OUTBOX.md). */
 export type DocumentExtras = Partial<HoldFields> & {
-  readonly deposit_delta?: number; readonly payout?: number; readonly account_balance_after?: number;
+  readonly deposit_delta?: number;
+  readonly payout?: number;
+  readonly account_balance_after?: number;
   /** Issue 5: purchases under program rules. */
-  readonly discount?: number; readonly points_earned?: number; readonly points_redeemed?: number; readonly flags?: readonly string[];
+  readonly discount?: number;
+  readonly points_earned?: number;
+  readonly points_redeemed?: number;
+  readonly flags?: readonly string[];
 };
 
 /** The optional fields of a document about a hold (see StoredTransaction). */
@@ -173,7 +179,13 @@ export interface RecordContext {
   readonly programId: string;
 }
 
-export function storedTransaction(request: MoneyRequest, context: RecordContext, result: TxnResult, fingerprint = request.fingerprint, hold?: DocumentExtras): StoredTransaction {
+export function storedTransaction(
+  request: MoneyRequest,
+  context: RecordContext,
+  result: TxnResult,
+  fingerprint = request.fingerprint,
+  hold?: DocumentExtras,
+): StoredTransaction {
   const stored: StoredTransaction = {
     type: 'transaction',
     f: fingerprint,
@@ -227,7 +239,9 @@ export function decodeRecord(value: string): IdempotencyRecord {
     balanceAfterMinor: stored.balance_after,
     atMs: stored.at,
     ...(stored.reverse !== '' ? { reverse: stored.reverse } : {}),
-    ...(stored.hold_amount !== undefined ? { holdMinor: stored.hold_amount, holdExpiresAtMs: stored.hold_expires_at ?? 0, ledgerAfterMinor: stored.ledger_after ?? 0 } : {}),
+    ...(stored.hold_amount !== undefined
+      ? { holdMinor: stored.hold_amount, holdExpiresAtMs: stored.hold_expires_at ?? 0, ledgerAfterMinor: stored.ledger_after ?? 0 }
+      : {}),
     ...(stored.spent_after !== undefined ? { spentMinor: stored.spent_after } : {}),
     ...(stored.account_balance_after !== undefined ? { ledgerAfterMinor: stored.account_balance_after } : {}),
     ...programFiguresOf(stored),
@@ -246,7 +260,10 @@ function programFiguresOf(stored: StoredTransaction): { program?: ProgramFigures
   if (stored.points_earned === undefined || (stored as { fleet?: string }).fleet !== undefined) return {};
   return {
     program: {
-      discountMinor: stored.discount ?? 0, pointsEarned: stored.points_earned, pointsRedeemed: stored.points_redeemed ?? 0, flags: stored.flags ?? [],
+      discountMinor: stored.discount ?? 0,
+      pointsEarned: stored.points_earned,
+      pointsRedeemed: stored.points_redeemed ?? 0,
+      flags: stored.flags ?? [],
     },
   };
 }

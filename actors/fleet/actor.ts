@@ -12,11 +12,31 @@ import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhaust
 import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } from '../runtime/persistence';
-import { answerFromRecord, encodeRecord, storedTransaction, tombstone_fingerprint, type IdempotencyRecord, type MoneyRequest, type ReverseOutcome, type TxnAnswer, type TxnResult } from '../card/transaction';
+import {
+  answerFromRecord,
+  encodeRecord,
+  storedTransaction,
+  tombstone_fingerprint,
+  type IdempotencyRecord,
+  type MoneyRequest,
+  type ReverseOutcome,
+  type TxnAnswer,
+  type TxnResult,
+} from '../card/transaction';
 import type { DeclineReason } from '../card/rules';
 import { odometerSubject } from '../rules/prompts';
 import { empty_review_queue, enqueueReview, resolveReview, type ReviewQueue } from '../rules/review-queue';
-import { decideFleetAdmin, decideFleetCard, decideFleetPurchase, reverseFleetPurchase, type FleetAccountState, type FleetAdminCommand, type FleetCardCommand, type FleetCardState, type VehicleState } from './rules';
+import {
+  decideFleetAdmin,
+  decideFleetCard,
+  decideFleetPurchase,
+  reverseFleetPurchase,
+  type FleetAccountState,
+  type FleetAdminCommand,
+  type FleetCardCommand,
+  type FleetCardState,
+  type VehicleState,
+} from './rules';
 import { decodeFleetRecord, fleetStoredTransaction, isFleetTxnResult, type FleetMoneyRequest, type FleetTxnResult } from './transaction';
 
 type Reply<T> = (outcome: Outcome<T>) => void;
@@ -33,13 +53,39 @@ export interface FleetCardAnswer {
 }
 
 export type FleetMessage =
-  | { readonly type: 'money'; readonly request: FleetMoneyRequest; readonly merchantId: string; readonly reply: Reply<TxnAnswer>; readonly attempt: number }
-  | { readonly type: 'account'; readonly command: FleetAdminCommand; readonly operatorId: string; readonly reply: Reply<FleetAccountAnswer>; readonly attempt: number }
-  | { readonly type: 'card'; readonly cardId: string; readonly command: FleetCardCommand; readonly operatorId: string; readonly reply: Reply<FleetCardAnswer>; readonly attempt: number }
+  | {
+      readonly type: 'money';
+      readonly request: FleetMoneyRequest;
+      readonly merchantId: string;
+      readonly reply: Reply<TxnAnswer>;
+      readonly attempt: number;
+    }
+  | {
+      readonly type: 'account';
+      readonly command: FleetAdminCommand;
+      readonly operatorId: string;
+      readonly reply: Reply<FleetAccountAnswer>;
+      readonly attempt: number;
+    }
+  | {
+      readonly type: 'card';
+      readonly cardId: string;
+      readonly command: FleetCardCommand;
+      readonly operatorId: string;
+      readonly reply: Reply<FleetCardAnswer>;
+      readonly attempt: number;
+    }
   | { readonly type: 'get_account'; readonly reply: Reply<FleetAccountState>; readonly attempt: number }
   | { readonly type: 'get_card'; readonly cardId: string; readonly reply: Reply<FleetCardAnswer>; readonly attempt: number }
   | { readonly type: 'list_review'; readonly reply: Reply<{ queue: ReviewQueue; currency: string }>; readonly attempt: number }
-  | { readonly type: 'resolve_review'; readonly transactionId: string; readonly operatorId: string; readonly note: string; readonly reply: Reply<ReviewQueue>; readonly attempt: number };
+  | {
+      readonly type: 'resolve_review';
+      readonly transactionId: string;
+      readonly operatorId: string;
+      readonly note: string;
+      readonly reply: Reply<ReviewQueue>;
+      readonly attempt: number;
+    };
 
 export interface FleetActorContext {
   readonly persistence: Persistence;
@@ -73,7 +119,11 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
   /** Originals with a reversal decided but not yet committed by this actor. */
   private readonly reversalsInFlight = new Set<string>();
 
-  constructor(readonly fleetId: string, private readonly shard: number, private readonly context: FleetActorContext) {}
+  constructor(
+    readonly fleetId: string,
+    private readonly shard: number,
+    private readonly context: FleetActorContext,
+  ) {}
 
   get quiescent(): boolean {
     return this.uncommitted === 0;
@@ -129,8 +179,10 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
         this.review = await this.load<ReviewQueue>({ kind: 'review', id: this.fleetId });
         this.loaded = true;
       }
-      if (card !== undefined && !this.cards.has(card)) this.remember(this.cards, card, await this.load<FleetCardState>({ kind: 'fleet_card', id: card }));
-      if (vehicle !== undefined && !this.vehicles.has(vehicle)) this.remember(this.vehicles, vehicle, await this.load<VehicleState>({ kind: 'vehicle', id: vehicle }));
+      if (card !== undefined && !this.cards.has(card))
+        this.remember(this.cards, card, await this.load<FleetCardState>({ kind: 'fleet_card', id: card }));
+      if (vehicle !== undefined && !this.vehicles.has(vehicle))
+        this.remember(this.vehicles, vehicle, await this.load<VehicleState>({ kind: 'vehicle', id: vehicle }));
       // A commit that failed while we awaited a read invalidated everything: read again.
       if (this.loaded && (card === undefined || this.cards.has(card)) && (vehicle === undefined || this.vehicles.has(vehicle))) return;
     }
@@ -161,12 +213,15 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
         this.handleCard(message);
         return;
       case 'get_account':
-        if (this.account.durable === undefined) message.reply({ ok: false, error: notFound('fleet account not found', { fleetId: this.fleetId }) });
+        if (this.account.durable === undefined)
+          message.reply({ ok: false, error: notFound('fleet account not found', { fleetId: this.fleetId }) });
         else message.reply({ ok: true, value: this.account.durable });
         return;
       case 'list_review':
-        if (this.account.durable === undefined) message.reply({ ok: false, error: notFound('fleet account not found', { fleetId: this.fleetId }) });
-        else message.reply({ ok: true, value: { queue: this.review.durable ?? empty_review_queue, currency: this.account.durable.currency } });
+        if (this.account.durable === undefined)
+          message.reply({ ok: false, error: notFound('fleet account not found', { fleetId: this.fleetId }) });
+        else
+          message.reply({ ok: true, value: { queue: this.review.durable ?? empty_review_queue, currency: this.account.durable.currency } });
         return;
       case 'resolve_review':
         this.handleResolve(message);
@@ -174,7 +229,8 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       case 'get_card': {
         const card = this.cards.get(message.cardId)?.durable;
         const account = this.account.durable;
-        if (card === undefined || account === undefined) message.reply({ ok: false, error: notFound('fleet card not found', { cardId: message.cardId }) });
+        if (card === undefined || account === undefined)
+          message.reply({ ok: false, error: notFound('fleet card not found', { cardId: message.cardId }) });
         else message.reply({ ok: true, value: { state: card, account, alreadyExisted: true } });
         return;
       }
@@ -216,8 +272,13 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
     const vehicleSlot = prompts.odometer_km > 0 ? this.vehicles.get(this.vehicleId(odometerSubject(prompts, request.cardId))) : undefined;
     const atMs = this.context.clock();
     const decision = decideFleetPurchase(account, cardSlot.state, vehicleSlot?.state, {
-      atMs, amountMinor: request.amountMinor, currency: request.currency, merchantId: message.merchantId, terminalId: request.terminalId,
-      lines: request.fleet.lines, prompts,
+      atMs,
+      amountMinor: request.amountMinor,
+      currency: request.currency,
+      merchantId: message.merchantId,
+      terminalId: request.terminalId,
+      lines: request.fleet.lines,
+      prompts,
     });
     const approved = decision.kind === 'approved';
     const accountAfter = approved ? decision.account : account;
@@ -246,14 +307,31 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
         vehicleId: prompts.vehicle_id,
       },
     };
-    const stored = encodeRecord(fleetStoredTransaction(request, { merchantId: message.merchantId, programId: this.fleetId }, result, approved ? decision.invoicedLinesMinor : []));
+    const stored = encodeRecord(
+      fleetStoredTransaction(
+        request,
+        { merchantId: message.merchantId, programId: this.fleetId },
+        result,
+        approved ? decision.invoicedLinesMinor : [],
+      ),
+    );
     const record: IdempotencyRecord = { f: request.fingerprint, r: result };
     const changes: SlotChange[] = [
       { slot: this.account, entity: { kind: 'fleet', id: this.fleetId }, after: approved ? decision.account : undefined },
-      { slot: cardSlot, entity: { kind: 'fleet_card', id: request.cardId }, after: decision.card !== cardSlot.state ? decision.card : undefined },
+      {
+        slot: cardSlot,
+        entity: { kind: 'fleet_card', id: request.cardId },
+        after: decision.card !== cardSlot.state ? decision.card : undefined,
+      },
     ];
     if (approved && decision.flags.length > 0) {
-      const queued = enqueueReview(this.review.state ?? empty_review_queue, { id: result.id, card: request.cardId, amount_minor: request.amountMinor, flags: decision.flags, at_ms: atMs });
+      const queued = enqueueReview(this.review.state ?? empty_review_queue, {
+        id: result.id,
+        card: request.cardId,
+        amount_minor: request.amountMinor,
+        flags: decision.flags,
+        at_ms: atMs,
+      });
       changes.push({ slot: this.review, entity: { kind: 'review', id: this.fleetId }, after: queued });
     }
     if (approved && decision.vehicle !== undefined) {
@@ -261,7 +339,9 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       changes.push({ slot: vehicleSlot as Slot<VehicleState>, entity: { kind: 'vehicle', id }, after: decision.vehicle });
     }
     this.context.idempotency.begin(request.key, request.fingerprint);
-    const submitted = this.submit(changes, { key: request.key, value: stored }, stored, (outcome) => this.settleMoney(message, record, outcome));
+    const submitted = this.submit(changes, { key: request.key, value: stored }, stored, (outcome) =>
+      this.settleMoney(message, record, outcome),
+    );
     if (!submitted) {
       this.context.idempotency.abandon(request.key);
       message.reply({ ok: false, error: resourceExhausted('commit queue full', { fleetId: this.fleetId }) });
@@ -302,7 +382,8 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       this.commitReversal(message, 'nothing_to_reverse', undefined, stored === undefined);
       return;
     }
-    const alreadyReversed = this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
+    const alreadyReversed =
+      this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
     await this.prepare(message);
     if (this.answeredByIndex(message)) return;
     this.commitReversal(message, alreadyReversed ? 'already_reversed' : 'reversed', stored.r, false);
@@ -313,7 +394,12 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
     return value === undefined ? undefined : decodeFleetRecord(value);
   }
 
-  private commitReversal(message: Extract<FleetMessage, { type: 'money' }>, outcome: ReverseOutcome, original: FleetTxnResult | undefined, tombstone: boolean): void {
+  private commitReversal(
+    message: Extract<FleetMessage, { type: 'money' }>,
+    outcome: ReverseOutcome,
+    original: FleetTxnResult | undefined,
+    tombstone: boolean,
+  ): void {
     const { request } = message;
     const account = this.account.state as FleetAccountState;
     const cardSlot = this.cards.get(request.cardId) as Slot<FleetCardState>;
@@ -321,10 +407,20 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
     const atMs = this.context.clock();
     const id = this.context.nextTransactionId();
     const reversing = outcome === 'reversed' && original !== undefined;
-    const after = reversing ? reverseFleetPurchase(account, card, { pumpMinor: original.fleet.pumpMinor, invoicedMinor: original.fleet.invoicedMinor, pointsEarned: original.fleet.pointsEarned, atMs: original.atMs }) : undefined;
+    const after = reversing
+      ? reverseFleetPurchase(account, card, {
+          pumpMinor: original.fleet.pumpMinor,
+          invoicedMinor: original.fleet.invoicedMinor,
+          pointsEarned: original.fleet.pointsEarned,
+          atMs: original.atMs,
+        })
+      : undefined;
     const accountAfter = after?.account ?? account;
     const result: FleetTxnResult = {
-      id, kind: 'reverse', outcome: 'approved', cardId: request.cardId,
+      id,
+      kind: 'reverse',
+      outcome: 'approved',
+      cardId: request.cardId,
       amountMinor: reversing ? original.amountMinor : 0,
       currency: account.currency,
       balanceAfterMinor: accountAfter.creditLimitMinor + accountAfter.balanceMinor,
@@ -334,7 +430,10 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
         fleetId: this.fleetId,
         pumpMinor: reversing ? original.fleet.pumpMinor : 0,
         invoicedMinor: reversing ? original.fleet.invoicedMinor : 0,
-        discountMinor: 0, pointsEarned: 0, pointsRedeemed: 0, flags: [],
+        discountMinor: 0,
+        pointsEarned: 0,
+        pointsRedeemed: 0,
+        flags: [],
         accountBalanceAfterMinor: accountAfter.balanceMinor,
       },
     };
@@ -343,15 +442,31 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
     if (reversing) claims.push({ kind: 'reversal', key: request.originalKey, value: id });
     if (tombstone) {
       const tombstoneResult: TxnResult = {
-        id: `${id}.t`, kind: 'purchase', outcome: 'declined', reason: 'reversed_before_authorization', rule: 'reversal',
-        cardId: request.cardId, amountMinor: 0, currency: account.currency, balanceAfterMinor: account.creditLimitMinor + account.balanceMinor, atMs,
+        id: `${id}.t`,
+        kind: 'purchase',
+        outcome: 'declined',
+        reason: 'reversed_before_authorization',
+        rule: 'reversal',
+        cardId: request.cardId,
+        amountMinor: 0,
+        currency: account.currency,
+        balanceAfterMinor: account.creditLimitMinor + account.balanceMinor,
+        atMs,
       };
       const tombstoneRequest: MoneyRequest = { ...request, kind: 'purchase', key: request.originalKey, amountMinor: 0, originalKey: '' };
-      claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord(storedTransaction(tombstoneRequest, context, tombstoneResult, tombstone_fingerprint)) });
+      claims.push({
+        kind: 'idempotency',
+        key: request.originalKey,
+        value: encodeRecord(storedTransaction(tombstoneRequest, context, tombstoneResult, tombstone_fingerprint)),
+      });
     }
     // The reversal names the purchase's driver and vehicle (no odometer: it is no new reading), so a
     // vehicle's invoice lines net out; the reversal request itself carries no prompts.
-    const prompts = { odometer_km: 0, driver_id: reversing ? original.fleet.driverId ?? '' : '', vehicle_id: reversing ? original.fleet.vehicleId ?? '' : '' };
+    const prompts = {
+      odometer_km: 0,
+      driver_id: reversing ? (original.fleet.driverId ?? '') : '',
+      vehicle_id: reversing ? (original.fleet.vehicleId ?? '') : '',
+    };
     const stored = encodeRecord(fleetStoredTransaction({ ...request, fleet: { ...request.fleet, prompts } }, context, result, []));
     const record: IdempotencyRecord = { f: request.fingerprint, r: result };
     const changes: SlotChange[] = [
@@ -359,10 +474,16 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       { slot: cardSlot, entity: { kind: 'fleet_card', id: request.cardId }, after: after?.card },
     ];
     this.context.idempotency.begin(request.key, request.fingerprint);
-    const submitted = this.submit(changes, { key: request.key, value: stored }, stored, (settled) => {
-      if (reversing) this.reversalsInFlight.delete(request.originalKey);
-      this.settleMoney(message, record, settled);
-    }, claims);
+    const submitted = this.submit(
+      changes,
+      { key: request.key, value: stored },
+      stored,
+      (settled) => {
+        if (reversing) this.reversalsInFlight.delete(request.originalKey);
+        this.settleMoney(message, record, settled);
+      },
+      claims,
+    );
     if (!submitted) {
       this.context.idempotency.abandon(request.key);
       message.reply({ ok: false, error: resourceExhausted('commit queue full', { fleetId: this.fleetId }) });
@@ -410,14 +531,32 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       return;
     }
     const after = decision.state;
-    const event = message.command.type === 'create' ? 'created' : message.command.type === 'set_limits' ? 'limits' : message.command.type === 'set_policy' ? 'policy' : 'pricing';
+    const event =
+      message.command.type === 'create'
+        ? 'created'
+        : message.command.type === 'set_limits'
+          ? 'limits'
+          : message.command.type === 'set_policy'
+            ? 'policy'
+            : 'pricing';
     const audit = JSON.stringify({
-      type: 'fleet_account_changed', fleet: this.fleetId, currency: after.currency, event, operator: message.operatorId, reason: '', at: this.context.clock(),
+      type: 'fleet_account_changed',
+      fleet: this.fleetId,
+      currency: after.currency,
+      event,
+      operator: message.operatorId,
+      reason: '',
+      at: this.context.clock(),
     });
-    const submitted = this.submit([{ slot: this.account, entity: { kind: 'fleet', id: this.fleetId }, after }], undefined, audit, (outcome) => {
-      if (outcome.status === 'committed') message.reply({ ok: true, value: { state: after, alreadyExisted: false } });
-      else this.adminFailed(message, outcome);
-    });
+    const submitted = this.submit(
+      [{ slot: this.account, entity: { kind: 'fleet', id: this.fleetId }, after }],
+      undefined,
+      audit,
+      (outcome) => {
+        if (outcome.status === 'committed') message.reply({ ok: true, value: { state: after, alreadyExisted: false } });
+        else this.adminFailed(message, outcome);
+      },
+    );
     if (!submitted) message.reply({ ok: false, error: resourceExhausted('commit queue full', { fleetId: this.fleetId }) });
   }
 
@@ -440,11 +579,39 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
     const operator = message.operatorId;
     let audit: Record<string, unknown>;
     if (message.command.type === 'issue') {
-      audit = { type: 'card_issued', card: message.cardId, program: this.fleetId, currency: acc.currency, status: after.status, amount: 0, fleet: this.fleetId, operator, reason: '', at };
+      audit = {
+        type: 'card_issued',
+        card: message.cardId,
+        program: this.fleetId,
+        currency: acc.currency,
+        status: after.status,
+        amount: 0,
+        fleet: this.fleetId,
+        operator,
+        reason: '',
+        at,
+      };
     } else if (message.command.type === 'set_status') {
-      audit = { type: 'card_status_changed', card: message.cardId, program: this.fleetId, status: after.status, previous: before?.status ?? '', operator, reason: '', at };
+      audit = {
+        type: 'card_status_changed',
+        card: message.cardId,
+        program: this.fleetId,
+        status: after.status,
+        previous: before?.status ?? '',
+        operator,
+        reason: '',
+        at,
+      };
     } else {
-      audit = { type: 'operator_action', action: 'fleet_card_limits', subject: message.cardId, detail: JSON.stringify({ limits: after.limits, groups: after.allowedGroups ?? null }), operator, reason: '', at };
+      audit = {
+        type: 'operator_action',
+        action: 'fleet_card_limits',
+        subject: message.cardId,
+        detail: JSON.stringify({ limits: after.limits, groups: after.allowedGroups ?? null }),
+        operator,
+        reason: '',
+        at,
+      };
     }
     const changes: SlotChange[] = [
       // The card is issued against the account as it is: check its version too.
@@ -470,13 +637,23 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       return;
     }
     const audit = JSON.stringify({
-      type: 'operator_action', action: 'review_resolved', subject: message.transactionId, detail: JSON.stringify({ fleet: this.fleetId, note: message.note }),
-      operator: message.operatorId, reason: '', at: this.context.clock(),
+      type: 'operator_action',
+      action: 'review_resolved',
+      subject: message.transactionId,
+      detail: JSON.stringify({ fleet: this.fleetId, note: message.note }),
+      operator: message.operatorId,
+      reason: '',
+      at: this.context.clock(),
     });
-    const submitted = this.submit([{ slot: this.review, entity: { kind: 'review', id: this.fleetId }, after }], undefined, audit, (outcome) => {
-      if (outcome.status === 'committed') message.reply({ ok: true, value: after });
-      else this.adminFailed(message, outcome);
-    });
+    const submitted = this.submit(
+      [{ slot: this.review, entity: { kind: 'review', id: this.fleetId }, after }],
+      undefined,
+      audit,
+      (outcome) => {
+        if (outcome.status === 'committed') message.reply({ ok: true, value: after });
+        else this.adminFailed(message, outcome);
+      },
+    );
     if (!submitted) message.reply({ ok: false, error: resourceExhausted('commit queue full', { fleetId: this.fleetId }) });
   }
 
@@ -488,9 +665,17 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
   // -------------------------------------------------------------------------------------------
   // Commit: one entry with every record that changed (or whose version the decision read).
 
-  private submit(changes: SlotChange[], idempotency: CommitEntry['idempotency'], outbox: string, settle: (outcome: CommitResult) => void, claims: CommitEntry['claims'] = []): boolean {
+  private submit(
+    changes: SlotChange[],
+    idempotency: CommitEntry['idempotency'],
+    outbox: string,
+    settle: (outcome: CommitResult) => void,
+    claims: CommitEntry['claims'] = [],
+  ): boolean {
     const writes: EntityWrite[] = changes.map(({ slot, entity, after }) => ({
-      entity, expectVersion: slot.version, data: after === undefined ? undefined : JSON.stringify(after),
+      entity,
+      expectVersion: slot.version,
+      data: after === undefined ? undefined : JSON.stringify(after),
     }));
     const entry: CommitEntry = {
       shard: this.shard,
@@ -521,11 +706,15 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
 
   private retellOrFail(message: FleetMessage): void {
     if (message.attempt + 1 >= this.context.conflict_attempts_max) {
-      message.reply({ ok: false, error: unavailable('fleet account state kept changing under this request; retry', { fleetId: this.fleetId }) });
+      message.reply({
+        ok: false,
+        error: unavailable('fleet account state kept changing under this request; retry', { fleetId: this.fleetId }),
+      });
       return;
     }
     const again = { ...message, attempt: message.attempt + 1 } as FleetMessage;
-    if (!this.context.retell(this.fleetId, again)) message.reply({ ok: false, error: resourceExhausted('fleet mailbox full', { fleetId: this.fleetId }) });
+    if (!this.context.retell(this.fleetId, again))
+      message.reply({ ok: false, error: resourceExhausted('fleet mailbox full', { fleetId: this.fleetId }) });
   }
 }
 

@@ -15,7 +15,15 @@ import type { BasePrice, PriceAgreements } from '../rules/pricing';
 import { priceBasket } from '../rules/pricing';
 import { checkProducts, type RuleLine } from '../rules/products';
 import { checkPrompts, no_prompts, type PromptAnswers, type PromptPolicy } from '../rules/prompts';
-import { afterProgram, checkProgramGate, checkProgramVelocity, empty_program_state, loyaltyFor, type ProgramCardState, type ProgramRules } from '../rules/program';
+import {
+  afterProgram,
+  checkProgramGate,
+  checkProgramVelocity,
+  empty_program_state,
+  loyaltyFor,
+  type ProgramCardState,
+  type ProgramRules,
+} from '../rules/program';
 import { approve_clean, decline, firstDecline, type RuleDeclineReason, type RuleVerdict } from '../rules/rule';
 import { addSpend, checkSpend, empty_counters, type SpendCounters, type SpendLimits } from '../rules/spend-limits';
 
@@ -96,7 +104,11 @@ export interface FleetDecline {
 
 export type FleetPurchaseDecision = FleetApproval | FleetDecline;
 
-function statusVerdict(account: FleetAccountState, card: FleetCardState, currency: string): RuleVerdict | { kind: 'card'; reason: FleetDeclineReason; rule: string } {
+function statusVerdict(
+  account: FleetAccountState,
+  card: FleetCardState,
+  currency: string,
+): RuleVerdict | { kind: 'card'; reason: FleetDeclineReason; rule: string } {
   if (card.status === 'blocked') return { kind: 'card', reason: 'card_blocked', rule: 'status:blocked' };
   if (card.status === 'frozen') return { kind: 'card', reason: 'card_frozen', rule: 'status:frozen' };
   if (currency !== account.currency) return { kind: 'card', reason: 'currency_mismatch', rule: 'currency' };
@@ -104,7 +116,12 @@ function statusVerdict(account: FleetAccountState, card: FleetCardState, currenc
 }
 
 /** Decides a fleet card purchase on the account, card and vehicle states; pure. */
-export function decideFleetPurchase(account: FleetAccountState, card: FleetCardState, vehicle: VehicleState | undefined, request: FleetPurchase): FleetPurchaseDecision {
+export function decideFleetPurchase(
+  account: FleetAccountState,
+  card: FleetCardState,
+  vehicle: VehicleState | undefined,
+  request: FleetPurchase,
+): FleetPurchaseDecision {
   const declined = (reason: FleetDeclineReason, rule: string): FleetDecline => {
     const program = afterProgram(account.program, card.program, programRequest(request), { approved: false, reason });
     return { kind: 'declined', reason, rule, card: program === card.program ? card : { ...card, program } };
@@ -114,9 +131,10 @@ export function decideFleetPurchase(account: FleetAccountState, card: FleetCardS
 
   const keys = periodKeys(request.atMs, account.timeZone);
   const lines = request.lines;
-  const priced = lines.length === 0
-    ? { ok: true as const, invoiced_lines_minor: [] as number[], invoiced_minor: request.amountMinor, pump_minor: request.amountMinor }
-    : priceBasket(account.pricing, account.prices, lines, request.atMs);
+  const priced =
+    lines.length === 0
+      ? { ok: true as const, invoiced_lines_minor: [] as number[], invoiced_minor: request.amountMinor, pump_minor: request.amountMinor }
+      : priceBasket(account.pricing, account.prices, lines, request.atMs);
   const loyalty = loyaltyFor(account.program, request.merchantId, lines, priced.ok ? priced.invoiced_lines_minor : []);
   const invoicedMinor = priced.ok ? priced.invoiced_minor - loyalty.discount_minor : 0;
   const verdict = firstDecline([
@@ -127,12 +145,15 @@ export function decideFleetPurchase(account: FleetAccountState, card: FleetCardS
     () => checkSpend('card', card.limits, card.spent, keys, request.amountMinor),
     () => checkSpend('fleet', account.limits, account.spent, keys, request.amountMinor),
     () => checkProgramVelocity(account.program, card.program, programRequest(request)),
-    () => (account.creditLimitMinor + account.balanceMinor < invoicedMinor ? decline('credit_limit_exceeded', 'credit:fleet') : approve_clean),
+    () =>
+      account.creditLimitMinor + account.balanceMinor < invoicedMinor ? decline('credit_limit_exceeded', 'credit:fleet') : approve_clean,
   ]);
   if (verdict.kind === 'decline') return declined(verdict.reason, verdict.rule);
   const balanceMinor = addMinor(account.balanceMinor, -invoicedMinor);
   if (!isBoundedAmount(balanceMinor)) return declined('credit_limit_exceeded', 'credit:bound');
-  const invoicedLinesMinor = priced.ok ? priced.invoiced_lines_minor.map((amount, index) => amount - (loyalty.discounts_minor[index] ?? 0)) : [];
+  const invoicedLinesMinor = priced.ok
+    ? priced.invoiced_lines_minor.map((amount, index) => amount - (loyalty.discounts_minor[index] ?? 0))
+    : [];
   return {
     kind: 'approved',
     account: {
@@ -165,9 +186,20 @@ function programRequest(request: FleetPurchase): { atMs: number; amount_minor: n
 // against the current state. `unchanged` answers an idempotent repeat without a write.
 
 export type FleetAdminCommand =
-  | { readonly type: 'create'; readonly currency: string; readonly creditLimitMinor: number; readonly timeZone: string; readonly nowMs: number }
+  | {
+      readonly type: 'create';
+      readonly currency: string;
+      readonly creditLimitMinor: number;
+      readonly timeZone: string;
+      readonly nowMs: number;
+    }
   | { readonly type: 'set_limits'; readonly creditLimitMinor: number | undefined; readonly limits: SpendLimits }
-  | { readonly type: 'set_policy'; readonly allowedGroups: readonly string[] | undefined; readonly prompts: PromptPolicy; readonly program: ProgramRules }
+  | {
+      readonly type: 'set_policy';
+      readonly allowedGroups: readonly string[] | undefined;
+      readonly prompts: PromptPolicy;
+      readonly program: ProgramRules;
+    }
   | { readonly type: 'set_pricing'; readonly pricing: PriceAgreements }
   | { readonly type: 'load_prices'; readonly prices: readonly BasePrice[]; readonly nowMs: number };
 
@@ -179,27 +211,53 @@ export type FleetCardCommand =
 export type AdminDecision<S> =
   | { readonly kind: 'changed'; readonly state: S }
   | { readonly kind: 'unchanged'; readonly state: S }
-  | { readonly kind: 'rejected'; readonly code: 'not_found' | 'already_exists' | 'invalid_argument' | 'failed_precondition'; readonly message: string };
+  | {
+      readonly kind: 'rejected';
+      readonly code: 'not_found' | 'already_exists' | 'invalid_argument' | 'failed_precondition';
+      readonly message: string;
+    };
 
-export function decideFleetAdmin(fleetId: string, state: FleetAccountState | undefined, command: FleetAdminCommand): AdminDecision<FleetAccountState> {
+export function decideFleetAdmin(
+  fleetId: string,
+  state: FleetAccountState | undefined,
+  command: FleetAdminCommand,
+): AdminDecision<FleetAccountState> {
   if (command.type === 'create') {
-    if (!isValidTimeZone(command.timeZone)) return { kind: 'rejected', code: 'invalid_argument', message: 'time_zone is not an IANA time zone' };
+    if (!isValidTimeZone(command.timeZone))
+      return { kind: 'rejected', code: 'invalid_argument', message: 'time_zone is not an IANA time zone' };
     if (state !== undefined) {
-      const same = state.currency === command.currency && state.timeZone === command.timeZone && state.creditLimitMinor === command.creditLimitMinor;
-      return same ? { kind: 'unchanged', state } : { kind: 'rejected', code: 'already_exists', message: 'fleet account exists with different fields' };
+      const same =
+        state.currency === command.currency && state.timeZone === command.timeZone && state.creditLimitMinor === command.creditLimitMinor;
+      return same
+        ? { kind: 'unchanged', state }
+        : { kind: 'rejected', code: 'already_exists', message: 'fleet account exists with different fields' };
     }
     return {
       kind: 'changed',
       state: {
-        fleetId, currency: command.currency, timeZone: command.timeZone, creditLimitMinor: command.creditLimitMinor, balanceMinor: 0,
-        limits: {}, spent: empty_counters, prompts: no_prompts, program: {}, pricing: {}, prices: [], points: 0, createdAtMs: command.nowMs,
+        fleetId,
+        currency: command.currency,
+        timeZone: command.timeZone,
+        creditLimitMinor: command.creditLimitMinor,
+        balanceMinor: 0,
+        limits: {},
+        spent: empty_counters,
+        prompts: no_prompts,
+        program: {},
+        pricing: {},
+        prices: [],
+        points: 0,
+        createdAtMs: command.nowMs,
       },
     };
   }
   if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'fleet account not found' };
   switch (command.type) {
     case 'set_limits':
-      return { kind: 'changed', state: { ...state, limits: command.limits, creditLimitMinor: command.creditLimitMinor ?? state.creditLimitMinor } };
+      return {
+        kind: 'changed',
+        state: { ...state, limits: command.limits, creditLimitMinor: command.creditLimitMinor ?? state.creditLimitMinor },
+      };
     case 'set_policy': {
       const next: FleetAccountState = { ...state, prompts: command.prompts, program: command.program };
       if (command.allowedGroups === undefined) delete (next as { allowedGroups?: readonly string[] }).allowedGroups;
@@ -223,27 +281,42 @@ export function mergePrices(current: readonly BasePrice[], added: readonly BaseP
   for (const entry of [...current, ...added]) byKey.set(`${entry.product_code}@${entry.effective_from_ms}`, entry);
   const inEffect = new Map<string, number>();
   for (const entry of byKey.values()) {
-    if (entry.effective_from_ms <= nowMs) inEffect.set(entry.product_code, Math.max(inEffect.get(entry.product_code) ?? -Infinity, entry.effective_from_ms));
+    if (entry.effective_from_ms <= nowMs)
+      inEffect.set(entry.product_code, Math.max(inEffect.get(entry.product_code) ?? -Infinity, entry.effective_from_ms));
   }
   const kept = [...byKey.values()].filter((entry) => entry.effective_from_ms >= (inEffect.get(entry.product_code) ?? -Infinity));
-  kept.sort((a, b) => (a.product_code < b.product_code ? -1 : a.product_code > b.product_code ? 1 : a.effective_from_ms - b.effective_from_ms));
+  kept.sort((a, b) =>
+    a.product_code < b.product_code ? -1 : a.product_code > b.product_code ? 1 : a.effective_from_ms - b.effective_from_ms,
+  );
   return kept.slice(-base_prices_max);
 }
 
-export function decideFleetCard(account: FleetAccountState | undefined, cardId: string, card: FleetCardState | undefined, command: FleetCardCommand): AdminDecision<FleetCardState> {
+export function decideFleetCard(
+  account: FleetAccountState | undefined,
+  cardId: string,
+  card: FleetCardState | undefined,
+  command: FleetCardCommand,
+): AdminDecision<FleetCardState> {
   if (account === undefined) return { kind: 'rejected', code: 'not_found', message: 'fleet account not found' };
   if (command.type === 'issue') {
     if (card !== undefined) return { kind: 'unchanged', state: card };
     const issued: FleetCardState = {
-      cardId, fleetId: account.fleetId, status: 'active', limits: command.limits, spent: empty_counters,
+      cardId,
+      fleetId: account.fleetId,
+      status: 'active',
+      limits: command.limits,
+      spent: empty_counters,
       ...(command.allowedGroups !== undefined ? { allowedGroups: command.allowedGroups } : {}),
-      program: empty_program_state, issuedAtMs: command.nowMs,
+      program: empty_program_state,
+      issuedAtMs: command.nowMs,
     };
     return { kind: 'changed', state: issued };
   }
   if (card === undefined) return { kind: 'rejected', code: 'not_found', message: 'fleet card not found' };
   if (command.type === 'set_status') {
-    return card.status === command.status ? { kind: 'unchanged', state: card } : { kind: 'changed', state: { ...card, status: command.status } };
+    return card.status === command.status
+      ? { kind: 'unchanged', state: card }
+      : { kind: 'changed', state: { ...card, status: command.status } };
   }
   const next: FleetCardState = { ...card, limits: command.limits };
   if (command.allowedGroups === undefined) delete (next as { allowedGroups?: readonly string[] }).allowedGroups;
@@ -282,7 +355,11 @@ export function unspend(counters: SpendCounters, timeZone: string, atMs: number,
  * still current), and the points it earned are taken back (never below zero). Velocity history is
  * kept: a reversed burst was still a burst.
  */
-export function reverseFleetPurchase(account: FleetAccountState, card: FleetCardState, original: ReversedPurchase): { account: FleetAccountState; card: FleetCardState } {
+export function reverseFleetPurchase(
+  account: FleetAccountState,
+  card: FleetCardState,
+  original: ReversedPurchase,
+): { account: FleetAccountState; card: FleetCardState } {
   return {
     account: {
       ...account,

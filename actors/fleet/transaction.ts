@@ -4,7 +4,14 @@
 // is a TxnResult with the fleet figures, kept as one JSON document that is both the idempotency
 // record and the outbox entry (the fields docs/OUTBOX.md lists for fleet cards).
 
-import { fingerprintOf, type IdempotencyRecord, type MoneyRequest, type RecordContext, type StoredTransaction, type TxnResult } from '../card/transaction';
+import {
+  fingerprintOf,
+  type IdempotencyRecord,
+  type MoneyRequest,
+  type RecordContext,
+  type StoredTransaction,
+  type TxnResult,
+} from '../card/transaction';
 import type { RuleLine } from '../rules/products';
 import type { PromptAnswers } from '../rules/prompts';
 
@@ -51,7 +58,15 @@ export function isFleetTxnResult(result: TxnResult): result is FleetTxnResult {
 
 export interface FleetStoredTransaction extends StoredTransaction {
   readonly fleet: string;
-  readonly lines: readonly { code: string; group: string; qty_milli: number; unit: number; amount: number; pump_unit: number; invoiced: number }[];
+  readonly lines: readonly {
+    code: string;
+    group: string;
+    qty_milli: number;
+    unit: number;
+    amount: number;
+    pump_unit: number;
+    invoiced: number;
+  }[];
   readonly pump: number;
   readonly invoiced: number;
   readonly discount: number;
@@ -70,15 +85,25 @@ export interface FleetStoredTransaction extends StoredTransaction {
  * Built as one literal (not a spread of the card document): this runs for every fleet
  * authorization, and one fixed-shape object is much cheaper to build and to serialize.
  */
-export function fleetStoredTransaction(request: FleetMoneyRequest, context: RecordContext, result: FleetTxnResult, invoicedLines: readonly number[]): FleetStoredTransaction {
+export function fleetStoredTransaction(
+  request: FleetMoneyRequest,
+  context: RecordContext,
+  result: FleetTxnResult,
+  invoicedLines: readonly number[],
+): FleetStoredTransaction {
   const approved = result.outcome === 'approved';
   const requestLines = request.fleet.lines;
   const lines = new Array<FleetStoredTransaction['lines'][number]>(requestLines.length);
   for (let index = 0; index < requestLines.length; index++) {
     const line = requestLines[index] as RuleLine;
     lines[index] = {
-      code: line.code, group: line.group, qty_milli: line.qty_milli, unit: line.unit_minor, amount: line.amount_minor,
-      pump_unit: line.unit_minor, invoiced: approved ? (invoicedLines[index] ?? line.amount_minor) : 0,
+      code: line.code,
+      group: line.group,
+      qty_milli: line.qty_milli,
+      unit: line.unit_minor,
+      amount: line.amount_minor,
+      pump_unit: line.unit_minor,
+      invoiced: approved ? (invoicedLines[index] ?? line.amount_minor) : 0,
     };
   }
   const { prompts } = request.fleet;

@@ -61,14 +61,24 @@ export interface StoredProgram {
 
 /** The problem with a configuration, or undefined when it is valid. */
 export function programConfigProblem(config: ProgramConfig): string | undefined {
-  for (const [name, value] of [['max_balance_minor', config.maxBalanceMinor], ['max_top_up_minor', config.maxTopUpMinor], ['deposit_minor', config.depositMinor]] as const) {
+  for (const [name, value] of [
+    ['max_balance_minor', config.maxBalanceMinor],
+    ['max_top_up_minor', config.maxTopUpMinor],
+    ['deposit_minor', config.depositMinor],
+  ] as const) {
     if (!isBoundedAmount(value) || value < 0) return `${name} must be between 0 and 10^15`;
   }
-  if (!Number.isSafeInteger(config.holdExpiryMs) || config.holdExpiryMs < 1 || config.holdExpiryMs > hold_expiry_max_ms) return `hold_expiry_ms must be between 1 and ${hold_expiry_max_ms}`;
-  if (!Number.isInteger(config.completionToleranceBp) || config.completionToleranceBp < 0 || config.completionToleranceBp > completion_tolerance_max_bp) {
+  if (!Number.isSafeInteger(config.holdExpiryMs) || config.holdExpiryMs < 1 || config.holdExpiryMs > hold_expiry_max_ms)
+    return `hold_expiry_ms must be between 1 and ${hold_expiry_max_ms}`;
+  if (
+    !Number.isInteger(config.completionToleranceBp) ||
+    config.completionToleranceBp < 0 ||
+    config.completionToleranceBp > completion_tolerance_max_bp
+  ) {
     return `completion_tolerance_bp must be between 0 and ${completion_tolerance_max_bp}`;
   }
-  if (!Number.isInteger(config.pinAttemptsMax) || config.pinAttemptsMax < 1 || config.pinAttemptsMax > pin_attempts_max_max) return `pin_attempts_max must be between 1 and ${pin_attempts_max_max}`;
+  if (!Number.isInteger(config.pinAttemptsMax) || config.pinAttemptsMax < 1 || config.pinAttemptsMax > pin_attempts_max_max)
+    return `pin_attempts_max must be between 1 and ${pin_attempts_max_max}`;
   if (config.maxBalanceMinor > 0 && config.depositMinor > config.maxBalanceMinor) return 'deposit_minor must not exceed max_balance_minor';
   return undefined;
 }
@@ -81,8 +91,10 @@ export function decodeProgramConfig(json: string): ProgramConfig {
 
 export function sameProgramConfig(a: ProgramConfig, b: ProgramConfig): boolean {
   // Issue 5: rules are a tree; both sides come from the same parser, so their JSON is canonical.
-  return (Object.keys(default_program_config) as (keyof ProgramConfig)[]).every((key) => a[key] === b[key])
-    && JSON.stringify(a.rules) === JSON.stringify(b.rules);
+  return (
+    (Object.keys(default_program_config) as (keyof ProgramConfig)[]).every((key) => a[key] === b[key]) &&
+    JSON.stringify(a.rules) === JSON.stringify(b.rules)
+  );
 }
 
 /**

@@ -8,7 +8,14 @@
 import { TaplineError, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
 import type { CommitResult, EntityId, Persistence } from '../runtime/persistence';
 import { shardOf } from '../sharding/placement';
-import { decodeProgramConfig, default_program_config, programAuditDetail, sameProgramConfig, type ProgramConfig, type StoredProgram } from './config';
+import {
+  decodeProgramConfig,
+  default_program_config,
+  programAuditDetail,
+  sameProgramConfig,
+  type ProgramConfig,
+  type StoredProgram,
+} from './config';
 
 /** What card actors read: synchronous on the decision path, loaded before a card decides. */
 export interface ProgramSource {
@@ -37,7 +44,10 @@ export class ProgramRegistry implements ProgramSource {
   private readonly cache = new Map<string, Cached>();
   private readonly refreshing = new Set<string>();
 
-  constructor(private readonly persistence: Persistence, private readonly options: ProgramRegistryOptions) {}
+  constructor(
+    private readonly persistence: Persistence,
+    private readonly options: ProgramRegistryOptions,
+  ) {}
 
   get(programId: string): ProgramConfig {
     const cached = this.cache.get(programId);
@@ -63,39 +73,56 @@ export class ProgramRegistry implements ProgramSource {
   }
 
   /** Defines (creates or changes) a program; the reply carries the version now stored. */
-  define(programId: string, config: ProgramConfig, operatorId: string, reply: (outcome: Outcome<StoredProgram>) => void, attempt = 0): void {
-    this.load(programId).then((current) => {
-      if (current.version > 0 && sameProgramConfig(current.config, config)) {
-        reply({ ok: true, value: current });
-        return;
-      }
-      const next: StoredProgram = { programId, config, version: current.version + 1 };
-      const audit = {
-        type: 'operator_action', action: 'program_defined', subject: programId, detail: programAuditDetail(config),
-        operator: operatorId, reason: '', at: this.options.clock(),
-      };
-      const submitted = this.persistence.submit({
-        shard: this.shardOf(programId),
-        writes: [{ entity: programEntity(programId), expectVersion: current.version, data: JSON.stringify(config) }],
-        outbox: JSON.stringify(audit),
-        settle: (result: CommitResult) => {
-          if (result.status === 'committed') {
-            this.remember(next);
-            reply({ ok: true, value: next });
-          } else if (result.status === 'conflict' && attempt + 1 < this.options.conflict_attempts_max) {
-            this.define(programId, config, operatorId, reply, attempt + 1);
-          } else if (result.status === 'fenced') {
-            // The program's shard moved: nothing was written; the router retries on its new owner.
-            reply({ ok: false, error: shardMoved('program shard moved; retry on its owner', { programId }) });
-          } else {
-            reply({ ok: false, error: unavailable('program definition did not land; retry', { programId, status: result.status }) });
-          }
-        },
-      });
-      if (!submitted) reply({ ok: false, error: resourceExhausted('commit queue full') });
-    }, (error: unknown) => {
-      reply({ ok: false, error: error instanceof TaplineError ? error : unavailable('could not read the program; retry', { cause: String(error) }) });
-    });
+  define(
+    programId: string,
+    config: ProgramConfig,
+    operatorId: string,
+    reply: (outcome: Outcome<StoredProgram>) => void,
+    attempt = 0,
+  ): void {
+    this.load(programId).then(
+      (current) => {
+        if (current.version > 0 && sameProgramConfig(current.config, config)) {
+          reply({ ok: true, value: current });
+          return;
+        }
+        const next: StoredProgram = { programId, config, version: current.version + 1 };
+        const audit = {
+          type: 'operator_action',
+          action: 'program_defined',
+          subject: programId,
+          detail: programAuditDetail(config),
+          operator: operatorId,
+          reason: '',
+          at: this.options.clock(),
+        };
+        const submitted = this.persistence.submit({
+          shard: this.shardOf(programId),
+          writes: [{ entity: programEntity(programId), expectVersion: current.version, data: JSON.stringify(config) }],
+          outbox: JSON.stringify(audit),
+          settle: (result: CommitResult) => {
+            if (result.status === 'committed') {
+              this.remember(next);
+              reply({ ok: true, value: next });
+            } else if (result.status === 'conflict' && attempt + 1 < this.options.conflict_attempts_max) {
+              this.define(programId, config, operatorId, reply, attempt + 1);
+            } else if (result.status === 'fenced') {
+              // The program's shard moved: nothing was written; the router retries on its new owner.
+              reply({ ok: false, error: shardMoved('program shard moved; retry on its owner', { programId }) });
+            } else {
+              reply({ ok: false, error: unavailable('program definition did not land; retry', { programId, status: result.status }) });
+            }
+          },
+        });
+        if (!submitted) reply({ ok: false, error: resourceExhausted('commit queue full') });
+      },
+      (error: unknown) => {
+        reply({
+          ok: false,
+          error: error instanceof TaplineError ? error : unavailable('could not read the program; retry', { cause: String(error) }),
+        });
+      },
+    );
   }
 
   private shardOf(programId: string): number {

@@ -41,7 +41,12 @@ function zoneCache(zone: string): ZoneCache {
   if (cache === undefined) {
     if (zones.size >= zones_cached_max) zones.clear();
     const format = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', weekday: 'short', hourCycle: 'h23',
+      timeZone: zone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      weekday: 'short',
+      hourCycle: 'h23',
     });
     cache = { format, minute: Number.NaN, keys: undefined };
     zones.set(zone, cache);
@@ -67,7 +72,8 @@ export function localDate(atMs: number, zone: string): { year: number; month: nu
     else if (part.type === 'day') day = Number(part.value);
     else if (part.type === 'weekday') weekday = weekdays[part.value] ?? 0;
   }
-  if (year === 0 || month === 0 || day === 0 || weekday === 0) throw new Error(`assertion: cannot read the local date of ${atMs} in ${zone}`);
+  if (year === 0 || month === 0 || day === 0 || weekday === 0)
+    throw new Error(`assertion: cannot read the local date of ${atMs} in ${zone}`);
   return { year, month, day, weekday };
 }
 

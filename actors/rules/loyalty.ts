@@ -34,7 +34,12 @@ export function lineDiscounts(policy: LoyaltyPolicy, lines: readonly RuleLine[],
   });
 }
 
-export function pointsEarned(policy: LoyaltyPolicy, merchantId: string, lines: readonly RuleLine[], amounts_minor: readonly number[]): number {
+export function pointsEarned(
+  policy: LoyaltyPolicy,
+  merchantId: string,
+  lines: readonly RuleLine[],
+  amounts_minor: readonly number[],
+): number {
   if (policy.minor_per_unit <= 0 || policy.points_per_unit <= 0) return 0;
   const merchant = BigInt(policy.merchant_multiplier_bp?.[merchantId] ?? 10_000);
   let numerator = 0n;
@@ -47,8 +52,7 @@ export function pointsEarned(policy: LoyaltyPolicy, merchantId: string, lines: r
 }
 
 export type Redemption =
-  | { readonly ok: true; readonly points: number; readonly value_minor: number }
-  | { readonly ok: false; readonly rule: string };
+  { readonly ok: true; readonly points: number; readonly value_minor: number } | { readonly ok: false; readonly rule: string };
 
 export function redeemPoints(policy: LoyaltyPolicy, balance_points: number, requested_points: number, due_minor: number): Redemption {
   if (requested_points <= 0) return { ok: true, points: 0, value_minor: 0 };

@@ -12,8 +12,10 @@ export interface MerchantPolicy {
 
 export function checkMerchant(policy: MerchantPolicy, merchantId: string, terminalId: string): RuleVerdict {
   if (policy.blocked_merchants?.includes(merchantId)) return decline('merchant_restricted', 'merchant:blocked');
-  if (policy.allowed_merchants !== undefined && !policy.allowed_merchants.includes(merchantId)) return decline('merchant_restricted', 'merchant:not_allowed');
+  if (policy.allowed_merchants !== undefined && !policy.allowed_merchants.includes(merchantId))
+    return decline('merchant_restricted', 'merchant:not_allowed');
   if (policy.blocked_terminals?.includes(terminalId)) return decline('terminal_restricted', 'terminal:blocked');
-  if (policy.allowed_terminals !== undefined && !policy.allowed_terminals.includes(terminalId)) return decline('terminal_restricted', 'terminal:not_allowed');
+  if (policy.allowed_terminals !== undefined && !policy.allowed_terminals.includes(terminalId))
+    return decline('terminal_restricted', 'terminal:not_allowed');
   return approve_clean;
 }

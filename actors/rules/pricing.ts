@@ -43,7 +43,8 @@ const bp_per_whole = 10_000n;
 
 /** round(numerator / denominator), halves up; both non-negative, denominator > 0. */
 export function divideRoundHalfUp(numerator: bigint, denominator: bigint): bigint {
-  if (numerator < 0n || denominator <= 0n) throw new RangeError('assertion: divideRoundHalfUp takes a non-negative numerator and a positive denominator');
+  if (numerator < 0n || denominator <= 0n)
+    throw new RangeError('assertion: divideRoundHalfUp takes a non-negative numerator and a positive denominator');
   return (2n * numerator + denominator) / (2n * denominator);
 }
 
@@ -81,9 +82,10 @@ export function invoicedLine(agreement: PriceAgreement, line: RuleLine, base_uni
       if (base_unit_milli_minor === undefined) return { ok: false, rule: `price:no_base:${line.code}` };
       const base = BigInt(base_unit_milli_minor);
       const scale = milli_per_unit * milli_minor_per_minor;
-      const invoiced = agreement.formula === 'spot_plus_amount'
-        ? divideRoundHalfUp(qty * (base + amount), scale)
-        : divideRoundHalfUp(qty * base * (bp_per_whole + percent), scale * bp_per_whole);
+      const invoiced =
+        agreement.formula === 'spot_plus_amount'
+          ? divideRoundHalfUp(qty * (base + amount), scale)
+          : divideRoundHalfUp(qty * base * (bp_per_whole + percent), scale * bp_per_whole);
       return { ok: true, invoiced_minor: Number(invoiced) };
     }
     case 'pump_minus_amount': {
@@ -109,7 +111,12 @@ export type BasketPrice =
   | { readonly ok: false; readonly rule: string };
 
 /** Prices every line of a basket; a line whose SPOT price is missing makes the basket unpriceable. */
-export function priceBasket(agreements: PriceAgreements, prices: readonly BasePrice[], lines: readonly RuleLine[], atMs: number): BasketPrice {
+export function priceBasket(
+  agreements: PriceAgreements,
+  prices: readonly BasePrice[],
+  lines: readonly RuleLine[],
+  atMs: number,
+): BasketPrice {
   const invoiced_lines_minor: number[] = [];
   let invoiced_minor = 0;
   let pump_minor = 0;

@@ -17,14 +17,20 @@ export interface RuleLine {
   readonly amount_minor: number;
 }
 
-export function checkProducts(accountAllowed: readonly string[] | undefined, cardAllowed: readonly string[] | undefined, lines: readonly RuleLine[]): RuleVerdict {
+export function checkProducts(
+  accountAllowed: readonly string[] | undefined,
+  cardAllowed: readonly string[] | undefined,
+  lines: readonly RuleLine[],
+): RuleVerdict {
   if (accountAllowed === undefined && cardAllowed === undefined) return approve_clean;
   // Restrictions cannot be checked on a basket that does not say what it holds.
   if (lines.length === 0) return decline('product_restricted', 'product:no_lines');
   for (let index = 0; index < lines.length; index++) {
     const group = (lines[index] as RuleLine).group;
-    if (accountAllowed !== undefined && !accountAllowed.includes(group)) return decline('product_restricted', `product:account:line:${index + 1}:${group}`);
-    if (cardAllowed !== undefined && !cardAllowed.includes(group)) return decline('product_restricted', `product:card:line:${index + 1}:${group}`);
+    if (accountAllowed !== undefined && !accountAllowed.includes(group))
+      return decline('product_restricted', `product:account:line:${index + 1}:${group}`);
+    if (cardAllowed !== undefined && !cardAllowed.includes(group))
+      return decline('product_restricted', `product:card:line:${index + 1}:${group}`);
   }
   return approve_clean;
 }

@@ -52,7 +52,12 @@ export interface LoyaltyOutcome {
 }
 
 /** Discounts per line and points earned on the amounts after discount. */
-export function loyaltyFor(rules: ProgramRules, merchantId: string, lines: readonly RuleLine[], amounts_minor: readonly number[]): LoyaltyOutcome {
+export function loyaltyFor(
+  rules: ProgramRules,
+  merchantId: string,
+  lines: readonly RuleLine[],
+  amounts_minor: readonly number[],
+): LoyaltyOutcome {
   const policy = rules.loyalty;
   if (policy === undefined) return { discounts_minor: amounts_minor.map(() => 0), discount_minor: 0, points_earned: 0 };
   const discounts_minor = lineDiscounts(policy, lines, amounts_minor);
@@ -65,7 +70,12 @@ export function loyaltyFor(rules: ProgramRules, merchantId: string, lines: reado
 }
 
 /** The card's program state after the request was decided (approved, or declined for `reason`). */
-export function afterProgram(rules: ProgramRules, state: ProgramCardState, request: ProgramRequest, outcome: { approved: true } | { approved: false; reason: string }): ProgramCardState {
+export function afterProgram(
+  rules: ProgramRules,
+  state: ProgramCardState,
+  request: ProgramRequest,
+  outcome: { approved: true } | { approved: false; reason: string },
+): ProgramCardState {
   if (outcome.approved) {
     const horizon = Math.max(velocityHorizonMs(rules.velocity ?? []), velocityHorizonMs(rules.risk?.soft_velocity ?? []));
     if (horizon === 0) return state;

@@ -14,7 +14,12 @@ export interface PromptPolicy {
   readonly odometer_jump_max_km: number;
 }
 
-export const no_prompts: PromptPolicy = Object.freeze({ require_odometer: false, require_driver: false, require_vehicle: false, odometer_jump_max_km: 0 });
+export const no_prompts: PromptPolicy = Object.freeze({
+  require_odometer: false,
+  require_driver: false,
+  require_vehicle: false,
+  odometer_jump_max_km: 0,
+});
 
 export interface PromptAnswers {
   /** 0 = not entered. */

@@ -32,14 +32,29 @@ export const empty_risk_state: RiskState = Object.freeze({ declines_at_ms: Objec
 
 /** Counted by default: probing for money or limits, and PIN guessing. */
 export const default_counted_reasons: readonly string[] = [
-  'insufficient_funds', 'credit_limit_exceeded', 'limit_exceeded', 'pin_invalid',
+  'insufficient_funds',
+  'credit_limit_exceeded',
+  'limit_exceeded',
+  'pin_invalid',
 ] satisfies readonly (RuleDeclineReason | 'insufficient_funds' | 'pin_invalid')[];
 
-export function checkRisk(policy: RiskPolicy, state: RiskState, atMs: number, amount_minor: number, events: readonly VelocityEvent[]): RuleVerdict {
+export function checkRisk(
+  policy: RiskPolicy,
+  state: RiskState,
+  atMs: number,
+  amount_minor: number,
+  events: readonly VelocityEvent[],
+): RuleVerdict {
   return firstDecline([
     () => (state.blocked_until_ms > atMs ? decline('temporarily_blocked', 'risk:temporary_block') : approve_clean),
-    () => (policy.hard_amount_minor !== undefined && amount_minor > policy.hard_amount_minor ? decline('risk', 'risk:hard_amount') : approve_clean),
-    () => (policy.soft_amount_minor !== undefined && amount_minor > policy.soft_amount_minor ? { kind: 'approve', flags: ['risk:soft_amount'] } : approve_clean),
+    () =>
+      policy.hard_amount_minor !== undefined && amount_minor > policy.hard_amount_minor
+        ? decline('risk', 'risk:hard_amount')
+        : approve_clean,
+    () =>
+      policy.soft_amount_minor !== undefined && amount_minor > policy.soft_amount_minor
+        ? { kind: 'approve', flags: ['risk:soft_amount'] }
+        : approve_clean,
     () => checkVelocity(policy.soft_velocity ?? [], events, atMs, amount_minor, 'risk:soft'),
   ]);
 }

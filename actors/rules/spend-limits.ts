@@ -27,7 +27,13 @@ export interface SpendCounters {
 }
 
 export const empty_counters: SpendCounters = Object.freeze({
-  day: '', day_minor: 0, week: '', week_minor: 0, month: '', month_minor: 0, lifetime_minor: 0,
+  day: '',
+  day_minor: 0,
+  week: '',
+  week_minor: 0,
+  month: '',
+  month_minor: 0,
+  lifetime_minor: 0,
 });
 
 export type SpendScope = 'card' | 'fleet';
@@ -42,13 +48,23 @@ export function spentIn(counters: SpendCounters, keys: PeriodKeys): { day: numbe
   };
 }
 
-export function checkSpend(scope: SpendScope, limits: SpendLimits, counters: SpendCounters, keys: PeriodKeys, amount_minor: number): RuleVerdict {
+export function checkSpend(
+  scope: SpendScope,
+  limits: SpendLimits,
+  counters: SpendCounters,
+  keys: PeriodKeys,
+  amount_minor: number,
+): RuleVerdict {
   if (limits.per_txn_minor !== undefined && amount_minor > limits.per_txn_minor) return decline('limit_exceeded', `limit:${scope}:per_txn`);
   const spent = spentIn(counters, keys);
-  if (limits.daily_minor !== undefined && spent.day + amount_minor > limits.daily_minor) return decline('limit_exceeded', `limit:${scope}:daily`);
-  if (limits.weekly_minor !== undefined && spent.week + amount_minor > limits.weekly_minor) return decline('limit_exceeded', `limit:${scope}:weekly`);
-  if (limits.monthly_minor !== undefined && spent.month + amount_minor > limits.monthly_minor) return decline('limit_exceeded', `limit:${scope}:monthly`);
-  if (limits.lifetime_minor !== undefined && spent.lifetime + amount_minor > limits.lifetime_minor) return decline('limit_exceeded', `limit:${scope}:lifetime`);
+  if (limits.daily_minor !== undefined && spent.day + amount_minor > limits.daily_minor)
+    return decline('limit_exceeded', `limit:${scope}:daily`);
+  if (limits.weekly_minor !== undefined && spent.week + amount_minor > limits.weekly_minor)
+    return decline('limit_exceeded', `limit:${scope}:weekly`);
+  if (limits.monthly_minor !== undefined && spent.month + amount_minor > limits.monthly_minor)
+    return decline('limit_exceeded', `limit:${scope}:monthly`);
+  if (limits.lifetime_minor !== undefined && spent.lifetime + amount_minor > limits.lifetime_minor)
+    return decline('limit_exceeded', `limit:${scope}:lifetime`);
   return approve_clean;
 }
 

@@ -38,13 +38,21 @@ export function inWindow(events: readonly VelocityEvent[], atMs: number, window_
 }
 
 /** `flag`: a soft rule approves and flags instead of declining (risk patterns use this). */
-export function checkVelocity(rules: readonly VelocityRule[], events: readonly VelocityEvent[], atMs: number, amount_minor: number, flag?: string): RuleVerdict {
+export function checkVelocity(
+  rules: readonly VelocityRule[],
+  events: readonly VelocityEvent[],
+  atMs: number,
+  amount_minor: number,
+  flag?: string,
+): RuleVerdict {
   for (const rule of rules) {
     const seen = inWindow(events, atMs, rule.window_ms);
     let fired: string | undefined;
     if (rule.count_max !== undefined && seen.count + 1 > rule.count_max) fired = `velocity:${rule.name}:count`;
-    else if (rule.amount_max_minor !== undefined && seen.amount_minor + amount_minor > rule.amount_max_minor) fired = `velocity:${rule.name}:amount`;
-    if (fired !== undefined) return flag === undefined ? decline('velocity_exceeded', fired) : { kind: 'approve', flags: [`${flag}:${fired}`] };
+    else if (rule.amount_max_minor !== undefined && seen.amount_minor + amount_minor > rule.amount_max_minor)
+      fired = `velocity:${rule.name}:amount`;
+    if (fired !== undefined)
+      return flag === undefined ? decline('velocity_exceeded', fired) : { kind: 'approve', flags: [`${flag}:${fired}`] };
   }
   return approve_clean;
 }

@@ -68,14 +68,23 @@ export class EntityActor<C> {
   private stopped = false;
   private busy = false;
 
-  constructor(parent: NactRef, name: string, private readonly behavior: EntityBehavior<C>, private readonly limits: ActorLimits) {
+  constructor(
+    parent: NactRef,
+    name: string,
+    private readonly behavior: EntityBehavior<C>,
+    private readonly limits: ActorLimits,
+  ) {
     this.queue = new BoundedQueue<C>(limits.mailbox_max);
     // A behaviour that handled its batch synchronously costs no promise here; nact itself awaits
     // whatever the function returns.
-    this.ref = spawn(parent, (state: undefined) => {
-      const pending = this.drainOnce();
-      return pending === undefined ? state : pending.then(() => state);
-    }, name) as NactRef;
+    this.ref = spawn(
+      parent,
+      (state: undefined) => {
+        const pending = this.drainOnce();
+        return pending === undefined ? state : pending.then(() => state);
+      },
+      name,
+    ) as NactRef;
     const actor = findNactActor((parent as unknown as { system: { name: string } }).system.name, this.ref);
     this.nactActor = typeof actor === 'object' && actor !== null && 'immediate' in actor ? actor : undefined;
   }

@@ -2,9 +2,19 @@
 // entity, which version, which idempotency key); the authorizer's Redis committer maps that onto
 // keys and a script (services/authorizer/store). Entities never see Redis.
 
-export type EntityKind = 'card' | 'terminal' | 'program' | 'holder' | 'issuance' | 'refunded' | 'manager'
+export type EntityKind =
+  | 'card'
+  | 'terminal'
+  | 'program'
+  | 'holder'
+  | 'issuance'
+  | 'refunded'
+  | 'manager'
   // Fleet accounts, their cards and their vehicles' odometers: all on the fleet's shard.
-  | 'fleet' | 'fleet_card' | 'vehicle' | 'review';
+  | 'fleet'
+  | 'fleet_card'
+  | 'vehicle'
+  | 'review';
 
 export interface EntityId {
   readonly kind: EntityKind;

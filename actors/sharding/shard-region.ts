@@ -4,7 +4,15 @@
 
 import { TaplineError, resourceExhausted, shardMoved, unavailable } from '../errors';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
-import { CardBehavior, type CardActorContext, type CardMessage, type IssueAnswer, type ReplaceAnswer, type Reply, type TransitionAnswer } from '../card/actor';
+import {
+  CardBehavior,
+  type CardActorContext,
+  type CardMessage,
+  type IssueAnswer,
+  type ReplaceAnswer,
+  type Reply,
+  type TransitionAnswer,
+} from '../card/actor';
 import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
 import type { TransitionRequest } from '../card/lifecycle';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
@@ -105,7 +113,8 @@ export class EntityPool<C> {
       if (!shards.has(activation.shard)) continue;
       this.active.delete(id);
       const queued = activation.actor.stop();
-      if (queued.length > 0) activation.behavior.fail(queued, shardMoved('shard moved to another node; retry', { shard: activation.shard }));
+      if (queued.length > 0)
+        activation.behavior.fail(queued, shardMoved('shard moved to another node; retry', { shard: activation.shard }));
       activation.behavior.passivated?.();
       stopped += 1;
     }
@@ -137,7 +146,6 @@ export class EntityPool<C> {
 // The region: the node's entry point into the actors. Money requests go to the terminal first
 // (may this terminal transact?) and from there to the card, which decides and commits.
 
-
 /** Resolves to an error to answer instead of running the request, or undefined to go on. */
 export type MerchantGate = (merchantId: string) => Promise<TaplineError | undefined>;
 
@@ -147,7 +155,6 @@ export interface RegionContext {
   /** Terminals of shards held by other nodes (cluster); without it every terminal is local. */
   readonly remoteTerminals?: TerminalCache;
 }
-
 
 export class ShardRegion {
   readonly cards: EntityPool<CardMessage>;
@@ -160,7 +167,13 @@ export class ShardRegion {
 
   private readonly remoteTerminals: TerminalCache | undefined;
 
-  constructor(runtime: ActorRuntime, private readonly ownership: ShardOwnership, limits: RegionLimits, context: RegionContext, clock: () => number) {
+  constructor(
+    runtime: ActorRuntime,
+    private readonly ownership: ShardOwnership,
+    limits: RegionLimits,
+    context: RegionContext,
+    clock: () => number,
+  ) {
     this.remoteTerminals = context.remoteTerminals;
     const publish = (terminalId: string, state: TerminalState | undefined): void => {
       if (state === undefined) this.terminalDirectory.delete(terminalId);
@@ -169,20 +182,37 @@ export class ShardRegion {
     this.shardCount = ownership.shardCount;
     const invalidate = (cardId: string): void => this.cards.tellIfActive(cardId, { type: 'invalidate' });
     // One context object per entity kind, shared by all its actors (memory per active entity).
-    const cardContext: CardActorContext = { ...context.card, retell: (id, message) => this.cards.tell(id, message) === undefined, invalidate };
-    const terminalContext: TerminalActorContext = { ...context.terminal, retell: (id, message) => this.terminals.tell(id, message) === undefined, publish };
+    const cardContext: CardActorContext = {
+      ...context.card,
+      retell: (id, message) => this.cards.tell(id, message) === undefined,
+      invalidate,
+    };
+    const terminalContext: TerminalActorContext = {
+      ...context.terminal,
+      retell: (id, message) => this.terminals.tell(id, message) === undefined,
+      publish,
+    };
     const fleetContext: FleetActorContext = { ...context.card, retell: (id, message) => this.fleets.tell(id, message) === undefined };
     this.cards = new EntityPool<CardMessage>(
       { kind: 'card', create: (id, shard) => new CardBehavior(id, shard, cardContext) },
-      runtime, ownership, limits, clock,
+      runtime,
+      ownership,
+      limits,
+      clock,
     );
     this.terminals = new EntityPool<TerminalMessage>(
       { kind: 'terminal', create: (id, shard) => new TerminalBehavior(id, shard, terminalContext) },
-      runtime, ownership, limits, clock,
+      runtime,
+      ownership,
+      limits,
+      clock,
     );
     this.fleets = new EntityPool<FleetMessage>(
       { kind: 'fleet', create: (id, shard) => new FleetBehavior(id, shard, fleetContext) },
-      runtime, ownership, limits, clock,
+      runtime,
+      ownership,
+      limits,
+      clock,
     );
   }
 
@@ -197,10 +227,17 @@ export class ShardRegion {
     const toCard = (merchantId: string): void => {
       if (gate !== undefined) {
         // Issue 4: a check that needs the terminal's merchant (a refund's manager credential).
-        gate(merchantId).then((refusal) => {
-          if (refusal !== undefined) reply({ ok: false, error: refusal });
-          else this.toCard(request, merchantId, reply);
-        }, (error: unknown) => reply({ ok: false, error: error instanceof TaplineError ? error : unavailable('merchant check failed; retry', { cause: String(error) }) }));
+        gate(merchantId).then(
+          (refusal) => {
+            if (refusal !== undefined) reply({ ok: false, error: refusal });
+            else this.toCard(request, merchantId, reply);
+          },
+          (error: unknown) =>
+            reply({
+              ok: false,
+              error: error instanceof TaplineError ? error : unavailable('merchant check failed; retry', { cause: String(error) }),
+            }),
+        );
         return;
       }
       this.toCard(request, merchantId, reply);
@@ -219,11 +256,15 @@ export class ShardRegion {
     }
     if (this.remoteTerminals !== undefined && !this.ownership.holds(shardOf(request.terminalId, this.ownership.shardCount))) {
       // The terminal lives on another node: its durable state, read through a bounded-staleness cache.
-      this.remoteTerminals.get(request.terminalId, (state) => {
-        const check = checkCanTransact(state);
-        if (check.ok) toCard(check.merchantId);
-        else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
-      }, (error) => reply({ ok: false, error }));
+      this.remoteTerminals.get(
+        request.terminalId,
+        (state) => {
+          const check = checkCanTransact(state);
+          if (check.ok) toCard(check.merchantId);
+          else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
+        },
+        (error) => reply({ ok: false, error }),
+      );
       return;
     }
     const refused = this.terminals.tell(request.terminalId, {
@@ -253,8 +294,18 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
-  issueCard(command: { cardId: string; currency: string; initialBalanceMinor: number; programId: string; nowMs: number }, operatorId: string, reply: Reply<IssueAnswer>): void {
-    const refused = this.cards.tell(command.cardId, { type: 'issue', command: { type: 'issue', ...command }, operatorId, reply, attempt: 0 });
+  issueCard(
+    command: { cardId: string; currency: string; initialBalanceMinor: number; programId: string; nowMs: number },
+    operatorId: string,
+    reply: Reply<IssueAnswer>,
+  ): void {
+    const refused = this.cards.tell(command.cardId, {
+      type: 'issue',
+      command: { type: 'issue', ...command },
+      operatorId,
+      reply,
+      attempt: 0,
+    });
     if (refused) reply({ ok: false, error: refused });
   }
 
@@ -271,7 +322,12 @@ export class ShardRegion {
   // Issue 4: card lifecycle (CardService).
 
   /** Issues a card with its profile; a named card's holder (JSON) is written with it. */
-  issueProfiledCard(command: Extract<CardCommand, { type: 'issue' }>, holder: string | undefined, operatorId: string, reply: Reply<IssueAnswer>): void {
+  issueProfiledCard(
+    command: Extract<CardCommand, { type: 'issue' }>,
+    holder: string | undefined,
+    operatorId: string,
+    reply: Reply<IssueAnswer>,
+  ): void {
     const message: CardMessage = { type: 'issue', command, operatorId, reply, attempt: 0, ...(holder === undefined ? {} : { holder }) };
     const refused = this.cards.tell(command.cardId, message);
     if (refused) reply({ ok: false, error: refused });

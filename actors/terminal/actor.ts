@@ -11,7 +11,13 @@ import { checkCanTransact, decideTerminal, type TerminalCheck, type TerminalComm
 
 export type TerminalMessage =
   | { readonly type: 'check'; readonly then: (check: TerminalCheck) => void; readonly fail: (error: TaplineError) => void }
-  | { readonly type: 'change'; readonly command: TerminalCommand; readonly operatorId: string; readonly reply: Reply<TerminalAnswer>; readonly attempt: number };
+  | {
+      readonly type: 'change';
+      readonly command: TerminalCommand;
+      readonly operatorId: string;
+      readonly reply: Reply<TerminalAnswer>;
+      readonly attempt: number;
+    };
 
 export interface TerminalAnswer {
   readonly state: TerminalState;
@@ -38,7 +44,11 @@ export class TerminalBehavior implements EntityBehavior<TerminalMessage> {
   private uncommitted = 0;
   private readonly entity: EntityId;
 
-  constructor(readonly terminalId: string, private readonly shard: number, private readonly context: TerminalActorContext) {
+  constructor(
+    readonly terminalId: string,
+    private readonly shard: number,
+    private readonly context: TerminalActorContext,
+  ) {
     this.entity = { kind: 'terminal', id: terminalId };
   }
 

@@ -241,10 +241,7 @@ function money(amountMinor: string | number): { amount_minor: string; currency: 
 // ---------------------------------------------------------------------------------------------
 
 export function setup(): SetupData {
-  const run_id = envString(
-    'RUN_ID',
-    `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`,
-  );
+  const run_id = envString('RUN_ID', `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`);
   // Cards may be reused across runs (CARD_PREFIX; IssueCard is idempotent for identical fields);
   // terminals never are: their transaction numbers restart at 1 every run.
   const data: SetupData = {
@@ -268,8 +265,7 @@ export function setup(): SetupData {
       exec.test.abort(`IssueCard ${card_id} failed: ${describeError(response)}`);
     }
     const reply = response.message as IssueCardReply | null;
-    if (reply?.cardId !== card_id)
-      exec.test.abort(`IssueCard ${card_id} answered for ${String(reply?.cardId)}`);
+    if (reply?.cardId !== card_id) exec.test.abort(`IssueCard ${card_id} answered for ${String(reply?.cardId)}`);
   };
   if (run_authorize) {
     for (let i = 0; i < data.cardCount; i++) issue(`${data.cardPrefix}${i}`);
@@ -309,8 +305,7 @@ export function teardown(data: SetupData): void {
     if (response.status !== grpc.StatusOK) failed++;
   }
   admin_client.close();
-  if (failed > 0)
-    console.warn(`teardown: ${failed} of ${data.terminalCount} terminals could not be disabled`);
+  if (failed > 0) console.warn(`teardown: ${failed} of ${data.terminalCount} terminals could not be disabled`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,8 +327,7 @@ function authorizeOnce(data: SetupData, card_id: string): void {
   }
   // One terminal per VU and a VU runs one iteration at a time, so (terminal, txn number) is unique:
   // every request is a first-time authorization, never an idempotent replay.
-  const terminal_txn_number =
-    (txn_number_base[exec.scenario.name] ?? 0) + exec.vu.iterationInScenario + 1;
+  const terminal_txn_number = (txn_number_base[exec.scenario.name] ?? 0) + exec.vu.iterationInScenario + 1;
   const amount = 1 + Math.floor(Math.random() * max_amount);
 
   const response = client.invoke(
@@ -353,8 +347,7 @@ function authorizeOnce(data: SetupData, card_id: string): void {
     response,
     {
       'status is OK': (r) => r.status === grpc.StatusOK,
-      'outcome is APPROVED or DECLINED': () =>
-        reply?.outcome === 'OUTCOME_APPROVED' || reply?.outcome === 'OUTCOME_DECLINED',
+      'outcome is APPROVED or DECLINED': () => reply?.outcome === 'OUTCOME_APPROVED' || reply?.outcome === 'OUTCOME_DECLINED',
       'not a replay': () => reply?.replayed !== true,
     },
     { rpc: 'Authorize' },
@@ -364,9 +357,7 @@ function authorizeOnce(data: SetupData, card_id: string): void {
     grpc_errors.add(1, { code: String(response.status) });
     if (errors_logged < 3) {
       errors_logged++;
-      console.warn(
-        `Authorize ${card_id} via ${data.terminalPrefix}${vu}#${terminal_txn_number}: ${describeError(response)}`,
-      );
+      console.warn(`Authorize ${card_id} via ${data.terminalPrefix}${vu}#${terminal_txn_number}: ${describeError(response)}`);
     }
     return;
   }

@@ -10,7 +10,10 @@ import { ConfigError, envInt, log_level, parseEnv } from '../common/process';
 const int = envInt;
 
 const schema = z.object({
-  TAPLINE_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default(hostname().slice(0, 64)),
+  TAPLINE_NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .default(hostname().slice(0, 64)),
   TAPLINE_GRPC_HOST: z.string().default('127.0.0.1'),
   TAPLINE_GRPC_PORT: int(0, 65535, 50051),
   // Prometheus /metrics and /healthz, /readyz. 0 picks a free port; -1 turns it off (tests).
@@ -78,7 +81,10 @@ const schema = z.object({
   TAPLINE_INTERNAL_PORT: int(0, 65535, 50052),
   // host:port peers use to reach this node's internal port (a pod's stable DNS name in Kubernetes).
   // Default: TAPLINE_INTERNAL_HOST (or TAPLINE_GRPC_HOST) with the bound internal port.
-  TAPLINE_ADVERTISE_ADDRESS: z.string().regex(/^[A-Za-z0-9.\-[\]:]+:[0-9]{1,5}$/).optional(),
+  TAPLINE_ADVERTISE_ADDRESS: z
+    .string()
+    .regex(/^[A-Za-z0-9.\-[\]:]+:[0-9]{1,5}$/)
+    .optional(),
   // Heartbeat / lease renewal / placement period. 500 ms: a graceful hand-off completes within
   // about one period, and it costs each node two small scripts per period.
   TAPLINE_CLUSTER_TICK_MS: int(20, 60_000, 500),
@@ -113,12 +119,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = parseEnv(schema, env);
   const problems: string[] = [];
   if (config.TAPLINE_DRAIN_BATCH_MAX > config.TAPLINE_MAILBOX_MAX) problems.push('TAPLINE_DRAIN_BATCH_MAX must be <= TAPLINE_MAILBOX_MAX');
-  if (config.TAPLINE_STREAM_IN_FLIGHT_MAX > config.TAPLINE_IN_FLIGHT_MAX) problems.push('TAPLINE_STREAM_IN_FLIGHT_MAX must be <= TAPLINE_IN_FLIGHT_MAX');
-  if (config.TAPLINE_COMMIT_PENDING_MAX < config.TAPLINE_COMMIT_BATCH_MAX) problems.push('TAPLINE_COMMIT_PENDING_MAX must be >= TAPLINE_COMMIT_BATCH_MAX');
-  if (config.TAPLINE_PASSIVATION_SWEEP_MS > config.TAPLINE_PASSIVATE_AFTER_MS) problems.push('TAPLINE_PASSIVATION_SWEEP_MS must be <= TAPLINE_PASSIVATE_AFTER_MS');
-  if (config.TAPLINE_CLUSTER_TICK_MS * 2 > config.TAPLINE_SHARD_LEASE_MS) problems.push('TAPLINE_CLUSTER_TICK_MS must be at most half of TAPLINE_SHARD_LEASE_MS (a lease must survive one missed renewal)');
-  if (config.TAPLINE_CLUSTER_TICK_MS * 2 > config.TAPLINE_MEMBER_TTL_MS) problems.push('TAPLINE_CLUSTER_TICK_MS must be at most half of TAPLINE_MEMBER_TTL_MS');
-  if (config.TAPLINE_ROUTE_RETRY_MS > config.TAPLINE_ROUTE_WAIT_MAX_MS) problems.push('TAPLINE_ROUTE_RETRY_MS must be <= TAPLINE_ROUTE_WAIT_MAX_MS');
+  if (config.TAPLINE_STREAM_IN_FLIGHT_MAX > config.TAPLINE_IN_FLIGHT_MAX)
+    problems.push('TAPLINE_STREAM_IN_FLIGHT_MAX must be <= TAPLINE_IN_FLIGHT_MAX');
+  if (config.TAPLINE_COMMIT_PENDING_MAX < config.TAPLINE_COMMIT_BATCH_MAX)
+    problems.push('TAPLINE_COMMIT_PENDING_MAX must be >= TAPLINE_COMMIT_BATCH_MAX');
+  if (config.TAPLINE_PASSIVATION_SWEEP_MS > config.TAPLINE_PASSIVATE_AFTER_MS)
+    problems.push('TAPLINE_PASSIVATION_SWEEP_MS must be <= TAPLINE_PASSIVATE_AFTER_MS');
+  if (config.TAPLINE_CLUSTER_TICK_MS * 2 > config.TAPLINE_SHARD_LEASE_MS)
+    problems.push('TAPLINE_CLUSTER_TICK_MS must be at most half of TAPLINE_SHARD_LEASE_MS (a lease must survive one missed renewal)');
+  if (config.TAPLINE_CLUSTER_TICK_MS * 2 > config.TAPLINE_MEMBER_TTL_MS)
+    problems.push('TAPLINE_CLUSTER_TICK_MS must be at most half of TAPLINE_MEMBER_TTL_MS');
+  if (config.TAPLINE_ROUTE_RETRY_MS > config.TAPLINE_ROUTE_WAIT_MAX_MS)
+    problems.push('TAPLINE_ROUTE_RETRY_MS must be <= TAPLINE_ROUTE_WAIT_MAX_MS');
   const tls = [config.TAPLINE_TLS_CERT_FILE, config.TAPLINE_TLS_KEY_FILE].filter((v) => v !== undefined).length;
   if (tls === 1) problems.push('TAPLINE_TLS_CERT_FILE and TAPLINE_TLS_KEY_FILE go together');
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);

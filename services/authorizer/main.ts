@@ -12,17 +12,28 @@ async function main(): Promise<void> {
   const logger = createLogger('tapline-authorizer', config.TAPLINE_LOG_LEVEL);
   const node = await AuthorizerNode.start(config, logger);
   // One machine-readable line whatever the log level: supervisors and tests wait for it.
-  process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: node.grpcPort, metricsPort: node.metricsPort ?? null, internalPort: node.internalPort, pid: process.pid }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      event: 'serving',
+      grpcPort: node.grpcPort,
+      metricsPort: node.metricsPort ?? null,
+      internalPort: node.internalPort,
+      pid: process.pid,
+    }) + '\n',
+  );
   onStopSignal((signal) => {
     logger.info({ signal }, 'shutting down');
-    node.shutdown().then(() => process.exit(0), (error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
-    });
+    node.shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   });
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`authorizer failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(`authorizer failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

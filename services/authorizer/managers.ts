@@ -52,25 +52,44 @@ export class ManagerDirectory {
     private readonly logger: Logger,
   ) {}
 
-  register(merchantId: string, managerId: string, pin: string, operatorId: string, atMs: number, reply: (outcome: Outcome<{ merchantId: string; managerId: string }>) => void): void {
+  register(
+    merchantId: string,
+    managerId: string,
+    pin: string,
+    operatorId: string,
+    atMs: number,
+    reply: (outcome: Outcome<{ merchantId: string; managerId: string }>) => void,
+  ): void {
     const entity = managerEntity(merchantId, managerId);
     const shard = shardOf(merchantId, this.shard_count);
-    this.persistence.loadEntity(shard, entity).then((current) => {
-      const record: ManagerRecord = { pinHash: this.hasher.hash(domain(merchantId, managerId), pin), operator: operatorId };
-      const audit = { type: 'operator_action', action: 'manager_registered', subject: `${merchantId}/${managerId}`, detail: '{}', operator: operatorId, reason: '', at: atMs };
-      const submitted = this.persistence.submit({
-        shard,
-        writes: [{ entity, expectVersion: current.version, data: JSON.stringify(record) }],
-        outbox: JSON.stringify(audit),
-        settle: (result) => {
-          if (result.status === 'committed') reply({ ok: true, value: { merchantId, managerId } });
-          // Fenced: the merchant's shard moved; nothing was written and the router retries on its new owner.
-          else if (result.status === 'fenced') reply({ ok: false, error: shardMoved('merchant shard moved; retry on its owner', { merchantId }) });
-          else reply({ ok: false, error: unavailable('manager registration did not land; retry', { status: result.status }) });
-        },
-      });
-      if (!submitted) reply({ ok: false, error: resourceExhausted('commit queue full') });
-    }, (error: unknown) => reply({ ok: false, error: unavailable('could not read the manager', { cause: String(error) }) }));
+    this.persistence.loadEntity(shard, entity).then(
+      (current) => {
+        const record: ManagerRecord = { pinHash: this.hasher.hash(domain(merchantId, managerId), pin), operator: operatorId };
+        const audit = {
+          type: 'operator_action',
+          action: 'manager_registered',
+          subject: `${merchantId}/${managerId}`,
+          detail: '{}',
+          operator: operatorId,
+          reason: '',
+          at: atMs,
+        };
+        const submitted = this.persistence.submit({
+          shard,
+          writes: [{ entity, expectVersion: current.version, data: JSON.stringify(record) }],
+          outbox: JSON.stringify(audit),
+          settle: (result) => {
+            if (result.status === 'committed') reply({ ok: true, value: { merchantId, managerId } });
+            // Fenced: the merchant's shard moved; nothing was written and the router retries on its new owner.
+            else if (result.status === 'fenced')
+              reply({ ok: false, error: shardMoved('merchant shard moved; retry on its owner', { merchantId }) });
+            else reply({ ok: false, error: unavailable('manager registration did not land; retry', { status: result.status }) });
+          },
+        });
+        if (!submitted) reply({ ok: false, error: resourceExhausted('commit queue full') });
+      },
+      (error: unknown) => reply({ ok: false, error: unavailable('could not read the manager', { cause: String(error) }) }),
+    );
   }
 
   /** Undefined when the manager of this merchant exists and the PIN matches; else the error to answer. */

@@ -86,7 +86,11 @@ export class AuthorizerNode {
   static async start(config: NodeConfig, logger: Logger, options: { clock?: () => number } = {}): Promise<AuthorizerNode> {
     const metrics = new Metrics(true);
     const store = await RedisStore.connect(
-      { url: config.TAPLINE_REDIS_URL, command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS, reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS },
+      {
+        url: config.TAPLINE_REDIS_URL,
+        command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
+        reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
+      },
       (error) => logger.warn({ err: error }, 'redis connection error'),
     );
     const incarnation = await store.nextIncarnation();
@@ -94,12 +98,18 @@ export class AuthorizerNode {
     // Shards are taken by the cluster coordinator below (a lone node takes all of them). Taking
     // increments each shard's epoch, which fences any earlier owner.
 
-    const committer = new Committer(store, ownership, {
-      batch_entries_max: config.TAPLINE_COMMIT_BATCH_MAX,
-      in_flight_max: config.TAPLINE_COMMIT_IN_FLIGHT_MAX,
-      pending_entries_max: config.TAPLINE_COMMIT_PENDING_MAX,
-      idempotency_ttl_s: config.TAPLINE_IDEMPOTENCY_TTL_S,
-    }, logger, metrics);
+    const committer = new Committer(
+      store,
+      ownership,
+      {
+        batch_entries_max: config.TAPLINE_COMMIT_BATCH_MAX,
+        in_flight_max: config.TAPLINE_COMMIT_IN_FLIGHT_MAX,
+        pending_entries_max: config.TAPLINE_COMMIT_PENDING_MAX,
+        idempotency_ttl_s: config.TAPLINE_IDEMPOTENCY_TTL_S,
+      },
+      logger,
+      metrics,
+    );
 
     const clock = options.clock ?? ((): number => Date.now());
     const idPrefix = `${incarnation.toString(36)}-`;
@@ -116,40 +126,60 @@ export class AuthorizerNode {
     // Callbacks of the simulated PSP go through the same handler as the gRPC HandlePspCallback.
     const pspDelivery: { deliver?: (payload: string, signature: string) => void } = {};
     const pspSecret = config.TAPLINE_PSP_SECRET;
-    const pspAdapter = pspSecret === undefined ? undefined : new SimulatedPsp(pspSecret, (payload, signature) => pspDelivery.deliver?.(payload, signature));
-    const autoReloader = pspAdapter === undefined ? undefined : new AutoReloader(pspAdapter, clock, (error) => logger.warn({ err: error }, 'auto-reload charge failed'));
+    const pspAdapter =
+      pspSecret === undefined ? undefined : new SimulatedPsp(pspSecret, (payload, signature) => pspDelivery.deliver?.(payload, signature));
+    const autoReloader =
+      pspAdapter === undefined
+        ? undefined
+        : new AutoReloader(pspAdapter, clock, (error) => logger.warn({ err: error }, 'auto-reload charge failed'));
     const runtime = new ActorRuntime();
-    const region = new ShardRegion(runtime, ownership, {
-      mailbox_max: config.TAPLINE_MAILBOX_MAX,
-      drain_batch_max: config.TAPLINE_DRAIN_BATCH_MAX,
-      active_entities_max: config.TAPLINE_ACTIVE_ENTITIES_MAX,
-      passivate_after_ms: config.TAPLINE_PASSIVATE_AFTER_MS,
-    }, {
-      card: {
-        persistence: committer,
-        idempotency: new IdempotencyIndex(config.TAPLINE_IDEMPOTENCY_RECENT_MAX),
-        clock,
-        nextTransactionId,
-        conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
-        onDecision: (result) => metrics.countDecision(result.kind, result.outcome, result.reason ?? ''),
-        programs,
-        ...(autoReloader === undefined ? {} : { onLowBalance: (state: CardState, triggerId: string) => autoReloader.trigger(state, triggerId) }),
+    const region = new ShardRegion(
+      runtime,
+      ownership,
+      {
+        mailbox_max: config.TAPLINE_MAILBOX_MAX,
+        drain_batch_max: config.TAPLINE_DRAIN_BATCH_MAX,
+        active_entities_max: config.TAPLINE_ACTIVE_ENTITIES_MAX,
+        passivate_after_ms: config.TAPLINE_PASSIVATE_AFTER_MS,
       },
-      terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
-      remoteTerminals: new TerminalCache(
-        async (terminalId) => {
-          const record = await store.loadRecord(terminalKey(shardOf(terminalId, config.TAPLINE_SHARD_COUNT), terminalId));
-          return record.data === undefined ? undefined : (JSON.parse(record.data) as TerminalState);
+      {
+        card: {
+          persistence: committer,
+          idempotency: new IdempotencyIndex(config.TAPLINE_IDEMPOTENCY_RECENT_MAX),
+          clock,
+          nextTransactionId,
+          conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+          onDecision: (result) => metrics.countDecision(result.kind, result.outcome, result.reason ?? ''),
+          programs,
+          ...(autoReloader === undefined
+            ? {}
+            : { onLowBalance: (state: CardState, triggerId: string) => autoReloader.trigger(state, triggerId) }),
         },
-        { staleness_ms: config.TAPLINE_TERMINAL_CACHE_MS, entries_max: config.TAPLINE_TERMINAL_CACHE_MAX },
-        clock,
-      ),
-    }, clock);
+        terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
+        remoteTerminals: new TerminalCache(
+          async (terminalId) => {
+            const record = await store.loadRecord(terminalKey(shardOf(terminalId, config.TAPLINE_SHARD_COUNT), terminalId));
+            return record.data === undefined ? undefined : (JSON.parse(record.data) as TerminalState);
+          },
+          { staleness_ms: config.TAPLINE_TERMINAL_CACHE_MS, entries_max: config.TAPLINE_TERMINAL_CACHE_MAX },
+          clock,
+        ),
+      },
+      clock,
+    );
 
     const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
     const inFlight = new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics);
     const holder: { node?: AuthorizerNode } = {};
-    const cluster = await AuthorizerNode.startCluster(config, logger, ownership, region, clock, () => holder.node?.accepting ?? false, new ClusterMetrics(metrics.registry));
+    const cluster = await AuthorizerNode.startCluster(
+      config,
+      logger,
+      ownership,
+      region,
+      clock,
+      () => holder.node?.accepting ?? false,
+      new ClusterMetrics(metrics.registry),
+    );
     const serviceDeps: CardServiceDeps = {
       region,
       inFlight,
@@ -162,16 +192,33 @@ export class AuthorizerNode {
       programs,
       records: committer,
       pinHasher,
-      managers: pinHasher === undefined ? undefined : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher, {
-        attempts_max: config.TAPLINE_MANAGER_PIN_ATTEMPTS_MAX, lock_ms: config.TAPLINE_MANAGER_LOCK_MS,
-      }, clock, logger),
+      managers:
+        pinHasher === undefined
+          ? undefined
+          : new ManagerDirectory(
+              committer,
+              config.TAPLINE_SHARD_COUNT,
+              pinHasher,
+              {
+                attempts_max: config.TAPLINE_MANAGER_PIN_ATTEMPTS_MAX,
+                lock_ms: config.TAPLINE_MANAGER_LOCK_MS,
+              },
+              clock,
+              logger,
+            ),
       issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
       programCards: new RedisProgramCards(store),
-      psp: pspAdapter === undefined || pspSecret === undefined || autoReloader === undefined ? undefined : { adapter: pspAdapter, secret: pspSecret, autoReloader },
+      psp:
+        pspAdapter === undefined || pspSecret === undefined || autoReloader === undefined
+          ? undefined
+          : { adapter: pspAdapter, secret: pspSecret, autoReloader },
       owners: cluster.router,
       cluster: {
         holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf(cardId)),
-        authorize: (request, done) => cluster.router.call(AuthorizationServiceService.authorize.path, request, (error, value) => done(error, value as AuthorizeResponse | undefined)),
+        authorize: (request, done) =>
+          cluster.router.call(AuthorizationServiceService.authorize.path, request, (error, value) =>
+            done(error, value as AuthorizeResponse | undefined),
+          ),
       },
     };
     // A callback of the simulated PSP takes the path of a gRPC HandlePspCallback: to the card's owner.
@@ -187,15 +234,42 @@ export class AuthorizerNode {
       tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },
       route: (service, implementation) => cluster.router.wrap(service, implementation),
     });
-    const grpcPort = await bindServer(server, `${config.TAPLINE_GRPC_HOST}:${config.TAPLINE_GRPC_PORT}`, serverCredentials({
-      certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE,
-    }));
+    const grpcPort = await bindServer(
+      server,
+      `${config.TAPLINE_GRPC_HOST}:${config.TAPLINE_GRPC_PORT}`,
+      serverCredentials({
+        certFile: config.TAPLINE_TLS_CERT_FILE,
+        keyFile: config.TAPLINE_TLS_KEY_FILE,
+        caFile: config.TAPLINE_TLS_CA_FILE,
+      }),
+    );
 
-    const httpServer = config.TAPLINE_METRICS_PORT < 0 ? undefined : await serveMetrics({
-      registry: metrics.registry, host: config.TAPLINE_GRPC_HOST, port: config.TAPLINE_METRICS_PORT, ready: () => holder.node?.ready ?? false,
-    });
+    const httpServer =
+      config.TAPLINE_METRICS_PORT < 0
+        ? undefined
+        : await serveMetrics({
+            registry: metrics.registry,
+            host: config.TAPLINE_GRPC_HOST,
+            port: config.TAPLINE_METRICS_PORT,
+            ready: () => holder.node?.ready ?? false,
+          });
     const metricsPort = httpServer ? (httpServer.address() as AddressInfo).port : undefined;
-    const node = new AuthorizerNode(config, logger, metrics, store, committer, runtime, region, inFlight, server, health, httpServer, grpcPort, metricsPort, cluster);
+    const node = new AuthorizerNode(
+      config,
+      logger,
+      metrics,
+      store,
+      committer,
+      runtime,
+      region,
+      inFlight,
+      server,
+      health,
+      httpServer,
+      grpcPort,
+      metricsPort,
+      cluster,
+    );
     holder.node = node;
     // Join last: peers may forward to this node as soon as it is a member. The first round
     // takes the free shards this node owns (a lone node: all of them) before it serves.
@@ -211,17 +285,43 @@ export class AuthorizerNode {
     node.passivationTimer.unref();
     health.setStatus('', 'SERVING');
     for (const name of served_services) health.setStatus(name, 'SERVING');
-    logger.info({ grpcPort, metricsPort, internalPort: cluster.port, shards: ownership.heldCount, members: cluster.coordinator.memberIds.length, incarnation, node: config.TAPLINE_NODE_ID }, 'authorizer node serving');
+    logger.info(
+      {
+        grpcPort,
+        metricsPort,
+        internalPort: cluster.port,
+        shards: ownership.heldCount,
+        members: cluster.coordinator.memberIds.length,
+        incarnation,
+        node: config.TAPLINE_NODE_ID,
+      },
+      'authorizer node serving',
+    );
     return node;
   }
 
   /** Membership store, peer links, the router and the internal (node-to-node) gRPC server. */
-  private static async startCluster(config: NodeConfig, logger: Logger, ownership: ShardOwnership, region: ShardRegion, clock: () => number, accepting: () => boolean, metrics: ClusterMetrics): Promise<ClusterParts> {
+  private static async startCluster(
+    config: NodeConfig,
+    logger: Logger,
+    ownership: ShardOwnership,
+    region: ShardRegion,
+    clock: () => number,
+    accepting: () => boolean,
+    metrics: ClusterMetrics,
+  ): Promise<ClusterParts> {
     const store = await ClusterStore.connect(
-      { url: config.TAPLINE_REDIS_URL, command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS, reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS },
+      {
+        url: config.TAPLINE_REDIS_URL,
+        command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
+        reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
+      },
       (error) => logger.warn({ err: error }, 'redis (cluster) connection error'),
     );
-    const peers = new Peers({ forward_in_flight_max: config.TAPLINE_FORWARD_IN_FLIGHT_MAX, forward_timeout_ms: config.TAPLINE_ROUTE_WAIT_MAX_MS }, logger);
+    const peers = new Peers(
+      { forward_in_flight_max: config.TAPLINE_FORWARD_IN_FLIGHT_MAX, forward_timeout_ms: config.TAPLINE_ROUTE_WAIT_MAX_MS },
+      logger,
+    );
     const holder: { coordinator?: ClusterCoordinator } = {};
     const router = new ClusterRouter({
       self: config.TAPLINE_NODE_ID,
@@ -243,16 +343,28 @@ export class AuthorizerNode {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     });
-    server.addService(ClusterServiceService, { forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>) => router.serveForward(call) });
+    server.addService(ClusterServiceService, {
+      forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>) => router.serveForward(call),
+    });
     const host = config.TAPLINE_INTERNAL_HOST ?? config.TAPLINE_GRPC_HOST;
     const port = await bindServer(server, `${host}:${config.TAPLINE_INTERNAL_PORT}`, grpc.ServerCredentials.createInsecure());
     const address = config.TAPLINE_ADVERTISE_ADDRESS ?? `${host}:${port}`;
-    const coordinator = new ClusterCoordinator({ nodeId: config.TAPLINE_NODE_ID, address }, store, ownership, region, peers, {
-      tick_ms: config.TAPLINE_CLUSTER_TICK_MS,
-      member_ttl_ms: config.TAPLINE_MEMBER_TTL_MS,
-      lease_ms: config.TAPLINE_SHARD_LEASE_MS,
-      take_retry_ms: config.TAPLINE_TAKE_RETRY_MS,
-    }, logger, clock, metrics);
+    const coordinator = new ClusterCoordinator(
+      { nodeId: config.TAPLINE_NODE_ID, address },
+      store,
+      ownership,
+      region,
+      peers,
+      {
+        tick_ms: config.TAPLINE_CLUSTER_TICK_MS,
+        member_ttl_ms: config.TAPLINE_MEMBER_TTL_MS,
+        lease_ms: config.TAPLINE_SHARD_LEASE_MS,
+        take_retry_ms: config.TAPLINE_TAKE_RETRY_MS,
+      },
+      logger,
+      clock,
+      metrics,
+    );
     holder.coordinator = coordinator;
     return { store, coordinator, router, peers, server, port };
   }
@@ -280,9 +392,16 @@ export class AuthorizerNode {
     this.health.setStatus('', 'NOT_SERVING');
     for (const name of served_services) this.health.setStatus(name, 'NOT_SERVING');
     clearInterval(this.passivationTimer);
-    const drained = await withinMs(Promise.all([this.inFlight.whenDrained(), this.committer.whenIdle(), this.cluster.router.whenDrained()]), grace);
+    const drained = await withinMs(
+      Promise.all([this.inFlight.whenDrained(), this.committer.whenIdle(), this.cluster.router.whenDrained()]),
+      grace,
+    );
     if (!handOffFirst) await this.cluster.coordinator.leave();
-    if (!drained) this.logger.warn({ inFlight: this.inFlight.current, commits: this.committer.pendingCount }, 'shutdown grace elapsed with work in flight');
+    if (!drained)
+      this.logger.warn(
+        { inFlight: this.inFlight.current, commits: this.committer.pendingCount },
+        'shutdown grace elapsed with work in flight',
+      );
     await withinMs(new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve())), Math.min(grace, 2_000));
     this.grpcServer.forceShutdown();
     this.cluster.server.forceShutdown();

@@ -41,7 +41,8 @@ export function verifyPspSignature(secret: string, payload: string, signature: s
   if (Buffer.byteLength(payload) > payload_bytes_max) return invalidArgument(`payload is at most ${payload_bytes_max} bytes`);
   const expected = Buffer.from(signPspPayload(secret, payload), 'hex');
   const given = /^[0-9a-f]{64}$/.test(signature) ? Buffer.from(signature, 'hex') : Buffer.alloc(0);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return permissionDenied('PSP callback signature does not verify');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return permissionDenied('PSP callback signature does not verify');
   return undefined;
 }
 
@@ -56,7 +57,8 @@ export function parsePspPayload(payload: string): PspPaymentEvent {
   const { reference, card, amount_minor: amount, currency, status, kind } = raw;
   if (typeof reference !== 'string' || !reference_pattern.test(reference)) throw invalidArgument('payload.reference is malformed');
   if (typeof card !== 'string' || !card_pattern.test(card)) throw invalidArgument('payload.card is malformed');
-  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0 || amount > request_amount_max_minor) throw invalidArgument('payload.amount_minor is out of range');
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0 || amount > request_amount_max_minor)
+    throw invalidArgument('payload.amount_minor is out of range');
   if (typeof currency !== 'string' || !isKnownCurrency(currency)) throw invalidArgument('payload.currency is not supported');
   if (status !== 'succeeded' && status !== 'failed') throw invalidArgument('payload.status must be succeeded or failed');
   if (kind !== 'top_up' && kind !== 'auto_reload') throw invalidArgument('payload.kind must be top_up or auto_reload');
@@ -64,7 +66,14 @@ export function parsePspPayload(payload: string): PspPaymentEvent {
 }
 
 export function pspPayload(event: PspPaymentEvent): string {
-  return JSON.stringify({ reference: event.reference, card: event.card, amount_minor: event.amountMinor, currency: event.currency, status: event.status, kind: event.kind });
+  return JSON.stringify({
+    reference: event.reference,
+    card: event.card,
+    amount_minor: event.amountMinor,
+    currency: event.currency,
+    status: event.status,
+    kind: event.kind,
+  });
 }
 
 /**
@@ -75,16 +84,29 @@ export function pspPayload(event: PspPaymentEvent): string {
 export class SimulatedPsp implements PspAdapter {
   private counter = 0;
 
-  constructor(private readonly secret: string, private readonly deliver: (payload: string, signature: string) => void) {}
+  constructor(
+    private readonly secret: string,
+    private readonly deliver: (payload: string, signature: string) => void,
+  ) {}
 
   startPayment(cardId: string, amountMinor: number, currency: string): Promise<{ reference: string; paymentUrl: string }> {
     this.counter += 1;
     const reference = `sim-${Date.now().toString(36)}-${this.counter}`;
-    return Promise.resolve({ reference, paymentUrl: `https://psp.invalid/pay/${reference}?card=${cardId}&amount=${amountMinor}&currency=${currency}` });
+    return Promise.resolve({
+      reference,
+      paymentUrl: `https://psp.invalid/pay/${reference}?card=${cardId}&amount=${amountMinor}&currency=${currency}`,
+    });
   }
 
   chargeMandate(mandate: string, cardId: string, amountMinor: number, currency: string, reference: string): Promise<void> {
-    const payload = pspPayload({ reference, card: cardId, amountMinor, currency, status: mandate.startsWith('fail') ? 'failed' : 'succeeded', kind: 'auto_reload' });
+    const payload = pspPayload({
+      reference,
+      card: cardId,
+      amountMinor,
+      currency,
+      status: mandate.startsWith('fail') ? 'failed' : 'succeeded',
+      kind: 'auto_reload',
+    });
     setImmediate(() => this.deliver(payload, signPspPayload(this.secret, payload)));
     return Promise.resolve();
   }
@@ -100,7 +122,11 @@ export const auto_reload_pending_ms = 60_000;
 export class AutoReloader {
   private readonly pending = new Map<string, number>();
 
-  constructor(private readonly psp: PspAdapter, private readonly clock: () => number, private readonly onError: (error: unknown) => void) {}
+  constructor(
+    private readonly psp: PspAdapter,
+    private readonly clock: () => number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
 
   trigger(state: CardState, triggerId: string): void {
     const autoReload: AutoReload | undefined = state.profile?.autoReload;
@@ -108,10 +134,12 @@ export class AutoReloader {
     const since = this.pending.get(state.cardId);
     if (since !== undefined && this.clock() - since < auto_reload_pending_ms) return;
     this.pending.set(state.cardId, this.clock());
-    this.psp.chargeMandate(autoReload.mandate, state.cardId, autoReload.amountMinor, state.currency, `auto-${state.cardId}-${triggerId}`).then(undefined, (error: unknown) => {
-      this.pending.delete(state.cardId);
-      this.onError(error);
-    });
+    this.psp
+      .chargeMandate(autoReload.mandate, state.cardId, autoReload.amountMinor, state.currency, `auto-${state.cardId}-${triggerId}`)
+      .then(undefined, (error: unknown) => {
+        this.pending.delete(state.cardId);
+        this.onError(error);
+      });
   }
 
   settled(cardId: string): void {

@@ -30,7 +30,12 @@ import {
   type ListProgramReviewsResponse,
   type ResolveProgramReviewResponse,
 } from '../../gen/tapline/v1/cards';
-import { AuthorizationServiceClient, type AuthorizeRequest, type RefundResponse, type VoidResponse } from '../../gen/tapline/v1/authorization';
+import {
+  AuthorizationServiceClient,
+  type AuthorizeRequest,
+  type RefundResponse,
+  type VoidResponse,
+} from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
 import { call_deadline_ms } from './tapline-client';
 
@@ -44,7 +49,14 @@ function invoke<T>(fn: (options: grpc.CallOptions, callback: Callback<T>) => unk
 
 export function programConfig(fields: Partial<ProgramConfig> = {}): ProgramConfig {
   return {
-    pinRequired: false, maxBalanceMinor: 0n, maxTopUpMinor: 0n, holdExpiryMs: 0n, completionToleranceBp: 0, depositMinor: 0n, pinAttemptsMax: 0, partialHolds: false,
+    pinRequired: false,
+    maxBalanceMinor: 0n,
+    maxTopUpMinor: 0n,
+    holdExpiryMs: 0n,
+    completionToleranceBp: 0,
+    depositMinor: 0n,
+    pinAttemptsMax: 0,
+    partialHolds: false,
     ...fields,
   };
 }
@@ -64,9 +76,19 @@ export function holdRequest(
     completion: AuthorizationKind.AUTHORIZATION_KIND_COMPLETION,
   }[kind];
   return {
-    terminalId, terminalTxnNumber: BigInt(txn), cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' }, kind: wireKind,
-    lineItems: [], pin: '', prompts: undefined, offline: undefined,
-    original: original === undefined ? undefined : { ref: { $case: 'terminalTxn', value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
+    terminalId,
+    terminalTxnNumber: BigInt(txn),
+    cardId,
+    amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' },
+    kind: wireKind,
+    lineItems: [],
+    pin: '',
+    prompts: undefined,
+    offline: undefined,
+    original:
+      original === undefined
+        ? undefined
+        : { ref: { $case: 'terminalTxn', value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
   };
 }
 
@@ -74,7 +96,10 @@ export class CardClient {
   readonly cards: CardServiceClient;
   readonly authorization: AuthorizationServiceClient;
 
-  constructor(readonly address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+  constructor(
+    readonly address: string,
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
     this.cards = new CardServiceClient(address, credentials);
     this.authorization = new AuthorizationServiceClient(address, credentials);
   }
@@ -104,19 +129,28 @@ export class CardClient {
   }
 
   replace(cardId: string, replacementCardId: string): Promise<ReplaceCardResponse> {
-    return invoke((options, cb) => this.cards.replaceCard({ cardId, replacementCardId, reason: 'damaged', operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+    return invoke((options, cb) =>
+      this.cards.replaceCard({ cardId, replacementCardId, reason: 'damaged', operatorId: 'ops' }, new grpc.Metadata(), options, cb),
+    );
   }
 
   returnCard(cardId: string, idempotencyKey: string): Promise<ReturnCardResponse> {
-    return invoke((options, cb) => this.cards.returnCard({ cardId, idempotencyKey, operatorId: 'cash-desk' }, new grpc.Metadata(), options, cb));
+    return invoke((options, cb) =>
+      this.cards.returnCard({ cardId, idempotencyKey, operatorId: 'cash-desk' }, new grpc.Metadata(), options, cb),
+    );
   }
 
   refundRun(programId: string, runId: string): Promise<RunProgramRefundResponse> {
-    return invoke((options, cb) => this.cards.runProgramRefund({ programId, runId, operatorId: 'ops' }, new grpc.Metadata(), options, cb), 120_000);
+    return invoke(
+      (options, cb) => this.cards.runProgramRefund({ programId, runId, operatorId: 'ops' }, new grpc.Metadata(), options, cb),
+      120_000,
+    );
   }
 
   startPspTopUp(cardId: string, amountMinor: number): Promise<StartPspTopUpResponse> {
-    return invoke((options, cb) => this.cards.startPspTopUp({ cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' } }, new grpc.Metadata(), options, cb));
+    return invoke((options, cb) =>
+      this.cards.startPspTopUp({ cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' } }, new grpc.Metadata(), options, cb),
+    );
   }
 
   pspCallback(payload: string, signature: string): Promise<HandlePspCallbackResponse> {
@@ -125,20 +159,38 @@ export class CardClient {
 
   setAutoReload(cardId: string, thresholdMinor: number, amountMinor: number, mandateReference: string): Promise<SetAutoReloadResponse> {
     const request = {
-      cardId, threshold: { amountMinor: BigInt(thresholdMinor), currency: 'EUR' }, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' }, mandateReference, operatorId: 'ops',
+      cardId,
+      threshold: { amountMinor: BigInt(thresholdMinor), currency: 'EUR' },
+      amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' },
+      mandateReference,
+      operatorId: 'ops',
     };
     return invoke((options, cb) => this.cards.setAutoReload(request, new grpc.Metadata(), options, cb));
   }
 
   setPin(cardId: string, newPin: string, oldPin = '', reset = false): Promise<SetPinResponse> {
-    return invoke((options, cb) => this.cards.setPin({ cardId, newPin, oldPin, reset, operatorId: reset ? 'support-1' : '' }, new grpc.Metadata(), options, cb));
+    return invoke((options, cb) =>
+      this.cards.setPin({ cardId, newPin, oldPin, reset, operatorId: reset ? 'support-1' : '' }, new grpc.Metadata(), options, cb),
+    );
   }
 
   setTabLimit(cardId: string, limitMinor: number): Promise<SetTabLimitResponse> {
-    return invoke((options, cb) => this.cards.setTabLimit({ cardId, limit: { amountMinor: BigInt(limitMinor), currency: 'EUR' }, operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+    return invoke((options, cb) =>
+      this.cards.setTabLimit(
+        { cardId, limit: { amountMinor: BigInt(limitMinor), currency: 'EUR' }, operatorId: 'ops' },
+        new grpc.Metadata(),
+        options,
+        cb,
+      ),
+    );
   }
 
-  settleTab(cardId: string, amountMinor: number, reference: string, method = SettlementMethod.SETTLEMENT_METHOD_INVOICE): Promise<SettleTabResponse> {
+  settleTab(
+    cardId: string,
+    amountMinor: number,
+    reference: string,
+    method = SettlementMethod.SETTLEMENT_METHOD_INVOICE,
+  ): Promise<SettleTabResponse> {
     const request = { cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' }, method, reference, operatorId: 'accounts' };
     return invoke((options, cb) => this.cards.settleTab(request, new grpc.Metadata(), options, cb));
   }
@@ -153,12 +205,16 @@ export class CardClient {
   }
 
   resolveProgramReview(cardId: string, transactionId: string, note: string): Promise<ResolveProgramReviewResponse> {
-    return invoke((options, cb) => this.cards.resolveProgramReview({ cardId, transactionId, note, operatorId: 'risk-desk' }, new grpc.Metadata(), options, cb));
+    return invoke((options, cb) =>
+      this.cards.resolveProgramReview({ cardId, transactionId, note, operatorId: 'risk-desk' }, new grpc.Metadata(), options, cb),
+    );
   }
 
   voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {
     const request = {
-      terminalId, terminalTxnNumber: BigInt(txn), cardId,
+      terminalId,
+      terminalTxnNumber: BigInt(txn),
+      cardId,
       original: { ref: { $case: 'terminalTxn' as const, value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
     };
     return invoke((options, cb) => this.authorization.void(request, new grpc.Metadata(), options, cb));
@@ -175,20 +231,37 @@ export class RefundClient {
   readonly cards: CardServiceClient;
   readonly authorization: AuthorizationServiceClient;
 
-  constructor(readonly address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+  constructor(
+    readonly address: string,
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
     this.cards = new CardServiceClient(address, credentials);
     this.authorization = new AuthorizationServiceClient(address, credentials);
   }
 
   registerManager(merchantId: string, managerId: string, pin: string): Promise<RegisterManagerResponse> {
-    return invoke((options, cb) => this.cards.registerManager({ merchantId, managerId, pin, operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+    return invoke((options, cb) =>
+      this.cards.registerManager({ merchantId, managerId, pin, operatorId: 'ops' }, new grpc.Metadata(), options, cb),
+    );
   }
 
-  refund(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }, amountMinor: number, manager: { id: string; pin: string }, currency = 'EUR'): Promise<RefundResponse> {
+  refund(
+    terminalId: string,
+    txn: number,
+    cardId: string,
+    original: { terminalId: string; txn: number },
+    amountMinor: number,
+    manager: { id: string; pin: string },
+    currency = 'EUR',
+  ): Promise<RefundResponse> {
     const request = {
-      terminalId, terminalTxnNumber: BigInt(txn), cardId,
+      terminalId,
+      terminalTxnNumber: BigInt(txn),
+      cardId,
       original: { ref: { $case: 'terminalTxn' as const, value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
-      amount: { amountMinor: BigInt(amountMinor), currency }, managerId: manager.id, managerPin: manager.pin,
+      amount: { amountMinor: BigInt(amountMinor), currency },
+      managerId: manager.id,
+      managerPin: manager.pin,
     };
     return invoke((options, cb) => this.authorization.refund(request, new grpc.Metadata(), options, cb));
   }

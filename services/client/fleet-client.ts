@@ -44,10 +44,20 @@ export interface FleetPrompts {
   readonly vehicleId?: string;
 }
 
-export function fleetPurchase(terminalId: string, txn: number | bigint, cardId: string, lines: readonly FleetLine[], prompts: FleetPrompts = {}, currency = 'EUR'): AuthorizeRequest {
+export function fleetPurchase(
+  terminalId: string,
+  txn: number | bigint,
+  cardId: string,
+  lines: readonly FleetLine[],
+  prompts: FleetPrompts = {},
+  currency = 'EUR',
+): AuthorizeRequest {
   const lineItems: LineItem[] = lines.map((line) => ({
-    productCode: line.code, productGroup: line.group, quantityMilli: BigInt(line.qtyMilli ?? 1000),
-    unitPriceMinor: BigInt(line.unitMinor ?? line.amountMinor), amountMinor: BigInt(line.amountMinor),
+    productCode: line.code,
+    productGroup: line.group,
+    quantityMilli: BigInt(line.qtyMilli ?? 1000),
+    unitPriceMinor: BigInt(line.unitMinor ?? line.amountMinor),
+    amountMinor: BigInt(line.amountMinor),
   }));
   const total = lines.reduce((sum, line) => sum + line.amountMinor, 0);
   return {
@@ -66,7 +76,10 @@ export function fleetPurchase(terminalId: string, txn: number | bigint, cardId: 
 
 type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
 
-function invoke<T>(fn: (metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<T>) => unknown, deadlineMs = call_deadline_ms): Promise<T> {
+function invoke<T>(
+  fn: (metadata: grpc.Metadata, options: grpc.CallOptions, callback: Callback<T>) => unknown,
+  deadlineMs = call_deadline_ms,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     fn(new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)));
   });
@@ -75,13 +88,21 @@ function invoke<T>(fn: (metadata: grpc.Metadata, options: grpc.CallOptions, call
 export class FleetClient {
   readonly fleet: FleetAdminServiceClient;
 
-  constructor(readonly address: string, options: grpc.ChannelOptions = {}, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+  constructor(
+    readonly address: string,
+    options: grpc.ChannelOptions = {},
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
     this.fleet = new FleetAdminServiceClient(address, credentials, options);
   }
 
-  createAccount(request: Partial<CreateFleetAccountRequest> & { fleetId: string; creditLimitMinor: number; timeZone: string; currency?: string }): Promise<CreateFleetAccountResponse> {
+  createAccount(
+    request: Partial<CreateFleetAccountRequest> & { fleetId: string; creditLimitMinor: number; timeZone: string; currency?: string },
+  ): Promise<CreateFleetAccountResponse> {
     const wire: CreateFleetAccountRequest = {
-      fleetId: request.fleetId, timeZone: request.timeZone, operatorId: 'ops',
+      fleetId: request.fleetId,
+      timeZone: request.timeZone,
+      operatorId: 'ops',
       creditLimit: { amountMinor: BigInt(request.creditLimitMinor), currency: request.currency ?? 'EUR' },
     };
     return invoke((m, o, cb) => this.fleet.createFleetAccount(wire, m, o, cb));

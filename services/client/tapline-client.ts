@@ -3,7 +3,13 @@
 // (It is not a published SDK: terminals and gateways use the proto with their own stack.)
 
 import * as grpc from '@grpc/grpc-js';
-import { AdminServiceClient, type IssueCardResponse, type RegisterTerminalResponse, type SetCardStatusResponse, type SetTerminalEnabledResponse } from '../../gen/tapline/v1/admin';
+import {
+  AdminServiceClient,
+  type IssueCardResponse,
+  type RegisterTerminalResponse,
+  type SetCardStatusResponse,
+  type SetTerminalEnabledResponse,
+} from '../../gen/tapline/v1/admin';
 import {
   AuthorizationServiceClient,
   type AuthorizeRequest,
@@ -25,7 +31,13 @@ function invoke<T>(fn: (options: grpc.CallOptions, callback: Callback<T>) => unk
   });
 }
 
-export function purchase(terminalId: string, txn: number | bigint, cardId: string, amountMinor: number | bigint, currency = 'EUR'): AuthorizeRequest {
+export function purchase(
+  terminalId: string,
+  txn: number | bigint,
+  cardId: string,
+  amountMinor: number | bigint,
+  currency = 'EUR',
+): AuthorizeRequest {
   return {
     terminalId,
     terminalTxnNumber: BigInt(txn),
@@ -44,7 +56,11 @@ export class TaplineClient {
   readonly authorization: AuthorizationServiceClient;
   readonly admin: AdminServiceClient;
 
-  constructor(readonly address: string, options: grpc.ChannelOptions = {}, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+  constructor(
+    readonly address: string,
+    options: grpc.ChannelOptions = {},
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
     this.authorization = new AuthorizationServiceClient(address, credentials, options);
     this.admin = new AdminServiceClient(address, credentials, options);
   }
@@ -53,7 +69,12 @@ export class TaplineClient {
     return invoke((options, cb) => this.authorization.authorize(request, new grpc.Metadata(), options, cb), deadlineMs);
   }
 
-  topUp(cardId: string, amountMinor: number, key: { terminalId: string; txn: number } | { idempotencyKey: string }, currency = 'EUR'): Promise<TopUpResponse> {
+  topUp(
+    cardId: string,
+    amountMinor: number,
+    key: { terminalId: string; txn: number } | { idempotencyKey: string },
+    currency = 'EUR',
+  ): Promise<TopUpResponse> {
     const request = {
       terminalId: 'terminalId' in key ? key.terminalId : '',
       terminalTxnNumber: 'terminalId' in key ? BigInt(key.txn) : 0n,
@@ -86,15 +107,23 @@ export class TaplineClient {
   }
 
   setCardStatus(cardId: string, status: CardStatus): Promise<SetCardStatusResponse> {
-    return invoke((options, cb) => this.admin.setCardStatus({ cardId, status, reason: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+    return invoke((options, cb) =>
+      this.admin.setCardStatus({ cardId, status, reason: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb),
+    );
   }
 
   registerTerminal(terminalId: string, merchantId: string, deadlineMs?: number): Promise<RegisterTerminalResponse> {
-    return invoke((options, cb) => this.admin.registerTerminal({ terminalId, merchantId, location: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb), deadlineMs);
+    return invoke(
+      (options, cb) =>
+        this.admin.registerTerminal({ terminalId, merchantId, location: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb),
+      deadlineMs,
+    );
   }
 
   setTerminalEnabled(terminalId: string, enabled: boolean): Promise<SetTerminalEnabledResponse> {
-    return invoke((options, cb) => this.admin.setTerminalEnabled({ terminalId, enabled, operatorId: 'ops' }, new grpc.Metadata(), options, cb));
+    return invoke((options, cb) =>
+      this.admin.setTerminalEnabled({ terminalId, enabled, operatorId: 'ops' }, new grpc.Metadata(), options, cb),
+    );
   }
 
   close(): void {

@@ -18,13 +18,16 @@ export interface MetricsEndpoint {
 export function serveMetrics(endpoint: MetricsEndpoint): Promise<Server> {
   const server = createServer((request, response) => {
     if (request.url === '/metrics') {
-      endpoint.registry.metrics().then((text) => {
-        response.writeHead(200, { 'content-type': endpoint.registry.contentType });
-        response.end(text);
-      }, () => {
-        response.writeHead(500);
-        response.end();
-      });
+      endpoint.registry.metrics().then(
+        (text) => {
+          response.writeHead(200, { 'content-type': endpoint.registry.contentType });
+          response.end(text);
+        },
+        () => {
+          response.writeHead(500);
+          response.end();
+        },
+      );
       return;
     }
     if (request.url === '/healthz') {

@@ -24,7 +24,11 @@ class PendingCount implements CountingChild {
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly pendingCounts: { readonly counter: Counter<string>; readonly labels: LabelValues<string>; readonly count: PendingCount }[] = [];
+  private readonly pendingCounts: {
+    readonly counter: Counter<string>;
+    readonly labels: LabelValues<string>;
+    readonly count: PendingCount;
+  }[] = [];
 
   readonly requests: Counter<'method' | 'code'> = new Counter({
     name: 'tapline_requests_total',

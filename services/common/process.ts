@@ -42,7 +42,12 @@ const decimal_integer = /^-?\d+$/;
 
 /** A bounded integer setting from the environment, with its default when unset. */
 export function envInt(min: number, max: number, fallback: number) {
-  return z.string().regex(decimal_integer, 'must be a decimal integer').transform(Number).pipe(z.number().int().min(min).max(max)).default(fallback);
+  return z
+    .string()
+    .regex(decimal_integer, 'must be a decimal integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(fallback);
 }
 
 export const log_level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
@@ -51,7 +56,9 @@ export const log_level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'tra
 export function parseEnv<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`).join('; ')}`);
+    throw new ConfigError(
+      `invalid configuration: ${parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }

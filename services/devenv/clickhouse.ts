@@ -115,8 +115,7 @@ export async function startClickHouse(options: StartClickHouseOptions): Promise<
   const { command, leadingArgs } = findClickHouseServer();
   const args = [...leadingArgs, `--config-file=${layout.configFile}`];
   const url = `http://127.0.0.1:${httpPort}`;
-  const diagnostics = (): string =>
-    [layout.errorLogFile, layout.logFile, layout.consoleLogFile].map((file) => logTail(file)).join('\n');
+  const diagnostics = (): string => [layout.errorLogFile, layout.logFile, layout.consoleLogFile].map((file) => logTail(file)).join('\n');
 
   const launch = async (): Promise<SupervisedChild> => {
     const child = await spawnSupervised({
@@ -183,17 +182,9 @@ export async function startClickHouse(options: StartClickHouseOptions): Promise<
  * Runs one SQL statement over the HTTP interface and returns the response body (by default in
  * TabSeparated format). Throws with the server's error text on a non-200 answer.
  */
-export async function queryClickHouse(
-  url: string,
-  sql: string,
-  timeoutMs: number = clickhouse_query_timeout_ms,
-): Promise<string> {
+export async function queryClickHouse(url: string, sql: string, timeoutMs: number = clickhouse_query_timeout_ms): Promise<string> {
   const target = new URL(url);
-  const response = await httpRequest(
-    { host: target.hostname, port: Number(target.port), method: 'POST', path: '/' },
-    sql,
-    timeoutMs,
-  );
+  const response = await httpRequest({ host: target.hostname, port: Number(target.port), method: 'POST', path: '/' }, sql, timeoutMs);
   if (response.status !== 200) {
     throw new Error(`ClickHouse answered HTTP ${response.status} to ${JSON.stringify(sql)}: ${response.body.trim()}`);
   }
@@ -354,10 +345,7 @@ function httpRequest(
         reject(error);
       });
     });
-    const timer = setTimeout(
-      () => request.destroy(new Error(`no complete HTTP response within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => request.destroy(new Error(`no complete HTTP response within ${timeoutMs} ms`)), timeoutMs);
     request.on('error', (error) => {
       clearTimeout(timer);
       reject(error);

@@ -2,13 +2,7 @@
 // as supervised child processes on 127.0.0.1, with their data in a directory the caller owns.
 // Tests import from here; the dev CLI (main.ts) is a thin wrapper over the same functions.
 
-export {
-  type RedisInstance,
-  type StartRedisOptions,
-  redis_ready_timeout_ms,
-  redis_stop_grace_ms,
-  startRedis,
-} from './redis';
+export { type RedisInstance, type StartRedisOptions, redis_ready_timeout_ms, redis_stop_grace_ms, startRedis } from './redis';
 export {
   type ClickHouseInstance,
   type StartClickHouseOptions,

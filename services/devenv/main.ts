@@ -69,9 +69,7 @@ async function start(argv: readonly string[]): Promise<ManagedServer> {
       ...(logFile !== undefined ? { logFile } : {}),
       ownProcessGroup: true,
     });
-    console.log(
-      JSON.stringify({ service: 'redis', url: redis.url, port: redis.port, pid: redis.pid, dataDir: redis.dataDir }),
-    );
+    console.log(JSON.stringify({ service: 'redis', url: redis.url, port: redis.port, pid: redis.pid, dataDir: redis.dataDir }));
     return redis;
   }
   if (kind === 'clickhouse') {

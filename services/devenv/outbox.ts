@@ -8,7 +8,9 @@ export async function outboxBacklog(redisUrl: string, shardCount: number): Promi
   const client = createClient({ url: redisUrl });
   await client.connect();
   try {
-    const lengths = await Promise.all(Array.from({ length: shardCount }, (_, shard) => client.sendCommand<number>(['XLEN', shardKeys(shard).outbox])));
+    const lengths = await Promise.all(
+      Array.from({ length: shardCount }, (_, shard) => client.sendCommand<number>(['XLEN', shardKeys(shard).outbox])),
+    );
     return lengths.reduce((sum, length) => sum + length, 0);
   } finally {
     await client.close();

@@ -79,18 +79,29 @@ export async function startRedis(options: StartRedisOptions): Promise<RedisInsta
   const consoleLogFile = path.join(dataDir, 'redis.console.log');
   const command = findExecutable('redis-server', ['/usr/bin/redis-server', '/usr/sbin/redis-server']) ?? 'redis-server';
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dataDir,
-    '--appendonly', 'yes',
-    '--appendfsync', options.appendfsync ?? 'always',
-    '--aof-use-rdb-preamble', 'yes',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dataDir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    options.appendfsync ?? 'always',
+    '--aof-use-rdb-preamble',
+    'yes',
     // An empty "save" disables RDB snapshots; the AOF is the only persistence.
-    '--save', '',
-    '--protected-mode', 'no',
-    '--daemonize', 'no',
-    '--logfile', logFile,
-    '--maxmemory-policy', 'noeviction',
+    '--save',
+    '',
+    '--protected-mode',
+    'no',
+    '--daemonize',
+    'no',
+    '--logfile',
+    logFile,
+    '--maxmemory-policy',
+    'noeviction',
   ];
   const diagnostics = (): string => `${logTail(logFile)}\n${logTail(consoleLogFile)}`;
 
@@ -178,9 +189,7 @@ function probePing(port: number): Promise<ProbeResult> {
         finish(line === '+PONG' ? { ready: true } : { ready: false, seen: JSON.stringify(line) });
       }
     });
-    socket.on('error', (error: NodeJS.ErrnoException) =>
-      finish({ ready: false, seen: `connection error ${error.code ?? error.message}` }),
-    );
+    socket.on('error', (error: NodeJS.ErrnoException) => finish({ ready: false, seen: `connection error ${error.code ?? error.message}` }));
     socket.on('close', () => finish({ ready: false, seen: `connection closed after ${JSON.stringify(received)}` }));
   });
 }

@@ -133,9 +133,7 @@ export class SupervisedChild {
     this.sendSignal('SIGKILL');
     const status = await waitWithTimeout(this.exited, kill_wait_timeout_ms);
     if (status === timed_out) {
-      throw new Error(
-        `${this.name} (pid ${this.pid}) was sent SIGKILL but had not exited after ${kill_wait_timeout_ms} ms`,
-      );
+      throw new Error(`${this.name} (pid ${this.pid}) was sent SIGKILL but had not exited after ${kill_wait_timeout_ms} ms`);
     }
     return status;
   }

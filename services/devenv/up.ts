@@ -29,10 +29,15 @@ const env = (name: string, fallback: number): number => Number(process.env[name]
 /** Authorizer nodes to start: `--nodes N`, else TAPLINE_NODES, else TAPLINE_UP_NODES, else 1. */
 export function nodeCountOf(argv: readonly string[], environment: Record<string, string | undefined>): number {
   const flag = argv.findIndex((arg) => arg === '--nodes' || arg.startsWith('--nodes='));
-  const text = flag < 0 ? environment['TAPLINE_NODES'] ?? environment['TAPLINE_UP_NODES'] ?? '1'
-    : (argv[flag] as string).includes('=') ? (argv[flag] as string).split('=')[1] : argv[flag + 1];
+  const text =
+    flag < 0
+      ? (environment['TAPLINE_NODES'] ?? environment['TAPLINE_UP_NODES'] ?? '1')
+      : (argv[flag] as string).includes('=')
+        ? (argv[flag] as string).split('=')[1]
+        : argv[flag + 1];
   const count = Number(text);
-  if (!/^[0-9]{1,2}$/.test(String(text)) || count < 1 || count > 16) throw new Error(`--nodes must be a number from 1 to 16, got ${JSON.stringify(text)}`);
+  if (!/^[0-9]{1,2}$/.test(String(text)) || count < 1 || count > 16)
+    throw new Error(`--nodes must be a number from 1 to 16, got ${JSON.stringify(text)}`);
   return count;
 }
 
@@ -63,7 +68,13 @@ async function main(): Promise<void> {
   const dataDir = join(projectRoot(), '.data');
   mkdirSync(dataDir, { recursive: true });
   const secrets = localSecrets(dataDir);
-  const started: { redis?: RedisInstance; clickhouse?: ClickHouseInstance; nodes: ServerProcess[]; streamer?: ServerProcess; reports?: ServerProcess } = { nodes: [] };
+  const started: {
+    redis?: RedisInstance;
+    clickhouse?: ClickHouseInstance;
+    nodes: ServerProcess[];
+    streamer?: ServerProcess;
+    reports?: ServerProcess;
+  } = { nodes: [] };
   let stopping = false;
   const stopAll = async (code: number): Promise<never> => {
     if (!stopping) {
@@ -138,10 +149,13 @@ async function main(): Promise<void> {
     say(`reports     http://127.0.0.1:${reportsPort}/reports/float?currency=EUR  (and /reports/reconciliation, ...)`);
     const first = started.nodes[0];
     if (first === undefined) throw new Error('at least one node is needed');
-    if (started.nodes.length > 1) say(`cluster     ${started.nodes.length} nodes share 256 shards; any node accepts any request and forwards it to the card's owner`);
+    if (started.nodes.length > 1)
+      say(`cluster     ${started.nodes.length} nodes share 256 shards; any node accepts any request and forwards it to the card's owner`);
     const run = await demo(first.address);
     await reportFromClickHouse(started.clickhouse.url, run);
-    const reconciliation = await fetch(`http://127.0.0.1:${reportsPort}/reports/reconciliation`).then((r) => r.json()) as { summary?: Record<string, unknown> };
+    const reconciliation = (await fetch(`http://127.0.0.1:${reportsPort}/reports/reconciliation`).then((r) => r.json())) as {
+      summary?: Record<string, unknown>;
+    };
     say(`reconciliation ClickHouse vs Redis: ${JSON.stringify(reconciliation.summary ?? reconciliation)}`);
     const differences = (reconciliation as { differences?: unknown[] }).differences ?? [];
     for (const difference of differences.slice(0, 10)) say(`  difference: ${JSON.stringify(difference)}`);
@@ -166,7 +180,10 @@ async function reportFromClickHouse(url: string, run: { id: string; transactions
     if (seen >= run.transactions) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const rows = await queryClickHouse(url, `SELECT kind, outcome, count(), sum(amount) FROM tapline.transactions_dedup WHERE ${where} GROUP BY kind, outcome ORDER BY kind, outcome FORMAT TSV`);
+  const rows = await queryClickHouse(
+    url,
+    `SELECT kind, outcome, count(), sum(amount) FROM tapline.transactions_dedup WHERE ${where} GROUP BY kind, outcome ORDER BY kind, outcome FORMAT TSV`,
+  );
   say(`clickhouse: ${seen} of the demo's ${run.transactions} transactions queryable`);
   for (const line of rows.trim().split('\n')) {
     const [kind, outcome, count, amount] = line.split('\t');
@@ -207,7 +224,9 @@ async function demo(address: string): Promise<{ id: string; transactions: number
       reasons.set(name, (reasons.get(name) ?? 0) + 1);
     }
   }
-  say(`burst: ${burst.length} concurrent authorizations in ${elapsed} ms -> ${approved.length} approved, ${burst.length - approved.length} declined`);
+  say(
+    `burst: ${burst.length} concurrent authorizations in ${elapsed} ms -> ${approved.length} approved, ${burst.length - approved.length} declined`,
+  );
   for (const [reason, count] of reasons) say(`  declined ${count}x ${reason}`);
 
   const retry = await client.authorize(purchase(terminals.bar, 1, burst[0]?.card ?? '', burst[0]?.amount ?? 0));
@@ -216,8 +235,13 @@ async function demo(address: string): Promise<{ id: string; transactions: number
   say(`cash top-up of €20.00 on wristband-${run}: balance now ${euros(topUp.balanceAfter?.amountMinor)}`);
   const firstApproved = burst.find((_, i) => replies[i]?.outcome === Outcome.OUTCOME_APPROVED);
   if (firstApproved) {
-    const reversal = await client.reverse(firstApproved.terminal, ++txn + 1000, firstApproved.card, { terminalId: firstApproved.terminal, txn: firstApproved.txn });
-    say(`reversal of ${firstApproved.terminal} #${firstApproved.txn}: ${ReverseResult[reversal.result]}, ${euros(reversal.reversedAmount?.amountMinor)} back`);
+    const reversal = await client.reverse(firstApproved.terminal, ++txn + 1000, firstApproved.card, {
+      terminalId: firstApproved.terminal,
+      txn: firstApproved.txn,
+    });
+    say(
+      `reversal of ${firstApproved.terminal} #${firstApproved.txn}: ${ReverseResult[reversal.result]}, ${euros(reversal.reversedAmount?.amountMinor)} back`,
+    );
   }
   // A beer tap: hold €10.00 before pouring, complete for what was poured (€6.50); the rest of
   // the hold is released.
@@ -226,8 +250,13 @@ async function demo(address: string): Promise<{ id: string; transactions: number
   await client.registerTerminal(tap, 'beer-tap-7');
   await client.issueCard(carol, 3_000, 'EUR', 'summer-festival');
   const hold = await client.authorize(withKind(purchase(tap, 1, carol, 1_000), AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION));
-  const poured = await client.authorize({ ...withKind(purchase(tap, 2, carol, 650), AuthorizationKind.AUTHORIZATION_KIND_COMPLETION), original: { ref: { $case: 'terminalTxn', value: { terminalId: tap, txnNumber: 1n } } } });
-  say(`beer tap on ${carol} (€30.00): hold ${euros(hold.holdAmount?.amountMinor)} (available ${euros(hold.balanceAfter?.amountMinor)}), completed ${euros(poured.approvedAmount?.amountMinor)} -> balance ${euros(poured.balanceAfter?.amountMinor)}`);
+  const poured = await client.authorize({
+    ...withKind(purchase(tap, 2, carol, 650), AuthorizationKind.AUTHORIZATION_KIND_COMPLETION),
+    original: { ref: { $case: 'terminalTxn', value: { terminalId: tap, txnNumber: 1n } } },
+  });
+  say(
+    `beer tap on ${carol} (€30.00): hold ${euros(hold.holdAmount?.amountMinor)} (available ${euros(hold.balanceAfter?.amountMinor)}), completed ${euros(poured.approvedAmount?.amountMinor)} -> balance ${euros(poured.balanceAfter?.amountMinor)}`,
+  );
   await fleetDemo(address, run);
 
   say('balances:');
@@ -251,19 +280,48 @@ async function fleetDemo(address: string, run: string): Promise<void> {
   const client = new TaplineClient(address);
   const fleetId = `haulage-${run}`;
   await fleet.createAccount({ fleetId, creditLimitMinor: 500_000, timeZone: 'Europe/Berlin' });
-  await fleet.setPolicy({ fleetId, productGroups: { allowed: ['fuel'] }, prompts: { requireOdometer: true, requireDriver: false, requireVehicle: true, odometerJumpMaxKm: 3_000n }, program: undefined, operatorId: 'ops' });
-  await fleet.setPricing({ fleetId, operatorId: 'ops', agreements: [{ productCode: '', productGroup: 'fuel', formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_PERCENT, amountMilliMinor: 0n, percentBp: 300n }] });
-  const card = (await fleet.issueCard({ fleetId, cardNo: '1', limits: undefined, productGroups: undefined, operatorId: 'ops' })).card?.cardId ?? '';
+  await fleet.setPolicy({
+    fleetId,
+    productGroups: { allowed: ['fuel'] },
+    prompts: { requireOdometer: true, requireDriver: false, requireVehicle: true, odometerJumpMaxKm: 3_000n },
+    program: undefined,
+    operatorId: 'ops',
+  });
+  await fleet.setPricing({
+    fleetId,
+    operatorId: 'ops',
+    agreements: [
+      {
+        productCode: '',
+        productGroup: 'fuel',
+        formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_PERCENT,
+        amountMilliMinor: 0n,
+        percentBp: 300n,
+      },
+    ],
+  });
+  const card =
+    (await fleet.issueCard({ fleetId, cardNo: '1', limits: undefined, productGroups: undefined, operatorId: 'ops' })).card?.cardId ?? '';
   const pump = `pump-${run}`;
   await client.registerTerminal(pump, 'station-a9');
-  const fill = await client.authorize(fleetPurchase(pump, 1, card, [{ code: 'diesel', group: 'fuel', qtyMilli: 52_300, unitMinor: 179, amountMinor: 9_362 }], { odometerKm: 120_400, vehicleId: 'truck-12' }));
-  const snack = await client.authorize(fleetPurchase(pump, 2, card, [{ code: 'crisps', group: 'shop', amountMinor: 250 }], { odometerKm: 120_400, vehicleId: 'truck-12' }));
-  say(`fleet ${card}: 52.3 l diesel at the pump ${euros(fill.pumpAmount?.amountMinor)}, invoiced ${euros(fill.invoicedAmount?.amountMinor)}; crisps ${Outcome[snack.outcome]} (${snack.declineRule})`);
+  const fill = await client.authorize(
+    fleetPurchase(pump, 1, card, [{ code: 'diesel', group: 'fuel', qtyMilli: 52_300, unitMinor: 179, amountMinor: 9_362 }], {
+      odometerKm: 120_400,
+      vehicleId: 'truck-12',
+    }),
+  );
+  const snack = await client.authorize(
+    fleetPurchase(pump, 2, card, [{ code: 'crisps', group: 'shop', amountMinor: 250 }], { odometerKm: 120_400, vehicleId: 'truck-12' }),
+  );
+  say(
+    `fleet ${card}: 52.3 l diesel at the pump ${euros(fill.pumpAmount?.amountMinor)}, invoiced ${euros(fill.invoicedAmount?.amountMinor)}; crisps ${Outcome[snack.outcome]} (${snack.declineRule})`,
+  );
   fleet.close();
   client.close();
 }
 
-if (require.main === module) main().catch((error: unknown) => {
-  process.stderr.write(`up failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+if (require.main === module)
+  main().catch((error: unknown) => {
+    process.stderr.write(`up failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });

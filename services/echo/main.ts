@@ -47,7 +47,12 @@ server.addService(AuthorizationServiceService, {
   authorizeStream: (call: grpc.ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>) => {
     call.on('data', (frame: AuthorizeStreamRequest) => {
       call.write({
-        results: frame.items.map((item) => ({ correlationId: item.correlationId, statusCode: 0, statusMessage: '', reply: item.request ? echo(item.request) : undefined })),
+        results: frame.items.map((item) => ({
+          correlationId: item.correlationId,
+          statusCode: 0,
+          statusMessage: '',
+          reply: item.request ? echo(item.request) : undefined,
+        })),
       });
     });
     call.on('end', () => call.end());

@@ -64,14 +64,20 @@ interface Client {
 }
 
 export class RedisCardStates implements CardStateReader {
-  private constructor(private readonly client: Client, private readonly shardCount: number) {}
+  private constructor(
+    private readonly client: Client,
+    private readonly shardCount: number,
+  ) {}
 
   static async connect(url: string, shardCount: number): Promise<RedisCardStates> {
     const client = createClient({
       url,
       // Commands issued while disconnected fail at once: a report waiting in a queue is worse than a 503.
       disableOfflineQueue: true,
-      socket: { connectTimeout: redis_command_timeout_ms, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000) },
+      socket: {
+        connectTimeout: redis_command_timeout_ms,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000),
+      },
     });
     // A Redis outage fails the reports that need it (ReportBackendError), it must not crash the process.
     client.on('error', () => undefined);
@@ -125,7 +131,8 @@ export class RedisCardStates implements CardStateReader {
   async card(cardId: string): Promise<CardBalance | undefined> {
     const fleetCard = parseFleetCardId(cardId);
     if (fleetCard !== undefined) {
-      const document = (await this.command(['HGET', fleetCardKey(shardOf(fleetCard.fleetId, this.shardCount), cardId), 'd'])) as string | null;
+      const document = (await this.command(['HGET', fleetCardKey(shardOf(fleetCard.fleetId, this.shardCount), cardId), 'd'])) as
+        string | null;
       return document === null ? undefined : parseFleetCard(document);
     }
     const document = (await this.command(['HGET', cardKey(shardOf(cardId, this.shardCount), cardId), 'd'])) as string | null;

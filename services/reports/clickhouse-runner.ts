@@ -9,13 +9,26 @@ import type { QueryRow, QueryRunner } from './reports';
 export class ClickHouseRunner {
   private readonly client: ClickHouseClient;
 
-  constructor(url: string, database: string, private readonly query_timeout_ms: number) {
-    this.client = createClient({ url, database: identifier(database), request_timeout: query_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
+  constructor(
+    url: string,
+    database: string,
+    private readonly query_timeout_ms: number,
+  ) {
+    this.client = createClient({
+      url,
+      database: identifier(database),
+      request_timeout: query_timeout_ms,
+      log: { level: ClickHouseLogLevel.OFF },
+    });
   }
 
   readonly query: QueryRunner = async (sql: string): Promise<QueryRow[]> => {
     try {
-      const result = await this.client.query({ query: sql, format: 'JSONEachRow', abort_signal: AbortSignal.timeout(this.query_timeout_ms) });
+      const result = await this.client.query({
+        query: sql,
+        format: 'JSONEachRow',
+        abort_signal: AbortSignal.timeout(this.query_timeout_ms),
+      });
       return await result.json<QueryRow>();
     } catch (error) {
       throw new ReportBackendError('clickhouse', error);

@@ -75,7 +75,14 @@ export function litresPer100km(litres_milli: number, distance_km: number): strin
 
 /** Totals per vehicle and currency (sorted by vehicle, currency), with fuel consumption. Transactions must be in time order. */
 export function vehicleTotals(transactions: readonly InvoiceTransaction[], fuel: ReadonlyMap<string, number>): VehicleTotals[] {
-  interface Acc { transactions: number; pump: number; invoiced: number; fuel: number; readings: number[]; fuel_after_first: number }
+  interface Acc {
+    transactions: number;
+    pump: number;
+    invoiced: number;
+    fuel: number;
+    readings: number[];
+    fuel_after_first: number;
+  }
   const groups = new Map<string, Acc>();
   for (const t of transactions) {
     const sign = invoice_kind_sign[t.kind];
@@ -93,16 +100,27 @@ export function vehicleTotals(transactions: readonly InvoiceTransaction[], fuel:
       acc.readings.push(t.odometer);
     }
   }
-  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, acc]) => {
-    const [vehicle = '', currency = ''] = key.split('\u0000');
-    let distance_km = 0;
-    for (let index = 1; index < acc.readings.length; index += 1) distance_km += Math.max(0, (acc.readings[index] ?? 0) - (acc.readings[index - 1] ?? 0));
-    const measured = acc.readings.length >= 2 && distance_km > 0;
-    return {
-      vehicle, currency, transactions: acc.transactions, pump_minor: acc.pump, invoiced_minor: acc.invoiced, fuel_milli: acc.fuel,
-      readings: acc.readings.length, first_odometer: acc.readings[0] ?? null, last_odometer: acc.readings[acc.readings.length - 1] ?? null,
-      distance_km, consumption_milli: measured ? acc.fuel_after_first : 0,
-      litres_per_100km: measured ? litresPer100km(acc.fuel_after_first, distance_km) : null,
-    };
-  });
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, acc]) => {
+      const [vehicle = '', currency = ''] = key.split('\u0000');
+      let distance_km = 0;
+      for (let index = 1; index < acc.readings.length; index += 1)
+        distance_km += Math.max(0, (acc.readings[index] ?? 0) - (acc.readings[index - 1] ?? 0));
+      const measured = acc.readings.length >= 2 && distance_km > 0;
+      return {
+        vehicle,
+        currency,
+        transactions: acc.transactions,
+        pump_minor: acc.pump,
+        invoiced_minor: acc.invoiced,
+        fuel_milli: acc.fuel,
+        readings: acc.readings.length,
+        first_odometer: acc.readings[0] ?? null,
+        last_odometer: acc.readings[acc.readings.length - 1] ?? null,
+        distance_km,
+        consumption_milli: measured ? acc.fuel_after_first : 0,
+        litres_per_100km: measured ? litresPer100km(acc.fuel_after_first, distance_km) : null,
+      };
+    });
 }

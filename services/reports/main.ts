@@ -15,23 +15,35 @@ import { RedisSettlementStore } from './settlement-store';
 async function main(): Promise<void> {
   const config: ReportsConfig = configOrExit(loadReportsConfig);
   const logger = createLogger('tapline-reports', config.TAPLINE_LOG_LEVEL);
-  const clickhouse = new ClickHouseRunner(config.TAPLINE_CLICKHOUSE_URL, config.TAPLINE_CLICKHOUSE_DATABASE, config.TAPLINE_REPORTS_QUERY_TIMEOUT_MS);
+  const clickhouse = new ClickHouseRunner(
+    config.TAPLINE_CLICKHOUSE_URL,
+    config.TAPLINE_CLICKHOUSE_DATABASE,
+    config.TAPLINE_REPORTS_QUERY_TIMEOUT_MS,
+  );
   const cards = await RedisCardStates.connect(config.TAPLINE_REDIS_URL, config.TAPLINE_SHARD_COUNT);
   const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
-  const server = await ReportsServer.start({ query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards, settlement }, config.TAPLINE_REPORTS_PORT, logger);
+  const server = await ReportsServer.start(
+    { query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards, settlement },
+    config.TAPLINE_REPORTS_PORT,
+    logger,
+  );
   onStopSignal((signal) => {
     logger.info({ signal }, 'shutting down');
-    server.stop(config.TAPLINE_SHUTDOWN_GRACE_MS)
+    server
+      .stop(config.TAPLINE_SHUTDOWN_GRACE_MS)
       .then(() => Promise.all([clickhouse.close(), cards.close(), settlement.close()]))
-      .then(() => process.exit(0), (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      });
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   });
   process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: 0, httpPort: server.port, pid: process.pid }) + '\n');
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`reports failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(`reports failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -36,7 +36,8 @@ export class QueryParameters {
 
   constructor(search: URLSearchParams, allowed: readonly string[]) {
     for (const [name, value] of search) {
-      if (!allowed.includes(name)) throw new ParameterError(safeName(name), `unknown parameter; this report accepts: ${allowed.join(', ') || 'none'}`);
+      if (!allowed.includes(name))
+        throw new ParameterError(safeName(name), `unknown parameter; this report accepts: ${allowed.join(', ') || 'none'}`);
       if (this.values.has(name)) throw new ParameterError(name, 'given more than once');
       this.values.set(name, value);
     }
@@ -72,7 +73,8 @@ export class QueryParameters {
     const from_ms = parseDate('from', from);
     const to_ms = parseDate('to', to);
     if (to_ms < from_ms) throw new ParameterError('to', 'must not be before from');
-    if ((to_ms - from_ms) / day_ms + 1 > date_range_days_max) throw new ParameterError('to', `range must not exceed ${date_range_days_max} days`);
+    if ((to_ms - from_ms) / day_ms + 1 > date_range_days_max)
+      throw new ParameterError('to', `range must not exceed ${date_range_days_max} days`);
     return { from, to, from_ms, until_ms: to_ms + day_ms };
   }
 }
@@ -82,7 +84,8 @@ export function parseDate(parameter: string, value: string): number {
   const match = date_pattern.exec(value);
   if (match === null) throw new ParameterError(parameter, 'must be a date YYYY-MM-DD');
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  if (year < date_year_min || year > date_year_max) throw new ParameterError(parameter, `year must be within ${date_year_min}..${date_year_max}`);
+  if (year < date_year_min || year > date_year_max)
+    throw new ParameterError(parameter, `year must be within ${date_year_min}..${date_year_max}`);
   const ms = Date.UTC(year, month - 1, day);
   const back = new Date(ms);
   // Date.UTC rolls 2026-02-30 over into March: a date that does not round-trip does not exist.

@@ -9,9 +9,28 @@ import type { SettlementStore } from './settlement-store';
 import { ReportNotFoundError, ReportTooLargeError } from './errors';
 import type { DateRange } from './params';
 import {
-  auditSql, topUpsSql, card_history_entries_max, cardBalancesSql, cardHistorySql, flagsSql, floatSql, hour_ms, merchantsSql, operationsSql,
-  programTotalsSql, reconciliation_cards_max, reconciliation_fleets_max, fleetBalancesSql, replacementsSql, report_rows_max, salesPerHourSql, topMerchantsSql, topProductsSql,
-  type Granularity, type MerchantGrouping, type OperationsDimension,
+  auditSql,
+  topUpsSql,
+  card_history_entries_max,
+  cardBalancesSql,
+  cardHistorySql,
+  flagsSql,
+  floatSql,
+  hour_ms,
+  merchantsSql,
+  operationsSql,
+  programTotalsSql,
+  reconciliation_cards_max,
+  reconciliation_fleets_max,
+  fleetBalancesSql,
+  replacementsSql,
+  report_rows_max,
+  salesPerHourSql,
+  topMerchantsSql,
+  topProductsSql,
+  type Granularity,
+  type MerchantGrouping,
+  type OperationsDimension,
 } from './queries';
 
 /** Replacement hops a card history follows (a card replaced more often than this is refused as a loop). */
@@ -78,7 +97,8 @@ export function hourLabel(hour_index: number): string {
 
 export async function bounded(context: ReportContext, sql: string, rows_max = report_rows_max): Promise<QueryRow[]> {
   const rows = await context.query(sql);
-  if (rows.length > rows_max) throw new ReportTooLargeError('the report has more rows than one answer carries; narrow the range', { rows_max });
+  if (rows.length > rows_max)
+    throw new ReportTooLargeError('the report has more rows than one answer carries; narrow the range', { rows_max });
   return rows;
 }
 
@@ -91,10 +111,22 @@ function pick(row: QueryRow, columns: { readonly text?: readonly string[]; reado
 
 // ---- 1. float -------------------------------------------------------------------------------
 
-const float_money = ['issued_minor', 'top_ups_minor', 'spend_minor', 'reversals_minor', 'refunds_minor', 'other_minor', 'outstanding_minor', 'deposits_held_minor', 'payouts_minor'];
+const float_money = [
+  'issued_minor',
+  'top_ups_minor',
+  'spend_minor',
+  'reversals_minor',
+  'refunds_minor',
+  'other_minor',
+  'outstanding_minor',
+  'deposits_held_minor',
+  'payouts_minor',
+];
 
 export async function floatReport(context: ReportContext, currency: string | undefined): Promise<Report> {
-  const rows = (await bounded(context, floatSql(context.database, currency))).map((row) => pick(row, { text: ['program', 'currency'], ints: float_money }));
+  const rows = (await bounded(context, floatSql(context.database, currency))).map((row) =>
+    pick(row, { text: ['program', 'currency'], ints: float_money }),
+  );
   return {
     report: 'float',
     parameters: currency === undefined ? {} : { currency },
@@ -128,7 +160,9 @@ export async function reconciliationReport(context: ReportContext): Promise<Repo
       fleet_differences: { columns: ['fleet', 'clickhouse_minor', 'redis_minor', 'difference', 'problem'], rows: fleetDifferences },
       summary: {
         columns: ['cards_checked', 'differences', 'fleet_accounts_checked'],
-        rows: [{ cards_checked: cards.length, differences: differences.length + fleetDifferences.length, fleet_accounts_checked: fleets.length }],
+        rows: [
+          { cards_checked: cards.length, differences: differences.length + fleetDifferences.length, fleet_accounts_checked: fleets.length },
+        ],
         single: true,
       },
     },
@@ -136,7 +170,11 @@ export async function reconciliationReport(context: ReportContext): Promise<Repo
 }
 
 /** Each id's balance on both sides; one row per id that differs, is missing on a side or is unreadable in Redis. */
-function compareBalances(ids: readonly string[], clickhouse: ReadonlyMap<string, number>, redis: ReadonlyMap<string, { readonly balance_minor: number | undefined }>): (ReportRow & { id: string })[] {
+function compareBalances(
+  ids: readonly string[],
+  clickhouse: ReadonlyMap<string, number>,
+  redis: ReadonlyMap<string, { readonly balance_minor: number | undefined }>,
+): (ReportRow & { id: string })[] {
   const rows: (ReportRow & { id: string })[] = [];
   for (const id of ids) {
     const clickhouse_minor = clickhouse.get(id);
@@ -148,19 +186,41 @@ function compareBalances(ids: readonly string[], clickhouse: ReadonlyMap<string,
     else if (clickhouse_minor === undefined) problem = 'missing_in_clickhouse';
     else if (redis_minor !== clickhouse_minor) problem = 'balance_differs';
     if (problem === undefined) continue;
-    rows.push({ id, clickhouse_minor: clickhouse_minor ?? null, redis_minor: redis_minor ?? null, difference: (redis_minor ?? 0) - (clickhouse_minor ?? 0), problem });
+    rows.push({
+      id,
+      clickhouse_minor: clickhouse_minor ?? null,
+      redis_minor: redis_minor ?? null,
+      difference: (redis_minor ?? 0) - (clickhouse_minor ?? 0),
+      problem,
+    });
   }
   return rows;
 }
 
 // ---- 3. merchants ---------------------------------------------------------------------------
 
-const merchant_counts = ['purchases', 'purchases_minor', 'declines', 'reversals', 'reversals_minor', 'top_ups', 'top_ups_minor', 'refunds', 'refunds_minor'];
+const merchant_counts = [
+  'purchases',
+  'purchases_minor',
+  'declines',
+  'reversals',
+  'reversals_minor',
+  'top_ups',
+  'top_ups_minor',
+  'refunds',
+  'refunds_minor',
+];
 
-export async function merchantsReport(context: ReportContext, range: DateRange, granularity: Granularity, by: MerchantGrouping): Promise<Report> {
+export async function merchantsReport(
+  context: ReportContext,
+  range: DateRange,
+  granularity: Granularity,
+  by: MerchantGrouping,
+): Promise<Report> {
   const keys = by === 'terminal' ? ['merchant', 'terminal', 'currency', 'period'] : ['merchant', 'currency', 'period'];
-  const rows = (await bounded(context, merchantsSql(context.database, range.from_ms, range.until_ms, granularity, by)))
-    .map((row) => pick(row, { text: keys, ints: merchant_counts }));
+  const rows = (await bounded(context, merchantsSql(context.database, range.from_ms, range.until_ms, granularity, by))).map((row) =>
+    pick(row, { text: keys, ints: merchant_counts }),
+  );
   return {
     report: 'merchants',
     parameters: { from: range.from, to: range.to, granularity, by },
@@ -182,21 +242,43 @@ interface OperationCounts {
 export async function operationsReport(context: ReportContext, range: DateRange): Promise<Report> {
   const dimensions: OperationsDimension[] = ['total', 'reason', 'terminal', 'hour'];
   const [[total, reasons, terminals, hours], flags] = await Promise.all([
-    Promise.all(dimensions.map(async (dimension) =>
-      (await bounded(context, operationsSql(context.database, range.from_ms, range.until_ms, dimension))).map((row): OperationCounts => ({
-        key: text(row, 'key'), requests: int(row, 'requests'), approved: int(row, 'approved'), declined: int(row, 'declined'),
-        insufficient_funds: int(row, 'insufficient_funds'), flagged: int(row, 'flagged'),
-      })))),
+    Promise.all(
+      dimensions.map(async (dimension) =>
+        (await bounded(context, operationsSql(context.database, range.from_ms, range.until_ms, dimension))).map((row): OperationCounts => ({
+          key: text(row, 'key'),
+          requests: int(row, 'requests'),
+          approved: int(row, 'approved'),
+          declined: int(row, 'declined'),
+          insufficient_funds: int(row, 'insufficient_funds'),
+          flagged: int(row, 'flagged'),
+        })),
+      ),
+    ),
     bounded(context, flagsSql(context.database, range.from_ms, range.until_ms)),
   ]);
   const all = total?.[0] ?? { key: 'all', requests: 0, approved: 0, declined: 0, insufficient_funds: 0, flagged: 0 };
   const withRates = (counts: OperationCounts): ReportRow => ({
-    requests: counts.requests, approved: counts.approved, declined: counts.declined,
-    approval_rate: rate(counts.approved, counts.requests), decline_rate: rate(counts.declined, counts.requests),
-    insufficient_funds: counts.insufficient_funds, insufficient_funds_rate: rate(counts.insufficient_funds, counts.requests),
-    flagged: counts.flagged, flagged_rate: rate(counts.flagged, counts.requests),
+    requests: counts.requests,
+    approved: counts.approved,
+    declined: counts.declined,
+    approval_rate: rate(counts.approved, counts.requests),
+    decline_rate: rate(counts.declined, counts.requests),
+    insufficient_funds: counts.insufficient_funds,
+    insufficient_funds_rate: rate(counts.insufficient_funds, counts.requests),
+    flagged: counts.flagged,
+    flagged_rate: rate(counts.flagged, counts.requests),
   });
-  const rate_columns = ['requests', 'approved', 'declined', 'approval_rate', 'decline_rate', 'insufficient_funds', 'insufficient_funds_rate', 'flagged', 'flagged_rate'];
+  const rate_columns = [
+    'requests',
+    'approved',
+    'declined',
+    'approval_rate',
+    'decline_rate',
+    'insufficient_funds',
+    'insufficient_funds_rate',
+    'flagged',
+    'flagged_rate',
+  ];
   return {
     report: 'operations',
     parameters: { from: range.from, to: range.to },
@@ -204,12 +286,23 @@ export async function operationsReport(context: ReportContext, range: DateRange)
       summary: { columns: rate_columns, rows: [withRates(all)], single: true },
       by_reason: {
         columns: ['reason', 'declined', 'share_of_requests', 'share_of_declines'],
-        rows: (reasons ?? []).filter((row) => row.declined > 0).map((row) => ({
-          reason: row.key, declined: row.declined, share_of_requests: rate(row.declined, all.requests), share_of_declines: rate(row.declined, all.declined),
-        })),
+        rows: (reasons ?? [])
+          .filter((row) => row.declined > 0)
+          .map((row) => ({
+            reason: row.key,
+            declined: row.declined,
+            share_of_requests: rate(row.declined, all.requests),
+            share_of_declines: rate(row.declined, all.declined),
+          })),
       },
-      by_terminal: { columns: ['terminal', ...rate_columns], rows: (terminals ?? []).map((row) => ({ terminal: row.key, ...withRates(row) })) },
-      by_hour: { columns: ['hour', ...rate_columns], rows: (hours ?? []).map((row) => ({ hour: hourLabel(Number(row.key)), ...withRates(row) })) },
+      by_terminal: {
+        columns: ['terminal', ...rate_columns],
+        rows: (terminals ?? []).map((row) => ({ terminal: row.key, ...withRates(row) })),
+      },
+      by_hour: {
+        columns: ['hour', ...rate_columns],
+        rows: (hours ?? []).map((row) => ({ hour: hourLabel(Number(row.key)), ...withRates(row) })),
+      },
       by_flag: {
         columns: ['flag', 'transactions', 'approved', 'amount_minor'],
         rows: flags.map((row) => pick(row, { text: ['flag'], ints: ['transactions', 'approved', 'amount_minor'] })),
@@ -220,7 +313,20 @@ export async function operationsReport(context: ReportContext, range: DateRange)
 
 // ---- 5. card history ------------------------------------------------------------------------
 
-const history_text = ['entry', 'id', 'card', 'type', 'outcome', 'reason', 'currency', 'terminal', 'merchant', 'status', 'reverse', 'replacement'];
+const history_text = [
+  'entry',
+  'id',
+  'card',
+  'type',
+  'outcome',
+  'reason',
+  'currency',
+  'terminal',
+  'merchant',
+  'status',
+  'reverse',
+  'replacement',
+];
 const history_ints = ['at_ms', 'amount_minor', 'requested_minor', 'balance_after_minor'];
 
 /** The card and every card it replaced or was replaced by, transitively, sorted. */
@@ -263,7 +369,15 @@ export async function cardHistoryReport(context: ReportContext, card: string): P
       entries: { columns: ['at', ...history_ints.slice(0, 1), ...history_text, ...history_ints.slice(1)], rows: entries },
       summary: {
         columns: ['card', 'cards', 'entries', 'last_balance_after_minor', 'redis_balance_minor'],
-        rows: [{ card, cards: chain.join(' '), entries: entries.length, last_balance_after_minor: balances.get(card) ?? null, redis_balance_minor: state?.balance_minor ?? null }],
+        rows: [
+          {
+            card,
+            cards: chain.join(' '),
+            entries: entries.length,
+            last_balance_after_minor: balances.get(card) ?? null,
+            redis_balance_minor: state?.balance_minor ?? null,
+          },
+        ],
         single: true,
       },
     },
@@ -285,11 +399,20 @@ export async function eventStatisticsReport(context: ReportContext, program: str
     const top_ups_minor = int(row, 'top_ups_minor');
     const deposited_minor = initial_minor + top_ups_minor;
     const remaining_minor = initial_minor + int(row, 'delta_minor');
-    if (!Number.isSafeInteger(remaining_minor) || !Number.isSafeInteger(deposited_minor)) throw new Error('assertion: program totals exceed safe integers');
+    if (!Number.isSafeInteger(remaining_minor) || !Number.isSafeInteger(deposited_minor))
+      throw new Error('assertion: program totals exceed safe integers');
     return {
-      currency: text(row, 'currency'), cards_issued: int(row, 'cards_issued'), initial_minor, top_ups_minor, deposited_minor,
-      spent_minor: int(row, 'spent_minor'), reversed_minor: int(row, 'reversed_minor'), refunded_minor: int(row, 'refunded_minor'), remaining_minor,
-      deposits_held_minor: int(row, 'deposits_held_minor'), payouts_minor: int(row, 'payouts_minor'),
+      currency: text(row, 'currency'),
+      cards_issued: int(row, 'cards_issued'),
+      initial_minor,
+      top_ups_minor,
+      deposited_minor,
+      spent_minor: int(row, 'spent_minor'),
+      reversed_minor: int(row, 'reversed_minor'),
+      refunded_minor: int(row, 'refunded_minor'),
+      remaining_minor,
+      deposits_held_minor: int(row, 'deposits_held_minor'),
+      payouts_minor: int(row, 'payouts_minor'),
     };
   });
   return {
@@ -297,20 +420,42 @@ export async function eventStatisticsReport(context: ReportContext, program: str
     parameters: { program },
     sections: {
       totals: {
-        columns: ['currency', 'cards_issued', 'initial_minor', 'top_ups_minor', 'deposited_minor', 'spent_minor', 'reversed_minor', 'refunded_minor', 'remaining_minor', 'deposits_held_minor', 'payouts_minor'],
+        columns: [
+          'currency',
+          'cards_issued',
+          'initial_minor',
+          'top_ups_minor',
+          'deposited_minor',
+          'spent_minor',
+          'reversed_minor',
+          'refunded_minor',
+          'remaining_minor',
+          'deposits_held_minor',
+          'payouts_minor',
+        ],
         rows: currencies,
       },
       top_merchants: {
         columns: ['merchant', 'currency', 'purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor', 'net_sales_minor'],
-        rows: merchants.map((row) => pick(row, { text: ['merchant', 'currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor', 'net_sales_minor'] })),
+        rows: merchants.map((row) =>
+          pick(row, {
+            text: ['merchant', 'currency'],
+            ints: ['purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor', 'net_sales_minor'],
+          }),
+        ),
       },
       top_products: {
         columns: ['code', 'product_group', 'currency', 'lines', 'qty_milli', 'amount_minor'],
-        rows: products.map((row) => pick(row, { text: ['code', 'product_group', 'currency'], ints: ['lines', 'qty_milli', 'amount_minor'] })),
+        rows: products.map((row) =>
+          pick(row, { text: ['code', 'product_group', 'currency'], ints: ['lines', 'qty_milli', 'amount_minor'] }),
+        ),
       },
       sales_per_hour: {
         columns: ['hour', 'currency', 'purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor'],
-        rows: hours.map((row) => ({ hour: hourLabel(int(row, 'hour')), ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor'] }) })),
+        rows: hours.map((row) => ({
+          hour: hourLabel(int(row, 'hour')),
+          ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor'] }),
+        })),
       },
     },
   };
@@ -318,12 +463,30 @@ export async function eventStatisticsReport(context: ReportContext, program: str
 
 // ---- 7. operator audit trail ----------------------------------------------------------------
 
-const audit_text = ['event_id', 'type', 'operator', 'action', 'subject', 'card', 'terminal', 'merchant', 'fleet', 'status', 'previous', 'event', 'detail', 'reason', 'approver'];
+const audit_text = [
+  'event_id',
+  'type',
+  'operator',
+  'action',
+  'subject',
+  'card',
+  'terminal',
+  'merchant',
+  'fleet',
+  'status',
+  'previous',
+  'event',
+  'detail',
+  'reason',
+  'approver',
+];
 
 /** Every lifecycle event an operator caused, and every operator_action, in the range. */
 export async function auditReport(context: ReportContext, range: DateRange, operator: string | undefined): Promise<Report> {
-  const rows = (await bounded(context, auditSql(context.database, range.from_ms, range.until_ms, operator)))
-    .map((row) => ({ at: new Date(int(row, 'at_ms')).toISOString(), ...pick(row, { text: audit_text }) }));
+  const rows = (await bounded(context, auditSql(context.database, range.from_ms, range.until_ms, operator))).map((row) => ({
+    at: new Date(int(row, 'at_ms')).toISOString(),
+    ...pick(row, { text: audit_text }),
+  }));
   return {
     report: 'audit',
     parameters: operator === undefined ? { from: range.from, to: range.to } : { from: range.from, to: range.to, operator },
@@ -335,8 +498,9 @@ export async function auditReport(context: ReportContext, range: DateRange, oper
 
 /** Money loaded onto cards, per program, currency, source and day. */
 export async function topUpsReport(context: ReportContext, range: DateRange): Promise<Report> {
-  const rows = (await bounded(context, topUpsSql(context.database, range.from_ms, range.until_ms)))
-    .map((row) => pick(row, { text: ['program', 'currency', 'source', 'day'], ints: ['top_ups', 'amount_minor'] }));
+  const rows = (await bounded(context, topUpsSql(context.database, range.from_ms, range.until_ms))).map((row) =>
+    pick(row, { text: ['program', 'currency', 'source', 'day'], ints: ['top_ups', 'amount_minor'] }),
+  );
   return {
     report: 'top_ups',
     parameters: { from: range.from, to: range.to },

@@ -20,13 +20,28 @@ import type { AddressInfo } from 'node:net';
 import { TaplineError } from '../../actors/errors';
 import type { Logger } from '../common/logger';
 import { sectionCsv } from './csv';
-import { ParameterError, ReportBackendError, ReportNotFoundError, ReportsBusyError, ReportTooLargeError, SettlementConflictError } from './errors';
+import {
+  ParameterError,
+  ReportBackendError,
+  ReportNotFoundError,
+  ReportsBusyError,
+  ReportTooLargeError,
+  SettlementConflictError,
+} from './errors';
 import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
 import { fleetInvoiceReport } from './fleet-invoice';
 import { cardIdSegment, entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
-  auditReport, topUpsReport, cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
-  type Report, type ReportContext,
+  auditReport,
+  topUpsReport,
+  cardHistoryReport,
+  eventStatisticsReport,
+  floatReport,
+  merchantsReport,
+  operationsReport,
+  reconciliationReport,
+  type Report,
+  type ReportContext,
 } from './reports';
 
 /** Reports computed at once; more get 503. Each may scan a month of FINAL data on a 2-core box. */
@@ -50,18 +65,24 @@ const output = ['format', 'section'];
 
 const routes: readonly Route[] = [
   {
-    pattern: /^\/reports\/float$/, parameters: ['currency', ...output], sections: ['programs'],
+    pattern: /^\/reports\/float$/,
+    parameters: ['currency', ...output],
+    sections: ['programs'],
     plan: (query) => {
       const currency = query.currency('currency');
       return (context) => floatReport(context, currency);
     },
   },
   {
-    pattern: /^\/reports\/reconciliation$/, parameters: output, sections: ['differences', 'summary', 'fleet_differences'],
+    pattern: /^\/reports\/reconciliation$/,
+    parameters: output,
+    sections: ['differences', 'summary', 'fleet_differences'],
     plan: () => (context) => reconciliationReport(context),
   },
   {
-    pattern: /^\/reports\/merchants$/, parameters: ['from', 'to', 'granularity', 'by', ...output], sections: ['periods'],
+    pattern: /^\/reports\/merchants$/,
+    parameters: ['from', 'to', 'granularity', 'by', ...output],
+    sections: ['periods'],
     plan: (query) => {
       const range = query.dateRange();
       const granularity = query.oneOf('granularity', ['day', 'month'], 'day');
@@ -70,28 +91,36 @@ const routes: readonly Route[] = [
     },
   },
   {
-    pattern: /^\/reports\/operations$/, parameters: ['from', 'to', ...output], sections: ['summary', 'by_reason', 'by_terminal', 'by_hour', 'by_flag'],
+    pattern: /^\/reports\/operations$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['summary', 'by_reason', 'by_terminal', 'by_hour', 'by_flag'],
     plan: (query) => {
       const range = query.dateRange();
       return (context) => operationsReport(context, range);
     },
   },
   {
-    pattern: /^\/reports\/cards\/([^/]*)\/history$/, parameters: output, sections: ['entries', 'summary'],
+    pattern: /^\/reports\/cards\/([^/]*)\/history$/,
+    parameters: output,
+    sections: ['entries', 'summary'],
     plan: (_query, path) => {
       const card = cardIdSegment('cardId', path[0] ?? '');
       return (context) => cardHistoryReport(context, card);
     },
   },
   {
-    pattern: /^\/reports\/top-ups$/, parameters: ['from', 'to', ...output], sections: ['days'],
+    pattern: /^\/reports\/top-ups$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['days'],
     plan: (query) => {
       const range = query.dateRange();
       return (context) => topUpsReport(context, range);
     },
   },
   {
-    pattern: /^\/reports\/audit$/, parameters: ['from', 'to', 'operator', ...output], sections: ['entries'],
+    pattern: /^\/reports\/audit$/,
+    parameters: ['from', 'to', 'operator', ...output],
+    sections: ['entries'],
     plan: (query) => {
       const range = query.dateRange();
       const operator = query.optional('operator');
@@ -100,7 +129,9 @@ const routes: readonly Route[] = [
     },
   },
   {
-    pattern: /^\/reports\/merchants\/([^/]*)\/fees$/, parameters: ['from', 'to', ...output], sections: ['currencies', 'rates'],
+    pattern: /^\/reports\/merchants\/([^/]*)\/fees$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['currencies', 'rates'],
     plan: (query, path) => {
       const merchant = entityId('merchantId', path[0] ?? '');
       const range = query.dateRange();
@@ -108,7 +139,9 @@ const routes: readonly Route[] = [
     },
   },
   {
-    pattern: /^\/reports\/fleets\/([^/]*)\/invoice$/, parameters: ['from', 'to', ...output], sections: ['transactions', 'lines', 'vehicles', 'totals'],
+    pattern: /^\/reports\/fleets\/([^/]*)\/invoice$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['transactions', 'lines', 'vehicles', 'totals'],
     plan: (query, path) => {
       const fleet = entityId('fleetId', path[0] ?? '');
       const range = query.dateRange();
@@ -116,7 +149,9 @@ const routes: readonly Route[] = [
     },
   },
   {
-    pattern: /^\/reports\/events\/([^/]*)\/statistics$/, parameters: output, sections: ['totals', 'top_merchants', 'top_products', 'sales_per_hour'],
+    pattern: /^\/reports\/events\/([^/]*)\/statistics$/,
+    parameters: output,
+    sections: ['totals', 'top_merchants', 'top_products', 'sales_per_hour'],
     plan: (_query, path) => {
       const program = entityId('programId', path[0] ?? '');
       return (context) => eventStatisticsReport(context, program);
@@ -132,7 +167,8 @@ export function planRequest(rawUrl: string): { run: ReportWork; format: 'json' |
   const question = rawUrl.indexOf('?');
   const path = question < 0 ? rawUrl : rawUrl.slice(0, question);
   const search = question < 0 ? '' : rawUrl.slice(question + 1);
-  if (search.length > query_string_chars_max) throw new ParameterError('query', `query string longer than ${query_string_chars_max} characters`);
+  if (search.length > query_string_chars_max)
+    throw new ParameterError('query', `query string longer than ${query_string_chars_max} characters`);
   for (const route of routes) {
     const match = route.pattern.exec(path);
     if (match === null) continue;
@@ -154,8 +190,10 @@ export function statusOf(error: unknown): number {
 }
 
 function errorBody(error: unknown): string {
-  if (error instanceof ParameterError) return JSON.stringify({ error: { code: error.code, parameter: error.parameter, message: `${error.parameter} ${error.message}` } });
-  if (error instanceof TaplineError && statusOf(error) !== 500) return JSON.stringify({ error: { code: error.code, message: error.message } });
+  if (error instanceof ParameterError)
+    return JSON.stringify({ error: { code: error.code, parameter: error.parameter, message: `${error.parameter} ${error.message}` } });
+  if (error instanceof TaplineError && statusOf(error) !== 500)
+    return JSON.stringify({ error: { code: error.code, message: error.message } });
   return JSON.stringify({ error: { code: 'internal', message: 'internal error' } });
 }
 
@@ -206,7 +244,13 @@ export class ReportsServer {
     const url = request.url ?? '/';
     if (url === '/healthz') return answer(200, 'text/plain', 'ok\n');
     if (url.startsWith('/settlement/')) return this.handleSettlement(context, logger, request, answer, url);
-    if (request.method !== 'GET' && request.method !== 'HEAD') return answer(405, 'application/json', JSON.stringify({ error: { code: 'method_not_allowed', message: 'reports are read with GET' } }), { allow: 'GET, HEAD' });
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return answer(
+        405,
+        'application/json',
+        JSON.stringify({ error: { code: 'method_not_allowed', message: 'reports are read with GET' } }),
+        { allow: 'GET, HEAD' },
+      );
     let plan: ReturnType<typeof planRequest>;
     try {
       plan = planRequest(url);
@@ -218,27 +262,40 @@ export class ReportsServer {
       return answer(503, 'application/json', errorBody(busy), { 'retry-after': String(busy_retry_after_s) });
     }
     this.in_flight += 1;
-    plan.run(context).then((report) => {
-      if (plan.format === 'json') return answer(200, 'application/json', reportJson(report));
-      const name = plan.section ?? Object.keys(report.sections)[0] ?? '';
-      const section = report.sections[name];
-      if (section === undefined) throw new Error(`assertion: report ${report.report} has no section ${name}`);
-      return answer(200, 'text/csv; charset=utf-8', sectionCsv(section), { 'content-disposition': `attachment; filename="${report.report}-${name}.csv"` });
-    }).catch((error: unknown) => {
-      const status = statusOf(error);
-      if (status >= 500) logger.error({ err: error, url: url.slice(0, 300) }, 'report failed');
-      if (!response.headersSent) answer(status, 'application/json', errorBody(error));
-      else response.destroy();
-    }).finally(() => {
-      this.in_flight -= 1;
-    });
+    plan
+      .run(context)
+      .then((report) => {
+        if (plan.format === 'json') return answer(200, 'application/json', reportJson(report));
+        const name = plan.section ?? Object.keys(report.sections)[0] ?? '';
+        const section = report.sections[name];
+        if (section === undefined) throw new Error(`assertion: report ${report.report} has no section ${name}`);
+        return answer(200, 'text/csv; charset=utf-8', sectionCsv(section), {
+          'content-disposition': `attachment; filename="${report.report}-${name}.csv"`,
+        });
+      })
+      .catch((error: unknown) => {
+        const status = statusOf(error);
+        if (status >= 500) logger.error({ err: error, url: url.slice(0, 300) }, 'report failed');
+        if (!response.headersSent) answer(status, 'application/json', errorBody(error));
+        else response.destroy();
+      })
+      .finally(() => {
+        this.in_flight -= 1;
+      });
   }
 
   /** Settlement (settlement.ts): reads a bounded JSON body, then runs the request like a report (counted, errors mapped here). */
-  private handleSettlement(context: ReportContext, logger: Logger, request: http.IncomingMessage, answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void, url: string): void {
+  private handleSettlement(
+    context: ReportContext,
+    logger: Logger,
+    request: http.IncomingMessage,
+    answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
+    url: string,
+  ): void {
     const store = context.settlement;
     if (store === undefined) return answer(404, 'application/json', errorBody(new ReportNotFoundError('settlement is not served here')));
-    if (url.includes('?')) return answer(400, 'application/json', errorBody(new ParameterError('query', 'settlement takes no query parameters')));
+    if (url.includes('?'))
+      return answer(400, 'application/json', errorBody(new ParameterError('query', 'settlement takes no query parameters')));
     const chunks: Buffer[] = [];
     let bytes = 0;
     let refused = false;
@@ -259,7 +316,13 @@ export class ReportsServer {
       }
       this.in_flight += 1;
       const settlement = { query: context.query, database: context.database, store, now: context.now ?? Date.now };
-      settlementRequest(settlement, request.method ?? 'GET', url, request.headers['x-tapline-operator'], Buffer.concat(chunks).toString('utf8'))
+      settlementRequest(
+        settlement,
+        request.method ?? 'GET',
+        url,
+        request.headers['x-tapline-operator'],
+        Buffer.concat(chunks).toString('utf8'),
+      )
         .then((result: HttpAnswer) => answer(result.status, result.type, result.body, result.headers))
         .catch((error: unknown) => {
           const status = statusOf(error);

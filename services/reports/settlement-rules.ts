@@ -45,23 +45,34 @@ export interface MerchantSettlementConfig {
 const payee_name_pattern = /^[A-Za-z0-9][A-Za-z0-9 .&/-]{0,69}$/;
 const iban_pattern = /^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$/;
 
-const config_body_schema = z.object({
-  cycle: z.enum(settlement_cycles),
-  payee_name: z.string().regex(payee_name_pattern),
-  payee_iban: z.string().regex(iban_pattern),
-  rates: z.array(z.object({
-    kind: z.enum(fee_kinds),
-    percent_bp: z.number().int().min(0).max(percent_bp_max),
-    fixed_minor: z.number().int().min(0).max(fixed_fee_minor_max),
-  }).strict()).max(fee_kinds.length),
-}).strict();
+const config_body_schema = z
+  .object({
+    cycle: z.enum(settlement_cycles),
+    payee_name: z.string().regex(payee_name_pattern),
+    payee_iban: z.string().regex(iban_pattern),
+    rates: z
+      .array(
+        z
+          .object({
+            kind: z.enum(fee_kinds),
+            percent_bp: z.number().int().min(0).max(percent_bp_max),
+            fixed_minor: z.number().int().min(0).max(fixed_fee_minor_max),
+          })
+          .strict(),
+      )
+      .max(fee_kinds.length),
+  })
+  .strict();
 
 /** Validates a PUT body into a merchant's settlement configuration; throws ParameterError naming the field. */
 export function parseMerchantConfig(merchant: string, body: unknown, operator: string, now_ms: number): MerchantSettlementConfig {
   const parsed = config_body_schema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ParameterError(issue === undefined || issue.path.length === 0 ? 'body' : issue.path.join('.'), issue?.message ?? 'is invalid');
+    throw new ParameterError(
+      issue === undefined || issue.path.length === 0 ? 'body' : issue.path.join('.'),
+      issue?.message ?? 'is invalid',
+    );
   }
   const kinds = parsed.data.rates.map((rate) => rate.kind);
   if (new Set(kinds).size !== kinds.length) throw new ParameterError('rates', 'names an operation type more than once');
@@ -152,11 +163,22 @@ function safe(value: number): number {
 
 /** Per currency (sorted), what the merchant is owed for the period. */
 export function settlementLines(aggregates: readonly AmountAggregate[], rates: readonly FeeRate[]): SettlementLine[] {
-  const byCurrency = new Map<string, { purchases: number; gross: number; reversals: number; reversals_minor: number; refunds: number; refunds_minor: number; fees: number }>();
+  const byCurrency = new Map<
+    string,
+    { purchases: number; gross: number; reversals: number; reversals_minor: number; refunds: number; refunds_minor: number; fees: number }
+  >();
   const rateOf = new Map(rates.map((rate) => [rate.kind as string, rate]));
   for (const row of aggregates) {
     if (!(fee_kinds as readonly string[]).includes(row.kind)) continue;
-    const line = byCurrency.get(row.currency) ?? { purchases: 0, gross: 0, reversals: 0, reversals_minor: 0, refunds: 0, refunds_minor: 0, fees: 0 };
+    const line = byCurrency.get(row.currency) ?? {
+      purchases: 0,
+      gross: 0,
+      reversals: 0,
+      reversals_minor: 0,
+      refunds: 0,
+      refunds_minor: 0,
+      fees: 0,
+    };
     byCurrency.set(row.currency, line);
     if (gross_kinds.includes(row.kind)) {
       line.purchases = safe(line.purchases + row.count);
@@ -172,16 +194,36 @@ export function settlementLines(aggregates: readonly AmountAggregate[], rates: r
     }
     line.fees = safe(line.fees + feeOf(row.amount_minor, rateOf.get(row.kind)) * row.count);
   }
-  return [...byCurrency.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([currency, line]) => ({
-    currency, purchases: line.purchases, gross_minor: line.gross, reversals: line.reversals, reversals_minor: line.reversals_minor,
-    refunds: line.refunds, refunds_minor: line.refunds_minor, fees_minor: line.fees,
-    net_minor: safe(line.gross - line.reversals_minor - line.refunds_minor - line.fees),
-  }));
+  return [...byCurrency.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([currency, line]) => ({
+      currency,
+      purchases: line.purchases,
+      gross_minor: line.gross,
+      reversals: line.reversals,
+      reversals_minor: line.reversals_minor,
+      refunds: line.refunds,
+      refunds_minor: line.refunds_minor,
+      fees_minor: line.fees,
+      net_minor: safe(line.gross - line.reversals_minor - line.refunds_minor - line.fees),
+    }));
 }
 
 // ---- the bank-transfer file -------------------------------------------------------------------
 
-export const bank_csv_columns = ['batch_id', 'line', 'direction', 'payee_name', 'payee_iban', 'currency', 'amount', 'amount_minor', 'reference', 'period_from', 'period_to'] as const;
+export const bank_csv_columns = [
+  'batch_id',
+  'line',
+  'direction',
+  'payee_name',
+  'payee_iban',
+  'currency',
+  'amount',
+  'amount_minor',
+  'reference',
+  'period_from',
+  'period_to',
+] as const;
 
 /** minor units → decimal text with the currency's exponent (1234 EUR → "12.34", 5 JPY → "5", -7 → "-0.07"). */
 export function decimalAmount(amount_minor: number, currency: string): string {
@@ -216,8 +258,17 @@ export function bankTransferCsv(input: BankFileInput): string {
     line_no += 1;
     const absolute = Math.abs(line.net_minor);
     rows.push([
-      input.batch_id, String(line_no), line.net_minor > 0 ? 'credit' : 'debit', input.payee_name, input.payee_iban, line.currency,
-      decimalAmount(absolute, line.currency), String(absolute), `TAPLINE ${input.batch_id} ${line.currency}`.slice(0, 140), input.period.from, input.period.to,
+      input.batch_id,
+      String(line_no),
+      line.net_minor > 0 ? 'credit' : 'debit',
+      input.payee_name,
+      input.payee_iban,
+      line.currency,
+      decimalAmount(absolute, line.currency),
+      String(absolute),
+      `TAPLINE ${input.batch_id} ${line.currency}`.slice(0, 140),
+      input.period.from,
+      input.period.to,
     ]);
   }
   for (const row of rows) {
@@ -228,6 +279,7 @@ export function bankTransferCsv(input: BankFileInput): string {
 
 /** The operator named by a request header: an id like any other. */
 export function operatorOf(header: string | string[] | undefined): string {
-  if (typeof header !== 'string' || !id_pattern.test(header)) throw new ParameterError('x-tapline-operator', 'header is required: 1..64 of A-Z a-z 0-9 . _ -');
+  if (typeof header !== 'string' || !id_pattern.test(header))
+    throw new ParameterError('x-tapline-operator', 'header is required: 1..64 of A-Z a-z 0-9 . _ -');
   return header;
 }

@@ -81,7 +81,11 @@ export class RedisSettlementStore implements SettlementStore {
   private constructor(private readonly client: Client) {}
 
   static async connect(url: string): Promise<RedisSettlementStore> {
-    const client = createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 10_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000) } });
+    const client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 10_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000) },
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -114,12 +118,19 @@ export class RedisSettlementStore implements SettlementStore {
 
   async batch(id: string): Promise<StoredBatch | undefined> {
     const fields = (await this.command(['HGETALL', batchKey(id)])) as string[] | Record<string, string>;
-    const map: Record<string, string> = Array.isArray(fields) ? Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i] ?? '', fields[2 * i + 1] ?? ''])) : fields;
+    const map: Record<string, string> = Array.isArray(fields)
+      ? Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i] ?? '', fields[2 * i + 1] ?? '']))
+      : fields;
     if (map['state'] === undefined || map['d'] === undefined) return undefined;
     return {
-      d: map['d'], digest: map['digest'] ?? '', state: map['state'] as BatchState,
-      approved_by: map['approved_by'] ?? '', approved_at_ms: Number(map['approved_at_ms'] ?? 0),
-      settled_by: map['settled_by'] ?? '', settled_at_ms: Number(map['settled_at_ms'] ?? 0), reference: map['reference'] ?? '',
+      d: map['d'],
+      digest: map['digest'] ?? '',
+      state: map['state'] as BatchState,
+      approved_by: map['approved_by'] ?? '',
+      approved_at_ms: Number(map['approved_at_ms'] ?? 0),
+      settled_by: map['settled_by'] ?? '',
+      settled_at_ms: Number(map['settled_at_ms'] ?? 0),
+      reference: map['reference'] ?? '',
     };
   }
 

@@ -19,8 +19,16 @@ import { entityId, id_pattern, parseDate, type DateRange } from './params';
 import { report_rows_max, settlementAggregatesSql } from './queries';
 import { bounded, int, text, type QueryRunner, type Report, type ReportContext } from './reports';
 import {
-  bankTransferCsv, batch_id_pattern, batchId, operatorOf, parseMerchantConfig, periodOf, settlementLines,
-  type FeeRate, type SettlementLine, type SettlementPeriod,
+  bankTransferCsv,
+  batch_id_pattern,
+  batchId,
+  operatorOf,
+  parseMerchantConfig,
+  periodOf,
+  settlementLines,
+  type FeeRate,
+  type SettlementLine,
+  type SettlementPeriod,
 } from './settlement-rules';
 import type { SettlementStore, StoredBatch } from './settlement-store';
 
@@ -75,15 +83,23 @@ function parseBody(body: string): Record<string, unknown> {
 }
 
 function onlyFields(body: Record<string, unknown>, allowed: readonly string[]): void {
-  for (const name of Object.keys(body)) if (!allowed.includes(name)) throw new ParameterError(id_pattern.test(name) ? name : 'body', `unknown field; allowed: ${allowed.join(', ') || 'none'}`);
+  for (const name of Object.keys(body))
+    if (!allowed.includes(name))
+      throw new ParameterError(id_pattern.test(name) ? name : 'body', `unknown field; allowed: ${allowed.join(', ') || 'none'}`);
 }
 
 function batchView(stored: StoredBatch, changed: boolean): Record<string, unknown> {
   const content = JSON.parse(stored.d) as BatchContent;
   return {
-    ...content, digest: stored.digest, state: stored.state, changed,
-    approved_by: stored.approved_by, approved_at_ms: stored.approved_at_ms,
-    settled_by: stored.settled_by, settled_at_ms: stored.settled_at_ms, reference: stored.reference,
+    ...content,
+    digest: stored.digest,
+    state: stored.state,
+    changed,
+    approved_by: stored.approved_by,
+    approved_at_ms: stored.approved_at_ms,
+    settled_by: stored.settled_by,
+    settled_at_ms: stored.settled_at_ms,
+    reference: stored.reference,
   };
 }
 
@@ -99,21 +115,46 @@ export async function merchantFeesReport(context: ReportContext, merchant: strin
   const config = await context.settlement.config(merchant);
   if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
   const rows = await bounded(context, settlementAggregatesSql(context.database, merchant, range.from_ms, range.until_ms));
-  const lines = settlementLines(rows.map((row) => ({
-    currency: text(row, 'currency'), kind: text(row, 'kind'), amount_minor: int(row, 'amount_minor'), count: int(row, 'count'), delta_minor: int(row, 'delta_minor'),
-  })), config.rates);
+  const lines = settlementLines(
+    rows.map((row) => ({
+      currency: text(row, 'currency'),
+      kind: text(row, 'kind'),
+      amount_minor: int(row, 'amount_minor'),
+      count: int(row, 'count'),
+      delta_minor: int(row, 'delta_minor'),
+    })),
+    config.rates,
+  );
   return {
     report: 'merchant_fees',
     parameters: { merchant, from: range.from, to: range.to },
     sections: {
-      currencies: { columns: ['currency', 'purchases', 'gross_minor', 'reversals', 'reversals_minor', 'refunds', 'refunds_minor', 'fees_minor', 'net_minor'], rows: lines.map((line) => ({ ...line })) },
+      currencies: {
+        columns: [
+          'currency',
+          'purchases',
+          'gross_minor',
+          'reversals',
+          'reversals_minor',
+          'refunds',
+          'refunds_minor',
+          'fees_minor',
+          'net_minor',
+        ],
+        rows: lines.map((line) => ({ ...line })),
+      },
       rates: { columns: ['kind', 'percent_bp', 'fixed_minor'], rows: config.rates.map((rate) => ({ ...rate })) },
     },
   };
 }
 
 /** Computes (or, once approved, returns unchanged) the batch of the merchant's period containing `date`. */
-export async function computeBatch(context: SettlementContext, merchant: string, date: string, operator: string): Promise<Record<string, unknown>> {
+export async function computeBatch(
+  context: SettlementContext,
+  merchant: string,
+  date: string,
+  operator: string,
+): Promise<Record<string, unknown>> {
   const config = await context.store.config(merchant);
   if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
   const period = periodOf(config.cycle, parseDate('date', date));
@@ -123,12 +164,28 @@ export async function computeBatch(context: SettlementContext, merchant: string,
   const now_ms = context.now();
   if (period.until_ms > now_ms) throw new SettlementConflictError('the period has not ended', { batch: id, period_to: period.to });
   const rows = await context.query(settlementAggregatesSql(context.database, merchant, period.from_ms, period.until_ms));
-  if (rows.length > report_rows_max) throw new ReportTooLargeError('too many distinct amounts in one period', { rows_max: report_rows_max });
-  const lines = settlementLines(rows.map((row) => ({
-    currency: text(row, 'currency'), kind: text(row, 'kind'), amount_minor: int(row, 'amount_minor'), count: int(row, 'count'), delta_minor: int(row, 'delta_minor'),
-  })), config.rates);
+  if (rows.length > report_rows_max)
+    throw new ReportTooLargeError('too many distinct amounts in one period', { rows_max: report_rows_max });
+  const lines = settlementLines(
+    rows.map((row) => ({
+      currency: text(row, 'currency'),
+      kind: text(row, 'kind'),
+      amount_minor: int(row, 'amount_minor'),
+      count: int(row, 'count'),
+      delta_minor: int(row, 'delta_minor'),
+    })),
+    config.rates,
+  );
   const content: BatchContent = {
-    id, merchant, period, payee_name: config.payee_name, payee_iban: config.payee_iban, rates: config.rates, lines, computed_by: operator, computed_at_ms: now_ms,
+    id,
+    merchant,
+    period,
+    payee_name: config.payee_name,
+    payee_iban: config.payee_iban,
+    rates: config.rates,
+    lines,
+    computed_by: operator,
+    computed_at_ms: now_ms,
   };
   const d = JSON.stringify(content);
   const digest = createHash('sha256').update(d).digest('hex');
@@ -137,10 +194,17 @@ export async function computeBatch(context: SettlementContext, merchant: string,
 }
 
 /** Routes one settlement request (path below /settlement/). Throws ParameterError, ReportNotFoundError, SettlementConflictError. */
-export async function settlementRequest(context: SettlementContext, method: string, path: string, operatorHeader: string | string[] | undefined, body: string): Promise<HttpAnswer> {
+export async function settlementRequest(
+  context: SettlementContext,
+  method: string,
+  path: string,
+  operatorHeader: string | string[] | undefined,
+  body: string,
+): Promise<HttpAnswer> {
   const segments = path.split('/').slice(2); // '', 'settlement', ...
   const write = method === 'PUT' || method === 'POST';
-  if (!write && method !== 'GET' && method !== 'HEAD') return json(405, { error: { code: 'method_not_allowed', message: 'GET, PUT or POST' } });
+  if (!write && method !== 'GET' && method !== 'HEAD')
+    return json(405, { error: { code: 'method_not_allowed', message: 'GET, PUT or POST' } });
   const operator = write ? operatorOf(operatorHeader) : '';
   const [collection, rawId, action, extra] = segments;
   if (extra !== undefined) throw new ReportNotFoundError('no such settlement resource', {});
@@ -164,7 +228,13 @@ export async function settlementRequest(context: SettlementContext, method: stri
         const batch = await context.store.batch(id);
         if (batch === undefined) continue;
         const content = JSON.parse(batch.d) as BatchContent;
-        batches.push({ id, period_from: content.period.from, period_to: content.period.to, state: batch.state, net: content.lines.map((line) => ({ currency: line.currency, net_minor: line.net_minor })) });
+        batches.push({
+          id,
+          period_from: content.period.from,
+          period_to: content.period.to,
+          state: batch.state,
+          net: content.lines.map((line) => ({ currency: line.currency, net_minor: line.net_minor })),
+        });
       }
       return json(200, { merchant, batches });
     }
@@ -206,8 +276,15 @@ export async function settlementRequest(context: SettlementContext, method: stri
       if (batch.state === 'computed') throw new SettlementConflictError('the batch is not approved', { batch: id });
       const content = JSON.parse(batch.d) as BatchContent;
       return {
-        status: 200, type: 'text/csv; charset=utf-8',
-        body: bankTransferCsv({ batch_id: id, payee_name: content.payee_name, payee_iban: content.payee_iban, period: content.period, lines: content.lines }),
+        status: 200,
+        type: 'text/csv; charset=utf-8',
+        body: bankTransferCsv({
+          batch_id: id,
+          payee_name: content.payee_name,
+          payee_iban: content.payee_iban,
+          period: content.period,
+          lines: content.lines,
+        }),
         headers: { 'content-disposition': `attachment; filename="settlement-${id}.csv"` },
       };
     }
@@ -215,17 +292,20 @@ export async function settlementRequest(context: SettlementContext, method: stri
       const fields = parseBody(body);
       onlyFields(fields, ['digest']);
       const digest = fields['digest'] ?? '';
-      if (typeof digest !== 'string' || (digest !== '' && !/^[0-9a-f]{64}$/.test(digest))) throw new ParameterError('digest', 'must be the batch digest: 64 hex digits');
+      if (typeof digest !== 'string' || (digest !== '' && !/^[0-9a-f]{64}$/.test(digest)))
+        throw new ParameterError('digest', 'must be the batch digest: 64 hex digits');
       const result = await context.store.approve(id, operator, context.now(), digest);
       if (result === 'missing') throw new ReportNotFoundError('no such settlement batch', { batch: id });
-      if (result === 'digest_mismatch') throw new SettlementConflictError('the batch was recomputed since you read it; read it again', { batch: id });
+      if (result === 'digest_mismatch')
+        throw new SettlementConflictError('the batch was recomputed since you read it; read it again', { batch: id });
       return json(200, batchView(await stored(context, id), result === 'changed'));
     }
     if (action === 'settle' && method === 'POST') {
       const fields = parseBody(body);
       onlyFields(fields, ['reference']);
       const reference = fields['reference'] ?? '';
-      if (typeof reference !== 'string' || (reference !== '' && !id_pattern.test(reference))) throw new ParameterError('reference', 'must be 1..64 of A-Z a-z 0-9 . _ -');
+      if (typeof reference !== 'string' || (reference !== '' && !id_pattern.test(reference)))
+        throw new ParameterError('reference', 'must be 1..64 of A-Z a-z 0-9 . _ -');
       const result = await context.store.settle(id, operator, context.now(), reference);
       if (result === 'missing') throw new ReportNotFoundError('no such settlement batch', { batch: id });
       if (result === 'not_approved') throw new SettlementConflictError('the batch is not approved', { batch: id });

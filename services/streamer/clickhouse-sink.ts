@@ -36,20 +36,22 @@ export class ClickHouseSink {
    * caller retries the whole batch and the copies that did land are removed on read.
    */
   async insert(rows: readonly Row[]): Promise<void> {
-    const results = await Promise.allSettled(tables.map(async (table) => {
-      const values = rows.filter((row) => row.table === table).map((row) => row.values);
-      if (values.length === 0) return;
-      try {
-        await this.client.insert({
-          table,
-          values,
-          format: 'JSONEachRow',
-          abort_signal: AbortSignal.timeout(this.options.insert_timeout_ms),
-        });
-      } catch (error) {
-        throw new ClickHouseError('ClickHouse insert failed', error, { table, rows: values.length });
-      }
-    }));
+    const results = await Promise.allSettled(
+      tables.map(async (table) => {
+        const values = rows.filter((row) => row.table === table).map((row) => row.values);
+        if (values.length === 0) return;
+        try {
+          await this.client.insert({
+            table,
+            values,
+            format: 'JSONEachRow',
+            abort_signal: AbortSignal.timeout(this.options.insert_timeout_ms),
+          });
+        } catch (error) {
+          throw new ClickHouseError('ClickHouse insert failed', error, { table, rows: values.length });
+        }
+      }),
+    );
     for (const result of results) if (result.status === 'rejected') throw result.reason;
   }
 

@@ -13,7 +13,10 @@ const schema = z.object({
   // The consumer name in the Redis consumer group. A restarted process with the same name re-reads
   // its own pending entries at once; a process with a new name (a replaced pod) has its entries
   // claimed by a live streamer after TAPLINE_STREAMER_CLAIM_IDLE_MS.
-  TAPLINE_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default(hostname().slice(0, 64)),
+  TAPLINE_NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .default(hostname().slice(0, 64)),
   TAPLINE_REDIS_URL: z.string().url().default('redis://127.0.0.1:6390'),
   TAPLINE_CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
   // Created by the migrations if missing. Validated as a plain identifier: it is spliced into DDL.

@@ -24,20 +24,26 @@ async function main(): Promise<void> {
     stopRequested = true;
     logger.info({ signal }, 'shutting down');
     if (running.streamer === undefined) process.exit(0);
-    running.streamer.stop().then(({ unacknowledged }) => {
-      if (unacknowledged > 0) logger.warn({ unacknowledged }, 'entries left pending in Redis for the next start');
-      running.server?.close();
-      process.exit(0);
-    }, (error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
-    });
+    running.streamer.stop().then(
+      ({ unacknowledged }) => {
+        if (unacknowledged > 0) logger.warn({ unacknowledged }, 'entries left pending in Redis for the next start');
+        running.server?.close();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   onStopSignal(stop);
 
   await migrateUntilDone(config, logger, () => stopRequested);
   const metrics = new StreamerMetrics(true);
-  const server = config.TAPLINE_METRICS_PORT < 0 ? undefined : await serveMetrics({ registry: metrics.registry, host: '0.0.0.0', port: config.TAPLINE_METRICS_PORT });
+  const server =
+    config.TAPLINE_METRICS_PORT < 0
+      ? undefined
+      : await serveMetrics({ registry: metrics.registry, host: '0.0.0.0', port: config.TAPLINE_METRICS_PORT });
   running.server = server;
   running.streamer = await Streamer.start(config, logger, metrics);
   running.streamer.finished.catch((error: unknown) => {
@@ -45,7 +51,9 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   const metricsPort = server ? (server.address() as AddressInfo).port : null;
-  process.stdout.write(JSON.stringify({ event: 'streaming', grpcPort: 0, metricsPort, consumer: config.TAPLINE_NODE_ID, pid: process.pid }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ event: 'streaming', grpcPort: 0, metricsPort, consumer: config.TAPLINE_NODE_ID, pid: process.pid }) + '\n',
+  );
   if (stopRequested) stop('SIGTERM');
 }
 
@@ -56,7 +64,10 @@ async function migrateUntilDone(config: StreamerConfig, logger: Logger, stopRequ
       await migrate(config.TAPLINE_CLICKHOUSE_URL, config.TAPLINE_CLICKHOUSE_DATABASE, logger);
       return;
     } catch (error) {
-      const wait_ms = Math.min(config.TAPLINE_STREAMER_BACKOFF_MAX_MS, config.TAPLINE_STREAMER_BACKOFF_INITIAL_MS * 2 ** Math.min(attempt, 30));
+      const wait_ms = Math.min(
+        config.TAPLINE_STREAMER_BACKOFF_MAX_MS,
+        config.TAPLINE_STREAMER_BACKOFF_INITIAL_MS * 2 ** Math.min(attempt, 30),
+      );
       logger.warn({ err: error, attempt, wait_ms }, 'migrations failed; retrying');
       await new Promise((resolve) => setTimeout(resolve, wait_ms));
     }
@@ -64,6 +75,6 @@ async function migrateUntilDone(config: StreamerConfig, logger: Logger, stopRequ
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`streamer failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.stderr.write(`streamer failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

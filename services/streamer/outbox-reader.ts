@@ -126,7 +126,19 @@ export class OutboxReader {
 
   /** New entries for this consumer, at most count_per_stream per shard, blocking up to block_ms. */
   async readNew(count_per_stream: number, block_ms: number): Promise<OutboxEntry[]> {
-    const args = ['XREADGROUP', 'GROUP', consumer_group, this.options.consumer, 'COUNT', String(count_per_stream), 'BLOCK', String(block_ms), 'STREAMS', ...this.keys, ...this.keys.map(() => '>')];
+    const args = [
+      'XREADGROUP',
+      'GROUP',
+      consumer_group,
+      this.options.consumer,
+      'COUNT',
+      String(count_per_stream),
+      'BLOCK',
+      String(block_ms),
+      'STREAMS',
+      ...this.keys,
+      ...this.keys.map(() => '>'),
+    ];
     return this.parseRead(await this.command(this.blocking, args, block_ms));
   }
 
@@ -137,8 +149,17 @@ export class OutboxReader {
   async readPending(cursors: ReadonlyMap<number, string>, count_per_stream: number): Promise<OutboxEntry[]> {
     if (cursors.size === 0) return [];
     const shards = [...cursors.keys()];
-    const args = ['XREADGROUP', 'GROUP', consumer_group, this.options.consumer, 'COUNT', String(count_per_stream), 'STREAMS',
-      ...shards.map((shard) => this.keyOf(shard)), ...shards.map((shard) => cursors.get(shard) as string)];
+    const args = [
+      'XREADGROUP',
+      'GROUP',
+      consumer_group,
+      this.options.consumer,
+      'COUNT',
+      String(count_per_stream),
+      'STREAMS',
+      ...shards.map((shard) => this.keyOf(shard)),
+      ...shards.map((shard) => cursors.get(shard) as string),
+    ];
     return this.parseRead(await this.command(this.commands, args));
   }
 
@@ -150,7 +171,16 @@ export class OutboxReader {
   async claimIdle(min_idle_ms: number, count_per_stream: number, cursors: Map<number, string>): Promise<OutboxEntry[]> {
     const replies = await Promise.all(
       this.keys.map((key, shard) =>
-        this.command(this.commands, ['XAUTOCLAIM', key, consumer_group, this.options.consumer, String(min_idle_ms), cursors.get(shard) ?? '0-0', 'COUNT', String(count_per_stream)]),
+        this.command(this.commands, [
+          'XAUTOCLAIM',
+          key,
+          consumer_group,
+          this.options.consumer,
+          String(min_idle_ms),
+          cursors.get(shard) ?? '0-0',
+          'COUNT',
+          String(count_per_stream),
+        ]),
       ),
     );
     const entries: OutboxEntry[] = [];
@@ -168,7 +198,17 @@ export class OutboxReader {
    */
   async forgetIdleConsumers(min_idle_ms: number): Promise<number> {
     const replies = await Promise.all(
-      this.keys.map((key) => this.command(this.commands, ['EVAL', forget_consumers_script, '1', key, consumer_group, this.options.consumer, String(min_idle_ms)])),
+      this.keys.map((key) =>
+        this.command(this.commands, [
+          'EVAL',
+          forget_consumers_script,
+          '1',
+          key,
+          consumer_group,
+          this.options.consumer,
+          String(min_idle_ms),
+        ]),
+      ),
     );
     return replies.reduce<number>((sum, reply) => sum + (reply as string[]).length, 0);
   }

@@ -32,8 +32,19 @@ export const lines_max = 500;
 export const flags_max = 64;
 
 export const transaction_kinds = [
-  'purchase', 'top_up', 'reverse', 'pre_authorization', 'incremental', 'completion', 'void', 'hold_expiry',
-  'refund', 'cash_out', 'transfer_out', 'transfer_in', 'tab_settlement',
+  'purchase',
+  'top_up',
+  'reverse',
+  'pre_authorization',
+  'incremental',
+  'completion',
+  'void',
+  'hold_expiry',
+  'refund',
+  'cash_out',
+  'transfer_out',
+  'transfer_in',
+  'tab_settlement',
 ] as const;
 export type TransactionKind = (typeof transaction_kinds)[number];
 
@@ -197,11 +208,27 @@ export function rowsOf(entry: OutboxEntry): Row[] {
     const lines = t.lines.map((line, line_no): Row => ({
       table: 'transaction_lines',
       values: {
-        id: t.id, line_no, kind: t.kind, outcome: t.outcome, card: t.card, program: t.program, merchant: t.merchant,
-        terminal: t.terminal, fleet: t.fleet, vehicle: t.vehicle, driver: t.driver, currency: t.currency,
-        code: line.code, product_group: line.group, qty_milli: line.qty_milli, unit: line.unit, amount: line.amount,
-        pump_unit: line.pump_unit ?? line.unit, invoiced: line.invoiced ?? line.amount,
-        at: Math.floor(t.at / 1000), at_ms: t.at,
+        id: t.id,
+        line_no,
+        kind: t.kind,
+        outcome: t.outcome,
+        card: t.card,
+        program: t.program,
+        merchant: t.merchant,
+        terminal: t.terminal,
+        fleet: t.fleet,
+        vehicle: t.vehicle,
+        driver: t.driver,
+        currency: t.currency,
+        code: line.code,
+        product_group: line.group,
+        qty_milli: line.qty_milli,
+        unit: line.unit,
+        amount: line.amount,
+        pump_unit: line.pump_unit ?? line.unit,
+        invoiced: line.invoiced ?? line.amount,
+        at: Math.floor(t.at / 1000),
+        at_ms: t.at,
       },
     }));
     return [main, ...lines];
@@ -210,32 +237,57 @@ export function rowsOf(entry: OutboxEntry): Row[] {
     const parsed = card_event_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describe(parsed.error))];
     const e = parsed.data;
-    return [lifecycle(entry, e.type, e.at, {
-      card: e.card, program: e.program, currency: e.currency, status: e.status, amount: e.amount,
-      operator: e.operator, reason: e.reason, deposit: e.deposit, named: e.named ? 1 : 0, expires_at: e.expires_at,
-      issuance: e.issuance, fleet: e.fleet, previous: e.previous, replacement: e.replacement, event: e.event,
-      action: e.action, approver: e.approver,
-    })];
+    return [
+      lifecycle(entry, e.type, e.at, {
+        card: e.card,
+        program: e.program,
+        currency: e.currency,
+        status: e.status,
+        amount: e.amount,
+        operator: e.operator,
+        reason: e.reason,
+        deposit: e.deposit,
+        named: e.named ? 1 : 0,
+        expires_at: e.expires_at,
+        issuance: e.issuance,
+        fleet: e.fleet,
+        previous: e.previous,
+        replacement: e.replacement,
+        event: e.event,
+        action: e.action,
+        approver: e.approver,
+      }),
+    ];
   }
   if (type === 'terminal_registered' || type === 'terminal_enabled_changed') {
     const parsed = terminal_event_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describe(parsed.error))];
     const e = parsed.data;
-    return [lifecycle(entry, e.type, e.at, {
-      terminal: e.terminal, merchant: e.merchant, enabled: e.enabled ? 1 : 0, operator: e.operator, reason: e.reason,
-    })];
+    return [
+      lifecycle(entry, e.type, e.at, {
+        terminal: e.terminal,
+        merchant: e.merchant,
+        enabled: e.enabled ? 1 : 0,
+        operator: e.operator,
+        reason: e.reason,
+      }),
+    ];
   }
   if (type === 'fleet_account_changed') {
     const parsed = fleet_event_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describe(parsed.error))];
     const e = parsed.data;
-    return [lifecycle(entry, e.type, e.at, { fleet: e.fleet, currency: e.currency, event: e.event, operator: e.operator, reason: e.reason })];
+    return [
+      lifecycle(entry, e.type, e.at, { fleet: e.fleet, currency: e.currency, event: e.event, operator: e.operator, reason: e.reason }),
+    ];
   }
   if (type === 'operator_action') {
     const parsed = operator_action_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describe(parsed.error))];
     const e = parsed.data;
-    return [lifecycle(entry, e.type, e.at, { action: e.action, subject: e.subject, detail: e.detail, operator: e.operator, reason: e.reason })];
+    return [
+      lifecycle(entry, e.type, e.at, { action: e.action, subject: e.subject, detail: e.detail, operator: e.operator, reason: e.reason }),
+    ];
   }
   return [reject(entry, `unknown document type ${JSON.stringify(type)}`)];
 }
@@ -248,11 +300,26 @@ export function rowsOf(entry: OutboxEntry): Row[] {
  */
 function transactionValues(t: ParsedTransaction, entry: OutboxEntry): Record<string, string | number | readonly string[]> {
   const values: Record<string, string | number | readonly string[]> = {
-    id: t.id, kind: t.kind, outcome: t.outcome, card: t.card, program: t.program, terminal: t.terminal, merchant: t.merchant,
-    amount: t.amount, requested: t.requested, currency: t.currency, balance_after: t.balance_after,
-    idempotency_key: t.key, fingerprint: t.f, at: Math.floor(t.at / 1000), at_ms: t.at, shard: entry.shard, stream_id: entry.streamId,
+    id: t.id,
+    kind: t.kind,
+    outcome: t.outcome,
+    card: t.card,
+    program: t.program,
+    terminal: t.terminal,
+    merchant: t.merchant,
+    amount: t.amount,
+    requested: t.requested,
+    currency: t.currency,
+    balance_after: t.balance_after,
+    idempotency_key: t.key,
+    fingerprint: t.f,
+    at: Math.floor(t.at / 1000),
+    at_ms: t.at,
+    shard: entry.shard,
+    stream_id: entry.streamId,
     balance_delta: t.balance_delta ?? v1BalanceDelta(t.kind, t.outcome, t.amount),
-    pump: t.pump ?? t.amount, invoiced: t.invoiced ?? t.amount,
+    pump: t.pump ?? t.amount,
+    invoiced: t.invoiced ?? t.amount,
   };
   const text = (column: string, value: string): void => {
     if (value !== '') values[column] = value;
@@ -260,14 +327,29 @@ function transactionValues(t: ParsedTransaction, entry: OutboxEntry): Record<str
   const number = (column: string, value: number): void => {
     if (value !== 0) values[column] = value;
   };
-  text('reason', t.reason); text('rule', t.rule); text('original', t.original); text('reverse', t.reverse);
-  text('source', t.source); text('operator', t.operator); text('hold', t.hold); text('driver', t.driver);
-  text('vehicle', t.vehicle); text('fleet', t.fleet);
-  number('held_delta', t.held_delta); number('deposit_delta', t.deposit_delta); number('payout', t.payout);
-  number('odometer', t.odometer); number('discount', t.discount); number('points_earned', t.points_earned);
-  number('points_redeemed', t.points_redeemed); number('offline_at', t.offline_at);
-  number('account_balance_after', t.account_balance_after); number('line_count', t.lines.length);
-  number('hold_amount', t.hold_amount); number('hold_expires_at', t.hold_expires_at); number('ledger_after', t.ledger_after);
+  text('reason', t.reason);
+  text('rule', t.rule);
+  text('original', t.original);
+  text('reverse', t.reverse);
+  text('source', t.source);
+  text('operator', t.operator);
+  text('hold', t.hold);
+  text('driver', t.driver);
+  text('vehicle', t.vehicle);
+  text('fleet', t.fleet);
+  number('held_delta', t.held_delta);
+  number('deposit_delta', t.deposit_delta);
+  number('payout', t.payout);
+  number('odometer', t.odometer);
+  number('discount', t.discount);
+  number('points_earned', t.points_earned);
+  number('points_redeemed', t.points_redeemed);
+  number('offline_at', t.offline_at);
+  number('account_balance_after', t.account_balance_after);
+  number('line_count', t.lines.length);
+  number('hold_amount', t.hold_amount);
+  number('hold_expires_at', t.hold_expires_at);
+  number('ledger_after', t.ledger_after);
   number('spent_after', t.spent_after);
   if (t.flags.length > 0) values['flags'] = t.flags;
   return values;
@@ -277,11 +359,35 @@ function lifecycle(entry: OutboxEntry, type: string, atMs: number, fields: Recor
   return {
     table: 'lifecycle_events',
     values: {
-      event_id: entryEventId(entry), type,
-      card: '', program: '', currency: '', status: '', amount: 0, terminal: '', merchant: '', enabled: 0, operator: '', reason: '',
-      replacement: '', deposit: 0, named: 0, expires_at: 0, issuance: '', fleet: '', previous: '', event: '', action: '', subject: '', detail: '', approver: '',
+      event_id: entryEventId(entry),
+      type,
+      card: '',
+      program: '',
+      currency: '',
+      status: '',
+      amount: 0,
+      terminal: '',
+      merchant: '',
+      enabled: 0,
+      operator: '',
+      reason: '',
+      replacement: '',
+      deposit: 0,
+      named: 0,
+      expires_at: 0,
+      issuance: '',
+      fleet: '',
+      previous: '',
+      event: '',
+      action: '',
+      subject: '',
+      detail: '',
+      approver: '',
       ...fields,
-      at: Math.floor(atMs / 1000), at_ms: atMs, shard: entry.shard, stream_id: entry.streamId,
+      at: Math.floor(atMs / 1000),
+      at_ms: atMs,
+      shard: entry.shard,
+      stream_id: entry.streamId,
     },
   };
 }
@@ -294,5 +400,8 @@ function reject(entry: OutboxEntry, error: string): Row {
 }
 
 function describe(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ').slice(0, 1000);
+  return error.issues
+    .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+    .join('; ')
+    .slice(0, 1000);
 }

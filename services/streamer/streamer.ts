@@ -71,7 +71,12 @@ export class Streamer {
   /** Connects to Redis, creates the consumer groups and starts streaming. Migrations run first, elsewhere. */
   static async start(config: StreamerConfig, logger: Logger, metrics = new StreamerMetrics(false)): Promise<Streamer> {
     const reader = await OutboxReader.connect(
-      { url: config.TAPLINE_REDIS_URL, shard_count: config.TAPLINE_SHARD_COUNT, consumer: config.TAPLINE_NODE_ID, command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS },
+      {
+        url: config.TAPLINE_REDIS_URL,
+        shard_count: config.TAPLINE_SHARD_COUNT,
+        consumer: config.TAPLINE_NODE_ID,
+        command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
+      },
       (error) => logger.warn({ err: error.message }, 'redis connection error'),
     );
     try {
@@ -80,7 +85,11 @@ export class Streamer {
       await reader.close();
       throw error;
     }
-    const sink = new ClickHouseSink({ url: config.TAPLINE_CLICKHOUSE_URL, database: config.TAPLINE_CLICKHOUSE_DATABASE, insert_timeout_ms: config.TAPLINE_STREAMER_INSERT_TIMEOUT_MS });
+    const sink = new ClickHouseSink({
+      url: config.TAPLINE_CLICKHOUSE_URL,
+      database: config.TAPLINE_CLICKHOUSE_DATABASE,
+      insert_timeout_ms: config.TAPLINE_STREAMER_INSERT_TIMEOUT_MS,
+    });
     return new Streamer(config, logger, metrics, reader, sink);
   }
 
@@ -123,9 +132,10 @@ export class Streamer {
             await this.claimIdle();
             continue;
           }
-          const block_ms = this.held.length === 0
-            ? Math.min(this.config.TAPLINE_STREAMER_READ_BLOCK_MS, next_claim_ms - now)
-            : Math.min(this.config.TAPLINE_STREAMER_READ_BLOCK_MS, batch_deadline_ms - now);
+          const block_ms =
+            this.held.length === 0
+              ? Math.min(this.config.TAPLINE_STREAMER_READ_BLOCK_MS, next_claim_ms - now)
+              : Math.min(this.config.TAPLINE_STREAMER_READ_BLOCK_MS, batch_deadline_ms - now);
           const before = this.held.length;
           await this.readNew(Math.max(1, block_ms));
           // A read that brought less than a tenth of a batch: wait a little before the next, so
@@ -195,8 +205,9 @@ export class Streamer {
 
   private async claimIdle(): Promise<void> {
     try {
-      const claimed = (await this.reader.claimIdle(this.config.TAPLINE_STREAMER_CLAIM_IDLE_MS, claim_count_per_stream, this.claimCursors))
-        .filter((entry) => !this.heldIds.has(`${entry.shard}:${entry.streamId}`));
+      const claimed = (
+        await this.reader.claimIdle(this.config.TAPLINE_STREAMER_CLAIM_IDLE_MS, claim_count_per_stream, this.claimCursors)
+      ).filter((entry) => !this.heldIds.has(`${entry.shard}:${entry.streamId}`));
       if (claimed.length > 0) {
         this.stats.claimed += claimed.length;
         this.metrics.claimedEntries.inc(claimed.length);
@@ -273,7 +284,10 @@ export class Streamer {
     // Only infrastructure failures are retried; anything else is a bug and stops the loop loudly.
     if (!(error instanceof ClickHouseError || error instanceof OutboxError)) throw error;
     this.metrics.failures.inc({ step });
-    const wait_ms = Math.min(this.config.TAPLINE_STREAMER_BACKOFF_MAX_MS, this.config.TAPLINE_STREAMER_BACKOFF_INITIAL_MS * 2 ** Math.min(attempt, 30));
+    const wait_ms = Math.min(
+      this.config.TAPLINE_STREAMER_BACKOFF_MAX_MS,
+      this.config.TAPLINE_STREAMER_BACKOFF_INITIAL_MS * 2 ** Math.min(attempt, 30),
+    );
     this.logger.warn({ step, attempt, wait_ms, err: error }, `${step} failed; retrying`);
     const until_ms = Math.min(Date.now() + wait_ms, this.stopDeadline);
     await new Promise<void>((resolve) => {

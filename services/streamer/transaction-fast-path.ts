@@ -12,13 +12,25 @@ const id_max = 256;
 const unix_ms_max = 4_294_967_295_000;
 const flags_max = 64;
 const kinds: ReadonlySet<unknown> = new Set([
-  'purchase', 'top_up', 'reverse', 'pre_authorization', 'incremental', 'completion', 'void', 'hold_expiry',
-  'refund', 'cash_out', 'transfer_out', 'transfer_in', 'tab_settlement',
+  'purchase',
+  'top_up',
+  'reverse',
+  'pre_authorization',
+  'incremental',
+  'completion',
+  'void',
+  'hold_expiry',
+  'refund',
+  'cash_out',
+  'transfer_out',
+  'transfer_in',
+  'tab_settlement',
 ]);
 
 const isText = (value: unknown): value is string => typeof value === 'string' && value.length <= text_max;
 const isMoney = (value: unknown): value is number => Number.isSafeInteger(value);
-const isUnixMs = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= unix_ms_max;
+const isUnixMs = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= unix_ms_max;
 
 /** Thrown inside the fast path when a field is not what the schema wants: the caller asks zod. */
 class NotSure extends Error {}
@@ -59,14 +71,29 @@ function flagsOf(value: unknown): string[] {
 /** The parsed transaction, or undefined when zod must decide (including every document with lines). */
 export function fastTransaction(document: Record<string, unknown>): ParsedTransaction | undefined {
   const d = document;
-  if (d['type'] !== 'transaction' || !kinds.has(d['kind']) || (d['outcome'] !== 'approved' && d['outcome'] !== 'declined')) return undefined;
+  if (d['type'] !== 'transaction' || !kinds.has(d['kind']) || (d['outcome'] !== 'approved' && d['outcome'] !== 'declined'))
+    return undefined;
   const id = d['id'];
   if (typeof id !== 'string' || id.length === 0 || id.length > id_max) return undefined;
   const lines = d['lines'];
   if (lines !== undefined && !(Array.isArray(lines) && lines.length === 0)) return undefined;
   const { f, reason, rule, card, program, terminal, merchant, currency, key, original, reverse, source, operator } = d;
-  if (!isText(f) || !isText(reason) || !isText(rule) || !isText(card) || !isText(program) || !isText(terminal) || !isText(merchant)
-    || !isText(currency) || !isText(key) || !isText(original) || !isText(reverse) || !isText(source) || !isText(operator)) return undefined;
+  if (
+    !isText(f) ||
+    !isText(reason) ||
+    !isText(rule) ||
+    !isText(card) ||
+    !isText(program) ||
+    !isText(terminal) ||
+    !isText(merchant) ||
+    !isText(currency) ||
+    !isText(key) ||
+    !isText(original) ||
+    !isText(reverse) ||
+    !isText(source) ||
+    !isText(operator)
+  )
+    return undefined;
   const { amount, requested, balance_after, at } = d;
   if (!isMoney(amount) || !isMoney(requested) || !isMoney(balance_after) || !isUnixMs(at)) return undefined;
   try {
@@ -74,8 +101,27 @@ export function fastTransaction(document: Record<string, unknown>): ParsedTransa
     const pump = optionalMoney(d['pump']);
     const invoiced = optionalMoney(d['invoiced']);
     return {
-      type: 'transaction', f, id, kind: d['kind'] as ParsedTransaction['kind'], outcome: d['outcome'],
-      reason, rule, card, program, terminal, merchant, amount, requested, currency, balance_after, key, original, reverse, source, operator, at,
+      type: 'transaction',
+      f,
+      id,
+      kind: d['kind'] as ParsedTransaction['kind'],
+      outcome: d['outcome'],
+      reason,
+      rule,
+      card,
+      program,
+      terminal,
+      merchant,
+      amount,
+      requested,
+      currency,
+      balance_after,
+      key,
+      original,
+      reverse,
+      source,
+      operator,
+      at,
       ...(balance_delta === undefined ? {} : { balance_delta }),
       held_delta: moneyOr(d['held_delta'], 0),
       deposit_delta: moneyOr(d['deposit_delta'], 0),

@@ -53,22 +53,36 @@ class ClusterLoad {
   private next = 0;
   readonly random: () => number;
 
-  constructor(private readonly cards: string[], private readonly clients: () => TaplineClient[], seed: number) {
+  constructor(
+    private readonly cards: string[],
+    private readonly clients: () => TaplineClient[],
+    seed: number,
+  ) {
     this.random = seededRandom(seed);
   }
 
   start(concurrency: number): void {
     this.stopped = false;
-    this.running = Promise.all(Array.from({ length: concurrency }, async () => {
-      while (!this.stopped) {
-        const n = this.next++;
-        const cardId = this.cards[Math.floor(this.random() * this.cards.length)] as string;
-        const amountMinor = 1 + Math.floor(this.random() * 900);
-        const entry: Sent = { key: `t:${terminal_id}:${n + 1}`, cardId, amountMinor, request: purchase(terminal_id, n + 1, cardId, amountMinor), replies: [], errors: 0, waitedMs: 0 };
-        this.sent.push(entry);
-        await this.send(entry);
-      }
-    })).then(() => undefined);
+    this.running = Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (!this.stopped) {
+          const n = this.next++;
+          const cardId = this.cards[Math.floor(this.random() * this.cards.length)] as string;
+          const amountMinor = 1 + Math.floor(this.random() * 900);
+          const entry: Sent = {
+            key: `t:${terminal_id}:${n + 1}`,
+            cardId,
+            amountMinor,
+            request: purchase(terminal_id, n + 1, cardId, amountMinor),
+            replies: [],
+            errors: 0,
+            waitedMs: 0,
+          };
+          this.sent.push(entry);
+          await this.send(entry);
+        }
+      }),
+    ).then(() => undefined);
   }
 
   async stop(): Promise<void> {
@@ -177,7 +191,8 @@ describe('a 3-node cluster under load (real processes: join, SIGTERM, SIGKILL, S
     // A node dying on its own is a failure of this test: say which and why.
     node.child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${nodeId} stderr] ${chunk.toString()}`));
     node.child.stdout?.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`[${nodeId}] ${line}\n`);
+      for (const line of chunk.toString().split('\n'))
+        if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`[${nodeId}] ${line}\n`);
     });
     nodes.set(nodeId, node);
     clients.set(nodeId, new TaplineClient(node.address));
@@ -224,7 +239,12 @@ describe('a 3-node cluster under load (real processes: join, SIGTERM, SIGKILL, S
       const from = load.sent.length;
       const before = load.answered;
       await action();
-      await waitFor(`${name}: load goes on after the step`, () => load.answered >= before + 1_500, () => `${load.answered - before} answered since the step`, 60_000);
+      await waitFor(
+        `${name}: load goes on after the step`,
+        () => load.answered >= before + 1_500,
+        () => `${load.answered - before} answered since the step`,
+        60_000,
+      );
       const u = unavailability(load, from);
       report.push(`${name}: per-shard wait p50 ${u.p50} ms, p99 ${u.p99} ms, max ${u.max} ms`);
     };
@@ -249,10 +269,15 @@ describe('a 3-node cluster under load (real processes: join, SIGTERM, SIGKILL, S
         return leases.filter((lease) => lease?.startsWith(`${nodeId}|`)).length;
       };
       try {
-        assert.ok(await leasedTo('n1') > 0, 'n1 holds shards before the pause');
+        assert.ok((await leasedTo('n1')) > 0, 'n1 holds shards before the pause');
         process.kill(node.pid, 'SIGSTOP');
         // Paused past its leases: the others take every shard of n1 while it still believes it holds them.
-        await waitFor('SIGSTOP: other nodes take the paused node\'s shards', async () => await leasedTo('n1') === 0, () => 'n1 still leases shards', 20_000);
+        await waitFor(
+          "SIGSTOP: other nodes take the paused node's shards",
+          async () => (await leasedTo('n1')) === 0,
+          () => 'n1 still leases shards',
+          20_000,
+        );
       } finally {
         process.kill(node.pid, 'SIGCONT');
         await inspect.close();
@@ -262,6 +287,6 @@ describe('a 3-node cluster under load (real processes: join, SIGTERM, SIGKILL, S
     await load.settleUnknown(10);
     for (const line of report) process.stdout.write(`      ${line}\n`);
     process.stdout.write(`      (${load.sent.length} requests, ${load.sent.filter((e) => e.errors > 0).length} retried after an error)\n`);
-    await verify((redis).url, load, cards);
+    await verify(redis.url, load, cards);
   });
 });

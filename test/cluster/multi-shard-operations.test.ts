@@ -75,10 +75,15 @@ describe('operations across shards of different owners (3 real node processes)',
       const node = await startNodeProcess(redis.url, { ...cluster_env, TAPLINE_NODE_ID: nodeId });
       node.child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${nodeId} stderr] ${chunk.toString()}`));
       node.child.stdout?.on('data', (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n')) if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`[${nodeId}] ${line}\n`);
+        for (const line of chunk.toString().split('\n'))
+          if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`[${nodeId}] ${line}\n`);
       });
       nodes.set(nodeId, node);
-      clients.set(nodeId, { money: new TaplineClient(node.address), cards: new CardClient(node.address), fleet: new FleetClient(node.address) });
+      clients.set(nodeId, {
+        money: new TaplineClient(node.address),
+        cards: new CardClient(node.address),
+        fleet: new FleetClient(node.address),
+      });
     }
     for (const nodeId of node_ids) assert.ok(owners.includes(nodeId), `${nodeId} owns shards in the placement`);
     const leasedAsPlaced = async (): Promise<number> => {
@@ -86,8 +91,12 @@ describe('operations across shards of different owners (3 real node processes)',
       return leases.filter((lease, shard) => lease?.startsWith(`${owners[shard]}|`)).length;
     };
     let seen = 0;
-    await waitFor('start: every shard leased by its placement owner', async () => (seen = await leasedAsPlaced()) === test_shard_count,
-      () => `${seen} of ${test_shard_count} shards leased as placed`, 30_000);
+    await waitFor(
+      'start: every shard leased by its placement owner',
+      async () => (seen = await leasedAsPlaced()) === test_shard_count,
+      () => `${seen} of ${test_shard_count} shards leased as placed`,
+      30_000,
+    );
     await via('n1').money.registerTerminal('pos-1', 'bar');
     await via('n2').money.registerTerminal('pump-1', 'station-1');
     await via('n3').cards.defineProgram('fest-c', programConfig({ depositMinor: 100n }));
@@ -110,7 +119,9 @@ describe('operations across shards of different owners (3 real node processes)',
     const spread = new Set(bulk_cards.map(ownerOf));
     assert.equal(spread.size, 3, 'the cards live on all three nodes');
     const request = {
-      issuanceId: 'iss-1', cardIds: bulk_cards, operatorId: 'ops',
+      issuanceId: 'iss-1',
+      cardIds: bulk_cards,
+      operatorId: 'ops',
       params: { initialBalance: { amountMinor: 1_000n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n },
     };
     const first = await via('n1').cards.bulkIssue(request);
@@ -146,7 +157,11 @@ describe('operations across shards of different owners (3 real node processes)',
     assert.deepEqual(run.totals, [{ amountMinor: expected, currency: 'EUR' }]);
     for (const cardId of bulk_cards) assert.equal((await inspect.card(cardId))?.balanceMinor, 0, `${cardId} paid out`);
     const rerun = await via('n1').cards.refundRun('fest-c', 'run-1');
-    assert.deepEqual(rerun.payouts.map((p) => p.transactionId), run.payouts.map((p) => p.transactionId), 'the re-run answers the stored payouts');
+    assert.deepEqual(
+      rerun.payouts.map((p) => p.transactionId),
+      run.payouts.map((p) => p.transactionId),
+      'the re-run answers the stored payouts',
+    );
     const cashOuts = (await inspect.outbox()).filter((d) => d['kind'] === 'cash_out' && String(d['key']).startsWith('k:refund-run:run-1:'));
     assert.equal(cashOuts.length, 60, 'one cash-out per card, none twice');
     for (const cardId of bulk_cards) assert.equal((await anyNode().cards.getCard(cardId)).card?.status, CardStatus.CARD_STATUS_CLOSED);
@@ -155,28 +170,51 @@ describe('operations across shards of different owners (3 real node processes)',
   it('a PSP callback delivered to a node that does not own the card tops it up once', async () => {
     const cardId = idOwnedBy('n2', 'psp-card');
     await via('n2').cards.issue({
-      cardId, params: { initialBalance: { amountMinor: 500n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n }, holder: undefined, pin: '', operatorId: 'ops',
+      cardId,
+      params: { initialBalance: { amountMinor: 500n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n },
+      holder: undefined,
+      pin: '',
+      operatorId: 'ops',
     });
-    const payload = pspPayload({ reference: 'pay-c1', card: cardId, amountMinor: 2_000, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+    const payload = pspPayload({
+      reference: 'pay-c1',
+      card: cardId,
+      amountMinor: 2_000,
+      currency: 'EUR',
+      status: 'succeeded',
+      kind: 'top_up',
+    });
     const first = await via('n1').cards.pspCallback(payload, signPspPayload(psp_secret, payload));
     assert.deepEqual([first.outcome, first.balanceAfter?.amountMinor, first.replayed], [Outcome.OUTCOME_APPROVED, 2_500n, false]);
     const again = await via('n3').cards.pspCallback(payload, signPspPayload(psp_secret, payload));
     assert.deepEqual([again.transactionId, again.replayed], [first.transactionId, true], 'delivered again to another node: replayed');
     assert.equal((await inspect.card(cardId))?.balanceMinor, 2_500);
     const before = await inspect.snapshot();
-    await assert.rejects(via('n3').cards.pspCallback(payload, signPspPayload('another-secret-of-16+', payload)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+    await assert.rejects(
+      via('n3').cards.pspCallback(payload, signPspPayload('another-secret-of-16+', payload)),
+      (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED,
+    );
     assert.equal(await inspect.snapshot(), before, 'a bad signature forwarded to the owner changes nothing');
   });
 
   it('auto-reload set and triggered through other nodes tops the card up once on its owner', async () => {
     const cardId = idOwnedBy('n3', 'auto-card');
     await via('n1').cards.issue({
-      cardId, params: { initialBalance: { amountMinor: 3_000n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n }, holder: undefined, pin: '', operatorId: 'ops',
+      cardId,
+      params: { initialBalance: { amountMinor: 3_000n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n },
+      holder: undefined,
+      pin: '',
+      operatorId: 'ops',
     });
     await via('n2').cards.setAutoReload(cardId, 1_000, 5_000, 'mandate-c1');
     assert.equal((await via('n1').money.authorize(purchase('pos-1', txn++, cardId, 2_500))).outcome, Outcome.OUTCOME_APPROVED);
     let balance = 0n;
-    await waitFor('auto-reload top-up', async () => (balance = (await anyNode().money.balance(cardId)).balance?.amountMinor ?? 0n) === 5_500n, () => `balance ${balance}`, 10_000);
+    await waitFor(
+      'auto-reload top-up',
+      async () => (balance = (await anyNode().money.balance(cardId)).balance?.amountMinor ?? 0n) === 5_500n,
+      () => `balance ${balance}`,
+      10_000,
+    );
     const reloads = (await inspect.outbox()).filter((d) => d['card'] === cardId && d['source'] === 'auto_reload');
     assert.equal(reloads.length, 1, 'one reload');
   });
@@ -186,7 +224,11 @@ describe('operations across shards of different owners (3 real node processes)',
       const oldId = idOwnedBy('n1', `old-r${round}`);
       const newId = idOwnedBy('n2', `new-r${round}`);
       await via('n3').cards.issue({
-        cardId: oldId, params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n }, holder: undefined, pin: '', operatorId: 'ops',
+        cardId: oldId,
+        params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n },
+        holder: undefined,
+        pin: '',
+        operatorId: 'ops',
       });
       // The new card's owner answers "not found" first (its actor is then active without a card).
       await assert.rejects(via('n2').money.balance(newId), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
@@ -199,14 +241,27 @@ describe('operations across shards of different owners (3 real node processes)',
         else assert.equal(reply.declineReason, DeclineReason.DECLINE_REASON_CARD_CLOSED, 'a purchase after the replacement is declined');
       }
       assert.equal(replacement.alreadyReplaced, false);
-      assert.equal(replacement.replacement?.balance?.amountMinor, BigInt(5_000 - approvedMinor), `round ${round}: the new card carries what was left`);
-      assert.deepEqual([(await inspect.card(oldId))?.balanceMinor, (await inspect.card(newId))?.balanceMinor], [0, 5_000 - approvedMinor], 'money conserved in Redis');
+      assert.equal(
+        replacement.replacement?.balance?.amountMinor,
+        BigInt(5_000 - approvedMinor),
+        `round ${round}: the new card carries what was left`,
+      );
+      assert.deepEqual(
+        [(await inspect.card(oldId))?.balanceMinor, (await inspect.card(newId))?.balanceMinor],
+        [0, 5_000 - approvedMinor],
+        'money conserved in Redis',
+      );
       const seenByOwner = await via('n2').money.balance(newId);
-      assert.equal(seenByOwner.balance?.amountMinor, BigInt(5_000 - approvedMinor), 'the owner that answered "not found" sees the new card');
+      assert.equal(
+        seenByOwner.balance?.amountMinor,
+        BigInt(5_000 - approvedMinor),
+        'the owner that answered "not found" sees the new card',
+      );
       assert.equal((await via('n1').money.authorize(purchase('pos-1', txn++, newId, 100))).outcome, Outcome.OUTCOME_APPROVED);
       assert.equal((await via('n2').cards.replace(oldId, newId)).alreadyReplaced, true, 'a retry through another node answers the same');
       const docs = (await inspect.outbox()).filter((d) => d['card'] === oldId || d['card'] === newId);
-      const delta = (kind: string, cardId: string): number => docs.filter((d) => d['kind'] === kind && d['card'] === cardId).reduce((sum, d) => sum + Number(d['balance_delta']), 0);
+      const delta = (kind: string, cardId: string): number =>
+        docs.filter((d) => d['kind'] === kind && d['card'] === cardId).reduce((sum, d) => sum + Number(d['balance_delta']), 0);
       assert.equal(delta('transfer_out', oldId), -(5_000 - approvedMinor), 'one transfer_out');
       assert.equal(delta('transfer_in', newId), 5_000 - approvedMinor, 'one transfer_in');
     }
@@ -217,7 +272,11 @@ describe('operations across shards of different owners (3 real node processes)',
     const takenId = idOwnedBy('n1', 'taken');
     for (const cardId of [oldId, takenId]) {
       await anyNode().cards.issue({
-        cardId, params: { initialBalance: { amountMinor: 700n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n }, holder: undefined, pin: '', operatorId: 'ops',
+        cardId,
+        params: { initialBalance: { amountMinor: 700n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n },
+        holder: undefined,
+        pin: '',
+        operatorId: 'ops',
       });
     }
     const before = await inspect.snapshot();
@@ -225,21 +284,31 @@ describe('operations across shards of different owners (3 real node processes)',
     assert.equal(await inspect.snapshot(), before);
   });
 
-  it('fleet purchases through random nodes commit card and account together on the fleet\'s owner', async () => {
+  it("fleet purchases through random nodes commit card and account together on the fleet's owner", async () => {
     const fleetId = idOwnedBy('n3', 'fleet-c');
     await anyNode().fleet.createAccount({ fleetId, creditLimitMinor: 10_000_000, timeZone: 'Europe/Berlin' });
     const cards: string[] = [];
     for (let i = 1; i <= 3; i++) {
-      const issued = await anyNode().fleet.issueCard({ fleetId, cardNo: String(i), limits: undefined, productGroups: undefined, operatorId: 'ops' });
+      const issued = await anyNode().fleet.issueCard({
+        fleetId,
+        cardNo: String(i),
+        limits: undefined,
+        productGroups: undefined,
+        operatorId: 'ops',
+      });
       cards.push(issued.card?.cardId as string);
     }
-    for (const cardId of cards) assert.equal(ownerOf(shardKeyOf(cardId)), 'n3', 'fleet cards live on the fleet\'s shard');
+    for (const cardId of cards) assert.equal(ownerOf(shardKeyOf(cardId)), 'n3', "fleet cards live on the fleet's shard");
     let spentMinor = 0;
-    const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => {
-      const amountMinor = 100 + i;
-      spentMinor += amountMinor;
-      return anyNode().money.authorize(fleetPurchase('pump-1', txn++, cards[i % 3] as string, [{ code: 'diesel', group: 'fuel', qtyMilli: 1_000, amountMinor }]));
-    }));
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => {
+        const amountMinor = 100 + i;
+        spentMinor += amountMinor;
+        return anyNode().money.authorize(
+          fleetPurchase('pump-1', txn++, cards[i % 3] as string, [{ code: 'diesel', group: 'fuel', qtyMilli: 1_000, amountMinor }]),
+        );
+      }),
+    );
     for (const reply of replies) assert.equal(reply.outcome, Outcome.OUTCOME_APPROVED, `declined: ${reply.declineReason}`);
     for (const nodeId of node_ids) {
       const { account } = await via(nodeId).fleet.getAccount(fleetId);
@@ -253,12 +322,25 @@ describe('operations across shards of different owners (3 real node processes)',
     const issuanceId = idOwnedBy('n1', 'iss-crash');
     const cardIds = Array.from({ length: 1_000 }, (_, i) => `crash-${String(i).padStart(4, '0')}`);
     const request = {
-      issuanceId, cardIds, operatorId: 'ops',
+      issuanceId,
+      cardIds,
+      operatorId: 'ops',
       params: { initialBalance: { amountMinor: 250n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n },
     };
-    const sent = via('n2').cards.bulkIssue(request).then((value) => ({ value }), (error: grpc.ServiceError) => ({ error }));
+    const sent = via('n2')
+      .cards.bulkIssue(request)
+      .then(
+        (value) => ({ value }),
+        (error: grpc.ServiceError) => ({ error }),
+      );
     let existing = 0;
-    await waitFor('crash: some cards issued', async () => (existing = (await inspect.client.keys('tl:{s*}:card:crash-*')).length) >= 50, () => `${existing} issued`, 20_000, 5);
+    await waitFor(
+      'crash: some cards issued',
+      async () => (existing = (await inspect.client.keys('tl:{s*}:card:crash-*')).length) >= 50,
+      () => `${existing} issued`,
+      20_000,
+      5,
+    );
     await (nodes.get('n1') as ServerProcess).kill9();
     nodes.delete('n1');
     assert.ok(existing < cardIds.length, `killed half-way (${existing} of ${cardIds.length} issued)`);
@@ -267,7 +349,12 @@ describe('operations across shards of different owners (3 real node processes)',
     // retries with the same ids on another node.
     let clientRetries = 0;
     for (; 'error' in outcome && clientRetries < 3; clientRetries++) {
-      outcome = await via('n3').cards.bulkIssue(request).then((value) => ({ value }), (error: grpc.ServiceError) => ({ error }));
+      outcome = await via('n3')
+        .cards.bulkIssue(request)
+        .then(
+          (value) => ({ value }),
+          (error: grpc.ServiceError) => ({ error }),
+        );
     }
     assert.ok('value' in outcome, `the bulk issuance completed: ${'error' in outcome ? outcome.error.message : ''}`);
     process.stdout.write(`      killed at ${existing} of ${cardIds.length} cards; client retries needed: ${clientRetries}\n`);
@@ -286,26 +373,49 @@ describe('operations across shards of different owners (3 real node processes)',
     let open = 0n;
     for (let i = 0; i < 1_000; i += 1) open += (await inspect.card(`crash-${String(i).padStart(4, '0')}`))?.balanceMinor === 250 ? 1n : 0n;
     assert.equal(open, 1_000n, 'the crash cards are open before the run');
-    const sent = via(entry).cards.refundRun('fest-c', 'run-2').then((value) => ({ value }), (error: grpc.ServiceError) => ({ error }));
+    const sent = via(entry)
+      .cards.refundRun('fest-c', 'run-2')
+      .then(
+        (value) => ({ value }),
+        (error: grpc.ServiceError) => ({ error }),
+      );
     let paid = 0;
-    await waitFor('crash: some cards paid out', async () => (paid = (await inspect.client.keys('tl:idem:k:refund-run:run-2:*')).length) >= 50, () => `${paid} paid`, 20_000, 5);
+    await waitFor(
+      'crash: some cards paid out',
+      async () => (paid = (await inspect.client.keys('tl:idem:k:refund-run:run-2:*')).length) >= 50,
+      () => `${paid} paid`,
+      20_000,
+      5,
+    );
     await (nodes.get(runOwner) as ServerProcess).kill9();
     nodes.delete(runOwner);
     let outcome = await sent;
     for (let attempt = 0; 'error' in outcome && attempt < 3; attempt++) {
-      outcome = await via(entry).cards.refundRun('fest-c', 'run-2').then((value) => ({ value }), (error: grpc.ServiceError) => ({ error }));
+      outcome = await via(entry)
+        .cards.refundRun('fest-c', 'run-2')
+        .then(
+          (value) => ({ value }),
+          (error: grpc.ServiceError) => ({ error }),
+        );
     }
     assert.ok('value' in outcome, `the refund run completed: ${'error' in outcome ? outcome.error.message : ''}`);
     process.stdout.write(`      killed ${runOwner} at ${paid} paid cards\n`);
     const crashPayouts = outcome.value.payouts.filter((p) => p.cardId.startsWith('crash-'));
     assert.equal(crashPayouts.length, 1_000, 'every open card is in the payout list');
-    assert.ok(crashPayouts.every((p) => p.payout?.amountMinor === 350n), 'each paid balance 250 + deposit 100');
+    assert.ok(
+      crashPayouts.every((p) => p.payout?.amountMinor === 350n),
+      'each paid balance 250 + deposit 100',
+    );
     const cashOuts = (await inspect.outbox()).filter((d) => d['kind'] === 'cash_out' && String(d['key']).startsWith('k:refund-run:run-2:'));
     const perCard = new Map<string, number>();
     for (const d of cashOuts) perCard.set(String(d['card']), (perCard.get(String(d['card'])) ?? 0) + 1);
     const twice = [...perCard].filter(([, n]) => n > 1);
     const approved = cashOuts.filter((d) => d['outcome'] === 'approved').length;
-    assert.deepEqual([twice, approved], [[], outcome.value.payouts.length], `one approved cash-out per payout (${cashOuts.length} documents, ${outcome.value.skipped} skipped)`);
+    assert.deepEqual(
+      [twice, approved],
+      [[], outcome.value.payouts.length],
+      `one approved cash-out per payout (${cashOuts.length} documents, ${outcome.value.skipped} skipped)`,
+    );
     for (let i = 0; i < 1_000; i += 50) assert.equal((await inspect.card(`crash-${String(i).padStart(4, '0')}`))?.balanceMinor, 0);
   });
 });

@@ -92,7 +92,11 @@ describe('crashes under load (real processes, SIGKILL)', function () {
   });
 
   /** Starts Redis and a node process, seeds cards, and runs the load until `answered` replies. */
-  async function underLoad(name: string, answered: number, overrides: Record<string, string> = {}): Promise<Running & { node: ServerProcess; redisUrl: string }> {
+  async function underLoad(
+    name: string,
+    answered: number,
+    overrides: Record<string, string> = {},
+  ): Promise<Running & { node: ServerProcess; redisUrl: string }> {
     redis = await startTestRedis(name);
     const node = await startNodeProcess(redis.url, overrides);
     nodes.push(node);
@@ -100,7 +104,12 @@ describe('crashes under load (real processes, SIGKILL)', function () {
     const cards = await seed(client);
     const load = newLoad(cards);
     load.start(() => client);
-    await waitFor(`${name}: load before the fault`, () => load.answered >= answered, () => `${load.answered} answered`, 60_000);
+    await waitFor(
+      `${name}: load before the fault`,
+      () => load.answered >= answered,
+      () => `${load.answered} answered`,
+      60_000,
+    );
     return { client, cards, load, node, redisUrl: redis.url };
   }
 
@@ -138,23 +147,36 @@ describe('crashes under load (real processes, SIGKILL)', function () {
   });
 
   it('kill -9 of Redis loses no acknowledged approval (AOF fsync before reply)', async function () {
-    const running = await underLoad('fault-redis', 3_000, { TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '2000', TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: '200' });
+    const running = await underLoad('fault-redis', 3_000, {
+      TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '2000',
+      TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: '200',
+    });
     const { load, client, cards } = running;
     const instance = redis as RedisInstance;
     const acknowledgedBeforeCrash = [...load.sent.values()].filter((e) => e.replies.length > 0).length;
     await instance.kill9();
     // Requests keep failing fast (UNAVAILABLE) while Redis is down.
-    await waitFor('requests fail while Redis is down', () => [...load.sent.values()].some((e) => e.errors > 0), () => 'no errors yet', 20_000);
+    await waitFor(
+      'requests fail while Redis is down',
+      () => [...load.sent.values()].some((e) => e.errors > 0),
+      () => 'no errors yet',
+      20_000,
+    );
     await load.stop();
     await instance.restart();
-    await waitFor('node serves again after Redis restart', async () => {
-      try {
-        await client.balance(cards[0] as string);
-        return true;
-      } catch {
-        return false;
-      }
-    }, () => `redis ${instance.url}`, 30_000);
+    await waitFor(
+      'node serves again after Redis restart',
+      async () => {
+        try {
+          await client.balance(cards[0] as string);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      () => `redis ${instance.url}`,
+      30_000,
+    );
     await load.settleUnknown(client, 10);
     client.close();
     process.stdout.write(`      (${load.sent.size} requests, ${acknowledgedBeforeCrash} acknowledged before Redis was killed)\n`);

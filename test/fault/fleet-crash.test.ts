@@ -45,11 +45,18 @@ describe('fault: kill -9 during a fleet-wide limit race', function () {
     await admin.createAccount({ fleetId: fleet_id, creditLimitMinor: 1_000_000_000, timeZone: 'Europe/Berlin' });
     await admin.setLimits({ fleetId: fleet_id, limits: { dailyMinor: BigInt(daily_limit_minor) }, operatorId: 'ops' });
     const cards: string[] = [];
-    for (let i = 0; i < card_count; i++) cards.push((await admin.issueCard({ fleetId: fleet_id, cardNo: String(i), limits: undefined, productGroups: undefined, operatorId: 'ops' })).card!.cardId);
+    for (let i = 0; i < card_count; i++)
+      cards.push(
+        (await admin.issueCard({ fleetId: fleet_id, cardNo: String(i), limits: undefined, productGroups: undefined, operatorId: 'ops' }))
+          .card!.cardId,
+      );
     admin.close();
 
     const requests: AuthorizeRequest[] = Array.from({ length: requests_total }, (_, n) =>
-      fleetPurchase('crash-pump', n + 1, cards[(n * 7) % card_count]!, [{ code: 'diesel', group: 'fuel', amountMinor: 1 + ((n * 7_919) % 400) }]));
+      fleetPurchase('crash-pump', n + 1, cards[(n * 7) % card_count]!, [
+        { code: 'diesel', group: 'fuel', amountMinor: 1 + ((n * 7_919) % 400) },
+      ]),
+    );
     const answers = new Map<number, AuthorizeResponse[]>();
     let next = 0;
     let killed = false;
@@ -67,7 +74,11 @@ describe('fault: kill -9 during a fleet-wide limit race', function () {
       }
     };
     const running = Promise.all(Array.from({ length: concurrency }, () => worker()));
-    await waitFor('load before the kill', () => answers.size >= 400, () => `${answers.size} answers`);
+    await waitFor(
+      'load before the kill',
+      () => answers.size >= 400,
+      () => `${answers.size} answers`,
+    );
     await node.kill9();
     killed = true;
     await running;
@@ -78,11 +89,13 @@ describe('fault: kill -9 during a fleet-wide limit race', function () {
     client = new TaplineClient(node.address);
     // Every request is sent (again): lost answers are learned, known ones must be replayed as they were.
     for (let start = 0; start < requests_total; start += concurrency) {
-      await Promise.all(Array.from({ length: Math.min(concurrency, requests_total - start) }, async (_, k) => {
-        const n = start + k;
-        const reply = await client.authorize(requests[n]!, 10_000);
-        answers.set(n, [...(answers.get(n) ?? []), reply]);
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(concurrency, requests_total - start) }, async (_, k) => {
+          const n = start + k;
+          const reply = await client.authorize(requests[n]!, 10_000);
+          answers.set(n, [...(answers.get(n) ?? []), reply]);
+        }),
+      );
     }
     client.close();
 
@@ -90,13 +103,15 @@ describe('fault: kill -9 during a fleet-wide limit race', function () {
     try {
       const outbox = await inspect.outbox();
       const docsByKey = new Map<string, number>();
-      for (const doc of outbox) if (doc['type'] === 'transaction') docsByKey.set(String(doc['key']), (docsByKey.get(String(doc['key'])) ?? 0) + 1);
+      for (const doc of outbox)
+        if (doc['type'] === 'transaction') docsByKey.set(String(doc['key']), (docsByKey.get(String(doc['key'])) ?? 0) + 1);
       let approvedTotal = 0;
       const approvedByCard = new Map<string, number>();
       for (let n = 0; n < requests_total; n++) {
         const [first, ...later] = answers.get(n) ?? [];
         assert.ok(first, `request ${n + 1} answered`);
-        for (const reply of later) assert.equal(reply.transactionId, first.transactionId, `request ${n + 1} replayed with its first answer`);
+        for (const reply of later)
+          assert.equal(reply.transactionId, first.transactionId, `request ${n + 1} replayed with its first answer`);
         const key = `t:crash-pump:${n + 1}`;
         assert.equal(docsByKey.get(key), 1, `${key} is in the outbox exactly once`);
         assert.equal((await inspect.idempotency(key))?.id, first.transactionId, `${key}'s record is the answer seen`);
@@ -110,11 +125,16 @@ describe('fault: kill -9 during a fleet-wide limit race', function () {
       assert.ok(approvedTotal <= daily_limit_minor, `approved ${approvedTotal} within the limit ${daily_limit_minor}`);
       assert.ok(approvedTotal > daily_limit_minor - 400, `the limit was used up (${approvedTotal})`);
       const shard = shardOf(fleet_id, test_shard_count);
-      const account = JSON.parse(String((await inspect.client.hGetAll(fleetKey(shard, fleet_id)))['d'])) as { balanceMinor: number; spent: { day_minor: number } };
+      const account = JSON.parse(String((await inspect.client.hGetAll(fleetKey(shard, fleet_id)))['d'])) as {
+        balanceMinor: number;
+        spent: { day_minor: number };
+      };
       assert.equal(account.spent.day_minor, approvedTotal);
       assert.equal(account.balanceMinor, -approvedTotal);
       for (const cardId of cards) {
-        const card = JSON.parse(String((await inspect.client.hGetAll(fleetCardKey(shard, cardId)))['d'])) as { spent: { lifetime_minor: number } };
+        const card = JSON.parse(String((await inspect.client.hGetAll(fleetCardKey(shard, cardId)))['d'])) as {
+          spent: { lifetime_minor: number };
+        };
         assert.equal(card.spent.lifetime_minor, approvedByCard.get(cardId) ?? 0, `card ${cardId} counted exactly its approvals`);
       }
     } finally {

@@ -49,7 +49,10 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
     const node = await startNodeProcess(redisUrl);
     processes.push(node);
     const startStreamer = async (name: string): Promise<ServerProcess> => {
-      const streamer = await startServerProcess({ script: 'dist/services/streamer/main.js', env: streamerEnv(redisUrl, (clickhouse as ClickHouseInstance).url, database, { TAPLINE_NODE_ID: name }) });
+      const streamer = await startServerProcess({
+        script: 'dist/services/streamer/main.js',
+        env: streamerEnv(redisUrl, (clickhouse as ClickHouseInstance).url, database, { TAPLINE_NODE_ID: name }),
+      });
       processes.push(streamer);
       return streamer;
     };
@@ -61,26 +64,59 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
     const cards = Array.from({ length: card_count }, (_, i) => `e2e-${i}`);
     await Promise.all(cards.map((id) => client.issueCard(id, initial_balance_minor, 'EUR', 'e2e-festival')));
     const load = new LoadRun({
-      terminalId: 'e2e-pos', cards, concurrency: 16, requests_max: 100_000,
-      amountOf: (n) => 1 + ((n * 7_919) % 300), cardOf: (n) => (n * 31) % card_count, deadline_ms: 10_000,
+      terminalId: 'e2e-pos',
+      cards,
+      concurrency: 16,
+      requests_max: 100_000,
+      amountOf: (n) => 1 + ((n * 7_919) % 300),
+      cardOf: (n) => (n * 31) % card_count,
+      deadline_ms: 10_000,
     });
     load.start(() => client);
 
-    await waitFor('load before the streamer kill', () => load.answered >= 1_500, () => `${load.answered} answered`, 60_000);
+    await waitFor(
+      'load before the streamer kill',
+      () => load.answered >= 1_500,
+      () => `${load.answered} answered`,
+      60_000,
+    );
     await doomed.kill9();
-    await waitFor('load before the ClickHouse outage', () => load.answered >= 3_000, () => `${load.answered} answered`, 60_000);
+    await waitFor(
+      'load before the ClickHouse outage',
+      () => load.answered >= 3_000,
+      () => `${load.answered} answered`,
+      60_000,
+    );
     await clickhouse.stop();
     const answeredAtOutage = load.answered;
-    await waitFor('load during the ClickHouse outage', () => load.answered >= answeredAtOutage + 1_500, () => `${load.answered} answered`, 60_000);
+    await waitFor(
+      'load during the ClickHouse outage',
+      () => load.answered >= answeredAtOutage + 1_500,
+      () => `${load.answered} answered`,
+      60_000,
+    );
     await clickhouse.restart();
     await load.stop();
     await load.settleUnknown(client, 10);
     client.close();
     // The killed streamer's pending entries are taken over by the survivor (XAUTOCLAIM).
-    await waitFor('outbox drained into ClickHouse', async () => (await outboxBacklog(redisUrl, test_shard_count)) === 0, () => 'outbox not empty yet', 90_000);
+    await waitFor(
+      'outbox drained into ClickHouse',
+      async () => (await outboxBacklog(redisUrl, test_shard_count)) === 0,
+      () => 'outbox not empty yet',
+      90_000,
+    );
 
     // Every answered request is in ClickHouse exactly once (deduplicated view).
-    const keys = (await queryClickHouse(clickhouse.url, `SELECT idempotency_key, count() FROM ${database}.transactions_dedup GROUP BY idempotency_key FORMAT TSV`)).trim().split('\n').filter((l) => l !== '');
+    const keys = (
+      await queryClickHouse(
+        clickhouse.url,
+        `SELECT idempotency_key, count() FROM ${database}.transactions_dedup GROUP BY idempotency_key FORMAT TSV`,
+      )
+    )
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '');
     const counted = new Map(keys.map((line) => line.split('\t') as [string, string]));
     for (const entry of load.sent.values()) assert.equal(counted.get(entry.key), '1', `${entry.key} is in ClickHouse once`);
     assert.equal(counted.size, load.sent.size, 'nothing in ClickHouse that no client sent');
@@ -91,7 +127,14 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
     const reportsPort = await pickFreePort();
     const reports = await startServerProcess({
       script: 'dist/services/reports/main.js',
-      env: { TAPLINE_REDIS_URL: redisUrl, TAPLINE_CLICKHOUSE_URL: clickhouse.url, TAPLINE_CLICKHOUSE_DATABASE: database, TAPLINE_SHARD_COUNT: String(test_shard_count), TAPLINE_REPORTS_PORT: String(reportsPort), TAPLINE_LOG_LEVEL: 'warn' },
+      env: {
+        TAPLINE_REDIS_URL: redisUrl,
+        TAPLINE_CLICKHOUSE_URL: clickhouse.url,
+        TAPLINE_CLICKHOUSE_DATABASE: database,
+        TAPLINE_SHARD_COUNT: String(test_shard_count),
+        TAPLINE_REPORTS_PORT: String(reportsPort),
+        TAPLINE_LOG_LEVEL: 'warn',
+      },
     });
     processes.push(reports);
     const float = await getJson(reportsPort, '/reports/float?currency=EUR');
@@ -110,20 +153,30 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const range = `from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`;
     const merchants = (await getJson(reportsPort, `/reports/merchants?${range}&granularity=month`))['periods'] as Record<string, unknown>[];
-    const purchases = merchants.filter((row) => row['merchant'] === 'e2e-merchant').reduce((sum, row) => sum + (row['purchases_minor'] as number), 0);
+    const purchases = merchants
+      .filter((row) => row['merchant'] === 'e2e-merchant')
+      .reduce((sum, row) => sum + (row['purchases_minor'] as number), 0);
     assert.equal(purchases, approvedTotal, 'merchant purchases = approvals the clients received');
     const statistics = await getJson(reportsPort, '/reports/events/e2e-festival/statistics');
-    assert.deepEqual((statistics['totals'] as Record<string, unknown>[]).map((row) => [row['spent_minor'], row['remaining_minor']]), [[approvedTotal, card_count * initial_balance_minor - approvedTotal]]);
+    assert.deepEqual(
+      (statistics['totals'] as Record<string, unknown>[]).map((row) => [row['spent_minor'], row['remaining_minor']]),
+      [[approvedTotal, card_count * initial_balance_minor - approvedTotal]],
+    );
     const rate = { kind: 'purchase', percent_bp: 250, fixed_minor: 3 };
     const put = await fetch(`http://127.0.0.1:${reportsPort}/settlement/merchants/e2e-merchant`, {
-      method: 'PUT', headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-1' },
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-1' },
       body: JSON.stringify({ cycle: 'daily', payee_name: 'E2E Merchant', payee_iban: 'DE89370400440532013000', rates: [rate] }),
     });
     assert.equal(put.status, 200);
     let fees = 0;
-    for (const entry of load.sent.values()) if (entry.replies[0]?.outcome === Outcome.OUTCOME_APPROVED) fees += feeOf(entry.amountMinor, rate);
+    for (const entry of load.sent.values())
+      if (entry.replies[0]?.outcome === Outcome.OUTCOME_APPROVED) fees += feeOf(entry.amountMinor, rate);
     const fee_report = await getJson(reportsPort, `/reports/merchants/e2e-merchant/fees?${range}`);
-    assert.deepEqual((fee_report['currencies'] as Record<string, unknown>[]).map((row) => [row['gross_minor'], row['fees_minor'], row['net_minor']]), [[approvedTotal, fees, approvedTotal - fees]]);
+    assert.deepEqual(
+      (fee_report['currencies'] as Record<string, unknown>[]).map((row) => [row['gross_minor'], row['fees_minor'], row['net_minor']]),
+      [[approvedTotal, fees, approvedTotal - fees]],
+    );
     process.stdout.write(`      (${load.sent.size} requests, ${approvedTotal} minor units approved, reports exact)\n`);
   });
 });

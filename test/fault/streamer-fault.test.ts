@@ -22,8 +22,16 @@ import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
 import { startTestRedis, testDataDir, waitFor } from '../support/harness';
 import {
-  appendToOutbox, emptyTotals, expectedReportTotals, outboxDocuments, outboxLength, rawTransactionRows, reportTotals, streamerEnv,
-  type ExpectedTotals, type ReportTotals,
+  appendToOutbox,
+  emptyTotals,
+  expectedReportTotals,
+  outboxDocuments,
+  outboxLength,
+  rawTransactionRows,
+  reportTotals,
+  streamerEnv,
+  type ExpectedTotals,
+  type ReportTotals,
 } from '../support/outbox-fixtures';
 
 const shard_count = 64;
@@ -51,7 +59,10 @@ describe('streamer faults (real Redis + ClickHouse)', function () {
 
   before(async function () {
     console.log(`    seed ${seed} (replay with TAPLINE_TEST_SEED=${seed})`);
-    [redis, clickhouse] = await Promise.all([startTestRedis('streamer-fault'), startClickHouse({ dataDir: testDataDir('streamer-fault-ch') })]);
+    [redis, clickhouse] = await Promise.all([
+      startTestRedis('streamer-fault'),
+      startClickHouse({ dataDir: testDataDir('streamer-fault-ch') }),
+    ]);
   });
 
   after(async function () {
@@ -60,7 +71,12 @@ describe('streamer faults (real Redis + ClickHouse)', function () {
 
   // A streamer left running would read the next test's streams into this test's database.
   afterEach(async function () {
-    await Promise.all(processes.splice(0).filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => p.kill9()));
+    await Promise.all(
+      processes
+        .splice(0)
+        .filter((p) => p.child.exitCode === null && p.child.signalCode === null)
+        .map((p) => p.kill9()),
+    );
   });
 
   beforeEach(async function () {
@@ -93,9 +109,20 @@ describe('streamer faults (real Redis + ClickHouse)', function () {
     // A new consumer name: streamer-a's pending entries come back only through XAUTOCLAIM.
     const streamer_b = await startProcess(database, 'streamer-b');
     await appendToOutbox(redis.url, second_half.slice(0, 1_500));
-    await waitFor('streamer-b took over streamer-a\'s entries', async () => (await pendingByConsumer(redis.url)).get('streamer-a') === undefined,
-      () => 'streamer-a still has pending entries', 60_000);
-    await waitForMidStream(redis.url, clickhouse.url, database, 'streamer-b', rows_after_a, 'streamer-b holds entries after streaming some');
+    await waitFor(
+      "streamer-b took over streamer-a's entries",
+      async () => (await pendingByConsumer(redis.url)).get('streamer-a') === undefined,
+      () => 'streamer-a still has pending entries',
+      60_000,
+    );
+    await waitForMidStream(
+      redis.url,
+      clickhouse.url,
+      database,
+      'streamer-b',
+      rows_after_a,
+      'streamer-b holds entries after streaming some',
+    );
     await streamer_b.kill9();
 
     // The same consumer name: its pending entries are re-read at start.
@@ -104,12 +131,18 @@ describe('streamer faults (real Redis + ClickHouse)', function () {
     await waitForTotals(clickhouse.url, database, totals, 'all entries streamed after two crashes');
     await waitForDrained(redis.url);
     const raw = await rawTransactionRows(clickhouse.url, database);
-    console.log(`    raw transaction rows ${raw} for ${totals.transactions} transactions (copies from re-sent batches are hidden by the dedup view)`);
+    console.log(
+      `    raw transaction rows ${raw} for ${totals.transactions} transactions (copies from re-sent batches are hidden by the dedup view)`,
+    );
     // The dead streamer-a, its entries taken over, leaves the group on every stream; the live
     // streamer-b (restarted under its own name) stays.
     let consumers: string[] = [];
-    await waitFor('streamer-a removed from the consumer group', async () => (consumers = await consumerNames(redis.url)).join(',') === 'streamer-b',
-      () => `consumers: ${consumers.join(',')}`, 30_000);
+    await waitFor(
+      'streamer-a removed from the consumer group',
+      async () => (consumers = await consumerNames(redis.url)).join(',') === 'streamer-b',
+      () => `consumers: ${consumers.join(',')}`,
+      30_000,
+    );
   });
 
   it('on SIGTERM sends and acknowledges the batch in hand and exits 0', async function () {
@@ -135,15 +168,26 @@ describe('streamer faults (real Redis + ClickHouse)', function () {
     const totals = emptyTotals();
     const before_outage = outboxDocuments(seed + 3, 'ch1', 1_000, shard_count, totals);
     const during_outage = outboxDocuments(seed + 4, 'ch2', 2_000, shard_count, totals);
-    const streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database, { ...fault_overrides, TAPLINE_NODE_ID: 'streamer-ch' })), logger);
+    const streamer = await Streamer.start(
+      loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database, { ...fault_overrides, TAPLINE_NODE_ID: 'streamer-ch' })),
+      logger,
+    );
     try {
       await appendToOutbox(redis.url, before_outage);
-      await waitFor('first entries streamed', async () => (await reportTotals(clickhouse.url, database)).transactions > 0, () => 'no rows yet');
+      await waitFor(
+        'first entries streamed',
+        async () => (await reportTotals(clickhouse.url, database)).transactions > 0,
+        () => 'no rows yet',
+      );
       await clickhouse.stop();
       await appendToOutbox(redis.url, during_outage);
       const failures_before = streamer.stats.insert_failures;
-      await waitFor('inserts fail and are retried while ClickHouse is down', () => streamer.stats.insert_failures >= failures_before + 3,
-        () => `insert failures ${streamer.stats.insert_failures}`, 15_000);
+      await waitFor(
+        'inserts fail and are retried while ClickHouse is down',
+        () => streamer.stats.insert_failures >= failures_before + 3,
+        () => `insert failures ${streamer.stats.insert_failures}`,
+        15_000,
+      );
       const lag = await streamer.lag();
       assert.ok(lag.backlog_entries > 0, `backlog kept in Redis during the outage (${lag.backlog_entries})`);
       await clickhouse.restart();
@@ -168,7 +212,11 @@ async function withRedis<T>(url: string, work: (client: { sendCommand(args: stri
 /** Pending entries per consumer, over all shards (consumers with none are absent). */
 async function pendingByConsumer(url: string): Promise<Map<string, number>> {
   return withRedis(url, async (client) => {
-    const replies = await Promise.all(Array.from({ length: shard_count }, (_, shard) => client.sendCommand(['XPENDING', shardKeys(shard).outbox, consumer_group]).catch(() => [0, null, null, null])));
+    const replies = await Promise.all(
+      Array.from({ length: shard_count }, (_, shard) =>
+        client.sendCommand(['XPENDING', shardKeys(shard).outbox, consumer_group]).catch(() => [0, null, null, null]),
+      ),
+    );
     const counts = new Map<string, number>();
     for (const reply of replies) {
       const consumers = (reply as [number, unknown, unknown, [string, string][] | null])[3] ?? [];
@@ -179,27 +227,58 @@ async function pendingByConsumer(url: string): Promise<Map<string, number>> {
 }
 
 /** Waits until the consumer holds unacknowledged entries and more rows than `rows_before` reached ClickHouse. */
-async function waitForMidStream(redisUrl: string, clickhouseUrl: string, database: string, consumer: string, rows_before: number, phase: string): Promise<void> {
+async function waitForMidStream(
+  redisUrl: string,
+  clickhouseUrl: string,
+  database: string,
+  consumer: string,
+  rows_before: number,
+  phase: string,
+): Promise<void> {
   let seen = '';
-  await waitFor(phase, async () => {
-    const [pending, totals] = await Promise.all([pendingByConsumer(redisUrl), reportTotals(clickhouseUrl, database).catch(() => undefined)]);
-    seen = `pending ${JSON.stringify([...pending])}, rows ${totals?.transactions}`;
-    return (pending.get(consumer) ?? 0) > 0 && (totals?.transactions ?? 0) > rows_before;
-  }, () => seen, 15_000, 10);
+  await waitFor(
+    phase,
+    async () => {
+      const [pending, totals] = await Promise.all([
+        pendingByConsumer(redisUrl),
+        reportTotals(clickhouseUrl, database).catch(() => undefined),
+      ]);
+      seen = `pending ${JSON.stringify([...pending])}, rows ${totals?.transactions}`;
+      return (pending.get(consumer) ?? 0) > 0 && (totals?.transactions ?? 0) > rows_before;
+    },
+    () => seen,
+    15_000,
+    10,
+  );
 }
 
 async function waitForDrained(redisUrl: string): Promise<void> {
-  await waitFor('streams trimmed and nothing pending', async () => (await outboxLength(redisUrl, shard_count)) === 0 && (await pendingByConsumer(redisUrl)).size === 0,
-    () => 'entries left in the outbox or pending', 10_000);
+  await waitFor(
+    'streams trimmed and nothing pending',
+    async () => (await outboxLength(redisUrl, shard_count)) === 0 && (await pendingByConsumer(redisUrl)).size === 0,
+    () => 'entries left in the outbox or pending',
+    10_000,
+  );
 }
 
 async function waitForTotals(url: string, database: string, expected: ExpectedTotals, phase: string, timeoutMs = 60_000): Promise<void> {
   let seen: ReportTotals | undefined;
-  await waitFor(phase, async () => {
-    seen = await reportTotals(url, database).catch(() => undefined);
-    // A batch's tables are inserted concurrently: its transactions can be visible before its lines.
-    return seen !== undefined && seen.transactions >= expected.transactions && seen.lifecycle_events >= expected.lifecycle_events && seen.lines >= expected.lines;
-  }, () => `${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`, timeoutMs, 100);
+  await waitFor(
+    phase,
+    async () => {
+      seen = await reportTotals(url, database).catch(() => undefined);
+      // A batch's tables are inserted concurrently: its transactions can be visible before its lines.
+      return (
+        seen !== undefined &&
+        seen.transactions >= expected.transactions &&
+        seen.lifecycle_events >= expected.lifecycle_events &&
+        seen.lines >= expected.lines
+      );
+    },
+    () => `${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`,
+    timeoutMs,
+    100,
+  );
   assert.deepEqual(seen, expectedReportTotals(expected));
 }
 
@@ -208,7 +287,9 @@ async function consumerNames(url: string): Promise<string[]> {
   return withRedis(url, async (client) => {
     const names = new Set<string>();
     for (let shard = 0; shard < shard_count; shard++) {
-      const consumers = await client.sendCommand(['XINFO', 'CONSUMERS', shardKeys(shard).outbox, consumer_group]).catch(() => []) as unknown[];
+      const consumers = (await client
+        .sendCommand(['XINFO', 'CONSUMERS', shardKeys(shard).outbox, consumer_group])
+        .catch(() => [])) as unknown[];
       // A map per consumer under RESP3 (node-redis 6), a flat [field, value, ...] list under RESP2.
       for (const consumer of consumers) {
         if (Array.isArray(consumer)) {

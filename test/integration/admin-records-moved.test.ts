@@ -28,20 +28,52 @@ describe('admin records on a shard this node does not hold answer "shard moved" 
   let issuances: IssuanceRecords;
   let managers: ManagerDirectory;
 
-  const outcomeOf = <T>(start: (reply: (outcome: Outcome<T>) => void) => void): Promise<Outcome<T>> => new Promise((resolve) => start(resolve));
+  const outcomeOf = <T>(start: (reply: (outcome: Outcome<T>) => void) => void): Promise<Outcome<T>> =>
+    new Promise((resolve) => start(resolve));
   const record: IssuanceRecord = {
-    issuance: 'iss-moved', program: 'p-moved', currency: 'EUR', initialBalanceMinor: 100, depositMinor: 0, expiresAtMs: 0, count: 1, cardsDigest: 'x', operator: 'ops', at: 1,
+    issuance: 'iss-moved',
+    program: 'p-moved',
+    currency: 'EUR',
+    initialBalanceMinor: 100,
+    depositMinor: 0,
+    expiresAtMs: 0,
+    count: 1,
+    cardsDigest: 'x',
+    operator: 'ops',
+    at: 1,
   };
 
   before(async function () {
     redis = await startTestRedis('admin-records-moved');
     store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
-    const committer = new Committer(store, { epochOf: (shard) => held.get(shard) }, {
-      batch_entries_max: 100, in_flight_max: 2, pending_entries_max: 1_000, idempotency_ttl_s: 3_600,
-    }, pino({ level: 'silent' }), new Metrics());
-    programs = new ProgramRegistry(committer, { shard_count: test_shard_count, refresh_ms: 10_000, conflict_attempts_max: 3, clock: () => 1, onRefreshError: () => undefined });
+    const committer = new Committer(
+      store,
+      { epochOf: (shard) => held.get(shard) },
+      {
+        batch_entries_max: 100,
+        in_flight_max: 2,
+        pending_entries_max: 1_000,
+        idempotency_ttl_s: 3_600,
+      },
+      pino({ level: 'silent' }),
+      new Metrics(),
+    );
+    programs = new ProgramRegistry(committer, {
+      shard_count: test_shard_count,
+      refresh_ms: 10_000,
+      conflict_attempts_max: 3,
+      clock: () => 1,
+      onRefreshError: () => undefined,
+    });
     issuances = new IssuanceRecords(committer, test_shard_count);
-    managers = new ManagerDirectory(committer, test_shard_count, new PinHasher('a-pin-secret-of-16+chars'), { attempts_max: 5, lock_ms: 60_000 }, () => Date.now(), pino({ level: 'silent' }));
+    managers = new ManagerDirectory(
+      committer,
+      test_shard_count,
+      new PinHasher('a-pin-secret-of-16+chars'),
+      { attempts_max: 5, lock_ms: 60_000 },
+      () => Date.now(),
+      pino({ level: 'silent' }),
+    );
     inspect = await connectInspector(redis.url);
   });
 

@@ -48,7 +48,13 @@ describe('benchmark: AOF rewrite share of a phase', function () {
       const { aof_rewrite_share } = await watch.during(async () => {
         await client.sendCommand(['BGREWRITEAOF']);
         await waitFor('AOF rewrite started', rewriting, () => 'no rewrite in progress', 5_000, 20);
-        await waitFor('AOF rewrite finished', async () => !(await rewriting()), () => 'rewrite still running', 20_000, 50);
+        await waitFor(
+          'AOF rewrite finished',
+          async () => !(await rewriting()),
+          () => 'rewrite still running',
+          20_000,
+          50,
+        );
         await delay(1_000);
       });
       assert.ok(aof_rewrite_share > 0.2 && aof_rewrite_share < 0.9, `share ${aof_rewrite_share}`);

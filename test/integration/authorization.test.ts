@@ -175,7 +175,11 @@ describe('authorization node (real Redis, real gRPC)', function () {
     const late = await client.reverse('till-1', 61, 'card-r', { terminalId: 'till-1', txn: 60 });
     assert.equal(late.result, ReverseResult.REVERSE_RESULT_REVERSED_BEFORE_ARRIVAL);
     assert.equal(late.reversedAmount?.amountMinor, 0n);
-    assert.equal((await inspect.card('card-r'))?.balanceMinor, 700, 'the purchase stays: the reversal that would undo it was itself reversed');
+    assert.equal(
+      (await inspect.card('card-r'))?.balanceMinor,
+      700,
+      'the purchase stays: the reversal that would undo it was itself reversed',
+    );
   });
 
   it('issues and registers idempotently, and refuses conflicting re-issues', async function () {
@@ -183,12 +187,17 @@ describe('authorization node (real Redis, real gRPC)', function () {
     assert.equal(again.alreadyExisted, true);
     await assert.rejects(client.issueCard('card-a', 1_000, 'USD'), (error: grpc.ServiceError) => error.code === grpc.status.ALREADY_EXISTS);
     assert.equal((await client.registerTerminal('till-1', 'bar-north')).alreadyExisted, true);
-    await assert.rejects(client.registerTerminal('till-1', 'other'), (error: grpc.ServiceError) => error.code === grpc.status.ALREADY_EXISTS);
+    await assert.rejects(
+      client.registerTerminal('till-1', 'other'),
+      (error: grpc.ServiceError) => error.code === grpc.status.ALREADY_EXISTS,
+    );
   });
 
   it('1,000 concurrent authorizations on a card holding 400 approve exactly 400 and leave 0', async function () {
     await client.issueCard('hot-400', 400);
-    const replies = await Promise.all(Array.from({ length: 1_000 }, (_, i) => client.authorize(purchase('till-2', 1_000 + i, 'hot-400', 1))));
+    const replies = await Promise.all(
+      Array.from({ length: 1_000 }, (_, i) => client.authorize(purchase('till-2', 1_000 + i, 'hot-400', 1))),
+    );
     const approved = replies.filter((r) => r.outcome === Outcome.OUTCOME_APPROVED);
     const declined = replies.filter((r) => r.declineReason === DeclineReason.DECLINE_REASON_INSUFFICIENT_FUNDS);
     assert.equal(approved.length, 400);
@@ -196,7 +205,11 @@ describe('authorization node (real Redis, real gRPC)', function () {
     assert.equal(new Set(approved.map((r) => r.transactionId)).size, 400);
     assert.equal((await inspect.card('hot-400'))?.balanceMinor, 0);
     const balances = approved.map((r) => Number(r.balanceAfter?.amountMinor)).sort((a, b) => a - b);
-    assert.deepEqual(balances, Array.from({ length: 400 }, (_, i) => i), 'each approval saw a distinct balance 399..0');
+    assert.deepEqual(
+      balances,
+      Array.from({ length: 400 }, (_, i) => i),
+      'each approval saw a distinct balance 399..0',
+    );
   });
 
   it('AuthorizeStream answers every item with its own correlation id, item errors included', async function () {
@@ -204,13 +217,17 @@ describe('authorization node (real Redis, real gRPC)', function () {
     const call = client.authorization.authorizeStream();
     const results = new Map<string, { code: number; amount: bigint | undefined }>();
     call.on('data', (frame: AuthorizeStreamResponse) => {
-      for (const result of frame.results) results.set(result.correlationId, { code: result.statusCode, amount: result.reply?.approvedAmount?.amountMinor });
+      for (const result of frame.results)
+        results.set(result.correlationId, { code: result.statusCode, amount: result.reply?.approvedAmount?.amountMinor });
     });
     const ended = new Promise<void>((resolve, reject) => {
       call.on('end', resolve);
       call.on('error', reject);
     });
-    const items = Array.from({ length: 50 }, (_, i) => ({ correlationId: `c-${i}`, request: purchase('till-1', 2_000 + i, 'stream-1', i + 1) }));
+    const items = Array.from({ length: 50 }, (_, i) => ({
+      correlationId: `c-${i}`,
+      request: purchase('till-1', 2_000 + i, 'stream-1', i + 1),
+    }));
     items.push({ correlationId: 'bad-amount', request: purchase('till-1', 3_000, 'stream-1', 0) });
     items.push({ correlationId: 'bad-card', request: purchase('till-1', 3_001, 'no-such-card', 5) });
     call.write({ items: items.slice(0, 20) });
@@ -233,11 +250,18 @@ describe('authorization node (real Redis, real gRPC)', function () {
     const join = (...parts: string[]): string => path.join(...parts);
     const dirname = (p: string): string => path.dirname(p);
     const healthProto = join(dirname(require.resolve('grpc-health-check/package.json')), 'proto/health/v1/health.proto');
-    const reflectionProto = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
-    const loaded = grpc.loadPackageDefinition(protoLoader.loadSync([healthProto, reflectionProto], { keepCase: true, enums: String })) as any;
+    const reflectionProto = join(
+      dirname(require.resolve('@grpc/reflection/package.json')),
+      'build/proto/grpc/reflection/v1/reflection.proto',
+    );
+    const loaded = grpc.loadPackageDefinition(
+      protoLoader.loadSync([healthProto, reflectionProto], { keepCase: true, enums: String }),
+    ) as any;
     const address = `127.0.0.1:${node.grpcPort}`;
     const health = new loaded.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
-    const check = await new Promise<any>((resolve, reject) => health.Check({ service: 'tapline.v1.AuthorizationService' }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+    const check = await new Promise<any>((resolve, reject) =>
+      health.Check({ service: 'tapline.v1.AuthorizationService' }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))),
+    );
     assert.equal(check.status, 'SERVING');
     const reflection = new loaded.grpc.reflection.v1.ServerReflection(address, grpc.credentials.createInsecure());
     const stream = reflection.ServerReflectionInfo();

@@ -40,27 +40,66 @@ describe('bad input changes nothing (real Redis, real gRPC)', function () {
   const base = (): AuthorizeRequest => purchase('pos-1', 1_000, 'card-1', 10);
   const cases: { name: string; request: () => AuthorizeRequest; code: grpc.status }[] = [
     { name: 'empty terminal id', request: () => ({ ...base(), terminalId: '' }), code: grpc.status.INVALID_ARGUMENT },
-    { name: 'oversized terminal id (65 chars)', request: () => ({ ...base(), terminalId: 't'.repeat(65) }), code: grpc.status.INVALID_ARGUMENT },
+    {
+      name: 'oversized terminal id (65 chars)',
+      request: () => ({ ...base(), terminalId: 't'.repeat(65) }),
+      code: grpc.status.INVALID_ARGUMENT,
+    },
     { name: 'terminal id with a colon', request: () => ({ ...base(), terminalId: 'pos:1' }), code: grpc.status.INVALID_ARGUMENT },
     { name: 'empty card id', request: () => ({ ...base(), cardId: '' }), code: grpc.status.INVALID_ARGUMENT },
     { name: 'oversized card id (65 chars)', request: () => ({ ...base(), cardId: 'c'.repeat(65) }), code: grpc.status.INVALID_ARGUMENT },
     { name: 'transaction number 0', request: () => ({ ...base(), terminalTxnNumber: 0n }), code: grpc.status.INVALID_ARGUMENT },
     { name: 'zero amount', request: () => purchase('pos-1', 1_000, 'card-1', 0), code: grpc.status.INVALID_ARGUMENT },
     { name: 'negative amount', request: () => purchase('pos-1', 1_000, 'card-1', -5), code: grpc.status.INVALID_ARGUMENT },
-    { name: 'amount above 10^12', request: () => purchase('pos-1', 1_000, 'card-1', 1_000_000_000_001n), code: grpc.status.INVALID_ARGUMENT },
-    { name: 'int64 max amount', request: () => purchase('pos-1', 1_000, 'card-1', 9_223_372_036_854_775_807n), code: grpc.status.INVALID_ARGUMENT },
+    {
+      name: 'amount above 10^12',
+      request: () => purchase('pos-1', 1_000, 'card-1', 1_000_000_000_001n),
+      code: grpc.status.INVALID_ARGUMENT,
+    },
+    {
+      name: 'int64 max amount',
+      request: () => purchase('pos-1', 1_000, 'card-1', 9_223_372_036_854_775_807n),
+      code: grpc.status.INVALID_ARGUMENT,
+    },
     { name: 'missing amount', request: () => ({ ...base(), amount: undefined }), code: grpc.status.INVALID_ARGUMENT },
     { name: 'unknown currency', request: () => purchase('pos-1', 1_000, 'card-1', 10, 'XXX'), code: grpc.status.INVALID_ARGUMENT },
     { name: 'lower-case currency', request: () => purchase('pos-1', 1_000, 'card-1', 10, 'eur'), code: grpc.status.INVALID_ARGUMENT },
-    { name: 'line items not adding up', request: () => ({ ...base(), lineItems: [{ productCode: 'beer', productGroup: 'drinks', quantityMilli: 1000n, unitPriceMinor: 5n, amountMinor: 5n }] }), code: grpc.status.INVALID_ARGUMENT },
-    { name: 'refund (not served yet)', request: () => ({ ...base(), kind: AuthorizationKind.AUTHORIZATION_KIND_REFUND }), code: grpc.status.UNIMPLEMENTED },
-    { name: 'completion without original', request: () => ({ ...base(), kind: AuthorizationKind.AUTHORIZATION_KIND_COMPLETION }), code: grpc.status.INVALID_ARGUMENT },
-    { name: 'offline upload (not served by v1)', request: () => ({ ...base(), offline: { capturedAtUnixMs: 1n, approvedOffline: true } }), code: grpc.status.UNIMPLEMENTED },
-    { name: 'oversized message (pin of 100 KB)', request: () => ({ ...base(), pin: 'x'.repeat(100 * 1024) }), code: grpc.status.RESOURCE_EXHAUSTED },
+    {
+      name: 'line items not adding up',
+      request: () => ({
+        ...base(),
+        lineItems: [{ productCode: 'beer', productGroup: 'drinks', quantityMilli: 1000n, unitPriceMinor: 5n, amountMinor: 5n }],
+      }),
+      code: grpc.status.INVALID_ARGUMENT,
+    },
+    {
+      name: 'refund (not served yet)',
+      request: () => ({ ...base(), kind: AuthorizationKind.AUTHORIZATION_KIND_REFUND }),
+      code: grpc.status.UNIMPLEMENTED,
+    },
+    {
+      name: 'completion without original',
+      request: () => ({ ...base(), kind: AuthorizationKind.AUTHORIZATION_KIND_COMPLETION }),
+      code: grpc.status.INVALID_ARGUMENT,
+    },
+    {
+      name: 'offline upload (not served by v1)',
+      request: () => ({ ...base(), offline: { capturedAtUnixMs: 1n, approvedOffline: true } }),
+      code: grpc.status.UNIMPLEMENTED,
+    },
+    {
+      name: 'oversized message (pin of 100 KB)',
+      request: () => ({ ...base(), pin: 'x'.repeat(100 * 1024) }),
+      code: grpc.status.RESOURCE_EXHAUSTED,
+    },
     { name: 'unknown card', request: () => purchase('pos-1', 1_000, 'no-such-card', 10), code: grpc.status.NOT_FOUND },
     { name: 'unknown terminal', request: () => purchase('pos-nope', 1, 'card-1', 10), code: grpc.status.NOT_FOUND },
     { name: 'disabled terminal', request: () => purchase('pos-off', 1, 'card-1', 10), code: grpc.status.FAILED_PRECONDITION },
-    { name: 'replayed transaction number, different amount', request: () => purchase('pos-1', 1, 'card-1', 99), code: grpc.status.ALREADY_EXISTS },
+    {
+      name: 'replayed transaction number, different amount',
+      request: () => purchase('pos-1', 1, 'card-1', 99),
+      code: grpc.status.ALREADY_EXISTS,
+    },
   ];
 
   for (const testCase of cases) {

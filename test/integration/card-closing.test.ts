@@ -29,8 +29,11 @@ describe('replacement, return and the program refund run (real Redis, real gRPC)
 
   const issue = async (cardId: string, balance: number, programId = 'fest', named = false): Promise<void> => {
     await cards.issue({
-      cardId, params: { initialBalance: { amountMinor: BigInt(balance), currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n },
-      holder: named ? holder : undefined, pin: '', operatorId: 'ops',
+      cardId,
+      params: { initialBalance: { amountMinor: BigInt(balance), currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n },
+      holder: named ? holder : undefined,
+      pin: '',
+      operatorId: 'ops',
     });
   };
 
@@ -76,19 +79,31 @@ describe('replacement, return and the program refund run (real Redis, real gRPC)
     await assert.rejects(client.balance('new-1'), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
     const reply = await cards.replace('old-1', 'new-1');
     assert.equal(reply.alreadyReplaced, false);
-    assert.deepEqual([reply.replacement?.balance?.amountMinor, reply.replacement?.deposit?.amountMinor, reply.replacement?.named], [3_000n, 300n, true]);
-    assert.deepEqual([reply.oldCard?.status, reply.oldCard?.balance?.amountMinor, reply.oldCard?.deposit?.amountMinor], [CardStatus.CARD_STATUS_REPLACED, 0n, 0n]);
+    assert.deepEqual(
+      [reply.replacement?.balance?.amountMinor, reply.replacement?.deposit?.amountMinor, reply.replacement?.named],
+      [3_000n, 300n, true],
+    );
+    assert.deepEqual(
+      [reply.oldCard?.status, reply.oldCard?.balance?.amountMinor, reply.oldCard?.deposit?.amountMinor],
+      [CardStatus.CARD_STATUS_REPLACED, 0n, 0n],
+    );
     assert.equal((await client.balance('new-1')).balance?.amountMinor, 3_000n);
     assert.equal((await client.authorize(purchase('bar-1', txn++, 'new-1', 500))).outcome, Outcome.OUTCOME_APPROVED);
     assert.equal((await client.authorize(purchase('bar-1', txn++, 'old-1', 1))).declineReason, DeclineReason.DECLINE_REASON_CARD_CLOSED);
-    assert.equal((await client.topUp('old-1', 100, { terminalId: 'bar-1', txn: txn++ })).declineReason, DeclineReason.DECLINE_REASON_CARD_CLOSED);
+    assert.equal(
+      (await client.topUp('old-1', 100, { terminalId: 'bar-1', txn: txn++ })).declineReason,
+      DeclineReason.DECLINE_REASON_CARD_CLOSED,
+    );
     assert.equal((await cards.returnCard('old-1', 'ret-old-1')).declineReason, DeclineReason.DECLINE_REASON_CARD_CLOSED);
     assert.equal((await cards.replace('old-1', 'new-1')).alreadyReplaced, true);
     await assert.rejects(cards.replace('old-1', 'new-2'), (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION);
     const holderRecord = JSON.stringify(await inspect.snapshot());
     assert.ok(holderRecord.includes(':holder:new-1'), 'the holder moved with the card');
     const replaced = (await inspect.outbox()).find((d) => d['type'] === 'card_replaced' && d['card'] === 'old-1');
-    assert.deepEqual([replaced?.['replacement'], replaced?.['amount'], replaced?.['deposit'], replaced?.['reason']], ['new-1', 3_000, 300, 'damaged']);
+    assert.deepEqual(
+      [replaced?.['replacement'], replaced?.['amount'], replaced?.['deposit'], replaced?.['reason']],
+      ['new-1', 3_000, 300, 'damaged'],
+    );
     await assertDocumentsBalance(['old-1', 'new-1']);
   });
 
@@ -120,7 +135,10 @@ describe('replacement, return and the program refund run (real Redis, real gRPC)
     assert.equal(second.declineReason, DeclineReason.DECLINE_REASON_CARD_CLOSED);
     assert.equal((await client.balance('ret-1')).status, CardStatus.CARD_STATUS_CLOSED);
     const stored = (await inspect.outbox()).find((d) => d['key'] === 'k:desk-receipt-1');
-    assert.deepEqual([stored?.['kind'], stored?.['payout'], stored?.['balance_delta'], stored?.['deposit_delta']], ['cash_out', 2_300, -2_000, -300]);
+    assert.deepEqual(
+      [stored?.['kind'], stored?.['payout'], stored?.['balance_delta'], stored?.['deposit_delta']],
+      ['cash_out', 2_300, -2_000, -300],
+    );
     await assertDocumentsBalance(['ret-1']);
   });
 
@@ -140,8 +158,13 @@ describe('replacement, return and the program refund run (real Redis, real gRPC)
     const expectedTotal = run.payouts.reduce((sum, p) => sum + (p.payout?.amountMinor ?? 0n), 0n);
     assert.deepEqual(run.totals, [{ amountMinor: expectedTotal, currency: 'EUR' }]);
     const again = await cards.refundRun('fest-end', 'run-1');
-    assert.deepEqual(again.payouts.map((p) => [p.cardId, p.payout?.amountMinor, p.transactionId]), run.payouts.map((p) => [p.cardId, p.payout?.amountMinor, p.transactionId]));
-    const cashOuts = (await inspect.outbox()).filter((d) => d['kind'] === 'cash_out' && String(d['key']).startsWith('k:refund-run:run-1:') && d['outcome'] === 'approved');
+    assert.deepEqual(
+      again.payouts.map((p) => [p.cardId, p.payout?.amountMinor, p.transactionId]),
+      run.payouts.map((p) => [p.cardId, p.payout?.amountMinor, p.transactionId]),
+    );
+    const cashOuts = (await inspect.outbox()).filter(
+      (d) => d['kind'] === 'cash_out' && String(d['key']).startsWith('k:refund-run:run-1:') && d['outcome'] === 'approved',
+    );
     assert.equal(cashOuts.length, 28, 'the second run paid nothing twice');
   });
 
@@ -154,7 +177,8 @@ describe('replacement, return and the program refund run (real Redis, real gRPC)
       const replacing = cards.replace(oldId, newId);
       const [replies, replaced] = await Promise.all([Promise.all(purchases), replacing]);
       const approved = replies.filter((r) => r.outcome === Outcome.OUTCOME_APPROVED).length;
-      for (const reply of replies) if (reply.outcome !== Outcome.OUTCOME_APPROVED) assert.equal(reply.declineReason, DeclineReason.DECLINE_REASON_CARD_CLOSED);
+      for (const reply of replies)
+        if (reply.outcome !== Outcome.OUTCOME_APPROVED) assert.equal(reply.declineReason, DeclineReason.DECLINE_REASON_CARD_CLOSED);
       assert.equal(replaced.replacement?.balance?.amountMinor, BigInt(10_000 - 100 * approved), `round ${round}`);
       assert.equal((await inspect.card(oldId))?.balanceMinor, 0);
       assert.equal((await inspect.card(newId))?.balanceMinor, 10_000 - 100 * approved);

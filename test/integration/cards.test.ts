@@ -30,7 +30,13 @@ function issueRequest(cardId: string, fields: Partial<CardServiceIssueCardReques
   };
 }
 
-const holder = { name: 'Ada Lovelace', idDocumentType: IdDocumentType.ID_DOCUMENT_TYPE_PASSPORT, idDocumentNumber: 'X1234567', phone: '+44 20 7946 0000', email: 'ada@example.org' };
+const holder = {
+  name: 'Ada Lovelace',
+  idDocumentType: IdDocumentType.ID_DOCUMENT_TYPE_PASSPORT,
+  idDocumentNumber: 'X1234567',
+  phone: '+44 20 7946 0000',
+  email: 'ada@example.org',
+};
 
 async function refused(call: Promise<unknown>, code: grpc.status): Promise<void> {
   await assert.rejects(call, (error: grpc.ServiceError) => {
@@ -108,10 +114,18 @@ describe('card management (CardService, real Redis, real gRPC)', function () {
   describe('issuing', () => {
     it('issues a named card with deposit, expiry and PIN; holder and PIN never reach a document', async () => {
       const expiresAt = BigInt(Date.now() + 86_400_000);
-      const reply = await cards.issue(issueRequest('named-1', {
-        holder, pin: '4321',
-        params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'fest', deposit: { amountMinor: 300n, currency: 'EUR' }, expiresAtUnixMs: expiresAt },
-      }));
+      const reply = await cards.issue(
+        issueRequest('named-1', {
+          holder,
+          pin: '4321',
+          params: {
+            initialBalance: { amountMinor: 5_000n, currency: 'EUR' },
+            programId: 'fest',
+            deposit: { amountMinor: 300n, currency: 'EUR' },
+            expiresAtUnixMs: expiresAt,
+          },
+        }),
+      );
       assert.equal(reply.alreadyExisted, false);
       assert.equal(reply.card?.named, true);
       assert.equal(reply.card?.pinSet, true);
@@ -123,10 +137,22 @@ describe('card management (CardService, real Redis, real gRPC)', function () {
       const documents = await inspect.outbox();
       const outbox = JSON.stringify(documents);
       // Whole values only: a 4-digit fragment of the phone number turns up by chance in timestamps and ids.
-      const personal = [holder.name, 'Lovelace', holder.idDocumentNumber, holder.phone, holder.phone.replace(/\D/g, ''), '7946 0000', '79460000', holder.email];
+      const personal = [
+        holder.name,
+        'Lovelace',
+        holder.idDocumentNumber,
+        holder.phone,
+        holder.phone.replace(/\D/g, ''),
+        '7946 0000',
+        '79460000',
+        holder.email,
+      ];
       for (const value of personal) assert.ok(!outbox.includes(value), `outbox must not hold ${value}`);
       const issued = documents.find((d) => d['type'] === 'card_issued' && d['card'] === 'named-1');
-      assert.deepEqual([issued?.['deposit'], issued?.['named'], issued?.['expires_at'], issued?.['amount']], [300, true, Number(expiresAt), 5_000]);
+      assert.deepEqual(
+        [issued?.['deposit'], issued?.['named'], issued?.['expires_at'], issued?.['amount']],
+        [300, true, Number(expiresAt), 5_000],
+      );
       const stored = await inspect.client.hGetAll(`tl:{s${shardOf('named-1', test_shard_count)}}:holder:named-1`);
       assert.equal((JSON.parse(String(stored['d'])) as { name: string }).name, 'Ada Lovelace');
     });
@@ -138,7 +164,19 @@ describe('card management (CardService, real Redis, real gRPC)', function () {
       const again = await cards.issue(issueRequest('anon-1'));
       assert.equal(again.alreadyExisted, true);
       const before = await inspect.snapshot();
-      await refused(cards.issue(issueRequest('anon-1', { params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'fest', deposit: { amountMinor: 1n, currency: 'EUR' }, expiresAtUnixMs: 0n } })), grpc.status.ALREADY_EXISTS);
+      await refused(
+        cards.issue(
+          issueRequest('anon-1', {
+            params: {
+              initialBalance: { amountMinor: 5_000n, currency: 'EUR' },
+              programId: 'fest',
+              deposit: { amountMinor: 1n, currency: 'EUR' },
+              expiresAtUnixMs: 0n,
+            },
+          }),
+        ),
+        grpc.status.ALREADY_EXISTS,
+      );
       assert.equal(await inspect.snapshot(), before);
     });
 
@@ -150,10 +188,35 @@ describe('card management (CardService, real Redis, real gRPC)', function () {
       ['a document type without number', { holder: { ...holder, idDocumentNumber: '' } }, grpc.status.INVALID_ARGUMENT],
       ['a name with a newline', { holder: { ...holder, name: 'Ada\nLovelace' } }, grpc.status.INVALID_ARGUMENT],
       ['no params', { params: undefined }, grpc.status.INVALID_ARGUMENT],
-      ['a deposit in another currency', { params: { initialBalance: { amountMinor: 1n, currency: 'EUR' }, programId: 'fest', deposit: { amountMinor: 1n, currency: 'USD' }, expiresAtUnixMs: 0n } }, grpc.status.INVALID_ARGUMENT],
-      ['an expiry in the past', { params: { initialBalance: { amountMinor: 1n, currency: 'EUR' }, programId: 'fest', deposit: undefined, expiresAtUnixMs: 1n } }, grpc.status.INVALID_ARGUMENT],
-      ['a balance above the program maximum', { params: { initialBalance: { amountMinor: 50_001n, currency: 'EUR' }, programId: 'fest', deposit: undefined, expiresAtUnixMs: 0n } }, grpc.status.INVALID_ARGUMENT],
-      ['a negative initial balance', { params: { initialBalance: { amountMinor: -1n, currency: 'EUR' }, programId: 'fest', deposit: undefined, expiresAtUnixMs: 0n } }, grpc.status.INVALID_ARGUMENT],
+      [
+        'a deposit in another currency',
+        {
+          params: {
+            initialBalance: { amountMinor: 1n, currency: 'EUR' },
+            programId: 'fest',
+            deposit: { amountMinor: 1n, currency: 'USD' },
+            expiresAtUnixMs: 0n,
+          },
+        },
+        grpc.status.INVALID_ARGUMENT,
+      ],
+      [
+        'an expiry in the past',
+        { params: { initialBalance: { amountMinor: 1n, currency: 'EUR' }, programId: 'fest', deposit: undefined, expiresAtUnixMs: 1n } },
+        grpc.status.INVALID_ARGUMENT,
+      ],
+      [
+        'a balance above the program maximum',
+        {
+          params: { initialBalance: { amountMinor: 50_001n, currency: 'EUR' }, programId: 'fest', deposit: undefined, expiresAtUnixMs: 0n },
+        },
+        grpc.status.INVALID_ARGUMENT,
+      ],
+      [
+        'a negative initial balance',
+        { params: { initialBalance: { amountMinor: -1n, currency: 'EUR' }, programId: 'fest', deposit: undefined, expiresAtUnixMs: 0n } },
+        grpc.status.INVALID_ARGUMENT,
+      ],
     ];
     for (const [what, fields, code] of invalid) {
       it(`refuses ${what} as ${grpc.status[code]}, Redis unchanged`, async () => {
@@ -185,9 +248,15 @@ describe('card management (CardService, real Redis, real gRPC)', function () {
     it('refuses the issuance id with other cards as ALREADY_EXISTS, and duplicate or too many ids as INVALID_ARGUMENT, Redis unchanged', async () => {
       const before = await inspect.snapshot();
       await refused(cards.bulkIssue({ issuanceId: 'box-1', cardIds: ['other-1'], params, operatorId: 'ops' }), grpc.status.ALREADY_EXISTS);
-      await refused(cards.bulkIssue({ issuanceId: 'box-2', cardIds: ['x-1', 'x-1'], params, operatorId: 'ops' }), grpc.status.INVALID_ARGUMENT);
+      await refused(
+        cards.bulkIssue({ issuanceId: 'box-2', cardIds: ['x-1', 'x-1'], params, operatorId: 'ops' }),
+        grpc.status.INVALID_ARGUMENT,
+      );
       await refused(cards.bulkIssue({ issuanceId: 'box-2', cardIds: [], params, operatorId: 'ops' }), grpc.status.INVALID_ARGUMENT);
-      await refused(cards.bulkIssue({ issuanceId: 'box-2', cardIds: Array.from({ length: 10_001 }, (_, i) => `y-${i}`), params, operatorId: 'ops' }), grpc.status.INVALID_ARGUMENT);
+      await refused(
+        cards.bulkIssue({ issuanceId: 'box-2', cardIds: Array.from({ length: 10_001 }, (_, i) => `y-${i}`), params, operatorId: 'ops' }),
+        grpc.status.INVALID_ARGUMENT,
+      );
       await refused(cards.bulkIssue({ issuanceId: 'box 2', cardIds: ['x-1'], params, operatorId: 'ops' }), grpc.status.INVALID_ARGUMENT);
       assert.equal(await inspect.snapshot(), before);
     });
@@ -207,10 +276,13 @@ describe('card management (CardService, real Redis, real gRPC)', function () {
       await change('t-freeze', CardAction.CARD_ACTION_UNFREEZE);
       assert.equal((await buy('t-freeze')).outcome, Outcome.OUTCOME_APPROVED);
       const audit = (await inspect.outbox()).filter((d) => d['type'] === 'card_status_changed' && d['card'] === 't-freeze');
-      assert.deepEqual(audit.map((d) => [d['action'], d['status'], d['previous'], d['operator'], d['reason']]), [
-        ['freeze', 'frozen', 'active', 'op-1', 'test reason'],
-        ['unfreeze', 'active', 'frozen', 'op-1', 'test reason'],
-      ]);
+      assert.deepEqual(
+        audit.map((d) => [d['action'], d['status'], d['previous'], d['operator'], d['reason']]),
+        [
+          ['freeze', 'frozen', 'active', 'op-1', 'test reason'],
+          ['unfreeze', 'active', 'frozen', 'op-1', 'test reason'],
+        ],
+      );
     });
 
     it('reports a named card lost (then declined), refuses it for an anonymous card', async () => {
@@ -249,8 +321,14 @@ describe('card management (CardService, real Redis, real gRPC)', function () {
       const before = await inspect.snapshot();
       await refused(change('no-such-card', CardAction.CARD_ACTION_FREEZE), grpc.status.NOT_FOUND);
       await refused(change('t-freeze', CardAction.CARD_ACTION_UNSPECIFIED), grpc.status.INVALID_ARGUMENT);
-      await refused(cards.changeState({ cardId: 't-freeze', action: CardAction.CARD_ACTION_FREEZE, reason: '', operatorId: 'op', approverId: '' }), grpc.status.INVALID_ARGUMENT);
-      await refused(cards.changeState({ cardId: 't-freeze', action: CardAction.CARD_ACTION_FREEZE, reason: 'r', operatorId: '', approverId: '' }), grpc.status.INVALID_ARGUMENT);
+      await refused(
+        cards.changeState({ cardId: 't-freeze', action: CardAction.CARD_ACTION_FREEZE, reason: '', operatorId: 'op', approverId: '' }),
+        grpc.status.INVALID_ARGUMENT,
+      );
+      await refused(
+        cards.changeState({ cardId: 't-freeze', action: CardAction.CARD_ACTION_FREEZE, reason: 'r', operatorId: '', approverId: '' }),
+        grpc.status.INVALID_ARGUMENT,
+      );
       await refused(cards.getCard('no-such-card'), grpc.status.NOT_FOUND);
       assert.equal(await inspect.snapshot(), before);
     });

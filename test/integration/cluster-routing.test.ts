@@ -61,9 +61,16 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     redis = await startTestRedis('cluster-routing');
     a = await startInProcessNode(redis.url, { ...fast_cluster, TAPLINE_NODE_ID: 'A' });
     b = await startInProcessNode(redis.url, { ...fast_cluster, TAPLINE_NODE_ID: 'B' });
-    await waitFor('two members hold their shards', () => a.coordinator.memberIds.length === 2 && b.coordinator.memberIds.length === 2
-      && a.coordinator.heldCount + b.coordinator.heldCount === test_shard_count && b.coordinator.heldCount > 0,
-    () => `A holds ${a.coordinator.heldCount}, B holds ${b.coordinator.heldCount}`, 10_000);
+    await waitFor(
+      'two members hold their shards',
+      () =>
+        a.coordinator.memberIds.length === 2 &&
+        b.coordinator.memberIds.length === 2 &&
+        a.coordinator.heldCount + b.coordinator.heldCount === test_shard_count &&
+        b.coordinator.heldCount > 0,
+      () => `A holds ${a.coordinator.heldCount}, B holds ${b.coordinator.heldCount}`,
+      10_000,
+    );
     viaA = new TaplineClient(`127.0.0.1:${a.grpcPort}`);
     viaB = new TaplineClient(`127.0.0.1:${b.grpcPort}`);
   });
@@ -90,9 +97,9 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     assert.equal(retry.replayed, true);
     const [balanceA, balanceB] = await Promise.all([viaA.balance(cardOfB), viaB.balance(cardOfB)]);
     assert.equal(balanceA.balance?.amountMinor, 7_500n);
-    assert.deepEqual(balanceA, balanceB, 'both nodes answer with the owner\'s balance');
-    assert.ok(await metricValue(a, 'tapline_cluster_forwarded_total', { result: 'ok' }) >= 3, 'A counted its forwarded calls');
-    const held = await metricValue(a, 'tapline_cluster_shards_held') + await metricValue(b, 'tapline_cluster_shards_held');
+    assert.deepEqual(balanceA, balanceB, "both nodes answer with the owner's balance");
+    assert.ok((await metricValue(a, 'tapline_cluster_forwarded_total', { result: 'ok' })) >= 3, 'A counted its forwarded calls');
+    const held = (await metricValue(a, 'tapline_cluster_shards_held')) + (await metricValue(b, 'tapline_cluster_shards_held'));
     assert.equal(held, test_shard_count, 'the shards-held gauges add up to every shard');
   });
 
@@ -119,7 +126,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     }
   });
 
-  it('bad input through a forward gets the owner\'s exact status and changes nothing', async () => {
+  it("bad input through a forward gets the owner's exact status and changes nothing", async () => {
     const cardOfB = idOwnedBy('B', ['A', 'B'], 'bad-card');
     const terminal = idOwnedBy('A', ['A', 'B'], 'bad-till');
     await viaA.registerTerminal(terminal, 'm-3');
@@ -127,10 +134,20 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     const inspect = await connectInspector(redis.url);
     try {
       const before = await inspect.snapshot();
-      await assert.rejects(viaA.authorize(purchase(terminal, 7, cardOfB, -10)), (error: grpc.ServiceError) => error.code === grpc.status.INVALID_ARGUMENT);
-      await assert.rejects(viaA.authorize(purchase(terminal, 8, 'no-such-card-on-b', 10)), (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND);
+      await assert.rejects(
+        viaA.authorize(purchase(terminal, 7, cardOfB, -10)),
+        (error: grpc.ServiceError) => error.code === grpc.status.INVALID_ARGUMENT,
+      );
+      await assert.rejects(
+        viaA.authorize(purchase(terminal, 8, 'no-such-card-on-b', 10)),
+        (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND,
+      );
       const after = await inspect.snapshot();
-      const strip = (text: string): string => text.split('\n').filter((line) => !line.startsWith('tl:{s') || !line.includes(':lease=')).join('\n');
+      const strip = (text: string): string =>
+        text
+          .split('\n')
+          .filter((line) => !line.startsWith('tl:{s') || !line.includes(':lease='))
+          .join('\n');
       assert.equal(strip(after), strip(before), 'Redis unchanged (leases aside)');
     } finally {
       await inspect.close();
@@ -146,18 +163,24 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     await viaA.setTerminalEnabled(terminalOfB, false);
     const disabledAt = Date.now();
     let txn = 2;
-    await waitFor('disabled terminal refused on the card owner', async () => {
-      try {
-        await viaA.authorize(purchase(terminalOfB, txn++, cardOfA, 10));
-        return false;
-      } catch (error) {
-        return (error as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION;
-      }
-    }, () => 'still approved', 5_000, 20);
+    await waitFor(
+      'disabled terminal refused on the card owner',
+      async () => {
+        try {
+          await viaA.authorize(purchase(terminalOfB, txn++, cardOfA, 10));
+          return false;
+        } catch (error) {
+          return (error as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION;
+        }
+      },
+      () => 'still approved',
+      5_000,
+      20,
+    );
     assert.ok(Date.now() - disabledAt < 200 + 500, `seen after ${Date.now() - disabledAt} ms (bound 200 ms + one call)`);
   });
 
-  it('a forwarded call carries the client\'s deadline', async () => {
+  it("a forwarded call carries the client's deadline", async () => {
     // A peer that registers, takes one shard and never answers: the call must end at its deadline.
     const seen: number[] = [];
     const silent = new grpc.Server();
@@ -167,7 +190,9 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
         call.on('error', () => undefined);
       },
     });
-    const port = await new Promise<number>((resolve, reject) => silent.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const port = await new Promise<number>((resolve, reject) =>
+      silent.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
     const store = await ClusterStore.connect({ url: redis.url, command_timeout_ms: 2_000, reconnect_backoff_max_ms: 200 }, () => undefined);
     const z = { nodeId: 'Z', address: `127.0.0.1:${port}` };
     const cardOfZ = idOwnedBy('Z', ['A', 'B', 'Z'], 'silent-card');
@@ -177,13 +202,26 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     const client = new TaplineClient(`127.0.0.1:${a.grpcPort}`);
     try {
       await store.heartbeat(z, 500);
-      await waitFor('Z takes its shard once the old owner hands it off', async () => {
-        epoch = (await store.take('Z', [shard], 5_000)).get(shard);
-        return epoch !== undefined;
-      }, () => 'still leased', 5_000);
-      await waitFor('A routes the shard to Z', () => a.coordinator.ownerOf(shard)?.nodeId === 'Z', () => String(a.coordinator.ownerOf(shard)?.nodeId), 5_000);
+      await waitFor(
+        'Z takes its shard once the old owner hands it off',
+        async () => {
+          epoch = (await store.take('Z', [shard], 5_000)).get(shard);
+          return epoch !== undefined;
+        },
+        () => 'still leased',
+        5_000,
+      );
+      await waitFor(
+        'A routes the shard to Z',
+        () => a.coordinator.ownerOf(shard)?.nodeId === 'Z',
+        () => String(a.coordinator.ownerOf(shard)?.nodeId),
+        5_000,
+      );
       const startedMs = Date.now();
-      await assert.rejects(client.authorize(purchase('t', 1, cardOfZ, 1), 700), (error: grpc.ServiceError) => error.code === grpc.status.DEADLINE_EXCEEDED);
+      await assert.rejects(
+        client.authorize(purchase('t', 1, cardOfZ, 1), 700),
+        (error: grpc.ServiceError) => error.code === grpc.status.DEADLINE_EXCEEDED,
+      );
       const elapsedMs = Date.now() - startedMs;
       assert.ok(elapsedMs < 1_500, `the caller got its answer at its deadline (${elapsedMs} ms)`);
       assert.equal(seen.length, 1, 'the call was forwarded once');
@@ -202,11 +240,20 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     const peers = new Peers({ forward_in_flight_max: 10, forward_timeout_ms: 1_000 }, pino({ level: 'silent' }));
     const outcomes: ForwardOutcome[] = [];
     // Queued in this turn; the peer leaves before the frame is flushed.
-    peers.forward({ nodeId: 'B', address: `127.0.0.1:${b.internalPort}` }, AuthorizationServiceService.getBalance.path, Buffer.alloc(0), 500, (o) => outcomes.push(o));
+    peers.forward(
+      { nodeId: 'B', address: `127.0.0.1:${b.internalPort}` },
+      AuthorizationServiceService.getBalance.path,
+      Buffer.alloc(0),
+      500,
+      (o) => outcomes.push(o),
+    );
     peers.update([], 'A');
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(outcomes.map((o) => o.kind), ['retry']);
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      ['retry'],
+    );
     peers.closeAll();
   });
 
@@ -216,10 +263,18 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     assert.equal((await viaA.balance(cardOfA)).balance?.amountMinor, 1_000n);
     a.coordinator.stop();
     try {
-      await waitFor('A\'s leases are past their renewal', () => !a.coordinator.leasesFresh, () => 'still fresh', 5_000, 20);
+      await waitFor(
+        "A's leases are past their renewal",
+        () => !a.coordinator.leasesFresh,
+        () => 'still fresh',
+        5_000,
+        20,
+      );
       // Nobody took the shard, but A cannot know that: it must not serve the balance from memory.
       const call = new Promise<grpc.ServiceError | undefined>((resolve) => {
-        viaA.authorization.getBalance({ cardId: cardOfA }, new grpc.Metadata(), { deadline: Date.now() + 300 }, (error) => resolve(error ?? undefined));
+        viaA.authorization.getBalance({ cardId: cardOfA }, new grpc.Metadata(), { deadline: Date.now() + 300 }, (error) =>
+          resolve(error ?? undefined),
+        );
       });
       assert.equal((await call)?.code, grpc.status.DEADLINE_EXCEEDED, 'no answer from a node whose ownership is unconfirmed');
     } finally {
@@ -246,7 +301,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
       const request = purchase(terminal, 2, cardOfA, 200);
       await assert.rejects(viaA.authorize(request, 600), (error: grpc.ServiceError) => error.code === grpc.status.DEADLINE_EXCEEDED);
       const fencedAfter = (await a.metrics.commitFenced.get()).values[0]?.value ?? 0;
-      assert.ok(fencedAfter > fencedBefore, 'A\'s stale commits were refused by Redis (fenced)');
+      assert.ok(fencedAfter > fencedBefore, "A's stale commits were refused by Redis (fenced)");
       assert.equal((await inspect.card(cardOfA))?.balanceMinor, 900, 'the stale owner wrote nothing');
       assert.equal(await inspect.idempotency(`t:${terminal}:2`), undefined, 'no record of the refused request');
       // A wakes up: it learns the shard was taken, drops it, takes it again once the lease
@@ -259,7 +314,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
       assert.equal((await inspect.card(cardOfA))?.balanceMinor, 700);
       const entries = (await inspect.outbox()).filter((r) => r['key'] === `t:${terminal}:2`);
       assert.equal(entries.length, 1, 'one outbox entry for the retried request');
-      assert.ok(await metricValue(a, 'tapline_cluster_shard_moves_total', { event: 'lost' }) >= 1, 'A counted the lost shard');
+      assert.ok((await metricValue(a, 'tapline_cluster_shard_moves_total', { event: 'lost' })) >= 1, 'A counted the lost shard');
     } finally {
       await inspect.close();
     }

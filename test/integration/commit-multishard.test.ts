@@ -35,9 +35,18 @@ describe('group commit: entries fenced by several shards (real Redis)', function
     redis = await startTestRedis('commit-multishard');
     store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
     epochs = await store.takeShards([1, 2, 3]);
-    committer = new Committer(store, { epochOf: (shard) => epochs.get(shard) }, {
-      batch_entries_max: 100, in_flight_max: 2, pending_entries_max: 1_000, idempotency_ttl_s: 3_600,
-    }, pino({ level: 'silent' }), new Metrics());
+    committer = new Committer(
+      store,
+      { epochOf: (shard) => epochs.get(shard) },
+      {
+        batch_entries_max: 100,
+        in_flight_max: 2,
+        pending_entries_max: 1_000,
+        idempotency_ttl_s: 3_600,
+      },
+      pino({ level: 'silent' }),
+      new Metrics(),
+    );
     inspect = await connectInspector(redis.url);
   });
 
@@ -47,7 +56,7 @@ describe('group commit: entries fenced by several shards (real Redis)', function
     await redis?.stop();
   });
 
-  it('commits writes on two shards and their documents on each shard\'s outbox, atomically', async () => {
+  it("commits writes on two shards and their documents on each shard's outbox, atomically", async () => {
     const result = await submit({
       shard: 1,
       writes: [
@@ -64,7 +73,7 @@ describe('group commit: entries fenced by several shards (real Redis)', function
     assert.equal(await inspect.client.xLen('tl:{s2}:outbox'), 1);
   });
 
-  it('refuses the whole entry when the other shard\'s epoch moved on (a newer owner), writing nothing', async () => {
+  it("refuses the whole entry when the other shard's epoch moved on (a newer owner), writing nothing", async () => {
     await inspect.client.incr('tl:{s3}:epoch');
     const before = await inspect.snapshot();
     const result = await submit({
@@ -84,7 +93,10 @@ describe('group commit: entries fenced by several shards (real Redis)', function
     const before = await inspect.snapshot();
     const result = await submit({
       shard: 1,
-      writes: [{ entity: { kind: 'card', id: 'e' }, expectVersion: 0, data: '{}' }, { entity: { kind: 'card', id: 'f' }, expectVersion: 0, data: '{}', shard: 9 }],
+      writes: [
+        { entity: { kind: 'card', id: 'e' }, expectVersion: 0, data: '{}' },
+        { entity: { kind: 'card', id: 'f' }, expectVersion: 0, data: '{}', shard: 9 },
+      ],
     });
     assert.equal(result.status, 'fenced');
     assert.equal(await inspect.snapshot(), before);
@@ -113,9 +125,11 @@ describe('group commit: entries fenced by several shards (real Redis)', function
     assert.equal((await submit(replacement('i', 2))).status, 'fenced', 'a stale owner of the old card writes nothing');
     assert.equal(await inspect.snapshot(), before);
     const update: Omit<CommitEntry, 'settle'> = {
-      shard: 1, fenceOwnShardOnly: true, writes: [{ entity: { kind: 'card', id: 'g' }, expectVersion: 1, data: '{}', shard: 9 }],
+      shard: 1,
+      fenceOwnShardOnly: true,
+      writes: [{ entity: { kind: 'card', id: 'g' }, expectVersion: 1, data: '{}', shard: 9 }],
     };
-    assert.equal((await submit(update)).status, 'failed', 'only creations may skip the other shard\'s fencing');
+    assert.equal((await submit(update)).status, 'failed', "only creations may skip the other shard's fencing");
     assert.equal(await inspect.snapshot(), before);
   });
 
@@ -123,17 +137,37 @@ describe('group commit: entries fenced by several shards (real Redis)', function
     const before = await inspect.snapshot();
     // Submitted in one turn, so the three share one script call.
     const results = await Promise.all([
-      submit({ shard: 1, writes: [{ entity: { kind: 'card', id: 'n1' }, expectVersion: 0, data: '{"city":"Zürich €"}' }], outbox: '{"doc":"n1 ✓"}' }),
-      submit({ shard: 1, writes: [{ entity: { kind: 'card', id: 'n2' }, expectVersion: 0, data: 'broken\0frame' }], outbox: '{"doc":"n2"}' }),
-      submit({ shard: 1, writes: [{ entity: { kind: 'card', id: 'n3' }, expectVersion: 0, data: '{"x":3}' }], idempotency: { key: 't:n3:1', value: '{"f":"n3"}' }, outbox: '{"f":"n3"}' }),
+      submit({
+        shard: 1,
+        writes: [{ entity: { kind: 'card', id: 'n1' }, expectVersion: 0, data: '{"city":"Zürich €"}' }],
+        outbox: '{"doc":"n1 ✓"}',
+      }),
+      submit({
+        shard: 1,
+        writes: [{ entity: { kind: 'card', id: 'n2' }, expectVersion: 0, data: 'broken\0frame' }],
+        outbox: '{"doc":"n2"}',
+      }),
+      submit({
+        shard: 1,
+        writes: [{ entity: { kind: 'card', id: 'n3' }, expectVersion: 0, data: '{"x":3}' }],
+        idempotency: { key: 't:n3:1', value: '{"f":"n3"}' },
+        outbox: '{"f":"n3"}',
+      }),
     ]);
-    assert.deepEqual(results.map((r) => r.status), ['committed', 'failed', 'committed']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['committed', 'failed', 'committed'],
+    );
     assert.equal(await inspect.client.hGet('tl:{s1}:card:n1', 'd'), '{"city":"Zürich €"}');
     assert.equal(await inspect.client.exists('tl:{s1}:card:n2'), 0, 'the broken entry wrote nothing');
     assert.equal(await inspect.client.hGet('tl:{s1}:card:n3', 'd'), '{"x":3}');
     assert.equal(await inspect.client.get('tl:idem:t:n3:1'), '{"f":"n3"}');
     const outbox1 = await inspect.client.xRange('tl:{s1}:outbox', '-', '+');
-    assert.deepEqual(outbox1?.slice(-2).map((entry) => entry.message['d']), ['{"doc":"n1 ✓"}', '{"f":"n3"}'], 'n2 appended no document');
+    assert.deepEqual(
+      outbox1?.slice(-2).map((entry) => entry.message['d']),
+      ['{"doc":"n1 ✓"}', '{"f":"n3"}'],
+      'n2 appended no document',
+    );
     assert.notEqual(await inspect.snapshot(), before);
   });
 });

@@ -131,14 +131,11 @@ describe('devenv', function () {
       const address = blocker.address();
       assert.ok(address !== null && typeof address !== 'string');
       try {
-        await assert.rejects(
-          startRedis({ dataDir: path.join(tempRoot, 'redis-port-taken'), port: address.port }),
-          (error: Error) => {
-            assert.match(error.message, /\+PONG/);
-            assert.match(error.message, /redis\.log/);
-            return true;
-          },
-        );
+        await assert.rejects(startRedis({ dataDir: path.join(tempRoot, 'redis-port-taken'), port: address.port }), (error: Error) => {
+          assert.match(error.message, /\+PONG/);
+          assert.match(error.message, /redis\.log/);
+          return true;
+        });
       } finally {
         for (const socket of connections) {
           socket.destroy();
@@ -167,10 +164,7 @@ describe('devenv', function () {
     it('keeps inserted rows across kill -9 and restart', async function () {
       const clickhouse = await startClickHouse({ dataDir: path.join(tempRoot, 'clickhouse-crash') });
       try {
-        await queryClickHouse(
-          clickhouse.url,
-          'CREATE TABLE devenv_probe (id UInt32, note String) ENGINE = MergeTree ORDER BY id',
-        );
+        await queryClickHouse(clickhouse.url, 'CREATE TABLE devenv_probe (id UInt32, note String) ENGINE = MergeTree ORDER BY id');
         await queryClickHouse(clickhouse.url, "INSERT INTO devenv_probe VALUES (1, 'one'), (2, 'two')");
         const firstPid = clickhouse.pid;
         await clickhouse.kill9();

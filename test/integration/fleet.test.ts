@@ -52,19 +52,36 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     await redis?.stop();
   });
 
-  async function newFleet(fleetId: string, options: { credit?: number; limits?: SpendLimits; cardLimits?: SpendLimits; cards?: number } = {}): Promise<string[]> {
+  async function newFleet(
+    fleetId: string,
+    options: { credit?: number; limits?: SpendLimits; cardLimits?: SpendLimits; cards?: number } = {},
+  ): Promise<string[]> {
     await fleet.createAccount({ fleetId, creditLimitMinor: options.credit ?? 100_000_000, timeZone: 'Europe/Berlin' });
     if (options.limits) await fleet.setLimits({ fleetId, limits: options.limits, operatorId: 'ops' });
     const cards: string[] = [];
     for (let i = 1; i <= (options.cards ?? 1); i++) {
-      const issued = await fleet.issueCard({ fleetId, cardNo: String(i), limits: options.cardLimits, productGroups: undefined, operatorId: 'ops' });
+      const issued = await fleet.issueCard({
+        fleetId,
+        cardNo: String(i),
+        limits: options.cardLimits,
+        productGroups: undefined,
+        operatorId: 'ops',
+      });
       cards.push(issued.card!.cardId);
     }
     return cards;
   }
 
-  const diesel = (amountMinor: number, extra: Partial<FleetLine> = {}): FleetLine => ({ code: 'diesel', group: 'fuel', qtyMilli: 10_000, unitMinor: 150, amountMinor, ...extra });
-  const buy = (cardId: string, amountMinor: number, prompts: FleetPrompts = {}, lines?: FleetLine[]) => client.authorize(fleetPurchase('pump-1', ++txn, cardId, lines ?? [diesel(amountMinor)], prompts));
+  const diesel = (amountMinor: number, extra: Partial<FleetLine> = {}): FleetLine => ({
+    code: 'diesel',
+    group: 'fuel',
+    qtyMilli: 10_000,
+    unitMinor: 150,
+    amountMinor,
+    ...extra,
+  });
+  const buy = (cardId: string, amountMinor: number, prompts: FleetPrompts = {}, lines?: FleetLine[]) =>
+    client.authorize(fleetPurchase('pump-1', ++txn, cardId, lines ?? [diesel(amountMinor)], prompts));
 
   async function fleetRecord(fleetId: string): Promise<{ version: number; state: { balanceMinor: number; spent: { day_minor: number } } }> {
     const record = await inspect.client.hGetAll(fleetKey(shardOf(fleetId, test_shard_count), fleetId));
@@ -91,16 +108,23 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     assert.equal(doc['odometer'], 12_000);
     assert.equal(doc['driver'], 'd-7');
     assert.equal(doc['vehicle'], 'truck-9');
-    assert.deepEqual(doc['lines'], [{ code: 'diesel', group: 'fuel', qty_milli: 10_000, unit: 150, amount: 7_235, pump_unit: 150, invoiced: 7_235 }]);
+    assert.deepEqual(doc['lines'], [
+      { code: 'diesel', group: 'fuel', qty_milli: 10_000, unit: 150, amount: 7_235, pump_unit: 150, invoiced: 7_235 },
+    ]);
     assert.equal((await inspect.idempotency(`t:pump-1:${txn}`))?.id, reply.transactionId);
     // A retry is answered from the record with the same fleet figures, and moves nothing.
-    const retry = await client.authorize(fleetPurchase('pump-1', txn, card!, [diesel(7_235)], { odometerKm: 12_000, driverId: 'd-7', vehicleId: 'truck-9' }));
+    const retry = await client.authorize(
+      fleetPurchase('pump-1', txn, card!, [diesel(7_235)], { odometerKm: 12_000, driverId: 'd-7', vehicleId: 'truck-9' }),
+    );
     assert.equal(retry.replayed, true);
     assert.equal(retry.transactionId, reply.transactionId);
     assert.equal(retry.invoicedAmount?.amountMinor, 7_235n);
     assert.equal((await fleetRecord('acme')).state.balanceMinor, -7_235);
     // The same key with a different basket is a different request.
-    await assert.rejects(client.authorize(fleetPurchase('pump-1', txn, card!, [diesel(7_000)])), (e: grpc.ServiceError) => e.code === grpc.status.ALREADY_EXISTS);
+    await assert.rejects(
+      client.authorize(fleetPurchase('pump-1', txn, card!, [diesel(7_000)])),
+      (e: grpc.ServiceError) => e.code === grpc.status.ALREADY_EXISTS,
+    );
     const fetched = await fleet.getCard(card!);
     assert.equal(fetched.card?.spentLifetimeMinor, 7_235n);
     assert.equal((await fleet.getAccount('acme')).account?.balance?.amountMinor, -7_235n);
@@ -199,7 +223,9 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     const cards = await newFleet('race', { limits: { dailyMinor: BigInt(limit) }, cards: 20 });
     const amounts = Array.from({ length: 300 }, (_, i) => 100 + ((i * 7919) % 900));
     const replies = await Promise.all(amounts.map((amount, i) => buy(cards[i % cards.length]!, amount)));
-    const approved = replies.filter((r) => r.outcome === Outcome.OUTCOME_APPROVED).reduce((sum, r) => sum + Number(r.approvedAmount?.amountMinor ?? 0n), 0);
+    const approved = replies
+      .filter((r) => r.outcome === Outcome.OUTCOME_APPROVED)
+      .reduce((sum, r) => sum + Number(r.approvedAmount?.amountMinor ?? 0n), 0);
     const declined = replies.filter((r) => r.outcome === Outcome.OUTCOME_DECLINED);
     assert.ok(approved <= limit, `approved ${approved} > limit ${limit}`);
     assert.ok(approved > limit - 1_000, `the limit was nearly used up (${approved})`);
@@ -212,10 +238,18 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
   it('product restrictions name the forbidden line; prompts and odometer plausibility are enforced', async function () {
     const [card] = await newFleet('policy');
     await fleet.setPolicy({
-      fleetId: 'policy', productGroups: { allowed: ['fuel', 'car_wash'] }, operatorId: 'ops',
-      prompts: { requireOdometer: true, requireDriver: true, requireVehicle: false, odometerJumpMaxKm: 2_000n }, program: undefined,
+      fleetId: 'policy',
+      productGroups: { allowed: ['fuel', 'car_wash'] },
+      operatorId: 'ops',
+      prompts: { requireOdometer: true, requireDriver: true, requireVehicle: false, odometerJumpMaxKm: 2_000n },
+      program: undefined,
     });
-    const shop = await client.authorize(fleetPurchase('pump-1', ++txn, card!, [diesel(5_000), { code: 'snack', group: 'shop', amountMinor: 300 }], { odometerKm: 1_000, driverId: 'd1' }));
+    const shop = await client.authorize(
+      fleetPurchase('pump-1', ++txn, card!, [diesel(5_000), { code: 'snack', group: 'shop', amountMinor: 300 }], {
+        odometerKm: 1_000,
+        driverId: 'd1',
+      }),
+    );
     assert.equal(shop.declineReason, DeclineReason.DECLINE_REASON_PRODUCT_RESTRICTED);
     assert.equal(shop.declineRule, 'product:account:line:2:shop');
     const noOdometer = await buy(card!, 100, { driverId: 'd1' });
@@ -233,25 +267,50 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
 
   it('negotiated prices: SPOT + percent with base prices by effective date; pump - amount; both amounts recorded', async function () {
     const [card] = await newFleet('priced');
-    await fleet.setPricing({ fleetId: 'priced', operatorId: 'ops', agreements: [
-      { productCode: 'diesel', productGroup: '', formula: PriceFormula.PRICE_FORMULA_SPOT_PLUS_PERCENT, amountMilliMinor: 0n, percentBp: 250n },
-      { productCode: '', productGroup: 'car_wash', formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_AMOUNT, amountMilliMinor: 50_000n, percentBp: 0n },
-    ] });
+    await fleet.setPricing({
+      fleetId: 'priced',
+      operatorId: 'ops',
+      agreements: [
+        {
+          productCode: 'diesel',
+          productGroup: '',
+          formula: PriceFormula.PRICE_FORMULA_SPOT_PLUS_PERCENT,
+          amountMilliMinor: 0n,
+          percentBp: 250n,
+        },
+        {
+          productCode: '',
+          productGroup: 'car_wash',
+          formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_AMOUNT,
+          amountMilliMinor: 50_000n,
+          percentBp: 0n,
+        },
+      ],
+    });
     const line = diesel(7_235, { qtyMilli: 40_215, unitMinor: 180 });
     const unpriced = await client.authorize(fleetPurchase('pump-1', ++txn, card!, [line]));
     assert.equal(unpriced.declineReason, DeclineReason.DECLINE_REASON_PRICE_UNAVAILABLE);
     assert.equal(unpriced.declineRule, 'price:no_base:diesel');
-    await fleet.loadBasePrices({ fleetId: 'priced', operatorId: 'ops', prices: [
-      { productCode: 'diesel', unitMilliMinor: 140_000n, effectiveFromUnixMs: BigInt(nowMs - 1000) },
-      { productCode: 'diesel', unitMilliMinor: 150_000n, effectiveFromUnixMs: BigInt(nowMs + 60_000) },
-    ] });
-    const first = await client.authorize(fleetPurchase('pump-1', ++txn, card!, [line, { code: 'wash', group: 'car_wash', qtyMilli: 1000, amountMinor: 900 }]));
+    await fleet.loadBasePrices({
+      fleetId: 'priced',
+      operatorId: 'ops',
+      prices: [
+        { productCode: 'diesel', unitMilliMinor: 140_000n, effectiveFromUnixMs: BigInt(nowMs - 1000) },
+        { productCode: 'diesel', unitMilliMinor: 150_000n, effectiveFromUnixMs: BigInt(nowMs + 60_000) },
+      ],
+    });
+    const first = await client.authorize(
+      fleetPurchase('pump-1', ++txn, card!, [line, { code: 'wash', group: 'car_wash', qtyMilli: 1000, amountMinor: 900 }]),
+    );
     assert.equal(first.outcome, Outcome.OUTCOME_APPROVED);
     // 40.215 l x 1.40 x 1.025 = 57.708525 -> 5771; wash 900 - 50 = 850.
     assert.equal(first.invoicedAmount?.amountMinor, 5_771n + 850n);
     assert.equal(first.pumpAmount?.amountMinor, 7_235n + 900n);
     const doc = (await inspect.outbox()).find((d) => d['id'] === first.transactionId)!;
-    assert.deepEqual((doc['lines'] as { invoiced: number }[]).map((l) => l.invoiced), [5_771, 850]);
+    assert.deepEqual(
+      (doc['lines'] as { invoiced: number }[]).map((l) => l.invoiced),
+      [5_771, 850],
+    );
     nowMs += 60_000; // the next base price takes effect
     const second = await client.authorize(fleetPurchase('pump-1', ++txn, card!, [line]));
     assert.equal(second.invoicedAmount?.amountMinor, 6_183n); // 40.215 x 1.50 x 1.025 = 61.830563 -> 6183
@@ -261,12 +320,30 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
 
   it('program rules on the fleet path: velocity declines, a soft amount flags, repeated declines block for a while', async function () {
     const [card] = await newFleet('risky', { credit: 10_000 });
-    await fleet.setPolicy({ fleetId: 'risky', productGroups: undefined, prompts: undefined, operatorId: 'ops', program: {
-      allowedMerchants: [], blockedMerchants: [], allowedTerminals: [], blockedTerminals: [], restrictMerchants: false, restrictTerminals: false,
-      velocity: [{ name: 'burst', windowMs: 60_000n, countMax: 3n, amountMaxMinor: undefined }],
-      risk: { softAmountMinor: 2_000n, hardAmountMinor: 9_000n, softVelocity: [], blockAfterDeclines: 2n, declineWindowMs: 600_000n, blockMs: 600_000n },
-      loyalty: undefined,
-    } });
+    await fleet.setPolicy({
+      fleetId: 'risky',
+      productGroups: undefined,
+      prompts: undefined,
+      operatorId: 'ops',
+      program: {
+        allowedMerchants: [],
+        blockedMerchants: [],
+        allowedTerminals: [],
+        blockedTerminals: [],
+        restrictMerchants: false,
+        restrictTerminals: false,
+        velocity: [{ name: 'burst', windowMs: 60_000n, countMax: 3n, amountMaxMinor: undefined }],
+        risk: {
+          softAmountMinor: 2_000n,
+          hardAmountMinor: 9_000n,
+          softVelocity: [],
+          blockAfterDeclines: 2n,
+          declineWindowMs: 600_000n,
+          blockMs: 600_000n,
+        },
+        loyalty: undefined,
+      },
+    });
     const flagged = await buy(card!, 2_001);
     assert.equal(flagged.outcome, Outcome.OUTCOME_APPROVED);
     assert.equal(flagged.suspicious, true);
@@ -274,7 +351,10 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     assert.deepEqual((await inspect.outbox()).find((d) => d['id'] === flagged.transactionId)!['flags'], ['risk:soft_amount']);
     // The flagged approval waits in the review queue (committed with it) until an operator resolves it.
     const queue = await fleet.listReviewQueue('risky');
-    assert.deepEqual(queue.entries.map((e) => [e.transactionId, e.cardId, e.amount?.amountMinor, e.flags]), [[flagged.transactionId, card, 2_001n, ['risk:soft_amount']]]);
+    assert.deepEqual(
+      queue.entries.map((e) => [e.transactionId, e.cardId, e.amount?.amountMinor, e.flags]),
+      [[flagged.transactionId, card, 2_001n, ['risk:soft_amount']]],
+    );
     assert.equal((await fleet.resolveReview('risky', flagged.transactionId, 'driver confirmed')).remaining, 0n);
     assert.equal((await fleet.listReviewQueue('risky')).entries.length, 0);
     await assert.rejects(fleet.resolveReview('risky', flagged.transactionId), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
@@ -302,7 +382,19 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
 
   it('reversals: the invoiced amount and the limit room come back once; a late original is declined', async function () {
     const [card] = await newFleet('rev', { cardLimits: { dailyMinor: 10_000n } });
-    await fleet.setPricing({ fleetId: 'rev', operatorId: 'ops', agreements: [{ productCode: '', productGroup: '', formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_PERCENT, amountMilliMinor: 0n, percentBp: 1000n }] });
+    await fleet.setPricing({
+      fleetId: 'rev',
+      operatorId: 'ops',
+      agreements: [
+        {
+          productCode: '',
+          productGroup: '',
+          formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_PERCENT,
+          amountMilliMinor: 0n,
+          percentBp: 1000n,
+        },
+      ],
+    });
     const bought = await buy(card!, 10_000);
     assert.equal(bought.invoicedAmount?.amountMinor, 9_000n);
     assert.equal((await buy(card!, 1)).declineRule, 'limit:card:daily');
@@ -312,7 +404,10 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     assert.equal(reversed.reversedAmount?.amountMinor, 10_000n);
     assert.equal((await fleetRecord('rev')).state.balanceMinor, 0);
     const doc = (await inspect.outbox()).find((d) => d['id'] === reversed.transactionId)!;
-    assert.deepEqual([doc['kind'], doc['fleet'], doc['invoiced'], doc['pump'], doc['balance_delta'], doc['account_balance_after']], ['reverse', 'rev', 9_000, 10_000, 0, 0]);
+    assert.deepEqual(
+      [doc['kind'], doc['fleet'], doc['invoiced'], doc['pump'], doc['balance_delta'], doc['account_balance_after']],
+      ['reverse', 'rev', 9_000, 10_000, 0, 0],
+    );
     assert.equal((await client.reverse('pump-1', ++txn, card!, original)).result, ReverseResult.REVERSE_RESULT_ALREADY_REVERSED);
     assert.equal((await fleetRecord('rev')).state.balanceMinor, 0);
     // The day's room is back.
@@ -323,7 +418,10 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     const late = await client.authorize(fleetPurchase('pump-1', 900_000, card!, [diesel(5)]));
     assert.equal(late.declineReason, DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION);
     // Transaction 1 was another fleet's card (the first test): it cannot be reversed on this one.
-    await assert.rejects(client.reverse('pump-1', ++txn, card!, { terminalId: 'pump-1', txn: 1 }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    await assert.rejects(
+      client.reverse('pump-1', ++txn, card!, { terminalId: 'pump-1', txn: 1 }),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+    );
   });
 
   it('AuthorizeStream carries fleet purchases too: each item decided by its account, with its own figures', async function () {
@@ -331,13 +429,17 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     const call = client.authorization.authorizeStream();
     const results = new Map<string, { code: number; invoiced: bigint | undefined }>();
     call.on('data', (frame: AuthorizeStreamResponse) => {
-      for (const result of frame.results) results.set(result.correlationId, { code: result.statusCode, invoiced: result.reply?.invoicedAmount?.amountMinor });
+      for (const result of frame.results)
+        results.set(result.correlationId, { code: result.statusCode, invoiced: result.reply?.invoicedAmount?.amountMinor });
     });
     const ended = new Promise<void>((resolve, reject) => {
       call.on('end', resolve);
       call.on('error', reject);
     });
-    const items = Array.from({ length: 30 }, (_, i) => ({ correlationId: `f-${i}`, request: fleetPurchase('pump-1', 500_000 + i, cards[i % 3]!, [diesel(i + 1)]) }));
+    const items = Array.from({ length: 30 }, (_, i) => ({
+      correlationId: `f-${i}`,
+      request: fleetPurchase('pump-1', 500_000 + i, cards[i % 3]!, [diesel(i + 1)]),
+    }));
     items.push({ correlationId: 'bad-fleet-card', request: fleetPurchase('pump-1', 500_100, 'streamed~1~x', [diesel(1)]) });
     call.write({ items });
     call.end();
@@ -351,7 +453,13 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     // Later than every instant the other tests used, so every fleet actor is idle an hour from now.
     nowMs = at('2025-11-20T10:00:00Z');
     const [card] = await newFleet('sleepy', { cardLimits: { dailyMinor: 1_000n } });
-    await fleet.setPolicy({ fleetId: 'sleepy', productGroups: undefined, program: undefined, operatorId: 'ops', prompts: { requireOdometer: true, requireDriver: false, requireVehicle: false, odometerJumpMaxKm: 0n } });
+    await fleet.setPolicy({
+      fleetId: 'sleepy',
+      productGroups: undefined,
+      program: undefined,
+      operatorId: 'ops',
+      prompts: { requireOdometer: true, requireDriver: false, requireVehicle: false, odometerJumpMaxKm: 0n },
+    });
     assert.equal((await buy(card!, 600, { odometerKm: 5_000, vehicleId: 'bus' })).outcome, Outcome.OUTCOME_APPROVED);
     nowMs += 3_600_000; // idle far longer than TAPLINE_PASSIVATE_AFTER_MS (60 s), same local day
     assert.ok(node.region.passivateIdle() > 0);
@@ -383,20 +491,72 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     await expect(buy('strict~99', 10), grpc.status.NOT_FOUND, 'unknown fleet card');
     await expect(buy('nofleet~1', 10), grpc.status.NOT_FOUND, 'unknown fleet');
     await expect(buy('strict~1~2', 10), grpc.status.INVALID_ARGUMENT, 'two separators');
-    await expect(client.authorize(fleetPurchase('pump-1', ++txn, card!, [{ code: 'diesel', group: 'bad group', amountMinor: 10 }])), grpc.status.INVALID_ARGUMENT, 'group with a space');
-    await expect(client.authorize(fleetPurchase('pump-1', ++txn, card!, [diesel(10, { qtyMilli: -1 })])), grpc.status.INVALID_ARGUMENT, 'negative quantity');
+    await expect(
+      client.authorize(fleetPurchase('pump-1', ++txn, card!, [{ code: 'diesel', group: 'bad group', amountMinor: 10 }])),
+      grpc.status.INVALID_ARGUMENT,
+      'group with a space',
+    );
+    await expect(
+      client.authorize(fleetPurchase('pump-1', ++txn, card!, [diesel(10, { qtyMilli: -1 })])),
+      grpc.status.INVALID_ARGUMENT,
+      'negative quantity',
+    );
     await expect(buy(card!, 10, { odometerKm: -5 }), grpc.status.INVALID_ARGUMENT, 'negative odometer');
     await expect(buy(card!, 10, { vehicleId: 'v:1' }), grpc.status.INVALID_ARGUMENT, 'vehicle id with a colon');
     await expect(client.topUp(card!, 10, { idempotencyKey: 'x1' }), grpc.status.INVALID_ARGUMENT, 'top-up of a fleet card');
-    await expect(fleet.createAccount({ fleetId: 'tz', creditLimitMinor: 1, timeZone: 'Mars/Base' }), grpc.status.INVALID_ARGUMENT, 'unknown time zone');
-    await expect(fleet.createAccount({ fleetId: 'strict', creditLimitMinor: 5, timeZone: 'Europe/Berlin' }), grpc.status.ALREADY_EXISTS, 'create with other fields');
-    await expect(fleet.setLimits({ fleetId: 'strict', limits: { dailyMinor: -1n }, operatorId: 'ops' }), grpc.status.INVALID_ARGUMENT, 'negative limit');
+    await expect(
+      fleet.createAccount({ fleetId: 'tz', creditLimitMinor: 1, timeZone: 'Mars/Base' }),
+      grpc.status.INVALID_ARGUMENT,
+      'unknown time zone',
+    );
+    await expect(
+      fleet.createAccount({ fleetId: 'strict', creditLimitMinor: 5, timeZone: 'Europe/Berlin' }),
+      grpc.status.ALREADY_EXISTS,
+      'create with other fields',
+    );
+    await expect(
+      fleet.setLimits({ fleetId: 'strict', limits: { dailyMinor: -1n }, operatorId: 'ops' }),
+      grpc.status.INVALID_ARGUMENT,
+      'negative limit',
+    );
     await expect(fleet.setLimits({ fleetId: 'ghost', limits: {}, operatorId: 'ops' }), grpc.status.NOT_FOUND, 'limits of an unknown fleet');
-    await expect(fleet.setPricing({ fleetId: 'strict', operatorId: 'ops', agreements: [{ productCode: 'a', productGroup: 'b', formula: PriceFormula.PRICE_FORMULA_PUMP, amountMilliMinor: 0n, percentBp: 0n }] }), grpc.status.INVALID_ARGUMENT, 'code and group');
-    await expect(fleet.setPricing({ fleetId: 'strict', operatorId: 'ops', agreements: [{ productCode: 'a', productGroup: '', formula: PriceFormula.PRICE_FORMULA_UNSPECIFIED, amountMilliMinor: 0n, percentBp: 0n }] }), grpc.status.INVALID_ARGUMENT, 'no formula');
-    await expect(fleet.loadBasePrices({ fleetId: 'strict', operatorId: 'ops', prices: [] }), grpc.status.INVALID_ARGUMENT, 'empty price list');
-    await expect(fleet.issueCard({ fleetId: 'ghost', cardNo: '1', limits: undefined, productGroups: undefined, operatorId: 'ops' }), grpc.status.NOT_FOUND, 'card of an unknown fleet');
-    await expect(fleet.setCardStatus({ cardId: card!, status: FleetCardStatus.FLEET_CARD_STATUS_UNSPECIFIED, operatorId: 'ops' }), grpc.status.INVALID_ARGUMENT, 'no status');
+    await expect(
+      fleet.setPricing({
+        fleetId: 'strict',
+        operatorId: 'ops',
+        agreements: [
+          { productCode: 'a', productGroup: 'b', formula: PriceFormula.PRICE_FORMULA_PUMP, amountMilliMinor: 0n, percentBp: 0n },
+        ],
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'code and group',
+    );
+    await expect(
+      fleet.setPricing({
+        fleetId: 'strict',
+        operatorId: 'ops',
+        agreements: [
+          { productCode: 'a', productGroup: '', formula: PriceFormula.PRICE_FORMULA_UNSPECIFIED, amountMilliMinor: 0n, percentBp: 0n },
+        ],
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'no formula',
+    );
+    await expect(
+      fleet.loadBasePrices({ fleetId: 'strict', operatorId: 'ops', prices: [] }),
+      grpc.status.INVALID_ARGUMENT,
+      'empty price list',
+    );
+    await expect(
+      fleet.issueCard({ fleetId: 'ghost', cardNo: '1', limits: undefined, productGroups: undefined, operatorId: 'ops' }),
+      grpc.status.NOT_FOUND,
+      'card of an unknown fleet',
+    );
+    await expect(
+      fleet.setCardStatus({ cardId: card!, status: FleetCardStatus.FLEET_CARD_STATUS_UNSPECIFIED, operatorId: 'ops' }),
+      grpc.status.INVALID_ARGUMENT,
+      'no status',
+    );
     assert.equal(await inspect.snapshot(), snapshot);
   });
 });

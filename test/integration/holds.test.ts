@@ -31,8 +31,11 @@ describe('holds: pre-authorization, incremental, completion, void, reversal, exp
 
   const issue = async (cardId: string, balance: number, programId = 'hotel'): Promise<void> => {
     await cards.issue({
-      cardId, params: { initialBalance: { amountMinor: BigInt(balance), currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n },
-      holder: undefined, pin: '', operatorId: 'ops',
+      cardId,
+      params: { initialBalance: { amountMinor: BigInt(balance), currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n },
+      holder: undefined,
+      pin: '',
+      operatorId: 'ops',
     });
   };
   const doc = async (terminalTxn: number): Promise<Record<string, unknown> | undefined> =>
@@ -68,9 +71,15 @@ describe('holds: pre-authorization, incremental, completion, void, reversal, exp
     assert.ok(reply.holdExpiresAtUnixMs > BigInt(Date.now()));
     const balance = await client.balance('h-basic');
     assert.deepEqual([balance.balance?.amountMinor, balance.available?.amountMinor], [10_000n, 7_000n]);
-    assert.equal((await client.authorize(purchase('pos-1', txn++, 'h-basic', 7_001))).declineReason, DeclineReason.DECLINE_REASON_INSUFFICIENT_FUNDS);
+    assert.equal(
+      (await client.authorize(purchase('pos-1', txn++, 'h-basic', 7_001))).declineReason,
+      DeclineReason.DECLINE_REASON_INSUFFICIENT_FUNDS,
+    );
     const stored = await doc(pre);
-    assert.deepEqual([stored?.['kind'], stored?.['balance_delta'], stored?.['held_delta'], stored?.['hold']], ['pre_authorization', 0, 3_000, `t:pos-1:${pre}`]);
+    assert.deepEqual(
+      [stored?.['kind'], stored?.['balance_delta'], stored?.['held_delta'], stored?.['hold']],
+      ['pre_authorization', 0, 3_000, `t:pos-1:${pre}`],
+    );
     const retry = await client.authorize(holdRequest('pre_authorization', 'pos-1', pre, 'h-basic', 3_000));
     assert.equal(retry.replayed, true);
     assert.equal(retry.transactionId, reply.transactionId);
@@ -88,13 +97,18 @@ describe('holds: pre-authorization, incremental, completion, void, reversal, exp
     const over = await client.authorize(holdRequest('completion', 'pos-1', txn++, 'h-complete', 3_451, { terminalId: 'pos-1', txn: pre }));
     assert.equal(over.declineReason, DeclineReason.DECLINE_REASON_COMPLETION_EXCEEDS_HOLD, '15 % over 3,000 is 3,450');
     const completionTxn = txn++;
-    const done = await client.authorize(holdRequest('completion', 'pos-1', completionTxn, 'h-complete', 3_450, { terminalId: 'pos-1', txn: pre }));
+    const done = await client.authorize(
+      holdRequest('completion', 'pos-1', completionTxn, 'h-complete', 3_450, { terminalId: 'pos-1', txn: pre }),
+    );
     assert.equal(done.outcome, Outcome.OUTCOME_APPROVED);
     assert.equal(done.approvedAmount?.amountMinor, 3_450n);
     assert.equal(done.balanceAfter?.amountMinor, 6_550n);
     assert.equal(done.holdAmount?.amountMinor, 3_000n, 'the hold released');
     const stored = await doc(completionTxn);
-    assert.deepEqual([stored?.['kind'], stored?.['balance_delta'], stored?.['held_delta'], stored?.['amount']], ['completion', -3_450, -3_000, 3_450]);
+    assert.deepEqual(
+      [stored?.['kind'], stored?.['balance_delta'], stored?.['held_delta'], stored?.['amount']],
+      ['completion', -3_450, -3_000, 3_450],
+    );
     const second = await client.authorize(holdRequest('completion', 'pos-1', txn++, 'h-complete', 10, { terminalId: 'pos-1', txn: pre }));
     assert.equal(second.declineReason, DeclineReason.DECLINE_REASON_HOLD_NOT_FOUND);
     const balance = await client.balance('h-complete');
@@ -157,10 +171,15 @@ describe('holds: pre-authorization, incremental, completion, void, reversal, exp
     const pre = txn++;
     await client.authorize(holdRequest('pre_authorization', 'pos-1', pre, 'h-expire', 600));
     let available = 0n;
-    await waitFor('hold expiry', async () => {
-      available = (await client.balance('h-expire')).available?.amountMinor ?? 0n;
-      return available === 1_000n;
-    }, () => `available ${available}, expected 1000 once the 300 ms hold expired`, 10_000);
+    await waitFor(
+      'hold expiry',
+      async () => {
+        available = (await client.balance('h-expire')).available?.amountMinor ?? 0n;
+        return available === 1_000n;
+      },
+      () => `available ${available}, expected 1000 once the 300 ms hold expired`,
+      10_000,
+    );
     const late = await client.authorize(holdRequest('completion', 'pos-1', txn++, 'h-expire', 600, { terminalId: 'pos-1', txn: pre }));
     assert.equal(late.declineReason, DeclineReason.DECLINE_REASON_HOLD_NOT_FOUND);
     const spend = await client.authorize(purchase('pos-1', txn++, 'h-expire', 1_000));
@@ -174,7 +193,10 @@ describe('holds: pre-authorization, incremental, completion, void, reversal, exp
     await cards.defineProgram('partial', programConfig({ partialHolds: true }));
     await issue('h-partial', 1_000, 'partial');
     const reply = await client.authorize(holdRequest('pre_authorization', 'pos-1', txn++, 'h-partial', 1_500));
-    assert.deepEqual([reply.outcome, reply.approvedAmount?.amountMinor, reply.holdAmount?.amountMinor, reply.balanceAfter?.amountMinor], [Outcome.OUTCOME_APPROVED, 1_000n, 1_000n, 0n]);
+    assert.deepEqual(
+      [reply.outcome, reply.approvedAmount?.amountMinor, reply.holdAmount?.amountMinor, reply.balanceAfter?.amountMinor],
+      [Outcome.OUTCOME_APPROVED, 1_000n, 1_000n, 0n],
+    );
     const none = await client.authorize(holdRequest('pre_authorization', 'pos-1', txn++, 'h-partial', 1));
     assert.equal(none.declineReason, DeclineReason.DECLINE_REASON_INSUFFICIENT_FUNDS);
   });
@@ -202,8 +224,14 @@ describe('holds: pre-authorization, incremental, completion, void, reversal, exp
     const before = await inspect.snapshot();
     const noOriginal = holdRequest('completion', 'pos-1', txn++, 'h-bad', 10);
     await assert.rejects(client.authorize(noOriginal), (error: grpc.ServiceError) => error.code === grpc.status.INVALID_ARGUMENT);
-    await assert.rejects(client.authorize(holdRequest('pre_authorization', 'pos-1', txn++, 'no-such-card', 10)), (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND);
-    await assert.rejects(cards.voidHold('pos-1', txn++, 'no-such-card', { terminalId: 'pos-1', txn: 1 }), (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND);
+    await assert.rejects(
+      client.authorize(holdRequest('pre_authorization', 'pos-1', txn++, 'no-such-card', 10)),
+      (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND,
+    );
+    await assert.rejects(
+      cards.voidHold('pos-1', txn++, 'no-such-card', { terminalId: 'pos-1', txn: 1 }),
+      (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND,
+    );
     assert.equal(await inspect.snapshot(), before);
   });
 });
@@ -235,13 +263,32 @@ describe('hold expiry on a passivated card (real Redis, real gRPC)', function ()
   });
 
   it('a card passivated with an open hold finds it expired when loaded again, and settles it on the next payment', async () => {
-    await cards.issue({ cardId: 'h-sleep', params: { initialBalance: { amountMinor: 1_000n, currency: 'EUR' }, programId: 'short-holds', deposit: undefined, expiresAtUnixMs: 0n }, holder: undefined, pin: '', operatorId: 'ops' });
+    await cards.issue({
+      cardId: 'h-sleep',
+      params: {
+        initialBalance: { amountMinor: 1_000n, currency: 'EUR' },
+        programId: 'short-holds',
+        deposit: undefined,
+        expiresAtUnixMs: 0n,
+      },
+      holder: undefined,
+      pin: '',
+      operatorId: 'ops',
+    });
     await client.authorize(holdRequest('pre_authorization', 'pos-1', 1, 'h-sleep', 700));
-    await waitFor('passivation', () => node.region.cards.size === 0, () => `${node.region.cards.size} card actors still active`, 15_000);
+    await waitFor(
+      'passivation',
+      () => node.region.cards.size === 0,
+      () => `${node.region.cards.size} card actors still active`,
+      15_000,
+    );
     const balance = await client.balance('h-sleep');
     assert.deepEqual([balance.balance?.amountMinor, balance.available?.amountMinor], [1_000n, 1_000n], 'the expired hold no longer counts');
     assert.equal((await client.authorize(purchase('pos-1', 2, 'h-sleep', 1_000))).outcome, Outcome.OUTCOME_APPROVED);
     const expiry = (await inspect.outbox()).filter((d) => d['kind'] === 'hold_expiry' && d['card'] === 'h-sleep');
-    assert.deepEqual(expiry.map((d) => d['held_delta']), [-700]);
+    assert.deepEqual(
+      expiry.map((d) => d['held_delta']),
+      [-700],
+    );
   });
 });

@@ -24,7 +24,14 @@ describe('manager PIN lockout (real Redis, manual clock)', function () {
   let now = 1_000_000;
 
   const directory = (tracked_max?: number): ManagerDirectory =>
-    new ManagerDirectory(committer, test_shard_count, new PinHasher('a-pin-secret-of-16+chars'), { attempts_max: 5, lock_ms, ...(tracked_max === undefined ? {} : { tracked_max }) }, () => now, pino({ level: 'silent' }));
+    new ManagerDirectory(
+      committer,
+      test_shard_count,
+      new PinHasher('a-pin-secret-of-16+chars'),
+      { attempts_max: 5, lock_ms, ...(tracked_max === undefined ? {} : { tracked_max }) },
+      () => now,
+      pino({ level: 'silent' }),
+    );
   const register = (managers: ManagerDirectory, merchant: string, manager: string, pin: string): Promise<Outcome<unknown>> =>
     new Promise((resolve) => managers.register(merchant, manager, pin, 'ops', now, resolve));
   const accepted = async (managers: ManagerDirectory, merchant: string, manager: string, pin: string): Promise<boolean> =>
@@ -34,11 +41,24 @@ describe('manager PIN lockout (real Redis, manual clock)', function () {
     redis = await startTestRedis('manager-lockout');
     store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
     const held = await store.takeShards(Array.from({ length: test_shard_count }, (_, shard) => shard));
-    committer = new Committer(store, { epochOf: (shard) => held.get(shard) }, {
-      batch_entries_max: 100, in_flight_max: 2, pending_entries_max: 1_000, idempotency_ttl_s: 3_600,
-    }, pino({ level: 'silent' }), new Metrics());
+    committer = new Committer(
+      store,
+      { epochOf: (shard) => held.get(shard) },
+      {
+        batch_entries_max: 100,
+        in_flight_max: 2,
+        pending_entries_max: 1_000,
+        idempotency_ttl_s: 3_600,
+      },
+      pino({ level: 'silent' }),
+      new Metrics(),
+    );
     const managers = directory();
-    for (const [merchant, manager] of [['shop', 'anna'], ['shop', 'ben'], ['bar', 'cleo']] as const) {
+    for (const [merchant, manager] of [
+      ['shop', 'anna'],
+      ['shop', 'ben'],
+      ['bar', 'cleo'],
+    ] as const) {
       assert.ok((await register(managers, merchant, manager, '2468')).ok);
     }
   });

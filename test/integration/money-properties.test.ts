@@ -28,7 +28,10 @@ type Op =
   | { kind: 'retry'; target: number };
 
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('purchase' as const), card: fc.nat(2), amount: fc.integer({ min: 1, max: 600 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ kind: fc.constant('purchase' as const), card: fc.nat(2), amount: fc.integer({ min: 1, max: 600 }) }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('top_up' as const), card: fc.nat(2), amount: fc.integer({ min: 1, max: 500 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('reverse' as const), card: fc.nat(2), target: fc.nat(40) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('retry' as const), target: fc.nat(40) }) },
@@ -65,25 +68,42 @@ describe('money properties over random operation sequences (real node, real Redi
         const cards = [0, 1, 2].map((i) => `prop-${run}-${i}`);
         for (const id of cards) await client.issueCard(id, initial_minor);
         // Every request this run has sent, by its position; the answer the client saw first.
-        const sent: { txn: number; card: string; kind: 'purchase' | 'top_up' | 'reverse'; amount: number; send: () => Promise<{ id: string; outcome: string; amount: number }> }[] = [];
+        const sent: {
+          txn: number;
+          card: string;
+          kind: 'purchase' | 'top_up' | 'reverse';
+          amount: number;
+          send: () => Promise<{ id: string; outcome: string; amount: number }>;
+        }[] = [];
         const firstAnswer = new Map<number, { id: string; outcome: string; amount: number }>();
         let txn = run * 1_000;
 
-        const makeSend = (op: Exclude<Op, { kind: 'retry' }>, own: number): (() => Promise<{ id: string; outcome: string; amount: number }>) => {
+        const makeSend = (
+          op: Exclude<Op, { kind: 'retry' }>,
+          own: number,
+        ): (() => Promise<{ id: string; outcome: string; amount: number }>) => {
           const card = cards[op.card] as string;
           if (op.kind === 'purchase') {
             return async () => {
               const r = await client.authorize(purchase('prop-pos', own, card, op.amount));
               // A purchase whose reversal overtook it is declined from the reversal's tombstone.
               const tombstoned = r.declineReason === DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION;
-              return { id: r.transactionId, outcome: r.outcome === Outcome.OUTCOME_APPROVED ? 'approved' : tombstoned ? 'tombstoned' : 'declined', amount: Number(r.approvedAmount?.amountMinor) };
+              return {
+                id: r.transactionId,
+                outcome: r.outcome === Outcome.OUTCOME_APPROVED ? 'approved' : tombstoned ? 'tombstoned' : 'declined',
+                amount: Number(r.approvedAmount?.amountMinor),
+              };
             };
           }
           if (op.kind === 'top_up') {
             return async () => {
               const r = await client.topUp(card, op.amount, { terminalId: 'prop-pos', txn: own });
               const tombstoned = r.declineReason === DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION;
-              return { id: r.transactionId, outcome: r.outcome === Outcome.OUTCOME_APPROVED ? 'approved' : tombstoned ? 'tombstoned' : 'declined', amount: op.amount };
+              return {
+                id: r.transactionId,
+                outcome: r.outcome === Outcome.OUTCOME_APPROVED ? 'approved' : tombstoned ? 'tombstoned' : 'declined',
+                amount: op.amount,
+              };
             };
           }
           // Reverse the target-th request of this run if it exists, else a number never sent.
@@ -93,7 +113,11 @@ describe('money properties over random operation sequences (real node, real Redi
             const r = await client.reverse('prop-pos', own, card, { terminalId: 'prop-pos', txn: originalTxn });
             // A reversal whose own key a later reversal tombstoned gets the tombstone's answer.
             const tombstoned = r.result === ReverseResult.REVERSE_RESULT_REVERSED_BEFORE_ARRIVAL;
-            return { id: r.transactionId, outcome: tombstoned ? 'tombstoned' : ReverseResult[r.result], amount: Number(r.reversedAmount?.amountMinor) };
+            return {
+              id: r.transactionId,
+              outcome: tombstoned ? 'tombstoned' : ReverseResult[r.result],
+              amount: Number(r.reversedAmount?.amountMinor),
+            };
           };
         };
 
@@ -104,28 +128,44 @@ describe('money properties over random operation sequences (real node, real Redi
               const target = sent[op.target];
               if (!target) continue;
               const index = sent.indexOf(target);
-              work.push(target.send().then((answer) => {
-                const first = firstAnswer.get(index);
-                if (first) assert.deepEqual(answer, first, `retry of request ${index} returns the original answer`);
-              }, (error: { code?: number }) => {
-                // A refused reversal (another card's transaction) is refused again on retry.
-                if (target.kind !== 'reverse' || error.code !== 3) throw error;
-                const first = firstAnswer.get(index);
-                if (first) assert.equal(first.outcome, 'refused', `retry of request ${index} refused like the original`);
-              }));
+              work.push(
+                target.send().then(
+                  (answer) => {
+                    const first = firstAnswer.get(index);
+                    if (first) assert.deepEqual(answer, first, `retry of request ${index} returns the original answer`);
+                  },
+                  (error: { code?: number }) => {
+                    // A refused reversal (another card's transaction) is refused again on retry.
+                    if (target.kind !== 'reverse' || error.code !== 3) throw error;
+                    const first = firstAnswer.get(index);
+                    if (first) assert.equal(first.outcome, 'refused', `retry of request ${index} refused like the original`);
+                  },
+                ),
+              );
               continue;
             }
             const own = ++txn;
-            const entry = { txn: own, card: cards[op.card] as string, kind: op.kind, amount: op.kind === 'reverse' ? 0 : op.amount, send: makeSend(op, own) };
+            const entry = {
+              txn: own,
+              card: cards[op.card] as string,
+              kind: op.kind,
+              amount: op.kind === 'reverse' ? 0 : op.amount,
+              send: makeSend(op, own),
+            };
             sent.push(entry);
             const index = sent.length - 1;
-            work.push(entry.send().then((answer) => {
-              if (!firstAnswer.has(index)) firstAnswer.set(index, answer);
-            }, (error: { code?: number }) => {
-              // A reversal naming another card's transaction is refused (INVALID_ARGUMENT) and changes nothing.
-              if (op.kind !== 'reverse' || error.code !== 3) throw error;
-              firstAnswer.set(index, { id: '', outcome: 'refused', amount: 0 });
-            }));
+            work.push(
+              entry.send().then(
+                (answer) => {
+                  if (!firstAnswer.has(index)) firstAnswer.set(index, answer);
+                },
+                (error: { code?: number }) => {
+                  // A reversal naming another card's transaction is refused (INVALID_ARGUMENT) and changes nothing.
+                  if (op.kind !== 'reverse' || error.code !== 3) throw error;
+                  firstAnswer.set(index, { id: '', outcome: 'refused', amount: 0 });
+                },
+              ),
+            );
           }
           await Promise.all(work);
           for (const id of cards) {
@@ -157,11 +197,18 @@ describe('money properties over random operation sequences (real node, real Redi
         const keyOf = (index: number): string => `t:prop-pos:${(sent[index] as { txn: number }).txn}`;
         // A tombstoned purchase has no entry of its own: the reversal that overtook it has one.
         sent.forEach((_, index) => {
-          if (firstAnswer.get(index)?.outcome === 'tombstoned') assert.ok(reversedOriginals.has(keyOf(index)), `a reversal entry names ${keyOf(index)}`);
+          if (firstAnswer.get(index)?.outcome === 'tombstoned')
+            assert.ok(reversedOriginals.has(keyOf(index)), `a reversal entry names ${keyOf(index)}`);
         });
-        const answeredKeys = sent.filter((_, index) => !['refused', 'tombstoned'].includes(firstAnswer.get(index)?.outcome ?? '')).map((entry) => `t:prop-pos:${entry.txn}`);
+        const answeredKeys = sent
+          .filter((_, index) => !['refused', 'tombstoned'].includes(firstAnswer.get(index)?.outcome ?? ''))
+          .map((entry) => `t:prop-pos:${entry.txn}`);
         const missing = answeredKeys.filter((key) => !keys.has(key));
-        assert.deepEqual(missing, [], `every answered request has its outbox entry (missing: ${missing.map((k) => JSON.stringify(sent.find((e) => `t:prop-pos:${e.txn}` === k))).join(', ')})`);
+        assert.deepEqual(
+          missing,
+          [],
+          `every answered request has its outbox entry (missing: ${missing.map((k) => JSON.stringify(sent.find((e) => `t:prop-pos:${e.txn}` === k))).join(', ')})`,
+        );
         assert.equal(keys.size, answeredKeys.length, 'one outbox entry per answered request');
       }),
       { seed, numRuns: 25, endOnFailure: true },

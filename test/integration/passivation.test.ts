@@ -38,8 +38,12 @@ describe('passivation and reactivation (real Redis, real gRPC)', function () {
     const first = await Promise.all(cards.map((id, i) => client.authorize(purchase('pass-pos', i + 1, id, 100 + i))));
     assert.ok(node.region.cards.size >= cards.length, `all ${cards.length} cards active after use`);
 
-    await waitFor('passivation', () => node.region.cards.size === 0 && node.region.terminals.size === 0,
-      () => `${node.region.cards.size} cards and ${node.region.terminals.size} terminals still active`, 10_000);
+    await waitFor(
+      'passivation',
+      () => node.region.cards.size === 0 && node.region.terminals.size === 0,
+      () => `${node.region.cards.size} cards and ${node.region.terminals.size} terminals still active`,
+      10_000,
+    );
 
     // Retries of old requests are answered from Redis with the original transactions.
     const retries = await Promise.all(cards.map((id, i) => client.authorize(purchase('pass-pos', i + 1, id, 100 + i))));

@@ -23,9 +23,16 @@ describe('PINs: set, change, verify, lockout (real Redis, real gRPC)', function 
   let inspect: Inspector;
   let txn = 1;
 
-  const buy = (cardId: string, pin: string, amount = 10): ReturnType<TaplineClient['authorize']> => client.authorize({ ...purchase('pos-1', txn++, cardId, amount), pin });
+  const buy = (cardId: string, pin: string, amount = 10): ReturnType<TaplineClient['authorize']> =>
+    client.authorize({ ...purchase('pos-1', txn++, cardId, amount), pin });
   const issue = async (cardId: string, pin: string, programId = 'pin-fest'): Promise<void> => {
-    await cards.issue({ cardId, params: { initialBalance: { amountMinor: 10_000n, currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n }, holder: undefined, pin, operatorId: 'ops' });
+    await cards.issue({
+      cardId,
+      params: { initialBalance: { amountMinor: 10_000n, currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n },
+      holder: undefined,
+      pin,
+      operatorId: 'ops',
+    });
   };
 
   before(async function () {
@@ -48,42 +55,60 @@ describe('PINs: set, change, verify, lockout (real Redis, real gRPC)', function 
 
   it('declines without PIN and with a wrong PIN, approves the right one, and a right PIN resets the count', async () => {
     await issue('p-1', '2468');
-    assert.deepEqual([(await buy('p-1', '')).declineReason, (await buy('p-1', '')).declineRule], [DeclineReason.DECLINE_REASON_PIN_REQUIRED, 'pin']);
+    assert.deepEqual(
+      [(await buy('p-1', '')).declineReason, (await buy('p-1', '')).declineRule],
+      [DeclineReason.DECLINE_REASON_PIN_REQUIRED, 'pin'],
+    );
     assert.equal((await buy('p-1', '1111')).declineReason, DeclineReason.DECLINE_REASON_PIN_INVALID);
     assert.equal((await buy('p-1', '1111')).declineReason, DeclineReason.DECLINE_REASON_PIN_INVALID);
     assert.equal((await buy('p-1', '2468')).outcome, Outcome.OUTCOME_APPROVED);
     assert.equal((await buy('p-1', '1111')).declineReason, DeclineReason.DECLINE_REASON_PIN_INVALID, 'count was reset: not locked yet');
     assert.equal((await buy('p-1', '2468')).outcome, Outcome.OUTCOME_APPROVED);
-    assert.equal((await client.authorize(holdRequest('pre_authorization', 'pos-1', txn++, 'p-1', 50))).declineReason, DeclineReason.DECLINE_REASON_PIN_REQUIRED, 'pre-authorizations need the PIN too');
+    assert.equal(
+      (await client.authorize(holdRequest('pre_authorization', 'pos-1', txn++, 'p-1', 50))).declineReason,
+      DeclineReason.DECLINE_REASON_PIN_REQUIRED,
+      'pre-authorizations need the PIN too',
+    );
   });
 
   it('locks after 3 wrong PINs in a row (then even the right PIN is declined) and an operator reset unlocks', async () => {
     await issue('p-lock', '1357');
     for (let i = 0; i < 3; i++) assert.equal((await buy('p-lock', '0000')).declineReason, DeclineReason.DECLINE_REASON_PIN_INVALID);
     assert.equal((await buy('p-lock', '1357')).declineReason, DeclineReason.DECLINE_REASON_PIN_LOCKED);
-    const locked = (await inspect.outbox()).filter((d) => d['type'] === 'card_pin_changed' && d['card'] === 'p-lock' && d['event'] === 'locked');
+    const locked = (await inspect.outbox()).filter(
+      (d) => d['type'] === 'card_pin_changed' && d['card'] === 'p-lock' && d['event'] === 'locked',
+    );
     assert.equal(locked.length, 1);
     await cards.setPin('p-lock', '9753', '', true);
     assert.equal((await buy('p-lock', '9753')).outcome, Outcome.OUTCOME_APPROVED);
-    const unlocked = (await inspect.outbox()).filter((d) => d['type'] === 'card_pin_changed' && d['card'] === 'p-lock' && d['event'] === 'unlocked');
+    const unlocked = (await inspect.outbox()).filter(
+      (d) => d['type'] === 'card_pin_changed' && d['card'] === 'p-lock' && d['event'] === 'unlocked',
+    );
     assert.equal(unlocked.length, 1);
   });
 
   it('changes the PIN only with the old one; sets a first PIN without; the PIN is never stored or written in clear', async () => {
     await issue('p-change', '');
-    assert.deepEqual([(await buy('p-change', '')).declineReason, (await buy('p-change', '')).declineRule], [DeclineReason.DECLINE_REASON_PIN_REQUIRED, 'pin_not_set']);
+    assert.deepEqual(
+      [(await buy('p-change', '')).declineReason, (await buy('p-change', '')).declineRule],
+      [DeclineReason.DECLINE_REASON_PIN_REQUIRED, 'pin_not_set'],
+    );
     assert.equal((await cards.setPin('p-change', '4826')).card?.pinSet, true);
     const before = await inspect.snapshot();
     await assert.rejects(cards.setPin('p-change', '5555', '0000'), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
     await assert.rejects(cards.setPin('p-change', '5555'), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
     await assert.rejects(cards.setPin('p-change', '55'), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
-    await assert.rejects(client.authorize({ ...purchase('pos-1', txn++, 'p-change', 10), pin: '12ab' }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    await assert.rejects(
+      client.authorize({ ...purchase('pos-1', txn++, 'p-change', 10), pin: '12ab' }),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+    );
     assert.equal(await inspect.snapshot(), before);
     await cards.setPin('p-change', '5555', '4826');
     assert.equal((await buy('p-change', '4826')).declineReason, DeclineReason.DECLINE_REASON_PIN_INVALID);
     assert.equal((await buy('p-change', '5555')).outcome, Outcome.OUTCOME_APPROVED);
     const everything = await inspect.snapshot();
-    for (const pin of ['2468', '1357', '9753', '4826', '5555']) assert.ok(!everything.includes(`"${pin}"`) && !everything.includes(`:${pin}"`), `PIN ${pin} never in Redis`);
+    for (const pin of ['2468', '1357', '9753', '4826', '5555'])
+      assert.ok(!everything.includes(`"${pin}"`) && !everything.includes(`:${pin}"`), `PIN ${pin} never in Redis`);
   });
 
   it('does not ask for a PIN where the program does not demand it', async () => {

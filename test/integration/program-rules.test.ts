@@ -29,8 +29,14 @@ const minute_ms = 60_000;
 
 function rules(fields: Partial<ProgramRules>): ProgramRules {
   return {
-    allowedMerchants: [], blockedMerchants: [], allowedTerminals: [], blockedTerminals: [], velocity: [],
-    restrictMerchants: false, restrictTerminals: false, ...fields,
+    allowedMerchants: [],
+    blockedMerchants: [],
+    allowedTerminals: [],
+    blockedTerminals: [],
+    velocity: [],
+    restrictMerchants: false,
+    restrictTerminals: false,
+    ...fields,
   };
 }
 
@@ -69,10 +75,24 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
   }
 
   async function issue(cardId: string, programId: string, balanceMinor = 10_000, pin = ''): Promise<void> {
-    await cards.issue({ cardId, params: { initialBalance: { amountMinor: BigInt(balanceMinor), currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n }, holder: undefined, pin, operatorId: 'ops' });
+    await cards.issue({
+      cardId,
+      params: {
+        initialBalance: { amountMinor: BigInt(balanceMinor), currency: 'EUR' },
+        programId,
+        deposit: undefined,
+        expiresAtUnixMs: 0n,
+      },
+      holder: undefined,
+      pin,
+      operatorId: 'ops',
+    });
   }
 
-  const request = (cardId: string, amountMinor: number, extra: Partial<AuthorizeRequest> = {}, terminalId = 'pos-1'): AuthorizeRequest => ({ ...purchase(terminalId, ++txn, cardId, amountMinor), ...extra });
+  const request = (cardId: string, amountMinor: number, extra: Partial<AuthorizeRequest> = {}, terminalId = 'pos-1'): AuthorizeRequest => ({
+    ...purchase(terminalId, ++txn, cardId, amountMinor),
+    ...extra,
+  });
   const balance = async (cardId: string): Promise<bigint> => (await client.balance(cardId)).balance?.amountMinor ?? -1n;
 
   /** A decline names its reason and rule, moves nothing, and its retry is the same answer. */
@@ -140,7 +160,9 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     assert.equal(approved.length, 5);
     assert.ok(replies.filter((r) => r.outcome !== Outcome.OUTCOME_APPROVED).every((r) => r.declineRule === 'velocity:race:count'));
     assert.equal(await balance('rc-1'), 10_000n - 5n * 7n);
-    const state = JSON.parse(String((await inspect.client.hGetAll(cardKey(shardOf('rc-1', test_shard_count), 'rc-1')))['d'])) as { rules: { program: { velocity: unknown[] } } };
+    const state = JSON.parse(String((await inspect.client.hGetAll(cardKey(shardOf('rc-1', test_shard_count), 'rc-1')))['d'])) as {
+      rules: { program: { velocity: unknown[] } };
+    };
     assert.equal(state.rules.program.velocity.length, 5, 'the velocity history persisted with the approvals');
   });
 
@@ -158,7 +180,19 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
   });
 
   it('risk: hard limit declines above it; soft limit approves, flags and queues for review until resolved (audited)', async function () {
-    await program('risky', rules({ risk: { hardAmountMinor: 5_000n, softAmountMinor: 1_000n, softVelocity: [], blockAfterDeclines: 0n, declineWindowMs: 0n, blockMs: 0n } }));
+    await program(
+      'risky',
+      rules({
+        risk: {
+          hardAmountMinor: 5_000n,
+          softAmountMinor: 1_000n,
+          softVelocity: [],
+          blockAfterDeclines: 0n,
+          declineWindowMs: 0n,
+          blockMs: 0n,
+        },
+      }),
+    );
     await issue('rk-1', 'risky', 20_000);
     await expectDecline(request('rk-1', 5_001), DeclineReason.DECLINE_REASON_RISK, 'risk:hard_amount');
     const clean = await expectApproved(request('rk-1', 1_000), 1_000);
@@ -172,7 +206,10 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     assert.equal(doc['balance_delta'], -5_000);
 
     const queue = await cards.listProgramReviews('risky');
-    assert.deepEqual(queue.entries.map((e) => [e.transactionId, e.cardId, e.amount?.amountMinor, e.flags]), [[flagged.transactionId, 'rk-1', 5_000n, ['risk:soft_amount']]]);
+    assert.deepEqual(
+      queue.entries.map((e) => [e.transactionId, e.cardId, e.amount?.amountMinor, e.flags]),
+      [[flagged.transactionId, 'rk-1', 5_000n, ['risk:soft_amount']]],
+    );
     assert.equal((await cards.getCardRules('rk-1')).openReviews, 1n);
     assert.equal((await cards.listProgramReviews('shops')).entries.length, 0, 'another program has its own queue');
 
@@ -182,7 +219,10 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     const audit = (await inspect.outbox()).find((d) => d['action'] === 'review_resolved' && d['subject'] === flagged.transactionId)!;
     assert.equal(audit['operator'], 'risk-desk');
     assert.match(String(audit['detail']), /customer called/);
-    await assert.rejects(cards.resolveProgramReview('rk-1', flagged.transactionId, 'again'), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    await assert.rejects(
+      cards.resolveProgramReview('rk-1', flagged.transactionId, 'again'),
+      (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND,
+    );
   });
 
   it('temporary block after N insufficient-funds declines, expiring after block_ms', async function () {
@@ -212,8 +252,12 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
 
   it('loyalty: discount at authorization, points with group multipliers, redemption as payment', async function () {
     const loyalty = {
-      minorPerUnit: 100n, pointsPerUnit: 1n, groupMultiplierBp: { food: 20_000n }, merchantMultiplierBp: {},
-      discountBpByGroup: { drinks: 1_000n }, pointValueMinor: 1n,
+      minorPerUnit: 100n,
+      pointsPerUnit: 1n,
+      groupMultiplierBp: { food: 20_000n },
+      merchantMultiplierBp: {},
+      discountBpByGroup: { drinks: 1_000n },
+      pointValueMinor: 1n,
     };
     await program('loyal', rules({ loyalty }));
     await issue('ly-1', 'loyal', 10_000);
@@ -225,7 +269,10 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     const bought = await expectApproved(request('ly-1', 800, { lineItems: lines }), 750);
     assert.deepEqual([bought.discount?.amountMinor, bought.pointsEarned, bought.pointsRedeemed], [50n, 10n, 0n]);
     const doc = (await inspect.outbox()).find((d) => d['id'] === bought.transactionId)!;
-    assert.deepEqual([doc['amount'], doc['requested'], doc['balance_delta'], doc['discount'], doc['points_earned']], [750, 800, -750, 50, 10]);
+    assert.deepEqual(
+      [doc['amount'], doc['requested'], doc['balance_delta'], doc['discount'], doc['points_earned']],
+      [750, 800, -750, 50, 10],
+    );
     assert.equal((await cards.getCardRules('ly-1')).points, 10n);
 
     // Redeem 6 points on 99 (no lines, no discount): the balance pays 93, and 0 points are earned on it.
@@ -234,7 +281,11 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     assert.equal((await cards.getCardRules('ly-1')).points, 4n);
     const redeemedDoc = (await inspect.outbox()).find((d) => d['id'] === redeemed.transactionId)!;
     assert.deepEqual([redeemedDoc['balance_delta'], redeemedDoc['points_redeemed']], [-93, 6]);
-    await expectDecline(request('ly-1', 99, { redeemPoints: 5n }), DeclineReason.DECLINE_REASON_POINTS_INSUFFICIENT, 'loyalty:points_insufficient');
+    await expectDecline(
+      request('ly-1', 99, { redeemPoints: 5n }),
+      DeclineReason.DECLINE_REASON_POINTS_INSUFFICIENT,
+      'loyalty:points_insufficient',
+    );
     assert.equal((await cards.getCardRules('ly-1')).points, 4n, 'a declined redemption keeps the points');
 
     // Reversing the redemption gives the 6 points back; reversing the first purchase takes its 10 back.
@@ -249,7 +300,14 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
   });
 
   it('pre-authorizations pass the gate (merchant, hard risk); completions enter the velocity history', async function () {
-    await program('hotel', rules({ blockedMerchants: ['bar'], risk: { hardAmountMinor: 3_000n, softVelocity: [], blockAfterDeclines: 0n, declineWindowMs: 0n, blockMs: 0n }, velocity: [{ name: 'stay', windowMs: BigInt(60 * minute_ms), amountMaxMinor: 2_000n }] }));
+    await program(
+      'hotel',
+      rules({
+        blockedMerchants: ['bar'],
+        risk: { hardAmountMinor: 3_000n, softVelocity: [], blockAfterDeclines: 0n, declineWindowMs: 0n, blockMs: 0n },
+        velocity: [{ name: 'stay', windowMs: BigInt(60 * minute_ms), amountMaxMinor: 2_000n }],
+      }),
+    );
     await issue('ht-1', 'hotel', 10_000);
     const bar = await client.authorize(holdRequest('pre_authorization', 'pos-2', ++txn, 'ht-1', 100));
     assert.deepEqual([bar.declineReason, bar.declineRule], [DeclineReason.DECLINE_REASON_MERCHANT_RESTRICTED, 'merchant:blocked']);
@@ -258,7 +316,9 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     const hold = await client.authorize(holdRequest('pre_authorization', 'pos-1', ++txn, 'ht-1', 1_800));
     assert.equal(hold.outcome, Outcome.OUTCOME_APPROVED);
     const holdTxn = txn;
-    const completed = await client.authorize(holdRequest('completion', 'pos-1', ++txn, 'ht-1', 1_500, { terminalId: 'pos-1', txn: holdTxn }));
+    const completed = await client.authorize(
+      holdRequest('completion', 'pos-1', ++txn, 'ht-1', 1_500, { terminalId: 'pos-1', txn: holdTxn }),
+    );
     assert.equal(completed.outcome, Outcome.OUTCOME_APPROVED);
     await expectDecline(request('ht-1', 501), DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED, 'velocity:stay:amount');
     await expectApproved(request('ht-1', 500), 500);
@@ -270,13 +330,24 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     assert.deepEqual([reply.suspicious, reply.flags, reply.discount], [false, [], undefined]);
     const doc = (await inspect.outbox()).find((d) => d['id'] === reply.transactionId)!;
     assert.equal(doc['flags'], undefined, 'the plain document keeps its v1 shape');
-    await expectDecline(request('pl-1', 10, { redeemPoints: 1n }), DeclineReason.DECLINE_REASON_POINTS_INSUFFICIENT, 'loyalty:no_program_rules');
-    const state = JSON.parse(String((await inspect.client.hGetAll(cardKey(shardOf('pl-1', test_shard_count), 'pl-1')))['d'])) as Record<string, unknown>;
+    await expectDecline(
+      request('pl-1', 10, { redeemPoints: 1n }),
+      DeclineReason.DECLINE_REASON_POINTS_INSUFFICIENT,
+      'loyalty:no_program_rules',
+    );
+    const state = JSON.parse(String((await inspect.client.hGetAll(cardKey(shardOf('pl-1', test_shard_count), 'pl-1')))['d'])) as Record<
+      string,
+      unknown
+    >;
     assert.equal(state['rules'], undefined);
   });
 
   it('GetProgram answers the rules DefineProgram stored; defining them again keeps the version', async function () {
-    const programRules = rules({ restrictMerchants: true, allowedMerchants: ['shop'], velocity: [{ name: 'v', windowMs: 1_000n, countMax: 2n }] });
+    const programRules = rules({
+      restrictMerchants: true,
+      allowedMerchants: ['shop'],
+      velocity: [{ name: 'v', windowMs: 1_000n, countMax: 2n }],
+    });
     const first = await cards.defineProgram('echo', programConfig({ rules: programRules }));
     const again = await cards.defineProgram('echo', programConfig({ rules: programRules }));
     assert.equal(again.version, first.version);
@@ -296,11 +367,27 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
       });
     };
     await expect(client.authorize(request('bad-1', 10, { redeemPoints: -1n })), grpc.status.INVALID_ARGUMENT, 'negative points');
-    await expect(client.authorize({ ...holdRequest('pre_authorization', 'pos-1', ++txn, 'bad-1', 10), redeemPoints: 1n }), grpc.status.INVALID_ARGUMENT, 'points on a hold');
+    await expect(
+      client.authorize({ ...holdRequest('pre_authorization', 'pos-1', ++txn, 'bad-1', 10), redeemPoints: 1n }),
+      grpc.status.INVALID_ARGUMENT,
+      'points on a hold',
+    );
     await expect(client.authorize(request('bad-1', 10, { redeemPoints: 10n ** 16n })), grpc.status.INVALID_ARGUMENT, 'too many points');
-    await expect(cards.defineProgram('loyal', programConfig({ rules: rules({ velocity: [{ name: 'v', windowMs: 1_000n, countMax: 1_000n }] }) })), grpc.status.INVALID_ARGUMENT, 'count above the remembered events');
-    await expect(cards.defineProgram('loyal', programConfig({ rules: rules({ velocity: [{ name: 'bad name', windowMs: 1_000n }] }) })), grpc.status.INVALID_ARGUMENT, 'rule name');
-    await expect(cards.defineProgram('loyal', programConfig({ rules: rules({ blockedMerchants: ['a b'] }) })), grpc.status.INVALID_ARGUMENT, 'merchant id');
+    await expect(
+      cards.defineProgram('loyal', programConfig({ rules: rules({ velocity: [{ name: 'v', windowMs: 1_000n, countMax: 1_000n }] }) })),
+      grpc.status.INVALID_ARGUMENT,
+      'count above the remembered events',
+    );
+    await expect(
+      cards.defineProgram('loyal', programConfig({ rules: rules({ velocity: [{ name: 'bad name', windowMs: 1_000n }] }) })),
+      grpc.status.INVALID_ARGUMENT,
+      'rule name',
+    );
+    await expect(
+      cards.defineProgram('loyal', programConfig({ rules: rules({ blockedMerchants: ['a b'] }) })),
+      grpc.status.INVALID_ARGUMENT,
+      'merchant id',
+    );
     await expect(cards.resolveProgramReview('bad-1', 'nope', 'x'), grpc.status.NOT_FOUND, 'no such review');
     await expect(cards.resolveProgramReview('bad-1', '', 'x'), grpc.status.INVALID_ARGUMENT, 'empty transaction id');
     await expect(cards.getCardRules('ghost'), grpc.status.NOT_FOUND, 'unknown card');

@@ -28,10 +28,11 @@ describe('line items, receipt data and receipt reprint (real Redis, real gRPC)',
   let cards: CardClient;
   let inspect: Inspector;
 
-  const receipt = (cardId: string, terminalId: string, txn: number): Promise<GetReceiptResponse> => new Promise((resolve, reject) => {
-    const request = { cardId, transaction: { ref: { $case: 'terminalTxn' as const, value: { terminalId, txnNumber: BigInt(txn) } } } };
-    client.authorization.getReceipt(request, (error, response) => (error ? reject(error) : resolve(response)));
-  });
+  const receipt = (cardId: string, terminalId: string, txn: number): Promise<GetReceiptResponse> =>
+    new Promise((resolve, reject) => {
+      const request = { cardId, transaction: { ref: { $case: 'terminalTxn' as const, value: { terminalId, txnNumber: BigInt(txn) } } } };
+      client.authorization.getReceipt(request, (error, response) => (error ? reject(error) : resolve(response)));
+    });
 
   before(async function () {
     redis = await startTestRedis('receipts');
@@ -41,7 +42,13 @@ describe('line items, receipt data and receipt reprint (real Redis, real gRPC)',
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('bar-7', 'beer-garden');
     for (const cardId of ['r-1', 'r-2']) {
-      await cards.issue({ cardId, params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'fest', deposit: undefined, expiresAtUnixMs: 0n }, holder: undefined, pin: '', operatorId: 'ops' });
+      await cards.issue({
+        cardId,
+        params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'fest', deposit: undefined, expiresAtUnixMs: 0n },
+        holder: undefined,
+        pin: '',
+        operatorId: 'ops',
+      });
     }
   });
 
@@ -56,7 +63,10 @@ describe('line items, receipt data and receipt reprint (real Redis, real gRPC)',
   it('answers amount, balance and spent-so-far; keeps the basket; reprints the receipt', async () => {
     const first = await client.authorize({ ...purchase('bar-7', 1, 'r-1', 1_250), lineItems: basket });
     assert.equal(first.outcome, Outcome.OUTCOME_APPROVED);
-    assert.deepEqual([first.approvedAmount?.amountMinor, first.balanceAfter?.amountMinor, first.spentTotal?.amountMinor], [1_250n, 3_750n, 1_250n]);
+    assert.deepEqual(
+      [first.approvedAmount?.amountMinor, first.balanceAfter?.amountMinor, first.spentTotal?.amountMinor],
+      [1_250n, 3_750n, 1_250n],
+    );
     const second = await client.authorize(purchase('bar-7', 2, 'r-1', 300));
     assert.equal(second.spentTotal?.amountMinor, 1_550n);
     const stored = (await inspect.outbox()).find((d) => d['key'] === 't:bar-7:1');
@@ -66,8 +76,24 @@ describe('line items, receipt data and receipt reprint (real Redis, real gRPC)',
     ]);
     assert.equal(stored?.['spent_after'], 1_250);
     const printed = await receipt('r-1', 'bar-7', 1);
-    assert.deepEqual([printed.transactionId, printed.kind, printed.amount?.amountMinor, printed.balanceAfter?.amountMinor, printed.spentTotal?.amountMinor, printed.merchantId], [first.transactionId, 'purchase', 1_250n, 3_750n, 1_250n, 'beer-garden']);
-    assert.deepEqual(printed.lines.map((l) => [l.productCode, l.quantityMilli, l.amountMinor]), [['BEER-05', 2_000n, 900n], ['FRIES', 1_000n, 350n]]);
+    assert.deepEqual(
+      [
+        printed.transactionId,
+        printed.kind,
+        printed.amount?.amountMinor,
+        printed.balanceAfter?.amountMinor,
+        printed.spentTotal?.amountMinor,
+        printed.merchantId,
+      ],
+      [first.transactionId, 'purchase', 1_250n, 3_750n, 1_250n, 'beer-garden'],
+    );
+    assert.deepEqual(
+      printed.lines.map((l) => [l.productCode, l.quantityMilli, l.amountMinor]),
+      [
+        ['BEER-05', 2_000n, 900n],
+        ['FRIES', 1_000n, 350n],
+      ],
+    );
   });
 
   it('reprints only for the card the transaction belongs to; unknown references are NOT_FOUND', async () => {
@@ -77,17 +103,32 @@ describe('line items, receipt data and receipt reprint (real Redis, real gRPC)',
 
   it('refuses lines whose amount is not quantity x unit price, and a retry with another basket; Redis unchanged', async () => {
     const before = await inspect.snapshot();
-    const wrong: LineItem[] = [{ productCode: 'BEER-05', productGroup: 'drinks', quantityMilli: 2_000n, unitPriceMinor: 450n, amountMinor: 1_250n }];
-    await assert.rejects(client.authorize({ ...purchase('bar-7', 3, 'r-2', 1_250), lineItems: wrong }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    const wrong: LineItem[] = [
+      { productCode: 'BEER-05', productGroup: 'drinks', quantityMilli: 2_000n, unitPriceMinor: 450n, amountMinor: 1_250n },
+    ];
+    await assert.rejects(
+      client.authorize({ ...purchase('bar-7', 3, 'r-2', 1_250), lineItems: wrong }),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+    );
     const negative: LineItem[] = [{ productCode: 'X', productGroup: 'g', quantityMilli: -1n, unitPriceMinor: 0n, amountMinor: 1_250n }];
-    await assert.rejects(client.authorize({ ...purchase('bar-7', 3, 'r-2', 1_250), lineItems: negative }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
-    const other: LineItem[] = [{ productCode: 'WINE', productGroup: 'drinks', quantityMilli: 1_000n, unitPriceMinor: 1_250n, amountMinor: 1_250n }];
-    await assert.rejects(client.authorize({ ...purchase('bar-7', 1, 'r-1', 1_250), lineItems: other }), (e: grpc.ServiceError) => e.code === grpc.status.ALREADY_EXISTS);
+    await assert.rejects(
+      client.authorize({ ...purchase('bar-7', 3, 'r-2', 1_250), lineItems: negative }),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+    );
+    const other: LineItem[] = [
+      { productCode: 'WINE', productGroup: 'drinks', quantityMilli: 1_000n, unitPriceMinor: 1_250n, amountMinor: 1_250n },
+    ];
+    await assert.rejects(
+      client.authorize({ ...purchase('bar-7', 1, 'r-1', 1_250), lineItems: other }),
+      (e: grpc.ServiceError) => e.code === grpc.status.ALREADY_EXISTS,
+    );
     assert.equal(await inspect.snapshot(), before);
   });
 
   it('accepts a line rounded to the minor unit (16.667 l at 1.80 = 30.0006)', async () => {
-    const fuel: LineItem[] = [{ productCode: 'DIESEL', productGroup: 'fuel', quantityMilli: 16_667n, unitPriceMinor: 180n, amountMinor: 3_000n }];
+    const fuel: LineItem[] = [
+      { productCode: 'DIESEL', productGroup: 'fuel', quantityMilli: 16_667n, unitPriceMinor: 180n, amountMinor: 3_000n },
+    ];
     const reply = await client.authorize({ ...purchase('bar-7', 4, 'r-2', 3_000), lineItems: fuel });
     assert.equal(reply.outcome, Outcome.OUTCOME_APPROVED);
   });

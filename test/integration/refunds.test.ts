@@ -43,7 +43,10 @@ describe('refunds with a manager credential (real Redis, real gRPC)', function (
   before(async function () {
     redis = await startTestRedis('refunds');
     // A short lock so the lockout test can see a locked manager come back.
-    node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'refund-test-secret-123456', TAPLINE_MANAGER_LOCK_MS: String(lock_ms) });
+    node = await startInProcessNode(redis.url, {
+      TAPLINE_PIN_SECRET: 'refund-test-secret-123456',
+      TAPLINE_MANAGER_LOCK_MS: String(lock_ms),
+    });
     client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
     refunds = new RefundClient(`127.0.0.1:${node.grpcPort}`);
     inspect = await connectInspector(redis.url);
@@ -77,17 +80,26 @@ describe('refunds with a manager credential (real Redis, real gRPC)', function (
     assert.deepEqual([retry.replayed, retry.transactionId], [true, a.transactionId]);
     assert.equal((await client.balance('r-partial')).balance?.amountMinor, 5_000n);
     const stored = (await inspect.outbox()).find((d) => d['key'] === `t:shop-1:${first}`);
-    assert.deepEqual([stored?.['kind'], stored?.['balance_delta'], stored?.['operator'], stored?.['original']], ['refund', 1_000, manager.id, `t:shop-1:${original.txn}`]);
+    assert.deepEqual(
+      [stored?.['kind'], stored?.['balance_delta'], stored?.['operator'], stored?.['original']],
+      ['refund', 1_000, manager.id, `t:shop-1:${original.txn}`],
+    );
   });
 
-  it('refuses a wrong PIN, an unknown manager and another merchant\'s manager as PERMISSION_DENIED, Redis unchanged', async () => {
+  it("refuses a wrong PIN, an unknown manager and another merchant's manager as PERMISSION_DENIED, Redis unchanged", async () => {
     const original = await bought('r-auth', 1_000, 500);
     const before = await inspect.snapshot();
     await assert.rejects(refunds.refund('shop-1', txn++, 'r-auth', original, 100, { id: manager.id, pin: '0000' }), denied);
     await assert.rejects(refunds.refund('shop-1', txn++, 'r-auth', original, 100, { id: 'mgr-nobody', pin: manager.pin }), denied);
     await assert.rejects(refunds.refund('other-1', txn++, 'r-auth', original, 100, manager), denied);
-    await assert.rejects(refunds.refund('shop-1', txn++, 'r-auth', original, 100, { id: manager.id, pin: '12' }), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
-    await assert.rejects(refunds.refund('shop-1', txn++, 'r-auth', { terminalId: 'shop-1', txn: 987_654 }, 100, manager), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    await assert.rejects(
+      refunds.refund('shop-1', txn++, 'r-auth', original, 100, { id: manager.id, pin: '12' }),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+    );
+    await assert.rejects(
+      refunds.refund('shop-1', txn++, 'r-auth', { terminalId: 'shop-1', txn: 987_654 }, 100, manager),
+      (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND,
+    );
     assert.equal(await inspect.snapshot(), before);
   });
 
@@ -105,9 +117,17 @@ describe('refunds with a manager credential (real Redis, real gRPC)', function (
     }
     const lockedAt = Date.now();
     await assert.rejects(refunds.refund('shop-1', txn++, 'r-lock', original, 10, guessed), denied, 'the right PIN is refused while locked');
-    assert.equal((await refunds.refund('shop-1', txn++, 'r-lock', original, 10, manager)).outcome, Outcome.OUTCOME_APPROVED, 'another manager of the merchant is not locked');
+    assert.equal(
+      (await refunds.refund('shop-1', txn++, 'r-lock', original, 10, manager)).outcome,
+      Outcome.OUTCOME_APPROVED,
+      'another manager of the merchant is not locked',
+    );
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, lockedAt + lock_ms + 100 - Date.now())));
-    assert.equal((await refunds.refund('shop-1', txn++, 'r-lock', original, 10, guessed)).outcome, Outcome.OUTCOME_APPROVED, 'unlocked after the lock time');
+    assert.equal(
+      (await refunds.refund('shop-1', txn++, 'r-lock', original, 10, guessed)).outcome,
+      Outcome.OUTCOME_APPROVED,
+      'unlocked after the lock time',
+    );
     assert.equal((await client.balance('r-lock')).balance?.amountMinor, 530n, 'exactly the three approved refunds were credited');
   });
 

@@ -99,7 +99,16 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
   const declined = (terminal: string): void => {
     declines.set(terminal, (declines.get(terminal) ?? 0) + 1);
   };
-  const fleetReplies: { id: string; card: string; vehicle: string; driver: string; odometer: number; pump: number; invoiced: number; kind: string }[] = [];
+  const fleetReplies: {
+    id: string;
+    card: string;
+    vehicle: string;
+    driver: string;
+    odometer: number;
+    pump: number;
+    invoiced: number;
+    kind: string;
+  }[] = [];
   const fuelLines: { vehicle: string; odometer: number; qty_milli: number }[] = [];
 
   const report = async (path: string): Promise<Record<string, Rows>> => {
@@ -108,18 +117,39 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     return JSON.parse(answer.body) as Record<string, Rows>;
   };
   const sql = async (statement: string): Promise<string[][]> =>
-    (await queryClickHouse(clickhouse.url, `${statement} FORMAT TSV`)).split('\n').filter((line) => line !== '').map((line) => line.split('\t'));
+    (await queryClickHouse(clickhouse.url, `${statement} FORMAT TSV`))
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => line.split('\t'));
 
   const issue = (cardId: string, balance: number, programId: string, fields: Partial<CardServiceIssueCardRequest> = {}): Promise<unknown> =>
     cards.issue({
-      cardId, params: { initialBalance: { amountMinor: BigInt(balance), currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n },
-      holder: undefined, pin: '', operatorId: 'ops', ...fields,
+      cardId,
+      params: { initialBalance: { amountMinor: BigInt(balance), currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n },
+      holder: undefined,
+      pin: '',
+      operatorId: 'ops',
+      ...fields,
     });
-  const buy = async (terminal: string, merchant: string, program: string, cardId: string, amount: number, extra: { pin?: string; lines?: { code: string; group: string; qty: number; unit: number; amount: number }[] } = {}) => {
+  const buy = async (
+    terminal: string,
+    merchant: string,
+    program: string,
+    cardId: string,
+    amount: number,
+    extra: { pin?: string; lines?: { code: string; group: string; qty: number; unit: number; amount: number }[] } = {},
+  ) => {
     const request = { ...purchase(terminal, txn++, cardId, amount), pin: extra.pin ?? '' };
-    const lineItems = (extra.lines ?? []).map((l) => ({ productCode: l.code, productGroup: l.group, quantityMilli: BigInt(l.qty), unitPriceMinor: BigInt(l.unit), amountMinor: BigInt(l.amount) }));
+    const lineItems = (extra.lines ?? []).map((l) => ({
+      productCode: l.code,
+      productGroup: l.group,
+      quantityMilli: BigInt(l.qty),
+      unitPriceMinor: BigInt(l.unit),
+      amountMinor: BigInt(l.amount),
+    }));
     const reply = await client.authorize({ ...request, lineItems });
-    if (reply.outcome === Outcome.OUTCOME_APPROVED) moved.push({ program, merchant, kind: 'purchase', amount: Number(reply.approvedAmount?.amountMinor ?? BigInt(amount)) });
+    if (reply.outcome === Outcome.OUTCOME_APPROVED)
+      moved.push({ program, merchant, kind: 'purchase', amount: Number(reply.approvedAmount?.amountMinor ?? BigInt(amount)) });
     else declined(terminal);
     return { reply, txn: Number(request.terminalTxnNumber) };
   };
@@ -130,8 +160,19 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     if (reply.outcome === Outcome.OUTCOME_APPROVED) {
       const pump = Number(reply.pumpAmount?.amountMinor);
       moved.push({ program: 'rd-fleet', merchant: 'rd-station', kind: 'purchase', amount: pump });
-      fleetReplies.push({ id: reply.transactionId, card: cardId, vehicle: prompts.vehicleId ?? '', driver: prompts.driverId ?? '', odometer: prompts.odometerKm ?? 0, pump, invoiced: Number(reply.invoicedAmount?.amountMinor), kind: 'purchase' });
-      for (const line of lines) if (line.group === 'fuel') fuelLines.push({ vehicle: prompts.vehicleId ?? '', odometer: prompts.odometerKm ?? 0, qty_milli: line.qtyMilli ?? 0 });
+      fleetReplies.push({
+        id: reply.transactionId,
+        card: cardId,
+        vehicle: prompts.vehicleId ?? '',
+        driver: prompts.driverId ?? '',
+        odometer: prompts.odometerKm ?? 0,
+        pump,
+        invoiced: Number(reply.invoicedAmount?.amountMinor),
+        kind: 'purchase',
+      });
+      for (const line of lines)
+        if (line.group === 'fuel')
+          fuelLines.push({ vehicle: prompts.vehicleId ?? '', odometer: prompts.odometerKm ?? 0, qty_milli: line.qtyMilli ?? 0 });
     }
     return { reply, txn: n };
   };
@@ -154,15 +195,27 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     // The streamer deletes what it has delivered: the documents are read before it starts.
     written = await inspect.outbox();
     streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
-    await waitFor('outbox drained into ClickHouse', async () => (await outboxBacklog(redis.url, test_shard_count)) === 0, () => 'outbox not empty yet', 60_000, 100);
+    await waitFor(
+      'outbox drained into ClickHouse',
+      async () => (await outboxBacklog(redis.url, test_shard_count)) === 0,
+      () => 'outbox not empty yet',
+      60_000,
+      100,
+    );
     const documents = written.length;
     let seen = '';
-    await waitFor('every document in ClickHouse', async () => {
-      const count = async (table: string): Promise<number> => Number((await sql(`SELECT count() FROM ${database}.${table}`))[0]?.[0]);
-      const [t, l, r] = [await count('transactions'), await count('lifecycle_events'), await count('outbox_rejects')];
-      seen = `${t} transactions + ${l} events + ${r} rejects, ${documents} documents`;
-      return t + l + r >= documents;
-    }, () => seen, 30_000, 100);
+    await waitFor(
+      'every document in ClickHouse',
+      async () => {
+        const count = async (table: string): Promise<number> => Number((await sql(`SELECT count() FROM ${database}.${table}`))[0]?.[0]);
+        const [t, l, r] = [await count('transactions'), await count('lifecycle_events'), await count('outbox_rejects')];
+        seen = `${t} transactions + ${l} events + ${r} rejects, ${documents} documents`;
+        return t + l + r >= documents;
+      },
+      () => seen,
+      30_000,
+      100,
+    );
   });
 
   after(async function () {
@@ -189,18 +242,47 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     await refunds.registerManager('rd-bar-m', manager.id, manager.pin);
 
     // Issuing: named with deposit, anonymous, bulk.
-    await issue('rd-named', 5_000, 'rd-fest', { holder, params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'rd-fest', deposit: { amountMinor: 300n, currency: 'EUR' }, expiresAtUnixMs: 0n } });
+    await issue('rd-named', 5_000, 'rd-fest', {
+      holder,
+      params: {
+        initialBalance: { amountMinor: 5_000n, currency: 'EUR' },
+        programId: 'rd-fest',
+        deposit: { amountMinor: 300n, currency: 'EUR' },
+        expiresAtUnixMs: 0n,
+      },
+    });
     await issue('rd-anon', 3_000, 'rd-fest');
-    const bulk = await cards.bulkIssue({ issuanceId: 'rd-batch-1', cardIds: ['rd-b1', 'rd-b2', 'rd-b3'], params: { initialBalance: { amountMinor: 1_000n, currency: 'EUR' }, programId: 'rd-fest', deposit: undefined, expiresAtUnixMs: 0n }, operatorId: 'ops' });
+    const bulk = await cards.bulkIssue({
+      issuanceId: 'rd-batch-1',
+      cardIds: ['rd-b1', 'rd-b2', 'rd-b3'],
+      params: { initialBalance: { amountMinor: 1_000n, currency: 'EUR' }, programId: 'rd-fest', deposit: undefined, expiresAtUnixMs: 0n },
+      operatorId: 'ops',
+    });
     assert.equal(bulk.issued, 3);
 
     // Purchases with line items, declines.
     const beer = { code: 'beer', group: 'drinks', qty: 2_000, unit: 450, amount: 900 };
-    assert.equal((await buy('rd-bar', 'rd-bar-m', 'rd-fest', 'rd-anon', 1_250, { lines: [beer, { code: 'fries', group: 'food', qty: 1_000, unit: 350, amount: 350 }] })).reply.outcome, Outcome.OUTCOME_APPROVED);
-    assert.equal((await buy('rd-bar', 'rd-bar-m', 'rd-fest', 'rd-b1', 5_000)).reply.declineReason, DeclineReason.DECLINE_REASON_INSUFFICIENT_FUNDS);
+    assert.equal(
+      (
+        await buy('rd-bar', 'rd-bar-m', 'rd-fest', 'rd-anon', 1_250, {
+          lines: [beer, { code: 'fries', group: 'food', qty: 1_000, unit: 350, amount: 350 }],
+        })
+      ).reply.outcome,
+      Outcome.OUTCOME_APPROVED,
+    );
+    assert.equal(
+      (await buy('rd-bar', 'rd-bar-m', 'rd-fest', 'rd-b1', 5_000)).reply.declineReason,
+      DeclineReason.DECLINE_REASON_INSUFFICIENT_FUNDS,
+    );
     await cards.changeState({ cardId: 'rd-b2', action: CardAction.CARD_ACTION_FREEZE, reason: 'lost?', operatorId: 'ops', approverId: '' });
     assert.equal((await buy('rd-bar', 'rd-bar-m', 'rd-fest', 'rd-b2', 100)).reply.outcome, Outcome.OUTCOME_DECLINED);
-    await cards.changeState({ cardId: 'rd-b2', action: CardAction.CARD_ACTION_UNFREEZE, reason: 'found', operatorId: 'ops', approverId: '' });
+    await cards.changeState({
+      cardId: 'rd-b2',
+      action: CardAction.CARD_ACTION_UNFREEZE,
+      reason: 'found',
+      operatorId: 'ops',
+      approverId: '',
+    });
     const disabled = await buy('rd-old', 'rd-bar-m', 'rd-fest', 'rd-b2', 100).catch((error: Error) => error);
     assert.ok(disabled instanceof Error || disabled.reply.outcome === Outcome.OUTCOME_DECLINED, 'a disabled terminal approves nothing');
 
@@ -209,36 +291,77 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.equal(cash.outcome, Outcome.OUTCOME_APPROVED);
     moved.push({ program: 'rd-fest', merchant: 'rd-bar-m', kind: 'top_up', amount: 500 });
     const started = await cards.startPspTopUp('rd-b1', 2_000);
-    const payload = pspPayload({ reference: started.pspReference, card: 'rd-b1', amountMinor: 2_000, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+    const payload = pspPayload({
+      reference: started.pspReference,
+      card: 'rd-b1',
+      amountMinor: 2_000,
+      currency: 'EUR',
+      status: 'succeeded',
+      kind: 'top_up',
+    });
     assert.equal((await cards.pspCallback(payload, signPspPayload(psp_secret, payload))).outcome, Outcome.OUTCOME_APPROVED);
     moved.push({ program: 'rd-fest', merchant: '', kind: 'top_up', amount: 2_000 });
     await cards.setAutoReload('rd-b3', 500, 2_000, 'mandate-rd');
     await buy('rd-bar', 'rd-bar-m', 'rd-fest', 'rd-b3', 600);
     let reloaded = 0n;
-    await waitFor('auto-reload top-up', async () => (reloaded = (await client.balance('rd-b3')).balance?.amountMinor ?? 0n) === 2_400n, () => `balance ${reloaded}`, 10_000);
+    await waitFor(
+      'auto-reload top-up',
+      async () => (reloaded = (await client.balance('rd-b3')).balance?.amountMinor ?? 0n) === 2_400n,
+      () => `balance ${reloaded}`,
+      10_000,
+    );
     moved.push({ program: 'rd-fest', merchant: '', kind: 'top_up', amount: 2_000 });
 
     // Holds: pre-authorization, incremental, completion; void; reversal of a hold; expiry.
     await issue('rd-guest', 10_000, 'rd-hotel');
     const pre = txn++;
-    assert.equal((await client.authorize(holdRequest('pre_authorization', 'rd-desk', pre, 'rd-guest', 3_000))).outcome, Outcome.OUTCOME_APPROVED);
-    assert.equal((await client.authorize(holdRequest('incremental', 'rd-desk', txn++, 'rd-guest', 1_000, { terminalId: 'rd-desk', txn: pre }))).outcome, Outcome.OUTCOME_APPROVED);
-    const completion = await client.authorize(holdRequest('completion', 'rd-desk', txn++, 'rd-guest', 3_500, { terminalId: 'rd-desk', txn: pre }));
+    assert.equal(
+      (await client.authorize(holdRequest('pre_authorization', 'rd-desk', pre, 'rd-guest', 3_000))).outcome,
+      Outcome.OUTCOME_APPROVED,
+    );
+    assert.equal(
+      (await client.authorize(holdRequest('incremental', 'rd-desk', txn++, 'rd-guest', 1_000, { terminalId: 'rd-desk', txn: pre })))
+        .outcome,
+      Outcome.OUTCOME_APPROVED,
+    );
+    const completion = await client.authorize(
+      holdRequest('completion', 'rd-desk', txn++, 'rd-guest', 3_500, { terminalId: 'rd-desk', txn: pre }),
+    );
     assert.equal(completion.outcome, Outcome.OUTCOME_APPROVED);
     moved.push({ program: 'rd-hotel', merchant: 'rd-hotel-m', kind: 'completion', amount: 3_500 });
     const voided = txn++;
     await client.authorize(holdRequest('pre_authorization', 'rd-desk', voided, 'rd-guest', 2_000));
-    assert.equal((await cards.voidHold('rd-desk', txn++, 'rd-guest', { terminalId: 'rd-desk', txn: voided })).outcome, Outcome.OUTCOME_APPROVED);
+    assert.equal(
+      (await cards.voidHold('rd-desk', txn++, 'rd-guest', { terminalId: 'rd-desk', txn: voided })).outcome,
+      Outcome.OUTCOME_APPROVED,
+    );
     const released = txn++;
     await client.authorize(holdRequest('pre_authorization', 'rd-desk', released, 'rd-guest', 1_000));
-    assert.equal((await client.reverse('rd-desk', txn++, 'rd-guest', { terminalId: 'rd-desk', txn: released })).result, ReverseResult.REVERSE_RESULT_REVERSED);
+    assert.equal(
+      (await client.reverse('rd-desk', txn++, 'rd-guest', { terminalId: 'rd-desk', txn: released })).result,
+      ReverseResult.REVERSE_RESULT_REVERSED,
+    );
     await issue('rd-sleepy', 1_000, 'rd-short');
     await client.authorize(holdRequest('pre_authorization', 'rd-desk', txn++, 'rd-sleepy', 600));
     let available = 0n;
-    await waitFor('hold expired', async () => (available = (await client.balance('rd-sleepy')).available?.amountMinor ?? 0n) === 1_000n, () => `available ${available}`, 10_000);
+    await waitFor(
+      'hold expired',
+      async () => (available = (await client.balance('rd-sleepy')).available?.amountMinor ?? 0n) === 1_000n,
+      () => `available ${available}`,
+      10_000,
+    );
     const touched = await buy('rd-desk', 'rd-hotel-m', 'rd-short', 'rd-sleepy', 10);
-    assert.equal(touched.reply.outcome, Outcome.OUTCOME_APPROVED, JSON.stringify(touched.reply, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
-    await waitFor('hold_expiry written', async () => (await inspect.outbox()).some((d) => d['kind'] === 'hold_expiry'), () => 'no hold_expiry yet', 10_000);
+    assert.equal(
+      touched.reply.outcome,
+      Outcome.OUTCOME_APPROVED,
+      JSON.stringify(touched.reply, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+    );
+    await waitFor(
+      'hold_expiry written',
+      async () => (await inspect.outbox()).some((d) => d['kind'] === 'hold_expiry'),
+      () => 'no hold_expiry yet',
+      10_000,
+    );
 
     // Reversal, nothing to reverse, and the late original.
     const reversed = await buy('rd-bar', 'rd-bar-m', 'rd-fest', 'rd-anon', 400);
@@ -246,12 +369,21 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.equal(reversal.result, ReverseResult.REVERSE_RESULT_REVERSED);
     moved.push({ program: 'rd-fest', merchant: 'rd-bar-m', kind: 'reverse', amount: 400 });
     const lateTxn = 900_000;
-    assert.equal((await client.reverse('rd-bar', txn++, 'rd-anon', { terminalId: 'rd-bar', txn: lateTxn })).result, ReverseResult.REVERSE_RESULT_NOTHING_TO_REVERSE);
+    assert.equal(
+      (await client.reverse('rd-bar', txn++, 'rd-anon', { terminalId: 'rd-bar', txn: lateTxn })).result,
+      ReverseResult.REVERSE_RESULT_NOTHING_TO_REVERSE,
+    );
     // The late original is answered from the tombstone the reversal stored under its key: a
     // replay of a stored answer, which writes no document (the reversal's own document, with
     // reverse = nothing_to_reverse, is the record of it), so it is no decline of the reports.
-    assert.equal((await client.authorize(purchase('rd-bar', lateTxn, 'rd-anon', 50))).declineReason, DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION);
-    assert.ok(!(await inspect.outbox()).some((d) => d['key'] === `t:rd-bar:${lateTxn}` && d['kind'] === 'purchase'), 'no document for the late original');
+    assert.equal(
+      (await client.authorize(purchase('rd-bar', lateTxn, 'rd-anon', 50))).declineReason,
+      DeclineReason.DECLINE_REASON_REVERSED_BEFORE_AUTHORIZATION,
+    );
+    assert.ok(
+      !(await inspect.outbox()).some((d) => d['key'] === `t:rd-bar:${lateTxn}` && d['kind'] === 'purchase'),
+      'no document for the late original',
+    );
 
     // Refund with a manager credential.
     const refunded = await buy('rd-bar', 'rd-bar-m', 'rd-fest', 'rd-named', 1_000);
@@ -273,13 +405,19 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     await buy('rd-bar', 'rd-bar-m', 'rd-end', 'rd-e1', 200);
     const run = await cards.refundRun('rd-end', 'rd-run-1');
     assert.equal(run.payouts.length, 2);
-    payouts.set('rd-end', run.payouts.reduce((sum, p) => sum + Number(p.payout?.amountMinor), 0));
+    payouts.set(
+      'rd-end',
+      run.payouts.reduce((sum, p) => sum + Number(p.payout?.amountMinor), 0),
+    );
 
     // Tab spending and settlement.
     await issue('rd-tab', 0, 'rd-resort', { holder });
     await cards.setTabLimit('rd-tab', 5_000);
     assert.equal((await buy('rd-desk', 'rd-hotel-m', 'rd-resort', 'rd-tab', 3_000)).reply.outcome, Outcome.OUTCOME_APPROVED);
-    assert.equal((await cards.settleTab('rd-tab', 2_000, 'INV-RD-1', SettlementMethod.SETTLEMENT_METHOD_INVOICE)).outcome, Outcome.OUTCOME_APPROVED);
+    assert.equal(
+      (await cards.settleTab('rd-tab', 2_000, 'INV-RD-1', SettlementMethod.SETTLEMENT_METHOD_INVOICE)).outcome,
+      Outcome.OUTCOME_APPROVED,
+    );
 
     // PINs: set at issuance, used, changed, locked by wrong attempts, reset.
     await issue('rd-p1', 2_000, 'rd-pin', { pin: '1234' });
@@ -291,18 +429,63 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
 
     // Fleet: account, policy with prompts, negotiated prices, cards, purchases with lines, a decline, a reversal.
     await fleet.createAccount({ fleetId: 'rd-fleet', creditLimitMinor: 1_000_000, timeZone: 'Europe/Berlin' });
-    await fleet.setPolicy({ fleetId: 'rd-fleet', productGroups: undefined, program: undefined, operatorId: 'ops', prompts: { requireOdometer: true, requireDriver: true, requireVehicle: true, odometerJumpMaxKm: 0n } });
-    await fleet.setPricing({ fleetId: 'rd-fleet', operatorId: 'ops', agreements: [
-      { productCode: '', productGroup: 'fuel', formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_PERCENT, amountMilliMinor: 0n, percentBp: 500n },
-      { productCode: '', productGroup: 'car_wash', formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_AMOUNT, amountMilliMinor: 50_000n, percentBp: 0n },
-    ] });
-    const truck = (await fleet.issueCard({ fleetId: 'rd-fleet', cardNo: '1', limits: undefined, productGroups: undefined, operatorId: 'ops' })).card?.cardId ?? '';
-    const van = (await fleet.issueCard({ fleetId: 'rd-fleet', cardNo: '2', limits: undefined, productGroups: undefined, operatorId: 'ops' })).card?.cardId ?? '';
-    const diesel = (qtyMilli: number, amountMinor: number): FleetLine => ({ code: 'diesel', group: 'fuel', qtyMilli, unitMinor: 150, amountMinor });
-    assert.equal((await fleetBuy(truck, [diesel(40_000, 6_000)], { odometerKm: 10_000, driverId: 'd-1', vehicleId: 'truck-1' })).reply.outcome, Outcome.OUTCOME_APPROVED);
-    assert.equal((await fleetBuy(truck, [diesel(30_000, 4_500)], { odometerKm: 10_400, driverId: 'd-1', vehicleId: 'truck-1' })).reply.outcome, Outcome.OUTCOME_APPROVED);
-    assert.equal((await fleetBuy(truck, [diesel(10_000, 1_500)], { driverId: 'd-1', vehicleId: 'truck-1' })).reply.declineRule, 'prompt:odometer');
-    const vanBuy = await fleetBuy(van, [diesel(20_000, 3_000), { code: 'wash', group: 'car_wash', qtyMilli: 1_000, amountMinor: 900 }], { odometerKm: 5_000, driverId: 'd-2', vehicleId: 'van-1' });
+    await fleet.setPolicy({
+      fleetId: 'rd-fleet',
+      productGroups: undefined,
+      program: undefined,
+      operatorId: 'ops',
+      prompts: { requireOdometer: true, requireDriver: true, requireVehicle: true, odometerJumpMaxKm: 0n },
+    });
+    await fleet.setPricing({
+      fleetId: 'rd-fleet',
+      operatorId: 'ops',
+      agreements: [
+        {
+          productCode: '',
+          productGroup: 'fuel',
+          formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_PERCENT,
+          amountMilliMinor: 0n,
+          percentBp: 500n,
+        },
+        {
+          productCode: '',
+          productGroup: 'car_wash',
+          formula: PriceFormula.PRICE_FORMULA_PUMP_MINUS_AMOUNT,
+          amountMilliMinor: 50_000n,
+          percentBp: 0n,
+        },
+      ],
+    });
+    const truck =
+      (await fleet.issueCard({ fleetId: 'rd-fleet', cardNo: '1', limits: undefined, productGroups: undefined, operatorId: 'ops' })).card
+        ?.cardId ?? '';
+    const van =
+      (await fleet.issueCard({ fleetId: 'rd-fleet', cardNo: '2', limits: undefined, productGroups: undefined, operatorId: 'ops' })).card
+        ?.cardId ?? '';
+    const diesel = (qtyMilli: number, amountMinor: number): FleetLine => ({
+      code: 'diesel',
+      group: 'fuel',
+      qtyMilli,
+      unitMinor: 150,
+      amountMinor,
+    });
+    assert.equal(
+      (await fleetBuy(truck, [diesel(40_000, 6_000)], { odometerKm: 10_000, driverId: 'd-1', vehicleId: 'truck-1' })).reply.outcome,
+      Outcome.OUTCOME_APPROVED,
+    );
+    assert.equal(
+      (await fleetBuy(truck, [diesel(30_000, 4_500)], { odometerKm: 10_400, driverId: 'd-1', vehicleId: 'truck-1' })).reply.outcome,
+      Outcome.OUTCOME_APPROVED,
+    );
+    assert.equal(
+      (await fleetBuy(truck, [diesel(10_000, 1_500)], { driverId: 'd-1', vehicleId: 'truck-1' })).reply.declineRule,
+      'prompt:odometer',
+    );
+    const vanBuy = await fleetBuy(van, [diesel(20_000, 3_000), { code: 'wash', group: 'car_wash', qtyMilli: 1_000, amountMinor: 900 }], {
+      odometerKm: 5_000,
+      driverId: 'd-2',
+      vehicleId: 'van-1',
+    });
     assert.equal(vanBuy.reply.outcome, Outcome.OUTCOME_APPROVED);
     const vanReversed = await fleetBuy(van, [diesel(10_000, 1_500)], { odometerKm: 5_300, driverId: 'd-2', vehicleId: 'van-1' });
     const fleetReversal = await client.reverse('rd-pump', txn++, van, { terminalId: 'rd-pump', txn: vanReversed.txn });
@@ -310,10 +493,31 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const reversedReply = fleetReplies.find((r) => r.id === vanReversed.reply.transactionId);
     assert.ok(reversedReply);
     moved.push({ program: 'rd-fleet', merchant: 'rd-station', kind: 'reverse', amount: reversedReply.pump });
-    fleetReplies.push({ id: fleetReversal.transactionId, card: van, vehicle: 'van-1', driver: 'd-2', odometer: 0, pump: reversedReply.pump, invoiced: reversedReply.invoiced, kind: 'reverse' });
-    const block = await cards.changeState({ cardId: 'rd-anon', action: CardAction.CARD_ACTION_BLOCK, reason: 'fraud', operatorId: 'ops', approverId: '' });
+    fleetReplies.push({
+      id: fleetReversal.transactionId,
+      card: van,
+      vehicle: 'van-1',
+      driver: 'd-2',
+      odometer: 0,
+      pump: reversedReply.pump,
+      invoiced: reversedReply.invoiced,
+      kind: 'reverse',
+    });
+    const block = await cards.changeState({
+      cardId: 'rd-anon',
+      action: CardAction.CARD_ACTION_BLOCK,
+      reason: 'fraud',
+      operatorId: 'ops',
+      approverId: '',
+    });
     assert.equal(block.status, CardStatus.CARD_STATUS_BLOCKED);
-    const unblock = await cards.changeState({ cardId: 'rd-anon', action: CardAction.CARD_ACTION_UNBLOCK, reason: 'cleared', operatorId: 'ops', approverId: 'sup-1' });
+    const unblock = await cards.changeState({
+      cardId: 'rd-anon',
+      action: CardAction.CARD_ACTION_UNBLOCK,
+      reason: 'cleared',
+      operatorId: 'ops',
+      approverId: 'sup-1',
+    });
     assert.equal(unblock.status, CardStatus.CARD_STATUS_ACTIVE);
   }
 
@@ -324,21 +528,70 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
 
   it('every committed document is in ClickHouse exactly once', async function () {
     const documents = written;
-    const transactionIds = documents.filter((d) => d['type'] === 'transaction').map((d) => String(d['id'])).sort();
+    const transactionIds = documents
+      .filter((d) => d['type'] === 'transaction')
+      .map((d) => String(d['id']))
+      .sort();
     assert.equal(new Set(transactionIds).size, transactionIds.length, 'transaction ids are unique in the outbox');
     const counted = await sql(`SELECT id, count() FROM ${database}.transactions_dedup GROUP BY id ORDER BY id`);
-    assert.deepEqual(counted.map(([id]) => id), transactionIds);
+    assert.deepEqual(
+      counted.map(([id]) => id),
+      transactionIds,
+    );
     assert.ok(counted.every(([, count]) => count === '1'));
     const [[events]] = (await sql(`SELECT count() FROM ${database}.lifecycle_events_dedup`)) as [[string]];
     assert.equal(Number(events), documents.length - transactionIds.length, 'every lifecycle document once');
     const lines = documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? d['lines'].length : 0), 0);
-    assert.deepEqual(await sql(`SELECT count(), sum(amount), sum(invoiced) FROM ${database}.transaction_lines_dedup`), [[String(lines),
-      String(documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? (d['lines'] as { amount: number }[]).reduce((a, l) => a + l.amount, 0) : 0), 0)),
-      String(documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? (d['lines'] as { amount: number; invoiced?: number }[]).reduce((a, l) => a + (l.invoiced ?? l.amount), 0) : 0), 0))]], 'every line item once');
+    assert.deepEqual(
+      await sql(`SELECT count(), sum(amount), sum(invoiced) FROM ${database}.transaction_lines_dedup`),
+      [
+        [
+          String(lines),
+          String(
+            documents.reduce(
+              (sum, d) => sum + (Array.isArray(d['lines']) ? (d['lines'] as { amount: number }[]).reduce((a, l) => a + l.amount, 0) : 0),
+              0,
+            ),
+          ),
+          String(
+            documents.reduce(
+              (sum, d) =>
+                sum +
+                (Array.isArray(d['lines'])
+                  ? (d['lines'] as { amount: number; invoiced?: number }[]).reduce((a, l) => a + (l.invoiced ?? l.amount), 0)
+                  : 0),
+              0,
+            ),
+          ),
+        ],
+      ],
+      'every line item once',
+    );
     assert.ok(lines >= 6, `${lines} line items`);
     const kinds = new Set(documents.map((d) => String(d['kind'] ?? d['type'])));
-    for (const kind of ['purchase', 'top_up', 'reverse', 'pre_authorization', 'incremental', 'completion', 'void', 'hold_expiry', 'refund', 'cash_out', 'transfer_out', 'transfer_in', 'tab_settlement',
-      'card_issued', 'card_status_changed', 'card_replaced', 'card_pin_changed', 'terminal_registered', 'terminal_enabled_changed', 'fleet_account_changed', 'operator_action']) {
+    for (const kind of [
+      'purchase',
+      'top_up',
+      'reverse',
+      'pre_authorization',
+      'incremental',
+      'completion',
+      'void',
+      'hold_expiry',
+      'refund',
+      'cash_out',
+      'transfer_out',
+      'transfer_in',
+      'tab_settlement',
+      'card_issued',
+      'card_status_changed',
+      'card_replaced',
+      'card_pin_changed',
+      'terminal_registered',
+      'terminal_enabled_changed',
+      'fleet_account_changed',
+      'operator_action',
+    ]) {
       assert.ok(kinds.has(kind), `the run wrote a ${kind} document`);
     }
   });
@@ -348,19 +601,39 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const rows = await sql(`SELECT id, ${columns.join(', ')} FROM ${database}.transactions_dedup ORDER BY id`);
     const stored = new Map(rows.map(([id, ...values]) => [id, values]));
     let checked = 0;
-    for (const d of written.filter((doc) => doc['type'] === 'transaction' && (doc['hold_amount'] !== undefined || doc['spent_after'] !== undefined))) {
-      assert.deepEqual(stored.get(String(d['id'])), columns.map((column) => String((d[column] as string | number | undefined) ?? (column === 'hold' ? '' : 0))), `${String(d['kind'])} ${String(d['id'])}`);
+    for (const d of written.filter(
+      (doc) => doc['type'] === 'transaction' && (doc['hold_amount'] !== undefined || doc['spent_after'] !== undefined),
+    )) {
+      assert.deepEqual(
+        stored.get(String(d['id'])),
+        columns.map((column) => String((d[column] as string | number | undefined) ?? (column === 'hold' ? '' : 0))),
+        `${String(d['kind'])} ${String(d['id'])}`,
+      );
       checked += 1;
     }
     assert.ok(checked >= 8, `hold and spent figures checked on ${checked} documents`);
-    const changes = await sql(`SELECT card, status, previous, action, approver FROM ${database}.lifecycle_events_dedup WHERE type = 'card_status_changed' ORDER BY card, action`);
-    const expected = written.filter((d) => d['type'] === 'card_status_changed').map((d) => [d['card'], d['status'], d['previous'] ?? '', d['action'] ?? '', d['approver'] ?? ''].map(String));
-    assert.deepEqual(changes, expected.sort((a, b) => `${a[0]} ${a[3]}`.localeCompare(`${b[0]} ${b[3]}`)));
-    assert.deepEqual(changes.map((row) => row[3]), ['block', 'unblock', 'freeze', 'unfreeze']);
+    const changes = await sql(
+      `SELECT card, status, previous, action, approver FROM ${database}.lifecycle_events_dedup WHERE type = 'card_status_changed' ORDER BY card, action`,
+    );
+    const expected = written
+      .filter((d) => d['type'] === 'card_status_changed')
+      .map((d) => [d['card'], d['status'], d['previous'] ?? '', d['action'] ?? '', d['approver'] ?? ''].map(String));
+    assert.deepEqual(
+      changes,
+      expected.sort((a, b) => `${a[0]} ${a[3]}`.localeCompare(`${b[0]} ${b[3]}`)),
+    );
+    assert.deepEqual(
+      changes.map((row) => row[3]),
+      ['block', 'unblock', 'freeze', 'unfreeze'],
+    );
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const audit = (await report(`/reports/audit?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`))['entries'] ?? [];
     const unblocked = audit.find((entry) => entry['type'] === 'card_status_changed' && entry['action'] === 'unblock');
-    assert.deepEqual([unblocked?.['card'], unblocked?.['operator'], unblocked?.['approver']], ['rd-anon', 'ops', 'sup-1'], 'the audit trail names both people of an unblock');
+    assert.deepEqual(
+      [unblocked?.['card'], unblocked?.['operator'], unblocked?.['approver']],
+      ['rd-anon', 'ops', 'sup-1'],
+      'the audit trail names both people of an unblock',
+    );
   });
 
   it('reconciliation lists no difference: plain cards, fleet cards and fleet accounts', async function () {
@@ -370,7 +643,9 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.equal(summary['differences'], 0);
     assert.equal(summary['cards_checked'], 14, '12 stored-value cards (one replaced) and 2 fleet cards');
     assert.equal(summary['fleet_accounts_checked'], 1);
-    const account = JSON.parse(String(await inspect.client.hGet(fleetKey(shardOf('rd-fleet', test_shard_count), 'rd-fleet'), 'd'))) as { balanceMinor: number };
+    const account = JSON.parse(String(await inspect.client.hGet(fleetKey(shardOf('rd-fleet', test_shard_count), 'rd-fleet'), 'd'))) as {
+      balanceMinor: number;
+    };
     const owed = fleetReplies.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r.invoiced : r.invoiced), 0);
     assert.equal(account.balanceMinor, -owed, 'the fleet account owes what the replies invoiced');
     // A fleet account that does not match its documents is listed, and only it.
@@ -379,7 +654,9 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     await inspect.client.hSet(key, 'd', JSON.stringify({ ...(JSON.parse(original) as object), balanceMinor: account.balanceMinor - 5 }));
     try {
       const tampered = await report('/reports/reconciliation');
-      assert.deepEqual(tampered['fleet_differences'], [{ fleet: 'rd-fleet', clickhouse_minor: -owed, redis_minor: -owed - 5, difference: -5, problem: 'balance_differs' }]);
+      assert.deepEqual(tampered['fleet_differences'], [
+        { fleet: 'rd-fleet', clickhouse_minor: -owed, redis_minor: -owed - 5, difference: -5, problem: 'balance_differs' },
+      ]);
       assert.deepEqual(tampered['differences'], []);
       assert.equal((tampered['summary'] as unknown as Record<string, number>)['differences'], 1);
     } finally {
@@ -396,7 +673,8 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       if (state.fleet !== undefined || state.balance_minor === undefined) continue;
       balances.set(state.program, (balances.get(state.program) ?? 0) + state.balance_minor);
       const stored = await inspect.client.hGet(cardKey(shardOf(cardId, test_shard_count), cardId), 'd');
-      const depositMinor = stored === null ? 0 : Number((JSON.parse(stored) as { profile?: { depositMinor?: number } }).profile?.depositMinor ?? 0);
+      const depositMinor =
+        stored === null ? 0 : Number((JSON.parse(stored) as { profile?: { depositMinor?: number } }).profile?.depositMinor ?? 0);
       deposits.set(state.program, (deposits.get(state.program) ?? 0) + depositMinor);
     }
     const byProgram = new Map(float.map((row) => [String(row['program']), row]));
@@ -416,10 +694,21 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
   it('card history follows the replacement', async function () {
     const history = await report('/reports/cards/rd-named-2/history');
     const summary = history['summary'] as unknown as Record<string, unknown>;
-    assert.deepEqual(String(summary['cards']).split(/[ ,;]+/).sort(), ['rd-named', 'rd-named-2']);
+    assert.deepEqual(
+      String(summary['cards'])
+        .split(/[ ,;]+/)
+        .sort(),
+      ['rd-named', 'rd-named-2'],
+    );
     const entries = history['entries'] ?? [];
-    assert.ok(entries.some((e) => e['card'] === 'rd-named' && e['type'] === 'purchase'), 'the old card\'s purchase is listed');
-    assert.ok(entries.some((e) => e['card'] === 'rd-named-2' && e['type'] === 'purchase'), 'the new card\'s purchase is listed');
+    assert.ok(
+      entries.some((e) => e['card'] === 'rd-named' && e['type'] === 'purchase'),
+      "the old card's purchase is listed",
+    );
+    assert.ok(
+      entries.some((e) => e['card'] === 'rd-named-2' && e['type'] === 'purchase'),
+      "the new card's purchase is listed",
+    );
     assert.equal(summary['last_balance_after_minor'], summary['redis_balance_minor']);
   });
 
@@ -427,8 +716,17 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const history = await report(`/reports/cards/${encodeURIComponent('rd-fleet~2')}/history`);
     const entries = history['entries'] ?? [];
     assert.ok(entries.length >= 3, `the van's entries: ${JSON.stringify(entries).slice(0, 300)}`);
-    assert.ok(entries.every((e) => e['card'] === 'rd-fleet~2'), 'only the van\'s entries');
-    assert.deepEqual(entries.filter((e) => e['entry'] === 'transaction').map((e) => e['type']).sort(), ['purchase', 'purchase', 'reverse']);
+    assert.ok(
+      entries.every((e) => e['card'] === 'rd-fleet~2'),
+      "only the van's entries",
+    );
+    assert.deepEqual(
+      entries
+        .filter((e) => e['entry'] === 'transaction')
+        .map((e) => e['type'])
+        .sort(),
+      ['purchase', 'purchase', 'reverse'],
+    );
   });
 
   it('event statistics and the merchant report equal the totals of the replies', async function () {
@@ -437,20 +735,50 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     for (const program of ['rd-fest', 'rd-hotel', 'rd-short', 'rd-pin', 'rd-end', 'rd-resort']) {
       const [totals] = (await report(`/reports/events/${program}/statistics`))['totals'] ?? [];
       assert.ok(totals, program);
-      const remaining = [...redisCards.values()].filter((state) => state.program === program && state.fleet === undefined).reduce((total, state) => total + (state.balance_minor ?? 0), 0);
-      assert.deepEqual([totals['spent_minor'], totals['reversed_minor'], totals['refunded_minor'], totals['top_ups_minor'], totals['payouts_minor'], totals['remaining_minor']], [
-        sum((m) => m.program === program && (m.kind === 'purchase' || m.kind === 'completion')), sum((m) => m.program === program && m.kind === 'reverse'),
-        sum((m) => m.program === program && m.kind === 'refund'), sum((m) => m.program === program && m.kind === 'top_up'), payouts.get(program) ?? 0, remaining,
-      ], `${program}: spent, reversed, refunded, topped up, paid out, remaining`);
+      const remaining = [...redisCards.values()]
+        .filter((state) => state.program === program && state.fleet === undefined)
+        .reduce((total, state) => total + (state.balance_minor ?? 0), 0);
+      assert.deepEqual(
+        [
+          totals['spent_minor'],
+          totals['reversed_minor'],
+          totals['refunded_minor'],
+          totals['top_ups_minor'],
+          totals['payouts_minor'],
+          totals['remaining_minor'],
+        ],
+        [
+          sum((m) => m.program === program && (m.kind === 'purchase' || m.kind === 'completion')),
+          sum((m) => m.program === program && m.kind === 'reverse'),
+          sum((m) => m.program === program && m.kind === 'refund'),
+          sum((m) => m.program === program && m.kind === 'top_up'),
+          payouts.get(program) ?? 0,
+          remaining,
+        ],
+        `${program}: spent, reversed, refunded, topped up, paid out, remaining`,
+      );
     }
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
-    const periods = (await report(`/reports/merchants?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}&granularity=month`))['periods'] ?? [];
+    const periods =
+      (await report(`/reports/merchants?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}&granularity=month`))['periods'] ?? [];
     for (const merchant of ['rd-bar-m', 'rd-hotel-m', 'rd-station']) {
       const rows = periods.filter((row) => row['merchant'] === merchant);
       const total = (column: string): number => rows.reduce((s, row) => s + Number(row[column]), 0);
-      assert.equal(total('purchases_minor'), sum((m) => m.merchant === merchant && (m.kind === 'purchase' || m.kind === 'completion')), `${merchant} purchases`);
-      assert.equal(total('reversals_minor'), sum((m) => m.merchant === merchant && m.kind === 'reverse'), `${merchant} reversals`);
-      assert.equal(total('refunds_minor'), sum((m) => m.merchant === merchant && m.kind === 'refund'), `${merchant} refunds`);
+      assert.equal(
+        total('purchases_minor'),
+        sum((m) => m.merchant === merchant && (m.kind === 'purchase' || m.kind === 'completion')),
+        `${merchant} purchases`,
+      );
+      assert.equal(
+        total('reversals_minor'),
+        sum((m) => m.merchant === merchant && m.kind === 'reverse'),
+        `${merchant} reversals`,
+      );
+      assert.equal(
+        total('refunds_minor'),
+        sum((m) => m.merchant === merchant && m.kind === 'refund'),
+        `${merchant} refunds`,
+      );
     }
   });
 
@@ -459,7 +787,11 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const operations = await report(`/reports/operations?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`);
     const summary = operations['summary'] as unknown as Record<string, number>;
     const byTerminalSeen = JSON.stringify((operations['by_terminal'] ?? []).map((row) => [row['terminal'], row['declined']]));
-    assert.equal(summary['declined'], [...declines.values()].reduce((a, b) => a + b, 0), `replies ${JSON.stringify([...declines])}, report ${byTerminalSeen}`);
+    assert.equal(
+      summary['declined'],
+      [...declines.values()].reduce((a, b) => a + b, 0),
+      `replies ${JSON.stringify([...declines])}, report ${byTerminalSeen}`,
+    );
     const byTerminal = new Map((operations['by_terminal'] ?? []).map((row) => [String(row['terminal']), Number(row['declined'])]));
     for (const [terminal, count] of declines) assert.equal(byTerminal.get(terminal), count, terminal);
     assert.ok((declines.get('rd-bar') ?? 0) >= 5 && (declines.get('rd-pump') ?? 0) >= 1);
@@ -469,34 +801,72 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const rows = (await report(`/reports/top-ups?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`))['days'] ?? [];
     const bySource = new Map<string, number>();
-    for (const row of rows) bySource.set(`${String(row['program'])}/${String(row['source'])}`, (bySource.get(`${String(row['program'])}/${String(row['source'])}`) ?? 0) + Number(row['amount_minor']));
-    assert.deepEqual([...bySource.entries()].sort(), [['rd-fest/auto_reload', 2_000], ['rd-fest/cash', 500], ['rd-fest/psp', 2_000]]);
-    assert.equal([...bySource.values()].reduce((a, b) => a + b, 0), moved.filter((m) => m.kind === 'top_up').reduce((sum, m) => sum + m.amount, 0));
+    for (const row of rows)
+      bySource.set(
+        `${String(row['program'])}/${String(row['source'])}`,
+        (bySource.get(`${String(row['program'])}/${String(row['source'])}`) ?? 0) + Number(row['amount_minor']),
+      );
+    assert.deepEqual([...bySource.entries()].sort(), [
+      ['rd-fest/auto_reload', 2_000],
+      ['rd-fest/cash', 500],
+      ['rd-fest/psp', 2_000],
+    ]);
+    assert.equal(
+      [...bySource.values()].reduce((a, b) => a + b, 0),
+      moved.filter((m) => m.kind === 'top_up').reduce((sum, m) => sum + m.amount, 0),
+    );
   });
 
   it('merchant fees: a fleet reversal gives the pump amount back, a released hold neither deducts nor costs a fee', async function () {
-    const rates = [{ kind: 'purchase', percent_bp: 250, fixed_minor: 3 }, { kind: 'completion', percent_bp: 250, fixed_minor: 3 }, { kind: 'reverse', percent_bp: 0, fixed_minor: 7 }];
+    const rates = [
+      { kind: 'purchase', percent_bp: 250, fixed_minor: 3 },
+      { kind: 'completion', percent_bp: 250, fixed_minor: 3 },
+      { kind: 'reverse', percent_bp: 0, fixed_minor: 7 },
+    ];
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     for (const merchant of ['rd-station', 'rd-hotel-m']) {
       const put = await fetch(`http://127.0.0.1:${server.port}/settlement/merchants/${merchant}`, {
-        method: 'PUT', headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-1' },
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-1' },
         body: JSON.stringify({ cycle: 'daily', payee_name: 'Real Docs', payee_iban: 'DE89370400440532013000', rates }),
       });
       assert.equal(put.status, 200, await put.text());
       const mine = moved.filter((m) => m.merchant === merchant);
       const gross = mine.filter((m) => m.kind === 'purchase' || m.kind === 'completion').reduce((sum, m) => sum + m.amount, 0);
       const reversed = mine.filter((m) => m.kind === 'reverse').reduce((sum, m) => sum + m.amount, 0);
-      const fees = mine.reduce((sum, m) => sum + feeOf(m.amount, rates.find((rate) => rate.kind === m.kind)), 0);
-      const currencies = (await report(`/reports/merchants/${merchant}/fees?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`))['currencies'] ?? [];
-      assert.deepEqual(currencies.map((row) => [row['gross_minor'], row['reversals'], row['reversals_minor'], row['fees_minor'], row['net_minor']]),
-        [[gross, mine.filter((m) => m.kind === 'reverse').length, reversed, fees, gross - reversed - fees]], merchant);
+      const fees = mine.reduce(
+        (sum, m) =>
+          sum +
+          feeOf(
+            m.amount,
+            rates.find((rate) => rate.kind === m.kind),
+          ),
+        0,
+      );
+      const currencies =
+        (await report(`/reports/merchants/${merchant}/fees?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`))['currencies'] ??
+        [];
+      assert.deepEqual(
+        currencies.map((row) => [row['gross_minor'], row['reversals'], row['reversals_minor'], row['fees_minor'], row['net_minor']]),
+        [[gross, mine.filter((m) => m.kind === 'reverse').length, reversed, fees, gross - reversed - fees]],
+        merchant,
+      );
     }
   });
 
   it('the fleet invoice lists every fleet transaction with vehicle, driver, odometer, pump and invoiced amounts, and fuel per vehicle', async function () {
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const invoice = await report(`/reports/fleets/rd-fleet/invoice?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`);
-    const listed = (invoice['transactions'] ?? []).map((t) => [t['id'], t['kind'], t['card'], t['vehicle'], t['driver'], t['odometer'], t['pump_minor'], t['invoiced_minor']]);
+    const listed = (invoice['transactions'] ?? []).map((t) => [
+      t['id'],
+      t['kind'],
+      t['card'],
+      t['vehicle'],
+      t['driver'],
+      t['odometer'],
+      t['pump_minor'],
+      t['invoiced_minor'],
+    ]);
     const expected = fleetReplies.map((r) => [r.id, r.kind, r.card, r.vehicle, r.driver, r.odometer, r.pump, r.invoiced]);
     assert.deepEqual(listed, expected);
     const vehicles = new Map((invoice['vehicles'] ?? []).map((v) => [String(v['vehicle']), v]));
@@ -507,8 +877,13 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.equal(truck['litres_per_100km'], '7.50');
     for (const [vehicle, row] of vehicles) {
       const mine = fleetReplies.filter((r) => r.vehicle === vehicle);
-      const signed = (field: 'pump' | 'invoiced'): number => mine.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r[field] : r[field]), 0);
-      assert.deepEqual([row['pump_minor'], row['invoiced_minor']], [signed('pump'), signed('invoiced')], `${vehicle}: a reversal nets out of its vehicle's totals`);
+      const signed = (field: 'pump' | 'invoiced'): number =>
+        mine.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r[field] : r[field]), 0);
+      assert.deepEqual(
+        [row['pump_minor'], row['invoiced_minor']],
+        [signed('pump'), signed('invoiced')],
+        `${vehicle}: a reversal nets out of its vehicle's totals`,
+      );
     }
     assert.deepEqual([...vehicles.keys()].sort(), ['truck-1', 'van-1']);
     assert.ok(fuelLines.length >= 3);

@@ -17,13 +17,35 @@ import { parseDate } from '../../services/reports/params';
 import { settlementAggregatesSql } from '../../services/reports/queries';
 import { settlementLines, type FeeRate } from '../../services/reports/settlement-rules';
 import {
-  auditReport, topUpsReport, cardHistoryReport, eventStatisticsReport, floatReport, merchantsReport, operationsReport, reconciliationReport,
-  int, text, type QueryRow, type ReportContext,
+  auditReport,
+  topUpsReport,
+  cardHistoryReport,
+  eventStatisticsReport,
+  floatReport,
+  merchantsReport,
+  operationsReport,
+  reconciliationReport,
+  int,
+  text,
+  type QueryRow,
+  type ReportContext,
 } from '../../services/reports/reports';
 import { rowsOf } from '../../services/streamer/rows';
 import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
 import { identifier } from '../../services/streamer/sql';
-import { expectedAudit, expectedFleetVehicles, expectedTopUps, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedSettlementLines, expectedTopProducts, reportHistory, type History } from '../support/reports-fixtures';
+import {
+  expectedAudit,
+  expectedFleetVehicles,
+  expectedTopUps,
+  expectedFloat,
+  expectedMerchants,
+  expectedOperations,
+  expectedProgram,
+  expectedSettlementLines,
+  expectedTopProducts,
+  reportHistory,
+  type History,
+} from '../support/reports-fixtures';
 
 /** The part of chdb's Session this test uses (typed here so the project compiles without chdb). */
 interface ChdbSession {
@@ -72,22 +94,37 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
         for (const statement of migration.statements(database)) {
           if (typeof statement === 'string') session.query(statement);
           else if ('backfill' in statement) session.query(statement.backfill);
-          else if (Number(session.query(`SELECT count() FROM system.columns WHERE database = '${database}' AND table = '${statement.add_column.table}' AND name = '${statement.add_column.column}'`, 'TSV').trim()) === 0) session.query(addColumnSql(statement));
+          else if (
+            Number(
+              session
+                .query(
+                  `SELECT count() FROM system.columns WHERE database = '${database}' AND table = '${statement.add_column.table}' AND name = '${statement.add_column.column}'`,
+                  'TSV',
+                )
+                .trim(),
+            ) === 0
+          )
+            session.query(addColumnSql(statement));
         }
       }
     }
     history = reportHistory(seed, 24, 400, shard_count);
-    const rows = history.documents.flatMap((document, index) => rowsOf({ shard: document.shard, streamId: `1-${index}`, document: document.json }));
+    const rows = history.documents.flatMap((document, index) =>
+      rowsOf({ shard: document.shard, streamId: `1-${index}`, document: document.json }),
+    );
     const again = history.transactions.flatMap((t, index) => rowsOf({ shard: 0, streamId: `9-${index}`, document: JSON.stringify(t) }));
     for (const table of ['transactions', 'transaction_lines', 'lifecycle_events'] as const) {
       for (const batch of [rows, table === 'lifecycle_events' ? [] : again]) {
         const values = batch.filter((row) => row.table === table).map((row) => JSON.stringify(row.values));
-        if (values.length > 0) session.query(`INSERT INTO ${identifier(database)}.${identifier(table)} FORMAT JSONEachRow\n${values.join('\n')}`);
+        if (values.length > 0)
+          session.query(`INSERT INTO ${identifier(database)}.${identifier(table)} FORMAT JSONEachRow\n${values.join('\n')}`);
       }
     }
     const raw = session.query(`SELECT count() FROM ${identifier(database)}.transactions`, 'TSV').trim();
     assert.equal(Number(raw), 2 * history.transactions.length, 'duplicates are present');
-    const states = new Map<string, CardBalance>(history.cards.map((card) => [card.card, { balance_minor: card.balance_minor, currency: card.currency, program: card.program }]));
+    const states = new Map<string, CardBalance>(
+      history.cards.map((card) => [card.card, { balance_minor: card.balance_minor, currency: card.currency, program: card.program }]),
+    );
     const cards: CardStateReader = {
       allCards: () => Promise.resolve(new Map(states)),
       allFleetAccounts: () => Promise.resolve(new Map()),
@@ -96,7 +133,14 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     };
     const query = (sql: string): Promise<QueryRow[]> => {
       const text = session.query(sql, 'JSONEachRow');
-      return Promise.resolve(text.trim() === '' ? [] : text.trim().split('\n').map((line) => JSON.parse(line) as QueryRow));
+      return Promise.resolve(
+        text.trim() === ''
+          ? []
+          : text
+              .trim()
+              .split('\n')
+              .map((line) => JSON.parse(line) as QueryRow),
+      );
     };
     context = { query, database, cards };
   });
@@ -112,31 +156,56 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     assert.deepEqual((await floatReport(context, undefined)).sections['programs']?.rows, expectedFloat(history));
     assert.deepEqual((await floatReport(context, 'CHF')).sections['programs']?.rows, expectedFloat(history, 'CHF'));
     const reconciliation = await reconciliationReport(context);
-    assert.deepEqual(reconciliation.sections['summary']?.rows, [{ cards_checked: history.cards.length, differences: 0, fleet_accounts_checked: 0 }]);
+    assert.deepEqual(reconciliation.sections['summary']?.rows, [
+      { cards_checked: history.cards.length, differences: 0, fleet_accounts_checked: 0 },
+    ]);
   });
 
   it('the audit trail and the top-ups report give the exact rows', async function () {
     const report = await auditReport(context, range('2026-01-31', '2026-02-01'), undefined);
-    assert.deepEqual(report.sections['entries']?.rows.map((e) => [e['type'], e['operator'], Date.parse(String(e['at']))]).sort(), expectedAudit(history).map((e) => [e.type, e.operator, e.at]).sort());
+    assert.deepEqual(
+      report.sections['entries']?.rows.map((e) => [e['type'], e['operator'], Date.parse(String(e['at']))]).sort(),
+      expectedAudit(history)
+        .map((e) => [e.type, e.operator, e.at])
+        .sort(),
+    );
     const top_ups = await topUpsReport(context, range('2026-01-31', '2026-02-01'));
     assert.deepEqual(top_ups.sections['days']?.rows, expectedTopUps(history, Date.UTC(2026, 0, 31), Date.UTC(2026, 1, 2)));
     const one = await auditReport(context, range('2026-01-31', '2026-02-01'), 'ops-9');
-    assert.deepEqual(one.sections['entries']?.rows.map((e) => e['action']), ['set_fee_rates']);
+    assert.deepEqual(
+      one.sections['entries']?.rows.map((e) => e['action']),
+      ['set_fee_rates'],
+    );
   });
 
   it('the fleet invoice gives the exact vehicles and consumption', async function () {
     const report = await fleetInvoiceReport(context, 'fleet-acme', range('2026-02-01', '2026-02-01'));
     assert.deepEqual(report.sections['vehicles']?.rows, expectedFleetVehicles(history, 'fleet-acme'));
     assert.equal(report.sections['transactions']?.rows.length, history.transactions.filter((t) => t.fleet === 'fleet-acme').length);
-    assert.equal(report.sections['lines']?.rows.length, history.transactions.filter((t) => t.fleet === 'fleet-acme').reduce((sum, t) => sum + (t.lines ?? []).length, 0));
+    assert.equal(
+      report.sections['lines']?.rows.length,
+      history.transactions.filter((t) => t.fleet === 'fleet-acme').reduce((sum, t) => sum + (t.lines ?? []).length, 0),
+    );
   });
 
   it('settlement aggregates give the exact batch lines', async function () {
-    const rates: FeeRate[] = [{ kind: 'purchase', percent_bp: 175, fixed_minor: 5 }, { kind: 'refund', percent_bp: 0, fixed_minor: 20 }];
+    const rates: FeeRate[] = [
+      { kind: 'purchase', percent_bp: 175, fixed_minor: 5 },
+      { kind: 'refund', percent_bp: 0, fixed_minor: 20 },
+    ];
     for (const merchant of ['bar-0', 'bar-2']) {
       const [from_ms, until_ms] = [Date.UTC(2026, 0, 31), Date.UTC(2026, 1, 2)];
       const rows = await context.query(settlementAggregatesSql(database, merchant, from_ms, until_ms));
-      const lines = settlementLines(rows.map((row) => ({ currency: text(row, 'currency'), kind: text(row, 'kind'), amount_minor: int(row, 'amount_minor'), count: int(row, 'count'), delta_minor: int(row, 'delta_minor') })), rates);
+      const lines = settlementLines(
+        rows.map((row) => ({
+          currency: text(row, 'currency'),
+          kind: text(row, 'kind'),
+          amount_minor: int(row, 'amount_minor'),
+          count: int(row, 'count'),
+          delta_minor: int(row, 'delta_minor'),
+        })),
+        rates,
+      );
       assert.deepEqual(lines, expectedSettlementLines(history, merchant, from_ms, until_ms, rates), merchant);
       assert.ok(lines.length > 0);
     }
@@ -144,26 +213,45 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
 
   it('merchants, operations, card history and event statistics run and agree', async function () {
     const days = range('2026-01-31', '2026-02-01');
-    for (const [granularity, by] of [['day', 'merchant'], ['month', 'merchant'], ['day', 'terminal']] as const) {
+    for (const [granularity, by] of [
+      ['day', 'merchant'],
+      ['month', 'merchant'],
+      ['day', 'terminal'],
+    ] as const) {
       const report = await merchantsReport(context, days, granularity, by);
-      assert.deepEqual(report.sections['periods']?.rows, expectedMerchants(history, days.from_ms, days.until_ms, granularity, by), `${granularity} by ${by}`);
+      assert.deepEqual(
+        report.sections['periods']?.rows,
+        expectedMerchants(history, days.from_ms, days.until_ms, granularity, by),
+        `${granularity} by ${by}`,
+      );
     }
     const operations = await operationsReport(context, days);
     const expected = expectedOperations(history, days.from_ms, days.until_ms);
     const summary = operations.sections['summary']?.rows[0];
-    assert.deepEqual([summary?.['requests'], summary?.['approved'], summary?.['declined'], summary?.['insufficient_funds']], [expected.requests, expected.approved, expected.declined, expected.insufficient_funds]);
+    assert.deepEqual(
+      [summary?.['requests'], summary?.['approved'], summary?.['declined'], summary?.['insufficient_funds']],
+      [expected.requests, expected.approved, expected.declined, expected.insufficient_funds],
+    );
     assert.equal(operations.sections['by_hour']?.rows.length, expected.by_hour.size);
     assert.equal(summary?.['flagged'], expected.flagged);
-    assert.deepEqual(operations.sections['by_flag']?.rows, [...expected.by_flag.entries()].map(([flag, counts]) => ({ flag, ...counts })));
+    assert.deepEqual(
+      operations.sections['by_flag']?.rows,
+      [...expected.by_flag.entries()].map(([flag, counts]) => ({ flag, ...counts })),
+    );
     const history_report = await cardHistoryReport(context, 'card-01');
     assert.equal(history_report.sections['entries']?.rows.length, 2 + history.transactions.filter((t) => t.card === 'card-01').length);
     const replaced = await cardHistoryReport(context, 'card-00r');
-    assert.equal(replaced.sections['entries']?.rows.length, 3 + history.transactions.filter((t) => t.card === 'card-00' || t.card === 'card-00r').length);
+    assert.equal(
+      replaced.sections['entries']?.rows.length,
+      3 + history.transactions.filter((t) => t.card === 'card-00' || t.card === 'card-00r').length,
+    );
     for (const program of ['festival-2026', 'fleet.west']) {
       const statistics = await eventStatisticsReport(context, program);
       assert.deepEqual(statistics.sections['totals']?.rows, [expectedProgram(history, program)]);
       assert.deepEqual(statistics.sections['top_products']?.rows, expectedTopProducts(history, program));
-      assert.ok((statistics.sections['top_merchants']?.rows.length ?? 0) > 0 && (statistics.sections['sales_per_hour']?.rows.length ?? 0) > 0);
+      assert.ok(
+        (statistics.sections['top_merchants']?.rows.length ?? 0) > 0 && (statistics.sections['sales_per_hour']?.rows.length ?? 0) > 0,
+      );
     }
   });
 });

@@ -33,7 +33,19 @@ import { Streamer } from '../../services/streamer/streamer';
 import { startTestRedis, testDataDir, waitFor } from '../support/harness';
 import { appendToOutbox, rawTransactionRows, reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import {
-  expectedAudit, expectedFleetVehicles, expectedTopUps, expectedFloat, expectedMerchants, expectedOperations, expectedProgram, expectedTopProducts, float_columns, history_start_ms, reportHistory, writeCardStates, type History,
+  expectedAudit,
+  expectedFleetVehicles,
+  expectedTopUps,
+  expectedFloat,
+  expectedMerchants,
+  expectedOperations,
+  expectedProgram,
+  expectedTopProducts,
+  float_columns,
+  history_start_ms,
+  reportHistory,
+  writeCardStates,
+  type History,
 } from '../support/reports-fixtures';
 
 const shard_count = 64;
@@ -74,7 +86,13 @@ async function getJson(port: number, path: string): Promise<Record<string, unkno
 function parseCsv(text: string): Record<string, string | number | null>[] {
   const [header, ...lines] = text.trimEnd().split('\r\n');
   const columns = (header ?? '').split(',');
-  return lines.map((line) => Object.fromEntries(line.split(',').map((cell, index) => [columns[index] ?? '', cell === '' ? null : /^-?[0-9]+(\.[0-9]+)?$/.test(cell) ? Number(cell) : cell])));
+  return lines.map((line) =>
+    Object.fromEntries(
+      line
+        .split(',')
+        .map((cell, index) => [columns[index] ?? '', cell === '' ? null : /^-?[0-9]+(\.[0-9]+)?$/.test(cell) ? Number(cell) : cell]),
+    ),
+  );
 }
 
 describe('reports (real Redis + ClickHouse 18.16)', function () {
@@ -97,18 +115,28 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     const lifecycle_events = history.documents.length - history.transactions.length;
     try {
       let seen = '';
-      await waitFor('history streamed into ClickHouse', async () => {
-        const totals = await reportTotals(clickhouse.url, database);
-        seen = JSON.stringify(totals);
-        return totals.transactions === history.transactions.length && totals.lifecycle_events === lifecycle_events;
-      }, () => `${seen}, expected ${history.transactions.length} transactions and ${lifecycle_events} events`, 15_000, 100);
+      await waitFor(
+        'history streamed into ClickHouse',
+        async () => {
+          const totals = await reportTotals(clickhouse.url, database);
+          seen = JSON.stringify(totals);
+          return totals.transactions === history.transactions.length && totals.lifecycle_events === lifecycle_events;
+        },
+        () => `${seen}, expected ${history.transactions.length} transactions and ${lifecycle_events} events`,
+        15_000,
+        100,
+      );
     } finally {
       await streamer.stop();
     }
     // The same transactions again, as a streamer that crashed before XACK would send them.
     const sink = new ClickHouseSink({ url: clickhouse.url, database, insert_timeout_ms: 10_000 });
     try {
-      await sink.insert(history.transactions.flatMap((t, index) => rowsOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) })));
+      await sink.insert(
+        history.transactions.flatMap((t, index) =>
+          rowsOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) }),
+        ),
+      );
     } finally {
       await sink.close();
     }
@@ -138,7 +166,13 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.match(csv.type, /^text\/csv/);
     assert.ok(csv.body.startsWith(`program,currency,${float_columns.join(',')}\r\n`), csv.body);
     const festival = expectedFloat(history, 'EUR')[0];
-    assert.ok(festival !== undefined && (festival['refunds_minor'] as number) > 0 && (festival['payouts_minor'] as number) > 0 && (festival['deposits_held_minor'] as number) > 0, 'the history has refunds, payouts and deposits');
+    assert.ok(
+      festival !== undefined &&
+        (festival['refunds_minor'] as number) > 0 &&
+        (festival['payouts_minor'] as number) > 0 &&
+        (festival['deposits_held_minor'] as number) > 0,
+      'the history has refunds, payouts and deposits',
+    );
     assert.deepEqual(parseCsv(csv.body), expectedFloat(history));
   });
 
@@ -158,7 +192,15 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       await client.sendCommand(['HSET', key, 'd', JSON.stringify({ ...state, balanceMinor: state.balanceMinor + 7 })]);
       const tampered = await getJson(server.port, '/reports/reconciliation');
       assert.deepEqual(tampered['summary'], { cards_checked: history.cards.length, differences: 1, fleet_accounts_checked: 0 });
-      assert.deepEqual(tampered['differences'], [{ card: victim.card, clickhouse_minor: victim.balance_minor, redis_minor: victim.balance_minor + 7, difference: 7, problem: 'balance_differs' }]);
+      assert.deepEqual(tampered['differences'], [
+        {
+          card: victim.card,
+          clickhouse_minor: victim.balance_minor,
+          redis_minor: victim.balance_minor + 7,
+          difference: 7,
+          problem: 'balance_differs',
+        },
+      ]);
       const csv = await get(server.port, '/reports/reconciliation?format=csv');
       assert.deepEqual(parseCsv(csv.body), tampered['differences']);
       const summary = await get(server.port, '/reports/reconciliation?format=csv&section=summary');
@@ -172,7 +214,11 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
   it('merchants: counts and amounts per merchant or terminal, per UTC day or month', async function () {
     const from_ms = Date.UTC(2026, 0, 31);
     const until_ms = Date.UTC(2026, 1, 1) + day_ms;
-    for (const [granularity, by] of [['day', 'merchant'], ['month', 'merchant'], ['day', 'terminal']] as const) {
+    for (const [granularity, by] of [
+      ['day', 'merchant'],
+      ['month', 'merchant'],
+      ['day', 'terminal'],
+    ] as const) {
       const path = `/reports/merchants?from=2026-01-31&to=2026-02-01&granularity=${granularity}&by=${by}`;
       const expected = expectedMerchants(history, from_ms, until_ms, granularity, by);
       assert.ok(expected.length > 0);
@@ -192,26 +238,61 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     const ratio = (part: number, whole: number): number => (whole === 0 ? 0 : Math.round((part * 10_000) / whole) / 10_000);
     assert.equal(expected.requests, history.transactions.length);
     assert.deepEqual(report['summary'], {
-      requests: expected.requests, approved: expected.approved, declined: expected.declined,
-      approval_rate: ratio(expected.approved, expected.requests), decline_rate: ratio(expected.declined, expected.requests),
-      insufficient_funds: expected.insufficient_funds, insufficient_funds_rate: ratio(expected.insufficient_funds, expected.requests),
-      flagged: expected.flagged, flagged_rate: ratio(expected.flagged, expected.requests),
+      requests: expected.requests,
+      approved: expected.approved,
+      declined: expected.declined,
+      approval_rate: ratio(expected.approved, expected.requests),
+      decline_rate: ratio(expected.declined, expected.requests),
+      insufficient_funds: expected.insufficient_funds,
+      insufficient_funds_rate: ratio(expected.insufficient_funds, expected.requests),
+      flagged: expected.flagged,
+      flagged_rate: ratio(expected.flagged, expected.requests),
     });
     assert.ok(expected.flagged > 0, 'the history has flagged transactions');
-    assert.deepEqual(report['by_flag'], [...expected.by_flag.entries()].map(([flag, counts]) => ({ flag, ...counts })));
+    assert.deepEqual(
+      report['by_flag'],
+      [...expected.by_flag.entries()].map(([flag, counts]) => ({ flag, ...counts })),
+    );
     assert.ok(expected.insufficient_funds > 0 && expected.by_reason.has('currency_mismatch'), 'the history has both decline reasons');
-    assert.deepEqual(report['by_reason'], [...expected.by_reason.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([reason, declined]) => ({
-      reason, declined, share_of_requests: ratio(declined, expected.requests), share_of_declines: ratio(declined, expected.declined),
-    })));
-    const counts = (rows: unknown, key: string) => new Map((rows as Record<string, number | string>[]).map((row) => [String(row[key]), {
-      requests: row['requests'], approved: row['approved'], declined: row['declined'], insufficient_funds: row['insufficient_funds'],
-    }]));
+    assert.deepEqual(
+      report['by_reason'],
+      [...expected.by_reason.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([reason, declined]) => ({
+          reason,
+          declined,
+          share_of_requests: ratio(declined, expected.requests),
+          share_of_declines: ratio(declined, expected.declined),
+        })),
+    );
+    const counts = (rows: unknown, key: string) =>
+      new Map(
+        (rows as Record<string, number | string>[]).map((row) => [
+          String(row[key]),
+          {
+            requests: row['requests'],
+            approved: row['approved'],
+            declined: row['declined'],
+            insufficient_funds: row['insufficient_funds'],
+          },
+        ]),
+      );
     assert.deepEqual(counts(report['by_terminal'], 'terminal'), expected.by_terminal);
     assert.deepEqual(counts(report['by_hour'], 'hour'), expected.by_hour);
     const csv = await get(server.port, '/reports/operations?from=2026-01-31&to=2026-02-01&format=csv&section=by_hour');
     assert.deepEqual(parseCsv(csv.body), report['by_hour']);
     const empty = await getJson(server.port, '/reports/operations?from=2025-01-01&to=2025-01-02');
-    assert.deepEqual(empty['summary'], { requests: 0, approved: 0, declined: 0, approval_rate: 0, decline_rate: 0, insufficient_funds: 0, insufficient_funds_rate: 0, flagged: 0, flagged_rate: 0 });
+    assert.deepEqual(empty['summary'], {
+      requests: 0,
+      approved: 0,
+      declined: 0,
+      approval_rate: 0,
+      decline_rate: 0,
+      insufficient_funds: 0,
+      insufficient_funds_rate: 0,
+      flagged: 0,
+      flagged_rate: 0,
+    });
   });
 
   it('card history: every event and transaction of one card in time order, with balance after each', async function () {
@@ -222,11 +303,30 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     const mine = history.transactions.filter((t) => t.card === 'card-01');
     // Issue, one status change, then its transactions (each once, despite the duplicate rows).
     assert.equal(entries.length, 2 + mine.length);
-    assert.deepEqual(entries.slice(0, 2).map((e) => [e['type'], e['balance_after_minor']]), [['card_issued', history.issued[1]?.amount], ['card_status_changed', history.issued[1]?.amount]]);
-    assert.deepEqual(entries.slice(2).map((e) => [e['id'], e['type'], e['outcome'], e['amount_minor'], e['balance_after_minor']]), mine.map((t) => [t.id, t.kind, t.outcome, t.amount, t.balance_after]));
+    assert.deepEqual(
+      entries.slice(0, 2).map((e) => [e['type'], e['balance_after_minor']]),
+      [
+        ['card_issued', history.issued[1]?.amount],
+        ['card_status_changed', history.issued[1]?.amount],
+      ],
+    );
+    assert.deepEqual(
+      entries.slice(2).map((e) => [e['id'], e['type'], e['outcome'], e['amount_minor'], e['balance_after_minor']]),
+      mine.map((t) => [t.id, t.kind, t.outcome, t.amount, t.balance_after]),
+    );
     const times = entries.map((e) => e['at_ms'] as number);
-    assert.deepEqual(times, [...times].sort((a, b) => a - b), 'time order');
-    assert.deepEqual(report['summary'], { card: 'card-01', cards: 'card-01', entries: entries.length, last_balance_after_minor: model.balance_minor, redis_balance_minor: model.balance_minor });
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+      'time order',
+    );
+    assert.deepEqual(report['summary'], {
+      card: 'card-01',
+      cards: 'card-01',
+      entries: entries.length,
+      last_balance_after_minor: model.balance_minor,
+      redis_balance_minor: model.balance_minor,
+    });
     const missing = await get(server.port, '/reports/cards/no-such-card/history');
     assert.equal(missing.status, 404);
   });
@@ -240,13 +340,19 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       const entries = report['entries'] as Record<string, string | number | null>[];
       // Two issues, one replacement event, and every transaction of both cards.
       assert.equal(entries.length, 3 + chain.length, card);
-      assert.deepEqual(entries.filter((e) => e['entry'] === 'transaction').map((e) => [e['id'], e['card'], e['balance_after_minor']]), chain.map((t) => [t.id, t.card, t.balance_after]));
+      assert.deepEqual(
+        entries.filter((e) => e['entry'] === 'transaction').map((e) => [e['id'], e['card'], e['balance_after_minor']]),
+        chain.map((t) => [t.id, t.card, t.balance_after]),
+      );
       const replaced = entries.find((e) => e['type'] === 'card_replaced');
       assert.deepEqual([replaced?.['card'], replaced?.['replacement']], ['card-00', 'card-00r']);
       assert.equal((report['summary'] as Record<string, unknown>)['cards'], 'card-00 card-00r');
     }
     const summary = (await getJson(server.port, '/reports/cards/card-00r/history'))['summary'] as Record<string, unknown>;
-    assert.deepEqual([summary['last_balance_after_minor'], summary['redis_balance_minor']], [successor.balance_minor, successor.balance_minor]);
+    assert.deepEqual(
+      [summary['last_balance_after_minor'], summary['redis_balance_minor']],
+      [successor.balance_minor, successor.balance_minor],
+    );
   });
 
   it('event statistics: cards issued, deposited, spent, reversed, refunded, remaining, deposits, payouts; top merchants and products; sales per hour', async function () {
@@ -257,12 +363,21 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       assert.ok((report['top_products'] as unknown[]).length > 0);
       const mine = history.transactions.filter((t) => t.program === program && t.outcome === 'approved');
       const net = new Map<string, number>();
-      for (const t of mine) if (['purchase', 'reverse', 'refund'].includes(t.kind)) net.set(t.merchant, (net.get(t.merchant) ?? 0) + (t.kind === 'purchase' ? t.amount : -t.amount));
+      for (const t of mine)
+        if (['purchase', 'reverse', 'refund'].includes(t.kind))
+          net.set(t.merchant, (net.get(t.merchant) ?? 0) + (t.kind === 'purchase' ? t.amount : -t.amount));
       const top = report['top_merchants'] as Record<string, string | number>[];
-      assert.deepEqual(top.map((row) => [row['merchant'], row['net_sales_minor']]), [...net.entries()].sort(([ma, a], [mb, b]) => b - a || (ma < mb ? -1 : 1)));
+      assert.deepEqual(
+        top.map((row) => [row['merchant'], row['net_sales_minor']]),
+        [...net.entries()].sort(([ma, a], [mb, b]) => b - a || (ma < mb ? -1 : 1)),
+      );
       const hours = report['sales_per_hour'] as Record<string, string | number>[];
       const spent = mine.filter((t) => t.kind === 'purchase').reduce((sum, t) => sum + t.amount, 0);
-      assert.equal(hours.reduce((sum, row) => sum + (row['purchases_minor'] as number), 0), spent, 'hours add up to the spend');
+      assert.equal(
+        hours.reduce((sum, row) => sum + (row['purchases_minor'] as number), 0),
+        spent,
+        'hours add up to the spend',
+      );
       assert.equal(hours[0]?.['hour'], `${new Date(history_start_ms).toISOString().slice(0, 13)}:00Z`);
     }
     assert.equal((await get(server.port, '/reports/events/no-such-program/statistics')).status, 404);
@@ -273,18 +388,45 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     const mine = history.transactions.filter((t) => t.fleet === 'fleet-acme');
     assert.equal(mine.length, 12);
     const transactions = report['transactions'] as Record<string, string | number>[];
-    assert.deepEqual(transactions.map((t) => [t['id'], t['vehicle'], t['driver'], t['odometer'], t['pump_minor'], t['invoiced_minor']]),
-      mine.map((t) => [t.id, t.vehicle, t.driver, t.odometer ?? 0, t.pump ?? t.amount, t.invoiced ?? t.amount]));
+    assert.deepEqual(
+      transactions.map((t) => [t['id'], t['vehicle'], t['driver'], t['odometer'], t['pump_minor'], t['invoiced_minor']]),
+      mine.map((t) => [t.id, t.vehicle, t.driver, t.odometer ?? 0, t.pump ?? t.amount, t.invoiced ?? t.amount]),
+    );
     const lines = report['lines'] as Record<string, string | number>[];
-    const expected_lines = mine.flatMap((t) => (t.lines ?? []).map((line, line_no) => [t.id, line_no, line.code, line.qty_milli, line.pump_unit ?? line.unit, line.invoiced ?? line.amount]));
-    assert.deepEqual(lines.map((l) => [l['id'], l['line_no'], l['code'], l['qty_milli'], l['pump_unit_minor'], l['invoiced_minor']]), expected_lines);
+    const expected_lines = mine.flatMap((t) =>
+      (t.lines ?? []).map((line, line_no) => [
+        t.id,
+        line_no,
+        line.code,
+        line.qty_milli,
+        line.pump_unit ?? line.unit,
+        line.invoiced ?? line.amount,
+      ]),
+    );
+    assert.deepEqual(
+      lines.map((l) => [l['id'], l['line_no'], l['code'], l['qty_milli'], l['pump_unit_minor'], l['invoiced_minor']]),
+      expected_lines,
+    );
     const vehicles = expectedFleetVehicles(history, 'fleet-acme');
     assert.deepEqual(report['vehicles'], vehicles);
-    assert.ok(vehicles.every((v) => v['litres_per_100km'] !== null), 'both vehicles have a consumption');
+    assert.ok(
+      vehicles.every((v) => v['litres_per_100km'] !== null),
+      'both vehicles have a consumption',
+    );
     const totals = report['totals'] as Record<string, number | string>[];
-    assert.deepEqual(totals, [{ currency: 'CHF', transactions: 12, pump_minor: vehicles.reduce((sum, v) => sum + (v['pump_minor'] as number), 0), invoiced_minor: vehicles.reduce((sum, v) => sum + (v['invoiced_minor'] as number), 0) }]);
+    assert.deepEqual(totals, [
+      {
+        currency: 'CHF',
+        transactions: 12,
+        pump_minor: vehicles.reduce((sum, v) => sum + (v['pump_minor'] as number), 0),
+        invoiced_minor: vehicles.reduce((sum, v) => sum + (v['invoiced_minor'] as number), 0),
+      },
+    ]);
     const csv = await get(server.port, '/reports/fleets/fleet-acme/invoice?from=2026-02-01&to=2026-02-01&format=csv&section=vehicles');
-    assert.deepEqual(parseCsv(csv.body).map((row) => row['litres_per_100km']), vehicles.map((v) => Number(v['litres_per_100km'])));
+    assert.deepEqual(
+      parseCsv(csv.body).map((row) => row['litres_per_100km']),
+      vehicles.map((v) => Number(v['litres_per_100km'])),
+    );
     const empty = await getJson(server.port, '/reports/fleets/fleet-acme/invoice?from=2026-01-01&to=2026-01-02');
     assert.deepEqual([empty['transactions'], empty['vehicles'], empty['totals']], [[], [], []]);
     assert.equal((await get(server.port, "/reports/fleets/acme'--/invoice?from=2026-02-01&to=2026-02-01")).status, 400);
@@ -301,11 +443,17 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.ok(expected.some((e) => e.type === 'operator_action') && expected.some((e) => e.type === 'card_replaced'));
     const report = await getJson(server.port, '/reports/audit?from=2026-01-31&to=2026-02-01');
     const entries = report['entries'] as Record<string, string>[];
-    assert.deepEqual(entries.map((e) => [e['type'], e['operator'], Date.parse(e['at'] ?? '')]).sort(), expected.map((e) => [e.type, e.operator, e.at]).sort());
+    assert.deepEqual(
+      entries.map((e) => [e['type'], e['operator'], Date.parse(e['at'] ?? '')]).sort(),
+      expected.map((e) => [e.type, e.operator, e.at]).sort(),
+    );
     const action = entries.find((e) => e['type'] === 'operator_action');
     assert.deepEqual([action?.['action'], action?.['subject'], action?.['detail']], ['set_fee_rates', 'bar-0', '{"percent_bp":175}']);
     const ops2 = await getJson(server.port, '/reports/audit?from=2026-01-31&to=2026-02-01&operator=ops-2');
-    assert.deepEqual((ops2['entries'] as Record<string, string>[]).map((e) => e['type']), expectedAudit(history, 'ops-2').map((e) => e.type));
+    assert.deepEqual(
+      (ops2['entries'] as Record<string, string>[]).map((e) => e['type']),
+      expectedAudit(history, 'ops-2').map((e) => e.type),
+    );
     const csv = await get(server.port, '/reports/audit?from=2026-01-31&to=2026-02-01&format=csv');
     assert.ok(csv.body.includes('"{""percent_bp"":175}"'), 'JSON detail is quoted in CSV');
   });
@@ -364,8 +512,12 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     const child = await startServerProcess({
       script: 'dist/services/reports/main.js',
       env: {
-        TAPLINE_CLICKHOUSE_URL: clickhouse.url, TAPLINE_CLICKHOUSE_DATABASE: database, TAPLINE_REDIS_URL: redis.url,
-        TAPLINE_SHARD_COUNT: String(shard_count), TAPLINE_REPORTS_PORT: '0', TAPLINE_LOG_LEVEL: 'warn',
+        TAPLINE_CLICKHOUSE_URL: clickhouse.url,
+        TAPLINE_CLICKHOUSE_DATABASE: database,
+        TAPLINE_REDIS_URL: redis.url,
+        TAPLINE_SHARD_COUNT: String(shard_count),
+        TAPLINE_REPORTS_PORT: '0',
+        TAPLINE_LOG_LEVEL: 'warn',
       },
       onLine: (line) => {
         if (line.includes('"serving"')) httpPort = (JSON.parse(line) as { httpPort: number }).httpPort;

@@ -59,7 +59,9 @@ function send(port: number, method: string, path: string, body?: unknown, operat
       let text = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type'] ?? ''), body: text }));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type'] ?? ''), body: text }),
+      );
     });
     request.on('timeout', () => request.destroy(new Error(`${method} ${path} timed out`)));
     request.on('error', reject);
@@ -72,7 +74,8 @@ const rates: FeeRate[] = [
   { kind: 'refund', percent_bp: 0, fixed_minor: 20 },
 ];
 
-const expectedLines = (history: History, merchant: string, from_ms: number, until_ms: number): SettlementLine[] => expectedSettlementLines(history, merchant, from_ms, until_ms, rates);
+const expectedLines = (history: History, merchant: string, from_ms: number, until_ms: number): SettlementLine[] =>
+  expectedSettlementLines(history, merchant, from_ms, until_ms, rates);
 
 describe('settlement (real Redis + ClickHouse 18.16)', function () {
   let redis: RedisInstance;
@@ -86,21 +89,33 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
 
   before(async function () {
     console.log(`    seed ${seed} (replay with TAPLINE_TEST_SEED=${seed})`);
-    [redis, clickhouse] = await Promise.all([startTestRedis('settlement-it'), startClickHouse({ dataDir: testDataDir('settlement-it-ch') })]);
+    [redis, clickhouse] = await Promise.all([
+      startTestRedis('settlement-it'),
+      startClickHouse({ dataDir: testDataDir('settlement-it-ch') }),
+    ]);
     await migrate(clickhouse.url, database);
     history = reportHistory(seed, 24, 400, shard_count);
     await writeCardStates(redis.url, history.cards, shard_count);
     await appendToOutbox(redis.url, history.documents);
     const streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
     try {
-      await waitFor('history streamed into ClickHouse', async () => (await reportTotals(clickhouse.url, database)).transactions === history.transactions.length,
-        () => 'transactions missing', 15_000, 100);
+      await waitFor(
+        'history streamed into ClickHouse',
+        async () => (await reportTotals(clickhouse.url, database)).transactions === history.transactions.length,
+        () => 'transactions missing',
+        15_000,
+        100,
+      );
     } finally {
       await streamer.stop();
     }
     const sink = new ClickHouseSink({ url: clickhouse.url, database, insert_timeout_ms: 10_000 });
     try {
-      await sink.insert(history.transactions.flatMap((t, index) => rowsOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) })));
+      await sink.insert(
+        history.transactions.flatMap((t, index) =>
+          rowsOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) }),
+        ),
+      );
     } finally {
       await sink.close();
     }
@@ -128,7 +143,13 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     const bad: [string, string, unknown, string | null, string][] = [
       ['PUT', '/settlement/merchants/bar-0', { ...config, cycle: 'hourly' }, 'ops-1', 'cycle'],
       ['PUT', '/settlement/merchants/bar-0', { ...config, payee_name: "x', 1); --" }, 'ops-1', 'payee_name'],
-      ['PUT', '/settlement/merchants/bar-0', { ...config, rates: [{ kind: 'purchase', percent_bp: -1, fixed_minor: 0 }] }, 'ops-1', 'rates.0.percent_bp'],
+      [
+        'PUT',
+        '/settlement/merchants/bar-0',
+        { ...config, rates: [{ kind: 'purchase', percent_bp: -1, fixed_minor: 0 }] },
+        'ops-1',
+        'rates.0.percent_bp',
+      ],
       ['PUT', '/settlement/merchants/bar-0', '{not json', 'ops-1', 'body'],
       ['PUT', '/settlement/merchants/bar-0', config, null, 'x-tapline-operator'],
       ['PUT', '/settlement/merchants/bar-0', config, "ops'1", 'x-tapline-operator'],
@@ -148,7 +169,11 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     }
     assert.equal((await send(port, 'POST', '/settlement/merchants/nobody/batches', { date: '2026-01-31' })).status, 404);
     assert.equal((await send(port, 'GET', '/settlement/batches/bar-0.daily.2026-01-30')).status, 404);
-    assert.equal((await send(port, 'POST', '/settlement/merchants/bar-0/batches', { date: '2199-12-31' })).status, 409, 'an open period is refused');
+    assert.equal(
+      (await send(port, 'POST', '/settlement/merchants/bar-0/batches', { date: '2199-12-31' })).status,
+      409,
+      'an open period is refused',
+    );
     assert.deepEqual(await redisSnapshot(redis.url), before, 'refused requests changed nothing');
   });
 
@@ -161,32 +186,72 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     const expected = expectedLines(history, 'bar-0', from_ms, from_ms + day_ms);
     assert.ok(expected.length > 0 && (expected[0]?.fees_minor ?? 0) > 0, 'the period has sales and fees');
     assert.deepEqual([batch['id'], batch['state'], batch['lines']], ['bar-0.daily.2026-01-31', 'computed', expected]);
-    assert.equal((await send(port, 'GET', '/settlement/batches/bar-0.daily.2026-01-31/transfer.csv')).status, 409, 'no bank file before approval');
-    assert.equal((await send(port, 'POST', '/settlement/batches/bar-0.daily.2026-01-31/settle', {})).status, 409, 'no settling before approval');
+    assert.equal(
+      (await send(port, 'GET', '/settlement/batches/bar-0.daily.2026-01-31/transfer.csv')).status,
+      409,
+      'no bank file before approval',
+    );
+    assert.equal(
+      (await send(port, 'POST', '/settlement/batches/bar-0.daily.2026-01-31/settle', {})).status,
+      409,
+      'no settling before approval',
+    );
     // Computing again before approval gives the same batch (and the same digest).
-    const again = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-0/batches', { date: '2026-01-31' })).body) as Record<string, unknown>;
+    const again = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-0/batches', { date: '2026-01-31' })).body) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(again['lines'], expected);
-    assert.equal((await send(port, 'POST', '/settlement/batches/bar-0.daily.2026-01-31/approve', { digest: '0'.repeat(64) })).status, 409, 'a stale digest is refused');
+    assert.equal(
+      (await send(port, 'POST', '/settlement/batches/bar-0.daily.2026-01-31/approve', { digest: '0'.repeat(64) })).status,
+      409,
+      'a stale digest is refused',
+    );
     // Two operators approve at once: one approval, both see the same approved batch.
-    const approvals = await Promise.all(['ops-2', 'ops-3', 'ops-4'].map((operator) => send(port, 'POST', '/settlement/batches/bar-0.daily.2026-01-31/approve', { digest: again['digest'] }, operator)));
+    const approvals = await Promise.all(
+      ['ops-2', 'ops-3', 'ops-4'].map((operator) =>
+        send(port, 'POST', '/settlement/batches/bar-0.daily.2026-01-31/approve', { digest: again['digest'] }, operator),
+      ),
+    );
     const views = approvals.map((answer) => JSON.parse(answer.body) as Record<string, unknown>);
-    assert.deepEqual(approvals.map((answer) => answer.status), [200, 200, 200]);
+    assert.deepEqual(
+      approvals.map((answer) => answer.status),
+      [200, 200, 200],
+    );
     assert.equal(views.filter((view) => view['changed'] === true).length, 1, 'exactly one approval changed the state');
     assert.equal(new Set(views.map((view) => view['approved_by'])).size, 1);
     assert.ok(views.every((view) => view['state'] === 'approved' && view['digest'] === again['digest']));
     const csv = await send(port, 'GET', '/settlement/batches/bar-0.daily.2026-01-31/transfer.csv');
     assert.equal(csv.status, 200);
     assert.match(csv.type, /^text\/csv; charset=utf-8/);
-    assert.equal(csv.body, bankTransferCsv({ batch_id: 'bar-0.daily.2026-01-31', payee_name: 'Bar Zero GmbH', payee_iban: 'DE89370400440532013000', period: { from: '2026-01-31', to: '2026-01-31' }, lines: expected }));
+    assert.equal(
+      csv.body,
+      bankTransferCsv({
+        batch_id: 'bar-0.daily.2026-01-31',
+        payee_name: 'Bar Zero GmbH',
+        payee_iban: 'DE89370400440532013000',
+        period: { from: '2026-01-31', to: '2026-01-31' },
+        lines: expected,
+      }),
+    );
     // New rates after approval change nothing in the approved batch.
     await send(port, 'PUT', '/settlement/merchants/bar-0', { ...config, rates: [{ kind: 'purchase', percent_bp: 9_000, fixed_minor: 0 }] });
     const frozen = await redisSnapshot(redis.url);
     const recomputed = await send(port, 'POST', '/settlement/merchants/bar-0/batches', { date: '2026-01-31' });
     assert.equal(recomputed.status, 200);
-    assert.deepEqual([(JSON.parse(recomputed.body) as Record<string, unknown>)['changed'], (JSON.parse(recomputed.body) as Record<string, unknown>)['lines']], [false, expected]);
+    assert.deepEqual(
+      [
+        (JSON.parse(recomputed.body) as Record<string, unknown>)['changed'],
+        (JSON.parse(recomputed.body) as Record<string, unknown>)['lines'],
+      ],
+      [false, expected],
+    );
     const settled = await send(port, 'POST', '/settlement/batches/bar-0.daily.2026-01-31/settle', { reference: 'SEPA-2026-0131' }, 'ops-5');
     assert.equal(settled.status, 200, settled.body);
-    assert.deepEqual(['state', 'changed', 'settled_by', 'reference'].map((key) => (JSON.parse(settled.body) as Record<string, unknown>)[key]), ['settled', true, 'ops-5', 'SEPA-2026-0131']);
+    assert.deepEqual(
+      ['state', 'changed', 'settled_by', 'reference'].map((key) => (JSON.parse(settled.body) as Record<string, unknown>)[key]),
+      ['settled', true, 'ops-5', 'SEPA-2026-0131'],
+    );
     const after_settle = await redisSnapshot(redis.url);
     // Re-running a settled period: compute, approve, settle again change nothing, byte for byte.
     for (const [method, path, body] of [
@@ -201,15 +266,29 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     assert.deepEqual(await redisSnapshot(redis.url), after_settle, 're-running a settled period changed nothing');
     assert.notDeepEqual(frozen, after_settle, 'settling itself was recorded');
     // The next day is its own batch, computed with the new rates.
-    const next = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-0/batches', { date: '2026-02-01' })).body) as Record<string, unknown>;
+    const next = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-0/batches', { date: '2026-02-01' })).body) as Record<
+      string,
+      unknown
+    >;
     assert.equal(next['id'], 'bar-0.daily.2026-02-01');
     assert.deepEqual(next['rates'], [{ kind: 'purchase', percent_bp: 9_000, fixed_minor: 0 }]);
     // The merchant's batches, with their states (a merchant "bar-0.x" would not be listed here).
     await send(port, 'PUT', '/settlement/merchants/bar-0.x', config);
     await send(port, 'POST', '/settlement/merchants/bar-0.x/batches', { date: '2026-01-31' });
-    const listing = JSON.parse((await send(port, 'GET', '/settlement/merchants/bar-0/batches')).body) as { batches: Record<string, unknown>[] };
-    assert.deepEqual(listing.batches.map((b) => [b['id'], b['state']]), [['bar-0.daily.2026-01-31', 'settled'], ['bar-0.daily.2026-02-01', 'computed']]);
-    assert.deepEqual(listing.batches[0]?.['net'], expected.map((line) => ({ currency: line.currency, net_minor: line.net_minor })));
+    const listing = JSON.parse((await send(port, 'GET', '/settlement/merchants/bar-0/batches')).body) as {
+      batches: Record<string, unknown>[];
+    };
+    assert.deepEqual(
+      listing.batches.map((b) => [b['id'], b['state']]),
+      [
+        ['bar-0.daily.2026-01-31', 'settled'],
+        ['bar-0.daily.2026-02-01', 'computed'],
+      ],
+    );
+    assert.deepEqual(
+      listing.batches[0]?.['net'],
+      expected.map((line) => ({ currency: line.currency, net_minor: line.net_minor })),
+    );
   });
 
   it('reports fees per merchant over any range at its current rates, per operation type', async function () {
@@ -219,7 +298,11 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     const report = JSON.parse(answer.body) as Record<string, unknown>;
     assert.deepEqual(report['currencies'], expectedLines(history, 'bar-2', Date.UTC(2026, 0, 31), Date.UTC(2026, 1, 2)));
     assert.deepEqual(report['rates'], rates);
-    assert.equal((await send(port, 'GET', '/reports/merchants/bar-9/fees?from=2026-01-31&to=2026-02-01')).status, 404, 'no rates, no fee report');
+    assert.equal(
+      (await send(port, 'GET', '/reports/merchants/bar-9/fees?from=2026-01-31&to=2026-02-01')).status,
+      404,
+      'no rates, no fee report',
+    );
     assert.equal((await send(port, 'GET', "/reports/merchants/bar'2/fees?from=2026-01-31&to=2026-02-01")).status, 400);
   });
 
@@ -228,7 +311,11 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     assert.equal(run.status, 200, run.body);
     const result = JSON.parse(run.body) as { batches: Record<string, unknown>[]; periods_still_open: string[] };
     const byId = new Map(result.batches.map((b) => [b['id'], b]));
-    assert.deepEqual([byId.get('bar-0.daily.2026-01-31')?.['state'], byId.get('bar-0.daily.2026-01-31')?.['changed']], ['settled', false], 'a settled batch is left as it is');
+    assert.deepEqual(
+      [byId.get('bar-0.daily.2026-01-31')?.['state'], byId.get('bar-0.daily.2026-01-31')?.['changed']],
+      ['settled', false],
+      'a settled batch is left as it is',
+    );
     assert.equal(byId.get('bar-2.daily.2026-01-31')?.['state'], 'computed');
     assert.deepEqual(result.periods_still_open, []);
     const batch = JSON.parse((await send(port, 'GET', '/settlement/batches/bar-2.daily.2026-01-31')).body) as Record<string, unknown>;
@@ -237,11 +324,20 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
   });
 
   it('settles a monthly merchant over the whole month, across the day boundary', async function () {
-    assert.equal((await send(port, 'PUT', '/settlement/merchants/bar-1', { ...config, cycle: 'monthly', payee_name: 'Bar One' })).status, 200);
-    const batch = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-1/batches', { date: '2026-02-14' })).body) as Record<string, unknown>;
+    assert.equal(
+      (await send(port, 'PUT', '/settlement/merchants/bar-1', { ...config, cycle: 'monthly', payee_name: 'Bar One' })).status,
+      200,
+    );
+    const batch = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-1/batches', { date: '2026-02-14' })).body) as Record<
+      string,
+      unknown
+    >;
     assert.equal(batch['id'], 'bar-1.monthly.2026-02-01');
     assert.deepEqual(batch['lines'], expectedLines(history, 'bar-1', Date.UTC(2026, 1, 1), Date.UTC(2026, 2, 1)));
-    const january = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-1/batches', { date: '2026-01-01' })).body) as Record<string, unknown>;
+    const january = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-1/batches', { date: '2026-01-01' })).body) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(january['lines'], expectedLines(history, 'bar-1', Date.UTC(2026, 0, 1), Date.UTC(2026, 1, 1)));
   });
 });

@@ -27,7 +27,13 @@ describe('on-tab accounts (real Redis, real gRPC)', function () {
   let txn = 1;
 
   const issue = async (cardId: string, named: boolean): Promise<void> => {
-    await cards.issue({ cardId, params: { initialBalance: { amountMinor: 0n, currency: 'EUR' }, programId: 'resort', deposit: undefined, expiresAtUnixMs: 0n }, holder: named ? holder : undefined, pin: '', operatorId: 'ops' });
+    await cards.issue({
+      cardId,
+      params: { initialBalance: { amountMinor: 0n, currency: 'EUR' }, programId: 'resort', deposit: undefined, expiresAtUnixMs: 0n },
+      holder: named ? holder : undefined,
+      pin: '',
+      operatorId: 'ops',
+    });
   };
 
   before(async function () {
@@ -65,7 +71,10 @@ describe('on-tab accounts (real Redis, real gRPC)', function () {
     const debit = await cards.settleTab('tab-1', 8_000, 'DD-8', SettlementMethod.SETTLEMENT_METHOD_DIRECT_DEBIT);
     assert.equal(debit.balance?.amountMinor, 0n);
     const stored = (await inspect.outbox()).find((d) => d['key'] === 'k:tab:INV-2026-001');
-    assert.deepEqual([stored?.['kind'], stored?.['balance_delta'], stored?.['account_balance_after'], stored?.['source']], ['tab_settlement', 12_000, -8_000, 'invoice']);
+    assert.deepEqual(
+      [stored?.['kind'], stored?.['balance_delta'], stored?.['account_balance_after'], stored?.['source']],
+      ['tab_settlement', 12_000, -8_000, 'invoice'],
+    );
   });
 
   it('gives a tab to named cards only; a card that owes keeps its limit and cannot be returned', async () => {

@@ -18,11 +18,44 @@ function openssl(dir: string, args: string[]): void {
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
 function makeCertificates(dir: string): void {
-  openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=tapline-test-ca']);
-  for (const [name, subject, extension] of [['server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], ['client', '/CN=terminal-gateway', 'extendedKeyUsage=clientAuth']] as const) {
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=tapline-test-ca',
+  ]);
+  for (const [name, subject, extension] of [
+    ['server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    ['client', '/CN=terminal-gateway', 'extendedKeyUsage=clientAuth'],
+  ] as const) {
     openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
     execFileSync('sh', ['-c', `printf '%s\\n' '${extension}' > ${name}.ext`], { cwd: dir });
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`]);
+    openssl(dir, [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    ]);
   }
 }
 
@@ -51,7 +84,11 @@ describe('TLS and mutual TLS (real certificates, real gRPC)', function () {
   const read = (name: string): Buffer => readFileSync(join(dir, name));
 
   it('serves a client that presents a certificate signed by the configured CA', async function () {
-    const client = new TaplineClient(address(), { 'grpc.ssl_target_name_override': 'localhost' }, grpc.credentials.createSsl(read('ca.crt'), read('client.key'), read('client.crt')));
+    const client = new TaplineClient(
+      address(),
+      { 'grpc.ssl_target_name_override': 'localhost' },
+      grpc.credentials.createSsl(read('ca.crt'), read('client.key'), read('client.crt')),
+    );
     try {
       const reply = await client.registerTerminal('tls-pos', 'tls-merchant');
       assert.equal(reply.terminalId, 'tls-pos');

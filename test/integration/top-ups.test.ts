@@ -30,8 +30,11 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
 
   const issue = async (cardId: string, balance: number, programId = 'wallet'): Promise<void> => {
     await cards.issue({
-      cardId, params: { initialBalance: { amountMinor: BigInt(balance), currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n },
-      holder: undefined, pin: '', operatorId: 'ops',
+      cardId,
+      params: { initialBalance: { amountMinor: BigInt(balance), currency: 'EUR' }, programId, deposit: undefined, expiresAtUnixMs: 0n },
+      holder: undefined,
+      pin: '',
+      operatorId: 'ops',
     });
   };
   const denied = (error: grpc.ServiceError): boolean => error.code === grpc.status.PERMISSION_DENIED;
@@ -57,7 +60,10 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
   it('declines a top-up above the program maximum and one that would pass the maximum balance', async () => {
     await issue('t-limits', 10_000);
     const tooBig = await client.topUp('t-limits', 10_001, { terminalId: 'till-1', txn: txn++ });
-    assert.deepEqual([tooBig.declineReason, tooBig.declineRule], [DeclineReason.DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED, 'program_max_top_up']);
+    assert.deepEqual(
+      [tooBig.declineReason, tooBig.declineRule],
+      [DeclineReason.DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED, 'program_max_top_up'],
+    );
     assert.equal((await client.topUp('t-limits', 10_000, { terminalId: 'till-1', txn: txn++ })).outcome, Outcome.OUTCOME_APPROVED);
     const over = await client.topUp('t-limits', 5_001, { terminalId: 'till-1', txn: txn++ });
     assert.deepEqual([over.declineReason, over.declineRule], [DeclineReason.DECLINE_REASON_MAX_BALANCE_EXCEEDED, 'program_max_balance']);
@@ -67,8 +73,18 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
   it('records the operator and source of a cash top-up', async () => {
     await issue('t-cash', 0);
     const n = txn++;
-    const request = { terminalId: 'till-1', terminalTxnNumber: BigInt(n), idempotencyKey: '', cardId: 't-cash', amount: { amountMinor: 2_000n, currency: 'EUR' }, source: TopUpSource.TOP_UP_SOURCE_CASH, operatorId: 'cashier-9' };
-    const reply = await new Promise<unknown>((resolve, reject) => client.authorization.topUp(request, (e, r) => (e ? reject(e) : resolve(r))));
+    const request = {
+      terminalId: 'till-1',
+      terminalTxnNumber: BigInt(n),
+      idempotencyKey: '',
+      cardId: 't-cash',
+      amount: { amountMinor: 2_000n, currency: 'EUR' },
+      source: TopUpSource.TOP_UP_SOURCE_CASH,
+      operatorId: 'cashier-9',
+    };
+    const reply = await new Promise<unknown>((resolve, reject) =>
+      client.authorization.topUp(request, (e, r) => (e ? reject(e) : resolve(r))),
+    );
     assert.ok(reply);
     const stored = (await inspect.outbox()).find((d) => d['key'] === `t:till-1:${n}`);
     assert.deepEqual([stored?.['source'], stored?.['operator'], stored?.['amount']], ['cash', 'cashier-9', 2_000]);
@@ -79,7 +95,14 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     const started = await cards.startPspTopUp('t-psp', 3_000);
     assert.match(started.pspReference, /^sim-/);
     assert.equal((await client.balance('t-psp')).balance?.amountMinor, 1_000n, 'nothing moves before the callback');
-    const payload = pspPayload({ reference: started.pspReference, card: 't-psp', amountMinor: 3_000, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+    const payload = pspPayload({
+      reference: started.pspReference,
+      card: 't-psp',
+      amountMinor: 3_000,
+      currency: 'EUR',
+      status: 'succeeded',
+      kind: 'top_up',
+    });
     const first = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
     assert.deepEqual([first.outcome, first.balanceAfter?.amountMinor, first.replayed], [Outcome.OUTCOME_APPROVED, 4_000n, false]);
     const again = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
@@ -91,7 +114,14 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
 
   it('refuses a bad signature, a tampered payload and an unsigned one as PERMISSION_DENIED, Redis unchanged', async () => {
     await issue('t-sig', 1_000);
-    const payload = pspPayload({ reference: 'ref-sig-1', card: 't-sig', amountMinor: 500, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+    const payload = pspPayload({
+      reference: 'ref-sig-1',
+      card: 't-sig',
+      amountMinor: 500,
+      currency: 'EUR',
+      status: 'succeeded',
+      kind: 'top_up',
+    });
     const tampered = payload.replace('500', '50000');
     const before = await inspect.snapshot();
     await assert.rejects(cards.pspCallback(payload, signPspPayload('another-secret-of-16+', payload)), denied);
@@ -99,16 +129,36 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     await assert.rejects(cards.pspCallback(payload, ''), denied);
     await assert.rejects(cards.pspCallback(payload, 'zz'.repeat(32)), denied);
     const malformed = '{"reference":"x y"}';
-    await assert.rejects(cards.pspCallback(malformed, signPspPayload(psp_secret, malformed)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
-    const unknownCard = pspPayload({ reference: 'ref-sig-2', card: 'no-such-card', amountMinor: 500, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
-    await assert.rejects(cards.pspCallback(unknownCard, signPspPayload(psp_secret, unknownCard)), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    await assert.rejects(
+      cards.pspCallback(malformed, signPspPayload(psp_secret, malformed)),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+    );
+    const unknownCard = pspPayload({
+      reference: 'ref-sig-2',
+      card: 'no-such-card',
+      amountMinor: 500,
+      currency: 'EUR',
+      status: 'succeeded',
+      kind: 'top_up',
+    });
+    await assert.rejects(
+      cards.pspCallback(unknownCard, signPspPayload(psp_secret, unknownCard)),
+      (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND,
+    );
     await assert.rejects(cards.startPspTopUp('no-such-card', 100), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
     assert.equal(await inspect.snapshot(), before);
   });
 
   it('acknowledges a failed payment without moving money', async () => {
     await issue('t-failed', 1_000);
-    const payload = pspPayload({ reference: 'ref-failed-1', card: 't-failed', amountMinor: 500, currency: 'EUR', status: 'failed', kind: 'top_up' });
+    const payload = pspPayload({
+      reference: 'ref-failed-1',
+      card: 't-failed',
+      amountMinor: 500,
+      currency: 'EUR',
+      status: 'failed',
+      kind: 'top_up',
+    });
     const before = await inspect.snapshot();
     const reply = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
     assert.equal(reply.paymentFailed, true);
@@ -120,10 +170,15 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     await cards.setAutoReload('t-auto', 1_000, 5_000, 'mandate-42');
     await client.authorize(purchase('till-1', txn++, 't-auto', 2_500));
     let balance = 0n;
-    await waitFor('auto-reload top-up', async () => {
-      balance = (await client.balance('t-auto')).balance?.amountMinor ?? 0n;
-      return balance === 5_500n;
-    }, () => `balance ${balance}, expected 500 + 5,000`, 10_000);
+    await waitFor(
+      'auto-reload top-up',
+      async () => {
+        balance = (await client.balance('t-auto')).balance?.amountMinor ?? 0n;
+        return balance === 5_500n;
+      },
+      () => `balance ${balance}, expected 500 + 5,000`,
+      10_000,
+    );
     const reloads = (await inspect.outbox()).filter((d) => d['card'] === 't-auto' && d['source'] === 'auto_reload');
     assert.equal(reloads.length, 1);
     assert.match(String(reloads[0]?.['key']), /^k:psp:auto-t-auto-/);

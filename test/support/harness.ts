@@ -37,21 +37,35 @@ export function nodeEnv(redisUrl: string, overrides: Record<string, string> = {}
   };
 }
 
-export async function startInProcessNode(redisUrl: string, overrides: Record<string, string> = {}, options: { clock?: () => number } = {}): Promise<AuthorizerNode> {
+export async function startInProcessNode(
+  redisUrl: string,
+  overrides: Record<string, string> = {},
+  options: { clock?: () => number } = {},
+): Promise<AuthorizerNode> {
   const config: NodeConfig = loadConfig(nodeEnv(redisUrl, overrides));
   return AuthorizerNode.start(config, createLogger('test-node', config.TAPLINE_LOG_LEVEL), options);
 }
 
 /** An authorizer node as a real child process (for kill -9), with test defaults. */
 export async function startNodeProcess(redisUrl: string, overrides: Record<string, string> = {}): Promise<ServerProcess> {
-  return startServerProcess({ script: 'dist/services/authorizer/main.js', nodeArgs: authorizer_node_flags, env: nodeEnv(redisUrl, { TAPLINE_LOG_LEVEL: 'info', ...overrides }) });
+  return startServerProcess({
+    script: 'dist/services/authorizer/main.js',
+    nodeArgs: authorizer_node_flags,
+    env: nodeEnv(redisUrl, { TAPLINE_LOG_LEVEL: 'info', ...overrides }),
+  });
 }
 
 /**
  * Polls `probe` until it returns true, at most `timeoutMs`. On time-out the error names the phase
  * and what was expected versus last seen.
  */
-export async function waitFor(phase: string, probe: () => Promise<boolean> | boolean, describe: () => string, timeoutMs = 20_000, intervalMs = 50): Promise<void> {
+export async function waitFor(
+  phase: string,
+  probe: () => Promise<boolean> | boolean,
+  describe: () => string,
+  timeoutMs = 20_000,
+  intervalMs = 50,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe()) return;

@@ -68,13 +68,15 @@ export class LoadRun {
     for (let attempt = 0; attempt < attempts_max; attempt++) {
       const unknown = [...this.sent.values()].filter((entry) => entry.replies.length === 0);
       if (unknown.length === 0) return;
-      await Promise.all(unknown.map(async (entry) => {
-        try {
-          entry.replies.push(await client.authorize(entry.request, this.plan.deadline_ms));
-        } catch {
-          entry.errors += 1;
-        }
-      }));
+      await Promise.all(
+        unknown.map(async (entry) => {
+          try {
+            entry.replies.push(await client.authorize(entry.request, this.plan.deadline_ms));
+          } catch {
+            entry.errors += 1;
+          }
+        }),
+      );
     }
     const left = [...this.sent.values()].filter((entry) => entry.replies.length === 0).length;
     if (left > 0) throw new Error(`settle: ${left} requests still without an answer after ${attempts_max} rounds of retries`);
@@ -94,7 +96,14 @@ export class LoadRun {
     const cardId = this.plan.cards[this.plan.cardOf(n) % this.plan.cards.length] as string;
     const amountMinor = this.plan.amountOf(n);
     const txn = n + 1;
-    const entry: Sent = { key: `t:${this.plan.terminalId}:${txn}`, cardId, amountMinor, request: purchase(this.plan.terminalId, txn, cardId, amountMinor), replies: [], errors: 0 };
+    const entry: Sent = {
+      key: `t:${this.plan.terminalId}:${txn}`,
+      cardId,
+      amountMinor,
+      request: purchase(this.plan.terminalId, txn, cardId, amountMinor),
+      replies: [],
+      errors: 0,
+    };
     this.sent.set(entry.key, entry);
     return entry;
   }

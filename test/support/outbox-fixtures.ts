@@ -9,7 +9,6 @@ import { queryClickHouse } from '../../services/devenv/clickhouse';
 import { identifier } from '../../services/streamer/sql';
 import { seededRandom } from './seeded-random';
 
-
 export interface OutboxDocument {
   readonly shard: number;
   readonly json: string;
@@ -53,15 +52,59 @@ export function outboxDocuments(seed: number, prefix: string, count: number, sha
     if (random() < 0.1) {
       totals.lifecycle_events += 1;
       const roll = random();
-      const document = roll < 0.4
-        ? { type: random() < 0.5 ? 'card_issued' : 'card_status_changed', card, program: 'festival-2026', currency: 'EUR', status: 'active', amount: 2_000, operator: 'ops-1', reason: '', at }
-        : roll < 0.7
-          ? { type: random() < 0.5 ? 'terminal_registered' : 'terminal_enabled_changed', terminal, merchant: `bar-${pick(5)}`, enabled: random() < 0.8, operator: 'ops-1', at }
-          : roll < 0.8
-            ? { type: 'card_replaced', card, replacement: `${card}-r`, program: 'festival-2026', amount: pick(3_000), deposit: 200, operator: 'ops-2', reason: 'lost', at }
-            : roll < 0.9
-              ? { type: 'operator_action', action: 'set_fee_rates', subject: `bar-${pick(5)}`, detail: '{"bp":150}', operator: 'ops-3', at }
-              : { type: random() < 0.5 ? 'card_pin_changed' : 'fleet_account_changed', card, program: 'festival-2026', event: 'set', fleet: 'fleet-1', currency: 'EUR', operator: '', at };
+      const document =
+        roll < 0.4
+          ? {
+              type: random() < 0.5 ? 'card_issued' : 'card_status_changed',
+              card,
+              program: 'festival-2026',
+              currency: 'EUR',
+              status: 'active',
+              amount: 2_000,
+              operator: 'ops-1',
+              reason: '',
+              at,
+            }
+          : roll < 0.7
+            ? {
+                type: random() < 0.5 ? 'terminal_registered' : 'terminal_enabled_changed',
+                terminal,
+                merchant: `bar-${pick(5)}`,
+                enabled: random() < 0.8,
+                operator: 'ops-1',
+                at,
+              }
+            : roll < 0.8
+              ? {
+                  type: 'card_replaced',
+                  card,
+                  replacement: `${card}-r`,
+                  program: 'festival-2026',
+                  amount: pick(3_000),
+                  deposit: 200,
+                  operator: 'ops-2',
+                  reason: 'lost',
+                  at,
+                }
+              : roll < 0.9
+                ? {
+                    type: 'operator_action',
+                    action: 'set_fee_rates',
+                    subject: `bar-${pick(5)}`,
+                    detail: '{"bp":150}',
+                    operator: 'ops-3',
+                    at,
+                  }
+                : {
+                    type: random() < 0.5 ? 'card_pin_changed' : 'fleet_account_changed',
+                    card,
+                    program: 'festival-2026',
+                    event: 'set',
+                    fleet: 'fleet-1',
+                    currency: 'EUR',
+                    operator: '',
+                    at,
+                  };
       documents.push({ shard, json: JSON.stringify(document) });
       continue;
     }
@@ -104,10 +147,28 @@ export function outboxDocuments(seed: number, prefix: string, count: number, sha
       // A fleet purchase with the optional fields: lines, prompts, prices, flags.
       const lines = Array.from({ length: 1 + pick(3) }, (_, index) => {
         const qty_milli = 1_000 + pick(50_000);
-        return { code: index === 0 ? 'diesel' : `shop-${index}`, group: index === 0 ? 'fuel' : 'shop', qty_milli, unit: 180, amount: Math.floor(amount / 3), pump_unit: 185, invoiced: Math.floor(amount / 3) - 1 };
+        return {
+          code: index === 0 ? 'diesel' : `shop-${index}`,
+          group: index === 0 ? 'fuel' : 'shop',
+          qty_milli,
+          unit: 180,
+          amount: Math.floor(amount / 3),
+          pump_unit: 185,
+          invoiced: Math.floor(amount / 3) - 1,
+        };
       });
       const flags = random() < 0.3 ? ['risk:soft_amount'] : [];
-      Object.assign(transaction, { balance_delta, lines, odometer: 10_000 + n, driver: `d-${pick(9)}`, vehicle: `v-${pick(9)}`, fleet: 'fleet-1', pump: amount + 20, invoiced: amount - 3, flags });
+      Object.assign(transaction, {
+        balance_delta,
+        lines,
+        odometer: 10_000 + n,
+        driver: `d-${pick(9)}`,
+        vehicle: `v-${pick(9)}`,
+        fleet: 'fleet-1',
+        pump: amount + 20,
+        invoiced: amount - 3,
+        flags,
+      });
       totals.lines += lines.length;
       totals.lines_invoiced_minor += lines.reduce((sum, line) => sum + line.invoiced, 0);
       if (flags.length > 0) totals.flagged += 1;
@@ -127,7 +188,11 @@ export async function appendToOutbox(redisUrl: string, documents: readonly Outbo
   try {
     const chunk_size = 500;
     for (let start = 0; start < documents.length; start += chunk_size) {
-      await Promise.all(documents.slice(start, start + chunk_size).map((document) => client.sendCommand(['XADD', shardKeys(document.shard).outbox, '*', 'd', document.json])));
+      await Promise.all(
+        documents
+          .slice(start, start + chunk_size)
+          .map((document) => client.sendCommand(['XADD', shardKeys(document.shard).outbox, '*', 'd', document.json])),
+      );
     }
   } finally {
     await client.close();
@@ -149,9 +214,15 @@ export interface ReportTotals {
 /** What reportTotals must show for the documents behind `expected`, streamed without loss. */
 export function expectedReportTotals(expected: ExpectedTotals): ReportTotals {
   return {
-    transactions: expected.transactions, distinct_ids: expected.transactions, amount_minor: expected.amount_minor,
-    lifecycle_events: expected.lifecycle_events, rejects: 0, balance_delta_minor: expected.balance_delta_minor,
-    lines: expected.lines, lines_invoiced_minor: expected.lines_invoiced_minor, flagged: expected.flagged,
+    transactions: expected.transactions,
+    distinct_ids: expected.transactions,
+    amount_minor: expected.amount_minor,
+    lifecycle_events: expected.lifecycle_events,
+    rejects: 0,
+    balance_delta_minor: expected.balance_delta_minor,
+    lines: expected.lines,
+    lines_invoiced_minor: expected.lines_invoiced_minor,
+    flagged: expected.flagged,
   };
 }
 
@@ -167,10 +238,18 @@ export async function reportTotals(clickhouseUrl: string, database: string): Pro
       (SELECT count() FROM ${db}.outbox_rejects)
       FORMAT TSV`;
   const numbers = ((await queryClickHouse(clickhouseUrl, sql)).match(/-?[0-9]+/g) ?? []).map(Number);
-  const [transactions, distinct_ids, amount_minor, balance_delta_minor, flagged, lines, lines_invoiced_minor, lifecycle_events, rejects] = numbers;
+  const [transactions, distinct_ids, amount_minor, balance_delta_minor, flagged, lines, lines_invoiced_minor, lifecycle_events, rejects] =
+    numbers;
   return {
-    transactions: transactions ?? -1, distinct_ids: distinct_ids ?? -1, amount_minor: amount_minor ?? -1, lifecycle_events: lifecycle_events ?? -1, rejects: rejects ?? -1,
-    balance_delta_minor: balance_delta_minor ?? -1, lines: lines ?? -1, lines_invoiced_minor: lines_invoiced_minor ?? -1, flagged: flagged ?? -1,
+    transactions: transactions ?? -1,
+    distinct_ids: distinct_ids ?? -1,
+    amount_minor: amount_minor ?? -1,
+    lifecycle_events: lifecycle_events ?? -1,
+    rejects: rejects ?? -1,
+    balance_delta_minor: balance_delta_minor ?? -1,
+    lines: lines ?? -1,
+    lines_invoiced_minor: lines_invoiced_minor ?? -1,
+    flagged: flagged ?? -1,
   };
 }
 
@@ -184,7 +263,9 @@ export async function outboxLength(redisUrl: string, shardCount: number): Promis
   const client = createClient({ url: redisUrl });
   await client.connect();
   try {
-    const lengths = await Promise.all(Array.from({ length: shardCount }, (_, shard) => client.sendCommand(['XLEN', shardKeys(shard).outbox])));
+    const lengths = await Promise.all(
+      Array.from({ length: shardCount }, (_, shard) => client.sendCommand(['XLEN', shardKeys(shard).outbox])),
+    );
     return lengths.reduce<number>((sum, length) => sum + Number(length), 0);
   } finally {
     await client.close();
@@ -192,7 +273,12 @@ export async function outboxLength(redisUrl: string, shardCount: number): Promis
 }
 
 /** Streamer settings for tests: 64 shards, small batches and short waits so tests finish fast. */
-export function streamerEnv(redisUrl: string, clickhouseUrl: string, database: string, overrides: Record<string, string> = {}): Record<string, string> {
+export function streamerEnv(
+  redisUrl: string,
+  clickhouseUrl: string,
+  database: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
   return {
     TAPLINE_REDIS_URL: redisUrl,
     TAPLINE_CLICKHOUSE_URL: clickhouseUrl,

@@ -14,7 +14,7 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
 
   async function allKeys(): Promise<string[]> {
     const keys: string[] = [];
-    for await (const batch of client.scanIterator({ COUNT: 1000 })) keys.push(...(batch));
+    for await (const batch of client.scanIterator({ COUNT: 1000 })) keys.push(...batch);
     return keys.sort();
   }
 

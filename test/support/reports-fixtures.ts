@@ -14,7 +14,6 @@ import type { OutboxDocument } from './outbox-fixtures';
 import { feeOf, type FeeRate, type SettlementLine } from '../../services/reports/settlement-rules';
 import { seededRandom } from './seeded-random';
 
-
 export const programs = [
   { id: 'festival-2026', currency: 'EUR' },
   { id: 'fleet.west', currency: 'CHF' },
@@ -88,10 +87,28 @@ export function reportHistory(seed: number, cardCount: number, requestCount: num
     documents.push({ shard: shardOf(card, shardCount), json: JSON.stringify(document) });
   };
   const issue = (card: string, program: { id: string; currency: string }, amount: number, deposit: number, at: number): CardModel => {
-    const model = { card, program: program.id, currency: program.currency, balance_minor: amount, deposit_minor: deposit, issued_at_ms: at };
+    const model = {
+      card,
+      program: program.id,
+      currency: program.currency,
+      balance_minor: amount,
+      deposit_minor: deposit,
+      issued_at_ms: at,
+    };
     cards.push(model);
     issued.push({ card, program: program.id, currency: program.currency, amount, deposit, at });
-    add(card, { type: 'card_issued', card, program: program.id, currency: program.currency, status: 'active', amount, deposit, operator: 'ops-1', reason: '', at });
+    add(card, {
+      type: 'card_issued',
+      card,
+      program: program.id,
+      currency: program.currency,
+      status: 'active',
+      amount,
+      deposit,
+      operator: 'ops-1',
+      reason: '',
+      at,
+    });
     return model;
   };
   for (let index = 0; index < cardCount; index += 1) {
@@ -100,12 +117,42 @@ export function reportHistory(seed: number, cardCount: number, requestCount: num
     issue(card, program, 1_000 + pick(5_000), program.currency === 'EUR' ? 300 : 0, history_start_ms - 3_600_000 + index * 1_000);
   }
   // Lifecycle noise that moves no money: a status change and terminal registrations.
-  add('card-01', { type: 'card_status_changed', card: 'card-01', program: 'fleet.west', currency: 'CHF', status: 'active', amount: 0, operator: 'ops-1', reason: 'checked', at: history_start_ms - 60_000 });
+  add('card-01', {
+    type: 'card_status_changed',
+    card: 'card-01',
+    program: 'fleet.west',
+    currency: 'CHF',
+    status: 'active',
+    amount: 0,
+    operator: 'ops-1',
+    reason: 'checked',
+    at: history_start_ms - 60_000,
+  });
   for (let terminal = 0; terminal < 6; terminal += 1) {
-    documents.push({ shard: 0, json: JSON.stringify({ type: 'terminal_registered', terminal: `pos-${terminal}`, merchant: `bar-${terminal % 3}`, enabled: true, operator: 'ops-1', at: history_start_ms - 120_000 }) });
+    documents.push({
+      shard: 0,
+      json: JSON.stringify({
+        type: 'terminal_registered',
+        terminal: `pos-${terminal}`,
+        merchant: `bar-${terminal % 3}`,
+        enabled: true,
+        operator: 'ops-1',
+        at: history_start_ms - 120_000,
+      }),
+    });
   }
   // An operator action of the audit trail (not a money movement).
-  documents.push({ shard: 1, json: JSON.stringify({ type: 'operator_action', action: 'set_fee_rates', subject: 'bar-0', detail: '{"percent_bp":175}', operator: 'ops-9', at: history_start_ms - 30_000 }) });
+  documents.push({
+    shard: 1,
+    json: JSON.stringify({
+      type: 'operator_action',
+      action: 'set_fee_rates',
+      subject: 'bar-0',
+      detail: '{"percent_bp":175}',
+      operator: 'ops-9',
+      at: history_start_ms - 30_000,
+    }),
+  });
   const reversible: FixtureTransaction[] = [];
   const record = (transaction: FixtureTransaction): void => {
     transactions.push(transaction);
@@ -135,7 +182,13 @@ export function reportHistory(seed: number, cardCount: number, requestCount: num
         const first = Math.floor(requested / 2);
         extra.lines = [
           { code: `food-${pick(3)}`, group: 'food', qty_milli: 1_000, unit: first, amount: first },
-          { code: `drink-${pick(3)}`, group: 'drink', qty_milli: 2_000, unit: Math.floor((requested - first) / 2), amount: requested - first },
+          {
+            code: `drink-${pick(3)}`,
+            group: 'drink',
+            qty_milli: 2_000,
+            unit: Math.floor((requested - first) / 2),
+            amount: requested - first,
+          },
         ];
       }
       if (outcome === 'approved' && requested > 2_500) extra.flags = ['risk:soft_amount'];
@@ -164,10 +217,28 @@ export function reportHistory(seed: number, cardCount: number, requestCount: num
     }
     const terminal = `pos-${terminalIndex}`;
     const transaction: FixtureTransaction = {
-      type: 'transaction', f: `${kind}|${model.card}|${requested}`, id: `rep-${n}`, kind, outcome,
-      reason, rule: reason === '' ? '' : 'rule', card: model.card, program: model.program,
-      terminal, merchant: `bar-${terminalIndex % 3}`, amount, requested, currency, balance_after: model.balance_minor,
-      key: `t:${terminal}:${n}`, original, reverse, source: 'pos', operator: '', at, ...extra,
+      type: 'transaction',
+      f: `${kind}|${model.card}|${requested}`,
+      id: `rep-${n}`,
+      kind,
+      outcome,
+      reason,
+      rule: reason === '' ? '' : 'rule',
+      card: model.card,
+      program: model.program,
+      terminal,
+      merchant: `bar-${terminalIndex % 3}`,
+      amount,
+      requested,
+      currency,
+      balance_after: model.balance_minor,
+      key: `t:${terminal}:${n}`,
+      original,
+      reverse,
+      source: 'pos',
+      operator: '',
+      at,
+      ...extra,
     };
     if (kind === 'purchase' && outcome === 'approved') reversible.push(transaction);
     record(transaction);
@@ -180,30 +251,79 @@ export function reportHistory(seed: number, cardCount: number, requestCount: num
   if (old === undefined || returned === undefined) throw new Error('assertion: history needs at least 3 cards');
   const festival = programs[0];
   const moving = { ...old };
-  add(old.card, { type: 'card_replaced', card: old.card, replacement: 'card-00r', program: old.program, amount: moving.balance_minor, deposit: moving.deposit_minor, operator: 'ops-2', reason: 'lost', at: end_ms });
+  add(old.card, {
+    type: 'card_replaced',
+    card: old.card,
+    replacement: 'card-00r',
+    program: old.program,
+    amount: moving.balance_minor,
+    deposit: moving.deposit_minor,
+    operator: 'ops-2',
+    reason: 'lost',
+    at: end_ms,
+  });
   replaced.push({ card: old.card, replacement: 'card-00r', at: end_ms });
   const successor = issue('card-00r', festival, 0, 0, end_ms + 1);
-  const movement = (id: string, kind: string, model: CardModel, at: number, fields: Partial<FixtureTransaction>): void => record({
-    type: 'transaction', f: `${kind}|${model.card}`, id, kind, outcome: 'approved', reason: '', rule: '', card: model.card, program: model.program,
-    terminal: 'desk-1', merchant: 'box-office', amount: 0, requested: 0, currency: model.currency, balance_after: model.balance_minor,
-    key: `k:${id}`, original: '', reverse: '', source: 'admin', operator: 'ops-2', at, ...fields,
-  });
+  const movement = (id: string, kind: string, model: CardModel, at: number, fields: Partial<FixtureTransaction>): void =>
+    record({
+      type: 'transaction',
+      f: `${kind}|${model.card}`,
+      id,
+      kind,
+      outcome: 'approved',
+      reason: '',
+      rule: '',
+      card: model.card,
+      program: model.program,
+      terminal: 'desk-1',
+      merchant: 'box-office',
+      amount: 0,
+      requested: 0,
+      currency: model.currency,
+      balance_after: model.balance_minor,
+      key: `k:${id}`,
+      original: '',
+      reverse: '',
+      source: 'admin',
+      operator: 'ops-2',
+      at,
+      ...fields,
+    });
   old.balance_minor = 0;
   old.deposit_minor = 0;
-  movement('rep-x1', 'transfer_out', old, end_ms + 2, { amount: moving.balance_minor, requested: moving.balance_minor, balance_delta: -moving.balance_minor, deposit_delta: -moving.deposit_minor });
+  movement('rep-x1', 'transfer_out', old, end_ms + 2, {
+    amount: moving.balance_minor,
+    requested: moving.balance_minor,
+    balance_delta: -moving.balance_minor,
+    deposit_delta: -moving.deposit_minor,
+  });
   successor.balance_minor = moving.balance_minor;
   successor.deposit_minor = moving.deposit_minor;
-  movement('rep-x2', 'transfer_in', successor, end_ms + 3, { amount: moving.balance_minor, requested: moving.balance_minor, balance_delta: moving.balance_minor, deposit_delta: moving.deposit_minor });
+  movement('rep-x2', 'transfer_in', successor, end_ms + 3, {
+    amount: moving.balance_minor,
+    requested: moving.balance_minor,
+    balance_delta: moving.balance_minor,
+    deposit_delta: moving.deposit_minor,
+  });
   const paid = returned.balance_minor;
   const deposit = returned.deposit_minor;
   returned.balance_minor = 0;
   returned.deposit_minor = 0;
-  movement('rep-x3', 'cash_out', returned, end_ms + 4, { amount: paid, requested: paid, balance_delta: -paid, deposit_delta: -deposit, payout: paid + deposit });
+  movement('rep-x3', 'cash_out', returned, end_ms + 4, {
+    amount: paid,
+    requested: paid,
+    balance_delta: -paid,
+    deposit_delta: -deposit,
+    payout: paid + deposit,
+  });
   // Fleet fuel: two fleet.west cards of account fleet-acme, topped up, then four fills each with
   // odometer, driver and vehicle prompts, pump and negotiated (invoiced) prices, one fill without
   // an odometer reading, some with a shop item; one shop item refunded.
   let fleet_n = 0;
-  for (const [card, vehicle, driver] of [['card-01', 'truck-1', 'drv-7'], ['card-03', 'van-2', 'drv-8']] as const) {
+  for (const [card, vehicle, driver] of [
+    ['card-01', 'truck-1', 'drv-7'],
+    ['card-03', 'van-2', 'drv-8'],
+  ] as const) {
     const model = cards.find((candidate) => candidate.card === card);
     if (model === undefined) throw new Error('assertion: history needs at least 4 cards');
     const at0 = end_ms + 600_000 + fleet_n * 3_600_000;
@@ -215,22 +335,47 @@ export function reportHistory(seed: number, cardCount: number, requestCount: num
       const pump_unit = 189;
       const fuel_amount = Math.round((qty_milli * pump_unit) / 1_000);
       const fuel_invoiced = Math.round((qty_milli * 170) / 1_000);
-      const lines: FixtureLine[] = [{ code: 'diesel', group: 'diesel', qty_milli, unit: pump_unit, amount: fuel_amount, pump_unit, invoiced: fuel_invoiced }];
-      if (fill % 2 === 1) lines.push({ code: 'coffee', group: 'shop', qty_milli: 1_000, unit: 350, amount: 350, pump_unit: 350, invoiced: 350 });
+      const lines: FixtureLine[] = [
+        { code: 'diesel', group: 'diesel', qty_milli, unit: pump_unit, amount: fuel_amount, pump_unit, invoiced: fuel_invoiced },
+      ];
+      if (fill % 2 === 1)
+        lines.push({ code: 'coffee', group: 'shop', qty_milli: 1_000, unit: 350, amount: 350, pump_unit: 350, invoiced: 350 });
       const amount = lines.reduce((sum, line) => sum + line.amount, 0);
       const invoiced = fuel_invoiced + (fill % 2 === 1 ? 350 : 0);
       const reading = fill === 2 ? 0 : odometer;
       odometer += 300 + pick(400);
       model.balance_minor -= amount;
       movement(`rep-f${fleet_n}-${fill}`, 'purchase', model, at0 + (fill + 1) * 60_000, {
-        terminal: 'pump-1', merchant: 'fuel-stop', source: 'pos', operator: '', amount, requested: amount, lines,
-        odometer: reading, driver, vehicle, fleet: 'fleet-acme', pump: amount, invoiced,
+        terminal: 'pump-1',
+        merchant: 'fuel-stop',
+        source: 'pos',
+        operator: '',
+        amount,
+        requested: amount,
+        lines,
+        odometer: reading,
+        driver,
+        vehicle,
+        fleet: 'fleet-acme',
+        pump: amount,
+        invoiced,
       });
     }
     model.balance_minor += 350;
     movement(`rep-f${fleet_n}-refund`, 'refund', model, at0 + 10 * 60_000, {
-      terminal: 'pump-1', merchant: 'fuel-stop', source: 'pos', operator: '', amount: 350, requested: 350, balance_delta: 350,
-      original: `k:rep-f${fleet_n}-1`, driver, vehicle, fleet: 'fleet-acme', pump: 350, invoiced: 350,
+      terminal: 'pump-1',
+      merchant: 'fuel-stop',
+      source: 'pos',
+      operator: '',
+      amount: 350,
+      requested: 350,
+      balance_delta: 350,
+      original: `k:rep-f${fleet_n}-1`,
+      driver,
+      vehicle,
+      fleet: 'fleet-acme',
+      pump: 350,
+      invoiced: 350,
     });
     fleet_n += 1;
   }
@@ -242,9 +387,26 @@ export async function writeCardStates(redisUrl: string, cards: readonly CardMode
   const client = createClient({ url: redisUrl });
   await client.connect();
   try {
-    await Promise.all(cards.map((model) => client.sendCommand(['HSET', cardKey(shardOf(model.card, shardCount), model.card), 'v', '1', 'd', JSON.stringify({
-      cardId: model.card, currency: model.currency, programId: model.program, status: 'active', balanceMinor: model.balance_minor, heldMinor: 0, issuedAtMs: model.issued_at_ms,
-    })])));
+    await Promise.all(
+      cards.map((model) =>
+        client.sendCommand([
+          'HSET',
+          cardKey(shardOf(model.card, shardCount), model.card),
+          'v',
+          '1',
+          'd',
+          JSON.stringify({
+            cardId: model.card,
+            currency: model.currency,
+            programId: model.program,
+            status: 'active',
+            balanceMinor: model.balance_minor,
+            heldMinor: 0,
+            issuedAtMs: model.issued_at_ms,
+          }),
+        ]),
+      ),
+    );
   } finally {
     await client.close();
   }
@@ -266,11 +428,30 @@ function groupInto(map: Map<string, Counts>, key: string, fields: readonly strin
 const approved = (t: FixtureTransaction, kind: string): boolean => t.outcome === 'approved' && t.kind === kind;
 const spends = (t: FixtureTransaction): boolean => approved(t, 'purchase') || approved(t, 'completion');
 
-export const float_columns = ['issued_minor', 'top_ups_minor', 'spend_minor', 'reversals_minor', 'refunds_minor', 'other_minor', 'outstanding_minor', 'deposits_held_minor', 'payouts_minor'];
+export const float_columns = [
+  'issued_minor',
+  'top_ups_minor',
+  'spend_minor',
+  'reversals_minor',
+  'refunds_minor',
+  'other_minor',
+  'outstanding_minor',
+  'deposits_held_minor',
+  'payouts_minor',
+];
 
 export function expectedFloat(history: History, currency?: string): Record<string, string | number>[] {
   const groups = new Map<string, Counts>();
-  const fields = ['issued_minor', 'top_ups_minor', 'spend_minor', 'reversals_minor', 'refunds_minor', 'delta', 'deposits_held_minor', 'payouts_minor'];
+  const fields = [
+    'issued_minor',
+    'top_ups_minor',
+    'spend_minor',
+    'reversals_minor',
+    'refunds_minor',
+    'delta',
+    'deposits_held_minor',
+    'payouts_minor',
+  ];
   for (const issue of history.issued) {
     if (currency !== undefined && issue.currency !== currency) continue;
     const entry = groupInto(groups, `${issue.program}\u0000${issue.currency}`, fields);
@@ -280,7 +461,9 @@ export function expectedFloat(history: History, currency?: string): Record<strin
   for (const t of history.transactions) {
     if (t.outcome !== 'approved' || (currency !== undefined && t.currency !== currency)) continue;
     const entry = groupInto(groups, `${t.program}\u0000${t.currency}`, fields);
-    const bump = (field: string, value: number): void => { entry[field] = (entry[field] ?? 0) + value; };
+    const bump = (field: string, value: number): void => {
+      entry[field] = (entry[field] ?? 0) + value;
+    };
     if (spends(t)) bump('spend_minor', t.amount);
     if (t.kind === 'top_up') bump('top_ups_minor', t.amount);
     if (t.kind === 'reverse') bump('reversals_minor', t.amount);
@@ -289,24 +472,50 @@ export function expectedFloat(history: History, currency?: string): Record<strin
     bump('deposits_held_minor', t.deposit_delta ?? 0);
     bump('payouts_minor', t.payout ?? 0);
   }
-  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, c]) => {
-    const [program, cur] = key.split('\u0000');
-    const value = (name: string): number => c[name] ?? 0;
-    const explained = value('top_ups_minor') - value('spend_minor') + value('reversals_minor') + value('refunds_minor');
-    return {
-      program: program ?? '', currency: cur ?? '', issued_minor: value('issued_minor'), top_ups_minor: value('top_ups_minor'), spend_minor: value('spend_minor'),
-      reversals_minor: value('reversals_minor'), refunds_minor: value('refunds_minor'), other_minor: value('delta') - explained,
-      outstanding_minor: value('issued_minor') + value('delta'), deposits_held_minor: value('deposits_held_minor'), payouts_minor: value('payouts_minor'),
-    };
-  });
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([key, c]) => {
+      const [program, cur] = key.split('\u0000');
+      const value = (name: string): number => c[name] ?? 0;
+      const explained = value('top_ups_minor') - value('spend_minor') + value('reversals_minor') + value('refunds_minor');
+      return {
+        program: program ?? '',
+        currency: cur ?? '',
+        issued_minor: value('issued_minor'),
+        top_ups_minor: value('top_ups_minor'),
+        spend_minor: value('spend_minor'),
+        reversals_minor: value('reversals_minor'),
+        refunds_minor: value('refunds_minor'),
+        other_minor: value('delta') - explained,
+        outstanding_minor: value('issued_minor') + value('delta'),
+        deposits_held_minor: value('deposits_held_minor'),
+        payouts_minor: value('payouts_minor'),
+      };
+    });
 }
 
 const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 const utcMonth = (ms: number): string => `${new Date(ms).toISOString().slice(0, 7)}-01`;
 
-export const merchant_fields = ['purchases', 'purchases_minor', 'declines', 'reversals', 'reversals_minor', 'top_ups', 'top_ups_minor', 'refunds', 'refunds_minor'];
+export const merchant_fields = [
+  'purchases',
+  'purchases_minor',
+  'declines',
+  'reversals',
+  'reversals_minor',
+  'top_ups',
+  'top_ups_minor',
+  'refunds',
+  'refunds_minor',
+];
 
-export function expectedMerchants(history: History, from_ms: number, until_ms: number, granularity: 'day' | 'month', by: 'merchant' | 'terminal'): Record<string, string | number>[] {
+export function expectedMerchants(
+  history: History,
+  from_ms: number,
+  until_ms: number,
+  granularity: 'day' | 'month',
+  by: 'merchant' | 'terminal',
+): Record<string, string | number>[] {
   const fields = merchant_fields;
   const groups = new Map<string, Counts>();
   for (const t of history.transactions) {
@@ -314,19 +523,32 @@ export function expectedMerchants(history: History, from_ms: number, until_ms: n
     const period = granularity === 'day' ? utcDay(t.at) : utcMonth(t.at);
     const keys = by === 'terminal' ? [t.merchant, t.terminal, t.currency, period] : [t.merchant, t.currency, period];
     const entry = groupInto(groups, keys.join('\u0000'), fields);
-    const bump = (field: string, by_value: number): void => { entry[field] = (entry[field] ?? 0) + by_value; };
-    if (spends(t)) { bump('purchases', 1); bump('purchases_minor', t.amount); }
+    const bump = (field: string, by_value: number): void => {
+      entry[field] = (entry[field] ?? 0) + by_value;
+    };
+    if (spends(t)) {
+      bump('purchases', 1);
+      bump('purchases_minor', t.amount);
+    }
     if (t.outcome === 'declined') bump('declines', 1);
     if (approved(t, 'reverse') && t.reverse === 'reversed') bump('reversals', 1);
     if (approved(t, 'reverse')) bump('reversals_minor', t.amount);
-    if (approved(t, 'top_up')) { bump('top_ups', 1); bump('top_ups_minor', t.amount); }
-    if (approved(t, 'refund')) { bump('refunds', 1); bump('refunds_minor', t.amount); }
+    if (approved(t, 'top_up')) {
+      bump('top_ups', 1);
+      bump('top_ups_minor', t.amount);
+    }
+    if (approved(t, 'refund')) {
+      bump('refunds', 1);
+      bump('refunds_minor', t.amount);
+    }
   }
   const names = by === 'terminal' ? ['merchant', 'terminal', 'currency', 'period'] : ['merchant', 'currency', 'period'];
-  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, c]) => ({
-    ...Object.fromEntries(key.split('\u0000').map((part, index) => [names[index] ?? '', part])),
-    ...Object.fromEntries(fields.map((field) => [field, c[field] ?? 0])),
-  }));
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([key, c]) => ({
+      ...Object.fromEntries(key.split('\u0000').map((part, index) => [names[index] ?? '', part])),
+      ...Object.fromEntries(fields.map((field) => [field, c[field] ?? 0])),
+    }));
 }
 
 export interface OperationsExpected {
@@ -342,7 +564,17 @@ export interface OperationsExpected {
 }
 
 export function expectedOperations(history: History, from_ms: number, until_ms: number): OperationsExpected {
-  const result: OperationsExpected = { requests: 0, approved: 0, declined: 0, insufficient_funds: 0, flagged: 0, by_reason: new Map(), by_flag: new Map(), by_terminal: new Map(), by_hour: new Map() };
+  const result: OperationsExpected = {
+    requests: 0,
+    approved: 0,
+    declined: 0,
+    insufficient_funds: 0,
+    flagged: 0,
+    by_reason: new Map(),
+    by_flag: new Map(),
+    by_terminal: new Map(),
+    by_hour: new Map(),
+  };
   const count = (map: OperationsExpected['by_terminal'], key: string, t: FixtureTransaction): void => {
     const entry = map.get(key) ?? { requests: 0, approved: 0, declined: 0, insufficient_funds: 0 };
     entry.requests += 1;
@@ -385,9 +617,17 @@ export function expectedProgram(history: History, program: string): Record<strin
   const refunded_minor = sum('refund');
   const delta = mine.reduce((total, t) => total + deltaOf(t), 0);
   return {
-    currency: issued[0]?.currency ?? '', cards_issued: issued.length, initial_minor, top_ups_minor, deposited_minor: initial_minor + top_ups_minor,
-    spent_minor, reversed_minor, refunded_minor, remaining_minor: initial_minor + delta,
-    deposits_held_minor: issued.reduce((total, issue) => total + issue.deposit, 0) + mine.reduce((total, t) => total + (t.deposit_delta ?? 0), 0),
+    currency: issued[0]?.currency ?? '',
+    cards_issued: issued.length,
+    initial_minor,
+    top_ups_minor,
+    deposited_minor: initial_minor + top_ups_minor,
+    spent_minor,
+    reversed_minor,
+    refunded_minor,
+    remaining_minor: initial_minor + delta,
+    deposits_held_minor:
+      issued.reduce((total, issue) => total + issue.deposit, 0) + mine.reduce((total, t) => total + (t.deposit_delta ?? 0), 0),
     payouts_minor: mine.reduce((total, t) => total + (t.payout ?? 0), 0),
   };
 }
@@ -404,51 +644,102 @@ export function expectedTopProducts(history: History, program: string): Record<s
       entry['amount_minor'] = (entry['amount_minor'] ?? 0) + line.amount;
     }
   }
-  return [...groups.entries()].map(([key, c]) => {
-    const [code, group, currency] = key.split('\u0000');
-    return { code: code ?? '', product_group: group ?? '', currency: currency ?? '', lines: c['lines'] ?? 0, qty_milli: c['qty_milli'] ?? 0, amount_minor: c['amount_minor'] ?? 0 };
-  }).sort((a, b) => b.amount_minor - a.amount_minor || (a.code < b.code ? -1 : a.code > b.code ? 1 : a.currency < b.currency ? -1 : 1)).slice(0, 10);
+  return [...groups.entries()]
+    .map(([key, c]) => {
+      const [code, group, currency] = key.split('\u0000');
+      return {
+        code: code ?? '',
+        product_group: group ?? '',
+        currency: currency ?? '',
+        lines: c['lines'] ?? 0,
+        qty_milli: c['qty_milli'] ?? 0,
+        amount_minor: c['amount_minor'] ?? 0,
+      };
+    })
+    .sort((a, b) => b.amount_minor - a.amount_minor || (a.code < b.code ? -1 : a.code > b.code ? 1 : a.currency < b.currency ? -1 : 1))
+    .slice(0, 10);
 }
 
 /** The batch lines for one merchant and period, transaction by transaction. */
-export function expectedSettlementLines(history: History, merchant: string, from_ms: number, until_ms: number, rates: readonly FeeRate[]): SettlementLine[] {
-  const lines = new Map<string, { purchases: number; gross_minor: number; reversals: number; reversals_minor: number; refunds: number; refunds_minor: number; fees_minor: number }>();
+export function expectedSettlementLines(
+  history: History,
+  merchant: string,
+  from_ms: number,
+  until_ms: number,
+  rates: readonly FeeRate[],
+): SettlementLine[] {
+  const lines = new Map<
+    string,
+    {
+      purchases: number;
+      gross_minor: number;
+      reversals: number;
+      reversals_minor: number;
+      refunds: number;
+      refunds_minor: number;
+      fees_minor: number;
+    }
+  >();
   for (const t of history.transactions) {
     if (t.merchant !== merchant || t.outcome !== 'approved' || t.at < from_ms || t.at >= until_ms) continue;
     if (!['purchase', 'completion', 'reverse', 'refund'].includes(t.kind)) continue;
-    const line = lines.get(t.currency) ?? { purchases: 0, gross_minor: 0, reversals: 0, reversals_minor: 0, refunds: 0, refunds_minor: 0, fees_minor: 0 };
+    const line = lines.get(t.currency) ?? {
+      purchases: 0,
+      gross_minor: 0,
+      reversals: 0,
+      reversals_minor: 0,
+      refunds: 0,
+      refunds_minor: 0,
+      fees_minor: 0,
+    };
     lines.set(t.currency, line);
-    if (t.kind === 'purchase' || t.kind === 'completion') [line.purchases, line.gross_minor] = [line.purchases + 1, line.gross_minor + t.amount];
+    if (t.kind === 'purchase' || t.kind === 'completion')
+      [line.purchases, line.gross_minor] = [line.purchases + 1, line.gross_minor + t.amount];
     if (t.kind === 'reverse') [line.reversals, line.reversals_minor] = [line.reversals + 1, line.reversals_minor + t.amount];
     if (t.kind === 'refund') [line.refunds, line.refunds_minor] = [line.refunds + 1, line.refunds_minor + t.amount];
-    line.fees_minor += feeOf(t.amount, rates.find((rate) => rate.kind === t.kind));
+    line.fees_minor += feeOf(
+      t.amount,
+      rates.find((rate) => rate.kind === t.kind),
+    );
   }
-  return [...lines.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, line]) => ({
-    currency, ...line, net_minor: line.gross_minor - line.reversals_minor - line.refunds_minor - line.fees_minor,
-  }));
+  return [...lines.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([currency, line]) => ({
+      currency,
+      ...line,
+      net_minor: line.gross_minor - line.reversals_minor - line.refunds_minor - line.fees_minor,
+    }));
 }
 
 /** A fleet invoice's vehicles section, by plain loops (fill-to-fill fuel consumption, docs/REPORTING.md). */
 export function expectedFleetVehicles(history: History, fleet: string): Record<string, string | number | null>[] {
-  const mine = history.transactions.filter((t) => t.fleet === fleet && t.outcome === 'approved' && ['purchase', 'completion', 'reverse', 'refund'].includes(t.kind)).sort((a, b) => a.at - b.at);
+  const mine = history.transactions
+    .filter((t) => t.fleet === fleet && t.outcome === 'approved' && ['purchase', 'completion', 'reverse', 'refund'].includes(t.kind))
+    .sort((a, b) => a.at - b.at);
   const vehicles = [...new Set(mine.map((t) => `${t.vehicle ?? ''}|${t.currency}`))].sort();
   return vehicles.map((key) => {
     const [vehicle = '', currency = ''] = key.split('|');
     const own = mine.filter((t) => (t.vehicle ?? '') === vehicle && t.currency === currency);
     const sign = (t: FixtureTransaction): number => (t.kind === 'reverse' || t.kind === 'refund' ? -1 : 1);
-    const fuelOf = (t: FixtureTransaction): number => (t.lines ?? []).filter((line) => line.group === 'diesel' || line.group === 'fuel').reduce((sum, line) => sum + line.qty_milli, 0);
+    const fuelOf = (t: FixtureTransaction): number =>
+      (t.lines ?? []).filter((line) => line.group === 'diesel' || line.group === 'fuel').reduce((sum, line) => sum + line.qty_milli, 0);
     const readings = own.filter((t) => sign(t) > 0 && (t.odometer ?? 0) > 0);
     const odometers = readings.map((t) => t.odometer ?? 0);
     const distance = odometers.slice(1).reduce((sum, value, index) => sum + Math.max(0, value - (odometers[index] ?? 0)), 0);
     const consumption = readings.slice(1).reduce((sum, t) => sum + fuelOf(t), 0);
     const measured = readings.length >= 2 && distance > 0;
     return {
-      vehicle, currency, transactions: own.length,
+      vehicle,
+      currency,
+      transactions: own.length,
       pump_minor: own.reduce((sum, t) => sum + sign(t) * (t.pump ?? t.amount), 0),
       invoiced_minor: own.reduce((sum, t) => sum + sign(t) * (t.invoiced ?? t.amount), 0),
       fuel_milli: own.reduce((sum, t) => sum + sign(t) * fuelOf(t), 0),
-      readings: readings.length, first_odometer: odometers[0] ?? null, last_odometer: odometers[odometers.length - 1] ?? null,
-      distance_km: distance, consumption_milli: measured ? consumption : 0,
+      readings: readings.length,
+      first_odometer: odometers[0] ?? null,
+      last_odometer: odometers[odometers.length - 1] ?? null,
+      distance_km: distance,
+      consumption_milli: measured ? consumption : 0,
       litres_per_100km: measured ? (Math.round((consumption * 10) / distance) / 100).toFixed(2) : null,
     };
   });
@@ -458,7 +749,12 @@ export function expectedFleetVehicles(history: History, fleet: string): Record<s
 export function expectedAudit(history: History, operator?: string): { type: string; operator: string; at: number }[] {
   return history.documents
     .map((document) => JSON.parse(document.json) as { type: string; operator?: string; at: number })
-    .filter((d) => d.type !== 'transaction' && ((d.operator ?? '') !== '' || d.type === 'operator_action') && (operator === undefined || d.operator === operator))
+    .filter(
+      (d) =>
+        d.type !== 'transaction' &&
+        ((d.operator ?? '') !== '' || d.type === 'operator_action') &&
+        (operator === undefined || d.operator === operator),
+    )
     .map((d) => ({ type: d.type, operator: d.operator ?? '', at: d.at }))
     .sort((a, b) => a.at - b.at);
 }
@@ -472,8 +768,10 @@ export function expectedTopUps(history: History, from_ms: number, until_ms: numb
     entry['top_ups'] = (entry['top_ups'] ?? 0) + 1;
     entry['amount_minor'] = (entry['amount_minor'] ?? 0) + t.amount;
   }
-  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, c]) => {
-    const [program = '', currency = '', source = '', day = ''] = key.split('\u0000');
-    return { program, currency, source, day, top_ups: c['top_ups'] ?? 0, amount_minor: c['amount_minor'] ?? 0 };
-  });
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([key, c]) => {
+      const [program = '', currency = '', source = '', day = ''] = key.split('\u0000');
+      return { program, currency, source, day, top_ups: c['top_ups'] ?? 0, amount_minor: c['amount_minor'] ?? 0 };
+    });
 }

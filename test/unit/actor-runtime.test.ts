@@ -108,7 +108,7 @@ describe('actor runtime', function () {
     spawn(behavior, { mailbox_max: 10, drain_batch_max: 10 }).stop();
   });
 
-  it('processes one actor\'s commands strictly in order, never two batches at once', async () => {
+  it("processes one actor's commands strictly in order, never two batches at once", async () => {
     // Each batch yields to the event loop several times, so a second batch started early would
     // overlap; commands keep arriving while batches are in progress.
     const behavior = new RecordingBehavior<number>(async () => {
@@ -121,7 +121,12 @@ describe('actor runtime', function () {
       await nextTurn();
       for (const end = told + 7; told < end; told++) assert.equal(actor.tell(told), true, `tell ${told}`);
     }
-    await waitUntil('in-order run', '200 commands processed', () => behavior.processed.length === 200, () => behavior.processed.length);
+    await waitUntil(
+      'in-order run',
+      '200 commands processed',
+      () => behavior.processed.length === 200,
+      () => behavior.processed.length,
+    );
     assert.deepEqual(behavior.processed, range(0, 200));
     assert.equal(behavior.maxRunning, 1, 'receive() calls overlapped');
     assert.ok(behavior.batches.length > 1, 'expected several batches');
@@ -136,11 +141,21 @@ describe('actor runtime', function () {
     first.tell('a1');
     second.tell('b1');
     second.tell('b2');
-    await waitUntil('independent actors', 'the free actor to finish while the other is blocked', () => free.processed.length === 2, () => free.processed);
+    await waitUntil(
+      'independent actors',
+      'the free actor to finish while the other is blocked',
+      () => free.processed.length === 2,
+      () => free.processed,
+    );
     assert.equal(blocked.running, 1);
     assert.deepEqual(blocked.processed, []);
     gate.open();
-    await waitUntil('independent actors', 'the blocked actor to finish once opened', () => blocked.processed.length === 1, () => blocked.processed);
+    await waitUntil(
+      'independent actors',
+      'the blocked actor to finish once opened',
+      () => blocked.processed.length === 1,
+      () => blocked.processed,
+    );
   });
 
   it('refuses tell() once mailbox_max commands wait, and accepts again after draining', async () => {
@@ -150,7 +165,12 @@ describe('actor runtime', function () {
     });
     const actor = spawn(behavior, { mailbox_max: 3, drain_batch_max: 1 });
     assert.equal(actor.tell(0), true);
-    await waitUntil('mailbox full', 'command 0 taken into a batch', () => behavior.running === 1, () => ({ depth: actor.depth, running: behavior.running }));
+    await waitUntil(
+      'mailbox full',
+      'command 0 taken into a batch',
+      () => behavior.running === 1,
+      () => ({ depth: actor.depth, running: behavior.running }),
+    );
     assert.equal(actor.depth, 0);
     for (const command of [1, 2, 3]) assert.equal(actor.tell(command), true, `tell ${command}`);
     assert.equal(actor.depth, 3);
@@ -158,9 +178,19 @@ describe('actor runtime', function () {
     assert.equal(actor.tell(5), false, 'and so must the next');
     assert.equal(actor.depth, 3, 'a refused command must not be queued');
     gate.open();
-    await waitUntil('mailbox drained', 'the actor idle', () => actor.idle, () => ({ depth: actor.depth, processed: behavior.processed }));
+    await waitUntil(
+      'mailbox drained',
+      'the actor idle',
+      () => actor.idle,
+      () => ({ depth: actor.depth, processed: behavior.processed }),
+    );
     assert.equal(actor.tell(6), true, 'tell after draining');
-    await waitUntil('mailbox drained', 'command 6 processed', () => behavior.processed.includes(6), () => behavior.processed);
+    await waitUntil(
+      'mailbox drained',
+      'command 6 processed',
+      () => behavior.processed.includes(6),
+      () => behavior.processed,
+    );
     assert.deepEqual(behavior.processed, [0, 1, 2, 3, 6]);
   });
 
@@ -168,14 +198,27 @@ describe('actor runtime', function () {
     const behavior = new RecordingBehavior<number>(() => nextTurn());
     const actor = spawn(behavior, { mailbox_max: 1_000, drain_batch_max: 5 });
     for (const command of range(0, 23)) actor.tell(command);
-    await waitUntil('batching', '23 commands processed', () => behavior.processed.length === 23, () => behavior.processed.length);
+    await waitUntil(
+      'batching',
+      '23 commands processed',
+      () => behavior.processed.length === 23,
+      () => behavior.processed.length,
+    );
     // Everything was queued before the first drain ran, so batches are as full as allowed.
-    assert.deepEqual(behavior.batches.map((batch) => batch.length), [5, 5, 5, 5, 3]);
+    assert.deepEqual(
+      behavior.batches.map((batch) => batch.length),
+      [5, 5, 5, 5, 3],
+    );
     for (const command of range(23, 600)) {
       actor.tell(command);
       if (command % 13 === 0) await nextTurn();
     }
-    await waitUntil('batching', '600 commands processed', () => behavior.processed.length === 600, () => behavior.processed.length);
+    await waitUntil(
+      'batching',
+      '600 commands processed',
+      () => behavior.processed.length === 600,
+      () => behavior.processed.length,
+    );
     const oversized = behavior.batches.filter((batch) => batch.length > 5 || batch.length === 0);
     assert.deepEqual(oversized, [], 'every batch must hold 1 to drain_batch_max commands');
     assert.deepEqual(behavior.batches.flat(), range(0, 600));
@@ -200,15 +243,30 @@ describe('actor runtime', function () {
       const actor = spawn(syncThrower, { mailbox_max: 100, drain_batch_max: 3 });
       for (const command of range(0, 7)) actor.tell(command);
       const settled = (): number => behavior.processed.length + behavior.failures.flatMap((f) => f.batch).length;
-      await waitUntil('failing batch', '7 commands settled', () => settled() === 7, () => behavior);
+      await waitUntil(
+        'failing batch',
+        '7 commands settled',
+        () => settled() === 7,
+        () => behavior,
+      );
       assert.equal(behavior.failures.length, 1);
       assert.deepEqual(behavior.failures[0]?.batch, [3, 4, 5]);
       assert.equal(behavior.failures[0]?.error, boom);
       assert.deepEqual(behavior.processed, [0, 1, 2, 6]);
       assert.equal(actor.tell(7), true, 'the actor must accept commands after a failed batch');
-      await waitUntil('after failure', 'command 7 processed', () => behavior.processed.includes(7), () => behavior.processed);
+      await waitUntil(
+        'after failure',
+        'command 7 processed',
+        () => behavior.processed.includes(7),
+        () => behavior.processed,
+      );
       assert.equal(behavior.failures.length, 1);
-      await waitUntil('after failure', 'the actor idle', () => actor.idle, () => actor.depth);
+      await waitUntil(
+        'after failure',
+        'the actor idle',
+        () => actor.idle,
+        () => actor.depth,
+      );
     });
   }
 
@@ -231,10 +289,18 @@ describe('actor runtime', function () {
       };
       const actor = spawn(behavior, { mailbox_max: 10, drain_batch_max: 10 });
       assert.equal(actor.tell(1), true);
-      await waitUntil('broken behaviour', 'the escaped error reported', () => logged.length > 0, () => logged.length);
+      await waitUntil(
+        'broken behaviour',
+        'the escaped error reported',
+        () => logged.length > 0,
+        () => logged.length,
+      );
       assert.equal(actor.tell(2), false, 'a dead actor must refuse commands');
       assert.equal(actor.depth, 0);
-      assert.ok(logged.some((args) => args.some((arg) => arg instanceof Error && arg.message === 'fail broke too')), 'the error from fail() must be reported');
+      assert.ok(
+        logged.some((args) => args.some((arg) => arg instanceof Error && arg.message === 'fail broke too')),
+        'the error from fail() must be reported',
+      );
     } finally {
       console.log = originalLog;
     }
@@ -248,9 +314,19 @@ describe('actor runtime', function () {
     const actor = spawn(behavior, { mailbox_max: 10, drain_batch_max: 10 });
     self.actor = actor;
     actor.tell('first');
-    await waitUntil('retell', 'the retold command processed', () => behavior.processed.includes('retold'), () => behavior.batches);
+    await waitUntil(
+      'retell',
+      'the retold command processed',
+      () => behavior.processed.includes('retold'),
+      () => behavior.batches,
+    );
     assert.deepEqual(behavior.batches, [['first'], ['retold']]);
-    await waitUntil('retell', 'the actor idle', () => actor?.idle === true, () => actor?.depth);
+    await waitUntil(
+      'retell',
+      'the actor idle',
+      () => actor?.idle === true,
+      () => actor?.depth,
+    );
   });
 
   it('is idle only when nothing is queued, scheduled or running', async () => {
@@ -264,7 +340,12 @@ describe('actor runtime', function () {
     actor.tell('hold');
     assert.equal(actor.idle, false, 'a queued command makes the actor busy at once');
     assert.equal(actor.depth, 1);
-    await waitUntil('idle', 'the command taken into a batch', () => behavior.running === 1, () => actor.depth);
+    await waitUntil(
+      'idle',
+      'the command taken into a batch',
+      () => behavior.running === 1,
+      () => actor.depth,
+    );
     assert.equal(actor.depth, 0);
     assert.equal(actor.idle, false, 'nothing queued but a batch running: not idle');
     actor.tell('next');
@@ -275,8 +356,18 @@ describe('actor runtime', function () {
       assert.deepEqual(behavior.processed, []);
     }
     gate.open();
-    await waitUntil('idle', 'both commands processed', () => behavior.processed.length === 2, () => behavior.processed);
-    await waitUntil('idle', 'the actor idle', () => actor.idle, () => ({ depth: actor.depth, running: behavior.running }));
+    await waitUntil(
+      'idle',
+      'both commands processed',
+      () => behavior.processed.length === 2,
+      () => behavior.processed,
+    );
+    await waitUntil(
+      'idle',
+      'the actor idle',
+      () => actor.idle,
+      () => ({ depth: actor.depth, running: behavior.running }),
+    );
     assert.equal(actor.depth, 0);
   });
 
@@ -284,7 +375,12 @@ describe('actor runtime', function () {
     const behavior = new RecordingBehavior<number>();
     const actor = spawn(behavior, { mailbox_max: 10, drain_batch_max: 10 });
     actor.tell(1);
-    await waitUntil('before stop', 'command 1 processed', () => actor.idle, () => behavior.processed);
+    await waitUntil(
+      'before stop',
+      'command 1 processed',
+      () => actor.idle,
+      () => behavior.processed,
+    );
     actor.stop();
     assert.equal(actor.tell(2), false);
     actor.stop();
@@ -301,7 +397,12 @@ describe('actor runtime', function () {
     a.stop();
     const b = spawn(second, { mailbox_max: 10, drain_batch_max: 10 }, 'card_same');
     assert.equal(b.tell(1), true);
-    await waitUntil('same name', 'the successor to process', () => second.processed.length === 1, () => second.processed);
+    await waitUntil(
+      'same name',
+      'the successor to process',
+      () => second.processed.length === 1,
+      () => second.processed,
+    );
   });
 
   it('does not keep alive what was queued after its last message (nact keeps that Immediate)', async () => {
@@ -355,9 +456,19 @@ describe('actor runtime', function () {
       const actor = actors[command % actors_count] as EntityActor<number>;
       assert.equal(actor.tell(command), true, `tell ${command}`);
     }
-    await waitUntil('bulk delivery', `${commands_count} deliveries`, () => delivered >= commands_count, () => delivered);
+    await waitUntil(
+      'bulk delivery',
+      `${commands_count} deliveries`,
+      () => delivered >= commands_count,
+      () => delivered,
+    );
     // Let any duplicate delivery that was still scheduled happen before counting.
-    await waitUntil('bulk delivery', 'every actor idle', () => actors.every((actor) => actor.idle), () => actors.filter((actor) => !actor.idle).length);
+    await waitUntil(
+      'bulk delivery',
+      'every actor idle',
+      () => actors.every((actor) => actor.idle),
+      () => actors.filter((actor) => !actor.idle).length,
+    );
     assert.deepEqual(orderErrors, []);
     assert.equal(delivered, commands_count);
     const wrong = [...deliveries.entries()].filter(([, count]) => count !== 1).slice(0, 10);

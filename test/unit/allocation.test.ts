@@ -19,27 +19,36 @@ describe('allocation: rendezvous placement', () => {
   before(() => announceSeed('allocation'));
 
   it('is the same on every node whatever the order of the members', () => {
-    assertProperty(fc.property(member_sets, fc.integer({ min: 1, max: 300 }), (members, shardCount) => {
-      const reversed = [...members].reverse();
-      assert.deepEqual(placementOf(shardCount, members), placementOf(shardCount, reversed));
-    }), 200);
+    assertProperty(
+      fc.property(member_sets, fc.integer({ min: 1, max: 300 }), (members, shardCount) => {
+        const reversed = [...members].reverse();
+        assert.deepEqual(placementOf(shardCount, members), placementOf(shardCount, reversed));
+      }),
+      200,
+    );
   });
 
   it('gives every shard exactly one owner among the members, and none without members', () => {
-    assertProperty(fc.property(member_sets, (members) => {
-      const owners = placementOf(64, members);
-      assert.equal(owners.length, 64);
-      for (const owner of owners) assert.ok(owner !== undefined && members.includes(owner), `owner ${owner} is a member`);
-    }), 200);
+    assertProperty(
+      fc.property(member_sets, (members) => {
+        const owners = placementOf(64, members);
+        assert.equal(owners.length, 64);
+        for (const owner of owners) assert.ok(owner !== undefined && members.includes(owner), `owner ${owner} is a member`);
+      }),
+      200,
+    );
     assert.deepEqual(placementOf(4, []), [undefined, undefined, undefined, undefined]);
     assert.equal(ownerOf(3, []), undefined);
   });
 
   it('ownerOf agrees with placementOf', () => {
-    assertProperty(fc.property(member_sets, (members) => {
-      const owners = placementOf(128, members);
-      for (let shard = 0; shard < 128; shard++) assert.equal(ownerOf(shard, members), owners[shard]);
-    }), 100);
+    assertProperty(
+      fc.property(member_sets, (members) => {
+        const owners = placementOf(128, members);
+        for (let shard = 0; shard < 128; shard++) assert.equal(ownerOf(shard, members), owners[shard]);
+      }),
+      100,
+    );
   });
 
   it('spreads 256 shards evenly over 3 and over 10 nodes (within ±35% of the mean)', () => {
@@ -56,20 +65,23 @@ describe('allocation: rendezvous placement', () => {
   });
 
   it('a joining member takes shards only for itself; a leaving one gives up only its own', () => {
-    assertProperty(fc.property(member_sets, node_id, (members, newcomer) => {
-      fc.pre(!members.includes(newcomer));
-      const before = placementOf(256, members);
-      const after = placementOf(256, [...members, newcomer]);
-      let moved = 0;
-      for (let shard = 0; shard < 256; shard++) {
-        if (before[shard] === after[shard]) continue;
-        moved += 1;
-        assert.equal(after[shard], newcomer, `shard ${shard} moved to the newcomer, not elsewhere`);
-      }
-      // Leaving again restores the old placement exactly.
-      assert.deepEqual(placementOf(256, members), before);
-      return moved <= 256;
-    }), 200);
+    assertProperty(
+      fc.property(member_sets, node_id, (members, newcomer) => {
+        fc.pre(!members.includes(newcomer));
+        const before = placementOf(256, members);
+        const after = placementOf(256, [...members, newcomer]);
+        let moved = 0;
+        for (let shard = 0; shard < 256; shard++) {
+          if (before[shard] === after[shard]) continue;
+          moved += 1;
+          assert.equal(after[shard], newcomer, `shard ${shard} moved to the newcomer, not elsewhere`);
+        }
+        // Leaving again restores the old placement exactly.
+        assert.deepEqual(placementOf(256, members), before);
+        return moved <= 256;
+      }),
+      200,
+    );
   });
 
   it('a membership change of 3 -> 4 nodes moves about a quarter of the shards', () => {
@@ -85,8 +97,17 @@ describe('allocation: what a node must do', () => {
   it('takes the shards it owns and does not hold, hands off the ones it holds and does not own', () => {
     const owners = ['a', 'b', 'a', undefined, 'b'];
     const held = new Set([1, 2, 3]);
-    assert.deepEqual(changeFor('a', owners, (shard) => held.has(shard)), { take: [0], release: [1, 3] });
-    assert.deepEqual(changeFor('b', owners, () => false), { take: [1, 4], release: [] });
-    assert.deepEqual(changeFor('c', owners, () => true), { take: [], release: [0, 1, 2, 3, 4] });
+    assert.deepEqual(
+      changeFor('a', owners, (shard) => held.has(shard)),
+      { take: [0], release: [1, 3] },
+    );
+    assert.deepEqual(
+      changeFor('b', owners, () => false),
+      { take: [1, 4], release: [] },
+    );
+    assert.deepEqual(
+      changeFor('c', owners, () => true),
+      { take: [], release: [0, 1, 2, 3, 4] },
+    );
   });
 });

@@ -6,23 +6,43 @@
 
 import assert from 'node:assert/strict';
 import { decideCashOut, decideReplace, replacementState } from '../../actors/card/closing';
-import { apply, availableMinor, balanceDeltaMinor, decide, type CardDecision, type CardProfile, type CardState, type CardStatus } from '../../actors/card/rules';
+import {
+  apply,
+  availableMinor,
+  balanceDeltaMinor,
+  decide,
+  type CardDecision,
+  type CardProfile,
+  type CardState,
+  type CardStatus,
+} from '../../actors/card/rules';
 
 const now_ms = 1_700_000_000_000;
 const profile: CardProfile = { named: true, depositMinor: 300, expiresAtMs: 0, pinHash: 'h', pinFailures: 0, issuance: 'box' };
 
 function card(overrides: Partial<CardState> = {}): CardState {
-  return { cardId: 'old', currency: 'EUR', programId: 'p', status: 'active', balanceMinor: 2_000, heldMinor: 0, issuedAtMs: 0, profile, ...overrides };
+  return {
+    cardId: 'old',
+    currency: 'EUR',
+    programId: 'p',
+    status: 'active',
+    balanceMinor: 2_000,
+    heldMinor: 0,
+    issuedAtMs: 0,
+    profile,
+    ...overrides,
+  };
 }
 
 function event(decision: CardDecision): Extract<CardDecision, { kind: 'approved' }>['event'] {
   assert.equal(decision.kind, 'approved', JSON.stringify(decision));
-  return (decision).event;
+  return decision.event;
 }
 
 describe('card replacement rules', () => {
   it('replaces active, frozen and lost cards; refuses blocked, expired, closed and replaced ones, itself, and open holds', () => {
-    for (const status of ['active', 'frozen', 'lost'] as CardStatus[]) assert.equal(decideReplace(card({ status }), 'new', now_ms).kind, 'approved', status);
+    for (const status of ['active', 'frozen', 'lost'] as CardStatus[])
+      assert.equal(decideReplace(card({ status }), 'new', now_ms).kind, 'approved', status);
     for (const status of ['blocked', 'expired', 'closed', 'replaced'] as CardStatus[]) {
       const decision = decideReplace(card({ status }), 'new', now_ms);
       assert.equal(decision.kind === 'rejected' && decision.code, 'failed_precondition', status);
@@ -35,9 +55,22 @@ describe('card replacement rules', () => {
   it('empties the old card and links it; the new card carries balance, deposit and terms but no PIN', () => {
     const old = card();
     const replaced = apply(old, event(decideReplace(old, 'new', now_ms)));
-    assert.deepEqual([replaced.status, replaced.balanceMinor, replaced.profile?.depositMinor, replaced.profile?.replacedBy], ['replaced', 0, 0, 'new']);
+    assert.deepEqual(
+      [replaced.status, replaced.balanceMinor, replaced.profile?.depositMinor, replaced.profile?.replacedBy],
+      ['replaced', 0, 0, 'new'],
+    );
     const fresh = replacementState(old, 'new', now_ms);
-    assert.deepEqual([fresh.cardId, fresh.balanceMinor, fresh.profile?.depositMinor, fresh.profile?.named, fresh.profile?.pinHash, fresh.profile?.replaces], ['new', 2_000, 300, true, '', 'old']);
+    assert.deepEqual(
+      [
+        fresh.cardId,
+        fresh.balanceMinor,
+        fresh.profile?.depositMinor,
+        fresh.profile?.named,
+        fresh.profile?.pinHash,
+        fresh.profile?.replaces,
+      ],
+      ['new', 2_000, 300, true, '', 'old'],
+    );
     assert.equal(balanceDeltaMinor(event(decideReplace(old, 'new', now_ms))), -2_000);
   });
 });
@@ -56,8 +89,14 @@ describe('return / cash-out rules', () => {
     assert.equal((decideCashOut(card({ status: 'blocked' }), now_ms) as { reason: string }).reason, 'card_blocked');
     assert.equal((decideCashOut(card({ status: 'closed' }), now_ms) as { reason: string }).reason, 'card_closed');
     assert.equal((decideCashOut(card({ status: 'replaced' }), now_ms) as { reason: string }).reason, 'card_closed');
-    assert.equal((decideCashOut(card({ heldMinor: 1, holds: { h: { amountMinor: 1, expiresAtMs: now_ms + 1 } } }), now_ms) as { rule: string }).rule, 'open_holds');
-    assert.equal((decideCashOut(card({ balanceMinor: -5, profile: { ...profile, tabLimitMinor: 100 } }), now_ms) as { rule: string }).rule, 'tab_open');
+    assert.equal(
+      (decideCashOut(card({ heldMinor: 1, holds: { h: { amountMinor: 1, expiresAtMs: now_ms + 1 } } }), now_ms) as { rule: string }).rule,
+      'open_holds',
+    );
+    assert.equal(
+      (decideCashOut(card({ balanceMinor: -5, profile: { ...profile, tabLimitMinor: 100 } }), now_ms) as { rule: string }).rule,
+      'tab_open',
+    );
   });
 });
 
@@ -66,7 +105,11 @@ describe('on-tab account rules', () => {
     const tab = card({ balanceMinor: 0, profile: { ...profile, tabLimitMinor: 1_000 } });
     assert.equal(availableMinor(tab), 1_000);
     assert.equal(decide(tab, { type: 'purchase', amountMinor: 1_000, currency: 'EUR' }).kind, 'approved');
-    assert.deepEqual(decide(tab, { type: 'purchase', amountMinor: 1_001, currency: 'EUR' }), { kind: 'declined', reason: 'insufficient_funds', rule: 'balance' });
+    assert.deepEqual(decide(tab, { type: 'purchase', amountMinor: 1_001, currency: 'EUR' }), {
+      kind: 'declined',
+      reason: 'insufficient_funds',
+      rule: 'balance',
+    });
     assert.equal(apply(tab, event(decide(tab, { type: 'purchase', amountMinor: 1_000, currency: 'EUR' }))).balanceMinor, -1_000);
   });
 
@@ -81,8 +124,18 @@ describe('on-tab account rules', () => {
 
   it('settles up to the debt and never more', () => {
     const owing = card({ balanceMinor: -500, profile: { ...profile, tabLimitMinor: 1_000 } });
-    assert.deepEqual(decide(owing, { type: 'settle_tab', amountMinor: 500, currency: 'EUR' }), { kind: 'approved', event: { type: 'credited', amountMinor: 500 } });
-    assert.deepEqual(decide(owing, { type: 'settle_tab', amountMinor: 501, currency: 'EUR' }), { kind: 'declined', reason: 'settlement_exceeds_debt', rule: 'tab_debt' });
-    assert.equal((decide(owing, { type: 'settle_tab', amountMinor: 1, currency: 'USD' }) as { reason: string }).reason, 'currency_mismatch');
+    assert.deepEqual(decide(owing, { type: 'settle_tab', amountMinor: 500, currency: 'EUR' }), {
+      kind: 'approved',
+      event: { type: 'credited', amountMinor: 500 },
+    });
+    assert.deepEqual(decide(owing, { type: 'settle_tab', amountMinor: 501, currency: 'EUR' }), {
+      kind: 'declined',
+      reason: 'settlement_exceeds_debt',
+      rule: 'tab_debt',
+    });
+    assert.equal(
+      (decide(owing, { type: 'settle_tab', amountMinor: 1, currency: 'USD' }) as { reason: string }).reason,
+      'currency_mismatch',
+    );
   });
 });

@@ -22,7 +22,13 @@ const allowed: Readonly<Record<CardAction, Partial<Record<CardStatus, CardStatus
 
 function card(status: CardStatus, named = true): CardState {
   return {
-    cardId: 'c', currency: 'EUR', programId: 'p', status, balanceMinor: 0, heldMinor: 0, issuedAtMs: 0,
+    cardId: 'c',
+    currency: 'EUR',
+    programId: 'p',
+    status,
+    balanceMinor: 0,
+    heldMinor: 0,
+    issuedAtMs: 0,
     profile: { named, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance: '' },
   };
 }

@@ -11,7 +11,16 @@ const program = { ...default_program_config, pinRequired: true, pinAttemptsMax: 
 const h = (c: string): string => c.repeat(64);
 
 function card(pinHash: string, pinFailures = 0): CardState {
-  return { cardId: 'c', currency: 'EUR', programId: 'p', status: 'active', balanceMinor: 0, heldMinor: 0, issuedAtMs: 0, profile: { named: false, depositMinor: 0, expiresAtMs: 0, pinHash, pinFailures, issuance: '' } };
+  return {
+    cardId: 'c',
+    currency: 'EUR',
+    programId: 'p',
+    status: 'active',
+    balanceMinor: 0,
+    heldMinor: 0,
+    issuedAtMs: 0,
+    profile: { named: false, depositMinor: 0, expiresAtMs: 0, pinHash, pinFailures, issuance: '' },
+  };
 }
 
 describe('PIN rules', () => {
@@ -33,8 +42,16 @@ describe('PIN rules', () => {
   });
 
   it('counts wrong PINs and locks at exactly pin_attempts_max; a right PIN resets a non-zero count', () => {
-    assert.deepEqual(checkPin(card(h('a'), 0), program, h('b')), { decline: { kind: 'declined', reason: 'pin_invalid', rule: 'pin' }, failuresAfter: 1, locked: false });
-    assert.deepEqual(checkPin(card(h('a'), 2), program, h('b')), { decline: { kind: 'declined', reason: 'pin_invalid', rule: 'pin' }, failuresAfter: 3, locked: true });
+    assert.deepEqual(checkPin(card(h('a'), 0), program, h('b')), {
+      decline: { kind: 'declined', reason: 'pin_invalid', rule: 'pin' },
+      failuresAfter: 1,
+      locked: false,
+    });
+    assert.deepEqual(checkPin(card(h('a'), 2), program, h('b')), {
+      decline: { kind: 'declined', reason: 'pin_invalid', rule: 'pin' },
+      failuresAfter: 3,
+      locked: true,
+    });
     assert.deepEqual(checkPin(card(h('a'), 2), program, h('a')), { failuresAfter: 0 });
     assert.deepEqual(checkPin(card(h('a'), 0), program, h('a')), {});
   });
@@ -48,7 +65,11 @@ describe('PIN rules', () => {
     assert.equal(decideSetPin(card(h('a')), h('n'), h('a'), false).event, 'changed');
     const reset = decideSetPin(card(h('a'), 3), h('n'), undefined, true);
     assert.equal(reset.event, 'unlocked');
-    assert.deepEqual(reset.decision.kind === 'approved' && reset.decision.event.type === 'profile_changed' && [reset.decision.event.profile.pinHash, reset.decision.event.profile.pinFailures], [h('n'), 0]);
+    assert.deepEqual(
+      reset.decision.kind === 'approved' &&
+        reset.decision.event.type === 'profile_changed' && [reset.decision.event.profile.pinHash, reset.decision.event.profile.pinFailures],
+      [h('n'), 0],
+    );
     assert.equal(decideSetPin(undefined, h('n'), undefined, false).decision.kind, 'rejected');
   });
 });

@@ -9,7 +9,15 @@
 
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { afterRuleDecline, card_reviews_max, decideRuledPurchase, resolveCardReview, reversePoints, rulesStateOf, type RuledPurchaseInput } from '../../actors/card/program-rules';
+import {
+  afterRuleDecline,
+  card_reviews_max,
+  decideRuledPurchase,
+  resolveCardReview,
+  reversePoints,
+  rulesStateOf,
+  type RuledPurchaseInput,
+} from '../../actors/card/program-rules';
 import { apply, type CardState } from '../../actors/card/rules';
 import type { ProgramRules } from '../../actors/rules/program';
 import { default_program_config, program_audit_detail_max, programAuditDetail } from '../../actors/program/config';
@@ -22,13 +30,27 @@ function card(balanceMinor = 1_000): CardState {
 }
 
 function input(amountMinor: number, extra: Partial<RuledPurchaseInput> = {}): RuledPurchaseInput {
-  return { atMs: t0, amountMinor, currency: 'EUR', merchantId: 'shop', terminalId: 'pos-1', redeemPoints: 0, transactionId: 'tx-1', ...extra };
+  return {
+    atMs: t0,
+    amountMinor,
+    currency: 'EUR',
+    merchantId: 'shop',
+    terminalId: 'pos-1',
+    redeemPoints: 0,
+    transactionId: 'tx-1',
+    ...extra,
+  };
 }
 
 /** Decides and applies like the card actor does. */
-function run(state: CardState, rules: ProgramRules, request: RuledPurchaseInput): { state: CardState; approved: boolean; rule?: string; debit: number } {
+function run(
+  state: CardState,
+  rules: ProgramRules,
+  request: RuledPurchaseInput,
+): { state: CardState; approved: boolean; rule?: string; debit: number } {
   const ruled = decideRuledPurchase(state, rules, request);
-  if (ruled.decision.kind === 'approved') return { state: apply(ruled.base, ruled.decision.event), approved: true, debit: ruled.debitMinor };
+  if (ruled.decision.kind === 'approved')
+    return { state: apply(ruled.base, ruled.decision.event), approved: true, debit: ruled.debitMinor };
   return { state: ruled.base, approved: false, debit: 0, ...(ruled.decision.kind === 'declined' ? { rule: ruled.decision.rule } : {}) };
 }
 
@@ -41,7 +63,10 @@ describe('plain card purchases under program rules (pure)', function () {
       merchant: { allowed_merchants: ['shop'], blocked_terminals: ['pos-9'] },
       velocity: [{ name: 'v', window_ms: 60_000, count_max: 0 }],
     };
-    const blocked = { ...card(), rules: { ...rulesStateOf(card()), program: { velocity: [], risk: { declines_at_ms: [], blocked_until_ms: t0 + 1 } } } };
+    const blocked = {
+      ...card(),
+      rules: { ...rulesStateOf(card()), program: { velocity: [], risk: { declines_at_ms: [], blocked_until_ms: t0 + 1 } } },
+    };
     assert.equal(run(blocked, rules, input(10_000, { merchantId: 'bar' })).rule, 'risk:temporary_block');
     assert.equal(run(card(), rules, input(501, { merchantId: 'bar' })).rule, 'risk:hard_amount');
     assert.equal(run(card(), rules, input(500, { merchantId: 'bar', terminalId: 'pos-9' })).rule, 'merchant:not_allowed');
@@ -51,7 +76,10 @@ describe('plain card purchases under program rules (pure)', function () {
   });
 
   it('a decline moves nothing and counts towards the block only for counted reasons', function () {
-    const rules: ProgramRules = { risk: { block_after_declines: 2, decline_window_ms: 60_000, block_ms: 1_000 }, merchant: { blocked_merchants: ['bar'] } };
+    const rules: ProgramRules = {
+      risk: { block_after_declines: 2, decline_window_ms: 60_000, block_ms: 1_000 },
+      merchant: { blocked_merchants: ['bar'] },
+    };
     const start = card(100);
     const merchant = run(start, rules, input(10, { merchantId: 'bar' }));
     assert.equal(merchant.state, start, 'a merchant decline does not count');
@@ -79,9 +107,18 @@ describe('plain card purchases under program rules (pure)', function () {
 
   it('loyalty: discount per group, points on the discounted basket with multipliers (rounded down once), redemption', function () {
     const rules: ProgramRules = {
-      loyalty: { minor_per_unit: 100, points_per_unit: 1, group_multiplier_bp: { food: 20_000 }, discount_bp_by_group: { drinks: 1_000 }, point_value_minor: 2 },
+      loyalty: {
+        minor_per_unit: 100,
+        points_per_unit: 1,
+        group_multiplier_bp: { food: 20_000 },
+        discount_bp_by_group: { drinks: 1_000 },
+        point_value_minor: 2,
+      },
     };
-    const lines = [{ code: 'beer', group: 'drinks', qty_milli: 0, unit: 0, amount: 505 }, { code: 'fries', group: 'food', qty_milli: 0, unit: 0, amount: 299 }];
+    const lines = [
+      { code: 'beer', group: 'drinks', qty_milli: 0, unit: 0, amount: 505 },
+      { code: 'fries', group: 'food', qty_milli: 0, unit: 0, amount: 299 },
+    ];
     const ruled = decideRuledPurchase(card(), rules, input(804, { lines }));
     // 10 % of 505 = 50.5 -> 51 (half up); points = (454 + 299 x 2) / 100 = 10.52 -> 10.
     assert.deepEqual([ruled.debitMinor, ruled.figures?.discountMinor, ruled.figures?.pointsEarned], [753, 51, 10]);
@@ -111,14 +148,21 @@ describe('plain card purchases under program rules (pure)', function () {
     const second = decideRuledPurchase(first.state, rules, input(10, { atMs: t0 + 1, transactionId: 'b' }));
     assert.equal(second.decision.kind, 'approved');
     assert.deepEqual(second.figures?.flags, ['risk:soft:velocity:burst:count']);
-    assert.deepEqual(second.base.rules?.reviews.map((entry) => entry.id), ['b']);
+    assert.deepEqual(
+      second.base.rules?.reviews.map((entry) => entry.id),
+      ['b'],
+    );
   });
 
   it('a reversal takes the points earned back and gives the points redeemed back, never below zero', function () {
     const state = { ...card(), rules: { ...rulesStateOf(card()), points: 5 } };
     assert.equal(reversePoints(state, { discountMinor: 0, pointsEarned: 3, pointsRedeemed: 1, flags: [] }).rules?.points, 3);
     assert.equal(reversePoints(state, { discountMinor: 0, pointsEarned: 9, pointsRedeemed: 0, flags: [] }).rules?.points, 0);
-    assert.equal(reversePoints(state, { discountMinor: 0, pointsEarned: 0, pointsRedeemed: 0, flags: [] }), state, 'unchanged: the same state');
+    assert.equal(
+      reversePoints(state, { discountMinor: 0, pointsEarned: 0, pointsRedeemed: 0, flags: [] }),
+      state,
+      'unchanged: the same state',
+    );
   });
 
   it('a flagged approval is queued on the card (bounded) and resolving removes exactly that entry', function () {
@@ -141,31 +185,42 @@ describe('plain card purchases under program rules (pure)', function () {
       risk: { hard_amount_minor: 2_500, soft_amount_minor: 1_000, block_after_declines: 3, decline_window_ms: 10_000, block_ms: 3_000 },
       loyalty: { minor_per_unit: 50, points_per_unit: 3, discount_bp_by_group: { '': 750 }, point_value_minor: 3 },
     };
-    const step = fc.record({ amount: fc.integer({ min: 1, max: 3_000 }), gap: fc.integer({ min: 0, max: 4_000 }), redeem: fc.integer({ min: 0, max: 40 }) });
-    assertProperty(fc.property(fc.integer({ min: 0, max: 20_000 }), fc.array(step, { maxLength: 40 }), (initial, steps) => {
-      let state = card(initial);
-      let at = t0;
-      let debits = 0;
-      let earned = 0;
-      let redeemedPoints = 0;
-      steps.forEach((s, index) => {
-        at += s.gap;
-        const ruled = decideRuledPurchase(state, rules, input(s.amount, { atMs: at, redeemPoints: s.redeem, transactionId: `t${index}` }));
-        if (ruled.decision.kind === 'approved') {
-          state = apply(ruled.base, ruled.decision.event);
-          debits += ruled.debitMinor;
-          earned += ruled.figures?.pointsEarned ?? 0;
-          redeemedPoints += ruled.figures?.pointsRedeemed ?? 0;
-          assert.ok(ruled.debitMinor >= 0 && ruled.debitMinor <= s.amount);
-        } else {
-          assert.equal(ruled.base.balanceMinor, state.balanceMinor, 'a decline moves nothing');
-          state = ruled.base;
-        }
-        assert.ok(state.balanceMinor >= 0);
-        assert.ok((state.rules?.points ?? 0) >= 0);
-      });
-      assert.equal(state.balanceMinor, initial - debits);
-      assert.equal(state.rules?.points ?? 0, earned - redeemedPoints);
-    }), 300);
+    const step = fc.record({
+      amount: fc.integer({ min: 1, max: 3_000 }),
+      gap: fc.integer({ min: 0, max: 4_000 }),
+      redeem: fc.integer({ min: 0, max: 40 }),
+    });
+    assertProperty(
+      fc.property(fc.integer({ min: 0, max: 20_000 }), fc.array(step, { maxLength: 40 }), (initial, steps) => {
+        let state = card(initial);
+        let at = t0;
+        let debits = 0;
+        let earned = 0;
+        let redeemedPoints = 0;
+        steps.forEach((s, index) => {
+          at += s.gap;
+          const ruled = decideRuledPurchase(
+            state,
+            rules,
+            input(s.amount, { atMs: at, redeemPoints: s.redeem, transactionId: `t${index}` }),
+          );
+          if (ruled.decision.kind === 'approved') {
+            state = apply(ruled.base, ruled.decision.event);
+            debits += ruled.debitMinor;
+            earned += ruled.figures?.pointsEarned ?? 0;
+            redeemedPoints += ruled.figures?.pointsRedeemed ?? 0;
+            assert.ok(ruled.debitMinor >= 0 && ruled.debitMinor <= s.amount);
+          } else {
+            assert.equal(ruled.base.balanceMinor, state.balanceMinor, 'a decline moves nothing');
+            state = ruled.base;
+          }
+          assert.ok(state.balanceMinor >= 0);
+          assert.ok((state.rules?.points ?? 0) >= 0);
+        });
+        assert.equal(state.balanceMinor, initial - debits);
+        assert.equal(state.rules?.points ?? 0, earned - redeemedPoints);
+      }),
+      300,
+    );
   });
 });

@@ -63,19 +63,33 @@ function card(overrides: Partial<CardState> = {}): CardState {
 }
 
 function issueCommand(overrides: Partial<Extract<CardCommand, { type: 'issue' }>> = {}): CardCommand {
-  return { type: 'issue', cardId: 'card-1', currency: 'EUR', initialBalanceMinor: 10_000, programId: 'festival', nowMs: issued_at_ms, ...overrides };
+  return {
+    type: 'issue',
+    cardId: 'card-1',
+    currency: 'EUR',
+    initialBalanceMinor: 10_000,
+    programId: 'festival',
+    nowMs: issued_at_ms,
+    ...overrides,
+  };
 }
 
 function approvedEvent(decision: CardDecision): CardEvent {
   assert.equal(decision.kind, 'approved', `expected an approved decision, got ${JSON.stringify(decision)}`);
-  return (decision).event;
+  return decision.event;
 }
 
 describe('card rules: issue', () => {
   it('issues a new card active, unheld, with the initial balance and the command time', () => {
     const decision = decide(undefined, issueCommand({ initialBalanceMinor: 2_500 }));
     const expected: CardState = {
-      cardId: 'card-1', currency: 'EUR', programId: 'festival', status: 'active', balanceMinor: 2_500, heldMinor: 0, issuedAtMs: issued_at_ms,
+      cardId: 'card-1',
+      currency: 'EUR',
+      programId: 'festival',
+      status: 'active',
+      balanceMinor: 2_500,
+      heldMinor: 0,
+      issuedAtMs: issued_at_ms,
     };
     assert.deepEqual(decision, { kind: 'approved', event: { type: 'issued', state: expected } });
     assert.deepEqual(apply(undefined, approvedEvent(decision)), expected);
@@ -97,7 +111,7 @@ describe('card rules: issue', () => {
     for (const command of [issueCommand({ currency: 'USD' }), issueCommand({ programId: 'other-program' })]) {
       const decision = decide(card(), command);
       assert.equal(decision.kind, 'rejected');
-      assert.equal((decision).code, 'already_exists');
+      assert.equal(decision.code, 'already_exists');
     }
   });
 
@@ -106,7 +120,7 @@ describe('card rules: issue', () => {
     for (const initialBalanceMinor of bad) {
       const decision = decide(undefined, issueCommand({ initialBalanceMinor }));
       assert.equal(decision.kind, 'rejected', `initial balance ${initialBalanceMinor}`);
-      assert.equal((decision).code, 'invalid_argument', `initial balance ${initialBalanceMinor}`);
+      assert.equal(decision.code, 'invalid_argument', `initial balance ${initialBalanceMinor}`);
     }
   });
 
@@ -140,7 +154,11 @@ describe('card rules: purchase', () => {
     const state = card({ balanceMinor: 1_000, heldMinor: 300 });
     assert.equal(availableMinor(state), 700);
     assert.equal(decide(state, { type: 'purchase', amountMinor: 700, currency: 'EUR' }).kind, 'approved');
-    assert.deepEqual(decide(state, { type: 'purchase', amountMinor: 701, currency: 'EUR' }), { kind: 'declined', reason: 'insufficient_funds', rule: 'balance' });
+    assert.deepEqual(decide(state, { type: 'purchase', amountMinor: 701, currency: 'EUR' }), {
+      kind: 'declined',
+      reason: 'insufficient_funds',
+      rule: 'balance',
+    });
   });
 
   it('declines every non-active status with its own reason and a status:<status> rule', () => {
@@ -157,11 +175,16 @@ describe('card rules: purchase', () => {
   });
 
   it('declines a purchase in another currency as currency_mismatch, before looking at the balance', () => {
-    assert.deepEqual(decide(card(), { type: 'purchase', amountMinor: 1, currency: 'USD' }), { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' });
-    assert.deepEqual(
-      decide(card({ balanceMinor: 0 }), { type: 'purchase', amountMinor: 1, currency: 'USD' }),
-      { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' },
-    );
+    assert.deepEqual(decide(card(), { type: 'purchase', amountMinor: 1, currency: 'USD' }), {
+      kind: 'declined',
+      reason: 'currency_mismatch',
+      rule: 'currency',
+    });
+    assert.deepEqual(decide(card({ balanceMinor: 0 }), { type: 'purchase', amountMinor: 1, currency: 'USD' }), {
+      kind: 'declined',
+      reason: 'currency_mismatch',
+      rule: 'currency',
+    });
   });
 });
 
@@ -181,17 +204,22 @@ describe('card rules: top-up', () => {
   });
 
   it('declines a top-up in another currency as currency_mismatch', () => {
-    assert.deepEqual(decide(card(), { type: 'top_up', amountMinor: 1, currency: 'CHF' }), { kind: 'declined', reason: 'currency_mismatch', rule: 'currency' });
+    assert.deepEqual(decide(card(), { type: 'top_up', amountMinor: 1, currency: 'CHF' }), {
+      kind: 'declined',
+      reason: 'currency_mismatch',
+      rule: 'currency',
+    });
   });
 
   it('approves a top-up reaching exactly amount_abs_max_minor and declines one minor unit more', () => {
     const state = card({ balanceMinor: amount_abs_max_minor - 500 });
     const decision = decide(state, { type: 'top_up', amountMinor: 500, currency: 'EUR' });
     assert.equal(apply(state, approvedEvent(decision)).balanceMinor, amount_abs_max_minor);
-    assert.deepEqual(
-      decide(state, { type: 'top_up', amountMinor: 501, currency: 'EUR' }),
-      { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' },
-    );
+    assert.deepEqual(decide(state, { type: 'top_up', amountMinor: 501, currency: 'EUR' }), {
+      kind: 'declined',
+      reason: 'max_balance_exceeded',
+      rule: 'balance_max',
+    });
   });
 });
 
@@ -205,13 +233,21 @@ describe('card rules: reverse', () => {
 
   it('credits a reversal whatever the status of a live card: money taken is given back even to a blocked card', () => {
     for (const status of all_statuses.filter((s) => s !== 'closed' && s !== 'replaced')) {
-      assert.deepEqual(decide(card({ status }), { type: 'reverse', amountMinor: 5 }), { kind: 'approved', event: { type: 'credited', amountMinor: 5 } }, status);
+      assert.deepEqual(
+        decide(card({ status }), { type: 'reverse', amountMinor: 5 }),
+        { kind: 'approved', event: { type: 'credited', amountMinor: 5 } },
+        status,
+      );
     }
   });
 
   it('declines a reversal on a closed (cashed-out) or replaced card: money given to a dead card would be stranded', () => {
     for (const status of ['closed', 'replaced'] as const) {
-      assert.deepEqual(decide(card({ status }), { type: 'reverse', amountMinor: 5 }), { kind: 'declined', reason: 'card_closed', rule: `status:${status}` }, status);
+      assert.deepEqual(
+        decide(card({ status }), { type: 'reverse', amountMinor: 5 }),
+        { kind: 'declined', reason: 'card_closed', rule: `status:${status}` },
+        status,
+      );
     }
   });
 
@@ -220,13 +256,18 @@ describe('card rules: reverse', () => {
     // then would hand apply() an event it must refuse.
     const state = card({ balanceMinor: amount_abs_max_minor - 500 });
     assert.equal(apply(state, approvedEvent(decide(state, { type: 'reverse', amountMinor: 500 }))).balanceMinor, amount_abs_max_minor);
-    assert.deepEqual(decide(state, { type: 'reverse', amountMinor: 501 }), { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' });
+    assert.deepEqual(decide(state, { type: 'reverse', amountMinor: 501 }), {
+      kind: 'declined',
+      reason: 'max_balance_exceeded',
+      rule: 'balance_max',
+    });
   });
 });
 
 describe('card rules: set_status', () => {
   it('answers unchanged when the card already has the status', () => {
-    for (const status of all_statuses) assert.deepEqual(decide(card({ status }), { type: 'set_status', status }), { kind: 'unchanged' }, status);
+    for (const status of all_statuses)
+      assert.deepEqual(decide(card({ status }), { type: 'set_status', status }), { kind: 'unchanged' }, status);
   });
 
   it('changes the status and nothing else', () => {
@@ -289,10 +330,7 @@ interface Scenario {
 
 // Small amounts make approvals and declines both common; full-range amounts and balances near
 // the maximum reach the balance_max boundary of top-ups and reversals.
-const amount_arbitrary = fc.oneof(
-  fc.integer({ min: 1, max: 5_000 }),
-  fc.integer({ min: 1, max: request_amount_max_minor }),
-);
+const amount_arbitrary = fc.oneof(fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1, max: request_amount_max_minor }));
 const initial_balance_arbitrary = fc.oneof(
   fc.integer({ min: 0, max: 10_000 }),
   fc.integer({ min: 0, max: amount_abs_max_minor }),
@@ -304,8 +342,14 @@ const status_arbitrary = fc.oneof(
   { arbitrary: fc.constantFrom(...all_statuses), weight: 2 },
 );
 const operation_arbitrary: fc.Arbitrary<Operation> = fc.oneof(
-  { arbitrary: fc.record({ type: fc.constant('purchase' as const), amountMinor: amount_arbitrary, currency: currency_arbitrary }), weight: 4 },
-  { arbitrary: fc.record({ type: fc.constant('top_up' as const), amountMinor: amount_arbitrary, currency: currency_arbitrary }), weight: 3 },
+  {
+    arbitrary: fc.record({ type: fc.constant('purchase' as const), amountMinor: amount_arbitrary, currency: currency_arbitrary }),
+    weight: 4,
+  },
+  {
+    arbitrary: fc.record({ type: fc.constant('top_up' as const), amountMinor: amount_arbitrary, currency: currency_arbitrary }),
+    weight: 3,
+  },
   { arbitrary: fc.record({ type: fc.constant('reverse' as const), pick: fc.nat() }), weight: 2 },
   { arbitrary: fc.record({ type: fc.constant('set_status' as const), status: status_arbitrary }), weight: 1 },
 );
@@ -360,7 +404,9 @@ function runScenario(scenario: Scenario): void {
         assert.ok(command.type === 'purchase' && command.amountMinor > availableMinor(state));
       }
       if (decision.kind === 'declined' && decision.reason === 'max_balance_exceeded') {
-        assert.ok((command.type === 'top_up' || command.type === 'reverse') && state.balanceMinor + command.amountMinor > amount_abs_max_minor);
+        assert.ok(
+          (command.type === 'top_up' || command.type === 'reverse') && state.balanceMinor + command.amountMinor > amount_abs_max_minor,
+        );
       }
       continue;
     }
@@ -387,18 +433,25 @@ describe('card rules: properties (fast-check)', () => {
   before(() => announceSeed('card rules'));
 
   it('keeps the balance a bounded non-negative safe integer equal to the running total; declines change nothing; decide is deterministic', () => {
-    assertProperty(fc.property(scenario_arbitrary, (scenario) => runScenario(scenario)), 400);
+    assertProperty(
+      fc.property(scenario_arbitrary, (scenario) => runScenario(scenario)),
+      400,
+    );
   });
 
   it('on any state and command: decide mutates nothing and repeats itself, and an approval applies to a bounded state', () => {
-    const state_arbitrary = fc.record({
-      status: fc.constantFrom(...all_statuses),
-      balanceMinor: initial_balance_arbitrary,
-      currency: fc.constantFrom('EUR', 'USD'),
-    }).chain((fields) => fc.record({
-      fields: fc.constant(fields),
-      heldMinor: fc.integer({ min: 0, max: fields.balanceMinor }),
-    }));
+    const state_arbitrary = fc
+      .record({
+        status: fc.constantFrom(...all_statuses),
+        balanceMinor: initial_balance_arbitrary,
+        currency: fc.constantFrom('EUR', 'USD'),
+      })
+      .chain((fields) =>
+        fc.record({
+          fields: fc.constant(fields),
+          heldMinor: fc.integer({ min: 0, max: fields.balanceMinor }),
+        }),
+      );
     const command_arbitrary: fc.Arbitrary<CardCommand> = fc.oneof(
       fc.record({ type: fc.constant('purchase' as const), amountMinor: amount_arbitrary, currency: currency_arbitrary }),
       fc.record({ type: fc.constant('top_up' as const), amountMinor: amount_arbitrary, currency: currency_arbitrary }),
@@ -414,7 +467,10 @@ describe('card rules: properties (fast-check)', () => {
         assert.deepEqual(state, snapshot, 'decide changed its input state');
         if (decision.kind !== 'approved') return;
         const after = apply(state, decision.event);
-        assert.ok(isBoundedAmount(after.balanceMinor) && after.balanceMinor >= 0, `approved ${command.type} left balance ${after.balanceMinor}`);
+        assert.ok(
+          isBoundedAmount(after.balanceMinor) && after.balanceMinor >= 0,
+          `approved ${command.type} left balance ${after.balanceMinor}`,
+        );
       }),
       500,
     );

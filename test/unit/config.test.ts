@@ -15,12 +15,17 @@ type Env = Record<string, string | undefined>;
 
 /** Requires loadConfig(env) to fail with a ConfigError whose message names every given variable. */
 function assertConfigError(env: Env, variables: readonly string[], what: string): void {
-  assert.throws(() => loadConfig(env), (error: unknown) => {
-    assert.ok(error instanceof ConfigError, `${what}: expected ConfigError, got ${String(error)}`);
-    assert.equal(error.name, 'ConfigError');
-    for (const variable of variables) assert.ok(error.message.includes(variable), `${what}: message should name ${variable}: ${error.message}`);
-    return true;
-  }, `${what}: expected the configuration to be refused`);
+  assert.throws(
+    () => loadConfig(env),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `${what}: expected ConfigError, got ${String(error)}`);
+      assert.equal(error.name, 'ConfigError');
+      for (const variable of variables)
+        assert.ok(error.message.includes(variable), `${what}: message should name ${variable}: ${error.message}`);
+      return true;
+    },
+    `${what}: expected the configuration to be refused`,
+  );
 }
 
 interface IntegerSetting {
@@ -58,7 +63,12 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_MANAGER_PIN_ATTEMPTS_MAX: { min: 1, max: 1_000, fallback: 5 },
   TAPLINE_MANAGER_LOCK_MS: { min: 1_000, max: 86_400_000, fallback: 900_000 },
   TAPLINE_INTERNAL_PORT: { min: 0, max: 65_535, fallback: 50_052 },
-  TAPLINE_CLUSTER_TICK_MS: { min: 20, max: 60_000, fallback: 500, atMax: { TAPLINE_SHARD_LEASE_MS: '120000', TAPLINE_MEMBER_TTL_MS: '120000' } },
+  TAPLINE_CLUSTER_TICK_MS: {
+    min: 20,
+    max: 60_000,
+    fallback: 500,
+    atMax: { TAPLINE_SHARD_LEASE_MS: '120000', TAPLINE_MEMBER_TTL_MS: '120000' },
+  },
   TAPLINE_MEMBER_TTL_MS: { min: 100, max: 600_000, fallback: 3_000, atMin: { TAPLINE_CLUSTER_TICK_MS: '50' } },
   TAPLINE_SHARD_LEASE_MS: { min: 100, max: 600_000, fallback: 3_000, atMin: { TAPLINE_CLUSTER_TICK_MS: '50' } },
   TAPLINE_TAKE_RETRY_MS: { min: 5, max: 60_000, fallback: 50 },
@@ -87,7 +97,9 @@ describe('config: defaults', () => {
   });
 
   it('every integer setting is covered by this test', () => {
-    const integers = Object.entries(loadConfig({})).filter(([, value]) => typeof value === 'number').map(([name]) => name);
+    const integers = Object.entries(loadConfig({}))
+      .filter(([, value]) => typeof value === 'number')
+      .map(([name]) => name);
     assert.deepEqual(integers.sort(), Object.keys(integer_settings).sort());
   });
 });
@@ -115,7 +127,8 @@ describe('config: other settings', () => {
     for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
       assert.equal(loadConfig({ TAPLINE_LOG_LEVEL: level }).TAPLINE_LOG_LEVEL, level);
     }
-    for (const level of ['verbose', 'INFO', '']) assertConfigError({ TAPLINE_LOG_LEVEL: level }, ['TAPLINE_LOG_LEVEL'], `log level ${level}`);
+    for (const level of ['verbose', 'INFO', ''])
+      assertConfigError({ TAPLINE_LOG_LEVEL: level }, ['TAPLINE_LOG_LEVEL'], `log level ${level}`);
   });
 
   it('takes PIN and PSP secrets of at least 16 characters, none by default, never shown in errors', () => {
@@ -124,18 +137,27 @@ describe('config: other settings', () => {
     assertConfigError({ TAPLINE_PIN_SECRET: 's'.repeat(15) }, ['TAPLINE_PIN_SECRET'], 'short PIN secret');
     assertConfigError({ TAPLINE_PSP_SECRET: 'p'.repeat(15) }, ['TAPLINE_PSP_SECRET'], 'short PSP secret');
     assert.equal(loadConfig({ TAPLINE_PSP_SECRET: 'secret-value-xyz' }).TAPLINE_PSP_SECRET, 'secret-value-xyz');
-    assert.throws(() => loadConfig({ TAPLINE_PSP_SECRET: 'short-secret' }), (error: Error) => !error.message.includes('short-secret'), 'the message never shows the secret');
+    assert.throws(
+      () => loadConfig({ TAPLINE_PSP_SECRET: 'short-secret' }),
+      (error: Error) => !error.message.includes('short-secret'),
+      'the message never shows the secret',
+    );
   });
 
   it('requires the Redis URL to be a URL', () => {
-    assert.equal(loadConfig({ TAPLINE_REDIS_URL: 'redis://redis.tapline.svc:6379/0' }).TAPLINE_REDIS_URL, 'redis://redis.tapline.svc:6379/0');
-    for (const url of ['not a url', '', 'localhost']) assertConfigError({ TAPLINE_REDIS_URL: url }, ['TAPLINE_REDIS_URL'], `redis url ${url}`);
+    assert.equal(
+      loadConfig({ TAPLINE_REDIS_URL: 'redis://redis.tapline.svc:6379/0' }).TAPLINE_REDIS_URL,
+      'redis://redis.tapline.svc:6379/0',
+    );
+    for (const url of ['not a url', '', 'localhost'])
+      assertConfigError({ TAPLINE_REDIS_URL: url }, ['TAPLINE_REDIS_URL'], `redis url ${url}`);
   });
 
   it('requires the node id to be 1-64 of A-Z a-z 0-9 . _ -', () => {
     assert.equal(loadConfig({ TAPLINE_NODE_ID: 'tapline-0' }).TAPLINE_NODE_ID, 'tapline-0');
     assert.equal(loadConfig({ TAPLINE_NODE_ID: 'n'.repeat(64) }).TAPLINE_NODE_ID, 'n'.repeat(64));
-    for (const id of ['', 'node 1', 'node:1', 'n'.repeat(65)]) assertConfigError({ TAPLINE_NODE_ID: id }, ['TAPLINE_NODE_ID'], `node id ${id}`);
+    for (const id of ['', 'node 1', 'node:1', 'n'.repeat(65)])
+      assertConfigError({ TAPLINE_NODE_ID: id }, ['TAPLINE_NODE_ID'], `node id ${id}`);
   });
 
   it('takes TLS cert and key together, the CA on its own', () => {
@@ -168,15 +190,28 @@ describe('config: relations between bounds', () => {
 
   it('reports every broken relation at once', () => {
     assertConfigError(
-      { TAPLINE_DRAIN_BATCH_MAX: '600', TAPLINE_MAILBOX_MAX: '500', TAPLINE_PASSIVATION_SWEEP_MS: '9000', TAPLINE_PASSIVATE_AFTER_MS: '8000' },
+      {
+        TAPLINE_DRAIN_BATCH_MAX: '600',
+        TAPLINE_MAILBOX_MAX: '500',
+        TAPLINE_PASSIVATION_SWEEP_MS: '9000',
+        TAPLINE_PASSIVATE_AFTER_MS: '8000',
+      },
       ['TAPLINE_DRAIN_BATCH_MAX must be <= TAPLINE_MAILBOX_MAX', 'TAPLINE_PASSIVATION_SWEEP_MS must be <= TAPLINE_PASSIVATE_AFTER_MS'],
       'two relations',
     );
   });
 
   it('a lease and a membership must survive one missed heartbeat (tick at most half of each)', () => {
-    assertConfigError({ TAPLINE_CLUSTER_TICK_MS: '1501' }, ['TAPLINE_CLUSTER_TICK_MS', 'TAPLINE_SHARD_LEASE_MS', 'TAPLINE_MEMBER_TTL_MS'], 'tick past half the lease');
-    assertConfigError({ TAPLINE_SHARD_LEASE_MS: '999' , TAPLINE_CLUSTER_TICK_MS: '500' }, ['TAPLINE_SHARD_LEASE_MS'], 'lease below two ticks');
+    assertConfigError(
+      { TAPLINE_CLUSTER_TICK_MS: '1501' },
+      ['TAPLINE_CLUSTER_TICK_MS', 'TAPLINE_SHARD_LEASE_MS', 'TAPLINE_MEMBER_TTL_MS'],
+      'tick past half the lease',
+    );
+    assertConfigError(
+      { TAPLINE_SHARD_LEASE_MS: '999', TAPLINE_CLUSTER_TICK_MS: '500' },
+      ['TAPLINE_SHARD_LEASE_MS'],
+      'lease below two ticks',
+    );
     assert.equal(loadConfig({ TAPLINE_CLUSTER_TICK_MS: '1500' }).TAPLINE_CLUSTER_TICK_MS, 1500);
   });
 

@@ -32,28 +32,34 @@ describe('entity pool: stopping the actors of shards that moved away', () => {
     runtime.shutdown();
   });
 
-  it('stops exactly the given shards\' actors in one pass and answers their queued commands as moved', async () => {
+  it("stops exactly the given shards' actors in one pass and answers their queued commands as moved", async () => {
     const ownership = new ShardOwnership(shard_count);
     for (let shard = 0; shard < shard_count; shard++) ownership.hold(shard, '1');
     const blocked = new Promise<void>((resolve) => {
       release = resolve;
     });
     const passivated: string[] = [];
-    const pool = new EntityPool<Command>({
-      kind: 'test',
-      create: (id): PassivatableBehavior<Command> => ({
-        quiescent: true,
-        // The first command of each entity waits, so the ones after it stay queued.
-        receive: async (commands) => {
-          await blocked;
-          for (const command of commands) command.answer('done');
-        },
-        fail: (commands, error) => {
-          for (const command of commands) command.answer(isShardMoved(error) ? 'moved' : 'other failure');
-        },
-        passivated: () => passivated.push(id),
-      }),
-    }, runtime, ownership, { active_entities_max: 1_000, passivate_after_ms: 60_000, mailbox_max: 10, drain_batch_max: 1 }, () => 0);
+    const pool = new EntityPool<Command>(
+      {
+        kind: 'test',
+        create: (id): PassivatableBehavior<Command> => ({
+          quiescent: true,
+          // The first command of each entity waits, so the ones after it stay queued.
+          receive: async (commands) => {
+            await blocked;
+            for (const command of commands) command.answer('done');
+          },
+          fail: (commands, error) => {
+            for (const command of commands) command.answer(isShardMoved(error) ? 'moved' : 'other failure');
+          },
+          passivated: () => passivated.push(id),
+        }),
+      },
+      runtime,
+      ownership,
+      { active_entities_max: 1_000, passivate_after_ms: 60_000, mailbox_max: 10, drain_batch_max: 1 },
+      () => 0,
+    );
 
     const ids = Array.from({ length: 200 }, (_, i) => `e${i}`);
     const answers = new Map<string, string[]>();

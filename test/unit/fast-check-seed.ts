@@ -25,6 +25,8 @@ export function assertProperty<Ts extends [unknown, ...unknown[]]>(property: fc.
     fc.assert(property, { seed: fast_check_seed, numRuns });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new Error(`property failed with fast-check seed ${fast_check_seed} (replay with FC_SEED=${fast_check_seed}):\n${message}`, { cause: error });
+    throw new Error(`property failed with fast-check seed ${fast_check_seed} (replay with FC_SEED=${fast_check_seed}):\n${message}`, {
+      cause: error,
+    });
   }
 }

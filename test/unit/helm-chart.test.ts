@@ -300,7 +300,10 @@ describe('helm chart charts/tapline', () => {
       const nodeId = statefulset.indexOf('- name: TAPLINE_NODE_ID');
       const advertise = statefulset.indexOf('- name: TAPLINE_ADVERTISE_ADDRESS');
       assert.ok(nodeId >= 0 && advertise > nodeId, 'TAPLINE_ADVERTISE_ADDRESS follows TAPLINE_NODE_ID');
-      assert.match(statefulset, /value: "\$\(TAPLINE_NODE_ID\)\.\{\{ include "tapline\.headlessServiceName" \. \}\}\.\{\{ \.Release\.Namespace \}\}\.svc:\{\{ int64 \.Values\.cluster\.internalPort \}\}"/);
+      assert.match(
+        statefulset,
+        /value: "\$\(TAPLINE_NODE_ID\)\.\{\{ include "tapline\.headlessServiceName" \. \}\}\.\{\{ \.Release\.Namespace \}\}\.svc:\{\{ int64 \.Values\.cluster\.internalPort \}\}"/,
+      );
       const headless = readText(path.join(templates_dir, 'service-headless.yaml'));
       assert.match(headless, /- name: internal\s+port: \{\{ int64 \.Values\.cluster\.internalPort \}\}\s+targetPort: internal/);
       const configmap = readText(path.join(templates_dir, 'configmap.yaml'));
@@ -308,7 +311,7 @@ describe('helm chart charts/tapline', () => {
       assert.match(configmap, /TAPLINE_GRPC_HOST: "0\.0\.0\.0"/);
       assert.match(configmap, /TAPLINE_INTERNAL_PORT: \{\{ int64 \.Values\.cluster\.internalPort \| quote \}\}/);
       const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
-      assert.equal(valueAt(values, 'cluster.internalPort'), 50052, 'the authorizer\'s own default internal port');
+      assert.equal(valueAt(values, 'cluster.internalPort'), 50052, "the authorizer's own default internal port");
       assert.notEqual(valueAt(values, 'cluster.internalPort'), valueAt(values, 'grpc.port'));
     });
 

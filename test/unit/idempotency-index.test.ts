@@ -12,7 +12,14 @@ function record(id: string, fingerprint = 'purchase|card-1|500|EUR|till-1|||'): 
   return {
     f: fingerprint,
     r: {
-      id, kind: 'purchase', outcome: 'approved', cardId: 'card-1', amountMinor: 500, currency: 'EUR', balanceAfterMinor: 1_500, atMs: 1_700_000_000_000,
+      id,
+      kind: 'purchase',
+      outcome: 'approved',
+      cardId: 'card-1',
+      amountMinor: 500,
+      currency: 'EUR',
+      balanceAfterMinor: 1_500,
+      atMs: 1_700_000_000_000,
     },
   };
 }
@@ -68,8 +75,12 @@ describe('idempotency index: pending keys', () => {
     const seen: (IdempotencyRecord | undefined | 'not called')[] = ['not called', 'not called'];
     const pending = index.lookup('t:till-1:3');
     if (pending?.state !== 'pending') throw new Error(`expected pending, saw ${JSON.stringify(pending)}`);
-    pending.pending.waiters.push((r) => { seen[0] = r; });
-    pending.pending.waiters.push((r) => { seen[1] = r; });
+    pending.pending.waiters.push((r) => {
+      seen[0] = r;
+    });
+    pending.pending.waiters.push((r) => {
+      seen[1] = r;
+    });
     index.abandon('t:till-1:3');
     assert.deepEqual(seen, [undefined, undefined]);
     assert.equal(index.lookup('t:till-1:3'), undefined);
@@ -128,7 +139,9 @@ describe('idempotency index: bounded memory', () => {
     let got: IdempotencyRecord | undefined;
     const pending = index.lookup('t:till-1:1');
     if (pending?.state !== 'pending') throw new Error(`expected pending, saw ${JSON.stringify(pending)}`);
-    pending.pending.waiters.push((r) => { got = r; });
+    pending.pending.waiters.push((r) => {
+      got = r;
+    });
     index.complete('t:till-1:1', record('txn-1'));
     assert.deepEqual(got, record('txn-1'));
     assert.equal(index.lookup('t:till-1:1'), undefined);

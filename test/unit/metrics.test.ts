@@ -22,7 +22,11 @@ describe('metrics: per-request counters', () => {
     assert.equal(valueOf(first, 'tapline_requests_total{method="Authorize",code="5"}'), 1);
     ok.inc();
     const second = await metrics.registry.metrics();
-    assert.equal(valueOf(second, 'tapline_requests_total{method="Authorize",code="0"}'), 1_235, 'a second scrape adds only what came since');
+    assert.equal(
+      valueOf(second, 'tapline_requests_total{method="Authorize",code="0"}'),
+      1_235,
+      'a second scrape adds only what came since',
+    );
   });
 
   it('one child per label set, shared by every caller', () => {

@@ -37,8 +37,17 @@ describe('money: isBoundedAmount', () => {
 
   it('refuses one past either bound, unsafe integers, fractions and non-finite values', () => {
     const bad = [
-      amount_abs_max_minor + 1, -amount_abs_max_minor - 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER,
-      2 ** 53, 0.5, -0.5, 1e-9, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY,
+      amount_abs_max_minor + 1,
+      -amount_abs_max_minor - 1,
+      Number.MAX_SAFE_INTEGER,
+      Number.MIN_SAFE_INTEGER,
+      2 ** 53,
+      0.5,
+      -0.5,
+      1e-9,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
     ];
     for (const value of bad) assert.equal(isBoundedAmount(value), false, String(value));
   });

@@ -43,13 +43,17 @@ describe('placement: range', () => {
   it('hash32 is an unsigned 32-bit integer and shardOf is in [0, shardCount)', () => {
     const shard_count_arbitrary = fc.oneof(fc.constantFrom(1, 2, 64, 256, 65_536), fc.integer({ min: 1, max: 65_536 }));
     assertProperty(
-      fc.property(fc.oneof(fc.string({ maxLength: 64 }), fc.string({ unit: 'grapheme', maxLength: 64 })), shard_count_arbitrary, (id, shardCount) => {
-        const hash = hash32(id);
-        assert.ok(Number.isInteger(hash) && hash >= 0 && hash <= 0xffff_ffff, `hash32 ${hash}`);
-        const shard = shardOf(id, shardCount);
-        assert.ok(Number.isInteger(shard) && shard >= 0 && shard < shardCount, `shard ${shard} of ${shardCount}`);
-        assert.equal(shardOf(id, shardCount), shard, 'shardOf is not repeatable');
-      }),
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 64 }), fc.string({ unit: 'grapheme', maxLength: 64 })),
+        shard_count_arbitrary,
+        (id, shardCount) => {
+          const hash = hash32(id);
+          assert.ok(Number.isInteger(hash) && hash >= 0 && hash <= 0xffff_ffff, `hash32 ${hash}`);
+          const shard = shardOf(id, shardCount);
+          assert.ok(Number.isInteger(shard) && shard >= 0 && shard < shardCount, `shard ${shard} of ${shardCount}`);
+          assert.equal(shardOf(id, shardCount), shard, 'shardOf is not repeatable');
+        },
+      ),
       1_000,
     );
   });
@@ -73,7 +77,10 @@ describe('placement: spread', () => {
       }
       const min = Math.min(...counts);
       const max = Math.max(...counts);
-      assert.ok(min >= mean * 0.8 && max <= mean * 1.2, `expected every shard within [${mean * 0.8}, ${mean * 1.2}], saw min ${min}, max ${max}`);
+      assert.ok(
+        min >= mean * 0.8 && max <= mean * 1.2,
+        `expected every shard within [${mean * 0.8}, ${mean * 1.2}], saw min ${min}, max ${max}`,
+      );
     });
   }
 });

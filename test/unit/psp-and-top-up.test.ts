@@ -26,13 +26,20 @@ describe('top-up limits of the program', () => {
   });
 
   it('checks status and currency first', () => {
-    assert.equal((decide(card({ status: 'frozen' }), { type: 'top_up', amountMinor: 10 ** 6, currency: 'EUR', maxTopUpMinor: 1 }) as { reason: string }).reason, 'card_frozen');
+    assert.equal(
+      (
+        decide(card({ status: 'frozen' }), { type: 'top_up', amountMinor: 10 ** 6, currency: 'EUR', maxTopUpMinor: 1 }) as {
+          reason: string;
+        }
+      ).reason,
+      'card_frozen',
+    );
   });
 
   it('stores and removes an auto-reload mandate as a profile change; dead cards take none', () => {
     const set = decide(card(), { type: 'set_auto_reload', autoReload: { thresholdMinor: 100, amountMinor: 500, mandate: 'm' } });
     assert.equal(set.kind, 'approved');
-    const withMandate = apply(card(), (set).event);
+    const withMandate = apply(card(), set.event);
     assert.deepEqual(withMandate.profile?.autoReload, { thresholdMinor: 100, amountMinor: 500, mandate: 'm' });
     const removed = decide(withMandate, { type: 'set_auto_reload', autoReload: undefined });
     assert.equal(apply(withMandate, (removed as Extract<CardDecision, { kind: 'approved' }>).event).profile?.autoReload, undefined);
@@ -42,7 +49,14 @@ describe('top-up limits of the program', () => {
 
 describe('PSP callback signatures and payloads', () => {
   const secret = 'a-shared-psp-secret';
-  const payload = pspPayload({ reference: 'ref-1', card: 'card-1', amountMinor: 500, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+  const payload = pspPayload({
+    reference: 'ref-1',
+    card: 'card-1',
+    amountMinor: 500,
+    currency: 'EUR',
+    status: 'succeeded',
+    kind: 'top_up',
+  });
 
   it('verifies the HMAC of the exact payload under the secret, and nothing else', () => {
     assert.equal(verifyPspSignature(secret, payload, signPspPayload(secret, payload)), undefined);
@@ -60,9 +74,30 @@ describe('PSP callback signatures and payloads', () => {
   });
 
   it('parses exactly the documented payload and refuses anything else as invalid_argument', () => {
-    assert.deepEqual(parsePspPayload(payload), { reference: 'ref-1', card: 'card-1', amountMinor: 500, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
-    const bad = ['not json', '{}', payload.replace('500', '0'), payload.replace('500', '1.5'), payload.replace('EUR', 'XXX'), payload.replace('succeeded', 'ok'), payload.replace('"top_up"', '"gift"'), payload.replace('ref-1', 'ref 1')];
-    for (const body of bad) assert.throws(() => parsePspPayload(body), (e: unknown) => e instanceof TaplineError && e.code === 'invalid_argument', body);
+    assert.deepEqual(parsePspPayload(payload), {
+      reference: 'ref-1',
+      card: 'card-1',
+      amountMinor: 500,
+      currency: 'EUR',
+      status: 'succeeded',
+      kind: 'top_up',
+    });
+    const bad = [
+      'not json',
+      '{}',
+      payload.replace('500', '0'),
+      payload.replace('500', '1.5'),
+      payload.replace('EUR', 'XXX'),
+      payload.replace('succeeded', 'ok'),
+      payload.replace('"top_up"', '"gift"'),
+      payload.replace('ref-1', 'ref 1'),
+    ];
+    for (const body of bad)
+      assert.throws(
+        () => parsePspPayload(body),
+        (e: unknown) => e instanceof TaplineError && e.code === 'invalid_argument',
+        body,
+      );
   });
 });
 

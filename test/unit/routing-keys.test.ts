@@ -47,7 +47,8 @@ describe('cluster routing keys', () => {
     assert.equal(routingKeyOf(path, { payload: JSON.stringify({ reference: 'r', card: 'card-7' }), signature: 'x' }), 'card-7');
     assert.equal(routingKeyOf(path, { payload: JSON.stringify({ card: 'acme~0001' }), signature: 'x' }), 'acme');
     const oversized = JSON.stringify({ card: 'card-7', padding: 'x'.repeat(5_000) });
-    for (const payload of ['not json', '[]', 'null', '{"card":42}', '{}', oversized]) assert.equal(routingKeyOf(path, { payload, signature: 'x' }), '', payload);
+    for (const payload of ['not json', '[]', 'null', '{"card":42}', '{}', oversized])
+      assert.equal(routingKeyOf(path, { payload, signature: 'x' }), '', payload);
   });
 
   it('fan-out calls of bulk issuance and the refund run route by each card', () => {

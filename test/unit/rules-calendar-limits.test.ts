@@ -79,18 +79,35 @@ describe('rules: calendar periods in a time zone', function () {
   });
 
   it('property: the day key is the local date by an independent formatter; the week starts on the Monday on or before it', function () {
-    const zones = ['Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Pacific/Chatham', 'Australia/Lord_Howe', 'UTC', 'America/Santiago'];
-    const reference = new Map(zones.map((zone) => [zone, new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' })]));
-    assertProperty(fc.property(fc.integer({ min: at('2020-01-01T00:00:00Z'), max: at('2035-01-01T00:00:00Z') }), fc.constantFrom(...zones), (atMs, zone) => {
-      const keys = periodKeys(atMs, zone);
-      assert.equal(keys.day, reference.get(zone)!.format(atMs));
-      assert.equal(keys.month, keys.day.slice(0, 7));
-      const monday = Date.parse(`${keys.week.slice(0, 4)}-${keys.week.slice(6)}T00:00:00Z`);
-      const day = Date.parse(`${keys.day}T00:00:00Z`);
-      assert.ok(day - monday >= 0 && day - monday < 7 * 86_400_000, `${keys.week} vs ${keys.day}`);
-      assert.equal(new Date(monday).getUTCDay(), 1);
-      assert.equal(localDate(atMs, zone).weekday, (day - monday) / 86_400_000 + 1);
-    }), 2000);
+    const zones = [
+      'Europe/Berlin',
+      'America/New_York',
+      'Asia/Kolkata',
+      'Pacific/Chatham',
+      'Australia/Lord_Howe',
+      'UTC',
+      'America/Santiago',
+    ];
+    const reference = new Map(
+      zones.map((zone) => [zone, new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' })]),
+    );
+    assertProperty(
+      fc.property(
+        fc.integer({ min: at('2020-01-01T00:00:00Z'), max: at('2035-01-01T00:00:00Z') }),
+        fc.constantFrom(...zones),
+        (atMs, zone) => {
+          const keys = periodKeys(atMs, zone);
+          assert.equal(keys.day, reference.get(zone)!.format(atMs));
+          assert.equal(keys.month, keys.day.slice(0, 7));
+          const monday = Date.parse(`${keys.week.slice(0, 4)}-${keys.week.slice(6)}T00:00:00Z`);
+          const day = Date.parse(`${keys.day}T00:00:00Z`);
+          assert.ok(day - monday >= 0 && day - monday < 7 * 86_400_000, `${keys.week} vs ${keys.day}`);
+          assert.equal(new Date(monday).getUTCDay(), 1);
+          assert.equal(localDate(atMs, zone).weekday, (day - monday) / 86_400_000 + 1);
+        },
+      ),
+      2000,
+    );
   });
 });
 
@@ -147,29 +164,36 @@ describe('rules: spend limits', function () {
   });
 
   it('property: spending whatever is approved never exceeds any limit within its period', function () {
-    assertProperty(fc.property(
-      fc.record({ daily_minor: fc.integer({ min: 0, max: 5000 }), monthly_minor: fc.integer({ min: 0, max: 20_000 }), lifetime_minor: fc.integer({ min: 0, max: 50_000 }) }),
-      fc.array(fc.tuple(fc.integer({ min: 0, max: 40 * 86_400_000 }), fc.integer({ min: 1, max: 3000 })), { maxLength: 60 }),
-      (limits, requests) => {
-        let counters = empty_counters;
-        const start = at('2026-10-20T00:00:00Z');
-        const byDay = new Map<string, number>();
-        const byMonth = new Map<string, number>();
-        let lifetime = 0;
-        for (const [offset, amount] of [...requests].sort((a, b) => a[0] - b[0])) {
-          const k = periodKeys(start + offset, zone);
-          if (checkSpend('card', limits, counters, k, amount).kind === 'approve') {
-            counters = addSpend(counters, k, amount);
-            byDay.set(k.day, (byDay.get(k.day) ?? 0) + amount);
-            byMonth.set(k.month, (byMonth.get(k.month) ?? 0) + amount);
-            lifetime += amount;
+    assertProperty(
+      fc.property(
+        fc.record({
+          daily_minor: fc.integer({ min: 0, max: 5000 }),
+          monthly_minor: fc.integer({ min: 0, max: 20_000 }),
+          lifetime_minor: fc.integer({ min: 0, max: 50_000 }),
+        }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 40 * 86_400_000 }), fc.integer({ min: 1, max: 3000 })), { maxLength: 60 }),
+        (limits, requests) => {
+          let counters = empty_counters;
+          const start = at('2026-10-20T00:00:00Z');
+          const byDay = new Map<string, number>();
+          const byMonth = new Map<string, number>();
+          let lifetime = 0;
+          for (const [offset, amount] of [...requests].sort((a, b) => a[0] - b[0])) {
+            const k = periodKeys(start + offset, zone);
+            if (checkSpend('card', limits, counters, k, amount).kind === 'approve') {
+              counters = addSpend(counters, k, amount);
+              byDay.set(k.day, (byDay.get(k.day) ?? 0) + amount);
+              byMonth.set(k.month, (byMonth.get(k.month) ?? 0) + amount);
+              lifetime += amount;
+            }
           }
-        }
-        for (const value of byDay.values()) assert.ok(value <= limits.daily_minor);
-        for (const value of byMonth.values()) assert.ok(value <= limits.monthly_minor);
-        assert.ok(lifetime <= limits.lifetime_minor);
-        assert.equal(counters.lifetime_minor, lifetime);
-      },
-    ), 500);
+          for (const value of byDay.values()) assert.ok(value <= limits.daily_minor);
+          for (const value of byMonth.values()) assert.ok(value <= limits.monthly_minor);
+          assert.ok(lifetime <= limits.lifetime_minor);
+          assert.equal(counters.lifetime_minor, lifetime);
+        },
+      ),
+      500,
+    );
   });
 });

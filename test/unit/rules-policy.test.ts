@@ -11,7 +11,14 @@ import fc from 'fast-check';
 import { checkProducts, type RuleLine } from '../../actors/rules/products';
 import { checkPrompts, no_prompts, odometerSubject } from '../../actors/rules/prompts';
 import { checkMerchant } from '../../actors/rules/merchants';
-import { checkVelocity, inWindow, recordVelocity, velocity_events_max, velocityHorizonMs, type VelocityEvent } from '../../actors/rules/velocity';
+import {
+  checkVelocity,
+  inWindow,
+  recordVelocity,
+  velocity_events_max,
+  velocityHorizonMs,
+  type VelocityEvent,
+} from '../../actors/rules/velocity';
 import { checkRisk, empty_risk_state, recordDecline, type RiskPolicy } from '../../actors/rules/risk';
 import { lineDiscounts, pointsEarned, redeemPoints } from '../../actors/rules/loyalty';
 import { approve_clean, decline, firstDecline } from '../../actors/rules/rule';
@@ -19,7 +26,13 @@ import { empty_review_queue, enqueueReview, resolveReview, review_entries_max } 
 import { afterProgram, checkProgramGate, empty_program_state, loyaltyFor } from '../../actors/rules/program';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
-const line = (group: string, amount_minor = 100, code = group): RuleLine => ({ code, group, qty_milli: 1000, unit_minor: amount_minor, amount_minor });
+const line = (group: string, amount_minor = 100, code = group): RuleLine => ({
+  code,
+  group,
+  qty_milli: 1000,
+  unit_minor: amount_minor,
+  amount_minor,
+});
 const approve = { kind: 'approve', flags: [] };
 
 describe('rules: products, prompts, merchants', function () {
@@ -31,8 +44,14 @@ describe('rules: products, prompts, merchants', function () {
   it('declines the basket naming the first forbidden line and which list forbade it', function () {
     const account = ['diesel', 'adblue', 'car_wash'];
     assert.deepEqual(checkProducts(account, undefined, [line('diesel'), line('adblue')]), approve);
-    assert.deepEqual(checkProducts(account, undefined, [line('diesel'), line('shop')]), decline('product_restricted', 'product:account:line:2:shop'));
-    assert.deepEqual(checkProducts(account, ['diesel'], [line('diesel'), line('car_wash')]), decline('product_restricted', 'product:card:line:2:car_wash'));
+    assert.deepEqual(
+      checkProducts(account, undefined, [line('diesel'), line('shop')]),
+      decline('product_restricted', 'product:account:line:2:shop'),
+    );
+    assert.deepEqual(
+      checkProducts(account, ['diesel'], [line('diesel'), line('car_wash')]),
+      decline('product_restricted', 'product:card:line:2:car_wash'),
+    );
     assert.deepEqual(checkProducts(undefined, ['diesel'], [line('petrol')]), decline('product_restricted', 'product:card:line:1:petrol'));
     assert.deepEqual(checkProducts([], undefined, [line('diesel')]), decline('product_restricted', 'product:account:line:1:diesel'));
   });
@@ -110,18 +129,26 @@ describe('rules: velocity, risk, loyalty', function () {
   });
 
   it('property: no rolling window ever holds more than count_max approvals', function () {
-    assertProperty(fc.property(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1, max: 100 }), fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 80 }), (count_max, window_ms, offsets) => {
-      const rules = [{ name: 'w', window_ms, count_max }];
-      let events: VelocityEvent[] = [];
-      const approved: number[] = [];
-      for (const at of [...offsets].sort((a, b) => a - b)) {
-        if (checkVelocity(rules, events, at, 1).kind === 'approve') {
-          events = recordVelocity(events, at, 1, window_ms);
-          approved.push(at);
-        }
-      }
-      for (const end of approved) assert.ok(approved.filter((at) => at > end - window_ms && at <= end).length <= count_max);
-    }), 500);
+    assertProperty(
+      fc.property(
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 80 }),
+        (count_max, window_ms, offsets) => {
+          const rules = [{ name: 'w', window_ms, count_max }];
+          let events: VelocityEvent[] = [];
+          const approved: number[] = [];
+          for (const at of [...offsets].sort((a, b) => a - b)) {
+            if (checkVelocity(rules, events, at, 1).kind === 'approve') {
+              events = recordVelocity(events, at, 1, window_ms);
+              approved.push(at);
+            }
+          }
+          for (const end of approved) assert.ok(approved.filter((at) => at > end - window_ms && at <= end).length <= count_max);
+        },
+      ),
+      500,
+    );
   });
 
   it('risk: above the hard limit declines; above the soft threshold approves with a flag; at them passes', function () {
@@ -134,7 +161,10 @@ describe('rules: velocity, risk, loyalty', function () {
 
   it('risk: a soft velocity pattern flags instead of declining', function () {
     const policy: RiskPolicy = { soft_velocity: [{ name: 'burst', window_ms: minute, count_max: 2 }] };
-    const events = [{ at_ms: 0, amount_minor: 1 }, { at_ms: 1, amount_minor: 1 }];
+    const events = [
+      { at_ms: 0, amount_minor: 1 },
+      { at_ms: 1, amount_minor: 1 },
+    ];
     assert.deepEqual(checkRisk(policy, empty_risk_state, 2, 1, events), { kind: 'approve', flags: ['risk:soft:velocity:burst:count'] });
   });
 
@@ -162,7 +192,12 @@ describe('rules: velocity, risk, loyalty', function () {
   });
 
   it('loyalty: points per unit with group and merchant multipliers, rounded down once over the basket', function () {
-    const policy = { minor_per_unit: 100, points_per_unit: 1, group_multiplier_bp: { shop: 20_000 }, merchant_multiplier_bp: { partner: 15_000 } };
+    const policy = {
+      minor_per_unit: 100,
+      points_per_unit: 1,
+      group_multiplier_bp: { shop: 20_000 },
+      merchant_multiplier_bp: { partner: 15_000 },
+    };
     assert.equal(pointsEarned(policy, 'm', [line('fuel')], [7235]), 72);
     assert.equal(pointsEarned(policy, 'm', [line('fuel'), line('fuel')], [150, 150]), 3); // 1.5 + 1.5, not 1 + 1
     assert.equal(pointsEarned(policy, 'm', [line('shop')], [150]), 3);
@@ -175,27 +210,59 @@ describe('rules: velocity, risk, loyalty', function () {
     assert.deepEqual(redeemPoints(policy, 100, 50, 1000), { ok: true, points: 50, value_minor: 500 });
     assert.deepEqual(redeemPoints(policy, 100, 100, 255), { ok: true, points: 25, value_minor: 250 });
     assert.deepEqual(redeemPoints(policy, 100, 101, 5000), { ok: false, rule: 'loyalty:points_insufficient' });
-    assert.deepEqual(redeemPoints({ minor_per_unit: 1, points_per_unit: 1 }, 100, 1, 5000), { ok: false, rule: 'loyalty:redemption_disabled' });
+    assert.deepEqual(redeemPoints({ minor_per_unit: 1, points_per_unit: 1 }, 100, 1, 5000), {
+      ok: false,
+      rule: 'loyalty:redemption_disabled',
+    });
     assert.deepEqual(redeemPoints(policy, 100, 0, 5000), { ok: true, points: 0, value_minor: 0 });
   });
 
   it('property: points never exceed the exact share and lose less than one point', function () {
-    assertProperty(fc.property(fc.array(fc.integer({ min: 0, max: 1_000_000 }), { maxLength: 10 }), fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 10 }), (amounts, minor_per_unit, points_per_unit) => {
-      const points = pointsEarned({ minor_per_unit, points_per_unit }, 'm', amounts.map(() => line('fuel')), amounts);
-      const exact = (amounts.reduce((a, b) => a + b, 0) * points_per_unit) / minor_per_unit;
-      assert.ok(points <= exact + 1e-9 && points > exact - 1);
-    }), 500);
+    assertProperty(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 1_000_000 }), { maxLength: 10 }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.integer({ min: 1, max: 10 }),
+        (amounts, minor_per_unit, points_per_unit) => {
+          const points = pointsEarned(
+            { minor_per_unit, points_per_unit },
+            'm',
+            amounts.map(() => line('fuel')),
+            amounts,
+          );
+          const exact = (amounts.reduce((a, b) => a + b, 0) * points_per_unit) / minor_per_unit;
+          assert.ok(points <= exact + 1e-9 && points > exact - 1);
+        },
+      ),
+      500,
+    );
   });
 
   it('composition: the first decline wins and later rules are not evaluated; flags accumulate', function () {
     let evaluated = false;
-    assert.deepEqual(firstDecline([() => approve_clean, () => decline('risk', 'a'), () => { evaluated = true; return approve_clean; }]), decline('risk', 'a'));
+    assert.deepEqual(
+      firstDecline([
+        () => approve_clean,
+        () => decline('risk', 'a'),
+        () => {
+          evaluated = true;
+          return approve_clean;
+        },
+      ]),
+      decline('risk', 'a'),
+    );
     assert.equal(evaluated, false);
-    assert.deepEqual(firstDecline([() => ({ kind: 'approve', flags: ['x'] }), () => ({ kind: 'approve', flags: ['y'] })]), { kind: 'approve', flags: ['x', 'y'] });
+    assert.deepEqual(firstDecline([() => ({ kind: 'approve', flags: ['x'] }), () => ({ kind: 'approve', flags: ['y'] })]), {
+      kind: 'approve',
+      flags: ['x', 'y'],
+    });
   });
 
   it('program gate and bookkeeping: a counted decline is remembered, an approval feeds velocity', function () {
-    const rules = { risk: { block_after_declines: 1, decline_window_ms: minute, block_ms: minute }, velocity: [{ name: 'v', window_ms: minute, count_max: 1 }] };
+    const rules = {
+      risk: { block_after_declines: 1, decline_window_ms: minute, block_ms: minute },
+      velocity: [{ name: 'v', window_ms: minute, count_max: 1 }],
+    };
     const request = { atMs: 0, amount_minor: 10, merchantId: 'm', terminalId: 't' };
     const blocked = afterProgram(rules, empty_program_state, request, { approved: false, reason: 'insufficient_funds' });
     assert.deepEqual(checkProgramGate(rules, blocked, { ...request, atMs: 1 }), decline('temporarily_blocked', 'risk:temporary_block'));
@@ -207,13 +274,17 @@ describe('rules: velocity, risk, loyalty', function () {
 
   it('review queue: flagged entries queue in order, the oldest makes room past the bound and is counted', function () {
     let queue = empty_review_queue;
-    for (let i = 0; i < review_entries_max + 3; i++) queue = enqueueReview(queue, { id: `t${i}`, card: 'c', amount_minor: i, flags: ['risk:soft_amount'], at_ms: i });
+    for (let i = 0; i < review_entries_max + 3; i++)
+      queue = enqueueReview(queue, { id: `t${i}`, card: 'c', amount_minor: i, flags: ['risk:soft_amount'], at_ms: i });
     assert.equal(queue.entries.length, review_entries_max);
     assert.equal(queue.dropped, 3);
     assert.equal(queue.entries[0]?.id, 't3');
     const resolved = resolveReview(queue, 't10');
     assert.equal(resolved.entries.length, review_entries_max - 1);
-    assert.equal(resolved.entries.some((e) => e.id === 't10'), false);
+    assert.equal(
+      resolved.entries.some((e) => e.id === 't10'),
+      false,
+    );
     assert.equal(resolveReview(queue, 'unknown'), queue);
   });
 });

@@ -11,8 +11,17 @@ import fc from 'fast-check';
 import { amount_abs_max_minor } from '../../actors/money';
 import { ParameterError } from '../../services/reports/errors';
 import {
-  bankTransferCsv, batchId, batch_id_pattern, decimalAmount, feeOf, operatorOf, parseMerchantConfig, periodOf, settlementLines,
-  type AmountAggregate, type FeeRate,
+  bankTransferCsv,
+  batchId,
+  batch_id_pattern,
+  decimalAmount,
+  feeOf,
+  operatorOf,
+  parseMerchantConfig,
+  periodOf,
+  settlementLines,
+  type AmountAggregate,
+  type FeeRate,
 } from '../../services/reports/settlement-rules';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
@@ -30,7 +39,11 @@ describe('settlement rules', () => {
     assert.equal(feeOf(100, { percent_bp: 50, fixed_minor: 0 }), 1); // 0.5 → 1 (half up)
     assert.equal(feeOf(99, { percent_bp: 50, fixed_minor: 0 }), 0); // 0.495 → 0
     assert.equal(feeOf(Number.MAX_SAFE_INTEGER, { percent_bp: 10_000, fixed_minor: 0 }), Number.MAX_SAFE_INTEGER);
-    assert.throws(() => feeOf(Number.MAX_SAFE_INTEGER, { percent_bp: 10_000, fixed_minor: 1 }), /exceeds safe integers/, 'a fee past 2^53 is refused, never rounded');
+    assert.throws(
+      () => feeOf(Number.MAX_SAFE_INTEGER, { percent_bp: 10_000, fixed_minor: 1 }),
+      /exceeds safe integers/,
+      'a fee past 2^53 is refused, never rounded',
+    );
     assert.equal(feeOf(12_345, undefined), 0, 'no rate, no fee');
     assert.throws(() => feeOf(-1, rate));
     assert.throws(() => feeOf(1.5, rate));
@@ -38,48 +51,86 @@ describe('settlement rules', () => {
 
   it('computes every fee exactly (property: long-hand decimal arithmetic agrees, fee is monotonic and bounded)', () => {
     // Every amount the system can hold (actors/money.ts bounds balances at 10^15).
-    assertProperty(fc.property(
-      fc.integer({ min: 0, max: amount_abs_max_minor }), fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 1_000_000 }),
-      (amount, bp, fixed) => {
-        const fee = feeOf(amount, { percent_bp: bp, fixed_minor: fixed });
-        // Long hand: amount × bp as a decimal string, then round at the 4th digit from the right.
-        const product = (BigInt(amount) * BigInt(bp)).toString().padStart(5, '0');
-        const quotient = BigInt(product.slice(0, -4));
-        const rounded = Number(product.slice(-4, -3)) >= 5 ? quotient + 1n : quotient;
-        assert.equal(BigInt(fee), rounded + BigInt(fixed));
-        assert.ok(fee >= fixed && fee - fixed <= amount, 'a percentage fee never exceeds the amount');
-        if (amount > 0) assert.ok(feeOf(amount - 1, { percent_bp: bp, fixed_minor: fixed }) <= fee, 'monotonic in the amount');
-      }), 2_000);
+    assertProperty(
+      fc.property(
+        fc.integer({ min: 0, max: amount_abs_max_minor }),
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.integer({ min: 0, max: 1_000_000 }),
+        (amount, bp, fixed) => {
+          const fee = feeOf(amount, { percent_bp: bp, fixed_minor: fixed });
+          // Long hand: amount × bp as a decimal string, then round at the 4th digit from the right.
+          const product = (BigInt(amount) * BigInt(bp)).toString().padStart(5, '0');
+          const quotient = BigInt(product.slice(0, -4));
+          const rounded = Number(product.slice(-4, -3)) >= 5 ? quotient + 1n : quotient;
+          assert.equal(BigInt(fee), rounded + BigInt(fixed));
+          assert.ok(fee >= fixed && fee - fixed <= amount, 'a percentage fee never exceeds the amount');
+          if (amount > 0) assert.ok(feeOf(amount - 1, { percent_bp: bp, fixed_minor: fixed }) <= fee, 'monotonic in the amount');
+        },
+      ),
+      2_000,
+    );
   });
 
   it('nets each currency: gross − reversals − refunds − fees, with fees equal to the per-transaction fees', () => {
     const kinds = ['purchase', 'completion', 'reverse', 'refund', 'top_up'] as const;
-    const transaction = fc.record({ currency: fc.constantFrom('EUR', 'CHF', 'JPY'), kind: fc.constantFrom(...kinds), amount: fc.integer({ min: 0, max: 10_000_000 }) });
+    const transaction = fc.record({
+      currency: fc.constantFrom('EUR', 'CHF', 'JPY'),
+      kind: fc.constantFrom(...kinds),
+      amount: fc.integer({ min: 0, max: 10_000_000 }),
+    });
     const rate = fc.record({ percent_bp: fc.integer({ min: 0, max: 10_000 }), fixed_minor: fc.integer({ min: 0, max: 1_000 }) });
-    assertProperty(fc.property(fc.array(transaction, { maxLength: 200 }), rate, rate, (transactions, purchase, refund) => {
-      const rates: FeeRate[] = [{ kind: 'purchase', ...purchase }, { kind: 'refund', ...refund }];
-      // The aggregates the SQL returns: one row per (currency, kind, amount).
-      const groups = new Map<string, AmountAggregate>();
-      for (const t of transactions) {
-        const key = `${t.currency}|${t.kind}|${t.amount}`;
-        const delta = t.kind === 'reverse' || t.kind === 'refund' ? t.amount : t.kind === 'top_up' ? t.amount : -t.amount;
-        const previous = groups.get(key);
-        groups.set(key, { currency: t.currency, kind: t.kind, amount_minor: t.amount, count: (previous?.count ?? 0) + 1, delta_minor: (previous?.delta_minor ?? 0) + delta });
-      }
-      const lines = settlementLines([...groups.values()], rates);
-      assert.deepEqual(lines.map((line) => line.currency), [...new Set(transactions.filter((t) => t.kind !== 'top_up').map((t) => t.currency))].sort());
-      for (const line of lines) {
-        const mine = transactions.filter((t) => t.currency === line.currency);
-        const sum = (predicate: (kind: string) => boolean): number => mine.filter((t) => predicate(t.kind)).reduce((total, t) => total + t.amount, 0);
-        const fees = mine.reduce((total, t) => total + (t.kind === 'purchase' ? feeOf(t.amount, purchase) : t.kind === 'refund' ? feeOf(t.amount, refund) : 0), 0);
-        assert.equal(line.gross_minor, sum((kind) => kind === 'purchase' || kind === 'completion'));
-        assert.equal(line.reversals_minor, sum((kind) => kind === 'reverse'));
-        assert.equal(line.refunds_minor, sum((kind) => kind === 'refund'));
-        assert.equal(line.fees_minor, fees);
-        assert.equal(line.net_minor + line.fees_minor + line.reversals_minor + line.refunds_minor, line.gross_minor);
-        assert.equal(line.purchases, mine.filter((t) => t.kind === 'purchase' || t.kind === 'completion').length);
-      }
-    }), 300);
+    assertProperty(
+      fc.property(fc.array(transaction, { maxLength: 200 }), rate, rate, (transactions, purchase, refund) => {
+        const rates: FeeRate[] = [
+          { kind: 'purchase', ...purchase },
+          { kind: 'refund', ...refund },
+        ];
+        // The aggregates the SQL returns: one row per (currency, kind, amount).
+        const groups = new Map<string, AmountAggregate>();
+        for (const t of transactions) {
+          const key = `${t.currency}|${t.kind}|${t.amount}`;
+          const delta = t.kind === 'reverse' || t.kind === 'refund' ? t.amount : t.kind === 'top_up' ? t.amount : -t.amount;
+          const previous = groups.get(key);
+          groups.set(key, {
+            currency: t.currency,
+            kind: t.kind,
+            amount_minor: t.amount,
+            count: (previous?.count ?? 0) + 1,
+            delta_minor: (previous?.delta_minor ?? 0) + delta,
+          });
+        }
+        const lines = settlementLines([...groups.values()], rates);
+        assert.deepEqual(
+          lines.map((line) => line.currency),
+          [...new Set(transactions.filter((t) => t.kind !== 'top_up').map((t) => t.currency))].sort(),
+        );
+        for (const line of lines) {
+          const mine = transactions.filter((t) => t.currency === line.currency);
+          const sum = (predicate: (kind: string) => boolean): number =>
+            mine.filter((t) => predicate(t.kind)).reduce((total, t) => total + t.amount, 0);
+          const fees = mine.reduce(
+            (total, t) => total + (t.kind === 'purchase' ? feeOf(t.amount, purchase) : t.kind === 'refund' ? feeOf(t.amount, refund) : 0),
+            0,
+          );
+          assert.equal(
+            line.gross_minor,
+            sum((kind) => kind === 'purchase' || kind === 'completion'),
+          );
+          assert.equal(
+            line.reversals_minor,
+            sum((kind) => kind === 'reverse'),
+          );
+          assert.equal(
+            line.refunds_minor,
+            sum((kind) => kind === 'refund'),
+          );
+          assert.equal(line.fees_minor, fees);
+          assert.equal(line.net_minor + line.fees_minor + line.reversals_minor + line.refunds_minor, line.gross_minor);
+          assert.equal(line.purchases, mine.filter((t) => t.kind === 'purchase' || t.kind === 'completion').length);
+        }
+      }),
+      300,
+    );
   });
 
   it('cuts periods by UTC day, ISO week (Monday first) and calendar month', () => {
@@ -98,14 +149,17 @@ describe('settlement rules', () => {
       assert.equal(period.from_ms, day(from));
       assert.equal(period.until_ms, day(to) + 86_400_000);
     }
-    assertProperty(fc.property(fc.integer({ min: 0, max: 60_000 }), fc.constantFrom('daily', 'weekly', 'monthly' as const), (days, cycle) => {
-      const start = day('2000-01-01') + days * 86_400_000;
-      const period = periodOf(cycle, start);
-      assert.ok(period.from_ms <= start && start < period.until_ms, 'the date is inside its period');
-      assert.deepEqual(periodOf(cycle, period.from_ms), period, 'every day of a period names the same period');
-      assert.deepEqual(periodOf(cycle, period.until_ms - 86_400_000), period);
-      assert.equal(periodOf(cycle, period.until_ms).from_ms, period.until_ms, 'periods tile the calendar');
-    }), 500);
+    assertProperty(
+      fc.property(fc.integer({ min: 0, max: 60_000 }), fc.constantFrom('daily', 'weekly', 'monthly' as const), (days, cycle) => {
+        const start = day('2000-01-01') + days * 86_400_000;
+        const period = periodOf(cycle, start);
+        assert.ok(period.from_ms <= start && start < period.until_ms, 'the date is inside its period');
+        assert.deepEqual(periodOf(cycle, period.from_ms), period, 'every day of a period names the same period');
+        assert.deepEqual(periodOf(cycle, period.until_ms - 86_400_000), period);
+        assert.equal(periodOf(cycle, period.until_ms).from_ms, period.until_ms, 'periods tile the calendar');
+      }),
+      500,
+    );
     const id = batchId('bar-0.x', periodOf('weekly', day('2026-02-01')));
     assert.equal(id, 'bar-0.x.weekly.2026-01-26');
     assert.deepEqual(batch_id_pattern.exec(id)?.slice(1), ['bar-0.x', 'weekly', '2026-01-26']);
@@ -120,27 +174,49 @@ describe('settlement rules', () => {
     assert.equal(decimalAmount(1_500, 'JPY'), '1500');
     assert.equal(decimalAmount(1_234, 'BHD'), '1.234');
     assert.equal(decimalAmount(Number.MAX_SAFE_INTEGER, 'CHF'), '90071992547409.91');
-    assertProperty(fc.property(fc.integer({ min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), fc.constantFrom('EUR', 'JPY', 'BHD'), (amount, currency) => {
-      assert.equal(BigInt(decimalAmount(amount, currency).replace('.', '')), BigInt(amount), 'the digits are the minor units');
-    }), 1_000);
+    assertProperty(
+      fc.property(
+        fc.integer({ min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+        fc.constantFrom('EUR', 'JPY', 'BHD'),
+        (amount, currency) => {
+          assert.equal(BigInt(decimalAmount(amount, currency).replace('.', '')), BigInt(amount), 'the digits are the minor units');
+        },
+      ),
+      1_000,
+    );
   });
 
   it('writes the documented bank-transfer layout: one line per currency with a non-zero net, credit or debit', () => {
     const line = { purchases: 1, gross_minor: 0, reversals: 0, reversals_minor: 0, refunds: 0, refunds_minor: 0, fees_minor: 0 };
     const csv = bankTransferCsv({
-      batch_id: 'bar-0.daily.2026-01-31', payee_name: 'Bar Zero GmbH', payee_iban: 'DE89370400440532013000', period: { from: '2026-01-31', to: '2026-01-31' },
-      lines: [{ ...line, currency: 'CHF', net_minor: -250 }, { ...line, currency: 'EUR', net_minor: 123_456 }, { ...line, currency: 'JPY', net_minor: 0 }],
+      batch_id: 'bar-0.daily.2026-01-31',
+      payee_name: 'Bar Zero GmbH',
+      payee_iban: 'DE89370400440532013000',
+      period: { from: '2026-01-31', to: '2026-01-31' },
+      lines: [
+        { ...line, currency: 'CHF', net_minor: -250 },
+        { ...line, currency: 'EUR', net_minor: 123_456 },
+        { ...line, currency: 'JPY', net_minor: 0 },
+      ],
     });
-    assert.equal(csv, [
-      'batch_id,line,direction,payee_name,payee_iban,currency,amount,amount_minor,reference,period_from,period_to',
-      'bar-0.daily.2026-01-31,1,debit,Bar Zero GmbH,DE89370400440532013000,CHF,2.50,250,TAPLINE bar-0.daily.2026-01-31 CHF,2026-01-31,2026-01-31',
-      'bar-0.daily.2026-01-31,2,credit,Bar Zero GmbH,DE89370400440532013000,EUR,1234.56,123456,TAPLINE bar-0.daily.2026-01-31 EUR,2026-01-31,2026-01-31',
-      '',
-    ].join('\r\n'));
+    assert.equal(
+      csv,
+      [
+        'batch_id,line,direction,payee_name,payee_iban,currency,amount,amount_minor,reference,period_from,period_to',
+        'bar-0.daily.2026-01-31,1,debit,Bar Zero GmbH,DE89370400440532013000,CHF,2.50,250,TAPLINE bar-0.daily.2026-01-31 CHF,2026-01-31,2026-01-31',
+        'bar-0.daily.2026-01-31,2,credit,Bar Zero GmbH,DE89370400440532013000,EUR,1234.56,123456,TAPLINE bar-0.daily.2026-01-31 EUR,2026-01-31,2026-01-31',
+        '',
+      ].join('\r\n'),
+    );
   });
 
   it('refuses every bad configuration naming the field, and hostile payee text', () => {
-    const good = { cycle: 'daily', payee_name: 'Bar Zero', payee_iban: 'DE89370400440532013000', rates: [{ kind: 'purchase', percent_bp: 150, fixed_minor: 10 }] };
+    const good = {
+      cycle: 'daily',
+      payee_name: 'Bar Zero',
+      payee_iban: 'DE89370400440532013000',
+      rates: [{ kind: 'purchase', percent_bp: 150, fixed_minor: 10 }],
+    };
     assert.equal(parseMerchantConfig('bar-0', good, 'ops-1', 5).cycle, 'daily');
     const bad: [Record<string, unknown>, string][] = [
       [{ ...good, cycle: 'hourly' }, 'cycle'],
@@ -158,7 +234,11 @@ describe('settlement rules', () => {
       [{ ...good, colour: 'red' }, 'body'],
     ];
     for (const [body, field] of bad) {
-      assert.throws(() => parseMerchantConfig('bar-0', body, 'ops-1', 5), (error: unknown) => error instanceof ParameterError && error.parameter === field, JSON.stringify(body).slice(0, 80));
+      assert.throws(
+        () => parseMerchantConfig('bar-0', body, 'ops-1', 5),
+        (error: unknown) => error instanceof ParameterError && error.parameter === field,
+        JSON.stringify(body).slice(0, 80),
+      );
     }
     assert.throws(() => parseMerchantConfig('bar-0', 'text', 'ops-1', 5), ParameterError);
     assert.equal(operatorOf('ops-1'), 'ops-1');

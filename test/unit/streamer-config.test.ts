@@ -16,14 +16,24 @@ describe('streamer configuration', () => {
 
   it('refuses a claim idle time within one batch cycle', () => {
     const cycle = { TAPLINE_STREAMER_BATCH_WAIT_MS: '1000', TAPLINE_STREAMER_INSERT_TIMEOUT_MS: '30000' };
-    assert.throws(() => loadStreamerConfig({ ...cycle, TAPLINE_STREAMER_CLAIM_IDLE_MS: '31000' }), (error: unknown) =>
-      error instanceof ConfigError && /CLAIM_IDLE_MS must exceed batch wait \+ insert timeout \(31000 ms\)/.test(error.message));
+    assert.throws(
+      () => loadStreamerConfig({ ...cycle, TAPLINE_STREAMER_CLAIM_IDLE_MS: '31000' }),
+      (error: unknown) =>
+        error instanceof ConfigError && /CLAIM_IDLE_MS must exceed batch wait \+ insert timeout \(31000 ms\)/.test(error.message),
+    );
     assert.equal(loadStreamerConfig({ ...cycle, TAPLINE_STREAMER_CLAIM_IDLE_MS: '31001' }).TAPLINE_STREAMER_CLAIM_IDLE_MS, 31_001);
   });
 
   it('refuses forgetting consumers sooner than their entries could be claimed, and accepts equal', () => {
-    assert.throws(() => loadStreamerConfig({ TAPLINE_STREAMER_CLAIM_IDLE_MS: '120000', TAPLINE_STREAMER_CONSUMER_FORGET_MS: '119999' }), (error: unknown) =>
-      error instanceof ConfigError && /CONSUMER_FORGET_MS must be at least TAPLINE_STREAMER_CLAIM_IDLE_MS/.test(error.message));
-    assert.equal(loadStreamerConfig({ TAPLINE_STREAMER_CLAIM_IDLE_MS: '120000', TAPLINE_STREAMER_CONSUMER_FORGET_MS: '120000' }).TAPLINE_STREAMER_CONSUMER_FORGET_MS, 120_000);
+    assert.throws(
+      () => loadStreamerConfig({ TAPLINE_STREAMER_CLAIM_IDLE_MS: '120000', TAPLINE_STREAMER_CONSUMER_FORGET_MS: '119999' }),
+      (error: unknown) =>
+        error instanceof ConfigError && /CONSUMER_FORGET_MS must be at least TAPLINE_STREAMER_CLAIM_IDLE_MS/.test(error.message),
+    );
+    assert.equal(
+      loadStreamerConfig({ TAPLINE_STREAMER_CLAIM_IDLE_MS: '120000', TAPLINE_STREAMER_CONSUMER_FORGET_MS: '120000' })
+        .TAPLINE_STREAMER_CONSUMER_FORGET_MS,
+      120_000,
+    );
   });
 });

@@ -47,7 +47,10 @@ describe('terminal cache (terminals of other nodes)', () => {
     const all = Promise.all([h.get('t1'), h.get('t1'), h.get('t1')]);
     assert.equal(h.loads.length, 1);
     h.loads[0]?.resolve(terminal(true));
-    assert.deepEqual((await all).map((s) => s?.enabled), [true, true, true]);
+    assert.deepEqual(
+      (await all).map((s) => s?.enabled),
+      [true, true, true],
+    );
   });
 
   it('remembers an unknown terminal as unknown for the staleness bound', async () => {

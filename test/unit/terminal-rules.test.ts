@@ -5,7 +5,13 @@
 // hand. Inputs are frozen, so a rule that mutated its argument would throw.
 
 import assert from 'node:assert/strict';
-import { checkCanTransact, decideTerminal, type TerminalCommand, type TerminalDecision, type TerminalState } from '../../actors/terminal/rules';
+import {
+  checkCanTransact,
+  decideTerminal,
+  type TerminalCommand,
+  type TerminalDecision,
+  type TerminalState,
+} from '../../actors/terminal/rules';
 
 function terminal(overrides: Partial<TerminalState> = {}): TerminalState {
   return Object.freeze({ terminalId: 'till-1', merchantId: 'bar-north', location: 'Hall A', enabled: true, ...overrides });
@@ -17,15 +23,27 @@ describe('terminal rules: checkCanTransact', () => {
   });
 
   it('refuses a disabled terminal as failed_precondition', () => {
-    assert.deepEqual(checkCanTransact(terminal({ enabled: false })), { ok: false, code: 'failed_precondition', message: 'terminal disabled' });
+    assert.deepEqual(checkCanTransact(terminal({ enabled: false })), {
+      ok: false,
+      code: 'failed_precondition',
+      message: 'terminal disabled',
+    });
   });
 
   it('reports a disabled terminal as disabled even when it also has no merchant', () => {
-    assert.deepEqual(checkCanTransact(terminal({ enabled: false, merchantId: '' })), { ok: false, code: 'failed_precondition', message: 'terminal disabled' });
+    assert.deepEqual(checkCanTransact(terminal({ enabled: false, merchantId: '' })), {
+      ok: false,
+      code: 'failed_precondition',
+      message: 'terminal disabled',
+    });
   });
 
   it('refuses an enabled terminal without a merchant as failed_precondition', () => {
-    assert.deepEqual(checkCanTransact(terminal({ merchantId: '' })), { ok: false, code: 'failed_precondition', message: 'terminal has no merchant' });
+    assert.deepEqual(checkCanTransact(terminal({ merchantId: '' })), {
+      ok: false,
+      code: 'failed_precondition',
+      message: 'terminal has no merchant',
+    });
   });
 
   it('lets an enabled terminal with a merchant transact and names the merchant', () => {
@@ -92,7 +110,7 @@ describe('terminal rules: decideTerminal', () => {
   it('a registered terminal can transact at once; after disable it cannot, after enable it can again', () => {
     const registered = decideTerminal(undefined, register_same);
     assert.equal(registered.kind, 'changed');
-    const first = (registered).state;
+    const first = registered.state;
     assert.equal(checkCanTransact(first).ok, true);
     const disabled = (decideTerminal(first, disable) as Extract<TerminalDecision, { kind: 'changed' }>).state;
     assert.equal(checkCanTransact(disabled).ok, false);

@@ -11,13 +11,7 @@
 import assert from 'node:assert/strict';
 import { TaplineError, type ErrorCode } from '../../actors/errors';
 import { parseAuthorize, parseReverse, parseTopUp } from '../../services/authorizer/grpc/validate';
-import {
-  AuthorizeRequest,
-  ReverseRequest,
-  TopUpRequest,
-  TopUpSource,
-  type DeepPartial,
-} from '../../gen/tapline/v1/authorization';
+import { AuthorizeRequest, ReverseRequest, TopUpRequest, TopUpSource, type DeepPartial } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
 
 const id_64 = 'a'.repeat(64);
@@ -26,39 +20,57 @@ const int64_max = (1n << 63n) - 1n;
 
 function authorize(fields: DeepPartial<AuthorizeRequest> = {}): AuthorizeRequest {
   return AuthorizeRequest.create({
-    terminalId: 'till-1', terminalTxnNumber: 42n, cardId: 'card-1', amount: { amountMinor: 1_250n, currency: 'EUR' }, ...fields,
+    terminalId: 'till-1',
+    terminalTxnNumber: 42n,
+    cardId: 'card-1',
+    amount: { amountMinor: 1_250n, currency: 'EUR' },
+    ...fields,
   });
 }
 
 function topUpByTerminal(fields: DeepPartial<TopUpRequest> = {}): TopUpRequest {
   return TopUpRequest.create({
-    terminalId: 'till-1', terminalTxnNumber: 7n, cardId: 'card-1', amount: { amountMinor: 5_000n, currency: 'EUR' },
-    source: TopUpSource.TOP_UP_SOURCE_CASH, ...fields,
+    terminalId: 'till-1',
+    terminalTxnNumber: 7n,
+    cardId: 'card-1',
+    amount: { amountMinor: 5_000n, currency: 'EUR' },
+    source: TopUpSource.TOP_UP_SOURCE_CASH,
+    ...fields,
   });
 }
 
 function topUpByKey(fields: DeepPartial<TopUpRequest> = {}): TopUpRequest {
   return TopUpRequest.create({
-    idempotencyKey: 'psp:ref-123', cardId: 'card-1', amount: { amountMinor: 5_000n, currency: 'EUR' },
-    source: TopUpSource.TOP_UP_SOURCE_PSP, ...fields,
+    idempotencyKey: 'psp:ref-123',
+    cardId: 'card-1',
+    amount: { amountMinor: 5_000n, currency: 'EUR' },
+    source: TopUpSource.TOP_UP_SOURCE_PSP,
+    ...fields,
   });
 }
 
 function reverse(fields: DeepPartial<ReverseRequest> = {}): ReverseRequest {
   return ReverseRequest.create({
-    terminalId: 'till-1', terminalTxnNumber: 43n, cardId: 'card-1',
-    original: { ref: { $case: 'terminalTxn', value: { terminalId: 'till-1', txnNumber: 42n } } }, ...fields,
+    terminalId: 'till-1',
+    terminalTxnNumber: 43n,
+    cardId: 'card-1',
+    original: { ref: { $case: 'terminalTxn', value: { terminalId: 'till-1', txnNumber: 42n } } },
+    ...fields,
   });
 }
 
 /** Runs `parse` and requires a TaplineError with exactly `code`. */
 function assertRefused(parse: () => unknown, code: ErrorCode, what: string, message?: RegExp): void {
-  assert.throws(parse, (error: unknown) => {
-    assert.ok(error instanceof TaplineError, `${what}: expected a TaplineError, got ${String(error)}`);
-    assert.equal(error.code, code, `${what}: expected code ${code}, got ${error.code} (${error.message})`);
-    if (message) assert.match(error.message, message, what);
-    return true;
-  }, `${what}: expected a refusal with code ${code}, but it was accepted`);
+  assert.throws(
+    parse,
+    (error: unknown) => {
+      assert.ok(error instanceof TaplineError, `${what}: expected a TaplineError, got ${String(error)}`);
+      assert.equal(error.code, code, `${what}: expected code ${code}, got ${error.code} (${error.message})`);
+      if (message) assert.match(error.message, message, what);
+      return true;
+    },
+    `${what}: expected a refusal with code ${code}, but it was accepted`,
+  );
 }
 
 describe('validate: parseAuthorize accepts', () => {
@@ -66,8 +78,15 @@ describe('validate: parseAuthorize accepts', () => {
     const parsed = parseAuthorize(authorize());
     const { fingerprint, ...rest } = parsed;
     assert.deepEqual(rest, {
-      kind: 'purchase', key: 't:till-1:42', cardId: 'card-1', terminalId: 'till-1', amountMinor: 1_250, currency: 'EUR',
-      source: '', operatorId: '', originalKey: '',
+      kind: 'purchase',
+      key: 't:till-1:42',
+      cardId: 'card-1',
+      terminalId: 'till-1',
+      amountMinor: 1_250,
+      currency: 'EUR',
+      source: '',
+      operatorId: '',
+      originalKey: '',
     });
     assert.equal(typeof fingerprint, 'string');
     assert.notEqual(fingerprint, '');
@@ -139,10 +158,32 @@ describe('validate: parseAuthorize refuses', () => {
     ['lower-case currency eur', { amount: { amountMinor: 100n, currency: 'eur' } }],
     ['empty currency', { amount: { amountMinor: 100n, currency: '' } }],
     ['line items adding up to less', { lineItems: [{ productCode: 'BEER', amountMinor: 1_249n }] }],
-    ['line items adding up to more', { lineItems: [{ productCode: 'BEER', amountMinor: 900n }, { productCode: 'FRIES', amountMinor: 351n }] }],
-    ['a negative line item', { lineItems: [{ productCode: 'BEER', amountMinor: 1_300n }, { productCode: 'DISCOUNT', amountMinor: -50n }] }],
+    [
+      'line items adding up to more',
+      {
+        lineItems: [
+          { productCode: 'BEER', amountMinor: 900n },
+          { productCode: 'FRIES', amountMinor: 351n },
+        ],
+      },
+    ],
+    [
+      'a negative line item',
+      {
+        lineItems: [
+          { productCode: 'BEER', amountMinor: 1_300n },
+          { productCode: 'DISCOUNT', amountMinor: -50n },
+        ],
+      },
+    ],
     ['a line item without a product code', { lineItems: [{ productCode: '', amountMinor: 1_250n }] }],
-    ['201 line items', { amount: { amountMinor: 201n, currency: 'EUR' }, lineItems: Array.from({ length: 201 }, () => ({ productCode: 'X', amountMinor: 1n })) }],
+    [
+      '201 line items',
+      {
+        amount: { amountMinor: 201n, currency: 'EUR' },
+        lineItems: Array.from({ length: 201 }, () => ({ productCode: 'X', amountMinor: 1n })),
+      },
+    ],
     ['an original reference on a purchase', { original: { ref: { $case: 'idempotencyKey', value: 'abc' } } }],
     ['an authorization kind outside the enum', { kind: 99 as AuthorizationKind }],
     ['the UNRECOGNIZED authorization kind', { kind: AuthorizationKind.UNRECOGNIZED }],
@@ -163,32 +204,61 @@ describe('validate: parseAuthorize refuses', () => {
       assertRefused(() => parseAuthorize(authorize({ kind })), 'invalid_argument', 'no original', /original/);
       const self = { ref: { $case: 'terminalTxn' as const, value: { terminalId: 'pos-1', txnNumber: 1_000n } } };
       const request = authorize({ kind, original: self });
-      assertRefused(() => parseAuthorize({ ...request, terminalId: 'pos-1', terminalTxnNumber: 1_000n }), 'invalid_argument', 'self', /original/);
+      assertRefused(
+        () => parseAuthorize({ ...request, terminalId: 'pos-1', terminalTxnNumber: 1_000n }),
+        'invalid_argument',
+        'self',
+        /original/,
+      );
     });
   }
 
   it('a pre-authorization with an original as invalid_argument', () => {
-    assertRefused(() => parseAuthorize(authorize({ kind: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION, original: { ref: { $case: 'idempotencyKey', value: 'abc' } } })), 'invalid_argument', 'original');
+    assertRefused(
+      () =>
+        parseAuthorize(
+          authorize({
+            kind: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION,
+            original: { ref: { $case: 'idempotencyKey', value: 'abc' } },
+          }),
+        ),
+      'invalid_argument',
+      'original',
+    );
   });
 
   it('parses the hold kinds: pre-authorization keyed by its own terminal transaction, completion naming its hold', () => {
     const pre = parseAuthorize(authorize({ kind: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION }));
     assert.equal(pre.kind, 'pre_authorization');
     assert.equal(pre.originalKey, '');
-    const completion = parseAuthorize(authorize({ kind: AuthorizationKind.AUTHORIZATION_KIND_COMPLETION, original: { ref: { $case: 'terminalTxn', value: { terminalId: 'pos-9', txnNumber: 7n } } } }));
+    const completion = parseAuthorize(
+      authorize({
+        kind: AuthorizationKind.AUTHORIZATION_KIND_COMPLETION,
+        original: { ref: { $case: 'terminalTxn', value: { terminalId: 'pos-9', txnNumber: 7n } } },
+      }),
+    );
     assert.equal(completion.kind, 'completion');
     assert.equal(completion.originalKey, 't:pos-9:7');
     assert.notEqual(completion.fingerprint, pre.fingerprint);
   });
 
   it('an offline upload as unimplemented', () => {
-    assertRefused(() => parseAuthorize(authorize({ offline: { capturedAtUnixMs: 1_700_000_000_000n, approvedOffline: true } })), 'unimplemented', 'offline');
+    assertRefused(
+      () => parseAuthorize(authorize({ offline: { capturedAtUnixMs: 1_700_000_000_000n, approvedOffline: true } })),
+      'unimplemented',
+      'offline',
+    );
   });
 
   it('names the offending field in the message', () => {
     assertRefused(() => parseAuthorize(authorize({ cardId: '' })), 'invalid_argument', 'card_id', /card_id/);
     assertRefused(() => parseAuthorize(authorize({ terminalTxnNumber: 0n })), 'invalid_argument', 'txn', /terminal_txn_number/);
-    assertRefused(() => parseAuthorize(authorize({ amount: { amountMinor: 0n, currency: 'EUR' } })), 'invalid_argument', 'amount', /amount/);
+    assertRefused(
+      () => parseAuthorize(authorize({ amount: { amountMinor: 0n, currency: 'EUR' } })),
+      'invalid_argument',
+      'amount',
+      /amount/,
+    );
   });
 
   it('an UNRECOGNIZED kind that arrived over the wire as invalid_argument', () => {
@@ -202,8 +272,15 @@ describe('validate: parseTopUp', () => {
   it('accepts a cash top-up at a till, keyed t:<terminal>:<n>', () => {
     const { fingerprint, ...rest } = parseTopUp(topUpByTerminal({ operatorId: 'cashier-3' }));
     assert.deepEqual(rest, {
-      kind: 'top_up', key: 't:till-1:7', cardId: 'card-1', terminalId: 'till-1', amountMinor: 5_000, currency: 'EUR',
-      source: 'cash', operatorId: 'cashier-3', originalKey: '',
+      kind: 'top_up',
+      key: 't:till-1:7',
+      cardId: 'card-1',
+      terminalId: 'till-1',
+      amountMinor: 5_000,
+      currency: 'EUR',
+      source: 'cash',
+      operatorId: 'cashier-3',
+      originalKey: '',
     });
     assert.notEqual(fingerprint, '');
   });
@@ -264,8 +341,15 @@ describe('validate: parseReverse', () => {
   it('accepts a reversal of a terminal transaction, keyed by its own terminal transaction', () => {
     const { fingerprint, ...rest } = parseReverse(reverse());
     assert.deepEqual(rest, {
-      kind: 'reverse', key: 't:till-1:43', cardId: 'card-1', terminalId: 'till-1', amountMinor: 0, currency: '',
-      source: '', operatorId: '', originalKey: 't:till-1:42',
+      kind: 'reverse',
+      key: 't:till-1:43',
+      cardId: 'card-1',
+      terminalId: 'till-1',
+      amountMinor: 0,
+      currency: '',
+      source: '',
+      operatorId: '',
+      originalKey: 't:till-1:42',
     });
     assert.notEqual(fingerprint, '');
   });
@@ -278,16 +362,28 @@ describe('validate: parseReverse', () => {
   it('gives a different fingerprint for another original or card', () => {
     const base = parseReverse(reverse()).fingerprint;
     assert.notEqual(parseReverse(reverse({ cardId: 'card-2' })).fingerprint, base);
-    assert.notEqual(parseReverse(reverse({ original: { ref: { $case: 'terminalTxn', value: { terminalId: 'till-1', txnNumber: 41n } } } })).fingerprint, base);
+    assert.notEqual(
+      parseReverse(reverse({ original: { ref: { $case: 'terminalTxn', value: { terminalId: 'till-1', txnNumber: 41n } } } })).fingerprint,
+      base,
+    );
   });
 
   const invalid: readonly [string, ReverseRequest][] = [
     ['a reversal of itself', reverse({ original: { ref: { $case: 'terminalTxn', value: { terminalId: 'till-1', txnNumber: 43n } } } })],
     ['a missing original', reverse({ original: undefined })],
     ['an original with no reference set', reverse({ original: {} })],
-    ['an original with an empty terminal id', reverse({ original: { ref: { $case: 'terminalTxn', value: { terminalId: '', txnNumber: 42n } } } })],
-    ['an original with txn number 0', reverse({ original: { ref: { $case: 'terminalTxn', value: { terminalId: 'till-1', txnNumber: 0n } } } })],
-    ['an original with txn number 2^63', reverse({ original: { ref: { $case: 'terminalTxn', value: { terminalId: 'till-1', txnNumber: 1n << 63n } } } })],
+    [
+      'an original with an empty terminal id',
+      reverse({ original: { ref: { $case: 'terminalTxn', value: { terminalId: '', txnNumber: 42n } } } }),
+    ],
+    [
+      'an original with txn number 0',
+      reverse({ original: { ref: { $case: 'terminalTxn', value: { terminalId: 'till-1', txnNumber: 0n } } } }),
+    ],
+    [
+      'an original with txn number 2^63',
+      reverse({ original: { ref: { $case: 'terminalTxn', value: { terminalId: 'till-1', txnNumber: 1n << 63n } } } }),
+    ],
     ['an original with an empty client key', reverse({ original: { ref: { $case: 'idempotencyKey', value: '' } } })],
     ['an original with a client key containing a space', reverse({ original: { ref: { $case: 'idempotencyKey', value: 'psp ref' } } })],
     ['an empty terminal id', reverse({ terminalId: '' })],

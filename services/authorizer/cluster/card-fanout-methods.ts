@@ -49,7 +49,10 @@ function jsonMethod<Req, Res>(path: string, originalName: string): grpc.MethodDe
 
 export const card_fanout_service = {
   issueBulkCard: jsonMethod<BulkCardIssue, BulkCardIssued>('/tapline.internal.v1.CardFanout/IssueBulkCard', 'issueBulkCard'),
-  refundRunCashOut: jsonMethod<RefundRunCashOut, RefundRunCashedOut>('/tapline.internal.v1.CardFanout/RefundRunCashOut', 'refundRunCashOut'),
+  refundRunCashOut: jsonMethod<RefundRunCashOut, RefundRunCashedOut>(
+    '/tapline.internal.v1.CardFanout/RefundRunCashOut',
+    'refundRunCashOut',
+  ),
 } as const;
 
 /** What the fan-out needs of the router (cluster/router.ts `call`). */

@@ -29,7 +29,11 @@ export class ClusterMetrics {
       labelNames: ['result'] as const,
       registers,
     });
-    this.routeRetries = new Counter({ name: 'tapline_cluster_route_retries_total', help: 'Attempts repeated because the shard was moving.', registers });
+    this.routeRetries = new Counter({
+      name: 'tapline_cluster_route_retries_total',
+      help: 'Attempts repeated because the shard was moving.',
+      registers,
+    });
     this.routeWaitSeconds = new Histogram({
       name: 'tapline_cluster_route_wait_seconds',
       help: 'Time a call that needed routing (remote owner or moving shard) took until answered.',

@@ -5,7 +5,13 @@
 
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { ClusterServiceClient, type ForwardRequest, type ForwardResponse, type ForwardedCall, type ForwardedResult } from '../../../gen/tapline/internal/v1/cluster';
+import {
+  ClusterServiceClient,
+  type ForwardRequest,
+  type ForwardResponse,
+  type ForwardedCall,
+  type ForwardedResult,
+} from '../../../gen/tapline/internal/v1/cluster';
 import type { Member } from '../store/cluster-store';
 
 /** What a forwarded call came back with. */
@@ -36,7 +42,11 @@ class PeerLink {
   private nextCallId = 1;
   private closed = false;
 
-  constructor(readonly member: Member, private readonly limits: PeerLimits, private readonly logger: Logger) {
+  constructor(
+    readonly member: Member,
+    private readonly limits: PeerLimits,
+    private readonly logger: Logger,
+  ) {
     this.client = new ClusterServiceClient(member.address, grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
@@ -57,7 +67,8 @@ class PeerLink {
     const callId = this.nextCallId++;
     const wait_ms = timeout_ms > 0 ? timeout_ms : this.limits.forward_timeout_ms;
     const timer = setTimeout(() => {
-      if (this.pending.delete(callId)) done({ kind: 'failed', code: grpc.status.DEADLINE_EXCEEDED, message: 'forwarded call passed its deadline' });
+      if (this.pending.delete(callId))
+        done({ kind: 'failed', code: grpc.status.DEADLINE_EXCEEDED, message: 'forwarded call passed its deadline' });
     }, wait_ms);
     this.pending.set(callId, { done, timer });
     this.outgoing.push({ callId: BigInt(callId), method, request, timeoutMs: timeout_ms });
@@ -87,7 +98,10 @@ class PeerLink {
       this.ensureStream().write({ calls });
     } catch (error) {
       // Opening or writing the stream failed at once (channel shut down): nothing was sent.
-      this.logger.warn({ peer: this.member.nodeId, err: error instanceof Error ? error.message : String(error) }, 'forward stream could not be written');
+      this.logger.warn(
+        { peer: this.member.nodeId, err: error instanceof Error ? error.message : String(error) },
+        'forward stream could not be written',
+      );
       this.stream = undefined;
       this.failAll('forward stream could not be written');
     }
@@ -135,7 +149,10 @@ class PeerLink {
 export class Peers {
   private readonly links = new Map<string, PeerLink>();
 
-  constructor(private readonly limits: PeerLimits, private readonly logger: Logger) {}
+  constructor(
+    private readonly limits: PeerLimits,
+    private readonly logger: Logger,
+  ) {}
 
   /** Keeps one link per live peer; links to departed peers (or moved addresses) are closed. */
   update(members: readonly Member[], self: string): void {

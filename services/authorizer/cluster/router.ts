@@ -138,7 +138,12 @@ export class ClusterRouter {
     this.routeSlow(method, call, callback, shard);
   }
 
-  private routeSlow(method: LocalMethod, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>, shard: number): void {
+  private routeSlow(
+    method: LocalMethod,
+    call: grpc.ServerUnaryCall<unknown, unknown>,
+    callback: grpc.sendUnaryData<unknown>,
+    shard: number,
+  ): void {
     const { deps } = this;
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : Infinity;
@@ -157,9 +162,14 @@ export class ClusterRouter {
     };
     const retryOrGiveUp = (why: string): void => {
       if (deps.clock() + deps.limits.retry_ms >= giveUpAtMs) {
-        answer(deadlineMs <= giveUpAtMs
-          ? statusError(grpc.status.DEADLINE_EXCEEDED, `deadline passed while the entity's shard was moving (${why})`)
-          : statusError(grpc.status.UNAVAILABLE, `no owner for the entity's shard within ${deps.limits.route_wait_max_ms} ms (${why}); retry with the same key`));
+        answer(
+          deadlineMs <= giveUpAtMs
+            ? statusError(grpc.status.DEADLINE_EXCEEDED, `deadline passed while the entity's shard was moving (${why})`)
+            : statusError(
+                grpc.status.UNAVAILABLE,
+                `no owner for the entity's shard within ${deps.limits.route_wait_max_ms} ms (${why}); retry with the same key`,
+              ),
+        );
         return;
       }
       deps.metrics?.routeRetries.inc();

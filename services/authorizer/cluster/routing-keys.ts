@@ -16,7 +16,10 @@ type KeyOf<Req> = (request: Req) => string;
 
 type RequestOf<M> = M extends { requestDeserialize: (bytes: Buffer) => infer Req } ? Req : never;
 
-function entry<M extends { path: string; requestDeserialize: (bytes: Buffer) => unknown }>(method: M, keyOf: KeyOf<RequestOf<M>>): [string, KeyOf<unknown>] {
+function entry<M extends { path: string; requestDeserialize: (bytes: Buffer) => unknown }>(
+  method: M,
+  keyOf: KeyOf<RequestOf<M>>,
+): [string, KeyOf<unknown>] {
   return [method.path, keyOf as KeyOf<unknown>];
 }
 

@@ -5,7 +5,13 @@ import { invalidArgument } from '../../../actors/errors';
 import { minorFromWire } from '../../../actors/money';
 import { default_hold_expiry_ms, default_pin_attempts_max, programConfigProblem, type ProgramConfig } from '../../../actors/program/config';
 import type { CardAction as DomainCardAction } from '../../../actors/card/lifecycle';
-import { CardAction, IdDocumentType, type CardHolder, type CardIssueParams, type ProgramConfig as WireProgramConfig } from '../../../gen/tapline/v1/cards';
+import {
+  CardAction,
+  IdDocumentType,
+  type CardHolder,
+  type CardIssueParams,
+  type ProgramConfig as WireProgramConfig,
+} from '../../../gen/tapline/v1/cards';
 import { pin_pattern } from '../pin';
 import { optionalId, requireBalance, requireId } from './validate';
 import { parseProgram } from './fleet-validate';
@@ -85,12 +91,16 @@ export function parseIssueParams(wire: CardIssueParams | undefined, nowMs: numbe
 export function parseHolder(wire: CardHolder | undefined): string | undefined {
   if (wire === undefined) return undefined;
   const name = wire.name.trim();
-  if (name === '' || name.length > name_chars_max || hasControlCharacters(name)) throw invalidArgument(`holder.name must be 1-${name_chars_max} printable characters`);
-  if (wire.idDocumentType === IdDocumentType.UNRECOGNIZED || !(wire.idDocumentType in IdDocumentType)) throw invalidArgument('holder.id_document_type is unknown');
+  if (name === '' || name.length > name_chars_max || hasControlCharacters(name))
+    throw invalidArgument(`holder.name must be 1-${name_chars_max} printable characters`);
+  if (wire.idDocumentType === IdDocumentType.UNRECOGNIZED || !(wire.idDocumentType in IdDocumentType))
+    throw invalidArgument('holder.id_document_type is unknown');
   const hasDocument = wire.idDocumentType !== IdDocumentType.ID_DOCUMENT_TYPE_UNSPECIFIED;
   if (hasDocument !== (wire.idDocumentNumber !== '')) throw invalidArgument('holder.id_document_type and id_document_number go together');
-  if (hasDocument && !document_number_pattern.test(wire.idDocumentNumber)) throw invalidArgument('holder.id_document_number must be 1-64 of A-Z a-z 0-9 -');
-  if (wire.phone !== '' && !phone_pattern.test(wire.phone)) throw invalidArgument('holder.phone must be 4-24 digits, spaces and a leading +');
+  if (hasDocument && !document_number_pattern.test(wire.idDocumentNumber))
+    throw invalidArgument('holder.id_document_number must be 1-64 of A-Z a-z 0-9 -');
+  if (wire.phone !== '' && !phone_pattern.test(wire.phone))
+    throw invalidArgument('holder.phone must be 4-24 digits, spaces and a leading +');
   if (wire.email !== '' && !email_pattern.test(wire.email)) throw invalidArgument('holder.email is not an e-mail address');
   return JSON.stringify({
     name,

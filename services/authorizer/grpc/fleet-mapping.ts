@@ -28,10 +28,19 @@ export function ruleDeclineReason(reason: string): DeclineReason | undefined {
   return (rule_decline_reasons as Readonly<Record<string, DeclineReason>>)[reason];
 }
 
-type FleetFields = Pick<AuthorizeResponse, 'invoicedAmount' | 'pumpAmount' | 'discount' | 'pointsEarned' | 'pointsRedeemed' | 'suspicious' | 'flags'>;
+type FleetFields = Pick<
+  AuthorizeResponse,
+  'invoicedAmount' | 'pumpAmount' | 'discount' | 'pointsEarned' | 'pointsRedeemed' | 'suspicious' | 'flags'
+>;
 
 const no_fleet_fields: FleetFields = Object.freeze({
-  invoicedAmount: undefined, pumpAmount: undefined, discount: undefined, pointsEarned: 0n, pointsRedeemed: 0n, suspicious: false, flags: [],
+  invoicedAmount: undefined,
+  pumpAmount: undefined,
+  discount: undefined,
+  pointsEarned: 0n,
+  pointsRedeemed: 0n,
+  suspicious: false,
+  flags: [],
 });
 
 export function fleetResponseFields(result: TxnResult): FleetFields {

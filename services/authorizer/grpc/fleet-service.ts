@@ -28,8 +28,11 @@ import { invalidArgument } from '../../../actors/errors';
 function wireLimits(limits: DomainSpendLimits): SpendLimits {
   const big = (value: number | undefined): bigint | undefined => (value === undefined ? undefined : BigInt(value));
   return {
-    perTxnMinor: big(limits.per_txn_minor), dailyMinor: big(limits.daily_minor), weeklyMinor: big(limits.weekly_minor),
-    monthlyMinor: big(limits.monthly_minor), lifetimeMinor: big(limits.lifetime_minor),
+    perTxnMinor: big(limits.per_txn_minor),
+    dailyMinor: big(limits.daily_minor),
+    weeklyMinor: big(limits.weekly_minor),
+    monthlyMinor: big(limits.monthly_minor),
+    lifetimeMinor: big(limits.lifetime_minor),
   };
 }
 
@@ -65,78 +68,192 @@ type CardReply = (outcome: Outcome<FleetCardAnswer>) => void;
 
 export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
   const { region } = deps;
-  const account = (fleetId: string, command: Extract<FleetMessage, { type: 'account' }>['command'], operatorId: string, reply: AccountReply): void => {
+  const account = (
+    fleetId: string,
+    command: Extract<FleetMessage, { type: 'account' }>['command'],
+    operatorId: string,
+    reply: AccountReply,
+  ): void => {
     region.tellFleet(fleetId, { type: 'account', command, operatorId, reply, attempt: 0 });
   };
-  const card = (cardId: string, fleetId: string, command: Extract<FleetMessage, { type: 'card' }>['command'], operatorId: string, reply: CardReply): void => {
+  const card = (
+    cardId: string,
+    fleetId: string,
+    command: Extract<FleetMessage, { type: 'card' }>['command'],
+    operatorId: string,
+    reply: CardReply,
+  ): void => {
     region.tellFleet(fleetId, { type: 'card', cardId, command, operatorId, reply, attempt: 0 });
   };
   const toAccount = ({ state }: FleetAccountAnswer): { account: FleetAccount } => ({ account: wireFleetAccount(state) });
   const toCard = ({ state, account: acc }: FleetCardAnswer): { card: FleetCard } => ({ card: wireFleetCard(state, acc, deps.clock()) });
   return {
-    createFleetAccount: unary(deps, 'CreateFleetAccount', (request, reply: AccountReply) => {
-      const fleetId = requireId('fleet_id', request.fleetId);
-      if (request.creditLimit === undefined) throw invalidArgument('credit_limit is required');
-      const currency = requireCurrency('credit_limit.currency', request.creditLimit.currency);
-      const creditLimitMinor = parseCreditLimit('credit_limit.amount_minor', request.creditLimit.amountMinor);
-      if (!isValidTimeZone(request.timeZone)) throw invalidArgument('time_zone must be an IANA time zone name such as Europe/Berlin');
-      account(fleetId, { type: 'create', currency, creditLimitMinor, timeZone: request.timeZone, nowMs: deps.clock() }, optionalId('operator_id', request.operatorId, ''), reply);
-    }, (answer) => ({ ...toAccount(answer), alreadyExisted: answer.alreadyExisted })),
-    setFleetLimits: unary(deps, 'SetFleetLimits', (request, reply: AccountReply) => {
-      const fleetId = requireId('fleet_id', request.fleetId);
-      const limits = parseSpendLimits('limits', request.limits);
-      const creditLimitMinor = request.creditLimitMinor === undefined ? undefined : parseCreditLimit('credit_limit_minor', request.creditLimitMinor);
-      account(fleetId, { type: 'set_limits', limits, creditLimitMinor }, optionalId('operator_id', request.operatorId, ''), reply);
-    }, toAccount),
-    setFleetPolicy: unary(deps, 'SetFleetPolicy', (request, reply: AccountReply) => {
-      const fleetId = requireId('fleet_id', request.fleetId);
-      const allowedGroups = parseGroups('product_groups', request.productGroups);
-      const { prompts, program } = parsePolicy(request.prompts, request.program);
-      account(fleetId, { type: 'set_policy', allowedGroups, prompts, program }, optionalId('operator_id', request.operatorId, ''), reply);
-    }, toAccount),
-    setFleetPricing: unary(deps, 'SetFleetPricing', (request, reply: AccountReply) => {
-      const fleetId = requireId('fleet_id', request.fleetId);
-      account(fleetId, { type: 'set_pricing', pricing: parsePricing(request.agreements) }, optionalId('operator_id', request.operatorId, ''), reply);
-    }, toAccount),
-    loadBasePrices: unary(deps, 'LoadBasePrices', (request, reply: AccountReply) => {
-      const fleetId = requireId('fleet_id', request.fleetId);
-      account(fleetId, { type: 'load_prices', prices: parseBasePrices(request.prices), nowMs: deps.clock() }, optionalId('operator_id', request.operatorId, ''), reply);
-    }, toAccount),
-    getFleetAccount: unary(deps, 'GetFleetAccount', (request, reply: (outcome: Outcome<FleetAccountState>) => void) => {
-      region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'get_account', reply, attempt: 0 });
-    }, (state) => ({ account: wireFleetAccount(state) })),
-    issueFleetCard: unary(deps, 'IssueFleetCard', (request, reply: CardReply) => {
-      const fleetId = requireId('fleet_id', request.fleetId);
-      const cardId = fleetCardId(fleetId, requireId('card_no', request.cardNo));
-      const command = { type: 'issue' as const, limits: parseSpendLimits('limits', request.limits), allowedGroups: parseGroups('product_groups', request.productGroups), nowMs: deps.clock() };
-      card(cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
-    }, (answer) => ({ ...toCard(answer), alreadyExisted: answer.alreadyExisted })),
-    setFleetCardLimits: unary(deps, 'SetFleetCardLimits', (request, reply: CardReply) => {
-      const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
-      const command = { type: 'set_limits' as const, limits: parseSpendLimits('limits', request.limits), allowedGroups: parseGroups('product_groups', request.productGroups) };
-      card(cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
-    }, toCard),
-    setFleetCardStatus: unary(deps, 'SetFleetCardStatus', (request, reply: CardReply) => {
-      const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
-      card(cardId, fleetId, { type: 'set_status', status: parseFleetCardStatus(request.status) }, optionalId('operator_id', request.operatorId, ''), reply);
-    }, toCard),
-    listReviewQueue: unary(deps, 'ListReviewQueue', (request, reply: (outcome: Outcome<{ queue: ReviewQueue; currency: string }>) => void) => {
-      region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'list_review', reply, attempt: 0 });
-    }, ({ queue, currency }) => ({
-      entries: queue.entries.map((entry) => ({
-        transactionId: entry.id, cardId: entry.card, amount: { amountMinor: BigInt(entry.amount_minor), currency }, flags: [...entry.flags], authorizedAtUnixMs: BigInt(entry.at_ms),
-      })),
-      dropped: BigInt(queue.dropped),
-    })),
-    resolveReview: unary(deps, 'ResolveReview', (request, reply: (outcome: Outcome<ReviewQueue>) => void) => {
-      const fleetId = requireId('fleet_id', request.fleetId);
-      if (request.transactionId === '' || request.transactionId.length > 64) throw invalidArgument('transaction_id must be 1-64 characters');
-      if (request.note.length > 256) throw invalidArgument('note is at most 256 characters');
-      region.tellFleet(fleetId, { type: 'resolve_review', transactionId: request.transactionId, operatorId: optionalId('operator_id', request.operatorId, ''), note: request.note, reply, attempt: 0 });
-    }, (queue) => ({ remaining: BigInt(queue.entries.length) })),
-    getFleetCard: unary(deps, 'GetFleetCard', (request, reply: CardReply) => {
-      const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
-      region.tellFleet(fleetId, { type: 'get_card', cardId, reply, attempt: 0 });
-    }, toCard),
+    createFleetAccount: unary(
+      deps,
+      'CreateFleetAccount',
+      (request, reply: AccountReply) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        if (request.creditLimit === undefined) throw invalidArgument('credit_limit is required');
+        const currency = requireCurrency('credit_limit.currency', request.creditLimit.currency);
+        const creditLimitMinor = parseCreditLimit('credit_limit.amount_minor', request.creditLimit.amountMinor);
+        if (!isValidTimeZone(request.timeZone)) throw invalidArgument('time_zone must be an IANA time zone name such as Europe/Berlin');
+        account(
+          fleetId,
+          { type: 'create', currency, creditLimitMinor, timeZone: request.timeZone, nowMs: deps.clock() },
+          optionalId('operator_id', request.operatorId, ''),
+          reply,
+        );
+      },
+      (answer) => ({ ...toAccount(answer), alreadyExisted: answer.alreadyExisted }),
+    ),
+    setFleetLimits: unary(
+      deps,
+      'SetFleetLimits',
+      (request, reply: AccountReply) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        const limits = parseSpendLimits('limits', request.limits);
+        const creditLimitMinor =
+          request.creditLimitMinor === undefined ? undefined : parseCreditLimit('credit_limit_minor', request.creditLimitMinor);
+        account(fleetId, { type: 'set_limits', limits, creditLimitMinor }, optionalId('operator_id', request.operatorId, ''), reply);
+      },
+      toAccount,
+    ),
+    setFleetPolicy: unary(
+      deps,
+      'SetFleetPolicy',
+      (request, reply: AccountReply) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        const allowedGroups = parseGroups('product_groups', request.productGroups);
+        const { prompts, program } = parsePolicy(request.prompts, request.program);
+        account(fleetId, { type: 'set_policy', allowedGroups, prompts, program }, optionalId('operator_id', request.operatorId, ''), reply);
+      },
+      toAccount,
+    ),
+    setFleetPricing: unary(
+      deps,
+      'SetFleetPricing',
+      (request, reply: AccountReply) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        account(
+          fleetId,
+          { type: 'set_pricing', pricing: parsePricing(request.agreements) },
+          optionalId('operator_id', request.operatorId, ''),
+          reply,
+        );
+      },
+      toAccount,
+    ),
+    loadBasePrices: unary(
+      deps,
+      'LoadBasePrices',
+      (request, reply: AccountReply) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        account(
+          fleetId,
+          { type: 'load_prices', prices: parseBasePrices(request.prices), nowMs: deps.clock() },
+          optionalId('operator_id', request.operatorId, ''),
+          reply,
+        );
+      },
+      toAccount,
+    ),
+    getFleetAccount: unary(
+      deps,
+      'GetFleetAccount',
+      (request, reply: (outcome: Outcome<FleetAccountState>) => void) => {
+        region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'get_account', reply, attempt: 0 });
+      },
+      (state) => ({ account: wireFleetAccount(state) }),
+    ),
+    issueFleetCard: unary(
+      deps,
+      'IssueFleetCard',
+      (request, reply: CardReply) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        const cardId = fleetCardId(fleetId, requireId('card_no', request.cardNo));
+        const command = {
+          type: 'issue' as const,
+          limits: parseSpendLimits('limits', request.limits),
+          allowedGroups: parseGroups('product_groups', request.productGroups),
+          nowMs: deps.clock(),
+        };
+        card(cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
+      },
+      (answer) => ({ ...toCard(answer), alreadyExisted: answer.alreadyExisted }),
+    ),
+    setFleetCardLimits: unary(
+      deps,
+      'SetFleetCardLimits',
+      (request, reply: CardReply) => {
+        const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
+        const command = {
+          type: 'set_limits' as const,
+          limits: parseSpendLimits('limits', request.limits),
+          allowedGroups: parseGroups('product_groups', request.productGroups),
+        };
+        card(cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
+      },
+      toCard,
+    ),
+    setFleetCardStatus: unary(
+      deps,
+      'SetFleetCardStatus',
+      (request, reply: CardReply) => {
+        const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
+        card(
+          cardId,
+          fleetId,
+          { type: 'set_status', status: parseFleetCardStatus(request.status) },
+          optionalId('operator_id', request.operatorId, ''),
+          reply,
+        );
+      },
+      toCard,
+    ),
+    listReviewQueue: unary(
+      deps,
+      'ListReviewQueue',
+      (request, reply: (outcome: Outcome<{ queue: ReviewQueue; currency: string }>) => void) => {
+        region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'list_review', reply, attempt: 0 });
+      },
+      ({ queue, currency }) => ({
+        entries: queue.entries.map((entry) => ({
+          transactionId: entry.id,
+          cardId: entry.card,
+          amount: { amountMinor: BigInt(entry.amount_minor), currency },
+          flags: [...entry.flags],
+          authorizedAtUnixMs: BigInt(entry.at_ms),
+        })),
+        dropped: BigInt(queue.dropped),
+      }),
+    ),
+    resolveReview: unary(
+      deps,
+      'ResolveReview',
+      (request, reply: (outcome: Outcome<ReviewQueue>) => void) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        if (request.transactionId === '' || request.transactionId.length > 64)
+          throw invalidArgument('transaction_id must be 1-64 characters');
+        if (request.note.length > 256) throw invalidArgument('note is at most 256 characters');
+        region.tellFleet(fleetId, {
+          type: 'resolve_review',
+          transactionId: request.transactionId,
+          operatorId: optionalId('operator_id', request.operatorId, ''),
+          note: request.note,
+          reply,
+          attempt: 0,
+        });
+      },
+      (queue) => ({ remaining: BigInt(queue.entries.length) }),
+    ),
+    getFleetCard: unary(
+      deps,
+      'GetFleetCard',
+      (request, reply: CardReply) => {
+        const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
+        region.tellFleet(fleetId, { type: 'get_card', cardId, reply, attempt: 0 });
+      },
+      toCard,
+    ),
   };
 }

@@ -7,7 +7,12 @@ import { amount_abs_max_minor, minorFromWire, request_amount_max_minor } from '.
 import { parseFleetCardId } from '../../../actors/fleet/fleet-card-id';
 import { fleetFingerprint, type FleetMoneyRequest } from '../../../actors/fleet/transaction';
 import type { FleetCardStatus as DomainFleetCardStatus } from '../../../actors/fleet/rules';
-import type { BasePrice as DomainBasePrice, PriceAgreement as DomainPriceAgreement, PriceAgreements, PriceFormula as DomainPriceFormula } from '../../../actors/rules/pricing';
+import type {
+  BasePrice as DomainBasePrice,
+  PriceAgreement as DomainPriceAgreement,
+  PriceAgreements,
+  PriceFormula as DomainPriceFormula,
+} from '../../../actors/rules/pricing';
 import type { RuleLine } from '../../../actors/rules/products';
 import type { PromptPolicy as DomainPromptPolicy } from '../../../actors/rules/prompts';
 import type { ProgramRules as DomainProgramRules } from '../../../actors/rules/program';
@@ -56,7 +61,8 @@ function requireBounded(field: string, value: bigint, min: number, max: number):
 
 export function requireFleetCardId(field: string, value: string): { cardId: string; fleetId: string } {
   const parsed = parseFleetCardId(value);
-  if (parsed === undefined) throw invalidArgument(`${field} must be <fleet_id>~<card_no>, each 1-64 characters of A-Z a-z 0-9 . _ -`, { field });
+  if (parsed === undefined)
+    throw invalidArgument(`${field} must be <fleet_id>~<card_no>, each 1-64 characters of A-Z a-z 0-9 . _ -`, { field });
   return { cardId: value, fleetId: parsed.fleetId };
 }
 
@@ -66,7 +72,8 @@ function parseLines(wire: AuthorizeRequest, amountMinor: number): RuleLine[] {
   const lines = wire.lineItems.map((item, index) => {
     const field = `line_items[${index}]`;
     const amount = minorFromWire(item.amountMinor);
-    if (amount === undefined || amount < 0 || amount > request_amount_max_minor) throw invalidArgument(`${field}.amount_minor must be between 0 and ${request_amount_max_minor}`);
+    if (amount === undefined || amount < 0 || amount > request_amount_max_minor)
+      throw invalidArgument(`${field}.amount_minor must be between 0 and ${request_amount_max_minor}`);
     total += amount;
     return {
       code: requireId(`${field}.product_code`, item.productCode),
@@ -87,7 +94,8 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
   const { cardId, fleetId } = requireFleetCardId('card_id', wire.cardId);
   const { amountMinor, currency } = requireAmount('amount', wire.amount);
   if (wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED && wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_PURCHASE) {
-    if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind)) throw invalidArgument('unknown authorization kind');
+    if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind))
+      throw invalidArgument('unknown authorization kind');
     throw unimplemented('only PURCHASE authorizations are served for fleet cards');
   }
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
@@ -99,8 +107,16 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
     vehicle_id: optionalId('prompts.vehicle_id', wire.prompts?.vehicleId ?? '', ''),
   };
   const request: Omit<FleetMoneyRequest, 'fingerprint'> = {
-    kind: 'purchase', key: terminalTxnKey(terminalId, txn), cardId, terminalId, amountMinor, currency,
-    source: '', operatorId: '', originalKey: '', fleet: { fleetId, lines, prompts },
+    kind: 'purchase',
+    key: terminalTxnKey(terminalId, txn),
+    cardId,
+    terminalId,
+    amountMinor,
+    currency,
+    source: '',
+    operatorId: '',
+    originalKey: '',
+    fleet: { fleetId, lines, prompts },
   };
   return { ...request, fingerprint: fleetFingerprint(request) };
 }
@@ -114,7 +130,15 @@ export function parseFleetReverse(wire: ReverseRequest): FleetMoneyRequest {
   const key = terminalTxnKey(terminalId, txn);
   if (originalKey === key) throw invalidArgument('a reversal cannot reverse itself');
   const request: Omit<FleetMoneyRequest, 'fingerprint'> = {
-    kind: 'reverse', key, cardId, terminalId, amountMinor: 0, currency: '', source: '', operatorId: '', originalKey,
+    kind: 'reverse',
+    key,
+    cardId,
+    terminalId,
+    amountMinor: 0,
+    currency: '',
+    source: '',
+    operatorId: '',
+    originalKey,
     fleet: { fleetId, lines: [], prompts: { odometer_km: 0, driver_id: '', vehicle_id: '' } },
   };
   return { ...request, fingerprint: fleetFingerprint(request) };
@@ -127,10 +151,14 @@ export function parseSpendLimits(field: string, wire: SpendLimits | undefined): 
   if (wire === undefined) return {};
   const limits: { -readonly [K in keyof DomainSpendLimits]: number } = {};
   const each: [keyof DomainSpendLimits, bigint | undefined, string][] = [
-    ['per_txn_minor', wire.perTxnMinor, 'per_txn_minor'], ['daily_minor', wire.dailyMinor, 'daily_minor'], ['weekly_minor', wire.weeklyMinor, 'weekly_minor'],
-    ['monthly_minor', wire.monthlyMinor, 'monthly_minor'], ['lifetime_minor', wire.lifetimeMinor, 'lifetime_minor'],
+    ['per_txn_minor', wire.perTxnMinor, 'per_txn_minor'],
+    ['daily_minor', wire.dailyMinor, 'daily_minor'],
+    ['weekly_minor', wire.weeklyMinor, 'weekly_minor'],
+    ['monthly_minor', wire.monthlyMinor, 'monthly_minor'],
+    ['lifetime_minor', wire.lifetimeMinor, 'lifetime_minor'],
   ];
-  for (const [key, value, name] of each) if (value !== undefined) limits[key] = requireBounded(`${field}.${name}`, value, 0, amount_abs_max_minor);
+  for (const [key, value, name] of each)
+    if (value !== undefined) limits[key] = requireBounded(`${field}.${name}`, value, 0, amount_abs_max_minor);
   return limits;
 }
 
@@ -165,7 +193,9 @@ function parseVelocity(field: string, rules: readonly VelocityRule[]): DomainVel
       window_ms: requireBounded(`${at}.window_ms`, rule.windowMs, 1, window_ms_max),
       // The card remembers velocity_events_max events: a larger count could never be enforced.
       ...(rule.countMax !== undefined ? { count_max: requireBounded(`${at}.count_max`, rule.countMax, 0, velocity_events_max) } : {}),
-      ...(rule.amountMaxMinor !== undefined ? { amount_max_minor: requireBounded(`${at}.amount_max_minor`, rule.amountMaxMinor, 0, amount_abs_max_minor) } : {}),
+      ...(rule.amountMaxMinor !== undefined
+        ? { amount_max_minor: requireBounded(`${at}.amount_max_minor`, rule.amountMaxMinor, 0, amount_abs_max_minor) }
+        : {}),
     };
   });
 }
@@ -173,8 +203,12 @@ function parseVelocity(field: string, rules: readonly VelocityRule[]): DomainVel
 function parseRisk(wire: RiskPolicy | undefined): DomainProgramRules['risk'] {
   if (wire === undefined) return undefined;
   return {
-    ...(wire.hardAmountMinor !== undefined ? { hard_amount_minor: requireBounded('program.risk.hard_amount_minor', wire.hardAmountMinor, 0, amount_abs_max_minor) } : {}),
-    ...(wire.softAmountMinor !== undefined ? { soft_amount_minor: requireBounded('program.risk.soft_amount_minor', wire.softAmountMinor, 0, amount_abs_max_minor) } : {}),
+    ...(wire.hardAmountMinor !== undefined
+      ? { hard_amount_minor: requireBounded('program.risk.hard_amount_minor', wire.hardAmountMinor, 0, amount_abs_max_minor) }
+      : {}),
+    ...(wire.softAmountMinor !== undefined
+      ? { soft_amount_minor: requireBounded('program.risk.soft_amount_minor', wire.softAmountMinor, 0, amount_abs_max_minor) }
+      : {}),
     soft_velocity: parseVelocity('program.risk.soft_velocity', wire.softVelocity),
     block_after_declines: requireBounded('program.risk.block_after_declines', wire.blockAfterDeclines, 0, 100),
     decline_window_ms: requireBounded('program.risk.decline_window_ms', wire.declineWindowMs, 0, window_ms_max),
@@ -185,7 +219,9 @@ function parseRisk(wire: RiskPolicy | undefined): DomainProgramRules['risk'] {
 function bpMap(field: string, map: Readonly<Record<string, bigint>>, max: number): Record<string, number> {
   const entries = Object.entries(map);
   if (entries.length > loyalty_map_entries_max) throw invalidArgument(`${field}: at most ${loyalty_map_entries_max} entries`);
-  return Object.fromEntries(entries.map(([key, value]) => [requireId(`${field} key`, key), requireBounded(`${field}[${key}]`, value, 0, max)]));
+  return Object.fromEntries(
+    entries.map(([key, value]) => [requireId(`${field} key`, key), requireBounded(`${field}[${key}]`, value, 0, max)]),
+  );
 }
 
 function parseLoyalty(wire: LoyaltyPolicy | undefined): DomainProgramRules['loyalty'] {
@@ -217,7 +253,10 @@ export function parseProgram(wire: ProgramRules | undefined): DomainProgramRules
   };
 }
 
-export function parsePolicy(prompts: PromptPolicy | undefined, program: ProgramRules | undefined): { prompts: DomainPromptPolicy; program: DomainProgramRules } {
+export function parsePolicy(
+  prompts: PromptPolicy | undefined,
+  program: ProgramRules | undefined,
+): { prompts: DomainPromptPolicy; program: DomainProgramRules } {
   return { prompts: parsePrompts(prompts), program: parseProgram(program) };
 }
 
@@ -235,10 +274,18 @@ export function parsePricing(agreements: readonly PriceAgreement[]): PriceAgreem
   agreements.forEach((agreement, index) => {
     const field = `agreements[${index}]`;
     const formula = formulas[agreement.formula];
-    if (formula === undefined) throw invalidArgument(`${field}.formula must be one of PUMP, SPOT_PLUS_AMOUNT, SPOT_PLUS_PERCENT, PUMP_MINUS_AMOUNT, PUMP_MINUS_PERCENT`);
-    if (agreement.productCode !== '' && agreement.productGroup !== '') throw invalidArgument(`${field}: give product_code or product_group, not both`);
-    const key = agreement.productCode !== '' ? `code:${requireId(`${field}.product_code`, agreement.productCode)}`
-      : agreement.productGroup !== '' ? `group:${requireId(`${field}.product_group`, agreement.productGroup)}` : '*';
+    if (formula === undefined)
+      throw invalidArgument(
+        `${field}.formula must be one of PUMP, SPOT_PLUS_AMOUNT, SPOT_PLUS_PERCENT, PUMP_MINUS_AMOUNT, PUMP_MINUS_PERCENT`,
+      );
+    if (agreement.productCode !== '' && agreement.productGroup !== '')
+      throw invalidArgument(`${field}: give product_code or product_group, not both`);
+    const key =
+      agreement.productCode !== ''
+        ? `code:${requireId(`${field}.product_code`, agreement.productCode)}`
+        : agreement.productGroup !== ''
+          ? `group:${requireId(`${field}.product_group`, agreement.productGroup)}`
+          : '*';
     if (parsed[key] !== undefined) throw invalidArgument(`${field}: a second agreement for the same product`);
     parsed[key] = {
       formula,
@@ -250,7 +297,8 @@ export function parsePricing(agreements: readonly PriceAgreement[]): PriceAgreem
 }
 
 export function parseBasePrices(prices: readonly BasePrice[]): DomainBasePrice[] {
-  if (prices.length === 0 || prices.length > base_prices_per_load_max) throw invalidArgument(`prices must hold 1-${base_prices_per_load_max} entries`);
+  if (prices.length === 0 || prices.length > base_prices_per_load_max)
+    throw invalidArgument(`prices must hold 1-${base_prices_per_load_max} entries`);
   return prices.map((price, index) => ({
     product_code: requireId(`prices[${index}].product_code`, price.productCode),
     unit_milli_minor: requireBounded(`prices[${index}].unit_milli_minor`, price.unitMilliMinor, 0, unit_milli_minor_max),
@@ -271,5 +319,9 @@ export function parseFleetCardStatus(status: FleetCardStatus): DomainFleetCardSt
 }
 
 export function wireFleetCardStatus(status: DomainFleetCardStatus): FleetCardStatus {
-  return status === 'active' ? FleetCardStatus.FLEET_CARD_STATUS_ACTIVE : status === 'frozen' ? FleetCardStatus.FLEET_CARD_STATUS_FROZEN : FleetCardStatus.FLEET_CARD_STATUS_BLOCKED;
+  return status === 'active'
+    ? FleetCardStatus.FLEET_CARD_STATUS_ACTIVE
+    : status === 'frozen'
+      ? FleetCardStatus.FLEET_CARD_STATUS_FROZEN
+      : FleetCardStatus.FLEET_CARD_STATUS_BLOCKED;
 }

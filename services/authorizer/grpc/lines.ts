@@ -15,14 +15,24 @@ export function parseLines(items: readonly LineItem[]): ReceiptLine[] | undefine
   if (items.length === 0) return undefined;
   return items.map((item, index) => {
     const field = `line_items[${index}]`;
-    if (item.productGroup.length > group_chars_max) throw invalidArgument(`${field}.product_group is at most ${group_chars_max} characters`);
-    if (item.quantityMilli < 0n || item.quantityMilli > quantity_milli_max) throw invalidArgument(`${field}.quantity_milli must be between 0 and 10^12`);
-    if (item.unitPriceMinor < 0n || item.unitPriceMinor > 1_000_000_000_000n) throw invalidArgument(`${field}.unit_price_minor must be between 0 and 10^12`);
+    if (item.productGroup.length > group_chars_max)
+      throw invalidArgument(`${field}.product_group is at most ${group_chars_max} characters`);
+    if (item.quantityMilli < 0n || item.quantityMilli > quantity_milli_max)
+      throw invalidArgument(`${field}.quantity_milli must be between 0 and 10^12`);
+    if (item.unitPriceMinor < 0n || item.unitPriceMinor > 1_000_000_000_000n)
+      throw invalidArgument(`${field}.unit_price_minor must be between 0 and 10^12`);
     if (item.quantityMilli > 0n && item.unitPriceMinor > 0n) {
       // amount x 1000 must be within 999 of quantity x unit price (rounding to the minor unit).
       const difference = item.amountMinor * 1000n - item.quantityMilli * item.unitPriceMinor;
-      if (difference > 999n || difference < -999n) throw invalidArgument(`${field}.amount_minor must be quantity_milli x unit_price_minor / 1000, rounded`);
+      if (difference > 999n || difference < -999n)
+        throw invalidArgument(`${field}.amount_minor must be quantity_milli x unit_price_minor / 1000, rounded`);
     }
-    return { code: item.productCode, group: item.productGroup, qty_milli: Number(item.quantityMilli), unit: Number(item.unitPriceMinor), amount: Number(item.amountMinor) };
+    return {
+      code: item.productCode,
+      group: item.productGroup,
+      qty_milli: Number(item.quantityMilli),
+      unit: Number(item.unitPriceMinor),
+      amount: Number(item.amountMinor),
+    };
   });
 }

@@ -5,7 +5,15 @@ import type { ReverseOutcome, TxnAnswer } from '../../../actors/card/transaction
 import { CardStatus, DeclineReason, Outcome } from '../../../gen/tapline/v1/types';
 import { fleetResponseFields, ruleDeclineReason } from './fleet-mapping';
 import { programResponseFields } from './program-rules-wire';
-import { ReverseResult, type AuthorizeResponse, type GetBalanceResponse, type ReverseResponse, type RefundResponse, type TopUpResponse, type VoidResponse } from '../../../gen/tapline/v1/authorization';
+import {
+  ReverseResult,
+  type AuthorizeResponse,
+  type GetBalanceResponse,
+  type ReverseResponse,
+  type RefundResponse,
+  type TopUpResponse,
+  type VoidResponse,
+} from '../../../gen/tapline/v1/authorization';
 import { liveHeldMinor } from '../../../actors/card/holds';
 
 const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
@@ -60,7 +68,9 @@ export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeR
   const approved = result.outcome === 'approved';
   const response: AuthorizeResponse = {
     outcome: approved ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
-    declineReason: result.reason ? (decline_reasons[result.reason] ?? ruleDeclineReason(result.reason) ?? DeclineReason.DECLINE_REASON_UNSPECIFIED) : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineReason: result.reason
+      ? (decline_reasons[result.reason] ?? ruleDeclineReason(result.reason) ?? DeclineReason.DECLINE_REASON_UNSPECIFIED)
+      : DeclineReason.DECLINE_REASON_UNSPECIFIED,
     declineRule: result.rule ?? '',
     transactionId: result.id,
     approvedAmount: money(result.amountMinor, result.currency),
@@ -126,7 +136,9 @@ export function toTopUpResponse({ result, replayed }: TxnAnswer): TopUpResponse 
  * this reversal's own key (it overtook it). Anything else would be a bug, reported as unspecified.
  */
 function reverseWithoutOutcome(result: TxnAnswer['result']): ReverseResult {
-  return result.reason === 'reversed_before_authorization' ? ReverseResult.REVERSE_RESULT_REVERSED_BEFORE_ARRIVAL : ReverseResult.REVERSE_RESULT_UNSPECIFIED;
+  return result.reason === 'reversed_before_authorization'
+    ? ReverseResult.REVERSE_RESULT_REVERSED_BEFORE_ARRIVAL
+    : ReverseResult.REVERSE_RESULT_UNSPECIFIED;
 }
 
 export function toReverseResponse({ result, replayed }: TxnAnswer): ReverseResponse {

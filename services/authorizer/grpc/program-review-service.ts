@@ -6,7 +6,12 @@
 import { TaplineError, invalidArgument } from '../../../actors/errors';
 import type { CardState } from '../../../actors/card/rules';
 import type {
-  CardServiceServer, GetCardRulesRequest, GetCardRulesResponse, ListProgramReviewsRequest, ListProgramReviewsResponse, ResolveProgramReviewRequest,
+  CardServiceServer,
+  GetCardRulesRequest,
+  GetCardRulesResponse,
+  ListProgramReviewsRequest,
+  ListProgramReviewsResponse,
+  ResolveProgramReviewRequest,
   ResolveProgramReviewResponse,
 } from '../../../gen/tapline/v1/cards';
 import type { ProgramReviewEntry } from '../store/program-cards';
@@ -17,37 +22,63 @@ import { optionalId, requireId } from './validate';
 /** Entries in one listing: a screenful of work for reviewers, and a bounded reply. */
 export const program_review_entries_max = 1_000;
 
-export function programReviewHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'getCardRules' | 'listProgramReviews' | 'resolveProgramReview'> {
+export function programReviewHandlers(
+  deps: CardServiceDeps,
+): Pick<CardServiceServer, 'getCardRules' | 'listProgramReviews' | 'resolveProgramReview'> {
   const { region } = deps;
   return {
-    getCardRules: unary<GetCardRulesRequest, GetCardRulesResponse, CardState>(deps, 'GetCardRules', (request, reply) => {
-      region.balance(requireId('card_id', request.cardId), reply);
-    }, (state) => ({
-      cardId: state.cardId,
-      points: BigInt(state.rules?.points ?? 0),
-      blockedUntilUnixMs: BigInt(Math.max(0, (state.rules?.program.risk.blocked_until_ms ?? 0))),
-      openReviews: BigInt(state.rules?.reviews.length ?? 0),
-    })),
+    getCardRules: unary<GetCardRulesRequest, GetCardRulesResponse, CardState>(
+      deps,
+      'GetCardRules',
+      (request, reply) => {
+        region.balance(requireId('card_id', request.cardId), reply);
+      },
+      (state) => ({
+        cardId: state.cardId,
+        points: BigInt(state.rules?.points ?? 0),
+        blockedUntilUnixMs: BigInt(Math.max(0, state.rules?.program.risk.blocked_until_ms ?? 0)),
+        openReviews: BigInt(state.rules?.reviews.length ?? 0),
+      }),
+    ),
 
-    listProgramReviews: unary<ListProgramReviewsRequest, ListProgramReviewsResponse, { entries: ProgramReviewEntry[]; dropped: number }>(deps, 'ListProgramReviews', (request, reply) => {
-      const programId = requireId('program_id', request.programId);
-      deps.programCards.reviewsOf(programId, program_review_entries_max).then(
-        (value) => reply({ ok: true, value }),
-        (error: unknown) => reply({ ok: false, error: error instanceof TaplineError ? error : new TaplineError('internal', 'review listing failed', { cause: String(error) }) }),
-      );
-    }, ({ entries, dropped }) => ({
-      entries: entries.map((entry) => ({
-        transactionId: entry.id, cardId: entry.card, amount: { amountMinor: BigInt(entry.amount_minor), currency: entry.currency },
-        flags: [...entry.flags], authorizedAtUnixMs: BigInt(entry.at_ms),
-      })),
-      dropped: BigInt(dropped),
-    })),
+    listProgramReviews: unary<ListProgramReviewsRequest, ListProgramReviewsResponse, { entries: ProgramReviewEntry[]; dropped: number }>(
+      deps,
+      'ListProgramReviews',
+      (request, reply) => {
+        const programId = requireId('program_id', request.programId);
+        deps.programCards.reviewsOf(programId, program_review_entries_max).then(
+          (value) => reply({ ok: true, value }),
+          (error: unknown) =>
+            reply({
+              ok: false,
+              error:
+                error instanceof TaplineError ? error : new TaplineError('internal', 'review listing failed', { cause: String(error) }),
+            }),
+        );
+      },
+      ({ entries, dropped }) => ({
+        entries: entries.map((entry) => ({
+          transactionId: entry.id,
+          cardId: entry.card,
+          amount: { amountMinor: BigInt(entry.amount_minor), currency: entry.currency },
+          flags: [...entry.flags],
+          authorizedAtUnixMs: BigInt(entry.at_ms),
+        })),
+        dropped: BigInt(dropped),
+      }),
+    ),
 
-    resolveProgramReview: unary<ResolveProgramReviewRequest, ResolveProgramReviewResponse, CardState>(deps, 'ResolveProgramReview', (request, reply) => {
-      const cardId = requireId('card_id', request.cardId);
-      if (request.transactionId === '' || request.transactionId.length > 64) throw invalidArgument('transaction_id must be 1-64 characters');
-      if (request.note.length > 256) throw invalidArgument('note is at most 256 characters');
-      region.resolveCardReview(cardId, request.transactionId, request.note, optionalId('operator_id', request.operatorId, ''), reply);
-    }, (state) => ({ remaining: BigInt(state.rules?.reviews.length ?? 0) })),
+    resolveProgramReview: unary<ResolveProgramReviewRequest, ResolveProgramReviewResponse, CardState>(
+      deps,
+      'ResolveProgramReview',
+      (request, reply) => {
+        const cardId = requireId('card_id', request.cardId);
+        if (request.transactionId === '' || request.transactionId.length > 64)
+          throw invalidArgument('transaction_id must be 1-64 characters');
+        if (request.note.length > 256) throw invalidArgument('note is at most 256 characters');
+        region.resolveCardReview(cardId, request.transactionId, request.note, optionalId('operator_id', request.operatorId, ''), reply);
+      },
+      (state) => ({ remaining: BigInt(state.rules?.reviews.length ?? 0) }),
+    ),
   };
 }

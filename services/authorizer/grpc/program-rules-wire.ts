@@ -33,26 +33,30 @@ export function wireProgramRules(rules: ProgramRules): WireProgramRules {
     restrictMerchants: merchant?.allowed_merchants !== undefined,
     restrictTerminals: merchant?.allowed_terminals !== undefined,
     velocity: wireVelocity(rules.velocity),
-    ...(risk === undefined ? {} : {
-      risk: {
-        ...(risk.hard_amount_minor === undefined ? {} : { hardAmountMinor: BigInt(risk.hard_amount_minor) }),
-        ...(risk.soft_amount_minor === undefined ? {} : { softAmountMinor: BigInt(risk.soft_amount_minor) }),
-        softVelocity: wireVelocity(risk.soft_velocity),
-        blockAfterDeclines: BigInt(risk.block_after_declines ?? 0),
-        declineWindowMs: BigInt(risk.decline_window_ms ?? 0),
-        blockMs: BigInt(risk.block_ms ?? 0),
-      },
-    }),
-    ...(loyalty === undefined ? {} : {
-      loyalty: {
-        minorPerUnit: BigInt(loyalty.minor_per_unit),
-        pointsPerUnit: BigInt(loyalty.points_per_unit),
-        groupMultiplierBp: bigintMap(loyalty.group_multiplier_bp),
-        merchantMultiplierBp: bigintMap(loyalty.merchant_multiplier_bp),
-        discountBpByGroup: bigintMap(loyalty.discount_bp_by_group),
-        pointValueMinor: BigInt(loyalty.point_value_minor ?? 0),
-      },
-    }),
+    ...(risk === undefined
+      ? {}
+      : {
+          risk: {
+            ...(risk.hard_amount_minor === undefined ? {} : { hardAmountMinor: BigInt(risk.hard_amount_minor) }),
+            ...(risk.soft_amount_minor === undefined ? {} : { softAmountMinor: BigInt(risk.soft_amount_minor) }),
+            softVelocity: wireVelocity(risk.soft_velocity),
+            blockAfterDeclines: BigInt(risk.block_after_declines ?? 0),
+            declineWindowMs: BigInt(risk.decline_window_ms ?? 0),
+            blockMs: BigInt(risk.block_ms ?? 0),
+          },
+        }),
+    ...(loyalty === undefined
+      ? {}
+      : {
+          loyalty: {
+            minorPerUnit: BigInt(loyalty.minor_per_unit),
+            pointsPerUnit: BigInt(loyalty.points_per_unit),
+            groupMultiplierBp: bigintMap(loyalty.group_multiplier_bp),
+            merchantMultiplierBp: bigintMap(loyalty.merchant_multiplier_bp),
+            discountBpByGroup: bigintMap(loyalty.discount_bp_by_group),
+            pointValueMinor: BigInt(loyalty.point_value_minor ?? 0),
+          },
+        }),
   };
 }
 

@@ -10,8 +10,12 @@ import { wireDeclineReason } from './mapping';
 
 export function receiptOf(stored: string | undefined, cardId: string): GetReceiptResponse {
   const document = stored === undefined ? undefined : (JSON.parse(stored) as StoredTransaction);
-  if (document === undefined || document.f === tombstone_fingerprint || document.card !== cardId) throw notFound('no such transaction on this card');
-  const money = (amountMinor: number): { amountMinor: bigint; currency: string } => ({ amountMinor: BigInt(amountMinor), currency: document.currency });
+  if (document === undefined || document.f === tombstone_fingerprint || document.card !== cardId)
+    throw notFound('no such transaction on this card');
+  const money = (amountMinor: number): { amountMinor: bigint; currency: string } => ({
+    amountMinor: BigInt(amountMinor),
+    currency: document.currency,
+  });
   return {
     transactionId: document.id,
     kind: document.kind,
@@ -24,7 +28,11 @@ export function receiptOf(stored: string | undefined, cardId: string): GetReceip
     merchantId: document.merchant,
     atUnixMs: BigInt(document.at),
     lines: (document.lines ?? []).map((line) => ({
-      productCode: line.code, productGroup: line.group, quantityMilli: BigInt(line.qty_milli), unitPriceMinor: BigInt(line.unit), amountMinor: BigInt(line.amount),
+      productCode: line.code,
+      productGroup: line.group,
+      quantityMilli: BigInt(line.qty_milli),
+      unitPriceMinor: BigInt(line.unit),
+      amountMinor: BigInt(line.amount),
     })),
   };
 }

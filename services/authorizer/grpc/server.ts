@@ -15,7 +15,12 @@ import { adminService, authorizationService } from './service';
 import { CardServiceService } from '../../../gen/tapline/v1/cards';
 import { cardService, type CardServiceDeps } from './cards-service';
 
-export const served_services = ['tapline.v1.AuthorizationService', 'tapline.v1.AdminService', 'tapline.v1.CardService', 'tapline.v1.FleetAdminService'] as const;
+export const served_services = [
+  'tapline.v1.AuthorizationService',
+  'tapline.v1.AdminService',
+  'tapline.v1.CardService',
+  'tapline.v1.FleetAdminService',
+] as const;
 
 export interface TlsFiles {
   readonly certFile?: string | undefined;
@@ -28,13 +33,20 @@ export interface GrpcServerOptions {
   readonly message_max_bytes: number;
   readonly tls: TlsFiles;
   /** Cluster routing: wraps each service so calls run on their entity's owner (cluster/router.ts). */
-  readonly route?: (service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => grpc.UntypedServiceImplementation;
+  readonly route?: (
+    service: grpc.ServiceDefinition,
+    implementation: grpc.UntypedServiceImplementation,
+  ) => grpc.UntypedServiceImplementation;
 }
 
 export function serverCredentials(tls: TlsFiles): grpc.ServerCredentials {
   if (tls.certFile === undefined || tls.keyFile === undefined) return grpc.ServerCredentials.createInsecure();
   const ca = tls.caFile === undefined ? null : readFileSync(tls.caFile);
-  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], ca !== null);
+  return grpc.ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
+    ca !== null,
+  );
 }
 
 export function createGrpcServer(deps: CardServiceDeps, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
@@ -54,16 +66,24 @@ export function createGrpcServer(deps: CardServiceDeps, options: GrpcServerOptio
   server.addService(CardServiceService, route(CardServiceService, cardService(deps)));
   server.addService(FleetAdminServiceService, route(FleetAdminServiceService, fleetAdminService(deps)));
 
-  const health = new HealthImplementation({ '': 'NOT_SERVING', [served_services[0]]: 'NOT_SERVING', [served_services[1]]: 'NOT_SERVING', [served_services[2]]: 'NOT_SERVING' });
+  const health = new HealthImplementation({
+    '': 'NOT_SERVING',
+    [served_services[0]]: 'NOT_SERVING',
+    [served_services[1]]: 'NOT_SERVING',
+    [served_services[2]]: 'NOT_SERVING',
+  });
   health.addToServer(server);
 
-  const definitions = protoLoader.loadSync(['tapline/v1/authorization.proto', 'tapline/v1/admin.proto', 'tapline/v1/cards.proto', 'tapline/v1/fleet.proto'], {
-    includeDirs: [protoDir()],
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
+  const definitions = protoLoader.loadSync(
+    ['tapline/v1/authorization.proto', 'tapline/v1/admin.proto', 'tapline/v1/cards.proto', 'tapline/v1/fleet.proto'],
+    {
+      includeDirs: [protoDir()],
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    },
+  );
   new ReflectionService(definitions).addToServer(server);
   return { server, health };
 }

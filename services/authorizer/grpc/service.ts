@@ -27,7 +27,18 @@ import { pin_pattern, type PinHasher } from '../pin';
 import type { ManagerDirectory } from '../managers';
 import type { Persistence } from '../../../actors/runtime/persistence';
 import { receiptOf } from './receipt';
-import { optionalId, parseAuthorize, parseReverse, parseRefund, parseTopUp, parseVoid, refKey, requireBalance, requireCorrelationId, requireId } from './validate';
+import {
+  optionalId,
+  parseAuthorize,
+  parseReverse,
+  parseRefund,
+  parseTopUp,
+  parseVoid,
+  refKey,
+  requireBalance,
+  requireCorrelationId,
+  requireId,
+} from './validate';
 import type {
   AuthorizationServiceServer,
   AuthorizeRequest,
@@ -65,7 +76,10 @@ export class InFlight {
   private count = 0;
   private drainWaiters: (() => void)[] = [];
 
-  constructor(private readonly max: number, private readonly metrics: Metrics) {}
+  constructor(
+    private readonly max: number,
+    private readonly metrics: Metrics,
+  ) {}
 
   tryAcquire(): boolean {
     if (this.count >= this.max) {
@@ -121,7 +135,10 @@ export interface StreamItemRouter {
   /** True when this node holds the card's shard (the item runs here). */
   holdsCard(cardId: string): boolean;
   /** Runs the item as an Authorize call on the card's owner (retried while the shard moves). */
-  authorize(request: AuthorizeRequest, done: (error: { code?: number; details?: string } | null, response?: AuthorizeResponse) => void): void;
+  authorize(
+    request: AuthorizeRequest,
+    done: (error: { code?: number; details?: string } | null, response?: AuthorizeResponse) => void,
+  ): void;
 }
 
 export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
@@ -168,7 +185,10 @@ export function unary<Req, Res, V>(
     try {
       run(call.request, reply);
     } catch (error) {
-      reply({ ok: false, error: error instanceof TaplineError ? error : new TaplineError('internal', 'handler failed', { cause: String(error) }) });
+      reply({
+        ok: false,
+        error: error instanceof TaplineError ? error : new TaplineError('internal', 'handler failed', { cause: String(error) }),
+      });
     }
   };
 }
@@ -187,39 +207,84 @@ export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): 
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
   const { region } = deps;
   return {
-    authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(deps, 'Authorize', (request, reply) => {
-      // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
-      region.money(isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : withPin(deps, parseAuthorize(request), request.pin), reply);
-    }, toAuthorizeResponse),
-    topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(deps, 'TopUp', (request, reply) => {
-      region.money(parseTopUp(request), reply);
-    }, toTopUpResponse),
-    reverse: unary<ReverseRequest, ReverseResponse, TxnAnswer>(deps, 'Reverse', (request, reply) => {
-      region.money(isFleetCardId(request.cardId) ? parseFleetReverse(request) : parseReverse(request), reply);
-    }, toReverseResponse),
-    getBalance: unary<GetBalanceRequest, GetBalanceResponse, Parameters<typeof toBalanceResponse>[0]>(deps, 'GetBalance', (request, reply) => {
-      region.balance(requireId('card_id', request.cardId), reply);
-    }, (state) => toBalanceResponse(state, deps.clock())),
-    void: unary<VoidRequest, VoidResponse, TxnAnswer>(deps, 'Void', (request, reply) => {
-      region.money(parseVoid(request), reply);
-    }, toVoidResponse),
-    getReceipt: unary<GetReceiptRequest, GetReceiptResponse, GetReceiptResponse>(deps, 'GetReceipt', (request, reply) => {
-      const cardId = requireId('card_id', request.cardId);
-      const key = refKey('transaction', request.transaction);
-      deps.records.loadIdempotencyRecord(key).then((stored) => {
-        try {
-          reply({ ok: true, value: receiptOf(stored, cardId) });
-        } catch (error) {
-          reply({ ok: false, error: error as TaplineError });
-        }
-      }, (error: unknown) => reply({ ok: false, error: error instanceof TaplineError ? error : new TaplineError('unavailable', 'could not read the transaction') }));
-    }, (receipt) => receipt),
-    refund: unary<RefundRequest, RefundResponse, TxnAnswer>(deps, 'Refund', (request, reply) => {
-      const { request: refund, managerId, managerPin } = parseRefund(request);
-      const managers = deps.managers;
-      if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
-      region.money(refund, reply, (merchantId) => managers.verify(merchantId, managerId, managerPin));
-    }, toRefundResponse),
+    authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(
+      deps,
+      'Authorize',
+      (request, reply) => {
+        // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
+        region.money(
+          isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : withPin(deps, parseAuthorize(request), request.pin),
+          reply,
+        );
+      },
+      toAuthorizeResponse,
+    ),
+    topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(
+      deps,
+      'TopUp',
+      (request, reply) => {
+        region.money(parseTopUp(request), reply);
+      },
+      toTopUpResponse,
+    ),
+    reverse: unary<ReverseRequest, ReverseResponse, TxnAnswer>(
+      deps,
+      'Reverse',
+      (request, reply) => {
+        region.money(isFleetCardId(request.cardId) ? parseFleetReverse(request) : parseReverse(request), reply);
+      },
+      toReverseResponse,
+    ),
+    getBalance: unary<GetBalanceRequest, GetBalanceResponse, Parameters<typeof toBalanceResponse>[0]>(
+      deps,
+      'GetBalance',
+      (request, reply) => {
+        region.balance(requireId('card_id', request.cardId), reply);
+      },
+      (state) => toBalanceResponse(state, deps.clock()),
+    ),
+    void: unary<VoidRequest, VoidResponse, TxnAnswer>(
+      deps,
+      'Void',
+      (request, reply) => {
+        region.money(parseVoid(request), reply);
+      },
+      toVoidResponse,
+    ),
+    getReceipt: unary<GetReceiptRequest, GetReceiptResponse, GetReceiptResponse>(
+      deps,
+      'GetReceipt',
+      (request, reply) => {
+        const cardId = requireId('card_id', request.cardId);
+        const key = refKey('transaction', request.transaction);
+        deps.records.loadIdempotencyRecord(key).then(
+          (stored) => {
+            try {
+              reply({ ok: true, value: receiptOf(stored, cardId) });
+            } catch (error) {
+              reply({ ok: false, error: error as TaplineError });
+            }
+          },
+          (error: unknown) =>
+            reply({
+              ok: false,
+              error: error instanceof TaplineError ? error : new TaplineError('unavailable', 'could not read the transaction'),
+            }),
+        );
+      },
+      (receipt) => receipt,
+    ),
+    refund: unary<RefundRequest, RefundResponse, TxnAnswer>(
+      deps,
+      'Refund',
+      (request, reply) => {
+        const { request: refund, managerId, managerPin } = parseRefund(request);
+        const managers = deps.managers;
+        if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
+        region.money(refund, reply, (merchantId) => managers.verify(merchantId, managerId, managerPin));
+      },
+      toRefundResponse,
+    ),
     authorizeStream: (call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>) => serveStream(deps, call),
   };
 }
@@ -262,7 +327,8 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
 
   call.on('data', (frame: AuthorizeStreamRequest) => {
     if (frame.items.length > deps.stream_frame_items_max) {
-      for (const item of frame.items) failItem(item.correlationId, invalidArgument(`at most ${deps.stream_frame_items_max} items per frame`));
+      for (const item of frame.items)
+        failItem(item.correlationId, invalidArgument(`at most ${deps.stream_frame_items_max} items per frame`));
       return;
     }
     for (const item of frame.items) {
@@ -272,7 +338,9 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
         correlationId = requireCorrelationId(item.correlationId);
         if (item.request === undefined) throw invalidArgument('request is required');
         if (!deps.accepting()) throw new TaplineError('unavailable', 'node is shutting down; retry on another node');
-        request = isFleetCardId(item.request.cardId) ? parseFleetAuthorize(item.request) : withPin(deps, parseAuthorize(item.request), item.request.pin);
+        request = isFleetCardId(item.request.cardId)
+          ? parseFleetAuthorize(item.request)
+          : withPin(deps, parseAuthorize(item.request), item.request.pin);
       } catch (error) {
         failItem(item.correlationId, error);
         continue;
@@ -292,7 +360,12 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
           deps.inFlight.release();
           if (error !== null || response === undefined) {
             deps.metrics.requests.inc({ method: 'AuthorizeStream', code: String(error?.code ?? GrpcStatus.INTERNAL) });
-            emit({ correlationId, statusCode: error?.code ?? GrpcStatus.INTERNAL, statusMessage: error?.details ?? 'internal error', reply: undefined });
+            emit({
+              correlationId,
+              statusCode: error?.code ?? GrpcStatus.INTERNAL,
+              statusMessage: error?.details ?? 'internal error',
+              reply: undefined,
+            });
           } else {
             answeredOk.inc();
             emit({ correlationId, statusCode: GrpcStatus.OK, statusMessage: '', reply: response });
@@ -338,34 +411,74 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
 export function adminService(deps: ServiceDeps): AdminServiceServer {
   const { region } = deps;
   return {
-    issueCard: unary<IssueCardRequest, IssueCardResponse, { state: Parameters<typeof toBalanceResponse>[0]; alreadyExisted: boolean }>(deps, 'IssueCard', (request, reply) => {
-      const cardId = requireId('card_id', request.cardId);
-      const { amountMinor, currency } = requireBalance('initial_balance', request.initialBalance);
-      const programId = optionalId('program_id', request.programId, 'default');
-      const operatorId = optionalId('operator_id', request.operatorId, '');
-      region.issueCard({ cardId, currency, initialBalanceMinor: amountMinor, programId, nowMs: deps.clock() }, operatorId, reply);
-    }, ({ state, alreadyExisted }) => ({
-      cardId: state.cardId,
-      balance: { amountMinor: BigInt(state.balanceMinor), currency: state.currency },
-      status: wireCardStatus(state.status),
-      alreadyExisted,
-    })),
-    setCardStatus: unary<SetCardStatusRequest, SetCardStatusResponse, Parameters<typeof toBalanceResponse>[0]>(deps, 'SetCardStatus', (request, reply) => {
-      const cardId = requireId('card_id', request.cardId);
-      const status = domain_card_statuses.get(request.status);
-      if (status === undefined || !operator_settable_statuses.has(status)) throw invalidArgument('status must be ACTIVE, FROZEN or BLOCKED');
-      if (request.reason.length > 256) throw invalidArgument('reason is at most 256 characters');
-      region.setCardStatus(cardId, status, request.reason, optionalId('operator_id', request.operatorId, ''), reply);
-    }, (state) => ({ cardId: state.cardId, status: wireCardStatus(state.status) })),
-    registerTerminal: unary<RegisterTerminalRequest, RegisterTerminalResponse, { state: { terminalId: string; merchantId: string; enabled: boolean }; unchanged: boolean }>(deps, 'RegisterTerminal', (request, reply) => {
-      const terminalId = requireId('terminal_id', request.terminalId);
-      const merchantId = requireId('merchant_id', request.merchantId);
-      if (request.location.length > 256) throw invalidArgument('location is at most 256 characters');
-      region.changeTerminal(terminalId, { type: 'register', terminalId, merchantId, location: request.location }, optionalId('operator_id', request.operatorId, ''), reply);
-    }, ({ state, unchanged }) => ({ terminalId: state.terminalId, merchantId: state.merchantId, enabled: state.enabled, alreadyExisted: unchanged })),
-    setTerminalEnabled: unary<SetTerminalEnabledRequest, SetTerminalEnabledResponse, { state: { terminalId: string; enabled: boolean } }>(deps, 'SetTerminalEnabled', (request, reply) => {
-      const terminalId = requireId('terminal_id', request.terminalId);
-      region.changeTerminal(terminalId, { type: 'set_enabled', enabled: request.enabled }, optionalId('operator_id', request.operatorId, ''), reply);
-    }, ({ state }) => ({ terminalId: state.terminalId, enabled: state.enabled })),
+    issueCard: unary<IssueCardRequest, IssueCardResponse, { state: Parameters<typeof toBalanceResponse>[0]; alreadyExisted: boolean }>(
+      deps,
+      'IssueCard',
+      (request, reply) => {
+        const cardId = requireId('card_id', request.cardId);
+        const { amountMinor, currency } = requireBalance('initial_balance', request.initialBalance);
+        const programId = optionalId('program_id', request.programId, 'default');
+        const operatorId = optionalId('operator_id', request.operatorId, '');
+        region.issueCard({ cardId, currency, initialBalanceMinor: amountMinor, programId, nowMs: deps.clock() }, operatorId, reply);
+      },
+      ({ state, alreadyExisted }) => ({
+        cardId: state.cardId,
+        balance: { amountMinor: BigInt(state.balanceMinor), currency: state.currency },
+        status: wireCardStatus(state.status),
+        alreadyExisted,
+      }),
+    ),
+    setCardStatus: unary<SetCardStatusRequest, SetCardStatusResponse, Parameters<typeof toBalanceResponse>[0]>(
+      deps,
+      'SetCardStatus',
+      (request, reply) => {
+        const cardId = requireId('card_id', request.cardId);
+        const status = domain_card_statuses.get(request.status);
+        if (status === undefined || !operator_settable_statuses.has(status))
+          throw invalidArgument('status must be ACTIVE, FROZEN or BLOCKED');
+        if (request.reason.length > 256) throw invalidArgument('reason is at most 256 characters');
+        region.setCardStatus(cardId, status, request.reason, optionalId('operator_id', request.operatorId, ''), reply);
+      },
+      (state) => ({ cardId: state.cardId, status: wireCardStatus(state.status) }),
+    ),
+    registerTerminal: unary<
+      RegisterTerminalRequest,
+      RegisterTerminalResponse,
+      { state: { terminalId: string; merchantId: string; enabled: boolean }; unchanged: boolean }
+    >(
+      deps,
+      'RegisterTerminal',
+      (request, reply) => {
+        const terminalId = requireId('terminal_id', request.terminalId);
+        const merchantId = requireId('merchant_id', request.merchantId);
+        if (request.location.length > 256) throw invalidArgument('location is at most 256 characters');
+        region.changeTerminal(
+          terminalId,
+          { type: 'register', terminalId, merchantId, location: request.location },
+          optionalId('operator_id', request.operatorId, ''),
+          reply,
+        );
+      },
+      ({ state, unchanged }) => ({
+        terminalId: state.terminalId,
+        merchantId: state.merchantId,
+        enabled: state.enabled,
+        alreadyExisted: unchanged,
+      }),
+    ),
+    setTerminalEnabled: unary<SetTerminalEnabledRequest, SetTerminalEnabledResponse, { state: { terminalId: string; enabled: boolean } }>(
+      deps,
+      'SetTerminalEnabled',
+      (request, reply) => {
+        const terminalId = requireId('terminal_id', request.terminalId);
+        region.changeTerminal(
+          terminalId,
+          { type: 'set_enabled', enabled: request.enabled },
+          optionalId('operator_id', request.operatorId, ''),
+          reply,
+        );
+      },
+      ({ state }) => ({ terminalId: state.terminalId, enabled: state.enabled }),
+    ),
   };
 }

@@ -7,7 +7,14 @@ import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transacti
 import { clientKey, terminalTxnKey } from '../store/keys';
 import { parseLines } from './lines';
 import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
-import { TopUpSource, type AuthorizeRequest, type RefundRequest, type ReverseRequest, type TopUpRequest, type VoidRequest } from '../../../gen/tapline/v1/authorization';
+import {
+  TopUpSource,
+  type AuthorizeRequest,
+  type RefundRequest,
+  type ReverseRequest,
+  type TopUpRequest,
+  type VoidRequest,
+} from '../../../gen/tapline/v1/authorization';
 
 /** Card, terminal, merchant, program and operator ids: 1-64 of [A-Za-z0-9._-]. */
 const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -89,9 +96,13 @@ export function refKey(field: string, ref: RequestRef | undefined): string {
   const inner = ref?.ref;
   if (inner === undefined) throw invalidArgument(`${field} is required`, { field });
   if (inner.$case === 'terminalTxn') {
-    return terminalTxnKey(requireId(`${field}.terminal_txn.terminal_id`, inner.value.terminalId), requireTxnNumber(`${field}.terminal_txn.txn_number`, inner.value.txnNumber));
+    return terminalTxnKey(
+      requireId(`${field}.terminal_txn.terminal_id`, inner.value.terminalId),
+      requireTxnNumber(`${field}.terminal_txn.txn_number`, inner.value.txnNumber),
+    );
   }
-  if (!client_key_pattern.test(inner.value)) throw invalidArgument(`${field}.idempotency_key must be 1-128 characters of A-Z a-z 0-9 . _ : -`);
+  if (!client_key_pattern.test(inner.value))
+    throw invalidArgument(`${field}.idempotency_key must be 1-128 characters of A-Z a-z 0-9 . _ : -`);
   return clientKey(inner.value);
 }
 
@@ -119,7 +130,8 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
   if (kind === undefined) {
     // UNRECOGNIZED (-1) is ts-proto's marker for "not in the enum", and it is also a key of the
     // enum object, so it must be refused explicitly (a client can send -1 on the wire).
-    if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind)) throw invalidArgument('unknown authorization kind');
+    if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind))
+      throw invalidArgument('unknown authorization kind');
     throw unimplemented('refunds are served by the Refund call (it needs a manager credential), not by Authorize');
   }
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
@@ -133,8 +145,15 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
   }
   checkLineItems(wire.lineItems, amountMinor);
   const request: { -readonly [K in keyof Omit<MoneyRequest, 'fingerprint'>]: MoneyRequest[K] } = {
-    kind, key, cardId, terminalId, amountMinor, currency,
-    source: '', operatorId: '', originalKey,
+    kind,
+    key,
+    cardId,
+    terminalId,
+    amountMinor,
+    currency,
+    source: '',
+    operatorId: '',
+    originalKey,
   };
   // Issue 4: the basket, only when there is one (a plain purchase allocates nothing more).
   if (wire.lineItems.length > 0) request.lines = parseLines(wire.lineItems);
@@ -182,7 +201,8 @@ export function parseTopUp(wire: TopUpRequest): MoneyRequest {
     terminalId = requireId('terminal_id', wire.terminalId);
     key = terminalTxnKey(terminalId, requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber));
   } else {
-    if (!client_key_pattern.test(wire.idempotencyKey)) throw invalidArgument('idempotency_key must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+    if (!client_key_pattern.test(wire.idempotencyKey))
+      throw invalidArgument('idempotency_key must be 1-128 characters of A-Z a-z 0-9 . _ : -');
     key = clientKey(wire.idempotencyKey);
   }
   const operatorId = optionalId('operator_id', wire.operatorId, '');
@@ -210,6 +230,16 @@ export function parseRefund(wire: RefundRequest): { request: MoneyRequest; manag
   const { amountMinor, currency } = requireAmount('amount', wire.amount);
   const managerId = requireId('manager_id', wire.managerId);
   if (!/^[0-9]{4,12}$/.test(wire.managerPin)) throw invalidArgument('manager_pin must be 4-12 digits');
-  const request = finish({ kind: 'refund', key, cardId, terminalId, amountMinor, currency, source: '', operatorId: managerId, originalKey });
+  const request = finish({
+    kind: 'refund',
+    key,
+    cardId,
+    terminalId,
+    amountMinor,
+    currency,
+    source: '',
+    operatorId: managerId,
+    originalKey,
+  });
   return { request, managerId, managerPin: wire.managerPin };
 }

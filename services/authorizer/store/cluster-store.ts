@@ -30,7 +30,10 @@ interface Connection {
 export class ClusterStore {
   private sha: string | undefined;
 
-  private constructor(private readonly client: Connection, private readonly options: ClusterStoreOptions) {}
+  private constructor(
+    private readonly client: Connection,
+    private readonly options: ClusterStoreOptions,
+  ) {}
 
   static async connect(options: ClusterStoreOptions, onError: (error: Error) => void): Promise<ClusterStore> {
     const client = createClient({

@@ -11,7 +11,18 @@
 import type { Logger } from 'pino';
 import type { CommitEntry, CommitResult, EntityId, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
 import type { Metrics } from '../../common/metrics';
-import { cardKey, fleetCardKey, fleetKey, idempotencyKey, recordKey, reversalClaimKey, reviewKey, shardKeys, terminalKey, vehicleKey } from './keys';
+import {
+  cardKey,
+  fleetCardKey,
+  fleetKey,
+  idempotencyKey,
+  recordKey,
+  reversalClaimKey,
+  reviewKey,
+  shardKeys,
+  terminalKey,
+  vehicleKey,
+} from './keys';
 import type { RedisStore } from './redis-store';
 
 /** Who holds which shard at which epoch; the committer asks it for every batch. */
@@ -113,7 +124,8 @@ export class Committer implements Persistence {
   }
 
   private sendBatch(): void {
-    const batch = this.pending.length <= this.limits.batch_entries_max ? this.pending : this.pending.slice(0, this.limits.batch_entries_max);
+    const batch =
+      this.pending.length <= this.limits.batch_entries_max ? this.pending : this.pending.slice(0, this.limits.batch_entries_max);
     this.pending = batch === this.pending ? [] : this.pending.slice(batch.length);
     const payload = this.serialize(batch);
     if (payload === undefined) {
@@ -123,19 +135,22 @@ export class Committer implements Persistence {
     this.inFlight += 1;
     this.metrics.commitBatchEntries.observe(batch.length);
     const startedAt = process.hrtime.bigint();
-    this.store.runCommit(payload.args).then(
-      (reply) => {
-        this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
-        this.settleBatch(payload.entries, reply);
-      },
-      (error: Error) => {
-        this.logger.warn({ err: error, entries: payload.entries.length }, 'commit failed; outcome unknown, callers retry');
-        for (const entry of payload.entries) settleSafely(entry, { status: 'failed', error }, this.logger);
-      },
-    ).finally(() => {
-      this.inFlight -= 1;
-      this.afterBatch();
-    });
+    this.store
+      .runCommit(payload.args)
+      .then(
+        (reply) => {
+          this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
+          this.settleBatch(payload.entries, reply);
+        },
+        (error: Error) => {
+          this.logger.warn({ err: error, entries: payload.entries.length }, 'commit failed; outcome unknown, callers retry');
+          for (const entry of payload.entries) settleSafely(entry, { status: 'failed', error }, this.logger);
+        },
+      )
+      .finally(() => {
+        this.inFlight -= 1;
+        this.afterBatch();
+      });
   }
 
   private afterBatch(): void {
@@ -174,8 +189,12 @@ export class Committer implements Persistence {
         this.failAssertion(entry, 'an entry fenced by its own shard only may only create entities on other shards');
         continue;
       }
-      const fencing = entry.fenceOwnShardOnly === true ? String(index)
-        : entry.writes.length > 1 || entry.extraOutbox !== undefined ? this.fencingOf(entry, index, shardIndex, shardArgs) : String(index);
+      const fencing =
+        entry.fenceOwnShardOnly === true
+          ? String(index)
+          : entry.writes.length > 1 || entry.extraOutbox !== undefined
+            ? this.fencingOf(entry, index, shardIndex, shardArgs)
+            : String(index);
       if (fencing === undefined) {
         settleSafely(entry, { status: 'fenced' }, this.logger);
         continue;
@@ -274,7 +293,8 @@ function onlyCreatesElsewhere(entry: CommitEntry): boolean {
 /** Appends one entry's fields in the order commit.lua reads them. */
 function appendEntryFields(fields: string[], entry: CommitEntry, fencing: string): void {
   fields.push(fencing, String(entry.writes.length));
-  for (const write of entry.writes) fields.push(entityKey(write.shard ?? entry.shard, write.entity), String(write.expectVersion), write.data ?? '');
+  for (const write of entry.writes)
+    fields.push(entityKey(write.shard ?? entry.shard, write.entity), String(write.expectVersion), write.data ?? '');
   if (entry.idempotency) fields.push(idempotencyKey(entry.idempotency.key), entry.idempotency.value);
   else fields.push('', '');
   const claims = entry.claims ?? [];

@@ -40,7 +40,8 @@ export class RedisProgramCards implements ProgramCards {
         if (data === null || data === undefined || cardId === undefined) return;
         if ((JSON.parse(data) as { programId?: string }).programId === programId) found.push(cardId);
       });
-      if (found.length > cards_max) throw resourceExhausted(`program has more than ${cards_max} cards: run the refund per issuance`, { programId });
+      if (found.length > cards_max)
+        throw resourceExhausted(`program has more than ${cards_max} cards: run the refund per issuance`, { programId });
     } while (cursor !== '0');
     return [...new Set(found)].sort();
   }

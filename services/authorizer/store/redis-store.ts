@@ -39,7 +39,10 @@ const commit_script_sha = createHash('sha1').update(commit_script).digest('hex')
 export class RedisStore {
   private readonly client: RedisConnection;
 
-  private constructor(client: RedisConnection, private readonly options: StoreOptions) {
+  private constructor(
+    client: RedisConnection,
+    private readonly options: StoreOptions,
+  ) {
     this.client = client;
   }
 

@@ -16,7 +16,12 @@ export interface MigrateResult {
   readonly applied: number[];
 }
 
-export async function migrate(url: string, database: string, logger?: Logger, list: readonly Migration[] = migrations): Promise<MigrateResult> {
+export async function migrate(
+  url: string,
+  database: string,
+  logger?: Logger,
+  list: readonly Migration[] = migrations,
+): Promise<MigrateResult> {
   const db = identifier(database);
   const server = createClient({ url, request_timeout: migration_statement_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
   try {
@@ -24,9 +29,17 @@ export async function migrate(url: string, database: string, logger?: Logger, li
   } finally {
     await server.close();
   }
-  const client = createClient({ url, database: db, request_timeout: migration_statement_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
+  const client = createClient({
+    url,
+    database: db,
+    request_timeout: migration_statement_timeout_ms,
+    log: { level: ClickHouseLogLevel.OFF },
+  });
   try {
-    await run(client, `CREATE TABLE IF NOT EXISTS ${migrations_table} (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY (version)`);
+    await run(
+      client,
+      `CREATE TABLE IF NOT EXISTS ${migrations_table} (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY (version)`,
+    );
     const done = await appliedVersions(client);
     const applied: number[] = [];
     for (const migration of [...list].sort((a, b) => a.version - b.version)) {
@@ -61,7 +74,13 @@ export async function appliedVersions(client: ReturnType<typeof createClient>): 
   }
 }
 
-async function apply(client: ReturnType<typeof createClient>, url: string, database: string, statement: Statement, migration: Migration): Promise<void> {
+async function apply(
+  client: ReturnType<typeof createClient>,
+  url: string,
+  database: string,
+  statement: Statement,
+  migration: Migration,
+): Promise<void> {
   if (typeof statement === 'string') return run(client, statement, migration);
   if ('backfill' in statement) {
     const long = createClient({ url, database, request_timeout: backfill_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
