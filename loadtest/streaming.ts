@@ -1,4 +1,4 @@
-// Benchmark phases for the reporting path (issue 6): what running the streamer costs the
+// Benchmark phases for the reporting path: what running the streamer costs the
 // authorization path, and how long an approval takes to become queryable in ClickHouse.
 //
 // `streamerCost`: alternating rounds of unary closed-loop load without the streamer (paused with

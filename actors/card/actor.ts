@@ -121,7 +121,7 @@ export type CardMessage =
       readonly reply: Reply<CardState>;
       readonly attempt: number;
     }
-  /** Issue 5: an operator cleared a flagged approval of this card. */
+  /** An operator cleared a flagged approval of this card. */
   | {
       readonly type: 'resolve_review';
       readonly transactionId: string;
@@ -130,7 +130,7 @@ export type CardMessage =
       readonly reply: Reply<CardState>;
       readonly attempt: number;
     }
-  /** Issue 4: another actor wrote this card (a replacement created it): forget the cached state. */
+  /** Another actor wrote this card (a replacement created it): forget the cached state. */
   | { readonly type: 'invalidate' };
 
 export interface ReplaceAnswer {
@@ -325,7 +325,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       return;
     }
     if (request.kind === 'purchase') {
-      // Issue 5: a program with rules takes the ruled path; without, one property read more.
+      // A program with rules takes the ruled path; without, one property read more.
       const rules = this.context.programs.get(this.state.programId).rules;
       if (rules !== undefined) {
         this.handleRuledPurchase(message, rules);
@@ -343,7 +343,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     if (request.kind === 'purchase' || request.kind === 'top_up') {
       let base: CardState | undefined;
       if (request.kind === 'purchase' && this.state.profile !== undefined) {
-        // Issue 4: PIN where the program demands it (cards issued by the v1 AdminService have no
+        // PIN where the program demands it (cards issued by the v1 AdminService have no
         // profile and no PIN, and skip this).
         const pin = this.pinGate(message);
         if (pin.handled) return;
@@ -374,13 +374,13 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     this.handleHold(message);
   }
 
-  /** Issue 5: what the program rules see of a request. */
+  /** What the program rules see of a request. */
   private ruleRequest(message: Extract<CardMessage, { type: 'money' }>, atMs: number): ProgramRequest {
     return { atMs, amount_minor: message.request.amountMinor, merchantId: message.merchantId, terminalId: message.request.terminalId };
   }
 
   /**
-   * Issue 5: a purchase of a card whose program has rules (actors/card/program-rules.ts). The PIN
+   * A purchase of a card whose program has rules (actors/card/program-rules.ts). The PIN
    * comes first (a wrong PIN also counts towards the temporary block); the rule state the decision
    * leaves is written with it in the same commit.
    */
@@ -425,7 +425,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
     let base = check.failuresAfter === undefined ? undefined : withPinFailures(state, check.failuresAfter);
     if (check.decline === undefined) return base === undefined ? { handled: false } : { handled: false, base };
     if (rules !== undefined && check.decline.kind === 'declined') {
-      // Issue 5: PIN failures count towards the program's temporary block.
+      // PIN failures count towards the program's temporary block.
       const request = {
         atMs: atMs ?? this.context.clock(),
         amount_minor: message.request.amountMinor,
@@ -484,7 +484,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         const pin = this.pinGate(message, program.rules, nowMs);
         if (pin.handled) return;
         const start = pin.base ?? state;
-        // Issue 5: the program's gate (temporary block, hard risk, merchant / terminal) before the hold.
+        // The program's gate (temporary block, hard risk, merchant / terminal) before the hold.
         const ruled = program.rules === undefined ? undefined : gateHold(start, program.rules, this.ruleRequest(message, nowMs));
         if (ruled?.decline !== undefined) {
           this.commitMoney(message, ruled.decline, { base: ruled.base, amountMinor: 0 });
@@ -496,7 +496,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
           openHold(start, request.key) !== undefined
             ? { kind: 'declined', reason: 'hold_not_found', rule: 'hold_exists' }
             : decidePreAuthorization(start, request.key, request.amountMinor, request.currency, nowMs, program);
-        // Issue 5: an insufficient-funds decline of a hold counts towards the temporary block.
+        // An insufficient-funds decline of a hold counts towards the temporary block.
         const base =
           program.rules !== undefined && decision.kind === 'declined'
             ? afterRuleDecline(start, program.rules, this.ruleRequest(message, nowMs), decision.reason)
@@ -515,7 +515,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         break;
       case 'completion':
         decision = decideCompletion(state, request.originalKey, request.amountMinor, request.currency, nowMs, program);
-        // Issue 5: a completion is spending: it enters the velocity history (it is never declined
+        // A completion is spending: it enters the velocity history (it is never declined
         // by velocity: the merchant delivered against an approved hold).
         if (program.rules !== undefined && decision.kind === 'approved' && decision.event.type === 'hold_completed') {
           const request5 = { ...this.ruleRequest(message, nowMs), amount_minor: decision.event.debitedMinor };
@@ -969,7 +969,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       claims.push({ kind: 'idempotency', key: request.originalKey, value: encodeRecord(tombstone) });
     }
     const writes = reversing && ledgerWrite !== undefined ? [ledgerWrite] : [];
-    // Issue 5: reversing a purchase decided under program rules takes back its points (earned
+    // Reversing a purchase decided under program rules takes back its points (earned
     // points out, redeemed points back; never below zero), as the fleet reversal does.
     const base = reversing && figures !== undefined ? reversePoints(state, figures) : undefined;
     this.commitMoney(message, decision, {
@@ -991,9 +991,9 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       reverse?: ReverseOutcome;
       amountMinor?: number;
       writes?: readonly EntityWrite[];
-      /** Issue 4: the state the decision applies to when it differs from the current one (PIN attempt count). */
+      /** The state the decision applies to when it differs from the current one (PIN attempt count). */
       base?: CardState;
-      /** Issue 5: loyalty and risk figures of a purchase under program rules. */
+      /** Loyalty and risk figures of a purchase under program rules. */
       program?: ProgramFigures;
       extraOutbox?: CommitEntry['extraOutbox'];
     },
@@ -1019,7 +1019,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       balanceAfterMinor: availableMinor(after),
       atMs: this.context.clock(),
       reverse: extra.reverse,
-      // Issue 4: receipt data of cards issued through CardService.
+      // Receipt data of cards issued through CardService.
       spentMinor:
         after.profile !== undefined && (request.kind === 'purchase' || request.kind === 'completion') ? (after.spentMinor ?? 0) : undefined,
     };
@@ -1066,7 +1066,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
       outbox: stored,
       settle: (outcome) => this.settleMoney(message, record, changed ? after : undefined, outcome),
     };
-    // Issue 4: only a PIN lockout adds documents; a plain purchase builds no extra object.
+    // Only a PIN lockout adds documents; a plain purchase builds no extra object.
     if (extra.extraOutbox !== undefined) (entry as { extraOutbox?: CommitEntry['extraOutbox'] }).extraOutbox = extra.extraOutbox;
     this.context.idempotency.begin(request.key, request.fingerprint);
     if (!this.context.persistence.submit(entry)) {
@@ -1097,7 +1097,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         this.context.idempotency.complete(request.key, record);
         this.context.onDecision?.(record.r);
         message.reply({ ok: true, value: { result: record.r, replayed: false } });
-        // Issue 4: one property read for cards without a mandate.
+        // One property read for cards without a mandate.
         if (written?.profile?.autoReload !== undefined) this.checkAutoReload(written, record.r.id);
         return;
       case 'duplicate': {
@@ -1215,7 +1215,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
   }
 }
 
-/** Issue 5: an open review entry resolved; NOT_FOUND when the card has no such open entry. */
+/** An open review entry resolved; NOT_FOUND when the card has no such open entry. */
 function decideResolveReview(state: CardState | undefined, transactionId: string): CardDecision {
   if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'card not found' };
   const rules = resolveCardReview(state, transactionId);
@@ -1233,7 +1233,7 @@ function cashOutFields(event: CardEvent | undefined): DocumentExtras {
   return { balance_delta: -event.balanceMinor, deposit_delta: -event.depositMinor, payout: event.balanceMinor + event.depositMinor };
 }
 
-/** Issue 5: the document fields of a purchase under program rules (docs/OUTBOX.md). */
+/** The document fields of a purchase under program rules (docs/OUTBOX.md). */
 function programFields(figures: ProgramFigures, debitedMinor: number): DocumentExtras {
   return {
     balance_delta: -debitedMinor,

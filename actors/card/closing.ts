@@ -44,7 +44,7 @@ export function replacementState(old: CardState, replacementId: string, nowMs: n
       issuance: '',
       replaces: old.cardId,
     },
-    // Issue 5: loyalty points move with the card; velocity history, risk counters and open
+    // Loyalty points move with the card; velocity history, risk counters and open
     // reviews stay with the old one (its transactions).
     ...(old.rules === undefined || old.rules.points === 0 ? {} : { rules: { ...empty_card_rules_state, points: old.rules.points } }),
   };

@@ -1,4 +1,4 @@
-// Issue 5: a plain card's purchase under its program's rules (actors/rules/program.ts), decided
+// A plain card's purchase under its program's rules (actors/rules/program.ts), decided
 // purely: the gate (temporary block, hard / soft risk, merchant and terminal restrictions) before
 // the balance check, loyalty (discount, points redeemed as payment) to find what the balance pays,
 // the balance check, velocity after it, and the card's rule state once the outcome is known

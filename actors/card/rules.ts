@@ -21,17 +21,17 @@ export interface CardState {
   /** Sum of open holds; available = balance - held. Zero until pre-authorizations exist. */
   readonly heldMinor: number;
   readonly issuedAtMs: number;
-  /** Issue 4: what the card was issued with; absent on cards issued by AdminService.IssueCard. */
+  /** What the card was issued with; absent on cards issued by AdminService.IssueCard. */
   readonly profile?: CardProfile;
   /** Open holds by the idempotency key of their pre-authorization; their sum is heldMinor. */
   readonly holds?: Readonly<Record<string, Hold>>;
   /** Cards with a profile: purchases + completions so far (receipts show "spent so far"). */
   readonly spentMinor?: number;
-  /** Issue 5: what the card keeps for its program's rules; absent until a rule changed it. */
+  /** What the card keeps for its program's rules; absent until a rule changed it. */
   readonly rules?: CardRulesState;
 }
 
-/** Issue 5: a card's state under its program's rules (actors/card/program-rules.ts). */
+/** A card's state under its program's rules (actors/card/program-rules.ts). */
 export interface CardRulesState {
   readonly program: ProgramCardState;
   /** Loyalty points held: earned minus redeemed, never negative. */
@@ -129,7 +129,7 @@ export type CardEvent =
   | { readonly type: 'replaced'; readonly replacementId: string; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'cashed_out'; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'profile_changed'; readonly profile: CardProfile }
-  /** Issue 5: a review entry resolved (the rest of the rule state changes with purchases). */
+  /** A review entry resolved (the rest of the rule state changes with purchases). */
   | { readonly type: 'rules_changed'; readonly rules: CardRulesState };
 
 export type CardDecision =
@@ -141,7 +141,7 @@ export type CardDecision =
 export type RejectionCode = 'not_found' | 'already_exists' | 'invalid_argument' | 'failed_precondition' | 'permission_denied';
 
 export function availableMinor(state: CardState): number {
-  // Issue 4: an on-tab account may spend on credit, down to -tabLimitMinor.
+  // An on-tab account may spend on credit, down to -tabLimitMinor.
   const tab = state.profile?.tabLimitMinor;
   return tab === undefined ? state.balanceMinor - state.heldMinor : state.balanceMinor - state.heldMinor + tab;
 }
@@ -182,7 +182,7 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       if (state.balanceMinor + command.amountMinor > amount_abs_max_minor) {
         return { kind: 'declined', reason: 'max_balance_exceeded', rule: 'balance_max' };
       }
-      // Issue 4: a closed (cashed-out) or replaced card is dead; money given back to it would be
+      // A closed (cashed-out) or replaced card is dead; money given back to it would be
       // stranded. The reversal is declined and the purchase stands (its money left with the card's payout).
       if (state.status === 'closed' || state.status === 'replaced')
         return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
@@ -317,7 +317,7 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
   switch (event.type) {
     case 'debited': {
       const next = withBalance(state, addMinor(state.balanceMinor, -event.amountMinor));
-      // Issue 4: cards issued through CardService count what they spent (receipt data).
+      // Cards issued through CardService count what they spent (receipt data).
       if (state.profile !== undefined) (next as { spentMinor?: number }).spentMinor = addMinor(state.spentMinor ?? 0, event.amountMinor);
       return next;
     }

@@ -5,7 +5,7 @@ import type { DeclineReason } from './rules';
 
 export type MoneyKind =
   'purchase' | 'top_up' | 'reverse' | 'refund' | 'cash_out' | 'transfer_out' | 'transfer_in' | 'tab_settlement' | HoldKind;
-/** Issue 4: kinds that place, change or release a hold (documented in docs/OUTBOX.md). */
+/** Kinds that place, change or release a hold (documented in docs/OUTBOX.md). */
 export type HoldKind = 'pre_authorization' | 'incremental' | 'completion' | 'void' | 'hold_expiry';
 export type ReverseOutcome = 'reversed' | 'already_reversed' | 'nothing_to_reverse';
 
@@ -23,11 +23,11 @@ export interface MoneyRequest {
   readonly operatorId: string;
   /** For reversals: the idempotency key of the authorization to undo. */
   readonly originalKey: string;
-  /** Issue 4: keyed hash of the PIN entered (never the PIN); absent when none was entered. */
+  /** Keyed hash of the PIN entered (never the PIN); absent when none was entered. */
   readonly pinHash?: string;
-  /** Issue 4: the basket of a purchase, kept in its document (receipt reprint, reports). */
+  /** The basket of a purchase, kept in its document (receipt reprint, reports). */
   readonly lines?: readonly ReceiptLine[];
-  /** Issue 5: loyalty points to redeem as payment (purchases of cards whose program has rules). */
+  /** Loyalty points to redeem as payment (purchases of cards whose program has rules). */
   readonly redeemPoints?: number;
 }
 
@@ -62,11 +62,11 @@ export interface TxnResult {
   readonly ledgerAfterMinor?: number;
   /** Cards issued through CardService: what the card has spent so far (receipts). */
   readonly spentMinor?: number;
-  /** Issue 5: what the program's rules did to an approved purchase (absent without rules). */
+  /** What the program's rules did to an approved purchase (absent without rules). */
   readonly program?: ProgramFigures;
 }
 
-/** Issue 5: loyalty and risk figures of a plain card's purchase under its program's rules. */
+/** Loyalty and risk figures of a plain card's purchase under its program's rules. */
 export interface ProgramFigures {
   readonly discountMinor: number;
   readonly pointsEarned: number;
@@ -95,9 +95,9 @@ export const tombstone_fingerprint = '*';
 
 export function fingerprintOf(request: Omit<MoneyRequest, 'fingerprint'>): string {
   const base = `${request.kind}|${request.cardId}|${request.amountMinor}|${request.currency}|${request.terminalId}|${request.source}|${request.originalKey}`;
-  // Issue 4: the basket is part of the request (a retry with another basket is another request).
+  // The basket is part of the request (a retry with another basket is another request).
   const withLines = request.lines === undefined ? base : `${base}|${JSON.stringify(request.lines)}`;
-  // Issue 5: points to redeem are part of the request (a retry redeeming other points is another request).
+  // Points to redeem are part of the request (a retry redeeming other points is another request).
   return request.redeemPoints === undefined ? withLines : `${withLines}|r${request.redeemPoints}`;
 }
 
@@ -145,7 +145,7 @@ export interface StoredTransaction {
   readonly account_balance_after?: number;
   /** What the card has spent so far after this document (cards issued through CardService). */
   readonly spent_after?: number;
-  /** Issue 5: purchases under program rules (docs/OUTBOX.md). */
+  /** Purchases under program rules (docs/OUTBOX.md). */
   readonly discount?: number;
   readonly points_earned?: number;
   readonly points_redeemed?: number;
@@ -157,7 +157,7 @@ export type DocumentExtras = Partial<HoldFields> & {
   readonly deposit_delta?: number;
   readonly payout?: number;
   readonly account_balance_after?: number;
-  /** Issue 5: purchases under program rules. */
+  /** Purchases under program rules. */
   readonly discount?: number;
   readonly points_earned?: number;
   readonly points_redeemed?: number;
@@ -209,7 +209,7 @@ export function storedTransaction(
     operator: request.operatorId,
     at: result.atMs,
   };
-  // Issue 4: optional fields only where present, so a plain purchase document is unchanged.
+  // Optional fields only where present, so a plain purchase document is unchanged.
   if (hold === undefined && request.lines === undefined && result.spentMinor === undefined) return stored;
   return {
     ...stored,
@@ -255,7 +255,7 @@ export function answerFromRecord(record: IdempotencyRecord, fingerprint: string)
   return undefined;
 }
 
-/** Issue 5: the program figures of a stored plain-card purchase (fleet documents carry their own). */
+/** The program figures of a stored plain-card purchase (fleet documents carry their own). */
 function programFiguresOf(stored: StoredTransaction): { program?: ProgramFigures } {
   if (stored.points_earned === undefined || (stored as { fleet?: string }).fleet !== undefined) return {};
   return {

@@ -24,7 +24,7 @@ export interface ProgramConfig {
   /** A pre-authorization above the available balance holds what is available instead of declining. */
   readonly partialHolds: boolean;
   /**
-   * Issue 5: the rules every purchase of the program's cards runs through (actors/card/program-rules.ts).
+   * The rules every purchase of the program's cards runs through (actors/card/program-rules.ts).
    * Absent = none: the card's purchase path then only pays one property read for them.
    */
   readonly rules?: ProgramRules;
@@ -90,7 +90,7 @@ export function decodeProgramConfig(json: string): ProgramConfig {
 }
 
 export function sameProgramConfig(a: ProgramConfig, b: ProgramConfig): boolean {
-  // Issue 5: rules are a tree; both sides come from the same parser, so their JSON is canonical.
+  // Rules are a tree; both sides come from the same parser, so their JSON is canonical.
   return (
     (Object.keys(default_program_config) as (keyof ProgramConfig)[]).every((key) => a[key] === b[key]) &&
     JSON.stringify(a.rules) === JSON.stringify(b.rules)
@@ -107,7 +107,7 @@ export function completionMaxMinor(holdMinor: number, toleranceBp: number): numb
 }
 
 /**
- * Issue 5: the longest audit detail written in full. Reports keep a detail of at most 4096
+ * The longest audit detail written in full. Reports keep a detail of at most 4096
  * characters (services/streamer/rows.ts); long rule lists (up to 1000 merchants) would pass it.
  */
 export const program_audit_detail_max = 4_000;

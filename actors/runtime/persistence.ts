@@ -54,7 +54,7 @@ export interface CommitEntry {
   readonly claims?: readonly Claim[];
   /** The record streamed to reporting (JSON). */
   readonly outbox?: string;
-  /** Issue 4: more documents, each to its shard's outbox (e.g. the new card's side of a replacement). */
+  /** More documents, each to its shard's outbox (e.g. the new card's side of a replacement). */
   readonly extraOutbox?: readonly { readonly shard: number; readonly document: string }[];
   /**
    * Cluster (docs/CLUSTER.md, "Writes on another node's shard"): fence the entry by its own shard

@@ -79,7 +79,7 @@ export class EntityPool<C> {
     return undefined;
   }
 
-  /** Issue 4: delivers a message only to an actor that is already active (no activation). */
+  /** Delivers a message only to an actor that is already active (no activation). */
   tellIfActive(id: string, message: C): void {
     this.active.get(id)?.actor.tell(message);
   }
@@ -226,7 +226,7 @@ export class ShardRegion {
   money(request: MoneyRequest, reply: Reply<TxnAnswer>, gate?: MerchantGate): void {
     const toCard = (merchantId: string): void => {
       if (gate !== undefined) {
-        // Issue 4: a check that needs the terminal's merchant (a refund's manager credential).
+        // A check that needs the terminal's merchant (a refund's manager credential).
         gate(merchantId).then(
           (refusal) => {
             if (refusal !== undefined) reply({ ok: false, error: refusal });
@@ -319,7 +319,7 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
-  // Issue 4: card lifecycle (CardService).
+  // Card lifecycle (CardService).
 
   /** Issues a card with its profile; a named card's holder (JSON) is written with it. */
   issueProfiledCard(
@@ -350,7 +350,7 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
-  /** Issue 5: resolves an open review entry of a plain card (audited). */
+  /** Resolves an open review entry of a plain card (audited). */
   resolveCardReview(cardId: string, transactionId: string, note: string, operatorId: string, reply: Reply<CardState>): void {
     const refused = this.cards.tell(cardId, { type: 'resolve_review', transactionId, note, operatorId, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });

@@ -61,7 +61,7 @@ const schema = z.object({
   // On SIGTERM: stop accepting, wait this long for in-flight requests and commits, then exit.
   // Kept below Kubernetes' terminationGracePeriodSeconds (chart: 30 s).
   TAPLINE_SHUTDOWN_GRACE_MS: int(0, 600_000, 20_000),
-  // Issue 4. Key of the PIN hashes (HMAC-SHA256). No default: a secret must never be a constant
+  // Key of the PIN hashes (HMAC-SHA256). No default: a secret must never be a constant
   // in the code. Unset, cards can be issued and used without a PIN but a PIN is refused
   // (FAILED_PRECONDITION). At least 16 characters; never logged.
   TAPLINE_PIN_SECRET: z.string().min(16).optional(),
@@ -70,7 +70,7 @@ const schema = z.object({
   // 15 minutes. Counted in memory per node (a wrong PIN writes nothing, like any refused request).
   TAPLINE_MANAGER_PIN_ATTEMPTS_MAX: int(1, 1_000, 5),
   TAPLINE_MANAGER_LOCK_MS: int(1_000, 86_400_000, 900_000),
-  // Issue 4. Shared secret of the PSP's signed callbacks (HMAC-SHA256). No default; unset, PSP
+  // Shared secret of the PSP's signed callbacks (HMAC-SHA256). No default; unset, PSP
   // top-ups and auto-reload are refused (FAILED_PRECONDITION). At least 16 characters; never logged.
   TAPLINE_PSP_SECRET: z.string().min(16).optional(),
   // A program's cached configuration is reread after this long, so a change made through

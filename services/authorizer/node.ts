@@ -122,7 +122,7 @@ export class AuthorizerNode {
       clock,
       onRefreshError: (error) => logger.warn({ err: error }, 'program refresh failed; the cached configuration stays in use'),
     });
-    // Issue 4: the PSP (simulated here; a real integration implements PspAdapter) and auto-reload.
+    // The PSP (simulated here; a real integration implements PspAdapter) and auto-reload.
     // Callbacks of the simulated PSP go through the same handler as the gRPC HandlePspCallback.
     const pspDelivery: { deliver?: (payload: string, signature: string) => void } = {};
     const pspSecret = config.TAPLINE_PSP_SECRET;

@@ -1,4 +1,4 @@
-// Promise-returning calls of CardService and of the hold kinds of AuthorizationService (issue 4),
+// Promise-returning calls of CardService and of the hold kinds of AuthorizationService,
 // for tests and tools; every call has a deadline. Kept apart from tapline-client.ts so the two
 // grow independently.
 
@@ -195,7 +195,7 @@ export class CardClient {
     return invoke((options, cb) => this.cards.settleTab(request, new grpc.Metadata(), options, cb));
   }
 
-  /** Issue 5: a card's rule state (points, temporary block, open reviews). */
+  /** A card's rule state (points, temporary block, open reviews). */
   getCardRules(cardId: string): Promise<GetCardRulesResponse> {
     return invoke((options, cb) => this.cards.getCardRules({ cardId }, new grpc.Metadata(), options, cb));
   }
@@ -226,7 +226,7 @@ export class CardClient {
   }
 }
 
-/** Refund and manager calls (issue 4, item 3). */
+/** Refund and manager calls. */
 export class RefundClient {
   readonly cards: CardServiceClient;
   readonly authorization: AuthorizationServiceClient;

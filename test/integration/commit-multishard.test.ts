@@ -1,4 +1,4 @@
-// Proves the group-commit script's multi-shard fencing (issue 4, card replacement): an entry that
+// Proves the group-commit script's multi-shard fencing (card replacement): an entry that
 // writes entities of two shards commits both atomically when the writer holds both epochs, and is
 // refused whole (fenced, nothing written, no document) when the epoch of either shard moved on -
 // a stale owner of the *other* shard cannot create the new card. Extra outbox documents land on

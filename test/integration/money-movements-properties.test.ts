@@ -10,7 +10,7 @@
 //  - available balance (balance - holds) is never negative, and held = the sum of open holds;
 //  - per card, the documents reconcile with Redis (card_issued amount + balance_delta);
 //  - every retry returns the original answer (same transaction, same outcome).
-// Issue 5: the program has rules (velocity, hard and soft risk, a temporary block after repeated
+// The program has rules (velocity, hard and soft risk, a temporary block after repeated
 // insufficient funds, a loyalty discount, points earned and redeemed as payment), so purchases are
 // decided on the ruled path: the same checks hold, the debit is what the reply approved (amount −
 // discount − points' value), and a card's points never go negative.
@@ -35,7 +35,7 @@ const initial_minor = 1_000;
 const deposit_minor = 100;
 const manager = { id: 'prop-mgr', pin: '1357' };
 const psp_secret = 'property-test-psp-secret';
-/** Issue 5: rules every purchase of the program runs through (boundaries inside the drawn amounts). */
+/** Rules every purchase of the program runs through (boundaries inside the drawn amounts). */
 const program_rules: ProgramRules = {
   allowedMerchants: [],
   blockedMerchants: ['elsewhere'],

@@ -1,4 +1,4 @@
-// Proves the program rules on plain cards (issue 5) against a real node, real Redis and real gRPC,
+// Proves the program rules on plain cards against a real node, real Redis and real gRPC,
 // with the node on a test clock: rules defined through CardService.DefineProgram apply to every
 // purchase of the program's cards. Velocity count and amount approve at the limit and decline one
 // above it, and a purchase leaves the rolling window exactly at its edge; merchant and terminal

@@ -85,7 +85,7 @@ export interface AuthorizeRequest {
     | RequestRef
     | undefined;
   /**
-   * Issue 5: loyalty points to redeem as payment on a purchase of a plain card (each worth the
+   * Loyalty points to redeem as payment on a purchase of a plain card (each worth the
    * program's point_value_minor; never more than the amount due). 0 = none.
    */
   redeemPoints?: bigint | undefined;
@@ -107,7 +107,7 @@ export interface AuthorizeResponse {
   /** True when this reply is the stored answer to an earlier request with the same key. */
   replayed: boolean;
   /**
-   * 30-49: fleet cards and program rules (issue 5).
+   * 30-49: fleet cards and program rules.
    * What the fleet account is invoiced (negotiated prices, less discount).
    */
   invoicedAmount?:
@@ -125,7 +125,7 @@ export interface AuthorizeResponse {
   suspicious: boolean;
   flags: string[];
   /**
-   * Issue 4 (fields 9-29).
+   * Card lifecycle, holds and money movements (fields 9-29).
    * Ledger balance after this transaction (balance_after is the available balance).
    */
   ledgerBalanceAfter?:

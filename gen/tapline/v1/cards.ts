@@ -79,7 +79,7 @@ export interface ProgramConfig {
    */
   partialHolds: boolean;
   /**
-   * Issue 5: the rules every purchase of the program's cards runs through (merchant / terminal
+   * The rules every purchase of the program's cards runs through (merchant / terminal
    * restrictions, velocity, risk, loyalty). Absent: none, and purchases take the plain path.
    */
   rules?: ProgramRules | undefined;
@@ -362,7 +362,7 @@ export interface SettleTabResponse {
   replayed: boolean;
 }
 
-/** Issue 5 (plain cards). */
+/** Plain cards. */
 export interface GetCardRulesRequest {
   cardId: string;
 }
@@ -4373,7 +4373,7 @@ export const CardServiceService = {
     responseDeserialize: (value: Buffer): SettleTabResponse => SettleTabResponse.decode(value),
   },
   /**
-   * Issue 5 (plain cards): what a card holds for its program's rules (loyalty points, temporary
+   * Plain cards: what a card holds for its program's rules (loyalty points, temporary
    * block). NOT_FOUND for an unknown card.
    */
   getCardRules: {
@@ -4387,7 +4387,7 @@ export const CardServiceService = {
     responseDeserialize: (value: Buffer): GetCardRulesResponse => GetCardRulesResponse.decode(value),
   },
   /**
-   * Issue 5 (plain cards): the review queue of a program's flagged approvals, and resolving one
+   * Plain cards: the review queue of a program's flagged approvals, and resolving one
    * (audited as operator_action review_resolved). See docs/FLEET_AND_RULES.md "Plain cards".
    */
   listProgramReviews: {
@@ -4487,12 +4487,12 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    */
   settleTab: handleUnaryCall<SettleTabRequest, SettleTabResponse>;
   /**
-   * Issue 5 (plain cards): what a card holds for its program's rules (loyalty points, temporary
+   * Plain cards: what a card holds for its program's rules (loyalty points, temporary
    * block). NOT_FOUND for an unknown card.
    */
   getCardRules: handleUnaryCall<GetCardRulesRequest, GetCardRulesResponse>;
   /**
-   * Issue 5 (plain cards): the review queue of a program's flagged approvals, and resolving one
+   * Plain cards: the review queue of a program's flagged approvals, and resolving one
    * (audited as operator_action review_resolved). See docs/FLEET_AND_RULES.md "Plain cards".
    */
   listProgramReviews: handleUnaryCall<ListProgramReviewsRequest, ListProgramReviewsResponse>;
@@ -4796,7 +4796,7 @@ export interface CardServiceClient extends Client {
     callback: (error: ServiceError | null, response: SettleTabResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Issue 5 (plain cards): what a card holds for its program's rules (loyalty points, temporary
+   * Plain cards: what a card holds for its program's rules (loyalty points, temporary
    * block). NOT_FOUND for an unknown card.
    */
   getCardRules(
@@ -4815,7 +4815,7 @@ export interface CardServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetCardRulesResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Issue 5 (plain cards): the review queue of a program's flagged approvals, and resolving one
+   * Plain cards: the review queue of a program's flagged approvals, and resolving one
    * (audited as operator_action review_resolved). See docs/FLEET_AND_RULES.md "Plain cards".
    */
   listProgramReviews(

@@ -36,7 +36,7 @@ export enum DeclineReason {
   DECLINE_REASON_PROMPT_REQUIRED = 16,
   DECLINE_REASON_PROMPT_IMPLAUSIBLE = 17,
   /**
-   * DECLINE_REASON_CREDIT_LIMIT_EXCEEDED - 40-59: fleet accounts and program rules (issue 5).
+   * DECLINE_REASON_CREDIT_LIMIT_EXCEEDED - 40-59: fleet accounts and program rules.
    * A fleet account's credit limit would be passed by the invoiced amount.
    */
   DECLINE_REASON_CREDIT_LIMIT_EXCEEDED = 40,
@@ -48,7 +48,7 @@ export enum DeclineReason {
   DECLINE_REASON_PRICE_UNAVAILABLE = 44,
   DECLINE_REASON_POINTS_INSUFFICIENT = 45,
   /**
-   * DECLINE_REASON_HOLD_NOT_FOUND - Issue 4 (card lifecycle and money movements): 18-39.
+   * DECLINE_REASON_HOLD_NOT_FOUND - Card lifecycle and money movements: 18-39.
    * A completion, incremental or void names a hold that is not open on this card (never placed,
    * already completed, voided, reversed or expired).
    */

@@ -1,4 +1,4 @@
-// gRPC handlers of CardService (issue 4): programs, issuing named and anonymous cards (one or in
+// gRPC handlers of CardService: programs, issuing named and anonymous cards (one or in
 // bulk), audited state transitions and the issuer's view of a card. Validation is
 // cards-validate.ts; every handler answers exactly once through service.ts's `unary`.
 
@@ -209,7 +209,7 @@ function asError(error: unknown): TaplineError {
 export function cardService(deps: CardServiceDeps): CardServiceServer {
   const { region, programs } = deps;
   return {
-    // Issue 5: program rules of plain cards (program-review-service.ts).
+    // Program rules of plain cards (program-review-service.ts).
     ...programReviewHandlers(deps),
     defineProgram: unary<DefineProgramRequest, DefineProgramResponse, StoredProgram>(
       deps,

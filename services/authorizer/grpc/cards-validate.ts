@@ -1,4 +1,4 @@
-// Validation of CardService requests (issue 4): wire messages to domain values, or a precise
+// Validation of CardService requests: wire messages to domain values, or a precise
 // INVALID_ARGUMENT. Nothing reaches an actor or Redis before it passes here.
 
 import { invalidArgument } from '../../../actors/errors';
@@ -53,7 +53,7 @@ export function parseProgramConfig(wire: WireProgramConfig | undefined): Program
     depositMinor: wireMinor('config.deposit_minor', wire.depositMinor),
     pinAttemptsMax: wire.pinAttemptsMax === 0 ? default_pin_attempts_max : wire.pinAttemptsMax,
     partialHolds: wire.partialHolds,
-    // Issue 5: validated like a fleet's program rules; absent = none (the plain purchase path).
+    // Validated like a fleet's program rules; absent = none (the plain purchase path).
     ...(wire.rules === undefined ? {} : { rules: parseProgram(wire.rules) }),
   };
   const problem = programConfigProblem(config);

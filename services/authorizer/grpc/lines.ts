@@ -1,4 +1,4 @@
-// Line items of a purchase (issue 4): validated beyond validate.ts's sum check (group, quantity,
+// Line items of a purchase: validated beyond validate.ts's sum check (group, quantity,
 // unit price consistent with the line amount) and turned into the document's `lines`
 // (docs/OUTBOX.md). Exact integer arithmetic only: quantity is in thousandths, so a line's amount
 // must be quantity x unit price / 1000 rounded to the minor unit (either way, at most one unit off).

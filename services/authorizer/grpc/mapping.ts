@@ -80,9 +80,9 @@ export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeR
     ...fleetResponseFields(result),
     holdExpiresAtUnixMs: 0n,
   };
-  // Issue 5: plain card purchases under program rules (one property read for the others).
+  // Plain card purchases under program rules (one property read for the others).
   if (result.program !== undefined) Object.assign(response, programResponseFields(result));
-  // Issue 4: only replies about a hold carry the hold fields (a purchase allocates nothing more).
+  // Only replies about a hold carry the hold fields (a purchase allocates nothing more).
   if (result.spentMinor !== undefined) response.spentTotal = money(result.spentMinor, result.currency);
   if (result.holdMinor !== undefined) {
     response.holdAmount = money(result.holdMinor, result.currency);
@@ -157,7 +157,7 @@ export function toBalanceResponse(state: CardState, nowMs?: number): GetBalanceR
   return {
     cardId: state.cardId,
     balance: money(state.balanceMinor, state.currency),
-    // Issue 4: what can be spent now, an on-tab account's credit included.
+    // What can be spent now, an on-tab account's credit included.
     available: money(state.balanceMinor - heldMinor + (state.profile?.tabLimitMinor ?? 0), state.currency),
     status: card_statuses[state.status],
   };

@@ -1,4 +1,4 @@
-// Issue 5 (plain cards): the CardService calls about program rules: a card's rule state (points,
+// Plain cards: the CardService calls about program rules: a card's rule state (points,
 // temporary block, open reviews), and the review queue of a program's flagged approvals, listed
 // from the cards' durable states and resolved through the card's actor (audited as an
 // operator_action review_resolved in the same commit). See docs/FLEET_AND_RULES.md "Plain cards".

@@ -1,4 +1,4 @@
-// Issue 5 (plain cards): wire mapping of a program's rules and of what they add to a plain card's
+// Plain cards: wire mapping of a program's rules and of what they add to a plain card's
 // authorization answer. The rules are parsed by fleet-validate.ts' parseProgram (one validation
 // for fleets and programs); this file gives them back for GetProgram and fills the response
 // fields 32-36 (discount, points, suspicious, flags) of a purchase decided under them.

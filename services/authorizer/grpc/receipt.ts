@@ -1,4 +1,4 @@
-// Receipt reprint (issue 4): the stored document of a transaction (its idempotency record, the same
+// Receipt reprint: the stored document of a transaction (its idempotency record, the same
 // JSON as its outbox entry) turned into a receipt. Only the card the transaction belongs to can
 // reprint it; anything else is NOT_FOUND, so a card id cannot be used to probe other cards.
 

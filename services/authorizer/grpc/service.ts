@@ -119,7 +119,7 @@ export interface ServiceDeps {
   readonly stream_frame_items_max: number;
   /** False once shutdown began: new requests get UNAVAILABLE. */
   readonly accepting: () => boolean;
-  /** Issue 4: programs (CardService) and the PIN hashing key. */
+  /** Programs (CardService) and the PIN hashing key. */
   readonly programs: ProgramRegistry;
   readonly pinHasher: PinHasher | undefined;
   /** Stored transaction documents by request key (receipt reprint). */
@@ -194,7 +194,7 @@ export function unary<Req, Res, V>(
 }
 
 /**
- * Issue 4: the PIN entered, as its keyed hash (the PIN itself goes no further than this). A plain
+ * The PIN entered, as its keyed hash (the PIN itself goes no further than this). A plain
  * purchase without a PIN costs one string comparison here.
  */
 export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): MoneyRequest {

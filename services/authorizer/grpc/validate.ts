@@ -112,7 +112,7 @@ function finish(request: Omit<MoneyRequest, 'fingerprint'>): MoneyRequest {
   return complete;
 }
 
-/** Authorization kinds served, by wire value (issue 4 adds the hold kinds). */
+/** Authorization kinds served, by wire value (including the hold kinds). */
 const authorization_kinds: ReadonlyMap<AuthorizationKind, MoneyRequest['kind']> = new Map([
   [AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED, 'purchase'],
   [AuthorizationKind.AUTHORIZATION_KIND_PURCHASE, 'purchase'],
@@ -155,14 +155,14 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
     operatorId: '',
     originalKey,
   };
-  // Issue 4: the basket, only when there is one (a plain purchase allocates nothing more).
+  // The basket, only when there is one (a plain purchase allocates nothing more).
   if (wire.lineItems.length > 0) request.lines = parseLines(wire.lineItems);
-  // Issue 5: loyalty points redeemed as payment (purchases only; 0 = none).
+  // Loyalty points redeemed as payment (purchases only; 0 = none).
   if (wire.redeemPoints !== undefined && wire.redeemPoints !== 0n) request.redeemPoints = parseRedeemPoints(kind, wire.redeemPoints);
   return finish(request);
 }
 
-/** Issue 5: points to redeem; at most 10^15 (a points balance is bounded like money). */
+/** Points to redeem; at most 10^15 (a points balance is bounded like money). */
 function parseRedeemPoints(kind: MoneyRequest['kind'], points: bigint): number {
   if (kind !== 'purchase') throw invalidArgument('redeem_points is only valid for a PURCHASE');
   if (points < 0n || points > BigInt(amount_abs_max_minor)) throw invalidArgument('redeem_points must be between 0 and 10^15');

@@ -12,7 +12,7 @@ import type { CardState } from '../../../actors/card/rules';
 const scan_count = 1_000;
 const card_key_pattern = /^tl:\{s[0-9]+\}:card:(.+)$/;
 
-/** Issue 5: a review entry of a plain card, with the card's currency (for the amount). */
+/** A review entry of a plain card, with the card's currency (for the amount). */
 export interface ProgramReviewEntry extends ReviewEntry {
   readonly currency: string;
 }
@@ -20,7 +20,7 @@ export interface ProgramReviewEntry extends ReviewEntry {
 export interface ProgramCards {
   /** Ids of the cards of `programId`, sorted; at most `cards_max`. */
   cardsOf(programId: string, cards_max: number): Promise<string[]>;
-  /** Issue 5: open review entries of the program's cards (durable states), oldest first; at most entries_max. */
+  /** Open review entries of the program's cards (durable states), oldest first; at most entries_max. */
   reviewsOf(programId: string, entries_max: number): Promise<{ entries: ProgramReviewEntry[]; dropped: number }>;
 }
 
@@ -47,7 +47,7 @@ export class RedisProgramCards implements ProgramCards {
   }
 
   /**
-   * Issue 5: a program's review queue is the open entries kept in its cards' states (each written
+   * A program's review queue is the open entries kept in its cards' states (each written
    * with its flagged approval, so no per-program hot record exists; docs/FLEET_AND_RULES.md). A
    * review listing is a rare operator read, so it is a SCAN like the refund run.
    */

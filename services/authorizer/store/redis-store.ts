@@ -101,12 +101,12 @@ export class RedisStore {
     return new Map(shards.map((shard, index) => [shard, String(epochs[index])]));
   }
 
-  /** Issue 4: one SCAN page (cursor, keys); "0" as the next cursor ends the scan. */
+  /** One SCAN page (cursor, keys); "0" as the next cursor ends the scan. */
   async scanPage(cursor: string, pattern: string, count: number): Promise<[string, string[]]> {
     return this.command<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(count)]);
   }
 
-  /** Issue 4: one field of many hashes, sent together (node-redis pipelines concurrent commands). */
+  /** One field of many hashes, sent together (node-redis pipelines concurrent commands). */
   async hashFieldOfMany(keys: readonly string[], field: string): Promise<(string | null)[]> {
     return Promise.all(keys.map((key) => this.command<string | null>(['HGET', key, field])));
   }

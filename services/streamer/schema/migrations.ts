@@ -298,7 +298,7 @@ export const migrations: readonly Migration[] = [
   {
     version: 9,
     name: 'card_contract_columns',
-    // The fields issue 4 added to the contract after migration 5 (docs/OUTBOX.md): the streamer
+    // The fields the card lifecycle added to the contract after migration 5 (docs/OUTBOX.md): the streamer
     // dropped them (zod strips unknown keys) although the real authorizer writes them. Hold kinds
     // carry hold_amount, hold_expires_at and ledger_after, purchases and completions spent_after,
     // card_status_changed its approver (action has its column since migration 5). Defaults are the
