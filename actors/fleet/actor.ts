@@ -8,7 +8,7 @@
 // every write carries the version it was decided on, and a commit that does not land makes the
 // actor reload and decide again (docs/DECISIONS.md, "Decide on the in-memory state").
 
-import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, unavailable, type Outcome } from '../errors';
+import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
 import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } from '../runtime/persistence';
@@ -736,7 +736,7 @@ function reusedKey(key: string): TaplineError {
 }
 
 function settledFailure(outcome: CommitResult): TaplineError {
-  if (outcome.status === 'fenced') return unavailable('shard moved to another node; retry with the same key');
+  if (outcome.status === 'fenced') return shardMoved('shard moved to another node; retry with the same key');
   if (outcome.status === 'failed') return unavailable('could not persist; retry with the same key', { cause: outcome.error.message });
   return unavailable('could not persist; retry with the same key');
 }
