@@ -1,7 +1,18 @@
-// Typed failures. Declines are not here: they are values in a reply. These are the requests
-// Tapline refuses (bad input, unknown entity, key reuse) and the infrastructure failures the
-// caller should retry. Each carries a code that the gRPC boundary maps to a status in exactly one
-// place (services/authorizer/grpc/status.ts); nothing else inspects error messages.
+// Typed failures: the requests Tapline refuses and the infrastructure failures a caller retries.
+// Declines are not here: a decline is a value in an OK reply (actors/declines.ts).
+//
+// Three kinds, kept apart:
+// - a **rejection** (RejectedError) is the domain refusing a request: malformed, unknown entity,
+//   a precondition not met, an idempotency key reused for another request, not permitted. Nothing
+//   was written; retrying the same request gets the same answer.
+// - an **infrastructure failure** is one class per cause (ShardMovedError, OverloadedError,
+//   StoreUnavailableError, ContentionError, NodeStoppingError, DeadlineExceededError), with the
+//   underlying error as its `cause`. The outcome may be unknown: retrying with the same
+//   idempotency key is always safe.
+// - a **programmer error** is an InternalError (an assertion): callers see INTERNAL with nothing
+//   internal in the message.
+// Every class carries a status `code` from one small vocabulary; services/authorizer/grpc/status.ts
+// maps it to the wire in exactly one place, for unary calls, streams, forwarding and fan-out.
 
 export type ErrorCode =
   | 'invalid_argument'
@@ -9,58 +20,128 @@ export type ErrorCode =
   | 'failed_precondition'
   | 'already_exists'
   | 'permission_denied'
+  | 'unauthenticated'
   | 'resource_exhausted'
   | 'unavailable'
   | 'deadline_exceeded'
   | 'unimplemented'
   | 'internal';
 
+/** Values that identify what a failure is about (ids, shard, queue); logged, never parsed. */
+export type ErrorDetails = Readonly<Record<string, string | number | boolean | undefined>>;
+
 export class TaplineError extends Error {
   readonly code: ErrorCode;
-  readonly context: Readonly<Record<string, unknown>>;
+  readonly details: ErrorDetails;
 
-  constructor(code: ErrorCode, message: string, context: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'TaplineError';
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
     this.code = code;
-    this.context = context;
+    this.details = details;
   }
 }
 
-export const invalidArgument = (message: string, context?: Record<string, unknown>): TaplineError =>
-  new TaplineError('invalid_argument', message, context);
+/** Codes the domain refuses a request with (nothing was written). */
+export type RejectionCode =
+  'invalid_argument' | 'not_found' | 'failed_precondition' | 'already_exists' | 'permission_denied' | 'unauthenticated' | 'unimplemented';
 
-export const notFound = (message: string, context?: Record<string, unknown>): TaplineError =>
-  new TaplineError('not_found', message, context);
+export class RejectedError extends TaplineError {
+  declare readonly code: RejectionCode;
 
-export const failedPrecondition = (message: string, context?: Record<string, unknown>): TaplineError =>
-  new TaplineError('failed_precondition', message, context);
+  constructor(code: RejectionCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
+  }
+}
 
-export const alreadyExists = (message: string, context?: Record<string, unknown>): TaplineError =>
-  new TaplineError('already_exists', message, context);
+/**
+ * The entity's shard is not (or no longer) held here, or a commit was fenced by a newer owner's
+ * epoch: nothing of the request ran or was written. The cluster router retries it on the shard's
+ * new owner with the same request (and key).
+ */
+export class ShardMovedError extends TaplineError {
+  constructor(message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super('unavailable', message, details, options);
+  }
+}
 
-export const permissionDenied = (message: string, context?: Record<string, unknown>): TaplineError =>
-  new TaplineError('permission_denied', message, context);
+/** A bounded queue (mailbox, commit queue, in-flight requests, active entities) is full. */
+export class OverloadedError extends TaplineError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('resource_exhausted', message, details);
+  }
+}
 
-export const resourceExhausted = (message: string, context?: Record<string, unknown>): TaplineError =>
-  new TaplineError('resource_exhausted', message, context);
+/** Retry later (with the same idempotency key): the outcome of a money request may be unknown. */
+export class UnavailableError extends TaplineError {
+  constructor(message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super('unavailable', message, details, options);
+  }
+}
 
-export const unavailable = (message: string, context?: Record<string, unknown>): TaplineError =>
-  new TaplineError('unavailable', message, context);
+/** The state store failed or did not answer in time. */
+export class StoreUnavailableError extends UnavailableError {}
 
-export const unimplemented = (message: string, context?: Record<string, unknown>): TaplineError =>
-  new TaplineError('unimplemented', message, context);
+/** The store did not answer within its command timeout. */
+export class StoreTimeoutError extends StoreUnavailableError {}
+
+/** The entity's state kept changing under the request (conflicting commits) past the retry bound. */
+export class ContentionError extends UnavailableError {}
+
+/** The node is shutting down: the request did not run; another node serves it. */
+export class NodeStoppingError extends UnavailableError {}
+
+export class DeadlineExceededError extends TaplineError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('deadline_exceeded', message, details);
+  }
+}
+
+/** A programmer error (an assertion failed); callers see INTERNAL and nothing of the message. */
+export class InternalError extends TaplineError {
+  constructor(message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super('internal', message, details, options);
+  }
+}
+
+export const rejected = (code: RejectionCode, message: string, details?: ErrorDetails): RejectedError =>
+  new RejectedError(code, message, details);
+
+export const invalidArgument = (message: string, details?: ErrorDetails): RejectedError =>
+  new RejectedError('invalid_argument', message, details);
+
+export const notFound = (message: string, details?: ErrorDetails): RejectedError => new RejectedError('not_found', message, details);
+
+export const failedPrecondition = (message: string, details?: ErrorDetails): RejectedError =>
+  new RejectedError('failed_precondition', message, details);
+
+export const alreadyExists = (message: string, details?: ErrorDetails): RejectedError =>
+  new RejectedError('already_exists', message, details);
+
+export const permissionDenied = (message: string, details?: ErrorDetails): RejectedError =>
+  new RejectedError('permission_denied', message, details);
+
+export const unauthenticated = (message: string, details?: ErrorDetails): RejectedError =>
+  new RejectedError('unauthenticated', message, details);
+
+export const unimplemented = (message: string, details?: ErrorDetails): RejectedError =>
+  new RejectedError('unimplemented', message, details);
+
+export const resourceExhausted = (message: string, details?: ErrorDetails): OverloadedError => new OverloadedError(message, details);
+
+export const unavailable = (message: string, details?: ErrorDetails, options?: { cause?: unknown }): UnavailableError =>
+  new UnavailableError(message, details, options);
+
+export const shardMoved = (message: string, details?: ErrorDetails): ShardMovedError => new ShardMovedError(message, details);
+
+export function isShardMoved(error: unknown): error is ShardMovedError {
+  return error instanceof ShardMovedError;
+}
+
+/** Any thrown value as a TaplineError: typed errors as they are, anything else as an InternalError with it as cause. */
+export function asTaplineError(error: unknown, message = 'internal error'): TaplineError {
+  return error instanceof TaplineError ? error : new InternalError(message, {}, { cause: error });
+}
 
 /** A failure that an entity's reply callback receives instead of a reply. */
 export type Outcome<R> = { ok: true; value: R } | { ok: false; error: TaplineError };
-
-/**
- * The entity's shard is not (or no longer) held here: nothing of the request ran or was written.
- * The cluster router retries it on the shard's new owner, with the same request (and key).
- */
-export const shardMoved = (message: string, context?: Record<string, unknown>): TaplineError =>
-  new TaplineError('unavailable', message, { ...context, shard_moved: true });
-
-export function isShardMoved(error: unknown): boolean {
-  return error instanceof TaplineError && error.context['shard_moved'] === true;
-}

@@ -30,7 +30,6 @@ import {
   type CardEvent,
   type CardState,
   type CardStatus,
-  type DeclineReason,
 } from './rules';
 import type { ProgramSource } from '../program/registry';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
@@ -332,11 +331,7 @@ export class CardBehavior implements EntityBehavior<CardMessage> {
         return;
       }
       if (request.redeemPoints !== undefined) {
-        this.commitMoney(
-          message,
-          { kind: 'declined', reason: 'points_insufficient' as unknown as DeclineReason, rule: 'loyalty:no_program_rules' },
-          {},
-        );
+        this.commitMoney(message, { kind: 'declined', reason: 'points_insufficient', rule: 'loyalty:no_program_rules' }, {});
         return;
       }
     }

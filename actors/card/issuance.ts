@@ -90,7 +90,7 @@ export class IssuanceRecords {
                 error: alreadyExists('issuance id already used for other cards or parameters', { issuance: record.issuance }),
               });
           },
-          (error: unknown) => reply({ ok: false, error: unavailable('could not read the issuance record', { cause: String(error) }) }),
+          (error: unknown) => reply({ ok: false, error: unavailable('could not read the issuance record', {}, { cause: error }) }),
         );
       },
     });

@@ -20,7 +20,7 @@ import { redeemPoints } from '../rules/loyalty';
 import type { RuleLine } from '../rules/products';
 import type { ReviewEntry } from '../rules/review-queue';
 import type { RuleDecline } from '../rules/rule';
-import { decide, type CardDecision, type CardRulesState, type CardState, type DeclineReason } from './rules';
+import { decide, type CardDecision, type CardRulesState, type CardState } from './rules';
 
 export type { CardRulesState } from './rules';
 import type { ProgramFigures, ReceiptLine } from './transaction';
@@ -79,9 +79,7 @@ export function afterRuleDecline(state: CardState, rules: ProgramRules, request:
 }
 
 function ruleDecline(verdict: RuleDecline): CardDecision {
-  // Rule reasons are wire DeclineReasons of their own (services/authorizer/grpc/fleet-mapping.ts);
-  // the card's reason type does not list them, as for fleet results.
-  return { kind: 'declined', reason: verdict.reason as unknown as DeclineReason, rule: verdict.rule };
+  return { kind: 'declined', reason: verdict.reason, rule: verdict.rule };
 }
 
 /** The basket as the loyalty rules see it; a purchase without lines is one line of no group. */

@@ -5,6 +5,7 @@
 import { addMinor, amount_abs_max_minor, isBoundedAmount } from '../money';
 import type { ProgramCardState } from '../rules/program';
 import type { ReviewEntry } from '../rules/review-queue';
+import type { DeclineReason } from '../declines';
 
 export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced';
 
@@ -74,24 +75,7 @@ export interface Hold {
   readonly expiresAtMs: number;
 }
 
-export type DeclineReason =
-  | 'insufficient_funds'
-  | 'card_blocked'
-  | 'card_frozen'
-  | 'card_expired'
-  | 'card_closed'
-  | 'currency_mismatch'
-  | 'max_balance_exceeded'
-  | 'reversed_before_authorization'
-  | 'hold_not_found'
-  | 'completion_exceeds_hold'
-  | 'refund_exceeds_original'
-  | 'original_not_refundable'
-  | 'top_up_limit_exceeded'
-  | 'pin_required'
-  | 'pin_invalid'
-  | 'pin_locked'
-  | 'settlement_exceeds_debt';
+export type { DeclineReason } from '../declines';
 
 export type CardCommand =
   | {

@@ -8,7 +8,16 @@
 // every write carries the version it was decided on, and a commit that does not land makes the
 // actor reload and decide again (docs/DECISIONS.md, "Decide on the in-memory state").
 
-import { TaplineError, alreadyExists, invalidArgument, notFound, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
+import {
+  TaplineError,
+  alreadyExists,
+  invalidArgument,
+  notFound,
+  resourceExhausted,
+  shardMoved,
+  unavailable,
+  type Outcome,
+} from '../errors';
 import type { IdempotencyIndex } from '../idempotency';
 import type { EntityBehavior } from '../runtime/actor-runtime';
 import type { CommitEntry, CommitResult, EntityId, EntityWrite, Persistence } from '../runtime/persistence';
@@ -23,7 +32,6 @@ import {
   type TxnAnswer,
   type TxnResult,
 } from '../card/transaction';
-import type { DeclineReason } from '../card/rules';
 import { odometerSubject } from '../rules/prompts';
 import { empty_review_queue, enqueueReview, resolveReview, type ReviewQueue } from '../rules/review-queue';
 import {
@@ -287,7 +295,7 @@ export class FleetBehavior implements EntityBehavior<FleetMessage> {
       kind: 'purchase',
       outcome: approved ? 'approved' : 'declined',
       // Rule reasons travel in the same field as card reasons; the gRPC mapping knows both.
-      reason: approved ? undefined : (decision.reason as DeclineReason),
+      reason: approved ? undefined : decision.reason,
       rule: approved ? undefined : decision.rule,
       cardId: request.cardId,
       amountMinor: approved ? request.amountMinor : 0,

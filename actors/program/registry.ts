@@ -119,7 +119,7 @@ export class ProgramRegistry implements ProgramSource {
       (error: unknown) => {
         reply({
           ok: false,
-          error: error instanceof TaplineError ? error : unavailable('could not read the program; retry', { cause: String(error) }),
+          error: error instanceof TaplineError ? error : unavailable('could not read the program; retry', {}, { cause: error }),
         });
       },
     );

@@ -5,20 +5,9 @@
 // clock (the request carries `atMs`) and never mutate their inputs; effects on state are computed
 // by separate pure `apply` functions once every rule has approved.
 
-/** Why a rule declined. Each maps to one wire DeclineReason (services/authorizer/grpc/fleet-mapping.ts). */
-export type RuleDeclineReason =
-  | 'limit_exceeded'
-  | 'credit_limit_exceeded'
-  | 'product_restricted'
-  | 'prompt_required'
-  | 'prompt_implausible'
-  | 'velocity_exceeded'
-  | 'merchant_restricted'
-  | 'terminal_restricted'
-  | 'risk'
-  | 'temporarily_blocked'
-  | 'price_unavailable'
-  | 'points_insufficient';
+import type { RuleDeclineReason } from '../declines';
+
+export type { RuleDeclineReason } from '../declines';
 
 export interface RuleDecline {
   readonly kind: 'decline';

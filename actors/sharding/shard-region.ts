@@ -235,7 +235,7 @@ export class ShardRegion {
           (error: unknown) =>
             reply({
               ok: false,
-              error: error instanceof TaplineError ? error : unavailable('merchant check failed; retry', { cause: String(error) }),
+              error: error instanceof TaplineError ? error : unavailable('merchant check failed; retry', {}, { cause: error }),
             }),
         );
         return;

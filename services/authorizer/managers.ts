@@ -88,7 +88,7 @@ export class ManagerDirectory {
         });
         if (!submitted) reply({ ok: false, error: resourceExhausted('commit queue full') });
       },
-      (error: unknown) => reply({ ok: false, error: unavailable('could not read the manager', { cause: String(error) }) }),
+      (error: unknown) => reply({ ok: false, error: unavailable('could not read the manager', {}, { cause: error }) }),
     );
   }
 

@@ -2,7 +2,7 @@
 // (server.ts `statusOf`); nothing inspects messages. Unknown errors become 500 with nothing
 // internal in the body.
 
-import { TaplineError } from '../../actors/errors';
+import { TaplineError, type ErrorDetails } from '../../actors/errors';
 
 export { ConfigError } from '../common/process';
 
@@ -19,16 +19,16 @@ export class ParameterError extends TaplineError {
 
 /** The path names no report, or the entity of the report has no data. HTTP 404. */
 export class ReportNotFoundError extends TaplineError {
-  constructor(message: string, context: Record<string, unknown> = {}) {
-    super('not_found', message, context);
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('not_found', message, details);
     this.name = 'ReportNotFoundError';
   }
 }
 
 /** The answer would exceed a named bound (rows, cards); the caller must narrow it. HTTP 413. */
 export class ReportTooLargeError extends TaplineError {
-  constructor(message: string, context: Record<string, unknown> = {}) {
-    super('resource_exhausted', message, context);
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('resource_exhausted', message, details);
     this.name = 'ReportTooLargeError';
   }
 }
@@ -43,16 +43,16 @@ export class ReportsBusyError extends TaplineError {
 
 /** ClickHouse or Redis did not answer (down, slow, refused). HTTP 503. */
 export class ReportBackendError extends TaplineError {
-  constructor(backend: 'clickhouse' | 'redis', cause: unknown, context: Record<string, unknown> = {}) {
-    super('unavailable', `${backend} query failed`, { ...context, backend, cause: cause instanceof Error ? cause.message : String(cause) });
+  constructor(backend: 'clickhouse' | 'redis', cause: unknown, details: ErrorDetails = {}) {
+    super('unavailable', `${backend} query failed`, { ...details, backend }, { cause });
     this.name = 'ReportBackendError';
   }
 }
 
 /** A settlement action that the batch's state does not allow (approve a changed batch, settle before approval, compute an open period). HTTP 409. */
 export class SettlementConflictError extends TaplineError {
-  constructor(message: string, context: Record<string, unknown> = {}) {
-    super('failed_precondition', message, context);
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('failed_precondition', message, details);
     this.name = 'SettlementConflictError';
   }
 }

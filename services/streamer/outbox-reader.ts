@@ -15,6 +15,7 @@
 import { createClient } from 'redis';
 import { shardKeys } from '../authorizer/store/keys';
 import { OutboxError } from './errors';
+import { redisReplyCode } from '../common/redis-errors';
 import type { OutboxEntry } from './rows';
 
 export const consumer_group = 'tapline-streamer';
@@ -117,7 +118,7 @@ export class OutboxReader {
         try {
           await this.command(this.commands, ['XGROUP', 'CREATE', key, consumer_group, '0', 'MKSTREAM']);
         } catch (error) {
-          if (error instanceof OutboxError && String(error.context['cause']).startsWith('BUSYGROUP')) return;
+          if (redisReplyCode(error) === 'BUSYGROUP') return;
           throw error;
         }
       }),

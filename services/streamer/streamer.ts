@@ -23,6 +23,7 @@ import type { StreamerConfig } from './config';
 import { ClickHouseError, OutboxError } from './errors';
 import { StreamerMetrics } from './metrics';
 import { OutboxReader } from './outbox-reader';
+import { redisReplyCode } from '../common/redis-errors';
 import { rowsOf, type OutboxEntry } from './rows';
 
 export interface StreamerStats {
@@ -196,7 +197,7 @@ export class Streamer {
     } catch (error) {
       // A stream deleted and written again has lost its consumer group: create it again (from
       // the stream's start, so nothing written since is skipped).
-      if (error instanceof OutboxError && String(error.context['cause']).startsWith('NOGROUP')) {
+      if (redisReplyCode(error) === 'NOGROUP') {
         await this.reader.ensureGroups().catch(() => undefined);
       }
       await this.failed('read', error, 0);

@@ -13,13 +13,14 @@ import {
   type ForwardedResult,
 } from '../../../gen/tapline/internal/v1/cluster';
 import type { Member } from '../store/cluster-store';
+import { DeadlineExceededError, resourceExhausted, type TaplineError } from '../../../actors/errors';
 
 /** What a forwarded call came back with. */
 export type ForwardOutcome =
   | { readonly kind: 'result'; readonly result: ForwardedResult }
   /** The peer does not hold the shard, or the link broke before an answer: retry (same key). */
   | { readonly kind: 'retry'; readonly reason: string }
-  | { readonly kind: 'failed'; readonly code: grpc.status; readonly message: string };
+  | { readonly kind: 'failed'; readonly error: TaplineError };
 
 export interface PeerLimits {
   /** Forwarded calls awaiting their result on one link; past it calls get RESOURCE_EXHAUSTED. */
@@ -61,14 +62,14 @@ class PeerLink {
       return;
     }
     if (this.pending.size >= this.limits.forward_in_flight_max) {
-      done({ kind: 'failed', code: grpc.status.RESOURCE_EXHAUSTED, message: 'too many forwarded calls in flight' });
+      done({ kind: 'failed', error: resourceExhausted('too many forwarded calls in flight', { peer: this.member.nodeId }) });
       return;
     }
     const callId = this.nextCallId++;
     const wait_ms = timeout_ms > 0 ? timeout_ms : this.limits.forward_timeout_ms;
     const timer = setTimeout(() => {
       if (this.pending.delete(callId))
-        done({ kind: 'failed', code: grpc.status.DEADLINE_EXCEEDED, message: 'forwarded call passed its deadline' });
+        done({ kind: 'failed', error: new DeadlineExceededError('forwarded call passed its deadline', { peer: this.member.nodeId }) });
     }, wait_ms);
     this.pending.set(callId, { done, timer });
     this.outgoing.push({ callId: BigInt(callId), method, request, timeoutMs: timeout_ms });

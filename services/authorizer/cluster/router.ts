@@ -10,7 +10,15 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { shardOf } from '../../../actors/sharding/placement';
 import type { ForwardRequest, ForwardResponse, ForwardedCall, ForwardedResult } from '../../../gen/tapline/internal/v1/cluster';
-import { shard_moved_trailer } from '../grpc/status';
+import {
+  DeadlineExceededError,
+  InternalError,
+  invalidArgument,
+  unavailable,
+  unimplemented,
+  type TaplineError,
+} from '../../../actors/errors';
+import { errorOfStatus, isShardMovedStatus, serviceErrorOf, statusOf } from '../grpc/status';
 import type { Member } from '../store/cluster-store';
 import type { ForwardOutcome, Peers } from './peers';
 import { routingKeyOf } from './routing-keys';
@@ -48,11 +56,7 @@ interface LocalMethod {
 type ServiceError = Partial<grpc.ServiceError> | null;
 
 function isMoved(error: ServiceError): boolean {
-  return error !== null && error.code === grpc.status.UNAVAILABLE && (error.metadata?.get(shard_moved_trailer).length ?? 0) > 0;
-}
-
-function statusError(code: grpc.status, details: string): Partial<grpc.ServiceError> {
-  return { code, details, metadata: new grpc.Metadata() };
+  return isShardMovedStatus(error);
 }
 
 /** A call object for a handler invoked without a client connection (forwarded or stream item). */
@@ -99,7 +103,7 @@ export class ClusterRouter {
   call(path: string, request: unknown, done: (error: ServiceError, value?: unknown) => void): void {
     const method = this.local.get(path);
     if (method === undefined) {
-      done(statusError(grpc.status.UNIMPLEMENTED, `method ${path} is not routed`));
+      done(serviceErrorOf(unimplemented(`method ${path} is not routed`)));
       return;
     }
     this.route(method, syntheticCall(request, path, Infinity), (error, value) => done(error ?? null, value));
@@ -163,12 +167,11 @@ export class ClusterRouter {
     const retryOrGiveUp = (why: string): void => {
       if (deps.clock() + deps.limits.retry_ms >= giveUpAtMs) {
         answer(
-          deadlineMs <= giveUpAtMs
-            ? statusError(grpc.status.DEADLINE_EXCEEDED, `deadline passed while the entity's shard was moving (${why})`)
-            : statusError(
-                grpc.status.UNAVAILABLE,
-                `no owner for the entity's shard within ${deps.limits.route_wait_max_ms} ms (${why}); retry with the same key`,
-              ),
+          serviceErrorOf(
+            deadlineMs <= giveUpAtMs
+              ? new DeadlineExceededError(`deadline passed while the entity's shard was moving (${why})`)
+              : unavailable(`no owner for the entity's shard within ${deps.limits.route_wait_max_ms} ms (${why}); retry with the same key`),
+          ),
         );
         return;
       }
@@ -181,7 +184,7 @@ export class ClusterRouter {
       } catch (error) {
         // A programmer error must fail this call, not the process (attempts also run from timers).
         deps.logger.error({ err: error, method: method.definition.path }, 'assertion: routing attempt threw');
-        answer(statusError(grpc.status.INTERNAL, 'internal error'));
+        answer(serviceErrorOf(new InternalError('routing attempt threw', {}, { cause: error })));
       }
     };
     const attempt = (): void => {
@@ -202,14 +205,15 @@ export class ClusterRouter {
       deps.peers.forward(owner, method.definition.path, encoded, timeout_ms, (outcome: ForwardOutcome) => {
         deps.metrics?.forwarded.inc({ result: outcome.kind === 'result' ? 'ok' : outcome.kind });
         if (outcome.kind === 'retry') retryOrGiveUp(outcome.reason);
-        else if (outcome.kind === 'failed') answer(statusError(outcome.code, outcome.message));
-        else if (outcome.result.statusCode !== 0) answer(statusError(outcome.result.statusCode, outcome.result.statusMessage));
+        else if (outcome.kind === 'failed') answer(serviceErrorOf(outcome.error));
+        else if (outcome.result.statusCode !== 0)
+          answer(serviceErrorOf(errorOfStatus(outcome.result.statusCode, outcome.result.statusMessage)));
         else {
           let response: unknown;
           try {
             response = method.definition.responseDeserialize(Buffer.from(outcome.result.response));
           } catch {
-            answer(statusError(grpc.status.INTERNAL, 'internal error'));
+            answer(serviceErrorOf(new InternalError('forwarded reply could not be decoded')));
             return;
           }
           answer(null, response);
@@ -253,19 +257,25 @@ export class ClusterRouter {
   private runForwarded(forwarded: ForwardedCall, emit: (result: ForwardedResult) => void): void {
     const reply = (fields: Partial<ForwardedResult>): void =>
       emit({ callId: forwarded.callId, statusCode: 0, statusMessage: '', response: Buffer.alloc(0), notOwner: false, ...fields });
+    const replyError = (error: TaplineError): void => {
+      const status = statusOf(error);
+      reply({ statusCode: status.code, statusMessage: status.details });
+    };
     const method = this.local.get(forwarded.method);
     if (method === undefined) {
-      reply({ statusCode: grpc.status.UNIMPLEMENTED, statusMessage: `method ${forwarded.method} is not forwardable` });
+      replyError(unimplemented(`method ${forwarded.method} is not forwardable`));
       return;
     }
     let request: unknown;
+    let shard: number;
     try {
       request = method.definition.requestDeserialize(Buffer.from(forwarded.request));
+      // A request that decodes but whose routing key cannot be read is refused like bytes that do not decode.
+      shard = shardOf(routingKeyOf(forwarded.method, request), this.deps.shardCount);
     } catch {
-      reply({ statusCode: grpc.status.INVALID_ARGUMENT, statusMessage: 'forwarded request could not be decoded' });
+      replyError(invalidArgument('forwarded request could not be decoded'));
       return;
     }
-    const shard = shardOf(routingKeyOf(forwarded.method, request), this.deps.shardCount);
     if (!this.deps.accepting() || !this.deps.holds(shard)) {
       reply({ notOwner: true });
       return;
@@ -281,7 +291,7 @@ export class ClusterRouter {
       try {
         response = method.definition.responseSerialize(value);
       } catch {
-        reply({ statusCode: grpc.status.INTERNAL, statusMessage: 'internal error' });
+        replyError(new InternalError('forwarded reply could not be encoded'));
         return;
       }
       reply({ response });

@@ -1,9 +1,10 @@
 // Domain answers to wire messages. Pure functions, no validation (that is validate.ts).
 
-import type { CardState, CardStatus as DomainCardStatus, DeclineReason as DomainDeclineReason } from '../../../actors/card/rules';
+import type { CardState, CardStatus as DomainCardStatus } from '../../../actors/card/rules';
+import type { DeclineReason as DomainDeclineReason } from '../../../actors/declines';
 import type { ReverseOutcome, TxnAnswer } from '../../../actors/card/transaction';
 import { CardStatus, DeclineReason, Outcome } from '../../../gen/tapline/v1/types';
-import { fleetResponseFields, ruleDeclineReason } from './fleet-mapping';
+import { fleetResponseFields } from './fleet-mapping';
 import { programResponseFields } from './program-rules-wire';
 import {
   ReverseResult,
@@ -34,6 +35,18 @@ const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   pin_invalid: DeclineReason.DECLINE_REASON_PIN_INVALID,
   pin_locked: DeclineReason.DECLINE_REASON_PIN_LOCKED,
   settlement_exceeds_debt: DeclineReason.DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT,
+  limit_exceeded: DeclineReason.DECLINE_REASON_LIMIT_EXCEEDED,
+  credit_limit_exceeded: DeclineReason.DECLINE_REASON_CREDIT_LIMIT_EXCEEDED,
+  product_restricted: DeclineReason.DECLINE_REASON_PRODUCT_RESTRICTED,
+  prompt_required: DeclineReason.DECLINE_REASON_PROMPT_REQUIRED,
+  prompt_implausible: DeclineReason.DECLINE_REASON_PROMPT_IMPLAUSIBLE,
+  velocity_exceeded: DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED,
+  merchant_restricted: DeclineReason.DECLINE_REASON_MERCHANT_RESTRICTED,
+  terminal_restricted: DeclineReason.DECLINE_REASON_TERMINAL_RESTRICTED,
+  risk: DeclineReason.DECLINE_REASON_RISK,
+  temporarily_blocked: DeclineReason.DECLINE_REASON_TEMPORARILY_BLOCKED,
+  price_unavailable: DeclineReason.DECLINE_REASON_PRICE_UNAVAILABLE,
+  points_insufficient: DeclineReason.DECLINE_REASON_POINTS_INSUFFICIENT,
 };
 
 const card_statuses: Readonly<Record<DomainCardStatus, CardStatus>> = {
@@ -68,9 +81,7 @@ export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeR
   const approved = result.outcome === 'approved';
   const response: AuthorizeResponse = {
     outcome: approved ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
-    declineReason: result.reason
-      ? (decline_reasons[result.reason] ?? ruleDeclineReason(result.reason) ?? DeclineReason.DECLINE_REASON_UNSPECIFIED)
-      : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineReason: wireDeclineReason(result.reason),
     declineRule: result.rule ?? '',
     transactionId: result.id,
     approvedAmount: money(result.amountMinor, result.currency),
@@ -92,14 +103,15 @@ export function toAuthorizeResponse({ result, replayed }: TxnAnswer): AuthorizeR
   return response;
 }
 
-export function wireDeclineReason(reason: DomainDeclineReason | ''): DeclineReason {
-  return reason === '' ? DeclineReason.DECLINE_REASON_UNSPECIFIED : decline_reasons[reason];
+/** The one mapping of a decline reason to the wire (none: UNSPECIFIED). */
+export function wireDeclineReason(reason: DomainDeclineReason | '' | undefined): DeclineReason {
+  return reason === '' || reason === undefined ? DeclineReason.DECLINE_REASON_UNSPECIFIED : decline_reasons[reason];
 }
 
 export function toRefundResponse({ result, replayed }: TxnAnswer): RefundResponse {
   return {
     outcome: result.outcome === 'approved' ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
-    declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineReason: wireDeclineReason(result.reason),
     declineRule: result.rule ?? '',
     transactionId: result.id,
     refundedAmount: money(result.amountMinor, result.currency),
@@ -111,7 +123,7 @@ export function toRefundResponse({ result, replayed }: TxnAnswer): RefundRespons
 export function toVoidResponse({ result, replayed }: TxnAnswer): VoidResponse {
   return {
     outcome: result.outcome === 'approved' ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
-    declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineReason: wireDeclineReason(result.reason),
     declineRule: result.rule ?? '',
     transactionId: result.id,
     releasedAmount: money(result.amountMinor, result.currency),
@@ -123,7 +135,7 @@ export function toVoidResponse({ result, replayed }: TxnAnswer): VoidResponse {
 export function toTopUpResponse({ result, replayed }: TxnAnswer): TopUpResponse {
   return {
     outcome: result.outcome === 'approved' ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
-    declineReason: result.reason ? decline_reasons[result.reason] : DeclineReason.DECLINE_REASON_UNSPECIFIED,
+    declineReason: wireDeclineReason(result.reason),
     declineRule: result.rule ?? '',
     transactionId: result.id,
     balanceAfter: money(result.balanceAfterMinor, result.currency),

@@ -3,7 +3,7 @@
 // from the cards' durable states and resolved through the card's actor (audited as an
 // operator_action review_resolved in the same commit). See docs/FLEET_AND_RULES.md "Plain cards".
 
-import { TaplineError, invalidArgument } from '../../../actors/errors';
+import { asTaplineError, invalidArgument } from '../../../actors/errors';
 import type { CardState } from '../../../actors/card/rules';
 import type {
   CardServiceServer,
@@ -51,8 +51,7 @@ export function programReviewHandlers(
           (error: unknown) =>
             reply({
               ok: false,
-              error:
-                error instanceof TaplineError ? error : new TaplineError('internal', 'review listing failed', { cause: String(error) }),
+              error: asTaplineError(error, 'review listing failed'),
             }),
         );
       },

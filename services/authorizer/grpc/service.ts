@@ -3,7 +3,18 @@
 
 import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { TaplineError, failedPrecondition, invalidArgument, isShardMoved, resourceExhausted, type Outcome } from '../../../actors/errors';
+import {
+  DeadlineExceededError,
+  NodeStoppingError,
+  TaplineError,
+  asTaplineError,
+  failedPrecondition,
+  invalidArgument,
+  isShardMoved,
+  resourceExhausted,
+  unavailable,
+  type Outcome,
+} from '../../../actors/errors';
 import { operator_settable_statuses } from '../../../actors/card/rules';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
@@ -161,10 +172,10 @@ export function unary<Req, Res, V>(
       deps.metrics.requests.inc({ method, code: String(status.code) });
       callback(status);
     };
-    if (!deps.accepting()) return fail(new TaplineError('unavailable', 'node is shutting down; retry on another node'));
+    if (!deps.accepting()) return fail(new NodeStoppingError('node is shutting down; retry on another node'));
     const deadline = call.getDeadline();
     if (deadline instanceof Date && deadline.getTime() <= deps.clock()) {
-      return fail(new TaplineError('deadline_exceeded', 'deadline passed before processing'));
+      return fail(new DeadlineExceededError('deadline passed before processing'));
     }
     if (!deps.inFlight.tryAcquire()) return fail(resourceExhausted('too many requests in flight'));
     let answered = false;
@@ -187,7 +198,7 @@ export function unary<Req, Res, V>(
     } catch (error) {
       reply({
         ok: false,
-        error: error instanceof TaplineError ? error : new TaplineError('internal', 'handler failed', { cause: String(error) }),
+        error: asTaplineError(error, 'handler failed'),
       });
     }
   };
@@ -262,13 +273,13 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
             try {
               reply({ ok: true, value: receiptOf(stored, cardId) });
             } catch (error) {
-              reply({ ok: false, error: error as TaplineError });
+              reply({ ok: false, error: asTaplineError(error) });
             }
           },
           (error: unknown) =>
             reply({
               ok: false,
-              error: error instanceof TaplineError ? error : new TaplineError('unavailable', 'could not read the transaction'),
+              error: error instanceof TaplineError ? error : unavailable('could not read the transaction', {}, { cause: error }),
             }),
         );
       },
@@ -337,7 +348,7 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
       try {
         correlationId = requireCorrelationId(item.correlationId);
         if (item.request === undefined) throw invalidArgument('request is required');
-        if (!deps.accepting()) throw new TaplineError('unavailable', 'node is shutting down; retry on another node');
+        if (!deps.accepting()) throw new NodeStoppingError('node is shutting down; retry on another node');
         request = isFleetCardId(item.request.cardId)
           ? parseFleetAuthorize(item.request)
           : withPin(deps, parseAuthorize(item.request), item.request.pin);

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import { StoreError } from './redis-store';
+import { StoreTimeoutError, StoreUnavailableError } from '../../../actors/errors';
+import { redisReplyCode } from '../../common/redis-errors';
 import { shardKeys, shardLeaseKey } from './keys';
 
 const cluster_script = readFileSync(join(__dirname, 'cluster.lua'), 'utf8');
@@ -102,7 +103,7 @@ export class ClusterStore {
     try {
       return await this.command<T>(['EVALSHA', this.sha, '0', ...args]);
     } catch (error) {
-      if (error instanceof StoreError && String(error.context['cause']).startsWith('NOSCRIPT')) {
+      if (redisReplyCode(error) === 'NOSCRIPT') {
         this.sha = String(await this.command(['SCRIPT', 'LOAD', cluster_script]));
         return this.command<T>(['EVALSHA', this.sha, '0', ...args]);
       }
@@ -113,13 +114,16 @@ export class ClusterStore {
   private async command<T>(args: string[]): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreError(`redis ${args[0]} timed out`, 'timeout')), this.options.command_timeout_ms);
+      timer = setTimeout(
+        () => reject(new StoreTimeoutError(`redis ${args[0]} timed out`, { command: args[0] })),
+        this.options.command_timeout_ms,
+      );
     });
     try {
       return (await Promise.race([this.client.sendCommand(args), timeout])) as T;
     } catch (error) {
-      if (error instanceof StoreError) throw error;
-      throw new StoreError(`redis ${args[0]} failed`, error);
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError(`redis ${args[0]} failed`, { command: args[0] }, { cause: error });
     } finally {
       clearTimeout(timer);
     }

@@ -1,11 +1,13 @@
 // Redis adapter of the authorizer: loads entity records, runs the group-commit script, claims
-// shard epochs. Every Redis failure leaves here as a typed StoreError.
+// shard epochs. Every Redis failure leaves here as a typed StoreUnavailableError (StoreTimeoutError
+// when Redis did not answer in time), with the client's error as its cause.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
-import { TaplineError } from '../../../actors/errors';
+import { StoreTimeoutError, StoreUnavailableError } from '../../../actors/errors';
+import { redisReplyCode } from '../../common/redis-errors';
 import type { StoredRecord } from '../../../actors/runtime/persistence';
 import { incarnation_key, shardKeys } from './keys';
 
@@ -15,14 +17,6 @@ interface RedisConnection {
   readonly isOpen: boolean;
   readonly isReady: boolean;
   close(): Promise<unknown>;
-}
-
-/** A Redis failure; the outcome of a write that fails this way is unknown. */
-export class StoreError extends TaplineError {
-  constructor(message: string, cause: unknown) {
-    super('unavailable', message, { cause: cause instanceof Error ? cause.message : String(cause) });
-    this.name = 'StoreError';
-  }
 }
 
 export interface StoreOptions {
@@ -87,7 +81,7 @@ export class RedisStore {
     } catch (error) {
       // After a Redis restart the script cache is empty. NOSCRIPT means nothing ran, so
       // loading the script and sending the batch again is safe.
-      if (error instanceof StoreError && String(error.context['cause']).startsWith('NOSCRIPT')) {
+      if (redisReplyCode(error) === 'NOSCRIPT') {
         await this.command(['SCRIPT', 'LOAD', commit_script]);
         return this.command<string[]>(['EVALSHA', commit_script_sha, '0', ...args]);
       }
@@ -118,13 +112,16 @@ export class RedisStore {
   private async command<T>(args: [string, ...(string | Buffer)[]]): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreError(`redis ${args[0]} timed out`, 'timeout')), this.options.command_timeout_ms);
+      timer = setTimeout(
+        () => reject(new StoreTimeoutError(`redis ${args[0]} timed out`, { command: args[0] })),
+        this.options.command_timeout_ms,
+      );
     });
     try {
       return (await Promise.race([this.client.sendCommand(args), timeout])) as T;
     } catch (error) {
-      if (error instanceof StoreError) throw error;
-      throw new StoreError(`redis ${args[0]} failed`, error);
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError(`redis ${args[0]} failed`, { command: args[0] }, { cause: error });
     } finally {
       clearTimeout(timer);
     }
