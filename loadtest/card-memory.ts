@@ -82,6 +82,7 @@ export async function measureCardMemory(
         clock,
         nextTransactionId: () => 'x',
         conflict_attempts_max: 5,
+        key_waiters_max: 1_024,
         programs: new ProgramRegistry(persistence, {
           shard_count,
           refresh_ms: 3_600_000,

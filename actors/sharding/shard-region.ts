@@ -4,15 +4,8 @@
 
 import { TaplineError, resourceExhausted, shardMoved, unavailable } from '../errors';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
-import {
-  CardBehavior,
-  type CardActorContext,
-  type CardMessage,
-  type IssueAnswer,
-  type ReplaceAnswer,
-  type Reply,
-  type TransitionAnswer,
-} from '../card/actor';
+import { CardBehavior, type CardActorContext, type CardMessage, type Reply } from '../card/actor';
+import type { AdminAnswer, CardAdminCommand, ReplaceAnswer } from '../card/decide';
 import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
 import type { TransitionRequest } from '../card/lifecycle';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
@@ -22,6 +15,7 @@ import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fle
 import { isFleetMoneyRequest } from '../fleet/transaction';
 import { shardOf } from './placement';
 import type { ShardOwnership } from './shard-ownership';
+import type { HostContext } from '../runtime/entity-host';
 import type { TerminalCache } from './terminal-cache';
 
 /** What the region needs from a behaviour besides receiving messages. */
@@ -187,8 +181,10 @@ export class ShardRegion {
       retell: (id, message) => this.cards.tell(id, message) === undefined,
       invalidate,
     };
-    const terminalContext: TerminalActorContext = {
+    const terminalContext: TerminalActorContext & HostContext = {
       ...context.terminal,
+      idempotency: context.card.idempotency,
+      key_waiters_max: context.card.key_waiters_max,
       retell: (id, message) => this.terminals.tell(id, message) === undefined,
       publish,
     };
@@ -294,24 +290,28 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
+  /** Runs an operator change of a card; `answer` shapes the reply of each entry point. */
+  private cardAdmin<A>(cardId: string, command: CardAdminCommand, reply: Reply<A>, answer: (admin: AdminAnswer) => A): void {
+    const message: CardMessage = {
+      type: 'admin',
+      command,
+      reply: (outcome) => reply(outcome.ok ? { ok: true, value: answer(outcome.value) } : outcome),
+      attempt: 0,
+    };
+    const refused = this.cards.tell(cardId, message);
+    if (refused) reply({ ok: false, error: refused });
+  }
+
   issueCard(
     command: { cardId: string; currency: string; initialBalanceMinor: number; programId: string; nowMs: number },
     operatorId: string,
     reply: Reply<IssueAnswer>,
   ): void {
-    const refused = this.cards.tell(command.cardId, {
-      type: 'issue',
-      command: { type: 'issue', ...command },
-      operatorId,
-      reply,
-      attempt: 0,
-    });
-    if (refused) reply({ ok: false, error: refused });
+    this.cardAdmin(command.cardId, { type: 'issue', command: { type: 'issue', ...command }, operatorId }, reply, issueAnswer);
   }
 
   setCardStatus(cardId: string, status: CardStatus, reason: string, operatorId: string, reply: Reply<CardState>): void {
-    const refused = this.cards.tell(cardId, { type: 'set_status', status, reason, operatorId, reply, attempt: 0 });
-    if (refused) reply({ ok: false, error: refused });
+    this.cardAdmin(cardId, { type: 'set_status', status, reason, operatorId }, reply, stateOf);
   }
 
   changeTerminal(terminalId: string, command: TerminalCommand, operatorId: string, reply: Reply<TerminalAnswer>): void {
@@ -328,42 +328,38 @@ export class ShardRegion {
     operatorId: string,
     reply: Reply<IssueAnswer>,
   ): void {
-    const message: CardMessage = { type: 'issue', command, operatorId, reply, attempt: 0, ...(holder === undefined ? {} : { holder }) };
-    const refused = this.cards.tell(command.cardId, message);
-    if (refused) reply({ ok: false, error: refused });
+    this.cardAdmin(command.cardId, { type: 'issue', command, operatorId, ...(holder === undefined ? {} : { holder }) }, reply, issueAnswer);
   }
 
   /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
   replaceCard(cardId: string, replacementId: string, reason: string, operatorId: string, reply: Reply<ReplaceAnswer>): void {
-    const replacementShard = shardOf(replacementId, this.shardCount);
-    const refused = this.cards.tell(cardId, { type: 'replace', replacementId, replacementShard, reason, operatorId, reply, attempt: 0 });
+    const command = { replacementId, replacementShard: shardOf(replacementId, this.shardCount), reason, operatorId };
+    const refused = this.cards.tell(cardId, { type: 'replace', command, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }
 
   setAutoReload(cardId: string, autoReload: AutoReload | undefined, operatorId: string, reply: Reply<CardState>): void {
-    const refused = this.cards.tell(cardId, { type: 'auto_reload', autoReload, operatorId, reply, attempt: 0 });
-    if (refused) reply({ ok: false, error: refused });
+    this.cardAdmin(cardId, { type: 'auto_reload', autoReload, operatorId }, reply, stateOf);
   }
 
   setPin(cardId: string, newHash: string, oldHash: string | undefined, reset: boolean, operatorId: string, reply: Reply<CardState>): void {
-    const refused = this.cards.tell(cardId, { type: 'set_pin', newHash, oldHash, reset, operatorId, reply, attempt: 0 });
-    if (refused) reply({ ok: false, error: refused });
+    this.cardAdmin(cardId, { type: 'set_pin', newHash, oldHash, reset, operatorId }, reply, stateOf);
   }
 
   /** Resolves an open review entry of a plain card (audited). */
   resolveCardReview(cardId: string, transactionId: string, note: string, operatorId: string, reply: Reply<CardState>): void {
-    const refused = this.cards.tell(cardId, { type: 'resolve_review', transactionId, note, operatorId, reply, attempt: 0 });
-    if (refused) reply({ ok: false, error: refused });
+    this.cardAdmin(cardId, { type: 'resolve_review', transactionId, note, operatorId }, reply, stateOf);
   }
 
   setTabLimit(cardId: string, limitMinor: number, operatorId: string, reply: Reply<CardState>): void {
-    const refused = this.cards.tell(cardId, { type: 'tab_limit', limitMinor, operatorId, reply, attempt: 0 });
-    if (refused) reply({ ok: false, error: refused });
+    this.cardAdmin(cardId, { type: 'tab_limit', limitMinor, operatorId }, reply, stateOf);
   }
 
   changeCardState(cardId: string, transition: TransitionRequest, reason: string, reply: Reply<TransitionAnswer>): void {
-    const refused = this.cards.tell(cardId, { type: 'transition', transition, reason, reply, attempt: 0 });
-    if (refused) reply({ ok: false, error: refused });
+    this.cardAdmin(cardId, { type: 'transition', transition, reason, operatorId: transition.operatorId }, reply, (answer) => ({
+      state: answer.state,
+      previous: answer.previous,
+    }));
   }
 
   passivateIdle(): number {
@@ -381,3 +377,16 @@ export class ShardRegion {
     this.fleets.stopAll();
   }
 }
+
+export interface IssueAnswer {
+  readonly state: CardState;
+  readonly alreadyExisted: boolean;
+}
+
+export interface TransitionAnswer {
+  readonly state: CardState;
+  readonly previous: CardStatus;
+}
+
+const issueAnswer = (answer: AdminAnswer): IssueAnswer => ({ state: answer.state, alreadyExisted: answer.unchanged });
+const stateOf = (answer: AdminAnswer): CardState => answer.state;

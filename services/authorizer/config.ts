@@ -56,6 +56,10 @@ const schema = z.object({
   // of a reload of the card). 50,000 is several seconds of peak traffic: retries come sooner.
   TAPLINE_IDEMPOTENCY_RECENT_MAX: int(0, 10_000_000, 50_000),
   TAPLINE_CONFLICT_ATTEMPTS_MAX: int(1, 100, 5),
+  // Requests that may wait for the answer of one idempotency key still committing (retries of a
+  // request in flight). A terminal retries a few times; more than this is a retry storm, refused
+  // with RESOURCE_EXHAUSTED rather than grown without bound.
+  TAPLINE_IDEMPOTENCY_WAITERS_MAX: int(1, 100_000, 1_024),
   // Largest request message accepted, bytes. A frame of 1,000 stream items is ~150 KB.
   TAPLINE_GRPC_MESSAGE_MAX_BYTES: int(1024, 64 * 1024 * 1024, 4 * 1024 * 1024),
   // On SIGTERM: stop accepting, wait this long for in-flight requests and commits, then exit.

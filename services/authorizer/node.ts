@@ -149,6 +149,7 @@ export class AuthorizerNode {
           clock,
           nextTransactionId,
           conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+          key_waiters_max: config.TAPLINE_IDEMPOTENCY_WAITERS_MAX,
           onDecision: (result) => metrics.countDecision(result.kind, result.outcome, result.reason ?? ''),
           programs,
           ...(autoReloader === undefined

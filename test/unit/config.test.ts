@@ -57,6 +57,7 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_IDEMPOTENCY_TTL_S: { min: 60, max: 400 * 86_400, fallback: 7 * 86_400 },
   TAPLINE_IDEMPOTENCY_RECENT_MAX: { min: 0, max: 10_000_000, fallback: 50_000 },
   TAPLINE_CONFLICT_ATTEMPTS_MAX: { min: 1, max: 100, fallback: 5 },
+  TAPLINE_IDEMPOTENCY_WAITERS_MAX: { min: 1, max: 100_000, fallback: 1_024 },
   TAPLINE_GRPC_MESSAGE_MAX_BYTES: { min: 1_024, max: 64 * 1024 * 1024, fallback: 4 * 1024 * 1024 },
   TAPLINE_SHUTDOWN_GRACE_MS: { min: 0, max: 600_000, fallback: 20_000 },
   TAPLINE_PROGRAM_REFRESH_MS: { min: 100, max: 3_600_000, fallback: 10_000 },

@@ -3,7 +3,7 @@
 // cards-validate.ts; every handler answers exactly once through service.ts's `unary`.
 
 import { alreadyExists, failedPrecondition, invalidArgument, type Outcome, type TaplineError } from '../../../actors/errors';
-import type { IssueAnswer, TransitionAnswer } from '../../../actors/card/actor';
+import type { IssueAnswer, TransitionAnswer } from '../../../actors/sharding/shard-region';
 import { cardsDigest, sameIssuance, type IssuanceRecord, type IssuanceRecords } from '../../../actors/card/issuance';
 import type { AutoReload, CardProfile, CardState } from '../../../actors/card/rules';
 import { liveHeldMinor } from '../../../actors/card/holds';

@@ -1,0 +1,417 @@
+// The entity host: the plumbing every entity actor (card, fleet account, terminal) shares, held
+// once so that a behaviour only loads what it needs, calls its pure `decide`, and hands the plan
+// here. It keeps, per record the entity caches:
+// - the state as decided (it may include decisions whose commit is still in flight), the version
+//   that state will have once they land, and the last durable state (inquiries answer from it);
+// - how many commits are in flight (an entity with none can be passivated);
+// - whether the in-memory state can be trusted: any commit that does not land invalidates it,
+//   because every later decision was chained on it; the next message reloads from Redis.
+// It submits a plan to group commit, settles it (durable state, idempotency index, reply), maps a
+// commit that did not land to a typed failure, retries a request whose commit conflicted (a
+// bounded number of times), and lets a request whose key is still committing wait for its answer.
+//
+// Behaviours extend this class (fields live in one object: memory per active entity counts).
+
+import {
+  ContentionError,
+  OverloadedError,
+  ShardMovedError,
+  StoreUnavailableError,
+  UnavailableError,
+  alreadyExists,
+  asTaplineError,
+  type Outcome,
+  type TaplineError,
+} from '../errors';
+import type { IdempotencyIndex } from '../idempotency';
+import type { IdempotencyRecord, TxnAnswer, TxnResult } from '../card/transaction';
+import { answerFromRecord } from '../card/transaction';
+import type { Claim, CommitEntry, CommitResult, EntityId, EntityWrite, Persistence, StoredRecord } from './persistence';
+import type { EntityBehavior } from './actor-runtime';
+
+/** One cached record of an entity: what the host needs to chain versions and answer inquiries. */
+export interface Slot<S> {
+  state: S | undefined;
+  /** The version `state` has (or will have once the commits in flight land); 0 = does not exist. */
+  version: number;
+  /** The last state known durable. */
+  durable: S | undefined;
+}
+
+export function emptySlot<S>(): Slot<S> {
+  return { state: undefined, version: 0, durable: undefined };
+}
+
+/** Fills a slot from a stored record. */
+export function loadSlot<S>(slot: Slot<S>, record: StoredRecord, decode: (data: string) => S): void {
+  const state = record.data === undefined ? undefined : decode(record.data);
+  slot.state = state;
+  slot.version = record.version;
+  slot.durable = state;
+}
+
+/** One record a plan writes: its new state, or undefined when the decision only read it (its version is checked). */
+export interface SlotWrite {
+  readonly slot: Slot<unknown>;
+  readonly entity: EntityId;
+  readonly after: unknown;
+  readonly encoded?: string;
+}
+
+/** What a decision writes, in domain terms; the host turns it into one commit entry. */
+export interface CommitPlan {
+  /** Cached records of this entity (versions chained in memory). */
+  readonly slots: readonly SlotWrite[];
+  /** Other records, written at the version their facts were read at (refund ledger, a new card). */
+  readonly writes?: readonly EntityWrite[];
+  readonly idempotency?: { readonly key: string; readonly value: string };
+  readonly claims?: readonly Claim[];
+  readonly outbox?: string;
+  readonly extraOutbox?: CommitEntry['extraOutbox'];
+  readonly fenceOwnShardOnly?: boolean;
+}
+
+export type Reply<T> = (outcome: Outcome<T>) => void;
+
+/** The parts of a money decision the host commits (card and fleet plans have these). */
+export interface MoneyPlanLike {
+  readonly record: IdempotencyRecord;
+  /** The transaction document: the idempotency record's value and the outbox entry. */
+  readonly stored: string;
+  readonly writes?: readonly EntityWrite[];
+  readonly claims?: readonly Claim[];
+  readonly extraOutbox?: CommitEntry['extraOutbox'];
+  readonly reversing?: string;
+}
+
+/** A message that can be handed to its entity again after a conflict. */
+export interface Retriable {
+  readonly attempt: number;
+}
+
+export interface HostContext {
+  readonly persistence: Persistence;
+  readonly idempotency: IdempotencyIndex;
+  /** Attempts at one request when commits keep conflicting, before UNAVAILABLE. */
+  readonly conflict_attempts_max: number;
+  /** Requests waiting for the answer of one idempotency key still committing, before RESOURCE_EXHAUSTED. */
+  readonly key_waiters_max: number;
+  readonly onDecision?: (result: TxnResult) => void;
+}
+
+export abstract class EntityHost<M> implements EntityBehavior<M> {
+  /** False when the in-memory state may be stale: the next message reloads it first. */
+  protected loaded = false;
+  private uncommitted = 0;
+
+  protected constructor(
+    protected readonly shard: number,
+    private readonly host: HostContext,
+  ) {}
+
+  /** True when handling the message may wait on Redis (a load first, or facts to read). */
+  protected abstract needsAwait(message: M): boolean;
+  /** Handles a message that needs nothing from Redis. */
+  protected abstract handle(message: M): void;
+  /** Handles a message that may wait on Redis (loads what it needs, then decides). */
+  protected abstract handleAwaiting(message: M): Promise<void>;
+  /** Answers one message with a failure. */
+  protected abstract failMessage(message: M, error: TaplineError): void;
+
+  /**
+   * Processes a batch in order. The common case (a loaded entity, a command decided on memory)
+   * runs synchronously, with no promise per batch; from the first message that needs Redis the
+   * rest of the batch is awaited. A failure fails its own message only: earlier ones are already
+   * answered or committing and must not be answered twice.
+   */
+  receive(batch: M[]): void | Promise<void> {
+    for (let index = 0; index < batch.length; index++) {
+      const message = batch[index] as M;
+      if (this.needsAwait(message)) return this.receiveAwaiting(batch, index);
+      try {
+        this.handle(message);
+      } catch (error) {
+        this.fail([message], error);
+      }
+    }
+    return undefined;
+  }
+
+  /** Answers every message of the batch with the failure (receive threw) and distrusts memory. */
+  fail(batch: M[], error: unknown): void {
+    const failure = asTaplineError(error, 'entity actor failed');
+    this.loaded = false;
+    for (const message of batch) this.failMessage(message, failure);
+  }
+
+  private async receiveAwaiting(batch: M[], from: number): Promise<void> {
+    for (let index = from; index < batch.length; index++) {
+      const message = batch[index] as M;
+      try {
+        await this.handleAwaiting(message);
+      } catch (error) {
+        this.fail([message], error);
+      }
+    }
+  }
+
+  /** True when nothing of the entity awaits a commit: it can be passivated. */
+  get quiescent(): boolean {
+    return this.uncommitted === 0;
+  }
+
+  /** Nothing the entity committed is in flight. */
+  protected get idleCommits(): boolean {
+    return this.uncommitted === 0;
+  }
+
+  protected loadRecord(entity: EntityId, shard = this.shard): Promise<StoredRecord> {
+    return this.host.persistence.loadEntity(shard, entity);
+  }
+
+  /**
+   * Submits a plan to group commit. On submission the cached slots take their new states and
+   * versions (later decisions chain on them); `settle` runs once the entry's fate is known, after
+   * the slots' durable states were updated (committed) or the entity was invalidated (anything
+   * else). False, with nothing changed, when the commit queue is full.
+   */
+  protected commit(plan: CommitPlan, settle: (outcome: CommitResult) => void): boolean {
+    const writes: EntityWrite[] = [];
+    for (const write of plan.slots) {
+      const data = write.after === undefined ? undefined : (write.encoded ?? JSON.stringify(write.after));
+      writes.push({ entity: write.entity, expectVersion: write.slot.version, data });
+    }
+    if (plan.writes !== undefined) for (const write of plan.writes) writes.push(write);
+    const entry: CommitEntry = {
+      shard: this.shard,
+      writes,
+      settle: (outcome) => {
+        this.uncommitted -= 1;
+        if (outcome.status === 'committed') {
+          for (const write of plan.slots) if (write.after !== undefined) write.slot.durable = write.after;
+        } else {
+          // Whatever was decided after this entry was built on it: reload before deciding again.
+          this.loaded = false;
+        }
+        settle(outcome);
+      },
+    };
+    const fields = entry as { -readonly [K in keyof CommitEntry]: CommitEntry[K] };
+    if (plan.idempotency !== undefined) fields.idempotency = plan.idempotency;
+    if (plan.claims !== undefined && plan.claims.length > 0) fields.claims = plan.claims;
+    if (plan.outbox !== undefined) fields.outbox = plan.outbox;
+    if (plan.extraOutbox !== undefined) fields.extraOutbox = plan.extraOutbox;
+    if (plan.fenceOwnShardOnly === true) fields.fenceOwnShardOnly = true;
+    if (!this.host.persistence.submit(entry)) return false;
+    this.uncommitted += 1;
+    for (const write of plan.slots) {
+      if (write.after === undefined) continue;
+      write.slot.state = write.after;
+      write.slot.version += 1;
+    }
+    return true;
+  }
+
+  /**
+   * Commits a money decision under its request's idempotency key: the key is pending in the
+   * node's index until the entry settles; the reply leaves once it is durable. A duplicate key
+   * answers from the stored record; a conflict decides the request again.
+   */
+  protected commitMoney(
+    plan: CommitPlan & { readonly idempotency: { readonly key: string; readonly value: string } },
+    request: { readonly key: string; readonly fingerprint: string },
+    record: IdempotencyRecord,
+    reply: Reply<TxnAnswer>,
+    onConflict: () => void,
+    decodeRecord: (value: string) => IdempotencyRecord,
+    onCommitted?: () => void,
+  ): void {
+    const index = this.host.idempotency;
+    index.begin(request.key, request.fingerprint);
+    const submitted = this.commit(plan, (outcome) => {
+      switch (outcome.status) {
+        case 'committed':
+          index.complete(request.key, record);
+          this.host.onDecision?.(record.r);
+          reply({ ok: true, value: { result: record.r, replayed: false } });
+          onCommitted?.();
+          return;
+        case 'duplicate': {
+          const stored = decodeRecord(outcome.existing);
+          index.complete(request.key, stored);
+          replyFromRecord(reply, stored, request);
+          return;
+        }
+        case 'conflict':
+          index.abandon(request.key);
+          onConflict();
+          return;
+        default:
+          index.abandon(request.key);
+          reply({ ok: false, error: this.failureOf(outcome) });
+      }
+    });
+    if (!submitted) {
+      index.abandon(request.key);
+      reply({ ok: false, error: this.commitQueueFull() });
+    }
+  }
+
+  /**
+   * Commits a money decision of this entity: its cached records (`slots`), the transaction document
+   * as idempotency record and outbox entry, and whatever else the plan writes. While it commits,
+   * the original a reversal undoes stays in `reversals` (a second reversal must not decide on the
+   * stale "not reversed"). The reply leaves once durable; a conflict decides the request again.
+   */
+  protected commitMoneyDecision(
+    slots: readonly SlotWrite[],
+    plan: MoneyPlanLike,
+    message: { readonly request: { readonly key: string; readonly fingerprint: string }; readonly reply: Reply<TxnAnswer> },
+    retry: () => void,
+    decodeRecord: (value: string) => IdempotencyRecord,
+    reversals?: Set<string>,
+    onCommitted?: () => void,
+  ): void {
+    const commitPlan: CommitPlan & { idempotency: { key: string; value: string } } = {
+      slots,
+      idempotency: { key: message.request.key, value: plan.stored },
+      outbox: plan.stored,
+      ...(plan.writes === undefined ? {} : { writes: plan.writes }),
+      ...(plan.claims === undefined ? {} : { claims: plan.claims }),
+      ...(plan.extraOutbox === undefined ? {} : { extraOutbox: plan.extraOutbox }),
+    };
+    const reversing = plan.reversing;
+    if (reversing !== undefined) reversals?.add(reversing);
+    const settled = (): void => {
+      if (reversing !== undefined) reversals?.delete(reversing);
+    };
+    this.commitMoney(
+      commitPlan,
+      message.request,
+      plan.record,
+      (outcome) => {
+        settled();
+        message.reply(outcome);
+      },
+      () => {
+        settled();
+        retry();
+      },
+      decodeRecord,
+      onCommitted,
+    );
+  }
+
+  /**
+   * Commits a change that answers a fixed value once durable (operator changes); a conflict decides
+   * the request again. `settled` learns whether it landed (e.g. to publish or forget a state).
+   */
+  protected commitAndAnswer<A>(
+    plan: CommitPlan,
+    reply: Reply<A>,
+    answer: A,
+    retry: () => void,
+    settled?: (committed: boolean) => void,
+  ): void {
+    const submitted = this.commit(plan, (outcome) => {
+      settled?.(outcome.status === 'committed');
+      if (outcome.status === 'committed') reply({ ok: true, value: answer });
+      else if (outcome.status === 'conflict') retry();
+      else reply({ ok: false, error: this.failureOf(outcome) });
+    });
+    if (!submitted) reply({ ok: false, error: this.commitQueueFull() });
+  }
+
+  /**
+   * Answers a money request from the node's index when its key is known: the stored answer, a
+   * reused-key refusal, or (key still committing) a wait for the first request's answer, after
+   * which `retry` decides it again if the first one did not land. True when the request was taken.
+   */
+  protected answerFromIndex(
+    request: { readonly key: string; readonly fingerprint: string },
+    reply: Reply<TxnAnswer>,
+    retry: () => void,
+  ): boolean {
+    const known = this.host.idempotency.lookup(request.key);
+    if (known === undefined) return false;
+    if (known.state === 'done') {
+      replyFromRecord(reply, known.record, request);
+      return true;
+    }
+    if (known.pending.fingerprint !== request.fingerprint) {
+      reply({ ok: false, error: reusedKey(request.key) });
+      return true;
+    }
+    this.waitForKey(known.pending.waiters, reply, (record) => {
+      if (record) replyFromRecord(reply, record, request);
+      else retry();
+    });
+    return true;
+  }
+
+  /** The state of another key this request depends on (a reversal's original), for the behaviour to wait on. */
+  protected pendingKey(key: string): ((record: IdempotencyRecord | undefined) => void)[] | undefined {
+    const known = this.host.idempotency.lookup(key);
+    return known?.state === 'pending' ? known.pending.waiters : undefined;
+  }
+
+  protected knownRecord(key: string): IdempotencyRecord | undefined {
+    const known = this.host.idempotency.lookup(key);
+    return known?.state === 'done' ? known.record : undefined;
+  }
+
+  /** Joins the waiters of a key still committing; the list is bounded (a retry storm of one key). */
+  protected waitForKey<T>(
+    waiters: ((record: IdempotencyRecord | undefined) => void)[],
+    reply: Reply<T>,
+    then: (record: IdempotencyRecord | undefined) => void,
+  ): void {
+    if (waiters.length >= this.host.key_waiters_max) {
+      reply({ ok: false, error: new OverloadedError('too many requests wait for the same idempotency key') });
+      return;
+    }
+    waiters.push(then);
+  }
+
+  /**
+   * Hands a message whose commit conflicted back to this entity to be decided again, at most
+   * conflict_attempts_max times in all; past that the caller retries (same key) later.
+   */
+  protected retryOrFail<M extends Retriable>(message: M, retell: (again: M) => boolean, reply: Reply<never>): void {
+    if (message.attempt + 1 >= this.host.conflict_attempts_max) {
+      reply({ ok: false, error: new ContentionError('entity state kept changing under this request; retry with the same key') });
+      return;
+    }
+    if (!retell({ ...message, attempt: message.attempt + 1 })) reply({ ok: false, error: new OverloadedError('entity mailbox full') });
+  }
+
+  /** The failure a caller gets for a commit that did not land (other than a conflict or duplicate). */
+  protected failureOf(outcome: CommitResult): TaplineError {
+    switch (outcome.status) {
+      case 'fenced':
+        return new ShardMovedError('shard moved to another node; retry with the same key', { shard: this.shard });
+      case 'failed':
+        return new StoreUnavailableError('could not persist; retry with the same key', { shard: this.shard }, { cause: outcome.error });
+      default:
+        return new UnavailableError('could not persist; retry with the same key', { shard: this.shard, status: outcome.status });
+    }
+  }
+
+  protected commitQueueFull(): TaplineError {
+    return new OverloadedError('commit queue full', { shard: this.shard });
+  }
+}
+
+export function replyFromRecord(
+  reply: Reply<TxnAnswer>,
+  record: IdempotencyRecord,
+  request: { readonly key: string; readonly fingerprint: string },
+): void {
+  const answer = answerFromRecord(record, request.fingerprint);
+  if (answer) reply({ ok: true, value: answer });
+  else reply({ ok: false, error: reusedKey(request.key) });
+}
+
+export function reusedKey(key: string): TaplineError {
+  return alreadyExists('idempotency key was already used for a different request', { key });
+}
