@@ -166,7 +166,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
   }
 
   protected loadRecord(entity: EntityId, shard = this.shard): Promise<StoredRecord> {
-    return this.host.persistence.loadEntity(shard, entity);
+    return this.host.persistence.loadEntity(shard, entity, { afterPendingWrites: !this.idleCommits });
   }
 
   /**

@@ -75,8 +75,13 @@ export interface StoredRecord {
 export interface Persistence {
   /** Queues an entry for group commit; false when the commit queue is full. */
   submit(entry: CommitEntry): boolean;
-  /** Reads an entity after every entry submitted before this call has been sent. */
-  loadEntity(shard: number, entity: EntityId): Promise<StoredRecord>;
+  /**
+   * Reads an entity. With `afterPendingWrites` the read goes to Redis only after every entry
+   * submitted before it (an entity with its own commits in flight then reads its own writes);
+   * without, it is read at once. Either way versions keep a stale read safe: a decision made on it
+   * conflicts and is decided again.
+   */
+  loadEntity(shard: number, entity: EntityId, options?: { readonly afterPendingWrites?: boolean }): Promise<StoredRecord>;
   loadIdempotencyRecord(key: string): Promise<string | undefined>;
   loadReversalClaim(originalKey: string): Promise<string | undefined>;
 }

@@ -46,8 +46,12 @@ const schema = z.object({
   TAPLINE_COMMIT_IN_FLIGHT_MAX: int(1, 64, 2),
   TAPLINE_COMMIT_PENDING_MAX: int(1, 10_000_000, 500_000),
   // A Redis command slower than this is treated as failed (outcome unknown; clients retry with
-  // the same key). Well above a healthy fsync, well below terminal time-outs (~15-30 s).
-  TAPLINE_REDIS_COMMAND_TIMEOUT_MS: int(10, 600_000, 5_000),
+  // the same key). Well above a healthy fsync (an AOF rewrite can hold one for a second), well
+  // below terminal time-outs (~15-30 s), and shorter than the shard lease (checked below): a node
+  // whose Redis stalls learns that its commits' outcome is unknown before the lease it writes
+  // under can lapse and another node take the shard, so its callers retry on the next owner
+  // instead of waiting on a node that may no longer own anything.
+  TAPLINE_REDIS_COMMAND_TIMEOUT_MS: int(10, 300_000, 2_000),
   TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: int(10, 60_000, 1_000),
   // Idempotency records are kept 7 days: terminals retry within minutes and reverse within hours;
   // a week covers offline terminals uploading after an event and keeps Redis memory bounded.
@@ -133,6 +137,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('TAPLINE_CLUSTER_TICK_MS must be at most half of TAPLINE_SHARD_LEASE_MS (a lease must survive one missed renewal)');
   if (config.TAPLINE_CLUSTER_TICK_MS * 2 > config.TAPLINE_MEMBER_TTL_MS)
     problems.push('TAPLINE_CLUSTER_TICK_MS must be at most half of TAPLINE_MEMBER_TTL_MS');
+  if (config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS >= config.TAPLINE_SHARD_LEASE_MS)
+    problems.push(
+      'TAPLINE_REDIS_COMMAND_TIMEOUT_MS must be shorter than TAPLINE_SHARD_LEASE_MS (a stalled write is given up before its lease can lapse)',
+    );
   if (config.TAPLINE_ROUTE_RETRY_MS > config.TAPLINE_ROUTE_WAIT_MAX_MS)
     problems.push('TAPLINE_ROUTE_RETRY_MS must be <= TAPLINE_ROUTE_WAIT_MAX_MS');
   const tls = [config.TAPLINE_TLS_CERT_FILE, config.TAPLINE_TLS_KEY_FILE].filter((v) => v !== undefined).length;

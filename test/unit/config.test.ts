@@ -52,7 +52,7 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_COMMIT_BATCH_MAX: { min: 1, max: 100_000, fallback: 2_000 },
   TAPLINE_COMMIT_IN_FLIGHT_MAX: { min: 1, max: 64, fallback: 2 },
   TAPLINE_COMMIT_PENDING_MAX: { min: 1, max: 10_000_000, fallback: 500_000, atMin: { TAPLINE_COMMIT_BATCH_MAX: '1' } },
-  TAPLINE_REDIS_COMMAND_TIMEOUT_MS: { min: 10, max: 600_000, fallback: 5_000 },
+  TAPLINE_REDIS_COMMAND_TIMEOUT_MS: { min: 10, max: 300_000, fallback: 2_000, atMax: { TAPLINE_SHARD_LEASE_MS: '300001' } },
   TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: { min: 10, max: 60_000, fallback: 1_000 },
   TAPLINE_IDEMPOTENCY_TTL_S: { min: 60, max: 400 * 86_400, fallback: 7 * 86_400 },
   TAPLINE_IDEMPOTENCY_RECENT_MAX: { min: 0, max: 10_000_000, fallback: 50_000 },
@@ -71,7 +71,12 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
     atMax: { TAPLINE_SHARD_LEASE_MS: '120000', TAPLINE_MEMBER_TTL_MS: '120000' },
   },
   TAPLINE_MEMBER_TTL_MS: { min: 100, max: 600_000, fallback: 3_000, atMin: { TAPLINE_CLUSTER_TICK_MS: '50' } },
-  TAPLINE_SHARD_LEASE_MS: { min: 100, max: 600_000, fallback: 3_000, atMin: { TAPLINE_CLUSTER_TICK_MS: '50' } },
+  TAPLINE_SHARD_LEASE_MS: {
+    min: 100,
+    max: 600_000,
+    fallback: 3_000,
+    atMin: { TAPLINE_CLUSTER_TICK_MS: '50', TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '99' },
+  },
   TAPLINE_TAKE_RETRY_MS: { min: 5, max: 60_000, fallback: 50 },
   TAPLINE_ROUTE_RETRY_MS: { min: 1, max: 10_000, fallback: 20 },
   TAPLINE_ROUTE_WAIT_MAX_MS: { min: 10, max: 600_000, fallback: 10_000, atMin: { TAPLINE_ROUTE_RETRY_MS: '10' } },
@@ -214,6 +219,15 @@ describe('config: relations between bounds', () => {
       'lease below two ticks',
     );
     assert.equal(loadConfig({ TAPLINE_CLUSTER_TICK_MS: '1500' }).TAPLINE_CLUSTER_TICK_MS, 1500);
+  });
+
+  it('a Redis command gives up before the shard lease it writes under can lapse', () => {
+    assertConfigError(
+      { TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '3000' },
+      ['TAPLINE_REDIS_COMMAND_TIMEOUT_MS', 'TAPLINE_SHARD_LEASE_MS'],
+      'command timeout equal to the default lease',
+    );
+    assert.equal(loadConfig({ TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '2999' }).TAPLINE_REDIS_COMMAND_TIMEOUT_MS, 2999);
   });
 
   it('checks a relation against a default too (a mailbox below the default drain batch)', () => {

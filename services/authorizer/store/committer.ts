@@ -61,11 +61,23 @@ export interface CommitterLimits {
   readonly idempotency_ttl_s: number;
 }
 
+/** A read waiting until every entry submitted before it has been sent. */
+interface ReadBarrier {
+  /** Entries submitted when the read was asked for. */
+  readonly submitted: number;
+  readonly release: () => void;
+}
+
 export class Committer implements Persistence {
   private pending: CommitEntry[] = [];
   private inFlight = 0;
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
+  /** Entries accepted by submit() and entries taken off the pending queue (sent or settled), ever. */
+  private submitted = 0;
+  private taken = 0;
+  /** Reads in the order they were asked for, each waiting for the entries submitted before it. */
+  private readBarriers: ReadBarrier[] = [];
 
   constructor(
     private readonly store: RedisStore,
@@ -79,6 +91,7 @@ export class Committer implements Persistence {
   submit(entry: CommitEntry): boolean {
     if (this.pending.length >= this.limits.pending_entries_max) return false;
     this.pending.push(entry);
+    this.submitted += 1;
     this.scheduleFlush();
     return true;
   }
@@ -88,11 +101,17 @@ export class Committer implements Persistence {
   }
 
   /**
-   * Sends what is pending now, even past in_flight_max, then reads. An entity reloading itself
-   * thereby reads Redis after every write it submitted earlier (one connection, in order).
+   * Reads an entity. With `afterPendingWrites` (an entity that has commits of its own in flight)
+   * the read waits until every entry submitted before it has been sent: one connection answers in
+   * order, so the entity reads its own writes. It waits for its turn like any batch, so
+   * in_flight_max holds: a storm of reloads cannot put more scripts on Redis at once. An entity
+   * with nothing in flight (a first activation) reads at once, never behind other entities'
+   * backlog.
    */
-  async loadEntity(shard: number, entity: EntityId): Promise<StoredRecord> {
-    while (this.pending.length > 0) this.sendBatch();
+  async loadEntity(shard: number, entity: EntityId, options?: { readonly afterPendingWrites?: boolean }): Promise<StoredRecord> {
+    const submitted = this.submitted;
+    if (options?.afterPendingWrites === true && this.taken < submitted)
+      await new Promise<void>((release) => this.readBarriers.push({ submitted, release }));
     return this.store.loadRecord(entityKey(shard, entity));
   }
 
@@ -127,8 +146,10 @@ export class Committer implements Persistence {
     const batch =
       this.pending.length <= this.limits.batch_entries_max ? this.pending : this.pending.slice(0, this.limits.batch_entries_max);
     this.pending = batch === this.pending ? [] : this.pending.slice(batch.length);
+    this.taken += batch.length;
     const payload = this.serialize(batch);
     if (payload === undefined) {
+      this.releaseReads();
       this.afterBatch();
       return;
     }
@@ -151,6 +172,18 @@ export class Committer implements Persistence {
         this.inFlight -= 1;
         this.afterBatch();
       });
+    // The script call is on the connection now: reads asked for after these entries go behind it.
+    this.releaseReads();
+  }
+
+  /** Lets the reads go whose earlier entries are all sent (the script call is queued on the connection before them). */
+  private releaseReads(): void {
+    let released = 0;
+    while (released < this.readBarriers.length && (this.readBarriers[released] as ReadBarrier).submitted <= this.taken) released += 1;
+    if (released === 0) return;
+    const ready = this.readBarriers.slice(0, released);
+    this.readBarriers = this.readBarriers.slice(released);
+    for (const barrier of ready) barrier.release();
   }
 
   private afterBatch(): void {
