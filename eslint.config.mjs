@@ -20,6 +20,17 @@ export default tseslint.config(
     },
   },
   {
+    // The gRPC layer decodes and maps; where the store keeps things (the Redis key layout) is not
+    // its business. Request idempotency keys are a domain concept: actors/request-keys.ts.
+    files: ['services/authorizer/grpc/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/store/keys'], message: 'the gRPC layer must not know the Redis key layout' }] },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',

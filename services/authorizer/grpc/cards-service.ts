@@ -51,7 +51,7 @@ import { Outcome as WireOutcome } from '../../../gen/tapline/v1/types';
 import { parsePspPayload, verifyPspSignature, type AutoReloader, type PspAdapter } from '../psp';
 import type { ReplaceAnswer } from '../../../actors/card/actor';
 import { fingerprintOf, type MoneyRequest, type TxnAnswer } from '../../../actors/card/transaction';
-import { clientKey } from '../store/keys';
+import { clientKey } from '../../../actors/request-keys';
 import type { ProgramCards } from '../store/program-cards';
 import { toTopUpResponse, toVoidResponse, wireCardStatus, wireDeclineReason } from './mapping';
 import { unary, type ServiceDeps } from './service';
