@@ -23,7 +23,7 @@ import { shardOf } from '../actors/sharding/placement';
 import { shardLeaseKey } from '../services/authorizer/store/keys';
 import { closedLoopUnary, round, unaryTargets, type PhaseResult, type UnaryTarget } from './driver';
 import { withCpu } from './cpu';
-import { seededRandom } from '../test/support/seeded-random';
+import { seededRandom } from '../tools/seeded-random';
 import type { UnaryDone } from './h2-unary';
 import type { AuthorizeRequest } from '../gen/tapline/v1/authorization';
 import { createClient } from 'redis';

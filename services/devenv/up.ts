@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     const nodeCount = nodeCountOf(process.argv.slice(2), process.env);
     for (let i = 0; i < nodeCount; i++) {
       const node = await startServerProcess({
-        script: 'dist/services/authorizer/main.js',
+        script: 'dist/tools/devenv/node-main.js',
         nodeArgs: authorizer_node_flags,
         env: {
           TAPLINE_NODE_ID: `local-${i + 1}`,

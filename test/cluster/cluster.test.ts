@@ -19,7 +19,7 @@ import { shardOf } from '../../actors/sharding/placement';
 import { shardLeaseKey } from '../../services/authorizer/store/keys';
 import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
-import { seededRandom } from '../support/seeded-random';
+import { seededRandom } from '../../tools/seeded-random';
 
 const card_count = 120;
 const initial_balance_minor = 50_000;

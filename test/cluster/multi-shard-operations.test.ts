@@ -24,11 +24,11 @@ import { CardStatus, DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { placementOf } from '../../actors/sharding/allocation';
 import { shardOf } from '../../actors/sharding/placement';
 import { shardKeyOf } from '../../actors/fleet/fleet-card-id';
-import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
+import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { shardLeaseKey } from '../../services/authorizer/store/keys';
 import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
-import { seededRandom } from '../support/seeded-random';
+import { seededRandom } from '../../tools/seeded-random';
 
 const node_ids = ['n1', 'n2', 'n3'];
 const psp_secret = 'cluster-psp-secret-for-tests';

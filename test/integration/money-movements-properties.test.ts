@@ -25,7 +25,7 @@ import type { ProgramRules } from '../../gen/tapline/v1/fleet';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../services/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../services/client/card-client';
-import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
+import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
 import { shardOf } from '../../actors/sharding/placement';
 import { connectInspector, type Inspector } from '../support/redis-inspect';

@@ -28,7 +28,7 @@ import { PriceFormula } from '../../gen/tapline/v1/fleet';
 import { TaplineClient, purchase } from '../../services/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../services/client/card-client';
 import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../services/client/fleet-client';
-import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
+import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { shardOf } from '../../actors/sharding/placement';
 import { cardKey, fleetKey } from '../../services/authorizer/store/keys';
 import { createLogger } from '../../services/common/logger';

@@ -13,7 +13,7 @@ import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { TopUpSource } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../services/client/tapline-client';
 import { CardClient, programConfig } from '../../services/client/card-client';
-import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
+import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 

@@ -7,7 +7,7 @@ import type { StoredTransaction } from '../../actors/card/transaction';
 import { shardKeys } from '../../services/authorizer/store/keys';
 import { queryClickHouse } from '../../services/devenv/clickhouse';
 import { identifier } from '../../services/streamer/sql';
-import { seededRandom } from './seeded-random';
+import { seededRandom } from '../../tools/seeded-random';
 
 export interface OutboxDocument {
   readonly shard: number;
