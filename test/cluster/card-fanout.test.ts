@@ -8,9 +8,9 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { RedisInstance } from '../../services/devenv/redis';
-import type { ServerProcess } from '../../services/devenv/node-process';
-import { CardClient, programConfig } from '../../services/client/card-client';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import type { ServerProcess } from '../../tools/devenv/node-process';
+import { CardClient, programConfig } from '../../tools/client/card-client';
 import { placementOf } from '../../actors/sharding/allocation';
 import { shardOf } from '../../actors/sharding/placement';
 import { shardLeaseKey } from '../../services/authorizer/store/keys';

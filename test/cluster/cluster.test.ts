@@ -10,9 +10,9 @@
 // movement in Redis. It prints the per-shard unavailability seen by callers in each step.
 
 import assert from 'node:assert/strict';
-import type { RedisInstance } from '../../services/devenv/redis';
-import type { ServerProcess } from '../../services/devenv/node-process';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import type { ServerProcess } from '../../tools/devenv/node-process';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { shardOf } from '../../actors/sharding/placement';

@@ -3,8 +3,8 @@
 
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRedis, type RedisInstance } from '../../services/devenv/redis';
-import { startServerProcess, type ServerProcess } from '../../services/devenv/node-process';
+import { startRedis, type RedisInstance } from '../../tools/devenv/redis';
+import { startServerProcess, type ServerProcess } from '../../tools/devenv/node-process';
 import { loadConfig, type NodeConfig } from '../../services/authorizer/config';
 import { AuthorizerNode } from '../../services/authorizer/node';
 import { createLogger } from '../../services/common/logger';

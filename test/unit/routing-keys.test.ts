@@ -10,7 +10,7 @@ import { CardServiceService } from '../../gen/tapline/v1/cards';
 import { FleetAdminServiceService } from '../../gen/tapline/v1/fleet';
 import { routing_keys, routingKeyOf } from '../../services/authorizer/cluster/routing-keys';
 import { CardFanoutServiceService } from '../../gen/tapline/internal/v1/fanout';
-import { purchase } from '../../services/client/tapline-client';
+import { purchase } from '../../tools/client/tapline-client';
 
 describe('cluster routing keys', () => {
   it('every unary public, admin and internal fan-out method has a routing key entry', () => {

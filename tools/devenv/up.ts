@@ -14,15 +14,15 @@ import { join } from 'node:path';
 import { queryClickHouse, startClickHouse, type ClickHouseInstance } from './clickhouse';
 import { startRedis, type RedisInstance } from './redis';
 import { startServerProcess, type ServerProcess } from './node-process';
-import { projectRoot } from '../common/paths';
-import { authorizer_node_flags } from '../authorizer/runtime-flags';
+import { projectRoot } from '../../services/common/paths';
+import { authorizer_node_flags } from '../../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../client/tapline-client';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult, type AuthorizeRequest } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
 import { PriceFormula } from '../../gen/tapline/v1/fleet';
 import { FleetClient, fleetPurchase } from '../client/fleet-client';
-import { stringLiteral } from '../streamer/sql';
+import { stringLiteral } from '../../services/streamer/sql';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { projectRoot } from '../common/paths';
+import { projectRoot } from '../../services/common/paths';
 
 export const process_start_timeout_ms = 30_000;
 
@@ -24,7 +24,7 @@ export interface ServerProcess {
 }
 
 export interface StartProcessOptions {
-  /** Path of the compiled entry point relative to the project root, e.g. dist/services/echo/main.js. */
+  /** Path of the compiled entry point relative to the project root, e.g. dist/tools/echo/main.js. */
   readonly script: string;
   readonly env: Record<string, string>;
   /** Extra node/V8 flags, before the script. */
