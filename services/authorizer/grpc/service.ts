@@ -23,7 +23,8 @@ import {
   wireCardStatus,
 } from './mapping';
 import type { ProgramRegistry } from '../../../actors/program/registry';
-import { pin_pattern, type CardPins } from '../usecases/pin';
+import { pin_pattern } from '../usecases/pin';
+import type { CardPins } from '../usecases/card-pins';
 import type { ManagerDirectory } from '../usecases/managers';
 import { RelayedStatus } from './relayed-status';
 import type { Persistence } from '../../../actors/runtime/persistence';

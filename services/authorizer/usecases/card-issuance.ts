@@ -12,7 +12,7 @@ import type { ProgramRegistry } from '../../../actors/program/registry';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import type { BulkCardIssue, BulkCardIssued, CardFanout } from './card-fanout';
 import { forEachBounded, outcomeOf } from './outcome';
-import type { CardPins } from './pin';
+import type { CardPins } from './card-pins';
 
 /** Cards of one bulk issuance in flight at once: keeps the commit queue and mailboxes shallow. */
 const bulk_issue_concurrency = 128;
