@@ -41,7 +41,12 @@ export default tseslint.config(
   {
     // The benchmark runs from tools and production code, never from the tests' support code.
     files: ['loadtest/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**'], message: 'loadtest must not import test code; share it through tools/' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/test/**'], message: 'loadtest must not import test code; share it through tools/' }] },
+      ],
+    },
   },
   {
     files: ['test/**/*.ts'],
