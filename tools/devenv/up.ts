@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     await stopAll(1);
   }
   if (process.env['TAPLINE_UP_EXIT_AFTER_DEMO']) await stopAll(0);
-  say('\nserving. Try: grpcurl -plaintext 127.0.0.1:50051 list   (Ctrl-C stops everything)');
+  say(`\nserving. Try: grpcurl -plaintext ${started.nodes[0]?.address ?? '127.0.0.1:50051'} list   (Ctrl-C stops everything)`);
 }
 
 /**
