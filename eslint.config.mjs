@@ -3,6 +3,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
+/** Production code (services/, actors/) must not import tools/ (dev launcher, clients, simulators). */
+const no_tools = { group: ['**/tools/**'], message: 'production code must not import tools/ (dev and test only)' };
+
 export default tseslint.config(
   { ignores: ['dist/**', 'gen/**', 'node_modules/**', 'loadtest/k6/**', 'charts/**', '.data/**', '.test-data/**', '.bench/**', 'scripts/*.js', 'eslint.config.mjs'] },
   js.configs.recommended,
@@ -17,6 +20,32 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       'import-x/no-cycle': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Production code (what the image ships) never depends on the dev and test tools.
+    files: ['services/**/*.ts', 'actors/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [no_tools] }] },
+  },
+  {
+    // The gRPC layer decodes and maps; where the store keeps things (the Redis key layout) is not
+    // its business. Request idempotency keys are a domain concept: actors/request-keys.ts.
+    files: ['services/authorizer/grpc/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [no_tools, { group: ['**/store/keys'], message: 'the gRPC layer must not know the Redis key layout' }] },
+      ],
+    },
+  },
+  {
+    // The benchmark runs from tools and production code, never from the tests' support code.
+    files: ['loadtest/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/test/**'], message: 'loadtest must not import test code; share it through tools/' }] },
+      ],
     },
   },
   {

@@ -10,13 +10,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
-import { startRedis } from '../services/devenv/redis';
-import { startServerProcess, type ServerProcess } from '../services/devenv/node-process';
-import { startClickHouse } from '../services/devenv/clickhouse';
+import { startRedis } from '../tools/devenv/redis';
+import { startServerProcess, type ServerProcess } from '../tools/devenv/node-process';
+import { startClickHouse } from '../tools/devenv/clickhouse';
 import { clickhouseLag, discardOutbox, streamerCost, waitForDrain } from './streaming';
 import { projectRoot } from '../services/common/paths';
 import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
-import { TaplineClient, purchase } from '../services/client/tapline-client';
+import { TaplineClient, purchase } from '../tools/client/tapline-client';
 import { fleetRequests, fleetVsCard, seedFleets } from './fleet';
 import {
   clients,
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     });
     processes.push(node);
     // The echo server runs with the same V8 flags, so the comparison is like for like.
-    const echo = await startServerProcess({ script: 'dist/services/echo/main.js', nodeArgs: authorizer_node_flags, env: {} });
+    const echo = await startServerProcess({ script: 'dist/tools/echo/main.js', nodeArgs: authorizer_node_flags, env: {} });
     processes.push(echo);
     log('servers up', { node: node.address, echo: echo.address, redis: redis.url, appendfsync: settings.appendfsync });
 

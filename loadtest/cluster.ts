@@ -14,16 +14,16 @@
 
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startRedis, type RedisInstance } from '../services/devenv/redis';
-import { startServerProcess, type ServerProcess } from '../services/devenv/node-process';
+import { startRedis, type RedisInstance } from '../tools/devenv/redis';
+import { startServerProcess, type ServerProcess } from '../tools/devenv/node-process';
 import { projectRoot } from '../services/common/paths';
 import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
-import { TaplineClient, purchase } from '../services/client/tapline-client';
+import { TaplineClient, purchase } from '../tools/client/tapline-client';
 import { shardOf } from '../actors/sharding/placement';
 import { shardLeaseKey } from '../services/authorizer/store/keys';
 import { closedLoopUnary, round, unaryTargets, type PhaseResult, type UnaryTarget } from './driver';
 import { withCpu } from './cpu';
-import { seededRandom } from '../test/support/seeded-random';
+import { seededRandom } from '../tools/seeded-random';
 import type { UnaryDone } from './h2-unary';
 import type { AuthorizeRequest } from '../gen/tapline/v1/authorization';
 import { createClient } from 'redis';

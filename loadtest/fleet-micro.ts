@@ -8,7 +8,7 @@ import { AuthorizerNode } from '../services/authorizer/node';
 import { parseAuthorize } from '../services/authorizer/grpc/validate';
 import { parseFleetAuthorize } from '../services/authorizer/grpc/fleet-validate';
 import { toAuthorizeResponse } from '../services/authorizer/grpc/mapping';
-import { TaplineClient, purchase } from '../services/client/tapline-client';
+import { TaplineClient, purchase } from '../tools/client/tapline-client';
 import { round } from './driver';
 import { pump } from './micro';
 import { fleet_bench_settings, fleetRequests, seedFleets } from './fleet';

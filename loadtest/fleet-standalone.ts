@@ -6,11 +6,11 @@
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRedis } from '../services/devenv/redis';
-import { startServerProcess } from '../services/devenv/node-process';
+import { startRedis } from '../tools/devenv/redis';
+import { startServerProcess } from '../tools/devenv/node-process';
 import { projectRoot } from '../services/common/paths';
 import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
-import { TaplineClient, purchase } from '../services/client/tapline-client';
+import { TaplineClient, purchase } from '../tools/client/tapline-client';
 import { unaryTargets, type PhaseResult } from './driver';
 import { fleetRequests, fleetVsCard, seedFleets } from './fleet';
 

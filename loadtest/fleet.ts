@@ -7,7 +7,7 @@
 // loaded base price list. The ratio `fleet_vs_card` (goal >= 0.7) is median fleet rps over median
 // plain card rps.
 
-import { FleetClient, fleetPurchase } from '../services/client/fleet-client';
+import { FleetClient, fleetPurchase } from '../tools/client/fleet-client';
 import { PriceFormula } from '../gen/tapline/v1/fleet';
 import { closedLoopUnary, medianRound, pairedRatio, type PhaseResult, type RequestFactory, type UnaryTarget } from './driver';
 

@@ -13,7 +13,7 @@ import { toAuthorizeResponse } from '../services/authorizer/grpc/mapping';
 import { Committer } from '../services/authorizer/store/committer';
 import { RedisStore } from '../services/authorizer/store/redis-store';
 import { Metrics } from '../services/common/metrics';
-import { TaplineClient, purchase } from '../services/client/tapline-client';
+import { TaplineClient, purchase } from '../tools/client/tapline-client';
 import { createClient } from 'redis';
 import { round } from './driver';
 

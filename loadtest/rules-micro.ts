@@ -9,8 +9,8 @@ import { loadConfig } from '../services/authorizer/config';
 import { AuthorizerNode } from '../services/authorizer/node';
 import { parseAuthorize } from '../services/authorizer/grpc/validate';
 import { toAuthorizeResponse } from '../services/authorizer/grpc/mapping';
-import { TaplineClient, purchase } from '../services/client/tapline-client';
-import { CardClient, programConfig } from '../services/client/card-client';
+import { TaplineClient, purchase } from '../tools/client/tapline-client';
+import { CardClient, programConfig } from '../tools/client/card-client';
 import { round } from './driver';
 import { pump } from './micro';
 

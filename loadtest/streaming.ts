@@ -10,9 +10,9 @@
 // are kept, ClickHouse is polled every 100 ms for them; lag = first seen - reply received.
 
 import { createClient } from 'redis';
-import { queryClickHouse } from '../services/devenv/clickhouse';
-import { outboxBacklog } from '../services/devenv/outbox';
-import type { ServerProcess } from '../services/devenv/node-process';
+import { queryClickHouse } from '../tools/devenv/clickhouse';
+import { outboxBacklog } from '../tools/devenv/outbox';
+import type { ServerProcess } from '../tools/devenv/node-process';
 import { shardKeys } from '../services/authorizer/store/keys';
 import { stringLiteral } from '../services/streamer/sql';
 import { Outcome } from '../gen/tapline/v1/types';

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Tapline's dev/test environment needs from outside npm, then its npm packages.
-# The test harness (services/devenv) runs redis-server and clickhouse-server as child
+# The test harness (tools/devenv) runs redis-server and clickhouse-server as child
 # processes, so a fresh Debian machine needs those binaries; nothing else installs them.
 # The script is idempotent: it installs only what is missing, runs `apt-get update` at most
 # once, stops any system service that a fresh package install started (the harness runs its

@@ -19,13 +19,21 @@ import { Committer } from './store/committer';
 import { RedisStore } from './store/redis-store';
 import { ProgramRegistry } from '../../actors/program/registry';
 import { IssuanceRecords } from '../../actors/card/issuance';
-import { PinHasher } from './pin';
-import { ManagerDirectory } from './managers';
+import { PinHasher } from './usecases/pin';
+import { CardPins } from './usecases/card-pins';
+import { ManagerDirectory } from './usecases/managers';
 import { RedisProgramCards } from './store/program-cards';
-import { AutoReloader, SimulatedPsp } from './psp';
-import { cardFanoutHandlers, type CardServiceDeps } from './grpc/cards-service';
-import { card_fanout_service } from './cluster/card-fanout-methods';
+import { AutoReloader, type PspAdapterFactory } from './usecases/psp';
+import { PspTopUps } from './usecases/psp-top-ups';
+import { CardIssuance } from './usecases/card-issuance';
+import { ProgramRefundRun } from './usecases/refund-run';
+import { CardTabs } from './usecases/tabs';
+import type { CardServiceDeps } from './grpc/cards-service';
+import { cardFanoutService } from './grpc/card-fanout-service';
+import { RoutedCardFanout } from './cluster/card-fanout-client';
+import { CardFanoutServiceService } from '../../gen/tapline/internal/v1/fanout';
 import { CardServiceService } from '../../gen/tapline/v1/cards';
+import { ConfigError } from '../common/process';
 import type { CardState } from '../../actors/card/rules';
 import { shardKeyOf } from '../../actors/fleet/fleet-card-id';
 import * as grpc from '@grpc/grpc-js';
@@ -40,6 +48,30 @@ import { Peers } from './cluster/peers';
 import { ClusterRouter } from './cluster/router';
 import { ClusterStore } from './store/cluster-store';
 import { terminalKey } from './store/keys';
+
+/** What the code that starts a node injects into it. */
+export interface NodeOptions {
+  /** Tests move time (period boundaries); production uses the system clock. */
+  readonly clock?: () => number;
+  /**
+   * The PSP integration, wired when TAPLINE_PSP_SECRET is set; a node with the secret but no
+   * adapter refuses to start. The production entry point has none today; the dev launcher and the
+   * tests inject the simulated PSP (tools/psp-simulator; docs/DECISIONS.md).
+   */
+  readonly psp?: PspAdapterFactory;
+}
+
+/**
+ * Refuses options that cannot serve the configuration: a PSP secret with no PSP adapter would
+ * accept PSP calls it cannot carry out (ConfigError: the process exits with status 2).
+ */
+export function checkNodeOptions(config: NodeConfig, options: NodeOptions): void {
+  if (config.TAPLINE_PSP_SECRET !== undefined && options.psp === undefined) {
+    throw new ConfigError(
+      'invalid configuration: TAPLINE_PSP_SECRET is set but this entry point has no PSP integration (the simulated PSP runs only from tools/devenv/node-main.js and the tests)',
+    );
+  }
+}
 
 /** The node's cluster parts (docs/CLUSTER.md). */
 interface ClusterParts {
@@ -82,8 +114,8 @@ export class AuthorizerNode {
     return this.cluster.coordinator;
   }
 
-  /** `options.clock`: tests move time (period boundaries); production uses the system clock. */
-  static async start(config: NodeConfig, logger: Logger, options: { clock?: () => number } = {}): Promise<AuthorizerNode> {
+  static async start(config: NodeConfig, logger: Logger, options: NodeOptions = {}): Promise<AuthorizerNode> {
+    checkNodeOptions(config, options);
     const metrics = new Metrics(true);
     const store = await RedisStore.connect(
       {
@@ -122,12 +154,14 @@ export class AuthorizerNode {
       clock,
       onRefreshError: (error) => logger.warn({ err: error }, 'program refresh failed; the cached configuration stays in use'),
     });
-    // The PSP (simulated here; a real integration implements PspAdapter) and auto-reload.
-    // Callbacks of the simulated PSP go through the same handler as the gRPC HandlePspCallback.
+    // The PSP (injected: a PSP integration implements PspAdapter) and auto-reload. Callbacks of a
+    // PSP running in this process go through the same handler as the gRPC HandlePspCallback.
     const pspDelivery: { deliver?: (payload: string, signature: string) => void } = {};
     const pspSecret = config.TAPLINE_PSP_SECRET;
     const pspAdapter =
-      pspSecret === undefined ? undefined : new SimulatedPsp(pspSecret, (payload, signature) => pspDelivery.deliver?.(payload, signature));
+      pspSecret === undefined || options.psp === undefined
+        ? undefined
+        : options.psp(pspSecret, (payload, signature) => pspDelivery.deliver?.(payload, signature));
     const autoReloader =
       pspAdapter === undefined
         ? undefined
@@ -181,6 +215,10 @@ export class AuthorizerNode {
       () => holder.node?.accepting ?? false,
       new ClusterMetrics(metrics.registry),
     );
+    const pins = new CardPins(pinHasher, region);
+    const programCards = new RedisProgramCards(store);
+    // Bulk issuance and the refund run reach each card on its owner through the router.
+    const fanout = new RoutedCardFanout(cluster.router);
     const serviceDeps: CardServiceDeps = {
       region,
       inFlight,
@@ -192,7 +230,7 @@ export class AuthorizerNode {
       accepting: () => holder.node?.accepting ?? false,
       programs,
       records: committer,
-      pinHasher,
+      pins,
       managers:
         pinHasher === undefined
           ? undefined
@@ -207,13 +245,22 @@ export class AuthorizerNode {
               clock,
               logger,
             ),
-      issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
-      programCards: new RedisProgramCards(store),
-      psp:
+      issuance: new CardIssuance({
+        region,
+        programs,
+        issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
+        pins,
+        fanout,
+      }),
+      refundRun: new ProgramRefundRun({ region, programCards, fanout }),
+      pspTopUps: new PspTopUps(
+        region,
         pspAdapter === undefined || pspSecret === undefined || autoReloader === undefined
           ? undefined
           : { adapter: pspAdapter, secret: pspSecret, autoReloader },
-      owners: cluster.router,
+      ),
+      tabs: new CardTabs(region),
+      programCards,
       cluster: {
         holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf(cardId)),
         authorize: (request, done) =>
@@ -222,14 +269,15 @@ export class AuthorizerNode {
           ),
       },
     };
-    // A callback of the simulated PSP takes the path of a gRPC HandlePspCallback: to the card's owner.
+    // A callback of a PSP running in this process takes the path of a gRPC HandlePspCallback: to
+    // the card's owner.
     pspDelivery.deliver = (payload, signature): void => {
       cluster.router.call(CardServiceService.handlePspCallback.path, { payload, signature }, (error) => {
         if (error !== null) logger.warn({ code: error.code, details: error.details }, 'PSP callback not applied; the PSP retries it');
       });
     };
     // Fan-out calls of bulk issuance and the refund run: reachable only through the router.
-    cluster.router.wrap(card_fanout_service, cardFanoutHandlers(serviceDeps));
+    cluster.router.wrap(CardFanoutServiceService, cardFanoutService(serviceDeps));
     const { server, health } = createGrpcServer(serviceDeps, {
       message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
       tls: { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE },

@@ -10,16 +10,16 @@
 // movement in Redis. It prints the per-shard unavailability seen by callers in each step.
 
 import assert from 'node:assert/strict';
-import type { RedisInstance } from '../../services/devenv/redis';
-import type { ServerProcess } from '../../services/devenv/node-process';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import type { ServerProcess } from '../../tools/devenv/node-process';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { shardOf } from '../../actors/sharding/placement';
 import { shardLeaseKey } from '../../services/authorizer/store/keys';
 import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
-import { seededRandom } from '../support/seeded-random';
+import { seededRandom } from '../../tools/seeded-random';
 
 const card_count = 120;
 const initial_balance_minor = 50_000;

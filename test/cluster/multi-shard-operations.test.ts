@@ -15,20 +15,20 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { RedisInstance } from '../../services/devenv/redis';
-import type { ServerProcess } from '../../services/devenv/node-process';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
-import { CardClient, programConfig } from '../../services/client/card-client';
-import { FleetClient, fleetPurchase } from '../../services/client/fleet-client';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import type { ServerProcess } from '../../tools/devenv/node-process';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
+import { CardClient, programConfig } from '../../tools/client/card-client';
+import { FleetClient, fleetPurchase } from '../../tools/client/fleet-client';
 import { CardStatus, DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { placementOf } from '../../actors/sharding/allocation';
 import { shardOf } from '../../actors/sharding/placement';
 import { shardKeyOf } from '../../actors/fleet/fleet-card-id';
-import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
+import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { shardLeaseKey } from '../../services/authorizer/store/keys';
 import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
-import { seededRandom } from '../support/seeded-random';
+import { seededRandom } from '../../tools/seeded-random';
 
 const node_ids = ['n1', 'n2', 'n3'];
 const psp_secret = 'cluster-psp-secret-for-tests';

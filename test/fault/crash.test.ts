@@ -7,9 +7,9 @@
 // balance equals its initial balance minus the approvals the clients saw, and is never negative.
 
 import assert from 'node:assert/strict';
-import type { RedisInstance } from '../../services/devenv/redis';
-import type { ServerProcess } from '../../services/devenv/node-process';
-import { TaplineClient } from '../../services/client/tapline-client';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import type { ServerProcess } from '../../tools/devenv/node-process';
+import { TaplineClient } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
 import { startNodeProcess, startTestRedis, waitFor } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';

@@ -7,12 +7,12 @@
 // sum of the approvals the clients saw; and that sum never exceeds the fleet-wide limit.
 
 import assert from 'node:assert/strict';
-import type { RedisInstance } from '../../services/devenv/redis';
-import type { ServerProcess } from '../../services/devenv/node-process';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import type { ServerProcess } from '../../tools/devenv/node-process';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { TaplineClient } from '../../services/client/tapline-client';
-import { FleetClient, fleetPurchase } from '../../services/client/fleet-client';
+import { TaplineClient } from '../../tools/client/tapline-client';
+import { FleetClient, fleetPurchase } from '../../tools/client/fleet-client';
 import { shardOf } from '../../actors/sharding/placement';
 import { fleetCardKey, fleetKey } from '../../services/authorizer/store/keys';
 import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';

@@ -8,12 +8,12 @@
 // net) equal the driver's totals.
 
 import assert from 'node:assert/strict';
-import type { RedisInstance } from '../../services/devenv/redis';
-import { queryClickHouse, startClickHouse, type ClickHouseInstance } from '../../services/devenv/clickhouse';
-import { startServerProcess, type ServerProcess } from '../../services/devenv/node-process';
-import { pickFreePort } from '../../services/devenv/supervise';
-import { outboxBacklog } from '../../services/devenv/outbox';
-import { TaplineClient } from '../../services/client/tapline-client';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import { queryClickHouse, startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
+import { startServerProcess, type ServerProcess } from '../../tools/devenv/node-process';
+import { pickFreePort } from '../../tools/devenv/supervise';
+import { outboxBacklog } from '../../tools/devenv/outbox';
+import { TaplineClient } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
 import { startNodeProcess, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';

@@ -12,9 +12,9 @@
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { shardKeys } from '../../services/authorizer/store/keys';
-import { startClickHouse, type ClickHouseInstance } from '../../services/devenv/clickhouse';
-import { startServerProcess, type ServerProcess } from '../../services/devenv/node-process';
-import type { RedisInstance } from '../../services/devenv/redis';
+import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
+import { startServerProcess, type ServerProcess } from '../../tools/devenv/node-process';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import { createLogger } from '../../services/common/logger';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { consumer_group } from '../../services/streamer/outbox-reader';

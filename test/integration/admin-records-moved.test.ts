@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import { RedisStore } from '../../services/authorizer/store/redis-store';
 import { Committer } from '../../services/authorizer/store/committer';
 import { Metrics } from '../../services/common/metrics';
@@ -13,8 +13,8 @@ import { isShardMoved, type Outcome } from '../../actors/errors';
 import { ProgramRegistry } from '../../actors/program/registry';
 import { decodeProgramConfig } from '../../actors/program/config';
 import { IssuanceRecords, type IssuanceRecord } from '../../actors/card/issuance';
-import { ManagerDirectory } from '../../services/authorizer/managers';
-import { PinHasher } from '../../services/authorizer/pin';
+import { ManagerDirectory } from '../../services/authorizer/usecases/managers';
+import { PinHasher } from '../../services/authorizer/usecases/pin';
 import { startTestRedis, test_shard_count } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { createClient } from 'redis';
 import { AofWatch } from '../../loadtest/aof-watch';
 import { delay } from '../../loadtest/driver';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import { startTestRedis, waitFor } from '../support/harness';
 
 describe('benchmark: AOF rewrite share of a phase', function () {

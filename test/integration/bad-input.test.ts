@@ -4,9 +4,9 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
 import type { AuthorizeRequest } from '../../gen/tapline/v1/authorization';
 import { startInProcessNode, startTestRedis } from '../support/harness';

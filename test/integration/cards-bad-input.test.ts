@@ -5,10 +5,10 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
-import { TaplineClient } from '../../services/client/tapline-client';
-import { CardClient, RefundClient, programConfig } from '../../services/client/card-client';
+import { TaplineClient } from '../../tools/client/tapline-client';
+import { CardClient, RefundClient, programConfig } from '../../tools/client/card-client';
 import { SettlementMethod } from '../../gen/tapline/v1/cards';
 import { startInProcessNode, startTestRedis } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';

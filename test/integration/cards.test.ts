@@ -7,12 +7,12 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { CardStatus, DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { CardAction, IdDocumentType, type CardServiceIssueCardRequest } from '../../gen/tapline/v1/cards';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
-import { CardClient, programConfig } from '../../services/client/card-client';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
+import { CardClient, programConfig } from '../../tools/client/card-client';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
 import { shardOf } from '../../actors/sharding/placement';
 import { connectInspector, type Inspector } from '../support/redis-inspect';

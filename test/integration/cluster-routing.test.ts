@@ -13,8 +13,8 @@
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import type { AuthorizerNode } from '../../services/authorizer/node';
-import type { RedisInstance } from '../../services/devenv/redis';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
 import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
 import { AuthorizationServiceService, type AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';

@@ -5,9 +5,9 @@
 // the money Redis moved must equal the sum of the approvals the clients received.
 
 import assert from 'node:assert/strict';
-import type { RedisInstance } from '../../services/devenv/redis';
-import type { ServerProcess } from '../../services/devenv/node-process';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import type { ServerProcess } from '../../tools/devenv/node-process';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
 import type { AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
 import { startNodeProcess, startTestRedis } from '../support/harness';

@@ -1,4 +1,4 @@
-// Integration tests for the dev/test process manager in services/devenv.
+// Integration tests for the dev/test process manager in tools/devenv.
 // Other integration tests trust this harness to give them real servers and to simulate
 // crashes faithfully, so these tests check the properties they rely on: a write acknowledged
 // by Redis with appendfsync always survives a SIGKILL and restart (AOF replay), ClickHouse
@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { queryClickHouse, startClickHouse, startRedis } from '../../services/devenv';
+import { queryClickHouse, startClickHouse, startRedis } from '../../tools/devenv';
 
 /** Mocha's limit for one Redis test: start, crash, restart and stop, with room to spare. */
 const redis_test_timeout_ms = 60_000;

@@ -6,7 +6,7 @@
 // in-process node, the region's own entry points.
 
 import assert from 'node:assert/strict';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { isShardMoved, type Outcome } from '../../actors/errors';
 import { shardOf } from '../../actors/sharding/placement';

@@ -11,13 +11,13 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult, type AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
 import { FleetCardStatus, PriceFormula, type SpendLimits } from '../../gen/tapline/v1/fleet';
-import { TaplineClient } from '../../services/client/tapline-client';
-import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../services/client/fleet-client';
+import { TaplineClient } from '../../tools/client/tapline-client';
+import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../tools/client/fleet-client';
 import { shardOf } from '../../actors/sharding/placement';
 import { fleetCardKey, fleetKey } from '../../services/authorizer/store/keys';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';

@@ -6,13 +6,13 @@
 
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import { RedisStore } from '../../services/authorizer/store/redis-store';
 import { Committer } from '../../services/authorizer/store/committer';
 import { Metrics } from '../../services/common/metrics';
 import type { Outcome } from '../../actors/errors';
-import { ManagerDirectory } from '../../services/authorizer/managers';
-import { PinHasher } from '../../services/authorizer/pin';
+import { ManagerDirectory } from '../../services/authorizer/usecases/managers';
+import { PinHasher } from '../../services/authorizer/usecases/pin';
 import { startTestRedis, test_shard_count } from '../support/harness';
 
 describe('manager PIN lockout (real Redis, manual clock)', function () {

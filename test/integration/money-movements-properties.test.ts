@@ -18,14 +18,14 @@
 
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { Outcome } from '../../gen/tapline/v1/types';
 import type { ProgramRules } from '../../gen/tapline/v1/fleet';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
-import { CardClient, RefundClient, holdRequest, programConfig } from '../../services/client/card-client';
-import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
+import { CardClient, RefundClient, holdRequest, programConfig } from '../../tools/client/card-client';
+import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
 import { shardOf } from '../../actors/sharding/placement';
 import { connectInspector, type Inspector } from '../support/redis-inspect';

@@ -10,9 +10,9 @@
 
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
 import { startInProcessNode, startTestRedis } from '../support/harness';

@@ -3,9 +3,9 @@
 // chain, retries of its old requests still answered with the original transaction.
 
 import assert from 'node:assert/strict';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
 import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
 

@@ -6,11 +6,11 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
-import { CardClient, holdRequest, programConfig } from '../../services/client/card-client';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
+import { CardClient, holdRequest, programConfig } from '../../tools/client/card-client';
 import { startInProcessNode, startTestRedis } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 

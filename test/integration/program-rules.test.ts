@@ -13,13 +13,13 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import type { ProgramRules } from '../../gen/tapline/v1/fleet';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
-import { CardClient, holdRequest, programConfig } from '../../services/client/card-client';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
+import { CardClient, holdRequest, programConfig } from '../../tools/client/card-client';
 import { cardKey } from '../../services/authorizer/store/keys';
 import { shardOf } from '../../actors/sharding/placement';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';

@@ -7,8 +7,8 @@
 // totals. Data is seeded (the seed is printed) and every wait polls an observable condition.
 
 import assert from 'node:assert/strict';
-import { startClickHouse, queryClickHouse, type ClickHouseInstance } from '../../services/devenv/clickhouse';
-import type { RedisInstance } from '../../services/devenv/redis';
+import { startClickHouse, queryClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import { createLogger } from '../../services/common/logger';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { ClickHouseSink } from '../../services/streamer/clickhouse-sink';

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
-import { TaplineClient } from '../../services/client/tapline-client';
+import { TaplineClient } from '../../tools/client/tapline-client';
 import { startInProcessNode, startTestRedis, testDataDir } from '../support/harness';
 
 function openssl(dir: string, args: string[]): void {

@@ -7,13 +7,13 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { RedisInstance } from '../../services/devenv/redis';
+import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { TopUpSource } from '../../gen/tapline/v1/authorization';
-import { TaplineClient, purchase } from '../../services/client/tapline-client';
-import { CardClient, programConfig } from '../../services/client/card-client';
-import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
+import { CardClient, programConfig } from '../../tools/client/card-client';
+import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 

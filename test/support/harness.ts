@@ -3,13 +3,14 @@
 
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRedis, type RedisInstance } from '../../services/devenv/redis';
-import { startServerProcess, type ServerProcess } from '../../services/devenv/node-process';
+import { startRedis, type RedisInstance } from '../../tools/devenv/redis';
+import { startServerProcess, type ServerProcess } from '../../tools/devenv/node-process';
 import { loadConfig, type NodeConfig } from '../../services/authorizer/config';
 import { AuthorizerNode } from '../../services/authorizer/node';
 import { createLogger } from '../../services/common/logger';
 import { projectRoot } from '../../services/common/paths';
 import { authorizer_node_flags } from '../../services/authorizer/runtime-flags';
+import { simulatedPsp } from '../../tools/psp-simulator/simulated-psp';
 
 export function testDataDir(name: string): string {
   const base = join(projectRoot(), '.test-data');
@@ -43,13 +44,17 @@ export async function startInProcessNode(
   options: { clock?: () => number } = {},
 ): Promise<AuthorizerNode> {
   const config: NodeConfig = loadConfig(nodeEnv(redisUrl, overrides));
-  return AuthorizerNode.start(config, createLogger('test-node', config.TAPLINE_LOG_LEVEL), options);
+  // The tests' nodes run with the simulated PSP, used when a test configures TAPLINE_PSP_SECRET.
+  return AuthorizerNode.start(config, createLogger('test-node', config.TAPLINE_LOG_LEVEL), { ...options, psp: simulatedPsp });
 }
 
-/** An authorizer node as a real child process (for kill -9), with test defaults. */
+/**
+ * An authorizer node as a real child process (for kill -9), with test defaults: the dev entry
+ * point, which is the production process with the simulated PSP.
+ */
 export async function startNodeProcess(redisUrl: string, overrides: Record<string, string> = {}): Promise<ServerProcess> {
   return startServerProcess({
-    script: 'dist/services/authorizer/main.js',
+    script: 'dist/tools/devenv/node-main.js',
     nodeArgs: authorizer_node_flags,
     env: nodeEnv(redisUrl, { TAPLINE_LOG_LEVEL: 'info', ...overrides }),
   });

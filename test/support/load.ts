@@ -4,7 +4,7 @@
 
 import type { AuthorizeRequest, AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { purchase, type TaplineClient } from '../../services/client/tapline-client';
+import { purchase, type TaplineClient } from '../../tools/client/tapline-client';
 
 export interface Sent {
   readonly key: string;

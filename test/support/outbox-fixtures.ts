@@ -5,9 +5,9 @@
 import { createClient } from 'redis';
 import type { StoredTransaction } from '../../actors/card/transaction';
 import { shardKeys } from '../../services/authorizer/store/keys';
-import { queryClickHouse } from '../../services/devenv/clickhouse';
+import { queryClickHouse } from '../../tools/devenv/clickhouse';
 import { identifier } from '../../services/streamer/sql';
-import { seededRandom } from './seeded-random';
+import { seededRandom } from '../../tools/seeded-random';
 
 export interface OutboxDocument {
   readonly shard: number;

@@ -12,7 +12,7 @@ import { shardOf } from '../../actors/sharding/placement';
 import { cardKey } from '../../services/authorizer/store/keys';
 import type { OutboxDocument } from './outbox-fixtures';
 import { feeOf, type FeeRate, type SettlementLine } from '../../services/reports/settlement-rules';
-import { seededRandom } from './seeded-random';
+import { seededRandom } from '../../tools/seeded-random';
 
 export const programs = [
   { id: 'festival-2026', currency: 'EUR' },

@@ -16,7 +16,7 @@ import {
   parseSpendLimits,
   requireFleetCardId,
 } from '../../services/authorizer/grpc/fleet-validate';
-import { fleetPurchase } from '../../services/client/fleet-client';
+import { fleetPurchase } from '../../tools/client/fleet-client';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
 import { FleetCardStatus, PriceFormula, type ProgramRules } from '../../gen/tapline/v1/fleet';
 

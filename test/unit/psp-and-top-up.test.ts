@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { apply, decide, type CardDecision, type CardState } from '../../actors/card/rules';
-import { parsePspPayload, pspPayload, signPspPayload, verifyPspSignature } from '../../services/authorizer/psp';
-import { PinHasher } from '../../services/authorizer/pin';
+import { parsePspPayload, pspPayload, signPspPayload, verifyPspSignature } from '../../services/authorizer/usecases/psp';
+import { PinHasher } from '../../services/authorizer/usecases/pin';
 import { TaplineError } from '../../actors/errors';
 
 function card(overrides: Partial<CardState> = {}): CardState {

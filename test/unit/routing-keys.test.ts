@@ -9,12 +9,19 @@ import { AuthorizationServiceService } from '../../gen/tapline/v1/authorization'
 import { CardServiceService } from '../../gen/tapline/v1/cards';
 import { FleetAdminServiceService } from '../../gen/tapline/v1/fleet';
 import { routing_keys, routingKeyOf } from '../../services/authorizer/cluster/routing-keys';
-import { card_fanout_service } from '../../services/authorizer/cluster/card-fanout-methods';
-import { purchase } from '../../services/client/tapline-client';
+import { CardFanoutServiceService } from '../../gen/tapline/internal/v1/fanout';
+import { purchase } from '../../tools/client/tapline-client';
 
 describe('cluster routing keys', () => {
-  it('every unary public and admin method has a routing key entry', () => {
-    for (const service of [AuthorizationServiceService, AdminServiceService, CardServiceService, FleetAdminServiceService]) {
+  it('every unary public, admin and internal fan-out method has a routing key entry', () => {
+    const services = [
+      AuthorizationServiceService,
+      AdminServiceService,
+      CardServiceService,
+      FleetAdminServiceService,
+      CardFanoutServiceService,
+    ];
+    for (const service of services) {
       for (const [name, method] of Object.entries(service)) {
         if (method.requestStream || method.responseStream) continue;
         assert.ok(routing_keys.has(method.path), `${name} (${method.path}) declares its routing key`);
@@ -52,8 +59,10 @@ describe('cluster routing keys', () => {
   });
 
   it('fan-out calls of bulk issuance and the refund run route by each card', () => {
-    const command = { type: 'issue', cardId: 'bulk-1', currency: 'EUR', initialBalanceMinor: 1, programId: 'p', nowMs: 0 } as const;
-    assert.equal(routingKeyOf(card_fanout_service.issueBulkCard.path, { command, operatorId: 'ops' }), 'bulk-1');
-    assert.equal(routingKeyOf(card_fanout_service.refundRunCashOut.path, { cardId: 'acme~0002', key: 'k', operatorId: 'ops' }), 'acme');
+    assert.equal(routingKeyOf(CardFanoutServiceService.issueBulkCard.path, { cardId: 'bulk-1', issuanceId: 'iss-1' }), 'bulk-1');
+    assert.equal(
+      routingKeyOf(CardFanoutServiceService.refundRunCashOut.path, { cardId: 'acme~0002', runId: 'r', operatorId: 'ops' }),
+      'acme',
+    );
   });
 });

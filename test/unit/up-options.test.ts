@@ -1,9 +1,9 @@
-// Proves how `npm start` reads its node count (services/devenv/up.ts nodeCountOf): `--nodes N`
+// Proves how `npm start` reads its node count (tools/devenv/up.ts nodeCountOf): `--nodes N`
 // and `--nodes=N` win over TAPLINE_NODES, which wins over the older TAPLINE_UP_NODES; the default
 // is one node; anything but a whole number from 1 to 16 is refused with a message naming --nodes.
 
 import assert from 'node:assert/strict';
-import { nodeCountOf } from '../../services/devenv/up';
+import { nodeCountOf } from '../../tools/devenv/up';
 
 describe('npm start: node count', () => {
   it('defaults to one node', () => {

@@ -10,7 +10,7 @@ import { AdminServiceService } from '../../../gen/tapline/v1/admin';
 import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorization';
 import { CardServiceService } from '../../../gen/tapline/v1/cards';
 import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
-import { card_fanout_service } from './card-fanout-methods';
+import { CardFanoutServiceService } from '../../../gen/tapline/internal/v1/fanout';
 
 type KeyOf<Req> = (request: Req) => string;
 
@@ -74,8 +74,8 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(FleetAdminServiceService.listReviewQueue, (request) => request.fleetId),
   entry(FleetAdminServiceService.resolveReview, (request) => request.fleetId),
   // Internal fan-out calls (bulk issuance, refund run): one per card, on the card's owner.
-  entry(card_fanout_service.issueBulkCard, (request) => card(request.command.cardId)),
-  entry(card_fanout_service.refundRunCashOut, (request) => card(request.cardId)),
+  entry(CardFanoutServiceService.issueBulkCard, (request) => card(request.cardId)),
+  entry(CardFanoutServiceService.refundRunCashOut, (request) => card(request.cardId)),
 ]);
 
 /** The handler refuses payloads over 4,096 bytes; no longer string is parsed to route it. */

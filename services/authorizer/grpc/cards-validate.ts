@@ -5,14 +5,17 @@ import { invalidArgument } from '../../../actors/errors';
 import { minorFromWire } from '../../../actors/money';
 import { default_hold_expiry_ms, default_pin_attempts_max, programConfigProblem, type ProgramConfig } from '../../../actors/program/config';
 import type { CardAction as DomainCardAction } from '../../../actors/card/lifecycle';
+import type { IssueParams } from '../usecases/card-issuance';
+import type { TabSettlementMethod } from '../usecases/tabs';
 import {
   CardAction,
   IdDocumentType,
+  SettlementMethod,
   type CardHolder,
   type CardIssueParams,
   type ProgramConfig as WireProgramConfig,
 } from '../../../gen/tapline/v1/cards';
-import { pin_pattern } from '../pin';
+import { pin_pattern } from '../usecases/pin';
 import { optionalId, requireBalance, requireId } from './validate';
 import { parseProgram } from './fleet-validate';
 
@@ -59,15 +62,6 @@ export function parseProgramConfig(wire: WireProgramConfig | undefined): Program
   const problem = programConfigProblem(config);
   if (problem !== undefined) throw invalidArgument(`config.${problem}`);
   return config;
-}
-
-export interface IssueParams {
-  readonly initialBalanceMinor: number;
-  readonly currency: string;
-  readonly programId: string;
-  /** undefined = the program's deposit. */
-  readonly depositMinor: number | undefined;
-  readonly expiresAtMs: number;
 }
 
 export function parseIssueParams(wire: CardIssueParams | undefined, nowMs: number): IssueParams {
@@ -149,4 +143,27 @@ export function requireReason(reason: string): string {
     throw invalidArgument(`reason must be 1-${reason_chars_max} printable characters`);
   }
   return reason;
+}
+
+/** An auto-reload mandate's reference at the PSP. */
+export function parseMandateReference(reference: string): string {
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(reference)) throw invalidArgument('mandate_reference must be 1-100 of A-Z a-z 0-9 . _ -');
+  return reference;
+}
+
+const settlement_methods: ReadonlyMap<SettlementMethod, TabSettlementMethod> = new Map([
+  [SettlementMethod.SETTLEMENT_METHOD_INVOICE, 'invoice'],
+  [SettlementMethod.SETTLEMENT_METHOD_DIRECT_DEBIT, 'direct_debit'],
+]);
+
+export function parseSettlementMethod(method: SettlementMethod): TabSettlementMethod {
+  const domain = settlement_methods.get(method);
+  if (domain === undefined) throw invalidArgument('method must be INVOICE or DIRECT_DEBIT');
+  return domain;
+}
+
+/** A tab settlement's reference: its idempotency key. */
+export function parseSettlementReference(reference: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(reference)) throw invalidArgument('reference must be 1-100 of A-Z a-z 0-9 . _ : -');
+  return reference;
 }

@@ -18,7 +18,7 @@ import type { PromptPolicy as DomainPromptPolicy } from '../../../actors/rules/p
 import type { ProgramRules as DomainProgramRules } from '../../../actors/rules/program';
 import type { SpendLimits as DomainSpendLimits } from '../../../actors/rules/spend-limits';
 import { velocity_events_max, type VelocityRule as DomainVelocityRule } from '../../../actors/rules/velocity';
-import { terminalTxnKey } from '../store/keys';
+import { terminalTxnKey } from '../../../actors/request-keys';
 import { AuthorizationKind } from '../../../gen/tapline/v1/types';
 import type { AuthorizeRequest, ReverseRequest } from '../../../gen/tapline/v1/authorization';
 import {

@@ -3,7 +3,7 @@
 // from the cards' durable states and resolved through the card's actor (audited as an
 // operator_action review_resolved in the same commit). See docs/FLEET_AND_RULES.md "Plain cards".
 
-import { asTaplineError, invalidArgument } from '../../../actors/errors';
+import { invalidArgument } from '../../../actors/errors';
 import type { CardState } from '../../../actors/card/rules';
 import type {
   CardServiceServer,
@@ -16,7 +16,7 @@ import type {
 } from '../../../gen/tapline/v1/cards';
 import type { ProgramReviewEntry } from '../store/program-cards';
 import type { CardServiceDeps } from './cards-service';
-import { unary } from './service';
+import { unary, unaryAsync } from './service';
 import { optionalId, requireId } from './validate';
 
 /** Entries in one listing: a screenful of work for reviewers, and a bounded reply. */
@@ -41,20 +41,14 @@ export function programReviewHandlers(
       }),
     ),
 
-    listProgramReviews: unary<ListProgramReviewsRequest, ListProgramReviewsResponse, { entries: ProgramReviewEntry[]; dropped: number }>(
+    listProgramReviews: unaryAsync<
+      ListProgramReviewsRequest,
+      ListProgramReviewsResponse,
+      { entries: ProgramReviewEntry[]; dropped: number }
+    >(
       deps,
       'ListProgramReviews',
-      (request, reply) => {
-        const programId = requireId('program_id', request.programId);
-        deps.programCards.reviewsOf(programId, program_review_entries_max).then(
-          (value) => reply({ ok: true, value }),
-          (error: unknown) =>
-            reply({
-              ok: false,
-              error: asTaplineError(error, 'review listing failed'),
-            }),
-        );
-      },
+      (request) => deps.programCards.reviewsOf(requireId('program_id', request.programId), program_review_entries_max),
       ({ entries, dropped }) => ({
         entries: entries.map((entry) => ({
           transactionId: entry.id,

@@ -34,8 +34,9 @@ import {
   wireCardStatus,
 } from './mapping';
 import type { ProgramRegistry } from '../../../actors/program/registry';
-import { pin_pattern, type PinHasher } from '../pin';
-import type { ManagerDirectory } from '../managers';
+import { pin_pattern } from '../usecases/pin';
+import type { CardPins } from '../usecases/card-pins';
+import type { ManagerDirectory } from '../usecases/managers';
 import type { Persistence } from '../../../actors/runtime/persistence';
 import { receiptOf } from './receipt';
 import {
@@ -130,9 +131,10 @@ export interface ServiceDeps {
   readonly stream_frame_items_max: number;
   /** False once shutdown began: new requests get UNAVAILABLE. */
   readonly accepting: () => boolean;
-  /** Programs (CardService) and the PIN hashing key. */
+  /** Programs (CardService). */
   readonly programs: ProgramRegistry;
-  readonly pinHasher: PinHasher | undefined;
+  /** Card PINs: hashed here, never passed further in clear (FAILED_PRECONDITION without a secret). */
+  readonly pins: CardPins;
   /** Stored transaction documents by request key (receipt reprint). */
   readonly records: Pick<Persistence, 'loadIdempotencyRecord'>;
   /** Undefined when no PIN secret is configured (refunds are then refused). */
@@ -154,6 +156,9 @@ export interface StreamItemRouter {
 
 export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
+/** A handler's answer: an entity's Outcome, or any failure (typed or not) to map to a status. */
+export type Answer<V> = Outcome<V> | { ok: false; error: unknown };
+
 /**
  * Wraps a unary handler: admission (shutdown, in-flight bound, deadline), exactly-once answer,
  * status mapping and metrics. `run` receives the request and a reply function.
@@ -161,7 +166,7 @@ export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: send
 export function unary<Req, Res, V>(
   deps: ServiceDeps,
   method: string,
-  run: (request: Req, reply: (outcome: Outcome<V>) => void) => void,
+  run: (request: Req, reply: (outcome: Answer<V>) => void) => void,
   toResponse: (value: V) => Res,
 ): Handler<Req, Res> {
   const answeredOk = deps.metrics.countingChild(deps.metrics.requests, { method, code: '0' });
@@ -179,7 +184,7 @@ export function unary<Req, Res, V>(
     }
     if (!deps.inFlight.tryAcquire()) return fail(resourceExhausted('too many requests in flight'));
     let answered = false;
-    const reply = (outcome: Outcome<V>): void => {
+    const reply = (outcome: Answer<V>): void => {
       if (answered) return;
       answered = true;
       deps.inFlight.release();
@@ -196,23 +201,42 @@ export function unary<Req, Res, V>(
     try {
       run(call.request, reply);
     } catch (error) {
-      reply({
-        ok: false,
-        error: asTaplineError(error, 'handler failed'),
-      });
+      reply({ ok: false, error });
     }
   };
 }
 
 /**
- * The PIN entered, as its keyed hash (the PIN itself goes no further than this). A plain
- * purchase without a PIN costs one string comparison here.
+ * Wraps a unary handler whose work is a promise (a use case): `run` decodes the request and
+ * returns the use case's answer; a rejection is answered as a status like any other failure.
+ */
+export function unaryAsync<Req, Res, V>(
+  deps: ServiceDeps,
+  method: string,
+  run: (request: Req) => Promise<V>,
+  toResponse: (value: V) => Res,
+): Handler<Req, Res> {
+  return unary<Req, Res, V>(
+    deps,
+    method,
+    (request, reply) => {
+      run(request).then(
+        (value) => reply({ ok: true, value }),
+        (error: unknown) => reply({ ok: false, error }),
+      );
+    },
+    toResponse,
+  );
+}
+
+/**
+ * The PIN entered, as its keyed hash (the PIN itself goes no further than the PIN use case). A
+ * plain purchase without a PIN costs one string comparison here.
  */
 export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): MoneyRequest {
   if (pin === '') return request;
   if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
-  if (deps.pinHasher === undefined) throw failedPrecondition('PINs need TAPLINE_PIN_SECRET configured on the node');
-  return { ...request, pinHash: deps.pinHasher.hash(request.cardId, pin) };
+  return deps.pins.forPayment(request, pin);
 }
 
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {

@@ -4,7 +4,7 @@
 import { invalidArgument, unimplemented } from '../../../actors/errors';
 import { amount_abs_max_minor, isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
-import { clientKey, terminalTxnKey } from '../store/keys';
+import { clientKey, terminalTxnKey } from '../../../actors/request-keys';
 import { parseLines } from './lines';
 import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
 import {

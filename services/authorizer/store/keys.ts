@@ -14,6 +14,7 @@
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
 //   tl:idem:<idempotencyKey>           string  {"f": fingerprint, "r": result} for RETENTION seconds
+//                                      (the request key's form is actors/request-keys.ts)
 //   tl:rev:<idempotencyKey>            string  reversal claim: the id of the transaction that reversed it
 //   tl:node:incarnation                counter  one value per node start; prefixes transaction ids
 //   tl:{s<shard>}:lease                string  "<node id>|<epoch>" with a TTL: the node holding the shard
@@ -86,13 +87,3 @@ export function reversalClaimKey(originalKey: string): string {
 }
 
 export const incarnation_key = 'tl:node:incarnation';
-
-/** The request-level idempotency key of a terminal transaction. */
-export function terminalTxnKey(terminalId: string, txnNumber: bigint | number): string {
-  return `t:${terminalId}:${txnNumber}`;
-}
-
-/** The request-level idempotency key chosen by an online client (PSP reference, admin tool). */
-export function clientKey(key: string): string {
-  return `k:${key}`;
-}

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { projectRoot } from '../common/paths';
+import { projectRoot } from '../../services/common/paths';
 
 export const process_start_timeout_ms = 30_000;
 
@@ -14,6 +14,8 @@ export interface ServerProcess {
   readonly pid: number;
   readonly grpcPort: number;
   readonly address: string;
+  /** The node-to-node port an authorizer node announces (undefined for other processes). */
+  readonly internalPort: number | undefined;
   /** SIGKILL, resolves when the process is gone. */
   kill9(): Promise<void>;
   /** SIGTERM (graceful), resolves with the exit code. */
@@ -22,7 +24,7 @@ export interface ServerProcess {
 }
 
 export interface StartProcessOptions {
-  /** Path of the compiled entry point relative to the project root, e.g. dist/services/echo/main.js. */
+  /** Path of the compiled entry point relative to the project root, e.g. dist/tools/echo/main.js. */
   readonly script: string;
   readonly env: Record<string, string>;
   /** Extra node/V8 flags, before the script. */
@@ -43,7 +45,7 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const grpcPort = await new Promise<number>((resolve, reject) => {
+  const ready = await new Promise<{ grpcPort: number; internalPort: number | undefined }>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${options.script}: expected a line with grpcPort within ${process_start_timeout_ms} ms; stderr: ${stderr}`));
@@ -52,11 +54,14 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
     createInterface({ input: child.stdout }).on('line', (line) => {
       options.onLine?.(line);
       if (ready || !line.includes('"grpcPort"')) return;
-      const port = (JSON.parse(line) as { grpcPort?: number }).grpcPort;
-      if (typeof port !== 'number') return;
+      const announced = JSON.parse(line) as { grpcPort?: number; internalPort?: number };
+      if (typeof announced.grpcPort !== 'number') return;
       ready = true;
       clearTimeout(timer);
-      resolve(port);
+      resolve({
+        grpcPort: announced.grpcPort,
+        internalPort: typeof announced.internalPort === 'number' ? announced.internalPort : undefined,
+      });
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -66,8 +71,9 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
   return {
     child,
     pid: child.pid as number,
-    grpcPort,
-    address: `127.0.0.1:${grpcPort}`,
+    grpcPort: ready.grpcPort,
+    address: `127.0.0.1:${ready.grpcPort}`,
+    internalPort: ready.internalPort,
     exited,
     kill9: async () => {
       child.kill('SIGKILL');

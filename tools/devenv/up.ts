@@ -14,15 +14,15 @@ import { join } from 'node:path';
 import { queryClickHouse, startClickHouse, type ClickHouseInstance } from './clickhouse';
 import { startRedis, type RedisInstance } from './redis';
 import { startServerProcess, type ServerProcess } from './node-process';
-import { projectRoot } from '../common/paths';
-import { authorizer_node_flags } from '../authorizer/runtime-flags';
+import { projectRoot } from '../../services/common/paths';
+import { authorizer_node_flags } from '../../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../client/tapline-client';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult, type AuthorizeRequest } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
 import { PriceFormula } from '../../gen/tapline/v1/fleet';
 import { FleetClient, fleetPurchase } from '../client/fleet-client';
-import { stringLiteral } from '../streamer/sql';
+import { stringLiteral } from '../../services/streamer/sql';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     const nodeCount = nodeCountOf(process.argv.slice(2), process.env);
     for (let i = 0; i < nodeCount; i++) {
       const node = await startServerProcess({
-        script: 'dist/services/authorizer/main.js',
+        script: 'dist/tools/devenv/node-main.js',
         nodeArgs: authorizer_node_flags,
         env: {
           TAPLINE_NODE_ID: `local-${i + 1}`,
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     await stopAll(1);
   }
   if (process.env['TAPLINE_UP_EXIT_AFTER_DEMO']) await stopAll(0);
-  say('\nserving. Try: grpcurl -plaintext 127.0.0.1:50051 list   (Ctrl-C stops everything)');
+  say(`\nserving. Try: grpcurl -plaintext ${started.nodes[0]?.address ?? '127.0.0.1:50051'} list   (Ctrl-C stops everything)`);
 }
 
 /**

@@ -11,9 +11,9 @@
 // nothing (invariant 7), and in a cluster each node holds its own count (a guesser spread over N
 // nodes gets N x attempts_max per lock period: still no way through a 4-digit PIN space).
 
-import { permissionDenied, resourceExhausted, shardMoved, unavailable, type Outcome, type TaplineError } from '../../actors/errors';
-import type { EntityId, Persistence } from '../../actors/runtime/persistence';
-import { shardOf } from '../../actors/sharding/placement';
+import { permissionDenied, resourceExhausted, shardMoved, unavailable, type Outcome, type TaplineError } from '../../../actors/errors';
+import type { EntityId, Persistence } from '../../../actors/runtime/persistence';
+import { shardOf } from '../../../actors/sharding/placement';
 import type { PinHasher } from './pin';
 import type { Logger } from 'pino';
 

@@ -2,7 +2,7 @@
 // streamer to catch up: the streamer deletes what ClickHouse has accepted, so 0 means drained.
 
 import { createClient } from 'redis';
-import { shardKeys } from '../authorizer/store/keys';
+import { shardKeys } from '../../services/authorizer/store/keys';
 
 export async function outboxBacklog(redisUrl: string, shardCount: number): Promise<number> {
   const client = createClient({ url: redisUrl });

@@ -1,6 +1,6 @@
 // Dev CLI that runs one local server in the foreground until it is told to stop.
-//   node dist/services/devenv/main.js redis --data-dir .data/redis --port 6390 [--appendfsync everysec]
-//   node dist/services/devenv/main.js clickhouse --data-dir .data/clickhouse --http-port 8133 --tcp-port 9010
+//   node dist/tools/devenv/main.js redis --data-dir .data/redis --port 6390 [--appendfsync everysec]
+//   node dist/tools/devenv/main.js clickhouse --data-dir .data/clickhouse --http-port 8133 --tcp-port 9010
 // It starts the server as a supervised child, prints one JSON line with its url and pid, and on
 // SIGTERM or SIGINT stops the server in order and exits; a second signal kills it at once. It
 // exists so developers get the same server setup as the tests without any system service.

@@ -1,5 +1,6 @@
-// Top-ups through a payment service provider (PSP). The adapter interface is what a real PSP
-// integration implements; SimulatedPsp stands in for one here (tests, demo). Money moves only when
+// Top-ups through a payment service provider (PSP): the adapter port a PSP integration implements,
+// the signed callback contract, and auto-reload. The node gets its adapter injected (production
+// has none yet; the simulated PSP of the demo and the tests is tools/psp-simulator). Money moves only when
 // the PSP's callback arrives: its payload is signed with HMAC-SHA256 under the shared secret
 // (TAPLINE_PSP_SECRET, never logged), verified with a constant-time compare, and the top-up is
 // keyed by the PSP reference ("k:psp:<reference>"), so a callback delivered twice, to any node,
@@ -7,9 +8,9 @@
 // asking the PSP to charge a mandate loses nothing: the PSP's callback completes the top-up.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { invalidArgument, permissionDenied, type TaplineError } from '../../actors/errors';
-import { isKnownCurrency, request_amount_max_minor } from '../../actors/money';
-import type { AutoReload, CardState } from '../../actors/card/rules';
+import { invalidArgument, permissionDenied, type TaplineError } from '../../../actors/errors';
+import { isKnownCurrency, request_amount_max_minor } from '../../../actors/money';
+import type { AutoReload, CardState } from '../../../actors/card/rules';
 
 export interface PspPaymentEvent {
   readonly reference: string;
@@ -26,6 +27,19 @@ export interface PspAdapter {
   /** Charges a stored mandate (auto-reload); the outcome arrives by callback with `reference`. */
   chargeMandate(mandate: string, cardId: string, amountMinor: number, currency: string, reference: string): Promise<void>;
 }
+
+/**
+ * Where a PSP adapter running inside this process (the simulated PSP) delivers its callbacks: the
+ * path of a gRPC HandlePspCallback, through the cluster router to the card's owner.
+ */
+export type PspCallbackSink = (payload: string, signature: string) => void;
+
+/**
+ * Builds the node's PSP adapter from the shared secret. Injected by whoever starts the node
+ * (AuthorizerNode.start): the production entry point has none, the dev launcher and the tests
+ * pass the simulated PSP (docs/DECISIONS.md, "The PSP adapter is injected").
+ */
+export type PspAdapterFactory = (secret: string, callbacks: PspCallbackSink) => PspAdapter;
 
 const reference_pattern = /^[A-Za-z0-9._-]{1,100}$/;
 const card_pattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -74,42 +88,6 @@ export function pspPayload(event: PspPaymentEvent): string {
     status: event.status,
     kind: event.kind,
   });
-}
-
-/**
- * A PSP that approves everything (a mandate whose reference starts with "fail" is refused), for
- * tests and the demo. Payments started here are completed by whoever plays the PSP calling
- * HandlePspCallback with a signed payload; mandate charges call back at once through `deliver`.
- */
-export class SimulatedPsp implements PspAdapter {
-  private counter = 0;
-
-  constructor(
-    private readonly secret: string,
-    private readonly deliver: (payload: string, signature: string) => void,
-  ) {}
-
-  startPayment(cardId: string, amountMinor: number, currency: string): Promise<{ reference: string; paymentUrl: string }> {
-    this.counter += 1;
-    const reference = `sim-${Date.now().toString(36)}-${this.counter}`;
-    return Promise.resolve({
-      reference,
-      paymentUrl: `https://psp.invalid/pay/${reference}?card=${cardId}&amount=${amountMinor}&currency=${currency}`,
-    });
-  }
-
-  chargeMandate(mandate: string, cardId: string, amountMinor: number, currency: string, reference: string): Promise<void> {
-    const payload = pspPayload({
-      reference,
-      card: cardId,
-      amountMinor,
-      currency,
-      status: mandate.startsWith('fail') ? 'failed' : 'succeeded',
-      kind: 'auto_reload',
-    });
-    setImmediate(() => this.deliver(payload, signPspPayload(this.secret, payload)));
-    return Promise.resolve();
-  }
 }
 
 /** Time after which a reload that never called back may be tried again for the same card. */

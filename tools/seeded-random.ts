@@ -1,5 +1,5 @@
-// A seeded pseudo-random generator for test data (mulberry32): the same seed gives the same data,
-// so a failing randomized test replays from its printed seed.
+// A seeded pseudo-random generator for test data and the benchmark (mulberry32): the same seed
+// gives the same data, so a failing randomized test (or a benchmark run) replays from its printed seed.
 
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;

@@ -1,0 +1,78 @@
+// The per-card fan-out calls of bulk issuance and the refund run, sent through the cluster
+// router to each card's owner (CardFanoutService, proto/tapline/internal/v1/fanout.proto): run
+// here when this node holds the card's shard, else forwarded over the peer stream, retried on a
+// moving shard with the same request (so the same idempotency key). Domain values in and out; a
+// failed call rejects with the error the owner's status stands for (grpc/status.ts errorOfStatus),
+// which the client's own call then answers with the same status.
+
+import type * as grpc from '@grpc/grpc-js';
+import { minorFromWire } from '../../../actors/money';
+import {
+  CardFanoutServiceService,
+  type IssueBulkCardRequest,
+  type IssueBulkCardResponse,
+  type RefundRunCashOutRequest,
+  type RefundRunCashOutResponse,
+} from '../../../gen/tapline/internal/v1/fanout';
+import { errorOfStatus } from '../grpc/status';
+import { InternalError } from '../../../actors/errors';
+import type { BulkCardIssue, BulkCardIssued, CardFanout, RefundRunCashOut, RefundRunCashedOut } from '../usecases/card-fanout';
+
+/** What the fan-out needs of the router (cluster/router.ts `call`). */
+export interface OwnerCaller {
+  call(path: string, request: unknown, done: (error: Partial<grpc.ServiceError> | null, value?: unknown) => void): void;
+}
+
+/** A generated method definition: its path, and its message types for inference. */
+interface RoutedMethod<Req, Res> {
+  readonly path: string;
+  requestSerialize(value: Req): Buffer;
+  responseDeserialize(bytes: Buffer): Res;
+}
+
+/** Runs one call of a routed method on the owner of its routing key. */
+function callOwner<Req, Res>(router: OwnerCaller, method: RoutedMethod<Req, Res>, request: Req): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    router.call(method.path, request, (error, value) => {
+      if (error === null) resolve(value as Res);
+      else if (error.code === undefined) reject(new InternalError('owner call failed without a status'));
+      else reject(errorOfStatus(error.code, error.details ?? '', error.metadata));
+    });
+  });
+}
+
+export class RoutedCardFanout implements CardFanout {
+  constructor(private readonly router: OwnerCaller) {}
+
+  async issueBulkCard(issue: BulkCardIssue): Promise<BulkCardIssued> {
+    const request: IssueBulkCardRequest = {
+      cardId: issue.cardId,
+      issuanceId: issue.issuanceId,
+      programId: issue.programId,
+      currency: issue.currency,
+      initialBalanceMinor: BigInt(issue.initialBalanceMinor),
+      depositMinor: BigInt(issue.depositMinor),
+      expiresAtUnixMs: BigInt(issue.expiresAtMs),
+      issuedAtUnixMs: BigInt(issue.issuedAtMs),
+      operatorId: issue.operatorId,
+    };
+    const response: IssueBulkCardResponse = await callOwner(this.router, CardFanoutServiceService.issueBulkCard, request);
+    return { alreadyExisted: response.alreadyExisted };
+  }
+
+  async refundRunCashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut> {
+    const request: RefundRunCashOutRequest = { cardId: cashOut.cardId, runId: cashOut.runId, operatorId: cashOut.operatorId };
+    const response: RefundRunCashOutResponse = await callOwner(this.router, CardFanoutServiceService.refundRunCashOut, request);
+    const amountMinor = minorFromWire(response.amountMinor);
+    // An owner of this build never answers an amount past the money bound; another build that
+    // does is a defect, answered as INTERNAL rather than paid out as a wrong number.
+    if (amountMinor === undefined) throw new Error(`owner answered an out-of-range payout for card ${cashOut.cardId}`);
+    return {
+      approved: response.approved,
+      amountMinor,
+      currency: response.currency,
+      transactionId: response.transactionId,
+      named: response.named,
+    };
+  }
+}

@@ -1,0 +1,48 @@
+// Validation of the per-card fan-out calls (proto/tapline/internal/v1/fanout.proto) on the card's
+// owner. They come from another node, which validated the operation they belong to, but they
+// cross the network and may come from another build during a rolling update: each field is
+// checked like a client's, and anything out of range is INVALID_ARGUMENT with nothing changed.
+
+import { invalidArgument } from '../../../actors/errors';
+import { minorFromWire, request_amount_max_minor } from '../../../actors/money';
+import type { IssueBulkCardRequest, RefundRunCashOutRequest } from '../../../gen/tapline/internal/v1/fanout';
+import type { BulkCardIssue, RefundRunCashOut } from '../usecases/card-fanout';
+import { optionalId, requireCurrency, requireId } from './validate';
+
+/** The largest time a JavaScript Date holds (ms since the epoch): any later "time" is malformed. */
+const unix_ms_max = 8_640_000_000_000_000;
+
+function wireAmount(field: string, value: bigint): number {
+  const minor = minorFromWire(value);
+  if (minor === undefined || minor < 0 || minor > request_amount_max_minor)
+    throw invalidArgument(`${field} must be between 0 and ${request_amount_max_minor}`, { field });
+  return minor;
+}
+
+function wireTime(field: string, value: bigint, min: number): number {
+  if (value < BigInt(min) || value > BigInt(unix_ms_max)) throw invalidArgument(`${field} must be a time in ms since the epoch`, { field });
+  return Number(value);
+}
+
+export function parseBulkCardIssue(wire: IssueBulkCardRequest): BulkCardIssue {
+  return {
+    cardId: requireId('card_id', wire.cardId),
+    issuanceId: requireId('issuance_id', wire.issuanceId),
+    programId: requireId('program_id', wire.programId),
+    currency: requireCurrency('currency', wire.currency),
+    initialBalanceMinor: wireAmount('initial_balance_minor', wire.initialBalanceMinor),
+    depositMinor: wireAmount('deposit_minor', wire.depositMinor),
+    // 0: the card does not expire.
+    expiresAtMs: wireTime('expires_at_unix_ms', wire.expiresAtUnixMs, 0),
+    issuedAtMs: wireTime('issued_at_unix_ms', wire.issuedAtUnixMs, 1),
+    operatorId: optionalId('operator_id', wire.operatorId, ''),
+  };
+}
+
+export function parseRefundRunCashOut(wire: RefundRunCashOutRequest): RefundRunCashOut {
+  return {
+    cardId: requireId('card_id', wire.cardId),
+    runId: requireId('run_id', wire.runId),
+    operatorId: requireId('operator_id', wire.operatorId),
+  };
+}

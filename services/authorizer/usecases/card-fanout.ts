@@ -1,0 +1,48 @@
+// The per-card calls of operations that touch many cards (bulk issuance, the program refund run),
+// as the use cases see them: domain values in and out. Each call runs on the card's owner; how
+// it gets there (the cluster router, proto/tapline/internal/v1/fanout.proto) is the adapter's
+// business (cluster/card-fanout-client.ts). A call that fails rejects with the owner's failure,
+// which the gRPC boundary answers to the client unchanged.
+
+/** One card of a bulk issuance, as the entry node resolved it once for the whole issuance. */
+export interface BulkCardIssue {
+  readonly cardId: string;
+  readonly issuanceId: string;
+  readonly programId: string;
+  readonly currency: string;
+  readonly initialBalanceMinor: number;
+  readonly depositMinor: number;
+  /** 0 = the card does not expire. */
+  readonly expiresAtMs: number;
+  /** When the issuance was accepted: every card of it carries the same issue time. */
+  readonly issuedAtMs: number;
+  readonly operatorId: string;
+}
+
+export interface BulkCardIssued {
+  /** The card existed with the same fields: nothing was written. */
+  readonly alreadyExisted: boolean;
+}
+
+/** One card of a refund run: cashed out with the run's key for that card. */
+export interface RefundRunCashOut {
+  readonly cardId: string;
+  readonly runId: string;
+  readonly operatorId: string;
+}
+
+export interface RefundRunCashedOut {
+  /** False: the cash-out was declined (card already closed, replaced, ...); the run skips it. */
+  readonly approved: boolean;
+  /** Paid to the holder (balance + deposit) when approved. */
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly transactionId: string;
+  readonly named: boolean;
+}
+
+/** Reaches one card's owner per call. */
+export interface CardFanout {
+  issueBulkCard(issue: BulkCardIssue): Promise<BulkCardIssued>;
+  refundRunCashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut>;
+}

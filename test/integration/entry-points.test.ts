@@ -1,0 +1,92 @@
+// Proves where the simulated PSP may come from. The production entry point
+// (dist/services/authorizer/main.js, what the image and the Helm chart run) has no PSP
+// integration, so TAPLINE_PSP_SECRET makes it refuse to start with a plain message and exit
+// status 2 instead of serving PSP calls it cannot carry out; an in-process node started without
+// a PSP adapter refuses the same way. And no compiled production module (dist/services,
+// dist/actors) loads anything from dist/tools, so the image can leave tools/ out.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { loadConfig } from '../../services/authorizer/config';
+import { AuthorizerNode, checkNodeOptions } from '../../services/authorizer/node';
+import { ConfigError } from '../../services/common/process';
+import { createLogger } from '../../services/common/logger';
+import { projectRoot } from '../../services/common/paths';
+import { simulatedPsp } from '../../tools/psp-simulator/simulated-psp';
+
+/** The production entry point refuses its configuration before it connects to anything. */
+const refusal_timeout_ms = 15_000;
+
+function runProductionMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [join(projectRoot(), 'dist/services/authorizer/main.js')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolveExit, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`main.js: expected an exit within ${refusal_timeout_ms} ms; stderr so far: ${stderr}`));
+    }, refusal_timeout_ms);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolveExit({ code, stderr });
+    });
+  });
+}
+
+function compiledModules(folder: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) found.push(...compiledModules(path));
+    else if (entry.name.endsWith('.js')) found.push(path);
+  }
+  return found;
+}
+
+describe('entry points and the PSP adapter', function () {
+  this.timeout(30_000);
+  const psp_secret = 'entry-point-psp-secret-0123';
+
+  it('the production entry point refuses TAPLINE_PSP_SECRET with a plain message and status 2', async () => {
+    const { code, stderr } = await runProductionMain({
+      TAPLINE_PSP_SECRET: psp_secret,
+      // Unused: the refusal comes first. A closed port, so a regression cannot reach a real Redis.
+      TAPLINE_REDIS_URL: 'redis://127.0.0.1:1',
+      TAPLINE_GRPC_PORT: '0',
+      TAPLINE_INTERNAL_PORT: '0',
+      TAPLINE_METRICS_PORT: '-1',
+    });
+    assert.equal(code, 2, `exit status; stderr: ${stderr}`);
+    assert.match(stderr, /TAPLINE_PSP_SECRET is set but this entry point has no PSP integration/);
+    assert.ok(!stderr.includes(psp_secret), 'the secret is never printed');
+  });
+
+  it('a node is startable with a PSP secret only when a PSP adapter is injected', async () => {
+    const withSecret = loadConfig({ TAPLINE_PSP_SECRET: psp_secret });
+    assert.throws(() => checkNodeOptions(withSecret, {}), ConfigError);
+    assert.doesNotThrow(() => checkNodeOptions(withSecret, { psp: simulatedPsp }));
+    assert.doesNotThrow(() => checkNodeOptions(loadConfig({}), {}), 'no secret: no PSP needed');
+    // The same check guards in-process starts, before anything is connected.
+    await assert.rejects(AuthorizerNode.start(withSecret, createLogger('entry-test', 'silent')), ConfigError);
+  });
+
+  it('no compiled production module loads anything from tools/', () => {
+    const root = resolve(projectRoot(), 'dist');
+    const tools = join(root, 'tools');
+    const offenders: string[] = [];
+    for (const folder of ['services', 'actors']) {
+      for (const file of compiledModules(join(root, folder))) {
+        for (const match of readFileSync(file, 'utf8').matchAll(/require\("(\.[^"]+)"\)/g)) {
+          const target = resolve(dirname(file), match[1] as string);
+          if (target === tools || target.startsWith(`${tools}/`)) offenders.push(`${relative(root, file)} -> ${match[1]}`);
+        }
+      }
+    }
+    assert.deepEqual(offenders, []);
+  });
+});

@@ -1,0 +1,51 @@
+// A stand-in PSP for the demo and the tests: never part of a production node. The node gets it
+// injected (AuthorizerNode.start's `psp` option) by the dev launcher's node entry point
+// (tools/devenv/node-main.ts) and by the tests' in-process nodes; the production entry point
+// (services/authorizer/main.ts) has no PSP and refuses TAPLINE_PSP_SECRET (docs/DECISIONS.md).
+
+import {
+  pspPayload,
+  signPspPayload,
+  type PspAdapter,
+  type PspAdapterFactory,
+  type PspCallbackSink,
+} from '../../services/authorizer/usecases/psp';
+
+/**
+ * A PSP that approves everything (a mandate whose reference starts with "fail" is refused).
+ * Payments started here are completed by whoever plays the PSP calling HandlePspCallback with a
+ * signed payload; mandate charges call back at once through `deliver`.
+ */
+export class SimulatedPsp implements PspAdapter {
+  private counter = 0;
+
+  constructor(
+    private readonly secret: string,
+    private readonly deliver: PspCallbackSink,
+  ) {}
+
+  startPayment(cardId: string, amountMinor: number, currency: string): Promise<{ reference: string; paymentUrl: string }> {
+    this.counter += 1;
+    const reference = `sim-${Date.now().toString(36)}-${this.counter}`;
+    return Promise.resolve({
+      reference,
+      paymentUrl: `https://psp.invalid/pay/${reference}?card=${cardId}&amount=${amountMinor}&currency=${currency}`,
+    });
+  }
+
+  chargeMandate(mandate: string, cardId: string, amountMinor: number, currency: string, reference: string): Promise<void> {
+    const payload = pspPayload({
+      reference,
+      card: cardId,
+      amountMinor,
+      currency,
+      status: mandate.startsWith('fail') ? 'failed' : 'succeeded',
+      kind: 'auto_reload',
+    });
+    setImmediate(() => this.deliver(payload, signPspPayload(this.secret, payload)));
+    return Promise.resolve();
+  }
+}
+
+/** The factory a node is started with to use the simulated PSP. */
+export const simulatedPsp: PspAdapterFactory = (secret, callbacks) => new SimulatedPsp(secret, callbacks);
