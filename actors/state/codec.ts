@@ -98,7 +98,7 @@ export function stateCodec<T>(entity: string, schema: z.ZodType<T>, legacy: read
         return fail('not JSON');
       }
       if (typeof record !== 'object' || record === null || Array.isArray(record)) return fail('not a JSON object');
-      const stored = (record as Record<string, unknown>)[version_key] ?? 1;
+      const stored = Object.hasOwn(record, version_key) ? (record as Record<string, unknown>)[version_key] : 1;
       if (!Number.isSafeInteger(stored) || (stored as number) < 1) return fail(`layout version ${JSON.stringify(stored)} is not a version`);
       const from = stored as number;
       if (from > version) return fail(`layout ${from} is newer than this build's layout ${version}`);
