@@ -7,7 +7,7 @@
 // not land the ones after it are refused by Redis too, the actor reloads and decides them again.
 
 import { notFound, type TaplineError } from '../errors';
-import { EntityHost, loadSlot, type Reply, type Slot } from '../runtime/entity-host';
+import { EntityHost, loadSlot, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import {
   decideAdmin,
@@ -24,6 +24,7 @@ import {
   type MoneyDecision,
 } from './decide';
 import { expiredHoldKeys } from './holds';
+import { decodeCardState, encodeCardState } from '../state/card';
 import { availableMinor, type CardState } from './rules';
 import { decodeRecord, type IdempotencyRecord } from './transaction';
 import type { CardActorContext, CardMessage } from './messages';
@@ -33,8 +34,6 @@ export type { AdminAnswer, ReplaceAnswer } from './decide';
 export type { CardActorContext, CardMessage } from './messages';
 
 type Money = Extract<CardMessage, { type: 'money' }>;
-
-const decodeCard = (data: string): CardState => JSON.parse(data) as CardState;
 
 export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardState> {
   state: CardState | undefined = undefined;
@@ -81,7 +80,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   }
 
   private async reload(): Promise<void> {
-    loadSlot(this, await this.loadRecord(this.entity), decodeCard);
+    loadSlot(this, await this.loadRecord(this.entity), decodeCardState);
     if (this.state !== undefined) await this.context.programs.ensure(this.state.programId);
     this.loaded = true;
   }
@@ -131,10 +130,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     const expired = expiredHoldKeys(state, env.nowMs);
     if (expired.length === 0) return;
     for (const plan of decideHoldExpiries(state, merchantId, env, expired)) {
-      const submitted = this.commit(
-        { slots: [{ slot: this, entity: this.entity, after: plan.after }], outbox: plan.document },
-        () => undefined,
-      );
+      const submitted = this.commit({ slots: [this.write(plan.after)], outbox: plan.document }, () => undefined);
       if (!submitted) return;
     }
   }
@@ -189,11 +185,11 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     const holder = this.state.profile?.named === true ? await this.loadRecord({ kind: 'holder', id: this.cardId }) : undefined;
     if (!this.loaded) await this.reload();
     if (this.state === undefined) return this.notFound(message.reply);
-    const decision = decideReplacement(this.state, message.command, { existing, holder }, this.env(), decodeCard);
+    const decision = decideReplacement(this.state, message.command, { existing, holder }, this.env(), decodeCardState);
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'answer') return message.reply({ ok: true, value: decision.answer });
     const plan = {
-      slots: [{ slot: this, entity: this.entity, after: decision.after }],
+      slots: [this.write(decision.after)],
       writes: decision.writes,
       outbox: decision.outbox,
       extraOutbox: decision.extraOutbox,
@@ -214,7 +210,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   private commitDecision(message: Money, decision: MoneyDecision): void {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     const changed = decision.after !== this.state;
-    const slots = [{ slot: this, entity: this.entity, after: changed ? decision.after : undefined }];
+    const slots = [this.write(changed ? decision.after : undefined)];
     const autoReload = changed && decision.after.profile?.autoReload !== undefined;
     const afterCommit = autoReload ? () => this.checkAutoReload(decision.after, decision.record) : undefined;
     this.reversalsInFlight ??= new Set();
@@ -232,11 +228,18 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
     const plan = {
-      slots: [{ slot: this, entity: this.entity, after: decision.after }],
+      slots: [this.write(decision.after)],
       writes: decision.writes,
       outbox: decision.document,
     };
     this.commitAndAnswer(plan, message.reply, decision.answer, () => this.retry(message));
+  }
+
+  /** This card's record in a commit: its new state (encoded by its codec), or a version check only. */
+  private write(after: CardState | undefined): SlotWrite {
+    return after === undefined
+      ? { slot: this, entity: this.entity, after }
+      : { slot: this, entity: this.entity, after, encoded: encodeCardState(after) };
   }
 
   private retry(message: Exclude<CardMessage, { type: 'balance' | 'invalidate' }>): void {

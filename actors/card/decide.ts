@@ -39,9 +39,9 @@ import {
   type CardState,
   type CardStatus,
 } from './rules';
+import { transactionDocument } from '../outbox/builders';
+import { decodeRefundLedger, encodeCardState, encodeRefundLedger } from '../state/card';
 import {
-  encodeRecord,
-  storedTransaction,
   tombstone_fingerprint,
   type DocumentExtras,
   type IdempotencyRecord,
@@ -324,7 +324,7 @@ function holdExpiryDocument(
     balanceAfterMinor: availableMinor(after),
     atMs: env.nowMs,
   };
-  return encodeRecord(storedTransaction(request, { merchantId, programId: state.programId }, result, '', fields));
+  return transactionDocument(request, { merchantId, programId: state.programId }, result, '', fields);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,7 +407,7 @@ function reverseDebit(
   const ledgerWrite: EntityWrite = {
     entity: refundLedgerEntity(request.originalKey),
     expectVersion: stored?.version ?? 0,
-    data: JSON.stringify(marked),
+    data: encodeRefundLedger(marked),
   };
   return reversalPlan(state, request, merchantId, env, 'reversed', amountMinor, false, ledgerWrite, original.program);
 }
@@ -459,7 +459,7 @@ function tombstoneDocument(state: CardState, request: MoneyRequest, merchantId: 
     atMs: env.nowMs,
   };
   const original: MoneyRequest = { ...request, kind: 'purchase', key: request.originalKey, amountMinor: 0, originalKey: '' };
-  return encodeRecord(storedTransaction(original, { merchantId, programId: state.programId }, result, tombstone_fingerprint));
+  return transactionDocument(original, { merchantId, programId: state.programId }, result, tombstone_fingerprint);
 }
 
 export interface RefundFacts {
@@ -507,7 +507,7 @@ export function decideRefundRequest(
           {
             entity: refundLedgerEntity(originalKey),
             expectVersion: facts.ledger?.version ?? 0,
-            data: JSON.stringify({ refundedMinor: ledger.refundedMinor + request.amountMinor, reversed: false }),
+            data: encodeRefundLedger({ refundedMinor: ledger.refundedMinor + request.amountMinor, reversed: false }),
           },
         ]
       : [];
@@ -515,7 +515,7 @@ export function decideRefundRequest(
 }
 
 function decodeLedger(stored: StoredRecord | undefined): RefundLedger {
-  return stored?.data === undefined ? empty_refund_ledger : (JSON.parse(stored.data) as RefundLedger);
+  return stored?.data === undefined ? empty_refund_ledger : decodeRefundLedger(stored.data);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,9 +587,7 @@ function moneyPlan(
           : request.kind === 'cash_out'
             ? cashOutFields(event)
             : hold;
-  const stored = encodeRecord(
-    storedTransaction(request, { merchantId, programId: before.programId }, fullResult, request.fingerprint, extras),
-  );
+  const stored = transactionDocument(request, { merchantId, programId: before.programId }, fullResult, request.fingerprint, extras);
   const plan: { -readonly [K in keyof MoneyPlan]: MoneyPlan[K] } = {
     kind: 'money',
     after,
@@ -766,7 +764,7 @@ export function decideReplacement(
     {
       entity: { kind: 'card', id: command.replacementId },
       expectVersion: 0,
-      data: JSON.stringify(replacement),
+      data: encodeCardState(replacement),
       shard: command.replacementShard,
     },
   ];

@@ -1,19 +1,22 @@
-// What a card's decision leaves behind besides its state: the answer of a money request with its
-// stored transaction document (the idempotency record and, unchanged, the outbox entry), and the
-// lifecycle / audit documents of operator changes (docs/OUTBOX.md). Pure: the caller passes time
-// and ids in.
+// What a card's decision leaves behind besides its state: the optional fields of its transaction
+// documents and the lifecycle / audit documents of operator changes, built through the outbox
+// contract (actors/outbox/builders.ts). Pure: the caller passes time and ids in.
 
 import type { CardAdminCommand } from './decide';
-import { availableMinor, balanceDeltaMinor, heldDeltaMinor, type CardEvent, type CardState } from './rules';
+import { balanceDeltaMinor, heldDeltaMinor, type CardEvent, type CardState } from './rules';
+import type { DocumentExtras, HoldFields, MoneyRequest, ProgramFigures, TxnResult } from './transaction';
 import {
-  encodeRecord,
-  storedTransaction,
-  type DocumentExtras,
-  type HoldFields,
-  type MoneyRequest,
-  type ProgramFigures,
-  type TxnResult,
-} from './transaction';
+  autoReloadRemoved,
+  autoReloadSet,
+  cardIssued,
+  cardPinChanged,
+  cardReplaced,
+  cardReviewResolved,
+  cardStatusChanged,
+  replacementCardIssued,
+  tabLimitSet,
+  transactionDocument,
+} from '../outbox/builders';
 
 /** Kinds whose documents carry the hold fields. */
 export const hold_kinds: ReadonlySet<string> = new Set(['pre_authorization', 'incremental', 'completion', 'void', 'hold_expiry']);
@@ -65,84 +68,20 @@ export function programFields(figures: ProgramFigures, debitedMinor: number): Do
   };
 }
 
-/** The document of a hold released because it expired (lazily, when the card is next used). */
-export function holdExpiryDocument(
-  state: CardState,
-  after: CardState,
-  event: CardEvent,
-  holdKey: string,
-  merchantId: string,
-  id: string,
-  nowMs: number,
-): string {
-  const request: MoneyRequest = {
-    kind: 'hold_expiry',
-    key: '',
-    fingerprint: '',
-    cardId: state.cardId,
-    terminalId: '',
-    amountMinor: 0,
-    currency: state.currency,
-    source: '',
-    operatorId: '',
-    originalKey: holdKey,
-  };
-  const result: TxnResult = {
-    id,
-    kind: 'hold_expiry',
-    outcome: 'approved',
-    cardId: state.cardId,
-    amountMinor: heldDeltaMinor(event) * -1,
-    currency: state.currency,
-    balanceAfterMinor: availableMinor(after),
-    atMs: nowMs,
-  };
-  return encodeRecord(
-    storedTransaction(request, { merchantId, programId: state.programId }, result, '', holdFields(event, holdKey, after)),
-  );
-}
-
 /** A PIN locked by wrong attempts (a card_pin_changed document beside the decline). */
 export function pinLockedDocument(state: CardState, nowMs: number): string {
-  return JSON.stringify({
-    type: 'card_pin_changed',
-    card: state.cardId,
-    program: state.programId,
-    event: 'locked',
-    operator: '',
-    reason: 'pin_attempts',
-    at: nowMs,
-  });
+  return cardPinChanged({ card: state.cardId, program: state.programId, event: 'locked', operator: '', reason: 'pin_attempts', at: nowMs });
 }
 
 /** The lifecycle / audit document of an operator change (docs/OUTBOX.md). */
-export function adminDocument(command: CardAdminCommand, before: CardState | undefined, after: CardState, atMs: number): string {
-  return JSON.stringify(adminAudit(command, before, after, atMs));
-}
-
-function adminAudit(command: CardAdminCommand, before: CardState | undefined, after: CardState, atMs: number): Record<string, unknown> {
+export function adminDocument(command: CardAdminCommand, before: CardState | undefined, after: CardState, at: number): string {
   const operator = command.operatorId;
+  const card = after.cardId;
   switch (command.type) {
     case 'resolve_review':
-      return {
-        type: 'operator_action',
-        action: 'review_resolved',
-        subject: command.transactionId,
-        detail: JSON.stringify({ card: after.cardId, program: after.programId, note: command.note }),
-        operator,
-        reason: '',
-        at: atMs,
-      };
+      return cardReviewResolved({ transaction: command.transactionId, card, program: after.programId, note: command.note, operator, at });
     case 'tab_limit':
-      return {
-        type: 'operator_action',
-        action: 'tab_limit_set',
-        subject: after.cardId,
-        detail: JSON.stringify({ limit: command.limitMinor }),
-        operator,
-        reason: '',
-        at: atMs,
-      };
+      return tabLimitSet({ card, limit: command.limitMinor, operator, at });
     case 'set_pin': {
       const event =
         before?.profile === undefined || before.profile.pinHash === ''
@@ -150,68 +89,43 @@ function adminAudit(command: CardAdminCommand, before: CardState | undefined, af
           : command.reset && before.profile.pinFailures > 0
             ? 'unlocked'
             : 'changed';
-      return {
-        type: 'card_pin_changed',
-        card: after.cardId,
-        program: after.programId,
-        event,
-        operator,
-        reason: command.reset ? 'reset' : '',
-        at: atMs,
-      };
+      return cardPinChanged({ card, program: after.programId, event, operator, reason: command.reset ? 'reset' : '', at });
     }
-    case 'auto_reload': {
+    case 'auto_reload':
       // The mandate reference stays out of the document; threshold and amount are the audit.
-      const detail =
-        command.autoReload === undefined ? {} : { threshold: command.autoReload.thresholdMinor, amount: command.autoReload.amountMinor };
-      return {
-        type: 'operator_action',
-        action: command.autoReload === undefined ? 'auto_reload_removed' : 'auto_reload_set',
-        subject: after.cardId,
-        detail: JSON.stringify(detail),
-        operator,
-        reason: '',
-        at: atMs,
-      };
-    }
+      return command.autoReload === undefined
+        ? autoReloadRemoved({ card, operator, at })
+        : autoReloadSet({ card, threshold: command.autoReload.thresholdMinor, amount: command.autoReload.amountMinor, operator, at });
     case 'issue': {
       const profile = after.profile;
-      return {
-        type: 'card_issued',
-        card: after.cardId,
+      return cardIssued({
+        card,
         program: after.programId,
         currency: after.currency,
         status: after.status,
         amount: after.balanceMinor,
         operator,
-        reason: '',
-        at: atMs,
-        ...(profile === undefined
-          ? {}
-          : { deposit: profile.depositMinor, named: profile.named, expires_at: profile.expiresAtMs, issuance: profile.issuance }),
-      };
+        at,
+        profile:
+          profile === undefined
+            ? undefined
+            : { deposit: profile.depositMinor, named: profile.named, expires_at: profile.expiresAtMs, issuance: profile.issuance },
+      });
     }
     case 'set_status':
-    case 'transition': {
-      const base = {
-        type: 'card_status_changed',
-        card: after.cardId,
+    case 'transition':
+      return cardStatusChanged({
+        card,
         program: after.programId,
         currency: after.currency,
         status: after.status,
-        amount: 0,
-        reason: command.reason,
-        at: atMs,
-      };
-      if (command.type === 'set_status') return { ...base, operator, previous: before?.status ?? '' };
-      return {
-        ...base,
-        operator: command.transition.operatorId,
         previous: before?.status ?? '',
-        action: command.transition.action,
-        approver: command.transition.approverId,
-      };
-    }
+        reason: command.reason,
+        operator,
+        at,
+        transition:
+          command.type === 'transition' ? { action: command.transition.action, approver: command.transition.approverId } : undefined,
+      });
   }
 }
 
@@ -247,19 +161,16 @@ export function replacementDocuments(
       balanceAfterMinor: sign < 0 ? 0 : replacement.balanceMinor,
       atMs,
     };
-    return encodeRecord(
-      storedTransaction(request, { merchantId: '', programId: old.programId }, result, '', {
-        balance_delta: sign * old.balanceMinor,
-        deposit_delta: sign * depositMinor,
-      }),
-    );
+    return transactionDocument(request, { merchantId: '', programId: old.programId }, result, '', {
+      balance_delta: sign * old.balanceMinor,
+      deposit_delta: sign * depositMinor,
+    });
   };
   const profile = replacement.profile;
   return {
     transferOut: transfer('transfer_out', old, -1),
     transferIn: transfer('transfer_in', replacement, 1),
-    replaced: JSON.stringify({
-      type: 'card_replaced',
+    replaced: cardReplaced({
       card: old.cardId,
       replacement: replacement.cardId,
       program: old.programId,
@@ -270,19 +181,14 @@ export function replacementDocuments(
       at: atMs,
     }),
     // The new card is issued empty; its money arrives by transfer_in (per-card reconciliation).
-    issued: JSON.stringify({
-      type: 'card_issued',
+    issued: replacementCardIssued({
       card: replacement.cardId,
       program: replacement.programId,
       currency: replacement.currency,
-      status: 'active',
-      amount: 0,
-      deposit: 0,
       named: profile?.named ?? false,
       expires_at: profile?.expiresAtMs ?? 0,
-      issuance: '',
+      replaces: old.cardId,
       operator: command.operatorId,
-      reason: `replaces ${old.cardId}`,
       at: atMs,
     }),
   };

@@ -5,8 +5,10 @@
 
 import { createHash } from 'node:crypto';
 import { alreadyExists, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
+import { cardsBulkIssued } from '../outbox/builders';
 import type { Persistence } from '../runtime/persistence';
 import { shardOf } from '../sharding/placement';
+import { decodeIssuanceRecord, encodeIssuanceRecord } from '../state/issuance';
 
 export interface IssuanceRecord {
   readonly issuance: string;
@@ -47,24 +49,23 @@ export class IssuanceRecords {
 
   async load(issuanceId: string): Promise<IssuanceRecord | undefined> {
     const record = await this.persistence.loadEntity(shardOf(issuanceId, this.shard_count), { kind: 'issuance', id: issuanceId });
-    return record.data === undefined ? undefined : (JSON.parse(record.data) as IssuanceRecord);
+    return record.data === undefined ? undefined : decodeIssuanceRecord(record.data);
   }
 
   /** Writes the record if absent; an existing different record is ALREADY_EXISTS. */
   write(record: IssuanceRecord, reply: (outcome: Outcome<IssuanceRecord>) => void): void {
-    const audit = {
-      type: 'operator_action',
-      action: 'cards_bulk_issued',
-      subject: record.issuance,
-      detail: JSON.stringify({ program: record.program, count: record.count, currency: record.currency }),
+    const audit = cardsBulkIssued({
+      issuance: record.issuance,
+      program: record.program,
+      count: record.count,
+      currency: record.currency,
       operator: record.operator,
-      reason: '',
       at: record.at,
-    };
+    });
     const submitted = this.persistence.submit({
       shard: shardOf(record.issuance, this.shard_count),
-      writes: [{ entity: { kind: 'issuance', id: record.issuance }, expectVersion: 0, data: JSON.stringify(record) }],
-      outbox: JSON.stringify(audit),
+      writes: [{ entity: { kind: 'issuance', id: record.issuance }, expectVersion: 0, data: encodeIssuanceRecord(record) }],
+      outbox: audit,
       settle: (result) => {
         if (result.status === 'committed') {
           reply({ ok: true, value: record });

@@ -1,13 +1,24 @@
 // What a money request is, what its answer is, and how the answer is kept as its idempotency
 // record. The record is the single source of "what did we answer for this key".
 
+import type { TransactionContext } from '../outbox/builders';
+import type {
+  HoldKind as ContractHoldKind,
+  LineItem,
+  ReverseOutcome as ContractReverseOutcome,
+  TransactionDocument,
+  TransactionExtras,
+  TransactionKind,
+} from '../outbox/contract';
+import { readTransactionDocument } from '../outbox/schemas';
+import { StoredStateError } from '../state/codec';
 import type { DeclineReason } from './rules';
 
-export type MoneyKind =
-  'purchase' | 'top_up' | 'reverse' | 'refund' | 'cash_out' | 'transfer_out' | 'transfer_in' | 'tab_settlement' | HoldKind;
-/** Kinds that place, change or release a hold (documented in docs/OUTBOX.md). */
-export type HoldKind = 'pre_authorization' | 'incremental' | 'completion' | 'void' | 'hold_expiry';
-export type ReverseOutcome = 'reversed' | 'already_reversed' | 'nothing_to_reverse';
+/** The kinds of money request: the contract's transaction kinds (actors/outbox/contract.ts). */
+export type MoneyKind = TransactionKind;
+/** Kinds that place, change or release a hold (docs/OUTBOX.md). */
+export type HoldKind = ContractHoldKind;
+export type ReverseOutcome = ContractReverseOutcome;
 
 export interface MoneyRequest {
   readonly kind: MoneyKind;
@@ -32,16 +43,7 @@ export interface MoneyRequest {
 }
 
 /** One line of a purchase's basket, as the document keeps it (docs/OUTBOX.md `lines`). */
-export interface ReceiptLine {
-  readonly code: string;
-  readonly group: string;
-  readonly qty_milli: number;
-  readonly unit: number;
-  readonly amount: number;
-  /** Fleet lines only (docs/OUTBOX.md): unit price at the pump and the invoiced line amount. */
-  readonly pump_unit?: number;
-  readonly invoiced?: number;
-}
+export type ReceiptLine = LineItem;
 
 export interface TxnResult {
   readonly id: string;
@@ -104,65 +106,12 @@ export function fingerprintOf(request: Omit<MoneyRequest, 'fingerprint'>): strin
 /**
  * The one JSON document kept per transaction: it is the idempotency record (with the request's
  * fingerprint `f`) and, unchanged, the outbox entry streamed to reporting. Writing it once keeps
- * the commit small.
+ * the commit small. Its contract is actors/outbox/contract.ts.
  */
-export interface StoredTransaction {
-  readonly type: 'transaction';
-  readonly f: string;
-  readonly id: string;
-  readonly kind: MoneyKind;
-  readonly outcome: 'approved' | 'declined';
-  readonly reason: DeclineReason | '';
-  readonly rule: string;
-  readonly card: string;
-  readonly program: string;
-  readonly terminal: string;
-  readonly merchant: string;
-  /** Amount that moved (0 when declined or nothing was reversed). */
-  readonly amount: number;
-  /** Amount the request asked for. */
-  readonly requested: number;
-  readonly currency: string;
-  readonly balance_after: number;
-  readonly key: string;
-  readonly original: string;
-  readonly reverse: ReverseOutcome | '';
-  readonly source: string;
-  readonly operator: string;
-  readonly at: number;
-  // Optional fields (docs/OUTBOX.md), written only by the kinds that need them so the purchase
-  // document stays as small as before.
-  readonly balance_delta?: number;
-  readonly held_delta?: number;
-  readonly hold?: string;
-  readonly hold_amount?: number;
-  readonly hold_expires_at?: number;
-  readonly ledger_after?: number;
-  readonly deposit_delta?: number;
-  readonly payout?: number;
-  readonly lines?: readonly ReceiptLine[];
-  /** On-tab settlements: the account balance after. */
-  readonly account_balance_after?: number;
-  /** What the card has spent so far after this document (cards issued through CardService). */
-  readonly spent_after?: number;
-  /** Purchases under program rules (docs/OUTBOX.md). */
-  readonly discount?: number;
-  readonly points_earned?: number;
-  readonly points_redeemed?: number;
-  readonly flags?: readonly string[];
-}
+export type StoredTransaction = TransactionDocument;
 
-/** Optional fields a document of an issue-4 kind carries (docs/OUTBOX.md). */
-export type DocumentExtras = Partial<HoldFields> & {
-  readonly deposit_delta?: number;
-  readonly payout?: number;
-  readonly account_balance_after?: number;
-  /** Purchases under program rules. */
-  readonly discount?: number;
-  readonly points_earned?: number;
-  readonly points_redeemed?: number;
-  readonly flags?: readonly string[];
-};
+/** Optional fields a document of a kind past v1 carries (docs/OUTBOX.md). */
+export type DocumentExtras = TransactionExtras;
 
 /** The optional fields of a document about a hold (see StoredTransaction). */
 export interface HoldFields {
@@ -174,65 +123,28 @@ export interface HoldFields {
   readonly ledger_after: number;
 }
 
-export interface RecordContext {
-  readonly merchantId: string;
-  readonly programId: string;
+export type RecordContext = TransactionContext;
+
+/**
+ * A stored transaction document (an idempotency record) as written, checked against the contract.
+ * A record that does not decode is a StoredStateError: the request fails, nothing is answered
+ * from a guess.
+ */
+export function decodeStoredTransaction(value: string): StoredTransaction {
+  const read = readTransactionDocument(value);
+  if (!read.ok) throw new StoredStateError('idempotency record', read.problem);
+  return read.document;
 }
 
-export function storedTransaction(
-  request: MoneyRequest,
-  context: RecordContext,
-  result: TxnResult,
-  fingerprint = request.fingerprint,
-  hold?: DocumentExtras,
-): StoredTransaction {
-  const stored: StoredTransaction = {
-    type: 'transaction',
-    f: fingerprint,
-    id: result.id,
-    kind: result.kind,
-    outcome: result.outcome,
-    reason: result.reason ?? '',
-    rule: result.rule ?? '',
-    card: result.cardId,
-    program: context.programId,
-    terminal: request.terminalId,
-    merchant: context.merchantId,
-    amount: result.amountMinor,
-    requested: request.amountMinor,
-    currency: result.currency,
-    balance_after: result.balanceAfterMinor,
-    key: request.key,
-    original: request.originalKey,
-    reverse: result.reverse ?? '',
-    source: request.source,
-    operator: request.operatorId,
-    at: result.atMs,
-  };
-  // Optional fields only where present, so a plain purchase document is unchanged.
-  if (hold === undefined && request.lines === undefined && result.spentMinor === undefined) return stored;
-  return {
-    ...stored,
-    ...hold,
-    ...(request.lines === undefined ? {} : { lines: request.lines }),
-    ...(result.spentMinor === undefined ? {} : { spent_after: result.spentMinor }),
-  };
-}
-
-export function encodeRecord(record: StoredTransaction): string {
-  return JSON.stringify(record);
-}
-
+/** A stored transaction document read back as the answer it records. */
 export function decodeRecord(value: string): IdempotencyRecord {
-  const stored = JSON.parse(value) as StoredTransaction;
-  if (typeof stored.f !== 'string' || typeof stored.id !== 'string' || typeof stored.amount !== 'number') {
-    throw new Error('assertion: malformed idempotency record');
-  }
+  const stored = decodeStoredTransaction(value);
   const result: TxnResult = {
     id: stored.id,
     kind: stored.kind,
     outcome: stored.outcome,
-    ...(stored.reason !== '' ? { reason: stored.reason, rule: stored.rule } : {}),
+    // A plain card's document holds a DeclineReason (fleet documents are read by decodeFleetRecord).
+    ...(stored.reason !== '' ? { reason: stored.reason as DeclineReason, rule: stored.rule } : {}),
     cardId: stored.card,
     amountMinor: stored.amount,
     currency: stored.currency,
@@ -257,7 +169,7 @@ export function answerFromRecord(record: IdempotencyRecord, fingerprint: string)
 
 /** The program figures of a stored plain-card purchase (fleet documents carry their own). */
 function programFiguresOf(stored: StoredTransaction): { program?: ProgramFigures } {
-  if (stored.points_earned === undefined || (stored as { fleet?: string }).fleet !== undefined) return {};
+  if (stored.points_earned === undefined || stored.fleet !== undefined) return {};
   return {
     program: {
       discountMinor: stored.discount ?? 0,

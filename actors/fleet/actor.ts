@@ -7,16 +7,7 @@
 // memory while the actor is active.
 
 import { notFound, unavailable, type TaplineError } from '../errors';
-import {
-  EntityHost,
-  emptySlot,
-  loadSlot,
-  type CommitPlan,
-  type HostContext,
-  type Reply,
-  type Slot,
-  type SlotWrite,
-} from '../runtime/entity-host';
+import { EntityHost, emptySlot, loadSlot, type HostContext, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import type { TxnAnswer } from '../card/transaction';
 import { odometerSubject } from '../rules/prompts';
@@ -28,12 +19,12 @@ import {
   decideFleetReversal,
   decideReviewResolution,
   fleetReversalNeedsClaim,
-  type FleetChange,
   type FleetEnv,
   type FleetMoneyPlan,
 } from './decide';
 import type { FleetAccountState, FleetAdminCommand, FleetCardCommand, FleetCardState, VehicleState } from './rules';
 import { decodeFleetRecord, type FleetMoneyRequest } from './transaction';
+import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_codec } from '../state/fleet';
 
 export interface FleetAccountAnswer {
   readonly state: FleetAccountState;
@@ -94,7 +85,25 @@ export const fleet_records_cached_max = 10_000;
 /** Load rounds before a message gives up (records kept changing under it). */
 const load_rounds_max = 3;
 
-const decode = <S>(data: string): S => JSON.parse(data) as S;
+/** The stored form of each record the account keeps (actors/state/fleet.ts). */
+const codecs = {
+  fleet: fleet_account_codec,
+  review: review_queue_codec,
+  fleet_card: fleet_card_codec,
+  vehicle: vehicle_codec,
+} as const;
+
+/** A record's write in a commit: its new state encoded by its codec, or a version check only. */
+function write<K extends keyof typeof codecs>(
+  kind: K,
+  id: string,
+  slot: Slot<unknown>,
+  after: Parameters<(typeof codecs)[K]['encode']>[0] | undefined,
+): SlotWrite {
+  const entity = { kind, id };
+  if (after === undefined) return { slot, entity, after };
+  return { slot, entity, after, encoded: (codecs[kind].encode as (state: typeof after) => string)(after) };
+}
 
 export class FleetBehavior extends EntityHost<FleetMessage> {
   private readonly account: Slot<FleetAccountState> = emptySlot();
@@ -159,23 +168,23 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
       if (!this.loaded) {
         this.cards.clear();
         this.vehicles.clear();
-        loadSlot(this.account, await this.loadRecord(this.accountEntity), decode<FleetAccountState>);
-        loadSlot(this.review, await this.loadRecord(this.reviewEntity), decode<ReviewQueue>);
+        loadSlot(this.account, await this.loadRecord(this.accountEntity), codecs.fleet.decode);
+        loadSlot(this.review, await this.loadRecord(this.reviewEntity), codecs.review.decode);
         this.loaded = true;
       }
       if (card !== undefined && !this.cards.has(card))
-        this.remember(this.cards, card, await this.loadSlotOf<FleetCardState>({ kind: 'fleet_card', id: card }));
+        this.remember(this.cards, card, await this.loadSlotOf({ kind: 'fleet_card', id: card }, codecs.fleet_card.decode));
       if (vehicle !== undefined && !this.vehicles.has(vehicle))
-        this.remember(this.vehicles, vehicle, await this.loadSlotOf<VehicleState>({ kind: 'vehicle', id: vehicle }));
+        this.remember(this.vehicles, vehicle, await this.loadSlotOf({ kind: 'vehicle', id: vehicle }, codecs.vehicle.decode));
       // A commit that failed while we awaited a read invalidated everything: read again.
       if (this.loaded && (card === undefined || this.cards.has(card)) && (vehicle === undefined || this.vehicles.has(vehicle))) return;
     }
     throw unavailable('fleet account kept changing while loading; retry', { fleetId: this.fleetId });
   }
 
-  private async loadSlotOf<S>(entity: EntityId): Promise<Slot<S>> {
+  private async loadSlotOf<S>(entity: EntityId, decode: (data: string) => S): Promise<Slot<S>> {
     const slot = emptySlot<S>();
-    loadSlot(slot, await this.loadRecord(entity), decode<S>);
+    loadSlot(slot, await this.loadRecord(entity), decode);
     return slot;
   }
 
@@ -195,12 +204,7 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
         this.purchase(message);
         return;
       case 'account':
-        this.commitChange(
-          message,
-          decideAccountChange(this.fleetId, this.account.state, message.command, message.operatorId, this.env()),
-          [this.accountEntity, this.account],
-          (state, unchanged) => ({ state, alreadyExisted: unchanged }),
-        );
+        this.accountChange(message);
         return;
       case 'card':
         this.cardChange(message);
@@ -214,19 +218,9 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
         else
           message.reply({ ok: true, value: { queue: this.review.durable ?? empty_review_queue, currency: this.account.durable.currency } });
         return;
-      case 'resolve_review': {
-        const decision = decideReviewResolution(
-          this.fleetId,
-          this.account.state,
-          this.review.state,
-          message.transactionId,
-          message.note,
-          message.operatorId,
-          this.env(),
-        );
-        this.commitChange(message, decision, [this.reviewEntity, this.review], (state) => state);
+      case 'resolve_review':
+        this.resolveReview(message);
         return;
-      }
       case 'get_card': {
         const card = this.cards.get(message.cardId)?.durable;
         const account = this.account.durable;
@@ -292,39 +286,13 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
   ): void {
     const { request } = message;
     const slots: SlotWrite[] = [
-      { slot: this.account, entity: this.accountEntity, after: plan.account },
-      { slot: cardSlot, entity: { kind: 'fleet_card', id: request.cardId }, after: plan.card },
+      write('fleet', this.fleetId, this.account, plan.account),
+      write('fleet_card', request.cardId, cardSlot, plan.card),
     ];
-    if (plan.review !== undefined) slots.push({ slot: this.review, entity: this.reviewEntity, after: plan.review });
-    if (plan.vehicle !== undefined && vehicleSlot !== undefined) {
-      const id = this.vehicleId(odometerSubject(request.fleet.prompts, request.cardId));
-      slots.push({ slot: vehicleSlot, entity: { kind: 'vehicle', id }, after: plan.vehicle });
-    }
-    const commitPlan = {
-      slots,
-      idempotency: { key: request.key, value: plan.stored },
-      outbox: plan.stored,
-      ...(plan.claims === undefined ? {} : { claims: plan.claims }),
-    };
-    const reversing = plan.reversing;
-    if (reversing !== undefined) this.reversalsInFlight.add(reversing);
-    const settled = (): void => {
-      if (reversing !== undefined) this.reversalsInFlight.delete(reversing);
-    };
-    this.commitMoney(
-      commitPlan,
-      request,
-      plan.record,
-      (outcome) => {
-        settled();
-        message.reply(outcome);
-      },
-      () => {
-        settled();
-        this.retry(message);
-      },
-      decodeFleetRecord,
-    );
+    if (plan.review !== undefined) slots.push(write('review', this.fleetId, this.review, plan.review));
+    if (plan.vehicle !== undefined && vehicleSlot !== undefined)
+      slots.push(write('vehicle', this.vehicleId(odometerSubject(request.fleet.prompts, request.cardId)), vehicleSlot, plan.vehicle));
+    this.commitMoneyDecision(slots, plan, message, () => this.retry(message), decodeFleetRecord, this.reversalsInFlight);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -341,37 +309,40 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
       message.operatorId,
       this.env(),
     );
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     const account = this.account.state as FleetAccountState;
+    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: decision.state, account, alreadyExisted: true } });
     // The card is issued against the account as it is: its version is checked too.
-    const accountRead: SlotWrite = { slot: this.account, entity: this.accountEntity, after: undefined };
-    this.commitChange(
-      message,
-      decision,
-      [{ kind: 'fleet_card', id: message.cardId }, slot],
-      (state, unchanged) => ({ state, account, alreadyExisted: unchanged }),
-      accountRead,
+    const slots = [write('fleet', this.fleetId, this.account, undefined), write('fleet_card', message.cardId, slot, decision.after)];
+    const answer = { state: decision.after, account, alreadyExisted: false };
+    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, answer, () => this.retry(message));
+  }
+
+  private accountChange(message: Extract<FleetMessage, { type: 'account' }>): void {
+    const decision = decideAccountChange(this.fleetId, this.account.state, message.command, message.operatorId, this.env());
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: decision.state, alreadyExisted: true } });
+    const slots = [write('fleet', this.fleetId, this.account, decision.after)];
+    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, { state: decision.after, alreadyExisted: false }, () =>
+      this.retry(message),
     );
   }
 
-  /** Commits an operator change of one record (with the versions it read); answers once durable. */
-  private commitChange<S, A>(
-    message: Extract<FleetMessage, { reply: Reply<A> }> & { readonly attempt: number },
-    decision: FleetChange<S>,
-    [entity, slot]: [EntityId, Slot<S>],
-    answer: (state: S, unchanged: boolean) => A,
-    read?: SlotWrite,
-  ): void {
-    const reply = message.reply as Reply<A>;
-    if (decision.kind === 'rejected') return reply({ ok: false, error: decision.error });
-    if (decision.kind === 'unchanged') return reply({ ok: true, value: answer(decision.state, true) });
-    const write: SlotWrite = { slot: slot, entity, after: decision.after };
-    const plan: CommitPlan = { slots: read === undefined ? [write] : [read, write], outbox: decision.document };
-    const submitted = this.commit(plan, (outcome) => {
-      if (outcome.status === 'committed') reply({ ok: true, value: answer(decision.after, false) });
-      else if (outcome.status === 'conflict') this.retry(message);
-      else reply({ ok: false, error: this.failureOf(outcome) });
-    });
-    if (!submitted) reply({ ok: false, error: this.commitQueueFull() });
+  private resolveReview(message: Extract<FleetMessage, { type: 'resolve_review' }>): void {
+    const { transactionId, note, operatorId } = message;
+    const decision = decideReviewResolution(
+      this.fleetId,
+      this.account.state,
+      this.review.state,
+      transactionId,
+      note,
+      operatorId,
+      this.env(),
+    );
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.state });
+    const slots = [write('review', this.fleetId, this.review, decision.after)];
+    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, decision.after, () => this.retry(message));
   }
 
   private retry(message: FleetMessage): void {

@@ -17,16 +17,17 @@ import {
   type FleetCardState,
   type VehicleState,
 } from './rules';
-import { fleetStoredTransaction, isFleetTxnResult, type FleetMoneyRequest, type FleetTxnResult } from './transaction';
+import { isFleetTxnResult, type FleetMoneyRequest, type FleetTxnResult } from './transaction';
 import {
-  encodeRecord,
-  storedTransaction,
-  tombstone_fingerprint,
-  type IdempotencyRecord,
-  type MoneyRequest,
-  type ReverseOutcome,
-  type TxnResult,
-} from '../card/transaction';
+  fleetAccountChanged,
+  fleetCardIssued,
+  fleetCardLimitsSet,
+  fleetCardStatusChanged,
+  fleetReviewResolved,
+  fleetTransactionDocument,
+  transactionDocument,
+} from '../outbox/builders';
+import { tombstone_fingerprint, type IdempotencyRecord, type MoneyRequest, type ReverseOutcome, type TxnResult } from '../card/transaction';
 import type { Claim } from '../runtime/persistence';
 
 export interface FleetEnv {
@@ -107,9 +108,7 @@ export function decideFleetMoney(
       vehicleId: prompts.vehicle_id,
     },
   };
-  const stored = encodeRecord(
-    fleetStoredTransaction(request, { merchantId, programId: fleetId }, result, approved ? decision.invoicedLinesMinor : []),
-  );
+  const stored = fleetTransactionDocument(request, { merchantId, programId: fleetId }, result, approved ? decision.invoicedLinesMinor : []);
   const plan: { -readonly [K in keyof FleetMoneyPlan]: FleetMoneyPlan[K] } = {
     kind: 'money',
     account: approved ? decision.account : undefined,
@@ -239,7 +238,7 @@ function reversalPlan(
     claims.push({
       kind: 'idempotency',
       key: request.originalKey,
-      value: encodeRecord(storedTransaction(tombstoneRequest, context, tombstoneResult, tombstone_fingerprint)),
+      value: transactionDocument(tombstoneRequest, context, tombstoneResult, tombstone_fingerprint),
     });
   }
   // The reversal names the purchase's driver and vehicle (no odometer: it is no new reading), so a
@@ -249,7 +248,7 @@ function reversalPlan(
     driver_id: reversing ? (original.fleet.driverId ?? '') : '',
     vehicle_id: reversing ? (original.fleet.vehicleId ?? '') : '',
   };
-  const stored = encodeRecord(fleetStoredTransaction({ ...request, fleet: { ...request.fleet, prompts } }, context, result, []));
+  const stored = fleetTransactionDocument(request, context, result, [], prompts);
   return {
     kind: 'money',
     account: after?.account,
@@ -282,15 +281,7 @@ export function decideAccountChange(
   const after = decision.state;
   const event =
     command.type === 'create' ? 'created' : command.type === 'set_limits' ? 'limits' : command.type === 'set_policy' ? 'policy' : 'pricing';
-  const document = JSON.stringify({
-    type: 'fleet_account_changed',
-    fleet: fleetId,
-    currency: after.currency,
-    event,
-    operator: operatorId,
-    reason: '',
-    at: env.nowMs,
-  });
+  const document = fleetAccountChanged({ fleet: fleetId, currency: after.currency, event, operator: operatorId, at: env.nowMs });
   return { kind: 'changed', after, document };
 }
 
@@ -309,43 +300,14 @@ export function decideCardChange(
   const after = decision.state;
   const currency = (account as FleetAccountState).currency;
   const at = env.nowMs;
-  let audit: Record<string, unknown>;
-  if (command.type === 'issue') {
-    audit = {
-      type: 'card_issued',
-      card: cardId,
-      program: fleetId,
-      currency,
-      status: after.status,
-      amount: 0,
-      fleet: fleetId,
-      operator: operatorId,
-      reason: '',
-      at,
-    };
-  } else if (command.type === 'set_status') {
-    audit = {
-      type: 'card_status_changed',
-      card: cardId,
-      program: fleetId,
-      status: after.status,
-      previous: card?.status ?? '',
-      operator: operatorId,
-      reason: '',
-      at,
-    };
-  } else {
-    audit = {
-      type: 'operator_action',
-      action: 'fleet_card_limits',
-      subject: cardId,
-      detail: JSON.stringify({ limits: after.limits, groups: after.allowedGroups ?? null }),
-      operator: operatorId,
-      reason: '',
-      at,
-    };
-  }
-  return { kind: 'changed', after, document: JSON.stringify(audit) };
+  const operator = operatorId;
+  const document =
+    command.type === 'issue'
+      ? fleetCardIssued({ card: cardId, fleet: fleetId, currency, status: after.status, operator, at })
+      : command.type === 'set_status'
+        ? fleetCardStatusChanged({ card: cardId, fleet: fleetId, status: after.status, previous: card?.status ?? '', operator, at })
+        : fleetCardLimitsSet({ card: cardId, limits: after.limits, groups: after.allowedGroups, operator, at });
+  return { kind: 'changed', after, document };
 }
 
 export function decideReviewResolution(
@@ -362,14 +324,6 @@ export function decideReviewResolution(
   const after = resolveReview(before, transactionId);
   if (after === before)
     return { kind: 'rejected', error: rejected('not_found', 'transaction is not in the review queue', { transactionId }) };
-  const document = JSON.stringify({
-    type: 'operator_action',
-    action: 'review_resolved',
-    subject: transactionId,
-    detail: JSON.stringify({ fleet: fleetId, note }),
-    operator: operatorId,
-    reason: '',
-    at: env.nowMs,
-  });
+  const document = fleetReviewResolved({ transaction: transactionId, fleet: fleetId, note, operator: operatorId, at: env.nowMs });
   return { kind: 'changed', after, document };
 }

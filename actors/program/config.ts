@@ -1,7 +1,7 @@
 // A program's configuration (an event's cashless wallets, an issuer's prepaid product): the
 // parameters card rules read. One versioned document per program, defined through
-// CardService.DefineProgram and cached by every node (actors/program/registry.ts). Later issues
-// add their parameters here as optional fields with a default, so stored documents stay readable.
+// CardService.DefineProgram and cached by every node (actors/program/registry.ts). How it is stored,
+// and how a configuration written before a parameter existed is read, is actors/state/program.ts.
 
 import { createHash } from 'node:crypto';
 import { isBoundedAmount } from '../money';
@@ -81,12 +81,6 @@ export function programConfigProblem(config: ProgramConfig): string | undefined 
     return `pin_attempts_max must be between 1 and ${pin_attempts_max_max}`;
   if (config.maxBalanceMinor > 0 && config.depositMinor > config.maxBalanceMinor) return 'deposit_minor must not exceed max_balance_minor';
   return undefined;
-}
-
-/** Reads a stored configuration, filling defaults for fields added after it was written. */
-export function decodeProgramConfig(json: string): ProgramConfig {
-  const stored = JSON.parse(json) as Partial<ProgramConfig>;
-  return { ...default_program_config, ...stored };
 }
 
 export function sameProgramConfig(a: ProgramConfig, b: ProgramConfig): boolean {

@@ -6,16 +6,11 @@
 // operator_action document to the shard's outbox (the audit trail).
 
 import { TaplineError, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
+import { programDefined } from '../outbox/builders';
 import type { CommitResult, EntityId, Persistence } from '../runtime/persistence';
 import { shardOf } from '../sharding/placement';
-import {
-  decodeProgramConfig,
-  default_program_config,
-  programAuditDetail,
-  sameProgramConfig,
-  type ProgramConfig,
-  type StoredProgram,
-} from './config';
+import { decodeProgramConfig, encodeProgramConfig } from '../state/program';
+import { default_program_config, programAuditDetail, sameProgramConfig, type ProgramConfig, type StoredProgram } from './config';
 
 /** What card actors read: synchronous on the decision path, loaded before a card decides. */
 export interface ProgramSource {
@@ -87,19 +82,16 @@ export class ProgramRegistry implements ProgramSource {
           return;
         }
         const next: StoredProgram = { programId, config, version: current.version + 1 };
-        const audit = {
-          type: 'operator_action',
-          action: 'program_defined',
-          subject: programId,
+        const audit = programDefined({
+          program: programId,
           detail: programAuditDetail(config),
           operator: operatorId,
-          reason: '',
           at: this.options.clock(),
-        };
+        });
         const submitted = this.persistence.submit({
           shard: this.shardOf(programId),
-          writes: [{ entity: programEntity(programId), expectVersion: current.version, data: JSON.stringify(config) }],
-          outbox: JSON.stringify(audit),
+          writes: [{ entity: programEntity(programId), expectVersion: current.version, data: encodeProgramConfig(config) }],
+          outbox: audit,
           settle: (result: CommitResult) => {
             if (result.status === 'committed') {
               this.remember(next);

@@ -7,6 +7,8 @@
 import { rejected, type TaplineError } from '../errors';
 import { EntityHost, loadSlot, type HostContext, type Reply, type Slot } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
+import { terminalEnabledChanged, terminalRegistered } from '../outbox/builders';
+import { decodeTerminalState, encodeTerminalState } from '../state/terminal';
 import { checkCanTransact, decideTerminal, type TerminalCheck, type TerminalCommand, type TerminalState } from './rules';
 
 export type TerminalMessage =
@@ -34,8 +36,6 @@ export interface TerminalActorContext extends Pick<HostContext, 'persistence' | 
   readonly clock: () => number;
   readonly retell: (terminalId: string, message: TerminalMessage) => boolean;
 }
-
-const decodeTerminal = (data: string): TerminalState => JSON.parse(data) as TerminalState;
 
 export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slot<TerminalState> {
   state: TerminalState | undefined = undefined;
@@ -72,7 +72,7 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
   }
 
   private async reload(): Promise<void> {
-    loadSlot(this, await this.loadRecord(this.entity), decodeTerminal);
+    loadSlot(this, await this.loadRecord(this.entity), decodeTerminalState);
     this.loaded = true;
     this.context.publish(this.terminalId, this.durable);
   }
@@ -88,24 +88,27 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
       return message.reply({ ok: false, error: rejected(decision.code, decision.message, { terminalId: this.terminalId }) });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: this.state as TerminalState, unchanged: true } });
     const after = decision.state;
-    const outbox = JSON.stringify({
-      type: message.command.type === 'register' ? 'terminal_registered' : 'terminal_enabled_changed',
+    const event = {
       terminal: this.terminalId,
       merchant: after.merchantId,
       enabled: after.enabled,
       operator: message.operatorId,
       at: this.context.clock(),
-    });
-    const submitted = this.commit({ slots: [{ slot: this, entity: this.entity, after }], outbox }, (outcome) => {
-      if (outcome.status === 'committed') {
-        this.context.publish(this.terminalId, after);
-        message.reply({ ok: true, value: { state: after, unchanged: false } });
-        return;
-      }
-      this.context.publish(this.terminalId, undefined);
-      if (outcome.status === 'conflict') this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply);
-      else message.reply({ ok: false, error: this.failureOf(outcome) });
-    });
+    };
+    const outbox = message.command.type === 'register' ? terminalRegistered(event) : terminalEnabledChanged(event);
+    const submitted = this.commit(
+      { slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }], outbox },
+      (outcome) => {
+        if (outcome.status === 'committed') {
+          this.context.publish(this.terminalId, after);
+          message.reply({ ok: true, value: { state: after, unchanged: false } });
+          return;
+        }
+        this.context.publish(this.terminalId, undefined);
+        if (outcome.status === 'conflict') this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply);
+        else message.reply({ ok: false, error: this.failureOf(outcome) });
+      },
+    );
     if (!submitted) message.reply({ ok: false, error: this.commitQueueFull() });
   }
 }

@@ -38,7 +38,7 @@ import type { CardState } from '../../actors/card/rules';
 import { shardKeyOf } from '../../actors/fleet/fleet-card-id';
 import * as grpc from '@grpc/grpc-js';
 import { TerminalCache } from '../../actors/sharding/terminal-cache';
-import type { TerminalState } from '../../actors/terminal/rules';
+import { decodeTerminalState } from '../../actors/state/terminal';
 import { shardOf } from '../../actors/sharding/placement';
 import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
 import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/tapline/v1/authorization';
@@ -194,7 +194,7 @@ export class AuthorizerNode {
         remoteTerminals: new TerminalCache(
           async (terminalId) => {
             const record = await store.loadRecord(terminalKey(shardOf(terminalId, config.TAPLINE_SHARD_COUNT), terminalId));
-            return record.data === undefined ? undefined : (JSON.parse(record.data) as TerminalState);
+            return record.data === undefined ? undefined : decodeTerminalState(record.data);
           },
           { staleness_ms: config.TAPLINE_TERMINAL_CACHE_MS, entries_max: config.TAPLINE_TERMINAL_CACHE_MAX },
           clock,

@@ -4,12 +4,15 @@
 // they are listed with balance 0 and their fleet; fleet accounts (tl:{s..}:fleet:<id>) are read
 // for their balance, which reconciliation compares with the invoiced amounts of their documents.
 // All cards: SCAN with MATCH and COUNT (never KEYS, which blocks Redis), each page's states read
-// by one pipelined round of HGETs. One card: its shard's key from placement.
+// by one pipelined round of HGETs. One card: its shard's key from placement. States are read with
+// the authorizer's codecs (actors/state), so every stored layout reads as the authorizer reads it;
+// one that does not decode is reported unreadable, never guessed at.
 
 import { createClient } from 'redis';
-import { z } from 'zod';
 import { shardOf } from '../../actors/sharding/placement';
 import { parseFleetCardId } from '../../actors/fleet/fleet-card-id';
+import { decodeCardState } from '../../actors/state/card';
+import { decodeFleetAccount, decodeFleetCard } from '../../actors/state/fleet';
 import { cardKey, fleetCardKey } from '../authorizer/store/keys';
 import { ReportBackendError, ReportTooLargeError } from './errors';
 
@@ -21,16 +24,6 @@ export const redis_command_timeout_ms = 10_000;
 const card_key_pattern = /^tl:\{s([0-9]+)\}:card:(.+)$/;
 const fleet_card_key_pattern = /^tl:\{s([0-9]+)\}:fcard:(.+)$/;
 const fleet_key_pattern = /^tl:\{s([0-9]+)\}:fleet:(.+)$/;
-const fleet_card_state_schema = z.object({ fleetId: z.string() });
-const fleet_state_schema = z.object({
-  balanceMinor: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
-  currency: z.string(),
-});
-const card_state_schema = z.object({
-  balanceMinor: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
-  currency: z.string(),
-  programId: z.string(),
-});
 
 /** A card's state as far as reports need it; `undefined` balance when `d` could not be read. */
 export interface CardBalance {
@@ -161,7 +154,7 @@ export class RedisCardStates implements CardStateReader {
 function parseState(document: string | null): CardBalance {
   if (document === null) return { balance_minor: undefined, currency: '', program: '' };
   try {
-    const state = card_state_schema.parse(JSON.parse(document));
+    const state = decodeCardState(document);
     return { balance_minor: state.balanceMinor, currency: state.currency, program: state.programId };
   } catch {
     return { balance_minor: undefined, currency: '', program: '' };
@@ -171,7 +164,7 @@ function parseState(document: string | null): CardBalance {
 /** A fleet card holds no stored value: balance 0 when its state is readable, the fleet as its program. */
 function parseFleetCard(document: string | null): CardBalance {
   try {
-    const state = fleet_card_state_schema.parse(JSON.parse(document ?? ''));
+    const state = decodeFleetCard(document ?? '');
     return { balance_minor: 0, currency: '', program: state.fleetId, fleet: state.fleetId };
   } catch {
     return { balance_minor: undefined, currency: '', program: '', fleet: '' };
@@ -180,7 +173,7 @@ function parseFleetCard(document: string | null): CardBalance {
 
 function parseFleet(document: string | null): FleetBalance {
   try {
-    const state = fleet_state_schema.parse(JSON.parse(document ?? ''));
+    const state = decodeFleetAccount(document ?? '');
     return { balance_minor: state.balanceMinor, currency: state.currency };
   } catch {
     return { balance_minor: undefined, currency: '' };

@@ -1,9 +1,24 @@
-// Turns one outbox entry into one ClickHouse row. Pure: no I/O, no clock. The document format
-// is the authorizer's (StoredTransaction in actors/card/transaction.ts, lifecycle events in the
-// card and terminal actors); a document this code cannot read becomes a reject row that keeps
-// the document verbatim, so it is never lost and never blocks its stream.
+// Turns one outbox entry into ClickHouse rows. Pure: no I/O, no clock. What a document is, is the
+// outbox contract (actors/outbox: the document types, the transaction kinds and one zod schema per
+// document); this file only maps parsed documents onto columns. A document the contract does not
+// accept becomes a reject row that keeps the document verbatim, so it is never lost and never
+// blocks its stream.
 
-import { z } from 'zod';
+import {
+  card_issued_schema,
+  card_pin_changed_schema,
+  card_replaced_schema,
+  card_status_changed_schema,
+  fleet_account_changed_schema,
+  operator_action_schema,
+  terminal_enabled_changed_schema,
+  terminal_registered_schema,
+  transaction_schema,
+  type ParsedCardEvent,
+  type ParsedTransaction,
+} from '../../actors/outbox/schemas';
+import { v1BalanceDelta } from '../../actors/outbox/contract';
+import { describeIssues } from '../../actors/zod-issues';
 import { fastTransaction } from './transaction-fast-path';
 
 /** One stream entry as read from Redis. */
@@ -22,157 +37,17 @@ export interface Row {
   readonly values: Record<string, string | number | readonly string[]>;
 }
 
-// Money is an integer of minor units that a JS number holds exactly.
-const money = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
-const unix_ms = z.number().int().min(0).max(4_294_967_295_000);
-const text = z.string().max(4096);
-/** Lines one transaction may carry (a basket); more is a malformed document, kept as a reject. */
-export const lines_max = 500;
-/** Flags one transaction may carry. */
-export const flags_max = 64;
-
-export const transaction_kinds = [
-  'purchase',
-  'top_up',
-  'reverse',
-  'pre_authorization',
-  'incremental',
-  'completion',
-  'void',
-  'hold_expiry',
-  'refund',
-  'cash_out',
-  'transfer_out',
-  'transfer_in',
-  'tab_settlement',
-] as const;
-export type TransactionKind = (typeof transaction_kinds)[number];
-
-/** The contract's default for `balance_delta` of documents written before it existed (docs/OUTBOX.md). */
-export function v1BalanceDelta(kind: string, outcome: string, amount: number): number {
-  if (outcome !== 'approved') return 0;
-  if (kind === 'purchase') return -amount;
-  if (kind === 'top_up' || kind === 'reverse') return amount;
-  return 0;
-}
-
-const line_schema = z.object({
-  code: text,
-  group: text.default(''),
-  qty_milli: money.default(0),
-  unit: money.default(0),
-  amount: money,
-  pump_unit: money.optional(),
-  invoiced: money.optional(),
-});
-
-const transaction_schema = z.object({
-  type: z.literal('transaction'),
-  f: text,
-  id: z.string().min(1).max(256),
-  kind: z.enum(transaction_kinds),
-  outcome: z.enum(['approved', 'declined']),
-  reason: text,
-  rule: text,
-  card: text,
-  program: text,
-  terminal: text,
-  merchant: text,
-  amount: money,
-  requested: money,
-  currency: text,
-  balance_after: money,
-  key: text,
-  original: text,
-  reverse: text,
-  source: text,
-  operator: text,
-  at: unix_ms,
-  // Optional since issues 4–6; the defaults are docs/OUTBOX.md's.
-  balance_delta: money.optional(),
-  held_delta: money.default(0),
-  deposit_delta: money.default(0),
-  payout: money.default(0),
-  hold: text.default(''),
-  lines: z.array(line_schema).max(lines_max).default([]),
-  odometer: money.default(0),
-  driver: text.default(''),
-  vehicle: text.default(''),
-  fleet: text.default(''),
-  pump: money.optional(),
-  invoiced: money.optional(),
-  discount: money.default(0),
-  points_earned: money.default(0),
-  points_redeemed: money.default(0),
-  flags: z.array(text).max(flags_max).default([]),
-  offline_at: unix_ms.default(0),
-  account_balance_after: money.default(0),
-  hold_amount: money.default(0),
-  hold_expires_at: unix_ms.default(0),
-  ledger_after: money.default(0),
-  spent_after: money.default(0),
-});
-
-/** A transaction document as the contract reads it (defaults filled in). */
-export type ParsedTransaction = z.output<typeof transaction_schema>;
-
-/** The schema itself, for the property test that holds the fast path to it. */
-export function parseTransactionWithSchema(document: unknown): ParsedTransaction | undefined {
-  const parsed = transaction_schema.safeParse(document);
-  return parsed.success ? parsed.data : undefined;
-}
-
-const card_event_schema = z.object({
-  type: z.enum(['card_issued', 'card_status_changed', 'card_replaced', 'card_pin_changed']),
-  card: text,
-  program: text.default(''),
-  currency: text.default(''),
-  status: text.default(''),
-  amount: money.default(0),
-  operator: text.default(''),
-  reason: text.default(''),
-  at: unix_ms,
-  deposit: money.default(0),
-  named: z.boolean().default(false),
-  expires_at: unix_ms.default(0),
-  issuance: text.default(''),
-  fleet: text.default(''),
-  previous: text.default(''),
-  replacement: text.default(''),
-  event: text.default(''),
-  action: text.default(''),
-  approver: text.default(''),
-});
-
-const fleet_event_schema = z.object({
-  type: z.literal('fleet_account_changed'),
-  fleet: text,
-  currency: text.default(''),
-  event: text.default(''),
-  operator: text.default(''),
-  reason: text.default(''),
-  at: unix_ms,
-});
-
-const operator_action_schema = z.object({
-  type: z.literal('operator_action'),
-  action: text,
-  subject: text.default(''),
-  detail: text.default(''),
-  operator: text.default(''),
-  reason: text.default(''),
-  at: unix_ms,
-});
-
-const terminal_event_schema = z.object({
-  type: z.enum(['terminal_registered', 'terminal_enabled_changed']),
-  terminal: text,
-  merchant: text.default(''),
-  enabled: z.boolean(),
-  operator: text.default(''),
-  reason: text.default(''),
-  at: unix_ms,
-});
+/** The schema of each lifecycle document type this file maps (transactions take their own path). */
+const card_event_schemas = {
+  card_issued: card_issued_schema,
+  card_status_changed: card_status_changed_schema,
+  card_replaced: card_replaced_schema,
+  card_pin_changed: card_pin_changed_schema,
+} as const;
+const terminal_event_schemas = {
+  terminal_registered: terminal_registered_schema,
+  terminal_enabled_changed: terminal_enabled_changed_schema,
+} as const;
 
 /** The id a lifecycle event (or a rejected document) is deduplicated by. */
 export function entryEventId(entry: Pick<OutboxEntry, 'shard' | 'streamId'>): string {
@@ -201,67 +76,19 @@ export function rowsOf(entry: OutboxEntry): Row[] {
     let t = fastTransaction(document as Record<string, unknown>);
     if (t === undefined) {
       const parsed = transaction_schema.safeParse(document);
-      if (!parsed.success) return [reject(entry, describe(parsed.error))];
+      if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
       t = parsed.data;
     }
-    const main: Row = { table: 'transactions', values: transactionValues(t, entry) };
-    const lines = t.lines.map((line, line_no): Row => ({
-      table: 'transaction_lines',
-      values: {
-        id: t.id,
-        line_no,
-        kind: t.kind,
-        outcome: t.outcome,
-        card: t.card,
-        program: t.program,
-        merchant: t.merchant,
-        terminal: t.terminal,
-        fleet: t.fleet,
-        vehicle: t.vehicle,
-        driver: t.driver,
-        currency: t.currency,
-        code: line.code,
-        product_group: line.group,
-        qty_milli: line.qty_milli,
-        unit: line.unit,
-        amount: line.amount,
-        pump_unit: line.pump_unit ?? line.unit,
-        invoiced: line.invoiced ?? line.amount,
-        at: Math.floor(t.at / 1000),
-        at_ms: t.at,
-      },
-    }));
-    return [main, ...lines];
+    return transactionRows(t, entry);
   }
-  if (type === 'card_issued' || type === 'card_status_changed' || type === 'card_replaced' || type === 'card_pin_changed') {
-    const parsed = card_event_schema.safeParse(document);
-    if (!parsed.success) return [reject(entry, describe(parsed.error))];
-    const e = parsed.data;
-    return [
-      lifecycle(entry, e.type, e.at, {
-        card: e.card,
-        program: e.program,
-        currency: e.currency,
-        status: e.status,
-        amount: e.amount,
-        operator: e.operator,
-        reason: e.reason,
-        deposit: e.deposit,
-        named: e.named ? 1 : 0,
-        expires_at: e.expires_at,
-        issuance: e.issuance,
-        fleet: e.fleet,
-        previous: e.previous,
-        replacement: e.replacement,
-        event: e.event,
-        action: e.action,
-        approver: e.approver,
-      }),
-    ];
+  if (typeof type === 'string' && Object.hasOwn(card_event_schemas, type)) {
+    const parsed = card_event_schemas[type as keyof typeof card_event_schemas].safeParse(document);
+    if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
+    return [cardEventRow(parsed.data, entry)];
   }
-  if (type === 'terminal_registered' || type === 'terminal_enabled_changed') {
-    const parsed = terminal_event_schema.safeParse(document);
-    if (!parsed.success) return [reject(entry, describe(parsed.error))];
+  if (typeof type === 'string' && Object.hasOwn(terminal_event_schemas, type)) {
+    const parsed = terminal_event_schemas[type as keyof typeof terminal_event_schemas].safeParse(document);
+    if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
     const e = parsed.data;
     return [
       lifecycle(entry, e.type, e.at, {
@@ -274,8 +101,8 @@ export function rowsOf(entry: OutboxEntry): Row[] {
     ];
   }
   if (type === 'fleet_account_changed') {
-    const parsed = fleet_event_schema.safeParse(document);
-    if (!parsed.success) return [reject(entry, describe(parsed.error))];
+    const parsed = fleet_account_changed_schema.safeParse(document);
+    if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
     const e = parsed.data;
     return [
       lifecycle(entry, e.type, e.at, { fleet: e.fleet, currency: e.currency, event: e.event, operator: e.operator, reason: e.reason }),
@@ -283,13 +110,68 @@ export function rowsOf(entry: OutboxEntry): Row[] {
   }
   if (type === 'operator_action') {
     const parsed = operator_action_schema.safeParse(document);
-    if (!parsed.success) return [reject(entry, describe(parsed.error))];
+    if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
     const e = parsed.data;
     return [
       lifecycle(entry, e.type, e.at, { action: e.action, subject: e.subject, detail: e.detail, operator: e.operator, reason: e.reason }),
     ];
   }
   return [reject(entry, `unknown document type ${JSON.stringify(type)}`)];
+}
+
+/** The rows of a parsed transaction: its transactions row, then one transaction_lines row per line item. */
+export function transactionRows(t: ParsedTransaction, entry: OutboxEntry): Row[] {
+  const main: Row = { table: 'transactions', values: transactionValues(t, entry) };
+  if (t.lines.length === 0) return [main];
+  const lines = t.lines.map((line, line_no): Row => ({
+    table: 'transaction_lines',
+    values: {
+      id: t.id,
+      line_no,
+      kind: t.kind,
+      outcome: t.outcome,
+      card: t.card,
+      program: t.program,
+      merchant: t.merchant,
+      terminal: t.terminal,
+      fleet: t.fleet,
+      vehicle: t.vehicle,
+      driver: t.driver,
+      currency: t.currency,
+      code: line.code,
+      product_group: line.group,
+      qty_milli: line.qty_milli,
+      unit: line.unit,
+      amount: line.amount,
+      pump_unit: line.pump_unit ?? line.unit,
+      invoiced: line.invoiced ?? line.amount,
+      at: Math.floor(t.at / 1000),
+      at_ms: t.at,
+    },
+  }));
+  return [main, ...lines];
+}
+
+function cardEventRow(e: ParsedCardEvent, entry: OutboxEntry): Row {
+  return lifecycle(entry, e.type, e.at, {
+    card: e.card,
+    program: e.program,
+    currency: e.currency,
+    status: e.status,
+    amount: e.amount,
+    operator: e.operator,
+    reason: e.reason,
+    deposit: e.deposit,
+    named: e.named ? 1 : 0,
+    expires_at: e.expires_at,
+    issuance: e.issuance,
+    fleet: e.fleet,
+    previous: e.previous,
+    replacement: e.replacement,
+    event: e.event,
+    action: e.action,
+    approver: e.approver,
+  });
 }
 
 /**
@@ -397,11 +279,4 @@ function reject(entry: OutboxEntry, error: string): Row {
     table: 'outbox_rejects',
     values: { event_id: entryEventId(entry), shard: entry.shard, stream_id: entry.streamId, document: entry.document ?? '', error },
   };
-}
-
-function describe(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-    .join('; ')
-    .slice(0, 1000);
 }

@@ -1,33 +1,18 @@
 // The streamer's fast path for transaction documents, the bulk of the outbox: a hand-written
-// check that accepts a document only where the zod schema in rows.ts would, and returns exactly
-// what zod would (defaults filled, unknown keys dropped). Anything it is not sure about (a basket,
-// a field of the wrong type, an unknown kind) answers undefined and goes through zod, which then
-// accepts it or says precisely why not. A property test holds the two to the same answers
-// (test/unit/streamer-fast-path.test.ts); zod stays the one definition of the contract.
+// check that accepts a document only where the contract's zod schema (transaction_schema in
+// actors/outbox/schemas.ts) would, and returns exactly what zod would (defaults filled, unknown
+// keys dropped). Anything it is not sure about (a basket, a field of the wrong type, an unknown
+// kind) answers undefined and goes through zod, which then accepts it or says precisely why not.
+// Tests hold the two to the same answers (test/unit/streamer-fast-path.test.ts on random
+// documents, test/unit/outbox-contract.test.ts on every document the builders write, per kind);
+// zod stays the one definition of the contract, and the bounds and kinds here are the contract's.
 
-import type { ParsedTransaction } from './rows';
+import { flags_max, id_chars_max, text_chars_max, transaction_kinds, unix_ms_max } from '../../actors/outbox/contract';
+import type { ParsedTransaction } from '../../actors/outbox/schemas';
 
-const text_max = 4096;
-const id_max = 256;
-const unix_ms_max = 4_294_967_295_000;
-const flags_max = 64;
-const kinds: ReadonlySet<unknown> = new Set([
-  'purchase',
-  'top_up',
-  'reverse',
-  'pre_authorization',
-  'incremental',
-  'completion',
-  'void',
-  'hold_expiry',
-  'refund',
-  'cash_out',
-  'transfer_out',
-  'transfer_in',
-  'tab_settlement',
-]);
+const kinds: ReadonlySet<unknown> = new Set(transaction_kinds);
 
-const isText = (value: unknown): value is string => typeof value === 'string' && value.length <= text_max;
+const isText = (value: unknown): value is string => typeof value === 'string' && value.length <= text_chars_max;
 const isMoney = (value: unknown): value is number => Number.isSafeInteger(value);
 const isUnixMs = (value: unknown): value is number =>
   Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= unix_ms_max;
@@ -71,10 +56,11 @@ function flagsOf(value: unknown): string[] {
 /** The parsed transaction, or undefined when zod must decide (including every document with lines). */
 export function fastTransaction(document: Record<string, unknown>): ParsedTransaction | undefined {
   const d = document;
+  // The two outcomes of transaction_outcomes, compared directly: this runs for every entry.
   if (d['type'] !== 'transaction' || !kinds.has(d['kind']) || (d['outcome'] !== 'approved' && d['outcome'] !== 'declined'))
     return undefined;
   const id = d['id'];
-  if (typeof id !== 'string' || id.length === 0 || id.length > id_max) return undefined;
+  if (typeof id !== 'string' || id.length === 0 || id.length > id_chars_max) return undefined;
   const lines = d['lines'];
   if (lines !== undefined && !(Array.isArray(lines) && lines.length === 0)) return undefined;
   const { f, reason, rule, card, program, terminal, merchant, currency, key, original, reverse, source, operator } = d;

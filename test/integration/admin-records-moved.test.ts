@@ -11,7 +11,7 @@ import { Committer } from '../../services/authorizer/store/committer';
 import { Metrics } from '../../services/common/metrics';
 import { isShardMoved, type Outcome } from '../../actors/errors';
 import { ProgramRegistry } from '../../actors/program/registry';
-import { decodeProgramConfig } from '../../actors/program/config';
+import { decodeProgramConfig } from '../../actors/state/program';
 import { IssuanceRecords, type IssuanceRecord } from '../../actors/card/issuance';
 import { ManagerDirectory } from '../../services/authorizer/usecases/managers';
 import { PinHasher } from '../../services/authorizer/usecases/pin';

@@ -14,6 +14,7 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { ClickHouseSink } from '../../services/streamer/clickhouse-sink';
 import { SqlInputError } from '../../services/streamer/errors';
 import { rowOf, rowsOf } from '../../services/streamer/rows';
+import { transaction_kinds } from '../../actors/outbox/contract';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { migrations } from '../../services/streamer/schema/migrations';
 import { identifier, stringLiteral } from '../../services/streamer/sql';
@@ -257,21 +258,7 @@ describe('streamer (real Redis + ClickHouse)', function () {
       operator: '',
       at,
     };
-    for (const kind of [
-      'purchase',
-      'top_up',
-      'reverse',
-      'pre_authorization',
-      'incremental',
-      'completion',
-      'void',
-      'hold_expiry',
-      'refund',
-      'cash_out',
-      'transfer_out',
-      'transfer_in',
-      'tab_settlement',
-    ]) {
+    for (const kind of transaction_kinds) {
       const rows = rowsOf({ shard: 0, streamId: '1-0', document: JSON.stringify({ type: 'transaction', id: kind, kind, ...base }) });
       assert.deepEqual(
         rows.map((row) => row.table),

@@ -1,5 +1,5 @@
 // Proves the streamer's fast path for transaction documents (services/streamer/transaction-fast-
-// path.ts) never disagrees with the zod schema that defines the contract: on random documents
+// path.ts) never disagrees with the contract's zod schema (actors/outbox/schemas.ts): on random documents
 // (valid ones, and ones with fields of wrong types, out of range, too long, null, missing, or
 // unknown), whenever the fast path answers, zod accepts the document and parses it to exactly the
 // same value. It also proves the fast path does take the common documents (otherwise it would be
@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fastTransaction } from '../../services/streamer/transaction-fast-path';
-import { parseTransactionWithSchema, rowOf } from '../../services/streamer/rows';
+import { parseTransaction } from '../../actors/outbox/schemas';
+import { rowOf } from '../../services/streamer/rows';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
 const base = {
@@ -142,7 +143,7 @@ describe('streamer fast path for transaction documents', () => {
         const fast = fastTransaction(doc);
         if (fast === undefined) return;
         answered += 1;
-        const schema = parseTransactionWithSchema(doc);
+        const schema = parseTransaction(doc);
         assert.notEqual(schema, undefined, `zod refuses what the fast path took: ${JSON.stringify(doc).slice(0, 300)}`);
         assert.deepStrictEqual(fast, schema);
       }),
@@ -162,11 +163,11 @@ describe('streamer fast path for transaction documents', () => {
         };
         const fast = fastTransaction(doc);
         assert.notEqual(fast, undefined, `${kind}/${outcome} must take the fast path`);
-        assert.deepStrictEqual(fast, parseTransactionWithSchema(doc));
+        assert.deepStrictEqual(fast, parseTransaction(doc));
       }
     }
     const withExtras = { ...base, balance_delta: -250, spent_after: 900, points_earned: 3, flags: ['risk:soft_amount'], hold: 'h1' };
-    assert.deepStrictEqual(fastTransaction(withExtras), parseTransactionWithSchema(withExtras));
+    assert.deepStrictEqual(fastTransaction(withExtras), parseTransaction(withExtras));
     assert.equal(fastTransaction({ ...base, lines: [{ code: 'beer', amount: 250 }] }), undefined, 'a basket goes through zod');
   });
 

@@ -15,6 +15,7 @@ import {
   type CardIssueParams,
   type ProgramConfig as WireProgramConfig,
 } from '../../../gen/tapline/v1/cards';
+import { encodeCardHolder } from '../../../actors/state/card';
 import { pin_pattern } from '../usecases/pin';
 import { optionalId, requireBalance, requireId } from './validate';
 import { parseProgram } from './fleet-validate';
@@ -96,7 +97,7 @@ export function parseHolder(wire: CardHolder | undefined): string | undefined {
   if (wire.phone !== '' && !phone_pattern.test(wire.phone))
     throw invalidArgument('holder.phone must be 4-24 digits, spaces and a leading +');
   if (wire.email !== '' && !email_pattern.test(wire.email)) throw invalidArgument('holder.email is not an e-mail address');
-  return JSON.stringify({
+  return encodeCardHolder({
     name,
     idDocumentType: hasDocument ? IdDocumentType[wire.idDocumentType] : '',
     idDocumentNumber: wire.idDocumentNumber,

@@ -6,7 +6,7 @@
 import { resourceExhausted } from '../../../actors/errors';
 import type { RedisStore } from './redis-store';
 import type { ReviewEntry } from '../../../actors/rules/review-queue';
-import type { CardState } from '../../../actors/card/rules';
+import { decodeCardState } from '../../../actors/state/card';
 
 /** Keys SCAN looks at per call: few round trips, never a long block of Redis. */
 const scan_count = 1_000;
@@ -38,7 +38,7 @@ export class RedisProgramCards implements ProgramCards {
         const data = states[index];
         const cardId = card_key_pattern.exec(key)?.[1];
         if (data === null || data === undefined || cardId === undefined) return;
-        if ((JSON.parse(data) as { programId?: string }).programId === programId) found.push(cardId);
+        if (decodeCardState(data).programId === programId) found.push(cardId);
       });
       if (found.length > cards_max)
         throw resourceExhausted(`program has more than ${cards_max} cards: run the refund per issuance`, { programId });
@@ -60,9 +60,9 @@ export class RedisProgramCards implements ProgramCards {
       cursor = next;
       for (const data of await this.store.hashFieldOfMany(keys, 'd')) {
         if (data === null || data === undefined) continue;
-        const state = JSON.parse(data) as Partial<CardState>;
+        const state = decodeCardState(data);
         if (state.programId !== programId || state.rules === undefined) continue;
-        const currency = state.currency ?? '';
+        const currency = state.currency;
         for (const entry of state.rules.reviews) entries.push({ ...entry, currency });
         dropped += state.rules.reviews_dropped;
       }

@@ -13,7 +13,9 @@
 
 import { permissionDenied, resourceExhausted, shardMoved, unavailable, type Outcome, type TaplineError } from '../../../actors/errors';
 import type { EntityId, Persistence } from '../../../actors/runtime/persistence';
+import { managerRegistered } from '../../../actors/outbox/builders';
 import { shardOf } from '../../../actors/sharding/placement';
+import { decodeManagerRecord, encodeManagerRecord, type ManagerRecord } from '../../../actors/state/manager';
 import type { PinHasher } from './pin';
 import type { Logger } from 'pino';
 
@@ -33,11 +35,6 @@ const eviction_scan_max = 32;
 interface Attempts {
   failures: number;
   lockedUntilMs: number;
-}
-
-interface ManagerRecord {
-  readonly pinHash: string;
-  readonly operator: string;
 }
 
 export class ManagerDirectory {
@@ -65,19 +62,11 @@ export class ManagerDirectory {
     this.persistence.loadEntity(shard, entity).then(
       (current) => {
         const record: ManagerRecord = { pinHash: this.hasher.hash(domain(merchantId, managerId), pin), operator: operatorId };
-        const audit = {
-          type: 'operator_action',
-          action: 'manager_registered',
-          subject: `${merchantId}/${managerId}`,
-          detail: '{}',
-          operator: operatorId,
-          reason: '',
-          at: atMs,
-        };
+        const audit = managerRegistered({ merchant: merchantId, manager: managerId, operator: operatorId, at: atMs });
         const submitted = this.persistence.submit({
           shard,
-          writes: [{ entity, expectVersion: current.version, data: JSON.stringify(record) }],
-          outbox: JSON.stringify(audit),
+          writes: [{ entity, expectVersion: current.version, data: encodeManagerRecord(record) }],
+          outbox: audit,
           settle: (result) => {
             if (result.status === 'committed') reply({ ok: true, value: { merchantId, managerId } });
             // Fenced: the merchant's shard moved; nothing was written and the router retries on its new owner.
@@ -100,7 +89,7 @@ export class ManagerDirectory {
     const known = this.attempts.get(key);
     if (known !== undefined && known.lockedUntilMs > this.clock()) return refused;
     const record = await this.persistence.loadEntity(shardOf(merchantId, this.shard_count), managerEntity(merchantId, managerId));
-    const stored = record.data === undefined ? undefined : (JSON.parse(record.data) as ManagerRecord);
+    const stored = record.data === undefined ? undefined : decodeManagerRecord(record.data);
     if (stored !== undefined && this.hasher.matches(domain(merchantId, managerId), pin, stored.pinHash)) {
       this.attempts.delete(key);
       return undefined;

@@ -1,0 +1,613 @@
+// The producers' side of the outbox contract (contract.ts): one typed function per document a
+// producer writes, returning the encoded document. Each writes its fields in the order the
+// producers wrote them before this module existed, so stored idempotency records, the streamer's
+// fast path and ClickHouse see the same bytes (test/unit/outbox-contract.test.ts compares them).
+//
+// Hot path: a purchase builds its document once, as one object literal and one JSON.stringify;
+// that string is both the idempotency record and the outbox entry. Optional fields are added to
+// the same object only when present, so a plain purchase allocates nothing more than the literal.
+//
+// Inputs are structural (what a request and its result must have), so any entity's request and
+// result types can be passed as they are, and this module depends on no actor.
+
+import type { SpendLimits } from '../rules/spend-limits';
+import type {
+  CardIssuedDocument,
+  CardPinChangedDocument,
+  CardPinEvent,
+  CardReplacedDocument,
+  CardStatusChangedDocument,
+  FleetAccountChangedDocument,
+  FleetAccountEvent,
+  FleetTransactionDocument,
+  LineItem,
+  OperatorAction,
+  OperatorActionDocument,
+  ReverseOutcome,
+  TerminalEventDocument,
+  TransactionDocument,
+  TransactionExtras,
+  TransactionKind,
+  TransactionOutcome,
+} from './contract';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+// -------------------------------------------------------------------------------------------
+// Transactions.
+
+/** What a transaction document needs of the request (a MoneyRequest has it). */
+export interface TransactionRequestFields {
+  readonly key: string;
+  readonly terminalId: string;
+  readonly amountMinor: number;
+  readonly originalKey: string;
+  readonly source: string;
+  readonly operatorId: string;
+  /** The basket of a purchase, kept as sent (receipt reprint, reports). */
+  readonly lines?: readonly LineItem[] | undefined;
+}
+
+/** What a transaction document needs of the answer (a TxnResult has it). */
+export interface TransactionResultFields {
+  readonly id: string;
+  readonly kind: TransactionKind;
+  readonly outcome: TransactionOutcome;
+  readonly reason?: string | undefined;
+  readonly rule?: string | undefined;
+  readonly cardId: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly balanceAfterMinor: number;
+  readonly atMs: number;
+  readonly reverse?: ReverseOutcome | undefined;
+  /** Cards issued through CardService: what the card has spent so far (purchases and completions). */
+  readonly spentMinor?: number | undefined;
+}
+
+/** Where the request was made and what the card belongs to. */
+export interface TransactionContext {
+  readonly merchantId: string;
+  readonly programId: string;
+}
+
+/**
+ * The transaction document as an object (the form the card and fleet actors built before the
+ * contract; transactionDocument is the one to call). `fingerprint` is the request's, "" for a
+ * system action (hold expiry, transfers), "*" for a tombstone. `extras` are the optional fields
+ * the kind carries (docs/OUTBOX.md); they are written after the v1 fields in the contract's order.
+ */
+export function transactionObject(
+  request: TransactionRequestFields,
+  context: TransactionContext,
+  result: TransactionResultFields,
+  fingerprint: string,
+  extras?: TransactionExtras,
+): TransactionDocument {
+  const document: Mutable<TransactionDocument> = {
+    type: 'transaction',
+    f: fingerprint,
+    id: result.id,
+    kind: result.kind,
+    outcome: result.outcome,
+    reason: result.reason ?? '',
+    rule: result.rule ?? '',
+    card: result.cardId,
+    program: context.programId,
+    terminal: request.terminalId,
+    merchant: context.merchantId,
+    amount: result.amountMinor,
+    requested: request.amountMinor,
+    currency: result.currency,
+    balance_after: result.balanceAfterMinor,
+    key: request.key,
+    original: request.originalKey,
+    reverse: result.reverse ?? '',
+    source: request.source,
+    operator: request.operatorId,
+    at: result.atMs,
+  };
+  if (extras !== undefined) addExtras(document, extras);
+  if (request.lines !== undefined) document.lines = request.lines;
+  if (result.spentMinor !== undefined) document.spent_after = result.spentMinor;
+  return document;
+}
+
+/** The encoded transaction document: idempotency record and outbox entry in one string. */
+export function transactionDocument(
+  request: TransactionRequestFields,
+  context: TransactionContext,
+  result: TransactionResultFields,
+  fingerprint: string,
+  extras?: TransactionExtras,
+): string {
+  return JSON.stringify(transactionObject(request, context, result, fingerprint, extras));
+}
+
+/**
+ * The optional fields in the contract's order. The kinds that carry them never mix the groups
+ * (hold fields; deposit and payout; account balance; program figures), and each group keeps the
+ * order its producer always wrote.
+ */
+function addExtras(document: Mutable<TransactionDocument>, extras: TransactionExtras): void {
+  if (extras.balance_delta !== undefined) document.balance_delta = extras.balance_delta;
+  if (extras.held_delta !== undefined) document.held_delta = extras.held_delta;
+  if (extras.hold !== undefined) document.hold = extras.hold;
+  if (extras.hold_amount !== undefined) document.hold_amount = extras.hold_amount;
+  if (extras.hold_expires_at !== undefined) document.hold_expires_at = extras.hold_expires_at;
+  if (extras.ledger_after !== undefined) document.ledger_after = extras.ledger_after;
+  if (extras.deposit_delta !== undefined) document.deposit_delta = extras.deposit_delta;
+  if (extras.payout !== undefined) document.payout = extras.payout;
+  if (extras.account_balance_after !== undefined) document.account_balance_after = extras.account_balance_after;
+  if (extras.discount !== undefined) document.discount = extras.discount;
+  if (extras.points_earned !== undefined) document.points_earned = extras.points_earned;
+  if (extras.points_redeemed !== undefined) document.points_redeemed = extras.points_redeemed;
+  if (extras.flags !== undefined) document.flags = extras.flags;
+}
+
+/** A fleet basket line as the request carries it (RuleLine). */
+export interface FleetLineFields {
+  readonly code: string;
+  readonly group: string;
+  readonly qty_milli: number;
+  readonly unit_minor: number;
+  readonly amount_minor: number;
+}
+
+/** The prompt answers a fleet document records. */
+export interface FleetPromptFields {
+  readonly odometer_km: number;
+  readonly driver_id: string;
+  readonly vehicle_id: string;
+}
+
+export interface FleetRequestFields extends TransactionRequestFields {
+  readonly fingerprint: string;
+  readonly fleet: { readonly lines: readonly FleetLineFields[]; readonly prompts: FleetPromptFields };
+}
+
+export interface FleetResultFields extends TransactionResultFields {
+  readonly fleet: {
+    readonly fleetId: string;
+    readonly pumpMinor: number;
+    readonly invoicedMinor: number;
+    readonly discountMinor: number;
+    readonly pointsEarned: number;
+    readonly pointsRedeemed: number;
+    readonly flags: readonly string[];
+    readonly accountBalanceAfterMinor: number;
+  };
+}
+
+/**
+ * A fleet card's transaction document as an object. `invoicedLines` are the invoiced amounts of
+ * the basket's lines (empty when declined: nothing is invoiced); `prompts` default to the
+ * request's (a reversal passes the purchase's driver and vehicle, and no odometer reading).
+ * One fixed-shape literal: this runs for every fleet authorization.
+ */
+export function fleetTransactionObject(
+  request: FleetRequestFields,
+  context: TransactionContext,
+  result: FleetResultFields,
+  invoicedLines: readonly number[],
+  prompts: FleetPromptFields = request.fleet.prompts,
+): FleetTransactionDocument {
+  const approved = result.outcome === 'approved';
+  const requestLines = request.fleet.lines;
+  const lines = new Array<FleetTransactionDocument['lines'][number]>(requestLines.length);
+  for (let index = 0; index < requestLines.length; index++) {
+    const line = requestLines[index] as FleetLineFields;
+    lines[index] = {
+      code: line.code,
+      group: line.group,
+      qty_milli: line.qty_milli,
+      unit: line.unit_minor,
+      amount: line.amount_minor,
+      pump_unit: line.unit_minor,
+      invoiced: approved ? (invoicedLines[index] ?? line.amount_minor) : 0,
+    };
+  }
+  return {
+    type: 'transaction',
+    f: request.fingerprint,
+    id: result.id,
+    kind: result.kind,
+    outcome: result.outcome,
+    reason: result.reason ?? '',
+    rule: result.rule ?? '',
+    card: result.cardId,
+    program: context.programId,
+    terminal: request.terminalId,
+    merchant: context.merchantId,
+    amount: result.amountMinor,
+    requested: request.amountMinor,
+    currency: result.currency,
+    balance_after: result.balanceAfterMinor,
+    key: request.key,
+    original: request.originalKey,
+    reverse: result.reverse ?? '',
+    source: request.source,
+    operator: request.operatorId,
+    at: result.atMs,
+    fleet: result.fleet.fleetId,
+    lines,
+    pump: result.fleet.pumpMinor,
+    invoiced: result.fleet.invoicedMinor,
+    discount: result.fleet.discountMinor,
+    points_earned: result.fleet.pointsEarned,
+    points_redeemed: result.fleet.pointsRedeemed,
+    flags: result.fleet.flags,
+    odometer: prompts.odometer_km,
+    driver: prompts.driver_id,
+    vehicle: prompts.vehicle_id,
+    // A fleet card holds no balance of its own: the purchase accrues to the account.
+    balance_delta: 0,
+    account_balance_after: result.fleet.accountBalanceAfterMinor,
+  };
+}
+
+/** The encoded fleet transaction document (idempotency record and outbox entry). */
+export function fleetTransactionDocument(
+  request: FleetRequestFields,
+  context: TransactionContext,
+  result: FleetResultFields,
+  invoicedLines: readonly number[],
+  prompts: FleetPromptFields = request.fleet.prompts,
+): string {
+  return JSON.stringify(fleetTransactionObject(request, context, result, invoicedLines, prompts));
+}
+
+// -------------------------------------------------------------------------------------------
+// Card lifecycle.
+
+/** What a card was issued with through CardService (absent for AdminService.IssueCard). */
+export interface IssuedProfileFields {
+  readonly deposit: number;
+  readonly named: boolean;
+  readonly expires_at: number;
+  readonly issuance: string;
+}
+
+/** A card issued alone or in bulk: `amount` is its initial balance. */
+export function cardIssued(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly currency: string;
+  readonly status: string;
+  readonly amount: number;
+  readonly operator: string;
+  readonly at: number;
+  readonly profile?: IssuedProfileFields | undefined;
+}): string {
+  const base = {
+    type: 'card_issued',
+    card: input.card,
+    program: input.program,
+    currency: input.currency,
+    status: input.status,
+    amount: input.amount,
+    operator: input.operator,
+    reason: '',
+    at: input.at,
+  } as const;
+  const profile = input.profile;
+  const document: CardIssuedDocument =
+    profile === undefined
+      ? base
+      : { ...base, deposit: profile.deposit, named: profile.named, expires_at: profile.expires_at, issuance: profile.issuance };
+  return JSON.stringify(document);
+}
+
+/**
+ * The new card of a replacement: issued empty and active (its balance and deposit arrive by
+ * transfer_in, so per-card reconciliation holds), with the old card's holder kind and expiry.
+ */
+export function replacementCardIssued(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly currency: string;
+  readonly named: boolean;
+  readonly expires_at: number;
+  /** The card this one replaces. */
+  readonly replaces: string;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const document: CardIssuedDocument = {
+    type: 'card_issued',
+    card: input.card,
+    program: input.program,
+    currency: input.currency,
+    status: 'active',
+    amount: 0,
+    deposit: 0,
+    named: input.named,
+    expires_at: input.expires_at,
+    issuance: '',
+    operator: input.operator,
+    reason: `replaces ${input.replaces}`,
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
+/** A fleet card: no stored value (amount 0), its fleet account as its program. */
+export function fleetCardIssued(input: {
+  readonly card: string;
+  readonly fleet: string;
+  readonly currency: string;
+  readonly status: string;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const document: CardIssuedDocument = {
+    type: 'card_issued',
+    card: input.card,
+    program: input.fleet,
+    currency: input.currency,
+    status: input.status,
+    amount: 0,
+    fleet: input.fleet,
+    operator: input.operator,
+    reason: '',
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
+/**
+ * A plain card's new status: from SetCardStatus (no transition), or from an audited
+ * ChangeCardState action with its approver (the second person of an unblock, else "").
+ */
+export function cardStatusChanged(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly currency: string;
+  readonly status: string;
+  readonly previous: string;
+  readonly reason: string;
+  readonly operator: string;
+  readonly at: number;
+  readonly transition?: { readonly action: string; readonly approver: string } | undefined;
+}): string {
+  const base = {
+    type: 'card_status_changed',
+    card: input.card,
+    program: input.program,
+    currency: input.currency,
+    status: input.status,
+    amount: 0,
+    reason: input.reason,
+    at: input.at,
+    operator: input.operator,
+    previous: input.previous,
+  } as const;
+  const transition = input.transition;
+  const document: CardStatusChangedDocument =
+    transition === undefined ? base : { ...base, action: transition.action, approver: transition.approver };
+  return JSON.stringify(document);
+}
+
+/** A fleet card's new status (set by the fleet's operator). */
+export function fleetCardStatusChanged(input: {
+  readonly card: string;
+  readonly fleet: string;
+  readonly status: string;
+  readonly previous: string;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const document: CardStatusChangedDocument = {
+    type: 'card_status_changed',
+    card: input.card,
+    program: input.fleet,
+    status: input.status,
+    previous: input.previous,
+    operator: input.operator,
+    reason: '',
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
+/** The old card of a replacement: `amount` and `deposit` moved to `replacement`. */
+export function cardReplaced(input: {
+  readonly card: string;
+  readonly replacement: string;
+  readonly program: string;
+  readonly amount: number;
+  readonly deposit: number;
+  readonly operator: string;
+  readonly reason: string;
+  readonly at: number;
+}): string {
+  const document: CardReplacedDocument = {
+    type: 'card_replaced',
+    card: input.card,
+    replacement: input.replacement,
+    program: input.program,
+    amount: input.amount,
+    deposit: input.deposit,
+    operator: input.operator,
+    reason: input.reason,
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
+/** A PIN set, changed, locked (too many wrong attempts: operator "", reason "pin_attempts") or unlocked. */
+export function cardPinChanged(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly event: CardPinEvent;
+  readonly operator: string;
+  readonly reason: string;
+  readonly at: number;
+}): string {
+  const document: CardPinChangedDocument = {
+    type: 'card_pin_changed',
+    card: input.card,
+    program: input.program,
+    event: input.event,
+    operator: input.operator,
+    reason: input.reason,
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
+// -------------------------------------------------------------------------------------------
+// Terminals and fleet accounts.
+
+interface TerminalEventInput {
+  readonly terminal: string;
+  readonly merchant: string;
+  readonly enabled: boolean;
+  readonly operator: string;
+  readonly at: number;
+}
+
+function terminalEvent(type: TerminalEventDocument['type'], input: TerminalEventInput): string {
+  // Terminal documents never carried `reason`; the reader's default is "".
+  const document: TerminalEventDocument = {
+    type,
+    terminal: input.terminal,
+    merchant: input.merchant,
+    enabled: input.enabled,
+    operator: input.operator,
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
+export function terminalRegistered(input: TerminalEventInput): string {
+  return terminalEvent('terminal_registered', input);
+}
+
+export function terminalEnabledChanged(input: TerminalEventInput): string {
+  return terminalEvent('terminal_enabled_changed', input);
+}
+
+/** A fleet account created, or its limits, policy or pricing changed. */
+export function fleetAccountChanged(input: {
+  readonly fleet: string;
+  readonly currency: string;
+  readonly event: FleetAccountEvent;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const document: FleetAccountChangedDocument = {
+    type: 'fleet_account_changed',
+    fleet: input.fleet,
+    currency: input.currency,
+    event: input.event,
+    operator: input.operator,
+    reason: '',
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
+// -------------------------------------------------------------------------------------------
+// Operator audit: one builder per action, each with its detail's fields.
+
+function operatorAction(action: OperatorAction, subject: string, detail: string, operator: string, at: number): string {
+  const document: OperatorActionDocument = { type: 'operator_action', action, subject, detail, operator, reason: '', at };
+  return JSON.stringify(document);
+}
+
+/** An operator cleared a flagged approval of a plain card (subject: the transaction id). */
+export function cardReviewResolved(input: {
+  readonly transaction: string;
+  readonly card: string;
+  readonly program: string;
+  readonly note: string;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({ card: input.card, program: input.program, note: input.note });
+  return operatorAction('review_resolved', input.transaction, detail, input.operator, input.at);
+}
+
+/** An operator cleared a flagged approval of a fleet card (subject: the transaction id). */
+export function fleetReviewResolved(input: {
+  readonly transaction: string;
+  readonly fleet: string;
+  readonly note: string;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({ fleet: input.fleet, note: input.note });
+  return operatorAction('review_resolved', input.transaction, detail, input.operator, input.at);
+}
+
+/** An on-tab card's limit set (minor units). */
+export function tabLimitSet(input: {
+  readonly card: string;
+  readonly limit: number;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  return operatorAction('tab_limit_set', input.card, JSON.stringify({ limit: input.limit }), input.operator, input.at);
+}
+
+/** An auto-reload mandate set: threshold and amount are the audit; the mandate reference stays out. */
+export function autoReloadSet(input: {
+  readonly card: string;
+  readonly threshold: number;
+  readonly amount: number;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({ threshold: input.threshold, amount: input.amount });
+  return operatorAction('auto_reload_set', input.card, detail, input.operator, input.at);
+}
+
+export function autoReloadRemoved(input: { readonly card: string; readonly operator: string; readonly at: number }): string {
+  return operatorAction('auto_reload_removed', input.card, '{}', input.operator, input.at);
+}
+
+/** A bulk issuance recorded (subject: the issuance id). */
+export function cardsBulkIssued(input: {
+  readonly issuance: string;
+  readonly program: string;
+  readonly count: number;
+  readonly currency: string;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({ program: input.program, count: input.count, currency: input.currency });
+  return operatorAction('cards_bulk_issued', input.issuance, detail, input.operator, input.at);
+}
+
+/** A program defined; `detail` is programAuditDetail(config) (a digest of long rule lists). */
+export function programDefined(input: {
+  readonly program: string;
+  readonly detail: string;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  return operatorAction('program_defined', input.program, input.detail, input.operator, input.at);
+}
+
+/** A merchant manager registered; the PIN never enters the document. */
+export function managerRegistered(input: {
+  readonly merchant: string;
+  readonly manager: string;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  return operatorAction('manager_registered', `${input.merchant}/${input.manager}`, '{}', input.operator, input.at);
+}
+
+/** A fleet card's limits and product groups set (groups null: every group allowed). */
+export function fleetCardLimitsSet(input: {
+  readonly card: string;
+  readonly limits: SpendLimits;
+  readonly groups: readonly string[] | undefined;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({ limits: input.limits, groups: input.groups ?? null });
+  return operatorAction('fleet_card_limits', input.card, detail, input.operator, input.at);
+}

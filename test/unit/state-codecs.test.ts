@@ -1,0 +1,404 @@
+// Proves the stored-state codecs (actors/state) read back exactly what they write, for every
+// entity kind, and refuse everything else with a typed StoredStateError, never a crash:
+// - every codec round-trips a record with every optional field set (typed so that the fixture
+//   cannot leave one out: a field missing from a schema would be dropped and fail the round trip)
+//   and one with none set (absent stays absent); layout-1 codecs write exactly JSON.stringify, so
+//   the bytes stored per record do not change;
+// - card states made by the real card rules (issue, purchase, hold, replacement) round-trip;
+// - not JSON, not an object, wrong types, missing fields, a version marker that is no version or
+//   names a layout newer than this build are StoredStateErrors naming the entity, never the
+//   values (a holder is personal data); a seeded property mutates records at random and sees only
+//   states or StoredStateErrors;
+// - the program configuration's layout step: every layout-1 record (today's, one written before
+//   partialHolds existed, an empty one) reads as layout 2 with the defaults the reader used to
+//   fill in; layout 2 carries "v":2; a migration that produces a wrong record is refused;
+// - the version machinery over several steps, on an exemplary three-layout codec.
+
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { z } from 'zod';
+import { apply, decide, type CardState } from '../../actors/card/rules';
+import { replacementState } from '../../actors/card/closing';
+import type { RefundLedger } from '../../actors/card/refunds';
+import type { IssuanceRecord } from '../../actors/card/issuance';
+import type { FleetAccountState, FleetCardState, VehicleState } from '../../actors/fleet/rules';
+import { default_program_config, type ProgramConfig } from '../../actors/program/config';
+import type { ReviewQueue } from '../../actors/rules/review-queue';
+import type { TerminalState } from '../../actors/terminal/rules';
+import { legacyLayout, stateCodec, StoredStateError, version_key, type StateCodec } from '../../actors/state/codec';
+import { card_holder_codec, card_state_codec, refund_ledger_codec, type CardHolder } from '../../actors/state/card';
+import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_codec } from '../../actors/state/fleet';
+import { issuance_record_codec } from '../../actors/state/issuance';
+import { manager_record_codec, type ManagerRecord } from '../../actors/state/manager';
+import { decodeProgramConfig, encodeProgramConfig, program_config_codec } from '../../actors/state/program';
+import { terminal_state_codec } from '../../actors/state/terminal';
+import { state_codecs } from '../../actors/state';
+import { announceSeed, assertProperty } from './fast-check-seed';
+
+/** The type with every optional field required, all the way down: a fixture of it sets them all. */
+type Complete<T> = T extends readonly (infer E)[]
+  ? readonly Complete<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]-?: Complete<T[K]> }
+    : T;
+
+const at = 1_769_000_000_000;
+
+const full_rules: Complete<NonNullable<ProgramConfig['rules']>> = {
+  merchant: { allowed_merchants: ['bar-1'], blocked_merchants: ['bar-9'], allowed_terminals: ['pos-1'], blocked_terminals: ['pos-9'] },
+  velocity: [{ name: 'fills', window_ms: 3_600_000, count_max: 3, amount_max_minor: 30_000 }],
+  risk: {
+    hard_amount_minor: 50_000,
+    soft_amount_minor: 20_000,
+    soft_velocity: [{ name: 'burst', window_ms: 60_000, count_max: 5, amount_max_minor: 5_000 }],
+    block_after_declines: 3,
+    decline_window_ms: 600_000,
+    block_ms: 1_800_000,
+    counted_reasons: ['insufficient_funds', 'pin_invalid'],
+  },
+  loyalty: {
+    minor_per_unit: 100,
+    points_per_unit: 1,
+    group_multiplier_bp: { drinks: 20_000 },
+    merchant_multiplier_bp: { 'bar-1': 15_000 },
+    discount_bp_by_group: { food: 500 },
+    point_value_minor: 1,
+  },
+};
+
+const full_card: Complete<CardState> = {
+  cardId: 'c-full',
+  currency: 'EUR',
+  programId: 'fest-26',
+  status: 'active',
+  balanceMinor: -1_500,
+  heldMinor: 3_000,
+  issuedAtMs: at,
+  profile: {
+    named: true,
+    depositMinor: 200,
+    expiresAtMs: at + 86_400_000,
+    pinHash: 'f'.repeat(64),
+    pinFailures: 2,
+    issuance: 'box-7',
+    replaces: 'c-old',
+    replacedBy: 'c-next',
+    autoReload: { thresholdMinor: 1_000, amountMinor: 2_500, mandate: 'mdt-1' },
+    tabLimitMinor: 20_000,
+  },
+  holds: { 't:pos-1:8': { amountMinor: 3_000, expiresAtMs: at + 7 * 86_400_000 } },
+  spentMinor: 9_000,
+  rules: {
+    program: { velocity: [{ at_ms: at, amount_minor: 250 }], risk: { declines_at_ms: [at - 5], blocked_until_ms: at + 60_000 } },
+    points: 120,
+    reviews: [{ id: '4-1001', card: 'c-full', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }],
+    reviews_dropped: 1,
+  },
+};
+
+const full_fleet_account: Complete<FleetAccountState> = {
+  fleetId: 'fl-1',
+  currency: 'EUR',
+  timeZone: 'Europe/Amsterdam',
+  creditLimitMinor: 500_000,
+  balanceMinor: -7_001,
+  limits: { per_txn_minor: 20_000, daily_minor: 50_000, weekly_minor: 100_000, monthly_minor: 300_000, lifetime_minor: 10_000_000 },
+  spent: {
+    day: '2026-01-21',
+    day_minor: 7_240,
+    week: '2026-W04',
+    week_minor: 7_240,
+    month: '2026-01',
+    month_minor: 7_240,
+    lifetime_minor: 7_240,
+  },
+  allowedGroups: ['diesel', 'adblue'],
+  prompts: { require_odometer: true, require_driver: true, require_vehicle: false, odometer_jump_max_km: 2_000 },
+  program: full_rules,
+  pricing: {
+    diesel: { formula: 'spot_plus_amount', amount_milli_minor: 25_000, percent_bp: 0 },
+    adblue: { formula: 'pump_minus_percent', amount_milli_minor: 0, percent_bp: 300 },
+  },
+  prices: [{ product_code: 'diesel', unit_milli_minor: 175_900, effective_from_ms: at - 86_400_000 }],
+  points: 7,
+  createdAtMs: at - 30 * 86_400_000,
+};
+
+const full_fleet_card: Complete<FleetCardState> = {
+  cardId: 'fl-1~3',
+  fleetId: 'fl-1',
+  status: 'frozen',
+  limits: { per_txn_minor: 10_000, daily_minor: 20_000, weekly_minor: 50_000, monthly_minor: 100_000, lifetime_minor: 1_000_000 },
+  spent: {
+    day: '2026-01-21',
+    day_minor: 7_240,
+    week: '2026-W04',
+    week_minor: 7_240,
+    month: '2026-01',
+    month_minor: 7_240,
+    lifetime_minor: 7_240,
+  },
+  allowedGroups: ['diesel'],
+  program: { velocity: [{ at_ms: at, amount_minor: 7_240 }], risk: { declines_at_ms: [], blocked_until_ms: 0 } },
+  issuedAtMs: at,
+};
+
+const full_program: Complete<ProgramConfig> = {
+  pinRequired: true,
+  maxBalanceMinor: 15_000,
+  maxTopUpMinor: 10_000,
+  holdExpiryMs: 86_400_000,
+  completionToleranceBp: 2_000,
+  depositMinor: 200,
+  pinAttemptsMax: 5,
+  partialHolds: true,
+  rules: full_rules,
+};
+
+const full_issuance: Complete<IssuanceRecord> = {
+  issuance: 'box-7',
+  program: 'fest-26',
+  currency: 'EUR',
+  initialBalanceMinor: 1_000,
+  depositMinor: 200,
+  expiresAtMs: 0,
+  count: 500,
+  cardsDigest: 'ab'.repeat(32),
+  operator: 'ops-1',
+  at,
+};
+
+const holder: Complete<CardHolder> = {
+  name: 'Ada Lovelace',
+  idDocumentType: 'PASSPORT',
+  idDocumentNumber: 'X1234567',
+  phone: '+44 20 7946 0000',
+  email: 'ada@example.org',
+};
+
+interface Case<T> {
+  readonly codec: StateCodec<T>;
+  /** Every optional field set. */
+  readonly full: T;
+  /** No optional field set. */
+  readonly bare: T;
+}
+
+function codecCase<T>(codec: StateCodec<T>, full: T, bare: T): Case<unknown> {
+  return { codec, full, bare } as Case<unknown>;
+}
+
+const cases: readonly Case<unknown>[] = [
+  codecCase<CardState>(card_state_codec, full_card, {
+    cardId: 'c-bare',
+    currency: 'EUR',
+    programId: 'fest-26',
+    status: 'active',
+    balanceMinor: 0,
+    heldMinor: 0,
+    issuedAtMs: at,
+  }),
+  codecCase<CardHolder>(card_holder_codec, holder, { name: 'A', idDocumentType: '', idDocumentNumber: '', phone: '', email: '' }),
+  codecCase<RefundLedger>(refund_ledger_codec, { refundedMinor: 300, reversed: true }, { refundedMinor: 0, reversed: false }),
+  codecCase<TerminalState>(
+    terminal_state_codec,
+    { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: false },
+    { terminalId: 'pos-2', merchantId: '', location: '', enabled: true },
+  ),
+  codecCase<FleetAccountState>(fleet_account_codec, full_fleet_account, {
+    ...full_fleet_account,
+    limits: {},
+    allowedGroups: undefined,
+    program: {},
+    pricing: {},
+    prices: [],
+  }),
+  codecCase<FleetCardState>(fleet_card_codec, full_fleet_card, {
+    ...full_fleet_card,
+    limits: {},
+    allowedGroups: undefined,
+  }),
+  codecCase<VehicleState>(vehicle_codec, { odometerKm: 120_500, atMs: at }, { odometerKm: 0, atMs: 0 }),
+  codecCase<ReviewQueue>(
+    review_queue_codec,
+    { entries: [{ id: '4-1', card: 'fl-1~3', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }], dropped: 3 },
+    { entries: [], dropped: 0 },
+  ),
+  codecCase<ProgramConfig>(program_config_codec, full_program, default_program_config),
+  codecCase<IssuanceRecord>(issuance_record_codec, full_issuance, full_issuance),
+  codecCase<ManagerRecord>(manager_record_codec, { pinHash: 'e'.repeat(64), operator: 'ops-1' }, { pinHash: '', operator: '' }),
+];
+
+/** A bare record keeps no key for an absent optional field (JSON drops undefined). */
+function withoutUndefined<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function assertStoredStateError(decode: () => unknown, entity: string, problem: RegExp, secret?: string): void {
+  assert.throws(decode, (error: unknown) => {
+    assert.ok(error instanceof StoredStateError, `expected a StoredStateError, got ${String(error)}`);
+    assert.equal(error.stored, entity);
+    assert.match(error.problem, problem);
+    if (secret !== undefined) assert.ok(!error.message.includes(secret), `the error repeats a stored value: ${error.message}`);
+    return true;
+  });
+}
+
+describe('stored state codecs', () => {
+  before(() => announceSeed('state codecs'));
+
+  it('cover every entity kind, each under its own name', () => {
+    for (const [kind, codec] of Object.entries(state_codecs)) assert.equal(codec.entity, kind);
+    assert.deepEqual(cases.map((c) => c.codec.entity).sort(), Object.keys(state_codecs).sort());
+  });
+
+  it('read back every record they write, with every optional field set and with none', () => {
+    for (const { codec, full, bare } of cases) {
+      for (const state of [full, withoutUndefined(bare)]) {
+        const json = codec.encode(state);
+        assert.deepStrictEqual(codec.decode(json), state, `${codec.entity}: ${json}`);
+        if (codec.version === 1) assert.equal(json, JSON.stringify(state), `${codec.entity}: layout 1 is stored as it always was`);
+      }
+    }
+  });
+
+  it('read back card states the card rules make: issued, spent, held, replaced', () => {
+    const issued = decide(undefined, {
+      type: 'issue',
+      cardId: 'c-r',
+      currency: 'EUR',
+      initialBalanceMinor: 10_000,
+      programId: 'fest-26',
+      nowMs: at,
+      profile: { named: true, depositMinor: 200, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance: '' },
+    });
+    assert.equal(issued.kind, 'approved');
+    if (issued.kind !== 'approved') return;
+    const states: CardState[] = [apply(undefined, issued.event)];
+    const last = (): CardState => states[states.length - 1] as CardState;
+    const purchase = decide(last(), { type: 'purchase', amountMinor: 2_500, currency: 'EUR', nowMs: at });
+    if (purchase.kind === 'approved') states.push(apply(last(), purchase.event));
+    states.push(apply(last(), { type: 'hold_placed', key: 't:p:1', amountMinor: 1_000, expiresAtMs: at + 1_000 }));
+    states.push(apply(last(), { type: 'hold_released', key: 't:p:1', amountMinor: 1_000 }));
+    states.push(replacementState(last(), 'c-r2', at));
+    assert.equal(states.length, 5, 'every rule step applied');
+    for (const state of states) assert.deepStrictEqual(card_state_codec.decode(card_state_codec.encode(state)), withoutUndefined(state));
+  });
+
+  it('refuse what is not their layout with a StoredStateError naming the entity, never the values', () => {
+    for (const { codec, full } of cases) {
+      const json = codec.encode(full);
+      const record = JSON.parse(json) as Record<string, unknown>;
+      const [first] = Object.keys(record).filter((key) => key !== version_key);
+      assert.ok(first !== undefined);
+      assertStoredStateError(() => codec.decode('{"oops'), codec.entity, /not JSON/);
+      assertStoredStateError(() => codec.decode('[]'), codec.entity, /not a JSON object/);
+      assertStoredStateError(() => codec.decode('null'), codec.entity, /not a JSON object/);
+      assertStoredStateError(() => codec.decode('42'), codec.entity, /not a JSON object/);
+      assertStoredStateError(() => codec.decode(JSON.stringify({ ...record, [first]: { nested: true } })), codec.entity, new RegExp(first));
+      const missing = { ...record };
+      delete missing[first];
+      assertStoredStateError(() => codec.decode(JSON.stringify(missing)), codec.entity, new RegExp(first));
+      assertStoredStateError(
+        () => codec.decode(JSON.stringify({ ...record, [version_key]: codec.version + 1 })),
+        codec.entity,
+        /newer than this build/,
+      );
+      for (const version of ['2', 0, 1.5, null, -1])
+        assertStoredStateError(() => codec.decode(JSON.stringify({ ...record, [version_key]: version })), codec.entity, /is not a version/);
+    }
+    const secret = holder.name;
+    assertStoredStateError(() => card_holder_codec.decode(JSON.stringify({ ...holder, email: 42 })), 'holder', /email/, secret);
+  });
+
+  it('decode any mutation of a stored record to a state or a StoredStateError, nothing else', () => {
+    const mutation = fc.record({
+      which: fc.nat(),
+      value: fc.oneof(
+        fc.constantFrom<unknown>(undefined, null, '', 'x', 0, -1, 1.5, 2 ** 60, true, [], {}, [1], { a: 1 }),
+        fc.string(),
+        fc.integer(),
+      ),
+      key: fc.option(fc.string({ maxLength: 4 }), { nil: undefined }),
+    });
+    assertProperty(
+      fc.property(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 4 }), (index, mutations) => {
+        const { codec, full } = cases[index % cases.length] as Case<unknown>;
+        const record = JSON.parse(codec.encode(full)) as Record<string, unknown>;
+        for (const change of mutations) {
+          const keys = Object.keys(record);
+          const key = change.key ?? keys[change.which % Math.max(1, keys.length)] ?? 'extra';
+          if (change.value === undefined) delete record[key];
+          else record[key] = change.value;
+        }
+        try {
+          const state = codec.decode(JSON.stringify(record));
+          // What decodes is a state of the layout: it is written and read back the same.
+          assert.deepStrictEqual(codec.decode(codec.encode(state)), state);
+        } catch (error) {
+          if (!(error instanceof StoredStateError)) throw error;
+        }
+      }),
+      2_000,
+    );
+  });
+
+  describe('program configuration: layout 1 upgrades to layout 2', () => {
+    const today_layout_1 = JSON.stringify(full_program);
+    const before_partial_holds =
+      '{"pinRequired":true,"maxBalanceMinor":15000,"maxTopUpMinor":0,"holdExpiryMs":604800000,"completionToleranceBp":1500,"depositMinor":200,"pinAttemptsMax":3}';
+
+    it('reads a configuration written without a version as it always was read', () => {
+      assert.deepStrictEqual(decodeProgramConfig(today_layout_1), full_program);
+      assert.deepStrictEqual(decodeProgramConfig(before_partial_holds), {
+        pinRequired: true,
+        maxBalanceMinor: 15_000,
+        maxTopUpMinor: 0,
+        holdExpiryMs: 604_800_000,
+        completionToleranceBp: 1_500,
+        depositMinor: 200,
+        pinAttemptsMax: 3,
+        partialHolds: false,
+      });
+      assert.deepStrictEqual(decodeProgramConfig('{}'), default_program_config);
+    });
+
+    it('writes layout 2: the marker first and every parameter', () => {
+      const json = encodeProgramConfig(decodeProgramConfig(before_partial_holds));
+      assert.ok(json.startsWith('{"v":2,"pinRequired":true,'), json);
+      assert.match(json, /"partialHolds":false/);
+      assert.deepStrictEqual(decodeProgramConfig(json), decodeProgramConfig(before_partial_holds));
+      assertStoredStateError(() => decodeProgramConfig('{"v":2,"pinRequired":true}'), 'program', /layout 2: .*maxBalanceMinor/);
+    });
+
+    it('refuses a layout-1 record of the wrong shape, and a migration that produces a wrong record', () => {
+      assertStoredStateError(() => decodeProgramConfig('{"partialHolds":"yes"}'), 'program', /layout 1: partialHolds/);
+      const broken = stateCodec('program', z.object({ pinRequired: z.boolean() }), [
+        legacyLayout(z.object({}), () => ({ pinRequired: 'no' })),
+      ]);
+      assertStoredStateError(() => broken.decode('{}'), 'program', /upgrade from layout 1: pinRequired/);
+    });
+  });
+
+  it('upgrades step by step through several layouts (exemplary three-layout codec)', () => {
+    // Layout 1 {name}, layout 2 {first, last}, layout 3 {first, last, initials}.
+    const layout1 = z.object({ name: z.string() });
+    const layout2 = z.object({ first: z.string(), last: z.string() });
+    const layout3 = z.object({ first: z.string(), last: z.string(), initials: z.string() });
+    const codec = stateCodec<z.output<typeof layout3>>('person', layout3, [
+      legacyLayout(layout1, (old) => {
+        const [first = '', ...rest] = old.name.split(' ');
+        return { first, last: rest.join(' ') };
+      }),
+      legacyLayout(layout2, (old) => ({ ...old, initials: `${old.first.charAt(0)}${old.last.charAt(0)}` })),
+    ]);
+    const ada = { first: 'Ada', last: 'Lovelace', initials: 'AL' };
+    assert.deepStrictEqual(codec.decode('{"name":"Ada Lovelace"}'), ada);
+    assert.deepStrictEqual(codec.decode('{"v":2,"first":"Ada","last":"Lovelace"}'), ada);
+    assert.equal(codec.encode(ada), '{"v":3,"first":"Ada","last":"Lovelace","initials":"AL"}');
+    assert.deepStrictEqual(codec.decode(codec.encode(ada)), ada);
+    const empty = stateCodec('empty', z.object({}), [legacyLayout(z.object({}), () => ({}))]);
+    assert.equal(empty.encode({}), '{"v":2}');
+    assert.deepStrictEqual(empty.decode('{"v":2}'), {});
+  });
+});
