@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { alreadyExists, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
 import type { Persistence } from '../runtime/persistence';
-import { shardOf } from '../sharding/placement';
+import { shardOf } from '../sharding/shard-key';
 
 export interface IssuanceRecord {
   readonly issuance: string;
@@ -46,7 +46,10 @@ export class IssuanceRecords {
   ) {}
 
   async load(issuanceId: string): Promise<IssuanceRecord | undefined> {
-    const record = await this.persistence.loadEntity(shardOf(issuanceId, this.shard_count), { kind: 'issuance', id: issuanceId });
+    const record = await this.persistence.loadEntity(shardOf('issuance', issuanceId, this.shard_count), {
+      kind: 'issuance',
+      id: issuanceId,
+    });
     return record.data === undefined ? undefined : (JSON.parse(record.data) as IssuanceRecord);
   }
 
@@ -62,7 +65,7 @@ export class IssuanceRecords {
       at: record.at,
     };
     const submitted = this.persistence.submit({
-      shard: shardOf(record.issuance, this.shard_count),
+      shard: shardOf('issuance', record.issuance, this.shard_count),
       writes: [{ entity: { kind: 'issuance', id: record.issuance }, expectVersion: 0, data: JSON.stringify(record) }],
       outbox: JSON.stringify(audit),
       settle: (result) => {

@@ -7,7 +7,7 @@
 
 import { TaplineError, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
 import type { CommitResult, EntityId, Persistence } from '../runtime/persistence';
-import { shardOf } from '../sharding/placement';
+import { shardOf } from '../sharding/shard-key';
 import {
   decodeProgramConfig,
   default_program_config,
@@ -126,7 +126,7 @@ export class ProgramRegistry implements ProgramSource {
   }
 
   private shardOf(programId: string): number {
-    return shardOf(programId, this.options.shard_count);
+    return shardOf('program', programId, this.options.shard_count);
   }
 
   private remember(program: StoredProgram): void {

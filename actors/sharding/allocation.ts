@@ -3,7 +3,7 @@
 // and when a member joins or leaves only the shards it wins or held move (about 1/N of them).
 // Pure: no I/O, no clock, no randomness.
 
-import { hash32 } from './placement';
+import { hash32 } from './shard-key';
 
 /** A 32-bit mix (murmur3's finalizer) so that weights of near-identical inputs are unrelated. */
 function mix32(value: number): number {

@@ -1,5 +1,5 @@
-// The shard region: "who runs card X" is answered here. It places every entity on its shard,
-// activates the entity's actor on first use (the actor loads itself from Redis), and passivates
+// The shard region: "who runs card X" on this node. It places every entity on its shard (the
+// shard key module, shard-key.ts), activates the entity's actor on first use (the actor loads itself from Redis), and passivates
 // actors that have been idle, so memory stays bounded however many cards exist.
 
 import { TaplineError, resourceExhausted, shardMoved, unavailable } from '../errors';
@@ -20,7 +20,7 @@ import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type 
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
-import { shardOf } from './placement';
+import { shardOf, shardOfKey } from './shard-key';
 import type { ShardOwnership } from './shard-ownership';
 import type { TerminalCache } from './terminal-cache';
 
@@ -66,7 +66,7 @@ export class EntityPool<C> {
   /** Delivers a message to the entity, activating it if needed; an error when it cannot. */
   tell(id: string, message: C): TaplineError | undefined {
     let activation = this.active.get(id);
-    const shard = activation?.shard ?? shardOf(id, this.ownership.shardCount);
+    const shard = activation?.shard ?? shardOfKey(id, this.ownership.shardCount);
     if (!this.ownership.holds(shard)) return shardMoved('shard not held by this node; retry', { shard });
     if (activation === undefined) {
       if (this.active.size >= this.limits.active_entities_max) {
@@ -254,7 +254,7 @@ export class ShardRegion {
       else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
       return;
     }
-    if (this.remoteTerminals !== undefined && !this.ownership.holds(shardOf(request.terminalId, this.ownership.shardCount))) {
+    if (this.remoteTerminals !== undefined && !this.ownership.holds(shardOf('terminal', request.terminalId, this.ownership.shardCount))) {
       // The terminal lives on another node: its durable state, read through a bounded-staleness cache.
       this.remoteTerminals.get(
         request.terminalId,
@@ -335,7 +335,7 @@ export class ShardRegion {
 
   /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
   replaceCard(cardId: string, replacementId: string, reason: string, operatorId: string, reply: Reply<ReplaceAnswer>): void {
-    const replacementShard = shardOf(replacementId, this.shardCount);
+    const replacementShard = shardOf('card', replacementId, this.shardCount);
     const refused = this.cards.tell(cardId, { type: 'replace', replacementId, replacementShard, reason, operatorId, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }

@@ -13,7 +13,7 @@
 
 import { permissionDenied, resourceExhausted, shardMoved, unavailable, type Outcome, type TaplineError } from '../../actors/errors';
 import type { EntityId, Persistence } from '../../actors/runtime/persistence';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import type { PinHasher } from './pin';
 import type { Logger } from 'pino';
 
@@ -61,7 +61,7 @@ export class ManagerDirectory {
     reply: (outcome: Outcome<{ merchantId: string; managerId: string }>) => void,
   ): void {
     const entity = managerEntity(merchantId, managerId);
-    const shard = shardOf(merchantId, this.shard_count);
+    const shard = shardOf('merchant', merchantId, this.shard_count);
     this.persistence.loadEntity(shard, entity).then(
       (current) => {
         const record: ManagerRecord = { pinHash: this.hasher.hash(domain(merchantId, managerId), pin), operator: operatorId };
@@ -99,7 +99,10 @@ export class ManagerDirectory {
     const refused = permissionDenied('manager credential refused');
     const known = this.attempts.get(key);
     if (known !== undefined && known.lockedUntilMs > this.clock()) return refused;
-    const record = await this.persistence.loadEntity(shardOf(merchantId, this.shard_count), managerEntity(merchantId, managerId));
+    const record = await this.persistence.loadEntity(
+      shardOf('merchant', merchantId, this.shard_count),
+      managerEntity(merchantId, managerId),
+    );
     const stored = record.data === undefined ? undefined : (JSON.parse(record.data) as ManagerRecord);
     if (stored !== undefined && this.hasher.matches(domain(merchantId, managerId), pin, stored.pinHash)) {
       this.attempts.delete(key);

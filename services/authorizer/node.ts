@@ -27,11 +27,10 @@ import { cardFanoutHandlers, type CardServiceDeps } from './grpc/cards-service';
 import { card_fanout_service } from './cluster/card-fanout-methods';
 import { CardServiceService } from '../../gen/tapline/v1/cards';
 import type { CardState } from '../../actors/card/rules';
-import { shardKeyOf } from '../../actors/fleet/fleet-card-id';
 import * as grpc from '@grpc/grpc-js';
 import { TerminalCache } from '../../actors/sharding/terminal-cache';
 import type { TerminalState } from '../../actors/terminal/rules';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardKeyOf, shardOf } from '../../actors/sharding/shard-key';
 import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
 import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { ClusterCoordinator } from './cluster/coordinator';
@@ -158,7 +157,7 @@ export class AuthorizerNode {
         terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
         remoteTerminals: new TerminalCache(
           async (terminalId) => {
-            const record = await store.loadRecord(terminalKey(shardOf(terminalId, config.TAPLINE_SHARD_COUNT), terminalId));
+            const record = await store.loadRecord(terminalKey(shardOf('terminal', terminalId, config.TAPLINE_SHARD_COUNT), terminalId));
             return record.data === undefined ? undefined : (JSON.parse(record.data) as TerminalState);
           },
           { staleness_ms: config.TAPLINE_TERMINAL_CACHE_MS, entries_max: config.TAPLINE_TERMINAL_CACHE_MAX },
@@ -214,7 +213,7 @@ export class AuthorizerNode {
           : { adapter: pspAdapter, secret: pspSecret, autoReloader },
       owners: cluster.router,
       cluster: {
-        holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf(cardId)),
+        holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),
         authorize: (request, done) =>
           cluster.router.call(AuthorizationServiceService.authorize.path, request, (error, value) =>
             done(error, value as AuthorizeResponse | undefined),

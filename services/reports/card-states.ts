@@ -8,8 +8,7 @@
 
 import { createClient } from 'redis';
 import { z } from 'zod';
-import { shardOf } from '../../actors/sharding/placement';
-import { parseFleetCardId } from '../../actors/fleet/fleet-card-id';
+import { parseFleetCardId, shardOf } from '../../actors/sharding/shard-key';
 import { cardKey, fleetCardKey } from '../authorizer/store/keys';
 import { ReportBackendError, ReportTooLargeError } from './errors';
 
@@ -131,11 +130,11 @@ export class RedisCardStates implements CardStateReader {
   async card(cardId: string): Promise<CardBalance | undefined> {
     const fleetCard = parseFleetCardId(cardId);
     if (fleetCard !== undefined) {
-      const document = (await this.command(['HGET', fleetCardKey(shardOf(fleetCard.fleetId, this.shardCount), cardId), 'd'])) as
+      const document = (await this.command(['HGET', fleetCardKey(shardOf('fleet_card', cardId, this.shardCount), cardId), 'd'])) as
         string | null;
       return document === null ? undefined : parseFleetCard(document);
     }
-    const document = (await this.command(['HGET', cardKey(shardOf(cardId, this.shardCount), cardId), 'd'])) as string | null;
+    const document = (await this.command(['HGET', cardKey(shardOf('card', cardId, this.shardCount), cardId), 'd'])) as string | null;
     return document === null ? undefined : parseState(document);
   }
 

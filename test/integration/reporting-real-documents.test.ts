@@ -29,7 +29,7 @@ import { TaplineClient, purchase } from '../../services/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../services/client/card-client';
 import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../services/client/fleet-client';
 import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey, fleetKey } from '../../services/authorizer/store/keys';
 import { createLogger } from '../../services/common/logger';
 import { RedisCardStates } from '../../services/reports/card-states';
@@ -643,13 +643,15 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.equal(summary['differences'], 0);
     assert.equal(summary['cards_checked'], 14, '12 stored-value cards (one replaced) and 2 fleet cards');
     assert.equal(summary['fleet_accounts_checked'], 1);
-    const account = JSON.parse(String(await inspect.client.hGet(fleetKey(shardOf('rd-fleet', test_shard_count), 'rd-fleet'), 'd'))) as {
+    const account = JSON.parse(
+      String(await inspect.client.hGet(fleetKey(shardOf('fleet', 'rd-fleet', test_shard_count), 'rd-fleet'), 'd')),
+    ) as {
       balanceMinor: number;
     };
     const owed = fleetReplies.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r.invoiced : r.invoiced), 0);
     assert.equal(account.balanceMinor, -owed, 'the fleet account owes what the replies invoiced');
     // A fleet account that does not match its documents is listed, and only it.
-    const key = fleetKey(shardOf('rd-fleet', test_shard_count), 'rd-fleet');
+    const key = fleetKey(shardOf('fleet', 'rd-fleet', test_shard_count), 'rd-fleet');
     const original = String(await inspect.client.hGet(key, 'd'));
     await inspect.client.hSet(key, 'd', JSON.stringify({ ...(JSON.parse(original) as object), balanceMinor: account.balanceMinor - 5 }));
     try {
@@ -672,7 +674,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     for (const [cardId, state] of redisCards) {
       if (state.fleet !== undefined || state.balance_minor === undefined) continue;
       balances.set(state.program, (balances.get(state.program) ?? 0) + state.balance_minor);
-      const stored = await inspect.client.hGet(cardKey(shardOf(cardId, test_shard_count), cardId), 'd');
+      const stored = await inspect.client.hGet(cardKey(shardOf('card', cardId, test_shard_count), cardId), 'd');
       const depositMinor =
         stored === null ? 0 : Number((JSON.parse(stored) as { profile?: { depositMinor?: number } }).profile?.depositMinor ?? 0);
       deposits.set(state.program, (deposits.get(state.program) ?? 0) + depositMinor);

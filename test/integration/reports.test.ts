@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { createClient } from 'redis';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey } from '../../services/authorizer/store/keys';
 import { createLogger } from '../../services/common/logger';
 import { startClickHouse, type ClickHouseInstance } from '../../services/devenv/clickhouse';
@@ -134,7 +134,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     try {
       await sink.insert(
         history.transactions.flatMap((t, index) =>
-          rowsOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) }),
+          rowsOf({ shard: shardOf('card', t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) }),
         ),
       );
     } finally {
@@ -184,7 +184,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.ok(victim !== undefined);
     const client = createClient({ url: redis.url });
     await client.connect();
-    const key = cardKey(shardOf(victim.card, shard_count), victim.card);
+    const key = cardKey(shardOf('card', victim.card, shard_count), victim.card);
     try {
       const original = await client.sendCommand(['HGET', key, 'd']);
       assert.ok(typeof original === 'string', 'the card has a state in Redis');

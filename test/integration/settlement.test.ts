@@ -10,7 +10,7 @@
 
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { createLogger } from '../../services/common/logger';
 import { startClickHouse, type ClickHouseInstance } from '../../services/devenv/clickhouse';
 import type { RedisInstance } from '../../services/devenv/redis';
@@ -113,7 +113,7 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     try {
       await sink.insert(
         history.transactions.flatMap((t, index) =>
-          rowsOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) }),
+          rowsOf({ shard: shardOf('card', t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) }),
         ),
       );
     } finally {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { ActorRuntime } from '../../actors/runtime/actor-runtime';
 import { EntityPool, type PassivatableBehavior } from '../../actors/sharding/shard-region';
 import { ShardOwnership } from '../../actors/sharding/shard-ownership';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { isShardMoved } from '../../actors/errors';
 
 interface Command {
@@ -41,7 +41,7 @@ describe('entity pool: stopping the actors of shards that moved away', () => {
     const passivated: string[] = [];
     const pool = new EntityPool<Command>(
       {
-        kind: 'test',
+        kind: 'card',
         create: (id): PassivatableBehavior<Command> => ({
           quiescent: true,
           // The first command of each entity waits, so the ones after it stay queued.
@@ -69,7 +69,7 @@ describe('entity pool: stopping the actors of shards that moved away', () => {
     }
     await new Promise((resolve) => setImmediate(resolve));
     const moving = new Set([1, 4, 6]);
-    const expectedStopped = ids.filter((id) => moving.has(shardOf(id, shard_count)));
+    const expectedStopped = ids.filter((id) => moving.has(shardOf('card', id, shard_count)));
     assert.ok(expectedStopped.length > 0 && expectedStopped.length < ids.length, 'the ids spread over moving and staying shards');
 
     for (const shard of moving) ownership.release(shard);
@@ -84,7 +84,7 @@ describe('entity pool: stopping the actors of shards that moved away', () => {
     }
 
     release();
-    const staying = ids.filter((id) => !moving.has(shardOf(id, shard_count)));
+    const staying = ids.filter((id) => !moving.has(shardOf('card', id, shard_count)));
     const deadline = Date.now() + 10_000;
     while (staying.some((id) => (answers.get(id)?.length ?? 0) < 2)) {
       assert.ok(Date.now() < deadline, 'staying entities: expected both commands answered within 10 s');

@@ -8,7 +8,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { shardOf } from '../../../actors/sharding/placement';
+import { shardOfKey } from '../../../actors/sharding/shard-key';
 import type { ForwardRequest, ForwardResponse, ForwardedCall, ForwardedResult } from '../../../gen/tapline/internal/v1/cluster';
 import { shard_moved_trailer } from '../grpc/status';
 import type { Member } from '../store/cluster-store';
@@ -106,7 +106,7 @@ export class ClusterRouter {
   }
 
   holdsKey(key: string): boolean {
-    return this.deps.holds(shardOf(key, this.deps.shardCount));
+    return this.deps.holds(shardOfKey(key, this.deps.shardCount));
   }
 
   /** Calls routed from this node and not yet answered. */
@@ -125,7 +125,7 @@ export class ClusterRouter {
       method.handler(call, callback);
       return;
     }
-    const shard = shardOf(key, this.deps.shardCount);
+    const shard = shardOfKey(key, this.deps.shardCount);
     if (this.deps.holds(shard)) {
       // The common case on a well-placed client (and always on a single node): no extra work
       // unless the shard moves under the call.
@@ -265,7 +265,7 @@ export class ClusterRouter {
       reply({ statusCode: grpc.status.INVALID_ARGUMENT, statusMessage: 'forwarded request could not be decoded' });
       return;
     }
-    const shard = shardOf(routingKeyOf(forwarded.method, request), this.deps.shardCount);
+    const shard = shardOfKey(routingKeyOf(forwarded.method, request), this.deps.shardCount);
     if (!this.deps.accepting() || !this.deps.holds(shard)) {
       reply({ notOwner: true });
       return;

@@ -10,7 +10,7 @@ import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../common/metrics';
 import { serviceErrorOf, statusOf } from './status';
-import { isFleetCardId } from '../../../actors/fleet/fleet-card-id';
+import { isFleetCardId } from '../../../actors/sharding/shard-key';
 import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
 import {
   domain_card_statuses,
