@@ -20,7 +20,7 @@ import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type 
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
-import { shardOf, shardOfKey } from './shard-key';
+import { shardOf, type PlacedKind } from './shard-key';
 import type { ShardOwnership } from './shard-ownership';
 import type { TerminalCache } from './terminal-cache';
 
@@ -33,7 +33,7 @@ export interface PassivatableBehavior<C> extends EntityBehavior<C> {
 }
 
 export interface EntityType<C> {
-  readonly kind: string;
+  readonly kind: PlacedKind;
   /** Behaviours reach their own entity again through a retell(id, message) shared by the pool (no closure per entity). */
   create(id: string, shard: number): PassivatableBehavior<C>;
 }
@@ -66,7 +66,7 @@ export class EntityPool<C> {
   /** Delivers a message to the entity, activating it if needed; an error when it cannot. */
   tell(id: string, message: C): TaplineError | undefined {
     let activation = this.active.get(id);
-    const shard = activation?.shard ?? shardOfKey(id, this.ownership.shardCount);
+    const shard = activation?.shard ?? shardOf(this.type.kind, id, this.ownership.shardCount);
     if (!this.ownership.holds(shard)) return shardMoved('shard not held by this node; retry', { shard });
     if (activation === undefined) {
       if (this.active.size >= this.limits.active_entities_max) {
