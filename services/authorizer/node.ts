@@ -24,6 +24,8 @@ import { ManagerDirectory } from './managers';
 import { RedisProgramCards } from './store/program-cards';
 import { AutoReloader, SimulatedPsp } from './psp';
 import { cardFanoutHandlers, type CardServiceDeps } from './grpc/cards-service';
+import type { BalancesServiceDeps } from './grpc/balances-service';
+import { StoredBalances } from './store/balances';
 import { card_fanout_service } from './cluster/card-fanout-methods';
 import { CardServiceService } from '../../gen/tapline/v1/cards';
 import type { CardState } from '../../actors/card/rules';
@@ -179,7 +181,7 @@ export class AuthorizerNode {
       () => holder.node?.accepting ?? false,
       new ClusterMetrics(metrics.registry),
     );
-    const serviceDeps: CardServiceDeps = {
+    const serviceDeps: CardServiceDeps & BalancesServiceDeps = {
       region,
       inFlight,
       metrics,
@@ -207,6 +209,7 @@ export class AuthorizerNode {
             ),
       issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT),
       programCards: new RedisProgramCards(store),
+      balances: new StoredBalances(store),
       psp:
         pspAdapter === undefined || pspSecret === undefined || autoReloader === undefined
           ? undefined

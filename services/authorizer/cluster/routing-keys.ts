@@ -50,6 +50,8 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AdminServiceService.setCardStatus, (request) => card(request.cardId)),
   entry(AdminServiceService.registerTerminal, (request) => terminal(request.terminalId)),
   entry(AdminServiceService.setTerminalEnabled, (request) => terminal(request.terminalId)),
+  // Reads the stored balances from Redis (store/balances.ts): any node can answer.
+  entry(AdminServiceService.listBalances, () => ''),
   // Programs and issuance records live on the shard of their own id, managers on their merchant's.
   entry(CardServiceService.defineProgram, (request) => program(request.programId)),
   entry(CardServiceService.getProgram, (request) => program(request.programId)),

@@ -408,7 +408,8 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
   call.on('error', abandon);
 }
 
-export function adminService(deps: ServiceDeps): AdminServiceServer {
+/** The AdminService handlers but ListBalances (balances-service.ts). */
+export function adminService(deps: ServiceDeps): Omit<AdminServiceServer, 'listBalances'> {
   const { region } = deps;
   return {
     issueCard: unary<IssueCardRequest, IssueCardResponse, { state: Parameters<typeof toBalanceResponse>[0]; alreadyExisted: boolean }>(
