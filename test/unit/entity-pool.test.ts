@@ -120,7 +120,7 @@ describe('entity pool: placement', () => {
         kind: 'card',
         create: (id, shard): PassivatableBehavior<Command> => {
           activated.push([id, shard]);
-          return { quiescent: true, receive: async () => undefined, fail: () => undefined };
+          return { quiescent: true, receive: () => Promise.resolve(), fail: () => undefined };
         },
       },
       runtime,
