@@ -41,9 +41,9 @@ export class ReportsBusyError extends TaplineError {
   }
 }
 
-/** ClickHouse or Redis did not answer (down, slow, refused). HTTP 503. */
+/** ClickHouse, Redis or the authorizer did not answer (down, slow, refused). HTTP 503. */
 export class ReportBackendError extends TaplineError {
-  constructor(backend: 'clickhouse' | 'redis', cause: unknown, context: Record<string, unknown> = {}) {
+  constructor(backend: 'clickhouse' | 'redis' | 'authorizer', cause: unknown, context: Record<string, unknown> = {}) {
     super('unavailable', `${backend} query failed`, { ...context, backend, cause: cause instanceof Error ? cause.message : String(cause) });
     this.name = 'ReportBackendError';
   }

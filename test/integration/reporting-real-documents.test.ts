@@ -8,8 +8,8 @@
 // set / change / lock / reset, card state changes, a fleet account with prompts, line items and
 // negotiated prices, a fleet reversal, terminal registration and disabling — and keeps what each
 // reply said. Once the streamer has drained the outbox it asserts: no document was rejected, every
-// document is in ClickHouse exactly once, reconciliation finds no difference (plain cards, fleet
-// cards and fleet accounts), the float equals Redis's balances per program and the deposits /
+// document is in ClickHouse exactly once, reconciliation (stored balances read through the node's
+// ListBalances) finds no difference (plain cards, fleet cards and fleet accounts), the float equals Redis's balances per program and the deposits /
 // payouts / refunds the replies reported, card history follows the replacement, the event
 // statistics and merchant report equal the totals computed from the replies, and the fleet invoice
 // lists every fleet transaction with its vehicle, driver, odometer, pump and invoiced amounts and a
@@ -32,7 +32,7 @@ import { pspPayload, signPspPayload } from '../../services/authorizer/psp';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey, fleetKey } from '../../services/authorizer/store/keys';
 import { createLogger } from '../../services/common/logger';
-import { RedisCardStates } from '../../services/reports/card-states';
+import { AuthorizerCardStates, authorizerCredentials } from '../../services/reports/card-states';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { RedisSettlementStore } from '../../services/reports/settlement-store';
@@ -81,7 +81,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
   let node: AuthorizerNode;
   let streamer: Streamer;
   let runner: ClickHouseRunner;
-  let states: RedisCardStates;
+  let states: AuthorizerCardStates;
   let settlement: RedisSettlementStore;
   let server: ReportsServer;
   let client: TaplineClient;
@@ -188,7 +188,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     fleet = new FleetClient(address);
     inspect = await connectInspector(redis.url);
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    states = await RedisCardStates.connect(redis.url, test_shard_count);
+    states = new AuthorizerCardStates(address, authorizerCredentials({}), 10_000);
     settlement = await RedisSettlementStore.connect(redis.url);
     server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states, settlement }, 0, logger);
     await drive();
@@ -222,7 +222,8 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     await server?.stop(1_000);
     await streamer?.stop();
     for (const c of [client, cards, refunds, fleet]) c?.close();
-    await Promise.all([runner?.close(), states?.close(), settlement?.close(), inspect?.close()]);
+    states?.close();
+    await Promise.all([runner?.close(), settlement?.close(), inspect?.close()]);
     await node?.shutdown();
     await Promise.all([redis?.stop(), clickhouse?.stop()]);
   });
@@ -668,7 +669,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
 
   it('the float equals Redis balances per program; deposits, payouts and refunds equal the replies', async function () {
     const float = (await report('/reports/float'))['programs'] ?? [];
-    const redisCards = await states.allCards(1_000);
+    const redisCards = (await states.allBalances(1_000, 1_000)).cards;
     const balances = new Map<string, number>();
     const deposits = new Map<string, number>();
     for (const [cardId, state] of redisCards) {
@@ -733,7 +734,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
 
   it('event statistics and the merchant report equal the totals of the replies', async function () {
     const sum = (filter: (m: Moved) => boolean): number => moved.filter(filter).reduce((total, m) => total + m.amount, 0);
-    const redisCards = await states.allCards(1_000);
+    const redisCards = (await states.allBalances(1_000, 1_000)).cards;
     for (const program of ['rd-fest', 'rd-hotel', 'rd-short', 'rd-pin', 'rd-end', 'rd-resort']) {
       const [totals] = (await report(`/reports/events/${program}/statistics`))['totals'] ?? [];
       assert.ok(totals, program);
