@@ -19,7 +19,7 @@ import { startServerProcess, type ServerProcess } from '../tools/devenv/node-pro
 import { projectRoot } from '../services/common/paths';
 import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../tools/client/tapline-client';
-import { shardOf } from '../actors/sharding/placement';
+import { shardOf } from '../actors/sharding/shard-key';
 import { shardLeaseKey } from '../services/authorizer/store/keys';
 import { closedLoopUnary, round, unaryTargets, type PhaseResult, type UnaryTarget } from './driver';
 import { withCpu } from './cpu';
@@ -143,7 +143,7 @@ class ShardProbe {
             this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
           }
           const waited = Number(process.hrtime.bigint() - started) / 1e6;
-          const shard = shardOf(request.cardId, shard_count);
+          const shard = shardOf('card', request.cardId, shard_count);
           this.worst_ms.set(shard, Math.max(this.worst_ms.get(shard) ?? 0, waited));
         }
       }),

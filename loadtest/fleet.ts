@@ -7,6 +7,7 @@
 // loaded base price list. The ratio `fleet_vs_card` (goal >= 0.7) is median fleet rps over median
 // plain card rps.
 
+import { fleetCardId } from '../actors/sharding/shard-key';
 import { FleetClient, fleetPurchase } from '../tools/client/fleet-client';
 import { PriceFormula } from '../gen/tapline/v1/fleet';
 import { closedLoopUnary, medianRound, pairedRatio, type PhaseResult, type RequestFactory, type UnaryTarget } from './driver';
@@ -88,7 +89,7 @@ export function fleetRequests(terminals: number, nextTxn: () => number): Request
     return fleetPurchase(
       `bench-t${i % terminals}`,
       nextTxn(),
-      `${fleet_id(fleet)}~${card}`,
+      fleetCardId(fleet_id(fleet), String(card)),
       [{ code: 'diesel', group: 'fuel', qtyMilli: 10_000, unitMinor: 150, amountMinor }],
       { odometerKm: odometer, vehicleId: `v${card}` },
     );

@@ -6,6 +6,7 @@
 
 import pino from 'pino';
 import { ActorRuntime } from '../actors/runtime/actor-runtime';
+import { shardOf } from '../actors/sharding/shard-key';
 import { loadConfig } from '../services/authorizer/config';
 import { AuthorizerNode } from '../services/authorizer/node';
 import { parseAuthorize } from '../services/authorizer/grpc/validate';
@@ -92,10 +93,11 @@ async function redisCpuSeconds(redisUrl: string): Promise<number> {
 
 async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_us: number }> {
   const store = await RedisStore.connect({ url: redisUrl, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
-  const epochs = await store.takeShards(Array.from({ length: 256 }, (_, i) => i));
+  const shard_count = 256;
+  const epochs = await store.takeShards(Array.from({ length: shard_count }, (_, i) => i));
   const committer = new Committer(
     store,
-    { epochOf: (shard) => epochs.get(shard) },
+    { shardCount: shard_count, epochOf: (shard) => epochs.get(shard) },
     {
       batch_entries_max: 2_000,
       in_flight_max: 2,
@@ -135,7 +137,7 @@ async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_u
     const version = versions.get(card) ?? 0;
     versions.set(card, version + 1);
     committer.submit({
-      shard: cardNumber % 256,
+      shard: shardOf('card', card, shard_count),
       writes: [{ entity: { kind: 'card', id: card }, expectVersion: version, data: state }],
       idempotency: { key: `t:micro:${i}`, value: document },
       outbox: document,

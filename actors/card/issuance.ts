@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { alreadyExists, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
 import { cardsBulkIssued } from '../outbox/builders';
 import type { Persistence } from '../runtime/persistence';
-import { shardOf } from '../sharding/placement';
+import { shardOf } from '../sharding/shard-key';
 import { decodeIssuanceRecord, encodeIssuanceRecord } from '../state/issuance';
 
 export interface IssuanceRecord {
@@ -48,7 +48,10 @@ export class IssuanceRecords {
   ) {}
 
   async load(issuanceId: string): Promise<IssuanceRecord | undefined> {
-    const record = await this.persistence.loadEntity(shardOf(issuanceId, this.shard_count), { kind: 'issuance', id: issuanceId });
+    const record = await this.persistence.loadEntity(shardOf('issuance', issuanceId, this.shard_count), {
+      kind: 'issuance',
+      id: issuanceId,
+    });
     return record.data === undefined ? undefined : decodeIssuanceRecord(record.data);
   }
 
@@ -63,7 +66,7 @@ export class IssuanceRecords {
       at: record.at,
     });
     const submitted = this.persistence.submit({
-      shard: shardOf(record.issuance, this.shard_count),
+      shard: shardOf('issuance', record.issuance, this.shard_count),
       writes: [{ entity: { kind: 'issuance', id: record.issuance }, expectVersion: 0, data: encodeIssuanceRecord(record) }],
       outbox: audit,
       settle: (result) => {

@@ -8,7 +8,7 @@
 import { TaplineError, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
 import { programDefined } from '../outbox/builders';
 import type { CommitResult, EntityId, Persistence } from '../runtime/persistence';
-import { shardOf } from '../sharding/placement';
+import { shardOf } from '../sharding/shard-key';
 import { decodeProgramConfig, encodeProgramConfig } from '../state/program';
 import { default_program_config, programAuditDetail, sameProgramConfig, type ProgramConfig, type StoredProgram } from './config';
 
@@ -118,7 +118,7 @@ export class ProgramRegistry implements ProgramSource {
   }
 
   private shardOf(programId: string): number {
-    return shardOf(programId, this.options.shard_count);
+    return shardOf('program', programId, this.options.shard_count);
   }
 
   private remember(program: StoredProgram): void {

@@ -1,9 +1,11 @@
 // Which node owns which virtual shard: rendezvous (highest random weight) hashing over the live
 // members. Every node computes the same map from the same member set, so no leader is needed,
 // and when a member joins or leaves only the shards it wins or held move (about 1/N of them).
+// Which shard an entity lives on is the other half of "who owns id X", answered by shard-key.ts:
+// the owner of X is ownerOf(shardOf(kind, X, shard_count), members).
 // Pure: no I/O, no clock, no randomness.
 
-import { hash32 } from './placement';
+import { hash32 } from './shard-key';
 
 /** A 32-bit mix (murmur3's finalizer) so that weights of near-identical inputs are unrelated. */
 function mix32(value: number): number {

@@ -1,5 +1,5 @@
-// The shard region: "who runs card X" is answered here. It places every entity on its shard,
-// activates the entity's actor on first use (the actor loads itself from Redis), and passivates
+// The shard region: "who runs card X" on this node. It places every entity on its shard (the
+// shard key module, shard-key.ts), activates the entity's actor on first use (the actor loads itself from Redis), and passivates
 // actors that have been idle, so memory stays bounded however many cards exist.
 
 import { TaplineError, resourceExhausted, shardMoved, unavailable } from '../errors';
@@ -13,7 +13,7 @@ import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type 
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
-import { shardOf } from './placement';
+import { shardOf, type PlacedKind } from './shard-key';
 import type { ShardOwnership } from './shard-ownership';
 import type { HostContext } from '../runtime/entity-host';
 import type { TerminalCache } from './terminal-cache';
@@ -27,7 +27,7 @@ export interface PassivatableBehavior<C> extends EntityBehavior<C> {
 }
 
 export interface EntityType<C> {
-  readonly kind: string;
+  readonly kind: PlacedKind;
   /** Behaviours reach their own entity again through a retell(id, message) shared by the pool (no closure per entity). */
   create(id: string, shard: number): PassivatableBehavior<C>;
 }
@@ -60,7 +60,7 @@ export class EntityPool<C> {
   /** Delivers a message to the entity, activating it if needed; an error when it cannot. */
   tell(id: string, message: C): TaplineError | undefined {
     let activation = this.active.get(id);
-    const shard = activation?.shard ?? shardOf(id, this.ownership.shardCount);
+    const shard = activation?.shard ?? shardOf(this.type.kind, id, this.ownership.shardCount);
     if (!this.ownership.holds(shard)) return shardMoved('shard not held by this node; retry', { shard });
     if (activation === undefined) {
       if (this.active.size >= this.limits.active_entities_max) {
@@ -250,7 +250,7 @@ export class ShardRegion {
       else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
       return;
     }
-    if (this.remoteTerminals !== undefined && !this.ownership.holds(shardOf(request.terminalId, this.ownership.shardCount))) {
+    if (this.remoteTerminals !== undefined && !this.ownership.holds(shardOf('terminal', request.terminalId, this.ownership.shardCount))) {
       // The terminal lives on another node: its durable state, read through a bounded-staleness cache.
       this.remoteTerminals.get(
         request.terminalId,
@@ -333,7 +333,7 @@ export class ShardRegion {
 
   /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
   replaceCard(cardId: string, replacementId: string, reason: string, operatorId: string, reply: Reply<ReplaceAnswer>): void {
-    const command = { replacementId, replacementShard: shardOf(replacementId, this.shardCount), reason, operatorId };
+    const command = { replacementId, replacementShard: shardOf('card', replacementId, this.shardCount), reason, operatorId };
     const refused = this.cards.tell(cardId, { type: 'replace', command, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }

@@ -32,14 +32,15 @@ import type { CardServiceDeps } from './grpc/cards-service';
 import { cardFanoutService } from './grpc/card-fanout-service';
 import { RoutedCardFanout } from './cluster/card-fanout-client';
 import { CardFanoutServiceService } from '../../gen/tapline/internal/v1/fanout';
+import type { BalancesServiceDeps } from './grpc/balances-service';
+import { StoredBalances } from './store/balances';
 import { CardServiceService } from '../../gen/tapline/v1/cards';
 import { ConfigError } from '../common/process';
 import type { CardState } from '../../actors/card/rules';
-import { shardKeyOf } from '../../actors/fleet/fleet-card-id';
 import * as grpc from '@grpc/grpc-js';
 import { TerminalCache } from '../../actors/sharding/terminal-cache';
 import { decodeTerminalState } from '../../actors/state/terminal';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardKeyOf, shardOf } from '../../actors/sharding/shard-key';
 import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
 import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { ClusterCoordinator } from './cluster/coordinator';
@@ -193,7 +194,7 @@ export class AuthorizerNode {
         terminal: { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX },
         remoteTerminals: new TerminalCache(
           async (terminalId) => {
-            const record = await store.loadRecord(terminalKey(shardOf(terminalId, config.TAPLINE_SHARD_COUNT), terminalId));
+            const record = await store.loadRecord(terminalKey(shardOf('terminal', terminalId, config.TAPLINE_SHARD_COUNT), terminalId));
             return record.data === undefined ? undefined : decodeTerminalState(record.data);
           },
           { staleness_ms: config.TAPLINE_TERMINAL_CACHE_MS, entries_max: config.TAPLINE_TERMINAL_CACHE_MAX },
@@ -219,7 +220,7 @@ export class AuthorizerNode {
     const programCards = new RedisProgramCards(store);
     // Bulk issuance and the refund run reach each card on its owner through the router.
     const fanout = new RoutedCardFanout(cluster.router);
-    const serviceDeps: CardServiceDeps = {
+    const serviceDeps: CardServiceDeps & BalancesServiceDeps = {
       region,
       inFlight,
       metrics,
@@ -261,8 +262,9 @@ export class AuthorizerNode {
       ),
       tabs: new CardTabs(region),
       programCards,
+      balances: new StoredBalances(store),
       cluster: {
-        holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf(cardId)),
+        holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),
         authorize: (request, done) =>
           cluster.router.call(AuthorizationServiceService.authorize.path, request, (error, value) =>
             done(error, value as AuthorizeResponse | undefined),

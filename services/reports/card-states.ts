@@ -1,31 +1,24 @@
-// Reads card balances from Redis, where the authorizer keeps each card's state (the key layout
-// is services/authorizer/store/keys.ts: hash tl:{s<shard>}:card:<cardId>, field d = JSON). Fleet
-// cards live elsewhere (tl:{s<shard of the fleet>}:fcard:<fleet>~<n>) and hold no stored value:
-// they are listed with balance 0 and their fleet; fleet accounts (tl:{s..}:fleet:<id>) are read
-// for their balance, which reconciliation compares with the invoiced amounts of their documents.
-// All cards: SCAN with MATCH and COUNT (never KEYS, which blocks Redis), each page's states read
-// by one pipelined round of HGETs. One card: its shard's key from placement. States are read with
-// the authorizer's codecs (actors/state), so every stored layout reads as the authorizer reads it;
-// one that does not decode is reported unreadable, never guessed at.
+// The authorizer's stored card and fleet account balances, as reports need them, read through the
+// authorizer's operator API (never its Redis keys, whose layout is the authorizer's own):
+// AdminService.ListBalances, page after page, for reconciliation; CardService.GetCard (or
+// FleetAdminService.GetFleetCard for "<fleet>~<no>") for one card's history. Fleet cards hold no
+// stored value: they are listed with balance 0 and their fleet; fleet accounts are listed with
+// their balance, which reconciliation compares with the invoiced amounts of their documents.
+// Every call has a deadline; a failed call fails the report (HTTP 503), a missing card is undefined.
 
-import { createClient } from 'redis';
-import { shardOf } from '../../actors/sharding/placement';
-import { parseFleetCardId } from '../../actors/fleet/fleet-card-id';
-import { decodeCardState } from '../../actors/state/card';
-import { decodeFleetAccount, decodeFleetCard } from '../../actors/state/fleet';
-import { cardKey, fleetCardKey } from '../authorizer/store/keys';
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { parseFleetCardId } from '../../actors/sharding/shard-key';
+import { AdminServiceClient, type ListBalancesResponse } from '../../gen/tapline/v1/admin';
+import { CardServiceClient, type GetCardResponse } from '../../gen/tapline/v1/cards';
+import { FleetAdminServiceClient, type GetFleetCardResponse } from '../../gen/tapline/v1/fleet';
+import type { Money } from '../../gen/tapline/v1/types';
 import { ReportBackendError, ReportTooLargeError } from './errors';
 
-/** Keys SCAN examines per call: large enough for few round trips, small enough not to stall Redis. */
-export const scan_count = 1_000;
-/** A Redis command slower than this fails the report. */
-export const redis_command_timeout_ms = 10_000;
+/** Entries per ListBalances page: the authorizer's maximum, so a reconciliation makes the fewest calls. */
+export const list_balances_page_size = 1_000;
 
-const card_key_pattern = /^tl:\{s([0-9]+)\}:card:(.+)$/;
-const fleet_card_key_pattern = /^tl:\{s([0-9]+)\}:fcard:(.+)$/;
-const fleet_key_pattern = /^tl:\{s([0-9]+)\}:fleet:(.+)$/;
-
-/** A card's state as far as reports need it; `undefined` balance when `d` could not be read. */
+/** A card's state as far as reports need it; `undefined` balance when the authorizer could not read it. */
 export interface CardBalance {
   readonly balance_minor: number | undefined;
   readonly currency: string;
@@ -34,148 +27,147 @@ export interface CardBalance {
   readonly fleet?: string;
 }
 
-/** A fleet account's balance in Redis (≤ 0: minus what the fleet owes); `undefined` when unreadable. */
+/** A fleet account's stored balance (≤ 0: minus what the fleet owes); `undefined` when unreadable. */
 export interface FleetBalance {
   readonly balance_minor: number | undefined;
   readonly currency: string;
 }
 
+export interface StoredBalances {
+  /** Every card (fleet cards included), by card id. */
+  readonly cards: Map<string, CardBalance>;
+  /** Every fleet account, by fleet id. */
+  readonly fleets: Map<string, FleetBalance>;
+}
+
 export interface CardStateReader {
-  /** Every card hash in Redis (fleet cards included), by card id. Throws ReportTooLargeError past `cards_max`. */
-  allCards(cards_max: number): Promise<Map<string, CardBalance>>;
-  /** Every fleet account in Redis, by fleet id. Throws ReportTooLargeError past `fleets_max`. */
-  allFleetAccounts(fleets_max: number): Promise<Map<string, FleetBalance>>;
-  /** One card's state, or undefined when Redis has no such card. */
+  /** Every stored card and fleet account. Throws ReportTooLargeError past `cards_max` cards or `fleets_max` accounts. */
+  allBalances(cards_max: number, fleets_max: number): Promise<StoredBalances>;
+  /** One card's stored state, or undefined when the authorizer has no such card. */
   card(cardId: string): Promise<CardBalance | undefined>;
-  close(): Promise<void>;
+  close(): void;
 }
 
-/** The part of the node-redis client this reader uses. */
-interface Client {
-  sendCommand(args: string[]): Promise<unknown>;
-  close(): Promise<unknown>;
+/** TLS towards the authorizer: a CA to verify it, and a client certificate where it asks for one. */
+export interface AuthorizerTls {
+  readonly caFile?: string | undefined;
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
 }
 
-export class RedisCardStates implements CardStateReader {
-  private constructor(
-    private readonly client: Client,
-    private readonly shardCount: number,
-  ) {}
+/** Plaintext without any TLS file (development); TLS, with the client certificate if given, otherwise. */
+export function authorizerCredentials(tls: AuthorizerTls): grpc.ChannelCredentials {
+  if (tls.caFile === undefined && tls.certFile === undefined) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(
+    tls.caFile === undefined ? null : readFileSync(tls.caFile),
+    tls.keyFile === undefined ? null : readFileSync(tls.keyFile),
+    tls.certFile === undefined ? null : readFileSync(tls.certFile),
+  );
+}
 
-  static async connect(url: string, shardCount: number): Promise<RedisCardStates> {
-    const client = createClient({
-      url,
-      // Commands issued while disconnected fail at once: a report waiting in a queue is worse than a 503.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: redis_command_timeout_ms,
-        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000),
-      },
-    });
-    // A Redis outage fails the reports that need it (ReportBackendError), it must not crash the process.
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-    } catch (error) {
-      throw new ReportBackendError('redis', error, { phase: 'connect' });
-    }
-    return new RedisCardStates(client, shardCount);
+type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
+
+export class AuthorizerCardStates implements CardStateReader {
+  private readonly admin: AdminServiceClient;
+  private readonly cards: CardServiceClient;
+  private readonly fleets: FleetAdminServiceClient;
+
+  /** Channels connect lazily: the reports service starts whether or not the authorizer is up yet. */
+  constructor(
+    address: string,
+    credentials: grpc.ChannelCredentials,
+    private readonly call_timeout_ms: number,
+  ) {
+    this.admin = new AdminServiceClient(address, credentials);
+    this.cards = new CardServiceClient(address, credentials);
+    this.fleets = new FleetAdminServiceClient(address, credentials);
   }
 
-  async allCards(cards_max: number): Promise<Map<string, CardBalance>> {
+  async allBalances(cards_max: number, fleets_max: number): Promise<StoredBalances> {
     const cards = new Map<string, CardBalance>();
-    const tooMany = (): void => {
-      if (cards.size > cards_max) throw new ReportTooLargeError('more cards than one reconciliation compares', { cards_max });
-    };
-    await this.scan('tl:{s*}:card:*', card_key_pattern, (id, document) => {
-      cards.set(id, parseState(document));
-      tooMany();
-    });
-    await this.scan('tl:{s*}:fcard:*', fleet_card_key_pattern, (id, document) => {
-      cards.set(id, parseFleetCard(document));
-      tooMany();
-    });
-    return cards;
-  }
-
-  async allFleetAccounts(fleets_max: number): Promise<Map<string, FleetBalance>> {
     const fleets = new Map<string, FleetBalance>();
-    await this.scan('tl:{s*}:fleet:*', fleet_key_pattern, (id, document) => {
-      fleets.set(id, parseFleet(document));
-      if (fleets.size > fleets_max) throw new ReportTooLargeError('more fleet accounts than one reconciliation compares', { fleets_max });
-    });
-    return fleets;
-  }
-
-  /** SCANs keys matching `match` (MATCH and COUNT, never KEYS) and hands each id and its `d` to `take`, one pipelined round of HGETs per page. */
-  private async scan(match: string, pattern: RegExp, take: (id: string, document: string | null) => void): Promise<void> {
-    let cursor = '0';
+    let pageToken = '';
     do {
-      const [next, keys] = (await this.command(['SCAN', cursor, 'MATCH', match, 'COUNT', String(scan_count)])) as [string, string[]];
-      cursor = next;
-      const documents = (await Promise.all(keys.map((key) => this.command(['HGET', key, 'd'])))) as (string | null)[];
-      keys.forEach((key, index) => {
-        const id = pattern.exec(key)?.[2];
-        if (id !== undefined) take(id, documents[index] ?? null);
-      });
-    } while (cursor !== '0');
+      const token = pageToken;
+      const page = await this.call<ListBalancesResponse>('ListBalances', (options, done) =>
+        this.admin.listBalances({ pageToken: token, pageSize: list_balances_page_size }, new grpc.Metadata(), options, done),
+      );
+      // A card listed twice (Redis resized its table during the listing) keeps its last state.
+      for (const card of page.cards) cards.set(card.cardId, cardBalanceOf(card));
+      for (const account of page.fleetAccounts)
+        fleets.set(account.fleetId, {
+          balance_minor: account.unreadable ? undefined : minorOf(account.balance),
+          currency: currencyOf(account.balance),
+        });
+      if (cards.size > cards_max) throw new ReportTooLargeError('more cards than one reconciliation compares', { cards_max });
+      if (fleets.size > fleets_max) throw new ReportTooLargeError('more fleet accounts than one reconciliation compares', { fleets_max });
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '');
+    return { cards, fleets };
   }
 
   async card(cardId: string): Promise<CardBalance | undefined> {
-    const fleetCard = parseFleetCardId(cardId);
-    if (fleetCard !== undefined) {
-      const document = (await this.command(['HGET', fleetCardKey(shardOf(fleetCard.fleetId, this.shardCount), cardId), 'd'])) as
-        string | null;
-      return document === null ? undefined : parseFleetCard(document);
-    }
-    const document = (await this.command(['HGET', cardKey(shardOf(cardId, this.shardCount), cardId), 'd'])) as string | null;
-    return document === null ? undefined : parseState(document);
-  }
-
-  async close(): Promise<void> {
-    await this.client.close();
-  }
-
-  private async command(args: string[]): Promise<unknown> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${redis_command_timeout_ms} ms`)), redis_command_timeout_ms);
-    });
     try {
-      return await Promise.race([this.client.sendCommand(args), timeout]);
+      if (parseFleetCardId(cardId) !== undefined) {
+        const { card } = await this.call<GetFleetCardResponse>('GetFleetCard', (options, done) =>
+          this.fleets.getFleetCard({ cardId }, new grpc.Metadata(), options, done),
+        );
+        const fleetId = card?.fleetId ?? '';
+        return { balance_minor: 0, currency: '', program: fleetId, fleet: fleetId };
+      }
+      const { card } = await this.call<GetCardResponse>('GetCard', (options, done) =>
+        this.cards.getCard({ cardId }, new grpc.Metadata(), options, done),
+      );
+      return { balance_minor: minorOf(card?.balance), currency: currencyOf(card?.balance), program: card?.programId ?? '' };
     } catch (error) {
-      throw new ReportBackendError('redis', error, { command: args[0] });
-    } finally {
-      clearTimeout(timer);
+      if (error instanceof NotFound) return undefined;
+      throw error;
     }
   }
-}
 
-function parseState(document: string | null): CardBalance {
-  if (document === null) return { balance_minor: undefined, currency: '', program: '' };
-  try {
-    const state = decodeCardState(document);
-    return { balance_minor: state.balanceMinor, currency: state.currency, program: state.programId };
-  } catch {
-    return { balance_minor: undefined, currency: '', program: '' };
+  close(): void {
+    this.admin.close();
+    this.cards.close();
+    this.fleets.close();
+  }
+
+  /** One call with this reader's deadline; NOT_FOUND becomes NotFound, any other failure a ReportBackendError. */
+  private call<T>(method: string, invoke: (options: grpc.CallOptions, done: Callback<T>) => void): Promise<T> {
+    return new Promise((resolve, reject) => {
+      invoke({ deadline: Date.now() + this.call_timeout_ms }, (error, response) => {
+        if (error === null) resolve(response);
+        else if (error.code === grpc.status.NOT_FOUND) reject(new NotFound());
+        else reject(new ReportBackendError('authorizer', error, { method, code: error.code }));
+      });
+    });
   }
 }
 
-/** A fleet card holds no stored value: balance 0 when its state is readable, the fleet as its program. */
-function parseFleetCard(document: string | null): CardBalance {
-  try {
-    const state = decodeFleetCard(document ?? '');
-    return { balance_minor: 0, currency: '', program: state.fleetId, fleet: state.fleetId };
-  } catch {
-    return { balance_minor: undefined, currency: '', program: '', fleet: '' };
+/** The authorizer has no such entity (a normal answer for a card lookup, not a failure). */
+class NotFound extends Error {
+  constructor() {
+    super('not found');
+    this.name = 'NotFound';
   }
 }
 
-function parseFleet(document: string | null): FleetBalance {
-  try {
-    const state = decodeFleetAccount(document ?? '');
-    return { balance_minor: state.balanceMinor, currency: state.currency };
-  } catch {
-    return { balance_minor: undefined, currency: '' };
+function cardBalanceOf(card: ListBalancesResponse['cards'][number]): CardBalance {
+  if (card.unreadable) {
+    const fleetCard = parseFleetCardId(card.cardId);
+    return { balance_minor: undefined, currency: '', program: '', ...(fleetCard === undefined ? {} : { fleet: fleetCard.fleetId }) };
   }
+  // A fleet card holds no stored value: balance 0, its fleet as its program.
+  if (card.fleetId !== '') return { balance_minor: 0, currency: '', program: card.fleetId, fleet: card.fleetId };
+  return { balance_minor: minorOf(card.balance), currency: currencyOf(card.balance), program: card.programId };
+}
+
+/** Minor units of a wire amount, undefined when absent or beyond a JS number's exact range. */
+function minorOf(money: Money | undefined): number | undefined {
+  if (money === undefined) return undefined;
+  const minor = Number(money.amountMinor);
+  return Number.isSafeInteger(minor) && BigInt(minor) === money.amountMinor ? minor : undefined;
+}
+
+function currencyOf(money: Money | undefined): string {
+  return money?.currency ?? '';
 }

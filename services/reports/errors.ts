@@ -41,9 +41,9 @@ export class ReportsBusyError extends TaplineError {
   }
 }
 
-/** ClickHouse or Redis did not answer (down, slow, refused). HTTP 503. */
+/** ClickHouse, Redis or the authorizer did not answer (down, slow, refused). HTTP 503. */
 export class ReportBackendError extends TaplineError {
-  constructor(backend: 'clickhouse' | 'redis', cause: unknown, details: ErrorDetails = {}) {
+  constructor(backend: 'clickhouse' | 'redis' | 'authorizer', cause: unknown, details: ErrorDetails = {}) {
     super('unavailable', `${backend} query failed`, { ...details, backend }, { cause });
     this.name = 'ReportBackendError';
   }

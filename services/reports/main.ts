@@ -1,11 +1,12 @@
 // Process entry of the reports service. Reads configuration from the environment, connects to
-// ClickHouse and Redis, serves the reports API, and on SIGTERM / SIGINT stops accepting, lets
+// ClickHouse and Redis (its own settlement state) and reads stored balances from the authorizer's
+// gRPC API, serves the reports API, and on SIGTERM / SIGINT stops accepting, lets
 // requests in progress finish within the grace period and exits 0. Prints one JSON line
 // {"event":"serving","grpcPort":0,"httpPort":N} on stdout when ready, whatever the log level (it
 // serves no gRPC; the field lets the shared process helpers wait for it like for other services).
 
 import { createLogger } from '../common/logger';
-import { RedisCardStates } from './card-states';
+import { AuthorizerCardStates, authorizerCredentials } from './card-states';
 import { ClickHouseRunner } from './clickhouse-runner';
 import { loadReportsConfig, type ReportsConfig } from './config';
 import { configOrExit, onStopSignal } from '../common/process';
@@ -20,7 +21,17 @@ async function main(): Promise<void> {
     config.TAPLINE_CLICKHOUSE_DATABASE,
     config.TAPLINE_REPORTS_QUERY_TIMEOUT_MS,
   );
-  const cards = await RedisCardStates.connect(config.TAPLINE_REDIS_URL, config.TAPLINE_SHARD_COUNT);
+  const tls = { caFile: config.TAPLINE_TLS_CA_FILE, certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE };
+  if (tls.caFile === undefined && tls.certFile === undefined)
+    logger.warn(
+      { address: config.TAPLINE_AUTHORIZER_GRPC_ADDRESS },
+      'PLAINTEXT to the authorizer: no TAPLINE_TLS_* file set (development only)',
+    );
+  const cards = new AuthorizerCardStates(
+    config.TAPLINE_AUTHORIZER_GRPC_ADDRESS,
+    authorizerCredentials(tls),
+    config.TAPLINE_AUTHORIZER_CALL_TIMEOUT_MS,
+  );
   const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
   const server = await ReportsServer.start(
     { query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards, settlement },
@@ -31,7 +42,10 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     server
       .stop(config.TAPLINE_SHUTDOWN_GRACE_MS)
-      .then(() => Promise.all([clickhouse.close(), cards.close(), settlement.close()]))
+      .then(() => {
+        cards.close();
+        return Promise.all([clickhouse.close(), settlement.close()]);
+      })
       .then(
         () => process.exit(0),
         (error: unknown) => {

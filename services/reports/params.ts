@@ -4,7 +4,7 @@
 // no caller text reaches SQL except through stringLiteral() of an already-validated id.
 
 import { ParameterError } from './errors';
-import { parseFleetCardId } from '../../actors/fleet/fleet-card-id';
+import { parseFleetCardId } from '../../actors/sharding/shard-key';
 
 /** Entity ids (cards, programs, merchants, terminals): the alphabet the authorizer accepts. */
 export const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;

@@ -139,12 +139,12 @@ export async function floatReport(context: ReportContext, currency: string | und
 export type ReconciliationProblem = 'balance_differs' | 'missing_in_redis' | 'missing_in_clickhouse' | 'unreadable_in_redis';
 
 export async function reconciliationReport(context: ReportContext): Promise<Report> {
-  const [clickhouseRows, redisCards, clickhouseFleetRows, redisFleets] = await Promise.all([
+  const [clickhouseRows, clickhouseFleetRows, stored] = await Promise.all([
     bounded(context, cardBalancesSql(context.database), reconciliation_cards_max),
-    context.cards.allCards(reconciliation_cards_max),
     bounded(context, fleetBalancesSql(context.database), reconciliation_fleets_max),
-    context.cards.allFleetAccounts(reconciliation_fleets_max),
+    context.cards.allBalances(reconciliation_cards_max, reconciliation_fleets_max),
   ]);
+  const { cards: redisCards, fleets: redisFleets } = stored;
   const clickhouse = new Map(clickhouseRows.map((row) => [text(row, 'card'), int(row, 'balance_minor')]));
   const cards = [...new Set([...clickhouse.keys(), ...redisCards.keys()])].sort();
   const differences = compareBalances(cards, clickhouse, redisCards).map(({ id, ...rest }) => ({ card: id, ...rest }));

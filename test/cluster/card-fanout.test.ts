@@ -12,7 +12,7 @@ import type { RedisInstance } from '../../tools/devenv/redis';
 import type { ServerProcess } from '../../tools/devenv/node-process';
 import { CardClient, programConfig } from '../../tools/client/card-client';
 import { placementOf } from '../../actors/sharding/allocation';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { shardLeaseKey } from '../../services/authorizer/store/keys';
 import { ClusterServiceClient, type ForwardedResult } from '../../gen/tapline/internal/v1/cluster';
 import {
@@ -34,7 +34,7 @@ const cluster_env = {
   TAPLINE_LOG_LEVEL: 'warn',
 };
 const owners = placementOf(test_shard_count, node_ids);
-const ownerOf = (id: string): string => owners[shardOf(id, test_shard_count)] as string;
+const ownerOf = (id: string): string => owners[shardOf('card', id, test_shard_count)] as string;
 
 /** The first id `prefix-<n>` whose shard `nodeId` owns. */
 function idOwnedBy(nodeId: string, prefix: string): string {

@@ -15,7 +15,7 @@ import type { ServerProcess } from '../../tools/devenv/node-process';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../gen/tapline/v1/authorization';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { shardLeaseKey } from '../../services/authorizer/store/keys';
 import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
@@ -128,7 +128,7 @@ function percentile(sorted: number[], p: number): number {
 function unavailability(load: ClusterLoad, from: number): { p50: number; p99: number; max: number } {
   const worst = new Map<number, number>();
   for (const entry of load.sent.slice(from)) {
-    const shard = shardOf(entry.cardId, test_shard_count);
+    const shard = shardOf('card', entry.cardId, test_shard_count);
     worst.set(shard, Math.max(worst.get(shard) ?? 0, entry.waitedMs));
   }
   const sorted = [...worst.values()].sort((a, b) => a - b);

@@ -22,8 +22,7 @@ import { CardClient, programConfig } from '../../tools/client/card-client';
 import { FleetClient, fleetPurchase } from '../../tools/client/fleet-client';
 import { CardStatus, DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { placementOf } from '../../actors/sharding/allocation';
-import { shardOf } from '../../actors/sharding/placement';
-import { shardKeyOf } from '../../actors/fleet/fleet-card-id';
+import { shardOf, type PlacedKind } from '../../actors/sharding/shard-key';
 import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { shardLeaseKey } from '../../services/authorizer/store/keys';
 import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
@@ -42,11 +41,11 @@ const cluster_env = {
   TAPLINE_PSP_SECRET: psp_secret,
 };
 const owners = placementOf(test_shard_count, node_ids);
-const ownerOf = (shardKey: string): string => owners[shardOf(shardKey, test_shard_count)] as string;
+const ownerOf = (kind: PlacedKind, id: string): string => owners[shardOf(kind, id, test_shard_count)] as string;
 
-/** The first id `prefix-<n>` whose shard `nodeId` owns. */
-function idOwnedBy(nodeId: string, prefix: string): string {
-  for (let n = 0; ; n++) if (ownerOf(`${prefix}-${n}`) === nodeId) return `${prefix}-${n}`;
+/** The first id `prefix-<n>` of an entity of `kind` whose shard `nodeId` owns. */
+function idOwnedBy(nodeId: string, kind: PlacedKind, prefix: string): string {
+  for (let n = 0; ; n++) if (ownerOf(kind, `${prefix}-${n}`) === nodeId) return `${prefix}-${n}`;
 }
 
 interface NodeClients {
@@ -117,7 +116,7 @@ describe('operations across shards of different owners (3 real node processes)',
   const bulk_cards = Array.from({ length: 60 }, (_, i) => `bulk-${String(i).padStart(2, '0')}`);
 
   it('bulk issue: each card exists once on its owner with its balance; a re-run elsewhere issues nothing', async () => {
-    const spread = new Set(bulk_cards.map(ownerOf));
+    const spread = new Set(bulk_cards.map((cardId) => ownerOf('card', cardId)));
     assert.equal(spread.size, 3, 'the cards live on all three nodes');
     const request = {
       issuanceId: 'iss-1',
@@ -169,7 +168,7 @@ describe('operations across shards of different owners (3 real node processes)',
   });
 
   it('a PSP callback delivered to a node that does not own the card tops it up once', async () => {
-    const cardId = idOwnedBy('n2', 'psp-card');
+    const cardId = idOwnedBy('n2', 'card', 'psp-card');
     await via('n2').cards.issue({
       cardId,
       params: { initialBalance: { amountMinor: 500n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n },
@@ -199,7 +198,7 @@ describe('operations across shards of different owners (3 real node processes)',
   });
 
   it('auto-reload set and triggered through other nodes tops the card up once on its owner', async () => {
-    const cardId = idOwnedBy('n3', 'auto-card');
+    const cardId = idOwnedBy('n3', 'card', 'auto-card');
     await via('n1').cards.issue({
       cardId,
       params: { initialBalance: { amountMinor: 3_000n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n },
@@ -222,8 +221,8 @@ describe('operations across shards of different owners (3 real node processes)',
 
   it('replace across owners while purchases race on the old card: exactly one outcome each, money conserved', async () => {
     for (let round = 0; round < 3; round++) {
-      const oldId = idOwnedBy('n1', `old-r${round}`);
-      const newId = idOwnedBy('n2', `new-r${round}`);
+      const oldId = idOwnedBy('n1', 'card', `old-r${round}`);
+      const newId = idOwnedBy('n2', 'card', `new-r${round}`);
       await via('n3').cards.issue({
         cardId: oldId,
         params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'fest-c', deposit: undefined, expiresAtUnixMs: 0n },
@@ -269,8 +268,8 @@ describe('operations across shards of different owners (3 real node processes)',
   });
 
   it('a replacement onto a card that exists on another owner is refused and changes nothing', async () => {
-    const oldId = idOwnedBy('n3', 'old-taken');
-    const takenId = idOwnedBy('n1', 'taken');
+    const oldId = idOwnedBy('n3', 'card', 'old-taken');
+    const takenId = idOwnedBy('n1', 'card', 'taken');
     for (const cardId of [oldId, takenId]) {
       await anyNode().cards.issue({
         cardId,
@@ -286,7 +285,7 @@ describe('operations across shards of different owners (3 real node processes)',
   });
 
   it("fleet purchases through random nodes commit card and account together on the fleet's owner", async () => {
-    const fleetId = idOwnedBy('n3', 'fleet-c');
+    const fleetId = idOwnedBy('n3', 'fleet', 'fleet-c');
     await anyNode().fleet.createAccount({ fleetId, creditLimitMinor: 10_000_000, timeZone: 'Europe/Berlin' });
     const cards: string[] = [];
     for (let i = 1; i <= 3; i++) {
@@ -299,7 +298,7 @@ describe('operations across shards of different owners (3 real node processes)',
       });
       cards.push(issued.card?.cardId as string);
     }
-    for (const cardId of cards) assert.equal(ownerOf(shardKeyOf(cardId)), 'n3', "fleet cards live on the fleet's shard");
+    for (const cardId of cards) assert.equal(ownerOf('card', cardId), 'n3', "fleet cards live on the fleet's shard");
     let spentMinor = 0;
     const replies = await Promise.all(
       Array.from({ length: 30 }, (_, i) => {
@@ -320,7 +319,7 @@ describe('operations across shards of different owners (3 real node processes)',
   });
 
   it('kill -9 of the node running a bulk issuance half-way: the retried call issues every card exactly once', async () => {
-    const issuanceId = idOwnedBy('n1', 'iss-crash');
+    const issuanceId = idOwnedBy('n1', 'issuance', 'iss-crash');
     const cardIds = Array.from({ length: 1_000 }, (_, i) => `crash-${String(i).padStart(4, '0')}`);
     const request = {
       issuanceId,
@@ -369,7 +368,7 @@ describe('operations across shards of different owners (3 real node processes)',
 
   it('kill -9 of the node running a refund run half-way: the retried run pays every card exactly once', async () => {
     const survivors = ['n2', 'n3'];
-    const runOwner = placementOf(test_shard_count, survivors)[shardOf('fest-c', test_shard_count)] as string;
+    const runOwner = placementOf(test_shard_count, survivors)[shardOf('program', 'fest-c', test_shard_count)] as string;
     const entry = survivors.find((nodeId) => nodeId !== runOwner) as string;
     let open = 0n;
     for (let i = 0; i < 1_000; i += 1) open += (await inspect.card(`crash-${String(i).padStart(4, '0')}`))?.balanceMinor === 250 ? 1n : 0n;

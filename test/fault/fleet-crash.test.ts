@@ -13,7 +13,7 @@ import type { AuthorizeRequest, AuthorizeResponse } from '../../gen/tapline/v1/a
 import { Outcome } from '../../gen/tapline/v1/types';
 import { TaplineClient } from '../../tools/client/tapline-client';
 import { FleetClient, fleetPurchase } from '../../tools/client/fleet-client';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { fleetCardKey, fleetKey } from '../../services/authorizer/store/keys';
 import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
@@ -124,7 +124,7 @@ describe('fault: kill -9 during a fleet-wide limit race', function () {
       }
       assert.ok(approvedTotal <= daily_limit_minor, `approved ${approvedTotal} within the limit ${daily_limit_minor}`);
       assert.ok(approvedTotal > daily_limit_minor - 400, `the limit was used up (${approvedTotal})`);
-      const shard = shardOf(fleet_id, test_shard_count);
+      const shard = shardOf('fleet', fleet_id, test_shard_count);
       const account = JSON.parse(String((await inspect.client.hGetAll(fleetKey(shard, fleet_id)))['d'])) as {
         balanceMinor: number;
         spent: { day_minor: number };

@@ -3,9 +3,10 @@
 // ClickHouse is stopped for a while and restarted, under load. Afterwards, once the outbox is
 // empty, the reports service must agree with what the load driver saw, to the minor unit: the
 // float report's spend equals the approvals the clients received, every answered request is in
-// ClickHouse exactly once (deduplicated), reconciliation against Redis lists no difference, and the
-// merchant report, event statistics and the merchant's fee report (gross, fees per transaction,
-// net) equal the driver's totals.
+// ClickHouse exactly once (deduplicated), reconciliation against the stored balances (read from the
+// node process through ListBalances) lists no difference, and the merchant report, event
+// statistics and the merchant's fee report (gross, fees per transaction, net) equal the driver's
+// totals.
 
 import assert from 'node:assert/strict';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -131,7 +132,7 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
         TAPLINE_REDIS_URL: redisUrl,
         TAPLINE_CLICKHOUSE_URL: clickhouse.url,
         TAPLINE_CLICKHOUSE_DATABASE: database,
-        TAPLINE_SHARD_COUNT: String(test_shard_count),
+        TAPLINE_AUTHORIZER_GRPC_ADDRESS: node.address,
         TAPLINE_REPORTS_PORT: String(reportsPort),
         TAPLINE_LOG_LEVEL: 'warn',
       },

@@ -48,7 +48,7 @@ describe('admin records on a shard this node does not hold answer "shard moved" 
     store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
     const committer = new Committer(
       store,
-      { epochOf: (shard) => held.get(shard) },
+      { shardCount: test_shard_count, epochOf: (shard) => held.get(shard) },
       {
         batch_entries_max: 100,
         in_flight_max: 2,

@@ -14,7 +14,7 @@ import { CardAction, IdDocumentType, type CardServiceIssueCardRequest } from '..
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, programConfig } from '../../tools/client/card-client';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const pin_secret = 'test-pin-secret-0123456789';
@@ -153,7 +153,7 @@ describe('card management (CardService, real Redis, real gRPC)', function () {
         [issued?.['deposit'], issued?.['named'], issued?.['expires_at'], issued?.['amount']],
         [300, true, Number(expiresAt), 5_000],
       );
-      const stored = await inspect.client.hGetAll(`tl:{s${shardOf('named-1', test_shard_count)}}:holder:named-1`);
+      const stored = await inspect.client.hGetAll(`tl:{s${shardOf('holder', 'named-1', test_shard_count)}}:holder:named-1`);
       assert.equal((JSON.parse(String(stored['d'])) as { name: string }).name, 'Ada Lovelace');
     });
 

@@ -19,7 +19,7 @@ import { Outcome } from '../../gen/tapline/v1/types';
 import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
 import { AuthorizationServiceService, type AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
 import { placementOf } from '../../actors/sharding/allocation';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf, type PlacedKind } from '../../actors/sharding/shard-key';
 import { ClusterStore } from '../../services/authorizer/store/cluster-store';
 import { Peers, type ForwardOutcome } from '../../services/authorizer/cluster/peers';
 import { pino } from 'pino';
@@ -35,7 +35,6 @@ const fast_cluster = {
   TAPLINE_ROUTE_WAIT_MAX_MS: '5000',
 };
 
-/** The first id `prefix-<n>` whose shard the given member owns among `members`. */
 /** The value of a counter or gauge of a node's /metrics, for one label set (0 when absent). */
 async function metricValue(node: AuthorizerNode, name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = node.metrics.registry.getSingleMetric(name);
@@ -45,9 +44,10 @@ async function metricValue(node: AuthorizerNode, name: string, labels: Record<st
   return match?.value ?? 0;
 }
 
-function idOwnedBy(member: string, members: string[], prefix: string): string {
+/** The first id `prefix-<n>` of an entity of `kind` whose shard the given member owns among `members`. */
+function idOwnedBy(member: string, members: string[], kind: PlacedKind, prefix: string): string {
   const owners = placementOf(test_shard_count, members);
-  for (let n = 0; ; n++) if (owners[shardOf(`${prefix}-${n}`, test_shard_count)] === member) return `${prefix}-${n}`;
+  for (let n = 0; ; n++) if (owners[shardOf(kind, `${prefix}-${n}`, test_shard_count)] === member) return `${prefix}-${n}`;
 }
 
 describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)', function () {
@@ -85,8 +85,8 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
   });
 
   it('a call to a node that does not own the card runs on the owner; a retry elsewhere gets the original', async () => {
-    const cardOfB = idOwnedBy('B', ['A', 'B'], 'fwd-card');
-    const terminalOfA = idOwnedBy('A', ['A', 'B'], 'fwd-till');
+    const cardOfB = idOwnedBy('B', ['A', 'B'], 'card', 'fwd-card');
+    const terminalOfA = idOwnedBy('A', ['A', 'B'], 'terminal', 'fwd-till');
     await viaA.registerTerminal(terminalOfA, 'm-1');
     await viaA.issueCard(cardOfB, 10_000);
     const request = purchase(terminalOfA, 1, cardOfB, 2_500);
@@ -105,9 +105,9 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
   });
 
   it('AuthorizeStream items for cards of another node are answered, each with its correlation id', async () => {
-    const terminal = idOwnedBy('A', ['A', 'B'], 'stream-till');
+    const terminal = idOwnedBy('A', ['A', 'B'], 'terminal', 'stream-till');
     await viaA.registerTerminal(terminal, 'm-2');
-    const cards = [idOwnedBy('A', ['A', 'B'], 'stream-a'), idOwnedBy('B', ['A', 'B'], 'stream-b')];
+    const cards = [idOwnedBy('A', ['A', 'B'], 'card', 'stream-a'), idOwnedBy('B', ['A', 'B'], 'card', 'stream-b')];
     await Promise.all(cards.map((card) => viaA.issueCard(card, 1_000)));
     const call = viaA.authorization.authorizeStream();
     const results: AuthorizeStreamResponse['results'] = [];
@@ -128,8 +128,8 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
   });
 
   it("bad input through a forward gets the owner's exact status and changes nothing", async () => {
-    const cardOfB = idOwnedBy('B', ['A', 'B'], 'bad-card');
-    const terminal = idOwnedBy('A', ['A', 'B'], 'bad-till');
+    const cardOfB = idOwnedBy('B', ['A', 'B'], 'card', 'bad-card');
+    const terminal = idOwnedBy('A', ['A', 'B'], 'terminal', 'bad-till');
     await viaA.registerTerminal(terminal, 'm-3');
     await viaA.issueCard(cardOfB, 1_000);
     const inspect = await connectInspector(redis.url);
@@ -156,8 +156,8 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
   });
 
   it('a terminal owned by another node is checked from Redis; its disable is seen within the cache bound', async () => {
-    const terminalOfB = idOwnedBy('B', ['A', 'B'], 'remote-till');
-    const cardOfA = idOwnedBy('A', ['A', 'B'], 'remote-card');
+    const terminalOfB = idOwnedBy('B', ['A', 'B'], 'terminal', 'remote-till');
+    const cardOfA = idOwnedBy('A', ['A', 'B'], 'card', 'remote-card');
     await viaA.registerTerminal(terminalOfB, 'm-4');
     await viaA.issueCard(cardOfA, 5_000);
     assert.equal((await viaA.authorize(purchase(terminalOfB, 1, cardOfA, 10))).outcome, Outcome.OUTCOME_APPROVED);
@@ -196,8 +196,8 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     );
     const store = await ClusterStore.connect({ url: redis.url, command_timeout_ms: 2_000, reconnect_backoff_max_ms: 200 }, () => undefined);
     const z = { nodeId: 'Z', address: `127.0.0.1:${port}` };
-    const cardOfZ = idOwnedBy('Z', ['A', 'B', 'Z'], 'silent-card');
-    const shard = shardOf(cardOfZ, test_shard_count);
+    const cardOfZ = idOwnedBy('Z', ['A', 'B', 'Z'], 'card', 'silent-card');
+    const shard = shardOf('card', cardOfZ, test_shard_count);
     const beat = setInterval(() => void store.heartbeat(z, 500).catch(() => undefined), 50);
     let epoch: string | undefined;
     const client = new TaplineClient(`127.0.0.1:${a.grpcPort}`);
@@ -259,7 +259,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
   });
 
   it('a node whose leases are not renewed stops answering from memory until it renews', async () => {
-    const cardOfA = idOwnedBy('A', ['A', 'B'], 'fresh-card');
+    const cardOfA = idOwnedBy('A', ['A', 'B'], 'card', 'fresh-card');
     await viaA.issueCard(cardOfA, 1_000);
     assert.equal((await viaA.balance(cardOfA)).balance?.amountMinor, 1_000n);
     a.coordinator.stop();
@@ -285,12 +285,12 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
   });
 
   it('a stale owner is fenced by Redis, drops the shard, and the call is retried with the same key', async () => {
-    const cardOfA = idOwnedBy('A', ['A', 'B'], 'fenced-card');
-    const terminal = idOwnedBy('A', ['A', 'B'], 'fenced-till');
+    const cardOfA = idOwnedBy('A', ['A', 'B'], 'card', 'fenced-card');
+    const terminal = idOwnedBy('A', ['A', 'B'], 'terminal', 'fenced-till');
     await viaA.registerTerminal(terminal, 'm-5');
     await viaA.issueCard(cardOfA, 1_000);
     assert.equal((await viaA.authorize(purchase(terminal, 1, cardOfA, 100))).outcome, Outcome.OUTCOME_APPROVED);
-    const shard = shardOf(cardOfA, test_shard_count);
+    const shard = shardOf('card', cardOfA, test_shard_count);
     const inspect = await connectInspector(redis.url);
     try {
       const fencedBefore = (await a.metrics.commitFenced.get()).values[0]?.value ?? 0;

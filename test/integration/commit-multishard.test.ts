@@ -7,8 +7,10 @@
 // shard checked by version: it loses to a card created there first (conflict, nothing written),
 // is still fenced by its own shard, and may only create there (else failed, nothing sent).
 // The batch body frames fields with NUL bytes: an entry with a NUL in a field fails alone and the
-// entries around it commit intact, non-ASCII text included.
-// Real Redis, the real committer and script.
+// entries around it commit intact, non-ASCII text included. A write on a shard that is not its
+// entity's own (actors/sharding/shard-key.ts) would fork the entity: it fails alone, unsent.
+// Real Redis, the real committer and script; every card id is chosen to live on the shard the test
+// writes it on.
 
 import assert from 'node:assert/strict';
 import pino from 'pino';
@@ -17,8 +19,17 @@ import { RedisStore } from '../../services/authorizer/store/redis-store';
 import { Committer } from '../../services/authorizer/store/committer';
 import { Metrics } from '../../services/common/metrics';
 import type { CommitEntry, CommitResult } from '../../actors/runtime/persistence';
+import { shardOf } from '../../actors/sharding/shard-key';
+import { cardKey } from '../../services/authorizer/store/keys';
 import { startTestRedis } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
+
+const shard_count = 16;
+
+/** The first card id `<name>-<n>` that lives on `shard`. */
+function cardOn(shard: number, name: string): string {
+  for (let n = 0; ; n++) if (shardOf('card', `${name}-${n}`, shard_count) === shard) return `${name}-${n}`;
+}
 
 describe('group commit: entries fenced by several shards (real Redis)', function () {
   this.timeout(30_000);
@@ -37,7 +48,7 @@ describe('group commit: entries fenced by several shards (real Redis)', function
     epochs = await store.takeShards([1, 2, 3]);
     committer = new Committer(
       store,
-      { epochOf: (shard) => epochs.get(shard) },
+      { shardCount: shard_count, epochOf: (shard) => epochs.get(shard) },
       {
         batch_entries_max: 100,
         in_flight_max: 2,
@@ -57,30 +68,32 @@ describe('group commit: entries fenced by several shards (real Redis)', function
   });
 
   it("commits writes on two shards and their documents on each shard's outbox, atomically", async () => {
+    const [a, b] = [cardOn(1, 'a'), cardOn(2, 'b')];
     const result = await submit({
       shard: 1,
       writes: [
-        { entity: { kind: 'card', id: 'a' }, expectVersion: 0, data: '{"x":1}' },
-        { entity: { kind: 'card', id: 'b' }, expectVersion: 0, data: '{"x":2}', shard: 2 },
+        { entity: { kind: 'card', id: a }, expectVersion: 0, data: '{"x":1}' },
+        { entity: { kind: 'card', id: b }, expectVersion: 0, data: '{"x":2}', shard: 2 },
       ],
       outbox: '{"doc":"one"}',
       extraOutbox: [{ shard: 2, document: '{"doc":"two"}' }],
     });
     assert.equal(result.status, 'committed');
-    assert.equal(await inspect.client.hGet('tl:{s1}:card:a', 'd'), '{"x":1}');
-    assert.equal(await inspect.client.hGet('tl:{s2}:card:b', 'd'), '{"x":2}');
+    assert.equal(await inspect.client.hGet(cardKey(1, a), 'd'), '{"x":1}');
+    assert.equal(await inspect.client.hGet(cardKey(2, b), 'd'), '{"x":2}');
     assert.equal(await inspect.client.xLen('tl:{s1}:outbox'), 1);
     assert.equal(await inspect.client.xLen('tl:{s2}:outbox'), 1);
   });
 
   it("refuses the whole entry when the other shard's epoch moved on (a newer owner), writing nothing", async () => {
+    const [c, d] = [cardOn(1, 'c'), cardOn(3, 'd')];
     await inspect.client.incr('tl:{s3}:epoch');
     const before = await inspect.snapshot();
     const result = await submit({
       shard: 1,
       writes: [
-        { entity: { kind: 'card', id: 'c' }, expectVersion: 0, data: '{"x":3}' },
-        { entity: { kind: 'card', id: 'd' }, expectVersion: 0, data: '{"x":4}', shard: 3 },
+        { entity: { kind: 'card', id: c }, expectVersion: 0, data: '{"x":3}' },
+        { entity: { kind: 'card', id: d }, expectVersion: 0, data: '{"x":4}', shard: 3 },
       ],
       outbox: '{"doc":"three"}',
       extraOutbox: [{ shard: 3, document: '{"doc":"four"}' }],
@@ -90,12 +103,13 @@ describe('group commit: entries fenced by several shards (real Redis)', function
   });
 
   it('settles fenced without sending when this node does not hold the other shard', async () => {
+    const [e, f] = [cardOn(1, 'e'), cardOn(9, 'f')];
     const before = await inspect.snapshot();
     const result = await submit({
       shard: 1,
       writes: [
-        { entity: { kind: 'card', id: 'e' }, expectVersion: 0, data: '{}' },
-        { entity: { kind: 'card', id: 'f' }, expectVersion: 0, data: '{}', shard: 9 },
+        { entity: { kind: 'card', id: e }, expectVersion: 0, data: '{}' },
+        { entity: { kind: 'card', id: f }, expectVersion: 0, data: '{}', shard: 9 },
       ],
     });
     assert.equal(result.status, 'fenced');
@@ -103,53 +117,55 @@ describe('group commit: entries fenced by several shards (real Redis)', function
   });
 
   it('fenced by its own shard only: creates on a shard it does not hold; loses to an existing card; still fenced by its own', async () => {
+    const [g, h, i] = [cardOn(9, 'g'), cardOn(9, 'h'), cardOn(9, 'i')];
     const replacement = (newId: string, shard = 1): Omit<CommitEntry, 'settle'> => ({
       shard,
       fenceOwnShardOnly: true,
       writes: [
-        { entity: { kind: 'card', id: `old-of-${newId}` }, expectVersion: 0, data: '{"old":true}' },
+        { entity: { kind: 'card', id: cardOn(shard, `old-of-${newId}`) }, expectVersion: 0, data: '{"old":true}' },
         { entity: { kind: 'card', id: newId }, expectVersion: 0, data: '{"new":true}', shard: 9 },
       ],
       outbox: '{"doc":"out"}',
       extraOutbox: [{ shard: 9, document: '{"doc":"in"}' }],
     });
-    assert.equal((await submit(replacement('g'))).status, 'committed', 'shard 9 is not held, its creation is version-checked');
-    assert.equal(await inspect.client.hGet('tl:{s9}:card:g', 'd'), '{"new":true}');
+    assert.equal((await submit(replacement(g))).status, 'committed', 'shard 9 is not held, its creation is version-checked');
+    assert.equal(await inspect.client.hGet(cardKey(9, g), 'd'), '{"new":true}');
     assert.equal(await inspect.client.xLen('tl:{s9}:outbox'), 1);
-    await inspect.client.hSet('tl:{s9}:card:h', { v: '1', d: '{"issued":"elsewhere"}' });
+    await inspect.client.hSet(cardKey(9, h), { v: '1', d: '{"issued":"elsewhere"}' });
     let before = await inspect.snapshot();
-    assert.equal((await submit(replacement('h'))).status, 'conflict', 'the card created first on its own shard wins');
+    assert.equal((await submit(replacement(h))).status, 'conflict', 'the card created first on its own shard wins');
     assert.equal(await inspect.snapshot(), before);
     await inspect.client.incr('tl:{s2}:epoch');
     before = await inspect.snapshot();
-    assert.equal((await submit(replacement('i', 2))).status, 'fenced', 'a stale owner of the old card writes nothing');
+    assert.equal((await submit(replacement(i, 2))).status, 'fenced', 'a stale owner of the old card writes nothing');
     assert.equal(await inspect.snapshot(), before);
     const update: Omit<CommitEntry, 'settle'> = {
       shard: 1,
       fenceOwnShardOnly: true,
-      writes: [{ entity: { kind: 'card', id: 'g' }, expectVersion: 1, data: '{}', shard: 9 }],
+      writes: [{ entity: { kind: 'card', id: g }, expectVersion: 1, data: '{}', shard: 9 }],
     };
     assert.equal((await submit(update)).status, 'failed', "only creations may skip the other shard's fencing");
     assert.equal(await inspect.snapshot(), before);
   });
 
   it('an entry with a NUL in a field fails alone; the entries of its batch commit intact', async () => {
+    const [n1, n2, n3] = [cardOn(1, 'n1'), cardOn(1, 'n2'), cardOn(1, 'n3')];
     const before = await inspect.snapshot();
     // Submitted in one turn, so the three share one script call.
     const results = await Promise.all([
       submit({
         shard: 1,
-        writes: [{ entity: { kind: 'card', id: 'n1' }, expectVersion: 0, data: '{"city":"Zürich €"}' }],
+        writes: [{ entity: { kind: 'card', id: n1 }, expectVersion: 0, data: '{"city":"Zürich €"}' }],
         outbox: '{"doc":"n1 ✓"}',
       }),
       submit({
         shard: 1,
-        writes: [{ entity: { kind: 'card', id: 'n2' }, expectVersion: 0, data: 'broken\0frame' }],
+        writes: [{ entity: { kind: 'card', id: n2 }, expectVersion: 0, data: 'broken\0frame' }],
         outbox: '{"doc":"n2"}',
       }),
       submit({
         shard: 1,
-        writes: [{ entity: { kind: 'card', id: 'n3' }, expectVersion: 0, data: '{"x":3}' }],
+        writes: [{ entity: { kind: 'card', id: n3 }, expectVersion: 0, data: '{"x":3}' }],
         idempotency: { key: 't:n3:1', value: '{"f":"n3"}' },
         outbox: '{"f":"n3"}',
       }),
@@ -158,9 +174,9 @@ describe('group commit: entries fenced by several shards (real Redis)', function
       results.map((r) => r.status),
       ['committed', 'failed', 'committed'],
     );
-    assert.equal(await inspect.client.hGet('tl:{s1}:card:n1', 'd'), '{"city":"Zürich €"}');
-    assert.equal(await inspect.client.exists('tl:{s1}:card:n2'), 0, 'the broken entry wrote nothing');
-    assert.equal(await inspect.client.hGet('tl:{s1}:card:n3', 'd'), '{"x":3}');
+    assert.equal(await inspect.client.hGet(cardKey(1, n1), 'd'), '{"city":"Zürich €"}');
+    assert.equal(await inspect.client.exists(cardKey(1, n2)), 0, 'the broken entry wrote nothing');
+    assert.equal(await inspect.client.hGet(cardKey(1, n3), 'd'), '{"x":3}');
     assert.equal(await inspect.client.get('tl:idem:t:n3:1'), '{"f":"n3"}');
     const outbox1 = await inspect.client.xRange('tl:{s1}:outbox', '-', '+');
     assert.deepEqual(
@@ -169,5 +185,30 @@ describe('group commit: entries fenced by several shards (real Redis)', function
       'n2 appended no document',
     );
     assert.notEqual(await inspect.snapshot(), before);
+  });
+
+  it("a write on a shard that is not its entity's own fails alone, unsent (it would fork the entity)", async () => {
+    const [own, other] = [cardOn(1, 'own'), cardOn(1, 'misplaced')];
+    const outboxBefore = await inspect.client.xLen('tl:{s2}:outbox');
+    const results = await Promise.all([
+      submit({ shard: 1, writes: [{ entity: { kind: 'card', id: own }, expectVersion: 0, data: '{"ok":true}' }] }),
+      // The card lives on shard 1; written on shard 2 it would be a second copy under another epoch.
+      submit({ shard: 2, writes: [{ entity: { kind: 'card', id: other }, expectVersion: 0, data: '{}' }], outbox: '{"doc":"x"}' }),
+      submit({
+        shard: 1,
+        writes: [
+          { entity: { kind: 'card', id: cardOn(1, 'replaced') }, expectVersion: 0, data: '{}' },
+          { entity: { kind: 'card', id: other }, expectVersion: 0, data: '{}', shard: 3 },
+        ],
+      }),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['committed', 'failed', 'failed'],
+    );
+    assert.equal(await inspect.client.hGet(cardKey(1, own), 'd'), '{"ok":true}');
+    for (const shard of [1, 2, 3])
+      assert.equal(await inspect.client.exists(cardKey(shard, other)), 0, `nothing of ${other} on shard ${shard}`);
+    assert.equal(await inspect.client.xLen('tl:{s2}:outbox'), outboxBefore, 'the misplaced entry appended no document');
   });
 });

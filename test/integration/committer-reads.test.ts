@@ -11,6 +11,7 @@ import { RedisStore } from '../../services/authorizer/store/redis-store';
 import { Committer } from '../../services/authorizer/store/committer';
 import { Metrics } from '../../services/common/metrics';
 import type { CommitResult } from '../../actors/runtime/persistence';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { startTestRedis, test_shard_count } from '../support/harness';
 
 const in_flight_max = 1;
@@ -43,7 +44,7 @@ describe('group commit: reads after an entity own writes, within in_flight_max (
     };
     committer = new Committer(
       counted,
-      { epochOf: (shard) => held.get(shard) },
+      { shardCount: test_shard_count, epochOf: (shard) => held.get(shard) },
       { batch_entries_max: 10, in_flight_max, pending_entries_max: 100_000, idempotency_ttl_s: 3_600 },
       pino({ level: 'silent' }),
       new Metrics(),
@@ -63,7 +64,7 @@ describe('group commit: reads after an entity own writes, within in_flight_max (
         (_, version) =>
           new Promise<CommitResult>((settle) => {
             const accepted = committer.submit({
-              shard: 0,
+              shard: shardOf('card', cardId, test_shard_count),
               writes: [{ entity: { kind: 'card', id: cardId }, expectVersion: version, data: JSON.stringify({ n: version + 1 }) }],
               settle,
             });
@@ -79,7 +80,11 @@ describe('group commit: reads after an entity own writes, within in_flight_max (
       release = resolve;
     });
     const settled = submitVersions('own-writes', 50);
-    const read = committer.loadEntity(0, { kind: 'card', id: 'own-writes' }, { afterPendingWrites: true });
+    const read = committer.loadEntity(
+      shardOf('card', 'own-writes', test_shard_count),
+      { kind: 'card', id: 'own-writes' },
+      { afterPendingWrites: true },
+    );
     // Nothing may overtake the held script: the read must still be waiting.
     const early = await Promise.race([read.then(() => 'read'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 200))]);
     assert.equal(early, 'waiting', 'the read waits behind the entries submitted before it');
@@ -100,7 +105,7 @@ describe('group commit: reads after an entity own writes, within in_flight_max (
       release = resolve;
     });
     const backlog = submitVersions('someone-else', 30);
-    const record = await committer.loadEntity(0, { kind: 'card', id: 'own-writes' });
+    const record = await committer.loadEntity(shardOf('card', 'own-writes', test_shard_count), { kind: 'card', id: 'own-writes' });
     assert.equal(record.version, 50, 'read at once, from what is durable');
     assert.ok(scriptsInFlight <= in_flight_max);
     release();

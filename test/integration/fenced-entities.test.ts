@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { isShardMoved, type Outcome } from '../../actors/errors';
-import { shardOf } from '../../actors/sharding/placement';
-import { fleetCardId } from '../../actors/fleet/fleet-card-id';
+import { fleetCardId, shardOf } from '../../actors/sharding/shard-key';
 import { fleetFingerprint, type FleetMoneyRequest } from '../../actors/fleet/transaction';
 import { fingerprintOf, type MoneyRequest } from '../../actors/card/transaction';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
@@ -53,12 +52,12 @@ describe('a fenced commit answers "shard moved" for every entity kind (real Redi
     const { region } = node;
     const nowMs = Date.now();
     // Everything on one shard (found by id), created while the node still holds it.
-    const shard = shardOf('fenced-fleet', test_shard_count);
-    const sameShard = (prefix: string): string => {
-      for (let i = 0; ; i++) if (shardOf(`${prefix}-${i}`, test_shard_count) === shard) return `${prefix}-${i}`;
+    const shard = shardOf('fleet', 'fenced-fleet', test_shard_count);
+    const sameShard = (kind: 'card' | 'terminal', prefix: string): string => {
+      for (let i = 0; ; i++) if (shardOf(kind, `${prefix}-${i}`, test_shard_count) === shard) return `${prefix}-${i}`;
     };
-    const cardId = sameShard('fenced-card');
-    const terminalId = sameShard('fenced-till');
+    const cardId = sameShard('card', 'fenced-card');
+    const terminalId = sameShard('terminal', 'fenced-till');
     const fleetId = 'fenced-fleet';
     const fleetCard = fleetCardId(fleetId, '1');
 

@@ -18,7 +18,7 @@ import { ReverseResult, type AuthorizeStreamResponse } from '../../gen/tapline/v
 import { FleetCardStatus, PriceFormula, type SpendLimits } from '../../gen/tapline/v1/fleet';
 import { TaplineClient } from '../../tools/client/tapline-client';
 import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../tools/client/fleet-client';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { fleetCardKey, fleetKey } from '../../services/authorizer/store/keys';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
@@ -84,7 +84,7 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     client.authorize(fleetPurchase('pump-1', ++txn, cardId, lines ?? [diesel(amountMinor)], prompts));
 
   async function fleetRecord(fleetId: string): Promise<{ version: number; state: { balanceMinor: number; spent: { day_minor: number } } }> {
-    const record = await inspect.client.hGetAll(fleetKey(shardOf(fleetId, test_shard_count), fleetId));
+    const record = await inspect.client.hGetAll(fleetKey(shardOf('fleet', fleetId, test_shard_count), fleetId));
     return { version: Number(record['v']), state: JSON.parse(String(record['d'])) };
   }
 
@@ -97,7 +97,7 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     assert.equal(reply.balanceAfter?.amountMinor, 100_000_000n - 7_235n);
     const account = await fleetRecord('acme');
     assert.equal(account.state.balanceMinor, -7_235);
-    const cardRecord = await inspect.client.hGetAll(fleetCardKey(shardOf('acme', test_shard_count), card!));
+    const cardRecord = await inspect.client.hGetAll(fleetCardKey(shardOf('fleet', 'acme', test_shard_count), card!));
     assert.equal(JSON.parse(String(cardRecord['d'])).spent.lifetime_minor, 7_235);
     const doc = (await inspect.outbox()).find((d) => d['id'] === reply.transactionId)!;
     assert.equal(doc['fleet'], 'acme');

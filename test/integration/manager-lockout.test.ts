@@ -43,7 +43,7 @@ describe('manager PIN lockout (real Redis, manual clock)', function () {
     const held = await store.takeShards(Array.from({ length: test_shard_count }, (_, shard) => shard));
     committer = new Committer(
       store,
-      { epochOf: (shard) => held.get(shard) },
+      { shardCount: test_shard_count, epochOf: (shard) => held.get(shard) },
       {
         batch_entries_max: 100,
         in_flight_max: 2,

@@ -27,7 +27,7 @@ import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../tools/client/card-client';
 import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
@@ -451,7 +451,7 @@ describe('money properties over every movement (real node, real Redis)', functio
         }
       | undefined
     > {
-      const data = await inspect.client.hGet(`tl:{s${shardOf(cardId, test_shard_count)}}:card:${cardId}`, 'd');
+      const data = await inspect.client.hGet(`tl:{s${shardOf('card', cardId, test_shard_count)}}:card:${cardId}`, 'd');
       return data === null || data === undefined ? undefined : JSON.parse(data);
     }
   });

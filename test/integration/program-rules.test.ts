@@ -21,7 +21,7 @@ import type { ProgramRules } from '../../gen/tapline/v1/fleet';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, holdRequest, programConfig } from '../../tools/client/card-client';
 import { cardKey } from '../../services/authorizer/store/keys';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
@@ -160,7 +160,7 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     assert.equal(approved.length, 5);
     assert.ok(replies.filter((r) => r.outcome !== Outcome.OUTCOME_APPROVED).every((r) => r.declineRule === 'velocity:race:count'));
     assert.equal(await balance('rc-1'), 10_000n - 5n * 7n);
-    const state = JSON.parse(String((await inspect.client.hGetAll(cardKey(shardOf('rc-1', test_shard_count), 'rc-1')))['d'])) as {
+    const state = JSON.parse(String((await inspect.client.hGetAll(cardKey(shardOf('card', 'rc-1', test_shard_count), 'rc-1')))['d'])) as {
       rules: { program: { velocity: unknown[] } };
     };
     assert.equal(state.rules.program.velocity.length, 5, 'the velocity history persisted with the approvals');
@@ -335,10 +335,9 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
       DeclineReason.DECLINE_REASON_POINTS_INSUFFICIENT,
       'loyalty:no_program_rules',
     );
-    const state = JSON.parse(String((await inspect.client.hGetAll(cardKey(shardOf('pl-1', test_shard_count), 'pl-1')))['d'])) as Record<
-      string,
-      unknown
-    >;
+    const state = JSON.parse(
+      String((await inspect.client.hGetAll(cardKey(shardOf('card', 'pl-1', test_shard_count), 'pl-1')))['d']),
+    ) as Record<string, unknown>;
     assert.equal(state['rules'], undefined);
   });
 

@@ -9,8 +9,8 @@
 // negotiated prices, a fleet reversal, terminal registration and disabling — and keeps what each
 // reply said. Once the streamer has drained the outbox it asserts: no document was rejected, every
 // record the node stored (entity states, idempotency records) reads back through its codec
-// (actors/state) and the outbox contract, every document is in ClickHouse exactly once, reconciliation finds no difference (plain cards, fleet
-// cards and fleet accounts), the float equals Redis's balances per program and the deposits /
+// (actors/state) and the outbox contract, every document is in ClickHouse exactly once,
+// reconciliation (stored balances read through the node's ListBalances) finds no difference (plain cards, fleet cards and fleet accounts), the float equals Redis's balances per program and the deposits /
 // payouts / refunds the replies reported, card history follows the replacement, the event
 // statistics and merchant report equal the totals computed from the replies, and the fleet invoice
 // lists every fleet transaction with its vehicle, driver, odometer, pump and invoiced amounts and a
@@ -30,10 +30,10 @@ import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../tools/client/card-client';
 import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../tools/client/fleet-client';
 import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey, fleetKey } from '../../services/authorizer/store/keys';
 import { createLogger } from '../../services/common/logger';
-import { RedisCardStates } from '../../services/reports/card-states';
+import { AuthorizerCardStates, authorizerCredentials } from '../../services/reports/card-states';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { RedisSettlementStore } from '../../services/reports/settlement-store';
@@ -86,7 +86,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
   let node: AuthorizerNode;
   let streamer: Streamer;
   let runner: ClickHouseRunner;
-  let states: RedisCardStates;
+  let states: AuthorizerCardStates;
   let settlement: RedisSettlementStore;
   let server: ReportsServer;
   let client: TaplineClient;
@@ -193,7 +193,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     fleet = new FleetClient(address);
     inspect = await connectInspector(redis.url);
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    states = await RedisCardStates.connect(redis.url, test_shard_count);
+    states = new AuthorizerCardStates(address, authorizerCredentials({}), 10_000);
     settlement = await RedisSettlementStore.connect(redis.url);
     server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states, settlement }, 0, logger);
     await drive();
@@ -227,7 +227,8 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     await server?.stop(1_000);
     await streamer?.stop();
     for (const c of [client, cards, refunds, fleet]) c?.close();
-    await Promise.all([runner?.close(), states?.close(), settlement?.close(), inspect?.close()]);
+    states?.close();
+    await Promise.all([runner?.close(), settlement?.close(), inspect?.close()]);
     await node?.shutdown();
     await Promise.all([redis?.stop(), clickhouse?.stop()]);
   });
@@ -666,13 +667,15 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.equal(summary['differences'], 0);
     assert.equal(summary['cards_checked'], 14, '12 stored-value cards (one replaced) and 2 fleet cards');
     assert.equal(summary['fleet_accounts_checked'], 1);
-    const account = JSON.parse(String(await inspect.client.hGet(fleetKey(shardOf('rd-fleet', test_shard_count), 'rd-fleet'), 'd'))) as {
+    const account = JSON.parse(
+      String(await inspect.client.hGet(fleetKey(shardOf('fleet', 'rd-fleet', test_shard_count), 'rd-fleet'), 'd')),
+    ) as {
       balanceMinor: number;
     };
     const owed = fleetReplies.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r.invoiced : r.invoiced), 0);
     assert.equal(account.balanceMinor, -owed, 'the fleet account owes what the replies invoiced');
     // A fleet account that does not match its documents is listed, and only it.
-    const key = fleetKey(shardOf('rd-fleet', test_shard_count), 'rd-fleet');
+    const key = fleetKey(shardOf('fleet', 'rd-fleet', test_shard_count), 'rd-fleet');
     const original = String(await inspect.client.hGet(key, 'd'));
     await inspect.client.hSet(key, 'd', JSON.stringify({ ...(JSON.parse(original) as object), balanceMinor: account.balanceMinor - 5 }));
     try {
@@ -689,13 +692,13 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
 
   it('the float equals Redis balances per program; deposits, payouts and refunds equal the replies', async function () {
     const float = (await report('/reports/float'))['programs'] ?? [];
-    const redisCards = await states.allCards(1_000);
+    const redisCards = (await states.allBalances(1_000, 1_000)).cards;
     const balances = new Map<string, number>();
     const deposits = new Map<string, number>();
     for (const [cardId, state] of redisCards) {
       if (state.fleet !== undefined || state.balance_minor === undefined) continue;
       balances.set(state.program, (balances.get(state.program) ?? 0) + state.balance_minor);
-      const stored = await inspect.client.hGet(cardKey(shardOf(cardId, test_shard_count), cardId), 'd');
+      const stored = await inspect.client.hGet(cardKey(shardOf('card', cardId, test_shard_count), cardId), 'd');
       const depositMinor =
         stored === null ? 0 : Number((JSON.parse(stored) as { profile?: { depositMinor?: number } }).profile?.depositMinor ?? 0);
       deposits.set(state.program, (deposits.get(state.program) ?? 0) + depositMinor);
@@ -754,7 +757,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
 
   it('event statistics and the merchant report equal the totals of the replies', async function () {
     const sum = (filter: (m: Moved) => boolean): number => moved.filter(filter).reduce((total, m) => total + m.amount, 0);
-    const redisCards = await states.allCards(1_000);
+    const redisCards = (await states.allBalances(1_000, 1_000)).cards;
     for (const program of ['rd-fest', 'rd-hotel', 'rd-short', 'rd-pin', 'rd-end', 'rd-resort']) {
       const [totals] = (await report(`/reports/events/${program}/statistics`))['totals'] ?? [];
       assert.ok(totals, program);

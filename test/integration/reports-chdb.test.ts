@@ -1,8 +1,8 @@
 // Proves that the schema migrations and every report statement run on a *current* ClickHouse
 // engine too (chdb embeds one in-process), giving the same exact numbers as the 18.16 server in
 // reports.test.ts: the same seeded history is inserted twice (duplicates unmerged), and each
-// report function runs its SQL through chdb. Redis is replaced by the card states the history
-// leaves, read from memory, so only the SQL is under test here.
+// report function runs its SQL through chdb. The authorizer's stored balances are replaced by the
+// card states the history leaves, read from memory, so only the SQL is under test here.
 //
 // chdb is loaded from the project (package.json devDependency) or from TAPLINE_CHDB_PATH; when
 // neither is present the suite fails: a missing engine is a broken install.
@@ -126,10 +126,9 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
       history.cards.map((card) => [card.card, { balance_minor: card.balance_minor, currency: card.currency, program: card.program }]),
     );
     const cards: CardStateReader = {
-      allCards: () => Promise.resolve(new Map(states)),
-      allFleetAccounts: () => Promise.resolve(new Map()),
+      allBalances: () => Promise.resolve({ cards: new Map(states), fleets: new Map() }),
       card: (cardId) => Promise.resolve(states.get(cardId)),
-      close: () => Promise.resolve(),
+      close: () => undefined,
     };
     const query = (sql: string): Promise<QueryRow[]> => {
       const text = session.query(sql, 'JSONEachRow');

@@ -3,8 +3,9 @@
 // ClickHouse by the real streamer, then its transactions are inserted a second time through the
 // streamer's sink (duplicates not yet merged). Every report must show the numbers that plain
 // loops compute from the same history, to the minor unit; CSV carries a header and the same
-// numbers; reconciliation against the card states in Redis finds no difference until one card
-// is tampered with, and then exactly that card; hostile or malformed parameters are answered 400
+// numbers; reconciliation against the stored card states, read through a real authorizer node's
+// AdminService.ListBalances on the same Redis, finds no difference until one card is tampered
+// with, and then exactly that card; hostile or malformed parameters are answered 400
 // naming the parameter without a single query reaching ClickHouse; and the process entry
 // announces its port and exits 0 on SIGTERM. Every wait polls an observable condition.
 //
@@ -16,13 +17,15 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { createClient } from 'redis';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey } from '../../services/authorizer/store/keys';
 import { createLogger } from '../../services/common/logger';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import { startServerProcess } from '../../tools/devenv/node-process';
+import { pickFreePort } from '../../tools/devenv/supervise';
 import type { RedisInstance } from '../../tools/devenv/redis';
-import { RedisCardStates } from '../../services/reports/card-states';
+import { AuthorizerCardStates, authorizerCredentials } from '../../services/reports/card-states';
+import type { AuthorizerNode } from '../../services/authorizer/node';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { ClickHouseSink } from '../../services/streamer/clickhouse-sink';
@@ -30,7 +33,7 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { rowsOf } from '../../services/streamer/rows';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
-import { startTestRedis, testDataDir, waitFor } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
 import { appendToOutbox, rawTransactionRows, reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import {
   expectedAudit,
@@ -48,7 +51,8 @@ import {
   type History,
 } from '../support/reports-fixtures';
 
-const shard_count = 64;
+/** The fixture writes card states where a node with this shard count reads them. */
+const shard_count = test_shard_count;
 const database = 'reports_it';
 const seed = Number(process.env['TAPLINE_TEST_SEED'] ?? Date.now() % 1_000_000);
 const logger = createLogger('reports-test', process.env['TAPLINE_TEST_LOG_LEVEL'] ?? 'warn');
@@ -99,7 +103,8 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
   let redis: RedisInstance;
   let clickhouse: ClickHouseInstance;
   let runner: ClickHouseRunner;
-  let cards: RedisCardStates;
+  let node: AuthorizerNode;
+  let cards: AuthorizerCardStates;
   let server: ReportsServer;
   let history: History;
   let queries = 0;
@@ -134,7 +139,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     try {
       await sink.insert(
         history.transactions.flatMap((t, index) =>
-          rowsOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) }),
+          rowsOf({ shard: shardOf('card', t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) }),
         ),
       );
     } finally {
@@ -142,7 +147,8 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     }
     assert.equal(await rawTransactionRows(clickhouse.url, database), 2 * history.transactions.length, 'duplicates are present, unmerged');
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    cards = await RedisCardStates.connect(redis.url, shard_count);
+    node = await startInProcessNode(redis.url);
+    cards = new AuthorizerCardStates(`127.0.0.1:${node.grpcPort}`, authorizerCredentials({}), 10_000);
     const counted = async (sql: string) => {
       queries += 1;
       return runner.query(sql);
@@ -152,7 +158,8 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
 
   after(async function () {
     await server?.stop(1_000);
-    await Promise.all([runner?.close(), cards?.close()]);
+    cards?.close();
+    await Promise.all([runner?.close(), node?.shutdown()]);
     await Promise.all([redis?.stop(), clickhouse?.stop()]);
   });
 
@@ -176,7 +183,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.deepEqual(parseCsv(csv.body), expectedFloat(history));
   });
 
-  it('reconciliation: zero differences while Redis matches, then exactly the tampered card', async function () {
+  it('reconciliation: zero differences while Redis matches, then exactly the tampered card, then exactly the unreadable one', async function () {
     const clean = await getJson(server.port, '/reports/reconciliation');
     assert.deepEqual(clean['summary'], { cards_checked: history.cards.length, differences: 0, fleet_accounts_checked: 0 });
     assert.deepEqual(clean['differences'], []);
@@ -184,7 +191,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.ok(victim !== undefined);
     const client = createClient({ url: redis.url });
     await client.connect();
-    const key = cardKey(shardOf(victim.card, shard_count), victim.card);
+    const key = cardKey(shardOf('card', victim.card, shard_count), victim.card);
     try {
       const original = await client.sendCommand(['HGET', key, 'd']);
       assert.ok(typeof original === 'string', 'the card has a state in Redis');
@@ -206,8 +213,37 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       const summary = await get(server.port, '/reports/reconciliation?format=csv&section=summary');
       assert.equal(summary.body, `cards_checked,differences,fleet_accounts_checked\r\n${history.cards.length},1,0\r\n`);
       await client.sendCommand(['HSET', key, 'd', original]);
+      // A state the authorizer cannot read is listed as such, never compared with a guessed balance.
+      await client.sendCommand(['HSET', key, 'd', '{"balanceMinor":']);
+      const unreadable = await getJson(server.port, '/reports/reconciliation');
+      assert.deepEqual(unreadable['differences'], [
+        {
+          card: victim.card,
+          clickhouse_minor: victim.balance_minor,
+          redis_minor: null,
+          difference: -victim.balance_minor,
+          problem: 'unreadable_in_redis',
+        },
+      ]);
+      await client.sendCommand(['HSET', key, 'd', original]);
+      assert.deepEqual((await getJson(server.port, '/reports/reconciliation'))['differences'], [], 'consistent again');
     } finally {
       await client.close();
+    }
+  });
+
+  it('an unreachable authorizer fails reconciliation and card history with 503: no balance is guessed', async function () {
+    const nowhere = new AuthorizerCardStates(`127.0.0.1:${await pickFreePort()}`, authorizerCredentials({}), 2_000);
+    const cut = await ReportsServer.start({ query: runner.query, database, cards: nowhere }, 0, logger);
+    try {
+      for (const path of ['/reports/reconciliation', '/reports/cards/card-01/history']) {
+        const answer = await get(cut.port, path);
+        assert.equal(answer.status, 503, `${path}: ${answer.body}`);
+        assert.deepEqual(JSON.parse(answer.body), { error: { code: 'unavailable', message: 'authorizer query failed' } }, path);
+      }
+    } finally {
+      await cut.stop(1_000);
+      nowhere.close();
     }
   });
 
@@ -507,7 +543,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.equal(queries, before, 'no query reached ClickHouse');
   });
 
-  it('runs as a process: announces its port, serves, exits 0 on SIGTERM', async function () {
+  it('runs as a process: announces its port, serves (reconciling through the node it is configured with), exits 0 on SIGTERM', async function () {
     let httpPort = 0;
     const child = await startServerProcess({
       script: 'dist/services/reports/main.js',
@@ -515,7 +551,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
         TAPLINE_CLICKHOUSE_URL: clickhouse.url,
         TAPLINE_CLICKHOUSE_DATABASE: database,
         TAPLINE_REDIS_URL: redis.url,
-        TAPLINE_SHARD_COUNT: String(shard_count),
+        TAPLINE_AUTHORIZER_GRPC_ADDRESS: `127.0.0.1:${node.grpcPort}`,
         TAPLINE_REPORTS_PORT: '0',
         TAPLINE_LOG_LEVEL: 'warn',
       },
@@ -526,6 +562,11 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     try {
       assert.ok(httpPort > 0, 'the ready line names the HTTP port');
       assert.deepEqual((await getJson(httpPort, '/reports/float'))['programs'], expectedFloat(history));
+      assert.deepEqual((await getJson(httpPort, '/reports/reconciliation'))['summary'], {
+        cards_checked: history.cards.length,
+        differences: 0,
+        fleet_accounts_checked: 0,
+      });
     } finally {
       assert.equal(await child.terminate(), 0, 'graceful exit');
     }

@@ -10,11 +10,11 @@
 
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { createLogger } from '../../services/common/logger';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import type { RedisInstance } from '../../tools/devenv/redis';
-import { RedisCardStates } from '../../services/reports/card-states';
+import type { CardStateReader } from '../../services/reports/card-states';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { bankTransferCsv, type FeeRate, type SettlementLine } from '../../services/reports/settlement-rules';
@@ -77,11 +77,17 @@ const rates: FeeRate[] = [
 const expectedLines = (history: History, merchant: string, from_ms: number, until_ms: number): SettlementLine[] =>
   expectedSettlementLines(history, merchant, from_ms, until_ms, rates);
 
+/** Settlement reads no stored balance: a reader that fails the report loudly if it ever did. */
+const no_card_states: CardStateReader = {
+  allBalances: () => Promise.reject(new Error('settlement reads no stored balances')),
+  card: () => Promise.reject(new Error('settlement reads no stored balances')),
+  close: () => undefined,
+};
+
 describe('settlement (real Redis + ClickHouse 18.16)', function () {
   let redis: RedisInstance;
   let clickhouse: ClickHouseInstance;
   let runner: ClickHouseRunner;
-  let cards: RedisCardStates;
   let store: RedisSettlementStore;
   let server: ReportsServer;
   let history: History;
@@ -113,22 +119,21 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     try {
       await sink.insert(
         history.transactions.flatMap((t, index) =>
-          rowsOf({ shard: shardOf(t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) }),
+          rowsOf({ shard: shardOf('card', t.card, shard_count), streamId: `9-${index}`, document: JSON.stringify(t) }),
         ),
       );
     } finally {
       await sink.close();
     }
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    cards = await RedisCardStates.connect(redis.url, shard_count);
     store = await RedisSettlementStore.connect(redis.url);
-    server = await ReportsServer.start({ query: runner.query, database, cards, settlement: store }, 0, logger);
+    server = await ReportsServer.start({ query: runner.query, database, cards: no_card_states, settlement: store }, 0, logger);
     port = server.port;
   });
 
   after(async function () {
     await server?.stop(1_000);
-    await Promise.all([runner?.close(), cards?.close(), store?.close()]);
+    await Promise.all([runner?.close(), store?.close()]);
     await Promise.all([redis?.stop(), clickhouse?.stop()]);
   });
 

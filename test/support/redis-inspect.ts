@@ -2,7 +2,7 @@
 // idempotency records, outbox entries, and a whole-database snapshot to prove "nothing changed".
 
 import { createClient } from 'redis';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey } from '../../services/authorizer/store/keys';
 import { test_shard_count } from './harness';
 
@@ -35,7 +35,7 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
       return parts.join('\n');
     },
     async card(cardId: string): Promise<{ version: number; balanceMinor: number } | undefined> {
-      const record = await client.hGetAll(cardKey(shardOf(cardId, shardCount), cardId));
+      const record = await client.hGetAll(cardKey(shardOf('card', cardId, shardCount), cardId));
       if (record['d'] === undefined) return undefined;
       const data = JSON.parse(String(record['d'])) as { balanceMinor: number };
       return { version: Number(record['v']), balanceMinor: data.balanceMinor };

@@ -8,7 +8,7 @@
 
 import { createClient } from 'redis';
 import type { StoredTransaction } from '../../actors/card/transaction';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey } from '../../services/authorizer/store/keys';
 import type { OutboxDocument } from './outbox-fixtures';
 import { feeOf, type FeeRate, type SettlementLine } from '../../services/reports/settlement-rules';
@@ -84,7 +84,7 @@ export function reportHistory(seed: number, cardCount: number, requestCount: num
   const replaced: History['replaced'] = [];
   const cards: CardModel[] = [];
   const add = (card: string, document: object): void => {
-    documents.push({ shard: shardOf(card, shardCount), json: JSON.stringify(document) });
+    documents.push({ shard: shardOf('card', card, shardCount), json: JSON.stringify(document) });
   };
   const issue = (card: string, program: { id: string; currency: string }, amount: number, deposit: number, at: number): CardModel => {
     const model = {
@@ -391,7 +391,7 @@ export async function writeCardStates(redisUrl: string, cards: readonly CardMode
       cards.map((model) =>
         client.sendCommand([
           'HSET',
-          cardKey(shardOf(model.card, shardCount), model.card),
+          cardKey(shardOf('card', model.card, shardCount), model.card),
           'v',
           '1',
           'd',

@@ -4,12 +4,15 @@
 // retries on the new owner) and nothing else is touched; a stopped entity of a shard that is no
 // longer held refuses new messages with "shard moved" instead of reactivating. Real nact actors
 // through our runtime; a behaviour that blocks on a promise keeps commands queued on purpose.
+// Placement: the pool puts an id on the shard the router routes it to (both through
+// actors/sharding/shard-key.ts), so a fleet card id reaching the card pool on a node that holds
+// its fleet's shard is activated there, on that shard, instead of being refused as moved.
 
 import assert from 'node:assert/strict';
 import { ActorRuntime } from '../../actors/runtime/actor-runtime';
 import { EntityPool, type PassivatableBehavior } from '../../actors/sharding/shard-region';
 import { ShardOwnership } from '../../actors/sharding/shard-ownership';
-import { shardOf } from '../../actors/sharding/placement';
+import { shardKeyOf, shardOf, shardOfKey } from '../../actors/sharding/shard-key';
 import { isShardMoved } from '../../actors/errors';
 
 interface Command {
@@ -41,7 +44,7 @@ describe('entity pool: stopping the actors of shards that moved away', () => {
     const passivated: string[] = [];
     const pool = new EntityPool<Command>(
       {
-        kind: 'test',
+        kind: 'card',
         create: (id): PassivatableBehavior<Command> => ({
           quiescent: true,
           // The first command of each entity waits, so the ones after it stay queued.
@@ -69,7 +72,7 @@ describe('entity pool: stopping the actors of shards that moved away', () => {
     }
     await new Promise((resolve) => setImmediate(resolve));
     const moving = new Set([1, 4, 6]);
-    const expectedStopped = ids.filter((id) => moving.has(shardOf(id, shard_count)));
+    const expectedStopped = ids.filter((id) => moving.has(shardOf('card', id, shard_count)));
     assert.ok(expectedStopped.length > 0 && expectedStopped.length < ids.length, 'the ids spread over moving and staying shards');
 
     for (const shard of moving) ownership.release(shard);
@@ -84,12 +87,53 @@ describe('entity pool: stopping the actors of shards that moved away', () => {
     }
 
     release();
-    const staying = ids.filter((id) => !moving.has(shardOf(id, shard_count)));
+    const staying = ids.filter((id) => !moving.has(shardOf('card', id, shard_count)));
     const deadline = Date.now() + 10_000;
     while (staying.some((id) => (answers.get(id)?.length ?? 0) < 2)) {
       assert.ok(Date.now() < deadline, 'staying entities: expected both commands answered within 10 s');
       await new Promise((resolve) => setImmediate(resolve));
     }
     for (const id of staying) assert.deepEqual(answers.get(id), ['done', 'done'], `${id}: untouched by the move`);
+  });
+});
+
+describe('entity pool: placement', () => {
+  let runtime: ActorRuntime;
+
+  beforeEach(() => {
+    runtime = new ActorRuntime();
+  });
+
+  afterEach(() => {
+    runtime.shutdown();
+  });
+
+  it("places an id on the shard the router routes it to: a fleet card on its fleet's shard", () => {
+    const cardId = 'acme~7';
+    const routed = shardOfKey(shardKeyOf('card', cardId), shard_count);
+    assert.notEqual(shardOfKey(cardId, shard_count), routed, 'the raw id and its shard key hash to different shards');
+    const ownership = new ShardOwnership(shard_count);
+    ownership.hold(routed, '1');
+    const activated: [string, number][] = [];
+    const pool = new EntityPool<Command>(
+      {
+        kind: 'card',
+        create: (id, shard): PassivatableBehavior<Command> => {
+          activated.push([id, shard]);
+          return { quiescent: true, receive: () => Promise.resolve(), fail: () => undefined };
+        },
+      },
+      runtime,
+      ownership,
+      { active_entities_max: 10, passivate_after_ms: 60_000, mailbox_max: 10, drain_batch_max: 1 },
+      () => 0,
+    );
+    const refusal = pool.tell(cardId, { id: cardId, answer: () => undefined });
+    assert.equal(
+      refusal,
+      undefined,
+      `expected the card activated on the node holding its fleet's shard ${routed}, got ${refusal?.message}`,
+    );
+    assert.deepEqual(activated, [[cardId, routed]]);
   });
 });

@@ -21,7 +21,6 @@ import {
   type FleetCardState,
   type FleetPurchase,
 } from '../../actors/fleet/rules';
-import { fleetCardId, isFleetCardId, parseFleetCardId, shardKeyOf } from '../../actors/fleet/fleet-card-id';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
 const now = Date.parse('2026-11-23T10:00:00Z');
@@ -56,22 +55,6 @@ function purchase(amountMinor: number, overrides: Partial<FleetPurchase> = {}): 
     ...overrides,
   };
 }
-
-describe('fleet: card ids', function () {
-  it('parses <fleet>~<card>, refuses anything else, and shards a fleet card by its fleet', function () {
-    assert.deepEqual(parseFleetCardId('acme~0042'), { fleetId: 'acme', cardNo: '0042' });
-    assert.equal(parseFleetCardId('acme'), undefined);
-    assert.equal(parseFleetCardId('~1'), undefined);
-    assert.equal(parseFleetCardId('a~'), undefined);
-    assert.equal(parseFleetCardId('a~b~c'), undefined);
-    assert.equal(parseFleetCardId(`${'a'.repeat(65)}~1`), undefined);
-    assert.equal(fleetCardId('acme', '7'), 'acme~7');
-    assert.equal(isFleetCardId('acme~7'), true);
-    assert.equal(isFleetCardId('card-7'), false);
-    assert.equal(shardKeyOf('acme~7'), 'acme');
-    assert.equal(shardKeyOf('card-7'), 'card-7');
-  });
-});
 
 describe('fleet: purchase decision', function () {
   before(() => announceSeed('fleet-rules'));

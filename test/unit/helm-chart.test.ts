@@ -5,9 +5,10 @@
 // template reads exists in values.yaml (a typo would otherwise render as an empty string) and
 // every top-level value is used; that every value in values.yaml carries a comment; that the
 // StatefulSet keeps the properties operations rely on (node id from the pod name, probes, non-root,
-// read-only root filesystem); that the streamer and reports Deployments exist, can be disabled,
-// take TAPLINE_SHARD_COUNT from the authorizer's own value and (streamer) their consumer name from
-// the pod name; and that every terminationGracePeriodSeconds exceeds its process's shutdown grace,
+// read-only root filesystem); that the streamer and reports Deployments exist and can be disabled,
+// that the streamer takes TAPLINE_SHARD_COUNT from the authorizer's own value and its consumer name
+// from the pod name, and that the reports service reads stored balances from the authorizer's
+// client Service (it needs no shard count); and that every terminationGracePeriodSeconds exceeds its process's shutdown grace,
 // so Kubernetes never SIGKILLs a process while it drains, flushes commits or finishes a batch.
 
 import assert from 'node:assert/strict';
@@ -352,17 +353,25 @@ describe('helm chart charts/tapline', () => {
       assert.equal(valueAt(values, 'reports.service.port'), 9470);
     });
 
-    it('the streamer and reports service share the authorizer shard count, Redis and ClickHouse settings', () => {
+    it('the streamer shares the authorizer shard count; the reports service reads balances from the authorizer', () => {
       const configmap = readText(path.join(templates_dir, 'configmap.yaml'));
       assert.match(configmap, /TAPLINE_SHARD_COUNT: \{\{ int64 \.Values\.config\.shardCount \| quote \}\}/);
+      const streamer = readText(path.join(templates_dir, 'streamer-deployment.yaml'));
+      assert.match(
+        streamer,
+        /- name: TAPLINE_SHARD_COUNT\s+value: \{\{ int64 \.Values\.config\.shardCount \| quote \}\}/,
+        "the streamer must pass the authorizer's config.shardCount",
+      );
+      assert.equal((streamer.match(/- name: TAPLINE_SHARD_COUNT\b/g) ?? []).length, 1, 'the streamer: one TAPLINE_SHARD_COUNT');
+      const reports = readText(path.join(templates_dir, 'reports-deployment.yaml'));
+      assert.doesNotMatch(reports, /TAPLINE_SHARD_COUNT/, 'the reports service reads no Redis key of the authorizer');
+      assert.match(
+        reports,
+        /- name: TAPLINE_AUTHORIZER_GRPC_ADDRESS\s+value: \{\{ \.Values\.reports\.authorizerAddress \| default \(printf "%s:%d" \(include "tapline\.fullname" \.\) \(int64 \.Values\.service\.port\)\) \| quote \}\}/,
+        "the reports service must reach this release's authorizer Service unless told otherwise",
+      );
       for (const file of ['streamer-deployment.yaml', 'reports-deployment.yaml']) {
         const text = readText(path.join(templates_dir, file));
-        assert.match(
-          text,
-          /- name: TAPLINE_SHARD_COUNT\s+value: \{\{ int64 \.Values\.config\.shardCount \| quote \}\}/,
-          `${file} must pass the authorizer's config.shardCount`,
-        );
-        assert.equal((text.match(/- name: TAPLINE_SHARD_COUNT\b/g) ?? []).length, 1, `${file}: one TAPLINE_SHARD_COUNT`);
         assert.match(
           text,
           /- name: TAPLINE_REDIS_URL\s+valueFrom:\s+secretKeyRef:\s+name: \{\{ \.Values\.redis\.existingSecret \}\}/,
@@ -378,6 +387,7 @@ describe('helm chart charts/tapline', () => {
       }
       const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
       assert.equal(valueAt(values, 'clickhouse.database'), 'tapline');
+      assert.equal(valueAt(values, 'reports.authorizerAddress'), '');
       for (const component of ['streamer', 'reports']) {
         const termination_s = numberAt(values, `${component}.terminationGracePeriodSeconds`);
         const grace_ms = numberAt(values, `${component}.shutdownGraceMs`);

@@ -44,6 +44,11 @@ describe('cluster routing keys', () => {
     assert.equal(routingKeyOf(CardServiceService.defineProgram.path, { programId: 'fest-26' }), 'fest-26');
   });
 
+  it('ListBalances reads stored states from Redis: it has an entry without a key (runs where it arrives)', () => {
+    assert.ok(routing_keys.has(AdminServiceService.listBalances.path));
+    assert.equal(routingKeyOf(AdminServiceService.listBalances.path, { pageToken: '', pageSize: 7 }), '');
+  });
+
   it('a method without an entry, or a missing key, routes nowhere (runs where it arrives)', () => {
     assert.equal(routingKeyOf('/tapline.v1.AuthorizationService/Unknown', { cardId: 'x' }), '');
     assert.equal(routingKeyOf(AuthorizationServiceService.getBalance.path, {}), '');

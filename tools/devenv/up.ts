@@ -142,6 +142,7 @@ async function main(): Promise<void> {
       env: {
         TAPLINE_REDIS_URL: started.redis.url,
         TAPLINE_CLICKHOUSE_URL: started.clickhouse.url,
+        TAPLINE_AUTHORIZER_GRPC_ADDRESS: started.nodes[0]?.address ?? '',
         TAPLINE_REPORTS_PORT: String(reportsPort),
         TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
       },

@@ -77,6 +77,53 @@ export interface SetTerminalEnabledResponse {
   enabled: boolean;
 }
 
+export interface ListBalancesRequest {
+  /** Empty for the first page; then the next_page_token of the previous page, unchanged. */
+  pageToken: string;
+  /**
+   * Entries (cards plus fleet accounts) per page, at most 1,000; 0 means 1,000. A page may hold
+   * fewer, even none, before the last one: read on while next_page_token is not empty. It holds
+   * more only when one Redis hash bucket alone has more entries than a very small page_size (the
+   * listing never splits a bucket, so it always moves on).
+   */
+  pageSize: number;
+}
+
+export interface ListBalancesResponse {
+  cards: StoredCardBalance[];
+  fleetAccounts: StoredFleetAccountBalance[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+export interface StoredCardBalance {
+  /** A stored-value card id, or a fleet card id "<fleet_id>~<card_no>". */
+  cardId: string;
+  /** Stored-value cards: their program. Empty for fleet cards. */
+  programId: string;
+  /**
+   * Stored-value cards: the ledger balance. Absent for fleet cards (they hold no stored value and
+   * spend on their account's credit) and for unreadable states.
+   */
+  balance?:
+    | Money
+    | undefined;
+  /** Fleet cards: their account. Empty for stored-value cards. */
+  fleetId: string;
+  /**
+   * True when the stored state could not be read (corrupt or of an unknown shape): reconciliation
+   * reports it instead of guessing a balance.
+   */
+  unreadable: boolean;
+}
+
+export interface StoredFleetAccountBalance {
+  fleetId: string;
+  /** At most zero: minus what the fleet owes. Absent when unreadable. */
+  balance?: Money | undefined;
+  unreadable: boolean;
+}
+
 function createBaseIssueCardRequest(): IssueCardRequest {
   return { cardId: "", initialBalance: undefined, programId: "", operatorId: "" };
 }
@@ -749,6 +796,338 @@ export const SetTerminalEnabledResponse: MessageFns<SetTerminalEnabledResponse> 
   },
 };
 
+function createBaseListBalancesRequest(): ListBalancesRequest {
+  return { pageToken: "", pageSize: 0 };
+}
+
+export const ListBalancesRequest: MessageFns<ListBalancesRequest> = {
+  encode(message: ListBalancesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageToken !== "") {
+      writer.uint32(10).string(message.pageToken);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBalancesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBalancesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListBalancesRequest>): ListBalancesRequest {
+    return ListBalancesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListBalancesRequest>): ListBalancesRequest {
+    const message = createBaseListBalancesRequest();
+    message.pageToken = object.pageToken ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseListBalancesResponse(): ListBalancesResponse {
+  return { cards: [], fleetAccounts: [], nextPageToken: "" };
+}
+
+export const ListBalancesResponse: MessageFns<ListBalancesResponse> = {
+  encode(message: ListBalancesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.cards) {
+      StoredCardBalance.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.fleetAccounts) {
+      StoredFleetAccountBalance.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(26).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBalancesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBalancesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cards.push(StoredCardBalance.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fleetAccounts.push(StoredFleetAccountBalance.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListBalancesResponse>): ListBalancesResponse {
+    return ListBalancesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListBalancesResponse>): ListBalancesResponse {
+    const message = createBaseListBalancesResponse();
+    message.cards = object.cards?.map((e) => StoredCardBalance.fromPartial(e)) || [];
+    message.fleetAccounts = object.fleetAccounts?.map((e) => StoredFleetAccountBalance.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseStoredCardBalance(): StoredCardBalance {
+  return { cardId: "", programId: "", balance: undefined, fleetId: "", unreadable: false };
+}
+
+export const StoredCardBalance: MessageFns<StoredCardBalance> = {
+  encode(message: StoredCardBalance, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.programId !== "") {
+      writer.uint32(18).string(message.programId);
+    }
+    if (message.balance !== undefined) {
+      Money.encode(message.balance, writer.uint32(26).fork()).join();
+    }
+    if (message.fleetId !== "") {
+      writer.uint32(34).string(message.fleetId);
+    }
+    if (message.unreadable !== false) {
+      writer.uint32(40).bool(message.unreadable);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StoredCardBalance {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStoredCardBalance();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.balance = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fleetId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unreadable = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<StoredCardBalance>): StoredCardBalance {
+    return StoredCardBalance.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StoredCardBalance>): StoredCardBalance {
+    const message = createBaseStoredCardBalance();
+    message.cardId = object.cardId ?? "";
+    message.programId = object.programId ?? "";
+    message.balance = (object.balance !== undefined && object.balance !== null)
+      ? Money.fromPartial(object.balance)
+      : undefined;
+    message.fleetId = object.fleetId ?? "";
+    message.unreadable = object.unreadable ?? false;
+    return message;
+  },
+};
+
+function createBaseStoredFleetAccountBalance(): StoredFleetAccountBalance {
+  return { fleetId: "", balance: undefined, unreadable: false };
+}
+
+export const StoredFleetAccountBalance: MessageFns<StoredFleetAccountBalance> = {
+  encode(message: StoredFleetAccountBalance, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fleetId !== "") {
+      writer.uint32(10).string(message.fleetId);
+    }
+    if (message.balance !== undefined) {
+      Money.encode(message.balance, writer.uint32(18).fork()).join();
+    }
+    if (message.unreadable !== false) {
+      writer.uint32(24).bool(message.unreadable);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StoredFleetAccountBalance {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStoredFleetAccountBalance();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fleetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.balance = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unreadable = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<StoredFleetAccountBalance>): StoredFleetAccountBalance {
+    return StoredFleetAccountBalance.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StoredFleetAccountBalance>): StoredFleetAccountBalance {
+    const message = createBaseStoredFleetAccountBalance();
+    message.fleetId = object.fleetId ?? "";
+    message.balance = (object.balance !== undefined && object.balance !== null)
+      ? Money.fromPartial(object.balance)
+      : undefined;
+    message.unreadable = object.unreadable ?? false;
+    return message;
+  },
+};
+
 /**
  * Operator API: issuing cards, registering terminals, changing their status. Separate from the
  * public API so deployments can expose it only on an internal listener.
@@ -801,6 +1180,25 @@ export const AdminServiceService = {
       Buffer.from(SetTerminalEnabledResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetTerminalEnabledResponse => SetTerminalEnabledResponse.decode(value),
   },
+  /**
+   * The stored balance of every card (stored-value and fleet cards) and fleet account, a page at a
+   * time: what reconciliation compares with the ledger. Any node answers, from Redis (the durable
+   * state, not its actors' memory), so an entry is the balance last persisted when its page was
+   * read; entries that change between pages show their state at their own page. A listing visits
+   * every card and account that exists for its whole duration; one may appear twice if Redis
+   * resized its key table meanwhile (keep the last). INVALID_ARGUMENT for a page token this method
+   * did not issue or a page size over 1,000.
+   */
+  listBalances: {
+    path: "/tapline.v1.AdminService/ListBalances" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBalancesRequest): Buffer => Buffer.from(ListBalancesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBalancesRequest => ListBalancesRequest.decode(value),
+    responseSerialize: (value: ListBalancesResponse): Buffer =>
+      Buffer.from(ListBalancesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBalancesResponse => ListBalancesResponse.decode(value),
+  },
 } as const;
 
 export interface AdminServiceServer extends UntypedServiceImplementation {
@@ -813,6 +1211,16 @@ export interface AdminServiceServer extends UntypedServiceImplementation {
   /** Idempotent by terminal id, like IssueCard. */
   registerTerminal: handleUnaryCall<RegisterTerminalRequest, RegisterTerminalResponse>;
   setTerminalEnabled: handleUnaryCall<SetTerminalEnabledRequest, SetTerminalEnabledResponse>;
+  /**
+   * The stored balance of every card (stored-value and fleet cards) and fleet account, a page at a
+   * time: what reconciliation compares with the ledger. Any node answers, from Redis (the durable
+   * state, not its actors' memory), so an entry is the balance last persisted when its page was
+   * read; entries that change between pages show their state at their own page. A listing visits
+   * every card and account that exists for its whole duration; one may appear twice if Redis
+   * resized its key table meanwhile (keep the last). INVALID_ARGUMENT for a page token this method
+   * did not issue or a page size over 1,000.
+   */
+  listBalances: handleUnaryCall<ListBalancesRequest, ListBalancesResponse>;
 }
 
 export interface AdminServiceClient extends Client {
@@ -880,6 +1288,30 @@ export interface AdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetTerminalEnabledResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The stored balance of every card (stored-value and fleet cards) and fleet account, a page at a
+   * time: what reconciliation compares with the ledger. Any node answers, from Redis (the durable
+   * state, not its actors' memory), so an entry is the balance last persisted when its page was
+   * read; entries that change between pages show their state at their own page. A listing visits
+   * every card and account that exists for its whole duration; one may appear twice if Redis
+   * resized its key table meanwhile (keep the last). INVALID_ARGUMENT for a page token this method
+   * did not issue or a page size over 1,000.
+   */
+  listBalances(
+    request: ListBalancesRequest,
+    callback: (error: ServiceError | null, response: ListBalancesResponse) => void,
+  ): ClientUnaryCall;
+  listBalances(
+    request: ListBalancesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBalancesResponse) => void,
+  ): ClientUnaryCall;
+  listBalances(
+    request: ListBalancesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBalancesResponse) => void,
   ): ClientUnaryCall;
 }
 

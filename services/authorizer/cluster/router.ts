@@ -8,7 +8,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { shardOf } from '../../../actors/sharding/placement';
+import { shardOfKey } from '../../../actors/sharding/shard-key';
 import type { ForwardRequest, ForwardResponse, ForwardedCall, ForwardedResult } from '../../../gen/tapline/internal/v1/cluster';
 import {
   DeadlineExceededError,
@@ -110,7 +110,7 @@ export class ClusterRouter {
   }
 
   holdsKey(key: string): boolean {
-    return this.deps.holds(shardOf(key, this.deps.shardCount));
+    return this.deps.holds(shardOfKey(key, this.deps.shardCount));
   }
 
   /** Calls routed from this node and not yet answered. */
@@ -129,7 +129,7 @@ export class ClusterRouter {
       method.handler(call, callback);
       return;
     }
-    const shard = shardOf(key, this.deps.shardCount);
+    const shard = shardOfKey(key, this.deps.shardCount);
     if (this.deps.holds(shard)) {
       // The common case on a well-placed client (and always on a single node): no extra work
       // unless the shard moves under the call.
@@ -271,7 +271,7 @@ export class ClusterRouter {
     try {
       request = method.definition.requestDeserialize(Buffer.from(forwarded.request));
       // A request that decodes but whose routing key cannot be read is refused like bytes that do not decode.
-      shard = shardOf(routingKeyOf(forwarded.method, request), this.deps.shardCount);
+      shard = shardOfKey(routingKeyOf(forwarded.method, request), this.deps.shardCount);
     } catch {
       replyError(invalidArgument('forwarded request could not be decoded'));
       return;

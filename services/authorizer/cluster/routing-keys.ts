@@ -1,11 +1,12 @@
 // How every public method finds the entity it acts on: ONE table, method path -> routing key.
-// The routing key is the shard key (shardOf(key) is the shard): a card id for card operations, a
-// terminal id for terminal administration. A method added later only needs an entry here to be
-// forwarded to its owner (fleet cards: a function mapping the card id to its fleet account id).
-// A method without an entry, or a request whose key is empty, runs on the node that received it
-// (validation then answers, or the handler needs no owner).
+// The routing key is the entity's shard key (actors/sharding/shard-key.ts derives it per kind of
+// entity, and shardOfKey(key) is the shard): a card id, or a fleet card's fleet id, for card
+// operations; a terminal id for terminal administration; and so on. A method added later only
+// needs an entry here to be forwarded to its owner. A method whose entry has no key, or a request
+// whose key is empty, runs on the node that received it (validation then answers, or the handler
+// needs no owner).
 
-import { shardKeyOf } from '../../../actors/fleet/fleet-card-id';
+import { shardKeyOf, type PlacedKind } from '../../../actors/sharding/shard-key';
 import { AdminServiceService } from '../../../gen/tapline/v1/admin';
 import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorization';
 import { CardServiceService } from '../../../gen/tapline/v1/cards';
@@ -23,8 +24,19 @@ function entry<M extends { path: string; requestDeserialize: (bytes: Buffer) => 
   return [method.path, keyOf as KeyOf<unknown>];
 }
 
+/** The shard key of an entity of `kind`; '' (runs where it arrives) when the request carries no id. */
+const keyOf =
+  (kind: PlacedKind) =>
+  (id: string | undefined): string =>
+    typeof id === 'string' ? shardKeyOf(kind, id) : '';
+
 /** A card's shard key: the card id, or its fleet account's id for a fleet card ("<fleet>~<no>"). */
-const card = (cardId: string | undefined): string => (typeof cardId === 'string' ? shardKeyOf(cardId) : '');
+const card = keyOf('card');
+const terminal = keyOf('terminal');
+const fleet = keyOf('fleet');
+const program = keyOf('program');
+const issuance = keyOf('issuance');
+const merchant = keyOf('merchant');
 
 export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AuthorizationServiceService.authorize, (request) => card(request.cardId)),
@@ -36,19 +48,21 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AuthorizationServiceService.getReceipt, (request) => card(request.cardId)),
   entry(AdminServiceService.issueCard, (request) => card(request.cardId)),
   entry(AdminServiceService.setCardStatus, (request) => card(request.cardId)),
-  entry(AdminServiceService.registerTerminal, (request) => request.terminalId),
-  entry(AdminServiceService.setTerminalEnabled, (request) => request.terminalId),
+  entry(AdminServiceService.registerTerminal, (request) => terminal(request.terminalId)),
+  entry(AdminServiceService.setTerminalEnabled, (request) => terminal(request.terminalId)),
+  // Reads the stored balances from Redis (store/balances.ts): any node can answer.
+  entry(AdminServiceService.listBalances, () => ''),
   // Programs and issuance records live on the shard of their own id, managers on their merchant's.
-  entry(CardServiceService.defineProgram, (request) => request.programId),
-  entry(CardServiceService.getProgram, (request) => request.programId),
+  entry(CardServiceService.defineProgram, (request) => program(request.programId)),
+  entry(CardServiceService.getProgram, (request) => program(request.programId)),
   entry(CardServiceService.issueCard, (request) => card(request.cardId)),
-  entry(CardServiceService.bulkIssueCards, (request) => request.issuanceId),
+  entry(CardServiceService.bulkIssueCards, (request) => issuance(request.issuanceId)),
   entry(CardServiceService.changeCardState, (request) => card(request.cardId)),
   entry(CardServiceService.getCard, (request) => card(request.cardId)),
-  entry(CardServiceService.registerManager, (request) => request.merchantId),
+  entry(CardServiceService.registerManager, (request) => merchant(request.merchantId)),
   entry(CardServiceService.replaceCard, (request) => card(request.cardId)),
   entry(CardServiceService.returnCard, (request) => card(request.cardId)),
-  entry(CardServiceService.runProgramRefund, (request) => request.programId),
+  entry(CardServiceService.runProgramRefund, (request) => program(request.programId)),
   entry(CardServiceService.startPspTopUp, (request) => card(request.cardId)),
   // A PSP callback runs on its card's owner (the card named in the payload; the owner verifies the
   // signature before acting on it); an unreadable payload runs where it arrives and is refused.
@@ -61,18 +75,18 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // Lists by scanning the program's card records in Redis (a read): any node can answer.
   entry(CardServiceService.listProgramReviews, () => ''),
   entry(CardServiceService.resolveProgramReview, (request) => card(request.cardId)),
-  entry(FleetAdminServiceService.createFleetAccount, (request) => request.fleetId),
-  entry(FleetAdminServiceService.setFleetLimits, (request) => request.fleetId),
-  entry(FleetAdminServiceService.setFleetPolicy, (request) => request.fleetId),
-  entry(FleetAdminServiceService.setFleetPricing, (request) => request.fleetId),
-  entry(FleetAdminServiceService.loadBasePrices, (request) => request.fleetId),
-  entry(FleetAdminServiceService.issueFleetCard, (request) => request.fleetId),
+  entry(FleetAdminServiceService.createFleetAccount, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.setFleetLimits, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.setFleetPolicy, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.setFleetPricing, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.loadBasePrices, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.issueFleetCard, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetCardLimits, (request) => card(request.cardId)),
   entry(FleetAdminServiceService.setFleetCardStatus, (request) => card(request.cardId)),
-  entry(FleetAdminServiceService.getFleetAccount, (request) => request.fleetId),
+  entry(FleetAdminServiceService.getFleetAccount, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.getFleetCard, (request) => card(request.cardId)),
-  entry(FleetAdminServiceService.listReviewQueue, (request) => request.fleetId),
-  entry(FleetAdminServiceService.resolveReview, (request) => request.fleetId),
+  entry(FleetAdminServiceService.listReviewQueue, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.resolveReview, (request) => fleet(request.fleetId)),
   // Internal fan-out calls (bulk issuance, refund run): one per card, on the card's owner.
   entry(CardFanoutServiceService.issueBulkCard, (request) => card(request.cardId)),
   entry(CardFanoutServiceService.refundRunCashOut, (request) => card(request.cardId)),

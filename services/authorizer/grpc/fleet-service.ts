@@ -21,7 +21,7 @@ import {
   requireFleetCardId,
   wireFleetCardStatus,
 } from './fleet-validate';
-import { fleetCardId } from '../../../actors/fleet/fleet-card-id';
+import { fleetCardId } from '../../../actors/sharding/shard-key';
 import { unary, type ServiceDeps } from './service';
 import { invalidArgument } from '../../../actors/errors';
 

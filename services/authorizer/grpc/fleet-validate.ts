@@ -4,7 +4,7 @@
 
 import { invalidArgument, unimplemented } from '../../../actors/errors';
 import { amount_abs_max_minor, minorFromWire, request_amount_max_minor } from '../../../actors/money';
-import { parseFleetCardId } from '../../../actors/fleet/fleet-card-id';
+import { parseFleetCardId } from '../../../actors/sharding/shard-key';
 import { fleetFingerprint, type FleetMoneyRequest } from '../../../actors/fleet/transaction';
 import type { FleetCardStatus as DomainFleetCardStatus } from '../../../actors/fleet/rules';
 import type {

@@ -14,6 +14,7 @@ import { protoDir } from '../../common/paths';
 import { adminService, authorizationService } from './service';
 import { CardServiceService } from '../../../gen/tapline/v1/cards';
 import { cardService, type CardServiceDeps } from './cards-service';
+import { listBalancesHandler, type BalancesServiceDeps } from './balances-service';
 
 export const served_services = [
   'tapline.v1.AuthorizationService',
@@ -49,7 +50,10 @@ export function serverCredentials(tls: TlsFiles): grpc.ServerCredentials {
   );
 }
 
-export function createGrpcServer(deps: CardServiceDeps, options: GrpcServerOptions): { server: grpc.Server; health: HealthImplementation } {
+export function createGrpcServer(
+  deps: CardServiceDeps & BalancesServiceDeps,
+  options: GrpcServerOptions,
+): { server: grpc.Server; health: HealthImplementation } {
   const server = new grpc.Server({
     // Channelz (grpc-js' per-call introspection) is not served here; off, each call skips its
     // bookkeeping: ~1.5 KB of garbage and some CPU per call.
@@ -62,7 +66,7 @@ export function createGrpcServer(deps: CardServiceDeps, options: GrpcServerOptio
   });
   const route = options.route ?? ((_service, implementation) => implementation);
   server.addService(AuthorizationServiceService, route(AuthorizationServiceService, authorizationService(deps)));
-  server.addService(AdminServiceService, route(AdminServiceService, adminService(deps)));
+  server.addService(AdminServiceService, route(AdminServiceService, { ...adminService(deps), listBalances: listBalancesHandler(deps) }));
   server.addService(CardServiceService, route(CardServiceService, cardService(deps)));
   server.addService(FleetAdminServiceService, route(FleetAdminServiceService, fleetAdminService(deps)));
 

@@ -21,7 +21,7 @@ import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../common/metrics';
 import { serviceErrorOf, statusOf } from './status';
-import { isFleetCardId } from '../../../actors/fleet/fleet-card-id';
+import { isFleetCardId } from '../../../actors/sharding/shard-key';
 import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
 import {
   domain_card_statuses,
@@ -443,7 +443,8 @@ function serveStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStream
   call.on('error', abandon);
 }
 
-export function adminService(deps: ServiceDeps): AdminServiceServer {
+/** The AdminService handlers but ListBalances (balances-service.ts). */
+export function adminService(deps: ServiceDeps): Omit<AdminServiceServer, 'listBalances'> {
   const { region } = deps;
   return {
     issueCard: unary<IssueCardRequest, IssueCardResponse, { state: Parameters<typeof toBalanceResponse>[0]; alreadyExisted: boolean }>(

@@ -9,7 +9,8 @@
 // versions of consecutive decisions.
 
 import type { Logger } from 'pino';
-import type { CommitEntry, CommitResult, EntityId, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
+import type { CommitEntry, CommitResult, EntityId, EntityWrite, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
+import { shardOf } from '../../../actors/sharding/shard-key';
 import type { Metrics } from '../../common/metrics';
 import {
   cardKey,
@@ -27,6 +28,8 @@ import type { RedisStore } from './redis-store';
 
 /** Who holds which shard at which epoch; the committer asks it for every batch. */
 export interface EpochSource {
+  /** TAPLINE_SHARD_COUNT: every write is checked to land on its entity's own shard. */
+  readonly shardCount: number;
   /** The epoch this node holds for the shard, or undefined if it does not hold it. */
   epochOf(shard: number): string | undefined;
 }
@@ -217,6 +220,13 @@ export class Committer implements Persistence {
         shardIndex.set(entry.shard, index);
         shardArgs.push(shardKeys(entry.shard).epoch, epoch);
       }
+      const misplaced = misplacedWrite(entry, this.epochs.shardCount);
+      if (misplaced !== undefined) {
+        // A programmer error that would fork the entity: a second copy under another shard's key,
+        // fenced by another epoch, so two writers could both succeed (invariant 3).
+        this.failAssertion(entry, `${misplaced.entity.kind} written on shard ${misplaced.shard ?? entry.shard}, not its own`);
+        continue;
+      }
       if (entry.fenceOwnShardOnly === true && !onlyCreatesElsewhere(entry)) {
         // A programmer error: fail this entry loudly, not the batch it shares.
         this.failAssertion(entry, 'an entry fenced by its own shard only may only create entities on other shards');
@@ -316,6 +326,18 @@ function settleSafely(entry: CommitEntry, result: CommitResult, logger: Logger):
   } catch (error) {
     logger.error({ err: error, status: result.status }, 'assertion: commit settle callback threw');
   }
+}
+
+/**
+ * The first write of the entry that is not on its entity's shard (actors/sharding/shard-key.ts);
+ * undefined when all are. A refund ledger record has no shard of its own id: its card places it.
+ */
+function misplacedWrite(entry: CommitEntry, shardCount: number): EntityWrite | undefined {
+  for (const write of entry.writes) {
+    const { kind, id } = write.entity;
+    if (kind !== 'refunded' && shardOf(kind, id, shardCount) !== (write.shard ?? entry.shard)) return write;
+  }
+  return undefined;
 }
 
 /** True when every write of the entry on another shard creates its entity (expected version 0). */

@@ -78,6 +78,23 @@ export function recordKey(shard: number, kind: 'program' | 'holder' | 'issuance'
   return `tl:{s${shard}}:${kind}:${id}`;
 }
 
+/** One family of entity keys, for listings: its SCAN MATCH pattern and the exact parse of a key. */
+export interface KeyFamily {
+  /** A SCAN MATCH glob; it may match a little more than the family (ids may contain anything). */
+  readonly match: string;
+  /** The entity id of a key of this family; undefined for any other key. */
+  idOf(key: string): string | undefined;
+}
+
+function keyFamily(segment: string): KeyFamily {
+  const pattern = new RegExp(`^tl:\\{s[0-9]+\\}:${segment}:(.+)$`);
+  return { match: `tl:{s*}:${segment}:*`, idOf: (key) => pattern.exec(key)?.[1] };
+}
+
+export const card_keys = keyFamily('card');
+export const fleet_card_keys = keyFamily('fcard');
+export const fleet_keys = keyFamily('fleet');
+
 export function idempotencyKey(key: string): string {
   return `tl:idem:${key}`;
 }

@@ -4,13 +4,13 @@
 // issue path instead. Bounded: a program with more cards than cards_max is refused.
 
 import { resourceExhausted } from '../../../actors/errors';
+import { card_keys } from './keys';
 import type { RedisStore } from './redis-store';
 import type { ReviewEntry } from '../../../actors/rules/review-queue';
 import { decodeCardState } from '../../../actors/state/card';
 
 /** Keys SCAN looks at per call: few round trips, never a long block of Redis. */
 const scan_count = 1_000;
-const card_key_pattern = /^tl:\{s[0-9]+\}:card:(.+)$/;
 
 /** A review entry of a plain card, with the card's currency (for the amount). */
 export interface ProgramReviewEntry extends ReviewEntry {
@@ -31,12 +31,12 @@ export class RedisProgramCards implements ProgramCards {
     const found: string[] = [];
     let cursor = '0';
     do {
-      const [next, keys] = await this.store.scanPage(cursor, 'tl:{s*}:card:*', scan_count);
+      const [next, keys] = await this.store.scanPage(cursor, card_keys.match, scan_count);
       cursor = next;
       const states = await this.store.hashFieldOfMany(keys, 'd');
       keys.forEach((key, index) => {
         const data = states[index];
-        const cardId = card_key_pattern.exec(key)?.[1];
+        const cardId = card_keys.idOf(key);
         if (data === null || data === undefined || cardId === undefined) return;
         if (decodeCardState(data).programId === programId) found.push(cardId);
       });
@@ -56,7 +56,7 @@ export class RedisProgramCards implements ProgramCards {
     let dropped = 0;
     let cursor = '0';
     do {
-      const [next, keys] = await this.store.scanPage(cursor, 'tl:{s*}:card:*', scan_count);
+      const [next, keys] = await this.store.scanPage(cursor, card_keys.match, scan_count);
       cursor = next;
       for (const data of await this.store.hashFieldOfMany(keys, 'd')) {
         if (data === null || data === undefined) continue;

@@ -14,7 +14,7 @@
 import { permissionDenied, resourceExhausted, shardMoved, unavailable, type Outcome, type TaplineError } from '../../../actors/errors';
 import type { EntityId, Persistence } from '../../../actors/runtime/persistence';
 import { managerRegistered } from '../../../actors/outbox/builders';
-import { shardOf } from '../../../actors/sharding/placement';
+import { shardOf } from '../../../actors/sharding/shard-key';
 import { decodeManagerRecord, encodeManagerRecord, type ManagerRecord } from '../../../actors/state/manager';
 import type { PinHasher } from './pin';
 import type { Logger } from 'pino';
@@ -58,7 +58,7 @@ export class ManagerDirectory {
     reply: (outcome: Outcome<{ merchantId: string; managerId: string }>) => void,
   ): void {
     const entity = managerEntity(merchantId, managerId);
-    const shard = shardOf(merchantId, this.shard_count);
+    const shard = shardOf('merchant', merchantId, this.shard_count);
     this.persistence.loadEntity(shard, entity).then(
       (current) => {
         const record: ManagerRecord = { pinHash: this.hasher.hash(domain(merchantId, managerId), pin), operator: operatorId };
@@ -88,7 +88,10 @@ export class ManagerDirectory {
     const refused = permissionDenied('manager credential refused');
     const known = this.attempts.get(key);
     if (known !== undefined && known.lockedUntilMs > this.clock()) return refused;
-    const record = await this.persistence.loadEntity(shardOf(merchantId, this.shard_count), managerEntity(merchantId, managerId));
+    const record = await this.persistence.loadEntity(
+      shardOf('merchant', merchantId, this.shard_count),
+      managerEntity(merchantId, managerId),
+    );
     const stored = record.data === undefined ? undefined : decodeManagerRecord(record.data);
     if (stored !== undefined && this.hasher.matches(domain(merchantId, managerId), pin, stored.pinHash)) {
       this.attempts.delete(key);
