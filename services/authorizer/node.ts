@@ -84,14 +84,17 @@ export class AuthorizerNode {
 
   /** `options.clock`: tests move time (period boundaries); production uses the system clock. */
   static async start(config: NodeConfig, logger: Logger, options: { clock?: () => number } = {}): Promise<AuthorizerNode> {
-    const metrics = new Metrics(true);
+    const metrics = new Metrics(true, config.TAPLINE_COMMIT_BATCH_MAX);
     const store = await RedisStore.connect(
       {
         url: config.TAPLINE_REDIS_URL,
         command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
         reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
       },
-      (error) => logger.warn({ err: error }, 'redis connection error'),
+      (error) => {
+        metrics.redisErrors.inc({ client: 'store' });
+        logger.warn({ err: error }, 'redis connection error');
+      },
     );
     const incarnation = await store.nextIncarnation();
     const ownership = new ShardOwnership(config.TAPLINE_SHARD_COUNT);
@@ -179,6 +182,7 @@ export class AuthorizerNode {
       clock,
       () => holder.node?.accepting ?? false,
       new ClusterMetrics(metrics.registry),
+      metrics,
     );
     const serviceDeps: CardServiceDeps = {
       region,
@@ -309,6 +313,7 @@ export class AuthorizerNode {
     clock: () => number,
     accepting: () => boolean,
     metrics: ClusterMetrics,
+    nodeMetrics: Metrics,
   ): Promise<ClusterParts> {
     const store = await ClusterStore.connect(
       {
@@ -316,7 +321,10 @@ export class AuthorizerNode {
         command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
         reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
       },
-      (error) => logger.warn({ err: error }, 'redis (cluster) connection error'),
+      (error) => {
+        nodeMetrics.redisErrors.inc({ client: 'cluster' });
+        logger.warn({ err: error }, 'redis (cluster) connection error');
+      },
     );
     const peers = new Peers(
       { forward_in_flight_max: config.TAPLINE_FORWARD_IN_FLIGHT_MAX, forward_timeout_ms: config.TAPLINE_ROUTE_WAIT_MAX_MS },
@@ -342,7 +350,9 @@ export class AuthorizerNode {
       'grpc.max_send_message_length': 64 * 1024 * 1024,
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
+      interceptors: [nodeMetrics.grpc.interceptor],
     });
+    nodeMetrics.grpc.addService(ClusterServiceService);
     server.addService(ClusterServiceService, {
       forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>) => router.serveForward(call),
     });

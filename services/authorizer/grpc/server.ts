@@ -66,7 +66,11 @@ export function createGrpcServer(deps: CardServiceDeps, options: GrpcServerOptio
     // Gateways keep streams open for hours; keepalive pings find dead peers behind NAT.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
+    // Every call of every service (health and reflection too) is measured once, here.
+    interceptors: [deps.metrics.grpc.interceptor],
   });
+  for (const service of [AuthorizationServiceService, AdminServiceService, CardServiceService, FleetAdminServiceService])
+    deps.metrics.grpc.addService(service);
   const route = options.route ?? ((_service, implementation) => implementation);
   server.addService(AuthorizationServiceService, route(AuthorizationServiceService, authorizationService(deps)));
   server.addService(AdminServiceService, route(AdminServiceService, adminService(deps)));
