@@ -174,6 +174,8 @@ export class AuthorizerNode {
     const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
     const inFlight = new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics);
     const holder: { node?: AuthorizerNode } = {};
+    const clusterMetrics = new ClusterMetrics(metrics.registry);
+    clusterMetrics.shardsTotal.set(config.TAPLINE_SHARD_COUNT);
     const cluster = await AuthorizerNode.startCluster(
       config,
       logger,
@@ -181,7 +183,7 @@ export class AuthorizerNode {
       region,
       clock,
       () => holder.node?.accepting ?? false,
-      new ClusterMetrics(metrics.registry),
+      clusterMetrics,
       metrics,
     );
     const serviceDeps: CardServiceDeps = {
