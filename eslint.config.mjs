@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'gen/**', 'node_modules/**', 'loadtest/k6/**', 'charts/**', '.data/**', '.test-data/**', '.bench/**', 'scripts/*.js', 'eslint.config.mjs'] },
+  { ignores: ['dist/**', 'gen/**', 'node_modules/**', 'loadtest/k6/**', 'charts/**', '.data/**', '.test-data/**', '.bench/**', 'scripts/*.js', 'scripts/*.mjs', 'eslint.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
