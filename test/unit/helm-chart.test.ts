@@ -246,6 +246,15 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       assert.match(run.stderr, /clickhouse\.url/);
     });
 
+    it('NOTES.txt renders for every ci/*.yaml and tells how to check the release', function () {
+      for (const file of ci_files) {
+        const notes = render([ci(file)], ['--notes']);
+        assert.equal(notes.status, 0, `${file}: ${notes.stderr}`);
+        assert.match(notes.stdout, /grpc\.health\.v1\.Health\/Check/, `${file}: NOTES name the health check`);
+        assert.doesNotMatch(notes.stdout, /PASSWORD|:\/\/[^/\s]*:[^/\s]*@/, `${file}: NOTES show no credentials`);
+      }
+    });
+
     for (const file of ci_files) {
       it(`ci/${file}: every object parses and validates against the Kubernetes API schemas`, function () {
         this.timeout(60_000);
