@@ -459,7 +459,12 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
     it('network policies name the configured peers', function () {
       const policy = find(objects, 'NetworkPolicy', 'tapline');
       const grpc = (policy.spec.ingress as any[]).find((rule) => (rule.ports as any[]).some((p) => p.port === 'grpc'));
-      assert.deepEqual(grpc.from, [{ namespaceSelector: { matchLabels: { 'tapline.io/terminal-gateways': 'true' } } }]);
+      assert.deepEqual(grpc.from[0], { namespaceSelector: { matchLabels: { 'tapline.io/terminal-gateways': 'true' } } });
+      assert.equal(grpc.from.length, 2, 'the listed callers and this release’s reports pods');
+      assert.ok(
+        matches(grpc.from[1].podSelector.matchLabels, find(objects, 'Deployment', 'tapline-reports').spec.template.metadata.labels),
+        'the reports service may call the authorizers (live balances)',
+      );
       const reports = find(objects, 'NetworkPolicy', 'tapline-reports');
       assert.equal(reports.spec.ingress[0].from.length, 2, 'reports readers and the scrapers');
     });
