@@ -7,7 +7,7 @@ import importX from 'eslint-plugin-import-x';
 const no_tools = { group: ['**/tools/**'], message: 'production code must not import tools/ (dev and test only)' };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'gen/**', 'node_modules/**', 'loadtest/k6/**', 'charts/**', '.data/**', '.test-data/**', '.bench/**', 'scripts/*.js', 'eslint.config.mjs'] },
+  { ignores: ['dist/**', 'gen/**', 'node_modules/**', 'loadtest/k6/**', 'charts/**', '.data/**', '.test-data/**', '.bench/**', 'scripts/*.js', 'scripts/*.mjs', 'eslint.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -86,6 +86,35 @@ else
   log "installed: ${packages[*]}"
 fi
 
+# Tools the tests use beside the servers: Go and Helm's template library sprig (the chart test
+# builds tools/chart-render and renders the chart as Helm does), and Python's protobuf (the
+# reflection test loads the served descriptors in an independent protobuf runtime). Each is
+# installed only when missing.
+tool_packages=()
+have_command go || tool_packages+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || tool_packages+=(golang-github-masterminds-sprig-dev)
+[ -d /usr/share/gocode/src/gopkg.in/yaml.v2 ] || tool_packages+=(golang-gopkg-yaml.v2-dev)
+[ -d /usr/share/gocode/src/gopkg.in/yaml.v3 ] || tool_packages+=(golang-gopkg-yaml.v3-dev)
+package_installed python3-protobuf || tool_packages+=(python3-protobuf)
+if [ ${#tool_packages[@]} -gt 0 ]; then
+  tool_sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      tool_sudo=(sudo)
+    else
+      echo "ensure-system-deps: ${tool_packages[*]} missing and this user cannot install them; the tests that need them skip" >&2
+      tool_packages=()
+    fi
+  fi
+  if [ ${#tool_packages[@]} -gt 0 ]; then
+    log "installing ${tool_packages[*]} with apt-get"
+    "${tool_sudo[@]}" apt-get update
+    "${tool_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${tool_packages[@]}"
+  fi
+else
+  log "go, sprig, yaml and python3-protobuf are present"
+fi
+
 # npm writes node_modules/.package-lock.json on every install, so its age is the install's age.
 # `npm install` rather than `npm ci`: npm 11 leaves other platforms' optional binaries (buf's
 # darwin/win32 builds) out of the lockfile and `npm ci` then refuses it as out of sync. With a

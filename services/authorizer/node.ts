@@ -117,14 +117,17 @@ export class AuthorizerNode {
 
   static async start(config: NodeConfig, logger: Logger, options: NodeOptions = {}): Promise<AuthorizerNode> {
     checkNodeOptions(config, options);
-    const metrics = new Metrics(true);
+    const metrics = new Metrics(true, config.TAPLINE_COMMIT_BATCH_MAX);
     const store = await RedisStore.connect(
       {
         url: config.TAPLINE_REDIS_URL,
         command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
         reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
       },
-      (error) => logger.warn({ err: error }, 'redis connection error'),
+      (error) => {
+        metrics.redisErrors.inc({ client: 'store' });
+        logger.warn({ err: error }, 'redis connection error');
+      },
     );
     const incarnation = await store.nextIncarnation();
     const ownership = new ShardOwnership(config.TAPLINE_SHARD_COUNT);
@@ -207,6 +210,8 @@ export class AuthorizerNode {
     const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
     const inFlight = new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics);
     const holder: { node?: AuthorizerNode } = {};
+    const clusterMetrics = new ClusterMetrics(metrics.registry);
+    clusterMetrics.shardsTotal.set(config.TAPLINE_SHARD_COUNT);
     const cluster = await AuthorizerNode.startCluster(
       config,
       logger,
@@ -214,7 +219,8 @@ export class AuthorizerNode {
       region,
       clock,
       () => holder.node?.accepting ?? false,
-      new ClusterMetrics(metrics.registry),
+      clusterMetrics,
+      metrics,
     );
     const pins = new CardPins(pinHasher, region);
     const programCards = new RedisProgramCards(store);
@@ -360,6 +366,7 @@ export class AuthorizerNode {
     clock: () => number,
     accepting: () => boolean,
     metrics: ClusterMetrics,
+    nodeMetrics: Metrics,
   ): Promise<ClusterParts> {
     const store = await ClusterStore.connect(
       {
@@ -367,7 +374,10 @@ export class AuthorizerNode {
         command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
         reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
       },
-      (error) => logger.warn({ err: error }, 'redis (cluster) connection error'),
+      (error) => {
+        nodeMetrics.redisErrors.inc({ client: 'cluster' });
+        logger.warn({ err: error }, 'redis (cluster) connection error');
+      },
     );
     const peers = new Peers(
       { forward_in_flight_max: config.TAPLINE_FORWARD_IN_FLIGHT_MAX, forward_timeout_ms: config.TAPLINE_ROUTE_WAIT_MAX_MS },
@@ -393,7 +403,9 @@ export class AuthorizerNode {
       'grpc.max_send_message_length': 64 * 1024 * 1024,
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
+      interceptors: [nodeMetrics.grpc.interceptor],
     });
+    nodeMetrics.grpc.addService(ClusterServiceService);
     server.addService(ClusterServiceService, {
       forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>) => router.serveForward(call),
     });

@@ -2,6 +2,21 @@
 // can run several nodes in one process without name clashes.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import { GrpcServerMetrics } from './grpc-metrics';
+
+/** The authorizer's default TAPLINE_COMMIT_BATCH_MAX, for registries made without a configuration. */
+export const default_commit_batch_entries_max = 2_000;
+
+/**
+ * Upper bounds for entries per commit: powers of two up to the batch maximum, then the maximum
+ * itself, so a node committing full batches (saturated) shows as such instead of as "> last bucket".
+ */
+export function commitBatchBuckets(batch_entries_max: number): number[] {
+  const buckets: number[] = [];
+  for (let bound = 1; bound < batch_entries_max; bound *= 2) buckets.push(bound);
+  buckets.push(batch_entries_max);
+  return buckets;
+}
 
 /** Something counted once per request. */
 export interface CountingChild {
@@ -53,17 +68,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly commitBatchEntries = new Histogram({
-    name: 'tapline_commit_batch_entries',
-    help: 'Entries per group-commit script call.',
-    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
-    registers: [this.registry],
-  });
+  /** RED metrics of the gRPC server (grpc_server_*), filled by its interceptor. */
+  readonly grpc = new GrpcServerMetrics(this.registry);
+
+  readonly commitBatchEntries: Histogram;
 
   readonly commitSeconds = new Histogram({
     name: 'tapline_commit_seconds',
     help: 'Round trip of one group-commit script call.',
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+    // Up to the Redis command timeout (5 s by default): a commit slower than that has failed.
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly commitFailures = new Counter({
+    name: 'tapline_commit_failures_total',
+    help: 'Group-commit script calls that failed (Redis error or time-out); their entries are failed and retried by clients.',
+    registers: [this.registry],
+  });
+
+  readonly redisErrors = new Counter({
+    name: 'tapline_redis_errors_total',
+    help: 'Errors reported by a Redis connection (refused, reset, timed out), by client: store (commits, loads) or cluster (leases, membership).',
+    labelNames: ['client'] as const,
     registers: [this.registry],
   });
 
@@ -122,7 +149,14 @@ export class Metrics {
     }
   }
 
-  constructor(collectDefaults = false) {
+  /** `collectDefaults`: process, heap, event-loop lag and GC pause metrics (prom-client's defaults). */
+  constructor(collectDefaults = false, commit_batch_entries_max = default_commit_batch_entries_max) {
+    this.commitBatchEntries = new Histogram({
+      name: 'tapline_commit_batch_entries',
+      help: 'Entries per group-commit script call.',
+      buckets: commitBatchBuckets(commit_batch_entries_max),
+      registers: [this.registry],
+    });
     if (collectDefaults) collectDefaultMetrics({ register: this.registry });
   }
 }

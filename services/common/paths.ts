@@ -1,4 +1,4 @@
-// Locates files that ship beside the compiled code (proto sources for reflection).
+// Locates the project root (local runs, tests and the benchmark keep their data under it).
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,8 +12,4 @@ export function projectRoot(): string {
     dir = parent;
   }
   return dir;
-}
-
-export function protoDir(): string {
-  return join(projectRoot(), 'proto');
 }

@@ -4,6 +4,7 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { identifier } from '../streamer/sql';
 import { ReportBackendError } from './errors';
+import type { ReportsMetrics } from './metrics';
 import type { QueryRow, QueryRunner } from './reports';
 
 export class ClickHouseRunner {
@@ -13,6 +14,7 @@ export class ClickHouseRunner {
     url: string,
     database: string,
     private readonly query_timeout_ms: number,
+    private readonly metrics?: ReportsMetrics,
   ) {
     this.client = createClient({
       url,
@@ -23,14 +25,18 @@ export class ClickHouseRunner {
   }
 
   readonly query: QueryRunner = async (sql: string): Promise<QueryRow[]> => {
+    const stopTimer = this.metrics?.clickhouseQuerySeconds.startTimer();
     try {
       const result = await this.client.query({
         query: sql,
         format: 'JSONEachRow',
         abort_signal: AbortSignal.timeout(this.query_timeout_ms),
       });
-      return await result.json<QueryRow>();
+      const rows = await result.json<QueryRow>();
+      stopTimer?.({ outcome: 'ok' });
+      return rows;
     } catch (error) {
+      stopTimer?.({ outcome: 'error' });
       throw new ReportBackendError('clickhouse', error);
     }
   };

@@ -10,16 +10,20 @@ import { AuthorizerCardStates, authorizerCredentials } from './card-states';
 import { ClickHouseRunner } from './clickhouse-runner';
 import { loadReportsConfig, type ReportsConfig } from './config';
 import { configOrExit, onStopSignal } from '../common/process';
+import { ReportsMetrics } from './metrics';
 import { ReportsServer } from './server';
 import { RedisSettlementStore } from './settlement-store';
 
 async function main(): Promise<void> {
   const config: ReportsConfig = configOrExit(loadReportsConfig);
   const logger = createLogger('tapline-reports', config.TAPLINE_LOG_LEVEL);
+  // Served on the reports port itself (/metrics), next to /healthz.
+  const metrics = new ReportsMetrics(true);
   const clickhouse = new ClickHouseRunner(
     config.TAPLINE_CLICKHOUSE_URL,
     config.TAPLINE_CLICKHOUSE_DATABASE,
     config.TAPLINE_REPORTS_QUERY_TIMEOUT_MS,
+    metrics,
   );
   const tls = { caFile: config.TAPLINE_TLS_CA_FILE, certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE };
   if (tls.caFile === undefined && tls.certFile === undefined)
@@ -37,6 +41,7 @@ async function main(): Promise<void> {
     { query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards, settlement },
     config.TAPLINE_REPORTS_PORT,
     logger,
+    metrics,
   );
   onStopSignal((signal) => {
     logger.info({ signal }, 'shutting down');

@@ -19,6 +19,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TaplineError } from '../../actors/errors';
 import type { Logger } from '../common/logger';
+import type { ReportsMetrics } from './metrics';
 import { sectionCsv } from './csv';
 import {
   ParameterError,
@@ -52,6 +53,8 @@ export const request_timeout_ms = 60_000;
 const busy_retry_after_s = 1;
 
 interface Route {
+  /** The route's name in metrics: fixed here, never taken from the request. */
+  readonly name: string;
   readonly pattern: RegExp;
   readonly parameters: readonly string[];
   readonly sections: readonly string[];
@@ -65,6 +68,7 @@ const output = ['format', 'section'];
 
 const routes: readonly Route[] = [
   {
+    name: 'float',
     pattern: /^\/reports\/float$/,
     parameters: ['currency', ...output],
     sections: ['programs'],
@@ -74,12 +78,14 @@ const routes: readonly Route[] = [
     },
   },
   {
+    name: 'reconciliation',
     pattern: /^\/reports\/reconciliation$/,
     parameters: output,
     sections: ['differences', 'summary', 'fleet_differences'],
     plan: () => (context) => reconciliationReport(context),
   },
   {
+    name: 'merchants',
     pattern: /^\/reports\/merchants$/,
     parameters: ['from', 'to', 'granularity', 'by', ...output],
     sections: ['periods'],
@@ -91,6 +97,7 @@ const routes: readonly Route[] = [
     },
   },
   {
+    name: 'operations',
     pattern: /^\/reports\/operations$/,
     parameters: ['from', 'to', ...output],
     sections: ['summary', 'by_reason', 'by_terminal', 'by_hour', 'by_flag'],
@@ -100,6 +107,7 @@ const routes: readonly Route[] = [
     },
   },
   {
+    name: 'card_history',
     pattern: /^\/reports\/cards\/([^/]*)\/history$/,
     parameters: output,
     sections: ['entries', 'summary'],
@@ -109,6 +117,7 @@ const routes: readonly Route[] = [
     },
   },
   {
+    name: 'top_ups',
     pattern: /^\/reports\/top-ups$/,
     parameters: ['from', 'to', ...output],
     sections: ['days'],
@@ -118,6 +127,7 @@ const routes: readonly Route[] = [
     },
   },
   {
+    name: 'audit',
     pattern: /^\/reports\/audit$/,
     parameters: ['from', 'to', 'operator', ...output],
     sections: ['entries'],
@@ -129,6 +139,7 @@ const routes: readonly Route[] = [
     },
   },
   {
+    name: 'merchant_fees',
     pattern: /^\/reports\/merchants\/([^/]*)\/fees$/,
     parameters: ['from', 'to', ...output],
     sections: ['currencies', 'rates'],
@@ -139,6 +150,7 @@ const routes: readonly Route[] = [
     },
   },
   {
+    name: 'fleet_invoice',
     pattern: /^\/reports\/fleets\/([^/]*)\/invoice$/,
     parameters: ['from', 'to', ...output],
     sections: ['transactions', 'lines', 'vehicles', 'totals'],
@@ -149,6 +161,7 @@ const routes: readonly Route[] = [
     },
   },
   {
+    name: 'event_statistics',
     pattern: /^\/reports\/events\/([^/]*)\/statistics$/,
     parameters: output,
     sections: ['totals', 'top_merchants', 'top_products', 'sales_per_hour'],
@@ -180,6 +193,13 @@ export function planRequest(rawUrl: string): { run: ReportWork; format: 'json' |
   throw new ReportNotFoundError('no such report', { path: path.slice(0, 200) });
 }
 
+/** The name of the route a URL asks for (metrics label), or "unknown"; validates nothing. */
+export function routeName(rawUrl: string): string {
+  const question = rawUrl.indexOf('?');
+  const path = question < 0 ? rawUrl : rawUrl.slice(0, question);
+  return routes.find((route) => route.pattern.test(path))?.name ?? 'unknown';
+}
+
 export function statusOf(error: unknown): number {
   if (error instanceof ParameterError) return 400;
   if (error instanceof ReportNotFoundError) return 404;
@@ -204,21 +224,34 @@ export function reportJson(report: Report): string {
 }
 
 export class ReportsServer {
-  private in_flight = 0;
+  private in_flight_count = 0;
 
-  private constructor(private readonly server: http.Server) {}
+  private constructor(
+    private readonly server: http.Server,
+    private readonly metrics: ReportsMetrics | undefined,
+  ) {}
+
+  private get in_flight(): number {
+    return this.in_flight_count;
+  }
+
+  private set in_flight(value: number) {
+    this.in_flight_count = value;
+    this.metrics?.inFlight.set(value);
+  }
 
   get port(): number {
     return (this.server.address() as AddressInfo).port;
   }
 
-  static async start(context: ReportContext, port: number, logger: Logger): Promise<ReportsServer> {
+  /** With `metrics`, requests are counted and timed, and /metrics serves them. */
+  static async start(context: ReportContext, port: number, logger: Logger, metrics?: ReportsMetrics): Promise<ReportsServer> {
     const holder: { instance?: ReportsServer } = {};
     const server = http.createServer((request, response) => {
       holder.instance?.handle(context, logger, request, response);
     });
     server.requestTimeout = request_timeout_ms;
-    const instance = new ReportsServer(server);
+    const instance = new ReportsServer(server, metrics);
     holder.instance = instance;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -242,8 +275,32 @@ export class ReportsServer {
       response.end(request.method === 'HEAD' ? undefined : body);
     };
     const url = request.url ?? '/';
-    if (url === '/healthz') return answer(200, 'text/plain', 'ok\n');
-    if (url.startsWith('/settlement/')) return this.handleSettlement(context, logger, request, answer, url);
+    // The route's name once known; a request that matches no route is counted as "unknown".
+    let route = 'unknown';
+    const metrics = this.metrics;
+    if (metrics !== undefined) {
+      const stopTimer = metrics.requestSeconds.startTimer();
+      response.once('close', () => {
+        stopTimer({ route });
+        metrics.requests.inc({ route, status: response.headersSent ? String(response.statusCode) : 'aborted' });
+      });
+    }
+    if (url === '/healthz') {
+      route = 'healthz';
+      return answer(200, 'text/plain', 'ok\n');
+    }
+    if (url === '/metrics' && metrics !== undefined) {
+      route = 'metrics';
+      metrics.registry.metrics().then(
+        (text) => answer(200, metrics.registry.contentType, text),
+        () => answer(500, 'text/plain', 'metrics unavailable\n'),
+      );
+      return;
+    }
+    if (url.startsWith('/settlement/')) {
+      route = 'settlement';
+      return this.handleSettlement(context, logger, request, answer, url);
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD')
       return answer(
         405,
@@ -251,6 +308,7 @@ export class ReportsServer {
         JSON.stringify({ error: { code: 'method_not_allowed', message: 'reports are read with GET' } }),
         { allow: 'GET, HEAD' },
       );
+    route = routeName(url);
     let plan: ReturnType<typeof planRequest>;
     try {
       plan = planRequest(url);

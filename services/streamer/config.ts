@@ -86,3 +86,14 @@ export function loadStreamerConfig(env: Record<string, string | undefined> = pro
   }
   return config;
 }
+
+/** Command-line flags; anything else is refused so a typo cannot silently change what runs. */
+export function parseStreamerArgs(args: readonly string[]): { readonly migrate: 'only' | 'skip' | 'on-start' } {
+  let migrate: 'only' | 'skip' | 'on-start' = 'on-start';
+  for (const arg of args) {
+    if (arg === '--migrate-only') migrate = 'only';
+    else if (arg === '--skip-migrations') migrate = 'skip';
+    else throw new ConfigError(`unknown argument ${JSON.stringify(arg)} (expected --migrate-only or --skip-migrations)`);
+  }
+  return { migrate };
+}

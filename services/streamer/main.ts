@@ -3,11 +3,18 @@
 // batch in hand before exiting 0. Prints one JSON line {"event":"streaming","grpcPort":0,...} on
 // stdout when streaming, whatever the log level (the streamer serves no gRPC; the field lets the
 // shared process helpers wait for it like for the other services).
+//
+//   --migrate-only     apply the migrations (retrying until ClickHouse answers) and exit 0: the
+//                      chart's migration Job, run before streamers start or are upgraded.
+//   --skip-migrations  stream without migrating (the chart's streamers, after that Job).
+//
+// /healthz answers as soon as the process starts, whatever ClickHouse does, so a liveness probe
+// never restarts a streamer that is only waiting for ClickHouse; /readyz answers 200 once streaming.
 
 import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../common/logger';
-import { loadStreamerConfig, type StreamerConfig } from './config';
+import { loadStreamerConfig, parseStreamerArgs, type StreamerConfig } from './config';
 import { configOrExit, onStopSignal } from '../common/process';
 import { serveMetrics } from '../common/metrics-http';
 import { StreamerMetrics } from './metrics';
@@ -15,8 +22,10 @@ import { migrate } from './schema/migrate';
 import { Streamer } from './streamer';
 
 async function main(): Promise<void> {
+  const { migrate: migration } = parseStreamerArgs(process.argv.slice(2));
   const config: StreamerConfig = configOrExit(loadStreamerConfig);
   const logger = createLogger('tapline-streamer', config.TAPLINE_LOG_LEVEL);
+  if (migration === 'only') return migrateOnly(config, logger);
   let stopRequested = false;
   // Filled in as startup proceeds; a signal during startup sees what exists so far.
   const running: { streamer?: Streamer; server?: http.Server } = {};
@@ -38,13 +47,19 @@ async function main(): Promise<void> {
   };
   onStopSignal(stop);
 
-  await migrateUntilDone(config, logger, () => stopRequested);
   const metrics = new StreamerMetrics(true);
   const server =
     config.TAPLINE_METRICS_PORT < 0
       ? undefined
-      : await serveMetrics({ registry: metrics.registry, host: '0.0.0.0', port: config.TAPLINE_METRICS_PORT });
+      : await serveMetrics({
+          registry: metrics.registry,
+          host: '0.0.0.0',
+          port: config.TAPLINE_METRICS_PORT,
+          ready: () => running.streamer !== undefined,
+        });
   running.server = server;
+  if (migration === 'on-start') await migrateUntilDone(config, logger, () => stopRequested);
+  if (stopRequested) return;
   running.streamer = await Streamer.start(config, logger, metrics);
   running.streamer.finished.catch((error: unknown) => {
     logger.fatal({ err: error }, 'streamer stopped on an unexpected error');
@@ -57,12 +72,23 @@ async function main(): Promise<void> {
   if (stopRequested) stop('SIGTERM');
 }
 
+/** --migrate-only: exits 0 once the schema is current, 1 when stopped before that (SIGTERM). */
+async function migrateOnly(config: StreamerConfig, logger: Logger): Promise<void> {
+  onStopSignal((signal) => {
+    logger.info({ signal }, 'migration stopped before the schema was current');
+    process.exit(1);
+  });
+  await migrateUntilDone(config, logger, () => false);
+  process.stdout.write(JSON.stringify({ event: 'migrated', database: config.TAPLINE_CLICKHOUSE_DATABASE, pid: process.pid }) + '\n');
+  process.exit(0);
+}
+
 /** ClickHouse may start after the streamer: migrations are retried with a capped backoff. */
-async function migrateUntilDone(config: StreamerConfig, logger: Logger, stopRequested: () => boolean): Promise<void> {
+async function migrateUntilDone(config: StreamerConfig, logger: Logger, stopRequested: () => boolean): Promise<boolean> {
   for (let attempt = 0; !stopRequested(); attempt += 1) {
     try {
       await migrate(config.TAPLINE_CLICKHOUSE_URL, config.TAPLINE_CLICKHOUSE_DATABASE, logger);
-      return;
+      return true;
     } catch (error) {
       const wait_ms = Math.min(
         config.TAPLINE_STREAMER_BACKOFF_MAX_MS,
@@ -72,6 +98,7 @@ async function migrateUntilDone(config: StreamerConfig, logger: Logger, stopRequ
       await new Promise((resolve) => setTimeout(resolve, wait_ms));
     }
   }
+  return false;
 }
 
 main().catch((error: unknown) => {

@@ -567,6 +567,29 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
         differences: 0,
         fleet_accounts_checked: 0,
       });
+      assert.equal((await get(httpPort, '/reports/cards/card-of-request-xyz/history?bogus=1')).status, 400);
+      // Metrics by route name and status, ClickHouse time by outcome; nothing from the request.
+      let metrics = '';
+      const expected = [
+        /^tapline_reports_requests_total\{route="float",status="200"\} 1$/m,
+        /^tapline_reports_requests_total\{route="card_history",status="400"\} 1$/m,
+        /^tapline_reports_clickhouse_query_seconds_count\{outcome="ok"\} [1-9]/m,
+        /^tapline_reports_request_seconds_bucket\{le="60",route="float"\} 1$/m,
+      ];
+      await waitFor(
+        'the reports process counts the answered requests',
+        async () => {
+          metrics = (await get(httpPort, '/metrics')).body;
+          return expected.every((pattern) => pattern.test(metrics));
+        },
+        () =>
+          metrics
+            .split('\n')
+            .filter((line) => line.startsWith('tapline_reports'))
+            .join('\n'),
+        10_000,
+      );
+      assert.ok(!metrics.includes('card-of-request-xyz'), 'no label value comes from the request');
     } finally {
       assert.equal(await child.terminate(), 0, 'graceful exit');
     }

@@ -1,20 +1,23 @@
-// Static checks of the Helm chart in charts/tapline, standing in for `helm lint` where helm is not
-// installed. They prove that Chart.yaml and values.yaml are valid YAML with the required fields;
-// that every template's `{{ ... }}` actions are closed and its if/with/range/define blocks end;
-// that every `include` names a template the chart defines; that every `.Values.x.y` path a
-// template reads exists in values.yaml (a typo would otherwise render as an empty string) and
-// every top-level value is used; that every value in values.yaml carries a comment; that the
-// StatefulSet keeps the properties operations rely on (node id from the pod name, probes, non-root,
-// read-only root filesystem); that the streamer and reports Deployments exist and can be disabled,
-// that the streamer takes TAPLINE_SHARD_COUNT from the authorizer's own value and its consumer name
-// from the pod name, and that the reports service reads stored balances from the authorizer's
-// client Service (it needs no shard count); and that every terminationGracePeriodSeconds exceeds its process's shutdown grace,
-// so Kubernetes never SIGKILLs a process while it drains, flushes commits or finishes a batch.
+// Proves the Helm chart in charts/tapline by rendering it as Helm does and checking what comes out,
+// not its template source. tools/chart-render (Go text/template + sprig + Helm's functions, built
+// here from Debian's Go packages; the suite skips, saying so, only where Go is missing) renders the
+// default values and every charts/tapline/ci/*.yaml; every rendered object must parse and validate
+// against the Kubernetes (and prometheus-operator) API schemas of the kubernetes-models packages
+// (scripts/validate-manifests.mjs). values.schema.json is checked with ajv: values.yaml merged with
+// each ci file must pass, each test/fixtures/chart-values/invalid-*.yaml must fail at the path its
+// first line names. Then what operations rely on, read from the rendered objects: secrets only by
+// secretKeyRef, probes that do not depend on migrations, the migration hook, network policies,
+// monitors and budgets for every workload, the grace periods, and alert expressions that parse as
+// PromQL and link runbook anchors that exist in docs/OPERATIONS.md.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import Ajv from 'ajv';
+import { parser as promqlParser } from '@prometheus-io/lezer-promql';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 
 /** Finds the repository's charts/tapline, from the source tree or from the compiled dist/ tree. */
 function findChartDir(): string {
@@ -32,89 +35,176 @@ function findChartDir(): string {
 }
 
 const chart_dir = findChartDir();
-const templates_dir = path.join(chart_dir, 'templates');
+const repo_root = path.dirname(path.dirname(chart_dir));
+const namespace = 'payments';
+const release = 'tapline';
+const ci_files = fs
+  .readdirSync(path.join(chart_dir, 'ci'))
+  .filter((name) => name.endsWith('.yaml'))
+  .sort();
+const invalid_dir = path.join(repo_root, 'test', 'fixtures', 'chart-values');
+const invalid_files = fs
+  .readdirSync(invalid_dir)
+  .filter((name) => name.startsWith('invalid-') && name.endsWith('.yaml'))
+  .sort();
 
-type Yaml = Record<string, unknown>;
+type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+};
 
-function readText(file: string): string {
-  return fs.readFileSync(file, 'utf8');
+function readYaml(file: string): Record<string, unknown> {
+  return (parseYaml(fs.readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
 }
 
-function readYamlMap(file: string): Yaml {
-  const parsed: unknown = parseYaml(readText(file));
-  assert.ok(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), `${file} is not a YAML mapping`);
-  return parsed as Yaml;
-}
-
-/** Every template file (manifests, helpers and NOTES.txt), as [file name, text]. */
-function templates(): [string, string][] {
-  return fs
-    .readdirSync(templates_dir)
-    .filter((name) => /\.(ya?ml|tpl|txt)$/.test(name))
-    .sort()
-    .map((name) => [name, readText(path.join(templates_dir, name))]);
-}
-
-/** The inside of every `{{ ... }}` action of a template, trim markers and spaces removed. */
-function actions(text: string): string[] {
-  const found: string[] = [];
-  const pattern = /\{\{-?\s*([\s\S]*?)\s*-?\}\}/g;
-  for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
-    found.push(m[1] ?? '');
+/** Helm's coalescing of values files: maps merge recursively, anything else is replaced, null deletes. */
+function coalesce(base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const current = out[key];
+    if (value === null) delete out[key];
+    else if (isMap(value) && isMap(current)) out[key] = coalesce(current, value);
+    else out[key] = value;
   }
+  return out;
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+let renderer: string | undefined;
+
+function buildRenderer(): string | undefined {
+  if (spawnSync('go', ['version']).status !== 0) return undefined;
+  const out = path.join(tmpdir(), 'tapline-chart-render', 'chart-render');
+  const build = spawnSync('go', ['build', '-o', out, './tools/chart-render'], {
+    cwd: repo_root,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GO111MODULE: 'off',
+      GOPATH: '/usr/share/gocode',
+      GOCACHE: path.join(tmpdir(), 'tapline-chart-render', 'go-cache'),
+    },
+  });
+  assert.equal(build.status, 0, `go build of tools/chart-render failed: ${build.stderr}`);
+  return out;
+}
+
+interface Rendered {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function render(valueFiles: readonly string[], extra: readonly string[] = []): Rendered {
+  assert.ok(renderer !== undefined, 'assertion: the renderer is built before rendering');
+  const run = spawnSync(
+    renderer,
+    [
+      '--name',
+      release,
+      '--namespace',
+      namespace,
+      '--api-versions',
+      'monitoring.coreos.com/v1',
+      ...valueFiles.flatMap((file) => ['-f', file]),
+      ...extra,
+      chart_dir,
+    ],
+    { encoding: 'utf8' },
+  );
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+function renderObjects(valueFiles: readonly string[]): K8sObject[] {
+  const run = render(valueFiles);
+  assert.equal(run.status, 0, `rendering with ${valueFiles.map((f) => path.basename(f)).join(', ')} failed: ${run.stderr}`);
+  return parseAllDocuments(run.stdout).map((document) => {
+    assert.deepEqual(document.errors, [], `a rendered document is not valid YAML: ${String(document)}`);
+    return document.toJS() as K8sObject;
+  });
+}
+
+function renderValues(values: Record<string, unknown>): Rendered {
+  const file = path.join(fs.mkdtempSync(path.join(tmpdir(), 'tapline-values-')), 'values.yaml');
+  fs.writeFileSync(file, JSON.stringify(values));
+  return render([file]);
+}
+
+function find(objects: K8sObject[], kind: string, name: string): K8sObject {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  assert.ok(found, `${kind} ${name} is rendered; rendered: ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
   return found;
 }
 
-/** Line number (1-based) of a character offset, for error messages. */
-function lineOf(text: string, offset: number): number {
-  return text.slice(0, offset).split('\n').length;
+function podSpec(workload: K8sObject): any {
+  return workload.spec.template.spec;
 }
 
-/** Value at a dotted path in values.yaml, or `missing` when some key along it does not exist. */
-const missing = Symbol('missing');
-function valueAt(values: Yaml, dotted: string): unknown {
-  let node: unknown = values;
-  for (const key of dotted.split('.')) {
-    if (node === null || typeof node !== 'object' || Array.isArray(node)) return missing;
-    if (!Object.prototype.hasOwnProperty.call(node, key)) return missing;
-    node = (node as Yaml)[key];
-  }
-  return node;
+function container(workload: K8sObject, name?: string): any {
+  const containers = podSpec(workload).containers as any[];
+  return name === undefined ? containers[0] : containers.find((c) => c.name === name);
 }
 
-function numberAt(values: Yaml, dotted: string): number {
-  const value = valueAt(values, dotted);
-  assert.equal(typeof value, 'number', `values.yaml ${dotted} must be a number`);
-  return value as number;
+function env(c: any, name: string): any {
+  return (c.env as any[] | undefined)?.find((e) => e.name === name);
 }
 
-describe('helm chart charts/tapline', () => {
-  describe('Chart.yaml and values.yaml', () => {
-    it('Chart.yaml parses and declares an apiVersion v2 application at appVersion 0.1.0', () => {
-      const chart = readYamlMap(path.join(chart_dir, 'Chart.yaml'));
-      assert.equal(chart['apiVersion'], 'v2');
-      assert.equal(chart['name'], 'tapline');
-      assert.equal(chart['type'], 'application');
-      assert.equal(String(chart['appVersion']), '0.1.0');
-      assert.match(String(chart['version']), /^\d+\.\d+\.\d+/);
+function matches(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
+  return Object.entries(selector).every(([key, value]) => labels?.[key] === value);
+}
+
+const ci = (name: string): string => path.join(chart_dir, 'ci', name);
+
+describe('helm chart charts/tapline (rendered as helm template does)', function () {
+  before(function () {
+    this.timeout(120_000);
+    renderer = buildRenderer();
+    if (renderer === undefined) {
+      process.stdout.write('      (skipped: no Go toolchain; scripts/ensure-system-deps.sh installs golang-go and sprig)\n');
+      this.skip();
+    }
+  });
+
+  describe('values.schema.json (ajv)', function () {
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    const validate = ajv.compile(JSON.parse(fs.readFileSync(path.join(chart_dir, 'values.schema.json'), 'utf8')));
+    const defaults = readYaml(path.join(chart_dir, 'values.yaml'));
+
+    it('values.yaml alone, and merged with every ci/*.yaml, passes', function () {
+      assert.ok(ci_files.length >= 3, `ci/ holds values files; found ${ci_files.join(', ')}`);
+      assert.ok(validate(defaults), `values.yaml: ${ajv.errorsText(validate.errors)}`);
+      for (const file of ci_files)
+        assert.ok(validate(coalesce(defaults, readYaml(ci(file)))), `ci/${file}: ${ajv.errorsText(validate.errors)}`);
     });
 
-    it('values.yaml parses and names Redis and ClickHouse as external', () => {
-      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
-      assert.notEqual(valueAt(values, 'redis.url'), missing);
-      assert.notEqual(valueAt(values, 'clickhouse.url'), missing);
-      const text = readText(path.join(chart_dir, 'values.yaml'));
-      assert.match(text, /Redis[^\n]*own chart\/operator/);
-      assert.match(text, /ClickHouse[^\n]*own operator/);
-    });
+    for (const file of invalid_files) {
+      it(`${file} fails where its first line says`, function () {
+        const text = fs.readFileSync(path.join(invalid_dir, file), 'utf8');
+        const expected = /^# error at: (\S+)(?: (\S+))?/.exec(text);
+        assert.ok(expected, `${file} starts with "# error at: <instancePath> [property]"`);
+        assert.equal(validate(coalesce(defaults, readYaml(path.join(invalid_dir, file)))), false, `${file} must be refused`);
+        const at = expected[1] === '(root)' ? '' : expected[1];
+        const errors = validate.errors ?? [];
+        assert.ok(
+          errors.some((e) => e.instancePath === at && (expected[2] === undefined || JSON.stringify(e.params).includes(expected[2]))),
+          `${file}: expected an error at ${expected[1]} ${expected[2] ?? ''}; got ${ajv.errorsText(errors)}`,
+        );
+      });
+    }
 
-    it('every value in values.yaml has a comment on it or on an enclosing key', () => {
-      const lines = readText(path.join(chart_dir, 'values.yaml')).split('\n');
+    it('every value in values.yaml has a comment on it or on an enclosing key', function () {
+      const lines = fs.readFileSync(path.join(chart_dir, 'values.yaml'), 'utf8').split('\n');
       const stack: { indent: number; commented: boolean; key: string }[] = [];
       const uncommented: string[] = [];
       lines.forEach((line, index) => {
         const m = /^(\s*)([A-Za-z0-9_.-]+):(.*)$/.exec(line);
-        if (m === null) return; // blank, comment, or list item
+        if (m === null) return;
         const indent = (m[1] ?? '').length;
         const key = m[2] ?? '';
         while (stack.length > 0 && (stack[stack.length - 1]?.indent ?? -1) >= indent) stack.pop();
@@ -122,7 +212,6 @@ describe('helm chart charts/tapline', () => {
         while (previous >= 0 && (lines[previous] ?? '').trim() === '') previous--;
         const own = (previous >= 0 && (lines[previous] ?? '').trim().startsWith('#')) || /\s#\s/.test(m[3] ?? '');
         const commented = own || stack.some((entry) => entry.commented);
-        // A key whose block holds further keys is only a grouping: its keys are checked themselves.
         let next = index + 1;
         while (next < lines.length && /^\s*(#.*)?$/.test(lines[next] ?? '')) next++;
         const child = /^(\s*)[A-Za-z0-9_.-]+:/.exec(lines[next] ?? '');
@@ -134,274 +223,330 @@ describe('helm chart charts/tapline', () => {
     });
   });
 
-  describe('templates', () => {
-    it('has the expected template files', () => {
-      const names = templates().map(([name]) => name);
-      for (const expected of [
-        '_helpers.tpl',
-        'statefulset.yaml',
-        'service-headless.yaml',
-        'service.yaml',
-        'configmap.yaml',
-        'pdb.yaml',
-        'servicemonitor.yaml',
-        'streamer-deployment.yaml',
-        'reports-deployment.yaml',
-        'reports-service.yaml',
-        'NOTES.txt',
-      ]) {
-        assert.ok(names.includes(expected), `templates/${expected} is missing`);
+  describe('rendering', function () {
+    it('refuses to render without Redis, with a message saying what to set', function () {
+      const run = render([]);
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /redis\.url/);
+    });
+
+    it('refuses a termination grace period that does not cover the shutdown grace', function () {
+      const run = renderValues({
+        redis: { url: 'redis://r:6379' },
+        clickhouse: { url: 'http://c:8123' },
+        terminationGracePeriodSeconds: 20,
+      });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /terminationGracePeriodSeconds \(20 s\) must be greater than/);
+    });
+
+    it('refuses a streamer without ClickHouse', function () {
+      const run = renderValues({ redis: { url: 'redis://r:6379' } });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /clickhouse\.url/);
+    });
+
+    it('NOTES.txt renders for every ci/*.yaml and tells how to check the release', function () {
+      for (const file of ci_files) {
+        const notes = render([ci(file)], ['--notes']);
+        assert.equal(notes.status, 0, `${file}: ${notes.stderr}`);
+        assert.match(notes.stdout, /grpc\.health\.v1\.Health\/Check/, `${file}: NOTES name the health check`);
+        assert.doesNotMatch(notes.stdout, /PASSWORD|:\/\/[^/\s]*:[^/\s]*@/, `${file}: NOTES show no credentials`);
       }
     });
 
-    it('every {{ has a matching }} in each template', () => {
-      for (const [name, text] of templates()) {
-        const pattern = /\{\{|\}\}/g;
-        let open: number | undefined;
-        for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
-          if (m[0] === '{{') {
-            assert.equal(open, undefined, `${name}:${lineOf(text, m.index)}: "{{" inside an unclosed action`);
-            open = m.index;
-          } else {
-            assert.notEqual(open, undefined, `${name}:${lineOf(text, m.index)}: "}}" without "{{"`);
-            open = undefined;
+    for (const file of ci_files) {
+      it(`ci/${file}: every object parses and validates against the Kubernetes API schemas`, function () {
+        this.timeout(60_000);
+        const objects = renderObjects([ci(file)]);
+        assert.ok(objects.length >= 4, `rendered ${objects.length} objects`);
+        const keys = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+        assert.deepEqual(
+          keys.filter((key, index) => keys.indexOf(key) !== index),
+          [],
+          'no two objects share kind, namespace and name',
+        );
+        for (const o of objects) assert.ok(o.metadata.namespace, `${o.kind}/${o.metadata.name} names its namespace`);
+        const validation = spawnSync(process.execPath, [path.join(repo_root, 'scripts', 'validate-manifests.mjs')], {
+          cwd: repo_root,
+          input: JSON.stringify(objects),
+          encoding: 'utf8',
+        });
+        assert.equal(validation.status, 0, validation.stderr);
+        const results = JSON.parse(validation.stdout) as { kind: string; name: string; error: string | null }[];
+        assert.equal(results.length, objects.length);
+        assert.deepEqual(
+          results.filter((r) => r.error !== null),
+          [],
+          'every object is valid for its API',
+        );
+        // Every Service selects the pods of some workload it was written for.
+        const workloads = objects.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind));
+        for (const service of objects.filter((o) => o.kind === 'Service'))
+          assert.ok(
+            workloads.some((w) => matches(service.spec.selector, w.spec.template.metadata.labels)),
+            `Service ${service.metadata.name} selects a workload's pods`,
+          );
+        // Every container's env names are unique (a duplicate silently wins by order).
+        for (const w of objects.filter((o) => ['StatefulSet', 'Deployment', 'Job'].includes(o.kind)))
+          for (const c of podSpec(w).containers as any[]) {
+            const names = ((c.env as any[] | undefined) ?? []).map((e) => e.name as string);
+            assert.deepEqual(
+              names.filter((n, i) => names.indexOf(n) !== i),
+              [],
+              `${w.metadata.name}/${c.name} sets each variable once`,
+            );
           }
-        }
-        assert.equal(open, undefined, `${name}:${lineOf(text, open ?? 0)}: "{{" never closed`);
-      }
+      });
+    }
+  });
+
+  describe('what operations rely on (ci/default-values.yaml)', function () {
+    let objects: K8sObject[];
+    before(function () {
+      objects = renderObjects([ci('default-values.yaml')]);
     });
 
-    it('every if/with/range/define block is closed by an end, and else only appears inside one', () => {
-      for (const [name, text] of templates()) {
-        const stack: string[] = [];
-        for (const action of actions(text)) {
-          if (action.startsWith('/*')) {
-            assert.ok(action.endsWith('*/'), `${name}: unterminated template comment`);
-            continue;
-          }
-          const keyword = /^[a-z]+/.exec(action)?.[0];
-          if (keyword === 'if' || keyword === 'with' || keyword === 'range' || keyword === 'define' || keyword === 'block') {
-            stack.push(keyword);
-          } else if (keyword === 'else') {
-            const top = stack[stack.length - 1];
-            assert.ok(top !== undefined && top !== 'define' && top !== 'block', `${name}: else outside if/with/range`);
-          } else if (keyword === 'end') {
-            assert.ok(stack.pop() !== undefined, `${name}: end without an open block`);
-          }
-        }
-        assert.deepEqual(stack, [], `${name}: blocks never closed: ${stack.join(', ')}`);
-      }
+    it('authorizer: node id from the pod name, probes on the metrics port, non-root with a read-only root', function () {
+      const set = find(objects, 'StatefulSet', 'tapline');
+      const c = container(set, 'authorizer');
+      assert.deepEqual(env(c, 'TAPLINE_NODE_ID').valueFrom, { fieldRef: { fieldPath: 'metadata.name' } });
+      assert.equal(env(c, 'TAPLINE_ADVERTISE_ADDRESS').value, `$(TAPLINE_NODE_ID).tapline-headless.${namespace}.svc:50052`);
+      assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' });
+      assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'metrics' });
+      assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+      assert.equal(podSpec(set).securityContext.runAsNonRoot, true);
+      assert.ok(set.spec.template.spec.terminationGracePeriodSeconds * 1000 > 20_000, 'grace exceeds the shutdown grace');
+      const config = find(objects, 'ConfigMap', 'tapline');
+      assert.equal(config.data?.['TAPLINE_SHARD_COUNT'], '256');
+      assert.equal(config.data?.['TAPLINE_REDIS_URL'], undefined, 'the Redis URL is not in a ConfigMap (it may hold a password)');
+      assert.equal(env(c, 'TAPLINE_REDIS_URL').value, 'redis://redis-master.data.svc:6379');
     });
 
-    it('every include names a defined template and passes a context', () => {
-      const defined = new Set<string>();
-      for (const [, text] of templates()) {
-        for (const m of text.matchAll(/\{\{-?\s*define\s+"([^"]+)"/g)) defined.add(m[1] ?? '');
-      }
-      assert.ok(defined.has('tapline.fullname') && defined.has('tapline.labels'));
-      for (const [name, text] of templates()) {
-        for (const action of actions(text)) {
-          for (const m of action.matchAll(/\b(include|template)\s+("[^"]*"|\()/g)) {
-            const target = m[2] ?? '';
-            if (!target.startsWith('"')) continue; // computed name, e.g. include (print ...) for a file
-            const templateName = target.slice(1, -1);
-            assert.ok(defined.has(templateName), `${name}: include of undefined template "${templateName}"`);
-            const rest = action.slice((m.index ?? 0) + m[0].length).trim();
-            assert.match(rest, /^(\.|\$|\(|\$[A-Za-z_])/, `${name}: include "${templateName}" without a context argument`);
-          }
-        }
-        for (const m of text.matchAll(/include\s+\(print\s+\$\.Template\.BasePath\s+"\/([^"]+)"\)/g)) {
-          assert.ok(fs.existsSync(path.join(templates_dir, m[1] ?? '')), `${name}: includes missing file ${m[1]}`);
-        }
-      }
+    it('streamer: liveness on /healthz and readiness on /readyz (never /metrics), streams with --skip-migrations', function () {
+      const streamer = find(objects, 'Deployment', 'tapline-streamer');
+      const c = container(streamer);
+      assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'metrics' });
+      assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' });
+      assert.deepEqual(c.args, ['--skip-migrations']);
+      assert.deepEqual(env(c, 'TAPLINE_NODE_ID').valueFrom, { fieldRef: { fieldPath: 'metadata.name' } });
+      assert.equal(env(c, 'TAPLINE_SHARD_COUNT').value, '256', 'the authorizer shard count');
     });
 
-    it('every .Values path used in a template exists in values.yaml, and every top-level value is used', () => {
-      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
-      const used = new Set<string>();
-      const unknown: string[] = [];
-      for (const [name, text] of templates()) {
-        for (const m of text.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
-          const dotted = (m[1] ?? '').slice(1);
-          used.add(dotted.split('.')[0] ?? '');
-          if (valueAt(values, dotted) === missing) unknown.push(`${name}:${lineOf(text, m.index ?? 0)} .Values.${dotted}`);
-        }
+    it('migrations run in a Job that Helm runs before install and upgrade', function () {
+      const job = find(objects, 'Job', 'tapline-migrate');
+      assert.equal(job.metadata.annotations?.['helm.sh/hook'], 'pre-install,pre-upgrade');
+      const c = container(job);
+      assert.deepEqual(c.args, ['--migrate-only']);
+      assert.deepEqual(c.command, ['node', 'dist/services/streamer/main.js']);
+      assert.equal(env(c, 'TAPLINE_CLICKHOUSE_URL').value, 'http://clickhouse.data.svc:8123');
+      assert.equal(podSpec(job).restartPolicy, 'Never');
+      assert.ok(job.spec.activeDeadlineSeconds > 0, 'the Job is bounded in time');
+    });
+
+    it('reports: probes on /healthz, the authorizer address of this release', function () {
+      const reports = find(objects, 'Deployment', 'tapline-reports');
+      const c = container(reports);
+      assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz', port: 'http' });
+      assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
+      assert.equal(env(c, 'TAPLINE_AUTHORIZER_GRPC_ADDRESS').value, `tapline.${namespace}.svc:50051`);
+      const service = find(objects, 'Service', 'tapline');
+      assert.equal(service.spec.ports[0].port, 50051, 'that address is the client Service');
+    });
+
+    it('network policy: the internal port only from this release’s authorizers', function () {
+      const policy = find(objects, 'NetworkPolicy', 'tapline');
+      const set = find(objects, 'StatefulSet', 'tapline');
+      assert.ok(matches(policy.spec.podSelector.matchLabels, set.spec.template.metadata.labels), 'it applies to the authorizers');
+      const internal = (policy.spec.ingress as any[]).filter((rule) => (rule.ports as any[]).some((p) => p.port === 'internal'));
+      assert.equal(internal.length, 1);
+      assert.deepEqual(
+        internal[0].from.map((peer: any) => Object.keys(peer)),
+        [['podSelector']],
+        'only a pod selector, no namespace or IP block',
+      );
+      assert.ok(matches(internal[0].from[0].podSelector.matchLabels, set.spec.template.metadata.labels));
+      for (const other of ['tapline-streamer', 'tapline-reports'])
+        assert.ok(
+          !matches(internal[0].from[0].podSelector.matchLabels, find(objects, 'Deployment', other).spec.template.metadata.labels),
+          `${other} pods may not reach the internal port`,
+        );
+      const ports = (set.spec.template.spec.containers[0].ports as any[]).map((p) => p.name as string);
+      assert.ok(
+        ports.includes('internal') && ports.includes('grpc') && ports.includes('metrics'),
+        'the policy names ports the pods declare',
+      );
+    });
+
+    it('every workload has a disruption budget selecting its pods', function () {
+      for (const [budget, kind, workload] of [
+        ['tapline', 'StatefulSet', 'tapline'],
+        ['tapline-streamer', 'Deployment', 'tapline-streamer'],
+        ['tapline-reports', 'Deployment', 'tapline-reports'],
+      ] as const)
+        assert.ok(
+          matches(
+            find(objects, 'PodDisruptionBudget', budget).spec.selector.matchLabels,
+            find(objects, kind, workload).spec.template.metadata.labels,
+          ),
+          `PDB ${budget} selects ${workload}`,
+        );
+    });
+
+    it('dashboards ship as ConfigMaps labelled for the Grafana sidecar, one per JSON file, intact', function () {
+      const files = fs.readdirSync(path.join(chart_dir, 'dashboards')).filter((f) => f.endsWith('.json'));
+      const maps = objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.['grafana_dashboard'] === '1');
+      assert.equal(maps.length, files.length);
+      for (const file of files) {
+        const map = maps.find((m) => m.data?.[file] !== undefined);
+        assert.ok(map, `${file} is shipped`);
+        assert.deepEqual(JSON.parse(map.data?.[file] ?? ''), JSON.parse(fs.readFileSync(path.join(chart_dir, 'dashboards', file), 'utf8')));
       }
-      assert.deepEqual(unknown, [], `templates read values that values.yaml does not define: ${unknown.join(', ')}`);
-      const unused = Object.keys(values).filter((key) => !used.has(key));
-      assert.deepEqual(unused, [], `values.yaml keys no template reads: ${unused.join(', ')}`);
     });
   });
 
-  describe('what operations rely on', () => {
-    it('terminationGracePeriodSeconds is greater than preStop sleep plus the shutdown grace', () => {
-      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
-      const termination_s = numberAt(values, 'terminationGracePeriodSeconds');
-      const shutdown_grace_ms = numberAt(values, 'config.shutdownGraceMs');
-      const pre_stop_s = numberAt(values, 'preStopSleepSeconds');
+  describe('production-shaped values (ci/production-values.yaml)', function () {
+    let objects: K8sObject[];
+    before(function () {
+      objects = renderObjects([ci('production-values.yaml')]);
+    });
+
+    it('secrets reach the pods only through secretKeyRef; no ConfigMap holds one', function () {
+      const authorizer = container(find(objects, 'StatefulSet', 'tapline'));
+      assert.deepEqual(env(authorizer, 'TAPLINE_PIN_SECRET').valueFrom, { secretKeyRef: { name: 'tapline-secrets', key: 'pin-secret' } });
+      assert.deepEqual(env(authorizer, 'TAPLINE_PSP_SECRET').valueFrom, { secretKeyRef: { name: 'tapline-secrets', key: 'psp-secret' } });
+      assert.deepEqual(env(authorizer, 'TAPLINE_REDIS_URL').valueFrom, { secretKeyRef: { name: 'tapline-redis', key: 'url' } });
+      for (const [kind, name] of [
+        ['Deployment', 'tapline-streamer'],
+        ['Deployment', 'tapline-reports'],
+        ['Job', 'tapline-migrate'],
+      ] as const)
+        assert.deepEqual(
+          env(container(find(objects, kind, name)), 'TAPLINE_CLICKHOUSE_URL').valueFrom,
+          { secretKeyRef: { name: 'tapline-clickhouse', key: 'url' } },
+          `${name} reads the ClickHouse URL (with its credentials) from the Secret`,
+        );
+      for (const map of objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.['grafana_dashboard'] === undefined))
+        for (const key of Object.keys(map.data ?? {}))
+          assert.doesNotMatch(key, /SECRET|REDIS_URL|CLICKHOUSE_URL/, `${map.metadata.name} holds no secret`);
+      const set = find(objects, 'StatefulSet', 'tapline');
       assert.ok(
-        termination_s * 1000 > shutdown_grace_ms + pre_stop_s * 1000,
-        `terminationGracePeriodSeconds ${termination_s} s must exceed ${pre_stop_s} s + ${shutdown_grace_ms} ms`,
+        (podSpec(set).volumes as any[]).some((v) => v.secret?.secretName === 'tapline-operator-keys'),
+        'extra Secrets mount by name',
       );
-      // The numbers checked above are the ones actually deployed, and the chart re-checks overrides.
-      const statefulset = readText(path.join(templates_dir, 'statefulset.yaml'));
-      assert.match(statefulset, /terminationGracePeriodSeconds: \{\{ int64 \.Values\.terminationGracePeriodSeconds \}\}/);
-      const configmap = readText(path.join(templates_dir, 'configmap.yaml'));
-      assert.match(configmap, /TAPLINE_SHUTDOWN_GRACE_MS: \{\{ int64 \.Values\.config\.shutdownGraceMs \| quote \}\}/);
-      const helpers = readText(path.join(templates_dir, '_helpers.tpl'));
-      assert.match(helpers, /define "tapline\.validate"[\s\S]*if le \$terminationMs \$graceMs[\s\S]*fail/);
-      assert.match(statefulset, /^\{\{- include "tapline\.validate" \. \}\}/);
-    });
-
-    it('the StatefulSet takes its node id from the pod name and probes the metrics port', () => {
-      const statefulset = readText(path.join(templates_dir, 'statefulset.yaml'));
-      assert.match(statefulset, /kind: StatefulSet/);
-      assert.match(statefulset, /podManagementPolicy: Parallel/);
-      assert.match(statefulset, /- name: TAPLINE_NODE_ID\s+valueFrom:\s+fieldRef:\s+fieldPath: metadata\.name/);
-      assert.match(statefulset, /readinessProbe:\s+httpGet:\s+path: \/readyz\s+port: metrics/);
-      assert.match(statefulset, /livenessProbe:\s+httpGet:\s+path: \/healthz\s+port: metrics/);
-      assert.match(statefulset, /- name: grpc\s+containerPort: \{\{ int64 \.Values\.grpc\.port \}\}/);
-      for (const variable of ['TAPLINE_TLS_CERT_FILE', 'TAPLINE_TLS_KEY_FILE', 'TAPLINE_TLS_CA_FILE']) {
-        assert.match(statefulset, new RegExp(`- name: ${variable}\\b`));
-      }
-      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
-      assert.equal(valueAt(values, 'grpc.port'), 50051);
-      assert.equal(valueAt(values, 'tls.enabled'), false);
-      assert.equal(valueAt(values, 'serviceMonitor.enabled'), false);
-      assert.equal(valueAt(values, 'pdb.maxUnavailable'), 1);
-      assert.equal(valueAt(values, 'podSecurityContext.runAsNonRoot'), true);
-      assert.equal(valueAt(values, 'containerSecurityContext.runAsNonRoot'), true);
-      assert.equal(valueAt(values, 'containerSecurityContext.readOnlyRootFilesystem'), true);
-      const requests = valueAt(values, 'resources.requests');
-      const limits = valueAt(values, 'resources.limits');
-      assert.ok(requests !== missing && requests !== null && limits !== missing && limits !== null, 'resources need requests and limits');
-    });
-
-    it('the headless Service governs the StatefulSet and the client Service is ClusterIP on gRPC', () => {
-      const headless = readText(path.join(templates_dir, 'service-headless.yaml'));
-      assert.match(headless, /clusterIP: None/);
-      assert.match(headless, /name: \{\{ include "tapline\.headlessServiceName" \. \}\}/);
-      assert.match(
-        readText(path.join(templates_dir, 'statefulset.yaml')),
-        /serviceName: \{\{ include "tapline\.headlessServiceName" \. \}\}/,
+      assert.ok(
+        (podSpec(set).volumes as any[]).some((v) => v.secret?.secretName === 'tapline-tls'),
+        'the TLS Secret mounts by name',
       );
-      const client = readText(path.join(templates_dir, 'service.yaml'));
-      assert.match(client, /type: ClusterIP/);
-      assert.match(client, /targetPort: grpc/);
-      const pdb = readText(path.join(templates_dir, 'pdb.yaml'));
-      assert.match(pdb, /kind: PodDisruptionBudget/);
-      assert.match(pdb, /maxUnavailable: \{\{ \.Values\.pdb\.maxUnavailable \}\}/);
-      assert.match(readText(path.join(templates_dir, 'servicemonitor.yaml')), /^\{\{- if \.Values\.serviceMonitor\.enabled \}\}/);
+      assert.equal(container(set).image, 'registry.example.com/tapline/tapline@sha256:' + '0'.repeat(64));
     });
 
-    it('cluster: nodes listen on the pod, expose the internal port and advertise their stable DNS name', () => {
-      const statefulset = readText(path.join(templates_dir, 'statefulset.yaml'));
-      assert.match(statefulset, /- name: internal\s+containerPort: \{\{ int64 \.Values\.cluster\.internalPort \}\}/);
-      // $(TAPLINE_NODE_ID) expands only when that variable is defined earlier in the env list.
-      const nodeId = statefulset.indexOf('- name: TAPLINE_NODE_ID');
-      const advertise = statefulset.indexOf('- name: TAPLINE_ADVERTISE_ADDRESS');
-      assert.ok(nodeId >= 0 && advertise > nodeId, 'TAPLINE_ADVERTISE_ADDRESS follows TAPLINE_NODE_ID');
-      assert.match(
-        statefulset,
-        /value: "\$\(TAPLINE_NODE_ID\)\.\{\{ include "tapline\.headlessServiceName" \. \}\}\.\{\{ \.Release\.Namespace \}\}\.svc:\{\{ int64 \.Values\.cluster\.internalPort \}\}"/,
-      );
-      const headless = readText(path.join(templates_dir, 'service-headless.yaml'));
-      assert.match(headless, /- name: internal\s+port: \{\{ int64 \.Values\.cluster\.internalPort \}\}\s+targetPort: internal/);
-      const configmap = readText(path.join(templates_dir, 'configmap.yaml'));
-      assert.match(configmap, /TAPLINE_INTERNAL_HOST: "0\.0\.0\.0"/);
-      assert.match(configmap, /TAPLINE_GRPC_HOST: "0\.0\.0\.0"/);
-      assert.match(configmap, /TAPLINE_INTERNAL_PORT: \{\{ int64 \.Values\.cluster\.internalPort \| quote \}\}/);
-      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
-      assert.equal(valueAt(values, 'cluster.internalPort'), 50052, "the authorizer's own default internal port");
-      assert.notEqual(valueAt(values, 'cluster.internalPort'), valueAt(values, 'grpc.port'));
-    });
-
-    it('the streamer is a Deployment whose TAPLINE_NODE_ID is its pod name', () => {
-      const streamer = readText(path.join(templates_dir, 'streamer-deployment.yaml'));
-      assert.match(streamer, /^\{\{- if \.Values\.streamer\.enabled \}\}/);
-      assert.match(streamer, /\{\{- end \}\}\s*$/);
-      assert.match(streamer, /kind: Deployment/);
-      assert.match(streamer, /replicas: \{\{ int64 \.Values\.streamer\.replicaCount \}\}/);
-      assert.match(streamer, /- name: TAPLINE_NODE_ID\s+valueFrom:\s+fieldRef:\s+fieldPath: metadata\.name/);
-      assert.match(streamer, /livenessProbe:\s+httpGet:\s+path: \/metrics\s+port: metrics/);
-      assert.match(streamer, /- name: metrics\s+containerPort: \{\{ int64 \.Values\.streamer\.metricsPort \}\}/);
-      assert.match(streamer, /dict "root" \$ "component" "streamer"/);
-      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
-      assert.equal(valueAt(values, 'streamer.enabled'), true);
-      assert.equal(valueAt(values, 'streamer.replicaCount'), 2);
-      assert.equal(valueAt(values, 'streamer.metricsPort'), 9465);
-      assert.deepEqual(valueAt(values, 'streamer.command'), ['node', 'dist/services/streamer/main.js']);
-    });
-
-    it('the reports service is a Deployment with tcpSocket probes behind a ClusterIP Service', () => {
-      const reports = readText(path.join(templates_dir, 'reports-deployment.yaml'));
-      assert.match(reports, /^\{\{- if \.Values\.reports\.enabled \}\}/);
-      assert.match(reports, /kind: Deployment/);
-      assert.match(reports, /readinessProbe:\s+tcpSocket:\s+port: http/);
-      assert.match(reports, /livenessProbe:\s+tcpSocket:\s+port: http/);
-      assert.doesNotMatch(reports, /^\s*httpGet:/m);
-      assert.match(reports, /- name: TAPLINE_REPORTS_PORT\s+value: \{\{ int64 \.Values\.reports\.port \| quote \}\}/);
-      const service = readText(path.join(templates_dir, 'reports-service.yaml'));
-      assert.match(service, /^\{\{- if \.Values\.reports\.enabled \}\}/);
-      assert.match(service, /type: ClusterIP/);
-      assert.match(service, /targetPort: http/);
-      assert.match(service, /dict "root" \$ "component" "reports"/);
-      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
-      assert.equal(valueAt(values, 'reports.enabled'), true);
-      assert.equal(valueAt(values, 'reports.replicaCount'), 1);
-      assert.equal(valueAt(values, 'reports.port'), 9470);
-      assert.equal(valueAt(values, 'reports.service.port'), 9470);
-    });
-
-    it('the streamer shares the authorizer shard count; the reports service reads balances from the authorizer', () => {
-      const configmap = readText(path.join(templates_dir, 'configmap.yaml'));
-      assert.match(configmap, /TAPLINE_SHARD_COUNT: \{\{ int64 \.Values\.config\.shardCount \| quote \}\}/);
-      const streamer = readText(path.join(templates_dir, 'streamer-deployment.yaml'));
-      assert.match(
-        streamer,
-        /- name: TAPLINE_SHARD_COUNT\s+value: \{\{ int64 \.Values\.config\.shardCount \| quote \}\}/,
-        "the streamer must pass the authorizer's config.shardCount",
-      );
-      assert.equal((streamer.match(/- name: TAPLINE_SHARD_COUNT\b/g) ?? []).length, 1, 'the streamer: one TAPLINE_SHARD_COUNT');
-      const reports = readText(path.join(templates_dir, 'reports-deployment.yaml'));
-      assert.doesNotMatch(reports, /TAPLINE_SHARD_COUNT/, 'the reports service reads no Redis key of the authorizer');
-      assert.match(
-        reports,
-        /- name: TAPLINE_AUTHORIZER_GRPC_ADDRESS\s+value: \{\{ \.Values\.reports\.authorizerAddress \| default \(printf "%s:%d" \(include "tapline\.fullname" \.\) \(int64 \.Values\.service\.port\)\) \| quote \}\}/,
-        "the reports service must reach this release's authorizer Service unless told otherwise",
-      );
-      for (const file of ['streamer-deployment.yaml', 'reports-deployment.yaml']) {
-        const text = readText(path.join(templates_dir, file));
-        assert.match(
-          text,
-          /- name: TAPLINE_REDIS_URL\s+valueFrom:\s+secretKeyRef:\s+name: \{\{ \.Values\.redis\.existingSecret \}\}/,
-          `${file} must support redis.existingSecret`,
-        );
-        assert.match(text, /- name: TAPLINE_CLICKHOUSE_URL\s+value: .*\.Values\.clickhouse\.url/);
-        assert.match(text, /- name: TAPLINE_CLICKHOUSE_DATABASE\s+value: \{\{ \.Values\.clickhouse\.database \| quote \}\}/);
-        assert.match(text, /image: \{\{ include "tapline\.image" \. \| quote \}\}/);
-        assert.match(text, /toYaml \.Values\.podSecurityContext/);
-        assert.match(text, /toYaml \.Values\.containerSecurityContext/);
-        assert.match(text, /with \.Values\.imagePullSecrets/);
-        assert.match(text, /terminationGracePeriodSeconds: \{\{ int64 \.Values\.[a-z]+\.terminationGracePeriodSeconds \}\}/);
-      }
-      const values = readYamlMap(path.join(chart_dir, 'values.yaml'));
-      assert.equal(valueAt(values, 'clickhouse.database'), 'tapline');
-      assert.equal(valueAt(values, 'reports.authorizerAddress'), '');
-      for (const component of ['streamer', 'reports']) {
-        const termination_s = numberAt(values, `${component}.terminationGracePeriodSeconds`);
-        const grace_ms = numberAt(values, `${component}.shutdownGraceMs`);
+    it('ServiceMonitors scrape the authorizer, the streamer and the reports service through Services that select them', function () {
+      const monitors = objects.filter((o) => o.kind === 'ServiceMonitor');
+      assert.deepEqual(monitors.map((m) => m.metadata.name).sort(), ['tapline', 'tapline-reports', 'tapline-streamer']);
+      for (const monitor of monitors) {
+        assert.equal(monitor.metadata.labels?.['release'], 'kube-prometheus-stack');
+        const service = objects.find((o) => o.kind === 'Service' && matches(monitor.spec.selector.matchLabels, o.metadata.labels));
+        assert.ok(service, `ServiceMonitor ${monitor.metadata.name} selects a Service`);
+        const port = monitor.spec.endpoints[0].port as string;
         assert.ok(
-          termination_s * 1000 > grace_ms,
-          `${component}.terminationGracePeriodSeconds ${termination_s} s must exceed ${grace_ms} ms`,
+          (service.spec.ports as any[]).some((p) => p.name === port),
+          `${service.metadata.name} has the port ${port}`,
         );
       }
-      const helpers = readText(path.join(templates_dir, '_helpers.tpl'));
-      assert.match(helpers, /\.Values\.streamer\.terminationGracePeriodSeconds[\s\S]*fail/);
-      assert.match(helpers, /\.Values\.reports\.terminationGracePeriodSeconds[\s\S]*fail/);
-      // The authorizer's selector must not match the new pods: they carry their own component.
-      assert.match(helpers, /app\.kubernetes\.io\/component: authorizer/);
-      assert.match(helpers, /app\.kubernetes\.io\/component: \{\{ \.component \}\}/);
+    });
+
+    it('network policies name the configured peers', function () {
+      const policy = find(objects, 'NetworkPolicy', 'tapline');
+      const grpc = (policy.spec.ingress as any[]).find((rule) => (rule.ports as any[]).some((p) => p.port === 'grpc'));
+      assert.deepEqual(grpc.from[0], { namespaceSelector: { matchLabels: { 'tapline.io/terminal-gateways': 'true' } } });
+      assert.equal(grpc.from.length, 2, 'the listed callers and this release’s reports pods');
+      assert.ok(
+        matches(grpc.from[1].podSelector.matchLabels, find(objects, 'Deployment', 'tapline-reports').spec.template.metadata.labels),
+        'the reports service may call the authorizers (live balances)',
+      );
+      const reports = find(objects, 'NetworkPolicy', 'tapline-reports');
+      assert.equal(reports.spec.ingress[0].from.length, 2, 'reports readers and the scrapers');
+    });
+
+    it('alerts: every expression parses as PromQL and every runbook link names an anchor of docs/OPERATIONS.md', function () {
+      const rule = find(objects, 'PrometheusRule', 'tapline');
+      const rules = (rule.spec.groups as any[]).flatMap((g) => g.rules as any[]);
+      const expected = [
+        'TaplineStreamerLagging',
+        'TaplineStreamerNotStreaming',
+        'TaplineCommitsFenced',
+        'TaplineShardsUnowned',
+        'TaplineResourceExhausted',
+        'TaplineAuthorizeLatencyHigh',
+        'TaplineRedisErrors',
+      ];
+      assert.deepEqual(rules.map((r) => r.alert as string).sort(), [...expected].sort());
+      const anchors = markdownAnchors(fs.readFileSync(path.join(repo_root, 'docs', 'OPERATIONS.md'), 'utf8'));
+      for (const r of rules) {
+        assertPromql(r.expr as string, `alert ${r.alert}`);
+        assert.match(r.expr as string, new RegExp(`namespace="${namespace}"`), `${r.alert} is scoped to the release's namespace`);
+        const url = r.annotations.runbook_url as string;
+        assert.ok(url.startsWith('https://git.example.com/tapline/tapline/blob/main/docs/OPERATIONS.md#'), url);
+        const anchor = url.slice(url.indexOf('#') + 1);
+        assert.ok(anchors.has(anchor), `${r.alert}: docs/OPERATIONS.md has a heading for #${anchor}`);
+        assert.ok(['warning', 'critical'].includes(r.labels.severity as string));
+      }
+    });
+  });
+
+  describe('authorizers only (ci/authorizer-only-values.yaml)', function () {
+    it('renders no streamer, reports, migration Job or dashboards, and needs no ClickHouse', function () {
+      const objects = renderObjects([ci('authorizer-only-values.yaml')]);
+      const names = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+      for (const absent of ['Deployment/tapline-streamer', 'Deployment/tapline-reports', 'Job/tapline-migrate', 'NetworkPolicy/tapline'])
+        assert.ok(!names.includes(absent), `${absent} is not rendered`);
+      assert.ok(names.includes('StatefulSet/tapline'));
+    });
+  });
+
+  describe('dashboards (Prometheus queries)', function () {
+    it('every Prometheus panel query parses as PromQL and reads a metric the services export', function () {
+      const dashboard = JSON.parse(fs.readFileSync(path.join(chart_dir, 'dashboards', 'tapline-service-health.json'), 'utf8'));
+      const targets = (dashboard.panels as any[]).flatMap((p) => (p.targets as any[] | undefined) ?? []);
+      assert.ok(targets.length >= 25, `${targets.length} queries`);
+      const ids = (dashboard.panels as any[]).map((p) => p.id as number);
+      assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
+      for (const target of targets) {
+        assert.equal(target.datasource.uid, '${datasource}', 'panels use the datasource variable');
+        const expr = (target.expr as string).replaceAll('$__rate_interval', '5m').replaceAll('$namespace', 'payments');
+        assertPromql(expr, `panel query ${target.expr}`);
+        assert.match(expr, /\b(grpc_server_|tapline_|nodejs_)\w+/, 'reads an exported metric family');
+      }
     });
   });
 });
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
+function markdownAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  for (const line of markdown.split('\n')) {
+    const heading = /^#{1,6}\s+(.*)$/.exec(line);
+    if (heading === null) continue;
+    anchors.add(
+      (heading[1] ?? '')
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+        .replace(/\s/g, '-'),
+    );
+  }
+  return anchors;
+}
+
+/** Parses with Prometheus' own lezer grammar; an error node anywhere fails with its position. */
+function assertPromql(expr: string, what: string): void {
+  const tree = promqlParser.parse(expr);
+  const errors: number[] = [];
+  tree.iterate({
+    enter: (node) => {
+      if (node.type.isError) errors.push(node.from);
+    },
+  });
+  assert.deepEqual(errors, [], `${what} does not parse as PromQL at ${errors.join(', ')}: ${expr}`);
+}

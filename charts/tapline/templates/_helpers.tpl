@@ -107,7 +107,8 @@ a message instead of deploying a configuration that loses in-flight payments.
     kubelet SIGKILLs the node while it is still draining and flushing commits.
   - Redis must be configured one way or the other.
   - TLS needs a secret to mount.
-  - The streamer and reports service need ClickHouse, and the same grace rule as the authorizer.
+  - The streamer, reports service and migration Job need ClickHouse, and the same grace rule as
+    the authorizer.
 */}}
 {{- define "tapline.validate" -}}
 {{- $graceMs := add (int64 .Values.config.shutdownGraceMs) (mul (int64 .Values.preStopSleepSeconds) 1000) }}
@@ -121,8 +122,8 @@ a message instead of deploying a configuration that loses in-flight payments.
 {{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
 {{- fail "tls.enabled=true needs tls.secretName (a Secret with tls.crt, tls.key and ca.crt)" }}
 {{- end }}
-{{- if and (or .Values.streamer.enabled .Values.reports.enabled) (not .Values.clickhouse.url) }}
-{{- fail "streamer.enabled / reports.enabled need clickhouse.url (http://host:8123): ClickHouse is external to this chart and has no default" }}
+{{- if and (or .Values.streamer.enabled .Values.reports.enabled .Values.migrations.enabled) (not .Values.clickhouse.url) (not .Values.clickhouse.existingSecret) }}
+{{- fail "streamer.enabled / reports.enabled / migrations.enabled need clickhouse.url (http://host:8123) or clickhouse.existingSecret: ClickHouse is external to this chart and has no default" }}
 {{- end }}
 {{- if .Values.streamer.enabled }}
 {{- if le (mul (int64 .Values.streamer.terminationGracePeriodSeconds) 1000) (int64 .Values.streamer.shutdownGraceMs) }}
@@ -134,4 +135,67 @@ a message instead of deploying a configuration that loses in-flight payments.
 {{- fail (printf "reports.terminationGracePeriodSeconds (%d s) must be greater than reports.shutdownGraceMs (%d ms), or in-flight reports are cut off" (int64 .Values.reports.terminationGracePeriodSeconds) (int64 .Values.reports.shutdownGraceMs)) }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+The TAPLINE_REDIS_URL env entry: from the Secret when one is named (the URL holds a password),
+else the plain URL. Every workload reads Redis the same way.
+*/}}
+{{- define "tapline.redisUrlEnv" -}}
+- name: TAPLINE_REDIS_URL
+{{- if .Values.redis.existingSecret }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.existingSecret }}
+      key: {{ .Values.redis.existingSecretKey }}
+{{- else }}
+  value: {{ required "redis.url is required (Redis is external to this chart)" .Values.redis.url | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ClickHouse env entries of the streamer, reports service and migration Job: the URL from the
+Secret when one is named (it carries the credentials), else the plain URL; and the database.
+*/}}
+{{- define "tapline.clickhouseEnv" -}}
+- name: TAPLINE_CLICKHOUSE_URL
+{{- if .Values.clickhouse.existingSecret }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.clickhouse.existingSecret }}
+      key: {{ .Values.clickhouse.existingSecretKey }}
+{{- else }}
+  value: {{ required "clickhouse.url or clickhouse.existingSecret is required" .Values.clickhouse.url | quote }}
+{{- end }}
+- name: TAPLINE_CLICKHOUSE_DATABASE
+  value: {{ .Values.clickhouse.database | quote }}
+{{- end }}
+
+{{/*
+The authorizer's secrets, each from its existing Secret by secretKeyRef; absent when not named
+(the authorizer then answers the features that need them FAILED_PRECONDITION).
+*/}}
+{{- define "tapline.secretEnv" -}}
+{{- with .Values.secrets.pin.existingSecret }}
+- name: TAPLINE_PIN_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secrets.pin.key }}
+{{- end }}
+{{- with .Values.secrets.psp.existingSecret }}
+- name: TAPLINE_PSP_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secrets.psp.key }}
+{{- end }}
+{{- end }}
+
+{{/*
+Where the reports service reaches the authorizer's gRPC API: reports.authorizerGrpcAddress, or
+this release's client Service.
+*/}}
+{{- define "tapline.authorizerGrpcAddress" -}}
+{{- .Values.reports.authorizerGrpcAddress | default (printf "%s.%s.svc:%d" (include "tapline.fullname" .) .Release.Namespace (int64 .Values.service.port)) }}
 {{- end }}

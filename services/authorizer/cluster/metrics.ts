@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export class ClusterMetrics {
   readonly shardsHeld: Gauge;
+  readonly shardsTotal: Gauge;
   readonly members: Gauge;
   readonly shardMoves: Counter<'event'>;
   readonly forwarded: Counter<'result'>;
@@ -16,6 +17,12 @@ export class ClusterMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.shardsHeld = new Gauge({ name: 'tapline_cluster_shards_held', help: 'Shards this node holds now.', registers });
+    // The configured shard count, so "shards nobody holds" is max(total) - sum(held) in PromQL.
+    this.shardsTotal = new Gauge({
+      name: 'tapline_cluster_shards_total',
+      help: 'Virtual shards of the cluster (TAPLINE_SHARD_COUNT).',
+      registers,
+    });
     this.members = new Gauge({ name: 'tapline_cluster_members', help: 'Live cluster members this node saw in its last round.', registers });
     this.shardMoves = new Counter({
       name: 'tapline_cluster_shard_moves_total',

@@ -167,6 +167,7 @@ export class Committer implements Persistence {
           this.settleBatch(payload.entries, reply);
         },
         (error: Error) => {
+          this.metrics.commitFailures.inc();
           this.logger.warn({ err: error, entries: payload.entries.length }, 'commit failed; outcome unknown, callers retry');
           for (const entry of payload.entries) settleSafely(entry, { status: 'failed', error }, this.logger);
         },
