@@ -7,7 +7,7 @@
 // not land the ones after it are refused by Redis too, the actor reloads and decides them again.
 
 import { notFound, type TaplineError } from '../errors';
-import { EntityHost, loadSlot, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
+import { EntityHost, loadSlot, type MoneyMessage, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import {
   decideAdmin,
@@ -119,7 +119,11 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   }
 
   private answeredFromIndex(message: Money): boolean {
-    return this.answerFromIndex(message.request, message.reply, () => this.retry(message));
+    return this.answerFromIndex(message);
+  }
+
+  protected override retryMessage(message: MoneyMessage): void {
+    this.retry(message as Money);
   }
 
   /** Releases holds past their expiry, one commit each, before the command that found them. */
@@ -214,7 +218,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     const autoReload = changed && decision.after.profile?.autoReload !== undefined;
     const afterCommit = autoReload ? () => this.checkAutoReload(decision.after, decision.record) : undefined;
     this.reversalsInFlight ??= new Set();
-    this.commitMoneyDecision(slots, decision, message, () => this.retry(message), decodeRecord, this.reversalsInFlight, afterCommit);
+    this.commitMoneyDecision(slots, decision, message, decodeRecord, this.reversalsInFlight, afterCommit);
   }
 
   private checkAutoReload(state: CardState, record: IdempotencyRecord): void {

@@ -7,7 +7,16 @@
 // memory while the actor is active.
 
 import { notFound, unavailable, type TaplineError } from '../errors';
-import { EntityHost, emptySlot, loadSlot, type HostContext, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
+import {
+  EntityHost,
+  emptySlot,
+  loadSlot,
+  type HostContext,
+  type MoneyMessage,
+  type Reply,
+  type Slot,
+  type SlotWrite,
+} from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import type { TxnAnswer } from '../card/transaction';
 import { odometerSubject } from '../rules/prompts';
@@ -236,7 +245,11 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
   // Authorizations of the account's cards.
 
   private answeredFromIndex(message: Money): boolean {
-    return this.answerFromIndex(message.request, message.reply, () => this.retry(message));
+    return this.answerFromIndex(message);
+  }
+
+  protected override retryMessage(message: MoneyMessage): void {
+    this.retry(message as Money);
   }
 
   private purchase(message: Money): void {
@@ -292,7 +305,7 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (plan.review !== undefined) slots.push(write('review', this.fleetId, this.review, plan.review));
     if (plan.vehicle !== undefined && vehicleSlot !== undefined)
       slots.push(write('vehicle', this.vehicleId(odometerSubject(request.fleet.prompts, request.cardId)), vehicleSlot, plan.vehicle));
-    this.commitMoneyDecision(slots, plan, message, () => this.retry(message), decodeFleetRecord, this.reversalsInFlight);
+    this.commitMoneyDecision(slots, plan, message, decodeFleetRecord, this.reversalsInFlight);
   }
 
   // -------------------------------------------------------------------------------------------

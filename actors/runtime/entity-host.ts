@@ -73,6 +73,12 @@ export interface CommitPlan {
 
 export type Reply<T> = (outcome: Outcome<T>) => void;
 
+/** A money request's message: what the host needs to answer it. */
+export interface MoneyMessage extends Retriable {
+  readonly request: { readonly key: string; readonly fingerprint: string };
+  readonly reply: Reply<TxnAnswer>;
+}
+
 /** The parts of a money decision the host commits (card and fleet plans have these). */
 export interface MoneyPlanLike {
   readonly record: IdempotencyRecord;
@@ -176,15 +182,16 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
    * else). False, with nothing changed, when the commit queue is full.
    */
   protected commit(plan: CommitPlan, settle: (outcome: CommitResult) => void): boolean {
-    const writes: EntityWrite[] = [];
-    for (const write of plan.slots) {
-      const data = write.after === undefined ? undefined : (write.encoded ?? JSON.stringify(write.after));
-      writes.push({ entity: write.entity, expectVersion: write.slot.version, data });
-    }
+    const writes: EntityWrite[] = plan.slots.map(writeOf);
     if (plan.writes !== undefined) for (const write of plan.writes) writes.push(write);
     const entry: CommitEntry = {
       shard: this.shard,
       writes,
+      idempotency: plan.idempotency,
+      claims: plan.claims !== undefined && plan.claims.length > 0 ? plan.claims : undefined,
+      outbox: plan.outbox,
+      extraOutbox: plan.extraOutbox,
+      fenceOwnShardOnly: plan.fenceOwnShardOnly,
       settle: (outcome) => {
         this.uncommitted -= 1;
         if (outcome.status === 'committed') {
@@ -196,110 +203,83 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
         settle(outcome);
       },
     };
-    const fields = entry as { -readonly [K in keyof CommitEntry]: CommitEntry[K] };
-    if (plan.idempotency !== undefined) fields.idempotency = plan.idempotency;
-    if (plan.claims !== undefined && plan.claims.length > 0) fields.claims = plan.claims;
-    if (plan.outbox !== undefined) fields.outbox = plan.outbox;
-    if (plan.extraOutbox !== undefined) fields.extraOutbox = plan.extraOutbox;
-    if (plan.fenceOwnShardOnly === true) fields.fenceOwnShardOnly = true;
     if (!this.host.persistence.submit(entry)) return false;
     this.uncommitted += 1;
-    for (const write of plan.slots) {
-      if (write.after === undefined) continue;
-      write.slot.state = write.after;
-      write.slot.version += 1;
-    }
+    applySlots(plan.slots);
     return true;
   }
 
   /**
-   * Commits a money decision under its request's idempotency key: the key is pending in the
-   * node's index until the entry settles; the reply leaves once it is durable. A duplicate key
-   * answers from the stored record; a conflict decides the request again.
+   * Commits a money decision of this entity under its request's idempotency key: its cached
+   * records (`slots`), the transaction document as idempotency record and outbox entry, and
+   * whatever else the plan writes. The key is pending in the node's index until the entry settles;
+   * the reply leaves once it is durable. A duplicate key answers from the stored record; a conflict
+   * hands the message back to retryMessage. While it commits, the original a reversal undoes stays
+   * in `reversals` (a second reversal must not decide on the stale "not reversed").
+   *
+   * This runs for every authorization: it builds the one commit entry directly, with a single
+   * settle closure, and nothing else per request.
    */
-  protected commitMoney(
-    plan: CommitPlan & { readonly idempotency: { readonly key: string; readonly value: string } },
-    request: { readonly key: string; readonly fingerprint: string },
-    record: IdempotencyRecord,
-    reply: Reply<TxnAnswer>,
-    onConflict: () => void,
-    decodeRecord: (value: string) => IdempotencyRecord,
-    onCommitted?: () => void,
-  ): void {
-    const index = this.host.idempotency;
-    index.begin(request.key, request.fingerprint);
-    const submitted = this.commit(plan, (outcome) => {
-      switch (outcome.status) {
-        case 'committed':
-          index.complete(request.key, record);
-          this.host.onDecision?.(record.r);
-          reply({ ok: true, value: { result: record.r, replayed: false } });
-          onCommitted?.();
-          return;
-        case 'duplicate': {
-          const stored = decodeRecord(outcome.existing);
-          index.complete(request.key, stored);
-          replyFromRecord(reply, stored, request);
-          return;
-        }
-        case 'conflict':
-          index.abandon(request.key);
-          onConflict();
-          return;
-        default:
-          index.abandon(request.key);
-          reply({ ok: false, error: this.failureOf(outcome) });
-      }
-    });
-    if (!submitted) {
-      index.abandon(request.key);
-      reply({ ok: false, error: this.commitQueueFull() });
-    }
-  }
-
-  /**
-   * Commits a money decision of this entity: its cached records (`slots`), the transaction document
-   * as idempotency record and outbox entry, and whatever else the plan writes. While it commits,
-   * the original a reversal undoes stays in `reversals` (a second reversal must not decide on the
-   * stale "not reversed"). The reply leaves once durable; a conflict decides the request again.
-   */
-  protected commitMoneyDecision(
+  protected commitMoneyDecision<M extends MoneyMessage>(
     slots: readonly SlotWrite[],
     plan: MoneyPlanLike,
-    message: { readonly request: { readonly key: string; readonly fingerprint: string }; readonly reply: Reply<TxnAnswer> },
-    retry: () => void,
+    message: M,
     decodeRecord: (value: string) => IdempotencyRecord,
     reversals?: Set<string>,
     onCommitted?: () => void,
   ): void {
-    const commitPlan: CommitPlan & { idempotency: { key: string; value: string } } = {
-      slots,
-      idempotency: { key: message.request.key, value: plan.stored },
+    const { request } = message;
+    const index = this.host.idempotency;
+    const extra = plan.writes?.length ?? 0;
+    const writes = new Array<EntityWrite>(slots.length + extra);
+    for (let i = 0; i < slots.length; i++) writes[i] = writeOf(slots[i] as SlotWrite);
+    for (let i = 0; i < extra; i++) writes[slots.length + i] = (plan.writes as readonly EntityWrite[])[i] as EntityWrite;
+    if (plan.reversing !== undefined) reversals?.add(plan.reversing);
+    const entry: CommitEntry = {
+      shard: this.shard,
+      writes,
+      idempotency: { key: request.key, value: plan.stored },
+      claims: plan.claims,
       outbox: plan.stored,
-      ...(plan.writes === undefined ? {} : { writes: plan.writes }),
-      ...(plan.claims === undefined ? {} : { claims: plan.claims }),
-      ...(plan.extraOutbox === undefined ? {} : { extraOutbox: plan.extraOutbox }),
-    };
-    const reversing = plan.reversing;
-    if (reversing !== undefined) reversals?.add(reversing);
-    const settled = (): void => {
-      if (reversing !== undefined) reversals?.delete(reversing);
-    };
-    this.commitMoney(
-      commitPlan,
-      message.request,
-      plan.record,
-      (outcome) => {
-        settled();
-        message.reply(outcome);
+      extraOutbox: plan.extraOutbox,
+      settle: (outcome) => {
+        this.uncommitted -= 1;
+        if (plan.reversing !== undefined) reversals?.delete(plan.reversing);
+        if (outcome.status === 'committed') {
+          for (const write of slots) if (write.after !== undefined) write.slot.durable = write.after;
+          index.complete(request.key, plan.record);
+          this.host.onDecision?.(plan.record.r);
+          message.reply({ ok: true, value: { result: plan.record.r, replayed: false } });
+          onCommitted?.();
+          return;
+        }
+        // Whatever was decided after this entry was built on it: reload before deciding again.
+        this.loaded = false;
+        if (outcome.status === 'duplicate') {
+          const stored = decodeRecord(outcome.existing);
+          index.complete(request.key, stored);
+          replyFromRecord(message.reply, stored, request);
+          return;
+        }
+        index.abandon(request.key);
+        if (outcome.status === 'conflict') this.retryMessage(message);
+        else message.reply({ ok: false, error: this.failureOf(outcome) });
       },
-      () => {
-        settled();
-        retry();
-      },
-      decodeRecord,
-      onCommitted,
-    );
+    };
+    index.begin(request.key, request.fingerprint);
+    if (!this.host.persistence.submit(entry)) {
+      index.abandon(request.key);
+      if (plan.reversing !== undefined) reversals?.delete(plan.reversing);
+      message.reply({ ok: false, error: this.commitQueueFull() });
+      return;
+    }
+    this.uncommitted += 1;
+    applySlots(slots);
+  }
+
+  /** Decides a money message again after its commit conflicted (the behaviour re-tells it to itself, bounded). */
+  protected retryMessage(message: MoneyMessage): void {
+    throw new Error(`assertion: ${this.constructor.name} takes no money requests to retry (${message.request.key})`);
   }
 
   /**
@@ -327,11 +307,8 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
    * reused-key refusal, or (key still committing) a wait for the first request's answer, after
    * which `retry` decides it again if the first one did not land. True when the request was taken.
    */
-  protected answerFromIndex(
-    request: { readonly key: string; readonly fingerprint: string },
-    reply: Reply<TxnAnswer>,
-    retry: () => void,
-  ): boolean {
+  protected answerFromIndex(message: MoneyMessage): boolean {
+    const { request, reply } = message;
     const known = this.host.idempotency.lookup(request.key);
     if (known === undefined) return false;
     if (known.state === 'done') {
@@ -344,7 +321,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     }
     this.waitForKey(known.pending.waiters, reply, (record) => {
       if (record) replyFromRecord(reply, record, request);
-      else retry();
+      else this.retryMessage(message);
     });
     return true;
   }
@@ -414,4 +391,19 @@ export function replyFromRecord(
 
 export function reusedKey(key: string): TaplineError {
   return alreadyExists('idempotency key was already used for a different request', { key });
+}
+
+/** A slot's write in a commit entry: its new state (encoded), or a version check only. */
+function writeOf(write: SlotWrite): EntityWrite {
+  const data = write.after === undefined ? undefined : (write.encoded ?? JSON.stringify(write.after));
+  return { entity: write.entity, expectVersion: write.slot.version, data };
+}
+
+/** After submission: later decisions chain on the new states and versions. */
+function applySlots(slots: readonly SlotWrite[]): void {
+  for (const write of slots) {
+    if (write.after === undefined) continue;
+    write.slot.state = write.after;
+    write.slot.version += 1;
+  }
 }

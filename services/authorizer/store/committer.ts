@@ -64,6 +64,11 @@ export interface CommitterLimits {
   readonly idempotency_ttl_s: number;
 }
 
+// The results without data are shared (one per batch entry would be garbage on the hot path).
+const committed_result: CommitResult = Object.freeze({ status: 'committed' });
+const conflict_result: CommitResult = Object.freeze({ status: 'conflict' });
+const fenced_result: CommitResult = Object.freeze({ status: 'fenced' });
+
 /** A read waiting until every entry submitted before it has been sent. */
 interface ReadBarrier {
   /** Entries submitted when the read was asked for. */
@@ -212,7 +217,7 @@ export class Committer implements Persistence {
     for (const entry of batch) {
       const epoch = this.epochs.epochOf(entry.shard);
       if (epoch === undefined) {
-        settleSafely(entry, { status: 'fenced' }, this.logger);
+        settleSafely(entry, fenced_result, this.logger);
         continue;
       }
       let index = shardIndex.get(entry.shard);
@@ -240,7 +245,7 @@ export class Committer implements Persistence {
             ? this.fencingOf(entry, index, shardIndex, shardArgs)
             : String(index);
       if (fencing === undefined) {
-        settleSafely(entry, { status: 'fenced' }, this.logger);
+        settleSafely(entry, fenced_result, this.logger);
         continue;
       }
       const first = fields.length;
@@ -292,15 +297,15 @@ export class Committer implements Persistence {
   private resultOf(status: string | undefined, existing: string | undefined): CommitResult {
     switch (status) {
       case 'K':
-        return { status: 'committed' };
+        return committed_result;
       case 'D':
         return { status: 'duplicate', existing: existing ?? '' };
       case 'C':
         this.metrics.commitConflicts.inc();
-        return { status: 'conflict' };
+        return conflict_result;
       default:
         this.metrics.commitFenced.inc();
-        return { status: 'fenced' };
+        return fenced_result;
     }
   }
 
