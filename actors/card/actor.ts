@@ -7,7 +7,7 @@
 // not land the ones after it are refused by Redis too, the actor reloads and decides them again.
 
 import { notFound, type TaplineError } from '../errors';
-import { EntityHost, loadSlot, type MoneyMessage, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
+import { EntityHost, loadSlot, stampOf, type MoneyMessage, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import {
   decideAdmin,
@@ -199,6 +199,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       extraOutbox: decision.extraOutbox,
       // The new card's shard may belong to another node: its writes only create (version 0).
       fenceOwnShardOnly: true,
+      audit: stampOf(message.acting, this.context.clock),
     };
     this.commitAndAnswer(
       plan,
@@ -218,7 +219,8 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     const autoReload = changed && decision.after.profile?.autoReload !== undefined;
     const afterCommit = autoReload ? () => this.checkAutoReload(decision.after, decision.record) : undefined;
     this.reversalsInFlight ??= new Set();
-    this.commitMoneyDecision(slots, decision, message, decodeRecord, this.reversalsInFlight, afterCommit);
+    const audit = stampOf(message.request.acting, this.context.clock);
+    this.commitMoneyDecision(slots, decision, message, decodeRecord, this.reversalsInFlight, afterCommit, audit);
   }
 
   private checkAutoReload(state: CardState, record: IdempotencyRecord): void {
@@ -235,6 +237,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       slots: [this.write(decision.after)],
       writes: decision.writes,
       outbox: decision.document,
+      audit: stampOf(message.acting, this.context.clock),
     };
     this.commitAndAnswer(plan, message.reply, decision.answer, () => this.retry(message));
   }

@@ -173,6 +173,10 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       return { kind: 'approved', event: { type: 'credited', amountMinor: command.amountMinor } };
     case 'set_status':
       if (state.status === command.status) return { kind: 'unchanged' };
+      // A blocked card leaves the block only by an unblock, which needs its second principal
+      // (ChangeCardState UNBLOCK); through another status it would skip that approval.
+      if (state.status === 'blocked')
+        return { kind: 'rejected', code: 'permission_denied', message: 'unblocking needs four eyes: use ChangeCardState UNBLOCK' };
       return { kind: 'approved', event: { type: 'status_changed', status: command.status } };
   }
 }

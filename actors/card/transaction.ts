@@ -1,6 +1,7 @@
 // What a money request is, what its answer is, and how the answer is kept as its idempotency
 // record. The record is the single source of "what did we answer for this key".
 
+import type { Acting } from '../principal';
 import type { TransactionContext } from '../outbox/builders';
 import type {
   HoldKind as ContractHoldKind,
@@ -40,6 +41,8 @@ export interface MoneyRequest {
   readonly lines?: readonly ReceiptLine[];
   /** Loyalty points to redeem as payment (purchases of cards whose program has rules). */
   readonly redeemPoints?: number;
+  /** An operator's money movement (cash-out, tab settlement): who acted, for its audit record. */
+  readonly acting?: Acting;
 }
 
 /** One line of a purchase's basket, as the document keeps it (docs/OUTBOX.md `lines`). */

@@ -9,13 +9,17 @@
 //   GET /reports/cards/<cardId>/history
 //   GET /reports/events/<programId>/statistics
 //   GET /reports/top-ups?from=YYYY-MM-DD&to=YYYY-MM-DD
-//   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&operator=<id>]
+//   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&principal=<token subject>]
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
 // Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
 //   /settlement/... (GET, PUT, POST with a JSON body): merchant fee rates and settlement batches, see settlement.ts.
 
 import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Acting } from '../../actors/principal';
+import type { HttpAccess } from '../common/auth/http-access';
+import type { WatchedFile } from '../common/auth/watched-file';
 import type { AddressInfo } from 'node:net';
 import { TaplineError } from '../../actors/errors';
 import type { Logger } from '../common/logger';
@@ -28,8 +32,9 @@ import {
   ReportsBusyError,
   ReportTooLargeError,
   SettlementConflictError,
+  SettlementForbiddenError,
 } from './errors';
-import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
+import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, settlementRouteOf, type HttpAnswer } from './settlement';
 import { fleetInvoiceReport } from './fleet-invoice';
 import { cardIdSegment, entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
@@ -44,6 +49,9 @@ import {
   type Report,
   type ReportContext,
 } from './reports';
+
+/** A token subject, as principals appear in the audit trail. */
+const principal_pattern = /^[A-Za-z0-9._@:+-]{1,128}$/;
 
 /** Reports computed at once; more get 503. Each may scan a month of FINAL data on a 2-core box. */
 export const reports_in_flight_max = 4;
@@ -129,13 +137,15 @@ const routes: readonly Route[] = [
   {
     name: 'audit',
     pattern: /^\/reports\/audit$/,
-    parameters: ['from', 'to', 'operator', ...output],
-    sections: ['entries'],
+    // ?principal= (or its older name ?operator=): one principal's actions.
+    parameters: ['from', 'to', 'principal', 'operator', ...output],
+    sections: ['entries', 'records'],
     plan: (query) => {
       const range = query.dateRange();
-      const operator = query.optional('operator');
-      if (operator !== undefined && !id_pattern.test(operator)) throw new ParameterError('operator', 'must be 1..64 of A-Z a-z 0-9 . _ -');
-      return (context) => auditReport(context, range, operator);
+      const principal = query.optional('principal') ?? query.optional('operator');
+      if (principal !== undefined && !principal_pattern.test(principal))
+        throw new ParameterError('principal', 'must be 1..128 of A-Z a-z 0-9 . _ @ : + -');
+      return (context) => auditReport(context, range, principal);
     },
   },
   {
@@ -195,15 +205,28 @@ export function planRequest(rawUrl: string): { run: ReportWork; format: 'json' |
 
 /** The name of the route a URL asks for (metrics label), or "unknown"; validates nothing. */
 export function routeName(rawUrl: string): string {
+  return reportRouteOf(rawUrl)?.name ?? 'unknown';
+}
+
+/** The report route a URL asks for and its path parameters (for the access check), or undefined. */
+export function reportRouteOf(rawUrl: string): { name: string; params: string[] } | undefined {
   const question = rawUrl.indexOf('?');
   const path = question < 0 ? rawUrl : rawUrl.slice(0, question);
-  return routes.find((route) => route.pattern.test(path))?.name ?? 'unknown';
+  for (const route of routes) {
+    const match = route.pattern.exec(path);
+    if (match !== null) return { name: route.name, params: match.slice(1) };
+  }
+  return undefined;
 }
+
+/** The names of every route this service serves (what policy.ts must have a rule for). */
+export const report_route_names: readonly string[] = routes.map((route) => route.name);
 
 export function statusOf(error: unknown): number {
   if (error instanceof ParameterError) return 400;
   if (error instanceof ReportNotFoundError) return 404;
   if (error instanceof SettlementConflictError) return 409;
+  if (error instanceof SettlementForbiddenError) return 403;
   if (error instanceof ReportTooLargeError) return 413;
   if (error instanceof ReportsBusyError || error instanceof ReportBackendError) return 503;
   return 500;
@@ -223,12 +246,21 @@ export function reportJson(report: Report): string {
   return JSON.stringify(body);
 }
 
+/** How the service authenticates its callers and secures its port. */
+export interface ReportsServerSecurity {
+  /** Every route but /healthz and /metrics needs a bearer token its rule allows (policy.ts). */
+  readonly access: HttpAccess;
+  /** HTTPS with this certificate (reread when it changes); absent only in the development plaintext mode. */
+  readonly tls?: { readonly cert: WatchedFile; readonly key: WatchedFile } | undefined;
+}
+
 export class ReportsServer {
   private in_flight_count = 0;
 
   private constructor(
     private readonly server: http.Server,
     private readonly metrics: ReportsMetrics | undefined,
+    private readonly access: HttpAccess,
   ) {}
 
   private get in_flight(): number {
@@ -245,13 +277,28 @@ export class ReportsServer {
   }
 
   /** With `metrics`, requests are counted and timed, and /metrics serves them. */
-  static async start(context: ReportContext, port: number, logger: Logger, metrics?: ReportsMetrics): Promise<ReportsServer> {
+  static async start(
+    context: ReportContext,
+    port: number,
+    logger: Logger,
+    security: ReportsServerSecurity,
+    metrics?: ReportsMetrics,
+  ): Promise<ReportsServer> {
     const holder: { instance?: ReportsServer } = {};
-    const server = http.createServer((request, response) => {
+    const listener = (request: http.IncomingMessage, response: http.ServerResponse): void => {
       holder.instance?.handle(context, logger, request, response);
-    });
+    };
+    const tls = security.tls;
+    const server: http.Server =
+      tls === undefined ? http.createServer(listener) : https.createServer({ cert: tls.cert.current, key: tls.key.current }, listener);
+    if (tls !== undefined) {
+      // Rotation: a new certificate or key serves new connections without a restart.
+      const reload = (): void => (server as https.Server).setSecureContext({ cert: tls.cert.current, key: tls.key.current });
+      tls.cert.onChange(reload);
+      tls.key.onChange(reload);
+    }
     server.requestTimeout = request_timeout_ms;
-    const instance = new ReportsServer(server, metrics);
+    const instance = new ReportsServer(server, metrics, security.access);
     holder.instance = instance;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -297,10 +344,37 @@ export class ReportsServer {
       );
       return;
     }
-    if (url.startsWith('/settlement/')) {
-      route = 'settlement';
-      return this.handleSettlement(context, logger, request, answer, url);
-    }
+    const settlement = url.startsWith('/settlement/');
+    if (settlement) route = 'settlement';
+    else route = routeName(url);
+    const target = settlement ? settlementRouteOf(request.method ?? 'GET', url) : reportRouteOf(url);
+    const header = request.headers.authorization;
+    this.access.decide(target?.name ?? 'unknown', target?.params ?? [], typeof header === 'string' ? header : undefined).then(
+      (decision) => {
+        if (!decision.ok) {
+          const challenge: Record<string, string> = decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+          answer(decision.status, 'application/json', JSON.stringify({ error: { code: decision.code, message: decision.message } }), challenge);
+          return;
+        }
+        if (settlement) this.handleSettlement(context, logger, request, answer, url, decision.acting);
+        else this.handleReport(context, logger, request, response, answer, url);
+      },
+      (error: unknown) => {
+        logger.error({ err: error, url: url.slice(0, 300) }, 'access check failed');
+        answer(500, 'application/json', errorBody(error));
+      },
+    );
+  }
+
+  /** A report (GET): validated, then run within the bound of reports in progress. */
+  private handleReport(
+    context: ReportContext,
+    logger: Logger,
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
+    url: string,
+  ): void {
     if (request.method !== 'GET' && request.method !== 'HEAD')
       return answer(
         405,
@@ -308,7 +382,6 @@ export class ReportsServer {
         JSON.stringify({ error: { code: 'method_not_allowed', message: 'reports are read with GET' } }),
         { allow: 'GET, HEAD' },
       );
-    route = routeName(url);
     let plan: ReturnType<typeof planRequest>;
     try {
       plan = planRequest(url);
@@ -349,6 +422,7 @@ export class ReportsServer {
     request: http.IncomingMessage,
     answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
     url: string,
+    acting: Acting | undefined,
   ): void {
     const store = context.settlement;
     if (store === undefined) return answer(404, 'application/json', errorBody(new ReportNotFoundError('settlement is not served here')));
@@ -378,7 +452,7 @@ export class ReportsServer {
         settlement,
         request.method ?? 'GET',
         url,
-        request.headers['x-tapline-operator'],
+        acting,
         Buffer.concat(chunks).toString('utf8'),
       )
         .then((result: HttpAnswer) => answer(result.status, result.type, result.body, result.headers))

@@ -13,7 +13,7 @@
 // consumer group reads these streams, so deleting what it acknowledged is trimming.
 
 import { createClient } from 'redis';
-import { shardKeys } from '../authorizer/store/keys';
+import { audit_outbox_keys, shardKeys } from '../authorizer/store/keys';
 import { OutboxError } from './errors';
 import { redisReplyCode } from '../common/redis-errors';
 import type { OutboxEntry } from './rows';
@@ -79,8 +79,15 @@ export class OutboxReader {
     private readonly blocking: RedisConnection,
     private readonly commands: RedisConnection,
   ) {
-    this.keys = Array.from({ length: options.shard_count }, (_, shard) => shardKeys(shard).outbox);
+    // The shards' streams, then the audit streams of state kept outside shards (approvals,
+    // settlement) as pseudo-shards shard_count, shard_count + 1, ... (keys.ts audit_outbox_keys).
+    this.keys = [...Array.from({ length: options.shard_count }, (_, shard) => shardKeys(shard).outbox), ...audit_outbox_keys];
     this.keys.forEach((key, shard) => this.shardOfKey.set(key, shard));
+  }
+
+  /** Streams read: one per shard plus the audit streams. */
+  get streamCount(): number {
+    return this.keys.length;
   }
 
   static async connect(options: ReaderOptions, onError: (error: Error) => void): Promise<OutboxReader> {

@@ -13,7 +13,7 @@ import { CardStatus, DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { CardAction, IdDocumentType, type CardServiceIssueCardRequest } from '../../gen/tapline/v1/cards';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, programConfig } from '../../tools/client/card-client';
-import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, accessTo } from '../support/harness';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
@@ -56,8 +56,8 @@ describe('card management (CardService, real Redis, real gRPC)', function () {
   before(async function () {
     redis = await startTestRedis('cards');
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: pin_secret });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('till-1', 'bar');
     await cards.defineProgram('fest', programConfig({ depositMinor: 200n, maxBalanceMinor: 50_000n }));

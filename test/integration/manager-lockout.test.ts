@@ -13,7 +13,7 @@ import { Metrics } from '../../services/common/metrics';
 import type { Outcome } from '../../actors/errors';
 import { ManagerDirectory } from '../../services/authorizer/usecases/managers';
 import { PinHasher } from '../../services/authorizer/usecases/pin';
-import { startTestRedis, test_shard_count } from '../support/harness';
+import { startTestRedis, test_shard_count, test_acting } from '../support/harness';
 
 describe('manager PIN lockout (real Redis, manual clock)', function () {
   this.timeout(30_000);
@@ -33,7 +33,7 @@ describe('manager PIN lockout (real Redis, manual clock)', function () {
       pino({ level: 'silent' }),
     );
   const register = (managers: ManagerDirectory, merchant: string, manager: string, pin: string): Promise<Outcome<unknown>> =>
-    new Promise((resolve) => managers.register(merchant, manager, pin, 'ops', now, resolve));
+    new Promise((resolve) => managers.register(merchant, manager, pin, test_acting, now, resolve));
   const accepted = async (managers: ManagerDirectory, merchant: string, manager: string, pin: string): Promise<boolean> =>
     (await managers.verify(merchant, manager, pin)) === undefined;
 

@@ -22,7 +22,7 @@ import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, holdRequest, programConfig } from '../../tools/client/card-client';
 import { cardKey } from '../../services/authorizer/store/keys';
 import { shardOf } from '../../actors/sharding/shard-key';
-import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const minute_ms = 60_000;
@@ -54,8 +54,8 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
   before(async function () {
     redis = await startTestRedis('program-rules');
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'rules-test-secret-0123456789' }, { clock: () => nowMs });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('pos-1', 'shop');
     await client.registerTerminal('pos-2', 'bar');

@@ -24,7 +24,7 @@ import { queryClickHouse, startClickHouse, type ClickHouseInstance } from '../..
 import { outboxBacklog } from '../../tools/devenv/outbox';
 import { CardStatus, DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
-import { CardAction, SettlementMethod, type CardServiceIssueCardRequest } from '../../gen/tapline/v1/cards';
+import { CardAction, ChangeCardStateResponse, SettlementMethod, type CardServiceIssueCardRequest } from '../../gen/tapline/v1/cards';
 import { PriceFormula } from '../../gen/tapline/v1/fleet';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../tools/client/card-client';
@@ -41,7 +41,7 @@ import { feeOf } from '../../services/reports/settlement-rules';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
-import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor, accessTo, reportsRequest, reportsSecurity, testCardStates } from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { state_codecs } from '../../actors/state';
@@ -63,18 +63,10 @@ interface Moved {
   readonly amount: number;
 }
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, path, method: 'GET', timeout: 30_000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${path} timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
+/** A GET over HTTPS with a token of a role the route allows (the audit trail: an auditor's). */
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const reply = await reportsRequest(port, path);
+  return { status: reply.status, body: reply.body };
 }
 
 type Rows = Record<string, unknown>[];
@@ -186,16 +178,21 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     [redis, clickhouse] = await Promise.all([startTestRedis('real-docs'), startClickHouse({ dataDir: testDataDir('real-docs-ch') })]);
     await migrate(clickhouse.url, database);
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'real-docs-pin-secret-0123', TAPLINE_PSP_SECRET: psp_secret });
-    const address = `127.0.0.1:${node.grpcPort}`;
-    client = new TaplineClient(address);
-    cards = new CardClient(address);
-    refunds = new RefundClient(address);
-    fleet = new FleetClient(address);
+    const access = await accessTo(node);
+    client = new TaplineClient(access);
+    cards = new CardClient(access);
+    refunds = new RefundClient(access);
+    fleet = new FleetClient(access);
     inspect = await connectInspector(redis.url);
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    states = new AuthorizerCardStates(address, authorizerCredentials({}), 10_000);
+    states = await testCardStates(node);
     settlement = await RedisSettlementStore.connect(redis.url);
-    server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states, settlement }, 0, logger);
+    server = await ReportsServer.start(
+      { query: (statement) => runner.query(statement), database, cards: states, settlement },
+      0,
+      logger,
+      await reportsSecurity(),
+    );
     await drive();
     // The streamer deletes what it has delivered: the documents are read before it starts.
     written = await inspect.outbox();
@@ -517,13 +514,15 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       approverId: '',
     });
     assert.equal(block.status, CardStatus.CARD_STATUS_BLOCKED);
-    const unblock = await cards.changeState({
+    // Four eyes: the unblock is held, then carried out when another principal (the approver) approves it.
+    const held = await cards.changeState({
       cardId: 'rd-anon',
       action: CardAction.CARD_ACTION_UNBLOCK,
       reason: 'cleared',
-      operatorId: 'ops',
-      approverId: 'sup-1',
+      operatorId: '',
+      approverId: '',
     });
+    const unblock = ChangeCardStateResponse.decode((await cards.approve(held.pendingApprovalId)).response);
     assert.equal(unblock.status, CardStatus.CARD_STATUS_ACTIVE);
   }
 
@@ -655,8 +654,8 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const unblocked = audit.find((entry) => entry['type'] === 'card_status_changed' && entry['action'] === 'unblock');
     assert.deepEqual(
       [unblocked?.['card'], unblocked?.['operator'], unblocked?.['approver']],
-      ['rd-anon', 'ops', 'sup-1'],
-      'the audit trail names both people of an unblock',
+      ['rd-anon', 'dev-issuer_admin', 'dev-approver'],
+      'the audit trail names both principals of an unblock (token subjects, never request fields)',
     );
   });
 
@@ -851,12 +850,12 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     ];
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     for (const merchant of ['rd-station', 'rd-hotel-m']) {
-      const put = await fetch(`http://127.0.0.1:${server.port}/settlement/merchants/${merchant}`, {
+      const put = await reportsRequest(server.port, `/settlement/merchants/${merchant}`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-1' },
         body: JSON.stringify({ cycle: 'daily', payee_name: 'Real Docs', payee_iban: 'DE89370400440532013000', rates }),
       });
-      assert.equal(put.status, 200, await put.text());
+      // Rates apply at once; the payee account waits for a settlement approver (four eyes).
+      assert.equal(put.status, 202, put.body);
       const mine = moved.filter((m) => m.merchant === merchant);
       const gross = mine.filter((m) => m.kind === 'purchase' || m.kind === 'completion').reduce((sum, m) => sum + m.amount, 0);
       const reversed = mine.filter((m) => m.kind === 'reverse').reduce((sum, m) => sum + m.amount, 0);

@@ -33,7 +33,7 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { rowsOf } from '../../services/streamer/rows';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
-import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor, reportsProcessEnv, reportsRequest, reportsSecurity, testCardStates } from '../support/harness';
 import { appendToOutbox, rawTransactionRows, reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import {
   expectedAudit,
@@ -64,19 +64,10 @@ interface Answer {
   readonly body: string;
 }
 
-/** A GET with the path sent byte for byte (fetch would normalise backslashes and dots). */
-function get(port: number, path: string, method = 'GET'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, path, method, timeout: 30_000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type'] ?? ''), body }));
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${path} timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
+/** A GET over HTTPS with a token the route allows, the path sent byte for byte (fetch would normalise backslashes and dots). */
+async function get(port: number, path: string, method = 'GET'): Promise<Answer> {
+  const reply = await reportsRequest(port, path, { method });
+  return { status: reply.status, type: String(reply.headers['content-type'] ?? ''), body: reply.body };
 }
 
 async function getJson(port: number, path: string): Promise<Record<string, unknown>> {
@@ -148,12 +139,12 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.equal(await rawTransactionRows(clickhouse.url, database), 2 * history.transactions.length, 'duplicates are present, unmerged');
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
     node = await startInProcessNode(redis.url);
-    cards = new AuthorizerCardStates(`127.0.0.1:${node.grpcPort}`, authorizerCredentials({}), 10_000);
+    cards = await testCardStates(node);
     const counted = async (sql: string) => {
       queries += 1;
       return runner.query(sql);
     };
-    server = await ReportsServer.start({ query: counted, database, cards }, 0, logger);
+    server = await ReportsServer.start({ query: counted, database, cards }, 0, logger, await reportsSecurity());
   });
 
   after(async function () {
@@ -233,8 +224,8 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
   });
 
   it('an unreachable authorizer fails reconciliation and card history with 503: no balance is guessed', async function () {
-    const nowhere = new AuthorizerCardStates(`127.0.0.1:${await pickFreePort()}`, authorizerCredentials({}), 2_000);
-    const cut = await ReportsServer.start({ query: runner.query, database, cards: nowhere }, 0, logger);
+    const nowhere = await testCardStates(`127.0.0.1:${await pickFreePort()}`, 2_000);
+    const cut = await ReportsServer.start({ query: runner.query, database, cards: nowhere }, 0, logger, await reportsSecurity());
     try {
       for (const path of ['/reports/reconciliation', '/reports/cards/card-01/history']) {
         const answer = await get(cut.port, path);
@@ -551,7 +542,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
         TAPLINE_CLICKHOUSE_URL: clickhouse.url,
         TAPLINE_CLICKHOUSE_DATABASE: database,
         TAPLINE_REDIS_URL: redis.url,
-        TAPLINE_AUTHORIZER_GRPC_ADDRESS: `127.0.0.1:${node.grpcPort}`,
+        ...(await reportsProcessEnv(`127.0.0.1:${node.operatorPort}`)),
         TAPLINE_REPORTS_PORT: '0',
         TAPLINE_LOG_LEVEL: 'warn',
       },

@@ -14,7 +14,7 @@ import { TopUpSource } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, programConfig } from '../../tools/client/card-client';
 import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
-import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
+import { startInProcessNode, startTestRedis, waitFor, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const psp_secret = 'psp-shared-secret-for-tests';
@@ -42,8 +42,8 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
   before(async function () {
     redis = await startTestRedis('top-ups');
     node = await startInProcessNode(redis.url, { TAPLINE_PSP_SECRET: psp_secret });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('till-1', 'top-up-desk');
     await cards.defineProgram('wallet', programConfig({ maxBalanceMinor: 25_000n, maxTopUpMinor: 10_000n }));
@@ -70,7 +70,7 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     assert.equal((await client.topUp('t-limits', 5_000, { terminalId: 'till-1', txn: txn++ })).balanceAfter?.amountMinor, 25_000n);
   });
 
-  it('records the operator and source of a cash top-up', async () => {
+  it("records the source of a cash top-up; the request's operator_id is not taken as who acted", async () => {
     await issue('t-cash', 0);
     const n = txn++;
     const request = {
@@ -82,12 +82,12 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       source: TopUpSource.TOP_UP_SOURCE_CASH,
       operatorId: 'cashier-9',
     };
-    const reply = await new Promise<unknown>((resolve, reject) =>
-      client.authorization.topUp(request, (e, r) => (e ? reject(e) : resolve(r))),
-    );
+    const terminal = await client.terminal('till-1');
+    const reply = await new Promise<unknown>((resolve, reject) => terminal.topUp(request, (e, r) => (e ? reject(e) : resolve(r))));
     assert.ok(reply);
     const stored = (await inspect.outbox()).find((d) => d['key'] === `t:till-1:${n}`);
-    assert.deepEqual([stored?.['source'], stored?.['operator'], stored?.['amount']], ['cash', 'cashier-9', 2_000]);
+    // On the terminal door the actor is the certificate's terminal (the document's terminal field).
+    assert.deepEqual([stored?.['source'], stored?.['operator'], stored?.['terminal'], stored?.['amount']], ['cash', '', 'till-1', 2_000]);
   });
 
   it('a PSP top-up moves money only on a verified callback, once per PSP reference', async () => {

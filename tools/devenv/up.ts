@@ -4,9 +4,16 @@
 // happened, and keeps serving until Ctrl-C (then stops everything it started, in order).
 //
 // Options: `--nodes N` (or TAPLINE_NODES / TAPLINE_UP_NODES; default 1) authorizer nodes forming one
-// cluster on the same Redis (docs/CLUSTER.md). Environment: TAPLINE_UP_GRPC_PORT (50051, node i uses +i),
+// cluster on the same Redis (docs/CLUSTER.md). Environment: TAPLINE_UP_GRPC_PORT (50051: the terminal
+// door, node i uses +i), TAPLINE_UP_OPERATOR_PORT (50061: the operator door, +i),
 // TAPLINE_UP_METRICS_PORT (9464), TAPLINE_UP_REDIS_PORT (6390), TAPLINE_UP_CLICKHOUSE_HTTP_PORT
-// (8133), TAPLINE_UP_CLICKHOUSE_TCP_PORT (9010), TAPLINE_UP_EXIT_AFTER_DEMO (unset: keep serving).
+// (8133), TAPLINE_UP_CLICKHOUSE_TCP_PORT (9010), TAPLINE_UP_REPORTS_PORT (9470),
+// TAPLINE_UP_EXIT_AFTER_DEMO (unset: keep serving), TAPLINE_UP_PLAINTEXT=true (the loudly logged
+// development switch: no TLS anywhere; tokens are still required).
+//
+// Secure by default: a dev CA, certificates for the demo terminals, a gateway and the nodes, and a
+// token per role are made (or reused) under .data/dev-credentials/, described for clients in
+// .data/dev-credentials/manifest.json; every door serves TLS and asks who is calling.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +30,10 @@ import { AuthorizationKind } from '../../gen/tapline/v1/types';
 import { PriceFormula } from '../../gen/tapline/v1/fleet';
 import { FleetClient, fleetPurchase } from '../client/fleet-client';
 import { stringLiteral } from '../../services/streamer/sql';
+import { role_names } from '../../services/common/auth/policy';
+import { credentialAccess, type ClientAccess } from '../client/access';
+import { httpRequest } from '../client/http';
+import { DevCredentials, relativeTo, type DevManifest } from './credentials';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 
@@ -64,10 +75,23 @@ function localSecrets(dataDir: string): { pin: string; psp: string } {
   return secrets;
 }
 
+/** The development credentials of the local cluster and how clients reach it. */
+interface Local {
+  readonly credentials: DevCredentials;
+  readonly plaintext: boolean;
+  readonly run: string;
+}
+
 async function main(): Promise<void> {
   const dataDir = join(projectRoot(), '.data');
   mkdirSync(dataDir, { recursive: true });
   const secrets = localSecrets(dataDir);
+  const local: Local = {
+    credentials: await DevCredentials.open(join(dataDir, 'dev-credentials')),
+    plaintext: process.env['TAPLINE_UP_PLAINTEXT'] === 'true',
+    run: Date.now().toString(36),
+  };
+  const plaintextEnv: Record<string, string> = local.plaintext ? { TAPLINE_DEV_PLAINTEXT: 'true' } : {};
   const started: {
     redis?: RedisInstance;
     clickhouse?: ClickHouseInstance;
@@ -106,9 +130,11 @@ async function main(): Promise<void> {
         script: 'dist/tools/devenv/node-main.js',
         nodeArgs: authorizer_node_flags,
         env: {
-          TAPLINE_NODE_ID: `local-${i + 1}`,
+          ...(await local.credentials.nodeEnv(`local-${i + 1}`)),
+          ...plaintextEnv,
           TAPLINE_REDIS_URL: started.redis.url,
           TAPLINE_GRPC_PORT: String(env('TAPLINE_UP_GRPC_PORT', 50051) + i),
+          TAPLINE_OPERATOR_PORT: String(env('TAPLINE_UP_OPERATOR_PORT', 50061) + i),
           TAPLINE_INTERNAL_PORT: '0',
           TAPLINE_METRICS_PORT: String(env('TAPLINE_UP_METRICS_PORT', 9464) + i),
           TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
@@ -120,7 +146,9 @@ async function main(): Promise<void> {
         },
       });
       started.nodes.push(node);
-      say(`node ${i + 1}      grpc ${node.address}  metrics http://127.0.0.1:${env('TAPLINE_UP_METRICS_PORT', 9464) + i}/metrics`);
+      say(
+        `node ${i + 1}      terminal door ${node.address}  operator door ${node.operatorAddress ?? '?'}  metrics http://127.0.0.1:${env('TAPLINE_UP_METRICS_PORT', 9464) + i}/metrics`,
+      );
     }
     started.streamer = await startServerProcess({
       script: 'dist/services/streamer/main.js',
@@ -137,26 +165,29 @@ async function main(): Promise<void> {
     });
     say(`streamer    outbox -> ClickHouse (database tapline)`);
     const reportsPort = env('TAPLINE_UP_REPORTS_PORT', 9470);
-    started.reports = await startServerProcess({
-      script: 'dist/services/reports/main.js',
-      env: {
-        TAPLINE_REDIS_URL: started.redis.url,
-        TAPLINE_CLICKHOUSE_URL: started.clickhouse.url,
-        TAPLINE_AUTHORIZER_GRPC_ADDRESS: started.nodes[0]?.address ?? '',
-        TAPLINE_REPORTS_PORT: String(reportsPort),
-        TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
-      },
-    });
-    say(`reports     http://127.0.0.1:${reportsPort}/reports/float?currency=EUR  (and /reports/reconciliation, ...)`);
     const first = started.nodes[0];
     if (first === undefined) throw new Error('at least one node is needed');
+    started.reports = await startServerProcess({ script: 'dist/services/reports/main.js', env: await reportsEnv(local, started, reportsPort) });
+    const reportsUrl = `${local.plaintext ? 'http' : 'https'}://127.0.0.1:${reportsPort}`;
+    say(`reports     ${reportsUrl}/reports/float?currency=EUR  (and /reports/reconciliation, ...; bearer token of the manifest)`);
     if (started.nodes.length > 1)
       say(`cluster     ${started.nodes.length} nodes share 256 shards; any node accepts any request and forwards it to the card's owner`);
-    const run = await demo(first.address);
-    await reportFromClickHouse(started.clickhouse.url, run);
-    const reconciliation = (await fetch(`http://127.0.0.1:${reportsPort}/reports/reconciliation`).then((r) => r.json())) as {
-      summary?: Record<string, unknown>;
+    const endpoints = {
+      terminal: first.address,
+      operator: first.operatorAddress ?? '',
+      internal: `127.0.0.1:${first.internalPort ?? 0}`,
+      reports: reportsUrl,
     };
+    const access = credentialAccess(local.credentials, endpoints, { plaintext: local.plaintext });
+    const run = await demo(access, local.run);
+    await writeManifest(local, endpoints, run.terminals, started.nodes.length);
+    say(`credentials .data/dev-credentials/manifest.json  (CA, terminal and gateway certificates, node certificates, a token per role)`);
+    await reportFromClickHouse(started.clickhouse.url, run);
+    const answer = await httpRequest(`${reportsUrl}/reports/reconciliation`, {
+      token: await local.credentials.token('analyst'),
+      ca: access.ca,
+    });
+    const reconciliation = JSON.parse(answer.body) as { summary?: Record<string, unknown> };
     say(`reconciliation ClickHouse vs Redis: ${JSON.stringify(reconciliation.summary ?? reconciliation)}`);
     const differences = (reconciliation as { differences?: unknown[] }).differences ?? [];
     for (const difference of differences.slice(0, 10)) say(`  difference: ${JSON.stringify(difference)}`);
@@ -165,7 +196,58 @@ async function main(): Promise<void> {
     await stopAll(1);
   }
   if (process.env['TAPLINE_UP_EXIT_AFTER_DEMO']) await stopAll(0);
-  say(`\nserving. Try: grpcurl -plaintext ${started.nodes[0]?.address ?? '127.0.0.1:50051'} list   (Ctrl-C stops everything)`);
+  say(`\nserving (Ctrl-C stops everything). Try, with the demo terminal's certificate (README "Doors and roles"):`);
+  const terminal = `bar-${local.run}`;
+  const certs = local.plaintext
+    ? '-plaintext'
+    : `-cacert .data/dev-credentials/ca.pem -cert .data/dev-credentials/terminal-${terminal}.pem -key .data/dev-credentials/terminal-${terminal}-key.pem`;
+  say(`  grpcurl ${certs} ${started.nodes[0]?.address ?? '127.0.0.1:50051'} list`);
+}
+
+/** The reports service's environment: its HTTPS certificate, the issuers it trusts, its own token. */
+async function reportsEnv(local: Local, started: { redis?: RedisInstance; clickhouse?: ClickHouseInstance; nodes: ServerProcess[] }, port: number): Promise<Record<string, string>> {
+  const server = await local.credentials.server('reports');
+  return {
+    TAPLINE_REDIS_URL: started.redis?.url ?? '',
+    TAPLINE_CLICKHOUSE_URL: started.clickhouse?.url ?? '',
+    TAPLINE_AUTHORIZER_GRPC_ADDRESS: started.nodes[0]?.operatorAddress ?? '',
+    TAPLINE_AUTHORIZER_CA_FILE: local.credentials.caFile,
+    TAPLINE_AUTHORIZER_TOKEN_FILE: await local.credentials.tokenFile('reports', 'reports-service'),
+    TAPLINE_TLS_CERT_FILE: server.cert,
+    TAPLINE_TLS_KEY_FILE: server.key,
+    TAPLINE_OIDC_ISSUERS: local.credentials.issuer.issuersSetting,
+    TAPLINE_REPORTS_PORT: String(port),
+    TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
+    ...(local.plaintext ? { TAPLINE_DEV_PLAINTEXT: 'true' } : {}),
+  };
+}
+
+/** The demo's gateway merchants: a gateway certificate speaks for their terminals. */
+const demo_gateway_merchants = ['main-stage-bar'];
+
+/**
+ * Writes .data/dev-credentials/manifest.json: the CA, the doors, a certificate per demo terminal,
+ * the demo gateway's and the nodes', and a token per role (paths relative to the repository root).
+ */
+async function writeManifest(local: Local, endpoints: DevManifest['endpoints'], terminals: readonly string[], nodes: number): Promise<void> {
+  const root = projectRoot();
+  const rel = (path: string): string => relativeTo(root, path);
+  const pair = (files: { cert: string; key: string }): { cert: string; key: string } => ({ cert: rel(files.cert), key: rel(files.key) });
+  const manifest: DevManifest = {
+    ca: rel(local.credentials.caFile),
+    endpoints,
+    terminals: await Promise.all(terminals.map(async (terminal_id) => ({ terminal_id, ...pair(await local.credentials.terminal(terminal_id)) }))),
+    gateways: await Promise.all(
+      demo_gateway_merchants.map(async (merchant_id) => ({ merchant_id, ...pair(await local.credentials.gateway([merchant_id])) })),
+    ),
+    nodes: await Promise.all(
+      Array.from({ length: nodes }, async (_, i) => ({ node_id: `local-${i + 1}`, ...pair(await local.credentials.node(`local-${i + 1}`)) })),
+    ),
+    operators: await Promise.all(
+      role_names.map(async (role) => ({ role, scope: ['*'], subject: `dev-${role}`, token: await local.credentials.token(role) })),
+    ),
+  };
+  writeFileSync(join(local.credentials.dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
 }
 
 /**
@@ -193,9 +275,8 @@ async function reportFromClickHouse(url: string, run: { id: string; transactions
 }
 
 /** Issues cards and terminals for this run and sends a burst of real authorizations. */
-async function demo(address: string): Promise<{ id: string; transactions: number }> {
-  const client = new TaplineClient(address);
-  const run = Date.now().toString(36);
+async function demo(access: ClientAccess, run: string): Promise<{ id: string; transactions: number; terminals: string[] }> {
+  const client = new TaplineClient(access);
   const terminals = { bar: `bar-${run}`, food: `food-${run}`, topup: `topup-${run}` };
   await client.registerTerminal(terminals.bar, 'main-stage-bar');
   await client.registerTerminal(terminals.food, 'food-court');
@@ -258,7 +339,7 @@ async function demo(address: string): Promise<{ id: string; transactions: number
   say(
     `beer tap on ${carol} (€30.00): hold ${euros(hold.holdAmount?.amountMinor)} (available ${euros(hold.balanceAfter?.amountMinor)}), completed ${euros(poured.approvedAmount?.amountMinor)} -> balance ${euros(poured.balanceAfter?.amountMinor)}`,
   );
-  await fleetDemo(address, run);
+  const pump = await fleetDemo(access, run);
 
   say('balances:');
   for (const card of [...cards, { id: carol }]) {
@@ -268,7 +349,7 @@ async function demo(address: string): Promise<{ id: string; transactions: number
   client.close();
   // The burst, the top-up, the reversal, the hold and its completion are transactions (the
   // retry is the burst's first).
-  return { id: run, transactions: burst.length + 1 + (firstApproved ? 1 : 0) + 2 };
+  return { id: run, transactions: burst.length + 1 + (firstApproved ? 1 : 0) + 2, terminals: [...Object.values(terminals), tap, pump] };
 }
 
 function withKind(request: AuthorizeRequest, kind: AuthorizationKind): AuthorizeRequest {
@@ -276,9 +357,9 @@ function withKind(request: AuthorizeRequest, kind: AuthorizationKind): Authorize
 }
 
 /** A haulage company's fuel card: odometer prompt, pump price minus 3 %, invoiced to the fleet. */
-async function fleetDemo(address: string, run: string): Promise<void> {
-  const fleet = new FleetClient(address);
-  const client = new TaplineClient(address);
+async function fleetDemo(access: ClientAccess, run: string): Promise<string> {
+  const fleet = new FleetClient(access);
+  const client = new TaplineClient(access);
   const fleetId = `haulage-${run}`;
   await fleet.createAccount({ fleetId, creditLimitMinor: 500_000, timeZone: 'Europe/Berlin' });
   await fleet.setPolicy({
@@ -319,6 +400,7 @@ async function fleetDemo(address: string, run: string): Promise<void> {
   );
   fleet.close();
   client.close();
+  return pump;
 }
 
 if (require.main === module)

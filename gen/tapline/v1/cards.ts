@@ -41,7 +41,10 @@ export enum CardAction {
   CARD_ACTION_REPORT_LOST = 3,
   /** CARD_ACTION_BLOCK - Denylist. */
   CARD_ACTION_BLOCK = 4,
-  /** CARD_ACTION_UNBLOCK - Needs approver_id, a different person than operator_id. */
+  /**
+   * CARD_ACTION_UNBLOCK - Four eyes: the request is held (pending_approval_id in the reply) until a different principal
+   * with the approver role approves it through ApprovalService.
+   */
   CARD_ACTION_UNBLOCK = 5,
   CARD_ACTION_EXPIRE = 6,
   UNRECOGNIZED = -1,
@@ -152,6 +155,12 @@ export interface CardServiceIssueCardRequest {
 export interface CardServiceIssueCardResponse {
   card?: CardInfo | undefined;
   alreadyExisted: boolean;
+  /**
+   * Set when the issuance needs a second principal (an initial balance above the four-eyes
+   * amount): nothing was written yet, `card` is empty, and ApprovalService carries the request out
+   * once a different principal with the approver role approves it.
+   */
+  pendingApprovalId: string;
 }
 
 export interface BulkIssueCardsRequest {
@@ -168,6 +177,11 @@ export interface BulkIssueCardsResponse {
   /** Cards issued by this call and cards that already existed with the same fields. */
   issued: number;
   alreadyExisted: number;
+  /**
+   * Set when the issuance needs a second principal (its cards' initial balances together above
+   * the four-eyes amount): nothing was issued yet (see ApprovalService).
+   */
+  pendingApprovalId: string;
 }
 
 export interface ChangeCardStateRequest {
@@ -183,6 +197,11 @@ export interface ChangeCardStateResponse {
   cardId: string;
   status: CardStatus;
   previous: CardStatus;
+  /**
+   * Set for an unblock: nothing changed yet; the card changes once a different principal with the
+   * approver role approves the held request (ApprovalService). status and previous are then empty.
+   */
+  pendingApprovalId: string;
 }
 
 export interface GetCardRequest {
@@ -1188,7 +1207,7 @@ export const CardServiceIssueCardRequest: MessageFns<CardServiceIssueCardRequest
 };
 
 function createBaseCardServiceIssueCardResponse(): CardServiceIssueCardResponse {
-  return { card: undefined, alreadyExisted: false };
+  return { card: undefined, alreadyExisted: false, pendingApprovalId: "" };
 }
 
 export const CardServiceIssueCardResponse: MessageFns<CardServiceIssueCardResponse> = {
@@ -1198,6 +1217,9 @@ export const CardServiceIssueCardResponse: MessageFns<CardServiceIssueCardRespon
     }
     if (message.alreadyExisted !== false) {
       writer.uint32(16).bool(message.alreadyExisted);
+    }
+    if (message.pendingApprovalId !== "") {
+      writer.uint32(26).string(message.pendingApprovalId);
     }
     return writer;
   },
@@ -1231,6 +1253,14 @@ export const CardServiceIssueCardResponse: MessageFns<CardServiceIssueCardRespon
             message.alreadyExisted = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pendingApprovalId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1250,6 +1280,7 @@ export const CardServiceIssueCardResponse: MessageFns<CardServiceIssueCardRespon
     const message = createBaseCardServiceIssueCardResponse();
     message.card = (object.card !== undefined && object.card !== null) ? CardInfo.fromPartial(object.card) : undefined;
     message.alreadyExisted = object.alreadyExisted ?? false;
+    message.pendingApprovalId = object.pendingApprovalId ?? "";
     return message;
   },
 };
@@ -1348,7 +1379,7 @@ export const BulkIssueCardsRequest: MessageFns<BulkIssueCardsRequest> = {
 };
 
 function createBaseBulkIssueCardsResponse(): BulkIssueCardsResponse {
-  return { issuanceId: "", issued: 0, alreadyExisted: 0 };
+  return { issuanceId: "", issued: 0, alreadyExisted: 0, pendingApprovalId: "" };
 }
 
 export const BulkIssueCardsResponse: MessageFns<BulkIssueCardsResponse> = {
@@ -1361,6 +1392,9 @@ export const BulkIssueCardsResponse: MessageFns<BulkIssueCardsResponse> = {
     }
     if (message.alreadyExisted !== 0) {
       writer.uint32(24).uint32(message.alreadyExisted);
+    }
+    if (message.pendingApprovalId !== "") {
+      writer.uint32(34).string(message.pendingApprovalId);
     }
     return writer;
   },
@@ -1402,6 +1436,14 @@ export const BulkIssueCardsResponse: MessageFns<BulkIssueCardsResponse> = {
             message.alreadyExisted = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pendingApprovalId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1422,6 +1464,7 @@ export const BulkIssueCardsResponse: MessageFns<BulkIssueCardsResponse> = {
     message.issuanceId = object.issuanceId ?? "";
     message.issued = object.issued ?? 0;
     message.alreadyExisted = object.alreadyExisted ?? 0;
+    message.pendingApprovalId = object.pendingApprovalId ?? "";
     return message;
   },
 };
@@ -1530,7 +1573,7 @@ export const ChangeCardStateRequest: MessageFns<ChangeCardStateRequest> = {
 };
 
 function createBaseChangeCardStateResponse(): ChangeCardStateResponse {
-  return { cardId: "", status: 0, previous: 0 };
+  return { cardId: "", status: 0, previous: 0, pendingApprovalId: "" };
 }
 
 export const ChangeCardStateResponse: MessageFns<ChangeCardStateResponse> = {
@@ -1543,6 +1586,9 @@ export const ChangeCardStateResponse: MessageFns<ChangeCardStateResponse> = {
     }
     if (message.previous !== 0) {
       writer.uint32(24).int32(message.previous);
+    }
+    if (message.pendingApprovalId !== "") {
+      writer.uint32(34).string(message.pendingApprovalId);
     }
     return writer;
   },
@@ -1584,6 +1630,14 @@ export const ChangeCardStateResponse: MessageFns<ChangeCardStateResponse> = {
             message.previous = reader.int32() as any;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pendingApprovalId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1604,6 +1658,7 @@ export const ChangeCardStateResponse: MessageFns<ChangeCardStateResponse> = {
     message.cardId = object.cardId ?? "";
     message.status = object.status ?? 0;
     message.previous = object.previous ?? 0;
+    message.pendingApprovalId = object.pendingApprovalId ?? "";
     return message;
   },
 };
@@ -4149,11 +4204,17 @@ export const ResolveProgramReviewResponse: MessageFns<ResolveProgramReviewRespon
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
- * state transitions. An operator API like AdminService: expose it on an internal listener.
+ * state transitions. An operator API like AdminService: served on the operator door only, to
+ * callers with a signed token whose roles allow the method (README "Doors and roles").
+ *
+ * Every operator_id and approver_id field below is ignored: who acted is the subject of the
+ * caller's token, and a second principal approves through ApprovalService. The fields stay so that
+ * existing clients still encode.
  *
  * Status codes: INVALID_ARGUMENT (malformed), NOT_FOUND (unknown card), FAILED_PRECONDITION
  * (a transition the card's state does not allow, e.g. reporting an anonymous card lost),
- * PERMISSION_DENIED (an unblock without a second person's approval), ALREADY_EXISTS (a card or
+ * UNAUTHENTICATED (no valid token), PERMISSION_DENIED (a role or scope that does not allow the
+ * call), ALREADY_EXISTS (a card or
  * issuance id reused with different fields).
  */
 export type CardServiceService = typeof CardServiceService;
@@ -4334,7 +4395,7 @@ export const CardServiceService = {
   },
   /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
+   * wrong); an operator reset (reset = true) replaces it without the old one
    * and lifts a lockout. Only a keyed hash is stored.
    */
   setPin: {
@@ -4472,7 +4533,7 @@ export interface CardServiceServer extends UntypedServiceImplementation {
   setAutoReload: handleUnaryCall<SetAutoReloadRequest, SetAutoReloadResponse>;
   /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
+   * wrong); an operator reset (reset = true) replaces it without the old one
    * and lifts a lockout. Only a keyed hash is stored.
    */
   setPin: handleUnaryCall<SetPinRequest, SetPinResponse>;
@@ -4739,7 +4800,7 @@ export interface CardServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
+   * wrong); an operator reset (reset = true) replaces it without the old one
    * and lifts a lockout. Only a keyed hash is stored.
    */
   setPin(

@@ -16,11 +16,13 @@ import {
 } from '../../../gen/tapline/internal/v1/fanout';
 import { errorOfStatus } from '../grpc/status';
 import { InternalError } from '../../../actors/errors';
+import type { Acting } from '../../../actors/principal';
+import { actingCaller, type Caller } from '../../common/auth/grpc-access';
 import type { BulkCardIssue, BulkCardIssued, CardFanout, RefundRunCashOut, RefundRunCashedOut } from '../usecases/card-fanout';
 
 /** What the fan-out needs of the router (cluster/router.ts `call`). */
 export interface OwnerCaller {
-  call(path: string, request: unknown, done: (error: Partial<grpc.ServiceError> | null, value?: unknown) => void): void;
+  call(path: string, request: unknown, caller: Caller, done: (error: Partial<grpc.ServiceError> | null, value?: unknown) => void): void;
 }
 
 /** A generated method definition: its path, and its message types for inference. */
@@ -31,9 +33,10 @@ interface RoutedMethod<Req, Res> {
 }
 
 /** Runs one call of a routed method on the owner of its routing key. */
-function callOwner<Req, Res>(router: OwnerCaller, method: RoutedMethod<Req, Res>, request: Req): Promise<Res> {
+function callOwner<Req, Res>(router: OwnerCaller, method: RoutedMethod<Req, Res>, request: Req, acting: Acting): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
-    router.call(method.path, request, (error, value) => {
+    // Each card's change is recorded as the operator action that started the fan-out.
+    router.call(method.path, request, actingCaller(acting), (error, value) => {
       if (error === null) resolve(value as Res);
       else if (error.code === undefined) reject(new InternalError('owner call failed without a status'));
       else reject(errorOfStatus(error.code, error.details ?? '', error.metadata));
@@ -54,15 +57,20 @@ export class RoutedCardFanout implements CardFanout {
       depositMinor: BigInt(issue.depositMinor),
       expiresAtUnixMs: BigInt(issue.expiresAtMs),
       issuedAtUnixMs: BigInt(issue.issuedAtMs),
-      operatorId: issue.operatorId,
+      operatorId: issue.acting.subject,
     };
-    const response: IssueBulkCardResponse = await callOwner(this.router, CardFanoutServiceService.issueBulkCard, request);
+    const response: IssueBulkCardResponse = await callOwner(this.router, CardFanoutServiceService.issueBulkCard, request, issue.acting);
     return { alreadyExisted: response.alreadyExisted };
   }
 
   async refundRunCashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut> {
-    const request: RefundRunCashOutRequest = { cardId: cashOut.cardId, runId: cashOut.runId, operatorId: cashOut.operatorId };
-    const response: RefundRunCashOutResponse = await callOwner(this.router, CardFanoutServiceService.refundRunCashOut, request);
+    const request: RefundRunCashOutRequest = { cardId: cashOut.cardId, runId: cashOut.runId, operatorId: cashOut.acting.subject };
+    const response: RefundRunCashOutResponse = await callOwner(
+      this.router,
+      CardFanoutServiceService.refundRunCashOut,
+      request,
+      cashOut.acting,
+    );
     const amountMinor = minorFromWire(response.amountMinor);
     // An owner of this build never answers an amount past the money bound; another build that
     // does is a defect, answered as INTERNAL rather than paid out as a wrong number.

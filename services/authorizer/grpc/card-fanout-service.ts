@@ -15,19 +15,20 @@ import type { BulkCardIssued, RefundRunCashedOut } from '../usecases/card-fanout
 import { parseBulkCardIssue, parseRefundRunCashOut } from './card-fanout-validate';
 import type { CardServiceDeps } from './cards-service';
 import { unaryAsync } from './service';
+import { actingOf } from '../../common/auth/grpc-access';
 
 export function cardFanoutService(deps: CardServiceDeps): CardFanoutServiceServer {
   return {
     issueBulkCard: unaryAsync<IssueBulkCardRequest, IssueBulkCardResponse, BulkCardIssued>(
       deps,
       'CardFanout.IssueBulkCard',
-      (request) => deps.issuance.issueBulkCard(parseBulkCardIssue(request)),
+      (request, call) => deps.issuance.issueBulkCard(parseBulkCardIssue(request, actingOf(call))),
       ({ alreadyExisted }) => ({ alreadyExisted }),
     ),
     refundRunCashOut: unaryAsync<RefundRunCashOutRequest, RefundRunCashOutResponse, RefundRunCashedOut>(
       deps,
       'CardFanout.RefundRunCashOut',
-      (request) => deps.refundRun.cashOut(parseRefundRunCashOut(request)),
+      (request, call) => deps.refundRun.cashOut(parseRefundRunCashOut(request, actingOf(call))),
       (answer) => ({ ...answer, amountMinor: BigInt(answer.amountMinor) }),
     ),
   };

@@ -3,11 +3,12 @@
 // cross the network and may come from another build during a rolling update: each field is
 // checked like a client's, and anything out of range is INVALID_ARGUMENT with nothing changed.
 
+import type { Acting } from '../../../actors/principal';
 import { invalidArgument } from '../../../actors/errors';
 import { minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import type { IssueBulkCardRequest, RefundRunCashOutRequest } from '../../../gen/tapline/internal/v1/fanout';
 import type { BulkCardIssue, RefundRunCashOut } from '../usecases/card-fanout';
-import { optionalId, requireCurrency, requireId } from './validate';
+import { requireCurrency, requireId } from './validate';
 
 /** The largest time a JavaScript Date holds (ms since the epoch): any later "time" is malformed. */
 const unix_ms_max = 8_640_000_000_000_000;
@@ -24,7 +25,8 @@ function wireTime(field: string, value: bigint, min: number): number {
   return Number(value);
 }
 
-export function parseBulkCardIssue(wire: IssueBulkCardRequest): BulkCardIssue {
+/** The card of a bulk issuance; `acting` is the issuance's operator action, from the forwarded caller. */
+export function parseBulkCardIssue(wire: IssueBulkCardRequest, acting: Acting): BulkCardIssue {
   return {
     cardId: requireId('card_id', wire.cardId),
     issuanceId: requireId('issuance_id', wire.issuanceId),
@@ -35,14 +37,14 @@ export function parseBulkCardIssue(wire: IssueBulkCardRequest): BulkCardIssue {
     // 0: the card does not expire.
     expiresAtMs: wireTime('expires_at_unix_ms', wire.expiresAtUnixMs, 0),
     issuedAtMs: wireTime('issued_at_unix_ms', wire.issuedAtUnixMs, 1),
-    operatorId: optionalId('operator_id', wire.operatorId, ''),
+    acting,
   };
 }
 
-export function parseRefundRunCashOut(wire: RefundRunCashOutRequest): RefundRunCashOut {
+export function parseRefundRunCashOut(wire: RefundRunCashOutRequest, acting: Acting): RefundRunCashOut {
   return {
     cardId: requireId('card_id', wire.cardId),
     runId: requireId('run_id', wire.runId),
-    operatorId: requireId('operator_id', wire.operatorId),
+    acting,
   };
 }

@@ -10,40 +10,40 @@ import type { IssueAnswer, TransitionAnswer } from '../../../actors/sharding/sha
 import type { AutoReload, CardState } from '../../../actors/card/rules';
 import type { TxnAnswer } from '../../../actors/card/transaction';
 import type { StoredProgram } from '../../../actors/program/config';
-import type {
-  BulkIssueCardsRequest,
+import {
   BulkIssueCardsResponse,
-  CardServiceIssueCardRequest,
   CardServiceIssueCardResponse,
-  CardServiceServer,
-  ChangeCardStateRequest,
   ChangeCardStateResponse,
-  DefineProgramRequest,
-  DefineProgramResponse,
-  GetCardRequest,
-  GetCardResponse,
-  GetProgramRequest,
-  GetProgramResponse,
-  HandlePspCallbackRequest,
-  HandlePspCallbackResponse,
-  RegisterManagerRequest,
-  RegisterManagerResponse,
-  ReplaceCardRequest,
-  ReplaceCardResponse,
-  ReturnCardRequest,
-  ReturnCardResponse,
-  RunProgramRefundRequest,
-  RunProgramRefundResponse,
-  SetAutoReloadRequest,
-  SetAutoReloadResponse,
-  SetPinRequest,
-  SetPinResponse,
-  SetTabLimitRequest,
-  SetTabLimitResponse,
-  SettleTabRequest,
-  SettleTabResponse,
-  StartPspTopUpRequest,
-  StartPspTopUpResponse,
+  type BulkIssueCardsRequest,
+  type CardServiceIssueCardRequest,
+  type CardServiceServer,
+  type ChangeCardStateRequest,
+  type DefineProgramRequest,
+  type DefineProgramResponse,
+  type GetCardRequest,
+  type GetCardResponse,
+  type GetProgramRequest,
+  type GetProgramResponse,
+  type HandlePspCallbackRequest,
+  type HandlePspCallbackResponse,
+  type RegisterManagerRequest,
+  type RegisterManagerResponse,
+  type ReplaceCardRequest,
+  type ReplaceCardResponse,
+  type ReturnCardRequest,
+  type ReturnCardResponse,
+  type RunProgramRefundRequest,
+  type RunProgramRefundResponse,
+  type SetAutoReloadRequest,
+  type SetAutoReloadResponse,
+  type SetPinRequest,
+  type SetPinResponse,
+  type SetTabLimitRequest,
+  type SetTabLimitResponse,
+  type SettleTabRequest,
+  type SettleTabResponse,
+  type StartPspTopUpRequest,
+  type StartPspTopUpResponse,
 } from '../../../gen/tapline/v1/cards';
 import type { ProgramCards } from '../store/program-cards';
 import type { BulkIssueResult, CardIssuance } from '../usecases/card-issuance';
@@ -66,7 +66,14 @@ import {
 import { wireCardStatus } from './mapping';
 import { programReviewHandlers } from './program-review-service';
 import { unary, unaryAsync, type ServiceDeps } from './service';
+import { actingOf } from '../../common/auth/grpc-access';
+import { outcomeOf } from '../usecases/outcome';
 import { optionalId, requireAmount, requireBalance, requireClientKey, requireId } from './validate';
+
+/** A request held for a second principal: its approval's id (nothing else happened). */
+interface Pending {
+  readonly pendingApprovalId: string;
+}
 
 export interface CardServiceDeps extends ServiceDeps {
   readonly issuance: CardIssuance;
@@ -96,10 +103,10 @@ function programAndIssuanceHandlers(
     defineProgram: unary<DefineProgramRequest, DefineProgramResponse, StoredProgram>(
       deps,
       'DefineProgram',
-      (request, reply) => {
+      (request, reply, call) => {
         const programId = requireId('program_id', request.programId);
         const config = parseProgramConfig(request.config);
-        deps.programs.define(programId, config, optionalId('operator_id', request.operatorId, ''), reply);
+        deps.programs.define(programId, config, actingOf(call), reply);
       },
       (program) => ({ programId: program.programId, version: BigInt(program.version) }),
     ),
@@ -109,32 +116,41 @@ function programAndIssuanceHandlers(
       (request) => deps.programs.load(requireId('program_id', request.programId)),
       (program) => ({ programId: program.programId, config: wireProgram(program.config), version: BigInt(program.version) }),
     ),
-    issueCard: unaryAsync<CardServiceIssueCardRequest, CardServiceIssueCardResponse, IssueAnswer>(
+    issueCard: unaryAsync<CardServiceIssueCardRequest, CardServiceIssueCardResponse, IssueAnswer | Pending>(
       deps,
       'CardService.IssueCard',
-      (request) => {
+      async (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const nowMs = deps.clock();
         const params = parseIssueParams(request.params, nowMs);
         const holder = parseHolder(request.holder);
         const pin = parsePin(request.pin);
-        const operatorId = optionalId('operator_id', request.operatorId, '');
-        return deps.issuance.issue({ cardId, params, holder, pin, operatorId, nowMs });
+        // A large initial balance waits for a second principal (four eyes).
+        const pendingApprovalId = await deps.approvals.holdIfNeeded(call);
+        if (pendingApprovalId !== undefined) return { pendingApprovalId };
+        return deps.issuance.issue({ cardId, params, holder, pin, acting: actingOf(call), nowMs });
       },
-      ({ state, alreadyExisted }) => ({ card: cardInfo(state, deps.clock()), alreadyExisted }),
+      (value) =>
+        'pendingApprovalId' in value
+          ? CardServiceIssueCardResponse.fromPartial({ pendingApprovalId: value.pendingApprovalId })
+          : { card: cardInfo(value.state, deps.clock()), alreadyExisted: value.alreadyExisted, pendingApprovalId: '' },
     ),
-    bulkIssueCards: unaryAsync<BulkIssueCardsRequest, BulkIssueCardsResponse, BulkIssueResult>(
+    bulkIssueCards: unaryAsync<BulkIssueCardsRequest, BulkIssueCardsResponse, BulkIssueResult | (Pending & { issuanceId: string })>(
       deps,
       'BulkIssueCards',
-      (request) => {
+      async (request, call) => {
         const issuanceId = requireId('issuance_id', request.issuanceId);
         const cardIds = parseCardIds(request.cardIds);
         const nowMs = deps.clock();
         const params = parseIssueParams(request.params, nowMs);
-        const operatorId = optionalId('operator_id', request.operatorId, '');
-        return deps.issuance.bulkIssue({ issuanceId, cardIds, params, operatorId, nowMs });
+        const pendingApprovalId = await deps.approvals.holdIfNeeded(call);
+        if (pendingApprovalId !== undefined) return { pendingApprovalId, issuanceId };
+        return deps.issuance.bulkIssue({ issuanceId, cardIds, params, acting: actingOf(call), nowMs });
       },
-      (result) => ({ ...result }),
+      (result) =>
+        'pendingApprovalId' in result
+          ? BulkIssueCardsResponse.fromPartial({ issuanceId: result.issuanceId, pendingApprovalId: result.pendingApprovalId })
+          : { ...result, pendingApprovalId: '' },
     ),
   };
 }
@@ -144,18 +160,22 @@ function lifecycleHandlers(
   deps: CardServiceDeps,
 ): Pick<CardServiceServer, 'changeCardState' | 'getCard' | 'replaceCard' | 'returnCard' | 'runProgramRefund'> {
   return {
-    changeCardState: unary<ChangeCardStateRequest, ChangeCardStateResponse, TransitionAnswer>(
+    changeCardState: unaryAsync<ChangeCardStateRequest, ChangeCardStateResponse, TransitionAnswer | (Pending & { cardId: string })>(
       deps,
       'ChangeCardState',
-      (request, reply) => {
+      async (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const action = parseCardAction(request.action);
         const reason = requireReason(request.reason);
-        const operatorId = requireId('operator_id', request.operatorId);
-        const approverId = optionalId('approver_id', request.approverId, '');
-        deps.region.changeCardState(cardId, { action, operatorId, approverId }, reason, reply);
+        // An unblock waits for a second principal (four eyes); the approver is recorded with it.
+        const pendingApprovalId = await deps.approvals.holdIfNeeded(call);
+        if (pendingApprovalId !== undefined) return { pendingApprovalId, cardId };
+        return outcomeOf<TransitionAnswer>((reply) => deps.region.changeCardState(cardId, action, reason, actingOf(call), reply));
       },
-      ({ state, previous }) => ({ cardId: state.cardId, status: wireCardStatus(state.status), previous: wireCardStatus(previous) }),
+      (value) =>
+        'pendingApprovalId' in value
+          ? ChangeCardStateResponse.fromPartial({ cardId: value.cardId, pendingApprovalId: value.pendingApprovalId })
+          : { cardId: value.state.cardId, status: wireCardStatus(value.state.status), previous: wireCardStatus(value.previous), pendingApprovalId: '' },
     ),
     getCard: unary<GetCardRequest, GetCardResponse, CardState>(
       deps,
@@ -166,13 +186,12 @@ function lifecycleHandlers(
     replaceCard: unary<ReplaceCardRequest, ReplaceCardResponse, ReplaceAnswer>(
       deps,
       'ReplaceCard',
-      (request, reply) => {
+      (request, reply, call) => {
         const cardId = requireId('card_id', request.cardId);
         const replacementId = requireId('replacement_card_id', request.replacementCardId);
         if (replacementId === cardId) throw invalidArgument('a card cannot replace itself');
         const reason = requireReason(request.reason);
-        const operatorId = requireId('operator_id', request.operatorId);
-        deps.region.replaceCard(cardId, replacementId, reason, operatorId, reply);
+        deps.region.replaceCard(cardId, replacementId, reason, actingOf(call), reply);
       },
       ({ old, replacement, alreadyReplaced }) => ({
         oldCard: cardInfo(old, deps.clock()),
@@ -183,22 +202,20 @@ function lifecycleHandlers(
     returnCard: unary<ReturnCardRequest, ReturnCardResponse, TxnAnswer>(
       deps,
       'ReturnCard',
-      (request, reply) => {
+      (request, reply, call) => {
         const cardId = requireId('card_id', request.cardId);
         const key = requireClientKey('idempotency_key', request.idempotencyKey);
-        const operatorId = requireId('operator_id', request.operatorId);
-        deps.region.money(cashOutRequest(cardId, key, operatorId), reply);
+        deps.region.money(cashOutRequest(cardId, key, actingOf(call)), reply);
       },
       toReturnResponse,
     ),
     runProgramRefund: unaryAsync<RunProgramRefundRequest, RunProgramRefundResponse, RefundRunResult>(
       deps,
       'RunProgramRefund',
-      (request) => {
+      (request, call) => {
         const programId = requireId('program_id', request.programId);
         const runId = requireId('run_id', request.runId);
-        const operatorId = requireId('operator_id', request.operatorId);
-        return deps.refundRun.run({ programId, runId, operatorId });
+        return deps.refundRun.run({ programId, runId, acting: actingOf(call) });
       },
       toRefundRunResponse,
     ),
@@ -229,11 +246,10 @@ function paymentHandlers(
     setAutoReload: unaryAsync<SetAutoReloadRequest, SetAutoReloadResponse, CardState>(
       deps,
       'SetAutoReload',
-      (request) => {
+      (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const amount = requireBalance('amount', request.amount);
         const threshold = requireBalance('threshold', request.threshold);
-        const operatorId = requireId('operator_id', request.operatorId);
         if (amount.currency !== threshold.currency) throw invalidArgument('threshold and amount must be in one currency');
         // An amount of 0 removes the mandate.
         const autoReload: AutoReload | undefined =
@@ -244,20 +260,19 @@ function paymentHandlers(
                 mandate: parseMandateReference(request.mandateReference),
               }
             : undefined;
-        return deps.pspTopUps.setAutoReload({ cardId, autoReload, operatorId });
+        return deps.pspTopUps.setAutoReload({ cardId, autoReload, acting: actingOf(call) });
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),
     setPin: unaryAsync<SetPinRequest, SetPinResponse, CardState>(
       deps,
       'SetPin',
-      (request) => {
+      (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const newPin = parsePin(request.newPin);
         if (newPin === undefined) throw invalidArgument('new_pin is required');
         const oldPin = parsePin(request.oldPin);
-        const operatorId = request.reset ? requireId('operator_id', request.operatorId) : optionalId('operator_id', request.operatorId, '');
-        return deps.pins.setPin({ cardId, newPin, oldPin, reset: request.reset, operatorId });
+        return deps.pins.setPin({ cardId, newPin, oldPin, reset: request.reset, acting: actingOf(call) });
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),
@@ -270,38 +285,35 @@ function tabAndManagerHandlers(deps: CardServiceDeps): Pick<CardServiceServer, '
     setTabLimit: unaryAsync<SetTabLimitRequest, SetTabLimitResponse, CardState>(
       deps,
       'SetTabLimit',
-      (request) => {
+      (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const limit = requireBalance('limit', request.limit);
-        const operatorId = requireId('operator_id', request.operatorId);
-        return deps.tabs.setLimit({ cardId, limitMinor: limit.amountMinor, currency: limit.currency, operatorId });
+        return deps.tabs.setLimit({ cardId, limitMinor: limit.amountMinor, currency: limit.currency, acting: actingOf(call) });
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),
     settleTab: unaryAsync<SettleTabRequest, SettleTabResponse, TxnAnswer>(
       deps,
       'SettleTab',
-      (request) => {
+      (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const { amountMinor, currency } = requireAmount('amount', request.amount);
         const method = parseSettlementMethod(request.method);
         const reference = parseSettlementReference(request.reference);
-        const operatorId = optionalId('operator_id', request.operatorId, '');
-        return deps.tabs.settle({ cardId, amountMinor, currency, method, reference, operatorId });
+        return deps.tabs.settle({ cardId, amountMinor, currency, method, reference, acting: actingOf(call) });
       },
       toSettleTabResponse,
     ),
     registerManager: unary<RegisterManagerRequest, RegisterManagerResponse, { merchantId: string; managerId: string }>(
       deps,
       'RegisterManager',
-      (request, reply) => {
+      (request, reply, call) => {
         const merchantId = requireId('merchant_id', request.merchantId);
         const managerId = requireId('manager_id', request.managerId);
         const pin = parsePin(request.pin);
         if (pin === undefined) throw invalidArgument('pin is required');
-        const operatorId = optionalId('operator_id', request.operatorId, '');
         if (deps.managers === undefined) throw failedPrecondition('manager PINs need TAPLINE_PIN_SECRET configured on the node');
-        deps.managers.register(merchantId, managerId, pin, operatorId, deps.clock(), reply);
+        deps.managers.register(merchantId, managerId, pin, actingOf(call), deps.clock(), reply);
       },
       (value) => value,
     ),

@@ -6,7 +6,17 @@
 
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { NodeStoppingError, invalidArgument, isShardMoved, resourceExhausted, type Outcome } from '../../../actors/errors';
+import {
+  NodeStoppingError,
+  asTaplineError,
+  invalidArgument,
+  isShardMoved,
+  resourceExhausted,
+  unauthenticated,
+  type Outcome,
+} from '../../../actors/errors';
+import { checkTerminals } from '../../common/auth/access';
+import { callerOf, type Caller } from '../../common/auth/grpc-access';
 import { isFleetCardId } from '../../../actors/sharding/shard-key';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
 import type {
@@ -37,7 +47,12 @@ export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): 
 }
 
 export function serveGatewayStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>): void {
-  const stream = new GatewayStream(deps, call);
+  const caller = callerOf(call);
+  if (caller === undefined) {
+    call.emit('error', { code: GrpcStatus.INTERNAL, details: 'internal error' });
+    return;
+  }
+  const stream = new GatewayStream(deps, call, caller);
   call.on('data', (frame: AuthorizeStreamRequest) => stream.frame(frame));
   call.on('end', () => stream.inputEnded());
   call.on('cancelled', () => stream.abandon());
@@ -55,12 +70,24 @@ class GatewayStream {
   constructor(
     private readonly deps: ServiceDeps,
     private readonly call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>,
+    /** The gateway (or terminal) whose certificate opened the stream: every item is checked against it. */
+    private readonly caller: Caller,
   ) {
     this.answeredOk = deps.metrics.countingChild(deps.metrics.requests, { method, code: '0' });
   }
 
   frame(frame: AuthorizeStreamRequest): void {
     const { deps } = this;
+    if (this.closed) return;
+    if (!this.caller.stillValid()) {
+      // The certificate was revoked (or expired) while the stream was open: nothing more runs on it.
+      const refusal = unauthenticated('the client certificate is revoked or expired');
+      for (const item of frame.items) this.failItem(item.correlationId, refusal);
+      this.flush();
+      this.closed = true;
+      this.call.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: refusal.message });
+      return;
+    }
     if (frame.items.length > deps.stream_frame_items_max) {
       for (const item of frame.items)
         this.failItem(item.correlationId, invalidArgument(`at most ${deps.stream_frame_items_max} items per frame`));
@@ -100,11 +127,30 @@ class GatewayStream {
       return;
     }
     this.inFlight += 1;
-    if (deps.cluster !== undefined && !deps.cluster.holdsCard(request.cardId)) {
-      this.viaOwner(correlationId, item.request);
+    // The item's terminal must be the certificate's, or one of the gateway's merchants' terminals.
+    let check: undefined | Promise<unknown>;
+    try {
+      check = checkTerminals(this.caller.principal, [request.terminalId], deps.access);
+    } catch (error) {
+      this.settled(correlationId, { ok: false, error: asTaplineError(error) });
       return;
     }
     const wireRequest = item.request;
+    if (check === undefined) this.dispatch(correlationId, request, wireRequest);
+    else
+      check.then(
+        () => this.dispatch(correlationId, request, wireRequest),
+        (error: unknown) => this.settled(correlationId, { ok: false, error: asTaplineError(error) }),
+      );
+  }
+
+  /** Runs an admitted, allowed item here or on its card's owner. */
+  private dispatch(correlationId: string, request: MoneyRequest, wireRequest: AuthorizeRequest): void {
+    const { deps } = this;
+    if (deps.cluster !== undefined && !deps.cluster.holdsCard(request.cardId)) {
+      this.viaOwner(correlationId, wireRequest);
+      return;
+    }
     let answered = false;
     deps.region.money(request, (outcome) => {
       if (answered) return;
@@ -117,7 +163,7 @@ class GatewayStream {
 
   /** The card lives on another node (or its shard moved away mid-call): run the item there. */
   private viaOwner(correlationId: string, request: AuthorizeRequest): void {
-    this.deps.cluster?.authorize(request, (error, response) => {
+    this.deps.cluster?.authorize(request, this.caller, (error, response) => {
       if (error === null && response !== undefined) this.settled(correlationId, undefined, response);
       else this.settled(correlationId, { ok: false, error: errorOfStatus(error?.code ?? GrpcStatus.INTERNAL, error?.details ?? '') });
     });

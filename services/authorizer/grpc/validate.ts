@@ -205,8 +205,8 @@ export function parseTopUp(wire: TopUpRequest): MoneyRequest {
       throw invalidArgument('idempotency_key must be 1-128 characters of A-Z a-z 0-9 . _ : -');
     key = clientKey(wire.idempotencyKey);
   }
-  const operatorId = optionalId('operator_id', wire.operatorId, '');
-  return finish({ kind: 'top_up', key, cardId, terminalId, amountMinor, currency, source, operatorId, originalKey: '' });
+  // operator_id is ignored: on the terminal door the actor is the certificate's terminal.
+  return finish({ kind: 'top_up', key, cardId, terminalId, amountMinor, currency, source, operatorId: '', originalKey: '' });
 }
 
 export function parseReverse(wire: ReverseRequest): MoneyRequest {

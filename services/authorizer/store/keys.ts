@@ -20,6 +20,11 @@
 //   tl:{s<shard>}:lease                string  "<node id>|<epoch>" with a TTL: the node holding the shard
 //   tl:cluster:members                 zset  node id -> membership expiry (ms, Redis time)
 //   tl:cluster:addr                    hash  node id -> advertised internal address (host:port)
+//   tl:{approvals}:req:<id>            hash  a request held for four eyes (store/approvals.ts)
+//   tl:{approvals}:pending             zset  id -> requested at (ms): the pending ones, oldest first
+//   tl:{approvals}:outbox              stream  audit records of holding, approving and rejecting
+//   tl:{settle}:...                    the reports service's settlement state (reports/settlement-store.ts),
+//                                      with its own audit stream tl:{settle}:outbox
 //
 // Entity, epoch and outbox keys of one shard share the hash tag {s<shard>}. Idempotency and
 // reversal keys are global on purpose: a terminal transaction number reused for a *different*
@@ -104,3 +109,19 @@ export function reversalClaimKey(originalKey: string): string {
 }
 
 export const incarnation_key = 'tl:node:incarnation';
+
+/** A request held for four eyes, the index of pending ones, and the audit stream of both. */
+export function approvalKey(id: string): string {
+  return `tl:{approvals}:req:${id}`;
+}
+export const approvals_pending_key = 'tl:{approvals}:pending';
+export const approvals_outbox_key = 'tl:{approvals}:outbox';
+/** The settlement audit stream (written by the reports service in the same script as each change). */
+export const settlement_outbox_key = 'tl:{settle}:outbox';
+
+/**
+ * Outbox streams besides the shards': audit records of state that lives outside entity shards,
+ * each written atomically with its change under its own hash tag. The streamer reads them after
+ * the shard streams (as pseudo-shards shard_count, shard_count + 1, ...).
+ */
+export const audit_outbox_keys = [approvals_outbox_key, settlement_outbox_key] as const;
