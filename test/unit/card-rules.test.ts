@@ -410,6 +410,11 @@ function runScenario(scenario: Scenario): void {
       }
       continue;
     }
+    // A blocked card leaves the block only through an approved unblock (four eyes), never by a status change.
+    if (decision.kind === 'rejected' && command.type === 'set_status' && state.status === 'blocked') {
+      assert.equal(decision.code, 'permission_denied');
+      continue;
+    }
     assert.equal(decision.kind, 'approved', `unexpected ${JSON.stringify(decision)} for ${JSON.stringify(command)}`);
     checkApproval(state, command);
     state = apply(state, approvedEvent(decision));

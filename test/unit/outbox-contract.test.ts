@@ -867,7 +867,7 @@ describe('outbox contract: every document every producer writes', () => {
         const parsed = document_schemas[type].safeParse(JSON.parse(golden.now));
         assert.ok(parsed.success, `${type}: ${golden.name}: ${parsed.success ? '' : parsed.error.message}`);
         const rows = rowsOf(entryOf(golden.now, n++));
-        const table = type === 'transaction' ? 'transactions' : 'lifecycle_events';
+        const table = type === 'transaction' ? 'transactions' : type === 'audit_record' ? 'audit_log' : 'lifecycle_events';
         assert.equal(rows[0]?.table, table, `${type}: ${golden.name}: ${JSON.stringify(rows[0])}`);
         const lines = (JSON.parse(golden.now) as { lines?: unknown[] }).lines ?? [];
         assert.equal(rows.length, 1 + lines.length, `${golden.name}: one transaction_lines row per line`);
