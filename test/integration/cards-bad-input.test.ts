@@ -118,14 +118,6 @@ describe('issue-4 calls refuse bad input and change nothing (real Redis, real gR
       code: grpc.status.INVALID_ARGUMENT,
       run: () => cards.setAutoReload('card-1', 100, 500, 'bad mandate'),
     },
-    {
-      name: 'SetAutoReload without operator',
-      code: grpc.status.INVALID_ARGUMENT,
-      run: () =>
-        call((cb) =>
-          cards.cards.setAutoReload({ cardId: 'card-1', threshold: eur(1n), amount: eur(0n), mandateReference: '', operatorId: '' }, cb),
-        ),
-    },
     { name: 'ReturnCard without idempotency key', code: grpc.status.INVALID_ARGUMENT, run: () => cards.returnCard('card-1', '') },
     { name: 'ReturnCard of an unknown card', code: grpc.status.NOT_FOUND, run: () => cards.returnCard('no-such-card', 'k-1') },
     {

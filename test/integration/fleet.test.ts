@@ -503,7 +503,7 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     );
     await expect(buy(card!, 10, { odometerKm: -5 }), grpc.status.INVALID_ARGUMENT, 'negative odometer');
     await expect(buy(card!, 10, { vehicleId: 'v:1' }), grpc.status.INVALID_ARGUMENT, 'vehicle id with a colon');
-    await expect(client.topUp(card!, 10, { idempotencyKey: 'x1' }), grpc.status.INVALID_ARGUMENT, 'top-up of a fleet card');
+    await expect(client.topUp(card!, 10, { terminalId: 'pump-1', txn: 900_001 }), grpc.status.INVALID_ARGUMENT, 'top-up of a fleet card');
     await expect(
       fleet.createAccount({ fleetId: 'tz', creditLimitMinor: 1, timeZone: 'Mars/Base' }),
       grpc.status.INVALID_ARGUMENT,

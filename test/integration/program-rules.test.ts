@@ -217,7 +217,7 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     assert.equal(resolved.remaining, 0n);
     assert.equal((await cards.listProgramReviews('risky')).entries.length, 0);
     const audit = (await inspect.outbox()).find((d) => d['action'] === 'review_resolved' && d['subject'] === flagged.transactionId)!;
-    assert.equal(audit['operator'], 'risk-desk');
+    assert.equal(audit['operator'], 'dev-issuer_admin', "the resolving operator is the token's subject");
     assert.match(String(audit['detail']), /customer called/);
     await assert.rejects(
       cards.resolveProgramReview('rk-1', flagged.transactionId, 'again'),

@@ -234,11 +234,14 @@ describe('server reflection, as a client that shares no code with the server see
       );
       this.skip();
     }
-    const listed = await reflection.ask({ list_services: '*' });
     const byName = new Map<string, Buffer>();
-    for (const service of listed.list_services_response?.service ?? [])
-      for (const bytes of await reflection.files({ file_containing_symbol: service.name }))
-        byName.set(fromBinary(FileDescriptorProtoSchema, bytes).name, bytes);
+    // Every file either door serves: the terminal door's API and the operator door's.
+    for (const client of [reflection, operatorReflection]) {
+      const listed = await client.ask({ list_services: '*' });
+      for (const service of listed.list_services_response?.service ?? [])
+        for (const bytes of await client.files({ file_containing_symbol: service.name }))
+          byName.set(fromBinary(FileDescriptorProtoSchema, bytes).name, bytes);
+    }
     const script = [
       'import base64, sys',
       'from google.protobuf import descriptor_pb2, descriptor_pool',

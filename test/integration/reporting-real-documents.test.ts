@@ -210,9 +210,14 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       'every document in ClickHouse',
       async () => {
         const count = async (table: string): Promise<number> => Number((await sql(`SELECT count() FROM ${database}.${table}`))[0]?.[0]);
-        const [t, l, r] = [await count('transactions'), await count('lifecycle_events'), await count('outbox_rejects')];
-        seen = `${t} transactions + ${l} events + ${r} rejects, ${documents} documents`;
-        return t + l + r >= documents;
+        const [t, l, a, r] = [
+          await count('transactions'),
+          await count('lifecycle_events'),
+          await count('audit_log'),
+          await count('outbox_rejects'),
+        ];
+        seen = `${t} transactions + ${l} events + ${a} audit records + ${r} rejects, ${documents} documents`;
+        return t + l + a + r >= documents;
       },
       () => seen,
       30_000,
@@ -583,8 +588,12 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       transactionIds,
     );
     assert.ok(counted.every(([, count]) => count === '1'));
+    const audited = documents.filter((d) => d['type'] === 'audit_record').length;
+    assert.ok(audited > 0, 'operator actions wrote their audit records');
     const [[events]] = (await sql(`SELECT count() FROM ${database}.lifecycle_events_dedup`)) as [[string]];
-    assert.equal(Number(events), documents.length - transactionIds.length, 'every lifecycle document once');
+    assert.equal(Number(events), documents.length - transactionIds.length - audited, 'every lifecycle document once');
+    const [[records]] = (await sql(`SELECT count() FROM ${database}.audit_log_dedup`)) as [[string]];
+    assert.equal(Number(records), audited, 'every audit record once');
     const lines = documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? d['lines'].length : 0), 0);
     assert.deepEqual(
       await sql(`SELECT count(), sum(amount), sum(invoiced) FROM ${database}.transaction_lines_dedup`),

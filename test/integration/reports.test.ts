@@ -519,8 +519,8 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       ["/reports/fleets/a'b/invoice?from=2026-01-01&to=2026-01-02", 'fleetId'],
       ['/reports/fleets/acme/invoice?from=2026-01-01', 'to'],
       ['/reports/fleets/acme/invoice?from=2026-01-01&to=2026-01-02&vehicle=x', 'vehicle'],
-      ["/reports/audit?from=2026-01-01&to=2026-01-02&operator=ops'1", 'operator'],
-      ['/reports/audit?from=2026-01-01&to=2026-01-02&operator=a%5Cb', 'operator'],
+      ["/reports/audit?from=2026-01-01&to=2026-01-02&operator=ops'1", 'principal'],
+      ['/reports/audit?from=2026-01-01&to=2026-01-02&operator=a%5Cb', 'principal'],
     ];
     const before = queries;
     for (const [path, parameter] of cases) {

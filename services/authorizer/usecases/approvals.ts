@@ -49,7 +49,8 @@ const operator_methods: ReadonlyMap<string, MethodDefinition> = new Map(
 /** The held request as the approver reads it: its fields, without PINs or a holder's personal data. */
 export function summaryOf(request: unknown): string {
   const text = JSON.stringify(request, (key, value: unknown) => {
-    if (/pin/i.test(key)) return undefined;
+    // PINs never; operator_id / approver_id are ignored fields (who acts is the token's subject).
+    if (/pin/i.test(key) || key === 'operatorId' || key === 'approverId') return undefined;
     if (key === 'holder' && value !== undefined) return '[personal data]';
     return typeof value === 'bigint' ? value.toString() : value;
   });

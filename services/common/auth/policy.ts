@@ -215,7 +215,7 @@ const fleet_rules: Record<keyof typeof FleetAdminServiceService, RpcRule> = {
   setFleetLimits: {
     who: 'operator',
     roles: (request) =>
-      (request as { creditLimitMinor?: bigint }).creditLimitMinor === undefined ? ['issuer_admin', 'fleet_manager'] : ['issuer_admin'],
+      (request as { creditLimitMinor?: bigint } | undefined)?.creditLimitMinor === undefined ? ['issuer_admin', 'fleet_manager'] : ['issuer_admin'],
     scope: of_fleet,
   },
   setFleetPolicy: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
