@@ -53,6 +53,8 @@ export type FleetMessage =
       readonly merchantId: string;
       readonly reply: Reply<TxnAnswer>;
       readonly attempt: number;
+      /** The caller's deadline (epoch ms): a decision still waiting to be written past it is dropped. */
+      readonly deadlineMs?: number | undefined;
     }
   | {
       readonly type: 'account';

@@ -105,6 +105,11 @@ export class Metrics {
     help: 'Entries refused because this node no longer holds the shard epoch.',
     registers: [this.registry],
   });
+  readonly commitExpired = new Counter({
+    name: 'tapline_commit_expired_total',
+    help: "Entries not sent because their request's deadline passed while they waited for a batch (nothing written).",
+    registers: [this.registry],
+  });
 
   readonly activeEntities = new Gauge({
     name: 'tapline_active_entities',
