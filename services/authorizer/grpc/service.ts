@@ -124,12 +124,10 @@ export function unary<Req, Res, V>(
   run: (request: Req, reply: (outcome: Answer<V>) => void, deadlineMs: number | undefined) => void,
   toResponse: (value: V) => Res,
 ): Handler<Req, Res> {
-  const answeredOk = deps.metrics.countingChild(deps.metrics.requests, { method, code: '0' });
   return (call, callback) => {
     const fail = (error: unknown): void => {
       const status = serviceErrorOf(error);
       if (status.code === GrpcStatus.INTERNAL) deps.logger.error({ err: error, method }, 'internal error');
-      deps.metrics.requests.inc({ method, code: String(status.code) });
       callback(status);
     };
     if (!deps.accepting()) return fail(new NodeStoppingError('node is shutting down; retry on another node'));
@@ -150,7 +148,6 @@ export function unary<Req, Res, V>(
       } catch (error) {
         return fail(error);
       }
-      answeredOk.inc();
       callback(null, response);
     };
     try {
