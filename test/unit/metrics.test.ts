@@ -22,11 +22,7 @@ describe('metrics: per-request counters', () => {
     assert.equal(valueOf(first, 'tapline_stream_items_total{grpc_code="NOT_FOUND"}'), 1);
     ok.inc();
     const second = await metrics.registry.metrics();
-    assert.equal(
-      valueOf(second, 'tapline_stream_items_total{grpc_code="OK"}'),
-      1_235,
-      'a second scrape adds only what came since',
-    );
+    assert.equal(valueOf(second, 'tapline_stream_items_total{grpc_code="OK"}'), 1_235, 'a second scrape adds only what came since');
   });
 
   it('one child per label set, shared by every caller', () => {
