@@ -272,7 +272,7 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     const { originalKey } = message.request;
     const waiters = this.pendingKey(originalKey);
     if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message));
-    const stored = this.knownRecord(originalKey) ?? (await this.readRecord(originalKey));
+    const stored = this.knownRecord(originalKey) ?? (await this.readStoredRecord(originalKey, decodeFleetRecord));
     const alreadyReversed =
       fleetReversalNeedsClaim(stored) &&
       (this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined);
@@ -370,10 +370,5 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
 
   private accountNotFound(reply: Reply<never>): void {
     reply({ ok: false, error: notFound('fleet account not found', { fleetId: this.fleetId }) });
-  }
-
-  private async readRecord(key: string) {
-    const value = await this.context.persistence.loadIdempotencyRecord(key);
-    return value === undefined ? undefined : decodeFleetRecord(value);
   }
 }

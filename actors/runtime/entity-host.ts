@@ -336,6 +336,12 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     return known?.state === 'pending' ? known.pending.waiters : undefined;
   }
 
+  /** The stored record of an idempotency key (read from Redis), decoded; undefined when there is none. */
+  protected async readStoredRecord(key: string, decode: (value: string) => IdempotencyRecord): Promise<IdempotencyRecord | undefined> {
+    const value = await this.host.persistence.loadIdempotencyRecord(key);
+    return value === undefined ? undefined : decode(value);
+  }
+
   protected knownRecord(key: string): IdempotencyRecord | undefined {
     const known = this.host.idempotency.lookup(key);
     return known?.state === 'done' ? known.record : undefined;
