@@ -18,7 +18,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import { asTaplineError, InternalError, permissionDenied, unauthenticated, type TaplineError } from '../../../actors/errors';
 import type { Acting, Grant, Principal } from '../../../actors/principal';
-import { statusOf } from '../../authorizer/grpc/status';
+import { serviceErrorOf } from '../../authorizer/grpc/status';
 import { actingFor, admits, checkTerminals, operatorGrant, type AccessLookups } from './access';
 import { socketIdentity, identityOf, type CertificateIdentity, type RevokedSerials } from './certificates';
 import type { Door, RpcRule } from './policy';
@@ -179,9 +179,11 @@ export function accessInterceptor(access: DoorAccess): grpc.ServerInterceptor {
     const refuse = (error: TaplineError): void => {
       if (refused) return;
       refused = true;
-      const status = statusOf(error);
-      if (status.code === grpc.status.INTERNAL) access.logger.error({ err: error, method: method.path }, 'access check failed');
-      call.sendStatus({ code: status.code, details: status.details, metadata: new grpc.Metadata() });
+      // The same status and rich error details (ErrorInfo) a handler would answer with.
+      const status = serviceErrorOf(error);
+      const code = status.code ?? grpc.status.INTERNAL;
+      if (code === grpc.status.INTERNAL) access.logger.error({ err: error, method: method.path }, 'access check failed');
+      call.sendStatus({ code, details: status.details ?? '', metadata: status.metadata ?? new grpc.Metadata() });
     };
     const admitted = (metadata: grpc.Metadata, next: (metadata: grpc.Metadata) => void, found: Caller | string): void => {
       if (typeof found === 'string') return refuse(unauthenticated(found));
