@@ -69,7 +69,9 @@ export interface Acting {
 }
 
 /** "Who is asking" for a terminal operation: the terminal itself, or a gateway for its merchants. */
-export function terminalAsker(principal: Principal): { readonly terminalId: string } | { readonly merchantIds: readonly string[] } | undefined {
+export function terminalAsker(
+  principal: Principal,
+): { readonly terminalId: string } | { readonly merchantIds: readonly string[] } | undefined {
   if (principal.kind === 'terminal') return { terminalId: principal.terminalId };
   if (principal.kind === 'gateway') return { merchantIds: principal.merchantIds };
   return undefined;

@@ -107,7 +107,13 @@ async function main(): Promise<void> {
       env: { ECHO_TLS_CERT_FILE: echoFiles.cert, ECHO_TLS_KEY_FILE: echoFiles.key, ECHO_TLS_CLIENT_CA_FILE: credentials.caFile },
     });
     processes.push(echo);
-    log('servers up', { node: node.address, plain: plain.address, echo: echo.address, redis: redis.url, appendfsync: settings.appendfsync });
+    log('servers up', {
+      node: node.address,
+      plain: plain.address,
+      echo: echo.address,
+      redis: redis.url,
+      appendfsync: settings.appendfsync,
+    });
 
     const access = accessToNode(credentials, node);
     await seed(access);
@@ -154,7 +160,13 @@ async function main(): Promise<void> {
     // after round, so drift of the shared machine affects them alike. Each figure is the median
     // round; each ratio is the median of the ratios within a round (windows seconds apart, not a
     // minute apart: a single window on this VM swings by +-20%).
-    const rows: Record<'echo' | 'uniform' | 'plain' | 'hot' | 'stream', PhaseResult[]> = { echo: [], uniform: [], plain: [], hot: [], stream: [] };
+    const rows: Record<'echo' | 'uniform' | 'plain' | 'hot' | 'stream', PhaseResult[]> = {
+      echo: [],
+      uniform: [],
+      plain: [],
+      hot: [],
+      stream: [],
+    };
     for (let round = 1; round <= rounds; round++) {
       const warmup = round === 1 ? warmup_s : 1;
       rows.echo.push(await phase(`round ${round}: echo unary`, () => closedLoopUnary(echoUnary, uniform, concurrency, warmup, measure_s)));

@@ -91,7 +91,12 @@ async function startNode(redisUrl: string, nodeId: string, credentials: DevCrede
 /** The driver's connections: a venue gateway of the cluster benchmark's merchant (mutual TLS). */
 async function gatewayTls(credentials: DevCredentials): Promise<H2Tls> {
   const gateway = await credentials.gateway(['cb-m']);
-  return { ca: readFileSync(credentials.caFile), cert: readFileSync(gateway.cert), key: readFileSync(gateway.key), servername: 'localhost' };
+  return {
+    ca: readFileSync(credentials.caFile),
+    cert: readFileSync(gateway.cert),
+    key: readFileSync(gateway.key),
+    servername: 'localhost',
+  };
 }
 
 /** Waits until the shard leases are held by exactly `nodes` distinct nodes and all are held. */
@@ -284,15 +289,19 @@ if (require.main === module) {
   const dataDir = process.argv[2] ?? join(projectRoot(), '.bench', 'cluster-only');
   benchCredentials()
     .then((credentials) =>
-      clusterPhase(dataDir, (message, fields) => process.stderr.write(`[cluster] ${message} ${JSON.stringify(fields ?? {})}\n`), credentials),
+      clusterPhase(
+        dataDir,
+        (message, fields) => process.stderr.write(`[cluster] ${message} ${JSON.stringify(fields ?? {})}\n`),
+        credentials,
+      ),
     )
     .then(
-    (report) => {
-      process.stdout.write(JSON.stringify(report) + '\n');
-    },
-    (error: unknown) => {
-      process.stderr.write(`cluster phase failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
-    },
-  );
+      (report) => {
+        process.stdout.write(JSON.stringify(report) + '\n');
+      },
+      (error: unknown) => {
+        process.stderr.write(`cluster phase failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+        process.exit(1);
+      },
+    );
 }

@@ -676,7 +676,9 @@ function boundedJson(diffs: Record<string, Record<string, unknown>>): string {
         if (longest === undefined || chars > longest.chars) longest = { entity, field, chars };
       }
     if (longest === undefined) return JSON.stringify({ truncated: true, ...digestOf(diffs) });
-    (diffs[longest.entity] as Record<string, unknown>)[longest.field] = digestOf((diffs[longest.entity] as Record<string, unknown>)[longest.field]);
+    (diffs[longest.entity] as Record<string, unknown>)[longest.field] = digestOf(
+      (diffs[longest.entity] as Record<string, unknown>)[longest.field],
+    );
     text = JSON.stringify(diffs);
   }
   return text;

@@ -84,13 +84,7 @@ export class ProgramRegistry implements ProgramSource {
   }
 
   /** Defines (creates or changes) a program; the reply carries the version now stored. */
-  define(
-    programId: string,
-    config: ProgramConfig,
-    acting: Acting,
-    reply: (outcome: Outcome<StoredProgram>) => void,
-    attempt = 0,
-  ): void {
+  define(programId: string, config: ProgramConfig, acting: Acting, reply: (outcome: Outcome<StoredProgram>) => void, attempt = 0): void {
     this.load(programId).then(
       (current) => {
         if (current.version > 0 && sameProgramConfig(current.config, config)) {

@@ -439,12 +439,14 @@ function withAudit(
   if (audit === undefined) return extra;
   const changes: StateChange[] = [];
   for (const write of slots)
-    if (write.after !== undefined) changes.push({ entity: `${write.entity.kind}:${write.entity.id}`, before: write.slot.state, after: write.after });
+    if (write.after !== undefined)
+      changes.push({ entity: `${write.entity.kind}:${write.entity.id}`, before: write.slot.state, after: write.after });
   for (const write of writes ?? []) {
     if (write.data === undefined) continue;
     const entity = `${write.entity.kind}:${write.entity.id}`;
     if (personal_kinds.has(write.entity.kind)) changes.push({ entity, before: undefined, after: { record: '[personal data written]' } });
-    else changes.push({ entity, before: write.expectVersion === 0 ? undefined : { version: write.expectVersion }, after: parsed(write.data) });
+    else
+      changes.push({ entity, before: write.expectVersion === 0 ? undefined : { version: write.expectVersion }, after: parsed(write.data) });
   }
   const document = auditRecord({ actor: audit.actor, changes, at: audit.at });
   return [...(extra ?? []), { shard, document }];

@@ -296,7 +296,13 @@ export class ShardRegion {
   }
 
   /** Runs an operator change of a card; `answer` shapes the reply of each entry point. */
-  private cardAdmin<A>(cardId: string, command: CardAdminCommand, acting: Acting, reply: Reply<A>, answer: (admin: AdminAnswer) => A): void {
+  private cardAdmin<A>(
+    cardId: string,
+    command: CardAdminCommand,
+    acting: Acting,
+    reply: Reply<A>,
+    answer: (admin: AdminAnswer) => A,
+  ): void {
     const message: CardMessage = {
       type: 'admin',
       command,
@@ -345,7 +351,12 @@ export class ShardRegion {
 
   /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
   replaceCard(cardId: string, replacementId: string, reason: string, acting: Acting, reply: Reply<ReplaceAnswer>): void {
-    const command = { replacementId, replacementShard: shardOf('card', replacementId, this.shardCount), reason, operatorId: acting.subject };
+    const command = {
+      replacementId,
+      replacementShard: shardOf('card', replacementId, this.shardCount),
+      reason,
+      operatorId: acting.subject,
+    };
     const refused = this.cards.tell(cardId, { type: 'replace', command, reply, attempt: 0, acting });
     if (refused) reply({ ok: false, error: refused });
   }
@@ -368,7 +379,13 @@ export class ShardRegion {
   }
 
   /** A lifecycle transition; an unblock carries its approver (the second principal of four eyes). */
-  changeCardState(cardId: string, action: TransitionRequest['action'], reason: string, acting: Acting, reply: Reply<TransitionAnswer>): void {
+  changeCardState(
+    cardId: string,
+    action: TransitionRequest['action'],
+    reason: string,
+    acting: Acting,
+    reply: Reply<TransitionAnswer>,
+  ): void {
     const transition: TransitionRequest = { action, operatorId: acting.subject, approverId: acting.approver ?? '' };
     this.cardAdmin(cardId, { type: 'transition', transition, reason, operatorId: acting.subject }, acting, reply, (answer) => ({
       state: answer.state,

@@ -30,8 +30,6 @@ import { ClusterMetrics } from './cluster/metrics';
 import { Peers } from './cluster/peers';
 import { ClusterRouter } from './cluster/router';
 import type { NodeConfig } from './config';
-import type { BalancesServiceDeps } from './grpc/balances-service';
-import type { CardServiceDeps } from './grpc/cards-service';
 import { bindServer, createHealth, createOperatorServer, createTerminalServer, type ServiceDepsAll } from './grpc/server';
 import { accessInterceptor, systemCaller } from '../common/auth/grpc-access';
 import { rpc_rules } from '../common/auth/policy';
@@ -302,7 +300,8 @@ function buildApprovals(config: NodeConfig, store: RedisStore, router: ClusterRo
         const definition = router.definitionOf(method);
         if (definition === undefined) throw new Error(`assertion: held method ${method} is not routed`);
         router.call(method, request, caller, (error, value) => {
-          if (error !== null) resolve({ code: error.code ?? grpc.status.INTERNAL, message: error.details ?? '', response: Buffer.alloc(0) });
+          if (error !== null)
+            resolve({ code: error.code ?? grpc.status.INTERNAL, message: error.details ?? '', response: Buffer.alloc(0) });
           else resolve({ code: grpc.status.OK, message: '', response: definition.responseSerialize(value) });
         });
       }),
@@ -326,7 +325,11 @@ export async function serve(
   const health = createHealth();
   const terminalServer = createTerminalServer(deps, { ...common, authenticate: security.terminal.authenticate }, health);
   const operatorServer = createOperatorServer(deps, { ...common, authenticate: security.operator.authenticate }, health);
-  const grpcPort = await bindServer(terminalServer, `${config.TAPLINE_GRPC_HOST}:${config.TAPLINE_GRPC_PORT}`, security.terminal.credentials);
+  const grpcPort = await bindServer(
+    terminalServer,
+    `${config.TAPLINE_GRPC_HOST}:${config.TAPLINE_GRPC_PORT}`,
+    security.terminal.credentials,
+  );
   const operatorHost = config.TAPLINE_OPERATOR_HOST ?? config.TAPLINE_GRPC_HOST;
   const operatorPort = await bindServer(operatorServer, `${operatorHost}:${config.TAPLINE_OPERATOR_PORT}`, security.operator.credentials);
   const httpServer =
@@ -382,7 +385,13 @@ export async function startCluster(
     // Measured, then checked: only callers with a node certificate of the cluster CA get in.
     interceptors: [
       nodeMetrics.grpc.interceptor,
-      accessInterceptor({ door: 'internal', rules: rpc_rules.internal, authenticate: security.internal.authenticate, lookups: no_lookups, logger }),
+      accessInterceptor({
+        door: 'internal',
+        rules: rpc_rules.internal,
+        authenticate: security.internal.authenticate,
+        lookups: no_lookups,
+        logger,
+      }),
     ],
   });
   nodeMetrics.grpc.addService(ClusterServiceService);

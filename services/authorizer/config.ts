@@ -199,9 +199,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** Secure by default: without the development switch, every door needs its TLS files and tokens an issuer. */
 function doorProblems(config: NodeConfig): string[] {
   const problems: string[] = [];
-  if (config.TAPLINE_OIDC_ISSUERS === undefined) problems.push('TAPLINE_OIDC_ISSUERS is required (the operator door takes no caller without a token)');
+  if (config.TAPLINE_OIDC_ISSUERS === undefined)
+    problems.push('TAPLINE_OIDC_ISSUERS is required (the operator door takes no caller without a token)');
   if (config.TAPLINE_DEV_PLAINTEXT === 'true') return problems;
-  for (const name of ['TAPLINE_TLS_CERT_FILE', 'TAPLINE_TLS_KEY_FILE', 'TAPLINE_TLS_CLIENT_CA_FILE', 'TAPLINE_TLS_CLUSTER_CA_FILE'] as const)
+  for (const name of [
+    'TAPLINE_TLS_CERT_FILE',
+    'TAPLINE_TLS_KEY_FILE',
+    'TAPLINE_TLS_CLIENT_CA_FILE',
+    'TAPLINE_TLS_CLUSTER_CA_FILE',
+  ] as const)
     if (config[name] === undefined) problems.push(`${name} is required (set TAPLINE_DEV_PLAINTEXT=true only for development)`);
   return problems;
 }

@@ -61,7 +61,10 @@ export function buildDoorSecurity(config: NodeConfig, logger: Logger, clock: () 
       plaintext: true,
       terminal: { credentials: insecure, authenticate: plaintextAuthenticator({ kind: 'system', name: dev_plaintext_terminals }) },
       operator: { credentials: grpc.ServerCredentials.createInsecure(), authenticate: operatorAuth },
-      internal: { credentials: grpc.ServerCredentials.createInsecure(), authenticate: plaintextAuthenticator({ kind: 'system', name: dev_plaintext_nodes }) },
+      internal: {
+        credentials: grpc.ServerCredentials.createInsecure(),
+        authenticate: plaintextAuthenticator({ kind: 'system', name: dev_plaintext_nodes }),
+      },
       peerCredentials: () => grpc.credentials.createInsecure(),
       revoked: new RevokedSerials(undefined),
     };

@@ -59,8 +59,10 @@ export type ReportsConfig = z.infer<typeof schema>;
 export function loadReportsConfig(env: Record<string, string | undefined> = process.env): ReportsConfig {
   const config = parseEnv(schema, env);
   const problems: string[] = [];
-  if (config.TAPLINE_OIDC_ISSUERS === undefined) problems.push('TAPLINE_OIDC_ISSUERS is required (every route but /healthz and /metrics takes a token)');
-  if (config.TAPLINE_AUTHORIZER_TOKEN_FILE === undefined) problems.push("TAPLINE_AUTHORIZER_TOKEN_FILE is required (the service's own token towards the authorizer)");
+  if (config.TAPLINE_OIDC_ISSUERS === undefined)
+    problems.push('TAPLINE_OIDC_ISSUERS is required (every route but /healthz and /metrics takes a token)');
+  if (config.TAPLINE_AUTHORIZER_TOKEN_FILE === undefined)
+    problems.push("TAPLINE_AUTHORIZER_TOKEN_FILE is required (the service's own token towards the authorizer)");
   if (config.TAPLINE_DEV_PLAINTEXT !== 'true')
     for (const name of ['TAPLINE_TLS_CERT_FILE', 'TAPLINE_TLS_KEY_FILE', 'TAPLINE_AUTHORIZER_CA_FILE'] as const)
       if (config[name] === undefined) problems.push(`${name} is required (set TAPLINE_DEV_PLAINTEXT=true only for development)`);

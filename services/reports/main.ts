@@ -52,7 +52,10 @@ async function main(): Promise<void> {
   });
   const tls = plaintext
     ? undefined
-    : { cert: new WatchedFile(config.TAPLINE_TLS_CERT_FILE as string, reload_ms), key: new WatchedFile(config.TAPLINE_TLS_KEY_FILE as string, reload_ms) };
+    : {
+        cert: new WatchedFile(config.TAPLINE_TLS_CERT_FILE as string, reload_ms),
+        key: new WatchedFile(config.TAPLINE_TLS_KEY_FILE as string, reload_ms),
+      };
   const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
   const server = await ReportsServer.start(
     { query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards, settlement },

@@ -36,7 +36,7 @@ import {
 } from './errors';
 import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, settlementRouteOf, type HttpAnswer } from './settlement';
 import { fleetInvoiceReport } from './fleet-invoice';
-import { cardIdSegment, entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
+import { cardIdSegment, entityId, QueryParameters, query_string_chars_max } from './params';
 import {
   auditReport,
   topUpsReport,
@@ -353,7 +353,12 @@ export class ReportsServer {
       (decision) => {
         if (!decision.ok) {
           const challenge: Record<string, string> = decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
-          answer(decision.status, 'application/json', JSON.stringify({ error: { code: decision.code, message: decision.message } }), challenge);
+          answer(
+            decision.status,
+            'application/json',
+            JSON.stringify({ error: { code: decision.code, message: decision.message } }),
+            challenge,
+          );
           return;
         }
         if (settlement) this.handleSettlement(context, logger, request, answer, url, decision.acting);
@@ -448,13 +453,7 @@ export class ReportsServer {
       }
       this.in_flight += 1;
       const settlement = { query: context.query, database: context.database, store, now: context.now ?? Date.now };
-      settlementRequest(
-        settlement,
-        request.method ?? 'GET',
-        url,
-        acting,
-        Buffer.concat(chunks).toString('utf8'),
-      )
+      settlementRequest(settlement, request.method ?? 'GET', url, acting, Buffer.concat(chunks).toString('utf8'))
         .then((result: HttpAnswer) => answer(result.status, result.type, result.body, result.headers))
         .catch((error: unknown) => {
           const status = statusOf(error);

@@ -7,7 +7,6 @@
 import { z } from 'zod';
 import { currency_exponents } from '../../actors/money';
 import { ParameterError } from './errors';
-import { id_pattern } from './params';
 
 export const settlement_cycles = ['daily', 'weekly', 'monthly'] as const;
 export type SettlementCycle = (typeof settlement_cycles)[number];

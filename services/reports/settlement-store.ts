@@ -124,7 +124,8 @@ export class RedisSettlementStore implements SettlementStore {
 
   async putConfig(config: MerchantSettlementConfig, expected: string, audit: string): Promise<'changed' | 'conflict'> {
     const keys = [merchantKey(config.merchant), settlement_outbox_key];
-    return (await this.command(['EVAL', put_config_script, '2', ...keys, expected, JSON.stringify(config), audit])) as 'changed' | 'conflict';
+    return (await this.command(['EVAL', put_config_script, '2', ...keys, expected, JSON.stringify(config), audit])) as
+      'changed' | 'conflict';
   }
 
   async config(merchant: string): Promise<MerchantSettlementConfig | undefined> {

@@ -198,7 +198,13 @@ export async function computeBatch(
   const digest = createHash('sha256').update(d).digest('hex');
   const audit = auditRecord({
     actor: acting,
-    changes: [{ entity: `settlement-batch:${id}`, before: existing === undefined ? undefined : { digest: existing.digest }, after: { state: 'computed', digest } }],
+    changes: [
+      {
+        entity: `settlement-batch:${id}`,
+        before: existing === undefined ? undefined : { digest: existing.digest },
+        after: { state: 'computed', digest },
+      },
+    ],
     at: now_ms,
   });
   const result = await context.store.compute(id, d, digest, audit);
@@ -212,14 +218,23 @@ export function settlementRouteOf(method: string, path: string): { name: string;
   const write = method === 'PUT' || method === 'POST';
   if (collection === 'merchants' && id !== undefined) {
     if (action === undefined) return { name: method === 'PUT' ? 'settlement.merchant.put' : 'settlement.merchant.get', params: [id] };
-    if (action === 'batches' && extra === undefined) return { name: write ? 'settlement.batches.compute' : 'settlement.batches.list', params: [id] };
+    if (action === 'batches' && extra === undefined)
+      return { name: write ? 'settlement.batches.compute' : 'settlement.batches.list', params: [id] };
     if (action === 'payee' && extra === 'approve') return { name: 'settlement.payee.approve', params: [id] };
     return undefined;
   }
   if (collection === 'runs' && rawId === undefined) return { name: 'settlement.runs', params: [] };
   if (collection !== 'batches' || id === undefined || extra !== undefined) return undefined;
-  const names: Record<string, string> = { approve: 'settlement.batch.approve', settle: 'settlement.batch.settle', 'transfer.csv': 'settlement.batch.transfer' };
-  return action === undefined ? { name: 'settlement.batch.get', params: [id] } : names[action] === undefined ? undefined : { name: names[action], params: [id] };
+  const names: Record<string, string> = {
+    approve: 'settlement.batch.approve',
+    settle: 'settlement.batch.settle',
+    'transfer.csv': 'settlement.batch.transfer',
+  };
+  return action === undefined
+    ? { name: 'settlement.batch.get', params: [id] }
+    : names[action] === undefined
+      ? undefined
+      : { name: names[action], params: [id] };
 }
 
 function safeDecode(segment: string): string {
@@ -349,7 +364,9 @@ async function approvePayee({ context, acting, body }: SettlementCall, merchant:
     throw new SettlementConflictError('the pending payee account is not the one you read; read it again', { merchant });
   if (pending.proposed_by === acting.subject)
     throw new SettlementForbiddenError('four eyes: the principal that proposed a payee account cannot approve it', { merchant });
-  const { pending_payee: _applied, ...rest } = current;
+  // The approved account replaces the pending one: pending_payee is left out of the next config.
+  const rest: { -readonly [K in keyof MerchantSettlementConfig]: MerchantSettlementConfig[K] } = { ...current };
+  delete rest.pending_payee;
   const next: MerchantSettlementConfig = {
     ...rest,
     payee_name: pending.payee_name,
@@ -370,7 +387,11 @@ async function writeConfig(
   before: MerchantSettlementConfig | undefined,
   next: MerchantSettlementConfig,
 ): Promise<void> {
-  const audit = auditRecord({ actor: acting, changes: [{ entity: `settlement-config:${merchant}`, before, after: next }], at: context.now() });
+  const audit = auditRecord({
+    actor: acting,
+    changes: [{ entity: `settlement-config:${merchant}`, before, after: next }],
+    at: context.now(),
+  });
   if ((await context.store.putConfig(next, expected, audit)) === 'conflict')
     throw new SettlementConflictError('the configuration changed since it was read; send it again', { merchant });
 }
@@ -437,7 +458,9 @@ async function batchRequest(
     const now_ms = context.now();
     const audit = auditRecord({
       actor: acting,
-      changes: [{ entity: `settlement-batch:${id}`, before: { state: 'computed' }, after: { state: 'approved', approved_by: acting.subject } }],
+      changes: [
+        { entity: `settlement-batch:${id}`, before: { state: 'computed' }, after: { state: 'approved', approved_by: acting.subject } },
+      ],
       at: now_ms,
     });
     const result = await context.store.approve(id, acting.subject, now_ms, digest, audit);
@@ -457,7 +480,13 @@ async function batchRequest(
     const now_ms = context.now();
     const audit = auditRecord({
       actor: acting,
-      changes: [{ entity: `settlement-batch:${id}`, before: { state: 'approved' }, after: { state: 'settled', settled_by: acting.subject, reference } }],
+      changes: [
+        {
+          entity: `settlement-batch:${id}`,
+          before: { state: 'approved' },
+          after: { state: 'settled', settled_by: acting.subject, reference },
+        },
+      ],
       at: now_ms,
     });
     const result = await context.store.settle(id, acting.subject, now_ms, reference, audit);

@@ -21,7 +21,15 @@ import {
   IssueBulkCardResponse,
   RefundRunCashOutRequest,
 } from '../../gen/tapline/internal/v1/fanout';
-import { startNodeProcess, startTestRedis, test_shard_count, waitFor, accessTo, forwardedCaller, nodeChannelCredentials } from '../support/harness';
+import {
+  startNodeProcess,
+  startTestRedis,
+  test_shard_count,
+  waitFor,
+  accessTo,
+  forwardedCaller,
+  nodeChannelCredentials,
+} from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const node_ids = ['n1', 'n2'];

@@ -195,7 +195,11 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     });
     // Z proves it is node Z (A's link requires the peer's certificate to name the member it reaches).
     const zFiles = await (await testCredentials()).node('Z');
-    const zCredentials = grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(zFiles.cert), private_key: readFileSync(zFiles.key) }], false);
+    const zCredentials = grpc.ServerCredentials.createSsl(
+      null,
+      [{ cert_chain: readFileSync(zFiles.cert), private_key: readFileSync(zFiles.key) }],
+      false,
+    );
     const port = await new Promise<number>((resolve, reject) =>
       silent.bindAsync('127.0.0.1:0', zCredentials, (e, p) => (e ? reject(e) : resolve(p))),
     );
@@ -282,7 +286,9 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
       // Nobody took the shard, but A cannot know that: it must not serve the balance from memory.
       const terminal = await viaA.terminal(reader_terminal);
       const call = new Promise<grpc.ServiceError | undefined>((resolve) => {
-        terminal.getBalance({ cardId: cardOfA }, new grpc.Metadata(), { deadline: Date.now() + 300 }, (error) => resolve(error ?? undefined));
+        terminal.getBalance({ cardId: cardOfA }, new grpc.Metadata(), { deadline: Date.now() + 300 }, (error) =>
+          resolve(error ?? undefined),
+        );
       });
       assert.equal((await call)?.code, grpc.status.DEADLINE_EXCEEDED, 'no answer from a node whose ownership is unconfirmed');
     } finally {

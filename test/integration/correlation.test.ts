@@ -79,32 +79,33 @@ describe('100,000 requests in flight: every reply matches its request', function
 
     const streamSeen = new Map<string, bigint | undefined>();
     let streamDuplicates = 0;
-    const streamDone = Array.from(
-      { length: streams },
-      (_, s) =>
-        (clients[s % clients.length] as TaplineClient).gateway(['venue']).then((gateway) => new Promise<void>((resolve, reject) => {
-          const call = gateway.authorizeStream();
-          call.on('data', (frame: AuthorizeStreamResponse) => {
-            for (const result of frame.results) {
-              if (streamSeen.has(result.correlationId)) streamDuplicates += 1;
-              streamSeen.set(
-                result.correlationId,
-                result.statusCode === 0 ? result.reply?.approvedAmount?.amountMinor : -BigInt(result.statusCode),
-              );
-            }
-          });
-          call.on('end', resolve);
-          call.on('error', reject);
-          const per = stream_requests / streams;
-          for (let offset = 0; offset < per; offset += frame_items) {
-            const items = Array.from({ length: frame_items }, (_, k) => {
-              const n = unary_requests + s * per + offset + k;
-              return { correlationId: `n${n}`, request: purchase('gw-1', n + 1, `corr-${n % cards}`, n + 1) };
+    const streamDone = Array.from({ length: streams }, (_, s) =>
+      (clients[s % clients.length] as TaplineClient).gateway(['venue']).then(
+        (gateway) =>
+          new Promise<void>((resolve, reject) => {
+            const call = gateway.authorizeStream();
+            call.on('data', (frame: AuthorizeStreamResponse) => {
+              for (const result of frame.results) {
+                if (streamSeen.has(result.correlationId)) streamDuplicates += 1;
+                streamSeen.set(
+                  result.correlationId,
+                  result.statusCode === 0 ? result.reply?.approvedAmount?.amountMinor : -BigInt(result.statusCode),
+                );
+              }
             });
-            call.write({ items });
-          }
-          call.end();
-        })),
+            call.on('end', resolve);
+            call.on('error', reject);
+            const per = stream_requests / streams;
+            for (let offset = 0; offset < per; offset += frame_items) {
+              const items = Array.from({ length: frame_items }, (_, k) => {
+                const n = unary_requests + s * per + offset + k;
+                return { correlationId: `n${n}`, request: purchase('gw-1', n + 1, `corr-${n % cards}`, n + 1) };
+              });
+              call.write({ items });
+            }
+            call.end();
+          }),
+      ),
     );
 
     const replies = await Promise.all(unaryReplies);

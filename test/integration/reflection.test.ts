@@ -41,7 +41,9 @@ interface ReflectionResponse {
 
 /** A reflection v1 client built from the protocol's published .proto, not from the server. */
 class ReflectionClient {
-  private readonly client: grpc.Client & { ServerReflectionInfo(metadata: grpc.Metadata): grpc.ClientDuplexStream<unknown, ReflectionResponse> };
+  private readonly client: grpc.Client & {
+    ServerReflectionInfo(metadata: grpc.Metadata): grpc.ClientDuplexStream<unknown, ReflectionResponse>;
+  };
 
   constructor(
     address: string,
@@ -53,7 +55,13 @@ class ReflectionClient {
     const loaded = grpc.loadPackageDefinition(protoLoader.loadSync(protoFile, { keepCase: true })) as unknown as {
       grpc: {
         reflection: {
-          v1: { ServerReflection: new (address: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) => ReflectionClient['client'] };
+          v1: {
+            ServerReflection: new (
+              address: string,
+              credentials: grpc.ChannelCredentials,
+              options: grpc.ChannelOptions,
+            ) => ReflectionClient['client'];
+          };
         };
       };
     };

@@ -17,7 +17,6 @@
 // fuel consumption per vehicle.
 
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import { queryClickHouse, startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
@@ -33,7 +32,7 @@ import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/p
 import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey, fleetKey } from '../../services/authorizer/store/keys';
 import { createLogger } from '../../services/common/logger';
-import { AuthorizerCardStates, authorizerCredentials } from '../../services/reports/card-states';
+import type { AuthorizerCardStates } from '../../services/reports/card-states';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { RedisSettlementStore } from '../../services/reports/settlement-store';
@@ -41,7 +40,17 @@ import { feeOf } from '../../services/reports/settlement-rules';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
-import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor, accessTo, reportsRequest, reportsSecurity, testCardStates } from '../support/harness';
+import {
+  startInProcessNode,
+  startTestRedis,
+  test_shard_count,
+  testDataDir,
+  waitFor,
+  accessTo,
+  reportsRequest,
+  reportsSecurity,
+  testCardStates,
+} from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { state_codecs } from '../../actors/state';

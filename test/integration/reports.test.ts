@@ -15,7 +15,6 @@
 // round-tripped through ClickHouse in streamer.test.ts.
 
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { createClient } from 'redis';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey } from '../../services/authorizer/store/keys';
@@ -24,7 +23,7 @@ import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/cli
 import { startServerProcess } from '../../tools/devenv/node-process';
 import { pickFreePort } from '../../tools/devenv/supervise';
 import type { RedisInstance } from '../../tools/devenv/redis';
-import { AuthorizerCardStates, authorizerCredentials } from '../../services/reports/card-states';
+import type { AuthorizerCardStates } from '../../services/reports/card-states';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
@@ -33,7 +32,17 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { rowsOf } from '../../services/streamer/rows';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
-import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor, reportsProcessEnv, reportsRequest, reportsSecurity, testCardStates } from '../support/harness';
+import {
+  startInProcessNode,
+  startTestRedis,
+  test_shard_count,
+  testDataDir,
+  waitFor,
+  reportsProcessEnv,
+  reportsRequest,
+  reportsSecurity,
+  testCardStates,
+} from '../support/harness';
 import { appendToOutbox, rawTransactionRows, reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import {
   expectedAudit,

@@ -9,7 +9,6 @@
 // changes nothing in Redis.
 
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { createLogger } from '../../services/common/logger';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
@@ -181,7 +180,11 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     }
     // Who acts is the token's subject: no token is 401, a role the route does not allow is 403.
     assert.equal((await send(port, 'PUT', '/settlement/merchants/bar-0', config, null)).status, 401);
-    const analyst = await reportsRequest(port, '/settlement/merchants/bar-0', { method: 'PUT', body: JSON.stringify(config), role: 'analyst' });
+    const analyst = await reportsRequest(port, '/settlement/merchants/bar-0', {
+      method: 'PUT',
+      body: JSON.stringify(config),
+      role: 'analyst',
+    });
     assert.equal(analyst.status, 403, analyst.body);
     assert.equal((await send(port, 'POST', '/settlement/merchants/nobody/batches', { date: '2026-01-31' })).status, 404);
     assert.equal((await send(port, 'GET', '/settlement/batches/bar-0.daily.2026-01-30')).status, 404);
@@ -226,7 +229,10 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     // Four eyes: the principal that computed the batch (ops-1) cannot approve it.
     const own = await send(port, 'POST', '/settlement/batches/bar-0.daily.2026-01-31/approve', { digest: again['digest'] }, 'ops-1');
     assert.equal(own.status, 403, own.body);
-    assert.equal((JSON.parse((await send(port, 'GET', '/settlement/batches/bar-0.daily.2026-01-31')).body) as Record<string, unknown>)['state'], 'computed');
+    assert.equal(
+      (JSON.parse((await send(port, 'GET', '/settlement/batches/bar-0.daily.2026-01-31')).body) as Record<string, unknown>)['state'],
+      'computed',
+    );
     // Two operators approve at once: one approval, both see the same approved batch.
     const approvals = await Promise.all(
       ['ops-2', 'ops-3', 'ops-4'].map((operator) =>

@@ -40,7 +40,12 @@ describe('door TLS follows its files: revocation, rotation, CA bundles (no resta
     const shared = await testCredentials();
     const own = await shared.node('tls-node');
     // The node reads copies this test rewrites.
-    files = { cert: join(dir, 'node.pem'), key: join(dir, 'node-key.pem'), clientCa: join(dir, 'clients.pem'), revoked: join(dir, 'revoked.txt') };
+    files = {
+      cert: join(dir, 'node.pem'),
+      key: join(dir, 'node-key.pem'),
+      clientCa: join(dir, 'clients.pem'),
+      revoked: join(dir, 'revoked.txt'),
+    };
     copyFileSync(own.cert, files.cert);
     copyFileSync(own.key, files.key);
     copyFileSync(shared.caFile, files.clientCa);
@@ -87,7 +92,11 @@ describe('door TLS follows its files: revocation, rotation, CA bundles (no resta
       50,
     );
     assert.ok(revokedTerminal instanceof grpc.Client, 'the same channel (connection) was used throughout');
-    assert.equal((await admin.authorize(purchase('rv-2', 1, 'tls-card', 10))).approvedAmount?.amountMinor, 10n, 'another terminal still works');
+    assert.equal(
+      (await admin.authorize(purchase('rv-2', 1, 'tls-card', 10))).approvedAmount?.amountMinor,
+      10n,
+      'another terminal still works',
+    );
   });
 
   it('admits terminals of a CA added to the client CA bundle, from then on', async function () {

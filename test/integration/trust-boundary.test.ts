@@ -58,9 +58,14 @@ const range = 'from=2026-01-01&to=2026-01-02';
 type Definition = grpc.MethodDefinition<unknown, unknown>;
 
 const definitions = new Map<string, Definition>(
-  [AuthorizationServiceService, AdminServiceService, CardServiceService, FleetAdminServiceService, ApprovalServiceService, ClusterServiceService].flatMap(
-    (service) => Object.values(service).map((method): [string, Definition] => [method.path, method as unknown as Definition]),
-  ),
+  [
+    AuthorizationServiceService,
+    AdminServiceService,
+    CardServiceService,
+    FleetAdminServiceService,
+    ApprovalServiceService,
+    ClusterServiceService,
+  ].flatMap((service) => Object.values(service).map((method): [string, Definition] => [method.path, method as unknown as Definition])),
 );
 
 /** A request of a method: its message with every default, and the given fields. */
@@ -146,7 +151,10 @@ describe('trust boundary: hostile callers on every door, method and route (real 
   before(async function () {
     credentials = await testCredentials();
     ca = readFileSync(credentials.caFile);
-    [redis, clickhouse] = await Promise.all([startTestRedis('trust-boundary'), startClickHouse({ dataDir: testDataDir('trust-boundary-ch') })]);
+    [redis, clickhouse] = await Promise.all([
+      startTestRedis('trust-boundary'),
+      startClickHouse({ dataDir: testDataDir('trust-boundary-ch') }),
+    ]);
     await migrate(clickhouse.url, database);
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'trust-boundary-pin-secret', TAPLINE_PSP_SECRET: psp_secret });
     inspect = await connectInspector(redis.url);
@@ -179,7 +187,8 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       await client.registerTerminal('t-home', 'm-home');
       await client.registerTerminal('t-away', 'm-away');
       await cards.defineProgram('p-1', programConfig());
-      for (const card of ['c-1', 'c-auth', 'c-state', 'c-replace', 'c-return', 'c-pin', 'c-refund-run']) await client.issueCard(card, 10_000, 'EUR', card === 'c-refund-run' ? 'p-refund' : 'p-1');
+      for (const card of ['c-1', 'c-auth', 'c-state', 'c-replace', 'c-return', 'c-pin', 'c-refund-run'])
+        await client.issueCard(card, 10_000, 'EUR', card === 'c-refund-run' ? 'p-refund' : 'p-1');
       await cards.issue({
         cardId: 'c-tab',
         params: { initialBalance: { amountMinor: 0n, currency: 'EUR' }, programId: 'p-1', deposit: undefined, expiresAtUnixMs: 0n },
@@ -200,7 +209,10 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       for (const card of ['c-held-1', 'c-held-2']) {
         await client.issueCard(card, 100, 'EUR', 'p-1');
         await cards.changeState({ cardId: card, action: CardAction.CARD_ACTION_BLOCK, reason: 'x', operatorId: '', approverId: '' });
-        pending.push((await cards.changeState({ cardId: card, action: CardAction.CARD_ACTION_UNBLOCK, reason: 'x', operatorId: '', approverId: '' })).pendingApprovalId);
+        pending.push(
+          (await cards.changeState({ cardId: card, action: CardAction.CARD_ACTION_UNBLOCK, reason: 'x', operatorId: '', approverId: '' }))
+            .pendingApprovalId,
+        );
       }
     } finally {
       client.close();
@@ -287,14 +299,26 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     const everywhere: [string, grpc.Client, grpc.status][] = [
       ['no TLS', channel(address, grpc.credentials.createInsecure()), grpc.status.UNAVAILABLE],
       ['TLS without a client certificate', channel(address, grpc.credentials.createSsl(ca)), grpc.status.UNAUTHENTICATED],
-      ['a terminal certificate of another CA', channel(address, withCertificate(await other.terminal('t-home'))), grpc.status.UNAUTHENTICATED],
+      [
+        'a terminal certificate of another CA',
+        channel(address, withCertificate(await other.terminal('t-home'))),
+        grpc.status.UNAUTHENTICATED,
+      ],
       ['an expired certificate', channel(address, withCertificate(expired)), grpc.status.UNAUTHENTICATED],
       ['a revoked certificate', revokedClient, grpc.status.UNAUTHENTICATED],
       ["a node's certificate", channel(address, withCertificate(await credentials.node('hostile-node'))), grpc.status.PERMISSION_DENIED],
     ];
     const scoped: [string, grpc.Client, grpc.status][] = [
-      ["another terminal's certificate", channel(address, withCertificate(await credentials.terminal('t-away'))), grpc.status.PERMISSION_DENIED],
-      ['a gateway of another merchant', channel(address, withCertificate(await credentials.gateway(['m-away']))), grpc.status.PERMISSION_DENIED],
+      [
+        "another terminal's certificate",
+        channel(address, withCertificate(await credentials.terminal('t-away'))),
+        grpc.status.PERMISSION_DENIED,
+      ],
+      [
+        'a gateway of another merchant',
+        channel(address, withCertificate(await credentials.gateway(['m-away']))),
+        grpc.status.PERMISSION_DENIED,
+      ],
     ];
     const allowed = channel(address, withCertificate(await credentials.terminal('t-home')));
     const gateway = channel(address, withCertificate(await credentials.gateway(['m-home'])));
@@ -325,25 +349,47 @@ describe('trust boundary: hostile callers on every door, method and route (real 
   const params = { initialBalance: eur(100n), programId: 'p-1', deposit: undefined, expiresAtUnixMs: 0n };
   let issued = 0;
   const psp = (): Record<string, unknown> => {
-    const payload = pspPayload({ reference: `ref-${++txn}`, card: 'c-1', amountMinor: 100, currency: 'EUR', status: 'succeeded', kind: 'top_up' });
+    const payload = pspPayload({
+      reference: `ref-${++txn}`,
+      card: 'c-1',
+      amountMinor: 100,
+      currency: 'EUR',
+      status: 'succeeded',
+      kind: 'top_up',
+    });
     return { payload, signature: signPspPayload(psp_secret, payload) };
   };
 
   /** Each operator method: a valid request, the merchant or fleet it names, what its allowed caller gets. */
-  const operator_requests: Record<string, { build: () => Record<string, unknown>; merchant?: string; fleet?: string; allowed?: grpc.status }> = {
+  const operator_requests: Record<
+    string,
+    { build: () => Record<string, unknown>; merchant?: string; fleet?: string; allowed?: grpc.status }
+  > = {
     [AdminServiceService.issueCard.path]: { build: () => ({ cardId: `adm-${++issued}`, initialBalance: eur(100n), programId: 'p-1' }) },
     [AdminServiceService.setCardStatus.path]: { build: () => ({ cardId: 'c-1', status: CardStatus.CARD_STATUS_FROZEN, reason: 'check' }) },
-    [AdminServiceService.registerTerminal.path]: { build: () => ({ terminalId: `t-new-${++issued}`, merchantId: 'm-home' }), merchant: 'm-home' },
+    [AdminServiceService.registerTerminal.path]: {
+      build: () => ({ terminalId: `t-new-${++issued}`, merchantId: 'm-home' }),
+      merchant: 'm-home',
+    },
     [AdminServiceService.setTerminalEnabled.path]: { build: () => ({ terminalId: 't-home', enabled: true }), merchant: 'm-home' },
     [AdminServiceService.listBalances.path]: { build: () => ({ pageSize: 10 }) },
     [CardServiceService.defineProgram.path]: { build: () => ({ programId: 'p-2', config: programConfig() }) },
     [CardServiceService.getProgram.path]: { build: () => ({ programId: 'p-1' }) },
     [CardServiceService.issueCard.path]: { build: () => ({ cardId: `cs-${++issued}`, params }) },
-    [CardServiceService.bulkIssueCards.path]: { build: () => ({ issuanceId: `bulk-${++issued}`, cardIds: [`bk-${issued}-1`, `bk-${issued}-2`], params }) },
-    [CardServiceService.changeCardState.path]: { build: () => ({ cardId: 'c-state', action: CardAction.CARD_ACTION_FREEZE, reason: 'check' }) },
+    [CardServiceService.bulkIssueCards.path]: {
+      build: () => ({ issuanceId: `bulk-${++issued}`, cardIds: [`bk-${issued}-1`, `bk-${issued}-2`], params }),
+    },
+    [CardServiceService.changeCardState.path]: {
+      build: () => ({ cardId: 'c-state', action: CardAction.CARD_ACTION_FREEZE, reason: 'check' }),
+    },
     [CardServiceService.getCard.path]: { build: () => ({ cardId: 'c-1' }) },
-    [CardServiceService.registerManager.path]: { build: () => ({ merchantId: 'm-home', managerId: 'boss-2', pin: '4321' }), merchant: 'm-home' },
-    [CardServiceService.replaceCard.path]: { build: () => ({ cardId: 'c-replace', replacementCardId: 'c-replacement', reason: 'damaged' }) },
+    [CardServiceService.registerManager.path]: {
+      build: () => ({ merchantId: 'm-home', managerId: 'boss-2', pin: '4321' }),
+      merchant: 'm-home',
+    },
+    [CardServiceService.replaceCard.path]: {
+      build: () => ({ cardId: 'c-replace', replacementCardId: 'c-replacement', reason: 'damaged' }),
+    },
     [CardServiceService.returnCard.path]: { build: () => ({ cardId: 'c-return', idempotencyKey: 'ret-1' }) },
     [CardServiceService.runProgramRefund.path]: { build: () => ({ programId: 'p-refund', runId: 'run-1' }) },
     [CardServiceService.startPspTopUp.path]: { build: () => ({ cardId: 'c-1', amount: eur(500n) }) },
@@ -352,16 +398,27 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     [CardServiceService.setPin.path]: { build: () => ({ cardId: 'c-pin', newPin: '2468', reset: true }) },
     [CardServiceService.setTabLimit.path]: { build: () => ({ cardId: 'c-tab', limit: eur(1_000n) }) },
     [CardServiceService.settleTab.path]: {
-      build: () => ({ cardId: 'c-tab', amount: eur(10n), method: SettlementMethod.SETTLEMENT_METHOD_INVOICE, reference: `inv-${++issued}` }),
+      build: () => ({
+        cardId: 'c-tab',
+        amount: eur(10n),
+        method: SettlementMethod.SETTLEMENT_METHOD_INVOICE,
+        reference: `inv-${++issued}`,
+      }),
     },
     [CardServiceService.getCardRules.path]: { build: () => ({ cardId: 'c-1' }) },
     [CardServiceService.listProgramReviews.path]: { build: () => ({ programId: 'p-1' }) },
-    [CardServiceService.resolveProgramReview.path]: { build: () => ({ cardId: 'c-1', transactionId: 'no-such-review', note: '' }), allowed: grpc.status.NOT_FOUND },
+    [CardServiceService.resolveProgramReview.path]: {
+      build: () => ({ cardId: 'c-1', transactionId: 'no-such-review', note: '' }),
+      allowed: grpc.status.NOT_FOUND,
+    },
     [FleetAdminServiceService.createFleetAccount.path]: {
       build: () => ({ fleetId: `f-new-${++issued}`, creditLimit: eur(1_000n), timeZone: 'Europe/Berlin' }),
     },
     [FleetAdminServiceService.setFleetLimits.path]: { build: () => ({ fleetId: 'f-home', limits: {} }), fleet: 'f-home' },
-    [FleetAdminServiceService.setFleetPolicy.path]: { build: () => ({ fleetId: 'f-home', productGroups: { allowed: ['fuel'] } }), fleet: 'f-home' },
+    [FleetAdminServiceService.setFleetPolicy.path]: {
+      build: () => ({ fleetId: 'f-home', productGroups: { allowed: ['fuel'] } }),
+      fleet: 'f-home',
+    },
     [FleetAdminServiceService.setFleetPricing.path]: { build: () => ({ fleetId: 'f-home', agreements: [] }) },
     [FleetAdminServiceService.loadBasePrices.path]: {
       build: () => ({ fleetId: 'f-home', prices: [{ productCode: 'diesel', unitMilliMinor: 179_900n, effectiveFromUnixMs: 1n }] }),
@@ -408,22 +465,48 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     const stranger = await DevIssuer.open(testDataDir('trust-stranger-issuer'), dev_issuer);
     const everywhere: [string, grpc.Client, grpc.Metadata, grpc.status][] = [
       ['no token', server, new grpc.Metadata(), grpc.status.UNAUTHENTICATED],
-      ['an expired token', server, bearer(await credentials.issuer.token({ role: 'issuer_admin', expires_in_s: -600 })), grpc.status.UNAUTHENTICATED],
+      [
+        'an expired token',
+        server,
+        bearer(await credentials.issuer.token({ role: 'issuer_admin', expires_in_s: -600 })),
+        grpc.status.UNAUTHENTICATED,
+      ],
       ['a tampered token', server, bearer(await tampered()), grpc.status.UNAUTHENTICATED],
       ['a token signed by an unknown key', server, bearer(await stranger.token({ role: 'issuer_admin' })), grpc.status.UNAUTHENTICATED],
-      ['a token for another audience', server, bearer(await credentials.issuer.token({ role: 'issuer_admin', audience: 'elsewhere' })), grpc.status.UNAUTHENTICATED],
-      ['a terminal certificate without token', channel(address, withCertificate(await credentials.terminal('t-home'))), new grpc.Metadata(), grpc.status.UNAUTHENTICATED],
+      [
+        'a token for another audience',
+        server,
+        bearer(await credentials.issuer.token({ role: 'issuer_admin', audience: 'elsewhere' })),
+        grpc.status.UNAUTHENTICATED,
+      ],
+      [
+        'a terminal certificate without token',
+        channel(address, withCertificate(await credentials.terminal('t-home'))),
+        new grpc.Metadata(),
+        grpc.status.UNAUTHENTICATED,
+      ],
     ];
     for (const path of rpc_rules.operator.keys()) {
       const cases = operator_requests[path];
       if (cases === undefined) continue;
       const { allowed, refused } = rolesOf(path);
       const hostile = [...everywhere];
-      if (refused !== undefined) hostile.push([`role ${refused}`, server, bearer(await credentials.token(refused)), grpc.status.PERMISSION_DENIED]);
+      if (refused !== undefined)
+        hostile.push([`role ${refused}`, server, bearer(await credentials.token(refused)), grpc.status.PERMISSION_DENIED]);
       if (cases.merchant !== undefined && allowed.includes('merchant_admin'))
-        hostile.push(['a merchant admin of another merchant', server, bearer(await credentials.token('merchant_admin', ['m-away'])), grpc.status.PERMISSION_DENIED]);
+        hostile.push([
+          'a merchant admin of another merchant',
+          server,
+          bearer(await credentials.token('merchant_admin', ['m-away'])),
+          grpc.status.PERMISSION_DENIED,
+        ]);
       if (cases.fleet !== undefined && allowed.includes('fleet_manager'))
-        hostile.push(['a fleet manager of another fleet', server, bearer(await credentials.token('fleet_manager', ['f-away'])), grpc.status.PERMISSION_DENIED]);
+        hostile.push([
+          'a fleet manager of another fleet',
+          server,
+          bearer(await credentials.token('fleet_manager', ['f-away'])),
+          grpc.status.PERMISSION_DENIED,
+        ]);
       const before = await inspect.snapshot();
       for (const [who, client, metadata, code] of hostile) {
         const result = await unary(client, path, message(path, cases.build()), metadata);
@@ -431,11 +514,16 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       }
       assert.equal(await inspect.snapshot(), before, `${path}: the refused calls changed nothing`);
       // The allowed caller: a scoped role within its own scope where the method has one.
-      const role = allowed.find((candidate) => scoped_roles[candidate] !== undefined && (cases.merchant ?? cases.fleet) !== undefined) ?? allowed[0];
+      const role =
+        allowed.find((candidate) => scoped_roles[candidate] !== undefined && (cases.merchant ?? cases.fleet) !== undefined) ?? allowed[0];
       assert.ok(role !== undefined, `${path} allows some role`);
       const scope = role === 'merchant_admin' ? [cases.merchant ?? ''] : role === 'fleet_manager' ? [cases.fleet ?? ''] : ['*'];
       const result = await unary(server, path, message(path, cases.build()), bearer(await credentials.token(role, scope)));
-      assert.equal(grpc.status[result.code], grpc.status[cases.allowed ?? grpc.status.OK], `${path} by ${role} (${scope.join(',')}): ${result.details}`);
+      assert.equal(
+        grpc.status[result.code],
+        grpc.status[cases.allowed ?? grpc.status.OK],
+        `${path} by ${role} (${scope.join(',')}): ${result.details}`,
+      );
     }
   });
 
@@ -445,16 +533,31 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     const large = message(path, { cardId: 'c-large', params: { ...params, initialBalance: eur(1_000_000n) } });
     const requester = bearer(await credentials.token('issuer_admin', ['*'], 'alice'));
     const held = await new Promise<{ pendingApprovalId: string }>((resolve, reject) => {
-      server.makeUnaryRequest(path, (definitions.get(path) as Definition).requestSerialize, (bytes: Buffer) => CardServiceService.issueCard.responseDeserialize(bytes), large, requester, (error, value) =>
-        error ? reject(error) : resolve(value as { pendingApprovalId: string }),
+      server.makeUnaryRequest(
+        path,
+        (definitions.get(path) as Definition).requestSerialize,
+        (bytes: Buffer) => CardServiceService.issueCard.responseDeserialize(bytes),
+        large,
+        requester,
+        (error, value) => (error ? reject(error) : resolve(value as { pendingApprovalId: string })),
       );
     });
     assert.match(held.pendingApprovalId, /^[0-9a-f-]{36}$/, 'an issuance of 10,000.00 is held');
     const before = await inspect.snapshot();
-    const self = await unary(server, ApprovalServiceService.approve.path, { approvalId: held.pendingApprovalId }, bearer(await credentials.token('approver', ['*'], 'alice')));
+    const self = await unary(
+      server,
+      ApprovalServiceService.approve.path,
+      { approvalId: held.pendingApprovalId },
+      bearer(await credentials.token('approver', ['*'], 'alice')),
+    );
     assert.equal(grpc.status[self.code], 'PERMISSION_DENIED', self.details);
     assert.equal(await inspect.snapshot(), before, 'a refused self-approval changes nothing');
-    const other = await unary(server, ApprovalServiceService.approve.path, { approvalId: held.pendingApprovalId }, bearer(await credentials.token('approver', ['*'], 'bob')));
+    const other = await unary(
+      server,
+      ApprovalServiceService.approve.path,
+      { approvalId: held.pendingApprovalId },
+      bearer(await credentials.token('approver', ['*'], 'bob')),
+    );
     assert.equal(grpc.status[other.code], 'OK', other.details);
     assert.equal((await inspect.card('c-large'))?.balanceMinor, 1_000_000);
   });
@@ -467,9 +570,15 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     const forward = (client: grpc.Client, caller: Buffer): Promise<CallResult> => {
       const definition = definitions.get(ClusterServiceService.forward.path) as Definition;
       return new Promise((resolve) => {
-        const call = client.makeBidiStreamRequest(definition.path, definition.requestSerialize, definition.responseDeserialize, new grpc.Metadata(), {
-          deadline: Date.now() + 10_000,
-        });
+        const call = client.makeBidiStreamRequest(
+          definition.path,
+          definition.requestSerialize,
+          definition.responseDeserialize,
+          new grpc.Metadata(),
+          {
+            deadline: Date.now() + 10_000,
+          },
+        );
         call.on('data', (frame: ForwardResponse) => {
           const result = frame.results[0];
           if (result !== undefined) {
@@ -488,7 +597,11 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       ['TLS without a client certificate', channel(address, grpc.credentials.createSsl(ca)), grpc.status.UNAUTHENTICATED],
       ["a terminal's certificate", channel(address, withCertificate(await credentials.terminal('t-home'))), grpc.status.PERMISSION_DENIED],
       ['a node certificate of another CA', channel(address, withCertificate(await other.node('intruder'))), grpc.status.UNAUTHENTICATED],
-      ['a node whose frame carries no caller', channel(address, withCertificate(await credentials.node('peer-1'))), grpc.status.PERMISSION_DENIED],
+      [
+        'a node whose frame carries no caller',
+        channel(address, withCertificate(await credentials.node('peer-1'))),
+        grpc.status.PERMISSION_DENIED,
+      ],
     ] as const) {
       const result = await forward(client, who.includes('no caller') ? Buffer.alloc(0) : forwardedCaller());
       assert.equal(grpc.status[result.code], grpc.status[code], `Forward by ${who}: ${result.details}`);
@@ -500,7 +613,15 @@ describe('trust boundary: hostile callers on every door, method and route (real 
 
   // ---- the reports service --------------------------------------------------------------------
 
-  const routes: { readonly name: string; readonly method: string; readonly path: string; readonly body?: unknown; readonly merchant?: string; readonly fleet?: string; readonly allowed: number }[] = [
+  const routes: {
+    readonly name: string;
+    readonly method: string;
+    readonly path: string;
+    readonly body?: unknown;
+    readonly merchant?: string;
+    readonly fleet?: string;
+    readonly allowed: number;
+  }[] = [
     { name: 'float', method: 'GET', path: '/reports/float', allowed: 200 },
     { name: 'reconciliation', method: 'GET', path: '/reports/reconciliation', allowed: 200 },
     { name: 'merchants', method: 'GET', path: `/reports/merchants?${range}`, allowed: 200 },
@@ -515,18 +636,41 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       name: 'settlement.merchant.put',
       method: 'PUT',
       path: '/settlement/merchants/m-home',
-      body: { cycle: 'daily', payee_name: 'Home Bar', payee_iban: 'DE89370400440532013000', rates: [{ kind: 'purchase', percent_bp: 100, fixed_minor: 0 }] },
+      body: {
+        cycle: 'daily',
+        payee_name: 'Home Bar',
+        payee_iban: 'DE89370400440532013000',
+        rates: [{ kind: 'purchase', percent_bp: 100, fixed_minor: 0 }],
+      },
       allowed: 202,
     },
     { name: 'settlement.merchant.get', method: 'GET', path: '/settlement/merchants/m-home', merchant: 'm-home', allowed: 200 },
     { name: 'merchant_fees', method: 'GET', path: `/reports/merchants/m-home/fees?${range}`, merchant: 'm-home', allowed: 200 },
     { name: 'settlement.payee.approve', method: 'POST', path: '/settlement/merchants/m-home/payee/approve', body: {}, allowed: 200 },
-    { name: 'settlement.batches.compute', method: 'POST', path: '/settlement/merchants/m-home/batches', body: { date: '2026-01-01' }, allowed: 201 },
+    {
+      name: 'settlement.batches.compute',
+      method: 'POST',
+      path: '/settlement/merchants/m-home/batches',
+      body: { date: '2026-01-01' },
+      allowed: 201,
+    },
     { name: 'settlement.batches.list', method: 'GET', path: '/settlement/merchants/m-home/batches', merchant: 'm-home', allowed: 200 },
     { name: 'settlement.runs', method: 'POST', path: '/settlement/runs', body: { date: '2026-01-01' }, allowed: 200 },
     { name: 'settlement.batch.get', method: 'GET', path: '/settlement/batches/m-home.daily.2026-01-01', merchant: 'm-home', allowed: 200 },
-    { name: 'settlement.batch.approve', method: 'POST', path: '/settlement/batches/m-home.daily.2026-01-01/approve', body: {}, allowed: 200 },
-    { name: 'settlement.batch.settle', method: 'POST', path: '/settlement/batches/m-home.daily.2026-01-01/settle', body: { reference: 'SEPA-1' }, allowed: 200 },
+    {
+      name: 'settlement.batch.approve',
+      method: 'POST',
+      path: '/settlement/batches/m-home.daily.2026-01-01/approve',
+      body: {},
+      allowed: 200,
+    },
+    {
+      name: 'settlement.batch.settle',
+      method: 'POST',
+      path: '/settlement/batches/m-home.daily.2026-01-01/settle',
+      body: { reference: 'SEPA-1' },
+      allowed: 200,
+    },
     { name: 'settlement.batch.transfer', method: 'GET', path: '/settlement/batches/m-home.daily.2026-01-01/transfer.csv', allowed: 200 },
   ];
 
@@ -546,18 +690,26 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       const refused = role_names.find((role) => !(rule.roles ?? []).includes(role));
       const hostile = [...everywhere];
       if (refused !== undefined) hostile.push([`role ${refused}`, await credentials.token(refused), 403]);
-      if (route.merchant !== undefined) hostile.push(['a merchant admin of another merchant', await credentials.token('merchant_admin', ['m-away']), 403]);
-      if (route.fleet !== undefined) hostile.push(['a fleet manager of another fleet', await credentials.token('fleet_manager', ['f-away']), 403]);
+      if (route.merchant !== undefined)
+        hostile.push(['a merchant admin of another merchant', await credentials.token('merchant_admin', ['m-away']), 403]);
+      if (route.fleet !== undefined)
+        hostile.push(['a fleet manager of another fleet', await credentials.token('fleet_manager', ['f-away']), 403]);
       const body = route.body === undefined ? undefined : JSON.stringify(route.body);
       const send = (token: string | undefined) =>
-        httpRequest(url(route.path), { method: route.method, ca, ...(token === undefined ? {} : { token }), ...(body === undefined ? {} : { body }) });
+        httpRequest(url(route.path), {
+          method: route.method,
+          ca,
+          ...(token === undefined ? {} : { token }),
+          ...(body === undefined ? {} : { body }),
+        });
       const before = await inspect.snapshot();
       for (const [who, token, status] of hostile) {
         const answer = await send(token);
         assert.equal(answer.status, status, `${route.method} ${route.path} by ${who}: ${answer.body}`);
       }
       assert.equal(await inspect.snapshot(), before, `${route.name}: the refused requests changed nothing`);
-      const role = route.merchant !== undefined ? 'merchant_admin' : route.fleet !== undefined ? 'fleet_manager' : (rule.roles?.[0] as Role);
+      const role =
+        route.merchant !== undefined ? 'merchant_admin' : route.fleet !== undefined ? 'fleet_manager' : (rule.roles?.[0] as Role);
       const scope = route.merchant !== undefined ? [route.merchant] : route.fleet !== undefined ? [route.fleet] : ['*'];
       if (route.name === 'settlement.batch.approve') {
         // Four eyes: the principal that computed the batch cannot approve it.
@@ -580,7 +732,8 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       if (!path.startsWith('/grpc.')) assert.ok(operator_requests[path] !== undefined, `operator door: no hostile case for ${path}`);
     const tested = new Set(routes.map((route) => route.name));
     for (const name of Object.keys(http_rules))
-      if (http_rules[name]?.who !== 'public' && name !== 'unknown') assert.ok(tested.has(name), `reports: no hostile case for route ${name}`);
+      if (http_rules[name]?.who !== 'public' && name !== 'unknown')
+        assert.ok(tested.has(name), `reports: no hostile case for route ${name}`);
   });
 
   it('serves health checks without credentials (probes), and reflection only to authenticated callers', async function () {

@@ -76,7 +76,12 @@ export async function nodeEnv(redisUrl: string, overrides: Record<string, string
 
 /** A node's doors as clients reach them (an in-process node or a node process). */
 export function endpointsOf(node: AuthorizerNode | ServerProcess): Endpoints {
-  if ('shutdown' in node) return { terminal: `127.0.0.1:${node.grpcPort}`, operator: `127.0.0.1:${node.operatorPort}`, internal: `127.0.0.1:${node.internalPort}` };
+  if ('shutdown' in node)
+    return {
+      terminal: `127.0.0.1:${node.grpcPort}`,
+      operator: `127.0.0.1:${node.operatorPort}`,
+      internal: `127.0.0.1:${node.internalPort}`,
+    };
   if (node.operatorAddress === undefined) throw new Error('the process announced no operator port');
   return { terminal: node.address, operator: node.operatorAddress, internal: `127.0.0.1:${node.internalPort ?? 0}` };
 }
@@ -86,7 +91,7 @@ export async function accessTo(
   node: AuthorizerNode | ServerProcess | Endpoints,
   options: { readonly plaintext?: boolean; readonly overrides?: AccessOverrides } = {},
 ): Promise<ClientAccess> {
-  const endpoints = 'terminal' in node && typeof node.terminal === 'string' ? (node as Endpoints) : endpointsOf(node as AuthorizerNode | ServerProcess);
+  const endpoints = 'terminal' in node && typeof node.terminal === 'string' ? node : endpointsOf(node as AuthorizerNode | ServerProcess);
   return credentialAccess(await testCredentials(), endpoints, options);
 }
 
@@ -196,7 +201,10 @@ export async function reportsRequest(
 }
 
 /** The reports service's view of a node's balances in tests: TLS to its operator door with the reports role's token. */
-export async function testCardStates(node: AuthorizerNode | ServerProcess | string, call_timeout_ms = 10_000): Promise<AuthorizerCardStates> {
+export async function testCardStates(
+  node: AuthorizerNode | ServerProcess | string,
+  call_timeout_ms = 10_000,
+): Promise<AuthorizerCardStates> {
   const credentials = await testCredentials();
   const address = typeof node === 'string' ? node : endpointsOf(node).operator;
   const token = await credentials.token('reports');

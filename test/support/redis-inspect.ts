@@ -32,7 +32,9 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
         else if (type === 'stream') value = await client.sendCommand(['XRANGE', key, '-', '+']);
         // Membership scores are heartbeats (they move with time, not with requests): members only there.
         else if (type === 'zset')
-          value = await client.sendCommand(key === 'tl:cluster:members' ? ['ZRANGE', key, '0', '-1'] : ['ZRANGE', key, '0', '-1', 'WITHSCORES']);
+          value = await client.sendCommand(
+            key === 'tl:cluster:members' ? ['ZRANGE', key, '0', '-1'] : ['ZRANGE', key, '0', '-1', 'WITHSCORES'],
+          );
         else if (type === 'set') value = (await client.sMembers(key)).sort();
         else value = type;
         parts.push(`${key}=${JSON.stringify(value)}`);

@@ -127,13 +127,18 @@ describe('access policy: one table for every method and route', () => {
         const listed = typeof rule.roles === 'function' ? [...rule.roles(undefined), ...rule.roles({ creditLimitMinor: 1n })] : rule.roles;
         rules.push([path, listed, rule.scope !== undefined]);
       }
-    for (const [route, rule] of Object.entries(http_rules)) if (rule.roles !== undefined) rules.push([route, rule.roles, rule.scope !== undefined]);
+    for (const [route, rule] of Object.entries(http_rules))
+      if (rule.roles !== undefined) rules.push([route, rule.roles, rule.scope !== undefined]);
     for (const [name, listed, scoped] of rules) {
       for (const role of listed) assert.ok(role in roles, `${name}: unknown role ${role}`);
       for (const role of listed.filter((role) => scoped_roles[role as keyof typeof scoped_roles] !== undefined))
         assert.ok(scoped || name === 'unknown', `${name}: scoped role ${role} without a scope extractor`);
     }
-    for (const role of role_names) assert.ok(rules.some(([, listed]) => listed.includes(role)), `role ${role} is allowed nothing`);
+    for (const role of role_names)
+      assert.ok(
+        rules.some(([, listed]) => listed.includes(role)),
+        `role ${role} is allowed nothing`,
+      );
   });
 });
 
@@ -150,7 +155,10 @@ describe('access policy: decisions', () => {
     assert.equal(await refusal(() => checkTerminals({ kind: 'terminal', terminalId: 't-2' }, named, merchants)), 'permission_denied');
     assert.equal(await refusal(() => checkTerminals({ kind: 'gateway', merchantIds: ['m-1'] }, named, merchants)), 'allowed');
     assert.equal(await refusal(() => checkTerminals({ kind: 'gateway', merchantIds: ['m-2'] }, named, merchants)), 'permission_denied');
-    assert.equal(await refusal(() => checkTerminals({ kind: 'gateway', merchantIds: ['m-1'] }, ['t-unknown'], merchants)), 'permission_denied');
+    assert.equal(
+      await refusal(() => checkTerminals({ kind: 'gateway', merchantIds: ['m-1'] }, ['t-unknown'], merchants)),
+      'permission_denied',
+    );
     assert.equal(await refusal(() => terminalsOf({ terminalId: 'bad id', cardId: 'c' })), 'invalid_argument');
     assert.ok(!admits(authorize, { kind: 'node', nodeId: 'n-1' }), 'a node is no terminal');
     assert.ok(!admits(authorize, operator('issuer_admin')), 'an operator is no terminal');
@@ -175,10 +183,16 @@ describe('access policy: decisions', () => {
     const terminalScope = enable.scope?.({ terminalId: 't-1' });
     const merchants = lookups({ 't-1': 'm-1' });
     assert.equal((await operatorGrant(enable, operator('merchant_admin', ['m-1']), {}, terminalScope, merchants)).role, 'merchant_admin');
-    assert.equal(await refusal(() => operatorGrant(enable, operator('merchant_admin', ['m-2']), {}, terminalScope, merchants)), 'permission_denied');
+    assert.equal(
+      await refusal(() => operatorGrant(enable, operator('merchant_admin', ['m-2']), {}, terminalScope, merchants)),
+      'permission_denied',
+    );
     const limits = operatorRuleOf(FleetAdminServiceService.setFleetLimits.path) as OperatorRule;
     const fleet = { fleetId: 'f-1', limits: {} };
-    assert.equal((await operatorGrant(limits, operator('fleet_manager', ['f-1']), fleet, limits.scope?.(fleet), none)).role, 'fleet_manager');
+    assert.equal(
+      (await operatorGrant(limits, operator('fleet_manager', ['f-1']), fleet, limits.scope?.(fleet), none)).role,
+      'fleet_manager',
+    );
     const credit = { ...fleet, creditLimitMinor: 5n };
     assert.equal(
       await refusal(() => operatorGrant(limits, operator('fleet_manager', ['f-1']), credit, limits.scope?.(credit), none)),
@@ -226,9 +240,18 @@ describe('certificate identities and token grants', () => {
   });
 
   it('keeps the grants of roles it knows and refuses a malformed roles claim', () => {
-    assert.deepEqual(grantsOf([{ role: 'support', scope: ['*'] }, { role: 'janitor', scope: ['*'] }]), [{ role: 'support', scope: ['*'] }]);
+    assert.deepEqual(
+      grantsOf([
+        { role: 'support', scope: ['*'] },
+        { role: 'janitor', scope: ['*'] },
+      ]),
+      [{ role: 'support', scope: ['*'] }],
+    );
     assert.deepEqual(grantsOf(undefined), []);
     for (const claim of ['support', [{ role: 'support' }], [{ role: 'support', scope: ['bad id'] }]])
-      assert.throws(() => grantsOf(claim), (error: unknown) => error instanceof RejectedError && error.code === 'unauthenticated');
+      assert.throws(
+        () => grantsOf(claim),
+        (error: unknown) => error instanceof RejectedError && error.code === 'unauthenticated',
+      );
   });
 });

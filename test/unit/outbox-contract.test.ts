@@ -642,7 +642,6 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
   ],
 };
 
-
 const frozen_named: CardState = { ...profiled_card, status: 'frozen' };
 const terminal: TerminalState = { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: true };
 
@@ -655,7 +654,13 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
       name: 'an unblock with its approver: the changed fields before and after, the PIN hash redacted',
       now: auditRecord({
         actor: { ...support_acting, approver: 'bob@example.com' },
-        changes: [{ entity: 'card:c-1', before: { status: 'blocked', balanceMinor: 5, pinHash: 'h1' }, after: { status: 'active', balanceMinor: 5, pinHash: 'h2' } }],
+        changes: [
+          {
+            entity: 'card:c-1',
+            before: { status: 'blocked', balanceMinor: 5, pinHash: 'h1' },
+            after: { status: 'active', balanceMinor: 5, pinHash: 'h2' },
+          },
+        ],
         at,
       }),
       before:

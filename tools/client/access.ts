@@ -76,8 +76,7 @@ export function credentialAccess(
   const plaintext = options.plaintext ?? false;
   const ca = plaintext ? undefined : readFileSync(credentials.caFile);
   const fixed = options.overrides?.terminal;
-  const files = (pair: { cert: string; key: string }): grpc.ChannelCredentials =>
-    tls(ca, readFileSync(pair.key), readFileSync(pair.cert));
+  const files = (pair: { cert: string; key: string }): grpc.ChannelCredentials => tls(ca, readFileSync(pair.key), readFileSync(pair.cert));
   return {
     endpoints,
     channelOptions: localName(endpoints, plaintext),
@@ -115,9 +114,19 @@ export function manifestAccess(manifest: DevManifest, root = projectRoot()): Cli
     plaintext: false,
     ca,
     terminalCredentials: (terminalId) =>
-      Promise.resolve(pair(manifest.terminals.find((t) => t.terminal_id === terminalId), `terminal ${terminalId}`)),
+      Promise.resolve(
+        pair(
+          manifest.terminals.find((t) => t.terminal_id === terminalId),
+          `terminal ${terminalId}`,
+        ),
+      ),
     gatewayCredentials: (merchantIds) =>
-      Promise.resolve(pair(manifest.gateways.find((g) => merchantIds.includes(g.merchant_id)), `a gateway of ${merchantIds.join(', ')}`)),
+      Promise.resolve(
+        pair(
+          manifest.gateways.find((g) => merchantIds.includes(g.merchant_id)),
+          `a gateway of ${merchantIds.join(', ')}`,
+        ),
+      ),
     operatorCredentials: () => tls(ca),
     operatorToken: (path) => {
       const role = rolesFor(path).find((candidate) => manifest.operators.some((operator) => operator.role === candidate));
@@ -145,8 +154,15 @@ export function tokenInterceptor(access: ClientAccess): grpc.Interceptor {
 }
 
 /** Channel options and credentials of an operator client. */
-export function operatorChannel(access: ClientAccess, options: grpc.ChannelOptions = {}): [string, grpc.ChannelCredentials, grpc.ClientOptions] {
-  return [access.endpoints.operator, access.operatorCredentials(), { ...access.channelOptions, ...options, interceptors: [tokenInterceptor(access)] }];
+export function operatorChannel(
+  access: ClientAccess,
+  options: grpc.ChannelOptions = {},
+): [string, grpc.ChannelCredentials, grpc.ClientOptions] {
+  return [
+    access.endpoints.operator,
+    access.operatorCredentials(),
+    { ...access.channelOptions, ...options, interceptors: [tokenInterceptor(access)] },
+  ];
 }
 
 /** The terminal that reads balances and sends requests whose terminal id is not an id at all (bad-input tests). */
@@ -187,7 +203,11 @@ export class TerminalChannels {
   }
 
   close(): void {
-    for (const client of this.clients.values()) void client.then((c) => c.close(), () => undefined);
+    for (const client of this.clients.values())
+      void client.then(
+        (c) => c.close(),
+        () => undefined,
+      );
     this.clients.clear();
   }
 }

@@ -35,7 +35,9 @@ export function httpRequest(url: string, options: HttpOptions = {}): Promise<Htt
     const done = (response: http.IncomingMessage): void => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: response.headers }));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: response.headers }),
+      );
       response.on('error', reject);
     };
     const request =

@@ -16,7 +16,6 @@ import * as x509 from '@peculiar/x509';
 import { exportJWK, SignJWT } from 'jose';
 import type { Principal } from '../../actors/principal';
 import { identityUri } from '../../services/common/auth/certificates';
-import type { Role } from '../../services/common/auth/policy';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -37,7 +36,7 @@ export interface CertificateFiles {
 }
 
 export interface TokenRequest {
-  readonly role: Role | string;
+  readonly role: string;
   readonly scope?: readonly string[];
   readonly subject?: string;
   /** Seconds from now; negative for an already expired token. */
@@ -75,10 +74,11 @@ export class DevAuthority {
     if (existsSync(caFile) && existsSync(keyFile)) {
       const ca = new x509.X509Certificate(readFileSync(caFile, 'utf8'));
       const privateKey = await importPkcs8(readFileSync(keyFile, 'utf8'));
-      const publicKey = await ca.publicKey.export(ec, ['verify']);
-      if (ca.notAfter.getTime() > Date.now() + 30 * day_ms) return new DevAuthority(dir, caFile, ca, { privateKey, publicKey }, trustDomain);
+      const publicKey = await webcrypto.subtle.importKey('spki', ca.publicKey.rawData, ec, true, ['verify']);
+      if (ca.notAfter.getTime() > Date.now() + 30 * day_ms)
+        return new DevAuthority(dir, caFile, ca, { privateKey, publicKey }, trustDomain);
     }
-    const keys = (await webcrypto.subtle.generateKey(ec, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = await webcrypto.subtle.generateKey(ec, true, ['sign', 'verify']);
     const ca = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: '01',
       name: `CN=${name}`,
@@ -107,7 +107,7 @@ export class DevAuthority {
     name: string,
     options: { days?: number; dns?: readonly string[] } = {},
   ): Promise<CertificateFiles> {
-    const keys = (await webcrypto.subtle.generateKey(ec, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const keys = await webcrypto.subtle.generateKey(ec, true, ['sign', 'verify']);
     this.serial += 1n;
     const serial = this.serial.toString(16).toUpperCase();
     const days = options.days ?? 365;
@@ -168,7 +168,9 @@ export class DevIssuer {
     }
     const jwk = await exportJWK(key);
     const kid = `dev-${Buffer.from(String(jwk.x)).toString('hex').slice(0, 16)}`;
-    const { d: _private, ...publicJwk } = jwk;
+    // The JWKS publishes the public half only.
+    const publicJwk = { ...jwk };
+    delete publicJwk.d;
     write(jwksFile, JSON.stringify({ keys: [{ ...publicJwk, kid, alg: 'ES256', use: 'sig' }] }, null, 2) + '\n');
     return new DevIssuer(jwksFile, key, kid, issuer);
   }
@@ -237,13 +239,13 @@ export class DevCredentials {
   }
 
   /** A token of one role (scope "*" unless given), remembered per role, scope and subject. */
-  token(role: Role | string, scope: readonly string[] = ['*'], subject?: string): Promise<string> {
+  token(role: string, scope: readonly string[] = ['*'], subject?: string): Promise<string> {
     const name = `${role}|${scope.join(',')}|${subject ?? ''}`;
     return remember(this.tokens, name, () => this.issuer.token({ role, scope, ...(subject === undefined ? {} : { subject }) }));
   }
 
   /** Writes a token of `role` to a file (a service reads its own token from one) and returns the path. */
-  async tokenFile(role: Role | string, name: string): Promise<string> {
+  async tokenFile(role: string, name: string): Promise<string> {
     const path = join(this.dir, `${name}.token`);
     write(path, `${await this.token(role)}\n`, true);
     return path;
@@ -286,7 +288,12 @@ export interface DevManifest {
   readonly terminals: readonly { readonly terminal_id: string; readonly cert: string; readonly key: string }[];
   readonly gateways: readonly { readonly merchant_id: string; readonly cert: string; readonly key: string }[];
   readonly nodes: readonly { readonly node_id: string; readonly cert: string; readonly key: string }[];
-  readonly operators: readonly { readonly role: string; readonly scope: readonly string[]; readonly subject: string; readonly token: string }[];
+  readonly operators: readonly {
+    readonly role: string;
+    readonly scope: readonly string[];
+    readonly subject: string;
+    readonly token: string;
+  }[];
 }
 
 export function relativeTo(root: string, path: string): string {

@@ -49,30 +49,32 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const ready = await new Promise<{ grpcPort: number; internalPort: number | undefined; operatorPort: number | undefined }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${options.script}: expected a line with grpcPort within ${process_start_timeout_ms} ms; stderr: ${stderr}`));
-    }, process_start_timeout_ms);
-    let ready = false;
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      options.onLine?.(line);
-      if (ready || !line.includes('"grpcPort"')) return;
-      const announced = JSON.parse(line) as { grpcPort?: number; internalPort?: number; operatorPort?: number };
-      if (typeof announced.grpcPort !== 'number') return;
-      ready = true;
-      clearTimeout(timer);
-      resolve({
-        grpcPort: announced.grpcPort,
-        internalPort: typeof announced.internalPort === 'number' ? announced.internalPort : undefined,
-        operatorPort: typeof announced.operatorPort === 'number' ? announced.operatorPort : undefined,
+  const ready = await new Promise<{ grpcPort: number; internalPort: number | undefined; operatorPort: number | undefined }>(
+    (resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${options.script}: expected a line with grpcPort within ${process_start_timeout_ms} ms; stderr: ${stderr}`));
+      }, process_start_timeout_ms);
+      let ready = false;
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        options.onLine?.(line);
+        if (ready || !line.includes('"grpcPort"')) return;
+        const announced = JSON.parse(line) as { grpcPort?: number; internalPort?: number; operatorPort?: number };
+        if (typeof announced.grpcPort !== 'number') return;
+        ready = true;
+        clearTimeout(timer);
+        resolve({
+          grpcPort: announced.grpcPort,
+          internalPort: typeof announced.internalPort === 'number' ? announced.internalPort : undefined,
+          operatorPort: typeof announced.operatorPort === 'number' ? announced.operatorPort : undefined,
+        });
       });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${options.script} exited with ${code} before serving; stderr: ${stderr}`));
-    });
-  });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${options.script} exited with ${code} before serving; stderr: ${stderr}`));
+      });
+    },
+  );
   return {
     child,
     pid: child.pid as number,

@@ -167,7 +167,10 @@ async function main(): Promise<void> {
     const reportsPort = env('TAPLINE_UP_REPORTS_PORT', 9470);
     const first = started.nodes[0];
     if (first === undefined) throw new Error('at least one node is needed');
-    started.reports = await startServerProcess({ script: 'dist/services/reports/main.js', env: await reportsEnv(local, started, reportsPort) });
+    started.reports = await startServerProcess({
+      script: 'dist/services/reports/main.js',
+      env: await reportsEnv(local, started, reportsPort),
+    });
     const reportsUrl = `${local.plaintext ? 'http' : 'https'}://127.0.0.1:${reportsPort}`;
     say(`reports     ${reportsUrl}/reports/float?currency=EUR  (and /reports/reconciliation, ...; bearer token of the manifest)`);
     if (started.nodes.length > 1)
@@ -205,7 +208,11 @@ async function main(): Promise<void> {
 }
 
 /** The reports service's environment: its HTTPS certificate, the issuers it trusts, its own token. */
-async function reportsEnv(local: Local, started: { redis?: RedisInstance; clickhouse?: ClickHouseInstance; nodes: ServerProcess[] }, port: number): Promise<Record<string, string>> {
+async function reportsEnv(
+  local: Local,
+  started: { redis?: RedisInstance; clickhouse?: ClickHouseInstance; nodes: ServerProcess[] },
+  port: number,
+): Promise<Record<string, string>> {
   const server = await local.credentials.server('reports');
   return {
     TAPLINE_REDIS_URL: started.redis?.url ?? '',
@@ -229,19 +236,29 @@ const demo_gateway_merchants = ['main-stage-bar'];
  * Writes .data/dev-credentials/manifest.json: the CA, the doors, a certificate per demo terminal,
  * the demo gateway's and the nodes', and a token per role (paths relative to the repository root).
  */
-async function writeManifest(local: Local, endpoints: DevManifest['endpoints'], terminals: readonly string[], nodes: number): Promise<void> {
+async function writeManifest(
+  local: Local,
+  endpoints: DevManifest['endpoints'],
+  terminals: readonly string[],
+  nodes: number,
+): Promise<void> {
   const root = projectRoot();
   const rel = (path: string): string => relativeTo(root, path);
   const pair = (files: { cert: string; key: string }): { cert: string; key: string } => ({ cert: rel(files.cert), key: rel(files.key) });
   const manifest: DevManifest = {
     ca: rel(local.credentials.caFile),
     endpoints,
-    terminals: await Promise.all(terminals.map(async (terminal_id) => ({ terminal_id, ...pair(await local.credentials.terminal(terminal_id)) }))),
+    terminals: await Promise.all(
+      terminals.map(async (terminal_id) => ({ terminal_id, ...pair(await local.credentials.terminal(terminal_id)) })),
+    ),
     gateways: await Promise.all(
       demo_gateway_merchants.map(async (merchant_id) => ({ merchant_id, ...pair(await local.credentials.gateway([merchant_id])) })),
     ),
     nodes: await Promise.all(
-      Array.from({ length: nodes }, async (_, i) => ({ node_id: `local-${i + 1}`, ...pair(await local.credentials.node(`local-${i + 1}`)) })),
+      Array.from({ length: nodes }, async (_, i) => ({
+        node_id: `local-${i + 1}`,
+        ...pair(await local.credentials.node(`local-${i + 1}`)),
+      })),
     ),
     operators: await Promise.all(
       role_names.map(async (role) => ({ role, scope: ['*'], subject: `dev-${role}`, token: await local.credentials.token(role) })),

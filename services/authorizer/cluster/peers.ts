@@ -3,7 +3,7 @@
 // broken stream fails its pending calls as "outcome unknown, retry" (the router retries them with
 // the same request, so the same idempotency key) and the next call opens a new stream.
 
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
   ClusterServiceClient,

@@ -225,19 +225,7 @@ export class ClusterRouter {
       deps.peers.forward(owner, method.definition.path, encoded, timeout_ms, callerBytes, (outcome: ForwardOutcome) => {
         deps.metrics?.forwarded.inc({ result: outcome.kind === 'result' ? 'ok' : outcome.kind });
         if (outcome.kind === 'retry') retryOrGiveUp(outcome.reason);
-        else if (outcome.kind === 'failed') answer(serviceErrorOf(outcome.error));
-        else if (outcome.result.statusCode !== 0)
-          answer(serviceErrorOf(errorOfStatus(outcome.result.statusCode, outcome.result.statusMessage)));
-        else {
-          let response: unknown;
-          try {
-            response = method.definition.responseDeserialize(Buffer.from(outcome.result.response));
-          } catch {
-            answer(serviceErrorOf(new InternalError('forwarded reply could not be decoded')));
-            return;
-          }
-          answer(null, response);
-        }
+        else answerForwarded(method, outcome, answer);
       });
     };
     guardedAttempt();
@@ -323,4 +311,22 @@ export class ClusterRouter {
       reply({ response });
     });
   }
+}
+
+/** Answers a routed call with what its owner answered (a status, or a response to decode). */
+function answerForwarded(
+  method: LocalMethod,
+  outcome: Exclude<ForwardOutcome, { kind: 'retry' }>,
+  answer: (error: ServiceError, value?: unknown) => void,
+): void {
+  if (outcome.kind === 'failed') return answer(serviceErrorOf(outcome.error));
+  if (outcome.result.statusCode !== 0)
+    return answer(serviceErrorOf(errorOfStatus(outcome.result.statusCode, outcome.result.statusMessage)));
+  let response: unknown;
+  try {
+    response = method.definition.responseDeserialize(Buffer.from(outcome.result.response));
+  } catch {
+    return answer(serviceErrorOf(new InternalError('forwarded reply could not be decoded')));
+  }
+  answer(null, response);
 }

@@ -68,7 +68,7 @@ import { programReviewHandlers } from './program-review-service';
 import { unary, unaryAsync, type ServiceDeps } from './service';
 import { actingOf } from '../../common/auth/grpc-access';
 import { outcomeOf } from '../usecases/outcome';
-import { optionalId, requireAmount, requireBalance, requireClientKey, requireId } from './validate';
+import { requireAmount, requireBalance, requireClientKey, requireId } from './validate';
 
 /** A request held for a second principal: its approval's id (nothing else happened). */
 interface Pending {
@@ -175,7 +175,12 @@ function lifecycleHandlers(
       (value) =>
         'pendingApprovalId' in value
           ? ChangeCardStateResponse.fromPartial({ cardId: value.cardId, pendingApprovalId: value.pendingApprovalId })
-          : { cardId: value.state.cardId, status: wireCardStatus(value.state.status), previous: wireCardStatus(value.previous), pendingApprovalId: '' },
+          : {
+              cardId: value.state.cardId,
+              status: wireCardStatus(value.state.status),
+              previous: wireCardStatus(value.previous),
+              pendingApprovalId: '',
+            },
     ),
     getCard: unary<GetCardRequest, GetCardResponse, CardState>(
       deps,

@@ -18,7 +18,7 @@ import type {
 import type { ProgramReviewEntry } from '../store/program-cards';
 import type { CardServiceDeps } from './cards-service';
 import { unary, unaryAsync } from './service';
-import { optionalId, requireId } from './validate';
+import { requireId } from './validate';
 
 /** Entries in one listing: a screenful of work for reviewers, and a bounded reply. */
 export const program_review_entries_max = 1_000;

@@ -34,7 +34,11 @@ export const operator_services = [
 /** The API services of both public doors (health statuses are kept per name). */
 export const served_services = [...terminal_services, ...operator_services] as const;
 
-const standard_services = ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'] as const;
+const standard_services = [
+  'grpc.health.v1.Health',
+  'grpc.reflection.v1.ServerReflection',
+  'grpc.reflection.v1alpha.ServerReflection',
+] as const;
 
 /** What reflection lists on each door: its API services and the standard ones served beside them. */
 export const reflected_services: Readonly<Record<'terminal' | 'operator', readonly string[]>> = {
@@ -45,7 +49,10 @@ export const reflected_services: Readonly<Record<'terminal' | 'operator', readon
 export type ServiceDepsAll = CardServiceDeps & BalancesServiceDeps & ApprovalServiceDeps;
 
 /** Wraps a service implementation (cluster routing, four eyes) before it is added. */
-export type ServiceWrapper = (service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => grpc.UntypedServiceImplementation;
+export type ServiceWrapper = (
+  service: grpc.ServiceDefinition,
+  implementation: grpc.UntypedServiceImplementation,
+) => grpc.UntypedServiceImplementation;
 
 export interface DoorServerOptions {
   readonly message_max_bytes: number;
@@ -67,7 +74,13 @@ function doorServer(door: Door, deps: ServiceDepsAll, options: DoorServerOptions
     // Every call of every service (health and reflection too) is measured, then checked, once, here.
     interceptors: [
       deps.metrics.grpc.interceptor,
-      accessInterceptor({ door, rules: rpc_rules[door], authenticate: options.authenticate, lookups: options.lookups, logger: deps.logger }),
+      accessInterceptor({
+        door,
+        rules: rpc_rules[door],
+        authenticate: options.authenticate,
+        lookups: options.lookups,
+        logger: deps.logger,
+      }),
     ],
   });
 }

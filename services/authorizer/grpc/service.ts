@@ -190,7 +190,8 @@ export function unaryAsync<Req, Res, V>(
   );
 }
 
-type IssueValue = { state: Parameters<typeof toBalanceResponse>[0]; alreadyExisted: boolean } | { pendingApprovalId: string; cardId: string };
+type IssueValue =
+  { state: Parameters<typeof toBalanceResponse>[0]; alreadyExisted: boolean } | { pendingApprovalId: string; cardId: string };
 
 export function adminService(deps: ServiceDeps): Omit<AdminServiceServer, 'listBalances'> {
   const { region } = deps;

@@ -116,13 +116,11 @@ export class RedisApprovalStore implements ApprovalStore {
   }
 
   decide(id: string, state: 'approved' | 'rejected', decidedBy: string, now_ms: number, audit: string): Promise<DecideResult> {
-    return this.store.evalScript<DecideResult>(decide_script, [approvalKey(id), approvals_pending_key, approvals_outbox_key], [
-      id,
-      state,
-      decidedBy,
-      String(now_ms),
-      audit,
-    ]);
+    return this.store.evalScript<DecideResult>(
+      decide_script,
+      [approvalKey(id), approvals_pending_key, approvals_outbox_key],
+      [id, state, decidedBy, String(now_ms), audit],
+    );
   }
 
   async recordResult(id: string, code: number, message: string, response: Buffer): Promise<void> {

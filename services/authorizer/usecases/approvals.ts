@@ -42,7 +42,7 @@ type MethodDefinition = { readonly path: string; requestSerialize(value: never):
 /** Every operator method by path: a held request is encoded and decoded with its own definition. */
 const operator_methods: ReadonlyMap<string, MethodDefinition> = new Map(
   [AdminServiceService, CardServiceService, FleetAdminServiceService].flatMap((service) =>
-    Object.values(service).map((method): [string, MethodDefinition] => [method.path, method as unknown as MethodDefinition]),
+    Object.values(service as Record<string, MethodDefinition>).map((method): [string, MethodDefinition] => [method.path, method]),
   ),
 );
 
@@ -130,7 +130,11 @@ export class Approvals {
     const method = operator_methods.get(held.method);
     if (method === undefined) throw new Error(`assertion: held method ${held.method} is unknown`);
     const requester = JSON.parse(held.requester) as Acting;
-    const outcome = await runner.run(held.method, method.requestDeserialize(held.request), actingCaller({ ...requester, approver: approver.subject }));
+    const outcome = await runner.run(
+      held.method,
+      method.requestDeserialize(held.request),
+      actingCaller({ ...requester, approver: approver.subject }),
+    );
     await this.deps.store.recordResult(id, outcome.code, outcome.message, outcome.response);
     return { approval: await this.get(id), response: outcome.response };
   }

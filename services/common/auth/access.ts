@@ -62,14 +62,11 @@ const denied = (why: string): RejectedError => permissionDenied(why);
  * gateway) terminals registered with its merchants. Undefined when allowed at once; a promise when a
  * gateway's terminals had to be looked up.
  */
-export function checkTerminals(
-  principal: Principal,
-  terminals: readonly string[],
-  lookups: AccessLookups,
-): undefined | Promise<undefined> {
+export function checkTerminals(principal: Principal, terminals: readonly string[], lookups: AccessLookups): undefined | Promise<undefined> {
   if (terminals.length === 0 || isAnyTerminal(principal)) return undefined;
   if (principal.kind === 'terminal') {
-    for (const terminal of terminals) if (terminal !== principal.terminalId) throw denied('the request names another terminal than the certificate');
+    for (const terminal of terminals)
+      if (terminal !== principal.terminalId) throw denied('the request names another terminal than the certificate');
     return undefined;
   }
   if (principal.kind !== 'gateway') throw denied('only terminals and gateways call the terminal API');
@@ -77,7 +74,8 @@ export function checkTerminals(
   // Terminals a gateway uses are remembered after their first lookup: no promise per request then.
   const known = terminals.map((terminal) => lookups.knownMerchantOfTerminal?.(terminal));
   if (known.every((merchant) => merchant !== undefined)) {
-    if (!known.every((merchant) => merchants.includes(merchant))) throw denied("the request names a terminal outside the gateway's merchants");
+    if (!known.every((merchant) => merchants.includes(merchant)))
+      throw denied("the request names a terminal outside the gateway's merchants");
     return undefined;
   }
   return Promise.all(terminals.map((terminal) => lookups.merchantOfTerminal(terminal))).then((found) => {

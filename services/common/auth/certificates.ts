@@ -19,7 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Principal } from '../../../actors/principal';
-import { WatchedFile } from './watched-file';
+import type { WatchedFile } from './watched-file';
 
 export const default_trust_domain = 'tapline';
 
@@ -72,7 +72,13 @@ export interface CertificateIdentity {
 
 /** The identity a certificate carries, or why it carries none. */
 export function identityOf(
-  certificate: { readonly subjectAltName?: string | undefined; readonly subjectaltname?: string; readonly serialNumber: string; readonly validTo?: string; readonly valid_to?: string },
+  certificate: {
+    readonly subjectAltName?: string | undefined;
+    readonly subjectaltname?: string;
+    readonly serialNumber: string;
+    readonly validTo?: string;
+    readonly valid_to?: string;
+  },
   trustDomain: string,
 ): CertificateIdentity | string {
   const principals = sanUris(certificate.subjectAltName ?? certificate.subjectaltname)
@@ -131,7 +137,10 @@ export function parseSerials(content: Buffer | string): ReadonlySet<string> {
 
 /** A serial as parseSerials keeps it (no leading zeros). */
 export function normalSerial(serial: string): string {
-  return serial.toUpperCase().replace(/:/g, '').replace(/^0+(?=.)/, '');
+  return serial
+    .toUpperCase()
+    .replace(/:/g, '')
+    .replace(/^0+(?=.)/, '');
 }
 
 /** The files of a door's or a link's TLS: its own certificate and key, and the CA bundle it trusts. */

@@ -79,7 +79,10 @@ export function actingOf(call: { readonly metadata: grpc.Metadata; getPath(): st
 }
 
 /** Says who calls on a door, or why it cannot (the message of UNAUTHENTICATED). */
-export type Authenticator = (call: grpc.ServerInterceptingCallInterface, metadata: grpc.Metadata) => Caller | string | Promise<Caller | string>;
+export type Authenticator = (
+  call: grpc.ServerInterceptingCallInterface,
+  metadata: grpc.Metadata,
+) => Caller | string | Promise<Caller | string>;
 
 /**
  * The TLS socket under a call, found through grpc-js' call objects. grpc-js hands interceptors no
@@ -275,7 +278,7 @@ export function decodeCaller(bytes: Uint8Array): Caller | undefined {
     const parsed = forwarded_caller_schema.safeParse(JSON.parse(Buffer.from(bytes).toString('utf8')));
     if (!parsed.success) return undefined;
     const { principal, grant, acting } = parsed.data;
-    return trustedCaller(principal as Principal, grant, acting as Acting | undefined);
+    return trustedCaller(principal, grant, acting);
   } catch {
     return undefined;
   }

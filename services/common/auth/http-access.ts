@@ -29,7 +29,12 @@ export class HttpAccess {
     try {
       principal = await this.verifier.verify(token);
     } catch (error) {
-      return { ok: false, status: 401, code: 'unauthenticated', message: error instanceof Error ? error.message : 'the token is not valid' };
+      return {
+        ok: false,
+        status: 401,
+        code: 'unauthenticated',
+        message: error instanceof Error ? error.message : 'the token is not valid',
+      };
     }
     try {
       const grant = await operatorGrant(rule, principal, undefined, rule.scope?.(path), no_lookups);

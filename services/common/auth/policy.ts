@@ -171,7 +171,11 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
     who: 'operator',
     roles: ['issuer_admin'],
     four_eyes: (request, limits) =>
-      aboveAmount(amountOf((request as { params?: { initialBalance?: { amountMinor: bigint } } }).params?.initialBalance), limits, 'an initial balance'),
+      aboveAmount(
+        amountOf((request as { params?: { initialBalance?: { amountMinor: bigint } } }).params?.initialBalance),
+        limits,
+        'an initial balance',
+      ),
   },
   bulkIssueCards: {
     who: 'operator',
@@ -215,7 +219,9 @@ const fleet_rules: Record<keyof typeof FleetAdminServiceService, RpcRule> = {
   setFleetLimits: {
     who: 'operator',
     roles: (request) =>
-      (request as { creditLimitMinor?: bigint } | undefined)?.creditLimitMinor === undefined ? ['issuer_admin', 'fleet_manager'] : ['issuer_admin'],
+      (request as { creditLimitMinor?: bigint } | undefined)?.creditLimitMinor === undefined
+        ? ['issuer_admin', 'fleet_manager']
+        : ['issuer_admin'],
     scope: of_fleet,
   },
   setFleetPolicy: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
@@ -225,7 +231,11 @@ const fleet_rules: Record<keyof typeof FleetAdminServiceService, RpcRule> = {
   setFleetCardLimits: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet_card },
   setFleetCardStatus: { who: 'operator', roles: ['issuer_admin', 'fleet_manager', 'support'], scope: of_fleet_card },
   getFleetAccount: { who: 'operator', roles: ['issuer_admin', 'fleet_manager', 'analyst', 'auditor'], scope: of_fleet },
-  getFleetCard: { who: 'operator', roles: ['issuer_admin', 'fleet_manager', 'support', 'reports', 'analyst', 'auditor'], scope: of_fleet_card },
+  getFleetCard: {
+    who: 'operator',
+    roles: ['issuer_admin', 'fleet_manager', 'support', 'reports', 'analyst', 'auditor'],
+    scope: of_fleet_card,
+  },
   listReviewQueue: { who: 'operator', roles: ['issuer_admin', 'fleet_manager', 'auditor'], scope: of_fleet },
   resolveReview: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
 };

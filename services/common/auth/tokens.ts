@@ -73,14 +73,18 @@ const grant_schema = z.object({
 
 /** The grants of a roles claim that name a role of this build. */
 export function grantsOf(claim: unknown): Grant[] {
-  const parsed = z.array(grant_schema).max(grants_max).safeParse(claim ?? []);
+  const parsed = z
+    .array(grant_schema)
+    .max(grants_max)
+    .safeParse(claim ?? []);
   if (!parsed.success) throw unauthenticated('the token roles claim is malformed');
   return parsed.data.filter((grant) => role_names.includes(grant.role as Role));
 }
 
 /** The key set of one issuer. */
 function keySetOf(settings: IssuerSettings, reload_ms: number): JWTVerifyGetKey {
-  if (settings.jwks_url !== undefined) return createRemoteJWKSet(new URL(settings.jwks_url), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+  if (settings.jwks_url !== undefined)
+    return createRemoteJWKSet(new URL(settings.jwks_url), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
   const file = new WatchedFile(settings.jwks_file as string, reload_ms);
   let keys = createLocalJWKSet(JSON.parse(file.current.toString('utf8')) as Parameters<typeof createLocalJWKSet>[0]);
   file.onChange((content) => {
