@@ -100,6 +100,11 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
   }
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
   if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
+  // Fields that change money are honoured or refused, never dropped: a fleet card has no PIN and
+  // its account, not the card, holds loyalty points, so a terminal sending them gets told.
+  if (wire.pin !== '') throw invalidArgument('pin is not accepted for fleet cards (they have no PIN)');
+  if (wire.redeemPoints !== undefined && wire.redeemPoints !== 0n)
+    throw invalidArgument('redeem_points is not accepted for fleet cards (points belong to the fleet account)');
   const lines = parseLines(wire, amountMinor);
   const prompts = {
     odometer_km: requireBounded('prompts.odometer_km', wire.prompts?.odometerKm ?? 0n, 0, odometer_km_max),
