@@ -122,8 +122,12 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     return this.answerFromIndex(message);
   }
 
-  protected override retryMessage(message: MoneyMessage): void {
-    this.retry(message as Money);
+  protected override retryMessage(message: MoneyMessage, ownConflict: boolean): void {
+    this.retry(message as Money, ownConflict);
+  }
+
+  protected override moneyMessageOf(message: CardMessage): MoneyMessage | undefined {
+    return message.type === 'money' ? message : undefined;
   }
 
   /** Releases holds past their expiry, one commit each, before the command that found them. */
@@ -147,7 +151,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     const key = request.originalKey;
     const waiters = this.pendingKey(key);
     // The original is still being committed: decide once it has settled.
-    if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message));
+    if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message, false));
     const original = this.knownRecord(key) ?? (await this.readRecord(key));
     const reverse = request.kind === 'reverse';
     const withLedger = reverse ? reversalNeedsLedger(original) : refundNeedsLedger(original);
@@ -204,7 +208,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       plan,
       message.reply,
       decision.answer,
-      () => this.retry(message),
+      (ownConflict) => this.retry(message, ownConflict),
       (committed) => {
         if (committed) this.context.invalidate?.(replacementId);
       },
@@ -236,7 +240,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       writes: decision.writes,
       outbox: decision.document,
     };
-    this.commitAndAnswer(plan, message.reply, decision.answer, () => this.retry(message));
+    this.commitAndAnswer(plan, message.reply, decision.answer, (ownConflict) => this.retry(message, ownConflict));
   }
 
   /** This card's record in a commit: its new state (encoded by its codec), or a version check only. */
@@ -246,8 +250,8 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       : { slot: this, entity: this.entity, after, encoded: encodeCardState(after) };
   }
 
-  private retry(message: Exclude<CardMessage, { type: 'balance' | 'invalidate' }>): void {
-    this.retryOrFail(message, (again) => this.context.retell(this.cardId, again), message.reply);
+  private retry(message: Exclude<CardMessage, { type: 'balance' | 'invalidate' }>, ownConflict: boolean): void {
+    this.retryOrFail(message, (again) => this.context.retell(this.cardId, again), message.reply, ownConflict);
   }
 
   private notFound(reply: Reply<never>): void {

@@ -149,6 +149,8 @@ describe('recovery traffic after Redis comes back is served (real node process, 
     client.close();
     process.stdout.write(`      (before recovery: ${beforeRecovery.describe()})\n      (after recovery: ${afterRecovery.describe()})\n`);
     assert.equal(afterRecovery.total, 0, `every retry once the node serves again is answered; seen: ${afterRecovery.describe()}`);
+    const replayed = all.filter((entry) => entry.reply?.replayed === true).length;
+    assert.ok(replayed > 0, 'some retries were of requests Redis had recorded while the node answered UNAVAILABLE: replayed');
 
     const inspect = await connectInspector(instance.url);
     try {
