@@ -25,7 +25,7 @@ import {
   replacementDocuments,
 } from './documents';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, openHold } from './holds';
-import { decideTransition, type TransitionRequest } from './lifecycle';
+import { decideStatusChange, decideTransition, type SettableStatus, type TransitionRequest } from './lifecycle';
 import { checkPin, decideSetPin, withPinFailures } from './pin';
 import { afterRuleDecline, decideRuledPurchase, gateHold, recordSpending, resolveCardReview, reversePoints } from './program-rules';
 import { decideRefund, empty_refund_ledger, reversibleMinor, type RefundLedger } from './refunds';
@@ -612,7 +612,7 @@ export type CardAdminCommand =
       /** A named card's holder (personal data, JSON), written to its own record. */
       readonly holder?: string;
     }
-  | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string }
+  | { readonly type: 'set_status'; readonly status: SettableStatus; readonly reason: string; readonly operatorId: string }
   | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly operatorId: string }
   | { readonly type: 'auto_reload'; readonly autoReload: AutoReload | undefined; readonly operatorId: string }
   | { readonly type: 'tab_limit'; readonly limitMinor: number; readonly operatorId: string }
@@ -677,7 +677,7 @@ function adminDecision(state: CardState | undefined, command: CardAdminCommand):
     case 'issue':
       return decide(state, command.command);
     case 'set_status':
-      return decide(state, { type: 'set_status', status: command.status });
+      return decideStatusChange(state, command.status, command.operatorId);
     case 'transition':
       return decideTransition(state, command.transition);
     case 'auto_reload':
