@@ -90,6 +90,34 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     assert.deepEqual([stored?.['source'], stored?.['operator'], stored?.['amount']], ['cash', 'cashier-9', 2_000]);
   });
 
+  it('the terminal API refuses credits without a terminal, and ADMIN or AUTO_RELOAD sources (PERMISSION_DENIED, Redis unchanged)', async () => {
+    await issue('t-keyed', 1_000);
+    const before = await inspect.snapshot();
+    const topUp = (fields: { terminalId?: string; txn?: number; idempotencyKey?: string; source: TopUpSource }) =>
+      new Promise<unknown>((resolve, reject) =>
+        client.authorization.topUp(
+          {
+            terminalId: fields.terminalId ?? '',
+            terminalTxnNumber: BigInt(fields.txn ?? 0),
+            idempotencyKey: fields.idempotencyKey ?? '',
+            cardId: 't-keyed',
+            amount: { amountMinor: 1_000_000_000_000n, currency: 'EUR' },
+            source: fields.source,
+            operatorId: 'someone',
+          },
+          (e, r) => (e ? reject(e) : resolve(r)),
+        ),
+      );
+    for (const source of [TopUpSource.TOP_UP_SOURCE_PSP, TopUpSource.TOP_UP_SOURCE_ADMIN, TopUpSource.TOP_UP_SOURCE_AUTO_RELOAD]) {
+      await assert.rejects(topUp({ idempotencyKey: `free-money-${source}`, source }), denied, `keyed, source ${source}`);
+    }
+    for (const source of [TopUpSource.TOP_UP_SOURCE_ADMIN, TopUpSource.TOP_UP_SOURCE_AUTO_RELOAD]) {
+      await assert.rejects(topUp({ terminalId: 'till-1', txn: txn++, source }), denied, `till, source ${source}`);
+    }
+    assert.equal(await inspect.snapshot(), before);
+    assert.equal((await client.balance('t-keyed')).balance?.amountMinor, 1_000n);
+  });
+
   it('a PSP top-up moves money only on a verified callback, once per PSP reference', async () => {
     await issue('t-psp', 1_000);
     const started = await cards.startPspTopUp('t-psp', 3_000);
