@@ -28,6 +28,7 @@ import { PspTopUps } from './usecases/psp-top-ups';
 import { CardIssuance } from './usecases/card-issuance';
 import { ProgramRefundRun } from './usecases/refund-run';
 import { CardTabs } from './usecases/tabs';
+import { ManualCredits } from './usecases/credits';
 import type { CardServiceDeps } from './grpc/cards-service';
 import { cardFanoutService } from './grpc/card-fanout-service';
 import { RoutedCardFanout } from './cluster/card-fanout-client';
@@ -267,6 +268,7 @@ export class AuthorizerNode {
           : { adapter: pspAdapter, secret: pspSecret, autoReloader },
       ),
       tabs: new CardTabs(region),
+      credits: new ManualCredits(region),
       programCards,
       balances: new StoredBalances(store),
       cluster: {

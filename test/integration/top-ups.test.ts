@@ -118,6 +118,29 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     assert.equal((await client.balance('t-keyed')).balance?.amountMinor, 1_000n);
   });
 
+  it('an operator credits through CardService.CreditCard: once per key, within the program limits, audited', async () => {
+    await issue('t-credit', 1_000);
+    const first = await cards.creditCard('t-credit', 2_500, 'goodwill-17', 'ops-anna');
+    assert.deepEqual([first.outcome, first.balanceAfter?.amountMinor, first.replayed], [Outcome.OUTCOME_APPROVED, 3_500n, false]);
+    const again = await cards.creditCard('t-credit', 2_500, 'goodwill-17', 'ops-anna');
+    assert.deepEqual([again.replayed, again.transactionId], [true, first.transactionId]);
+    const tooBig = await cards.creditCard('t-credit', 10_001, 'goodwill-18', 'ops-anna');
+    assert.equal(tooBig.declineReason, DeclineReason.DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED);
+    assert.equal((await client.balance('t-credit')).balance?.amountMinor, 3_500n);
+    const stored = (await inspect.outbox()).find((d) => d['id'] === first.transactionId);
+    assert.deepEqual(
+      [stored?.['kind'], stored?.['source'], stored?.['operator'], stored?.['key'], stored?.['terminal']],
+      ['top_up', 'admin', 'ops-anna', 'k:credit:goodwill-17', ''],
+    );
+    const before = await inspect.snapshot();
+    const invalid = (e: grpc.ServiceError): boolean => e.code === grpc.status.INVALID_ARGUMENT;
+    await assert.rejects(cards.creditCard('t-credit', 100, 'goodwill-19', ''), invalid, 'an operator is required');
+    await assert.rejects(cards.creditCard('t-credit', 100, 'bad key'), invalid, 'a malformed key');
+    await assert.rejects(cards.creditCard('t-credit', 0, 'goodwill-20'), invalid, 'amount 0');
+    await assert.rejects(cards.creditCard('no-such-card', 100, 'goodwill-21'), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    assert.equal(await inspect.snapshot(), before);
+  });
+
   it('a PSP top-up moves money only on a verified callback, once per PSP reference', async () => {
     await issue('t-psp', 1_000);
     const started = await cards.startPspTopUp('t-psp', 3_000);
