@@ -200,6 +200,72 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     assert.equal(await inspect.snapshot(), before);
   });
 
+  /** A PSP callback's payload as a PSP sends it: signed with the instant of signing. */
+  const signedCallback = (fields: { reference: string; card: string; amountMinor: number; signedAt?: number }): string =>
+    JSON.stringify({
+      reference: fields.reference,
+      card: fields.card,
+      amount_minor: fields.amountMinor,
+      currency: 'EUR',
+      status: 'succeeded',
+      kind: 'top_up',
+      ...(fields.signedAt === undefined ? {} : { signed_at: fields.signedAt }),
+    });
+
+  it('a callback replayed after its idempotency record expired is refused: its reference stays spent', async () => {
+    await issue('t-replay', 1_000);
+    const payload = signedCallback({ reference: 'ref-replay-1', card: 't-replay', amountMinor: 700, signedAt: Date.now() });
+    const first = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
+    assert.equal(first.balanceAfter?.amountMinor, 1_700n);
+    // The idempotency record's TTL ran out (7 days by default): gone from Redis.
+    assert.equal(await inspect.client.del('tl:idem:k:psp:ref-replay-1'), 1);
+    const before = await inspect.snapshot();
+    await assert.rejects(
+      cards.pspCallback(payload, signPspPayload(psp_secret, payload)),
+      (e: grpc.ServiceError) => e.code === grpc.status.ALREADY_EXISTS,
+      'the reference was spent',
+    );
+    assert.equal(await inspect.snapshot(), before, 'nothing written');
+    assert.equal((await client.balance('t-replay')).balance?.amountMinor, 1_700n, 'topped up once');
+  });
+
+  it('a callback must carry a signed timestamp within the window', async () => {
+    await issue('t-window', 1_000);
+    const before = await inspect.snapshot();
+    const stale = signedCallback({ reference: 'ref-window-1', card: 't-window', amountMinor: 100, signedAt: Date.now() - 3_600_000 });
+    await assert.rejects(cards.pspCallback(stale, signPspPayload(psp_secret, stale)), denied, 'signed an hour ago');
+    const ahead = signedCallback({ reference: 'ref-window-2', card: 't-window', amountMinor: 100, signedAt: Date.now() + 3_600_000 });
+    await assert.rejects(cards.pspCallback(ahead, signPspPayload(psp_secret, ahead)), denied, 'signed an hour ahead');
+    const undated = signedCallback({ reference: 'ref-window-3', card: 't-window', amountMinor: 100 });
+    await assert.rejects(
+      cards.pspCallback(undated, signPspPayload(psp_secret, undated)),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+      'no signed timestamp',
+    );
+    assert.equal(await inspect.snapshot(), before);
+  });
+
+  it('a client key can never take a system key: a reversal or a return naming a PSP key first does not block the callback', async () => {
+    await issue('t-squat', 1_000);
+    const before = await inspect.snapshot();
+    // A terminal "reverses" a PSP reference it guessed, before the PSP calls back.
+    const reversal = {
+      terminalId: 'till-1',
+      terminalTxnNumber: BigInt(txn++),
+      cardId: 't-squat',
+      original: { ref: { $case: 'idempotencyKey' as const, value: 'psp:ref-squat-1' } },
+    };
+    await assert.rejects(
+      new Promise((resolve, reject) => client.authorization.reverse(reversal, (e, r) => (e ? reject(e) : resolve(r)))),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT || e.code === grpc.status.PERMISSION_DENIED,
+    );
+    await assert.rejects(cards.returnCard('t-squat', 'psp:ref-squat-1'), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    assert.equal(await inspect.snapshot(), before, 'nothing written under the system key');
+    const payload = signedCallback({ reference: 'ref-squat-1', card: 't-squat', amountMinor: 300, signedAt: Date.now() });
+    const applied = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
+    assert.deepEqual([applied.outcome, applied.balanceAfter?.amountMinor], [Outcome.OUTCOME_APPROVED, 1_300n]);
+  });
+
   it('acknowledges a failed payment without moving money', async () => {
     await issue('t-failed', 1_000);
     const payload = pspPayload({
