@@ -6,7 +6,7 @@
 // earlier ones are still committing; each carries the version it was decided on, so if one does
 // not land the ones after it are refused by Redis too, the actor reloads and decides them again.
 
-import { notFound, type TaplineError } from '../errors';
+import { alreadyExists, notFound, type TaplineError } from '../errors';
 import { EntityHost, loadSlot, type MoneyMessage, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import {
@@ -20,13 +20,14 @@ import {
   refundNeedsLedger,
   releasesExpiredHolds,
   reversalNeedsLedger,
+  spentKeyEntity,
   type CardEnv,
   type MoneyDecision,
 } from './decide';
 import { expiredHoldKeys } from './holds';
 import { decodeCardState, encodeCardState } from '../state/card';
 import { availableMinor, type CardState } from './rules';
-import { decodeRecord, type IdempotencyRecord } from './transaction';
+import { decodeRecord, type IdempotencyRecord, type MoneyRequest } from './transaction';
 import type { CardActorContext, CardMessage } from './messages';
 
 export type { Reply } from '../runtime/entity-host';
@@ -34,6 +35,11 @@ export type { AdminAnswer, ReplaceAnswer } from './decide';
 export type { CardActorContext, CardMessage } from './messages';
 
 type Money = Extract<CardMessage, { type: 'money' }>;
+
+/** Money requests decided on facts read from Redis first (their original, or their key's records). */
+function needsFacts(request: MoneyRequest): boolean {
+  return request.kind === 'reverse' || request.kind === 'refund' || request.recordSpent === true;
+}
 
 export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardState> {
   state: CardState | undefined = undefined;
@@ -67,14 +73,14 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
 
   protected needsAwait(message: CardMessage): boolean {
     if (this.needsReload) return true;
-    if (message.type === 'money') return message.request.kind === 'reverse' || message.request.kind === 'refund';
+    if (message.type === 'money') return needsFacts(message.request);
     return message.type === 'replace';
   }
 
   protected async handleAwaiting(message: CardMessage): Promise<void> {
     if (this.needsReload) await this.reload();
-    if (message.type === 'money' && (message.request.kind === 'reverse' || message.request.kind === 'refund'))
-      await this.decideOnOriginal(message);
+    if (message.type === 'money' && message.request.recordSpent === true) await this.decideOnce(message);
+    else if (message.type === 'money' && needsFacts(message.request)) await this.decideOnOriginal(message);
     else if (message.type === 'replace') await this.replace(message);
     else this.handle(message);
   }
@@ -101,11 +107,35 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       case 'replace':
         return;
       case 'money':
-        if (this.answeredFromIndex(message)) return;
-        if (this.state === undefined) return this.notFound(message.reply);
-        if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
-        this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
+        this.decideNow(message);
     }
+  }
+
+  /** A money request decided on memory (no facts to read first). */
+  private decideNow(message: Money): void {
+    if (this.answeredFromIndex(message)) return;
+    if (this.state === undefined) return this.notFound(message.reply);
+    if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
+    this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
+  }
+
+  /**
+   * A request whose key must stay spent (a PSP callback): answered from its stored record when
+   * Redis still has one (a node that restarted may not know it), refused when only the spent
+   * record is left (the idempotency record expired), else decided; its commit writes the spent
+   * record (decide.ts), which must not exist yet.
+   */
+  private async decideOnce(message: Money): Promise<void> {
+    if (this.answeredFromIndex(message)) return;
+    if (this.state === undefined) return this.notFound(message.reply);
+    const { key } = message.request;
+    const stored = await this.context.persistence.loadIdempotencyRecord(key);
+    if (stored !== undefined) return this.answerFromStored(message, stored);
+    const spent = await this.loadRecord(spentKeyEntity(this.cardId, key));
+    if (!(await this.readyAfterAwait(message))) return;
+    if (spent.data !== undefined)
+      return message.reply({ ok: false, error: alreadyExists('this key was applied already; its answer is no longer kept', { key }) });
+    this.decideNow(message);
   }
 
   private env(): CardEnv {

@@ -40,7 +40,7 @@ import {
   type CardStatus,
 } from './rules';
 import { transactionDocument } from '../outbox/builders';
-import { decodeRefundLedger, encodeCardState, encodeRefundLedger } from '../state/card';
+import { decodeRefundLedger, encodeCardState, encodeRefundLedger, encodeSpentKey } from '../state/card';
 import {
   tombstone_fingerprint,
   type DocumentExtras,
@@ -347,6 +347,20 @@ export function refundLedgerEntity(originalKey: string): EntityId {
   return { kind: 'refunded', id: originalKey };
 }
 
+/** The spent record of a request key that must never be applied twice (recordSpent), beside its card. */
+export function spentKeyEntity(cardId: string, key: string): EntityId {
+  return { kind: 'spent', id: `${cardId}/${key}` };
+}
+
+/** A spent key is written once, with whatever answered it (it must not exist: version 0). */
+function spentKeyWrite(state: CardState, request: MoneyRequest, result: TxnResult): EntityWrite {
+  return {
+    entity: spentKeyEntity(state.cardId, request.key),
+    expectVersion: 0,
+    data: encodeSpentKey({ transaction: result.id, outcome: result.outcome, at: result.atMs }),
+  };
+}
+
 /** True when deciding a reversal of `original` needs its refund ledger (and its reversal claim). */
 export function reversalNeedsLedger(original: IdempotencyRecord | undefined): boolean {
   return (
@@ -594,7 +608,8 @@ function moneyPlan(
     record: { f: request.fingerprint, r: fullResult },
     stored,
   };
-  if (extra.writes !== undefined && extra.writes.length > 0) plan.writes = extra.writes;
+  const writes = request.recordSpent === true ? [...(extra.writes ?? []), spentKeyWrite(before, request, fullResult)] : extra.writes;
+  if (writes !== undefined && writes.length > 0) plan.writes = writes;
   if (extra.claims !== undefined && extra.claims.length > 0) plan.claims = extra.claims;
   if (extra.extraOutbox !== undefined) plan.extraOutbox = extra.extraOutbox;
   if (extra.reverse === 'reversed') plan.reversing = request.originalKey;

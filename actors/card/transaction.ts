@@ -40,6 +40,20 @@ export interface MoneyRequest {
   readonly lines?: readonly ReceiptLine[];
   /** Loyalty points to redeem as payment (purchases of cards whose program has rules). */
   readonly redeemPoints?: number;
+  /**
+   * The key must never be applied twice, however late it comes again (a PSP callback): its commit
+   * also writes a spent record beside the card that never expires, and once the idempotency
+   * record is gone a request finding that spent record is refused (ALREADY_EXISTS).
+   */
+  readonly recordSpent?: true;
+}
+
+/** What stays of a request whose key is spent (recordSpent) after its idempotency record expired. */
+export interface SpentKey {
+  /** The transaction that answered it, its outcome, and when. */
+  readonly transaction: string;
+  readonly outcome: 'approved' | 'declined';
+  readonly at: number;
 }
 
 /** One line of a purchase's basket, as the document keeps it (docs/OUTBOX.md `lines`). */

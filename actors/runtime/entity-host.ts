@@ -415,6 +415,13 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     return true;
   }
 
+  /** Answers a money request from its idempotency record as read from Redis, and remembers it. */
+  protected answerFromStored(message: MoneyMessage, value: string): void {
+    const record = this.decodeAnswer(value);
+    this.host.idempotency.remember(message.request.key, record);
+    replyFromRecord(message.reply, record, message.request);
+  }
+
   /** The state of another key this request depends on (a reversal's original), for the behaviour to wait on. */
   protected pendingKey(key: string): ((record: IdempotencyRecord | undefined) => void)[] | undefined {
     const known = this.host.idempotency.lookup(key);

@@ -1,10 +1,11 @@
 // How a plain card is stored: its state (tl:{s}:card:<id>), its holder (a named card's personal
-// data, beside the state so a purchase never rewrites it) and the refund ledger of each refunded
-// original (beside the card). All at layout 1: what was written before versions existed.
+// data, beside the state so a purchase never rewrites it), the refund ledger of each refunded
+// original and the spent keys of its PSP top-ups (beside the card). All at layout 1.
 
 import { z } from 'zod';
 import type { CardState, CardStatus } from '../card/rules';
 import type { RefundLedger } from '../card/refunds';
+import type { SpentKey } from '../card/transaction';
 import { stateCodec } from './codec';
 import { everyOf, integer, program_card_state_schema, review_entry_schema } from './schemas';
 
@@ -84,3 +85,9 @@ export const refund_ledger_schema = z.object({ refundedMinor: integer, reversed:
 export const refund_ledger_codec = stateCodec<RefundLedger>('refunded', refund_ledger_schema);
 export const encodeRefundLedger = refund_ledger_codec.encode;
 export const decodeRefundLedger = refund_ledger_codec.decode;
+
+export const spent_key_schema = z.object({ transaction: z.string(), outcome: z.enum(['approved', 'declined']), at: integer });
+
+export const spent_key_codec = stateCodec<SpentKey>('spent', spent_key_schema);
+export const encodeSpentKey = spent_key_codec.encode;
+export const decodeSpentKey = spent_key_codec.decode;

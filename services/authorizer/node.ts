@@ -166,7 +166,7 @@ export class AuthorizerNode {
     const pspAdapter =
       pspSecret === undefined || options.psp === undefined
         ? undefined
-        : options.psp(pspSecret, (payload, signature) => pspDelivery.deliver?.(payload, signature));
+        : options.psp(pspSecret, (payload, signature) => pspDelivery.deliver?.(payload, signature), clock);
     const autoReloader =
       pspAdapter === undefined
         ? undefined
@@ -266,6 +266,7 @@ export class AuthorizerNode {
         pspAdapter === undefined || pspSecret === undefined || autoReloader === undefined
           ? undefined
           : { adapter: pspAdapter, secret: pspSecret, autoReloader },
+        clock,
       ),
       tabs: new CardTabs(region),
       credits: new ManualCredits(region),

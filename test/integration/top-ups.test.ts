@@ -41,7 +41,9 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
 
   before(async function () {
     redis = await startTestRedis('top-ups');
-    node = await startInProcessNode(redis.url, { TAPLINE_PSP_SECRET: psp_secret });
+    // No answers kept in the node's memory: every replay is answered from Redis, as after a node
+    // restart or once the node's index dropped the key (what outlives the TTL must be Redis').
+    node = await startInProcessNode(redis.url, { TAPLINE_PSP_SECRET: psp_secret, TAPLINE_IDEMPOTENCY_RECENT_MAX: '0' });
     client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
     cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
     inspect = await connectInspector(redis.url);
@@ -153,6 +155,7 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     const first = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
     assert.deepEqual([first.outcome, first.balanceAfter?.amountMinor, first.replayed], [Outcome.OUTCOME_APPROVED, 4_000n, false]);
@@ -172,6 +175,7 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     const tampered = payload.replace('500', '50000');
     const before = await inspect.snapshot();
@@ -191,6 +195,7 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     await assert.rejects(
       cards.pspCallback(unknownCard, signPspPayload(psp_secret, unknownCard)),
@@ -275,6 +280,7 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       currency: 'EUR',
       status: 'failed',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     const before = await inspect.snapshot();
     const reply = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));

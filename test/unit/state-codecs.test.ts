@@ -26,7 +26,8 @@ import { default_program_config, type ProgramConfig } from '../../actors/program
 import type { ReviewQueue } from '../../actors/rules/review-queue';
 import type { TerminalState } from '../../actors/terminal/rules';
 import { legacyLayout, stateCodec, StoredStateError, version_key, type StateCodec } from '../../actors/state/codec';
-import { card_holder_codec, card_state_codec, refund_ledger_codec, type CardHolder } from '../../actors/state/card';
+import { card_holder_codec, card_state_codec, refund_ledger_codec, spent_key_codec, type CardHolder } from '../../actors/state/card';
+import type { SpentKey } from '../../actors/card/transaction';
 import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_codec } from '../../actors/state/fleet';
 import { issuance_record_codec } from '../../actors/state/issuance';
 import { manager_record_codec, type ManagerRecord } from '../../actors/state/manager';
@@ -200,6 +201,7 @@ const cases: readonly Case<unknown>[] = [
   }),
   codecCase<CardHolder>(card_holder_codec, holder, { name: 'A', idDocumentType: '', idDocumentNumber: '', phone: '', email: '' }),
   codecCase<RefundLedger>(refund_ledger_codec, { refundedMinor: 300, reversed: true }, { refundedMinor: 0, reversed: false }),
+  codecCase<SpentKey>(spent_key_codec, { transaction: 'n1-7', outcome: 'approved', at }, { transaction: '', outcome: 'declined', at: 0 }),
   codecCase<TerminalState>(
     terminal_state_codec,
     { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: false },

@@ -354,8 +354,15 @@ describe('validate: parseReverse', () => {
   });
 
   it('accepts a reversal of a request sent with a client key', () => {
-    const parsed = parseReverse(reverse({ original: { ref: { $case: 'idempotencyKey', value: 'psp:ref-9' } } }));
-    assert.equal(parsed.originalKey, 'k:psp:ref-9');
+    const parsed = parseReverse(reverse({ original: { ref: { $case: 'idempotencyKey', value: 'shop:ref-9' } } }));
+    assert.equal(parsed.originalKey, 'k:shop:ref-9');
+  });
+
+  it('refuses a system key as the original (a PSP top-up, a tab settlement, a refund run, a credit)', () => {
+    for (const value of ['psp:ref-9', 'tab:inv-1', 'refund-run:r1:card-1', 'credit:goodwill-1']) {
+      const wire = reverse({ original: { ref: { $case: 'idempotencyKey', value } } });
+      assertRefused(() => parseReverse(wire), 'invalid_argument', value);
+    }
   });
 
   it('gives a different fingerprint for another original or card', () => {

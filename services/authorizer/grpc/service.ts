@@ -51,7 +51,7 @@ import {
   parseRefund,
   parseTopUp,
   parseVoid,
-  refKey,
+  readableRefKey,
   requireBalance,
   requireCorrelationId,
   requireId,
@@ -296,7 +296,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       'GetReceipt',
       (request, reply) => {
         const cardId = requireId('card_id', request.cardId);
-        const key = refKey('transaction', request.transaction);
+        const key = readableRefKey('transaction', request.transaction);
         deps.records.loadIdempotencyRecord(key).then(
           (stored) => {
             try {

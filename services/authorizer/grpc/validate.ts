@@ -4,7 +4,7 @@
 import { invalidArgument, permissionDenied, unimplemented } from '../../../actors/errors';
 import { amount_abs_max_minor, isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
-import { clientKey, terminalTxnKey } from '../../../actors/request-keys';
+import { clientKey, isClientKeyAllowed, storedKeyNamed, system_key_namespaces, terminalTxnKey } from '../../../actors/request-keys';
 import { parseLines } from './lines';
 import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
 import {
@@ -89,6 +89,8 @@ function checkLineItems(items: LineItem[], amountMinor: number): void {
 /** A client-chosen key's text (a use case puts it in its namespace). */
 export function requireClientKeyText(field: string, value: string): string {
   if (!client_key_pattern.test(value)) throw invalidArgument(`${field} must be 1-128 characters of A-Z a-z 0-9 . _ : -`, { field });
+  if (!isClientKeyAllowed(value))
+    throw invalidArgument(`${field} may not start with a system namespace (${system_key_namespaces.join(', ')}) and ":"`, { field });
   return value;
 }
 
@@ -97,6 +99,11 @@ export function requireClientKey(field: string, value: string): string {
   return clientKey(requireClientKeyText(field, value));
 }
 
+/**
+ * The key of an earlier request a request refers to (the original of a reversal, void, refund,
+ * completion): a terminal's, or a client's. A system key (a PSP top-up, a tab settlement...) is
+ * never the original of a money request: refused, so no request can act on or tombstone one.
+ */
 export function refKey(field: string, ref: RequestRef | undefined): string {
   const inner = ref?.ref;
   if (inner === undefined) throw invalidArgument(`${field} is required`, { field });
@@ -106,9 +113,16 @@ export function refKey(field: string, ref: RequestRef | undefined): string {
       requireTxnNumber(`${field}.terminal_txn.txn_number`, inner.value.txnNumber),
     );
   }
+  return clientKey(requireClientKeyText(`${field}.idempotency_key`, inner.value));
+}
+
+/** The key of any stored transaction to read (a receipt reprint), system keys included. */
+export function readableRefKey(field: string, ref: RequestRef | undefined): string {
+  const inner = ref?.ref;
+  if (inner?.$case !== 'idempotencyKey' || isClientKeyAllowed(inner.value)) return refKey(field, ref);
   if (!client_key_pattern.test(inner.value))
     throw invalidArgument(`${field}.idempotency_key must be 1-128 characters of A-Z a-z 0-9 . _ : -`);
-  return clientKey(inner.value);
+  return storedKeyNamed(inner.value);
 }
 
 function finish(request: Omit<MoneyRequest, 'fingerprint'>): MoneyRequest {
