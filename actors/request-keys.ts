@@ -35,6 +35,13 @@ export function terminalTxnKey(terminalId: string, txnNumber: bigint | number): 
   return `t:${terminalId}:${txnNumber}`;
 }
 
+/** The terminal a terminal transaction's key names ("t:<terminal>:<n>"); undefined for any other key. */
+export function terminalOfKey(key: string): string | undefined {
+  if (!key.startsWith('t:')) return undefined;
+  const at = key.lastIndexOf(':');
+  return at > 2 ? key.slice(2, at) : undefined;
+}
+
 /**
  * The request-level idempotency key chosen by an online client. A key in a system namespace is a
  * programmer error here: the boundary refuses it first (isClientKeyAllowed).

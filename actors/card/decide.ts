@@ -9,7 +9,8 @@
 // pin.ts, refunds.ts, closing.ts (replacement, return), lifecycle.ts (transitions) and
 // program-rules.ts (a program's limits, risk and loyalty).
 
-import { invalidArgument, notFound, rejected, type TaplineError } from '../errors';
+import { invalidArgument, notFound, permissionDenied, rejected, type TaplineError } from '../errors';
+import { ownsKey, requesterOf, speaksFor } from '../origin';
 import type { ProgramConfig } from '../program/config';
 import type { ProgramRequest, ProgramRules } from '../rules/program';
 import type { Claim, CommitEntry, EntityId, EntityWrite, StoredRecord } from '../runtime/persistence';
@@ -107,6 +108,21 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
     case 'pre_authorization':
       return decidePreAuthorizationRequest(state, request, merchantId, env);
     case 'incremental':
+    case 'completion':
+    case 'void': {
+      const refusal = holdRefusal(request, merchantId);
+      if (refusal !== undefined) return refusal;
+      return decideHoldRequest(state, request, merchantId, env);
+    }
+    default:
+      return decideOtherMoney(state, request, merchantId, env);
+  }
+}
+
+/** Incremental, completion and void: on the hold their pre-authorization's key names. */
+function decideHoldRequest(state: CardState, request: MoneyRequest, merchantId: string, env: CardEnv): MoneyDecision {
+  switch (request.kind) {
+    case 'incremental':
       return holdPlan(
         state,
         request,
@@ -116,6 +132,29 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
       );
     case 'completion':
       return decideCompletionRequest(state, request, merchantId, env);
+    default:
+      return holdPlan(state, request, merchantId, env, decideRelease(state, request.originalKey));
+  }
+}
+
+/**
+ * A hold belongs to the terminal that placed it: its key is "t:<terminal>:<n>" of the
+ * pre-authorization, and only a request of that terminal (actors/origin.ts) may extend, complete or
+ * release it. Anything else is refused, nothing written.
+ */
+function holdRefusal(request: MoneyRequest, merchantId: string): Rejection | undefined {
+  if (ownsKey(requesterOf(request), request, request.originalKey, merchantId)) return undefined;
+  return {
+    kind: 'rejected',
+    error: permissionDenied('a hold is extended, completed or released only by the terminal that placed it', {
+      originalKey: request.originalKey,
+    }),
+  };
+}
+
+/** Returns and tab settlements. */
+function decideOtherMoney(state: CardState, request: MoneyRequest, merchantId: string, env: CardEnv): MoneyDecision {
+  switch (request.kind) {
     case 'cash_out':
       return holdPlan(state, request, merchantId, env, decideCashOut(state, env.nowMs));
     case 'tab_settlement':
@@ -126,8 +165,6 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
         env,
         decide(state, { type: 'settle_tab', amountMinor: request.amountMinor, currency: request.currency }),
       );
-    case 'void':
-      return holdPlan(state, request, merchantId, env, decideRelease(state, request.originalKey));
     default:
       return { kind: 'rejected', error: invalidArgument(`${request.kind} is not decided here`, { kind: request.kind }) };
   }
@@ -377,6 +414,8 @@ export function decideReversal(
 ): MoneyDecision {
   const { original } = facts;
   const originalKey = request.originalKey;
+  const refusal = reversalRefusal(request, merchantId, original);
+  if (refusal !== undefined) return refusal;
   if (original !== undefined && original.f !== tombstone_fingerprint && original.r.cardId !== state.cardId)
     return { kind: 'rejected', error: invalidArgument('original transaction belongs to another card', { originalKey }) };
   if (original !== undefined && !reversible_kinds.has(original.r.kind))
@@ -398,6 +437,29 @@ export function decideReversal(
     reverse: 'reversed',
     amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, 0) : 0,
   });
+}
+
+/**
+ * A reversal comes from where its original happened (actors/origin.ts): the original's terminal,
+ * or a gateway of its merchant. An original not seen yet is tombstoned only under a key of the
+ * reversal's own terminal: naming another terminal's transaction number (a sale it has not made
+ * yet) is refused, nothing written. Cards and fleet accounts share this rule.
+ */
+export function reversalRefusal(request: MoneyRequest, merchantId: string, original: IdempotencyRecord | undefined): Rejection | undefined {
+  const requester = requesterOf(request);
+  const originalKey = request.originalKey;
+  if (original === undefined) {
+    if (ownsKey(requester, request, originalKey, merchantId)) return undefined;
+    return {
+      kind: 'rejected',
+      error: permissionDenied("a reversal may name only its own terminal's transactions", { originalKey }),
+    };
+  }
+  if (original.origin !== undefined && speaksFor(requester, original.origin)) return undefined;
+  return {
+    kind: 'rejected',
+    error: permissionDenied('a reversal comes from the terminal the original was made at', { originalKey }),
+  };
 }
 
 /**
@@ -503,6 +565,13 @@ export function decideRefundRequest(
   const originalKey = request.originalKey;
   if (original === undefined || original.f === tombstone_fingerprint)
     return { kind: 'rejected', error: notFound('original transaction not found', { originalKey }) };
+  // The manager was verified for the merchant of the refund's terminal: the goods must have been
+  // bought there.
+  if (original.origin === undefined || original.origin.merchantId !== merchantId)
+    return {
+      kind: 'rejected',
+      error: permissionDenied('a refund is made by a manager of the merchant the original was bought at', { originalKey }),
+    };
   if (original.r.cardId !== state.cardId)
     return { kind: 'rejected', error: invalidArgument('original transaction belongs to another card', { originalKey }) };
   if (original.r.kind !== 'purchase' && original.r.kind !== 'completion')
@@ -605,7 +674,7 @@ function moneyPlan(
   const plan: { -readonly [K in keyof MoneyPlan]: MoneyPlan[K] } = {
     kind: 'money',
     after,
-    record: { f: request.fingerprint, r: fullResult },
+    record: { f: request.fingerprint, r: fullResult, origin: { terminalId: request.terminalId, merchantId } },
     stored,
   };
   const writes = request.recordSpent === true ? [...(extra.writes ?? []), spentKeyWrite(before, request, fullResult)] : extra.writes;

@@ -158,7 +158,7 @@ describe('reversals, holds and refunds belong to where the purchase happened (re
   it('property: reversals from a random mix of terminals never move money for a foreign terminal', async function () {
     type Step =
       | { kind: 'purchase'; terminal: number; amount: number }
-      | { kind: 'reverse'; terminal: number; target: number; ownNumber: boolean; targetTerminal: number };
+      | { kind: 'reverse'; terminal: number; target: number; unusedNumber: boolean; targetTerminal: number };
     const step: fc.Arbitrary<Step> = fc.oneof(
       {
         weight: 3,
@@ -170,7 +170,7 @@ describe('reversals, holds and refunds belong to where the purchase happened (re
           kind: fc.constant('reverse' as const),
           terminal: fc.nat(2),
           target: fc.nat(30),
-          ownNumber: fc.boolean(),
+          unusedNumber: fc.boolean(),
           targetTerminal: fc.nat(2),
         }),
       },
@@ -197,7 +197,7 @@ describe('reversals, holds and refunds belong to where the purchase happened (re
             });
             continue;
           }
-          const target = sales.length > 0 && !s.ownNumber ? sales[s.target % sales.length] : undefined;
+          const target = sales.length > 0 && !s.unusedNumber ? sales[s.target % sales.length] : undefined;
           // Either an earlier purchase, or a number no purchase used (yet) on some terminal.
           const original =
             target !== undefined
