@@ -262,9 +262,16 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   }
 
   private admin(message: Extract<CardMessage, { type: 'admin' }>): void {
-    const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock() });
+    const pinAttemptsMax = this.context.programs.get(this.state?.programId ?? 'default').pinAttemptsMax;
+    const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock(), pinAttemptsMax });
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
+    if (decision.kind === 'refused_after') {
+      const counted = { slots: [this.write(decision.after)], ...(decision.document === undefined ? {} : { outbox: decision.document }) };
+      return this.commitThenReply(counted, message.reply, { ok: false, error: decision.error }, (ownConflict) =>
+        this.retry(message, ownConflict),
+      );
+    }
     const plan = {
       slots: [this.write(decision.after)],
       writes: decision.writes,

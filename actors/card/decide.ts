@@ -720,6 +720,8 @@ export interface AdminAnswer {
 
 export type AdminDecision =
   | Rejection
+  /** Refused, yet the card changes and the change is committed before the refusal is answered (a wrong old PIN counted). */
+  | { readonly kind: 'refused_after'; readonly after: CardState; readonly document: string | undefined; readonly error: TaplineError }
   | { readonly kind: 'unchanged'; readonly answer: AdminAnswer }
   | {
       readonly kind: 'changed';
@@ -729,8 +731,18 @@ export type AdminDecision =
       readonly answer: AdminAnswer;
     };
 
-export function decideAdmin(state: CardState | undefined, command: CardAdminCommand, env: Pick<CardEnv, 'nowMs'>): AdminDecision {
-  const decision = adminDecision(state, command);
+/** What an operator change may use besides the card: the time, and the card's program's PIN attempts. */
+export interface AdminEnv {
+  readonly nowMs: number;
+  readonly pinAttemptsMax: number;
+}
+
+export function decideAdmin(state: CardState | undefined, command: CardAdminCommand, env: AdminEnv): AdminDecision {
+  if (command.type === 'set_pin' && state !== undefined) {
+    const pin = decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax);
+    if (pin.wrongAttempt !== undefined) return wrongOldPin(state, pin.wrongAttempt, env.nowMs);
+  }
+  const decision = adminDecision(state, command, env);
   if (decision.kind === 'rejected')
     return {
       kind: 'rejected',
@@ -756,7 +768,17 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
   };
 }
 
-function adminDecision(state: CardState | undefined, command: CardAdminCommand): CardDecision {
+/** A wrong old PIN in SetPin: refused, with the card's wrong-attempt count raised (and a "locked" document when it locks). */
+function wrongOldPin(state: CardState, attempt: { failuresAfter: number; locked: boolean }, nowMs: number): AdminDecision {
+  return {
+    kind: 'refused_after',
+    after: withPinFailures(state, attempt.failuresAfter),
+    document: attempt.locked ? pinLockedDocument(state, nowMs) : undefined,
+    error: rejected('permission_denied', 'the current PIN is wrong', { cardId: state.cardId }),
+  };
+}
+
+function adminDecision(state: CardState | undefined, command: CardAdminCommand, env: AdminEnv): CardDecision {
   switch (command.type) {
     case 'issue':
       return decide(state, command.command);
@@ -769,7 +791,7 @@ function adminDecision(state: CardState | undefined, command: CardAdminCommand):
     case 'tab_limit':
       return decide(state, { type: 'set_tab_limit', limitMinor: command.limitMinor });
     case 'set_pin':
-      return decideSetPin(state, command.newHash, command.oldHash, command.reset).decision;
+      return decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax).decision;
     case 'resolve_review': {
       if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'card not found' };
       const rules = resolveCardReview(state, command.transactionId);

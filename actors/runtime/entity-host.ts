@@ -381,11 +381,25 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     retry: (ownConflict: boolean) => void,
     settled?: (committed: boolean) => void,
   ): void {
-    const submitted = this.commit(plan, (outcome, ownConflict) => {
-      settled?.(outcome.status === 'committed');
-      if (outcome.status === 'committed') reply({ ok: true, value: answer });
-      else if (outcome.status === 'conflict') retry(ownConflict);
-      else reply({ ok: false, error: this.failureOf(outcome) });
+    this.commitThenReply(plan, reply, { ok: true, value: answer }, retry, settled);
+  }
+
+  /**
+   * Commits a change, then answers `outcome` once it is durable: an answer, or a refusal that still
+   * changes the entity (a wrong old PIN is counted before PERMISSION_DENIED is answered).
+   */
+  protected commitThenReply<A>(
+    plan: CommitPlan,
+    reply: Reply<A>,
+    outcome: Outcome<A>,
+    retry: (ownConflict: boolean) => void,
+    settled?: (committed: boolean) => void,
+  ): void {
+    const submitted = this.commit(plan, (result, ownConflict) => {
+      settled?.(result.status === 'committed');
+      if (result.status === 'committed') reply(outcome);
+      else if (result.status === 'conflict') retry(ownConflict);
+      else reply({ ok: false, error: this.failureOf(result) });
     });
     if (!submitted) reply({ ok: false, error: this.commitQueueFull() });
   }
