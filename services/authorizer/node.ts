@@ -22,6 +22,7 @@ import { IssuanceRecords } from '../../actors/card/issuance';
 import { PinHasher } from './usecases/pin';
 import { CardPins } from './usecases/card-pins';
 import { ManagerDirectory } from './usecases/managers';
+import { RedisAttemptCounter, attempts_kept_ms } from './store/attempts';
 import { RedisProgramCards } from './store/program-cards';
 import { AutoReloader, type PspAdapterFactory } from './usecases/psp';
 import { PspTopUps } from './usecases/psp-top-ups';
@@ -246,10 +247,11 @@ export class AuthorizerNode {
               committer,
               config.TAPLINE_SHARD_COUNT,
               pinHasher,
-              {
+              new RedisAttemptCounter(store, {
                 attempts_max: config.TAPLINE_MANAGER_PIN_ATTEMPTS_MAX,
                 lock_ms: config.TAPLINE_MANAGER_LOCK_MS,
-              },
+                ttl_ms: Math.max(attempts_kept_ms, config.TAPLINE_MANAGER_LOCK_MS),
+              }),
               clock,
               logger,
             ),

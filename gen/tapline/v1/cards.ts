@@ -4585,8 +4585,10 @@ export const CardServiceService = {
   },
   /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
-   * and lifts a lockout. Only a keyed hash is stored.
+   * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
+   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
+   * is stored.
    */
   setPin: {
     path: "/tapline.v1.CardService/SetPin" as const,
@@ -4730,8 +4732,10 @@ export interface CardServiceServer extends UntypedServiceImplementation {
   creditCard: handleUnaryCall<CreditCardRequest, CreditCardResponse>;
   /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
-   * and lifts a lockout. Only a keyed hash is stored.
+   * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
+   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
+   * is stored.
    */
   setPin: handleUnaryCall<SetPinRequest, SetPinResponse>;
   /**
@@ -5018,8 +5022,10 @@ export interface CardServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
-   * and lifts a lockout. Only a keyed hash is stored.
+   * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
+   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
+   * is stored.
    */
   setPin(
     request: SetPinRequest,
