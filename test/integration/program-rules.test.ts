@@ -152,6 +152,19 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     await expectApproved(request('va-1', 600), 600);
   });
 
+  it('velocity amount counts every purchase of its whole window, however many (no cap on what is remembered)', async function () {
+    // More purchases than the 64 events a card used to remember.
+    await program('vel-busy', rules({ velocity: [{ name: 'day', windowMs: BigInt(1_440 * minute_ms), amountMaxMinor: 70n }] }));
+    await issue('vb-1', 'vel-busy', 10_000);
+    for (let i = 0; i < 70; i++) {
+      const reply = await client.authorize(request('vb-1', 1));
+      assert.equal(reply.outcome, Outcome.OUTCOME_APPROVED, `purchase ${i + 1} of 70 (${reply.declineRule})`);
+      nowMs += 1_000;
+    }
+    await expectDecline(request('vb-1', 1), DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED, 'velocity:day:amount');
+    assert.equal(await balance('vb-1'), 10_000n - 70n);
+  });
+
   it('concurrent purchases racing a velocity count: exactly count_max approved, the rest declined, money exact', async function () {
     await program('race', rules({ velocity: [{ name: 'race', windowMs: BigInt(minute_ms), countMax: 5n }] }));
     await issue('rc-1', 'race', 10_000);
