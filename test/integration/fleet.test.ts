@@ -369,7 +369,8 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     const burst = await buy(card!, 1);
     assert.equal(burst.declineReason, DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED);
     assert.equal(burst.declineRule, 'velocity:burst:count');
-    nowMs += 60_000;
+    // The window, to its bucket (60 s / 64: actors/rules/velocity.ts).
+    nowMs += 61_000;
     // Two credit probes in a row block the card; the block lifts after block_ms.
     assert.equal((await buy(card!, 8_000)).declineRule, 'credit:fleet');
     assert.equal((await buy(card!, 8_000)).declineRule, 'credit:fleet');

@@ -37,11 +37,13 @@ import { state_codecs } from '../../actors/state';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
 /** The type with every optional field required, all the way down: a fixture of it sets them all. */
-type Complete<T> = T extends readonly (infer E)[]
-  ? readonly Complete<E>[]
-  : T extends object
-    ? { readonly [K in keyof T]-?: Complete<T[K]> }
-    : T;
+type Complete<T> = T extends readonly [unknown, ...unknown[]]
+  ? T
+  : T extends readonly (infer E)[]
+    ? readonly Complete<E>[]
+    : T extends object
+      ? { readonly [K in keyof T]-?: Complete<T[K]> }
+      : T;
 
 const at = 1_769_000_000_000;
 
@@ -90,7 +92,13 @@ const full_card: Complete<CardState> = {
   holds: { 't:pos-1:8': { amountMinor: 3_000, expiresAtMs: at + 7 * 86_400_000 } },
   spentMinor: 9_000,
   rules: {
-    program: { velocity: [{ at_ms: at, amount_minor: 250 }], risk: { declines_at_ms: [at - 5], blocked_until_ms: at + 60_000 } },
+    program: {
+      velocity: {
+        series: [{ window_ms: 3_600_000, buckets: [[Math.floor(at / 56_250), 1, 250]] }],
+        events: [{ at_ms: at, amount_minor: 250 }],
+      },
+      risk: { declines_at_ms: [at - 5], blocked_until_ms: at + 60_000 },
+    },
     points: 120,
     reviews: [{ id: '4-1001', card: 'c-full', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }],
     reviews_dropped: 1,
@@ -140,7 +148,10 @@ const full_fleet_card: Complete<FleetCardState> = {
     lifetime_minor: 7_240,
   },
   allowedGroups: ['diesel'],
-  program: { velocity: [{ at_ms: at, amount_minor: 7_240 }], risk: { declines_at_ms: [], blocked_until_ms: 0 } },
+  program: {
+    velocity: { series: [{ window_ms: 3_600_000, buckets: [[Math.floor(at / 56_250), 1, 7_240]] }], events: [] },
+    risk: { declines_at_ms: [], blocked_until_ms: 0 },
+  },
   issuedAtMs: at,
 };
 

@@ -17,7 +17,7 @@ import type { RuleLine } from '../../../actors/rules/products';
 import type { PromptPolicy as DomainPromptPolicy } from '../../../actors/rules/prompts';
 import type { ProgramRules as DomainProgramRules } from '../../../actors/rules/program';
 import type { SpendLimits as DomainSpendLimits } from '../../../actors/rules/spend-limits';
-import { velocity_events_max, type VelocityRule as DomainVelocityRule } from '../../../actors/rules/velocity';
+import { velocity_count_max, type VelocityRule as DomainVelocityRule } from '../../../actors/rules/velocity';
 import { terminalTxnKey } from '../../../actors/request-keys';
 import { AuthorizationKind } from '../../../gen/tapline/v1/types';
 import type { AuthorizeRequest, ReverseRequest } from '../../../gen/tapline/v1/authorization';
@@ -196,8 +196,8 @@ function parseVelocity(field: string, rules: readonly VelocityRule[]): DomainVel
     return {
       name: requireId(`${at}.name`, rule.name),
       window_ms: requireBounded(`${at}.window_ms`, rule.windowMs, 1, window_ms_max),
-      // The card remembers velocity_events_max events: a larger count could never be enforced.
-      ...(rule.countMax !== undefined ? { count_max: requireBounded(`${at}.count_max`, rule.countMax, 0, velocity_events_max) } : {}),
+      // Buckets count exactly whatever the number of events; past this, a count is not a velocity.
+      ...(rule.countMax !== undefined ? { count_max: requireBounded(`${at}.count_max`, rule.countMax, 0, velocity_count_max) } : {}),
       ...(rule.amountMaxMinor !== undefined
         ? { amount_max_minor: requireBounded(`${at}.amount_max_minor`, rule.amountMaxMinor, 0, amount_abs_max_minor) }
         : {}),
