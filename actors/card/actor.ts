@@ -25,6 +25,7 @@ import {
   type MoneyDecision,
 } from './decide';
 import { expiredHoldKeys } from './holds';
+import { default_pin_attempts_max } from '../program/config';
 import { decodeCardState, encodeCardState } from '../state/card';
 import { availableMinor, type CardState } from './rules';
 import { decodeRecord, type IdempotencyRecord, type MoneyRequest } from './transaction';
@@ -262,7 +263,11 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   }
 
   private admin(message: Extract<CardMessage, { type: 'admin' }>): void {
-    const pinAttemptsMax = this.context.programs.get(this.state?.programId ?? 'default').pinAttemptsMax;
+    // Only a PIN change needs the program (its wrong-attempt limit).
+    const pinAttemptsMax =
+      message.command.type === 'set_pin' && this.state !== undefined
+        ? this.context.programs.get(this.state.programId).pinAttemptsMax
+        : default_pin_attempts_max;
     const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock(), pinAttemptsMax });
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
