@@ -10,6 +10,8 @@
 //   operator   a person or a service with a signed token: its subject and its role grants
 //   system     work the node starts itself (a PSP callback delivered in-process, auto-reload)
 
+import type { Requester } from './origin';
+
 /** A role granted to an operator, with the merchants or fleets it is limited to ("*": all). */
 export interface Grant {
   readonly role: string;
@@ -68,11 +70,14 @@ export interface Acting {
   readonly approver?: string;
 }
 
-/** "Who is asking" for a terminal operation: the terminal itself, or a gateway for its merchants. */
-export function terminalAsker(
-  principal: Principal,
-): { readonly terminalId: string } | { readonly merchantIds: readonly string[] } | undefined {
-  if (principal.kind === 'terminal') return { terminalId: principal.terminalId };
-  if (principal.kind === 'gateway') return { merchantIds: principal.merchantIds };
+/**
+ * "Who is asking" for an operation on a transaction after the fact (actors/origin.ts): the
+ * terminal its certificate names, or the merchants a gateway's certificate speaks for. Undefined
+ * for any other principal (the request's own terminal then answers, as in the plaintext
+ * development mode, where nothing authenticates the terminal).
+ */
+export function requesterOfPrincipal(principal: Principal): Requester | undefined {
+  if (principal.kind === 'terminal') return { kind: 'terminal', terminalId: principal.terminalId };
+  if (principal.kind === 'gateway') return { kind: 'gateway', merchantIds: new Set(principal.merchantIds) };
   return undefined;
 }

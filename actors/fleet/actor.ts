@@ -20,7 +20,7 @@ import {
   type SlotWrite,
 } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
-import type { TxnAnswer } from '../card/transaction';
+import type { IdempotencyRecord, TxnAnswer } from '../card/transaction';
 import { odometerSubject } from '../rules/prompts';
 import { empty_review_queue, type ReviewQueue } from '../rules/review-queue';
 import {
@@ -255,8 +255,16 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     return this.answerFromIndex(message);
   }
 
-  protected override retryMessage(message: MoneyMessage): void {
-    this.retry(message as Money);
+  protected override retryMessage(message: MoneyMessage, ownConflict: boolean): void {
+    this.retry(message as Money, ownConflict);
+  }
+
+  protected override moneyMessageOf(message: FleetMessage): MoneyMessage | undefined {
+    return message.type === 'money' ? message : undefined;
+  }
+
+  protected override decodeAnswer(value: string): IdempotencyRecord {
+    return decodeFleetRecord(value);
   }
 
   private purchase(message: Money): void {
@@ -276,7 +284,7 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (this.answeredFromIndex(message)) return;
     const { originalKey } = message.request;
     const waiters = this.pendingKey(originalKey);
-    if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message));
+    if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message, false));
     const stored = this.knownRecord(originalKey) ?? (await this.readStoredRecord(originalKey, decodeFleetRecord));
     const alreadyReversed =
       fleetReversalNeedsClaim(stored) &&
@@ -336,7 +344,9 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     const slots = [write('fleet', this.fleetId, this.account, undefined), write('fleet_card', message.cardId, slot, decision.after)];
     const answer = { state: decision.after, account, alreadyExisted: false };
     const audit = stampOf(message.acting, this.context.clock);
-    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, answer, () => this.retry(message));
+    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, answer, (ownConflict) =>
+      this.retry(message, ownConflict),
+    );
   }
 
   private accountChange(message: Extract<FleetMessage, { type: 'account' }>): void {
@@ -345,8 +355,11 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: decision.state, alreadyExisted: true } });
     const slots = [write('fleet', this.fleetId, this.account, decision.after)];
     const audit = stampOf(message.acting, this.context.clock);
-    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, { state: decision.after, alreadyExisted: false }, () =>
-      this.retry(message),
+    this.commitAndAnswer(
+      { slots, outbox: decision.document, audit },
+      message.reply,
+      { state: decision.after, alreadyExisted: false },
+      (ownConflict) => this.retry(message, ownConflict),
     );
   }
 
@@ -365,11 +378,13 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.state });
     const slots = [write('review', this.fleetId, this.review, decision.after)];
     const audit = stampOf(message.acting, this.context.clock);
-    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, decision.after, () => this.retry(message));
+    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, decision.after, (ownConflict) =>
+      this.retry(message, ownConflict),
+    );
   }
 
-  private retry(message: FleetMessage): void {
-    this.retryOrFail(message, (again) => this.context.retell(this.fleetId, again), message.reply);
+  private retry(message: FleetMessage, ownConflict: boolean): void {
+    this.retryOrFail(message, (again) => this.context.retell(this.fleetId, again), message.reply, ownConflict);
   }
 
   private cardNotFound(message: Money): void {

@@ -104,14 +104,15 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
         outbox,
         audit: stampOf(message.acting, this.context.clock),
       },
-      (outcome) => {
+      (outcome, ownConflict) => {
         if (outcome.status === 'committed') {
           this.context.publish(this.terminalId, after);
           message.reply({ ok: true, value: { state: after, unchanged: false } });
           return;
         }
         this.context.publish(this.terminalId, undefined);
-        if (outcome.status === 'conflict') this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply);
+        if (outcome.status === 'conflict')
+          this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict);
         else message.reply({ ok: false, error: this.failureOf(outcome) });
       },
     );

@@ -356,6 +356,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     return { payload, signature: signPspPayload(psp_secret, payload) };
   };
@@ -395,6 +396,8 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     [CardServiceService.startPspTopUp.path]: { build: () => ({ cardId: 'c-1', amount: eur(500n) }) },
     [CardServiceService.handlePspCallback.path]: { build: psp },
     [CardServiceService.setAutoReload.path]: { build: () => ({ cardId: 'c-1', threshold: eur(0n), amount: eur(0n) }) },
+    // The allowed caller's credit is held for a second principal (OK with a pending approval id).
+    [CardServiceService.creditCard.path]: { build: () => ({ cardId: 'c-1', amount: eur(100n), idempotencyKey: `credit-${++issued}` }) },
     [CardServiceService.setPin.path]: { build: () => ({ cardId: 'c-pin', newPin: '2468', reset: true }) },
     [CardServiceService.setTabLimit.path]: { build: () => ({ cardId: 'c-tab', limit: eur(1_000n) }) },
     [CardServiceService.settleTab.path]: {
@@ -529,37 +532,48 @@ describe('trust boundary: hostile callers on every door, method and route (real 
 
   it('four eyes: the principal that asked cannot approve its own request, whatever its roles; another approver can', async function () {
     const server = channel(`127.0.0.1:${node.operatorPort}`, grpc.credentials.createSsl(ca));
-    const path = CardServiceService.issueCard.path;
-    const large = message(path, { cardId: 'c-large', params: { ...params, initialBalance: eur(1_000_000n) } });
     const requester = bearer(await credentials.token('issuer_admin', ['*'], 'alice'));
-    const held = await new Promise<{ pendingApprovalId: string }>((resolve, reject) => {
-      server.makeUnaryRequest(
-        path,
-        (definitions.get(path) as Definition).requestSerialize,
-        (bytes: Buffer) => CardServiceService.issueCard.responseDeserialize(bytes),
-        large,
-        requester,
-        (error, value) => (error ? reject(error) : resolve(value as { pendingApprovalId: string })),
-      );
-    });
-    assert.match(held.pendingApprovalId, /^[0-9a-f-]{36}$/, 'an issuance of 10,000.00 is held');
-    const before = await inspect.snapshot();
-    const self = await unary(
-      server,
-      ApprovalServiceService.approve.path,
-      { approvalId: held.pendingApprovalId },
-      bearer(await credentials.token('approver', ['*'], 'alice')),
-    );
-    assert.equal(grpc.status[self.code], 'PERMISSION_DENIED', self.details);
-    assert.equal(await inspect.snapshot(), before, 'a refused self-approval changes nothing');
-    const other = await unary(
-      server,
-      ApprovalServiceService.approve.path,
-      { approvalId: held.pendingApprovalId },
-      bearer(await credentials.token('approver', ['*'], 'bob')),
-    );
-    assert.equal(grpc.status[other.code], 'OK', other.details);
-    assert.equal((await inspect.card('c-large'))?.balanceMinor, 1_000_000);
+    const hold = (path: string, request: Record<string, unknown>): Promise<{ pendingApprovalId: string }> =>
+      new Promise((resolve, reject) => {
+        const definition = definitions.get(path) as Definition;
+        server.makeUnaryRequest(
+          path,
+          definition.requestSerialize,
+          (bytes: Buffer) => definition.responseDeserialize(bytes),
+          message(path, request),
+          requester,
+          (error, value) => (error ? reject(error) : resolve(value as { pendingApprovalId: string })),
+        );
+      });
+    const approveAs = (subject: string, approvalId: string): Promise<{ code: grpc.status; details: string }> =>
+      credentials
+        .token('approver', ['*'], subject)
+        .then((token) => unary(server, ApprovalServiceService.approve.path, { approvalId }, bearer(token)));
+    const cases: [string, () => Promise<{ pendingApprovalId: string }>, string, number][] = [
+      [
+        'an issuance of 10,000.00',
+        () => hold(CardServiceService.issueCard.path, { cardId: 'c-large', params: { ...params, initialBalance: eur(1_000_000n) } }),
+        'c-large',
+        1_000_000,
+      ],
+      [
+        'a manual credit of 5.00',
+        () => hold(CardServiceService.creditCard.path, { cardId: 'c-large', amount: eur(500n), idempotencyKey: 'four-eyes-credit' }),
+        'c-large',
+        1_000_500,
+      ],
+    ];
+    for (const [what, ask, cardId, balance] of cases) {
+      const held = await ask();
+      assert.match(held.pendingApprovalId, /^[0-9a-f-]{36}$/, `${what} is held`);
+      const before = await inspect.snapshot();
+      const self = await approveAs('alice', held.pendingApprovalId);
+      assert.equal(grpc.status[self.code], 'PERMISSION_DENIED', `${what}: ${self.details}`);
+      assert.equal(await inspect.snapshot(), before, `${what}: a refused self-approval changes nothing`);
+      const other = await approveAs('bob', held.pendingApprovalId);
+      assert.equal(grpc.status[other.code], 'OK', `${what}: ${other.details}`);
+      assert.equal((await inspect.card(cardId))?.balanceMinor, balance, `${what}: carried out once approved`);
+    }
   });
 
   // ---- the internal door ----------------------------------------------------------------------

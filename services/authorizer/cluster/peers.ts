@@ -22,6 +22,9 @@ export type ForwardOutcome =
   | { readonly kind: 'retry'; readonly reason: string }
   | { readonly kind: 'failed'; readonly error: TaplineError };
 
+/** The TLS server name node links send (the peer's identity is checked on its certificate's URI). */
+const peer_tls_name = 'tapline-node';
+
 export interface PeerLimits {
   /** Forwarded calls awaiting their result on one link; past it calls get RESOURCE_EXHAUSTED. */
   readonly forward_in_flight_max: number;
@@ -56,6 +59,9 @@ class PeerLink {
       'grpc.keepalive_timeout_ms': 5_000,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
+      // A peer is verified by the node its certificate names, never by its address (a pod IP or a
+      // name that moves); a fixed TLS server name keeps IP addresses out of SNI (RFC 6066).
+      'grpc.ssl_target_name_override': peer_tls_name,
     });
   }
 

@@ -2,10 +2,11 @@
 // hands it to the shard region and maps the answer; every handler answers exactly once through
 // service.ts's `unary` / `unaryAsync`. AuthorizeStream (venue gateways) is gateway-stream.ts.
 
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream, ServerUnaryCall } from '@grpc/grpc-js';
 import { failedPrecondition } from '../../../actors/errors';
 import { isFleetCardId } from '../../../actors/sharding/shard-key';
-import type { TxnAnswer } from '../../../actors/card/transaction';
+import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
+import { requesterOf, callerOf } from '../../common/auth/grpc-access';
 import type {
   AuthorizationServiceServer,
   AuthorizeRequest,
@@ -30,17 +31,27 @@ import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
 import { toAuthorizeResponse, toBalanceResponse, toRefundResponse, toReverseResponse, toTopUpResponse, toVoidResponse } from './mapping';
 import { receiptOf } from './receipt';
 import { unary, unaryAsync, type ServiceDeps } from './service';
-import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, refKey, requireId } from './validate';
+import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, readableRefKey, requireId } from './validate';
+
+/**
+ * The request as its authenticated caller sends it: who asks (the certificate's terminal, or a
+ * gateway's merchants) decides who may reverse, void, complete or refund a transaction
+ * (actors/origin.ts), never the terminal id the request names alone.
+ */
+function asked(request: MoneyRequest, call: ServerUnaryCall<unknown, unknown>): MoneyRequest {
+  const requester = requesterOf(callerOf(call));
+  return requester === undefined ? request : { ...request, requester };
+}
 
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
   return {
     authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(
       deps,
       'Authorize',
-      (request, reply, _call, deadlineMs) => {
+      (request, reply, call, deadlineMs) => {
         // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
         const parsed = isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : withPin(deps, parseAuthorize(request), request.pin);
-        deps.region.money(parsed, reply, undefined, deadlineMs);
+        deps.region.money(asked(parsed, call), reply, undefined, deadlineMs);
       },
       toAuthorizeResponse,
     ),
@@ -55,9 +66,9 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     reverse: unary<ReverseRequest, ReverseResponse, TxnAnswer>(
       deps,
       'Reverse',
-      (request, reply, _call, deadlineMs) => {
+      (request, reply, call, deadlineMs) => {
         const parsed = isFleetCardId(request.cardId) ? parseFleetReverse(request) : parseReverse(request);
-        deps.region.money(parsed, reply, undefined, deadlineMs);
+        deps.region.money(asked(parsed, call), reply, undefined, deadlineMs);
       },
       toReverseResponse,
     ),
@@ -72,8 +83,8 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     void: unary<VoidRequest, VoidResponse, TxnAnswer>(
       deps,
       'Void',
-      (request, reply, _call, deadlineMs) => {
-        deps.region.money(parseVoid(request), reply, undefined, deadlineMs);
+      (request, reply, call, deadlineMs) => {
+        deps.region.money(asked(parseVoid(request), call), reply, undefined, deadlineMs);
       },
       toVoidResponse,
     ),
@@ -82,7 +93,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       'GetReceipt',
       async (request) => {
         const cardId = requireId('card_id', request.cardId);
-        const key = refKey('transaction', request.transaction);
+        const key = readableRefKey('transaction', request.transaction);
         return receiptOf(await deps.records.loadIdempotencyRecord(key), cardId);
       },
       (receipt) => receipt,
@@ -90,11 +101,11 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     refund: unary<RefundRequest, RefundResponse, TxnAnswer>(
       deps,
       'Refund',
-      (request, reply, _call, deadlineMs) => {
+      (request, reply, call, deadlineMs) => {
         const { request: refund, managerId, managerPin } = parseRefund(request);
         const managers = deps.managers;
         if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
-        deps.region.money(refund, reply, (merchantId) => managers.verify(merchantId, managerId, managerPin), deadlineMs);
+        deps.region.money(asked(refund, call), reply, (merchantId) => managers.verify(merchantId, managerId, managerPin), deadlineMs);
       },
       toRefundResponse,
     ),

@@ -18,6 +18,8 @@ import {
   type CardServiceIssueCardRequest,
   type CardServiceServer,
   type ChangeCardStateRequest,
+  type CreditCardRequest,
+  CreditCardResponse,
   type DefineProgramRequest,
   type DefineProgramResponse,
   type GetCardRequest,
@@ -50,7 +52,16 @@ import type { BulkIssueResult, CardIssuance } from '../usecases/card-issuance';
 import type { PspCallbackAnswer, PspTopUps } from '../usecases/psp-top-ups';
 import { cashOutRequest, type ProgramRefundRun, type RefundRunResult } from '../usecases/refund-run';
 import type { CardTabs } from '../usecases/tabs';
-import { cardInfo, toPspCallbackResponse, toRefundRunResponse, toReturnResponse, toSettleTabResponse, wireProgram } from './cards-mapping';
+import type { ManualCredits } from '../usecases/credits';
+import {
+  cardInfo,
+  toCreditCardResponse,
+  toPspCallbackResponse,
+  toRefundRunResponse,
+  toReturnResponse,
+  toSettleTabResponse,
+  wireProgram,
+} from './cards-mapping';
 import {
   parseCardAction,
   parseCardIds,
@@ -68,7 +79,7 @@ import { programReviewHandlers } from './program-review-service';
 import { unary, unaryAsync, type ServiceDeps } from './service';
 import { actingOf } from '../../common/auth/grpc-access';
 import { outcomeOf } from '../usecases/outcome';
-import { requireAmount, requireBalance, requireClientKey, requireId } from './validate';
+import { requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
 
 /** A request held for a second principal: its approval's id (nothing else happened). */
 interface Pending {
@@ -80,6 +91,8 @@ export interface CardServiceDeps extends ServiceDeps {
   readonly refundRun: ProgramRefundRun;
   readonly pspTopUps: PspTopUps;
   readonly tabs: CardTabs;
+  /** Manual credits by operators (CreditCard). */
+  readonly credits: ManualCredits;
   /** Program review listings read the program's cards (program-review-service.ts). */
   readonly programCards: ProgramCards;
 }
@@ -230,7 +243,7 @@ function lifecycleHandlers(
 /** PSP top-ups and mandates, and PINs. */
 function paymentHandlers(
   deps: CardServiceDeps,
-): Pick<CardServiceServer, 'startPspTopUp' | 'handlePspCallback' | 'setAutoReload' | 'setPin'> {
+): Pick<CardServiceServer, 'startPspTopUp' | 'handlePspCallback' | 'setAutoReload' | 'creditCard' | 'setPin'> {
   return {
     startPspTopUp: unaryAsync<StartPspTopUpRequest, StartPspTopUpResponse, { reference: string; paymentUrl: string }>(
       deps,
@@ -269,6 +282,25 @@ function paymentHandlers(
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),
+
+    creditCard: unaryAsync<CreditCardRequest, CreditCardResponse, TxnAnswer | Pending>(
+      deps,
+      'CreditCard',
+      async (request, call) => {
+        const cardId = requireId('card_id', request.cardId);
+        const { amountMinor, currency } = requireAmount('amount', request.amount);
+        const key = requireClientKeyText('idempotency_key', request.idempotencyKey);
+        // Every manual credit waits for a second principal (four eyes); the approved one runs here.
+        const pendingApprovalId = await deps.approvals.holdIfNeeded(call);
+        if (pendingApprovalId !== undefined) return { pendingApprovalId };
+        return deps.credits.credit({ cardId, amountMinor, currency, key, acting: actingOf(call) });
+      },
+      (value) =>
+        'pendingApprovalId' in value
+          ? CreditCardResponse.fromPartial({ pendingApprovalId: value.pendingApprovalId })
+          : toCreditCardResponse(value),
+    ),
+
     setPin: unaryAsync<SetPinRequest, SetPinResponse, CardState>(
       deps,
       'SetPin',

@@ -16,7 +16,8 @@ import {
   type Outcome,
 } from '../../../actors/errors';
 import { checkTerminals } from '../../common/auth/access';
-import { callerOf, type Caller } from '../../common/auth/grpc-access';
+import { callerOf, requesterOf, type Caller } from '../../common/auth/grpc-access';
+import type { Requester } from '../../../actors/origin';
 import { isFleetCardId } from '../../../actors/sharding/shard-key';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
 import type {
@@ -64,6 +65,8 @@ class GatewayStream {
   private closed = false;
   private outgoing: AuthorizeStreamResult[] = [];
   private flushScheduled = false;
+  /** Who asks, for reversals and hold operations among the items (actors/origin.ts). */
+  private readonly requester: Requester | undefined;
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -72,6 +75,7 @@ class GatewayStream {
     private readonly caller: Caller,
   ) {
     this.answeredOk = deps.metrics.countingChild(deps.metrics.streamItems, { grpc_code: 'OK' });
+    this.requester = requesterOf(caller);
   }
 
   frame(frame: AuthorizeStreamRequest): void {
@@ -115,6 +119,7 @@ class GatewayStream {
       request = isFleetCardId(item.request.cardId)
         ? parseFleetAuthorize(item.request)
         : withPin(deps, parseAuthorize(item.request), item.request.pin);
+      if (this.requester !== undefined) request = { ...request, requester: this.requester };
     } catch (error) {
       this.failItem(item.correlationId, error);
       return;

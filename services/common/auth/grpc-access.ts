@@ -17,7 +17,8 @@ import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { asTaplineError, InternalError, permissionDenied, unauthenticated, type TaplineError } from '../../../actors/errors';
-import type { Acting, Grant, Principal } from '../../../actors/principal';
+import { requesterOfPrincipal, type Acting, type Grant, type Principal } from '../../../actors/principal';
+import type { Requester } from '../../../actors/origin';
 import { serviceErrorOf } from '../../authorizer/grpc/status';
 import { actingFor, admits, checkTerminals, operatorGrant, type AccessLookups } from './access';
 import { socketIdentity, identityOf, type CertificateIdentity, type RevokedSerials } from './certificates';
@@ -49,6 +50,23 @@ export function bindCaller(metadata: grpc.Metadata, caller: Caller): void {
 /** The caller of a call, or undefined for a public method (health) or an unbound call. */
 export function callerOf(call: { readonly metadata: grpc.Metadata }): Caller | undefined {
   return callers.get(call.metadata);
+}
+
+const requesters = new WeakMap<Principal, Requester | null>();
+
+/**
+ * "Who is asking" of a terminal-door call, for the rule of who may act on a transaction after the
+ * fact (actors/origin.ts): the terminal of the caller's certificate, or its gateway's merchants.
+ * Kept per principal (one per connection), so a gateway's merchant set is built once.
+ */
+export function requesterOf(caller: Caller | undefined): Requester | undefined {
+  if (caller === undefined) return undefined;
+  let requester = requesters.get(caller.principal);
+  if (requester === undefined) {
+    requester = requesterOfPrincipal(caller.principal) ?? null;
+    requesters.set(caller.principal, requester);
+  }
+  return requester ?? undefined;
 }
 
 /** A caller that was authenticated elsewhere (a forwarded frame, a node's own work). */

@@ -202,6 +202,9 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
   startPspTopUp: { who: 'operator', roles: ['issuer_admin', 'support'] },
   handlePspCallback: { who: 'operator', roles: ['psp'] },
   setAutoReload: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  // A credit without a sale: always held for a second principal (the approved request runs, and
+  // usecases/credits.ts checks the approver again before the money moves).
+  creditCard: { who: 'operator', roles: ['issuer_admin', 'support'], four_eyes: () => 'a manual credit' },
   setPin: { who: 'operator', roles: ['issuer_admin', 'support'] },
   setTabLimit: { who: 'operator', roles: ['issuer_admin'] },
   settleTab: { who: 'operator', roles: ['issuer_admin'] },
