@@ -2,7 +2,8 @@
 // method of every gRPC service Tapline defines has a rule on the door that serves it (or is marked
 // as reached only through forwarded frames), every route the reports service serves has a rule,
 // every role the rules name exists, scoped roles appear only with a scope extractor, and the
-// decisions themselves hold for terminals, gateways, operators and their scopes.
+// decisions themselves hold for terminals, gateways, operators and their scopes, four eyes
+// included (a manual credit reaches the card only with an approver other than its requester).
 
 import assert from 'node:assert/strict';
 import type { ServiceDefinition } from '@grpc/grpc-js';
@@ -33,6 +34,9 @@ import { report_route_names } from '../../services/reports/server';
 import { settlementRouteOf } from '../../services/reports/settlement';
 import type { OperatorPrincipal } from '../../actors/principal';
 import { RejectedError } from '../../actors/errors';
+import type { MoneyRequest } from '../../actors/card/transaction';
+import type { ShardRegion } from '../../actors/sharding/shard-region';
+import { ManualCredits } from '../../services/authorizer/usecases/credits';
 
 const all_services: readonly [string, ServiceDefinition][] = [
   ['tapline.v1.AuthorizationService', AuthorizationServiceService],
@@ -201,7 +205,7 @@ describe('access policy: decisions', () => {
     );
   });
 
-  it('marks four-eyes requests: an unblock, an issuance above the amount', () => {
+  it('marks four-eyes requests: an unblock, an issuance above the amount, every manual credit', () => {
     const limits = { four_eyes_amount_minor: 100_000 };
     const change = operatorRuleOf(CardServiceService.changeCardState.path);
     assert.ok(change?.four_eyes?.({ action: CardAction.CARD_ACTION_UNBLOCK }, limits) !== undefined);
@@ -211,6 +215,30 @@ describe('access policy: decisions', () => {
     assert.ok(issue?.four_eyes?.({ initialBalance: { amountMinor: 100_001n } }, limits) !== undefined);
     const bulk = operatorRuleOf(CardServiceService.bulkIssueCards.path);
     assert.ok(bulk?.four_eyes?.({ cardIds: ['a', 'b', 'c'], params: { initialBalance: { amountMinor: 40_000n } } }, limits) !== undefined);
+    const credit = operatorRuleOf(CardServiceService.creditCard.path);
+    assert.ok(credit?.four_eyes?.({ amount: { amountMinor: 1n } }, limits) !== undefined, 'even a credit of one minor unit');
+  });
+
+  it('a manual credit moves money only with an approver other than its requester', async () => {
+    const moved: string[] = [];
+    const region = {
+      money: (request: MoneyRequest, reply: (outcome: { ok: false; error: unknown }) => void) => {
+        moved.push(request.operatorId);
+        reply({ ok: false, error: new Error('stop here') });
+      },
+    } as unknown as Pick<ShardRegion, 'money'>;
+    const credits = new ManualCredits(region);
+    const acting = { subject: 'alice', role: 'issuer_admin', scope: '*', action: 'tapline.v1.CardService/CreditCard' };
+    const credit = { cardId: 'c-1', amountMinor: 100, currency: 'EUR', key: 'goodwill-1' };
+    for (const approver of [undefined, '', 'alice'])
+      assert.equal(
+        await refusal(() => credits.credit({ ...credit, acting: { ...acting, ...(approver === undefined ? {} : { approver }) } })),
+        'permission_denied',
+        `approver ${String(approver)}`,
+      );
+    assert.deepEqual(moved, [], 'nothing reached the card');
+    await assert.rejects(credits.credit({ ...credit, acting: { ...acting, approver: 'bob' } }), /stop here/);
+    assert.deepEqual(moved, ['alice'], 'the approved credit reaches the card as its requester');
   });
 });
 
