@@ -116,7 +116,9 @@ export function manifestAccess(manifest: DevManifest, root = projectRoot()): Cli
     terminalCredentials: (terminalId) =>
       Promise.resolve(
         pair(
-          manifest.terminals.find((t) => t.terminal_id === terminalId),
+          // Balance reads name no terminal (any terminal may read one): the manifest's first reads them.
+          manifest.terminals.find((t) => t.terminal_id === terminalId) ??
+            (terminalId === reader_terminal ? manifest.terminals[0] : undefined),
           `terminal ${terminalId}`,
         ),
       ),

@@ -281,7 +281,12 @@ function remember<T>(map: Map<string, Promise<T>>, key: string, make: () => Prom
   return value;
 }
 
-/** What `npm start` writes to .data/dev-credentials/manifest.json (paths relative to the repo root). */
+/**
+ * What `npm start` writes to .data/dev-credentials/manifest.json (README "Doors and roles"): the CA
+ * that signed the servers, the doors, a certificate per terminal, gateway and node, and a token
+ * per role. Paths are relative to the repository root. The benchmark writes one of its own in the
+ * same shape, and the clients of tools/client/access.ts read either (manifestAccess).
+ */
 export interface DevManifest {
   readonly ca: string;
   readonly endpoints: { readonly terminal: string; readonly operator: string; readonly internal: string; readonly reports: string };
@@ -296,6 +301,39 @@ export interface DevManifest {
   }[];
 }
 
-export function relativeTo(root: string, path: string): string {
-  return relative(root, path);
+/** What a manifest lists: the doors, and the terminals, gateway merchants and nodes to certify. */
+export interface ManifestContents {
+  readonly endpoints: DevManifest['endpoints'];
+  readonly terminals: readonly string[];
+  /** One gateway certificate per merchant. */
+  readonly gateways: readonly string[];
+  readonly nodes: readonly string[];
+  /** One token per role, scope "*", subject dev-<role>. */
+  readonly roles: readonly string[];
+}
+
+/**
+ * Writes `manifest.json` into the credential set's folder (mode 0600: it holds bearer tokens) and
+ * returns its path. Paths inside are relative to `root` (the repository root).
+ */
+export async function writeManifest(credentials: DevCredentials, contents: ManifestContents, root: string): Promise<string> {
+  const rel = (path: string): string => relative(root, path);
+  const pair = (files: CertificateFiles): { cert: string; key: string } => ({ cert: rel(files.cert), key: rel(files.key) });
+  const manifest: DevManifest = {
+    ca: rel(credentials.caFile),
+    endpoints: contents.endpoints,
+    terminals: await Promise.all(
+      contents.terminals.map(async (terminal_id) => ({ terminal_id, ...pair(await credentials.terminal(terminal_id)) })),
+    ),
+    gateways: await Promise.all(
+      contents.gateways.map(async (merchant_id) => ({ merchant_id, ...pair(await credentials.gateway([merchant_id])) })),
+    ),
+    nodes: await Promise.all(contents.nodes.map(async (node_id) => ({ node_id, ...pair(await credentials.node(node_id)) }))),
+    operators: await Promise.all(
+      contents.roles.map(async (role) => ({ role, scope: ['*'], subject: `dev-${role}`, token: await credentials.token(role) })),
+    ),
+  };
+  const path = join(credentials.dir, 'manifest.json');
+  write(path, `${JSON.stringify(manifest, null, 2)}\n`, true);
+  return path;
 }

@@ -20,6 +20,8 @@ export interface ServerProcess {
   readonly operatorAddress: string | undefined;
   /** The node-to-node port an authorizer node announces (undefined for other processes). */
   readonly internalPort: number | undefined;
+  /** The HTTP port the reports service announces (undefined for other processes). */
+  readonly httpPort: number | undefined;
   /** SIGKILL, resolves when the process is gone. */
   kill9(): Promise<void>;
   /** SIGTERM (graceful), resolves with the exit code. */
@@ -49,32 +51,36 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const ready = await new Promise<{ grpcPort: number; internalPort: number | undefined; operatorPort: number | undefined }>(
-    (resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`${options.script}: expected a line with grpcPort within ${process_start_timeout_ms} ms; stderr: ${stderr}`));
-      }, process_start_timeout_ms);
-      let ready = false;
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        options.onLine?.(line);
-        if (ready || !line.includes('"grpcPort"')) return;
-        const announced = JSON.parse(line) as { grpcPort?: number; internalPort?: number; operatorPort?: number };
-        if (typeof announced.grpcPort !== 'number') return;
-        ready = true;
-        clearTimeout(timer);
-        resolve({
-          grpcPort: announced.grpcPort,
-          internalPort: typeof announced.internalPort === 'number' ? announced.internalPort : undefined,
-          operatorPort: typeof announced.operatorPort === 'number' ? announced.operatorPort : undefined,
-        });
+  const ready = await new Promise<{
+    grpcPort: number;
+    internalPort: number | undefined;
+    operatorPort: number | undefined;
+    httpPort: number | undefined;
+  }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${options.script}: expected a line with grpcPort within ${process_start_timeout_ms} ms; stderr: ${stderr}`));
+    }, process_start_timeout_ms);
+    let ready = false;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      options.onLine?.(line);
+      if (ready || !line.includes('"grpcPort"')) return;
+      const announced = JSON.parse(line) as { grpcPort?: number; internalPort?: number; operatorPort?: number; httpPort?: number };
+      if (typeof announced.grpcPort !== 'number') return;
+      ready = true;
+      clearTimeout(timer);
+      resolve({
+        grpcPort: announced.grpcPort,
+        internalPort: typeof announced.internalPort === 'number' ? announced.internalPort : undefined,
+        operatorPort: typeof announced.operatorPort === 'number' ? announced.operatorPort : undefined,
+        httpPort: typeof announced.httpPort === 'number' ? announced.httpPort : undefined,
       });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${options.script} exited with ${code} before serving; stderr: ${stderr}`));
-      });
-    },
-  );
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${options.script} exited with ${code} before serving; stderr: ${stderr}`));
+    });
+  });
   return {
     child,
     pid: child.pid as number,
@@ -83,6 +89,7 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
     operatorPort: ready.operatorPort,
     operatorAddress: ready.operatorPort === undefined ? undefined : `127.0.0.1:${ready.operatorPort}`,
     internalPort: ready.internalPort,
+    httpPort: ready.httpPort,
     exited,
     kill9: async () => {
       child.kill('SIGKILL');
