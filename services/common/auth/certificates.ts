@@ -15,7 +15,7 @@
 // connection. Revocation is a list of serial numbers checked on every call (and every frame of a
 // stream), so a revoked certificate is refused without a restart, on connections already open too.
 
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Principal } from '../../../actors/principal';
@@ -161,8 +161,13 @@ export class WatchedCertificateProvider implements grpc.experimental.Certificate
   private readonly identity_listeners = new Set<grpc.experimental.IdentityCertificateUpdateListener>();
 
   constructor(private readonly files: TlsFiles) {
+    // A rotation rewrites the certificate and the key; each file is polled on its own, so for a
+    // moment one may be new and the other old. Only a matching pair is pushed (grpc-js would refuse
+    // the mismatch and keep serving the old pair anyway, with an error in the log).
     const pushIdentity = (): void => {
-      for (const listener of this.identity_listeners) listener(this.identity());
+      const identity = this.identity();
+      if (!pairMatches(identity.certificate, identity.privateKey)) return;
+      for (const listener of this.identity_listeners) listener(identity);
     };
     files.cert.onChange(pushIdentity);
     files.key.onChange(pushIdentity);
@@ -199,6 +204,15 @@ export class WatchedCertificateProvider implements grpc.experimental.Certificate
 
   removeIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void {
     this.identity_listeners.delete(listener);
+  }
+}
+
+/** True when the PEM certificate (the first of a chain) belongs to the PEM private key. */
+export function pairMatches(certificate: Buffer, key: Buffer): boolean {
+  try {
+    return new X509Certificate(certificate).checkPrivateKey(createPrivateKey(key));
+  } catch {
+    return false;
   }
 }
 
