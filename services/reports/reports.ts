@@ -486,7 +486,8 @@ const audit_record_text = ['event_id', 'action', 'principal', 'role', 'scope', '
 
 /**
  * The operator audit trail in the range, optionally of one principal: `records`, the audit record
- * of every operator action (who, role, scope, approver, before and after; audit_log), and
+ * of every operator action (who, role, scope, approver, before and after; audit_log; of one
+ * principal: its own actions and those it approved), and
  * `entries`, the lifecycle events and operator_action documents that name their operator.
  */
 export async function auditReport(context: ReportContext, range: DateRange, principal: string | undefined): Promise<Report> {

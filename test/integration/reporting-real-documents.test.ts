@@ -689,6 +689,25 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       ['rd-anon', 'dev-issuer_admin', 'dev-approver'],
       'the audit trail names both principals of an unblock (token subjects, never request fields)',
     );
+    // Per principal: the approver's records are its own decisions and the actions it released,
+    // each with what changed; nothing of anyone else.
+    const records = (await report(`/reports/audit?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}&principal=dev-approver`))[
+      'records'
+    ];
+    assert.ok(records !== undefined && records.length >= 2, `the approver's records: ${JSON.stringify(records)}`);
+    assert.ok(records.every((r) => r['principal'] === 'dev-approver' || r['approver'] === 'dev-approver'));
+    const released = records.find((r) => r['action'] === 'tapline.v1.CardService/ChangeCardState' && r['subject'] === 'card:rd-anon');
+    assert.deepEqual(
+      [released?.['principal'], released?.['role'], released?.['approver']],
+      ['dev-issuer_admin', 'issuer_admin', 'dev-approver'],
+    );
+    const after = JSON.parse(String(released?.['after'])) as Record<string, Record<string, unknown>>;
+    const before = JSON.parse(String(released?.['before'])) as Record<string, Record<string, unknown>>;
+    assert.deepEqual([before['card:rd-anon']?.['status'], after['card:rd-anon']?.['status']], ['blocked', 'active'], 'before and after');
+    assert.ok(
+      records.some((r) => r['principal'] === 'dev-approver' && r['action'] === 'tapline.v1.ApprovalService/Approve'),
+      "the approver's own decision",
+    );
   });
 
   it('reconciliation lists no difference: plain cards, fleet cards and fleet accounts', async function () {
