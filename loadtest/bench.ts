@@ -3,9 +3,12 @@
 // issues extend (ratios.authorize_vs_echo, ...). Everything is real: a private redis-server with
 // appendfsync always, an authorizer node process, an echo server process, gRPC over loopback.
 // The main figures run over mutual TLS, as production does: the driver's connections present a
-// venue gateway's certificate (the terminals' merchants), the echo server asks for a client
+// venue gateway's certificate (the terminals' merchant), the echo server asks for a client
 // certificate too; ratios.authorize_mtls_vs_plain compares them, round by round, with a second
-// node in the plaintext development mode (the same cards, on another Redis database).
+// node in the plaintext development mode (the same cards, on another Redis database). The TLS node
+// is described in a credentials manifest like the one `npm start` writes
+// (.bench/credentials/manifest.json), and the driver and the seeding take their CA, gateway
+// certificate and operator tokens from it, as any client of the manifest does.
 // This process is the load driver (k6 cannot be installed here; loadtest/k6 has the same
 // scenario for SREs). Ratios, not absolute numbers, are the point: driver, node and Redis share
 // the machine's two cores.
@@ -13,9 +16,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import type { ClientAccess } from '../tools/client/access';
-import type { DevCredentials } from '../tools/devenv/credentials';
+import { manifestAccess, readManifest, type ClientAccess } from '../tools/client/access';
+import { writeManifest, type DevCredentials, type DevManifest } from '../tools/devenv/credentials';
 import { accessToNode, benchCredentials, benchNodeEnv } from '../tools/devenv/secure-node';
+import { role_names } from '../services/common/auth/policy';
 import type { H2Tls } from './h2-unary';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
@@ -115,16 +119,19 @@ async function main(): Promise<void> {
       appendfsync: settings.appendfsync,
     });
 
-    const access = accessToNode(credentials, node);
+    const manifest = await benchManifest(credentials, node);
+    const access = manifestAccess(manifest);
     await seed(access);
     await seedFleets(access, Date.now());
     await seed(accessToNode(credentials, plain, true));
-    // The driver speaks for the benchmark's terminals as a venue gateway of their merchants.
-    const gateway = await credentials.gateway(bench_merchants);
+    // The driver speaks for the benchmark's terminals as a venue gateway of their merchant.
+    const gateway = manifest.gateways[0];
+    if (gateway === undefined) throw new Error('the bench manifest names no gateway');
+    const fromRoot = (path: string): Buffer => readFileSync(join(projectRoot(), path));
     const mtls: H2Tls = {
-      ca: readFileSync(credentials.caFile),
-      cert: readFileSync(gateway.cert),
-      key: readFileSync(gateway.key),
+      ca: fromRoot(manifest.ca),
+      cert: fromRoot(gateway.cert),
+      key: fromRoot(gateway.key),
       servername: 'localhost',
     };
     const streamCredentials = grpc.credentials.createSsl(mtls.ca, mtls.key, mtls.cert);
@@ -355,8 +362,29 @@ async function main(): Promise<void> {
   }
 }
 
-/** The benchmark's merchants: terminal bench-t<i> belongs to bench-m<i % 8>. */
-const bench_merchants = Array.from({ length: 8 }, (_, m) => `bench-m${m}`);
+/** The benchmark's merchant: every terminal bench-t<i> belongs to it, and its gateway speaks for them. */
+const bench_merchant = 'bench-m';
+
+/** Writes the manifest of the benchmark's TLS node (no reports service runs: its endpoint is empty) and reads it back. */
+async function benchManifest(credentials: DevCredentials, node: ServerProcess): Promise<DevManifest> {
+  const path = await writeManifest(
+    credentials,
+    {
+      endpoints: {
+        terminal: node.address,
+        operator: node.operatorAddress ?? '',
+        internal: `127.0.0.1:${node.internalPort ?? 0}`,
+        reports: '',
+      },
+      terminals: [],
+      gateways: [bench_merchant],
+      nodes: ['bench-1'],
+      roles: role_names,
+    },
+    projectRoot(),
+  );
+  return readManifest(path);
+}
 
 /** A benchmark node's environment: Redis, free ports, quiet logs and the run's credentials. */
 async function nodeEnv(credentials: DevCredentials, nodeId: string, redisUrl: string): Promise<Record<string, string>> {
@@ -375,7 +403,7 @@ async function seed(access: ClientAccess): Promise<void> {
   const admin = new TaplineClient(access);
   const started = Date.now();
   const parallel = 200;
-  for (let t = 0; t < settings.terminals; t++) await admin.registerTerminal(`bench-t${t}`, bench_merchants[t % 8] as string);
+  for (let t = 0; t < settings.terminals; t++) await admin.registerTerminal(`bench-t${t}`, bench_merchant);
   for (let start = 0; start < settings.cards; start += parallel) {
     const ids = Array.from({ length: Math.min(parallel, settings.cards - start) }, (_, k) => `bench-c${start + k}`);
     await Promise.all(ids.map((id) => admin.issueCard(id, settings.card_balance_minor, 'EUR', 'bench')));
