@@ -4,6 +4,7 @@
 // 64-bit integers as JSON strings (18.16) or numbers (current); both are checked to be safe
 // integers before they become a JS number.
 
+import type { EventsHttpContext } from '../events/http';
 import type { CardStateReader } from './card-states';
 import type { SettlementStore } from './settlement-store';
 import { ReportNotFoundError, ReportTooLargeError } from './errors';
@@ -65,6 +66,8 @@ export interface ReportContext {
   readonly settlement?: SettlementStore;
   /** The clock settlement uses (a period must have ended before it is settled); Date.now by default. */
   readonly now?: () => number;
+  /** Notices and webhooks (services/events/http.ts); without it their routes answer 404. */
+  readonly events?: EventsHttpContext;
 }
 
 // ---- row decoding ---------------------------------------------------------------------------
