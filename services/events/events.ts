@@ -68,9 +68,10 @@ export function relayEventsSql(database: string, cursor: RelayCursor, horizon_ms
   if (![cursor.stream_ms, horizon_ms, rows_max].every((value) => Number.isSafeInteger(value) && value >= 0))
     throw new Error('assertion: relay query bounds must be non-negative integers');
   return `SELECT event_id, type, kind, outcome, reason, card, program, terminal, merchant, fleet, currency,
-      toString(amount) AS amount, toString(balance_after) AS balance_after, status, previous, action, source, original,
-      toString(at_ms) AS at_ms, toString(stream_ms) AS stream_ms
+      toString(amount) AS amount_text, toString(balance_after) AS balance_after_text, status, previous, action, source, original,
+      toString(at_ms) AS at_ms_text, toString(stream_ms) AS stream_ms_text
     FROM ${identifier(database)}.relay_events
+    -- Output names differ from the columns: ClickHouse resolves an alias in WHERE before a column.
     WHERE stream_ms < ${horizon_ms}
       AND (stream_ms > ${cursor.stream_ms} OR (stream_ms = ${cursor.stream_ms} AND event_id > ${stringLiteral(cursor.event_id)}))
     ORDER BY stream_ms, event_id
@@ -102,15 +103,15 @@ export function eventOfRow(row: Record<string, unknown>): RelayEvent {
     merchant: text(row, 'merchant'),
     fleet: text(row, 'fleet'),
     currency: text(row, 'currency'),
-    amount_minor: integer(row, 'amount'),
-    balance_after_minor: integer(row, 'balance_after'),
+    amount_minor: integer(row, 'amount_text'),
+    balance_after_minor: integer(row, 'balance_after_text'),
     status: text(row, 'status'),
     previous: text(row, 'previous'),
     action: text(row, 'action'),
     source: text(row, 'source'),
     original: text(row, 'original'),
-    at_ms: integer(row, 'at_ms'),
-    stream_ms: integer(row, 'stream_ms'),
+    at_ms: integer(row, 'at_ms_text'),
+    stream_ms: integer(row, 'stream_ms_text'),
   };
 }
 
