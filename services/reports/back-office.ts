@@ -116,6 +116,7 @@ export async function startBackOffice(
             interval_ms: config.TAPLINE_SETTLEMENT_SCHEDULER_INTERVAL_MS,
             catch_up_days: config.TAPLINE_SETTLEMENT_CATCH_UP_DAYS,
             holder: config.TAPLINE_NODE_ID,
+            settle_margin_ms: config.TAPLINE_SETTLEMENT_SETTLE_MARGIN_MS,
           },
           logger,
         )

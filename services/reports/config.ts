@@ -66,6 +66,10 @@ const back_office_schema = {
   // holds all of it; it looks this often.
   TAPLINE_SETTLEMENT_SCHEDULER_ENABLED: flag.default('1'),
   TAPLINE_SETTLEMENT_SCHEDULER_INTERVAL_MS: int(1_000, 86_400_000, 60_000),
+  // A period is computed once the outbox horizon is this far past its end: a document is decided
+  // (its `at`) before it commits, by at most the authorizer's commit time-out, and node clocks may
+  // differ from Redis' by a little. A minute covers both with room.
+  TAPLINE_SETTLEMENT_SETTLE_MARGIN_MS: int(0, 86_400_000, 60_000),
   // Periods a scheduler run catches up at most, per merchant (a stopped scheduler, a new merchant).
   TAPLINE_SETTLEMENT_CATCH_UP_DAYS: int(1, 3_660, 62),
   // The operator's own account, the debtor of SEPA credit transfer files (pain.001); unset: no SEPA files.

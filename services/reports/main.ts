@@ -40,7 +40,19 @@ async function main(): Promise<void> {
   const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
   const backOffice = await startBackOffice(config, clickhouse.query, settlement, logger);
   const server = await ReportsServer.start(
-    { query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards, settlement, events: backOffice.events },
+    {
+      query: clickhouse.query,
+      database: config.TAPLINE_CLICKHOUSE_DATABASE,
+      cards,
+      settlement,
+      events: backOffice.events,
+      sepa_debtor:
+        config.TAPLINE_SEPA_DEBTOR_NAME === undefined ||
+        config.TAPLINE_SEPA_DEBTOR_IBAN === undefined ||
+        config.TAPLINE_SEPA_DEBTOR_BIC === undefined
+          ? undefined
+          : { name: config.TAPLINE_SEPA_DEBTOR_NAME, iban: config.TAPLINE_SEPA_DEBTOR_IBAN, bic: config.TAPLINE_SEPA_DEBTOR_BIC },
+    },
     config.TAPLINE_REPORTS_PORT,
     logger,
     metrics,

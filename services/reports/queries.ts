@@ -292,7 +292,7 @@ export function settlementAggregatesSql(database: string, merchant: string, from
   const t = tables(database);
   return `SELECT currency, kind, toInt64(amount) AS amount_minor, count() AS count, toInt64(sum(amount)) AS delta_minor
     FROM ${t.by_merchant}
-    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund') OR (${sale_reversal}))
+    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund', 'top_up') OR (${sale_reversal}))
       AND ${timeRange(from_ms, until_ms)}
     GROUP BY currency, kind, amount ORDER BY currency, kind, amount_minor
     LIMIT ${integer(report_rows_max + 1)}`;

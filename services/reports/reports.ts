@@ -5,6 +5,7 @@
 // integers before they become a JS number.
 
 import type { EventsHttpContext } from '../events/http';
+import type { SepaDebtor } from './bank-files/pain001';
 import type { CardStateReader } from './card-states';
 import type { SettlementStore } from './settlement-store';
 import { ReportNotFoundError, ReportTooLargeError } from './errors';
@@ -68,6 +69,8 @@ export interface ReportContext {
   readonly now?: () => number;
   /** Notices and webhooks (services/events/http.ts); without it their routes answer 404. */
   readonly events?: EventsHttpContext;
+  /** The operator's account, debtor of SEPA bank files (bank-files/pain001.ts). */
+  readonly sepa_debtor?: SepaDebtor;
 }
 
 // ---- row decoding ---------------------------------------------------------------------------

@@ -359,7 +359,13 @@ export class ReportsServer {
       const store = context.settlement;
       if (store === undefined) answer(404, 'application/json', errorBody(new ReportNotFoundError('settlement is not served here')));
       else {
-        const settlement = { query: context.query, database: context.database, store, now: context.now ?? Date.now };
+        const settlement = {
+          query: context.query,
+          database: context.database,
+          store,
+          now: context.now ?? Date.now,
+          debtor: context.sepa_debtor,
+        };
         this.handleWithBody(logger, request, answer, url, (method, operator, body) =>
           settlementRequest(settlement, method, url, operator, body),
         );

@@ -8,8 +8,8 @@
 // recomputed, approved ones are never touched (settlement-store.ts).
 //
 // "ClickHouse holds all of the period" is the outbox horizon (services/events/horizon.ts): a
-// period is computed only when the horizon has passed its end, so a streamer backlog delays the
-// batch instead of leaving transactions out of it.
+// period is computed only when the horizon has passed its end (plus `settle_margin_ms`), so a
+// streamer backlog delays the batch instead of leaving transactions out of it.
 //
 //   tl:{settle}:scheduler:lease        string  the scheduler's lease
 //   tl:{settle}:scheduled:<merchant>   string  end (exclusive, ms) of the last period the scheduler computed
@@ -26,6 +26,12 @@ export interface SchedulerOptions {
   /** How far back a run looks for periods not computed yet. */
   readonly catch_up_days: number;
   readonly holder: string;
+  /**
+   * How far the horizon must be past a period's end. A document's `at` is when it was decided,
+   * its commit (the horizon's clock) follows within the authorizer's commit time-out; this margin
+   * covers that and clock differences between nodes and Redis.
+   */
+  readonly settle_margin_ms: number;
 }
 
 /** The name batches computed by the scheduler carry as `computed_by`. */
@@ -107,7 +113,7 @@ export class SettlementScheduler {
       const marker = (await this.redis.sendCommand(['GET', scheduledKey(merchant)])) as string | null;
       const earliest_ms = Math.floor(this.context.now() / day_ms) * day_ms - this.options.catch_up_days * day_ms;
       const after_ms = Math.max(marker === null ? earliest_ms : Number(marker), earliest_ms);
-      for (const period of periodsToCompute(config.cycle, after_ms, horizon_ms)) {
+      for (const period of periodsToCompute(config.cycle, after_ms, horizon_ms - this.options.settle_margin_ms)) {
         // Still ours? A run that lost its lease stops before computing more.
         if (!(await this.lease.hold())) return { held: false, horizon_ms, computed };
         const view = await computeBatch(this.context, merchant, period.from, scheduler_operator);
