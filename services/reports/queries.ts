@@ -340,3 +340,30 @@ export function topUpsSql(database: string, from_ms: number, until_ms: number): 
     GROUP BY program, currency, source, day ORDER BY program, currency, source, day
     LIMIT ${integer(report_rows_max + 1)}`;
 }
+
+/**
+ * A refund campaign's sums per currency for one program (breakage-rules.ts): stored value before
+ * the campaign opened, what moved while it ran (claims among it), what claims paid out, what moved
+ * after its deadline, and the deposits still held at the deadline. Cards issued count by the time
+ * of their issue. Fleet credit is no stored value and is left out, as in the float.
+ */
+export function breakageSql(database: string, program: string, opens_ms: number, deadline_ms: number): string {
+  const t = tables(database);
+  const [open, deadline] = [integer(opens_ms), integer(deadline_ms)];
+  const during = `at_ms >= ${open} AND at_ms < ${deadline}`;
+  return `SELECT currency, sum(before_open) AS float_at_open_minor, sum(during) AS movements_minor, sum(claims) AS claims,
+      sum(claimed) AS claimed_minor, sum(after_deadline) AS after_deadline_minor, sum(deposits) AS deposits_at_deadline_minor
+    FROM (
+      SELECT currency, toInt64(sumIf(amount, at_ms < ${open})) AS before_open, toInt64(sumIf(amount, ${during})) AS during,
+          toInt64(0) AS claims, toInt64(0) AS claimed, toInt64(sumIf(amount, at_ms >= ${deadline})) AS after_deadline,
+          toInt64(sumIf(deposit, at_ms < ${deadline})) AS deposits
+        FROM ${t.lifecycle} WHERE type = 'card_issued' AND fleet = '' AND program = ${stringLiteral(program)} GROUP BY currency
+      UNION ALL
+      SELECT currency, toInt64(sumIf(balance_delta, at_ms < ${open})), toInt64(sumIf(balance_delta, ${during})),
+          toInt64(countIf(kind = 'cash_out' AND ${during})), toInt64(sumIf(payout, kind = 'cash_out' AND ${during})),
+          toInt64(sumIf(balance_delta, at_ms >= ${deadline})), toInt64(sumIf(deposit_delta, at_ms < ${deadline}))
+        FROM ${t.transactions} WHERE outcome = 'approved' AND ${stored_value} AND program = ${stringLiteral(program)} GROUP BY currency
+    )
+    GROUP BY currency ORDER BY currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}

@@ -12,6 +12,7 @@
 //   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&operator=<id>]
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
+//   GET /reports/campaigns/<campaignId>/breakage   (a refund campaign's unclaimed money, breakage.ts)
 // Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
 //   /settlement/... (GET, PUT, POST with a JSON body): merchant fee rates and settlement batches, see settlement.ts.
 //   /webhooks/, /notices/, /deliveries/, /events/: notices and webhooks, see services/events/http.ts.
@@ -32,6 +33,7 @@ import {
 } from './errors';
 import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
 import { fleetInvoiceReport } from './fleet-invoice';
+import { breakageReport } from './breakage';
 import { eventsRequest, eventsRouteOf } from '../events/http';
 import { cardIdSegment, entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
@@ -162,6 +164,16 @@ const routes: readonly Route[] = [
       const fleet = entityId('fleetId', path[0] ?? '');
       const range = query.dateRange();
       return (context) => fleetInvoiceReport(context, fleet, range);
+    },
+  },
+  {
+    name: 'breakage',
+    pattern: /^\/reports\/campaigns\/([^/]*)\/breakage$/,
+    parameters: output,
+    sections: ['currencies', 'summary'],
+    plan: (_query, path) => {
+      const campaign = entityId('campaignId', path[0] ?? '');
+      return (context) => breakageReport(context, campaign);
     },
   },
   {

@@ -12,6 +12,8 @@
 //   POST /settlement/batches/<batchId>/settle             body {reference?}: approved → settled
 //   GET  /settlement/batches/<batchId>/transfer.csv       the bank file (approved or settled batches only)
 //   GET  /settlement/batches/<batchId>/files/<format>     the bank file in a format of bank-files/writers.ts (csv, pain.001)
+//   PUT  /settlement/campaigns/<campaignId>               body {program, opens, deadline}: a refund campaign (breakage.ts)
+//   GET  /settlement/campaigns/<campaignId>
 // Every PUT/POST names its operator in the x-tapline-operator header.
 
 import { createHash } from 'node:crypto';
@@ -32,6 +34,7 @@ import {
   type TerminalDeployer,
 } from './settlement-rules';
 import { bankFileWriter } from './bank-files/writers';
+import { campaignRequest } from './breakage';
 import type { SepaDebtor } from './bank-files/pain001';
 import type { SettlementStore, StoredBatch } from './settlement-store';
 
@@ -229,7 +232,9 @@ export async function settlementRequest(
         ? await runRequest(request)
         : collection === 'batches' && rawId !== undefined
           ? await batchRequest(request, batchIdOf(rawId), action, extra)
-          : undefined;
+          : collection === 'campaigns' && rawId !== undefined && action === undefined
+            ? await campaignRequest(context.store, method, entityId('campaignId', rawId), request.operator, body, context.now())
+            : undefined;
   if (answer === undefined) throw new ReportNotFoundError('no such settlement resource', {});
   return answer;
 }
