@@ -7,6 +7,7 @@
 //   k:psp:<PSP reference>                           a PSP callback's top-up
 //   k:tab:<settlement reference>                    a tab settlement
 //   k:refund-run:<run id>:<card id>                 one card's cash-out in a program refund run
+//   k:tap-pour:<terminal id>:<report id>            a beer tap's pour report
 //
 // The Redis layout (services/authorizer/store/keys.ts) stores records under these keys; it does
 // not decide their form.
@@ -34,4 +35,9 @@ export function tabSettlementKey(reference: string): string {
 /** Re-running a refund run (after a crash, a time-out) pays no card twice. */
 export function refundRunKey(runId: string, cardId: string): string {
   return clientKey(`refund-run:${runId}:${cardId}`);
+}
+
+/** A tap's pour report is written once per report id, however often the tap sends it. */
+export function tapPourKey(terminalId: string, reportId: string): string {
+  return clientKey(`tap-pour:${terminalId}:${reportId}`);
 }

@@ -24,6 +24,7 @@ import type {
   OperatorAction,
   OperatorActionDocument,
   ReverseOutcome,
+  TapPourDocument,
   TerminalEventDocument,
   TransactionDocument,
   TransactionExtras,
@@ -486,6 +487,23 @@ export function terminalRegistered(input: TerminalEventInput): string {
 
 export function terminalEnabledChanged(input: TerminalEventInput): string {
   return terminalEvent('terminal_enabled_changed', input);
+}
+
+/** A beer tap's pour report: for one paid sale (`transaction`, its idempotency key) or over a period (`from`..`to`). */
+export function tapPour(input: Omit<TapPourDocument, 'type'>): string {
+  const document: TapPourDocument = {
+    type: 'tap_pour',
+    terminal: input.terminal,
+    merchant: input.merchant,
+    report: input.report,
+    transaction: input.transaction,
+    from: input.from,
+    to: input.to,
+    poured_ml: input.poured_ml,
+    product: input.product,
+    at: input.at,
+  };
+  return JSON.stringify(document);
 }
 
 /** A fleet account created, or its limits, policy or pricing changed. */

@@ -53,6 +53,7 @@ export const document_types = [
   ...terminal_event_types,
   'fleet_account_changed',
   'operator_action',
+  'tap_pour',
 ] as const;
 export type DocumentType = (typeof document_types)[number];
 
@@ -289,6 +290,24 @@ export interface OperatorActionDocument {
   readonly at: number;
 }
 
+/**
+ * What a beer tap (a terminal) reports it poured: for one paid sale (`transaction` = the sale's
+ * idempotency key) or over a period (`from`..`to`, unix ms, `transaction` ""). `report` is the
+ * tap's own id of the report, unique per tap (its idempotency key is "k:tap-pour:<terminal>:<report>").
+ */
+export interface TapPourDocument {
+  readonly type: 'tap_pour';
+  readonly terminal: string;
+  readonly merchant: string;
+  readonly report: string;
+  readonly transaction: string;
+  readonly from: number;
+  readonly to: number;
+  readonly poured_ml: number;
+  readonly product: string;
+  readonly at: number;
+}
+
 /** Any document as written, by its `type`. */
 export interface DocumentsByType {
   readonly transaction: TransactionDocument;
@@ -300,5 +319,6 @@ export interface DocumentsByType {
   readonly terminal_enabled_changed: TerminalEventDocument;
   readonly fleet_account_changed: FleetAccountChangedDocument;
   readonly operator_action: OperatorActionDocument;
+  readonly tap_pour: TapPourDocument;
 }
 export type OutboxDocument = DocumentsByType[DocumentType];

@@ -24,6 +24,7 @@ import {
   type FleetAccountChangedDocument,
   type FleetTransactionDocument,
   type OperatorActionDocument,
+  type TapPourDocument,
   type TerminalEventDocument,
   type TransactionDocument,
 } from './contract';
@@ -153,6 +154,23 @@ export const operator_action_schema = z.object({
   at: unix_ms,
 });
 
+/** Millilitres one pour report may carry: 10,000 litres, a tap's year. */
+export const poured_ml_max = 10_000_000;
+
+export const tap_pour_schema = z.object({
+  type: z.literal('tap_pour'),
+  terminal: text,
+  merchant: text,
+  report: text,
+  transaction: text.default(''),
+  from: unix_ms.default(0),
+  to: unix_ms.default(0),
+  poured_ml: z.number().int().min(0).max(poured_ml_max),
+  product: text.default(''),
+  at: unix_ms,
+});
+export type ParsedTapPour = z.output<typeof tap_pour_schema>;
+
 /** The schema of each document type; a type added to document_types without one does not compile. */
 export const document_schemas = {
   transaction: transaction_schema,
@@ -164,6 +182,7 @@ export const document_schemas = {
   terminal_enabled_changed: terminal_enabled_changed_schema,
   fleet_account_changed: fleet_account_changed_schema,
   operator_action: operator_action_schema,
+  tap_pour: tap_pour_schema,
 } as const satisfies { readonly [T in DocumentType]: z.ZodType };
 
 export type ParsedCardEvent = z.output<
@@ -216,4 +235,5 @@ export type WrittenDocumentsConform = [
   Accepts<typeof terminal_enabled_changed_schema, TerminalEventDocument & { type: 'terminal_enabled_changed' }>,
   Accepts<typeof fleet_account_changed_schema, FleetAccountChangedDocument>,
   Accepts<typeof operator_action_schema, OperatorActionDocument>,
+  Accepts<typeof tap_pour_schema, TapPourDocument>,
 ];

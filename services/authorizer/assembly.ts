@@ -43,6 +43,7 @@ import { RedisStore } from './store/redis-store';
 import { CardIssuance } from './usecases/card-issuance';
 import { CardPins } from './usecases/card-pins';
 import { ManagerDirectory } from './usecases/managers';
+import { TapPours } from './usecases/tap-pours';
 import { PinHasher } from './usecases/pin';
 import { AutoReloader, type PspAdapter, type PspAdapterFactory } from './usecases/psp';
 import { PspTopUps } from './usecases/psp-top-ups';
@@ -262,6 +263,7 @@ export function buildServiceDeps(
     pspTopUps: new PspTopUps(region, pspWiring),
     tabs: new CardTabs(region),
     programCards,
+    tapPours: new TapPours(committer, config.TAPLINE_SHARD_COUNT, clock),
     balances: new StoredBalances(store),
     cluster: {
       holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),

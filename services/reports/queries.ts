@@ -367,3 +367,62 @@ export function breakageSql(database: string, program: string, opens_ms: number,
     GROUP BY currency ORDER BY currency
     LIMIT ${integer(report_rows_max + 1)}`;
 }
+
+/**
+ * Product groups a tap pours, sold by the litre: a line's qty_milli is then millilitres, the paid
+ * volume a tap's pour report is compared with (docs/REPORTING.md, "Beer taps").
+ */
+export const poured_groups: readonly string[] = ['beer', 'draught', 'cider', 'wine', 'soft_drink', 'water'];
+
+/**
+ * Per tap and UTC day number (at_ms / 86 400 000): millilitres paid at the tap (poured groups'
+ * lines of approved purchases and completions not reversed) and millilitres the tap reported
+ * (a sale's report by its time, a period's report by its start).
+ */
+export function tapVolumesSql(database: string, from_ms: number, until_ms: number, terminal: string | undefined): string {
+  const t = tables(database);
+  const lines = `${identifier(database)}.transaction_lines_dedup`;
+  const pours = `${identifier(database)}.tap_pours_dedup`;
+  const terminalFilter = terminal === undefined ? '' : ` AND terminal = ${stringLiteral(terminal)}`;
+  const groups = `(${poured_groups.map(stringLiteral).join(', ')})`;
+  const pourTime = `if(from_ms > 0, from_ms, at_ms)`;
+  return `SELECT terminal, day, sum(paid) AS paid_ml, sum(poured) AS poured_ml, sum(reports) AS reports
+    FROM (
+      SELECT terminal, intDiv(at_ms, 86400000) AS day, toInt64(sum(qty_milli)) AS paid, toInt64(0) AS poured, toUInt64(0) AS reports
+        FROM ${lines}
+        WHERE outcome = 'approved' AND kind IN ${spend_kinds} AND product_group IN ${groups} AND ${timeRange(from_ms, until_ms)}${terminalFilter}
+          AND id NOT IN (SELECT id FROM ${t.transactions} WHERE outcome = 'approved'${terminalFilter} AND idempotency_key IN
+            (SELECT original FROM ${t.transactions} WHERE kind = 'reverse' AND outcome = 'approved'${terminalFilter}))
+        GROUP BY terminal, day
+      UNION ALL
+      SELECT terminal, intDiv(${pourTime}, 86400000) AS day, toInt64(0), toInt64(sum(poured_ml)), toUInt64(count())
+        FROM ${pours}
+        WHERE ${pourTime} >= ${integer(from_ms)} AND ${pourTime} < ${integer(until_ms)}${terminalFilter}
+        GROUP BY terminal, day
+    )
+    GROUP BY terminal, day ORDER BY terminal, day
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** The range's pour reports that name a sale (by the sale's idempotency key). */
+export function tapSalePoursSql(database: string, from_ms: number, until_ms: number, terminal: string | undefined): string {
+  const terminalFilter = terminal === undefined ? '' : ` AND terminal = ${stringLiteral(terminal)}`;
+  return `SELECT terminal, report, transaction, toInt64(poured_ml) AS poured_ml, toUInt64(at_ms) AS at_ms
+    FROM ${identifier(database)}.tap_pours_dedup
+    WHERE transaction != '' AND at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)}${terminalFilter}
+    ORDER BY terminal, at_ms, report
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** Millilitres paid per sale (by idempotency key) among `keys`: poured groups' lines of approved purchases and completions. */
+export function paidVolumeByKeySql(database: string, keys: readonly string[]): string {
+  const t = tables(database);
+  const groups = `(${poured_groups.map(stringLiteral).join(', ')})`;
+  const keyList = keys.length === 0 ? `('')` : `(${keys.map(stringLiteral).join(', ')})`;
+  return `SELECT idempotency_key AS sale, toInt64(sum(qty_milli)) AS paid_ml
+    FROM ${t.transactions} ALL INNER JOIN
+      (SELECT id, qty_milli FROM ${identifier(database)}.transaction_lines_dedup WHERE product_group IN ${groups}) USING id
+    WHERE idempotency_key IN ${keyList} AND outcome = 'approved' AND kind IN ${spend_kinds}
+    GROUP BY idempotency_key
+    LIMIT ${integer(report_rows_max + 1)}`;
+}

@@ -12,6 +12,7 @@
 //   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&operator=<id>]
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
+//   GET /reports/taps?from=YYYY-MM-DD&to=YYYY-MM-DD[&terminal=<id>]   (poured vs paid per beer tap, taps.ts)
 //   GET /reports/campaigns/<campaignId>/breakage   (a refund campaign's unclaimed money, breakage.ts)
 // Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
 //   /settlement/... (GET, PUT, POST with a JSON body): merchant fee rates and settlement batches, see settlement.ts.
@@ -34,6 +35,7 @@ import {
 import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
 import { fleetInvoiceReport } from './fleet-invoice';
 import { breakageReport } from './breakage';
+import { tapsReport } from './taps';
 import { eventsRequest, eventsRouteOf } from '../events/http';
 import { cardIdSegment, entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
@@ -164,6 +166,18 @@ const routes: readonly Route[] = [
       const fleet = entityId('fleetId', path[0] ?? '');
       const range = query.dateRange();
       return (context) => fleetInvoiceReport(context, fleet, range);
+    },
+  },
+  {
+    name: 'taps',
+    pattern: /^\/reports\/taps$/,
+    parameters: ['from', 'to', 'terminal', ...output],
+    sections: ['days', 'sales'],
+    plan: (query) => {
+      const range = query.dateRange();
+      const terminal = query.optional('terminal');
+      if (terminal !== undefined && !id_pattern.test(terminal)) throw new ParameterError('terminal', 'must be 1..64 of A-Z a-z 0-9 . _ -');
+      return (context) => tapsReport(context, range, terminal);
     },
   },
   {

@@ -17,6 +17,7 @@
 // fuel consumption per vehicle.
 
 import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -213,9 +214,14 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       'every document in ClickHouse',
       async () => {
         const count = async (table: string): Promise<number> => Number((await sql(`SELECT count() FROM ${database}.${table}`))[0]?.[0]);
-        const [t, l, r] = [await count('transactions'), await count('lifecycle_events'), await count('outbox_rejects')];
-        seen = `${t} transactions + ${l} events + ${r} rejects, ${documents} documents`;
-        return t + l + r >= documents;
+        const [t, l, p, r] = [
+          await count('transactions'),
+          await count('lifecycle_events'),
+          await count('tap_pours'),
+          await count('outbox_rejects'),
+        ];
+        seen = `${t} transactions + ${l} events + ${p} tap pours + ${r} rejects, ${documents} documents`;
+        return t + l + p + r >= documents;
       },
       () => seen,
       30_000,
@@ -246,6 +252,16 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     await cards.defineProgram('rd-pin', programConfig({ pinRequired: true, pinAttemptsMax: 3 }));
     await cards.defineProgram('rd-end', programConfig({ depositMinor: 100n }));
     await refunds.registerManager('rd-bar-m', manager.id, manager.pin);
+    // A beer tap's pour report over a period (the tap_pour document).
+    await new Promise<void>((resolve, reject) => {
+      const period = { $case: 'period' as const, value: { fromUnixMs: BigInt(Date.now() - 3_600_000), toUnixMs: BigInt(Date.now()) } };
+      client.authorization.reportPour(
+        { terminalId: 'rd-bar', reportId: 'rd-hour-1', subject: period, pouredMl: 12_500n, productCode: '' },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 20_000 },
+        (error) => (error ? reject(error) : resolve()),
+      );
+    });
 
     // Issuing: named with deposit, anonymous, bulk.
     await issue('rd-named', 5_000, 'rd-fest', {
@@ -584,8 +600,11 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       transactionIds,
     );
     assert.ok(counted.every(([, count]) => count === '1'));
+    const pours = documents.filter((d) => d['type'] === 'tap_pour').length;
+    const [[pourRows]] = (await sql(`SELECT count() FROM ${database}.tap_pours_dedup`)) as [[string]];
+    assert.equal(Number(pourRows), pours, 'every tap pour report once');
     const [[events]] = (await sql(`SELECT count() FROM ${database}.lifecycle_events_dedup`)) as [[string]];
-    assert.equal(Number(events), documents.length - transactionIds.length, 'every lifecycle document once');
+    assert.equal(Number(events), documents.length - transactionIds.length - pours, 'every lifecycle document once');
     const lines = documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? d['lines'].length : 0), 0);
     assert.deepEqual(
       await sql(`SELECT count(), sum(amount), sum(invoiced) FROM ${database}.transaction_lines_dedup`),

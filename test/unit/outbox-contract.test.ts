@@ -41,6 +41,7 @@ import {
   cardStatusChanged,
   cardsBulkIssued,
   fleetAccountChanged,
+  tapPour,
   fleetCardIssued,
   fleetCardLimitsSet,
   fleetCardStatusChanged,
@@ -784,6 +785,39 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
     now: fleetAccountChanged({ fleet: 'fl-1', currency: 'EUR', event, operator: 'ops-3', at }),
     before: legacyFleetAccountChanged('fl-1', 'EUR', event, 'ops-3', at),
   })),
+  // Born with the contract: `before` is the layout as documented (docs/OUTBOX.md), field for field.
+  tap_pour: [
+    {
+      name: 'tap pour of one sale',
+      now: tapPour({
+        terminal: 'tap-1',
+        merchant: 'bar',
+        report: 'r-1',
+        transaction: 't:tap-1:7',
+        from: 0,
+        to: 0,
+        poured_ml: 480,
+        product: 'pils',
+        at,
+      }),
+      before: `{"type":"tap_pour","terminal":"tap-1","merchant":"bar","report":"r-1","transaction":"t:tap-1:7","from":0,"to":0,"poured_ml":480,"product":"pils","at":${at}}`,
+    },
+    {
+      name: 'tap pour over a period',
+      now: tapPour({
+        terminal: 'tap-1',
+        merchant: 'bar',
+        report: 'r-2',
+        transaction: '',
+        from: at - 3_600_000,
+        to: at,
+        poured_ml: 51_200,
+        product: '',
+        at,
+      }),
+      before: `{"type":"tap_pour","terminal":"tap-1","merchant":"bar","report":"r-2","transaction":"","from":${at - 3_600_000},"to":${at},"poured_ml":51200,"product":"","at":${at}}`,
+    },
+  ],
 };
 
 const by_type: { readonly [T in DocumentType]: readonly Golden[] } = {
@@ -828,7 +862,7 @@ describe('outbox contract: every document every producer writes', () => {
         const parsed = document_schemas[type].safeParse(JSON.parse(golden.now));
         assert.ok(parsed.success, `${type}: ${golden.name}: ${parsed.success ? '' : parsed.error.message}`);
         const rows = rowsOf(entryOf(golden.now, n++));
-        const table = type === 'transaction' ? 'transactions' : 'lifecycle_events';
+        const table = type === 'transaction' ? 'transactions' : type === 'tap_pour' ? 'tap_pours' : 'lifecycle_events';
         assert.equal(rows[0]?.table, table, `${type}: ${golden.name}: ${JSON.stringify(rows[0])}`);
         const lines = (JSON.parse(golden.now) as { lines?: unknown[] }).lines ?? [];
         assert.equal(rows.length, 1 + lines.length, `${golden.name}: one transaction_lines row per line`);

@@ -46,6 +46,8 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AuthorizationServiceService.void, (request) => card(request.cardId)),
   entry(AuthorizationServiceService.refund, (request) => card(request.cardId)),
   entry(AuthorizationServiceService.getReceipt, (request) => card(request.cardId)),
+  // A pour report commits on its terminal's shard.
+  entry(AuthorizationServiceService.reportPour, (request) => terminal(request.terminalId)),
   entry(AdminServiceService.issueCard, (request) => card(request.cardId)),
   entry(AdminServiceService.setCardStatus, (request) => card(request.cardId)),
   entry(AdminServiceService.registerTerminal, (request) => terminal(request.terminalId)),

@@ -2,6 +2,7 @@
 // already passed), exactly one answer, the status of a failure through status.ts, and metrics;
 // and the AdminService handlers. AuthorizationService is authorization-service.ts.
 
+import type { TapPours } from '../usecases/tap-pours';
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { DeadlineExceededError, NodeStoppingError, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
@@ -87,6 +88,8 @@ export interface ServiceDeps {
   readonly managers: ManagerDirectory | undefined;
   /** Cluster: stream items whose card lives on another node go there (cluster/router.ts). */
   readonly cluster?: StreamItemRouter;
+  /** Beer taps' pour reports (AuthorizationService.ReportPour). */
+  readonly tapPours: TapPours;
 }
 
 /** How AuthorizeStream items reach their card's owner in a cluster. */

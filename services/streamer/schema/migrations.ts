@@ -375,4 +375,31 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 11,
+    name: 'tap_pours',
+    // What beer taps report they poured (`tap_pour` documents), against what was paid: one row per
+    // report, deduplicated by (terminal, report), the tap's own id of the report. A report for one
+    // sale names the sale's idempotency key in `transaction`; a report over a period has from_ms..to_ms.
+    statements: (database) => [
+      `CREATE TABLE IF NOT EXISTS tap_pours (
+        event_id String,
+        terminal String,
+        merchant String,
+        report String,
+        transaction String,
+        from_ms UInt64,
+        to_ms UInt64,
+        poured_ml Int64,
+        product String,
+        at DateTime,
+        at_ms UInt64,
+        shard UInt32,
+        stream_id String
+      ) ENGINE = ReplacingMergeTree()
+      PARTITION BY toYYYYMM(at)
+      ORDER BY (terminal, report)`,
+      `CREATE VIEW IF NOT EXISTS tap_pours_dedup AS SELECT * FROM ${identifier(database)}.tap_pours FINAL`,
+    ],
+  },
 ];
