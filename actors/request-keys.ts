@@ -7,7 +7,7 @@
 //   k:psp:<PSP reference>                           a PSP callback's top-up
 //   k:tab:<settlement reference>                    a tab settlement
 //   k:refund-run:<run id>:<card id>                 one card's cash-out in a program refund run
-//   k:tap-pour:<terminal id>:<report id>            a beer tap's pour report
+//   k:tap-pour/<terminal id>/<report id>            a beer tap's pour report (a tap_pour document)
 //
 // The Redis layout (services/authorizer/store/keys.ts) stores records under these keys; it does
 // not decide their form.
@@ -37,7 +37,11 @@ export function refundRunKey(runId: string, cardId: string): string {
   return clientKey(`refund-run:${runId}:${cardId}`);
 }
 
-/** A tap's pour report is written once per report id, however often the tap sends it. */
+/**
+ * A tap's pour report is written once per report id, however often the tap sends it. Its record is
+ * a tap_pour document, not a transaction: the "/" keeps the key out of reach of every key a client
+ * can give (client keys are A-Z a-z 0-9 . _ : -), so no money request, reversal or receipt reads it.
+ */
 export function tapPourKey(terminalId: string, reportId: string): string {
-  return clientKey(`tap-pour:${terminalId}:${reportId}`);
+  return clientKey(`tap-pour/${terminalId}/${reportId}`);
 }

@@ -293,7 +293,7 @@ export interface OperatorActionDocument {
 /**
  * What a beer tap (a terminal) reports it poured: for one paid sale (`transaction` = the sale's
  * idempotency key) or over a period (`from`..`to`, unix ms, `transaction` ""). `report` is the
- * tap's own id of the report, unique per tap (its idempotency key is "k:tap-pour:<terminal>:<report>").
+ * tap's own id of the report, unique per tap (its idempotency key is "k:tap-pour/<terminal>/<report>").
  */
 export interface TapPourDocument {
   readonly type: 'tap_pour';

@@ -47,6 +47,7 @@ import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { state_codecs } from '../../actors/state';
 import { document_types, transaction_kinds } from '../../actors/outbox/contract';
+import { document_schemas } from '../../actors/outbox/schemas';
 import { decodeStoredTransaction } from '../../actors/card/transaction';
 import type { EntityKind } from '../../actors/runtime/persistence';
 
@@ -573,6 +574,10 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
           assert.ok(typeof data === 'string', `${key} has its state in d`);
           assert.doesNotThrow(() => state_codecs[kind].decode(data), `${key} decodes as ${kind}`);
           decoded.set(kind, (decoded.get(kind) ?? 0) + 1);
+        } else if (key.startsWith('tl:idem:k:tap-pour/')) {
+          // A tap's pour report: a tap_pour document, under a key no client key can spell.
+          const value = await inspect.client.get(key);
+          assert.ok(value !== null && document_schemas.tap_pour.safeParse(JSON.parse(value)).success, `${key} is a tap_pour document`);
         } else if (key.startsWith('tl:idem:')) {
           const value = await inspect.client.get(key);
           assert.ok(value !== null, key);

@@ -1,7 +1,7 @@
 // The beer-tap registration link: a tap (a terminal) reports what it poured, for one paid sale or
 // as a total over a period. The report moves no money and changes no entity: it is one `tap_pour`
 // outbox document (actors/outbox), committed on the terminal's shard (fenced by its epoch) with an
-// idempotency record under "k:tap-pour:<terminal>:<report>", so a retried report is answered from
+// idempotency record under "k:tap-pour/<terminal>/<report>", so a retried report is answered from
 // the first and written once; a report id reused for a different pour is refused. ClickHouse keeps
 // the reports (tap_pours) and GET /reports/taps compares them with the volume paid at the tap.
 
