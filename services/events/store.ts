@@ -263,6 +263,11 @@ export class EventsStore {
     return found.filter((delivery): delivery is Delivery => delivery !== undefined);
   }
 
+  /** Drops a due entry whose delivery record is gone (expired or removed), so it is not claimed again. */
+  async forget(id: string): Promise<void> {
+    await this.redis.sendCommand(['ZREM', keys.due, id]);
+  }
+
   async pendingCount(): Promise<number> {
     return Number(await this.redis.sendCommand(['ZCARD', keys.due]));
   }

@@ -72,7 +72,8 @@ export class DeliveryWorker {
 
   private async deliver(id: string): Promise<void> {
     const delivery = await this.store.delivery(id);
-    if (delivery === undefined || delivery.state !== 'pending') return;
+    if (delivery === undefined) return this.store.forget(id);
+    if (delivery.state !== 'pending') return;
     const sender = this.senders[delivery.channel];
     const outcome: SendOutcome =
       sender === undefined
