@@ -14,11 +14,21 @@
 // no clock agreement between nodes and no second consumer group on the outbox.
 
 import { shardKeys } from '../authorizer/store/keys';
+import { ConfigError } from '../common/process';
 import type { RedisCommands } from '../common/redis-lease';
 
 /** The outbox stream keys of every shard (as the authorizer and the streamer name them). */
 export function outboxKeys(shard_count: number): string[] {
   return Array.from({ length: shard_count }, (_, shard) => shardKeys(shard).outbox);
+}
+
+// A shard count smaller than the authorizer's would leave streams unread and put the horizon too
+// high (documents not yet in ClickHouse would count as there). The first stream past the count must
+// not exist; if it does, the reader refuses to go on (a ConfigError, logged on every attempt).
+function shardCountError(shard_count: number): ConfigError {
+  return new ConfigError(
+    `an outbox stream exists for shard ${shard_count}: TAPLINE_SHARD_COUNT (${shard_count}) is below the authorizer's`,
+  );
 }
 
 /** Milliseconds of a stream id "<ms>-<seq>". */
@@ -28,8 +38,9 @@ export function streamIdMs(id: string): number {
   return ms;
 }
 
-/** Reads the horizon: one TIME, then one XRANGE ... COUNT 1 per shard, concurrently. */
+/** Reads the horizon: one TIME, then one XRANGE ... COUNT 1 per shard, concurrently (after the shard count check). */
 export async function outboxHorizonMs(redis: RedisCommands, keys: readonly string[]): Promise<number> {
+  if (Number(await redis.sendCommand(['EXISTS', shardKeys(keys.length).outbox])) === 1) throw shardCountError(keys.length);
   const [seconds, micros] = (await redis.sendCommand(['TIME'])) as [string, string];
   let horizon_ms = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   const firsts = await Promise.all(

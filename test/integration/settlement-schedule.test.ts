@@ -228,4 +228,16 @@ describe('scheduled settlement and SEPA files (real Redis + ClickHouse 18.16)', 
     assert.equal((await get(server.port, 'GET', `/settlement/batches/${id}/files/mt940`)).status, 404);
     assert.equal(sepa.body, (await get(server.port, 'GET', `/settlement/batches/${id}/files/pain.001`)).body, 'same bytes again');
   });
+
+  it("refuses to run with a shard count below the authorizer's (the horizon would skip streams)", async function () {
+    await commands.sendCommand(['XADD', shardKeys(32).outbox, '*', 'd', '{}']);
+    const narrow = new SettlementScheduler(
+      commands,
+      { query: runner.query, database, store, now: Date.now },
+      { shard_count: 32, interval_ms: 60_000, catch_up_days: 3, holder: 'narrow', settle_margin_ms: 1_000 },
+      logger,
+    );
+    await commands.sendCommand(['DEL', 'tl:{settle}:scheduler:lease']);
+    await assert.rejects(narrow.runOnce(), (error: Error) => error.name === 'ConfigError' && /TAPLINE_SHARD_COUNT/.test(error.message));
+  });
 });
