@@ -72,8 +72,9 @@ export function relayEventsSql(database: string, cursor: RelayCursor, horizon_ms
       toString(at_ms) AS at_ms_text, toString(stream_ms) AS stream_ms_text
     FROM ${identifier(database)}.relay_events
     -- Output names differ from the columns: ClickHouse resolves an alias in WHERE before a column.
-    WHERE stream_ms < ${horizon_ms}
-      AND (stream_ms > ${cursor.stream_ms} OR (stream_ms = ${cursor.stream_ms} AND event_id > ${stringLiteral(cursor.event_id)}))
+    -- The plain range on stream_ms lets the primary key (stream_ms, event_id) skip what is behind.
+    WHERE stream_ms >= ${cursor.stream_ms} AND stream_ms < ${horizon_ms}
+      AND (stream_ms > ${cursor.stream_ms} OR event_id > ${stringLiteral(cursor.event_id)})
     ORDER BY stream_ms, event_id
     LIMIT ${rows_max}`;
 }
