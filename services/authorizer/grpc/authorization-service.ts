@@ -47,28 +47,27 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(
       deps,
       'Authorize',
-      (request, reply) => {
+      (request, reply, deadlineMs) => {
         // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
-        deps.region.money(
-          isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : withPin(deps, parseAuthorize(request), request.pin),
-          reply,
-        );
+        const parsed = isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : withPin(deps, parseAuthorize(request), request.pin);
+        deps.region.money(parsed, reply, undefined, deadlineMs);
       },
       toAuthorizeResponse,
     ),
     topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(
       deps,
       'TopUp',
-      (request, reply) => {
-        deps.region.money(parseTopUp(request), reply);
+      (request, reply, deadlineMs) => {
+        deps.region.money(parseTopUp(request), reply, undefined, deadlineMs);
       },
       toTopUpResponse,
     ),
     reverse: unary<ReverseRequest, ReverseResponse, TxnAnswer>(
       deps,
       'Reverse',
-      (request, reply) => {
-        deps.region.money(isFleetCardId(request.cardId) ? parseFleetReverse(request) : parseReverse(request), reply);
+      (request, reply, deadlineMs) => {
+        const parsed = isFleetCardId(request.cardId) ? parseFleetReverse(request) : parseReverse(request);
+        deps.region.money(parsed, reply, undefined, deadlineMs);
       },
       toReverseResponse,
     ),
@@ -83,8 +82,8 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     void: unary<VoidRequest, VoidResponse, TxnAnswer>(
       deps,
       'Void',
-      (request, reply) => {
-        deps.region.money(parseVoid(request), reply);
+      (request, reply, deadlineMs) => {
+        deps.region.money(parseVoid(request), reply, undefined, deadlineMs);
       },
       toVoidResponse,
     ),
@@ -101,11 +100,11 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     refund: unary<RefundRequest, RefundResponse, TxnAnswer>(
       deps,
       'Refund',
-      (request, reply) => {
+      (request, reply, deadlineMs) => {
         const { request: refund, managerId, managerPin } = parseRefund(request);
         const managers = deps.managers;
         if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
-        deps.region.money(refund, reply, (merchantId) => managers.verify(merchantId, managerId, managerPin));
+        deps.region.money(refund, reply, (merchantId) => managers.verify(merchantId, managerId, managerPin), deadlineMs);
       },
       toRefundResponse,
     ),

@@ -24,8 +24,6 @@ import { parseAuthorize, requireCorrelationId } from './validate';
 import { pin_pattern } from '../usecases/pin';
 import type { ServiceDeps } from './service';
 
-const method = 'AuthorizeStream';
-
 /**
  * The PIN entered, as its keyed hash (the PIN itself goes no further than the PIN use case). A
  * plain purchase without a PIN costs one string comparison here.
@@ -56,7 +54,7 @@ class GatewayStream {
     private readonly deps: ServiceDeps,
     private readonly call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>,
   ) {
-    this.answeredOk = deps.metrics.countingChild(deps.metrics.requests, { method, code: '0' });
+    this.answeredOk = deps.metrics.countingChild(deps.metrics.streamItems, { grpc_code: 'OK' });
   }
 
   frame(frame: AuthorizeStreamRequest): void {
@@ -138,7 +136,7 @@ class GatewayStream {
   private failItem(correlationId: string, error: unknown): void {
     const status = statusOf(error);
     if (status.code === GrpcStatus.INTERNAL) this.deps.logger.error({ err: error }, 'internal error in stream item');
-    this.deps.metrics.requests.inc({ method, code: String(status.code) });
+    this.deps.metrics.streamItems.inc({ grpc_code: GrpcStatus[status.code] ?? String(status.code) });
     this.emit({ correlationId, statusCode: status.code, statusMessage: status.details, reply: undefined });
   }
 

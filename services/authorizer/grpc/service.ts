@@ -103,6 +103,15 @@ export interface StreamItemRouter {
   ): void;
 }
 
+/**
+ * A call's deadline in epoch ms, or undefined when it has none. grpc-js gives a server call's
+ * deadline as epoch ms (Infinity without one); a synthetic call (forwarded, fan-out) may carry a Date.
+ */
+export function deadlineMsOf(deadline: Date | number): number | undefined {
+  if (deadline instanceof Date) return deadline.getTime();
+  return Number.isFinite(deadline) ? deadline : undefined;
+}
+
 export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
 /** A handler's answer: an entity's Outcome, or any failure (typed or not) to map to a status. */
@@ -115,20 +124,18 @@ export type Answer<V> = Outcome<V> | { ok: false; error: unknown };
 export function unary<Req, Res, V>(
   deps: ServiceDeps,
   method: string,
-  run: (request: Req, reply: (outcome: Answer<V>) => void) => void,
+  run: (request: Req, reply: (outcome: Answer<V>) => void, deadlineMs: number | undefined) => void,
   toResponse: (value: V) => Res,
 ): Handler<Req, Res> {
-  const answeredOk = deps.metrics.countingChild(deps.metrics.requests, { method, code: '0' });
   return (call, callback) => {
     const fail = (error: unknown): void => {
       const status = serviceErrorOf(error);
       if (status.code === GrpcStatus.INTERNAL) deps.logger.error({ err: error, method }, 'internal error');
-      deps.metrics.requests.inc({ method, code: String(status.code) });
       callback(status);
     };
     if (!deps.accepting()) return fail(new NodeStoppingError('node is shutting down; retry on another node'));
-    const deadline = call.getDeadline();
-    if (deadline instanceof Date && deadline.getTime() <= deps.clock()) {
+    const deadlineMs = deadlineMsOf(call.getDeadline());
+    if (deadlineMs !== undefined && deadlineMs <= deps.clock()) {
       return fail(new DeadlineExceededError('deadline passed before processing'));
     }
     if (!deps.inFlight.tryAcquire()) return fail(resourceExhausted('too many requests in flight'));
@@ -144,11 +151,10 @@ export function unary<Req, Res, V>(
       } catch (error) {
         return fail(error);
       }
-      answeredOk.inc();
       callback(null, response);
     };
     try {
-      run(call.request, reply);
+      run(call.request, reply, deadlineMs);
     } catch (error) {
       reply({ ok: false, error });
     }
