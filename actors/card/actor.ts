@@ -25,6 +25,7 @@ import {
   type MoneyDecision,
 } from './decide';
 import { decodeCardState, encodeCardState } from '../state/card';
+import { decideCancelIssuance } from './issuance-cancel';
 import type { CardState } from './rules';
 import { decodeRecord } from './transaction';
 import type { CardActorContext, CardMessage } from './messages';
@@ -34,6 +35,7 @@ export type { AdminAnswer, ReplaceAnswer } from './decide';
 export type { CardActorContext, CardMessage } from './messages';
 
 type Money = Extract<CardMessage, { type: 'money' }>;
+type Admin = Extract<CardMessage, { type: 'admin' }>;
 
 export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardState> {
   state: CardState | undefined = undefined;
@@ -68,7 +70,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   protected needsAwait(message: CardMessage): boolean {
     if (this.needsReload) return true;
     if (message.type === 'money') return message.request.kind === 'reverse' || message.request.kind === 'refund';
-    return message.type === 'replace';
+    return message.type === 'replace' || message.type === 'cancel_issuance' || this.reissuesNamed(message);
   }
 
   protected async handleAwaiting(message: CardMessage): Promise<void> {
@@ -76,19 +78,23 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     if (message.type === 'money' && (message.request.kind === 'reverse' || message.request.kind === 'refund'))
       await this.decideOnOriginal(message);
     else if (message.type === 'replace') await this.replace(message);
+    else if (message.type === 'cancel_issuance') await this.cancelIssuance(message);
+    else if (this.reissuesNamed(message)) await this.reissueNamed(message as Admin);
     else this.handle(message);
   }
 
   private async reload(): Promise<void> {
     loadSlot(this, await this.loadRecord(this.entity), decodeCardState);
-    if (this.state !== undefined) await this.context.programs.ensure(this.state.programId);
+    // An unissued card has no program to load.
+    if (this.state !== undefined && this.state.status !== 'unissued') await this.context.programs.ensure(this.state.programId);
     this.loaded = true;
   }
 
   protected handle(message: CardMessage): void {
     switch (message.type) {
       case 'balance':
-        if (this.durable === undefined) message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
+        if (this.durable === undefined || this.durable.status === 'unissued')
+          message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
         else message.reply({ ok: true, value: this.durable });
         return;
       case 'admin':
@@ -99,10 +105,11 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
         if (this.idleCommits) this.loaded = false;
         return;
       case 'replace':
+      case 'cancel_issuance':
         return;
       case 'money':
         if (this.answerFromIndex(message)) return;
-        if (this.state === undefined) return this.notFound(message.reply);
+        if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
         if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
         this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
     }
@@ -135,7 +142,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   /** A reversal or a refund: decided on facts about its original, read before deciding. */
   private async decideOnOriginal(message: Money): Promise<void> {
     if (this.answerFromIndex(message)) return;
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     const { request, merchantId } = message;
     const key = request.originalKey;
     const waiters = this.pendingKey(key);
@@ -169,13 +176,13 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   private async readyAfterAwait(message: Money): Promise<boolean> {
     if (!this.loaded) await this.reload();
     if (this.answerFromIndex(message)) return false;
-    if (this.state !== undefined) return true;
+    if (this.state !== undefined && this.state.status !== 'unissued') return true;
     this.notFound(message.reply);
     return false;
   }
 
   private async replace(message: Extract<CardMessage, { type: 'replace' }>): Promise<void> {
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     if (this.state.status !== 'replaced') this.releaseExpiredHolds('');
     const { replacementId, replacementShard } = message.command;
     const existing = await this.loadRecord({ kind: 'card', id: replacementId }, replacementShard);
@@ -204,6 +211,36 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     );
   }
 
+  /** Cancels the card's issuance: reads a named card's holder record (blanked in the same commit), then decides. */
+  private async cancelIssuance(message: Extract<CardMessage, { type: 'cancel_issuance' }>): Promise<void> {
+    const named = this.state?.profile?.named === true;
+    const holder = named ? await this.loadRecord({ kind: 'holder', id: this.cardId }) : undefined;
+    if (!this.loaded) await this.reload();
+    if (named !== (this.state?.profile?.named === true)) return this.retry(message);
+    const decision = decideCancelIssuance(this.state, message.command, { holder }, this.context.clock());
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'answer') return message.reply({ ok: true, value: decision.answer });
+    const plan = { slots: [this.write(decision.after)], writes: decision.writes, outbox: decision.document };
+    this.commitAndAnswer(plan, message.reply, decision.answer, () => this.retry(message));
+  }
+
+  /** An issue of a named card on an unissued card: its holder record exists (blanked), at a version to write over. */
+  private reissuesNamed(message: CardMessage): boolean {
+    return (
+      message.type === 'admin' &&
+      message.command.type === 'issue' &&
+      message.command.holder !== undefined &&
+      this.state?.status === 'unissued'
+    );
+  }
+
+  private async reissueNamed(message: Admin): Promise<void> {
+    const holder = await this.loadRecord({ kind: 'holder', id: this.cardId });
+    if (!this.loaded) await this.reload();
+    if (message.command.type !== 'issue') return;
+    this.admin({ ...message, command: { ...message.command, holderVersion: holder.version } });
+  }
+
   private commitDecision(message: Money, decision: MoneyDecision): void {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     const changed = decision.after !== this.state;
@@ -214,7 +251,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     this.commitMoneyDecision(slots, decision, message, decodeRecord, this.reversalsInFlight, afterCommit);
   }
 
-  private admin(message: Extract<CardMessage, { type: 'admin' }>): void {
+  private admin(message: Admin): void {
     const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock() });
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });

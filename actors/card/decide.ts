@@ -617,6 +617,11 @@ export type CardAdminCommand =
       readonly operatorId: string;
       /** A named card's holder (personal data, JSON), written to its own record. */
       readonly holder?: string;
+      /**
+       * The holder record's version when it exists already (a card issued again after its
+       * issuance was cancelled: the record was blanked); absent = it must not exist.
+       */
+      readonly holderVersion?: number;
     }
   | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string }
   | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly operatorId: string }
@@ -667,7 +672,7 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
   // neither rewritten with every purchase nor part of any document.
   const writes: EntityWrite[] =
     command.type === 'issue' && command.holder !== undefined
-      ? [{ entity: { kind: 'holder', id: after.cardId }, expectVersion: 0, data: command.holder }]
+      ? [{ entity: { kind: 'holder', id: after.cardId }, expectVersion: command.holderVersion ?? 0, data: command.holder }]
       : [];
   return {
     kind: 'changed',
@@ -679,6 +684,8 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
 }
 
 function adminDecision(state: CardState | undefined, command: CardAdminCommand): CardDecision {
+  // A card whose issuance was cancelled is stock: only an issue reaches it.
+  if (state?.status === 'unissued' && command.type !== 'issue') return { kind: 'rejected', code: 'not_found', message: 'card not found' };
   switch (command.type) {
     case 'issue':
       return decide(state, command.command);

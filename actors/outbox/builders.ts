@@ -12,6 +12,7 @@
 
 import type { SpendLimits } from '../rules/spend-limits';
 import type {
+  CardIssuanceCancelledDocument,
   CardIssuedDocument,
   CardPinChangedDocument,
   CardPinEvent,
@@ -450,6 +451,38 @@ export function cardPinChanged(input: {
     card: input.card,
     program: input.program,
     event: input.event,
+    operator: input.operator,
+    reason: input.reason,
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
+/** A card's issuance cancelled: the initial balance and deposit of its issue taken off, the card stock again. */
+export function cardIssuanceCancelled(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly currency: string;
+  readonly previous: string;
+  readonly amount: number;
+  readonly deposit: number;
+  readonly named: boolean;
+  readonly issuance: string;
+  readonly operator: string;
+  readonly reason: string;
+  readonly at: number;
+}): string {
+  const document: CardIssuanceCancelledDocument = {
+    type: 'card_issuance_cancelled',
+    card: input.card,
+    program: input.program,
+    currency: input.currency,
+    status: 'unissued',
+    previous: input.previous,
+    amount: input.amount,
+    deposit: input.deposit,
+    named: input.named,
+    issuance: input.issuance,
     operator: input.operator,
     reason: input.reason,
     at: input.at,

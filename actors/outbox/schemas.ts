@@ -16,6 +16,7 @@ import {
   transaction_kinds,
   transaction_outcomes,
   unix_ms_max,
+  type CardIssuanceCancelledDocument,
   type CardIssuedDocument,
   type CardPinChangedDocument,
   type CardReplacedDocument,
@@ -122,6 +123,7 @@ export const card_issued_schema = z.object({ type: z.literal('card_issued'), ...
 export const card_status_changed_schema = z.object({ type: z.literal('card_status_changed'), ...card_event_fields });
 export const card_replaced_schema = z.object({ type: z.literal('card_replaced'), ...card_event_fields });
 export const card_pin_changed_schema = z.object({ type: z.literal('card_pin_changed'), ...card_event_fields });
+export const card_issuance_cancelled_schema = z.object({ type: z.literal('card_issuance_cancelled'), ...card_event_fields });
 
 const terminal_event_fields = {
   terminal: text,
@@ -178,6 +180,7 @@ export const document_schemas = {
   card_status_changed: card_status_changed_schema,
   card_replaced: card_replaced_schema,
   card_pin_changed: card_pin_changed_schema,
+  card_issuance_cancelled: card_issuance_cancelled_schema,
   terminal_registered: terminal_registered_schema,
   terminal_enabled_changed: terminal_enabled_changed_schema,
   fleet_account_changed: fleet_account_changed_schema,
@@ -186,7 +189,11 @@ export const document_schemas = {
 } as const satisfies { readonly [T in DocumentType]: z.ZodType };
 
 export type ParsedCardEvent = z.output<
-  typeof card_issued_schema | typeof card_status_changed_schema | typeof card_replaced_schema | typeof card_pin_changed_schema
+  | typeof card_issued_schema
+  | typeof card_status_changed_schema
+  | typeof card_replaced_schema
+  | typeof card_pin_changed_schema
+  | typeof card_issuance_cancelled_schema
 >;
 export type ParsedTerminalEvent = z.output<typeof terminal_registered_schema | typeof terminal_enabled_changed_schema>;
 export type ParsedFleetAccountEvent = z.output<typeof fleet_account_changed_schema>;
@@ -231,6 +238,7 @@ export type WrittenDocumentsConform = [
   Accepts<typeof card_status_changed_schema, CardStatusChangedDocument>,
   Accepts<typeof card_replaced_schema, CardReplacedDocument>,
   Accepts<typeof card_pin_changed_schema, CardPinChangedDocument>,
+  Accepts<typeof card_issuance_cancelled_schema, CardIssuanceCancelledDocument>,
   Accepts<typeof terminal_registered_schema, TerminalEventDocument & { type: 'terminal_registered' }>,
   Accepts<typeof terminal_enabled_changed_schema, TerminalEventDocument & { type: 'terminal_enabled_changed' }>,
   Accepts<typeof fleet_account_changed_schema, FleetAccountChangedDocument>,

@@ -8,7 +8,7 @@ import type { RefundLedger } from '../card/refunds';
 import { stateCodec } from './codec';
 import { everyOf, integer, program_card_state_schema, review_entry_schema } from './schemas';
 
-export const card_statuses = everyOf<CardStatus>()(['active', 'frozen', 'blocked', 'lost', 'expired', 'closed', 'replaced']);
+export const card_statuses = everyOf<CardStatus>()(['active', 'frozen', 'blocked', 'lost', 'expired', 'closed', 'replaced', 'unissued']);
 
 const hold_schema = z.object({ amountMinor: integer, expiresAtMs: integer });
 
@@ -46,6 +46,7 @@ export const card_state_schema = z.object({
   holds: z.record(z.string(), hold_schema).optional(),
   spentMinor: integer.optional(),
   rules: card_rules_state_schema.optional(),
+  unmoved: z.literal(true).optional(),
 });
 
 export const card_state_codec = stateCodec<CardState>('card', card_state_schema);

@@ -5,6 +5,7 @@
 // blocks its stream.
 
 import {
+  card_issuance_cancelled_schema,
   card_issued_schema,
   card_pin_changed_schema,
   card_replaced_schema,
@@ -45,6 +46,7 @@ const card_event_schemas = {
   card_status_changed: card_status_changed_schema,
   card_replaced: card_replaced_schema,
   card_pin_changed: card_pin_changed_schema,
+  card_issuance_cancelled: card_issuance_cancelled_schema,
 } as const;
 const terminal_event_schemas = {
   terminal_registered: terminal_registered_schema,

@@ -34,6 +34,7 @@ import {
 import {
   autoReloadRemoved,
   autoReloadSet,
+  cardIssuanceCancelled,
   cardIssued,
   cardPinChanged,
   cardReplaced,
@@ -764,6 +765,26 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
       name: 'PIN changed',
       now: cardPinChanged({ card: 'c-named', program: 'fest-26', event: 'changed', operator: 'ops-1', reason: '', at }),
       before: legacyAdminAudit({ type: 'set_pin', reset: false, operatorId: 'ops-1' }, profiled_card, profiled_card, at),
+    },
+  ],
+  // Born with the contract: `before` is the layout as documented (docs/OUTBOX.md), field for field.
+  card_issuance_cancelled: [
+    {
+      name: 'issuance of a named card of a bulk issuance cancelled',
+      now: cardIssuanceCancelled({
+        card: 'c-named',
+        program: 'fest-26',
+        currency: 'EUR',
+        previous: 'active',
+        amount: 2_000,
+        deposit: 200,
+        named: true,
+        issuance: 'box-7',
+        operator: 'ops-1',
+        reason: 'wrong program',
+        at,
+      }),
+      before: `{"type":"card_issuance_cancelled","card":"c-named","program":"fest-26","currency":"EUR","status":"unissued","previous":"active","amount":2000,"deposit":200,"named":true,"issuance":"box-7","operator":"ops-1","reason":"wrong program","at":${at}}`,
     },
   ],
   terminal_registered: [
