@@ -3,7 +3,7 @@
 //
 // Event names: `transaction.<kind>` for every transaction document (approved or declined: the
 // outcome is in the data), `card.<what>` for card lifecycle documents (`card.issued`,
-// `card.status_changed`, `card.replaced`, `card.pin_changed`), `terminal.<what>`, `fleet.account_changed`
+// `card.status_changed`, `card.replaced`, `card.pin_changed`, `card.issuance_cancelled`), `terminal.<what>`, `fleet.account_changed`
 // and `operator.action`. A subscription names events exactly or by a prefix ending in `.*`.
 
 import { identifier, stringLiteral } from '../streamer/sql';
@@ -139,6 +139,7 @@ export function webhookData(event: RelayEvent): Record<string, string | number> 
   if (event.type === 'transaction') {
     data['amount_minor'] = event.amount_minor;
     data['balance_after_minor'] = event.balance_after_minor;
-  } else if (event.type === 'card_issued' || event.type === 'card_replaced') data['amount_minor'] = event.amount_minor;
+  } else if (event.type === 'card_issued' || event.type === 'card_replaced' || event.type === 'card_issuance_cancelled')
+    data['amount_minor'] = event.amount_minor;
   return data;
 }

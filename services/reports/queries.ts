@@ -54,6 +54,14 @@ const tables = (database: string) => ({
   by_merchant: `${identifier(database)}.transactions_by_merchant_dedup`,
 });
 
+/**
+ * Issues and cancelled issuances (CardService.CancelIssuance), signed: a cancellation takes off the
+ * initial balance (`amount`) and deposit its issue had put on the card, so every sum over
+ * `issue_sign * amount` reads a cancelled card as never issued (docs/REPORTING.md).
+ */
+const issuances = `type IN ('card_issued', 'card_issuance_cancelled')`;
+const issue_sign = `if(type = 'card_issuance_cancelled', -1, 1)`;
+
 /** Kinds that spend stored value at a merchant (a completion is the captured part of a hold). */
 const spend_kinds = `('purchase', 'completion')`;
 
@@ -89,9 +97,9 @@ export function floatSql(database: string, currency: string | undefined): string
       sum(issued) + sum(delta) AS outstanding_minor,
       sum(deposits) AS deposits_held_minor, sum(payouts) AS payouts_minor
     FROM (
-      SELECT program, currency, toInt64(sum(amount)) AS issued, toInt64(0) AS top_ups, toInt64(0) AS spend, toInt64(0) AS reversals, toInt64(0) AS refunds,
-          toInt64(0) AS delta, toInt64(sum(deposit)) AS deposits, toInt64(0) AS payouts
-        FROM ${t.lifecycle} WHERE type = 'card_issued' AND fleet = ''${currencyFilter} GROUP BY program, currency
+      SELECT program, currency, toInt64(sum(${issue_sign} * amount)) AS issued, toInt64(0) AS top_ups, toInt64(0) AS spend, toInt64(0) AS reversals,
+          toInt64(0) AS refunds, toInt64(0) AS delta, toInt64(sum(${issue_sign} * deposit)) AS deposits, toInt64(0) AS payouts
+        FROM ${t.lifecycle} WHERE ${issuances} AND fleet = ''${currencyFilter} GROUP BY program, currency
       UNION ALL
       SELECT program, currency, toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, ${sale_reversal})),
           toInt64(sumIf(amount, kind = 'refund')), toInt64(sum(balance_delta)), toInt64(sum(deposit_delta)), toInt64(sum(payout))
@@ -106,7 +114,7 @@ export function cardBalancesSql(database: string): string {
   const t = tables(database);
   return `SELECT card, sum(delta) AS balance_minor
     FROM (
-      SELECT card, toInt64(amount) AS delta FROM ${t.lifecycle} WHERE type = 'card_issued'
+      SELECT card, toInt64(${issue_sign} * amount) AS delta FROM ${t.lifecycle} WHERE ${issuances}
       UNION ALL
       SELECT card, toInt64(balance_delta) AS delta FROM ${t.transactions} WHERE outcome = 'approved'
     )
@@ -229,11 +237,11 @@ export function programTotalsSql(database: string, program: string): string {
       sum(spent) AS spent_minor, sum(reversed) AS reversed_minor, sum(refunded) AS refunded_minor, sum(delta) AS delta_minor,
       sum(deposits) AS deposits_held_minor, sum(payouts) AS payouts_minor
     FROM (
-      SELECT currency, toUInt64(count()) AS cards, toInt64(sum(amount)) AS initial, toInt64(0) AS top_ups, toInt64(0) AS spent, toInt64(0) AS reversed,
-          toInt64(0) AS refunded, toInt64(0) AS delta, toInt64(sum(deposit)) AS deposits, toInt64(0) AS payouts
-        FROM ${t.lifecycle} WHERE type = 'card_issued' AND program = ${literal} GROUP BY currency
+      SELECT currency, toInt64(sum(${issue_sign})) AS cards, toInt64(sum(${issue_sign} * amount)) AS initial, toInt64(0) AS top_ups, toInt64(0) AS spent,
+          toInt64(0) AS reversed, toInt64(0) AS refunded, toInt64(0) AS delta, toInt64(sum(${issue_sign} * deposit)) AS deposits, toInt64(0) AS payouts
+        FROM ${t.lifecycle} WHERE ${issuances} AND program = ${literal} GROUP BY currency
       UNION ALL
-      SELECT currency, toUInt64(0), toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, ${sale_reversal})),
+      SELECT currency, toInt64(0), toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, ${sale_reversal})),
           toInt64(sumIf(amount, kind = 'refund')), toInt64(sum(balance_delta)), toInt64(sum(deposit_delta)), toInt64(sum(payout))
         FROM ${t.transactions} WHERE outcome = 'approved' AND program = ${literal} GROUP BY currency
     )
@@ -354,10 +362,10 @@ export function breakageSql(database: string, program: string, opens_ms: number,
   return `SELECT currency, sum(before_open) AS float_at_open_minor, sum(during) AS movements_minor, sum(claims) AS claims,
       sum(claimed) AS claimed_minor, sum(after_deadline) AS after_deadline_minor, sum(deposits) AS deposits_at_deadline_minor
     FROM (
-      SELECT currency, toInt64(sumIf(amount, at_ms < ${open})) AS before_open, toInt64(sumIf(amount, ${during})) AS during,
-          toInt64(0) AS claims, toInt64(0) AS claimed, toInt64(sumIf(amount, at_ms >= ${deadline})) AS after_deadline,
-          toInt64(sumIf(deposit, at_ms < ${deadline})) AS deposits
-        FROM ${t.lifecycle} WHERE type = 'card_issued' AND fleet = '' AND program = ${stringLiteral(program)} GROUP BY currency
+      SELECT currency, toInt64(sumIf(${issue_sign} * amount, at_ms < ${open})) AS before_open, toInt64(sumIf(${issue_sign} * amount, ${during})) AS during,
+          toInt64(0) AS claims, toInt64(0) AS claimed, toInt64(sumIf(${issue_sign} * amount, at_ms >= ${deadline})) AS after_deadline,
+          toInt64(sumIf(${issue_sign} * deposit, at_ms < ${deadline})) AS deposits
+        FROM ${t.lifecycle} WHERE ${issuances} AND fleet = '' AND program = ${stringLiteral(program)} GROUP BY currency
       UNION ALL
       SELECT currency, toInt64(sumIf(balance_delta, at_ms < ${open})), toInt64(sumIf(balance_delta, ${during})),
           toInt64(countIf(kind = 'cash_out' AND ${during})), toInt64(sumIf(payout, kind = 'cash_out' AND ${during})),

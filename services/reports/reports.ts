@@ -358,7 +358,8 @@ export async function cardHistoryReport(context: ReportContext, card: string): P
   ]);
   if (rows.length === 0 && state === undefined) throw new ReportNotFoundError('no such card', { card });
   // A transaction carries the balance the authorizer computed after it, on its own card; a
-  // lifecycle event moves no money except issuing, whose amount is the initial balance. Across a
+  // lifecycle event moves no money except issuing, whose amount is the initial balance (and the
+  // cancellation of an issue, which takes it off). Across a
   // replacement each entry shows the balance of the card it belongs to.
   const balances = new Map<string, number>();
   const entries = rows.map((row) => {
@@ -366,6 +367,8 @@ export async function cardHistoryReport(context: ReportContext, card: string): P
     const owner = entry['card'] as string;
     if (entry['entry'] === 'transaction') balances.set(owner, entry['balance_after_minor'] as number);
     else if (entry['type'] === 'card_issued') balances.set(owner, entry['amount_minor'] as number);
+    // A cancelled issuance takes the initial balance off: the card holds nothing.
+    else if (entry['type'] === 'card_issuance_cancelled') balances.set(owner, 0);
     return { at: new Date(entry['at_ms'] as number).toISOString(), ...entry, balance_after_minor: balances.get(owner) ?? null };
   });
   return {

@@ -283,6 +283,23 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     });
     assert.equal(bulk.issued, 3);
 
+    // Issuances cancelled: a named card with its deposit, issued again as an anonymous card with
+    // another balance, and a card left unissued. The reports must read both as never issued.
+    await issue('rd-oops', 2_500, 'rd-fest', {
+      holder,
+      params: {
+        initialBalance: { amountMinor: 2_500n, currency: 'EUR' },
+        programId: 'rd-fest',
+        deposit: { amountMinor: 300n, currency: 'EUR' },
+        expiresAtUnixMs: 0n,
+      },
+    });
+    const undone = await cards.cancelIssuance('rd-oops', 'wrong holder');
+    assert.deepEqual([undone.balance?.amountMinor, undone.deposit?.amountMinor], [2_500n, 300n]);
+    await issue('rd-oops', 800, 'rd-fest');
+    await issue('rd-gone', 1_200, 'rd-fest');
+    await cards.cancelIssuance('rd-gone');
+
     // Purchases with line items, declines.
     const beer = { code: 'beer', group: 'drinks', qty: 2_000, unit: 450, amount: 900 };
     assert.equal(
@@ -689,7 +706,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.deepEqual(reconciliation['differences'], []);
     const summary = reconciliation['summary'] as unknown as Record<string, number>;
     assert.equal(summary['differences'], 0);
-    assert.equal(summary['cards_checked'], 14, '12 stored-value cards (one replaced) and 2 fleet cards');
+    assert.equal(summary['cards_checked'], 16, '14 stored-value cards (one replaced, one unissued) and 2 fleet cards');
     assert.equal(summary['fleet_accounts_checked'], 1);
     const account = JSON.parse(
       String(await inspect.client.hGet(fleetKey(shardOf('fleet', 'rd-fleet', test_shard_count), 'rd-fleet'), 'd')),
@@ -720,7 +737,8 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const balances = new Map<string, number>();
     const deposits = new Map<string, number>();
     for (const [cardId, state] of redisCards) {
-      if (state.fleet !== undefined || state.balance_minor === undefined) continue;
+      // An unissued card (its issuance cancelled, program "") is in no program's float.
+      if (state.fleet !== undefined || state.balance_minor === undefined || state.program === '') continue;
       balances.set(state.program, (balances.get(state.program) ?? 0) + state.balance_minor);
       const stored = await inspect.client.hGet(cardKey(shardOf('card', cardId, test_shard_count), cardId), 'd');
       const depositMinor =
@@ -760,6 +778,22 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       "the new card's purchase is listed",
     );
     assert.equal(summary['last_balance_after_minor'], summary['redis_balance_minor']);
+  });
+
+  it('card history shows a cancelled issuance and the issue after it, with the balance each left', async function () {
+    const entries = (await report('/reports/cards/rd-oops/history'))['entries'] ?? [];
+    assert.deepEqual(
+      entries.map((e) => [e['type'], e['balance_after_minor']]),
+      [
+        ['card_issued', 2_500],
+        ['card_issuance_cancelled', 0],
+        ['card_issued', 800],
+      ],
+    );
+    const [[issued, cancelled]] = (await sql(
+      `SELECT countIf(type = 'card_issued'), countIf(type = 'card_issuance_cancelled') FROM ${database}.lifecycle_events_dedup WHERE card IN ('rd-oops', 'rd-gone')`,
+    )) as [[string, string]];
+    assert.deepEqual([issued, cancelled], ['3', '2']);
   });
 
   it('card history of a fleet card (<fleet>~<card>) lists its purchases and its reversal', async function () {
@@ -807,6 +841,9 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
         ],
         `${program}: spent, reversed, refunded, topped up, paid out, remaining`,
       );
+      // Cancelled issuances are not counted: as many cards issued as the program has in Redis.
+      const stored = [...redisCards.values()].filter((state) => state.program === program && state.fleet === undefined).length;
+      assert.equal(totals['cards_issued'], stored, `${program}: cards issued`);
     }
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const periods =
