@@ -22,7 +22,7 @@ import { outboxHorizonMs, outboxKeys } from './horizon';
 import { notice_kinds, type NoticeKind, type NoticeTemplate } from './notices/templates';
 import type { CardContact, OperatorSubscription } from './notices/rules';
 import { planDeliveries, type PlanningContext } from './planner';
-import { keys, type Commands, type EventsStore, type NewDelivery } from './store';
+import { keys, type Commands, type ContactErasure, type EventsStore, type NewDelivery } from './store';
 import { endpoints_max, type WebhookEndpoint } from './webhooks';
 
 export interface RelayOptions {
@@ -112,16 +112,26 @@ export class EventRelay {
     const events = rows.map(eventOfRow);
     const last = events[events.length - 1];
     if (last === undefined) return { held: true, events: 0, created: 0, lag_ms: Math.max(0, horizon_ms - cursor.stream_ms) };
-    const context = await this.planningContext(events);
+    const loaded = await this.planningContext(events);
+    // A cancelled issuance ends its holder's contact (erased in the enqueue script): later events of
+    // the page no longer reach it.
+    const erasures: ContactErasure[] = [];
+    const erased = new Set<string>();
+    const context: PlanningContext = { ...loaded, contactOf: (card) => (erased.has(card) ? undefined : loaded.contactOf(card)) };
     const seen = new Set<string>();
     const deliveries: NewDelivery[] = [];
     for (const event of events) {
       if (seen.has(event.event_id)) continue;
       seen.add(event.event_id);
       deliveries.push(...planDeliveries(event, context));
+      const contact = event.type === 'card_issuance_cancelled' ? context.contactOf(event.card) : undefined;
+      if (contact !== undefined && contact.consent_at_ms <= event.at_ms) {
+        erasures.push({ card: event.card, at_ms: event.at_ms });
+        erased.add(event.card);
+      }
     }
     const next: RelayCursor = { stream_ms: last.stream_ms, event_id: last.event_id };
-    const result = await this.store.enqueue(this.lease, next, deliveries, this.clock(), this.options.log_entries_max);
+    const result = await this.store.enqueue(this.lease, next, deliveries, this.clock(), this.options.log_entries_max, erasures);
     if (result.status === 'fenced') return { held: false, events: 0, created: 0, lag_ms: 0 };
     return { held: true, events: events.length, created: result.created, lag_ms: Math.max(0, horizon_ms - last.stream_ms) };
   }

@@ -68,12 +68,24 @@ export const keys = {
   log: (scope: string) => `tl:{events}:log:${scope}`,
 } as const;
 
-// After the lease prologue: KEYS[2] cursor, KEYS[3] due, then per delivery its hash and log key;
-// ARGV[2] cursor JSON, ARGV[3] now, ARGV[4] log entries kept, ARGV[5] count, then per delivery its
-// fields as a JSON object of strings. Creates only deliveries that do not exist yet.
+// After the lease prologue: KEYS[2] cursor, KEYS[3] due, then per delivery its hash and log key,
+// then per erasure a card's contact key; ARGV[2] cursor JSON, ARGV[3] now, ARGV[4] log entries
+// kept, ARGV[5] count, then per delivery its fields as a JSON object of strings, then the erasure
+// count and per erasure the time of the cancelled issuance. Creates only deliveries that do not
+// exist yet; erases a contact only when its consent was recorded at or before that time (a contact
+// recorded for the card's next holder stays).
 const enqueue_body = `
 local created = 0
 local count = tonumber(ARGV[5])
+local erasures = tonumber(ARGV[6 + count])
+for j = 1, erasures do
+  local ckey = KEYS[3 + 2 * count + j]
+  local text = redis.call('GET', ckey)
+  if text then
+    local consent_at = tonumber(cjson.decode(text)['consent_at_ms']) or 0
+    if consent_at <= tonumber(ARGV[6 + count + j]) then redis.call('DEL', ckey) end
+  end
+end
 for i = 1, count do
   local dkey = KEYS[2 + 2 * i]
   local logkey = KEYS[3 + 2 * i]
@@ -169,6 +181,15 @@ function deliveryOf(map: Record<string, string>): Delivery | undefined {
 
 export type EnqueueResult = { readonly status: 'done'; readonly created: number } | { readonly status: 'fenced' };
 
+/**
+ * A card's notice contact to erase because the card's issuance was cancelled at `at_ms`: the
+ * consent was its holder's, and the card may next be issued to someone else.
+ */
+export interface ContactErasure {
+  readonly card: string;
+  readonly at_ms: number;
+}
+
 export class EventsStore {
   constructor(private readonly redis: Commands) {}
 
@@ -188,6 +209,7 @@ export class EventsStore {
     deliveries: readonly NewDelivery[],
     now_ms: number,
     log_entries_max: number,
+    erasures: readonly ContactErasure[] = [],
   ): Promise<EnqueueResult> {
     const deliveryKeys = deliveries.flatMap((delivery) => [keys.delivery(delivery.id), keys.log(delivery.scope)]);
     const fields = deliveries.map((delivery) =>
@@ -202,8 +224,16 @@ export class EventsStore {
     );
     const reply = await lease.fencedEval(
       enqueue_body,
-      [keys.cursor, keys.due, ...deliveryKeys],
-      [JSON.stringify(cursor), String(now_ms), String(log_entries_max), String(deliveries.length), ...fields],
+      [keys.cursor, keys.due, ...deliveryKeys, ...erasures.map((erasure) => keys.contact(erasure.card))],
+      [
+        JSON.stringify(cursor),
+        String(now_ms),
+        String(log_entries_max),
+        String(deliveries.length),
+        ...fields,
+        String(erasures.length),
+        ...erasures.map((erasure) => String(erasure.at_ms)),
+      ],
     );
     return reply === 'fenced' ? { status: 'fenced' } : { status: 'done', created: Number(reply) };
   }

@@ -29,6 +29,7 @@ import { RedisSettlementStore } from '../../services/reports/settlement-store';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
+import { CardClient } from '../../tools/client/card-client';
 import { purchase, TaplineClient } from '../../tools/client/tapline-client';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -339,6 +340,47 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
       assert.equal(smtp.messages[smtp.messages.length - 1]?.subject, 'Card …next: top-up of 2.50 EUR');
     } finally {
       await redisClient.close();
+    }
+  });
+
+  it("a cancelled issuance ends its holder's contact: the card issued again notifies only its next holder", async function () {
+    const cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    try {
+      const contact = (email: string) => ({ email, language: 'en', consent: { email: true, sms: false }, notices: ['top_up'] });
+      await client.issueCard('nt-stock', 1_000);
+      assert.equal((await send(port, 'PUT', '/notices/cards/nt-stock', contact('first@example.org'))).status, 200);
+      // Handed back before it was used (a card that moved money is returned, not cancelled).
+      await cards.cancelIssuance('nt-stock', 'handed back at the desk');
+      await client.issueCard('nt-stock', 500);
+      await client.topUp('nt-stock', 200, { terminalId: 'bar-1', txn: txn++ });
+      let seen = '';
+      await waitFor(
+        "the first holder's contact erased",
+        async () => (seen = (await send(port, 'GET', '/notices/cards/nt-stock')).body) !== '' && !seen.includes('first@'),
+        () => seen,
+        30_000,
+        100,
+      );
+      assert.equal((await send(port, 'PUT', '/notices/cards/nt-stock', contact('second@example.org'))).status, 200);
+      await client.topUp('nt-stock', 300, { terminalId: 'bar-1', txn: txn++ });
+      const to = (address: string) =>
+        smtp.messages.filter((m) => (m.to === undefined ? '' : (Array.isArray(m.to) ? m.to[0] : m.to)?.text) === address);
+      await waitFor(
+        "the next holder's e-mail",
+        () => to('second@example.org').length >= 1,
+        () => `${to('second@example.org').length} e-mails to the next holder`,
+        30_000,
+        100,
+      );
+      assert.deepEqual(to('first@example.org'), [], "the first holder hears nothing of the card's next life");
+      assert.deepEqual(
+        to('second@example.org').map((m) => m.subject),
+        ['Card …tock: top-up of 3.00 EUR'],
+      );
+      const history = JSON.parse((await send(port, 'GET', '/notices/cards/nt-stock/deliveries')).body) as { deliveries: unknown[] };
+      assert.equal(history.deliveries.length, 1, 'the top-up between the cancellation and the new contact notified nobody');
+    } finally {
+      cards.close();
     }
   });
 
