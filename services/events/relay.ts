@@ -55,6 +55,8 @@ export class EventRelay {
   private running: Promise<void> | undefined;
   private stopped = false;
   lastStep: RelayStep = { held: false, events: 0, created: 0, lag_ms: 0 };
+  /** When this process last completed a step holding the lease (epoch ms; 0 = never). */
+  lastHeldStepAtMs = 0;
 
   constructor(
     private readonly redis: Commands,
@@ -75,6 +77,7 @@ export class EventRelay {
       try {
         const step = await this.step();
         this.lastStep = step;
+        if (step.held) this.lastHeldStepAtMs = this.clock();
         full = step.events >= this.options.page_events_max;
       } catch (error) {
         this.logger.warn({ err: error }, 'event relay step failed; retrying');

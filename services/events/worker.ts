@@ -36,6 +36,8 @@ export class DeliveryWorker {
     private readonly options: WorkerOptions,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
+    /** Told each attempt's channel and result (metrics). */
+    private readonly observe: (channel: Channel, result: 'sent' | 'retry' | 'failed') => void = () => undefined,
   ) {}
 
   start(): void {
@@ -92,6 +94,7 @@ export class DeliveryWorker {
       this.options.retention_ms,
     );
     this.counts[result === 'sent' ? 'sent' : result === 'retry' ? 'retried' : 'failed'] += 1;
+    this.observe(delivery.channel, result);
     if (result === 'failed')
       this.logger.warn({ delivery: id, channel: delivery.channel, detail: outcome.detail }, 'delivery failed for good');
   }

@@ -15,6 +15,7 @@ import { DeliveryWorker, type WorkerOptions } from '../events/worker';
 import type { WebhookEndpoint } from '../events/webhooks';
 import type { ReportsConfig } from './config';
 import { ReportBackendError } from './errors';
+import type { ReportsMetrics } from './metrics';
 import type { QueryRunner } from './reports';
 import { SettlementScheduler } from './settlement-scheduler';
 import type { SettlementStore } from './settlement-store';
@@ -82,13 +83,14 @@ function workerOptions(config: ReportsConfig): WorkerOptions {
   };
 }
 
-/** Connects the back office's own Redis connection and starts the enabled jobs. */
+/** Connects the back office's own Redis connection and starts the enabled jobs (measured into `metrics` when given). */
 export async function startBackOffice(
   config: ReportsConfig,
   query: QueryRunner,
   settlement: SettlementStore,
   logger: Logger,
   clock: () => number = Date.now,
+  metrics?: ReportsMetrics,
 ): Promise<BackOffice> {
   const redis = createClient({
     url: config.TAPLINE_REDIS_URL,
@@ -105,7 +107,17 @@ export async function startBackOffice(
   const { senders, close } = sendersOf(config, store);
   const enabled = config.TAPLINE_EVENTS_ENABLED === '1';
   const relay = enabled ? new EventRelay(redis, store, query, relayOptions(config), logger, clock) : undefined;
-  const worker = enabled ? new DeliveryWorker(store, senders, workerOptions(config), logger, clock) : undefined;
+  const worker = enabled
+    ? new DeliveryWorker(store, senders, workerOptions(config), logger, clock, (channel, result) =>
+        metrics?.deliveryAttempts.inc({ channel, result }),
+      )
+    : undefined;
+  if (relay !== undefined)
+    metrics?.watchBackOffice({
+      relayLagMs: () => (relay.lastStep.held ? relay.lastStep.lag_ms : 0),
+      relayLastStepAtMs: () => relay.lastHeldStepAtMs,
+      pendingDeliveries: () => store.pendingCount(),
+    });
   const scheduler =
     config.TAPLINE_SETTLEMENT_SCHEDULER_ENABLED === '1'
       ? new SettlementScheduler(

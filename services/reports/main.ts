@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     config.TAPLINE_AUTHORIZER_CALL_TIMEOUT_MS,
   );
   const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
-  const backOffice = await startBackOffice(config, clickhouse.query, settlement, logger);
+  const backOffice = await startBackOffice(config, clickhouse.query, settlement, logger, Date.now, metrics);
   const server = await ReportsServer.start(
     {
       query: clickhouse.query,

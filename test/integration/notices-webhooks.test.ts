@@ -24,6 +24,7 @@ import { startBackOffice, type BackOffice } from '../../services/reports/back-of
 import type { CardStateReader } from '../../services/reports/card-states';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { loadReportsConfig } from '../../services/reports/config';
+import { ReportsMetrics } from '../../services/reports/metrics';
 import { ReportsServer } from '../../services/reports/server';
 import { RedisSettlementStore } from '../../services/reports/settlement-store';
 import { loadStreamerConfig } from '../../services/streamer/config';
@@ -113,16 +114,20 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
   let txn = 1;
 
   const startReports = async (holder: string): Promise<void> => {
+    const metrics = new ReportsMetrics(false);
     backOffice = await startBackOffice(
       loadReportsConfig(reportsEnv(redis.url, clickhouse.url, smtp, sms, holder)),
       runner.query,
       settlement,
       logger,
+      Date.now,
+      metrics,
     );
     server = await ReportsServer.start(
       { query: runner.query, database, cards: no_card_states, settlement, events: backOffice.events },
       0,
       logger,
+      metrics,
     );
     port = server.port;
   };
@@ -382,6 +387,46 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
     } finally {
       cards.close();
     }
+  });
+
+  it("measures the relay's progress, the delivery queue and every attempt by channel and result (/metrics)", async function () {
+    const scrape = async (): Promise<Map<string, number>> => {
+      const text = (await send(port, 'GET', '/metrics')).body;
+      const values = new Map<string, number>();
+      for (const line of text.split('\n'))
+        if (line.startsWith('tapline_events_'))
+          values.set(line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
+      return values;
+    };
+    const sent = 'tapline_events_delivery_attempts_total{channel="webhook",result="sent"}';
+    const retried = 'tapline_events_delivery_attempts_total{channel="webhook",result="retry"}';
+    const before = await scrape();
+    const created = await send(port, 'PUT', '/webhooks/endpoints/metered', { url: hooks.url, events: ['card.issued'] });
+    hooks.secret = (JSON.parse(created.body) as { secret: string }).secret;
+    const received = hooks.received.length;
+    hooks.failNext(1);
+    await client.issueCard('nt-metered', 100);
+    await waitFor(
+      'the webhook delivered after one retry',
+      () => hooks.received.length > received,
+      () => `${hooks.received.length - received} received`,
+      30_000,
+      100,
+    );
+    let after = await scrape();
+    await waitFor(
+      'the attempts counted',
+      async () => (after = await scrape()).get(sent) === (before.get(sent) ?? 0) + 1,
+      () => JSON.stringify([...after]),
+      10_000,
+      100,
+    );
+    assert.equal(after.get(retried), (before.get(retried) ?? 0) + 1, 'the receiver failure was counted as a retry');
+    assert.equal(after.get('tapline_events_deliveries_pending'), 0);
+    const lastStep = after.get('tapline_events_relay_last_step_timestamp_seconds') ?? 0;
+    assert.ok(Date.now() / 1000 - lastStep < 10, `the relay stepped ${Date.now() / 1000 - lastStep} s ago`);
+    assert.ok((after.get('tapline_events_relay_lag_seconds') ?? -1) >= 0);
+    await send(port, 'DELETE', '/webhooks/endpoints/metered');
   });
 
   it('refuses bad configuration naming the field, and stores nothing', async function () {
