@@ -34,7 +34,7 @@ import { receiptOf } from './receipt';
 import { parseReportPour } from './tap-pours-validate';
 import type { PourAnswer } from '../usecases/tap-pours';
 import { unary, unaryAsync, type ServiceDeps } from './service';
-import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, refKey, requireId } from './validate';
+import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, readableRefKey, requireId } from './validate';
 
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
   return {
@@ -92,7 +92,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       'GetReceipt',
       async (request) => {
         const cardId = requireId('card_id', request.cardId);
-        const key = refKey('transaction', request.transaction);
+        const key = readableRefKey('transaction', request.transaction);
         return receiptOf(await deps.records.loadIdempotencyRecord(key), cardId);
       },
       (receipt) => receipt,

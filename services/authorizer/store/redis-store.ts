@@ -27,8 +27,18 @@ export interface StoreOptions {
   readonly reconnect_backoff_max_ms: number;
 }
 
-const commit_script = readFileSync(join(__dirname, 'commit.lua'), 'utf8');
-const commit_script_sha = createHash('sha1').update(commit_script).digest('hex');
+/** A Lua script of this folder, sent by its SHA1 (and loaded again when Redis lost it). */
+export interface StoreScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+export function storeScript(file: string): StoreScript {
+  const source = readFileSync(join(__dirname, file), 'utf8');
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const commit_script = storeScript('commit.lua');
 
 export class RedisStore {
   private readonly client: RedisConnection;
@@ -76,17 +86,27 @@ export class RedisStore {
 
   /** Runs the commit script on a serialized batch (its ARGV, the body as a buffer); returns its raw reply. */
   async runCommit(args: readonly (string | Buffer)[]): Promise<string[]> {
+    return this.runScript<string[]>(commit_script, [], args);
+  }
+
+  /** Runs one of the store's scripts with its keys and arguments; returns its raw reply. */
+  async runScript<T>(script: StoreScript, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<T> {
+    const call: [string, ...(string | Buffer)[]] = ['EVALSHA', script.sha, String(keys.length), ...keys, ...args];
     try {
-      return await this.command<string[]>(['EVALSHA', commit_script_sha, '0', ...args]);
+      return await this.command<T>(call);
     } catch (error) {
       // After a Redis restart the script cache is empty. NOSCRIPT means nothing ran, so
-      // loading the script and sending the batch again is safe.
+      // loading the script and sending the call again is safe.
       if (redisReplyCode(error) === 'NOSCRIPT') {
-        await this.command(['SCRIPT', 'LOAD', commit_script]);
-        return this.command<string[]>(['EVALSHA', commit_script_sha, '0', ...args]);
+        await this.command(['SCRIPT', 'LOAD', script.source]);
+        return this.command<T>(call);
       }
       throw error;
     }
+  }
+
+  async deleteKey(key: string): Promise<void> {
+    await this.command(['DEL', key]);
   }
 
   /** Takes the given shards: increments each epoch and returns the values now held. */
