@@ -6,6 +6,7 @@ import type { Acting } from '../principal';
 import type { HostContext, Reply } from '../runtime/entity-host';
 import type { ProgramSource } from '../program/registry';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer, ReplaceCommand } from './decide';
+import type { CancelIssuanceAnswer, CancelIssuanceCommand } from './issuance-cancel';
 import type { CardState } from './rules';
 import type { MoneyRequest, TxnAnswer } from './transaction';
 
@@ -32,6 +33,13 @@ export type CardMessage =
       readonly type: 'replace';
       readonly command: ReplaceCommand;
       readonly reply: Reply<ReplaceAnswer>;
+      readonly attempt: number;
+      readonly acting?: Acting;
+    }
+  | {
+      readonly type: 'cancel_issuance';
+      readonly command: CancelIssuanceCommand;
+      readonly reply: Reply<CancelIssuanceAnswer>;
       readonly attempt: number;
       readonly acting?: Acting;
     }

@@ -14,6 +14,7 @@ import type { SpendLimits } from '../rules/spend-limits';
 import { audit_diff_chars_max } from './contract';
 import type {
   AuditRecordDocument,
+  CardIssuanceCancelledDocument,
   CardIssuedDocument,
   CardPinChangedDocument,
   CardPinEvent,
@@ -26,6 +27,7 @@ import type {
   OperatorAction,
   OperatorActionDocument,
   ReverseOutcome,
+  TapPourDocument,
   TerminalEventDocument,
   TransactionDocument,
   TransactionExtras,
@@ -458,6 +460,38 @@ export function cardPinChanged(input: {
   return JSON.stringify(document);
 }
 
+/** A card's issuance cancelled: the initial balance and deposit of its issue taken off, the card stock again. */
+export function cardIssuanceCancelled(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly currency: string;
+  readonly previous: string;
+  readonly amount: number;
+  readonly deposit: number;
+  readonly named: boolean;
+  readonly issuance: string;
+  readonly operator: string;
+  readonly reason: string;
+  readonly at: number;
+}): string {
+  const document: CardIssuanceCancelledDocument = {
+    type: 'card_issuance_cancelled',
+    card: input.card,
+    program: input.program,
+    currency: input.currency,
+    status: 'unissued',
+    previous: input.previous,
+    amount: input.amount,
+    deposit: input.deposit,
+    named: input.named,
+    issuance: input.issuance,
+    operator: input.operator,
+    reason: input.reason,
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
 // -------------------------------------------------------------------------------------------
 // Terminals and fleet accounts.
 
@@ -488,6 +522,23 @@ export function terminalRegistered(input: TerminalEventInput): string {
 
 export function terminalEnabledChanged(input: TerminalEventInput): string {
   return terminalEvent('terminal_enabled_changed', input);
+}
+
+/** A beer tap's pour report: for one paid sale (`transaction`, its idempotency key) or over a period (`from`..`to`). */
+export function tapPour(input: Omit<TapPourDocument, 'type'>): string {
+  const document: TapPourDocument = {
+    type: 'tap_pour',
+    terminal: input.terminal,
+    merchant: input.merchant,
+    report: input.report,
+    transaction: input.transaction,
+    from: input.from,
+    to: input.to,
+    poured_ml: input.poured_ml,
+    product: input.product,
+    at: input.at,
+  };
+  return JSON.stringify(document);
 }
 
 /** A fleet account created, or its limits, policy or pricing changed. */
@@ -635,10 +686,13 @@ export interface StateChange {
 
 /** Fields whose values are secrets: recorded as changed, never with their value. */
 const secret_field = /pin|hash|secret|mandate/i;
+/** Fields that hold a person's contact or identity: recorded as changed, never with their value. */
+const personal_field = /^(email|phone|holder)$/i;
 
 function shown(field: string, value: unknown): unknown {
   if (value === undefined) return null;
-  return secret_field.test(field) ? '[redacted]' : value;
+  if (secret_field.test(field)) return '[redacted]';
+  return personal_field.test(field) ? '[personal data]' : value;
 }
 
 /** The fields of one entity that differ, before and after (top-level fields of its state). */

@@ -9,6 +9,7 @@ import { CardBehavior, type CardActorContext, type CardMessage, type Reply } fro
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer } from '../card/decide';
 import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
 import type { SettableStatus, TransitionRequest } from '../card/lifecycle';
+import type { CancelIssuanceAnswer, CancelIssuanceCommand } from '../card/issuance-cancel';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
@@ -377,6 +378,13 @@ export class ShardRegion {
 
   setTabLimit(cardId: string, limitMinor: number, acting: Acting, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'tab_limit', limitMinor, operatorId: acting.subject }, acting, reply, stateOf);
+  }
+
+  /** Cancels a card's issuance: the card goes back to stock (actors/card/issuance-cancel.ts). */
+  cancelIssuance(cardId: string, reason: string, acting: Acting, reply: Reply<CancelIssuanceAnswer>): void {
+    const command: CancelIssuanceCommand = { reason, operatorId: acting.subject };
+    const refused = this.cards.tell(cardId, { type: 'cancel_issuance', command, reply, attempt: 0, acting });
+    if (refused) reply({ ok: false, error: refused });
   }
 
   /** A lifecycle transition; an unblock carries its approver (the second principal of four eyes). */

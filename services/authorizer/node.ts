@@ -104,7 +104,9 @@ export class AuthorizerNode {
     const accepting = (): boolean => holder.node?.accepting ?? false;
     const domain = buildDomain(config, logger, metrics, store, clock, options, transactionIds(incarnation));
     // Certificates, CA bundles and token issuers of the three doors (a ConfigError when unusable).
-    const security = buildDoorSecurity(config, logger, clock);
+    // A credential's validity is a matter of real time (as TLS itself judges certificates), never
+    // of the domain clock a test may move by days.
+    const security = buildDoorSecurity(config, logger, () => Date.now());
     const cluster = await startCluster(config, logger, domain.ownership, domain.region, clock, accepting, metrics, security);
     const serviceDeps = buildServiceDeps(config, logger, metrics, store, domain, cluster, clock, accepting);
     domain.psp.deliverThrough(cluster.router, logger);

@@ -1,6 +1,6 @@
 // Process entry of the reports service. Reads configuration from the environment, connects to
 // ClickHouse and Redis (its own settlement state) and reads stored balances from the authorizer's
-// gRPC API, serves the reports API, and on SIGTERM / SIGINT stops accepting, lets
+// gRPC API, starts the back office (event relay, delivery worker, settlement scheduler), serves the reports API, and on SIGTERM / SIGINT stops accepting, lets
 // requests in progress finish within the grace period and exits 0. Prints one JSON line
 // {"event":"serving","grpcPort":0,"httpPort":N} on stdout when ready, whatever the log level (it
 // serves no gRPC; the field lets the shared process helpers wait for it like for other services).
@@ -9,6 +9,7 @@ import { HttpAccess } from '../common/auth/http-access';
 import { parseIssuers, TokenVerifier } from '../common/auth/tokens';
 import { WatchedFile } from '../common/auth/watched-file';
 import { createLogger } from '../common/logger';
+import { startBackOffice } from './back-office';
 import { AuthorizerCardStates, authorizerCredentials } from './card-states';
 import { ClickHouseRunner } from './clickhouse-runner';
 import { loadReportsConfig, type ReportsConfig } from './config';
@@ -57,8 +58,21 @@ async function main(): Promise<void> {
         key: new WatchedFile(config.TAPLINE_TLS_KEY_FILE as string, reload_ms),
       };
   const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
+  const backOffice = await startBackOffice(config, clickhouse.query, settlement, logger, Date.now, metrics);
   const server = await ReportsServer.start(
-    { query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards, settlement },
+    {
+      query: clickhouse.query,
+      database: config.TAPLINE_CLICKHOUSE_DATABASE,
+      cards,
+      settlement,
+      events: backOffice.events,
+      sepa_debtor:
+        config.TAPLINE_SEPA_DEBTOR_NAME === undefined ||
+        config.TAPLINE_SEPA_DEBTOR_IBAN === undefined ||
+        config.TAPLINE_SEPA_DEBTOR_BIC === undefined
+          ? undefined
+          : { name: config.TAPLINE_SEPA_DEBTOR_NAME, iban: config.TAPLINE_SEPA_DEBTOR_IBAN, bic: config.TAPLINE_SEPA_DEBTOR_BIC },
+    },
     config.TAPLINE_REPORTS_PORT,
     logger,
     { access: new HttpAccess(verifier), tls },
@@ -68,6 +82,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     server
       .stop(config.TAPLINE_SHUTDOWN_GRACE_MS)
+      .then(() => backOffice.stop())
       .then(() => {
         cards.close();
         return Promise.all([clickhouse.close(), settlement.close()]);

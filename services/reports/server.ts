@@ -12,8 +12,11 @@
 //   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&principal=<token subject>]
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
+//   GET /reports/taps?from=YYYY-MM-DD&to=YYYY-MM-DD[&terminal=<id>]   (poured vs paid per beer tap, taps.ts)
+//   GET /reports/campaigns/<campaignId>/breakage   (a refund campaign's unclaimed money, breakage.ts)
 // Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
 //   /settlement/... (GET, PUT, POST with a JSON body): merchant fee rates and settlement batches, see settlement.ts.
+//   /webhooks/, /notices/, /deliveries/, /events/: notices and webhooks, see services/events/http.ts.
 
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -36,7 +39,10 @@ import {
 } from './errors';
 import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, settlementRouteOf, type HttpAnswer } from './settlement';
 import { fleetInvoiceReport } from './fleet-invoice';
-import { cardIdSegment, entityId, QueryParameters, query_string_chars_max } from './params';
+import { breakageReport } from './breakage';
+import { tapsReport } from './taps';
+import { eventsRequest, eventsRouteOf } from '../events/http';
+import { cardIdSegment, entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
   auditReport,
   topUpsReport,
@@ -57,6 +63,8 @@ const principal_pattern = /^[A-Za-z0-9._@:+-]{1,128}$/;
 export const reports_in_flight_max = 4;
 /** A whole request (headers and answer) may take this long; above the query timeout. */
 export const request_timeout_ms = 60_000;
+/** Paths served by services/events/http.ts (notices, webhooks, their deliveries, relay status). */
+const events_prefixes = ['/webhooks/', '/notices/', '/deliveries/', '/events/'];
 /** Clients are told to retry a busy server after this many seconds. */
 const busy_retry_after_s = 1;
 
@@ -168,6 +176,28 @@ const routes: readonly Route[] = [
       const fleet = entityId('fleetId', path[0] ?? '');
       const range = query.dateRange();
       return (context) => fleetInvoiceReport(context, fleet, range);
+    },
+  },
+  {
+    name: 'taps',
+    pattern: /^\/reports\/taps$/,
+    parameters: ['from', 'to', 'terminal', ...output],
+    sections: ['days', 'sales'],
+    plan: (query) => {
+      const range = query.dateRange();
+      const terminal = query.optional('terminal');
+      if (terminal !== undefined && !id_pattern.test(terminal)) throw new ParameterError('terminal', 'must be 1..64 of A-Z a-z 0-9 . _ -');
+      return (context) => tapsReport(context, range, terminal);
+    },
+  },
+  {
+    name: 'breakage',
+    pattern: /^\/reports\/campaigns\/([^/]*)\/breakage$/,
+    parameters: output,
+    sections: ['currencies', 'summary'],
+    plan: (_query, path) => {
+      const campaign = entityId('campaignId', path[0] ?? '');
+      return (context) => breakageReport(context, campaign);
     },
   },
   {
@@ -344,12 +374,11 @@ export class ReportsServer {
       );
       return;
     }
-    const settlement = url.startsWith('/settlement/');
-    if (settlement) route = 'settlement';
-    else route = routeName(url);
-    const target = settlement ? settlementRouteOf(request.method ?? 'GET', url) : reportRouteOf(url);
+    const method = request.method === 'HEAD' ? 'GET' : (request.method ?? 'GET');
+    const target = this.routeOf(method, url);
+    route = target.metric;
     const header = request.headers.authorization;
-    this.access.decide(target?.name ?? 'unknown', target?.params ?? [], typeof header === 'string' ? header : undefined).then(
+    this.access.decide(target.name, target.params, typeof header === 'string' ? header : undefined).then(
       (decision) => {
         if (!decision.ok) {
           const challenge: Record<string, string> = decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
@@ -361,7 +390,8 @@ export class ReportsServer {
           );
           return;
         }
-        if (settlement) this.handleSettlement(context, logger, request, answer, url, decision.acting);
+        if (target.kind === 'settlement') this.handleSettlement(context, logger, request, answer, url, decision.acting);
+        else if (target.kind === 'events') this.handleEvents(context, logger, request, answer, url, decision.acting);
         else this.handleReport(context, logger, request, response, answer, url);
       },
       (error: unknown) => {
@@ -369,6 +399,27 @@ export class ReportsServer {
         answer(500, 'application/json', errorBody(error));
       },
     );
+  }
+
+  /**
+   * What a request asks for: its kind, the name of its rule in the access policy (policy.ts
+   * http_rules), the path parameters a scoped role must cover, and its name in the metrics.
+   */
+  private routeOf(
+    method: string,
+    url: string,
+  ): { kind: 'settlement' | 'events' | 'report'; name: string; params: string[]; metric: string } {
+    if (url.startsWith('/settlement/')) {
+      const target = settlementRouteOf(method, url);
+      return { kind: 'settlement', name: target?.name ?? 'unknown', params: target?.params ?? [], metric: 'settlement' };
+    }
+    if (events_prefixes.some((prefix) => url.startsWith(prefix))) {
+      const matched = eventsRouteOf(method, url.split('?', 1)[0] ?? url);
+      const name = matched === undefined ? 'unknown' : `events.${matched.route.name}`;
+      return { kind: 'events', name, params: matched?.path ?? [], metric: matched?.route.name ?? 'unknown' };
+    }
+    const target = reportRouteOf(url);
+    return { kind: 'report', name: target?.name ?? 'unknown', params: target?.params ?? [], metric: routeName(url) };
   }
 
   /** A report (GET): validated, then run within the bound of reports in progress. */
@@ -420,7 +471,7 @@ export class ReportsServer {
       });
   }
 
-  /** Settlement (settlement.ts): reads a bounded JSON body, then runs the request like a report (counted, errors mapped here). */
+  /** A settlement request (settlement.ts), made by the authenticated caller. */
   private handleSettlement(
     context: ReportContext,
     logger: Logger,
@@ -431,8 +482,44 @@ export class ReportsServer {
   ): void {
     const store = context.settlement;
     if (store === undefined) return answer(404, 'application/json', errorBody(new ReportNotFoundError('settlement is not served here')));
+    const settlement = {
+      query: context.query,
+      database: context.database,
+      store,
+      now: context.now ?? Date.now,
+      debtor: context.sepa_debtor,
+    };
+    this.handleWithBody(logger, request, answer, url, (method, body) => settlementRequest(settlement, method, url, acting, body));
+  }
+
+  /** A notices and webhooks request (services/events/http.ts), made by the authenticated caller. */
+  private handleEvents(
+    context: ReportContext,
+    logger: Logger,
+    request: http.IncomingMessage,
+    answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
+    url: string,
+    acting: Acting | undefined,
+  ): void {
+    const events = context.events;
+    if (events === undefined)
+      return answer(404, 'application/json', errorBody(new ReportNotFoundError('notices and webhooks are not served here')));
+    this.handleWithBody(logger, request, answer, url, (method, body) => eventsRequest(events, method, url, acting, body));
+  }
+
+  /**
+   * Settlement (settlement.ts) and notices/webhooks (services/events/http.ts): reads a bounded JSON
+   * body, then runs the request like a report (counted, errors mapped here).
+   */
+  private handleWithBody(
+    logger: Logger,
+    request: http.IncomingMessage,
+    answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
+    url: string,
+    run: (method: string, body: string) => Promise<HttpAnswer>,
+  ): void {
     if (url.includes('?'))
-      return answer(400, 'application/json', errorBody(new ParameterError('query', 'settlement takes no query parameters')));
+      return answer(400, 'application/json', errorBody(new ParameterError('query', 'this resource takes no query parameters')));
     const chunks: Buffer[] = [];
     let bytes = 0;
     let refused = false;
@@ -452,12 +539,11 @@ export class ReportsServer {
         return answer(503, 'application/json', errorBody(busy), { 'retry-after': String(busy_retry_after_s) });
       }
       this.in_flight += 1;
-      const settlement = { query: context.query, database: context.database, store, now: context.now ?? Date.now };
-      settlementRequest(settlement, request.method ?? 'GET', url, acting, Buffer.concat(chunks).toString('utf8'))
+      run(request.method ?? 'GET', Buffer.concat(chunks).toString('utf8'))
         .then((result: HttpAnswer) => answer(result.status, result.type, result.body, result.headers))
         .catch((error: unknown) => {
           const status = statusOf(error);
-          if (status >= 500) logger.error({ err: error, url: url.slice(0, 300) }, 'settlement request failed');
+          if (status >= 500) logger.error({ err: error, url: url.slice(0, 300) }, 'request failed');
           answer(status, 'application/json', errorBody(error));
         })
         .finally(() => {

@@ -79,10 +79,17 @@ describe('streamer (real Redis + ClickHouse)', function () {
       `SELECT name FROM system.tables WHERE database = ${stringLiteral(database)} ORDER BY name`,
     );
     assert.deepEqual(tables.trim().split('\n'), [
+      'audit_log',
+      'audit_log_dedup',
       'audit_trail_dedup',
       'lifecycle_events',
       'lifecycle_events_dedup',
       'outbox_rejects',
+      'relay_events',
+      'relay_events_lifecycle_mv',
+      'relay_events_transactions_mv',
+      'tap_pours',
+      'tap_pours_dedup',
       'tapline_schema_migrations',
       'top_ups_dedup',
       'transaction_lines',

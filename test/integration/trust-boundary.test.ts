@@ -31,6 +31,8 @@ import { migrate } from '../../services/streamer/schema/migrate';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { RedisSettlementStore } from '../../services/reports/settlement-store';
+import { EventsStore } from '../../services/events/store';
+import { createClient } from 'redis';
 import { createLogger } from '../../services/common/logger';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, RefundClient, programConfig } from '../../tools/client/card-client';
@@ -131,6 +133,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
   let reports: ReportsServer;
   let runner: ClickHouseRunner;
   let settlement: RedisSettlementStore;
+  let eventsRedis: ReturnType<typeof createClient> | undefined;
   const closers: (() => void)[] = [];
   let txn = 1_000;
   const pending: string[] = [];
@@ -161,8 +164,11 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     await fixtures();
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
     settlement = await RedisSettlementStore.connect(redis.url);
+    eventsRedis = createClient({ url: redis.url });
+    await eventsRedis.connect();
+    const events = { store: new EventsStore(eventsRedis), now: Date.now, status: () => Promise.resolve({ relay: 'not started here' }) };
     reports = await ReportsServer.start(
-      { query: runner.query, database, cards: await testCardStates(node), settlement },
+      { query: runner.query, database, cards: await testCardStates(node), settlement, events },
       0,
       createLogger('trust-reports', 'silent'),
       await reportsSecurity(),
@@ -172,7 +178,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
   after(async function () {
     for (const close of closers) close();
     await reports?.stop(1_000);
-    await Promise.all([runner?.close(), settlement?.close(), inspect?.close()]);
+    await Promise.all([runner?.close(), settlement?.close(), inspect?.close(), eventsRedis?.close()]);
     await node?.shutdown();
     await Promise.all([redis?.stop(), clickhouse?.stop()]);
   });
@@ -187,7 +193,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       await client.registerTerminal('t-home', 'm-home');
       await client.registerTerminal('t-away', 'm-away');
       await cards.defineProgram('p-1', programConfig());
-      for (const card of ['c-1', 'c-auth', 'c-state', 'c-replace', 'c-return', 'c-pin', 'c-refund-run'])
+      for (const card of ['c-1', 'c-auth', 'c-state', 'c-replace', 'c-return', 'c-cancel', 'c-pin', 'c-refund-run'])
         await client.issueCard(card, 10_000, 'EUR', card === 'c-refund-run' ? 'p-refund' : 'p-1');
       await cards.issue({
         cardId: 'c-tab',
@@ -274,6 +280,16 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     },
     [AuthorizationServiceService.getReceipt.path]: {
       build: () => ({ cardId: 'c-auth', transaction: { ref: { $case: 'terminalTxn', value: { terminalId: 't-home', txnNumber: 1n } } } }),
+      names_terminal: true,
+    },
+    [AuthorizationServiceService.reportPour.path]: {
+      build: () => ({
+        terminalId: 't-home',
+        reportId: `pour-${++txn}`,
+        subject: { $case: 'period', value: { fromUnixMs: 1n, toUnixMs: 2n } },
+        pouredMl: 500n,
+        productCode: '',
+      }),
       names_terminal: true,
     },
   };
@@ -392,6 +408,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       build: () => ({ cardId: 'c-replace', replacementCardId: 'c-replacement', reason: 'damaged' }),
     },
     [CardServiceService.returnCard.path]: { build: () => ({ cardId: 'c-return', idempotencyKey: 'ret-1' }) },
+    [CardServiceService.cancelIssuance.path]: { build: () => ({ cardId: 'c-cancel', reason: 'issued by mistake' }) },
     [CardServiceService.runProgramRefund.path]: { build: () => ({ programId: 'p-refund', runId: 'run-1' }) },
     [CardServiceService.startPspTopUp.path]: { build: () => ({ cardId: 'c-1', amount: eur(500n) }) },
     [CardServiceService.handlePspCallback.path]: { build: psp },
@@ -627,6 +644,41 @@ describe('trust boundary: hostile callers on every door, method and route (real 
 
   // ---- the reports service --------------------------------------------------------------------
 
+  const day = (offset_days: number): string => new Date(Date.now() + offset_days * 86_400_000).toISOString().slice(0, 10);
+  const campaign = { program: 'p-1', opens: day(0), deadline: day(30) };
+  const delivery = '0'.repeat(32);
+  const contact = { email: 'holder@example.org', language: 'en', consent: { email: true, sms: false }, notices: ['top_up'] };
+  const subscription = { email: 'ops@example.org', consent: { email: true, sms: false }, notices: ['card_blocked'], programs: ['*'] };
+  const template = { email_subject: 'Top-up', email_text: 'Topped up', sms_text: 'Topped up' };
+  /** Notices and webhooks: each route, created before it is read, read before it is removed. */
+  const events_cases = [
+    {
+      name: 'events.webhook_endpoint_put',
+      method: 'PUT',
+      path: '/webhooks/endpoints/tb-hook',
+      body: { url: 'https://example.org/hook', events: ['transaction.*'] },
+      allowed: 201,
+    },
+    { name: 'events.webhook_endpoints', method: 'GET', path: '/webhooks/endpoints', allowed: 200 },
+    { name: 'events.webhook_endpoint_get', method: 'GET', path: '/webhooks/endpoints/tb-hook', allowed: 200 },
+    { name: 'events.webhook_endpoint_deliveries', method: 'GET', path: '/webhooks/endpoints/tb-hook/deliveries', allowed: 200 },
+    { name: 'events.webhook_endpoint_delete', method: 'DELETE', path: '/webhooks/endpoints/tb-hook', allowed: 200 },
+    { name: 'events.notice_contact_put', method: 'PUT', path: '/notices/cards/c-1', body: contact, allowed: 200 },
+    { name: 'events.notice_contact_get', method: 'GET', path: '/notices/cards/c-1', allowed: 200 },
+    { name: 'events.notice_card_deliveries', method: 'GET', path: '/notices/cards/c-1/deliveries', allowed: 200 },
+    { name: 'events.notice_contact_delete', method: 'DELETE', path: '/notices/cards/c-1', allowed: 200 },
+    { name: 'events.notice_operator_put', method: 'PUT', path: '/notices/operators/ops-tb', body: subscription, allowed: 200 },
+    { name: 'events.notice_operator_get', method: 'GET', path: '/notices/operators/ops-tb', allowed: 200 },
+    { name: 'events.notice_operator_deliveries', method: 'GET', path: '/notices/operators/ops-tb/deliveries', allowed: 200 },
+    { name: 'events.notice_operator_delete', method: 'DELETE', path: '/notices/operators/ops-tb', allowed: 200 },
+    { name: 'events.notice_template_put', method: 'PUT', path: '/notices/templates/p-1/top_up/en', body: template, allowed: 200 },
+    { name: 'events.notice_template_get', method: 'GET', path: '/notices/templates/p-1/top_up/en', allowed: 200 },
+    // No delivery exists: the allowed caller learns just that.
+    { name: 'events.delivery_get', method: 'GET', path: `/deliveries/${delivery}`, allowed: 404 },
+    { name: 'events.delivery_retry', method: 'POST', path: `/deliveries/${delivery}/retry`, body: {}, allowed: 404 },
+    { name: 'events.events_status', method: 'GET', path: '/events/status', allowed: 200 },
+  ];
+
   const routes: {
     readonly name: string;
     readonly method: string;
@@ -686,6 +738,12 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       allowed: 200,
     },
     { name: 'settlement.batch.transfer', method: 'GET', path: '/settlement/batches/m-home.daily.2026-01-01/transfer.csv', allowed: 200 },
+    { name: 'settlement.batch.files', method: 'GET', path: '/settlement/batches/m-home.daily.2026-01-01/files/csv', allowed: 200 },
+    { name: 'taps', method: 'GET', path: `/reports/taps?${range}`, allowed: 200 },
+    { name: 'settlement.campaign.put', method: 'PUT', path: '/settlement/campaigns/tb-campaign', body: campaign, allowed: 200 },
+    { name: 'settlement.campaign.get', method: 'GET', path: '/settlement/campaigns/tb-campaign', allowed: 200 },
+    { name: 'breakage', method: 'GET', path: '/reports/campaigns/tb-campaign/breakage', allowed: 200 },
+    ...events_cases,
   ];
 
   it('reports service: every route refuses a missing, expired, tampered or foreign token (401) and a role or scope it does not allow (403), changing nothing', async function () {

@@ -17,6 +17,7 @@ import { WatchedFile } from '../../services/common/auth/watched-file';
 import { AuthorizerCardStates, authorizerCredentials } from '../../services/reports/card-states';
 import { reportRouteOf, type ReportsServerSecurity } from '../../services/reports/server';
 import { settlementRouteOf } from '../../services/reports/settlement';
+import { eventsRouteOf } from '../../services/events/http';
 import { httpRequest, type HttpReply } from '../../tools/client/http';
 import { join } from 'node:path';
 import { startRedis, type RedisInstance } from '../../tools/devenv/redis';
@@ -174,10 +175,19 @@ export async function testToken(role: string, scope: readonly string[] = ['*'], 
   return (await testCredentials()).token(role, scope, subject);
 }
 
+/** The policy name of a route of the reports service (settlement, notices and webhooks, reports). */
+export function routeNameOf(method: string, path: string): string {
+  if (path.startsWith('/settlement/')) return settlementRouteOf(method, path)?.name ?? 'unknown';
+  if (['/webhooks/', '/notices/', '/deliveries/', '/events/'].some((prefix) => path.startsWith(prefix))) {
+    const matched = eventsRouteOf(method === 'HEAD' ? 'GET' : method, path.split('?', 1)[0] ?? path);
+    return matched === undefined ? 'unknown' : `events.${matched.route.name}`;
+  }
+  return reportRouteOf(path)?.name ?? 'unknown';
+}
+
 /** The role a test calls a reports route with by default: the first its rule allows. */
 export function defaultRoleOf(method: string, path: string): string {
-  const route = path.startsWith('/settlement/') ? settlementRouteOf(method, path) : reportRouteOf(path);
-  return http_rules[route?.name ?? 'unknown']?.roles?.[0] ?? 'auditor';
+  return http_rules[routeNameOf(method, path)]?.roles?.[0] ?? 'auditor';
 }
 
 /**

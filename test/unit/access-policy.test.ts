@@ -32,6 +32,7 @@ import {
 } from '../../services/common/auth/policy';
 import { report_route_names } from '../../services/reports/server';
 import { settlementRouteOf } from '../../services/reports/settlement';
+import { events_routes } from '../../services/events/http';
 import type { OperatorPrincipal } from '../../actors/principal';
 import { RejectedError } from '../../actors/errors';
 import type { MoneyRequest } from '../../actors/card/transaction';
@@ -100,7 +101,7 @@ describe('access policy: one table for every method and route', () => {
         assert.ok(known.has(path) || path.startsWith('/grpc.'), `${door}: rule for unknown method ${path}`);
   });
 
-  it('has a rule for every route of the reports service, settlement included', () => {
+  it('has a rule for every route of the reports service, settlement, notices and webhooks included', () => {
     const settlement = [
       ['PUT', '/settlement/merchants/m'],
       ['GET', '/settlement/merchants/m'],
@@ -112,14 +113,18 @@ describe('access policy: one table for every method and route', () => {
       ['POST', '/settlement/batches/m.daily.2026-01-01/approve'],
       ['POST', '/settlement/batches/m.daily.2026-01-01/settle'],
       ['GET', '/settlement/batches/m.daily.2026-01-01/transfer.csv'],
+      ['GET', '/settlement/batches/m.daily.2026-01-01/files/pain.001'],
+      ['PUT', '/settlement/campaigns/c'],
+      ['GET', '/settlement/campaigns/c'],
     ].map(([method, path]) => settlementRouteOf(method as string, path as string)?.name);
-    for (const name of [...report_route_names, ...settlement, 'healthz', 'metrics', 'unknown']) {
+    const events = events_routes.map((route) => `events.${route.name}`);
+    for (const name of [...report_route_names, ...settlement, ...events, 'healthz', 'metrics', 'unknown']) {
       assert.ok(name !== undefined, 'every settlement path resolves to a route');
       assert.ok(http_rules[name] !== undefined, `route ${name} has no rule`);
     }
     assert.deepEqual(
       Object.keys(http_rules).sort(),
-      [...new Set([...report_route_names, ...settlement, 'healthz', 'metrics', 'unknown'])].sort(),
+      [...new Set([...report_route_names, ...settlement, ...events, 'healthz', 'metrics', 'unknown'])].sort(),
       'and no rule for a route that does not exist',
     );
   });

@@ -6,12 +6,15 @@
 
 import { failedPrecondition, invalidArgument } from '../../../actors/errors';
 import type { ReplaceAnswer } from '../../../actors/card/decide';
+import type { CancelIssuanceAnswer } from '../../../actors/card/issuance-cancel';
 import type { IssueAnswer, TransitionAnswer } from '../../../actors/sharding/shard-region';
 import type { AutoReload, CardState } from '../../../actors/card/rules';
 import type { TxnAnswer } from '../../../actors/card/transaction';
 import type { StoredProgram } from '../../../actors/program/config';
 import {
   BulkIssueCardsResponse,
+  type CancelIssuanceRequest,
+  type CancelIssuanceResponse,
   CardServiceIssueCardResponse,
   ChangeCardStateResponse,
   type BulkIssueCardsRequest,
@@ -103,6 +106,7 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
     ...programReviewHandlers(deps),
     ...programAndIssuanceHandlers(deps),
     ...lifecycleHandlers(deps),
+    ...issuanceCancelHandlers(deps),
     ...paymentHandlers(deps),
     ...tabAndManagerHandlers(deps),
   };
@@ -236,6 +240,28 @@ function lifecycleHandlers(
         return deps.refundRun.run({ programId, runId, acting: actingOf(call) });
       },
       toRefundRunResponse,
+    ),
+  };
+}
+
+/** Cancelling a card's issuance (actors/card/issuance-cancel.ts): the card goes back to stock. */
+function issuanceCancelHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'cancelIssuance'> {
+  return {
+    cancelIssuance: unary<CancelIssuanceRequest, CancelIssuanceResponse, CancelIssuanceAnswer>(
+      deps,
+      'CancelIssuance',
+      (request, reply, call) => {
+        const cardId = requireId('card_id', request.cardId);
+        const reason = requireReason(request.reason);
+        deps.region.cancelIssuance(cardId, reason, actingOf(call), reply);
+      },
+      (answer) => ({
+        cardId: answer.cardId,
+        previous: wireCardStatus(answer.previous),
+        balance: { amountMinor: BigInt(answer.balanceMinor), currency: answer.currency },
+        deposit: { amountMinor: BigInt(answer.depositMinor), currency: answer.currency },
+        alreadyUnissued: answer.alreadyUnissued,
+      }),
     ),
   };
 }

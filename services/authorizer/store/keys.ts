@@ -125,10 +125,12 @@ export const approvals_pending_key = 'tl:{approvals}:pending';
 export const approvals_outbox_key = 'tl:{approvals}:outbox';
 /** The settlement audit stream (written by the reports service in the same script as each change). */
 export const settlement_outbox_key = 'tl:{settle}:outbox';
+/** The notices and webhooks configuration audit stream (services/events/store.ts, same script as each change). */
+export const events_outbox_key = 'tl:{events}:outbox';
 
 /**
  * Outbox streams besides the shards': audit records of state that lives outside entity shards,
  * each written atomically with its change under its own hash tag. The streamer reads them after
  * the shard streams (as pseudo-shards shard_count, shard_count + 1, ...).
  */
-export const audit_outbox_keys = [approvals_outbox_key, settlement_outbox_key] as const;
+export const audit_outbox_keys = [approvals_outbox_key, settlement_outbox_key, events_outbox_key] as const;

@@ -134,6 +134,8 @@ const authorization_rules: Record<keyof typeof AuthorizationServiceService, RpcR
   reverse: { who: 'terminal', terminals: own_terminal },
   void: { who: 'terminal', terminals: own_terminal },
   refund: { who: 'terminal', terminals: own_terminal },
+  // A tap reports its own pours (its sale, or a period of its own).
+  reportPour: { who: 'terminal', terminals: own_terminal },
   // A receipt named by a terminal transaction is that terminal's to reprint.
   getReceipt: {
     who: 'terminal',
@@ -198,6 +200,8 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
   },
   replaceCard: { who: 'operator', roles: ['issuer_admin', 'support'] },
   returnCard: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  // Back to stock: the desk that issued by mistake hands the initial balance and deposit back.
+  cancelIssuance: { who: 'operator', roles: ['issuer_admin', 'support'] },
   runProgramRefund: { who: 'operator', roles: ['issuer_admin'] },
   startPspTopUp: { who: 'operator', roles: ['issuer_admin', 'support'] },
   handlePspCallback: { who: 'operator', roles: ['psp'] },
@@ -330,6 +334,10 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   audit: { who: 'operator', roles: ['auditor'] },
   merchant_fees: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
   fleet_invoice: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
+  // Beer taps: poured against paid per tap and day (the merchants' and the issuer's analysts).
+  taps: { who: 'operator', roles: report_readers },
+  // A refund campaign's breakage (unclaimed money at its deadline).
+  breakage: { who: 'operator', roles: report_readers },
   event_statistics: { who: 'operator', roles: report_readers },
   'settlement.merchant.get': { who: 'operator', roles: settlement_readers, scope: merchant_at(0) },
   'settlement.merchant.put': {
@@ -353,4 +361,40 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   },
   'settlement.batch.settle': { who: 'operator', roles: ['issuer_admin', 'settlement_approver'] },
   'settlement.batch.transfer': { who: 'operator', roles: ['issuer_admin', 'settlement_approver'] },
+  'settlement.batch.files': { who: 'operator', roles: ['issuer_admin', 'settlement_approver'] },
+  'settlement.campaign.put': { who: 'operator', roles: ['issuer_admin'] },
+  'settlement.campaign.get': { who: 'operator', roles: ['issuer_admin', 'settlement_approver', 'analyst', 'auditor'] },
+  ...eventsRules(),
 };
+
+/**
+ * Notices and webhooks (services/events/http.ts, the route names prefixed "events."): webhook
+ * endpoints are the issuer's integrations; cardholders' contacts and their deliveries are
+ * support's; operator subscriptions, templates and retries the issuer's; the relay's status is
+ * for anyone who reads the system's health. Auditors read every history.
+ */
+function eventsRules(): Record<string, HttpRule> {
+  const integrations: readonly Role[] = ['issuer_admin'];
+  const support: readonly Role[] = ['issuer_admin', 'support'];
+  const readers = (roles: readonly Role[]): readonly Role[] => [...roles, 'auditor'];
+  return {
+    'events.webhook_endpoints': { who: 'operator', roles: readers(integrations) },
+    'events.webhook_endpoint_put': { who: 'operator', roles: integrations },
+    'events.webhook_endpoint_get': { who: 'operator', roles: readers(integrations) },
+    'events.webhook_endpoint_delete': { who: 'operator', roles: integrations },
+    'events.webhook_endpoint_deliveries': { who: 'operator', roles: readers(integrations) },
+    'events.notice_contact_put': { who: 'operator', roles: support },
+    'events.notice_contact_get': { who: 'operator', roles: support },
+    'events.notice_contact_delete': { who: 'operator', roles: support },
+    'events.notice_card_deliveries': { who: 'operator', roles: readers(support) },
+    'events.notice_operator_put': { who: 'operator', roles: integrations },
+    'events.notice_operator_get': { who: 'operator', roles: readers(integrations) },
+    'events.notice_operator_delete': { who: 'operator', roles: integrations },
+    'events.notice_operator_deliveries': { who: 'operator', roles: readers(integrations) },
+    'events.notice_template_put': { who: 'operator', roles: integrations },
+    'events.notice_template_get': { who: 'operator', roles: readers(integrations) },
+    'events.delivery_get': { who: 'operator', roles: readers(support) },
+    'events.delivery_retry': { who: 'operator', roles: integrations },
+    'events.events_status': { who: 'operator', roles: ['issuer_admin', 'support', 'analyst', 'auditor'] },
+  };
+}
