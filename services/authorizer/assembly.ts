@@ -45,8 +45,9 @@ import { CardIssuance } from './usecases/card-issuance';
 import { CardPins } from './usecases/card-pins';
 import { ManagerDirectory } from './usecases/managers';
 import { PinHasher } from './usecases/pin';
-import { AutoReloader, type PspAdapter, type PspAdapterFactory } from './usecases/psp';
+import { AutoReloader, type PspAdapter, type PspIntegration } from './usecases/psp';
 import { PspTopUps } from './usecases/psp-top-ups';
+import { servePspWebhook } from './psp/webhook-server';
 import { ProgramRefundRun } from './usecases/refund-run';
 import { CardTabs } from './usecases/tabs';
 import { ManualCredits } from './usecases/credits';
@@ -64,6 +65,7 @@ export interface ClusterParts {
 /** The PSP wired into this node, if any (injected: a PSP integration implements PspAdapter). */
 export interface PspParts {
   readonly adapter: PspAdapter | undefined;
+  /** The signed callbacks' secret, only for an integration that signs them. */
   readonly secret: string | undefined;
   readonly autoReloader: AutoReloader | undefined;
   /**
@@ -83,13 +85,15 @@ export interface Domain {
   readonly psp: PspParts;
 }
 
-/** The public gRPC server and the metrics / health HTTP server. */
+/** The public gRPC server, the metrics / health HTTP server and the PSP webhook listener. */
 export interface Serving {
   readonly grpcServer: grpc.Server;
   readonly health: HealthImplementation;
   readonly grpcPort: number;
   readonly httpServer: HttpServer | undefined;
   readonly metricsPort: number | undefined;
+  readonly webhookServer: HttpServer | undefined;
+  readonly webhookPort: number | undefined;
 }
 
 function redisOptions(config: NodeConfig): { url: string; command_timeout_ms: number; reconnect_backoff_max_ms: number } {
@@ -114,13 +118,16 @@ export function transactionIds(incarnation: number): () => string {
   return () => prefix + (++counter).toString(36);
 }
 
-function buildPsp(config: NodeConfig, logger: Logger, clock: () => number, factory: PspAdapterFactory | undefined): PspParts {
+function buildPsp(config: NodeConfig, logger: Logger, clock: () => number, integration: PspIntegration | undefined): PspParts {
   const delivery: { deliver?: (payload: string, signature: string) => void } = {};
-  const secret = config.TAPLINE_PSP_SECRET;
-  const adapter =
-    secret === undefined || factory === undefined
-      ? undefined
-      : factory(secret, (payload, signature) => delivery.deliver?.(payload, signature), clock);
+  // checkNodeOptions refused a secret for an integration that does not sign its callbacks.
+  const secret = integration?.signsCallbacks === true ? config.TAPLINE_PSP_SECRET : undefined;
+  const adapter = integration?.create({
+    config,
+    secret,
+    callbacks: (payload, signature) => delivery.deliver?.(payload, signature),
+    clock,
+  });
   const autoReloader =
     adapter === undefined
       ? undefined
@@ -145,7 +152,7 @@ export function buildDomain(
   metrics: Metrics,
   store: RedisStore,
   clock: () => number,
-  options: { readonly psp?: PspAdapterFactory | undefined },
+  options: { readonly psp?: PspIntegration | undefined },
   nextTransactionId: () => string,
 ): Domain {
   // Shards are taken by the cluster coordinator (a lone node takes all of them). Taking increments
@@ -245,7 +252,7 @@ export function buildServiceDeps(
     ttl_ms: Math.max(attempts_kept_ms, config.TAPLINE_MANAGER_LOCK_MS),
   });
   const pspWiring =
-    psp.adapter === undefined || psp.secret === undefined || psp.autoReloader === undefined
+    psp.adapter === undefined || psp.autoReloader === undefined
       ? undefined
       : { adapter: psp.adapter, secret: psp.secret, autoReloader: psp.autoReloader };
   return {
@@ -266,7 +273,7 @@ export function buildServiceDeps(
         : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher, managerAttempts, clock, logger),
     issuance: new CardIssuance({ region, programs, issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT), pins, fanout }),
     refundRun: new ProgramRefundRun({ region, programCards, fanout }),
-    pspTopUps: new PspTopUps(region, pspWiring, clock),
+    pspTopUps: new PspTopUps(region, pspWiring, clock, fanout),
     tabs: new CardTabs(region),
     credits: new ManualCredits(region),
     programCards,
@@ -281,7 +288,11 @@ export function buildServiceDeps(
   };
 }
 
-/** The public gRPC server (every service routed to its entity's owner) and the metrics server. */
+/**
+ * The public gRPC server (every service routed to its entity's owner), the metrics server and,
+ * when TAPLINE_PSP_WEBHOOK_PORT is set, the PSP webhook listener (its webhooks reach the card's
+ * owner through the router).
+ */
 export async function serve(
   config: NodeConfig,
   metrics: Metrics,
@@ -301,7 +312,23 @@ export async function serve(
       ? undefined
       : await serveMetrics({ registry: metrics.registry, host: config.TAPLINE_GRPC_HOST, port: config.TAPLINE_METRICS_PORT, ready });
   const metricsPort = httpServer ? (httpServer.address() as AddressInfo).port : undefined;
-  return { grpcServer: server, health, grpcPort, httpServer, metricsPort };
+  const webhookServer =
+    config.TAPLINE_PSP_WEBHOOK_PORT < 0
+      ? undefined
+      : await servePspWebhook({
+          host: config.TAPLINE_GRPC_HOST,
+          port: config.TAPLINE_PSP_WEBHOOK_PORT,
+          path: webhookPathOf(config),
+          handle: (paymentId, cardId) => deps.pspTopUps.handleWebhook(paymentId, cardId),
+          logger: deps.logger,
+        });
+  const webhookPort = webhookServer ? (webhookServer.address() as AddressInfo).port : undefined;
+  return { grpcServer: server, health, grpcPort, httpServer, metricsPort, webhookServer, webhookPort };
+}
+
+/** The path the webhook listener serves: TAPLINE_PSP_WEBHOOK_URL's (behind an ingress that keeps it). */
+function webhookPathOf(config: NodeConfig): string {
+  return config.TAPLINE_PSP_WEBHOOK_URL === undefined ? '/psp/webhook' : new URL(config.TAPLINE_PSP_WEBHOOK_URL).pathname;
 }
 
 /** Membership store, peer links, the router and the internal (node-to-node) gRPC server. */

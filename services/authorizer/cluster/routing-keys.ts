@@ -91,6 +91,8 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // Internal fan-out calls (bulk issuance, refund run): one per card, on the card's owner.
   entry(CardFanoutServiceService.issueBulkCard, (request) => card(request.cardId)),
   entry(CardFanoutServiceService.refundRunCashOut, (request) => card(request.cardId)),
+  // A PSP webhook runs on the owner of the card its URL names (the owner fetches the payment).
+  entry(CardFanoutServiceService.applyPspWebhook, (request) => card(request.cardId)),
 ]);
 
 /** The handler refuses payloads over 4,096 bytes; no longer string is parsed to route it. */

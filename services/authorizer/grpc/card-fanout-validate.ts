@@ -5,8 +5,9 @@
 
 import { invalidArgument } from '../../../actors/errors';
 import { minorFromWire, request_amount_max_minor } from '../../../actors/money';
-import type { IssueBulkCardRequest, RefundRunCashOutRequest } from '../../../gen/tapline/internal/v1/fanout';
-import type { BulkCardIssue, RefundRunCashOut } from '../usecases/card-fanout';
+import type { ApplyPspWebhookRequest, IssueBulkCardRequest, RefundRunCashOutRequest } from '../../../gen/tapline/internal/v1/fanout';
+import type { BulkCardIssue, PspWebhook, RefundRunCashOut } from '../usecases/card-fanout';
+import { psp_reference_pattern } from '../usecases/psp';
 import { optionalId, requireCurrency, requireId } from './validate';
 
 /** The largest time a JavaScript Date holds (ms since the epoch): any later "time" is malformed. */
@@ -45,4 +46,9 @@ export function parseRefundRunCashOut(wire: RefundRunCashOutRequest): RefundRunC
     runId: requireId('run_id', wire.runId),
     operatorId: requireId('operator_id', wire.operatorId),
   };
+}
+
+export function parsePspWebhook(wire: ApplyPspWebhookRequest): PspWebhook {
+  if (!psp_reference_pattern.test(wire.paymentId)) throw invalidArgument('payment_id must be 1-100 of A-Z a-z 0-9 . _ -');
+  return { reference: wire.paymentId, cardId: requireId('card_id', wire.cardId) };
 }

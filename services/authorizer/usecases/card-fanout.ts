@@ -41,8 +41,24 @@ export interface RefundRunCashedOut {
   readonly named: boolean;
 }
 
+/** A PSP webhook naming a payment, for the owner of the card its URL names. */
+export interface PspWebhook {
+  /** The PSP's payment id. */
+  readonly reference: string;
+  readonly cardId: string;
+}
+
+/**
+ * What the owner did with a webhook's payment after fetching it from the PSP: topped the card up
+ * (`applied`, or `replayed` when an earlier report had), acknowledged a failed payment, found it
+ * still under way (`pending`), or found no such payment of that card (`unknown`).
+ */
+export type PspWebhookOutcome =
+  { readonly outcome: 'applied' | 'replayed'; readonly transactionId: string } | { readonly outcome: 'failed' | 'pending' | 'unknown' };
+
 /** Reaches one card's owner per call. */
 export interface CardFanout {
   issueBulkCard(issue: BulkCardIssue): Promise<BulkCardIssued>;
   refundRunCashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut>;
+  applyPspWebhook(webhook: PspWebhook): Promise<PspWebhookOutcome>;
 }

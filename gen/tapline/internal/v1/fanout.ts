@@ -36,6 +36,21 @@ export const protobufFileName = "tapline/internal/v1/fanout.proto";
  * renumber or reuse them.
  */
 
+export enum PspWebhookOutcome {
+  PSP_WEBHOOK_OUTCOME_UNSPECIFIED = 0,
+  /** PSP_WEBHOOK_OUTCOME_APPLIED - The payment succeeded and the card was topped up now. */
+  PSP_WEBHOOK_OUTCOME_APPLIED = 1,
+  /** PSP_WEBHOOK_OUTCOME_REPLAYED - The payment succeeded and an earlier report already topped the card up. */
+  PSP_WEBHOOK_OUTCOME_REPLAYED = 2,
+  /** PSP_WEBHOOK_OUTCOME_FAILED - The payment failed, was canceled or expired: nothing moved. */
+  PSP_WEBHOOK_OUTCOME_FAILED = 3,
+  /** PSP_WEBHOOK_OUTCOME_PENDING - The payment is still under way: nothing moved; the PSP reports it again when it changes. */
+  PSP_WEBHOOK_OUTCOME_PENDING = 4,
+  /** PSP_WEBHOOK_OUTCOME_UNKNOWN - The PSP knows no such payment of this card: nothing moved. */
+  PSP_WEBHOOK_OUTCOME_UNKNOWN = 5,
+  UNRECOGNIZED = -1,
+}
+
 export interface IssueBulkCardRequest {
   cardId: string;
   /** The bulk issuance the card belongs to (kept in the card's profile). */
@@ -80,6 +95,18 @@ export interface RefundRunCashOutResponse {
   transactionId: string;
   /** True for a named card (the payout goes to its holder). */
   named: boolean;
+}
+
+export interface ApplyPspWebhookRequest {
+  cardId: string;
+  /** The PSP's payment id (Mollie: "tr_..."). */
+  paymentId: string;
+}
+
+export interface ApplyPspWebhookResponse {
+  outcome: PspWebhookOutcome;
+  /** The top-up's transaction (APPLIED, REPLAYED). */
+  transactionId: string;
 }
 
 function createBaseIssueBulkCardRequest(): IssueBulkCardRequest {
@@ -505,6 +532,140 @@ export const RefundRunCashOutResponse: MessageFns<RefundRunCashOutResponse> = {
   },
 };
 
+function createBaseApplyPspWebhookRequest(): ApplyPspWebhookRequest {
+  return { cardId: "", paymentId: "" };
+}
+
+export const ApplyPspWebhookRequest: MessageFns<ApplyPspWebhookRequest> = {
+  encode(message: ApplyPspWebhookRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyPspWebhookRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyPspWebhookRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ApplyPspWebhookRequest>): ApplyPspWebhookRequest {
+    return ApplyPspWebhookRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyPspWebhookRequest>): ApplyPspWebhookRequest {
+    const message = createBaseApplyPspWebhookRequest();
+    message.cardId = object.cardId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    return message;
+  },
+};
+
+function createBaseApplyPspWebhookResponse(): ApplyPspWebhookResponse {
+  return { outcome: 0, transactionId: "" };
+}
+
+export const ApplyPspWebhookResponse: MessageFns<ApplyPspWebhookResponse> = {
+  encode(message: ApplyPspWebhookResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(18).string(message.transactionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyPspWebhookResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyPspWebhookResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ApplyPspWebhookResponse>): ApplyPspWebhookResponse {
+    return ApplyPspWebhookResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyPspWebhookResponse>): ApplyPspWebhookResponse {
+    const message = createBaseApplyPspWebhookResponse();
+    message.outcome = object.outcome ?? 0;
+    message.transactionId = object.transactionId ?? "";
+    return message;
+  },
+};
+
 export type CardFanoutServiceService = typeof CardFanoutServiceService;
 export const CardFanoutServiceService = {
   /**
@@ -536,6 +697,22 @@ export const CardFanoutServiceService = {
       Buffer.from(RefundRunCashOutResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RefundRunCashOutResponse => RefundRunCashOutResponse.decode(value),
   },
+  /**
+   * A PSP webhook (it names only a payment id, and its URL the card the payment was started for)
+   * applied on the card's owner: the owner fetches the payment from the PSP's API and tops the card
+   * up only on what the PSP answers, keyed "k:psp:<payment id>".
+   */
+  applyPspWebhook: {
+    path: "/tapline.internal.v1.CardFanoutService/ApplyPspWebhook" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ApplyPspWebhookRequest): Buffer =>
+      Buffer.from(ApplyPspWebhookRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApplyPspWebhookRequest => ApplyPspWebhookRequest.decode(value),
+    responseSerialize: (value: ApplyPspWebhookResponse): Buffer =>
+      Buffer.from(ApplyPspWebhookResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyPspWebhookResponse => ApplyPspWebhookResponse.decode(value),
+  },
 } as const;
 
 export interface CardFanoutServiceServer extends UntypedServiceImplementation {
@@ -549,6 +726,12 @@ export interface CardFanoutServiceServer extends UntypedServiceImplementation {
    * ("k:refund-run:<run>:<card>"), so a re-run pays nothing twice and answers the stored result.
    */
   refundRunCashOut: handleUnaryCall<RefundRunCashOutRequest, RefundRunCashOutResponse>;
+  /**
+   * A PSP webhook (it names only a payment id, and its URL the card the payment was started for)
+   * applied on the card's owner: the owner fetches the payment from the PSP's API and tops the card
+   * up only on what the PSP answers, keyed "k:psp:<payment id>".
+   */
+  applyPspWebhook: handleUnaryCall<ApplyPspWebhookRequest, ApplyPspWebhookResponse>;
 }
 
 export interface CardFanoutServiceClient extends Client {
@@ -589,6 +772,26 @@ export interface CardFanoutServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RefundRunCashOutResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A PSP webhook (it names only a payment id, and its URL the card the payment was started for)
+   * applied on the card's owner: the owner fetches the payment from the PSP's API and tops the card
+   * up only on what the PSP answers, keyed "k:psp:<payment id>".
+   */
+  applyPspWebhook(
+    request: ApplyPspWebhookRequest,
+    callback: (error: ServiceError | null, response: ApplyPspWebhookResponse) => void,
+  ): ClientUnaryCall;
+  applyPspWebhook(
+    request: ApplyPspWebhookRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ApplyPspWebhookResponse) => void,
+  ): ClientUnaryCall;
+  applyPspWebhook(
+    request: ApplyPspWebhookRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ApplyPspWebhookResponse) => void,
   ): ClientUnaryCall;
 }
 
