@@ -9,6 +9,7 @@ import type { DocumentExtras, HoldFields, MoneyRequest, ProgramFigures, TxnResul
 import {
   autoReloadRemoved,
   autoReloadSet,
+  cardAuthSet,
   cardIssued,
   cardPinChanged,
   cardReplaced,
@@ -79,6 +80,8 @@ export function adminDocument(command: CardAdminCommand, before: CardState | und
   const operator = command.operatorId;
   const card = after.cardId;
   switch (command.type) {
+    case 'set_auth':
+      return cardAuthSet({ card, keyId: command.keyId, counter: command.counter, operator, at });
     case 'resolve_review':
       return cardReviewResolved({ transaction: command.transactionId, card, program: after.programId, note: command.note, operator, at });
     case 'tab_limit':

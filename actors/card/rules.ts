@@ -6,6 +6,7 @@ import { addMinor, amount_abs_max_minor, isBoundedAmount } from '../money';
 import type { ProgramCardState } from '../rules/program';
 import type { ReviewEntry } from '../rules/review-queue';
 import type { DeclineReason } from '../declines';
+import type { CardAuthState } from './card-auth';
 
 export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced';
 
@@ -27,6 +28,8 @@ export interface CardState {
   readonly spentMinor?: number;
   /** What the card keeps for its program's rules; absent until a rule changed it. */
   readonly rules?: CardRulesState;
+  /** An NFC card that authenticates each payment (anti-cloning, card-auth.ts); absent otherwise. */
+  readonly auth?: CardAuthState;
 }
 
 /** A card's state under its program's rules (actors/card/program-rules.ts). */
@@ -83,6 +86,8 @@ export type CardCommand =
       readonly programId: string;
       readonly nowMs: number;
       readonly profile?: CardProfile;
+      /** The master key an authenticating card's key is diversified from (its program's); absent: it does not authenticate. */
+      readonly authKeyId?: string;
     }
   | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string; readonly nowMs?: number | undefined }
   | {
@@ -109,6 +114,8 @@ export type CardEvent =
   | { readonly type: 'replaced'; readonly replacementId: string; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'cashed_out'; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'profile_changed'; readonly profile: CardProfile }
+  /** The card was enrolled for authentication, moved to another key, or (undefined) no longer authenticates. */
+  | { readonly type: 'auth_changed'; readonly auth: CardAuthState | undefined }
   /** A review entry resolved (the rest of the rule state changes with purchases). */
   | { readonly type: 'rules_changed'; readonly rules: CardRulesState };
 
@@ -190,6 +197,7 @@ function decideIssue(state: CardState | undefined, command: Extract<CardCommand,
     heldMinor: 0,
     issuedAtMs: command.nowMs,
     ...(command.profile === undefined ? {} : { profile: command.profile }),
+    ...(command.authKeyId === undefined ? {} : { auth: { keyId: command.authKeyId, counter: 0, flags: 0 } }),
   };
   if (command.profile !== undefined && (!isBoundedAmount(command.profile.depositMinor) || command.profile.depositMinor < 0)) {
     return { kind: 'rejected', code: 'invalid_argument', message: 'deposit out of range' };
@@ -312,6 +320,12 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
       return applyClosing(state, event);
     case 'profile_changed':
       return { ...state, profile: event.profile };
+    case 'auth_changed': {
+      const next: { -readonly [K in keyof CardState]: CardState[K] } = { ...state };
+      if (event.auth === undefined) delete next.auth;
+      else next.auth = event.auth;
+      return next;
+    }
     case 'rules_changed':
       return { ...state, rules: event.rules };
   }
@@ -381,6 +395,7 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
   if (state.holds !== undefined) next.holds = state.holds;
   if (state.spentMinor !== undefined) next.spentMinor = state.spentMinor;
   if (state.rules !== undefined) next.rules = state.rules;
+  if (state.auth !== undefined) next.auth = state.auth;
   return next;
 }
 
@@ -399,6 +414,7 @@ export function balanceDeltaMinor(event: CardEvent): number {
     case 'cashed_out':
       return -event.balanceMinor;
     case 'profile_changed':
+    case 'auth_changed':
     case 'rules_changed':
     case 'status_changed':
     case 'hold_placed':

@@ -69,6 +69,8 @@ export const operator_actions = [
   'program_defined',
   'manager_registered',
   'fleet_card_limits',
+  'card_auth_set',
+  'card_auth_removed',
 ] as const;
 export type OperatorAction = (typeof operator_actions)[number];
 

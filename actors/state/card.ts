@@ -1,8 +1,12 @@
 // How a plain card is stored: its state (tl:{s}:card:<id>), its holder (a named card's personal
 // data, beside the state so a purchase never rewrites it), the refund ledger of each refunded
 // original and the spent keys of its PSP top-ups (beside the card). The card's state is at layout
-// 2 (velocity kept in time buckets: actors/rules/velocity.ts); layout 1 (velocity events) is read
-// and upgraded. The others are at layout 1.
+// 3: layout 2 (velocity kept in time buckets: actors/rules/velocity.ts) and what an authenticating
+// card keeps (its key id, the last counter accepted, its flags). Layouts 1 (velocity events) and 2
+// are read and upgraded. Layout 3 exists so that a node of an older build refuses a card that
+// authenticates instead of decoding it without its counter (zod drops unknown fields) and writing
+// it back: that would reset the counter and make every cryptogram the card ever sent valid again.
+// The others are at layout 1.
 
 import { z } from 'zod';
 import type { CardState, CardStatus } from '../card/rules';
@@ -57,13 +61,25 @@ function cardStateSchema<P extends z.ZodType>(program: P) {
 /** Layout 1: velocity as events (at most 64 remembered). */
 const card_state_v1_schema = cardStateSchema(program_card_state_v1_schema);
 
-/** Layout 2 (current): velocity as time buckets per window. */
-export const card_state_schema = cardStateSchema(program_card_state_schema);
+/** Layout 2: velocity as time buckets per window. */
+const card_state_v2_schema = cardStateSchema(program_card_state_schema);
+
+const card_auth_schema = z.object({
+  keyId: z.string(),
+  counter: integer,
+  flags: integer,
+  lastFlag: z.object({ reason: z.enum(['replayed', 'cryptogram']), atMs: integer, terminalId: z.string() }).optional(),
+});
+
+/** Layout 3 (current): layout 2 and card authentication. */
+export const card_state_schema = card_state_v2_schema.extend({ auth: card_auth_schema.optional() });
 
 export const card_state_codec = stateCodec<CardState>('card', card_state_schema, [
   legacyLayout(card_state_v1_schema, (v1) =>
     v1.rules === undefined ? v1 : { ...v1, rules: { ...v1.rules, program: upgradeProgramCardState(v1.rules.program) } },
   ),
+  // A layout-2 card does not authenticate: it is a layout-3 card as it is.
+  legacyLayout(card_state_v2_schema, (v2) => v2),
 ]);
 /** The stored JSON of a card's state: what every commit of the card writes. */
 export const encodeCardState = card_state_codec.encode;

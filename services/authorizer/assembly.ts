@@ -51,6 +51,7 @@ import { servePspWebhook } from './psp/webhook-server';
 import { ProgramRefundRun } from './usecases/refund-run';
 import { CardTabs } from './usecases/tabs';
 import { ManualCredits } from './usecases/credits';
+import { CardAuthKeys } from './usecases/card-auth';
 
 /** The node's cluster parts (docs/CLUSTER.md). */
 export interface ClusterParts {
@@ -83,6 +84,8 @@ export interface Domain {
   readonly runtime: ActorRuntime;
   readonly region: ShardRegion;
   readonly psp: PspParts;
+  /** Master keys of cards that authenticate (TAPLINE_CARD_AUTH_KEYS), when configured. */
+  readonly cardAuthKeys: CardAuthKeys | undefined;
 }
 
 /** The public gRPC server, the metrics / health HTTP server and the PSP webhook listener. */
@@ -178,9 +181,21 @@ export function buildDomain(
     onRefreshError: (error) => logger.warn({ err: error }, 'program refresh failed; the cached configuration stays in use'),
   });
   const psp = buildPsp(config, logger, clock, options.psp);
+  const cardAuthKeys = CardAuthKeys.parse(config.TAPLINE_CARD_AUTH_KEYS);
   const runtime = new ActorRuntime();
-  const region = buildRegion(config, metrics, store, committer, programs, runtime, ownership, psp, clock, nextTransactionId);
-  return { ownership, committer, programs, runtime, region, psp };
+  const region = buildRegion(
+    config,
+    metrics,
+    store,
+    committer,
+    programs,
+    runtime,
+    ownership,
+    { psp, cardAuthKeys },
+    clock,
+    nextTransactionId,
+  );
+  return { ownership, committer, programs, runtime, region, psp, cardAuthKeys };
 }
 
 function buildRegion(
@@ -191,11 +206,11 @@ function buildRegion(
   programs: ProgramRegistry,
   runtime: ActorRuntime,
   ownership: ShardOwnership,
-  psp: PspParts,
+  parts: { readonly psp: PspParts; readonly cardAuthKeys: CardAuthKeys | undefined },
   clock: () => number,
   nextTransactionId: () => string,
 ): ShardRegion {
-  const { autoReloader } = psp;
+  const { autoReloader } = parts.psp;
   const limits = {
     mailbox_max: config.TAPLINE_MAILBOX_MAX,
     drain_batch_max: config.TAPLINE_DRAIN_BATCH_MAX,
@@ -212,6 +227,7 @@ function buildRegion(
     onDecision: (result: { kind: string; outcome: string; reason?: string | undefined }) =>
       metrics.countDecision(result.kind, result.outcome, result.reason ?? ''),
     programs,
+    ...(parts.cardAuthKeys === undefined ? {} : { verifyCryptogram: parts.cardAuthKeys.verify }),
     ...(autoReloader === undefined
       ? {}
       : { onLowBalance: (state: CardState, triggerId: string) => autoReloader.trigger(state, triggerId) }),
@@ -239,7 +255,7 @@ export function buildServiceDeps(
   clock: () => number,
   accepting: () => boolean,
 ): CardServiceDeps & BalancesServiceDeps {
-  const { region, programs, committer, psp } = domain;
+  const { region, programs, committer, psp, cardAuthKeys } = domain;
   const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
   const pins = new CardPins(pinHasher, region);
   const programCards = new RedisProgramCards(store);
@@ -275,6 +291,7 @@ export function buildServiceDeps(
     refundRun: new ProgramRefundRun({ region, programCards, fanout }),
     pspTopUps: new PspTopUps(region, pspWiring, clock, fanout),
     tabs: new CardTabs(region),
+    cardAuthKeys,
     credits: new ManualCredits(region),
     programCards,
     balances: new StoredBalances(store),

@@ -4,6 +4,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, envInt, log_level, parseEnv } from '../common/process';
+import { CardAuthKeys } from './usecases/card-auth';
 
 // Integers must be written as plain decimal digits (envInt): z.coerce.number() would read an
 // empty value ("TAPLINE_SHUTDOWN_GRACE_MS=") as 0 and accept "0x10" or "1e3".
@@ -78,6 +79,11 @@ const schema = z.object({
   // 15 minutes. Counted in Redis, one count for every node, kept across restarts.
   TAPLINE_MANAGER_PIN_ATTEMPTS_MAX: int(1, 1_000, 5),
   TAPLINE_MANAGER_LOCK_MS: int(1_000, 86_400_000, 900_000),
+  // Master keys of cards that authenticate (anti-cloning; docs/CARDS.md, "Cards that authenticate"):
+  // "<key id>:<32 hex digits>" (AES-128), comma-separated, at most 32; from a Secret, never logged.
+  // A program names the key its cards are diversified from; every node holds the same keys. Unset:
+  // no program or card may name a key, and a card that authenticates is declined (key_unavailable).
+  TAPLINE_CARD_AUTH_KEYS: z.string().optional(),
   // Shared secret of the signed PSP callbacks (HMAC-SHA256) of an integration that signs them (the
   // simulated PSP of the demo and the tests; the production entry point refuses it). No default.
   // At least 16 characters; never logged.
@@ -172,6 +178,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.TAPLINE_ROUTE_RETRY_MS > config.TAPLINE_ROUTE_WAIT_MAX_MS)
     problems.push('TAPLINE_ROUTE_RETRY_MS must be <= TAPLINE_ROUTE_WAIT_MAX_MS');
   problems.push(...pspProblems(config));
+  try {
+    CardAuthKeys.parse(config.TAPLINE_CARD_AUTH_KEYS);
+  } catch (error) {
+    // The message names the entry, never a key.
+    problems.push(`TAPLINE_CARD_AUTH_KEYS: ${(error as Error).message}`);
+  }
   const tls = [config.TAPLINE_TLS_CERT_FILE, config.TAPLINE_TLS_KEY_FILE].filter((v) => v !== undefined).length;
   if (tls === 1) problems.push('TAPLINE_TLS_CERT_FILE and TAPLINE_TLS_KEY_FILE go together');
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);

@@ -34,6 +34,7 @@ import {
 import {
   autoReloadRemoved,
   autoReloadSet,
+  cardAuthSet,
   cardIssued,
   cardPinChanged,
   cardReplaced,
@@ -610,6 +611,20 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
       name: 'manager registered (never the PIN)',
       now: managerRegistered({ merchant: 'bar-1', manager: 'boss', operator: 'ops-1', at }),
       before: legacyManagerRegistered('bar-1', 'boss', 'ops-1', at),
+    },
+  ],
+  card_auth_set: [
+    {
+      name: 'card enrolled for authentication (key id and counter, never a key)',
+      now: cardAuthSet({ card: 'c-nfc', keyId: 'fest-key-1', counter: 7, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_auth_set","subject":"c-nfc","detail":"{\\"key\\":\\"fest-key-1\\",\\"counter\\":7}","operator":"ops-1","reason":"","at":${at}}`,
+    },
+  ],
+  card_auth_removed: [
+    {
+      name: 'card no longer authenticating',
+      now: cardAuthSet({ card: 'c-nfc', keyId: '', counter: 0, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_auth_removed","subject":"c-nfc","detail":"{}","operator":"ops-1","reason":"","at":${at}}`,
     },
   ],
   fleet_card_limits: [

@@ -30,6 +30,7 @@ import {
   type GetCardRulesResponse,
   type ListProgramReviewsResponse,
   type ResolveProgramReviewResponse,
+  type SetCardAuthResponse,
 } from '../../gen/tapline/v1/cards';
 import {
   AuthorizationServiceClient,
@@ -58,6 +59,7 @@ export function programConfig(fields: Partial<ProgramConfig> = {}): ProgramConfi
     depositMinor: 0n,
     pinAttemptsMax: 0,
     partialHolds: false,
+    cardAuthKeyId: '',
     ...fields,
   };
 }
@@ -219,6 +221,13 @@ export class CardClient {
   resolveProgramReview(cardId: string, transactionId: string, note: string): Promise<ResolveProgramReviewResponse> {
     return invoke((options, cb) =>
       this.cards.resolveProgramReview({ cardId, transactionId, note, operatorId: 'risk-desk' }, new grpc.Metadata(), options, cb),
+    );
+  }
+
+  /** Enrols a card for authentication under a key with the chip's counter ('' key: stops it). */
+  setCardAuth(cardId: string, keyId: string, counter: number): Promise<SetCardAuthResponse> {
+    return invoke((options, cb) =>
+      this.cards.setCardAuth({ cardId, keyId, counter, operatorId: 'nfc-desk' }, new grpc.Metadata(), options, cb),
     );
   }
 

@@ -22,6 +22,7 @@ import {
 } from "@grpc/grpc-js";
 import {
   AuthorizationKind,
+  CardCryptogram,
   CardStatus,
   DeclineReason,
   LineItem,
@@ -88,7 +89,14 @@ export interface AuthorizeRequest {
    * Loyalty points to redeem as payment on a purchase of a plain card (each worth the
    * program's point_value_minor; never more than the amount due). 0 = none.
    */
-  redeemPoints?: bigint | undefined;
+  redeemPoints?:
+    | bigint
+    | undefined;
+  /**
+   * PURCHASE and PRE_AUTHORIZATION of a card that authenticates: the card's cryptogram for this
+   * payment. Declined CARD_AUTH_FAILED when missing, not verifying, or replayed.
+   */
+  cardCryptogram?: CardCryptogram | undefined;
 }
 
 export interface AuthorizeResponse {
@@ -325,6 +333,7 @@ function createBaseAuthorizeRequest(): AuthorizeRequest {
     offline: undefined,
     original: undefined,
     redeemPoints: undefined,
+    cardCryptogram: undefined,
   };
 }
 
@@ -368,6 +377,9 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
         throw new globalThis.Error("value provided for field message.redeemPoints of type int64 too large");
       }
       writer.uint32(240).int64(message.redeemPoints);
+    }
+    if (message.cardCryptogram !== undefined) {
+      CardCryptogram.encode(message.cardCryptogram, writer.uint32(250).fork()).join();
     }
     return writer;
   },
@@ -473,6 +485,14 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
             message.redeemPoints = reader.int64() as bigint;
             continue;
           }
+          case 31: {
+            if (tag !== 250) {
+              break;
+            }
+
+            message.cardCryptogram = CardCryptogram.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -512,6 +532,9 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
       : undefined;
     message.redeemPoints = (object.redeemPoints !== undefined && object.redeemPoints !== null)
       ? BigInt(object.redeemPoints)
+      : undefined;
+    message.cardCryptogram = (object.cardCryptogram !== undefined && object.cardCryptogram !== null)
+      ? CardCryptogram.fromPartial(object.cardCryptogram)
       : undefined;
     return message;
   },

@@ -82,7 +82,15 @@ export interface ProgramConfig {
    * The rules every purchase of the program's cards runs through (merchant / terminal
    * restrictions, velocity, risk, loyalty). Absent: none, and purchases take the plain path.
    */
-  rules?: ProgramRules | undefined;
+  rules?:
+    | ProgramRules
+    | undefined;
+  /**
+   * Cards issued under the program authenticate every purchase and pre-authorization with a
+   * cryptogram, their keys diversified from this master key of TAPLINE_CARD_AUTH_KEYS. Empty: they
+   * do not. Cards issued before it was set are enrolled with SetCardAuth.
+   */
+  cardAuthKeyId: string;
 }
 
 export interface DefineProgramRequest {
@@ -207,7 +215,37 @@ export interface CardInfo {
   holds: number;
   issuanceId: string;
   /** On-tab accounts: how far the balance may go below zero. */
-  tabLimit?: Money | undefined;
+  tabLimit?:
+    | Money
+    | undefined;
+  /** Cards that authenticate (anti-cloning); unset for the others. */
+  auth?: CardAuthInfo | undefined;
+}
+
+export interface CardAuthInfo {
+  /** The master key the card's key is diversified from. */
+  keyId: string;
+  /** The highest counter accepted so far. */
+  counter: number;
+  /** Cryptograms declined as replayed or not verifying, ever. */
+  flags: number;
+  /** The last of them: "replayed" or "cryptogram" ("" when none), when and at which terminal. */
+  lastFlagReason: string;
+  lastFlagAtUnixMs: bigint;
+  lastFlagTerminalId: string;
+}
+
+export interface SetCardAuthRequest {
+  cardId: string;
+  /** A key id of TAPLINE_CARD_AUTH_KEYS; empty: the card no longer authenticates. */
+  keyId: string;
+  /** The chip's counter as read when it was (re)personalized: the next cryptogram must be above it. */
+  counter: number;
+  operatorId: string;
+}
+
+export interface SetCardAuthResponse {
+  card?: CardInfo | undefined;
 }
 
 export interface RegisterManagerRequest {
@@ -441,6 +479,7 @@ function createBaseProgramConfig(): ProgramConfig {
     pinAttemptsMax: 0,
     partialHolds: false,
     rules: undefined,
+    cardAuthKeyId: "",
   };
 }
 
@@ -484,6 +523,9 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
     }
     if (message.rules !== undefined) {
       ProgramRules.encode(message.rules, writer.uint32(74).fork()).join();
+    }
+    if (message.cardAuthKeyId !== "") {
+      writer.uint32(82).string(message.cardAuthKeyId);
     }
     return writer;
   },
@@ -573,6 +615,14 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
             message.rules = ProgramRules.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.cardAuthKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -609,6 +659,7 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
     message.rules = (object.rules !== undefined && object.rules !== null)
       ? ProgramRules.fromPartial(object.rules)
       : undefined;
+    message.cardAuthKeyId = object.cardAuthKeyId ?? "";
     return message;
   },
 };
@@ -1758,6 +1809,7 @@ function createBaseCardInfo(): CardInfo {
     holds: 0,
     issuanceId: "",
     tabLimit: undefined,
+    auth: undefined,
   };
 }
 
@@ -1801,6 +1853,9 @@ export const CardInfo: MessageFns<CardInfo> = {
     }
     if (message.tabLimit !== undefined) {
       Money.encode(message.tabLimit, writer.uint32(98).fork()).join();
+    }
+    if (message.auth !== undefined) {
+      CardAuthInfo.encode(message.auth, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1914,6 +1969,14 @@ export const CardInfo: MessageFns<CardInfo> = {
             message.tabLimit = Money.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.auth = CardAuthInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1953,6 +2016,275 @@ export const CardInfo: MessageFns<CardInfo> = {
     message.tabLimit = (object.tabLimit !== undefined && object.tabLimit !== null)
       ? Money.fromPartial(object.tabLimit)
       : undefined;
+    message.auth = (object.auth !== undefined && object.auth !== null)
+      ? CardAuthInfo.fromPartial(object.auth)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCardAuthInfo(): CardAuthInfo {
+  return { keyId: "", counter: 0, flags: 0, lastFlagReason: "", lastFlagAtUnixMs: 0n, lastFlagTerminalId: "" };
+}
+
+export const CardAuthInfo: MessageFns<CardAuthInfo> = {
+  encode(message: CardAuthInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyId !== "") {
+      writer.uint32(10).string(message.keyId);
+    }
+    if (message.counter !== 0) {
+      writer.uint32(16).uint32(message.counter);
+    }
+    if (message.flags !== 0) {
+      writer.uint32(24).uint32(message.flags);
+    }
+    if (message.lastFlagReason !== "") {
+      writer.uint32(34).string(message.lastFlagReason);
+    }
+    if (message.lastFlagAtUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.lastFlagAtUnixMs) !== message.lastFlagAtUnixMs) {
+        throw new globalThis.Error("value provided for field message.lastFlagAtUnixMs of type int64 too large");
+      }
+      writer.uint32(40).int64(message.lastFlagAtUnixMs);
+    }
+    if (message.lastFlagTerminalId !== "") {
+      writer.uint32(50).string(message.lastFlagTerminalId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CardAuthInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCardAuthInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.counter = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.flags = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastFlagReason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastFlagAtUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastFlagTerminalId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CardAuthInfo>): CardAuthInfo {
+    return CardAuthInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CardAuthInfo>): CardAuthInfo {
+    const message = createBaseCardAuthInfo();
+    message.keyId = object.keyId ?? "";
+    message.counter = object.counter ?? 0;
+    message.flags = object.flags ?? 0;
+    message.lastFlagReason = object.lastFlagReason ?? "";
+    message.lastFlagAtUnixMs = (object.lastFlagAtUnixMs !== undefined && object.lastFlagAtUnixMs !== null)
+      ? BigInt(object.lastFlagAtUnixMs)
+      : 0n;
+    message.lastFlagTerminalId = object.lastFlagTerminalId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetCardAuthRequest(): SetCardAuthRequest {
+  return { cardId: "", keyId: "", counter: 0, operatorId: "" };
+}
+
+export const SetCardAuthRequest: MessageFns<SetCardAuthRequest> = {
+  encode(message: SetCardAuthRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    if (message.counter !== 0) {
+      writer.uint32(24).uint32(message.counter);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCardAuthRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCardAuthRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.counter = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetCardAuthRequest>): SetCardAuthRequest {
+    return SetCardAuthRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetCardAuthRequest>): SetCardAuthRequest {
+    const message = createBaseSetCardAuthRequest();
+    message.cardId = object.cardId ?? "";
+    message.keyId = object.keyId ?? "";
+    message.counter = object.counter ?? 0;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetCardAuthResponse(): SetCardAuthResponse {
+  return { card: undefined };
+}
+
+export const SetCardAuthResponse: MessageFns<SetCardAuthResponse> = {
+  encode(message: SetCardAuthResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      CardInfo.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCardAuthResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCardAuthResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = CardInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetCardAuthResponse>): SetCardAuthResponse {
+    return SetCardAuthResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetCardAuthResponse>): SetCardAuthResponse {
+    const message = createBaseSetCardAuthResponse();
+    message.card = (object.card !== undefined && object.card !== null) ? CardInfo.fromPartial(object.card) : undefined;
     return message;
   },
 };
@@ -4665,6 +4997,20 @@ export const CardServiceService = {
       Buffer.from(ResolveProgramReviewResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResolveProgramReviewResponse => ResolveProgramReviewResponse.decode(value),
   },
+  /**
+   * Anti-cloning: enrols a card that authenticates under a master key with the chip's counter,
+   * moves it to another key (a re-personalized chip), or (empty key) stops it authenticating.
+   * Under the same key the counter never goes back (FAILED_PRECONDITION). Audited.
+   */
+  setCardAuth: {
+    path: "/tapline.v1.CardService/SetCardAuth" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetCardAuthRequest): Buffer => Buffer.from(SetCardAuthRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetCardAuthRequest => SetCardAuthRequest.decode(value),
+    responseSerialize: (value: SetCardAuthResponse): Buffer => Buffer.from(SetCardAuthResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetCardAuthResponse => SetCardAuthResponse.decode(value),
+  },
 } as const;
 
 export interface CardServiceServer extends UntypedServiceImplementation {
@@ -4759,6 +5105,12 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    */
   listProgramReviews: handleUnaryCall<ListProgramReviewsRequest, ListProgramReviewsResponse>;
   resolveProgramReview: handleUnaryCall<ResolveProgramReviewRequest, ResolveProgramReviewResponse>;
+  /**
+   * Anti-cloning: enrols a card that authenticates under a master key with the chip's counter,
+   * moves it to another key (a re-personalized chip), or (empty key) stops it authenticating.
+   * Under the same key the counter never goes back (FAILED_PRECONDITION). Audited.
+   */
+  setCardAuth: handleUnaryCall<SetCardAuthRequest, SetCardAuthResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -5132,6 +5484,26 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResolveProgramReviewResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Anti-cloning: enrols a card that authenticates under a master key with the chip's counter,
+   * moves it to another key (a re-personalized chip), or (empty key) stops it authenticating.
+   * Under the same key the counter never goes back (FAILED_PRECONDITION). Audited.
+   */
+  setCardAuth(
+    request: SetCardAuthRequest,
+    callback: (error: ServiceError | null, response: SetCardAuthResponse) => void,
+  ): ClientUnaryCall;
+  setCardAuth(
+    request: SetCardAuthRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetCardAuthResponse) => void,
+  ): ClientUnaryCall;
+  setCardAuth(
+    request: SetCardAuthRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetCardAuthResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -66,6 +66,7 @@ export class RoutedCardFanout implements CardFanout {
       expiresAtUnixMs: BigInt(issue.expiresAtMs),
       issuedAtUnixMs: BigInt(issue.issuedAtMs),
       operatorId: issue.operatorId,
+      cardAuthKeyId: issue.cardAuthKeyId,
     };
     const response: IssueBulkCardResponse = await callOwner(this.router, CardFanoutServiceService.issueBulkCard, request);
     return { alreadyExisted: response.alreadyExisted };

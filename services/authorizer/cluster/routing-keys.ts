@@ -76,6 +76,7 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // Lists by scanning the program's card records in Redis (a read): any node can answer.
   entry(CardServiceService.listProgramReviews, () => ''),
   entry(CardServiceService.resolveProgramReview, (request) => card(request.cardId)),
+  entry(CardServiceService.setCardAuth, (request) => card(request.cardId)),
   entry(FleetAdminServiceService.createFleetAccount, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetLimits, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetPolicy, (request) => fleet(request.fleetId)),

@@ -8,6 +8,7 @@ import { minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import type { ApplyPspWebhookRequest, IssueBulkCardRequest, RefundRunCashOutRequest } from '../../../gen/tapline/internal/v1/fanout';
 import type { BulkCardIssue, PspWebhook, RefundRunCashOut } from '../usecases/card-fanout';
 import { psp_reference_pattern } from '../usecases/psp';
+import { card_auth_key_id_pattern } from '../../../actors/program/config';
 import { optionalId, requireCurrency, requireId } from './validate';
 
 /** The largest time a JavaScript Date holds (ms since the epoch): any later "time" is malformed. */
@@ -37,7 +38,14 @@ export function parseBulkCardIssue(wire: IssueBulkCardRequest): BulkCardIssue {
     expiresAtMs: wireTime('expires_at_unix_ms', wire.expiresAtUnixMs, 0),
     issuedAtMs: wireTime('issued_at_unix_ms', wire.issuedAtUnixMs, 1),
     operatorId: optionalId('operator_id', wire.operatorId, ''),
+    cardAuthKeyId: parseKeyId('card_auth_key_id', wire.cardAuthKeyId),
   };
+}
+
+/** A card authentication key id, or '' for none. */
+export function parseKeyId(field: string, value: string): string {
+  if (value !== '' && !card_auth_key_id_pattern.test(value)) throw invalidArgument(`${field} must be 1-32 of A-Z a-z 0-9 . _ -`, { field });
+  return value;
 }
 
 export function parseRefundRunCashOut(wire: RefundRunCashOutRequest): RefundRunCashOut {

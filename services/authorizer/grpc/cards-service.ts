@@ -44,6 +44,8 @@ import type {
   SetTabLimitResponse,
   SettleTabRequest,
   SettleTabResponse,
+  SetCardAuthRequest,
+  SetCardAuthResponse,
   StartPspTopUpRequest,
   StartPspTopUpResponse,
 } from '../../../gen/tapline/v1/cards';
@@ -76,10 +78,18 @@ import {
 } from './cards-validate';
 import { wireCardStatus } from './mapping';
 import { programReviewHandlers } from './program-review-service';
+import { parseKeyId } from './card-fanout-validate';
 import { unary, unaryAsync, type ServiceDeps } from './service';
 import { optionalId, requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
 
+/** The node's card authentication master keys, by id (usecases/card-auth.ts); only whether one is held is asked here. */
+export interface CardAuthKeyIds {
+  has(keyId: string): boolean;
+}
+
 export interface CardServiceDeps extends ServiceDeps {
+  /** Undefined when TAPLINE_CARD_AUTH_KEYS is not set: no program or card can name a key. */
+  readonly cardAuthKeys: CardAuthKeyIds | undefined;
   readonly issuance: CardIssuance;
   readonly refundRun: ProgramRefundRun;
   readonly pspTopUps: PspTopUps;
@@ -98,7 +108,25 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
     ...lifecycleHandlers(deps),
     ...paymentHandlers(deps),
     ...tabAndManagerHandlers(deps),
+    setCardAuth: unary<SetCardAuthRequest, SetCardAuthResponse, CardState>(
+      deps,
+      'SetCardAuth',
+      (request, reply) => {
+        const cardId = requireId('card_id', request.cardId);
+        const keyId = parseKeyId('key_id', request.keyId);
+        const operatorId = requireId('operator_id', request.operatorId);
+        requireKeyHeld(deps, keyId);
+        deps.region.setCardAuth(cardId, keyId, request.counter, operatorId, reply);
+      },
+      (state: CardState) => cardReply(state, deps.clock()),
+    ),
   };
+}
+
+/** A key id a program or card names must be one this node holds (all nodes hold the same keys). */
+function requireKeyHeld(deps: CardServiceDeps, keyId: string): void {
+  if (keyId !== '' && deps.cardAuthKeys?.has(keyId) !== true)
+    throw failedPrecondition(`no card authentication key ${keyId} is configured (TAPLINE_CARD_AUTH_KEYS)`, { keyId });
 }
 
 /** Programs and issuing cards, one or in bulk. */
@@ -112,6 +140,7 @@ function programAndIssuanceHandlers(
       (request, reply) => {
         const programId = requireId('program_id', request.programId);
         const config = parseProgramConfig(request.config);
+        requireKeyHeld(deps, config.cardAuthKeyId);
         deps.programs.define(programId, config, optionalId('operator_id', request.operatorId, ''), reply);
       },
       (program) => ({ programId: program.programId, version: BigInt(program.version) }),

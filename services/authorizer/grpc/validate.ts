@@ -6,7 +6,8 @@ import { amount_abs_max_minor, isKnownCurrency, minorFromWire, request_amount_ma
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
 import { clientKey, isClientKeyAllowed, storedKeyNamed, system_key_namespaces, terminalTxnKey } from '../../../actors/request-keys';
 import { parseLines } from './lines';
-import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
+import { AuthorizationKind, type CardCryptogram, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
+import { card_counter_max } from '../../../actors/card/card-auth';
 import {
   TopUpSource,
   type AuthorizeRequest,
@@ -178,7 +179,22 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
   if (wire.lineItems.length > 0) request.lines = parseLines(wire.lineItems);
   // Loyalty points redeemed as payment (purchases only; 0 = none).
   if (wire.redeemPoints !== undefined && wire.redeemPoints !== 0n) request.redeemPoints = parseRedeemPoints(kind, wire.redeemPoints);
+  if (wire.cardCryptogram !== undefined) request.cardCryptogram = parseCardCryptogram(kind, wire.cardCryptogram);
   return finish(request);
+}
+
+/** A card's MAC is 8 bytes (AES-CMAC truncated, docs/CARDS.md). */
+const card_mac_bytes = 8;
+
+/** The cryptogram of a payment of a card that authenticates: purchases and pre-authorizations only. */
+function parseCardCryptogram(kind: MoneyRequest['kind'], wire: CardCryptogram): { counter: number; mac: string } {
+  if (kind !== 'purchase' && kind !== 'pre_authorization')
+    throw invalidArgument('card_cryptogram is only valid for PURCHASE and PRE_AUTHORIZATION', { field: 'card_cryptogram' });
+  if (wire.mac.length !== card_mac_bytes)
+    throw invalidArgument(`card_cryptogram.mac must be ${card_mac_bytes} bytes`, { field: 'card_cryptogram.mac' });
+  if (!Number.isInteger(wire.counter) || wire.counter < 0 || wire.counter > card_counter_max)
+    throw invalidArgument('card_cryptogram.counter must be a 32-bit unsigned integer', { field: 'card_cryptogram.counter' });
+  return { counter: wire.counter, mac: Buffer.from(wire.mac).toString('hex') };
 }
 
 /** Points to redeem; at most 10^15 (a points balance is bounded like money). */

@@ -17,6 +17,8 @@ export interface BulkCardIssue {
   /** When the issuance was accepted: every card of it carries the same issue time. */
   readonly issuedAtMs: number;
   readonly operatorId: string;
+  /** The program's card authentication key, resolved once for the issuance ('' = the cards do not authenticate). */
+  readonly cardAuthKeyId: string;
 }
 
 export interface BulkCardIssued {

@@ -70,6 +70,8 @@ export interface IssueBulkCardRequest {
   issuedAtUnixMs: bigint;
   /** Who issued the cards (audit); empty when not given. */
   operatorId: string;
+  /** The program's card authentication key, resolved once for the whole issuance ("" = none). */
+  cardAuthKeyId: string;
 }
 
 export interface IssueBulkCardResponse {
@@ -120,6 +122,7 @@ function createBaseIssueBulkCardRequest(): IssueBulkCardRequest {
     expiresAtUnixMs: 0n,
     issuedAtUnixMs: 0n,
     operatorId: "",
+    cardAuthKeyId: "",
   };
 }
 
@@ -163,6 +166,9 @@ export const IssueBulkCardRequest: MessageFns<IssueBulkCardRequest> = {
     }
     if (message.operatorId !== "") {
       writer.uint32(74).string(message.operatorId);
+    }
+    if (message.cardAuthKeyId !== "") {
+      writer.uint32(82).string(message.cardAuthKeyId);
     }
     return writer;
   },
@@ -252,6 +258,14 @@ export const IssueBulkCardRequest: MessageFns<IssueBulkCardRequest> = {
             message.operatorId = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.cardAuthKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -286,6 +300,7 @@ export const IssueBulkCardRequest: MessageFns<IssueBulkCardRequest> = {
       ? BigInt(object.issuedAtUnixMs)
       : 0n;
     message.operatorId = object.operatorId ?? "";
+    message.cardAuthKeyId = object.cardAuthKeyId ?? "";
     return message;
   },
 };
