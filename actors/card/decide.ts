@@ -15,6 +15,7 @@ import type { ProgramConfig } from '../program/config';
 import type { ProgramRequest, ProgramRules } from '../rules/program';
 import type { Claim, CommitEntry, EntityId, EntityWrite, StoredRecord } from '../runtime/persistence';
 import { checkCardAuth, decideSetCardAuth, type CryptogramVerifier } from './card-auth';
+import { decideLinkToken } from './tokens';
 import { decideCashOut, decideReplace, replacementState } from './closing';
 import {
   adminDocument,
@@ -743,7 +744,9 @@ export type CardAdminCommand =
   /** An operator cleared a flagged approval of this card. */
   | { readonly type: 'resolve_review'; readonly transactionId: string; readonly note: string; readonly operatorId: string }
   /** Enrols the card for authentication under a key with the chip's counter, or ('' key) stops it. */
-  | { readonly type: 'set_auth'; readonly keyId: string; readonly counter: number; readonly operatorId: string };
+  | { readonly type: 'set_auth'; readonly keyId: string; readonly counter: number; readonly operatorId: string }
+  /** Lists a bank card's token on the card (`link`), or takes it off (tokens.ts). */
+  | { readonly type: 'link_token'; readonly token: string; readonly link: boolean; readonly operatorId: string };
 
 export interface AdminAnswer {
   readonly state: CardState;
@@ -829,6 +832,8 @@ function adminDecision(state: CardState | undefined, command: CardAdminCommand, 
       return decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax).decision;
     case 'set_auth':
       return decideSetCardAuth(state, command.keyId, command.counter);
+    case 'link_token':
+      return decideLinkToken(state, command.token, command.link);
     case 'resolve_review': {
       if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'card not found' };
       const rules = resolveCardReview(state, command.transactionId);

@@ -30,6 +30,8 @@ export interface CardState {
   readonly rules?: CardRulesState;
   /** An NFC card that authenticates each payment (anti-cloning, card-auth.ts); absent otherwise. */
   readonly auth?: CardAuthState;
+  /** Tokens of the bank cards that pay from this card (open loop, tokens.ts); absent when none. */
+  readonly tokens?: readonly string[];
 }
 
 /** A card's state under its program's rules (actors/card/program-rules.ts). */
@@ -116,6 +118,8 @@ export type CardEvent =
   | { readonly type: 'profile_changed'; readonly profile: CardProfile }
   /** The card was enrolled for authentication, moved to another key, or (undefined) no longer authenticates. */
   | { readonly type: 'auth_changed'; readonly auth: CardAuthState | undefined }
+  /** A bank card's token was listed on the card or taken off it. */
+  | { readonly type: 'tokens_changed'; readonly tokens: readonly string[] }
   /** A review entry resolved (the rest of the rule state changes with purchases). */
   | { readonly type: 'rules_changed'; readonly rules: CardRulesState };
 
@@ -328,6 +332,12 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
     }
     case 'rules_changed':
       return { ...state, rules: event.rules };
+    case 'tokens_changed': {
+      const next: { -readonly [K in keyof CardState]: CardState[K] } = { ...state };
+      if (event.tokens.length === 0) delete next.tokens;
+      else next.tokens = event.tokens;
+      return next;
+    }
   }
 }
 
@@ -396,6 +406,7 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
   if (state.spentMinor !== undefined) next.spentMinor = state.spentMinor;
   if (state.rules !== undefined) next.rules = state.rules;
   if (state.auth !== undefined) next.auth = state.auth;
+  if (state.tokens !== undefined) next.tokens = state.tokens;
   return next;
 }
 
@@ -415,6 +426,7 @@ export function balanceDeltaMinor(event: CardEvent): number {
       return -event.balanceMinor;
     case 'profile_changed':
     case 'auth_changed':
+    case 'tokens_changed':
     case 'rules_changed':
     case 'status_changed':
     case 'hold_placed':

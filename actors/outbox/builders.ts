@@ -585,6 +585,22 @@ export function cardAuthSet(input: {
   );
 }
 
+/**
+ * A bank card's token listed on a card or taken off it: the token's form and the program, never
+ * the token (a keyed hash of a PAN stays out of reporting) and never the PAN.
+ */
+export function cardTokenLinked(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly form: 'par' | 'pan';
+  readonly linked: boolean;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({ form: input.form, program: input.program });
+  return operatorAction(input.linked ? 'card_token_linked' : 'card_token_unlinked', input.card, detail, input.operator, input.at);
+}
+
 /** A bulk issuance recorded (subject: the issuance id). */
 export function cardsBulkIssued(input: {
   readonly issuance: string;

@@ -3,15 +3,17 @@
 // original and the spent keys of its PSP top-ups (beside the card). The card's state is at layout
 // 3: layout 2 (velocity kept in time buckets: actors/rules/velocity.ts) and what an authenticating
 // card keeps (its key id, the last counter accepted, its flags). Layouts 1 (velocity events) and 2
-// are read and upgraded. Layout 3 exists so that a node of an older build refuses a card that
-// authenticates instead of decoding it without its counter (zod drops unknown fields) and writing
-// it back: that would reset the counter and make every cryptogram the card ever sent valid again.
-// The others are at layout 1.
+// are read and upgraded; layout 3 also lists the tokens of the bank cards that pay from the card.
+// Layout 3 exists so that a node of an older build refuses such a card instead of decoding it
+// without what it does not know (zod drops unknown fields) and writing it back: that would reset
+// the counter and make every cryptogram the card ever sent valid again, or forget its tokens.
+// The others, and the index of a bank card's token (which cards it pays from), are at layout 1.
 
 import { z } from 'zod';
 import type { CardState, CardStatus } from '../card/rules';
 import type { RefundLedger } from '../card/refunds';
 import type { SpentKey } from '../card/transaction';
+import type { TokenRecord } from '../card/tokens';
 import { legacyLayout, stateCodec } from './codec';
 import {
   everyOf,
@@ -71,8 +73,8 @@ const card_auth_schema = z.object({
   lastFlag: z.object({ reason: z.enum(['replayed', 'cryptogram']), atMs: integer, terminalId: z.string() }).optional(),
 });
 
-/** Layout 3 (current): layout 2 and card authentication. */
-export const card_state_schema = card_state_v2_schema.extend({ auth: card_auth_schema.optional() });
+/** Layout 3 (current): layout 2, card authentication, and the tokens of the bank cards that pay from the card. */
+export const card_state_schema = card_state_v2_schema.extend({ auth: card_auth_schema.optional(), tokens: z.array(z.string()).optional() });
 
 export const card_state_codec = stateCodec<CardState>('card', card_state_schema, [
   legacyLayout(card_state_v1_schema, (v1) =>
@@ -122,3 +124,11 @@ export const spent_key_schema = z.object({ transaction: z.string(), outcome: z.e
 export const spent_key_codec = stateCodec<SpentKey>('spent', spent_key_schema);
 export const encodeSpentKey = spent_key_codec.encode;
 export const decodeSpentKey = spent_key_codec.decode;
+
+export const token_record_schema = z.object({
+  cards: z.array(z.object({ program: z.string(), currency: z.string(), card: z.string() })),
+});
+
+export const token_record_codec = stateCodec<TokenRecord>('token', token_record_schema);
+export const encodeTokenRecord = token_record_codec.encode;
+export const decodeTokenRecord = token_record_codec.decode;

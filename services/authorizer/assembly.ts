@@ -52,6 +52,8 @@ import { ProgramRefundRun } from './usecases/refund-run';
 import { CardTabs } from './usecases/tabs';
 import { ManualCredits } from './usecases/credits';
 import { CardAuthKeys } from './usecases/card-auth';
+import { CardTokens, TokenHasher } from './usecases/card-tokens';
+import { TokenIndex } from '../../actors/card/token-index';
 
 /** The node's cluster parts (docs/CLUSTER.md). */
 export interface ClusterParts {
@@ -267,6 +269,13 @@ export function buildServiceDeps(
     lock_ms: config.TAPLINE_MANAGER_LOCK_MS,
     ttl_ms: Math.max(attempts_kept_ms, config.TAPLINE_MANAGER_LOCK_MS),
   });
+  const tokenIndex = new TokenIndex(committer, config.TAPLINE_SHARD_COUNT);
+  const cardTokens = new CardTokens({
+    hasher: config.TAPLINE_TOKEN_SECRET === undefined ? undefined : new TokenHasher(config.TAPLINE_TOKEN_SECRET),
+    fanout,
+    index: tokenIndex,
+    onUndoFailed: (error) => logger.warn({ err: error }, 'a refused bank card registration could not be taken off its card'),
+  });
   const pspWiring =
     psp.adapter === undefined || psp.autoReloader === undefined
       ? undefined
@@ -292,6 +301,9 @@ export function buildServiceDeps(
     pspTopUps: new PspTopUps(region, pspWiring, clock, fanout),
     tabs: new CardTabs(region),
     cardAuthKeys,
+    cardTokens,
+    bankCards: cardTokens,
+    tokenIndex,
     credits: new ManualCredits(region),
     programCards,
     balances: new StoredBalances(store),

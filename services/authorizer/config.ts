@@ -84,6 +84,11 @@ const schema = z.object({
   // A program names the key its cards are diversified from; every node holds the same keys. Unset:
   // no program or card may name a key, and a card that authenticates is declined (key_unavailable).
   TAPLINE_CARD_AUTH_KEYS: z.string().optional(),
+  // Key of the hashes that stand for visitors' bank card numbers (open loop: HMAC-SHA256 of the
+  // PAN, docs/CARDS.md "Bank cards"). No default; unset, bank cards by PAN are refused
+  // (FAILED_PRECONDITION) and PARs still work. At least 32 characters; never logged. Changing it
+  // orphans every registered PAN (they must be registered again).
+  TAPLINE_TOKEN_SECRET: z.string().min(32).optional(),
   // Shared secret of the signed PSP callbacks (HMAC-SHA256) of an integration that signs them (the
   // simulated PSP of the demo and the tests; the production entry point refuses it). No default.
   // At least 16 characters; never logged.

@@ -174,6 +174,24 @@ describe('config: other settings', () => {
     );
   });
 
+  it('reads card authentication keys and the token secret, naming a bad entry, never showing a key', () => {
+    const key = '00112233445566778899aabbccddeeff';
+    assert.equal(
+      loadConfig({ TAPLINE_CARD_AUTH_KEYS: `fest-1:${key},fest-2:${key}` }).TAPLINE_CARD_AUTH_KEYS,
+      `fest-1:${key},fest-2:${key}`,
+    );
+    for (const keys of [`fest-1:${key.slice(1)}`, `fest 1:${key}`, `fest-1:${key},fest-1:${key}`, 'x'])
+      assert.throws(
+        () => loadConfig({ TAPLINE_CARD_AUTH_KEYS: keys }),
+        (error: Error) =>
+          error instanceof ConfigError && error.message.includes('TAPLINE_CARD_AUTH_KEYS') && !error.message.includes(key.slice(1, 30)),
+        keys,
+      );
+    assert.equal(loadConfig({}).TAPLINE_TOKEN_SECRET, undefined);
+    assertConfigError({ TAPLINE_TOKEN_SECRET: 't'.repeat(31) }, ['TAPLINE_TOKEN_SECRET'], 'short token secret');
+    assert.equal(loadConfig({ TAPLINE_TOKEN_SECRET: 't'.repeat(32) }).TAPLINE_TOKEN_SECRET, 't'.repeat(32));
+  });
+
   it('requires the Redis URL to be a URL', () => {
     assert.equal(
       loadConfig({ TAPLINE_REDIS_URL: 'redis://redis.tapline.svc:6379/0' }).TAPLINE_REDIS_URL,

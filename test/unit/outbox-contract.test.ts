@@ -35,6 +35,7 @@ import {
   autoReloadRemoved,
   autoReloadSet,
   cardAuthSet,
+  cardTokenLinked,
   cardIssued,
   cardPinChanged,
   cardReplaced,
@@ -625,6 +626,20 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
       name: 'card no longer authenticating',
       now: cardAuthSet({ card: 'c-nfc', keyId: '', counter: 0, operator: 'ops-1', at }),
       before: `{"type":"operator_action","action":"card_auth_removed","subject":"c-nfc","detail":"{}","operator":"ops-1","reason":"","at":${at}}`,
+    },
+  ],
+  card_token_linked: [
+    {
+      name: 'bank card token listed (its form and program, never the token or the PAN)',
+      now: cardTokenLinked({ card: 'c-eur', program: 'fest-26', form: 'pan', linked: true, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_token_linked","subject":"c-eur","detail":"{\\"form\\":\\"pan\\",\\"program\\":\\"fest-26\\"}","operator":"ops-1","reason":"","at":${at}}`,
+    },
+  ],
+  card_token_unlinked: [
+    {
+      name: 'bank card token taken off',
+      now: cardTokenLinked({ card: 'c-eur', program: 'fest-26', form: 'par', linked: false, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_token_unlinked","subject":"c-eur","detail":"{\\"form\\":\\"par\\",\\"program\\":\\"fest-26\\"}","operator":"ops-1","reason":"","at":${at}}`,
     },
   ],
   fleet_card_limits: [

@@ -26,7 +26,15 @@ import { default_program_config, type ProgramConfig } from '../../actors/program
 import type { ReviewQueue } from '../../actors/rules/review-queue';
 import type { TerminalState } from '../../actors/terminal/rules';
 import { legacyLayout, stateCodec, StoredStateError, version_key, type StateCodec } from '../../actors/state/codec';
-import { card_holder_codec, card_state_codec, refund_ledger_codec, spent_key_codec, type CardHolder } from '../../actors/state/card';
+import {
+  card_holder_codec,
+  card_state_codec,
+  refund_ledger_codec,
+  spent_key_codec,
+  token_record_codec,
+  type CardHolder,
+} from '../../actors/state/card';
+import type { TokenRecord } from '../../actors/card/tokens';
 import type { SpentKey } from '../../actors/card/transaction';
 import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_codec } from '../../actors/state/fleet';
 import { issuance_record_codec } from '../../actors/state/issuance';
@@ -104,6 +112,7 @@ const full_card: Complete<CardState> = {
     reviews_dropped: 1,
   },
   auth: { keyId: 'fest-key-1', counter: 41, flags: 2, lastFlag: { reason: 'replayed', atMs: at - 1_000, terminalId: 'bar-7' } },
+  tokens: [`h:${'ab'.repeat(32)}`],
 };
 
 const full_fleet_account: Complete<FleetAccountState> = {
@@ -215,6 +224,7 @@ const cases: readonly Case<unknown>[] = [
   codecCase<CardHolder>(card_holder_codec, holder, { name: 'A', idDocumentType: '', idDocumentNumber: '', phone: '', email: '' }),
   codecCase<RefundLedger>(refund_ledger_codec, { refundedMinor: 300, reversed: true }, { refundedMinor: 0, reversed: false }),
   codecCase<SpentKey>(spent_key_codec, { transaction: 'n1-7', outcome: 'approved', at }, { transaction: '', outcome: 'declined', at: 0 }),
+  codecCase<TokenRecord>(token_record_codec, { cards: [{ program: 'fest-26', currency: 'EUR', card: 'c-full' }] }, { cards: [] }),
   codecCase<TerminalState>(
     terminal_state_codec,
     { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: false },
@@ -407,6 +417,7 @@ describe('stored state codecs', () => {
   describe('card state: layout 2 upgrades to layout 3 (cards that authenticate)', () => {
     const layout_2_card: { -readonly [K in keyof CardState]?: CardState[K] } = { ...full_card };
     delete layout_2_card.auth;
+    delete layout_2_card.tokens;
 
     it('reads a layout-2 card as a card that does not authenticate, and writes layout 3', () => {
       const layout_2 = `{"v":2,${JSON.stringify(layout_2_card).slice(1)}`;

@@ -19,7 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { ProgramRules, ReviewEntry } from "./fleet";
-import { CardStatus, DeclineReason, Money, Outcome } from "./types";
+import { BankCard, CardStatus, DeclineReason, Money, Outcome } from "./types";
 
 export const protobufPackage = "tapline.v1";
 
@@ -219,7 +219,11 @@ export interface CardInfo {
     | Money
     | undefined;
   /** Cards that authenticate (anti-cloning); unset for the others. */
-  auth?: CardAuthInfo | undefined;
+  auth?:
+    | CardAuthInfo
+    | undefined;
+  /** Bank cards registered as tokens of this card (open loop); never the tokens themselves. */
+  bankCards: number;
 }
 
 export interface CardAuthInfo {
@@ -466,6 +470,32 @@ export interface ResolveProgramReviewRequest {
 export interface ResolveProgramReviewResponse {
   /** Open review entries left on the card. */
   remaining: bigint;
+}
+
+export interface RegisterCardTokenRequest {
+  cardId: string;
+  bankCard?: BankCard | undefined;
+  operatorId: string;
+}
+
+export interface RegisterCardTokenResponse {
+  cardId: string;
+  programId: string;
+  /** Bank cards the card carries now. */
+  bankCards: number;
+}
+
+export interface RemoveCardTokenRequest {
+  cardId: string;
+  bankCard?: BankCard | undefined;
+  operatorId: string;
+}
+
+export interface RemoveCardTokenResponse {
+  cardId: string;
+  programId: string;
+  /** Bank cards the card carries now. */
+  bankCards: number;
 }
 
 function createBaseProgramConfig(): ProgramConfig {
@@ -1810,6 +1840,7 @@ function createBaseCardInfo(): CardInfo {
     issuanceId: "",
     tabLimit: undefined,
     auth: undefined,
+    bankCards: 0,
   };
 }
 
@@ -1856,6 +1887,9 @@ export const CardInfo: MessageFns<CardInfo> = {
     }
     if (message.auth !== undefined) {
       CardAuthInfo.encode(message.auth, writer.uint32(106).fork()).join();
+    }
+    if (message.bankCards !== 0) {
+      writer.uint32(112).uint32(message.bankCards);
     }
     return writer;
   },
@@ -1977,6 +2011,14 @@ export const CardInfo: MessageFns<CardInfo> = {
             message.auth = CardAuthInfo.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.bankCards = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2019,6 +2061,7 @@ export const CardInfo: MessageFns<CardInfo> = {
     message.auth = (object.auth !== undefined && object.auth !== null)
       ? CardAuthInfo.fromPartial(object.auth)
       : undefined;
+    message.bankCards = object.bankCards ?? 0;
     return message;
   },
 };
@@ -4714,6 +4757,326 @@ export const ResolveProgramReviewResponse: MessageFns<ResolveProgramReviewRespon
   },
 };
 
+function createBaseRegisterCardTokenRequest(): RegisterCardTokenRequest {
+  return { cardId: "", bankCard: undefined, operatorId: "" };
+}
+
+export const RegisterCardTokenRequest: MessageFns<RegisterCardTokenRequest> = {
+  encode(message: RegisterCardTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.bankCard !== undefined) {
+      BankCard.encode(message.bankCard, writer.uint32(18).fork()).join();
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterCardTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterCardTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bankCard = BankCard.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RegisterCardTokenRequest>): RegisterCardTokenRequest {
+    return RegisterCardTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterCardTokenRequest>): RegisterCardTokenRequest {
+    const message = createBaseRegisterCardTokenRequest();
+    message.cardId = object.cardId ?? "";
+    message.bankCard = (object.bankCard !== undefined && object.bankCard !== null)
+      ? BankCard.fromPartial(object.bankCard)
+      : undefined;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseRegisterCardTokenResponse(): RegisterCardTokenResponse {
+  return { cardId: "", programId: "", bankCards: 0 };
+}
+
+export const RegisterCardTokenResponse: MessageFns<RegisterCardTokenResponse> = {
+  encode(message: RegisterCardTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.programId !== "") {
+      writer.uint32(18).string(message.programId);
+    }
+    if (message.bankCards !== 0) {
+      writer.uint32(24).uint32(message.bankCards);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterCardTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterCardTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bankCards = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RegisterCardTokenResponse>): RegisterCardTokenResponse {
+    return RegisterCardTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterCardTokenResponse>): RegisterCardTokenResponse {
+    const message = createBaseRegisterCardTokenResponse();
+    message.cardId = object.cardId ?? "";
+    message.programId = object.programId ?? "";
+    message.bankCards = object.bankCards ?? 0;
+    return message;
+  },
+};
+
+function createBaseRemoveCardTokenRequest(): RemoveCardTokenRequest {
+  return { cardId: "", bankCard: undefined, operatorId: "" };
+}
+
+export const RemoveCardTokenRequest: MessageFns<RemoveCardTokenRequest> = {
+  encode(message: RemoveCardTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.bankCard !== undefined) {
+      BankCard.encode(message.bankCard, writer.uint32(18).fork()).join();
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCardTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCardTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bankCard = BankCard.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RemoveCardTokenRequest>): RemoveCardTokenRequest {
+    return RemoveCardTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveCardTokenRequest>): RemoveCardTokenRequest {
+    const message = createBaseRemoveCardTokenRequest();
+    message.cardId = object.cardId ?? "";
+    message.bankCard = (object.bankCard !== undefined && object.bankCard !== null)
+      ? BankCard.fromPartial(object.bankCard)
+      : undefined;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveCardTokenResponse(): RemoveCardTokenResponse {
+  return { cardId: "", programId: "", bankCards: 0 };
+}
+
+export const RemoveCardTokenResponse: MessageFns<RemoveCardTokenResponse> = {
+  encode(message: RemoveCardTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.programId !== "") {
+      writer.uint32(18).string(message.programId);
+    }
+    if (message.bankCards !== 0) {
+      writer.uint32(24).uint32(message.bankCards);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCardTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCardTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bankCards = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RemoveCardTokenResponse>): RemoveCardTokenResponse {
+    return RemoveCardTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveCardTokenResponse>): RemoveCardTokenResponse {
+    const message = createBaseRemoveCardTokenResponse();
+    message.cardId = object.cardId ?? "";
+    message.programId = object.programId ?? "";
+    message.bankCards = object.bankCards ?? 0;
+    return message;
+  },
+};
+
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
@@ -5011,6 +5374,37 @@ export const CardServiceService = {
     responseSerialize: (value: SetCardAuthResponse): Buffer => Buffer.from(SetCardAuthResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetCardAuthResponse => SetCardAuthResponse.decode(value),
   },
+  /**
+   * Open loop: registers a visitor's bank card (its PAN, kept only as a keyed hash, or its PAR) as a
+   * token of a card, so that a purchase presenting the bank card pays from that card. One card per
+   * program: the bank card already paying from another card of the program is ALREADY_EXISTS. The
+   * card must be active or frozen; at most 4 bank cards per card, 8 programs per bank card
+   * (FAILED_PRECONDITION). A PAN needs TAPLINE_TOKEN_SECRET (FAILED_PRECONDITION). Registering
+   * again is answered unchanged.
+   */
+  registerCardToken: {
+    path: "/tapline.v1.CardService/RegisterCardToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterCardTokenRequest): Buffer =>
+      Buffer.from(RegisterCardTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterCardTokenRequest => RegisterCardTokenRequest.decode(value),
+    responseSerialize: (value: RegisterCardTokenResponse): Buffer =>
+      Buffer.from(RegisterCardTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterCardTokenResponse => RegisterCardTokenResponse.decode(value),
+  },
+  /** Takes a bank card off a card: purchases presenting it no longer pay from it. */
+  removeCardToken: {
+    path: "/tapline.v1.CardService/RemoveCardToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveCardTokenRequest): Buffer =>
+      Buffer.from(RemoveCardTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveCardTokenRequest => RemoveCardTokenRequest.decode(value),
+    responseSerialize: (value: RemoveCardTokenResponse): Buffer =>
+      Buffer.from(RemoveCardTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveCardTokenResponse => RemoveCardTokenResponse.decode(value),
+  },
 } as const;
 
 export interface CardServiceServer extends UntypedServiceImplementation {
@@ -5111,6 +5505,17 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    * Under the same key the counter never goes back (FAILED_PRECONDITION). Audited.
    */
   setCardAuth: handleUnaryCall<SetCardAuthRequest, SetCardAuthResponse>;
+  /**
+   * Open loop: registers a visitor's bank card (its PAN, kept only as a keyed hash, or its PAR) as a
+   * token of a card, so that a purchase presenting the bank card pays from that card. One card per
+   * program: the bank card already paying from another card of the program is ALREADY_EXISTS. The
+   * card must be active or frozen; at most 4 bank cards per card, 8 programs per bank card
+   * (FAILED_PRECONDITION). A PAN needs TAPLINE_TOKEN_SECRET (FAILED_PRECONDITION). Registering
+   * again is answered unchanged.
+   */
+  registerCardToken: handleUnaryCall<RegisterCardTokenRequest, RegisterCardTokenResponse>;
+  /** Takes a bank card off a card: purchases presenting it no longer pay from it. */
+  removeCardToken: handleUnaryCall<RemoveCardTokenRequest, RemoveCardTokenResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -5504,6 +5909,45 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetCardAuthResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Open loop: registers a visitor's bank card (its PAN, kept only as a keyed hash, or its PAR) as a
+   * token of a card, so that a purchase presenting the bank card pays from that card. One card per
+   * program: the bank card already paying from another card of the program is ALREADY_EXISTS. The
+   * card must be active or frozen; at most 4 bank cards per card, 8 programs per bank card
+   * (FAILED_PRECONDITION). A PAN needs TAPLINE_TOKEN_SECRET (FAILED_PRECONDITION). Registering
+   * again is answered unchanged.
+   */
+  registerCardToken(
+    request: RegisterCardTokenRequest,
+    callback: (error: ServiceError | null, response: RegisterCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  registerCardToken(
+    request: RegisterCardTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  registerCardToken(
+    request: RegisterCardTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  /** Takes a bank card off a card: purchases presenting it no longer pay from it. */
+  removeCardToken(
+    request: RemoveCardTokenRequest,
+    callback: (error: ServiceError | null, response: RemoveCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  removeCardToken(
+    request: RemoveCardTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  removeCardToken(
+    request: RemoveCardTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveCardTokenResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -165,6 +165,22 @@ export interface CardCryptogram {
   mac: Buffer;
 }
 
+/**
+ * A visitor's own contactless bank card (open loop), as the terminal read it. The PAN is turned
+ * into a keyed hash by the node that receives it and goes no further: it is never stored, logged,
+ * streamed or forwarded to another node.
+ */
+export interface BankCard {
+  id?:
+    | //
+    /** The card number, 12-19 digits (Luhn-checked). */
+    { $case: "pan"; value: string }
+    | //
+    /** The payment account reference (EMV tag 9F24): 29 characters A-Z 0-9. */
+    { $case: "par"; value: string }
+    | undefined;
+}
+
 function createBaseMoney(): Money {
   return { amountMinor: 0n, currency: "" };
 }
@@ -725,6 +741,87 @@ export const CardCryptogram: MessageFns<CardCryptogram> = {
     const message = createBaseCardCryptogram();
     message.counter = object.counter ?? 0;
     message.mac = object.mac ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseBankCard(): BankCard {
+  return { id: undefined };
+}
+
+export const BankCard: MessageFns<BankCard> = {
+  encode(message: BankCard, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.id?.$case) {
+      case "pan":
+        writer.uint32(10).string(message.id.value);
+        break;
+      case "par":
+        writer.uint32(18).string(message.id.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BankCard {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBankCard();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = { $case: "pan", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = { $case: "par", value: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<BankCard>): BankCard {
+    return BankCard.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BankCard>): BankCard {
+    const message = createBaseBankCard();
+    switch (object.id?.$case) {
+      case "pan": {
+        if (object.id?.value !== undefined && object.id?.value !== null) {
+          message.id = { $case: "pan", value: object.id.value };
+        }
+        break;
+      }
+      case "par": {
+        if (object.id?.value !== undefined && object.id?.value !== null) {
+          message.id = { $case: "par", value: object.id.value };
+        }
+        break;
+      }
+    }
     return message;
   },
 };

@@ -23,6 +23,9 @@ import type {
   BulkCardIssue,
   BulkCardIssued,
   CardFanout,
+  CardTokenIndexing,
+  CardTokenLink,
+  CardTokenLinked,
   PspWebhook,
   PspWebhookOutcome as WebhookOutcome,
   RefundRunCashOut,
@@ -106,5 +109,14 @@ export class RoutedCardFanout implements CardFanout {
         // An owner of another build answering an outcome this one does not know: not acted upon.
         throw new InternalError(`owner answered an unknown webhook outcome ${response.outcome}`);
     }
+  }
+
+  async linkCardToken(link: CardTokenLink): Promise<CardTokenLinked> {
+    const response = await callOwner(this.router, CardFanoutServiceService.linkCardToken, { ...link });
+    return { programId: response.programId, currency: response.currency, tokens: response.tokens };
+  }
+
+  async indexCardToken(indexing: CardTokenIndexing): Promise<void> {
+    await callOwner(this.router, CardFanoutServiceService.indexCardToken, { ...indexing });
   }
 }

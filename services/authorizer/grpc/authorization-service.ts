@@ -25,24 +25,33 @@ import type {
   VoidRequest,
   VoidResponse,
 } from '../../../gen/tapline/v1/authorization';
-import { serveGatewayStream, withPin } from './gateway-stream';
+import { serveGatewayStream } from './gateway-stream';
+import { authorizeByBankCard } from './bank-card';
 import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
 import { toAuthorizeResponse, toBalanceResponse, toRefundResponse, toReverseResponse, toTopUpResponse, toVoidResponse } from './mapping';
 import { receiptOf } from './receipt';
-import { unary, unaryAsync, type ServiceDeps } from './service';
+import { unary, unaryAsync, withPin, type ServiceDeps } from './service';
 import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, readableRefKey, requireId } from './validate';
 
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
   return {
-    authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(
+    authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer | AuthorizeResponse>(
       deps,
       'Authorize',
       (request, reply, deadlineMs) => {
+        if (request.bankCard !== undefined) {
+          // A visitor's bank card: its card is found first (open loop, bank-card.ts).
+          authorizeByBankCard(deps, request).then(
+            (value) => reply({ ok: true, value }),
+            (error: unknown) => reply({ ok: false, error }),
+          );
+          return;
+        }
         // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
         const parsed = isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : withPin(deps, parseAuthorize(request), request.pin);
         deps.region.money(parsed, reply, undefined, deadlineMs);
       },
-      toAuthorizeResponse,
+      (value) => ('result' in value ? toAuthorizeResponse(value) : value),
     ),
     topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(
       deps,

@@ -1,5 +1,6 @@
 // The owner's side of the per-card fan-out calls (CardFanoutService, fanout.proto): one card of a
-// bulk issuance, one cash-out of a refund run, one PSP webhook. Served only through the cluster router (the node
+// bulk issuance, one cash-out of a refund run, one PSP webhook, one bank card's token listed on its
+// card or indexed on its own shard. Served only through the cluster router (the node
 // never adds this service to its public server), so a call reaches it from this node's own use
 // case or over the internal Forward stream. Each is the card's ordinary idempotent operation, so
 // a retry or a re-run moves nothing twice.
@@ -9,13 +10,25 @@ import {
   type ApplyPspWebhookRequest,
   type ApplyPspWebhookResponse,
   type CardFanoutServiceServer,
+  type IndexCardTokenRequest,
+  type IndexCardTokenResponse,
   type IssueBulkCardRequest,
   type IssueBulkCardResponse,
+  type LinkCardTokenRequest,
+  type LinkCardTokenResponse,
   type RefundRunCashOutRequest,
   type RefundRunCashOutResponse,
 } from '../../../gen/tapline/internal/v1/fanout';
 import type { BulkCardIssued, PspWebhookOutcome as WebhookOutcome, RefundRunCashedOut } from '../usecases/card-fanout';
-import { parseBulkCardIssue, parsePspWebhook, parseRefundRunCashOut } from './card-fanout-validate';
+import {
+  parseBulkCardIssue,
+  parseCardTokenIndexing,
+  parseCardTokenLink,
+  parsePspWebhook,
+  parseRefundRunCashOut,
+} from './card-fanout-validate';
+import type { CardState } from '../../../actors/card/rules';
+import { outcomeOf } from '../usecases/outcome';
 import type { CardServiceDeps } from './cards-service';
 import { unaryAsync } from './service';
 
@@ -44,6 +57,24 @@ export function cardFanoutService(deps: CardServiceDeps): CardFanoutServiceServe
         outcome: wire_webhook_outcomes[answer.outcome],
         transactionId: 'transactionId' in answer ? answer.transactionId : '',
       }),
+    ),
+    linkCardToken: unaryAsync<LinkCardTokenRequest, LinkCardTokenResponse, CardState>(
+      deps,
+      'CardFanout.LinkCardToken',
+      (request) => {
+        const { cardId, token, link, operatorId } = parseCardTokenLink(request);
+        return outcomeOf((reply) => deps.region.linkCardToken(cardId, token, link, operatorId, reply));
+      },
+      (state) => ({ programId: state.programId, currency: state.currency, tokens: state.tokens?.length ?? 0 }),
+    ),
+    indexCardToken: unaryAsync<IndexCardTokenRequest, IndexCardTokenResponse, unknown>(
+      deps,
+      'CardFanout.IndexCardToken',
+      (request) => {
+        const { token, programId, currency, cardId, link } = parseCardTokenIndexing(request);
+        return deps.tokenIndex.change(token, { program: programId, currency, card: cardId }, link);
+      },
+      () => ({}),
     ),
   };
 }

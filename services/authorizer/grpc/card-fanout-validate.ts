@@ -5,8 +5,15 @@
 
 import { invalidArgument } from '../../../actors/errors';
 import { minorFromWire, request_amount_max_minor } from '../../../actors/money';
-import type { ApplyPspWebhookRequest, IssueBulkCardRequest, RefundRunCashOutRequest } from '../../../gen/tapline/internal/v1/fanout';
-import type { BulkCardIssue, PspWebhook, RefundRunCashOut } from '../usecases/card-fanout';
+import type {
+  ApplyPspWebhookRequest,
+  IndexCardTokenRequest,
+  IssueBulkCardRequest,
+  LinkCardTokenRequest,
+  RefundRunCashOutRequest,
+} from '../../../gen/tapline/internal/v1/fanout';
+import type { BulkCardIssue, CardTokenIndexing, CardTokenLink, PspWebhook, RefundRunCashOut } from '../usecases/card-fanout';
+import { token_pattern } from '../../../actors/card/tokens';
 import { psp_reference_pattern } from '../usecases/psp';
 import { card_auth_key_id_pattern } from '../../../actors/program/config';
 import { optionalId, requireCurrency, requireId } from './validate';
@@ -59,4 +66,28 @@ export function parseRefundRunCashOut(wire: RefundRunCashOutRequest): RefundRunC
 export function parsePspWebhook(wire: ApplyPspWebhookRequest): PspWebhook {
   if (!psp_reference_pattern.test(wire.paymentId)) throw invalidArgument('payment_id must be 1-100 of A-Z a-z 0-9 . _ -');
   return { reference: wire.paymentId, cardId: requireId('card_id', wire.cardId) };
+}
+
+function requireToken(value: string): string {
+  if (!token_pattern.test(value)) throw invalidArgument('token must be h:<64 hex digits> or par:<29 of A-Z 0-9>', { field: 'token' });
+  return value;
+}
+
+export function parseCardTokenLink(wire: LinkCardTokenRequest): CardTokenLink {
+  return {
+    cardId: requireId('card_id', wire.cardId),
+    token: requireToken(wire.token),
+    link: wire.link,
+    operatorId: optionalId('operator_id', wire.operatorId, ''),
+  };
+}
+
+export function parseCardTokenIndexing(wire: IndexCardTokenRequest): CardTokenIndexing {
+  return {
+    token: requireToken(wire.token),
+    programId: requireId('program_id', wire.programId),
+    currency: requireCurrency('currency', wire.currency),
+    cardId: requireId('card_id', wire.cardId),
+    link: wire.link,
+  };
 }

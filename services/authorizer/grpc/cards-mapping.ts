@@ -56,6 +56,7 @@ export function cardInfo(state: CardState, nowMs: number): CardInfo {
     holds: state.holds === undefined ? 0 : Object.keys(state.holds).length,
     issuanceId: profile?.issuance ?? '',
     tabLimit: money(profile?.tabLimitMinor ?? 0),
+    bankCards: state.tokens?.length ?? 0,
     ...(state.auth === undefined ? {} : { auth: cardAuthInfo(state.auth) }),
   };
 }

@@ -46,6 +46,10 @@ import type {
   SettleTabResponse,
   SetCardAuthRequest,
   SetCardAuthResponse,
+  RegisterCardTokenRequest,
+  RegisterCardTokenResponse,
+  RemoveCardTokenRequest,
+  RemoveCardTokenResponse,
   StartPspTopUpRequest,
   StartPspTopUpResponse,
 } from '../../../gen/tapline/v1/cards';
@@ -80,7 +84,9 @@ import { wireCardStatus } from './mapping';
 import { programReviewHandlers } from './program-review-service';
 import { parseKeyId } from './card-fanout-validate';
 import { unary, unaryAsync, type ServiceDeps } from './service';
-import { optionalId, requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
+import { optionalId, parseBankCard, requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
+import type { CardTokens, TokenRegistered, TokenRegistration } from '../usecases/card-tokens';
+import type { TokenIndex } from '../../../actors/card/token-index';
 
 /** The node's card authentication master keys, by id (usecases/card-auth.ts); only whether one is held is asked here. */
 export interface CardAuthKeyIds {
@@ -90,6 +96,10 @@ export interface CardAuthKeyIds {
 export interface CardServiceDeps extends ServiceDeps {
   /** Undefined when TAPLINE_CARD_AUTH_KEYS is not set: no program or card can name a key. */
   readonly cardAuthKeys: CardAuthKeyIds | undefined;
+  /** Open loop: registering visitors' bank cards as tokens of cards. */
+  readonly cardTokens: Pick<CardTokens, 'register' | 'remove'>;
+  /** The tokens' index, written on a token's owner (the fan-out's IndexCardToken). */
+  readonly tokenIndex: Pick<TokenIndex, 'change'>;
   readonly issuance: CardIssuance;
   readonly refundRun: ProgramRefundRun;
   readonly pspTopUps: PspTopUps;
@@ -119,6 +129,31 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
         deps.region.setCardAuth(cardId, keyId, request.counter, operatorId, reply);
       },
       (state: CardState) => cardReply(state, deps.clock()),
+    ),
+    ...bankCardHandlers(deps),
+  };
+}
+
+/** Open loop: a visitor's bank card registered as a token of a card, or taken off it. */
+function bankCardHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'registerCardToken' | 'removeCardToken'> {
+  const parse = (request: RegisterCardTokenRequest | RemoveCardTokenRequest): TokenRegistration => ({
+    cardId: requireId('card_id', request.cardId),
+    bankCard: parseBankCard('bank_card', request.bankCard),
+    operatorId: requireId('operator_id', request.operatorId),
+  });
+  const answer = ({ cardId, programId, bankCards }: TokenRegistered): RegisterCardTokenResponse => ({ cardId, programId, bankCards });
+  return {
+    registerCardToken: unaryAsync<RegisterCardTokenRequest, RegisterCardTokenResponse, TokenRegistered>(
+      deps,
+      'RegisterCardToken',
+      (request) => deps.cardTokens.register(parse(request)),
+      answer,
+    ),
+    removeCardToken: unaryAsync<RemoveCardTokenRequest, RemoveCardTokenResponse, TokenRegistered>(
+      deps,
+      'RemoveCardToken',
+      (request) => deps.cardTokens.remove(parse(request)),
+      answer,
     ),
   };
 }

@@ -58,9 +58,36 @@ export interface PspWebhook {
 export type PspWebhookOutcome =
   { readonly outcome: 'applied' | 'replayed'; readonly transactionId: string } | { readonly outcome: 'failed' | 'pending' | 'unknown' };
 
-/** Reaches one card's owner per call. */
+/** A bank card's token listed on a card, or taken off it (on the card's owner). */
+export interface CardTokenLink {
+  readonly cardId: string;
+  /** "h:<hex>" or "par:<PAR>": never a PAN. */
+  readonly token: string;
+  readonly link: boolean;
+  readonly operatorId: string;
+}
+
+export interface CardTokenLinked {
+  readonly programId: string;
+  readonly currency: string;
+  /** Bank cards the card carries now. */
+  readonly tokens: number;
+}
+
+/** A token indexed to the card of a program, or that entry removed (on the token's owner). */
+export interface CardTokenIndexing {
+  readonly token: string;
+  readonly programId: string;
+  readonly currency: string;
+  readonly cardId: string;
+  readonly link: boolean;
+}
+
+/** Reaches one card's owner per call (or, for a token's index, the token's owner). */
 export interface CardFanout {
   issueBulkCard(issue: BulkCardIssue): Promise<BulkCardIssued>;
   refundRunCashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut>;
   applyPspWebhook(webhook: PspWebhook): Promise<PspWebhookOutcome>;
+  linkCardToken(link: CardTokenLink): Promise<CardTokenLinked>;
+  indexCardToken(indexing: CardTokenIndexing): Promise<void>;
 }

@@ -111,6 +111,35 @@ export interface ApplyPspWebhookResponse {
   transactionId: string;
 }
 
+export interface LinkCardTokenRequest {
+  cardId: string;
+  /** "h:<64 hex>" (a keyed hash of a PAN) or "par:<PAR>". */
+  token: string;
+  /** True: list it; false: take it off. */
+  link: boolean;
+  operatorId: string;
+}
+
+export interface LinkCardTokenResponse {
+  /** The card's program and currency (what the token's index entry records). */
+  programId: string;
+  currency: string;
+  /** Bank cards the card carries now. */
+  tokens: number;
+}
+
+export interface IndexCardTokenRequest {
+  token: string;
+  programId: string;
+  currency: string;
+  cardId: string;
+  /** True: index the token to the card for the program; false: remove that entry. */
+  link: boolean;
+}
+
+export interface IndexCardTokenResponse {
+}
+
 function createBaseIssueBulkCardRequest(): IssueBulkCardRequest {
   return {
     cardId: "",
@@ -681,6 +710,322 @@ export const ApplyPspWebhookResponse: MessageFns<ApplyPspWebhookResponse> = {
   },
 };
 
+function createBaseLinkCardTokenRequest(): LinkCardTokenRequest {
+  return { cardId: "", token: "", link: false, operatorId: "" };
+}
+
+export const LinkCardTokenRequest: MessageFns<LinkCardTokenRequest> = {
+  encode(message: LinkCardTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    if (message.link !== false) {
+      writer.uint32(24).bool(message.link);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkCardTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkCardTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.link = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LinkCardTokenRequest>): LinkCardTokenRequest {
+    return LinkCardTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LinkCardTokenRequest>): LinkCardTokenRequest {
+    const message = createBaseLinkCardTokenRequest();
+    message.cardId = object.cardId ?? "";
+    message.token = object.token ?? "";
+    message.link = object.link ?? false;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseLinkCardTokenResponse(): LinkCardTokenResponse {
+  return { programId: "", currency: "", tokens: 0 };
+}
+
+export const LinkCardTokenResponse: MessageFns<LinkCardTokenResponse> = {
+  encode(message: LinkCardTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.programId !== "") {
+      writer.uint32(10).string(message.programId);
+    }
+    if (message.currency !== "") {
+      writer.uint32(18).string(message.currency);
+    }
+    if (message.tokens !== 0) {
+      writer.uint32(24).uint32(message.tokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkCardTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkCardTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tokens = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LinkCardTokenResponse>): LinkCardTokenResponse {
+    return LinkCardTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LinkCardTokenResponse>): LinkCardTokenResponse {
+    const message = createBaseLinkCardTokenResponse();
+    message.programId = object.programId ?? "";
+    message.currency = object.currency ?? "";
+    message.tokens = object.tokens ?? 0;
+    return message;
+  },
+};
+
+function createBaseIndexCardTokenRequest(): IndexCardTokenRequest {
+  return { token: "", programId: "", currency: "", cardId: "", link: false };
+}
+
+export const IndexCardTokenRequest: MessageFns<IndexCardTokenRequest> = {
+  encode(message: IndexCardTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.programId !== "") {
+      writer.uint32(18).string(message.programId);
+    }
+    if (message.currency !== "") {
+      writer.uint32(26).string(message.currency);
+    }
+    if (message.cardId !== "") {
+      writer.uint32(34).string(message.cardId);
+    }
+    if (message.link !== false) {
+      writer.uint32(40).bool(message.link);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IndexCardTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIndexCardTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.link = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<IndexCardTokenRequest>): IndexCardTokenRequest {
+    return IndexCardTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IndexCardTokenRequest>): IndexCardTokenRequest {
+    const message = createBaseIndexCardTokenRequest();
+    message.token = object.token ?? "";
+    message.programId = object.programId ?? "";
+    message.currency = object.currency ?? "";
+    message.cardId = object.cardId ?? "";
+    message.link = object.link ?? false;
+    return message;
+  },
+};
+
+function createBaseIndexCardTokenResponse(): IndexCardTokenResponse {
+  return {};
+}
+
+export const IndexCardTokenResponse: MessageFns<IndexCardTokenResponse> = {
+  encode(_: IndexCardTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IndexCardTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIndexCardTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<IndexCardTokenResponse>): IndexCardTokenResponse {
+    return IndexCardTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<IndexCardTokenResponse>): IndexCardTokenResponse {
+    const message = createBaseIndexCardTokenResponse();
+    return message;
+  },
+};
+
 export type CardFanoutServiceService = typeof CardFanoutServiceService;
 export const CardFanoutServiceService = {
   /**
@@ -728,6 +1073,32 @@ export const CardFanoutServiceService = {
       Buffer.from(ApplyPspWebhookResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ApplyPspWebhookResponse => ApplyPspWebhookResponse.decode(value),
   },
+  /** Open loop, on the card's owner: lists a bank card's token on the card, or takes it off. */
+  linkCardToken: {
+    path: "/tapline.internal.v1.CardFanoutService/LinkCardToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LinkCardTokenRequest): Buffer => Buffer.from(LinkCardTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LinkCardTokenRequest => LinkCardTokenRequest.decode(value),
+    responseSerialize: (value: LinkCardTokenResponse): Buffer =>
+      Buffer.from(LinkCardTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LinkCardTokenResponse => LinkCardTokenResponse.decode(value),
+  },
+  /**
+   * Open loop, on the token's owner: indexes the token to the card of a program, or removes that
+   * entry. Tokens are keyed hashes or PARs, never a PAN.
+   */
+  indexCardToken: {
+    path: "/tapline.internal.v1.CardFanoutService/IndexCardToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IndexCardTokenRequest): Buffer =>
+      Buffer.from(IndexCardTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IndexCardTokenRequest => IndexCardTokenRequest.decode(value),
+    responseSerialize: (value: IndexCardTokenResponse): Buffer =>
+      Buffer.from(IndexCardTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IndexCardTokenResponse => IndexCardTokenResponse.decode(value),
+  },
 } as const;
 
 export interface CardFanoutServiceServer extends UntypedServiceImplementation {
@@ -747,6 +1118,13 @@ export interface CardFanoutServiceServer extends UntypedServiceImplementation {
    * up only on what the PSP answers, keyed "k:psp:<payment id>".
    */
   applyPspWebhook: handleUnaryCall<ApplyPspWebhookRequest, ApplyPspWebhookResponse>;
+  /** Open loop, on the card's owner: lists a bank card's token on the card, or takes it off. */
+  linkCardToken: handleUnaryCall<LinkCardTokenRequest, LinkCardTokenResponse>;
+  /**
+   * Open loop, on the token's owner: indexes the token to the card of a program, or removes that
+   * entry. Tokens are keyed hashes or PARs, never a PAN.
+   */
+  indexCardToken: handleUnaryCall<IndexCardTokenRequest, IndexCardTokenResponse>;
 }
 
 export interface CardFanoutServiceClient extends Client {
@@ -807,6 +1185,41 @@ export interface CardFanoutServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ApplyPspWebhookResponse) => void,
+  ): ClientUnaryCall;
+  /** Open loop, on the card's owner: lists a bank card's token on the card, or takes it off. */
+  linkCardToken(
+    request: LinkCardTokenRequest,
+    callback: (error: ServiceError | null, response: LinkCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  linkCardToken(
+    request: LinkCardTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LinkCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  linkCardToken(
+    request: LinkCardTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LinkCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Open loop, on the token's owner: indexes the token to the card of a program, or removes that
+   * entry. Tokens are keyed hashes or PARs, never a PAN.
+   */
+  indexCardToken(
+    request: IndexCardTokenRequest,
+    callback: (error: ServiceError | null, response: IndexCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  indexCardToken(
+    request: IndexCardTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IndexCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  indexCardToken(
+    request: IndexCardTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IndexCardTokenResponse) => void,
   ): ClientUnaryCall;
 }
 
