@@ -5,8 +5,9 @@
 // cryptograms (a wrong MAC, one made for another amount or another card) are declined and flagged,
 // a missing one is declined without a flag; one cryptogram presented at two terminals at once is
 // approved once; the counter is stored in the card's record (layout 3) and read back after the
-// card's actor was passivated; a re-personalized card moves to a new key, under which old
-// cryptograms no longer verify; and malformed cryptograms or unknown keys change nothing.
+// card's actor was passivated and through a cancelled issuance and a new issue; a
+// re-personalized card moves to a new key, under which old cryptograms no longer verify; and
+// malformed cryptograms or unknown keys change nothing.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -194,6 +195,25 @@ describe('anti-cloning: cards that authenticate (two nodes, real Redis and gRPC)
       15_000,
     );
     assert.equal((await pay(viaB, 'bar-2', card.cardId, 100, kept)).declineRule, 'card_auth:replayed', 'reloaded from Redis');
+  });
+
+  it("a card whose issuance was cancelled and issued again keeps its chip's counter: old cryptograms stay worthless", async () => {
+    const card = await issueNfc(0);
+    // The cryptogram is good, the purchase is declined for funds: the card moved no money, so its
+    // issuance can be cancelled, and the counter it consumed stays consumed.
+    const skimmed = card.tap(2_000);
+    assert.equal((await pay(viaA, 'bar-1', card.cardId, 2_000, skimmed)).declineRule, 'balance');
+    await cards.cancelIssuance(card.cardId);
+    await cards.issue({
+      cardId: card.cardId,
+      params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'nfc-fest', deposit: undefined, expiresAtUnixMs: 0n },
+      holder: undefined,
+      pin: '',
+      operatorId: 'ops',
+    });
+    assert.equal((await cards.getCard(card.cardId)).card?.auth?.counter, 1, 'issued again with the counter its chip reached');
+    assert.equal((await pay(viaB, 'bar-2', card.cardId, 2_000, skimmed)).declineRule, 'card_auth:replayed');
+    assert.equal((await pay(viaB, 'bar-2', card.cardId, 2_000, card.tap(2_000))).outcome, Outcome.OUTCOME_APPROVED);
   });
 
   it('a re-personalized card moves to a new key; an unknown key and malformed cryptograms change nothing', async () => {

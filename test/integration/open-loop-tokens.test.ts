@@ -5,7 +5,7 @@
 // one terminal; a retry is answered once; one bank card pays from one card per program
 // (ALREADY_EXISTS, and the card refused keeps nothing of it); an unknown bank card is NOT_FOUND and
 // a malformed one INVALID_ARGUMENT without the number in the message; a removed bank card pays no
-// more. Then it scans everything Tapline kept and said: every Redis key and value, every
+// more; a card a bank card pays from cannot be cancelled back into stock until the bank card is off. Then it scans everything Tapline kept and said: every Redis key and value, every
 // ClickHouse table, both nodes' logs (at debug level) and every error message the clients got:
 // the PAN is in none of them, in any of the forms a log could show it.
 
@@ -168,6 +168,12 @@ describe('open-loop tokens: bank cards paying from closed-loop cards (two node p
     assert.equal((await cardsA.getCard('eur-1')).card?.bankCards, 0);
     await assert.rejects(viaA.authorize(byBankCard({ pan }, 100, 'EUR', 'fest-eur')), refusedWith(grpc.status.NOT_FOUND));
     assert.equal((await viaA.authorize(byBankCard({ pan }, 100, 'CHF'))).outcome, Outcome.OUTCOME_APPROVED, 'its CHF card still pays');
+    // A card a bank card pays from is not put back into stock: its next holder would pay for the visitor.
+    await issue('eur-4', 'fest-eur-2', 'EUR', 0);
+    await cardsA.registerCardToken('eur-4', { par: 'V0010013816180398153213464129' });
+    await assert.rejects(cardsA.cancelIssuance('eur-4'), refusedWith(grpc.status.FAILED_PRECONDITION));
+    await cardsA.removeCardToken('eur-4', { par: 'V0010013816180398153213464129' });
+    assert.equal((await cardsA.cancelIssuance('eur-4')).alreadyUnissued, false, 'cancelled once its bank card is off');
     // Now the program's card is free for another card.
     await cardsA.registerCardToken('eur-3', { pan });
     assert.equal((await viaB.authorize(byBankCard({ pan }, 100, 'EUR', 'fest-eur'))).outcome, Outcome.OUTCOME_APPROVED);

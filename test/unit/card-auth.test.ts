@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkCardAuth, decideSetCardAuth, type CardCryptogram } from '../../actors/card/card-auth';
 import { decideMoney, type CardEnv } from '../../actors/card/decide';
-import type { CardState } from '../../actors/card/rules';
+import { decide, type CardState } from '../../actors/card/rules';
+import { decideCancelIssuance } from '../../actors/card/issuance-cancel';
 import { fingerprintOf, type MoneyRequest } from '../../actors/card/transaction';
 import { default_program_config } from '../../actors/program/config';
 import { aesCmac, cardCryptogram, CardAuthKeys, diversifiedKey } from '../../services/authorizer/usecases/card-auth';
@@ -158,6 +159,29 @@ describe('card authentication: rules', () => {
     });
     assert.deepEqual(decideSetCardAuth(card(), '', 0), { kind: 'approved', event: { type: 'auth_changed', auth: undefined } });
     assert.equal(decideSetCardAuth({ ...card(), status: 'closed' }, 'fest-1', 9).kind, 'rejected');
+  });
+
+  it("keeps the chip's counter through a cancelled issuance and a new issue, under the program's key", () => {
+    const used = { ...card(10_000, 7), balanceMinor: 0, unmoved: true as const };
+    const cancelled = decideCancelIssuance(used, { reason: 'mistake', operatorId: 'ops' }, { holder: undefined }, 1_000);
+    assert.equal(cancelled.kind, 'cancel');
+    if (cancelled.kind !== 'cancel') return;
+    assert.deepEqual(cancelled.after.auth, { keyId: 'fest-1', counter: 7, flags: 0 });
+    const command = { type: 'issue' as const, cardId: 'nfc-1', currency: 'EUR', initialBalanceMinor: 500, programId: 'fest', nowMs: 2_000 };
+    const again = decide(cancelled.after, { ...command, authKeyId: 'fest-2' });
+    assert.deepEqual(again.kind === 'approved' && again.event.type === 'issued' ? again.event.state.auth : undefined, {
+      keyId: 'fest-2',
+      counter: 7,
+      flags: 0,
+    });
+    const keyless = decide(cancelled.after, command);
+    assert.equal(keyless.kind === 'approved' && keyless.event.type === 'issued' ? keyless.event.state.auth?.keyId : '', 'fest-1');
+    const fresh = decide(undefined, { ...command, authKeyId: 'fest-2' });
+    assert.deepEqual(fresh.kind === 'approved' && fresh.event.type === 'issued' ? fresh.event.state.auth : undefined, {
+      keyId: 'fest-2',
+      counter: 0,
+      flags: 0,
+    });
   });
 
   describe('property', () => {

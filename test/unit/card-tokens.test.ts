@@ -11,6 +11,7 @@ import type { CardState } from '../../actors/card/rules';
 import { TokenHasher } from '../../services/authorizer/usecases/card-tokens';
 import { parseBankCard } from '../../services/authorizer/grpc/validate';
 import type { TaplineError } from '../../actors/errors';
+import { decideCancelIssuance } from '../../actors/card/issuance-cancel';
 
 const token = (n: number): string => `h:${n.toString(16).padStart(64, '0')}`;
 
@@ -74,6 +75,17 @@ describe('open-loop tokens: rules', () => {
     const twoEur: TokenRecord = { cards: [...record.cards, { program: 'other-eur', currency: 'EUR', card: 'c-2' }] };
     assert.equal((pickTokenCard(twoEur, '', 'EUR') as { code: string }).code, 'failed_precondition');
     assert.deepEqual(pickTokenCard(twoEur, 'other-eur', 'EUR'), { card: 'c-2' });
+  });
+});
+
+describe('open-loop tokens and cancelled issuances', () => {
+  it('refuses to put a card a bank card pays from back into stock, and cancels it once the bank card is off', () => {
+    const issued = { ...card([token(1)]), unmoved: true as const };
+    const refused = decideCancelIssuance(issued, { reason: 'mistake', operatorId: 'ops' }, { holder: undefined }, 1_000);
+    assert.equal(refused.kind, 'rejected');
+    const cleared = { ...issued, tokens: undefined };
+    delete (cleared as { tokens?: unknown }).tokens;
+    assert.equal(decideCancelIssuance(cleared, { reason: 'mistake', operatorId: 'ops' }, { holder: undefined }, 1_000).kind, 'cancel');
   });
 });
 

@@ -111,6 +111,7 @@ const full_card: Complete<CardState> = {
     reviews: [{ id: '4-1001', card: 'c-full', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }],
     reviews_dropped: 1,
   },
+  unmoved: true,
   auth: { keyId: 'fest-key-1', counter: 41, flags: 2, lastFlag: { reason: 'replayed', atMs: at - 1_000, terminalId: 'bar-7' } },
   tokens: [`h:${'ab'.repeat(32)}`],
 };

@@ -47,6 +47,8 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AuthorizationServiceService.void, (request) => card(request.cardId)),
   entry(AuthorizationServiceService.refund, (request) => card(request.cardId)),
   entry(AuthorizationServiceService.getReceipt, (request) => card(request.cardId)),
+  // A pour report commits on its terminal's shard.
+  entry(AuthorizationServiceService.reportPour, (request) => terminal(request.terminalId)),
   entry(AdminServiceService.issueCard, (request) => card(request.cardId)),
   entry(AdminServiceService.setCardStatus, (request) => card(request.cardId)),
   entry(AdminServiceService.registerTerminal, (request) => terminal(request.terminalId)),
@@ -77,6 +79,7 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // Lists by scanning the program's card records in Redis (a read): any node can answer.
   entry(CardServiceService.listProgramReviews, () => ''),
   entry(CardServiceService.resolveProgramReview, (request) => card(request.cardId)),
+  entry(CardServiceService.cancelIssuance, (request) => card(request.cardId)),
   entry(CardServiceService.setCardAuth, (request) => card(request.cardId)),
   // A bank card's PAN is hashed on the node it reached and goes no further: these run where they
   // arrive and reach the card's and the token's owners with the token only.
