@@ -273,7 +273,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     const stored = this.knownRecord(originalKey) ?? (await this.readRecord(originalKey));
     const alreadyReversed =
       fleetReversalNeedsClaim(stored) &&
-      (this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined);
+      (this.reversalsInFlight.has(originalKey) ||
+        (await this.context.persistence.loadReversalClaim(this.shard, originalKey)) !== undefined);
     await this.prepare(message);
     if (this.answeredFromIndex(message)) return;
     const account = this.account.state;
@@ -371,7 +372,7 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
   }
 
   private async readRecord(key: string) {
-    const value = await this.context.persistence.loadIdempotencyRecord(key);
+    const value = await this.context.persistence.loadIdempotencyRecord(this.shard, key);
     return value === undefined ? undefined : decodeFleetRecord(value);
   }
 }

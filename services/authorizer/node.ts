@@ -120,7 +120,7 @@ export class AuthorizerNode {
     const metrics = new Metrics(true, config.TAPLINE_COMMIT_BATCH_MAX);
     const store = await RedisStore.connect(
       {
-        url: config.TAPLINE_REDIS_URL,
+        target: config.redis,
         command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
         reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
       },
@@ -370,7 +370,7 @@ export class AuthorizerNode {
   ): Promise<ClusterParts> {
     const store = await ClusterStore.connect(
       {
-        url: config.TAPLINE_REDIS_URL,
+        target: config.redis,
         command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
         reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
       },

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     authorizerCredentials(tls),
     config.TAPLINE_AUTHORIZER_CALL_TIMEOUT_MS,
   );
-  const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
+  const settlement = await RedisSettlementStore.connect(config.redis);
   const server = await ReportsServer.start(
     { query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards, settlement },
     config.TAPLINE_REPORTS_PORT,

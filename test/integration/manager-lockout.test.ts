@@ -4,6 +4,7 @@
 // starts the count again; unknown managers are counted like wrong PINs; and when the table of
 // tracked managers is full, an unlocked entry is dropped before a locked one.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -39,7 +40,10 @@ describe('manager PIN lockout (real Redis, manual clock)', function () {
 
   before(async function () {
     redis = await startTestRedis('manager-lockout');
-    store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
+    store = await RedisStore.connect(
+      { target: singleRedis(redis.url), command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 },
+      () => undefined,
+    );
     const held = await store.takeShards(Array.from({ length: test_shard_count }, (_, shard) => shard));
     committer = new Committer(
       store,

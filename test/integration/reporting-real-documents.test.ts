@@ -16,6 +16,7 @@
 // lists every fleet transaction with its vehicle, driver, odometer, pump and invoiced amounts and a
 // fuel consumption per vehicle.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AuthorizerNode } from '../../services/authorizer/node';
@@ -194,7 +195,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     inspect = await connectInspector(redis.url);
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
     states = new AuthorizerCardStates(address, authorizerCredentials({}), 10_000);
-    settlement = await RedisSettlementStore.connect(redis.url);
+    settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
     server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states, settlement }, 0, logger);
     await drive();
     // The streamer deletes what it has delivered: the documents are read before it starts.
@@ -557,7 +558,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
           assert.ok(typeof data === 'string', `${key} has its state in d`);
           assert.doesNotThrow(() => state_codecs[kind].decode(data), `${key} decodes as ${kind}`);
           decoded.set(kind, (decoded.get(kind) ?? 0) + 1);
-        } else if (key.startsWith('tl:idem:')) {
+        } else if (segment === 'idem') {
           const value = await inspect.client.get(key);
           assert.ok(value !== null, key);
           assert.doesNotThrow(() => decodeStoredTransaction(value), `${key} is a contract transaction document`);

@@ -292,7 +292,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       (request, reply) => {
         const cardId = requireId('card_id', request.cardId);
         const key = refKey('transaction', request.transaction);
-        deps.records.loadIdempotencyRecord(key).then(
+        deps.records.loadIdempotencyRecord(deps.region.shardOfCard(cardId), key).then(
           (stored) => {
             try {
               reply({ ok: true, value: receiptOf(stored, cardId) });

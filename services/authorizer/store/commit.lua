@@ -9,18 +9,24 @@
 --   shardIndex (1-based; "i,j,..." for an entry that writes on several shards, e.g. a card
 --     replacement: it is fenced by every one of them), writeCount,
 --   (key, expectedVersion, data or "") * writeCount,
---   idempotencyKey or "", idempotencyValue,
---   claimCount, (claimKey, claimValue) * claimCount,
+--   idempotencyKey or "", idempotencyValue, keyRecord or "" (the request key's record on its home
+--     shard; "" when it was claimed beforehand, on Redis Cluster),
+--   claimCount, (claimKey, claimValue, claimKeyRecord or "") * claimCount,
 --   outboxStream or "", outboxPayload (empty: the same document as the idempotency value),
 --   extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards)
 -- An empty data string means "check the version only"; entity states are never empty.
 --
 -- Per entry, nothing is written unless every check passes:
 --   F  the shard's epoch is not the one the writer holds (a newer owner took it: fenced)
---   C  an entity version differs from the expected one, or a claim key exists (conflict)
---   D  the idempotency key exists: the request was already answered; its record is returned
---   K  committed: states written (version + 1), idempotency record and claims set with the TTL,
---      outbox entry appended
+--   C  an entity version differs from the expected one, or a claim key exists, or a claim's key
+--      record names another record (conflict)
+--   D  the request was already answered: its record exists here, or the key record names a record
+--      of another shard, which exists; that record is returned
+--   R  the key record names a record of another shard that does not exist (yet): the key is taken
+--   K  committed: states written (version + 1), idempotency record, key records and claims set with
+--      the TTL, outbox entry appended
+-- A record returned for D is written again unchanged (KEEPTTL): the WAIT that follows the script
+-- then covers it, so a duplicate answer, like a commit, is on the replicas before it is given.
 -- Versions are tracked across entries, so entries of one entity chain within a batch.
 -- Returns { "<one status letter per entry>", entryIndex1, record1, entryIndex2, record2, ... }.
 
@@ -69,9 +75,23 @@ local function pairs_into(keys, values)
   return count
 end
 
+-- The record a key record names, when it is not `own`; nil when there is none or it is `own`.
+local function other_record(key_record, own)
+  if key_record == '' then return nil end
+  local named = redis.call('GET', key_record)
+  if named and named ~= own then return named end
+  return nil
+end
+
+-- Returns a duplicate's record after writing it again unchanged (see above).
+local function duplicate(key, value)
+  redis.call('SET', key, value, 'KEEPTTL')
+  return value
+end
+
 -- The fields of the entry being applied, reused from one entry to the next.
 local write_keys, write_versions, write_data = {}, {}, {}
-local claim_keys, claim_values = {}, {}
+local claim_keys, claim_values, claim_records = {}, {}, {}
 local extra_keys, extra_values = {}, {}
 
 local entry = 0
@@ -95,7 +115,13 @@ while pos <= body_end do
   end
   local idem_key = field()
   local idem_value = field()
-  local claim_count = pairs_into(claim_keys, claim_values)
+  local idem_record = field()
+  local claim_count = tonumber(field())
+  for c = 1, claim_count do
+    claim_keys[c] = field()
+    claim_values[c] = field()
+    claim_records[c] = field()
+  end
   local outbox_key = field()
   local outbox_value = field()
   local extra_count = pairs_into(extra_keys, extra_values)
@@ -110,15 +136,23 @@ while pos <= body_end do
   end
   if status == 'K' and idem_key ~= '' then
     local existing = redis.call('GET', idem_key)
+    local found_key = idem_key
+    if not existing then
+      found_key = other_record(idem_record, idem_key)
+      if found_key then
+        existing = redis.call('GET', found_key)
+        if not existing then status = 'R' end
+      end
+    end
     if existing then
       status = 'D'
       duplicates[#duplicates + 1] = entry
-      duplicates[#duplicates + 1] = existing
+      duplicates[#duplicates + 1] = duplicate(found_key, existing)
     end
   end
   if status == 'K' then
     for c = 1, claim_count do
-      if redis.call('EXISTS', claim_keys[c]) == 1 then
+      if redis.call('EXISTS', claim_keys[c]) == 1 or other_record(claim_records[c], claim_keys[c]) then
         status = 'C'
         break
       end
@@ -134,9 +168,11 @@ while pos <= body_end do
     end
     if idem_key ~= '' then
       redis.call('SET', idem_key, idem_value, 'EX', ttl)
+      if idem_record ~= '' then redis.call('SET', idem_record, idem_key, 'EX', ttl) end
     end
     for c = 1, claim_count do
       redis.call('SET', claim_keys[c], claim_values[c], 'EX', ttl)
+      if claim_records[c] ~= '' then redis.call('SET', claim_records[c], claim_keys[c], 'EX', ttl) end
     end
     if outbox_key ~= '' then
       if outbox_value == '' then outbox_value = idem_value end
