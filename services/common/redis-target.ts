@@ -105,3 +105,12 @@ export function redisTargetOf(config: TargetEnv, command_timeout_ms: number, pro
 export function singleRedis(url: string): RedisTarget {
   return { mode: 'single', url, sentinels: [], sentinel_name: 'tapline', cluster_nodes: [], wait_replicas: 0, wait_timeout_ms: 500 };
 }
+
+/** The target named by these environment variables alone (tools and tests; processes parse it with their own settings). */
+export function redisTargetFromEnv(env: Record<string, string | undefined>, command_timeout_ms = 5_000): RedisTarget {
+  const parsed = z.object(redis_target_env).parse(env);
+  const problems: string[] = [];
+  const target = redisTargetOf(parsed, command_timeout_ms, problems);
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return target;
+}

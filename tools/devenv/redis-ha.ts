@@ -98,6 +98,8 @@ export interface StartSentinelSetOptions {
   /** A primary unseen this long is down for a Sentinel (default 1,000 ms: tests fail over fast). */
   readonly downAfterMs?: number;
   readonly appendfsync?: 'always' | 'everysec';
+  /** A primary refuses writes when its replica has not acknowledged for longer (default 1 s). */
+  readonly minReplicasMaxLagS?: number;
 }
 
 const sentinel_count = 3;
@@ -117,6 +119,7 @@ export async function startSentinelSet(options: StartSentinelSetOptions): Promis
       dataDir: path.join(options.dataDir, 'redis-0'),
       appendfsync: options.appendfsync ?? 'always',
       minReplicasToWrite: Math.min(1, replicas),
+      minReplicasMaxLagS: options.minReplicasMaxLagS ?? 1,
     });
     servers.push(primary);
     for (let i = 1; i <= replicas; i++) {
@@ -128,6 +131,7 @@ export async function startSentinelSet(options: StartSentinelSetOptions): Promis
           // A replica promoted by Sentinel keeps this setting: as a primary it too refuses writes
           // while no replica of its own acknowledges them.
           minReplicasToWrite: Math.min(1, replicas),
+          minReplicasMaxLagS: options.minReplicasMaxLagS ?? 1,
         }),
       );
     }
@@ -264,6 +268,8 @@ export interface StartRedisClusterOptions {
   /** A primary unseen this long is failed over by its replica (default 1,000 ms for tests). */
   readonly nodeTimeoutMs?: number;
   readonly appendfsync?: 'always' | 'everysec';
+  /** A primary refuses writes when its replica has not acknowledged for longer (default 1 s). */
+  readonly minReplicasMaxLagS?: number;
 }
 
 const slot_count = 16_384;
@@ -284,6 +290,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions): Prom
           appendfsync: options.appendfsync ?? 'always',
           cluster: { nodeTimeoutMs: options.nodeTimeoutMs ?? 1_000 },
           minReplicasToWrite: Math.min(1, perPrimary),
+          minReplicasMaxLagS: options.minReplicasMaxLagS ?? 1,
         }),
       );
     }
