@@ -51,7 +51,12 @@ export const redis_target_env = {
   // Default: 0 for a single server (its fsync is the durability), 1 with replicas (sentinel,
   // cluster): a commit is acknowledged only once a replica has it, so the loss of the primary's
   // machine loses nothing acknowledged. More than the replicas that exist makes every commit fail.
-  TAPLINE_REDIS_WAIT_REPLICAS: envInt(0, 16, -1),
+  TAPLINE_REDIS_WAIT_REPLICAS: z
+    .string()
+    .regex(/^[0-9]{1,2}$/, 'must be a decimal integer')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(16))
+    .optional(),
   // How long a commit waits for its replicas. A healthy replica acknowledges in well under a
   // millisecond on a LAN; 500 ms rides out a replica's fsync stall, and a commit connection
   // blocked that long by a lost replica still answers well within a terminal's time-out.
@@ -64,7 +69,7 @@ interface TargetEnv {
   readonly TAPLINE_REDIS_SENTINELS?: string | undefined;
   readonly TAPLINE_REDIS_SENTINEL_NAME: string;
   readonly TAPLINE_REDIS_CLUSTER_NODES?: string | undefined;
-  readonly TAPLINE_REDIS_WAIT_REPLICAS: number;
+  readonly TAPLINE_REDIS_WAIT_REPLICAS?: number | undefined;
   readonly TAPLINE_REDIS_WAIT_TIMEOUT_MS: number;
 }
 
@@ -85,7 +90,7 @@ export function redisTargetOf(config: TargetEnv, command_timeout_ms: number, pro
   const cluster_nodes = list(config.TAPLINE_REDIS_CLUSTER_NODES);
   if (mode === 'sentinel' && sentinels.length === 0) problems.push('TAPLINE_REDIS_MODE=sentinel needs TAPLINE_REDIS_SENTINELS');
   if (mode === 'cluster' && cluster_nodes.length === 0) problems.push('TAPLINE_REDIS_MODE=cluster needs TAPLINE_REDIS_CLUSTER_NODES');
-  const wait_replicas = config.TAPLINE_REDIS_WAIT_REPLICAS >= 0 ? config.TAPLINE_REDIS_WAIT_REPLICAS : mode === 'single' ? 0 : 1;
+  const wait_replicas = config.TAPLINE_REDIS_WAIT_REPLICAS ?? (mode === 'single' ? 0 : 1);
   if (wait_replicas > 0 && config.TAPLINE_REDIS_WAIT_TIMEOUT_MS >= command_timeout_ms)
     problems.push(
       'TAPLINE_REDIS_WAIT_TIMEOUT_MS must be shorter than the Redis command timeout (a commit waits for its replicas within it)',
