@@ -39,6 +39,19 @@ export async function connectAuditor(target: RedisTarget, shardCount = test_shar
       );
       return lengths.reduce((sum, length) => sum + Number(length), 0);
     },
+    /** How many transaction documents each request key has in the outbox streams. */
+    async outboxTransactionKeys(): Promise<Map<string, number>> {
+      const counts = new Map<string, number>();
+      for (let shard = 0; shard < shardCount; shard++) {
+        const stream = shardKeys(shard).outbox;
+        const entries = await primaries.send<[string, string[]][]>(stream, ['XRANGE', stream, '-', '+']);
+        for (const [, fields] of entries) {
+          const document = JSON.parse(String(fields[1])) as { type?: string; key?: string };
+          if (document.type === 'transaction' && document.key !== undefined) counts.set(document.key, (counts.get(document.key) ?? 0) + 1);
+        }
+      }
+      return counts;
+    },
     async close(): Promise<void> {
       await primaries.close();
     },

@@ -357,3 +357,26 @@ async function formCluster(servers: readonly RedisInstance[], primaries: number,
     });
   }
 }
+
+/**
+ * Moves one hash slot, keys and all, from the primary serving it to `target` (another primary), as
+ * `redis-cli --cluster reshard` does: IMPORTING / MIGRATING, MIGRATE of its keys in batches, then
+ * the new owner announced to every primary. Clients meanwhile get ASK / TRYAGAIN for that slot.
+ */
+export async function moveSlot(set: RedisClusterSet, slot: number, target: RedisInstance): Promise<void> {
+  const source = await set.primaryOfSlot(slot);
+  if (source === target) return;
+  const sourceId = await askRedis<string>(source.port, ['CLUSTER', 'MYID']);
+  const targetId = await askRedis<string>(target.port, ['CLUSTER', 'MYID']);
+  await askRedis(target.port, ['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId]);
+  await askRedis(source.port, ['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId]);
+  for (;;) {
+    const keys = await askRedis<string[]>(source.port, ['CLUSTER', 'GETKEYSINSLOT', String(slot), '100']);
+    if (keys.length === 0) break;
+    await askRedis(source.port, ['MIGRATE', '127.0.0.1', String(target.port), '', '0', '5000', 'KEYS', ...keys], 10_000);
+  }
+  for (const server of [target, source, ...set.servers.filter((s) => s !== source && s !== target && s.running)]) {
+    const role = await askRedis<unknown[]>(server.port, ['ROLE']).catch(() => ['gone']);
+    if (role[0] === 'master') await askRedis(server.port, ['CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId]);
+  }
+}

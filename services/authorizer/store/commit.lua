@@ -1,6 +1,7 @@
 -- Group commit: applies a batch of independent entries, each atomically, in order.
 --
--- ARGV: ttlSeconds, shardCount, (epochKey, expectedEpoch) * shardCount, body.
+-- ARGV: ttlSeconds, preflight ("1" or "0"), shardCount, (epochKey, expectedEpoch) * shardCount, body.
+-- KEYS[1]: the first shard's epoch key (routes the call to that slot's primary on Redis Cluster).
 -- The body carries the entries as fields, each field ended by a NUL byte (committer.ts makes
 -- sure no field contains one: JSON text never does and every key is built from validated ids).
 -- One body string instead of one ARGV string per field: the node encodes and writes a batch as
@@ -29,11 +30,18 @@
 -- then covers it, so a duplicate answer, like a commit, is on the replicas before it is given.
 -- Versions are tracked across entries, so entries of one entity chain within a batch.
 -- Returns { "<one status letter per entry>", entryIndex1, record1, entryIndex2, record2, ... }.
+--
+-- Preflight (Redis Cluster): a script's writes are not undone when a later command fails, and while
+-- its slot migrates a key already moved to another primary fails when touched. So before anything
+-- is written every key of the batch is touched once (redis.pcall, which returns the failure instead
+-- of raising it); if one is not here the script answers TRYAGAIN having written nothing. Once the
+-- script runs, no key can move until it ends (a migration is a command too).
 
 local ttl = ARGV[1]
-local shard_count = tonumber(ARGV[2])
+local preflight = ARGV[2] == '1'
+local shard_count = tonumber(ARGV[3])
 local shard_ok = {}
-local at = 3
+local at = 4
 for i = 1, shard_count do
   shard_ok[i] = (redis.call('GET', ARGV[at]) == ARGV[at + 1])
   at = at + 2
@@ -94,11 +102,56 @@ local write_keys, write_versions, write_data = {}, {}, {}
 local claim_keys, claim_values, claim_records = {}, {}, {}
 local extra_keys, extra_values = {}, {}
 
+-- Reads the next entry's fields into the tables above; returns them (counts and single fields).
+local function parse_entry()
+  local fencing = field()
+  local write_count = tonumber(field())
+  for w = 1, write_count do
+    write_keys[w] = field()
+    write_versions[w] = tonumber(field())
+    write_data[w] = field()
+  end
+  local idem_key, idem_value, idem_record = field(), field(), field()
+  local claim_count = tonumber(field())
+  for c = 1, claim_count do
+    claim_keys[c] = field()
+    claim_values[c] = field()
+    claim_records[c] = field()
+  end
+  local outbox_key, outbox_value = field(), field()
+  local extra_count = pairs_into(extra_keys, extra_values)
+  return fencing, write_count, idem_key, idem_value, idem_record, claim_count, outbox_key, outbox_value, extra_count
+end
+
+if preflight then
+  local missing = nil
+  local function touch(key)
+    if key ~= '' and not missing then
+      local reply = redis.pcall('EXISTS', key)
+      if type(reply) == 'table' and reply.err then missing = key end
+    end
+  end
+  while pos <= body_end and not missing do
+    local _, write_count, idem_key, _, idem_record, claim_count, outbox_key, _, extra_count = parse_entry()
+    for w = 1, write_count do touch(write_keys[w]) end
+    touch(idem_key)
+    touch(idem_record)
+    for c = 1, claim_count do
+      touch(claim_keys[c])
+      touch(claim_records[c])
+    end
+    touch(outbox_key)
+    for x = 1, extra_count do touch(extra_keys[x]) end
+  end
+  if missing then return redis.error_reply('TRYAGAIN key ' .. missing .. ' is not on this primary (slot moving); nothing written') end
+  pos = 1
+end
+
 local entry = 0
 while pos <= body_end do
   entry = entry + 1
   local status = 'K'
-  local fencing = field()
+  local fencing, write_count, idem_key, idem_value, idem_record, claim_count, outbox_key, outbox_value, extra_count = parse_entry()
   local shard_index = tonumber(fencing)
   if shard_index then
     if not shard_ok[shard_index] then status = 'F' end
@@ -107,24 +160,6 @@ while pos <= body_end do
       if not shard_ok[tonumber(index)] then status = 'F' end
     end
   end
-  local write_count = tonumber(field())
-  for w = 1, write_count do
-    write_keys[w] = field()
-    write_versions[w] = tonumber(field())
-    write_data[w] = field()
-  end
-  local idem_key = field()
-  local idem_value = field()
-  local idem_record = field()
-  local claim_count = tonumber(field())
-  for c = 1, claim_count do
-    claim_keys[c] = field()
-    claim_values[c] = field()
-    claim_records[c] = field()
-  end
-  local outbox_key = field()
-  local outbox_value = field()
-  local extra_count = pairs_into(extra_keys, extra_values)
 
   if status == 'K' then
     for w = 1, write_count do

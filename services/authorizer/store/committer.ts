@@ -418,7 +418,7 @@ export class Committer implements Persistence {
     fields.push('');
     const body = Buffer.from(fields.join('\0'), 'utf8');
     return {
-      args: [String(this.limits.idempotency_ttl_s), String(shardIndex.size), ...shardArgs, body],
+      args: [String(this.limits.idempotency_ttl_s), onlyShard === undefined ? '0' : '1', String(shardIndex.size), ...shardArgs, body],
       entries,
       routingKey: shardArgs[0] as string,
     };
