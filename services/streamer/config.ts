@@ -23,6 +23,13 @@ const schema = z.object({
   TAPLINE_CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
   // Created by the migrations if missing. Validated as a plain identifier: it is spliced into DDL.
   TAPLINE_CLICKHOUSE_DATABASE: z.string().regex(identifier_pattern).default('tapline'),
+  // A ClickHouse cluster (its name in the servers' remote_servers): migrations then run ON CLUSTER
+  // with replicated tables and Distributed tables for reads and inserts (cluster-ddl.ts), and each
+  // INSERT returns once its rows are on their shards. Unset: one server.
+  TAPLINE_CLICKHOUSE_CLUSTER: z.string().regex(identifier_pattern).optional(),
+  // On a cluster, replicas of a shard that must have an INSERT before it counts as done (2: a
+  // batch is acknowledged in Redis only once two replicas hold it). 0 leaves it to replication.
+  TAPLINE_CLICKHOUSE_INSERT_QUORUM: int(0, 16, 0),
   TAPLINE_LOG_LEVEL: log_level,
   // Must equal the authorizer's value: it decides which outbox streams exist.
   TAPLINE_SHARD_COUNT: int(1, 65536, 256),

@@ -97,6 +97,7 @@ export class Streamer {
       url: config.TAPLINE_CLICKHOUSE_URL,
       database: config.TAPLINE_CLICKHOUSE_DATABASE,
       insert_timeout_ms: config.TAPLINE_STREAMER_INSERT_TIMEOUT_MS,
+      ...(config.TAPLINE_CLICKHOUSE_CLUSTER === undefined ? {} : { cluster: { insert_quorum: config.TAPLINE_CLICKHOUSE_INSERT_QUORUM } }),
     });
     return new Streamer(config, logger, metrics, reader, sink);
   }
