@@ -23,6 +23,43 @@ export default tseslint.config(
     },
   },
   {
+    // The layers, as import-x sees the paths: the domain (actors/) knows nothing of the services,
+    // the generated wire types or the tools; production code never imports tools, tests or load
+    // tests; the gRPC layer does not reach into the store; load tests do not reuse test code.
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            { target: './actors', from: ['./services', './gen', './tools', './test', './loadtest'], message: 'actors/ is the domain: no services, generated code or tools' },
+            { target: './services', from: ['./tools', './test', './loadtest'], message: 'production code must not import dev, test or load-test code' },
+            { target: './services/authorizer/grpc', from: './services/authorizer/store', message: 'the gRPC layer decodes and maps; the store is reached through the region or a use case' },
+            { target: './loadtest', from: './test', message: 'loadtest must not import test code; share it through tools/' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Short functions in what ships (actors/, services/); tests (a describe block is long by
+    // nature), the dev tools and the benchmark's orchestration are scripts and not held to it.
+    files: ['actors/**/*.ts', 'services/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }] },
+  },
+  {
+    // The domain never casts through unknown.
+    files: ['actors/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "TSAsExpression[expression.type='TSAsExpression'][expression.typeAnnotation.type='TSUnknownKeyword']",
+          message: 'no `as unknown as` in the domain: model the type, or validate it',
+        },
+      ],
+    },
+  },
+  {
     // Production code (what the image ships) never depends on the dev and test tools.
     files: ['services/**/*.ts', 'actors/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [no_tools] }] },

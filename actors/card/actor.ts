@@ -20,13 +20,13 @@ import {
   refundNeedsLedger,
   releasesExpiredHolds,
   reversalNeedsLedger,
+  belowAutoReloadThreshold,
   type CardEnv,
   type MoneyDecision,
 } from './decide';
-import { expiredHoldKeys } from './holds';
 import { decodeCardState, encodeCardState } from '../state/card';
-import { availableMinor, type CardState } from './rules';
-import { decodeRecord, type IdempotencyRecord } from './transaction';
+import type { CardState } from './rules';
+import { decodeRecord } from './transaction';
 import type { CardActorContext, CardMessage } from './messages';
 
 export type { Reply } from '../runtime/entity-host';
@@ -101,7 +101,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       case 'replace':
         return;
       case 'money':
-        if (this.answeredFromIndex(message)) return;
+        if (this.answerFromIndex(message)) return;
         if (this.state === undefined) return this.notFound(message.reply);
         if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
         this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
@@ -118,10 +118,6 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     };
   }
 
-  private answeredFromIndex(message: Money): boolean {
-    return this.answerFromIndex(message);
-  }
-
   protected override retryMessage(message: MoneyMessage): void {
     this.retry(message as Money);
   }
@@ -130,10 +126,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   private releaseExpiredHolds(merchantId: string): void {
     const state = this.state as CardState;
     if (state.holds === undefined) return;
-    const env = this.env();
-    const expired = expiredHoldKeys(state, env.nowMs);
-    if (expired.length === 0) return;
-    for (const plan of decideHoldExpiries(state, merchantId, env, expired)) {
+    for (const plan of decideHoldExpiries(state, merchantId, this.env())) {
       const submitted = this.commit({ slots: [this.write(plan.after)], outbox: plan.document }, () => undefined);
       if (!submitted) return;
     }
@@ -141,14 +134,14 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
 
   /** A reversal or a refund: decided on facts about its original, read before deciding. */
   private async decideOnOriginal(message: Money): Promise<void> {
-    if (this.answeredFromIndex(message)) return;
+    if (this.answerFromIndex(message)) return;
     if (this.state === undefined) return this.notFound(message.reply);
     const { request, merchantId } = message;
     const key = request.originalKey;
     const waiters = this.pendingKey(key);
     // The original is still being committed: decide once it has settled.
     if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message));
-    const original = this.knownRecord(key) ?? (await this.readRecord(key));
+    const original = this.knownRecord(key) ?? (await this.readStoredRecord(key, decodeRecord));
     const reverse = request.kind === 'reverse';
     const withLedger = reverse ? reversalNeedsLedger(original) : refundNeedsLedger(original);
     const alreadyReversed = reverse && (withLedger || original?.r.kind === 'pre_authorization') && (await this.reversed(key));
@@ -175,7 +168,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
    */
   private async readyAfterAwait(message: Money): Promise<boolean> {
     if (!this.loaded) await this.reload();
-    if (this.answeredFromIndex(message)) return false;
+    if (this.answerFromIndex(message)) return false;
     if (this.state !== undefined) return true;
     this.notFound(message.reply);
     return false;
@@ -221,27 +214,17 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     const changed = decision.after !== this.state;
     const slots = [this.write(changed ? decision.after : undefined)];
-    const autoReload = changed && decision.after.profile?.autoReload !== undefined;
-    const afterCommit = autoReload ? () => this.checkAutoReload(decision.after, decision.record) : undefined;
+    const reload = changed && belowAutoReloadThreshold(decision.after);
+    const afterCommit = reload ? () => this.context.onLowBalance?.(decision.after, decision.record.r.id) : undefined;
     this.reversalsInFlight ??= new Set();
     this.commitMoneyDecision(slots, decision, message, decodeRecord, this.reversalsInFlight, afterCommit);
-  }
-
-  private checkAutoReload(state: CardState, record: IdempotencyRecord): void {
-    const autoReload = state.profile?.autoReload;
-    if (autoReload === undefined || state.status !== 'active') return;
-    if (availableMinor(state) < autoReload.thresholdMinor) this.context.onLowBalance?.(state, record.r.id);
   }
 
   private admin(message: Extract<CardMessage, { type: 'admin' }>): void {
     const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock() });
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
-    const plan = {
-      slots: [this.write(decision.after)],
-      writes: decision.writes,
-      outbox: decision.document,
-    };
+    const plan = { slots: [this.write(decision.after)], writes: decision.writes, outbox: decision.document };
     this.commitAndAnswer(plan, message.reply, decision.answer, () => this.retry(message));
   }
 
@@ -258,10 +241,5 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
 
   private notFound(reply: Reply<never>): void {
     reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
-  }
-
-  private async readRecord(key: string): Promise<IdempotencyRecord | undefined> {
-    const value = await this.context.persistence.loadIdempotencyRecord(this.shard, key);
-    return value === undefined ? undefined : decodeRecord(value);
   }
 }

@@ -24,7 +24,7 @@ import {
   programFields,
   replacementDocuments,
 } from './documents';
-import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, openHold } from './holds';
+import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
 import { decideTransition, type TransitionRequest } from './lifecycle';
 import { checkPin, decideSetPin, withPinFailures } from './pin';
 import { afterRuleDecline, decideRuledPurchase, gateHold, recordSpending, resolveCardReview, reversePoints } from './program-rules';
@@ -131,6 +131,12 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
     default:
       return { kind: 'rejected', error: invalidArgument(`${request.kind} is not decided here`, { kind: request.kind }) };
   }
+}
+
+/** True when a payment left an active card with an auto-reload mandate below its threshold (the PSP charge follows the commit). */
+export function belowAutoReloadThreshold(state: CardState): boolean {
+  const autoReload = state.profile?.autoReload;
+  return autoReload !== undefined && state.status === 'active' && availableMinor(state) < autoReload.thresholdMinor;
 }
 
 /** Kinds after which holds past their expiry are released first (decideHoldExpiries). */
@@ -280,10 +286,10 @@ export interface HoldExpiryPlan {
  * document each, committed before the command that found them. Decisions never count an expired
  * hold (holds.ts), so the release only settles the books.
  */
-export function decideHoldExpiries(state: CardState, merchantId: string, env: CardEnv, expiredKeys: readonly string[]): HoldExpiryPlan[] {
+export function decideHoldExpiries(state: CardState, merchantId: string, env: CardEnv): HoldExpiryPlan[] {
   const plans: HoldExpiryPlan[] = [];
   let current = state;
-  for (const key of expiredKeys) {
+  for (const key of expiredHoldKeys(state, env.nowMs)) {
     const decision = decideRelease(current, key);
     if (decision.kind !== 'approved') continue;
     const after = apply(current, decision.event);

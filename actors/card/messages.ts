@@ -15,6 +15,8 @@ export type CardMessage =
       readonly merchantId: string;
       readonly reply: Reply<TxnAnswer>;
       readonly attempt: number;
+      /** The caller's deadline (epoch ms): a decision still waiting to be written past it is dropped. */
+      readonly deadlineMs?: number | undefined;
     }
   | { readonly type: 'balance'; readonly reply: Reply<CardState> }
   | { readonly type: 'admin'; readonly command: CardAdminCommand; readonly reply: Reply<AdminAnswer>; readonly attempt: number }

@@ -53,6 +53,8 @@ export type FleetMessage =
       readonly merchantId: string;
       readonly reply: Reply<TxnAnswer>;
       readonly attempt: number;
+      /** The caller's deadline (epoch ms): a decision still waiting to be written past it is dropped. */
+      readonly deadlineMs?: number | undefined;
     }
   | {
       readonly type: 'account';
@@ -270,7 +272,7 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     const { originalKey } = message.request;
     const waiters = this.pendingKey(originalKey);
     if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message));
-    const stored = this.knownRecord(originalKey) ?? (await this.readRecord(originalKey));
+    const stored = this.knownRecord(originalKey) ?? (await this.readStoredRecord(originalKey, decodeFleetRecord));
     const alreadyReversed =
       fleetReversalNeedsClaim(stored) &&
       (this.reversalsInFlight.has(originalKey) ||
@@ -369,10 +371,5 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
 
   private accountNotFound(reply: Reply<never>): void {
     reply({ ok: false, error: notFound('fleet account not found', { fleetId: this.fleetId }) });
-  }
-
-  private async readRecord(key: string) {
-    const value = await this.context.persistence.loadIdempotencyRecord(this.shard, key);
-    return value === undefined ? undefined : decodeFleetRecord(value);
   }
 }

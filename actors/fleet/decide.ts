@@ -221,26 +221,7 @@ function reversalPlan(
   const context = { merchantId, programId: fleetId };
   const claims: Claim[] = [];
   if (reversing) claims.push({ kind: 'reversal', key: request.originalKey, value: id });
-  if (tombstone) {
-    const tombstoneResult: TxnResult = {
-      id: `${id}.t`,
-      kind: 'purchase',
-      outcome: 'declined',
-      reason: 'reversed_before_authorization',
-      rule: 'reversal',
-      cardId: request.cardId,
-      amountMinor: 0,
-      currency: account.currency,
-      balanceAfterMinor: account.creditLimitMinor + account.balanceMinor,
-      atMs: env.nowMs,
-    };
-    const tombstoneRequest: MoneyRequest = { ...request, kind: 'purchase', key: request.originalKey, amountMinor: 0, originalKey: '' };
-    claims.push({
-      kind: 'idempotency',
-      key: request.originalKey,
-      value: transactionDocument(tombstoneRequest, context, tombstoneResult, tombstone_fingerprint),
-    });
-  }
+  if (tombstone) claims.push(tombstoneClaim(request, account, `${id}.t`, context, env));
   // The reversal names the purchase's driver and vehicle (no odometer: it is no new reading), so a
   // vehicle's invoice lines net out; the reversal request itself carries no prompts.
   const prompts = {
@@ -258,6 +239,30 @@ function reversalPlan(
     claims,
     ...(reversing ? { reversing: request.originalKey } : {}),
   };
+}
+
+/** The original never reached the account: a tombstone under its key makes it declined if it arrives after this. */
+function tombstoneClaim(
+  request: FleetMoneyRequest,
+  account: FleetAccountState,
+  id: string,
+  context: { readonly merchantId: string; readonly programId: string },
+  env: FleetEnv,
+): Claim {
+  const result: TxnResult = {
+    id,
+    kind: 'purchase',
+    outcome: 'declined',
+    reason: 'reversed_before_authorization',
+    rule: 'reversal',
+    cardId: request.cardId,
+    amountMinor: 0,
+    currency: account.currency,
+    balanceAfterMinor: account.creditLimitMinor + account.balanceMinor,
+    atMs: env.nowMs,
+  };
+  const original: MoneyRequest = { ...request, kind: 'purchase', key: request.originalKey, amountMinor: 0, originalKey: '' };
+  return { kind: 'idempotency', key: request.originalKey, value: transactionDocument(original, context, result, tombstone_fingerprint) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -30,12 +30,27 @@ export interface ProgramRegistryOptions {
   readonly onRefreshError: (error: unknown) => void;
 }
 
+/**
+ * Programs cached per node. A deployment has tens of programs, a large one hundreds; the bound only
+ * keeps a stream of unknown program ids (every card names one) from growing memory: past it, the
+ * program loaded longest ago is dropped and read again when a card of it is next loaded.
+ */
+export const programs_cached_max = 10_000;
+
+/** Background refreshes in progress at once; past it a stale program is served until one finishes. */
+export const program_refreshes_max = 1_000;
+
 interface Cached {
   readonly program: StoredProgram;
   readonly loadedAtMs: number;
 }
 
 export class ProgramRegistry implements ProgramSource {
+  /** Programs cached now (bounded by programs_cached_max). */
+  get cachedCount(): number {
+    return this.cache.size;
+  }
+
   private readonly cache = new Map<string, Cached>();
   private readonly refreshing = new Set<string>();
 
@@ -125,11 +140,17 @@ export class ProgramRegistry implements ProgramSource {
     const cached = this.cache.get(program.programId);
     // A slower read must not replace a newer version already cached.
     if (cached !== undefined && cached.program.version > program.version) return;
+    // Re-inserted, so the map's order is the order of loading: its first entry was loaded longest ago.
+    this.cache.delete(program.programId);
+    if (this.cache.size >= programs_cached_max) {
+      const oldest = this.cache.keys().next();
+      if (oldest.done !== true) this.cache.delete(oldest.value);
+    }
     this.cache.set(program.programId, { program, loadedAtMs: this.options.clock() });
   }
 
   private refreshInBackground(programId: string): void {
-    if (this.refreshing.has(programId)) return;
+    if (this.refreshing.has(programId) || this.refreshing.size >= program_refreshes_max) return;
     this.refreshing.add(programId);
     this.load(programId).then(
       () => this.refreshing.delete(programId),

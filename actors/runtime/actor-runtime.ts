@@ -85,7 +85,7 @@ export class EntityActor<C> {
       },
       name,
     ) as NactRef;
-    const actor = findNactActor((parent as unknown as { system: { name: string } }).system.name, this.ref);
+    const actor = findNactActor(systemNameOf(parent), this.ref);
     this.nactActor = typeof actor === 'object' && actor !== null && 'immediate' in actor ? actor : undefined;
   }
 
@@ -176,4 +176,16 @@ export class EntityActor<C> {
     this.busy = false;
     if (this.queue.length > 0 && !this.stopped) this.scheduleDrain();
   }
+}
+
+/**
+ * The name of the actor system a nact reference belongs to. nact's typings do not declare the
+ * reference's `system` field, which its own system map is keyed by; read it with a check rather
+ * than a cast, so a nact upgrade that changes it fails here, loudly.
+ */
+function systemNameOf(ref: unknown): string {
+  const system = typeof ref === 'object' && ref !== null && 'system' in ref ? ref.system : undefined;
+  const name = typeof system === 'object' && system !== null && 'name' in system ? system.name : undefined;
+  if (typeof name !== 'string') throw new Error('assertion: a nact reference names its actor system');
+  return name;
 }

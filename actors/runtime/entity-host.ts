@@ -14,6 +14,7 @@
 
 import {
   ContentionError,
+  DeadlineExceededError,
   OverloadedError,
   ShardMovedError,
   StoreUnavailableError,
@@ -77,6 +78,8 @@ export type Reply<T> = (outcome: Outcome<T>) => void;
 export interface MoneyMessage extends Retriable {
   readonly request: { readonly key: string; readonly fingerprint: string };
   readonly reply: Reply<TxnAnswer>;
+  /** The caller's deadline (epoch ms), carried into the commit entry. */
+  readonly deadlineMs?: number | undefined;
 }
 
 /** The parts of a money decision the host commits (card and fleet plans have these). */
@@ -242,6 +245,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
       claims: plan.claims,
       outbox: plan.stored,
       extraOutbox: plan.extraOutbox,
+      deadlineMs: message.deadlineMs,
       settle: (outcome) => {
         this.uncommitted -= 1;
         if (plan.reversing !== undefined) reversals?.delete(plan.reversing);
@@ -332,6 +336,12 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     return known?.state === 'pending' ? known.pending.waiters : undefined;
   }
 
+  /** The stored record of an idempotency key (read from Redis), decoded; undefined when there is none. */
+  protected async readStoredRecord(key: string, decode: (value: string) => IdempotencyRecord): Promise<IdempotencyRecord | undefined> {
+    const value = await this.host.persistence.loadIdempotencyRecord(this.shard, key);
+    return value === undefined ? undefined : decode(value);
+  }
+
   protected knownRecord(key: string): IdempotencyRecord | undefined {
     const known = this.host.idempotency.lookup(key);
     return known?.state === 'done' ? known.record : undefined;
@@ -369,6 +379,8 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
         return new ShardMovedError('shard moved to another node; retry with the same key', { shard: this.shard });
       case 'failed':
         return new StoreUnavailableError('could not persist; retry with the same key', { shard: this.shard }, { cause: outcome.error });
+      case 'expired':
+        return new DeadlineExceededError('the deadline passed before the decision was written; nothing was written', { shard: this.shard });
       default:
         return new UnavailableError('could not persist; retry with the same key', { shard: this.shard, status: outcome.status });
     }

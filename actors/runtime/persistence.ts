@@ -45,6 +45,8 @@ export type CommitResult =
   | { readonly status: 'reused' }
   | { readonly status: 'conflict' }
   | { readonly status: 'fenced' }
+  /** The request's deadline passed before the entry was sent: nothing was written. */
+  | { readonly status: 'expired' }
   | { readonly status: 'failed'; readonly error: Error };
 
 export interface CommitEntry {
@@ -64,6 +66,11 @@ export interface CommitEntry {
    * check, inside the same script, is what keeps the other shard's owner and this writer apart.
    */
   readonly fenceOwnShardOnly?: boolean;
+  /**
+   * The request's deadline (epoch ms): an entry still waiting for its batch when it passes is not
+   * sent (settled `expired`, nothing written): its caller has given up and will retry with the key.
+   */
+  readonly deadlineMs?: number | undefined;
   /** Called exactly once, in submission order relative to other entries. */
   settle(result: CommitResult): void;
 }

@@ -2,7 +2,7 @@
 // shard key module, shard-key.ts), activates the entity's actor on first use (the actor loads itself from Redis), and passivates
 // actors that have been idle, so memory stays bounded however many cards exist.
 
-import { TaplineError, resourceExhausted, shardMoved, unavailable } from '../errors';
+import { TaplineError, rejected, resourceExhausted, shardMoved, unavailable } from '../errors';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
 import { CardBehavior, type CardActorContext, type CardMessage, type Reply } from '../card/actor';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer } from '../card/decide';
@@ -218,15 +218,19 @@ export class ShardRegion {
     if (refused) message.reply({ ok: false, error: refused });
   }
 
-  /** Runs a money request: terminal check, then the card's decision. `reply` is called once. */
-  money(request: MoneyRequest, reply: Reply<TxnAnswer>, gate?: MerchantGate): void {
+  /**
+   * Runs a money request: terminal check, then the card's decision. `reply` is called once.
+   * `deadlineMs` (epoch ms) is the caller's: a decision still waiting to be written past it is
+   * dropped, and the caller's retry with the same key decides again.
+   */
+  money(request: MoneyRequest, reply: Reply<TxnAnswer>, gate?: MerchantGate, deadlineMs?: number): void {
     const toCard = (merchantId: string): void => {
       if (gate !== undefined) {
         // A check that needs the terminal's merchant (a refund's manager credential).
         gate(merchantId).then(
           (refusal) => {
             if (refusal !== undefined) reply({ ok: false, error: refusal });
-            else this.toCard(request, merchantId, reply);
+            else this.toCard(request, merchantId, reply, deadlineMs);
           },
           (error: unknown) =>
             reply({
@@ -236,7 +240,7 @@ export class ShardRegion {
         );
         return;
       }
-      this.toCard(request, merchantId, reply);
+      this.toCard(request, merchantId, reply, deadlineMs);
     };
     if (request.terminalId === '') {
       toCard('');
@@ -247,7 +251,7 @@ export class ShardRegion {
       // The common case: the terminal's actor is active and published its durable state.
       const check = checkCanTransact(published);
       if (check.ok) toCard(check.merchantId);
-      else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
+      else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
       return;
     }
     if (this.remoteTerminals !== undefined && !this.ownership.holds(shardOf('terminal', request.terminalId, this.ownership.shardCount))) {
@@ -257,7 +261,7 @@ export class ShardRegion {
         (state) => {
           const check = checkCanTransact(state);
           if (check.ok) toCard(check.merchantId);
-          else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
+          else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
         },
         (error) => reply({ ok: false, error }),
       );
@@ -267,20 +271,20 @@ export class ShardRegion {
       type: 'check',
       then: (check) => {
         if (check.ok) toCard(check.merchantId);
-        else reply({ ok: false, error: new TaplineError(check.code, check.message, { terminalId: request.terminalId }) });
+        else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
       },
       fail: (error) => reply({ ok: false, error }),
     });
     if (refused) reply({ ok: false, error: refused });
   }
 
-  private toCard(request: MoneyRequest, merchantId: string, reply: Reply<TxnAnswer>): void {
+  private toCard(request: MoneyRequest, merchantId: string, reply: Reply<TxnAnswer>, deadlineMs: number | undefined): void {
     if (isFleetMoneyRequest(request)) {
       // A fleet card's authorization is decided by its account's actor (same shard).
-      this.tellFleet(request.fleet.fleetId, { type: 'money', request, merchantId, reply, attempt: 0 });
+      this.tellFleet(request.fleet.fleetId, { type: 'money', request, merchantId, reply, attempt: 0, deadlineMs });
       return;
     }
-    const message: CardMessage = { type: 'money', request, merchantId, reply, attempt: 0 };
+    const message: CardMessage = { type: 'money', request, merchantId, reply, attempt: 0, deadlineMs };
     const refused = this.cards.tell(request.cardId, message);
     if (refused) reply({ ok: false, error: refused });
   }

@@ -45,12 +45,16 @@ export class Metrics {
     readonly count: PendingCount;
   }[] = [];
 
-  readonly requests: Counter<'method' | 'code'> = new Counter({
-    name: 'tapline_requests_total',
-    help: 'Requests answered, by method and gRPC status code.',
-    labelNames: ['method', 'code'] as const,
+  /**
+   * AuthorizeStream items answered, by status code name: the gRPC interceptor counts a stream as
+   * one call (grpc_server_handled_total), a gateway's items are counted here.
+   */
+  readonly streamItems: Counter<'grpc_code'> = new Counter({
+    name: 'tapline_stream_items_total',
+    help: 'AuthorizeStream items answered, by gRPC status code name.',
+    labelNames: ['grpc_code'] as const,
     registers: [this.registry],
-    collect: () => this.flushPending(this.requests),
+    collect: () => this.flushPending(this.streamItems),
   });
 
   readonly decisions: Counter<'kind' | 'outcome' | 'reason'> = new Counter({
@@ -103,6 +107,11 @@ export class Metrics {
   readonly commitFenced = new Counter({
     name: 'tapline_commit_fenced_total',
     help: 'Entries refused because this node no longer holds the shard epoch.',
+    registers: [this.registry],
+  });
+  readonly commitExpired = new Counter({
+    name: 'tapline_commit_expired_total',
+    help: "Entries not sent because their request's deadline passed while they waited for a batch (nothing written).",
     registers: [this.registry],
   });
 

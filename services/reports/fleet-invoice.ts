@@ -60,22 +60,7 @@ export async function fleetInvoiceReport(context: ReportContext, fleet: string, 
     bounded(context, fleetTransactionsSql(context.database, fleet, range.from_ms, range.until_ms)),
     bounded(context, fleetLinesSql(context.database, fleet, range.from_ms, range.until_ms)),
   ]);
-  const lines = lineRows.map((row) => ({
-    at: new Date(int(row, 'at_ms')).toISOString(),
-    id: text(row, 'id'),
-    line_no: int(row, 'line_no'),
-    kind: text(row, 'kind'),
-    vehicle: text(row, 'vehicle'),
-    driver: text(row, 'driver'),
-    code: text(row, 'code'),
-    product_group: text(row, 'product_group'),
-    currency: text(row, 'currency'),
-    qty_milli: int(row, 'qty_milli'),
-    pump_unit_minor: int(row, 'pump_unit_minor'),
-    unit_minor: int(row, 'unit_minor'),
-    amount_minor: int(row, 'amount_minor'),
-    invoiced_minor: int(row, 'invoiced_minor'),
-  }));
+  const lines = lineRows.map(invoiceLine);
   const fuel = fuelByTransaction(lines);
   const transactions: InvoiceTransaction[] = transactionRows.map((row) => ({
     id: text(row, 'id'),
@@ -97,16 +82,7 @@ export async function fleetInvoiceReport(context: ReportContext, fleet: string, 
     ]),
   );
   const vehicles = vehicleTotals(transactions, fuel);
-  const currencies = new Map<string, { transactions: number; pump_minor: number; invoiced_minor: number }>();
-  for (const t of transactions) {
-    const sign = invoice_kind_sign[t.kind] ?? 0;
-    const total = currencies.get(t.currency) ?? { transactions: 0, pump_minor: 0, invoiced_minor: 0 };
-    currencies.set(t.currency, {
-      transactions: total.transactions + 1,
-      pump_minor: total.pump_minor + sign * t.pump_minor,
-      invoiced_minor: total.invoiced_minor + sign * t.invoiced_minor,
-    });
-  }
+  const currencies = totalsByCurrency(transactions);
   return {
     report: 'fleet_invoice',
     parameters: { fleet, from: range.from, to: range.to },
@@ -139,4 +115,41 @@ export async function fleetInvoiceReport(context: ReportContext, fleet: string, 
       },
     },
   };
+}
+
+/** One line item of the invoice, from its ClickHouse row. */
+function invoiceLine(row: Readonly<Record<string, unknown>>) {
+  return {
+    at: new Date(int(row, 'at_ms')).toISOString(),
+    id: text(row, 'id'),
+    line_no: int(row, 'line_no'),
+    kind: text(row, 'kind'),
+    vehicle: text(row, 'vehicle'),
+    driver: text(row, 'driver'),
+    code: text(row, 'code'),
+    product_group: text(row, 'product_group'),
+    currency: text(row, 'currency'),
+    qty_milli: int(row, 'qty_milli'),
+    pump_unit_minor: int(row, 'pump_unit_minor'),
+    unit_minor: int(row, 'unit_minor'),
+    amount_minor: int(row, 'amount_minor'),
+    invoiced_minor: int(row, 'invoiced_minor'),
+  };
+}
+
+/** Transactions, pump and invoiced amounts per currency (reversals count negative). */
+function totalsByCurrency(
+  transactions: readonly InvoiceTransaction[],
+): Map<string, { transactions: number; pump_minor: number; invoiced_minor: number }> {
+  const currencies = new Map<string, { transactions: number; pump_minor: number; invoiced_minor: number }>();
+  for (const t of transactions) {
+    const sign = invoice_kind_sign[t.kind] ?? 0;
+    const total = currencies.get(t.currency) ?? { transactions: 0, pump_minor: 0, invoiced_minor: 0 };
+    currencies.set(t.currency, {
+      transactions: total.transactions + 1,
+      pump_minor: total.pump_minor + sign * t.pump_minor,
+      invoiced_minor: total.invoiced_minor + sign * t.invoiced_minor,
+    });
+  }
+  return currencies;
 }

@@ -205,114 +205,146 @@ export async function settlementRequest(
   const write = method === 'PUT' || method === 'POST';
   if (!write && method !== 'GET' && method !== 'HEAD')
     return json(405, { error: { code: 'method_not_allowed', message: 'GET, PUT or POST' } });
-  const operator = write ? operatorOf(operatorHeader) : '';
+  const request: SettlementCall = { context, method, write, operator: write ? operatorOf(operatorHeader) : '', body };
   const [collection, rawId, action, extra] = segments;
   if (extra !== undefined) throw new ReportNotFoundError('no such settlement resource', {});
-  if (collection === 'merchants' && rawId !== undefined) {
-    const merchant = entityId('merchantId', rawId);
-    if (action === undefined && method === 'PUT') {
-      const config = parseMerchantConfig(merchant, parseBody(body), operator, context.now());
-      await context.store.putConfig(config);
-      return json(200, config);
-    }
-    if (action === undefined && !write) {
-      const config = await context.store.config(merchant);
-      if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
-      return json(200, config);
-    }
-    if (action === 'batches' && !write) {
-      const ids = (await context.store.batchIds(merchant, batches_listed_max)).filter((id) => batch_id_pattern.exec(id)?.[1] === merchant);
-      if (ids.length > batches_listed_max) throw new ReportTooLargeError('more batches than one listing carries', { batches_listed_max });
-      const batches: Record<string, unknown>[] = [];
-      for (const id of ids) {
-        const batch = await context.store.batch(id);
-        if (batch === undefined) continue;
-        const content = JSON.parse(batch.d) as BatchContent;
-        batches.push({
-          id,
-          period_from: content.period.from,
-          period_to: content.period.to,
-          state: batch.state,
-          net: content.lines.map((line) => ({ currency: line.currency, net_minor: line.net_minor })),
-        });
-      }
-      return json(200, { merchant, batches });
-    }
-    if (action === 'batches' && method === 'POST') {
-      const fields = parseBody(body);
-      onlyFields(fields, ['date']);
-      if (typeof fields['date'] !== 'string') throw new ParameterError('date', 'is required: YYYY-MM-DD');
-      const view = await computeBatch(context, merchant, fields['date'], operator);
-      return json(view['changed'] === true ? 201 : 200, view);
-    }
+  const answer =
+    collection === 'merchants' && rawId !== undefined
+      ? await merchantRequest(request, entityId('merchantId', rawId), action)
+      : collection === 'runs' && rawId === undefined && method === 'POST'
+        ? await runRequest(request)
+        : collection === 'batches' && rawId !== undefined
+          ? await batchRequest(request, batchIdOf(rawId), action)
+          : undefined;
+  if (answer === undefined) throw new ReportNotFoundError('no such settlement resource', {});
+  return answer;
+}
+
+/** One settlement call, as its handlers need it. */
+interface SettlementCall {
+  readonly context: SettlementContext;
+  readonly method: string;
+  readonly write: boolean;
+  readonly operator: string;
+  readonly body: string;
+}
+
+/** /settlement/merchants/<merchant>[/batches]: a merchant's configuration and its batches. */
+async function merchantRequest(
+  { context, method, write, operator, body }: SettlementCall,
+  merchant: string,
+  action: string | undefined,
+): Promise<HttpAnswer | undefined> {
+  if (action === undefined && method === 'PUT') {
+    const config = parseMerchantConfig(merchant, parseBody(body), operator, context.now());
+    await context.store.putConfig(config);
+    return json(200, config);
   }
-  if (collection === 'runs' && rawId === undefined && method === 'POST') {
+  if (action === undefined && !write) {
+    const config = await context.store.config(merchant);
+    if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
+    return json(200, config);
+  }
+  if (action === 'batches' && !write) {
+    const ids = (await context.store.batchIds(merchant, batches_listed_max)).filter((id) => batch_id_pattern.exec(id)?.[1] === merchant);
+    if (ids.length > batches_listed_max) throw new ReportTooLargeError('more batches than one listing carries', { batches_listed_max });
+    const batches: Record<string, unknown>[] = [];
+    for (const id of ids) {
+      const batch = await context.store.batch(id);
+      if (batch === undefined) continue;
+      const content = JSON.parse(batch.d) as BatchContent;
+      batches.push({
+        id,
+        period_from: content.period.from,
+        period_to: content.period.to,
+        state: batch.state,
+        net: content.lines.map((line) => ({ currency: line.currency, net_minor: line.net_minor })),
+      });
+    }
+    return json(200, { merchant, batches });
+  }
+  if (action === 'batches' && method === 'POST') {
     const fields = parseBody(body);
     onlyFields(fields, ['date']);
     if (typeof fields['date'] !== 'string') throw new ParameterError('date', 'is required: YYYY-MM-DD');
-    const date = fields['date'];
-    const day_ms = parseDate('date', date);
-    const merchants = await context.store.merchants(run_merchants_max);
-    if (merchants.length > run_merchants_max) throw new ReportTooLargeError('more merchants than one run computes', { run_merchants_max });
-    const batches: Record<string, unknown>[] = [];
-    const open: string[] = [];
-    for (const merchant of merchants) {
-      const config = await context.store.config(merchant);
-      if (config === undefined) continue;
-      if (periodOf(config.cycle, day_ms).until_ms > context.now()) {
-        open.push(merchant);
-        continue;
-      }
-      const view = await computeBatch(context, merchant, date, operator);
-      batches.push({ id: view['id'], state: view['state'], changed: view['changed'], digest: view['digest'] });
-    }
-    return json(200, { date, batches, periods_still_open: open });
+    const view = await computeBatch(context, merchant, fields['date'], operator);
+    return json(view['changed'] === true ? 201 : 200, view);
   }
-  if (collection === 'batches' && rawId !== undefined) {
-    const id = batchIdOf(rawId);
-    if (action === undefined && !write) return json(200, batchView(await stored(context, id), false));
-    if (action === 'transfer.csv' && !write) {
-      const batch = await stored(context, id);
-      if (batch.state === 'computed') throw new SettlementConflictError('the batch is not approved', { batch: id });
-      const content = JSON.parse(batch.d) as BatchContent;
-      return {
-        status: 200,
-        type: 'text/csv; charset=utf-8',
-        body: bankTransferCsv({
-          batch_id: id,
-          payee_name: content.payee_name,
-          payee_iban: content.payee_iban,
-          period: content.period,
-          lines: content.lines,
-        }),
-        headers: { 'content-disposition': `attachment; filename="settlement-${id}.csv"` },
-      };
+  return undefined;
+}
+
+/** POST /settlement/runs: compute every configured merchant's batch of a closed period. */
+async function runRequest({ context, body, operator }: SettlementCall): Promise<HttpAnswer> {
+  const fields = parseBody(body);
+  onlyFields(fields, ['date']);
+  if (typeof fields['date'] !== 'string') throw new ParameterError('date', 'is required: YYYY-MM-DD');
+  const date = fields['date'];
+  const day_ms = parseDate('date', date);
+  const merchants = await context.store.merchants(run_merchants_max);
+  if (merchants.length > run_merchants_max) throw new ReportTooLargeError('more merchants than one run computes', { run_merchants_max });
+  const batches: Record<string, unknown>[] = [];
+  const open: string[] = [];
+  for (const merchant of merchants) {
+    const config = await context.store.config(merchant);
+    if (config === undefined) continue;
+    if (periodOf(config.cycle, day_ms).until_ms > context.now()) {
+      open.push(merchant);
+      continue;
     }
-    if (action === 'approve' && method === 'POST') {
-      const fields = parseBody(body);
-      onlyFields(fields, ['digest']);
-      const digest = fields['digest'] ?? '';
-      if (typeof digest !== 'string' || (digest !== '' && !/^[0-9a-f]{64}$/.test(digest)))
-        throw new ParameterError('digest', 'must be the batch digest: 64 hex digits');
-      const result = await context.store.approve(id, operator, context.now(), digest);
-      if (result === 'missing') throw new ReportNotFoundError('no such settlement batch', { batch: id });
-      if (result === 'digest_mismatch')
-        throw new SettlementConflictError('the batch was recomputed since you read it; read it again', { batch: id });
-      return json(200, batchView(await stored(context, id), result === 'changed'));
-    }
-    if (action === 'settle' && method === 'POST') {
-      const fields = parseBody(body);
-      onlyFields(fields, ['reference']);
-      const reference = fields['reference'] ?? '';
-      if (typeof reference !== 'string' || (reference !== '' && !id_pattern.test(reference)))
-        throw new ParameterError('reference', 'must be 1..64 of A-Z a-z 0-9 . _ -');
-      const result = await context.store.settle(id, operator, context.now(), reference);
-      if (result === 'missing') throw new ReportNotFoundError('no such settlement batch', { batch: id });
-      if (result === 'not_approved') throw new SettlementConflictError('the batch is not approved', { batch: id });
-      return json(200, batchView(await stored(context, id), result === 'changed'));
-    }
+    const view = await computeBatch(context, merchant, date, operator);
+    batches.push({ id: view['id'], state: view['state'], changed: view['changed'], digest: view['digest'] });
   }
-  throw new ReportNotFoundError('no such settlement resource', {});
+  return json(200, { date, batches, periods_still_open: open });
+}
+
+/** /settlement/batches/<id>[/transfer.csv|approve|settle]: one batch and its transitions. */
+async function batchRequest(
+  { context, method, write, operator, body }: SettlementCall,
+  id: string,
+  action: string | undefined,
+): Promise<HttpAnswer | undefined> {
+  if (action === undefined && !write) return json(200, batchView(await stored(context, id), false));
+  if (action === 'transfer.csv' && !write) {
+    const batch = await stored(context, id);
+    if (batch.state === 'computed') throw new SettlementConflictError('the batch is not approved', { batch: id });
+    const content = JSON.parse(batch.d) as BatchContent;
+    return {
+      status: 200,
+      type: 'text/csv; charset=utf-8',
+      body: bankTransferCsv({
+        batch_id: id,
+        payee_name: content.payee_name,
+        payee_iban: content.payee_iban,
+        period: content.period,
+        lines: content.lines,
+      }),
+      headers: { 'content-disposition': `attachment; filename="settlement-${id}.csv"` },
+    };
+  }
+  if (action === 'approve' && method === 'POST') {
+    const fields = parseBody(body);
+    onlyFields(fields, ['digest']);
+    const digest = fields['digest'] ?? '';
+    if (typeof digest !== 'string' || (digest !== '' && !/^[0-9a-f]{64}$/.test(digest)))
+      throw new ParameterError('digest', 'must be the batch digest: 64 hex digits');
+    const result = await context.store.approve(id, operator, context.now(), digest);
+    if (result === 'missing') throw new ReportNotFoundError('no such settlement batch', { batch: id });
+    if (result === 'digest_mismatch')
+      throw new SettlementConflictError('the batch was recomputed since you read it; read it again', { batch: id });
+    return json(200, batchView(await stored(context, id), result === 'changed'));
+  }
+  if (action === 'settle' && method === 'POST') {
+    const fields = parseBody(body);
+    onlyFields(fields, ['reference']);
+    const reference = fields['reference'] ?? '';
+    if (typeof reference !== 'string' || (reference !== '' && !id_pattern.test(reference)))
+      throw new ParameterError('reference', 'must be 1..64 of A-Z a-z 0-9 . _ -');
+    const result = await context.store.settle(id, operator, context.now(), reference);
+    if (result === 'missing') throw new ReportNotFoundError('no such settlement batch', { batch: id });
+    if (result === 'not_approved') throw new SettlementConflictError('the batch is not approved', { batch: id });
+    return json(200, batchView(await stored(context, id), result === 'changed'));
+  }
+  return undefined;
 }
 
 function batchIdOf(segment: string): string {

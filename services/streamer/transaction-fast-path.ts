@@ -53,16 +53,8 @@ function flagsOf(value: unknown): string[] {
   return value as string[];
 }
 
-/** The parsed transaction, or undefined when zod must decide (including every document with lines). */
-export function fastTransaction(document: Record<string, unknown>): ParsedTransaction | undefined {
-  const d = document;
-  // The two outcomes of transaction_outcomes, compared directly: this runs for every entry.
-  if (d['type'] !== 'transaction' || !kinds.has(d['kind']) || (d['outcome'] !== 'approved' && d['outcome'] !== 'declined'))
-    return undefined;
-  const id = d['id'];
-  if (typeof id !== 'string' || id.length === 0 || id.length > id_chars_max) return undefined;
-  const lines = d['lines'];
-  if (lines !== undefined && !(Array.isArray(lines) && lines.length === 0)) return undefined;
+/** The text fields every transaction document has, when each is a bounded text (else undefined: zod decides). */
+function textFields(d: Record<string, unknown>) {
   const { f, reason, rule, card, program, terminal, merchant, currency, key, original, reverse, source, operator } = d;
   if (
     !isText(f) ||
@@ -80,6 +72,22 @@ export function fastTransaction(document: Record<string, unknown>): ParsedTransa
     !isText(operator)
   )
     return undefined;
+  return { f, reason, rule, card, program, terminal, merchant, currency, key, original, reverse, source, operator };
+}
+
+/** The parsed transaction, or undefined when zod must decide (including every document with lines). */
+export function fastTransaction(document: Record<string, unknown>): ParsedTransaction | undefined {
+  const d = document;
+  // The two outcomes of transaction_outcomes, compared directly: this runs for every entry.
+  if (d['type'] !== 'transaction' || !kinds.has(d['kind']) || (d['outcome'] !== 'approved' && d['outcome'] !== 'declined'))
+    return undefined;
+  const id = d['id'];
+  if (typeof id !== 'string' || id.length === 0 || id.length > id_chars_max) return undefined;
+  const lines = d['lines'];
+  if (lines !== undefined && !(Array.isArray(lines) && lines.length === 0)) return undefined;
+  const texts = textFields(d);
+  if (texts === undefined) return undefined;
+  const { f, reason, rule, card, program, terminal, merchant, currency, key, original, reverse, source, operator } = texts;
   const { amount, requested, balance_after, at } = d;
   if (!isMoney(amount) || !isMoney(requested) || !isMoney(balance_after) || !isUnixMs(at)) return undefined;
   try {

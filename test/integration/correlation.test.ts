@@ -2,14 +2,17 @@
 // 100,000 requests in flight at once against a node process (50,000 unary calls and 50,000
 // AuthorizeStream items over four streams), across 2,000 cards, each request with a distinct
 // amount. Every reply must carry its own request's amount, none may be lost or duplicated, and
-// the money Redis moved must equal the sum of the approvals the clients received.
+// the money Redis moved must equal the sum of the approvals the clients received. Clients retry
+// what the retry policy says to retry (same request, same key), as a terminal does; the answers to
+// those retries must match their requests too.
 
 import assert from 'node:assert/strict';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import type { ServerProcess } from '../../tools/devenv/node-process';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
-import type { AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
+import * as grpc from '@grpc/grpc-js';
+import type { AuthorizeRequest, AuthorizeResponse, AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
 import { startNodeProcess, startTestRedis } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
 
@@ -19,6 +22,26 @@ const stream_requests = 50_000;
 const streams = 4;
 const frame_items = 500; // divides the 12,500 items of each stream exactly
 const initial_balance_minor = 1_000_000_000;
+
+/** What a client retries with the same key (README, "Errors and retries"); the rest is final. */
+const retryable_codes: ReadonlySet<number> = new Set([
+  grpc.status.UNAVAILABLE,
+  grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.DEADLINE_EXCEEDED,
+]);
+
+/** Authorize as a terminal does: a failure worth retrying is retried with the same request (key), backing off. */
+async function authorizeRetrying(client: TaplineClient, request: AuthorizeRequest): Promise<AuthorizeResponse> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await client.authorize(request, 120_000);
+    } catch (error) {
+      const code = (error as grpc.ServiceError).code;
+      if (!retryable_codes.has(code) || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
+    }
+  }
+}
 
 describe('100,000 requests in flight: every reply matches its request', function () {
   this.timeout(300_000);
@@ -46,9 +69,9 @@ describe('100,000 requests in flight: every reply matches its request', function
   it('answers each of 100,000 concurrent requests with its own amount, exactly once', async function () {
     // Amount n+1 for request n: distinct across all 100,000, so a crossed reply is visible.
     const unaryReplies = Array.from({ length: unary_requests }, (_, n) =>
-      (clients[n % clients.length] as TaplineClient)
-        .authorize(purchase('gw-1', n + 1, `corr-${n % cards}`, n + 1), 120_000)
-        .then((reply) => ({ n, reply })),
+      authorizeRetrying(clients[n % clients.length] as TaplineClient, purchase('gw-1', n + 1, `corr-${n % cards}`, n + 1)).then(
+        (reply) => ({ n, reply }),
+      ),
     );
 
     const streamSeen = new Map<string, bigint | undefined>();
@@ -83,6 +106,14 @@ describe('100,000 requests in flight: every reply matches its request', function
 
     const replies = await Promise.all(unaryReplies);
     await Promise.all(streamDone);
+    // A stream item refused for a reason worth retrying is retried as a client does: the same
+    // request (the same terminal transaction number, so the same key), here as a unary call.
+    for (const [correlationId, amount] of streamSeen) {
+      if (amount === undefined || amount >= 0n || !retryable_codes.has(Number(-amount))) continue;
+      const n = Number(correlationId.slice(1));
+      const reply = await authorizeRetrying(clients[0] as TaplineClient, purchase('gw-1', n + 1, `corr-${n % cards}`, n + 1));
+      streamSeen.set(correlationId, reply.approvedAmount?.amountMinor);
+    }
 
     let approvedTotal = 0;
     for (const { n, reply } of replies) {

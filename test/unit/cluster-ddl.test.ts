@@ -62,7 +62,7 @@ describe('ClickHouse cluster DDL', () => {
       );
     const tail = statements.filter((s) => typeof s === 'string');
     assert.deepEqual(
-      tail.map((s) => (s).split(' ON CLUSTER')[0]),
+      tail.map((s) => s.split(' ON CLUSTER')[0]),
       [
         'DROP TABLE IF EXISTS tl.transactions',
         'CREATE TABLE IF NOT EXISTS tl.transactions',

@@ -14,26 +14,22 @@ function valueOf(text: string, series: string): number | undefined {
 describe('metrics: per-request counters', () => {
   it('counts through a counting child appear in the scrape, exactly once', async () => {
     const metrics = new Metrics();
-    const ok = metrics.countingChild(metrics.requests, { method: 'Authorize', code: '0' });
+    const ok = metrics.countingChild(metrics.streamItems, { grpc_code: 'OK' });
     for (let i = 0; i < 1_234; i++) ok.inc();
-    metrics.requests.inc({ method: 'Authorize', code: '5' });
+    metrics.streamItems.inc({ grpc_code: 'NOT_FOUND' });
     const first = await metrics.registry.metrics();
-    assert.equal(valueOf(first, 'tapline_requests_total{method="Authorize",code="0"}'), 1_234);
-    assert.equal(valueOf(first, 'tapline_requests_total{method="Authorize",code="5"}'), 1);
+    assert.equal(valueOf(first, 'tapline_stream_items_total{grpc_code="OK"}'), 1_234);
+    assert.equal(valueOf(first, 'tapline_stream_items_total{grpc_code="NOT_FOUND"}'), 1);
     ok.inc();
     const second = await metrics.registry.metrics();
-    assert.equal(
-      valueOf(second, 'tapline_requests_total{method="Authorize",code="0"}'),
-      1_235,
-      'a second scrape adds only what came since',
-    );
+    assert.equal(valueOf(second, 'tapline_stream_items_total{grpc_code="OK"}'), 1_235, 'a second scrape adds only what came since');
   });
 
   it('one child per label set, shared by every caller', () => {
     const metrics = new Metrics();
-    const a = metrics.countingChild(metrics.requests, { method: 'AuthorizeStream', code: '0' });
-    const b = metrics.countingChild(metrics.requests, { method: 'AuthorizeStream', code: '0' });
-    const c = metrics.countingChild(metrics.requests, { method: 'AuthorizeStream', code: '14' });
+    const a = metrics.countingChild(metrics.streamItems, { grpc_code: 'OK' });
+    const b = metrics.countingChild(metrics.streamItems, { grpc_code: 'OK' });
+    const c = metrics.countingChild(metrics.streamItems, { grpc_code: 'UNAVAILABLE' });
     assert.equal(a, b);
     assert.notEqual(a, c);
   });

@@ -78,29 +78,37 @@ export interface CardServiceDeps extends ServiceDeps {
 }
 
 export function cardService(deps: CardServiceDeps): CardServiceServer {
-  const { region, programs } = deps;
-  const toCard = (state: CardState): { card: ReturnType<typeof cardInfo> } => ({ card: cardInfo(state, deps.clock()) });
   return {
     // Program rules of plain cards (program-review-service.ts).
     ...programReviewHandlers(deps),
+    ...programAndIssuanceHandlers(deps),
+    ...lifecycleHandlers(deps),
+    ...paymentHandlers(deps),
+    ...tabAndManagerHandlers(deps),
+  };
+}
+
+/** Programs and issuing cards, one or in bulk. */
+function programAndIssuanceHandlers(
+  deps: CardServiceDeps,
+): Pick<CardServiceServer, 'defineProgram' | 'getProgram' | 'issueCard' | 'bulkIssueCards'> {
+  return {
     defineProgram: unary<DefineProgramRequest, DefineProgramResponse, StoredProgram>(
       deps,
       'DefineProgram',
       (request, reply) => {
         const programId = requireId('program_id', request.programId);
         const config = parseProgramConfig(request.config);
-        programs.define(programId, config, optionalId('operator_id', request.operatorId, ''), reply);
+        deps.programs.define(programId, config, optionalId('operator_id', request.operatorId, ''), reply);
       },
       (program) => ({ programId: program.programId, version: BigInt(program.version) }),
     ),
-
     getProgram: unaryAsync<GetProgramRequest, GetProgramResponse, StoredProgram>(
       deps,
       'GetProgram',
-      (request) => programs.load(requireId('program_id', request.programId)),
+      (request) => deps.programs.load(requireId('program_id', request.programId)),
       (program) => ({ programId: program.programId, config: wireProgram(program.config), version: BigInt(program.version) }),
     ),
-
     issueCard: unaryAsync<CardServiceIssueCardRequest, CardServiceIssueCardResponse, IssueAnswer>(
       deps,
       'CardService.IssueCard',
@@ -115,7 +123,6 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
       },
       ({ state, alreadyExisted }) => ({ card: cardInfo(state, deps.clock()), alreadyExisted }),
     ),
-
     bulkIssueCards: unaryAsync<BulkIssueCardsRequest, BulkIssueCardsResponse, BulkIssueResult>(
       deps,
       'BulkIssueCards',
@@ -129,7 +136,14 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
       },
       (result) => ({ ...result }),
     ),
+  };
+}
 
+/** A card's audited transitions, the issuer's view, replacement, return and the program's refund run. */
+function lifecycleHandlers(
+  deps: CardServiceDeps,
+): Pick<CardServiceServer, 'changeCardState' | 'getCard' | 'replaceCard' | 'returnCard' | 'runProgramRefund'> {
+  return {
     changeCardState: unary<ChangeCardStateRequest, ChangeCardStateResponse, TransitionAnswer>(
       deps,
       'ChangeCardState',
@@ -139,18 +153,16 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
         const reason = requireReason(request.reason);
         const operatorId = requireId('operator_id', request.operatorId);
         const approverId = optionalId('approver_id', request.approverId, '');
-        region.changeCardState(cardId, { action, operatorId, approverId }, reason, reply);
+        deps.region.changeCardState(cardId, { action, operatorId, approverId }, reason, reply);
       },
       ({ state, previous }) => ({ cardId: state.cardId, status: wireCardStatus(state.status), previous: wireCardStatus(previous) }),
     ),
-
     getCard: unary<GetCardRequest, GetCardResponse, CardState>(
       deps,
       'GetCard',
-      (request, reply) => region.balance(requireId('card_id', request.cardId), reply),
-      toCard,
+      (request, reply) => deps.region.balance(requireId('card_id', request.cardId), reply),
+      (state: CardState) => cardReply(state, deps.clock()),
     ),
-
     replaceCard: unary<ReplaceCardRequest, ReplaceCardResponse, ReplaceAnswer>(
       deps,
       'ReplaceCard',
@@ -160,7 +172,7 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
         if (replacementId === cardId) throw invalidArgument('a card cannot replace itself');
         const reason = requireReason(request.reason);
         const operatorId = requireId('operator_id', request.operatorId);
-        region.replaceCard(cardId, replacementId, reason, operatorId, reply);
+        deps.region.replaceCard(cardId, replacementId, reason, operatorId, reply);
       },
       ({ old, replacement, alreadyReplaced }) => ({
         oldCard: cardInfo(old, deps.clock()),
@@ -168,7 +180,6 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
         alreadyReplaced,
       }),
     ),
-
     returnCard: unary<ReturnCardRequest, ReturnCardResponse, TxnAnswer>(
       deps,
       'ReturnCard',
@@ -176,11 +187,10 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
         const cardId = requireId('card_id', request.cardId);
         const key = requireClientKey('idempotency_key', request.idempotencyKey);
         const operatorId = requireId('operator_id', request.operatorId);
-        region.money(cashOutRequest(cardId, key, operatorId), reply);
+        deps.region.money(cashOutRequest(cardId, key, operatorId), reply);
       },
       toReturnResponse,
     ),
-
     runProgramRefund: unaryAsync<RunProgramRefundRequest, RunProgramRefundResponse, RefundRunResult>(
       deps,
       'RunProgramRefund',
@@ -192,7 +202,14 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
       },
       toRefundRunResponse,
     ),
+  };
+}
 
+/** PSP top-ups and mandates, and PINs. */
+function paymentHandlers(
+  deps: CardServiceDeps,
+): Pick<CardServiceServer, 'startPspTopUp' | 'handlePspCallback' | 'setAutoReload' | 'setPin'> {
+  return {
     startPspTopUp: unaryAsync<StartPspTopUpRequest, StartPspTopUpResponse, { reference: string; paymentUrl: string }>(
       deps,
       'StartPspTopUp',
@@ -203,14 +220,12 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
       },
       ({ reference, paymentUrl }) => ({ pspReference: reference, paymentUrl }),
     ),
-
     handlePspCallback: unaryAsync<HandlePspCallbackRequest, HandlePspCallbackResponse, PspCallbackAnswer>(
       deps,
       'HandlePspCallback',
       (request) => deps.pspTopUps.handleCallback(request.payload, request.signature),
       toPspCallbackResponse,
     ),
-
     setAutoReload: unaryAsync<SetAutoReloadRequest, SetAutoReloadResponse, CardState>(
       deps,
       'SetAutoReload',
@@ -231,9 +246,8 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
             : undefined;
         return deps.pspTopUps.setAutoReload({ cardId, autoReload, operatorId });
       },
-      toCard,
+      (state: CardState) => cardReply(state, deps.clock()),
     ),
-
     setPin: unaryAsync<SetPinRequest, SetPinResponse, CardState>(
       deps,
       'SetPin',
@@ -245,9 +259,14 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
         const operatorId = request.reset ? requireId('operator_id', request.operatorId) : optionalId('operator_id', request.operatorId, '');
         return deps.pins.setPin({ cardId, newPin, oldPin, reset: request.reset, operatorId });
       },
-      toCard,
+      (state: CardState) => cardReply(state, deps.clock()),
     ),
+  };
+}
 
+/** On-tab accounts and merchant managers. */
+function tabAndManagerHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'setTabLimit' | 'settleTab' | 'registerManager'> {
+  return {
     setTabLimit: unaryAsync<SetTabLimitRequest, SetTabLimitResponse, CardState>(
       deps,
       'SetTabLimit',
@@ -257,9 +276,8 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
         const operatorId = requireId('operator_id', request.operatorId);
         return deps.tabs.setLimit({ cardId, limitMinor: limit.amountMinor, currency: limit.currency, operatorId });
       },
-      toCard,
+      (state: CardState) => cardReply(state, deps.clock()),
     ),
-
     settleTab: unaryAsync<SettleTabRequest, SettleTabResponse, TxnAnswer>(
       deps,
       'SettleTab',
@@ -273,7 +291,6 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
       },
       toSettleTabResponse,
     ),
-
     registerManager: unary<RegisterManagerRequest, RegisterManagerResponse, { merchantId: string; managerId: string }>(
       deps,
       'RegisterManager',
@@ -289,4 +306,9 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
       (value) => value,
     ),
   };
+}
+
+/** The reply of the calls that answer with the card as it is now. */
+function cardReply(state: CardState, nowMs: number): { card: ReturnType<typeof cardInfo> } {
+  return { card: cardInfo(state, nowMs) };
 }

@@ -66,27 +66,48 @@ export function wireFleetCard(state: FleetCardState, account: FleetAccountState,
 type AccountReply = (outcome: Outcome<FleetAccountAnswer>) => void;
 type CardReply = (outcome: Outcome<FleetCardAnswer>) => void;
 
+/** An operator change of a fleet account, decided by the account's actor. */
+function tellAccount(
+  deps: ServiceDeps,
+  fleetId: string,
+  command: Extract<FleetMessage, { type: 'account' }>['command'],
+  operatorId: string,
+  reply: AccountReply,
+): void {
+  deps.region.tellFleet(fleetId, { type: 'account', command, operatorId, reply, attempt: 0 });
+}
+
+/** An operator change of a fleet card, decided by its account's actor. */
+function tellCard(
+  deps: ServiceDeps,
+  cardId: string,
+  fleetId: string,
+  command: Extract<FleetMessage, { type: 'card' }>['command'],
+  operatorId: string,
+  reply: CardReply,
+): void {
+  deps.region.tellFleet(fleetId, { type: 'card', cardId, command, operatorId, reply, attempt: 0 });
+}
+
+function accountReply({ state }: FleetAccountAnswer): { account: FleetAccount } {
+  return { account: wireFleetAccount(state) };
+}
+
+function fleetCardReply({ state, account }: FleetCardAnswer, nowMs: number): { card: FleetCard } {
+  return { card: wireFleetCard(state, account, nowMs) };
+}
+
 export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
-  const { region } = deps;
-  const account = (
-    fleetId: string,
-    command: Extract<FleetMessage, { type: 'account' }>['command'],
-    operatorId: string,
-    reply: AccountReply,
-  ): void => {
-    region.tellFleet(fleetId, { type: 'account', command, operatorId, reply, attempt: 0 });
+  return {
+    ...accountHandlers(deps),
+    ...accountPricingHandlers(deps),
+    ...cardHandlers(deps),
+    ...reviewHandlers(deps),
   };
-  const card = (
-    cardId: string,
-    fleetId: string,
-    command: Extract<FleetMessage, { type: 'card' }>['command'],
-    operatorId: string,
-    reply: CardReply,
-  ): void => {
-    region.tellFleet(fleetId, { type: 'card', cardId, command, operatorId, reply, attempt: 0 });
-  };
-  const toAccount = ({ state }: FleetAccountAnswer): { account: FleetAccount } => ({ account: wireFleetAccount(state) });
-  const toCard = ({ state, account: acc }: FleetCardAnswer): { card: FleetCard } => ({ card: wireFleetCard(state, acc, deps.clock()) });
+}
+
+/** The fleet account: creation, limits and policy. */
+function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'createFleetAccount' | 'setFleetLimits' | 'setFleetPolicy'> {
   return {
     createFleetAccount: unary(
       deps,
@@ -97,14 +118,15 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
         const currency = requireCurrency('credit_limit.currency', request.creditLimit.currency);
         const creditLimitMinor = parseCreditLimit('credit_limit.amount_minor', request.creditLimit.amountMinor);
         if (!isValidTimeZone(request.timeZone)) throw invalidArgument('time_zone must be an IANA time zone name such as Europe/Berlin');
-        account(
+        tellAccount(
+          deps,
           fleetId,
           { type: 'create', currency, creditLimitMinor, timeZone: request.timeZone, nowMs: deps.clock() },
           optionalId('operator_id', request.operatorId, ''),
           reply,
         );
       },
-      (answer) => ({ ...toAccount(answer), alreadyExisted: answer.alreadyExisted }),
+      (answer) => ({ ...accountReply(answer), alreadyExisted: answer.alreadyExisted }),
     ),
     setFleetLimits: unary(
       deps,
@@ -114,9 +136,15 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
         const limits = parseSpendLimits('limits', request.limits);
         const creditLimitMinor =
           request.creditLimitMinor === undefined ? undefined : parseCreditLimit('credit_limit_minor', request.creditLimitMinor);
-        account(fleetId, { type: 'set_limits', limits, creditLimitMinor }, optionalId('operator_id', request.operatorId, ''), reply);
+        tellAccount(
+          deps,
+          fleetId,
+          { type: 'set_limits', limits, creditLimitMinor },
+          optionalId('operator_id', request.operatorId, ''),
+          reply,
+        );
       },
-      toAccount,
+      accountReply,
     ),
     setFleetPolicy: unary(
       deps,
@@ -125,46 +153,70 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
         const fleetId = requireId('fleet_id', request.fleetId);
         const allowedGroups = parseGroups('product_groups', request.productGroups);
         const { prompts, program } = parsePolicy(request.prompts, request.program);
-        account(fleetId, { type: 'set_policy', allowedGroups, prompts, program }, optionalId('operator_id', request.operatorId, ''), reply);
+        tellAccount(
+          deps,
+          fleetId,
+          { type: 'set_policy', allowedGroups, prompts, program },
+          optionalId('operator_id', request.operatorId, ''),
+          reply,
+        );
       },
-      toAccount,
+      accountReply,
     ),
+  };
+}
+
+/** The fleet account's prices (negotiated and base) and its inquiry. */
+function accountPricingHandlers(
+  deps: ServiceDeps,
+): Pick<FleetAdminServiceServer, 'setFleetPricing' | 'loadBasePrices' | 'getFleetAccount'> {
+  return {
     setFleetPricing: unary(
       deps,
       'SetFleetPricing',
       (request, reply: AccountReply) => {
         const fleetId = requireId('fleet_id', request.fleetId);
-        account(
+        tellAccount(
+          deps,
           fleetId,
           { type: 'set_pricing', pricing: parsePricing(request.agreements) },
           optionalId('operator_id', request.operatorId, ''),
           reply,
         );
       },
-      toAccount,
+      accountReply,
     ),
     loadBasePrices: unary(
       deps,
       'LoadBasePrices',
       (request, reply: AccountReply) => {
         const fleetId = requireId('fleet_id', request.fleetId);
-        account(
+        tellAccount(
+          deps,
           fleetId,
           { type: 'load_prices', prices: parseBasePrices(request.prices), nowMs: deps.clock() },
           optionalId('operator_id', request.operatorId, ''),
           reply,
         );
       },
-      toAccount,
+      accountReply,
     ),
     getFleetAccount: unary(
       deps,
       'GetFleetAccount',
       (request, reply: (outcome: Outcome<FleetAccountState>) => void) => {
-        region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'get_account', reply, attempt: 0 });
+        deps.region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'get_account', reply, attempt: 0 });
       },
       (state) => ({ account: wireFleetAccount(state) }),
     ),
+  };
+}
+
+/** The account's cards: issue, limits, status, inquiry. */
+function cardHandlers(
+  deps: ServiceDeps,
+): Pick<FleetAdminServiceServer, 'issueFleetCard' | 'setFleetCardLimits' | 'setFleetCardStatus' | 'getFleetCard'> {
+  return {
     issueFleetCard: unary(
       deps,
       'IssueFleetCard',
@@ -177,9 +229,9 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
           allowedGroups: parseGroups('product_groups', request.productGroups),
           nowMs: deps.clock(),
         };
-        card(cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
+        tellCard(deps, cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
       },
-      (answer) => ({ ...toCard(answer), alreadyExisted: answer.alreadyExisted }),
+      (answer) => ({ ...fleetCardReply(answer, deps.clock()), alreadyExisted: answer.alreadyExisted }),
     ),
     setFleetCardLimits: unary(
       deps,
@@ -191,16 +243,17 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
           limits: parseSpendLimits('limits', request.limits),
           allowedGroups: parseGroups('product_groups', request.productGroups),
         };
-        card(cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
+        tellCard(deps, cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
       },
-      toCard,
+      (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
     ),
     setFleetCardStatus: unary(
       deps,
       'SetFleetCardStatus',
       (request, reply: CardReply) => {
         const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
-        card(
+        tellCard(
+          deps,
           cardId,
           fleetId,
           { type: 'set_status', status: parseFleetCardStatus(request.status) },
@@ -208,13 +261,28 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
           reply,
         );
       },
-      toCard,
+      (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
     ),
+    getFleetCard: unary(
+      deps,
+      'GetFleetCard',
+      (request, reply: CardReply) => {
+        const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
+        deps.region.tellFleet(fleetId, { type: 'get_card', cardId, reply, attempt: 0 });
+      },
+      (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
+    ),
+  };
+}
+
+/** The review queue of flagged transactions. */
+function reviewHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'listReviewQueue' | 'resolveReview'> {
+  return {
     listReviewQueue: unary(
       deps,
       'ListReviewQueue',
       (request, reply: (outcome: Outcome<{ queue: ReviewQueue; currency: string }>) => void) => {
-        region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'list_review', reply, attempt: 0 });
+        deps.region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'list_review', reply, attempt: 0 });
       },
       ({ queue, currency }) => ({
         entries: queue.entries.map((entry) => ({
@@ -235,7 +303,7 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
         if (request.transactionId === '' || request.transactionId.length > 64)
           throw invalidArgument('transaction_id must be 1-64 characters');
         if (request.note.length > 256) throw invalidArgument('note is at most 256 characters');
-        region.tellFleet(fleetId, {
+        deps.region.tellFleet(fleetId, {
           type: 'resolve_review',
           transactionId: request.transactionId,
           operatorId: optionalId('operator_id', request.operatorId, ''),
@@ -245,15 +313,6 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
         });
       },
       (queue) => ({ remaining: BigInt(queue.entries.length) }),
-    ),
-    getFleetCard: unary(
-      deps,
-      'GetFleetCard',
-      (request, reply: CardReply) => {
-        const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
-        region.tellFleet(fleetId, { type: 'get_card', cardId, reply, attempt: 0 });
-      },
-      toCard,
     ),
   };
 }

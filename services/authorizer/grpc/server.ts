@@ -10,7 +10,8 @@ import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorizati
 import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
 import { fleetAdminService } from './fleet-service';
 import { servedDescriptors } from '../../common/descriptors';
-import { adminService, authorizationService } from './service';
+import { adminService } from './service';
+import { authorizationService } from './authorization-service';
 import { CardServiceService } from '../../../gen/tapline/v1/cards';
 import { cardService, type CardServiceDeps } from './cards-service';
 import { listBalancesHandler, type BalancesServiceDeps } from './balances-service';

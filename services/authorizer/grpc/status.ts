@@ -7,16 +7,22 @@
 
 import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import {
+  ContentionError,
   DeadlineExceededError,
   InternalError,
+  NodeStoppingError,
   OverloadedError,
   RejectedError,
   ShardMovedError,
+  StoreUnavailableError,
   TaplineError,
   UnavailableError,
   type ErrorCode,
   type RejectionCode,
 } from '../../../actors/errors';
+import { type Any } from '../../../gen/google/protobuf/any';
+import { BadRequest, ErrorInfo, RetryInfo } from '../../../gen/google/rpc/error_details';
+import { Status } from '../../../gen/google/rpc/status';
 
 const codes: Readonly<Record<ErrorCode, GrpcStatus>> = {
   invalid_argument: GrpcStatus.INVALID_ARGUMENT,
@@ -57,12 +63,74 @@ export function statusOf(error: unknown): StatusObject {
   return { code: GrpcStatus.INTERNAL, details: internal_details };
 }
 
-/** The status a handler answers with (its metadata carries the shard-moved trailer when it applies). */
+/**
+ * The status a handler answers with. Its trailers carry the rich error model every gRPC client
+ * reads (`grpc-status-details-bin`: google.rpc.Status with ErrorInfo, RetryInfo for a failure worth
+ * retrying, BadRequest naming an invalid field) and the shard-moved marker the router reads.
+ * An internal error carries nothing but its code.
+ */
 export function serviceErrorOf(error: unknown): Partial<ServiceError> {
   const status = statusOf(error);
   const metadata = new Metadata();
   if (error instanceof ShardMovedError) metadata.set(shard_moved_trailer, '1');
+  if (error instanceof TaplineError && status.code !== GrpcStatus.INTERNAL)
+    metadata.set(status_details_trailer, statusDetails(error, status));
   return { code: status.code, details: status.details, metadata };
+}
+
+/** The trailer of the gRPC rich error model (google.rpc.Status, binary). */
+export const status_details_trailer = 'grpc-status-details-bin';
+
+/** The domain of Tapline's ErrorInfo reasons. */
+export const error_domain = 'tapline.io';
+
+/**
+ * The client retry policy, per failure (README, "Errors and retries"): how long to wait at
+ * least before retrying the same request with the same idempotency key. Absent: do not retry
+ * as is (a rejection: the same request gets the same answer).
+ */
+function retryDelayMsOf(error: TaplineError): number | undefined {
+  if (error instanceof ShardMovedError || error instanceof NodeStoppingError) return 50;
+  if (error instanceof ContentionError) return 100;
+  if (error instanceof StoreUnavailableError) return 500;
+  if (error instanceof OverloadedError) return 1_000;
+  if (error instanceof UnavailableError || error instanceof DeadlineExceededError) return 200;
+  return undefined;
+}
+
+/** A stable UPPER_SNAKE_CASE reason: the failure's class for infrastructure, its code for a rejection. */
+function reasonOf(error: TaplineError): string {
+  if (error instanceof ShardMovedError) return 'SHARD_MOVED';
+  if (error instanceof NodeStoppingError) return 'NODE_STOPPING';
+  if (error instanceof ContentionError) return 'CONTENTION';
+  if (error instanceof StoreUnavailableError) return 'STORE_UNAVAILABLE';
+  if (error instanceof OverloadedError) return 'OVERLOADED';
+  return error.code.toUpperCase();
+}
+
+function statusDetails(error: TaplineError, status: StatusObject): Buffer {
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(error.details)) if (value !== undefined) metadata[key] = String(value);
+  const details: Any[] = [
+    {
+      typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo',
+      value: Buffer.from(ErrorInfo.encode({ reason: reasonOf(error), domain: error_domain, metadata }).finish()),
+    },
+  ];
+  const delayMs = retryDelayMsOf(error);
+  if (delayMs !== undefined) {
+    const retryDelay = { seconds: BigInt(Math.floor(delayMs / 1_000)), nanos: (delayMs % 1_000) * 1_000_000 };
+    details.push({ typeUrl: 'type.googleapis.com/google.rpc.RetryInfo', value: Buffer.from(RetryInfo.encode({ retryDelay }).finish()) });
+  }
+  const field = error.details['field'];
+  if (error.code === 'invalid_argument' && typeof field === 'string') {
+    const fieldViolations = [{ field, description: error.message }];
+    details.push({
+      typeUrl: 'type.googleapis.com/google.rpc.BadRequest',
+      value: Buffer.from(BadRequest.encode({ fieldViolations }).finish()),
+    });
+  }
+  return Buffer.from(Status.encode({ code: status.code, message: status.details, details }).finish());
 }
 
 /** True when a status says the shard moved and nothing ran. */

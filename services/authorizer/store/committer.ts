@@ -76,6 +76,7 @@ export interface CommitterLimits {
 const committed_result: CommitResult = Object.freeze({ status: 'committed' });
 const conflict_result: CommitResult = Object.freeze({ status: 'conflict' });
 const fenced_result: CommitResult = Object.freeze({ status: 'fenced' });
+const expired_result: CommitResult = Object.freeze({ status: 'expired' });
 const reused_result: CommitResult = Object.freeze({ status: 'reused' });
 
 /** A batch's script arguments and the entries they carry, in order. */
@@ -366,7 +367,13 @@ export class Committer implements Persistence {
     const shardArgs: string[] = [];
     const fields: string[] = [];
     const entries: CommitEntry[] = [];
+    const nowMs = Date.now();
     for (const entry of batch) {
+      if (entry.deadlineMs !== undefined && entry.deadlineMs <= nowMs) {
+        this.metrics.commitExpired.inc();
+        settleSafely(entry, expired_result, this.logger);
+        continue;
+      }
       const epoch = this.epochs.epochOf(entry.shard);
       if (epoch === undefined) {
         settleSafely(entry, fenced_result, this.logger);

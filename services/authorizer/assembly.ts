@@ -1,0 +1,367 @@
+// How an authorizer node is put together, one builder per part, each from the configuration and
+// the parts built before it: the Redis store, the domain (group commit, programs, the shard region
+// with its actors), the cluster (membership, routing, the internal gRPC server), the use cases and
+// handlers' dependencies, and the public gRPC and metrics servers. node.ts starts them in order and
+// stops them in reverse.
+
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import { IssuanceRecords } from '../../actors/card/issuance';
+import type { CardState } from '../../actors/card/rules';
+import { IdempotencyIndex } from '../../actors/idempotency';
+import { ProgramRegistry } from '../../actors/program/registry';
+import { ActorRuntime } from '../../actors/runtime/actor-runtime';
+import { shardKeyOf, shardOf } from '../../actors/sharding/shard-key';
+import { ShardOwnership } from '../../actors/sharding/shard-ownership';
+import { ShardRegion } from '../../actors/sharding/shard-region';
+import { TerminalCache } from '../../actors/sharding/terminal-cache';
+import { decodeTerminalState } from '../../actors/state/terminal';
+import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
+import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/tapline/v1/authorization';
+import { CardServiceService } from '../../gen/tapline/v1/cards';
+import type { Metrics } from '../common/metrics';
+import { serveMetrics } from '../common/metrics-http';
+import type { RedisTarget } from '../common/redis-target';
+import { RoutedCardFanout } from './cluster/card-fanout-client';
+import { ClusterCoordinator } from './cluster/coordinator';
+import { ClusterMetrics } from './cluster/metrics';
+import { Peers } from './cluster/peers';
+import { ClusterRouter } from './cluster/router';
+import type { NodeConfig } from './config';
+import type { BalancesServiceDeps } from './grpc/balances-service';
+import type { CardServiceDeps } from './grpc/cards-service';
+import { bindServer, createGrpcServer, serverCredentials } from './grpc/server';
+import { InFlight } from './grpc/service';
+import { StoredBalances } from './store/balances';
+import { ClusterStore } from './store/cluster-store';
+import { Committer } from './store/committer';
+import { terminalKey } from './store/keys';
+import { RedisProgramCards } from './store/program-cards';
+import { RedisStore } from './store/redis-store';
+import { CardIssuance } from './usecases/card-issuance';
+import { CardPins } from './usecases/card-pins';
+import { ManagerDirectory } from './usecases/managers';
+import { PinHasher } from './usecases/pin';
+import { AutoReloader, type PspAdapter, type PspAdapterFactory } from './usecases/psp';
+import { PspTopUps } from './usecases/psp-top-ups';
+import { ProgramRefundRun } from './usecases/refund-run';
+import { CardTabs } from './usecases/tabs';
+
+/** The node's cluster parts (docs/CLUSTER.md). */
+export interface ClusterParts {
+  readonly store: ClusterStore;
+  readonly coordinator: ClusterCoordinator;
+  readonly router: ClusterRouter;
+  readonly peers: Peers;
+  readonly server: grpc.Server;
+  readonly port: number;
+}
+
+/** The PSP wired into this node, if any (injected: a PSP integration implements PspAdapter). */
+export interface PspParts {
+  readonly adapter: PspAdapter | undefined;
+  readonly secret: string | undefined;
+  readonly autoReloader: AutoReloader | undefined;
+  /**
+   * Routes the callbacks of a PSP running in this process the way a gRPC HandlePspCallback goes:
+   * to the card's owner. Set once the router exists.
+   */
+  deliverThrough(router: ClusterRouter, logger: Logger): void;
+}
+
+/** Group commit, programs and the shard region with its actors. */
+export interface Domain {
+  readonly ownership: ShardOwnership;
+  readonly committer: Committer;
+  readonly programs: ProgramRegistry;
+  readonly runtime: ActorRuntime;
+  readonly region: ShardRegion;
+  readonly psp: PspParts;
+}
+
+/** The public gRPC server and the metrics / health HTTP server. */
+export interface Serving {
+  readonly grpcServer: grpc.Server;
+  readonly health: HealthImplementation;
+  readonly grpcPort: number;
+  readonly httpServer: HttpServer | undefined;
+  readonly metricsPort: number | undefined;
+}
+
+function redisOptions(config: NodeConfig): { target: RedisTarget; command_timeout_ms: number; reconnect_backoff_max_ms: number } {
+  return {
+    target: config.redis,
+    command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
+    reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
+  };
+}
+
+export function connectStore(config: NodeConfig, logger: Logger, metrics: Metrics): Promise<RedisStore> {
+  return RedisStore.connect(redisOptions(config), (error) => {
+    metrics.redisErrors.inc({ client: 'store' });
+    logger.warn({ err: error }, 'redis connection error');
+  });
+}
+
+/** Transaction ids: this node start's incarnation (unique across starts, from Redis) and a counter. */
+export function transactionIds(incarnation: number): () => string {
+  const prefix = `${incarnation.toString(36)}-`;
+  let counter = 0;
+  return () => prefix + (++counter).toString(36);
+}
+
+function buildPsp(config: NodeConfig, logger: Logger, clock: () => number, factory: PspAdapterFactory | undefined): PspParts {
+  const delivery: { deliver?: (payload: string, signature: string) => void } = {};
+  const secret = config.TAPLINE_PSP_SECRET;
+  const adapter =
+    secret === undefined || factory === undefined
+      ? undefined
+      : factory(secret, (payload, signature) => delivery.deliver?.(payload, signature));
+  const autoReloader =
+    adapter === undefined
+      ? undefined
+      : new AutoReloader(adapter, clock, (error) => logger.warn({ err: error }, 'auto-reload charge failed'));
+  return {
+    adapter,
+    secret,
+    autoReloader,
+    deliverThrough(router, log) {
+      delivery.deliver = (payload, signature): void => {
+        router.call(CardServiceService.handlePspCallback.path, { payload, signature }, (error) => {
+          if (error !== null) log.warn({ code: error.code, details: error.details }, 'PSP callback not applied; the PSP retries it');
+        });
+      };
+    },
+  };
+}
+
+export function buildDomain(
+  config: NodeConfig,
+  logger: Logger,
+  metrics: Metrics,
+  store: RedisStore,
+  clock: () => number,
+  options: { readonly psp?: PspAdapterFactory | undefined },
+  nextTransactionId: () => string,
+): Domain {
+  // Shards are taken by the cluster coordinator (a lone node takes all of them). Taking increments
+  // each shard's epoch, which fences any earlier owner.
+  const ownership = new ShardOwnership(config.TAPLINE_SHARD_COUNT);
+  const committer = new Committer(
+    store,
+    ownership,
+    {
+      batch_entries_max: config.TAPLINE_COMMIT_BATCH_MAX,
+      in_flight_max: config.TAPLINE_COMMIT_IN_FLIGHT_MAX,
+      pending_entries_max: config.TAPLINE_COMMIT_PENDING_MAX,
+      idempotency_ttl_s: config.TAPLINE_IDEMPOTENCY_TTL_S,
+    },
+    logger,
+    metrics,
+  );
+  const programs = new ProgramRegistry(committer, {
+    shard_count: config.TAPLINE_SHARD_COUNT,
+    refresh_ms: config.TAPLINE_PROGRAM_REFRESH_MS,
+    conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+    clock,
+    onRefreshError: (error) => logger.warn({ err: error }, 'program refresh failed; the cached configuration stays in use'),
+  });
+  const psp = buildPsp(config, logger, clock, options.psp);
+  const runtime = new ActorRuntime();
+  const region = buildRegion(config, metrics, store, committer, programs, runtime, ownership, psp, clock, nextTransactionId);
+  return { ownership, committer, programs, runtime, region, psp };
+}
+
+function buildRegion(
+  config: NodeConfig,
+  metrics: Metrics,
+  store: RedisStore,
+  committer: Committer,
+  programs: ProgramRegistry,
+  runtime: ActorRuntime,
+  ownership: ShardOwnership,
+  psp: PspParts,
+  clock: () => number,
+  nextTransactionId: () => string,
+): ShardRegion {
+  const { autoReloader } = psp;
+  const limits = {
+    mailbox_max: config.TAPLINE_MAILBOX_MAX,
+    drain_batch_max: config.TAPLINE_DRAIN_BATCH_MAX,
+    active_entities_max: config.TAPLINE_ACTIVE_ENTITIES_MAX,
+    passivate_after_ms: config.TAPLINE_PASSIVATE_AFTER_MS,
+  };
+  const card = {
+    persistence: committer,
+    idempotency: new IdempotencyIndex(config.TAPLINE_IDEMPOTENCY_RECENT_MAX),
+    clock,
+    nextTransactionId,
+    conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+    key_waiters_max: config.TAPLINE_IDEMPOTENCY_WAITERS_MAX,
+    onDecision: (result: { kind: string; outcome: string; reason?: string | undefined }) =>
+      metrics.countDecision(result.kind, result.outcome, result.reason ?? ''),
+    programs,
+    ...(autoReloader === undefined
+      ? {}
+      : { onLowBalance: (state: CardState, triggerId: string) => autoReloader.trigger(state, triggerId) }),
+  };
+  const remoteTerminals = new TerminalCache(
+    async (terminalId) => {
+      const record = await store.loadRecord(terminalKey(shardOf('terminal', terminalId, config.TAPLINE_SHARD_COUNT), terminalId));
+      return record.data === undefined ? undefined : decodeTerminalState(record.data);
+    },
+    { staleness_ms: config.TAPLINE_TERMINAL_CACHE_MS, entries_max: config.TAPLINE_TERMINAL_CACHE_MAX },
+    clock,
+  );
+  const terminal = { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX };
+  return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals }, clock);
+}
+
+/** What the gRPC handlers and the use cases behind them need. */
+export function buildServiceDeps(
+  config: NodeConfig,
+  logger: Logger,
+  metrics: Metrics,
+  store: RedisStore,
+  domain: Domain,
+  cluster: ClusterParts,
+  clock: () => number,
+  accepting: () => boolean,
+): CardServiceDeps & BalancesServiceDeps {
+  const { region, programs, committer, psp } = domain;
+  const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
+  const pins = new CardPins(pinHasher, region);
+  const programCards = new RedisProgramCards(store);
+  // Bulk issuance and the refund run reach each card on its owner through the router.
+  const fanout = new RoutedCardFanout(cluster.router);
+  const managerLimits = { attempts_max: config.TAPLINE_MANAGER_PIN_ATTEMPTS_MAX, lock_ms: config.TAPLINE_MANAGER_LOCK_MS };
+  const pspWiring =
+    psp.adapter === undefined || psp.secret === undefined || psp.autoReloader === undefined
+      ? undefined
+      : { adapter: psp.adapter, secret: psp.secret, autoReloader: psp.autoReloader };
+  return {
+    region,
+    inFlight: new InFlight(config.TAPLINE_IN_FLIGHT_MAX, metrics),
+    metrics,
+    logger,
+    clock,
+    stream_in_flight_max: config.TAPLINE_STREAM_IN_FLIGHT_MAX,
+    stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
+    accepting,
+    programs,
+    records: committer,
+    pins,
+    managers:
+      pinHasher === undefined
+        ? undefined
+        : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher, managerLimits, clock, logger),
+    issuance: new CardIssuance({ region, programs, issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT), pins, fanout }),
+    refundRun: new ProgramRefundRun({ region, programCards, fanout }),
+    pspTopUps: new PspTopUps(region, pspWiring),
+    tabs: new CardTabs(region),
+    programCards,
+    balances: new StoredBalances(store),
+    cluster: {
+      holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),
+      authorize: (request, done) =>
+        cluster.router.call(AuthorizationServiceService.authorize.path, request, (error, value) =>
+          done(error, value as AuthorizeResponse | undefined),
+        ),
+    },
+  };
+}
+
+/** The public gRPC server (every service routed to its entity's owner) and the metrics server. */
+export async function serve(
+  config: NodeConfig,
+  metrics: Metrics,
+  deps: CardServiceDeps & BalancesServiceDeps,
+  router: ClusterRouter,
+  ready: () => boolean,
+): Promise<Serving> {
+  const tls = { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE };
+  const { server, health } = createGrpcServer(deps, {
+    message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
+    tls,
+    route: (service, implementation) => router.wrap(service, implementation),
+  });
+  const grpcPort = await bindServer(server, `${config.TAPLINE_GRPC_HOST}:${config.TAPLINE_GRPC_PORT}`, serverCredentials(tls));
+  const httpServer =
+    config.TAPLINE_METRICS_PORT < 0
+      ? undefined
+      : await serveMetrics({ registry: metrics.registry, host: config.TAPLINE_GRPC_HOST, port: config.TAPLINE_METRICS_PORT, ready });
+  const metricsPort = httpServer ? (httpServer.address() as AddressInfo).port : undefined;
+  return { grpcServer: server, health, grpcPort, httpServer, metricsPort };
+}
+
+/** Membership store, peer links, the router and the internal (node-to-node) gRPC server. */
+export async function startCluster(
+  config: NodeConfig,
+  logger: Logger,
+  ownership: ShardOwnership,
+  region: ShardRegion,
+  clock: () => number,
+  accepting: () => boolean,
+  nodeMetrics: Metrics,
+): Promise<ClusterParts> {
+  const metrics = new ClusterMetrics(nodeMetrics.registry);
+  metrics.shardsTotal.set(config.TAPLINE_SHARD_COUNT);
+  const store = await ClusterStore.connect(redisOptions(config), (error) => {
+    nodeMetrics.redisErrors.inc({ client: 'cluster' });
+    logger.warn({ err: error }, 'redis (cluster) connection error');
+  });
+  const peers = new Peers(
+    { forward_in_flight_max: config.TAPLINE_FORWARD_IN_FLIGHT_MAX, forward_timeout_ms: config.TAPLINE_ROUTE_WAIT_MAX_MS },
+    logger,
+  );
+  const holder: { coordinator?: ClusterCoordinator } = {};
+  const router = new ClusterRouter({
+    self: config.TAPLINE_NODE_ID,
+    shardCount: config.TAPLINE_SHARD_COUNT,
+    // A shard counts as held only while its lease is known fresh: a resumed stale owner waits for
+    // its next round instead of answering from memory (its writes are fenced by Redis anyway).
+    holds: (shard) => ownership.holds(shard) && (holder.coordinator?.leasesFresh ?? false),
+    ownerOf: (shard) => holder.coordinator?.ownerOf(shard),
+    accepting,
+    peers,
+    limits: { retry_ms: config.TAPLINE_ROUTE_RETRY_MS, route_wait_max_ms: config.TAPLINE_ROUTE_WAIT_MAX_MS },
+    logger,
+    clock,
+    metrics,
+  });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    interceptors: [nodeMetrics.grpc.interceptor],
+  });
+  nodeMetrics.grpc.addService(ClusterServiceService);
+  server.addService(ClusterServiceService, {
+    forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>) => router.serveForward(call),
+  });
+  const host = config.TAPLINE_INTERNAL_HOST ?? config.TAPLINE_GRPC_HOST;
+  const port = await bindServer(server, `${host}:${config.TAPLINE_INTERNAL_PORT}`, grpc.ServerCredentials.createInsecure());
+  const address = config.TAPLINE_ADVERTISE_ADDRESS ?? `${host}:${port}`;
+  const coordinator = new ClusterCoordinator(
+    { nodeId: config.TAPLINE_NODE_ID, address },
+    store,
+    ownership,
+    region,
+    peers,
+    {
+      tick_ms: config.TAPLINE_CLUSTER_TICK_MS,
+      member_ttl_ms: config.TAPLINE_MEMBER_TTL_MS,
+      lease_ms: config.TAPLINE_SHARD_LEASE_MS,
+      take_retry_ms: config.TAPLINE_TAKE_RETRY_MS,
+    },
+    logger,
+    clock,
+    metrics,
+  );
+  holder.coordinator = coordinator;
+  return { store, coordinator, router, peers, server, port };
+}

@@ -1,0 +1,103 @@
+// gRPC handlers of AuthorizationService, the terminal API: each decodes and validates its request,
+// hands it to the shard region and maps the answer; every handler answers exactly once through
+// service.ts's `unary` / `unaryAsync`. AuthorizeStream (venue gateways) is gateway-stream.ts.
+
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { failedPrecondition } from '../../../actors/errors';
+import { isFleetCardId } from '../../../actors/sharding/shard-key';
+import type { TxnAnswer } from '../../../actors/card/transaction';
+import type {
+  AuthorizationServiceServer,
+  AuthorizeRequest,
+  AuthorizeResponse,
+  AuthorizeStreamRequest,
+  AuthorizeStreamResponse,
+  GetBalanceRequest,
+  GetBalanceResponse,
+  GetReceiptRequest,
+  GetReceiptResponse,
+  RefundRequest,
+  RefundResponse,
+  ReverseRequest,
+  ReverseResponse,
+  TopUpRequest,
+  TopUpResponse,
+  VoidRequest,
+  VoidResponse,
+} from '../../../gen/tapline/v1/authorization';
+import { serveGatewayStream, withPin } from './gateway-stream';
+import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
+import { toAuthorizeResponse, toBalanceResponse, toRefundResponse, toReverseResponse, toTopUpResponse, toVoidResponse } from './mapping';
+import { receiptOf } from './receipt';
+import { unary, unaryAsync, type ServiceDeps } from './service';
+import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, refKey, requireId } from './validate';
+
+export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
+  return {
+    authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(
+      deps,
+      'Authorize',
+      (request, reply, deadlineMs) => {
+        // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
+        const parsed = isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : withPin(deps, parseAuthorize(request), request.pin);
+        deps.region.money(parsed, reply, undefined, deadlineMs);
+      },
+      toAuthorizeResponse,
+    ),
+    topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(
+      deps,
+      'TopUp',
+      (request, reply, deadlineMs) => {
+        deps.region.money(parseTopUp(request), reply, undefined, deadlineMs);
+      },
+      toTopUpResponse,
+    ),
+    reverse: unary<ReverseRequest, ReverseResponse, TxnAnswer>(
+      deps,
+      'Reverse',
+      (request, reply, deadlineMs) => {
+        const parsed = isFleetCardId(request.cardId) ? parseFleetReverse(request) : parseReverse(request);
+        deps.region.money(parsed, reply, undefined, deadlineMs);
+      },
+      toReverseResponse,
+    ),
+    getBalance: unary<GetBalanceRequest, GetBalanceResponse, Parameters<typeof toBalanceResponse>[0]>(
+      deps,
+      'GetBalance',
+      (request, reply) => {
+        deps.region.balance(requireId('card_id', request.cardId), reply);
+      },
+      (state) => toBalanceResponse(state, deps.clock()),
+    ),
+    void: unary<VoidRequest, VoidResponse, TxnAnswer>(
+      deps,
+      'Void',
+      (request, reply, deadlineMs) => {
+        deps.region.money(parseVoid(request), reply, undefined, deadlineMs);
+      },
+      toVoidResponse,
+    ),
+    getReceipt: unaryAsync<GetReceiptRequest, GetReceiptResponse, GetReceiptResponse>(
+      deps,
+      'GetReceipt',
+      async (request) => {
+        const cardId = requireId('card_id', request.cardId);
+        const key = refKey('transaction', request.transaction);
+        return receiptOf(await deps.records.loadIdempotencyRecord(deps.region.shardOfCard(cardId), key), cardId);
+      },
+      (receipt) => receipt,
+    ),
+    refund: unary<RefundRequest, RefundResponse, TxnAnswer>(
+      deps,
+      'Refund',
+      (request, reply, deadlineMs) => {
+        const { request: refund, managerId, managerPin } = parseRefund(request);
+        const managers = deps.managers;
+        if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
+        deps.region.money(refund, reply, (merchantId) => managers.verify(merchantId, managerId, managerPin), deadlineMs);
+      },
+      toRefundResponse,
+    ),
+    authorizeStream: (call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>) => serveGatewayStream(deps, call),
+  };
+}

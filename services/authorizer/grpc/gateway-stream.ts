@@ -1,0 +1,161 @@
+// One venue gateway's AuthorizeStream: frames of items in, frames of results out, each result
+// tagged with its item's correlation id. Items of a frame are admitted one by one (each may fail
+// alone, with the status the one mapping in status.ts gives it); results completed in the same
+// event-loop turn leave together in one frame. An item whose card lives on another node runs
+// there as an Authorize call (the cluster router retries it while the shard moves).
+
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { NodeStoppingError, invalidArgument, isShardMoved, resourceExhausted, type Outcome } from '../../../actors/errors';
+import { isFleetCardId } from '../../../actors/sharding/shard-key';
+import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
+import type {
+  AuthorizeRequest,
+  AuthorizeResponse,
+  AuthorizeStreamItem,
+  AuthorizeStreamRequest,
+  AuthorizeStreamResponse,
+  AuthorizeStreamResult,
+} from '../../../gen/tapline/v1/authorization';
+import { parseFleetAuthorize } from './fleet-validate';
+import { toAuthorizeResponse } from './mapping';
+import { errorOfStatus, statusOf } from './status';
+import { parseAuthorize, requireCorrelationId } from './validate';
+import { pin_pattern } from '../usecases/pin';
+import type { ServiceDeps } from './service';
+
+/**
+ * The PIN entered, as its keyed hash (the PIN itself goes no further than the PIN use case). A
+ * plain purchase without a PIN costs one string comparison here.
+ */
+export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): MoneyRequest {
+  if (pin === '') return request;
+  if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
+  return deps.pins.forPayment(request, pin);
+}
+
+export function serveGatewayStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>): void {
+  const stream = new GatewayStream(deps, call);
+  call.on('data', (frame: AuthorizeStreamRequest) => stream.frame(frame));
+  call.on('end', () => stream.inputEnded());
+  call.on('cancelled', () => stream.abandon());
+  call.on('error', () => stream.abandon());
+}
+
+class GatewayStream {
+  private readonly answeredOk;
+  private inFlight = 0;
+  private inputDone = false;
+  private closed = false;
+  private outgoing: AuthorizeStreamResult[] = [];
+  private flushScheduled = false;
+
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>,
+  ) {
+    this.answeredOk = deps.metrics.countingChild(deps.metrics.streamItems, { grpc_code: 'OK' });
+  }
+
+  frame(frame: AuthorizeStreamRequest): void {
+    const { deps } = this;
+    if (frame.items.length > deps.stream_frame_items_max) {
+      for (const item of frame.items)
+        this.failItem(item.correlationId, invalidArgument(`at most ${deps.stream_frame_items_max} items per frame`));
+      return;
+    }
+    for (const item of frame.items) this.admit(item);
+  }
+
+  inputEnded(): void {
+    this.inputDone = true;
+    if (!this.flushScheduled) this.flush();
+  }
+
+  abandon(): void {
+    this.closed = true;
+  }
+
+  /** Validates one item and runs it, here or on its card's owner; every item is answered once. */
+  private admit(item: AuthorizeStreamItem): void {
+    const { deps } = this;
+    let correlationId: string;
+    let request: MoneyRequest;
+    try {
+      correlationId = requireCorrelationId(item.correlationId);
+      if (item.request === undefined) throw invalidArgument('request is required');
+      if (!deps.accepting()) throw new NodeStoppingError('node is shutting down; retry on another node');
+      request = isFleetCardId(item.request.cardId)
+        ? parseFleetAuthorize(item.request)
+        : withPin(deps, parseAuthorize(item.request), item.request.pin);
+    } catch (error) {
+      this.failItem(item.correlationId, error);
+      return;
+    }
+    if (this.inFlight >= deps.stream_in_flight_max || !deps.inFlight.tryAcquire()) {
+      deps.metrics.rejectedFull.inc({ queue: 'stream' });
+      this.failItem(correlationId, resourceExhausted('too many items in flight'));
+      return;
+    }
+    this.inFlight += 1;
+    if (deps.cluster !== undefined && !deps.cluster.holdsCard(request.cardId)) {
+      this.viaOwner(correlationId, item.request);
+      return;
+    }
+    const wireRequest = item.request;
+    let answered = false;
+    deps.region.money(request, (outcome) => {
+      if (answered) return;
+      answered = true;
+      // The shard moved here mid-call: run the item on its new owner.
+      if (!outcome.ok && deps.cluster !== undefined && isShardMoved(outcome.error)) this.viaOwner(correlationId, wireRequest);
+      else this.settled(correlationId, outcome);
+    });
+  }
+
+  /** The card lives on another node (or its shard moved away mid-call): run the item there. */
+  private viaOwner(correlationId: string, request: AuthorizeRequest): void {
+    this.deps.cluster?.authorize(request, (error, response) => {
+      if (error === null && response !== undefined) this.settled(correlationId, undefined, response);
+      else this.settled(correlationId, { ok: false, error: errorOfStatus(error?.code ?? GrpcStatus.INTERNAL, error?.details ?? '') });
+    });
+  }
+
+  private settled(correlationId: string, outcome: Outcome<TxnAnswer> | undefined, relayed?: AuthorizeResponse): void {
+    this.inFlight -= 1;
+    this.deps.inFlight.release();
+    if (outcome !== undefined && !outcome.ok) this.failItem(correlationId, outcome.error);
+    else {
+      this.answeredOk.inc();
+      const reply = relayed ?? toAuthorizeResponse((outcome as { ok: true; value: TxnAnswer }).value);
+      this.emit({ correlationId, statusCode: GrpcStatus.OK, statusMessage: '', reply });
+    }
+    if (this.inputDone && this.inFlight === 0 && !this.flushScheduled) this.flush();
+  }
+
+  private failItem(correlationId: string, error: unknown): void {
+    const status = statusOf(error);
+    if (status.code === GrpcStatus.INTERNAL) this.deps.logger.error({ err: error }, 'internal error in stream item');
+    this.deps.metrics.streamItems.inc({ grpc_code: GrpcStatus[status.code] ?? String(status.code) });
+    this.emit({ correlationId, statusCode: status.code, statusMessage: status.details, reply: undefined });
+  }
+
+  private emit(result: AuthorizeStreamResult): void {
+    if (this.closed) return;
+    this.outgoing.push(result);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.outgoing.length > 0 && !this.closed) this.call.write({ results: this.outgoing });
+    this.outgoing = [];
+    if (this.inputDone && this.inFlight === 0 && !this.closed) {
+      this.closed = true;
+      this.call.end();
+    }
+  }
+}
