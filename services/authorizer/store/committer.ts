@@ -278,8 +278,9 @@ export class Committer implements Persistence {
    */
   private async claimKeyRecords(batch: readonly CommitEntry[]): Promise<CommitEntry[]> {
     const byHome = new Map<number, KeyRecordClaim[]>();
+    const nowMs = Date.now();
     for (const entry of batch)
-      for (const claim of this.remoteClaims(entry)) {
+      for (const claim of this.remoteClaims(entry, nowMs)) {
         const home = claim.home;
         const group = byHome.get(home);
         if (group === undefined) byHome.set(home, [claim.claim]);
@@ -323,9 +324,14 @@ export class Committer implements Persistence {
     }
   }
 
-  /** Key records of an entry's request key and tombstones that live on another shard than the entry's. */
-  private remoteClaims(entry: CommitEntry): { home: number; claim: KeyRecordClaim }[] {
+  /**
+   * Key records of an entry's request key and tombstones that live on another shard than the
+   * entry's. None for an entry past its deadline: serialize() settles it expired, and its key
+   * must not be taken by a request that writes nothing.
+   */
+  private remoteClaims(entry: CommitEntry, nowMs: number): { home: number; claim: KeyRecordClaim }[] {
     const claims: { home: number; claim: KeyRecordClaim }[] = [];
+    if (entry.deadlineMs !== undefined && entry.deadlineMs <= nowMs) return claims;
     const add = (key: string, request: boolean): void => {
       const home = homeShardOfRequestKey(key, this.epochs.shardCount);
       if (home === entry.shard) return;
