@@ -323,7 +323,7 @@ export async function startCluster(
     shardCount: config.TAPLINE_SHARD_COUNT,
     // A shard counts as held only while its lease is known fresh: a resumed stale owner waits for
     // its next round instead of answering from memory (its writes are fenced by Redis anyway).
-    holds: (shard) => ownership.holds(shard) && (holder.coordinator?.leasesFresh ?? false),
+    holds: (shard) => ownership.holds(shard) && (holder.coordinator?.leaseFresh(shard) ?? false),
     ownerOf: (shard) => holder.coordinator?.ownerOf(shard),
     accepting,
     peers,

@@ -210,7 +210,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
       await waitFor(
         'Z takes its shard once the old owner hands it off',
         async () => {
-          epoch = (await store.take('Z', [shard], 5_000)).get(shard);
+          epoch = (await store.take('Z', [shard], 5_000)).taken.get(shard);
           return epoch !== undefined;
         },
         () => 'still leased',
@@ -270,7 +270,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     try {
       await waitFor(
         "A's leases are past their renewal",
-        () => !a.coordinator.leasesFresh,
+        () => !a.coordinator.leaseFresh(shardOf('card', cardOfA, test_shard_count)),
         () => 'still fresh',
         5_000,
         20,

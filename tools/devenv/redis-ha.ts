@@ -88,6 +88,13 @@ export interface SentinelSet {
   waitForFailover(old: RedisInstance, timeoutMs: number): Promise<RedisInstance>;
   /** Waits until `count` servers replicate from the current primary with their link up. */
   waitForReplicas(count: number, timeoutMs: number): Promise<void>;
+  /**
+   * Restarts `server` (a killed old primary) and makes it a replica of the primary the Sentinels
+   * name, as a restarted pod's start-up script does. Sentinel alone would demote it only on its
+   * next INFO round (every 10 s), and until then a promoted primary whose only replica it was
+   * refuses writes (min-replicas-to-write).
+   */
+  rejoinAsReplica(server: RedisInstance): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -182,6 +189,11 @@ export async function startSentinelSet(options: StartSentinelSetOptions): Promis
         for (const [field, value] of info) if (/^slave[0-9]+$/.test(field) && value.includes('state=online')) online += 1;
         return online >= count ? true : undefined;
       });
+    },
+    rejoinAsReplica: async (server) => {
+      const port = await primaryPort();
+      await server.restart();
+      await askRedis(server.port, ['REPLICAOF', '127.0.0.1', String(port)]);
     },
     stop: stopAll,
   };

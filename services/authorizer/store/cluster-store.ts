@@ -22,6 +22,13 @@ export interface Member {
   readonly address: string;
 }
 
+/** What a lease renewal found (ClusterStore.renew). */
+export interface RenewOutcome {
+  readonly lost: readonly number[];
+  readonly unreachable: readonly number[];
+  readonly error?: Error;
+}
+
 export interface ClusterStoreOptions {
   readonly target: RedisTarget;
   readonly command_timeout_ms: number;
@@ -61,33 +68,54 @@ export class ClusterStore {
     await this.run([members_key, member_addresses_key], ['leave', nodeId]);
   }
 
-  /** Takes shards whose lease is free (or this node's own); returns the epochs of those taken (replicated). */
-  async take(nodeId: string, shards: readonly number[], lease_ms: number): Promise<Map<number, string>> {
+  /**
+   * Takes shards whose lease is free (or this node's own); `taken` holds the epochs of those taken
+   * (replicated). On Redis Cluster a slot whose primary fails leaves its shard untaken (the first
+   * failure as `error`) and the others are taken all the same; outside a cluster a failure throws.
+   */
+  async take(nodeId: string, shards: readonly number[], lease_ms: number): Promise<{ taken: Map<number, string>; error?: Error }> {
     const taken = new Map<number, string>();
+    let failure: Error | undefined;
     await this.perSlot(shards, async (group) => {
       const args = ['take', nodeId, String(lease_ms)];
       for (const shard of group) args.push(shardKeys(shard).epoch, shardLeaseKey(shard));
-      const epochs = await this.run<string[]>([shardKeys(group[0] as number).epoch], args, true);
-      group.forEach((shard, index) => {
-        const epoch = epochs[index];
-        if (epoch !== undefined && epoch !== '') taken.set(shard, epoch);
-      });
+      try {
+        const epochs = await this.run<string[]>([shardKeys(group[0] as number).epoch], args, true);
+        group.forEach((shard, index) => {
+          const epoch = epochs[index];
+          if (epoch !== undefined && epoch !== '') taken.set(shard, epoch);
+        });
+      } catch (error) {
+        if (!this.primaries.sharded) throw error;
+        failure ??= error as Error;
+      }
     });
-    return taken;
+    return failure === undefined ? { taken } : { taken, error: failure };
   }
 
-  /** Extends the leases of held shards; returns the shards found lost (fenced by a new owner). */
-  async renew(nodeId: string, held: ReadonlyMap<number, string>, lease_ms: number): Promise<number[]> {
-    const lost: number[] = [];
+  /**
+   * Extends the leases of held shards. `lost`: shards found taken by a new owner (fenced).
+   * `unreachable`: shards whose renewal failed, with the first failure as `error`. Outside a cluster
+   * one script renews every shard, so a failure leaves them all unreachable; on Redis Cluster each
+   * shard is renewed on its own slot's primary, so a primary that cannot take writes (failing over,
+   * or cut off from its replicas) costs only the shards it serves.
+   */
+  async renew(nodeId: string, held: ReadonlyMap<number, string>, lease_ms: number): Promise<RenewOutcome> {
+    const outcome: { lost: number[]; unreachable: number[]; error?: Error } = { lost: [], unreachable: [] };
     await this.perSlot([...held.keys()], async (group) => {
       const args = ['renew', nodeId, String(lease_ms)];
       for (const shard of group) args.push(shardKeys(shard).epoch, shardLeaseKey(shard), held.get(shard) as string);
-      const answers = await this.run<string[]>([shardKeys(group[0] as number).epoch], args);
-      group.forEach((shard, index) => {
-        if (answers[index] !== '1') lost.push(shard);
-      });
+      try {
+        const answers = await this.run<string[]>([shardKeys(group[0] as number).epoch], args);
+        group.forEach((shard, index) => {
+          if (answers[index] !== '1') outcome.lost.push(shard);
+        });
+      } catch (error) {
+        outcome.unreachable.push(...group);
+        outcome.error ??= error as Error;
+      }
     });
-    return lost;
+    return outcome;
   }
 
   /** Deletes this node's leases of the given shards (graceful hand-off). */
