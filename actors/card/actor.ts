@@ -6,7 +6,7 @@
 // earlier ones are still committing; each carries the version it was decided on, so if one does
 // not land the ones after it are refused by Redis too, the actor reloads and decides them again.
 
-import { failedPrecondition, notFound, type TaplineError } from '../errors';
+import { alreadyExists, failedPrecondition, notFound, type TaplineError } from '../errors';
 import { EntityHost, loadSlot, type MoneyMessage, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import {
@@ -21,12 +21,14 @@ import {
   releasesExpiredHolds,
   reversalNeedsLedger,
   belowAutoReloadThreshold,
+  spentKeyEntity,
   type CardEnv,
   type MoneyDecision,
 } from './decide';
+import { default_pin_attempts_max } from '../program/config';
 import { decodeCardState, encodeCardState } from '../state/card';
 import type { CardState } from './rules';
-import { decodeRecord } from './transaction';
+import { decodeRecord, type MoneyRequest } from './transaction';
 import type { CardActorContext, CardMessage } from './messages';
 
 export type { Reply } from '../runtime/entity-host';
@@ -34,6 +36,11 @@ export type { AdminAnswer, ReplaceAnswer } from './decide';
 export type { CardActorContext, CardMessage } from './messages';
 
 type Money = Extract<CardMessage, { type: 'money' }>;
+
+/** Money requests decided on facts read from Redis first (their original, or their key's records). */
+function needsFacts(request: MoneyRequest): boolean {
+  return request.kind === 'reverse' || request.kind === 'refund' || request.recordSpent === true;
+}
 
 export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardState> {
   state: CardState | undefined = undefined;
@@ -67,14 +74,14 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
 
   protected needsAwait(message: CardMessage): boolean {
     if (this.needsReload) return true;
-    if (message.type === 'money') return message.request.kind === 'reverse' || message.request.kind === 'refund';
+    if (message.type === 'money') return needsFacts(message.request);
     return message.type === 'replace';
   }
 
   protected async handleAwaiting(message: CardMessage): Promise<void> {
     if (this.needsReload) await this.reload();
-    if (message.type === 'money' && (message.request.kind === 'reverse' || message.request.kind === 'refund'))
-      await this.decideOnOriginal(message);
+    if (message.type === 'money' && message.request.recordSpent === true) await this.decideOnce(message);
+    else if (message.type === 'money' && needsFacts(message.request)) await this.decideOnOriginal(message);
     else if (message.type === 'replace') await this.replace(message);
     else this.handle(message);
   }
@@ -101,11 +108,35 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       case 'replace':
         return;
       case 'money':
-        if (this.answerFromIndex(message)) return;
-        if (this.state === undefined) return this.notFound(message.reply);
-        if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
-        this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
+        this.decideNow(message);
     }
+  }
+
+  /** A money request decided on memory (no facts to read first). */
+  private decideNow(message: Money): void {
+    if (this.answerFromIndex(message)) return;
+    if (this.state === undefined) return this.notFound(message.reply);
+    if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
+    this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
+  }
+
+  /**
+   * A request whose key must stay spent (a PSP callback): answered from its stored record when
+   * Redis still has one (a node that restarted may not know it), refused when only the spent
+   * record is left (the idempotency record expired), else decided; its commit writes the spent
+   * record (decide.ts), which must not exist yet.
+   */
+  private async decideOnce(message: Money): Promise<void> {
+    if (this.answerFromIndex(message)) return;
+    if (this.state === undefined) return this.notFound(message.reply);
+    const { key } = message.request;
+    const stored = await this.context.persistence.loadIdempotencyRecord(this.shard, key);
+    if (stored !== undefined) return this.answerFromStored(message, stored);
+    const spent = await this.loadRecord(spentKeyEntity(this.cardId, key));
+    if (!(await this.readyAfterAwait(message))) return;
+    if (spent.data !== undefined)
+      return message.reply({ ok: false, error: alreadyExists('this key was applied already; its answer is no longer kept', { key }) });
+    this.decideNow(message);
   }
 
   private env(): CardEnv {
@@ -118,8 +149,12 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     };
   }
 
-  protected override retryMessage(message: MoneyMessage): void {
-    this.retry(message as Money);
+  protected override retryMessage(message: MoneyMessage, ownConflict: boolean): void {
+    this.retry(message as Money, ownConflict);
+  }
+
+  protected override moneyMessageOf(message: CardMessage): MoneyMessage | undefined {
+    return message.type === 'money' ? message : undefined;
   }
 
   /** Releases holds past their expiry, one commit each, before the command that found them. */
@@ -140,7 +175,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     const key = request.originalKey;
     const waiters = this.pendingKey(key);
     // The original is still being committed: decide once it has settled.
-    if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message));
+    if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message, false));
     const original = this.knownRecord(key) ?? (await this.readStoredRecord(key, decodeRecord));
     const reverse = request.kind === 'reverse';
     const withLedger = reverse ? reversalNeedsLedger(original) : refundNeedsLedger(original);
@@ -203,7 +238,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       plan,
       message.reply,
       decision.answer,
-      () => this.retry(message),
+      (ownConflict) => this.retry(message, ownConflict),
       (committed) => {
         if (committed) this.context.invalidate?.(replacementId);
       },
@@ -221,11 +256,26 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   }
 
   private admin(message: Extract<CardMessage, { type: 'admin' }>): void {
-    const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock() });
+    // Only a PIN change needs the program (its wrong-attempt limit).
+    const pinAttemptsMax =
+      message.command.type === 'set_pin' && this.state !== undefined
+        ? this.context.programs.get(this.state.programId).pinAttemptsMax
+        : default_pin_attempts_max;
+    const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock(), pinAttemptsMax });
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
-    const plan = { slots: [this.write(decision.after)], writes: decision.writes, outbox: decision.document };
-    this.commitAndAnswer(plan, message.reply, decision.answer, () => this.retry(message));
+    if (decision.kind === 'refused_after') {
+      const counted = { slots: [this.write(decision.after)], ...(decision.document === undefined ? {} : { outbox: decision.document }) };
+      return this.commitThenReply(counted, message.reply, { ok: false, error: decision.error }, (ownConflict) =>
+        this.retry(message, ownConflict),
+      );
+    }
+    const plan = {
+      slots: [this.write(decision.after)],
+      writes: decision.writes,
+      outbox: decision.document,
+    };
+    this.commitAndAnswer(plan, message.reply, decision.answer, (ownConflict) => this.retry(message, ownConflict));
   }
 
   /** This card's record in a commit: its new state (encoded by its codec), or a version check only. */
@@ -235,8 +285,8 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       : { slot: this, entity: this.entity, after, encoded: encodeCardState(after) };
   }
 
-  private retry(message: Exclude<CardMessage, { type: 'balance' | 'invalidate' }>): void {
-    this.retryOrFail(message, (again) => this.context.retell(this.cardId, again), message.reply);
+  private retry(message: Exclude<CardMessage, { type: 'balance' | 'invalidate' }>, ownConflict: boolean): void {
+    this.retryOrFail(message, (again) => this.context.retell(this.cardId, again), message.reply, ownConflict);
   }
 
   private notFound(reply: Reply<never>): void {

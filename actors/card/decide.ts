@@ -9,7 +9,8 @@
 // pin.ts, refunds.ts, closing.ts (replacement, return), lifecycle.ts (transitions) and
 // program-rules.ts (a program's limits, risk and loyalty).
 
-import { invalidArgument, notFound, rejected, type TaplineError } from '../errors';
+import { invalidArgument, notFound, permissionDenied, rejected, type TaplineError } from '../errors';
+import { ownsKey, requesterOf, speaksFor } from '../origin';
 import type { ProgramConfig } from '../program/config';
 import type { ProgramRequest, ProgramRules } from '../rules/program';
 import type { Claim, CommitEntry, EntityId, EntityWrite, StoredRecord } from '../runtime/persistence';
@@ -25,7 +26,7 @@ import {
   replacementDocuments,
 } from './documents';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
-import { decideTransition, type TransitionRequest } from './lifecycle';
+import { decideStatusChange, decideTransition, type SettableStatus, type TransitionRequest } from './lifecycle';
 import { checkPin, decideSetPin, withPinFailures } from './pin';
 import { afterRuleDecline, decideRuledPurchase, gateHold, recordSpending, resolveCardReview, reversePoints } from './program-rules';
 import { decideRefund, empty_refund_ledger, reversibleMinor, type RefundLedger } from './refunds';
@@ -40,7 +41,7 @@ import {
   type CardStatus,
 } from './rules';
 import { transactionDocument } from '../outbox/builders';
-import { decodeRefundLedger, encodeCardState, encodeRefundLedger } from '../state/card';
+import { decodeRefundLedger, encodeCardState, encodeRefundLedger, encodeSpentKey } from '../state/card';
 import {
   tombstone_fingerprint,
   type DocumentExtras,
@@ -107,6 +108,21 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
     case 'pre_authorization':
       return decidePreAuthorizationRequest(state, request, merchantId, env);
     case 'incremental':
+    case 'completion':
+    case 'void': {
+      const refusal = holdRefusal(request, merchantId);
+      if (refusal !== undefined) return refusal;
+      return decideHoldRequest(state, request, merchantId, env);
+    }
+    default:
+      return decideOtherMoney(state, request, merchantId, env);
+  }
+}
+
+/** Incremental, completion and void: on the hold their pre-authorization's key names. */
+function decideHoldRequest(state: CardState, request: MoneyRequest, merchantId: string, env: CardEnv): MoneyDecision {
+  switch (request.kind) {
+    case 'incremental':
       return holdPlan(
         state,
         request,
@@ -116,6 +132,29 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
       );
     case 'completion':
       return decideCompletionRequest(state, request, merchantId, env);
+    default:
+      return holdPlan(state, request, merchantId, env, decideRelease(state, request.originalKey));
+  }
+}
+
+/**
+ * A hold belongs to the terminal that placed it: its key is "t:<terminal>:<n>" of the
+ * pre-authorization, and only a request of that terminal (actors/origin.ts) may extend, complete or
+ * release it. Anything else is refused, nothing written.
+ */
+function holdRefusal(request: MoneyRequest, merchantId: string): Rejection | undefined {
+  if (ownsKey(requesterOf(request), request, request.originalKey, merchantId)) return undefined;
+  return {
+    kind: 'rejected',
+    error: permissionDenied('a hold is extended, completed or released only by the terminal that placed it', {
+      originalKey: request.originalKey,
+    }),
+  };
+}
+
+/** Returns and tab settlements. */
+function decideOtherMoney(state: CardState, request: MoneyRequest, merchantId: string, env: CardEnv): MoneyDecision {
+  switch (request.kind) {
     case 'cash_out':
       return holdPlan(state, request, merchantId, env, decideCashOut(state, env.nowMs));
     case 'tab_settlement':
@@ -126,8 +165,6 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
         env,
         decide(state, { type: 'settle_tab', amountMinor: request.amountMinor, currency: request.currency }),
       );
-    case 'void':
-      return holdPlan(state, request, merchantId, env, decideRelease(state, request.originalKey));
     default:
       return { kind: 'rejected', error: invalidArgument(`${request.kind} is not decided here`, { kind: request.kind }) };
   }
@@ -353,6 +390,20 @@ export function refundLedgerEntity(originalKey: string): EntityId {
   return { kind: 'refunded', id: originalKey };
 }
 
+/** The spent record of a request key that must never be applied twice (recordSpent), beside its card. */
+export function spentKeyEntity(cardId: string, key: string): EntityId {
+  return { kind: 'spent', id: `${cardId}/${key}` };
+}
+
+/** A spent key is written once, with whatever answered it (it must not exist: version 0). */
+function spentKeyWrite(state: CardState, request: MoneyRequest, result: TxnResult): EntityWrite {
+  return {
+    entity: spentKeyEntity(state.cardId, request.key),
+    expectVersion: 0,
+    data: encodeSpentKey({ transaction: result.id, outcome: result.outcome, at: result.atMs }),
+  };
+}
+
 /** True when deciding a reversal of `original` needs its refund ledger (and its reversal claim). */
 export function reversalNeedsLedger(original: IdempotencyRecord | undefined): boolean {
   return (
@@ -369,6 +420,8 @@ export function decideReversal(
 ): MoneyDecision {
   const { original } = facts;
   const originalKey = request.originalKey;
+  const refusal = reversalRefusal(request, merchantId, original);
+  if (refusal !== undefined) return refusal;
   if (original !== undefined && original.f !== tombstone_fingerprint && original.r.cardId !== state.cardId)
     return { kind: 'rejected', error: invalidArgument('original transaction belongs to another card', { originalKey }) };
   if (original !== undefined && !reversible_kinds.has(original.r.kind))
@@ -390,6 +443,29 @@ export function decideReversal(
     reverse: 'reversed',
     amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, 0) : 0,
   });
+}
+
+/**
+ * A reversal comes from where its original happened (actors/origin.ts): the original's terminal,
+ * or a gateway of its merchant. An original not seen yet is tombstoned only under a key of the
+ * reversal's own terminal: naming another terminal's transaction number (a sale it has not made
+ * yet) is refused, nothing written. Cards and fleet accounts share this rule.
+ */
+export function reversalRefusal(request: MoneyRequest, merchantId: string, original: IdempotencyRecord | undefined): Rejection | undefined {
+  const requester = requesterOf(request);
+  const originalKey = request.originalKey;
+  if (original === undefined) {
+    if (ownsKey(requester, request, originalKey, merchantId)) return undefined;
+    return {
+      kind: 'rejected',
+      error: permissionDenied("a reversal may name only its own terminal's transactions", { originalKey }),
+    };
+  }
+  if (original.origin !== undefined && speaksFor(requester, original.origin)) return undefined;
+  return {
+    kind: 'rejected',
+    error: permissionDenied('a reversal comes from the terminal the original was made at', { originalKey }),
+  };
 }
 
 /**
@@ -495,6 +571,13 @@ export function decideRefundRequest(
   const originalKey = request.originalKey;
   if (original === undefined || original.f === tombstone_fingerprint)
     return { kind: 'rejected', error: notFound('original transaction not found', { originalKey }) };
+  // The manager was verified for the merchant of the refund's terminal: the goods must have been
+  // bought there.
+  if (original.origin === undefined || original.origin.merchantId !== merchantId)
+    return {
+      kind: 'rejected',
+      error: permissionDenied('a refund is made by a manager of the merchant the original was bought at', { originalKey }),
+    };
   if (original.r.cardId !== state.cardId)
     return { kind: 'rejected', error: invalidArgument('original transaction belongs to another card', { originalKey }) };
   if (original.r.kind !== 'purchase' && original.r.kind !== 'completion')
@@ -597,10 +680,11 @@ function moneyPlan(
   const plan: { -readonly [K in keyof MoneyPlan]: MoneyPlan[K] } = {
     kind: 'money',
     after,
-    record: { f: request.fingerprint, r: fullResult },
+    record: { f: request.fingerprint, r: fullResult, origin: { terminalId: request.terminalId, merchantId } },
     stored,
   };
-  if (extra.writes !== undefined && extra.writes.length > 0) plan.writes = extra.writes;
+  const writes = request.recordSpent === true ? [...(extra.writes ?? []), spentKeyWrite(before, request, fullResult)] : extra.writes;
+  if (writes !== undefined && writes.length > 0) plan.writes = writes;
   if (extra.claims !== undefined && extra.claims.length > 0) plan.claims = extra.claims;
   if (extra.extraOutbox !== undefined) plan.extraOutbox = extra.extraOutbox;
   if (extra.reverse === 'reversed') plan.reversing = request.originalKey;
@@ -618,7 +702,7 @@ export type CardAdminCommand =
       /** A named card's holder (personal data, JSON), written to its own record. */
       readonly holder?: string;
     }
-  | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string }
+  | { readonly type: 'set_status'; readonly status: SettableStatus; readonly reason: string; readonly operatorId: string }
   | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly operatorId: string }
   | { readonly type: 'auto_reload'; readonly autoReload: AutoReload | undefined; readonly operatorId: string }
   | { readonly type: 'tab_limit'; readonly limitMinor: number; readonly operatorId: string }
@@ -642,6 +726,8 @@ export interface AdminAnswer {
 
 export type AdminDecision =
   | Rejection
+  /** Refused, yet the card changes and the change is committed before the refusal is answered (a wrong old PIN counted). */
+  | { readonly kind: 'refused_after'; readonly after: CardState; readonly document: string | undefined; readonly error: TaplineError }
   | { readonly kind: 'unchanged'; readonly answer: AdminAnswer }
   | {
       readonly kind: 'changed';
@@ -651,8 +737,18 @@ export type AdminDecision =
       readonly answer: AdminAnswer;
     };
 
-export function decideAdmin(state: CardState | undefined, command: CardAdminCommand, env: Pick<CardEnv, 'nowMs'>): AdminDecision {
-  const decision = adminDecision(state, command);
+/** What an operator change may use besides the card: the time, and the card's program's PIN attempts. */
+export interface AdminEnv {
+  readonly nowMs: number;
+  readonly pinAttemptsMax: number;
+}
+
+export function decideAdmin(state: CardState | undefined, command: CardAdminCommand, env: AdminEnv): AdminDecision {
+  if (command.type === 'set_pin' && state !== undefined) {
+    const pin = decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax);
+    if (pin.wrongAttempt !== undefined) return wrongOldPin(state, pin.wrongAttempt, env.nowMs);
+  }
+  const decision = adminDecision(state, command, env);
   if (decision.kind === 'rejected')
     return {
       kind: 'rejected',
@@ -678,12 +774,22 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
   };
 }
 
-function adminDecision(state: CardState | undefined, command: CardAdminCommand): CardDecision {
+/** A wrong old PIN in SetPin: refused, with the card's wrong-attempt count raised (and a "locked" document when it locks). */
+function wrongOldPin(state: CardState, attempt: { failuresAfter: number; locked: boolean }, nowMs: number): AdminDecision {
+  return {
+    kind: 'refused_after',
+    after: withPinFailures(state, attempt.failuresAfter),
+    document: attempt.locked ? pinLockedDocument(state, nowMs) : undefined,
+    error: rejected('permission_denied', 'the current PIN is wrong', { cardId: state.cardId }),
+  };
+}
+
+function adminDecision(state: CardState | undefined, command: CardAdminCommand, env: AdminEnv): CardDecision {
   switch (command.type) {
     case 'issue':
       return decide(state, command.command);
     case 'set_status':
-      return decide(state, { type: 'set_status', status: command.status });
+      return decideStatusChange(state, command.status, command.operatorId);
     case 'transition':
       return decideTransition(state, command.transition);
     case 'auto_reload':
@@ -691,7 +797,7 @@ function adminDecision(state: CardState | undefined, command: CardAdminCommand):
     case 'tab_limit':
       return decide(state, { type: 'set_tab_limit', limitMinor: command.limitMinor });
     case 'set_pin':
-      return decideSetPin(state, command.newHash, command.oldHash, command.reset).decision;
+      return decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax).decision;
     case 'resolve_review': {
       if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'card not found' };
       const rules = resolveCardReview(state, command.transactionId);

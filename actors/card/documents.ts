@@ -3,6 +3,7 @@
 // contract (actors/outbox/builders.ts). Pure: the caller passes time and ids in.
 
 import type { CardAdminCommand } from './decide';
+import { actionTowards, type CardAction, type SettableStatus } from './lifecycle';
 import { balanceDeltaMinor, heldDeltaMinor, type CardEvent, type CardState } from './rules';
 import type { DocumentExtras, HoldFields, MoneyRequest, ProgramFigures, TxnResult } from './transaction';
 import {
@@ -124,9 +125,17 @@ export function adminDocument(command: CardAdminCommand, before: CardState | und
         operator,
         at,
         transition:
-          command.type === 'transition' ? { action: command.transition.action, approver: command.transition.approverId } : undefined,
+          command.type === 'transition'
+            ? { action: command.transition.action, approver: command.transition.approverId }
+            : statusChangeAction(before, command.status),
       });
   }
+}
+
+/** The action a SetCardStatus took (the audit names it like ChangeCardState's, with no approver). */
+function statusChangeAction(before: CardState | undefined, to: SettableStatus): { action: CardAction; approver: string } | undefined {
+  const action = before === undefined ? undefined : actionTowards(before.status, to);
+  return action === undefined ? undefined : { action, approver: '' };
 }
 
 /** The four documents of a replacement: transfer out (old card), card_replaced, card_issued and transfer in (new card). */

@@ -9,9 +9,6 @@ import type { DeclineReason } from '../declines';
 
 export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced';
 
-/** Statuses an operator may set through SetCardStatus in v1. */
-export const operator_settable_statuses: ReadonlySet<CardStatus> = new Set(['active', 'frozen', 'blocked']);
-
 export interface CardState {
   readonly cardId: string;
   readonly currency: string;
@@ -98,8 +95,7 @@ export type CardCommand =
   | { readonly type: 'set_auto_reload'; readonly autoReload: AutoReload | undefined }
   | { readonly type: 'set_tab_limit'; readonly limitMinor: number }
   | { readonly type: 'settle_tab'; readonly amountMinor: number; readonly currency: string }
-  | { readonly type: 'reverse'; readonly amountMinor: number }
-  | { readonly type: 'set_status'; readonly status: CardStatus };
+  | { readonly type: 'reverse'; readonly amountMinor: number };
 
 export type CardEvent =
   | { readonly type: 'issued'; readonly state: CardState }
@@ -171,9 +167,6 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       if (state.status === 'closed' || state.status === 'replaced')
         return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
       return { kind: 'approved', event: { type: 'credited', amountMinor: command.amountMinor } };
-    case 'set_status':
-      if (state.status === command.status) return { kind: 'unchanged' };
-      return { kind: 'approved', event: { type: 'status_changed', status: command.status } };
   }
 }
 

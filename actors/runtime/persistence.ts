@@ -9,6 +9,8 @@ export type EntityKind =
   | 'holder'
   | 'issuance'
   | 'refunded'
+  // A spent request key (a PSP reference) beside its card: "<card id>/<request key>", never expires.
+  | 'spent'
   | 'manager'
   // Fleet accounts, their cards and their vehicles' odometers: all on the fleet's shard.
   | 'fleet'

@@ -21,6 +21,8 @@
 //   terminal, program, issuance   the id itself
 //   merchant           a merchant's records: the merchant id
 //   manager            "<merchant>/<manager>": the merchant id
+//   spent              "<card>/<request key>": the card's shard key (a spent PSP reference lives
+//                      beside the card it topped up)
 // A purchase's refund ledger (kind "refunded", keyed by the purchase's idempotency key) is written
 // by its card on the card's shard; its own id does not name that card, so it is not placed here.
 //
@@ -77,6 +79,8 @@ export function shardKeyOf(kind: PlacedKind, id: string): string {
     case 'vehicle':
     case 'manager':
       return ownerPartOf(id);
+    case 'spent':
+      return shardKeyOf('card', ownerPartOf(id));
     case 'fleet':
     case 'review':
     case 'terminal':

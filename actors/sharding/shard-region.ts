@@ -7,7 +7,7 @@ import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../
 import { CardBehavior, type CardActorContext, type CardMessage, type Reply } from '../card/actor';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer } from '../card/decide';
 import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
-import type { TransitionRequest } from '../card/lifecycle';
+import type { SettableStatus, TransitionRequest } from '../card/lifecycle';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
@@ -314,7 +314,8 @@ export class ShardRegion {
     this.cardAdmin(command.cardId, { type: 'issue', command: { type: 'issue', ...command }, operatorId }, reply, issueAnswer);
   }
 
-  setCardStatus(cardId: string, status: CardStatus, reason: string, operatorId: string, reply: Reply<CardState>): void {
+  /** Sets a status through the card's transition table (actors/card/lifecycle.ts). */
+  setCardStatus(cardId: string, status: SettableStatus, reason: string, operatorId: string, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'set_status', status, reason, operatorId }, reply, stateOf);
   }
 

@@ -41,6 +41,7 @@ import { Committer } from './store/committer';
 import { terminalKey } from './store/keys';
 import { RedisProgramCards } from './store/program-cards';
 import { RedisStore } from './store/redis-store';
+import { RedisAttemptCounter, attempts_kept_ms } from './store/attempts';
 import { CardIssuance } from './usecases/card-issuance';
 import { CardPins } from './usecases/card-pins';
 import { ManagerDirectory } from './usecases/managers';
@@ -49,6 +50,7 @@ import { AutoReloader, type PspAdapter, type PspAdapterFactory } from './usecase
 import { PspTopUps } from './usecases/psp-top-ups';
 import { ProgramRefundRun } from './usecases/refund-run';
 import { CardTabs } from './usecases/tabs';
+import { ManualCredits } from './usecases/credits';
 
 /** The node's cluster parts (docs/CLUSTER.md). */
 export interface ClusterParts {
@@ -119,7 +121,7 @@ function buildPsp(config: NodeConfig, logger: Logger, clock: () => number, facto
   const adapter =
     secret === undefined || factory === undefined
       ? undefined
-      : factory(secret, (payload, signature) => delivery.deliver?.(payload, signature));
+      : factory(secret, (payload, signature) => delivery.deliver?.(payload, signature), clock);
   const autoReloader =
     adapter === undefined
       ? undefined
@@ -237,7 +239,12 @@ export function buildServiceDeps(
   const programCards = new RedisProgramCards(store);
   // Bulk issuance and the refund run reach each card on its owner through the router.
   const fanout = new RoutedCardFanout(cluster.router);
-  const managerLimits = { attempts_max: config.TAPLINE_MANAGER_PIN_ATTEMPTS_MAX, lock_ms: config.TAPLINE_MANAGER_LOCK_MS };
+  // Manager-PIN attempts are counted in Redis: one count for every node, kept across restarts.
+  const managerAttempts = new RedisAttemptCounter(store, {
+    attempts_max: config.TAPLINE_MANAGER_PIN_ATTEMPTS_MAX,
+    lock_ms: config.TAPLINE_MANAGER_LOCK_MS,
+    ttl_ms: Math.max(attempts_kept_ms, config.TAPLINE_MANAGER_LOCK_MS),
+  });
   const pspWiring =
     psp.adapter === undefined || psp.secret === undefined || psp.autoReloader === undefined
       ? undefined
@@ -257,11 +264,12 @@ export function buildServiceDeps(
     managers:
       pinHasher === undefined
         ? undefined
-        : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher, managerLimits, clock, logger),
+        : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher, managerAttempts, clock, logger),
     issuance: new CardIssuance({ region, programs, issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT), pins, fanout }),
     refundRun: new ProgramRefundRun({ region, programCards, fanout }),
-    pspTopUps: new PspTopUps(region, pspWiring),
+    pspTopUps: new PspTopUps(region, pspWiring, clock),
     tabs: new CardTabs(region),
+    credits: new ManualCredits(region),
     programCards,
     balances: new StoredBalances(store),
     cluster: {

@@ -77,7 +77,7 @@ const schema = z.object({
   TAPLINE_PIN_SECRET: z.string().min(16).optional(),
   // Wrong manager PINs (refunds) in a row before that manager is refused for
   // TAPLINE_MANAGER_LOCK_MS, whatever PIN is given: a 4-digit PIN is not guessable at 5 tries per
-  // 15 minutes. Counted in memory per node (a wrong PIN writes nothing, like any refused request).
+  // 15 minutes. Counted in Redis, one count for every node, kept across restarts.
   TAPLINE_MANAGER_PIN_ATTEMPTS_MAX: int(1, 1_000, 5),
   TAPLINE_MANAGER_LOCK_MS: int(1_000, 86_400_000, 900_000),
   // Shared secret of the PSP's signed callbacks (HMAC-SHA256). No default; unset, PSP

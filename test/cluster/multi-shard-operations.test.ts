@@ -183,6 +183,7 @@ describe('operations across shards of different owners (3 real node processes)',
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     const first = await via('n1').cards.pspCallback(payload, signPspPayload(psp_secret, payload));
     assert.deepEqual([first.outcome, first.balanceAfter?.amountMinor, first.replayed], [Outcome.OUTCOME_APPROVED, 2_500n, false]);

@@ -15,6 +15,7 @@ import { ProgramRegistry } from '../../actors/program/registry';
 import { decodeProgramConfig } from '../../actors/state/program';
 import { IssuanceRecords, type IssuanceRecord } from '../../actors/card/issuance';
 import { ManagerDirectory } from '../../services/authorizer/usecases/managers';
+import { RedisAttemptCounter } from '../../services/authorizer/store/attempts';
 import { PinHasher } from '../../services/authorizer/usecases/pin';
 import { startTestRedis, test_shard_count } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
@@ -74,7 +75,7 @@ describe('admin records on a shard this node does not hold answer "shard moved" 
       committer,
       test_shard_count,
       new PinHasher('a-pin-secret-of-16+chars'),
-      { attempts_max: 5, lock_ms: 60_000 },
+      new RedisAttemptCounter(store, { attempts_max: 5, lock_ms: 60_000, ttl_ms: 60_000 }),
       () => Date.now(),
       pino({ level: 'silent' }),
     );

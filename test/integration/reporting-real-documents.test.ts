@@ -305,6 +305,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     assert.equal((await cards.pspCallback(payload, signPspPayload(psp_secret, payload))).outcome, Outcome.OUTCOME_APPROVED);
     moved.push({ program: 'rd-fest', merchant: '', kind: 'top_up', amount: 2_000 });
@@ -547,6 +548,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       issuance: 'issuance',
       refunded: 'refunded',
       manager: 'manager',
+      spent: 'spent',
     };
     const decoded = new Map<string, number>();
     for await (const keys of inspect.client.scanIterator({ MATCH: 'tl:*', COUNT: 1000 })) {
@@ -567,7 +569,19 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       }
     }
     // What the drive wrote: every kind of record but the review queue (no fleet approval is flagged).
-    const expected = ['card', 'terminal', 'program', 'holder', 'issuance', 'refunded', 'manager', 'fleet', 'fleet_card', 'vehicle'];
+    const expected = [
+      'card',
+      'terminal',
+      'program',
+      'holder',
+      'issuance',
+      'refunded',
+      'manager',
+      'spent',
+      'fleet',
+      'fleet_card',
+      'vehicle',
+    ];
     for (const kind of [...expected, 'idempotency record'])
       assert.ok((decoded.get(kind) ?? 0) > 0, `no ${kind} decoded: ${JSON.stringify([...decoded])}`);
   });

@@ -13,6 +13,7 @@ import { createLogger } from '../../services/common/logger';
 import { projectRoot } from '../../services/common/paths';
 import { authorizer_node_flags } from '../../services/authorizer/runtime-flags';
 import { simulatedPsp } from '../../tools/psp-simulator/simulated-psp';
+import type { PspAdapterFactory } from '../../services/authorizer/usecases/psp';
 
 export function testDataDir(name: string): string {
   const base = join(projectRoot(), '.test-data');
@@ -78,11 +79,12 @@ export function nodeEnv(redisUrl: string, overrides: Record<string, string> = {}
 export async function startInProcessNode(
   redisUrl: string,
   overrides: Record<string, string> = {},
-  options: { clock?: () => number } = {},
+  options: { clock?: () => number; psp?: PspAdapterFactory } = {},
 ): Promise<AuthorizerNode> {
   const config: NodeConfig = loadConfig(nodeEnv(redisUrl, overrides));
-  // The tests' nodes run with the simulated PSP, used when a test configures TAPLINE_PSP_SECRET.
-  return AuthorizerNode.start(config, createLogger('test-node', config.TAPLINE_LOG_LEVEL), { ...options, psp: simulatedPsp });
+  // The tests' nodes run with the simulated PSP (unless a test brings its own), used when a test
+  // configures TAPLINE_PSP_SECRET.
+  return AuthorizerNode.start(config, createLogger('test-node', config.TAPLINE_LOG_LEVEL), { psp: simulatedPsp, ...options });
 }
 
 /**

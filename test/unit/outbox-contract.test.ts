@@ -531,7 +531,7 @@ const fleet_card: FleetCardState = {
   limits: { per_txn_minor: 20_000, daily_minor: 50_000 },
   spent: { day: '', day_minor: 0, week: '', week_minor: 0, month: '', month_minor: 0, lifetime_minor: 0 },
   allowedGroups: ['diesel', 'adblue'],
-  program: { velocity: [], risk: { declines_at_ms: [], blocked_until_ms: 0 } },
+  program: { velocity: { series: [] }, risk: { declines_at_ms: [], blocked_until_ms: 0 } },
   issuedAtMs: at,
 };
 

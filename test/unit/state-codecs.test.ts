@@ -26,7 +26,8 @@ import { default_program_config, type ProgramConfig } from '../../actors/program
 import type { ReviewQueue } from '../../actors/rules/review-queue';
 import type { TerminalState } from '../../actors/terminal/rules';
 import { legacyLayout, stateCodec, StoredStateError, version_key, type StateCodec } from '../../actors/state/codec';
-import { card_holder_codec, card_state_codec, refund_ledger_codec, type CardHolder } from '../../actors/state/card';
+import { card_holder_codec, card_state_codec, refund_ledger_codec, spent_key_codec, type CardHolder } from '../../actors/state/card';
+import type { SpentKey } from '../../actors/card/transaction';
 import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_codec } from '../../actors/state/fleet';
 import { issuance_record_codec } from '../../actors/state/issuance';
 import { manager_record_codec, type ManagerRecord } from '../../actors/state/manager';
@@ -36,11 +37,13 @@ import { state_codecs } from '../../actors/state';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
 /** The type with every optional field required, all the way down: a fixture of it sets them all. */
-type Complete<T> = T extends readonly (infer E)[]
-  ? readonly Complete<E>[]
-  : T extends object
-    ? { readonly [K in keyof T]-?: Complete<T[K]> }
-    : T;
+type Complete<T> = T extends readonly [unknown, ...unknown[]]
+  ? T
+  : T extends readonly (infer E)[]
+    ? readonly Complete<E>[]
+    : T extends object
+      ? { readonly [K in keyof T]-?: Complete<T[K]> }
+      : T;
 
 const at = 1_769_000_000_000;
 
@@ -89,7 +92,13 @@ const full_card: Complete<CardState> = {
   holds: { 't:pos-1:8': { amountMinor: 3_000, expiresAtMs: at + 7 * 86_400_000 } },
   spentMinor: 9_000,
   rules: {
-    program: { velocity: [{ at_ms: at, amount_minor: 250 }], risk: { declines_at_ms: [at - 5], blocked_until_ms: at + 60_000 } },
+    program: {
+      velocity: {
+        series: [{ window_ms: 3_600_000, buckets: [[Math.floor(at / 56_250), 1, 250]] }],
+        events: [{ at_ms: at, amount_minor: 250 }],
+      },
+      risk: { declines_at_ms: [at - 5], blocked_until_ms: at + 60_000 },
+    },
     points: 120,
     reviews: [{ id: '4-1001', card: 'c-full', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }],
     reviews_dropped: 1,
@@ -139,7 +148,10 @@ const full_fleet_card: Complete<FleetCardState> = {
     lifetime_minor: 7_240,
   },
   allowedGroups: ['diesel'],
-  program: { velocity: [{ at_ms: at, amount_minor: 7_240 }], risk: { declines_at_ms: [], blocked_until_ms: 0 } },
+  program: {
+    velocity: { series: [{ window_ms: 3_600_000, buckets: [[Math.floor(at / 56_250), 1, 7_240]] }], events: [] },
+    risk: { declines_at_ms: [], blocked_until_ms: 0 },
+  },
   issuedAtMs: at,
 };
 
@@ -200,6 +212,7 @@ const cases: readonly Case<unknown>[] = [
   }),
   codecCase<CardHolder>(card_holder_codec, holder, { name: 'A', idDocumentType: '', idDocumentNumber: '', phone: '', email: '' }),
   codecCase<RefundLedger>(refund_ledger_codec, { refundedMinor: 300, reversed: true }, { refundedMinor: 0, reversed: false }),
+  codecCase<SpentKey>(spent_key_codec, { transaction: 'n1-7', outcome: 'approved', at }, { transaction: '', outcome: 'declined', at: 0 }),
   codecCase<TerminalState>(
     terminal_state_codec,
     { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: false },

@@ -11,6 +11,7 @@ import {
   type CardServiceIssueCardResponse,
   type ChangeCardStateRequest,
   type ChangeCardStateResponse,
+  type CreditCardResponse,
   type DefineProgramResponse,
   type GetCardResponse,
   type GetProgramResponse,
@@ -145,6 +146,17 @@ export class CardClient {
       (options, cb) => this.cards.runProgramRefund({ programId, runId, operatorId: 'ops' }, new grpc.Metadata(), options, cb),
       120_000,
     );
+  }
+
+  creditCard(
+    cardId: string,
+    amountMinor: number,
+    idempotencyKey: string,
+    operatorId = 'ops',
+    currency = 'EUR',
+  ): Promise<CreditCardResponse> {
+    const request = { cardId, amount: { amountMinor: BigInt(amountMinor), currency }, idempotencyKey, operatorId };
+    return invoke((options, cb) => this.cards.creditCard(request, new grpc.Metadata(), options, cb));
   }
 
   startPspTopUp(cardId: string, amountMinor: number): Promise<StartPspTopUpResponse> {

@@ -22,6 +22,7 @@ export class SimulatedPsp implements PspAdapter {
   constructor(
     private readonly secret: string,
     private readonly deliver: PspCallbackSink,
+    private readonly clock: () => number,
   ) {}
 
   startPayment(cardId: string, amountMinor: number, currency: string): Promise<{ reference: string; paymentUrl: string }> {
@@ -41,6 +42,7 @@ export class SimulatedPsp implements PspAdapter {
       currency,
       status: mandate.startsWith('fail') ? 'failed' : 'succeeded',
       kind: 'auto_reload',
+      signedAtMs: this.clock(),
     });
     setImmediate(() => this.deliver(payload, signPspPayload(this.secret, payload)));
     return Promise.resolve();
@@ -48,4 +50,4 @@ export class SimulatedPsp implements PspAdapter {
 }
 
 /** The factory a node is started with to use the simulated PSP. */
-export const simulatedPsp: PspAdapterFactory = (secret, callbacks) => new SimulatedPsp(secret, callbacks);
+export const simulatedPsp: PspAdapterFactory = (secret, callbacks, clock) => new SimulatedPsp(secret, callbacks, clock);

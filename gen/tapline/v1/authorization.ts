@@ -171,11 +171,14 @@ export interface AuthorizeStreamResult {
 
 export interface TopUpRequest {
   /**
-   * A cash top-up at a till carries the terminal's key; an online top-up (PSP, admin) carries
-   * an idempotency_key instead (e.g. the PSP reference). Exactly one of the two.
+   * A top-up at a till: the terminal's key, source CASH or PSP (a card payment at the till). A
+   * credit without a terminal (idempotency_key) or with source ADMIN or AUTO_RELOAD is refused
+   * PERMISSION_DENIED: operators credit through CardService.CreditCard, online payments arrive by
+   * the PSP's signed callback (CardService.HandlePspCallback).
    */
   terminalId: string;
   terminalTxnNumber: bigint;
+  /** Not accepted on this API (see above); kept so old clients get a precise refusal. */
   idempotencyKey: string;
   cardId: string;
   amount?: Money | undefined;

@@ -304,6 +304,32 @@ export interface HandlePspCallbackResponse {
   paymentFailed: boolean;
 }
 
+export interface CreditCardRequest {
+  cardId: string;
+  amount?:
+    | Money
+    | undefined;
+  /**
+   * The operator's key for this credit: 1-128 of A-Z a-z 0-9 . _ : - (its own namespace: no
+   * terminal, PSP or other client key can take it).
+   */
+  idempotencyKey: string;
+  /** Who credits (required); recorded as the transaction's operator. */
+  operatorId: string;
+}
+
+export interface CreditCardResponse {
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  declineRule: string;
+  transactionId: string;
+  balanceAfter?:
+    | Money
+    | undefined;
+  /** True when this is the stored answer to an earlier request with the same key. */
+  replayed: boolean;
+}
+
 export interface SetAutoReloadRequest {
   cardId: string;
   threshold?:
@@ -3049,6 +3075,216 @@ export const HandlePspCallbackResponse: MessageFns<HandlePspCallbackResponse> = 
   },
 };
 
+function createBaseCreditCardRequest(): CreditCardRequest {
+  return { cardId: "", amount: undefined, idempotencyKey: "", operatorId: "" };
+}
+
+export const CreditCardRequest: MessageFns<CreditCardRequest> = {
+  encode(message: CreditCardRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(26).string(message.idempotencyKey);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreditCardRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreditCardRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CreditCardRequest>): CreditCardRequest {
+    return CreditCardRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreditCardRequest>): CreditCardRequest {
+    const message = createBaseCreditCardRequest();
+    message.cardId = object.cardId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseCreditCardResponse(): CreditCardResponse {
+  return { outcome: 0, declineReason: 0, declineRule: "", transactionId: "", balanceAfter: undefined, replayed: false };
+}
+
+export const CreditCardResponse: MessageFns<CreditCardResponse> = {
+  encode(message: CreditCardResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(16).int32(message.declineReason);
+    }
+    if (message.declineRule !== "") {
+      writer.uint32(26).string(message.declineRule);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(34).string(message.transactionId);
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(42).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(48).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreditCardResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreditCardResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.declineRule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CreditCardResponse>): CreditCardResponse {
+    return CreditCardResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreditCardResponse>): CreditCardResponse {
+    const message = createBaseCreditCardResponse();
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.declineRule = object.declineRule ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
 function createBaseSetAutoReloadRequest(): SetAutoReloadRequest {
   return { cardId: "", threshold: undefined, amount: undefined, mandateReference: "", operatorId: "" };
 }
@@ -4333,9 +4569,26 @@ export const CardServiceService = {
     responseDeserialize: (value: Buffer): SetAutoReloadResponse => SetAutoReloadResponse.decode(value),
   },
   /**
+   * A manual credit by an operator (a goodwill credit, a correction): a top-up with source ADMIN,
+   * idempotent by idempotency_key (the same key again answers the first credit, replayed). Credits
+   * without a terminal are made here or by the PSP callback, never on the terminal API. Declined
+   * like any top-up (card status, currency, the program's top-up and balance limits).
+   */
+  creditCard: {
+    path: "/tapline.v1.CardService/CreditCard" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreditCardRequest): Buffer => Buffer.from(CreditCardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreditCardRequest => CreditCardRequest.decode(value),
+    responseSerialize: (value: CreditCardResponse): Buffer => Buffer.from(CreditCardResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreditCardResponse => CreditCardResponse.decode(value),
+  },
+  /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
-   * and lifts a lockout. Only a keyed hash is stored.
+   * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
+   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
+   * is stored.
    */
   setPin: {
     path: "/tapline.v1.CardService/SetPin" as const,
@@ -4471,9 +4724,18 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    */
   setAutoReload: handleUnaryCall<SetAutoReloadRequest, SetAutoReloadResponse>;
   /**
+   * A manual credit by an operator (a goodwill credit, a correction): a top-up with source ADMIN,
+   * idempotent by idempotency_key (the same key again answers the first credit, replayed). Credits
+   * without a terminal are made here or by the PSP callback, never on the terminal API. Declined
+   * like any top-up (card status, currency, the program's top-up and balance limits).
+   */
+  creditCard: handleUnaryCall<CreditCardRequest, CreditCardResponse>;
+  /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
-   * and lifts a lockout. Only a keyed hash is stored.
+   * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
+   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
+   * is stored.
    */
   setPin: handleUnaryCall<SetPinRequest, SetPinResponse>;
   /**
@@ -4738,9 +5000,32 @@ export interface CardServiceClient extends Client {
     callback: (error: ServiceError | null, response: SetAutoReloadResponse) => void,
   ): ClientUnaryCall;
   /**
+   * A manual credit by an operator (a goodwill credit, a correction): a top-up with source ADMIN,
+   * idempotent by idempotency_key (the same key again answers the first credit, replayed). Credits
+   * without a terminal are made here or by the PSP callback, never on the terminal API. Declined
+   * like any top-up (card status, currency, the program's top-up and balance limits).
+   */
+  creditCard(
+    request: CreditCardRequest,
+    callback: (error: ServiceError | null, response: CreditCardResponse) => void,
+  ): ClientUnaryCall;
+  creditCard(
+    request: CreditCardRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreditCardResponse) => void,
+  ): ClientUnaryCall;
+  creditCard(
+    request: CreditCardRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreditCardResponse) => void,
+  ): ClientUnaryCall;
+  /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
-   * and lifts a lockout. Only a keyed hash is stored.
+   * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
+   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
+   * is stored.
    */
   setPin(
     request: SetPinRequest,

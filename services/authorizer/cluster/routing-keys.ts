@@ -68,6 +68,7 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // signature before acting on it); an unreadable payload runs where it arrives and is refused.
   entry(CardServiceService.handlePspCallback, (request) => card(pspCallbackCardOf(request.payload))),
   entry(CardServiceService.setAutoReload, (request) => card(request.cardId)),
+  entry(CardServiceService.creditCard, (request) => card(request.cardId)),
   entry(CardServiceService.setPin, (request) => card(request.cardId)),
   entry(CardServiceService.setTabLimit, (request) => card(request.cardId)),
   entry(CardServiceService.settleTab, (request) => card(request.cardId)),

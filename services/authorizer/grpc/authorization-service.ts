@@ -30,7 +30,7 @@ import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
 import { toAuthorizeResponse, toBalanceResponse, toRefundResponse, toReverseResponse, toTopUpResponse, toVoidResponse } from './mapping';
 import { receiptOf } from './receipt';
 import { unary, unaryAsync, type ServiceDeps } from './service';
-import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, refKey, requireId } from './validate';
+import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, readableRefKey, requireId } from './validate';
 
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
   return {
@@ -82,7 +82,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       'GetReceipt',
       async (request) => {
         const cardId = requireId('card_id', request.cardId);
-        const key = refKey('transaction', request.transaction);
+        const key = readableRefKey('transaction', request.transaction);
         return receiptOf(await deps.records.loadIdempotencyRecord(deps.region.shardOfCard(cardId), key), cardId);
       },
       (receipt) => receipt,

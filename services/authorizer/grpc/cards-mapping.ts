@@ -1,5 +1,5 @@
 // CardService answers to wire messages: the issuer's view of a card, a program, and the replies of
-// the cash-out, PSP, refund run and tab calls. Pure functions, no validation (cards-validate.ts).
+// the cash-out, PSP, manual credit, refund run and tab calls. Pure functions, no validation (cards-validate.ts).
 
 import { liveHeldMinor } from '../../../actors/card/holds';
 import type { CardState } from '../../../actors/card/rules';
@@ -7,6 +7,7 @@ import type { TxnAnswer } from '../../../actors/card/transaction';
 import type { ProgramConfig } from '../../../actors/program/config';
 import type {
   CardInfo,
+  CreditCardResponse,
   HandlePspCallbackResponse,
   ProgramConfig as WireProgramConfig,
   ReturnCardResponse,
@@ -99,6 +100,17 @@ export function toRefundRunResponse(run: RefundRunResult): RunProgramRefundRespo
     })),
     skipped: run.skipped,
     totals: run.totals.map(({ currency, amountMinor }) => ({ amountMinor, currency })),
+  };
+}
+
+export function toCreditCardResponse({ result, replayed }: TxnAnswer): CreditCardResponse {
+  return {
+    outcome: result.outcome === 'approved' ? WireOutcome.OUTCOME_APPROVED : WireOutcome.OUTCOME_DECLINED,
+    declineReason: wireDeclineReason(result.reason ?? ''),
+    declineRule: result.rule ?? '',
+    transactionId: result.id,
+    balanceAfter: { amountMinor: BigInt(result.balanceAfterMinor), currency: result.currency },
+    replayed,
   };
 }
 

@@ -18,6 +18,8 @@ import type {
   CardServiceServer,
   ChangeCardStateRequest,
   ChangeCardStateResponse,
+  CreditCardRequest,
+  CreditCardResponse,
   DefineProgramRequest,
   DefineProgramResponse,
   GetCardRequest,
@@ -50,7 +52,16 @@ import type { BulkIssueResult, CardIssuance } from '../usecases/card-issuance';
 import type { PspCallbackAnswer, PspTopUps } from '../usecases/psp-top-ups';
 import { cashOutRequest, type ProgramRefundRun, type RefundRunResult } from '../usecases/refund-run';
 import type { CardTabs } from '../usecases/tabs';
-import { cardInfo, toPspCallbackResponse, toRefundRunResponse, toReturnResponse, toSettleTabResponse, wireProgram } from './cards-mapping';
+import type { ManualCredits } from '../usecases/credits';
+import {
+  cardInfo,
+  toCreditCardResponse,
+  toPspCallbackResponse,
+  toRefundRunResponse,
+  toReturnResponse,
+  toSettleTabResponse,
+  wireProgram,
+} from './cards-mapping';
 import {
   parseCardAction,
   parseCardIds,
@@ -66,13 +77,15 @@ import {
 import { wireCardStatus } from './mapping';
 import { programReviewHandlers } from './program-review-service';
 import { unary, unaryAsync, type ServiceDeps } from './service';
-import { optionalId, requireAmount, requireBalance, requireClientKey, requireId } from './validate';
+import { optionalId, requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
 
 export interface CardServiceDeps extends ServiceDeps {
   readonly issuance: CardIssuance;
   readonly refundRun: ProgramRefundRun;
   readonly pspTopUps: PspTopUps;
   readonly tabs: CardTabs;
+  /** Manual credits by operators (CreditCard). */
+  readonly credits: ManualCredits;
   /** Program review listings read the program's cards (program-review-service.ts). */
   readonly programCards: ProgramCards;
 }
@@ -208,7 +221,7 @@ function lifecycleHandlers(
 /** PSP top-ups and mandates, and PINs. */
 function paymentHandlers(
   deps: CardServiceDeps,
-): Pick<CardServiceServer, 'startPspTopUp' | 'handlePspCallback' | 'setAutoReload' | 'setPin'> {
+): Pick<CardServiceServer, 'startPspTopUp' | 'handlePspCallback' | 'setAutoReload' | 'creditCard' | 'setPin'> {
   return {
     startPspTopUp: unaryAsync<StartPspTopUpRequest, StartPspTopUpResponse, { reference: string; paymentUrl: string }>(
       deps,
@@ -248,6 +261,20 @@ function paymentHandlers(
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),
+
+    creditCard: unaryAsync<CreditCardRequest, CreditCardResponse, TxnAnswer>(
+      deps,
+      'CreditCard',
+      (request) => {
+        const cardId = requireId('card_id', request.cardId);
+        const { amountMinor, currency } = requireAmount('amount', request.amount);
+        const key = requireClientKeyText('idempotency_key', request.idempotencyKey);
+        const operatorId = requireId('operator_id', request.operatorId);
+        return deps.credits.credit({ cardId, amountMinor, currency, key, operatorId });
+      },
+      toCreditCardResponse,
+    ),
+
     setPin: unaryAsync<SetPinRequest, SetPinResponse, CardState>(
       deps,
       'SetPin',

@@ -5,7 +5,8 @@
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { DeadlineExceededError, NodeStoppingError, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
-import { operator_settable_statuses } from '../../../actors/card/rules';
+import { operator_settable_statuses, type SettableStatus } from '../../../actors/card/lifecycle';
+import type { CardStatus } from '../../../actors/card/rules';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../common/metrics';
@@ -28,6 +29,10 @@ import type {
   SetTerminalEnabledRequest,
   SetTerminalEnabledResponse,
 } from '../../../gen/tapline/v1/admin';
+
+function isSettableStatus(status: CardStatus): status is SettableStatus {
+  return operator_settable_statuses.has(status);
+}
 
 /** Counts requests accepted and not yet answered, node-wide; refuses past its bound. */
 export class InFlight {
@@ -207,8 +212,7 @@ export function adminService(deps: ServiceDeps): Omit<AdminServiceServer, 'listB
       (request, reply) => {
         const cardId = requireId('card_id', request.cardId);
         const status = domain_card_statuses.get(request.status);
-        if (status === undefined || !operator_settable_statuses.has(status))
-          throw invalidArgument('status must be ACTIVE, FROZEN or BLOCKED');
+        if (status === undefined || !isSettableStatus(status)) throw invalidArgument('status must be ACTIVE, FROZEN or BLOCKED');
         if (request.reason.length > 256) throw invalidArgument('reason is at most 256 characters');
         region.setCardStatus(cardId, status, request.reason, optionalId('operator_id', request.operatorId, ''), reply);
       },

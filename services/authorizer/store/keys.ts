@@ -11,6 +11,8 @@
 //   tl:{s<shard>}:issuance:<id>        hash  v = version, d = bulk issuance record (JSON), on the shard of the issuance id
 //   tl:{s<shard>}:refunded:<originalKey>  hash  v, d = what was refunded against a purchase / completion (JSON); card's shard
 //   tl:{s<shard>}:manager:<merchant>/<id>  hash  v, d = a merchant manager's keyed PIN hash (JSON), on the merchant's shard
+//   tl:{s<shard>}:spent:<card>/<key>   hash  v, d = a spent request key (PSP reference) of the card; card's shard, no TTL
+//   tl:{s<shard>}:tries:<merchant>/<manager>  hash  n = refused attempts in a row, u = locked until (ms); merchant's shard, TTL
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
 //   tl:{s<shard>}:idem:<requestKey>    string  the request's transaction document, on the shard of the
@@ -84,7 +86,7 @@ export function reviewKey(shard: number, fleetId: string): string {
 }
 
 /** Keys of the issue-4 entities (programs, card holders, issuance records). */
-export function recordKey(shard: number, kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager', id: string): string {
+export function recordKey(shard: number, kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager' | 'spent', id: string): string {
   return `tl:{s${shard}}:${kind}:${id}`;
 }
 
@@ -104,6 +106,11 @@ function keyFamily(segment: string): KeyFamily {
 export const card_keys = keyFamily('card');
 export const fleet_card_keys = keyFamily('fcard');
 export const fleet_keys = keyFamily('fleet');
+
+/** Attempts at a guessable credential ("<merchant>/<manager>"), on its owner's shard (store/attempts.ts). */
+export function attemptsKey(shard: number, subject: string): string {
+  return `tl:{s${shard}}:tries:${subject}`;
+}
 
 /** The record of a request key on the shard of the entity that answers it. */
 export function idempotencyKey(shard: number, key: string): string {

@@ -29,19 +29,25 @@ export interface StoreOptions {
   readonly reconnect_backoff_max_ms: number;
 }
 
-/** A Lua script, loaded on the node that runs it when that node does not know it yet. */
-class Script {
+/** A Lua script of this folder, sent by its SHA1 (and loaded again where Redis does not know it). */
+export interface StoreScript {
+  readonly source: string;
   readonly sha: string;
-  constructor(readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
 }
 
-const commit_script = new Script(readFileSync(join(__dirname, 'commit.lua'), 'utf8'));
-const key_claims_script = new Script(readFileSync(join(__dirname, 'key-claims.lua'), 'utf8'));
+function scriptOf(source: string): StoreScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+export function storeScript(file: string): StoreScript {
+  return scriptOf(readFileSync(join(__dirname, file), 'utf8'));
+}
+
+const commit_script = storeScript('commit.lua');
+const key_claims_script = storeScript('key-claims.lua');
 
 /** Read again unchanged and written back (KEEPTTL), so the WAIT after it covers the value read. */
-const touch_script = new Script("local v = redis.call('GET', KEYS[1]) if v then redis.call('SET', KEYS[1], v, 'KEEPTTL') end return v");
+const touch_script = scriptOf("local v = redis.call('GET', KEYS[1]) if v then redis.call('SET', KEYS[1], v, 'KEEPTTL') end return v");
 
 export class RedisStore {
   private constructor(private readonly primaries: RedisPrimaries) {}
@@ -90,7 +96,7 @@ export class RedisStore {
    */
   async getReplicatedString(key: string): Promise<string | undefined> {
     if (this.primaries.wait_replicas === 0) return this.getString(key);
-    const value = await this.script<string | null>(touch_script, key, [], true);
+    const value = await this.script<string | null>(touch_script, [key], [], true);
     return value ?? undefined;
   }
 
@@ -99,12 +105,25 @@ export class RedisStore {
    * `shardKey`'s slot, acknowledged once the replicas required have it; returns its raw reply.
    */
   runCommit(shardKey: string, args: readonly (string | Buffer)[]): Promise<string[]> {
-    return this.script<string[]>(commit_script, shardKey, args, true);
+    return this.script<string[]>(commit_script, [shardKey], args, true);
   }
 
   /** Claims key records on one home shard (key-claims.lua); per pair "" or the record key found instead. */
   runKeyClaims(shardKey: string, args: readonly string[]): Promise<string[]> {
-    return this.script<string[]>(key_claims_script, shardKey, args, true);
+    return this.script<string[]>(key_claims_script, [shardKey], args, true);
+  }
+
+  /**
+   * Runs one of the store's scripts (store/attempts.ts) on the primary of its keys' slot (they must
+   * share one: on Redis Cluster a script touches one slot), acknowledged once the replicas required
+   * have what it wrote; returns its raw reply.
+   */
+  runScript<T>(script: StoreScript, keys: readonly [string, ...string[]], args: readonly (string | Buffer)[]): Promise<T> {
+    return this.script<T>(script, keys, args, true);
+  }
+
+  async deleteKey(key: string): Promise<void> {
+    await this.replicated(key, ['DEL', key]);
   }
 
   /** Takes the given shards: increments each epoch (replicated) and returns the values now held. */
@@ -155,18 +174,27 @@ export class RedisStore {
     return this.guard(this.primaries.sendReplicated<T>(key, args), args[0]);
   }
 
-  /** EVALSHA with KEYS[1] = `key` (the slot it runs on); after NOSCRIPT (nothing ran) the script is loaded there and sent again. */
-  private async script<T>(script: Script, key: string, args: readonly RedisArg[], replicated: boolean): Promise<T> {
+  /**
+   * EVALSHA on the slot of `keys` (KEYS; the first routes the call); after NOSCRIPT (nothing ran)
+   * the script is loaded on that primary and sent again.
+   */
+  private async script<T>(
+    script: StoreScript,
+    keys: readonly [string, ...string[]],
+    args: readonly RedisArg[],
+    replicated: boolean,
+  ): Promise<T> {
+    const [route] = keys;
     const call = (): Promise<T> => {
-      const command: [string, ...RedisArg[]] = ['EVALSHA', script.sha, '1', key, ...args];
-      return replicated ? this.replicated<T>(key, command) : this.command<T>(key, command);
+      const command: [string, ...RedisArg[]] = ['EVALSHA', script.sha, String(keys.length), ...keys, ...args];
+      return replicated ? this.replicated<T>(route, command) : this.command<T>(route, command);
     };
     try {
       return await call();
     } catch (error) {
       // After a restart or a failover the node's script cache is empty.
       if (redisReplyCode(error) !== 'NOSCRIPT') throw error;
-      await this.command(key, ['SCRIPT', 'LOAD', script.source]);
+      await this.command(route, ['SCRIPT', 'LOAD', script.source]);
       return call();
     }
   }

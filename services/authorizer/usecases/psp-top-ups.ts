@@ -9,7 +9,7 @@ import { fingerprintOf, type MoneyRequest, type TxnAnswer } from '../../../actor
 import { pspTopUpKey } from '../../../actors/request-keys';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import { outcomeOf } from './outcome';
-import { parsePspPayload, verifyPspSignature, type AutoReloader, type PspAdapter } from './psp';
+import { checkSignedAt, parsePspPayload, verifyPspSignature, type AutoReloader, type PspAdapter } from './psp';
 
 /** The node's PSP: its adapter, the callbacks' shared secret and the auto-reload trigger. */
 export interface PspWiring {
@@ -40,6 +40,7 @@ export class PspTopUps {
   constructor(
     private readonly region: Region,
     private readonly psp: PspWiring | undefined,
+    private readonly clock: () => number,
   ) {}
 
   /** Starts a payment at the PSP for an existing card, in the card's currency. */
@@ -52,15 +53,18 @@ export class PspTopUps {
   }
 
   /**
-   * Verifies and applies a PSP callback (from gRPC or a PSP running in this process). A successful
-   * payment is a top-up keyed by the PSP reference; a failed one moves nothing. Either way a
-   * pending auto-reload of the card is settled.
+   * Verifies and applies a PSP callback (from gRPC or a PSP running in this process): signature,
+   * payload, then its signing instant. A successful payment is a top-up keyed by the PSP
+   * reference whose key stays spent beyond its idempotency record; a failed one moves nothing.
+   * Either way a pending auto-reload of the card is settled.
    */
   async handleCallback(payload: string, signature: string): Promise<PspCallbackAnswer> {
     const psp = this.required('PSP callbacks need');
     const refused = verifyPspSignature(psp.secret, payload, signature);
     if (refused !== undefined) throw refused;
     const event = parsePspPayload(payload);
+    const stale = checkSignedAt(event, this.clock());
+    if (stale !== undefined) throw stale;
     if (event.status === 'failed') {
       if (event.kind === 'auto_reload') psp.autoReloader.settled(event.card);
       return { failed: true };
@@ -75,6 +79,7 @@ export class PspTopUps {
       source: event.kind === 'auto_reload' ? 'auto_reload' : 'psp',
       operatorId: '',
       originalKey: '',
+      recordSpent: true,
     };
     try {
       const answer = await outcomeOf<TxnAnswer>((reply) => this.region.money({ ...request, fingerprint: fingerprintOf(request) }, reply));

@@ -6,6 +6,13 @@
 // keyed by the PSP reference ("k:psp:<reference>"), so a callback delivered twice, to any node,
 // tops up once. Auto-reload charges go through the same callback path, so a node that dies after
 // asking the PSP to charge a mandate loses nothing: the PSP's callback completes the top-up.
+//
+// Replays: the signed payload carries the instant the PSP signed it (`signed_at`, Unix ms), and a
+// callback signed outside a window around the node's clock is refused, so a captured callback is
+// worth nothing minutes later (a PSP signs every delivery anew). Within the window a replay is
+// answered from the key's idempotency record; and the top-up leaves a spent record of its
+// reference beside the card that never expires, so a delivery after the idempotency record's TTL
+// is refused too (ALREADY_EXISTS) instead of topping up again.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { invalidArgument, permissionDenied, type TaplineError } from '../../../actors/errors';
@@ -19,6 +26,8 @@ export interface PspPaymentEvent {
   readonly currency: string;
   readonly status: 'succeeded' | 'failed';
   readonly kind: 'top_up' | 'auto_reload';
+  /** When the PSP signed this delivery (Unix ms): part of the signed payload. */
+  readonly signedAtMs: number;
 }
 
 export interface PspAdapter {
@@ -37,9 +46,17 @@ export type PspCallbackSink = (payload: string, signature: string) => void;
 /**
  * Builds the node's PSP adapter from the shared secret. Injected by whoever starts the node
  * (AuthorizerNode.start): the production entry point has none, the dev launcher and the tests
- * pass the simulated PSP (docs/DECISIONS.md, "The PSP adapter is injected").
+ * pass the simulated PSP (docs/DECISIONS.md, "The PSP adapter is injected"). `clock` is the
+ * node's (a simulated PSP signs its callbacks with it).
  */
-export type PspAdapterFactory = (secret: string, callbacks: PspCallbackSink) => PspAdapter;
+export type PspAdapterFactory = (secret: string, callbacks: PspCallbackSink, clock: () => number) => PspAdapter;
+
+/**
+ * How far a callback's signing instant may be from the node's clock, either way. Five minutes
+ * covers delivery delay and clock skew (the tolerance PSPs themselves recommend for signed
+ * webhooks) and keeps a captured callback useless soon after; the PSP re-signs each retry.
+ */
+export const psp_callback_window_ms = 300_000;
 
 const reference_pattern = /^[A-Za-z0-9._-]{1,100}$/;
 const card_pattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -76,7 +93,16 @@ export function parsePspPayload(payload: string): PspPaymentEvent {
   if (typeof currency !== 'string' || !isKnownCurrency(currency)) throw invalidArgument('payload.currency is not supported');
   if (status !== 'succeeded' && status !== 'failed') throw invalidArgument('payload.status must be succeeded or failed');
   if (kind !== 'top_up' && kind !== 'auto_reload') throw invalidArgument('payload.kind must be top_up or auto_reload');
-  return { reference, card, amountMinor: amount, currency, status, kind };
+  const signedAt = raw['signed_at'];
+  if (typeof signedAt !== 'number' || !Number.isSafeInteger(signedAt) || signedAt <= 0)
+    throw invalidArgument('payload.signed_at (Unix ms) is required');
+  return { reference, card, amountMinor: amount, currency, status, kind, signedAtMs: signedAt };
+}
+
+/** Undefined when the callback was signed within `window_ms` of `nowMs`; else the refusal. */
+export function checkSignedAt(event: PspPaymentEvent, nowMs: number, window_ms = psp_callback_window_ms): TaplineError | undefined {
+  if (Math.abs(nowMs - event.signedAtMs) <= window_ms) return undefined;
+  return permissionDenied('PSP callback was not signed within the accepted window; the PSP signs each delivery anew');
 }
 
 export function pspPayload(event: PspPaymentEvent): string {
@@ -87,6 +113,7 @@ export function pspPayload(event: PspPaymentEvent): string {
     currency: event.currency,
     status: event.status,
     kind: event.kind,
+    signed_at: event.signedAtMs,
   });
 }
 
