@@ -18,6 +18,10 @@
 // it never saw). A write that runs but is not replicated in time throws ReplicationShort: its
 // outcome is unknown (it may survive, or be lost with the primary), and the caller answers as for
 // any Redis failure (UNAVAILABLE; a retry with the same idempotency key is safe).
+// sendReplicatedMany() sends several writes and one WAIT per primary after them: WAIT counts the
+// replicas that have every earlier write of its connection, so one covers them all. A Redis
+// Cluster batch of per-shard scripts then costs each primary one replication round trip, not one
+// per script (a WAIT blocks its connection, so a WAIT per script would serialize them).
 
 import { createClient, createCluster } from 'redis';
 import { redisReplyCode } from './redis-errors';
@@ -61,6 +65,12 @@ export class NoPrimary extends Error {
   }
 }
 
+/** One write of sendReplicatedMany(): the key whose slot's primary runs it, and the command. */
+export interface ReplicatedWrite {
+  readonly key: string;
+  readonly args: readonly RedisArg[];
+}
+
 /** One primary of the deployment, for commands that walk its keys (SCAN). */
 export interface PrimaryNode {
   /** Stays the same while this primary serves the same slots: its lowest slot in a cluster, "0" otherwise. */
@@ -80,6 +90,11 @@ export interface RedisPrimaries {
   send<T>(key: string, args: readonly RedisArg[], extra_ms?: number): Promise<T>;
   /** A write acknowledged only once `wait_replicas` replicas have it (and everything before it). */
   sendReplicated<T>(key: string, args: readonly RedisArg[]): Promise<T>;
+  /**
+   * Writes, each acknowledged like sendReplicated(), with one WAIT per primary after all of its
+   * writes (in order on its connection). Per write its reply or its failure, in the given order.
+   */
+  sendReplicatedMany<T>(writes: readonly ReplicatedWrite[]): Promise<PromiseSettledResult<T>[]>;
   /** MULTI / EXEC of commands on the keys of one slot (the slot of `key`). */
   transaction(key: string, commands: readonly (readonly string[])[]): Promise<unknown[]>;
   /** Every primary now (one outside a cluster), ordered by id. */
@@ -141,14 +156,36 @@ function credentials(url: string): { username?: string; password?: string } {
 
 /** Sends a write and WAIT together on one client; the write's reply once enough replicas have it. */
 async function writeAndWait<T>(client: NodeClient, args: readonly RedisArg[], target: RedisTarget, timeout_ms: number): Promise<T> {
-  const write = client.sendCommand([...args]);
+  const [outcome] = await writesAndWait<T>(client, [args], target, timeout_ms);
+  if (outcome?.status !== 'fulfilled') throw outcome?.reason;
+  return outcome.value;
+}
+
+/**
+ * Sends writes, then one WAIT, on one client. Per write: its reply once enough replicas have it,
+ * or its own failure, or the WAIT's (ReplicationShort, a time-out) when the write ran.
+ */
+async function writesAndWait<T>(
+  client: NodeClient,
+  writes: readonly (readonly RedisArg[])[],
+  target: RedisTarget,
+  timeout_ms: number,
+): Promise<PromiseSettledResult<T>[]> {
+  const replies = writes.map((args) => bounded(client.sendCommand([...args]) as Promise<T>, timeout_ms, String(args[0])));
   const wait = client.sendCommand(['WAIT', String(target.wait_replicas), String(target.wait_timeout_ms)]);
-  // The WAIT's outcome matters only when the write succeeded; a failed write must not leave it unhandled.
+  // The WAIT's outcome matters only for writes that succeeded; it must never be left unhandled.
   wait.catch(() => undefined);
-  const reply = (await bounded(write, timeout_ms, String(args[0]))) as T;
-  const acknowledged = Number(await bounded(wait, timeout_ms + target.wait_timeout_ms, 'WAIT'));
-  if (acknowledged < target.wait_replicas) throw new ReplicationShort(acknowledged, target.wait_replicas);
-  return reply;
+  const settled = await Promise.allSettled(replies);
+  if (settled.every((outcome) => outcome.status === 'rejected')) return settled;
+  let failure: unknown;
+  try {
+    const acknowledged = Number(await bounded(wait, timeout_ms + target.wait_timeout_ms, 'WAIT'));
+    if (acknowledged >= target.wait_replicas) return settled;
+    failure = new ReplicationShort(acknowledged, target.wait_replicas);
+  } catch (error) {
+    failure = error;
+  }
+  return settled.map((outcome) => (outcome.status === 'fulfilled' ? { status: 'rejected', reason: failure } : outcome));
 }
 
 /**
@@ -194,6 +231,25 @@ class OnePrimary implements RedisPrimaries {
     );
   }
 
+  async sendReplicatedMany<T>(writes: readonly ReplicatedWrite[]): Promise<PromiseSettledResult<T>[]> {
+    if (this.target.wait_replicas === 0) return Promise.allSettled(writes.map((write) => this.send<T>(write.key, write.args)));
+    try {
+      return await this.withLink(async (link) => {
+        const settled = await writesAndWait<T>(
+          link,
+          writes.map((write) => write.args),
+          this.target,
+          this.options.command_timeout_ms,
+        );
+        for (const outcome of settled) if (outcome.status === 'rejected') this.afterFailure(link, outcome.reason);
+        return settled;
+      });
+    } catch (error) {
+      // No connection to the primary: every write fails alike, none was sent.
+      return writes.map(() => ({ status: 'rejected', reason: error }));
+    }
+  }
+
   transaction(_key: string, commands: readonly (readonly string[])[]): Promise<unknown[]> {
     return this.withLink((link) => {
       const multi = link.multi();
@@ -222,10 +278,16 @@ class OnePrimary implements RedisPrimaries {
     try {
       return await bounded(run(), this.options.command_timeout_ms + extra_ms, command, onTimeout);
     } catch (error) {
-      const code = redisReplyCode(error);
-      if (code !== undefined && not_primary_codes.has(code)) this.lost(link);
+      this.afterFailure(link, error);
       throw error;
     }
+  }
+
+  /** Drops `link` when a failure on it says it no longer leads to the primary (or, with Sentinel, timed out). */
+  private afterFailure(link: NodeClient, error: unknown): void {
+    const code = redisReplyCode(error);
+    if ((code !== undefined && not_primary_codes.has(code)) || (this.mode === 'sentinel' && error instanceof RedisCommandTimeout))
+      this.lost(link);
   }
 
   /**
@@ -412,6 +474,40 @@ class ClusterPrimaries implements RedisPrimaries {
       const client = (await this.cluster.getNodeClientForKey(key)) as unknown as NodeClient;
       return writeAndWait<T>(client, args, this.target, this.options.command_timeout_ms);
     });
+  }
+
+  async sendReplicatedMany<T>(writes: readonly ReplicatedWrite[]): Promise<PromiseSettledResult<T>[]> {
+    if (this.target.wait_replicas === 0) return Promise.allSettled(writes.map((write) => this.send<T>(write.key, write.args)));
+    const results = new Array<PromiseSettledResult<T>>(writes.length);
+    // The writes of each primary, in order, on the client of that primary itself.
+    const byPrimary = new Map<NodeClient, number[]>();
+    await Promise.all(
+      writes.map(async (write, index) => {
+        try {
+          const client = (await this.cluster.getNodeClientForKey(write.key)) as unknown as NodeClient;
+          const group = byPrimary.get(client);
+          if (group === undefined) byPrimary.set(client, [index]);
+          else group.push(index);
+        } catch (error) {
+          results[index] = { status: 'rejected', reason: error };
+        }
+      }),
+    );
+    let moved = false;
+    await Promise.all(
+      [...byPrimary].map(async ([client, indexes]) => {
+        indexes.sort((a, b) => a - b);
+        const args = indexes.map((index) => (writes[index] as ReplicatedWrite).args);
+        const settled = await writesAndWait<T>(client, args, this.target, this.options.command_timeout_ms);
+        settled.forEach((outcome, at) => {
+          results[indexes[at] as number] = outcome;
+          const code = outcome.status === 'rejected' ? redisReplyCode(outcome.reason) : undefined;
+          if (code !== undefined && slot_moved_codes.has(code)) moved = true;
+        });
+      }),
+    );
+    if (moved) await this.cluster._slots.rediscover().catch(() => undefined);
+    return results;
   }
 
   async transaction(key: string, commands: readonly (readonly string[])[]): Promise<unknown[]> {

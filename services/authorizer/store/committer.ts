@@ -219,7 +219,8 @@ export class Committer implements Persistence {
 
   /**
    * Redis Cluster: claims the batch's key records on their home shards, then sends one script per
-   * shard, after the previous batch's scripts. Reads waiting on these entries go once all are answered.
+   * shard, after the previous batch's scripts, with one WAIT per primary after its scripts. Reads
+   * waiting on these entries go once all are answered.
    */
   private sendPerShard(batch: CommitEntry[]): void {
     this.inFlight += 1;
@@ -231,12 +232,12 @@ export class Committer implements Persistence {
         if (group === undefined) byShard.set(entry.shard, [entry]);
         else group.push(entry);
       }
-      const replies: Promise<void>[] = [];
+      const payloads: Payload[] = [];
       for (const [shard, group] of byShard) {
         const payload = this.serialize(group, shard);
-        if (payload !== undefined) replies.push(this.runPayload(payload));
+        if (payload !== undefined) payloads.push(payload);
       }
-      return replies;
+      return [this.runPayloads(payloads)];
     });
     this.lastBatchSent = sent.then(
       () => undefined,
@@ -258,21 +259,35 @@ export class Committer implements Persistence {
     this.metrics.commitBatchEntries.observe(payload.entries.length);
     const startedAt = process.hrtime.bigint();
     return this.store.runCommit(payload.routingKey, payload.args).then(
-      (reply) => {
-        this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
-        this.settleBatch(payload.entries, reply);
-      },
-      (error: Error) => {
-        this.metrics.commitFailures.inc();
-        this.logger.warn({ err: error, entries: payload.entries.length }, 'commit failed; outcome unknown, callers retry');
-        for (const entry of payload.entries) settleSafely(entry, { status: 'failed', error }, this.logger);
-      },
+      (reply) => this.payloadAnswered(payload, { status: 'fulfilled', value: reply }, startedAt),
+      (error: unknown) => this.payloadAnswered(payload, { status: 'rejected', reason: error }, startedAt),
     );
   }
 
+  /** Redis Cluster: runs the scripts of several shards together (one WAIT per primary) and settles their entries; never rejects. */
+  private async runPayloads(payloads: readonly Payload[]): Promise<void> {
+    if (payloads.length === 0) return;
+    for (const payload of payloads) this.metrics.commitBatchEntries.observe(payload.entries.length);
+    const startedAt = process.hrtime.bigint();
+    const outcomes = await this.store.runCommits(payloads.map((payload) => ({ shardKey: payload.routingKey, args: payload.args })));
+    payloads.forEach((payload, index) => this.payloadAnswered(payload, outcomes[index] as PromiseSettledResult<string[]>, startedAt));
+  }
+
+  private payloadAnswered(payload: Payload, outcome: PromiseSettledResult<string[]>, startedAt: bigint): void {
+    if (outcome.status === 'fulfilled') {
+      this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
+      this.settleBatch(payload.entries, outcome.value);
+      return;
+    }
+    const error = outcome.reason as Error;
+    this.metrics.commitFailures.inc();
+    this.logger.warn({ err: error, entries: payload.entries.length }, 'commit failed; outcome unknown, callers retry');
+    for (const entry of payload.entries) settleSafely(entry, { status: 'failed', error }, this.logger);
+  }
+
   /**
-   * Redis Cluster: claims, one script per home shard, the key records of request keys whose home
-   * shard is not the entry's own. Entries whose claim found another shard's record are settled here:
+   * Redis Cluster: claims, one script per home shard (one WAIT per primary after them), the key
+   * records of request keys whose home shard is not the entry's own. Entries whose claim found another shard's record are settled here:
    * a duplicate (that record exists), reused (it does not), or a conflict (a tombstone's key).
    * Resolves with the entries that go on to commit, in order; never rejects.
    */
@@ -288,16 +303,22 @@ export class Committer implements Persistence {
       }
     if (byHome.size === 0) return [...batch];
     const outcomes = new Map<CommitEntry, CommitResult>();
-    await Promise.all(
-      [...byHome].map(async ([home, claims]) => {
+    const homes = [...byHome];
+    const replies = await this.store.runKeyClaims(
+      homes.map(([home, claims]) => {
         const args = [String(this.limits.idempotency_ttl_s)];
         for (const claim of claims) args.push(claim.keyRecord, claim.record);
-        try {
-          const answers = await this.store.runKeyClaims(shardKeys(home).epoch, args);
-          await Promise.all(claims.map(async (claim, index) => this.claimAnswered(claim, answers[index] ?? '', outcomes)));
-        } catch (error) {
-          for (const claim of claims) outcomes.set(claim.entry, { status: 'failed', error: error as Error });
+        return { shardKey: shardKeys(home).epoch, args };
+      }),
+    );
+    await Promise.all(
+      homes.map(async ([, claims], at) => {
+        const reply = replies[at] as PromiseSettledResult<string[]>;
+        if (reply.status === 'rejected') {
+          for (const claim of claims) outcomes.set(claim.entry, { status: 'failed', error: reply.reason as Error });
+          return;
         }
+        await Promise.all(claims.map(async (claim, index) => this.claimAnswered(claim, reply.value[index] ?? '', outcomes)));
       }),
     );
     const remaining: CommitEntry[] = [];

@@ -16,10 +16,17 @@ import {
   type PrimaryNode,
   type RedisArg,
   type RedisPrimaries,
+  type ReplicatedWrite,
 } from '../../common/redis-primaries';
 import type { RedisTarget } from '../../common/redis-target';
 import type { StoredRecord } from '../../../actors/runtime/persistence';
 import { incarnation_key, shardKeys } from './keys';
+
+/** One call of a store script: a key of the shard (slot) it runs on, and its arguments. */
+export interface ScriptCall {
+  readonly shardKey: string;
+  readonly args: readonly (string | Buffer)[];
+}
 
 export interface StoreOptions {
   readonly target: RedisTarget;
@@ -108,9 +115,20 @@ export class RedisStore {
     return this.script<string[]>(commit_script, [shardKey], args, true);
   }
 
-  /** Claims key records on one home shard (key-claims.lua); per pair "" or the record key found instead. */
-  runKeyClaims(shardKey: string, args: readonly string[]): Promise<string[]> {
-    return this.script<string[]>(key_claims_script, [shardKey], args, true);
+  /**
+   * Redis Cluster: commit scripts of several shards (each on its slot's primary), with one WAIT per
+   * primary after its scripts. Per call its raw reply or its typed failure, in the given order.
+   */
+  runCommits(calls: readonly ScriptCall[]): Promise<PromiseSettledResult<string[]>[]> {
+    return this.scripts<string[]>(commit_script, calls);
+  }
+
+  /**
+   * Claims key records, one key-claims.lua call per home shard, with one WAIT per primary; per call
+   * (per pair: "" or the record key found instead) or its typed failure, in the given order.
+   */
+  runKeyClaims(calls: readonly ScriptCall[]): Promise<PromiseSettledResult<string[]>[]> {
+    return this.scripts<string[]>(key_claims_script, calls);
   }
 
   /**
@@ -197,6 +215,34 @@ export class RedisStore {
       await this.command(route, ['SCRIPT', 'LOAD', script.source]);
       return call();
     }
+  }
+
+  /**
+   * Several calls of one script, replicated with one WAIT per primary (sendReplicatedMany). Calls
+   * refused NOSCRIPT (nothing ran) are sent again, in one more round, once the script is loaded on
+   * their primaries.
+   */
+  private async scripts<T>(script: StoreScript, calls: readonly ScriptCall[]): Promise<PromiseSettledResult<T>[]> {
+    const writes = (indexes: readonly number[]): ReplicatedWrite[] =>
+      indexes.map((index) => {
+        const call = calls[index] as ScriptCall;
+        return { key: call.shardKey, args: ['EVALSHA', script.sha, '1', call.shardKey, ...call.args] };
+      });
+    const all = calls.map((_, index) => index);
+    const results = await this.primaries.sendReplicatedMany<T>(writes(all));
+    const missing = all.filter((index) => {
+      const outcome = results[index] as PromiseSettledResult<T>;
+      return outcome.status === 'rejected' && redisReplyCode(outcome.reason) === 'NOSCRIPT';
+    });
+    if (missing.length > 0) {
+      const keys = [...new Set(missing.map((index) => (calls[index] as ScriptCall).shardKey))];
+      await Promise.allSettled(keys.map((key) => this.primaries.send(key, ['SCRIPT', 'LOAD', script.source])));
+      const again = await this.primaries.sendReplicatedMany<T>(writes(missing));
+      missing.forEach((index, at) => (results[index] = again[at] as PromiseSettledResult<T>));
+    }
+    return results.map((outcome) =>
+      outcome.status === 'fulfilled' ? outcome : { status: 'rejected', reason: typed(outcome.reason, 'EVALSHA') },
+    );
   }
 
   private async guard<T>(work: Promise<T>, command: string): Promise<T> {
