@@ -202,7 +202,9 @@ export async function startSentinelSet(options: StartSentinelSetOptions): Promis
 }
 
 /** Starts one Sentinel watching the primary on primaryPort; resolves once it answers PING. */
-async function startSentinel(dataDir: string, masterName: string, primaryPort: number, downAfterMs: number): Promise<SentinelProcess> {
+async function startSentinel(dir: string, masterName: string, primaryPort: number, downAfterMs: number): Promise<SentinelProcess> {
+  // Absolute: the Sentinel runs in this directory and is given its configuration file's path.
+  const dataDir = path.resolve(dir);
   fs.mkdirSync(dataDir, { recursive: true });
   const port = await pickFreePort();
   const configFile = path.join(dataDir, 'sentinel.conf');
