@@ -552,3 +552,40 @@ class ClusterPrimaries implements RedisPrimaries {
     }
   }
 }
+
+/** Commands that only read: sent without WAIT. Everything else is a write and waits for the replicas. */
+const read_commands = new Set([
+  'GET',
+  'MGET',
+  'EXISTS',
+  'HGET',
+  'HGETALL',
+  'HMGET',
+  'SMEMBERS',
+  'SCARD',
+  'ZRANGE',
+  'ZRANGEBYSCORE',
+  'ZCARD',
+  'XRANGE',
+  'XLEN',
+  'TIME',
+  'EVAL_RO',
+  'EVALSHA_RO',
+]);
+
+/**
+ * node-redis' `sendCommand(args)` over the primaries: each command goes to the primary of its first
+ * key (a script's KEYS[1]; a command without keys, such as TIME, to any primary), and a write is
+ * answered only once the replicas required have it. For code written against one connection
+ * (the reports' back office) whose keys of one job share a hash tag.
+ */
+export function keyRoutedCommands(primaries: RedisPrimaries): { sendCommand(args: string[]): Promise<unknown> } {
+  return {
+    sendCommand(args: string[]): Promise<unknown> {
+      const name = (args[0] ?? '').toUpperCase();
+      const scripted = name.startsWith('EVAL');
+      const key = (scripted ? (Number(args[2]) > 0 ? args[3] : undefined) : args[1]) ?? '';
+      return read_commands.has(name) ? primaries.send(key, args) : primaries.sendReplicated(key, args);
+    },
+  };
+}

@@ -5,10 +5,14 @@
 // the writes of several slots and waits once per primary: only the writes of the primary whose
 // replica is paused (SIGSTOP) fail, and each primary receives exactly one WAIT per call (counted
 // in its INFO commandstats), so a batch of per-shard commit scripts costs one replication round
-// trip per primary, not one per script.
+// trip per primary, not one per script. The reports' back office reaches a Redis Cluster through
+// keyRoutedCommands(): the outbox horizon reads every shard's stream on its own primary, and a
+// lease-fenced script runs on its job's slot.
 
 import assert from 'node:assert/strict';
-import { connectPrimaries, ReplicationShort, type RedisPrimaries } from '../../services/common/redis-primaries';
+import { connectPrimaries, keyRoutedCommands, ReplicationShort, type RedisPrimaries } from '../../services/common/redis-primaries';
+import { RedisLease } from '../../services/common/redis-lease';
+import { outboxHorizonMs, outboxKeys } from '../../services/events/horizon';
 import { redisTargetFromEnv } from '../../services/common/redis-target';
 import { askRedis, infoFields, type RedisClusterSet, type SentinelSet } from '../../tools/devenv/redis-ha';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -115,6 +119,20 @@ describe('replicated writes through the primaries layer (real Sentinel set and R
       } finally {
         replica.resume();
       }
+    });
+
+    it("serves the back office: the outbox horizon over every shard's primary, a fenced script on the job's slot", async () => {
+      const commands = keyRoutedCommands(primaries);
+      const streams = outboxKeys(16);
+      const before = await outboxHorizonMs(commands, streams);
+      // Entries with explicit old ids on streams of every primary: the horizon is the oldest.
+      const oldest_ms = before - 60_000;
+      for (const [index, stream] of streams.entries()) await commands.sendCommand(['XADD', stream, `${oldest_ms + index}-0`, 'd', '{}']);
+      assert.equal(await outboxHorizonMs(commands, streams), oldest_ms);
+      const lease = new RedisLease(commands, 'tl:{events}:relay:lease', 'test', 10_000);
+      assert.equal(await lease.hold(), true);
+      assert.equal(await lease.fencedEval(`redis.call('SET', KEYS[2], ARGV[2]) return 'ok'`, ['tl:{events}:probe'], ['x']), 'ok');
+      assert.equal(await commands.sendCommand(['GET', 'tl:{events}:probe']), 'x');
     });
   });
 });
