@@ -351,6 +351,11 @@ export class ShardRegion {
     this.cardAdmin(command.cardId, admin, acting, reply, issueAnswer);
   }
 
+  /** The shard a card lives on (a fleet card: its account's). */
+  shardOfCard(cardId: string): number {
+    return shardOf('card', cardId, this.shardCount);
+  }
+
   /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
   replaceCard(cardId: string, replacementId: string, reason: string, acting: Acting, reply: Reply<ReplaceAnswer>): void {
     const command = {
@@ -365,6 +370,16 @@ export class ShardRegion {
 
   setAutoReload(cardId: string, autoReload: AutoReload | undefined, acting: Acting, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'auto_reload', autoReload, operatorId: acting.subject }, acting, reply, stateOf);
+  }
+
+  /** Enrols a card for authentication under a key with the chip's counter, or ('' key) stops it (audited). */
+  setCardAuth(cardId: string, keyId: string, counter: number, acting: Acting, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'set_auth', keyId, counter, operatorId: acting.subject }, acting, reply, stateOf);
+  }
+
+  /** Lists a bank card's token on the card (`link`) or takes it off (audited). */
+  linkCardToken(cardId: string, token: string, link: boolean, acting: Acting, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'link_token', token, link, operatorId: acting.subject }, acting, reply, stateOf);
   }
 
   setPin(cardId: string, newHash: string, oldHash: string | undefined, reset: boolean, acting: Acting, reply: Reply<CardState>): void {

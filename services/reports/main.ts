@@ -57,7 +57,7 @@ async function main(): Promise<void> {
         cert: new WatchedFile(config.TAPLINE_TLS_CERT_FILE as string, reload_ms),
         key: new WatchedFile(config.TAPLINE_TLS_KEY_FILE as string, reload_ms),
       };
-  const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
+  const settlement = await RedisSettlementStore.connect(config.redis);
   const backOffice = await startBackOffice(config, clickhouse.query, settlement, logger, Date.now, metrics);
   const server = await ReportsServer.start(
     {

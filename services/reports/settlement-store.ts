@@ -8,17 +8,21 @@
 //                                       approved_by, approved_at_ms, settled_by, settled_at_ms, reference
 // Each transition is one Lua script that reads the state and writes the next in one step, so two
 // operators approving at once produce one approval (the second sees "unchanged"), and computing a
-// period again after approval changes nothing. A script that changes something also appends the
-// change's audit record to tl:{settle}:outbox (same hash tag, same script), which the streamer
-// carries to ClickHouse's audit_log: the record exists exactly when the change does.
+// period again after approval changes nothing. With Redis replicas a write is answered only once
+// the replicas required have it (an approval must survive the loss of the primary). On Redis
+// Cluster every key is in the {settle} slot, so SCAN runs on the primary of that slot. A script
+// that changes something also appends the change's audit record to tl:{settle}:outbox (same hash
+// tag, same script), which the streamer carries to ClickHouse's audit_log: the record exists
+// exactly when the change does.
 //
 // Four eyes: a batch is approved only by a principal other than the one that computed it (the
 // script reads computed_by from the batch itself), and a merchant's payee account changes only
 // when a principal other than its proposer approves it (settlement.ts, through putConfig's
 // compare-and-set on the configuration as read).
 
-import { createClient } from 'redis';
 import { settlement_outbox_key } from '../authorizer/store/keys';
+import { connectPrimaries, type RedisPrimaries } from '../common/redis-primaries';
+import type { RedisTarget } from '../common/redis-target';
 import { ReportBackendError } from './errors';
 import type { MerchantSettlementConfig } from './settlement-rules';
 import type { RefundCampaign } from './breakage-rules';
@@ -114,33 +118,29 @@ export interface SettlementStore {
   close(): Promise<void>;
 }
 
-interface Client {
-  sendCommand(args: string[]): Promise<unknown>;
-  close(): Promise<unknown>;
-}
+/** Bound on one settlement command: these are rare operator actions, never on a hot path. */
+const settlement_command_timeout_ms = 10_000;
 
 export class RedisSettlementStore implements SettlementStore {
-  private constructor(private readonly client: Client) {}
+  private constructor(private readonly primaries: RedisPrimaries) {}
 
-  static async connect(url: string): Promise<RedisSettlementStore> {
-    const client = createClient({
-      url,
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 10_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000) },
-    });
-    client.on('error', () => undefined);
+  static async connect(target: RedisTarget): Promise<RedisSettlementStore> {
     try {
-      await client.connect();
+      return new RedisSettlementStore(
+        await connectPrimaries(target, {
+          command_timeout_ms: settlement_command_timeout_ms,
+          reconnect_backoff_max_ms: 2_000,
+          onError: () => undefined,
+        }),
+      );
     } catch (error) {
       throw new ReportBackendError('redis', error, { phase: 'connect' });
     }
-    return new RedisSettlementStore(client);
   }
 
   async putConfig(config: MerchantSettlementConfig, expected: string, audit: string): Promise<'changed' | 'conflict'> {
     const keys = [merchantKey(config.merchant), settlement_outbox_key];
-    return (await this.command(['EVAL', put_config_script, '2', ...keys, expected, JSON.stringify(config), audit])) as
-      'changed' | 'conflict';
+    return (await this.write(['EVAL', put_config_script, '2', ...keys, expected, JSON.stringify(config), audit])) as 'changed' | 'conflict';
   }
 
   async config(merchant: string): Promise<MerchantSettlementConfig | undefined> {
@@ -153,17 +153,17 @@ export class RedisSettlementStore implements SettlementStore {
   }
 
   async compute(id: string, d: string, digest: string, audit: string): Promise<TransitionResult> {
-    return (await this.command(['EVAL', compute_script, '2', batchKey(id), settlement_outbox_key, d, digest, audit])) as TransitionResult;
+    return (await this.write(['EVAL', compute_script, '2', batchKey(id), settlement_outbox_key, d, digest, audit])) as TransitionResult;
   }
 
   async approve(id: string, operator: string, now_ms: number, digest: string, audit: string): Promise<TransitionResult> {
     const args = [operator, String(now_ms), digest, audit];
-    return (await this.command(['EVAL', approve_script, '2', batchKey(id), settlement_outbox_key, ...args])) as TransitionResult;
+    return (await this.write(['EVAL', approve_script, '2', batchKey(id), settlement_outbox_key, ...args])) as TransitionResult;
   }
 
   async settle(id: string, operator: string, now_ms: number, reference: string, audit: string): Promise<TransitionResult> {
     const args = [operator, String(now_ms), reference, audit];
-    return (await this.command(['EVAL', settle_script, '2', batchKey(id), settlement_outbox_key, ...args])) as TransitionResult;
+    return (await this.write(['EVAL', settle_script, '2', batchKey(id), settlement_outbox_key, ...args])) as TransitionResult;
   }
 
   async batch(id: string): Promise<StoredBatch | undefined> {
@@ -213,7 +213,7 @@ export class RedisSettlementStore implements SettlementStore {
 
   async putCampaign(campaign: RefundCampaign, now_ms: number, audit: string): Promise<'written' | 'closed'> {
     const keys = [campaignKey(campaign.id), settlement_outbox_key];
-    return (await this.command(['EVAL', put_campaign_script, '2', ...keys, JSON.stringify(campaign), String(now_ms), audit])) as
+    return (await this.write(['EVAL', put_campaign_script, '2', ...keys, JSON.stringify(campaign), String(now_ms), audit])) as
       'written' | 'closed';
   }
 
@@ -223,12 +223,21 @@ export class RedisSettlementStore implements SettlementStore {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await this.primaries.close();
   }
 
+  /** Every key is in the {settle} slot: this key routes SCAN there too. */
   private async command(args: string[]): Promise<unknown> {
     try {
-      return await this.client.sendCommand(args);
+      return await this.primaries.send(merchantKey(''), args);
+    } catch (error) {
+      throw new ReportBackendError('redis', error, { command: args[0] });
+    }
+  }
+
+  private async write(args: string[]): Promise<unknown> {
+    try {
+      return await this.primaries.sendReplicated(merchantKey(''), args);
     } catch (error) {
       throw new ReportBackendError('redis', error, { command: args[0] });
     }

@@ -31,6 +31,7 @@ import { migrate } from '../../services/streamer/schema/migrate';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { RedisSettlementStore } from '../../services/reports/settlement-store';
+import { singleRedis } from '../../services/common/redis-target';
 import { EventsStore } from '../../services/events/store';
 import { createClient } from 'redis';
 import { createLogger } from '../../services/common/logger';
@@ -163,7 +164,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     inspect = await connectInspector(redis.url);
     await fixtures();
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    settlement = await RedisSettlementStore.connect(redis.url);
+    settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
     eventsRedis = createClient({ url: redis.url });
     await eventsRedis.connect();
     const events = { store: new EventsStore(eventsRedis), now: Date.now, status: () => Promise.resolve({ relay: 'not started here' }) };

@@ -9,6 +9,9 @@ import type * as grpc from '@grpc/grpc-js';
 import { minorFromWire } from '../../../actors/money';
 import {
   CardFanoutServiceService,
+  PspWebhookOutcome,
+  type ApplyPspWebhookRequest,
+  type ApplyPspWebhookResponse,
   type IssueBulkCardRequest,
   type IssueBulkCardResponse,
   type RefundRunCashOutRequest,
@@ -16,9 +19,22 @@ import {
 } from '../../../gen/tapline/internal/v1/fanout';
 import { errorOfStatus } from '../grpc/status';
 import { InternalError } from '../../../actors/errors';
-import type { Acting } from '../../../actors/principal';
-import { actingCaller, type Caller } from '../../common/auth/grpc-access';
-import type { BulkCardIssue, BulkCardIssued, CardFanout, RefundRunCashOut, RefundRunCashedOut } from '../usecases/card-fanout';
+import { actingCaller, systemCaller, type Caller } from '../../common/auth/grpc-access';
+import type {
+  BulkCardIssue,
+  BulkCardIssued,
+  CardFanout,
+  CardTokenIndexing,
+  CardTokenLink,
+  CardTokenLinked,
+  PspWebhook,
+  PspWebhookOutcome as WebhookOutcome,
+  RefundRunCashOut,
+  RefundRunCashedOut,
+} from '../usecases/card-fanout';
+
+const psp_webhook_caller = systemCaller('psp-webhook');
+const token_index_caller = systemCaller('card-token-index');
 
 /** What the fan-out needs of the router (cluster/router.ts `call`). */
 export interface OwnerCaller {
@@ -32,11 +48,13 @@ interface RoutedMethod<Req, Res> {
   responseDeserialize(bytes: Buffer): Res;
 }
 
-/** Runs one call of a routed method on the owner of its routing key. */
-function callOwner<Req, Res>(router: OwnerCaller, method: RoutedMethod<Req, Res>, request: Req, acting: Acting): Promise<Res> {
+/**
+ * Runs one call of a routed method on the owner of its routing key, as `caller`: the operator action
+ * that started the fan-out (each card's change is recorded as it), or the node's own work.
+ */
+function callOwner<Req, Res>(router: OwnerCaller, method: RoutedMethod<Req, Res>, request: Req, caller: Caller): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
-    // Each card's change is recorded as the operator action that started the fan-out.
-    router.call(method.path, request, actingCaller(acting), (error, value) => {
+    router.call(method.path, request, caller, (error, value) => {
       if (error === null) resolve(value as Res);
       else if (error.code === undefined) reject(new InternalError('owner call failed without a status'));
       else reject(errorOfStatus(error.code, error.details ?? '', error.metadata));
@@ -58,8 +76,14 @@ export class RoutedCardFanout implements CardFanout {
       expiresAtUnixMs: BigInt(issue.expiresAtMs),
       issuedAtUnixMs: BigInt(issue.issuedAtMs),
       operatorId: issue.acting.subject,
+      cardAuthKeyId: issue.cardAuthKeyId,
     };
-    const response: IssueBulkCardResponse = await callOwner(this.router, CardFanoutServiceService.issueBulkCard, request, issue.acting);
+    const response: IssueBulkCardResponse = await callOwner(
+      this.router,
+      CardFanoutServiceService.issueBulkCard,
+      request,
+      actingCaller(issue.acting),
+    );
     return { alreadyExisted: response.alreadyExisted };
   }
 
@@ -69,7 +93,7 @@ export class RoutedCardFanout implements CardFanout {
       this.router,
       CardFanoutServiceService.refundRunCashOut,
       request,
-      cashOut.acting,
+      actingCaller(cashOut.acting),
     );
     const amountMinor = minorFromWire(response.amountMinor);
     // An owner of this build never answers an amount past the money bound; another build that
@@ -82,5 +106,42 @@ export class RoutedCardFanout implements CardFanout {
       transactionId: response.transactionId,
       named: response.named,
     };
+  }
+
+  async applyPspWebhook(webhook: PspWebhook): Promise<WebhookOutcome> {
+    const request: ApplyPspWebhookRequest = { cardId: webhook.cardId, paymentId: webhook.reference };
+    // A webhook names a payment the owner reads from the PSP itself: the node's own work, no operator's.
+    const response: ApplyPspWebhookResponse = await callOwner(
+      this.router,
+      CardFanoutServiceService.applyPspWebhook,
+      request,
+      psp_webhook_caller,
+    );
+    switch (response.outcome) {
+      case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_APPLIED:
+        return { outcome: 'applied', transactionId: response.transactionId };
+      case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_REPLAYED:
+        return { outcome: 'replayed', transactionId: response.transactionId };
+      case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_FAILED:
+        return { outcome: 'failed' };
+      case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_PENDING:
+        return { outcome: 'pending' };
+      case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_UNKNOWN:
+        return { outcome: 'unknown' };
+      default:
+        // An owner of another build answering an outcome this one does not know: not acted upon.
+        throw new InternalError(`owner answered an unknown webhook outcome ${response.outcome}`);
+    }
+  }
+
+  async linkCardToken(link: CardTokenLink): Promise<CardTokenLinked> {
+    const request = { cardId: link.cardId, token: link.token, link: link.link, operatorId: link.acting.subject };
+    const response = await callOwner(this.router, CardFanoutServiceService.linkCardToken, request, actingCaller(link.acting));
+    return { programId: response.programId, currency: response.currency, tokens: response.tokens };
+  }
+
+  async indexCardToken(indexing: CardTokenIndexing): Promise<void> {
+    // The token's index entry (its own shard) carries no operator change of its own: the card's listing is audited.
+    await callOwner(this.router, CardFanoutServiceService.indexCardToken, { ...indexing }, token_index_caller);
   }
 }

@@ -8,6 +8,7 @@ import { failedPrecondition, invalidArgument } from '../../../actors/errors';
 import type { ReplaceAnswer } from '../../../actors/card/decide';
 import type { CancelIssuanceAnswer } from '../../../actors/card/issuance-cancel';
 import type { IssueAnswer, TransitionAnswer } from '../../../actors/sharding/shard-region';
+import type { Metadata } from '@grpc/grpc-js';
 import type { AutoReload, CardState } from '../../../actors/card/rules';
 import type { TxnAnswer } from '../../../actors/card/transaction';
 import type { StoredProgram } from '../../../actors/program/config';
@@ -49,6 +50,12 @@ import {
   type SettleTabResponse,
   type StartPspTopUpRequest,
   type StartPspTopUpResponse,
+  type SetCardAuthRequest,
+  type SetCardAuthResponse,
+  type RegisterCardTokenRequest,
+  type RegisterCardTokenResponse,
+  type RemoveCardTokenRequest,
+  type RemoveCardTokenResponse,
 } from '../../../gen/tapline/v1/cards';
 import type { ProgramCards } from '../store/program-cards';
 import type { BulkIssueResult, CardIssuance } from '../usecases/card-issuance';
@@ -79,17 +86,31 @@ import {
 } from './cards-validate';
 import { wireCardStatus } from './mapping';
 import { programReviewHandlers } from './program-review-service';
+import { parseKeyId } from './card-fanout-validate';
 import { unary, unaryAsync, type ServiceDeps } from './service';
 import { actingOf } from '../../common/auth/grpc-access';
 import { outcomeOf } from '../usecases/outcome';
-import { requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
+import { parseBankCard, requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
+import type { CardTokens, TokenRegistered, TokenRegistration } from '../usecases/card-tokens';
+import type { TokenIndex } from '../../../actors/card/token-index';
 
 /** A request held for a second principal: its approval's id (nothing else happened). */
 interface Pending {
   readonly pendingApprovalId: string;
 }
 
+/** The node's card authentication master keys, by id (usecases/card-auth.ts); only whether one is held is asked here. */
+export interface CardAuthKeyIds {
+  has(keyId: string): boolean;
+}
+
 export interface CardServiceDeps extends ServiceDeps {
+  /** Undefined when TAPLINE_CARD_AUTH_KEYS is not set: no program or card can name a key. */
+  readonly cardAuthKeys: CardAuthKeyIds | undefined;
+  /** Open loop: registering visitors' bank cards as tokens of cards. */
+  readonly cardTokens: Pick<CardTokens, 'register' | 'remove'>;
+  /** The tokens' index, written on a token's owner (the fan-out's IndexCardToken). */
+  readonly tokenIndex: Pick<TokenIndex, 'change'>;
   readonly issuance: CardIssuance;
   readonly refundRun: ProgramRefundRun;
   readonly pspTopUps: PspTopUps;
@@ -109,7 +130,52 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
     ...issuanceCancelHandlers(deps),
     ...paymentHandlers(deps),
     ...tabAndManagerHandlers(deps),
+    setCardAuth: unary<SetCardAuthRequest, SetCardAuthResponse, CardState>(
+      deps,
+      'SetCardAuth',
+      (request, reply, call) => {
+        const cardId = requireId('card_id', request.cardId);
+        const keyId = parseKeyId('key_id', request.keyId);
+        requireKeyHeld(deps, keyId);
+        deps.region.setCardAuth(cardId, keyId, request.counter, actingOf(call), reply);
+      },
+      (state: CardState) => cardReply(state, deps.clock()),
+    ),
+    ...bankCardHandlers(deps),
   };
+}
+
+/** Open loop: a visitor's bank card registered as a token of a card, or taken off it. */
+function bankCardHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'registerCardToken' | 'removeCardToken'> {
+  const parse = (
+    request: RegisterCardTokenRequest | RemoveCardTokenRequest,
+    call: { readonly metadata: Metadata; getPath(): string },
+  ): TokenRegistration => ({
+    cardId: requireId('card_id', request.cardId),
+    bankCard: parseBankCard('bank_card', request.bankCard),
+    acting: actingOf(call),
+  });
+  const answer = ({ cardId, programId, bankCards }: TokenRegistered): RegisterCardTokenResponse => ({ cardId, programId, bankCards });
+  return {
+    registerCardToken: unaryAsync<RegisterCardTokenRequest, RegisterCardTokenResponse, TokenRegistered>(
+      deps,
+      'RegisterCardToken',
+      (request, call) => deps.cardTokens.register(parse(request, call)),
+      answer,
+    ),
+    removeCardToken: unaryAsync<RemoveCardTokenRequest, RemoveCardTokenResponse, TokenRegistered>(
+      deps,
+      'RemoveCardToken',
+      (request, call) => deps.cardTokens.remove(parse(request, call)),
+      answer,
+    ),
+  };
+}
+
+/** A key id a program or card names must be one this node holds (all nodes hold the same keys). */
+function requireKeyHeld(deps: CardServiceDeps, keyId: string): void {
+  if (keyId !== '' && deps.cardAuthKeys?.has(keyId) !== true)
+    throw failedPrecondition(`no card authentication key ${keyId} is configured (TAPLINE_CARD_AUTH_KEYS)`, { keyId });
 }
 
 /** Programs and issuing cards, one or in bulk. */
@@ -123,6 +189,7 @@ function programAndIssuanceHandlers(
       (request, reply, call) => {
         const programId = requireId('program_id', request.programId);
         const config = parseProgramConfig(request.config);
+        requireKeyHeld(deps, config.cardAuthKeyId);
         deps.programs.define(programId, config, actingOf(call), reply);
       },
       (program) => ({ programId: program.programId, version: BigInt(program.version) }),

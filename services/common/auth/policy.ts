@@ -202,6 +202,10 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
   returnCard: { who: 'operator', roles: ['issuer_admin', 'support'] },
   // Back to stock: the desk that issued by mistake hands the initial balance and deposit back.
   cancelIssuance: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  // A card's chip key enrolment (the NFC desk) and a visitor's bank card listed on a card (the token desk).
+  setCardAuth: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  registerCardToken: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  removeCardToken: { who: 'operator', roles: ['issuer_admin', 'support'] },
   runProgramRefund: { who: 'operator', roles: ['issuer_admin'] },
   startPspTopUp: { who: 'operator', roles: ['issuer_admin', 'support'] },
   handlePspCallback: { who: 'operator', roles: ['psp'] },
