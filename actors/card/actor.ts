@@ -153,6 +153,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       nextId: this.context.nextTransactionId,
       program: this.context.programs.get(state.programId),
       shard: this.shard,
+      verifyCryptogram: this.context.verifyCryptogram,
     };
   }
 

@@ -76,6 +76,10 @@ export const operator_actions = [
   'program_defined',
   'manager_registered',
   'fleet_card_limits',
+  'card_auth_set',
+  'card_auth_removed',
+  'card_token_linked',
+  'card_token_unlinked',
 ] as const;
 export type OperatorAction = (typeof operator_actions)[number];
 

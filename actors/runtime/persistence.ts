@@ -11,6 +11,8 @@ export type EntityKind =
   | 'refunded'
   // A spent request key (a PSP reference) beside its card: "<card id>/<request key>", never expires.
   | 'spent'
+  // A bank card's token: which closed-loop card it pays from, per program (actors/card/tokens.ts).
+  | 'token'
   | 'manager'
   // Fleet accounts, their cards and their vehicles' odometers: all on the fleet's shard.
   | 'fleet'

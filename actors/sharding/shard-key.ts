@@ -23,6 +23,8 @@
 //   manager            "<merchant>/<manager>": the merchant id
 //   spent              "<card>/<request key>": the card's shard key (a spent PSP reference lives
 //                      beside the card it topped up)
+//   token              a bank card's token ("par:..." or "h:..."): the token itself (a purchase
+//                      presenting a bank card knows only the token)
 // A purchase's refund ledger (kind "refunded", keyed by the purchase's idempotency key) is written
 // by its card on the card's shard; its own id does not name that card, so it is not placed here.
 //
@@ -87,6 +89,7 @@ export function shardKeyOf(kind: PlacedKind, id: string): string {
     case 'program':
     case 'issuance':
     case 'merchant':
+    case 'token':
       return id;
   }
 }

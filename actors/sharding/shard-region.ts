@@ -353,6 +353,16 @@ export class ShardRegion {
     this.cardAdmin(cardId, { type: 'auto_reload', autoReload, operatorId }, reply, stateOf);
   }
 
+  /** Enrols a card for authentication under a key with the chip's counter, or ('' key) stops it (audited). */
+  setCardAuth(cardId: string, keyId: string, counter: number, operatorId: string, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'set_auth', keyId, counter, operatorId }, reply, stateOf);
+  }
+
+  /** Lists a bank card's token on the card (`link`) or takes it off (audited). */
+  linkCardToken(cardId: string, token: string, link: boolean, operatorId: string, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'link_token', token, link, operatorId }, reply, stateOf);
+  }
+
   setPin(cardId: string, newHash: string, oldHash: string | undefined, reset: boolean, operatorId: string, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'set_pin', newHash, oldHash, reset, operatorId }, reply, stateOf);
   }

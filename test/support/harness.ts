@@ -13,7 +13,7 @@ import { createLogger } from '../../services/common/logger';
 import { projectRoot } from '../../services/common/paths';
 import { authorizer_node_flags } from '../../services/authorizer/runtime-flags';
 import { simulatedPsp } from '../../tools/psp-simulator/simulated-psp';
-import type { PspAdapterFactory } from '../../services/authorizer/usecases/psp';
+import type { PspIntegration } from '../../services/authorizer/usecases/psp';
 
 export function testDataDir(name: string): string {
   const base = join(projectRoot(), '.test-data');
@@ -79,7 +79,7 @@ export function nodeEnv(redisUrl: string, overrides: Record<string, string> = {}
 export async function startInProcessNode(
   redisUrl: string,
   overrides: Record<string, string> = {},
-  options: { clock?: () => number; psp?: PspAdapterFactory } = {},
+  options: { clock?: () => number; psp?: PspIntegration } = {},
 ): Promise<AuthorizerNode> {
   const config: NodeConfig = loadConfig(nodeEnv(redisUrl, overrides));
   // The tests' nodes run with the simulated PSP (unless a test brings its own), used when a test

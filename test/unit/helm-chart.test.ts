@@ -287,6 +287,12 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       assert.match(missing.stderr, /redis\.sentinels is required/);
     });
 
+    it('refuses Mollie without its API key Secret and its URLs', function () {
+      const run = renderValues({ redis: { url: 'redis://r:6379' }, clickhouse: { url: 'http://c:8123' }, psp: { provider: 'mollie' } });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /psp\.provider=mollie needs secrets\.mollie\.existingSecret/);
+    });
+
     it('refuses a streamer without ClickHouse', function () {
       const run = renderValues({ redis: { url: 'redis://r:6379' } });
       assert.equal(run.status, 1);
@@ -461,7 +467,17 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
     it('secrets reach the pods only through secretKeyRef; no ConfigMap holds one', function () {
       const authorizer = container(find(objects, 'StatefulSet', 'tapline'));
       assert.deepEqual(env(authorizer, 'TAPLINE_PIN_SECRET').valueFrom, { secretKeyRef: { name: 'tapline-secrets', key: 'pin-secret' } });
-      assert.deepEqual(env(authorizer, 'TAPLINE_PSP_SECRET').valueFrom, { secretKeyRef: { name: 'tapline-secrets', key: 'psp-secret' } });
+      for (const [name, key] of [
+        ['TAPLINE_MOLLIE_API_KEY', 'mollie-api-key'],
+        ['TAPLINE_CARD_AUTH_KEYS', 'card-auth-keys'],
+        ['TAPLINE_TOKEN_SECRET', 'token-secret'],
+      ] as const)
+        assert.deepEqual(env(authorizer, name).valueFrom, { secretKeyRef: { name: 'tapline-secrets', key } }, name);
+      assert.equal(
+        authorizer.env?.find((e: { name: string }) => e.name === 'TAPLINE_PSP_SECRET'),
+        undefined,
+        'the production image refuses TAPLINE_PSP_SECRET',
+      );
       assert.deepEqual(env(authorizer, 'TAPLINE_REDIS_URL').valueFrom, { secretKeyRef: { name: 'tapline-redis', key: 'url' } });
       for (const [kind, name] of [
         ['Deployment', 'tapline-streamer'],
@@ -501,6 +517,25 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
           `${service.metadata.name} has the port ${port}`,
         );
       }
+    });
+
+    it('Mollie: configured from values, its webhook port on every authorizer, the client Service and the network policy', function () {
+      const config = find(objects, 'ConfigMap', 'tapline').data ?? {};
+      assert.deepEqual(
+        [
+          config['TAPLINE_PSP_PROVIDER'],
+          config['TAPLINE_PSP_WEBHOOK_URL'],
+          config['TAPLINE_PSP_WEBHOOK_PORT'],
+          config['TAPLINE_MOLLIE_METHOD'],
+        ],
+        ['mollie', 'https://pay.example.com/psp/mollie/webhook', '8443', 'ideal'],
+      );
+      const ports = container(find(objects, 'StatefulSet', 'tapline')).ports as any[];
+      assert.ok(ports.some((p) => p.name === 'psp-webhook' && p.containerPort === 8443));
+      const service = find(objects, 'Service', 'tapline');
+      assert.ok((service.spec.ports as any[]).some((p) => p.name === 'psp-webhook' && p.targetPort === 'psp-webhook'));
+      const policy = find(objects, 'NetworkPolicy', 'tapline');
+      assert.ok((policy.spec.ingress as any[]).some((rule) => (rule.ports as any[]).some((p) => p.port === 'psp-webhook')));
     });
 
     it('network policies name the configured peers', function () {

@@ -130,6 +130,11 @@ a message instead of deploying a configuration that loses in-flight payments.
 {{- fail (printf "streamer.terminationGracePeriodSeconds (%d s) must be greater than streamer.shutdownGraceMs (%d ms), or a streamer is killed mid-batch" (int64 .Values.streamer.terminationGracePeriodSeconds) (int64 .Values.streamer.shutdownGraceMs)) }}
 {{- end }}
 {{- end }}
+{{- if eq .Values.psp.provider "mollie" }}
+{{- if or (not .Values.secrets.mollie.existingSecret) (not .Values.psp.webhookUrl) (not .Values.psp.redirectUrl) }}
+{{- fail "psp.provider=mollie needs secrets.mollie.existingSecret (the API key), psp.webhookUrl and psp.redirectUrl" }}
+{{- end }}
+{{- end }}
 {{- if .Values.reports.enabled }}
 {{- if le (mul (int64 .Values.reports.terminationGracePeriodSeconds) 1000) (int64 .Values.reports.shutdownGraceMs) }}
 {{- fail (printf "reports.terminationGracePeriodSeconds (%d s) must be greater than reports.shutdownGraceMs (%d ms), or in-flight reports are cut off" (int64 .Values.reports.terminationGracePeriodSeconds) (int64 .Values.reports.shutdownGraceMs)) }}
@@ -208,12 +213,26 @@ The authorizer's secrets, each from its existing Secret by secretKeyRef; absent 
       name: {{ . }}
       key: {{ $.Values.secrets.pin.key }}
 {{- end }}
-{{- with .Values.secrets.psp.existingSecret }}
-- name: TAPLINE_PSP_SECRET
+{{- with .Values.secrets.mollie.existingSecret }}
+- name: TAPLINE_MOLLIE_API_KEY
   valueFrom:
     secretKeyRef:
       name: {{ . }}
-      key: {{ $.Values.secrets.psp.key }}
+      key: {{ $.Values.secrets.mollie.key }}
+{{- end }}
+{{- with .Values.secrets.cardAuth.existingSecret }}
+- name: TAPLINE_CARD_AUTH_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secrets.cardAuth.key }}
+{{- end }}
+{{- with .Values.secrets.token.existingSecret }}
+- name: TAPLINE_TOKEN_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secrets.token.key }}
 {{- end }}
 {{- end }}
 

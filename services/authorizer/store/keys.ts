@@ -12,6 +12,7 @@
 //   tl:{s<shard>}:refunded:<originalKey>  hash  v, d = what was refunded against a purchase / completion (JSON); card's shard
 //   tl:{s<shard>}:manager:<merchant>/<id>  hash  v, d = a merchant manager's keyed PIN hash (JSON), on the merchant's shard
 //   tl:{s<shard>}:spent:<card>/<key>   hash  v, d = a spent request key (PSP reference) of the card; card's shard, no TTL
+//   tl:{s<shard>}:token:<token>        hash  v, d = the cards a bank card's token pays from, per program; the token's shard
 //   tl:{s<shard>}:tries:<merchant>/<manager>  hash  n = refused attempts in a row, u = locked until (ms); merchant's shard, TTL
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
@@ -86,7 +87,11 @@ export function reviewKey(shard: number, fleetId: string): string {
 }
 
 /** Keys of the issue-4 entities (programs, card holders, issuance records). */
-export function recordKey(shard: number, kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager' | 'spent', id: string): string {
+export function recordKey(
+  shard: number,
+  kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager' | 'spent' | 'token',
+  id: string,
+): string {
   return `tl:{s${shard}}:${kind}:${id}`;
 }
 
