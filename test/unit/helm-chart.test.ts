@@ -244,6 +244,8 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
 
     it('gives every workload the Redis deployment shape, and the streamer and migrations the ClickHouse cluster', function () {
       const run = renderValues({
+        // The doors' settings of the least install; the Redis and ClickHouse shapes under test.
+        ...readYaml(ci('default-values.yaml')),
         redis: {
           url: 'redis://:pw@unused:6379',
           mode: 'sentinel',
@@ -270,6 +272,7 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
         assert.equal(env(c, 'TAPLINE_CLICKHOUSE_INSERT_QUORUM')?.value, '2', c.name);
       }
       const cluster = renderValues({
+        ...readYaml(ci('default-values.yaml')),
         redis: { url: 'redis://unused:6379', mode: 'cluster', clusterNodes: ['r-0.redis:6379'] },
         clickhouse: { url: 'http://c:8123' },
       });
@@ -284,7 +287,11 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       );
       assert.equal(env(authorizer, 'TAPLINE_REDIS_CLUSTER_NODES')?.value, 'r-0.redis:6379');
       assert.equal(env(authorizer, 'TAPLINE_REDIS_WAIT_REPLICAS'), undefined, "the processes' own default");
-      const missing = renderValues({ redis: { url: 'redis://unused:6379', mode: 'sentinel' }, clickhouse: { url: 'http://c:8123' } });
+      const missing = renderValues({
+        ...readYaml(ci('default-values.yaml')),
+        redis: { url: 'redis://unused:6379', mode: 'sentinel' },
+        clickhouse: { url: 'http://c:8123' },
+      });
       assert.equal(missing.status, 1);
       assert.match(missing.stderr, /redis\.sentinels is required/);
     });
