@@ -48,25 +48,33 @@ export class ClickHouseSink {
    * Inserts the rows, one INSERT per table, the tables concurrently (a batch costs the slowest
    * INSERT, not their sum). Resolves only when ClickHouse accepted all of them; if any fails the
    * caller retries the whole batch and the copies that did land are removed on read.
+   *
+   * With an insert quorum (a cluster) the tables go one after another: ClickHouse 18.16 takes one
+   * quorum insert per replicated table at a time, and relay_events is written by the materialized
+   * views of both transactions and lifecycle_events, so those two inserts must not overlap.
    */
   async insert(rows: readonly Row[]): Promise<void> {
-    const results = await Promise.allSettled(
-      tables.map(async (table) => {
-        const values = rows.filter((row) => row.table === table).map((row) => row.values);
-        if (values.length === 0) return;
-        try {
-          await this.client.insert({
-            table,
-            values,
-            format: 'JSONEachRow',
-            abort_signal: AbortSignal.timeout(this.options.insert_timeout_ms),
-          });
-        } catch (error) {
-          throw new ClickHouseError('ClickHouse insert failed', error, { table, rows: values.length });
-        }
-      }),
-    );
+    if ((this.options.cluster?.insert_quorum ?? 0) > 0) {
+      for (const table of tables) await this.insertTable(table, rows);
+      return;
+    }
+    const results = await Promise.allSettled(tables.map((table) => this.insertTable(table, rows)));
     for (const result of results) if (result.status === 'rejected') throw result.reason;
+  }
+
+  private async insertTable(table: RowTable, rows: readonly Row[]): Promise<void> {
+    const values = rows.filter((row) => row.table === table).map((row) => row.values);
+    if (values.length === 0) return;
+    try {
+      await this.client.insert({
+        table,
+        values,
+        format: 'JSONEachRow',
+        abort_signal: AbortSignal.timeout(this.options.insert_timeout_ms),
+      });
+    } catch (error) {
+      throw new ClickHouseError('ClickHouse insert failed', error, { table, rows: values.length });
+    }
   }
 
   async close(): Promise<void> {

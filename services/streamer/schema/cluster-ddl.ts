@@ -37,6 +37,12 @@ export const sharding_columns: Readonly<Record<string, string>> = {
   lifecycle_events: 'event_id',
   outbox_rejects: 'event_id',
   transactions_by_merchant: 'id',
+  // Fed per shard by its materialized views from transactions (id) and lifecycle_events
+  // (event_id): its event_id is that id, so its rows stay where the Distributed table would put them.
+  relay_events: 'event_id',
+  // Deduplicated by (terminal, report): a tap's report sent again after its idempotency record
+  // expired is a new document (another event_id) of the same key, so the terminal places it.
+  tap_pours: 'terminal',
 };
 
 /** A ClickHouse cluster as the migrations see it. */
@@ -73,7 +79,7 @@ export function migrationsTableSql(database: string, shape: ClusterShape | undef
 const create_table = /^CREATE TABLE IF NOT EXISTS ([a-z_]+) \(([\s\S]*)\) ENGINE = ReplacingMergeTree\(\)([\s\S]*)$/;
 const create_view = /^CREATE VIEW IF NOT EXISTS ([a-z_]+) AS ([\s\S]*)$/;
 const create_mv =
-  /^CREATE MATERIALIZED VIEW IF NOT EXISTS ([a-z_]+) TO ([A-Za-z_0-9]+)\.([a-z_]+) AS SELECT ([\s\S]*) FROM ([A-Za-z_0-9]+)\.([a-z_]+)$/;
+  /^CREATE MATERIALIZED VIEW IF NOT EXISTS ([a-z_]+) TO ([A-Za-z_0-9]+)\.([a-z_]+) AS\s+SELECT\s+([\s\S]*)\s+FROM ([A-Za-z_0-9]+)\.([a-z_]+)$/;
 const drop_table = /^DROP TABLE IF EXISTS ([A-Za-z_0-9]+\.[a-z_]+)$/;
 
 /** A migration's statements for a cluster, in order; throws on a statement of an unknown shape. */
