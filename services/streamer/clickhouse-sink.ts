@@ -45,20 +45,20 @@ export class ClickHouseSink {
   }
 
   /**
-   * Inserts the rows, one INSERT per table, the tables concurrently (a batch costs the slowest
-   * INSERT, not their sum). Resolves only when ClickHouse accepted all of them; if any fails the
+   * Inserts the rows, one INSERT per table. On one server the tables go concurrently (a batch
+   * costs the slowest INSERT, not their sum). With an insert quorum they go one after another:
+   * several source tables feed one replicated table through materialized views (the relay's
+   * events), and ClickHouse refuses a quorum write to a table while the previous one is still
+   * waiting for its quorum. Resolves only when ClickHouse accepted all of them; if any fails the
    * caller retries the whole batch and the copies that did land are removed on read.
-   *
-   * With an insert quorum (a cluster) the tables go one after another: ClickHouse 18.16 takes one
-   * quorum insert per replicated table at a time, and relay_events is written by the materialized
-   * views of both transactions and lifecycle_events, so those two inserts must not overlap.
    */
   async insert(rows: readonly Row[]): Promise<void> {
+    const inserts = tables.map((table) => () => this.insertTable(table, rows));
     if ((this.options.cluster?.insert_quorum ?? 0) > 0) {
-      for (const table of tables) await this.insertTable(table, rows);
+      for (const insert of inserts) await insert();
       return;
     }
-    const results = await Promise.allSettled(tables.map((table) => this.insertTable(table, rows)));
+    const results = await Promise.allSettled(inserts.map((insert) => insert()));
     for (const result of results) if (result.status === 'rejected') throw result.reason;
   }
 

@@ -37,8 +37,7 @@ export const sharding_columns: Readonly<Record<string, string>> = {
   lifecycle_events: 'event_id',
   outbox_rejects: 'event_id',
   transactions_by_merchant: 'id',
-  // Fed per shard by its materialized views from transactions (id) and lifecycle_events
-  // (event_id): its event_id is that id, so its rows stay where the Distributed table would put them.
+  // Fed per shard by its views from transactions (event_id = id) and lifecycle_events.
   relay_events: 'event_id',
   // Deduplicated by (terminal, report): a tap's report sent again after its idempotency record
   // expired is a new document (another event_id) of the same key, so the terminal places it.
@@ -79,7 +78,7 @@ export function migrationsTableSql(database: string, shape: ClusterShape | undef
 const create_table = /^CREATE TABLE IF NOT EXISTS ([a-z_]+) \(([\s\S]*)\) ENGINE = ReplacingMergeTree\(\)([\s\S]*)$/;
 const create_view = /^CREATE VIEW IF NOT EXISTS ([a-z_]+) AS ([\s\S]*)$/;
 const create_mv =
-  /^CREATE MATERIALIZED VIEW IF NOT EXISTS ([a-z_]+) TO ([A-Za-z_0-9]+)\.([a-z_]+) AS\s+SELECT\s+([\s\S]*)\s+FROM ([A-Za-z_0-9]+)\.([a-z_]+)$/;
+  /^CREATE MATERIALIZED VIEW IF NOT EXISTS ([a-z_]+) TO ([A-Za-z_0-9]+)\.([a-z_]+)\s+AS\s+SELECT\s+([\s\S]*?)\s+FROM ([A-Za-z_0-9]+)\.([a-z_]+)$/;
 const drop_table = /^DROP TABLE IF EXISTS ([A-Za-z_0-9]+\.[a-z_]+)$/;
 
 /** A migration's statements for a cluster, in order; throws on a statement of an unknown shape. */
