@@ -92,6 +92,12 @@ export class StoreTimeoutError extends StoreUnavailableError {}
  */
 export class PspUnavailableError extends UnavailableError {}
 
+/**
+ * The store applied a write but fewer replicas than required acknowledged it in time: it may
+ * survive or be lost with the primary, so the outcome is unknown.
+ */
+export class ReplicationShortError extends StoreUnavailableError {}
+
 /** The entity's state kept changing under the request (conflicting commits) past the retry bound. */
 export class ContentionError extends UnavailableError {}
 

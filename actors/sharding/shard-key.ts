@@ -28,6 +28,12 @@
 // A purchase's refund ledger (kind "refunded", keyed by the purchase's idempotency key) is written
 // by its card on the card's shard; its own id does not name that card, so it is not placed here.
 //
+// A request key (actors/request-keys.ts) is answered on the shard of its entity, but also has a
+// *home* shard of its own, the hash of the whole key: there the store records which entity's shard
+// answered it, so the same key sent for an entity on another shard is caught (a terminal
+// transaction number reused for another card). The whole key, not its terminal: a busy terminal's
+// keys spread over every shard instead of weighing on its own.
+//
 // "~" is outside the charset of every other id ([A-Za-z0-9._-], checked at the gRPC boundary), so
 // no plain card, terminal or fleet id can be mistaken for a fleet card (docs/DECISIONS.md); "/"
 // only joins the parts of vehicle and manager ids, which are built by the code, never received.
@@ -58,6 +64,11 @@ export function shardOfKey(shardKey: string, shardCount: number): number {
 /** The shard an entity lives on. */
 export function shardOf(kind: PlacedKind, id: string, shardCount: number): number {
   return shardOfKey(shardKeyOf(kind, id), shardCount);
+}
+
+/** The home shard of a request key: where the store records which shard answered it (see above). */
+export function homeShardOfRequestKey(requestKey: string, shardCount: number): number {
+  return shardOfKey(requestKey, shardCount);
 }
 
 /** The shard key of an entity: the part of its id that places it (see the table above). */

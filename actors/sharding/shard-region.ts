@@ -337,6 +337,11 @@ export class ShardRegion {
     this.cardAdmin(command.cardId, { type: 'issue', command, operatorId, ...(holder === undefined ? {} : { holder }) }, reply, issueAnswer);
   }
 
+  /** The shard a card lives on (a fleet card: its account's). */
+  shardOfCard(cardId: string): number {
+    return shardOf('card', cardId, this.shardCount);
+  }
+
   /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
   replaceCard(cardId: string, replacementId: string, reason: string, operatorId: string, reply: Reply<ReplaceAnswer>): void {
     const command = { replacementId, replacementShard: shardOf('card', replacementId, this.shardCount), reason, operatorId };

@@ -24,6 +24,7 @@ import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/t
 import { CardServiceService } from '../../gen/tapline/v1/cards';
 import type { Metrics } from '../common/metrics';
 import { serveMetrics } from '../common/metrics-http';
+import type { RedisTarget } from '../common/redis-target';
 import { RoutedCardFanout } from './cluster/card-fanout-client';
 import { ClusterCoordinator } from './cluster/coordinator';
 import { ClusterMetrics } from './cluster/metrics';
@@ -102,9 +103,9 @@ export interface Serving {
   readonly webhookPort: number | undefined;
 }
 
-function redisOptions(config: NodeConfig): { url: string; command_timeout_ms: number; reconnect_backoff_max_ms: number } {
+function redisOptions(config: NodeConfig): { target: RedisTarget; command_timeout_ms: number; reconnect_backoff_max_ms: number } {
   return {
-    url: config.TAPLINE_REDIS_URL,
+    target: config.redis,
     command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
     reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
   };
@@ -388,7 +389,7 @@ export async function startCluster(
     shardCount: config.TAPLINE_SHARD_COUNT,
     // A shard counts as held only while its lease is known fresh: a resumed stale owner waits for
     // its next round instead of answering from memory (its writes are fenced by Redis anyway).
-    holds: (shard) => ownership.holds(shard) && (holder.coordinator?.leasesFresh ?? false),
+    holds: (shard) => ownership.holds(shard) && (holder.coordinator?.leaseFresh(shard) ?? false),
     ownerOf: (shard) => holder.coordinator?.ownerOf(shard),
     accepting,
     peers,

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, envInt, log_level, parseEnv } from '../common/process';
 import { CardAuthKeys } from './usecases/card-auth';
+import { redis_target_env, redisTargetOf, type RedisTarget } from '../common/redis-target';
 
 // Integers must be written as plain decimal digits (envInt): z.coerce.number() would read an
 // empty value ("TAPLINE_SHUTDOWN_GRACE_MS=") as 0 and accept "0x10" or "1e3".
@@ -19,7 +20,8 @@ const schema = z.object({
   TAPLINE_GRPC_PORT: int(0, 65535, 50051),
   // Prometheus /metrics and /healthz, /readyz. 0 picks a free port; -1 turns it off (tests).
   TAPLINE_METRICS_PORT: int(-1, 65535, 9464),
-  TAPLINE_REDIS_URL: z.string().url().default('redis://127.0.0.1:6390'),
+  // Where Redis is (single server, Sentinel, Cluster) and how many replicas a commit waits for.
+  ...redis_target_env,
   TAPLINE_LOG_LEVEL: log_level,
   // Virtual shards. Fixed for the life of a deployment: it decides where every entity lives.
   // 256 gives an even spread over tens of nodes while keeping the per-shard bookkeeping small.
@@ -158,7 +160,7 @@ const schema = z.object({
   TAPLINE_TLS_CA_FILE: z.string().optional(),
 });
 
-export type NodeConfig = z.infer<typeof schema>;
+export type NodeConfig = z.infer<typeof schema> & { readonly redis: RedisTarget };
 
 export { ConfigError };
 
@@ -191,12 +193,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const tls = [config.TAPLINE_TLS_CERT_FILE, config.TAPLINE_TLS_KEY_FILE].filter((v) => v !== undefined).length;
   if (tls === 1) problems.push('TAPLINE_TLS_CERT_FILE and TAPLINE_TLS_KEY_FILE go together');
+  const redis = redisTargetOf(config, config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS, problems);
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
-  return config;
+  return { ...config, redis };
 }
 
 /** A PSP provider needs all of its settings; settings of a provider not chosen are a mistake. */
-function pspProblems(config: NodeConfig): string[] {
+function pspProblems(config: z.infer<typeof schema>): string[] {
   const problems: string[] = [];
   if (config.TAPLINE_PSP_PROVIDER === 'mollie') {
     for (const [name, value] of [

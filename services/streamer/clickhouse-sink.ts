@@ -12,6 +12,12 @@ export interface SinkOptions {
   readonly database: string;
   /** One INSERT may take this long before it counts as failed. */
   readonly insert_timeout_ms: number;
+  /**
+   * A ClickHouse cluster: inserts go through its Distributed tables synchronously (the INSERT
+   * returns once each shard has its rows, not once they are queued on this server's disk), with
+   * this quorum of replicas per shard (0: none waited for).
+   */
+  readonly cluster?: { readonly insert_quorum: number };
 }
 
 const tables: readonly RowTable[] = ['transactions', 'transaction_lines', 'lifecycle_events', 'tap_pours', 'outbox_rejects'];
@@ -24,6 +30,14 @@ export class ClickHouseSink {
       url: options.url,
       database: identifier(options.database),
       request_timeout: options.insert_timeout_ms,
+      ...(options.cluster === undefined
+        ? {}
+        : {
+            clickhouse_settings: {
+              insert_distributed_sync: 1,
+              ...(options.cluster.insert_quorum > 0 ? { insert_quorum: String(options.cluster.insert_quorum) } : {}),
+            },
+          }),
       // Failures reach our pino log as ClickHouseError with context; the client's own console
       // logger would print each one a second time, unstructured.
       log: { level: ClickHouseLogLevel.OFF },

@@ -12,6 +12,7 @@
 // twice, and a relay without the lease writes nothing; bad configuration is refused naming the
 // field and changes nothing.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { createClient } from 'redis';
@@ -150,7 +151,7 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
     await client.registerTerminal('bar-1', 'bar');
     streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
     runner = new ClickHouseRunner(clickhouse.url, database, 20_000);
-    settlement = await RedisSettlementStore.connect(redis.url);
+    settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
     await startReports('reports-a');
     // The relay announces what is committed after its first start: wait until it has started.
     let status = '';

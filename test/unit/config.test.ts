@@ -54,6 +54,12 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_COMMIT_PENDING_MAX: { min: 1, max: 10_000_000, fallback: 500_000, atMin: { TAPLINE_COMMIT_BATCH_MAX: '1' } },
   TAPLINE_REDIS_COMMAND_TIMEOUT_MS: { min: 10, max: 300_000, fallback: 2_000, atMax: { TAPLINE_SHARD_LEASE_MS: '300001' } },
   TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: { min: 10, max: 60_000, fallback: 1_000 },
+  TAPLINE_REDIS_WAIT_TIMEOUT_MS: {
+    min: 1,
+    max: 60_000,
+    fallback: 500,
+    atMax: { TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '60001', TAPLINE_SHARD_LEASE_MS: '60002' },
+  },
   TAPLINE_IDEMPOTENCY_TTL_S: { min: 60, max: 400 * 86_400, fallback: 7 * 86_400 },
   TAPLINE_IDEMPOTENCY_RECENT_MAX: { min: 0, max: 10_000_000, fallback: 50_000 },
   TAPLINE_CONFLICT_ATTEMPTS_MAX: { min: 1, max: 100, fallback: 5 },
@@ -94,11 +100,22 @@ describe('config: defaults', () => {
       TAPLINE_NODE_ID: hostname().slice(0, 64),
       TAPLINE_GRPC_HOST: '127.0.0.1',
       TAPLINE_REDIS_URL: 'redis://127.0.0.1:6390',
+      TAPLINE_REDIS_MODE: 'single',
+      TAPLINE_REDIS_SENTINEL_NAME: 'tapline',
       TAPLINE_LOG_LEVEL: 'info',
       TAPLINE_PSP_PROVIDER: 'none',
       TAPLINE_MOLLIE_API_URL: 'https://api.mollie.com',
       ...Object.fromEntries(Object.entries(integer_settings).map(([name, setting]) => [name, setting.fallback])),
-    } as NodeConfig;
+      redis: {
+        mode: 'single',
+        url: 'redis://127.0.0.1:6390',
+        sentinels: [],
+        sentinel_name: 'tapline',
+        cluster_nodes: [],
+        wait_replicas: 0,
+        wait_timeout_ms: 500,
+      },
+    } as unknown as NodeConfig;
     assert.deepEqual(config, expected);
   });
 

@@ -240,6 +240,53 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       assert.match(run.stderr, /terminationGracePeriodSeconds \(20 s\) must be greater than/);
     });
 
+    it('gives every workload the Redis deployment shape, and the streamer and migrations the ClickHouse cluster', function () {
+      const run = renderValues({
+        redis: {
+          url: 'redis://:pw@unused:6379',
+          mode: 'sentinel',
+          sentinels: ['s-0.redis:26379', 's-1.redis:26379', 's-2.redis:26379'],
+          waitReplicas: 1,
+        },
+        clickhouse: { url: 'http://c:8123', cluster: 'tapline', insertQuorum: 2 },
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const objects = parseAllDocuments(run.stdout).map((document) => document.toJS() as K8sObject);
+      const workloads = [
+        container(find(objects, 'StatefulSet', 'tapline'), 'authorizer'),
+        container(find(objects, 'Deployment', 'tapline-streamer')),
+        container(find(objects, 'Deployment', 'tapline-reports')),
+      ];
+      for (const c of workloads) {
+        assert.equal(env(c, 'TAPLINE_REDIS_MODE')?.value, 'sentinel', c.name);
+        assert.equal(env(c, 'TAPLINE_REDIS_SENTINELS')?.value, 's-0.redis:26379,s-1.redis:26379,s-2.redis:26379', c.name);
+        assert.equal(env(c, 'TAPLINE_REDIS_SENTINEL_NAME')?.value, 'tapline', c.name);
+        assert.equal(env(c, 'TAPLINE_REDIS_WAIT_REPLICAS')?.value, '1', c.name);
+      }
+      for (const c of [container(find(objects, 'Deployment', 'tapline-streamer')), container(find(objects, 'Job', 'tapline-migrate'))]) {
+        assert.equal(env(c, 'TAPLINE_CLICKHOUSE_CLUSTER')?.value, 'tapline', c.name);
+        assert.equal(env(c, 'TAPLINE_CLICKHOUSE_INSERT_QUORUM')?.value, '2', c.name);
+      }
+      const cluster = renderValues({
+        redis: { url: 'redis://unused:6379', mode: 'cluster', clusterNodes: ['r-0.redis:6379'] },
+        clickhouse: { url: 'http://c:8123' },
+      });
+      assert.equal(cluster.status, 0, cluster.stderr);
+      const authorizer = container(
+        find(
+          parseAllDocuments(cluster.stdout).map((document) => document.toJS() as K8sObject),
+          'StatefulSet',
+          'tapline',
+        ),
+        'authorizer',
+      );
+      assert.equal(env(authorizer, 'TAPLINE_REDIS_CLUSTER_NODES')?.value, 'r-0.redis:6379');
+      assert.equal(env(authorizer, 'TAPLINE_REDIS_WAIT_REPLICAS'), undefined, "the processes' own default");
+      const missing = renderValues({ redis: { url: 'redis://unused:6379', mode: 'sentinel' }, clickhouse: { url: 'http://c:8123' } });
+      assert.equal(missing.status, 1);
+      assert.match(missing.stderr, /redis\.sentinels is required/);
+    });
+
     it('refuses Mollie without its API key Secret and its URLs', function () {
       const run = renderValues({ redis: { url: 'redis://r:6379' }, clickhouse: { url: 'http://c:8123' }, psp: { provider: 'mollie' } });
       assert.equal(run.status, 1);

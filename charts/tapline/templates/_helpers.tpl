@@ -144,7 +144,8 @@ a message instead of deploying a configuration that loses in-flight payments.
 
 {{/*
 The TAPLINE_REDIS_URL env entry: from the Secret when one is named (the URL holds a password),
-else the plain URL. Every workload reads Redis the same way.
+else the plain URL; then the deployment shape (redis.mode, its Sentinels or Cluster nodes, the
+replicas a write waits for). Every workload reads Redis the same way.
 */}}
 {{- define "tapline.redisUrlEnv" -}}
 - name: TAPLINE_REDIS_URL
@@ -155,6 +156,24 @@ else the plain URL. Every workload reads Redis the same way.
       key: {{ .Values.redis.existingSecretKey }}
 {{- else }}
   value: {{ required "redis.url is required (Redis is external to this chart)" .Values.redis.url | quote }}
+{{- end }}
+{{- if ne .Values.redis.mode "single" }}
+- name: TAPLINE_REDIS_MODE
+  value: {{ .Values.redis.mode | quote }}
+{{- end }}
+{{- if eq .Values.redis.mode "sentinel" }}
+- name: TAPLINE_REDIS_SENTINELS
+  value: {{ required "redis.sentinels is required with redis.mode sentinel" (join "," .Values.redis.sentinels | default "") | quote }}
+- name: TAPLINE_REDIS_SENTINEL_NAME
+  value: {{ .Values.redis.sentinelName | quote }}
+{{- end }}
+{{- if eq .Values.redis.mode "cluster" }}
+- name: TAPLINE_REDIS_CLUSTER_NODES
+  value: {{ required "redis.clusterNodes is required with redis.mode cluster" (join "," .Values.redis.clusterNodes | default "") | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" .Values.redis.waitReplicas) }}
+- name: TAPLINE_REDIS_WAIT_REPLICAS
+  value: {{ .Values.redis.waitReplicas | int | toString | quote }}
 {{- end }}
 {{- end }}
 
@@ -174,6 +193,12 @@ Secret when one is named (it carries the credentials), else the plain URL; and t
 {{- end }}
 - name: TAPLINE_CLICKHOUSE_DATABASE
   value: {{ .Values.clickhouse.database | quote }}
+{{- with .Values.clickhouse.cluster }}
+- name: TAPLINE_CLICKHOUSE_CLUSTER
+  value: {{ . | quote }}
+- name: TAPLINE_CLICKHOUSE_INSERT_QUORUM
+  value: {{ $.Values.clickhouse.insertQuorum | int | toString | quote }}
+{{- end }}
 {{- end }}
 
 {{/*

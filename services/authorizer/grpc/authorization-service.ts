@@ -85,7 +85,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       async (request) => {
         const cardId = requireId('card_id', request.cardId);
         const key = readableRefKey('transaction', request.transaction);
-        return receiptOf(await deps.records.loadIdempotencyRecord(key), cardId);
+        return receiptOf(await deps.records.loadIdempotencyRecord(deps.region.shardOfCard(cardId), key), cardId);
       },
       (receipt) => receipt,
     ),
