@@ -45,28 +45,36 @@ export class ClickHouseSink {
   }
 
   /**
-   * Inserts the rows, one INSERT per table, the tables concurrently (a batch costs the slowest
-   * INSERT, not their sum). Resolves only when ClickHouse accepted all of them; if any fails the
+   * Inserts the rows, one INSERT per table. On one server the tables go concurrently (a batch
+   * costs the slowest INSERT, not their sum). With an insert quorum they go one after another:
+   * several source tables feed one replicated table through materialized views (the relay's
+   * events), and ClickHouse refuses a quorum write to a table while the previous one is still
+   * waiting for its quorum. Resolves only when ClickHouse accepted all of them; if any fails the
    * caller retries the whole batch and the copies that did land are removed on read.
    */
   async insert(rows: readonly Row[]): Promise<void> {
-    const results = await Promise.allSettled(
-      tables.map(async (table) => {
-        const values = rows.filter((row) => row.table === table).map((row) => row.values);
-        if (values.length === 0) return;
-        try {
-          await this.client.insert({
-            table,
-            values,
-            format: 'JSONEachRow',
-            abort_signal: AbortSignal.timeout(this.options.insert_timeout_ms),
-          });
-        } catch (error) {
-          throw new ClickHouseError('ClickHouse insert failed', error, { table, rows: values.length });
-        }
-      }),
-    );
+    const inserts = tables.map((table) => () => this.insertTable(table, rows));
+    if ((this.options.cluster?.insert_quorum ?? 0) > 0) {
+      for (const insert of inserts) await insert();
+      return;
+    }
+    const results = await Promise.allSettled(inserts.map((insert) => insert()));
     for (const result of results) if (result.status === 'rejected') throw result.reason;
+  }
+
+  private async insertTable(table: RowTable, rows: readonly Row[]): Promise<void> {
+    const values = rows.filter((row) => row.table === table).map((row) => row.values);
+    if (values.length === 0) return;
+    try {
+      await this.client.insert({
+        table,
+        values,
+        format: 'JSONEachRow',
+        abort_signal: AbortSignal.timeout(this.options.insert_timeout_ms),
+      });
+    } catch (error) {
+      throw new ClickHouseError('ClickHouse insert failed', error, { table, rows: values.length });
+    }
   }
 
   async close(): Promise<void> {

@@ -39,7 +39,9 @@ export const sharding_columns: Readonly<Record<string, string>> = {
   transactions_by_merchant: 'id',
   // Fed per shard by its views from transactions (event_id = id) and lifecycle_events.
   relay_events: 'event_id',
-  tap_pours: 'event_id',
+  // Deduplicated by (terminal, report): a report re-sent after its idempotency record expired is a
+  // new document with the same key, so its copies must meet on the terminal's shard.
+  tap_pours: 'terminal',
 };
 
 /** A ClickHouse cluster as the migrations see it. */
