@@ -47,25 +47,32 @@ export class ClickHouseSink {
   /**
    * Inserts the rows, one INSERT per table, the tables concurrently (a batch costs the slowest
    * INSERT, not their sum). Resolves only when ClickHouse accepted all of them; if any fails the
-   * caller retries the whole batch and the copies that did land are removed on read.
+   * caller retries the whole batch and the copies that did land are removed on read. With an insert
+   * quorum the tables go one after the other: ClickHouse 18.16 refuses a quorum INSERT into a table
+   * whose previous one is still short of its quorum ("Quorum for previous write has not been
+   * satisfied yet"), and the materialized views of two source tables (transactions and lifecycle
+   * events) write the same relay_events table.
    */
   async insert(rows: readonly Row[]): Promise<void> {
-    const results = await Promise.allSettled(
-      tables.map(async (table) => {
-        const values = rows.filter((row) => row.table === table).map((row) => row.values);
-        if (values.length === 0) return;
-        try {
-          await this.client.insert({
-            table,
-            values,
-            format: 'JSONEachRow',
-            abort_signal: AbortSignal.timeout(this.options.insert_timeout_ms),
-          });
-        } catch (error) {
-          throw new ClickHouseError('ClickHouse insert failed', error, { table, rows: values.length });
-        }
-      }),
-    );
+    const insertTable = async (table: RowTable): Promise<void> => {
+      const values = rows.filter((row) => row.table === table).map((row) => row.values);
+      if (values.length === 0) return;
+      try {
+        await this.client.insert({
+          table,
+          values,
+          format: 'JSONEachRow',
+          abort_signal: AbortSignal.timeout(this.options.insert_timeout_ms),
+        });
+      } catch (error) {
+        throw new ClickHouseError('ClickHouse insert failed', error, { table, rows: values.length });
+      }
+    };
+    if ((this.options.cluster?.insert_quorum ?? 0) > 0) {
+      for (const table of tables) await insertTable(table);
+      return;
+    }
+    const results = await Promise.allSettled(tables.map(insertTable));
     for (const result of results) if (result.status === 'rejected') throw result.reason;
   }
 

@@ -37,6 +37,11 @@ export const sharding_columns: Readonly<Record<string, string>> = {
   lifecycle_events: 'event_id',
   outbox_rejects: 'event_id',
   transactions_by_merchant: 'id',
+  // Fed on each server by materialized views from its local transactions (event_id = the
+  // transaction's id) and lifecycle events: the same hash as their sources, so copies meet.
+  relay_events: 'event_id',
+  // Deduplicated by (terminal, report), the tap's own id of a report, whatever document carried it.
+  tap_pours: 'terminal, report',
 };
 
 /** A ClickHouse cluster as the migrations see it. */
@@ -73,7 +78,7 @@ export function migrationsTableSql(database: string, shape: ClusterShape | undef
 const create_table = /^CREATE TABLE IF NOT EXISTS ([a-z_]+) \(([\s\S]*)\) ENGINE = ReplacingMergeTree\(\)([\s\S]*)$/;
 const create_view = /^CREATE VIEW IF NOT EXISTS ([a-z_]+) AS ([\s\S]*)$/;
 const create_mv =
-  /^CREATE MATERIALIZED VIEW IF NOT EXISTS ([a-z_]+) TO ([A-Za-z_0-9]+)\.([a-z_]+) AS SELECT ([\s\S]*) FROM ([A-Za-z_0-9]+)\.([a-z_]+)$/;
+  /^CREATE MATERIALIZED VIEW IF NOT EXISTS ([a-z_]+) TO ([A-Za-z_0-9]+)\.([a-z_]+) AS\s+SELECT ([\s\S]*) FROM ([A-Za-z_0-9]+)\.([a-z_]+)$/;
 const drop_table = /^DROP TABLE IF EXISTS ([A-Za-z_0-9]+\.[a-z_]+)$/;
 
 /** A migration's statements for a cluster, in order; throws on a statement of an unknown shape. */
