@@ -160,7 +160,7 @@ describe('open-loop tokens: bank cards paying from closed-loop cards (two node p
 
   it('AuthorizeStream items presenting bank cards are answered like unary calls, each with its correlation id', async () => {
     const before = await Promise.all(['eur-1', 'chf-1'].map(balanceOf));
-    const call = viaB.authorization.authorizeStream();
+    const call = (await viaB.terminal('bar-1')).authorizeStream();
     const results: AuthorizeStreamResponse['results'] = [];
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (frame: AuthorizeStreamResponse) => results.push(...frame.results));
