@@ -32,7 +32,7 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
         else if (type === 'stream') value = await client.sendCommand(['XRANGE', key, '-', '+']);
         // Membership scores are heartbeats (they move with time, not with requests, and order the
         // members by them): the sorted members only there.
-        else if (type === 'zset' && key === members_key) value = ((await client.zRange(key, 0, -1)) as string[]).sort();
+        else if (type === 'zset' && key === members_key) value = (await client.zRange(key, 0, -1)).sort();
         else if (type === 'zset') value = await client.sendCommand(['ZRANGE', key, '0', '-1', 'WITHSCORES']);
         else if (type === 'set') value = (await client.sMembers(key)).sort();
         else value = type;
