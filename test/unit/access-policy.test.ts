@@ -210,6 +210,13 @@ describe('access policy: decisions', () => {
     );
   });
 
+  it("a settlement batch belongs to the merchant its id names, dots in the merchant's id included", () => {
+    const scope = http_rules['settlement.batch.get']?.scope;
+    assert.deepEqual(scope?.(['acme.east.daily.2026-12-01'])?.merchants, ['acme.east']);
+    assert.deepEqual(scope?.(['acme.weekly.2026-11-30'])?.merchants, ['acme']);
+    assert.deepEqual(scope?.(['not-a-batch'])?.merchants, [''], 'a malformed id names no merchant');
+  });
+
   it('marks four-eyes requests: an unblock, an issuance above the amount, every manual credit', () => {
     const limits = { four_eyes_amount_minor: 100_000 };
     const change = operatorRuleOf(CardServiceService.changeCardState.path);

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { ConfigError, loadConfig as loadNodeConfig, type NodeConfig } from '../../services/authorizer/config';
+import { parseIssuers } from '../../services/common/auth/tokens';
 
 type Env = Record<string, string | undefined>;
 
@@ -265,6 +266,12 @@ describe('config: other settings', () => {
     assert.equal(plain.TAPLINE_DEV_PLAINTEXT, 'true');
     assert.throws(() => loadNodeConfig({ TAPLINE_DEV_PLAINTEXT: 'true' }), /TAPLINE_OIDC_ISSUERS/);
     assertConfigError({ TAPLINE_DEV_PLAINTEXT: 'yes' }, ['TAPLINE_DEV_PLAINTEXT'], 'switch spelled otherwise');
+    assert.throws(
+      () => parseIssuers('[{"issuer":"https://idp.example/","jwks_url":"http://idp.example/jwks"}]'),
+      (error: unknown) => error instanceof ConfigError && /TAPLINE_OIDC_ISSUERS/.test(error.message),
+      'signing keys are fetched over HTTPS only',
+    );
+    assert.equal(parseIssuers(secure['TAPLINE_OIDC_ISSUERS'] ?? '').length, 1);
   });
 });
 

@@ -21,6 +21,7 @@ import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
 import { ClusterServiceService } from '../../../gen/tapline/internal/v1/cluster';
 import { CardFanoutServiceService } from '../../../gen/tapline/internal/v1/fanout';
 import { requireId } from '../../authorizer/grpc/validate';
+import { batch_id_pattern } from '../../reports/settlement-rules';
 
 /** Every role a token can grant, and what it is for. */
 export const roles = {
@@ -320,7 +321,9 @@ const settlement_readers: readonly Role[] = ['issuer_admin', 'merchant_admin', '
 const merchant_at = (index: number) => (path: readonly string[]) => ({ merchants: [path[index] ?? ''] });
 const fleet_at = (index: number) => (path: readonly string[]) => ({ fleets: [path[index] ?? ''] });
 /** A batch id is "<merchant>.<cycle>.<date>": its merchant is its first part. */
-const batch_merchant = (path: readonly string[]) => ({ merchants: [(path[0] ?? '').split('.')[0] ?? ''] });
+// A merchant id may itself contain dots: the batch id's own pattern says where it ends. A malformed id
+// names no merchant, so a scoped caller is refused and anyone else meets the route's 400.
+const batch_merchant = (path: readonly string[]) => ({ merchants: [batch_id_pattern.exec(path[0] ?? '')?.[1] ?? ''] });
 
 /** Every route of the reports service by its name (the names server.ts and settlement.ts give). */
 export const http_rules: Readonly<Record<string, HttpRule>> = {
