@@ -20,6 +20,8 @@ export const decline_reasons = [
   'refund_exceeds_original',
   'original_not_refundable',
   'settlement_exceeds_debt',
+  // Offline sales not charged to the card: the merchant's loss (the rule says why).
+  'merchant_liability',
   // PINs.
   'pin_required',
   'pin_invalid',

@@ -6,6 +6,7 @@ import { addMinor, amount_abs_max_minor, isBoundedAmount } from '../money';
 import type { ProgramCardState } from '../rules/program';
 import type { ReviewEntry } from '../rules/review-queue';
 import type { DeclineReason } from '../declines';
+import type { ListingReason } from '../offline/denylist';
 
 export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced';
 
@@ -27,6 +28,12 @@ export interface CardState {
   readonly spentMinor?: number;
   /** What the card keeps for its program's rules; absent until a rule changed it. */
   readonly rules?: CardRulesState;
+  /** Why the card is on the offline denylist now (actors/offline/denylist.ts); absent: it is not. */
+  readonly denylisted?: ListingReason;
+  /** The card was listed at least once: deciding an offline sale reads its listing history. */
+  readonly denylistHistory?: boolean;
+  /** Offline sales charged to the card so far, ever (the base of its medium's signed counter). */
+  readonly offlineMergedMinor?: number;
 }
 
 /** A card's state under its program's rules (actors/card/program-rules.ts). */
@@ -95,11 +102,14 @@ export type CardCommand =
   | { readonly type: 'set_auto_reload'; readonly autoReload: AutoReload | undefined }
   | { readonly type: 'set_tab_limit'; readonly limitMinor: number }
   | { readonly type: 'settle_tab'; readonly amountMinor: number; readonly currency: string }
-  | { readonly type: 'reverse'; readonly amountMinor: number };
+  /** `offline`: the void of an offline sale, which gives back even to a closed card (the sale may have charged it after it closed). */
+  | { readonly type: 'reverse'; readonly amountMinor: number; readonly offline?: boolean };
 
 export type CardEvent =
   | { readonly type: 'issued'; readonly state: CardState }
   | { readonly type: 'debited'; readonly amountMinor: number }
+  /** An offline sale charged to the card: it may take the balance below zero (debt). */
+  | { readonly type: 'offline_debited'; readonly amountMinor: number }
   | { readonly type: 'credited'; readonly amountMinor: number }
   | { readonly type: 'status_changed'; readonly status: CardStatus }
   | { readonly type: 'hold_placed'; readonly key: string; readonly amountMinor: number; readonly expiresAtMs: number }
@@ -164,7 +174,7 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       }
       // A closed (cashed-out) or replaced card is dead; money given back to it would be
       // stranded. The reversal is declined and the purchase stands (its money left with the card's payout).
-      if (state.status === 'closed' || state.status === 'replaced')
+      if ((state.status === 'closed' || state.status === 'replaced') && command.offline !== true)
         return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
       return { kind: 'approved', event: { type: 'credited', amountMinor: command.amountMinor } };
   }
@@ -298,6 +308,14 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
       if (state.profile !== undefined) (next as { spentMinor?: number }).spentMinor = addMinor(state.spentMinor ?? 0, event.amountMinor);
       return next;
     }
+    case 'offline_debited': {
+      const next = withBalance(state, addMinor(state.balanceMinor, -event.amountMinor)) as {
+        -readonly [K in keyof CardState]: CardState[K];
+      };
+      if (state.profile !== undefined) next.spentMinor = addMinor(state.spentMinor ?? 0, event.amountMinor);
+      next.offlineMergedMinor = addMinor(state.offlineMergedMinor ?? 0, event.amountMinor);
+      return next;
+    }
     case 'credited':
       return withBalance(state, addMinor(state.balanceMinor, event.amountMinor));
     case 'status_changed':
@@ -317,10 +335,15 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
   }
 }
 
-/** A replaced or cashed-out card keeps nothing: balance and deposit left it, and it is dead. */
+/**
+ * A replaced or cashed-out card keeps nothing: balance and deposit left it, and it is dead. A
+ * returned card that owes offline debt pays it from its deposit first; what the deposit does not
+ * cover stays on the closed card as its debt (closingBalanceMinor).
+ */
 function applyClosing(state: CardState, event: Extract<CardEvent, { type: 'replaced' | 'cashed_out' }>): CardState {
   if (event.balanceMinor !== state.balanceMinor || state.heldMinor !== 0)
     throw new Error(`assertion: ${event.type} of a card whose balance or holds changed`);
+  const balanceMinor = event.type === 'cashed_out' ? closingBalanceMinor(event.balanceMinor, event.depositMinor) : 0;
   const profile =
     state.profile === undefined
       ? undefined
@@ -329,9 +352,19 @@ function applyClosing(state: CardState, event: Extract<CardEvent, { type: 'repla
           depositMinor: 0,
           ...(event.type === 'replaced' ? { replacedBy: event.replacementId } : {}),
         };
-  const next: CardState = { ...state, status: event.type === 'replaced' ? 'replaced' : 'closed', balanceMinor: 0, heldMinor: 0 };
+  const next: CardState = { ...state, status: event.type === 'replaced' ? 'replaced' : 'closed', balanceMinor, heldMinor: 0 };
   if (profile !== undefined) return { ...next, profile };
   return next;
+}
+
+/** What a returned card keeps: 0, or (offline debt the deposit did not cover) the rest of its debt. */
+export function closingBalanceMinor(balanceMinor: number, depositMinor: number): number {
+  return balanceMinor >= 0 ? 0 : Math.min(0, balanceMinor + depositMinor);
+}
+
+/** What a return pays the holder: balance and deposit, less any offline debt, never below zero. */
+export function cashOutPayoutMinor(balanceMinor: number, depositMinor: number): number {
+  return Math.max(0, balanceMinor + depositMinor);
 }
 
 function applyHold(
@@ -381,6 +414,9 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
   if (state.holds !== undefined) next.holds = state.holds;
   if (state.spentMinor !== undefined) next.spentMinor = state.spentMinor;
   if (state.rules !== undefined) next.rules = state.rules;
+  if (state.denylisted !== undefined) next.denylisted = state.denylisted;
+  if (state.denylistHistory !== undefined) next.denylistHistory = state.denylistHistory;
+  if (state.offlineMergedMinor !== undefined) next.offlineMergedMinor = state.offlineMergedMinor;
   return next;
 }
 
@@ -390,14 +426,16 @@ export function balanceDeltaMinor(event: CardEvent): number {
     case 'issued':
       return event.state.balanceMinor;
     case 'debited':
+    case 'offline_debited':
       return -event.amountMinor;
     case 'credited':
       return event.amountMinor;
     case 'hold_completed':
       return -event.debitedMinor;
     case 'replaced':
-    case 'cashed_out':
       return -event.balanceMinor;
+    case 'cashed_out':
+      return closingBalanceMinor(event.balanceMinor, event.depositMinor) - event.balanceMinor;
     case 'profile_changed':
     case 'rules_changed':
     case 'status_changed':

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { isBoundedAmount } from '../money';
 import type { ProgramRules } from '../rules/program';
+import { offlinePolicyProblem, type ProgramOfflinePolicy } from '../offline/policy';
 
 export interface ProgramConfig {
   readonly pinRequired: boolean;
@@ -28,6 +29,8 @@ export interface ProgramConfig {
    * Absent = none: the card's purchase path then only pays one property read for them.
    */
   readonly rules?: ProgramRules;
+  /** Offline selling of the program's cards (actors/offline/policy.ts); absent = never offline. */
+  readonly offline?: ProgramOfflinePolicy;
 }
 
 /** A week: a hotel or car-rental style pre-authorization is completed within days. */
@@ -80,6 +83,7 @@ export function programConfigProblem(config: ProgramConfig): string | undefined 
   if (!Number.isInteger(config.pinAttemptsMax) || config.pinAttemptsMax < 1 || config.pinAttemptsMax > pin_attempts_max_max)
     return `pin_attempts_max must be between 1 and ${pin_attempts_max_max}`;
   if (config.maxBalanceMinor > 0 && config.depositMinor > config.maxBalanceMinor) return 'deposit_minor must not exceed max_balance_minor';
+  if (config.offline !== undefined) return offlinePolicyProblem(config.offline);
   return undefined;
 }
 
@@ -87,7 +91,8 @@ export function sameProgramConfig(a: ProgramConfig, b: ProgramConfig): boolean {
   // Rules are a tree; both sides come from the same parser, so their JSON is canonical.
   return (
     (Object.keys(default_program_config) as (keyof ProgramConfig)[]).every((key) => a[key] === b[key]) &&
-    JSON.stringify(a.rules) === JSON.stringify(b.rules)
+    JSON.stringify(a.rules) === JSON.stringify(b.rules) &&
+    JSON.stringify(a.offline) === JSON.stringify(b.offline)
   );
 }
 

@@ -79,6 +79,7 @@ export interface CommitPlan {
   readonly outbox?: string;
   readonly extraOutbox?: CommitEntry['extraOutbox'];
   readonly fenceOwnShardOnly?: boolean;
+  readonly denylist?: CommitEntry['denylist'];
 }
 
 export type Reply<T> = (outcome: Outcome<T>) => void;
@@ -100,6 +101,7 @@ export interface MoneyPlanLike {
   readonly claims?: readonly Claim[];
   readonly extraOutbox?: CommitEntry['extraOutbox'];
   readonly reversing?: string;
+  readonly denylist?: CommitEntry['denylist'];
 }
 
 /** A message that can be handed to its entity again after a conflict. */
@@ -274,6 +276,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
       claims: plan.claims !== undefined && plan.claims.length > 0 ? plan.claims : undefined,
       outbox: plan.outbox,
       extraOutbox: plan.extraOutbox,
+      denylist: plan.denylist,
       fenceOwnShardOnly: plan.fenceOwnShardOnly,
       settle: (outcome) => {
         this.uncommitted -= 1;
@@ -327,6 +330,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
       claims: plan.claims,
       outbox: plan.stored,
       extraOutbox: plan.extraOutbox,
+      denylist: plan.denylist,
       deadlineMs: message.deadlineMs,
       settle: (outcome) => {
         this.uncommitted -= 1;

@@ -11,6 +11,7 @@ import type { SettableStatus, TransitionRequest } from '../card/lifecycle';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
+import type { OfflineAnswer, OfflineCommand } from '../terminal/offline-messages';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
 import { shardOf, type PlacedKind } from './shard-key';
@@ -278,6 +279,15 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
+  /**
+   * A money request of a terminal whose merchant is already known, straight to its card, without
+   * the terminal check: an offline sale happened, so it is merged even if its terminal was
+   * disabled since (its batch was accepted by the terminal's actor).
+   */
+  moneyAtMerchant(request: MoneyRequest, merchantId: string, reply: Reply<TxnAnswer>): void {
+    this.toCard(request, merchantId, reply, undefined);
+  }
+
   private toCard(request: MoneyRequest, merchantId: string, reply: Reply<TxnAnswer>, deadlineMs: number | undefined): void {
     if (isFleetMoneyRequest(request)) {
       // A fleet card's authorization is decided by its account's actor (same shard).
@@ -321,6 +331,12 @@ export class ShardRegion {
 
   changeTerminal(terminalId: string, command: TerminalCommand, operatorId: string, reply: Reply<TerminalAnswer>): void {
     const refused = this.terminals.tell(terminalId, { type: 'change', command, operatorId, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  /** An offline command of a terminal (its actor decides: actors/terminal/offline-messages.ts). */
+  terminalOffline(terminalId: string, command: OfflineCommand, reply: Reply<OfflineAnswer>): void {
+    const refused = this.terminals.tell(terminalId, { type: 'offline', command, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }
 

@@ -1,13 +1,17 @@
 // How a plain card is stored: its state (tl:{s}:card:<id>), its holder (a named card's personal
 // data, beside the state so a purchase never rewrites it), the refund ledger of each refunded
 // original and the spent keys of its PSP top-ups (beside the card). The card's state is at layout
-// 2 (velocity kept in time buckets: actors/rules/velocity.ts); layout 1 (velocity events) is read
-// and upgraded. The others are at layout 1.
+// 3: layout 2 kept velocity in time buckets (actors/rules/velocity.ts), layout 3 adds what offline
+// selling keeps on a card (its denylist listing, whether it has a listing history, the offline
+// sales charged to it). Layouts 1 (velocity events) and 2 are read and upgraded; a layout-2 reader
+// would drop the offline fields, so it refuses layout 3 instead (rolling upgrades ship the reader
+// first). The others are at layout 1.
 
 import { z } from 'zod';
 import type { CardState, CardStatus } from '../card/rules';
 import type { RefundLedger } from '../card/refunds';
 import type { SpentKey } from '../card/transaction';
+import type { ListingReason } from '../offline/denylist';
 import { legacyLayout, stateCodec } from './codec';
 import {
   everyOf,
@@ -57,13 +61,24 @@ function cardStateSchema<P extends z.ZodType>(program: P) {
 /** Layout 1: velocity as events (at most 64 remembered). */
 const card_state_v1_schema = cardStateSchema(program_card_state_v1_schema);
 
-/** Layout 2 (current): velocity as time buckets per window. */
-export const card_state_schema = cardStateSchema(program_card_state_schema);
+/** Layout 2: velocity as time buckets per window. */
+const card_state_v2_schema = cardStateSchema(program_card_state_schema);
+
+export const listing_reasons = everyOf<ListingReason>()(['blocked', 'lost', 'frozen', 'expired', 'closed', 'replaced', 'debt']);
+
+/** Layout 3 (current): layout 2 and the card's offline fields. */
+export const card_state_schema = card_state_v2_schema.extend({
+  denylisted: z.enum(listing_reasons).optional(),
+  denylistHistory: z.boolean().optional(),
+  offlineMergedMinor: integer.optional(),
+});
 
 export const card_state_codec = stateCodec<CardState>('card', card_state_schema, [
   legacyLayout(card_state_v1_schema, (v1) =>
     v1.rules === undefined ? v1 : { ...v1, rules: { ...v1.rules, program: upgradeProgramCardState(v1.rules.program) } },
   ),
+  // A layout-2 card has never been listed nor sold offline: it reads as it is.
+  legacyLayout(card_state_v2_schema, (v2) => v2),
 ]);
 /** The stored JSON of a card's state: what every commit of the card writes. */
 export const encodeCardState = card_state_codec.encode;

@@ -8,13 +8,15 @@
 // A layout-1 record upgrades to layout 2 by taking the defaults for what it lacks: exactly what
 // the reader did before, now one tested step. Programs are rare writes, so the marker's bytes cost
 // nothing; an older node reading a layout-2 record sees one unknown field and ignores it.
+// Layout 3 adds the optional offline policy (actors/offline/policy.ts): a layout-2 reader would drop
+// it, so it refuses layout 3; a layout-2 record is a program never sold offline.
 
 import { z } from 'zod';
 import { default_program_config, type ProgramConfig } from '../program/config';
 import { legacyLayout, stateCodec } from './codec';
 import { integer, program_rules_schema } from './schemas';
 
-export const program_config_schema = z.object({
+const program_config_v2_schema = z.object({
   pinRequired: z.boolean(),
   maxBalanceMinor: integer,
   maxTopUpMinor: integer,
@@ -26,8 +28,18 @@ export const program_config_schema = z.object({
   rules: program_rules_schema.optional(),
 });
 
-/** Layout 1: the same fields, each possibly missing from a record written before it existed. */
-export const program_config_layout_1_schema = program_config_schema.partial();
+export const program_offline_policy_schema = z.object({
+  txnMaxMinor: integer,
+  cardMaxMinor: integer,
+  debtThresholdMinor: integer,
+  cardCounter: z.boolean(),
+});
+
+/** Layout 3 (current): layout 2 and the offline policy. */
+export const program_config_schema = program_config_v2_schema.extend({ offline: program_offline_policy_schema.optional() });
+
+/** Layout 1: the layout-2 fields, each possibly missing from a record written before it existed. */
+export const program_config_layout_1_schema = program_config_v2_schema.partial();
 
 export function upgradeProgramConfigFromLayout1(record: z.output<typeof program_config_layout_1_schema>): ProgramConfig {
   return { ...default_program_config, ...record };
@@ -35,6 +47,7 @@ export function upgradeProgramConfigFromLayout1(record: z.output<typeof program_
 
 export const program_config_codec = stateCodec<ProgramConfig>('program', program_config_schema, [
   legacyLayout(program_config_layout_1_schema, upgradeProgramConfigFromLayout1),
+  legacyLayout(program_config_v2_schema, (v2) => v2),
 ]);
 export const encodeProgramConfig = program_config_codec.encode;
 /** A program read back (ProgramRegistry.load, when a card of it activates or the cache is stale). */

@@ -4,6 +4,8 @@
 // handlers' dependencies, and the public gRPC and metrics servers. node.ts starts them in order and
 // stops them in reverse.
 
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -49,6 +51,15 @@ import { AutoReloader, type PspAdapter, type PspAdapterFactory } from './usecase
 import { PspTopUps } from './usecases/psp-top-ups';
 import { ProgramRefundRun } from './usecases/refund-run';
 import { CardTabs } from './usecases/tabs';
+import { ConfigError } from './config';
+import type { CardCounterReading } from '../../actors/offline/batch';
+import { counterSigned } from '../../actors/offline/signature';
+import type { OfflineDeps, OfflineServiceDeps } from './grpc/offline-service';
+import { DenylistStore } from './store/denylist';
+import { DenylistDeltas } from './usecases/denylist';
+import { CardCounters } from './usecases/offline-counters';
+import { OfflineProfiles } from './usecases/offline-profiles';
+import { OfflineUploads } from './usecases/offline-uploads';
 import { ManualCredits } from './usecases/credits';
 
 /** The node's cluster parts (docs/CLUSTER.md). */
@@ -81,6 +92,23 @@ export interface Domain {
   readonly runtime: ActorRuntime;
   readonly region: ShardRegion;
   readonly psp: PspParts;
+  /** Tapline's key for card offline-spend counters (TAPLINE_OFFLINE_COUNTER_KEY_FILE), if set. */
+  readonly counterKey: CounterKey | undefined;
+}
+
+/** The counter key: the private half signs bases, the public half checks them and goes to terminals. */
+export interface CounterKey {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+}
+
+/** Reads the counter key (PEM, PKCS#8 Ed25519); undefined when none is configured. */
+export function loadCounterKey(file: string | undefined): CounterKey | undefined {
+  if (file === undefined) return undefined;
+  const privateKey = createPrivateKey(readFileSync(file));
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new ConfigError('TAPLINE_OFFLINE_COUNTER_KEY_FILE must hold an Ed25519 private key');
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 /** The public gRPC server and the metrics / health HTTP server. */
@@ -159,6 +187,7 @@ export function buildDomain(
       in_flight_max: config.TAPLINE_COMMIT_IN_FLIGHT_MAX,
       pending_entries_max: config.TAPLINE_COMMIT_PENDING_MAX,
       idempotency_ttl_s: config.TAPLINE_IDEMPOTENCY_TTL_S,
+      denylist_log_per_shard_max: config.TAPLINE_DENYLIST_LOG_PER_SHARD_MAX,
     },
     logger,
     metrics,
@@ -172,8 +201,9 @@ export function buildDomain(
   });
   const psp = buildPsp(config, logger, clock, options.psp);
   const runtime = new ActorRuntime();
-  const region = buildRegion(config, metrics, store, committer, programs, runtime, ownership, psp, clock, nextTransactionId);
-  return { ownership, committer, programs, runtime, region, psp };
+  const counterKey = loadCounterKey(config.TAPLINE_OFFLINE_COUNTER_KEY_FILE);
+  const region = buildRegion(config, metrics, store, committer, programs, runtime, ownership, psp, clock, nextTransactionId, counterKey);
+  return { ownership, committer, programs, runtime, region, psp, counterKey };
 }
 
 function buildRegion(
@@ -187,6 +217,7 @@ function buildRegion(
   psp: PspParts,
   clock: () => number,
   nextTransactionId: () => string,
+  counterKey: CounterKey | undefined,
 ): ShardRegion {
   const { autoReloader } = psp;
   const limits = {
@@ -217,7 +248,26 @@ function buildRegion(
     { staleness_ms: config.TAPLINE_TERMINAL_CACHE_MS, entries_max: config.TAPLINE_TERMINAL_CACHE_MAX },
     clock,
   );
-  const terminal = { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX };
+  const terminal = {
+    persistence: committer,
+    clock,
+    conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+    nextTransactionId,
+    offline: {
+      shardCount: config.TAPLINE_SHARD_COUNT,
+      counterSigned: (cardId: string, counter: CardCounterReading) =>
+        counterKey !== undefined &&
+        counterSigned(
+          counterKey.publicKey,
+          cardId,
+          counter.baseMergedMinor,
+          counter.baseIssuedAtMs,
+          Buffer.from(counter.baseSignature, 'base64'),
+        ),
+      // Half the idempotency retention: a half-merged batch is completed while its entries' records are surely kept.
+      resume_within_ms: (config.TAPLINE_IDEMPOTENCY_TTL_S * 1000) / 2,
+    },
+  };
   return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals }, clock);
 }
 
@@ -231,7 +281,7 @@ export function buildServiceDeps(
   cluster: ClusterParts,
   clock: () => number,
   accepting: () => boolean,
-): CardServiceDeps & BalancesServiceDeps {
+): CardServiceDeps & BalancesServiceDeps & OfflineServiceDeps {
   const { region, programs, committer, psp } = domain;
   const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
   const pins = new CardPins(pinHasher, region);
@@ -271,6 +321,7 @@ export function buildServiceDeps(
     credits: new ManualCredits(region),
     programCards,
     balances: new StoredBalances(store),
+    offline: buildOffline(config, store, domain, fanout, clock),
     cluster: {
       holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),
       authorize: (request, done) =>
@@ -281,11 +332,23 @@ export function buildServiceDeps(
   };
 }
 
+/** Offline selling's use cases (docs/OFFLINE.md). */
+function buildOffline(config: NodeConfig, store: RedisStore, domain: Domain, fanout: RoutedCardFanout, clock: () => number): OfflineDeps {
+  const { region, programs, counterKey } = domain;
+  const denylist = new DenylistStore(store, config.TAPLINE_SHARD_COUNT);
+  return {
+    profiles: new OfflineProfiles(region, programs, denylist, counterKey?.publicKey),
+    deltas: new DenylistDeltas(denylist, region),
+    uploads: new OfflineUploads(region, fanout, { cards_in_flight_max: config.TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT }),
+    counters: new CardCounters(region, counterKey?.privateKey, clock),
+  };
+}
+
 /** The public gRPC server (every service routed to its entity's owner) and the metrics server. */
 export async function serve(
   config: NodeConfig,
   metrics: Metrics,
-  deps: CardServiceDeps & BalancesServiceDeps,
+  deps: CardServiceDeps & BalancesServiceDeps & OfflineServiceDeps,
   router: ClusterRouter,
   ready: () => boolean,
 ): Promise<Serving> {

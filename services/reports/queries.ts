@@ -54,8 +54,11 @@ const tables = (database: string) => ({
   by_merchant: `${identifier(database)}.transactions_by_merchant_dedup`,
 });
 
-/** Kinds that spend stored value at a merchant (a completion is the captured part of a hold). */
-const spend_kinds = `('purchase', 'completion')`;
+/**
+ * Kinds that spend stored value at a merchant (a completion is the captured part of a hold; an
+ * offline sale charged to the card, docs/OFFLINE.md: one the merchant carries is declined).
+ */
+const spend_kinds = `('purchase', 'completion', 'offline_purchase')`;
 
 /**
  * A reversal as merchants see it: of a purchase or completion (a sale taken back), or one that
@@ -65,7 +68,7 @@ const spend_kinds = `('purchase', 'completion')`;
  * is invoiced, not the card) and fleet cards have no holds. Written with columns that
  * transactions_by_merchant has too.
  */
-const sale_reversal = `kind = 'reverse' AND (balance_delta != 0 OR fleet != '' OR amount = 0)`;
+const sale_reversal = `(kind = 'offline_void' OR (kind = 'reverse' AND (balance_delta != 0 OR fleet != '' OR amount = 0)))`;
 
 /**
  * Transactions that move stored value. A fleet card's document (fleet != '') has balance_delta 0:
@@ -251,7 +254,7 @@ export function topMerchantsSql(database: string, program: string): string {
       toInt64(sumIf(amount, kind = 'refund')) AS refunds_minor,
       toInt64(sumIf(amount, kind IN ${spend_kinds})) - toInt64(sumIf(amount, ${sale_reversal})) - toInt64(sumIf(amount, kind = 'refund')) AS net_sales_minor
     FROM ${t.transactions}
-    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
     GROUP BY merchant, currency ORDER BY net_sales_minor DESC, merchant, currency
     LIMIT ${integer(top_merchants_max)}`;
 }
@@ -275,7 +278,7 @@ export function salesPerHourSql(database: string, program: string): string {
       toInt64(sumIf(amount, ${sale_reversal})) AS reversals_minor,
       toInt64(sumIf(amount, kind = 'refund')) AS refunds_minor
     FROM ${t.transactions}
-    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
     GROUP BY hour, currency ORDER BY hour, currency
     LIMIT ${integer(report_rows_max + 1)}`;
 }
@@ -292,7 +295,7 @@ export function settlementAggregatesSql(database: string, merchant: string, from
   const t = tables(database);
   return `SELECT currency, kind, toInt64(amount) AS amount_minor, count() AS count, toInt64(sum(amount)) AS delta_minor
     FROM ${t.by_merchant}
-    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund') OR (${sale_reversal}))
+    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund', 'offline_purchase') OR (${sale_reversal}))
       AND ${timeRange(from_ms, until_ms)}
     GROUP BY currency, kind, amount ORDER BY currency, kind, amount_minor
     LIMIT ${integer(report_rows_max + 1)}`;
@@ -304,7 +307,7 @@ export function fleetTransactionsSql(database: string, fleet: string, from_ms: n
   return `SELECT id, toUInt64(at_ms) AS at_ms, kind, card, vehicle, driver, toInt64(odometer) AS odometer, merchant, terminal, currency,
       toInt64(pump) AS pump_minor, toInt64(invoiced) AS invoiced_minor, toInt64(discount) AS discount_minor, toUInt64(line_count) AS line_count
     FROM ${t.transactions}
-    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
       AND ${timeRange(from_ms, until_ms)}
     ORDER BY at_ms, id
     LIMIT ${integer(report_rows_max + 1)}`;
@@ -316,7 +319,7 @@ export function fleetLinesSql(database: string, fleet: string, from_ms: number, 
   return `SELECT id, toUInt64(line_no) AS line_no, toUInt64(at_ms) AS at_ms, kind, vehicle, driver, code, product_group, currency,
       toInt64(qty_milli) AS qty_milli, toInt64(pump_unit) AS pump_unit_minor, toInt64(unit) AS unit_minor, toInt64(amount) AS amount_minor, toInt64(invoiced) AS invoiced_minor
     FROM ${lines}
-    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
       AND ${timeRange(from_ms, until_ms)}
     ORDER BY at_ms, id, line_no
     LIMIT ${integer(report_rows_max + 1)}`;

@@ -18,6 +18,12 @@ export type FeeKind = (typeof fee_kinds)[number];
 /** Kinds that add to what the merchant is owed (their amount); reverse and refund deduct what they took back (delta_minor). */
 const gross_kinds: readonly string[] = ['purchase', 'completion'];
 
+/**
+ * Offline sales charged to their card are settled as purchases, their voids as reversals, at the
+ * same rates (docs/OFFLINE.md); the sales the merchant carries are declined, so never settled.
+ */
+const settled_as: Readonly<Record<string, FeeKind>> = { offline_purchase: 'purchase', offline_void: 'reverse' };
+
 /** 100% in basis points: a fee rate is never more than the amount it is charged on (plus the fixed part). */
 export const percent_bp_max = 10_000;
 /** A fixed fee per transaction above this is a typo (10 000.00 in a 2-decimal currency). */
@@ -168,7 +174,8 @@ export function settlementLines(aggregates: readonly AmountAggregate[], rates: r
     { purchases: number; gross: number; reversals: number; reversals_minor: number; refunds: number; refunds_minor: number; fees: number }
   >();
   const rateOf = new Map(rates.map((rate) => [rate.kind as string, rate]));
-  for (const row of aggregates) {
+  for (const aggregate of aggregates) {
+    const row = Object.hasOwn(settled_as, aggregate.kind) ? { ...aggregate, kind: settled_as[aggregate.kind] as FeeKind } : aggregate;
     if (!(fee_kinds as readonly string[]).includes(row.kind)) continue;
     const line = byCurrency.get(row.currency) ?? {
       purchases: 0,

@@ -5,6 +5,7 @@
 // blocks its stream.
 
 import {
+  card_denylist_changed_schema,
   card_issued_schema,
   card_pin_changed_schema,
   card_replaced_schema,
@@ -12,6 +13,7 @@ import {
   fleet_account_changed_schema,
   operator_action_schema,
   terminal_enabled_changed_schema,
+  terminal_offline_schema,
   terminal_registered_schema,
   transaction_schema,
   type ParsedCardEvent,
@@ -43,6 +45,7 @@ const card_event_schemas = {
   card_status_changed: card_status_changed_schema,
   card_replaced: card_replaced_schema,
   card_pin_changed: card_pin_changed_schema,
+  card_denylist_changed: card_denylist_changed_schema,
 } as const;
 const terminal_event_schemas = {
   terminal_registered: terminal_registered_schema,
@@ -97,6 +100,23 @@ export function rowsOf(entry: OutboxEntry): Row[] {
         enabled: e.enabled ? 1 : 0,
         operator: e.operator,
         reason: e.reason,
+      }),
+    ];
+  }
+  if (type === 'terminal_offline') {
+    const parsed = terminal_offline_schema.safeParse(document);
+    if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
+    const e = parsed.data;
+    return [
+      lifecycle(entry, e.type, e.at, {
+        terminal: e.terminal,
+        merchant: e.merchant,
+        event: e.event,
+        operator: e.operator,
+        version: e.version,
+        behind: e.behind,
+        entries: e.entries,
+        missing: e.missing,
       }),
     ];
   }
@@ -233,6 +253,9 @@ function transactionValues(t: ParsedTransaction, entry: OutboxEntry): Record<str
   number('hold_expires_at', t.hold_expires_at);
   number('ledger_after', t.ledger_after);
   number('spent_after', t.spent_after);
+  text('liability', t.liability);
+  number('debt_delta', t.debt_delta);
+  number('debt_after', t.debt_after);
   if (t.flags.length > 0) values['flags'] = t.flags;
   return values;
 }
@@ -265,6 +288,10 @@ function lifecycle(entry: OutboxEntry, type: string, atMs: number, fields: Recor
       subject: '',
       detail: '',
       approver: '',
+      version: 0,
+      behind: 0,
+      entries: 0,
+      missing: 0,
       ...fields,
       at: Math.floor(atMs / 1000),
       at_ms: atMs,

@@ -32,7 +32,8 @@ import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_code
 import { issuance_record_codec } from '../../actors/state/issuance';
 import { manager_record_codec, type ManagerRecord } from '../../actors/state/manager';
 import { decodeProgramConfig, encodeProgramConfig, program_config_codec } from '../../actors/state/program';
-import { terminal_state_codec } from '../../actors/state/terminal';
+import { offline_batch_codec, terminal_state_codec } from '../../actors/state/terminal';
+import type { OfflineBatchRecord } from '../../actors/offline/records';
 import { state_codecs } from '../../actors/state';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
@@ -103,6 +104,9 @@ const full_card: Complete<CardState> = {
     reviews: [{ id: '4-1001', card: 'c-full', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }],
     reviews_dropped: 1,
   },
+  denylisted: 'debt',
+  denylistHistory: true,
+  offlineMergedMinor: 4_500,
 };
 
 const full_fleet_account: Complete<FleetAccountState> = {
@@ -165,6 +169,76 @@ const full_program: Complete<ProgramConfig> = {
   pinAttemptsMax: 5,
   partialHolds: true,
   rules: full_rules,
+  offline: { txnMaxMinor: 2_000, cardMaxMinor: 5_000, debtThresholdMinor: 1_000, cardCounter: true },
+};
+
+const full_terminal: Complete<TerminalState> = {
+  terminalId: 'pos-1',
+  merchantId: 'bar-1',
+  location: 'north stage',
+  enabled: false,
+  offline: {
+    publicKey: 'A'.repeat(43) + '=',
+    programs: ['fest-26'],
+    currency: 'EUR',
+    totalMaxMinor: 50_000,
+    countMax: 200,
+    offlineMaxMs: 4 * 3_600_000,
+    version: 2,
+    grantNumber: 7,
+    grant: {
+      number: 7,
+      issuedAtMs: at,
+      offlineMaxMs: 4 * 3_600_000,
+      currency: 'EUR',
+      totalMaxMinor: 50_000,
+      countMax: 200,
+      programs: { 'fest-26': { txnMaxMinor: 2_000, cardMaxMinor: 5_000, debtThresholdMinor: 1_000, cardCounter: true, programVersion: 3 } },
+      required: [4, 0, 9],
+      held: [{ fromEntry: 31, versions: [5, 0, 9] }],
+    },
+    previousGrantAtMs: at - 86_400_000,
+    usage: { count: 2, totalMinor: 1_500, cards: { 'c-plain': 1_500 } },
+    entries: { high: 40, missing: [[33, 34]] },
+    batchHigh: 6,
+    pendingBatches: [6],
+    ack: { versions: [5, 0, 9], atMs: at + 60_000, behind: 1 },
+  },
+};
+
+const full_offline_batch: Complete<OfflineBatchRecord> = {
+  digest: 'ab'.repeat(32),
+  acceptedAtMs: at,
+  entries: [
+    {
+      entry: 35,
+      kind: 'sale',
+      cardId: 'c-plain',
+      programId: 'fest-26',
+      amountMinor: 900,
+      currency: 'EUR',
+      voidOf: 0,
+      grant: 7,
+      capturedAtMs: at - 60_000,
+      merchantReason: 'card_cap',
+      held: 5,
+      receipt: 118,
+    },
+  ],
+  results: [
+    {
+      entry: 35,
+      kind: 'sale',
+      liability: 'merchant',
+      reason: 'card_cap',
+      transactionId: '4-1001',
+      amountMinor: 0,
+      currency: 'EUR',
+      balanceAfterMinor: -400,
+      debtAfterMinor: 400,
+    },
+  ],
+  completedAtMs: at + 5,
 };
 
 const full_issuance: Complete<IssuanceRecord> = {
@@ -213,11 +287,8 @@ const cases: readonly Case<unknown>[] = [
   codecCase<CardHolder>(card_holder_codec, holder, { name: 'A', idDocumentType: '', idDocumentNumber: '', phone: '', email: '' }),
   codecCase<RefundLedger>(refund_ledger_codec, { refundedMinor: 300, reversed: true }, { refundedMinor: 0, reversed: false }),
   codecCase<SpentKey>(spent_key_codec, { transaction: 'n1-7', outcome: 'approved', at }, { transaction: '', outcome: 'declined', at: 0 }),
-  codecCase<TerminalState>(
-    terminal_state_codec,
-    { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: false },
-    { terminalId: 'pos-2', merchantId: '', location: '', enabled: true },
-  ),
+  codecCase<TerminalState>(terminal_state_codec, full_terminal, { terminalId: 'pos-2', merchantId: '', location: '', enabled: true }),
+  codecCase<OfflineBatchRecord>(offline_batch_codec, full_offline_batch, { digest: '', acceptedAtMs: 0, entries: [] }),
   codecCase<FleetAccountState>(fleet_account_codec, full_fleet_account, {
     ...full_fleet_account,
     limits: {},
@@ -356,13 +427,15 @@ describe('stored state codecs', () => {
     );
   });
 
-  describe('program configuration: layout 1 upgrades to layout 2', () => {
-    const today_layout_1 = JSON.stringify(full_program);
+  describe('program configuration: layout 1 upgrades to layout 2, layout 2 to layout 3', () => {
+    const layout_2_program: ProgramConfig = { ...full_program };
+    delete (layout_2_program as { offline?: unknown }).offline;
+    const today_layout_1 = JSON.stringify(layout_2_program);
     const before_partial_holds =
       '{"pinRequired":true,"maxBalanceMinor":15000,"maxTopUpMinor":0,"holdExpiryMs":604800000,"completionToleranceBp":1500,"depositMinor":200,"pinAttemptsMax":3}';
 
     it('reads a configuration written without a version as it always was read', () => {
-      assert.deepStrictEqual(decodeProgramConfig(today_layout_1), full_program);
+      assert.deepStrictEqual(decodeProgramConfig(today_layout_1), layout_2_program);
       assert.deepStrictEqual(decodeProgramConfig(before_partial_holds), {
         pinRequired: true,
         maxBalanceMinor: 15_000,
@@ -376,12 +449,19 @@ describe('stored state codecs', () => {
       assert.deepStrictEqual(decodeProgramConfig('{}'), default_program_config);
     });
 
-    it('writes layout 2: the marker first and every parameter', () => {
+    it('writes layout 3: the marker first and every parameter', () => {
       const json = encodeProgramConfig(decodeProgramConfig(before_partial_holds));
-      assert.ok(json.startsWith('{"v":2,"pinRequired":true,'), json);
+      assert.ok(json.startsWith('{"v":3,"pinRequired":true,'), json);
       assert.match(json, /"partialHolds":false/);
       assert.deepStrictEqual(decodeProgramConfig(json), decodeProgramConfig(before_partial_holds));
-      assertStoredStateError(() => decodeProgramConfig('{"v":2,"pinRequired":true}'), 'program', /layout 2: .*maxBalanceMinor/);
+      assertStoredStateError(() => decodeProgramConfig('{"v":3,"pinRequired":true}'), 'program', /layout 3: .*maxBalanceMinor/);
+    });
+
+    it('reads a layout-2 configuration as a program never sold offline; layout 3 keeps the offline policy', () => {
+      const layout_2 = `{"v":2,${today_layout_1.slice(1)}`;
+      assert.deepStrictEqual(decodeProgramConfig(layout_2), layout_2_program);
+      const with_policy = `{"v":3,${JSON.stringify(full_program).slice(1)}`;
+      assert.deepStrictEqual(decodeProgramConfig(with_policy), full_program);
     });
 
     it('refuses a layout-1 record of the wrong shape, and a migration that produces a wrong record', () => {

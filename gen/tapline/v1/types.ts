@@ -63,6 +63,11 @@ export enum DeclineReason {
   DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED = 22,
   /** DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT - A tab settlement larger than what the account owes. */
   DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT = 23,
+  /**
+   * DECLINE_REASON_MERCHANT_LIABILITY - An offline sale Tapline does not charge to the card: the merchant's loss (a card listed in
+   * the denylist the terminal held, a sale past the terminal's offline caps, ...).
+   */
+  DECLINE_REASON_MERCHANT_LIABILITY = 24,
   UNRECOGNIZED = -1,
 }
 

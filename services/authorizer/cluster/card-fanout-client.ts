@@ -11,12 +11,22 @@ import {
   CardFanoutServiceService,
   type IssueBulkCardRequest,
   type IssueBulkCardResponse,
+  type MergeOfflineEntriesResponse,
   type RefundRunCashOutRequest,
   type RefundRunCashOutResponse,
 } from '../../../gen/tapline/internal/v1/fanout';
 import { errorOfStatus } from '../grpc/status';
 import { InternalError } from '../../../actors/errors';
-import type { BulkCardIssue, BulkCardIssued, CardFanout, RefundRunCashOut, RefundRunCashedOut } from '../usecases/card-fanout';
+import type {
+  BulkCardIssue,
+  BulkCardIssued,
+  CardFanout,
+  OfflineCardMerge,
+  OfflineEntryAnswer,
+  RefundRunCashOut,
+  RefundRunCashedOut,
+} from '../usecases/card-fanout';
+import { parseMergeResponse, toMergeRequest } from '../grpc/offline-merge-wire';
 
 /** What the fan-out needs of the router (cluster/router.ts `call`). */
 export interface OwnerCaller {
@@ -58,6 +68,15 @@ export class RoutedCardFanout implements CardFanout {
     };
     const response: IssueBulkCardResponse = await callOwner(this.router, CardFanoutServiceService.issueBulkCard, request);
     return { alreadyExisted: response.alreadyExisted };
+  }
+
+  async mergeOffline(merge: OfflineCardMerge): Promise<readonly OfflineEntryAnswer[]> {
+    const response: MergeOfflineEntriesResponse = await callOwner(
+      this.router,
+      CardFanoutServiceService.mergeOfflineEntries,
+      toMergeRequest(merge),
+    );
+    return parseMergeResponse(response, merge.entries.length);
   }
 
   async refundRunCashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut> {

@@ -8,10 +8,14 @@ import type {
   CardFanoutServiceServer,
   IssueBulkCardRequest,
   IssueBulkCardResponse,
+  MergeOfflineEntriesRequest,
+  MergeOfflineEntriesResponse,
   RefundRunCashOutRequest,
   RefundRunCashOutResponse,
 } from '../../../gen/tapline/internal/v1/fanout';
-import type { BulkCardIssued, RefundRunCashedOut } from '../usecases/card-fanout';
+import type { BulkCardIssued, OfflineEntryAnswer, RefundRunCashedOut } from '../usecases/card-fanout';
+import { mergeOfflineCard } from '../usecases/offline-uploads';
+import { parseMergeRequest, toMergeResponse } from './offline-merge-wire';
 import { parseBulkCardIssue, parseRefundRunCashOut } from './card-fanout-validate';
 import type { CardServiceDeps } from './cards-service';
 import { unaryAsync } from './service';
@@ -23,6 +27,12 @@ export function cardFanoutService(deps: CardServiceDeps): CardFanoutServiceServe
       'CardFanout.IssueBulkCard',
       (request) => deps.issuance.issueBulkCard(parseBulkCardIssue(request)),
       ({ alreadyExisted }) => ({ alreadyExisted }),
+    ),
+    mergeOfflineEntries: unaryAsync<MergeOfflineEntriesRequest, MergeOfflineEntriesResponse, readonly OfflineEntryAnswer[]>(
+      deps,
+      'CardFanout.MergeOfflineEntries',
+      (request) => mergeOfflineCard(deps.region, parseMergeRequest(request)),
+      toMergeResponse,
     ),
     refundRunCashOut: unaryAsync<RefundRunCashOutRequest, RefundRunCashOutResponse, RefundRunCashedOut>(
       deps,

@@ -31,6 +31,16 @@ export function wireProgram(config: ProgramConfig): WireProgramConfig {
     pinAttemptsMax: config.pinAttemptsMax,
     partialHolds: config.partialHolds,
     ...(config.rules === undefined ? {} : { rules: wireProgramRules(config.rules) }),
+    ...(config.offline === undefined
+      ? {}
+      : {
+          offline: {
+            txnMaxMinor: BigInt(config.offline.txnMaxMinor),
+            cardMaxMinor: BigInt(config.offline.cardMaxMinor),
+            debtThresholdMinor: BigInt(config.offline.debtThresholdMinor),
+            cardCounter: config.offline.cardCounter,
+          },
+        }),
   };
 }
 

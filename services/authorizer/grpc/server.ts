@@ -15,12 +15,16 @@ import { authorizationService } from './authorization-service';
 import { CardServiceService } from '../../../gen/tapline/v1/cards';
 import { cardService, type CardServiceDeps } from './cards-service';
 import { listBalancesHandler, type BalancesServiceDeps } from './balances-service';
+import { OfflineAdminServiceService, OfflineServiceService } from '../../../gen/tapline/v1/offline';
+import { offlineAdminService, offlineService, type OfflineServiceDeps } from './offline-service';
 
 export const served_services = [
   'tapline.v1.AuthorizationService',
   'tapline.v1.AdminService',
   'tapline.v1.CardService',
   'tapline.v1.FleetAdminService',
+  'tapline.v1.OfflineService',
+  'tapline.v1.OfflineAdminService',
 ] as const;
 
 /** What reflection lists: the API services and the standard ones served beside them. */
@@ -59,7 +63,7 @@ export function serverCredentials(tls: TlsFiles): grpc.ServerCredentials {
 }
 
 export function createGrpcServer(
-  deps: CardServiceDeps & BalancesServiceDeps,
+  deps: CardServiceDeps & BalancesServiceDeps & OfflineServiceDeps,
   options: GrpcServerOptions,
 ): { server: grpc.Server; health: HealthImplementation } {
   const server = new grpc.Server({
@@ -74,13 +78,22 @@ export function createGrpcServer(
     // Every call of every service (health and reflection too) is measured once, here.
     interceptors: [deps.metrics.grpc.interceptor],
   });
-  for (const service of [AuthorizationServiceService, AdminServiceService, CardServiceService, FleetAdminServiceService])
+  for (const service of [
+    AuthorizationServiceService,
+    AdminServiceService,
+    CardServiceService,
+    FleetAdminServiceService,
+    OfflineServiceService,
+    OfflineAdminServiceService,
+  ])
     deps.metrics.grpc.addService(service);
   const route = options.route ?? ((_service, implementation) => implementation);
   server.addService(AuthorizationServiceService, route(AuthorizationServiceService, authorizationService(deps)));
   server.addService(AdminServiceService, route(AdminServiceService, { ...adminService(deps), listBalances: listBalancesHandler(deps) }));
   server.addService(CardServiceService, route(CardServiceService, cardService(deps)));
   server.addService(FleetAdminServiceService, route(FleetAdminServiceService, fleetAdminService(deps)));
+  server.addService(OfflineServiceService, route(OfflineServiceService, offlineService(deps)));
+  server.addService(OfflineAdminServiceService, route(OfflineAdminServiceService, offlineAdminService(deps)));
 
   const health = new HealthImplementation(Object.fromEntries(['', ...served_services].map((name) => [name, 'NOT_SERVING' as const])));
   health.addToServer(server);

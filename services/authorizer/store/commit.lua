@@ -12,7 +12,10 @@
 --   idempotencyKey or "", idempotencyValue,
 --   claimCount, (claimKey, claimValue) * claimCount,
 --   outboxStream or "", outboxPayload (empty: the same document as the idempotency value),
---   extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards)
+--   extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards),
+--   denylist change or "": "<prefix> <card> <reason> <logMax>" (a card's listing changed; reason ""
+--     = removed): the shard's denylist version is incremented, the change logged under it (the
+--     log trimmed to logMax), the card's current listing and its listing history updated
 -- An empty data string means "check the version only"; entity states are never empty.
 --
 -- Per entry, nothing is written unless every check passes:
@@ -59,6 +62,33 @@ local function current_version(key)
   return version
 end
 
+-- Transitions of a card's listing kept in its history (actors/offline/denylist.ts listing_history_max).
+local history_max = 16
+
+-- Applies a card's denylist change (see the header); the keys are the entry shard's.
+local function denylist_change(spec)
+  local prefix, card, reason, log_max = string.match(spec, '^(%S+) (%S+) (%S*) (%d+)$')
+  local version = redis.call('INCR', prefix .. 'v')
+  redis.call('ZADD', prefix .. 'log', version, version .. ' ' .. card .. ' ' .. reason)
+  if reason == '' then
+    redis.call('HDEL', prefix .. 'cards', card)
+  else
+    redis.call('HSET', prefix .. 'cards', card, version .. ' ' .. reason)
+  end
+  local item = version .. ':' .. reason
+  local history = redis.call('HGET', prefix .. 'hist', card)
+  if history then
+    history = history .. ',' .. item
+    local _, count = string.gsub(history, ',', ',')
+    if count >= history_max then history = sub(history, find(history, ',', 1, true) + 1) end
+  else
+    history = item
+  end
+  redis.call('HSET', prefix .. 'hist', card, history)
+  local excess = redis.call('ZCARD', prefix .. 'log') - tonumber(log_max)
+  if excess > 0 then redis.call('ZREMRANGEBYRANK', prefix .. 'log', 0, excess - 1) end
+end
+
 -- Reads a count field, then that many (key, value) field pairs into two arrays; returns the count.
 local function pairs_into(keys, values)
   local count = tonumber(field())
@@ -99,6 +129,7 @@ while pos <= body_end do
   local outbox_key = field()
   local outbox_value = field()
   local extra_count = pairs_into(extra_keys, extra_values)
+  local denylist = field()
 
   if status == 'K' then
     for w = 1, write_count do
@@ -145,6 +176,7 @@ while pos <= body_end do
     for x = 1, extra_count do
       redis.call('XADD', extra_keys[x], '*', 'd', extra_values[x])
     end
+    if denylist ~= '' then denylist_change(denylist) end
   end
   statuses[entry] = status
 end

@@ -125,6 +125,19 @@ export class RedisStore {
     return Promise.all(keys.map((key) => this.command<string | null>(['HGET', key, field])));
   }
 
+  async hashField(key: string, field: string): Promise<string | undefined> {
+    const value = await this.command<string | null>(['HGET', key, field]);
+    return value ?? undefined;
+  }
+
+  /**
+   * Read commands for the store's other adapters (denylist.ts), with this client's time-out and
+   * typed failures. Commands sent together are pipelined by node-redis.
+   */
+  async read<T>(args: [string, ...string[]]): Promise<T> {
+    return this.command<T>(args);
+  }
+
   async nextIncarnation(): Promise<number> {
     return this.command<number>(['INCR', incarnation_key]);
   }

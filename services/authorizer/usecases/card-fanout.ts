@@ -4,6 +4,10 @@
 // business (cluster/card-fanout-client.ts). A call that fails rejects with the owner's failure,
 // which the gRPC boundary answers to the client unchanged.
 
+import type { TxnResult } from '../../../actors/card/transaction';
+import type { RejectionCode } from '../../../actors/errors';
+import type { AssessedEntry } from '../../../actors/offline/batch';
+
 /** One card of a bulk issuance, as the entry node resolved it once for the whole issuance. */
 export interface BulkCardIssue {
   readonly cardId: string;
@@ -41,8 +45,24 @@ export interface RefundRunCashedOut {
   readonly named: boolean;
 }
 
+/** The entries of one uploaded offline batch that are one card's, in entry order, for that card's owner. */
+export interface OfflineCardMerge {
+  readonly cardId: string;
+  readonly terminalId: string;
+  /** The terminal's merchant (the entries are merged even if the terminal was disabled since). */
+  readonly merchantId: string;
+  readonly entries: readonly AssessedEntry[];
+}
+
+/** One entry's answer from its card: the transaction it recorded (or had recorded), or why it was refused. */
+export type OfflineEntryAnswer =
+  | { readonly ok: true; readonly result: TxnResult; readonly replayed: boolean }
+  | { readonly ok: false; readonly code: RejectionCode; readonly message: string };
+
 /** Reaches one card's owner per call. */
 export interface CardFanout {
   issueBulkCard(issue: BulkCardIssue): Promise<BulkCardIssued>;
   refundRunCashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut>;
+  /** Merges one card's entries of an offline batch on the card's owner; one answer per entry, in order. */
+  mergeOffline(merge: OfflineCardMerge): Promise<readonly OfflineEntryAnswer[]>;
 }
