@@ -77,10 +77,13 @@ export function parseListingHistory(stored: string | undefined): ListingTransiti
 
 /**
  * The reason a card was listed for at version `held` of its shard, or undefined when it was not
- * listed then. Transitions older than the kept history count as not listed (the issuer's side).
+ * listed then. A card starts unlisted, so a history whose oldest kept transition is a removal was
+ * shortened, and the card was listed before it; before a kept listing it counts as not listed
+ * (exact unless more than listing_history_max changes of that card fell inside one terminal's
+ * grant).
  */
 export function listedAt(history: readonly ListingTransition[], held: number): string | undefined {
-  let reason = '';
+  let reason = history[0]?.reason === '' ? 'unknown' : '';
   for (const transition of history) {
     if (transition.version > held) break;
     reason = transition.reason;

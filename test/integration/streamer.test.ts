@@ -82,6 +82,7 @@ describe('streamer (real Redis + ClickHouse)', function () {
       'audit_trail_dedup',
       'lifecycle_events',
       'lifecycle_events_dedup',
+      'offline_sales_dedup',
       'outbox_rejects',
       'tapline_schema_migrations',
       'top_ups_dedup',
