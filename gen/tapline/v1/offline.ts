@@ -163,7 +163,10 @@ export interface GetDenylistDeltaRequest {
   since: bigint[];
   /** From the previous page of a snapshot; empty otherwise. */
   pageToken: string;
-  /** Changes per page, at most 10,000; 0 = 10,000. */
+  /**
+   * Changes per page, at most 10,000; 0 = 10,000. A snapshot page may hold more when one shard's
+   * listed cards are read at once (a shard listing few, up to 128, is read whole).
+   */
   pageSize: number;
 }
 

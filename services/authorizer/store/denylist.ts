@@ -61,12 +61,13 @@ export class DenylistStore {
         const prefix = denylistPrefix(shard);
         const [current, oldest, after] = await Promise.all([
           this.store.read<string | null>(['GET', `${prefix}v`]),
-          this.store.read<string[]>(['ZRANGE', `${prefix}log`, '0', '0', 'WITHSCORES']),
+          // The oldest member names its version (members are "<version> <card> <reason>").
+          this.store.read<string[]>(['ZRANGE', `${prefix}log`, '0', '0']),
           this.store.read<number>(['ZCOUNT', `${prefix}log`, `(${since[shard] ?? 0}`, '+inf']),
         ]);
         return {
           current: current === null ? 0 : parseVersion(current),
-          oldest: oldest[1] === undefined ? 0 : parseVersion(oldest[1]),
+          oldest: oldest[0] === undefined ? 0 : parseChange(oldest[0]).version,
           after: Number(after),
         };
       }),
@@ -102,6 +103,11 @@ export class DenylistStore {
       cards.push({ card: flat[i] as string, reason: value.slice(value.indexOf(' ') + 1) });
     }
     return { cursor: next, cards };
+  }
+
+  /** How many cards a shard lists now. */
+  async listedCount(shard: number): Promise<number> {
+    return Number(await this.store.read<number>(['HLEN', `${denylistPrefix(shard)}cards`]));
   }
 
   /** A shard's version now (a snapshot of it starts from here). */

@@ -82,8 +82,10 @@ export class DenylistDeltas {
     const changes: { card: string; listed: boolean; reason: string }[] = [];
     let position: SnapshotPosition | undefined = from;
     while (position !== undefined && changes.length < size) {
+      // A shard not begun that would overfill the page starts the next one (a small hash is read whole).
+      if (position.startVersion < 0 && changes.length > 0 && changes.length + (await this.store.listedCount(position.shard)) > size) break;
       const startVersion: number = position.startVersion >= 0 ? position.startVersion : await this.store.version(position.shard);
-      const page = await this.store.listedPage(position.shard, position.cursor, Math.min(snapshot_scan_count, size));
+      const page = await this.store.listedPage(position.shard, position.cursor, Math.min(snapshot_scan_count, size - changes.length));
       for (const { card, reason } of page.cards) changes.push({ card, listed: true, reason });
       if (page.cursor !== '0') position = { shard: position.shard, cursor: page.cursor, startVersion };
       else {
