@@ -343,3 +343,66 @@ export function topUpsSql(database: string, from_ms: number, until_ms: number): 
     GROUP BY program, currency, source, day ORDER BY program, currency, source, day
     LIMIT ${integer(report_rows_max + 1)}`;
 }
+
+// ---- offline selling (docs/OFFLINE.md) ------------------------------------------------------
+
+/**
+ * Offline sales per program and currency in the range: those charged to cards (the issuer's),
+ * those the merchant carries (their amount asked, `requested`: nothing moved), what voids gave
+ * back, and all spending of the range (the offline share is the first over the last).
+ */
+export function offlineSalesSql(database: string, from_ms: number, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT program, currency,
+      countIf(kind = 'offline_purchase' AND outcome = 'approved') AS offline_sales,
+      toInt64(sumIf(amount, kind = 'offline_purchase' AND outcome = 'approved')) AS offline_sales_minor,
+      countIf(kind = 'offline_purchase' AND liability = 'merchant') AS merchant_sales,
+      toInt64(sumIf(requested, kind = 'offline_purchase' AND liability = 'merchant')) AS merchant_minor,
+      toInt64(sumIf(amount, kind = 'offline_void' AND outcome = 'approved')) AS voided_minor,
+      toInt64(sumIf(amount, kind IN ${spend_kinds} AND outcome = 'approved')) AS spend_minor
+    FROM ${t.transactions}
+    WHERE fleet = '' AND ${timeRange(from_ms, until_ms)}
+    GROUP BY program, currency ORDER BY program, currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
+ * Debt per program and currency, over all time (a debt is what it is now, whenever it began): what
+ * offline sales put on cards, what top-ups, refunds, returns and released holds paid back, what
+ * voids cancelled, what is owed now, on how many cards, and the largest one card owes.
+ */
+export function offlineDebtSql(database: string): string {
+  const t = tables(database);
+  return `SELECT program, currency,
+      toInt64(sum(created)) AS debt_created_minor, toInt64(sum(recovered)) AS debt_recovered_minor,
+      toInt64(sum(voided)) AS debt_voided_minor, toInt64(sum(owed)) AS debt_outstanding_minor,
+      countIf(owed > 0) AS cards_in_debt, toInt64(max(owed)) AS largest_debt_minor
+    FROM (
+      SELECT program, currency, card,
+          sumIf(debt_delta, debt_delta > 0) AS created,
+          -sumIf(debt_delta, debt_delta < 0 AND kind != 'offline_void') AS recovered,
+          -sumIf(debt_delta, debt_delta < 0 AND kind = 'offline_void') AS voided,
+          sum(debt_delta) AS owed
+        FROM ${t.transactions} WHERE outcome = 'approved' AND debt_delta != 0
+        GROUP BY program, currency, card
+    )
+    GROUP BY program, currency ORDER BY program, currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
+ * Each terminal's offline life from its terminal_offline documents: its last grant, the denylist it
+ * acknowledged last (the sum of its shard versions, how many changes it lacked, when), the batches
+ * merged and the entry numbers missing after the last one, and its offline sales by liability.
+ */
+export function offlineTerminalsSql(database: string): string {
+  const t = tables(database);
+  return `SELECT terminal, any(merchant) AS merchant,
+      toInt64(maxIf(version, event = 'grant')) AS grant_number, toInt64(maxIf(at_ms, event = 'grant')) AS grant_at_ms,
+      toInt64(argMaxIf(version, at_ms, event = 'ack')) AS acked_version, toInt64(argMaxIf(behind, at_ms, event = 'ack')) AS acked_behind,
+      toInt64(maxIf(at_ms, event = 'ack')) AS acked_at_ms,
+      countIf(event = 'batch') AS batches, toInt64(argMaxIf(missing, at_ms, event = 'batch')) AS missing_entries
+    FROM ${t.lifecycle} WHERE type = 'terminal_offline'
+    GROUP BY terminal ORDER BY terminal
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
