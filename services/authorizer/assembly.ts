@@ -321,7 +321,7 @@ export function buildServiceDeps(
     credits: new ManualCredits(region),
     programCards,
     balances: new StoredBalances(store),
-    offline: buildOffline(config, store, domain, fanout, clock),
+    offline: buildOffline(config, store, domain, fanout, clock, metrics),
     cluster: {
       holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),
       authorize: (request, done) =>
@@ -333,13 +333,26 @@ export function buildServiceDeps(
 }
 
 /** Offline selling's use cases (docs/OFFLINE.md). */
-function buildOffline(config: NodeConfig, store: RedisStore, domain: Domain, fanout: RoutedCardFanout, clock: () => number): OfflineDeps {
+function buildOffline(
+  config: NodeConfig,
+  store: RedisStore,
+  domain: Domain,
+  fanout: RoutedCardFanout,
+  clock: () => number,
+  metrics: Metrics,
+): OfflineDeps {
   const { region, programs, counterKey } = domain;
   const denylist = new DenylistStore(store, config.TAPLINE_SHARD_COUNT);
+  const uploadMetrics = {
+    batch: (how: 'merged' | 'replayed') => metrics.offlineBatches.inc({ how }),
+    entry: (result: string) => metrics.offlineEntries.inc({ result }),
+  };
   return {
-    profiles: new OfflineProfiles(region, programs, denylist, counterKey?.publicKey),
-    deltas: new DenylistDeltas(denylist, region),
-    uploads: new OfflineUploads(region, fanout, { cards_in_flight_max: config.TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT }),
+    profiles: new OfflineProfiles(region, programs, denylist, counterKey?.publicKey, clock, (seconds) =>
+      metrics.denylistStaleness.observe(seconds),
+    ),
+    deltas: new DenylistDeltas(denylist, region, (behind) => metrics.denylistBehind.observe(behind)),
+    uploads: new OfflineUploads(region, fanout, { cards_in_flight_max: config.TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT }, uploadMetrics),
     counters: new CardCounters(region, counterKey?.privateKey, clock),
   };
 }

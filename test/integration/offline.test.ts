@@ -9,7 +9,9 @@
 // reported; a tampered, foreign or reused batch is refused and changes nothing.
 
 import assert from 'node:assert/strict';
-import { sign } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -21,7 +23,7 @@ import { OfflineTerminalSimulator, generateTerminalKey, type CardMedium } from '
 import { OfflineBatch, OfflineEntryResultKind, OfflineLiability } from '../../gen/tapline/v1/offline';
 import { CardStatus } from '../../gen/tapline/v1/types';
 import { batchSigningBytes } from '../../actors/offline/signature';
-import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, testDataDir } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const program = 'fest';
@@ -65,7 +67,9 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
 
   before(async function () {
     redis = await startTestRedis('offline');
-    node = await startInProcessNode(redis.url);
+    const keyFile = join(testDataDir('offline-counter-key'), 'counter.pem');
+    writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    node = await startInProcessNode(redis.url, { TAPLINE_OFFLINE_COUNTER_KEY_FILE: keyFile });
     const address = `127.0.0.1:${node.grpcPort}`;
     client = new TaplineClient(address);
     cards = new CardClient(address);
@@ -221,5 +225,63 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
     await refusedWith(status.ALREADY_EXISTS, offline.upload('till-t', reused, sign(null, batchSigningBytes(reused), key.privateKey)));
     assert.equal((await offline.upload('till-t', batch.bytes, batch.signature)).replayed, true);
     assert.equal(await balance('tamper-1'), 9_300n);
+  });
+
+  it("caps a card across terminals by its medium's signed counter; a listed card gets no new base", async () => {
+    await cards.defineProgram(
+      'fest-counter',
+      programConfig({ offline: { txnMaxMinor: 2_000n, cardMaxMinor: 3_000n, debtThresholdMinor: 1_000n, cardCounter: true } }),
+    );
+    await client.issueCard('cnt-1', 500, 'EUR', 'fest-counter');
+    const setUp = async (id: string, rogue = false) => {
+      await client.registerTerminal(id, 'bar-co');
+      const key = generateTerminalKey();
+      await offline.setTerminalOffline({
+        terminalId: id,
+        publicKey: key.spki,
+        programIds: ['fest-counter'],
+        totalMaxMinor: 100_000,
+        currency: 'EUR',
+        countMax: 100,
+        offlineMaxMs: 3_600_000,
+      });
+      const sim = new OfflineTerminalSimulator(id, offline, key, { clock, rogue });
+      await sim.sync();
+      return sim;
+    };
+    const [a, b, rogue] = [await setUp('cnt-a'), await setUp('cnt-b'), await setUp('cnt-r', true)];
+    const wristband: CardMedium = { cardId: 'cnt-1', programId: 'fest-counter' };
+    assert.deepEqual(a.sell(wristband, 1_000, 'EUR'), { refused: 'card_counter' }, 'no signed base on the medium yet');
+    await a.refreshCounter(wristband);
+    assert.ok('entry' in a.sell(wristband, 2_000, 'EUR'));
+    assert.ok('entry' in b.sell(wristband, 1_000, 'EUR'), 'another terminal sells on what the medium says');
+    assert.deepEqual(b.sell(wristband, 500, 'EUR'), { refused: 'card_counter' }, 'the medium carries 3,000 unmerged: its maximum');
+    assert.ok('entry' in rogue.sell(wristband, 400, 'EUR'), 'a terminal ignoring the counter sells anyway');
+    const forged: CardMedium = {
+      cardId: 'cnt-1',
+      programId: 'fest-counter',
+      counter: { baseMergedMinor: 0, baseIssuedAtMs: 0, baseSignature: Buffer.alloc(64, 1), spentMinor: 0 },
+    };
+    assert.ok('entry' in rogue.sell(forged, 100, 'EUR'));
+    for (const sim of [a, b, rogue]) sim.closeBatches();
+    const answers = [...(await a.upload()), ...(await b.upload()), ...(await rogue.upload())];
+    assert.deepEqual(
+      answers.flatMap((answer) => answer.results.map((r) => [r.liability, r.liabilityReason])),
+      [
+        [OfflineLiability.OFFLINE_LIABILITY_ISSUER, ''],
+        [OfflineLiability.OFFLINE_LIABILITY_ISSUER, ''],
+        [OfflineLiability.OFFLINE_LIABILITY_MERCHANT, 'card_counter'],
+        [OfflineLiability.OFFLINE_LIABILITY_MERCHANT, 'card_counter'],
+      ],
+    );
+    assert.equal(await balance('cnt-1'), -2_500n, 'owes 2,500: past the threshold, listed');
+    await refusedWith(status.FAILED_PRECONDITION, offline.refreshCounter('cnt-a', 'cnt-1'));
+    await client.topUp('cnt-1', 3_000, { terminalId: 'cnt-a', txn: 1 });
+    await a.refreshCounter(wristband);
+    assert.deepEqual(
+      [wristband.counter?.baseMergedMinor, wristband.counter?.spentMinor],
+      [3_000, 400],
+      'the new base is what was charged; the medium keeps what it counted beyond (the sale the merchant carries)',
+    );
   });
 });

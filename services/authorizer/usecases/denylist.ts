@@ -37,6 +37,8 @@ export class DenylistDeltas {
   constructor(
     private readonly store: DenylistStore,
     private readonly region: ShardRegion,
+    /** Observes how many changes a terminal lacked when it acknowledged. */
+    private readonly observeBehind?: (behind: number) => void,
   ) {}
 
   /** One page of what a terminal holding `since` lacks. */
@@ -103,6 +105,7 @@ export class DenylistDeltas {
       throw invalidArgument(`shard_versions must hold ${this.store.shards} versions`, { field: 'shard_versions' });
     const behind = changesBehind(versions, await this.store.versions());
     await outcomeOf((reply) => this.region.terminalOffline(terminalId, { kind: 'ack', versions, lastEntry, behind }, reply));
+    this.observeBehind?.(behind);
     return behind;
   }
 }

@@ -34,6 +34,9 @@ export class OfflineProfiles {
     private readonly programs: Pick<ProgramRegistry, 'load'>,
     private readonly denylist: DenylistStore,
     private readonly counterKey: KeyObject | undefined,
+    private readonly clock: () => number,
+    /** Observes, at each grant, how old the denylist the terminal acknowledged last was (seconds). */
+    private readonly observeStaleness?: (seconds: number) => void,
   ) {}
 
   /** Sets a registered terminal's offline settings; answers their version. */
@@ -53,6 +56,7 @@ export class OfflineProfiles {
       const { state, version } = await this.inspect(terminalId);
       const offline = state.offline;
       if (offline === undefined) throw failedPrecondition('terminal is not set up to sell offline', { terminalId });
+      if (attempt === 0 && offline.ack !== undefined) this.observeStaleness?.(Math.max(0, this.clock() - offline.ack.atMs) / 1000);
       const [programs, required] = await Promise.all([this.grantedPrograms(offline.programs), this.denylist.versions()]);
       const answer = await outcomeOf<OfflineAnswer>((reply) =>
         this.region.terminalOffline(

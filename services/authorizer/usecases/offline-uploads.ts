@@ -43,11 +43,18 @@ export interface UploadAnswer {
   readonly replayed: boolean;
 }
 
+/** What an upload reports (services/common/metrics.ts). */
+export interface UploadMetrics {
+  batch(how: 'merged' | 'replayed'): void;
+  entry(result: string): void;
+}
+
 export class OfflineUploads {
   constructor(
     private readonly region: Pick<ShardRegion, 'terminalOffline'>,
     private readonly fanout: Pick<CardFanout, 'mergeOffline'>,
     private readonly limits: { readonly cards_in_flight_max: number },
+    private readonly metrics?: UploadMetrics,
   ) {}
 
   async upload(uploader: Uploader, batch: UploadedBatch): Promise<UploadAnswer> {
@@ -64,9 +71,15 @@ export class OfflineUploads {
     });
     if (uploader.kind === 'gateway' && !uploader.merchantIds.has(accepted.merchantId))
       throw permissionDenied("a gateway relays the batches of its merchants' terminals only");
-    if (accepted.record.results !== undefined) return answerOf(batch.input.batch, accepted.record, accepted.missing, true);
+    if (accepted.record.results !== undefined) {
+      this.metrics?.batch('replayed');
+      return answerOf(batch.input.batch, accepted.record, accepted.missing, true);
+    }
     const merged = await this.merge(batch.terminalId, accepted.merchantId, accepted.record);
     const completed = await this.command(batch.terminalId, { kind: 'complete', batch: batch.input.batch, ...merged });
+    this.metrics?.batch('merged');
+    for (const result of completed.record.results ?? [])
+      this.metrics?.entry(result.kind === 'sale' ? result.liability || 'voided' : result.kind);
     return answerOf(batch.input.batch, completed.record, completed.missing, accepted.replayed);
   }
 
