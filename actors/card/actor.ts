@@ -40,12 +40,9 @@ export type { CardActorContext, CardMessage } from './messages';
 
 type Money = Extract<CardMessage, { type: 'money' }>;
 
-/**
- * Money requests decided on facts read from Redis first: their original (reversals, offline voids,
- * refunds), their key's records, or the card's listing history (offline sales).
- */
+/** Money requests decided on facts read from Redis first: their original (reversals, offline voids, refunds) or their key's records. */
 function needsFacts(request: MoneyRequest): boolean {
-  return isReversalKind(request.kind) || request.kind === 'refund' || request.kind === 'offline_purchase' || request.recordSpent === true;
+  return isReversalKind(request.kind) || request.kind === 'refund' || request.recordSpent === true;
 }
 
 export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardState> {
@@ -80,7 +77,9 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
 
   protected needsAwait(message: CardMessage): boolean {
     if (this.needsReload) return true;
-    if (message.type === 'money') return needsFacts(message.request);
+    // An offline sale reads the card's listing history, which only a card listed once has.
+    if (message.type === 'money')
+      return needsFacts(message.request) || (message.request.kind === 'offline_purchase' && this.state?.denylistHistory === true);
     return message.type === 'replace';
   }
 
@@ -123,6 +122,9 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   private decideNow(message: Money): void {
     if (this.answerFromIndex(message)) return;
     if (this.state === undefined) return this.notFound(message.reply);
+    // An offline sale of a card never listed: it was on no denylist a terminal held.
+    if (message.request.kind === 'offline_purchase')
+      return this.commitDecision(message, decideOfflineSale(this.state, message.request, message.merchantId, [], this.env()));
     if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
     this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
   }

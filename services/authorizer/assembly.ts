@@ -321,7 +321,7 @@ export function buildServiceDeps(
     credits: new ManualCredits(region),
     programCards,
     balances: new StoredBalances(store),
-    offline: buildOffline(config, store, domain, fanout, clock, metrics),
+    offline: buildOffline(config, store, domain, fanout, cluster.router, clock, metrics),
     cluster: {
       holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),
       authorize: (request, done) =>
@@ -338,6 +338,7 @@ function buildOffline(
   store: RedisStore,
   domain: Domain,
   fanout: RoutedCardFanout,
+  router: ClusterRouter,
   clock: () => number,
   metrics: Metrics,
 ): OfflineDeps {
@@ -352,7 +353,10 @@ function buildOffline(
       metrics.denylistStaleness.observe(seconds),
     ),
     deltas: new DenylistDeltas(denylist, region, (behind) => metrics.denylistBehind.observe(behind)),
-    uploads: new OfflineUploads(region, fanout, { cards_in_flight_max: config.TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT }, uploadMetrics),
+    uploads: new OfflineUploads(region, fanout, { cards_in_flight_max: config.TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT }, uploadMetrics, {
+      holdsCard: (cardId) => router.holdsKey(shardKeyOf('card', cardId)),
+      region,
+    }),
     counters: new CardCounters(region, counterKey?.privateKey, clock),
   };
 }

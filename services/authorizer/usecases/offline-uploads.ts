@@ -49,12 +49,19 @@ export interface UploadMetrics {
   entry(result: string): void;
 }
 
+/** Cards whose shard this node holds are merged here, without the router's call and wire mapping. */
+export interface LocalCards {
+  holdsCard(cardId: string): boolean;
+  readonly region: Pick<ShardRegion, 'moneyAtMerchant'>;
+}
+
 export class OfflineUploads {
   constructor(
     private readonly region: Pick<ShardRegion, 'terminalOffline'>,
     private readonly fanout: Pick<CardFanout, 'mergeOffline'>,
     private readonly limits: { readonly cards_in_flight_max: number },
     private readonly metrics?: UploadMetrics,
+    private readonly local?: LocalCards,
   ) {}
 
   async upload(uploader: Uploader, batch: UploadedBatch): Promise<UploadAnswer> {
@@ -99,7 +106,12 @@ export class OfflineUploads {
     const unknownCards: (AssessedEntry & { key: string })[] = [];
     await forEachBounded([...byCard.entries()], this.limits.cards_in_flight_max, async ([cardId, entries]) => {
       const merge: OfflineCardMerge = { cardId, terminalId, merchantId, entries };
-      const cardAnswers = await this.fanout.mergeOffline(merge);
+      const local = this.local;
+      // A card that moves away meanwhile answers "moved": the upload fails and is sent again.
+      const cardAnswers =
+        local !== undefined && local.holdsCard(cardId)
+          ? await mergeOfflineCard(local.region, merge)
+          : await this.fanout.mergeOffline(merge);
       entries.forEach((entry, index) => {
         const answer = cardAnswers[index] as OfflineEntryAnswer;
         const result = resultOf(entry, answer);
