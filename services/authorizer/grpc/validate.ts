@@ -153,7 +153,8 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
       throw invalidArgument('unknown authorization kind');
     throw unimplemented('refunds are served by the Refund call (it needs a manager credential), not by Authorize');
   }
-  if (wire.offline !== undefined) throw unimplemented('offline sales are uploaded through OfflineService.UploadOfflineBatch, not Authorize');
+  if (wire.offline !== undefined)
+    throw unimplemented('offline sales are uploaded through OfflineService.UploadOfflineBatch, not Authorize');
   const key = terminalTxnKey(terminalId, txn);
   let originalKey = '';
   if (kind === 'incremental' || kind === 'completion') {
