@@ -6,7 +6,7 @@
 // earlier ones are still committing; each carries the version it was decided on, so if one does
 // not land the ones after it are refused by Redis too, the actor reloads and decides them again.
 
-import { alreadyExists, notFound, type TaplineError } from '../errors';
+import { alreadyExists, failedPrecondition, notFound, type TaplineError } from '../errors';
 import { EntityHost, loadSlot, type MoneyMessage, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import {
@@ -29,6 +29,7 @@ import {
 } from './decide';
 import { default_pin_attempts_max } from '../program/config';
 import { decodeCardState, encodeCardState } from '../state/card';
+import { decideCancelIssuance } from './issuance-cancel';
 import type { CardState } from './rules';
 import { decodeRecord, type MoneyRequest } from './transaction';
 import type { CardActorContext, CardMessage } from './messages';
@@ -39,6 +40,7 @@ export type { AdminAnswer, ReplaceAnswer } from './decide';
 export type { CardActorContext, CardMessage } from './messages';
 
 type Money = Extract<CardMessage, { type: 'money' }>;
+type Admin = Extract<CardMessage, { type: 'admin' }>;
 
 /** Money requests decided on facts read from Redis first: their original (reversals, offline voids, refunds) or their key's records. */
 function needsFacts(request: MoneyRequest): boolean {
@@ -80,7 +82,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     // An offline sale reads the card's listing history, which only a card listed once has.
     if (message.type === 'money')
       return needsFacts(message.request) || (message.request.kind === 'offline_purchase' && this.state?.denylistHistory === true);
-    return message.type === 'replace';
+    return message.type === 'replace' || message.type === 'cancel_issuance' || this.reissuesNamed(message);
   }
 
   protected async handleAwaiting(message: CardMessage): Promise<void> {
@@ -89,19 +91,23 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     else if (message.type === 'money' && message.request.kind === 'offline_purchase') await this.decideOfflineSale(message);
     else if (message.type === 'money' && needsFacts(message.request)) await this.decideOnOriginal(message);
     else if (message.type === 'replace') await this.replace(message);
+    else if (message.type === 'cancel_issuance') await this.cancelIssuance(message);
+    else if (this.reissuesNamed(message)) await this.reissueNamed(message as Admin);
     else this.handle(message);
   }
 
   private async reload(): Promise<void> {
     loadSlot(this, await this.loadRecord(this.entity), decodeCardState);
-    if (this.state !== undefined) await this.context.programs.ensure(this.state.programId);
+    // An unissued card has no program to load.
+    if (this.state !== undefined && this.state.status !== 'unissued') await this.context.programs.ensure(this.state.programId);
     this.loaded = true;
   }
 
   protected handle(message: CardMessage): void {
     switch (message.type) {
       case 'balance':
-        if (this.durable === undefined) message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
+        if (this.durable === undefined || this.durable.status === 'unissued')
+          message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
         else message.reply({ ok: true, value: this.durable });
         return;
       case 'admin':
@@ -112,6 +118,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
         if (this.idleCommits) this.loaded = false;
         return;
       case 'replace':
+      case 'cancel_issuance':
         return;
       case 'money':
         this.decideNow(message);
@@ -121,7 +128,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   /** A money request decided on memory (no facts to read first). */
   private decideNow(message: Money): void {
     if (this.answerFromIndex(message)) return;
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     // An offline sale of a card never listed: it was on no denylist a terminal held.
     if (message.request.kind === 'offline_purchase')
       return this.commitDecision(message, decideOfflineSale(this.state, message.request, message.merchantId, [], this.env()));
@@ -137,9 +144,9 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
    */
   private async decideOnce(message: Money): Promise<void> {
     if (this.answerFromIndex(message)) return;
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     const { key } = message.request;
-    const stored = await this.context.persistence.loadIdempotencyRecord(key);
+    const stored = await this.context.persistence.loadIdempotencyRecord(this.shard, key);
     if (stored !== undefined) return this.answerFromStored(message, stored);
     const spent = await this.loadRecord(spentKeyEntity(this.cardId, key));
     if (!(await this.readyAfterAwait(message))) return;
@@ -155,6 +162,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       nextId: this.context.nextTransactionId,
       program: this.context.programs.get(state.programId),
       shard: this.shard,
+      verifyCryptogram: this.context.verifyCryptogram,
     };
   }
 
@@ -180,7 +188,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   /** A reversal or a refund: decided on facts about its original, read before deciding. */
   private async decideOnOriginal(message: Money): Promise<void> {
     if (this.answerFromIndex(message)) return;
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     const { request, merchantId } = message;
     const key = request.originalKey;
     const waiters = this.pendingKey(key);
@@ -208,7 +216,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
    */
   private async decideOfflineSale(message: Money): Promise<void> {
     if (this.answerFromIndex(message)) return;
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     let history: ListingTransition[] = [];
     if (this.state.denylistHistory === true) {
       const stored = await this.context.persistence.loadDenylistHistory(this.shard, this.cardId, { afterPendingWrites: !this.idleCommits });
@@ -221,7 +229,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
 
   private async reversed(originalKey: string): Promise<boolean> {
     if (this.reversalsInFlight?.has(originalKey) === true) return true;
-    return (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
+    return (await this.context.persistence.loadReversalClaim(this.shard, originalKey)) !== undefined;
   }
 
   /**
@@ -231,15 +239,21 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   private async readyAfterAwait(message: Money): Promise<boolean> {
     if (!this.loaded) await this.reload();
     if (this.answerFromIndex(message)) return false;
-    if (this.state !== undefined) return true;
+    if (this.state !== undefined && this.state.status !== 'unissued') return true;
     this.notFound(message.reply);
     return false;
   }
 
   private async replace(message: Extract<CardMessage, { type: 'replace' }>): Promise<void> {
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     if (this.state.status !== 'replaced') this.releaseExpiredHolds('');
     const { replacementId, replacementShard } = message.command;
+    // One commit writes both cards; on Redis Cluster it may write one shard (one hash slot) only.
+    if (replacementShard !== this.shard && !this.context.persistence.crossShardCommits)
+      return message.reply({
+        ok: false,
+        error: failedPrecondition('this deployment (Redis Cluster) cannot replace a card by one on another shard', { replacementId }),
+      });
     const existing = await this.loadRecord({ kind: 'card', id: replacementId }, replacementShard);
     const holder = this.state.profile?.named === true ? await this.loadRecord({ kind: 'holder', id: this.cardId }) : undefined;
     if (!this.loaded) await this.reload();
@@ -267,6 +281,36 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     );
   }
 
+  /** Cancels the card's issuance: reads a named card's holder record (blanked in the same commit), then decides. */
+  private async cancelIssuance(message: Extract<CardMessage, { type: 'cancel_issuance' }>): Promise<void> {
+    const named = this.state?.profile?.named === true;
+    const holder = named ? await this.loadRecord({ kind: 'holder', id: this.cardId }) : undefined;
+    if (!this.loaded) await this.reload();
+    if (named !== (this.state?.profile?.named === true)) return this.retry(message, false);
+    const decision = decideCancelIssuance(this.state, message.command, { holder }, this.context.clock());
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'answer') return message.reply({ ok: true, value: decision.answer });
+    const plan = { slots: [this.write(decision.after)], writes: decision.writes, outbox: decision.document };
+    this.commitAndAnswer(plan, message.reply, decision.answer, (ownConflict) => this.retry(message, ownConflict));
+  }
+
+  /** An issue of a named card on an unissued card: its holder record exists (blanked), at a version to write over. */
+  private reissuesNamed(message: CardMessage): boolean {
+    return (
+      message.type === 'admin' &&
+      message.command.type === 'issue' &&
+      message.command.holder !== undefined &&
+      this.state?.status === 'unissued'
+    );
+  }
+
+  private async reissueNamed(message: Admin): Promise<void> {
+    const holder = await this.loadRecord({ kind: 'holder', id: this.cardId });
+    if (!this.loaded) await this.reload();
+    if (message.command.type !== 'issue') return;
+    this.admin({ ...message, command: { ...message.command, holderVersion: holder.version } });
+  }
+
   private commitDecision(message: Money, decision: MoneyDecision): void {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     const changed = decision.after !== this.state;
@@ -277,15 +321,16 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     this.commitMoneyDecision(slots, decision, message, decodeRecord, this.reversalsInFlight, afterCommit);
   }
 
-  private admin(message: Extract<CardMessage, { type: 'admin' }>): void {
-    // Only a PIN change needs the program (its wrong-attempt limit).
+  private admin(message: Admin): void {
+    // Only a PIN change needs the program (its wrong-attempt limit); an unissued card has none.
     const pinAttemptsMax =
-      message.command.type === 'set_pin' && this.state !== undefined
+      message.command.type === 'set_pin' && this.state !== undefined && this.state.status !== 'unissued'
         ? this.context.programs.get(this.state.programId).pinAttemptsMax
         : default_pin_attempts_max;
     // A status change may list the card, or take it off the denylist: its program's offline policy
     // (cached since the card was loaded).
-    const offline = this.state === undefined ? undefined : this.context.programs.get(this.state.programId).offline;
+    const offline =
+      this.state === undefined || this.state.status === 'unissued' ? undefined : this.context.programs.get(this.state.programId).offline;
     const env = { nowMs: this.context.clock(), pinAttemptsMax, offline, shard: this.shard };
     const decision = decideAdmin(this.state, message.command, env);
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });

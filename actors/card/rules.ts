@@ -7,8 +7,13 @@ import type { ProgramCardState } from '../rules/program';
 import type { ReviewEntry } from '../rules/review-queue';
 import type { DeclineReason } from '../declines';
 import type { ListingReason } from '../offline/denylist';
+import type { CardAuthState } from './card-auth';
 
-export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced';
+/**
+ * `unissued`: the card's issuance was cancelled (actors/card/issuance-cancel.ts). The card is stock
+ * again: nothing on it, answered NOT_FOUND by every call but IssueCard, which issues it afresh.
+ */
+export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced' | 'unissued';
 
 export interface CardState {
   readonly cardId: string;
@@ -34,6 +39,18 @@ export interface CardState {
   readonly denylistHistory?: boolean;
   /** Offline sales charged to the card so far, ever (the base of its medium's signed counter). */
   readonly offlineMergedMinor?: number;
+  /**
+   * Set at issue and dropped by the card's first money movement (movesMoney): while it is set the
+   * issuance can be cancelled. Cards issued before it existed never carry it, so they never are.
+   */
+  readonly unmoved?: true;
+  /**
+   * An NFC card that authenticates each payment (anti-cloning, card-auth.ts); absent otherwise.
+   * Kept through a cancelled issuance: the chip's counter never goes back.
+   */
+  readonly auth?: CardAuthState;
+  /** Tokens of the bank cards that pay from this card (open loop, tokens.ts); absent when none. */
+  readonly tokens?: readonly string[];
 }
 
 /** A card's state under its program's rules (actors/card/program-rules.ts). */
@@ -90,6 +107,8 @@ export type CardCommand =
       readonly programId: string;
       readonly nowMs: number;
       readonly profile?: CardProfile;
+      /** The master key an authenticating card's key is diversified from (its program's); absent: it does not authenticate. */
+      readonly authKeyId?: string;
     }
   | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string; readonly nowMs?: number | undefined }
   | {
@@ -118,7 +137,13 @@ export type CardEvent =
   | { readonly type: 'hold_released'; readonly key: string; readonly amountMinor: number }
   | { readonly type: 'replaced'; readonly replacementId: string; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'cashed_out'; readonly balanceMinor: number; readonly depositMinor: number }
+  /** The issuance undone: the initial balance and deposit go back with the card to stock. */
+  | { readonly type: 'issuance_cancelled'; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'profile_changed'; readonly profile: CardProfile }
+  /** The card was enrolled for authentication, moved to another key, or (undefined) no longer authenticates. */
+  | { readonly type: 'auth_changed'; readonly auth: CardAuthState | undefined }
+  /** A bank card's token was listed on the card or taken off it. */
+  | { readonly type: 'tokens_changed'; readonly tokens: readonly string[] }
   /** A review entry resolved (the rest of the rule state changes with purchases). */
   | { readonly type: 'rules_changed'; readonly rules: CardRulesState };
 
@@ -143,6 +168,8 @@ const status_declines: Readonly<Record<Exclude<CardStatus, 'active'>, DeclineRea
   expired: 'card_expired',
   closed: 'card_closed',
   replaced: 'card_closed',
+  // Never reached by a request: the actor answers NOT_FOUND for an unissued card.
+  unissued: 'card_closed',
 };
 
 function declineForStatus(status: CardStatus): CardDecision | undefined {
@@ -181,13 +208,17 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
 }
 
 function decideIssue(state: CardState | undefined, command: Extract<CardCommand, { type: 'issue' }>): CardDecision {
-  if (state !== undefined) {
+  if (state !== undefined && state.status !== 'unissued') {
     const same =
       state.currency === command.currency && state.programId === command.programId && sameProfile(state.profile, command.profile);
     return same
       ? { kind: 'unchanged' }
       : { kind: 'rejected', code: 'already_exists', message: 'card exists with different currency or program' };
   }
+  // A card whose issuance was cancelled is issued again by a new issue, but not by a retry of the
+  // bulk issuance it came from: that issuance already issued it (its answer: already existed).
+  const cancelledIssuance = state?.profile?.issuance ?? '';
+  if (cancelledIssuance !== '' && command.profile?.issuance === cancelledIssuance) return { kind: 'unchanged' };
   if (!isBoundedAmount(command.initialBalanceMinor) || command.initialBalanceMinor < 0) {
     return { kind: 'rejected', code: 'invalid_argument', message: 'initial balance out of range' };
   }
@@ -200,11 +231,25 @@ function decideIssue(state: CardState | undefined, command: Extract<CardCommand,
     heldMinor: 0,
     issuedAtMs: command.nowMs,
     ...(command.profile === undefined ? {} : { profile: command.profile }),
+    ...issuedAuth(state, command.authKeyId),
+    unmoved: true,
   };
   if (command.profile !== undefined && (!isBoundedAmount(command.profile.depositMinor) || command.profile.depositMinor < 0)) {
     return { kind: 'rejected', code: 'invalid_argument', message: 'deposit out of range' };
   }
   return { kind: 'approved', event: { type: 'issued', state: issued } };
+}
+
+/**
+ * What an issued card authenticates with: its program's key, counter 0, for a new card. A card
+ * issued again after a cancelled issuance keeps the counter (and the flags) its chip got to, under
+ * the program's key or, if the program names none, the key it had: a counter that went back would
+ * make the chip's earlier cryptograms good again.
+ */
+function issuedAuth(previous: CardState | undefined, keyId: string | undefined): { auth?: CardAuthState } {
+  const kept = previous?.auth;
+  if (kept === undefined) return keyId === undefined ? {} : { auth: { keyId, counter: 0, flags: 0 } };
+  return { auth: { ...kept, keyId: keyId ?? kept.keyId } };
 }
 
 /** Issuing again is the same request when the fields given at issue are the same (PIN aside: it may have changed). */
@@ -301,6 +346,42 @@ function decideTopUp(
 export function apply(state: CardState | undefined, event: CardEvent): CardState {
   if (event.type === 'issued') return event.state;
   if (state === undefined) throw new Error(`assertion: ${event.type} applied to a card that does not exist`);
+  const next = applyEvent(state, event);
+  // The first money movement ends the time in which the issuance can be cancelled. (withBalance
+  // copies named fields only, so on the purchase path the marker is already gone here.)
+  if (next.unmoved === true && movesMoney(event)) {
+    const moved: { -readonly [K in keyof CardState]?: CardState[K] } = { ...next };
+    delete moved.unmoved;
+    return moved as CardState;
+  }
+  return next;
+}
+
+/** Whether an event moves money on the card (balance, holds, deposit), as opposed to its status, profile or rules. */
+export function movesMoney(event: CardEvent): boolean {
+  switch (event.type) {
+    case 'debited':
+    case 'offline_debited':
+    case 'credited':
+    case 'hold_placed':
+    case 'hold_increased':
+    case 'hold_completed':
+    case 'hold_released':
+    case 'replaced':
+    case 'cashed_out':
+    case 'issuance_cancelled':
+      return true;
+    case 'issued':
+    case 'status_changed':
+    case 'profile_changed':
+    case 'rules_changed':
+    case 'auth_changed':
+    case 'tokens_changed':
+      return false;
+  }
+}
+
+function applyEvent(state: CardState, event: Exclude<CardEvent, { type: 'issued' }>): CardState {
   switch (event.type) {
     case 'debited': {
       const next = withBalance(state, addMinor(state.balanceMinor, -event.amountMinor));
@@ -328,10 +409,24 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
     case 'replaced':
     case 'cashed_out':
       return applyClosing(state, event);
+    case 'issuance_cancelled':
+      return applyIssuanceCancelled(state, event);
     case 'profile_changed':
       return { ...state, profile: event.profile };
+    case 'auth_changed': {
+      const next: { -readonly [K in keyof CardState]: CardState[K] } = { ...state };
+      if (event.auth === undefined) delete next.auth;
+      else next.auth = event.auth;
+      return next;
+    }
     case 'rules_changed':
       return { ...state, rules: event.rules };
+    case 'tokens_changed': {
+      const next: { -readonly [K in keyof CardState]: CardState[K] } = { ...state };
+      if (event.tokens.length === 0) delete next.tokens;
+      else next.tokens = event.tokens;
+      return next;
+    }
   }
 }
 
@@ -365,6 +460,35 @@ export function closingBalanceMinor(balanceMinor: number, depositMinor: number):
 /** What a return pays the holder: balance and deposit, less any offline debt, never below zero. */
 export function cashOutPayoutMinor(balanceMinor: number, depositMinor: number): number {
   return Math.max(0, balanceMinor + depositMinor);
+}
+
+/**
+ * A card whose issuance was cancelled is stock: no balance, deposit, program, holder kind, PIN or
+ * rule state. It keeps its currency (a state names one), for a card of a bulk issuance that
+ * issuance's id, so a retry of that bulk issuance does not issue it again, and for a card that
+ * authenticates its key id, counter and flags (the chip keeps them too). It lists no bank card:
+ * a card that does cannot be cancelled (issuance-cancel.ts).
+ */
+function applyIssuanceCancelled(state: CardState, event: Extract<CardEvent, { type: 'issuance_cancelled' }>): CardState {
+  if (event.balanceMinor !== state.balanceMinor || state.heldMinor !== 0)
+    throw new Error('assertion: issuance cancelled on a card whose balance or holds changed');
+  const issuance = state.profile?.issuance ?? '';
+  const next: CardState = {
+    cardId: state.cardId,
+    currency: state.currency,
+    programId: '',
+    status: 'unissued',
+    balanceMinor: 0,
+    heldMinor: 0,
+    issuedAtMs: 0,
+    // The chip's counter stays: the card issued again must not accept its old cryptograms.
+    ...(state.auth === undefined ? {} : { auth: state.auth }),
+    // Its denylist listing stays until the decision's listing step takes it off (offline/denylist.ts).
+    ...(state.denylisted === undefined ? {} : { denylisted: state.denylisted }),
+    ...(state.denylistHistory === undefined ? {} : { denylistHistory: state.denylistHistory }),
+  };
+  if (issuance === '') return next;
+  return { ...next, profile: { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance } };
 }
 
 function applyHold(
@@ -417,6 +541,8 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
   if (state.denylisted !== undefined) next.denylisted = state.denylisted;
   if (state.denylistHistory !== undefined) next.denylistHistory = state.denylistHistory;
   if (state.offlineMergedMinor !== undefined) next.offlineMergedMinor = state.offlineMergedMinor;
+  if (state.auth !== undefined) next.auth = state.auth;
+  if (state.tokens !== undefined) next.tokens = state.tokens;
   return next;
 }
 
@@ -433,10 +559,13 @@ export function balanceDeltaMinor(event: CardEvent): number {
     case 'hold_completed':
       return -event.debitedMinor;
     case 'replaced':
+    case 'issuance_cancelled':
       return -event.balanceMinor;
     case 'cashed_out':
       return closingBalanceMinor(event.balanceMinor, event.depositMinor) - event.balanceMinor;
     case 'profile_changed':
+    case 'auth_changed':
+    case 'tokens_changed':
     case 'rules_changed':
     case 'status_changed':
     case 'hold_placed':

@@ -283,7 +283,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     const stored = this.knownRecord(originalKey) ?? (await this.readStoredRecord(originalKey, decodeFleetRecord));
     const alreadyReversed =
       fleetReversalNeedsClaim(stored) &&
-      (this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined);
+      (this.reversalsInFlight.has(originalKey) ||
+        (await this.context.persistence.loadReversalClaim(this.shard, originalKey)) !== undefined);
     await this.prepare(message);
     if (this.answeredFromIndex(message)) return;
     const account = this.account.state;

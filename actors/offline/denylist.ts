@@ -36,7 +36,7 @@ export function debtMinor(card: CardState): number {
 
 /** Why the card must be on the denylist now, or undefined when it must not. */
 export function listingReasonOf(card: CardState, policy: ProgramOfflinePolicy | undefined): ListingReason | undefined {
-  if (policy === undefined) return undefined;
+  if (policy === undefined || card.status === 'unissued') return undefined;
   if (card.status !== 'active') return card.status;
   if (debtMinor(card) > policy.debtThresholdMinor) return 'debt';
   return undefined;

@@ -1,16 +1,22 @@
 // How a plain card is stored: its state (tl:{s}:card:<id>), its holder (a named card's personal
 // data, beside the state so a purchase never rewrites it), the refund ledger of each refunded
 // original and the spent keys of its PSP top-ups (beside the card). The card's state is at layout
-// 3: layout 2 kept velocity in time buckets (actors/rules/velocity.ts), layout 3 adds what offline
-// selling keeps on a card (its denylist listing, whether it has a listing history, the offline
-// sales charged to it). Layouts 1 (velocity events) and 2 are read and upgraded; a layout-2 reader
-// would drop the offline fields, so it refuses layout 3 instead (rolling upgrades ship the reader
-// first). The others are at layout 1.
+// 3: layout 2 (velocity kept in time buckets: actors/rules/velocity.ts) and what an authenticating
+// card keeps (its key id, the last counter accepted, its flags). Layouts 1 (velocity events) and 2
+// are read and upgraded; layout 3 also lists the tokens of the bank cards that pay from the card.
+// Layout 3 exists so that a node of an older build refuses such a card instead of decoding it
+// without what it does not know (zod drops unknown fields) and writing it back: that would reset
+// the counter and make every cryptogram the card ever sent valid again, or forget its tokens.
+// The others, and the index of a bank card's token (which cards it pays from), are at layout 1.
+// Layout 4 adds what offline selling keeps on a card (its denylist listing, whether it has a
+// listing history, the offline sales charged to it), refused by a layout-3 reader for the same
+// reason (a listed card written back unlisted would leave the denylist and the card disagreeing).
 
 import { z } from 'zod';
 import type { CardState, CardStatus } from '../card/rules';
 import type { RefundLedger } from '../card/refunds';
 import type { SpentKey } from '../card/transaction';
+import type { TokenRecord } from '../card/tokens';
 import type { ListingReason } from '../offline/denylist';
 import { legacyLayout, stateCodec } from './codec';
 import {
@@ -22,7 +28,7 @@ import {
   upgradeProgramCardState,
 } from './schemas';
 
-export const card_statuses = everyOf<CardStatus>()(['active', 'frozen', 'blocked', 'lost', 'expired', 'closed', 'replaced']);
+export const card_statuses = everyOf<CardStatus>()(['active', 'frozen', 'blocked', 'lost', 'expired', 'closed', 'replaced', 'unissued']);
 
 const hold_schema = z.object({ amountMinor: integer, expiresAtMs: integer });
 
@@ -55,6 +61,7 @@ function cardStateSchema<P extends z.ZodType>(program: P) {
     holds: z.record(z.string(), hold_schema).optional(),
     spentMinor: integer.optional(),
     rules: z.object({ program, points: integer, reviews: z.array(review_entry_schema), reviews_dropped: integer }).optional(),
+    unmoved: z.literal(true).optional(),
   });
 }
 
@@ -64,10 +71,20 @@ const card_state_v1_schema = cardStateSchema(program_card_state_v1_schema);
 /** Layout 2: velocity as time buckets per window. */
 const card_state_v2_schema = cardStateSchema(program_card_state_schema);
 
+const card_auth_schema = z.object({
+  keyId: z.string(),
+  counter: integer,
+  flags: integer,
+  lastFlag: z.object({ reason: z.enum(['replayed', 'cryptogram']), atMs: integer, terminalId: z.string() }).optional(),
+});
+
+/** Layout 3: layout 2, card authentication, and the tokens of the bank cards that pay from the card. */
+const card_state_v3_schema = card_state_v2_schema.extend({ auth: card_auth_schema.optional(), tokens: z.array(z.string()).optional() });
+
 export const listing_reasons = everyOf<ListingReason>()(['blocked', 'lost', 'frozen', 'expired', 'closed', 'replaced', 'debt']);
 
-/** Layout 3 (current): layout 2 and the card's offline fields. */
-export const card_state_schema = card_state_v2_schema.extend({
+/** Layout 4 (current): layout 3 and the card's offline fields. */
+export const card_state_schema = card_state_v3_schema.extend({
   denylisted: z.enum(listing_reasons).optional(),
   denylistHistory: z.boolean().optional(),
   offlineMergedMinor: integer.optional(),
@@ -77,8 +94,10 @@ export const card_state_codec = stateCodec<CardState>('card', card_state_schema,
   legacyLayout(card_state_v1_schema, (v1) =>
     v1.rules === undefined ? v1 : { ...v1, rules: { ...v1.rules, program: upgradeProgramCardState(v1.rules.program) } },
   ),
-  // A layout-2 card has never been listed nor sold offline: it reads as it is.
+  // A layout-2 card does not authenticate: it is a layout-3 card as it is.
   legacyLayout(card_state_v2_schema, (v2) => v2),
+  // A layout-3 card has never been listed nor sold offline: it is a layout-4 card as it is.
+  legacyLayout(card_state_v3_schema, (v3) => v3),
 ]);
 /** The stored JSON of a card's state: what every commit of the card writes. */
 export const encodeCardState = card_state_codec.encode;
@@ -121,3 +140,11 @@ export const spent_key_schema = z.object({ transaction: z.string(), outcome: z.e
 export const spent_key_codec = stateCodec<SpentKey>('spent', spent_key_schema);
 export const encodeSpentKey = spent_key_codec.encode;
 export const decodeSpentKey = spent_key_codec.decode;
+
+export const token_record_schema = z.object({
+  cards: z.array(z.object({ program: z.string(), currency: z.string(), card: z.string() })),
+});
+
+export const token_record_codec = stateCodec<TokenRecord>('token', token_record_schema);
+export const encodeTokenRecord = token_record_codec.encode;
+export const decodeTokenRecord = token_record_codec.decode;

@@ -26,7 +26,15 @@ import { default_program_config, type ProgramConfig } from '../../actors/program
 import type { ReviewQueue } from '../../actors/rules/review-queue';
 import type { TerminalState } from '../../actors/terminal/rules';
 import { legacyLayout, stateCodec, StoredStateError, version_key, type StateCodec } from '../../actors/state/codec';
-import { card_holder_codec, card_state_codec, refund_ledger_codec, spent_key_codec, type CardHolder } from '../../actors/state/card';
+import {
+  card_holder_codec,
+  card_state_codec,
+  refund_ledger_codec,
+  spent_key_codec,
+  token_record_codec,
+  type CardHolder,
+} from '../../actors/state/card';
+import type { TokenRecord } from '../../actors/card/tokens';
 import type { SpentKey } from '../../actors/card/transaction';
 import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_codec } from '../../actors/state/fleet';
 import { issuance_record_codec } from '../../actors/state/issuance';
@@ -107,6 +115,9 @@ const full_card: Complete<CardState> = {
   denylisted: 'debt',
   denylistHistory: true,
   offlineMergedMinor: 4_500,
+  unmoved: true,
+  auth: { keyId: 'fest-key-1', counter: 41, flags: 2, lastFlag: { reason: 'replayed', atMs: at - 1_000, terminalId: 'bar-7' } },
+  tokens: [`h:${'ab'.repeat(32)}`],
 };
 
 const full_fleet_account: Complete<FleetAccountState> = {
@@ -169,6 +180,7 @@ const full_program: Complete<ProgramConfig> = {
   pinAttemptsMax: 5,
   partialHolds: true,
   rules: full_rules,
+  cardAuthKeyId: 'fest-key-1',
   offline: { txnMaxMinor: 2_000, cardMaxMinor: 5_000, debtThresholdMinor: 1_000, cardCounter: true },
 };
 
@@ -287,6 +299,7 @@ const cases: readonly Case<unknown>[] = [
   codecCase<CardHolder>(card_holder_codec, holder, { name: 'A', idDocumentType: '', idDocumentNumber: '', phone: '', email: '' }),
   codecCase<RefundLedger>(refund_ledger_codec, { refundedMinor: 300, reversed: true }, { refundedMinor: 0, reversed: false }),
   codecCase<SpentKey>(spent_key_codec, { transaction: 'n1-7', outcome: 'approved', at }, { transaction: '', outcome: 'declined', at: 0 }),
+  codecCase<TokenRecord>(token_record_codec, { cards: [{ program: 'fest-26', currency: 'EUR', card: 'c-full' }] }, { cards: [] }),
   codecCase<TerminalState>(terminal_state_codec, full_terminal, { terminalId: 'pos-2', merchantId: '', location: '', enabled: true }),
   codecCase<OfflineBatchRecord>(offline_batch_record_codec, full_offline_batch, { digest: '', acceptedAtMs: 0, entries: [] }),
   codecCase<FleetAccountState>(fleet_account_codec, full_fleet_account, {
@@ -429,15 +442,16 @@ describe('stored state codecs', () => {
     );
   });
 
-  describe('program configuration: layout 1 upgrades to layout 2, layout 2 to layout 3', () => {
-    const layout_2_program: ProgramConfig = { ...full_program };
-    delete (layout_2_program as { offline?: unknown }).offline;
+  describe('program configuration: layout 1 upgrades to layout 2, layout 2 to layout 3, layout 3 to layout 4', () => {
+    const layout_2_program: { -readonly [K in keyof ProgramConfig]?: ProgramConfig[K] } = { ...full_program };
+    delete layout_2_program.cardAuthKeyId;
+    delete layout_2_program.offline;
     const today_layout_1 = JSON.stringify(layout_2_program);
     const before_partial_holds =
       '{"pinRequired":true,"maxBalanceMinor":15000,"maxTopUpMinor":0,"holdExpiryMs":604800000,"completionToleranceBp":1500,"depositMinor":200,"pinAttemptsMax":3}';
 
     it('reads a configuration written without a version as it always was read', () => {
-      assert.deepStrictEqual(decodeProgramConfig(today_layout_1), layout_2_program);
+      assert.deepStrictEqual(decodeProgramConfig(today_layout_1), { ...layout_2_program, cardAuthKeyId: '' });
       assert.deepStrictEqual(decodeProgramConfig(before_partial_holds), {
         pinRequired: true,
         maxBalanceMinor: 15_000,
@@ -447,23 +461,32 @@ describe('stored state codecs', () => {
         depositMinor: 200,
         pinAttemptsMax: 3,
         partialHolds: false,
+        cardAuthKeyId: '',
       });
       assert.deepStrictEqual(decodeProgramConfig('{}'), default_program_config);
     });
 
-    it('writes layout 3: the marker first and every parameter', () => {
-      const json = encodeProgramConfig(decodeProgramConfig(before_partial_holds));
-      assert.ok(json.startsWith('{"v":3,"pinRequired":true,'), json);
-      assert.match(json, /"partialHolds":false/);
-      assert.deepStrictEqual(decodeProgramConfig(json), decodeProgramConfig(before_partial_holds));
-      assertStoredStateError(() => decodeProgramConfig('{"v":3,"pinRequired":true}'), 'program', /layout 3: .*maxBalanceMinor/);
+    it('reads a layout-2 configuration as one whose cards do not authenticate and never sell offline', () => {
+      const layout_2 = `{"v":2,${JSON.stringify(layout_2_program).slice(1)}`;
+      assert.deepStrictEqual(decodeProgramConfig(layout_2), { ...layout_2_program, cardAuthKeyId: '' });
     });
 
-    it('reads a layout-2 configuration as a program never sold offline; layout 3 keeps the offline policy', () => {
-      const layout_2 = `{"v":2,${today_layout_1.slice(1)}`;
-      assert.deepStrictEqual(decodeProgramConfig(layout_2), layout_2_program);
-      const with_policy = `{"v":3,${JSON.stringify(full_program).slice(1)}`;
-      assert.deepStrictEqual(decodeProgramConfig(with_policy), full_program);
+    it('writes layout 4: the marker first and every parameter', () => {
+      const json = encodeProgramConfig(decodeProgramConfig(before_partial_holds));
+      assert.ok(json.startsWith('{"v":4,"pinRequired":true,'), json);
+      assert.match(json, /"partialHolds":false/);
+      assert.match(json, /"cardAuthKeyId":""/);
+      assert.deepStrictEqual(decodeProgramConfig(json), decodeProgramConfig(before_partial_holds));
+      assertStoredStateError(() => decodeProgramConfig('{"v":4,"pinRequired":true}'), 'program', /layout 4: .*maxBalanceMinor/);
+    });
+
+    it('reads a layout-3 configuration as a program never sold offline; layout 4 keeps the offline policy', () => {
+      const without_policy: { -readonly [K in keyof ProgramConfig]?: ProgramConfig[K] } = { ...full_program };
+      delete without_policy.offline;
+      const layout_3 = `{"v":3,${JSON.stringify(without_policy).slice(1)}`;
+      assert.deepStrictEqual(decodeProgramConfig(layout_3), without_policy);
+      assert.ok(encodeProgramConfig(full_program).startsWith('{"v":4,'));
+      assert.deepStrictEqual(decodeProgramConfig(encodeProgramConfig(full_program)), full_program);
     });
 
     it('refuses a layout-1 record of the wrong shape, and a migration that produces a wrong record', () => {
@@ -472,6 +495,55 @@ describe('stored state codecs', () => {
         legacyLayout(z.object({}), () => ({ pinRequired: 'no' })),
       ]);
       assertStoredStateError(() => broken.decode('{}'), 'program', /upgrade from layout 1: pinRequired/);
+    });
+  });
+
+  describe('card state: layout 2 upgrades to layout 3 (cards that authenticate), layout 3 to layout 4 (offline)', () => {
+    const layout_3_card: { -readonly [K in keyof CardState]?: CardState[K] } = { ...full_card };
+    delete layout_3_card.denylisted;
+    delete layout_3_card.denylistHistory;
+    delete layout_3_card.offlineMergedMinor;
+    const layout_2_card: { -readonly [K in keyof CardState]?: CardState[K] } = { ...layout_3_card };
+    delete layout_2_card.auth;
+    delete layout_2_card.tokens;
+
+    it('reads a layout-2 card as a card that does not authenticate, and writes layout 4', () => {
+      const layout_2 = `{"v":2,${JSON.stringify(layout_2_card).slice(1)}`;
+      assert.deepStrictEqual(card_state_codec.decode(layout_2), layout_2_card);
+      assert.ok(card_state_codec.encode(full_card).startsWith('{"v":4,'));
+      assert.deepStrictEqual(card_state_codec.decode(card_state_codec.encode(full_card)), full_card);
+    });
+
+    it('reads a layout-3 card as a card never listed nor sold offline', () => {
+      const layout_3 = `{"v":3,${JSON.stringify(layout_3_card).slice(1)}`;
+      assert.deepStrictEqual(card_state_codec.decode(layout_3), layout_3_card);
+    });
+
+    it('refuses a layout-2 record that carries what only layout 3 may (never drops a counter silently)', () => {
+      // What an older build's codec did with an unknown field: dropped it. Layout 3 is refused by it instead.
+      const older = stateCodec<unknown>(
+        'card',
+        z.object({ cardId: z.string() }).passthrough(),
+        [z.object({})].map((schema) => legacyLayout(schema, (r) => r)),
+      );
+      assertStoredStateError(
+        () => older.decode(card_state_codec.encode(full_card)),
+        'card',
+        /layout 4 is newer than this build's layout 2/,
+      );
+    });
+
+    it('a layout-3 build refuses a layout-4 card (never drops a listing or offline charges silently)', () => {
+      const layout_3_build = stateCodec<unknown>(
+        'card',
+        z.object({ cardId: z.string() }).passthrough(),
+        [z.object({}), z.object({})].map((schema) => legacyLayout(schema, (r) => r)),
+      );
+      assertStoredStateError(
+        () => layout_3_build.decode(card_state_codec.encode(full_card)),
+        'card',
+        /layout 4 is newer than this build's layout 3/,
+      );
     });
   });
 

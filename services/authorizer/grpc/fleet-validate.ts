@@ -105,6 +105,8 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
   if (wire.pin !== '') throw invalidArgument('pin is not accepted for fleet cards (they have no PIN)');
   if (wire.redeemPoints !== undefined && wire.redeemPoints !== 0n)
     throw invalidArgument('redeem_points is not accepted for fleet cards (points belong to the fleet account)');
+  if (wire.cardCryptogram !== undefined)
+    throw invalidArgument('card_cryptogram is not accepted for fleet cards (they do not authenticate)');
   const lines = parseLines(wire, amountMinor);
   const prompts = {
     odometer_km: requireBounded('prompts.odometer_km', wire.prompts?.odometerKm ?? 0n, 0, odometer_km_max),
