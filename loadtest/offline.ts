@@ -14,6 +14,7 @@ import { createClient } from 'redis';
 import { CardClient, programConfig } from '../tools/client/card-client';
 import { OfflineClient } from '../tools/client/offline-client';
 import { TaplineClient } from '../tools/client/tapline-client';
+import type { ClientAccess } from '../tools/client/access';
 import { OfflineTerminalSimulator, generateTerminalKey } from '../tools/offline-terminal/simulator';
 import { CardStatus } from '../gen/tapline/v1/types';
 import { shardOf } from '../actors/sharding/shard-key';
@@ -34,8 +35,8 @@ export const offline_settings = {
 type Phase = (name: string, run: () => Promise<PhaseResult>) => Promise<PhaseResult>;
 
 /** The offline cards and terminals the rounds use, synced. */
-async function seedOffline(address: string): Promise<{ terminals: OfflineTerminalSimulator[]; offline: OfflineClient }> {
-  const cards = new CardClient(address);
+async function seedOffline(access: ClientAccess): Promise<{ terminals: OfflineTerminalSimulator[]; offline: OfflineClient }> {
+  const cards = new CardClient(access);
   await cards.defineProgram(
     offline_settings.program,
     // Limits far above what the rounds sell: every entry is merged as the issuer's.
@@ -44,12 +45,13 @@ async function seedOffline(address: string): Promise<{ terminals: OfflineTermina
     }),
   );
   cards.close();
-  const admin = new TaplineClient(address);
+  const admin = new TaplineClient(access);
   for (let start = 0; start < offline_settings.cards; start += 200) {
     const ids = Array.from({ length: Math.min(200, offline_settings.cards - start) }, (_, k) => `bench-o${start + k}`);
     await Promise.all(ids.map((id) => admin.issueCard(id, 1_000_000_000, 'EUR', offline_settings.program)));
   }
-  const offline = new OfflineClient(address);
+  // Each terminal uploads over mutual TLS with its own certificate, as in the field.
+  const offline = new OfflineClient(access);
   const terminals: OfflineTerminalSimulator[] = [];
   for (let t = 0; t < offline_settings.terminals; t++) {
     const id = `bench-ot${t}`;
@@ -122,14 +124,14 @@ function round3(value: number): number {
 
 /** Alternating rounds of AuthorizeStream and of uploads; their paired ratio. */
 export async function offlineMergeVsStream(
-  address: string,
+  access: ClientAccess,
   stream: () => Promise<PhaseResult>,
   rounds: number,
   phase: Phase,
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<{ stream: PhaseResult[]; merge: PhaseResult[]; ratio: number }> {
   const started = Date.now();
-  const { terminals, offline } = await seedOffline(address);
+  const { terminals, offline } = await seedOffline(access);
   log('offline seeded', { cards: offline_settings.cards, terminals: terminals.length, seconds: (Date.now() - started) / 1000 });
   const streams: PhaseResult[] = [];
   const merges: PhaseResult[] = [];
@@ -197,7 +199,7 @@ async function shardVersions(redisUrl: string, shardCount: number): Promise<bigi
 
 /** p50 / p99 latency of a 1,000-change delta over 1,000,000 listed cards. */
 export async function denylistDelta(
-  address: string,
+  access: ClientAccess,
   redisUrl: string,
   shardCount: number,
   log: (message: string, fields?: Record<string, unknown>) => void,
@@ -205,8 +207,8 @@ export async function denylistDelta(
   const started = Date.now();
   await writeListedCards(redisUrl, shardCount, offline_settings.listed_cards);
   log('denylist written', { listed_cards: offline_settings.listed_cards, seconds: (Date.now() - started) / 1000 });
-  const offline = new OfflineClient(address);
-  const admin = new TaplineClient(address);
+  const offline = new OfflineClient(access);
+  const admin = new TaplineClient(access);
   try {
     // The versions a terminal current now holds (what a snapshot would end with), read from Redis.
     const since = await shardVersions(redisUrl, shardCount);

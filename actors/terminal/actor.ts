@@ -5,7 +5,8 @@
 // durable.
 
 import { failedPrecondition, notFound, rejected, type TaplineError } from '../errors';
-import { EntityHost, loadSlot, type CommitPlan, type HostContext, type Reply, type Slot } from '../runtime/entity-host';
+import type { Acting } from '../principal';
+import { EntityHost, loadSlot, stampOf, type CommitPlan, type HostContext, type Reply, type Slot } from '../runtime/entity-host';
 import type { EntityId, StoredRecord } from '../runtime/persistence';
 import { terminalEnabledChanged, terminalOffline, terminalRegistered } from '../outbox/builders';
 import { decodeOfflineBatch, decodeTerminalState, encodeOfflineBatch, encodeTerminalState } from '../state/terminal';
@@ -26,6 +27,7 @@ export type TerminalMessage =
       readonly operatorId: string;
       readonly reply: Reply<TerminalAnswer>;
       readonly attempt: number;
+      readonly acting?: Acting;
     }
   /** Offline selling (offline-messages.ts): settings, grants, acknowledgements, uploads. */
   | { readonly type: 'offline'; readonly command: OfflineCommand; readonly reply: Reply<OfflineAnswer>; readonly attempt: number };
@@ -117,7 +119,11 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     };
     const outbox = message.command.type === 'register' ? terminalRegistered(event) : terminalEnabledChanged(event);
     const submitted = this.commit(
-      { slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }], outbox },
+      {
+        slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
+        outbox,
+        audit: stampOf(message.acting, this.context.clock),
+      },
       (outcome, ownConflict) => {
         if (outcome.status === 'committed') {
           this.context.publish(this.terminalId, after);
@@ -149,8 +155,8 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
         if (sameSettings(state.offline, command.settings))
           return message.reply({ ok: true, value: { kind: 'state', state, version: this.version } });
         const offline = configureOffline(state.offline, command.settings);
-        const document = this.offlineDocument(state, 'settings', offline.version, nowMs, { operator: command.operatorId });
-        return this.commitOffline(message, { ...state, offline }, document);
+        const document = this.offlineDocument(state, 'settings', offline.version, nowMs, { operator: command.acting.subject });
+        return this.commitOffline(message, { ...state, offline }, document, { audit: stampOf(command.acting, () => nowMs) });
       }
       case 'grant': {
         if (!state.enabled)

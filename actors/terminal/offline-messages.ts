@@ -5,12 +5,14 @@ import type { AssessedEntry, OfflineBatchInput } from '../offline/batch';
 import type { GrantRequest } from '../offline/grant';
 import type { TerminalOfflineSettings } from '../offline/policy';
 import type { EntryResult, OfflineBatchRecord } from '../offline/records';
+import type { Acting } from '../principal';
 import type { TerminalState } from './rules';
 
 export type OfflineCommand =
   /** The terminal's state and its version (the facts a grant is decided on are read against it). */
   | { readonly kind: 'inspect' }
-  | { readonly kind: 'configure'; readonly settings: TerminalOfflineSettings; readonly operatorId: string }
+  /** An operator's change: who acted is recorded with it (the audit record, the document's operator). */
+  | { readonly kind: 'configure'; readonly settings: TerminalOfflineSettings; readonly acting: Acting }
   | { readonly kind: 'grant'; readonly request: GrantRequest }
   | { readonly kind: 'ack'; readonly versions: readonly number[]; readonly lastEntry: number; readonly behind: number }
   /** An uploaded batch: its entries as decoded, and the bytes and signature as uploaded. */

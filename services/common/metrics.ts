@@ -157,6 +157,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private denylistAgeSource: (() => Iterable<readonly [string, number]>) | undefined;
+
+  readonly denylistAge = new Gauge({
+    name: 'tapline_offline_denylist_age_seconds',
+    help: 'Per terminal that may sell offline now (its grant is valid, its shard held here): seconds since it acknowledged the denylist it holds (never: since its grant).',
+    labelNames: ['terminal'] as const,
+    registers: [this.registry],
+    collect: () => this.collectDenylistAges(),
+  });
+
+  /** Where the per-terminal denylist ages come from at each scrape (the node's DenylistAges). */
+  watchDenylistAges(source: () => Iterable<readonly [string, number]>): void {
+    this.denylistAgeSource = source;
+  }
+
+  private collectDenylistAges(): void {
+    // Terminals no longer reported (grant over, shard moved) leave the metric with the reset.
+    this.denylistAge.reset();
+    for (const [terminal, seconds] of this.denylistAgeSource?.() ?? []) this.denylistAge.set({ terminal }, seconds);
+  }
+
   private readonly decisionCounters = new Map<string, CountingChild>();
 
   /** Counts a decision; children are cached per label set because this runs once per transaction. */

@@ -14,7 +14,7 @@ import { CardClient, programConfig } from '../../tools/client/card-client';
 import { OfflineClient } from '../../tools/client/offline-client';
 import { OfflineTerminalSimulator, generateTerminalKey } from '../../tools/offline-terminal/simulator';
 import { OfflineLiability, type UploadOfflineBatchResponse } from '../../gen/tapline/v1/offline';
-import { startNodeProcess, startTestRedis, waitFor } from '../support/harness';
+import { accessTo, startNodeProcess, startTestRedis, waitFor } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
 import { createClient } from 'redis';
 
@@ -39,9 +39,12 @@ describe('offline merge across a kill -9 of the node', function () {
     const env = { TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT: '1' };
     const first = await startNodeProcess(redisUrl, env);
     processes.push(first);
-    const client = new TaplineClient(first.address);
-    const cards = new CardClient(first.address);
-    const offline = new OfflineClient(first.address);
+    // Over the doors with the test credentials: the terminal's own certificate on the terminal
+    // door (mutual TLS), a token on the operator door.
+    const firstAccess = await accessTo(first);
+    const client = new TaplineClient(firstAccess);
+    const cards = new CardClient(firstAccess);
+    const offline = new OfflineClient(firstAccess);
     await cards.defineProgram(
       program,
       programConfig({ offline: { txnMaxMinor: 1_000n, cardMaxMinor: 2_000n, debtThresholdMinor: 10_000n, cardCounter: false } }),
@@ -98,7 +101,8 @@ describe('offline merge across a kill -9 of the node', function () {
 
     const second = await startNodeProcess(redisUrl, env);
     processes.push(second);
-    const again = new OfflineClient(second.address);
+    const secondAccess = await accessTo(second);
+    const again = new OfflineClient(secondAccess);
     let answer: UploadOfflineBatchResponse | undefined;
     await waitFor(
       're-upload after the restart',
@@ -129,7 +133,7 @@ describe('offline merge across a kill -9 of the node', function () {
       [...perKey.values()].every((n) => n === 1),
       'one outbox document per entry',
     );
-    const client2 = new TaplineClient(second.address);
+    const client2 = new TaplineClient(secondAccess);
     for (const id of ids) {
       const balance = await client2.balance(id);
       assert.equal(balance.balance?.amountMinor, BigInt(initial_balance_minor - (sold.get(id) ?? 0)), `balance of ${id}`);

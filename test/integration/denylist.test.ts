@@ -19,7 +19,7 @@ import { generateTerminalKey } from '../../tools/offline-terminal/simulator';
 import { CardStatus } from '../../gen/tapline/v1/types';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { denylistPrefix } from '../../services/authorizer/store/keys';
-import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
+import { accessTo, startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
 import { createClient } from 'redis';
 
 const program = 'deny-fest';
@@ -79,12 +79,12 @@ describe('denylist: per-shard versions, deltas, snapshots, acknowledgements (rea
   before(async function () {
     redis = await startTestRedis('denylist');
     node = await startInProcessNode(redis.url, { TAPLINE_DENYLIST_LOG_PER_SHARD_MAX: '16' });
-    const address = `127.0.0.1:${node.grpcPort}`;
-    client = new TaplineClient(address);
-    offline = new OfflineClient(address);
+    const access = await accessTo(node);
+    client = new TaplineClient(access);
+    offline = new OfflineClient(access);
     raw = createClient({ url: redis.url });
     await raw.connect();
-    const cards = new CardClient(address);
+    const cards = new CardClient(access);
     await cards.defineProgram(
       program,
       programConfig({ offline: { txnMaxMinor: 1_000n, cardMaxMinor: 2_000n, debtThresholdMinor: 0n, cardCounter: false } }),

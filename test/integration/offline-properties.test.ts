@@ -35,7 +35,7 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
 import { cardBalancesSql } from '../../services/reports/queries';
-import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
+import { accessTo, startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
@@ -136,11 +136,11 @@ describe('offline selling, property: exactly once, exact balances, loss within t
     const keyFile = join(testDataDir('offline-props-key'), 'counter.pem');
     writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
     node = await startInProcessNode(redis.url, { TAPLINE_OFFLINE_COUNTER_KEY_FILE: keyFile });
-    const address = `127.0.0.1:${node.grpcPort}`;
-    client = new TaplineClient(address);
-    offline = new OfflineClient(address);
+    const access = await accessTo(node);
+    client = new TaplineClient(access);
+    offline = new OfflineClient(access);
     inspect = await connectInspector(redis.url);
-    const cards = new CardClient(address);
+    const cards = new CardClient(access);
     for (const [programId, cardCounter] of [
       ['prop-plain', false],
       ['prop-counter', true],

@@ -23,7 +23,7 @@ import { OfflineTerminalSimulator, generateTerminalKey, type CardMedium } from '
 import { OfflineBatch, OfflineEntryResultKind, OfflineLiability } from '../../gen/tapline/v1/offline';
 import { CardStatus } from '../../gen/tapline/v1/types';
 import { batchSigningBytes } from '../../actors/offline/signature';
-import { startInProcessNode, startTestRedis, test_shard_count, testDataDir } from '../support/harness';
+import { accessTo, testCredentials, startInProcessNode, startTestRedis, test_shard_count, testDataDir } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const program = 'fest';
@@ -70,10 +70,10 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
     const keyFile = join(testDataDir('offline-counter-key'), 'counter.pem');
     writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
     node = await startInProcessNode(redis.url, { TAPLINE_OFFLINE_COUNTER_KEY_FILE: keyFile });
-    const address = `127.0.0.1:${node.grpcPort}`;
-    client = new TaplineClient(address);
-    cards = new CardClient(address);
-    offline = new OfflineClient(address);
+    const access = await accessTo(node);
+    client = new TaplineClient(access);
+    cards = new CardClient(access);
+    offline = new OfflineClient(access);
     inspect = await connectInspector(redis.url);
     await cards.defineProgram(program, programConfig({ offline: offline_policy }));
   });
@@ -100,6 +100,18 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
     assert.equal(grant?.validUntilUnixMs, (grant?.issuedAtUnixMs ?? 0n) + 3_600_000n);
     const state = await offline.terminalOffline('till-g');
     assert.deepEqual([state.version, state.grantNumber, state.denylistAckedBehind], [1n, 1n, 0n]);
+  });
+
+  it("reports each terminal's denylist age while its grant is valid (tapline_offline_denylist_age_seconds)", async () => {
+    const { sim } = await terminal('till-age');
+    await terminal('till-unsynced');
+    await sim.sync();
+    const exposition = await node.metrics.registry.metrics();
+    const line = exposition.split('\n').find((l) => l.startsWith('tapline_offline_denylist_age_seconds{terminal="till-age"}'));
+    assert.ok(line !== undefined, 'the synced terminal is reported');
+    const seconds = Number(line.split(' ')[1]);
+    assert.ok(seconds >= 0 && seconds < 60, `acknowledged just now: ${seconds} s`);
+    assert.ok(!exposition.includes('terminal="till-unsynced"'), 'a terminal without a grant may not sell offline: not reported');
   });
 
   it('merges every uploaded entry exactly once: debt, listing past the threshold, same results on re-upload, recovery on top-up', async () => {
@@ -194,7 +206,7 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
     assert.equal(await balance('gap-1'), 9_700n);
   });
 
-  it('refuses a tampered, foreign-terminal or reused batch, and changes nothing', async () => {
+  it('refuses a tampered, foreign-terminal or reused batch, and changes nothing; a gateway of the merchant relays it', async () => {
     await client.issueCard('tamper-1', 10_000, 'EUR', program);
     const { sim, key } = await terminal('till-t');
     const { sim: foreign } = await terminal('till-f');
@@ -215,12 +227,29 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
     foreign.closeBatches();
     const theirs = foreign.pending[0];
     if (theirs === undefined) throw new Error('no foreign batch');
-    await refusedWith(status.INVALID_ARGUMENT, offline.upload('till-t', theirs.bytes, theirs.signature));
+    await refusedWith(status.PERMISSION_DENIED, offline.upload('till-t', theirs.bytes, theirs.signature));
     const relabelled = OfflineBatch.encode({ ...OfflineBatch.decode(theirs.bytes), terminalId: 'till-t' }).finish();
     await refusedWith(status.PERMISSION_DENIED, offline.upload('till-t', relabelled, theirs.signature));
+    // Who uploads is the client certificate: till-f's certificate cannot upload till-t's batch,
+    // whether the request names till-t (the door refuses) or till-f (the batch is another's).
+    const asForeign = new OfflineClient(
+      await accessTo(node, { overrides: { terminal: await (await testCredentials()).terminal('till-f') } }),
+    );
+    await refusedWith(status.PERMISSION_DENIED, asForeign.upload('till-t', batch.bytes, batch.signature));
+    await refusedWith(status.PERMISSION_DENIED, asForeign.upload('till-f', batch.bytes, batch.signature));
+    // A gateway relays only its merchants' terminals, and a relayed batch is still checked against
+    // the terminal's own key.
+    const stranger = offline.viaGateway(['other-co']);
+    await refusedWith(status.PERMISSION_DENIED, stranger.upload('till-t', batch.bytes, batch.signature));
+    const relay = offline.viaGateway(['bar-co']);
+    await refusedWith(status.PERMISSION_DENIED, relay.upload('till-t', OfflineBatch.encode(decoded).finish(), batch.signature));
     assert.equal(await inspect.snapshot(), before, 'nothing changed');
-    // The real batch merges; another batch under its number is refused, the same bytes answered again.
-    await sim.uploadBatch(batch);
+    // The real batch merges, relayed by the gateway; another batch under its number is refused,
+    // the same bytes answered again to the terminal itself.
+    const relayed = await relay.upload('till-t', batch.bytes, batch.signature);
+    assert.equal(relayed.replayed, false);
+    assert.equal(relayed.results[0]?.liability, OfflineLiability.OFFLINE_LIABILITY_ISSUER);
+    for (const other of [asForeign, stranger, relay]) other.close();
     const reused = OfflineBatch.encode(decoded).finish();
     await refusedWith(status.ALREADY_EXISTS, offline.upload('till-t', reused, sign(null, batchSigningBytes(reused), key.privateKey)));
     assert.equal((await offline.upload('till-t', batch.bytes, batch.signature)).replayed, true);

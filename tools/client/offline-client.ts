@@ -1,6 +1,8 @@
-// Promise-returning client of the offline API (OfflineService, OfflineAdminService) over a real
-// socket, for the terminal simulator, the demo, the tests and the benchmark. Every call has a
-// deadline.
+// Promise-returning client of the offline API over real sockets, for the terminal simulator, the
+// demo, the tests and the benchmark: OfflineService on the terminal door, as the terminal each call
+// names (its own client certificate, one channel per terminal) or as a gateway relaying for its
+// merchants' terminals; OfflineAdminService on the operator door with a bearer token
+// (tools/client/access.ts). Every call has a deadline.
 
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -14,6 +16,7 @@ import {
   type SetTerminalOfflineResponse,
   type UploadOfflineBatchResponse,
 } from '../../gen/tapline/v1/offline';
+import { operatorChannel, reader_terminal, type ClientAccess } from './access';
 import { call_deadline_ms } from './tapline-client';
 
 type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
@@ -35,17 +38,46 @@ export interface TerminalOfflineSetup {
   readonly offlineMaxMs: number;
 }
 
-export class OfflineClient {
-  readonly offline: OfflineServiceClient;
-  readonly admin: OfflineAdminServiceClient;
+const terminal_id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 
+export class OfflineClient {
+  readonly admin: OfflineAdminServiceClient;
+  private readonly channels = new Map<string, Promise<OfflineServiceClient>>();
+
+  /**
+   * `access`: the node's doors and how to prove who calls. `options.gateway`: every terminal call
+   * goes through a gateway certificate of these merchants (a venue gateway relaying its terminals).
+   */
   constructor(
-    readonly address: string,
-    options: grpc.ChannelOptions = {},
-    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    readonly access: ClientAccess,
+    private readonly options: { readonly channel?: grpc.ChannelOptions; readonly gateway?: readonly string[] } = {},
   ) {
-    this.offline = new OfflineServiceClient(address, credentials, options);
-    this.admin = new OfflineAdminServiceClient(address, credentials, options);
+    this.admin = new OfflineAdminServiceClient(...operatorChannel(access, options.channel));
+  }
+
+  /** The same doors, relayed by a gateway of `merchantIds`. */
+  viaGateway(merchantIds: readonly string[]): OfflineClient {
+    return new OfflineClient(this.access, { ...this.options, gateway: merchantIds });
+  }
+
+  /**
+   * OfflineService as the caller of terminal `terminalId`: its own certificate, or the gateway's.
+   * A request naming something that is not a terminal id goes out as the reader terminal, so the
+   * node answers it as it answers malformed input.
+   */
+  terminal(terminalId: string): Promise<OfflineServiceClient> {
+    const gateway = this.options.gateway;
+    const key =
+      gateway === undefined ? `t:${terminal_id_pattern.test(terminalId) ? terminalId : reader_terminal}` : `g:${gateway.join(',')}`;
+    let client = this.channels.get(key);
+    if (client === undefined) {
+      const credentials = gateway === undefined ? this.access.terminalCredentials(key.slice(2)) : this.access.gatewayCredentials(gateway);
+      client = credentials.then(
+        (c) => new OfflineServiceClient(this.access.endpoints.terminal, c, { ...this.access.channelOptions, ...this.options.channel }),
+      );
+      this.channels.set(key, client);
+    }
+    return client;
   }
 
   setTerminalOffline(setup: TerminalOfflineSetup): Promise<SetTerminalOfflineResponse> {
@@ -56,7 +88,8 @@ export class OfflineClient {
       totalMax: { amountMinor: BigInt(setup.totalMaxMinor), currency: setup.currency },
       countMax: setup.countMax,
       offlineMaxMs: BigInt(setup.offlineMaxMs),
-      operatorId: 'ops',
+      // Ignored by the node: who acted is the token's subject.
+      operatorId: '',
     };
     return invoke((options, cb) => this.admin.setTerminalOffline(request, new grpc.Metadata(), options, cb));
   }
@@ -65,13 +98,14 @@ export class OfflineClient {
     return invoke((options, cb) => this.admin.getTerminalOffline({ terminalId }, new grpc.Metadata(), options, cb));
   }
 
-  profile(terminalId: string, lastEntry: number): Promise<GetOfflineProfileResponse> {
+  async profile(terminalId: string, lastEntry: number): Promise<GetOfflineProfileResponse> {
+    const client = await this.terminal(terminalId);
     return invoke((options, cb) =>
-      this.offline.getOfflineProfile({ terminalId, lastEntry: BigInt(lastEntry) }, new grpc.Metadata(), options, cb),
+      client.getOfflineProfile({ terminalId, lastEntry: BigInt(lastEntry) }, new grpc.Metadata(), options, cb),
     );
   }
 
-  delta(
+  async delta(
     terminalId: string,
     since: readonly bigint[],
     pageToken = '',
@@ -79,25 +113,34 @@ export class OfflineClient {
     deadlineMs?: number,
   ): Promise<GetDenylistDeltaResponse> {
     const request = { terminalId, since: [...since], pageToken, pageSize };
-    return invoke((options, cb) => this.offline.getDenylistDelta(request, new grpc.Metadata(), options, cb), deadlineMs);
+    const client = await this.terminal(terminalId);
+    return invoke((options, cb) => client.getDenylistDelta(request, new grpc.Metadata(), options, cb), deadlineMs);
   }
 
-  ack(terminalId: string, shardVersions: readonly bigint[], lastEntry: number): Promise<AckDenylistResponse> {
+  async ack(terminalId: string, shardVersions: readonly bigint[], lastEntry: number): Promise<AckDenylistResponse> {
     const request = { terminalId, shardVersions: [...shardVersions], lastEntry: BigInt(lastEntry) };
-    return invoke((options, cb) => this.offline.ackDenylist(request, new grpc.Metadata(), options, cb));
+    const client = await this.terminal(terminalId);
+    return invoke((options, cb) => client.ackDenylist(request, new grpc.Metadata(), options, cb));
   }
 
-  upload(terminalId: string, batch: Uint8Array, signature: Uint8Array, deadlineMs?: number): Promise<UploadOfflineBatchResponse> {
+  async upload(terminalId: string, batch: Uint8Array, signature: Uint8Array, deadlineMs?: number): Promise<UploadOfflineBatchResponse> {
     const request = { terminalId, batch: Buffer.from(batch), signature: Buffer.from(signature) };
-    return invoke((options, cb) => this.offline.uploadOfflineBatch(request, new grpc.Metadata(), options, cb), deadlineMs);
+    const client = await this.terminal(terminalId);
+    return invoke((options, cb) => client.uploadOfflineBatch(request, new grpc.Metadata(), options, cb), deadlineMs);
   }
 
-  refreshCounter(terminalId: string, cardId: string): Promise<RefreshCardCounterResponse> {
-    return invoke((options, cb) => this.offline.refreshCardCounter({ terminalId, cardId }, new grpc.Metadata(), options, cb));
+  async refreshCounter(terminalId: string, cardId: string): Promise<RefreshCardCounterResponse> {
+    const client = await this.terminal(terminalId);
+    return invoke((options, cb) => client.refreshCardCounter({ terminalId, cardId }, new grpc.Metadata(), options, cb));
   }
 
   close(): void {
-    this.offline.close();
+    for (const client of this.channels.values())
+      void client.then(
+        (c) => c.close(),
+        () => undefined,
+      );
+    this.channels.clear();
     this.admin.close();
   }
 }

@@ -2618,10 +2618,14 @@ export const RefreshCardCounterResponse: MessageFns<RefreshCardCounterResponse> 
  *      resending a batch unchanged until it is answered; then syncs again.
  * Every uploaded entry is merged exactly once: a re-upload answers the same per-entry results.
  *
+ * Served on the terminal door (mutual TLS): every terminal_id a request names must be the terminal
+ * of the caller's certificate, or, for a venue gateway's certificate, a terminal of one of its
+ * merchants (a gateway relays its terminals' batches; the terminal's own key signed them).
+ *
  * Status codes: INVALID_ARGUMENT (malformed, a batch that does not decode), NOT_FOUND (unknown
  * terminal), FAILED_PRECONDITION (terminal disabled or not set up for offline, sales not yet
  * uploaded before a new grant), PERMISSION_DENIED (a batch whose signature does not verify with
- * the terminal's registered key, or a caller that does not speak for the terminal),
+ * the terminal's registered key, or a caller whose certificate does not speak for the terminal),
  * ALREADY_EXISTS (a batch number or an entry number reused for different content), UNAVAILABLE
  * (retry: the same batch, the same request).
  */
@@ -2807,7 +2811,11 @@ export const OfflineServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
-/** Operator API: which terminals may sell offline, within which caps, with which key. */
+/**
+ * Operator API: which terminals may sell offline, within which caps, with which key. Served on the
+ * operator door to callers with a signed token whose roles allow the method; operator_id is
+ * ignored (who acted is the token's subject, recorded in the audit record written with the change).
+ */
 export type OfflineAdminServiceService = typeof OfflineAdminServiceService;
 export const OfflineAdminServiceService = {
   /**

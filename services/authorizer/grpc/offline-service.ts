@@ -2,7 +2,7 @@
 // (its operator API): each decodes and validates, hands the request to its use case and maps the
 // answer (docs/OFFLINE.md). Every handler answers exactly once through service.ts's `unaryAsync`.
 
-import { invalidArgument } from '../../../actors/errors';
+import { invalidArgument, permissionDenied } from '../../../actors/errors';
 import { missingEntries } from '../../../actors/offline/batch';
 import { offlineSettingsProblem } from '../../../actors/offline/policy';
 import { versionSum } from '../../../actors/offline/denylist';
@@ -33,6 +33,8 @@ import type { DenylistDeltas, DenylistPage } from '../usecases/denylist';
 import type { IssuedGrant, OfflineProfiles } from '../usecases/offline-profiles';
 import type { OfflineUploads, UploadAnswer, Uploader } from '../usecases/offline-uploads';
 import { unaryAsync, type ServiceDeps } from './service';
+import { actingOf, callerOf, type Caller } from '../../common/auth/grpc-access';
+import { dev_plaintext_terminals } from '../../common/auth/access';
 import { parseSetTerminalOffline, parseUpload, parseVersions } from './offline-validate';
 import { requireId } from './validate';
 import type { TerminalState } from '../../../actors/terminal/rules';
@@ -49,12 +51,17 @@ export interface OfflineServiceDeps extends ServiceDeps {
 }
 
 /**
- * Who is uploading. The one seam where the terminal's authenticated identity enters: today the
- * request's terminal id; with the trust boundary, the principal its certificate names (a terminal,
- * or a gateway speaking for its merchants' terminals).
+ * Who is uploading: the principal the caller's certificate names (a terminal, or a gateway speaking
+ * for its merchants' terminals), never a request field. The door already refused a request naming
+ * a terminal outside it; the upload checks again against the batch itself. Only the plaintext
+ * development switch, where nothing authenticates a terminal, takes the request's terminal id.
  */
-export function uploaderOf(terminalId: string): Uploader {
-  return { kind: 'terminal', terminalId };
+export function uploaderOf(caller: Caller | undefined, terminalId: string): Uploader {
+  const principal = caller?.principal;
+  if (principal?.kind === 'terminal') return { kind: 'terminal', terminalId: principal.terminalId };
+  if (principal?.kind === 'gateway') return { kind: 'gateway', merchantIds: new Set(principal.merchantIds) };
+  if (principal?.kind === 'system' && principal.name === dev_plaintext_terminals) return { kind: 'terminal', terminalId };
+  throw permissionDenied('only terminals and gateways upload offline batches');
 }
 
 export function offlineService(deps: OfflineServiceDeps): OfflineServiceServer {
@@ -96,9 +103,9 @@ export function offlineService(deps: OfflineServiceDeps): OfflineServiceServer {
     uploadOfflineBatch: unaryAsync<UploadOfflineBatchRequest, UploadOfflineBatchResponse, UploadAnswer>(
       deps,
       'UploadOfflineBatch',
-      (request) => {
+      (request, call) => {
         const upload = parseUpload(request);
-        return offline.uploads.upload(uploaderOf(upload.terminalId), upload);
+        return offline.uploads.upload(uploaderOf(callerOf(call), upload.terminalId), upload);
       },
       toUploadResponse,
     ),
@@ -125,11 +132,12 @@ export function offlineAdminService(deps: OfflineServiceDeps): OfflineAdminServi
     setTerminalOffline: unaryAsync<SetTerminalOfflineRequest, SetTerminalOfflineResponse, { terminalId: string; version: number }>(
       deps,
       'SetTerminalOffline',
-      async (request) => {
+      async (request, call) => {
         const { terminalId, settings } = parseSetTerminalOffline(request);
         const problem = offlineSettingsProblem(settings);
         if (problem !== undefined) throw invalidArgument(problem);
-        const version = await offline.profiles.configure(terminalId, settings, request.operatorId);
+        // Who acted is the caller's token subject; the request's operator_id is ignored.
+        const version = await offline.profiles.configure(terminalId, settings, actingOf(call));
         return { terminalId, version };
       },
       ({ terminalId, version }) => ({ terminalId, version: BigInt(version) }),

@@ -7,6 +7,7 @@
 import type { TxnResult } from '../../../actors/card/transaction';
 import type { RejectionCode } from '../../../actors/errors';
 import type { AssessedEntry } from '../../../actors/offline/batch';
+import type { Acting } from '../../../actors/principal';
 
 /** One card of a bulk issuance, as the entry node resolved it once for the whole issuance. */
 export interface BulkCardIssue {
@@ -20,7 +21,8 @@ export interface BulkCardIssue {
   readonly expiresAtMs: number;
   /** When the issuance was accepted: every card of it carries the same issue time. */
   readonly issuedAtMs: number;
-  readonly operatorId: string;
+  /** The issuance's operator action: each card's audit record names it. */
+  readonly acting: Acting;
   /** The program's card authentication key, resolved once for the issuance ('' = the cards do not authenticate). */
   readonly cardAuthKeyId: string;
 }
@@ -34,7 +36,7 @@ export interface BulkCardIssued {
 export interface RefundRunCashOut {
   readonly cardId: string;
   readonly runId: string;
-  readonly operatorId: string;
+  readonly acting: Acting;
 }
 
 export interface RefundRunCashedOut {
@@ -82,7 +84,8 @@ export interface CardTokenLink {
   /** "h:<hex>" or "par:<PAR>": never a PAN. */
   readonly token: string;
   readonly link: boolean;
-  readonly operatorId: string;
+  /** The operator action that lists or removes the token: the card's audit record names it. */
+  readonly acting: Acting;
 }
 
 export interface CardTokenLinked {

@@ -9,6 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { failedPrecondition, unavailable } from '../../../actors/errors';
 import type { GrantedProgram, OfflineGrant, TerminalOffline } from '../../../actors/offline/grant';
 import type { TerminalOfflineSettings } from '../../../actors/offline/policy';
+import type { Acting } from '../../../actors/principal';
 import type { ProgramRegistry } from '../../../actors/program/registry';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import type { OfflineAnswer } from '../../../actors/terminal/offline-messages';
@@ -40,8 +41,8 @@ export class OfflineProfiles {
   ) {}
 
   /** Sets a registered terminal's offline settings; answers their version. */
-  async configure(terminalId: string, settings: TerminalOfflineSettings, operatorId: string): Promise<number> {
-    const answer = await this.tell(terminalId, { kind: 'configure', settings, operatorId });
+  async configure(terminalId: string, settings: TerminalOfflineSettings, acting: Acting): Promise<number> {
+    const answer = await this.tell(terminalId, { kind: 'configure', settings, acting });
     return (answer.state.offline as TerminalOffline).version;
   }
 

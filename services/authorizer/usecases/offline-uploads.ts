@@ -15,7 +15,7 @@
 // terminal sends the same batch again.
 
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
-import { invalidArgument, permissionDenied, RejectedError } from '../../../actors/errors';
+import { permissionDenied, RejectedError } from '../../../actors/errors';
 import type { AssessedEntry, OfflineBatchInput } from '../../../actors/offline/batch';
 import { entryResultOf, unknownCardResult, type EntryResult, type OfflineBatchRecord } from '../../../actors/offline/records';
 import { offlineEntryKey } from '../../../actors/request-keys';
@@ -65,10 +65,12 @@ export class OfflineUploads {
   ) {}
 
   async upload(uploader: Uploader, batch: UploadedBatch): Promise<UploadAnswer> {
-    if (batch.input.terminalId !== batch.terminalId)
-      throw invalidArgument('the batch is of another terminal than terminal_id', { field: 'batch.terminal_id' });
-    if (uploader.kind === 'terminal' && uploader.terminalId !== batch.terminalId)
+    // A foreign terminal's batch: the door let the caller speak for the terminal the request names,
+    // but the batch is another's. Refused before anything is read or written.
+    if (uploader.kind === 'terminal' && uploader.terminalId !== batch.input.terminalId)
       throw permissionDenied("a terminal uploads its own batches only (a gateway relays its merchants' terminals')");
+    if (batch.input.terminalId !== batch.terminalId)
+      throw permissionDenied('the batch is of another terminal than the one the request names', { field: 'batch.terminal_id' });
     const accepted = await this.command(batch.terminalId, {
       kind: 'accept',
       batch: batch.input.batch,
