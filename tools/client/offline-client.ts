@@ -67,11 +67,11 @@ export class OfflineClient {
    */
   terminal(terminalId: string): Promise<OfflineServiceClient> {
     const gateway = this.options.gateway;
-    const key =
-      gateway === undefined ? `t:${terminal_id_pattern.test(terminalId) ? terminalId : reader_terminal}` : `g:${gateway.join(',')}`;
+    const id = terminal_id_pattern.test(terminalId) ? terminalId : reader_terminal;
+    const key = gateway === undefined ? `t:${id}` : `g:${gateway.join(',')}`;
     let client = this.channels.get(key);
     if (client === undefined) {
-      const credentials = gateway === undefined ? this.access.terminalCredentials(key.slice(2)) : this.access.gatewayCredentials(gateway);
+      const credentials = gateway === undefined ? this.access.terminalCredentials(id) : this.access.gatewayCredentials(gateway);
       client = credentials.then(
         (c) => new OfflineServiceClient(this.access.endpoints.terminal, c, { ...this.access.channelOptions, ...this.options.channel }),
       );
