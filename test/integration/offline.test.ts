@@ -250,9 +250,13 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
     assert.equal(relayed.replayed, false);
     assert.equal(relayed.results[0]?.liability, OfflineLiability.OFFLINE_LIABILITY_ISSUER);
     for (const other of [asForeign, stranger, relay]) other.close();
+    // Replayed: other bytes under the merged batch's number (signed by the terminal itself) are
+    // refused, the same bytes answered again; neither changes anything.
+    const merged = await inspect.snapshot();
     const reused = OfflineBatch.encode(decoded).finish();
     await refusedWith(status.ALREADY_EXISTS, offline.upload('till-t', reused, sign(null, batchSigningBytes(reused), key.privateKey)));
     assert.equal((await offline.upload('till-t', batch.bytes, batch.signature)).replayed, true);
+    assert.equal(await inspect.snapshot(), merged, 'a reused number and a replay changed nothing');
     assert.equal(await balance('tamper-1'), 9_300n);
   });
 
