@@ -22,6 +22,8 @@ export const decline_reasons = [
   'settlement_exceeds_debt',
   // Cards that authenticate: the cryptogram is missing, does not verify, or was replayed.
   'card_auth_failed',
+  // Offline sales not charged to the card: the merchant's loss (the rule says why).
+  'merchant_liability',
   // PINs.
   'pin_required',
   'pin_invalid',

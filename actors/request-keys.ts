@@ -9,6 +9,7 @@
 //   k:refund-run:<run id>:<card id>                 one card's cash-out in a program refund run
 //   k:credit:<operator's key>                       an operator's manual credit (CardService.CreditCard)
 //   k:tap-pour/<terminal id>/<report id>            a beer tap's pour report (a tap_pour document)
+//   o:<terminal id>:<offline entry number>          an offline sale or void a terminal uploaded
 //
 // System keys ("k:<namespace>:...") and client keys share the "k:" form (records already stored
 // use it), so they are kept apart by their first segment: a client key may not begin with a
@@ -37,9 +38,17 @@ export function terminalTxnKey(terminalId: string, txnNumber: bigint | number): 
   return `t:${terminalId}:${txnNumber}`;
 }
 
-/** The terminal a terminal transaction's key names ("t:<terminal>:<n>"); undefined for any other key. */
+/**
+ * The key of an offline entry: numbered by its terminal apart from its online transactions (an
+ * offline sale and an online one never share a key, whatever numbers the terminal gives them).
+ */
+export function offlineEntryKey(terminalId: string, entry: number): string {
+  return `o:${terminalId}:${entry}`;
+}
+
+/** The terminal a terminal transaction's or offline entry's key names ("t:<terminal>:<n>", "o:<terminal>:<n>"); undefined for any other key. */
 export function terminalOfKey(key: string): string | undefined {
-  if (!key.startsWith('t:')) return undefined;
+  if (!key.startsWith('t:') && !key.startsWith('o:')) return undefined;
   const at = key.lastIndexOf(':');
   return at > 2 ? key.slice(2, at) : undefined;
 }

@@ -42,6 +42,9 @@ class StoredCards implements Persistence {
   loadReversalClaim(): Promise<string | undefined> {
     return Promise.resolve(undefined);
   }
+  loadDenylistHistory(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
 }
 
 export async function measureCardMemory(
@@ -92,7 +95,13 @@ export async function measureCardMemory(
           onRefreshError: () => undefined,
         }),
       },
-      terminal: { persistence, clock, conflict_attempts_max: 5 },
+      terminal: {
+        persistence,
+        clock,
+        conflict_attempts_max: 5,
+        nextTransactionId: () => 'memory',
+        offline: { shardCount: shard_count, counterSigned: () => false, resume_within_ms: 3_600_000 },
+      },
     },
     clock,
   );

@@ -14,6 +14,7 @@ import type { SpendLimits } from '../rules/spend-limits';
 import { audit_diff_chars_max } from './contract';
 import type {
   AuditRecordDocument,
+  CardDenylistChangedDocument,
   CardIssuanceCancelledDocument,
   CardIssuedDocument,
   CardPinChangedDocument,
@@ -29,6 +30,8 @@ import type {
   ReverseOutcome,
   TapPourDocument,
   TerminalEventDocument,
+  TerminalOfflineDocument,
+  TerminalOfflineEvent,
   TransactionDocument,
   TransactionExtras,
   TransactionKind,
@@ -130,8 +133,9 @@ export function transactionDocument(
 
 /**
  * The optional fields in the contract's order. The kinds that carry them never mix the groups
- * (hold fields; deposit and payout; account balance; program figures), and each group keeps the
- * order its producer always wrote.
+ * (hold fields; deposit and payout; account balance; program figures; offline sale), and each group
+ * keeps the order its producer always wrote; the debt fields come last, on any kind whose decision
+ * changed what the card owes.
  */
 function addExtras(document: Mutable<TransactionDocument>, extras: TransactionExtras): void {
   if (extras.balance_delta !== undefined) document.balance_delta = extras.balance_delta;
@@ -147,6 +151,10 @@ function addExtras(document: Mutable<TransactionDocument>, extras: TransactionEx
   if (extras.points_earned !== undefined) document.points_earned = extras.points_earned;
   if (extras.points_redeemed !== undefined) document.points_redeemed = extras.points_redeemed;
   if (extras.flags !== undefined) document.flags = extras.flags;
+  if (extras.offline_at !== undefined) document.offline_at = extras.offline_at;
+  if (extras.liability !== undefined) document.liability = extras.liability;
+  if (extras.debt_delta !== undefined) document.debt_delta = extras.debt_delta;
+  if (extras.debt_after !== undefined) document.debt_after = extras.debt_after;
 }
 
 /** A fleet basket line as the request carries it (RuleLine). */
@@ -460,6 +468,26 @@ export function cardPinChanged(input: {
   return JSON.stringify(document);
 }
 
+/** A card went on the offline denylist, or (reason "") left it; `amount` is what it owes then. */
+export function cardDenylistChanged(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly reason: string;
+  readonly amount: number;
+  readonly at: number;
+}): string {
+  const document: CardDenylistChangedDocument = {
+    type: 'card_denylist_changed',
+    card: input.card,
+    program: input.program,
+    reason: input.reason,
+    amount: input.amount,
+    operator: '',
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
 /** A card's issuance cancelled: the initial balance and deposit of its issue taken off, the card stock again. */
 export function cardIssuanceCancelled(input: {
   readonly card: string;
@@ -522,6 +550,33 @@ export function terminalRegistered(input: TerminalEventInput): string {
 
 export function terminalEnabledChanged(input: TerminalEventInput): string {
   return terminalEvent('terminal_enabled_changed', input);
+}
+
+/** A terminal's offline settings, grant, denylist acknowledgement or merged batch (contract.ts says what each field holds). */
+export function terminalOffline(input: {
+  readonly terminal: string;
+  readonly merchant: string;
+  readonly event: TerminalOfflineEvent;
+  readonly version: number;
+  readonly behind?: number;
+  readonly entries?: number;
+  readonly missing?: number;
+  readonly operator?: string;
+  readonly at: number;
+}): string {
+  const document: TerminalOfflineDocument = {
+    type: 'terminal_offline',
+    terminal: input.terminal,
+    merchant: input.merchant,
+    event: input.event,
+    version: input.version,
+    behind: input.behind ?? 0,
+    entries: input.entries ?? 0,
+    missing: input.missing ?? 0,
+    operator: input.operator ?? '',
+    at: input.at,
+  };
+  return JSON.stringify(document);
 }
 
 /** A beer tap's pour report: for one paid sale (`transaction`, its idempotency key) or over a period (`from`..`to`). */

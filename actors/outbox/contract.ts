@@ -29,6 +29,9 @@ export const transaction_kinds = [
   'transfer_out',
   'transfer_in',
   'tab_settlement',
+  // Offline selling (docs/OFFLINE.md): a sale a terminal made offline and uploaded, and its void.
+  'offline_purchase',
+  'offline_void',
 ] as const;
 export type TransactionKind = (typeof transaction_kinds)[number];
 
@@ -48,6 +51,7 @@ export const card_event_types = [
   'card_status_changed',
   'card_replaced',
   'card_pin_changed',
+  'card_denylist_changed',
   'card_issuance_cancelled',
 ] as const;
 export const terminal_event_types = ['terminal_registered', 'terminal_enabled_changed'] as const;
@@ -57,6 +61,7 @@ export const document_types = [
   'transaction',
   ...card_event_types,
   ...terminal_event_types,
+  'terminal_offline',
   'fleet_account_changed',
   'operator_action',
   'audit_record',
@@ -86,6 +91,13 @@ export type OperatorAction = (typeof operator_actions)[number];
 
 export const card_pin_events = ['set', 'changed', 'locked', 'unlocked'] as const;
 export type CardPinEvent = (typeof card_pin_events)[number];
+
+/** What a terminal_offline document records: settings set, a grant issued, a denylist acknowledged, a batch merged. */
+export const terminal_offline_events = ['settings', 'grant', 'ack', 'batch'] as const;
+export type TerminalOfflineEvent = (typeof terminal_offline_events)[number];
+
+/** Who carries an offline sale: the issuer (charged to the card) or the merchant ("" on other documents). */
+export type OfflineLiability = 'issuer' | 'merchant';
 
 export const fleet_account_events = ['created', 'limits', 'policy', 'pricing'] as const;
 export type FleetAccountEvent = (typeof fleet_account_events)[number];
@@ -145,6 +157,13 @@ export interface TransactionExtras {
   readonly points_earned?: number;
   readonly points_redeemed?: number;
   readonly flags?: readonly string[];
+  /** Offline sales: when the terminal sold (Tapline's time: its grant plus its offset). */
+  readonly offline_at?: number;
+  /** Offline sales: who carries it. */
+  readonly liability?: OfflineLiability | '';
+  /** What the card owes changed: by how much (+ owed more, - paid back) and what it owes after. */
+  readonly debt_delta?: number;
+  readonly debt_after?: number;
 }
 
 /**
@@ -186,8 +205,6 @@ export interface TransactionDocument extends TransactionExtras {
   readonly odometer?: number;
   readonly driver?: string;
   readonly vehicle?: string;
-  /** Capture time of an offline approval: read by the streamer, written by no producer yet. */
-  readonly offline_at?: number;
 }
 
 /** A fleet card's transaction document: every fleet field is written, lines always with pump and invoiced prices. */
@@ -293,6 +310,37 @@ export interface CardPinChangedDocument {
   readonly at: number;
 }
 
+/** A card went on the offline denylist (`reason`: why) or left it (`reason` ""). */
+export interface CardDenylistChangedDocument {
+  readonly type: 'card_denylist_changed';
+  readonly card: string;
+  readonly program: string;
+  readonly reason: string;
+  /** What the card owes at the change. */
+  readonly amount: number;
+  readonly operator: string;
+  readonly at: number;
+}
+
+/**
+ * A terminal's offline life: settings set (`version` = settings version), a grant issued
+ * (`version` = grant number), a denylist acknowledged (`version` = the sum of its shard versions,
+ * `behind` = changes it lacked), a batch merged (`version` = batch number, `entries`, `missing` =
+ * entry numbers still missing).
+ */
+export interface TerminalOfflineDocument {
+  readonly type: 'terminal_offline';
+  readonly terminal: string;
+  readonly merchant: string;
+  readonly event: TerminalOfflineEvent;
+  readonly version: number;
+  readonly behind: number;
+  readonly entries: number;
+  readonly missing: number;
+  readonly operator: string;
+  readonly at: number;
+}
+
 export interface TerminalEventDocument {
   readonly type: (typeof terminal_event_types)[number];
   readonly terminal: string;
@@ -377,9 +425,11 @@ export interface DocumentsByType {
   readonly card_status_changed: CardStatusChangedDocument;
   readonly card_replaced: CardReplacedDocument;
   readonly card_pin_changed: CardPinChangedDocument;
+  readonly card_denylist_changed: CardDenylistChangedDocument;
   readonly card_issuance_cancelled: CardIssuanceCancelledDocument;
   readonly terminal_registered: TerminalEventDocument;
   readonly terminal_enabled_changed: TerminalEventDocument;
+  readonly terminal_offline: TerminalOfflineDocument;
   readonly fleet_account_changed: FleetAccountChangedDocument;
   readonly operator_action: OperatorActionDocument;
   readonly audit_record: AuditRecordDocument;

@@ -16,6 +16,7 @@ import {
   transaction_kinds,
   transaction_outcomes,
   unix_ms_max,
+  type CardDenylistChangedDocument,
   type CardIssuanceCancelledDocument,
   type CardIssuedDocument,
   type CardPinChangedDocument,
@@ -28,6 +29,7 @@ import {
   type AuditRecordDocument,
   type TapPourDocument,
   type TerminalEventDocument,
+  type TerminalOfflineDocument,
   type TransactionDocument,
 } from './contract';
 
@@ -92,6 +94,9 @@ export const transaction_schema = z.object({
   hold_expires_at: unix_ms.default(0),
   ledger_after: money.default(0),
   spent_after: money.default(0),
+  liability: text.default(''),
+  debt_delta: money.default(0),
+  debt_after: money.default(0),
 });
 
 /** A transaction document as the contract reads it (defaults filled in, unknown fields dropped). */
@@ -124,6 +129,7 @@ export const card_issued_schema = z.object({ type: z.literal('card_issued'), ...
 export const card_status_changed_schema = z.object({ type: z.literal('card_status_changed'), ...card_event_fields });
 export const card_replaced_schema = z.object({ type: z.literal('card_replaced'), ...card_event_fields });
 export const card_pin_changed_schema = z.object({ type: z.literal('card_pin_changed'), ...card_event_fields });
+export const card_denylist_changed_schema = z.object({ type: z.literal('card_denylist_changed'), ...card_event_fields });
 export const card_issuance_cancelled_schema = z.object({ type: z.literal('card_issuance_cancelled'), ...card_event_fields });
 
 const terminal_event_fields = {
@@ -136,6 +142,19 @@ const terminal_event_fields = {
 };
 export const terminal_registered_schema = z.object({ type: z.literal('terminal_registered'), ...terminal_event_fields });
 export const terminal_enabled_changed_schema = z.object({ type: z.literal('terminal_enabled_changed'), ...terminal_event_fields });
+
+export const terminal_offline_schema = z.object({
+  type: z.literal('terminal_offline'),
+  terminal: text,
+  merchant: text.default(''),
+  event: text,
+  version: money,
+  behind: money.default(0),
+  entries: money.default(0),
+  missing: money.default(0),
+  operator: text.default(''),
+  at: unix_ms,
+});
 
 export const fleet_account_changed_schema = z.object({
   type: z.literal('fleet_account_changed'),
@@ -193,9 +212,11 @@ export const document_schemas = {
   card_status_changed: card_status_changed_schema,
   card_replaced: card_replaced_schema,
   card_pin_changed: card_pin_changed_schema,
+  card_denylist_changed: card_denylist_changed_schema,
   card_issuance_cancelled: card_issuance_cancelled_schema,
   terminal_registered: terminal_registered_schema,
   terminal_enabled_changed: terminal_enabled_changed_schema,
+  terminal_offline: terminal_offline_schema,
   fleet_account_changed: fleet_account_changed_schema,
   operator_action: operator_action_schema,
   audit_record: audit_record_schema,
@@ -207,8 +228,10 @@ export type ParsedCardEvent = z.output<
   | typeof card_status_changed_schema
   | typeof card_replaced_schema
   | typeof card_pin_changed_schema
+  | typeof card_denylist_changed_schema
   | typeof card_issuance_cancelled_schema
 >;
+export type ParsedTerminalOffline = z.output<typeof terminal_offline_schema>;
 export type ParsedTerminalEvent = z.output<typeof terminal_registered_schema | typeof terminal_enabled_changed_schema>;
 export type ParsedFleetAccountEvent = z.output<typeof fleet_account_changed_schema>;
 export type ParsedOperatorAction = z.output<typeof operator_action_schema>;
@@ -253,6 +276,8 @@ export type WrittenDocumentsConform = [
   Accepts<typeof card_status_changed_schema, CardStatusChangedDocument>,
   Accepts<typeof card_replaced_schema, CardReplacedDocument>,
   Accepts<typeof card_pin_changed_schema, CardPinChangedDocument>,
+  Accepts<typeof card_denylist_changed_schema, CardDenylistChangedDocument>,
+  Accepts<typeof terminal_offline_schema, TerminalOfflineDocument>,
   Accepts<typeof card_issuance_cancelled_schema, CardIssuanceCancelledDocument>,
   Accepts<typeof terminal_registered_schema, TerminalEventDocument & { type: 'terminal_registered' }>,
   Accepts<typeof terminal_enabled_changed_schema, TerminalEventDocument & { type: 'terminal_enabled_changed' }>,

@@ -21,6 +21,7 @@
 //   terminal, program, issuance   the id itself
 //   merchant           a merchant's records: the merchant id
 //   manager            "<merchant>/<manager>": the merchant id
+//   offline_batch      "<terminal>/<batch number>": the terminal id (a batch lives beside its terminal)
 //   spent              "<card>/<request key>": the card's shard key (a spent PSP reference lives
 //                      beside the card it topped up)
 //   token              a bank card's token ("par:..." or "h:..."): the token itself (a purchase
@@ -80,6 +81,7 @@ export function shardKeyOf(kind: PlacedKind, id: string): string {
       return parseFleetCardId(id)?.fleetId ?? id;
     case 'vehicle':
     case 'manager':
+    case 'offline_batch':
       return ownerPartOf(id);
     case 'spent':
       return shardKeyOf('card', ownerPartOf(id));

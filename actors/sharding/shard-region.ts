@@ -13,6 +13,7 @@ import type { CancelIssuanceAnswer, CancelIssuanceCommand } from '../card/issuan
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
+import type { OfflineAnswer, OfflineCommand } from '../terminal/offline-messages';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
 import { shardOf, type PlacedKind } from './shard-key';
@@ -150,6 +151,8 @@ export interface RegionContext {
   readonly terminal: Omit<TerminalActorContext, 'retell' | 'publish'>;
   /** Terminals of shards held by other nodes (cluster); without it every terminal is local. */
   readonly remoteTerminals?: TerminalCache;
+  /** Told every durable terminal state its actor publishes (undefined: passivated or unknown). */
+  readonly onTerminalPublished?: (terminalId: string, state: TerminalState | undefined) => void;
 }
 
 export class ShardRegion {
@@ -171,9 +174,11 @@ export class ShardRegion {
     clock: () => number,
   ) {
     this.remoteTerminals = context.remoteTerminals;
+    const onPublished = context.onTerminalPublished;
     const publish = (terminalId: string, state: TerminalState | undefined): void => {
       if (state === undefined) this.terminalDirectory.delete(terminalId);
       else this.terminalDirectory.set(terminalId, state);
+      onPublished?.(terminalId, state);
     };
     this.shardCount = ownership.shardCount;
     const invalidate = (cardId: string): void => this.cards.tellIfActive(cardId, { type: 'invalidate' });
@@ -280,6 +285,15 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
+  /**
+   * A money request of a terminal whose merchant is already known, straight to its card, without
+   * the terminal check: an offline sale happened, so it is merged even if its terminal was
+   * disabled since (its batch was accepted by the terminal's actor).
+   */
+  moneyAtMerchant(request: MoneyRequest, merchantId: string, reply: Reply<TxnAnswer>): void {
+    this.toCard(request, merchantId, reply, undefined);
+  }
+
   private toCard(request: MoneyRequest, merchantId: string, reply: Reply<TxnAnswer>, deadlineMs: number | undefined): void {
     if (isFleetMoneyRequest(request)) {
       // A fleet card's authorization is decided by its account's actor (same shard).
@@ -335,6 +349,12 @@ export class ShardRegion {
 
   changeTerminal(terminalId: string, command: TerminalCommand, acting: Acting, reply: Reply<TerminalAnswer>): void {
     const refused = this.terminals.tell(terminalId, { type: 'change', command, operatorId: acting.subject, acting, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  /** An offline command of a terminal (its actor decides: actors/terminal/offline-messages.ts). */
+  terminalOffline(terminalId: string, command: OfflineCommand, reply: Reply<OfflineAnswer>): void {
+    const refused = this.terminals.tell(terminalId, { type: 'offline', command, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }
 

@@ -10,7 +10,7 @@ import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_code
 import { issuance_record_codec } from './issuance';
 import { manager_record_codec } from './manager';
 import { program_config_codec } from './program';
-import { terminal_state_codec } from './terminal';
+import { offline_batch_codec, terminal_state_codec } from './terminal';
 
 /** What code that handles any kind needs of a codec: reading (writing takes the entity's own type). */
 export type StateReader = Pick<StateCodec<unknown>, 'entity' | 'version' | 'decode'>;
@@ -25,6 +25,7 @@ export const state_codecs: { readonly [K in EntityKind]: StateReader } = {
   spent: spent_key_codec,
   token: token_record_codec,
   manager: manager_record_codec,
+  offline_batch: offline_batch_codec,
   fleet: fleet_account_codec,
   fleet_card: fleet_card_codec,
   vehicle: vehicle_codec,

@@ -2,11 +2,15 @@
 // enabling change it. The terminal actor runs these; replay of a terminal transaction number is
 // caught by the idempotency record written with the transaction (see actors/card/actor.ts).
 
+import type { TerminalOffline } from '../offline/grant';
+
 export interface TerminalState {
   readonly terminalId: string;
   readonly merchantId: string;
   readonly location: string;
   readonly enabled: boolean;
+  /** Offline selling: settings, grant and uploads (actors/offline/grant.ts); absent = never offline. */
+  readonly offline?: TerminalOffline;
 }
 
 export type TerminalCommand =

@@ -4,6 +4,8 @@
 // handlers' dependencies, and the public gRPC and metrics servers. node.ts starts them in order and
 // stops them in reverse.
 
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -19,6 +21,8 @@ import { ShardOwnership } from '../../actors/sharding/shard-ownership';
 import { ShardRegion } from '../../actors/sharding/shard-region';
 import { TerminalCache } from '../../actors/sharding/terminal-cache';
 import { decodeTerminalState } from '../../actors/state/terminal';
+import type { TerminalState } from '../../actors/terminal/rules';
+import { DenylistAges } from './usecases/denylist-ages';
 import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
 import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { CardServiceService } from '../../gen/tapline/v1/cards';
@@ -57,6 +61,15 @@ import { PspTopUps } from './usecases/psp-top-ups';
 import { servePspWebhook } from './psp/webhook-server';
 import { ProgramRefundRun } from './usecases/refund-run';
 import { CardTabs } from './usecases/tabs';
+import { ConfigError } from './config';
+import type { CardCounterReading } from '../../actors/offline/batch';
+import { counterSigned } from '../../actors/offline/signature';
+import type { OfflineDeps } from './grpc/offline-service';
+import { DenylistStore } from './store/denylist';
+import { DenylistDeltas } from './usecases/denylist';
+import { CardCounters } from './usecases/offline-counters';
+import { OfflineProfiles } from './usecases/offline-profiles';
+import { OfflineUploads } from './usecases/offline-uploads';
 import { ManualCredits } from './usecases/credits';
 import { CardAuthKeys } from './usecases/card-auth';
 import { CardTokens, TokenHasher } from './usecases/card-tokens';
@@ -98,6 +111,23 @@ export interface Domain {
   readonly psp: PspParts;
   /** Master keys of cards that authenticate (TAPLINE_CARD_AUTH_KEYS), when configured. */
   readonly cardAuthKeys: CardAuthKeys | undefined;
+  /** Tapline's key for card offline-spend counters (TAPLINE_OFFLINE_COUNTER_KEY_FILE), if set. */
+  readonly counterKey: CounterKey | undefined;
+}
+
+/** The counter key: the private half signs bases, the public half checks them and goes to terminals. */
+export interface CounterKey {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+}
+
+/** Reads the counter key (PEM, PKCS#8 Ed25519); undefined when none is configured. */
+export function loadCounterKey(file: string | undefined): CounterKey | undefined {
+  if (file === undefined) return undefined;
+  const privateKey = createPrivateKey(readFileSync(file));
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new ConfigError('TAPLINE_OFFLINE_COUNTER_KEY_FILE must hold an Ed25519 private key');
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 /** The public doors' gRPC servers (terminal, operator), the metrics / health HTTP server and the PSP webhook listener. */
@@ -184,6 +214,7 @@ export function buildDomain(
       in_flight_max: config.TAPLINE_COMMIT_IN_FLIGHT_MAX,
       pending_entries_max: config.TAPLINE_COMMIT_PENDING_MAX,
       idempotency_ttl_s: config.TAPLINE_IDEMPOTENCY_TTL_S,
+      denylist_log_per_shard_max: config.TAPLINE_DENYLIST_LOG_PER_SHARD_MAX,
     },
     logger,
     metrics,
@@ -198,6 +229,21 @@ export function buildDomain(
   const psp = buildPsp(config, logger, clock, options.psp);
   const cardAuthKeys = CardAuthKeys.parse(config.TAPLINE_CARD_AUTH_KEYS);
   const runtime = new ActorRuntime();
+  const counterKey = loadCounterKey(config.TAPLINE_OFFLINE_COUNTER_KEY_FILE);
+  const denylistAges = new DenylistAges({ terminals_max: config.TAPLINE_OFFLINE_DENYLIST_AGE_TERMINALS_MAX }, (terminalId) =>
+    ownership.holds(shardOf('terminal', terminalId, config.TAPLINE_SHARD_COUNT)),
+  );
+  let untrackedLogged = 0;
+  metrics.watchDenylistAges(() => {
+    if (denylistAges.untracked > untrackedLogged) {
+      untrackedLogged = denylistAges.untracked;
+      logger.warn(
+        { untracked: untrackedLogged },
+        'terminals past TAPLINE_OFFLINE_DENYLIST_AGE_TERMINALS_MAX: their denylist age is not reported',
+      );
+    }
+    return denylistAges.ages(clock());
+  });
   const region = buildRegion(
     config,
     metrics,
@@ -209,8 +255,10 @@ export function buildDomain(
     { psp, cardAuthKeys },
     clock,
     nextTransactionId,
+    counterKey,
+    denylistAges,
   );
-  return { ownership, committer, programs, runtime, region, psp, cardAuthKeys };
+  return { ownership, committer, programs, runtime, region, psp, cardAuthKeys, counterKey };
 }
 
 function buildRegion(
@@ -224,6 +272,8 @@ function buildRegion(
   parts: { readonly psp: PspParts; readonly cardAuthKeys: CardAuthKeys | undefined },
   clock: () => number,
   nextTransactionId: () => string,
+  counterKey: CounterKey | undefined,
+  denylistAges: DenylistAges,
 ): ShardRegion {
   const { autoReloader } = parts.psp;
   const limits = {
@@ -255,8 +305,28 @@ function buildRegion(
     { staleness_ms: config.TAPLINE_TERMINAL_CACHE_MS, entries_max: config.TAPLINE_TERMINAL_CACHE_MAX },
     clock,
   );
-  const terminal = { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX };
-  return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals }, clock);
+  const terminal = {
+    persistence: committer,
+    clock,
+    conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+    nextTransactionId,
+    offline: {
+      shardCount: config.TAPLINE_SHARD_COUNT,
+      counterSigned: (cardId: string, counter: CardCounterReading) =>
+        counterKey !== undefined &&
+        counterSigned(
+          counterKey.publicKey,
+          cardId,
+          counter.baseMergedMinor,
+          counter.baseIssuedAtMs,
+          Buffer.from(counter.baseSignature, 'base64'),
+        ),
+      // Half the idempotency retention: a half-merged batch is completed while its entries' records are surely kept.
+      resume_within_ms: (config.TAPLINE_IDEMPOTENCY_TTL_S * 1000) / 2,
+    },
+  };
+  const onTerminalPublished = (terminalId: string, state: TerminalState | undefined): void => denylistAges.observe(terminalId, state);
+  return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals, onTerminalPublished }, clock);
 }
 
 /** What the gRPC handlers and the use cases behind them need. */
@@ -321,6 +391,7 @@ export function buildServiceDeps(
     programCards,
     tapPours: new TapPours(committer, config.TAPLINE_SHARD_COUNT, clock),
     balances: new StoredBalances(store),
+    offline: buildOffline(config, store, domain, fanout, cluster.router, clock, metrics),
     cluster: {
       holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),
       authorize: (request, caller, done) =>
@@ -330,6 +401,35 @@ export function buildServiceDeps(
     },
     approvals: buildApprovals(config, store, cluster.router, clock),
     access: new TerminalMerchants(store, config.TAPLINE_SHARD_COUNT, config.TAPLINE_TERMINAL_MERCHANTS_MAX),
+  };
+}
+
+/** Offline selling's use cases (docs/OFFLINE.md). */
+function buildOffline(
+  config: NodeConfig,
+  store: RedisStore,
+  domain: Domain,
+  fanout: RoutedCardFanout,
+  router: ClusterRouter,
+  clock: () => number,
+  metrics: Metrics,
+): OfflineDeps {
+  const { region, programs, counterKey } = domain;
+  const denylist = new DenylistStore(store, config.TAPLINE_SHARD_COUNT);
+  const uploadMetrics = {
+    batch: (how: 'merged' | 'replayed') => metrics.offlineBatches.inc({ how }),
+    entry: (result: string) => metrics.offlineEntries.inc({ result }),
+  };
+  return {
+    profiles: new OfflineProfiles(region, programs, denylist, counterKey?.publicKey, clock, (seconds) =>
+      metrics.denylistStaleness.observe(seconds),
+    ),
+    deltas: new DenylistDeltas(denylist, region, (behind) => metrics.denylistBehind.observe(behind)),
+    uploads: new OfflineUploads(region, fanout, { cards_in_flight_max: config.TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT }, uploadMetrics, {
+      holdsCard: (cardId) => router.holdsKey(shardKeyOf('card', cardId)),
+      region,
+    }),
+    counters: new CardCounters(region, counterKey?.privateKey, clock),
   };
 }
 

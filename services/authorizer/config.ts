@@ -155,6 +155,24 @@ const schema = z.object({
   // terminal may still transact on other nodes for up to this long (docs/CLUSTER.md).
   TAPLINE_TERMINAL_CACHE_MS: int(0, 600_000, 1_000),
   TAPLINE_TERMINAL_CACHE_MAX: int(1, 10_000_000, 100_000),
+  // --- Offline selling (docs/OFFLINE.md).
+  // Listing changes kept per shard for denylist deltas; a terminal further behind gets a snapshot.
+  // 4,096 per shard (about a million changes over 256 shards, ~60 MB of Redis) covers a terminal
+  // that was away for a busy event; a snapshot of a million listed cards is ~20 MB, paged.
+  TAPLINE_DENYLIST_LOG_PER_SHARD_MAX: int(16, 10_000_000, 4_096),
+  // Tapline's Ed25519 private key (PEM, PKCS#8) that signs the bases of card offline-spend
+  // counters (RefreshCardCounter). No default: unset, programs whose cards carry a counter cannot
+  // be sold offline within it (their offline sales are the merchant's), and RefreshCardCounter is
+  // FAILED_PRECONDITION. Never logged.
+  TAPLINE_OFFLINE_COUNTER_KEY_FILE: z.string().optional(),
+  // Cards an offline batch's merge works on at once (each card's entries stay in order): bounds
+  // the calls one upload puts on the cluster while a 500-entry batch still merges in a few rounds.
+  TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT: int(1, 10_000, 64),
+  // Terminals a node reports the denylist age of (tapline_offline_denylist_age_seconds, one series
+  // each): those of its shards whose offline grant is valid. 10,000 covers the offline terminals of
+  // a large venue group on one node while the series stay a few MB in Prometheus; past it, further
+  // terminals are not reported (logged).
+  TAPLINE_OFFLINE_DENYLIST_AGE_TERMINALS_MAX: int(1, 1_000_000, 10_000),
   // --- Doors (README "Doors and roles"). The terminal API listens on TAPLINE_GRPC_HOST:PORT, the
   // operator API (Admin, Card, FleetAdmin and Approval services) on its own port, the node-to-node
   // API on TAPLINE_INTERNAL_PORT: each with its own TLS settings and access rules.

@@ -62,8 +62,11 @@ const tables = (database: string) => ({
 const issuances = `type IN ('card_issued', 'card_issuance_cancelled')`;
 const issue_sign = `if(type = 'card_issuance_cancelled', -1, 1)`;
 
-/** Kinds that spend stored value at a merchant (a completion is the captured part of a hold). */
-const spend_kinds = `('purchase', 'completion')`;
+/**
+ * Kinds that spend stored value at a merchant (a completion is the captured part of a hold; an
+ * offline sale charged to the card, docs/OFFLINE.md: one the merchant carries is declined).
+ */
+const spend_kinds = `('purchase', 'completion', 'offline_purchase')`;
 
 /**
  * A reversal as merchants see it: of a purchase or completion (a sale taken back), or one that
@@ -73,7 +76,7 @@ const spend_kinds = `('purchase', 'completion')`;
  * is invoiced, not the card) and fleet cards have no holds. Written with columns that
  * transactions_by_merchant has too.
  */
-const sale_reversal = `kind = 'reverse' AND (balance_delta != 0 OR fleet != '' OR amount = 0)`;
+const sale_reversal = `(kind = 'offline_void' OR (kind = 'reverse' AND (balance_delta != 0 OR fleet != '' OR amount = 0)))`;
 
 /**
  * Transactions that move stored value. A fleet card's document (fleet != '') has balance_delta 0:
@@ -259,7 +262,7 @@ export function topMerchantsSql(database: string, program: string): string {
       toInt64(sumIf(amount, kind = 'refund')) AS refunds_minor,
       toInt64(sumIf(amount, kind IN ${spend_kinds})) - toInt64(sumIf(amount, ${sale_reversal})) - toInt64(sumIf(amount, kind = 'refund')) AS net_sales_minor
     FROM ${t.transactions}
-    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
     GROUP BY merchant, currency ORDER BY net_sales_minor DESC, merchant, currency
     LIMIT ${integer(top_merchants_max)}`;
 }
@@ -283,7 +286,7 @@ export function salesPerHourSql(database: string, program: string): string {
       toInt64(sumIf(amount, ${sale_reversal})) AS reversals_minor,
       toInt64(sumIf(amount, kind = 'refund')) AS refunds_minor
     FROM ${t.transactions}
-    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
     GROUP BY hour, currency ORDER BY hour, currency
     LIMIT ${integer(report_rows_max + 1)}`;
 }
@@ -300,7 +303,7 @@ export function settlementAggregatesSql(database: string, merchant: string, from
   const t = tables(database);
   return `SELECT currency, kind, toInt64(amount) AS amount_minor, count() AS count, toInt64(sum(amount)) AS delta_minor
     FROM ${t.by_merchant}
-    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund', 'top_up') OR (${sale_reversal}))
+    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund', 'top_up', 'offline_purchase') OR (${sale_reversal}))
       AND ${timeRange(from_ms, until_ms)}
     GROUP BY currency, kind, amount ORDER BY currency, kind, amount_minor
     LIMIT ${integer(report_rows_max + 1)}`;
@@ -312,7 +315,7 @@ export function fleetTransactionsSql(database: string, fleet: string, from_ms: n
   return `SELECT id, toUInt64(at_ms) AS at_ms, kind, card, vehicle, driver, toInt64(odometer) AS odometer, merchant, terminal, currency,
       toInt64(pump) AS pump_minor, toInt64(invoiced) AS invoiced_minor, toInt64(discount) AS discount_minor, toUInt64(line_count) AS line_count
     FROM ${t.transactions}
-    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
       AND ${timeRange(from_ms, until_ms)}
     ORDER BY at_ms, id
     LIMIT ${integer(report_rows_max + 1)}`;
@@ -324,7 +327,7 @@ export function fleetLinesSql(database: string, fleet: string, from_ms: number, 
   return `SELECT id, toUInt64(line_no) AS line_no, toUInt64(at_ms) AS at_ms, kind, vehicle, driver, code, product_group, currency,
       toInt64(qty_milli) AS qty_milli, toInt64(pump_unit) AS pump_unit_minor, toInt64(unit) AS unit_minor, toInt64(amount) AS amount_minor, toInt64(invoiced) AS invoiced_minor
     FROM ${lines}
-    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
       AND ${timeRange(from_ms, until_ms)}
     ORDER BY at_ms, id, line_no
     LIMIT ${integer(report_rows_max + 1)}`;
@@ -363,6 +366,53 @@ export function topUpsSql(database: string, from_ms: number, until_ms: number): 
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
+// ---- offline selling (docs/OFFLINE.md) ------------------------------------------------------
+
+/**
+ * Offline sales per program and currency in the range: those charged to cards (the issuer's),
+ * those the merchant carries (their amount asked, `requested`: nothing moved), what voids gave
+ * back, and all spending of the range (the offline share is the first over the last).
+ */
+export function offlineSalesSql(database: string, from_ms: number, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT program, currency,
+      countIf(kind = 'offline_purchase' AND outcome = 'approved') AS offline_sales,
+      toInt64(sumIf(amount, kind = 'offline_purchase' AND outcome = 'approved')) AS offline_sales_minor,
+      countIf(kind = 'offline_purchase' AND liability = 'merchant') AS merchant_sales,
+      toInt64(sumIf(requested, kind = 'offline_purchase' AND liability = 'merchant')) AS merchant_minor,
+      toInt64(sumIf(amount, kind = 'offline_void' AND outcome = 'approved')) AS voided_minor,
+      toInt64(sumIf(amount, kind IN ${spend_kinds} AND outcome = 'approved')) AS spend_minor
+    FROM ${t.transactions}
+    WHERE fleet = '' AND ${timeRange(from_ms, until_ms)}
+    GROUP BY program, currency ORDER BY program, currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
+ * Debt per program and currency, over all time (a debt is what it is now, whenever it began): what
+ * offline sales put on cards, what top-ups, refunds, returns and released holds paid back, what
+ * voids cancelled, what is owed now, on how many cards, and the largest one card owes.
+ */
+export function offlineDebtSql(database: string): string {
+  const t = tables(database);
+  return `SELECT program, currency,
+      toInt64(sum(created)) AS debt_created_minor, toInt64(sum(recovered)) AS debt_recovered_minor,
+      toInt64(sum(voided)) AS debt_voided_minor, toInt64(sum(owed)) AS debt_outstanding_minor,
+      countIf(owed > 0) AS cards_in_debt, toInt64(max(owed)) AS largest_debt_minor
+    FROM (
+      SELECT program, currency, card,
+          sumIf(debt_delta, debt_delta > 0) AS created,
+          -sumIf(debt_delta, debt_delta < 0 AND kind != 'offline_void') AS recovered,
+          -sumIf(debt_delta, debt_delta < 0 AND kind = 'offline_void') AS voided,
+          sum(debt_delta) AS owed
+        FROM ${t.transactions} WHERE outcome = 'approved' AND debt_delta != 0
+        GROUP BY program, currency, card
+    )
+    GROUP BY program, currency ORDER BY program, currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
 /**
  * A refund campaign's sums per currency for one program (breakage-rules.ts): stored value before
  * the campaign opened, what moved while it ran (claims among it), what claims paid out, what moved
@@ -387,6 +437,23 @@ export function breakageSql(database: string, program: string, opens_ms: number,
         FROM ${t.transactions} WHERE outcome = 'approved' AND ${stored_value} AND program = ${stringLiteral(program)} GROUP BY currency
     )
     GROUP BY currency ORDER BY currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
+ * Each terminal's offline life from its terminal_offline documents: its last grant, the denylist it
+ * acknowledged last (the sum of its shard versions, how many changes it lacked, when), the batches
+ * merged and the entry numbers missing after the last one, and its offline sales by liability.
+ */
+export function offlineTerminalsSql(database: string): string {
+  const t = tables(database);
+  return `SELECT terminal, any(merchant) AS merchant,
+      toInt64(maxIf(version, event = 'grant')) AS grant_number, toInt64(maxIf(at_ms, event = 'grant')) AS grant_at_ms,
+      toInt64(argMaxIf(version, at_ms, event = 'ack')) AS acked_version, toInt64(argMaxIf(behind, at_ms, event = 'ack')) AS acked_behind,
+      toInt64(maxIf(at_ms, event = 'ack')) AS acked_at_ms,
+      countIf(event = 'batch') AS batches, toInt64(argMaxIf(missing, at_ms, event = 'batch')) AS missing_entries
+    FROM ${t.lifecycle} WHERE type = 'terminal_offline'
+    GROUP BY terminal ORDER BY terminal
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 

@@ -50,6 +50,8 @@ import {
   eventStatisticsReport,
   floatReport,
   merchantsReport,
+  offlineReport,
+  offlineTerminalsReport,
   operationsReport,
   reconciliationReport,
   type Report,
@@ -177,6 +179,23 @@ const routes: readonly Route[] = [
       const range = query.dateRange();
       return (context) => fleetInvoiceReport(context, fleet, range);
     },
+  },
+  {
+    name: 'offline',
+    pattern: /^\/reports\/offline$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['sales', 'debt'],
+    plan: (query) => {
+      const range = query.dateRange();
+      return (context) => offlineReport(context, range);
+    },
+  },
+  {
+    name: 'offline_terminals',
+    pattern: /^\/reports\/offline\/terminals$/,
+    parameters: output,
+    sections: ['terminals'],
+    plan: () => (context) => offlineTerminalsReport(context),
   },
   {
     name: 'taps',

@@ -5,6 +5,7 @@
 // blocks its stream.
 
 import {
+  card_denylist_changed_schema,
   card_issuance_cancelled_schema,
   card_issued_schema,
   card_pin_changed_schema,
@@ -16,6 +17,7 @@ import {
   type ParsedAuditRecord,
   tap_pour_schema,
   terminal_enabled_changed_schema,
+  terminal_offline_schema,
   terminal_registered_schema,
   transaction_schema,
   type ParsedCardEvent,
@@ -48,6 +50,7 @@ const card_event_schemas = {
   card_status_changed: card_status_changed_schema,
   card_replaced: card_replaced_schema,
   card_pin_changed: card_pin_changed_schema,
+  card_denylist_changed: card_denylist_changed_schema,
   card_issuance_cancelled: card_issuance_cancelled_schema,
 } as const;
 const terminal_event_schemas = {
@@ -106,6 +109,7 @@ export function rowsOf(entry: OutboxEntry): Row[] {
       }),
     ];
   }
+  if (type === 'terminal_offline') return [terminalOfflineRow(document, entry)];
   if (type === 'fleet_account_changed') {
     const parsed = fleet_account_changed_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
@@ -133,6 +137,23 @@ export function rowsOf(entry: OutboxEntry): Row[] {
     return [tapPourRow(parsed.data, entry)];
   }
   return [reject(entry, `unknown document type ${JSON.stringify(type)}`)];
+}
+
+/** A terminal's offline life (settings, grant, acknowledgement, batch): one lifecycle_events row. */
+function terminalOfflineRow(document: unknown, entry: OutboxEntry): Row {
+  const parsed = terminal_offline_schema.safeParse(document);
+  if (!parsed.success) return reject(entry, describeIssues(parsed.error));
+  const e = parsed.data;
+  return lifecycle(entry, e.type, e.at, {
+    terminal: e.terminal,
+    merchant: e.merchant,
+    event: e.event,
+    operator: e.operator,
+    version: e.version,
+    behind: e.behind,
+    entries: e.entries,
+    missing: e.missing,
+  });
 }
 
 /** An operator action's audit record: one audit_log row, deduplicated by its stream entry like lifecycle events. */
@@ -293,6 +314,9 @@ function transactionValues(t: ParsedTransaction, entry: OutboxEntry): Record<str
   number('hold_expires_at', t.hold_expires_at);
   number('ledger_after', t.ledger_after);
   number('spent_after', t.spent_after);
+  text('liability', t.liability);
+  number('debt_delta', t.debt_delta);
+  number('debt_after', t.debt_after);
   if (t.flags.length > 0) values['flags'] = t.flags;
   return values;
 }
@@ -325,6 +349,10 @@ function lifecycle(entry: OutboxEntry, type: string, atMs: number, fields: Recor
       subject: '',
       detail: '',
       approver: '',
+      version: 0,
+      behind: 0,
+      entries: 0,
+      missing: 0,
       ...fields,
       at: Math.floor(atMs / 1000),
       at_ms: atMs,

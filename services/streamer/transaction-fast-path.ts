@@ -138,6 +138,9 @@ export function fastTransaction(document: Record<string, unknown>): ParsedTransa
       hold_expires_at: unixMsOr(d['hold_expires_at'], 0),
       ledger_after: moneyOr(d['ledger_after'], 0),
       spent_after: moneyOr(d['spent_after'], 0),
+      liability: textOr(d['liability'], ''),
+      debt_delta: moneyOr(d['debt_delta'], 0),
+      debt_after: moneyOr(d['debt_after'], 0),
     };
   } catch (error) {
     if (error === not_sure) return undefined;

@@ -23,6 +23,8 @@ import {
   eventStatisticsReport,
   floatReport,
   merchantsReport,
+  offlineReport,
+  offlineTerminalsReport,
   operationsReport,
   reconciliationReport,
   int,
@@ -31,6 +33,7 @@ import {
   type ReportContext,
 } from '../../services/reports/reports';
 import { rowsOf } from '../../services/streamer/rows';
+import { terminalOffline, transactionDocument } from '../../actors/outbox/builders';
 import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
 import { identifier } from '../../services/streamer/sql';
 import {
@@ -252,5 +255,71 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
         (statistics.sections['top_merchants']?.rows.length ?? 0) > 0 && (statistics.sections['sales_per_hour']?.rows.length ?? 0) > 0,
       );
     }
+  });
+
+  // Last: it adds documents of its own program, which the exact numbers above do not count.
+  it('the offline reports run on the current engine too: sales by liability, debt, terminals', async function () {
+    const at = Date.UTC(2026, 0, 31, 22, 0, 0);
+    const where = { merchantId: 'bar-off', programId: 'offline-chdb' };
+    const sale = (n: number, amount: number, extras: Parameters<typeof transactionDocument>[4], outcome: 'approved' | 'declined') =>
+      transactionDocument(
+        { key: `o:t-off:${n}`, terminalId: 't-off', amountMinor: amount, originalKey: '', source: 'offline', operatorId: '' },
+        where,
+        {
+          id: `off-${n}`,
+          kind: 'offline_purchase',
+          outcome,
+          ...(outcome === 'declined' ? { reason: 'merchant_liability', rule: 'offline:denylisted' } : {}),
+          cardId: `off-card-${n}`,
+          amountMinor: outcome === 'approved' ? amount : 0,
+          currency: 'EUR',
+          balanceAfterMinor: -300,
+          atMs: at,
+        },
+        '',
+        extras,
+      );
+    const documents = [
+      sale(1, 800, { balance_delta: -800, offline_at: at - 1_000, liability: 'issuer', debt_delta: 300, debt_after: 300 }, 'approved'),
+      sale(2, 250, { balance_delta: 0, offline_at: at - 1_000, liability: 'merchant' }, 'declined'),
+      terminalOffline({ terminal: 't-off', merchant: 'bar-off', event: 'grant', version: 3, at: at - 5_000 }),
+      terminalOffline({ terminal: 't-off', merchant: 'bar-off', event: 'ack', version: 41, behind: 2, at: at - 4_000 }),
+      terminalOffline({ terminal: 't-off', merchant: 'bar-off', event: 'batch', version: 1, entries: 2, missing: 1, at }),
+    ];
+    for (const [index, document] of documents.entries())
+      for (const row of rowsOf({ shard: 1, streamId: `77-${index}`, document }))
+        session.query(`INSERT INTO ${identifier(database)}.${identifier(row.table)} FORMAT JSONEachRow\n${JSON.stringify(row.values)}`);
+    const report = await offlineReport(context, range('2026-01-31', '2026-02-01'));
+    const sales = report.sections['sales']?.rows.find((row) => row['program'] === 'offline-chdb');
+    assert.deepEqual(
+      [
+        sales?.['offline_sales'],
+        sales?.['offline_sales_minor'],
+        sales?.['merchant_sales'],
+        sales?.['merchant_minor'],
+        sales?.['offline_share'],
+      ],
+      [1, 800, 1, 250, 1],
+    );
+    const debt = report.sections['debt']?.rows.find((row) => row['program'] === 'offline-chdb');
+    assert.deepEqual(
+      [debt?.['debt_created_minor'], debt?.['debt_outstanding_minor'], debt?.['cards_in_debt'], debt?.['largest_debt_minor']],
+      [300, 300, 1, 300],
+    );
+    const terminals = await offlineTerminalsReport({ ...context, now: () => at + 6_000 });
+    assert.deepEqual(terminals.sections['terminals']?.rows, [
+      {
+        terminal: 't-off',
+        merchant: 'bar-off',
+        grant_number: 3,
+        grant_at_ms: at - 5_000,
+        acked_version: 41,
+        acked_behind: 2,
+        acked_at_ms: at - 4_000,
+        staleness_ms: 10_000,
+        batches: 1,
+        missing_entries: 1,
+      },
+    ]);
   });
 });

@@ -84,6 +84,7 @@ describe('streamer (real Redis + ClickHouse)', function () {
       'audit_trail_dedup',
       'lifecycle_events',
       'lifecycle_events_dedup',
+      'offline_sales_dedup',
       'outbox_rejects',
       'relay_events',
       'relay_events_lifecycle_mv',

@@ -1,7 +1,9 @@
 // `npm start`: a working local Tapline on this machine. Starts Redis (AOF, fsync always) and
 // ClickHouse on private ports with data under .data/, starts authorizer node(s), issues demo
-// cards and terminals, runs a short burst of real authorizations over gRPC, prints what
-// happened, and keeps serving until Ctrl-C (then stops everything it started, in order).
+// cards and terminals, runs a short burst of real authorizations over gRPC and an offline terminal
+// (tools/offline-terminal: sync, sales while the network is down, a signed upload, debt paid back;
+// devenv/offline-demo.ts), prints what happened, and keeps serving until Ctrl-C (then stops
+// everything it started, in order).
 //
 // Options: `--nodes N` (or TAPLINE_NODES / TAPLINE_UP_NODES; default 1) authorizer nodes forming one
 // cluster on the same Redis (docs/CLUSTER.md). Environment: TAPLINE_UP_GRPC_PORT (50051: the terminal
@@ -36,6 +38,7 @@ import { role_names } from '../../services/common/auth/policy';
 import { credentialAccess, manifestAccess, readManifest, type ClientAccess } from '../client/access';
 import { httpRequest } from '../client/http';
 import { DevCredentials, writeManifest, type DevManifest } from './credentials';
+import { offlineDemo } from './offline-demo';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 
@@ -308,8 +311,15 @@ async function reportFromClickHouse(url: string, run: { id: string; transactions
 
 /** Issues cards and terminals for this run and sends a burst of real authorizations. */
 /** The demo's terminals of a run: the manifest holds a certificate for each. */
-function demoTerminals(run: string): { bar: string; food: string; topup: string; tap: string; pump: string } {
-  return { bar: `bar-${run}`, food: `food-${run}`, topup: `topup-${run}`, tap: `tap-${run}`, pump: `pump-${run}` };
+function demoTerminals(run: string): { bar: string; food: string; topup: string; tap: string; pump: string; offline: string } {
+  return {
+    bar: `bar-${run}`,
+    food: `food-${run}`,
+    topup: `topup-${run}`,
+    tap: `tap-${run}`,
+    pump: `pump-${run}`,
+    offline: `offline-bar-${run}`,
+  };
 }
 
 async function demo(
@@ -380,6 +390,7 @@ async function demo(
     `beer tap on ${carol} (€30.00): hold ${euros(hold.holdAmount?.amountMinor)} (available ${euros(hold.balanceAfter?.amountMinor)}), completed ${euros(poured.approvedAmount?.amountMinor)} -> balance ${euros(poured.balanceAfter?.amountMinor)}`,
   );
   await fleetDemo(access, run, terminals.pump);
+  const offlineTransactions = await offlineDemo(access, run, terminals.offline, { terminalId: terminals.topup, txn: 2 }, say, euros);
 
   say('balances:');
   for (const card of [...cards, { id: carol }]) {
@@ -389,7 +400,7 @@ async function demo(
   client.close();
   // The burst, the top-up, the reversal, the hold and its completion are transactions (the
   // retry is the burst's first).
-  return { id: run, transactions: burst.length + 1 + (firstApproved ? 1 : 0) + 2 };
+  return { id: run, transactions: burst.length + 1 + (firstApproved ? 1 : 0) + 2 + offlineTransactions };
 }
 
 function withKind(request: AuthorizeRequest, kind: AuthorizationKind): AuthorizeRequest {

@@ -68,6 +68,11 @@ export enum DeclineReason {
    * one whose counter is not above the last accepted (a replay or a clone); the rule says which.
    */
   DECLINE_REASON_CARD_AUTH_FAILED = 24,
+  /**
+   * DECLINE_REASON_MERCHANT_LIABILITY - An offline sale Tapline does not charge to the card: the merchant's loss (a card listed in
+   * the denylist the terminal held, a sale past the terminal's offline caps, ...).
+   */
+  DECLINE_REASON_MERCHANT_LIABILITY = 25,
   UNRECOGNIZED = -1,
 }
 
@@ -138,7 +143,10 @@ export interface Prompts {
   vehicleId: string;
 }
 
-/** Set by a terminal uploading a transaction it decided while offline. */
+/**
+ * Reserved for capture data on Authorize; not served (UNIMPLEMENTED): a terminal uploads the
+ * sales it made offline through OfflineService.UploadOfflineBatch (offline.proto).
+ */
 export interface OfflineCapture {
   capturedAtUnixMs: bigint;
   approvedOffline: boolean;

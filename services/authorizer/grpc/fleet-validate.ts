@@ -98,7 +98,7 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
       throw invalidArgument('unknown authorization kind');
     throw unimplemented('only PURCHASE authorizations are served for fleet cards');
   }
-  if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
+  if (wire.offline !== undefined) throw unimplemented('fleet cards are not sold offline');
   if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
   // Fields that change money are honoured or refused, never dropped: a fleet card has no PIN and
   // its account, not the card, holds loyalty points, so a terminal sending them gets told.

@@ -1,6 +1,7 @@
 // The public gRPC servers of a node, one per door, each on its own listener with its own TLS
-// settings and access check (services/common/auth): the terminal door serves AuthorizationService,
-// the operator door the Admin, Card, FleetAdmin and Approval services. Both serve standard health
+// settings and access check (services/common/auth): the terminal door serves AuthorizationService
+// and OfflineService, the operator door the Admin, Card, FleetAdmin, Approval and OfflineAdmin
+// services. Both serve standard health
 // checking (load balancers and k6 probe it without credentials) and server reflection (grpcurl
 // describes what the caller's door serves). Every call is measured, then checked, before any
 // handler runs.
@@ -23,13 +24,16 @@ import { listBalancesHandler, type BalancesServiceDeps } from './balances-servic
 import { cardService, type CardServiceDeps } from './cards-service';
 import { fleetAdminService } from './fleet-service';
 import { adminService } from './service';
+import { OfflineAdminServiceService, OfflineServiceService } from '../../../gen/tapline/v1/offline';
+import { offlineAdminService, offlineService, type OfflineServiceDeps } from './offline-service';
 
-export const terminal_services = ['tapline.v1.AuthorizationService'] as const;
+export const terminal_services = ['tapline.v1.AuthorizationService', 'tapline.v1.OfflineService'] as const;
 export const operator_services = [
   'tapline.v1.AdminService',
   'tapline.v1.CardService',
   'tapline.v1.FleetAdminService',
   'tapline.v1.ApprovalService',
+  'tapline.v1.OfflineAdminService',
 ] as const;
 /** The API services of both public doors (health statuses are kept per name). */
 export const served_services = [...terminal_services, ...operator_services] as const;
@@ -46,7 +50,7 @@ export const reflected_services: Readonly<Record<'terminal' | 'operator', readon
   operator: [...operator_services, ...standard_services],
 };
 
-export type ServiceDepsAll = CardServiceDeps & BalancesServiceDeps & ApprovalServiceDeps;
+export type ServiceDepsAll = CardServiceDeps & BalancesServiceDeps & ApprovalServiceDeps & OfflineServiceDeps;
 
 /** Wraps a service implementation (cluster routing, four eyes) before it is added. */
 export type ServiceWrapper = (
@@ -97,17 +101,23 @@ export function createHealth(): HealthImplementation {
   return new HealthImplementation(Object.fromEntries(['', ...served_services].map((name) => [name, 'NOT_SERVING' as const])));
 }
 
-/** The terminal door: AuthorizationService. */
+/** The terminal door: AuthorizationService and OfflineService. */
 export function createTerminalServer(deps: ServiceDepsAll, options: DoorServerOptions, health: HealthImplementation): grpc.Server {
   const server = doorServer('terminal', deps, options);
   const wrap = options.wrap ?? ((_service, implementation) => implementation);
-  deps.metrics.grpc.addService(AuthorizationServiceService);
-  server.addService(AuthorizationServiceService, wrap(AuthorizationServiceService, authorizationService(deps)));
+  const services: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation][] = [
+    [AuthorizationServiceService, authorizationService(deps)],
+    [OfflineServiceService, offlineService(deps)],
+  ];
+  for (const [service, implementation] of services) {
+    deps.metrics.grpc.addService(service);
+    server.addService(service, wrap(service, implementation));
+  }
   addStandard(server, 'terminal', health);
   return server;
 }
 
-/** The operator door: AdminService, CardService, FleetAdminService and ApprovalService. */
+/** The operator door: AdminService, CardService, FleetAdminService, ApprovalService and OfflineAdminService. */
 export function createOperatorServer(deps: ServiceDepsAll, options: DoorServerOptions, health: HealthImplementation): grpc.Server {
   const server = doorServer('operator', deps, options);
   const wrap = options.wrap ?? ((_service, implementation) => implementation);
@@ -116,6 +126,7 @@ export function createOperatorServer(deps: ServiceDepsAll, options: DoorServerOp
     [CardServiceService, cardService(deps)],
     [FleetAdminServiceService, fleetAdminService(deps)],
     [ApprovalServiceService, approvalService(deps)],
+    [OfflineAdminServiceService, offlineAdminService(deps)],
   ];
   for (const [service, implementation] of services) {
     deps.metrics.grpc.addService(service);

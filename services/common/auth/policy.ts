@@ -18,6 +18,7 @@ import { ApprovalServiceService } from '../../../gen/tapline/v1/approvals';
 import { AuthorizationServiceService, type GetReceiptRequest, type TopUpRequest } from '../../../gen/tapline/v1/authorization';
 import { CardAction, CardServiceService } from '../../../gen/tapline/v1/cards';
 import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
+import { OfflineAdminServiceService, OfflineServiceService } from '../../../gen/tapline/v1/offline';
 import { ClusterServiceService } from '../../../gen/tapline/internal/v1/cluster';
 import { CardFanoutServiceService } from '../../../gen/tapline/internal/v1/fanout';
 import { requireId } from '../../authorizer/grpc/validate';
@@ -260,6 +261,30 @@ const approval_rules: Record<keyof typeof ApprovalServiceService, RpcRule> = {
   reject: { who: 'operator', roles: ['approver'] },
 };
 
+// Offline selling (docs/OFFLINE.md): a terminal syncs, acknowledges its denylist, uploads and
+// refreshes a card's counter as itself, the terminal its certificate names; a gateway does it for
+// its merchants' terminals (relaying a batch keeps it verifiable: the terminal's own key signed it).
+const offline_rules: Record<keyof typeof OfflineServiceService, RpcRule> = {
+  getOfflineProfile: { who: 'terminal', terminals: own_terminal },
+  getDenylistDelta: { who: 'terminal', terminals: own_terminal },
+  ackDenylist: { who: 'terminal', terminals: own_terminal },
+  uploadOfflineBatch: { who: 'terminal', terminals: own_terminal },
+  refreshCardCounter: { who: 'terminal', terminals: own_terminal },
+};
+
+const of_terminal = fields((request: { terminalId: string }) => ({ terminalMerchants: [requireId('terminal_id', request.terminalId)] }));
+
+const offline_admin_rules: Record<keyof typeof OfflineAdminServiceService, RpcRule> = {
+  // A terminal's offline caps bound what the issuer may lose to its offline sales (the loss bound
+  // adds each terminal's grant): the issuer sets them, not the merchant.
+  setTerminalOffline: { who: 'operator', roles: ['issuer_admin'] },
+  getTerminalOffline: {
+    who: 'operator',
+    roles: ['issuer_admin', 'merchant_admin', 'support', 'analyst', 'auditor'],
+    scope: of_terminal,
+  },
+};
+
 /** Paths of the standard services every public door serves beside the API. */
 export const health_paths = ['/grpc.health.v1.Health/Check', '/grpc.health.v1.Health/Watch'] as const;
 export const reflection_paths = [
@@ -284,12 +309,17 @@ function standard(): [string, RpcRule][] {
 
 /** The rules of each door, by full method path. A path without a rule on a door is refused there. */
 export const rpc_rules: Readonly<Record<Door, ReadonlyMap<string, RpcRule>>> = {
-  terminal: new Map([...byPath(AuthorizationServiceService, authorization_rules), ...standard()]),
+  terminal: new Map([
+    ...byPath(AuthorizationServiceService, authorization_rules),
+    ...byPath(OfflineServiceService, offline_rules),
+    ...standard(),
+  ]),
   operator: new Map([
     ...byPath(AdminServiceService, admin_rules),
     ...byPath(CardServiceService, card_rules),
     ...byPath(FleetAdminServiceService, fleet_rules),
     ...byPath(ApprovalServiceService, approval_rules),
+    ...byPath(OfflineAdminServiceService, offline_admin_rules),
     ...standard(),
   ]),
   internal: new Map([
@@ -346,6 +376,9 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   // A refund campaign's breakage (unclaimed money at its deadline).
   breakage: { who: 'operator', roles: report_readers },
   event_statistics: { who: 'operator', roles: report_readers },
+  // Offline selling: sales by liability, debt, exposure per program; each terminal's denylist staleness.
+  offline: { who: 'operator', roles: report_readers },
+  offline_terminals: { who: 'operator', roles: [...report_readers, 'support'] },
   'settlement.merchant.get': { who: 'operator', roles: settlement_readers, scope: merchant_at(0) },
   'settlement.merchant.put': {
     who: 'operator',

@@ -438,4 +438,32 @@ export const migrations: readonly Migration[] = [
       `CREATE VIEW IF NOT EXISTS audit_log_dedup AS SELECT * FROM ${identifier(database)}.audit_log FINAL`,
     ],
   },
+  {
+    version: 13,
+    name: 'offline',
+    // Offline selling (docs/OFFLINE.md): who carries an offline sale and what a card owes on the
+    // transactions; a terminal's offline life (settings version, grant number, acknowledged
+    // denylist and how far behind it was, batches merged) on lifecycle_events. Defaults are the
+    // contract's. The SELECT * views are recreated to carry the columns (migration 7 says why), and
+    // offline_sales_dedup keeps the offline kinds' columns in one narrow view for the reports.
+    statements: (database) => {
+      const db = identifier(database);
+      return [
+        add('transactions', 'liability', "String DEFAULT ''"),
+        add('transactions', 'debt_delta', 'Int64 DEFAULT 0'),
+        add('transactions', 'debt_after', 'Int64 DEFAULT 0'),
+        add('lifecycle_events', 'version', 'UInt64 DEFAULT 0'),
+        add('lifecycle_events', 'behind', 'UInt64 DEFAULT 0'),
+        add('lifecycle_events', 'entries', 'UInt64 DEFAULT 0'),
+        add('lifecycle_events', 'missing', 'UInt64 DEFAULT 0'),
+        `DROP TABLE IF EXISTS ${db}.transactions_dedup`,
+        `CREATE VIEW IF NOT EXISTS transactions_dedup AS SELECT * FROM ${db}.transactions FINAL`,
+        `DROP TABLE IF EXISTS ${db}.lifecycle_events_dedup`,
+        `CREATE VIEW IF NOT EXISTS lifecycle_events_dedup AS SELECT * FROM ${db}.lifecycle_events FINAL`,
+        `CREATE VIEW IF NOT EXISTS offline_sales_dedup AS SELECT id, kind, outcome, rule, card, program, terminal, merchant, amount, requested,
+            currency, balance_delta, liability, debt_delta, debt_after, offline_at, idempotency_key, original, reverse, at, at_ms
+            FROM ${db}.transactions FINAL WHERE kind IN ('offline_purchase', 'offline_void')`,
+      ];
+    },
+  },
 ];
