@@ -1,0 +1,153 @@
+// A gRPC client that sends bytes exactly as given (identity serializers) to any method of a node,
+// for the tests of what a hostile or broken client can send: undecodable requests, fuzzed
+// messages, streams that are written and never read. Every such test builds its channels here,
+// through `rawDoors`, so moving them onto credentials (terminal mTLS, operator tokens, internal
+// mTLS) is a change to this one file.
+
+import * as grpc from '@grpc/grpc-js';
+
+/** Where a node serves its methods: the public port (every public service) and the internal port. */
+export interface NodeAddresses {
+  readonly grpcPort: number;
+  /** The node-to-node port (ClusterService.Forward); undefined when the process did not announce it. */
+  readonly internalPort?: number | undefined;
+}
+
+/** How a call ended: its status, and the messages the server sent before it. */
+export interface RawOutcome {
+  readonly code: grpc.status;
+  readonly details: string;
+  readonly messages: Buffer[];
+}
+
+const identity = (bytes: Buffer): Buffer => bytes;
+
+/** Bounds a raw call even when the server never answers (a hang is a finding, not a stuck test). */
+export const raw_call_deadline_ms = 15_000;
+
+/** One channel with identity serializers; a method is addressed by its full path. */
+export class RawChannel {
+  readonly client: grpc.Client;
+
+  constructor(address: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}) {
+    this.client = new grpc.Client(address, credentials, options);
+  }
+
+  /** A unary call with these request bytes. */
+  unary(path: string, request: Buffer, deadline_ms = raw_call_deadline_ms): Promise<RawOutcome> {
+    return new Promise((resolve) => {
+      this.client.makeUnaryRequest(
+        path,
+        identity,
+        identity,
+        request,
+        new grpc.Metadata(),
+        { deadline: Date.now() + deadline_ms },
+        (error, response) => {
+          if (error) resolve({ code: error.code, details: error.details, messages: [] });
+          else resolve({ code: grpc.status.OK, details: '', messages: response === undefined ? [] : [response] });
+        },
+      );
+    });
+  }
+
+  /**
+   * A server-streaming call: sends the request, collects at most `messages_max` messages, then
+   * cancels (a Watch never ends by itself); the outcome of a cancelled call is OK with its messages.
+   */
+  serverStream(path: string, request: Buffer, messages_max = 1, deadline_ms = raw_call_deadline_ms): Promise<RawOutcome> {
+    return new Promise((resolve) => {
+      const messages: Buffer[] = [];
+      let settled = false;
+      const call = this.client.makeServerStreamRequest(path, identity, identity, request, new grpc.Metadata(), {
+        deadline: Date.now() + deadline_ms,
+      });
+      call.on('data', (message: Buffer) => {
+        messages.push(message);
+        if (messages.length >= messages_max && !settled) {
+          settled = true;
+          resolve({ code: grpc.status.OK, details: 'cancelled by the test after its messages', messages });
+          call.cancel();
+        }
+      });
+      call.on('error', (error: grpc.ServiceError) => {
+        if (settled) return;
+        settled = true;
+        resolve({ code: error.code, details: error.details, messages });
+      });
+      call.on('status', (status: grpc.StatusObject) => {
+        if (settled) return;
+        settled = true;
+        resolve({ code: status.code, details: status.details, messages });
+      });
+    });
+  }
+
+  /** A bidirectional stream: writes the frames, half-closes, and collects what comes back. */
+  bidi(path: string, frames: readonly Buffer[], deadline_ms = raw_call_deadline_ms): Promise<RawOutcome> {
+    return new Promise((resolve) => {
+      const messages: Buffer[] = [];
+      let settled = false;
+      const call = this.client.makeBidiStreamRequest(path, identity, identity, new grpc.Metadata(), {
+        deadline: Date.now() + deadline_ms,
+      });
+      call.on('data', (message: Buffer) => messages.push(message));
+      call.on('error', (error: grpc.ServiceError) => {
+        if (settled) return;
+        settled = true;
+        resolve({ code: error.code, details: error.details, messages });
+      });
+      call.on('status', (status: grpc.StatusObject) => {
+        if (settled) return;
+        settled = true;
+        resolve({ code: status.code, details: status.details, messages });
+      });
+      for (const frame of frames) call.write(frame);
+      call.end();
+    });
+  }
+
+  /** A bidirectional stream left open for the caller to drive (write, never read, ...). */
+  openBidi(path: string, deadline_ms?: number): grpc.ClientDuplexStream<Buffer, Buffer> {
+    return this.client.makeBidiStreamRequest(
+      path,
+      identity,
+      identity,
+      new grpc.Metadata(),
+      deadline_ms === undefined ? {} : { deadline: Date.now() + deadline_ms },
+    );
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** The doors of a node as raw channels: the public API and the node-to-node API. */
+export interface RawDoors {
+  /** The channel serving a service, by its full name (e.g. "tapline.v1.AuthorizationService"). */
+  forService(service: string): RawChannel;
+  readonly internal: RawChannel;
+  close(): void;
+}
+
+/** Whether a service is served on the internal (node-to-node) port. */
+export function isInternalService(service: string): boolean {
+  return service.startsWith('tapline.internal.');
+}
+
+/** Raw channels to a node's doors, as an unauthenticated development client reaches them. */
+export function rawDoors(node: NodeAddresses, options: grpc.ChannelOptions = {}): RawDoors {
+  const credentials = grpc.credentials.createInsecure();
+  const external = new RawChannel(`127.0.0.1:${node.grpcPort}`, credentials, options);
+  if (node.internalPort === undefined) throw new Error('the node announced no internal port');
+  const internal = new RawChannel(`127.0.0.1:${node.internalPort}`, credentials, options);
+  return {
+    forService: (service) => (isInternalService(service) ? internal : external),
+    internal,
+    close: () => {
+      external.close();
+      internal.close();
+    },
+  };
+}
