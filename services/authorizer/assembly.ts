@@ -34,6 +34,8 @@ import type { BalancesServiceDeps } from './grpc/balances-service';
 import type { CardServiceDeps } from './grpc/cards-service';
 import { bindServer, createGrpcServer, serverCredentials } from './grpc/server';
 import { InFlight } from './grpc/service';
+import { createStrictServer } from './grpc/strict-server';
+import { WireSchemas } from '../common/wire-check';
 import { StoredBalances } from './store/balances';
 import { ClusterStore } from './store/cluster-store';
 import { Committer } from './store/committer';
@@ -331,7 +333,7 @@ export async function startCluster(
     clock,
     metrics,
   });
-  const server = new grpc.Server({
+  const server = createStrictServer(WireSchemas.shared(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.keepalive_time_ms': 10_000,

@@ -22,6 +22,8 @@ import { errorOfStatus, isShardMovedStatus, serviceErrorOf, statusOf } from '../
 import type { Member } from '../store/cluster-store';
 import type { ForwardOutcome, Peers } from './peers';
 import { routingKeyOf } from './routing-keys';
+import { UndecodableRequest, decodeRequest } from '../grpc/strict-server';
+import { WireSchemas } from '../../common/wire-check';
 import type { ClusterMetrics } from './metrics';
 
 export interface RouterLimits {
@@ -223,33 +225,48 @@ export class ClusterRouter {
     guardedAttempt();
   }
 
-  /** The owner's side of the internal Forward stream: runs forwarded calls with the local handlers. */
+  /**
+   * The owner's side of the internal Forward stream: runs forwarded calls with the local handlers.
+   * A peer that half-closes still gets the results of the calls it sent; the stream ends after them.
+   */
   serveForward(call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>): void {
     let outgoing: ForwardedResult[] = [];
     let flushScheduled = false;
     let closed = false;
+    let running = 0;
+    let inputDone = false;
+    const flush = (): void => {
+      flushScheduled = false;
+      const results = outgoing;
+      outgoing = [];
+      if (closed) return;
+      if (results.length > 0) call.write({ results });
+      if (inputDone && running === 0) {
+        closed = true;
+        call.end();
+      }
+    };
     const emit = (result: ForwardedResult): void => {
+      running -= 1;
       if (closed) return;
       outgoing.push(result);
       if (flushScheduled) return;
       flushScheduled = true;
-      setImmediate(() => {
-        flushScheduled = false;
-        const results = outgoing;
-        outgoing = [];
-        if (!closed && results.length > 0) call.write({ results });
-      });
+      setImmediate(flush);
     };
     call.on('data', (frame: ForwardRequest) => {
-      for (const forwarded of frame.calls) this.runForwarded(forwarded, emit);
+      for (const forwarded of frame.calls) {
+        running += 1;
+        this.runForwarded(forwarded, emit);
+      }
+    });
+    call.on('end', () => {
+      inputDone = true;
+      if (!flushScheduled) flush();
     });
     const close = (): void => {
       closed = true;
     };
-    call.on('end', () => {
-      close();
-      call.end();
-    });
     call.on('cancelled', close);
     call.on('error', close);
   }
@@ -266,14 +283,22 @@ export class ClusterRouter {
       replyError(unimplemented(`method ${forwarded.method} is not forwardable`));
       return;
     }
-    let request: unknown;
+    const request = decodeRequest(
+      WireSchemas.shared(),
+      forwarded.method,
+      Buffer.from(forwarded.request),
+      method.definition.requestDeserialize,
+    );
+    if (request instanceof UndecodableRequest) {
+      replyError(invalidArgument(`forwarded ${request.problem}`));
+      return;
+    }
     let shard: number;
     try {
-      request = method.definition.requestDeserialize(Buffer.from(forwarded.request));
       // A request that decodes but whose routing key cannot be read is refused like bytes that do not decode.
       shard = shardOfKey(routingKeyOf(forwarded.method, request), this.deps.shardCount);
     } catch {
-      replyError(invalidArgument('forwarded request could not be decoded'));
+      replyError(invalidArgument('forwarded request could not be routed'));
       return;
     }
     if (!this.deps.accepting() || !this.deps.holds(shard)) {

@@ -15,6 +15,8 @@ import { authorizationService } from './authorization-service';
 import { CardServiceService } from '../../../gen/tapline/v1/cards';
 import { cardService, type CardServiceDeps } from './cards-service';
 import { listBalancesHandler, type BalancesServiceDeps } from './balances-service';
+import { WireSchemas } from '../../common/wire-check';
+import { createStrictServer } from './strict-server';
 
 export const served_services = [
   'tapline.v1.AuthorizationService',
@@ -62,7 +64,8 @@ export function createGrpcServer(
   deps: CardServiceDeps & BalancesServiceDeps,
   options: GrpcServerOptions,
 ): { server: grpc.Server; health: HealthImplementation } {
-  const server = new grpc.Server({
+  // Every method decodes strictly and answers bytes that are not a request with INVALID_ARGUMENT.
+  const server = createStrictServer(WireSchemas.shared(), {
     // Channelz (grpc-js' per-call introspection) is not served here; off, each call skips its
     // bookkeeping: ~1.5 KB of garbage and some CPU per call.
     'grpc.enable_channelz': 0,
