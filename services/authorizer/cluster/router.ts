@@ -125,17 +125,44 @@ export class ClusterRouter {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
+  /**
+   * Runs a method's handler on this node. A handler that throws (a defect) answers INTERNAL here:
+   * grpc-js has no try around a handler, and a forwarded call runs inside a stream's data handler,
+   * so an exception escaping either would take the process down with every call it carries.
+   */
+  private runLocal(method: LocalMethod, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void {
+    let answered = false;
+    const once: grpc.sendUnaryData<unknown> = (error, value) => {
+      if (answered) return;
+      answered = true;
+      callback(error, value);
+    };
+    try {
+      method.handler(call, once);
+    } catch (error) {
+      this.deps.logger.error({ err: error, method: method.definition.path }, 'assertion: a handler threw');
+      once(serviceErrorOf(new InternalError('handler threw', {}, { cause: error })));
+    }
+  }
+
   private route(method: LocalMethod, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void {
-    const key = routingKeyOf(method.definition.path, call.request);
+    let key: string;
+    try {
+      key = routingKeyOf(method.definition.path, call.request);
+    } catch {
+      // Only a request built without its id fields gets here (decoded requests always have them).
+      callback(serviceErrorOf(invalidArgument("request could not be routed: its entity's id cannot be read")));
+      return;
+    }
     if (key === '') {
-      method.handler(call, callback);
+      this.runLocal(method, call, callback);
       return;
     }
     const shard = shardOfKey(key, this.deps.shardCount);
     if (this.deps.holds(shard)) {
       // The common case on a well-placed client (and always on a single node): no extra work
       // unless the shard moves under the call.
-      method.handler(call, (error, value) => {
+      this.runLocal(method, call, (error, value) => {
         if (isMoved(error ?? null)) this.routeSlow(method, call, callback, shard);
         else callback(error, value);
       });
@@ -191,7 +218,7 @@ export class ClusterRouter {
     };
     const attempt = (): void => {
       if (deps.holds(shard)) {
-        method.handler(call, (error, value) => {
+        this.runLocal(method, call, (error, value) => {
           if (isMoved(error ?? null)) retryOrGiveUp('moved during the call');
           else answer(error ?? null, value);
         });
@@ -306,7 +333,7 @@ export class ClusterRouter {
       return;
     }
     const deadline = forwarded.timeoutMs > 0 ? new Date(this.deps.clock() + forwarded.timeoutMs) : Infinity;
-    method.handler(syntheticCall(request, forwarded.method, deadline), (error, value) => {
+    this.runLocal(method, syntheticCall(request, forwarded.method, deadline), (error, value) => {
       if (error) {
         if (isMoved(error)) reply({ notOwner: true });
         else reply({ statusCode: error.code ?? grpc.status.INTERNAL, statusMessage: error.details ?? '' });
