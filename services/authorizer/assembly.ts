@@ -33,7 +33,8 @@ import type { NodeConfig } from './config';
 import type { BalancesServiceDeps } from './grpc/balances-service';
 import type { CardServiceDeps } from './grpc/cards-service';
 import { bindServer, createGrpcServer, serverCredentials } from './grpc/server';
-import { InFlight } from './grpc/service';
+import { InFlight, type StreamBudgets } from './grpc/service';
+import { ConnectionBudgets } from './grpc/result-stream';
 import { createStrictServer } from './grpc/strict-server';
 import { WireSchemas } from '../common/wire-check';
 import { StoredBalances } from './store/balances';
@@ -221,6 +222,20 @@ function buildRegion(
   return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals }, clock);
 }
 
+/** Back-pressure bounds of one server's streams, with their own per-connection counts (counted in `metrics`). */
+export function streamBudgets(config: NodeConfig, metrics: Metrics): StreamBudgets {
+  const budgets = new ConnectionBudgets();
+  metrics.countStreamPending(() => budgets.pendingItems);
+  return {
+    limits: {
+      stream_pending_items_max: config.TAPLINE_STREAM_PENDING_ITEMS_MAX,
+      connection_pending_items_max: config.TAPLINE_CONNECTION_PENDING_ITEMS_MAX,
+      frame_results_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
+    },
+    budgets,
+  };
+}
+
 /** What the gRPC handlers and the use cases behind them need. */
 export function buildServiceDeps(
   config: NodeConfig,
@@ -251,6 +266,7 @@ export function buildServiceDeps(
     clock,
     stream_in_flight_max: config.TAPLINE_STREAM_IN_FLIGHT_MAX,
     stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
+    streams: streamBudgets(config, metrics),
     accepting,
     programs,
     records: committer,
@@ -286,6 +302,9 @@ export async function serve(
   const tls = { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE };
   const { server, health } = createGrpcServer(deps, {
     message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
+    streams_per_connection_max: config.TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX,
+    connection_age_max_ms: config.TAPLINE_GRPC_CONNECTION_AGE_MAX_MS,
+    connection_age_grace_ms: config.TAPLINE_GRPC_CONNECTION_AGE_GRACE_MS,
     tls,
     route: (service, implementation) => router.wrap(service, implementation),
   });
@@ -332,12 +351,16 @@ export async function startCluster(
     logger,
     clock,
     metrics,
+    streams: streamBudgets(config, nodeMetrics),
   });
   const server = createStrictServer(WireSchemas.shared(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
+    // Peers open one Forward stream per link; the bound only caps what one connection may hold.
+    // No maximum age: a peer link is meant to live as long as both nodes.
+    'grpc.max_concurrent_streams': config.TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX,
     interceptors: [nodeMetrics.grpc.interceptor],
   });
   nodeMetrics.grpc.addService(ClusterServiceService);

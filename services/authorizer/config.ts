@@ -38,8 +38,30 @@ const schema = z.object({
   TAPLINE_IN_FLIGHT_MAX: int(1, 10_000_000, 250_000),
   // Items accepted on one AuthorizeStream and not yet answered.
   TAPLINE_STREAM_IN_FLIGHT_MAX: int(1, 1_000_000, 100_000),
-  // Items in one AuthorizeStream frame.
+  // Items in one AuthorizeStream frame (and results in one frame sent back).
   TAPLINE_STREAM_FRAME_ITEMS_MAX: int(1, 100_000, 1_000),
+  // Items of one stream (AuthorizeStream, or a peer's Forward) read and not yet written back:
+  // running, or answered and waiting for the client to read its results. At this bound the node
+  // stops reading the stream and HTTP/2 flow control stops the client, so a client that never
+  // reads holds at most this much of the node's memory (~1 KB per item with its request and
+  // result: ~10 MB). 10,000 is ten full frames: a gateway that reads its results never meets it.
+  TAPLINE_STREAM_PENDING_ITEMS_MAX: int(1, 1_000_000, 10_000),
+  // The same over all streams of one client connection, so opening more streams on one
+  // connection does not multiply the bound: two streams' worth.
+  TAPLINE_CONNECTION_PENDING_ITEMS_MAX: int(1, 10_000_000, 20_000),
+  // Calls open at once on one client connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a
+  // client's further calls wait in its own queue until one ends. A terminal has one call open, a
+  // gateway one stream and a few calls, a load driver a few hundred: 1,000 serves them all and
+  // bounds what one connection can hold open.
+  TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX: int(1, 1_000_000, 1_000),
+  // A client connection older than this is asked to reconnect (HTTP/2 GOAWAY; grpc-js adds up
+  // to 10% jitter), so gateways that keep one stream open for days rebalance over the nodes and
+  // release what the connection holds. 30 minutes is rare next to a terminal's calls.
+  TAPLINE_GRPC_CONNECTION_AGE_MAX_MS: int(1_000, 86_400_000, 1_800_000),
+  // After the GOAWAY, calls still open get this long to finish before the connection is closed.
+  // One minute covers a gateway finishing its frames and moving its stream to a new connection;
+  // a call cut short at the end is retried by its client with the same key.
+  TAPLINE_GRPC_CONNECTION_AGE_GRACE_MS: int(0, 3_600_000, 60_000),
   // Entries per commit script: bounds how long Redis is blocked by one script (about 10 µs each).
   TAPLINE_COMMIT_BATCH_MAX: int(1, 100_000, 2_000),
   // Script calls in flight: 2 lets the next batch be encoded while Redis runs the previous one.
@@ -129,6 +151,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.TAPLINE_DRAIN_BATCH_MAX > config.TAPLINE_MAILBOX_MAX) problems.push('TAPLINE_DRAIN_BATCH_MAX must be <= TAPLINE_MAILBOX_MAX');
   if (config.TAPLINE_STREAM_IN_FLIGHT_MAX > config.TAPLINE_IN_FLIGHT_MAX)
     problems.push('TAPLINE_STREAM_IN_FLIGHT_MAX must be <= TAPLINE_IN_FLIGHT_MAX');
+  if (config.TAPLINE_STREAM_PENDING_ITEMS_MAX > config.TAPLINE_CONNECTION_PENDING_ITEMS_MAX)
+    problems.push('TAPLINE_STREAM_PENDING_ITEMS_MAX must be <= TAPLINE_CONNECTION_PENDING_ITEMS_MAX');
+  if (config.TAPLINE_STREAM_FRAME_ITEMS_MAX > config.TAPLINE_STREAM_PENDING_ITEMS_MAX)
+    problems.push('TAPLINE_STREAM_FRAME_ITEMS_MAX must be <= TAPLINE_STREAM_PENDING_ITEMS_MAX (a frame is read whole)');
   if (config.TAPLINE_COMMIT_PENDING_MAX < config.TAPLINE_COMMIT_BATCH_MAX)
     problems.push('TAPLINE_COMMIT_PENDING_MAX must be >= TAPLINE_COMMIT_BATCH_MAX');
   if (config.TAPLINE_PASSIVATION_SWEEP_MS > config.TAPLINE_PASSIVATE_AFTER_MS)

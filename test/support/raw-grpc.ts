@@ -4,6 +4,7 @@
 // through `rawDoors`, so moving them onto credentials (terminal mTLS, operator tokens, internal
 // mTLS) is a change to this one file.
 
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 
 /** Where a node serves its methods: the public port (every public service) and the internal port. */
@@ -123,10 +124,132 @@ export class RawChannel {
   }
 }
 
+/** A message in gRPC's length-prefixed framing (uncompressed). */
+function grpcFrame(message: Buffer): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+
+/**
+ * One HTTP/2 connection speaking gRPC by hand, for what a grpc-js client will not do: streams
+ * written and never read (a grpc-js client keeps receiving into its own memory until the
+ * application reads, so the server would never feel it), and calls whose place among the
+ * connection's streams matters.
+ */
+export class RawConnection {
+  readonly session: http2.ClientHttp2Session;
+  private readonly settings: Promise<http2.Settings>;
+
+  constructor(address: string) {
+    this.session = http2.connect(`http://${address}`);
+    this.session.on('error', () => undefined);
+    this.settings = new Promise((resolve) => this.session.once('remoteSettings', resolve));
+  }
+
+  /** The server's HTTP/2 SETTINGS, once they arrived. */
+  serverSettings(): Promise<http2.Settings> {
+    return this.settings;
+  }
+
+  /** A stream of `path` written and never read. */
+  unreadStream(path: string): UnreadStream {
+    return new UnreadStream(this.session.request(grpcHeaders(path)));
+  }
+
+  /** A unary call on this connection: the gRPC status and the response messages. */
+  unary(path: string, request: Buffer): Promise<{ status: number; messages: Buffer[] }> {
+    return new Promise((resolve, reject) => {
+      const stream = this.session.request(grpcHeaders(path));
+      const chunks: Buffer[] = [];
+      let status: number | undefined;
+      const readStatus = (headers: http2.IncomingHttpHeaders): void => {
+        const value = headers['grpc-status'];
+        if (value !== undefined) status = Number(value);
+      };
+      stream.on('response', readStatus);
+      stream.on('trailers', readStatus);
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', reject);
+      stream.on('close', () => {
+        const body = Buffer.concat(chunks);
+        const messages: Buffer[] = [];
+        for (let at = 0; at + 5 <= body.length;) {
+          const length = body.readUInt32BE(at + 1);
+          messages.push(body.subarray(at + 5, at + 5 + length));
+          at += 5 + length;
+        }
+        resolve({ status: status ?? -1, messages });
+      });
+      stream.end(grpcFrame(request));
+    });
+  }
+
+  close(): void {
+    this.session.destroy();
+  }
+}
+
+function grpcHeaders(path: string): http2.OutgoingHttpHeaders {
+  return { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' };
+}
+
+/** A gRPC stream written at the HTTP/2 level and never read (see RawConnection). */
+export class UnreadStream {
+  constructor(readonly stream: http2.ClientHttp2Stream) {
+    stream.pause();
+    stream.on('error', () => undefined);
+  }
+
+  /** Writes one message; false when the stream's buffer is full (wait for 'drain'). */
+  write(message: Buffer): boolean {
+    return this.stream.write(grpcFrame(message));
+  }
+
+  /** Resolves true on 'drain', false when none came within `wait_ms`. */
+  drained(wait_ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const onDrain = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.stream.off('drain', onDrain);
+        resolve(false);
+      }, wait_ms);
+      this.stream.once('drain', onDrain);
+    });
+  }
+
+  /**
+   * Writes messages until the server stops taking them (no 'drain' within `blocked_after_ms`),
+   * `messages_max` are written, or `enough()` says so.
+   */
+  async writeUntilBlocked(
+    next: (index: number) => Buffer,
+    bounds: { readonly messages_max: number; readonly blocked_after_ms: number; readonly enough?: () => boolean },
+  ): Promise<{ written: number; blocked: boolean }> {
+    const { messages_max, blocked_after_ms, enough } = bounds;
+    let written = 0;
+    while (written < messages_max && enough?.() !== true) {
+      const more = this.write(next(written));
+      written += 1;
+      if (!more && !(await this.drained(blocked_after_ms))) return { written, blocked: true };
+    }
+    return { written, blocked: false };
+  }
+
+  close(): void {
+    this.stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+}
+
 /** The doors of a node as raw channels: the public API and the node-to-node API. */
 export interface RawDoors {
   /** The channel serving a service, by its full name (e.g. "tapline.v1.AuthorizationService"). */
   forService(service: string): RawChannel;
+  /** A hand-driven HTTP/2 connection to the public port (RawConnection). */
+  rawConnection(): RawConnection;
   readonly internal: RawChannel;
   close(): void;
 }
@@ -144,6 +267,7 @@ export function rawDoors(node: NodeAddresses, options: grpc.ChannelOptions = {})
   const internal = new RawChannel(`127.0.0.1:${node.internalPort}`, credentials, options);
   return {
     forService: (service) => (isInternalService(service) ? internal : external),
+    rawConnection: () => new RawConnection(`127.0.0.1:${node.grpcPort}`),
     internal,
     close: () => {
       external.close();

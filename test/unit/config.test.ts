@@ -3,8 +3,9 @@
 // bound is accepted at its minimum and maximum and refused one past either, and refused when it is
 // empty, blank, fractional, hexadecimal, exponential or not a number, always with a ConfigError
 // whose message names the variable; enum, URL, id and TLS settings are checked the same way; and
-// the relations between bounds (drain batch vs mailbox, stream vs node in-flight, commit pending
-// vs batch, sweep vs passivation, TLS cert with key) are refused together, equality allowed.
+// the relations between bounds (drain batch vs mailbox, stream vs node in-flight, stream vs
+// connection pending items, frame vs stream pending items, commit pending vs batch, sweep vs
+// passivation, TLS cert with key) are refused together, equality allowed.
 // Every test passes its own environment object; process.env is never read.
 
 import assert from 'node:assert/strict';
@@ -48,7 +49,28 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_DRAIN_BATCH_MAX: { min: 1, max: 100_000, fallback: 512, atMax: { TAPLINE_MAILBOX_MAX: '100000' } },
   TAPLINE_IN_FLIGHT_MAX: { min: 1, max: 10_000_000, fallback: 250_000, atMin: { TAPLINE_STREAM_IN_FLIGHT_MAX: '1' } },
   TAPLINE_STREAM_IN_FLIGHT_MAX: { min: 1, max: 1_000_000, fallback: 100_000, atMax: { TAPLINE_IN_FLIGHT_MAX: '1000000' } },
-  TAPLINE_STREAM_FRAME_ITEMS_MAX: { min: 1, max: 100_000, fallback: 1_000 },
+  TAPLINE_STREAM_FRAME_ITEMS_MAX: {
+    min: 1,
+    max: 100_000,
+    fallback: 1_000,
+    atMax: { TAPLINE_STREAM_PENDING_ITEMS_MAX: '100000', TAPLINE_CONNECTION_PENDING_ITEMS_MAX: '100000' },
+  },
+  TAPLINE_STREAM_PENDING_ITEMS_MAX: {
+    min: 1,
+    max: 1_000_000,
+    fallback: 10_000,
+    atMin: { TAPLINE_STREAM_FRAME_ITEMS_MAX: '1' },
+    atMax: { TAPLINE_CONNECTION_PENDING_ITEMS_MAX: '1000000' },
+  },
+  TAPLINE_CONNECTION_PENDING_ITEMS_MAX: {
+    min: 1,
+    max: 10_000_000,
+    fallback: 20_000,
+    atMin: { TAPLINE_STREAM_PENDING_ITEMS_MAX: '1', TAPLINE_STREAM_FRAME_ITEMS_MAX: '1' },
+  },
+  TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX: { min: 1, max: 1_000_000, fallback: 1_000 },
+  TAPLINE_GRPC_CONNECTION_AGE_MAX_MS: { min: 1_000, max: 86_400_000, fallback: 1_800_000 },
+  TAPLINE_GRPC_CONNECTION_AGE_GRACE_MS: { min: 0, max: 3_600_000, fallback: 60_000 },
   TAPLINE_COMMIT_BATCH_MAX: { min: 1, max: 100_000, fallback: 2_000 },
   TAPLINE_COMMIT_IN_FLIGHT_MAX: { min: 1, max: 64, fallback: 2 },
   TAPLINE_COMMIT_PENDING_MAX: { min: 1, max: 10_000_000, fallback: 500_000, atMin: { TAPLINE_COMMIT_BATCH_MAX: '1' } },
@@ -184,6 +206,8 @@ describe('config: relations between bounds', () => {
     ['TAPLINE_COMMIT_PENDING_MAX', 'TAPLINE_COMMIT_BATCH_MAX', ['99', '100'], '100'],
     ['TAPLINE_PASSIVATION_SWEEP_MS', 'TAPLINE_PASSIVATE_AFTER_MS', ['2001', '2000'], '2000'],
     ['TAPLINE_ROUTE_RETRY_MS', 'TAPLINE_ROUTE_WAIT_MAX_MS', ['101', '100'], '100'],
+    ['TAPLINE_STREAM_PENDING_ITEMS_MAX', 'TAPLINE_CONNECTION_PENDING_ITEMS_MAX', ['5001', '5000'], '5000'],
+    ['TAPLINE_STREAM_FRAME_ITEMS_MAX', 'TAPLINE_STREAM_PENDING_ITEMS_MAX', ['501', '500'], '500'],
   ];
   for (const [name, partner, [value, partnerValue], equal] of relations) {
     it(`${name}: refused past ${partner}, allowed equal to it`, () => {

@@ -23,6 +23,8 @@ import type { Member } from '../store/cluster-store';
 import type { ForwardOutcome, Peers } from './peers';
 import { routingKeyOf } from './routing-keys';
 import { UndecodableRequest, decodeRequest } from '../grpc/strict-server';
+import { ConnectionBudgets, ResultStream } from '../grpc/result-stream';
+import type { StreamBudgets } from '../grpc/service';
 import { WireSchemas } from '../../common/wire-check';
 import type { ClusterMetrics } from './metrics';
 
@@ -46,7 +48,12 @@ export interface RouterDeps {
   readonly logger: Logger;
   readonly clock: () => number;
   readonly metrics?: ClusterMetrics;
+  /** Back-pressure of the Forward streams peers open to this node (default: the node's defaults). */
+  readonly streams?: StreamBudgets;
 }
+
+/** The defaults of services/authorizer/config.ts, for routers built without a configuration (tests). */
+const default_forward_stream_limits = { stream_pending_items_max: 10_000, connection_pending_items_max: 20_000, frame_results_max: 1_000 };
 
 type UnaryHandler = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
 
@@ -81,8 +88,11 @@ export class ClusterRouter {
   private readonly local = new Map<string, LocalMethod>();
   private routed = 0;
   private drainWaiters: (() => void)[] = [];
+  private readonly streams: StreamBudgets;
 
-  constructor(private readonly deps: RouterDeps) {}
+  constructor(private readonly deps: RouterDeps) {
+    this.streams = deps.streams ?? { limits: default_forward_stream_limits, budgets: new ConnectionBudgets() };
+  }
 
   /** Wraps a service implementation so that its routed unary methods run on the owner. */
   wrap(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): grpc.UntypedServiceImplementation {
@@ -254,48 +264,46 @@ export class ClusterRouter {
 
   /**
    * The owner's side of the internal Forward stream: runs forwarded calls with the local handlers.
-   * A peer that half-closes still gets the results of the calls it sent; the stream ends after them.
+   * Results go back with the stream's back-pressure (a peer that stops reading is not read
+   * either); a peer that half-closes still gets the results of the calls it sent.
    */
   serveForward(call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>): void {
-    let outgoing: ForwardedResult[] = [];
-    let flushScheduled = false;
-    let closed = false;
-    let running = 0;
-    let inputDone = false;
-    const flush = (): void => {
-      flushScheduled = false;
-      const results = outgoing;
-      outgoing = [];
-      if (closed) return;
-      if (results.length > 0) call.write({ results });
-      if (inputDone && running === 0) {
-        closed = true;
-        call.end();
-      }
-    };
-    const emit = (result: ForwardedResult): void => {
-      running -= 1;
-      if (closed) return;
-      outgoing.push(result);
-      if (flushScheduled) return;
-      flushScheduled = true;
-      setImmediate(flush);
-    };
+    const results = new ResultStream<ForwardedResult, ForwardResponse>(
+      call,
+      (batch) => ({ results: batch }),
+      this.streams.limits,
+      this.streams.budgets,
+    );
     call.on('data', (frame: ForwardRequest) => {
-      for (const forwarded of frame.calls) {
-        running += 1;
-        this.runForwarded(forwarded, emit);
-      }
+      for (let index = 0; index < frame.calls.length; index++) results.itemRead();
+      for (const forwarded of frame.calls) this.runForwardedGuarded(forwarded, (result) => results.answer(result));
     });
-    call.on('end', () => {
-      inputDone = true;
-      if (!flushScheduled) flush();
-    });
-    const close = (): void => {
-      closed = true;
+    call.on('end', () => results.inputEnded());
+    call.on('cancelled', () => results.close());
+    call.on('error', () => results.close());
+  }
+
+  /** Runs one forwarded call; it is answered exactly once, a defect on the way included (INTERNAL). */
+  private runForwardedGuarded(forwarded: ForwardedCall, emit: (result: ForwardedResult) => void): void {
+    let answered = false;
+    const once = (result: ForwardedResult): void => {
+      if (answered) return;
+      answered = true;
+      emit(result);
     };
-    call.on('cancelled', close);
-    call.on('error', close);
+    try {
+      this.runForwarded(forwarded, once);
+    } catch (error) {
+      this.deps.logger.error({ err: error, method: forwarded.method }, 'assertion: running a forwarded call threw');
+      const status = statusOf(new InternalError('forwarded call failed', {}, { cause: error }));
+      once({
+        callId: forwarded.callId,
+        statusCode: status.code,
+        statusMessage: status.details,
+        response: Buffer.alloc(0),
+        notOwner: false,
+      });
+    }
   }
 
   private runForwarded(forwarded: ForwardedCall, emit: (result: ForwardedResult) => void): void {

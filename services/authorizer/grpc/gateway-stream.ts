@@ -1,12 +1,14 @@
 // One venue gateway's AuthorizeStream: frames of items in, frames of results out, each result
 // tagged with its item's correlation id. Items of a frame are admitted one by one (each may fail
-// alone, with the status the one mapping in status.ts gives it); results completed in the same
-// event-loop turn leave together in one frame. An item whose card lives on another node runs
-// there as an Authorize call (the cluster router retries it while the shard moves).
+// alone, with the status the one mapping in status.ts gives it; a defect answers its item
+// INTERNAL and never escapes the data handler); results completed in the same event-loop turn
+// leave together, and a gateway that does not read its results is not read either
+// (result-stream.ts). An item whose card lives on another node runs there as an Authorize call
+// (the cluster router retries it while the shard moves).
 
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { NodeStoppingError, invalidArgument, isShardMoved, resourceExhausted, type Outcome } from '../../../actors/errors';
+import { InternalError, NodeStoppingError, invalidArgument, isShardMoved, resourceExhausted, type Outcome } from '../../../actors/errors';
 import { isFleetCardId } from '../../../actors/sharding/shard-key';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
 import type {
@@ -23,6 +25,7 @@ import { errorOfStatus, statusOf } from './status';
 import { parseAuthorize, requireCorrelationId } from './validate';
 import { pin_pattern } from '../usecases/pin';
 import type { ServiceDeps } from './service';
+import { ResultStream } from './result-stream';
 
 /**
  * The PIN entered, as its keyed hash (the PIN itself goes no further than the PIN use case). A
@@ -45,35 +48,49 @@ export function serveGatewayStream(deps: ServiceDeps, call: ServerDuplexStream<A
 class GatewayStream {
   private readonly answeredOk;
   private inFlight = 0;
-  private inputDone = false;
-  private closed = false;
-  private outgoing: AuthorizeStreamResult[] = [];
-  private flushScheduled = false;
+  private readonly results: ResultStream<AuthorizeStreamResult, AuthorizeStreamResponse>;
 
   constructor(
     private readonly deps: ServiceDeps,
-    private readonly call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>,
+    call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>,
   ) {
     this.answeredOk = deps.metrics.countingChild(deps.metrics.streamItems, { grpc_code: 'OK' });
+    this.results = new ResultStream<AuthorizeStreamResult, AuthorizeStreamResponse>(
+      call,
+      (results) => ({ results }),
+      deps.streams.limits,
+      deps.streams.budgets,
+    );
   }
 
+  /** Reads a frame: every item is owed exactly one result, whatever happens to it. */
   frame(frame: AuthorizeStreamRequest): void {
     const { deps } = this;
+    for (let index = 0; index < frame.items.length; index++) this.results.itemRead();
     if (frame.items.length > deps.stream_frame_items_max) {
       for (const item of frame.items)
         this.failItem(item.correlationId, invalidArgument(`at most ${deps.stream_frame_items_max} items per frame`));
       return;
     }
-    for (const item of frame.items) this.admit(item);
+    for (const item of frame.items) this.admitGuarded(item);
   }
 
   inputEnded(): void {
-    this.inputDone = true;
-    if (!this.flushScheduled) this.flush();
+    this.results.inputEnded();
   }
 
   abandon(): void {
-    this.closed = true;
+    this.results.close();
+  }
+
+  /** Admits one item; a defect on the way answers the item INTERNAL instead of escaping the data handler. */
+  private admitGuarded(item: AuthorizeStreamItem): void {
+    try {
+      this.admit(item);
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'assertion: admitting a stream item threw');
+      this.failItem(item.correlationId, new InternalError('stream item could not be admitted', {}, { cause: error }));
+    }
   }
 
   /** Validates one item and runs it, here or on its card's owner; every item is answered once. */
@@ -98,64 +115,74 @@ class GatewayStream {
       return;
     }
     this.inFlight += 1;
+    const settle = onceOnly((outcome: Outcome<TxnAnswer> | undefined, relayed?: AuthorizeResponse) =>
+      this.settled(correlationId, outcome, relayed),
+    );
+    try {
+      this.run(request, item.request, settle);
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'assertion: running a stream item threw');
+      settle({ ok: false, error: new InternalError('stream item failed', {}, { cause: error }) });
+    }
+  }
+
+  /** Runs an admitted item here, or on its card's owner; `settle` is called once. */
+  private run(
+    request: MoneyRequest,
+    wireRequest: AuthorizeRequest,
+    settle: (outcome: Outcome<TxnAnswer> | undefined, relayed?: AuthorizeResponse) => void,
+  ): void {
+    const { deps } = this;
     if (deps.cluster !== undefined && !deps.cluster.holdsCard(request.cardId)) {
-      this.viaOwner(correlationId, item.request);
+      this.viaOwner(wireRequest, settle);
       return;
     }
-    const wireRequest = item.request;
-    let answered = false;
     deps.region.money(request, (outcome) => {
-      if (answered) return;
-      answered = true;
       // The shard moved here mid-call: run the item on its new owner.
-      if (!outcome.ok && deps.cluster !== undefined && isShardMoved(outcome.error)) this.viaOwner(correlationId, wireRequest);
-      else this.settled(correlationId, outcome);
+      if (!outcome.ok && deps.cluster !== undefined && isShardMoved(outcome.error)) this.viaOwner(wireRequest, settle);
+      else settle(outcome);
     });
   }
 
   /** The card lives on another node (or its shard moved away mid-call): run the item there. */
-  private viaOwner(correlationId: string, request: AuthorizeRequest): void {
-    this.deps.cluster?.authorize(request, (error, response) => {
-      if (error === null && response !== undefined) this.settled(correlationId, undefined, response);
-      else this.settled(correlationId, { ok: false, error: errorOfStatus(error?.code ?? GrpcStatus.INTERNAL, error?.details ?? '') });
+  private viaOwner(
+    request: AuthorizeRequest,
+    settle: (outcome: Outcome<TxnAnswer> | undefined, relayed?: AuthorizeResponse) => void,
+  ): void {
+    const cluster = this.deps.cluster;
+    if (cluster === undefined) throw new Error('assertion: an item goes to its owner only in a cluster');
+    cluster.authorize(request, (error, response) => {
+      if (error === null && response !== undefined) settle(undefined, response);
+      else settle({ ok: false, error: errorOfStatus(error?.code ?? GrpcStatus.INTERNAL, error?.details ?? '') });
     });
   }
 
   private settled(correlationId: string, outcome: Outcome<TxnAnswer> | undefined, relayed?: AuthorizeResponse): void {
     this.inFlight -= 1;
     this.deps.inFlight.release();
-    if (outcome !== undefined && !outcome.ok) this.failItem(correlationId, outcome.error);
-    else {
-      this.answeredOk.inc();
-      const reply = relayed ?? toAuthorizeResponse((outcome as { ok: true; value: TxnAnswer }).value);
-      this.emit({ correlationId, statusCode: GrpcStatus.OK, statusMessage: '', reply });
+    if (outcome !== undefined && !outcome.ok) {
+      this.failItem(correlationId, outcome.error);
+      return;
     }
-    if (this.inputDone && this.inFlight === 0 && !this.flushScheduled) this.flush();
+    this.answeredOk.inc();
+    const reply = relayed ?? toAuthorizeResponse((outcome as { ok: true; value: TxnAnswer }).value);
+    this.results.answer({ correlationId, statusCode: GrpcStatus.OK, statusMessage: '', reply });
   }
 
   private failItem(correlationId: string, error: unknown): void {
     const status = statusOf(error);
     if (status.code === GrpcStatus.INTERNAL) this.deps.logger.error({ err: error }, 'internal error in stream item');
     this.deps.metrics.streamItems.inc({ grpc_code: GrpcStatus[status.code] ?? String(status.code) });
-    this.emit({ correlationId, statusCode: status.code, statusMessage: status.details, reply: undefined });
+    this.results.answer({ correlationId, statusCode: status.code, statusMessage: status.details, reply: undefined });
   }
+}
 
-  private emit(result: AuthorizeStreamResult): void {
-    if (this.closed) return;
-    this.outgoing.push(result);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.outgoing.length > 0 && !this.closed) this.call.write({ results: this.outgoing });
-    this.outgoing = [];
-    if (this.inputDone && this.inFlight === 0 && !this.closed) {
-      this.closed = true;
-      this.call.end();
-    }
-  }
+/** `fn`, callable once: later calls do nothing (an item is answered once, whichever path answers). */
+function onceOnly<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  let called = false;
+  return (...args: A) => {
+    if (called) return;
+    called = true;
+    fn(...args);
+  };
 }

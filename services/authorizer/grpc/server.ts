@@ -42,6 +42,12 @@ export interface TlsFiles {
 
 export interface GrpcServerOptions {
   readonly message_max_bytes: number;
+  /** Calls open at once on one client connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly streams_per_connection_max: number;
+  /** A client connection older than this is sent GOAWAY (plus grpc-js' jitter of up to 10%). */
+  readonly connection_age_max_ms: number;
+  /** Then its calls still open get this long before the connection is closed. */
+  readonly connection_age_grace_ms: number;
   readonly tls: TlsFiles;
   /** Cluster routing: wraps each service so calls run on their entity's owner (cluster/router.ts). */
   readonly route?: (
@@ -74,6 +80,11 @@ export function createGrpcServer(
     // Gateways keep streams open for hours; keepalive pings find dead peers behind NAT.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
+    // What one connection can hold: its open calls, and its age (it is asked to reconnect, which
+    // also spreads long-lived gateway streams over the nodes again).
+    'grpc.max_concurrent_streams': options.streams_per_connection_max,
+    'grpc.max_connection_age_ms': options.connection_age_max_ms,
+    'grpc.max_connection_age_grace_ms': options.connection_age_grace_ms,
     // Every call of every service (health and reflection too) is measured once, here.
     interceptors: [deps.metrics.grpc.interceptor],
   });

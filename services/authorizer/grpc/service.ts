@@ -17,6 +17,7 @@ import type { ManagerDirectory } from '../usecases/managers';
 import type { Persistence } from '../../../actors/runtime/persistence';
 import { optionalId, requireBalance, requireId } from './validate';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../../gen/tapline/v1/authorization';
+import type { ConnectionBudgets, ResultStreamLimits } from './result-stream';
 import type {
   AdminServiceServer,
   IssueCardRequest,
@@ -75,6 +76,8 @@ export interface ServiceDeps {
   readonly clock: () => number;
   readonly stream_in_flight_max: number;
   readonly stream_frame_items_max: number;
+  /** Back-pressure of the node's streams: bounds of items read and not yet answered, per stream and per connection. */
+  readonly streams: StreamBudgets;
   /** False once shutdown began: new requests get UNAVAILABLE. */
   readonly accepting: () => boolean;
   /** Programs (CardService). */
@@ -87,6 +90,12 @@ export interface ServiceDeps {
   readonly managers: ManagerDirectory | undefined;
   /** Cluster: stream items whose card lives on another node go there (cluster/router.ts). */
   readonly cluster?: StreamItemRouter;
+}
+
+/** The bounds of a server's streams and the per-connection counts they share (result-stream.ts). */
+export interface StreamBudgets {
+  readonly limits: ResultStreamLimits;
+  readonly budgets: ConnectionBudgets;
 }
 
 /** How AuthorizeStream items reach their card's owner in a cluster. */
