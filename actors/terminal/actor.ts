@@ -52,6 +52,14 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     this.entity = { kind: 'terminal', id: terminalId };
   }
 
+  /**
+   * The actor holds no terminal: none exists (as last read), or it could not be read, and nothing
+   * of it is in flight (shard-region.ts stops such an actor at once; the next message reads again).
+   */
+  get absent(): boolean {
+    return this.state === undefined && this.idleCommits;
+  }
+
   protected needsAwait(): boolean {
     return !this.loaded;
   }

@@ -29,7 +29,8 @@ import { ClusterCoordinator } from './cluster/coordinator';
 import { ClusterMetrics } from './cluster/metrics';
 import { Peers } from './cluster/peers';
 import { ClusterRouter } from './cluster/router';
-import type { NodeConfig } from './config';
+import { activeEntitiesMax, type NodeConfig } from './config';
+import { getHeapStatistics } from 'node:v8';
 import type { BalancesServiceDeps } from './grpc/balances-service';
 import type { CardServiceDeps } from './grpc/cards-service';
 import { bindServer, createGrpcServer, serverCredentials } from './grpc/server';
@@ -193,7 +194,7 @@ function buildRegion(
   const limits = {
     mailbox_max: config.TAPLINE_MAILBOX_MAX,
     drain_batch_max: config.TAPLINE_DRAIN_BATCH_MAX,
-    active_entities_max: config.TAPLINE_ACTIVE_ENTITIES_MAX,
+    active_entities_max: activeEntitiesMax(config, getHeapStatistics().heap_size_limit),
     passivate_after_ms: config.TAPLINE_PASSIVATE_AFTER_MS,
   };
   const card = {

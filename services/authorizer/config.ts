@@ -3,7 +3,7 @@
 
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ConfigError, envInt, log_level, parseEnv } from '../common/process';
+import { ConfigError, envInt, log_level, optionalEnvInt, parseEnv } from '../common/process';
 
 // Integers must be written as plain decimal digits (envInt): z.coerce.number() would read an
 // empty value ("TAPLINE_SHUTDOWN_GRACE_MS=") as 0 and accept "0x10" or "1e3".
@@ -27,9 +27,10 @@ const schema = z.object({
   // (a festival visitor at the bar) warm enough while bounding memory for millions of cards.
   TAPLINE_PASSIVATE_AFTER_MS: int(1000, 86_400_000, 60_000),
   TAPLINE_PASSIVATION_SWEEP_MS: int(100, 600_000, 5_000),
-  // Hard cap on actors in memory; past it new activations get RESOURCE_EXHAUSTED. At roughly
-  // 1-2 KB per idle card, 2 million actors stay within a few GB.
-  TAPLINE_ACTIVE_ENTITIES_MAX: int(1, 50_000_000, 2_000_000),
+  // Hard cap on actors in memory; past it new activations get RESOURCE_EXHAUSTED. Unset, it
+  // follows the V8 heap (activeEntitiesMax below); set, it may not promise more than that heap
+  // holds.
+  TAPLINE_ACTIVE_ENTITIES_MAX: optionalEnvInt(1, 50_000_000),
   // Commands queued on one entity. A hot card at a venue takes hundreds of taps per second; 10,000
   // is seconds of backlog, beyond which waiting longer helps nobody.
   TAPLINE_MAILBOX_MAX: int(1, 1_000_000, 10_000),
@@ -173,4 +174,40 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (tls === 1) problems.push('TAPLINE_TLS_CERT_FILE and TAPLINE_TLS_KEY_FILE go together');
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return config;
+}
+
+/**
+ * Share of the V8 heap that active entity actors may fill. The rest is the node's working set:
+ * requests and decisions in flight, commit batches, stream buffers, caches, and the garbage V8
+ * lets build up between collections.
+ */
+export const active_entities_heap_share = 0.5;
+
+/**
+ * What one active entity actor holds, bytes. loadtest/card-memory.ts measures 1,808 for a card's
+ * actor and state alone (docs/CLUSTER.md); a node process holding actors at its cap measured
+ * ~2,600 each (nact's system map and its dictionary-mode objects grow with them). Rounded up, for
+ * cards with holds, review entries and rule counters.
+ */
+export const active_entity_bytes_estimate = 3_072;
+
+/**
+ * The cap on actors in memory for a heap of `heap_size_limit_bytes` (v8.getHeapStatistics()):
+ * TAPLINE_ACTIVE_ENTITIES_MAX when set, else as many as half the heap holds. A fixed cap would
+ * either waste a large heap or, past what a small one holds, let the node die of heap exhaustion
+ * instead of answering RESOURCE_EXHAUSTED (2,000,000 actors are ~5 GB; the chart's 768 MB heap
+ * holds 131,072 with room for its working set). A configured cap past what the heap holds is
+ * refused at start.
+ */
+export function activeEntitiesMax(config: Pick<NodeConfig, 'TAPLINE_ACTIVE_ENTITIES_MAX'>, heap_size_limit_bytes: number): number {
+  const fits = Math.max(1, Math.floor((heap_size_limit_bytes * active_entities_heap_share) / active_entity_bytes_estimate));
+  const configured = config.TAPLINE_ACTIVE_ENTITIES_MAX;
+  if (configured === undefined) return fits;
+  if (configured > fits) {
+    const heap_mb = Math.round(heap_size_limit_bytes / 1024 / 1024);
+    throw new ConfigError(
+      `invalid configuration: TAPLINE_ACTIVE_ENTITIES_MAX (${configured}) is more actors than this process's V8 heap (${heap_mb} MB) holds: at most ${fits} (${active_entities_heap_share * 100}% of the heap at ${active_entity_bytes_estimate} bytes each); raise --max-old-space-size or unset it`,
+    );
+  }
+  return configured;
 }

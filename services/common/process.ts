@@ -52,6 +52,16 @@ export function envInt(min: number, max: number, fallback: number) {
     .default(fallback);
 }
 
+/** A bounded integer setting from the environment that has no fixed default (undefined when unset). */
+export function optionalEnvInt(min: number, max: number) {
+  return z
+    .string()
+    .regex(decimal_integer, 'must be a decimal integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .optional();
+}
+
 export const log_level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
 /** Parses the environment with a schema; every problem is named in one ConfigError. */
