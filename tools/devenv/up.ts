@@ -6,7 +6,8 @@
 // Options: `--nodes N` (or TAPLINE_NODES / TAPLINE_UP_NODES; default 1) authorizer nodes forming one
 // cluster on the same Redis (docs/CLUSTER.md). Environment: TAPLINE_UP_GRPC_PORT (50051, node i uses +i),
 // TAPLINE_UP_METRICS_PORT (9464), TAPLINE_UP_REDIS_PORT (6390), TAPLINE_UP_CLICKHOUSE_HTTP_PORT
-// (8133), TAPLINE_UP_CLICKHOUSE_TCP_PORT (9010), TAPLINE_UP_EXIT_AFTER_DEMO (unset: keep serving).
+// (8133), TAPLINE_UP_CLICKHOUSE_TCP_PORT (9010), TAPLINE_UP_REPORTS_PORT (9470), TAPLINE_UP_DATA_DIR
+// (.data), TAPLINE_UP_EXIT_AFTER_DEMO (unset: keep serving).
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,16 @@ function say(line = ''): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** Stops one started process and says so once it is gone (with its exit code, when it has one). */
+async function stopProcess(name: string, stop: () => Promise<unknown>): Promise<void> {
+  try {
+    const code = await stop();
+    say(`stopped ${name}${typeof code === 'number' ? ` (exit ${code})` : ''}`);
+  } catch (error) {
+    say(`stopped ${name} (failed: ${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
 function euros(minor: bigint | number | undefined): string {
   const value = BigInt(minor ?? 0);
   const sign = value < 0n ? '-' : '';
@@ -65,7 +76,7 @@ function localSecrets(dataDir: string): { pin: string; psp: string } {
 }
 
 async function main(): Promise<void> {
-  const dataDir = join(projectRoot(), '.data');
+  const dataDir = process.env['TAPLINE_UP_DATA_DIR'] ?? join(projectRoot(), '.data');
   mkdirSync(dataDir, { recursive: true });
   const secrets = localSecrets(dataDir);
   const started: {
@@ -76,15 +87,20 @@ async function main(): Promise<void> {
     reports?: ServerProcess;
   } = { nodes: [] };
   let stopping = false;
+  // Every server runs in a process group of its own (ownProcessGroup), so Ctrl-C reaches this
+  // launcher alone and the servers stop here, in this order, each waited for: the nodes drain and
+  // flush into a Redis still running, the streamer moves what they flushed, ClickHouse and Redis go
+  // last.
   const stopAll = async (code: number): Promise<never> => {
     if (!stopping) {
       stopping = true;
-      say('\nstopping: nodes first (they drain and flush), then the streamer, ClickHouse and Redis');
-      for (const node of started.nodes) await node.terminate().catch(() => undefined);
-      await started.streamer?.terminate().catch(() => undefined);
-      await started.reports?.terminate().catch(() => undefined);
-      await started.clickhouse?.stop().catch(() => undefined);
-      await started.redis?.stop().catch(() => undefined);
+      say('\nstopping: nodes first (they drain and flush), then the streamer, reports, ClickHouse and Redis');
+      const { nodes, streamer, reports, clickhouse, redis } = started;
+      for (const [index, node] of nodes.entries()) await stopProcess(`node ${index + 1}`, () => node.terminate());
+      if (streamer !== undefined) await stopProcess('streamer', () => streamer.terminate());
+      if (reports !== undefined) await stopProcess('reports', () => reports.terminate());
+      if (clickhouse !== undefined) await stopProcess('clickhouse', () => clickhouse.stop());
+      if (redis !== undefined) await stopProcess('redis', () => redis.stop());
     }
     process.exit(code);
   };
@@ -92,14 +108,20 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
 
   try {
-    started.redis = await startRedis({ dataDir: join(dataDir, 'redis'), port: env('TAPLINE_UP_REDIS_PORT', 6390), appendfsync: 'always' });
-    say(`redis       ${started.redis.url}  (AOF, appendfsync always, data in .data/redis)`);
+    started.redis = await startRedis({
+      dataDir: join(dataDir, 'redis'),
+      port: env('TAPLINE_UP_REDIS_PORT', 6390),
+      appendfsync: 'always',
+      ownProcessGroup: true,
+    });
+    say(`redis       ${started.redis.url}  (AOF, appendfsync always, data in ${join(dataDir, 'redis')}) (pid ${started.redis.pid})`);
     started.clickhouse = await startClickHouse({
       dataDir: join(dataDir, 'clickhouse'),
       httpPort: env('TAPLINE_UP_CLICKHOUSE_HTTP_PORT', 8133),
       tcpPort: env('TAPLINE_UP_CLICKHOUSE_TCP_PORT', 9010),
+      ownProcessGroup: true,
     });
-    say(`clickhouse  ${started.clickhouse.url}  (data in .data/clickhouse)`);
+    say(`clickhouse  ${started.clickhouse.url}  (data in ${join(dataDir, 'clickhouse')}) (pid ${started.clickhouse.pid})`);
     const nodeCount = nodeCountOf(process.argv.slice(2), process.env);
     for (let i = 0; i < nodeCount; i++) {
       const node = await startServerProcess({
@@ -118,9 +140,12 @@ async function main(): Promise<void> {
         onLine: (line) => {
           if (!line.includes('"grpcPort"')) process.stdout.write(`[node ${i + 1}] ${line}\n`);
         },
+        ownProcessGroup: true,
       });
       started.nodes.push(node);
-      say(`node ${i + 1}      grpc ${node.address}  metrics http://127.0.0.1:${env('TAPLINE_UP_METRICS_PORT', 9464) + i}/metrics`);
+      say(
+        `node ${i + 1}      grpc ${node.address}  metrics http://127.0.0.1:${env('TAPLINE_UP_METRICS_PORT', 9464) + i}/metrics (pid ${node.pid})`,
+      );
     }
     started.streamer = await startServerProcess({
       script: 'dist/services/streamer/main.js',
@@ -134,8 +159,9 @@ async function main(): Promise<void> {
       onLine: (line) => {
         if (!line.includes('"grpcPort"')) process.stdout.write(`[streamer] ${line}\n`);
       },
+      ownProcessGroup: true,
     });
-    say(`streamer    outbox -> ClickHouse (database tapline)`);
+    say(`streamer    outbox -> ClickHouse (database tapline) (pid ${started.streamer.pid})`);
     const reportsPort = env('TAPLINE_UP_REPORTS_PORT', 9470);
     started.reports = await startServerProcess({
       script: 'dist/services/reports/main.js',
@@ -146,8 +172,11 @@ async function main(): Promise<void> {
         TAPLINE_REPORTS_PORT: String(reportsPort),
         TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
       },
+      ownProcessGroup: true,
     });
-    say(`reports     http://127.0.0.1:${reportsPort}/reports/float?currency=EUR  (and /reports/reconciliation, ...)`);
+    say(
+      `reports     http://127.0.0.1:${reportsPort}/reports/float?currency=EUR  (and /reports/reconciliation, ...) (pid ${started.reports.pid})`,
+    );
     const first = started.nodes[0];
     if (first === undefined) throw new Error('at least one node is needed');
     if (started.nodes.length > 1)
