@@ -20,6 +20,8 @@ export const decline_reasons = [
   'refund_exceeds_original',
   'original_not_refundable',
   'settlement_exceeds_debt',
+  // Cards that authenticate: the cryptogram is missing, does not verify, or was replayed.
+  'card_auth_failed',
   // PINs.
   'pin_required',
   'pin_invalid',

@@ -6,7 +6,7 @@
 // earlier ones are still committing; each carries the version it was decided on, so if one does
 // not land the ones after it are refused by Redis too, the actor reloads and decides them again.
 
-import { notFound, type TaplineError } from '../errors';
+import { alreadyExists, failedPrecondition, notFound, type TaplineError } from '../errors';
 import { EntityHost, loadSlot, type MoneyMessage, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import {
@@ -21,12 +21,15 @@ import {
   releasesExpiredHolds,
   reversalNeedsLedger,
   belowAutoReloadThreshold,
+  spentKeyEntity,
   type CardEnv,
   type MoneyDecision,
 } from './decide';
+import { default_pin_attempts_max } from '../program/config';
 import { decodeCardState, encodeCardState } from '../state/card';
+import { decideCancelIssuance } from './issuance-cancel';
 import type { CardState } from './rules';
-import { decodeRecord } from './transaction';
+import { decodeRecord, type MoneyRequest } from './transaction';
 import type { CardActorContext, CardMessage } from './messages';
 
 export type { Reply } from '../runtime/entity-host';
@@ -34,6 +37,12 @@ export type { AdminAnswer, ReplaceAnswer } from './decide';
 export type { CardActorContext, CardMessage } from './messages';
 
 type Money = Extract<CardMessage, { type: 'money' }>;
+type Admin = Extract<CardMessage, { type: 'admin' }>;
+
+/** Money requests decided on facts read from Redis first (their original, or their key's records). */
+function needsFacts(request: MoneyRequest): boolean {
+  return request.kind === 'reverse' || request.kind === 'refund' || request.recordSpent === true;
+}
 
 export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardState> {
   state: CardState | undefined = undefined;
@@ -75,28 +84,32 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
 
   protected needsAwait(message: CardMessage): boolean {
     if (this.needsReload) return true;
-    if (message.type === 'money') return message.request.kind === 'reverse' || message.request.kind === 'refund';
-    return message.type === 'replace';
+    if (message.type === 'money') return needsFacts(message.request);
+    return message.type === 'replace' || message.type === 'cancel_issuance' || this.reissuesNamed(message);
   }
 
   protected async handleAwaiting(message: CardMessage): Promise<void> {
     if (this.needsReload) await this.reload();
-    if (message.type === 'money' && (message.request.kind === 'reverse' || message.request.kind === 'refund'))
-      await this.decideOnOriginal(message);
+    if (message.type === 'money' && message.request.recordSpent === true) await this.decideOnce(message);
+    else if (message.type === 'money' && needsFacts(message.request)) await this.decideOnOriginal(message);
     else if (message.type === 'replace') await this.replace(message);
+    else if (message.type === 'cancel_issuance') await this.cancelIssuance(message);
+    else if (this.reissuesNamed(message)) await this.reissueNamed(message as Admin);
     else this.handle(message);
   }
 
   private async reload(): Promise<void> {
     loadSlot(this, await this.loadRecord(this.entity), decodeCardState);
-    if (this.state !== undefined) await this.context.programs.ensure(this.state.programId);
+    // An unissued card has no program to load.
+    if (this.state !== undefined && this.state.status !== 'unissued') await this.context.programs.ensure(this.state.programId);
     this.loaded = true;
   }
 
   protected handle(message: CardMessage): void {
     switch (message.type) {
       case 'balance':
-        if (this.durable === undefined) message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
+        if (this.durable === undefined || this.durable.status === 'unissued')
+          message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
         else message.reply({ ok: true, value: this.durable });
         return;
       case 'admin':
@@ -107,13 +120,38 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
         if (this.idleCommits) this.loaded = false;
         return;
       case 'replace':
+      case 'cancel_issuance':
         return;
       case 'money':
-        if (this.answerFromIndex(message)) return;
-        if (this.state === undefined) return this.notFound(message.reply);
-        if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
-        this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
+        this.decideNow(message);
     }
+  }
+
+  /** A money request decided on memory (no facts to read first). */
+  private decideNow(message: Money): void {
+    if (this.answerFromIndex(message)) return;
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
+    if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
+    this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
+  }
+
+  /**
+   * A request whose key must stay spent (a PSP callback): answered from its stored record when
+   * Redis still has one (a node that restarted may not know it), refused when only the spent
+   * record is left (the idempotency record expired), else decided; its commit writes the spent
+   * record (decide.ts), which must not exist yet.
+   */
+  private async decideOnce(message: Money): Promise<void> {
+    if (this.answerFromIndex(message)) return;
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
+    const { key } = message.request;
+    const stored = await this.context.persistence.loadIdempotencyRecord(this.shard, key);
+    if (stored !== undefined) return this.answerFromStored(message, stored);
+    const spent = await this.loadRecord(spentKeyEntity(this.cardId, key));
+    if (!(await this.readyAfterAwait(message))) return;
+    if (spent.data !== undefined)
+      return message.reply({ ok: false, error: alreadyExists('this key was applied already; its answer is no longer kept', { key }) });
+    this.decideNow(message);
   }
 
   private env(): CardEnv {
@@ -123,11 +161,16 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       nextId: this.context.nextTransactionId,
       program: this.context.programs.get(state.programId),
       shard: this.shard,
+      verifyCryptogram: this.context.verifyCryptogram,
     };
   }
 
-  protected override retryMessage(message: MoneyMessage): void {
-    this.retry(message as Money);
+  protected override retryMessage(message: MoneyMessage, ownConflict: boolean): void {
+    this.retry(message as Money, ownConflict);
+  }
+
+  protected override moneyMessageOf(message: CardMessage): MoneyMessage | undefined {
+    return message.type === 'money' ? message : undefined;
   }
 
   /** Releases holds past their expiry, one commit each, before the command that found them. */
@@ -143,12 +186,12 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   /** A reversal or a refund: decided on facts about its original, read before deciding. */
   private async decideOnOriginal(message: Money): Promise<void> {
     if (this.answerFromIndex(message)) return;
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     const { request, merchantId } = message;
     const key = request.originalKey;
     const waiters = this.pendingKey(key);
     // The original is still being committed: decide once it has settled.
-    if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message));
+    if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message, false));
     const original = this.knownRecord(key) ?? (await this.readStoredRecord(key, decodeRecord));
     const reverse = request.kind === 'reverse';
     const withLedger = reverse ? reversalNeedsLedger(original) : refundNeedsLedger(original);
@@ -167,7 +210,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
 
   private async reversed(originalKey: string): Promise<boolean> {
     if (this.reversalsInFlight?.has(originalKey) === true) return true;
-    return (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
+    return (await this.context.persistence.loadReversalClaim(this.shard, originalKey)) !== undefined;
   }
 
   /**
@@ -177,15 +220,21 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   private async readyAfterAwait(message: Money): Promise<boolean> {
     if (!this.loaded) await this.reload();
     if (this.answerFromIndex(message)) return false;
-    if (this.state !== undefined) return true;
+    if (this.state !== undefined && this.state.status !== 'unissued') return true;
     this.notFound(message.reply);
     return false;
   }
 
   private async replace(message: Extract<CardMessage, { type: 'replace' }>): Promise<void> {
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     if (this.state.status !== 'replaced') this.releaseExpiredHolds('');
     const { replacementId, replacementShard } = message.command;
+    // One commit writes both cards; on Redis Cluster it may write one shard (one hash slot) only.
+    if (replacementShard !== this.shard && !this.context.persistence.crossShardCommits)
+      return message.reply({
+        ok: false,
+        error: failedPrecondition('this deployment (Redis Cluster) cannot replace a card by one on another shard', { replacementId }),
+      });
     const existing = await this.loadRecord({ kind: 'card', id: replacementId }, replacementShard);
     const holder = this.state.profile?.named === true ? await this.loadRecord({ kind: 'holder', id: this.cardId }) : undefined;
     if (!this.loaded) await this.reload();
@@ -205,11 +254,41 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       plan,
       message.reply,
       decision.answer,
-      () => this.retry(message),
+      (ownConflict) => this.retry(message, ownConflict),
       (committed) => {
         if (committed) this.context.invalidate?.(replacementId);
       },
     );
+  }
+
+  /** Cancels the card's issuance: reads a named card's holder record (blanked in the same commit), then decides. */
+  private async cancelIssuance(message: Extract<CardMessage, { type: 'cancel_issuance' }>): Promise<void> {
+    const named = this.state?.profile?.named === true;
+    const holder = named ? await this.loadRecord({ kind: 'holder', id: this.cardId }) : undefined;
+    if (!this.loaded) await this.reload();
+    if (named !== (this.state?.profile?.named === true)) return this.retry(message, false);
+    const decision = decideCancelIssuance(this.state, message.command, { holder }, this.context.clock());
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'answer') return message.reply({ ok: true, value: decision.answer });
+    const plan = { slots: [this.write(decision.after)], writes: decision.writes, outbox: decision.document };
+    this.commitAndAnswer(plan, message.reply, decision.answer, (ownConflict) => this.retry(message, ownConflict));
+  }
+
+  /** An issue of a named card on an unissued card: its holder record exists (blanked), at a version to write over. */
+  private reissuesNamed(message: CardMessage): boolean {
+    return (
+      message.type === 'admin' &&
+      message.command.type === 'issue' &&
+      message.command.holder !== undefined &&
+      this.state?.status === 'unissued'
+    );
+  }
+
+  private async reissueNamed(message: Admin): Promise<void> {
+    const holder = await this.loadRecord({ kind: 'holder', id: this.cardId });
+    if (!this.loaded) await this.reload();
+    if (message.command.type !== 'issue') return;
+    this.admin({ ...message, command: { ...message.command, holderVersion: holder.version } });
   }
 
   private commitDecision(message: Money, decision: MoneyDecision): void {
@@ -222,12 +301,27 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     this.commitMoneyDecision(slots, decision, message, decodeRecord, this.reversalsInFlight, afterCommit);
   }
 
-  private admin(message: Extract<CardMessage, { type: 'admin' }>): void {
-    const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock() });
+  private admin(message: Admin): void {
+    // Only a PIN change needs the program (its wrong-attempt limit); an unissued card has none.
+    const pinAttemptsMax =
+      message.command.type === 'set_pin' && this.state !== undefined && this.state.status !== 'unissued'
+        ? this.context.programs.get(this.state.programId).pinAttemptsMax
+        : default_pin_attempts_max;
+    const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock(), pinAttemptsMax });
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
-    const plan = { slots: [this.write(decision.after)], writes: decision.writes, outbox: decision.document };
-    this.commitAndAnswer(plan, message.reply, decision.answer, () => this.retry(message));
+    if (decision.kind === 'refused_after') {
+      const counted = { slots: [this.write(decision.after)], ...(decision.document === undefined ? {} : { outbox: decision.document }) };
+      return this.commitThenReply(counted, message.reply, { ok: false, error: decision.error }, (ownConflict) =>
+        this.retry(message, ownConflict),
+      );
+    }
+    const plan = {
+      slots: [this.write(decision.after)],
+      writes: decision.writes,
+      outbox: decision.document,
+    };
+    this.commitAndAnswer(plan, message.reply, decision.answer, (ownConflict) => this.retry(message, ownConflict));
   }
 
   /** This card's record in a commit: its new state (encoded by its codec), or a version check only. */
@@ -237,8 +331,8 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       : { slot: this, entity: this.entity, after, encoded: encodeCardState(after) };
   }
 
-  private retry(message: Exclude<CardMessage, { type: 'balance' | 'invalidate' }>): void {
-    this.retryOrFail(message, (again) => this.context.retell(this.cardId, again), message.reply);
+  private retry(message: Exclude<CardMessage, { type: 'balance' | 'invalidate' }>, ownConflict: boolean): void {
+    this.retryOrFail(message, (again) => this.context.retell(this.cardId, again), message.reply, ownConflict);
   }
 
   private notFound(reply: Reply<never>): void {

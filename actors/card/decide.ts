@@ -9,10 +9,13 @@
 // pin.ts, refunds.ts, closing.ts (replacement, return), lifecycle.ts (transitions) and
 // program-rules.ts (a program's limits, risk and loyalty).
 
-import { invalidArgument, notFound, rejected, type TaplineError } from '../errors';
+import { invalidArgument, notFound, permissionDenied, rejected, type TaplineError } from '../errors';
+import { ownsKey, requesterOf, speaksFor } from '../origin';
 import type { ProgramConfig } from '../program/config';
 import type { ProgramRequest, ProgramRules } from '../rules/program';
 import type { Claim, CommitEntry, EntityId, EntityWrite, StoredRecord } from '../runtime/persistence';
+import { checkCardAuth, decideSetCardAuth, type CryptogramVerifier } from './card-auth';
+import { decideLinkToken } from './tokens';
 import { decideCashOut, decideReplace, replacementState } from './closing';
 import {
   adminDocument,
@@ -25,7 +28,7 @@ import {
   replacementDocuments,
 } from './documents';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
-import { decideTransition, type TransitionRequest } from './lifecycle';
+import { decideStatusChange, decideTransition, type SettableStatus, type TransitionRequest } from './lifecycle';
 import { checkPin, decideSetPin, withPinFailures } from './pin';
 import { afterRuleDecline, decideRuledPurchase, gateHold, recordSpending, resolveCardReview, reversePoints } from './program-rules';
 import { decideRefund, empty_refund_ledger, reversibleMinor, type RefundLedger } from './refunds';
@@ -40,7 +43,7 @@ import {
   type CardStatus,
 } from './rules';
 import { transactionDocument } from '../outbox/builders';
-import { decodeRefundLedger, encodeCardState, encodeRefundLedger } from '../state/card';
+import { decodeRefundLedger, encodeCardState, encodeRefundLedger, encodeSpentKey } from '../state/card';
 import {
   tombstone_fingerprint,
   type DocumentExtras,
@@ -60,6 +63,8 @@ export interface CardEnv {
   readonly program: ProgramConfig;
   /** The card's shard (documents it writes to its own outbox). */
   readonly shard: number;
+  /** Verifies the cryptograms of cards that authenticate (the node holds the keys); absent: no key here. */
+  readonly verifyCryptogram?: CryptogramVerifier;
 }
 
 export interface Rejection {
@@ -92,7 +97,15 @@ export type MoneyDecision = MoneyPlan | Rejection;
 export function decideMoney(state: CardState, request: MoneyRequest, merchantId: string, env: CardEnv): MoneyDecision {
   switch (request.kind) {
     case 'purchase':
-      return decidePurchaseRequest(state, request, merchantId, env);
+    case 'pre_authorization': {
+      // A card that authenticates: its cryptogram first, before anything else is looked at.
+      const auth = cardAuthGate(state, request, merchantId, env);
+      if (auth.plan !== undefined) return auth.plan;
+      const current = auth.base ?? state;
+      return request.kind === 'purchase'
+        ? decidePurchaseRequest(current, request, merchantId, env)
+        : decidePreAuthorizationRequest(current, request, merchantId, env);
+    }
     case 'top_up': {
       const { program } = env;
       const command: CardCommand = {
@@ -104,8 +117,21 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
       };
       return moneyPlan(state, request, merchantId, env, decide(state, command), {});
     }
-    case 'pre_authorization':
-      return decidePreAuthorizationRequest(state, request, merchantId, env);
+    case 'incremental':
+    case 'completion':
+    case 'void': {
+      const refusal = holdRefusal(request, merchantId);
+      if (refusal !== undefined) return refusal;
+      return decideHoldRequest(state, request, merchantId, env);
+    }
+    default:
+      return decideOtherMoney(state, request, merchantId, env);
+  }
+}
+
+/** Incremental, completion and void: on the hold their pre-authorization's key names. */
+function decideHoldRequest(state: CardState, request: MoneyRequest, merchantId: string, env: CardEnv): MoneyDecision {
+  switch (request.kind) {
     case 'incremental':
       return holdPlan(
         state,
@@ -116,6 +142,29 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
       );
     case 'completion':
       return decideCompletionRequest(state, request, merchantId, env);
+    default:
+      return holdPlan(state, request, merchantId, env, decideRelease(state, request.originalKey));
+  }
+}
+
+/**
+ * A hold belongs to the terminal that placed it: its key is "t:<terminal>:<n>" of the
+ * pre-authorization, and only a request of that terminal (actors/origin.ts) may extend, complete or
+ * release it. Anything else is refused, nothing written.
+ */
+function holdRefusal(request: MoneyRequest, merchantId: string): Rejection | undefined {
+  if (ownsKey(requesterOf(request), request, request.originalKey, merchantId)) return undefined;
+  return {
+    kind: 'rejected',
+    error: permissionDenied('a hold is extended, completed or released only by the terminal that placed it', {
+      originalKey: request.originalKey,
+    }),
+  };
+}
+
+/** Returns and tab settlements. */
+function decideOtherMoney(state: CardState, request: MoneyRequest, merchantId: string, env: CardEnv): MoneyDecision {
+  switch (request.kind) {
     case 'cash_out':
       return holdPlan(state, request, merchantId, env, decideCashOut(state, env.nowMs));
     case 'tab_settlement':
@@ -126,8 +175,6 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
         env,
         decide(state, { type: 'settle_tab', amountMinor: request.amountMinor, currency: request.currency }),
       );
-    case 'void':
-      return holdPlan(state, request, merchantId, env, decideRelease(state, request.originalKey));
     default:
       return { kind: 'rejected', error: invalidArgument(`${request.kind} is not decided here`, { kind: request.kind }) };
   }
@@ -188,6 +235,24 @@ function decideRuledPurchaseRequest(
     amountMinor: ruled.debitMinor,
     ...(ruled.figures === undefined ? {} : { program: ruled.figures }),
   });
+}
+
+/**
+ * The cryptogram check of a card that authenticates (card-auth.ts): a decline is a plan of its own,
+ * written with the flag it counted; a valid cryptogram gives the state with its counter advanced,
+ * which the rest of the decision applies to (so the counter is written even if it declines).
+ */
+function cardAuthGate(
+  state: CardState,
+  request: MoneyRequest,
+  merchantId: string,
+  env: CardEnv,
+): { plan?: MoneyDecision; base?: CardState } {
+  if (state.auth === undefined) return {};
+  const payment = { amountMinor: request.amountMinor, currency: request.currency, terminalId: request.terminalId, atMs: env.nowMs };
+  const check = checkCardAuth(state, request.cardCryptogram, payment, env.verifyCryptogram);
+  if (check.decline === undefined) return check.after === undefined ? {} : { base: check.after };
+  return { plan: moneyPlan(state, request, merchantId, env, check.decline, check.after === undefined ? {} : { base: check.after }) };
 }
 
 /**
@@ -353,6 +418,20 @@ export function refundLedgerEntity(originalKey: string): EntityId {
   return { kind: 'refunded', id: originalKey };
 }
 
+/** The spent record of a request key that must never be applied twice (recordSpent), beside its card. */
+export function spentKeyEntity(cardId: string, key: string): EntityId {
+  return { kind: 'spent', id: `${cardId}/${key}` };
+}
+
+/** A spent key is written once, with whatever answered it (it must not exist: version 0). */
+function spentKeyWrite(state: CardState, request: MoneyRequest, result: TxnResult): EntityWrite {
+  return {
+    entity: spentKeyEntity(state.cardId, request.key),
+    expectVersion: 0,
+    data: encodeSpentKey({ transaction: result.id, outcome: result.outcome, at: result.atMs }),
+  };
+}
+
 /** True when deciding a reversal of `original` needs its refund ledger (and its reversal claim). */
 export function reversalNeedsLedger(original: IdempotencyRecord | undefined): boolean {
   return (
@@ -369,6 +448,8 @@ export function decideReversal(
 ): MoneyDecision {
   const { original } = facts;
   const originalKey = request.originalKey;
+  const refusal = reversalRefusal(request, merchantId, original);
+  if (refusal !== undefined) return refusal;
   if (original !== undefined && original.f !== tombstone_fingerprint && original.r.cardId !== state.cardId)
     return { kind: 'rejected', error: invalidArgument('original transaction belongs to another card', { originalKey }) };
   if (original !== undefined && !reversible_kinds.has(original.r.kind))
@@ -390,6 +471,29 @@ export function decideReversal(
     reverse: 'reversed',
     amountMinor: decision.kind === 'approved' ? movedMinor(decision.event, 0) : 0,
   });
+}
+
+/**
+ * A reversal comes from where its original happened (actors/origin.ts): the original's terminal,
+ * or a gateway of its merchant. An original not seen yet is tombstoned only under a key of the
+ * reversal's own terminal: naming another terminal's transaction number (a sale it has not made
+ * yet) is refused, nothing written. Cards and fleet accounts share this rule.
+ */
+export function reversalRefusal(request: MoneyRequest, merchantId: string, original: IdempotencyRecord | undefined): Rejection | undefined {
+  const requester = requesterOf(request);
+  const originalKey = request.originalKey;
+  if (original === undefined) {
+    if (ownsKey(requester, request, originalKey, merchantId)) return undefined;
+    return {
+      kind: 'rejected',
+      error: permissionDenied("a reversal may name only its own terminal's transactions", { originalKey }),
+    };
+  }
+  if (original.origin !== undefined && speaksFor(requester, original.origin)) return undefined;
+  return {
+    kind: 'rejected',
+    error: permissionDenied('a reversal comes from the terminal the original was made at', { originalKey }),
+  };
 }
 
 /**
@@ -495,6 +599,13 @@ export function decideRefundRequest(
   const originalKey = request.originalKey;
   if (original === undefined || original.f === tombstone_fingerprint)
     return { kind: 'rejected', error: notFound('original transaction not found', { originalKey }) };
+  // The manager was verified for the merchant of the refund's terminal: the goods must have been
+  // bought there.
+  if (original.origin === undefined || original.origin.merchantId !== merchantId)
+    return {
+      kind: 'rejected',
+      error: permissionDenied('a refund is made by a manager of the merchant the original was bought at', { originalKey }),
+    };
   if (original.r.cardId !== state.cardId)
     return { kind: 'rejected', error: invalidArgument('original transaction belongs to another card', { originalKey }) };
   if (original.r.kind !== 'purchase' && original.r.kind !== 'completion')
@@ -597,10 +708,11 @@ function moneyPlan(
   const plan: { -readonly [K in keyof MoneyPlan]: MoneyPlan[K] } = {
     kind: 'money',
     after,
-    record: { f: request.fingerprint, r: fullResult },
+    record: { f: request.fingerprint, r: fullResult, origin: { terminalId: request.terminalId, merchantId } },
     stored,
   };
-  if (extra.writes !== undefined && extra.writes.length > 0) plan.writes = extra.writes;
+  const writes = request.recordSpent === true ? [...(extra.writes ?? []), spentKeyWrite(before, request, fullResult)] : extra.writes;
+  if (writes !== undefined && writes.length > 0) plan.writes = writes;
   if (extra.claims !== undefined && extra.claims.length > 0) plan.claims = extra.claims;
   if (extra.extraOutbox !== undefined) plan.extraOutbox = extra.extraOutbox;
   if (extra.reverse === 'reversed') plan.reversing = request.originalKey;
@@ -617,8 +729,13 @@ export type CardAdminCommand =
       readonly operatorId: string;
       /** A named card's holder (personal data, JSON), written to its own record. */
       readonly holder?: string;
+      /**
+       * The holder record's version when it exists already (a card issued again after its
+       * issuance was cancelled: the record was blanked); absent = it must not exist.
+       */
+      readonly holderVersion?: number;
     }
-  | { readonly type: 'set_status'; readonly status: CardStatus; readonly reason: string; readonly operatorId: string }
+  | { readonly type: 'set_status'; readonly status: SettableStatus; readonly reason: string; readonly operatorId: string }
   | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly operatorId: string }
   | { readonly type: 'auto_reload'; readonly autoReload: AutoReload | undefined; readonly operatorId: string }
   | { readonly type: 'tab_limit'; readonly limitMinor: number; readonly operatorId: string }
@@ -630,7 +747,11 @@ export type CardAdminCommand =
       readonly operatorId: string;
     }
   /** An operator cleared a flagged approval of this card. */
-  | { readonly type: 'resolve_review'; readonly transactionId: string; readonly note: string; readonly operatorId: string };
+  | { readonly type: 'resolve_review'; readonly transactionId: string; readonly note: string; readonly operatorId: string }
+  /** Enrols the card for authentication under a key with the chip's counter, or ('' key) stops it. */
+  | { readonly type: 'set_auth'; readonly keyId: string; readonly counter: number; readonly operatorId: string }
+  /** Lists a bank card's token on the card (`link`), or takes it off (tokens.ts). */
+  | { readonly type: 'link_token'; readonly token: string; readonly link: boolean; readonly operatorId: string };
 
 export interface AdminAnswer {
   readonly state: CardState;
@@ -642,6 +763,8 @@ export interface AdminAnswer {
 
 export type AdminDecision =
   | Rejection
+  /** Refused, yet the card changes and the change is committed before the refusal is answered (a wrong old PIN counted). */
+  | { readonly kind: 'refused_after'; readonly after: CardState; readonly document: string | undefined; readonly error: TaplineError }
   | { readonly kind: 'unchanged'; readonly answer: AdminAnswer }
   | {
       readonly kind: 'changed';
@@ -651,8 +774,21 @@ export type AdminDecision =
       readonly answer: AdminAnswer;
     };
 
-export function decideAdmin(state: CardState | undefined, command: CardAdminCommand, env: Pick<CardEnv, 'nowMs'>): AdminDecision {
-  const decision = adminDecision(state, command);
+/** What an operator change may use besides the card: the time, and the card's program's PIN attempts. */
+export interface AdminEnv {
+  readonly nowMs: number;
+  readonly pinAttemptsMax: number;
+}
+
+export function decideAdmin(state: CardState | undefined, command: CardAdminCommand, env: AdminEnv): AdminDecision {
+  // A card whose issuance was cancelled is stock: only an issue reaches it.
+  if (state?.status === 'unissued' && command.type !== 'issue')
+    return { kind: 'rejected', error: rejected('not_found', 'card not found', { cardId: state.cardId }) };
+  if (command.type === 'set_pin' && state !== undefined) {
+    const pin = decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax);
+    if (pin.wrongAttempt !== undefined) return wrongOldPin(state, pin.wrongAttempt, env.nowMs);
+  }
+  const decision = adminDecision(state, command, env);
   if (decision.kind === 'rejected')
     return {
       kind: 'rejected',
@@ -667,7 +803,7 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
   // neither rewritten with every purchase nor part of any document.
   const writes: EntityWrite[] =
     command.type === 'issue' && command.holder !== undefined
-      ? [{ entity: { kind: 'holder', id: after.cardId }, expectVersion: 0, data: command.holder }]
+      ? [{ entity: { kind: 'holder', id: after.cardId }, expectVersion: command.holderVersion ?? 0, data: command.holder }]
       : [];
   return {
     kind: 'changed',
@@ -678,12 +814,22 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
   };
 }
 
-function adminDecision(state: CardState | undefined, command: CardAdminCommand): CardDecision {
+/** A wrong old PIN in SetPin: refused, with the card's wrong-attempt count raised (and a "locked" document when it locks). */
+function wrongOldPin(state: CardState, attempt: { failuresAfter: number; locked: boolean }, nowMs: number): AdminDecision {
+  return {
+    kind: 'refused_after',
+    after: withPinFailures(state, attempt.failuresAfter),
+    document: attempt.locked ? pinLockedDocument(state, nowMs) : undefined,
+    error: rejected('permission_denied', 'the current PIN is wrong', { cardId: state.cardId }),
+  };
+}
+
+function adminDecision(state: CardState | undefined, command: CardAdminCommand, env: AdminEnv): CardDecision {
   switch (command.type) {
     case 'issue':
       return decide(state, command.command);
     case 'set_status':
-      return decide(state, { type: 'set_status', status: command.status });
+      return decideStatusChange(state, command.status, command.operatorId);
     case 'transition':
       return decideTransition(state, command.transition);
     case 'auto_reload':
@@ -691,7 +837,11 @@ function adminDecision(state: CardState | undefined, command: CardAdminCommand):
     case 'tab_limit':
       return decide(state, { type: 'set_tab_limit', limitMinor: command.limitMinor });
     case 'set_pin':
-      return decideSetPin(state, command.newHash, command.oldHash, command.reset).decision;
+      return decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax).decision;
+    case 'set_auth':
+      return decideSetCardAuth(state, command.keyId, command.counter);
+    case 'link_token':
+      return decideLinkToken(state, command.token, command.link);
     case 'resolve_review': {
       if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'card not found' };
       const rules = resolveCardReview(state, command.transactionId);

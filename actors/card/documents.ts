@@ -3,12 +3,16 @@
 // contract (actors/outbox/builders.ts). Pure: the caller passes time and ids in.
 
 import type { CardAdminCommand } from './decide';
+import { actionTowards, type CardAction, type SettableStatus } from './lifecycle';
 import { balanceDeltaMinor, heldDeltaMinor, type CardEvent, type CardState } from './rules';
+import { tokenForm } from './tokens';
 import type { DocumentExtras, HoldFields, MoneyRequest, ProgramFigures, TxnResult } from './transaction';
 import {
   autoReloadRemoved,
   autoReloadSet,
+  cardAuthSet,
   cardIssued,
+  cardTokenLinked,
   cardPinChanged,
   cardReplaced,
   cardReviewResolved,
@@ -78,6 +82,10 @@ export function adminDocument(command: CardAdminCommand, before: CardState | und
   const operator = command.operatorId;
   const card = after.cardId;
   switch (command.type) {
+    case 'set_auth':
+      return cardAuthSet({ card, keyId: command.keyId, counter: command.counter, operator, at });
+    case 'link_token':
+      return cardTokenLinked({ card, program: after.programId, form: tokenForm(command.token), linked: command.link, operator, at });
     case 'resolve_review':
       return cardReviewResolved({ transaction: command.transactionId, card, program: after.programId, note: command.note, operator, at });
     case 'tab_limit':
@@ -124,9 +132,17 @@ export function adminDocument(command: CardAdminCommand, before: CardState | und
         operator,
         at,
         transition:
-          command.type === 'transition' ? { action: command.transition.action, approver: command.transition.approverId } : undefined,
+          command.type === 'transition'
+            ? { action: command.transition.action, approver: command.transition.approverId }
+            : statusChangeAction(before, command.status),
       });
   }
+}
+
+/** The action a SetCardStatus took (the audit names it like ChangeCardState's, with no approver). */
+function statusChangeAction(before: CardState | undefined, to: SettableStatus): { action: CardAction; approver: string } | undefined {
+  const action = before === undefined ? undefined : actionTowards(before.status, to);
+  return action === undefined ? undefined : { action, approver: '' };
 }
 
 /** The four documents of a replacement: transfer out (old card), card_replaced, card_issued and transfer in (new card). */

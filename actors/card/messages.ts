@@ -5,7 +5,9 @@
 import type { HostContext, Reply } from '../runtime/entity-host';
 import type { ProgramSource } from '../program/registry';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer, ReplaceCommand } from './decide';
+import type { CancelIssuanceAnswer, CancelIssuanceCommand } from './issuance-cancel';
 import type { CardState } from './rules';
+import type { CryptogramVerifier } from './card-auth';
 import type { MoneyRequest, TxnAnswer } from './transaction';
 
 export type CardMessage =
@@ -21,6 +23,12 @@ export type CardMessage =
   | { readonly type: 'balance'; readonly reply: Reply<CardState> }
   | { readonly type: 'admin'; readonly command: CardAdminCommand; readonly reply: Reply<AdminAnswer>; readonly attempt: number }
   | { readonly type: 'replace'; readonly command: ReplaceCommand; readonly reply: Reply<ReplaceAnswer>; readonly attempt: number }
+  | {
+      readonly type: 'cancel_issuance';
+      readonly command: CancelIssuanceCommand;
+      readonly reply: Reply<CancelIssuanceAnswer>;
+      readonly attempt: number;
+    }
   /** Another actor wrote this card (a replacement created it): forget the cached state. */
   | { readonly type: 'invalidate' };
 
@@ -34,4 +42,6 @@ export interface CardActorContext extends HostContext {
   readonly onLowBalance?: (state: CardState, triggerId: string) => void;
   /** Tells an active actor of another card to reload (its card was written by this one). */
   readonly invalidate?: (cardId: string) => void;
+  /** Verifies cryptograms of cards that authenticate (the node's keys); absent without keys. */
+  readonly verifyCryptogram?: CryptogramVerifier;
 }

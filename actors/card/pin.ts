@@ -51,25 +51,46 @@ export function withPinFailures(state: CardState, failures: number): CardState {
 
 export type PinEvent = 'set' | 'changed' | 'unlocked';
 
+/** What a PIN change decided: the change, or a refusal, with the wrong attempt it counted if any. */
+export interface SetPinDecision {
+  readonly decision: CardDecision;
+  readonly event?: PinEvent;
+  /**
+   * A wrong old PIN: the refusal still writes the card's wrong-attempt count (the guess is spent,
+   * like a wrong PIN at a till), and `locked` when this attempt reached pinAttemptsMax.
+   */
+  readonly wrongAttempt?: { readonly failuresAfter: number; readonly locked: boolean };
+}
+
 /**
- * Sets or changes the PIN. A card with a PIN needs the old one (a wrong one is permission_denied
- * and counts as a wrong attempt is NOT done here: changing is an issuer-app action, not a till);
- * an operator reset replaces it without the old one and clears the lock.
+ * Sets or changes the PIN. A card with a PIN needs the old one: a wrong one is permission_denied
+ * and counts as a wrong attempt towards the program's pinAttemptsMax, shared with the tills (the
+ * same 10^4 guesses, wherever they are tried); a locked PIN is not changed even with the right old
+ * one. An operator reset replaces it without the old one and clears the lock.
  */
 export function decideSetPin(
   state: CardState | undefined,
   newHash: string,
   oldHash: string | undefined,
   reset: boolean,
-): { decision: CardDecision; event?: PinEvent } {
+  pinAttemptsMax: number,
+): SetPinDecision {
   if (state === undefined) return { decision: { kind: 'rejected', code: 'not_found', message: 'card not found' } };
   if (state.status === 'closed' || state.status === 'replaced')
     return { decision: { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card takes no PIN` } };
   const base: CardProfile = state.profile ?? { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance: '' };
   let event: PinEvent = 'set';
   if (base.pinHash !== '' && !reset) {
-    if (oldHash === undefined || !hashesEqual(oldHash, base.pinHash))
-      return { decision: { kind: 'rejected', code: 'permission_denied', message: 'the current PIN is wrong or missing' } };
+    if (base.pinFailures >= pinAttemptsMax)
+      return { decision: { kind: 'rejected', code: 'permission_denied', message: 'the PIN is locked: an operator reset is needed' } };
+    if (oldHash === undefined) return { decision: { kind: 'rejected', code: 'permission_denied', message: 'the current PIN is missing' } };
+    if (!hashesEqual(oldHash, base.pinHash)) {
+      const failuresAfter = base.pinFailures + 1;
+      return {
+        decision: { kind: 'rejected', code: 'permission_denied', message: 'the current PIN is wrong' },
+        wrongAttempt: { failuresAfter, locked: failuresAfter >= pinAttemptsMax },
+      };
+    }
     event = 'changed';
   } else if (base.pinHash !== '') {
     event = base.pinFailures > 0 ? 'unlocked' : 'changed';

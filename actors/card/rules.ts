@@ -6,11 +6,13 @@ import { addMinor, amount_abs_max_minor, isBoundedAmount } from '../money';
 import type { ProgramCardState } from '../rules/program';
 import type { ReviewEntry } from '../rules/review-queue';
 import type { DeclineReason } from '../declines';
+import type { CardAuthState } from './card-auth';
 
-export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced';
-
-/** Statuses an operator may set through SetCardStatus in v1. */
-export const operator_settable_statuses: ReadonlySet<CardStatus> = new Set(['active', 'frozen', 'blocked']);
+/**
+ * `unissued`: the card's issuance was cancelled (actors/card/issuance-cancel.ts). The card is stock
+ * again: nothing on it, answered NOT_FOUND by every call but IssueCard, which issues it afresh.
+ */
+export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced' | 'unissued';
 
 export interface CardState {
   readonly cardId: string;
@@ -30,6 +32,18 @@ export interface CardState {
   readonly spentMinor?: number;
   /** What the card keeps for its program's rules; absent until a rule changed it. */
   readonly rules?: CardRulesState;
+  /**
+   * Set at issue and dropped by the card's first money movement (movesMoney): while it is set the
+   * issuance can be cancelled. Cards issued before it existed never carry it, so they never are.
+   */
+  readonly unmoved?: true;
+  /**
+   * An NFC card that authenticates each payment (anti-cloning, card-auth.ts); absent otherwise.
+   * Kept through a cancelled issuance: the chip's counter never goes back.
+   */
+  readonly auth?: CardAuthState;
+  /** Tokens of the bank cards that pay from this card (open loop, tokens.ts); absent when none. */
+  readonly tokens?: readonly string[];
 }
 
 /** A card's state under its program's rules (actors/card/program-rules.ts). */
@@ -86,6 +100,8 @@ export type CardCommand =
       readonly programId: string;
       readonly nowMs: number;
       readonly profile?: CardProfile;
+      /** The master key an authenticating card's key is diversified from (its program's); absent: it does not authenticate. */
+      readonly authKeyId?: string;
     }
   | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string; readonly nowMs?: number | undefined }
   | {
@@ -98,8 +114,7 @@ export type CardCommand =
   | { readonly type: 'set_auto_reload'; readonly autoReload: AutoReload | undefined }
   | { readonly type: 'set_tab_limit'; readonly limitMinor: number }
   | { readonly type: 'settle_tab'; readonly amountMinor: number; readonly currency: string }
-  | { readonly type: 'reverse'; readonly amountMinor: number }
-  | { readonly type: 'set_status'; readonly status: CardStatus };
+  | { readonly type: 'reverse'; readonly amountMinor: number };
 
 export type CardEvent =
   | { readonly type: 'issued'; readonly state: CardState }
@@ -112,7 +127,13 @@ export type CardEvent =
   | { readonly type: 'hold_released'; readonly key: string; readonly amountMinor: number }
   | { readonly type: 'replaced'; readonly replacementId: string; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'cashed_out'; readonly balanceMinor: number; readonly depositMinor: number }
+  /** The issuance undone: the initial balance and deposit go back with the card to stock. */
+  | { readonly type: 'issuance_cancelled'; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'profile_changed'; readonly profile: CardProfile }
+  /** The card was enrolled for authentication, moved to another key, or (undefined) no longer authenticates. */
+  | { readonly type: 'auth_changed'; readonly auth: CardAuthState | undefined }
+  /** A bank card's token was listed on the card or taken off it. */
+  | { readonly type: 'tokens_changed'; readonly tokens: readonly string[] }
   /** A review entry resolved (the rest of the rule state changes with purchases). */
   | { readonly type: 'rules_changed'; readonly rules: CardRulesState };
 
@@ -137,6 +158,8 @@ const status_declines: Readonly<Record<Exclude<CardStatus, 'active'>, DeclineRea
   expired: 'card_expired',
   closed: 'card_closed',
   replaced: 'card_closed',
+  // Never reached by a request: the actor answers NOT_FOUND for an unissued card.
+  unissued: 'card_closed',
 };
 
 function declineForStatus(status: CardStatus): CardDecision | undefined {
@@ -171,20 +194,21 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       if (state.status === 'closed' || state.status === 'replaced')
         return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
       return { kind: 'approved', event: { type: 'credited', amountMinor: command.amountMinor } };
-    case 'set_status':
-      if (state.status === command.status) return { kind: 'unchanged' };
-      return { kind: 'approved', event: { type: 'status_changed', status: command.status } };
   }
 }
 
 function decideIssue(state: CardState | undefined, command: Extract<CardCommand, { type: 'issue' }>): CardDecision {
-  if (state !== undefined) {
+  if (state !== undefined && state.status !== 'unissued') {
     const same =
       state.currency === command.currency && state.programId === command.programId && sameProfile(state.profile, command.profile);
     return same
       ? { kind: 'unchanged' }
       : { kind: 'rejected', code: 'already_exists', message: 'card exists with different currency or program' };
   }
+  // A card whose issuance was cancelled is issued again by a new issue, but not by a retry of the
+  // bulk issuance it came from: that issuance already issued it (its answer: already existed).
+  const cancelledIssuance = state?.profile?.issuance ?? '';
+  if (cancelledIssuance !== '' && command.profile?.issuance === cancelledIssuance) return { kind: 'unchanged' };
   if (!isBoundedAmount(command.initialBalanceMinor) || command.initialBalanceMinor < 0) {
     return { kind: 'rejected', code: 'invalid_argument', message: 'initial balance out of range' };
   }
@@ -197,11 +221,25 @@ function decideIssue(state: CardState | undefined, command: Extract<CardCommand,
     heldMinor: 0,
     issuedAtMs: command.nowMs,
     ...(command.profile === undefined ? {} : { profile: command.profile }),
+    ...issuedAuth(state, command.authKeyId),
+    unmoved: true,
   };
   if (command.profile !== undefined && (!isBoundedAmount(command.profile.depositMinor) || command.profile.depositMinor < 0)) {
     return { kind: 'rejected', code: 'invalid_argument', message: 'deposit out of range' };
   }
   return { kind: 'approved', event: { type: 'issued', state: issued } };
+}
+
+/**
+ * What an issued card authenticates with: its program's key, counter 0, for a new card. A card
+ * issued again after a cancelled issuance keeps the counter (and the flags) its chip got to, under
+ * the program's key or, if the program names none, the key it had: a counter that went back would
+ * make the chip's earlier cryptograms good again.
+ */
+function issuedAuth(previous: CardState | undefined, keyId: string | undefined): { auth?: CardAuthState } {
+  const kept = previous?.auth;
+  if (kept === undefined) return keyId === undefined ? {} : { auth: { keyId, counter: 0, flags: 0 } };
+  return { auth: { ...kept, keyId: keyId ?? kept.keyId } };
 }
 
 /** Issuing again is the same request when the fields given at issue are the same (PIN aside: it may have changed). */
@@ -298,6 +336,41 @@ function decideTopUp(
 export function apply(state: CardState | undefined, event: CardEvent): CardState {
   if (event.type === 'issued') return event.state;
   if (state === undefined) throw new Error(`assertion: ${event.type} applied to a card that does not exist`);
+  const next = applyEvent(state, event);
+  // The first money movement ends the time in which the issuance can be cancelled. (withBalance
+  // copies named fields only, so on the purchase path the marker is already gone here.)
+  if (next.unmoved === true && movesMoney(event)) {
+    const moved: { -readonly [K in keyof CardState]?: CardState[K] } = { ...next };
+    delete moved.unmoved;
+    return moved as CardState;
+  }
+  return next;
+}
+
+/** Whether an event moves money on the card (balance, holds, deposit), as opposed to its status, profile or rules. */
+export function movesMoney(event: CardEvent): boolean {
+  switch (event.type) {
+    case 'debited':
+    case 'credited':
+    case 'hold_placed':
+    case 'hold_increased':
+    case 'hold_completed':
+    case 'hold_released':
+    case 'replaced':
+    case 'cashed_out':
+    case 'issuance_cancelled':
+      return true;
+    case 'issued':
+    case 'status_changed':
+    case 'profile_changed':
+    case 'rules_changed':
+    case 'auth_changed':
+    case 'tokens_changed':
+      return false;
+  }
+}
+
+function applyEvent(state: CardState, event: Exclude<CardEvent, { type: 'issued' }>): CardState {
   switch (event.type) {
     case 'debited': {
       const next = withBalance(state, addMinor(state.balanceMinor, -event.amountMinor));
@@ -317,10 +390,24 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
     case 'replaced':
     case 'cashed_out':
       return applyClosing(state, event);
+    case 'issuance_cancelled':
+      return applyIssuanceCancelled(state, event);
     case 'profile_changed':
       return { ...state, profile: event.profile };
+    case 'auth_changed': {
+      const next: { -readonly [K in keyof CardState]: CardState[K] } = { ...state };
+      if (event.auth === undefined) delete next.auth;
+      else next.auth = event.auth;
+      return next;
+    }
     case 'rules_changed':
       return { ...state, rules: event.rules };
+    case 'tokens_changed': {
+      const next: { -readonly [K in keyof CardState]: CardState[K] } = { ...state };
+      if (event.tokens.length === 0) delete next.tokens;
+      else next.tokens = event.tokens;
+      return next;
+    }
   }
 }
 
@@ -339,6 +426,32 @@ function applyClosing(state: CardState, event: Extract<CardEvent, { type: 'repla
   const next: CardState = { ...state, status: event.type === 'replaced' ? 'replaced' : 'closed', balanceMinor: 0, heldMinor: 0 };
   if (profile !== undefined) return { ...next, profile };
   return next;
+}
+
+/**
+ * A card whose issuance was cancelled is stock: no balance, deposit, program, holder kind, PIN or
+ * rule state. It keeps its currency (a state names one), for a card of a bulk issuance that
+ * issuance's id, so a retry of that bulk issuance does not issue it again, and for a card that
+ * authenticates its key id, counter and flags (the chip keeps them too). It lists no bank card:
+ * a card that does cannot be cancelled (issuance-cancel.ts).
+ */
+function applyIssuanceCancelled(state: CardState, event: Extract<CardEvent, { type: 'issuance_cancelled' }>): CardState {
+  if (event.balanceMinor !== state.balanceMinor || state.heldMinor !== 0)
+    throw new Error('assertion: issuance cancelled on a card whose balance or holds changed');
+  const issuance = state.profile?.issuance ?? '';
+  const next: CardState = {
+    cardId: state.cardId,
+    currency: state.currency,
+    programId: '',
+    status: 'unissued',
+    balanceMinor: 0,
+    heldMinor: 0,
+    issuedAtMs: 0,
+    // The chip's counter stays: the card issued again must not accept its old cryptograms.
+    ...(state.auth === undefined ? {} : { auth: state.auth }),
+  };
+  if (issuance === '') return next;
+  return { ...next, profile: { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance } };
 }
 
 function applyHold(
@@ -388,6 +501,8 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
   if (state.holds !== undefined) next.holds = state.holds;
   if (state.spentMinor !== undefined) next.spentMinor = state.spentMinor;
   if (state.rules !== undefined) next.rules = state.rules;
+  if (state.auth !== undefined) next.auth = state.auth;
+  if (state.tokens !== undefined) next.tokens = state.tokens;
   return next;
 }
 
@@ -404,8 +519,11 @@ export function balanceDeltaMinor(event: CardEvent): number {
       return -event.debitedMinor;
     case 'replaced':
     case 'cashed_out':
+    case 'issuance_cancelled':
       return -event.balanceMinor;
     case 'profile_changed':
+    case 'auth_changed':
+    case 'tokens_changed':
     case 'rules_changed':
     case 'status_changed':
     case 'hold_placed':

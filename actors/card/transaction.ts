@@ -13,6 +13,8 @@ import type {
 import { readTransactionDocument } from '../outbox/schemas';
 import { StoredStateError } from '../state/codec';
 import type { DeclineReason } from './rules';
+import type { Requester, TransactionOrigin } from '../origin';
+import type { CardCryptogram } from './card-auth';
 
 /** The kinds of money request: the contract's transaction kinds (actors/outbox/contract.ts). */
 export type MoneyKind = TransactionKind;
@@ -40,6 +42,32 @@ export interface MoneyRequest {
   readonly lines?: readonly ReceiptLine[];
   /** Loyalty points to redeem as payment (purchases of cards whose program has rules). */
   readonly redeemPoints?: number;
+  /**
+   * The card's cryptogram for this payment (a card that authenticates, card-auth.ts). Not part of
+   * the fingerprint: a terminal's retry of the same request is answered from its record, and any
+   * other request presenting the same cryptogram is a replay.
+   */
+  readonly cardCryptogram?: CardCryptogram;
+  /**
+   * The key must never be applied twice, however late it comes again (a PSP callback): its commit
+   * also writes a spent record beside the card that never expires, and once the idempotency
+   * record is gone a request finding that spent record is refused (ALREADY_EXISTS).
+   */
+  readonly recordSpent?: true;
+  /**
+   * Who sent the request, when the boundary knows more than its terminal id (an authenticated
+   * terminal or gateway; actors/origin.ts). Absent: the request's terminal. Not part of the
+   * fingerprint: the same request from the same place, however it was authenticated.
+   */
+  readonly requester?: Requester;
+}
+
+/** What stays of a request whose key is spent (recordSpent) after its idempotency record expired. */
+export interface SpentKey {
+  /** The transaction that answered it, its outcome, and when. */
+  readonly transaction: string;
+  readonly outcome: 'approved' | 'declined';
+  readonly at: number;
 }
 
 /** One line of a purchase's basket, as the document keeps it (docs/OUTBOX.md `lines`). */
@@ -87,6 +115,8 @@ export interface TxnAnswer {
 export interface IdempotencyRecord {
   readonly f: string;
   readonly r: TxnResult;
+  /** Where the request was made (its document's terminal and merchant): who may act on it later. */
+  readonly origin?: TransactionOrigin;
 }
 
 /**
@@ -158,7 +188,7 @@ export function decodeRecord(value: string): IdempotencyRecord {
     ...(stored.account_balance_after !== undefined ? { ledgerAfterMinor: stored.account_balance_after } : {}),
     ...programFiguresOf(stored),
   };
-  return { f: stored.f, r: result };
+  return { f: stored.f, r: result, origin: { terminalId: stored.terminal, merchantId: stored.merchant } };
 }
 
 /** The answer a request with `fingerprint` gets from a stored record, or undefined if it is a different request. */

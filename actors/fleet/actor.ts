@@ -18,7 +18,7 @@ import {
   type SlotWrite,
 } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
-import type { TxnAnswer } from '../card/transaction';
+import type { IdempotencyRecord, TxnAnswer } from '../card/transaction';
 import { odometerSubject } from '../rules/prompts';
 import { empty_review_queue, type ReviewQueue } from '../rules/review-queue';
 import {
@@ -258,8 +258,16 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     return this.answerFromIndex(message);
   }
 
-  protected override retryMessage(message: MoneyMessage): void {
-    this.retry(message as Money);
+  protected override retryMessage(message: MoneyMessage, ownConflict: boolean): void {
+    this.retry(message as Money, ownConflict);
+  }
+
+  protected override moneyMessageOf(message: FleetMessage): MoneyMessage | undefined {
+    return message.type === 'money' ? message : undefined;
+  }
+
+  protected override decodeAnswer(value: string): IdempotencyRecord {
+    return decodeFleetRecord(value);
   }
 
   private purchase(message: Money): void {
@@ -279,11 +287,12 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (this.answeredFromIndex(message)) return;
     const { originalKey } = message.request;
     const waiters = this.pendingKey(originalKey);
-    if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message));
+    if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message, false));
     const stored = this.knownRecord(originalKey) ?? (await this.readStoredRecord(originalKey, decodeFleetRecord));
     const alreadyReversed =
       fleetReversalNeedsClaim(stored) &&
-      (this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined);
+      (this.reversalsInFlight.has(originalKey) ||
+        (await this.context.persistence.loadReversalClaim(this.shard, originalKey)) !== undefined);
     await this.prepare(message);
     if (this.answeredFromIndex(message)) return;
     const account = this.account.state;
@@ -338,7 +347,7 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     // The card is issued against the account as it is: its version is checked too.
     const slots = [write('fleet', this.fleetId, this.account, undefined), write('fleet_card', message.cardId, slot, decision.after)];
     const answer = { state: decision.after, account, alreadyExisted: false };
-    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, answer, () => this.retry(message));
+    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, answer, (ownConflict) => this.retry(message, ownConflict));
   }
 
   private accountChange(message: Extract<FleetMessage, { type: 'account' }>): void {
@@ -346,8 +355,11 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: decision.state, alreadyExisted: true } });
     const slots = [write('fleet', this.fleetId, this.account, decision.after)];
-    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, { state: decision.after, alreadyExisted: false }, () =>
-      this.retry(message),
+    this.commitAndAnswer(
+      { slots, outbox: decision.document },
+      message.reply,
+      { state: decision.after, alreadyExisted: false },
+      (ownConflict) => this.retry(message, ownConflict),
     );
   }
 
@@ -365,11 +377,13 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.state });
     const slots = [write('review', this.fleetId, this.review, decision.after)];
-    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, decision.after, () => this.retry(message));
+    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, decision.after, (ownConflict) =>
+      this.retry(message, ownConflict),
+    );
   }
 
-  private retry(message: FleetMessage): void {
-    this.retryOrFail(message, (again) => this.context.retell(this.fleetId, again), message.reply);
+  private retry(message: FleetMessage, ownConflict: boolean): void {
+    this.retryOrFail(message, (again) => this.context.retell(this.fleetId, again), message.reply, ownConflict);
   }
 
   private cardNotFound(message: Money): void {

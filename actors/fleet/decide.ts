@@ -29,6 +29,7 @@ import {
 } from '../outbox/builders';
 import { tombstone_fingerprint, type IdempotencyRecord, type MoneyRequest, type ReverseOutcome, type TxnResult } from '../card/transaction';
 import type { Claim } from '../runtime/persistence';
+import { reversalRefusal } from '../card/decide';
 
 export interface FleetEnv {
   readonly nowMs: number;
@@ -113,7 +114,7 @@ export function decideFleetMoney(
     kind: 'money',
     account: approved ? decision.account : undefined,
     card: decision.card !== card ? decision.card : undefined,
-    record: { f: request.fingerprint, r: result },
+    record: { f: request.fingerprint, r: result, origin: { terminalId: request.terminalId, merchantId } },
     stored,
   };
   if (approved && decision.flags.length > 0) {
@@ -155,6 +156,9 @@ export function decideFleetReversal(
 ): FleetMoneyPlan | Rejection {
   const { original } = facts;
   const originalKey = request.originalKey;
+  // From where the original happened, and tombstones only under the reversal's own terminal's keys.
+  const refusal = reversalRefusal(request, merchantId, original);
+  if (refusal !== undefined) return refusal;
   if (original !== undefined && original.f !== tombstone_fingerprint && original.r.cardId !== request.cardId)
     return { kind: 'rejected', error: rejected('invalid_argument', 'original transaction belongs to another card', { originalKey }) };
   if (original !== undefined && original.r.kind !== 'purchase')
@@ -234,7 +238,7 @@ function reversalPlan(
     kind: 'money',
     account: after?.account,
     card: after?.card,
-    record: { f: request.fingerprint, r: result },
+    record: { f: request.fingerprint, r: result, origin: { terminalId: request.terminalId, merchantId } },
     stored,
     claims,
     ...(reversing ? { reversing: request.originalKey } : {}),

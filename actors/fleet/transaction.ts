@@ -69,7 +69,8 @@ export function decodeFleetRecord(value: string): IdempotencyRecord {
     balanceAfterMinor: stored.balance_after,
     atMs: stored.at,
   };
-  if (stored.fleet === undefined || stored.fleet === '') return { f: stored.f, r: result };
+  const origin = { terminalId: stored.terminal, merchantId: stored.merchant };
+  if (stored.fleet === undefined || stored.fleet === '') return { f: stored.f, r: result, origin };
   const fleet: FleetFigures = {
     fleetId: stored.fleet,
     pumpMinor: stored.pump ?? 0,
@@ -82,5 +83,5 @@ export function decodeFleetRecord(value: string): IdempotencyRecord {
     driverId: stored.driver ?? '',
     vehicleId: stored.vehicle ?? '',
   };
-  return { f: stored.f, r: { ...result, fleet } as FleetTxnResult };
+  return { f: stored.f, r: { ...result, fleet } as FleetTxnResult, origin };
 }

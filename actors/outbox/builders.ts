@@ -12,6 +12,7 @@
 
 import type { SpendLimits } from '../rules/spend-limits';
 import type {
+  CardIssuanceCancelledDocument,
   CardIssuedDocument,
   CardPinChangedDocument,
   CardPinEvent,
@@ -24,6 +25,7 @@ import type {
   OperatorAction,
   OperatorActionDocument,
   ReverseOutcome,
+  TapPourDocument,
   TerminalEventDocument,
   TransactionDocument,
   TransactionExtras,
@@ -456,6 +458,38 @@ export function cardPinChanged(input: {
   return JSON.stringify(document);
 }
 
+/** A card's issuance cancelled: the initial balance and deposit of its issue taken off, the card stock again. */
+export function cardIssuanceCancelled(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly currency: string;
+  readonly previous: string;
+  readonly amount: number;
+  readonly deposit: number;
+  readonly named: boolean;
+  readonly issuance: string;
+  readonly operator: string;
+  readonly reason: string;
+  readonly at: number;
+}): string {
+  const document: CardIssuanceCancelledDocument = {
+    type: 'card_issuance_cancelled',
+    card: input.card,
+    program: input.program,
+    currency: input.currency,
+    status: 'unissued',
+    previous: input.previous,
+    amount: input.amount,
+    deposit: input.deposit,
+    named: input.named,
+    issuance: input.issuance,
+    operator: input.operator,
+    reason: input.reason,
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
 // -------------------------------------------------------------------------------------------
 // Terminals and fleet accounts.
 
@@ -486,6 +520,23 @@ export function terminalRegistered(input: TerminalEventInput): string {
 
 export function terminalEnabledChanged(input: TerminalEventInput): string {
   return terminalEvent('terminal_enabled_changed', input);
+}
+
+/** A beer tap's pour report: for one paid sale (`transaction`, its idempotency key) or over a period (`from`..`to`). */
+export function tapPour(input: Omit<TapPourDocument, 'type'>): string {
+  const document: TapPourDocument = {
+    type: 'tap_pour',
+    terminal: input.terminal,
+    merchant: input.merchant,
+    report: input.report,
+    transaction: input.transaction,
+    from: input.from,
+    to: input.to,
+    poured_ml: input.poured_ml,
+    product: input.product,
+    at: input.at,
+  };
+  return JSON.stringify(document);
 }
 
 /** A fleet account created, or its limits, policy or pricing changed. */
@@ -565,6 +616,40 @@ export function autoReloadSet(input: {
 
 export function autoReloadRemoved(input: { readonly card: string; readonly operator: string; readonly at: number }): string {
   return operatorAction('auto_reload_removed', input.card, '{}', input.operator, input.at);
+}
+
+/** A card enrolled for authentication, moved to another key, or ('' key) no longer authenticating: key id and counter, never a key. */
+export function cardAuthSet(input: {
+  readonly card: string;
+  readonly keyId: string;
+  readonly counter: number;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  if (input.keyId === '') return operatorAction('card_auth_removed', input.card, '{}', input.operator, input.at);
+  return operatorAction(
+    'card_auth_set',
+    input.card,
+    JSON.stringify({ key: input.keyId, counter: input.counter }),
+    input.operator,
+    input.at,
+  );
+}
+
+/**
+ * A bank card's token listed on a card or taken off it: the token's form and the program, never
+ * the token (a keyed hash of a PAN stays out of reporting) and never the PAN.
+ */
+export function cardTokenLinked(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly form: 'par' | 'pan';
+  readonly linked: boolean;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({ form: input.form, program: input.program });
+  return operatorAction(input.linked ? 'card_token_linked' : 'card_token_unlinked', input.card, detail, input.operator, input.at);
 }
 
 /** A bulk issuance recorded (subject: the issuance id). */

@@ -6,7 +6,7 @@
 
 import { recordDecline, checkRisk, empty_risk_state, type RiskPolicy, type RiskState } from './risk';
 import { checkMerchant, type MerchantPolicy } from './merchants';
-import { checkVelocity, recordVelocity, velocityHorizonMs, type VelocityEvent, type VelocityRule } from './velocity';
+import { checkVelocity, empty_velocity_state, recordVelocity, velocityWindows, type VelocityRule, type VelocityState } from './velocity';
 import { lineDiscounts, pointsEarned, type LoyaltyPolicy } from './loyalty';
 import type { RuleLine } from './products';
 import { firstDecline, type RuleVerdict } from './rule';
@@ -20,11 +20,11 @@ export interface ProgramRules {
 
 /** What a card remembers for its program's rules. */
 export interface ProgramCardState {
-  readonly velocity: readonly VelocityEvent[];
+  readonly velocity: VelocityState;
   readonly risk: RiskState;
 }
 
-export const empty_program_state: ProgramCardState = Object.freeze({ velocity: Object.freeze([]), risk: empty_risk_state });
+export const empty_program_state: ProgramCardState = Object.freeze({ velocity: empty_velocity_state, risk: empty_risk_state });
 
 export interface ProgramRequest {
   readonly atMs: number;
@@ -77,9 +77,9 @@ export function afterProgram(
   outcome: { approved: true } | { approved: false; reason: string },
 ): ProgramCardState {
   if (outcome.approved) {
-    const horizon = Math.max(velocityHorizonMs(rules.velocity ?? []), velocityHorizonMs(rules.risk?.soft_velocity ?? []));
-    if (horizon === 0) return state;
-    return { velocity: recordVelocity(state.velocity, request.atMs, request.amount_minor, horizon), risk: state.risk };
+    const windows = velocityWindows([...(rules.velocity ?? []), ...(rules.risk?.soft_velocity ?? [])]);
+    if (windows.length === 0 && state.velocity.series.length === 0 && state.velocity.events === undefined) return state;
+    return { velocity: recordVelocity(state.velocity, windows, request.atMs, request.amount_minor), risk: state.risk };
   }
   const risk = recordDecline(rules.risk ?? {}, state.risk, request.atMs, outcome.reason);
   return risk === state.risk ? state : { velocity: state.velocity, risk };

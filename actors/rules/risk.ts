@@ -9,7 +9,7 @@
 
 import type { RuleDeclineReason } from './rule';
 import { approve_clean, decline, firstDecline, type RuleVerdict } from './rule';
-import { checkVelocity, type VelocityEvent, type VelocityRule } from './velocity';
+import { checkVelocity, type VelocityRule, type VelocityState } from './velocity';
 
 export interface RiskPolicy {
   readonly hard_amount_minor?: number;
@@ -38,13 +38,7 @@ export const default_counted_reasons: readonly string[] = [
   'pin_invalid',
 ] satisfies readonly (RuleDeclineReason | 'insufficient_funds' | 'pin_invalid')[];
 
-export function checkRisk(
-  policy: RiskPolicy,
-  state: RiskState,
-  atMs: number,
-  amount_minor: number,
-  events: readonly VelocityEvent[],
-): RuleVerdict {
+export function checkRisk(policy: RiskPolicy, state: RiskState, atMs: number, amount_minor: number, velocity: VelocityState): RuleVerdict {
   return firstDecline([
     () => (state.blocked_until_ms > atMs ? decline('temporarily_blocked', 'risk:temporary_block') : approve_clean),
     () =>
@@ -55,7 +49,7 @@ export function checkRisk(
       policy.soft_amount_minor !== undefined && amount_minor > policy.soft_amount_minor
         ? { kind: 'approve', flags: ['risk:soft_amount'] }
         : approve_clean,
-    () => checkVelocity(policy.soft_velocity ?? [], events, atMs, amount_minor, 'risk:soft'),
+    () => checkVelocity(policy.soft_velocity ?? [], velocity, atMs, amount_minor, 'risk:soft'),
   ]);
 }
 

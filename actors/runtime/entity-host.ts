@@ -10,6 +10,15 @@
 // commit that did not land to a typed failure, retries a request whose commit conflicted (a
 // bounded number of times), and lets a request whose key is still committing wait for its answer.
 //
+// Recovery (after Redis failed or restarted, or a replay found only at commit): a commit that does
+// not land makes every later commit of the entity that was chained on it conflict. Those
+// conflicts are consequences, not two live decisions racing, so they are decided again without
+// spending one of the request's conflict attempts (a separate, larger bound keeps it finite); the
+// same for a request that waited on another request's key. And when the entity reloads after such
+// a failure, the stored answers of the batch's requests unknown to the node's index are read
+// first (one pipelined read), so replays are answered from their records instead of being
+// decided again and found duplicate at commit, which would break the chain once more.
+//
 // Behaviours extend this class (fields live in one object: memory per active entity counts).
 
 import {
@@ -26,7 +35,7 @@ import {
 } from '../errors';
 import type { IdempotencyIndex } from '../idempotency';
 import type { IdempotencyRecord, TxnAnswer, TxnResult } from '../card/transaction';
-import { answerFromRecord } from '../card/transaction';
+import { answerFromRecord, decodeRecord as answerRecordOf } from '../card/transaction';
 import type { Claim, CommitEntry, CommitResult, EntityId, EntityWrite, Persistence, StoredRecord } from './persistence';
 import type { EntityBehavior } from './actor-runtime';
 
@@ -95,8 +104,21 @@ export interface MoneyPlanLike {
 
 /** A message that can be handed to its entity again after a conflict. */
 export interface Retriable {
+  /** Conflicts of the request's own commits so far (bounded by conflict_attempts_max). */
   readonly attempt: number;
+  /** Times it was decided again without a conflict of its own (a wait ended, its chain broke). */
+  readonly redecided?: number;
 }
+
+/**
+ * Re-decisions of one request that are not its own conflicts (an earlier commit it was chained on
+ * did not land, or the request it waited on did not): each needs another request's commit to fail
+ * first, so a request sees a handful at most; the bound only guarantees that none loops forever.
+ */
+export const redecisions_max = 64;
+
+/** Stored answers read at once when an entity recovers (bounds one pipelined read). */
+export const recovery_answers_read_max = 512;
 
 export interface HostContext {
   readonly persistence: Persistence;
@@ -112,6 +134,11 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
   /** False when the in-memory state may be stale: the next message reloads it first. */
   protected loaded = false;
   private uncommitted = 0;
+  /**
+   * Counts the entity's commits that did not land. A commit submitted at generation g that
+   * conflicts once the generation moved on was chained on one of them: a consequence, not a race.
+   */
+  private generation = 0;
 
   protected constructor(
     protected readonly shard: number,
@@ -126,6 +153,16 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
   protected abstract handleAwaiting(message: M): Promise<void>;
   /** Answers one message with a failure. */
   protected abstract failMessage(message: M, error: TaplineError): void;
+
+  /** The money request a message carries (its key is answered from Redis on recovery); none by default. */
+  protected moneyMessageOf(_message: M): MoneyMessage | undefined {
+    return undefined;
+  }
+
+  /** Reads a stored transaction document back as the answer it records. */
+  protected decodeAnswer(value: string): IdempotencyRecord {
+    return answerRecordOf(value);
+  }
 
   /**
    * Processes a batch in order. The common case (a loaded entity, a command decided on memory)
@@ -154,6 +191,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
   }
 
   private async receiveAwaiting(batch: M[], from: number): Promise<void> {
+    if (!this.loaded && this.generation > 0) await this.readStoredAnswers(batch, from);
     for (let index = from; index < batch.length; index++) {
       const message = batch[index] as M;
       try {
@@ -162,6 +200,45 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
         this.fail([message], error);
       }
     }
+  }
+
+  /**
+   * Before an entity that lost a commit decides again: the stored answers of the batch's money
+   * requests whose keys the node's index does not know, read in one pipelined round and put in
+   * the index, so those requests are answered from their records (a retry of a request whose
+   * commit landed though the node never learned it). Best effort: a request not found, or a read
+   * that fails, is decided as usual and its commit still finds any record (duplicate).
+   */
+  private async readStoredAnswers(batch: M[], from: number): Promise<void> {
+    const index = this.host.idempotency;
+    const keys = new Set<string>();
+    for (let i = from; i < batch.length && keys.size < recovery_answers_read_max; i++) {
+      const money = this.moneyMessageOf(batch[i] as M);
+      if (money !== undefined && index.lookup(money.request.key) === undefined) keys.add(money.request.key);
+    }
+    if (keys.size === 0) return;
+    const persistence = this.host.persistence;
+    await Promise.all(
+      [...keys].map(async (key) => {
+        try {
+          const value = await persistence.loadIdempotencyRecord(this.shard, key);
+          if (value !== undefined) index.remember(key, this.decodeAnswer(value));
+        } catch {
+          // Only an optimization: the request is decided and its commit finds the record.
+        }
+      }),
+    );
+  }
+
+  /** The in-memory state cannot be trusted any more: a commit did not land. */
+  private distrust(): void {
+    this.loaded = false;
+    this.generation += 1;
+  }
+
+  /** True when the generation moved on since `generation`: a commit submitted then was chained on a lost one. */
+  private chainedOnLost(generation: number): boolean {
+    return generation !== this.generation;
   }
 
   /** True when nothing of the entity awaits a commit: it can be passivated. */
@@ -182,9 +259,12 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
    * Submits a plan to group commit. On submission the cached slots take their new states and
    * versions (later decisions chain on them); `settle` runs once the entry's fate is known, after
    * the slots' durable states were updated (committed) or the entity was invalidated (anything
-   * else). False, with nothing changed, when the commit queue is full.
+   * else). `ownConflict` is false for a conflict caused by an earlier commit of this entity that
+   * did not land (retry it without counting an attempt). False, with nothing changed, when the
+   * commit queue is full.
    */
-  protected commit(plan: CommitPlan, settle: (outcome: CommitResult) => void): boolean {
+  protected commit(plan: CommitPlan, settle: (outcome: CommitResult, ownConflict: boolean) => void): boolean {
+    const generation = this.generation;
     const writes: EntityWrite[] = plan.slots.map(writeOf);
     if (plan.writes !== undefined) for (const write of plan.writes) writes.push(write);
     const entry: CommitEntry = {
@@ -197,13 +277,14 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
       fenceOwnShardOnly: plan.fenceOwnShardOnly,
       settle: (outcome) => {
         this.uncommitted -= 1;
+        const ownConflict = !this.chainedOnLost(generation);
         if (outcome.status === 'committed') {
           for (const write of plan.slots) if (write.after !== undefined) write.slot.durable = write.after;
         } else {
           // Whatever was decided after this entry was built on it: reload before deciding again.
-          this.loaded = false;
+          this.distrust();
         }
-        settle(outcome);
+        settle(outcome, ownConflict);
       },
     };
     if (!this.host.persistence.submit(entry)) return false;
@@ -238,6 +319,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     for (let i = 0; i < slots.length; i++) writes[i] = writeOf(slots[i] as SlotWrite);
     for (let i = 0; i < extra; i++) writes[slots.length + i] = (plan.writes as readonly EntityWrite[])[i] as EntityWrite;
     if (plan.reversing !== undefined) reversals?.add(plan.reversing);
+    const generation = this.generation;
     const entry: CommitEntry = {
       shard: this.shard,
       writes,
@@ -257,8 +339,9 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
           onCommitted?.();
           return;
         }
+        const ownConflict = !this.chainedOnLost(generation);
         // Whatever was decided after this entry was built on it: reload before deciding again.
-        this.loaded = false;
+        this.distrust();
         if (outcome.status === 'duplicate') {
           const stored = decodeRecord(outcome.existing);
           index.complete(request.key, stored);
@@ -266,7 +349,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
           return;
         }
         index.abandon(request.key);
-        if (outcome.status === 'conflict') this.retryMessage(message);
+        if (outcome.status === 'conflict') this.retryMessage(message, ownConflict);
         else message.reply({ ok: false, error: this.failureOf(outcome) });
       },
     };
@@ -281,27 +364,46 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     applySlots(slots);
   }
 
-  /** Decides a money message again after its commit conflicted (the behaviour re-tells it to itself, bounded). */
-  protected retryMessage(message: MoneyMessage): void {
+  /**
+   * Decides a money message again (the behaviour re-tells it to itself, bounded): after a conflict
+   * of its own commit (`ownConflict`), or without one (it waited on a key that did not land, or
+   * the commit it was chained on did not).
+   */
+  protected retryMessage(message: MoneyMessage, _ownConflict: boolean): void {
     throw new Error(`assertion: ${this.constructor.name} takes no money requests to retry (${message.request.key})`);
   }
 
   /**
    * Commits a change that answers a fixed value once durable (operator changes); a conflict decides
-   * the request again. `settled` learns whether it landed (e.g. to publish or forget a state).
+   * the request again (`ownConflict` as for commit). `settled` learns whether it landed (e.g. to
+   * publish or forget a state).
    */
   protected commitAndAnswer<A>(
     plan: CommitPlan,
     reply: Reply<A>,
     answer: A,
-    retry: () => void,
+    retry: (ownConflict: boolean) => void,
     settled?: (committed: boolean) => void,
   ): void {
-    const submitted = this.commit(plan, (outcome) => {
-      settled?.(outcome.status === 'committed');
-      if (outcome.status === 'committed') reply({ ok: true, value: answer });
-      else if (outcome.status === 'conflict') retry();
-      else reply({ ok: false, error: this.failureOf(outcome) });
+    this.commitThenReply(plan, reply, { ok: true, value: answer }, retry, settled);
+  }
+
+  /**
+   * Commits a change, then answers `outcome` once it is durable: an answer, or a refusal that still
+   * changes the entity (a wrong old PIN is counted before PERMISSION_DENIED is answered).
+   */
+  protected commitThenReply<A>(
+    plan: CommitPlan,
+    reply: Reply<A>,
+    outcome: Outcome<A>,
+    retry: (ownConflict: boolean) => void,
+    settled?: (committed: boolean) => void,
+  ): void {
+    const submitted = this.commit(plan, (result, ownConflict) => {
+      settled?.(result.status === 'committed');
+      if (result.status === 'committed') reply(outcome);
+      else if (result.status === 'conflict') retry(ownConflict);
+      else reply({ ok: false, error: this.failureOf(result) });
     });
     if (!submitted) reply({ ok: false, error: this.commitQueueFull() });
   }
@@ -325,9 +427,17 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     }
     this.waitForKey(known.pending.waiters, reply, (record) => {
       if (record) replyFromRecord(reply, record, request);
-      else this.retryMessage(message);
+      // The request it waited on did not land: this one never ran, it is decided again.
+      else this.retryMessage(message, false);
     });
     return true;
+  }
+
+  /** Answers a money request from its idempotency record as read from Redis, and remembers it. */
+  protected answerFromStored(message: MoneyMessage, value: string): void {
+    const record = this.decodeAnswer(value);
+    this.host.idempotency.remember(message.request.key, record);
+    replyFromRecord(message.reply, record, message.request);
   }
 
   /** The state of another key this request depends on (a reversal's original), for the behaviour to wait on. */
@@ -338,7 +448,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
 
   /** The stored record of an idempotency key (read from Redis), decoded; undefined when there is none. */
   protected async readStoredRecord(key: string, decode: (value: string) => IdempotencyRecord): Promise<IdempotencyRecord | undefined> {
-    const value = await this.host.persistence.loadIdempotencyRecord(key);
+    const value = await this.host.persistence.loadIdempotencyRecord(this.shard, key);
     return value === undefined ? undefined : decode(value);
   }
 
@@ -361,15 +471,18 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
   }
 
   /**
-   * Hands a message whose commit conflicted back to this entity to be decided again, at most
-   * conflict_attempts_max times in all; past that the caller retries (same key) later.
+   * Hands a message back to this entity to be decided again: after a conflict of its own commit
+   * at most conflict_attempts_max times in all, otherwise (`ownConflict` false) at most
+   * redecisions_max times; past either the caller retries (same key) later.
    */
-  protected retryOrFail<M extends Retriable>(message: M, retell: (again: M) => boolean, reply: Reply<never>): void {
-    if (message.attempt + 1 >= this.host.conflict_attempts_max) {
+  protected retryOrFail<R extends Retriable>(message: R, retell: (again: R) => boolean, reply: Reply<never>, ownConflict = true): void {
+    const attempt = ownConflict ? message.attempt + 1 : message.attempt;
+    const redecided = (message.redecided ?? 0) + (ownConflict ? 0 : 1);
+    if (attempt >= this.host.conflict_attempts_max || redecided > redecisions_max) {
       reply({ ok: false, error: new ContentionError('entity state kept changing under this request; retry with the same key') });
       return;
     }
-    if (!retell({ ...message, attempt: message.attempt + 1 })) reply({ ok: false, error: new OverloadedError('entity mailbox full') });
+    if (!retell({ ...message, attempt, redecided })) reply({ ok: false, error: new OverloadedError('entity mailbox full') });
   }
 
   /** The failure a caller gets for a commit that did not land (other than a conflict or duplicate). */

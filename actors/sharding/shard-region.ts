@@ -9,7 +9,8 @@ import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior, IdleListen
 import { CardBehavior, type CardActorContext, type CardMessage, type Reply } from '../card/actor';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer } from '../card/decide';
 import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
-import type { TransitionRequest } from '../card/lifecycle';
+import type { SettableStatus, TransitionRequest } from '../card/lifecycle';
+import type { CancelIssuanceAnswer, CancelIssuanceCommand } from '../card/issuance-cancel';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
@@ -379,7 +380,8 @@ export class ShardRegion {
     this.cardAdmin(command.cardId, { type: 'issue', command: { type: 'issue', ...command }, operatorId }, reply, issueAnswer);
   }
 
-  setCardStatus(cardId: string, status: CardStatus, reason: string, operatorId: string, reply: Reply<CardState>): void {
+  /** Sets a status through the card's transition table (actors/card/lifecycle.ts). */
+  setCardStatus(cardId: string, status: SettableStatus, reason: string, operatorId: string, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'set_status', status, reason, operatorId }, reply, stateOf);
   }
 
@@ -400,6 +402,11 @@ export class ShardRegion {
     this.cardAdmin(command.cardId, { type: 'issue', command, operatorId, ...(holder === undefined ? {} : { holder }) }, reply, issueAnswer);
   }
 
+  /** The shard a card lives on (a fleet card: its account's). */
+  shardOfCard(cardId: string): number {
+    return shardOf('card', cardId, this.shardCount);
+  }
+
   /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
   replaceCard(cardId: string, replacementId: string, reason: string, operatorId: string, reply: Reply<ReplaceAnswer>): void {
     const command = { replacementId, replacementShard: shardOf('card', replacementId, this.shardCount), reason, operatorId };
@@ -409,6 +416,16 @@ export class ShardRegion {
 
   setAutoReload(cardId: string, autoReload: AutoReload | undefined, operatorId: string, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'auto_reload', autoReload, operatorId }, reply, stateOf);
+  }
+
+  /** Enrols a card for authentication under a key with the chip's counter, or ('' key) stops it (audited). */
+  setCardAuth(cardId: string, keyId: string, counter: number, operatorId: string, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'set_auth', keyId, counter, operatorId }, reply, stateOf);
+  }
+
+  /** Lists a bank card's token on the card (`link`) or takes it off (audited). */
+  linkCardToken(cardId: string, token: string, link: boolean, operatorId: string, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'link_token', token, link, operatorId }, reply, stateOf);
   }
 
   setPin(cardId: string, newHash: string, oldHash: string | undefined, reset: boolean, operatorId: string, reply: Reply<CardState>): void {
@@ -422,6 +439,12 @@ export class ShardRegion {
 
   setTabLimit(cardId: string, limitMinor: number, operatorId: string, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'tab_limit', limitMinor, operatorId }, reply, stateOf);
+  }
+
+  /** Cancels a card's issuance: the card goes back to stock (actors/card/issuance-cancel.ts). */
+  cancelIssuance(cardId: string, command: CancelIssuanceCommand, reply: Reply<CancelIssuanceAnswer>): void {
+    const refused = this.cards.tell(cardId, { type: 'cancel_issuance', command, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
   }
 
   changeCardState(cardId: string, transition: TransitionRequest, reason: string, reply: Reply<TransitionAnswer>): void {

@@ -1,20 +1,23 @@
-// How a fleet account and what hangs off it are stored, all on the fleet's shard and at layout 1:
-// the account (tl:{s}:fleet:<id>), its cards (fcard), its vehicles' last odometer readings
-// (vehicle) and its review queue (review).
+// How a fleet account and what hangs off it are stored, all on the fleet's shard: the account
+// (tl:{s}:fleet:<id>), its cards (fcard), its vehicles' last odometer readings (vehicle) and its
+// review queue (review). All at layout 1 but the card: layout 2 keeps velocity in time buckets
+// (actors/rules/velocity.ts); layout 1 (velocity events) is read and upgraded.
 
 import { z } from 'zod';
 import type { FleetAccountState, FleetCardState, FleetCardStatus, VehicleState } from '../fleet/rules';
 import type { PriceFormula } from '../rules/pricing';
 import type { ReviewQueue } from '../rules/review-queue';
-import { stateCodec } from './codec';
+import { legacyLayout, stateCodec } from './codec';
 import {
   everyOf,
   integer,
   program_card_state_schema,
+  program_card_state_v1_schema,
   program_rules_schema,
   review_entry_schema,
   spend_counters_schema,
   spend_limits_schema,
+  upgradeProgramCardState,
 } from './schemas';
 
 export const price_formulas = everyOf<PriceFormula>()([
@@ -62,18 +65,26 @@ export const fleet_account_codec = stateCodec<FleetAccountState>('fleet', fleet_
 export const encodeFleetAccount = fleet_account_codec.encode;
 export const decodeFleetAccount = fleet_account_codec.decode;
 
-export const fleet_card_schema = z.object({
-  cardId: z.string(),
-  fleetId: z.string(),
-  status: z.enum(fleet_card_statuses),
-  limits: spend_limits_schema,
-  spent: spend_counters_schema,
-  allowedGroups: z.array(z.string()).optional(),
-  program: program_card_state_schema,
-  issuedAtMs: integer,
-});
+/** A fleet card, with what it keeps for its program's rules in the given layout. */
+function fleetCardSchema<P extends z.ZodType>(program: P) {
+  return z.object({
+    cardId: z.string(),
+    fleetId: z.string(),
+    status: z.enum(fleet_card_statuses),
+    limits: spend_limits_schema,
+    spent: spend_counters_schema,
+    allowedGroups: z.array(z.string()).optional(),
+    program,
+    issuedAtMs: integer,
+  });
+}
 
-export const fleet_card_codec = stateCodec<FleetCardState>('fleet_card', fleet_card_schema);
+/** Layout 2 (current): velocity as time buckets per window. */
+export const fleet_card_schema = fleetCardSchema(program_card_state_schema);
+
+export const fleet_card_codec = stateCodec<FleetCardState>('fleet_card', fleet_card_schema, [
+  legacyLayout(fleetCardSchema(program_card_state_v1_schema), (v1) => ({ ...v1, program: upgradeProgramCardState(v1.program) })),
+]);
 export const encodeFleetCard = fleet_card_codec.encode;
 export const decodeFleetCard = fleet_card_codec.decode;
 

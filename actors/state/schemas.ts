@@ -66,7 +66,25 @@ export const program_rules_schema = z.object({
 
 export const risk_state_schema = z.object({ declines_at_ms: z.array(integer), blocked_until_ms: integer });
 
-export const program_card_state_schema = z.object({ velocity: z.array(velocity_event_schema), risk: risk_state_schema });
+/** What a card kept for its program's rules before velocity buckets: the events themselves. */
+export const program_card_state_v1_schema = z.object({ velocity: z.array(velocity_event_schema), risk: risk_state_schema });
+
+const velocity_series_schema = z.object({ window_ms: integer, buckets: z.array(z.tuple([integer, integer, integer])) });
+
+export const velocity_state_schema = z.object({
+  series: z.array(velocity_series_schema),
+  events: z.array(velocity_event_schema).optional(),
+});
+
+export const program_card_state_schema = z.object({ velocity: velocity_state_schema, risk: risk_state_schema });
+
+/**
+ * A card's rule state from before buckets to now: its events are kept as they are and counted
+ * exactly until its next approved spending folds them into buckets (actors/rules/velocity.ts).
+ */
+export function upgradeProgramCardState(v1: z.output<typeof program_card_state_v1_schema>): z.input<typeof program_card_state_schema> {
+  return { velocity: v1.velocity.length === 0 ? { series: [] } : { series: [], events: v1.velocity }, risk: v1.risk };
+}
 
 export const review_entry_schema = z.object({
   id: z.string(),

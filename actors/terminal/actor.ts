@@ -106,14 +106,15 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     const outbox = message.command.type === 'register' ? terminalRegistered(event) : terminalEnabledChanged(event);
     const submitted = this.commit(
       { slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }], outbox },
-      (outcome) => {
+      (outcome, ownConflict) => {
         if (outcome.status === 'committed') {
           this.context.publish(this.terminalId, after);
           message.reply({ ok: true, value: { state: after, unchanged: false } });
           return;
         }
         this.context.publish(this.terminalId, undefined);
-        if (outcome.status === 'conflict') this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply);
+        if (outcome.status === 'conflict')
+          this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict);
         else message.reply({ ok: false, error: this.failureOf(outcome) });
       },
     );

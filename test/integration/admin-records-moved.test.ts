@@ -3,6 +3,7 @@
 // owner with the same request - and write nothing, while the same writes commit once the shard is
 // held. Real Redis, the real committer (which settles an entry of an unheld shard as fenced).
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -14,6 +15,7 @@ import { ProgramRegistry } from '../../actors/program/registry';
 import { decodeProgramConfig } from '../../actors/state/program';
 import { IssuanceRecords, type IssuanceRecord } from '../../actors/card/issuance';
 import { ManagerDirectory } from '../../services/authorizer/usecases/managers';
+import { RedisAttemptCounter } from '../../services/authorizer/store/attempts';
 import { PinHasher } from '../../services/authorizer/usecases/pin';
 import { startTestRedis, test_shard_count } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
@@ -45,7 +47,10 @@ describe('admin records on a shard this node does not hold answer "shard moved" 
 
   before(async function () {
     redis = await startTestRedis('admin-records-moved');
-    store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
+    store = await RedisStore.connect(
+      { target: singleRedis(redis.url), command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 },
+      () => undefined,
+    );
     const committer = new Committer(
       store,
       { shardCount: test_shard_count, epochOf: (shard) => held.get(shard) },
@@ -70,7 +75,7 @@ describe('admin records on a shard this node does not hold answer "shard moved" 
       committer,
       test_shard_count,
       new PinHasher('a-pin-secret-of-16+chars'),
-      { attempts_max: 5, lock_ms: 60_000 },
+      new RedisAttemptCounter(store, { attempts_max: 5, lock_ms: 60_000, ttl_ms: 60_000 }),
       () => Date.now(),
       pino({ level: 'silent' }),
     );

@@ -121,11 +121,11 @@ describe('bad input changes nothing (real Redis, real gRPC)', function () {
         return true;
       });
     };
-    await expectCode(client.topUp('card-1', 0, { idempotencyKey: 'k1' }), grpc.status.INVALID_ARGUMENT);
-    await expectCode(client.topUp('card-1', 10, { idempotencyKey: 'bad key with spaces' }), grpc.status.INVALID_ARGUMENT);
-    await expectCode(client.topUp('no-card', 10, { idempotencyKey: 'k2' }), grpc.status.NOT_FOUND);
+    await expectCode(client.topUp('card-1', 0, { terminalId: 'pos-1', txn: 3_000 }), grpc.status.INVALID_ARGUMENT);
+    await expectCode(client.topUp('card-1', 10, { idempotencyKey: 'k1' }), grpc.status.PERMISSION_DENIED);
+    await expectCode(client.topUp('no-card', 10, { terminalId: 'pos-1', txn: 3_001 }), grpc.status.NOT_FOUND);
     await expectCode(client.topUp('card-1', 10, { terminalId: 'pos-off', txn: 7 }), grpc.status.FAILED_PRECONDITION);
-    await expectCode(client.topUp('card-1', 10, { idempotencyKey: 'k3' }, 'ABC'), grpc.status.INVALID_ARGUMENT);
+    await expectCode(client.topUp('card-1', 10, { terminalId: 'pos-1', txn: 3_002 }, 'ABC'), grpc.status.INVALID_ARGUMENT);
     await expectCode(client.reverse('pos-1', 2_000, 'card-1', { terminalId: 'pos-1', txn: 2_000 }), grpc.status.INVALID_ARGUMENT);
     await expectCode(client.reverse('pos-1', 2_001, 'no-card', { terminalId: 'pos-1', txn: 1 }), grpc.status.NOT_FOUND);
     await expectCode(client.balance(''), grpc.status.INVALID_ARGUMENT);

@@ -317,6 +317,43 @@ describe('card management (CardService, real Redis, real gRPC)', function () {
       assert.equal((await cards.getCard('t-expire')).card?.status, CardStatus.CARD_STATUS_EXPIRED);
     });
 
+    it('AdminService.SetCardStatus goes through the transition table: no dead card comes back, no unblock without approval', async () => {
+      await cards.issue(issueRequest('s-lost', { holder }));
+      await change('s-lost', CardAction.CARD_ACTION_REPORT_LOST);
+      await cards.issue(issueRequest('s-expired'));
+      await change('s-expired', CardAction.CARD_ACTION_EXPIRE);
+      await cards.issue(issueRequest('s-replaced'));
+      await cards.replace('s-replaced', 's-replacement');
+      await cards.issue(issueRequest('s-closed'));
+      await cards.returnCard('s-closed', 'return-s-closed');
+      await cards.issue(issueRequest('s-blocked'));
+      await change('s-blocked', CardAction.CARD_ACTION_BLOCK);
+      const before = await inspect.snapshot();
+      for (const cardId of ['s-lost', 's-expired', 's-replaced', 's-closed'])
+        await refused(client.setCardStatus(cardId, CardStatus.CARD_STATUS_ACTIVE), grpc.status.FAILED_PRECONDITION);
+      await refused(client.setCardStatus('s-lost', CardStatus.CARD_STATUS_FROZEN), grpc.status.FAILED_PRECONDITION);
+      await refused(client.setCardStatus('s-closed', CardStatus.CARD_STATUS_BLOCKED), grpc.status.FAILED_PRECONDITION);
+      // Unblocking is the approval path's (ChangeCardState with a second person), never a status set.
+      await refused(client.setCardStatus('s-blocked', CardStatus.CARD_STATUS_ACTIVE), grpc.status.PERMISSION_DENIED);
+      assert.equal(await inspect.snapshot(), before, 'nothing was written');
+      for (const cardId of ['s-lost', 's-expired', 's-blocked'])
+        assert.equal((await buy(cardId)).outcome, Outcome.OUTCOME_DECLINED, `${cardId} still declines`);
+      // What the table allows still works, audited with the action it took.
+      await cards.issue(issueRequest('s-ok'));
+      assert.equal((await client.setCardStatus('s-ok', CardStatus.CARD_STATUS_FROZEN)).status, CardStatus.CARD_STATUS_FROZEN);
+      assert.equal((await client.setCardStatus('s-ok', CardStatus.CARD_STATUS_ACTIVE)).status, CardStatus.CARD_STATUS_ACTIVE);
+      assert.equal((await client.setCardStatus('s-ok', CardStatus.CARD_STATUS_ACTIVE)).status, CardStatus.CARD_STATUS_ACTIVE);
+      assert.equal((await client.setCardStatus('s-lost', CardStatus.CARD_STATUS_BLOCKED)).status, CardStatus.CARD_STATUS_BLOCKED);
+      const audit = (await inspect.outbox()).filter((d) => d['type'] === 'card_status_changed' && d['card'] === 's-ok');
+      assert.deepEqual(
+        audit.map((d) => [d['action'], d['status'], d['previous']]),
+        [
+          ['freeze', 'frozen', 'active'],
+          ['unfreeze', 'active', 'frozen'],
+        ],
+      );
+    });
+
     it('refuses an unknown card, an unknown action, a missing reason or operator, Redis unchanged', async () => {
       const before = await inspect.snapshot();
       await refused(change('no-such-card', CardAction.CARD_ACTION_FREEZE), grpc.status.NOT_FOUND);

@@ -205,6 +205,7 @@ describe('money properties over every movement (real node, real Redis)', functio
                 currency: 'EUR',
                 status: 'succeeded',
                 kind: 'top_up',
+                signedAtMs: Date.now(),
               });
               return {
                 kind: op.kind,

@@ -1,5 +1,5 @@
 // Proves PINs against a real node and real Redis: set at issue or later, changed only with the old
-// PIN, verified on purchases and pre-authorizations where the program demands it (none entered:
+// PIN (a missing one writes nothing; a wrong one is counted like a wrong PIN at a till), verified on purchases and pre-authorizations where the program demands it (none entered:
 // PIN_REQUIRED; wrong: PIN_INVALID), locked after the program's number of wrong attempts in a
 // row (then PIN_LOCKED even with the right PIN, a card_pin_changed "locked" document), a right
 // PIN resets the count, an operator reset unlocks; the PIN never appears in Redis or a document.
@@ -95,7 +95,6 @@ describe('PINs: set, change, verify, lockout (real Redis, real gRPC)', function 
     );
     assert.equal((await cards.setPin('p-change', '4826')).card?.pinSet, true);
     const before = await inspect.snapshot();
-    await assert.rejects(cards.setPin('p-change', '5555', '0000'), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
     await assert.rejects(cards.setPin('p-change', '5555'), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
     await assert.rejects(cards.setPin('p-change', '55'), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
     await assert.rejects(
@@ -103,6 +102,8 @@ describe('PINs: set, change, verify, lockout (real Redis, real gRPC)', function 
       (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
     );
     assert.equal(await inspect.snapshot(), before);
+    // A wrong old PIN is a guess: refused, and counted on the card (test/integration/pin-guessing.test.ts).
+    await assert.rejects(cards.setPin('p-change', '5555', '0000'), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
     await cards.setPin('p-change', '5555', '4826');
     assert.equal((await buy('p-change', '4826')).declineReason, DeclineReason.DECLINE_REASON_PIN_INVALID);
     assert.equal((await buy('p-change', '5555')).outcome, Outcome.OUTCOME_APPROVED);

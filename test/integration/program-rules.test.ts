@@ -1,7 +1,8 @@
 // Proves the program rules on plain cards against a real node, real Redis and real gRPC,
 // with the node on a test clock: rules defined through CardService.DefineProgram apply to every
 // purchase of the program's cards. Velocity count and amount approve at the limit and decline one
-// above it, and a purchase leaves the rolling window exactly at its edge; merchant and terminal
+// above it, count every purchase of the window however many, and a purchase leaves the rolling
+// window at its edge to the bucket (window / 64: actors/rules/velocity.ts); merchant and terminal
 // allow / block lists; a hard risk limit declines, a soft one approves and flags (reply, document,
 // review queue) until an operator resolves it (audited); repeated counted declines (insufficient
 // funds, wrong PINs) block the card temporarily until the block expires; loyalty discounts what
@@ -122,7 +123,13 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     return reply;
   }
 
-  it('velocity count: at the limit approved, one above declined, free again exactly at the window edge', async function () {
+  /** When the bucket of a purchase made at `at` has left a window of `window_ms` (actors/rules/velocity.ts). */
+  const leavesWindowAt = (at: number, window_ms: number): number => {
+    const bucket_ms = Math.ceil(window_ms / 64);
+    return (Math.floor(at / bucket_ms) + 1) * bucket_ms + window_ms - 1;
+  };
+
+  it('velocity count: at the limit approved, one above declined, free again once the window (to the bucket) has passed', async function () {
     await program('vel-count', rules({ velocity: [{ name: 'burst', windowMs: BigInt(minute_ms), countMax: 3n }] }));
     await issue('vc-1', 'vel-count');
     const start = nowMs;
@@ -133,7 +140,9 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     await expectDecline(request('vc-1', 10), DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED, 'velocity:burst:count');
     nowMs = start + minute_ms - 1;
     await expectDecline(request('vc-1', 10), DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED, 'velocity:burst:count');
-    nowMs = start + minute_ms;
+    nowMs = leavesWindowAt(start, minute_ms) - 1;
+    await expectDecline(request('vc-1', 10), DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED, 'velocity:burst:count');
+    nowMs = leavesWindowAt(start, minute_ms);
     await expectApproved(request('vc-1', 10), 10);
   });
 
@@ -148,8 +157,21 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     await expectApproved(request('va-1', 1), 1);
     nowMs = start + 60 * minute_ms - 1;
     await expectDecline(request('va-1', 600), DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED, 'velocity:hour:amount');
-    nowMs = start + 60 * minute_ms;
+    nowMs = leavesWindowAt(start, 60 * minute_ms);
     await expectApproved(request('va-1', 600), 600);
+  });
+
+  it('velocity amount counts every purchase of its whole window, however many (no cap on what is remembered)', async function () {
+    // More purchases than the 64 events a card used to remember.
+    await program('vel-busy', rules({ velocity: [{ name: 'day', windowMs: BigInt(1_440 * minute_ms), amountMaxMinor: 70n }] }));
+    await issue('vb-1', 'vel-busy', 10_000);
+    for (let i = 0; i < 70; i++) {
+      const reply = await client.authorize(request('vb-1', 1));
+      assert.equal(reply.outcome, Outcome.OUTCOME_APPROVED, `purchase ${i + 1} of 70 (${reply.declineRule})`);
+      nowMs += 1_000;
+    }
+    await expectDecline(request('vb-1', 1), DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED, 'velocity:day:amount');
+    assert.equal(await balance('vb-1'), 10_000n - 70n);
   });
 
   it('concurrent purchases racing a velocity count: exactly count_max approved, the rest declined, money exact', async function () {
@@ -161,9 +183,10 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     assert.ok(replies.filter((r) => r.outcome !== Outcome.OUTCOME_APPROVED).every((r) => r.declineRule === 'velocity:race:count'));
     assert.equal(await balance('rc-1'), 10_000n - 5n * 7n);
     const state = JSON.parse(String((await inspect.client.hGetAll(cardKey(shardOf('card', 'rc-1', test_shard_count), 'rc-1')))['d'])) as {
-      rules: { program: { velocity: unknown[] } };
+      rules: { program: { velocity: { series: { buckets: [number, number, number][] }[] } } };
     };
-    assert.equal(state.rules.program.velocity.length, 5, 'the velocity history persisted with the approvals');
+    const counted = state.rules.program.velocity.series[0]?.buckets.reduce((sum, [, count]) => sum + count, 0);
+    assert.equal(counted, 5, 'the velocity history persisted with the approvals');
   });
 
   it('merchant and terminal allow and block lists', async function () {
@@ -373,9 +396,9 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     );
     await expect(client.authorize(request('bad-1', 10, { redeemPoints: 10n ** 16n })), grpc.status.INVALID_ARGUMENT, 'too many points');
     await expect(
-      cards.defineProgram('loyal', programConfig({ rules: rules({ velocity: [{ name: 'v', windowMs: 1_000n, countMax: 1_000n }] }) })),
+      cards.defineProgram('loyal', programConfig({ rules: rules({ velocity: [{ name: 'v', windowMs: 1_000n, countMax: 1_000_001n }] }) })),
       grpc.status.INVALID_ARGUMENT,
-      'count above the remembered events',
+      'count above velocity_count_max',
     );
     await expect(
       cards.defineProgram('loyal', programConfig({ rules: rules({ velocity: [{ name: 'bad name', windowMs: 1_000n }] }) })),

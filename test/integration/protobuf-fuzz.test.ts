@@ -227,6 +227,7 @@ function validRequest(path: string, rng: Rng): Buffer | undefined {
         expiresAtUnixMs: 0n,
         issuedAtUnixMs: BigInt(Date.now()),
         operatorId: 'ops',
+        cardAuthKeyId: '',
       });
     case '/tapline.internal.v1.CardFanoutService/RefundRunCashOut':
       return encode(RefundRunCashOutRequest, { cardId: card, runId: `run-${rng.below(10)}`, operatorId: 'ops' });

@@ -16,7 +16,9 @@
 // lists every fleet transaction with its vehicle, driver, odometer, pump and invoiced amounts and a
 // fuel consumption per vehicle.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -46,6 +48,7 @@ import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { state_codecs } from '../../actors/state';
 import { document_types, transaction_kinds } from '../../actors/outbox/contract';
+import { document_schemas } from '../../actors/outbox/schemas';
 import { decodeStoredTransaction } from '../../actors/card/transaction';
 import type { EntityKind } from '../../actors/runtime/persistence';
 
@@ -194,7 +197,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     inspect = await connectInspector(redis.url);
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
     states = new AuthorizerCardStates(address, authorizerCredentials({}), 10_000);
-    settlement = await RedisSettlementStore.connect(redis.url);
+    settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
     server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states, settlement }, 0, logger);
     await drive();
     // The streamer deletes what it has delivered: the documents are read before it starts.
@@ -213,9 +216,14 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       'every document in ClickHouse',
       async () => {
         const count = async (table: string): Promise<number> => Number((await sql(`SELECT count() FROM ${database}.${table}`))[0]?.[0]);
-        const [t, l, r] = [await count('transactions'), await count('lifecycle_events'), await count('outbox_rejects')];
-        seen = `${t} transactions + ${l} events + ${r} rejects, ${documents} documents`;
-        return t + l + r >= documents;
+        const [t, l, p, r] = [
+          await count('transactions'),
+          await count('lifecycle_events'),
+          await count('tap_pours'),
+          await count('outbox_rejects'),
+        ];
+        seen = `${t} transactions + ${l} events + ${p} tap pours + ${r} rejects, ${documents} documents`;
+        return t + l + p + r >= documents;
       },
       () => seen,
       30_000,
@@ -246,6 +254,16 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     await cards.defineProgram('rd-pin', programConfig({ pinRequired: true, pinAttemptsMax: 3 }));
     await cards.defineProgram('rd-end', programConfig({ depositMinor: 100n }));
     await refunds.registerManager('rd-bar-m', manager.id, manager.pin);
+    // A beer tap's pour report over a period (the tap_pour document).
+    await new Promise<void>((resolve, reject) => {
+      const period = { $case: 'period' as const, value: { fromUnixMs: BigInt(Date.now() - 3_600_000), toUnixMs: BigInt(Date.now()) } };
+      client.authorization.reportPour(
+        { terminalId: 'rd-bar', reportId: 'rd-hour-1', subject: period, pouredMl: 12_500n, productCode: '' },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 20_000 },
+        (error) => (error ? reject(error) : resolve()),
+      );
+    });
 
     // Issuing: named with deposit, anonymous, bulk.
     await issue('rd-named', 5_000, 'rd-fest', {
@@ -265,6 +283,23 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       operatorId: 'ops',
     });
     assert.equal(bulk.issued, 3);
+
+    // Issuances cancelled: a named card with its deposit, issued again as an anonymous card with
+    // another balance, and a card left unissued. The reports must read both as never issued.
+    await issue('rd-oops', 2_500, 'rd-fest', {
+      holder,
+      params: {
+        initialBalance: { amountMinor: 2_500n, currency: 'EUR' },
+        programId: 'rd-fest',
+        deposit: { amountMinor: 300n, currency: 'EUR' },
+        expiresAtUnixMs: 0n,
+      },
+    });
+    const undone = await cards.cancelIssuance('rd-oops', 'wrong holder');
+    assert.deepEqual([undone.balance?.amountMinor, undone.deposit?.amountMinor], [2_500n, 300n]);
+    await issue('rd-oops', 800, 'rd-fest');
+    await issue('rd-gone', 1_200, 'rd-fest');
+    await cards.cancelIssuance('rd-gone');
 
     // Purchases with line items, declines.
     const beer = { code: 'beer', group: 'drinks', qty: 2_000, unit: 450, amount: 900 };
@@ -304,6 +339,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     assert.equal((await cards.pspCallback(payload, signPspPayload(psp_secret, payload))).outcome, Outcome.OUTCOME_APPROVED);
     moved.push({ program: 'rd-fest', merchant: '', kind: 'top_up', amount: 2_000 });
@@ -546,6 +582,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       issuance: 'issuance',
       refunded: 'refunded',
       manager: 'manager',
+      spent: 'spent',
     };
     const decoded = new Map<string, number>();
     for await (const keys of inspect.client.scanIterator({ MATCH: 'tl:*', COUNT: 1000 })) {
@@ -557,7 +594,11 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
           assert.ok(typeof data === 'string', `${key} has its state in d`);
           assert.doesNotThrow(() => state_codecs[kind].decode(data), `${key} decodes as ${kind}`);
           decoded.set(kind, (decoded.get(kind) ?? 0) + 1);
-        } else if (key.startsWith('tl:idem:')) {
+        } else if (segment === 'idem' && /^tl:\{s[0-9]+\}:idem:k:tap-pour\//.test(key)) {
+          // A tap's pour report: a tap_pour document, under a key no client key can spell.
+          const value = await inspect.client.get(key);
+          assert.ok(value !== null && document_schemas.tap_pour.safeParse(JSON.parse(value)).success, `${key} is a tap_pour document`);
+        } else if (segment === 'idem') {
           const value = await inspect.client.get(key);
           assert.ok(value !== null, key);
           assert.doesNotThrow(() => decodeStoredTransaction(value), `${key} is a contract transaction document`);
@@ -566,7 +607,19 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       }
     }
     // What the drive wrote: every kind of record but the review queue (no fleet approval is flagged).
-    const expected = ['card', 'terminal', 'program', 'holder', 'issuance', 'refunded', 'manager', 'fleet', 'fleet_card', 'vehicle'];
+    const expected = [
+      'card',
+      'terminal',
+      'program',
+      'holder',
+      'issuance',
+      'refunded',
+      'manager',
+      'spent',
+      'fleet',
+      'fleet_card',
+      'vehicle',
+    ];
     for (const kind of [...expected, 'idempotency record'])
       assert.ok((decoded.get(kind) ?? 0) > 0, `no ${kind} decoded: ${JSON.stringify([...decoded])}`);
   });
@@ -584,8 +637,11 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       transactionIds,
     );
     assert.ok(counted.every(([, count]) => count === '1'));
+    const pours = documents.filter((d) => d['type'] === 'tap_pour').length;
+    const [[pourRows]] = (await sql(`SELECT count() FROM ${database}.tap_pours_dedup`)) as [[string]];
+    assert.equal(Number(pourRows), pours, 'every tap pour report once');
     const [[events]] = (await sql(`SELECT count() FROM ${database}.lifecycle_events_dedup`)) as [[string]];
-    assert.equal(Number(events), documents.length - transactionIds.length, 'every lifecycle document once');
+    assert.equal(Number(events), documents.length - transactionIds.length - pours, 'every lifecycle document once');
     const lines = documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? d['lines'].length : 0), 0);
     assert.deepEqual(
       await sql(`SELECT count(), sum(amount), sum(invoiced) FROM ${database}.transaction_lines_dedup`),
@@ -665,7 +721,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.deepEqual(reconciliation['differences'], []);
     const summary = reconciliation['summary'] as unknown as Record<string, number>;
     assert.equal(summary['differences'], 0);
-    assert.equal(summary['cards_checked'], 14, '12 stored-value cards (one replaced) and 2 fleet cards');
+    assert.equal(summary['cards_checked'], 16, '14 stored-value cards (one replaced, one unissued) and 2 fleet cards');
     assert.equal(summary['fleet_accounts_checked'], 1);
     const account = JSON.parse(
       String(await inspect.client.hGet(fleetKey(shardOf('fleet', 'rd-fleet', test_shard_count), 'rd-fleet'), 'd')),
@@ -696,7 +752,8 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const balances = new Map<string, number>();
     const deposits = new Map<string, number>();
     for (const [cardId, state] of redisCards) {
-      if (state.fleet !== undefined || state.balance_minor === undefined) continue;
+      // An unissued card (its issuance cancelled, program "") is in no program's float.
+      if (state.fleet !== undefined || state.balance_minor === undefined || state.program === '') continue;
       balances.set(state.program, (balances.get(state.program) ?? 0) + state.balance_minor);
       const stored = await inspect.client.hGet(cardKey(shardOf('card', cardId, test_shard_count), cardId), 'd');
       const depositMinor =
@@ -736,6 +793,22 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       "the new card's purchase is listed",
     );
     assert.equal(summary['last_balance_after_minor'], summary['redis_balance_minor']);
+  });
+
+  it('card history shows a cancelled issuance and the issue after it, with the balance each left', async function () {
+    const entries = (await report('/reports/cards/rd-oops/history'))['entries'] ?? [];
+    assert.deepEqual(
+      entries.map((e) => [e['type'], e['balance_after_minor']]),
+      [
+        ['card_issued', 2_500],
+        ['card_issuance_cancelled', 0],
+        ['card_issued', 800],
+      ],
+    );
+    const [[issued, cancelled]] = (await sql(
+      `SELECT countIf(type = 'card_issued'), countIf(type = 'card_issuance_cancelled') FROM ${database}.lifecycle_events_dedup WHERE card IN ('rd-oops', 'rd-gone')`,
+    )) as [[string, string]];
+    assert.deepEqual([issued, cancelled], ['3', '2']);
   });
 
   it('card history of a fleet card (<fleet>~<card>) lists its purchases and its reversal', async function () {
@@ -783,6 +856,9 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
         ],
         `${program}: spent, reversed, refunded, topped up, paid out, remaining`,
       );
+      // Cancelled issuances are not counted: as many cards issued as the program has in Redis.
+      const stored = [...redisCards.values()].filter((state) => state.program === program && state.fleet === undefined).length;
+      assert.equal(totals['cards_issued'], stored, `${program}: cards issued`);
     }
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const periods =

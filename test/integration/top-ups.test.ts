@@ -14,7 +14,9 @@ import { TopUpSource } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, programConfig } from '../../tools/client/card-client';
 import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
-import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import { homeShardOfRequestKey, shardOf } from '../../actors/sharding/shard-key';
+import { idempotencyKey, requestKeyRecordKey } from '../../services/authorizer/store/keys';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const psp_secret = 'psp-shared-secret-for-tests';
@@ -41,7 +43,9 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
 
   before(async function () {
     redis = await startTestRedis('top-ups');
-    node = await startInProcessNode(redis.url, { TAPLINE_PSP_SECRET: psp_secret });
+    // No answers kept in the node's memory: every replay is answered from Redis, as after a node
+    // restart or once the node's index dropped the key (what outlives the TTL must be Redis').
+    node = await startInProcessNode(redis.url, { TAPLINE_PSP_SECRET: psp_secret, TAPLINE_IDEMPOTENCY_RECENT_MAX: '0' });
     client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
     cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
     inspect = await connectInspector(redis.url);
@@ -90,6 +94,57 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     assert.deepEqual([stored?.['source'], stored?.['operator'], stored?.['amount']], ['cash', 'cashier-9', 2_000]);
   });
 
+  it('the terminal API refuses credits without a terminal, and ADMIN or AUTO_RELOAD sources (PERMISSION_DENIED, Redis unchanged)', async () => {
+    await issue('t-keyed', 1_000);
+    const before = await inspect.snapshot();
+    const topUp = (fields: { terminalId?: string; txn?: number; idempotencyKey?: string; source: TopUpSource }) =>
+      new Promise<unknown>((resolve, reject) =>
+        client.authorization.topUp(
+          {
+            terminalId: fields.terminalId ?? '',
+            terminalTxnNumber: BigInt(fields.txn ?? 0),
+            idempotencyKey: fields.idempotencyKey ?? '',
+            cardId: 't-keyed',
+            amount: { amountMinor: 1_000_000_000_000n, currency: 'EUR' },
+            source: fields.source,
+            operatorId: 'someone',
+          },
+          (e, r) => (e ? reject(e) : resolve(r)),
+        ),
+      );
+    for (const source of [TopUpSource.TOP_UP_SOURCE_PSP, TopUpSource.TOP_UP_SOURCE_ADMIN, TopUpSource.TOP_UP_SOURCE_AUTO_RELOAD]) {
+      await assert.rejects(topUp({ idempotencyKey: `free-money-${source}`, source }), denied, `keyed, source ${source}`);
+    }
+    for (const source of [TopUpSource.TOP_UP_SOURCE_ADMIN, TopUpSource.TOP_UP_SOURCE_AUTO_RELOAD]) {
+      await assert.rejects(topUp({ terminalId: 'till-1', txn: txn++, source }), denied, `till, source ${source}`);
+    }
+    assert.equal(await inspect.snapshot(), before);
+    assert.equal((await client.balance('t-keyed')).balance?.amountMinor, 1_000n);
+  });
+
+  it('an operator credits through CardService.CreditCard: once per key, within the program limits, audited', async () => {
+    await issue('t-credit', 1_000);
+    const first = await cards.creditCard('t-credit', 2_500, 'goodwill-17', 'ops-anna');
+    assert.deepEqual([first.outcome, first.balanceAfter?.amountMinor, first.replayed], [Outcome.OUTCOME_APPROVED, 3_500n, false]);
+    const again = await cards.creditCard('t-credit', 2_500, 'goodwill-17', 'ops-anna');
+    assert.deepEqual([again.replayed, again.transactionId], [true, first.transactionId]);
+    const tooBig = await cards.creditCard('t-credit', 10_001, 'goodwill-18', 'ops-anna');
+    assert.equal(tooBig.declineReason, DeclineReason.DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED);
+    assert.equal((await client.balance('t-credit')).balance?.amountMinor, 3_500n);
+    const stored = (await inspect.outbox()).find((d) => d['id'] === first.transactionId);
+    assert.deepEqual(
+      [stored?.['kind'], stored?.['source'], stored?.['operator'], stored?.['key'], stored?.['terminal']],
+      ['top_up', 'admin', 'ops-anna', 'k:credit:goodwill-17', ''],
+    );
+    const before = await inspect.snapshot();
+    const invalid = (e: grpc.ServiceError): boolean => e.code === grpc.status.INVALID_ARGUMENT;
+    await assert.rejects(cards.creditCard('t-credit', 100, 'goodwill-19', ''), invalid, 'an operator is required');
+    await assert.rejects(cards.creditCard('t-credit', 100, 'bad key'), invalid, 'a malformed key');
+    await assert.rejects(cards.creditCard('t-credit', 0, 'goodwill-20'), invalid, 'amount 0');
+    await assert.rejects(cards.creditCard('no-such-card', 100, 'goodwill-21'), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    assert.equal(await inspect.snapshot(), before);
+  });
+
   it('a PSP top-up moves money only on a verified callback, once per PSP reference', async () => {
     await issue('t-psp', 1_000);
     const started = await cards.startPspTopUp('t-psp', 3_000);
@@ -102,6 +157,7 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     const first = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
     assert.deepEqual([first.outcome, first.balanceAfter?.amountMinor, first.replayed], [Outcome.OUTCOME_APPROVED, 4_000n, false]);
@@ -121,6 +177,7 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     const tampered = payload.replace('500', '50000');
     const before = await inspect.snapshot();
@@ -140,6 +197,7 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     await assert.rejects(
       cards.pspCallback(unknownCard, signPspPayload(psp_secret, unknownCard)),
@@ -147,6 +205,75 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     );
     await assert.rejects(cards.startPspTopUp('no-such-card', 100), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
     assert.equal(await inspect.snapshot(), before);
+  });
+
+  /** A PSP callback's payload as a PSP sends it: signed with the instant of signing. */
+  const signedCallback = (fields: { reference: string; card: string; amountMinor: number; signedAt?: number }): string =>
+    JSON.stringify({
+      reference: fields.reference,
+      card: fields.card,
+      amount_minor: fields.amountMinor,
+      currency: 'EUR',
+      status: 'succeeded',
+      kind: 'top_up',
+      ...(fields.signedAt === undefined ? {} : { signed_at: fields.signedAt }),
+    });
+
+  it('a callback replayed after its idempotency record expired is refused: its reference stays spent', async () => {
+    await issue('t-replay', 1_000);
+    const payload = signedCallback({ reference: 'ref-replay-1', card: 't-replay', amountMinor: 700, signedAt: Date.now() });
+    const first = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
+    assert.equal(first.balanceAfter?.amountMinor, 1_700n);
+    // The idempotency record's TTL ran out (7 days by default): it is gone from Redis, and so is
+    // the key record naming it (same TTL).
+    const key = 'k:psp:ref-replay-1';
+    const record = idempotencyKey(shardOf('card', 't-replay', test_shard_count), key);
+    assert.equal(await inspect.client.del([record, requestKeyRecordKey(homeShardOfRequestKey(key, test_shard_count), key)]), 2);
+    const before = await inspect.snapshot();
+    await assert.rejects(
+      cards.pspCallback(payload, signPspPayload(psp_secret, payload)),
+      (e: grpc.ServiceError) => e.code === grpc.status.ALREADY_EXISTS,
+      'the reference was spent',
+    );
+    assert.equal(await inspect.snapshot(), before, 'nothing written');
+    assert.equal((await client.balance('t-replay')).balance?.amountMinor, 1_700n, 'topped up once');
+  });
+
+  it('a callback must carry a signed timestamp within the window', async () => {
+    await issue('t-window', 1_000);
+    const before = await inspect.snapshot();
+    const stale = signedCallback({ reference: 'ref-window-1', card: 't-window', amountMinor: 100, signedAt: Date.now() - 3_600_000 });
+    await assert.rejects(cards.pspCallback(stale, signPspPayload(psp_secret, stale)), denied, 'signed an hour ago');
+    const ahead = signedCallback({ reference: 'ref-window-2', card: 't-window', amountMinor: 100, signedAt: Date.now() + 3_600_000 });
+    await assert.rejects(cards.pspCallback(ahead, signPspPayload(psp_secret, ahead)), denied, 'signed an hour ahead');
+    const undated = signedCallback({ reference: 'ref-window-3', card: 't-window', amountMinor: 100 });
+    await assert.rejects(
+      cards.pspCallback(undated, signPspPayload(psp_secret, undated)),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+      'no signed timestamp',
+    );
+    assert.equal(await inspect.snapshot(), before);
+  });
+
+  it('a client key can never take a system key: a reversal or a return naming a PSP key first does not block the callback', async () => {
+    await issue('t-squat', 1_000);
+    const before = await inspect.snapshot();
+    // A terminal "reverses" a PSP reference it guessed, before the PSP calls back.
+    const reversal = {
+      terminalId: 'till-1',
+      terminalTxnNumber: BigInt(txn++),
+      cardId: 't-squat',
+      original: { ref: { $case: 'idempotencyKey' as const, value: 'psp:ref-squat-1' } },
+    };
+    await assert.rejects(
+      new Promise((resolve, reject) => client.authorization.reverse(reversal, (e, r) => (e ? reject(e) : resolve(r)))),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT || e.code === grpc.status.PERMISSION_DENIED,
+    );
+    await assert.rejects(cards.returnCard('t-squat', 'psp:ref-squat-1'), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    assert.equal(await inspect.snapshot(), before, 'nothing written under the system key');
+    const payload = signedCallback({ reference: 'ref-squat-1', card: 't-squat', amountMinor: 300, signedAt: Date.now() });
+    const applied = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
+    assert.deepEqual([applied.outcome, applied.balanceAfter?.amountMinor], [Outcome.OUTCOME_APPROVED, 1_300n]);
   });
 
   it('acknowledges a failed payment without moving money', async () => {
@@ -158,6 +285,7 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       currency: 'EUR',
       status: 'failed',
       kind: 'top_up',
+      signedAtMs: Date.now(),
     });
     const before = await inspect.snapshot();
     const reply = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));

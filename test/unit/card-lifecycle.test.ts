@@ -2,9 +2,11 @@
 // status is either the documented transition or refused as failed_precondition; reporting lost
 // needs a named card; unblocking needs an approver other than the operator (permission_denied);
 // an unknown card is not_found. The table is checked exhaustively against a hand-written list.
+// SetCardStatus (a target status) is the same table: from every status to every settable status it
+// is unchanged, the table's transition, refused, or (unblock) sent to the approval path.
 
 import assert from 'node:assert/strict';
-import { decideTransition, type CardAction } from '../../actors/card/lifecycle';
+import { decideStatusChange, decideTransition, type CardAction, type SettableStatus } from '../../actors/card/lifecycle';
 import type { CardState, CardStatus } from '../../actors/card/rules';
 
 const statuses: readonly CardStatus[] = ['active', 'frozen', 'blocked', 'lost', 'expired', 'closed', 'replaced'];
@@ -61,5 +63,33 @@ describe('card lifecycle: transitions', () => {
 
   it('answers not_found for a card that does not exist', () => {
     assert.equal(decideTransition(undefined, { action: 'freeze', operatorId: 'op', approverId: '' }).kind, 'rejected');
+  });
+});
+
+describe('card lifecycle: SetCardStatus is a transition of the table', () => {
+  const targets: readonly SettableStatus[] = ['active', 'frozen', 'blocked'];
+  /** from -> to -> outcome; anything missing is failed_precondition. */
+  const expected: Readonly<Partial<Record<CardStatus, Partial<Record<SettableStatus, CardStatus | 'unchanged' | 'approval'>>>>> = {
+    active: { active: 'unchanged', frozen: 'frozen', blocked: 'blocked' },
+    frozen: { active: 'active', frozen: 'unchanged', blocked: 'blocked' },
+    blocked: { active: 'approval', blocked: 'unchanged' },
+    lost: { blocked: 'blocked' },
+    expired: { blocked: 'blocked' },
+  };
+  for (const from of statuses) {
+    for (const to of targets) {
+      const outcome = expected[from]?.[to];
+      it(`${from} -> ${to}: ${outcome ?? 'refused'}`, () => {
+        const decision = decideStatusChange(card(from), to, 'op');
+        if (outcome === undefined) assert.equal(decision.kind === 'rejected' && decision.code, 'failed_precondition');
+        else if (outcome === 'unchanged') assert.deepEqual(decision, { kind: 'unchanged' });
+        else if (outcome === 'approval') assert.equal(decision.kind === 'rejected' && decision.code, 'permission_denied');
+        else assert.deepEqual(decision, { kind: 'approved', event: { type: 'status_changed', status: outcome } });
+      });
+    }
+  }
+
+  it('answers not_found for a card that does not exist', () => {
+    assert.equal(decideStatusChange(undefined, 'active', 'op').kind, 'rejected');
   });
 });

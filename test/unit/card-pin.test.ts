@@ -57,19 +57,29 @@ describe('PIN rules', () => {
   });
 
   it('sets a first PIN freely, changes only with the right old PIN, and an operator reset clears the lock', () => {
-    const first = decideSetPin(card(''), h('n'), undefined, false);
+    const first = decideSetPin(card(''), h('n'), undefined, false, 3);
     assert.equal(first.event, 'set');
     assert.equal(first.decision.kind, 'approved');
-    assert.equal(decideSetPin(card(h('a')), h('n'), undefined, false).decision.kind, 'rejected');
-    assert.equal(decideSetPin(card(h('a')), h('n'), h('b'), false).decision.kind, 'rejected');
-    assert.equal(decideSetPin(card(h('a')), h('n'), h('a'), false).event, 'changed');
-    const reset = decideSetPin(card(h('a'), 3), h('n'), undefined, true);
+    assert.equal(decideSetPin(card(h('a')), h('n'), undefined, false, 3).decision.kind, 'rejected');
+    assert.equal(decideSetPin(card(h('a')), h('n'), h('a'), false, 3).event, 'changed');
+    const reset = decideSetPin(card(h('a'), 3), h('n'), undefined, true, 3);
     assert.equal(reset.event, 'unlocked');
     assert.deepEqual(
       reset.decision.kind === 'approved' &&
         reset.decision.event.type === 'profile_changed' && [reset.decision.event.profile.pinHash, reset.decision.event.profile.pinFailures],
       [h('n'), 0],
     );
-    assert.equal(decideSetPin(undefined, h('n'), undefined, false).decision.kind, 'rejected');
+    assert.equal(decideSetPin(undefined, h('n'), undefined, false, 3).decision.kind, 'rejected');
+  });
+
+  it('counts a wrong old PIN as a wrong attempt (locking at pinAttemptsMax); a missing one is no guess; a locked PIN is not changed', () => {
+    const wrong = decideSetPin(card(h('a'), 1), h('n'), h('b'), false, 3);
+    assert.equal(wrong.decision.kind === 'rejected' && wrong.decision.code, 'permission_denied');
+    assert.deepEqual(wrong.wrongAttempt, { failuresAfter: 2, locked: false });
+    assert.deepEqual(decideSetPin(card(h('a'), 2), h('n'), h('b'), false, 3).wrongAttempt, { failuresAfter: 3, locked: true });
+    assert.equal(decideSetPin(card(h('a'), 1), h('n'), undefined, false, 3).wrongAttempt, undefined, 'no old PIN: no guess');
+    const locked = decideSetPin(card(h('a'), 3), h('n'), h('a'), false, 3);
+    assert.equal(locked.decision.kind === 'rejected' && locked.decision.code, 'permission_denied', 'even the right old PIN');
+    assert.equal(locked.wrongAttempt, undefined, 'nothing more to count');
   });
 });

@@ -65,7 +65,7 @@ describe('plain card purchases under program rules (pure)', function () {
     };
     const blocked = {
       ...card(),
-      rules: { ...rulesStateOf(card()), program: { velocity: [], risk: { declines_at_ms: [], blocked_until_ms: t0 + 1 } } },
+      rules: { ...rulesStateOf(card()), program: { velocity: { series: [] }, risk: { declines_at_ms: [], blocked_until_ms: t0 + 1 } } },
     };
     assert.equal(run(blocked, rules, input(10_000, { merchantId: 'bar' })).rule, 'risk:temporary_block');
     assert.equal(run(card(), rules, input(501, { merchantId: 'bar' })).rule, 'risk:hard_amount');
@@ -93,16 +93,19 @@ describe('plain card purchases under program rules (pure)', function () {
     assert.deepEqual(pin.rules?.program.risk.declines_at_ms, [t0], 'PIN failures count');
   });
 
-  it('velocity: limits are inclusive and the window ends exactly window_ms later', function () {
+  it('velocity: limits are inclusive and the window ends window_ms later, to the bucket (1,000 ms / 64: 16 ms)', function () {
     const rules: ProgramRules = { velocity: [{ name: 'd', window_ms: 1_000, count_max: 2, amount_max_minor: 100 }] };
     let state = run(card(), rules, input(60)).state;
     state = run(state, rules, input(40, { atMs: t0 + 10 })).state;
     assert.equal(state.balanceMinor, 900);
     assert.equal(run(state, rules, input(1, { atMs: t0 + 20 })).rule, 'velocity:d:count');
     assert.equal(run(state, rules, input(1, { atMs: t0 + 999 })).rule, 'velocity:d:count');
-    const later = run(state, rules, input(60, { atMs: t0 + 1_000 }));
-    assert.equal(later.approved, true, 'the first purchase left the window');
-    assert.equal(run(later.state, rules, input(1, { atMs: t0 + 1_001 })).rule, 'velocity:d:count');
+    // Both purchases share one 16 ms bucket: it leaves the window once all of it has.
+    const bucketEnd = (Math.floor((t0 + 10) / 16) + 1) * 16;
+    assert.equal(run(state, rules, input(60, { atMs: bucketEnd + 998 })).rule, 'velocity:d:count');
+    const later = run(state, rules, input(60, { atMs: bucketEnd + 999 }));
+    assert.equal(later.approved, true, 'the first purchases left the window');
+    assert.equal(run(later.state, rules, input(41, { atMs: bucketEnd + 1_000 })).rule, 'velocity:d:amount');
   });
 
   it('loyalty: discount per group, points on the discounted basket with multipliers (rounded down once), redemption', function () {

@@ -159,9 +159,15 @@ describe('fleet validate: administration', function () {
     assert.deepEqual(parsePolicy(undefined, undefined).program, {});
   });
 
-  it('policy: refuses velocity counts past the remembered events, zero windows, bad ids and oversized maps', function () {
+  it('policy: refuses velocity counts past velocity_count_max, zero windows, bad ids and oversized maps', function () {
     refused(() =>
-      parsePolicy(undefined, program({ velocity: [{ name: 'v', windowMs: 1000n, countMax: 65n, amountMaxMinor: undefined }] })),
+      parsePolicy(undefined, program({ velocity: [{ name: 'v', windowMs: 1000n, countMax: 1_000_001n, amountMaxMinor: undefined }] })),
+    );
+    // Counts past the 64 events cards used to remember are enforced exactly (buckets).
+    assert.equal(
+      parsePolicy(undefined, program({ velocity: [{ name: 'v', windowMs: 1000n, countMax: 65n, amountMaxMinor: undefined }] })).program
+        .velocity?.[0]?.count_max,
+      65,
     );
     refused(() => parsePolicy(undefined, program({ velocity: [{ name: 'v', windowMs: 0n, countMax: 1n, amountMaxMinor: undefined }] })));
     refused(() => parsePolicy(undefined, program({ blockedMerchants: ['bad id'] })));

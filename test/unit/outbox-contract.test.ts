@@ -34,6 +34,9 @@ import {
 import {
   autoReloadRemoved,
   autoReloadSet,
+  cardAuthSet,
+  cardTokenLinked,
+  cardIssuanceCancelled,
   cardIssued,
   cardPinChanged,
   cardReplaced,
@@ -41,6 +44,7 @@ import {
   cardStatusChanged,
   cardsBulkIssued,
   fleetAccountChanged,
+  tapPour,
   fleetCardIssued,
   fleetCardLimitsSet,
   fleetCardStatusChanged,
@@ -531,7 +535,7 @@ const fleet_card: FleetCardState = {
   limits: { per_txn_minor: 20_000, daily_minor: 50_000 },
   spent: { day: '', day_minor: 0, week: '', week_minor: 0, month: '', month_minor: 0, lifetime_minor: 0 },
   allowedGroups: ['diesel', 'adblue'],
-  program: { velocity: [], risk: { declines_at_ms: [], blocked_until_ms: 0 } },
+  program: { velocity: { series: [] }, risk: { declines_at_ms: [], blocked_until_ms: 0 } },
   issuedAtMs: at,
 };
 
@@ -610,6 +614,34 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
       name: 'manager registered (never the PIN)',
       now: managerRegistered({ merchant: 'bar-1', manager: 'boss', operator: 'ops-1', at }),
       before: legacyManagerRegistered('bar-1', 'boss', 'ops-1', at),
+    },
+  ],
+  card_auth_set: [
+    {
+      name: 'card enrolled for authentication (key id and counter, never a key)',
+      now: cardAuthSet({ card: 'c-nfc', keyId: 'fest-key-1', counter: 7, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_auth_set","subject":"c-nfc","detail":"{\\"key\\":\\"fest-key-1\\",\\"counter\\":7}","operator":"ops-1","reason":"","at":${at}}`,
+    },
+  ],
+  card_auth_removed: [
+    {
+      name: 'card no longer authenticating',
+      now: cardAuthSet({ card: 'c-nfc', keyId: '', counter: 0, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_auth_removed","subject":"c-nfc","detail":"{}","operator":"ops-1","reason":"","at":${at}}`,
+    },
+  ],
+  card_token_linked: [
+    {
+      name: 'bank card token listed (its form and program, never the token or the PAN)',
+      now: cardTokenLinked({ card: 'c-eur', program: 'fest-26', form: 'pan', linked: true, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_token_linked","subject":"c-eur","detail":"{\\"form\\":\\"pan\\",\\"program\\":\\"fest-26\\"}","operator":"ops-1","reason":"","at":${at}}`,
+    },
+  ],
+  card_token_unlinked: [
+    {
+      name: 'bank card token taken off',
+      now: cardTokenLinked({ card: 'c-eur', program: 'fest-26', form: 'par', linked: false, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_token_unlinked","subject":"c-eur","detail":"{\\"form\\":\\"par\\",\\"program\\":\\"fest-26\\"}","operator":"ops-1","reason":"","at":${at}}`,
     },
   ],
   fleet_card_limits: [
@@ -765,6 +797,26 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
       before: legacyAdminAudit({ type: 'set_pin', reset: false, operatorId: 'ops-1' }, profiled_card, profiled_card, at),
     },
   ],
+  // Born with the contract: `before` is the layout as documented (docs/OUTBOX.md), field for field.
+  card_issuance_cancelled: [
+    {
+      name: 'issuance of a named card of a bulk issuance cancelled',
+      now: cardIssuanceCancelled({
+        card: 'c-named',
+        program: 'fest-26',
+        currency: 'EUR',
+        previous: 'active',
+        amount: 2_000,
+        deposit: 200,
+        named: true,
+        issuance: 'box-7',
+        operator: 'ops-1',
+        reason: 'wrong program',
+        at,
+      }),
+      before: `{"type":"card_issuance_cancelled","card":"c-named","program":"fest-26","currency":"EUR","status":"unissued","previous":"active","amount":2000,"deposit":200,"named":true,"issuance":"box-7","operator":"ops-1","reason":"wrong program","at":${at}}`,
+    },
+  ],
   terminal_registered: [
     {
       name: 'terminal registered',
@@ -784,6 +836,39 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
     now: fleetAccountChanged({ fleet: 'fl-1', currency: 'EUR', event, operator: 'ops-3', at }),
     before: legacyFleetAccountChanged('fl-1', 'EUR', event, 'ops-3', at),
   })),
+  // Born with the contract: `before` is the layout as documented (docs/OUTBOX.md), field for field.
+  tap_pour: [
+    {
+      name: 'tap pour of one sale',
+      now: tapPour({
+        terminal: 'tap-1',
+        merchant: 'bar',
+        report: 'r-1',
+        transaction: 't:tap-1:7',
+        from: 0,
+        to: 0,
+        poured_ml: 480,
+        product: 'pils',
+        at,
+      }),
+      before: `{"type":"tap_pour","terminal":"tap-1","merchant":"bar","report":"r-1","transaction":"t:tap-1:7","from":0,"to":0,"poured_ml":480,"product":"pils","at":${at}}`,
+    },
+    {
+      name: 'tap pour over a period',
+      now: tapPour({
+        terminal: 'tap-1',
+        merchant: 'bar',
+        report: 'r-2',
+        transaction: '',
+        from: at - 3_600_000,
+        to: at,
+        poured_ml: 51_200,
+        product: '',
+        at,
+      }),
+      before: `{"type":"tap_pour","terminal":"tap-1","merchant":"bar","report":"r-2","transaction":"","from":${at - 3_600_000},"to":${at},"poured_ml":51200,"product":"","at":${at}}`,
+    },
+  ],
 };
 
 const by_type: { readonly [T in DocumentType]: readonly Golden[] } = {
@@ -828,7 +913,7 @@ describe('outbox contract: every document every producer writes', () => {
         const parsed = document_schemas[type].safeParse(JSON.parse(golden.now));
         assert.ok(parsed.success, `${type}: ${golden.name}: ${parsed.success ? '' : parsed.error.message}`);
         const rows = rowsOf(entryOf(golden.now, n++));
-        const table = type === 'transaction' ? 'transactions' : 'lifecycle_events';
+        const table = type === 'transaction' ? 'transactions' : type === 'tap_pour' ? 'tap_pours' : 'lifecycle_events';
         assert.equal(rows[0]?.table, table, `${type}: ${golden.name}: ${JSON.stringify(rows[0])}`);
         const lines = (JSON.parse(golden.now) as { lines?: unknown[] }).lines ?? [];
         assert.equal(rows.length, 1 + lines.length, `${golden.name}: one transaction_lines row per line`);

@@ -1,11 +1,19 @@
 // Proves the pure parts of top-ups: the program limits in the card rules (largest top-up, largest
 // balance, checked after status and currency), the auto-reload mandate as a profile change, the
 // PSP callback signature check (valid, wrong secret, tampered payload, malformed signature) and
-// the strict payload parser, and that PIN hashes are keyed and compared in constant time.
+// the strict payload parser (a signed signing instant included), the window around the node's
+// clock a callback must be signed in, and that PIN hashes are keyed and compared in constant time.
 
 import assert from 'node:assert/strict';
 import { apply, decide, type CardDecision, type CardState } from '../../actors/card/rules';
-import { parsePspPayload, pspPayload, signPspPayload, verifyPspSignature } from '../../services/authorizer/usecases/psp';
+import {
+  checkSignedAt,
+  parsePspPayload,
+  psp_callback_window_ms,
+  pspPayload,
+  signPspPayload,
+  verifyPspSignature,
+} from '../../services/authorizer/usecases/psp';
 import { PinHasher } from '../../services/authorizer/usecases/pin';
 import { TaplineError } from '../../actors/errors';
 
@@ -56,6 +64,7 @@ describe('PSP callback signatures and payloads', () => {
     currency: 'EUR',
     status: 'succeeded',
     kind: 'top_up',
+    signedAtMs: 1_760_000_000_000,
   });
 
   it('verifies the HMAC of the exact payload under the secret, and nothing else', () => {
@@ -81,6 +90,7 @@ describe('PSP callback signatures and payloads', () => {
       currency: 'EUR',
       status: 'succeeded',
       kind: 'top_up',
+      signedAtMs: 1_760_000_000_000,
     });
     const bad = [
       'not json',
@@ -91,6 +101,9 @@ describe('PSP callback signatures and payloads', () => {
       payload.replace('succeeded', 'ok'),
       payload.replace('"top_up"', '"gift"'),
       payload.replace('ref-1', 'ref 1'),
+      payload.replace(',"signed_at":1760000000000', ''),
+      payload.replace('1760000000000', '"1760000000000"'),
+      payload.replace('1760000000000', '-1'),
     ];
     for (const body of bad)
       assert.throws(
@@ -98,6 +111,18 @@ describe('PSP callback signatures and payloads', () => {
         (e: unknown) => e instanceof TaplineError && e.code === 'invalid_argument',
         body,
       );
+  });
+});
+
+describe('PSP callback signing instant', () => {
+  const event = parsePspPayload(
+    pspPayload({ reference: 'r', card: 'c', amountMinor: 1, currency: 'EUR', status: 'succeeded', kind: 'top_up', signedAtMs: 1_000_000 }),
+  );
+  it('accepts a callback signed within the window either way, and refuses one outside it as permission_denied', () => {
+    for (const nowMs of [1_000_000, 1_000_000 + psp_callback_window_ms, 1_000_000 - psp_callback_window_ms])
+      assert.equal(checkSignedAt(event, nowMs), undefined, `now ${nowMs}`);
+    for (const nowMs of [1_000_001 + psp_callback_window_ms, 999_999 - psp_callback_window_ms])
+      assert.equal(checkSignedAt(event, nowMs)?.code, 'permission_denied', `now ${nowMs}`);
   });
 });
 

@@ -4,7 +4,8 @@
 // (hard decline, soft flag, temporary block after repeated declines and its expiry), loyalty
 // (discount per group, points with a single round-down, redemption bounds), and the composition
 // helper (first decline wins, flags accumulate). Properties: velocity never lets more than
-// count_max approvals into any window, and points are never more than the exact share.
+// count_max approvals into any window, and points are never more than the exact share. (Velocity's
+// buckets against an exact reference: test/unit/velocity.test.ts.)
 
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -12,12 +13,14 @@ import { checkProducts, type RuleLine } from '../../actors/rules/products';
 import { checkPrompts, no_prompts, odometerSubject } from '../../actors/rules/prompts';
 import { checkMerchant } from '../../actors/rules/merchants';
 import {
+  bucketMs,
   checkVelocity,
+  empty_velocity_state,
   inWindow,
   recordVelocity,
-  velocity_events_max,
-  velocityHorizonMs,
-  type VelocityEvent,
+  velocity_series_buckets_max,
+  velocityWindows,
+  type VelocityState,
 } from '../../actors/rules/velocity';
 import { checkRisk, empty_risk_state, recordDecline, type RiskPolicy } from '../../actors/rules/risk';
 import { lineDiscounts, pointsEarned, redeemPoints } from '../../actors/rules/loyalty';
@@ -98,34 +101,50 @@ describe('rules: velocity, risk, loyalty', function () {
   before(() => announceSeed('rules-policy'));
   const minute = 60_000;
 
-  it('velocity count: the count_max-th in the window is approved, the next declined; the window rolls', function () {
+  /** Records approved spendings (at, amount) under the rules' windows. */
+  const recorded = (rules: Parameters<typeof velocityWindows>[0], spendings: readonly (readonly [number, number])[]): VelocityState =>
+    spendings.reduce((state, [at, amount]) => recordVelocity(state, velocityWindows(rules), at, amount), empty_velocity_state);
+
+  it('velocity count: the count_max-th in the window is approved, the next declined; the window rolls by buckets', function () {
     const rules = [{ name: '10m', window_ms: 10 * minute, count_max: 3 }];
-    let events: VelocityEvent[] = [];
+    let state = empty_velocity_state;
     for (const at of [0, minute, 2 * minute]) {
-      assert.deepEqual(checkVelocity(rules, events, at, 10), approve);
-      events = recordVelocity(events, at, 10, velocityHorizonMs(rules));
+      assert.deepEqual(checkVelocity(rules, state, at, 10), approve);
+      state = recordVelocity(state, velocityWindows(rules), at, 10);
     }
-    assert.deepEqual(checkVelocity(rules, events, 3 * minute, 10), decline('velocity_exceeded', 'velocity:10m:count'));
-    // The first event leaves the window exactly 10 minutes after it happened.
-    assert.deepEqual(checkVelocity(rules, events, 10 * minute - 1, 10), decline('velocity_exceeded', 'velocity:10m:count'));
-    assert.deepEqual(checkVelocity(rules, events, 10 * minute, 10), approve);
+    assert.deepEqual(checkVelocity(rules, state, 3 * minute, 10), decline('velocity_exceeded', 'velocity:10m:count'));
+    // The first event (bucket [0, 9375 ms)) still counts 10 minutes later, and leaves the window once
+    // its whole bucket has: at most one bucket (10 min / 64) late, never early.
+    const bucket = bucketMs(10 * minute);
+    assert.deepEqual(checkVelocity(rules, state, 10 * minute - 1, 10), decline('velocity_exceeded', 'velocity:10m:count'));
+    assert.deepEqual(checkVelocity(rules, state, 10 * minute + bucket - 2, 10), decline('velocity_exceeded', 'velocity:10m:count'));
+    assert.deepEqual(checkVelocity(rules, state, 10 * minute + bucket - 1, 10), approve);
   });
 
   it('velocity amount: up to amount_max in the window is approved, one minor unit more declined', function () {
     const rules = [{ name: '1d', window_ms: 1440 * minute, amount_max_minor: 500 }];
-    const events = [{ at_ms: 0, amount_minor: 300 }];
-    assert.deepEqual(checkVelocity(rules, events, minute, 200), approve);
-    assert.deepEqual(checkVelocity(rules, events, minute, 201), decline('velocity_exceeded', 'velocity:1d:amount'));
-    assert.deepEqual(checkVelocity(rules, events, 1440 * minute, 500), approve);
-    assert.deepEqual(inWindow(events, minute, 1440 * minute), { count: 1, amount_minor: 300 });
+    const state = recorded(rules, [[0, 300]]);
+    assert.deepEqual(checkVelocity(rules, state, minute, 200), approve);
+    assert.deepEqual(checkVelocity(rules, state, minute, 201), decline('velocity_exceeded', 'velocity:1d:amount'));
+    assert.deepEqual(checkVelocity(rules, state, 1440 * minute + bucketMs(1440 * minute), 500), approve);
+    assert.deepEqual(inWindow(state, minute, 1440 * minute), { count: 1, amount_minor: 300 });
   });
 
-  it('velocity memory is bounded and drops what no window can see', function () {
-    let events: VelocityEvent[] = [];
-    for (let i = 0; i < velocity_events_max + 10; i++) events = recordVelocity(events, i, 1, 1_000_000);
-    assert.equal(events.length, velocity_events_max);
-    assert.equal(events[0]?.at_ms, 10);
-    assert.deepEqual(recordVelocity(events, 5_000_000, 1, 1000), [{ at_ms: 5_000_000, amount_minor: 1 }]);
+  it('velocity memory is bounded: buckets per window, one series per window the rules use', function () {
+    const rules = [
+      { name: 'short', window_ms: 1_000, count_max: 1_000_000 },
+      { name: 'long', window_ms: 1_000_000, count_max: 1_000_000 },
+    ];
+    let state = empty_velocity_state;
+    for (let i = 0; i < 10_000; i++) state = recordVelocity(state, velocityWindows(rules), i * 37, 1);
+    assert.equal(state.series.length, 2);
+    for (const series of state.series) assert.ok(series.buckets.length <= velocity_series_buckets_max, `${series.buckets.length} buckets`);
+    // A window the rules no longer use is dropped; exact counts survive for the one still used.
+    const short = recordVelocity(state, [1_000], 10_000 * 37, 1);
+    assert.deepEqual(
+      short.series.map((series) => series.window_ms),
+      [1_000],
+    );
   });
 
   it('property: no rolling window ever holds more than count_max approvals', function () {
@@ -136,11 +155,11 @@ describe('rules: velocity, risk, loyalty', function () {
         fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 80 }),
         (count_max, window_ms, offsets) => {
           const rules = [{ name: 'w', window_ms, count_max }];
-          let events: VelocityEvent[] = [];
+          let state = empty_velocity_state;
           const approved: number[] = [];
           for (const at of [...offsets].sort((a, b) => a - b)) {
-            if (checkVelocity(rules, events, at, 1).kind === 'approve') {
-              events = recordVelocity(events, at, 1, window_ms);
+            if (checkVelocity(rules, state, at, 1).kind === 'approve') {
+              state = recordVelocity(state, velocityWindows(rules), at, 1);
               approved.push(at);
             }
           }
@@ -153,19 +172,20 @@ describe('rules: velocity, risk, loyalty', function () {
 
   it('risk: above the hard limit declines; above the soft threshold approves with a flag; at them passes', function () {
     const policy: RiskPolicy = { hard_amount_minor: 10_000, soft_amount_minor: 5_000 };
-    assert.deepEqual(checkRisk(policy, empty_risk_state, 0, 5_000, []), approve);
-    assert.deepEqual(checkRisk(policy, empty_risk_state, 0, 5_001, []), { kind: 'approve', flags: ['risk:soft_amount'] });
-    assert.deepEqual(checkRisk(policy, empty_risk_state, 0, 10_000, []), { kind: 'approve', flags: ['risk:soft_amount'] });
-    assert.deepEqual(checkRisk(policy, empty_risk_state, 0, 10_001, []), decline('risk', 'risk:hard_amount'));
+    const none = empty_velocity_state;
+    assert.deepEqual(checkRisk(policy, empty_risk_state, 0, 5_000, none), approve);
+    assert.deepEqual(checkRisk(policy, empty_risk_state, 0, 5_001, none), { kind: 'approve', flags: ['risk:soft_amount'] });
+    assert.deepEqual(checkRisk(policy, empty_risk_state, 0, 10_000, none), { kind: 'approve', flags: ['risk:soft_amount'] });
+    assert.deepEqual(checkRisk(policy, empty_risk_state, 0, 10_001, none), decline('risk', 'risk:hard_amount'));
   });
 
   it('risk: a soft velocity pattern flags instead of declining', function () {
     const policy: RiskPolicy = { soft_velocity: [{ name: 'burst', window_ms: minute, count_max: 2 }] };
-    const events = [
-      { at_ms: 0, amount_minor: 1 },
-      { at_ms: 1, amount_minor: 1 },
-    ];
-    assert.deepEqual(checkRisk(policy, empty_risk_state, 2, 1, events), { kind: 'approve', flags: ['risk:soft:velocity:burst:count'] });
+    const state = recorded(policy.soft_velocity ?? [], [
+      [0, 1],
+      [1, 1],
+    ]);
+    assert.deepEqual(checkRisk(policy, empty_risk_state, 2, 1, state), { kind: 'approve', flags: ['risk:soft:velocity:burst:count'] });
   });
 
   it('risk: N counted declines within the window block the card for block_ms; others do not count', function () {
@@ -174,11 +194,14 @@ describe('rules: velocity, risk, loyalty', function () {
     state = recordDecline(policy, state, 0, 'insufficient_funds');
     state = recordDecline(policy, state, minute, 'pin_invalid');
     assert.equal(recordDecline(policy, state, 2 * minute, 'product_restricted'), state);
-    assert.equal(checkRisk(policy, state, 2 * minute, 1, []).kind, 'approve');
+    assert.equal(checkRisk(policy, state, 2 * minute, 1, empty_velocity_state).kind, 'approve');
     state = recordDecline(policy, state, 2 * minute, 'credit_limit_exceeded');
     assert.deepEqual(state, { declines_at_ms: [], blocked_until_ms: 32 * minute });
-    assert.deepEqual(checkRisk(policy, state, 32 * minute - 1, 1, []), decline('temporarily_blocked', 'risk:temporary_block'));
-    assert.deepEqual(checkRisk(policy, state, 32 * minute, 1, []), approve);
+    assert.deepEqual(
+      checkRisk(policy, state, 32 * minute - 1, 1, empty_velocity_state),
+      decline('temporarily_blocked', 'risk:temporary_block'),
+    );
+    assert.deepEqual(checkRisk(policy, state, 32 * minute, 1, empty_velocity_state), approve);
     // Declines spread wider than the window never block.
     let spread = empty_risk_state;
     for (const at of [0, 10 * minute, 20 * minute, 30 * minute]) spread = recordDecline(policy, spread, at, 'insufficient_funds');
@@ -267,7 +290,7 @@ describe('rules: velocity, risk, loyalty', function () {
     const blocked = afterProgram(rules, empty_program_state, request, { approved: false, reason: 'insufficient_funds' });
     assert.deepEqual(checkProgramGate(rules, blocked, { ...request, atMs: 1 }), decline('temporarily_blocked', 'risk:temporary_block'));
     const approved = afterProgram(rules, empty_program_state, request, { approved: true });
-    assert.deepEqual(approved.velocity, [{ at_ms: 0, amount_minor: 10 }]);
+    assert.deepEqual(approved.velocity, { series: [{ window_ms: minute, buckets: [[0, 1, 10]] }] });
     assert.equal(afterProgram({}, empty_program_state, request, { approved: true }), empty_program_state);
     assert.deepEqual(loyaltyFor({}, 'm', [line('fuel')], [100]), { discounts_minor: [0], discount_minor: 0, points_earned: 0 });
   });

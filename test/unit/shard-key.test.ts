@@ -85,6 +85,13 @@ describe('shard key: every kind of entity', () => {
       issuance: [['box-7', 'box-7']],
       merchant: [['shop', 'shop']],
       manager: [['shop/anna', 'shop']],
+      // A spent PSP reference beside the card it topped up.
+      spent: [['card-7/k:psp:ref-1', 'card-7']],
+      // A bank card's token is placed by itself: a purchase presenting the bank card knows only it.
+      token: [
+        [`h:${'ab'.repeat(32)}`, `h:${'ab'.repeat(32)}`],
+        ['par:V0010013816180398153213464128', 'par:V0010013816180398153213464128'],
+      ],
     };
     for (const [kind, cases] of Object.entries(examples) as [PlacedKind, (typeof examples)[PlacedKind]][]) {
       for (const [id, shardKey] of cases) {
@@ -105,6 +112,7 @@ describe('shard key: every kind of entity', () => {
         assert.equal(shardOf('vehicle', `${owner}/${other}`, shardCount), fleetShard, `vehicle ${owner}/${other}`);
         assert.equal(shardOf('vehicle', `${owner}/card:${cardId}`, shardCount), fleetShard, `card odometer of ${cardId}`);
         assert.equal(shardOf('manager', `${owner}/${other}`, shardCount), shardOf('merchant', owner, shardCount), 'manager');
+        assert.equal(shardOf('spent', `${owner}/k:psp:${other}`, shardCount), shardOf('card', owner, shardCount), 'spent key');
       }),
       1_000,
     );

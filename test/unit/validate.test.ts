@@ -285,52 +285,51 @@ describe('validate: parseTopUp', () => {
     assert.notEqual(fingerprint, '');
   });
 
-  it('accepts an online top-up keyed k:<client key>, colons allowed in the key', () => {
-    const parsed = parseTopUp(topUpByKey());
-    assert.equal(parsed.key, 'k:psp:ref-123');
-    assert.equal(parsed.terminalId, '');
-    assert.equal(parsed.source, 'psp');
-    assert.equal(parsed.operatorId, '');
-    assert.equal(parseTopUp(topUpByKey({ idempotencyKey: 'k'.repeat(128) })).key, `k:${'k'.repeat(128)}`);
-  });
-
-  it('maps every top-up source', () => {
+  it('maps the sources a till has (cash, a card payment through a PSP)', () => {
     const sources: readonly [TopUpSource, string][] = [
       [TopUpSource.TOP_UP_SOURCE_CASH, 'cash'],
       [TopUpSource.TOP_UP_SOURCE_PSP, 'psp'],
-      [TopUpSource.TOP_UP_SOURCE_AUTO_RELOAD, 'auto_reload'],
-      [TopUpSource.TOP_UP_SOURCE_ADMIN, 'admin'],
     ];
-    for (const [source, name] of sources) assert.equal(parseTopUp(topUpByKey({ source })).source, name);
+    for (const [source, name] of sources) assert.equal(parseTopUp(topUpByTerminal({ source })).source, name);
   });
 
-  it('gives a different fingerprint for another amount or card', () => {
-    const base = parseTopUp(topUpByKey()).fingerprint;
-    assert.notEqual(parseTopUp(topUpByKey({ amount: { amountMinor: 5_001n, currency: 'EUR' } })).fingerprint, base);
-    assert.notEqual(parseTopUp(topUpByKey({ cardId: 'card-2' })).fingerprint, base);
-    assert.notEqual(parseTopUp(topUpByKey({ source: TopUpSource.TOP_UP_SOURCE_ADMIN })).fingerprint, base);
+  it('gives a different fingerprint for another amount, card or source', () => {
+    const base = parseTopUp(topUpByTerminal()).fingerprint;
+    assert.notEqual(parseTopUp(topUpByTerminal({ amount: { amountMinor: 5_001n, currency: 'EUR' } })).fingerprint, base);
+    assert.notEqual(parseTopUp(topUpByTerminal({ cardId: 'card-2' })).fingerprint, base);
+    assert.notEqual(parseTopUp(topUpByTerminal({ source: TopUpSource.TOP_UP_SOURCE_PSP })).fingerprint, base);
   });
+
+  // Credits without a terminal, and sources no till has, belong to the operator API and the PSP callback.
+  const not_a_tills: readonly [string, TopUpRequest][] = [
+    ['a top-up keyed by a client key (PSP)', topUpByKey()],
+    ['a top-up keyed by a client key (ADMIN)', topUpByKey({ source: TopUpSource.TOP_UP_SOURCE_ADMIN })],
+    ['both key forms', topUpByTerminal({ idempotencyKey: 'psp-1' })],
+    ['a txn number with an idempotency key', topUpByKey({ terminalTxnNumber: 5n })],
+    ['an idempotency key with a space', topUpByKey({ idempotencyKey: 'psp ref' })],
+    ['source ADMIN at a till', topUpByTerminal({ source: TopUpSource.TOP_UP_SOURCE_ADMIN })],
+    ['source AUTO_RELOAD at a till', topUpByTerminal({ source: TopUpSource.TOP_UP_SOURCE_AUTO_RELOAD })],
+  ];
+  for (const [what, wire] of not_a_tills) {
+    it(`refuses ${what} as permission_denied`, () => assertRefused(() => parseTopUp(wire), 'permission_denied', what));
+  }
 
   const invalid: readonly [string, TopUpRequest][] = [
-    ['both key forms', topUpByTerminal({ idempotencyKey: 'psp-1' })],
-    ['neither key form', topUpByKey({ idempotencyKey: '' })],
+    ['no key at all', topUpByKey({ idempotencyKey: '' })],
     ['a terminal id without a txn number', topUpByKey({ idempotencyKey: '', terminalId: 'till-1' })],
     ['a txn number without a terminal id', topUpByKey({ idempotencyKey: '', terminalTxnNumber: 5n })],
-    ['a txn number with an idempotency key', topUpByKey({ terminalTxnNumber: 5n })],
     ['txn number 2^63', topUpByTerminal({ terminalTxnNumber: 1n << 63n })],
     ['a terminal id with a colon', topUpByTerminal({ terminalId: 'till:1' })],
-    ['an idempotency key with a space', topUpByKey({ idempotencyKey: 'psp ref' })],
-    ['a 129-character idempotency key', topUpByKey({ idempotencyKey: 'k'.repeat(129) })],
-    ['an empty card id', topUpByKey({ cardId: '' })],
-    ['a 65-character card id', topUpByKey({ cardId: id_65 })],
-    ['an operator id with a space', topUpByKey({ operatorId: 'ops team' })],
-    ['source UNSPECIFIED', topUpByKey({ source: TopUpSource.TOP_UP_SOURCE_UNSPECIFIED })],
-    ['source outside the enum', topUpByKey({ source: 42 as TopUpSource })],
-    ['a missing amount', topUpByKey({ amount: undefined })],
-    ['amount 0', topUpByKey({ amount: { amountMinor: 0n, currency: 'EUR' } })],
-    ['a negative amount', topUpByKey({ amount: { amountMinor: -1n, currency: 'EUR' } })],
-    ['amount 10^12+1', topUpByKey({ amount: { amountMinor: 10n ** 12n + 1n, currency: 'EUR' } })],
-    ['currency XXX', topUpByKey({ amount: { amountMinor: 100n, currency: 'XXX' } })],
+    ['an empty card id', topUpByTerminal({ cardId: '' })],
+    ['a 65-character card id', topUpByTerminal({ cardId: id_65 })],
+    ['an operator id with a space', topUpByTerminal({ operatorId: 'ops team' })],
+    ['source UNSPECIFIED', topUpByTerminal({ source: TopUpSource.TOP_UP_SOURCE_UNSPECIFIED })],
+    ['source outside the enum', topUpByTerminal({ source: 42 as TopUpSource })],
+    ['a missing amount', topUpByTerminal({ amount: undefined })],
+    ['amount 0', topUpByTerminal({ amount: { amountMinor: 0n, currency: 'EUR' } })],
+    ['a negative amount', topUpByTerminal({ amount: { amountMinor: -1n, currency: 'EUR' } })],
+    ['amount 10^12+1', topUpByTerminal({ amount: { amountMinor: 10n ** 12n + 1n, currency: 'EUR' } })],
+    ['currency XXX', topUpByTerminal({ amount: { amountMinor: 100n, currency: 'XXX' } })],
   ];
   for (const [what, wire] of invalid) {
     it(`refuses ${what} as invalid_argument`, () => assertRefused(() => parseTopUp(wire), 'invalid_argument', what));
@@ -355,8 +354,15 @@ describe('validate: parseReverse', () => {
   });
 
   it('accepts a reversal of a request sent with a client key', () => {
-    const parsed = parseReverse(reverse({ original: { ref: { $case: 'idempotencyKey', value: 'psp:ref-9' } } }));
-    assert.equal(parsed.originalKey, 'k:psp:ref-9');
+    const parsed = parseReverse(reverse({ original: { ref: { $case: 'idempotencyKey', value: 'shop:ref-9' } } }));
+    assert.equal(parsed.originalKey, 'k:shop:ref-9');
+  });
+
+  it('refuses a system key as the original (a PSP top-up, a tab settlement, a refund run, a credit)', () => {
+    for (const value of ['psp:ref-9', 'tab:inv-1', 'refund-run:r1:card-1', 'credit:goodwill-1']) {
+      const wire = reverse({ original: { ref: { $case: 'idempotencyKey', value } } });
+      assertRefused(() => parseReverse(wire), 'invalid_argument', value);
+    }
   });
 
   it('gives a different fingerprint for another original or card', () => {

@@ -7,10 +7,12 @@ import {
   CardServiceClient,
   type BulkIssueCardsRequest,
   type BulkIssueCardsResponse,
+  type CancelIssuanceResponse,
   type CardServiceIssueCardRequest,
   type CardServiceIssueCardResponse,
   type ChangeCardStateRequest,
   type ChangeCardStateResponse,
+  type CreditCardResponse,
   type DefineProgramResponse,
   type GetCardResponse,
   type GetProgramResponse,
@@ -29,6 +31,9 @@ import {
   type GetCardRulesResponse,
   type ListProgramReviewsResponse,
   type ResolveProgramReviewResponse,
+  type SetCardAuthResponse,
+  type RegisterCardTokenResponse,
+  type RemoveCardTokenResponse,
 } from '../../gen/tapline/v1/cards';
 import {
   AuthorizationServiceClient,
@@ -36,7 +41,7 @@ import {
   type RefundResponse,
   type VoidResponse,
 } from '../../gen/tapline/v1/authorization';
-import { AuthorizationKind } from '../../gen/tapline/v1/types';
+import { AuthorizationKind, type BankCard } from '../../gen/tapline/v1/types';
 import { call_deadline_ms } from './tapline-client';
 
 type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
@@ -45,6 +50,11 @@ function invoke<T>(fn: (options: grpc.CallOptions, callback: Callback<T>) => unk
   return new Promise((resolve, reject) => {
     fn({ deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)));
   });
+}
+
+/** A bank card as the wire carries it. */
+export function bankCardOf(bankCard: { pan: string } | { par: string }): BankCard {
+  return { id: 'pan' in bankCard ? { $case: 'pan', value: bankCard.pan } : { $case: 'par', value: bankCard.par } };
 }
 
 export function programConfig(fields: Partial<ProgramConfig> = {}): ProgramConfig {
@@ -57,6 +67,7 @@ export function programConfig(fields: Partial<ProgramConfig> = {}): ProgramConfi
     depositMinor: 0n,
     pinAttemptsMax: 0,
     partialHolds: false,
+    cardAuthKeyId: '',
     ...fields,
   };
 }
@@ -147,6 +158,17 @@ export class CardClient {
     );
   }
 
+  creditCard(
+    cardId: string,
+    amountMinor: number,
+    idempotencyKey: string,
+    operatorId = 'ops',
+    currency = 'EUR',
+  ): Promise<CreditCardResponse> {
+    const request = { cardId, amount: { amountMinor: BigInt(amountMinor), currency }, idempotencyKey, operatorId };
+    return invoke((options, cb) => this.cards.creditCard(request, new grpc.Metadata(), options, cb));
+  }
+
   startPspTopUp(cardId: string, amountMinor: number): Promise<StartPspTopUpResponse> {
     return invoke((options, cb) =>
       this.cards.startPspTopUp({ cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' } }, new grpc.Metadata(), options, cb),
@@ -208,6 +230,28 @@ export class CardClient {
     return invoke((options, cb) =>
       this.cards.resolveProgramReview({ cardId, transactionId, note, operatorId: 'risk-desk' }, new grpc.Metadata(), options, cb),
     );
+  }
+
+  /** Registers a visitor's bank card (PAN or PAR) as a token of a card. */
+  registerCardToken(cardId: string, bankCard: { pan: string } | { par: string }): Promise<RegisterCardTokenResponse> {
+    const request = { cardId, bankCard: bankCardOf(bankCard), operatorId: 'token-desk' };
+    return invoke((options, cb) => this.cards.registerCardToken(request, new grpc.Metadata(), options, cb));
+  }
+
+  removeCardToken(cardId: string, bankCard: { pan: string } | { par: string }): Promise<RemoveCardTokenResponse> {
+    const request = { cardId, bankCard: bankCardOf(bankCard), operatorId: 'token-desk' };
+    return invoke((options, cb) => this.cards.removeCardToken(request, new grpc.Metadata(), options, cb));
+  }
+
+  /** Enrols a card for authentication under a key with the chip's counter ('' key: stops it). */
+  setCardAuth(cardId: string, keyId: string, counter: number): Promise<SetCardAuthResponse> {
+    return invoke((options, cb) =>
+      this.cards.setCardAuth({ cardId, keyId, counter, operatorId: 'nfc-desk' }, new grpc.Metadata(), options, cb),
+    );
+  }
+
+  cancelIssuance(cardId: string, reason = 'issued by mistake', operatorId = 'cash-desk'): Promise<CancelIssuanceResponse> {
+    return invoke((options, cb) => this.cards.cancelIssuance({ cardId, reason, operatorId }, new grpc.Metadata(), options, cb));
   }
 
   voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {

@@ -31,6 +31,8 @@ export interface StartProcessOptions {
   readonly nodeArgs?: readonly string[];
   /** Called with every stdout line (logs), after the ready line is found too. */
   readonly onLine?: (line: string) => void;
+  /** Called with everything the process writes to stderr. */
+  readonly onStderr?: (text: string) => void;
   /**
    * A process group of its own, so a terminal's Ctrl-C (SIGINT to the foreground group) reaches
    * only the parent, which stops the process in its turn (`npm start`). Default: the parent's
@@ -50,6 +52,7 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
+    options.onStderr?.(chunk.toString());
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const ready = await new Promise<{ grpcPort: number; internalPort: number | undefined }>((resolve, reject) => {

@@ -1,14 +1,16 @@
 // A stand-in PSP for the demo and the tests: never part of a production node. The node gets it
 // injected (AuthorizerNode.start's `psp` option) by the dev launcher's node entry point
-// (tools/devenv/node-main.ts) and by the tests' in-process nodes; the production entry point
-// (services/authorizer/main.ts) has no PSP and refuses TAPLINE_PSP_SECRET (docs/DECISIONS.md).
+// (tools/devenv/node-main.ts) and by the tests' in-process nodes, and turned on by
+// TAPLINE_PSP_SECRET (it signs its callbacks with it); the production entry point
+// (services/authorizer/main.ts) carries Mollie instead and refuses TAPLINE_PSP_SECRET
+// (docs/DECISIONS.md).
 
 import {
   pspPayload,
   signPspPayload,
   type PspAdapter,
-  type PspAdapterFactory,
   type PspCallbackSink,
+  type PspIntegration,
 } from '../../services/authorizer/usecases/psp';
 
 /**
@@ -22,6 +24,7 @@ export class SimulatedPsp implements PspAdapter {
   constructor(
     private readonly secret: string,
     private readonly deliver: PspCallbackSink,
+    private readonly clock: () => number,
   ) {}
 
   startPayment(cardId: string, amountMinor: number, currency: string): Promise<{ reference: string; paymentUrl: string }> {
@@ -41,11 +44,16 @@ export class SimulatedPsp implements PspAdapter {
       currency,
       status: mandate.startsWith('fail') ? 'failed' : 'succeeded',
       kind: 'auto_reload',
+      signedAtMs: this.clock(),
     });
     setImmediate(() => this.deliver(payload, signPspPayload(this.secret, payload)));
     return Promise.resolve();
   }
 }
 
-/** The factory a node is started with to use the simulated PSP. */
-export const simulatedPsp: PspAdapterFactory = (secret, callbacks) => new SimulatedPsp(secret, callbacks);
+/** The integration a node is started with to use the simulated PSP: on when TAPLINE_PSP_SECRET is set. */
+export const simulatedPsp: PspIntegration = {
+  name: 'simulated',
+  signsCallbacks: true,
+  create: ({ secret, callbacks, clock }) => (secret === undefined ? undefined : new SimulatedPsp(secret, callbacks, clock)),
+};

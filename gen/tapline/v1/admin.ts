@@ -41,7 +41,11 @@ export interface IssueCardResponse {
 
 export interface SetCardStatusRequest {
   cardId: string;
-  /** ACTIVE, FROZEN or BLOCKED. */
+  /**
+   * ACTIVE, FROZEN or BLOCKED, as a transition of the card's table (CardService.ChangeCardState):
+   * a closed, replaced, lost or expired card never becomes ACTIVE (FAILED_PRECONDITION), and a
+   * BLOCKED card is unblocked only by ChangeCardState with an approver (PERMISSION_DENIED here).
+   */
   status: CardStatus;
   reason: string;
   operatorId: string;

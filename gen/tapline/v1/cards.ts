@@ -19,7 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { ProgramRules, ReviewEntry } from "./fleet";
-import { CardStatus, DeclineReason, Money, Outcome } from "./types";
+import { BankCard, CardStatus, DeclineReason, Money, Outcome } from "./types";
 
 export const protobufPackage = "tapline.v1";
 
@@ -82,7 +82,15 @@ export interface ProgramConfig {
    * The rules every purchase of the program's cards runs through (merchant / terminal
    * restrictions, velocity, risk, loyalty). Absent: none, and purchases take the plain path.
    */
-  rules?: ProgramRules | undefined;
+  rules?:
+    | ProgramRules
+    | undefined;
+  /**
+   * Cards issued under the program authenticate every purchase and pre-authorization with a
+   * cryptogram, their keys diversified from this master key of TAPLINE_CARD_AUTH_KEYS. Empty: they
+   * do not. Cards issued before it was set are enrolled with SetCardAuth.
+   */
+  cardAuthKeyId: string;
 }
 
 export interface DefineProgramRequest {
@@ -207,7 +215,41 @@ export interface CardInfo {
   holds: number;
   issuanceId: string;
   /** On-tab accounts: how far the balance may go below zero. */
-  tabLimit?: Money | undefined;
+  tabLimit?:
+    | Money
+    | undefined;
+  /** Cards that authenticate (anti-cloning); unset for the others. */
+  auth?:
+    | CardAuthInfo
+    | undefined;
+  /** Bank cards registered as tokens of this card (open loop); never the tokens themselves. */
+  bankCards: number;
+}
+
+export interface CardAuthInfo {
+  /** The master key the card's key is diversified from. */
+  keyId: string;
+  /** The highest counter accepted so far. */
+  counter: number;
+  /** Cryptograms declined as replayed or not verifying, ever. */
+  flags: number;
+  /** The last of them: "replayed" or "cryptogram" ("" when none), when and at which terminal. */
+  lastFlagReason: string;
+  lastFlagAtUnixMs: bigint;
+  lastFlagTerminalId: string;
+}
+
+export interface SetCardAuthRequest {
+  cardId: string;
+  /** A key id of TAPLINE_CARD_AUTH_KEYS; empty: the card no longer authenticates. */
+  keyId: string;
+  /** The chip's counter as read when it was (re)personalized: the next cryptogram must be above it. */
+  counter: number;
+  operatorId: string;
+}
+
+export interface SetCardAuthResponse {
+  card?: CardInfo | undefined;
 }
 
 export interface RegisterManagerRequest {
@@ -302,6 +344,32 @@ export interface HandlePspCallbackResponse {
   replayed: boolean;
   /** True for a "failed" payment: acknowledged, nothing moved. */
   paymentFailed: boolean;
+}
+
+export interface CreditCardRequest {
+  cardId: string;
+  amount?:
+    | Money
+    | undefined;
+  /**
+   * The operator's key for this credit: 1-128 of A-Z a-z 0-9 . _ : - (its own namespace: no
+   * terminal, PSP or other client key can take it).
+   */
+  idempotencyKey: string;
+  /** Who credits (required); recorded as the transaction's operator. */
+  operatorId: string;
+}
+
+export interface CreditCardResponse {
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  declineRule: string;
+  transactionId: string;
+  balanceAfter?:
+    | Money
+    | undefined;
+  /** True when this is the stored answer to an earlier request with the same key. */
+  replayed: boolean;
 }
 
 export interface SetAutoReloadRequest {
@@ -404,6 +472,49 @@ export interface ResolveProgramReviewResponse {
   remaining: bigint;
 }
 
+export interface RegisterCardTokenRequest {
+  cardId: string;
+  bankCard?: BankCard | undefined;
+  operatorId: string;
+}
+
+export interface RegisterCardTokenResponse {
+  cardId: string;
+  programId: string;
+  /** Bank cards the card carries now. */
+  bankCards: number;
+}
+
+export interface RemoveCardTokenRequest {
+  cardId: string;
+  bankCard?: BankCard | undefined;
+  operatorId: string;
+}
+
+export interface RemoveCardTokenResponse {
+  cardId: string;
+  programId: string;
+  /** Bank cards the card carries now. */
+  bankCards: number;
+}
+
+export interface CancelIssuanceRequest {
+  cardId: string;
+  /** Why (audited; required, at most 256 characters). */
+  reason: string;
+  operatorId: string;
+}
+
+export interface CancelIssuanceResponse {
+  cardId: string;
+  /** The card's status before: ACTIVE or FROZEN; UNISSUED when it had been cancelled already. */
+  previous: CardStatus;
+  /** The initial balance and the deposit taken off the card (0 when already unissued). */
+  balance?: Money | undefined;
+  deposit?: Money | undefined;
+  alreadyUnissued: boolean;
+}
+
 function createBaseProgramConfig(): ProgramConfig {
   return {
     pinRequired: false,
@@ -415,6 +526,7 @@ function createBaseProgramConfig(): ProgramConfig {
     pinAttemptsMax: 0,
     partialHolds: false,
     rules: undefined,
+    cardAuthKeyId: "",
   };
 }
 
@@ -458,6 +570,9 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
     }
     if (message.rules !== undefined) {
       ProgramRules.encode(message.rules, writer.uint32(74).fork()).join();
+    }
+    if (message.cardAuthKeyId !== "") {
+      writer.uint32(82).string(message.cardAuthKeyId);
     }
     return writer;
   },
@@ -547,6 +662,14 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
             message.rules = ProgramRules.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.cardAuthKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -583,6 +706,7 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
     message.rules = (object.rules !== undefined && object.rules !== null)
       ? ProgramRules.fromPartial(object.rules)
       : undefined;
+    message.cardAuthKeyId = object.cardAuthKeyId ?? "";
     return message;
   },
 };
@@ -1732,6 +1856,8 @@ function createBaseCardInfo(): CardInfo {
     holds: 0,
     issuanceId: "",
     tabLimit: undefined,
+    auth: undefined,
+    bankCards: 0,
   };
 }
 
@@ -1775,6 +1901,12 @@ export const CardInfo: MessageFns<CardInfo> = {
     }
     if (message.tabLimit !== undefined) {
       Money.encode(message.tabLimit, writer.uint32(98).fork()).join();
+    }
+    if (message.auth !== undefined) {
+      CardAuthInfo.encode(message.auth, writer.uint32(106).fork()).join();
+    }
+    if (message.bankCards !== 0) {
+      writer.uint32(112).uint32(message.bankCards);
     }
     return writer;
   },
@@ -1888,6 +2020,22 @@ export const CardInfo: MessageFns<CardInfo> = {
             message.tabLimit = Money.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.auth = CardAuthInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.bankCards = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1927,6 +2075,276 @@ export const CardInfo: MessageFns<CardInfo> = {
     message.tabLimit = (object.tabLimit !== undefined && object.tabLimit !== null)
       ? Money.fromPartial(object.tabLimit)
       : undefined;
+    message.auth = (object.auth !== undefined && object.auth !== null)
+      ? CardAuthInfo.fromPartial(object.auth)
+      : undefined;
+    message.bankCards = object.bankCards ?? 0;
+    return message;
+  },
+};
+
+function createBaseCardAuthInfo(): CardAuthInfo {
+  return { keyId: "", counter: 0, flags: 0, lastFlagReason: "", lastFlagAtUnixMs: 0n, lastFlagTerminalId: "" };
+}
+
+export const CardAuthInfo: MessageFns<CardAuthInfo> = {
+  encode(message: CardAuthInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyId !== "") {
+      writer.uint32(10).string(message.keyId);
+    }
+    if (message.counter !== 0) {
+      writer.uint32(16).uint32(message.counter);
+    }
+    if (message.flags !== 0) {
+      writer.uint32(24).uint32(message.flags);
+    }
+    if (message.lastFlagReason !== "") {
+      writer.uint32(34).string(message.lastFlagReason);
+    }
+    if (message.lastFlagAtUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.lastFlagAtUnixMs) !== message.lastFlagAtUnixMs) {
+        throw new globalThis.Error("value provided for field message.lastFlagAtUnixMs of type int64 too large");
+      }
+      writer.uint32(40).int64(message.lastFlagAtUnixMs);
+    }
+    if (message.lastFlagTerminalId !== "") {
+      writer.uint32(50).string(message.lastFlagTerminalId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CardAuthInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCardAuthInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.counter = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.flags = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastFlagReason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastFlagAtUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastFlagTerminalId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CardAuthInfo>): CardAuthInfo {
+    return CardAuthInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CardAuthInfo>): CardAuthInfo {
+    const message = createBaseCardAuthInfo();
+    message.keyId = object.keyId ?? "";
+    message.counter = object.counter ?? 0;
+    message.flags = object.flags ?? 0;
+    message.lastFlagReason = object.lastFlagReason ?? "";
+    message.lastFlagAtUnixMs = (object.lastFlagAtUnixMs !== undefined && object.lastFlagAtUnixMs !== null)
+      ? BigInt(object.lastFlagAtUnixMs)
+      : 0n;
+    message.lastFlagTerminalId = object.lastFlagTerminalId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetCardAuthRequest(): SetCardAuthRequest {
+  return { cardId: "", keyId: "", counter: 0, operatorId: "" };
+}
+
+export const SetCardAuthRequest: MessageFns<SetCardAuthRequest> = {
+  encode(message: SetCardAuthRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    if (message.counter !== 0) {
+      writer.uint32(24).uint32(message.counter);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCardAuthRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCardAuthRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.counter = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetCardAuthRequest>): SetCardAuthRequest {
+    return SetCardAuthRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetCardAuthRequest>): SetCardAuthRequest {
+    const message = createBaseSetCardAuthRequest();
+    message.cardId = object.cardId ?? "";
+    message.keyId = object.keyId ?? "";
+    message.counter = object.counter ?? 0;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetCardAuthResponse(): SetCardAuthResponse {
+  return { card: undefined };
+}
+
+export const SetCardAuthResponse: MessageFns<SetCardAuthResponse> = {
+  encode(message: SetCardAuthResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      CardInfo.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCardAuthResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCardAuthResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = CardInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetCardAuthResponse>): SetCardAuthResponse {
+    return SetCardAuthResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetCardAuthResponse>): SetCardAuthResponse {
+    const message = createBaseSetCardAuthResponse();
+    message.card = (object.card !== undefined && object.card !== null) ? CardInfo.fromPartial(object.card) : undefined;
     return message;
   },
 };
@@ -3049,6 +3467,216 @@ export const HandlePspCallbackResponse: MessageFns<HandlePspCallbackResponse> = 
   },
 };
 
+function createBaseCreditCardRequest(): CreditCardRequest {
+  return { cardId: "", amount: undefined, idempotencyKey: "", operatorId: "" };
+}
+
+export const CreditCardRequest: MessageFns<CreditCardRequest> = {
+  encode(message: CreditCardRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(26).string(message.idempotencyKey);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreditCardRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreditCardRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CreditCardRequest>): CreditCardRequest {
+    return CreditCardRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreditCardRequest>): CreditCardRequest {
+    const message = createBaseCreditCardRequest();
+    message.cardId = object.cardId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseCreditCardResponse(): CreditCardResponse {
+  return { outcome: 0, declineReason: 0, declineRule: "", transactionId: "", balanceAfter: undefined, replayed: false };
+}
+
+export const CreditCardResponse: MessageFns<CreditCardResponse> = {
+  encode(message: CreditCardResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(16).int32(message.declineReason);
+    }
+    if (message.declineRule !== "") {
+      writer.uint32(26).string(message.declineRule);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(34).string(message.transactionId);
+    }
+    if (message.balanceAfter !== undefined) {
+      Money.encode(message.balanceAfter, writer.uint32(42).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(48).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreditCardResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreditCardResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.declineRule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.balanceAfter = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CreditCardResponse>): CreditCardResponse {
+    return CreditCardResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreditCardResponse>): CreditCardResponse {
+    const message = createBaseCreditCardResponse();
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.declineRule = object.declineRule ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.balanceAfter = (object.balanceAfter !== undefined && object.balanceAfter !== null)
+      ? Money.fromPartial(object.balanceAfter)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
 function createBaseSetAutoReloadRequest(): SetAutoReloadRequest {
   return { cardId: "", threshold: undefined, amount: undefined, mandateReference: "", operatorId: "" };
 }
@@ -4146,6 +4774,512 @@ export const ResolveProgramReviewResponse: MessageFns<ResolveProgramReviewRespon
   },
 };
 
+function createBaseRegisterCardTokenRequest(): RegisterCardTokenRequest {
+  return { cardId: "", bankCard: undefined, operatorId: "" };
+}
+
+export const RegisterCardTokenRequest: MessageFns<RegisterCardTokenRequest> = {
+  encode(message: RegisterCardTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.bankCard !== undefined) {
+      BankCard.encode(message.bankCard, writer.uint32(18).fork()).join();
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterCardTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterCardTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bankCard = BankCard.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RegisterCardTokenRequest>): RegisterCardTokenRequest {
+    return RegisterCardTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterCardTokenRequest>): RegisterCardTokenRequest {
+    const message = createBaseRegisterCardTokenRequest();
+    message.cardId = object.cardId ?? "";
+    message.bankCard = (object.bankCard !== undefined && object.bankCard !== null)
+      ? BankCard.fromPartial(object.bankCard)
+      : undefined;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseRegisterCardTokenResponse(): RegisterCardTokenResponse {
+  return { cardId: "", programId: "", bankCards: 0 };
+}
+
+export const RegisterCardTokenResponse: MessageFns<RegisterCardTokenResponse> = {
+  encode(message: RegisterCardTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.programId !== "") {
+      writer.uint32(18).string(message.programId);
+    }
+    if (message.bankCards !== 0) {
+      writer.uint32(24).uint32(message.bankCards);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterCardTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterCardTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bankCards = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RegisterCardTokenResponse>): RegisterCardTokenResponse {
+    return RegisterCardTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterCardTokenResponse>): RegisterCardTokenResponse {
+    const message = createBaseRegisterCardTokenResponse();
+    message.cardId = object.cardId ?? "";
+    message.programId = object.programId ?? "";
+    message.bankCards = object.bankCards ?? 0;
+    return message;
+  },
+};
+
+function createBaseRemoveCardTokenRequest(): RemoveCardTokenRequest {
+  return { cardId: "", bankCard: undefined, operatorId: "" };
+}
+
+export const RemoveCardTokenRequest: MessageFns<RemoveCardTokenRequest> = {
+  encode(message: RemoveCardTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.bankCard !== undefined) {
+      BankCard.encode(message.bankCard, writer.uint32(18).fork()).join();
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCardTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCardTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bankCard = BankCard.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RemoveCardTokenRequest>): RemoveCardTokenRequest {
+    return RemoveCardTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveCardTokenRequest>): RemoveCardTokenRequest {
+    const message = createBaseRemoveCardTokenRequest();
+    message.cardId = object.cardId ?? "";
+    message.bankCard = (object.bankCard !== undefined && object.bankCard !== null)
+      ? BankCard.fromPartial(object.bankCard)
+      : undefined;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveCardTokenResponse(): RemoveCardTokenResponse {
+  return { cardId: "", programId: "", bankCards: 0 };
+}
+
+export const RemoveCardTokenResponse: MessageFns<RemoveCardTokenResponse> = {
+  encode(message: RemoveCardTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.programId !== "") {
+      writer.uint32(18).string(message.programId);
+    }
+    if (message.bankCards !== 0) {
+      writer.uint32(24).uint32(message.bankCards);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCardTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCardTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bankCards = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RemoveCardTokenResponse>): RemoveCardTokenResponse {
+    return RemoveCardTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveCardTokenResponse>): RemoveCardTokenResponse {
+    const message = createBaseRemoveCardTokenResponse();
+    message.cardId = object.cardId ?? "";
+    message.programId = object.programId ?? "";
+    message.bankCards = object.bankCards ?? 0;
+    return message;
+  },
+};
+
+function createBaseCancelIssuanceRequest(): CancelIssuanceRequest {
+  return { cardId: "", reason: "", operatorId: "" };
+}
+
+export const CancelIssuanceRequest: MessageFns<CancelIssuanceRequest> = {
+  encode(message: CancelIssuanceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelIssuanceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelIssuanceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CancelIssuanceRequest>): CancelIssuanceRequest {
+    return CancelIssuanceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelIssuanceRequest>): CancelIssuanceRequest {
+    const message = createBaseCancelIssuanceRequest();
+    message.cardId = object.cardId ?? "";
+    message.reason = object.reason ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelIssuanceResponse(): CancelIssuanceResponse {
+  return { cardId: "", previous: 0, balance: undefined, deposit: undefined, alreadyUnissued: false };
+}
+
+export const CancelIssuanceResponse: MessageFns<CancelIssuanceResponse> = {
+  encode(message: CancelIssuanceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.previous !== 0) {
+      writer.uint32(16).int32(message.previous);
+    }
+    if (message.balance !== undefined) {
+      Money.encode(message.balance, writer.uint32(26).fork()).join();
+    }
+    if (message.deposit !== undefined) {
+      Money.encode(message.deposit, writer.uint32(34).fork()).join();
+    }
+    if (message.alreadyUnissued !== false) {
+      writer.uint32(40).bool(message.alreadyUnissued);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelIssuanceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelIssuanceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.previous = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.balance = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.deposit = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.alreadyUnissued = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CancelIssuanceResponse>): CancelIssuanceResponse {
+    return CancelIssuanceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelIssuanceResponse>): CancelIssuanceResponse {
+    const message = createBaseCancelIssuanceResponse();
+    message.cardId = object.cardId ?? "";
+    message.previous = object.previous ?? 0;
+    message.balance = (object.balance !== undefined && object.balance !== null)
+      ? Money.fromPartial(object.balance)
+      : undefined;
+    message.deposit = (object.deposit !== undefined && object.deposit !== null)
+      ? Money.fromPartial(object.deposit)
+      : undefined;
+    message.alreadyUnissued = object.alreadyUnissued ?? false;
+    return message;
+  },
+};
+
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
@@ -4333,9 +5467,26 @@ export const CardServiceService = {
     responseDeserialize: (value: Buffer): SetAutoReloadResponse => SetAutoReloadResponse.decode(value),
   },
   /**
+   * A manual credit by an operator (a goodwill credit, a correction): a top-up with source ADMIN,
+   * idempotent by idempotency_key (the same key again answers the first credit, replayed). Credits
+   * without a terminal are made here or by the PSP callback, never on the terminal API. Declined
+   * like any top-up (card status, currency, the program's top-up and balance limits).
+   */
+  creditCard: {
+    path: "/tapline.v1.CardService/CreditCard" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreditCardRequest): Buffer => Buffer.from(CreditCardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreditCardRequest => CreditCardRequest.decode(value),
+    responseSerialize: (value: CreditCardResponse): Buffer => Buffer.from(CreditCardResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreditCardResponse => CreditCardResponse.decode(value),
+  },
+  /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
-   * and lifts a lockout. Only a keyed hash is stored.
+   * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
+   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
+   * is stored.
    */
   setPin: {
     path: "/tapline.v1.CardService/SetPin" as const,
@@ -4412,6 +5563,70 @@ export const CardServiceService = {
       Buffer.from(ResolveProgramReviewResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResolveProgramReviewResponse => ResolveProgramReviewResponse.decode(value),
   },
+  /**
+   * Anti-cloning: enrols a card that authenticates under a master key with the chip's counter,
+   * moves it to another key (a re-personalized chip), or (empty key) stops it authenticating.
+   * Under the same key the counter never goes back (FAILED_PRECONDITION). Audited.
+   */
+  setCardAuth: {
+    path: "/tapline.v1.CardService/SetCardAuth" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetCardAuthRequest): Buffer => Buffer.from(SetCardAuthRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetCardAuthRequest => SetCardAuthRequest.decode(value),
+    responseSerialize: (value: SetCardAuthResponse): Buffer => Buffer.from(SetCardAuthResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetCardAuthResponse => SetCardAuthResponse.decode(value),
+  },
+  /**
+   * Open loop: registers a visitor's bank card (its PAN, kept only as a keyed hash, or its PAR) as a
+   * token of a card, so that a purchase presenting the bank card pays from that card. One card per
+   * program: the bank card already paying from another card of the program is ALREADY_EXISTS. The
+   * card must be active or frozen; at most 4 bank cards per card, 8 programs per bank card
+   * (FAILED_PRECONDITION). A PAN needs TAPLINE_TOKEN_SECRET (FAILED_PRECONDITION). Registering
+   * again is answered unchanged.
+   */
+  registerCardToken: {
+    path: "/tapline.v1.CardService/RegisterCardToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterCardTokenRequest): Buffer =>
+      Buffer.from(RegisterCardTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterCardTokenRequest => RegisterCardTokenRequest.decode(value),
+    responseSerialize: (value: RegisterCardTokenResponse): Buffer =>
+      Buffer.from(RegisterCardTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterCardTokenResponse => RegisterCardTokenResponse.decode(value),
+  },
+  /** Takes a bank card off a card: purchases presenting it no longer pay from it. */
+  removeCardToken: {
+    path: "/tapline.v1.CardService/RemoveCardToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveCardTokenRequest): Buffer =>
+      Buffer.from(RemoveCardTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveCardTokenRequest => RemoveCardTokenRequest.decode(value),
+    responseSerialize: (value: RemoveCardTokenResponse): Buffer =>
+      Buffer.from(RemoveCardTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveCardTokenResponse => RemoveCardTokenResponse.decode(value),
+  },
+  /**
+   * Cancels a card's issuance: the card goes back to stock (unissued) and the initial balance and
+   * deposit its issue put on it are taken off, to be handed back. Only an active or frozen card that
+   * has moved no money since its issue and carries no bank card (FAILED_PRECONDITION otherwise:
+   * return it with ReturnCard; take its bank cards off with RemoveCardToken).
+   * An unissued card is NOT_FOUND to every call but IssueCard, which issues it afresh. Cancelling
+   * it again changes nothing (already_unissued). See docs/CARDS.md "Cancelling an issuance".
+   */
+  cancelIssuance: {
+    path: "/tapline.v1.CardService/CancelIssuance" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelIssuanceRequest): Buffer =>
+      Buffer.from(CancelIssuanceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelIssuanceRequest => CancelIssuanceRequest.decode(value),
+    responseSerialize: (value: CancelIssuanceResponse): Buffer =>
+      Buffer.from(CancelIssuanceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelIssuanceResponse => CancelIssuanceResponse.decode(value),
+  },
 } as const;
 
 export interface CardServiceServer extends UntypedServiceImplementation {
@@ -4471,9 +5686,18 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    */
   setAutoReload: handleUnaryCall<SetAutoReloadRequest, SetAutoReloadResponse>;
   /**
+   * A manual credit by an operator (a goodwill credit, a correction): a top-up with source ADMIN,
+   * idempotent by idempotency_key (the same key again answers the first credit, replayed). Credits
+   * without a terminal are made here or by the PSP callback, never on the terminal API. Declined
+   * like any top-up (card status, currency, the program's top-up and balance limits).
+   */
+  creditCard: handleUnaryCall<CreditCardRequest, CreditCardResponse>;
+  /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
-   * and lifts a lockout. Only a keyed hash is stored.
+   * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
+   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
+   * is stored.
    */
   setPin: handleUnaryCall<SetPinRequest, SetPinResponse>;
   /**
@@ -4497,6 +5721,32 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    */
   listProgramReviews: handleUnaryCall<ListProgramReviewsRequest, ListProgramReviewsResponse>;
   resolveProgramReview: handleUnaryCall<ResolveProgramReviewRequest, ResolveProgramReviewResponse>;
+  /**
+   * Anti-cloning: enrols a card that authenticates under a master key with the chip's counter,
+   * moves it to another key (a re-personalized chip), or (empty key) stops it authenticating.
+   * Under the same key the counter never goes back (FAILED_PRECONDITION). Audited.
+   */
+  setCardAuth: handleUnaryCall<SetCardAuthRequest, SetCardAuthResponse>;
+  /**
+   * Open loop: registers a visitor's bank card (its PAN, kept only as a keyed hash, or its PAR) as a
+   * token of a card, so that a purchase presenting the bank card pays from that card. One card per
+   * program: the bank card already paying from another card of the program is ALREADY_EXISTS. The
+   * card must be active or frozen; at most 4 bank cards per card, 8 programs per bank card
+   * (FAILED_PRECONDITION). A PAN needs TAPLINE_TOKEN_SECRET (FAILED_PRECONDITION). Registering
+   * again is answered unchanged.
+   */
+  registerCardToken: handleUnaryCall<RegisterCardTokenRequest, RegisterCardTokenResponse>;
+  /** Takes a bank card off a card: purchases presenting it no longer pay from it. */
+  removeCardToken: handleUnaryCall<RemoveCardTokenRequest, RemoveCardTokenResponse>;
+  /**
+   * Cancels a card's issuance: the card goes back to stock (unissued) and the initial balance and
+   * deposit its issue put on it are taken off, to be handed back. Only an active or frozen card that
+   * has moved no money since its issue and carries no bank card (FAILED_PRECONDITION otherwise:
+   * return it with ReturnCard; take its bank cards off with RemoveCardToken).
+   * An unissued card is NOT_FOUND to every call but IssueCard, which issues it afresh. Cancelling
+   * it again changes nothing (already_unissued). See docs/CARDS.md "Cancelling an issuance".
+   */
+  cancelIssuance: handleUnaryCall<CancelIssuanceRequest, CancelIssuanceResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -4738,9 +5988,32 @@ export interface CardServiceClient extends Client {
     callback: (error: ServiceError | null, response: SetAutoReloadResponse) => void,
   ): ClientUnaryCall;
   /**
+   * A manual credit by an operator (a goodwill credit, a correction): a top-up with source ADMIN,
+   * idempotent by idempotency_key (the same key again answers the first credit, replayed). Credits
+   * without a terminal are made here or by the PSP callback, never on the terminal API. Declined
+   * like any top-up (card status, currency, the program's top-up and balance limits).
+   */
+  creditCard(
+    request: CreditCardRequest,
+    callback: (error: ServiceError | null, response: CreditCardResponse) => void,
+  ): ClientUnaryCall;
+  creditCard(
+    request: CreditCardRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreditCardResponse) => void,
+  ): ClientUnaryCall;
+  creditCard(
+    request: CreditCardRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreditCardResponse) => void,
+  ): ClientUnaryCall;
+  /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
-   * wrong); an operator reset (reset = true, operator_id required) replaces it without the old one
-   * and lifts a lockout. Only a keyed hash is stored.
+   * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
+   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
+   * is stored.
    */
   setPin(
     request: SetPinRequest,
@@ -4847,6 +6120,88 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResolveProgramReviewResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Anti-cloning: enrols a card that authenticates under a master key with the chip's counter,
+   * moves it to another key (a re-personalized chip), or (empty key) stops it authenticating.
+   * Under the same key the counter never goes back (FAILED_PRECONDITION). Audited.
+   */
+  setCardAuth(
+    request: SetCardAuthRequest,
+    callback: (error: ServiceError | null, response: SetCardAuthResponse) => void,
+  ): ClientUnaryCall;
+  setCardAuth(
+    request: SetCardAuthRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetCardAuthResponse) => void,
+  ): ClientUnaryCall;
+  setCardAuth(
+    request: SetCardAuthRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetCardAuthResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Open loop: registers a visitor's bank card (its PAN, kept only as a keyed hash, or its PAR) as a
+   * token of a card, so that a purchase presenting the bank card pays from that card. One card per
+   * program: the bank card already paying from another card of the program is ALREADY_EXISTS. The
+   * card must be active or frozen; at most 4 bank cards per card, 8 programs per bank card
+   * (FAILED_PRECONDITION). A PAN needs TAPLINE_TOKEN_SECRET (FAILED_PRECONDITION). Registering
+   * again is answered unchanged.
+   */
+  registerCardToken(
+    request: RegisterCardTokenRequest,
+    callback: (error: ServiceError | null, response: RegisterCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  registerCardToken(
+    request: RegisterCardTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  registerCardToken(
+    request: RegisterCardTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  /** Takes a bank card off a card: purchases presenting it no longer pay from it. */
+  removeCardToken(
+    request: RemoveCardTokenRequest,
+    callback: (error: ServiceError | null, response: RemoveCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  removeCardToken(
+    request: RemoveCardTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  removeCardToken(
+    request: RemoveCardTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Cancels a card's issuance: the card goes back to stock (unissued) and the initial balance and
+   * deposit its issue put on it are taken off, to be handed back. Only an active or frozen card that
+   * has moved no money since its issue and carries no bank card (FAILED_PRECONDITION otherwise:
+   * return it with ReturnCard; take its bank cards off with RemoveCardToken).
+   * An unissued card is NOT_FOUND to every call but IssueCard, which issues it afresh. Cancelling
+   * it again changes nothing (already_unissued). See docs/CARDS.md "Cancelling an issuance".
+   */
+  cancelIssuance(
+    request: CancelIssuanceRequest,
+    callback: (error: ServiceError | null, response: CancelIssuanceResponse) => void,
+  ): ClientUnaryCall;
+  cancelIssuance(
+    request: CancelIssuanceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelIssuanceResponse) => void,
+  ): ClientUnaryCall;
+  cancelIssuance(
+    request: CancelIssuanceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelIssuanceResponse) => void,
   ): ClientUnaryCall;
 }
 

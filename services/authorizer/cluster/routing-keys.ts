@@ -37,6 +37,7 @@ const fleet = keyOf('fleet');
 const program = keyOf('program');
 const issuance = keyOf('issuance');
 const merchant = keyOf('merchant');
+const token = keyOf('token');
 
 export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AuthorizationServiceService.authorize, (request) => card(request.cardId)),
@@ -46,6 +47,8 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AuthorizationServiceService.void, (request) => card(request.cardId)),
   entry(AuthorizationServiceService.refund, (request) => card(request.cardId)),
   entry(AuthorizationServiceService.getReceipt, (request) => card(request.cardId)),
+  // A pour report commits on its terminal's shard.
+  entry(AuthorizationServiceService.reportPour, (request) => terminal(request.terminalId)),
   entry(AdminServiceService.issueCard, (request) => card(request.cardId)),
   entry(AdminServiceService.setCardStatus, (request) => card(request.cardId)),
   entry(AdminServiceService.registerTerminal, (request) => terminal(request.terminalId)),
@@ -68,6 +71,7 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // signature before acting on it); an unreadable payload runs where it arrives and is refused.
   entry(CardServiceService.handlePspCallback, (request) => card(pspCallbackCardOf(request.payload))),
   entry(CardServiceService.setAutoReload, (request) => card(request.cardId)),
+  entry(CardServiceService.creditCard, (request) => card(request.cardId)),
   entry(CardServiceService.setPin, (request) => card(request.cardId)),
   entry(CardServiceService.setTabLimit, (request) => card(request.cardId)),
   entry(CardServiceService.settleTab, (request) => card(request.cardId)),
@@ -75,6 +79,12 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // Lists by scanning the program's card records in Redis (a read): any node can answer.
   entry(CardServiceService.listProgramReviews, () => ''),
   entry(CardServiceService.resolveProgramReview, (request) => card(request.cardId)),
+  entry(CardServiceService.cancelIssuance, (request) => card(request.cardId)),
+  entry(CardServiceService.setCardAuth, (request) => card(request.cardId)),
+  // A bank card's PAN is hashed on the node it reached and goes no further: these run where they
+  // arrive and reach the card's and the token's owners with the token only.
+  entry(CardServiceService.registerCardToken, () => ''),
+  entry(CardServiceService.removeCardToken, () => ''),
   entry(FleetAdminServiceService.createFleetAccount, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetLimits, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetPolicy, (request) => fleet(request.fleetId)),
@@ -90,6 +100,11 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // Internal fan-out calls (bulk issuance, refund run): one per card, on the card's owner.
   entry(CardFanoutServiceService.issueBulkCard, (request) => card(request.cardId)),
   entry(CardFanoutServiceService.refundRunCashOut, (request) => card(request.cardId)),
+  // A PSP webhook runs on the owner of the card its URL names (the owner fetches the payment).
+  entry(CardFanoutServiceService.applyPspWebhook, (request) => card(request.cardId)),
+  // A bank card's token is listed on its card's owner and indexed on the token's own owner.
+  entry(CardFanoutServiceService.linkCardToken, (request) => card(request.cardId)),
+  entry(CardFanoutServiceService.indexCardToken, (request) => token(request.token)),
 ]);
 
 /** The handler refuses payloads over 4,096 bytes; no longer string is parsed to route it. */

@@ -1,12 +1,15 @@
 // CardService answers to wire messages: the issuer's view of a card, a program, and the replies of
-// the cash-out, PSP, refund run and tab calls. Pure functions, no validation (cards-validate.ts).
+// the cash-out, PSP, manual credit, refund run and tab calls. Pure functions, no validation (cards-validate.ts).
 
 import { liveHeldMinor } from '../../../actors/card/holds';
+import type { CardAuthState } from '../../../actors/card/card-auth';
 import type { CardState } from '../../../actors/card/rules';
 import type { TxnAnswer } from '../../../actors/card/transaction';
 import type { ProgramConfig } from '../../../actors/program/config';
 import type {
+  CardAuthInfo,
   CardInfo,
+  CreditCardResponse,
   HandlePspCallbackResponse,
   ProgramConfig as WireProgramConfig,
   ReturnCardResponse,
@@ -29,6 +32,7 @@ export function wireProgram(config: ProgramConfig): WireProgramConfig {
     depositMinor: BigInt(config.depositMinor),
     pinAttemptsMax: config.pinAttemptsMax,
     partialHolds: config.partialHolds,
+    cardAuthKeyId: config.cardAuthKeyId,
     ...(config.rules === undefined ? {} : { rules: wireProgramRules(config.rules) }),
   };
 }
@@ -52,6 +56,19 @@ export function cardInfo(state: CardState, nowMs: number): CardInfo {
     holds: state.holds === undefined ? 0 : Object.keys(state.holds).length,
     issuanceId: profile?.issuance ?? '',
     tabLimit: money(profile?.tabLimitMinor ?? 0),
+    bankCards: state.tokens?.length ?? 0,
+    ...(state.auth === undefined ? {} : { auth: cardAuthInfo(state.auth) }),
+  };
+}
+
+function cardAuthInfo(auth: CardAuthState): CardAuthInfo {
+  return {
+    keyId: auth.keyId,
+    counter: auth.counter,
+    flags: auth.flags,
+    lastFlagReason: auth.lastFlag?.reason ?? '',
+    lastFlagAtUnixMs: BigInt(auth.lastFlag?.atMs ?? 0),
+    lastFlagTerminalId: auth.lastFlag?.terminalId ?? '',
   };
 }
 
@@ -99,6 +116,17 @@ export function toRefundRunResponse(run: RefundRunResult): RunProgramRefundRespo
     })),
     skipped: run.skipped,
     totals: run.totals.map(({ currency, amountMinor }) => ({ amountMinor, currency })),
+  };
+}
+
+export function toCreditCardResponse({ result, replayed }: TxnAnswer): CreditCardResponse {
+  return {
+    outcome: result.outcome === 'approved' ? WireOutcome.OUTCOME_APPROVED : WireOutcome.OUTCOME_DECLINED,
+    declineReason: wireDeclineReason(result.reason ?? ''),
+    declineRule: result.rule ?? '',
+    transactionId: result.id,
+    balanceAfter: { amountMinor: BigInt(result.balanceAfterMinor), currency: result.currency },
+    replayed,
   };
 }
 

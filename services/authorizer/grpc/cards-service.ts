@@ -6,6 +6,7 @@
 
 import { failedPrecondition, invalidArgument } from '../../../actors/errors';
 import type { ReplaceAnswer } from '../../../actors/card/decide';
+import type { CancelIssuanceAnswer } from '../../../actors/card/issuance-cancel';
 import type { IssueAnswer, TransitionAnswer } from '../../../actors/sharding/shard-region';
 import type { AutoReload, CardState } from '../../../actors/card/rules';
 import type { TxnAnswer } from '../../../actors/card/transaction';
@@ -13,11 +14,15 @@ import type { StoredProgram } from '../../../actors/program/config';
 import type {
   BulkIssueCardsRequest,
   BulkIssueCardsResponse,
+  CancelIssuanceRequest,
+  CancelIssuanceResponse,
   CardServiceIssueCardRequest,
   CardServiceIssueCardResponse,
   CardServiceServer,
   ChangeCardStateRequest,
   ChangeCardStateResponse,
+  CreditCardRequest,
+  CreditCardResponse,
   DefineProgramRequest,
   DefineProgramResponse,
   GetCardRequest,
@@ -42,6 +47,12 @@ import type {
   SetTabLimitResponse,
   SettleTabRequest,
   SettleTabResponse,
+  SetCardAuthRequest,
+  SetCardAuthResponse,
+  RegisterCardTokenRequest,
+  RegisterCardTokenResponse,
+  RemoveCardTokenRequest,
+  RemoveCardTokenResponse,
   StartPspTopUpRequest,
   StartPspTopUpResponse,
 } from '../../../gen/tapline/v1/cards';
@@ -50,7 +61,16 @@ import type { BulkIssueResult, CardIssuance } from '../usecases/card-issuance';
 import type { PspCallbackAnswer, PspTopUps } from '../usecases/psp-top-ups';
 import { cashOutRequest, type ProgramRefundRun, type RefundRunResult } from '../usecases/refund-run';
 import type { CardTabs } from '../usecases/tabs';
-import { cardInfo, toPspCallbackResponse, toRefundRunResponse, toReturnResponse, toSettleTabResponse, wireProgram } from './cards-mapping';
+import type { ManualCredits } from '../usecases/credits';
+import {
+  cardInfo,
+  toCreditCardResponse,
+  toPspCallbackResponse,
+  toRefundRunResponse,
+  toReturnResponse,
+  toSettleTabResponse,
+  wireProgram,
+} from './cards-mapping';
 import {
   parseCardAction,
   parseCardIds,
@@ -65,14 +85,30 @@ import {
 } from './cards-validate';
 import { wireCardStatus } from './mapping';
 import { programReviewHandlers } from './program-review-service';
+import { parseKeyId } from './card-fanout-validate';
 import { unary, unaryAsync, type ServiceDeps } from './service';
-import { optionalId, requireAmount, requireBalance, requireClientKey, requireId } from './validate';
+import { optionalId, parseBankCard, requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
+import type { CardTokens, TokenRegistered, TokenRegistration } from '../usecases/card-tokens';
+import type { TokenIndex } from '../../../actors/card/token-index';
+
+/** The node's card authentication master keys, by id (usecases/card-auth.ts); only whether one is held is asked here. */
+export interface CardAuthKeyIds {
+  has(keyId: string): boolean;
+}
 
 export interface CardServiceDeps extends ServiceDeps {
+  /** Undefined when TAPLINE_CARD_AUTH_KEYS is not set: no program or card can name a key. */
+  readonly cardAuthKeys: CardAuthKeyIds | undefined;
+  /** Open loop: registering visitors' bank cards as tokens of cards. */
+  readonly cardTokens: Pick<CardTokens, 'register' | 'remove'>;
+  /** The tokens' index, written on a token's owner (the fan-out's IndexCardToken). */
+  readonly tokenIndex: Pick<TokenIndex, 'change'>;
   readonly issuance: CardIssuance;
   readonly refundRun: ProgramRefundRun;
   readonly pspTopUps: PspTopUps;
   readonly tabs: CardTabs;
+  /** Manual credits by operators (CreditCard). */
+  readonly credits: ManualCredits;
   /** Program review listings read the program's cards (program-review-service.ts). */
   readonly programCards: ProgramCards;
 }
@@ -83,9 +119,53 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
     ...programReviewHandlers(deps),
     ...programAndIssuanceHandlers(deps),
     ...lifecycleHandlers(deps),
+    ...issuanceCancelHandlers(deps),
     ...paymentHandlers(deps),
     ...tabAndManagerHandlers(deps),
+    setCardAuth: unary<SetCardAuthRequest, SetCardAuthResponse, CardState>(
+      deps,
+      'SetCardAuth',
+      (request, reply) => {
+        const cardId = requireId('card_id', request.cardId);
+        const keyId = parseKeyId('key_id', request.keyId);
+        const operatorId = requireId('operator_id', request.operatorId);
+        requireKeyHeld(deps, keyId);
+        deps.region.setCardAuth(cardId, keyId, request.counter, operatorId, reply);
+      },
+      (state: CardState) => cardReply(state, deps.clock()),
+    ),
+    ...bankCardHandlers(deps),
   };
+}
+
+/** Open loop: a visitor's bank card registered as a token of a card, or taken off it. */
+function bankCardHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'registerCardToken' | 'removeCardToken'> {
+  const parse = (request: RegisterCardTokenRequest | RemoveCardTokenRequest): TokenRegistration => ({
+    cardId: requireId('card_id', request.cardId),
+    bankCard: parseBankCard('bank_card', request.bankCard),
+    operatorId: requireId('operator_id', request.operatorId),
+  });
+  const answer = ({ cardId, programId, bankCards }: TokenRegistered): RegisterCardTokenResponse => ({ cardId, programId, bankCards });
+  return {
+    registerCardToken: unaryAsync<RegisterCardTokenRequest, RegisterCardTokenResponse, TokenRegistered>(
+      deps,
+      'RegisterCardToken',
+      (request) => deps.cardTokens.register(parse(request)),
+      answer,
+    ),
+    removeCardToken: unaryAsync<RemoveCardTokenRequest, RemoveCardTokenResponse, TokenRegistered>(
+      deps,
+      'RemoveCardToken',
+      (request) => deps.cardTokens.remove(parse(request)),
+      answer,
+    ),
+  };
+}
+
+/** A key id a program or card names must be one this node holds (all nodes hold the same keys). */
+function requireKeyHeld(deps: CardServiceDeps, keyId: string): void {
+  if (keyId !== '' && deps.cardAuthKeys?.has(keyId) !== true)
+    throw failedPrecondition(`no card authentication key ${keyId} is configured (TAPLINE_CARD_AUTH_KEYS)`, { keyId });
 }
 
 /** Programs and issuing cards, one or in bulk. */
@@ -99,6 +179,7 @@ function programAndIssuanceHandlers(
       (request, reply) => {
         const programId = requireId('program_id', request.programId);
         const config = parseProgramConfig(request.config);
+        requireKeyHeld(deps, config.cardAuthKeyId);
         deps.programs.define(programId, config, optionalId('operator_id', request.operatorId, ''), reply);
       },
       (program) => ({ programId: program.programId, version: BigInt(program.version) }),
@@ -205,10 +286,33 @@ function lifecycleHandlers(
   };
 }
 
+/** Cancelling a card's issuance (actors/card/issuance-cancel.ts): the card goes back to stock. */
+function issuanceCancelHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'cancelIssuance'> {
+  return {
+    cancelIssuance: unary<CancelIssuanceRequest, CancelIssuanceResponse, CancelIssuanceAnswer>(
+      deps,
+      'CancelIssuance',
+      (request, reply) => {
+        const cardId = requireId('card_id', request.cardId);
+        const reason = requireReason(request.reason);
+        const operatorId = requireId('operator_id', request.operatorId);
+        deps.region.cancelIssuance(cardId, { reason, operatorId }, reply);
+      },
+      (answer) => ({
+        cardId: answer.cardId,
+        previous: wireCardStatus(answer.previous),
+        balance: { amountMinor: BigInt(answer.balanceMinor), currency: answer.currency },
+        deposit: { amountMinor: BigInt(answer.depositMinor), currency: answer.currency },
+        alreadyUnissued: answer.alreadyUnissued,
+      }),
+    ),
+  };
+}
+
 /** PSP top-ups and mandates, and PINs. */
 function paymentHandlers(
   deps: CardServiceDeps,
-): Pick<CardServiceServer, 'startPspTopUp' | 'handlePspCallback' | 'setAutoReload' | 'setPin'> {
+): Pick<CardServiceServer, 'startPspTopUp' | 'handlePspCallback' | 'setAutoReload' | 'creditCard' | 'setPin'> {
   return {
     startPspTopUp: unaryAsync<StartPspTopUpRequest, StartPspTopUpResponse, { reference: string; paymentUrl: string }>(
       deps,
@@ -248,6 +352,20 @@ function paymentHandlers(
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),
+
+    creditCard: unaryAsync<CreditCardRequest, CreditCardResponse, TxnAnswer>(
+      deps,
+      'CreditCard',
+      (request) => {
+        const cardId = requireId('card_id', request.cardId);
+        const { amountMinor, currency } = requireAmount('amount', request.amount);
+        const key = requireClientKeyText('idempotency_key', request.idempotencyKey);
+        const operatorId = requireId('operator_id', request.operatorId);
+        return deps.credits.credit({ cardId, amountMinor, currency, key, operatorId });
+      },
+      toCreditCardResponse,
+    ),
+
     setPin: unaryAsync<SetPinRequest, SetPinResponse, CardState>(
       deps,
       'SetPin',

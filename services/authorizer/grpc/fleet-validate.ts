@@ -17,7 +17,7 @@ import type { RuleLine } from '../../../actors/rules/products';
 import type { PromptPolicy as DomainPromptPolicy } from '../../../actors/rules/prompts';
 import type { ProgramRules as DomainProgramRules } from '../../../actors/rules/program';
 import type { SpendLimits as DomainSpendLimits } from '../../../actors/rules/spend-limits';
-import { velocity_events_max, type VelocityRule as DomainVelocityRule } from '../../../actors/rules/velocity';
+import { velocity_count_max, type VelocityRule as DomainVelocityRule } from '../../../actors/rules/velocity';
 import { terminalTxnKey } from '../../../actors/request-keys';
 import { AuthorizationKind } from '../../../gen/tapline/v1/types';
 import type { AuthorizeRequest, ReverseRequest } from '../../../gen/tapline/v1/authorization';
@@ -100,6 +100,13 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
   }
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
   if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
+  // Fields that change money are honoured or refused, never dropped: a fleet card has no PIN and
+  // its account, not the card, holds loyalty points, so a terminal sending them gets told.
+  if (wire.pin !== '') throw invalidArgument('pin is not accepted for fleet cards (they have no PIN)');
+  if (wire.redeemPoints !== undefined && wire.redeemPoints !== 0n)
+    throw invalidArgument('redeem_points is not accepted for fleet cards (points belong to the fleet account)');
+  if (wire.cardCryptogram !== undefined)
+    throw invalidArgument('card_cryptogram is not accepted for fleet cards (they do not authenticate)');
   const lines = parseLines(wire, amountMinor);
   const prompts = {
     odometer_km: requireBounded('prompts.odometer_km', wire.prompts?.odometerKm ?? 0n, 0, odometer_km_max),
@@ -191,8 +198,8 @@ function parseVelocity(field: string, rules: readonly VelocityRule[]): DomainVel
     return {
       name: requireId(`${at}.name`, rule.name),
       window_ms: requireBounded(`${at}.window_ms`, rule.windowMs, 1, window_ms_max),
-      // The card remembers velocity_events_max events: a larger count could never be enforced.
-      ...(rule.countMax !== undefined ? { count_max: requireBounded(`${at}.count_max`, rule.countMax, 0, velocity_events_max) } : {}),
+      // Buckets count exactly whatever the number of events; past this, a count is not a velocity.
+      ...(rule.countMax !== undefined ? { count_max: requireBounded(`${at}.count_max`, rule.countMax, 0, velocity_count_max) } : {}),
       ...(rule.amountMaxMinor !== undefined
         ? { amount_max_minor: requireBounded(`${at}.amount_max_minor`, rule.amountMaxMinor, 0, amount_abs_max_minor) }
         : {}),

@@ -35,6 +35,7 @@ const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   pin_invalid: DeclineReason.DECLINE_REASON_PIN_INVALID,
   pin_locked: DeclineReason.DECLINE_REASON_PIN_LOCKED,
   settlement_exceeds_debt: DeclineReason.DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT,
+  card_auth_failed: DeclineReason.DECLINE_REASON_CARD_AUTH_FAILED,
   limit_exceeded: DeclineReason.DECLINE_REASON_LIMIT_EXCEEDED,
   credit_limit_exceeded: DeclineReason.DECLINE_REASON_CREDIT_LIMIT_EXCEEDED,
   product_restricted: DeclineReason.DECLINE_REASON_PRODUCT_RESTRICTED,
@@ -57,6 +58,7 @@ const card_statuses: Readonly<Record<DomainCardStatus, CardStatus>> = {
   expired: CardStatus.CARD_STATUS_EXPIRED,
   closed: CardStatus.CARD_STATUS_CLOSED,
   replaced: CardStatus.CARD_STATUS_REPLACED,
+  unissued: CardStatus.CARD_STATUS_UNISSUED,
 };
 
 export const domain_card_statuses: ReadonlyMap<CardStatus, DomainCardStatus> = new Map(

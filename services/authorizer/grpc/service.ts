@@ -2,10 +2,12 @@
 // already passed), exactly one answer, the status of a failure through status.ts, and metrics;
 // and the AdminService handlers. AuthorizationService is authorization-service.ts.
 
+import type { TapPours } from '../usecases/tap-pours';
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { DeadlineExceededError, NodeStoppingError, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
-import { operator_settable_statuses } from '../../../actors/card/rules';
+import { operator_settable_statuses, type SettableStatus } from '../../../actors/card/lifecycle';
+import type { CardStatus } from '../../../actors/card/rules';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../common/metrics';
@@ -14,6 +16,9 @@ import { domain_card_statuses, type toBalanceResponse, wireCardStatus } from './
 import type { ProgramRegistry } from '../../../actors/program/registry';
 import type { CardPins } from '../usecases/card-pins';
 import type { ManagerDirectory } from '../usecases/managers';
+import type { CardTokens } from '../usecases/card-tokens';
+import { pin_pattern } from '../usecases/pin';
+import type { MoneyRequest } from '../../../actors/card/transaction';
 import type { Persistence } from '../../../actors/runtime/persistence';
 import { optionalId, requireBalance, requireId } from './validate';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../../gen/tapline/v1/authorization';
@@ -29,6 +34,10 @@ import type {
   SetTerminalEnabledRequest,
   SetTerminalEnabledResponse,
 } from '../../../gen/tapline/v1/admin';
+
+function isSettableStatus(status: CardStatus): status is SettableStatus {
+  return operator_settable_statuses.has(status);
+}
 
 /** Counts requests accepted and not yet answered, node-wide; refuses past its bound. */
 export class InFlight {
@@ -90,6 +99,10 @@ export interface ServiceDeps {
   readonly managers: ManagerDirectory | undefined;
   /** Cluster: stream items whose card lives on another node go there (cluster/router.ts). */
   readonly cluster?: StreamItemRouter;
+  /** Beer taps' pour reports (AuthorizationService.ReportPour). */
+  readonly tapPours: TapPours;
+  /** Open loop: the cards visitors' bank cards pay from (usecases/card-tokens.ts). */
+  readonly bankCards?: Pick<CardTokens, 'cardFor'>;
 }
 
 /** The bounds of a server's streams and the per-connection counts they share (result-stream.ts). */
@@ -118,6 +131,16 @@ export function deadlineMsOf(deadline: Date | number): number | undefined {
   return Number.isFinite(deadline) ? deadline : undefined;
 }
 
+/**
+ * The PIN entered, as its keyed hash (the PIN itself goes no further than the PIN use case). A
+ * plain purchase without a PIN costs one string comparison here.
+ */
+export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): MoneyRequest {
+  if (pin === '') return request;
+  if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
+  return deps.pins.forPayment(request, pin);
+}
+
 export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
 /** A handler's answer: an entity's Outcome, or any failure (typed or not) to map to a status. */
@@ -141,7 +164,9 @@ export function unary<Req, Res, V>(
     };
     if (!deps.accepting()) return fail(new NodeStoppingError('node is shutting down; retry on another node'));
     const deadlineMs = deadlineMsOf(call.getDeadline());
-    if (deadlineMs !== undefined && deadlineMs <= deps.clock()) {
+    // A deadline is the caller's wall-clock instant, so it is compared with real time (as the
+    // committer does), never with the node's domain clock, which tests move across days.
+    if (deadlineMs !== undefined && deadlineMs <= Date.now()) {
       return fail(new DeadlineExceededError('deadline passed before processing'));
     }
     if (!deps.inFlight.tryAcquire()) return fail(resourceExhausted('too many requests in flight'));
@@ -216,8 +241,7 @@ export function adminService(deps: ServiceDeps): Omit<AdminServiceServer, 'listB
       (request, reply) => {
         const cardId = requireId('card_id', request.cardId);
         const status = domain_card_statuses.get(request.status);
-        if (status === undefined || !operator_settable_statuses.has(status))
-          throw invalidArgument('status must be ACTIVE, FROZEN or BLOCKED');
+        if (status === undefined || !isSettableStatus(status)) throw invalidArgument('status must be ACTIVE, FROZEN or BLOCKED');
         if (request.reason.length > 256) throw invalidArgument('reason is at most 256 characters');
         region.setCardStatus(cardId, status, request.reason, optionalId('operator_id', request.operatorId, ''), reply);
       },

@@ -1,12 +1,21 @@
 // Turns wire requests into domain requests, or a precise INVALID_ARGUMENT / UNIMPLEMENTED.
 // Nothing reaches an actor before it passes here, so bad input never changes state.
 
-import { invalidArgument, unimplemented } from '../../../actors/errors';
+import { invalidArgument, permissionDenied, unimplemented } from '../../../actors/errors';
 import { amount_abs_max_minor, isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
-import { clientKey, terminalTxnKey } from '../../../actors/request-keys';
+import { clientKey, isClientKeyAllowed, storedKeyNamed, system_key_namespaces, terminalTxnKey } from '../../../actors/request-keys';
 import { parseLines } from './lines';
-import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
+import {
+  AuthorizationKind,
+  type BankCard,
+  type CardCryptogram,
+  type LineItem,
+  type Money,
+  type RequestRef,
+} from '../../../gen/tapline/v1/types';
+import type { BankCardId } from '../usecases/card-tokens';
+import { card_counter_max } from '../../../actors/card/card-auth';
 import {
   TopUpSource,
   type AuthorizeRequest,
@@ -86,12 +95,24 @@ function checkLineItems(items: LineItem[], amountMinor: number): void {
   if (total !== amountMinor) throw invalidArgument('line item amounts must add up to the amount');
 }
 
-/** A client-chosen idempotency key, as the request-level key "k:<key>". */
-export function requireClientKey(field: string, value: string): string {
+/** A client-chosen key's text (a use case puts it in its namespace). */
+export function requireClientKeyText(field: string, value: string): string {
   if (!client_key_pattern.test(value)) throw invalidArgument(`${field} must be 1-128 characters of A-Z a-z 0-9 . _ : -`, { field });
-  return clientKey(value);
+  if (!isClientKeyAllowed(value))
+    throw invalidArgument(`${field} may not start with a system namespace (${system_key_namespaces.join(', ')}) and ":"`, { field });
+  return value;
 }
 
+/** A client-chosen idempotency key, as the request-level key "k:<key>". */
+export function requireClientKey(field: string, value: string): string {
+  return clientKey(requireClientKeyText(field, value));
+}
+
+/**
+ * The key of an earlier request a request refers to (the original of a reversal, void, refund,
+ * completion): a terminal's, or a client's. A system key (a PSP top-up, a tab settlement...) is
+ * never the original of a money request: refused, so no request can act on or tombstone one.
+ */
 export function refKey(field: string, ref: RequestRef | undefined): string {
   const inner = ref?.ref;
   if (inner === undefined) throw invalidArgument(`${field} is required`, { field });
@@ -101,9 +122,16 @@ export function refKey(field: string, ref: RequestRef | undefined): string {
       requireTxnNumber(`${field}.terminal_txn.txn_number`, inner.value.txnNumber),
     );
   }
+  return clientKey(requireClientKeyText(`${field}.idempotency_key`, inner.value));
+}
+
+/** The key of any stored transaction to read (a receipt reprint), system keys included. */
+export function readableRefKey(field: string, ref: RequestRef | undefined): string {
+  const inner = ref?.ref;
+  if (inner?.$case !== 'idempotencyKey' || isClientKeyAllowed(inner.value)) return refKey(field, ref);
   if (!client_key_pattern.test(inner.value))
     throw invalidArgument(`${field}.idempotency_key must be 1-128 characters of A-Z a-z 0-9 . _ : -`);
-  return clientKey(inner.value);
+  return storedKeyNamed(inner.value);
 }
 
 function finish(request: Omit<MoneyRequest, 'fingerprint'>): MoneyRequest {
@@ -135,6 +163,8 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
     throw unimplemented('refunds are served by the Refund call (it needs a manager credential), not by Authorize');
   }
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
+  // A bank card is resolved to its card before this point (grpc/bank-card.ts); both at once is a mistake.
+  if (wire.bankCard !== undefined) throw invalidArgument('bank_card replaces card_id: send one of them', { field: 'bank_card' });
   const key = terminalTxnKey(terminalId, txn);
   let originalKey = '';
   if (kind === 'incremental' || kind === 'completion') {
@@ -159,7 +189,49 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
   if (wire.lineItems.length > 0) request.lines = parseLines(wire.lineItems);
   // Loyalty points redeemed as payment (purchases only; 0 = none).
   if (wire.redeemPoints !== undefined && wire.redeemPoints !== 0n) request.redeemPoints = parseRedeemPoints(kind, wire.redeemPoints);
+  if (wire.cardCryptogram !== undefined) request.cardCryptogram = parseCardCryptogram(kind, wire.cardCryptogram);
   return finish(request);
+}
+
+/** True when `digits` passes the Luhn check of card numbers. */
+function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let digit = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) digit = digit * 2 > 9 ? digit * 2 - 9 : digit * 2;
+    sum += digit;
+  }
+  return sum % 10 === 0;
+}
+
+/**
+ * A visitor's bank card: a PAN of 12-19 digits passing the Luhn check, or a PAR of 29 of A-Z 0-9.
+ * A refusal never repeats the value (a PAN must not reach a log or a client's error message).
+ */
+export function parseBankCard(field: string, wire: BankCard | undefined): BankCardId {
+  const id = wire?.id;
+  if (id === undefined) throw invalidArgument(`${field} is required`, { field });
+  if (id.$case === 'par') {
+    if (!/^[A-Z0-9]{29}$/.test(id.value)) throw invalidArgument(`${field}.par must be 29 of A-Z 0-9`, { field: `${field}.par` });
+    return { par: id.value };
+  }
+  if (!/^[0-9]{12,19}$/.test(id.value) || !luhnValid(id.value))
+    throw invalidArgument(`${field}.pan is not a card number (12-19 digits, Luhn)`, { field: `${field}.pan` });
+  return { pan: id.value };
+}
+
+/** A card's MAC is 8 bytes (AES-CMAC truncated, docs/CARDS.md). */
+const card_mac_bytes = 8;
+
+/** The cryptogram of a payment of a card that authenticates: purchases and pre-authorizations only. */
+function parseCardCryptogram(kind: MoneyRequest['kind'], wire: CardCryptogram): { counter: number; mac: string } {
+  if (kind !== 'purchase' && kind !== 'pre_authorization')
+    throw invalidArgument('card_cryptogram is only valid for PURCHASE and PRE_AUTHORIZATION', { field: 'card_cryptogram' });
+  if (wire.mac.length !== card_mac_bytes)
+    throw invalidArgument(`card_cryptogram.mac must be ${card_mac_bytes} bytes`, { field: 'card_cryptogram.mac' });
+  if (!Number.isInteger(wire.counter) || wire.counter < 0 || wire.counter > card_counter_max)
+    throw invalidArgument('card_cryptogram.counter must be a 32-bit unsigned integer', { field: 'card_cryptogram.counter' });
+  return { counter: wire.counter, mac: Buffer.from(wire.mac).toString('hex') };
 }
 
 /** Points to redeem; at most 10^15 (a points balance is bounded like money). */
@@ -187,24 +259,30 @@ const top_up_sources: Readonly<Record<number, string>> = {
   [TopUpSource.TOP_UP_SOURCE_ADMIN]: 'admin',
 };
 
+/** What a till may top up with: cash, or a card payment taken at the till through a PSP. */
+const till_top_up_sources: ReadonlySet<string> = new Set(['cash', 'psp']);
+
+/**
+ * A top-up on the terminal API: a till's, keyed by its terminal transaction. Credits without a
+ * terminal (an idempotency key) and the sources no till has (ADMIN, AUTO_RELOAD) are refused
+ * PERMISSION_DENIED: an operator credits through CardService.CreditCard, and online payments and
+ * auto-reloads arrive only by the PSP's signed callback.
+ */
 export function parseTopUp(wire: TopUpRequest): MoneyRequest {
   const cardId = requireId('card_id', wire.cardId);
   const { amountMinor, currency } = requireAmount('amount', wire.amount);
   const source = top_up_sources[wire.source];
-  if (source === undefined) throw invalidArgument('source must be CASH, PSP, AUTO_RELOAD or ADMIN');
-  const byTerminal = wire.terminalId !== '' || wire.terminalTxnNumber !== 0n;
-  const byKey = wire.idempotencyKey !== '';
-  if (byTerminal === byKey) throw invalidArgument('give either terminal_id with terminal_txn_number, or idempotency_key');
-  let key: string;
-  let terminalId = '';
-  if (byTerminal) {
-    terminalId = requireId('terminal_id', wire.terminalId);
-    key = terminalTxnKey(terminalId, requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber));
-  } else {
-    if (!client_key_pattern.test(wire.idempotencyKey))
-      throw invalidArgument('idempotency_key must be 1-128 characters of A-Z a-z 0-9 . _ : -');
-    key = clientKey(wire.idempotencyKey);
-  }
+  if (source === undefined) throw invalidArgument('source must be CASH or PSP');
+  if (wire.idempotencyKey !== '')
+    throw permissionDenied(
+      'a top-up without a terminal is not accepted here: operators use CardService.CreditCard, PSPs the signed callback',
+    );
+  if (!till_top_up_sources.has(source))
+    throw permissionDenied(
+      `source ${source.toUpperCase()} is not a till's: operators use CardService.CreditCard, PSPs the signed callback`,
+    );
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const key = terminalTxnKey(terminalId, requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber));
   const operatorId = optionalId('operator_id', wire.operatorId, '');
   return finish({ kind: 'top_up', key, cardId, terminalId, amountMinor, currency, source, operatorId, originalKey: '' });
 }

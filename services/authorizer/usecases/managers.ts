@@ -7,9 +7,10 @@
 // Guessing: after attempts_max refused credentials in a row for one merchant/manager, that
 // manager is refused for lock_ms whatever PIN is given, with the same answer as a wrong PIN (the
 // terminal learns nothing) and one warning in the log. Unknown managers count too, so probing
-// names costs the same. The count lives in this node's memory: a refused credential writes
-// nothing (invariant 7), and in a cluster each node holds its own count (a guesser spread over N
-// nodes gets N x attempts_max per lock period: still no way through a 4-digit PIN space).
+// names costs the same. The count is kept in Redis (AttemptCounter: store/attempts.ts), shared by
+// every node and kept across restarts, and each attempt is counted before the PIN is compared, so
+// guesses sent at once, to any number of nodes, compare at most attempts_max PINs per lock. A
+// counted guess is the one thing a refused credential writes (like a wrong PIN at a till).
 
 import { permissionDenied, resourceExhausted, shardMoved, unavailable, type Outcome, type TaplineError } from '../../../actors/errors';
 import type { EntityId, Persistence } from '../../../actors/runtime/persistence';
@@ -19,32 +20,22 @@ import { decodeManagerRecord, encodeManagerRecord, type ManagerRecord } from '..
 import type { PinHasher } from './pin';
 import type { Logger } from 'pino';
 
-export interface ManagerLockout {
-  /** Refused credentials in a row before the manager is locked. */
-  readonly attempts_max: number;
-  /** How long a locked manager is refused. */
-  readonly lock_ms: number;
-  /** Managers tracked at once (default 100,000); beyond it entries are dropped, unlocked ones first. */
-  readonly tracked_max?: number;
-}
-
-const tracked_managers_max = 100_000;
-/** Entries looked at for one that is not locked before the oldest is dropped anyway. */
-const eviction_scan_max = 32;
-
-interface Attempts {
-  failures: number;
-  lockedUntilMs: number;
+/**
+ * Attempts at one subject's credential, shared by every node. `take` counts one attempt unless the
+ * subject is locked: "allowed", "last" (allowed, and it locks the subject if it fails) or "locked"
+ * (refused without comparing). `clear` starts the count again after a right credential.
+ */
+export interface AttemptCounter {
+  take(shard: number, subject: string, nowMs: number): Promise<'allowed' | 'last' | 'locked'>;
+  clear(shard: number, subject: string): Promise<void>;
 }
 
 export class ManagerDirectory {
-  private readonly attempts = new Map<string, Attempts>();
-
   constructor(
     private readonly persistence: Persistence,
     private readonly shard_count: number,
     private readonly hasher: PinHasher,
-    private readonly lockout: ManagerLockout,
+    private readonly attempts: AttemptCounter,
     private readonly clock: () => number,
     private readonly logger: Logger,
   ) {}
@@ -83,57 +74,23 @@ export class ManagerDirectory {
 
   /** Undefined when the manager of this merchant exists and the PIN matches; else the error to answer. */
   async verify(merchantId: string, managerId: string, pin: string): Promise<TaplineError | undefined> {
-    const key = `${merchantId}/${managerId}`;
+    const subject = `${merchantId}/${managerId}`;
+    const shard = shardOf('merchant', merchantId, this.shard_count);
     // The same answer for an unknown manager, a wrong PIN and a locked manager: the terminal learns nothing more.
     const refused = permissionDenied('manager credential refused');
-    const known = this.attempts.get(key);
-    if (known !== undefined && known.lockedUntilMs > this.clock()) return refused;
-    const record = await this.persistence.loadEntity(
-      shardOf('merchant', merchantId, this.shard_count),
-      managerEntity(merchantId, managerId),
-    );
+    const attempt = await this.attempts.take(shard, subject, this.clock());
+    if (attempt === 'locked') return refused;
+    const record = await this.persistence.loadEntity(shard, managerEntity(merchantId, managerId));
     const stored = record.data === undefined ? undefined : decodeManagerRecord(record.data);
     if (stored !== undefined && this.hasher.matches(domain(merchantId, managerId), pin, stored.pinHash)) {
-      this.attempts.delete(key);
+      await this.attempts.clear(shard, subject).catch((error: unknown) => {
+        // The refund goes on; the count only starts again later (it expires, or the next right PIN clears it).
+        this.logger.warn({ err: error, merchantId, managerId }, 'could not clear the manager PIN attempts');
+      });
       return undefined;
     }
-    this.countFailure(key, merchantId, managerId);
+    if (attempt === 'last') this.logger.warn({ merchantId, managerId }, 'manager locked after repeated refused credentials');
     return refused;
-  }
-
-  private countFailure(key: string, merchantId: string, managerId: string): void {
-    let attempts = this.attempts.get(key);
-    if (attempts === undefined) {
-      if (this.attempts.size >= (this.lockout.tracked_max ?? tracked_managers_max)) this.evictOne();
-      attempts = { failures: 0, lockedUntilMs: 0 };
-      this.attempts.set(key, attempts);
-    }
-    attempts.failures += 1;
-    if (attempts.failures >= this.lockout.attempts_max) {
-      attempts.failures = 0;
-      attempts.lockedUntilMs = this.clock() + this.lockout.lock_ms;
-      this.logger.warn({ merchantId, managerId, lock_ms: this.lockout.lock_ms }, 'manager locked after repeated refused credentials');
-    }
-  }
-
-  /**
-   * Makes room: the oldest entry that is not locked among the first few, else the oldest. Flooding
-   * the table to free a locked manager would take 100,000 locks (half a million refused refunds)
-   * within one lock period, per 5 more guesses.
-   */
-  private evictOne(): void {
-    const now = this.clock();
-    let scanned = 0;
-    let oldest: string | undefined;
-    for (const [key, attempts] of this.attempts) {
-      oldest ??= key;
-      if (attempts.lockedUntilMs <= now) {
-        this.attempts.delete(key);
-        return;
-      }
-      if (++scanned >= eviction_scan_max) break;
-    }
-    if (oldest !== undefined) this.attempts.delete(oldest);
   }
 }
 
