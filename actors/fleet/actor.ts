@@ -7,8 +7,10 @@
 // memory while the actor is active.
 
 import { notFound, unavailable, type TaplineError } from '../errors';
+import type { Acting } from '../principal';
 import {
   EntityHost,
+  stampOf,
   emptySlot,
   loadSlot,
   type HostContext,
@@ -62,6 +64,7 @@ export type FleetMessage =
       readonly operatorId: string;
       readonly reply: Reply<FleetAccountAnswer>;
       readonly attempt: number;
+      readonly acting?: Acting;
     }
   | {
       readonly type: 'card';
@@ -70,6 +73,7 @@ export type FleetMessage =
       readonly operatorId: string;
       readonly reply: Reply<FleetCardAnswer>;
       readonly attempt: number;
+      readonly acting?: Acting;
     }
   | { readonly type: 'get_account'; readonly reply: Reply<FleetAccountState>; readonly attempt: number }
   | { readonly type: 'get_card'; readonly cardId: string; readonly reply: Reply<FleetCardAnswer>; readonly attempt: number }
@@ -81,6 +85,7 @@ export type FleetMessage =
       readonly note: string;
       readonly reply: Reply<ReviewQueue>;
       readonly attempt: number;
+      readonly acting?: Acting;
     };
 
 type Money = Extract<FleetMessage, { type: 'money' }>;
@@ -347,7 +352,10 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     // The card is issued against the account as it is: its version is checked too.
     const slots = [write('fleet', this.fleetId, this.account, undefined), write('fleet_card', message.cardId, slot, decision.after)];
     const answer = { state: decision.after, account, alreadyExisted: false };
-    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, answer, (ownConflict) => this.retry(message, ownConflict));
+    const audit = stampOf(message.acting, this.context.clock);
+    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, answer, (ownConflict) =>
+      this.retry(message, ownConflict),
+    );
   }
 
   private accountChange(message: Extract<FleetMessage, { type: 'account' }>): void {
@@ -355,8 +363,9 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: decision.state, alreadyExisted: true } });
     const slots = [write('fleet', this.fleetId, this.account, decision.after)];
+    const audit = stampOf(message.acting, this.context.clock);
     this.commitAndAnswer(
-      { slots, outbox: decision.document },
+      { slots, outbox: decision.document, audit },
       message.reply,
       { state: decision.after, alreadyExisted: false },
       (ownConflict) => this.retry(message, ownConflict),
@@ -377,7 +386,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.state });
     const slots = [write('review', this.fleetId, this.review, decision.after)];
-    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, decision.after, (ownConflict) =>
+    const audit = stampOf(message.acting, this.context.clock);
+    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, decision.after, (ownConflict) =>
       this.retry(message, ownConflict),
     );
   }

@@ -59,7 +59,7 @@ describe('what one client connection can hold (in-process node, real gRPC over H
       TAPLINE_CONNECTION_PENDING_ITEMS_MAX: String(stream_pending_max),
       TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX: '4',
     });
-    doors = rawDoors({ grpcPort: node.grpcPort, internalPort: node.internalPort });
+    doors = await rawDoors(node);
   });
 
   after(async function () {
@@ -151,7 +151,7 @@ describe('the maximum age of a connection (in-process node, real gRPC)', functio
   });
 
   it('an open stream is closed after the age (1 s + 10% jitter) and its grace (0.5 s); the next call reconnects', async function () {
-    const doors = rawDoors({ grpcPort: node.grpcPort, internalPort: node.internalPort });
+    const doors = await rawDoors(node);
     try {
       const channel = doors.forService('tapline.v1.AuthorizationService');
       const started = Date.now();

@@ -63,6 +63,7 @@ describe('npm start: Ctrl-C stops the local cluster in order (real launcher, rea
       ...process.env,
       TAPLINE_UP_DATA_DIR: dataDir,
       TAPLINE_UP_GRPC_PORT: String(await pickFreePort()),
+      TAPLINE_UP_OPERATOR_PORT: String(await pickFreePort()),
       TAPLINE_UP_METRICS_PORT: String(await freePortPair()),
       TAPLINE_UP_REDIS_PORT: String(await pickFreePort()),
       TAPLINE_UP_CLICKHOUSE_HTTP_PORT: String(await pickFreePort()),
@@ -86,7 +87,7 @@ describe('npm start: Ctrl-C stops the local cluster in order (real launcher, rea
     try {
       await waitFor(
         'the launcher serves',
-        () => lines.some((line) => line.startsWith('serving.')) || launcher.exitCode !== null,
+        () => lines.some((line) => line.startsWith('serving (')) || launcher.exitCode !== null,
         () => `${lines.slice(-5).join(' | ')}; stderr: ${stderr}`,
         serving_within_ms,
         200,

@@ -24,6 +24,8 @@ import { Peers } from '../../services/authorizer/cluster/peers';
 import { createStrictServer } from '../../services/authorizer/grpc/strict-server';
 import { WireSchemas } from '../../services/common/wire-check';
 import { projectRoot } from '../../services/common/paths';
+import { systemCaller } from '../../services/common/auth/grpc-access';
+import { forwardedCaller } from '../support/harness';
 import { RawChannel } from '../support/raw-grpc';
 
 /** A router that holds every shard, as a lone node's does. */
@@ -35,7 +37,7 @@ function loneRouter(): ClusterRouter {
     holds: () => true,
     ownerOf: () => undefined,
     accepting: () => true,
-    peers: new Peers({ forward_in_flight_max: 10, forward_timeout_ms: 1_000 }, logger),
+    peers: new Peers({ forward_in_flight_max: 10, forward_timeout_ms: 1_000 }, logger, () => grpc.credentials.createInsecure()),
     limits: { retry_ms: 10, route_wait_max_ms: 100 },
     logger,
     clock: () => Date.now(),
@@ -81,6 +83,7 @@ describe('handler faults end in a status, never in a crash', function () {
         method: AuthorizationServiceService.getBalance.path,
         request: Buffer.from(GetBalanceRequest.encode({ cardId }).finish()),
         timeoutMs: 1_000,
+        caller: forwardedCaller(),
       },
     ],
   });
@@ -101,7 +104,7 @@ describe('handler faults end in a status, never in a crash', function () {
     const answer = await new Promise<{ error: Partial<grpc.ServiceError> | null }>((resolve, reject) => {
       try {
         // A PSP callback without its payload string: its card (the routing key) cannot be read.
-        router.call(CardServiceService.handlePspCallback.path, { signature: 'x' }, (error) => resolve({ error }));
+        router.call(CardServiceService.handlePspCallback.path, { signature: 'x' }, systemCaller('psp-test'), (error) => resolve({ error }));
       } catch (error) {
         reject(error instanceof Error ? error : new Error(String(error)));
       }

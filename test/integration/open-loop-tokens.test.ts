@@ -3,7 +3,8 @@
 // token of a closed-loop card, pays from that card at a bar; the same bank card registered in a
 // EUR and a CHF program pays each purchase from the card of its currency, beside plain cards, on
 // one terminal; a retry is answered once; one bank card pays from one card per program
-// (ALREADY_EXISTS, and the card refused keeps nothing of it); an unknown bank card is NOT_FOUND and
+// (ALREADY_EXISTS, and the card refused keeps nothing of it); AuthorizeStream items may present
+// bank cards too; an unknown bank card is NOT_FOUND and
 // a malformed one INVALID_ARGUMENT without the number in the message; a removed bank card pays no
 // more; a card a bank card pays from cannot be cancelled back into stock until the bank card is off. Then it scans everything Tapline kept and said: every Redis key and value, every
 // ClickHouse table, both nodes' logs (at debug level) and every error message the clients got:
@@ -17,7 +18,7 @@ import { outboxBacklog } from '../../tools/devenv/outbox';
 import { startServerProcess, type ServerProcess } from '../../tools/devenv/node-process';
 import { authorizer_node_flags } from '../../services/authorizer/runtime-flags';
 import { Outcome } from '../../gen/tapline/v1/types';
-import type { AuthorizeRequest } from '../../gen/tapline/v1/authorization';
+import type { AuthorizeRequest, AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, bankCardOf, programConfig } from '../../tools/client/card-client';
 import { createLogger } from '../../services/common/logger';
@@ -25,7 +26,7 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
 import { TokenHasher } from '../../services/authorizer/usecases/card-tokens';
-import { nodeEnv, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
+import { accessTo, nodeEnv, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { streamerEnv } from '../support/outbox-fixtures';
 
@@ -88,17 +89,22 @@ describe('open-loop tokens: bank cards paying from closed-loop cards (two node p
         await startServerProcess({
           script: 'dist/tools/devenv/node-main.js',
           nodeArgs: authorizer_node_flags,
-          env: nodeEnv(redis.url, { ...fast_cluster, TAPLINE_NODE_ID: id, TAPLINE_LOG_LEVEL: 'debug', TAPLINE_TOKEN_SECRET: token_secret }),
+          env: await nodeEnv(redis.url, {
+            ...fast_cluster,
+            TAPLINE_NODE_ID: id,
+            TAPLINE_LOG_LEVEL: 'debug',
+            TAPLINE_TOKEN_SECRET: token_secret,
+          }),
           onLine: (line) => logs.push(line),
           onStderr: (text) => logs.push(text),
         }),
       );
     }
     const [a, b] = nodes as [ServerProcess, ServerProcess];
-    viaA = new TaplineClient(a.address);
-    viaB = new TaplineClient(b.address);
-    cardsA = new CardClient(a.address);
-    cardsB = new CardClient(b.address);
+    viaA = new TaplineClient(await accessTo(a));
+    viaB = new TaplineClient(await accessTo(b));
+    cardsA = new CardClient(await accessTo(a));
+    cardsB = new CardClient(await accessTo(b));
     inspect = await connectInspector(redis.url);
     await waitFor(
       'both nodes serve every shard between them',
@@ -150,6 +156,30 @@ describe('open-loop tokens: bank cards paying from closed-loop cards (two node p
     const retry = await viaB.authorize(request);
     assert.deepEqual([retry.transactionId, retry.replayed], [first.transactionId, true]);
     assert.equal(await balanceOf('eur-2'), 2_200n);
+  });
+
+  it('AuthorizeStream items presenting bank cards are answered like unary calls, each with its correlation id', async () => {
+    const before = await Promise.all(['eur-1', 'chf-1'].map(balanceOf));
+    const call = (await viaB.terminal('bar-1')).authorizeStream();
+    const results: AuthorizeStreamResponse['results'] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      call.on('data', (frame: AuthorizeStreamResponse) => results.push(...frame.results));
+      call.on('end', () => resolve());
+      call.on('error', reject);
+    });
+    call.write({
+      items: [
+        { correlationId: 'eur', request: byBankCard({ pan }, 200, 'EUR', 'fest-eur') },
+        { correlationId: 'chf', request: byBankCard({ pan }, 300, 'CHF') },
+        { correlationId: 'unknown', request: byBankCard({ pan: other_pan }, 100, 'EUR') },
+      ],
+    });
+    call.end();
+    await done;
+    const status = (id: string) => results.find((r) => r.correlationId === id);
+    assert.deepEqual([status('eur')?.statusCode, status('chf')?.statusCode, status('unknown')?.statusCode], [0, 0, grpc.status.NOT_FOUND]);
+    answered.push(...results.map((r) => r.statusMessage));
+    assert.deepEqual(await Promise.all(['eur-1', 'chf-1'].map(balanceOf)), [(before[0] ?? 0n) - 200n, (before[1] ?? 0n) - 300n]);
   });
 
   it('one card per program, unknown and malformed bank cards refused, a removed bank card pays no more', async () => {

@@ -1,6 +1,11 @@
-// Protobuf fuzzing of every gRPC method a node answers: the public services, health, reflection,
-// the internal Forward stream and the fan-out calls that travel inside it (the method list comes
-// from the compiled proto files, so a new method is fuzzed without editing this file). For each
+// Protobuf fuzzing of every gRPC method of every door of a node: the terminal door
+// (AuthorizationService), the operator door (Admin, Card, FleetAdmin, Approval services), health
+// and reflection on both, the internal door's Forward stream and the fan-out calls that travel
+// inside it (the method list comes from the compiled proto files, so a new method is fuzzed
+// without editing this file). Every call carries credentials the door admits, so the fuzzed bytes
+// get past the access check to the decoders and handlers: a gateway certificate of the merchants
+// of the suite's terminals, a token of a role the access policy allows for the method, a peer
+// node's certificate with a forwarded caller in each Forward call (one in ten fuzzed). For each
 // method, `cases_per_method` requests from a fixed seed: a quarter random bytes, a quarter random
 // well-formed messages of the request type (ids from the entities that exist, so many reach the
 // domain), half valid messages with one to three byte-level mutations. What must hold:
@@ -11,14 +16,18 @@
 // - no approval of an invalid request: an approved purchase or top-up names a well-formed terminal
 //   and card that exist, a transaction number >= 1, the card's currency, an amount within
 //   (0, 10^12], and approves no more than was asked;
+// - the fuzzed bytes reach the code under test: no call is UNAUTHENTICATED, and at least half of
+//   each method's cases get past its door's access check (PERMISSION_DENIED is a request naming
+//   something outside the credentials' scope, e.g. a mutated terminal id);
 // - Redis unchanged on every rejection: a dump of every key (DUMP, so every type and encoding
 //   counts; cluster heartbeats and leases left out) before and after each batch in which every
 //   call was rejected; a batch with accepted calls has its rejected calls run again as a batch of
-//   their own and checked the same way.
+//   their own and checked the same way. A refused PIN or manager credential is the one refusal
+//   that writes (its guess is counted, durably, so guessing is bounded): it counts as accepted.
 //
 // How: a real node process (the dev entry point: the simulated PSP and a PIN secret, so PIN and
-// PSP paths are reached) on a private Redis; calls go out with identity serializers, in
-// concurrent batches. The seed is printed; replay with TAPLINE_FUZZ_SEED=<seed>.
+// PSP paths are reached) on a private Redis, its doors over mutual TLS and tokens as in
+// production; calls go out with identity serializers, in concurrent batches. The seed is printed; replay with TAPLINE_FUZZ_SEED=<seed>.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -43,7 +52,7 @@ import { AuthorizationKind, CardStatus, Outcome } from '../../gen/tapline/v1/typ
 import type { RedisInstance } from '../../tools/devenv/redis';
 import type { ServerProcess } from '../../tools/devenv/node-process';
 import { purchase } from '../../tools/client/tapline-client';
-import { startNodeProcess, startTestRedis } from '../support/harness';
+import { forwardedCaller, startNodeProcess, startTestRedis } from '../support/harness';
 import { rawDoors, type RawChannel, type RawDoors, type RawOutcome } from '../support/raw-grpc';
 import { apiMethods, type ApiMethod } from '../support/api-methods';
 import { Rng, mutate, randomMessageBytes, type EntityPool } from '../support/proto-random';
@@ -69,6 +78,17 @@ const top_up_path = '/tapline.v1.AuthorizationService/TopUp';
 const amount_max_minor = 1_000_000_000_000n;
 const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 const fleet_card_pattern = /^[A-Za-z0-9._-]{1,64}~[A-Za-z0-9._-]{1,64}$/;
+
+/** Refusals that count a guess (a wrong PIN, a wrong manager credential): they write that count. */
+const counted_guess = /^(the current PIN is wrong|manager credential refused)$/;
+
+/**
+ * How a door refuses a caller (or a request outside its scope) before any decoder or handler: most
+ * of a method's cases must get past it, or the fuzzed bytes would never reach the code under test.
+ */
+const door_refusals = new Set([grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED]);
+/** At least this share of each method's cases must get past its door. */
+const past_door_share_min = 0.5;
 
 /** Status codes that say the server failed, not the request: never an answer to any bytes. */
 const server_failures = new Set([grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DATA_LOSS]);
@@ -103,7 +123,7 @@ const dump_digests_script = `
 local keys = redis.call('KEYS', '*')
 local out = {}
 for _, key in ipairs(keys) do
-  if string.sub(key, 1, 11) ~= 'tl:cluster:' and string.sub(key, -6) ~= ':lease' then
+  if string.sub(key, 1, 11) ~= 'tl:cluster:' and string.sub(key, 1, 13) ~= 'tl:{cluster}:' and string.sub(key, -6) ~= ':lease' then
     local dump = redis.call('DUMP', key)
     out[#out + 1] = key
     out[#out + 1] = dump and redis.sha1hex(dump) or 'gone'
@@ -178,6 +198,7 @@ async function approvalProblems(path: string, request: Uint8Array, response: Uin
 // ---- valid requests to mutate -------------------------------------------------------------
 
 let txn_counter = 1_000;
+const valid_forwarded_caller = forwardedCaller('fuzz-operator');
 
 function encode<T>(type: MessageFns<T>, message: T): Buffer {
   return Buffer.from(type.encode(message).finish());
@@ -257,6 +278,8 @@ function forwardFrame(methods: readonly ApiMethod[], index: number, rng: Rng, on
       method: known && rng.chance(0.95) ? inner.path : rng.pick(['', '/x/y', stream_path, '/tapline.v1.AuthorizationService/authorize']),
       request: requestBytes(inner, only === undefined ? index : index + 1, rng),
       timeoutMs: rng.chance(0.8) ? 5_000 : rng.pick([0, 1, 0xffff_ffff]),
+      // The caller the entry node authenticated; one in ten fuzzed (a frame's caller is peer input too).
+      caller: rng.chance(0.9) ? valid_forwarded_caller : rng.bytes(rng.below(48)),
     };
   });
   const frame = encode(ForwardRequest, { calls });
@@ -273,6 +296,19 @@ function isRead(method: ApiMethod): boolean {
 }
 
 // ---- running cases ------------------------------------------------------------------------
+
+type Door = 'terminal' | 'operator' | 'internal';
+
+/** Health and reflection: served beside the API on every public door. */
+function isStandard(method: ApiMethod): boolean {
+  return method.service.startsWith('grpc.');
+}
+
+/** The door that serves an API method. */
+function doorOf(method: ApiMethod): Door {
+  if (method.service.startsWith('tapline.internal.')) return 'internal';
+  return method.service === 'tapline.v1.AuthorizationService' ? 'terminal' : 'operator';
+}
 
 /**
  * The problems of a status. DEADLINE_EXCEEDED is a hang, unless the call carried a deadline of
@@ -293,6 +329,10 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
   let doors: RawDoors;
   let inspect: ReturnType<typeof createClient>;
   let existing: Existing;
+  /** Per door target, the calls the door's access check let through (answered by a decoder or a handler). */
+  const passedDoor = new Map<string, number>();
+  /** Calls the door did not recognise the suite's credentials on: there must be none. */
+  const unauthenticated: string[] = [];
 
   before(async function () {
     console.log(`      fuzz seed: ${fuzz_seed} (replay with TAPLINE_FUZZ_SEED=${fuzz_seed})`);
@@ -303,7 +343,8 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
       TAPLINE_PSP_SECRET: 'fuzz-psp-secret-0123456789',
       TAPLINE_GRPC_MESSAGE_MAX_BYTES: String(256 * 1024),
     });
-    doors = rawDoors({ grpcPort: node.grpcPort, internalPort: node.internalPort });
+    // A gateway of both merchants: a request naming any of the suite's terminals is within its scope.
+    doors = await rawDoors(node, { identity: { gateway: pool.merchants } });
     inspect = createClient({ url: redis.url });
     await inspect.connect();
     existing = {
@@ -346,7 +387,7 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
     for (const cardId of pool.cards)
       await setUp('/tapline.v1.AdminService/IssueCard', IssueCardRequest, {
         cardId,
-        initialBalance: { amountMinor: 1_000_000n, currency: 'EUR' },
+        initialBalance: { amountMinor: 100_000n, currency: 'EUR' },
         programId: 'test',
         operatorId: 'ops',
       });
@@ -358,7 +399,7 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
     });
     await setUp('/tapline.v1.FleetAdminService/CreateFleetAccount', CreateFleetAccountRequest, {
       fleetId: 'fleet-1',
-      creditLimit: { amountMinor: 1_000_000n, currency: 'EUR' },
+      creditLimit: { amountMinor: 100_000n, currency: 'EUR' },
       timeZone: 'Europe/Berlin',
       operatorId: 'ops',
     });
@@ -374,7 +415,7 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
   /** The problems of one answer to bytes sent to `method` (status, items, forwarded calls, approvals). */
   async function judge(method: ApiMethod, where: string, request: Buffer, outcome: RawOutcome): Promise<CaseOutcome> {
     const problems = statusProblems(where, outcome.code, outcome.details);
-    let accepted = outcome.code === grpc.status.OK;
+    let accepted = outcome.code === grpc.status.OK || counted_guess.test(outcome.details);
     if (outcome.code === grpc.status.OK && method.kind === 'unary' && outcome.messages[0] !== undefined)
       problems.push(...(await approvalProblems(method.path, request, outcome.messages[0], existing)).map((p) => `${where}: ${p}`));
     if (method.path === stream_path) {
@@ -407,6 +448,7 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
             call?.timeoutMs,
           ),
         );
+        if (counted_guess.test(result.statusMessage)) accepted = true;
         if (result.statusCode !== 0 || result.notOwner) continue;
         accepted = true;
         if (call !== undefined)
@@ -416,12 +458,13 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
     return { rejected: !accepted, problems };
   }
 
-  function channelOf(method: ApiMethod): RawChannel {
-    return method.reach === 'forwarded' || method.path === forward_path ? doors.internal : doors.forService(method.service);
+  function channelOf(method: ApiMethod, door: Door): RawChannel {
+    if (method.reach === 'forwarded' || method.path === forward_path) return doors.internal;
+    return door === 'operator' && isStandard(method) ? doors.operator : doors.forService(method.service);
   }
 
   /** The case `index` of a method: the bytes it sends and how it is judged. */
-  function caseOf(method: ApiMethod, methods: readonly ApiMethod[], index: number, rng: Rng): FuzzCase {
+  function caseOf(method: ApiMethod, door: Door, methods: readonly ApiMethod[], index: number, rng: Rng): FuzzCase {
     const forwarded = method.reach === 'forwarded';
     const bytes =
       method.path === forward_path
@@ -429,8 +472,9 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
         : forwarded
           ? forwardFrame(methods, index, rng, method)
           : requestBytes(method, index, rng);
-    const where = `${method.path} case ${index} [${hex(bytes)}]`;
-    const channel = channelOf(method);
+    const target = `${method.path}${isStandard(method) ? ` (${door} door)` : ''}`;
+    const where = `${target} case ${index} [${hex(bytes)}]`;
+    const channel = channelOf(method, door);
     return async () => {
       let outcome: RawOutcome;
       if (forwarded || method.kind === 'bidi_streaming')
@@ -438,6 +482,9 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
       else if (method.kind === 'server_streaming') outcome = await channel.serverStream(method.path, bytes, 1, case_deadline_ms);
       else if (method.kind === 'client_streaming') outcome = await channel.bidi(method.path, [bytes], case_deadline_ms);
       else outcome = await channel.unary(method.path, bytes, case_deadline_ms);
+      const past = !door_refusals.has(outcome.code);
+      passedDoor.set(target, (passedDoor.get(target) ?? 0) + (past ? 1 : 0));
+      if (outcome.code === grpc.status.UNAUTHENTICATED) unauthenticated.push(`${where}: ${outcome.details}`);
       return judge(method, where, bytes, outcome);
     };
   }
@@ -489,10 +536,14 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
     const problems: string[] = [];
     let calls = 0;
     let accepted = 0;
-    for (const method of methods) {
-      const cases = Array.from({ length: cases_per_method }, (_, index) => caseOf(method, methods, index, rng));
+    // Health and reflection are served on the terminal and the operator door: fuzzed on both.
+    const targets = methods.flatMap((method) =>
+      (isStandard(method) ? (['terminal', 'operator'] as const) : [doorOf(method)]).map((door) => ({ method, door })),
+    );
+    for (const { method, door } of targets) {
+      const cases = Array.from({ length: cases_per_method }, (_, index) => caseOf(method, door, methods, index, rng));
       for (let from = 0; from < cases.length; from += batch_cases) {
-        const label = `${method.path} cases ${from}-${Math.min(cases.length, from + batch_cases) - 1}`;
+        const label = `${method.path}${isStandard(method) ? ` (${door} door)` : ''} cases ${from}-${Math.min(cases.length, from + batch_cases) - 1}`;
         const reads = isRead(method);
         const batch = await runBatch(label, cases.slice(from, from + batch_cases), reads);
         calls += batch.rejected.length + batch.accepted;
@@ -510,7 +561,16 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
       if (process.env['TAPLINE_FUZZ_VERBOSE'])
         console.log(`      ${method.path}: ${calls} calls so far, ${accepted} accepted, ${Date.now() - started} ms`);
     }
-    console.log(`      ${methods.length} methods, ${calls} calls (${accepted} accepted) in ${Date.now() - started} ms, seed ${fuzz_seed}`);
+    console.log(
+      `      ${methods.length} methods on ${targets.length} door targets, ${calls} calls (${accepted} accepted) in ${Date.now() - started} ms, seed ${fuzz_seed}`,
+    );
     assert.deepEqual(problems.slice(0, 30), [], `${problems.length} problem(s) with seed ${fuzz_seed}`);
+    assert.deepEqual(unauthenticated.slice(0, 10), [], "every door takes the suite's credentials");
+    const stopped = [...passedDoor].filter(([, past]) => past < cases_per_method * past_door_share_min);
+    assert.deepEqual(
+      stopped.map(([target, past]) => `${target}: ${past} of ${cases_per_method} past the door`),
+      [],
+      `at least ${past_door_share_min * 100}% of each method's cases reach its decoder and handler`,
+    );
   });
 });

@@ -4,8 +4,9 @@
 // stays under `rss_bound_bytes` however much the client tries to send; the node keeps serving
 // other calls meanwhile.
 //
-// How: a real node process on a private Redis; a client speaking gRPC over plain HTTP/2 (a
-// grpc-js client would keep receiving into its own memory) writes frames of 1,000 items (mostly
+// How: a real node process on a private Redis; a client speaking gRPC over HTTP/2 by hand (a
+// grpc-js client would keep receiving into its own memory), with terminal pos-1's certificate on
+// the terminal door, writes frames of 1,000 items (mostly
 // items the node refuses at once, each still owed a result; one in a hundred a real purchase) as
 // fast as HTTP/2 flow control lets it, never reads, and stops after
 // `items_offered` items or once the node has stopped taking them (a write waiting 3 s for
@@ -67,13 +68,13 @@ describe('AuthorizeStream back-pressure: a client that never reads (real node pr
   before(async function () {
     redis = await startTestRedis('stream-backpressure');
     node = await startNodeProcess(redis.url, { TAPLINE_LOG_LEVEL: 'warn' });
-    doors = rawDoors({ grpcPort: node.grpcPort, internalPort: node.internalPort });
+    doors = await rawDoors(node, { identity: { terminal: 'pos-1' } });
     const admin = doors.forService('tapline.v1.AdminService');
     const register = RegisterTerminalRequest.encode({ terminalId: 'pos-1', merchantId: 'm-1', location: '', operatorId: 'ops' });
     assert.equal((await admin.unary('/tapline.v1.AdminService/RegisterTerminal', Buffer.from(register.finish()))).code, grpc.status.OK);
     const issue = IssueCardRequest.encode({
       cardId: 'card-1',
-      initialBalance: { amountMinor: 10_000_000n, currency: 'EUR' },
+      initialBalance: { amountMinor: 100_000n, currency: 'EUR' },
       programId: 'test',
       operatorId: 'ops',
     });

@@ -7,8 +7,10 @@
 // tag and returns what it read so far, so a gateway's frame "00 <item>" would otherwise pass as an
 // empty frame and end the stream OK with no result for the item it carried.
 //
-// How: an in-process node on a private Redis, a client sending raw bytes (identity serializers),
-// a whole-database snapshot before and after.
+// How: an in-process node on a private Redis, a client sending raw bytes (identity serializers)
+// with the credentials each door admits (so the bytes reach the decoders: terminal pos-1's
+// certificate, an operator token, a peer node's certificate), a whole-database snapshot before
+// and after.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -18,7 +20,7 @@ import type { RedisInstance } from '../../tools/devenv/redis';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { AuthorizeStreamRequest, AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
 import { ForwardRequest, ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { accessTo, forwardedCaller, startInProcessNode, startTestRedis } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { rawDoors, type RawDoors, type RawOutcome } from '../support/raw-grpc';
 import { apiMethods, type ApiMethod } from '../support/api-methods';
@@ -87,9 +89,9 @@ describe('bytes that do not decode get INVALID_ARGUMENT on every method (real gR
   before(async function () {
     redis = await startTestRedis('undecodable');
     node = await startInProcessNode(redis.url);
-    doors = rawDoors({ grpcPort: node.grpcPort, internalPort: node.internalPort });
+    doors = await rawDoors(node, { identity: { terminal: 'pos-1' } });
     inspect = await connectInspector(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     await client.registerTerminal('pos-1', 'merchant-1');
     await client.issueCard('card-1', 10_000);
   });
@@ -107,7 +109,9 @@ describe('bytes that do not decode get INVALID_ARGUMENT on every method (real gR
     if (method.reach === 'forwarded') {
       // A fan-out call inside a well-formed Forward frame: the result carries the call's status.
       const frame = Buffer.from(
-        ForwardRequest.encode({ calls: [{ callId: 1n, method: method.path, request: bytes, timeoutMs: 5_000 }] }).finish(),
+        ForwardRequest.encode({
+          calls: [{ callId: 1n, method: method.path, request: bytes, timeoutMs: 5_000, caller: forwardedCaller() }],
+        }).finish(),
       );
       const outcome = await doors.internal.bidi('/tapline.internal.v1.ClusterService/Forward', [frame]);
       const result = outcome.messages.map((message) => ForwardResponse.decode(message)).flatMap((response) => response.results)[0];

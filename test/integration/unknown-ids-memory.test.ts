@@ -83,7 +83,7 @@ describe('a scan of 1,000,000 unknown card ids (real node process, real Redis)',
     node = await startServerProcess({
       script: 'dist/tools/devenv/node-main.js',
       nodeArgs: [...authorizer_node_flags, `--max-old-space-size=${old_space_mb}`],
-      env: nodeEnv(redis.url, {
+      env: await nodeEnv(redis.url, {
         TAPLINE_LOG_LEVEL: 'warn',
         TAPLINE_METRICS_PORT: String(metricsPort),
         TAPLINE_PASSIVATION_SWEEP_MS: '500',
@@ -91,7 +91,7 @@ describe('a scan of 1,000,000 unknown card ids (real node process, real Redis)',
         TAPLINE_STREAM_FRAME_ITEMS_MAX: String(frame_items),
       }),
     });
-    doors = rawDoors({ grpcPort: node.grpcPort, internalPort: node.internalPort });
+    doors = await rawDoors(node, { identity: { terminal: 'pos-1' } });
     const register = RegisterTerminalRequest.encode({ terminalId: 'pos-1', merchantId: 'm-1', location: '', operatorId: 'ops' });
     const answer = await doors
       .forService('tapline.v1.AdminService')

@@ -1,18 +1,19 @@
 // A gRPC client that sends bytes exactly as given (identity serializers) to any method of a node,
 // for the tests of what a hostile or broken client can send: undecodable requests, fuzzed
 // messages, streams that are written and never read. Every such test builds its channels here,
-// through `rawDoors`, so moving them onto credentials (terminal mTLS, operator tokens, internal
-// mTLS) is a change to this one file.
+// through `rawDoors`, and reaches each door the way a legitimate client does (the test
+// credentials: a terminal or gateway certificate on the terminal door, a token of a role the
+// access policy allows on the operator door, a node certificate on the internal door), so the
+// bytes get past the access check and reach the decoders and handlers.
 
+import { readFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-
-/** Where a node serves its methods: the public port (every public service) and the internal port. */
-export interface NodeAddresses {
-  readonly grpcPort: number;
-  /** The node-to-node port (ClusterService.Forward); undefined when the process did not announce it. */
-  readonly internalPort?: number | undefined;
-}
+import type { AuthorizerNode } from '../../services/authorizer/node';
+import { operatorChannel, reader_terminal } from '../../tools/client/access';
+import type { CertificateFiles } from '../../tools/devenv/credentials';
+import type { ServerProcess } from '../../tools/devenv/node-process';
+import { accessTo, endpointsOf, nodeChannelCredentials, testCredentials } from './harness';
 
 /** How a call ended: its status, and the messages the server sent before it. */
 export interface RawOutcome {
@@ -141,8 +142,18 @@ export class RawConnection {
   readonly session: http2.ClientHttp2Session;
   private readonly settings: Promise<http2.Settings>;
 
-  constructor(address: string) {
-    this.session = http2.connect(`http://${address}`);
+  /** Over TLS with a client certificate (`tls`), or plaintext (the development switch). */
+  constructor(address: string, tls?: { readonly ca: Buffer; readonly client: CertificateFiles }) {
+    this.session =
+      tls === undefined
+        ? http2.connect(`http://${address}`)
+        : http2.connect(`https://${address}`, {
+            ca: tls.ca,
+            cert: readFileSync(tls.client.cert),
+            key: readFileSync(tls.client.key),
+            // Local nodes' certificates name localhost (TLS sends no IP address as the server name).
+            servername: 'localhost',
+          });
     this.session.on('error', () => undefined);
     this.settings = new Promise((resolve) => this.session.once('remoteSettings', resolve));
   }
@@ -244,33 +255,65 @@ export class UnreadStream {
   }
 }
 
-/** The doors of a node as raw channels: the public API and the node-to-node API. */
+/** The doors of a node as raw channels: terminal, operator and internal. */
 export interface RawDoors {
   /** The channel serving a service, by its full name (e.g. "tapline.v1.AuthorizationService"). */
   forService(service: string): RawChannel;
-  /** A hand-driven HTTP/2 connection to the public port (RawConnection). */
+  /** A hand-driven HTTP/2 connection to the terminal door, with the same certificate (RawConnection). */
   rawConnection(): RawConnection;
+  readonly terminal: RawChannel;
+  readonly operator: RawChannel;
   readonly internal: RawChannel;
   close(): void;
 }
 
-/** Whether a service is served on the internal (node-to-node) port. */
+/** Whether a service is served on the internal (node-to-node) door. */
 export function isInternalService(service: string): boolean {
   return service.startsWith('tapline.internal.');
 }
 
-/** Raw channels to a node's doors, as an unauthenticated development client reaches them. */
-export function rawDoors(node: NodeAddresses, options: grpc.ChannelOptions = {}): RawDoors {
-  const credentials = grpc.credentials.createInsecure();
-  const external = new RawChannel(`127.0.0.1:${node.grpcPort}`, credentials, options);
-  if (node.internalPort === undefined) throw new Error('the node announced no internal port');
-  const internal = new RawChannel(`127.0.0.1:${node.internalPort}`, credentials, options);
+/** Whether a service is served on the terminal door (health and reflection are served on every door). */
+export function isTerminalService(service: string): boolean {
+  return service === 'tapline.v1.AuthorizationService' || service.startsWith('grpc.');
+}
+
+/** Who the raw client is on the terminal door: one terminal, or a gateway of some merchants. */
+export type TerminalIdentity = { readonly terminal: string } | { readonly gateway: readonly string[] };
+
+/** The node id of the raw client's certificate on the internal door (a peer of the cluster). */
+export const raw_peer_node_id = 'raw-peer';
+
+/**
+ * Raw channels to a node's doors with the test credentials: the terminal door as `identity`
+ * (default: the reader terminal, which may read any balance), the operator door with a token of a
+ * role the policy allows for each method, the internal door as a peer node.
+ */
+export async function rawDoors(
+  node: AuthorizerNode | ServerProcess,
+  options: { readonly identity?: TerminalIdentity; readonly channelOptions?: grpc.ChannelOptions } = {},
+): Promise<RawDoors> {
+  const identity = options.identity ?? { terminal: reader_terminal };
+  const endpoints = endpointsOf(node);
+  const access = await accessTo(endpoints);
+  const credentials = await testCredentials();
+  const client = 'terminal' in identity ? await credentials.terminal(identity.terminal) : await credentials.gateway(identity.gateway);
+  const terminalCredentials =
+    'terminal' in identity ? await access.terminalCredentials(identity.terminal) : await access.gatewayCredentials(identity.gateway);
+  const channelOptions = { ...access.channelOptions, ...options.channelOptions };
+  const terminal = new RawChannel(endpoints.terminal, terminalCredentials, channelOptions);
+  const operator = new RawChannel(...operatorChannel(access, options.channelOptions));
+  if (endpoints.internal === undefined || endpoints.internal.endsWith(':0')) throw new Error('the node announced no internal port');
+  const internal = new RawChannel(endpoints.internal, await nodeChannelCredentials(raw_peer_node_id), channelOptions);
+  const ca = readFileSync(credentials.caFile);
   return {
-    forService: (service) => (isInternalService(service) ? internal : external),
-    rawConnection: () => new RawConnection(`127.0.0.1:${node.grpcPort}`),
+    forService: (service) => (isInternalService(service) ? internal : isTerminalService(service) ? terminal : operator),
+    rawConnection: () => new RawConnection(endpoints.terminal, { ca, client }),
+    terminal,
+    operator,
     internal,
     close: () => {
-      external.close();
+      terminal.close();
+      operator.close();
       internal.close();
     },
   };

@@ -49,6 +49,10 @@ describe('ClickHouse cluster DDL', () => {
     assert.ok(statements.includes('DROP TABLE IF EXISTS tl.transactions_dedup ON CLUSTER tapline'));
     const mv = statements.find((s) => s.includes('MATERIALIZED VIEW'));
     assert.match(mv ?? '', /ON CLUSTER tapline TO tl\.transactions_by_merchant_local AS SELECT .* FROM tl\.transactions_local$/);
+    const views = statements.filter((s) => s.includes('MATERIALIZED VIEW'));
+    assert.ok(views.length >= 3, 'the merchant copy and the relay events');
+    for (const view of views)
+      assert.match(view, /ON CLUSTER tapline TO tl\.[a-z_]+_local AS\s+SELECT [\s\S]* FROM tl\.[a-z_]+_local$/, view);
   });
 
   it('adds columns to the local tables ON CLUSTER, then recreates each widened Distributed table once', () => {

@@ -57,6 +57,7 @@ import {
   terminalEnabledChanged,
   terminalRegistered,
   transactionDocument,
+  auditRecord,
 } from '../../actors/outbox/builders';
 import { document_schemas, parseTransaction, readTransactionDocument, transaction_schema } from '../../actors/outbox/schemas';
 import { rowsOf, transactionRows, type OutboxEntry } from '../../services/streamer/rows';
@@ -676,7 +677,50 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
 const frozen_named: CardState = { ...profiled_card, status: 'frozen' };
 const terminal: TerminalState = { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: true };
 
+const support_acting = { subject: 'alice@example.com', role: 'support', scope: '*', action: 'tapline.v1.CardService/ChangeCardState' };
+
 const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operator_action'>]: readonly Golden[] } = {
+  // The audit record is new with the contract: its golden is the document as the contract spells it.
+  audit_record: [
+    {
+      name: 'an unblock with its approver: the changed fields before and after, the PIN hash redacted',
+      now: auditRecord({
+        actor: { ...support_acting, approver: 'bob@example.com' },
+        changes: [
+          {
+            entity: 'card:c-1',
+            before: { status: 'blocked', balanceMinor: 5, pinHash: 'h1' },
+            after: { status: 'active', balanceMinor: 5, pinHash: 'h2' },
+          },
+        ],
+        at,
+      }),
+      before:
+        '{"type":"audit_record","action":"tapline.v1.CardService/ChangeCardState","principal":"alice@example.com","role":"support","scope":"*",' +
+        '"approver":"bob@example.com","subject":"card:c-1","before":"{\\"card:c-1\\":{\\"status\\":\\"blocked\\",\\"pinHash\\":\\"[redacted]\\"}}",' +
+        '"after":"{\\"card:c-1\\":{\\"status\\":\\"active\\",\\"pinHash\\":\\"[redacted]\\"}}","at":1769000000000}',
+    },
+    {
+      name: 'a new entity: nothing before, every field after',
+      now: auditRecord({
+        actor: { subject: 'ops-1', role: 'merchant_admin', scope: 'bar-1', action: 'tapline.v1.AdminService/RegisterTerminal' },
+        changes: [{ entity: 'terminal:pos-1', before: undefined, after: terminal }],
+        at,
+      }),
+      before: JSON.stringify({
+        type: 'audit_record',
+        action: 'tapline.v1.AdminService/RegisterTerminal',
+        principal: 'ops-1',
+        role: 'merchant_admin',
+        scope: 'bar-1',
+        approver: '',
+        subject: 'terminal:pos-1',
+        before: '{"terminal:pos-1":{}}',
+        after: JSON.stringify({ 'terminal:pos-1': terminal }),
+        at,
+      }),
+    },
+  ],
   card_issued: [
     {
       name: 'card issued through AdminService (no profile)',
@@ -913,7 +957,14 @@ describe('outbox contract: every document every producer writes', () => {
         const parsed = document_schemas[type].safeParse(JSON.parse(golden.now));
         assert.ok(parsed.success, `${type}: ${golden.name}: ${parsed.success ? '' : parsed.error.message}`);
         const rows = rowsOf(entryOf(golden.now, n++));
-        const table = type === 'transaction' ? 'transactions' : type === 'tap_pour' ? 'tap_pours' : 'lifecycle_events';
+        const table =
+          type === 'transaction'
+            ? 'transactions'
+            : type === 'audit_record'
+              ? 'audit_log'
+              : type === 'tap_pour'
+                ? 'tap_pours'
+                : 'lifecycle_events';
         assert.equal(rows[0]?.table, table, `${type}: ${golden.name}: ${JSON.stringify(rows[0])}`);
         const lines = (JSON.parse(golden.now) as { lines?: unknown[] }).lines ?? [];
         assert.equal(rows.length, 1 + lines.length, `${golden.name}: one transaction_lines row per line`);

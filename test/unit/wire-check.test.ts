@@ -69,7 +69,15 @@ describe('strict wire-format check of requests', function () {
     }).finish();
     assert.equal(schemas.requestProblem(fleet_policy, policy), undefined);
     const frame = ForwardRequest.encode({
-      calls: [{ callId: 2n ** 63n, method: authorize, request: Buffer.from([0x0a, 0x01, 0x61]), timeoutMs: 1 }],
+      calls: [
+        {
+          callId: 2n ** 63n,
+          method: authorize,
+          request: Buffer.from([0x0a, 0x01, 0x61]),
+          timeoutMs: 1,
+          caller: Buffer.from([0x0a, 0x01, 0x62]),
+        },
+      ],
     });
     assert.equal(schemas.requestProblem(forward, frame.finish()), undefined);
   });

@@ -1,6 +1,7 @@
 // A promise-returning client for FleetAdminService plus a builder for fleet card purchases (with
 // line items and prompts); used by the tests, the demo and the benchmark. Every call has a deadline.
 
+import { operatorChannel, type ClientAccess } from './access';
 import * as grpc from '@grpc/grpc-js';
 import {
   FleetAdminServiceClient,
@@ -89,11 +90,10 @@ export class FleetClient {
   readonly fleet: FleetAdminServiceClient;
 
   constructor(
-    readonly address: string,
+    readonly access: ClientAccess,
     options: grpc.ChannelOptions = {},
-    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   ) {
-    this.fleet = new FleetAdminServiceClient(address, credentials, options);
+    this.fleet = new FleetAdminServiceClient(...operatorChannel(access, options));
   }
 
   createAccount(

@@ -3748,7 +3748,8 @@ export const ResolveReviewResponse: MessageFns<ResolveReviewResponse> = {
 
 /**
  * Operator API for fleet accounts: postpaid customers (employers) whose cards' purchases accrue
- * to the account up to its credit limit and are invoiced in bulk. A fleet card's id is
+ * to the account up to its credit limit and are invoiced in bulk. Served on the operator door;
+ * every operator_id field is ignored (who acted is the caller's token subject). A fleet card's id is
  * "<fleet_id>~<card_no>"; its authorizations use AuthorizationService.Authorize like any card.
  * Every change is answered once it is durable, and writes a fleet_account_changed (or
  * card_issued / card_status_changed) document to the outbox.

@@ -1,10 +1,11 @@
 // One venue gateway's AuthorizeStream: frames of items in, frames of results out, each result
 // tagged with its item's correlation id. Items of a frame are admitted one by one (each may fail
 // alone, with the status the one mapping in status.ts gives it; a defect answers its item
-// INTERNAL and never escapes the data handler); results completed in the same event-loop turn
-// leave together, and a gateway that does not read its results is not read either
-// (result-stream.ts). An item whose card lives on another node runs there as an Authorize call
-// (the cluster router retries it while the shard moves).
+// INTERNAL and never escapes the data handler); every item's terminal is checked against the
+// certificate that opened the stream; results completed in the same event-loop turn leave
+// together, and a gateway that does not read its results is not read either (result-stream.ts).
+// An item whose card lives on another node runs there as an Authorize call (the cluster router
+// retries it while the shard moves).
 
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
@@ -15,8 +16,12 @@ import {
   invalidArgument,
   isShardMoved,
   resourceExhausted,
+  unauthenticated,
   type Outcome,
 } from '../../../actors/errors';
+import { checkTerminals } from '../../common/auth/access';
+import { callerOf, requesterOf, type Caller } from '../../common/auth/grpc-access';
+import type { Requester } from '../../../actors/origin';
 import { isFleetCardId } from '../../../actors/sharding/shard-key';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
 import type {
@@ -30,13 +35,20 @@ import type {
 import { parseFleetAuthorize } from './fleet-validate';
 import { toAuthorizeResponse } from './mapping';
 import { errorOfStatus, statusOf } from './status';
-import { parseAuthorize, requireCorrelationId } from './validate';
+import { parseAuthorize, requireCorrelationId, requireId } from './validate';
 import { withPin, type ServiceDeps } from './service';
 import { authorizeByBankCard } from './bank-card';
 import { ResultStream } from './result-stream';
 
+type Settle = (outcome: Outcome<TxnAnswer> | undefined, relayed?: AuthorizeResponse) => void;
+
 export function serveGatewayStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>): void {
-  const stream = new GatewayStream(deps, call);
+  const caller = callerOf(call);
+  if (caller === undefined) {
+    call.emit('error', { code: GrpcStatus.INTERNAL, details: 'internal error' });
+    return;
+  }
+  const stream = new GatewayStream(deps, call, caller);
   call.on('data', (frame: AuthorizeStreamRequest) => stream.frame(frame));
   call.on('end', () => stream.inputEnded());
   call.on('cancelled', () => stream.abandon());
@@ -47,12 +59,17 @@ class GatewayStream {
   private readonly answeredOk;
   private inFlight = 0;
   private readonly results: ResultStream<AuthorizeStreamResult, AuthorizeStreamResponse>;
+  /** Who asks, for reversals and hold operations among the items (actors/origin.ts). */
+  private readonly requester: Requester | undefined;
 
   constructor(
     private readonly deps: ServiceDeps,
-    call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>,
+    private readonly call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>,
+    /** The gateway (or terminal) whose certificate opened the stream: every item is checked against it. */
+    private readonly caller: Caller,
   ) {
     this.answeredOk = deps.metrics.countingChild(deps.metrics.streamItems, { grpc_code: 'OK' });
+    this.requester = requesterOf(caller);
     this.results = new ResultStream<AuthorizeStreamResult, AuthorizeStreamResponse>(
       call,
       (results) => ({ results }),
@@ -64,7 +81,16 @@ class GatewayStream {
   /** Reads a frame: every item is owed exactly one result, whatever happens to it. */
   frame(frame: AuthorizeStreamRequest): void {
     const { deps } = this;
+    if (this.results.isClosed) return;
     for (let index = 0; index < frame.items.length; index++) this.results.itemRead();
+    if (!this.caller.stillValid()) {
+      // The certificate was revoked (or expired) while the stream was open: nothing more runs on it.
+      const refusal = unauthenticated('the client certificate is revoked or expired');
+      for (const item of frame.items) this.failItem(item.correlationId, refusal);
+      this.results.flushAndClose();
+      this.call.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: refusal.message });
+      return;
+    }
     if (frame.items.length > deps.stream_frame_items_max) {
       for (const item of frame.items)
         this.failItem(item.correlationId, invalidArgument(`at most ${deps.stream_frame_items_max} items per frame`));
@@ -104,6 +130,7 @@ class GatewayStream {
       request = isFleetCardId(item.request.cardId)
         ? parseFleetAuthorize(item.request)
         : withPin(deps, parseAuthorize(item.request), item.request.pin);
+      if (this.requester !== undefined) request = { ...request, requester: this.requester };
     } catch (error) {
       this.failItem(item.correlationId, error);
       return;
@@ -114,23 +141,40 @@ class GatewayStream {
       return;
     }
     this.inFlight += 1;
-    const settle = onceOnly((outcome: Outcome<TxnAnswer> | undefined, relayed?: AuthorizeResponse) =>
-      this.settled(correlationId, outcome, relayed),
-    );
+    const settle = onceOnly<Parameters<Settle>>((outcome, relayed) => this.settled(correlationId, outcome, relayed));
+    const wireRequest = item.request;
+    this.guarded(settle, () => this.checkThenRun(request, wireRequest, settle));
+  }
+
+  /** Runs a step of an admitted item; a defect in it answers the item INTERNAL instead of escaping. */
+  private guarded(settle: Settle, step: () => void): void {
     try {
-      this.run(request, item.request, settle);
+      step();
     } catch (error) {
       this.deps.logger.error({ err: error }, 'assertion: running a stream item threw');
       settle({ ok: false, error: new InternalError('stream item failed', {}, { cause: error }) });
     }
   }
 
-  /** Runs an admitted item here, or on its card's owner; `settle` is called once. */
-  private run(
-    request: MoneyRequest,
-    wireRequest: AuthorizeRequest,
-    settle: (outcome: Outcome<TxnAnswer> | undefined, relayed?: AuthorizeResponse) => void,
-  ): void {
+  /** The item's terminal must be the certificate's, or one of the gateway's merchants' terminals; then it runs. */
+  private checkThenRun(request: MoneyRequest, wireRequest: AuthorizeRequest, settle: Settle): void {
+    let check: undefined | Promise<unknown>;
+    try {
+      check = checkTerminals(this.caller.principal, [request.terminalId], this.deps.access);
+    } catch (error) {
+      settle({ ok: false, error: asTaplineError(error) });
+      return;
+    }
+    if (check === undefined) this.run(request, wireRequest, settle);
+    else
+      check.then(
+        () => this.guarded(settle, () => this.run(request, wireRequest, settle)),
+        (error: unknown) => settle({ ok: false, error: asTaplineError(error) }),
+      );
+  }
+
+  /** Runs an admitted, allowed item here, or on its card's owner; `settle` is called once. */
+  private run(request: MoneyRequest, wireRequest: AuthorizeRequest, settle: Settle): void {
     const { deps } = this;
     if (deps.cluster !== undefined && !deps.cluster.holdsCard(request.cardId)) {
       this.viaOwner(wireRequest, settle);
@@ -143,7 +187,10 @@ class GatewayStream {
     });
   }
 
-  /** An item presenting a bank card: its card is found first, then the item runs on the card's owner. */
+  /**
+   * An item presenting a bank card: its terminal is checked against the stream's certificate like
+   * any item's, then its card is found and the item runs on the card's owner.
+   */
   private admitBankCard(correlationId: string, request: AuthorizeRequest): void {
     const { deps } = this;
     if (this.inFlight >= deps.stream_in_flight_max || !deps.inFlight.tryAcquire()) {
@@ -152,20 +199,21 @@ class GatewayStream {
       return;
     }
     this.inFlight += 1;
-    authorizeByBankCard(deps, request).then(
+    const run = async (): Promise<AuthorizeResponse> => {
+      await checkTerminals(this.caller.principal, [requireId('terminal_id', request.terminalId)], deps.access);
+      return authorizeByBankCard(deps, request, this.caller);
+    };
+    run().then(
       (response) => this.settled(correlationId, undefined, response),
       (error: unknown) => this.settled(correlationId, { ok: false, error: asTaplineError(error) }),
     );
   }
 
   /** The card lives on another node (or its shard moved away mid-call): run the item there. */
-  private viaOwner(
-    request: AuthorizeRequest,
-    settle: (outcome: Outcome<TxnAnswer> | undefined, relayed?: AuthorizeResponse) => void,
-  ): void {
+  private viaOwner(request: AuthorizeRequest, settle: Settle): void {
     const cluster = this.deps.cluster;
     if (cluster === undefined) throw new Error('assertion: an item goes to its owner only in a cluster');
-    cluster.authorize(request, (error, response) => {
+    cluster.authorize(request, this.caller, (error, response) => {
       if (error === null && response !== undefined) settle(undefined, response);
       else settle({ ok: false, error: errorOfStatus(error?.code ?? GrpcStatus.INTERNAL, error?.details ?? '') });
     });

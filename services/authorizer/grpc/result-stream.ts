@@ -127,6 +127,12 @@ export class ResultStream<Result, Frame = unknown> {
     this.budgets.forgetIfIdle(this.budget);
   }
 
+  /** Writes what is answered so far (as far as the transport takes it), then closes: the call is about to fail. */
+  flushAndClose(): void {
+    this.flush();
+    this.close();
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
