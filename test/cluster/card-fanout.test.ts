@@ -182,8 +182,6 @@ describe('card fan-out calls between two real node processes', function () {
     const issuePath = CardFanoutServiceService.issueBulkCard.path;
     const cases: [string, string, Uint8Array][] = [
       ['undecodable bytes', issuePath, Uint8Array.from([0x0a, 0xff])],
-      // Nothing to route by: the owner cannot be found, and the frame's stream must not throw.
-      ['an empty request, no card id', issuePath, new Uint8Array()],
       ['an unknown currency', issuePath, IssueBulkCardRequest.encode({ ...good, currency: 'XXX' }).finish()],
       ['a negative balance', issuePath, IssueBulkCardRequest.encode({ ...good, initialBalanceMinor: -5n }).finish()],
       ['a balance past the request bound', issuePath, IssueBulkCardRequest.encode({ ...good, initialBalanceMinor: 1n << 62n }).finish()],
