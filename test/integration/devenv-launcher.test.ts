@@ -15,29 +15,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import * as net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { projectRoot } from '../../services/common/paths';
-import { pickFreePort } from '../../tools/devenv/supervise';
 import { testDataDir, waitFor } from '../support/harness';
 
 /** Starting ClickHouse, the demo and its wait for ClickHouse take a while on a loaded machine. */
 const serving_within_ms = 240_000;
 const stopped_within_ms = 90_000;
-
-/** A free port whose successor is free too (the launcher gives the streamer metrics port + 1). */
-async function freePortPair(): Promise<number> {
-  for (;;) {
-    const port = await pickFreePort();
-    const free = await new Promise<boolean>((resolve) => {
-      const server = net.createServer();
-      server.once('error', () => resolve(false));
-      server.listen({ host: '127.0.0.1', port: port + 1, exclusive: true }, () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
 
 /** The process group of a process (field 5 of /proc/<pid>/stat, after the parenthesised name). */
 function processGroupOf(pid: number): number {
@@ -62,13 +47,14 @@ describe('npm start: Ctrl-C stops the local cluster in order (real launcher, rea
     const env = {
       ...process.env,
       TAPLINE_UP_DATA_DIR: dataDir,
-      TAPLINE_UP_GRPC_PORT: String(await pickFreePort()),
-      TAPLINE_UP_OPERATOR_PORT: String(await pickFreePort()),
-      TAPLINE_UP_METRICS_PORT: String(await freePortPair()),
-      TAPLINE_UP_REDIS_PORT: String(await pickFreePort()),
-      TAPLINE_UP_CLICKHOUSE_HTTP_PORT: String(await pickFreePort()),
-      TAPLINE_UP_CLICKHOUSE_TCP_PORT: String(await pickFreePort()),
-      TAPLINE_UP_REPORTS_PORT: String(await pickFreePort()),
+      // 0: every server picks a free port of its own (ports picked here could be picked twice).
+      TAPLINE_UP_GRPC_PORT: '0',
+      TAPLINE_UP_OPERATOR_PORT: '0',
+      TAPLINE_UP_METRICS_PORT: '0',
+      TAPLINE_UP_REDIS_PORT: '0',
+      TAPLINE_UP_CLICKHOUSE_HTTP_PORT: '0',
+      TAPLINE_UP_CLICKHOUSE_TCP_PORT: '0',
+      TAPLINE_UP_REPORTS_PORT: '0',
       TAPLINE_LOG_LEVEL: 'info',
     };
     // detached: a process group of its own, led by the launcher, as a shell runs a foreground job.
