@@ -134,7 +134,7 @@ describe('a scan of 1,000,000 unknown card ids (real node process, real Redis)',
         for (const result of AuthorizeStreamResponse.decode(message).results) {
           const item = unanswered.get(result.correlationId);
           unanswered.delete(result.correlationId);
-          if (result.statusCode === grpc.status.UNAVAILABLE && item !== undefined) {
+          if (result.statusCode === Number(grpc.status.UNAVAILABLE) && item !== undefined) {
             outcome.retry.push(item);
             continue;
           }
