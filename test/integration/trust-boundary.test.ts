@@ -365,8 +365,6 @@ describe('trust boundary: hostile callers on every door, method and route (real 
   const eur = (amountMinor: bigint): { amountMinor: bigint; currency: string } => ({ amountMinor, currency: 'EUR' });
   const params = { initialBalance: eur(100n), programId: 'p-1', deposit: undefined, expiresAtUnixMs: 0n };
   let issued = 0;
-  /** A payment account reference (29 characters A-Z 0-9) standing for a visitor's bank card. */
-  const par = 'TRUSTBOUNDARY0000000000000001';
   const psp = (): Record<string, unknown> => {
     const payload = pspPayload({
       reference: `ref-${++txn}`,
@@ -412,13 +410,6 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     },
     [CardServiceService.returnCard.path]: { build: () => ({ cardId: 'c-return', idempotencyKey: 'ret-1' }) },
     [CardServiceService.cancelIssuance.path]: { build: () => ({ cardId: 'c-cancel', reason: 'issued by mistake' }) },
-    // No card authentication keys are configured here: the allowed caller is refused for that, not for who it is.
-    [CardServiceService.setCardAuth.path]: {
-      build: () => ({ cardId: 'c-1', keyId: 'k-1', counter: 0 }),
-      allowed: grpc.status.FAILED_PRECONDITION,
-    },
-    [CardServiceService.registerCardToken.path]: { build: () => ({ cardId: 'c-1', bankCard: { id: { $case: 'par', value: par } } }) },
-    [CardServiceService.removeCardToken.path]: { build: () => ({ cardId: 'c-1', bankCard: { id: { $case: 'par', value: par } } }) },
     [CardServiceService.runProgramRefund.path]: { build: () => ({ programId: 'p-refund', runId: 'run-1' }) },
     [CardServiceService.startPspTopUp.path]: { build: () => ({ cardId: 'c-1', amount: eur(500n) }) },
     [CardServiceService.handlePspCallback.path]: { build: psp },
@@ -436,6 +427,13 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       }),
     },
     [CardServiceService.getCardRules.path]: { build: () => ({ cardId: 'c-1' }) },
+    [CardServiceService.setCardAuth.path]: { build: () => ({ cardId: 'c-1', keyId: '', counter: 0 }) },
+    [CardServiceService.registerCardToken.path]: {
+      build: () => ({ cardId: 'c-1', bankCard: { id: { $case: 'par', value: 'TRUSTBOUNDARY0000000000000001' } } }),
+    },
+    [CardServiceService.removeCardToken.path]: {
+      build: () => ({ cardId: 'c-1', bankCard: { id: { $case: 'par', value: 'TRUSTBOUNDARY0000000000000001' } } }),
+    },
     [CardServiceService.listProgramReviews.path]: { build: () => ({ programId: 'p-1' }) },
     [CardServiceService.resolveProgramReview.path]: {
       build: () => ({ cardId: 'c-1', transactionId: 'no-such-review', note: '' }),
