@@ -64,6 +64,14 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     this.entity = { kind: 'card', id: cardId };
   }
 
+  /**
+   * The actor holds no card: none exists (as last read), or it could not be read, and nothing of
+   * it is in flight (shard-region.ts stops such an actor at once; the next message reads again).
+   */
+  get absent(): boolean {
+    return this.state === undefined && this.idleCommits;
+  }
+
   protected failMessage(message: CardMessage, error: TaplineError): void {
     if (message.type !== 'invalidate') message.reply({ ok: false, error });
   }

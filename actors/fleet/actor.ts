@@ -141,6 +141,14 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     this.reviewEntity = { kind: 'review', id: fleetId };
   }
 
+  /**
+   * The actor holds no account: none exists (as last read), or it could not be read, and nothing
+   * of it is in flight (shard-region.ts stops such an actor at once; the next message reads again).
+   */
+  get absent(): boolean {
+    return this.account.state === undefined && this.idleCommits;
+  }
+
   /** Every message may need a card or vehicle record loaded first. */
   protected needsAwait(): boolean {
     return true;

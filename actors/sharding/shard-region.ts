@@ -1,10 +1,12 @@
 // The shard region: "who runs card X" on this node. It places every entity on its shard (the
 // shard key module, shard-key.ts), activates the entity's actor on first use (the actor loads itself from Redis), and passivates
-// actors that have been idle, so memory stays bounded however many cards exist.
+// actors that have been idle, so memory stays bounded however many cards exist; the actor of an
+// entity that does not exist goes as soon as it has answered, so unknown ids cost nothing kept.
 
 import type { Acting } from '../principal';
-import { TaplineError, rejected, resourceExhausted, shardMoved, unavailable } from '../errors';
-import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
+import { TaplineError, asTaplineError, notFound, rejected, resourceExhausted, shardMoved, unavailable } from '../errors';
+import { decodeCardState } from '../state/card';
+import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior, IdleListener } from '../runtime/actor-runtime';
 import { CardBehavior, type CardActorContext, type CardMessage, type Reply } from '../card/actor';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer } from '../card/decide';
 import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
@@ -27,6 +29,12 @@ export interface PassivatableBehavior<C> extends EntityBehavior<C> {
   readonly quiescent: boolean;
   /** Called when the region stops the entity's actor. */
   passivated?(): void;
+  /**
+   * True when the entity does not exist (as last read from Redis) and nothing of it is in flight:
+   * its actor holds nothing worth keeping and is stopped as soon as it is idle, instead of after
+   * the passivation time. A lookup of an unknown id then leaves nothing behind.
+   */
+  readonly absent?: boolean;
 }
 
 export interface EntityType<C> {
@@ -49,8 +57,10 @@ interface Activation<C> {
   lastUsedMs: number;
 }
 
-export class EntityPool<C> {
+export class EntityPool<C> implements IdleListener {
   private readonly active = new Map<string, Activation<C>>();
+  /** Actors of absent entities that went idle this turn, stopped together on the next. */
+  private absentIdle: string[] = [];
 
   constructor(
     private readonly type: EntityType<C>,
@@ -76,6 +86,10 @@ export class EntityPool<C> {
     return undefined;
   }
 
+  isActive(id: string): boolean {
+    return this.active.has(id);
+  }
+
   /** Delivers a message only to an actor that is already active (no activation). */
   tellIfActive(id: string, message: C): void {
     this.active.get(id)?.actor.tell(message);
@@ -83,6 +97,27 @@ export class EntityPool<C> {
 
   get size(): number {
     return this.active.size;
+  }
+
+  /** An actor worked through its queue: if its entity does not exist, it goes (on the next turn). */
+  actorIdle(id: string): void {
+    if (this.active.get(id)?.behavior.absent !== true) return;
+    this.absentIdle.push(id);
+    if (this.absentIdle.length === 1) setImmediate(() => this.stopAbsent());
+  }
+
+  /** Stops the actors of absent entities still idle and absent (a message may have come since). */
+  private stopAbsent(): void {
+    const ids = this.absentIdle;
+    this.absentIdle = [];
+    for (const id of ids) {
+      const activation = this.active.get(id);
+      if (activation === undefined || activation.behavior.absent !== true || !activation.actor.idle || !activation.behavior.quiescent)
+        continue;
+      this.active.delete(id);
+      activation.actor.stop();
+      activation.behavior.passivated?.();
+    }
   }
 
   /** Stops actors idle for passivate_after_ms with nothing in flight; returns how many. */
@@ -132,7 +167,7 @@ export class EntityPool<C> {
     const behavior = this.type.create(id, shard);
     // The nact name only needs to be unique (the runtime appends a counter); the id is not
     // repeated in it, which keeps a few dozen bytes per active entity.
-    const actor = this.runtime.spawn(this.type.kind, behavior, this.limits);
+    const actor = this.runtime.spawn(this.type.kind, behavior, this.limits, { listener: this, key: id });
     const activation: Activation<C> = { shard, actor, behavior, lastUsedMs: this.clock() };
     this.active.set(id, activation);
     return activation;
@@ -165,6 +200,7 @@ export class ShardRegion {
   private readonly terminalDirectory = new Map<string, TerminalState>();
 
   private readonly remoteTerminals: TerminalCache | undefined;
+  private readonly cardPersistence: RegionContext['card']['persistence'];
 
   constructor(
     runtime: ActorRuntime,
@@ -175,6 +211,7 @@ export class ShardRegion {
   ) {
     this.remoteTerminals = context.remoteTerminals;
     const onPublished = context.onTerminalPublished;
+    this.cardPersistence = context.card.persistence;
     const publish = (terminalId: string, state: TerminalState | undefined): void => {
       if (state === undefined) this.terminalDirectory.delete(terminalId);
       else this.terminalDirectory.set(terminalId, state);
@@ -305,9 +342,37 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
+  /**
+   * A card's durable state. An active card answers from memory; for any other the stored record
+   * is read without activating an actor: nothing of an inactive card is in flight on this node, so
+   * its record is its durable state, and an inquiry (a balance check, a scan of ids that do not
+   * exist) leaves nothing behind.
+   */
   balance(cardId: string, reply: Reply<CardState>): void {
-    const refused = this.cards.tell(cardId, { type: 'balance', reply });
-    if (refused) reply({ ok: false, error: refused });
+    if (this.cards.isActive(cardId)) {
+      const refused = this.cards.tell(cardId, { type: 'balance', reply });
+      if (refused) reply({ ok: false, error: refused });
+      return;
+    }
+    const shard = shardOf('card', cardId, this.shardCount);
+    if (!this.ownership.holds(shard)) {
+      reply({ ok: false, error: shardMoved('shard not held by this node; retry', { shard }) });
+      return;
+    }
+    this.cardPersistence.loadEntity(shard, { kind: 'card', id: cardId }).then(
+      (record) => {
+        let state: CardState | undefined;
+        try {
+          state = record.data === undefined ? undefined : decodeCardState(record.data);
+        } catch (error) {
+          reply({ ok: false, error: asTaplineError(error, 'stored card could not be read') });
+          return;
+        }
+        if (state === undefined) reply({ ok: false, error: notFound('card not found', { cardId }) });
+        else reply({ ok: true, value: state });
+      },
+      (error: unknown) => reply({ ok: false, error: asTaplineError(error, 'card could not be read') }),
+    );
   }
 
   /** Runs an operator change of a card; `answer` shapes the reply of each entry point. */

@@ -70,6 +70,14 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     this.entity = { kind: 'terminal', id: terminalId };
   }
 
+  /**
+   * The actor holds no terminal: none exists (as last read), or it could not be read, and nothing
+   * of it is in flight (shard-region.ts stops such an actor at once; the next message reads again).
+   */
+  get absent(): boolean {
+    return this.state === undefined && this.idleCommits;
+  }
+
   protected needsAwait(message: TerminalMessage): boolean {
     // An upload and a completion read their batch's record first.
     return !this.loaded || (message.type === 'offline' && (message.command.kind === 'accept' || message.command.kind === 'complete'));

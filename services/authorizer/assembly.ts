@@ -34,8 +34,13 @@ import { ClusterCoordinator } from './cluster/coordinator';
 import { ClusterMetrics } from './cluster/metrics';
 import { Peers } from './cluster/peers';
 import { ClusterRouter } from './cluster/router';
-import type { NodeConfig } from './config';
+import { activeEntitiesMax, type NodeConfig } from './config';
+import { getHeapStatistics } from 'node:v8';
 import { bindServer, createHealth, createOperatorServer, createTerminalServer, type ServiceDepsAll } from './grpc/server';
+import { InFlight, type StreamBudgets } from './grpc/service';
+import { ConnectionBudgets } from './grpc/result-stream';
+import { createStrictServer } from './grpc/strict-server';
+import { WireSchemas } from '../common/wire-check';
 import { accessInterceptor, systemCaller } from '../common/auth/grpc-access';
 import { rpc_rules } from '../common/auth/policy';
 import type { AccessLookups } from '../common/auth/access';
@@ -43,7 +48,6 @@ import type { DoorSecurity } from './doors';
 import { RedisApprovalStore } from './store/approvals';
 import { TerminalMerchants } from './store/terminal-merchants';
 import { Approvals } from './usecases/approvals';
-import { InFlight } from './grpc/service';
 import { StoredBalances } from './store/balances';
 import { ClusterStore } from './store/cluster-store';
 import { Committer } from './store/committer';
@@ -279,7 +283,7 @@ function buildRegion(
   const limits = {
     mailbox_max: config.TAPLINE_MAILBOX_MAX,
     drain_batch_max: config.TAPLINE_DRAIN_BATCH_MAX,
-    active_entities_max: config.TAPLINE_ACTIVE_ENTITIES_MAX,
+    active_entities_max: activeEntitiesMax(config, getHeapStatistics().heap_size_limit),
     passivate_after_ms: config.TAPLINE_PASSIVATE_AFTER_MS,
   };
   const card = {
@@ -329,6 +333,20 @@ function buildRegion(
   return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals, onTerminalPublished }, clock);
 }
 
+/** Back-pressure bounds of one server's streams, with their own per-connection counts (counted in `metrics`). */
+export function streamBudgets(config: NodeConfig, metrics: Metrics): StreamBudgets {
+  const budgets = new ConnectionBudgets();
+  metrics.countStreamPending(() => budgets.pendingItems);
+  return {
+    limits: {
+      stream_pending_items_max: config.TAPLINE_STREAM_PENDING_ITEMS_MAX,
+      connection_pending_items_max: config.TAPLINE_CONNECTION_PENDING_ITEMS_MAX,
+      frame_results_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
+    },
+    budgets,
+  };
+}
+
 /** What the gRPC handlers and the use cases behind them need. */
 export function buildServiceDeps(
   config: NodeConfig,
@@ -371,6 +389,7 @@ export function buildServiceDeps(
     clock,
     stream_in_flight_max: config.TAPLINE_STREAM_IN_FLIGHT_MAX,
     stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
+    streams: streamBudgets(config, metrics),
     accepting,
     programs,
     records: committer,
@@ -471,7 +490,14 @@ export async function serve(
   security: DoorSecurity,
   ready: () => boolean,
 ): Promise<Serving> {
-  const common = { message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES, lookups: deps.access, wrap: router.wrap.bind(router) };
+  const common = {
+    message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
+    streams_per_connection_max: config.TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX,
+    connection_age_max_ms: config.TAPLINE_GRPC_CONNECTION_AGE_MAX_MS,
+    connection_age_grace_ms: config.TAPLINE_GRPC_CONNECTION_AGE_GRACE_MS,
+    lookups: deps.access,
+    wrap: router.wrap.bind(router),
+  };
   const health = createHealth();
   const terminalServer = createTerminalServer(deps, { ...common, authenticate: security.terminal.authenticate }, health);
   const operatorServer = createOperatorServer(deps, { ...common, authenticate: security.operator.authenticate }, health);
@@ -542,12 +568,16 @@ export async function startCluster(
     logger,
     clock,
     metrics,
+    streams: streamBudgets(config, nodeMetrics),
   });
-  const server = new grpc.Server({
+  const server = createStrictServer(WireSchemas.shared(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
+    // Peers open one Forward stream per link; the bound only caps what one connection may hold.
+    // No maximum age: a peer link is meant to live as long as both nodes.
+    'grpc.max_concurrent_streams': config.TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX,
     // Measured, then checked: only callers with a node certificate of the cluster CA get in.
     interceptors: [
       nodeMetrics.grpc.interceptor,

@@ -178,6 +178,21 @@ export class Metrics {
     for (const [terminal, seconds] of this.denylistAgeSource?.() ?? []) this.denylistAge.set({ terminal }, seconds);
   }
 
+  private readonly streamPendingSources: (() => number)[] = [];
+
+  /** Read when scraped: what the node's stream back-pressure holds (grpc/result-stream.ts). */
+  readonly streamPendingItems: Gauge = new Gauge({
+    name: 'tapline_stream_pending_items',
+    help: 'Stream items (AuthorizeStream, Forward) read and not yet written back: running, or answered and waiting for the client to read.',
+    registers: [this.registry],
+    collect: () => this.streamPendingItems.set(this.streamPendingSources.reduce((sum, source) => sum + source(), 0)),
+  });
+
+  /** Adds a server's stream budgets to tapline_stream_pending_items. */
+  countStreamPending(source: () => number): void {
+    this.streamPendingSources.push(source);
+  }
+
   private readonly decisionCounters = new Map<string, CountingChild>();
 
   /** Counts a decision; children are cached per label set because this runs once per transaction. */

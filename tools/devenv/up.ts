@@ -70,6 +70,16 @@ function say(line = ''): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** Stops one started process and says so once it is gone (with its exit code, when it has one). */
+async function stopProcess(name: string, stop: () => Promise<unknown>): Promise<void> {
+  try {
+    const code = await stop();
+    say(`stopped ${name}${typeof code === 'number' ? ` (exit ${code})` : ''}`);
+  } catch (error) {
+    say(`stopped ${name} (failed: ${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
 function euros(minor: bigint | number | undefined): string {
   const value = BigInt(minor ?? 0);
   const sign = value < 0n ? '-' : '';
@@ -117,15 +127,20 @@ async function main(): Promise<void> {
   };
   const started: Started = { nodes: [] };
   let stopping = false;
+  // Every server runs in a process group of its own (ownProcessGroup), so Ctrl-C reaches this
+  // launcher alone and the servers stop here, in this order, each waited for: the nodes drain and
+  // flush into a Redis still running, the streamer moves what they flushed, ClickHouse and Redis go
+  // last.
   const stopAll = async (code: number): Promise<never> => {
     if (!stopping) {
       stopping = true;
-      say('\nstopping: nodes first (they drain and flush), then the streamer, ClickHouse and Redis');
-      for (const node of started.nodes) await node.terminate().catch(() => undefined);
-      await started.streamer?.terminate().catch(() => undefined);
-      await started.reports?.terminate().catch(() => undefined);
-      await started.clickhouse?.stop().catch(() => undefined);
-      await started.redis?.stop().catch(() => undefined);
+      say('\nstopping: nodes first (they drain and flush), then the streamer, reports, ClickHouse and Redis');
+      const { nodes, streamer, reports, clickhouse, redis } = started;
+      for (const [index, node] of nodes.entries()) await stopProcess(`node ${index + 1}`, () => node.terminate());
+      if (streamer !== undefined) await stopProcess('streamer', () => streamer.terminate());
+      if (reports !== undefined) await stopProcess('reports', () => reports.terminate());
+      if (clickhouse !== undefined) await stopProcess('clickhouse', () => clickhouse.stop());
+      if (redis !== undefined) await stopProcess('redis', () => redis.stop());
     }
     process.exit(code);
   };
@@ -175,14 +190,20 @@ async function startAll(local: Local, started: Started): Promise<DevManifest['en
     dataDir: join(local.dataDir, 'redis'),
     port: portOf('TAPLINE_UP_REDIS_PORT', 6390),
     appendfsync: 'always',
+    ownProcessGroup: true,
   });
-  say(`redis       ${started.redis.url}  (AOF, appendfsync always, data in ${relative(projectRoot(), local.dataDir)}/redis)`);
+  say(
+    `redis       ${started.redis.url}  (AOF, appendfsync always, data in ${relative(projectRoot(), local.dataDir)}/redis) (pid ${started.redis.pid})`,
+  );
   started.clickhouse = await startClickHouse({
     dataDir: join(local.dataDir, 'clickhouse'),
     httpPort: portOf('TAPLINE_UP_CLICKHOUSE_HTTP_PORT', 8133),
     tcpPort: portOf('TAPLINE_UP_CLICKHOUSE_TCP_PORT', 9010),
+    ownProcessGroup: true,
   });
-  say(`clickhouse  ${started.clickhouse.url}  (data in ${relative(projectRoot(), local.dataDir)}/clickhouse)`);
+  say(
+    `clickhouse  ${started.clickhouse.url}  (data in ${relative(projectRoot(), local.dataDir)}/clickhouse) (pid ${started.clickhouse.pid})`,
+  );
   const nodeCount = nodeCountOf(process.argv.slice(2), process.env);
   for (let i = 0; i < nodeCount; i++) {
     const metricsPort = portOf('TAPLINE_UP_METRICS_PORT', 9464, i);
@@ -204,10 +225,11 @@ async function startAll(local: Local, started: Started): Promise<DevManifest['en
       onLine: (line) => {
         if (!line.includes('"grpcPort"')) process.stdout.write(`[node ${i + 1}] ${line}\n`);
       },
+      ownProcessGroup: true,
     });
     started.nodes.push(node);
     say(
-      `node ${i + 1}      terminal door ${node.address}  operator door ${node.operatorAddress ?? '?'}  internal door 127.0.0.1:${node.internalPort ?? '?'}${metricsPort === 0 ? '' : `  metrics http://127.0.0.1:${metricsPort}/metrics`}`,
+      `node ${i + 1}      terminal door ${node.address}  operator door ${node.operatorAddress ?? '?'}  internal door 127.0.0.1:${node.internalPort ?? '?'}${metricsPort === 0 ? '' : `  metrics http://127.0.0.1:${metricsPort}/metrics`} (pid ${node.pid})`,
     );
   }
   started.streamer = await startServerProcess({
@@ -222,16 +244,20 @@ async function startAll(local: Local, started: Started): Promise<DevManifest['en
     onLine: (line) => {
       if (!line.includes('"grpcPort"')) process.stdout.write(`[streamer] ${line}\n`);
     },
+    ownProcessGroup: true,
   });
-  say(`streamer    outbox -> ClickHouse (database tapline)`);
+  say(`streamer    outbox -> ClickHouse (database tapline) (pid ${started.streamer.pid})`);
   const first = started.nodes[0];
   if (first === undefined) throw new Error('at least one node is needed');
   started.reports = await startServerProcess({
     script: 'dist/services/reports/main.js',
     env: await reportsEnv(local, started, portOf('TAPLINE_UP_REPORTS_PORT', 9470)),
+    ownProcessGroup: true,
   });
   const reportsUrl = `${local.plaintext ? 'http' : 'https'}://127.0.0.1:${started.reports.httpPort ?? '?'}`;
-  say(`reports     ${reportsUrl}/reports/float?currency=EUR  (and /reports/reconciliation, ...; bearer token of the manifest)`);
+  say(
+    `reports     ${reportsUrl}/reports/float?currency=EUR  (and /reports/reconciliation, ...; bearer token of the manifest) (pid ${started.reports.pid})`,
+  );
   if (started.nodes.length > 1)
     say(`cluster     ${started.nodes.length} nodes share 256 shards; any node accepts any request and forwards it to the card's owner`);
   return {

@@ -6,7 +6,7 @@
 // describes what the caller's door serves). Every call is measured, then checked, before any
 // handler runs.
 
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { AdminServiceService } from '../../../gen/tapline/v1/admin';
@@ -26,6 +26,8 @@ import { fleetAdminService } from './fleet-service';
 import { adminService } from './service';
 import { OfflineAdminServiceService, OfflineServiceService } from '../../../gen/tapline/v1/offline';
 import { offlineAdminService, offlineService, type OfflineServiceDeps } from './offline-service';
+import { WireSchemas } from '../../common/wire-check';
+import { createStrictServer } from './strict-server';
 
 export const terminal_services = ['tapline.v1.AuthorizationService', 'tapline.v1.OfflineService'] as const;
 export const operator_services = [
@@ -60,13 +62,21 @@ export type ServiceWrapper = (
 
 export interface DoorServerOptions {
   readonly message_max_bytes: number;
+  /** Calls open at once on one client connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly streams_per_connection_max: number;
+  /** A client connection older than this is sent GOAWAY (plus grpc-js' jitter of up to 10%). */
+  readonly connection_age_max_ms: number;
+  /** Then its calls still open get this long before the connection is closed. */
+  readonly connection_age_grace_ms: number;
   readonly authenticate: Authenticator;
   readonly lookups: AccessLookups;
   readonly wrap?: ServiceWrapper;
 }
 
 function doorServer(door: Door, deps: ServiceDepsAll, options: DoorServerOptions): grpc.Server {
-  return new grpc.Server({
+  // Every method decodes strictly and answers bytes that are not a request with INVALID_ARGUMENT
+  // (after the access check: a caller the door does not admit learns nothing about its bytes).
+  return createStrictServer(WireSchemas.shared(), {
     // Channelz (grpc-js' per-call introspection) is not served here; off, each call skips its
     // bookkeeping: ~1.5 KB of garbage and some CPU per call.
     'grpc.enable_channelz': 0,
@@ -75,6 +85,11 @@ function doorServer(door: Door, deps: ServiceDepsAll, options: DoorServerOptions
     // Gateways keep streams open for hours; keepalive pings find dead peers behind NAT.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
+    // What one connection can hold: its open calls, and its age (it is asked to reconnect, which
+    // also spreads long-lived gateway streams over the nodes again).
+    'grpc.max_concurrent_streams': options.streams_per_connection_max,
+    'grpc.max_connection_age_ms': options.connection_age_max_ms,
+    'grpc.max_connection_age_grace_ms': options.connection_age_grace_ms,
     // Every call of every service (health and reflection too) is measured, then checked, once, here.
     interceptors: [
       deps.metrics.grpc.interceptor,

@@ -22,6 +22,7 @@ import type { MoneyRequest } from '../../../actors/card/transaction';
 import type { Persistence } from '../../../actors/runtime/persistence';
 import { optionalId, requireBalance, requireId } from './validate';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../../gen/tapline/v1/authorization';
+import type { ConnectionBudgets, ResultStreamLimits } from './result-stream';
 import type { AccessLookups } from '../../common/auth/access';
 import { actingOf, type Caller } from '../../common/auth/grpc-access';
 import type { Approvals } from '../usecases/approvals';
@@ -88,6 +89,8 @@ export interface ServiceDeps {
   readonly clock: () => number;
   readonly stream_in_flight_max: number;
   readonly stream_frame_items_max: number;
+  /** Back-pressure of the node's streams: bounds of items read and not yet answered, per stream and per connection. */
+  readonly streams: StreamBudgets;
   /** False once shutdown began: new requests get UNAVAILABLE. */
   readonly accepting: () => boolean;
   /** Programs (CardService). */
@@ -108,6 +111,12 @@ export interface ServiceDeps {
   readonly tapPours: TapPours;
   /** Open loop: the cards visitors' bank cards pay from (usecases/card-tokens.ts). */
   readonly bankCards?: Pick<CardTokens, 'cardFor'>;
+}
+
+/** The bounds of a server's streams and the per-connection counts they share (result-stream.ts). */
+export interface StreamBudgets {
+  readonly limits: ResultStreamLimits;
+  readonly budgets: ConnectionBudgets;
 }
 
 /** How AuthorizeStream items reach their card's owner in a cluster. */

@@ -286,7 +286,8 @@ const offline_admin_rules: Record<keyof typeof OfflineAdminServiceService, RpcRu
 };
 
 /** Paths of the standard services every public door serves beside the API. */
-export const health_paths = ['/grpc.health.v1.Health/Check', '/grpc.health.v1.Health/Watch'] as const;
+// List (grpc-health-check serves it) tells what Check tells, for every service at once.
+export const health_paths = ['/grpc.health.v1.Health/Check', '/grpc.health.v1.Health/Watch', '/grpc.health.v1.Health/List'] as const;
 export const reflection_paths = [
   '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
   '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
