@@ -20,6 +20,8 @@ export const decline_reasons = [
   'refund_exceeds_original',
   'original_not_refundable',
   'settlement_exceeds_debt',
+  // A fleet account with an invoice unpaid too long past its due date (its billing terms).
+  'account_overdue',
   // PINs.
   'pin_required',
   'pin_invalid',

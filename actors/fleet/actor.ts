@@ -24,10 +24,13 @@ import { empty_review_queue, type ReviewQueue } from '../rules/review-queue';
 import {
   decideAccountChange,
   decideCardChange,
+  decideCycleClose,
+  decideFleetPayment,
   decideFleetMoney,
   decideFleetReversal,
   decideReviewResolution,
   fleetReversalNeedsClaim,
+  type FleetCycleClose,
   type FleetEnv,
   type FleetMoneyPlan,
 } from './decide';
@@ -74,6 +77,13 @@ export type FleetMessage =
   | { readonly type: 'get_account'; readonly reply: Reply<FleetAccountState>; readonly attempt: number }
   | { readonly type: 'get_card'; readonly cardId: string; readonly reply: Reply<FleetCardAnswer>; readonly attempt: number }
   | { readonly type: 'list_review'; readonly reply: Reply<{ queue: ReviewQueue; currency: string }>; readonly attempt: number }
+  | {
+      readonly type: 'close_cycle';
+      readonly cycle: number;
+      readonly operatorId: string;
+      readonly reply: Reply<FleetCycleClose>;
+      readonly attempt: number;
+    }
   | {
       readonly type: 'resolve_review';
       readonly transactionId: string;
@@ -157,6 +167,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
   private needs(message: FleetMessage): { card?: string; vehicle?: string } {
     switch (message.type) {
       case 'money': {
+        // A payment is the account's alone: no card.
+        if (message.request.kind === 'fleet_payment') return {};
         const prompts = message.request.fleet.prompts;
         const vehicle = prompts.odometer_km > 0 ? this.vehicleId(odometerSubject(prompts, message.request.cardId)) : undefined;
         return { card: message.request.cardId, ...(vehicle !== undefined ? { vehicle } : {}) };
@@ -232,6 +244,9 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
       case 'resolve_review':
         this.resolveReview(message);
         return;
+      case 'close_cycle':
+        this.closeCycle(message);
+        return;
       case 'get_card': {
         const card = this.cards.get(message.cardId)?.durable;
         const account = this.account.durable;
@@ -266,6 +281,7 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (this.answeredFromIndex(message)) return;
     const { request } = message;
     const account = this.account.state;
+    if (request.kind === 'fleet_payment') return this.payment(message, account);
     const cardSlot = this.cards.get(request.cardId) as Slot<FleetCardState>;
     if (account === undefined || cardSlot.state === undefined) return this.cardNotFound(message);
     const prompts = request.fleet.prompts;
@@ -273,6 +289,13 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     const records = { account, card: cardSlot.state, vehicle: vehicleSlot?.state, review: this.review.state };
     const plan = decideFleetMoney(this.fleetId, records, request, message.merchantId, this.env());
     this.commitMoneyPlan(message, plan, cardSlot, vehicleSlot);
+  }
+
+  /** A payment writes the account alone (its commit checks no card). */
+  private payment(message: Money, account: FleetAccountState | undefined): void {
+    if (account === undefined) return this.accountNotFound(message.reply);
+    const plan = decideFleetPayment(this.fleetId, account, message.request, this.env());
+    this.commitMoneyDecision([write('fleet', this.fleetId, this.account, plan.account)], plan, message, decodeFleetRecord);
   }
 
   private async reverse(message: Money): Promise<void> {
@@ -351,6 +374,16 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
       message.reply,
       { state: decision.after, alreadyExisted: false },
       (ownConflict) => this.retry(message, ownConflict),
+    );
+  }
+
+  private closeCycle(message: Extract<FleetMessage, { type: 'close_cycle' }>): void {
+    const decision = decideCycleClose(this.fleetId, this.account.state, message.cycle, message.operatorId, this.env());
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
+    const slots = [write('fleet', this.fleetId, this.account, decision.answer.account)];
+    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, decision.answer, (ownConflict) =>
+      this.retry(message, ownConflict),
     );
   }
 

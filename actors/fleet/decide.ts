@@ -10,6 +10,7 @@ import {
   decideFleetAdmin,
   decideFleetCard,
   decideFleetPurchase,
+  availableCreditMinor,
   reverseFleetPurchase,
   type FleetAccountState,
   type FleetAdminCommand,
@@ -19,8 +20,10 @@ import {
 } from './rules';
 import { isFleetTxnResult, type FleetMoneyRequest, type FleetTxnResult } from './transaction';
 import {
+  cardPinChanged,
   fleetAccountChanged,
   fleetCardIssued,
+  fleetInvoiceIssued,
   fleetCardLimitsSet,
   fleetCardStatusChanged,
   fleetReviewResolved,
@@ -29,6 +32,10 @@ import {
 } from '../outbox/builders';
 import { tombstone_fingerprint, type IdempotencyRecord, type MoneyRequest, type ReverseOutcome, type TxnResult } from '../card/transaction';
 import type { Claim } from '../runtime/persistence';
+import type { FleetAccountEvent } from '../outbox/contract';
+import type { BasePrice } from '../rules/pricing';
+import { addMinor } from '../money';
+import { applyPayment, closeCycle, invoiceNumber, type OpenInvoice, type PaymentDecision } from './billing';
 import { reversalRefusal } from '../card/decide';
 
 export interface FleetEnv {
@@ -62,6 +69,8 @@ export interface FleetRecords {
   /** The vehicle's last odometer reading, when the request entered an odometer. */
   readonly vehicle: VehicleState | undefined;
   readonly review: ReviewQueue | undefined;
+  /** The shared SPOT price list the account follows, as cached on this node (none: []). */
+  readonly sharedPrices?: readonly BasePrice[];
 }
 
 /** A purchase of one of the account's cards: account, card and vehicle change in one commit entry. */
@@ -82,6 +91,9 @@ export function decideFleetMoney(
     terminalId: request.terminalId,
     lines: request.fleet.lines,
     prompts,
+    pinHash: request.pinHash,
+    redeemPoints: request.redeemPoints,
+    sharedPrices: records.sharedPrices,
   });
   const approved = decision.kind === 'approved';
   const accountAfter = approved ? decision.account : account;
@@ -94,7 +106,7 @@ export function decideFleetMoney(
     cardId: request.cardId,
     amountMinor: approved ? request.amountMinor : 0,
     currency: account.currency,
-    balanceAfterMinor: accountAfter.creditLimitMinor + accountAfter.balanceMinor,
+    balanceAfterMinor: availableCreditMinor(accountAfter, env.nowMs),
     atMs: env.nowMs,
     fleet: {
       fleetId,
@@ -102,11 +114,12 @@ export function decideFleetMoney(
       invoicedMinor: approved ? decision.invoicedMinor : 0,
       discountMinor: approved ? decision.discountMinor : 0,
       pointsEarned: approved ? decision.pointsEarned : 0,
-      pointsRedeemed: 0,
+      pointsRedeemed: approved ? decision.pointsRedeemed : 0,
       flags: approved ? decision.flags : [],
       accountBalanceAfterMinor: accountAfter.balanceMinor,
       driverId: prompts.driver_id,
       vehicleId: prompts.vehicle_id,
+      cycle: account.billing.cycle,
     },
   };
   const stored = fleetTransactionDocument(request, { merchantId, programId: fleetId }, result, approved ? decision.invoicedLinesMinor : []);
@@ -197,6 +210,7 @@ function reversalPlan(
         pumpMinor: original.fleet.pumpMinor,
         invoicedMinor: original.fleet.invoicedMinor,
         pointsEarned: original.fleet.pointsEarned,
+        pointsRedeemed: original.fleet.pointsRedeemed,
         atMs: original.atMs,
       })
     : undefined;
@@ -208,7 +222,7 @@ function reversalPlan(
     cardId: request.cardId,
     amountMinor: reversing ? original.amountMinor : 0,
     currency: account.currency,
-    balanceAfterMinor: accountAfter.creditLimitMinor + accountAfter.balanceMinor,
+    balanceAfterMinor: availableCreditMinor(accountAfter, env.nowMs),
     atMs: env.nowMs,
     reverse: outcome,
     fleet: {
@@ -220,6 +234,7 @@ function reversalPlan(
       pointsRedeemed: 0,
       flags: [],
       accountBalanceAfterMinor: accountAfter.balanceMinor,
+      cycle: account.billing.cycle,
     },
   };
   const context = { merchantId, programId: fleetId };
@@ -262,7 +277,7 @@ function tombstoneClaim(
     cardId: request.cardId,
     amountMinor: 0,
     currency: account.currency,
-    balanceAfterMinor: account.creditLimitMinor + account.balanceMinor,
+    balanceAfterMinor: availableCreditMinor(account, env.nowMs),
     atMs: env.nowMs,
   };
   const original: MoneyRequest = { ...request, kind: 'purchase', key: request.originalKey, amountMinor: 0, originalKey: '' };
@@ -277,6 +292,16 @@ export type FleetChange<S> =
   | { readonly kind: 'unchanged'; readonly state: S }
   | { readonly kind: 'changed'; readonly after: S; readonly document: string };
 
+/** The fleet_account_changed event of each change (a price load is a change of pricing). */
+const account_change_events = {
+  create: 'created',
+  set_limits: 'limits',
+  set_policy: 'policy',
+  set_pricing: 'pricing',
+  load_prices: 'pricing',
+  set_billing: 'billing',
+} as const satisfies Record<FleetAdminCommand['type'], FleetAccountEvent>;
+
 export function decideAccountChange(
   fleetId: string,
   account: FleetAccountState | undefined,
@@ -288,8 +313,7 @@ export function decideAccountChange(
   if (decision.kind === 'rejected') return { kind: 'rejected', error: rejected(decision.code, decision.message, { fleetId }) };
   if (decision.kind === 'unchanged') return { kind: 'unchanged', state: decision.state };
   const after = decision.state;
-  const event =
-    command.type === 'create' ? 'created' : command.type === 'set_limits' ? 'limits' : command.type === 'set_policy' ? 'policy' : 'pricing';
+  const event = account_change_events[command.type];
   const document = fleetAccountChanged({ fleet: fleetId, currency: after.currency, event, operator: operatorId, at: env.nowMs });
   return { kind: 'changed', after, document };
 }
@@ -315,8 +339,16 @@ export function decideCardChange(
       ? fleetCardIssued({ card: cardId, fleet: fleetId, currency, status: after.status, operator, at })
       : command.type === 'set_status'
         ? fleetCardStatusChanged({ card: cardId, fleet: fleetId, status: after.status, previous: card?.status ?? '', operator, at })
-        : fleetCardLimitsSet({ card: cardId, limits: after.limits, groups: after.allowedGroups, operator, at });
+        : command.type === 'set_pin'
+          ? cardPinChanged({ card: cardId, program: fleetId, event: pinEventOf(card), operator, reason: '', at })
+          : fleetCardLimitsSet({ card: cardId, limits: after.limits, groups: after.allowedGroups, operator, at });
   return { kind: 'changed', after, document };
+}
+
+/** What a new PIN did to the card: set the first one, unlocked a locked one, or changed it. */
+function pinEventOf(card: FleetCardState | undefined): 'set' | 'changed' | 'unlocked' {
+  if (card?.pinHash === undefined) return 'set';
+  return (card.pinFailures ?? 0) > 0 ? 'unlocked' : 'changed';
 }
 
 export function decideReviewResolution(
@@ -335,4 +367,103 @@ export function decideReviewResolution(
     return { kind: 'rejected', error: rejected('not_found', 'transaction is not in the review queue', { transactionId }) };
   const document = fleetReviewResolved({ transaction: transactionId, fleet: fleetId, note, operator: operatorId, at: env.nowMs });
   return { kind: 'changed', after, document };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The postpaid cycle: payments and cycle closes (billing.ts holds the rules).
+
+/**
+ * A payment received for the account's invoices (kind fleet_payment, keyed by its reference):
+ * applied oldest invoice first, the debt and the outstanding amounts lowered together in one
+ * commit, so the available credit grows by exactly the payment. Declined (recorded, so a retry
+ * answers the same) when its currency is not the account's or it is more than the invoices owe.
+ */
+export function decideFleetPayment(fleetId: string, account: FleetAccountState, request: FleetMoneyRequest, env: FleetEnv): FleetMoneyPlan {
+  const decision: PaymentDecision =
+    request.currency !== account.currency ? { kind: 'refused', message: 'currency' } : applyPayment(account.billing, request.amountMinor);
+  const applied = decision.kind === 'applied';
+  const after: FleetAccountState | undefined = applied
+    ? { ...account, balanceMinor: addMinor(account.balanceMinor, request.amountMinor), billing: decision.billing }
+    : undefined;
+  const accountAfter = after ?? account;
+  const result: FleetTxnResult = {
+    id: env.nextId(),
+    kind: 'fleet_payment',
+    outcome: applied ? 'approved' : 'declined',
+    ...(applied
+      ? {}
+      : request.currency !== account.currency
+        ? { reason: 'currency_mismatch' as const, rule: 'currency' }
+        : { reason: 'settlement_exceeds_debt' as const, rule: 'billing:payment_exceeds_invoiced' }),
+    cardId: '',
+    amountMinor: applied ? request.amountMinor : 0,
+    currency: account.currency,
+    balanceAfterMinor: availableCreditMinor(accountAfter, env.nowMs),
+    atMs: env.nowMs,
+    fleet: {
+      fleetId,
+      pumpMinor: 0,
+      invoicedMinor: 0,
+      discountMinor: 0,
+      pointsEarned: 0,
+      pointsRedeemed: 0,
+      flags: [],
+      accountBalanceAfterMinor: accountAfter.balanceMinor,
+      cycle: account.billing.cycle,
+    },
+  };
+  const context = { merchantId: '', programId: fleetId };
+  return {
+    kind: 'money',
+    account: after,
+    card: undefined,
+    record: { f: request.fingerprint, r: result, origin: { terminalId: '', merchantId: '' } },
+    stored: fleetTransactionDocument(request, context, result, []),
+  };
+}
+
+/** What closing a cycle answers: the invoice it issued, or that the cycle was closed already. */
+export interface FleetCycleClose {
+  readonly account: FleetAccountState;
+  readonly invoice?: OpenInvoice;
+  /** Credit applied at once to older invoices (a credit note's). */
+  readonly appliedMinor: number;
+  readonly alreadyClosed: boolean;
+}
+
+/**
+ * Closes the open cycle: the invoice is the spend accrued in it (exactly the documents that carry
+ * its cycle number), issued now and due after the account's payment terms. The balance does not
+ * move: the debt only changes from uninvoiced to invoiced. Written with a fleet_invoice document.
+ */
+export function decideCycleClose(
+  fleetId: string,
+  account: FleetAccountState | undefined,
+  cycle: number,
+  operatorId: string,
+  env: FleetEnv,
+):
+  | Rejection
+  | { readonly kind: 'unchanged'; readonly answer: FleetCycleClose }
+  | { readonly kind: 'changed'; readonly answer: FleetCycleClose; readonly document: string } {
+  if (account === undefined) return { kind: 'rejected', error: rejected('not_found', 'fleet account not found', { fleetId }) };
+  const decision = closeCycle(account.balanceMinor, account.billing, cycle, env.nowMs);
+  if (decision.kind === 'refused')
+    return { kind: 'rejected', error: rejected('failed_precondition', decision.message, { fleetId, cycle }) };
+  if (decision.kind === 'already_closed') return { kind: 'unchanged', answer: { account, appliedMinor: 0, alreadyClosed: true } };
+  const after: FleetAccountState = { ...account, billing: decision.billing };
+  const appliedMinor = decision.applied.reduce((sum, entry) => sum + entry.amountMinor, 0);
+  const document = fleetInvoiceIssued({
+    fleet: fleetId,
+    number: invoiceNumber(fleetId, cycle),
+    cycle,
+    currency: account.currency,
+    amount: decision.invoice.amountMinor,
+    applied: appliedMinor,
+    opened_at: account.billing.cycleOpenedAtMs,
+    due_at: decision.invoice.dueAtMs,
+    operator: operatorId,
+    at: env.nowMs,
+  });
+  return { kind: 'changed', answer: { account: after, invoice: decision.invoice, appliedMinor, alreadyClosed: false }, document };
 }

@@ -40,6 +40,8 @@ export interface FleetFigures {
   /** The purchase's driver and vehicle prompt answers, which its reversal repeats (docs/OUTBOX.md) so invoices net per vehicle. */
   readonly driverId?: string;
   readonly vehicleId?: string;
+  /** The billing cycle the transaction accrued to (billing.ts); absent in records written before cycles. */
+  readonly cycle?: number;
 }
 
 /** A TxnResult of a fleet card; `reason` may hold a rule reason (services/.../fleet-mapping.ts maps it). */
@@ -82,6 +84,7 @@ export function decodeFleetRecord(value: string): IdempotencyRecord {
     accountBalanceAfterMinor: stored.account_balance_after ?? 0,
     driverId: stored.driver ?? '',
     vehicleId: stored.vehicle ?? '',
+    ...(stored.cycle !== undefined ? { cycle: stored.cycle } : {}),
   };
   return { f: stored.f, r: { ...result, fleet } as FleetTxnResult, origin };
 }

@@ -29,6 +29,8 @@ export const transaction_kinds = [
   'transfer_out',
   'transfer_in',
   'tab_settlement',
+  // A payment received for a fleet account's invoices (no card: `card` is "").
+  'fleet_payment',
 ] as const;
 export type TransactionKind = (typeof transaction_kinds)[number];
 
@@ -52,6 +54,7 @@ export const document_types = [
   ...card_event_types,
   ...terminal_event_types,
   'fleet_account_changed',
+  'fleet_invoice',
   'operator_action',
 ] as const;
 export type DocumentType = (typeof document_types)[number];
@@ -75,7 +78,7 @@ export type OperatorAction = (typeof operator_actions)[number];
 export const card_pin_events = ['set', 'changed', 'locked', 'unlocked'] as const;
 export type CardPinEvent = (typeof card_pin_events)[number];
 
-export const fleet_account_events = ['created', 'limits', 'policy', 'pricing'] as const;
+export const fleet_account_events = ['created', 'limits', 'policy', 'pricing', 'billing'] as const;
 export type FleetAccountEvent = (typeof fleet_account_events)[number];
 
 // Bounds a reader holds every document to. A document past them is kept verbatim as a reject
@@ -91,6 +94,8 @@ export const unix_ms_max = 4_294_967_295_000;
 export const lines_max = 500;
 /** Flags one transaction may carry. */
 export const flags_max = 64;
+/** The largest billing cycle number of a fleet account (ClickHouse keeps it as UInt32). */
+export const cycle_max = 4_294_967_295;
 
 /**
  * The contract's default for `balance_delta` of a document that does not carry it: documents of the
@@ -174,6 +179,11 @@ export interface TransactionDocument extends TransactionExtras {
   readonly odometer?: number;
   readonly driver?: string;
   readonly vehicle?: string;
+  /**
+   * The fleet account's billing cycle the document accrued to (the invoice that carries it); fleet
+   * documents written before cycles existed have none and belong to cycle 1.
+   */
+  readonly cycle?: number;
   /** Capture time of an offline approval: read by the streamer, written by no producer yet. */
   readonly offline_at?: number;
 }
@@ -277,6 +287,26 @@ export interface FleetAccountChangedDocument {
   readonly at: number;
 }
 
+/**
+ * A fleet account's billing cycle closed: the invoice it issued. `amount` is the total of the
+ * cycle's documents (`cycle` = this cycle; < 0 = a credit note), `applied` the credit it (or an
+ * older credit note) settled on older invoices at once, `opened_at` .. `at` the cycle's period.
+ */
+export interface FleetInvoiceDocument {
+  readonly type: 'fleet_invoice';
+  readonly fleet: string;
+  /** "<fleet>-<cycle>". */
+  readonly number: string;
+  readonly cycle: number;
+  readonly currency: string;
+  readonly amount: number;
+  readonly applied: number;
+  readonly opened_at: number;
+  readonly due_at: number;
+  readonly operator: string;
+  readonly at: number;
+}
+
 export interface OperatorActionDocument {
   readonly type: 'operator_action';
   readonly action: OperatorAction;
@@ -299,6 +329,7 @@ export interface DocumentsByType {
   readonly terminal_registered: TerminalEventDocument;
   readonly terminal_enabled_changed: TerminalEventDocument;
   readonly fleet_account_changed: FleetAccountChangedDocument;
+  readonly fleet_invoice: FleetInvoiceDocument;
   readonly operator_action: OperatorActionDocument;
 }
 export type OutboxDocument = DocumentsByType[DocumentType];

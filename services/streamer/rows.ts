@@ -10,6 +10,7 @@ import {
   card_replaced_schema,
   card_status_changed_schema,
   fleet_account_changed_schema,
+  fleet_invoice_schema,
   operator_action_schema,
   terminal_enabled_changed_schema,
   terminal_registered_schema,
@@ -30,7 +31,7 @@ export interface OutboxEntry {
   readonly document: string | undefined;
 }
 
-export type RowTable = 'transactions' | 'transaction_lines' | 'lifecycle_events' | 'outbox_rejects';
+export type RowTable = 'transactions' | 'transaction_lines' | 'lifecycle_events' | 'fleet_invoices' | 'outbox_rejects';
 
 export interface Row {
   readonly table: RowTable;
@@ -108,6 +109,31 @@ export function rowsOf(entry: OutboxEntry): Row[] {
       lifecycle(entry, e.type, e.at, { fleet: e.fleet, currency: e.currency, event: e.event, operator: e.operator, reason: e.reason }),
     ];
   }
+  if (type === 'fleet_invoice') {
+    const parsed = fleet_invoice_schema.safeParse(document);
+    if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
+    const e = parsed.data;
+    return [
+      {
+        table: 'fleet_invoices',
+        values: {
+          fleet: e.fleet,
+          number: e.number,
+          cycle: e.cycle,
+          currency: e.currency,
+          amount: e.amount,
+          applied: e.applied,
+          opened_at_ms: e.opened_at,
+          due_at_ms: e.due_at,
+          operator: e.operator,
+          at: Math.floor(e.at / 1000),
+          at_ms: e.at,
+          shard: entry.shard,
+          stream_id: entry.streamId,
+        },
+      },
+    ];
+  }
   if (type === 'operator_action') {
     const parsed = operator_action_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
@@ -147,6 +173,8 @@ export function transactionRows(t: ParsedTransaction, entry: OutboxEntry): Row[]
       invoiced: line.invoiced ?? line.amount,
       at: Math.floor(t.at / 1000),
       at_ms: t.at,
+      // Absent: the column's default (cycle 1 for a fleet document written before cycles).
+      ...(t.cycle === undefined ? {} : { cycle: t.cycle }),
     },
   }));
   return [main, ...lines];
@@ -230,6 +258,8 @@ function transactionValues(t: ParsedTransaction, entry: OutboxEntry): Record<str
   number('account_balance_after', t.account_balance_after);
   number('line_count', t.lines.length);
   number('hold_amount', t.hold_amount);
+  // Absent: the column's default (cycle 1 for a fleet document written before cycles, 0 otherwise).
+  if (t.cycle !== undefined) values['cycle'] = t.cycle;
   number('hold_expires_at', t.hold_expires_at);
   number('ledger_after', t.ledger_after);
   number('spent_after', t.spent_after);

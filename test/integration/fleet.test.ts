@@ -560,42 +560,4 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     );
     assert.equal(await inspect.snapshot(), snapshot);
   });
-
-  it('a PIN or points to redeem on a fleet card are refused (INVALID_ARGUMENT, unary and stream), never ignored', async function () {
-    const [card] = await newFleet('no-pin');
-    const snapshot = await inspect.snapshot();
-    const withPin = { ...fleetPurchase('pump-1', ++txn, card!, [diesel(500)]), pin: '1234' };
-    const withPoints = { ...fleetPurchase('pump-1', ++txn, card!, [diesel(500)]), redeemPoints: 10n };
-    for (const [what, request] of [
-      ['pin', withPin],
-      ['redeem_points', withPoints],
-    ] as const) {
-      await assert.rejects(client.authorize(request), (e: grpc.ServiceError) => {
-        assert.equal(e.code, grpc.status.INVALID_ARGUMENT, `${what}: ${e.details}`);
-        assert.match(e.details, new RegExp(what));
-        return true;
-      });
-    }
-    const stream = client.authorization.authorizeStream();
-    const frames: AuthorizeStreamResponse[] = [];
-    stream.on('data', (frame: AuthorizeStreamResponse) => frames.push(frame));
-    const ended = new Promise<void>((resolve, reject) => {
-      stream.on('end', resolve);
-      stream.on('error', reject);
-    });
-    stream.write({
-      items: [
-        { correlationId: 'pin', request: withPin },
-        { correlationId: 'points', request: withPoints },
-      ],
-    });
-    stream.end();
-    await ended;
-    const results = frames.flatMap((frame) => frame.results);
-    assert.deepEqual(results.map((result) => [result.correlationId, result.statusCode]).sort(), [
-      ['pin', grpc.status.INVALID_ARGUMENT],
-      ['points', grpc.status.INVALID_ARGUMENT],
-    ]);
-    assert.equal(await inspect.snapshot(), snapshot, 'nothing was written');
-  });
 });

@@ -44,6 +44,7 @@ import {
   fleetCardIssued,
   fleetCardLimitsSet,
   fleetCardStatusChanged,
+  fleetInvoiceIssued,
   fleetReviewResolved,
   fleetTransactionDocument,
   managerRegistered,
@@ -230,6 +231,61 @@ function fleetReversal(name: string, reverse: FleetTxnResult['reverse']): Golden
   };
 }
 
+/**
+ * A fleet document of a billing cycle: the document every fleet producer wrote before cycles, and
+ * the cycle number after its last field (so a reader of the older fields sees the same bytes).
+ */
+function fleetInCycle(name: string, money: FleetMoneyRequest, answer: FleetTxnResult, invoicedLines: readonly number[]): Golden {
+  const where = { merchantId: 'station-3', programId: 'fl-1' };
+  const inCycle: FleetTxnResult = { ...answer, fleet: { ...answer.fleet, cycle: 3 } };
+  const before = legacyFleetTransaction(money, where, answer, invoicedLines);
+  return { name, now: fleetTransactionDocument(money, where, inCycle, invoicedLines), before: `${before.slice(0, -1)},"cycle":3}` };
+}
+
+/** A payment for a fleet account's invoices: no card, no terminal, keyed by its reference. */
+function fleetPayment(outcome: 'approved' | 'declined'): Golden {
+  const approved = outcome === 'approved';
+  const money: FleetMoneyRequest = {
+    ...request('fleet_payment', {
+      key: 'k:fleet-payment:fl-1:bank-77',
+      cardId: '',
+      terminalId: '',
+      amountMinor: 9_000,
+      operatorId: 'ops-3',
+    }),
+    fingerprint: 'fleet_payment||9000|EUR||||||0,,',
+    fleet: { fleetId: 'fl-1', lines: [], prompts: { odometer_km: 0, driver_id: '', vehicle_id: '' } },
+  };
+  const answer: FleetTxnResult = {
+    ...result('fleet_payment', { cardId: '', amountMinor: approved ? 9_000 : 0, balanceAfterMinor: 491_000 }),
+    outcome,
+    ...(approved ? {} : { reason: 'settlement_exceeds_debt' as const, rule: 'billing:payment_exceeds_invoiced' }),
+    fleet: {
+      fleetId: 'fl-1',
+      pumpMinor: 0,
+      invoicedMinor: 0,
+      discountMinor: 0,
+      pointsEarned: 0,
+      pointsRedeemed: 0,
+      flags: [],
+      accountBalanceAfterMinor: -9_000,
+      cycle: 4,
+    },
+  };
+  const reason = approved ? '' : 'settlement_exceeds_debt';
+  const rule = approved ? '' : 'billing:payment_exceeds_invoiced';
+  return {
+    name: `fleet payment ${outcome}`,
+    now: fleetTransactionDocument(money, { merchantId: '', programId: 'fl-1' }, answer, []),
+    before:
+      `{"type":"transaction","f":"fleet_payment||9000|EUR||||||0,,","id":"4-1001","kind":"fleet_payment","outcome":"${outcome}",` +
+      `"reason":"${reason}","rule":"${rule}","card":"","program":"fl-1","terminal":"","merchant":"","amount":${approved ? 9_000 : 0},` +
+      `"requested":9000,"currency":"EUR","balance_after":491000,"key":"k:fleet-payment:fl-1:bank-77","original":"","reverse":"",` +
+      `"source":"","operator":"ops-3","at":${at},"fleet":"fl-1","lines":[],"pump":0,"invoiced":0,"discount":0,"points_earned":0,` +
+      `"points_redeemed":0,"flags":[],"odometer":0,"driver":"","vehicle":"","balance_delta":0,"account_balance_after":-9000,"cycle":4}`,
+  };
+}
+
 // The replacement's four documents, now: the map for the card actor's replacement.
 const replaced_old: CardState = { ...profiled_card, balanceMinor: 1_234 };
 const replacement = replacementState(replaced_old, 'c-new', at);
@@ -316,6 +372,7 @@ const transactions: { readonly [K in TransactionKind]: readonly Golden[] } = {
     ),
     fleetTxn('fleet purchase with basket, prompts, prices and flags', fleet_request, fleetResult('approved'), [7_000, 1]),
     fleetTxn('fleet purchase declined by a rule (nothing invoiced)', fleet_request, fleetResult('declined'), []),
+    fleetInCycle('fleet purchase in a billing cycle (the cycle last)', fleet_request, fleetResult('approved'), [7_000, 1]),
   ],
   top_up: [
     txn('cash top-up', request('top_up', { source: 'cash' }), result('top_up', { balanceAfterMinor: 5_250 })),
@@ -484,6 +541,7 @@ const transactions: { readonly [K in TransactionKind]: readonly Golden[] } = {
     { name: 'replacement: the old card transfers out', now: replacement_now.transferOut, before: replacement_before.transferOut },
   ],
   transfer_in: [{ name: 'replacement: the new card receives', now: replacement_now.transferIn, before: replacement_before.transferIn }],
+  fleet_payment: [fleetPayment('approved'), fleetPayment('declined')],
   tab_settlement: [
     txn(
       'on-tab debt settled by invoice',
@@ -779,11 +837,38 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
       before: legacyTerminalDocument(false, 'pos-1', { ...terminal, enabled: false }, 'ops-1', at),
     },
   ],
-  fleet_account_changed: (['created', 'limits', 'policy', 'pricing'] as const).map((event) => ({
-    name: `fleet account ${event}`,
-    now: fleetAccountChanged({ fleet: 'fl-1', currency: 'EUR', event, operator: 'ops-3', at }),
-    before: legacyFleetAccountChanged('fl-1', 'EUR', event, 'ops-3', at),
-  })),
+  fleet_account_changed: [
+    ...(['created', 'limits', 'policy', 'pricing'] as const).map((event) => ({
+      name: `fleet account ${event}`,
+      now: fleetAccountChanged({ fleet: 'fl-1', currency: 'EUR', event, operator: 'ops-3', at }),
+      before: legacyFleetAccountChanged('fl-1', 'EUR', event, 'ops-3', at),
+    })),
+    {
+      name: 'fleet account billing terms',
+      now: fleetAccountChanged({ fleet: 'fl-1', currency: 'EUR', event: 'billing', operator: 'ops-3', at }),
+      before: `{"type":"fleet_account_changed","fleet":"fl-1","currency":"EUR","event":"billing","operator":"ops-3","reason":"","at":${at}}`,
+    },
+  ],
+  fleet_invoice: [
+    {
+      name: 'fleet invoice of a closed cycle (credit of an older credit note applied)',
+      now: fleetInvoiceIssued({
+        fleet: 'fl-1',
+        number: 'fl-1-3',
+        cycle: 3,
+        currency: 'EUR',
+        amount: 12_500,
+        applied: 500,
+        opened_at: at - 30 * day_ms,
+        due_at: at + 14 * day_ms,
+        operator: 'ops-3',
+        at,
+      }),
+      before:
+        `{"type":"fleet_invoice","fleet":"fl-1","number":"fl-1-3","cycle":3,"currency":"EUR","amount":12500,"applied":500,` +
+        `"opened_at":${at - 30 * day_ms},"due_at":${at + 14 * day_ms},"operator":"ops-3","at":${at}}`,
+    },
+  ],
 };
 
 const by_type: { readonly [T in DocumentType]: readonly Golden[] } = {
@@ -828,7 +913,7 @@ describe('outbox contract: every document every producer writes', () => {
         const parsed = document_schemas[type].safeParse(JSON.parse(golden.now));
         assert.ok(parsed.success, `${type}: ${golden.name}: ${parsed.success ? '' : parsed.error.message}`);
         const rows = rowsOf(entryOf(golden.now, n++));
-        const table = type === 'transaction' ? 'transactions' : 'lifecycle_events';
+        const table = type === 'transaction' ? 'transactions' : type === 'fleet_invoice' ? 'fleet_invoices' : 'lifecycle_events';
         assert.equal(rows[0]?.table, table, `${type}: ${golden.name}: ${JSON.stringify(rows[0])}`);
         const lines = (JSON.parse(golden.now) as { lines?: unknown[] }).lines ?? [];
         assert.equal(rows.length, 1 + lines.length, `${golden.name}: one transaction_lines row per line`);

@@ -131,6 +131,24 @@ const full_fleet_account: Complete<FleetAccountState> = {
   prices: [{ product_code: 'diesel', unit_milli_minor: 175_900, effective_from_ms: at - 86_400_000 }],
   points: 7,
   createdAtMs: at - 30 * 86_400_000,
+  billing: {
+    cycle: 3,
+    cycleOpenedAtMs: at - 2 * 86_400_000,
+    terms: { payment_terms_days: 14, block_after_overdue_days: 7 },
+    invoices: [{ cycle: 2, amountMinor: 9_000, outstandingMinor: 4_000, issuedAtMs: at - 2 * 86_400_000, dueAtMs: at + 12 * 86_400_000 }],
+  },
+  holds: {
+    't:pump-1:7': {
+      amountMinor: 10_000,
+      expiresAtMs: at + 3_600_000,
+      card: 'fl-1~3',
+      atMs: at,
+      prompts: { odometer_km: 120_500, driver_id: 'd-1', vehicle_id: 'truck-9' },
+    },
+  },
+  heldMinor: 10_000,
+  cardPolicy: { pin_required: true, pin_attempts_max: 3, hold_expiry_ms: 3_600_000, completion_tolerance_bp: 500 },
+  priceList: 'platts-nwe',
 };
 
 const full_fleet_card: Complete<FleetCardState> = {
@@ -153,6 +171,8 @@ const full_fleet_card: Complete<FleetCardState> = {
     risk: { declines_at_ms: [], blocked_until_ms: 0 },
   },
   issuedAtMs: at,
+  pinHash: 'c'.repeat(64),
+  pinFailures: 1,
 };
 
 const full_program: Complete<ProgramConfig> = {
@@ -225,11 +245,17 @@ const cases: readonly Case<unknown>[] = [
     program: {},
     pricing: {},
     prices: [],
+    billing: { cycle: 1, cycleOpenedAtMs: 0, terms: { payment_terms_days: 30 }, invoices: [] },
+    holds: {},
+    heldMinor: 0,
+    priceList: undefined,
   }),
   codecCase<FleetCardState>(fleet_card_codec, full_fleet_card, {
     ...full_fleet_card,
     limits: {},
     allowedGroups: undefined,
+    pinHash: undefined,
+    pinFailures: undefined,
   }),
   codecCase<VehicleState>(vehicle_codec, { odometerKm: 120_500, atMs: at }, { odometerKm: 0, atMs: 0 }),
   codecCase<ReviewQueue>(
@@ -390,6 +416,37 @@ describe('stored state codecs', () => {
         legacyLayout(z.object({}), () => ({ pinRequired: 'no' })),
       ]);
       assertStoredStateError(() => broken.decode('{}'), 'program', /upgrade from layout 1: pinRequired/);
+    });
+  });
+
+  describe('fleet account and fleet card: older layouts read as the current one', () => {
+    const { billing: _billing, holds: _holds, heldMinor: _held, cardPolicy: _policy, priceList: _list, ...layout_1 } = full_fleet_account;
+
+    it('reads a layout-1 account as an account in its first cycle, opened at its creation, with no holds and the default card policy', () => {
+      const decoded = fleet_account_codec.decode(JSON.stringify(layout_1));
+      assert.deepStrictEqual(decoded, {
+        ...layout_1,
+        billing: { cycle: 1, cycleOpenedAtMs: layout_1.createdAtMs, terms: { payment_terms_days: 30 }, invoices: [] },
+        holds: {},
+        heldMinor: 0,
+        cardPolicy: { pin_required: false, pin_attempts_max: 3, hold_expiry_ms: 3_600_000, completion_tolerance_bp: 0 },
+      });
+      assert.ok(fleet_account_codec.encode(decoded).startsWith('{"v":2,'), 'written back at layout 2');
+    });
+
+    it('reads a layout-2 fleet card as a card without a PIN, and writes layout 3', () => {
+      const { pinHash: _hash, pinFailures: _failures, ...layout_2 } = full_fleet_card;
+      const decoded = fleet_card_codec.decode(`{"v":2,${JSON.stringify(layout_2).slice(1)}`);
+      assert.deepStrictEqual(decoded, layout_2);
+      assert.ok(fleet_card_codec.encode(decoded).startsWith('{"v":3,'));
+    });
+
+    it('refuses a layout-1 account of the wrong shape', () => {
+      assertStoredStateError(
+        () => fleet_account_codec.decode(JSON.stringify({ ...layout_1, balanceMinor: 'x' })),
+        'fleet',
+        /layout 1: balanceMinor/,
+      );
     });
   });
 

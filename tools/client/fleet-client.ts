@@ -24,6 +24,10 @@ import {
   type SetFleetPolicyResponse,
   type SetFleetPricingRequest,
   type SetFleetPricingResponse,
+  type SetFleetBillingTermsResponse,
+  type CloseFleetCycleResponse,
+  type PostFleetPaymentResponse,
+  type SetFleetCardPinResponse,
 } from '../../gen/tapline/v1/fleet';
 import type { AuthorizeRequest } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind, type LineItem } from '../../gen/tapline/v1/types';
@@ -116,8 +120,8 @@ export class FleetClient {
     return invoke((m, o, cb) => this.fleet.setFleetPolicy(request, m, o, cb));
   }
 
-  setPricing(request: SetFleetPricingRequest): Promise<SetFleetPricingResponse> {
-    return invoke((m, o, cb) => this.fleet.setFleetPricing(request, m, o, cb));
+  setPricing(request: Omit<SetFleetPricingRequest, 'priceListId'> & { priceListId?: string }): Promise<SetFleetPricingResponse> {
+    return invoke((m, o, cb) => this.fleet.setFleetPricing({ priceListId: '', ...request }, m, o, cb));
   }
 
   loadBasePrices(request: LoadBasePricesRequest): Promise<LoadBasePricesResponse> {
@@ -150,6 +154,27 @@ export class FleetClient {
 
   resolveReview(fleetId: string, transactionId: string, note = ''): Promise<ResolveReviewResponse> {
     return invoke((m, o, cb) => this.fleet.resolveReview({ fleetId, transactionId, note, operatorId: 'ops' }, m, o, cb));
+  }
+
+  setBillingTerms(fleetId: string, paymentTermsDays: number, blockAfterOverdueDays?: number): Promise<SetFleetBillingTermsResponse> {
+    const terms = {
+      paymentTermsDays: BigInt(paymentTermsDays),
+      blockAfterOverdueDays: blockAfterOverdueDays === undefined ? undefined : BigInt(blockAfterOverdueDays),
+    };
+    return invoke((m, o, cb) => this.fleet.setFleetBillingTerms({ fleetId, terms, operatorId: 'ops' }, m, o, cb));
+  }
+
+  closeCycle(fleetId: string, cycle: number | bigint): Promise<CloseFleetCycleResponse> {
+    return invoke((m, o, cb) => this.fleet.closeFleetCycle({ fleetId, cycle: BigInt(cycle), operatorId: 'ops' }, m, o, cb));
+  }
+
+  postPayment(fleetId: string, reference: string, amountMinor: number | bigint, currency = 'EUR'): Promise<PostFleetPaymentResponse> {
+    const amount = { amountMinor: BigInt(amountMinor), currency };
+    return invoke((m, o, cb) => this.fleet.postFleetPayment({ fleetId, reference, amount, operatorId: 'ops' }, m, o, cb));
+  }
+
+  setCardPin(cardId: string, pin: string): Promise<SetFleetCardPinResponse> {
+    return invoke((m, o, cb) => this.fleet.setFleetCardPin({ cardId, pin, operatorId: 'ops' }, m, o, cb));
   }
 
   close(): void {

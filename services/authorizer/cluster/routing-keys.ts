@@ -88,6 +88,10 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(FleetAdminServiceService.getFleetCard, (request) => card(request.cardId)),
   entry(FleetAdminServiceService.listReviewQueue, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.resolveReview, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.setFleetBillingTerms, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.closeFleetCycle, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.postFleetPayment, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.setFleetCardPin, (request) => card(request.cardId)),
   // Internal fan-out calls (bulk issuance, refund run): one per card, on the card's owner.
   entry(CardFanoutServiceService.issueBulkCard, (request) => card(request.cardId)),
   entry(CardFanoutServiceService.refundRunCashOut, (request) => card(request.cardId)),

@@ -39,7 +39,9 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       'Authorize',
       (request, reply, deadlineMs) => {
         // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
-        const parsed = isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : withPin(deps, parseAuthorize(request), request.pin);
+        const parsed = isFleetCardId(request.cardId)
+          ? withPin(deps, parseFleetAuthorize(request), request.pin)
+          : withPin(deps, parseAuthorize(request), request.pin);
         deps.region.money(parsed, reply, undefined, deadlineMs);
       },
       toAuthorizeResponse,

@@ -8,11 +8,23 @@ import { isValidTimeZone, periodKeys } from '../../../actors/rules/calendar';
 import { spentIn, type SpendLimits as DomainSpendLimits } from '../../../actors/rules/spend-limits';
 import type { Outcome } from '../../../actors/errors';
 import type { ReviewQueue } from '../../../actors/rules/review-queue';
-import type { FleetAccount, FleetAdminServiceServer, FleetCard, SpendLimits } from '../../../gen/tapline/v1/fleet';
+import type { FleetAccount, FleetAdminServiceServer, FleetCard, FleetInvoice, SpendLimits } from '../../../gen/tapline/v1/fleet';
+import { Outcome as WireOutcome } from '../../../gen/tapline/v1/types';
+import type { FleetCycleClose } from '../../../actors/fleet/decide';
+import { invoiceNumber, outstandingMinor, overdueInvoice, uninvoicedMinor, type OpenInvoice } from '../../../actors/fleet/billing';
+import { availableCreditMinor } from '../../../actors/fleet/rules';
+import { liveHeldMinor } from '../../../actors/card/holds';
+import type { TxnAnswer } from '../../../actors/card/transaction';
+import { pin_pattern } from '../usecases/pin';
+import { wireDeclineReason } from './mapping';
 import { requireCurrency, requireId, optionalId } from './validate';
 import {
   parseBasePrices,
+  parseBillingTerms,
+  parseCardPolicy,
   parseCreditLimit,
+  parseCycle,
+  parseFleetPayment,
   parseFleetCardStatus,
   parseGroups,
   parsePolicy,
@@ -36,16 +48,49 @@ function wireLimits(limits: DomainSpendLimits): SpendLimits {
   };
 }
 
-export function wireFleetAccount(state: FleetAccountState): FleetAccount {
+function wireInvoice(fleetId: string, invoice: OpenInvoice, currency: string): FleetInvoice {
+  return {
+    number: invoiceNumber(fleetId, invoice.cycle),
+    cycle: BigInt(invoice.cycle),
+    amount: { amountMinor: BigInt(invoice.amountMinor), currency },
+    outstanding: { amountMinor: BigInt(invoice.outstandingMinor), currency },
+    issuedAtUnixMs: BigInt(invoice.issuedAtMs),
+    dueAtUnixMs: BigInt(invoice.dueAtMs),
+  };
+}
+
+/** The account as the operator sees it at `nowMs` (live holds, the overdue restriction). */
+export function wireFleetAccount(state: FleetAccountState, nowMs: number): FleetAccount {
   const money = (amount: number): { amountMinor: bigint; currency: string } => ({ amountMinor: BigInt(amount), currency: state.currency });
+  const { billing } = state;
+  const overdue = overdueInvoice(billing, nowMs);
   return {
     fleetId: state.fleetId,
     creditLimit: money(state.creditLimitMinor),
     balance: money(state.balanceMinor),
-    availableCredit: money(state.creditLimitMinor + state.balanceMinor),
+    availableCredit: money(availableCreditMinor(state, nowMs)),
     timeZone: state.timeZone,
     limits: wireLimits(state.limits),
     points: BigInt(state.points),
+    billingTerms: {
+      paymentTermsDays: BigInt(billing.terms.payment_terms_days),
+      blockAfterOverdueDays:
+        billing.terms.block_after_overdue_days === undefined ? undefined : BigInt(billing.terms.block_after_overdue_days),
+    },
+    cycle: BigInt(billing.cycle),
+    cycleOpenedAtUnixMs: BigInt(billing.cycleOpenedAtMs),
+    uninvoiced: money(uninvoicedMinor(state.balanceMinor, billing)),
+    invoicedUnpaid: money(outstandingMinor(billing)),
+    held: money(liveHeldMinor(state, nowMs)),
+    openInvoices: billing.invoices.map((invoice) => wireInvoice(state.fleetId, invoice, state.currency)),
+    restrictedByInvoice: overdue === undefined ? '' : invoiceNumber(state.fleetId, overdue.cycle),
+    cardPolicy: {
+      pinRequired: state.cardPolicy.pin_required,
+      pinAttemptsMax: BigInt(state.cardPolicy.pin_attempts_max),
+      holdExpiryMs: BigInt(state.cardPolicy.hold_expiry_ms),
+      completionToleranceBp: BigInt(state.cardPolicy.completion_tolerance_bp),
+    },
+    priceListId: state.priceList ?? '',
   };
 }
 
@@ -60,6 +105,8 @@ export function wireFleetCard(state: FleetCardState, account: FleetAccountState,
     spentWeekMinor: BigInt(spent.week),
     spentMonthMinor: BigInt(spent.month),
     spentLifetimeMinor: BigInt(spent.lifetime),
+    pinSet: state.pinHash !== undefined,
+    pinLocked: state.pinHash !== undefined && (state.pinFailures ?? 0) >= account.cardPolicy.pin_attempts_max,
   };
 }
 
@@ -89,8 +136,8 @@ function tellCard(
   deps.region.tellFleet(fleetId, { type: 'card', cardId, command, operatorId, reply, attempt: 0 });
 }
 
-function accountReply({ state }: FleetAccountAnswer): { account: FleetAccount } {
-  return { account: wireFleetAccount(state) };
+function accountReply(deps: ServiceDeps): ({ state }: FleetAccountAnswer) => { account: FleetAccount } {
+  return ({ state }) => ({ account: wireFleetAccount(state, deps.clock()) });
 }
 
 function fleetCardReply({ state, account }: FleetCardAnswer, nowMs: number): { card: FleetCard } {
@@ -103,6 +150,18 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
     ...accountPricingHandlers(deps),
     ...cardHandlers(deps),
     ...reviewHandlers(deps),
+    ...billingHandlers(deps),
+    setFleetCardPin: unary(
+      deps,
+      'SetFleetCardPin',
+      (request, reply: CardReply) => {
+        const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
+        if (!pin_pattern.test(request.pin)) throw invalidArgument('pin must be 4-12 digits');
+        const command = { type: 'set_pin' as const, pinHash: deps.pins.hashOf(cardId, request.pin) };
+        tellCard(deps, cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
+      },
+      (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
+    ),
   };
 }
 
@@ -126,7 +185,7 @@ function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'crea
           reply,
         );
       },
-      (answer) => ({ ...accountReply(answer), alreadyExisted: answer.alreadyExisted }),
+      (answer) => ({ ...accountReply(deps)(answer), alreadyExisted: answer.alreadyExisted }),
     ),
     setFleetLimits: unary(
       deps,
@@ -144,7 +203,7 @@ function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'crea
           reply,
         );
       },
-      accountReply,
+      accountReply(deps),
     ),
     setFleetPolicy: unary(
       deps,
@@ -153,15 +212,16 @@ function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'crea
         const fleetId = requireId('fleet_id', request.fleetId);
         const allowedGroups = parseGroups('product_groups', request.productGroups);
         const { prompts, program } = parsePolicy(request.prompts, request.program);
+        const cardPolicy = parseCardPolicy(request.cardPolicy);
         tellAccount(
           deps,
           fleetId,
-          { type: 'set_policy', allowedGroups, prompts, program },
+          { type: 'set_policy', allowedGroups, prompts, program, cardPolicy },
           optionalId('operator_id', request.operatorId, ''),
           reply,
         );
       },
-      accountReply,
+      accountReply(deps),
     ),
   };
 }
@@ -179,12 +239,16 @@ function accountPricingHandlers(
         tellAccount(
           deps,
           fleetId,
-          { type: 'set_pricing', pricing: parsePricing(request.agreements) },
+          {
+            type: 'set_pricing',
+            pricing: parsePricing(request.agreements),
+            priceList: request.priceListId === '' ? undefined : requireId('price_list_id', request.priceListId),
+          },
           optionalId('operator_id', request.operatorId, ''),
           reply,
         );
       },
-      accountReply,
+      accountReply(deps),
     ),
     loadBasePrices: unary(
       deps,
@@ -199,7 +263,7 @@ function accountPricingHandlers(
           reply,
         );
       },
-      accountReply,
+      accountReply(deps),
     ),
     getFleetAccount: unary(
       deps,
@@ -207,7 +271,7 @@ function accountPricingHandlers(
       (request, reply: (outcome: Outcome<FleetAccountState>) => void) => {
         deps.region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'get_account', reply, attempt: 0 });
       },
-      (state) => ({ account: wireFleetAccount(state) }),
+      (state) => ({ account: wireFleetAccount(state, deps.clock()) }),
     ),
   };
 }
@@ -313,6 +377,61 @@ function reviewHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'listR
         });
       },
       (queue) => ({ remaining: BigInt(queue.entries.length) }),
+    ),
+  };
+}
+
+/** The postpaid cycle: terms, closing a cycle, payments. */
+function billingHandlers(
+  deps: ServiceDeps,
+): Pick<FleetAdminServiceServer, 'setFleetBillingTerms' | 'closeFleetCycle' | 'postFleetPayment'> {
+  return {
+    setFleetBillingTerms: unary(
+      deps,
+      'SetFleetBillingTerms',
+      (request, reply: AccountReply) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        const terms = parseBillingTerms(request.terms);
+        tellAccount(deps, fleetId, { type: 'set_billing', terms }, optionalId('operator_id', request.operatorId, ''), reply);
+      },
+      accountReply(deps),
+    ),
+    closeFleetCycle: unary(
+      deps,
+      'CloseFleetCycle',
+      (request, reply: (outcome: Outcome<FleetCycleClose>) => void) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        const cycle = parseCycle(request.cycle);
+        deps.region.tellFleet(fleetId, {
+          type: 'close_cycle',
+          cycle,
+          operatorId: optionalId('operator_id', request.operatorId, ''),
+          reply,
+          attempt: 0,
+        });
+      },
+      (answer) => ({
+        invoice: answer.invoice === undefined ? undefined : wireInvoice(answer.account.fleetId, answer.invoice, answer.account.currency),
+        alreadyClosed: answer.alreadyClosed,
+        account: wireFleetAccount(answer.account, deps.clock()),
+        appliedCredit: { amountMinor: BigInt(answer.appliedMinor), currency: answer.account.currency },
+      }),
+    ),
+    postFleetPayment: unary(
+      deps,
+      'PostFleetPayment',
+      (request, reply: (outcome: Outcome<TxnAnswer>) => void, deadlineMs) => {
+        deps.region.money(parseFleetPayment(request), reply, undefined, deadlineMs);
+      },
+      ({ result, replayed }) => ({
+        outcome: result.outcome === 'approved' ? WireOutcome.OUTCOME_APPROVED : WireOutcome.OUTCOME_DECLINED,
+        declineReason: wireDeclineReason(result.reason),
+        declineRule: result.rule ?? '',
+        transactionId: result.id,
+        appliedAmount: { amountMinor: BigInt(result.amountMinor), currency: result.currency },
+        availableCredit: { amountMinor: BigInt(result.balanceAfterMinor), currency: result.currency },
+        replayed,
+      }),
     ),
   };
 }

@@ -18,13 +18,16 @@ import type { PromptPolicy as DomainPromptPolicy } from '../../../actors/rules/p
 import type { ProgramRules as DomainProgramRules } from '../../../actors/rules/program';
 import type { SpendLimits as DomainSpendLimits } from '../../../actors/rules/spend-limits';
 import { velocity_count_max, type VelocityRule as DomainVelocityRule } from '../../../actors/rules/velocity';
-import { terminalTxnKey } from '../../../actors/request-keys';
+import { fleetPaymentKey, terminalTxnKey } from '../../../actors/request-keys';
+import { cycle_max } from '../../../actors/outbox/contract';
 import { AuthorizationKind } from '../../../gen/tapline/v1/types';
 import type { AuthorizeRequest, ReverseRequest } from '../../../gen/tapline/v1/authorization';
 import {
   FleetCardStatus,
   PriceFormula,
   type BasePrice,
+  type BillingTerms,
+  type FleetCardPolicy as WireFleetCardPolicy,
   type LoyaltyPolicy,
   type PriceAgreement,
   type ProductGroups,
@@ -34,7 +37,11 @@ import {
   type SpendLimits,
   type VelocityRule,
 } from '../../../gen/tapline/v1/fleet';
-import { optionalId, refKey, requireAmount, requireId, requireTxnNumber } from './validate';
+import { optionalId, refKey, requireAmount, requireClientKeyText, requireId, requireTxnNumber } from './validate';
+import { billing_days_max, type BillingTerms as DomainBillingTerms } from '../../../actors/fleet/billing';
+import { hold_expiry_max_ms, pin_attempts_max_max } from '../../../actors/program/config';
+import type { FleetCardPolicy } from '../../../actors/fleet/rules';
+import type { PostFleetPaymentRequest } from '../../../gen/tapline/v1/fleet';
 
 const line_items_max = 200;
 /** 10^6 units (a million litres) in thousandths: far above any pump or basket. */
@@ -100,11 +107,8 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
   }
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
   if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
-  // Fields that change money are honoured or refused, never dropped: a fleet card has no PIN and
-  // its account, not the card, holds loyalty points, so a terminal sending them gets told.
-  if (wire.pin !== '') throw invalidArgument('pin is not accepted for fleet cards (they have no PIN)');
-  if (wire.redeemPoints !== undefined && wire.redeemPoints !== 0n)
-    throw invalidArgument('redeem_points is not accepted for fleet cards (points belong to the fleet account)');
+  // The PIN is hashed by the caller (withPin) and checked by the account; points are the account's.
+  const redeemPoints = wire.redeemPoints === undefined || wire.redeemPoints === 0n ? undefined : parseRedeemPoints(wire.redeemPoints);
   const lines = parseLines(wire, amountMinor);
   const prompts = {
     odometer_km: requireBounded('prompts.odometer_km', wire.prompts?.odometerKm ?? 0n, 0, odometer_km_max),
@@ -122,8 +126,15 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
     operatorId: '',
     originalKey: '',
     fleet: { fleetId, lines, prompts },
+    ...(redeemPoints !== undefined ? { redeemPoints } : {}),
   };
   return { ...request, fingerprint: fleetFingerprint(request) };
+}
+
+/** Points of the fleet account to redeem on a purchase; bounded like money. */
+function parseRedeemPoints(points: bigint): number {
+  if (points < 0n || points > BigInt(amount_abs_max_minor)) throw invalidArgument('redeem_points must be between 0 and 10^15');
+  return Number(points);
 }
 
 /** A reversal of a fleet card purchase (the account gets the invoiced amount back). */
@@ -271,6 +282,8 @@ const formulas: Readonly<Partial<Record<PriceFormula, DomainPriceFormula>>> = {
   [PriceFormula.PRICE_FORMULA_SPOT_PLUS_PERCENT]: 'spot_plus_percent',
   [PriceFormula.PRICE_FORMULA_PUMP_MINUS_AMOUNT]: 'pump_minus_amount',
   [PriceFormula.PRICE_FORMULA_PUMP_MINUS_PERCENT]: 'pump_minus_percent',
+  [PriceFormula.PRICE_FORMULA_PUMP_PLUS_AMOUNT]: 'pump_plus_amount',
+  [PriceFormula.PRICE_FORMULA_PUMP_PLUS_PERCENT]: 'pump_plus_percent',
 };
 
 export function parsePricing(agreements: readonly PriceAgreement[]): PriceAgreements {
@@ -281,7 +294,7 @@ export function parsePricing(agreements: readonly PriceAgreement[]): PriceAgreem
     const formula = formulas[agreement.formula];
     if (formula === undefined)
       throw invalidArgument(
-        `${field}.formula must be one of PUMP, SPOT_PLUS_AMOUNT, SPOT_PLUS_PERCENT, PUMP_MINUS_AMOUNT, PUMP_MINUS_PERCENT`,
+        `${field}.formula must be one of PUMP, SPOT_PLUS_AMOUNT, SPOT_PLUS_PERCENT, PUMP_MINUS_AMOUNT, PUMP_MINUS_PERCENT, PUMP_PLUS_AMOUNT, PUMP_PLUS_PERCENT`,
       );
     if (agreement.productCode !== '' && agreement.productGroup !== '')
       throw invalidArgument(`${field}: give product_code or product_group, not both`);
@@ -329,4 +342,52 @@ export function wireFleetCardStatus(status: DomainFleetCardStatus): FleetCardSta
     : status === 'frozen'
       ? FleetCardStatus.FLEET_CARD_STATUS_FROZEN
       : FleetCardStatus.FLEET_CARD_STATUS_BLOCKED;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The postpaid cycle and the cards' pump settings.
+
+export function parseBillingTerms(wire: BillingTerms | undefined): DomainBillingTerms {
+  if (wire === undefined) throw invalidArgument('terms is required');
+  const payment_terms_days = requireBounded('terms.payment_terms_days', wire.paymentTermsDays, 0, billing_days_max);
+  if (wire.blockAfterOverdueDays === undefined) return { payment_terms_days };
+  return {
+    payment_terms_days,
+    block_after_overdue_days: requireBounded('terms.block_after_overdue_days', wire.blockAfterOverdueDays, 0, billing_days_max),
+  };
+}
+
+/** The cycle to close: a cycle number (the account's open one, FleetAccount.cycle). */
+export function parseCycle(value: bigint): number {
+  return requireBounded('cycle', value, 1, cycle_max);
+}
+
+export function parseCardPolicy(wire: WireFleetCardPolicy | undefined): FleetCardPolicy | undefined {
+  if (wire === undefined) return undefined;
+  return {
+    pin_required: wire.pinRequired,
+    pin_attempts_max: requireBounded('card_policy.pin_attempts_max', wire.pinAttemptsMax, 1, pin_attempts_max_max),
+    hold_expiry_ms: requireBounded('card_policy.hold_expiry_ms', wire.holdExpiryMs, 1, hold_expiry_max_ms),
+    completion_tolerance_bp: requireBounded('card_policy.completion_tolerance_bp', wire.completionToleranceBp, 0, 10_000),
+  };
+}
+
+/** A payment received for a fleet account's invoices: a money request keyed by its reference. */
+export function parseFleetPayment(wire: PostFleetPaymentRequest): FleetMoneyRequest {
+  const fleetId = requireId('fleet_id', wire.fleetId);
+  const reference = requireClientKeyText('reference', wire.reference);
+  const { amountMinor, currency } = requireAmount('amount', wire.amount);
+  const request: Omit<FleetMoneyRequest, 'fingerprint'> = {
+    kind: 'fleet_payment',
+    key: fleetPaymentKey(fleetId, reference),
+    cardId: '',
+    terminalId: '',
+    amountMinor,
+    currency,
+    source: '',
+    operatorId: optionalId('operator_id', wire.operatorId, ''),
+    originalKey: '',
+    fleet: { fleetId, lines: [], prompts: { odometer_km: 0, driver_id: '', vehicle_id: '' } },
+  };
+  return { ...request, fingerprint: fleetFingerprint(request) };
 }

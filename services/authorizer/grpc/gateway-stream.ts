@@ -28,7 +28,7 @@ import type { ServiceDeps } from './service';
  * The PIN entered, as its keyed hash (the PIN itself goes no further than the PIN use case). A
  * plain purchase without a PIN costs one string comparison here.
  */
-export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): MoneyRequest {
+export function withPin<R extends MoneyRequest>(deps: ServiceDeps, request: R, pin: string): R {
   if (pin === '') return request;
   if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
   return deps.pins.forPayment(request, pin);
@@ -86,7 +86,7 @@ class GatewayStream {
       if (item.request === undefined) throw invalidArgument('request is required');
       if (!deps.accepting()) throw new NodeStoppingError('node is shutting down; retry on another node');
       request = isFleetCardId(item.request.cardId)
-        ? parseFleetAuthorize(item.request)
+        ? withPin(deps, parseFleetAuthorize(item.request), item.request.pin)
         : withPin(deps, parseAuthorize(item.request), item.request.pin);
     } catch (error) {
       this.failItem(item.correlationId, error);
