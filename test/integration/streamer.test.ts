@@ -80,6 +80,8 @@ describe('streamer (real Redis + ClickHouse)', function () {
     );
     assert.deepEqual(tables.trim().split('\n'), [
       'audit_trail_dedup',
+      'fleet_invoices',
+      'fleet_invoices_dedup',
       'lifecycle_events',
       'lifecycle_events_dedup',
       'outbox_rejects',
