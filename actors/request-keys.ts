@@ -9,12 +9,14 @@
 //   k:refund-run:<run id>:<card id>                 one card's cash-out in a program refund run
 //   k:credit:<operator's key>                       an operator's manual credit (CardService.CreditCard)
 //   k:fleet-payment:<fleet id>:<payment reference>  a payment received for a fleet account's invoices
+//   k:tap-pour/<terminal id>/<report id>            a beer tap's pour report (a tap_pour document)
 //
 // System keys ("k:<namespace>:...") and client keys share the "k:" form (records already stored
 // use it), so they are kept apart by their first segment: a client key may not begin with a
 // system namespace followed by ":" (isClientKeyAllowed; the gRPC boundary refuses it), and every
 // system key is built by systemKey() from a namespace of system_key_namespaces. So no client can
 // take a key first and block the real operation (a PSP callback answered with a client's record).
+// A tap's pour report key is apart by its "/", a character no client key has.
 //
 // The Redis layout (services/authorizer/store/keys.ts) stores records under these keys; it does
 // not decide their form.
@@ -88,4 +90,13 @@ export function manualCreditKey(operatorKey: string): string {
 /** A payment is applied to a fleet account once per payment reference (a bank transfer's reference). */
 export function fleetPaymentKey(fleetId: string, reference: string): string {
   return systemKey('fleet-payment', `${fleetId}:${reference}`);
+}
+
+/**
+ * A tap's pour report is written once per report id, however often the tap sends it. Its record is
+ * a tap_pour document, not a transaction: the "/" keeps the key out of reach of every key a client
+ * can give (client keys are A-Z a-z 0-9 . _ : -), so no money request, reversal or receipt reads it.
+ */
+export function tapPourKey(terminalId: string, reportId: string): string {
+  return clientKey(`tap-pour/${terminalId}/${reportId}`);
 }

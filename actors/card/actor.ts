@@ -27,6 +27,7 @@ import {
 } from './decide';
 import { default_pin_attempts_max } from '../program/config';
 import { decodeCardState, encodeCardState } from '../state/card';
+import { decideCancelIssuance } from './issuance-cancel';
 import type { CardState } from './rules';
 import { decodeRecord, type MoneyRequest } from './transaction';
 import type { CardActorContext, CardMessage } from './messages';
@@ -36,6 +37,7 @@ export type { AdminAnswer, ReplaceAnswer } from './decide';
 export type { CardActorContext, CardMessage } from './messages';
 
 type Money = Extract<CardMessage, { type: 'money' }>;
+type Admin = Extract<CardMessage, { type: 'admin' }>;
 
 /** Money requests decided on facts read from Redis first (their original, or their key's records). */
 function needsFacts(request: MoneyRequest): boolean {
@@ -75,7 +77,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   protected needsAwait(message: CardMessage): boolean {
     if (this.needsReload) return true;
     if (message.type === 'money') return needsFacts(message.request);
-    return message.type === 'replace';
+    return message.type === 'replace' || message.type === 'cancel_issuance' || this.reissuesNamed(message);
   }
 
   protected async handleAwaiting(message: CardMessage): Promise<void> {
@@ -83,19 +85,23 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     if (message.type === 'money' && message.request.recordSpent === true) await this.decideOnce(message);
     else if (message.type === 'money' && needsFacts(message.request)) await this.decideOnOriginal(message);
     else if (message.type === 'replace') await this.replace(message);
+    else if (message.type === 'cancel_issuance') await this.cancelIssuance(message);
+    else if (this.reissuesNamed(message)) await this.reissueNamed(message as Admin);
     else this.handle(message);
   }
 
   private async reload(): Promise<void> {
     loadSlot(this, await this.loadRecord(this.entity), decodeCardState);
-    if (this.state !== undefined) await this.context.programs.ensure(this.state.programId);
+    // An unissued card has no program to load.
+    if (this.state !== undefined && this.state.status !== 'unissued') await this.context.programs.ensure(this.state.programId);
     this.loaded = true;
   }
 
   protected handle(message: CardMessage): void {
     switch (message.type) {
       case 'balance':
-        if (this.durable === undefined) message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
+        if (this.durable === undefined || this.durable.status === 'unissued')
+          message.reply({ ok: false, error: notFound('card not found', { cardId: this.cardId }) });
         else message.reply({ ok: true, value: this.durable });
         return;
       case 'admin':
@@ -106,6 +112,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
         if (this.idleCommits) this.loaded = false;
         return;
       case 'replace':
+      case 'cancel_issuance':
         return;
       case 'money':
         this.decideNow(message);
@@ -115,7 +122,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   /** A money request decided on memory (no facts to read first). */
   private decideNow(message: Money): void {
     if (this.answerFromIndex(message)) return;
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
     this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
   }
@@ -128,7 +135,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
    */
   private async decideOnce(message: Money): Promise<void> {
     if (this.answerFromIndex(message)) return;
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     const { key } = message.request;
     const stored = await this.context.persistence.loadIdempotencyRecord(key);
     if (stored !== undefined) return this.answerFromStored(message, stored);
@@ -170,7 +177,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   /** A reversal or a refund: decided on facts about its original, read before deciding. */
   private async decideOnOriginal(message: Money): Promise<void> {
     if (this.answerFromIndex(message)) return;
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     const { request, merchantId } = message;
     const key = request.originalKey;
     const waiters = this.pendingKey(key);
@@ -204,13 +211,13 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   private async readyAfterAwait(message: Money): Promise<boolean> {
     if (!this.loaded) await this.reload();
     if (this.answerFromIndex(message)) return false;
-    if (this.state !== undefined) return true;
+    if (this.state !== undefined && this.state.status !== 'unissued') return true;
     this.notFound(message.reply);
     return false;
   }
 
   private async replace(message: Extract<CardMessage, { type: 'replace' }>): Promise<void> {
-    if (this.state === undefined) return this.notFound(message.reply);
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     if (this.state.status !== 'replaced') this.releaseExpiredHolds('');
     const { replacementId, replacementShard } = message.command;
     const existing = await this.loadRecord({ kind: 'card', id: replacementId }, replacementShard);
@@ -239,6 +246,36 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     );
   }
 
+  /** Cancels the card's issuance: reads a named card's holder record (blanked in the same commit), then decides. */
+  private async cancelIssuance(message: Extract<CardMessage, { type: 'cancel_issuance' }>): Promise<void> {
+    const named = this.state?.profile?.named === true;
+    const holder = named ? await this.loadRecord({ kind: 'holder', id: this.cardId }) : undefined;
+    if (!this.loaded) await this.reload();
+    if (named !== (this.state?.profile?.named === true)) return this.retry(message, false);
+    const decision = decideCancelIssuance(this.state, message.command, { holder }, this.context.clock());
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'answer') return message.reply({ ok: true, value: decision.answer });
+    const plan = { slots: [this.write(decision.after)], writes: decision.writes, outbox: decision.document };
+    this.commitAndAnswer(plan, message.reply, decision.answer, (ownConflict) => this.retry(message, ownConflict));
+  }
+
+  /** An issue of a named card on an unissued card: its holder record exists (blanked), at a version to write over. */
+  private reissuesNamed(message: CardMessage): boolean {
+    return (
+      message.type === 'admin' &&
+      message.command.type === 'issue' &&
+      message.command.holder !== undefined &&
+      this.state?.status === 'unissued'
+    );
+  }
+
+  private async reissueNamed(message: Admin): Promise<void> {
+    const holder = await this.loadRecord({ kind: 'holder', id: this.cardId });
+    if (!this.loaded) await this.reload();
+    if (message.command.type !== 'issue') return;
+    this.admin({ ...message, command: { ...message.command, holderVersion: holder.version } });
+  }
+
   private commitDecision(message: Money, decision: MoneyDecision): void {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     const changed = decision.after !== this.state;
@@ -249,10 +286,10 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     this.commitMoneyDecision(slots, decision, message, decodeRecord, this.reversalsInFlight, afterCommit);
   }
 
-  private admin(message: Extract<CardMessage, { type: 'admin' }>): void {
-    // Only a PIN change needs the program (its wrong-attempt limit).
+  private admin(message: Admin): void {
+    // Only a PIN change needs the program (its wrong-attempt limit); an unissued card has none.
     const pinAttemptsMax =
-      message.command.type === 'set_pin' && this.state !== undefined
+      message.command.type === 'set_pin' && this.state !== undefined && this.state.status !== 'unissued'
         ? this.context.programs.get(this.state.programId).pinAttemptsMax
         : default_pin_attempts_max;
     const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock(), pinAttemptsMax });

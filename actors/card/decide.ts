@@ -701,6 +701,11 @@ export type CardAdminCommand =
       readonly operatorId: string;
       /** A named card's holder (personal data, JSON), written to its own record. */
       readonly holder?: string;
+      /**
+       * The holder record's version when it exists already (a card issued again after its
+       * issuance was cancelled: the record was blanked); absent = it must not exist.
+       */
+      readonly holderVersion?: number;
     }
   | { readonly type: 'set_status'; readonly status: SettableStatus; readonly reason: string; readonly operatorId: string }
   | { readonly type: 'transition'; readonly transition: TransitionRequest; readonly reason: string; readonly operatorId: string }
@@ -744,6 +749,9 @@ export interface AdminEnv {
 }
 
 export function decideAdmin(state: CardState | undefined, command: CardAdminCommand, env: AdminEnv): AdminDecision {
+  // A card whose issuance was cancelled is stock: only an issue reaches it.
+  if (state?.status === 'unissued' && command.type !== 'issue')
+    return { kind: 'rejected', error: rejected('not_found', 'card not found', { cardId: state.cardId }) };
   if (command.type === 'set_pin' && state !== undefined) {
     const pin = decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax);
     if (pin.wrongAttempt !== undefined) return wrongOldPin(state, pin.wrongAttempt, env.nowMs);
@@ -763,7 +771,7 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
   // neither rewritten with every purchase nor part of any document.
   const writes: EntityWrite[] =
     command.type === 'issue' && command.holder !== undefined
-      ? [{ entity: { kind: 'holder', id: after.cardId }, expectVersion: 0, data: command.holder }]
+      ? [{ entity: { kind: 'holder', id: after.cardId }, expectVersion: command.holderVersion ?? 0, data: command.holder }]
       : [];
   return {
     kind: 'changed',

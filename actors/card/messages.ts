@@ -5,6 +5,7 @@
 import type { HostContext, Reply } from '../runtime/entity-host';
 import type { ProgramSource } from '../program/registry';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer, ReplaceCommand } from './decide';
+import type { CancelIssuanceAnswer, CancelIssuanceCommand } from './issuance-cancel';
 import type { CardState } from './rules';
 import type { MoneyRequest, TxnAnswer } from './transaction';
 
@@ -21,6 +22,12 @@ export type CardMessage =
   | { readonly type: 'balance'; readonly reply: Reply<CardState> }
   | { readonly type: 'admin'; readonly command: CardAdminCommand; readonly reply: Reply<AdminAnswer>; readonly attempt: number }
   | { readonly type: 'replace'; readonly command: ReplaceCommand; readonly reply: Reply<ReplaceAnswer>; readonly attempt: number }
+  | {
+      readonly type: 'cancel_issuance';
+      readonly command: CancelIssuanceCommand;
+      readonly reply: Reply<CancelIssuanceAnswer>;
+      readonly attempt: number;
+    }
   /** Another actor wrote this card (a replacement created it): forget the cached state. */
   | { readonly type: 'invalidate' };
 

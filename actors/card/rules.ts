@@ -7,7 +7,11 @@ import type { ProgramCardState } from '../rules/program';
 import type { ReviewEntry } from '../rules/review-queue';
 import type { DeclineReason } from '../declines';
 
-export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced';
+/**
+ * `unissued`: the card's issuance was cancelled (actors/card/issuance-cancel.ts). The card is stock
+ * again: nothing on it, answered NOT_FOUND by every call but IssueCard, which issues it afresh.
+ */
+export type CardStatus = 'active' | 'frozen' | 'blocked' | 'lost' | 'expired' | 'closed' | 'replaced' | 'unissued';
 
 export interface CardState {
   readonly cardId: string;
@@ -27,6 +31,11 @@ export interface CardState {
   readonly spentMinor?: number;
   /** What the card keeps for its program's rules; absent until a rule changed it. */
   readonly rules?: CardRulesState;
+  /**
+   * Set at issue and dropped by the card's first money movement (movesMoney): while it is set the
+   * issuance can be cancelled. Cards issued before it existed never carry it, so they never are.
+   */
+  readonly unmoved?: true;
 }
 
 /** A card's state under its program's rules (actors/card/program-rules.ts). */
@@ -108,6 +117,8 @@ export type CardEvent =
   | { readonly type: 'hold_released'; readonly key: string; readonly amountMinor: number }
   | { readonly type: 'replaced'; readonly replacementId: string; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'cashed_out'; readonly balanceMinor: number; readonly depositMinor: number }
+  /** The issuance undone: the initial balance and deposit go back with the card to stock. */
+  | { readonly type: 'issuance_cancelled'; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'profile_changed'; readonly profile: CardProfile }
   /** A review entry resolved (the rest of the rule state changes with purchases). */
   | { readonly type: 'rules_changed'; readonly rules: CardRulesState };
@@ -133,6 +144,8 @@ const status_declines: Readonly<Record<Exclude<CardStatus, 'active'>, DeclineRea
   expired: 'card_expired',
   closed: 'card_closed',
   replaced: 'card_closed',
+  // Never reached by a request: the actor answers NOT_FOUND for an unissued card.
+  unissued: 'card_closed',
 };
 
 function declineForStatus(status: CardStatus): CardDecision | undefined {
@@ -171,13 +184,17 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
 }
 
 function decideIssue(state: CardState | undefined, command: Extract<CardCommand, { type: 'issue' }>): CardDecision {
-  if (state !== undefined) {
+  if (state !== undefined && state.status !== 'unissued') {
     const same =
       state.currency === command.currency && state.programId === command.programId && sameProfile(state.profile, command.profile);
     return same
       ? { kind: 'unchanged' }
       : { kind: 'rejected', code: 'already_exists', message: 'card exists with different currency or program' };
   }
+  // A card whose issuance was cancelled is issued again by a new issue, but not by a retry of the
+  // bulk issuance it came from: that issuance already issued it (its answer: already existed).
+  const cancelledIssuance = state?.profile?.issuance ?? '';
+  if (cancelledIssuance !== '' && command.profile?.issuance === cancelledIssuance) return { kind: 'unchanged' };
   if (!isBoundedAmount(command.initialBalanceMinor) || command.initialBalanceMinor < 0) {
     return { kind: 'rejected', code: 'invalid_argument', message: 'initial balance out of range' };
   }
@@ -190,6 +207,7 @@ function decideIssue(state: CardState | undefined, command: Extract<CardCommand,
     heldMinor: 0,
     issuedAtMs: command.nowMs,
     ...(command.profile === undefined ? {} : { profile: command.profile }),
+    unmoved: true,
   };
   if (command.profile !== undefined && (!isBoundedAmount(command.profile.depositMinor) || command.profile.depositMinor < 0)) {
     return { kind: 'rejected', code: 'invalid_argument', message: 'deposit out of range' };
@@ -291,6 +309,39 @@ function decideTopUp(
 export function apply(state: CardState | undefined, event: CardEvent): CardState {
   if (event.type === 'issued') return event.state;
   if (state === undefined) throw new Error(`assertion: ${event.type} applied to a card that does not exist`);
+  const next = applyEvent(state, event);
+  // The first money movement ends the time in which the issuance can be cancelled. (withBalance
+  // copies named fields only, so on the purchase path the marker is already gone here.)
+  if (next.unmoved === true && movesMoney(event)) {
+    const moved: { -readonly [K in keyof CardState]?: CardState[K] } = { ...next };
+    delete moved.unmoved;
+    return moved as CardState;
+  }
+  return next;
+}
+
+/** Whether an event moves money on the card (balance, holds, deposit), as opposed to its status, profile or rules. */
+export function movesMoney(event: CardEvent): boolean {
+  switch (event.type) {
+    case 'debited':
+    case 'credited':
+    case 'hold_placed':
+    case 'hold_increased':
+    case 'hold_completed':
+    case 'hold_released':
+    case 'replaced':
+    case 'cashed_out':
+    case 'issuance_cancelled':
+      return true;
+    case 'issued':
+    case 'status_changed':
+    case 'profile_changed':
+    case 'rules_changed':
+      return false;
+  }
+}
+
+function applyEvent(state: CardState, event: Exclude<CardEvent, { type: 'issued' }>): CardState {
   switch (event.type) {
     case 'debited': {
       const next = withBalance(state, addMinor(state.balanceMinor, -event.amountMinor));
@@ -310,6 +361,8 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
     case 'replaced':
     case 'cashed_out':
       return applyClosing(state, event);
+    case 'issuance_cancelled':
+      return applyIssuanceCancelled(state, event);
     case 'profile_changed':
       return { ...state, profile: event.profile };
     case 'rules_changed':
@@ -332,6 +385,28 @@ function applyClosing(state: CardState, event: Extract<CardEvent, { type: 'repla
   const next: CardState = { ...state, status: event.type === 'replaced' ? 'replaced' : 'closed', balanceMinor: 0, heldMinor: 0 };
   if (profile !== undefined) return { ...next, profile };
   return next;
+}
+
+/**
+ * A card whose issuance was cancelled is stock: no balance, deposit, program, holder kind, PIN or
+ * rule state. It keeps its currency (a state names one) and, for a card of a bulk issuance, that
+ * issuance's id, so a retry of that bulk issuance does not issue it again.
+ */
+function applyIssuanceCancelled(state: CardState, event: Extract<CardEvent, { type: 'issuance_cancelled' }>): CardState {
+  if (event.balanceMinor !== state.balanceMinor || state.heldMinor !== 0)
+    throw new Error('assertion: issuance cancelled on a card whose balance or holds changed');
+  const issuance = state.profile?.issuance ?? '';
+  const next: CardState = {
+    cardId: state.cardId,
+    currency: state.currency,
+    programId: '',
+    status: 'unissued',
+    balanceMinor: 0,
+    heldMinor: 0,
+    issuedAtMs: 0,
+  };
+  if (issuance === '') return next;
+  return { ...next, profile: { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance } };
 }
 
 function applyHold(
@@ -397,6 +472,7 @@ export function balanceDeltaMinor(event: CardEvent): number {
       return -event.debitedMinor;
     case 'replaced':
     case 'cashed_out':
+    case 'issuance_cancelled':
       return -event.balanceMinor;
     case 'profile_changed':
     case 'rules_changed':

@@ -12,6 +12,7 @@
 
 import type { SpendLimits } from '../rules/spend-limits';
 import type {
+  CardIssuanceCancelledDocument,
   CardIssuedDocument,
   CardPinChangedDocument,
   CardPinEvent,
@@ -25,6 +26,7 @@ import type {
   OperatorAction,
   OperatorActionDocument,
   ReverseOutcome,
+  TapPourDocument,
   TerminalEventDocument,
   TransactionDocument,
   TransactionExtras,
@@ -499,6 +501,38 @@ export function cardPinChanged(input: {
   return JSON.stringify(document);
 }
 
+/** A card's issuance cancelled: the initial balance and deposit of its issue taken off, the card stock again. */
+export function cardIssuanceCancelled(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly currency: string;
+  readonly previous: string;
+  readonly amount: number;
+  readonly deposit: number;
+  readonly named: boolean;
+  readonly issuance: string;
+  readonly operator: string;
+  readonly reason: string;
+  readonly at: number;
+}): string {
+  const document: CardIssuanceCancelledDocument = {
+    type: 'card_issuance_cancelled',
+    card: input.card,
+    program: input.program,
+    currency: input.currency,
+    status: 'unissued',
+    previous: input.previous,
+    amount: input.amount,
+    deposit: input.deposit,
+    named: input.named,
+    issuance: input.issuance,
+    operator: input.operator,
+    reason: input.reason,
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
 // -------------------------------------------------------------------------------------------
 // Terminals and fleet accounts.
 
@@ -529,6 +563,23 @@ export function terminalRegistered(input: TerminalEventInput): string {
 
 export function terminalEnabledChanged(input: TerminalEventInput): string {
   return terminalEvent('terminal_enabled_changed', input);
+}
+
+/** A beer tap's pour report: for one paid sale (`transaction`, its idempotency key) or over a period (`from`..`to`). */
+export function tapPour(input: Omit<TapPourDocument, 'type'>): string {
+  const document: TapPourDocument = {
+    type: 'tap_pour',
+    terminal: input.terminal,
+    merchant: input.merchant,
+    report: input.report,
+    transaction: input.transaction,
+    from: input.from,
+    to: input.to,
+    poured_ml: input.poured_ml,
+    product: input.product,
+    at: input.at,
+  };
+  return JSON.stringify(document);
 }
 
 /** A fleet account created, or its limits, policy or pricing changed. */

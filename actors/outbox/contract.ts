@@ -45,7 +45,13 @@ export type TransactionOutcome = (typeof transaction_outcomes)[number];
 export type ReverseOutcome = 'reversed' | 'already_reversed' | 'nothing_to_reverse';
 
 /** The lifecycle documents about cards (one ClickHouse table, lifecycle_events, holds them all). */
-export const card_event_types = ['card_issued', 'card_status_changed', 'card_replaced', 'card_pin_changed'] as const;
+export const card_event_types = [
+  'card_issued',
+  'card_status_changed',
+  'card_replaced',
+  'card_pin_changed',
+  'card_issuance_cancelled',
+] as const;
 export const terminal_event_types = ['terminal_registered', 'terminal_enabled_changed'] as const;
 
 /** Every document type, once: `type` of every document in an outbox stream. */
@@ -56,6 +62,7 @@ export const document_types = [
   'fleet_account_changed',
   'fleet_invoice',
   'operator_action',
+  'tap_pour',
 ] as const;
 export type DocumentType = (typeof document_types)[number];
 
@@ -258,6 +265,29 @@ export interface CardReplacedDocument {
   readonly at: number;
 }
 
+/**
+ * A card's issuance undone (CardService.CancelIssuance): the card is stock again (`status`
+ * "unissued"). `amount` and `deposit` are the initial balance and deposit the issue had put on it,
+ * now taken off: readers subtract them from what `card_issued` added.
+ */
+export interface CardIssuanceCancelledDocument {
+  readonly type: 'card_issuance_cancelled';
+  readonly card: string;
+  /** The program the card had been issued in. */
+  readonly program: string;
+  readonly currency: string;
+  readonly status: 'unissued';
+  readonly previous: string;
+  readonly amount: number;
+  readonly deposit: number;
+  readonly named: boolean;
+  /** The bulk issuance the card came from ("" = issued alone). */
+  readonly issuance: string;
+  readonly operator: string;
+  readonly reason: string;
+  readonly at: number;
+}
+
 export interface CardPinChangedDocument {
   readonly type: 'card_pin_changed';
   readonly card: string;
@@ -319,6 +349,24 @@ export interface OperatorActionDocument {
   readonly at: number;
 }
 
+/**
+ * What a beer tap (a terminal) reports it poured: for one paid sale (`transaction` = the sale's
+ * idempotency key) or over a period (`from`..`to`, unix ms, `transaction` ""). `report` is the
+ * tap's own id of the report, unique per tap (its idempotency key is "k:tap-pour/<terminal>/<report>").
+ */
+export interface TapPourDocument {
+  readonly type: 'tap_pour';
+  readonly terminal: string;
+  readonly merchant: string;
+  readonly report: string;
+  readonly transaction: string;
+  readonly from: number;
+  readonly to: number;
+  readonly poured_ml: number;
+  readonly product: string;
+  readonly at: number;
+}
+
 /** Any document as written, by its `type`. */
 export interface DocumentsByType {
   readonly transaction: TransactionDocument;
@@ -326,10 +374,12 @@ export interface DocumentsByType {
   readonly card_status_changed: CardStatusChangedDocument;
   readonly card_replaced: CardReplacedDocument;
   readonly card_pin_changed: CardPinChangedDocument;
+  readonly card_issuance_cancelled: CardIssuanceCancelledDocument;
   readonly terminal_registered: TerminalEventDocument;
   readonly terminal_enabled_changed: TerminalEventDocument;
   readonly fleet_account_changed: FleetAccountChangedDocument;
   readonly fleet_invoice: FleetInvoiceDocument;
   readonly operator_action: OperatorActionDocument;
+  readonly tap_pour: TapPourDocument;
 }
 export type OutboxDocument = DocumentsByType[DocumentType];

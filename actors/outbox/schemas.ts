@@ -17,6 +17,7 @@ import {
   transaction_kinds,
   transaction_outcomes,
   unix_ms_max,
+  type CardIssuanceCancelledDocument,
   type CardIssuedDocument,
   type CardPinChangedDocument,
   type CardReplacedDocument,
@@ -26,6 +27,7 @@ import {
   type FleetInvoiceDocument,
   type FleetTransactionDocument,
   type OperatorActionDocument,
+  type TapPourDocument,
   type TerminalEventDocument,
   type TransactionDocument,
 } from './contract';
@@ -127,6 +129,7 @@ export const card_issued_schema = z.object({ type: z.literal('card_issued'), ...
 export const card_status_changed_schema = z.object({ type: z.literal('card_status_changed'), ...card_event_fields });
 export const card_replaced_schema = z.object({ type: z.literal('card_replaced'), ...card_event_fields });
 export const card_pin_changed_schema = z.object({ type: z.literal('card_pin_changed'), ...card_event_fields });
+export const card_issuance_cancelled_schema = z.object({ type: z.literal('card_issuance_cancelled'), ...card_event_fields });
 
 const terminal_event_fields = {
   terminal: text,
@@ -173,6 +176,23 @@ export const operator_action_schema = z.object({
   at: unix_ms,
 });
 
+/** Millilitres one pour report may carry: 10,000 litres, a tap's year. */
+export const poured_ml_max = 10_000_000;
+
+export const tap_pour_schema = z.object({
+  type: z.literal('tap_pour'),
+  terminal: text,
+  merchant: text,
+  report: text,
+  transaction: text.default(''),
+  from: unix_ms.default(0),
+  to: unix_ms.default(0),
+  poured_ml: z.number().int().min(0).max(poured_ml_max),
+  product: text.default(''),
+  at: unix_ms,
+});
+export type ParsedTapPour = z.output<typeof tap_pour_schema>;
+
 /** The schema of each document type; a type added to document_types without one does not compile. */
 export const document_schemas = {
   transaction: transaction_schema,
@@ -180,15 +200,21 @@ export const document_schemas = {
   card_status_changed: card_status_changed_schema,
   card_replaced: card_replaced_schema,
   card_pin_changed: card_pin_changed_schema,
+  card_issuance_cancelled: card_issuance_cancelled_schema,
   terminal_registered: terminal_registered_schema,
   terminal_enabled_changed: terminal_enabled_changed_schema,
   fleet_account_changed: fleet_account_changed_schema,
   fleet_invoice: fleet_invoice_schema,
   operator_action: operator_action_schema,
+  tap_pour: tap_pour_schema,
 } as const satisfies { readonly [T in DocumentType]: z.ZodType };
 
 export type ParsedCardEvent = z.output<
-  typeof card_issued_schema | typeof card_status_changed_schema | typeof card_replaced_schema | typeof card_pin_changed_schema
+  | typeof card_issued_schema
+  | typeof card_status_changed_schema
+  | typeof card_replaced_schema
+  | typeof card_pin_changed_schema
+  | typeof card_issuance_cancelled_schema
 >;
 export type ParsedTerminalEvent = z.output<typeof terminal_registered_schema | typeof terminal_enabled_changed_schema>;
 export type ParsedFleetAccountEvent = z.output<typeof fleet_account_changed_schema>;
@@ -234,9 +260,11 @@ export type WrittenDocumentsConform = [
   Accepts<typeof card_status_changed_schema, CardStatusChangedDocument>,
   Accepts<typeof card_replaced_schema, CardReplacedDocument>,
   Accepts<typeof card_pin_changed_schema, CardPinChangedDocument>,
+  Accepts<typeof card_issuance_cancelled_schema, CardIssuanceCancelledDocument>,
   Accepts<typeof terminal_registered_schema, TerminalEventDocument & { type: 'terminal_registered' }>,
   Accepts<typeof terminal_enabled_changed_schema, TerminalEventDocument & { type: 'terminal_enabled_changed' }>,
   Accepts<typeof fleet_account_changed_schema, FleetAccountChangedDocument>,
   Accepts<typeof fleet_invoice_schema, FleetInvoiceDocument>,
   Accepts<typeof operator_action_schema, OperatorActionDocument>,
+  Accepts<typeof tap_pour_schema, TapPourDocument>,
 ];

@@ -8,6 +8,7 @@ import { CardBehavior, type CardActorContext, type CardMessage, type Reply } fro
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer } from '../card/decide';
 import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
 import type { SettableStatus, TransitionRequest } from '../card/lifecycle';
+import type { CancelIssuanceAnswer, CancelIssuanceCommand } from '../card/issuance-cancel';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
@@ -358,6 +359,12 @@ export class ShardRegion {
 
   setTabLimit(cardId: string, limitMinor: number, operatorId: string, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'tab_limit', limitMinor, operatorId }, reply, stateOf);
+  }
+
+  /** Cancels a card's issuance: the card goes back to stock (actors/card/issuance-cancel.ts). */
+  cancelIssuance(cardId: string, command: CancelIssuanceCommand, reply: Reply<CancelIssuanceAnswer>): void {
+    const refused = this.cards.tell(cardId, { type: 'cancel_issuance', command, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
   }
 
   changeCardState(cardId: string, transition: TransitionRequest, reason: string, reply: Reply<TransitionAnswer>): void {

@@ -18,7 +18,7 @@ import {
   upgradeProgramCardState,
 } from './schemas';
 
-export const card_statuses = everyOf<CardStatus>()(['active', 'frozen', 'blocked', 'lost', 'expired', 'closed', 'replaced']);
+export const card_statuses = everyOf<CardStatus>()(['active', 'frozen', 'blocked', 'lost', 'expired', 'closed', 'replaced', 'unissued']);
 
 const hold_schema = z.object({ amountMinor: integer, expiresAtMs: integer });
 
@@ -51,6 +51,7 @@ function cardStateSchema<P extends z.ZodType>(program: P) {
     holds: z.record(z.string(), hold_schema).optional(),
     spentMinor: integer.optional(),
     rules: z.object({ program, points: integer, reviews: z.array(review_entry_schema), reviews_dropped: integer }).optional(),
+    unmoved: z.literal(true).optional(),
   });
 }
 

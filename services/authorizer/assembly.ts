@@ -44,6 +44,7 @@ import { RedisAttemptCounter, attempts_kept_ms } from './store/attempts';
 import { CardIssuance } from './usecases/card-issuance';
 import { CardPins } from './usecases/card-pins';
 import { ManagerDirectory } from './usecases/managers';
+import { TapPours } from './usecases/tap-pours';
 import { PinHasher } from './usecases/pin';
 import { AutoReloader, type PspAdapter, type PspAdapterFactory } from './usecases/psp';
 import { PspTopUps } from './usecases/psp-top-ups';
@@ -270,6 +271,7 @@ export function buildServiceDeps(
     tabs: new CardTabs(region),
     credits: new ManualCredits(region),
     programCards,
+    tapPours: new TapPours(committer, config.TAPLINE_SHARD_COUNT, clock),
     balances: new StoredBalances(store),
     cluster: {
       holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),

@@ -1,11 +1,12 @@
 // Process entry of the reports service. Reads configuration from the environment, connects to
 // ClickHouse and Redis (its own settlement state) and reads stored balances from the authorizer's
-// gRPC API, serves the reports API, and on SIGTERM / SIGINT stops accepting, lets
+// gRPC API, starts the back office (event relay, delivery worker, settlement scheduler), serves the reports API, and on SIGTERM / SIGINT stops accepting, lets
 // requests in progress finish within the grace period and exits 0. Prints one JSON line
 // {"event":"serving","grpcPort":0,"httpPort":N} on stdout when ready, whatever the log level (it
 // serves no gRPC; the field lets the shared process helpers wait for it like for other services).
 
 import { createLogger } from '../common/logger';
+import { startBackOffice } from './back-office';
 import { AuthorizerCardStates, authorizerCredentials } from './card-states';
 import { ClickHouseRunner } from './clickhouse-runner';
 import { loadReportsConfig, type ReportsConfig } from './config';
@@ -37,8 +38,21 @@ async function main(): Promise<void> {
     config.TAPLINE_AUTHORIZER_CALL_TIMEOUT_MS,
   );
   const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
+  const backOffice = await startBackOffice(config, clickhouse.query, settlement, logger, Date.now, metrics);
   const server = await ReportsServer.start(
-    { query: clickhouse.query, database: config.TAPLINE_CLICKHOUSE_DATABASE, cards, settlement },
+    {
+      query: clickhouse.query,
+      database: config.TAPLINE_CLICKHOUSE_DATABASE,
+      cards,
+      settlement,
+      events: backOffice.events,
+      sepa_debtor:
+        config.TAPLINE_SEPA_DEBTOR_NAME === undefined ||
+        config.TAPLINE_SEPA_DEBTOR_IBAN === undefined ||
+        config.TAPLINE_SEPA_DEBTOR_BIC === undefined
+          ? undefined
+          : { name: config.TAPLINE_SEPA_DEBTOR_NAME, iban: config.TAPLINE_SEPA_DEBTOR_IBAN, bic: config.TAPLINE_SEPA_DEBTOR_BIC },
+    },
     config.TAPLINE_REPORTS_PORT,
     logger,
     metrics,
@@ -47,6 +61,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     server
       .stop(config.TAPLINE_SHUTDOWN_GRACE_MS)
+      .then(() => backOffice.stop())
       .then(() => {
         cards.close();
         return Promise.all([clickhouse.close(), settlement.close()]);

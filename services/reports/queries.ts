@@ -54,6 +54,14 @@ const tables = (database: string) => ({
   by_merchant: `${identifier(database)}.transactions_by_merchant_dedup`,
 });
 
+/**
+ * Issues and cancelled issuances (CardService.CancelIssuance), signed: a cancellation takes off the
+ * initial balance (`amount`) and deposit its issue had put on the card, so every sum over
+ * `issue_sign * amount` reads a cancelled card as never issued (docs/REPORTING.md).
+ */
+const issuances = `type IN ('card_issued', 'card_issuance_cancelled')`;
+const issue_sign = `if(type = 'card_issuance_cancelled', -1, 1)`;
+
 /** Kinds that spend stored value at a merchant (a completion is the captured part of a hold). */
 const spend_kinds = `('purchase', 'completion')`;
 
@@ -89,9 +97,9 @@ export function floatSql(database: string, currency: string | undefined): string
       sum(issued) + sum(delta) AS outstanding_minor,
       sum(deposits) AS deposits_held_minor, sum(payouts) AS payouts_minor
     FROM (
-      SELECT program, currency, toInt64(sum(amount)) AS issued, toInt64(0) AS top_ups, toInt64(0) AS spend, toInt64(0) AS reversals, toInt64(0) AS refunds,
-          toInt64(0) AS delta, toInt64(sum(deposit)) AS deposits, toInt64(0) AS payouts
-        FROM ${t.lifecycle} WHERE type = 'card_issued' AND fleet = ''${currencyFilter} GROUP BY program, currency
+      SELECT program, currency, toInt64(sum(${issue_sign} * amount)) AS issued, toInt64(0) AS top_ups, toInt64(0) AS spend, toInt64(0) AS reversals,
+          toInt64(0) AS refunds, toInt64(0) AS delta, toInt64(sum(${issue_sign} * deposit)) AS deposits, toInt64(0) AS payouts
+        FROM ${t.lifecycle} WHERE ${issuances} AND fleet = ''${currencyFilter} GROUP BY program, currency
       UNION ALL
       SELECT program, currency, toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, ${sale_reversal})),
           toInt64(sumIf(amount, kind = 'refund')), toInt64(sum(balance_delta)), toInt64(sum(deposit_delta)), toInt64(sum(payout))
@@ -109,7 +117,7 @@ export function cardBalancesSql(database: string): string {
   const t = tables(database);
   return `SELECT card, sum(delta) AS balance_minor
     FROM (
-      SELECT card, toInt64(amount) AS delta FROM ${t.lifecycle} WHERE type = 'card_issued'
+      SELECT card, toInt64(${issue_sign} * amount) AS delta FROM ${t.lifecycle} WHERE ${issuances}
       UNION ALL
       SELECT card, toInt64(balance_delta) AS delta FROM ${t.transactions} WHERE outcome = 'approved' AND card != ''
     )
@@ -234,11 +242,11 @@ export function programTotalsSql(database: string, program: string): string {
       sum(spent) AS spent_minor, sum(reversed) AS reversed_minor, sum(refunded) AS refunded_minor, sum(delta) AS delta_minor,
       sum(deposits) AS deposits_held_minor, sum(payouts) AS payouts_minor
     FROM (
-      SELECT currency, toUInt64(count()) AS cards, toInt64(sum(amount)) AS initial, toInt64(0) AS top_ups, toInt64(0) AS spent, toInt64(0) AS reversed,
-          toInt64(0) AS refunded, toInt64(0) AS delta, toInt64(sum(deposit)) AS deposits, toInt64(0) AS payouts
-        FROM ${t.lifecycle} WHERE type = 'card_issued' AND program = ${literal} GROUP BY currency
+      SELECT currency, toInt64(sum(${issue_sign})) AS cards, toInt64(sum(${issue_sign} * amount)) AS initial, toInt64(0) AS top_ups, toInt64(0) AS spent,
+          toInt64(0) AS reversed, toInt64(0) AS refunded, toInt64(0) AS delta, toInt64(sum(${issue_sign} * deposit)) AS deposits, toInt64(0) AS payouts
+        FROM ${t.lifecycle} WHERE ${issuances} AND program = ${literal} GROUP BY currency
       UNION ALL
-      SELECT currency, toUInt64(0), toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, ${sale_reversal})),
+      SELECT currency, toInt64(0), toInt64(0), toInt64(sumIf(amount, kind = 'top_up')), toInt64(sumIf(amount, kind IN ${spend_kinds})), toInt64(sumIf(amount, ${sale_reversal})),
           toInt64(sumIf(amount, kind = 'refund')), toInt64(sum(balance_delta)), toInt64(sum(deposit_delta)), toInt64(sum(payout))
         FROM ${t.transactions} WHERE outcome = 'approved' AND program = ${literal} GROUP BY currency
     )
@@ -297,7 +305,7 @@ export function settlementAggregatesSql(database: string, merchant: string, from
   const t = tables(database);
   return `SELECT currency, kind, toInt64(amount) AS amount_minor, count() AS count, toInt64(sum(amount)) AS delta_minor
     FROM ${t.by_merchant}
-    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund') OR (${sale_reversal}))
+    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund', 'top_up') OR (${sale_reversal}))
       AND ${timeRange(from_ms, until_ms)}
     GROUP BY currency, kind, amount ORDER BY currency, kind, amount_minor
     LIMIT ${integer(report_rows_max + 1)}`;
@@ -387,5 +395,91 @@ export function topUpsSql(database: string, from_ms: number, until_ms: number): 
     FROM ${identifier(database)}.top_ups_dedup
     WHERE outcome = 'approved' AND ${timeRange(from_ms, until_ms)}
     GROUP BY program, currency, source, day ORDER BY program, currency, source, day
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
+ * A refund campaign's sums per currency for one program (breakage-rules.ts): stored value before
+ * the campaign opened, what moved while it ran (claims among it), what claims paid out, what moved
+ * after its deadline, and the deposits still held at the deadline. Cards issued count by the time
+ * of their issue. Fleet credit is no stored value and is left out, as in the float.
+ */
+export function breakageSql(database: string, program: string, opens_ms: number, deadline_ms: number): string {
+  const t = tables(database);
+  const [open, deadline] = [integer(opens_ms), integer(deadline_ms)];
+  const during = `at_ms >= ${open} AND at_ms < ${deadline}`;
+  return `SELECT currency, sum(before_open) AS float_at_open_minor, sum(during) AS movements_minor, sum(claims) AS claims,
+      sum(claimed) AS claimed_minor, sum(after_deadline) AS after_deadline_minor, sum(deposits) AS deposits_at_deadline_minor
+    FROM (
+      SELECT currency, toInt64(sumIf(${issue_sign} * amount, at_ms < ${open})) AS before_open, toInt64(sumIf(${issue_sign} * amount, ${during})) AS during,
+          toInt64(0) AS claims, toInt64(0) AS claimed, toInt64(sumIf(${issue_sign} * amount, at_ms >= ${deadline})) AS after_deadline,
+          toInt64(sumIf(${issue_sign} * deposit, at_ms < ${deadline})) AS deposits
+        FROM ${t.lifecycle} WHERE ${issuances} AND fleet = '' AND program = ${stringLiteral(program)} GROUP BY currency
+      UNION ALL
+      SELECT currency, toInt64(sumIf(balance_delta, at_ms < ${open})), toInt64(sumIf(balance_delta, ${during})),
+          toInt64(countIf(kind = 'cash_out' AND ${during})), toInt64(sumIf(payout, kind = 'cash_out' AND ${during})),
+          toInt64(sumIf(balance_delta, at_ms >= ${deadline})), toInt64(sumIf(deposit_delta, at_ms < ${deadline}))
+        FROM ${t.transactions} WHERE outcome = 'approved' AND ${stored_value} AND program = ${stringLiteral(program)} GROUP BY currency
+    )
+    GROUP BY currency ORDER BY currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
+ * Product groups a tap pours, sold by the litre: a line's qty_milli is then millilitres, the paid
+ * volume a tap's pour report is compared with (docs/REPORTING.md, "Beer taps").
+ */
+export const poured_groups: readonly string[] = ['beer', 'draught', 'cider', 'wine', 'soft_drink', 'water'];
+
+/**
+ * Per tap and UTC day number (at_ms / 86 400 000): millilitres paid at the tap (poured groups'
+ * lines of approved purchases and completions not reversed) and millilitres the tap reported
+ * (a sale's report by its time, a period's report by its start).
+ */
+export function tapVolumesSql(database: string, from_ms: number, until_ms: number, terminal: string | undefined): string {
+  const t = tables(database);
+  const lines = `${identifier(database)}.transaction_lines_dedup`;
+  const pours = `${identifier(database)}.tap_pours_dedup`;
+  const terminalFilter = terminal === undefined ? '' : ` AND terminal = ${stringLiteral(terminal)}`;
+  const groups = `(${poured_groups.map(stringLiteral).join(', ')})`;
+  const pourTime = `if(from_ms > 0, from_ms, at_ms)`;
+  return `SELECT terminal, day, sum(paid) AS paid_ml, sum(poured) AS poured_ml, sum(reports) AS reports
+    FROM (
+      SELECT terminal, intDiv(at_ms, 86400000) AS day, toInt64(sum(qty_milli)) AS paid, toInt64(0) AS poured, toUInt64(0) AS reports
+        FROM ${lines}
+        WHERE outcome = 'approved' AND kind IN ${spend_kinds} AND product_group IN ${groups} AND ${timeRange(from_ms, until_ms)}${terminalFilter}
+          AND id NOT IN (SELECT id FROM ${t.transactions} WHERE outcome = 'approved'${terminalFilter} AND idempotency_key IN
+            (SELECT original FROM ${t.transactions} WHERE kind = 'reverse' AND outcome = 'approved'${terminalFilter}))
+        GROUP BY terminal, day
+      UNION ALL
+      SELECT terminal, intDiv(${pourTime}, 86400000) AS day, toInt64(0), toInt64(sum(poured_ml)), toUInt64(count())
+        FROM ${pours}
+        WHERE ${pourTime} >= ${integer(from_ms)} AND ${pourTime} < ${integer(until_ms)}${terminalFilter}
+        GROUP BY terminal, day
+    )
+    GROUP BY terminal, day ORDER BY terminal, day
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** The range's pour reports that name a sale (by the sale's idempotency key). */
+export function tapSalePoursSql(database: string, from_ms: number, until_ms: number, terminal: string | undefined): string {
+  const terminalFilter = terminal === undefined ? '' : ` AND terminal = ${stringLiteral(terminal)}`;
+  return `SELECT terminal, report, transaction, toInt64(poured_ml) AS poured_ml, toUInt64(at_ms) AS at_ms
+    FROM ${identifier(database)}.tap_pours_dedup
+    WHERE transaction != '' AND at_ms >= ${integer(from_ms)} AND at_ms < ${integer(until_ms)}${terminalFilter}
+    ORDER BY terminal, at_ms, report
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** Millilitres paid per sale (by idempotency key) among `keys`: poured groups' lines of approved purchases and completions. */
+export function paidVolumeByKeySql(database: string, keys: readonly string[]): string {
+  const t = tables(database);
+  const groups = `(${poured_groups.map(stringLiteral).join(', ')})`;
+  const keyList = keys.length === 0 ? `('')` : `(${keys.map(stringLiteral).join(', ')})`;
+  return `SELECT idempotency_key AS sale, toInt64(sum(qty_milli)) AS paid_ml
+    FROM ${t.transactions} ALL INNER JOIN
+      (SELECT id, qty_milli FROM ${identifier(database)}.transaction_lines_dedup WHERE product_group IN ${groups}) USING id
+    WHERE idempotency_key IN ${keyList} AND outcome = 'approved' AND kind IN ${spend_kinds}
+    GROUP BY idempotency_key
     LIMIT ${integer(report_rows_max + 1)}`;
 }

@@ -4,6 +4,8 @@
 // 64-bit integers as JSON strings (18.16) or numbers (current); both are checked to be safe
 // integers before they become a JS number.
 
+import type { EventsHttpContext } from '../events/http';
+import type { SepaDebtor } from './bank-files/pain001';
 import type { CardStateReader } from './card-states';
 import type { SettlementStore } from './settlement-store';
 import { ReportNotFoundError, ReportTooLargeError } from './errors';
@@ -65,6 +67,10 @@ export interface ReportContext {
   readonly settlement?: SettlementStore;
   /** The clock settlement uses (a period must have ended before it is settled); Date.now by default. */
   readonly now?: () => number;
+  /** Notices and webhooks (services/events/http.ts); without it their routes answer 404. */
+  readonly events?: EventsHttpContext;
+  /** The operator's account, debtor of SEPA bank files (bank-files/pain001.ts). */
+  readonly sepa_debtor?: SepaDebtor;
 }
 
 // ---- row decoding ---------------------------------------------------------------------------
@@ -352,7 +358,8 @@ export async function cardHistoryReport(context: ReportContext, card: string): P
   ]);
   if (rows.length === 0 && state === undefined) throw new ReportNotFoundError('no such card', { card });
   // A transaction carries the balance the authorizer computed after it, on its own card; a
-  // lifecycle event moves no money except issuing, whose amount is the initial balance. Across a
+  // lifecycle event moves no money except issuing, whose amount is the initial balance (and the
+  // cancellation of an issue, which takes it off). Across a
   // replacement each entry shows the balance of the card it belongs to.
   const balances = new Map<string, number>();
   const entries = rows.map((row) => {
@@ -360,6 +367,8 @@ export async function cardHistoryReport(context: ReportContext, card: string): P
     const owner = entry['card'] as string;
     if (entry['entry'] === 'transaction') balances.set(owner, entry['balance_after_minor'] as number);
     else if (entry['type'] === 'card_issued') balances.set(owner, entry['amount_minor'] as number);
+    // A cancelled issuance takes the initial balance off: the card holds nothing.
+    else if (entry['type'] === 'card_issuance_cancelled') balances.set(owner, 0);
     return { at: new Date(entry['at_ms'] as number).toISOString(), ...entry, balance_after_minor: balances.get(owner) ?? null };
   });
   return {

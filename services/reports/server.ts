@@ -14,9 +14,12 @@
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/fleets/<fleetId>/invoices/<cycle>                          (the invoice of a closed billing cycle)
 //   GET /reports/fleets/<fleetId>/statement?from=YYYY-MM-DD&to=YYYY-MM-DD   (invoices, payments, open items)
+//   GET /reports/taps?from=YYYY-MM-DD&to=YYYY-MM-DD[&terminal=<id>]   (poured vs paid per beer tap, taps.ts)
+//   GET /reports/campaigns/<campaignId>/breakage   (a refund campaign's unclaimed money, breakage.ts)
 // Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first);
 // the fleet invoice of a cycle and the fleet statement also answer ?format=pdf (the whole document).
 //   /settlement/... (GET, PUT, POST with a JSON body): merchant fee rates and settlement batches, see settlement.ts.
+//   /webhooks/, /notices/, /deliveries/, /events/: notices and webhooks, see services/events/http.ts.
 
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,6 +41,9 @@ import { fleetCycleInvoiceReport, fleetInvoiceReport } from './fleet-invoice';
 import { fleetStatementReport } from './fleet-statement';
 import { invoicePdf, statementPdf } from './fleet-documents';
 import { cycle_max } from '../../actors/outbox/contract';
+import { breakageReport } from './breakage';
+import { tapsReport } from './taps';
+import { eventsRequest, eventsRouteOf } from '../events/http';
 import { cardIdSegment, entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
   auditReport,
@@ -56,6 +62,8 @@ import {
 export const reports_in_flight_max = 4;
 /** A whole request (headers and answer) may take this long; above the query timeout. */
 export const request_timeout_ms = 60_000;
+/** Paths served by services/events/http.ts (notices, webhooks, their deliveries, relay status). */
+const events_prefixes = ['/webhooks/', '/notices/', '/deliveries/', '/events/'];
 /** Clients are told to retry a busy server after this many seconds. */
 const busy_retry_after_s = 1;
 
@@ -201,6 +209,28 @@ const routes: readonly Route[] = [
     pdf: statementPdf,
   },
   {
+    name: 'taps',
+    pattern: /^\/reports\/taps$/,
+    parameters: ['from', 'to', 'terminal', ...output],
+    sections: ['days', 'sales'],
+    plan: (query) => {
+      const range = query.dateRange();
+      const terminal = query.optional('terminal');
+      if (terminal !== undefined && !id_pattern.test(terminal)) throw new ParameterError('terminal', 'must be 1..64 of A-Z a-z 0-9 . _ -');
+      return (context) => tapsReport(context, range, terminal);
+    },
+  },
+  {
+    name: 'breakage',
+    pattern: /^\/reports\/campaigns\/([^/]*)\/breakage$/,
+    parameters: output,
+    sections: ['currencies', 'summary'],
+    plan: (_query, path) => {
+      const campaign = entityId('campaignId', path[0] ?? '');
+      return (context) => breakageReport(context, campaign);
+    },
+  },
+  {
     name: 'event_statistics',
     pattern: /^\/reports\/events\/([^/]*)\/statistics$/,
     parameters: output,
@@ -342,9 +372,10 @@ export class ReportsServer {
       );
       return;
     }
-    if (url.startsWith('/settlement/')) {
-      route = 'settlement';
-      return this.handleSettlement(context, logger, request, answer, url);
+    const bodyRoute = this.routeWithBody(context, logger, request, answer, url);
+    if (bodyRoute !== undefined) {
+      route = bodyRoute;
+      return;
     }
     if (request.method !== 'GET' && request.method !== 'HEAD')
       return answer(
@@ -395,18 +426,54 @@ export class ReportsServer {
       });
   }
 
-  /** Settlement (settlement.ts): reads a bounded JSON body, then runs the request like a report (counted, errors mapped here). */
-  private handleSettlement(
+  /** Settlement and notices/webhooks requests, which may carry a body: answers the route's name when `url` is one. */
+  private routeWithBody(
     context: ReportContext,
     logger: Logger,
     request: http.IncomingMessage,
     answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
     url: string,
+  ): string | undefined {
+    if (url.startsWith('/settlement/')) {
+      const store = context.settlement;
+      if (store === undefined) answer(404, 'application/json', errorBody(new ReportNotFoundError('settlement is not served here')));
+      else {
+        const settlement = {
+          query: context.query,
+          database: context.database,
+          store,
+          now: context.now ?? Date.now,
+          debtor: context.sepa_debtor,
+        };
+        this.handleWithBody(logger, request, answer, url, (method, operator, body) =>
+          settlementRequest(settlement, method, url, operator, body),
+        );
+      }
+      return 'settlement';
+    }
+    if (!events_prefixes.some((prefix) => url.startsWith(prefix))) return undefined;
+    const events = context.events;
+    const path = url.split('?', 1)[0] ?? url;
+    const name = eventsRouteOf(request.method === 'HEAD' ? 'GET' : (request.method ?? 'GET'), path)?.route.name ?? 'unknown';
+    if (events === undefined)
+      answer(404, 'application/json', errorBody(new ReportNotFoundError('notices and webhooks are not served here')));
+    else this.handleWithBody(logger, request, answer, url, (method, operator, body) => eventsRequest(events, method, url, operator, body));
+    return name;
+  }
+
+  /**
+   * Settlement (settlement.ts) and notices/webhooks (services/events/http.ts): reads a bounded JSON
+   * body, then runs the request like a report (counted, errors mapped here).
+   */
+  private handleWithBody(
+    logger: Logger,
+    request: http.IncomingMessage,
+    answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
+    url: string,
+    run: (method: string, operator: string | string[] | undefined, body: string) => Promise<HttpAnswer>,
   ): void {
-    const store = context.settlement;
-    if (store === undefined) return answer(404, 'application/json', errorBody(new ReportNotFoundError('settlement is not served here')));
     if (url.includes('?'))
-      return answer(400, 'application/json', errorBody(new ParameterError('query', 'settlement takes no query parameters')));
+      return answer(400, 'application/json', errorBody(new ParameterError('query', 'this resource takes no query parameters')));
     const chunks: Buffer[] = [];
     let bytes = 0;
     let refused = false;
@@ -426,18 +493,11 @@ export class ReportsServer {
         return answer(503, 'application/json', errorBody(busy), { 'retry-after': String(busy_retry_after_s) });
       }
       this.in_flight += 1;
-      const settlement = { query: context.query, database: context.database, store, now: context.now ?? Date.now };
-      settlementRequest(
-        settlement,
-        request.method ?? 'GET',
-        url,
-        request.headers['x-tapline-operator'],
-        Buffer.concat(chunks).toString('utf8'),
-      )
+      run(request.method ?? 'GET', request.headers['x-tapline-operator'], Buffer.concat(chunks).toString('utf8'))
         .then((result: HttpAnswer) => answer(result.status, result.type, result.body, result.headers))
         .catch((error: unknown) => {
           const status = statusOf(error);
-          if (status >= 500) logger.error({ err: error, url: url.slice(0, 300) }, 'settlement request failed');
+          if (status >= 500) logger.error({ err: error, url: url.slice(0, 300) }, 'request failed');
           answer(status, 'application/json', errorBody(error));
         })
         .finally(() => {

@@ -12,11 +12,22 @@ import { id_pattern } from './params';
 export const settlement_cycles = ['daily', 'weekly', 'monthly'] as const;
 export type SettlementCycle = (typeof settlement_cycles)[number];
 
-/** Operation types a fee rate can be set for: the kinds that move money between a card and a merchant. */
-export const fee_kinds = ['purchase', 'completion', 'reverse', 'refund'] as const;
+/**
+ * Operation types a rate can be set for: the kinds that move money between a card and a merchant.
+ * The rate of `top_up` is a commission the operator pays the merchant for top-ups taken at its
+ * terminals (the merchant holds that cash, which the batch deducts); every other rate is a fee the
+ * merchant pays.
+ */
+export const fee_kinds = ['purchase', 'completion', 'reverse', 'refund', 'top_up'] as const;
 export type FeeKind = (typeof fee_kinds)[number];
 /** Kinds that add to what the merchant is owed (their amount); reverse and refund deduct what they took back (delta_minor). */
 const gross_kinds: readonly string[] = ['purchase', 'completion'];
+
+/** The deployer's part of `fees_minor`: fees × share / 10 000, rounded half up (BigInt, exact). */
+export function deployerShareOf(fees_minor: number, share_bp: number): number {
+  if (!Number.isSafeInteger(fees_minor) || fees_minor < 0) return 0;
+  return Number((BigInt(fees_minor) * BigInt(share_bp) + 5_000n) / 10_000n);
+}
 
 /** 100% in basis points: a fee rate is never more than the amount it is charged on (plus the fixed part). */
 export const percent_bp_max = 10_000;
@@ -31,12 +42,22 @@ export interface FeeRate {
   readonly fixed_minor: number;
 }
 
+/** Who deployed the merchant's terminals and takes a share of the fees charged on their transactions. */
+export interface TerminalDeployer {
+  readonly id: string;
+  readonly payee_name: string;
+  readonly payee_iban: string;
+  /** The deployer's share of the fees in basis points (5000 = half). */
+  readonly share_bp: number;
+}
+
 export interface MerchantSettlementConfig {
   readonly merchant: string;
   readonly cycle: SettlementCycle;
   readonly payee_name: string;
   readonly payee_iban: string;
   readonly rates: readonly FeeRate[];
+  readonly deployer?: TerminalDeployer;
   readonly updated_by: string;
   readonly updated_at_ms: number;
 }
@@ -61,6 +82,15 @@ const config_body_schema = z
           .strict(),
       )
       .max(fee_kinds.length),
+    deployer: z
+      .object({
+        id: z.string().regex(id_pattern),
+        payee_name: z.string().regex(payee_name_pattern),
+        payee_iban: z.string().regex(iban_pattern),
+        share_bp: z.number().int().min(0).max(percent_bp_max),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -152,7 +182,14 @@ export interface SettlementLine {
   readonly refunds: number;
   readonly refunds_minor: number;
   readonly fees_minor: number;
-  /** gross − reversals − refunds − fees; negative when the merchant owes the operator. */
+  /** Top-ups taken at the merchant's terminals: the merchant holds that money for the operator. */
+  readonly top_ups: number;
+  readonly top_ups_minor: number;
+  /** The commission on those top-ups (the `top_up` rate), paid to the merchant. */
+  readonly top_up_commission_minor: number;
+  /** The terminal deployer's share of `fees_minor`, paid to the deployer (0 without one). */
+  readonly deployer_share_minor: number;
+  /** gross − reversals − refunds − fees − top-ups + commission; negative when the merchant owes the operator. */
   readonly net_minor: number;
 }
 
@@ -161,12 +198,46 @@ function safe(value: number): number {
   return value;
 }
 
-/** Per currency (sorted), what the merchant is owed for the period. */
-export function settlementLines(aggregates: readonly AmountAggregate[], rates: readonly FeeRate[]): SettlementLine[] {
-  const byCurrency = new Map<
-    string,
-    { purchases: number; gross: number; reversals: number; reversals_minor: number; refunds: number; refunds_minor: number; fees: number }
-  >();
+interface LineTotals {
+  purchases: number;
+  gross: number;
+  reversals: number;
+  reversals_minor: number;
+  refunds: number;
+  refunds_minor: number;
+  fees: number;
+  top_ups: number;
+  top_ups_minor: number;
+  commission: number;
+}
+
+function addAggregate(line: LineTotals, row: AmountAggregate, rate: FeeRate | undefined): void {
+  const charge = feeOf(row.amount_minor, rate) * row.count;
+  if (gross_kinds.includes(row.kind)) {
+    line.purchases = safe(line.purchases + row.count);
+    line.gross = safe(line.gross + row.amount_minor * row.count);
+  } else if (row.kind === 'reverse') {
+    line.reversals = safe(line.reversals + row.count);
+    line.reversals_minor = safe(line.reversals_minor + row.delta_minor);
+  } else if (row.kind === 'refund') {
+    line.refunds = safe(line.refunds + row.count);
+    line.refunds_minor = safe(line.refunds_minor + row.delta_minor);
+  } else {
+    line.top_ups = safe(line.top_ups + row.count);
+    line.top_ups_minor = safe(line.top_ups_minor + row.delta_minor);
+    line.commission = safe(line.commission + charge);
+    return;
+  }
+  line.fees = safe(line.fees + charge);
+}
+
+/** Per currency (sorted), what the merchant is owed for the period, and the deployer's share of the fees. */
+export function settlementLines(
+  aggregates: readonly AmountAggregate[],
+  rates: readonly FeeRate[],
+  deployer_share_bp = 0,
+): SettlementLine[] {
+  const byCurrency = new Map<string, LineTotals>();
   const rateOf = new Map(rates.map((rate) => [rate.kind as string, rate]));
   for (const row of aggregates) {
     if (!(fee_kinds as readonly string[]).includes(row.kind)) continue;
@@ -178,21 +249,12 @@ export function settlementLines(aggregates: readonly AmountAggregate[], rates: r
       refunds: 0,
       refunds_minor: 0,
       fees: 0,
+      top_ups: 0,
+      top_ups_minor: 0,
+      commission: 0,
     };
     byCurrency.set(row.currency, line);
-    if (gross_kinds.includes(row.kind)) {
-      line.purchases = safe(line.purchases + row.count);
-      line.gross = safe(line.gross + row.amount_minor * row.count);
-    } else if (row.kind === 'reverse') {
-      line.reversals = safe(line.reversals + row.count);
-      line.reversals_minor = safe(line.reversals_minor + row.delta_minor);
-    } else if (row.kind === 'refund') {
-      line.refunds = safe(line.refunds + row.count);
-      line.refunds_minor = safe(line.refunds_minor + row.delta_minor);
-    } else {
-      continue;
-    }
-    line.fees = safe(line.fees + feeOf(row.amount_minor, rateOf.get(row.kind)) * row.count);
+    addAggregate(line, row, rateOf.get(row.kind));
   }
   return [...byCurrency.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -205,7 +267,11 @@ export function settlementLines(aggregates: readonly AmountAggregate[], rates: r
       refunds: line.refunds,
       refunds_minor: line.refunds_minor,
       fees_minor: line.fees,
-      net_minor: safe(line.gross - line.reversals_minor - line.refunds_minor - line.fees),
+      top_ups: line.top_ups,
+      top_ups_minor: line.top_ups_minor,
+      top_up_commission_minor: line.commission,
+      deployer_share_minor: deployerShareOf(line.fees, deployer_share_bp),
+      net_minor: safe(line.gross - line.reversals_minor - line.refunds_minor - line.fees - line.top_ups_minor + line.commission),
     }));
 }
 
@@ -241,36 +307,71 @@ export interface BankFileInput {
   readonly payee_iban: string;
   readonly period: Pick<SettlementPeriod, 'from' | 'to'>;
   readonly lines: readonly SettlementLine[];
+  /** The terminal deployer, paid its share of the fees (a credit line per currency with a share). */
+  readonly deployer?: Pick<TerminalDeployer, 'id' | 'payee_name' | 'payee_iban'>;
+}
+
+/** One payment of a bank file: to the merchant (its net) or to the deployer (its share). */
+export interface BankPayment {
+  readonly direction: 'credit' | 'debit';
+  readonly payee_name: string;
+  readonly payee_iban: string;
+  readonly currency: string;
+  /** Absolute amount, > 0. */
+  readonly amount_minor: number;
+  readonly reference: string;
+}
+
+/** The payments of a batch, in file order: per currency, the merchant's net, then the deployer's share. */
+export function bankPayments(input: BankFileInput): BankPayment[] {
+  const payments: BankPayment[] = [];
+  for (const line of input.lines) {
+    if (line.net_minor !== 0)
+      payments.push({
+        direction: line.net_minor > 0 ? 'credit' : 'debit',
+        payee_name: input.payee_name,
+        payee_iban: input.payee_iban,
+        currency: line.currency,
+        amount_minor: Math.abs(line.net_minor),
+        reference: `TAPLINE ${input.batch_id} ${line.currency}`.slice(0, 140),
+      });
+    if (input.deployer !== undefined && line.deployer_share_minor > 0)
+      payments.push({
+        direction: 'credit',
+        payee_name: input.deployer.payee_name,
+        payee_iban: input.deployer.payee_iban,
+        currency: line.currency,
+        amount_minor: line.deployer_share_minor,
+        reference: `TAPLINE ${input.batch_id} ${line.currency} DEPLOYER ${input.deployer.id}`.slice(0, 140),
+      });
+  }
+  return payments;
 }
 
 /**
  * The bank-transfer CSV of an approved batch: UTF-8 without BOM, CRLF, a header line, one line
- * per currency with a non-zero net. `direction` is credit (we pay the merchant) or debit (the
+ * per currency with a non-zero net (and one per currency with a deployer share). `direction` is credit (we pay the merchant) or debit (the
  * merchant owes us); `amount` is the absolute net as a decimal with the currency's exponent and a
  * dot, `amount_minor` the same in minor units. Every cell is from a validated alphabet, so no
  * quoting is ever needed (asserted).
  */
 export function bankTransferCsv(input: BankFileInput): string {
   const rows: string[][] = [[...bank_csv_columns]];
-  let line_no = 0;
-  for (const line of input.lines) {
-    if (line.net_minor === 0) continue;
-    line_no += 1;
-    const absolute = Math.abs(line.net_minor);
+  bankPayments(input).forEach((payment, index) => {
     rows.push([
       input.batch_id,
-      String(line_no),
-      line.net_minor > 0 ? 'credit' : 'debit',
-      input.payee_name,
-      input.payee_iban,
-      line.currency,
-      decimalAmount(absolute, line.currency),
-      String(absolute),
-      `TAPLINE ${input.batch_id} ${line.currency}`.slice(0, 140),
+      String(index + 1),
+      payment.direction,
+      payment.payee_name,
+      payment.payee_iban,
+      payment.currency,
+      decimalAmount(payment.amount_minor, payment.currency),
+      String(payment.amount_minor),
+      payment.reference,
       input.period.from,
       input.period.to,
     ]);
-  }
+  });
   for (const row of rows) {
     for (const cell of row) if (/[",\r\n]/.test(cell)) throw new Error('assertion: bank CSV cell needs quoting');
   }

@@ -2,6 +2,7 @@
 // approving and settling are state transitions that must be atomic and race-safe; ClickHouse has
 // no transactions. All keys share the hash tag {settle} (one slot):
 //   tl:{settle}:merchant:<merchantId>   string, JSON MerchantSettlementConfig
+//   tl:{settle}:campaign:<campaignId>   string, JSON RefundCampaign (breakage-rules.ts); final once its deadline passed
 //   tl:{settle}:batch:<batchId>         hash: d (the computed batch, JSON, immutable once approved),
 //                                       digest (sha256 of d), state (computed|approved|settled),
 //                                       approved_by, approved_at_ms, settled_by, settled_at_ms, reference
@@ -12,6 +13,15 @@
 import { createClient } from 'redis';
 import { ReportBackendError } from './errors';
 import type { MerchantSettlementConfig } from './settlement-rules';
+import type { RefundCampaign } from './breakage-rules';
+
+// KEYS[1] campaign; ARGV JSON, now_ms. A campaign whose stored deadline has passed is final: its
+// breakage is reported from it, so it is never rewritten.
+const put_campaign_script = `
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(cjson.decode(current)['deadline_ms']) <= tonumber(ARGV[2]) then return 'closed' end
+redis.call('SET', KEYS[1], ARGV[1])
+return 'written'`;
 
 export type BatchState = 'computed' | 'approved' | 'settled';
 
@@ -30,6 +40,7 @@ export interface StoredBatch {
 export type TransitionResult = 'changed' | 'unchanged' | 'missing' | 'not_approved' | 'digest_mismatch';
 
 const merchantKey = (merchant: string): string => `tl:{settle}:merchant:${merchant}`;
+const campaignKey = (id: string): string => `tl:{settle}:campaign:${id}`;
 const batchKey = (id: string): string => `tl:{settle}:batch:${id}`;
 
 // KEYS[1] batch; ARGV d, digest. Writes only while the batch is absent or still computed.
@@ -69,6 +80,9 @@ export interface SettlementStore {
   merchants(merchants_max: number): Promise<string[]>;
   /** Ids of the batches whose key starts with `<merchant>.` (callers filter the exact merchant), at most `ids_max`. */
   batchIds(merchant: string, ids_max: number): Promise<string[]>;
+  /** Stores a refund campaign unless its deadline has passed ('closed': then nothing is written). */
+  putCampaign(campaign: RefundCampaign, now_ms: number): Promise<'written' | 'closed'>;
+  campaign(id: string): Promise<RefundCampaign | undefined>;
   close(): Promise<void>;
 }
 
@@ -159,6 +173,16 @@ export class RedisSettlementStore implements SettlementStore {
       if (ids.length > ids_max) break;
     } while (cursor !== '0');
     return ids.sort();
+  }
+
+  async putCampaign(campaign: RefundCampaign, now_ms: number): Promise<'written' | 'closed'> {
+    return (await this.command(['EVAL', put_campaign_script, '1', campaignKey(campaign.id), JSON.stringify(campaign), String(now_ms)])) as
+      'written' | 'closed';
+  }
+
+  async campaign(id: string): Promise<RefundCampaign | undefined> {
+    const text = (await this.command(['GET', campaignKey(id)])) as string | null;
+    return text === null ? undefined : (JSON.parse(text) as RefundCampaign);
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,9 @@
 //   POST /settlement/batches/<batchId>/approve            body {digest?}: computed → approved
 //   POST /settlement/batches/<batchId>/settle             body {reference?}: approved → settled
 //   GET  /settlement/batches/<batchId>/transfer.csv       the bank file (approved or settled batches only)
+//   GET  /settlement/batches/<batchId>/files/<format>     the bank file in a format of bank-files/writers.ts (csv, pain.001)
+//   PUT  /settlement/campaigns/<campaignId>               body {program, opens, deadline}: a refund campaign (breakage.ts)
+//   GET  /settlement/campaigns/<campaignId>
 // Every PUT/POST names its operator in the x-tapline-operator header.
 
 import { createHash } from 'node:crypto';
@@ -19,7 +22,6 @@ import { entityId, id_pattern, parseDate, type DateRange } from './params';
 import { report_rows_max, settlementAggregatesSql } from './queries';
 import { bounded, int, text, type QueryRunner, type Report, type ReportContext } from './reports';
 import {
-  bankTransferCsv,
   batch_id_pattern,
   batchId,
   operatorOf,
@@ -29,7 +31,11 @@ import {
   type FeeRate,
   type SettlementLine,
   type SettlementPeriod,
+  type TerminalDeployer,
 } from './settlement-rules';
+import { bankFileWriter } from './bank-files/writers';
+import { campaignRequest } from './breakage';
+import type { SepaDebtor } from './bank-files/pain001';
 import type { SettlementStore, StoredBatch } from './settlement-store';
 
 export interface SettlementContext {
@@ -37,6 +43,8 @@ export interface SettlementContext {
   readonly database: string;
   readonly store: SettlementStore;
   readonly now: () => number;
+  /** The operator's account, debtor of SEPA files; without it pain.001 files are refused (409). */
+  readonly debtor?: SepaDebtor;
 }
 
 /** The computed content of a batch (the `d` of its Redis hash): what approval freezes. */
@@ -47,6 +55,8 @@ export interface BatchContent {
   readonly payee_name: string;
   readonly payee_iban: string;
   readonly rates: readonly FeeRate[];
+  /** The terminal deployer paid its share of the fees, as configured when computed. */
+  readonly deployer?: TerminalDeployer;
   readonly lines: readonly SettlementLine[];
   readonly computed_by: string;
   readonly computed_at_ms: number;
@@ -124,6 +134,7 @@ export async function merchantFeesReport(context: ReportContext, merchant: strin
       delta_minor: int(row, 'delta_minor'),
     })),
     config.rates,
+    config.deployer?.share_bp ?? 0,
   );
   return {
     report: 'merchant_fees',
@@ -139,6 +150,10 @@ export async function merchantFeesReport(context: ReportContext, merchant: strin
           'refunds',
           'refunds_minor',
           'fees_minor',
+          'top_ups',
+          'top_ups_minor',
+          'top_up_commission_minor',
+          'deployer_share_minor',
           'net_minor',
         ],
         rows: lines.map((line) => ({ ...line })),
@@ -175,6 +190,7 @@ export async function computeBatch(
       delta_minor: int(row, 'delta_minor'),
     })),
     config.rates,
+    config.deployer?.share_bp ?? 0,
   );
   const content: BatchContent = {
     id,
@@ -183,6 +199,7 @@ export async function computeBatch(
     payee_name: config.payee_name,
     payee_iban: config.payee_iban,
     rates: config.rates,
+    ...(config.deployer === undefined ? {} : { deployer: config.deployer }),
     lines,
     computed_by: operator,
     computed_at_ms: now_ms,
@@ -206,16 +223,18 @@ export async function settlementRequest(
   if (!write && method !== 'GET' && method !== 'HEAD')
     return json(405, { error: { code: 'method_not_allowed', message: 'GET, PUT or POST' } });
   const request: SettlementCall = { context, method, write, operator: write ? operatorOf(operatorHeader) : '', body };
-  const [collection, rawId, action, extra] = segments;
-  if (extra !== undefined) throw new ReportNotFoundError('no such settlement resource', {});
+  const [collection, rawId, action, extra, beyond] = segments;
+  if (beyond !== undefined || (extra !== undefined && action !== 'files')) throw new ReportNotFoundError('no such settlement resource', {});
   const answer =
     collection === 'merchants' && rawId !== undefined
       ? await merchantRequest(request, entityId('merchantId', rawId), action)
       : collection === 'runs' && rawId === undefined && method === 'POST'
         ? await runRequest(request)
         : collection === 'batches' && rawId !== undefined
-          ? await batchRequest(request, batchIdOf(rawId), action)
-          : undefined;
+          ? await batchRequest(request, batchIdOf(rawId), action, extra)
+          : collection === 'campaigns' && rawId !== undefined && action === undefined
+            ? await campaignRequest(context.store, method, entityId('campaignId', rawId), request.operator, body, context.now())
+            : undefined;
   if (answer === undefined) throw new ReportNotFoundError('no such settlement resource', {});
   return answer;
 }
@@ -302,25 +321,11 @@ async function batchRequest(
   { context, method, write, operator, body }: SettlementCall,
   id: string,
   action: string | undefined,
+  format: string | undefined,
 ): Promise<HttpAnswer | undefined> {
   if (action === undefined && !write) return json(200, batchView(await stored(context, id), false));
-  if (action === 'transfer.csv' && !write) {
-    const batch = await stored(context, id);
-    if (batch.state === 'computed') throw new SettlementConflictError('the batch is not approved', { batch: id });
-    const content = JSON.parse(batch.d) as BatchContent;
-    return {
-      status: 200,
-      type: 'text/csv; charset=utf-8',
-      body: bankTransferCsv({
-        batch_id: id,
-        payee_name: content.payee_name,
-        payee_iban: content.payee_iban,
-        period: content.period,
-        lines: content.lines,
-      }),
-      headers: { 'content-disposition': `attachment; filename="settlement-${id}.csv"` },
-    };
-  }
+  if (action === 'transfer.csv' && !write) return bankFile(context, id, 'csv');
+  if (action === 'files' && format !== undefined && !write) return bankFile(context, id, format);
   if (action === 'approve' && method === 'POST') {
     const fields = parseBody(body);
     onlyFields(fields, ['digest']);
@@ -345,6 +350,29 @@ async function batchRequest(
     return json(200, batchView(await stored(context, id), result === 'changed'));
   }
   return undefined;
+}
+
+/** The bank file of an approved or settled batch in one of the writers' formats (bank-files/writers.ts). */
+async function bankFile(context: SettlementContext, id: string, format: string): Promise<HttpAnswer> {
+  const writer = bankFileWriter(format);
+  if (writer === undefined) throw new ReportNotFoundError('no such bank file format', { format: format.slice(0, 32) });
+  const batch = await stored(context, id);
+  if (batch.state === 'computed') throw new SettlementConflictError('the batch is not approved', { batch: id });
+  const content = JSON.parse(batch.d) as BatchContent;
+  const file = writer.write(
+    {
+      batch_id: id,
+      payee_name: content.payee_name,
+      payee_iban: content.payee_iban,
+      period: content.period,
+      lines: content.lines,
+      ...(content.deployer === undefined ? {} : { deployer: content.deployer }),
+    },
+    { debtor: context.debtor, approved_at_ms: batch.approved_at_ms },
+  );
+  if (!file.ok) throw new SettlementConflictError(file.reason, { batch: id, format: writer.format });
+  const name = writer.format === 'csv' ? `settlement-${id}.csv` : `settlement-${id}.${writer.format}.${writer.extension}`;
+  return { status: 200, type: writer.content_type, body: file.body, headers: { 'content-disposition': `attachment; filename="${name}"` } };
 }
 
 function batchIdOf(segment: string): string {

@@ -5,6 +5,7 @@
 // blocks its stream.
 
 import {
+  card_issuance_cancelled_schema,
   card_issued_schema,
   card_pin_changed_schema,
   card_replaced_schema,
@@ -12,10 +13,12 @@ import {
   fleet_account_changed_schema,
   fleet_invoice_schema,
   operator_action_schema,
+  tap_pour_schema,
   terminal_enabled_changed_schema,
   terminal_registered_schema,
   transaction_schema,
   type ParsedCardEvent,
+  type ParsedTapPour,
   type ParsedTransaction,
 } from '../../actors/outbox/schemas';
 import { v1BalanceDelta } from '../../actors/outbox/contract';
@@ -31,7 +34,7 @@ export interface OutboxEntry {
   readonly document: string | undefined;
 }
 
-export type RowTable = 'transactions' | 'transaction_lines' | 'lifecycle_events' | 'fleet_invoices' | 'outbox_rejects';
+export type RowTable = 'transactions' | 'transaction_lines' | 'lifecycle_events' | 'fleet_invoices' | 'tap_pours' | 'outbox_rejects';
 
 export interface Row {
   readonly table: RowTable;
@@ -44,6 +47,7 @@ const card_event_schemas = {
   card_status_changed: card_status_changed_schema,
   card_replaced: card_replaced_schema,
   card_pin_changed: card_pin_changed_schema,
+  card_issuance_cancelled: card_issuance_cancelled_schema,
 } as const;
 const terminal_event_schemas = {
   terminal_registered: terminal_registered_schema,
@@ -142,7 +146,34 @@ export function rowsOf(entry: OutboxEntry): Row[] {
       lifecycle(entry, e.type, e.at, { action: e.action, subject: e.subject, detail: e.detail, operator: e.operator, reason: e.reason }),
     ];
   }
+  if (type === 'tap_pour') {
+    const parsed = tap_pour_schema.safeParse(document);
+    if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
+    return [tapPourRow(parsed.data, entry)];
+  }
   return [reject(entry, `unknown document type ${JSON.stringify(type)}`)];
+}
+
+/** A tap's pour report (migration 11), deduplicated by (terminal, report). */
+function tapPourRow(p: ParsedTapPour, entry: OutboxEntry): Row {
+  return {
+    table: 'tap_pours',
+    values: {
+      event_id: entryEventId(entry),
+      terminal: p.terminal,
+      merchant: p.merchant,
+      report: p.report,
+      transaction: p.transaction,
+      from_ms: p.from,
+      to_ms: p.to,
+      poured_ml: p.poured_ml,
+      product: p.product,
+      at: Math.floor(p.at / 1000),
+      at_ms: p.at,
+      shard: entry.shard,
+      stream_id: entry.streamId,
+    },
+  };
 }
 
 /** The rows of a parsed transaction: its transactions row, then one transaction_lines row per line item. */

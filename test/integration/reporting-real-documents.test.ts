@@ -18,6 +18,7 @@
 // fuel consumption per vehicle.
 
 import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -47,6 +48,7 @@ import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { state_codecs } from '../../actors/state';
 import { document_types, transaction_kinds } from '../../actors/outbox/contract';
+import { document_schemas } from '../../actors/outbox/schemas';
 import { decodeStoredTransaction } from '../../actors/card/transaction';
 import type { EntityKind } from '../../actors/runtime/persistence';
 
@@ -214,14 +216,15 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       'every document in ClickHouse',
       async () => {
         const count = async (table: string): Promise<number> => Number((await sql(`SELECT count() FROM ${database}.${table}`))[0]?.[0]);
-        const [t, l, i, r] = [
+        const [t, l, i, p, r] = [
           await count('transactions'),
           await count('lifecycle_events'),
           await count('fleet_invoices'),
+          await count('tap_pours'),
           await count('outbox_rejects'),
         ];
-        seen = `${t} transactions + ${l} events + ${i} invoices + ${r} rejects, ${documents} documents`;
-        return t + l + i + r >= documents;
+        seen = `${t} transactions + ${l} events + ${i} invoices + ${p} tap pours + ${r} rejects, ${documents} documents`;
+        return t + l + i + p + r >= documents;
       },
       () => seen,
       30_000,
@@ -252,6 +255,16 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     await cards.defineProgram('rd-pin', programConfig({ pinRequired: true, pinAttemptsMax: 3 }));
     await cards.defineProgram('rd-end', programConfig({ depositMinor: 100n }));
     await refunds.registerManager('rd-bar-m', manager.id, manager.pin);
+    // A beer tap's pour report over a period (the tap_pour document).
+    await new Promise<void>((resolve, reject) => {
+      const period = { $case: 'period' as const, value: { fromUnixMs: BigInt(Date.now() - 3_600_000), toUnixMs: BigInt(Date.now()) } };
+      client.authorization.reportPour(
+        { terminalId: 'rd-bar', reportId: 'rd-hour-1', subject: period, pouredMl: 12_500n, productCode: '' },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 20_000 },
+        (error) => (error ? reject(error) : resolve()),
+      );
+    });
 
     // Issuing: named with deposit, anonymous, bulk.
     await issue('rd-named', 5_000, 'rd-fest', {
@@ -271,6 +284,23 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       operatorId: 'ops',
     });
     assert.equal(bulk.issued, 3);
+
+    // Issuances cancelled: a named card with its deposit, issued again as an anonymous card with
+    // another balance, and a card left unissued. The reports must read both as never issued.
+    await issue('rd-oops', 2_500, 'rd-fest', {
+      holder,
+      params: {
+        initialBalance: { amountMinor: 2_500n, currency: 'EUR' },
+        programId: 'rd-fest',
+        deposit: { amountMinor: 300n, currency: 'EUR' },
+        expiresAtUnixMs: 0n,
+      },
+    });
+    const undone = await cards.cancelIssuance('rd-oops', 'wrong holder');
+    assert.deepEqual([undone.balance?.amountMinor, undone.deposit?.amountMinor], [2_500n, 300n]);
+    await issue('rd-oops', 800, 'rd-fest');
+    await issue('rd-gone', 1_200, 'rd-fest');
+    await cards.cancelIssuance('rd-gone');
 
     // Purchases with line items, declines.
     const beer = { code: 'beer', group: 'drinks', qty: 2_000, unit: 450, amount: 900 };
@@ -571,6 +601,10 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
           assert.ok(typeof data === 'string', `${key} has its state in d`);
           assert.doesNotThrow(() => state_codecs[kind].decode(data), `${key} decodes as ${kind}`);
           decoded.set(kind, (decoded.get(kind) ?? 0) + 1);
+        } else if (key.startsWith('tl:idem:k:tap-pour/')) {
+          // A tap's pour report: a tap_pour document, under a key no client key can spell.
+          const value = await inspect.client.get(key);
+          assert.ok(value !== null && document_schemas.tap_pour.safeParse(JSON.parse(value)).success, `${key} is a tap_pour document`);
         } else if (key.startsWith('tl:idem:')) {
           const value = await inspect.client.get(key);
           assert.ok(value !== null, key);
@@ -610,10 +644,13 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       transactionIds,
     );
     assert.ok(counted.every(([, count]) => count === '1'));
+    const pours = documents.filter((d) => d['type'] === 'tap_pour').length;
+    const [[pourRows]] = (await sql(`SELECT count() FROM ${database}.tap_pours_dedup`)) as [[string]];
+    assert.equal(Number(pourRows), pours, 'every tap pour report once');
     const [[events]] = (await sql(`SELECT count() FROM ${database}.lifecycle_events_dedup`)) as [[string]];
     const [[invoices]] = (await sql(`SELECT count() FROM ${database}.fleet_invoices_dedup`)) as [[string]];
     assert.equal(Number(invoices), documents.filter((d) => d['type'] === 'fleet_invoice').length, 'every fleet invoice once');
-    assert.equal(Number(events) + Number(invoices), documents.length - transactionIds.length, 'every lifecycle document once');
+    assert.equal(Number(events) + Number(invoices), documents.length - transactionIds.length - pours, 'every lifecycle document once');
     const lines = documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? d['lines'].length : 0), 0);
     assert.deepEqual(
       await sql(`SELECT count(), sum(amount), sum(invoiced) FROM ${database}.transaction_lines_dedup`),
@@ -693,7 +730,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.deepEqual(reconciliation['differences'], []);
     const summary = reconciliation['summary'] as unknown as Record<string, number>;
     assert.equal(summary['differences'], 0);
-    assert.equal(summary['cards_checked'], 14, '12 stored-value cards (one replaced) and 2 fleet cards');
+    assert.equal(summary['cards_checked'], 16, '14 stored-value cards (one replaced, one unissued) and 2 fleet cards');
     assert.equal(summary['fleet_accounts_checked'], 1);
     const account = JSON.parse(
       String(await inspect.client.hGet(fleetKey(shardOf('fleet', 'rd-fleet', test_shard_count), 'rd-fleet'), 'd')),
@@ -725,7 +762,8 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const balances = new Map<string, number>();
     const deposits = new Map<string, number>();
     for (const [cardId, state] of redisCards) {
-      if (state.fleet !== undefined || state.balance_minor === undefined) continue;
+      // An unissued card (its issuance cancelled, program "") is in no program's float.
+      if (state.fleet !== undefined || state.balance_minor === undefined || state.program === '') continue;
       balances.set(state.program, (balances.get(state.program) ?? 0) + state.balance_minor);
       const stored = await inspect.client.hGet(cardKey(shardOf('card', cardId, test_shard_count), cardId), 'd');
       const depositMinor =
@@ -765,6 +803,22 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       "the new card's purchase is listed",
     );
     assert.equal(summary['last_balance_after_minor'], summary['redis_balance_minor']);
+  });
+
+  it('card history shows a cancelled issuance and the issue after it, with the balance each left', async function () {
+    const entries = (await report('/reports/cards/rd-oops/history'))['entries'] ?? [];
+    assert.deepEqual(
+      entries.map((e) => [e['type'], e['balance_after_minor']]),
+      [
+        ['card_issued', 2_500],
+        ['card_issuance_cancelled', 0],
+        ['card_issued', 800],
+      ],
+    );
+    const [[issued, cancelled]] = (await sql(
+      `SELECT countIf(type = 'card_issued'), countIf(type = 'card_issuance_cancelled') FROM ${database}.lifecycle_events_dedup WHERE card IN ('rd-oops', 'rd-gone')`,
+    )) as [[string, string]];
+    assert.deepEqual([issued, cancelled], ['3', '2']);
   });
 
   it('card history of a fleet card (<fleet>~<card>) lists its purchases and its reversal', async function () {
@@ -812,6 +866,9 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
         ],
         `${program}: spent, reversed, refunded, topped up, paid out, remaining`,
       );
+      // Cancelled issuances are not counted: as many cards issued as the program has in Redis.
+      const stored = [...redisCards.values()].filter((state) => state.program === program && state.fleet === undefined).length;
+      assert.equal(totals['cards_issued'], stored, `${program}: cards issued`);
     }
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const periods =

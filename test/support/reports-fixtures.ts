@@ -667,6 +667,7 @@ export function expectedSettlementLines(
   from_ms: number,
   until_ms: number,
   rates: readonly FeeRate[],
+  deployer_share_bp = 0,
 ): SettlementLine[] {
   const lines = new Map<
     string,
@@ -678,11 +679,14 @@ export function expectedSettlementLines(
       refunds: number;
       refunds_minor: number;
       fees_minor: number;
+      top_ups: number;
+      top_ups_minor: number;
+      top_up_commission_minor: number;
     }
   >();
   for (const t of history.transactions) {
     if (t.merchant !== merchant || t.outcome !== 'approved' || t.at < from_ms || t.at >= until_ms) continue;
-    if (!['purchase', 'completion', 'reverse', 'refund'].includes(t.kind)) continue;
+    if (!['purchase', 'completion', 'reverse', 'refund', 'top_up'].includes(t.kind)) continue;
     const line = lines.get(t.currency) ?? {
       purchases: 0,
       gross_minor: 0,
@@ -691,23 +695,47 @@ export function expectedSettlementLines(
       refunds: 0,
       refunds_minor: 0,
       fees_minor: 0,
+      top_ups: 0,
+      top_ups_minor: 0,
+      top_up_commission_minor: 0,
     };
     lines.set(t.currency, line);
+    const charge = feeOf(
+      t.amount,
+      rates.find((rate) => rate.kind === t.kind),
+    );
+    if (t.kind === 'top_up') {
+      [line.top_ups, line.top_ups_minor, line.top_up_commission_minor] = [
+        line.top_ups + 1,
+        line.top_ups_minor + t.amount,
+        line.top_up_commission_minor + charge,
+      ];
+      continue;
+    }
     if (t.kind === 'purchase' || t.kind === 'completion')
       [line.purchases, line.gross_minor] = [line.purchases + 1, line.gross_minor + t.amount];
     if (t.kind === 'reverse') [line.reversals, line.reversals_minor] = [line.reversals + 1, line.reversals_minor + t.amount];
     if (t.kind === 'refund') [line.refunds, line.refunds_minor] = [line.refunds + 1, line.refunds_minor + t.amount];
-    line.fees_minor += feeOf(
-      t.amount,
-      rates.find((rate) => rate.kind === t.kind),
-    );
+    line.fees_minor += charge;
   }
   return [...lines.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([currency, line]) => ({
       currency,
-      ...line,
-      net_minor: line.gross_minor - line.reversals_minor - line.refunds_minor - line.fees_minor,
+      purchases: line.purchases,
+      gross_minor: line.gross_minor,
+      reversals: line.reversals,
+      reversals_minor: line.reversals_minor,
+      refunds: line.refunds,
+      refunds_minor: line.refunds_minor,
+      fees_minor: line.fees_minor,
+      top_ups: line.top_ups,
+      top_ups_minor: line.top_ups_minor,
+      top_up_commission_minor: line.top_up_commission_minor,
+      // Long hand: the share of the fees, rounded half up.
+      deployer_share_minor: Math.floor((line.fees_minor * deployer_share_bp) / 10_000 + 0.5),
+      net_minor:
+        line.gross_minor - line.reversals_minor - line.refunds_minor - line.fees_minor - line.top_ups_minor + line.top_up_commission_minor,
     }));
 }
 

@@ -28,7 +28,7 @@ import { announceSeed, assertProperty } from './fast-check-seed';
 
 const issued_at_ms = 1_700_000_000_000;
 
-const all_statuses: readonly CardStatus[] = ['active', 'frozen', 'blocked', 'lost', 'expired', 'closed', 'replaced'];
+const all_statuses: readonly CardStatus[] = ['active', 'frozen', 'blocked', 'lost', 'expired', 'closed', 'replaced', 'unissued'];
 
 /** What each non-active status declines with; typed as a Record so a new status must be added here. */
 const expected_status_declines: Readonly<Record<Exclude<CardStatus, 'active'>, DeclineReason>> = {
@@ -38,6 +38,7 @@ const expected_status_declines: Readonly<Record<Exclude<CardStatus, 'active'>, D
   expired: 'card_expired',
   closed: 'card_closed',
   replaced: 'card_closed',
+  unissued: 'card_closed',
 };
 
 function deepFreeze<T>(value: T): T {
@@ -79,7 +80,7 @@ function approvedEvent(decision: CardDecision): CardEvent {
 }
 
 describe('card rules: issue', () => {
-  it('issues a new card active, unheld, with the initial balance and the command time', () => {
+  it('issues a new card active, unheld, unmoved (its issuance can be cancelled), with the initial balance and the command time', () => {
     const decision = decide(undefined, issueCommand({ initialBalanceMinor: 2_500 }));
     const expected: CardState = {
       cardId: 'card-1',
@@ -89,6 +90,7 @@ describe('card rules: issue', () => {
       balanceMinor: 2_500,
       heldMinor: 0,
       issuedAtMs: issued_at_ms,
+      unmoved: true,
     };
     assert.deepEqual(decision, { kind: 'approved', event: { type: 'issued', state: expected } });
     assert.deepEqual(apply(undefined, approvedEvent(decision)), expected);

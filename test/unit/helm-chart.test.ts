@@ -480,6 +480,9 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
         'TaplineResourceExhausted',
         'TaplineAuthorizeLatencyHigh',
         'TaplineRedisErrors',
+        'TaplineNoticesRelayStalled',
+        'TaplineNoticesRelayLagging',
+        'TaplineDeliveriesFailing',
       ];
       assert.deepEqual(rules.map((r) => r.alert as string).sort(), [...expected].sort());
       const anchors = markdownAnchors(fs.readFileSync(path.join(repo_root, 'docs', 'OPERATIONS.md'), 'utf8'));

@@ -34,6 +34,7 @@ import {
 import {
   autoReloadRemoved,
   autoReloadSet,
+  cardIssuanceCancelled,
   cardIssued,
   cardPinChanged,
   cardReplaced,
@@ -41,6 +42,7 @@ import {
   cardStatusChanged,
   cardsBulkIssued,
   fleetAccountChanged,
+  tapPour,
   fleetCardIssued,
   fleetCardLimitsSet,
   fleetCardStatusChanged,
@@ -823,6 +825,26 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
       before: legacyAdminAudit({ type: 'set_pin', reset: false, operatorId: 'ops-1' }, profiled_card, profiled_card, at),
     },
   ],
+  // Born with the contract: `before` is the layout as documented (docs/OUTBOX.md), field for field.
+  card_issuance_cancelled: [
+    {
+      name: 'issuance of a named card of a bulk issuance cancelled',
+      now: cardIssuanceCancelled({
+        card: 'c-named',
+        program: 'fest-26',
+        currency: 'EUR',
+        previous: 'active',
+        amount: 2_000,
+        deposit: 200,
+        named: true,
+        issuance: 'box-7',
+        operator: 'ops-1',
+        reason: 'wrong program',
+        at,
+      }),
+      before: `{"type":"card_issuance_cancelled","card":"c-named","program":"fest-26","currency":"EUR","status":"unissued","previous":"active","amount":2000,"deposit":200,"named":true,"issuance":"box-7","operator":"ops-1","reason":"wrong program","at":${at}}`,
+    },
+  ],
   terminal_registered: [
     {
       name: 'terminal registered',
@@ -869,6 +891,39 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
         `"opened_at":${at - 30 * day_ms},"due_at":${at + 14 * day_ms},"operator":"ops-3","at":${at}}`,
     },
   ],
+  // Born with the contract: `before` is the layout as documented (docs/OUTBOX.md), field for field.
+  tap_pour: [
+    {
+      name: 'tap pour of one sale',
+      now: tapPour({
+        terminal: 'tap-1',
+        merchant: 'bar',
+        report: 'r-1',
+        transaction: 't:tap-1:7',
+        from: 0,
+        to: 0,
+        poured_ml: 480,
+        product: 'pils',
+        at,
+      }),
+      before: `{"type":"tap_pour","terminal":"tap-1","merchant":"bar","report":"r-1","transaction":"t:tap-1:7","from":0,"to":0,"poured_ml":480,"product":"pils","at":${at}}`,
+    },
+    {
+      name: 'tap pour over a period',
+      now: tapPour({
+        terminal: 'tap-1',
+        merchant: 'bar',
+        report: 'r-2',
+        transaction: '',
+        from: at - 3_600_000,
+        to: at,
+        poured_ml: 51_200,
+        product: '',
+        at,
+      }),
+      before: `{"type":"tap_pour","terminal":"tap-1","merchant":"bar","report":"r-2","transaction":"","from":${at - 3_600_000},"to":${at},"poured_ml":51200,"product":"","at":${at}}`,
+    },
+  ],
 };
 
 const by_type: { readonly [T in DocumentType]: readonly Golden[] } = {
@@ -913,7 +968,8 @@ describe('outbox contract: every document every producer writes', () => {
         const parsed = document_schemas[type].safeParse(JSON.parse(golden.now));
         assert.ok(parsed.success, `${type}: ${golden.name}: ${parsed.success ? '' : parsed.error.message}`);
         const rows = rowsOf(entryOf(golden.now, n++));
-        const table = type === 'transaction' ? 'transactions' : type === 'fleet_invoice' ? 'fleet_invoices' : 'lifecycle_events';
+        const tables: Partial<Record<DocumentType, string>> = { transaction: 'transactions', fleet_invoice: 'fleet_invoices', tap_pour: 'tap_pours' };
+        const table = tables[type] ?? 'lifecycle_events';
         assert.equal(rows[0]?.table, table, `${type}: ${golden.name}: ${JSON.stringify(rows[0])}`);
         const lines = (JSON.parse(golden.now) as { lines?: unknown[] }).lines ?? [];
         assert.equal(rows.length, 1 + lines.length, `${golden.name}: one transaction_lines row per line`);

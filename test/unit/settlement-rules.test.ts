@@ -71,7 +71,7 @@ describe('settlement rules', () => {
     );
   });
 
-  it('nets each currency: gross − reversals − refunds − fees, with fees equal to the per-transaction fees', () => {
+  it('nets each currency: gross − reversals − refunds − fees − top-ups + commission, each the sum of its per-transaction parts; the deployer takes its share of the fees', () => {
     const kinds = ['purchase', 'completion', 'reverse', 'refund', 'top_up'] as const;
     const transaction = fc.record({
       currency: fc.constantFrom('EUR', 'CHF', 'JPY'),
@@ -80,55 +80,83 @@ describe('settlement rules', () => {
     });
     const rate = fc.record({ percent_bp: fc.integer({ min: 0, max: 10_000 }), fixed_minor: fc.integer({ min: 0, max: 1_000 }) });
     assertProperty(
-      fc.property(fc.array(transaction, { maxLength: 200 }), rate, rate, (transactions, purchase, refund) => {
-        const rates: FeeRate[] = [
-          { kind: 'purchase', ...purchase },
-          { kind: 'refund', ...refund },
-        ];
-        // The aggregates the SQL returns: one row per (currency, kind, amount).
-        const groups = new Map<string, AmountAggregate>();
-        for (const t of transactions) {
-          const key = `${t.currency}|${t.kind}|${t.amount}`;
-          const delta = t.kind === 'reverse' || t.kind === 'refund' ? t.amount : t.kind === 'top_up' ? t.amount : -t.amount;
-          const previous = groups.get(key);
-          groups.set(key, {
-            currency: t.currency,
-            kind: t.kind,
-            amount_minor: t.amount,
-            count: (previous?.count ?? 0) + 1,
-            delta_minor: (previous?.delta_minor ?? 0) + delta,
-          });
-        }
-        const lines = settlementLines([...groups.values()], rates);
-        assert.deepEqual(
-          lines.map((line) => line.currency),
-          [...new Set(transactions.filter((t) => t.kind !== 'top_up').map((t) => t.currency))].sort(),
-        );
-        for (const line of lines) {
-          const mine = transactions.filter((t) => t.currency === line.currency);
-          const sum = (predicate: (kind: string) => boolean): number =>
-            mine.filter((t) => predicate(t.kind)).reduce((total, t) => total + t.amount, 0);
-          const fees = mine.reduce(
-            (total, t) => total + (t.kind === 'purchase' ? feeOf(t.amount, purchase) : t.kind === 'refund' ? feeOf(t.amount, refund) : 0),
-            0,
+      fc.property(
+        fc.array(transaction, { maxLength: 200 }),
+        rate,
+        rate,
+        rate,
+        fc.integer({ min: 0, max: 10_000 }),
+        (transactions, purchase, refund, topUp, share_bp) => {
+          const rates: FeeRate[] = [
+            { kind: 'purchase', ...purchase },
+            { kind: 'refund', ...refund },
+            { kind: 'top_up', ...topUp },
+          ];
+          // The aggregates the SQL returns: one row per (currency, kind, amount).
+          const groups = new Map<string, AmountAggregate>();
+          for (const t of transactions) {
+            const key = `${t.currency}|${t.kind}|${t.amount}`;
+            const delta = t.kind === 'reverse' || t.kind === 'refund' ? t.amount : t.kind === 'top_up' ? t.amount : -t.amount;
+            const previous = groups.get(key);
+            groups.set(key, {
+              currency: t.currency,
+              kind: t.kind,
+              amount_minor: t.amount,
+              count: (previous?.count ?? 0) + 1,
+              delta_minor: (previous?.delta_minor ?? 0) + delta,
+            });
+          }
+          const lines = settlementLines([...groups.values()], rates, share_bp);
+          assert.deepEqual(
+            lines.map((line) => line.currency),
+            [...new Set(transactions.map((t) => t.currency))].sort(),
           );
-          assert.equal(
-            line.gross_minor,
-            sum((kind) => kind === 'purchase' || kind === 'completion'),
-          );
-          assert.equal(
-            line.reversals_minor,
-            sum((kind) => kind === 'reverse'),
-          );
-          assert.equal(
-            line.refunds_minor,
-            sum((kind) => kind === 'refund'),
-          );
-          assert.equal(line.fees_minor, fees);
-          assert.equal(line.net_minor + line.fees_minor + line.reversals_minor + line.refunds_minor, line.gross_minor);
-          assert.equal(line.purchases, mine.filter((t) => t.kind === 'purchase' || t.kind === 'completion').length);
-        }
-      }),
+          for (const line of lines) {
+            const mine = transactions.filter((t) => t.currency === line.currency);
+            const sum = (predicate: (kind: string) => boolean): number =>
+              mine.filter((t) => predicate(t.kind)).reduce((total, t) => total + t.amount, 0);
+            const fees = mine.reduce(
+              (total, t) => total + (t.kind === 'purchase' ? feeOf(t.amount, purchase) : t.kind === 'refund' ? feeOf(t.amount, refund) : 0),
+              0,
+            );
+            assert.equal(
+              line.gross_minor,
+              sum((kind) => kind === 'purchase' || kind === 'completion'),
+            );
+            assert.equal(
+              line.reversals_minor,
+              sum((kind) => kind === 'reverse'),
+            );
+            assert.equal(
+              line.refunds_minor,
+              sum((kind) => kind === 'refund'),
+            );
+            assert.equal(line.fees_minor, fees);
+            assert.equal(
+              line.top_ups_minor,
+              sum((kind) => kind === 'top_up'),
+            );
+            assert.equal(line.top_ups, mine.filter((t) => t.kind === 'top_up').length);
+            const commission = mine.filter((t) => t.kind === 'top_up').reduce((total, t) => total + feeOf(t.amount, topUp), 0);
+            assert.equal(line.top_up_commission_minor, commission);
+            assert.equal(
+              line.net_minor +
+                line.fees_minor +
+                line.reversals_minor +
+                line.refunds_minor +
+                line.top_ups_minor -
+                line.top_up_commission_minor,
+              line.gross_minor,
+            );
+            // Long hand: the share rounded half up, from the exact product.
+            const exact = BigInt(line.fees_minor) * BigInt(share_bp);
+            const whole = exact / 10_000n;
+            assert.equal(BigInt(line.deployer_share_minor), exact % 10_000n >= 5_000n ? whole + 1n : whole);
+            assert.ok(line.deployer_share_minor <= line.fees_minor);
+            assert.equal(line.purchases, mine.filter((t) => t.kind === 'purchase' || t.kind === 'completion').length);
+          }
+        },
+      ),
       300,
     );
   });
@@ -187,7 +215,19 @@ describe('settlement rules', () => {
   });
 
   it('writes the documented bank-transfer layout: one line per currency with a non-zero net, credit or debit', () => {
-    const line = { purchases: 1, gross_minor: 0, reversals: 0, reversals_minor: 0, refunds: 0, refunds_minor: 0, fees_minor: 0 };
+    const line = {
+      purchases: 1,
+      gross_minor: 0,
+      reversals: 0,
+      reversals_minor: 0,
+      refunds: 0,
+      refunds_minor: 0,
+      fees_minor: 0,
+      top_ups: 0,
+      top_ups_minor: 0,
+      top_up_commission_minor: 0,
+      deployer_share_minor: 0,
+    };
     const csv = bankTransferCsv({
       batch_id: 'bar-0.daily.2026-01-31',
       payee_name: 'Bar Zero GmbH',
@@ -229,7 +269,13 @@ describe('settlement rules', () => {
       [{ ...good, rates: [{ kind: 'purchase', percent_bp: 10_001, fixed_minor: 0 }] }, 'rates.0.percent_bp'],
       [{ ...good, rates: [{ kind: 'purchase', percent_bp: 1.5, fixed_minor: 0 }] }, 'rates.0.percent_bp'],
       [{ ...good, rates: [{ kind: 'purchase', percent_bp: 1, fixed_minor: -1 }] }, 'rates.0.fixed_minor'],
-      [{ ...good, rates: [{ kind: 'top_up', percent_bp: 1, fixed_minor: 0 }] }, 'rates.0.kind'],
+      [{ ...good, rates: [{ kind: 'cash_out', percent_bp: 1, fixed_minor: 0 }] }, 'rates.0.kind'],
+      [
+        { ...good, deployer: { id: 'vendco', payee_name: 'VendCo', payee_iban: 'NL91ABNA0417164300', share_bp: 10_001 } },
+        'deployer.share_bp',
+      ],
+      [{ ...good, deployer: { id: 'vend co', payee_name: 'VendCo', payee_iban: 'NL91ABNA0417164300', share_bp: 1 } }, 'deployer.id'],
+      [{ ...good, deployer: { id: 'vendco', payee_name: '=cmd', payee_iban: 'NL91ABNA0417164300', share_bp: 1 } }, 'deployer.payee_name'],
       [{ ...good, rates: [good.rates[0], good.rates[0]] }, 'rates'],
       [{ ...good, colour: 'red' }, 'body'],
     ];

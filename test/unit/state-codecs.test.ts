@@ -103,6 +103,7 @@ const full_card: Complete<CardState> = {
     reviews: [{ id: '4-1001', card: 'c-full', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }],
     reviews_dropped: 1,
   },
+  unmoved: true,
 };
 
 const full_fleet_account: Complete<FleetAccountState> = {

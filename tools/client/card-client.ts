@@ -7,6 +7,7 @@ import {
   CardServiceClient,
   type BulkIssueCardsRequest,
   type BulkIssueCardsResponse,
+  type CancelIssuanceResponse,
   type CardServiceIssueCardRequest,
   type CardServiceIssueCardResponse,
   type ChangeCardStateRequest,
@@ -220,6 +221,10 @@ export class CardClient {
     return invoke((options, cb) =>
       this.cards.resolveProgramReview({ cardId, transactionId, note, operatorId: 'risk-desk' }, new grpc.Metadata(), options, cb),
     );
+  }
+
+  cancelIssuance(cardId: string, reason = 'issued by mistake', operatorId = 'cash-desk'): Promise<CancelIssuanceResponse> {
+    return invoke((options, cb) => this.cards.cancelIssuance({ cardId, reason, operatorId }, new grpc.Metadata(), options, cb));
   }
 
   voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {

@@ -312,6 +312,34 @@ export interface GetReceiptResponse {
   lines: ReceiptLine[];
 }
 
+/** A period a tap reports its total pour for: [from, to) in unix ms. */
+export interface PourPeriod {
+  fromUnixMs: bigint;
+  toUnixMs: bigint;
+}
+
+export interface ReportPourRequest {
+  terminalId: string;
+  /** The tap's own id of this report, unique per tap (1-64 of A-Z a-z 0-9 . _ -). */
+  reportId: string;
+  subject?:
+    | //
+    /** The sale this pour served: the terminal transaction number of its purchase at this tap. */
+    { $case: "terminalTxnNumber"; value: bigint }
+    | { $case: "period"; value: PourPeriod }
+    | undefined;
+  /** What the tap measured, in millilitres (0 to 10,000,000). */
+  pouredMl: bigint;
+  /** The tap's product code (optional, at most 64 characters). */
+  productCode: string;
+}
+
+export interface ReportPourResponse {
+  reportId: string;
+  /** True when this report_id was reported before: nothing new was written. */
+  replayed: boolean;
+}
+
 function createBaseAuthorizeRequest(): AuthorizeRequest {
   return {
     terminalId: "",
@@ -2633,6 +2661,283 @@ export const GetReceiptResponse: MessageFns<GetReceiptResponse> = {
   },
 };
 
+function createBasePourPeriod(): PourPeriod {
+  return { fromUnixMs: 0n, toUnixMs: 0n };
+}
+
+export const PourPeriod: MessageFns<PourPeriod> = {
+  encode(message: PourPeriod, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fromUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.fromUnixMs) !== message.fromUnixMs) {
+        throw new globalThis.Error("value provided for field message.fromUnixMs of type int64 too large");
+      }
+      writer.uint32(8).int64(message.fromUnixMs);
+    }
+    if (message.toUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.toUnixMs) !== message.toUnixMs) {
+        throw new globalThis.Error("value provided for field message.toUnixMs of type int64 too large");
+      }
+      writer.uint32(16).int64(message.toUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PourPeriod {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePourPeriod();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fromUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.toUnixMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PourPeriod>): PourPeriod {
+    return PourPeriod.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PourPeriod>): PourPeriod {
+    const message = createBasePourPeriod();
+    message.fromUnixMs = (object.fromUnixMs !== undefined && object.fromUnixMs !== null)
+      ? BigInt(object.fromUnixMs)
+      : 0n;
+    message.toUnixMs = (object.toUnixMs !== undefined && object.toUnixMs !== null) ? BigInt(object.toUnixMs) : 0n;
+    return message;
+  },
+};
+
+function createBaseReportPourRequest(): ReportPourRequest {
+  return { terminalId: "", reportId: "", subject: undefined, pouredMl: 0n, productCode: "" };
+}
+
+export const ReportPourRequest: MessageFns<ReportPourRequest> = {
+  encode(message: ReportPourRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.reportId !== "") {
+      writer.uint32(18).string(message.reportId);
+    }
+    switch (message.subject?.$case) {
+      case "terminalTxnNumber":
+        if (BigInt.asUintN(64, message.subject.value) !== message.subject.value) {
+          throw new globalThis.Error("value provided for field message.subject.value of type uint64 too large");
+        }
+        writer.uint32(24).uint64(message.subject.value);
+        break;
+      case "period":
+        PourPeriod.encode(message.subject.value, writer.uint32(34).fork()).join();
+        break;
+    }
+    if (message.pouredMl !== 0n) {
+      if (BigInt.asIntN(64, message.pouredMl) !== message.pouredMl) {
+        throw new globalThis.Error("value provided for field message.pouredMl of type int64 too large");
+      }
+      writer.uint32(40).int64(message.pouredMl);
+    }
+    if (message.productCode !== "") {
+      writer.uint32(50).string(message.productCode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportPourRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportPourRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reportId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.subject = { $case: "terminalTxnNumber", value: reader.uint64() as bigint };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.subject = { $case: "period", value: PourPeriod.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pouredMl = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.productCode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReportPourRequest>): ReportPourRequest {
+    return ReportPourRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReportPourRequest>): ReportPourRequest {
+    const message = createBaseReportPourRequest();
+    message.terminalId = object.terminalId ?? "";
+    message.reportId = object.reportId ?? "";
+    switch (object.subject?.$case) {
+      case "terminalTxnNumber": {
+        if (object.subject?.value !== undefined && object.subject?.value !== null) {
+          message.subject = { $case: "terminalTxnNumber", value: BigInt(object.subject.value) };
+        }
+        break;
+      }
+      case "period": {
+        if (object.subject?.value !== undefined && object.subject?.value !== null) {
+          message.subject = { $case: "period", value: PourPeriod.fromPartial(object.subject.value) };
+        }
+        break;
+      }
+    }
+    message.pouredMl = (object.pouredMl !== undefined && object.pouredMl !== null) ? BigInt(object.pouredMl) : 0n;
+    message.productCode = object.productCode ?? "";
+    return message;
+  },
+};
+
+function createBaseReportPourResponse(): ReportPourResponse {
+  return { reportId: "", replayed: false };
+}
+
+export const ReportPourResponse: MessageFns<ReportPourResponse> = {
+  encode(message: ReportPourResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reportId !== "") {
+      writer.uint32(10).string(message.reportId);
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportPourResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportPourResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reportId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReportPourResponse>): ReportPourResponse {
+    return ReportPourResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReportPourResponse>): ReportPourResponse {
+    const message = createBaseReportPourResponse();
+    message.reportId = object.reportId ?? "";
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
 /**
  * The public API terminals and venue gateways call.
  *
@@ -2738,6 +3043,20 @@ export const AuthorizationServiceService = {
     responseSerialize: (value: GetReceiptResponse): Buffer => Buffer.from(GetReceiptResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetReceiptResponse => GetReceiptResponse.decode(value),
   },
+  /**
+   * A beer tap (a terminal) reports what it poured, for one paid sale or over a period, so the
+   * difference between poured and paid volume is reported per tap (GET /reports/taps). Persisted
+   * before the reply; a retry with the same report_id answers the first (replayed = true).
+   */
+  reportPour: {
+    path: "/tapline.v1.AuthorizationService/ReportPour" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportPourRequest): Buffer => Buffer.from(ReportPourRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportPourRequest => ReportPourRequest.decode(value),
+    responseSerialize: (value: ReportPourResponse): Buffer => Buffer.from(ReportPourResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportPourResponse => ReportPourResponse.decode(value),
+  },
 } as const;
 
 export interface AuthorizationServiceServer extends UntypedServiceImplementation {
@@ -2766,6 +3085,12 @@ export interface AuthorizationServiceServer extends UntypedServiceImplementation
    * idempotency record, TAPLINE_IDEMPOTENCY_TTL_S). NOT_FOUND when unknown or of another card.
    */
   getReceipt: handleUnaryCall<GetReceiptRequest, GetReceiptResponse>;
+  /**
+   * A beer tap (a terminal) reports what it poured, for one paid sale or over a period, so the
+   * difference between poured and paid volume is reported per tap (GET /reports/taps). Persisted
+   * before the reply; a retry with the same report_id answers the first (replayed = true).
+   */
+  reportPour: handleUnaryCall<ReportPourRequest, ReportPourResponse>;
 }
 
 export interface AuthorizationServiceClient extends Client {
@@ -2893,6 +3218,26 @@ export interface AuthorizationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetReceiptResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A beer tap (a terminal) reports what it poured, for one paid sale or over a period, so the
+   * difference between poured and paid volume is reported per tap (GET /reports/taps). Persisted
+   * before the reply; a retry with the same report_id answers the first (replayed = true).
+   */
+  reportPour(
+    request: ReportPourRequest,
+    callback: (error: ServiceError | null, response: ReportPourResponse) => void,
+  ): ClientUnaryCall;
+  reportPour(
+    request: ReportPourRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportPourResponse) => void,
+  ): ClientUnaryCall;
+  reportPour(
+    request: ReportPourRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportPourResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -430,6 +430,23 @@ export interface ResolveProgramReviewResponse {
   remaining: bigint;
 }
 
+export interface CancelIssuanceRequest {
+  cardId: string;
+  /** Why (audited; required, at most 256 characters). */
+  reason: string;
+  operatorId: string;
+}
+
+export interface CancelIssuanceResponse {
+  cardId: string;
+  /** The card's status before: ACTIVE or FROZEN; UNISSUED when it had been cancelled already. */
+  previous: CardStatus;
+  /** The initial balance and the deposit taken off the card (0 when already unissued). */
+  balance?: Money | undefined;
+  deposit?: Money | undefined;
+  alreadyUnissued: boolean;
+}
+
 function createBaseProgramConfig(): ProgramConfig {
   return {
     pinRequired: false,
@@ -4382,6 +4399,192 @@ export const ResolveProgramReviewResponse: MessageFns<ResolveProgramReviewRespon
   },
 };
 
+function createBaseCancelIssuanceRequest(): CancelIssuanceRequest {
+  return { cardId: "", reason: "", operatorId: "" };
+}
+
+export const CancelIssuanceRequest: MessageFns<CancelIssuanceRequest> = {
+  encode(message: CancelIssuanceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelIssuanceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelIssuanceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CancelIssuanceRequest>): CancelIssuanceRequest {
+    return CancelIssuanceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelIssuanceRequest>): CancelIssuanceRequest {
+    const message = createBaseCancelIssuanceRequest();
+    message.cardId = object.cardId ?? "";
+    message.reason = object.reason ?? "";
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelIssuanceResponse(): CancelIssuanceResponse {
+  return { cardId: "", previous: 0, balance: undefined, deposit: undefined, alreadyUnissued: false };
+}
+
+export const CancelIssuanceResponse: MessageFns<CancelIssuanceResponse> = {
+  encode(message: CancelIssuanceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.previous !== 0) {
+      writer.uint32(16).int32(message.previous);
+    }
+    if (message.balance !== undefined) {
+      Money.encode(message.balance, writer.uint32(26).fork()).join();
+    }
+    if (message.deposit !== undefined) {
+      Money.encode(message.deposit, writer.uint32(34).fork()).join();
+    }
+    if (message.alreadyUnissued !== false) {
+      writer.uint32(40).bool(message.alreadyUnissued);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelIssuanceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelIssuanceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.previous = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.balance = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.deposit = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.alreadyUnissued = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CancelIssuanceResponse>): CancelIssuanceResponse {
+    return CancelIssuanceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelIssuanceResponse>): CancelIssuanceResponse {
+    const message = createBaseCancelIssuanceResponse();
+    message.cardId = object.cardId ?? "";
+    message.previous = object.previous ?? 0;
+    message.balance = (object.balance !== undefined && object.balance !== null)
+      ? Money.fromPartial(object.balance)
+      : undefined;
+    message.deposit = (object.deposit !== undefined && object.deposit !== null)
+      ? Money.fromPartial(object.deposit)
+      : undefined;
+    message.alreadyUnissued = object.alreadyUnissued ?? false;
+    return message;
+  },
+};
+
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
@@ -4665,6 +4868,24 @@ export const CardServiceService = {
       Buffer.from(ResolveProgramReviewResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResolveProgramReviewResponse => ResolveProgramReviewResponse.decode(value),
   },
+  /**
+   * Cancels a card's issuance: the card goes back to stock (unissued) and the initial balance and
+   * deposit its issue put on it are taken off, to be handed back. Only an active or frozen card that
+   * has moved no money since its issue (FAILED_PRECONDITION otherwise: return it with ReturnCard).
+   * An unissued card is NOT_FOUND to every call but IssueCard, which issues it afresh. Cancelling
+   * it again changes nothing (already_unissued). See docs/CARDS.md "Cancelling an issuance".
+   */
+  cancelIssuance: {
+    path: "/tapline.v1.CardService/CancelIssuance" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelIssuanceRequest): Buffer =>
+      Buffer.from(CancelIssuanceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelIssuanceRequest => CancelIssuanceRequest.decode(value),
+    responseSerialize: (value: CancelIssuanceResponse): Buffer =>
+      Buffer.from(CancelIssuanceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelIssuanceResponse => CancelIssuanceResponse.decode(value),
+  },
 } as const;
 
 export interface CardServiceServer extends UntypedServiceImplementation {
@@ -4759,6 +4980,14 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    */
   listProgramReviews: handleUnaryCall<ListProgramReviewsRequest, ListProgramReviewsResponse>;
   resolveProgramReview: handleUnaryCall<ResolveProgramReviewRequest, ResolveProgramReviewResponse>;
+  /**
+   * Cancels a card's issuance: the card goes back to stock (unissued) and the initial balance and
+   * deposit its issue put on it are taken off, to be handed back. Only an active or frozen card that
+   * has moved no money since its issue (FAILED_PRECONDITION otherwise: return it with ReturnCard).
+   * An unissued card is NOT_FOUND to every call but IssueCard, which issues it afresh. Cancelling
+   * it again changes nothing (already_unissued). See docs/CARDS.md "Cancelling an issuance".
+   */
+  cancelIssuance: handleUnaryCall<CancelIssuanceRequest, CancelIssuanceResponse>;
 }
 
 export interface CardServiceClient extends Client {
@@ -5132,6 +5361,28 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResolveProgramReviewResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Cancels a card's issuance: the card goes back to stock (unissued) and the initial balance and
+   * deposit its issue put on it are taken off, to be handed back. Only an active or frozen card that
+   * has moved no money since its issue (FAILED_PRECONDITION otherwise: return it with ReturnCard).
+   * An unissued card is NOT_FOUND to every call but IssueCard, which issues it afresh. Cancelling
+   * it again changes nothing (already_unissued). See docs/CARDS.md "Cancelling an issuance".
+   */
+  cancelIssuance(
+    request: CancelIssuanceRequest,
+    callback: (error: ServiceError | null, response: CancelIssuanceResponse) => void,
+  ): ClientUnaryCall;
+  cancelIssuance(
+    request: CancelIssuanceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelIssuanceResponse) => void,
+  ): ClientUnaryCall;
+  cancelIssuance(
+    request: CancelIssuanceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelIssuanceResponse) => void,
   ): ClientUnaryCall;
 }
 

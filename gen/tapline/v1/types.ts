@@ -87,6 +87,8 @@ export enum CardStatus {
   CARD_STATUS_EXPIRED = 5,
   CARD_STATUS_CLOSED = 6,
   CARD_STATUS_REPLACED = 7,
+  /** CARD_STATUS_UNISSUED - The card's issuance was cancelled (CardService.CancelIssuance): stock, issued again by IssueCard. */
+  CARD_STATUS_UNISSUED = 8,
   UNRECOGNIZED = -1,
 }
 

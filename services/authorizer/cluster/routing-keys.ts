@@ -46,6 +46,8 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AuthorizationServiceService.void, (request) => card(request.cardId)),
   entry(AuthorizationServiceService.refund, (request) => card(request.cardId)),
   entry(AuthorizationServiceService.getReceipt, (request) => card(request.cardId)),
+  // A pour report commits on its terminal's shard.
+  entry(AuthorizationServiceService.reportPour, (request) => terminal(request.terminalId)),
   entry(AdminServiceService.issueCard, (request) => card(request.cardId)),
   entry(AdminServiceService.setCardStatus, (request) => card(request.cardId)),
   entry(AdminServiceService.registerTerminal, (request) => terminal(request.terminalId)),
@@ -76,6 +78,7 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // Lists by scanning the program's card records in Redis (a read): any node can answer.
   entry(CardServiceService.listProgramReviews, () => ''),
   entry(CardServiceService.resolveProgramReview, (request) => card(request.cardId)),
+  entry(CardServiceService.cancelIssuance, (request) => card(request.cardId)),
   entry(FleetAdminServiceService.createFleetAccount, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetLimits, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetPolicy, (request) => fleet(request.fleetId)),

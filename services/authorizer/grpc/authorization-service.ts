@@ -18,6 +18,8 @@ import type {
   GetReceiptResponse,
   RefundRequest,
   RefundResponse,
+  ReportPourRequest,
+  ReportPourResponse,
   ReverseRequest,
   ReverseResponse,
   TopUpRequest,
@@ -29,11 +31,19 @@ import { serveGatewayStream, withPin } from './gateway-stream';
 import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
 import { toAuthorizeResponse, toBalanceResponse, toRefundResponse, toReverseResponse, toTopUpResponse, toVoidResponse } from './mapping';
 import { receiptOf } from './receipt';
+import { parseReportPour } from './tap-pours-validate';
+import type { PourAnswer } from '../usecases/tap-pours';
 import { unary, unaryAsync, type ServiceDeps } from './service';
 import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, readableRefKey, requireId } from './validate';
 
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
   return {
+    reportPour: unary<ReportPourRequest, ReportPourResponse, PourAnswer>(
+      deps,
+      'ReportPour',
+      (request, reply) => deps.tapPours.report(parseReportPour(request), reply),
+      (answer) => ({ reportId: answer.reportId, replayed: answer.replayed }),
+    ),
     authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(
       deps,
       'Authorize',

@@ -6,6 +6,7 @@
 
 import { failedPrecondition, invalidArgument } from '../../../actors/errors';
 import type { ReplaceAnswer } from '../../../actors/card/decide';
+import type { CancelIssuanceAnswer } from '../../../actors/card/issuance-cancel';
 import type { IssueAnswer, TransitionAnswer } from '../../../actors/sharding/shard-region';
 import type { AutoReload, CardState } from '../../../actors/card/rules';
 import type { TxnAnswer } from '../../../actors/card/transaction';
@@ -13,6 +14,8 @@ import type { StoredProgram } from '../../../actors/program/config';
 import type {
   BulkIssueCardsRequest,
   BulkIssueCardsResponse,
+  CancelIssuanceRequest,
+  CancelIssuanceResponse,
   CardServiceIssueCardRequest,
   CardServiceIssueCardResponse,
   CardServiceServer,
@@ -96,6 +99,7 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
     ...programReviewHandlers(deps),
     ...programAndIssuanceHandlers(deps),
     ...lifecycleHandlers(deps),
+    ...issuanceCancelHandlers(deps),
     ...paymentHandlers(deps),
     ...tabAndManagerHandlers(deps),
   };
@@ -214,6 +218,29 @@ function lifecycleHandlers(
         return deps.refundRun.run({ programId, runId, operatorId });
       },
       toRefundRunResponse,
+    ),
+  };
+}
+
+/** Cancelling a card's issuance (actors/card/issuance-cancel.ts): the card goes back to stock. */
+function issuanceCancelHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'cancelIssuance'> {
+  return {
+    cancelIssuance: unary<CancelIssuanceRequest, CancelIssuanceResponse, CancelIssuanceAnswer>(
+      deps,
+      'CancelIssuance',
+      (request, reply) => {
+        const cardId = requireId('card_id', request.cardId);
+        const reason = requireReason(request.reason);
+        const operatorId = requireId('operator_id', request.operatorId);
+        deps.region.cancelIssuance(cardId, { reason, operatorId }, reply);
+      },
+      (answer) => ({
+        cardId: answer.cardId,
+        previous: wireCardStatus(answer.previous),
+        balance: { amountMinor: BigInt(answer.balanceMinor), currency: answer.currency },
+        deposit: { amountMinor: BigInt(answer.depositMinor), currency: answer.currency },
+        alreadyUnissued: answer.alreadyUnissued,
+      }),
     ),
   };
 }

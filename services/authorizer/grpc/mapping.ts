@@ -58,6 +58,7 @@ const card_statuses: Readonly<Record<DomainCardStatus, CardStatus>> = {
   expired: CardStatus.CARD_STATUS_EXPIRED,
   closed: CardStatus.CARD_STATUS_CLOSED,
   replaced: CardStatus.CARD_STATUS_REPLACED,
+  unissued: CardStatus.CARD_STATUS_UNISSUED,
 };
 
 export const domain_card_statuses: ReadonlyMap<CardStatus, DomainCardStatus> = new Map(

@@ -325,6 +325,85 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 10,
+    name: 'relay_events',
+    // What the event relay (services/events: notices and webhooks) reads, sorted by the time Redis
+    // committed each document (the millisecond part of its outbox stream id), not by `at`. The
+    // relay only reads below a horizon under which the streamer has inserted everything (docs/NOTICES.md),
+    // and that horizon is a Redis time, so the copy is sorted by the same clock. A narrow copy
+    // filled by two materialized views, one per source table; ReplacingMergeTree by (stream_ms,
+    // event_id) like every table here. No backfill: the relay starts from the horizon of its first
+    // start and never announces history. Cost: each INSERT of the streamer also writes this table.
+    statements: (database) => {
+      const db = identifier(database);
+      const stream_ms = `toUInt64(splitByChar('-', stream_id)[1]) AS stream_ms`;
+      return [
+        `CREATE TABLE IF NOT EXISTS relay_events (
+          event_id String,
+          type String,
+          kind String,
+          outcome String,
+          reason String,
+          card String,
+          program String,
+          terminal String,
+          merchant String,
+          fleet String,
+          currency String,
+          amount Int64,
+          balance_after Int64,
+          status String,
+          previous String,
+          action String,
+          source String,
+          original String,
+          at DateTime,
+          at_ms UInt64,
+          stream_ms UInt64,
+          shard UInt32,
+          stream_id String
+        ) ENGINE = ReplacingMergeTree()
+        PARTITION BY toYYYYMM(at)
+        ORDER BY (stream_ms, event_id)`,
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS relay_events_transactions_mv TO ${db}.relay_events AS
+          SELECT id AS event_id, 'transaction' AS type, kind, outcome, reason, card, program, terminal, merchant, fleet, currency, amount,
+            balance_after, '' AS status, '' AS previous, '' AS action, source, original, at, at_ms, ${stream_ms}, shard, stream_id
+          FROM ${db}.transactions`,
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS relay_events_lifecycle_mv TO ${db}.relay_events AS
+          SELECT event_id, type, '' AS kind, '' AS outcome, reason, card, program, terminal, merchant, fleet, currency, amount,
+            toInt64(0) AS balance_after, status, previous, action, '' AS source, '' AS original, at, at_ms, ${stream_ms}, shard, stream_id
+          FROM ${db}.lifecycle_events`,
+      ];
+    },
+  },
+  {
+    version: 11,
+    name: 'tap_pours',
+    // What beer taps report they poured (`tap_pour` documents), against what was paid: one row per
+    // report, deduplicated by (terminal, report), the tap's own id of the report. A report for one
+    // sale names the sale's idempotency key in `transaction`; a report over a period has from_ms..to_ms.
+    statements: (database) => [
+      `CREATE TABLE IF NOT EXISTS tap_pours (
+        event_id String,
+        terminal String,
+        merchant String,
+        report String,
+        transaction String,
+        from_ms UInt64,
+        to_ms UInt64,
+        poured_ml Int64,
+        product String,
+        at DateTime,
+        at_ms UInt64,
+        shard UInt32,
+        stream_id String
+      ) ENGINE = ReplacingMergeTree()
+      PARTITION BY toYYYYMM(at)
+      ORDER BY (terminal, report)`,
+      `CREATE VIEW IF NOT EXISTS tap_pours_dedup AS SELECT * FROM ${identifier(database)}.tap_pours FINAL`,
+    ],
+  },
+  {
+    version: 12,
     name: 'fleet_billing',
     // Fleet accounts bill in cycles. Each fleet document names the cycle it accrued to (`cycle`),
     // so an invoice is exactly its cycle's documents whatever the nodes' clocks did; documents
