@@ -14,7 +14,14 @@ export interface SinkOptions {
   readonly insert_timeout_ms: number;
 }
 
-const tables: readonly RowTable[] = ['transactions', 'transaction_lines', 'lifecycle_events', 'fleet_invoices', 'tap_pours', 'outbox_rejects'];
+const tables: readonly RowTable[] = [
+  'transactions',
+  'transaction_lines',
+  'lifecycle_events',
+  'fleet_invoices',
+  'tap_pours',
+  'outbox_rejects',
+];
 
 export class ClickHouseSink {
   private readonly client: ClickHouseClient;

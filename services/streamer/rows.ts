@@ -113,31 +113,7 @@ export function rowsOf(entry: OutboxEntry): Row[] {
       lifecycle(entry, e.type, e.at, { fleet: e.fleet, currency: e.currency, event: e.event, operator: e.operator, reason: e.reason }),
     ];
   }
-  if (type === 'fleet_invoice') {
-    const parsed = fleet_invoice_schema.safeParse(document);
-    if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
-    const e = parsed.data;
-    return [
-      {
-        table: 'fleet_invoices',
-        values: {
-          fleet: e.fleet,
-          number: e.number,
-          cycle: e.cycle,
-          currency: e.currency,
-          amount: e.amount,
-          applied: e.applied,
-          opened_at_ms: e.opened_at,
-          due_at_ms: e.due_at,
-          operator: e.operator,
-          at: Math.floor(e.at / 1000),
-          at_ms: e.at,
-          shard: entry.shard,
-          stream_id: entry.streamId,
-        },
-      },
-    ];
-  }
+  if (type === 'fleet_invoice') return [fleetInvoiceRow(document, entry)];
   if (type === 'operator_action') {
     const parsed = operator_action_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
@@ -170,6 +146,31 @@ function tapPourRow(p: ParsedTapPour, entry: OutboxEntry): Row {
       product: p.product,
       at: Math.floor(p.at / 1000),
       at_ms: p.at,
+      shard: entry.shard,
+      stream_id: entry.streamId,
+    },
+  };
+}
+
+/** A fleet_invoice document's fleet_invoices row, or its reject. */
+function fleetInvoiceRow(document: unknown, entry: OutboxEntry): Row {
+  const parsed = fleet_invoice_schema.safeParse(document);
+  if (!parsed.success) return reject(entry, describeIssues(parsed.error));
+  const e = parsed.data;
+  return {
+    table: 'fleet_invoices',
+    values: {
+      fleet: e.fleet,
+      number: e.number,
+      cycle: e.cycle,
+      currency: e.currency,
+      amount: e.amount,
+      applied: e.applied,
+      opened_at_ms: e.opened_at,
+      due_at_ms: e.due_at,
+      operator: e.operator,
+      at: Math.floor(e.at / 1000),
+      at_ms: e.at,
       shard: entry.shard,
       stream_id: entry.streamId,
     },

@@ -968,7 +968,11 @@ describe('outbox contract: every document every producer writes', () => {
         const parsed = document_schemas[type].safeParse(JSON.parse(golden.now));
         assert.ok(parsed.success, `${type}: ${golden.name}: ${parsed.success ? '' : parsed.error.message}`);
         const rows = rowsOf(entryOf(golden.now, n++));
-        const tables: Partial<Record<DocumentType, string>> = { transaction: 'transactions', fleet_invoice: 'fleet_invoices', tap_pour: 'tap_pours' };
+        const tables: Partial<Record<DocumentType, string>> = {
+          transaction: 'transactions',
+          fleet_invoice: 'fleet_invoices',
+          tap_pour: 'tap_pours',
+        };
         const table = tables[type] ?? 'lifecycle_events';
         assert.equal(rows[0]?.table, table, `${type}: ${golden.name}: ${JSON.stringify(rows[0])}`);
         const lines = (JSON.parse(golden.now) as { lines?: unknown[] }).lines ?? [];
