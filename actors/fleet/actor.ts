@@ -20,12 +20,15 @@ import {
 import type { EntityId } from '../runtime/persistence';
 import type { IdempotencyRecord, TxnAnswer } from '../card/transaction';
 import { odometerSubject } from '../rules/prompts';
+import { refundLedgerEntity } from '../card/decide';
 import { empty_review_queue, type ReviewQueue } from '../rules/review-queue';
 import {
   decideAccountChange,
   decideCardChange,
   decideCycleClose,
+  decideFleetHold,
   decideFleetPayment,
+  decideFleetRefundRequest,
   decideFleetMoney,
   decideFleetReversal,
   decideReviewResolution,
@@ -153,7 +156,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
 
   protected async handleAwaiting(message: FleetMessage): Promise<void> {
     await this.prepare(message);
-    if (message.type === 'money' && message.request.kind === 'reverse') await this.reverse(message);
+    if (message.type === 'money' && (message.request.kind === 'reverse' || message.request.kind === 'refund'))
+      await this.decideOnOriginal(message);
     else this.handle(message);
   }
 
@@ -287,8 +291,11 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     const prompts = request.fleet.prompts;
     const vehicleSlot = prompts.odometer_km > 0 ? this.vehicles.get(this.vehicleId(odometerSubject(prompts, request.cardId))) : undefined;
     const records = { account, card: cardSlot.state, vehicle: vehicleSlot?.state, review: this.review.state };
-    const plan = decideFleetMoney(this.fleetId, records, request, message.merchantId, this.env());
-    this.commitMoneyPlan(message, plan, cardSlot, vehicleSlot);
+    if (request.kind === 'purchase')
+      return this.commitMoneyPlan(message, decideFleetMoney(this.fleetId, records, request, message.merchantId, this.env()), cardSlot, vehicleSlot);
+    const decision = decideFleetHold(this.fleetId, records, request, message.merchantId, this.env());
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    this.commitMoneyPlan(message, decision, cardSlot, vehicleSlot);
   }
 
   /** A payment writes the account alone (its commit checks no card). */
@@ -298,28 +305,32 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     this.commitMoneyDecision([write('fleet', this.fleetId, this.account, plan.account)], plan, message, decodeFleetRecord);
   }
 
-  private async reverse(message: Money): Promise<void> {
+  /**
+   * A reversal or a refund: decided on facts about its original, read before deciding (its stored
+   * record, whether it was reversed, its refund ledger).
+   */
+  private async decideOnOriginal(message: Money): Promise<void> {
     if (this.answeredFromIndex(message)) return;
     const { originalKey } = message.request;
     const waiters = this.pendingKey(originalKey);
     if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message, false));
     const stored = this.knownRecord(originalKey) ?? (await this.readStoredRecord(originalKey, decodeFleetRecord));
+    const reverse = message.request.kind === 'reverse';
+    const charged = fleetReversalNeedsClaim(stored);
     const alreadyReversed =
-      fleetReversalNeedsClaim(stored) &&
+      reverse &&
+      charged &&
       (this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined);
+    const ledger = charged || (!reverse && stored !== undefined) ? await this.loadRecord(refundLedgerEntity(originalKey)) : undefined;
     await this.prepare(message);
     if (this.answeredFromIndex(message)) return;
     const account = this.account.state;
     const cardSlot = this.cards.get(message.request.cardId);
     if (account === undefined || cardSlot?.state === undefined) return this.cardNotFound(message);
-    const decision = decideFleetReversal(
-      this.fleetId,
-      { account, card: cardSlot.state },
-      message.request,
-      message.merchantId,
-      { original: stored, alreadyReversed },
-      this.env(),
-    );
+    const records = { account, card: cardSlot.state };
+    const decision = reverse
+      ? decideFleetReversal(this.fleetId, records, message.request, message.merchantId, { original: stored, alreadyReversed, ledger }, this.env())
+      : decideFleetRefundRequest(this.fleetId, records, message.request, message.merchantId, { original: stored, ledger }, this.env());
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     this.commitMoneyPlan(message, decision, cardSlot, undefined);
   }

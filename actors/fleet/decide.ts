@@ -16,6 +16,7 @@ import {
   type FleetAdminCommand,
   type FleetCardCommand,
   type FleetCardState,
+  type FleetPurchase,
   type VehicleState,
 } from './rules';
 import { isFleetTxnResult, type FleetMoneyRequest, type FleetTxnResult } from './transaction';
@@ -31,12 +32,24 @@ import {
   transactionDocument,
 } from '../outbox/builders';
 import { tombstone_fingerprint, type IdempotencyRecord, type MoneyRequest, type ReverseOutcome, type TxnResult } from '../card/transaction';
-import type { Claim } from '../runtime/persistence';
+import type { Claim, EntityWrite, StoredRecord } from '../runtime/persistence';
+import { empty_refund_ledger, type RefundLedger } from '../card/refunds';
+import { decodeRefundLedger, encodeRefundLedger } from '../state/card';
+import { refundLedgerEntity } from '../card/decide';
+import {
+  decideFleetCompletion,
+  decideFleetPreAuthorization,
+  decideFleetRefund,
+  decideFleetVoid,
+  reversibleOf,
+  type FleetOriginal,
+} from './pump';
+import { resourceExhausted } from '../errors';
 import type { FleetAccountEvent } from '../outbox/contract';
 import type { BasePrice } from '../rules/pricing';
 import { addMinor } from '../money';
 import { applyPayment, closeCycle, invoiceNumber, type OpenInvoice, type PaymentDecision } from './billing';
-import { reversalRefusal } from '../card/decide';
+import { holdRefusal, reversalRefusal } from '../card/decide';
 
 export interface FleetEnv {
   readonly nowMs: number;
@@ -59,6 +72,8 @@ export interface FleetMoneyPlan {
   readonly record: IdempotencyRecord;
   readonly stored: string;
   readonly claims?: readonly Claim[];
+  /** Records written at the version their facts were read at (an original's refund ledger). */
+  readonly writes?: readonly EntityWrite[];
   /** The original key this plan reverses, while it commits. */
   readonly reversing?: string;
 }
@@ -146,11 +161,19 @@ export function decideFleetMoney(
 export interface FleetReversalFacts {
   readonly original: IdempotencyRecord | undefined;
   readonly alreadyReversed: boolean;
+  /** The original's refund ledger (card/refunds.ts), read when the original is an approved purchase or completion. */
+  readonly ledger?: StoredRecord | undefined;
 }
 
-/** True when deciding a reversal of `original` needs to know whether it was reversed already. */
+/** Kinds whose approval charged the account: what a reversal or a refund can act on. */
+const charged_kinds: ReadonlySet<string> = new Set(['purchase', 'completion']);
+
+/**
+ * True when deciding a reversal of `original` needs to know whether it was reversed already and
+ * what was refunded against it (its claim and its refund ledger).
+ */
 export function fleetReversalNeedsClaim(original: IdempotencyRecord | undefined): boolean {
-  return original !== undefined && original.r.outcome === 'approved' && original.r.kind === 'purchase' && isFleetTxnResult(original.r);
+  return original !== undefined && original.r.outcome === 'approved' && charged_kinds.has(original.r.kind) && isFleetTxnResult(original.r);
 }
 
 /**
@@ -174,23 +197,42 @@ export function decideFleetReversal(
   if (refusal !== undefined) return refusal;
   if (original !== undefined && original.f !== tombstone_fingerprint && original.r.cardId !== request.cardId)
     return { kind: 'rejected', error: rejected('invalid_argument', 'original transaction belongs to another card', { originalKey }) };
-  if (original !== undefined && original.r.kind !== 'purchase')
+  if (original !== undefined && original.f !== tombstone_fingerprint && !charged_kinds.has(original.r.kind))
     return {
       kind: 'rejected',
-      error: rejected('invalid_argument', 'only purchases can be reversed', { originalKey, kind: original.r.kind }),
+      error: rejected('invalid_argument', 'only purchases and completions can be reversed (a hold is released by Void)', {
+        originalKey,
+        kind: original.r.kind,
+      }),
     };
   if (original === undefined || original.r.outcome !== 'approved' || !isFleetTxnResult(original.r))
     return reversalPlan(fleetId, records, request, merchantId, env, 'nothing_to_reverse', undefined, original === undefined);
-  return reversalPlan(
-    fleetId,
-    records,
-    request,
-    merchantId,
-    env,
-    facts.alreadyReversed ? 'already_reversed' : 'reversed',
-    original.r,
-    false,
-  );
+  if (facts.alreadyReversed) return reversalPlan(fleetId, records, request, merchantId, env, 'already_reversed', undefined, false);
+  // What refunds of the original left to give back; the ledger is marked reversed in the same
+  // commit (its version serializes this reversal against any refund of the same original).
+  const ledger = decodeLedger(facts.ledger);
+  const left = reversibleOf(originalOf(original.r), ledger);
+  if (left.pumpMinor === 0) return reversalPlan(fleetId, records, request, merchantId, env, 'nothing_to_reverse', undefined, false);
+  const ledgerWrite: EntityWrite = {
+    entity: refundLedgerEntity(originalKey),
+    expectVersion: facts.ledger?.version ?? 0,
+    data: encodeRefundLedger({ refundedMinor: ledger.refundedMinor, reversed: true }),
+  };
+  const reversed: FleetTxnResult = {
+    ...original.r,
+    amountMinor: left.pumpMinor,
+    fleet: { ...original.r.fleet, pumpMinor: left.pumpMinor, invoicedMinor: left.invoicedMinor },
+  };
+  return { ...reversalPlan(fleetId, records, request, merchantId, env, 'reversed', reversed, false), writes: [ledgerWrite] };
+}
+
+/** An original's figures as the pump rules read them. */
+function originalOf(result: FleetTxnResult): FleetOriginal {
+  return { pumpMinor: result.fleet.pumpMinor, invoicedMinor: result.fleet.invoicedMinor, atMs: result.atMs };
+}
+
+function decodeLedger(stored: StoredRecord | undefined): RefundLedger {
+  return stored?.data === undefined ? empty_refund_ledger : decodeRefundLedger(stored.data);
 }
 
 function reversalPlan(
@@ -466,4 +508,266 @@ export function decideCycleClose(
     at: env.nowMs,
   });
   return { kind: 'changed', answer: { account: after, invoice: decision.invoice, appliedMinor, alreadyClosed: false }, document };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pay at the pump (pump.ts holds the rules): pre-authorization, completion, void.
+
+/** The answer of a hold request on the account: its result and the records it changes. */
+function holdResult(
+  fleetId: string,
+  request: FleetMoneyRequest,
+  account: FleetAccountState,
+  env: FleetEnv,
+  id: string,
+  figures: Partial<FleetFigures> & { readonly outcome: 'approved' | 'declined'; readonly amountMinor: number },
+  decline?: { readonly reason: FleetTxnResult['reason']; readonly rule: string },
+): FleetTxnResult {
+  return {
+    id,
+    kind: request.kind,
+    outcome: figures.outcome,
+    ...(decline !== undefined ? { reason: decline.reason, rule: decline.rule } : {}),
+    cardId: request.cardId,
+    amountMinor: figures.amountMinor,
+    currency: account.currency,
+    balanceAfterMinor: availableCreditMinor(account, env.nowMs),
+    atMs: env.nowMs,
+    ...(figures.holdMinor !== undefined ? { holdMinor: figures.holdMinor, holdExpiresAtMs: figures.holdExpiresAtMs ?? 0 } : {}),
+    fleet: {
+      fleetId,
+      pumpMinor: figures.pumpMinor ?? 0,
+      invoicedMinor: figures.invoicedMinor ?? 0,
+      discountMinor: figures.discountMinor ?? 0,
+      pointsEarned: figures.pointsEarned ?? 0,
+      pointsRedeemed: 0,
+      flags: figures.flags ?? [],
+      accountBalanceAfterMinor: account.balanceMinor,
+      driverId: figures.driverId ?? '',
+      vehicleId: figures.vehicleId ?? '',
+      cycle: account.billing.cycle,
+    },
+  };
+}
+
+interface HoldFigures {
+  readonly holdMinor?: number;
+  readonly holdExpiresAtMs?: number;
+}
+type FleetFigures = FleetTxnResult['fleet'] & HoldFigures;
+
+/**
+ * A pre-authorization, completion or void of a fleet card. Completions and voids come from the
+ * terminal that placed the hold (the card's holdRefusal); a pre-authorization past the account's
+ * open holds bound is RESOURCE_EXHAUSTED, nothing written.
+ */
+export function decideFleetHold(
+  fleetId: string,
+  records: FleetRecords,
+  request: FleetMoneyRequest,
+  merchantId: string,
+  env: FleetEnv,
+): FleetMoneyPlan | Rejection {
+  if (request.kind !== 'pre_authorization') {
+    const refusal = holdRefusal(request, merchantId);
+    if (refusal !== undefined) return refusal;
+  }
+  const purchase = {
+    atMs: env.nowMs,
+    amountMinor: request.amountMinor,
+    currency: request.currency,
+    merchantId,
+    terminalId: request.terminalId,
+    lines: request.fleet.lines,
+    prompts: request.fleet.prompts,
+    pinHash: request.pinHash,
+    sharedPrices: records.sharedPrices,
+  };
+  if (request.kind === 'pre_authorization') return preAuthorizationPlan(fleetId, records, request, purchase, merchantId, env);
+  if (request.kind === 'completion') return completionPlan(fleetId, records, request, purchase, merchantId, env);
+  return voidPlan(fleetId, records, request, merchantId, env);
+}
+
+function holdPlanOf(
+  request: FleetMoneyRequest,
+  merchantId: string,
+  fleetId: string,
+  result: FleetTxnResult,
+  after: { account?: FleetAccountState | undefined; card?: FleetCardState | undefined },
+  invoicedLines: readonly number[],
+  prompts = request.fleet.prompts,
+): FleetMoneyPlan {
+  return {
+    kind: 'money',
+    account: after.account,
+    card: after.card,
+    record: { f: request.fingerprint, r: result, origin: { terminalId: request.terminalId, merchantId } },
+    stored: fleetTransactionDocument(request, { merchantId, programId: fleetId }, result, invoicedLines, prompts),
+  };
+}
+
+function preAuthorizationPlan(
+  fleetId: string,
+  records: FleetRecords,
+  request: FleetMoneyRequest,
+  purchase: FleetPurchase,
+  merchantId: string,
+  env: FleetEnv,
+): FleetMoneyPlan | Rejection {
+  const { account, card } = records;
+  const decision = decideFleetPreAuthorization(account, card, records.vehicle, purchase, request.key);
+  if (decision.kind === 'full')
+    return { kind: 'rejected', error: resourceExhausted('the fleet account has too many open pre-authorizations', { fleetId }) };
+  const id = env.nextId();
+  const prompts = request.fleet.prompts;
+  // A pre-authorization invoices nothing: its lines (if any) carry 0 until the completion.
+  const nothing = request.fleet.lines.map(() => 0);
+  if (decision.kind === 'declined') {
+    const result = holdResult(fleetId, request, account, env, id, { outcome: 'declined', amountMinor: 0 }, decision);
+    return holdPlanOf(request, merchantId, fleetId, result, { card: decision.card !== card ? decision.card : undefined }, nothing);
+  }
+  const result = holdResult(fleetId, request, decision.account, env, id, {
+    outcome: 'approved',
+    amountMinor: decision.hold.amountMinor,
+    holdMinor: decision.hold.amountMinor,
+    holdExpiresAtMs: decision.hold.expiresAtMs,
+    driverId: prompts.driver_id,
+    vehicleId: prompts.vehicle_id,
+  });
+  const plan = holdPlanOf(request, merchantId, fleetId, result, { account: decision.account, card: decision.card }, nothing);
+  return decision.vehicle !== undefined ? { ...plan, vehicle: decision.vehicle } : plan;
+}
+
+function completionPlan(
+  fleetId: string,
+  records: FleetRecords,
+  request: FleetMoneyRequest,
+  purchase: FleetPurchase,
+  merchantId: string,
+  env: FleetEnv,
+): FleetMoneyPlan {
+  const { account, card } = records;
+  const decision = decideFleetCompletion(account, card, purchase, request.originalKey);
+  const id = env.nextId();
+  if (decision.kind === 'declined') {
+    const result = holdResult(fleetId, request, account, env, id, { outcome: 'declined', amountMinor: 0 }, decision);
+    return holdPlanOf(request, merchantId, fleetId, result, {}, []);
+  }
+  // The document names what the driver entered at the pump (the pre-authorization's prompts).
+  const prompts = decision.hold.prompts;
+  const result = holdResult(fleetId, request, decision.account, env, id, {
+    outcome: 'approved',
+    amountMinor: decision.pumpMinor,
+    holdMinor: decision.hold.amountMinor,
+    holdExpiresAtMs: decision.hold.expiresAtMs,
+    pumpMinor: decision.pumpMinor,
+    invoicedMinor: decision.invoicedMinor,
+    discountMinor: decision.discountMinor,
+    pointsEarned: decision.pointsEarned,
+    flags: decision.flags,
+    driverId: prompts.driver_id,
+    vehicleId: prompts.vehicle_id,
+  });
+  const plan = holdPlanOf(
+    request,
+    merchantId,
+    fleetId,
+    result,
+    { account: decision.account, card: decision.card },
+    decision.invoicedLinesMinor,
+    prompts,
+  );
+  if (decision.flags.length === 0) return plan;
+  const review = enqueueReview(records.review ?? empty_review_queue, {
+    id,
+    card: request.cardId,
+    amount_minor: decision.pumpMinor,
+    flags: decision.flags,
+    at_ms: env.nowMs,
+  });
+  return { ...plan, review };
+}
+
+function voidPlan(fleetId: string, records: FleetRecords, request: FleetMoneyRequest, merchantId: string, env: FleetEnv): FleetMoneyPlan {
+  const { account } = records;
+  const decision = decideFleetVoid(account, request.cardId, request.originalKey, env.nowMs);
+  const id = env.nextId();
+  if (decision.kind === 'declined') {
+    const result = holdResult(fleetId, request, account, env, id, { outcome: 'declined', amountMinor: 0 }, decision);
+    return holdPlanOf(request, merchantId, fleetId, result, {}, []);
+  }
+  const result = holdResult(fleetId, request, decision.account, env, id, {
+    outcome: 'approved',
+    amountMinor: decision.hold.amountMinor,
+    holdMinor: decision.hold.amountMinor,
+    holdExpiresAtMs: decision.hold.expiresAtMs,
+  });
+  return holdPlanOf(request, merchantId, fleetId, result, { account: decision.account }, []);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refunds (returned goods), decided on the original's record and refund ledger.
+
+export interface FleetRefundFacts {
+  readonly original: IdempotencyRecord | undefined;
+  readonly ledger: StoredRecord | undefined;
+}
+
+/**
+ * A refund against a purchase or completion of the card, by a manager of the merchant it was
+ * bought at (checked before the request reached the account): the account gets back the same
+ * share of what it was invoiced, in the open cycle; the refund ledger (shared with the card's
+ * refunds and with the reversal) keeps the total under the original.
+ */
+export function decideFleetRefundRequest(
+  fleetId: string,
+  records: Pick<FleetRecords, 'account' | 'card'>,
+  request: FleetMoneyRequest,
+  merchantId: string,
+  facts: FleetRefundFacts,
+  env: FleetEnv,
+): FleetMoneyPlan | Rejection {
+  const { original } = facts;
+  const { account, card } = records;
+  const originalKey = request.originalKey;
+  if (original === undefined || original.f === tombstone_fingerprint)
+    return { kind: 'rejected', error: rejected('not_found', 'original transaction not found', { originalKey }) };
+  if (original.origin === undefined || original.origin.merchantId !== merchantId)
+    return {
+      kind: 'rejected',
+      error: rejected('permission_denied', 'a refund is made by a manager of the merchant the original was bought at', { originalKey }),
+    };
+  if (original.r.cardId !== card.cardId)
+    return { kind: 'rejected', error: rejected('invalid_argument', 'original transaction belongs to another card', { originalKey }) };
+  if (!charged_kinds.has(original.r.kind) || !isFleetTxnResult(original.r))
+    return { kind: 'rejected', error: rejected('invalid_argument', 'only purchases and completions can be refunded', { originalKey }) };
+  const id = env.nextId();
+  const ledger = decodeLedger(facts.ledger);
+  const decision =
+    original.r.outcome !== 'approved'
+      ? ({ kind: 'declined', reason: 'original_not_refundable', rule: 'declined' } as const)
+      : decideFleetRefund(account, card, originalOf(original.r), ledger, request.amountMinor, request.currency);
+  // The refund names the original's driver and vehicle, so a vehicle's invoice lines net out.
+  const prompts = { odometer_km: 0, driver_id: original.r.fleet.driverId ?? '', vehicle_id: original.r.fleet.vehicleId ?? '' };
+  if (decision.kind === 'declined') {
+    const result = holdResult(fleetId, request, account, env, id, { outcome: 'declined', amountMinor: 0 }, decision);
+    return holdPlanOf(request, merchantId, fleetId, result, {}, [], prompts);
+  }
+  const result = holdResult(fleetId, request, decision.account, env, id, {
+    outcome: 'approved',
+    amountMinor: request.amountMinor,
+    pumpMinor: request.amountMinor,
+    invoicedMinor: decision.invoicedMinor,
+    driverId: prompts.driver_id,
+    vehicleId: prompts.vehicle_id,
+  });
+  const ledgerWrite: EntityWrite = {
+    entity: refundLedgerEntity(originalKey),
+    expectVersion: facts.ledger?.version ?? 0,
+    data: encodeRefundLedger(decision.ledger),
+  };
+  return {
+    ...holdPlanOf(request, merchantId, fleetId, result, { account: decision.account, card: decision.card }, [], prompts),
+    writes: [ledgerWrite],
+  };
 }

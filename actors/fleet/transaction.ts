@@ -70,6 +70,8 @@ export function decodeFleetRecord(value: string): IdempotencyRecord {
     currency: stored.currency,
     balanceAfterMinor: stored.balance_after,
     atMs: stored.at,
+    // Pay-at-pump documents: the hold placed, completed or released.
+    ...(stored.hold_amount !== undefined ? { holdMinor: stored.hold_amount, holdExpiresAtMs: stored.hold_expires_at ?? 0 } : {}),
   };
   const origin = { terminalId: stored.terminal, merchantId: stored.merchant };
   if (stored.fleet === undefined || stored.fleet === '') return { f: stored.f, r: result, origin };

@@ -5,10 +5,11 @@
 // its spend closes as a credit note whose credit settles older invoices; an invoice unpaid
 // block_after_overdue_days past its due date declines the account's cards (ACCOUNT_OVERDUE) from
 // that instant on, and its payment lifts the restriction. A seeded property runs random fill-ups
-// (some reversed later), payments (some too large), cycle closes and the passing of time through
-// the same pure decisions the fleet actor commits, against a model that only keeps totals and a
-// FIFO of invoices: after every step the available credit equals the credit limit less the
-// unpaid invoiced amounts less the uninvoiced spend, the account's own split of its debt equals
+// (some reversed later), pump pre-authorizations (completed in part, voided or left to expire),
+// payments (some too large), cycle closes and the passing of time through the same pure decisions
+// the fleet actor commits, against a model that only keeps totals, the open holds and a FIFO of
+// invoices: after every step the available credit equals the credit limit less the unpaid
+// invoiced amounts less the uninvoiced spend less the live holds, the account's own split of its debt equals
 // the model's, the open invoices never mix debt and credit, and a purchase is declined for the
 // overdue rule exactly when the model has an invoice that far past due.
 
@@ -24,7 +25,14 @@ import {
   uninvoicedMinor,
   type FleetBilling,
 } from '../../actors/fleet/billing';
-import { decideCycleClose, decideFleetMoney, decideFleetPayment, decideFleetReversal, type FleetEnv } from '../../actors/fleet/decide';
+import {
+  decideCycleClose,
+  decideFleetHold,
+  decideFleetMoney,
+  decideFleetPayment,
+  decideFleetReversal,
+  type FleetEnv,
+} from '../../actors/fleet/decide';
 import {
   availableCreditMinor,
   decideFleetAdmin,
@@ -157,6 +165,26 @@ class Ledger {
     if (plan.account !== undefined) this.account = plan.account;
     if (plan.card !== undefined) this.card = plan.card;
     this.reversed.add(originalKey);
+    return plan.record.r as FleetTxnResult;
+  }
+
+  /** A pump pre-authorization (kind pre_authorization), or a completion or void of one (`originalKey`). */
+  hold(kind: 'pre_authorization' | 'completion' | 'void', amountMinor: number, nowMs: number, originalKey = ''): FleetTxnResult {
+    const base = fillUp(this.card.cardId, ++this.txn, amountMinor);
+    const lines = kind === 'completion' ? base.fleet.lines : [];
+    const request: Omit<FleetMoneyRequest, 'fingerprint'> = { ...base, kind, originalKey, fleet: { ...base.fleet, lines } };
+    const plan = decideFleetHold(
+      'acme',
+      { account: this.account, card: this.card, vehicle: undefined, review: undefined },
+      { ...request, fingerprint: fleetFingerprint(request) },
+      'station-1',
+      env(nowMs),
+    );
+    assert.equal(plan.kind, 'money', kind);
+    if (plan.kind !== 'money') throw new Error('unreachable');
+    if (plan.account !== undefined) this.account = plan.account;
+    if (plan.card !== undefined) this.card = plan.card;
+    this.records.set(request.key, plan.record);
     return plan.record.r as FleetTxnResult;
   }
 
@@ -341,7 +369,10 @@ describe('fleet billing: the postpaid cycle', function () {
     | { readonly kind: 'reverse'; readonly pick: number }
     | { readonly kind: 'pay'; readonly per_mille: number }
     | { readonly kind: 'close' }
-    | { readonly kind: 'wait'; readonly ms: number };
+    | { readonly kind: 'wait'; readonly ms: number }
+    | { readonly kind: 'preauth'; readonly amountMinor: number }
+    | { readonly kind: 'complete'; readonly pick: number; readonly per_mille: number }
+    | { readonly kind: 'void'; readonly pick: number };
 
   const step: fc.Arbitrary<Step> = fc.oneof(
     { weight: 6, arbitrary: fc.integer({ min: 1, max: 60_000 }).map((amountMinor) => ({ kind: 'buy' as const, amountMinor })) },
@@ -350,9 +381,17 @@ describe('fleet billing: the postpaid cycle', function () {
     { weight: 2, arbitrary: fc.integer({ min: 1, max: 1_200 }).map((per_mille) => ({ kind: 'pay' as const, per_mille })) },
     { weight: 2, arbitrary: fc.constant({ kind: 'close' as const }) },
     { weight: 2, arbitrary: fc.integer({ min: 1, max: 20 * day_ms }).map((ms) => ({ kind: 'wait' as const, ms })) },
+    // Pay at the pump: holds on the credit, completed for part of them, voided, or left to expire.
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 60_000 }).map((amountMinor) => ({ kind: 'preauth' as const, amountMinor })) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('complete' as const), pick: fc.nat(1_000), per_mille: fc.integer({ min: 1, max: 1_000 }) }),
+    },
+    { weight: 1, arbitrary: fc.nat(1_000).map((pick) => ({ kind: 'void' as const, pick })) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 2 * 3_600_000 }).map((ms) => ({ kind: 'wait' as const, ms })) },
   );
 
-  it('property: available credit = limit - unpaid invoiced - uninvoiced spend after every fill-up, payment, reversal and close', function () {
+  it('property: available credit = limit - unpaid invoiced - uninvoiced spend - live holds after every fill-up, pump hold, payment, reversal and close', function () {
     assertProperty(
       fc.property(
         fc.integer({ min: 0, max: 40 }),
@@ -371,13 +410,19 @@ describe('fleet billing: the postpaid cycle', function () {
           let nowMs = start;
           let reference = 0;
           const unpaid = (): number => queue.reduce((sum, item) => sum + item.remaining, 0);
+          // Open pre-authorizations: key -> amount and expiry (a hold lives an hour by default).
+          const holds = new Map<string, { amount: number; expires: number }>();
+          const held = (): number => {
+            for (const [key, hold] of holds) if (hold.expires <= nowMs) holds.delete(key);
+            return [...holds.values()].reduce((sum, hold) => sum + hold.amount, 0);
+          };
           const modelOverdue = (): boolean =>
             block_days !== undefined && queue.some((item) => item.remaining > 0 && nowMs >= item.due + block_days * day_ms);
           for (const s of steps) {
             nowMs += 1;
             if (s.kind === 'buy') {
+              const available = limit - unpaid() - uninvoiced - held();
               const result = ledger.buy(s.amountMinor, nowMs);
-              const available = limit - unpaid() - uninvoiced;
               if (modelOverdue()) assert.equal(result.reason, 'account_overdue', 'an overdue invoice restricts the card');
               else if (result.outcome === 'declined') {
                 assert.equal(result.reason, 'credit_limit_exceeded');
@@ -423,8 +468,31 @@ describe('fleet billing: the postpaid cycle', function () {
               }
               queue = queue.filter((item) => item.remaining !== 0);
             } else if (s.kind === 'wait') nowMs += s.ms;
+            else if (s.kind === 'preauth') {
+              const available = limit - unpaid() - uninvoiced - held();
+              const result = ledger.hold('pre_authorization', s.amountMinor, nowMs);
+              if (modelOverdue()) assert.equal(result.reason, 'account_overdue');
+              else assert.equal(result.outcome, available >= s.amountMinor ? 'approved' : 'declined', 'a hold needs the credit');
+              if (result.outcome === 'approved') holds.set(`t:pump-1:${ledger.txn}`, { amount: s.amountMinor, expires: nowMs + 3_600_000 });
+            } else if ((s.kind === 'complete' || s.kind === 'void') && held() > 0) {
+              const keys = [...holds.keys()];
+              const key = keys[s.pick % keys.length]!;
+              const hold = holds.get(key)!;
+              const amount = s.kind === 'complete' ? Math.max(1, Math.floor((hold.amount * s.per_mille) / 1_000)) : 0;
+              const result = ledger.hold(s.kind === 'complete' ? 'completion' : 'void', amount, nowMs, key);
+              assert.equal(result.outcome, 'approved', `${s.kind} of a live hold (delivered fuel is never declined by the rules)`);
+              holds.delete(key);
+              if (s.kind === 'complete') {
+                uninvoiced += result.fleet.invoicedMinor;
+                approved.push({ key: `t:pump-1:${ledger.txn}`, invoiced: result.fleet.invoicedMinor });
+              }
+            }
             const { account } = ledger;
-            assert.equal(availableCreditMinor(account, nowMs), limit - unpaid() - uninvoiced, 'available = limit - unpaid - uninvoiced');
+            assert.equal(
+              availableCreditMinor(account, nowMs),
+              limit - unpaid() - uninvoiced - held(),
+              'available = limit - unpaid - uninvoiced - live holds',
+            );
             assert.equal(uninvoicedMinor(account.balanceMinor, account.billing), uninvoiced, 'uninvoiced spend');
             assert.equal(outstandingMinor(account.billing), unpaid(), 'unpaid invoiced');
             assert.deepEqual(

@@ -28,7 +28,7 @@ import type {
   VoidResponse,
 } from '../../../gen/tapline/v1/authorization';
 import { serveGatewayStream, withPin } from './gateway-stream';
-import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
+import { parseFleetAuthorize, parseFleetRefund, parseFleetReverse, parseFleetVoid } from './fleet-validate';
 import { toAuthorizeResponse, toBalanceResponse, toRefundResponse, toReverseResponse, toTopUpResponse, toVoidResponse } from './mapping';
 import { receiptOf } from './receipt';
 import { parseReportPour } from './tap-pours-validate';
@@ -85,7 +85,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       deps,
       'Void',
       (request, reply, deadlineMs) => {
-        deps.region.money(parseVoid(request), reply, undefined, deadlineMs);
+        deps.region.money(isFleetCardId(request.cardId) ? parseFleetVoid(request) : parseVoid(request), reply, undefined, deadlineMs);
       },
       toVoidResponse,
     ),
@@ -103,7 +103,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       deps,
       'Refund',
       (request, reply, deadlineMs) => {
-        const { request: refund, managerId, managerPin } = parseRefund(request);
+        const { request: refund, managerId, managerPin } = isFleetCardId(request.cardId) ? parseFleetRefund(request) : parseRefund(request);
         const managers = deps.managers;
         if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
         deps.region.money(refund, reply, (merchantId) => managers.verify(merchantId, managerId, managerPin), deadlineMs);

@@ -21,7 +21,7 @@ import { velocity_count_max, type VelocityRule as DomainVelocityRule } from '../
 import { fleetPaymentKey, terminalTxnKey } from '../../../actors/request-keys';
 import { cycle_max } from '../../../actors/outbox/contract';
 import { AuthorizationKind } from '../../../gen/tapline/v1/types';
-import type { AuthorizeRequest, ReverseRequest } from '../../../gen/tapline/v1/authorization';
+import type { AuthorizeRequest, RefundRequest, ReverseRequest, VoidRequest } from '../../../gen/tapline/v1/authorization';
 import {
   FleetCardStatus,
   PriceFormula,
@@ -94,45 +94,126 @@ function parseLines(wire: AuthorizeRequest, amountMinor: number): RuleLine[] {
   return lines;
 }
 
-/** A purchase on a fleet card: like parseAuthorize, plus the basket and the prompts. */
+/** Authorization kinds a fleet card serves, by wire value: purchases and pay at the pump. */
+const fleet_kinds: ReadonlyMap<AuthorizationKind, 'purchase' | 'pre_authorization' | 'completion'> = new Map([
+  [AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED, 'purchase'],
+  [AuthorizationKind.AUTHORIZATION_KIND_PURCHASE, 'purchase'],
+  [AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION, 'pre_authorization'],
+  [AuthorizationKind.AUTHORIZATION_KIND_COMPLETION, 'completion'],
+]);
+
+function fleetKindOf(wire: AuthorizeRequest): 'purchase' | 'pre_authorization' | 'completion' {
+  const kind = fleet_kinds.get(wire.kind);
+  if (kind !== undefined) return kind;
+  if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind))
+    throw invalidArgument('unknown authorization kind');
+  if (wire.kind === AuthorizationKind.AUTHORIZATION_KIND_INCREMENTAL)
+    throw unimplemented('INCREMENTAL is not served for fleet cards: a pump pre-authorizes once and completes');
+  throw unimplemented('refunds are served by the Refund call (it needs a manager credential), not by Authorize');
+}
+
+/**
+ * A fleet card's purchase, pre-authorization or completion: like parseAuthorize, plus the basket
+ * and the prompts. A completion names its pre-authorization (`original`) and carries what was
+ * delivered; the driver's prompts and PIN belong to the pre-authorization (a completion with
+ * either is refused: they would be dropped); points are redeemed on purchases only.
+ */
 export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
   const terminalId = requireId('terminal_id', wire.terminalId);
   const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
   const { cardId, fleetId } = requireFleetCardId('card_id', wire.cardId);
   const { amountMinor, currency } = requireAmount('amount', wire.amount);
-  if (wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED && wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_PURCHASE) {
-    if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind))
-      throw invalidArgument('unknown authorization kind');
-    throw unimplemented('only PURCHASE authorizations are served for fleet cards');
-  }
+  const kind = fleetKindOf(wire);
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
-  if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
-  // The PIN is hashed by the caller (withPin) and checked by the account; points are the account's.
-  const redeemPoints = wire.redeemPoints === undefined || wire.redeemPoints === 0n ? undefined : parseRedeemPoints(wire.redeemPoints);
+  const key = terminalTxnKey(terminalId, txn);
+  let originalKey = '';
+  if (kind === 'completion') {
+    originalKey = refKey('original', wire.original);
+    if (originalKey === key) throw invalidArgument('original must be another request than this one');
+    if (wire.pin !== '') throw invalidArgument('pin is checked at the pre-authorization, not at its completion');
+  } else if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION');
+  const redeemPoints = wire.redeemPoints === undefined || wire.redeemPoints === 0n ? undefined : parseRedeemPoints(kind, wire.redeemPoints);
   const lines = parseLines(wire, amountMinor);
   const prompts = {
     odometer_km: requireBounded('prompts.odometer_km', wire.prompts?.odometerKm ?? 0n, 0, odometer_km_max),
     driver_id: optionalId('prompts.driver_id', wire.prompts?.driverId ?? '', ''),
     vehicle_id: optionalId('prompts.vehicle_id', wire.prompts?.vehicleId ?? '', ''),
   };
+  if (kind === 'completion' && (prompts.odometer_km !== 0 || prompts.driver_id !== '' || prompts.vehicle_id !== ''))
+    throw invalidArgument('prompts are entered at the pre-authorization, not at its completion');
+  // The PIN is hashed by the caller (withPin) and checked by the account; points are the account's.
   const request: Omit<FleetMoneyRequest, 'fingerprint'> = {
-    kind: 'purchase',
-    key: terminalTxnKey(terminalId, txn),
+    kind,
+    key,
     cardId,
     terminalId,
     amountMinor,
     currency,
     source: '',
     operatorId: '',
-    originalKey: '',
+    originalKey,
     fleet: { fleetId, lines, prompts },
     ...(redeemPoints !== undefined ? { redeemPoints } : {}),
   };
   return { ...request, fingerprint: fleetFingerprint(request) };
 }
 
+/** A request of a fleet card that acts on an original (a void, a refund): no basket, no prompts. */
+function onOriginal(
+  kind: 'void' | 'refund',
+  fields: {
+    terminalId: string;
+    txn: bigint;
+    cardId: string;
+    fleetId: string;
+    original: string;
+    amountMinor: number;
+    currency: string;
+    operatorId: string;
+  },
+): FleetMoneyRequest {
+  const request: Omit<FleetMoneyRequest, 'fingerprint'> = {
+    kind,
+    key: terminalTxnKey(fields.terminalId, fields.txn),
+    cardId: fields.cardId,
+    terminalId: fields.terminalId,
+    amountMinor: fields.amountMinor,
+    currency: fields.currency,
+    source: '',
+    operatorId: fields.operatorId,
+    originalKey: fields.original,
+    fleet: { fleetId: fields.fleetId, lines: [], prompts: { odometer_km: 0, driver_id: '', vehicle_id: '' } },
+  };
+  return { ...request, fingerprint: fleetFingerprint(request) };
+}
+
+/** A void of a fleet card's pre-authorization: its hold released unused. */
+export function parseFleetVoid(wire: VoidRequest): FleetMoneyRequest {
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
+  const { cardId, fleetId } = requireFleetCardId('card_id', wire.cardId);
+  const original = refKey('original', wire.original);
+  if (original === terminalTxnKey(terminalId, txn)) throw invalidArgument('a void cannot void itself');
+  return onOriginal('void', { terminalId, txn, cardId, fleetId, original, amountMinor: 0, currency: '', operatorId: '' });
+}
+
+/** A refund (returned goods) on a fleet card, with its manager's credential (checked by the caller). */
+export function parseFleetRefund(wire: RefundRequest): { request: FleetMoneyRequest; managerId: string; managerPin: string } {
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
+  const { cardId, fleetId } = requireFleetCardId('card_id', wire.cardId);
+  const original = refKey('original', wire.original);
+  if (original === terminalTxnKey(terminalId, txn)) throw invalidArgument('a refund cannot refer to itself');
+  const { amountMinor, currency } = requireAmount('amount', wire.amount);
+  const managerId = requireId('manager_id', wire.managerId);
+  if (!/^[0-9]{4,12}$/.test(wire.managerPin)) throw invalidArgument('manager_pin must be 4-12 digits');
+  const request = onOriginal('refund', { terminalId, txn, cardId, fleetId, original, amountMinor, currency, operatorId: managerId });
+  return { request, managerId, managerPin: wire.managerPin };
+}
+
 /** Points of the fleet account to redeem on a purchase; bounded like money. */
-function parseRedeemPoints(points: bigint): number {
+function parseRedeemPoints(kind: FleetMoneyRequest['kind'], points: bigint): number {
+  if (kind !== 'purchase') throw invalidArgument('redeem_points is only valid for a PURCHASE');
   if (points < 0n || points > BigInt(amount_abs_max_minor)) throw invalidArgument('redeem_points must be between 0 and 10^15');
   return Number(points);
 }
