@@ -292,7 +292,12 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     const vehicleSlot = prompts.odometer_km > 0 ? this.vehicles.get(this.vehicleId(odometerSubject(prompts, request.cardId))) : undefined;
     const records = { account, card: cardSlot.state, vehicle: vehicleSlot?.state, review: this.review.state };
     if (request.kind === 'purchase')
-      return this.commitMoneyPlan(message, decideFleetMoney(this.fleetId, records, request, message.merchantId, this.env()), cardSlot, vehicleSlot);
+      return this.commitMoneyPlan(
+        message,
+        decideFleetMoney(this.fleetId, records, request, message.merchantId, this.env()),
+        cardSlot,
+        vehicleSlot,
+      );
     const decision = decideFleetHold(this.fleetId, records, request, message.merchantId, this.env());
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     this.commitMoneyPlan(message, decision, cardSlot, vehicleSlot);
@@ -329,7 +334,14 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (account === undefined || cardSlot?.state === undefined) return this.cardNotFound(message);
     const records = { account, card: cardSlot.state };
     const decision = reverse
-      ? decideFleetReversal(this.fleetId, records, message.request, message.merchantId, { original: stored, alreadyReversed, ledger }, this.env())
+      ? decideFleetReversal(
+          this.fleetId,
+          records,
+          message.request,
+          message.merchantId,
+          { original: stored, alreadyReversed, ledger },
+          this.env(),
+        )
       : decideFleetRefundRequest(this.fleetId, records, message.request, message.merchantId, { original: stored, ledger }, this.env());
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     this.commitMoneyPlan(message, decision, cardSlot, undefined);
