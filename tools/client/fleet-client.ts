@@ -78,6 +78,38 @@ export function fleetPurchase(
   };
 }
 
+/** A pump's pre-authorization: the amount it unlocks, the driver's prompts and PIN, no basket yet. */
+export function fleetPreAuthorization(
+  terminalId: string,
+  txn: number | bigint,
+  cardId: string,
+  amountMinor: number,
+  prompts: FleetPrompts = {},
+  pin = '',
+): AuthorizeRequest {
+  return {
+    ...fleetPurchase(terminalId, txn, cardId, [], prompts),
+    amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' },
+    kind: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION,
+    pin,
+  };
+}
+
+/** The pump's completion of its pre-authorization `original`: what was delivered. */
+export function fleetCompletion(
+  terminalId: string,
+  txn: number | bigint,
+  cardId: string,
+  original: { terminalId: string; txn: number | bigint },
+  lines: readonly FleetLine[],
+): AuthorizeRequest {
+  return {
+    ...fleetPurchase(terminalId, txn, cardId, lines),
+    kind: AuthorizationKind.AUTHORIZATION_KIND_COMPLETION,
+    original: { ref: { $case: 'terminalTxn', value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
+  };
+}
+
 type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
 
 function invoke<T>(
