@@ -21,6 +21,7 @@ import type { EntityId } from '../runtime/persistence';
 import type { IdempotencyRecord, TxnAnswer } from '../card/transaction';
 import { odometerSubject } from '../rules/prompts';
 import { refundLedgerEntity } from '../card/decide';
+import type { PriceListSource } from './price-lists';
 import { empty_review_queue, type ReviewQueue } from '../rules/review-queue';
 import {
   decideAccountChange,
@@ -102,6 +103,8 @@ export interface FleetActorContext extends HostContext {
   readonly clock: () => number;
   readonly nextTransactionId: () => string;
   readonly retell: (fleetId: string, message: FleetMessage) => boolean;
+  /** Shared SPOT price lists (price-lists.ts), read before an account that follows one decides. */
+  readonly priceLists?: PriceListSource;
 }
 
 /** Card and vehicle records kept in memory per active account; past it they are dropped when idle. */
@@ -203,6 +206,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
         this.remember(this.cards, card, await this.loadSlotOf({ kind: 'fleet_card', id: card }, codecs.fleet_card.decode));
       if (vehicle !== undefined && !this.vehicles.has(vehicle))
         this.remember(this.vehicles, vehicle, await this.loadSlotOf({ kind: 'vehicle', id: vehicle }, codecs.vehicle.decode));
+      const list = this.account.state?.priceList;
+      if (list !== undefined && message.type === 'money') await this.context.priceLists?.ensure(list);
       // A commit that failed while we awaited a read invalidated everything: read again.
       if (this.loaded && (card === undefined || this.cards.has(card)) && (vehicle === undefined || this.vehicles.has(vehicle))) return;
     }
@@ -290,7 +295,13 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (account === undefined || cardSlot.state === undefined) return this.cardNotFound(message);
     const prompts = request.fleet.prompts;
     const vehicleSlot = prompts.odometer_km > 0 ? this.vehicles.get(this.vehicleId(odometerSubject(prompts, request.cardId))) : undefined;
-    const records = { account, card: cardSlot.state, vehicle: vehicleSlot?.state, review: this.review.state };
+    const records = {
+      account,
+      card: cardSlot.state,
+      vehicle: vehicleSlot?.state,
+      review: this.review.state,
+      sharedPrices: account.priceList === undefined ? undefined : this.context.priceLists?.get(account.priceList),
+    };
     if (request.kind === 'purchase')
       return this.commitMoneyPlan(
         message,

@@ -684,6 +684,29 @@ export function programDefined(input: {
   return operatorAction('program_defined', input.program, input.detail, input.operator, input.at);
 }
 
+/**
+ * Entries loaded into a shared SPOT price list (subject: the list): how many were given, how many
+ * the list keeps, and the products they price.
+ */
+export function priceListLoaded(input: {
+  readonly list: string;
+  readonly loaded: number;
+  readonly kept: number;
+  readonly products: readonly string[];
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({
+    loaded: input.loaded,
+    kept: input.kept,
+    products: input.products.slice(0, price_list_products_audited_max),
+  });
+  return operatorAction('price_list_loaded', input.list, detail, input.operator, input.at);
+}
+
+/** Products named in a price list's audit detail (its text stays far below the 4,096 characters reports keep). */
+export const price_list_products_audited_max = 32;
+
 /** A merchant manager registered; the PIN never enters the document. */
 export function managerRegistered(input: {
   readonly merchant: string;

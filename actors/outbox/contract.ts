@@ -79,6 +79,7 @@ export const operator_actions = [
   'program_defined',
   'manager_registered',
   'fleet_card_limits',
+  'price_list_loaded',
 ] as const;
 export type OperatorAction = (typeof operator_actions)[number];
 

@@ -18,13 +18,14 @@
 //   holder             a named card's holder record: its card's id (the card's shard)
 //   fleet, review      a fleet account and its review queue: the fleet id
 //   vehicle            "<fleet>/<vehicle>": the fleet id
-//   terminal, program, issuance   the id itself
+//   terminal, program, issuance, price_list   the id itself (a shared SPOT price list: its list id)
 //   merchant           a merchant's records: the merchant id
 //   manager            "<merchant>/<manager>": the merchant id
 //   spent              "<card>/<request key>": the card's shard key (a spent PSP reference lives
 //                      beside the card it topped up)
 // A purchase's refund ledger (kind "refunded", keyed by the purchase's idempotency key) is written
-// by its card on the card's shard; its own id does not name that card, so it is not placed here.
+// by its card on the card's shard (a fleet card's: its fleet's shard); its own id does not name
+// that card, so it is not placed here.
 //
 // "~" is outside the charset of every other id ([A-Za-z0-9._-], checked at the gRPC boundary), so
 // no plain card, terminal or fleet id can be mistaken for a fleet card (docs/DECISIONS.md); "/"
@@ -75,6 +76,7 @@ export function shardKeyOf(kind: PlacedKind, id: string): string {
     case 'terminal':
     case 'program':
     case 'issuance':
+    case 'price_list':
     case 'merchant':
       return id;
   }

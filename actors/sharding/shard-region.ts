@@ -14,6 +14,7 @@ import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type 
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
+import type { PriceListSource } from '../fleet/price-lists';
 import { shardOf, type PlacedKind } from './shard-key';
 import type { ShardOwnership } from './shard-ownership';
 import type { HostContext } from '../runtime/entity-host';
@@ -149,6 +150,8 @@ export interface RegionContext {
   readonly terminal: Omit<TerminalActorContext, 'retell' | 'publish'>;
   /** Terminals of shards held by other nodes (cluster); without it every terminal is local. */
   readonly remoteTerminals?: TerminalCache;
+  /** Shared SPOT price lists fleet accounts follow; without it a followed list prices nothing. */
+  readonly priceLists?: PriceListSource;
 }
 
 export class ShardRegion {
@@ -189,7 +192,11 @@ export class ShardRegion {
       retell: (id, message) => this.terminals.tell(id, message) === undefined,
       publish,
     };
-    const fleetContext: FleetActorContext = { ...context.card, retell: (id, message) => this.fleets.tell(id, message) === undefined };
+    const fleetContext: FleetActorContext = {
+      ...context.card,
+      ...(context.priceLists !== undefined ? { priceLists: context.priceLists } : {}),
+      retell: (id, message) => this.fleets.tell(id, message) === undefined,
+    };
     this.cards = new EntityPool<CardMessage>(
       { kind: 'card', create: (id, shard) => new CardBehavior(id, shard, cardContext) },
       runtime,

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { default_card_policy, type FleetAccountState, type FleetCardState, type FleetCardStatus, type VehicleState } from '../fleet/rules';
 import { newBilling } from '../fleet/billing';
-import type { PriceFormula } from '../rules/pricing';
+import type { BasePrice, PriceFormula } from '../rules/pricing';
 import type { ReviewQueue } from '../rules/review-queue';
 import { legacyLayout, stateCodec } from './codec';
 import {
@@ -150,6 +150,15 @@ export const vehicle_schema = z.object({ odometerKm: integer, atMs: integer });
 export const vehicle_codec = stateCodec<VehicleState>('vehicle', vehicle_schema);
 export const encodeVehicle = vehicle_codec.encode;
 export const decodeVehicle = vehicle_codec.decode;
+
+/** A shared wholesale (SPOT) price list (actors/fleet/price-lists.ts): its entries, oldest first per product. */
+export interface SharedPriceList {
+  readonly prices: readonly BasePrice[];
+}
+
+export const price_list_schema = z.object({ prices: z.array(base_price_schema) });
+
+export const price_list_codec = stateCodec<SharedPriceList>('price_list', price_list_schema);
 
 export const review_queue_schema = z.object({ entries: z.array(review_entry_schema), dropped: integer });
 

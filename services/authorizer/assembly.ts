@@ -13,6 +13,7 @@ import { IssuanceRecords } from '../../actors/card/issuance';
 import type { CardState } from '../../actors/card/rules';
 import { IdempotencyIndex } from '../../actors/idempotency';
 import { ProgramRegistry } from '../../actors/program/registry';
+import { PriceListRegistry } from '../../actors/fleet/price-lists';
 import { ActorRuntime } from '../../actors/runtime/actor-runtime';
 import { shardKeyOf, shardOf } from '../../actors/sharding/shard-key';
 import { ShardOwnership } from '../../actors/sharding/shard-ownership';
@@ -79,6 +80,8 @@ export interface Domain {
   readonly ownership: ShardOwnership;
   readonly committer: Committer;
   readonly programs: ProgramRegistry;
+  /** Shared SPOT price lists fleet accounts follow (the same refresh as programs). */
+  readonly priceLists: PriceListRegistry;
   readonly runtime: ActorRuntime;
   readonly region: ShardRegion;
   readonly psp: PspParts;
@@ -171,10 +174,27 @@ export function buildDomain(
     clock,
     onRefreshError: (error) => logger.warn({ err: error }, 'program refresh failed; the cached configuration stays in use'),
   });
+  const priceLists = new PriceListRegistry(committer, {
+    shard_count: config.TAPLINE_SHARD_COUNT,
+    refresh_ms: config.TAPLINE_PROGRAM_REFRESH_MS,
+    conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+    clock,
+  });
   const psp = buildPsp(config, logger, clock, options.psp);
   const runtime = new ActorRuntime();
-  const region = buildRegion(config, metrics, store, committer, programs, runtime, ownership, psp, clock, nextTransactionId);
-  return { ownership, committer, programs, runtime, region, psp };
+  const region = buildRegion(
+    config,
+    metrics,
+    store,
+    committer,
+    { programs, priceLists },
+    runtime,
+    ownership,
+    psp,
+    clock,
+    nextTransactionId,
+  );
+  return { ownership, committer, programs, priceLists, runtime, region, psp };
 }
 
 function buildRegion(
@@ -182,7 +202,7 @@ function buildRegion(
   metrics: Metrics,
   store: RedisStore,
   committer: Committer,
-  programs: ProgramRegistry,
+  { programs, priceLists }: { programs: ProgramRegistry; priceLists: PriceListRegistry },
   runtime: ActorRuntime,
   ownership: ShardOwnership,
   psp: PspParts,
@@ -219,7 +239,7 @@ function buildRegion(
     clock,
   );
   const terminal = { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX };
-  return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals }, clock);
+  return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals, priceLists }, clock);
 }
 
 /** What the gRPC handlers and the use cases behind them need. */
@@ -233,7 +253,7 @@ export function buildServiceDeps(
   clock: () => number,
   accepting: () => boolean,
 ): CardServiceDeps & BalancesServiceDeps {
-  const { region, programs, committer, psp } = domain;
+  const { region, programs, priceLists, committer, psp } = domain;
   const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
   const pins = new CardPins(pinHasher, region);
   const programCards = new RedisProgramCards(store);
@@ -259,6 +279,7 @@ export function buildServiceDeps(
     stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
     accepting,
     programs,
+    priceLists,
     records: committer,
     pins,
     managers:

@@ -50,6 +50,7 @@ import {
   fleetReviewResolved,
   fleetTransactionDocument,
   managerRegistered,
+  priceListLoaded,
   programDefined,
   replacementCardIssued,
   tabLimitSet,
@@ -651,6 +652,15 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
         at: issuance.at,
       }),
       before: legacyCardsBulkIssued(issuance),
+    },
+  ],
+  price_list_loaded: [
+    {
+      name: 'shared SPOT price list loaded',
+      now: priceListLoaded({ list: 'platts-nwe', loaded: 2, kept: 5, products: ['diesel', 'petrol'], operator: 'ops-3', at }),
+      before:
+        `{"type":"operator_action","action":"price_list_loaded","subject":"platts-nwe",` +
+        `"detail":"{\\"loaded\\":2,\\"kept\\":5,\\"products\\":[\\"diesel\\",\\"petrol\\"]}","operator":"ops-3","reason":"","at":${at}}`,
     },
   ],
   program_defined: [

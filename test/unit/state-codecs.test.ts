@@ -28,7 +28,14 @@ import type { TerminalState } from '../../actors/terminal/rules';
 import { legacyLayout, stateCodec, StoredStateError, version_key, type StateCodec } from '../../actors/state/codec';
 import { card_holder_codec, card_state_codec, refund_ledger_codec, spent_key_codec, type CardHolder } from '../../actors/state/card';
 import type { SpentKey } from '../../actors/card/transaction';
-import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_codec } from '../../actors/state/fleet';
+import {
+  fleet_account_codec,
+  fleet_card_codec,
+  price_list_codec,
+  review_queue_codec,
+  vehicle_codec,
+  type SharedPriceList,
+} from '../../actors/state/fleet';
 import { issuance_record_codec } from '../../actors/state/issuance';
 import { manager_record_codec, type ManagerRecord } from '../../actors/state/manager';
 import { decodeProgramConfig, encodeProgramConfig, program_config_codec } from '../../actors/state/program';
@@ -259,6 +266,11 @@ const cases: readonly Case<unknown>[] = [
     pinFailures: undefined,
   }),
   codecCase<VehicleState>(vehicle_codec, { odometerKm: 120_500, atMs: at }, { odometerKm: 0, atMs: 0 }),
+  codecCase<SharedPriceList>(
+    price_list_codec,
+    { prices: [{ product_code: 'diesel', unit_milli_minor: 151_300, effective_from_ms: at }] },
+    { prices: [] },
+  ),
   codecCase<ReviewQueue>(
     review_queue_codec,
     { entries: [{ id: '4-1', card: 'fl-1~3', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }], dropped: 3 },

@@ -28,6 +28,7 @@ import {
   type CloseFleetCycleResponse,
   type PostFleetPaymentResponse,
   type SetFleetCardPinResponse,
+  type LoadSharedPricesResponse,
 } from '../../gen/tapline/v1/fleet';
 import type { AuthorizeRequest } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind, type LineItem } from '../../gen/tapline/v1/types';
@@ -158,6 +159,10 @@ export class FleetClient {
 
   loadBasePrices(request: LoadBasePricesRequest): Promise<LoadBasePricesResponse> {
     return invoke((m, o, cb) => this.fleet.loadBasePrices(request, m, o, cb));
+  }
+
+  loadSharedPrices(priceListId: string, prices: LoadBasePricesRequest['prices']): Promise<LoadSharedPricesResponse> {
+    return invoke((m, o, cb) => this.fleet.loadSharedPrices({ priceListId, prices, operatorId: 'ops' }, m, o, cb));
   }
 
   issueCard(request: IssueFleetCardRequest): Promise<IssueFleetCardResponse> {

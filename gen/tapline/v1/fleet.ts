@@ -475,6 +475,18 @@ export interface SetFleetCardPinResponse {
   card?: FleetCard | undefined;
 }
 
+export interface LoadSharedPricesRequest {
+  priceListId: string;
+  prices: BasePrice[];
+  operatorId: string;
+}
+
+export interface LoadSharedPricesResponse {
+  priceListId: string;
+  /** The entries the list keeps now (superseded ones dropped), by product and effective instant. */
+  prices: BasePrice[];
+}
+
 function createBaseSpendLimits(): SpendLimits {
   return {
     perTxnMinor: undefined,
@@ -5088,6 +5100,152 @@ export const SetFleetCardPinResponse: MessageFns<SetFleetCardPinResponse> = {
   },
 };
 
+function createBaseLoadSharedPricesRequest(): LoadSharedPricesRequest {
+  return { priceListId: "", prices: [], operatorId: "" };
+}
+
+export const LoadSharedPricesRequest: MessageFns<LoadSharedPricesRequest> = {
+  encode(message: LoadSharedPricesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.priceListId !== "") {
+      writer.uint32(10).string(message.priceListId);
+    }
+    for (const v of message.prices) {
+      BasePrice.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadSharedPricesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadSharedPricesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.priceListId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.prices.push(BasePrice.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LoadSharedPricesRequest>): LoadSharedPricesRequest {
+    return LoadSharedPricesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LoadSharedPricesRequest>): LoadSharedPricesRequest {
+    const message = createBaseLoadSharedPricesRequest();
+    message.priceListId = object.priceListId ?? "";
+    message.prices = object.prices?.map((e) => BasePrice.fromPartial(e)) || [];
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseLoadSharedPricesResponse(): LoadSharedPricesResponse {
+  return { priceListId: "", prices: [] };
+}
+
+export const LoadSharedPricesResponse: MessageFns<LoadSharedPricesResponse> = {
+  encode(message: LoadSharedPricesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.priceListId !== "") {
+      writer.uint32(10).string(message.priceListId);
+    }
+    for (const v of message.prices) {
+      BasePrice.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadSharedPricesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadSharedPricesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.priceListId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.prices.push(BasePrice.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LoadSharedPricesResponse>): LoadSharedPricesResponse {
+    return LoadSharedPricesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LoadSharedPricesResponse>): LoadSharedPricesResponse {
+    const message = createBaseLoadSharedPricesResponse();
+    message.priceListId = object.priceListId ?? "";
+    message.prices = object.prices?.map((e) => BasePrice.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * Operator API for fleet accounts: postpaid customers (employers) whose cards' purchases accrue
  * to the account up to its credit limit and are invoiced in bulk. A fleet card's id is
@@ -5296,6 +5454,22 @@ export const FleetAdminServiceService = {
       Buffer.from(SetFleetCardPinResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetFleetCardPinResponse => SetFleetCardPinResponse.decode(value),
   },
+  /**
+   * Adds base (SPOT) prices with their effective instants to a shared wholesale price list that
+   * fleet accounts follow (SetFleetPricingRequest.price_list_id), e.g. a daily quotation loaded
+   * once for every fleet priced on it. Nodes reread a list at most TAPLINE_PROGRAM_REFRESH_MS later.
+   */
+  loadSharedPrices: {
+    path: "/tapline.v1.FleetAdminService/LoadSharedPrices" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LoadSharedPricesRequest): Buffer =>
+      Buffer.from(LoadSharedPricesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LoadSharedPricesRequest => LoadSharedPricesRequest.decode(value),
+    responseSerialize: (value: LoadSharedPricesResponse): Buffer =>
+      Buffer.from(LoadSharedPricesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LoadSharedPricesResponse => LoadSharedPricesResponse.decode(value),
+  },
 } as const;
 
 export interface FleetAdminServiceServer extends UntypedServiceImplementation {
@@ -5340,6 +5514,12 @@ export interface FleetAdminServiceServer extends UntypedServiceImplementation {
   postFleetPayment: handleUnaryCall<PostFleetPaymentRequest, PostFleetPaymentResponse>;
   /** Sets a fleet card's PIN (the fleet's operator assigns it; a locked PIN is unlocked by a new one). */
   setFleetCardPin: handleUnaryCall<SetFleetCardPinRequest, SetFleetCardPinResponse>;
+  /**
+   * Adds base (SPOT) prices with their effective instants to a shared wholesale price list that
+   * fleet accounts follow (SetFleetPricingRequest.price_list_id), e.g. a daily quotation loaded
+   * once for every fleet priced on it. Nodes reread a list at most TAPLINE_PROGRAM_REFRESH_MS later.
+   */
+  loadSharedPrices: handleUnaryCall<LoadSharedPricesRequest, LoadSharedPricesResponse>;
 }
 
 export interface FleetAdminServiceClient extends Client {
@@ -5607,6 +5787,26 @@ export interface FleetAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetFleetCardPinResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Adds base (SPOT) prices with their effective instants to a shared wholesale price list that
+   * fleet accounts follow (SetFleetPricingRequest.price_list_id), e.g. a daily quotation loaded
+   * once for every fleet priced on it. Nodes reread a list at most TAPLINE_PROGRAM_REFRESH_MS later.
+   */
+  loadSharedPrices(
+    request: LoadSharedPricesRequest,
+    callback: (error: ServiceError | null, response: LoadSharedPricesResponse) => void,
+  ): ClientUnaryCall;
+  loadSharedPrices(
+    request: LoadSharedPricesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LoadSharedPricesResponse) => void,
+  ): ClientUnaryCall;
+  loadSharedPrices(
+    request: LoadSharedPricesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LoadSharedPricesResponse) => void,
   ): ClientUnaryCall;
 }
 

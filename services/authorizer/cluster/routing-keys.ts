@@ -37,6 +37,7 @@ const fleet = keyOf('fleet');
 const program = keyOf('program');
 const issuance = keyOf('issuance');
 const merchant = keyOf('merchant');
+const priceList = keyOf('price_list');
 
 export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AuthorizationServiceService.authorize, (request) => card(request.cardId)),
@@ -95,6 +96,8 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(FleetAdminServiceService.closeFleetCycle, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.postFleetPayment, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetCardPin, (request) => card(request.cardId)),
+  // A shared price list lives on the shard of its own id (actors/fleet/price-lists.ts).
+  entry(FleetAdminServiceService.loadSharedPrices, (request) => priceList(request.priceListId)),
   // Internal fan-out calls (bulk issuance, refund run): one per card, on the card's owner.
   entry(CardFanoutServiceService.issueBulkCard, (request) => card(request.cardId)),
   entry(CardFanoutServiceService.refundRunCashOut, (request) => card(request.cardId)),

@@ -14,6 +14,7 @@ import type { FleetCycleClose } from '../../../actors/fleet/decide';
 import { invoiceNumber, outstandingMinor, overdueInvoice, uninvoicedMinor, type OpenInvoice } from '../../../actors/fleet/billing';
 import { availableCreditMinor } from '../../../actors/fleet/rules';
 import { liveHeldMinor } from '../../../actors/card/holds';
+import type { SharedPriceList } from '../../../actors/state/fleet';
 import type { TxnAnswer } from '../../../actors/card/transaction';
 import { pin_pattern } from '../usecases/pin';
 import { wireDeclineReason } from './mapping';
@@ -151,6 +152,24 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
     ...cardHandlers(deps),
     ...reviewHandlers(deps),
     ...billingHandlers(deps),
+    loadSharedPrices: unary(
+      deps,
+      'LoadSharedPrices',
+      (request, reply: (outcome: Outcome<{ listId: string; list: SharedPriceList }>) => void) => {
+        const listId = requireId('price_list_id', request.priceListId);
+        deps.priceLists.load(listId, parseBasePrices(request.prices), optionalId('operator_id', request.operatorId, ''), (outcome) =>
+          reply(outcome.ok ? { ok: true, value: { listId, list: outcome.value } } : outcome),
+        );
+      },
+      ({ listId, list }) => ({
+        priceListId: listId,
+        prices: list.prices.map((entry) => ({
+          productCode: entry.product_code,
+          unitMilliMinor: BigInt(entry.unit_milli_minor),
+          effectiveFromUnixMs: BigInt(entry.effective_from_ms),
+        })),
+      }),
+    ),
     setFleetCardPin: unary(
       deps,
       'SetFleetCardPin',

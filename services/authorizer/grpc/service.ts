@@ -14,6 +14,7 @@ import type { Metrics } from '../../common/metrics';
 import { serviceErrorOf } from './status';
 import { domain_card_statuses, type toBalanceResponse, wireCardStatus } from './mapping';
 import type { ProgramRegistry } from '../../../actors/program/registry';
+import type { PriceListRegistry } from '../../../actors/fleet/price-lists';
 import type { CardPins } from '../usecases/card-pins';
 import type { ManagerDirectory } from '../usecases/managers';
 import type { Persistence } from '../../../actors/runtime/persistence';
@@ -85,6 +86,8 @@ export interface ServiceDeps {
   readonly accepting: () => boolean;
   /** Programs (CardService). */
   readonly programs: ProgramRegistry;
+  /** Shared SPOT price lists (FleetAdminService.LoadSharedPrices). */
+  readonly priceLists: PriceListRegistry;
   /** Card PINs: hashed here, never passed further in clear (FAILED_PRECONDITION without a secret). */
   readonly pins: CardPins;
   /** Stored transaction documents by request key (receipt reprint). */
