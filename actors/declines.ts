@@ -22,6 +22,8 @@ export const decline_reasons = [
   'settlement_exceeds_debt',
   // A fleet account with an invoice unpaid too long past its due date (its billing terms).
   'account_overdue',
+  // Cards that authenticate: the cryptogram is missing, does not verify, or was replayed.
+  'card_auth_failed',
   // PINs.
   'pin_required',
   'pin_invalid',

@@ -6,7 +6,8 @@
 //   a precondition not met, an idempotency key reused for another request, not permitted. Nothing
 //   was written; retrying the same request gets the same answer.
 // - an **infrastructure failure** is one class per cause (ShardMovedError, OverloadedError,
-//   StoreUnavailableError, ContentionError, NodeStoppingError, DeadlineExceededError), with the
+//   StoreUnavailableError, ContentionError, NodeStoppingError, DeadlineExceededError,
+//   PspUnavailableError), with the
 //   underlying error as its `cause`. The outcome may be unknown: retrying with the same
 //   idempotency key is always safe.
 // - a **programmer error** is an InternalError (an assertion): callers see INTERNAL with nothing
@@ -84,6 +85,18 @@ export class StoreUnavailableError extends UnavailableError {}
 
 /** The store did not answer within its command timeout. */
 export class StoreTimeoutError extends StoreUnavailableError {}
+
+/**
+ * The payment service provider failed, did not answer in time, or refused the node's credentials:
+ * nothing was started or applied on Tapline's side (a PSP report is applied only on an answer).
+ */
+export class PspUnavailableError extends UnavailableError {}
+
+/**
+ * The store applied a write but fewer replicas than required acknowledged it in time: it may
+ * survive or be lost with the primary, so the outcome is unknown.
+ */
+export class ReplicationShortError extends StoreUnavailableError {}
 
 /** The entity's state kept changing under the request (conflicting commits) past the retry bound. */
 export class ContentionError extends UnavailableError {}

@@ -32,6 +32,7 @@ import {
 import { withCpu } from './cpu';
 import { AofWatch } from './aof-watch';
 import { clusterPhase } from './cluster';
+import { replicationPhase } from './replication';
 
 function sumRps(results: PhaseResult[]): number {
   return results.reduce((sum, r) => sum + r.rps, 0);
@@ -244,6 +245,9 @@ async function main(): Promise<void> {
     // Cluster: forwarding cost, hand-off windows and memory per card (loadtest/cluster.ts, ~45 s).
     // It runs on its own Redis after the single-node phases, so it does not disturb them.
     const cluster = await clusterPhase(runDir, log);
+    // Redis replication: commits acknowledged after one replica vs none, and the wait a primary's
+    // loss costs clients (loadtest/replication.ts, ~1 min, on Redis servers of its own).
+    const replication = await replicationPhase(runDir, log);
     const errors = [...rows.echo, ...rows.uniform, ...rows.hot, ...rows.stream, ...halves.tapline, ...halves.echo].reduce(
       (sum, r) => sum + r.errors,
       0,
@@ -284,6 +288,15 @@ async function main(): Promise<void> {
       },
       bytes_per_active_card: cluster.memory.bytes_per_active_card,
       handoff_unavailable_ms: cluster.handoff_unavailable_ms,
+      replication: {
+        local_rps: replication.local.map((r) => r.rps),
+        wait1_rps: replication.wait1.map((r) => r.rps),
+        local_p50_ms: replication.local.map((r) => r.p50_ms),
+        wait1_p50_ms: replication.wait1.map((r) => r.p50_ms),
+        failover_requests_caught: replication.failover_requests_caught,
+        sentinel_failover_ms: replication.sentinel_failover_ms,
+      },
+      failover_unavailable_ms: replication.failover_unavailable_ms,
       ratios: {
         authorize_vs_echo: pairedRatio(rows.uniform, rows.echo, (r) => r.rps),
         stream_vs_authorize: pairedRatio(rows.stream, rows.uniform, (r) => r.rps),
@@ -293,6 +306,7 @@ async function main(): Promise<void> {
         authorize_with_streamer_vs_without: round(sumRps(cost.with) / sumRps(cost.without)),
         fleet_vs_card: fleetPhase.fleet_vs_card,
         cluster3_vs_single: cluster.ratios.cluster3_vs_single,
+        authorize_wait1_vs_local: replication.authorize_wait1_vs_local,
       },
     };
     process.stdout.write(JSON.stringify(report) + '\n');

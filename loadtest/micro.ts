@@ -4,6 +4,7 @@
 // Figures are node CPU (process.cpuUsage) per operation, so Redis' own work is not included,
 // except redis_us_per_commit_entry: Redis' CPU (INFO cpu) per group-commit entry.
 
+import { singleRedis } from '../services/common/redis-target';
 import pino from 'pino';
 import { ActorRuntime } from '../actors/runtime/actor-runtime';
 import { shardOf } from '../actors/sharding/shard-key';
@@ -92,7 +93,10 @@ async function redisCpuSeconds(redisUrl: string): Promise<number> {
 }
 
 async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_us: number }> {
-  const store = await RedisStore.connect({ url: redisUrl, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
+  const store = await RedisStore.connect(
+    { target: singleRedis(redisUrl), command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 },
+    () => undefined,
+  );
   const shard_count = 256;
   const epochs = await store.takeShards(Array.from({ length: shard_count }, (_, i) => i));
   const committer = new Committer(

@@ -86,6 +86,36 @@ else
   log "installed: ${packages[*]}"
 fi
 
+# The replicated set-ups the tests start (tools/devenv/redis-ha.ts, clickhouse-cluster.ts): Redis
+# Sentinel (the redis-server binary runs it; the package is what an operator installs) and
+# ZooKeeper, which replicated ClickHouse 18.16 coordinates through. Each is installed only when
+# missing, and a system service the install started is stopped: the harness runs its own.
+ha_packages=()
+package_installed redis-sentinel || ha_packages+=(redis-sentinel)
+[ -f /usr/share/java/zookeeper.jar ] || ha_packages+=(zookeeper)
+[ -f /usr/share/java/slf4j-simple.jar ] || ha_packages+=(libslf4j-java)
+if [ ${#ha_packages[@]} -gt 0 ]; then
+  ha_sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      ha_sudo=(sudo)
+    else
+      echo "ensure-system-deps: ${ha_packages[*]} missing and this user cannot install them; the Sentinel and ClickHouse cluster tests fail without them" >&2
+      ha_packages=()
+    fi
+  fi
+  if [ ${#ha_packages[@]} -gt 0 ]; then
+    log "installing ${ha_packages[*]} with apt-get"
+    "${ha_sudo[@]}" apt-get update
+    "${ha_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${ha_packages[@]}"
+    for service in redis-sentinel zookeeper; do
+      if command -v service >/dev/null 2>&1; then "${ha_sudo[@]}" service "$service" stop >/dev/null 2>&1 || true; fi
+    done
+  fi
+else
+  log "redis-sentinel, zookeeper and slf4j are present"
+fi
+
 # Tools the tests use beside the servers: Go and Helm's template library sprig (the chart test
 # builds tools/chart-render and renders the chart as Helm does), and Python's protobuf (the
 # reflection test loads the served descriptors in an independent protobuf runtime), xmllint

@@ -6,7 +6,7 @@
 // earlier ones are still committing; each carries the version it was decided on, so if one does
 // not land the ones after it are refused by Redis too, the actor reloads and decides them again.
 
-import { alreadyExists, notFound, type TaplineError } from '../errors';
+import { alreadyExists, failedPrecondition, notFound, type TaplineError } from '../errors';
 import { EntityHost, loadSlot, type MoneyMessage, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import {
@@ -137,7 +137,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     if (this.answerFromIndex(message)) return;
     if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     const { key } = message.request;
-    const stored = await this.context.persistence.loadIdempotencyRecord(key);
+    const stored = await this.context.persistence.loadIdempotencyRecord(this.shard, key);
     if (stored !== undefined) return this.answerFromStored(message, stored);
     const spent = await this.loadRecord(spentKeyEntity(this.cardId, key));
     if (!(await this.readyAfterAwait(message))) return;
@@ -153,6 +153,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       nextId: this.context.nextTransactionId,
       program: this.context.programs.get(state.programId),
       shard: this.shard,
+      verifyCryptogram: this.context.verifyCryptogram,
     };
   }
 
@@ -201,7 +202,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
 
   private async reversed(originalKey: string): Promise<boolean> {
     if (this.reversalsInFlight?.has(originalKey) === true) return true;
-    return (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined;
+    return (await this.context.persistence.loadReversalClaim(this.shard, originalKey)) !== undefined;
   }
 
   /**
@@ -220,6 +221,12 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
     if (this.state.status !== 'replaced') this.releaseExpiredHolds('');
     const { replacementId, replacementShard } = message.command;
+    // One commit writes both cards; on Redis Cluster it may write one shard (one hash slot) only.
+    if (replacementShard !== this.shard && !this.context.persistence.crossShardCommits)
+      return message.reply({
+        ok: false,
+        error: failedPrecondition('this deployment (Redis Cluster) cannot replace a card by one on another shard', { replacementId }),
+      });
     const existing = await this.loadRecord({ kind: 'card', id: replacementId }, replacementShard);
     const holder = this.state.profile?.named === true ? await this.loadRecord({ kind: 'holder', id: this.cardId }) : undefined;
     if (!this.loaded) await this.reload();

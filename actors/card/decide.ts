@@ -14,6 +14,8 @@ import { ownsKey, requesterOf, speaksFor } from '../origin';
 import type { ProgramConfig } from '../program/config';
 import type { ProgramRequest, ProgramRules } from '../rules/program';
 import type { Claim, CommitEntry, EntityId, EntityWrite, StoredRecord } from '../runtime/persistence';
+import { checkCardAuth, decideSetCardAuth, type CryptogramVerifier } from './card-auth';
+import { decideLinkToken } from './tokens';
 import { decideCashOut, decideReplace, replacementState } from './closing';
 import {
   adminDocument,
@@ -61,6 +63,8 @@ export interface CardEnv {
   readonly program: ProgramConfig;
   /** The card's shard (documents it writes to its own outbox). */
   readonly shard: number;
+  /** Verifies the cryptograms of cards that authenticate (the node holds the keys); absent: no key here. */
+  readonly verifyCryptogram?: CryptogramVerifier;
 }
 
 export interface Rejection {
@@ -93,7 +97,15 @@ export type MoneyDecision = MoneyPlan | Rejection;
 export function decideMoney(state: CardState, request: MoneyRequest, merchantId: string, env: CardEnv): MoneyDecision {
   switch (request.kind) {
     case 'purchase':
-      return decidePurchaseRequest(state, request, merchantId, env);
+    case 'pre_authorization': {
+      // A card that authenticates: its cryptogram first, before anything else is looked at.
+      const auth = cardAuthGate(state, request, merchantId, env);
+      if (auth.plan !== undefined) return auth.plan;
+      const current = auth.base ?? state;
+      return request.kind === 'purchase'
+        ? decidePurchaseRequest(current, request, merchantId, env)
+        : decidePreAuthorizationRequest(current, request, merchantId, env);
+    }
     case 'top_up': {
       const { program } = env;
       const command: CardCommand = {
@@ -105,8 +117,6 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
       };
       return moneyPlan(state, request, merchantId, env, decide(state, command), {});
     }
-    case 'pre_authorization':
-      return decidePreAuthorizationRequest(state, request, merchantId, env);
     case 'incremental':
     case 'completion':
     case 'void': {
@@ -225,6 +235,24 @@ function decideRuledPurchaseRequest(
     amountMinor: ruled.debitMinor,
     ...(ruled.figures === undefined ? {} : { program: ruled.figures }),
   });
+}
+
+/**
+ * The cryptogram check of a card that authenticates (card-auth.ts): a decline is a plan of its own,
+ * written with the flag it counted; a valid cryptogram gives the state with its counter advanced,
+ * which the rest of the decision applies to (so the counter is written even if it declines).
+ */
+function cardAuthGate(
+  state: CardState,
+  request: MoneyRequest,
+  merchantId: string,
+  env: CardEnv,
+): { plan?: MoneyDecision; base?: CardState } {
+  if (state.auth === undefined) return {};
+  const payment = { amountMinor: request.amountMinor, currency: request.currency, terminalId: request.terminalId, atMs: env.nowMs };
+  const check = checkCardAuth(state, request.cardCryptogram, payment, env.verifyCryptogram);
+  if (check.decline === undefined) return check.after === undefined ? {} : { base: check.after };
+  return { plan: moneyPlan(state, request, merchantId, env, check.decline, check.after === undefined ? {} : { base: check.after }) };
 }
 
 /**
@@ -719,7 +747,11 @@ export type CardAdminCommand =
       readonly operatorId: string;
     }
   /** An operator cleared a flagged approval of this card. */
-  | { readonly type: 'resolve_review'; readonly transactionId: string; readonly note: string; readonly operatorId: string };
+  | { readonly type: 'resolve_review'; readonly transactionId: string; readonly note: string; readonly operatorId: string }
+  /** Enrols the card for authentication under a key with the chip's counter, or ('' key) stops it. */
+  | { readonly type: 'set_auth'; readonly keyId: string; readonly counter: number; readonly operatorId: string }
+  /** Lists a bank card's token on the card (`link`), or takes it off (tokens.ts). */
+  | { readonly type: 'link_token'; readonly token: string; readonly link: boolean; readonly operatorId: string };
 
 export interface AdminAnswer {
   readonly state: CardState;
@@ -806,6 +838,10 @@ function adminDecision(state: CardState | undefined, command: CardAdminCommand, 
       return decide(state, { type: 'set_tab_limit', limitMinor: command.limitMinor });
     case 'set_pin':
       return decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax).decision;
+    case 'set_auth':
+      return decideSetCardAuth(state, command.keyId, command.counter);
+    case 'link_token':
+      return decideLinkToken(state, command.token, command.link);
     case 'resolve_review': {
       if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'card not found' };
       const rules = resolveCardReview(state, command.transactionId);

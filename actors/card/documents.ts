@@ -5,11 +5,14 @@
 import type { CardAdminCommand } from './decide';
 import { actionTowards, type CardAction, type SettableStatus } from './lifecycle';
 import { balanceDeltaMinor, heldDeltaMinor, type CardEvent, type CardState } from './rules';
+import { tokenForm } from './tokens';
 import type { DocumentExtras, HoldFields, MoneyRequest, ProgramFigures, TxnResult } from './transaction';
 import {
   autoReloadRemoved,
   autoReloadSet,
+  cardAuthSet,
   cardIssued,
+  cardTokenLinked,
   cardPinChanged,
   cardReplaced,
   cardReviewResolved,
@@ -79,6 +82,10 @@ export function adminDocument(command: CardAdminCommand, before: CardState | und
   const operator = command.operatorId;
   const card = after.cardId;
   switch (command.type) {
+    case 'set_auth':
+      return cardAuthSet({ card, keyId: command.keyId, counter: command.counter, operator, at });
+    case 'link_token':
+      return cardTokenLinked({ card, program: after.programId, form: tokenForm(command.token), linked: command.link, operator, at });
     case 'resolve_review':
       return cardReviewResolved({ transaction: command.transactionId, card, program: after.programId, note: command.note, operator, at });
     case 'tab_limit':

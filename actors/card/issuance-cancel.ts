@@ -82,6 +82,12 @@ export function decideCancelIssuance(
       kind: 'rejected',
       error: rejected('failed_precondition', 'the card has moved money since its issue: return it (ReturnCard) instead', { cardId }),
     };
+  // A bank card indexed to this card would pay from it again once it is issued to someone else.
+  if (state.tokens !== undefined && state.tokens.length > 0)
+    return {
+      kind: 'rejected',
+      error: rejected('failed_precondition', 'bank cards pay from this card: remove them (RemoveCardToken) first', { cardId }),
+    };
   const profile = state.profile;
   const depositMinor = profile?.depositMinor ?? 0;
   const after = apply(state, { type: 'issuance_cancelled', balanceMinor: state.balanceMinor, depositMinor });

@@ -7,6 +7,7 @@ import type { ProgramSource } from '../program/registry';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer, ReplaceCommand } from './decide';
 import type { CancelIssuanceAnswer, CancelIssuanceCommand } from './issuance-cancel';
 import type { CardState } from './rules';
+import type { CryptogramVerifier } from './card-auth';
 import type { MoneyRequest, TxnAnswer } from './transaction';
 
 export type CardMessage =
@@ -41,4 +42,6 @@ export interface CardActorContext extends HostContext {
   readonly onLowBalance?: (state: CardState, triggerId: string) => void;
   /** Tells an active actor of another card to reload (its card was written by this one). */
   readonly invalidate?: (cardId: string) => void;
+  /** Verifies cryptograms of cards that authenticate (the node's keys); absent without keys. */
+  readonly verifyCryptogram?: CryptogramVerifier;
 }

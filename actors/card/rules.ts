@@ -6,6 +6,7 @@ import { addMinor, amount_abs_max_minor, isBoundedAmount } from '../money';
 import type { ProgramCardState } from '../rules/program';
 import type { ReviewEntry } from '../rules/review-queue';
 import type { DeclineReason } from '../declines';
+import type { CardAuthState } from './card-auth';
 
 /**
  * `unissued`: the card's issuance was cancelled (actors/card/issuance-cancel.ts). The card is stock
@@ -36,6 +37,13 @@ export interface CardState {
    * issuance can be cancelled. Cards issued before it existed never carry it, so they never are.
    */
   readonly unmoved?: true;
+  /**
+   * An NFC card that authenticates each payment (anti-cloning, card-auth.ts); absent otherwise.
+   * Kept through a cancelled issuance: the chip's counter never goes back.
+   */
+  readonly auth?: CardAuthState;
+  /** Tokens of the bank cards that pay from this card (open loop, tokens.ts); absent when none. */
+  readonly tokens?: readonly string[];
 }
 
 /** A card's state under its program's rules (actors/card/program-rules.ts). */
@@ -92,6 +100,8 @@ export type CardCommand =
       readonly programId: string;
       readonly nowMs: number;
       readonly profile?: CardProfile;
+      /** The master key an authenticating card's key is diversified from (its program's); absent: it does not authenticate. */
+      readonly authKeyId?: string;
     }
   | { readonly type: 'purchase'; readonly amountMinor: number; readonly currency: string; readonly nowMs?: number | undefined }
   | {
@@ -120,6 +130,10 @@ export type CardEvent =
   /** The issuance undone: the initial balance and deposit go back with the card to stock. */
   | { readonly type: 'issuance_cancelled'; readonly balanceMinor: number; readonly depositMinor: number }
   | { readonly type: 'profile_changed'; readonly profile: CardProfile }
+  /** The card was enrolled for authentication, moved to another key, or (undefined) no longer authenticates. */
+  | { readonly type: 'auth_changed'; readonly auth: CardAuthState | undefined }
+  /** A bank card's token was listed on the card or taken off it. */
+  | { readonly type: 'tokens_changed'; readonly tokens: readonly string[] }
   /** A review entry resolved (the rest of the rule state changes with purchases). */
   | { readonly type: 'rules_changed'; readonly rules: CardRulesState };
 
@@ -207,12 +221,25 @@ function decideIssue(state: CardState | undefined, command: Extract<CardCommand,
     heldMinor: 0,
     issuedAtMs: command.nowMs,
     ...(command.profile === undefined ? {} : { profile: command.profile }),
+    ...issuedAuth(state, command.authKeyId),
     unmoved: true,
   };
   if (command.profile !== undefined && (!isBoundedAmount(command.profile.depositMinor) || command.profile.depositMinor < 0)) {
     return { kind: 'rejected', code: 'invalid_argument', message: 'deposit out of range' };
   }
   return { kind: 'approved', event: { type: 'issued', state: issued } };
+}
+
+/**
+ * What an issued card authenticates with: its program's key, counter 0, for a new card. A card
+ * issued again after a cancelled issuance keeps the counter (and the flags) its chip got to, under
+ * the program's key or, if the program names none, the key it had: a counter that went back would
+ * make the chip's earlier cryptograms good again.
+ */
+function issuedAuth(previous: CardState | undefined, keyId: string | undefined): { auth?: CardAuthState } {
+  const kept = previous?.auth;
+  if (kept === undefined) return keyId === undefined ? {} : { auth: { keyId, counter: 0, flags: 0 } };
+  return { auth: { ...kept, keyId: keyId ?? kept.keyId } };
 }
 
 /** Issuing again is the same request when the fields given at issue are the same (PIN aside: it may have changed). */
@@ -337,6 +364,8 @@ export function movesMoney(event: CardEvent): boolean {
     case 'status_changed':
     case 'profile_changed':
     case 'rules_changed':
+    case 'auth_changed':
+    case 'tokens_changed':
       return false;
   }
 }
@@ -365,8 +394,20 @@ function applyEvent(state: CardState, event: Exclude<CardEvent, { type: 'issued'
       return applyIssuanceCancelled(state, event);
     case 'profile_changed':
       return { ...state, profile: event.profile };
+    case 'auth_changed': {
+      const next: { -readonly [K in keyof CardState]: CardState[K] } = { ...state };
+      if (event.auth === undefined) delete next.auth;
+      else next.auth = event.auth;
+      return next;
+    }
     case 'rules_changed':
       return { ...state, rules: event.rules };
+    case 'tokens_changed': {
+      const next: { -readonly [K in keyof CardState]: CardState[K] } = { ...state };
+      if (event.tokens.length === 0) delete next.tokens;
+      else next.tokens = event.tokens;
+      return next;
+    }
   }
 }
 
@@ -389,8 +430,10 @@ function applyClosing(state: CardState, event: Extract<CardEvent, { type: 'repla
 
 /**
  * A card whose issuance was cancelled is stock: no balance, deposit, program, holder kind, PIN or
- * rule state. It keeps its currency (a state names one) and, for a card of a bulk issuance, that
- * issuance's id, so a retry of that bulk issuance does not issue it again.
+ * rule state. It keeps its currency (a state names one), for a card of a bulk issuance that
+ * issuance's id, so a retry of that bulk issuance does not issue it again, and for a card that
+ * authenticates its key id, counter and flags (the chip keeps them too). It lists no bank card:
+ * a card that does cannot be cancelled (issuance-cancel.ts).
  */
 function applyIssuanceCancelled(state: CardState, event: Extract<CardEvent, { type: 'issuance_cancelled' }>): CardState {
   if (event.balanceMinor !== state.balanceMinor || state.heldMinor !== 0)
@@ -404,6 +447,8 @@ function applyIssuanceCancelled(state: CardState, event: Extract<CardEvent, { ty
     balanceMinor: 0,
     heldMinor: 0,
     issuedAtMs: 0,
+    // The chip's counter stays: the card issued again must not accept its old cryptograms.
+    ...(state.auth === undefined ? {} : { auth: state.auth }),
   };
   if (issuance === '') return next;
   return { ...next, profile: { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance } };
@@ -456,6 +501,8 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
   if (state.holds !== undefined) next.holds = state.holds;
   if (state.spentMinor !== undefined) next.spentMinor = state.spentMinor;
   if (state.rules !== undefined) next.rules = state.rules;
+  if (state.auth !== undefined) next.auth = state.auth;
+  if (state.tokens !== undefined) next.tokens = state.tokens;
   return next;
 }
 
@@ -475,6 +522,8 @@ export function balanceDeltaMinor(event: CardEvent): number {
     case 'issuance_cancelled':
       return -event.balanceMinor;
     case 'profile_changed':
+    case 'auth_changed':
+    case 'tokens_changed':
     case 'rules_changed':
     case 'status_changed':
     case 'hold_placed':

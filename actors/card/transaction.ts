@@ -14,6 +14,7 @@ import { readTransactionDocument } from '../outbox/schemas';
 import { StoredStateError } from '../state/codec';
 import type { DeclineReason } from './rules';
 import type { Requester, TransactionOrigin } from '../origin';
+import type { CardCryptogram } from './card-auth';
 
 /** The kinds of money request: the contract's transaction kinds (actors/outbox/contract.ts). */
 export type MoneyKind = TransactionKind;
@@ -41,6 +42,12 @@ export interface MoneyRequest {
   readonly lines?: readonly ReceiptLine[];
   /** Loyalty points to redeem as payment (purchases of cards whose program has rules). */
   readonly redeemPoints?: number;
+  /**
+   * The card's cryptogram for this payment (a card that authenticates, card-auth.ts). Not part of
+   * the fingerprint: a terminal's retry of the same request is answered from its record, and any
+   * other request presenting the same cryptogram is a replay.
+   */
+  readonly cardCryptogram?: CardCryptogram;
   /**
    * The key must never be applied twice, however late it comes again (a PSP callback): its commit
    * also writes a spent record beside the card that never expires, and once the idempotency

@@ -336,7 +336,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     const alreadyReversed =
       reverse &&
       charged &&
-      (this.reversalsInFlight.has(originalKey) || (await this.context.persistence.loadReversalClaim(originalKey)) !== undefined);
+      (this.reversalsInFlight.has(originalKey) ||
+        (await this.context.persistence.loadReversalClaim(this.shard, originalKey)) !== undefined);
     const ledger = charged || (!reverse && stored !== undefined) ? await this.loadRecord(refundLedgerEntity(originalKey)) : undefined;
     await this.prepare(message);
     if (this.answeredFromIndex(message)) return;

@@ -661,6 +661,40 @@ export function autoReloadRemoved(input: { readonly card: string; readonly opera
   return operatorAction('auto_reload_removed', input.card, '{}', input.operator, input.at);
 }
 
+/** A card enrolled for authentication, moved to another key, or ('' key) no longer authenticating: key id and counter, never a key. */
+export function cardAuthSet(input: {
+  readonly card: string;
+  readonly keyId: string;
+  readonly counter: number;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  if (input.keyId === '') return operatorAction('card_auth_removed', input.card, '{}', input.operator, input.at);
+  return operatorAction(
+    'card_auth_set',
+    input.card,
+    JSON.stringify({ key: input.keyId, counter: input.counter }),
+    input.operator,
+    input.at,
+  );
+}
+
+/**
+ * A bank card's token listed on a card or taken off it: the token's form and the program, never
+ * the token (a keyed hash of a PAN stays out of reporting) and never the PAN.
+ */
+export function cardTokenLinked(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly form: 'par' | 'pan';
+  readonly linked: boolean;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({ form: input.form, program: input.program });
+  return operatorAction(input.linked ? 'card_token_linked' : 'card_token_unlinked', input.card, detail, input.operator, input.at);
+}
+
 /** A bulk issuance recorded (subject: the issuance id). */
 export function cardsBulkIssued(input: {
   readonly issuance: string;

@@ -80,6 +80,10 @@ export const operator_actions = [
   'manager_registered',
   'fleet_card_limits',
   'price_list_loaded',
+  'card_auth_set',
+  'card_auth_removed',
+  'card_token_linked',
+  'card_token_unlinked',
 ] as const;
 export type OperatorAction = (typeof operator_actions)[number];
 

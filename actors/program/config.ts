@@ -28,7 +28,15 @@ export interface ProgramConfig {
    * Absent = none: the card's purchase path then only pays one property read for them.
    */
   readonly rules?: ProgramRules;
+  /**
+   * Cards issued under the program authenticate their payments (anti-cloning, actors/card/card-auth.ts)
+   * with keys diversified from this master key; '' = they do not.
+   */
+  readonly cardAuthKeyId: string;
 }
+
+/** A master key's id (TAPLINE_CARD_AUTH_KEYS names keys by it). */
+export const card_auth_key_id_pattern = /^[A-Za-z0-9._-]{1,32}$/;
 
 /** A week: a hotel or car-rental style pre-authorization is completed within days. */
 export const default_hold_expiry_ms = 7 * 86_400_000;
@@ -50,6 +58,7 @@ export const default_program_config: ProgramConfig = Object.freeze({
   depositMinor: 0,
   pinAttemptsMax: default_pin_attempts_max,
   partialHolds: false,
+  cardAuthKeyId: '',
 });
 
 export interface StoredProgram {
@@ -80,6 +89,8 @@ export function programConfigProblem(config: ProgramConfig): string | undefined 
   if (!Number.isInteger(config.pinAttemptsMax) || config.pinAttemptsMax < 1 || config.pinAttemptsMax > pin_attempts_max_max)
     return `pin_attempts_max must be between 1 and ${pin_attempts_max_max}`;
   if (config.maxBalanceMinor > 0 && config.depositMinor > config.maxBalanceMinor) return 'deposit_minor must not exceed max_balance_minor';
+  if (config.cardAuthKeyId !== '' && !card_auth_key_id_pattern.test(config.cardAuthKeyId))
+    return 'card_auth_key_id must be 1-32 of A-Z a-z 0-9 . _ -';
   return undefined;
 }
 

@@ -221,7 +221,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     await Promise.all(
       [...keys].map(async (key) => {
         try {
-          const value = await persistence.loadIdempotencyRecord(key);
+          const value = await persistence.loadIdempotencyRecord(this.shard, key);
           if (value !== undefined) index.remember(key, this.decodeAnswer(value));
         } catch {
           // Only an optimization: the request is decided and its commit finds the record.
@@ -448,7 +448,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
 
   /** The stored record of an idempotency key (read from Redis), decoded; undefined when there is none. */
   protected async readStoredRecord(key: string, decode: (value: string) => IdempotencyRecord): Promise<IdempotencyRecord | undefined> {
-    const value = await this.host.persistence.loadIdempotencyRecord(key);
+    const value = await this.host.persistence.loadIdempotencyRecord(this.shard, key);
     return value === undefined ? undefined : decode(value);
   }
 

@@ -11,6 +11,8 @@ export type EntityKind =
   | 'refunded'
   // A spent request key (a PSP reference) beside its card: "<card id>/<request key>", never expires.
   | 'spent'
+  // A bank card's token: which closed-loop card it pays from, per program (actors/card/tokens.ts).
+  | 'token'
   | 'manager'
   // Fleet accounts, their cards and their vehicles' odometers: all on the fleet's shard.
   | 'fleet'
@@ -45,6 +47,8 @@ export interface Claim {
 export type CommitResult =
   | { readonly status: 'committed' }
   | { readonly status: 'duplicate'; readonly existing: string }
+  /** The request key is taken by a request of an entity on another shard whose record is not there (yet). */
+  | { readonly status: 'reused' }
   | { readonly status: 'conflict' }
   | { readonly status: 'fenced' }
   /** The request's deadline passed before the entry was sent: nothing was written. */
@@ -93,6 +97,16 @@ export interface Persistence {
    * conflicts and is decided again.
    */
   loadEntity(shard: number, entity: EntityId, options?: { readonly afterPendingWrites?: boolean }): Promise<StoredRecord>;
-  loadIdempotencyRecord(key: string): Promise<string | undefined>;
-  loadReversalClaim(originalKey: string): Promise<string | undefined>;
+  /**
+   * The stored answer of a request key, looked up from an entity of `shard`: its own record, or the
+   * record of whichever entity answered the key (another card's transaction is found too).
+   */
+  loadIdempotencyRecord(shard: number, key: string): Promise<string | undefined>;
+  /** Whether the original `originalKey` of an entity of `shard` was reversed (by that entity). */
+  loadReversalClaim(shard: number, originalKey: string): Promise<string | undefined>;
+  /**
+   * False on Redis Cluster: an entry may then write on its own shard only (CommitEntry.writes with
+   * another `shard`, extraOutbox to another shard), so a decision that needs it is refused first.
+   */
+  readonly crossShardCommits: boolean;
 }

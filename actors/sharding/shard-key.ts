@@ -23,9 +23,17 @@
 //   manager            "<merchant>/<manager>": the merchant id
 //   spent              "<card>/<request key>": the card's shard key (a spent PSP reference lives
 //                      beside the card it topped up)
+//   token              a bank card's token ("par:..." or "h:..."): the token itself (a purchase
+//                      presenting a bank card knows only the token)
 // A purchase's refund ledger (kind "refunded", keyed by the purchase's idempotency key) is written
 // by its card on the card's shard (a fleet card's: its fleet's shard); its own id does not name
 // that card, so it is not placed here.
+//
+// A request key (actors/request-keys.ts) is answered on the shard of its entity, but also has a
+// *home* shard of its own, the hash of the whole key: there the store records which entity's shard
+// answered it, so the same key sent for an entity on another shard is caught (a terminal
+// transaction number reused for another card). The whole key, not its terminal: a busy terminal's
+// keys spread over every shard instead of weighing on its own.
 //
 // "~" is outside the charset of every other id ([A-Za-z0-9._-], checked at the gRPC boundary), so
 // no plain card, terminal or fleet id can be mistaken for a fleet card (docs/DECISIONS.md); "/"
@@ -59,6 +67,11 @@ export function shardOf(kind: PlacedKind, id: string, shardCount: number): numbe
   return shardOfKey(shardKeyOf(kind, id), shardCount);
 }
 
+/** The home shard of a request key: where the store records which shard answered it (see above). */
+export function homeShardOfRequestKey(requestKey: string, shardCount: number): number {
+  return shardOfKey(requestKey, shardCount);
+}
+
 /** The shard key of an entity: the part of its id that places it (see the table above). */
 export function shardKeyOf(kind: PlacedKind, id: string): string {
   switch (kind) {
@@ -78,6 +91,7 @@ export function shardKeyOf(kind: PlacedKind, id: string): string {
     case 'issuance':
     case 'price_list':
     case 'merchant':
+    case 'token':
       return id;
   }
 }

@@ -344,6 +344,11 @@ export class ShardRegion {
     this.cardAdmin(command.cardId, { type: 'issue', command, operatorId, ...(holder === undefined ? {} : { holder }) }, reply, issueAnswer);
   }
 
+  /** The shard a card lives on (a fleet card: its account's). */
+  shardOfCard(cardId: string): number {
+    return shardOf('card', cardId, this.shardCount);
+  }
+
   /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
   replaceCard(cardId: string, replacementId: string, reason: string, operatorId: string, reply: Reply<ReplaceAnswer>): void {
     const command = { replacementId, replacementShard: shardOf('card', replacementId, this.shardCount), reason, operatorId };
@@ -353,6 +358,16 @@ export class ShardRegion {
 
   setAutoReload(cardId: string, autoReload: AutoReload | undefined, operatorId: string, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'auto_reload', autoReload, operatorId }, reply, stateOf);
+  }
+
+  /** Enrols a card for authentication under a key with the chip's counter, or ('' key) stops it (audited). */
+  setCardAuth(cardId: string, keyId: string, counter: number, operatorId: string, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'set_auth', keyId, counter, operatorId }, reply, stateOf);
+  }
+
+  /** Lists a bank card's token on the card (`link`) or takes it off (audited). */
+  linkCardToken(cardId: string, token: string, link: boolean, operatorId: string, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'link_token', token, link, operatorId }, reply, stateOf);
   }
 
   setPin(cardId: string, newHash: string, oldHash: string | undefined, reset: boolean, operatorId: string, reply: Reply<CardState>): void {

@@ -1,13 +1,19 @@
 // How a plain card is stored: its state (tl:{s}:card:<id>), its holder (a named card's personal
 // data, beside the state so a purchase never rewrites it), the refund ledger of each refunded
 // original and the spent keys of its PSP top-ups (beside the card). The card's state is at layout
-// 2 (velocity kept in time buckets: actors/rules/velocity.ts); layout 1 (velocity events) is read
-// and upgraded. The others are at layout 1.
+// 3: layout 2 (velocity kept in time buckets: actors/rules/velocity.ts) and what an authenticating
+// card keeps (its key id, the last counter accepted, its flags). Layouts 1 (velocity events) and 2
+// are read and upgraded; layout 3 also lists the tokens of the bank cards that pay from the card.
+// Layout 3 exists so that a node of an older build refuses such a card instead of decoding it
+// without what it does not know (zod drops unknown fields) and writing it back: that would reset
+// the counter and make every cryptogram the card ever sent valid again, or forget its tokens.
+// The others, and the index of a bank card's token (which cards it pays from), are at layout 1.
 
 import { z } from 'zod';
 import type { CardState, CardStatus } from '../card/rules';
 import type { RefundLedger } from '../card/refunds';
 import type { SpentKey } from '../card/transaction';
+import type { TokenRecord } from '../card/tokens';
 import { legacyLayout, stateCodec } from './codec';
 import {
   everyOf,
@@ -58,13 +64,25 @@ function cardStateSchema<P extends z.ZodType>(program: P) {
 /** Layout 1: velocity as events (at most 64 remembered). */
 const card_state_v1_schema = cardStateSchema(program_card_state_v1_schema);
 
-/** Layout 2 (current): velocity as time buckets per window. */
-export const card_state_schema = cardStateSchema(program_card_state_schema);
+/** Layout 2: velocity as time buckets per window. */
+const card_state_v2_schema = cardStateSchema(program_card_state_schema);
+
+const card_auth_schema = z.object({
+  keyId: z.string(),
+  counter: integer,
+  flags: integer,
+  lastFlag: z.object({ reason: z.enum(['replayed', 'cryptogram']), atMs: integer, terminalId: z.string() }).optional(),
+});
+
+/** Layout 3 (current): layout 2, card authentication, and the tokens of the bank cards that pay from the card. */
+export const card_state_schema = card_state_v2_schema.extend({ auth: card_auth_schema.optional(), tokens: z.array(z.string()).optional() });
 
 export const card_state_codec = stateCodec<CardState>('card', card_state_schema, [
   legacyLayout(card_state_v1_schema, (v1) =>
     v1.rules === undefined ? v1 : { ...v1, rules: { ...v1.rules, program: upgradeProgramCardState(v1.rules.program) } },
   ),
+  // A layout-2 card does not authenticate: it is a layout-3 card as it is.
+  legacyLayout(card_state_v2_schema, (v2) => v2),
 ]);
 /** The stored JSON of a card's state: what every commit of the card writes. */
 export const encodeCardState = card_state_codec.encode;
@@ -107,3 +125,11 @@ export const spent_key_schema = z.object({ transaction: z.string(), outcome: z.e
 export const spent_key_codec = stateCodec<SpentKey>('spent', spent_key_schema);
 export const encodeSpentKey = spent_key_codec.encode;
 export const decodeSpentKey = spent_key_codec.decode;
+
+export const token_record_schema = z.object({
+  cards: z.array(z.object({ program: z.string(), currency: z.string(), card: z.string() })),
+});
+
+export const token_record_codec = stateCodec<TokenRecord>('token', token_record_schema);
+export const encodeTokenRecord = token_record_codec.encode;
+export const decodeTokenRecord = token_record_codec.decode;

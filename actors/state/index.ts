@@ -4,7 +4,7 @@
 // own codec from its file.
 
 import type { EntityKind } from '../runtime/persistence';
-import { card_holder_codec, card_state_codec, refund_ledger_codec, spent_key_codec } from './card';
+import { card_holder_codec, card_state_codec, refund_ledger_codec, spent_key_codec, token_record_codec } from './card';
 import type { StateCodec } from './codec';
 import { fleet_account_codec, fleet_card_codec, price_list_codec, review_queue_codec, vehicle_codec } from './fleet';
 import { issuance_record_codec } from './issuance';
@@ -23,6 +23,7 @@ export const state_codecs: { readonly [K in EntityKind]: StateReader } = {
   issuance: issuance_record_codec,
   refunded: refund_ledger_codec,
   spent: spent_key_codec,
+  token: token_record_codec,
   manager: manager_record_codec,
   fleet: fleet_account_codec,
   fleet_card: fleet_card_codec,

@@ -7,14 +7,17 @@
 // written, so what a program does no longer depends on the defaults of the build that reads it.
 // A layout-1 record upgrades to layout 2 by taking the defaults for what it lacks: exactly what
 // the reader did before, now one tested step. Programs are rare writes, so the marker's bytes cost
-// nothing; an older node reading a layout-2 record sees one unknown field and ignores it.
+// nothing. Layout 3 adds cardAuthKeyId (cards that authenticate); a layout-2 record upgrades with
+// none. A node of an older build refuses a layout-3 record rather than ignore the key id: it would
+// issue cards of the program that do not authenticate.
 
 import { z } from 'zod';
 import { default_program_config, type ProgramConfig } from '../program/config';
 import { legacyLayout, stateCodec } from './codec';
 import { integer, program_rules_schema } from './schemas';
 
-export const program_config_schema = z.object({
+/** Layout 2: every parameter before card authentication. */
+const program_config_layout_2_schema = z.object({
   pinRequired: z.boolean(),
   maxBalanceMinor: integer,
   maxTopUpMinor: integer,
@@ -26,15 +29,22 @@ export const program_config_schema = z.object({
   rules: program_rules_schema.optional(),
 });
 
-/** Layout 1: the same fields, each possibly missing from a record written before it existed. */
-export const program_config_layout_1_schema = program_config_schema.partial();
+/** Layout 3 (current): layout 2 and the card authentication key. */
+export const program_config_schema = program_config_layout_2_schema.extend({ cardAuthKeyId: z.string() });
 
-export function upgradeProgramConfigFromLayout1(record: z.output<typeof program_config_layout_1_schema>): ProgramConfig {
-  return { ...default_program_config, ...record };
+/** Layout 1: the fields of layout 2, each possibly missing from a record written before it existed. */
+export const program_config_layout_1_schema = program_config_layout_2_schema.partial();
+
+/** A layout-1 record as layout 2: the defaults for what it lacks. */
+export function upgradeProgramConfigFromLayout1(record: z.output<typeof program_config_layout_1_schema>): unknown {
+  const layout2Defaults: { -readonly [K in keyof ProgramConfig]?: ProgramConfig[K] } = { ...default_program_config };
+  delete layout2Defaults.cardAuthKeyId;
+  return { ...layout2Defaults, ...record };
 }
 
 export const program_config_codec = stateCodec<ProgramConfig>('program', program_config_schema, [
   legacyLayout(program_config_layout_1_schema, upgradeProgramConfigFromLayout1),
+  legacyLayout(program_config_layout_2_schema, (layout2) => ({ ...layout2, cardAuthKeyId: '' })),
 ]);
 export const encodeProgramConfig = program_config_codec.encode;
 /** A program read back (ProgramRegistry.load, when a card of it activates or the cache is stale). */

@@ -25,6 +25,7 @@ import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/t
 import { CardServiceService } from '../../gen/tapline/v1/cards';
 import type { Metrics } from '../common/metrics';
 import { serveMetrics } from '../common/metrics-http';
+import type { RedisTarget } from '../common/redis-target';
 import { RoutedCardFanout } from './cluster/card-fanout-client';
 import { ClusterCoordinator } from './cluster/coordinator';
 import { ClusterMetrics } from './cluster/metrics';
@@ -47,11 +48,15 @@ import { CardPins } from './usecases/card-pins';
 import { ManagerDirectory } from './usecases/managers';
 import { TapPours } from './usecases/tap-pours';
 import { PinHasher } from './usecases/pin';
-import { AutoReloader, type PspAdapter, type PspAdapterFactory } from './usecases/psp';
+import { AutoReloader, type PspAdapter, type PspIntegration } from './usecases/psp';
 import { PspTopUps } from './usecases/psp-top-ups';
+import { servePspWebhook } from './psp/webhook-server';
 import { ProgramRefundRun } from './usecases/refund-run';
 import { CardTabs } from './usecases/tabs';
 import { ManualCredits } from './usecases/credits';
+import { CardAuthKeys } from './usecases/card-auth';
+import { CardTokens, TokenHasher } from './usecases/card-tokens';
+import { TokenIndex } from '../../actors/card/token-index';
 
 /** The node's cluster parts (docs/CLUSTER.md). */
 export interface ClusterParts {
@@ -66,6 +71,7 @@ export interface ClusterParts {
 /** The PSP wired into this node, if any (injected: a PSP integration implements PspAdapter). */
 export interface PspParts {
   readonly adapter: PspAdapter | undefined;
+  /** The signed callbacks' secret, only for an integration that signs them. */
   readonly secret: string | undefined;
   readonly autoReloader: AutoReloader | undefined;
   /**
@@ -85,20 +91,24 @@ export interface Domain {
   readonly runtime: ActorRuntime;
   readonly region: ShardRegion;
   readonly psp: PspParts;
+  /** Master keys of cards that authenticate (TAPLINE_CARD_AUTH_KEYS), when configured. */
+  readonly cardAuthKeys: CardAuthKeys | undefined;
 }
 
-/** The public gRPC server and the metrics / health HTTP server. */
+/** The public gRPC server, the metrics / health HTTP server and the PSP webhook listener. */
 export interface Serving {
   readonly grpcServer: grpc.Server;
   readonly health: HealthImplementation;
   readonly grpcPort: number;
   readonly httpServer: HttpServer | undefined;
   readonly metricsPort: number | undefined;
+  readonly webhookServer: HttpServer | undefined;
+  readonly webhookPort: number | undefined;
 }
 
-function redisOptions(config: NodeConfig): { url: string; command_timeout_ms: number; reconnect_backoff_max_ms: number } {
+function redisOptions(config: NodeConfig): { target: RedisTarget; command_timeout_ms: number; reconnect_backoff_max_ms: number } {
   return {
-    url: config.TAPLINE_REDIS_URL,
+    target: config.redis,
     command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
     reconnect_backoff_max_ms: config.TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS,
   };
@@ -118,13 +128,16 @@ export function transactionIds(incarnation: number): () => string {
   return () => prefix + (++counter).toString(36);
 }
 
-function buildPsp(config: NodeConfig, logger: Logger, clock: () => number, factory: PspAdapterFactory | undefined): PspParts {
+function buildPsp(config: NodeConfig, logger: Logger, clock: () => number, integration: PspIntegration | undefined): PspParts {
   const delivery: { deliver?: (payload: string, signature: string) => void } = {};
-  const secret = config.TAPLINE_PSP_SECRET;
-  const adapter =
-    secret === undefined || factory === undefined
-      ? undefined
-      : factory(secret, (payload, signature) => delivery.deliver?.(payload, signature), clock);
+  // checkNodeOptions refused a secret for an integration that does not sign its callbacks.
+  const secret = integration?.signsCallbacks === true ? config.TAPLINE_PSP_SECRET : undefined;
+  const adapter = integration?.create({
+    config,
+    secret,
+    callbacks: (payload, signature) => delivery.deliver?.(payload, signature),
+    clock,
+  });
   const autoReloader =
     adapter === undefined
       ? undefined
@@ -149,7 +162,7 @@ export function buildDomain(
   metrics: Metrics,
   store: RedisStore,
   clock: () => number,
-  options: { readonly psp?: PspAdapterFactory | undefined },
+  options: { readonly psp?: PspIntegration | undefined },
   nextTransactionId: () => string,
 ): Domain {
   // Shards are taken by the cluster coordinator (a lone node takes all of them). Taking increments
@@ -181,6 +194,7 @@ export function buildDomain(
     clock,
   });
   const psp = buildPsp(config, logger, clock, options.psp);
+  const cardAuthKeys = CardAuthKeys.parse(config.TAPLINE_CARD_AUTH_KEYS);
   const runtime = new ActorRuntime();
   const region = buildRegion(
     config,
@@ -190,11 +204,11 @@ export function buildDomain(
     { programs, priceLists },
     runtime,
     ownership,
-    psp,
+    { psp, cardAuthKeys },
     clock,
     nextTransactionId,
   );
-  return { ownership, committer, programs, priceLists, runtime, region, psp };
+  return { ownership, committer, programs, priceLists, runtime, region, psp, cardAuthKeys };
 }
 
 function buildRegion(
@@ -205,11 +219,11 @@ function buildRegion(
   { programs, priceLists }: { programs: ProgramRegistry; priceLists: PriceListRegistry },
   runtime: ActorRuntime,
   ownership: ShardOwnership,
-  psp: PspParts,
+  parts: { readonly psp: PspParts; readonly cardAuthKeys: CardAuthKeys | undefined },
   clock: () => number,
   nextTransactionId: () => string,
 ): ShardRegion {
-  const { autoReloader } = psp;
+  const { autoReloader } = parts.psp;
   const limits = {
     mailbox_max: config.TAPLINE_MAILBOX_MAX,
     drain_batch_max: config.TAPLINE_DRAIN_BATCH_MAX,
@@ -226,6 +240,7 @@ function buildRegion(
     onDecision: (result: { kind: string; outcome: string; reason?: string | undefined }) =>
       metrics.countDecision(result.kind, result.outcome, result.reason ?? ''),
     programs,
+    ...(parts.cardAuthKeys === undefined ? {} : { verifyCryptogram: parts.cardAuthKeys.verify }),
     ...(autoReloader === undefined
       ? {}
       : { onLowBalance: (state: CardState, triggerId: string) => autoReloader.trigger(state, triggerId) }),
@@ -253,7 +268,7 @@ export function buildServiceDeps(
   clock: () => number,
   accepting: () => boolean,
 ): CardServiceDeps & BalancesServiceDeps {
-  const { region, programs, priceLists, committer, psp } = domain;
+  const { region, programs, priceLists, committer, psp, cardAuthKeys } = domain;
   const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
   const pins = new CardPins(pinHasher, region);
   const programCards = new RedisProgramCards(store);
@@ -265,8 +280,15 @@ export function buildServiceDeps(
     lock_ms: config.TAPLINE_MANAGER_LOCK_MS,
     ttl_ms: Math.max(attempts_kept_ms, config.TAPLINE_MANAGER_LOCK_MS),
   });
+  const tokenIndex = new TokenIndex(committer, config.TAPLINE_SHARD_COUNT);
+  const cardTokens = new CardTokens({
+    hasher: config.TAPLINE_TOKEN_SECRET === undefined ? undefined : new TokenHasher(config.TAPLINE_TOKEN_SECRET),
+    fanout,
+    index: tokenIndex,
+    onUndoFailed: (error) => logger.warn({ err: error }, 'a refused bank card registration could not be taken off its card'),
+  });
   const pspWiring =
-    psp.adapter === undefined || psp.secret === undefined || psp.autoReloader === undefined
+    psp.adapter === undefined || psp.autoReloader === undefined
       ? undefined
       : { adapter: psp.adapter, secret: psp.secret, autoReloader: psp.autoReloader };
   return {
@@ -288,8 +310,12 @@ export function buildServiceDeps(
         : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher, managerAttempts, clock, logger),
     issuance: new CardIssuance({ region, programs, issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT), pins, fanout }),
     refundRun: new ProgramRefundRun({ region, programCards, fanout }),
-    pspTopUps: new PspTopUps(region, pspWiring, clock),
+    pspTopUps: new PspTopUps(region, pspWiring, clock, fanout),
     tabs: new CardTabs(region),
+    cardAuthKeys,
+    cardTokens,
+    bankCards: cardTokens,
+    tokenIndex,
     credits: new ManualCredits(region),
     programCards,
     tapPours: new TapPours(committer, config.TAPLINE_SHARD_COUNT, clock),
@@ -304,7 +330,11 @@ export function buildServiceDeps(
   };
 }
 
-/** The public gRPC server (every service routed to its entity's owner) and the metrics server. */
+/**
+ * The public gRPC server (every service routed to its entity's owner), the metrics server and,
+ * when TAPLINE_PSP_WEBHOOK_PORT is set, the PSP webhook listener (its webhooks reach the card's
+ * owner through the router).
+ */
 export async function serve(
   config: NodeConfig,
   metrics: Metrics,
@@ -324,7 +354,23 @@ export async function serve(
       ? undefined
       : await serveMetrics({ registry: metrics.registry, host: config.TAPLINE_GRPC_HOST, port: config.TAPLINE_METRICS_PORT, ready });
   const metricsPort = httpServer ? (httpServer.address() as AddressInfo).port : undefined;
-  return { grpcServer: server, health, grpcPort, httpServer, metricsPort };
+  const webhookServer =
+    config.TAPLINE_PSP_WEBHOOK_PORT < 0
+      ? undefined
+      : await servePspWebhook({
+          host: config.TAPLINE_GRPC_HOST,
+          port: config.TAPLINE_PSP_WEBHOOK_PORT,
+          path: webhookPathOf(config),
+          handle: (paymentId, cardId) => deps.pspTopUps.handleWebhook(paymentId, cardId),
+          logger: deps.logger,
+        });
+  const webhookPort = webhookServer ? (webhookServer.address() as AddressInfo).port : undefined;
+  return { grpcServer: server, health, grpcPort, httpServer, metricsPort, webhookServer, webhookPort };
+}
+
+/** The path the webhook listener serves: TAPLINE_PSP_WEBHOOK_URL's (behind an ingress that keeps it). */
+function webhookPathOf(config: NodeConfig): string {
+  return config.TAPLINE_PSP_WEBHOOK_URL === undefined ? '/psp/webhook' : new URL(config.TAPLINE_PSP_WEBHOOK_URL).pathname;
 }
 
 /** Membership store, peer links, the router and the internal (node-to-node) gRPC server. */
@@ -353,7 +399,7 @@ export async function startCluster(
     shardCount: config.TAPLINE_SHARD_COUNT,
     // A shard counts as held only while its lease is known fresh: a resumed stale owner waits for
     // its next round instead of answering from memory (its writes are fenced by Redis anyway).
-    holds: (shard) => ownership.holds(shard) && (holder.coordinator?.leasesFresh ?? false),
+    holds: (shard) => ownership.holds(shard) && (holder.coordinator?.leaseFresh(shard) ?? false),
     ownerOf: (shard) => holder.coordinator?.ownerOf(shard),
     accepting,
     peers,

@@ -4,6 +4,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, envInt, log_level, parseEnv } from '../common/process';
+import { CardAuthKeys } from './usecases/card-auth';
+import { redis_target_env, redisTargetOf, type RedisTarget } from '../common/redis-target';
 
 // Integers must be written as plain decimal digits (envInt): z.coerce.number() would read an
 // empty value ("TAPLINE_SHUTDOWN_GRACE_MS=") as 0 and accept "0x10" or "1e3".
@@ -18,7 +20,8 @@ const schema = z.object({
   TAPLINE_GRPC_PORT: int(0, 65535, 50051),
   // Prometheus /metrics and /healthz, /readyz. 0 picks a free port; -1 turns it off (tests).
   TAPLINE_METRICS_PORT: int(-1, 65535, 9464),
-  TAPLINE_REDIS_URL: z.string().url().default('redis://127.0.0.1:6390'),
+  // Where Redis is (single server, Sentinel, Cluster) and how many replicas a commit waits for.
+  ...redis_target_env,
   TAPLINE_LOG_LEVEL: log_level,
   // Virtual shards. Fixed for the life of a deployment: it decides where every entity lives.
   // 256 gives an even spread over tens of nodes while keeping the per-shard bookkeeping small.
@@ -78,9 +81,47 @@ const schema = z.object({
   // 15 minutes. Counted in Redis, one count for every node, kept across restarts.
   TAPLINE_MANAGER_PIN_ATTEMPTS_MAX: int(1, 1_000, 5),
   TAPLINE_MANAGER_LOCK_MS: int(1_000, 86_400_000, 900_000),
-  // Shared secret of the PSP's signed callbacks (HMAC-SHA256). No default; unset, PSP
-  // top-ups and auto-reload are refused (FAILED_PRECONDITION). At least 16 characters; never logged.
+  // Master keys of cards that authenticate (anti-cloning; docs/CARDS.md, "Cards that authenticate"):
+  // "<key id>:<32 hex digits>" (AES-128), comma-separated, at most 32; from a Secret, never logged.
+  // A program names the key its cards are diversified from; every node holds the same keys. Unset:
+  // no program or card may name a key, and a card that authenticates is declined (key_unavailable).
+  TAPLINE_CARD_AUTH_KEYS: z.string().optional(),
+  // Key of the hashes that stand for visitors' bank card numbers (open loop: HMAC-SHA256 of the
+  // PAN, docs/CARDS.md "Bank cards"). No default; unset, bank cards by PAN are refused
+  // (FAILED_PRECONDITION) and PARs still work. At least 32 characters; never logged. Changing it
+  // orphans every registered PAN (they must be registered again).
+  TAPLINE_TOKEN_SECRET: z.string().min(32).optional(),
+  // Shared secret of the signed PSP callbacks (HMAC-SHA256) of an integration that signs them (the
+  // simulated PSP of the demo and the tests; the production entry point refuses it). No default.
+  // At least 16 characters; never logged.
   TAPLINE_PSP_SECRET: z.string().min(16).optional(),
+  // The production PSP (docs/CARDS.md, "Top-ups"): none, or mollie (Payments API v2). None: PSP
+  // top-ups and auto-reload are refused (FAILED_PRECONDITION).
+  TAPLINE_PSP_PROVIDER: z.enum(['none', 'mollie']).default('none'),
+  // Mollie's API key ("live_..." or "test_..."), from a Secret; never logged.
+  TAPLINE_MOLLIE_API_KEY: z
+    .string()
+    .regex(/^(live|test)_[A-Za-z0-9]{10,100}$/, 'must be a Mollie API key (live_... or test_...)')
+    .optional(),
+  // Mollie's API. Only tests point it elsewhere (a local server that implements the contract).
+  TAPLINE_MOLLIE_API_URL: z.string().url().default('https://api.mollie.com'),
+  // A payment method Mollie's checkout preselects ("ideal"); unset, it offers every enabled one.
+  TAPLINE_MOLLIE_METHOD: z
+    .string()
+    .regex(/^[a-z0-9_]{1,32}$/)
+    .optional(),
+  // The public URL of this deployment's PSP webhook (an ingress to TAPLINE_PSP_WEBHOOK_PORT): Mollie
+  // posts payment status changes there. Its path is the one the listener serves.
+  TAPLINE_PSP_WEBHOOK_URL: z.string().url().optional(),
+  // Where the holder's browser returns after paying at the PSP.
+  TAPLINE_PSP_REDIRECT_URL: z.string().url().optional(),
+  // The PSP webhook listener (HTTP). -1: none; 0 picks a free port (tests). It serves only the
+  // webhook's path, so it may face the internet through an ingress while the gRPC ports do not.
+  TAPLINE_PSP_WEBHOOK_PORT: int(-1, 65535, -1),
+  // A call to the PSP's API slower than this is given up (PSP_UNAVAILABLE; the caller or the PSP
+  // retries). 10 s: Mollie answers in well under a second, and a webhook answered later than that
+  // is retried by Mollie anyway.
+  TAPLINE_PSP_REQUEST_TIMEOUT_MS: int(100, 60_000, 10_000),
   // A program's cached configuration is reread after this long, so a change made through
   // another node reaches this one within 10 s; cards reread it anyway when they are loaded.
   TAPLINE_PROGRAM_REFRESH_MS: int(100, 3_600_000, 10_000),
@@ -119,7 +160,7 @@ const schema = z.object({
   TAPLINE_TLS_CA_FILE: z.string().optional(),
 });
 
-export type NodeConfig = z.infer<typeof schema>;
+export type NodeConfig = z.infer<typeof schema> & { readonly redis: RedisTarget };
 
 export { ConfigError };
 
@@ -143,8 +184,35 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   if (config.TAPLINE_ROUTE_RETRY_MS > config.TAPLINE_ROUTE_WAIT_MAX_MS)
     problems.push('TAPLINE_ROUTE_RETRY_MS must be <= TAPLINE_ROUTE_WAIT_MAX_MS');
+  problems.push(...pspProblems(config));
+  try {
+    CardAuthKeys.parse(config.TAPLINE_CARD_AUTH_KEYS);
+  } catch (error) {
+    // The message names the entry, never a key.
+    problems.push(`TAPLINE_CARD_AUTH_KEYS: ${(error as Error).message}`);
+  }
   const tls = [config.TAPLINE_TLS_CERT_FILE, config.TAPLINE_TLS_KEY_FILE].filter((v) => v !== undefined).length;
   if (tls === 1) problems.push('TAPLINE_TLS_CERT_FILE and TAPLINE_TLS_KEY_FILE go together');
+  const redis = redisTargetOf(config, config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS, problems);
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
-  return config;
+  return { ...config, redis };
+}
+
+/** A PSP provider needs all of its settings; settings of a provider not chosen are a mistake. */
+function pspProblems(config: z.infer<typeof schema>): string[] {
+  const problems: string[] = [];
+  if (config.TAPLINE_PSP_PROVIDER === 'mollie') {
+    for (const [name, value] of [
+      ['TAPLINE_MOLLIE_API_KEY', config.TAPLINE_MOLLIE_API_KEY],
+      ['TAPLINE_PSP_WEBHOOK_URL', config.TAPLINE_PSP_WEBHOOK_URL],
+      ['TAPLINE_PSP_REDIRECT_URL', config.TAPLINE_PSP_REDIRECT_URL],
+    ] as const) {
+      if (value === undefined) problems.push(`TAPLINE_PSP_PROVIDER=mollie needs ${name}`);
+    }
+    if (config.TAPLINE_PSP_WEBHOOK_PORT < 0)
+      problems.push('TAPLINE_PSP_PROVIDER=mollie needs TAPLINE_PSP_WEBHOOK_PORT (Mollie reports payments there)');
+  } else if (config.TAPLINE_MOLLIE_API_KEY !== undefined) {
+    problems.push('TAPLINE_MOLLIE_API_KEY is set but TAPLINE_PSP_PROVIDER is not mollie');
+  }
+  return problems;
 }

@@ -24,28 +24,35 @@ import { cardFanoutService } from './grpc/card-fanout-service';
 import { served_services } from './grpc/server';
 import type { InFlight } from './grpc/service';
 import type { RedisStore } from './store/redis-store';
-import type { PspAdapterFactory } from './usecases/psp';
+import type { PspIntegration } from './usecases/psp';
 
 /** What the code that starts a node injects into it. */
 export interface NodeOptions {
   /** Tests move time (period boundaries); production uses the system clock. */
   readonly clock?: () => number;
   /**
-   * The PSP integration, wired when TAPLINE_PSP_SECRET is set; a node with the secret but no
-   * adapter refuses to start. The production entry point has none today; the dev launcher and the
-   * tests inject the simulated PSP (tools/psp-simulator; docs/DECISIONS.md).
+   * The PSP integration; the configuration turns it on. The production entry point injects Mollie
+   * (TAPLINE_PSP_PROVIDER=mollie); the dev launcher and the tests inject the simulated PSP
+   * (tools/psp-simulator, turned on by TAPLINE_PSP_SECRET; docs/DECISIONS.md).
    */
-  readonly psp?: PspAdapterFactory;
+  readonly psp?: PspIntegration;
 }
 
 /**
- * Refuses options that cannot serve the configuration: a PSP secret with no PSP adapter would
- * accept PSP calls it cannot carry out (ConfigError: the process exits with status 2).
+ * Refuses options that cannot serve the configuration (ConfigError: the process exits with status
+ * 2): a PSP secret without an integration that signs its callbacks would open a door that credits
+ * cards to whoever holds the secret, for nothing; a provider the entry point does not carry would
+ * accept PSP calls it cannot carry out.
  */
 export function checkNodeOptions(config: NodeConfig, options: NodeOptions): void {
-  if (config.TAPLINE_PSP_SECRET !== undefined && options.psp === undefined) {
+  if (config.TAPLINE_PSP_SECRET !== undefined && options.psp?.signsCallbacks !== true) {
     throw new ConfigError(
-      'invalid configuration: TAPLINE_PSP_SECRET is set but this entry point has no PSP integration (the simulated PSP runs only from tools/devenv/node-main.js and the tests)',
+      'invalid configuration: TAPLINE_PSP_SECRET is set but this entry point has no PSP integration that signs callbacks (the simulated PSP runs only from tools/devenv/node-main.js and the tests; production PSPs are chosen by TAPLINE_PSP_PROVIDER)',
+    );
+  }
+  if (config.TAPLINE_PSP_PROVIDER !== 'none' && options.psp?.name !== config.TAPLINE_PSP_PROVIDER) {
+    throw new ConfigError(
+      `invalid configuration: TAPLINE_PSP_PROVIDER=${config.TAPLINE_PSP_PROVIDER} but this entry point does not carry it`,
     );
   }
 }
@@ -76,6 +83,11 @@ export class AuthorizerNode {
 
   get metricsPort(): number | undefined {
     return this.serving.metricsPort;
+  }
+
+  /** Port of the PSP webhook listener, when TAPLINE_PSP_WEBHOOK_PORT turned it on. */
+  get pspWebhookPort(): number | undefined {
+    return this.serving.webhookPort;
   }
 
   /** Port of the node-to-node API. */
@@ -180,8 +192,9 @@ export class AuthorizerNode {
     this.domain.region.stopAll();
     this.domain.runtime.shutdown();
     await this.store.close().catch((error: unknown) => this.logger.warn({ err: error }, 'redis close failed'));
-    const http = this.serving.httpServer;
-    if (http !== undefined) await new Promise<void>((resolve) => http.close(() => resolve()));
+    for (const http of [this.serving.httpServer, this.serving.webhookServer]) {
+      if (http !== undefined) await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
     this.logger.info('authorizer node stopped');
   }
 }

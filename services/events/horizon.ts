@@ -3,13 +3,16 @@
 // The streamer deletes an outbox entry only after ClickHouse accepted its rows (XACK + XDEL in one
 // transaction, services/streamer/outbox-reader.ts). So an entry still in a shard's stream may not
 // be in ClickHouse yet, and an entry gone from it is. Stream ids start with the Redis time of the
-// XADD and only grow within a stream. Hence, with T = Redis TIME read first:
+// XADD and only grow within a stream. Hence, with T(s) the TIME of the server holding shard s's
+// stream, read in the same script as that stream's oldest entry:
 //
-//   horizon = min(T, the time part of the oldest entry id of every shard's outbox)
+//   horizon = min over every shard s of min(T(s), the time part of the oldest entry id of s's outbox)
 //
 // and every document committed before the horizon is in ClickHouse: one still in its stream would
-// make its shard's oldest id at most its own time, below the horizon; one committed after T was
-// read has an id of at least T. Readers of ClickHouse that need "everything up to a point" (the
+// make its shard's oldest id at most its own time, below the horizon; one committed after its
+// shard's script has an id of at least that server's T(s). Each shard is read with its own
+// server's clock: on a Redis Cluster the primaries' clocks differ, and a document committed on a
+// primary whose clock is behind another's must still fall above the horizon. Readers of ClickHouse that need "everything up to a point" (the
 // event relay, the settlement scheduler) read only below the horizon, and need no overlap window,
 // no clock agreement between nodes and no second consumer group on the outbox.
 
@@ -38,17 +41,23 @@ export function streamIdMs(id: string): number {
   return ms;
 }
 
-/** Reads the horizon: one TIME, then one XRANGE ... COUNT 1 per shard, concurrently (after the shard count check). */
+// KEYS[1] a shard's outbox stream. Its server's time (ms) and the id of its oldest entry (or "").
+const shard_horizon_script = `
+local now = redis.call('TIME')
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+return { tostring(tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)), first and first[1] or '' }`;
+
+/** Reads the horizon: one read-only script per shard (its server's TIME and oldest entry), concurrently, after the shard count check. */
 export async function outboxHorizonMs(redis: RedisCommands, keys: readonly string[]): Promise<number> {
   if (Number(await redis.sendCommand(['EXISTS', shardKeys(keys.length).outbox])) === 1) throw shardCountError(keys.length);
-  const [seconds, micros] = (await redis.sendCommand(['TIME'])) as [string, string];
-  let horizon_ms = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-  const firsts = await Promise.all(
-    keys.map((key) => redis.sendCommand(['XRANGE', key, '-', '+', 'COUNT', '1']) as Promise<[string, unknown][]>),
+  const shards = await Promise.all(
+    keys.map((key) => redis.sendCommand(['EVAL_RO', shard_horizon_script, '1', key]) as Promise<[string, string]>),
   );
-  for (const first of firsts) {
-    const id = first[0]?.[0];
-    if (id !== undefined) horizon_ms = Math.min(horizon_ms, streamIdMs(id));
+  let horizon_ms = Number.POSITIVE_INFINITY;
+  for (const [now_ms, first] of shards) {
+    horizon_ms = Math.min(horizon_ms, Number(now_ms));
+    if (first !== '') horizon_ms = Math.min(horizon_ms, streamIdMs(first));
   }
+  if (!Number.isSafeInteger(horizon_ms)) throw new Error('assertion: no outbox stream to read the horizon from');
   return horizon_ms;
 }

@@ -3,8 +3,8 @@
 // relay and the scheduler each hold a lease in Redis while they work, so every replica can run
 // them; the worker's claims are atomic, so every replica sends.
 
-import { createClient } from 'redis';
 import type { Logger } from '../common/logger';
+import { connectPrimaries, keyRoutedCommands, type RedisPrimaries } from '../common/redis-primaries';
 import type { EventsHttpContext } from '../events/http';
 import { EmailSender } from '../events/notices/email';
 import { TwilioSmsSender } from '../events/notices/sms';
@@ -19,6 +19,9 @@ import type { ReportsMetrics } from './metrics';
 import type { QueryRunner } from './reports';
 import { SettlementScheduler } from './settlement-scheduler';
 import type { SettlementStore } from './settlement-store';
+
+/** Bound on one back-office Redis command, as for the settlement store: background jobs, never on a hot path. */
+const back_office_command_timeout_ms = 10_000;
 
 export interface BackOffice {
   readonly events: EventsHttpContext;
@@ -92,17 +95,19 @@ export async function startBackOffice(
   clock: () => number = Date.now,
   metrics?: ReportsMetrics,
 ): Promise<BackOffice> {
-  const redis = createClient({
-    url: config.TAPLINE_REDIS_URL,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: 10_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000) },
-  });
-  redis.on('error', (error: Error) => logger.warn({ err: error.message }, 'back office redis connection error'));
+  let primaries: RedisPrimaries;
   try {
-    await redis.connect();
+    // Whatever the deployment shape (single, Sentinel, Cluster): each job's keys share one hash
+    // tag ({events}, {settle}), and every write waits for the replicas required.
+    primaries = await connectPrimaries(config.redis, {
+      command_timeout_ms: back_office_command_timeout_ms,
+      reconnect_backoff_max_ms: 2_000,
+      onError: (error: Error) => logger.warn({ err: error.message }, 'back office redis connection error'),
+    });
   } catch (error) {
     throw new ReportBackendError('redis', error, { phase: 'connect' });
   }
+  const redis = keyRoutedCommands(primaries);
   const store = new EventsStore(redis);
   const { senders, close } = sendersOf(config, store);
   const enabled = config.TAPLINE_EVENTS_ENABLED === '1';
@@ -154,7 +159,7 @@ export async function startBackOffice(
     stop: async () => {
       await Promise.all([relay?.stop(), worker?.stop(), scheduler?.stop()]);
       close();
-      await redis.close();
+      await primaries.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { identifier_pattern } from '../streamer/sql';
 import { ConfigError, envInt, log_level, parseEnv } from '../common/process';
+import { redis_target_env, redisTargetOf, type RedisTarget } from '../common/redis-target';
 
 const int = envInt;
 const flag = z.enum(['0', '1']);
@@ -91,8 +92,8 @@ const schema = z.object({
   TAPLINE_CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
   // Spliced into every report query as the qualifier of the tables: a plain identifier only.
   TAPLINE_CLICKHOUSE_DATABASE: z.string().regex(identifier_pattern).default('tapline'),
-  // The reports service's own state (settlement configuration and batches).
-  TAPLINE_REDIS_URL: z.string().url().default('redis://127.0.0.1:6390'),
+  // The reports service's own state (settlement configuration and batches): where Redis is.
+  ...redis_target_env,
   // host:port of the authorizer's gRPC API (any node, or the Service in front of them), where
   // reconciliation and card histories read the stored balances (AdminService.ListBalances,
   // CardService.GetCard). The default is a node's default port on this host (development).
@@ -120,7 +121,7 @@ const schema = z.object({
   ...back_office_schema,
 });
 
-export type ReportsConfig = z.infer<typeof schema>;
+export type ReportsConfig = z.infer<typeof schema> & { readonly redis: RedisTarget };
 
 export function loadReportsConfig(env: Record<string, string | undefined> = process.env): ReportsConfig {
   const config = parseEnv(schema, env);
@@ -145,5 +146,9 @@ export function loadReportsConfig(env: Record<string, string | undefined> = proc
     throw new ConfigError(
       'invalid configuration: TAPLINE_SEPA_DEBTOR_NAME, TAPLINE_SEPA_DEBTOR_IBAN and TAPLINE_SEPA_DEBTOR_BIC go together',
     );
-  return config;
+  const problems: string[] = [];
+  // Settlement commands are bounded at 10 s (settlement-store.ts).
+  const redis = redisTargetOf(config, 10_000, problems);
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  return { ...config, redis };
 }

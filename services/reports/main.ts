@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     authorizerCredentials(tls),
     config.TAPLINE_AUTHORIZER_CALL_TIMEOUT_MS,
   );
-  const settlement = await RedisSettlementStore.connect(config.TAPLINE_REDIS_URL);
+  const settlement = await RedisSettlementStore.connect(config.redis);
   const backOffice = await startBackOffice(config, clickhouse.query, settlement, logger, Date.now, metrics);
   const server = await ReportsServer.start(
     {

@@ -8,9 +8,12 @@
 //                                       approved_by, approved_at_ms, settled_by, settled_at_ms, reference
 // Each transition is one Lua script that reads the state and writes the next in one step, so two
 // operators approving at once produce one approval (the second sees "unchanged"), and computing a
-// period again after approval changes nothing.
+// period again after approval changes nothing. With Redis replicas a write is answered only once
+// the replicas required have it (an approval must survive the loss of the primary). On Redis
+// Cluster every key is in the {settle} slot, so SCAN runs on the primary of that slot.
 
-import { createClient } from 'redis';
+import { connectPrimaries, type RedisPrimaries } from '../common/redis-primaries';
+import type { RedisTarget } from '../common/redis-target';
 import { ReportBackendError } from './errors';
 import type { MerchantSettlementConfig } from './settlement-rules';
 import type { RefundCampaign } from './breakage-rules';
@@ -86,31 +89,28 @@ export interface SettlementStore {
   close(): Promise<void>;
 }
 
-interface Client {
-  sendCommand(args: string[]): Promise<unknown>;
-  close(): Promise<unknown>;
-}
+/** Bound on one settlement command: these are rare operator actions, never on a hot path. */
+const settlement_command_timeout_ms = 10_000;
 
 export class RedisSettlementStore implements SettlementStore {
-  private constructor(private readonly client: Client) {}
+  private constructor(private readonly primaries: RedisPrimaries) {}
 
-  static async connect(url: string): Promise<RedisSettlementStore> {
-    const client = createClient({
-      url,
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 10_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000) },
-    });
-    client.on('error', () => undefined);
+  static async connect(target: RedisTarget): Promise<RedisSettlementStore> {
     try {
-      await client.connect();
+      return new RedisSettlementStore(
+        await connectPrimaries(target, {
+          command_timeout_ms: settlement_command_timeout_ms,
+          reconnect_backoff_max_ms: 2_000,
+          onError: () => undefined,
+        }),
+      );
     } catch (error) {
       throw new ReportBackendError('redis', error, { phase: 'connect' });
     }
-    return new RedisSettlementStore(client);
   }
 
   async putConfig(config: MerchantSettlementConfig): Promise<void> {
-    await this.command(['SET', merchantKey(config.merchant), JSON.stringify(config)]);
+    await this.write(['SET', merchantKey(config.merchant), JSON.stringify(config)]);
   }
 
   async config(merchant: string): Promise<MerchantSettlementConfig | undefined> {
@@ -119,15 +119,15 @@ export class RedisSettlementStore implements SettlementStore {
   }
 
   async compute(id: string, d: string, digest: string): Promise<TransitionResult> {
-    return (await this.command(['EVAL', compute_script, '1', batchKey(id), d, digest])) as TransitionResult;
+    return (await this.write(['EVAL', compute_script, '1', batchKey(id), d, digest])) as TransitionResult;
   }
 
   async approve(id: string, operator: string, now_ms: number, digest: string): Promise<TransitionResult> {
-    return (await this.command(['EVAL', approve_script, '1', batchKey(id), operator, String(now_ms), digest])) as TransitionResult;
+    return (await this.write(['EVAL', approve_script, '1', batchKey(id), operator, String(now_ms), digest])) as TransitionResult;
   }
 
   async settle(id: string, operator: string, now_ms: number, reference: string): Promise<TransitionResult> {
-    return (await this.command(['EVAL', settle_script, '1', batchKey(id), operator, String(now_ms), reference])) as TransitionResult;
+    return (await this.write(['EVAL', settle_script, '1', batchKey(id), operator, String(now_ms), reference])) as TransitionResult;
   }
 
   async batch(id: string): Promise<StoredBatch | undefined> {
@@ -186,12 +186,21 @@ export class RedisSettlementStore implements SettlementStore {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await this.primaries.close();
   }
 
+  /** Every key is in the {settle} slot: this key routes SCAN there too. */
   private async command(args: string[]): Promise<unknown> {
     try {
-      return await this.client.sendCommand(args);
+      return await this.primaries.send(merchantKey(''), args);
+    } catch (error) {
+      throw new ReportBackendError('redis', error, { command: args[0] });
+    }
+  }
+
+  private async write(args: string[]): Promise<unknown> {
+    try {
+      return await this.primaries.sendReplicated(merchantKey(''), args);
     } catch (error) {
       throw new ReportBackendError('redis', error, { command: args[0] });
     }

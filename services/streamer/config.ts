@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors';
 import { envInt, log_level, parseEnv } from '../common/process';
 import { identifier_pattern } from './sql';
+import { redis_target_env, redisTargetOf, type RedisTarget } from '../common/redis-target';
 
 const int = envInt;
 
@@ -17,10 +18,18 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/)
     .default(hostname().slice(0, 64)),
-  TAPLINE_REDIS_URL: z.string().url().default('redis://127.0.0.1:6390'),
+  // Where Redis is; with replicas, entries are streamed only once the replicas have them.
+  ...redis_target_env,
   TAPLINE_CLICKHOUSE_URL: z.string().url().default('http://127.0.0.1:8123'),
   // Created by the migrations if missing. Validated as a plain identifier: it is spliced into DDL.
   TAPLINE_CLICKHOUSE_DATABASE: z.string().regex(identifier_pattern).default('tapline'),
+  // A ClickHouse cluster (its name in the servers' remote_servers): migrations then run ON CLUSTER
+  // with replicated tables and Distributed tables for reads and inserts (cluster-ddl.ts), and each
+  // INSERT returns once its rows are on their shards. Unset: one server.
+  TAPLINE_CLICKHOUSE_CLUSTER: z.string().regex(identifier_pattern).optional(),
+  // On a cluster, replicas of a shard that must have an INSERT before it counts as done (2: a
+  // batch is acknowledged in Redis only once two replicas hold it). 0 leaves it to replication.
+  TAPLINE_CLICKHOUSE_INSERT_QUORUM: int(0, 16, 0),
   TAPLINE_LOG_LEVEL: log_level,
   // Must equal the authorizer's value: it decides which outbox streams exist.
   TAPLINE_SHARD_COUNT: int(1, 65536, 256),
@@ -68,7 +77,7 @@ const schema = z.object({
   TAPLINE_SHUTDOWN_GRACE_MS: int(0, 600_000, 20_000),
 });
 
-export type StreamerConfig = z.infer<typeof schema>;
+export type StreamerConfig = z.infer<typeof schema> & { readonly redis: RedisTarget };
 
 export function loadStreamerConfig(env: Record<string, string | undefined> = process.env): StreamerConfig {
   const config = parseEnv(schema, env);
@@ -84,7 +93,10 @@ export function loadStreamerConfig(env: Record<string, string | undefined> = pro
   if (config.TAPLINE_STREAMER_CONSUMER_FORGET_MS < config.TAPLINE_STREAMER_CLAIM_IDLE_MS) {
     throw new ConfigError('invalid configuration: TAPLINE_STREAMER_CONSUMER_FORGET_MS must be at least TAPLINE_STREAMER_CLAIM_IDLE_MS');
   }
-  return config;
+  const problems: string[] = [];
+  const redis = redisTargetOf(config, config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS, problems);
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  return { ...config, redis };
 }
 
 /** Command-line flags; anything else is refused so a typo cannot silently change what runs. */

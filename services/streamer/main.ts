@@ -11,6 +11,7 @@
 // /healthz answers as soon as the process starts, whatever ClickHouse does, so a liveness probe
 // never restarts a streamer that is only waiting for ClickHouse; /readyz answers 200 once streaming.
 
+import type { ClusterShape } from './schema/cluster-ddl';
 import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../common/logger';
@@ -83,11 +84,16 @@ async function migrateOnly(config: StreamerConfig, logger: Logger): Promise<void
   process.exit(0);
 }
 
+/** The ClickHouse cluster the migrations target, when there is one. */
+function clusterShapeOf(config: StreamerConfig): ClusterShape | undefined {
+  return config.TAPLINE_CLICKHOUSE_CLUSTER === undefined ? undefined : { cluster: config.TAPLINE_CLICKHOUSE_CLUSTER };
+}
+
 /** ClickHouse may start after the streamer: migrations are retried with a capped backoff. */
 async function migrateUntilDone(config: StreamerConfig, logger: Logger, stopRequested: () => boolean): Promise<boolean> {
   for (let attempt = 0; !stopRequested(); attempt += 1) {
     try {
-      await migrate(config.TAPLINE_CLICKHOUSE_URL, config.TAPLINE_CLICKHOUSE_DATABASE, logger);
+      await migrate(config.TAPLINE_CLICKHOUSE_URL, config.TAPLINE_CLICKHOUSE_DATABASE, logger, undefined, clusterShapeOf(config));
       return true;
     } catch (error) {
       const wait_ms = Math.min(

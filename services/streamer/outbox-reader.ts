@@ -12,16 +12,24 @@
 // (it would never be delivered again nor trimmed) or deleted while still pending. Only one
 // consumer group reads these streams, so deleting what it acknowledged is trimming.
 
-import { createClient } from 'redis';
-import { shardKeys } from '../authorizer/store/keys';
+import { shardKeys, replicationFenceKey } from '../authorizer/store/keys';
 import { OutboxError } from './errors';
 import { redisReplyCode } from '../common/redis-errors';
+import { connectPrimaries, type RedisPrimaries } from '../common/redis-primaries';
+import type { RedisTarget } from '../common/redis-target';
 import type { OutboxEntry } from './rows';
 
 export const consumer_group = 'tapline-streamer';
 
 /** Ids per XACK/XDEL command: keeps one transaction short for Redis and the argument list small. */
 export const ack_ids_per_command_max = 1_000;
+
+/**
+ * On Redis Cluster one XREADGROUP reads one stream (one slot) and cannot block on all of them:
+ * the streams are read without blocking, and a read that found nothing anywhere waits this long
+ * (at most its block time) before the next. It adds at most this much to the lag.
+ */
+const cluster_poll_pause_ms = 100;
 
 /**
  * Removes, from one stream's group, every consumer other than the caller that has nothing pending
@@ -42,17 +50,8 @@ for _, consumer in ipairs(consumers) do
 end
 return removed`;
 
-interface RedisConnection {
-  sendCommand(args: string[]): Promise<unknown>;
-  multi(): { addCommand(args: string[]): unknown; exec(): Promise<unknown> };
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  connect(): Promise<unknown>;
-  close(): Promise<unknown>;
-  readonly isOpen: boolean;
-}
-
 export interface ReaderOptions {
-  readonly url: string;
+  readonly target: RedisTarget;
   readonly shard_count: number;
   readonly consumer: string;
   /** Bound on a non-blocking command; a blocking read gets its BLOCK time on top. */
@@ -76,29 +75,22 @@ export class OutboxReader {
   private constructor(
     private readonly options: ReaderOptions,
     /** Used only for blocking XREADGROUP, so a block never delays acks or lag samples. */
-    private readonly blocking: RedisConnection,
-    private readonly commands: RedisConnection,
+    private readonly blocking: RedisPrimaries,
+    private readonly commands: RedisPrimaries,
   ) {
     this.keys = Array.from({ length: options.shard_count }, (_, shard) => shardKeys(shard).outbox);
     this.keys.forEach((key, shard) => this.shardOfKey.set(key, shard));
   }
 
   static async connect(options: ReaderOptions, onError: (error: Error) => void): Promise<OutboxReader> {
-    const open = async (): Promise<RedisConnection> => {
-      const client = createClient({
-        url: options.url,
-        // Commands issued while disconnected fail at once and are retried by the streamer,
-        // instead of queueing without bound.
-        disableOfflineQueue: true,
-        socket: {
-          connectTimeout: options.command_timeout_ms,
-          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), 2_000),
-        },
-      }) as unknown as RedisConnection;
-      client.on('error', onError);
-      await client.connect();
-      return client;
-    };
+    const open = (): Promise<RedisPrimaries> =>
+      connectPrimaries(options.target, {
+        command_timeout_ms: options.command_timeout_ms,
+        reconnect_backoff_max_ms: 2_000,
+        onError,
+      }).catch((error: unknown) => {
+        throw new OutboxError('redis connect failed', error);
+      });
     const blocking = await open();
     const commands = await open().catch(async (error: unknown) => {
       await blocking.close();
@@ -108,7 +100,8 @@ export class OutboxReader {
   }
 
   async close(): Promise<void> {
-    for (const client of [this.blocking, this.commands]) if (client.isOpen) await client.close();
+    await this.blocking.close();
+    await this.commands.close();
   }
 
   /** Creates the consumer group on every shard's stream (and the stream if missing). */
@@ -116,7 +109,7 @@ export class OutboxReader {
     await Promise.all(
       this.keys.map(async (key) => {
         try {
-          await this.command(this.commands, ['XGROUP', 'CREATE', key, consumer_group, '0', 'MKSTREAM']);
+          await this.command(key, ['XGROUP', 'CREATE', key, consumer_group, '0', 'MKSTREAM']);
         } catch (error) {
           if (redisReplyCode(error) === 'BUSYGROUP') return;
           throw error;
@@ -127,6 +120,11 @@ export class OutboxReader {
 
   /** New entries for this consumer, at most count_per_stream per shard, blocking up to block_ms. */
   async readNew(count_per_stream: number, block_ms: number): Promise<OutboxEntry[]> {
+    if (this.commands.sharded) {
+      const entries = await this.readEach(this.keys, () => '>', count_per_stream);
+      if (entries.length === 0) await new Promise((resolve) => setTimeout(resolve, Math.min(block_ms, cluster_poll_pause_ms)));
+      return entries;
+    }
     const args = [
       'XREADGROUP',
       'GROUP',
@@ -140,7 +138,7 @@ export class OutboxReader {
       ...this.keys,
       ...this.keys.map(() => '>'),
     ];
-    return this.parseRead(await this.command(this.blocking, args, block_ms));
+    return this.parseRead(await this.bounded(this.blocking.send(this.keys[0] as string, args, block_ms), 'XREADGROUP'));
   }
 
   /**
@@ -150,6 +148,8 @@ export class OutboxReader {
   async readPending(cursors: ReadonlyMap<number, string>, count_per_stream: number): Promise<OutboxEntry[]> {
     if (cursors.size === 0) return [];
     const shards = [...cursors.keys()];
+    const keys = shards.map((shard) => this.keyOf(shard));
+    if (this.commands.sharded) return this.readEach(keys, (index) => cursors.get(shards[index] as number) as string, count_per_stream);
     const args = [
       'XREADGROUP',
       'GROUP',
@@ -158,10 +158,49 @@ export class OutboxReader {
       'COUNT',
       String(count_per_stream),
       'STREAMS',
-      ...shards.map((shard) => this.keyOf(shard)),
+      ...keys,
       ...shards.map((shard) => cursors.get(shard) as string),
     ];
-    return this.parseRead(await this.command(this.commands, args));
+    return this.parseRead(await this.command(keys[0] as string, args));
+  }
+
+  /** One non-blocking XREADGROUP per stream (Redis Cluster), all sent together. */
+  private async readEach(keys: readonly string[], cursorOf: (index: number) => string, count_per_stream: number): Promise<OutboxEntry[]> {
+    const replies = await Promise.all(
+      keys.map((key, index) =>
+        this.command(key, [
+          'XREADGROUP',
+          'GROUP',
+          consumer_group,
+          this.options.consumer,
+          'COUNT',
+          String(count_per_stream),
+          'STREAMS',
+          key,
+          cursorOf(index),
+        ]),
+      ),
+    );
+    return replies.flatMap((reply) => this.parseRead(reply));
+  }
+
+  /**
+   * Resolves once everything written before now on the primaries of these entries' shards is on
+   * the replicas the deployment requires (a fence write and WAIT per primary; per shard on Redis
+   * Cluster). An entry streamed before that could belong to a commit its client was told had
+   * failed, and which a failover then undid. OutboxError when the replicas fall short.
+   */
+  async ensureReplicated(entries: readonly OutboxEntry[]): Promise<void> {
+    if (this.commands.wait_replicas === 0 || entries.length === 0) return;
+    const shards = this.commands.sharded ? [...new Set(entries.map((entry) => entry.shard))] : [(entries[0] as OutboxEntry).shard];
+    await Promise.all(
+      shards.map((shard) =>
+        this.bounded(
+          this.commands.sendReplicated(replicationFenceKey(shard), ['SET', replicationFenceKey(shard), this.options.consumer]),
+          'SET fence',
+        ),
+      ),
+    );
   }
 
   /**
@@ -172,7 +211,7 @@ export class OutboxReader {
   async claimIdle(min_idle_ms: number, count_per_stream: number, cursors: Map<number, string>): Promise<OutboxEntry[]> {
     const replies = await Promise.all(
       this.keys.map((key, shard) =>
-        this.command(this.commands, [
+        this.command(key, [
           'XAUTOCLAIM',
           key,
           consumer_group,
@@ -200,15 +239,7 @@ export class OutboxReader {
   async forgetIdleConsumers(min_idle_ms: number): Promise<number> {
     const replies = await Promise.all(
       this.keys.map((key) =>
-        this.command(this.commands, [
-          'EVAL',
-          forget_consumers_script,
-          '1',
-          key,
-          consumer_group,
-          this.options.consumer,
-          String(min_idle_ms),
-        ]),
+        this.command(key, ['EVAL', forget_consumers_script, '1', key, consumer_group, this.options.consumer, String(min_idle_ms)]),
       ),
     );
     return replies.reduce<number>((sum, reply) => sum + (reply as string[]).length, 0);
@@ -229,12 +260,15 @@ export class OutboxReader {
       }
     }
     await Promise.all(
-      chunks.map(([key, ids]) => {
-        const transaction = this.commands.multi();
-        transaction.addCommand(['XACK', key, consumer_group, ...ids]);
-        transaction.addCommand(['XDEL', key, ...ids]);
-        return this.bounded(transaction.exec(), 'MULTI XACK XDEL');
-      }),
+      chunks.map(([key, ids]) =>
+        this.bounded(
+          this.commands.transaction(key, [
+            ['XACK', key, consumer_group, ...ids],
+            ['XDEL', key, ...ids],
+          ]),
+          'MULTI XACK XDEL',
+        ),
+      ),
     );
   }
 
@@ -243,8 +277,8 @@ export class OutboxReader {
     const samples = await Promise.all(
       this.keys.map(async (key) => {
         const [length, first] = await Promise.all([
-          this.command(this.commands, ['XLEN', key]) as Promise<number>,
-          this.command(this.commands, ['XRANGE', key, '-', '+', 'COUNT', '1']) as Promise<RawEntry[]>,
+          this.command(key, ['XLEN', key]) as Promise<number>,
+          this.command(key, ['XRANGE', key, '-', '+', 'COUNT', '1']) as Promise<RawEntry[]>,
         ]);
         const id = first[0]?.[0];
         return { length: Number(length), first_ms: id === undefined ? undefined : Number(id.split('-')[0]) };
@@ -261,7 +295,7 @@ export class OutboxReader {
 
   /** Entries pending in the group (delivered, not acknowledged), over all shards. */
   async pendingCount(): Promise<number> {
-    const replies = await Promise.all(this.keys.map((key) => this.command(this.commands, ['XPENDING', key, consumer_group])));
+    const replies = await Promise.all(this.keys.map((key) => this.command(key, ['XPENDING', key, consumer_group])));
     return replies.reduce<number>((sum, reply) => sum + Number((reply as [number])[0]), 0);
   }
 
@@ -283,22 +317,17 @@ export class OutboxReader {
     return entries;
   }
 
-  private command(client: RedisConnection, args: string[], extra_ms = 0): Promise<unknown> {
-    return this.bounded(client.sendCommand(args), args[0] as string, extra_ms);
+  private command(key: string, args: string[]): Promise<unknown> {
+    return this.bounded(this.commands.send(key, args), args[0] as string);
   }
 
-  private async bounded<T>(work: Promise<T>, name: string, extra_ms = 0): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new OutboxError(`redis ${name} timed out`, 'timeout')), this.options.command_timeout_ms + extra_ms);
-    });
+  /** Every failure leaves as an OutboxError (the primaries layer bounds each command's time). */
+  private async bounded<T>(work: Promise<T>, name: string): Promise<T> {
     try {
-      return await Promise.race([work, timeout]);
+      return await work;
     } catch (error) {
       if (error instanceof OutboxError) throw error;
       throw new OutboxError(`redis ${name} failed`, error);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

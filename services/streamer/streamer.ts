@@ -12,6 +12,11 @@
 //      batch again, for as long as it takes. Nothing is dropped; while it waits nothing new is
 //      read, so memory stays bounded and the authorizer (which only XADDs) is never slowed.
 //   4. XACK + XDEL the batch's entries (retried the same way).
+// With Redis replicas, step 3 begins by making sure the replicas have everything read (a fence
+// write and WAIT): an entry read from a primary may belong to a commit whose replication fell
+// short (its client was told UNAVAILABLE), and a failover may then undo it. When the replicas fall
+// short the batch is dropped from memory, not inserted, and this consumer's pending entries are
+// read again from whichever primary serves now: what a failover undid is no longer there.
 //
 // Memory bound: one read asks each stream for at most ceil(room / shard_count) entries, so the
 // entries in hand never exceed 2 * batch_rows_max + shard_count; a batch sent is at most
@@ -47,6 +52,8 @@ export class Streamer {
   private readonly heldIds = new Set<string>();
   private readonly claimCursors = new Map<number, string>();
   private stopping = false;
+  /** Set when a batch could not be shown replicated: what is in hand is dropped and read again. */
+  private rereadPending = false;
   private stopDeadline = Number.POSITIVE_INFINITY;
   private wakeBackoff: (() => void) | undefined;
   private lagTimer: NodeJS.Timeout | undefined;
@@ -73,7 +80,7 @@ export class Streamer {
   static async start(config: StreamerConfig, logger: Logger, metrics = new StreamerMetrics(false)): Promise<Streamer> {
     const reader = await OutboxReader.connect(
       {
-        url: config.TAPLINE_REDIS_URL,
+        target: config.redis,
         shard_count: config.TAPLINE_SHARD_COUNT,
         consumer: config.TAPLINE_NODE_ID,
         command_timeout_ms: config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS,
@@ -90,6 +97,7 @@ export class Streamer {
       url: config.TAPLINE_CLICKHOUSE_URL,
       database: config.TAPLINE_CLICKHOUSE_DATABASE,
       insert_timeout_ms: config.TAPLINE_STREAMER_INSERT_TIMEOUT_MS,
+      ...(config.TAPLINE_CLICKHOUSE_CLUSTER === undefined ? {} : { cluster: { insert_quorum: config.TAPLINE_CLICKHOUSE_INSERT_QUORUM } }),
     });
     return new Streamer(config, logger, metrics, reader, sink);
   }
@@ -149,6 +157,7 @@ export class Streamer {
           }
         }
         await this.sendHeld(false);
+        if (this.rereadPending) await this.dropAndRereadPending();
       }
       // Shutdown: everything in hand goes out (bounded by the stop deadline).
       await this.sendHeld(true);
@@ -186,7 +195,9 @@ export class Streamer {
       for (const shard of [...cursors.keys()]) if ((perShard.get(shard) ?? 0) < count) cursors.delete(shard);
       this.hold(entries);
       recovered += entries.length;
-      while (this.held.length >= this.config.TAPLINE_STREAMER_BATCH_ROWS_MAX && !this.pastStopDeadline()) await this.sendBatch();
+      while (this.held.length >= this.config.TAPLINE_STREAMER_BATCH_ROWS_MAX && !this.pastStopDeadline() && !this.rereadPending)
+        await this.sendBatch();
+      if (this.rereadPending) return;
     }
     if (recovered > 0) this.logger.info({ entries: recovered }, 're-reading pending entries from before a restart');
   }
@@ -238,16 +249,32 @@ export class Streamer {
   /** Sends what is in hand: one batch normally, all of it on shutdown. */
   private async sendHeld(all: boolean): Promise<void> {
     do {
-      if (this.held.length === 0 || this.pastStopDeadline()) return;
+      if (this.held.length === 0 || this.pastStopDeadline() || this.rereadPending) return;
       await this.sendBatch();
     } while (all);
   }
 
+  /** Forgets every entry in hand (none was inserted) and reads this consumer's pending entries again. */
+  private async dropAndRereadPending(): Promise<void> {
+    this.rereadPending = false;
+    this.held.splice(0);
+    this.heldIds.clear();
+    await this.recoverPending();
+  }
+
   /** Steps 3 and 4 for the oldest batch_rows_max entries in hand. */
   private async sendBatch(): Promise<void> {
+    if (this.rereadPending) return;
     const entries = this.held.slice(0, this.config.TAPLINE_STREAMER_BATCH_ROWS_MAX);
     const rows = entries.flatMap(rowsOf);
     const started_ms = Date.now();
+    try {
+      await this.reader.ensureReplicated(entries);
+    } catch (error) {
+      this.rereadPending = true;
+      await this.failed('replicate', error, 0);
+      return;
+    }
     for (let attempt = 0; ; attempt += 1) {
       if (this.pastStopDeadline()) return;
       try {
@@ -281,7 +308,7 @@ export class Streamer {
   }
 
   /** Counts and logs a failed step, then waits its backoff (cut short by a stop deadline). */
-  private async failed(step: 'insert' | 'ack' | 'read' | 'claim', error: unknown, attempt: number): Promise<void> {
+  private async failed(step: 'insert' | 'ack' | 'read' | 'claim' | 'replicate', error: unknown, attempt: number): Promise<void> {
     // Only infrastructure failures are retried; anything else is a bug and stops the loop loudly.
     if (!(error instanceof ClickHouseError || error instanceof OutboxError)) throw error;
     this.metrics.failures.inc({ step });

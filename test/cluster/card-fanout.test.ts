@@ -17,6 +17,7 @@ import { shardLeaseKey } from '../../services/authorizer/store/keys';
 import { ClusterServiceClient, type ForwardedResult } from '../../gen/tapline/internal/v1/cluster';
 import {
   CardFanoutServiceService,
+  ApplyPspWebhookRequest,
   IssueBulkCardRequest,
   IssueBulkCardResponse,
   RefundRunCashOutRequest,
@@ -165,6 +166,7 @@ describe('card fan-out calls between two real node processes', function () {
       expiresAtUnixMs: 0n,
       issuedAtUnixMs: 1_700_000_000_000n,
       operatorId: 'ops',
+      cardAuthKeyId: '',
     };
     const issuePath = CardFanoutServiceService.issueBulkCard.path;
     const cases: [string, string, Uint8Array][] = [
@@ -174,6 +176,12 @@ describe('card fan-out calls between two real node processes', function () {
       ['a balance past the request bound', issuePath, IssueBulkCardRequest.encode({ ...good, initialBalanceMinor: 1n << 62n }).finish()],
       ['no issuance id', issuePath, IssueBulkCardRequest.encode({ ...good, issuanceId: '' }).finish()],
       ['no issue time', issuePath, IssueBulkCardRequest.encode({ ...good, issuedAtUnixMs: 0n }).finish()],
+      ['a malformed card auth key id', issuePath, IssueBulkCardRequest.encode({ ...good, cardAuthKeyId: 'no spaces' }).finish()],
+      [
+        'a PSP webhook with a malformed payment id',
+        CardFanoutServiceService.applyPspWebhook.path,
+        ApplyPspWebhookRequest.encode({ cardId, paymentId: 'tr_/../x' }).finish(),
+      ],
       [
         'a cash-out without a run id',
         CardFanoutServiceService.refundRunCashOut.path,

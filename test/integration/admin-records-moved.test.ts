@@ -3,6 +3,7 @@
 // owner with the same request - and write nothing, while the same writes commit once the shard is
 // held. Real Redis, the real committer (which settles an entry of an unheld shard as fenced).
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -46,7 +47,10 @@ describe('admin records on a shard this node does not hold answer "shard moved" 
 
   before(async function () {
     redis = await startTestRedis('admin-records-moved');
-    store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
+    store = await RedisStore.connect(
+      { target: singleRedis(redis.url), command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 },
+      () => undefined,
+    );
     const committer = new Committer(
       store,
       { shardCount: test_shard_count, epochOf: (shard) => held.get(shard) },

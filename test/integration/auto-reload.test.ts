@@ -16,7 +16,7 @@ import {
   pspPayload,
   signPspPayload,
   type PspAdapter,
-  type PspAdapterFactory,
+  type PspIntegration,
   type PspCallbackSink,
 } from '../../services/authorizer/usecases/psp';
 import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
@@ -76,8 +76,12 @@ describe('auto-reload credits only on a confirmed charge (real Redis, real gRPC,
 
   before(async function () {
     redis = await startTestRedis('auto-reload');
-    const factory: PspAdapterFactory = (_secret, callbacks, clock) => (psp = new ScriptedPsp(callbacks, clock));
-    node = await startInProcessNode(redis.url, { TAPLINE_PSP_SECRET: psp_secret }, { psp: factory });
+    const integration: PspIntegration = {
+      name: 'scripted',
+      signsCallbacks: true,
+      create: ({ callbacks, clock }) => (psp = new ScriptedPsp(callbacks, clock)),
+    };
+    node = await startInProcessNode(redis.url, { TAPLINE_PSP_SECRET: psp_secret }, { psp: integration });
     client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
     cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
     inspect = await connectInspector(redis.url);

@@ -7,6 +7,7 @@
 // of what the test did, and its float now equals the float report's outstanding value for the
 // program to the minor unit. A campaign is final after its deadline; bad input is 400 naming the field.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { Outcome } from '../../gen/tapline/v1/types';
@@ -100,7 +101,7 @@ describe('refund campaigns and breakage (real node, streamer, ClickHouse 18.16)'
     await client.registerTerminal('bar-1', 'bar');
     await cards.defineProgram('fest', programConfig({}));
     runner = new ClickHouseRunner(clickhouse.url, database, 20_000);
-    store = await RedisSettlementStore.connect(redis.url);
+    store = await RedisSettlementStore.connect(singleRedis(redis.url));
     server = await ReportsServer.start(
       { query: runner.query, database, cards: no_card_states, settlement: store, now: () => clocks.reports },
       0,

@@ -10,6 +10,7 @@
 // retried with the same key once the node owns the shard again, moving the money once. A peer
 // link closed while calls wait to be flushed fails them as retryable instead of crashing the node.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import type { AuthorizerNode } from '../../services/authorizer/node';
@@ -194,7 +195,10 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     const port = await new Promise<number>((resolve, reject) =>
       silent.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
-    const store = await ClusterStore.connect({ url: redis.url, command_timeout_ms: 2_000, reconnect_backoff_max_ms: 200 }, () => undefined);
+    const store = await ClusterStore.connect(
+      { target: singleRedis(redis.url), command_timeout_ms: 2_000, reconnect_backoff_max_ms: 200 },
+      () => undefined,
+    );
     const z = { nodeId: 'Z', address: `127.0.0.1:${port}` };
     const cardOfZ = idOwnedBy('Z', ['A', 'B', 'Z'], 'card', 'silent-card');
     const shard = shardOf('card', cardOfZ, test_shard_count);
@@ -206,7 +210,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
       await waitFor(
         'Z takes its shard once the old owner hands it off',
         async () => {
-          epoch = (await store.take('Z', [shard], 5_000)).get(shard);
+          epoch = (await store.take('Z', [shard], 5_000)).taken.get(shard);
           return epoch !== undefined;
         },
         () => 'still leased',
@@ -266,7 +270,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     try {
       await waitFor(
         "A's leases are past their renewal",
-        () => !a.coordinator.leasesFresh,
+        () => !a.coordinator.leaseFresh(shardOf('card', cardOfA, test_shard_count)),
         () => 'still fresh',
         5_000,
         20,

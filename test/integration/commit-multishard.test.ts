@@ -12,6 +12,7 @@
 // Real Redis, the real committer and script; every card id is chosen to live on the shard the test
 // writes it on.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -44,7 +45,10 @@ describe('group commit: entries fenced by several shards (real Redis)', function
 
   before(async function () {
     redis = await startTestRedis('commit-multishard');
-    store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
+    store = await RedisStore.connect(
+      { target: singleRedis(redis.url), command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 },
+      () => undefined,
+    );
     epochs = await store.takeShards([1, 2, 3]);
     committer = new Committer(
       store,
@@ -177,7 +181,7 @@ describe('group commit: entries fenced by several shards (real Redis)', function
     assert.equal(await inspect.client.hGet(cardKey(1, n1), 'd'), '{"city":"Zürich €"}');
     assert.equal(await inspect.client.exists(cardKey(1, n2)), 0, 'the broken entry wrote nothing');
     assert.equal(await inspect.client.hGet(cardKey(1, n3), 'd'), '{"x":3}');
-    assert.equal(await inspect.client.get('tl:idem:t:n3:1'), '{"f":"n3"}');
+    assert.equal(await inspect.client.get('tl:{s1}:idem:t:n3:1'), '{"f":"n3"}');
     const outbox1 = await inspect.client.xRange('tl:{s1}:outbox', '-', '+');
     assert.deepEqual(
       outbox1?.slice(-2).map((entry) => entry.message['d']),

@@ -4,6 +4,7 @@
 // once (a storm of reloads after a failure must not flood Redis); a read without pending writes of
 // its own is answered at once, never behind the backlog of other entities' commits.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -27,17 +28,20 @@ describe('group commit: reads after an entity own writes, within in_flight_max (
 
   before(async function () {
     redis = await startTestRedis('committer-reads');
-    store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
+    store = await RedisStore.connect(
+      { target: singleRedis(redis.url), command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 },
+      () => undefined,
+    );
     const held = await store.takeShards(Array.from({ length: test_shard_count }, (_, shard) => shard));
     // The committer talks to the real store; this view only counts the scripts it has on Redis at
     // once, and can hold them back to keep the commit pipe full.
     const counted = Object.create(store) as RedisStore;
-    counted.runCommit = async (args) => {
+    counted.runCommit = async (routingKey, args) => {
       scriptsInFlight += 1;
       scriptsInFlightMax = Math.max(scriptsInFlightMax, scriptsInFlight);
       try {
         await holdScripts;
-        return await store.runCommit(args);
+        return await store.runCommit(routingKey, args);
       } finally {
         scriptsInFlight -= 1;
       }

@@ -30,14 +30,22 @@ const retryable_codes: ReadonlySet<number> = new Set([
   grpc.status.DEADLINE_EXCEEDED,
 ]);
 
+/**
+ * A call the server never answered: the stream was reset without a status (grpc-js reports it as
+ * INTERNAL with this text). Its outcome is unknown, so it is retried with the same key.
+ */
+function endedWithoutStatus(error: grpc.ServiceError): boolean {
+  return error.code === grpc.status.INTERNAL && /RST_STREAM|without gRPC status/.test(error.details ?? '');
+}
+
 /** Authorize as a terminal does: a failure worth retrying is retried with the same request (key), backing off. */
 async function authorizeRetrying(client: TaplineClient, request: AuthorizeRequest): Promise<AuthorizeResponse> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await client.authorize(request, 120_000);
     } catch (error) {
-      const code = (error as grpc.ServiceError).code;
-      if (!retryable_codes.has(code) || attempt >= 20) throw error;
+      const failure = error as grpc.ServiceError;
+      if (!(retryable_codes.has(failure.code) || endedWithoutStatus(failure)) || attempt >= 20) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
     }
   }

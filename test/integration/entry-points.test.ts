@@ -1,9 +1,11 @@
 // Proves where the simulated PSP may come from. The production entry point
-// (dist/services/authorizer/main.js, what the image and the Helm chart run) has no PSP
-// integration, so TAPLINE_PSP_SECRET makes it refuse to start with a plain message and exit
-// status 2 instead of serving PSP calls it cannot carry out; an in-process node started without
-// a PSP adapter refuses the same way. And no compiled production module (dist/services,
-// dist/actors) loads anything from dist/tools, so the image can leave tools/ out.
+// (dist/services/authorizer/main.js, what the image and the Helm chart run) carries Mollie, whose
+// payments arrive by webhook, never by signed callback, so TAPLINE_PSP_SECRET makes it refuse to
+// start with a plain message and exit status 2 instead of opening a door that credits cards to
+// whoever holds the secret; an in-process node started without an integration that signs
+// callbacks refuses the same way; TAPLINE_PSP_PROVIDER=mollie without its settings, or on an entry
+// point that does not carry Mollie, is refused too. And no compiled production module
+// (dist/services, dist/actors) loads anything from dist/tools, so the image can leave tools/ out.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,6 +17,7 @@ import { ConfigError } from '../../services/common/process';
 import { createLogger } from '../../services/common/logger';
 import { projectRoot } from '../../services/common/paths';
 import { simulatedPsp } from '../../tools/psp-simulator/simulated-psp';
+import { mollie_integration } from '../../services/authorizer/psp/mollie';
 
 /** The production entry point refuses its configuration before it connects to anything. */
 const refusal_timeout_ms = 15_000;
@@ -48,7 +51,7 @@ function compiledModules(folder: string): string[] {
   return found;
 }
 
-describe('entry points and the PSP adapter', function () {
+describe('entry points and the PSP integration', function () {
   this.timeout(30_000);
   const psp_secret = 'entry-point-psp-secret-0123';
 
@@ -62,15 +65,40 @@ describe('entry points and the PSP adapter', function () {
       TAPLINE_METRICS_PORT: '-1',
     });
     assert.equal(code, 2, `exit status; stderr: ${stderr}`);
-    assert.match(stderr, /TAPLINE_PSP_SECRET is set but this entry point has no PSP integration/);
+    assert.match(stderr, /TAPLINE_PSP_SECRET is set but this entry point has no PSP integration that signs callbacks/);
     assert.ok(!stderr.includes(psp_secret), 'the secret is never printed');
+  });
+
+  it('the production entry point refuses TAPLINE_PSP_PROVIDER=mollie without its settings, never printing the key', async () => {
+    const key = 'live_entryPointKey0123456789';
+    const { code, stderr } = await runProductionMain({
+      TAPLINE_PSP_PROVIDER: 'mollie',
+      TAPLINE_MOLLIE_API_KEY: key,
+      TAPLINE_REDIS_URL: 'redis://127.0.0.1:1',
+      TAPLINE_GRPC_PORT: '0',
+      TAPLINE_INTERNAL_PORT: '0',
+      TAPLINE_METRICS_PORT: '-1',
+    });
+    assert.equal(code, 2, `exit status; stderr: ${stderr}`);
+    assert.match(stderr, /TAPLINE_PSP_PROVIDER=mollie needs TAPLINE_PSP_WEBHOOK_URL/);
+    assert.ok(!stderr.includes(key), 'the API key is never printed');
   });
 
   it('a node is startable with a PSP secret only when a PSP adapter is injected', async () => {
     const withSecret = loadConfig({ TAPLINE_PSP_SECRET: psp_secret });
     assert.throws(() => checkNodeOptions(withSecret, {}), ConfigError);
     assert.doesNotThrow(() => checkNodeOptions(withSecret, { psp: simulatedPsp }));
+    assert.throws(() => checkNodeOptions(withSecret, { psp: mollie_integration }), ConfigError, 'Mollie signs no callbacks');
     assert.doesNotThrow(() => checkNodeOptions(loadConfig({}), {}), 'no secret: no PSP needed');
+    const mollie = loadConfig({
+      TAPLINE_PSP_PROVIDER: 'mollie',
+      TAPLINE_MOLLIE_API_KEY: 'test_entryPointKey0123456789',
+      TAPLINE_PSP_WEBHOOK_URL: 'https://pay.example.org/psp/mollie',
+      TAPLINE_PSP_REDIRECT_URL: 'https://example.org/thanks',
+      TAPLINE_PSP_WEBHOOK_PORT: '0',
+    });
+    assert.doesNotThrow(() => checkNodeOptions(mollie, { psp: mollie_integration }));
+    assert.throws(() => checkNodeOptions(mollie, { psp: simulatedPsp }), ConfigError, 'an entry point without Mollie');
     // The same check guards in-process starts, before anything is connected.
     await assert.rejects(AuthorizerNode.start(withSecret, createLogger('entry-test', 'silent')), ConfigError);
   });

@@ -12,6 +12,7 @@
 // twice, and a relay without the lease writes nothing; bad configuration is refused naming the
 // field and changes nothing.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { createClient } from 'redis';
@@ -150,7 +151,7 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
     await client.registerTerminal('bar-1', 'bar');
     streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
     runner = new ClickHouseRunner(clickhouse.url, database, 20_000);
-    settlement = await RedisSettlementStore.connect(redis.url);
+    settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
     await startReports('reports-a');
     // The relay announces what is committed after its first start: wait until it has started.
     let status = '';
@@ -356,16 +357,20 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
       assert.equal((await send(port, 'PUT', '/notices/cards/nt-stock', contact('first@example.org'))).status, 200);
       // Handed back before it was used (a card that moved money is returned, not cancelled).
       await cards.cancelIssuance('nt-stock', 'handed back at the desk');
+      // A webhook of the card's top-ups shows when the relay has planned each one.
+      const watch = await send(port, 'PUT', '/webhooks/endpoints/stock-watch', { url: hooks.url, events: ['transaction.top_up'] });
+      hooks.secret = (JSON.parse(watch.body) as { secret: string }).secret;
       await client.issueCard('nt-stock', 500);
       await client.topUp('nt-stock', 200, { terminalId: 'bar-1', txn: txn++ });
-      let seen = '';
       await waitFor(
-        "the first holder's contact erased",
-        async () => (seen = (await send(port, 'GET', '/notices/cards/nt-stock')).body) !== '' && !seen.includes('first@'),
-        () => seen,
+        'the top-up after the cancellation planned',
+        () => hooks.received.some((r) => r.data['card'] === 'nt-stock' && r.data['amount_minor'] === 200),
+        () => JSON.stringify(hooks.received.slice(-3)),
         30_000,
         100,
       );
+      const seen = (await send(port, 'GET', '/notices/cards/nt-stock')).body;
+      assert.ok(!seen.includes('first@'), `the first holder's contact is erased: ${seen}`);
       assert.equal((await send(port, 'PUT', '/notices/cards/nt-stock', contact('second@example.org'))).status, 200);
       await client.topUp('nt-stock', 300, { terminalId: 'bar-1', txn: txn++ });
       const to = (address: string) =>
@@ -385,6 +390,7 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
       const history = JSON.parse((await send(port, 'GET', '/notices/cards/nt-stock/deliveries')).body) as { deliveries: unknown[] };
       assert.equal(history.deliveries.length, 1, 'the top-up between the cancellation and the new contact notified nobody');
     } finally {
+      await send(port, 'DELETE', '/webhooks/endpoints/stock-watch');
       cards.close();
     }
   });

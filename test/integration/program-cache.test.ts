@@ -8,6 +8,7 @@ import type { RedisInstance } from '../../tools/devenv/redis';
 import { RedisStore } from '../../services/authorizer/store/redis-store';
 import { Committer } from '../../services/authorizer/store/committer';
 import { Metrics } from '../../services/common/metrics';
+import { singleRedis } from '../../services/common/redis-target';
 import { ProgramRegistry, programs_cached_max } from '../../actors/program/registry';
 import { startTestRedis, test_shard_count } from '../support/harness';
 
@@ -18,7 +19,10 @@ describe('program cache: bounded by programs_cached_max (real Redis)', function 
 
   before(async function () {
     redis = await startTestRedis('program-cache');
-    store = await RedisStore.connect({ url: redis.url, command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 }, () => undefined);
+    store = await RedisStore.connect(
+      { target: singleRedis(redis.url), command_timeout_ms: 5_000, reconnect_backoff_max_ms: 1_000 },
+      () => undefined,
+    );
   });
 
   after(async function () {

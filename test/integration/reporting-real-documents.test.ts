@@ -17,6 +17,7 @@
 // lists every fleet transaction with its vehicle, driver, odometer, pump and invoiced amounts and a
 // fuel consumption per vehicle.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as http from 'node:http';
@@ -197,7 +198,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     inspect = await connectInspector(redis.url);
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
     states = new AuthorizerCardStates(address, authorizerCredentials({}), 10_000);
-    settlement = await RedisSettlementStore.connect(redis.url);
+    settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
     server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states, settlement }, 0, logger);
     await drive();
     // The streamer deletes what it has delivered: the documents are read before it starts.
@@ -601,11 +602,11 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
           assert.ok(typeof data === 'string', `${key} has its state in d`);
           assert.doesNotThrow(() => state_codecs[kind].decode(data), `${key} decodes as ${kind}`);
           decoded.set(kind, (decoded.get(kind) ?? 0) + 1);
-        } else if (key.startsWith('tl:idem:k:tap-pour/')) {
+        } else if (segment === 'idem' && /^tl:\{s[0-9]+\}:idem:k:tap-pour\//.test(key)) {
           // A tap's pour report: a tap_pour document, under a key no client key can spell.
           const value = await inspect.client.get(key);
           assert.ok(value !== null && document_schemas.tap_pour.safeParse(JSON.parse(value)).success, `${key} is a tap_pour document`);
-        } else if (key.startsWith('tl:idem:')) {
+        } else if (segment === 'idem') {
           const value = await inspect.client.get(key);
           assert.ok(value !== null, key);
           assert.doesNotThrow(() => decodeStoredTransaction(value), `${key} is a contract transaction document`);

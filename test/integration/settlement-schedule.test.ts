@@ -7,6 +7,7 @@
 // the SEPA file (pain.001.001.03) served over HTTP is valid against the published XSD and pays
 // the merchant's EUR net and the deployer's EUR share; the CSV carries every currency.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { createClient } from 'redis';
@@ -131,7 +132,7 @@ describe('scheduled settlement and SEPA files (real Redis + ClickHouse 18.16)', 
     for (const d of documents)
       await commands.sendCommand(['XADD', shardKeys(shardOf('card', d.card, shard_count)).outbox, `${d.at}-0`, 'd', JSON.stringify(d)]);
     runner = new ClickHouseRunner(clickhouse.url, database, 20_000);
-    store = await RedisSettlementStore.connect(redis.url);
+    store = await RedisSettlementStore.connect(singleRedis(redis.url));
     server = await ReportsServer.start(
       { query: runner.query, database, cards: no_card_states, settlement: store, sepa_debtor: debtor },
       0,

@@ -8,6 +8,7 @@
 // Redis); settle needs approval; an open period is refused; bad input is 400 naming the field and
 // changes nothing in Redis.
 
+import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { shardOf } from '../../actors/sharding/shard-key';
@@ -126,7 +127,7 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
       await sink.close();
     }
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    store = await RedisSettlementStore.connect(redis.url);
+    store = await RedisSettlementStore.connect(singleRedis(redis.url));
     server = await ReportsServer.start({ query: runner.query, database, cards: no_card_states, settlement: store }, 0, logger);
     port = server.port;
   });

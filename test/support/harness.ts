@@ -1,9 +1,11 @@
 // Test environment: a private Redis per suite (real redis-server, AOF fsync always, data in a
-// temp folder), authorizer nodes in-process or as real child processes, and bounded waits.
+// temp folder), or a replicated one (a Sentinel set, a Redis Cluster), authorizer nodes in-process
+// or as real child processes, and bounded waits.
 
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRedis, type RedisInstance } from '../../tools/devenv/redis';
+import { startRedisCluster, startSentinelSet, type RedisClusterSet, type SentinelSet } from '../../tools/devenv/redis-ha';
 import { startServerProcess, type ServerProcess } from '../../tools/devenv/node-process';
 import { loadConfig, type NodeConfig } from '../../services/authorizer/config';
 import { AuthorizerNode } from '../../services/authorizer/node';
@@ -11,7 +13,7 @@ import { createLogger } from '../../services/common/logger';
 import { projectRoot } from '../../services/common/paths';
 import { authorizer_node_flags } from '../../services/authorizer/runtime-flags';
 import { simulatedPsp } from '../../tools/psp-simulator/simulated-psp';
-import type { PspAdapterFactory } from '../../services/authorizer/usecases/psp';
+import type { PspIntegration } from '../../services/authorizer/usecases/psp';
 
 export function testDataDir(name: string): string {
   const base = join(projectRoot(), '.test-data');
@@ -21,6 +23,41 @@ export function testDataDir(name: string): string {
 
 export async function startTestRedis(name: string): Promise<RedisInstance> {
   return startRedis({ dataDir: testDataDir(name), appendfsync: 'always' });
+}
+
+/**
+ * A primary, `replicas` replicas and three Sentinels that fail over one second after a primary
+ * goes silent. Primaries accept writes while their replica acknowledged within 3 s: room for the
+ * fault tests to make a replica lag behind what its primary acknowledges (without WAIT).
+ */
+export async function startTestSentinelSet(name: string, replicas = 1): Promise<SentinelSet> {
+  return startSentinelSet({ dataDir: testDataDir(name), replicas, downAfterMs: 1_000, minReplicasMaxLagS: 3 });
+}
+
+/** Three primaries with one replica each; a primary silent for one second is failed over. */
+export async function startTestRedisCluster(name: string): Promise<RedisClusterSet> {
+  return startRedisCluster({
+    dataDir: testDataDir(name),
+    primaries: 3,
+    replicasPerPrimary: 1,
+    nodeTimeoutMs: 1_000,
+    minReplicasMaxLagS: 3,
+  });
+}
+
+/** The environment of any Tapline process (node, streamer, reports) reaching Redis through Sentinel. */
+export function sentinelEnv(set: SentinelSet): Record<string, string> {
+  return {
+    TAPLINE_REDIS_MODE: 'sentinel',
+    TAPLINE_REDIS_SENTINELS: set.sentinelAddresses,
+    TAPLINE_REDIS_SENTINEL_NAME: set.masterName,
+    TAPLINE_REDIS_WAIT_REPLICAS: '1',
+  };
+}
+
+/** The environment of any Tapline process reaching a Redis Cluster. */
+export function clusterEnv(set: RedisClusterSet): Record<string, string> {
+  return { TAPLINE_REDIS_MODE: 'cluster', TAPLINE_REDIS_CLUSTER_NODES: set.seeds, TAPLINE_REDIS_WAIT_REPLICAS: '1' };
 }
 
 /** Shards of test nodes: fewer than production so per-shard bookkeeping stays small in tests. */
@@ -42,7 +79,7 @@ export function nodeEnv(redisUrl: string, overrides: Record<string, string> = {}
 export async function startInProcessNode(
   redisUrl: string,
   overrides: Record<string, string> = {},
-  options: { clock?: () => number; psp?: PspAdapterFactory } = {},
+  options: { clock?: () => number; psp?: PspIntegration } = {},
 ): Promise<AuthorizerNode> {
   const config: NodeConfig = loadConfig(nodeEnv(redisUrl, overrides));
   // The tests' nodes run with the simulated PSP (unless a test brings its own), used when a test

@@ -2,8 +2,8 @@
 // idempotency records, outbox entries, and a whole-database snapshot to prove "nothing changed".
 
 import { createClient } from 'redis';
-import { shardOf } from '../../actors/sharding/shard-key';
-import { cardKey } from '../../services/authorizer/store/keys';
+import { homeShardOfRequestKey, shardOf } from '../../actors/sharding/shard-key';
+import { cardKey, requestKeyRecordKey } from '../../services/authorizer/store/keys';
 import { test_shard_count } from './harness';
 
 export type Inspector = Awaited<ReturnType<typeof connectInspector>>;
@@ -40,9 +40,13 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
       const data = JSON.parse(String(record['d'])) as { balanceMinor: number };
       return { version: Number(record['v']), balanceMinor: data.balanceMinor };
     },
-    /** The stored transaction document (idempotency record = outbox entry) of a request key. */
+    /**
+     * The stored transaction document (idempotency record = outbox entry) of a request key, found
+     * as the layout says: the key record on the key's home shard names the record.
+     */
     async idempotency(key: string): Promise<{ f: string; id: string; outcome: string; amount: number; card: string } | undefined> {
-      const value = await client.get(`tl:idem:${key}`);
+      const recordKey = await client.get(requestKeyRecordKey(homeShardOfRequestKey(key, shardCount), key));
+      const value = recordKey === null ? null : await client.get(recordKey);
       return value === null ? undefined : JSON.parse(value);
     },
     /** All outbox records of every shard, parsed. */

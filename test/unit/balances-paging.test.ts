@@ -131,6 +131,9 @@ describe('list balances: page tokens', () => {
       first_balances_position,
       { family: 'fcard', cursor: '123' },
       { family: 'fleet', cursor: '18446744073709551615' },
+      // Redis Cluster: "<primary's lowest slot>:<SCAN cursor>".
+      { family: 'card', cursor: '5461:42' },
+      { family: 'fcard', cursor: '0:0' },
     ];
     for (const position of positions) assert.deepEqual(decodeBalancesPageToken(encodeBalancesPageToken(position)), position);
     assert.deepEqual(decodeBalancesPageToken(''), first_balances_position);
@@ -138,7 +141,17 @@ describe('list balances: page tokens', () => {
 
   it('refuse anything else as INVALID_ARGUMENT', () => {
     const token = (text: string): string => Buffer.from(text, 'utf8').toString('base64url');
-    for (const bad of ['x', token('v1:card:'), token('v1:card:1 '), token('v1:fleet:18446744073709551616'), `${token('v1:card:5')}=`]) {
+    for (const bad of [
+      'x',
+      token('v1:card:'),
+      token('v1:card:1 '),
+      token('v1:fleet:18446744073709551616'),
+      `${token('v1:card:5')}=`,
+      token('v1:card:123456:1'),
+      token('v1:card:01:1'),
+      token('v1:card::1'),
+      token('v1:card:5:18446744073709551616'),
+    ]) {
       assert.throws(
         () => decodeBalancesPageToken(bad),
         (error: { code?: string }) => error.code === 'invalid_argument',

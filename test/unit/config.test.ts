@@ -54,6 +54,12 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_COMMIT_PENDING_MAX: { min: 1, max: 10_000_000, fallback: 500_000, atMin: { TAPLINE_COMMIT_BATCH_MAX: '1' } },
   TAPLINE_REDIS_COMMAND_TIMEOUT_MS: { min: 10, max: 300_000, fallback: 2_000, atMax: { TAPLINE_SHARD_LEASE_MS: '300001' } },
   TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: { min: 10, max: 60_000, fallback: 1_000 },
+  TAPLINE_REDIS_WAIT_TIMEOUT_MS: {
+    min: 1,
+    max: 60_000,
+    fallback: 500,
+    atMax: { TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '60001', TAPLINE_SHARD_LEASE_MS: '60002' },
+  },
   TAPLINE_IDEMPOTENCY_TTL_S: { min: 60, max: 400 * 86_400, fallback: 7 * 86_400 },
   TAPLINE_IDEMPOTENCY_RECENT_MAX: { min: 0, max: 10_000_000, fallback: 50_000 },
   TAPLINE_CONFLICT_ATTEMPTS_MAX: { min: 1, max: 100, fallback: 5 },
@@ -83,6 +89,8 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_FORWARD_IN_FLIGHT_MAX: { min: 1, max: 10_000_000, fallback: 100_000 },
   TAPLINE_TERMINAL_CACHE_MS: { min: 0, max: 600_000, fallback: 1_000 },
   TAPLINE_TERMINAL_CACHE_MAX: { min: 1, max: 10_000_000, fallback: 100_000 },
+  TAPLINE_PSP_WEBHOOK_PORT: { min: -1, max: 65_535, fallback: -1 },
+  TAPLINE_PSP_REQUEST_TIMEOUT_MS: { min: 100, max: 60_000, fallback: 10_000 },
 };
 
 describe('config: defaults', () => {
@@ -92,9 +100,22 @@ describe('config: defaults', () => {
       TAPLINE_NODE_ID: hostname().slice(0, 64),
       TAPLINE_GRPC_HOST: '127.0.0.1',
       TAPLINE_REDIS_URL: 'redis://127.0.0.1:6390',
+      TAPLINE_REDIS_MODE: 'single',
+      TAPLINE_REDIS_SENTINEL_NAME: 'tapline',
       TAPLINE_LOG_LEVEL: 'info',
+      TAPLINE_PSP_PROVIDER: 'none',
+      TAPLINE_MOLLIE_API_URL: 'https://api.mollie.com',
       ...Object.fromEntries(Object.entries(integer_settings).map(([name, setting]) => [name, setting.fallback])),
-    } as NodeConfig;
+      redis: {
+        mode: 'single',
+        url: 'redis://127.0.0.1:6390',
+        sentinels: [],
+        sentinel_name: 'tapline',
+        cluster_nodes: [],
+        wait_replicas: 0,
+        wait_timeout_ms: 500,
+      },
+    } as unknown as NodeConfig;
     assert.deepEqual(config, expected);
   });
 
@@ -148,6 +169,44 @@ describe('config: other settings', () => {
       (error: Error) => !error.message.includes('short-secret'),
       'the message never shows the secret',
     );
+  });
+
+  it('turns Mollie on only with its key, webhook and redirect URLs and a webhook port; never shows the key', () => {
+    const mollie = {
+      TAPLINE_PSP_PROVIDER: 'mollie',
+      TAPLINE_MOLLIE_API_KEY: 'live_abcdefghij0123456789',
+      TAPLINE_PSP_WEBHOOK_URL: 'https://pay.example.org/psp/mollie',
+      TAPLINE_PSP_REDIRECT_URL: 'https://example.org/thanks',
+      TAPLINE_PSP_WEBHOOK_PORT: '8443',
+    };
+    assert.equal(loadConfig(mollie).TAPLINE_PSP_PROVIDER, 'mollie');
+    for (const name of ['TAPLINE_MOLLIE_API_KEY', 'TAPLINE_PSP_WEBHOOK_URL', 'TAPLINE_PSP_REDIRECT_URL', 'TAPLINE_PSP_WEBHOOK_PORT'])
+      assertConfigError({ ...mollie, [name]: undefined }, [name], `mollie without ${name}`);
+    assertConfigError({ TAPLINE_MOLLIE_API_KEY: mollie.TAPLINE_MOLLIE_API_KEY }, ['TAPLINE_MOLLIE_API_KEY'], 'a key without the provider');
+    assertConfigError({ ...mollie, TAPLINE_PSP_PROVIDER: 'stripe' }, ['TAPLINE_PSP_PROVIDER'], 'an unknown provider');
+    assert.throws(
+      () => loadConfig({ ...mollie, TAPLINE_MOLLIE_API_KEY: 'secret_not_a_mollie_key' }),
+      (error: Error) => error.message.includes('TAPLINE_MOLLIE_API_KEY') && !error.message.includes('secret_not_a_mollie_key'),
+      'a malformed key is named, never shown',
+    );
+  });
+
+  it('reads card authentication keys and the token secret, naming a bad entry, never showing a key', () => {
+    const key = '00112233445566778899aabbccddeeff';
+    assert.equal(
+      loadConfig({ TAPLINE_CARD_AUTH_KEYS: `fest-1:${key},fest-2:${key}` }).TAPLINE_CARD_AUTH_KEYS,
+      `fest-1:${key},fest-2:${key}`,
+    );
+    for (const keys of [`fest-1:${key.slice(1)}`, `fest 1:${key}`, `fest-1:${key},fest-1:${key}`, 'x'])
+      assert.throws(
+        () => loadConfig({ TAPLINE_CARD_AUTH_KEYS: keys }),
+        (error: Error) =>
+          error instanceof ConfigError && error.message.includes('TAPLINE_CARD_AUTH_KEYS') && !error.message.includes(key.slice(1, 30)),
+        keys,
+      );
+    assert.equal(loadConfig({}).TAPLINE_TOKEN_SECRET, undefined);
+    assertConfigError({ TAPLINE_TOKEN_SECRET: 't'.repeat(31) }, ['TAPLINE_TOKEN_SECRET'], 'short token secret');
+    assert.equal(loadConfig({ TAPLINE_TOKEN_SECRET: 't'.repeat(32) }).TAPLINE_TOKEN_SECRET, 't'.repeat(32));
   });
 
   it('requires the Redis URL to be a URL', () => {

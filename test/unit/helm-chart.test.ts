@@ -240,6 +240,59 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       assert.match(run.stderr, /terminationGracePeriodSeconds \(20 s\) must be greater than/);
     });
 
+    it('gives every workload the Redis deployment shape, and the streamer and migrations the ClickHouse cluster', function () {
+      const run = renderValues({
+        redis: {
+          url: 'redis://:pw@unused:6379',
+          mode: 'sentinel',
+          sentinels: ['s-0.redis:26379', 's-1.redis:26379', 's-2.redis:26379'],
+          waitReplicas: 1,
+        },
+        clickhouse: { url: 'http://c:8123', cluster: 'tapline', insertQuorum: 2 },
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const objects = parseAllDocuments(run.stdout).map((document) => document.toJS() as K8sObject);
+      const workloads = [
+        container(find(objects, 'StatefulSet', 'tapline'), 'authorizer'),
+        container(find(objects, 'Deployment', 'tapline-streamer')),
+        container(find(objects, 'Deployment', 'tapline-reports')),
+      ];
+      for (const c of workloads) {
+        assert.equal(env(c, 'TAPLINE_REDIS_MODE')?.value, 'sentinel', c.name);
+        assert.equal(env(c, 'TAPLINE_REDIS_SENTINELS')?.value, 's-0.redis:26379,s-1.redis:26379,s-2.redis:26379', c.name);
+        assert.equal(env(c, 'TAPLINE_REDIS_SENTINEL_NAME')?.value, 'tapline', c.name);
+        assert.equal(env(c, 'TAPLINE_REDIS_WAIT_REPLICAS')?.value, '1', c.name);
+      }
+      for (const c of [container(find(objects, 'Deployment', 'tapline-streamer')), container(find(objects, 'Job', 'tapline-migrate'))]) {
+        assert.equal(env(c, 'TAPLINE_CLICKHOUSE_CLUSTER')?.value, 'tapline', c.name);
+        assert.equal(env(c, 'TAPLINE_CLICKHOUSE_INSERT_QUORUM')?.value, '2', c.name);
+      }
+      const cluster = renderValues({
+        redis: { url: 'redis://unused:6379', mode: 'cluster', clusterNodes: ['r-0.redis:6379'] },
+        clickhouse: { url: 'http://c:8123' },
+      });
+      assert.equal(cluster.status, 0, cluster.stderr);
+      const authorizer = container(
+        find(
+          parseAllDocuments(cluster.stdout).map((document) => document.toJS() as K8sObject),
+          'StatefulSet',
+          'tapline',
+        ),
+        'authorizer',
+      );
+      assert.equal(env(authorizer, 'TAPLINE_REDIS_CLUSTER_NODES')?.value, 'r-0.redis:6379');
+      assert.equal(env(authorizer, 'TAPLINE_REDIS_WAIT_REPLICAS'), undefined, "the processes' own default");
+      const missing = renderValues({ redis: { url: 'redis://unused:6379', mode: 'sentinel' }, clickhouse: { url: 'http://c:8123' } });
+      assert.equal(missing.status, 1);
+      assert.match(missing.stderr, /redis\.sentinels is required/);
+    });
+
+    it('refuses Mollie without its API key Secret and its URLs', function () {
+      const run = renderValues({ redis: { url: 'redis://r:6379' }, clickhouse: { url: 'http://c:8123' }, psp: { provider: 'mollie' } });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /psp\.provider=mollie needs secrets\.mollie\.existingSecret/);
+    });
+
     it('refuses a streamer without ClickHouse', function () {
       const run = renderValues({ redis: { url: 'redis://r:6379' } });
       assert.equal(run.status, 1);
@@ -414,7 +467,17 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
     it('secrets reach the pods only through secretKeyRef; no ConfigMap holds one', function () {
       const authorizer = container(find(objects, 'StatefulSet', 'tapline'));
       assert.deepEqual(env(authorizer, 'TAPLINE_PIN_SECRET').valueFrom, { secretKeyRef: { name: 'tapline-secrets', key: 'pin-secret' } });
-      assert.deepEqual(env(authorizer, 'TAPLINE_PSP_SECRET').valueFrom, { secretKeyRef: { name: 'tapline-secrets', key: 'psp-secret' } });
+      for (const [name, key] of [
+        ['TAPLINE_MOLLIE_API_KEY', 'mollie-api-key'],
+        ['TAPLINE_CARD_AUTH_KEYS', 'card-auth-keys'],
+        ['TAPLINE_TOKEN_SECRET', 'token-secret'],
+      ] as const)
+        assert.deepEqual(env(authorizer, name).valueFrom, { secretKeyRef: { name: 'tapline-secrets', key } }, name);
+      assert.equal(
+        authorizer.env?.find((e: { name: string }) => e.name === 'TAPLINE_PSP_SECRET'),
+        undefined,
+        'the production image refuses TAPLINE_PSP_SECRET',
+      );
       assert.deepEqual(env(authorizer, 'TAPLINE_REDIS_URL').valueFrom, { secretKeyRef: { name: 'tapline-redis', key: 'url' } });
       for (const [kind, name] of [
         ['Deployment', 'tapline-streamer'],
@@ -454,6 +517,25 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
           `${service.metadata.name} has the port ${port}`,
         );
       }
+    });
+
+    it('Mollie: configured from values, its webhook port on every authorizer, the client Service and the network policy', function () {
+      const config = find(objects, 'ConfigMap', 'tapline').data ?? {};
+      assert.deepEqual(
+        [
+          config['TAPLINE_PSP_PROVIDER'],
+          config['TAPLINE_PSP_WEBHOOK_URL'],
+          config['TAPLINE_PSP_WEBHOOK_PORT'],
+          config['TAPLINE_MOLLIE_METHOD'],
+        ],
+        ['mollie', 'https://pay.example.com/psp/mollie/webhook', '8443', 'ideal'],
+      );
+      const ports = container(find(objects, 'StatefulSet', 'tapline')).ports as any[];
+      assert.ok(ports.some((p) => p.name === 'psp-webhook' && p.containerPort === 8443));
+      const service = find(objects, 'Service', 'tapline');
+      assert.ok((service.spec.ports as any[]).some((p) => p.name === 'psp-webhook' && p.targetPort === 'psp-webhook'));
+      const policy = find(objects, 'NetworkPolicy', 'tapline');
+      assert.ok((policy.spec.ingress as any[]).some((rule) => (rule.ports as any[]).some((p) => p.port === 'psp-webhook')));
     });
 
     it('network policies name the configured peers', function () {

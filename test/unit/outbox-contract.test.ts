@@ -34,6 +34,8 @@ import {
 import {
   autoReloadRemoved,
   autoReloadSet,
+  cardAuthSet,
+  cardTokenLinked,
   cardIssuanceCancelled,
   cardIssued,
   cardPinChanged,
@@ -680,6 +682,34 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
       name: 'manager registered (never the PIN)',
       now: managerRegistered({ merchant: 'bar-1', manager: 'boss', operator: 'ops-1', at }),
       before: legacyManagerRegistered('bar-1', 'boss', 'ops-1', at),
+    },
+  ],
+  card_auth_set: [
+    {
+      name: 'card enrolled for authentication (key id and counter, never a key)',
+      now: cardAuthSet({ card: 'c-nfc', keyId: 'fest-key-1', counter: 7, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_auth_set","subject":"c-nfc","detail":"{\\"key\\":\\"fest-key-1\\",\\"counter\\":7}","operator":"ops-1","reason":"","at":${at}}`,
+    },
+  ],
+  card_auth_removed: [
+    {
+      name: 'card no longer authenticating',
+      now: cardAuthSet({ card: 'c-nfc', keyId: '', counter: 0, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_auth_removed","subject":"c-nfc","detail":"{}","operator":"ops-1","reason":"","at":${at}}`,
+    },
+  ],
+  card_token_linked: [
+    {
+      name: 'bank card token listed (its form and program, never the token or the PAN)',
+      now: cardTokenLinked({ card: 'c-eur', program: 'fest-26', form: 'pan', linked: true, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_token_linked","subject":"c-eur","detail":"{\\"form\\":\\"pan\\",\\"program\\":\\"fest-26\\"}","operator":"ops-1","reason":"","at":${at}}`,
+    },
+  ],
+  card_token_unlinked: [
+    {
+      name: 'bank card token taken off',
+      now: cardTokenLinked({ card: 'c-eur', program: 'fest-26', form: 'par', linked: false, operator: 'ops-1', at }),
+      before: `{"type":"operator_action","action":"card_token_unlinked","subject":"c-eur","detail":"{\\"form\\":\\"par\\",\\"program\\":\\"fest-26\\"}","operator":"ops-1","reason":"","at":${at}}`,
     },
   ],
   fleet_card_limits: [

@@ -88,6 +88,11 @@ describe('shard key: every kind of entity', () => {
       manager: [['shop/anna', 'shop']],
       // A spent PSP reference beside the card it topped up.
       spent: [['card-7/k:psp:ref-1', 'card-7']],
+      // A bank card's token is placed by itself: a purchase presenting the bank card knows only it.
+      token: [
+        [`h:${'ab'.repeat(32)}`, `h:${'ab'.repeat(32)}`],
+        ['par:V0010013816180398153213464128', 'par:V0010013816180398153213464128'],
+      ],
     };
     for (const [kind, cases] of Object.entries(examples) as [PlacedKind, (typeof examples)[PlacedKind]][]) {
       for (const [id, shardKey] of cases) {

@@ -26,7 +26,15 @@ import { default_program_config, type ProgramConfig } from '../../actors/program
 import type { ReviewQueue } from '../../actors/rules/review-queue';
 import type { TerminalState } from '../../actors/terminal/rules';
 import { legacyLayout, stateCodec, StoredStateError, version_key, type StateCodec } from '../../actors/state/codec';
-import { card_holder_codec, card_state_codec, refund_ledger_codec, spent_key_codec, type CardHolder } from '../../actors/state/card';
+import {
+  card_holder_codec,
+  card_state_codec,
+  refund_ledger_codec,
+  spent_key_codec,
+  token_record_codec,
+  type CardHolder,
+} from '../../actors/state/card';
+import type { TokenRecord } from '../../actors/card/tokens';
 import type { SpentKey } from '../../actors/card/transaction';
 import {
   fleet_account_codec,
@@ -111,6 +119,8 @@ const full_card: Complete<CardState> = {
     reviews_dropped: 1,
   },
   unmoved: true,
+  auth: { keyId: 'fest-key-1', counter: 41, flags: 2, lastFlag: { reason: 'replayed', atMs: at - 1_000, terminalId: 'bar-7' } },
+  tokens: [`h:${'ab'.repeat(32)}`],
 };
 
 const full_fleet_account: Complete<FleetAccountState> = {
@@ -193,6 +203,7 @@ const full_program: Complete<ProgramConfig> = {
   pinAttemptsMax: 5,
   partialHolds: true,
   rules: full_rules,
+  cardAuthKeyId: 'fest-key-1',
 };
 
 const full_issuance: Complete<IssuanceRecord> = {
@@ -241,6 +252,7 @@ const cases: readonly Case<unknown>[] = [
   codecCase<CardHolder>(card_holder_codec, holder, { name: 'A', idDocumentType: '', idDocumentNumber: '', phone: '', email: '' }),
   codecCase<RefundLedger>(refund_ledger_codec, { refundedMinor: 300, reversed: true }, { refundedMinor: 0, reversed: false }),
   codecCase<SpentKey>(spent_key_codec, { transaction: 'n1-7', outcome: 'approved', at }, { transaction: '', outcome: 'declined', at: 0 }),
+  codecCase<TokenRecord>(token_record_codec, { cards: [{ program: 'fest-26', currency: 'EUR', card: 'c-full' }] }, { cards: [] }),
   codecCase<TerminalState>(
     terminal_state_codec,
     { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: false },
@@ -402,13 +414,15 @@ describe('stored state codecs', () => {
     );
   });
 
-  describe('program configuration: layout 1 upgrades to layout 2', () => {
-    const today_layout_1 = JSON.stringify(full_program);
+  describe('program configuration: layout 1 upgrades to layout 2, layout 2 to layout 3', () => {
+    const layout_2_program: { -readonly [K in keyof ProgramConfig]?: ProgramConfig[K] } = { ...full_program };
+    delete layout_2_program.cardAuthKeyId;
+    const today_layout_1 = JSON.stringify(layout_2_program);
     const before_partial_holds =
       '{"pinRequired":true,"maxBalanceMinor":15000,"maxTopUpMinor":0,"holdExpiryMs":604800000,"completionToleranceBp":1500,"depositMinor":200,"pinAttemptsMax":3}';
 
     it('reads a configuration written without a version as it always was read', () => {
-      assert.deepStrictEqual(decodeProgramConfig(today_layout_1), full_program);
+      assert.deepStrictEqual(decodeProgramConfig(today_layout_1), { ...full_program, cardAuthKeyId: '' });
       assert.deepStrictEqual(decodeProgramConfig(before_partial_holds), {
         pinRequired: true,
         maxBalanceMinor: 15_000,
@@ -418,14 +432,21 @@ describe('stored state codecs', () => {
         depositMinor: 200,
         pinAttemptsMax: 3,
         partialHolds: false,
+        cardAuthKeyId: '',
       });
       assert.deepStrictEqual(decodeProgramConfig('{}'), default_program_config);
     });
 
-    it('writes layout 2: the marker first and every parameter', () => {
+    it('reads a layout-2 configuration as one whose cards do not authenticate', () => {
+      const layout_2 = `{"v":2,${JSON.stringify(layout_2_program).slice(1)}`;
+      assert.deepStrictEqual(decodeProgramConfig(layout_2), { ...full_program, cardAuthKeyId: '' });
+    });
+
+    it('writes layout 3: the marker first and every parameter', () => {
       const json = encodeProgramConfig(decodeProgramConfig(before_partial_holds));
-      assert.ok(json.startsWith('{"v":2,"pinRequired":true,'), json);
+      assert.ok(json.startsWith('{"v":3,"pinRequired":true,'), json);
       assert.match(json, /"partialHolds":false/);
+      assert.match(json, /"cardAuthKeyId":""/);
       assert.deepStrictEqual(decodeProgramConfig(json), decodeProgramConfig(before_partial_holds));
       assertStoredStateError(() => decodeProgramConfig('{"v":2,"pinRequired":true}'), 'program', /layout 2: .*maxBalanceMinor/);
     });
@@ -466,6 +487,33 @@ describe('stored state codecs', () => {
         () => fleet_account_codec.decode(JSON.stringify({ ...layout_1, balanceMinor: 'x' })),
         'fleet',
         /layout 1: balanceMinor/,
+      );
+    });
+  });
+
+  describe('card state: layout 2 upgrades to layout 3 (cards that authenticate)', () => {
+    const layout_2_card: { -readonly [K in keyof CardState]?: CardState[K] } = { ...full_card };
+    delete layout_2_card.auth;
+    delete layout_2_card.tokens;
+
+    it('reads a layout-2 card as a card that does not authenticate, and writes layout 3', () => {
+      const layout_2 = `{"v":2,${JSON.stringify(layout_2_card).slice(1)}`;
+      assert.deepStrictEqual(card_state_codec.decode(layout_2), layout_2_card);
+      assert.ok(card_state_codec.encode(full_card).startsWith('{"v":3,'));
+      assert.deepStrictEqual(card_state_codec.decode(card_state_codec.encode(full_card)), full_card);
+    });
+
+    it('refuses a layout-2 record that carries what only layout 3 may (never drops a counter silently)', () => {
+      // What an older build's codec did with an unknown field: dropped it. Layout 3 is refused by it instead.
+      const older = stateCodec<unknown>(
+        'card',
+        z.object({ cardId: z.string() }).passthrough(),
+        [z.object({})].map((schema) => legacyLayout(schema, (r) => r)),
+      );
+      assertStoredStateError(
+        () => older.decode(card_state_codec.encode(full_card)),
+        'card',
+        /layout 3 is newer than this build's layout 2/,
       );
     });
   });

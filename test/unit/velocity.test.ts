@@ -242,7 +242,7 @@ describe('velocity buckets against a naive exact reference', () => {
     assert.equal(checkVelocity(rules, rich, 1_760_000_000_000 + 2_500, 1).kind, 'decline');
   });
 
-  it('a card stored with velocity events (layout 1) reads back with them, and is written at layout 2', () => {
+  it('a card stored with velocity events (layout 1) reads back with them, and is written at the current layout (bucketed)', () => {
     const layout1 = JSON.stringify({
       cardId: 'c-old',
       currency: 'EUR',
@@ -261,7 +261,7 @@ describe('velocity buckets against a naive exact reference', () => {
     const card = decodeCardState(layout1);
     assert.deepEqual(card.rules?.program.velocity, { series: [], events: [{ at_ms: 5, amount_minor: 20 }] });
     assert.deepEqual(inWindow(card.rules?.program.velocity ?? empty_velocity_state, 10, 100), { count: 1, amount_minor: 20 });
-    assert.match(encodeCardState(card), /^\{"v":2,/);
+    assert.match(encodeCardState(card), /^\{"v":3,/);
     assert.deepEqual(decodeCardState(encodeCardState(card)), card);
   });
 });

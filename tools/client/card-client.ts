@@ -31,6 +31,9 @@ import {
   type GetCardRulesResponse,
   type ListProgramReviewsResponse,
   type ResolveProgramReviewResponse,
+  type SetCardAuthResponse,
+  type RegisterCardTokenResponse,
+  type RemoveCardTokenResponse,
 } from '../../gen/tapline/v1/cards';
 import {
   AuthorizationServiceClient,
@@ -38,7 +41,7 @@ import {
   type RefundResponse,
   type VoidResponse,
 } from '../../gen/tapline/v1/authorization';
-import { AuthorizationKind } from '../../gen/tapline/v1/types';
+import { AuthorizationKind, type BankCard } from '../../gen/tapline/v1/types';
 import { call_deadline_ms } from './tapline-client';
 
 type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
@@ -47,6 +50,11 @@ function invoke<T>(fn: (options: grpc.CallOptions, callback: Callback<T>) => unk
   return new Promise((resolve, reject) => {
     fn({ deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)));
   });
+}
+
+/** A bank card as the wire carries it. */
+export function bankCardOf(bankCard: { pan: string } | { par: string }): BankCard {
+  return { id: 'pan' in bankCard ? { $case: 'pan', value: bankCard.pan } : { $case: 'par', value: bankCard.par } };
 }
 
 export function programConfig(fields: Partial<ProgramConfig> = {}): ProgramConfig {
@@ -59,6 +67,7 @@ export function programConfig(fields: Partial<ProgramConfig> = {}): ProgramConfi
     depositMinor: 0n,
     pinAttemptsMax: 0,
     partialHolds: false,
+    cardAuthKeyId: '',
     ...fields,
   };
 }
@@ -220,6 +229,24 @@ export class CardClient {
   resolveProgramReview(cardId: string, transactionId: string, note: string): Promise<ResolveProgramReviewResponse> {
     return invoke((options, cb) =>
       this.cards.resolveProgramReview({ cardId, transactionId, note, operatorId: 'risk-desk' }, new grpc.Metadata(), options, cb),
+    );
+  }
+
+  /** Registers a visitor's bank card (PAN or PAR) as a token of a card. */
+  registerCardToken(cardId: string, bankCard: { pan: string } | { par: string }): Promise<RegisterCardTokenResponse> {
+    const request = { cardId, bankCard: bankCardOf(bankCard), operatorId: 'token-desk' };
+    return invoke((options, cb) => this.cards.registerCardToken(request, new grpc.Metadata(), options, cb));
+  }
+
+  removeCardToken(cardId: string, bankCard: { pan: string } | { par: string }): Promise<RemoveCardTokenResponse> {
+    const request = { cardId, bankCard: bankCardOf(bankCard), operatorId: 'token-desk' };
+    return invoke((options, cb) => this.cards.removeCardToken(request, new grpc.Metadata(), options, cb));
+  }
+
+  /** Enrols a card for authentication under a key with the chip's counter ('' key: stops it). */
+  setCardAuth(cardId: string, keyId: string, counter: number): Promise<SetCardAuthResponse> {
+    return invoke((options, cb) =>
+      this.cards.setCardAuth({ cardId, keyId, counter, operatorId: 'nfc-desk' }, new grpc.Metadata(), options, cb),
     );
   }
 

@@ -31,6 +31,8 @@ export interface StartProcessOptions {
   readonly nodeArgs?: readonly string[];
   /** Called with every stdout line (logs), after the ready line is found too. */
   readonly onLine?: (line: string) => void;
+  /** Called with everything the process writes to stderr. */
+  readonly onStderr?: (text: string) => void;
 }
 
 /** Spawns `node <script>` and resolves once a stdout JSON line carries `grpcPort`. */
@@ -43,6 +45,7 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
+    options.onStderr?.(chunk.toString());
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const ready = await new Promise<{ grpcPort: number; internalPort: number | undefined }>((resolve, reject) => {

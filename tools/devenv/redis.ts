@@ -39,6 +39,8 @@ export interface RedisInstance {
   readonly pid: number;
   /** The absolute data directory (AOF files, log). */
   readonly dataDir: string;
+  /** False once the current server process has exited (killed, stopped). */
+  readonly running: boolean;
   /** SIGTERM, wait for exit (bounded by redis_stop_grace_ms, then SIGKILL). */
   stop(): Promise<void>;
   /** SIGKILL and wait for exit, to simulate a crash in fault tests. */
@@ -50,6 +52,12 @@ export interface RedisInstance {
   restart(): Promise<void>;
   /** Resolves when the current server process exits, for whatever reason. */
   waitForExit(): Promise<ExitStatus>;
+  /**
+   * SIGSTOP: the process keeps its sockets but answers nothing, as a primary cut off by a network
+   * partition does (fault tests); resume() sends SIGCONT.
+   */
+  pause(): void;
+  resume(): void;
 }
 
 /** How to start Redis. */
@@ -68,6 +76,17 @@ export interface StartRedisOptions {
    * run also stops the servers it started. The dev CLI sets it.
    */
   ownProcessGroup?: boolean;
+  /** Start as a replica of the server on this port of 127.0.0.1 (Sentinel set-ups). */
+  replicaOfPort?: number;
+  /** Start as a Redis Cluster node (cluster-enabled, its nodes.conf in dataDir). */
+  cluster?: { readonly nodeTimeoutMs: number };
+  /**
+   * A primary refuses writes unless this many replicas acknowledged it within
+   * minReplicasMaxLagS: a primary cut off from its replicas (partitioned, or restarted before
+   * Sentinel demotes it) accepts nothing. 0 (the default) is the single-box setting.
+   */
+  minReplicasToWrite?: number;
+  minReplicasMaxLagS?: number;
 }
 
 /** Starts redis-server and waits until it answers PING with +PONG. */
@@ -102,6 +121,7 @@ export async function startRedis(options: StartRedisOptions): Promise<RedisInsta
     logFile,
     '--maxmemory-policy',
     'noeviction',
+    ...haArgs(options),
   ];
   const diagnostics = (): string => `${logTail(logFile)}\n${logTail(consoleLogFile)}`;
 
@@ -139,21 +159,50 @@ export async function startRedis(options: StartRedisOptions): Promise<RedisInsta
       return current.pid;
     },
     dataDir,
+    get running(): boolean {
+      return current.isRunning();
+    },
     async stop(): Promise<void> {
+      // A paused server would not see SIGTERM until it runs again.
+      current.sendSignal('SIGCONT');
       await current.stop(redis_stop_grace_ms);
     },
     async kill9(): Promise<void> {
       await current.kill9();
     },
     async restart(): Promise<void> {
+      current.sendSignal('SIGCONT');
       await current.stop(redis_stop_grace_ms);
       current = await launch();
     },
     waitForExit(): Promise<ExitStatus> {
       return current.exited;
     },
+    pause(): void {
+      current.sendSignal('SIGSTOP');
+    },
+    resume(): void {
+      current.sendSignal('SIGCONT');
+    },
   };
   return instance;
+}
+
+/** The command-line arguments of the replication and cluster options. */
+function haArgs(options: StartRedisOptions): string[] {
+  const args: string[] = [];
+  if (options.replicaOfPort !== undefined) args.push('--replicaof', '127.0.0.1', String(options.replicaOfPort));
+  if (options.cluster !== undefined) {
+    args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf');
+    args.push('--cluster-node-timeout', String(options.cluster.nodeTimeoutMs));
+    // Slots whose primary is lost stop; the others go on serving (the default stops them all).
+    args.push('--cluster-require-full-coverage', 'no');
+  }
+  if (options.minReplicasToWrite !== undefined && options.minReplicasToWrite > 0) {
+    args.push('--min-replicas-to-write', String(options.minReplicasToWrite));
+    args.push('--min-replicas-max-lag', String(options.minReplicasMaxLagS ?? 1));
+  }
+  return args;
 }
 
 /**
@@ -161,7 +210,7 @@ export async function startRedis(options: StartRedisOptions): Promise<RedisInsta
  * connection error or a reply other than +PONG (e.g. "-LOADING" during AOF replay) is
  * reported as what was seen.
  */
-function probePing(port: number): Promise<ProbeResult> {
+export function probePing(port: number): Promise<ProbeResult> {
   return new Promise<ProbeResult>((resolve) => {
     let received = '';
     let settled = false;

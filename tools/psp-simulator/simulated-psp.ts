@@ -1,14 +1,16 @@
 // A stand-in PSP for the demo and the tests: never part of a production node. The node gets it
 // injected (AuthorizerNode.start's `psp` option) by the dev launcher's node entry point
-// (tools/devenv/node-main.ts) and by the tests' in-process nodes; the production entry point
-// (services/authorizer/main.ts) has no PSP and refuses TAPLINE_PSP_SECRET (docs/DECISIONS.md).
+// (tools/devenv/node-main.ts) and by the tests' in-process nodes, and turned on by
+// TAPLINE_PSP_SECRET (it signs its callbacks with it); the production entry point
+// (services/authorizer/main.ts) carries Mollie instead and refuses TAPLINE_PSP_SECRET
+// (docs/DECISIONS.md).
 
 import {
   pspPayload,
   signPspPayload,
   type PspAdapter,
-  type PspAdapterFactory,
   type PspCallbackSink,
+  type PspIntegration,
 } from '../../services/authorizer/usecases/psp';
 
 /**
@@ -49,5 +51,9 @@ export class SimulatedPsp implements PspAdapter {
   }
 }
 
-/** The factory a node is started with to use the simulated PSP. */
-export const simulatedPsp: PspAdapterFactory = (secret, callbacks, clock) => new SimulatedPsp(secret, callbacks, clock);
+/** The integration a node is started with to use the simulated PSP: on when TAPLINE_PSP_SECRET is set. */
+export const simulatedPsp: PspIntegration = {
+  name: 'simulated',
+  signsCallbacks: true,
+  create: ({ secret, callbacks, clock }) => (secret === undefined ? undefined : new SimulatedPsp(secret, callbacks, clock)),
+};

@@ -130,6 +130,11 @@ a message instead of deploying a configuration that loses in-flight payments.
 {{- fail (printf "streamer.terminationGracePeriodSeconds (%d s) must be greater than streamer.shutdownGraceMs (%d ms), or a streamer is killed mid-batch" (int64 .Values.streamer.terminationGracePeriodSeconds) (int64 .Values.streamer.shutdownGraceMs)) }}
 {{- end }}
 {{- end }}
+{{- if eq .Values.psp.provider "mollie" }}
+{{- if or (not .Values.secrets.mollie.existingSecret) (not .Values.psp.webhookUrl) (not .Values.psp.redirectUrl) }}
+{{- fail "psp.provider=mollie needs secrets.mollie.existingSecret (the API key), psp.webhookUrl and psp.redirectUrl" }}
+{{- end }}
+{{- end }}
 {{- if .Values.reports.enabled }}
 {{- if le (mul (int64 .Values.reports.terminationGracePeriodSeconds) 1000) (int64 .Values.reports.shutdownGraceMs) }}
 {{- fail (printf "reports.terminationGracePeriodSeconds (%d s) must be greater than reports.shutdownGraceMs (%d ms), or in-flight reports are cut off" (int64 .Values.reports.terminationGracePeriodSeconds) (int64 .Values.reports.shutdownGraceMs)) }}
@@ -139,7 +144,8 @@ a message instead of deploying a configuration that loses in-flight payments.
 
 {{/*
 The TAPLINE_REDIS_URL env entry: from the Secret when one is named (the URL holds a password),
-else the plain URL. Every workload reads Redis the same way.
+else the plain URL; then the deployment shape (redis.mode, its Sentinels or Cluster nodes, the
+replicas a write waits for). Every workload reads Redis the same way.
 */}}
 {{- define "tapline.redisUrlEnv" -}}
 - name: TAPLINE_REDIS_URL
@@ -150,6 +156,24 @@ else the plain URL. Every workload reads Redis the same way.
       key: {{ .Values.redis.existingSecretKey }}
 {{- else }}
   value: {{ required "redis.url is required (Redis is external to this chart)" .Values.redis.url | quote }}
+{{- end }}
+{{- if ne .Values.redis.mode "single" }}
+- name: TAPLINE_REDIS_MODE
+  value: {{ .Values.redis.mode | quote }}
+{{- end }}
+{{- if eq .Values.redis.mode "sentinel" }}
+- name: TAPLINE_REDIS_SENTINELS
+  value: {{ required "redis.sentinels is required with redis.mode sentinel" (join "," .Values.redis.sentinels | default "") | quote }}
+- name: TAPLINE_REDIS_SENTINEL_NAME
+  value: {{ .Values.redis.sentinelName | quote }}
+{{- end }}
+{{- if eq .Values.redis.mode "cluster" }}
+- name: TAPLINE_REDIS_CLUSTER_NODES
+  value: {{ required "redis.clusterNodes is required with redis.mode cluster" (join "," .Values.redis.clusterNodes | default "") | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" .Values.redis.waitReplicas) }}
+- name: TAPLINE_REDIS_WAIT_REPLICAS
+  value: {{ .Values.redis.waitReplicas | int | toString | quote }}
 {{- end }}
 {{- end }}
 
@@ -169,6 +193,12 @@ Secret when one is named (it carries the credentials), else the plain URL; and t
 {{- end }}
 - name: TAPLINE_CLICKHOUSE_DATABASE
   value: {{ .Values.clickhouse.database | quote }}
+{{- with .Values.clickhouse.cluster }}
+- name: TAPLINE_CLICKHOUSE_CLUSTER
+  value: {{ . | quote }}
+- name: TAPLINE_CLICKHOUSE_INSERT_QUORUM
+  value: {{ $.Values.clickhouse.insertQuorum | int | toString | quote }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -183,12 +213,26 @@ The authorizer's secrets, each from its existing Secret by secretKeyRef; absent 
       name: {{ . }}
       key: {{ $.Values.secrets.pin.key }}
 {{- end }}
-{{- with .Values.secrets.psp.existingSecret }}
-- name: TAPLINE_PSP_SECRET
+{{- with .Values.secrets.mollie.existingSecret }}
+- name: TAPLINE_MOLLIE_API_KEY
   valueFrom:
     secretKeyRef:
       name: {{ . }}
-      key: {{ $.Values.secrets.psp.key }}
+      key: {{ $.Values.secrets.mollie.key }}
+{{- end }}
+{{- with .Values.secrets.cardAuth.existingSecret }}
+- name: TAPLINE_CARD_AUTH_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secrets.cardAuth.key }}
+{{- end }}
+{{- with .Values.secrets.token.existingSecret }}
+- name: TAPLINE_TOKEN_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secrets.token.key }}
 {{- end }}
 {{- end }}
 

@@ -22,6 +22,8 @@ import {
 } from "@grpc/grpc-js";
 import {
   AuthorizationKind,
+  BankCard,
+  CardCryptogram,
   CardStatus,
   DeclineReason,
   LineItem,
@@ -88,7 +90,31 @@ export interface AuthorizeRequest {
    * Loyalty points to redeem as payment on a purchase of a plain card (each worth the
    * program's point_value_minor; never more than the amount due). 0 = none.
    */
-  redeemPoints?: bigint | undefined;
+  redeemPoints?:
+    | bigint
+    | undefined;
+  /**
+   * PURCHASE and PRE_AUTHORIZATION of a card that authenticates: the card's cryptogram for this
+   * payment. Declined CARD_AUTH_FAILED when missing, not verifying, or replayed.
+   */
+  cardCryptogram?:
+    | CardCryptogram
+    | undefined;
+  /**
+   * Instead of card_id: a visitor's bank card registered as a token of a card
+   * (CardService.RegisterCardToken). PURCHASE and PRE_AUTHORIZATION only.
+   */
+  bankCard?: BankCardPayment | undefined;
+}
+
+/**
+ * Which card a payment presenting a bank card pays from: the card of program_id, or, when that is
+ * empty, the one card of the amount's currency (NOT_FOUND when the bank card pays from no such
+ * card; FAILED_PRECONDITION when it pays from several of that currency).
+ */
+export interface BankCardPayment {
+  card?: BankCard | undefined;
+  programId: string;
 }
 
 export interface AuthorizeResponse {
@@ -353,6 +379,8 @@ function createBaseAuthorizeRequest(): AuthorizeRequest {
     offline: undefined,
     original: undefined,
     redeemPoints: undefined,
+    cardCryptogram: undefined,
+    bankCard: undefined,
   };
 }
 
@@ -396,6 +424,12 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
         throw new globalThis.Error("value provided for field message.redeemPoints of type int64 too large");
       }
       writer.uint32(240).int64(message.redeemPoints);
+    }
+    if (message.cardCryptogram !== undefined) {
+      CardCryptogram.encode(message.cardCryptogram, writer.uint32(250).fork()).join();
+    }
+    if (message.bankCard !== undefined) {
+      BankCardPayment.encode(message.bankCard, writer.uint32(258).fork()).join();
     }
     return writer;
   },
@@ -501,6 +535,22 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
             message.redeemPoints = reader.int64() as bigint;
             continue;
           }
+          case 31: {
+            if (tag !== 250) {
+              break;
+            }
+
+            message.cardCryptogram = CardCryptogram.decode(reader, reader.uint32());
+            continue;
+          }
+          case 32: {
+            if (tag !== 258) {
+              break;
+            }
+
+            message.bankCard = BankCardPayment.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -541,6 +591,79 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
     message.redeemPoints = (object.redeemPoints !== undefined && object.redeemPoints !== null)
       ? BigInt(object.redeemPoints)
       : undefined;
+    message.cardCryptogram = (object.cardCryptogram !== undefined && object.cardCryptogram !== null)
+      ? CardCryptogram.fromPartial(object.cardCryptogram)
+      : undefined;
+    message.bankCard = (object.bankCard !== undefined && object.bankCard !== null)
+      ? BankCardPayment.fromPartial(object.bankCard)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBankCardPayment(): BankCardPayment {
+  return { card: undefined, programId: "" };
+}
+
+export const BankCardPayment: MessageFns<BankCardPayment> = {
+  encode(message: BankCardPayment, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      BankCard.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    if (message.programId !== "") {
+      writer.uint32(18).string(message.programId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BankCardPayment {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBankCardPayment();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = BankCard.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<BankCardPayment>): BankCardPayment {
+    return BankCardPayment.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BankCardPayment>): BankCardPayment {
+    const message = createBaseBankCardPayment();
+    message.card = (object.card !== undefined && object.card !== null) ? BankCard.fromPartial(object.card) : undefined;
+    message.programId = object.programId ?? "";
     return message;
   },
 };

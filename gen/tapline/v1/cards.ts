@@ -19,7 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { ProgramRules, ReviewEntry } from "./fleet";
-import { CardStatus, DeclineReason, Money, Outcome } from "./types";
+import { BankCard, CardStatus, DeclineReason, Money, Outcome } from "./types";
 
 export const protobufPackage = "tapline.v1";
 
@@ -82,7 +82,15 @@ export interface ProgramConfig {
    * The rules every purchase of the program's cards runs through (merchant / terminal
    * restrictions, velocity, risk, loyalty). Absent: none, and purchases take the plain path.
    */
-  rules?: ProgramRules | undefined;
+  rules?:
+    | ProgramRules
+    | undefined;
+  /**
+   * Cards issued under the program authenticate every purchase and pre-authorization with a
+   * cryptogram, their keys diversified from this master key of TAPLINE_CARD_AUTH_KEYS. Empty: they
+   * do not. Cards issued before it was set are enrolled with SetCardAuth.
+   */
+  cardAuthKeyId: string;
 }
 
 export interface DefineProgramRequest {
@@ -207,7 +215,41 @@ export interface CardInfo {
   holds: number;
   issuanceId: string;
   /** On-tab accounts: how far the balance may go below zero. */
-  tabLimit?: Money | undefined;
+  tabLimit?:
+    | Money
+    | undefined;
+  /** Cards that authenticate (anti-cloning); unset for the others. */
+  auth?:
+    | CardAuthInfo
+    | undefined;
+  /** Bank cards registered as tokens of this card (open loop); never the tokens themselves. */
+  bankCards: number;
+}
+
+export interface CardAuthInfo {
+  /** The master key the card's key is diversified from. */
+  keyId: string;
+  /** The highest counter accepted so far. */
+  counter: number;
+  /** Cryptograms declined as replayed or not verifying, ever. */
+  flags: number;
+  /** The last of them: "replayed" or "cryptogram" ("" when none), when and at which terminal. */
+  lastFlagReason: string;
+  lastFlagAtUnixMs: bigint;
+  lastFlagTerminalId: string;
+}
+
+export interface SetCardAuthRequest {
+  cardId: string;
+  /** A key id of TAPLINE_CARD_AUTH_KEYS; empty: the card no longer authenticates. */
+  keyId: string;
+  /** The chip's counter as read when it was (re)personalized: the next cryptogram must be above it. */
+  counter: number;
+  operatorId: string;
+}
+
+export interface SetCardAuthResponse {
+  card?: CardInfo | undefined;
 }
 
 export interface RegisterManagerRequest {
@@ -430,6 +472,32 @@ export interface ResolveProgramReviewResponse {
   remaining: bigint;
 }
 
+export interface RegisterCardTokenRequest {
+  cardId: string;
+  bankCard?: BankCard | undefined;
+  operatorId: string;
+}
+
+export interface RegisterCardTokenResponse {
+  cardId: string;
+  programId: string;
+  /** Bank cards the card carries now. */
+  bankCards: number;
+}
+
+export interface RemoveCardTokenRequest {
+  cardId: string;
+  bankCard?: BankCard | undefined;
+  operatorId: string;
+}
+
+export interface RemoveCardTokenResponse {
+  cardId: string;
+  programId: string;
+  /** Bank cards the card carries now. */
+  bankCards: number;
+}
+
 export interface CancelIssuanceRequest {
   cardId: string;
   /** Why (audited; required, at most 256 characters). */
@@ -458,6 +526,7 @@ function createBaseProgramConfig(): ProgramConfig {
     pinAttemptsMax: 0,
     partialHolds: false,
     rules: undefined,
+    cardAuthKeyId: "",
   };
 }
 
@@ -501,6 +570,9 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
     }
     if (message.rules !== undefined) {
       ProgramRules.encode(message.rules, writer.uint32(74).fork()).join();
+    }
+    if (message.cardAuthKeyId !== "") {
+      writer.uint32(82).string(message.cardAuthKeyId);
     }
     return writer;
   },
@@ -590,6 +662,14 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
             message.rules = ProgramRules.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.cardAuthKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -626,6 +706,7 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
     message.rules = (object.rules !== undefined && object.rules !== null)
       ? ProgramRules.fromPartial(object.rules)
       : undefined;
+    message.cardAuthKeyId = object.cardAuthKeyId ?? "";
     return message;
   },
 };
@@ -1775,6 +1856,8 @@ function createBaseCardInfo(): CardInfo {
     holds: 0,
     issuanceId: "",
     tabLimit: undefined,
+    auth: undefined,
+    bankCards: 0,
   };
 }
 
@@ -1818,6 +1901,12 @@ export const CardInfo: MessageFns<CardInfo> = {
     }
     if (message.tabLimit !== undefined) {
       Money.encode(message.tabLimit, writer.uint32(98).fork()).join();
+    }
+    if (message.auth !== undefined) {
+      CardAuthInfo.encode(message.auth, writer.uint32(106).fork()).join();
+    }
+    if (message.bankCards !== 0) {
+      writer.uint32(112).uint32(message.bankCards);
     }
     return writer;
   },
@@ -1931,6 +2020,22 @@ export const CardInfo: MessageFns<CardInfo> = {
             message.tabLimit = Money.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.auth = CardAuthInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.bankCards = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1970,6 +2075,276 @@ export const CardInfo: MessageFns<CardInfo> = {
     message.tabLimit = (object.tabLimit !== undefined && object.tabLimit !== null)
       ? Money.fromPartial(object.tabLimit)
       : undefined;
+    message.auth = (object.auth !== undefined && object.auth !== null)
+      ? CardAuthInfo.fromPartial(object.auth)
+      : undefined;
+    message.bankCards = object.bankCards ?? 0;
+    return message;
+  },
+};
+
+function createBaseCardAuthInfo(): CardAuthInfo {
+  return { keyId: "", counter: 0, flags: 0, lastFlagReason: "", lastFlagAtUnixMs: 0n, lastFlagTerminalId: "" };
+}
+
+export const CardAuthInfo: MessageFns<CardAuthInfo> = {
+  encode(message: CardAuthInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyId !== "") {
+      writer.uint32(10).string(message.keyId);
+    }
+    if (message.counter !== 0) {
+      writer.uint32(16).uint32(message.counter);
+    }
+    if (message.flags !== 0) {
+      writer.uint32(24).uint32(message.flags);
+    }
+    if (message.lastFlagReason !== "") {
+      writer.uint32(34).string(message.lastFlagReason);
+    }
+    if (message.lastFlagAtUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.lastFlagAtUnixMs) !== message.lastFlagAtUnixMs) {
+        throw new globalThis.Error("value provided for field message.lastFlagAtUnixMs of type int64 too large");
+      }
+      writer.uint32(40).int64(message.lastFlagAtUnixMs);
+    }
+    if (message.lastFlagTerminalId !== "") {
+      writer.uint32(50).string(message.lastFlagTerminalId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CardAuthInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCardAuthInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.counter = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.flags = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastFlagReason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastFlagAtUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastFlagTerminalId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CardAuthInfo>): CardAuthInfo {
+    return CardAuthInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CardAuthInfo>): CardAuthInfo {
+    const message = createBaseCardAuthInfo();
+    message.keyId = object.keyId ?? "";
+    message.counter = object.counter ?? 0;
+    message.flags = object.flags ?? 0;
+    message.lastFlagReason = object.lastFlagReason ?? "";
+    message.lastFlagAtUnixMs = (object.lastFlagAtUnixMs !== undefined && object.lastFlagAtUnixMs !== null)
+      ? BigInt(object.lastFlagAtUnixMs)
+      : 0n;
+    message.lastFlagTerminalId = object.lastFlagTerminalId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetCardAuthRequest(): SetCardAuthRequest {
+  return { cardId: "", keyId: "", counter: 0, operatorId: "" };
+}
+
+export const SetCardAuthRequest: MessageFns<SetCardAuthRequest> = {
+  encode(message: SetCardAuthRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    if (message.counter !== 0) {
+      writer.uint32(24).uint32(message.counter);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCardAuthRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCardAuthRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.counter = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetCardAuthRequest>): SetCardAuthRequest {
+    return SetCardAuthRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetCardAuthRequest>): SetCardAuthRequest {
+    const message = createBaseSetCardAuthRequest();
+    message.cardId = object.cardId ?? "";
+    message.keyId = object.keyId ?? "";
+    message.counter = object.counter ?? 0;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetCardAuthResponse(): SetCardAuthResponse {
+  return { card: undefined };
+}
+
+export const SetCardAuthResponse: MessageFns<SetCardAuthResponse> = {
+  encode(message: SetCardAuthResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      CardInfo.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCardAuthResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCardAuthResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = CardInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetCardAuthResponse>): SetCardAuthResponse {
+    return SetCardAuthResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetCardAuthResponse>): SetCardAuthResponse {
+    const message = createBaseSetCardAuthResponse();
+    message.card = (object.card !== undefined && object.card !== null) ? CardInfo.fromPartial(object.card) : undefined;
     return message;
   },
 };
@@ -4399,6 +4774,326 @@ export const ResolveProgramReviewResponse: MessageFns<ResolveProgramReviewRespon
   },
 };
 
+function createBaseRegisterCardTokenRequest(): RegisterCardTokenRequest {
+  return { cardId: "", bankCard: undefined, operatorId: "" };
+}
+
+export const RegisterCardTokenRequest: MessageFns<RegisterCardTokenRequest> = {
+  encode(message: RegisterCardTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.bankCard !== undefined) {
+      BankCard.encode(message.bankCard, writer.uint32(18).fork()).join();
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterCardTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterCardTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bankCard = BankCard.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RegisterCardTokenRequest>): RegisterCardTokenRequest {
+    return RegisterCardTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterCardTokenRequest>): RegisterCardTokenRequest {
+    const message = createBaseRegisterCardTokenRequest();
+    message.cardId = object.cardId ?? "";
+    message.bankCard = (object.bankCard !== undefined && object.bankCard !== null)
+      ? BankCard.fromPartial(object.bankCard)
+      : undefined;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseRegisterCardTokenResponse(): RegisterCardTokenResponse {
+  return { cardId: "", programId: "", bankCards: 0 };
+}
+
+export const RegisterCardTokenResponse: MessageFns<RegisterCardTokenResponse> = {
+  encode(message: RegisterCardTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.programId !== "") {
+      writer.uint32(18).string(message.programId);
+    }
+    if (message.bankCards !== 0) {
+      writer.uint32(24).uint32(message.bankCards);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterCardTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterCardTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bankCards = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RegisterCardTokenResponse>): RegisterCardTokenResponse {
+    return RegisterCardTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterCardTokenResponse>): RegisterCardTokenResponse {
+    const message = createBaseRegisterCardTokenResponse();
+    message.cardId = object.cardId ?? "";
+    message.programId = object.programId ?? "";
+    message.bankCards = object.bankCards ?? 0;
+    return message;
+  },
+};
+
+function createBaseRemoveCardTokenRequest(): RemoveCardTokenRequest {
+  return { cardId: "", bankCard: undefined, operatorId: "" };
+}
+
+export const RemoveCardTokenRequest: MessageFns<RemoveCardTokenRequest> = {
+  encode(message: RemoveCardTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.bankCard !== undefined) {
+      BankCard.encode(message.bankCard, writer.uint32(18).fork()).join();
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(26).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCardTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCardTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bankCard = BankCard.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RemoveCardTokenRequest>): RemoveCardTokenRequest {
+    return RemoveCardTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveCardTokenRequest>): RemoveCardTokenRequest {
+    const message = createBaseRemoveCardTokenRequest();
+    message.cardId = object.cardId ?? "";
+    message.bankCard = (object.bankCard !== undefined && object.bankCard !== null)
+      ? BankCard.fromPartial(object.bankCard)
+      : undefined;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveCardTokenResponse(): RemoveCardTokenResponse {
+  return { cardId: "", programId: "", bankCards: 0 };
+}
+
+export const RemoveCardTokenResponse: MessageFns<RemoveCardTokenResponse> = {
+  encode(message: RemoveCardTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.programId !== "") {
+      writer.uint32(18).string(message.programId);
+    }
+    if (message.bankCards !== 0) {
+      writer.uint32(24).uint32(message.bankCards);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCardTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCardTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bankCards = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RemoveCardTokenResponse>): RemoveCardTokenResponse {
+    return RemoveCardTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveCardTokenResponse>): RemoveCardTokenResponse {
+    const message = createBaseRemoveCardTokenResponse();
+    message.cardId = object.cardId ?? "";
+    message.programId = object.programId ?? "";
+    message.bankCards = object.bankCards ?? 0;
+    return message;
+  },
+};
+
 function createBaseCancelIssuanceRequest(): CancelIssuanceRequest {
   return { cardId: "", reason: "", operatorId: "" };
 }
@@ -4869,9 +5564,55 @@ export const CardServiceService = {
     responseDeserialize: (value: Buffer): ResolveProgramReviewResponse => ResolveProgramReviewResponse.decode(value),
   },
   /**
+   * Anti-cloning: enrols a card that authenticates under a master key with the chip's counter,
+   * moves it to another key (a re-personalized chip), or (empty key) stops it authenticating.
+   * Under the same key the counter never goes back (FAILED_PRECONDITION). Audited.
+   */
+  setCardAuth: {
+    path: "/tapline.v1.CardService/SetCardAuth" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetCardAuthRequest): Buffer => Buffer.from(SetCardAuthRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetCardAuthRequest => SetCardAuthRequest.decode(value),
+    responseSerialize: (value: SetCardAuthResponse): Buffer => Buffer.from(SetCardAuthResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetCardAuthResponse => SetCardAuthResponse.decode(value),
+  },
+  /**
+   * Open loop: registers a visitor's bank card (its PAN, kept only as a keyed hash, or its PAR) as a
+   * token of a card, so that a purchase presenting the bank card pays from that card. One card per
+   * program: the bank card already paying from another card of the program is ALREADY_EXISTS. The
+   * card must be active or frozen; at most 4 bank cards per card, 8 programs per bank card
+   * (FAILED_PRECONDITION). A PAN needs TAPLINE_TOKEN_SECRET (FAILED_PRECONDITION). Registering
+   * again is answered unchanged.
+   */
+  registerCardToken: {
+    path: "/tapline.v1.CardService/RegisterCardToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterCardTokenRequest): Buffer =>
+      Buffer.from(RegisterCardTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterCardTokenRequest => RegisterCardTokenRequest.decode(value),
+    responseSerialize: (value: RegisterCardTokenResponse): Buffer =>
+      Buffer.from(RegisterCardTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterCardTokenResponse => RegisterCardTokenResponse.decode(value),
+  },
+  /** Takes a bank card off a card: purchases presenting it no longer pay from it. */
+  removeCardToken: {
+    path: "/tapline.v1.CardService/RemoveCardToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveCardTokenRequest): Buffer =>
+      Buffer.from(RemoveCardTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveCardTokenRequest => RemoveCardTokenRequest.decode(value),
+    responseSerialize: (value: RemoveCardTokenResponse): Buffer =>
+      Buffer.from(RemoveCardTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveCardTokenResponse => RemoveCardTokenResponse.decode(value),
+  },
+  /**
    * Cancels a card's issuance: the card goes back to stock (unissued) and the initial balance and
    * deposit its issue put on it are taken off, to be handed back. Only an active or frozen card that
-   * has moved no money since its issue (FAILED_PRECONDITION otherwise: return it with ReturnCard).
+   * has moved no money since its issue and carries no bank card (FAILED_PRECONDITION otherwise:
+   * return it with ReturnCard; take its bank cards off with RemoveCardToken).
    * An unissued card is NOT_FOUND to every call but IssueCard, which issues it afresh. Cancelling
    * it again changes nothing (already_unissued). See docs/CARDS.md "Cancelling an issuance".
    */
@@ -4981,9 +5722,27 @@ export interface CardServiceServer extends UntypedServiceImplementation {
   listProgramReviews: handleUnaryCall<ListProgramReviewsRequest, ListProgramReviewsResponse>;
   resolveProgramReview: handleUnaryCall<ResolveProgramReviewRequest, ResolveProgramReviewResponse>;
   /**
+   * Anti-cloning: enrols a card that authenticates under a master key with the chip's counter,
+   * moves it to another key (a re-personalized chip), or (empty key) stops it authenticating.
+   * Under the same key the counter never goes back (FAILED_PRECONDITION). Audited.
+   */
+  setCardAuth: handleUnaryCall<SetCardAuthRequest, SetCardAuthResponse>;
+  /**
+   * Open loop: registers a visitor's bank card (its PAN, kept only as a keyed hash, or its PAR) as a
+   * token of a card, so that a purchase presenting the bank card pays from that card. One card per
+   * program: the bank card already paying from another card of the program is ALREADY_EXISTS. The
+   * card must be active or frozen; at most 4 bank cards per card, 8 programs per bank card
+   * (FAILED_PRECONDITION). A PAN needs TAPLINE_TOKEN_SECRET (FAILED_PRECONDITION). Registering
+   * again is answered unchanged.
+   */
+  registerCardToken: handleUnaryCall<RegisterCardTokenRequest, RegisterCardTokenResponse>;
+  /** Takes a bank card off a card: purchases presenting it no longer pay from it. */
+  removeCardToken: handleUnaryCall<RemoveCardTokenRequest, RemoveCardTokenResponse>;
+  /**
    * Cancels a card's issuance: the card goes back to stock (unissued) and the initial balance and
    * deposit its issue put on it are taken off, to be handed back. Only an active or frozen card that
-   * has moved no money since its issue (FAILED_PRECONDITION otherwise: return it with ReturnCard).
+   * has moved no money since its issue and carries no bank card (FAILED_PRECONDITION otherwise:
+   * return it with ReturnCard; take its bank cards off with RemoveCardToken).
    * An unissued card is NOT_FOUND to every call but IssueCard, which issues it afresh. Cancelling
    * it again changes nothing (already_unissued). See docs/CARDS.md "Cancelling an issuance".
    */
@@ -5363,9 +6122,69 @@ export interface CardServiceClient extends Client {
     callback: (error: ServiceError | null, response: ResolveProgramReviewResponse) => void,
   ): ClientUnaryCall;
   /**
+   * Anti-cloning: enrols a card that authenticates under a master key with the chip's counter,
+   * moves it to another key (a re-personalized chip), or (empty key) stops it authenticating.
+   * Under the same key the counter never goes back (FAILED_PRECONDITION). Audited.
+   */
+  setCardAuth(
+    request: SetCardAuthRequest,
+    callback: (error: ServiceError | null, response: SetCardAuthResponse) => void,
+  ): ClientUnaryCall;
+  setCardAuth(
+    request: SetCardAuthRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetCardAuthResponse) => void,
+  ): ClientUnaryCall;
+  setCardAuth(
+    request: SetCardAuthRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetCardAuthResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Open loop: registers a visitor's bank card (its PAN, kept only as a keyed hash, or its PAR) as a
+   * token of a card, so that a purchase presenting the bank card pays from that card. One card per
+   * program: the bank card already paying from another card of the program is ALREADY_EXISTS. The
+   * card must be active or frozen; at most 4 bank cards per card, 8 programs per bank card
+   * (FAILED_PRECONDITION). A PAN needs TAPLINE_TOKEN_SECRET (FAILED_PRECONDITION). Registering
+   * again is answered unchanged.
+   */
+  registerCardToken(
+    request: RegisterCardTokenRequest,
+    callback: (error: ServiceError | null, response: RegisterCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  registerCardToken(
+    request: RegisterCardTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  registerCardToken(
+    request: RegisterCardTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  /** Takes a bank card off a card: purchases presenting it no longer pay from it. */
+  removeCardToken(
+    request: RemoveCardTokenRequest,
+    callback: (error: ServiceError | null, response: RemoveCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  removeCardToken(
+    request: RemoveCardTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  removeCardToken(
+    request: RemoveCardTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
    * Cancels a card's issuance: the card goes back to stock (unissued) and the initial balance and
    * deposit its issue put on it are taken off, to be handed back. Only an active or frozen card that
-   * has moved no money since its issue (FAILED_PRECONDITION otherwise: return it with ReturnCard).
+   * has moved no money since its issue and carries no bank card (FAILED_PRECONDITION otherwise:
+   * return it with ReturnCard; take its bank cards off with RemoveCardToken).
    * An unissued card is NOT_FOUND to every call but IssueCard, which issues it afresh. Cancelling
    * it again changes nothing (already_unissued). See docs/CARDS.md "Cancelling an issuance".
    */

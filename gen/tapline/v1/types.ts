@@ -68,6 +68,11 @@ export enum DeclineReason {
   DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED = 22,
   /** DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT - A tab settlement larger than what the account owes. */
   DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT = 23,
+  /**
+   * DECLINE_REASON_CARD_AUTH_FAILED - A card that authenticates (anti-cloning) presented no cryptogram, one that does not verify, or
+   * one whose counter is not above the last accepted (a replay or a clone); the rule says which.
+   */
+  DECLINE_REASON_CARD_AUTH_FAILED = 24,
   UNRECOGNIZED = -1,
 }
 
@@ -153,6 +158,34 @@ export interface RequestRef {
 export interface TerminalTxn {
   terminalId: string;
   txnNumber: bigint;
+}
+
+/**
+ * What an NFC card that authenticates computes for one payment and the terminal relays: the card's
+ * own counter (it increments it for every cryptogram) and a MAC (AES-CMAC, truncated to 8 bytes)
+ * over the card id, that counter and the payment's amount and currency, under the card's key
+ * diversified from its program's master key (docs/CARDS.md, "Cards that authenticate").
+ */
+export interface CardCryptogram {
+  counter: number;
+  /** 8 bytes. */
+  mac: Buffer;
+}
+
+/**
+ * A visitor's own contactless bank card (open loop), as the terminal read it. The PAN is turned
+ * into a keyed hash by the node that receives it and goes no further: it is never stored, logged,
+ * streamed or forwarded to another node.
+ */
+export interface BankCard {
+  id?:
+    | //
+    /** The card number, 12-19 digits (Luhn-checked). */
+    { $case: "pan"; value: string }
+    | //
+    /** The payment account reference (EMV tag 9F24): 29 characters A-Z 0-9. */
+    { $case: "par"; value: string }
+    | undefined;
 }
 
 function createBaseMoney(): Money {
@@ -648,6 +681,154 @@ export const TerminalTxn: MessageFns<TerminalTxn> = {
     const message = createBaseTerminalTxn();
     message.terminalId = object.terminalId ?? "";
     message.txnNumber = (object.txnNumber !== undefined && object.txnNumber !== null) ? BigInt(object.txnNumber) : 0n;
+    return message;
+  },
+};
+
+function createBaseCardCryptogram(): CardCryptogram {
+  return { counter: 0, mac: Buffer.alloc(0) };
+}
+
+export const CardCryptogram: MessageFns<CardCryptogram> = {
+  encode(message: CardCryptogram, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.counter !== 0) {
+      writer.uint32(8).uint32(message.counter);
+    }
+    if (message.mac.length !== 0) {
+      writer.uint32(18).bytes(message.mac);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CardCryptogram {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCardCryptogram();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.counter = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mac = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CardCryptogram>): CardCryptogram {
+    return CardCryptogram.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CardCryptogram>): CardCryptogram {
+    const message = createBaseCardCryptogram();
+    message.counter = object.counter ?? 0;
+    message.mac = object.mac ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseBankCard(): BankCard {
+  return { id: undefined };
+}
+
+export const BankCard: MessageFns<BankCard> = {
+  encode(message: BankCard, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.id?.$case) {
+      case "pan":
+        writer.uint32(10).string(message.id.value);
+        break;
+      case "par":
+        writer.uint32(18).string(message.id.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BankCard {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBankCard();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = { $case: "pan", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = { $case: "par", value: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<BankCard>): BankCard {
+    return BankCard.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BankCard>): BankCard {
+    const message = createBaseBankCard();
+    switch (object.id?.$case) {
+      case "pan": {
+        if (object.id?.value !== undefined && object.id?.value !== null) {
+          message.id = { $case: "pan", value: object.id.value };
+        }
+        break;
+      }
+      case "par": {
+        if (object.id?.value !== undefined && object.id?.value !== null) {
+          message.id = { $case: "par", value: object.id.value };
+        }
+        break;
+      }
+    }
     return message;
   },
 };

@@ -9,6 +9,9 @@ import type * as grpc from '@grpc/grpc-js';
 import { minorFromWire } from '../../../actors/money';
 import {
   CardFanoutServiceService,
+  PspWebhookOutcome,
+  type ApplyPspWebhookRequest,
+  type ApplyPspWebhookResponse,
   type IssueBulkCardRequest,
   type IssueBulkCardResponse,
   type RefundRunCashOutRequest,
@@ -16,7 +19,18 @@ import {
 } from '../../../gen/tapline/internal/v1/fanout';
 import { errorOfStatus } from '../grpc/status';
 import { InternalError } from '../../../actors/errors';
-import type { BulkCardIssue, BulkCardIssued, CardFanout, RefundRunCashOut, RefundRunCashedOut } from '../usecases/card-fanout';
+import type {
+  BulkCardIssue,
+  BulkCardIssued,
+  CardFanout,
+  CardTokenIndexing,
+  CardTokenLink,
+  CardTokenLinked,
+  PspWebhook,
+  PspWebhookOutcome as WebhookOutcome,
+  RefundRunCashOut,
+  RefundRunCashedOut,
+} from '../usecases/card-fanout';
 
 /** What the fan-out needs of the router (cluster/router.ts `call`). */
 export interface OwnerCaller {
@@ -55,6 +69,7 @@ export class RoutedCardFanout implements CardFanout {
       expiresAtUnixMs: BigInt(issue.expiresAtMs),
       issuedAtUnixMs: BigInt(issue.issuedAtMs),
       operatorId: issue.operatorId,
+      cardAuthKeyId: issue.cardAuthKeyId,
     };
     const response: IssueBulkCardResponse = await callOwner(this.router, CardFanoutServiceService.issueBulkCard, request);
     return { alreadyExisted: response.alreadyExisted };
@@ -74,5 +89,34 @@ export class RoutedCardFanout implements CardFanout {
       transactionId: response.transactionId,
       named: response.named,
     };
+  }
+
+  async applyPspWebhook(webhook: PspWebhook): Promise<WebhookOutcome> {
+    const request: ApplyPspWebhookRequest = { cardId: webhook.cardId, paymentId: webhook.reference };
+    const response: ApplyPspWebhookResponse = await callOwner(this.router, CardFanoutServiceService.applyPspWebhook, request);
+    switch (response.outcome) {
+      case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_APPLIED:
+        return { outcome: 'applied', transactionId: response.transactionId };
+      case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_REPLAYED:
+        return { outcome: 'replayed', transactionId: response.transactionId };
+      case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_FAILED:
+        return { outcome: 'failed' };
+      case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_PENDING:
+        return { outcome: 'pending' };
+      case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_UNKNOWN:
+        return { outcome: 'unknown' };
+      default:
+        // An owner of another build answering an outcome this one does not know: not acted upon.
+        throw new InternalError(`owner answered an unknown webhook outcome ${response.outcome}`);
+    }
+  }
+
+  async linkCardToken(link: CardTokenLink): Promise<CardTokenLinked> {
+    const response = await callOwner(this.router, CardFanoutServiceService.linkCardToken, { ...link });
+    return { programId: response.programId, currency: response.currency, tokens: response.tokens };
+  }
+
+  async indexCardToken(indexing: CardTokenIndexing): Promise<void> {
+    await callOwner(this.router, CardFanoutServiceService.indexCardToken, { ...indexing });
   }
 }

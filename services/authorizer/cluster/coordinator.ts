@@ -6,10 +6,12 @@
 // fences any previous owner inside commit.lua, plus a lease). A shard still leased by another
 // node is retried every `take_retry_ms` until that node releases it or its lease expires.
 //
-// A node that cannot renew (Redis unreachable, process paused) for longer than the lease drops
-// all its shards by itself; a node whose renew finds a shard taken by another drops that shard.
-// Neither is needed for safety (commits are fenced by the epoch in Redis), only to stop serving
-// reads from a stale copy and to forward instead.
+// A node that cannot renew a shard's lease (Redis unreachable, process paused) for longer than the
+// lease drops that shard by itself; a node whose renew finds a shard taken by another drops that
+// shard. Neither is needed for safety (commits are fenced by the epoch in Redis), only to stop
+// serving reads from a stale copy and to forward instead. Leases are tracked per shard: on Redis
+// Cluster a primary that cannot take writes (failing over, cut off from its replicas) costs the
+// node the shards of that primary's slots only, not the shards of the other primaries.
 
 import type { Logger } from 'pino';
 import { changeFor, placementOf } from '../../../actors/sharding/allocation';
@@ -40,7 +42,8 @@ export class ClusterCoordinator {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<boolean> | undefined;
   private stopped = false;
-  private lastRenewSentOkMs = 0;
+  /** Per shard: when the last round that confirmed its lease (a renewal or the take) was sent. */
+  private readonly leaseConfirmedAtMs: number[];
 
   constructor(
     private readonly self: Member,
@@ -52,7 +55,9 @@ export class ClusterCoordinator {
     private readonly logger: Logger,
     private readonly clock: () => number,
     private readonly metrics?: ClusterMetrics,
-  ) {}
+  ) {
+    this.leaseConfirmedAtMs = new Array<number>(ownership.shardCount).fill(Number.NEGATIVE_INFINITY);
+  }
 
   /** Joins and runs the first round (takes the free shards it owns) before the node serves. */
   async start(): Promise<void> {
@@ -71,12 +76,12 @@ export class ClusterCoordinator {
   }
 
   /**
-   * True while the last successful lease renewal was sent less than a lease ago. Past that, other
-   * nodes may already own this node's shards (it was paused, or cut off from Redis), so it must
-   * not answer from memory until its next round confirms or drops them.
+   * True while the last round that confirmed this shard's lease was sent less than a lease ago.
+   * Past that, another node may already own the shard (this one was paused, or cut off from that
+   * shard's Redis primary), so it must not answer from memory until a round confirms or drops it.
    */
-  get leasesFresh(): boolean {
-    return this.clock() - this.lastRenewSentOkMs < this.limits.lease_ms;
+  leaseFresh(shard: number): boolean {
+    return this.clock() - (this.leaseConfirmedAtMs[shard] ?? Number.NEGATIVE_INFINITY) < this.limits.lease_ms;
   }
 
   get heldCount(): number {
@@ -162,31 +167,42 @@ export class ClusterCoordinator {
     this.owners = placementOf(this.ownership.shardCount, [...this.members.keys()]);
     this.peers.update(members, this.self.nodeId);
 
-    const held = this.heldEpochs();
-    try {
-      const lost = await this.store.renew(this.self.nodeId, held, this.limits.lease_ms);
-      this.lastRenewSentOkMs = sentMs;
-      for (const shard of lost) {
-        if (this.ownership.epochOf(shard) !== held.get(shard)) continue;
-        this.logger.warn({ shard }, 'shard taken by another node; dropping it');
-        this.drop([shard]);
-        this.metrics?.shardMoves.inc({ event: 'lost' });
-      }
-    } catch (error) {
-      this.logger.warn({ err: error }, 'lease renewal failed');
-      this.selfFenceIfExpired();
-      return false;
-    }
-
+    if (!(await this.renewLeases(sentMs))) return false;
     const change = changeFor(this.self.nodeId, this.owners, (shard) => this.ownership.holds(shard));
     if (change.release.length > 0) await this.handOff(change.release);
     if (change.take.length === 0) return false;
-    const taken = await this.store.take(this.self.nodeId, change.take, this.limits.lease_ms);
-    for (const [shard, epoch] of taken) this.ownership.hold(shard, epoch);
+    const { taken, error } = await this.store.take(this.self.nodeId, change.take, this.limits.lease_ms);
+    if (error !== undefined) this.logger.warn({ err: error, taken: taken.size }, 'some shards could not be taken; retried');
+    for (const [shard, epoch] of taken) {
+      this.ownership.hold(shard, epoch);
+      this.leaseConfirmedAtMs[shard] = sentMs;
+    }
     this.metrics?.shardMoves.inc({ event: 'taken' }, taken.size);
     this.metrics?.shardsHeld.set(this.ownership.heldCount);
     if (taken.size > 0) this.logger.info({ taken: taken.size, members: this.members.size }, 'took shards');
     return taken.size < change.take.length;
+  }
+
+  /**
+   * Renews the leases of the shards held; drops those taken by another node, and those whose lease
+   * could not be renewed for a lease time (the others go on being served). False when no lease
+   * could be renewed (Redis unreachable): the round ends there.
+   */
+  private async renewLeases(sentMs: number): Promise<boolean> {
+    const held = this.heldEpochs();
+    const { lost, unreachable, error } = await this.store.renew(this.self.nodeId, held, this.limits.lease_ms);
+    const failed = new Set(unreachable);
+    for (const shard of held.keys()) if (!failed.has(shard)) this.leaseConfirmedAtMs[shard] = sentMs;
+    for (const shard of lost) {
+      if (this.ownership.epochOf(shard) !== held.get(shard)) continue;
+      this.logger.warn({ shard }, 'shard taken by another node; dropping it');
+      this.drop([shard]);
+      this.metrics?.shardMoves.inc({ event: 'lost' });
+    }
+    if (failed.size === 0) return true;
+    this.logger.warn({ err: error, shards: failed.size }, 'lease renewal failed');
+    this.selfFenceIfExpired();
+    return failed.size < held.size;
   }
 
   /** Hand-off: stop the shards' actors here (queued calls retry on the new owner), release leases. */
@@ -213,11 +229,14 @@ export class ClusterCoordinator {
     this.metrics?.shardsHeld.set(this.ownership.heldCount);
   }
 
+  /** Drops the shards whose lease was last confirmed a lease time ago or more. */
   private selfFenceIfExpired(): void {
-    if (this.clock() - this.lastRenewSentOkMs < this.limits.lease_ms || this.ownership.heldCount === 0) return;
-    const held = this.heldEpochs();
-    this.drop(held.keys());
-    this.logger.warn({ shards: held.size }, 'leases could not be renewed in time; dropped every shard');
+    const expired: number[] = [];
+    for (let shard = 0; shard < this.ownership.shardCount; shard++)
+      if (this.ownership.holds(shard) && !this.leaseFresh(shard)) expired.push(shard);
+    if (expired.length === 0) return;
+    this.drop(expired);
+    this.logger.warn({ shards: expired.length }, 'leases could not be renewed in time; dropped those shards');
   }
 
   private heldEpochs(): Map<number, string> {

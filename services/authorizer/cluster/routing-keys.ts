@@ -38,6 +38,7 @@ const program = keyOf('program');
 const issuance = keyOf('issuance');
 const merchant = keyOf('merchant');
 const priceList = keyOf('price_list');
+const token = keyOf('token');
 
 export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AuthorizationServiceService.authorize, (request) => card(request.cardId)),
@@ -80,6 +81,11 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(CardServiceService.listProgramReviews, () => ''),
   entry(CardServiceService.resolveProgramReview, (request) => card(request.cardId)),
   entry(CardServiceService.cancelIssuance, (request) => card(request.cardId)),
+  entry(CardServiceService.setCardAuth, (request) => card(request.cardId)),
+  // A bank card's PAN is hashed on the node it reached and goes no further: these run where they
+  // arrive and reach the card's and the token's owners with the token only.
+  entry(CardServiceService.registerCardToken, () => ''),
+  entry(CardServiceService.removeCardToken, () => ''),
   entry(FleetAdminServiceService.createFleetAccount, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetLimits, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetPolicy, (request) => fleet(request.fleetId)),
@@ -101,6 +107,11 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // Internal fan-out calls (bulk issuance, refund run): one per card, on the card's owner.
   entry(CardFanoutServiceService.issueBulkCard, (request) => card(request.cardId)),
   entry(CardFanoutServiceService.refundRunCashOut, (request) => card(request.cardId)),
+  // A PSP webhook runs on the owner of the card its URL names (the owner fetches the payment).
+  entry(CardFanoutServiceService.applyPspWebhook, (request) => card(request.cardId)),
+  // A bank card's token is listed on its card's owner and indexed on the token's own owner.
+  entry(CardFanoutServiceService.linkCardToken, (request) => card(request.cardId)),
+  entry(CardFanoutServiceService.indexCardToken, (request) => token(request.token)),
 ]);
 
 /** The handler refuses payloads over 4,096 bytes; no longer string is parsed to route it. */

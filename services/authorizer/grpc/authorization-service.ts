@@ -27,13 +27,14 @@ import type {
   VoidRequest,
   VoidResponse,
 } from '../../../gen/tapline/v1/authorization';
-import { serveGatewayStream, withPin } from './gateway-stream';
+import { serveGatewayStream } from './gateway-stream';
+import { authorizeByBankCard } from './bank-card';
 import { parseFleetAuthorize, parseFleetRefund, parseFleetReverse, parseFleetVoid } from './fleet-validate';
 import { toAuthorizeResponse, toBalanceResponse, toRefundResponse, toReverseResponse, toTopUpResponse, toVoidResponse } from './mapping';
 import { receiptOf } from './receipt';
 import { parseReportPour } from './tap-pours-validate';
 import type { PourAnswer } from '../usecases/tap-pours';
-import { unary, unaryAsync, type ServiceDeps } from './service';
+import { unary, unaryAsync, withPin, type Handler, type ServiceDeps } from './service';
 import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, readableRefKey, requireId } from './validate';
 
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
@@ -44,18 +45,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       (request, reply) => deps.tapPours.report(parseReportPour(request), reply),
       (answer) => ({ reportId: answer.reportId, replayed: answer.replayed }),
     ),
-    authorize: unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer>(
-      deps,
-      'Authorize',
-      (request, reply, deadlineMs) => {
-        // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
-        const parsed = isFleetCardId(request.cardId)
-          ? withPin(deps, parseFleetAuthorize(request), request.pin)
-          : withPin(deps, parseAuthorize(request), request.pin);
-        deps.region.money(parsed, reply, undefined, deadlineMs);
-      },
-      toAuthorizeResponse,
-    ),
+    authorize: authorizeHandler(deps),
     topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(
       deps,
       'TopUp',
@@ -95,7 +85,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       async (request) => {
         const cardId = requireId('card_id', request.cardId);
         const key = readableRefKey('transaction', request.transaction);
-        return receiptOf(await deps.records.loadIdempotencyRecord(key), cardId);
+        return receiptOf(await deps.records.loadIdempotencyRecord(deps.region.shardOfCard(cardId), key), cardId);
       },
       (receipt) => receipt,
     ),
@@ -112,4 +102,28 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     ),
     authorizeStream: (call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>) => serveGatewayStream(deps, call),
   };
+}
+
+/** Authorize: a card by its id (fleet cards to their account), or a visitor's bank card (bank-card.ts). */
+function authorizeHandler(deps: ServiceDeps): Handler<AuthorizeRequest, AuthorizeResponse> {
+  return unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer | AuthorizeResponse>(
+    deps,
+    'Authorize',
+    (request, reply, deadlineMs) => {
+      if (request.bankCard !== undefined) {
+        // A visitor's bank card: its card is found first (open loop, bank-card.ts).
+        authorizeByBankCard(deps, request).then(
+          (value) => reply({ ok: true, value }),
+          (error: unknown) => reply({ ok: false, error }),
+        );
+        return;
+      }
+      // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
+      const parsed = isFleetCardId(request.cardId)
+        ? withPin(deps, parseFleetAuthorize(request), request.pin)
+        : withPin(deps, parseAuthorize(request), request.pin);
+      deps.region.money(parsed, reply, undefined, deadlineMs);
+    },
+    (value) => ('result' in value ? toAuthorizeResponse(value) : value),
+  );
 }

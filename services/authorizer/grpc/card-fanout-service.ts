@@ -1,18 +1,34 @@
 // The owner's side of the per-card fan-out calls (CardFanoutService, fanout.proto): one card of a
-// bulk issuance, one cash-out of a refund run. Served only through the cluster router (the node
+// bulk issuance, one cash-out of a refund run, one PSP webhook, one bank card's token listed on its
+// card or indexed on its own shard. Served only through the cluster router (the node
 // never adds this service to its public server), so a call reaches it from this node's own use
 // case or over the internal Forward stream. Each is the card's ordinary idempotent operation, so
 // a retry or a re-run moves nothing twice.
 
-import type {
-  CardFanoutServiceServer,
-  IssueBulkCardRequest,
-  IssueBulkCardResponse,
-  RefundRunCashOutRequest,
-  RefundRunCashOutResponse,
+import {
+  PspWebhookOutcome,
+  type ApplyPspWebhookRequest,
+  type ApplyPspWebhookResponse,
+  type CardFanoutServiceServer,
+  type IndexCardTokenRequest,
+  type IndexCardTokenResponse,
+  type IssueBulkCardRequest,
+  type IssueBulkCardResponse,
+  type LinkCardTokenRequest,
+  type LinkCardTokenResponse,
+  type RefundRunCashOutRequest,
+  type RefundRunCashOutResponse,
 } from '../../../gen/tapline/internal/v1/fanout';
-import type { BulkCardIssued, RefundRunCashedOut } from '../usecases/card-fanout';
-import { parseBulkCardIssue, parseRefundRunCashOut } from './card-fanout-validate';
+import type { BulkCardIssued, PspWebhookOutcome as WebhookOutcome, RefundRunCashedOut } from '../usecases/card-fanout';
+import {
+  parseBulkCardIssue,
+  parseCardTokenIndexing,
+  parseCardTokenLink,
+  parsePspWebhook,
+  parseRefundRunCashOut,
+} from './card-fanout-validate';
+import type { CardState } from '../../../actors/card/rules';
+import { outcomeOf } from '../usecases/outcome';
 import type { CardServiceDeps } from './cards-service';
 import { unaryAsync } from './service';
 
@@ -30,5 +46,43 @@ export function cardFanoutService(deps: CardServiceDeps): CardFanoutServiceServe
       (request) => deps.refundRun.cashOut(parseRefundRunCashOut(request)),
       (answer) => ({ ...answer, amountMinor: BigInt(answer.amountMinor) }),
     ),
+    applyPspWebhook: unaryAsync<ApplyPspWebhookRequest, ApplyPspWebhookResponse, WebhookOutcome>(
+      deps,
+      'CardFanout.ApplyPspWebhook',
+      (request) => {
+        const webhook = parsePspWebhook(request);
+        return deps.pspTopUps.applyWebhook(webhook.reference, webhook.cardId);
+      },
+      (answer) => ({
+        outcome: wire_webhook_outcomes[answer.outcome],
+        transactionId: 'transactionId' in answer ? answer.transactionId : '',
+      }),
+    ),
+    linkCardToken: unaryAsync<LinkCardTokenRequest, LinkCardTokenResponse, CardState>(
+      deps,
+      'CardFanout.LinkCardToken',
+      (request) => {
+        const { cardId, token, link, operatorId } = parseCardTokenLink(request);
+        return outcomeOf((reply) => deps.region.linkCardToken(cardId, token, link, operatorId, reply));
+      },
+      (state) => ({ programId: state.programId, currency: state.currency, tokens: state.tokens?.length ?? 0 }),
+    ),
+    indexCardToken: unaryAsync<IndexCardTokenRequest, IndexCardTokenResponse, unknown>(
+      deps,
+      'CardFanout.IndexCardToken',
+      (request) => {
+        const { token, programId, currency, cardId, link } = parseCardTokenIndexing(request);
+        return deps.tokenIndex.change(token, { program: programId, currency, card: cardId }, link);
+      },
+      () => ({}),
+    ),
   };
 }
+
+export const wire_webhook_outcomes: Readonly<Record<WebhookOutcome['outcome'], PspWebhookOutcome>> = {
+  applied: PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_APPLIED,
+  replayed: PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_REPLAYED,
+  failed: PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_FAILED,
+  pending: PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_PENDING,
+  unknown: PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_UNKNOWN,
+};

@@ -5,8 +5,17 @@
 
 import { invalidArgument } from '../../../actors/errors';
 import { minorFromWire, request_amount_max_minor } from '../../../actors/money';
-import type { IssueBulkCardRequest, RefundRunCashOutRequest } from '../../../gen/tapline/internal/v1/fanout';
-import type { BulkCardIssue, RefundRunCashOut } from '../usecases/card-fanout';
+import type {
+  ApplyPspWebhookRequest,
+  IndexCardTokenRequest,
+  IssueBulkCardRequest,
+  LinkCardTokenRequest,
+  RefundRunCashOutRequest,
+} from '../../../gen/tapline/internal/v1/fanout';
+import type { BulkCardIssue, CardTokenIndexing, CardTokenLink, PspWebhook, RefundRunCashOut } from '../usecases/card-fanout';
+import { token_pattern } from '../../../actors/card/tokens';
+import { psp_reference_pattern } from '../usecases/psp';
+import { card_auth_key_id_pattern } from '../../../actors/program/config';
 import { optionalId, requireCurrency, requireId } from './validate';
 
 /** The largest time a JavaScript Date holds (ms since the epoch): any later "time" is malformed. */
@@ -36,7 +45,14 @@ export function parseBulkCardIssue(wire: IssueBulkCardRequest): BulkCardIssue {
     expiresAtMs: wireTime('expires_at_unix_ms', wire.expiresAtUnixMs, 0),
     issuedAtMs: wireTime('issued_at_unix_ms', wire.issuedAtUnixMs, 1),
     operatorId: optionalId('operator_id', wire.operatorId, ''),
+    cardAuthKeyId: parseKeyId('card_auth_key_id', wire.cardAuthKeyId),
   };
+}
+
+/** A card authentication key id, or '' for none. */
+export function parseKeyId(field: string, value: string): string {
+  if (value !== '' && !card_auth_key_id_pattern.test(value)) throw invalidArgument(`${field} must be 1-32 of A-Z a-z 0-9 . _ -`, { field });
+  return value;
 }
 
 export function parseRefundRunCashOut(wire: RefundRunCashOutRequest): RefundRunCashOut {
@@ -44,5 +60,34 @@ export function parseRefundRunCashOut(wire: RefundRunCashOutRequest): RefundRunC
     cardId: requireId('card_id', wire.cardId),
     runId: requireId('run_id', wire.runId),
     operatorId: requireId('operator_id', wire.operatorId),
+  };
+}
+
+export function parsePspWebhook(wire: ApplyPspWebhookRequest): PspWebhook {
+  if (!psp_reference_pattern.test(wire.paymentId)) throw invalidArgument('payment_id must be 1-100 of A-Z a-z 0-9 . _ -');
+  return { reference: wire.paymentId, cardId: requireId('card_id', wire.cardId) };
+}
+
+function requireToken(value: string): string {
+  if (!token_pattern.test(value)) throw invalidArgument('token must be h:<64 hex digits> or par:<29 of A-Z 0-9>', { field: 'token' });
+  return value;
+}
+
+export function parseCardTokenLink(wire: LinkCardTokenRequest): CardTokenLink {
+  return {
+    cardId: requireId('card_id', wire.cardId),
+    token: requireToken(wire.token),
+    link: wire.link,
+    operatorId: optionalId('operator_id', wire.operatorId, ''),
+  };
+}
+
+export function parseCardTokenIndexing(wire: IndexCardTokenRequest): CardTokenIndexing {
+  return {
+    token: requireToken(wire.token),
+    programId: requireId('program_id', wire.programId),
+    currency: requireCurrency('currency', wire.currency),
+    cardId: requireId('card_id', wire.cardId),
+    link: wire.link,
   };
 }

@@ -2,10 +2,12 @@
 // the cash-out, PSP, manual credit, refund run and tab calls. Pure functions, no validation (cards-validate.ts).
 
 import { liveHeldMinor } from '../../../actors/card/holds';
+import type { CardAuthState } from '../../../actors/card/card-auth';
 import type { CardState } from '../../../actors/card/rules';
 import type { TxnAnswer } from '../../../actors/card/transaction';
 import type { ProgramConfig } from '../../../actors/program/config';
 import type {
+  CardAuthInfo,
   CardInfo,
   CreditCardResponse,
   HandlePspCallbackResponse,
@@ -30,6 +32,7 @@ export function wireProgram(config: ProgramConfig): WireProgramConfig {
     depositMinor: BigInt(config.depositMinor),
     pinAttemptsMax: config.pinAttemptsMax,
     partialHolds: config.partialHolds,
+    cardAuthKeyId: config.cardAuthKeyId,
     ...(config.rules === undefined ? {} : { rules: wireProgramRules(config.rules) }),
   };
 }
@@ -53,6 +56,19 @@ export function cardInfo(state: CardState, nowMs: number): CardInfo {
     holds: state.holds === undefined ? 0 : Object.keys(state.holds).length,
     issuanceId: profile?.issuance ?? '',
     tabLimit: money(profile?.tabLimitMinor ?? 0),
+    bankCards: state.tokens?.length ?? 0,
+    ...(state.auth === undefined ? {} : { auth: cardAuthInfo(state.auth) }),
+  };
+}
+
+function cardAuthInfo(auth: CardAuthState): CardAuthInfo {
+  return {
+    keyId: auth.keyId,
+    counter: auth.counter,
+    flags: auth.flags,
+    lastFlagReason: auth.lastFlag?.reason ?? '',
+    lastFlagAtUnixMs: BigInt(auth.lastFlag?.atMs ?? 0),
+    lastFlagTerminalId: auth.lastFlag?.terminalId ?? '',
   };
 }
 

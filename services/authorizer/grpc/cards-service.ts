@@ -47,6 +47,12 @@ import type {
   SetTabLimitResponse,
   SettleTabRequest,
   SettleTabResponse,
+  SetCardAuthRequest,
+  SetCardAuthResponse,
+  RegisterCardTokenRequest,
+  RegisterCardTokenResponse,
+  RemoveCardTokenRequest,
+  RemoveCardTokenResponse,
   StartPspTopUpRequest,
   StartPspTopUpResponse,
 } from '../../../gen/tapline/v1/cards';
@@ -79,10 +85,24 @@ import {
 } from './cards-validate';
 import { wireCardStatus } from './mapping';
 import { programReviewHandlers } from './program-review-service';
+import { parseKeyId } from './card-fanout-validate';
 import { unary, unaryAsync, type ServiceDeps } from './service';
-import { optionalId, requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
+import { optionalId, parseBankCard, requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
+import type { CardTokens, TokenRegistered, TokenRegistration } from '../usecases/card-tokens';
+import type { TokenIndex } from '../../../actors/card/token-index';
+
+/** The node's card authentication master keys, by id (usecases/card-auth.ts); only whether one is held is asked here. */
+export interface CardAuthKeyIds {
+  has(keyId: string): boolean;
+}
 
 export interface CardServiceDeps extends ServiceDeps {
+  /** Undefined when TAPLINE_CARD_AUTH_KEYS is not set: no program or card can name a key. */
+  readonly cardAuthKeys: CardAuthKeyIds | undefined;
+  /** Open loop: registering visitors' bank cards as tokens of cards. */
+  readonly cardTokens: Pick<CardTokens, 'register' | 'remove'>;
+  /** The tokens' index, written on a token's owner (the fan-out's IndexCardToken). */
+  readonly tokenIndex: Pick<TokenIndex, 'change'>;
   readonly issuance: CardIssuance;
   readonly refundRun: ProgramRefundRun;
   readonly pspTopUps: PspTopUps;
@@ -102,7 +122,50 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
     ...issuanceCancelHandlers(deps),
     ...paymentHandlers(deps),
     ...tabAndManagerHandlers(deps),
+    setCardAuth: unary<SetCardAuthRequest, SetCardAuthResponse, CardState>(
+      deps,
+      'SetCardAuth',
+      (request, reply) => {
+        const cardId = requireId('card_id', request.cardId);
+        const keyId = parseKeyId('key_id', request.keyId);
+        const operatorId = requireId('operator_id', request.operatorId);
+        requireKeyHeld(deps, keyId);
+        deps.region.setCardAuth(cardId, keyId, request.counter, operatorId, reply);
+      },
+      (state: CardState) => cardReply(state, deps.clock()),
+    ),
+    ...bankCardHandlers(deps),
   };
+}
+
+/** Open loop: a visitor's bank card registered as a token of a card, or taken off it. */
+function bankCardHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'registerCardToken' | 'removeCardToken'> {
+  const parse = (request: RegisterCardTokenRequest | RemoveCardTokenRequest): TokenRegistration => ({
+    cardId: requireId('card_id', request.cardId),
+    bankCard: parseBankCard('bank_card', request.bankCard),
+    operatorId: requireId('operator_id', request.operatorId),
+  });
+  const answer = ({ cardId, programId, bankCards }: TokenRegistered): RegisterCardTokenResponse => ({ cardId, programId, bankCards });
+  return {
+    registerCardToken: unaryAsync<RegisterCardTokenRequest, RegisterCardTokenResponse, TokenRegistered>(
+      deps,
+      'RegisterCardToken',
+      (request) => deps.cardTokens.register(parse(request)),
+      answer,
+    ),
+    removeCardToken: unaryAsync<RemoveCardTokenRequest, RemoveCardTokenResponse, TokenRegistered>(
+      deps,
+      'RemoveCardToken',
+      (request) => deps.cardTokens.remove(parse(request)),
+      answer,
+    ),
+  };
+}
+
+/** A key id a program or card names must be one this node holds (all nodes hold the same keys). */
+function requireKeyHeld(deps: CardServiceDeps, keyId: string): void {
+  if (keyId !== '' && deps.cardAuthKeys?.has(keyId) !== true)
+    throw failedPrecondition(`no card authentication key ${keyId} is configured (TAPLINE_CARD_AUTH_KEYS)`, { keyId });
 }
 
 /** Programs and issuing cards, one or in bulk. */
@@ -116,6 +179,7 @@ function programAndIssuanceHandlers(
       (request, reply) => {
         const programId = requireId('program_id', request.programId);
         const config = parseProgramConfig(request.config);
+        requireKeyHeld(deps, config.cardAuthKeyId);
         deps.programs.define(programId, config, optionalId('operator_id', request.operatorId, ''), reply);
       },
       (program) => ({ programId: program.programId, version: BigInt(program.version) }),

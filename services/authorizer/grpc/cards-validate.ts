@@ -57,6 +57,7 @@ export function parseProgramConfig(wire: WireProgramConfig | undefined): Program
     depositMinor: wireMinor('config.deposit_minor', wire.depositMinor),
     pinAttemptsMax: wire.pinAttemptsMax === 0 ? default_pin_attempts_max : wire.pinAttemptsMax,
     partialHolds: wire.partialHolds,
+    cardAuthKeyId: wire.cardAuthKeyId,
     // Validated like a fleet's program rules; absent = none (the plain purchase path).
     ...(wire.rules === undefined ? {} : { rules: parseProgram(wire.rules) }),
   };

@@ -133,6 +133,8 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
     if (wire.pin !== '') throw invalidArgument('pin is checked at the pre-authorization, not at its completion');
   } else if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION');
   const redeemPoints = wire.redeemPoints === undefined || wire.redeemPoints === 0n ? undefined : parseRedeemPoints(kind, wire.redeemPoints);
+  if (wire.cardCryptogram !== undefined)
+    throw invalidArgument('card_cryptogram is not accepted for fleet cards (they do not authenticate)');
   const lines = parseLines(wire, amountMinor);
   const prompts = {
     odometer_km: requireBounded('prompts.odometer_km', wire.prompts?.odometerKm ?? 0n, 0, odometer_km_max),

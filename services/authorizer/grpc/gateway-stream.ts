@@ -6,7 +6,7 @@
 
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { NodeStoppingError, invalidArgument, isShardMoved, resourceExhausted, type Outcome } from '../../../actors/errors';
+import { NodeStoppingError, asTaplineError, invalidArgument, isShardMoved, resourceExhausted, type Outcome } from '../../../actors/errors';
 import { isFleetCardId } from '../../../actors/sharding/shard-key';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
 import type {
@@ -21,18 +21,8 @@ import { parseFleetAuthorize } from './fleet-validate';
 import { toAuthorizeResponse } from './mapping';
 import { errorOfStatus, statusOf } from './status';
 import { parseAuthorize, requireCorrelationId } from './validate';
-import { pin_pattern } from '../usecases/pin';
-import type { ServiceDeps } from './service';
-
-/**
- * The PIN entered, as its keyed hash (the PIN itself goes no further than the PIN use case). A
- * plain purchase without a PIN costs one string comparison here.
- */
-export function withPin<R extends MoneyRequest>(deps: ServiceDeps, request: R, pin: string): R {
-  if (pin === '') return request;
-  if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
-  return deps.pins.forPayment(request, pin);
-}
+import { withPin, type ServiceDeps } from './service';
+import { authorizeByBankCard } from './bank-card';
 
 export function serveGatewayStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>): void {
   const stream = new GatewayStream(deps, call);
@@ -85,6 +75,7 @@ class GatewayStream {
       correlationId = requireCorrelationId(item.correlationId);
       if (item.request === undefined) throw invalidArgument('request is required');
       if (!deps.accepting()) throw new NodeStoppingError('node is shutting down; retry on another node');
+      if (item.request.bankCard !== undefined) return this.admitBankCard(correlationId, item.request);
       request = isFleetCardId(item.request.cardId)
         ? withPin(deps, parseFleetAuthorize(item.request), item.request.pin)
         : withPin(deps, parseAuthorize(item.request), item.request.pin);
@@ -111,6 +102,21 @@ class GatewayStream {
       if (!outcome.ok && deps.cluster !== undefined && isShardMoved(outcome.error)) this.viaOwner(correlationId, wireRequest);
       else this.settled(correlationId, outcome);
     });
+  }
+
+  /** An item presenting a bank card: its card is found first, then the item runs on the card's owner. */
+  private admitBankCard(correlationId: string, request: AuthorizeRequest): void {
+    const { deps } = this;
+    if (this.inFlight >= deps.stream_in_flight_max || !deps.inFlight.tryAcquire()) {
+      deps.metrics.rejectedFull.inc({ queue: 'stream' });
+      this.failItem(correlationId, resourceExhausted('too many items in flight'));
+      return;
+    }
+    this.inFlight += 1;
+    authorizeByBankCard(deps, request).then(
+      (response) => this.settled(correlationId, undefined, response),
+      (error: unknown) => this.settled(correlationId, { ok: false, error: asTaplineError(error) }),
+    );
   }
 
   /** The card lives on another node (or its shard moved away mid-call): run the item there. */

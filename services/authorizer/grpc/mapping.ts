@@ -36,6 +36,7 @@ const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   pin_locked: DeclineReason.DECLINE_REASON_PIN_LOCKED,
   settlement_exceeds_debt: DeclineReason.DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT,
   account_overdue: DeclineReason.DECLINE_REASON_ACCOUNT_OVERDUE,
+  card_auth_failed: DeclineReason.DECLINE_REASON_CARD_AUTH_FAILED,
   limit_exceeded: DeclineReason.DECLINE_REASON_LIMIT_EXCEEDED,
   credit_limit_exceeded: DeclineReason.DECLINE_REASON_CREDIT_LIMIT_EXCEEDED,
   product_restricted: DeclineReason.DECLINE_REASON_PRODUCT_RESTRICTED,

@@ -17,6 +17,9 @@ import type { ProgramRegistry } from '../../../actors/program/registry';
 import type { PriceListRegistry } from '../../../actors/fleet/price-lists';
 import type { CardPins } from '../usecases/card-pins';
 import type { ManagerDirectory } from '../usecases/managers';
+import type { CardTokens } from '../usecases/card-tokens';
+import { pin_pattern } from '../usecases/pin';
+import type { MoneyRequest } from '../../../actors/card/transaction';
 import type { Persistence } from '../../../actors/runtime/persistence';
 import { optionalId, requireBalance, requireId } from './validate';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../../gen/tapline/v1/authorization';
@@ -98,6 +101,8 @@ export interface ServiceDeps {
   readonly cluster?: StreamItemRouter;
   /** Beer taps' pour reports (AuthorizationService.ReportPour). */
   readonly tapPours: TapPours;
+  /** Open loop: the cards visitors' bank cards pay from (usecases/card-tokens.ts). */
+  readonly bankCards?: Pick<CardTokens, 'cardFor'>;
 }
 
 /** How AuthorizeStream items reach their card's owner in a cluster. */
@@ -118,6 +123,16 @@ export interface StreamItemRouter {
 export function deadlineMsOf(deadline: Date | number): number | undefined {
   if (deadline instanceof Date) return deadline.getTime();
   return Number.isFinite(deadline) ? deadline : undefined;
+}
+
+/**
+ * The PIN entered, as its keyed hash (the PIN itself goes no further than the PIN use case). A
+ * plain purchase without a PIN costs one string comparison here.
+ */
+export function withPin<R extends MoneyRequest>(deps: ServiceDeps, request: R, pin: string): R {
+  if (pin === '') return request;
+  if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
+  return deps.pins.forPayment(request, pin);
 }
 
 export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;

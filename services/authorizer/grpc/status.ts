@@ -12,6 +12,7 @@ import {
   InternalError,
   NodeStoppingError,
   OverloadedError,
+  PspUnavailableError,
   RejectedError,
   ShardMovedError,
   StoreUnavailableError,
@@ -93,7 +94,7 @@ function retryDelayMsOf(error: TaplineError): number | undefined {
   if (error instanceof ShardMovedError || error instanceof NodeStoppingError) return 50;
   if (error instanceof ContentionError) return 100;
   if (error instanceof StoreUnavailableError) return 500;
-  if (error instanceof OverloadedError) return 1_000;
+  if (error instanceof OverloadedError || error instanceof PspUnavailableError) return 1_000;
   if (error instanceof UnavailableError || error instanceof DeadlineExceededError) return 200;
   return undefined;
 }
@@ -104,6 +105,7 @@ function reasonOf(error: TaplineError): string {
   if (error instanceof NodeStoppingError) return 'NODE_STOPPING';
   if (error instanceof ContentionError) return 'CONTENTION';
   if (error instanceof StoreUnavailableError) return 'STORE_UNAVAILABLE';
+  if (error instanceof PspUnavailableError) return 'PSP_UNAVAILABLE';
   if (error instanceof OverloadedError) return 'OVERLOADED';
   return error.code.toUpperCase();
 }

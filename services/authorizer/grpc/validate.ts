@@ -6,7 +6,16 @@ import { amount_abs_max_minor, isKnownCurrency, minorFromWire, request_amount_ma
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
 import { clientKey, isClientKeyAllowed, storedKeyNamed, system_key_namespaces, terminalTxnKey } from '../../../actors/request-keys';
 import { parseLines } from './lines';
-import { AuthorizationKind, type LineItem, type Money, type RequestRef } from '../../../gen/tapline/v1/types';
+import {
+  AuthorizationKind,
+  type BankCard,
+  type CardCryptogram,
+  type LineItem,
+  type Money,
+  type RequestRef,
+} from '../../../gen/tapline/v1/types';
+import type { BankCardId } from '../usecases/card-tokens';
+import { card_counter_max } from '../../../actors/card/card-auth';
 import {
   TopUpSource,
   type AuthorizeRequest,
@@ -154,6 +163,8 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
     throw unimplemented('refunds are served by the Refund call (it needs a manager credential), not by Authorize');
   }
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
+  // A bank card is resolved to its card before this point (grpc/bank-card.ts); both at once is a mistake.
+  if (wire.bankCard !== undefined) throw invalidArgument('bank_card replaces card_id: send one of them', { field: 'bank_card' });
   const key = terminalTxnKey(terminalId, txn);
   let originalKey = '';
   if (kind === 'incremental' || kind === 'completion') {
@@ -178,7 +189,49 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
   if (wire.lineItems.length > 0) request.lines = parseLines(wire.lineItems);
   // Loyalty points redeemed as payment (purchases only; 0 = none).
   if (wire.redeemPoints !== undefined && wire.redeemPoints !== 0n) request.redeemPoints = parseRedeemPoints(kind, wire.redeemPoints);
+  if (wire.cardCryptogram !== undefined) request.cardCryptogram = parseCardCryptogram(kind, wire.cardCryptogram);
   return finish(request);
+}
+
+/** True when `digits` passes the Luhn check of card numbers. */
+function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let digit = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) digit = digit * 2 > 9 ? digit * 2 - 9 : digit * 2;
+    sum += digit;
+  }
+  return sum % 10 === 0;
+}
+
+/**
+ * A visitor's bank card: a PAN of 12-19 digits passing the Luhn check, or a PAR of 29 of A-Z 0-9.
+ * A refusal never repeats the value (a PAN must not reach a log or a client's error message).
+ */
+export function parseBankCard(field: string, wire: BankCard | undefined): BankCardId {
+  const id = wire?.id;
+  if (id === undefined) throw invalidArgument(`${field} is required`, { field });
+  if (id.$case === 'par') {
+    if (!/^[A-Z0-9]{29}$/.test(id.value)) throw invalidArgument(`${field}.par must be 29 of A-Z 0-9`, { field: `${field}.par` });
+    return { par: id.value };
+  }
+  if (!/^[0-9]{12,19}$/.test(id.value) || !luhnValid(id.value))
+    throw invalidArgument(`${field}.pan is not a card number (12-19 digits, Luhn)`, { field: `${field}.pan` });
+  return { pan: id.value };
+}
+
+/** A card's MAC is 8 bytes (AES-CMAC truncated, docs/CARDS.md). */
+const card_mac_bytes = 8;
+
+/** The cryptogram of a payment of a card that authenticates: purchases and pre-authorizations only. */
+function parseCardCryptogram(kind: MoneyRequest['kind'], wire: CardCryptogram): { counter: number; mac: string } {
+  if (kind !== 'purchase' && kind !== 'pre_authorization')
+    throw invalidArgument('card_cryptogram is only valid for PURCHASE and PRE_AUTHORIZATION', { field: 'card_cryptogram' });
+  if (wire.mac.length !== card_mac_bytes)
+    throw invalidArgument(`card_cryptogram.mac must be ${card_mac_bytes} bytes`, { field: 'card_cryptogram.mac' });
+  if (!Number.isInteger(wire.counter) || wire.counter < 0 || wire.counter > card_counter_max)
+    throw invalidArgument('card_cryptogram.counter must be a 32-bit unsigned integer', { field: 'card_cryptogram.counter' });
+  return { counter: wire.counter, mac: Buffer.from(wire.mac).toString('hex') };
 }
 
 /** Points to redeem; at most 10^15 (a points balance is bounded like money). */

@@ -73,7 +73,8 @@ const fleet_card_state = z.object({ fleetId: z.string() });
 const fleet_state = z.object({ balanceMinor: balance_minor, currency: z.string() });
 
 const token_version = 'v1';
-const token_pattern = /^v1:(card|fcard|fleet):(0|[1-9][0-9]{0,19})$/;
+// The cursor is a SCAN cursor, or on Redis Cluster "<primary's lowest slot>:<SCAN cursor>" (redis-store.ts).
+const token_pattern = /^v1:(card|fcard|fleet):((?:(?:0|[1-9][0-9]{0,4}):)?(0|[1-9][0-9]{0,19}))$/;
 
 /** The opaque page token of a position: base64url of "v1:<family>:<cursor>". */
 export function encodeBalancesPageToken(position: BalancesPosition): string {
@@ -89,7 +90,7 @@ export function decodeBalancesPageToken(token: string): BalancesPosition {
   const match = token_pattern.exec(text);
   // Re-encoding must give the token back: base64url decoding skips characters it does not know.
   if (match === null || encodeBalancesPageToken({ family: match[1] as Family, cursor: match[2] as string }) !== token) throw refused();
-  if (BigInt(match[2] as string) > scan_cursor_max) throw refused();
+  if (BigInt(match[3] as string) > scan_cursor_max) throw refused();
   return { family: match[1] as Family, cursor: match[2] as string };
 }
 

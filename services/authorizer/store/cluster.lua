@@ -2,8 +2,8 @@
 -- Time is Redis' own clock (TIME), so node clocks need not agree.
 --
 -- Keys (documented in keys.ts):
---   tl:cluster:members   zset  node id -> expiry (ms, Redis time) of its membership
---   tl:cluster:addr      hash  node id -> advertised internal address (host:port)
+--   tl:{cluster}:members zset  node id -> expiry (ms, Redis time) of its membership (KEYS[1] of heartbeat, leave)
+--   tl:{cluster}:addr    hash  node id -> advertised internal address (host:port) (KEYS[2] of heartbeat, leave)
 --   tl:{s<n>}:epoch      string  the shard's fencing epoch (checked by commit.lua)
 --   tl:{s<n>}:lease      string  "<node id>|<epoch>" with a PX time-to-live: who holds the shard
 --
@@ -14,10 +14,12 @@
 -- renew nodeId leaseMs (epochKey leaseKey epoch)*  -> per shard "1" (still held, lease extended)
 --     or "0" (lost: the epoch moved on or another node holds the lease)
 -- release nodeId (epochKey leaseKey epoch)*  -> 1; deletes each lease this node holds at that epoch
+-- take, renew and release have KEYS[1] = a key of the shards' slot (on Redis Cluster they are
+-- called once per shard; on one server once for all).
 
 local op = ARGV[1]
-local members_key = 'tl:cluster:members'
-local addr_key = 'tl:cluster:addr'
+local members_key = KEYS[1]
+local addr_key = KEYS[2]
 
 local function now_ms()
   local t = redis.call('TIME')

@@ -1,6 +1,7 @@
 -- Group commit: applies a batch of independent entries, each atomically, in order.
 --
--- ARGV: ttlSeconds, shardCount, (epochKey, expectedEpoch) * shardCount, body.
+-- ARGV: ttlSeconds, preflight ("1" or "0"), shardCount, (epochKey, expectedEpoch) * shardCount, body.
+-- KEYS[1]: the first shard's epoch key (routes the call to that slot's primary on Redis Cluster).
 -- The body carries the entries as fields, each field ended by a NUL byte (committer.ts makes
 -- sure no field contains one: JSON text never does and every key is built from validated ids).
 -- One body string instead of one ARGV string per field: the node encodes and writes a batch as
@@ -9,25 +10,38 @@
 --   shardIndex (1-based; "i,j,..." for an entry that writes on several shards, e.g. a card
 --     replacement: it is fenced by every one of them), writeCount,
 --   (key, expectedVersion, data or "") * writeCount,
---   idempotencyKey or "", idempotencyValue,
---   claimCount, (claimKey, claimValue) * claimCount,
+--   idempotencyKey or "", idempotencyValue, keyRecord or "" (the request key's record on its home
+--     shard; "" when it was claimed beforehand, on Redis Cluster),
+--   claimCount, (claimKey, claimValue, claimKeyRecord or "") * claimCount,
 --   outboxStream or "", outboxPayload (empty: the same document as the idempotency value),
 --   extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards)
 -- An empty data string means "check the version only"; entity states are never empty.
 --
 -- Per entry, nothing is written unless every check passes:
 --   F  the shard's epoch is not the one the writer holds (a newer owner took it: fenced)
---   C  an entity version differs from the expected one, or a claim key exists (conflict)
---   D  the idempotency key exists: the request was already answered; its record is returned
---   K  committed: states written (version + 1), idempotency record and claims set with the TTL,
---      outbox entry appended
+--   C  an entity version differs from the expected one, or a claim key exists, or a claim's key
+--      record names another record (conflict)
+--   D  the request was already answered: its record exists here, or the key record names a record
+--      of another shard, which exists; that record is returned
+--   R  the key record names a record of another shard that does not exist (yet): the key is taken
+--   K  committed: states written (version + 1), idempotency record, key records and claims set with
+--      the TTL, outbox entry appended
+-- A record returned for D is written again unchanged (KEEPTTL): the WAIT that follows the script
+-- then covers it, so a duplicate answer, like a commit, is on the replicas before it is given.
 -- Versions are tracked across entries, so entries of one entity chain within a batch.
 -- Returns { "<one status letter per entry>", entryIndex1, record1, entryIndex2, record2, ... }.
+--
+-- Preflight (Redis Cluster): a script's writes are not undone when a later command fails, and while
+-- its slot migrates a key already moved to another primary fails when touched. So before anything
+-- is written every key of the batch is touched once (redis.pcall, which returns the failure instead
+-- of raising it); if one is not here the script answers TRYAGAIN having written nothing. Once the
+-- script runs, no key can move until it ends (a migration is a command too).
 
 local ttl = ARGV[1]
-local shard_count = tonumber(ARGV[2])
+local preflight = ARGV[2] == '1'
+local shard_count = tonumber(ARGV[3])
 local shard_ok = {}
-local at = 3
+local at = 4
 for i = 1, shard_count do
   shard_ok[i] = (redis.call('GET', ARGV[at]) == ARGV[at + 1])
   at = at + 2
@@ -69,16 +83,75 @@ local function pairs_into(keys, values)
   return count
 end
 
+-- The record a key record names, when it is not `own`; nil when there is none or it is `own`.
+local function other_record(key_record, own)
+  if key_record == '' then return nil end
+  local named = redis.call('GET', key_record)
+  if named and named ~= own then return named end
+  return nil
+end
+
+-- Returns a duplicate's record after writing it again unchanged (see above).
+local function duplicate(key, value)
+  redis.call('SET', key, value, 'KEEPTTL')
+  return value
+end
+
 -- The fields of the entry being applied, reused from one entry to the next.
 local write_keys, write_versions, write_data = {}, {}, {}
-local claim_keys, claim_values = {}, {}
+local claim_keys, claim_values, claim_records = {}, {}, {}
 local extra_keys, extra_values = {}, {}
+
+-- Reads the next entry's fields into the tables above; returns them (counts and single fields).
+local function parse_entry()
+  local fencing = field()
+  local write_count = tonumber(field())
+  for w = 1, write_count do
+    write_keys[w] = field()
+    write_versions[w] = tonumber(field())
+    write_data[w] = field()
+  end
+  local idem_key, idem_value, idem_record = field(), field(), field()
+  local claim_count = tonumber(field())
+  for c = 1, claim_count do
+    claim_keys[c] = field()
+    claim_values[c] = field()
+    claim_records[c] = field()
+  end
+  local outbox_key, outbox_value = field(), field()
+  local extra_count = pairs_into(extra_keys, extra_values)
+  return fencing, write_count, idem_key, idem_value, idem_record, claim_count, outbox_key, outbox_value, extra_count
+end
+
+if preflight then
+  local missing = nil
+  local function touch(key)
+    if key ~= '' and not missing then
+      local reply = redis.pcall('EXISTS', key)
+      if type(reply) == 'table' and reply.err then missing = key end
+    end
+  end
+  while pos <= body_end and not missing do
+    local _, write_count, idem_key, _, idem_record, claim_count, outbox_key, _, extra_count = parse_entry()
+    for w = 1, write_count do touch(write_keys[w]) end
+    touch(idem_key)
+    touch(idem_record)
+    for c = 1, claim_count do
+      touch(claim_keys[c])
+      touch(claim_records[c])
+    end
+    touch(outbox_key)
+    for x = 1, extra_count do touch(extra_keys[x]) end
+  end
+  if missing then return redis.error_reply('TRYAGAIN key ' .. missing .. ' is not on this primary (slot moving); nothing written') end
+  pos = 1
+end
 
 local entry = 0
 while pos <= body_end do
   entry = entry + 1
   local status = 'K'
-  local fencing = field()
+  local fencing, write_count, idem_key, idem_value, idem_record, claim_count, outbox_key, outbox_value, extra_count = parse_entry()
   local shard_index = tonumber(fencing)
   if shard_index then
     if not shard_ok[shard_index] then status = 'F' end
@@ -87,18 +160,6 @@ while pos <= body_end do
       if not shard_ok[tonumber(index)] then status = 'F' end
     end
   end
-  local write_count = tonumber(field())
-  for w = 1, write_count do
-    write_keys[w] = field()
-    write_versions[w] = tonumber(field())
-    write_data[w] = field()
-  end
-  local idem_key = field()
-  local idem_value = field()
-  local claim_count = pairs_into(claim_keys, claim_values)
-  local outbox_key = field()
-  local outbox_value = field()
-  local extra_count = pairs_into(extra_keys, extra_values)
 
   if status == 'K' then
     for w = 1, write_count do
@@ -110,15 +171,23 @@ while pos <= body_end do
   end
   if status == 'K' and idem_key ~= '' then
     local existing = redis.call('GET', idem_key)
+    local found_key = idem_key
+    if not existing then
+      found_key = other_record(idem_record, idem_key)
+      if found_key then
+        existing = redis.call('GET', found_key)
+        if not existing then status = 'R' end
+      end
+    end
     if existing then
       status = 'D'
       duplicates[#duplicates + 1] = entry
-      duplicates[#duplicates + 1] = existing
+      duplicates[#duplicates + 1] = duplicate(found_key, existing)
     end
   end
   if status == 'K' then
     for c = 1, claim_count do
-      if redis.call('EXISTS', claim_keys[c]) == 1 then
+      if redis.call('EXISTS', claim_keys[c]) == 1 or other_record(claim_records[c], claim_keys[c]) then
         status = 'C'
         break
       end
@@ -134,9 +203,11 @@ while pos <= body_end do
     end
     if idem_key ~= '' then
       redis.call('SET', idem_key, idem_value, 'EX', ttl)
+      if idem_record ~= '' then redis.call('SET', idem_record, idem_key, 'EX', ttl) end
     end
     for c = 1, claim_count do
       redis.call('SET', claim_keys[c], claim_values[c], 'EX', ttl)
+      if claim_records[c] ~= '' then redis.call('SET', claim_records[c], claim_keys[c], 'EX', ttl) end
     end
     if outbox_key ~= '' then
       if outbox_value == '' then outbox_value = idem_value end

@@ -7,10 +7,17 @@
 // Ordering: batches are sent in submission order on one connection and Redis answers in order,
 // so entries are settled in the order they were submitted. Entities rely on that to chain
 // versions of consecutive decisions.
+//
+// On Redis Cluster (store.sharded) a script runs on one hash slot, that is one shard: a batch is
+// committed as one script per shard it touches, and the key records of its request keys that live
+// on other shards (keys.ts) are claimed first, one key-claims script per home shard. A batch's
+// scripts are sent after the previous batch's; an entity's reads after its own writes wait until
+// those writes are answered. Entries that write on several shards (a card replacement onto another
+// shard) cannot commit there: the card refuses them before deciding (Persistence.crossShardCommits).
 
 import type { Logger } from 'pino';
 import type { CommitEntry, CommitResult, EntityId, EntityWrite, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
-import { shardOf } from '../../../actors/sharding/shard-key';
+import { homeShardOfRequestKey, shardOf } from '../../../actors/sharding/shard-key';
 import type { Metrics } from '../../common/metrics';
 import {
   cardKey,
@@ -18,6 +25,7 @@ import {
   fleetKey,
   idempotencyKey,
   recordKey,
+  requestKeyRecordKey,
   reversalClaimKey,
   reviewKey,
   shardKeys,
@@ -69,6 +77,24 @@ const committed_result: CommitResult = Object.freeze({ status: 'committed' });
 const conflict_result: CommitResult = Object.freeze({ status: 'conflict' });
 const fenced_result: CommitResult = Object.freeze({ status: 'fenced' });
 const expired_result: CommitResult = Object.freeze({ status: 'expired' });
+const reused_result: CommitResult = Object.freeze({ status: 'reused' });
+
+/** A batch's script arguments and the entries they carry, in order. */
+interface Payload {
+  readonly args: (string | Buffer)[];
+  readonly entries: CommitEntry[];
+  /** A key of the slot the script runs on (any shard's epoch key outside a cluster). */
+  readonly routingKey: string;
+}
+
+/** A key record to claim on a home shard before an entry commits (Redis Cluster). */
+interface KeyRecordClaim {
+  readonly entry: CommitEntry;
+  /** The request's own key (its answer is a duplicate or reused) or a tombstone's (a conflict). */
+  readonly request: boolean;
+  readonly keyRecord: string;
+  readonly record: string;
+}
 
 /** A read waiting until every entry submitted before it has been sent. */
 interface ReadBarrier {
@@ -87,6 +113,8 @@ export class Committer implements Persistence {
   private taken = 0;
   /** Reads in the order they were asked for, each waiting for the entries submitted before it. */
   private readBarriers: ReadBarrier[] = [];
+  /** Redis Cluster: resolves once the last batch's scripts were sent (the next batch's go after them). */
+  private lastBatchSent: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: RedisStore,
@@ -124,12 +152,24 @@ export class Committer implements Persistence {
     return this.store.loadRecord(entityKey(shard, entity));
   }
 
-  loadIdempotencyRecord(key: string): Promise<string | undefined> {
-    return this.store.getString(idempotencyKey(key));
+  get crossShardCommits(): boolean {
+    return !this.store.sharded;
   }
 
-  loadReversalClaim(originalKey: string): Promise<string | undefined> {
-    return this.store.getString(reversalClaimKey(originalKey));
+  /**
+   * The record of a request key: on `shard` (where an entity of that shard answered it), else
+   * wherever its key record says. Returned only once the replicas required have it.
+   */
+  async loadIdempotencyRecord(shard: number, key: string): Promise<string | undefined> {
+    const own = idempotencyKey(shard, key);
+    const value = await this.store.getReplicatedString(own);
+    if (value !== undefined) return value;
+    const named = await this.store.getString(requestKeyRecordKey(homeShardOfRequestKey(key, this.epochs.shardCount), key));
+    return named === undefined || named === own ? undefined : this.store.getReplicatedString(named);
+  }
+
+  loadReversalClaim(shard: number, originalKey: string): Promise<string | undefined> {
+    return this.store.getString(reversalClaimKey(shard, originalKey));
   }
 
   /** Resolves when nothing is pending or in flight (graceful shutdown). */
@@ -155,35 +195,172 @@ export class Committer implements Persistence {
     const batch =
       this.pending.length <= this.limits.batch_entries_max ? this.pending : this.pending.slice(0, this.limits.batch_entries_max);
     this.pending = batch === this.pending ? [] : this.pending.slice(batch.length);
+    if (this.store.sharded) this.sendPerShard(batch);
+    else this.sendAsOne(batch);
+  }
+
+  /** One server: the whole batch in one script, key records checked inside it. */
+  private sendAsOne(batch: CommitEntry[]): void {
     this.taken += batch.length;
-    const payload = this.serialize(batch);
+    const payload = this.serialize(batch, undefined);
     if (payload === undefined) {
       this.releaseReads();
       this.afterBatch();
       return;
     }
     this.inFlight += 1;
-    this.metrics.commitBatchEntries.observe(batch.length);
-    const startedAt = process.hrtime.bigint();
-    this.store
-      .runCommit(payload.args)
-      .then(
-        (reply) => {
-          this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
-          this.settleBatch(payload.entries, reply);
-        },
-        (error: Error) => {
-          this.metrics.commitFailures.inc();
-          this.logger.warn({ err: error, entries: payload.entries.length }, 'commit failed; outcome unknown, callers retry');
-          for (const entry of payload.entries) settleSafely(entry, { status: 'failed', error }, this.logger);
-        },
-      )
+    void this.runPayload(payload).finally(() => {
+      this.inFlight -= 1;
+      this.afterBatch();
+    });
+    // The script call is on the connection now: reads asked for after these entries go behind it.
+    this.releaseReads();
+  }
+
+  /**
+   * Redis Cluster: claims the batch's key records on their home shards, then sends one script per
+   * shard, after the previous batch's scripts, with one WAIT per primary after its scripts. Reads
+   * waiting on these entries go once all are answered.
+   */
+  private sendPerShard(batch: CommitEntry[]): void {
+    this.inFlight += 1;
+    const previous = this.lastBatchSent;
+    const sent = Promise.all([this.claimKeyRecords(batch), previous]).then(([entries]) => {
+      const byShard = new Map<number, CommitEntry[]>();
+      for (const entry of entries) {
+        const group = byShard.get(entry.shard);
+        if (group === undefined) byShard.set(entry.shard, [entry]);
+        else group.push(entry);
+      }
+      const payloads: Payload[] = [];
+      for (const [shard, group] of byShard) {
+        const payload = this.serialize(group, shard);
+        if (payload !== undefined) payloads.push(payload);
+      }
+      return [this.runPayloads(payloads)];
+    });
+    this.lastBatchSent = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    sent
+      .then((replies) => Promise.all(replies))
+      .catch((error: unknown) => this.logger.error({ err: error }, 'assertion: a per-shard commit failed outside its settlement'))
       .finally(() => {
+        this.taken += batch.length;
+        this.releaseReads();
         this.inFlight -= 1;
         this.afterBatch();
       });
-    // The script call is on the connection now: reads asked for after these entries go behind it.
-    this.releaseReads();
+  }
+
+  /** Runs one script and settles its entries; never rejects. */
+  private runPayload(payload: Payload): Promise<void> {
+    this.metrics.commitBatchEntries.observe(payload.entries.length);
+    const startedAt = process.hrtime.bigint();
+    return this.store.runCommit(payload.routingKey, payload.args).then(
+      (reply) => this.payloadAnswered(payload, { status: 'fulfilled', value: reply }, startedAt),
+      (error: unknown) => this.payloadAnswered(payload, { status: 'rejected', reason: error }, startedAt),
+    );
+  }
+
+  /** Redis Cluster: runs the scripts of several shards together (one WAIT per primary) and settles their entries; never rejects. */
+  private async runPayloads(payloads: readonly Payload[]): Promise<void> {
+    if (payloads.length === 0) return;
+    for (const payload of payloads) this.metrics.commitBatchEntries.observe(payload.entries.length);
+    const startedAt = process.hrtime.bigint();
+    const outcomes = await this.store.runCommits(payloads.map((payload) => ({ shardKey: payload.routingKey, args: payload.args })));
+    payloads.forEach((payload, index) => this.payloadAnswered(payload, outcomes[index] as PromiseSettledResult<string[]>, startedAt));
+  }
+
+  private payloadAnswered(payload: Payload, outcome: PromiseSettledResult<string[]>, startedAt: bigint): void {
+    if (outcome.status === 'fulfilled') {
+      this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - startedAt) / 1e9);
+      this.settleBatch(payload.entries, outcome.value);
+      return;
+    }
+    const error = outcome.reason as Error;
+    this.metrics.commitFailures.inc();
+    this.logger.warn({ err: error, entries: payload.entries.length }, 'commit failed; outcome unknown, callers retry');
+    for (const entry of payload.entries) settleSafely(entry, { status: 'failed', error }, this.logger);
+  }
+
+  /**
+   * Redis Cluster: claims, one script per home shard (one WAIT per primary after them), the key
+   * records of request keys whose home shard is not the entry's own. Entries whose claim found another shard's record are settled here:
+   * a duplicate (that record exists), reused (it does not), or a conflict (a tombstone's key).
+   * Resolves with the entries that go on to commit, in order; never rejects.
+   */
+  private async claimKeyRecords(batch: readonly CommitEntry[]): Promise<CommitEntry[]> {
+    const byHome = new Map<number, KeyRecordClaim[]>();
+    const nowMs = Date.now();
+    for (const entry of batch)
+      for (const claim of this.remoteClaims(entry, nowMs)) {
+        const home = claim.home;
+        const group = byHome.get(home);
+        if (group === undefined) byHome.set(home, [claim.claim]);
+        else group.push(claim.claim);
+      }
+    if (byHome.size === 0) return [...batch];
+    const outcomes = new Map<CommitEntry, CommitResult>();
+    const homes = [...byHome];
+    const replies = await this.store.runKeyClaims(
+      homes.map(([home, claims]) => {
+        const args = [String(this.limits.idempotency_ttl_s)];
+        for (const claim of claims) args.push(claim.keyRecord, claim.record);
+        return { shardKey: shardKeys(home).epoch, args };
+      }),
+    );
+    await Promise.all(
+      homes.map(async ([, claims], at) => {
+        const reply = replies[at] as PromiseSettledResult<string[]>;
+        if (reply.status === 'rejected') {
+          for (const claim of claims) outcomes.set(claim.entry, { status: 'failed', error: reply.reason as Error });
+          return;
+        }
+        await Promise.all(claims.map(async (claim, index) => this.claimAnswered(claim, reply.value[index] ?? '', outcomes)));
+      }),
+    );
+    const remaining: CommitEntry[] = [];
+    for (const entry of batch) {
+      const outcome = outcomes.get(entry);
+      if (outcome === undefined) remaining.push(entry);
+      else settleSafely(entry, outcome, this.logger);
+    }
+    return remaining;
+  }
+
+  /** What a claim's answer means for its entry (nothing when the claim held). */
+  private async claimAnswered(claim: KeyRecordClaim, answer: string, outcomes: Map<CommitEntry, CommitResult>): Promise<void> {
+    if (answer === '' || outcomes.has(claim.entry)) return;
+    if (!claim.request) {
+      outcomes.set(claim.entry, conflict_result);
+      return;
+    }
+    try {
+      const existing = await this.store.getReplicatedString(answer);
+      outcomes.set(claim.entry, existing === undefined ? reused_result : { status: 'duplicate', existing });
+    } catch (error) {
+      outcomes.set(claim.entry, { status: 'failed', error: error as Error });
+    }
+  }
+
+  /**
+   * Key records of an entry's request key and tombstones that live on another shard than the
+   * entry's. None for an entry past its deadline: serialize() settles it expired, and its key
+   * must not be taken by a request that writes nothing.
+   */
+  private remoteClaims(entry: CommitEntry, nowMs: number): { home: number; claim: KeyRecordClaim }[] {
+    const claims: { home: number; claim: KeyRecordClaim }[] = [];
+    if (entry.deadlineMs !== undefined && entry.deadlineMs <= nowMs) return claims;
+    const add = (key: string, request: boolean): void => {
+      const home = homeShardOfRequestKey(key, this.epochs.shardCount);
+      if (home === entry.shard) return;
+      claims.push({ home, claim: { entry, request, keyRecord: requestKeyRecordKey(home, key), record: idempotencyKey(entry.shard, key) } });
+    };
+    if (entry.idempotency !== undefined) add(entry.idempotency.key, true);
+    for (const claim of entry.claims ?? []) if (claim.kind === 'idempotency') add(claim.key, false);
+    return claims;
   }
 
   /** Lets the reads go whose earlier entries are all sent (the script call is queued on the connection before them). */
@@ -208,9 +385,11 @@ export class Committer implements Persistence {
   /**
    * Builds the script arguments: the shards' epochs, then every entry's fields in one body, each
    * field ended by a NUL (commit.lua). Entries of shards this node no longer holds are settled
-   * fenced; an entry with a NUL in a field would break the framing and fails alone.
+   * fenced; an entry with a NUL in a field would break the framing and fails alone. `onlyShard`
+   * (Redis Cluster) is the one shard the script may touch: key records of other shards were
+   * claimed beforehand, and an entry that writes on another shard is an assertion failure.
    */
-  private serialize(batch: CommitEntry[]): { args: (string | Buffer)[]; entries: CommitEntry[] } | undefined {
+  private serialize(batch: CommitEntry[], onlyShard: number | undefined): Payload | undefined {
     const shardIndex = new Map<number, number>();
     const shardArgs: string[] = [];
     const fields: string[] = [];
@@ -245,6 +424,10 @@ export class Committer implements Persistence {
         this.failAssertion(entry, 'an entry fenced by its own shard only may only create entities on other shards');
         continue;
       }
+      if (onlyShard !== undefined && touchesOtherShards(entry)) {
+        this.failAssertion(entry, 'an entry that writes on several shards cannot commit on Redis Cluster');
+        continue;
+      }
       const fencing =
         entry.fenceOwnShardOnly === true
           ? String(index)
@@ -256,7 +439,7 @@ export class Committer implements Persistence {
         continue;
       }
       const first = fields.length;
-      appendEntryFields(fields, entry, fencing);
+      appendEntryFields(fields, entry, fencing, this.epochs.shardCount, onlyShard !== undefined);
       if (!separable(fields, first)) {
         fields.length = first;
         this.failAssertion(entry, 'a commit field contains a NUL character');
@@ -268,7 +451,11 @@ export class Committer implements Persistence {
     // The empty last field makes join() end the body with a NUL too: every field is terminated.
     fields.push('');
     const body = Buffer.from(fields.join('\0'), 'utf8');
-    return { args: [String(this.limits.idempotency_ttl_s), String(shardIndex.size), ...shardArgs, body], entries };
+    return {
+      args: [String(this.limits.idempotency_ttl_s), onlyShard === undefined ? '0' : '1', String(shardIndex.size), ...shardArgs, body],
+      entries,
+      routingKey: shardArgs[0] as string,
+    };
   }
 
   private failAssertion(entry: CommitEntry, message: string): void {
@@ -307,6 +494,8 @@ export class Committer implements Persistence {
         return committed_result;
       case 'D':
         return { status: 'duplicate', existing: existing ?? '' };
+      case 'R':
+        return reused_result;
       case 'C':
         this.metrics.commitConflicts.inc();
         return conflict_result;
@@ -358,16 +547,39 @@ function onlyCreatesElsewhere(entry: CommitEntry): boolean {
   return entry.writes.every((write) => write.shard === undefined || write.shard === entry.shard || write.expectVersion === 0);
 }
 
+/** True when the entry writes an entity or a document on another shard than its own. */
+function touchesOtherShards(entry: CommitEntry): boolean {
+  return (
+    entry.writes.some((write) => write.shard !== undefined && write.shard !== entry.shard) ||
+    (entry.extraOutbox ?? []).some((extra) => extra.shard !== entry.shard)
+  );
+}
+
+/**
+ * The key record of a request key for the script to check and write: on the key's home shard, or
+ * "" when the script may not touch that shard (Redis Cluster: it was claimed beforehand).
+ */
+function keyRecordField(key: string, shard: number, shardCount: number, claimedBefore: boolean): string {
+  const home = homeShardOfRequestKey(key, shardCount);
+  return claimedBefore && home !== shard ? '' : requestKeyRecordKey(home, key);
+}
+
 /** Appends one entry's fields in the order commit.lua reads them. */
-function appendEntryFields(fields: string[], entry: CommitEntry, fencing: string): void {
+function appendEntryFields(fields: string[], entry: CommitEntry, fencing: string, shardCount: number, claimedBefore: boolean): void {
   fields.push(fencing, String(entry.writes.length));
   for (const write of entry.writes)
     fields.push(entityKey(write.shard ?? entry.shard, write.entity), String(write.expectVersion), write.data ?? '');
-  if (entry.idempotency) fields.push(idempotencyKey(entry.idempotency.key), entry.idempotency.value);
-  else fields.push('', '');
+  if (entry.idempotency) {
+    const key = entry.idempotency.key;
+    fields.push(idempotencyKey(entry.shard, key), entry.idempotency.value, keyRecordField(key, entry.shard, shardCount, claimedBefore));
+  } else fields.push('', '', '');
   const claims = entry.claims ?? [];
   fields.push(String(claims.length));
-  for (const claim of claims) fields.push(claim.kind === 'reversal' ? reversalClaimKey(claim.key) : idempotencyKey(claim.key), claim.value);
+  for (const claim of claims) {
+    if (claim.kind === 'reversal') fields.push(reversalClaimKey(entry.shard, claim.key), claim.value, '');
+    else
+      fields.push(idempotencyKey(entry.shard, claim.key), claim.value, keyRecordField(claim.key, entry.shard, shardCount, claimedBefore));
+  }
   // The outbox entry is usually the idempotency document itself: send it once.
   if (entry.outbox !== undefined) fields.push(shardKeys(entry.shard).outbox, entry.outbox === entry.idempotency?.value ? '' : entry.outbox);
   else fields.push('', '');

@@ -13,21 +13,32 @@
 //   tl:{s<shard>}:refunded:<originalKey>  hash  v, d = what was refunded against a purchase / completion (JSON); card's shard
 //   tl:{s<shard>}:manager:<merchant>/<id>  hash  v, d = a merchant manager's keyed PIN hash (JSON), on the merchant's shard
 //   tl:{s<shard>}:spent:<card>/<key>   hash  v, d = a spent request key (PSP reference) of the card; card's shard, no TTL
+//   tl:{s<shard>}:token:<token>        hash  v, d = the cards a bank card's token pays from, per program; the token's shard
 //   tl:{s<shard>}:tries:<merchant>/<manager>  hash  n = refused attempts in a row, u = locked until (ms); merchant's shard, TTL
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
-//   tl:idem:<idempotencyKey>           string  {"f": fingerprint, "r": result} for RETENTION seconds
+//   tl:{s<shard>}:idem:<requestKey>    string  the request's transaction document, on the shard of the
+//                                      entity that answered it, for RETENTION seconds
 //                                      (the request key's form is actors/request-keys.ts)
-//   tl:rev:<idempotencyKey>            string  reversal claim: the id of the transaction that reversed it
+//   tl:{s<home>}:key:<requestKey>      string  which record answers the request key: the full
+//                                      tl:{s<shard>}:idem:<requestKey> key of its entity's shard, for
+//                                      RETENTION seconds; <home> = actors/sharding/shard-key.ts homeShardOfRequestKey
+//   tl:{s<shard>}:rev:<requestKey>     string  reversal claim: the id of the transaction that reversed
+//                                      the original <requestKey> (the card's shard, like its record)
+//   tl:{s<shard>}:fence                string  written with WAIT by the streamer: everything before it
+//                                      on that primary is on the replicas (services/streamer)
 //   tl:node:incarnation                counter  one value per node start; prefixes transaction ids
 //   tl:{s<shard>}:lease                string  "<node id>|<epoch>" with a TTL: the node holding the shard
-//   tl:cluster:members                 zset  node id -> membership expiry (ms, Redis time)
-//   tl:cluster:addr                    hash  node id -> advertised internal address (host:port)
+//   tl:{cluster}:members               zset  node id -> membership expiry (ms, Redis time)
+//   tl:{cluster}:addr                  hash  node id -> advertised internal address (host:port)
 //
-// Entity, epoch and outbox keys of one shard share the hash tag {s<shard>}. Idempotency and
-// reversal keys are global on purpose: a terminal transaction number reused for a *different*
-// card must still be found, and that card lives on another shard. This ties Tapline to one Redis
-// primary (with replicas / Sentinel for failover), not Redis Cluster; see ARCHITECTURE.md.
+// Every key but the incarnation counter carries a hash tag, and every key a commit writes carries
+// the tag of one shard, {s<shard>}: on Redis Cluster a shard is one hash slot, and a commit script
+// runs on one slot (docs/DECISIONS.md, "Keys scoped to one shard"). A request's record lives on the
+// shard of the entity that answered it; the key record on the request key's *home* shard says
+// which shard that is, so a request key reused for an entity on another shard (a terminal
+// transaction number reused for another card) is still found: one Redis checks the key record in
+// the same commit script, a Redis Cluster claims it first, in a script on the home shard.
 
 export interface ShardKeys {
   readonly epoch: string;
@@ -79,7 +90,7 @@ export function reviewKey(shard: number, fleetId: string): string {
 /** Keys of the issue-4 entities (programs, card holders, issuance records). */
 export function recordKey(
   shard: number,
-  kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager' | 'spent' | 'price_list',
+  kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager' | 'spent' | 'price_list' | 'token',
   id: string,
 ): string {
   return `tl:{s${shard}}:${kind}:${id}`;
@@ -107,12 +118,27 @@ export function attemptsKey(shard: number, subject: string): string {
   return `tl:{s${shard}}:tries:${subject}`;
 }
 
-export function idempotencyKey(key: string): string {
-  return `tl:idem:${key}`;
+/** The record of a request key on the shard of the entity that answers it. */
+export function idempotencyKey(shard: number, key: string): string {
+  return `tl:{s${shard}}:idem:${key}`;
 }
 
-export function reversalClaimKey(originalKey: string): string {
-  return `tl:rev:${originalKey}`;
+/** On the request key's home shard: the idempotencyKey() of the record that answers it. */
+export function requestKeyRecordKey(homeShard: number, key: string): string {
+  return `tl:{s${homeShard}}:key:${key}`;
+}
+
+export function reversalClaimKey(shard: number, originalKey: string): string {
+  return `tl:{s${shard}}:rev:${originalKey}`;
+}
+
+/** Written with WAIT to learn that everything before it on the shard's primary is replicated. */
+export function replicationFenceKey(shard: number): string {
+  return `tl:{s${shard}}:fence`;
 }
 
 export const incarnation_key = 'tl:node:incarnation';
+
+/** Membership keys, in one slot: the heartbeat script writes both. */
+export const members_key = 'tl:{cluster}:members';
+export const member_addresses_key = 'tl:{cluster}:addr';

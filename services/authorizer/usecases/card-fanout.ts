@@ -17,6 +17,8 @@ export interface BulkCardIssue {
   /** When the issuance was accepted: every card of it carries the same issue time. */
   readonly issuedAtMs: number;
   readonly operatorId: string;
+  /** The program's card authentication key, resolved once for the issuance ('' = the cards do not authenticate). */
+  readonly cardAuthKeyId: string;
 }
 
 export interface BulkCardIssued {
@@ -41,8 +43,51 @@ export interface RefundRunCashedOut {
   readonly named: boolean;
 }
 
-/** Reaches one card's owner per call. */
+/** A PSP webhook naming a payment, for the owner of the card its URL names. */
+export interface PspWebhook {
+  /** The PSP's payment id. */
+  readonly reference: string;
+  readonly cardId: string;
+}
+
+/**
+ * What the owner did with a webhook's payment after fetching it from the PSP: topped the card up
+ * (`applied`, or `replayed` when an earlier report had), acknowledged a failed payment, found it
+ * still under way (`pending`), or found no such payment of that card (`unknown`).
+ */
+export type PspWebhookOutcome =
+  { readonly outcome: 'applied' | 'replayed'; readonly transactionId: string } | { readonly outcome: 'failed' | 'pending' | 'unknown' };
+
+/** A bank card's token listed on a card, or taken off it (on the card's owner). */
+export interface CardTokenLink {
+  readonly cardId: string;
+  /** "h:<hex>" or "par:<PAR>": never a PAN. */
+  readonly token: string;
+  readonly link: boolean;
+  readonly operatorId: string;
+}
+
+export interface CardTokenLinked {
+  readonly programId: string;
+  readonly currency: string;
+  /** Bank cards the card carries now. */
+  readonly tokens: number;
+}
+
+/** A token indexed to the card of a program, or that entry removed (on the token's owner). */
+export interface CardTokenIndexing {
+  readonly token: string;
+  readonly programId: string;
+  readonly currency: string;
+  readonly cardId: string;
+  readonly link: boolean;
+}
+
+/** Reaches one card's owner per call (or, for a token's index, the token's owner). */
 export interface CardFanout {
   issueBulkCard(issue: BulkCardIssue): Promise<BulkCardIssued>;
   refundRunCashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut>;
+  applyPspWebhook(webhook: PspWebhook): Promise<PspWebhookOutcome>;
+  linkCardToken(link: CardTokenLink): Promise<CardTokenLinked>;
+  indexCardToken(indexing: CardTokenIndexing): Promise<void>;
 }

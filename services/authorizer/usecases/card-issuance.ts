@@ -72,7 +72,13 @@ export class CardIssuance {
     const pinHash = this.deps.pins.forIssue(issue.cardId, issue.pin);
     await this.deps.programs.ensure(issue.params.programId);
     const profile = this.profileOf(issue.params, issue.holder !== undefined, pinHash, '');
-    const command = issueCommand(issue.cardId, issue.params, profile, issue.nowMs);
+    const command = issueCommand(
+      issue.cardId,
+      issue.params,
+      profile,
+      issue.nowMs,
+      this.deps.programs.get(issue.params.programId).cardAuthKeyId,
+    );
     return outcomeOf((reply) => this.deps.region.issueProfiledCard(command, issue.holder, issue.operatorId, reply));
   }
 
@@ -85,6 +91,7 @@ export class CardIssuance {
     const { params, issuanceId, cardIds, operatorId, nowMs } = bulk;
     await this.deps.programs.ensure(params.programId);
     const profile = this.profileOf(params, false, '', issuanceId);
+    const cardAuthKeyId = this.deps.programs.get(params.programId).cardAuthKeyId;
     const record: IssuanceRecord = {
       issuance: issuanceId,
       program: params.programId,
@@ -114,6 +121,7 @@ export class CardIssuance {
         expiresAtMs: params.expiresAtMs,
         issuedAtMs: nowMs,
         operatorId,
+        cardAuthKeyId,
       });
       if (answer.alreadyExisted) alreadyExisted += 1;
       else issued += 1;
@@ -133,7 +141,7 @@ export class CardIssuance {
       pinFailures: 0,
       issuance: issue.issuanceId,
     };
-    const command = issueCommand(issue.cardId, issue, profile, issue.issuedAtMs);
+    const command = issueCommand(issue.cardId, issue, profile, issue.issuedAtMs, issue.cardAuthKeyId);
     const { alreadyExisted } = await outcomeOf<IssueAnswer>((reply) =>
       this.deps.region.issueProfiledCard(command, undefined, issue.operatorId, reply),
     );
@@ -156,6 +164,7 @@ function issueCommand(
   params: Pick<IssueParams, 'currency' | 'initialBalanceMinor' | 'programId'>,
   profile: CardProfile,
   nowMs: number,
+  cardAuthKeyId: string,
 ): IssueCommand {
   return {
     type: 'issue',
@@ -165,5 +174,7 @@ function issueCommand(
     programId: params.programId,
     nowMs,
     profile,
+    // A card of a program whose cards authenticate starts with counter 0 under the program's key.
+    ...(cardAuthKeyId === '' ? {} : { authKeyId: cardAuthKeyId }),
   };
 }

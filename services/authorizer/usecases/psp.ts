@@ -1,11 +1,17 @@
 // Top-ups through a payment service provider (PSP): the adapter port a PSP integration implements,
-// the signed callback contract, and auto-reload. The node gets its adapter injected (production
-// has none yet; the simulated PSP of the demo and the tests is tools/psp-simulator). Money moves only when
-// the PSP's callback arrives: its payload is signed with HMAC-SHA256 under the shared secret
-// (TAPLINE_PSP_SECRET, never logged), verified with a constant-time compare, and the top-up is
-// keyed by the PSP reference ("k:psp:<reference>"), so a callback delivered twice, to any node,
-// tops up once. Auto-reload charges go through the same callback path, so a node that dies after
-// asking the PSP to charge a mandate loses nothing: the PSP's callback completes the top-up.
+// how an integration is plugged into a node, the signed callback contract, and auto-reload. The
+// node gets its integration injected: the production entry point the Mollie adapter
+// (services/authorizer/psp/mollie.ts, turned on by TAPLINE_PSP_PROVIDER=mollie), the demo and the
+// tests the simulated PSP (tools/psp-simulator). Money moves only when the PSP says a payment
+// succeeded, in one of two ways:
+//   - a signed callback (HandlePspCallback, the simulated PSP): its payload is signed with
+//     HMAC-SHA256 under the shared secret (TAPLINE_PSP_SECRET, never logged), verified with a
+//     constant-time compare;
+//   - a webhook that carries only the payment's id (Mollie): the adapter fetches the payment from
+//     the PSP's API with the node's API key (fetchPayment), and only what that answer says counts.
+// Either way the top-up is keyed by the PSP reference ("k:psp:<reference>"), so a payment reported
+// twice, to any node, tops up once. Auto-reload charges go through the same path, so a node that
+// dies after asking the PSP to charge a mandate loses nothing: the PSP's report completes the top-up.
 //
 // Replays: the signed payload carries the instant the PSP signed it (`signed_at`, Unix ms), and a
 // callback signed outside a window around the node's clock is refused, so a captured callback is
@@ -18,23 +24,39 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { invalidArgument, permissionDenied, type TaplineError } from '../../../actors/errors';
 import { isKnownCurrency, request_amount_max_minor } from '../../../actors/money';
 import type { AutoReload, CardState } from '../../../actors/card/rules';
+import type { NodeConfig } from '../config';
 
-export interface PspPaymentEvent {
+/** A payment as the PSP reports it: what Tapline acts on. */
+export interface PspPayment {
+  /** The PSP's id of the payment: the top-up's key is "k:psp:<reference>". */
   readonly reference: string;
   readonly card: string;
   readonly amountMinor: number;
   readonly currency: string;
   readonly status: 'succeeded' | 'failed';
   readonly kind: 'top_up' | 'auto_reload';
+}
+
+/** A payment reported by a signed callback. */
+export interface PspPaymentEvent extends PspPayment {
   /** When the PSP signed this delivery (Unix ms): part of the signed payload. */
   readonly signedAtMs: number;
 }
 
+/** A payment fetched from the PSP's API: still under way, or final. */
+export type FetchedPspPayment = PspPayment | { readonly reference: string; readonly card: string; readonly status: 'pending' };
+
 export interface PspAdapter {
-  /** Starts a payment the holder completes at the PSP; the outcome arrives by callback. */
+  /** Starts a payment the holder completes at the PSP; the outcome is reported later. */
   startPayment(cardId: string, amountMinor: number, currency: string): Promise<{ reference: string; paymentUrl: string }>;
-  /** Charges a stored mandate (auto-reload); the outcome arrives by callback with `reference`. */
+  /** Charges a stored mandate (auto-reload); the outcome is reported later. */
   chargeMandate(mandate: string, cardId: string, amountMinor: number, currency: string, reference: string): Promise<void>;
+  /**
+   * PSPs whose webhook carries only a payment's id (Mollie): the payment as the PSP's API answers
+   * it now, or undefined when the PSP does not know the id. Absent: payments arrive by signed
+   * callback only.
+   */
+  fetchPayment?(reference: string): Promise<FetchedPspPayment | undefined>;
 }
 
 /**
@@ -43,13 +65,33 @@ export interface PspAdapter {
  */
 export type PspCallbackSink = (payload: string, signature: string) => void;
 
+/** What an integration is given to build its adapter. */
+export interface PspContext {
+  readonly config: NodeConfig;
+  /** TAPLINE_PSP_SECRET, when set (the key of signed callbacks). */
+  readonly secret: string | undefined;
+  /** Where an adapter running in this process delivers signed callbacks. */
+  readonly callbacks: PspCallbackSink;
+  /** The node's clock (a simulated PSP signs its callbacks with it). */
+  readonly clock: () => number;
+}
+
 /**
- * Builds the node's PSP adapter from the shared secret. Injected by whoever starts the node
- * (AuthorizerNode.start): the production entry point has none, the dev launcher and the tests
- * pass the simulated PSP (docs/DECISIONS.md, "The PSP adapter is injected"). `clock` is the
- * node's (a simulated PSP signs its callbacks with it).
+ * A PSP integration as whoever starts the node injects it (AuthorizerNode.start): the production
+ * entry point injects Mollie's, the dev launcher and the tests the simulated PSP (docs/DECISIONS.md,
+ * "The PSP adapter is injected").
  */
-export type PspAdapterFactory = (secret: string, callbacks: PspCallbackSink, clock: () => number) => PspAdapter;
+export interface PspIntegration {
+  /** Its name in errors and logs. */
+  readonly name: string;
+  /**
+   * True when it reports payments by callbacks signed with TAPLINE_PSP_SECRET: only then does the
+   * node serve HandlePspCallback, and only then may the secret be configured.
+   */
+  readonly signsCallbacks: boolean;
+  /** Its adapter for this configuration, or undefined when the configuration does not turn it on. */
+  create(context: PspContext): PspAdapter | undefined;
+}
 
 /**
  * How far a callback's signing instant may be from the node's clock, either way. Five minutes
@@ -58,7 +100,9 @@ export type PspAdapterFactory = (secret: string, callbacks: PspCallbackSink, clo
  */
 export const psp_callback_window_ms = 300_000;
 
-const reference_pattern = /^[A-Za-z0-9._-]{1,100}$/;
+/** A PSP reference: it becomes the top-up's key "k:psp:<reference>". */
+export const psp_reference_pattern = /^[A-Za-z0-9._-]{1,100}$/;
+const reference_pattern = psp_reference_pattern;
 const card_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 /** A callback payload larger than this is not a PSP's. */
 const payload_bytes_max = 4_096;

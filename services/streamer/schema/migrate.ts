@@ -1,12 +1,14 @@
 // Applies the migrations that a database has not recorded yet, in version order. Safe to run on
 // every start and from several streamers at once: statements are idempotent and the record
-// table collapses repeated versions (ReplacingMergeTree keyed by version).
+// table collapses repeated versions (ReplacingMergeTree keyed by version). On a ClickHouse cluster
+// (`shape`) the statements run ON CLUSTER as cluster-ddl.ts rewrites them, from any one server.
 
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { Logger } from '../../common/logger';
 import { MigrationError } from '../errors';
 import { identifier, stringLiteral } from '../sql';
 import { addColumnSql, backfill_timeout_ms, migrations, migrations_table, type Migration, type Statement } from './migrations';
+import { clusterStatements, createDatabaseSql, migrationsTableSql, type ClusterShape } from './cluster-ddl';
 
 /** One DDL statement may take this long (CREATE is quick; a busy server is not). */
 export const migration_statement_timeout_ms = 30_000;
@@ -21,11 +23,12 @@ export async function migrate(
   database: string,
   logger?: Logger,
   list: readonly Migration[] = migrations,
+  shape?: ClusterShape,
 ): Promise<MigrateResult> {
   const db = identifier(database);
   const server = createClient({ url, request_timeout: migration_statement_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
   try {
-    await run(server, `CREATE DATABASE IF NOT EXISTS ${db}`);
+    await run(server, createDatabaseSql(db, shape));
   } finally {
     await server.close();
   }
@@ -36,15 +39,13 @@ export async function migrate(
     log: { level: ClickHouseLogLevel.OFF },
   });
   try {
-    await run(
-      client,
-      `CREATE TABLE IF NOT EXISTS ${migrations_table} (version UInt32, name String, applied_at DateTime) ENGINE = ReplacingMergeTree() ORDER BY (version)`,
-    );
+    await run(client, migrationsTableSql(db, shape));
     const done = await appliedVersions(client);
     const applied: number[] = [];
     for (const migration of [...list].sort((a, b) => a.version - b.version)) {
       if (done.has(migration.version)) continue;
-      for (const statement of migration.statements(db)) await apply(client, url, db, statement, migration);
+      const statements = shape === undefined ? migration.statements(db) : clusterStatements(migration, db, shape);
+      for (const statement of statements) await apply(client, url, db, statement, migration);
       try {
         await client.insert({
           table: migrations_table,
@@ -83,7 +84,14 @@ async function apply(
 ): Promise<void> {
   if (typeof statement === 'string') return run(client, statement, migration);
   if ('backfill' in statement) {
-    const long = createClient({ url, database, request_timeout: backfill_timeout_ms, log: { level: ClickHouseLogLevel.OFF } });
+    const long = createClient({
+      url,
+      database,
+      request_timeout: backfill_timeout_ms,
+      // On a cluster the copy goes through Distributed tables: each block is on its shard when the statement ends.
+      clickhouse_settings: { insert_distributed_sync: 1 },
+      log: { level: ClickHouseLogLevel.OFF },
+    });
     try {
       return await run(long, statement.backfill, migration);
     } finally {

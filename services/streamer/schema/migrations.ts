@@ -27,7 +27,13 @@ import { identifier } from '../sql';
  * the column is then present). `definition` is the type and DEFAULT, written here, never input.
  */
 export interface AddColumn {
-  readonly add_column: { readonly table: string; readonly column: string; readonly definition: string };
+  readonly add_column: {
+    readonly table: string;
+    readonly column: string;
+    readonly definition: string;
+    /** On a ClickHouse cluster (cluster-ddl.ts): the cluster the ALTER runs on. */
+    readonly on_cluster?: string;
+  };
 }
 
 /**
@@ -53,8 +59,9 @@ export interface Migration {
 
 /** The ALTER an AddColumn runs (after its existence check). */
 export function addColumnSql(statement: AddColumn): string {
-  const { table, column, definition } = statement.add_column;
-  return `ALTER TABLE ${identifier(table)} ADD COLUMN ${identifier(column)} ${definition}`;
+  const { table, column, definition, on_cluster } = statement.add_column;
+  const onCluster = on_cluster === undefined ? '' : ` ON CLUSTER ${identifier(on_cluster)}`;
+  return `ALTER TABLE ${identifier(table)}${onCluster} ADD COLUMN ${identifier(column)} ${definition}`;
 }
 
 const add = (table: string, column: string, definition: string): AddColumn => ({ add_column: { table, column, definition } });

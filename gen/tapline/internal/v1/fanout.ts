@@ -36,6 +36,21 @@ export const protobufFileName = "tapline/internal/v1/fanout.proto";
  * renumber or reuse them.
  */
 
+export enum PspWebhookOutcome {
+  PSP_WEBHOOK_OUTCOME_UNSPECIFIED = 0,
+  /** PSP_WEBHOOK_OUTCOME_APPLIED - The payment succeeded and the card was topped up now. */
+  PSP_WEBHOOK_OUTCOME_APPLIED = 1,
+  /** PSP_WEBHOOK_OUTCOME_REPLAYED - The payment succeeded and an earlier report already topped the card up. */
+  PSP_WEBHOOK_OUTCOME_REPLAYED = 2,
+  /** PSP_WEBHOOK_OUTCOME_FAILED - The payment failed, was canceled or expired: nothing moved. */
+  PSP_WEBHOOK_OUTCOME_FAILED = 3,
+  /** PSP_WEBHOOK_OUTCOME_PENDING - The payment is still under way: nothing moved; the PSP reports it again when it changes. */
+  PSP_WEBHOOK_OUTCOME_PENDING = 4,
+  /** PSP_WEBHOOK_OUTCOME_UNKNOWN - The PSP knows no such payment of this card: nothing moved. */
+  PSP_WEBHOOK_OUTCOME_UNKNOWN = 5,
+  UNRECOGNIZED = -1,
+}
+
 export interface IssueBulkCardRequest {
   cardId: string;
   /** The bulk issuance the card belongs to (kept in the card's profile). */
@@ -55,6 +70,8 @@ export interface IssueBulkCardRequest {
   issuedAtUnixMs: bigint;
   /** Who issued the cards (audit); empty when not given. */
   operatorId: string;
+  /** The program's card authentication key, resolved once for the whole issuance ("" = none). */
+  cardAuthKeyId: string;
 }
 
 export interface IssueBulkCardResponse {
@@ -82,6 +99,47 @@ export interface RefundRunCashOutResponse {
   named: boolean;
 }
 
+export interface ApplyPspWebhookRequest {
+  cardId: string;
+  /** The PSP's payment id (Mollie: "tr_..."). */
+  paymentId: string;
+}
+
+export interface ApplyPspWebhookResponse {
+  outcome: PspWebhookOutcome;
+  /** The top-up's transaction (APPLIED, REPLAYED). */
+  transactionId: string;
+}
+
+export interface LinkCardTokenRequest {
+  cardId: string;
+  /** "h:<64 hex>" (a keyed hash of a PAN) or "par:<PAR>". */
+  token: string;
+  /** True: list it; false: take it off. */
+  link: boolean;
+  operatorId: string;
+}
+
+export interface LinkCardTokenResponse {
+  /** The card's program and currency (what the token's index entry records). */
+  programId: string;
+  currency: string;
+  /** Bank cards the card carries now. */
+  tokens: number;
+}
+
+export interface IndexCardTokenRequest {
+  token: string;
+  programId: string;
+  currency: string;
+  cardId: string;
+  /** True: index the token to the card for the program; false: remove that entry. */
+  link: boolean;
+}
+
+export interface IndexCardTokenResponse {
+}
+
 function createBaseIssueBulkCardRequest(): IssueBulkCardRequest {
   return {
     cardId: "",
@@ -93,6 +151,7 @@ function createBaseIssueBulkCardRequest(): IssueBulkCardRequest {
     expiresAtUnixMs: 0n,
     issuedAtUnixMs: 0n,
     operatorId: "",
+    cardAuthKeyId: "",
   };
 }
 
@@ -136,6 +195,9 @@ export const IssueBulkCardRequest: MessageFns<IssueBulkCardRequest> = {
     }
     if (message.operatorId !== "") {
       writer.uint32(74).string(message.operatorId);
+    }
+    if (message.cardAuthKeyId !== "") {
+      writer.uint32(82).string(message.cardAuthKeyId);
     }
     return writer;
   },
@@ -225,6 +287,14 @@ export const IssueBulkCardRequest: MessageFns<IssueBulkCardRequest> = {
             message.operatorId = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.cardAuthKeyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -259,6 +329,7 @@ export const IssueBulkCardRequest: MessageFns<IssueBulkCardRequest> = {
       ? BigInt(object.issuedAtUnixMs)
       : 0n;
     message.operatorId = object.operatorId ?? "";
+    message.cardAuthKeyId = object.cardAuthKeyId ?? "";
     return message;
   },
 };
@@ -505,6 +576,456 @@ export const RefundRunCashOutResponse: MessageFns<RefundRunCashOutResponse> = {
   },
 };
 
+function createBaseApplyPspWebhookRequest(): ApplyPspWebhookRequest {
+  return { cardId: "", paymentId: "" };
+}
+
+export const ApplyPspWebhookRequest: MessageFns<ApplyPspWebhookRequest> = {
+  encode(message: ApplyPspWebhookRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.paymentId !== "") {
+      writer.uint32(18).string(message.paymentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyPspWebhookRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyPspWebhookRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paymentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ApplyPspWebhookRequest>): ApplyPspWebhookRequest {
+    return ApplyPspWebhookRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyPspWebhookRequest>): ApplyPspWebhookRequest {
+    const message = createBaseApplyPspWebhookRequest();
+    message.cardId = object.cardId ?? "";
+    message.paymentId = object.paymentId ?? "";
+    return message;
+  },
+};
+
+function createBaseApplyPspWebhookResponse(): ApplyPspWebhookResponse {
+  return { outcome: 0, transactionId: "" };
+}
+
+export const ApplyPspWebhookResponse: MessageFns<ApplyPspWebhookResponse> = {
+  encode(message: ApplyPspWebhookResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(18).string(message.transactionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyPspWebhookResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyPspWebhookResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ApplyPspWebhookResponse>): ApplyPspWebhookResponse {
+    return ApplyPspWebhookResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ApplyPspWebhookResponse>): ApplyPspWebhookResponse {
+    const message = createBaseApplyPspWebhookResponse();
+    message.outcome = object.outcome ?? 0;
+    message.transactionId = object.transactionId ?? "";
+    return message;
+  },
+};
+
+function createBaseLinkCardTokenRequest(): LinkCardTokenRequest {
+  return { cardId: "", token: "", link: false, operatorId: "" };
+}
+
+export const LinkCardTokenRequest: MessageFns<LinkCardTokenRequest> = {
+  encode(message: LinkCardTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    if (message.link !== false) {
+      writer.uint32(24).bool(message.link);
+    }
+    if (message.operatorId !== "") {
+      writer.uint32(34).string(message.operatorId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkCardTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkCardTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.link = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.operatorId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LinkCardTokenRequest>): LinkCardTokenRequest {
+    return LinkCardTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LinkCardTokenRequest>): LinkCardTokenRequest {
+    const message = createBaseLinkCardTokenRequest();
+    message.cardId = object.cardId ?? "";
+    message.token = object.token ?? "";
+    message.link = object.link ?? false;
+    message.operatorId = object.operatorId ?? "";
+    return message;
+  },
+};
+
+function createBaseLinkCardTokenResponse(): LinkCardTokenResponse {
+  return { programId: "", currency: "", tokens: 0 };
+}
+
+export const LinkCardTokenResponse: MessageFns<LinkCardTokenResponse> = {
+  encode(message: LinkCardTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.programId !== "") {
+      writer.uint32(10).string(message.programId);
+    }
+    if (message.currency !== "") {
+      writer.uint32(18).string(message.currency);
+    }
+    if (message.tokens !== 0) {
+      writer.uint32(24).uint32(message.tokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkCardTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkCardTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tokens = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LinkCardTokenResponse>): LinkCardTokenResponse {
+    return LinkCardTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LinkCardTokenResponse>): LinkCardTokenResponse {
+    const message = createBaseLinkCardTokenResponse();
+    message.programId = object.programId ?? "";
+    message.currency = object.currency ?? "";
+    message.tokens = object.tokens ?? 0;
+    return message;
+  },
+};
+
+function createBaseIndexCardTokenRequest(): IndexCardTokenRequest {
+  return { token: "", programId: "", currency: "", cardId: "", link: false };
+}
+
+export const IndexCardTokenRequest: MessageFns<IndexCardTokenRequest> = {
+  encode(message: IndexCardTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.programId !== "") {
+      writer.uint32(18).string(message.programId);
+    }
+    if (message.currency !== "") {
+      writer.uint32(26).string(message.currency);
+    }
+    if (message.cardId !== "") {
+      writer.uint32(34).string(message.cardId);
+    }
+    if (message.link !== false) {
+      writer.uint32(40).bool(message.link);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IndexCardTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIndexCardTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.link = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<IndexCardTokenRequest>): IndexCardTokenRequest {
+    return IndexCardTokenRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IndexCardTokenRequest>): IndexCardTokenRequest {
+    const message = createBaseIndexCardTokenRequest();
+    message.token = object.token ?? "";
+    message.programId = object.programId ?? "";
+    message.currency = object.currency ?? "";
+    message.cardId = object.cardId ?? "";
+    message.link = object.link ?? false;
+    return message;
+  },
+};
+
+function createBaseIndexCardTokenResponse(): IndexCardTokenResponse {
+  return {};
+}
+
+export const IndexCardTokenResponse: MessageFns<IndexCardTokenResponse> = {
+  encode(_: IndexCardTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IndexCardTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIndexCardTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<IndexCardTokenResponse>): IndexCardTokenResponse {
+    return IndexCardTokenResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<IndexCardTokenResponse>): IndexCardTokenResponse {
+    const message = createBaseIndexCardTokenResponse();
+    return message;
+  },
+};
+
 export type CardFanoutServiceService = typeof CardFanoutServiceService;
 export const CardFanoutServiceService = {
   /**
@@ -536,6 +1057,48 @@ export const CardFanoutServiceService = {
       Buffer.from(RefundRunCashOutResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RefundRunCashOutResponse => RefundRunCashOutResponse.decode(value),
   },
+  /**
+   * A PSP webhook (it names only a payment id, and its URL the card the payment was started for)
+   * applied on the card's owner: the owner fetches the payment from the PSP's API and tops the card
+   * up only on what the PSP answers, keyed "k:psp:<payment id>".
+   */
+  applyPspWebhook: {
+    path: "/tapline.internal.v1.CardFanoutService/ApplyPspWebhook" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ApplyPspWebhookRequest): Buffer =>
+      Buffer.from(ApplyPspWebhookRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApplyPspWebhookRequest => ApplyPspWebhookRequest.decode(value),
+    responseSerialize: (value: ApplyPspWebhookResponse): Buffer =>
+      Buffer.from(ApplyPspWebhookResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyPspWebhookResponse => ApplyPspWebhookResponse.decode(value),
+  },
+  /** Open loop, on the card's owner: lists a bank card's token on the card, or takes it off. */
+  linkCardToken: {
+    path: "/tapline.internal.v1.CardFanoutService/LinkCardToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LinkCardTokenRequest): Buffer => Buffer.from(LinkCardTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LinkCardTokenRequest => LinkCardTokenRequest.decode(value),
+    responseSerialize: (value: LinkCardTokenResponse): Buffer =>
+      Buffer.from(LinkCardTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LinkCardTokenResponse => LinkCardTokenResponse.decode(value),
+  },
+  /**
+   * Open loop, on the token's owner: indexes the token to the card of a program, or removes that
+   * entry. Tokens are keyed hashes or PARs, never a PAN.
+   */
+  indexCardToken: {
+    path: "/tapline.internal.v1.CardFanoutService/IndexCardToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IndexCardTokenRequest): Buffer =>
+      Buffer.from(IndexCardTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IndexCardTokenRequest => IndexCardTokenRequest.decode(value),
+    responseSerialize: (value: IndexCardTokenResponse): Buffer =>
+      Buffer.from(IndexCardTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IndexCardTokenResponse => IndexCardTokenResponse.decode(value),
+  },
 } as const;
 
 export interface CardFanoutServiceServer extends UntypedServiceImplementation {
@@ -549,6 +1112,19 @@ export interface CardFanoutServiceServer extends UntypedServiceImplementation {
    * ("k:refund-run:<run>:<card>"), so a re-run pays nothing twice and answers the stored result.
    */
   refundRunCashOut: handleUnaryCall<RefundRunCashOutRequest, RefundRunCashOutResponse>;
+  /**
+   * A PSP webhook (it names only a payment id, and its URL the card the payment was started for)
+   * applied on the card's owner: the owner fetches the payment from the PSP's API and tops the card
+   * up only on what the PSP answers, keyed "k:psp:<payment id>".
+   */
+  applyPspWebhook: handleUnaryCall<ApplyPspWebhookRequest, ApplyPspWebhookResponse>;
+  /** Open loop, on the card's owner: lists a bank card's token on the card, or takes it off. */
+  linkCardToken: handleUnaryCall<LinkCardTokenRequest, LinkCardTokenResponse>;
+  /**
+   * Open loop, on the token's owner: indexes the token to the card of a program, or removes that
+   * entry. Tokens are keyed hashes or PARs, never a PAN.
+   */
+  indexCardToken: handleUnaryCall<IndexCardTokenRequest, IndexCardTokenResponse>;
 }
 
 export interface CardFanoutServiceClient extends Client {
@@ -589,6 +1165,61 @@ export interface CardFanoutServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RefundRunCashOutResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A PSP webhook (it names only a payment id, and its URL the card the payment was started for)
+   * applied on the card's owner: the owner fetches the payment from the PSP's API and tops the card
+   * up only on what the PSP answers, keyed "k:psp:<payment id>".
+   */
+  applyPspWebhook(
+    request: ApplyPspWebhookRequest,
+    callback: (error: ServiceError | null, response: ApplyPspWebhookResponse) => void,
+  ): ClientUnaryCall;
+  applyPspWebhook(
+    request: ApplyPspWebhookRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ApplyPspWebhookResponse) => void,
+  ): ClientUnaryCall;
+  applyPspWebhook(
+    request: ApplyPspWebhookRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ApplyPspWebhookResponse) => void,
+  ): ClientUnaryCall;
+  /** Open loop, on the card's owner: lists a bank card's token on the card, or takes it off. */
+  linkCardToken(
+    request: LinkCardTokenRequest,
+    callback: (error: ServiceError | null, response: LinkCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  linkCardToken(
+    request: LinkCardTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LinkCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  linkCardToken(
+    request: LinkCardTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LinkCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Open loop, on the token's owner: indexes the token to the card of a program, or removes that
+   * entry. Tokens are keyed hashes or PARs, never a PAN.
+   */
+  indexCardToken(
+    request: IndexCardTokenRequest,
+    callback: (error: ServiceError | null, response: IndexCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  indexCardToken(
+    request: IndexCardTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IndexCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  indexCardToken(
+    request: IndexCardTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IndexCardTokenResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,55 @@
+// Authorizations presenting a visitor's bank card instead of a card id (open loop): the bank card
+// becomes its token here (the PAN goes no further than this node), the token's index names the
+// card it pays from (usecases/card-tokens.ts), and the request goes on as an ordinary Authorize of
+// that card, without the bank card, on the card's owner. Unary Authorize and AuthorizeStream items
+// both come through here.
+
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { failedPrecondition, invalidArgument, type TaplineError } from '../../../actors/errors';
+import type { TxnAnswer } from '../../../actors/card/transaction';
+import type { AuthorizeRequest, AuthorizeResponse } from '../../../gen/tapline/v1/authorization';
+import { AuthorizationKind } from '../../../gen/tapline/v1/types';
+import { outcomeOf } from '../usecases/outcome';
+import { toAuthorizeResponse } from './mapping';
+import { withPin, type ServiceDeps } from './service';
+import { errorOfStatus } from './status';
+import { optionalId, parseAuthorize, parseBankCard, requireAmount } from './validate';
+
+const bank_card_kinds: ReadonlySet<AuthorizationKind> = new Set([
+  AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED,
+  AuthorizationKind.AUTHORIZATION_KIND_PURCHASE,
+  AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION,
+]);
+
+/** Runs an Authorize that presents a bank card: resolves its card, then authorizes that card on its owner. */
+export async function authorizeByBankCard(deps: ServiceDeps, wire: AuthorizeRequest): Promise<AuthorizeResponse> {
+  const tokens = deps.bankCards;
+  if (tokens === undefined) throw failedPrecondition('bank cards are not served by this node');
+  if (wire.cardId !== '') throw invalidArgument('bank_card replaces card_id: send one of them', { field: 'bank_card' });
+  if (!bank_card_kinds.has(wire.kind)) throw invalidArgument('a bank card pays PURCHASE and PRE_AUTHORIZATION only', { field: 'kind' });
+  const bankCard = parseBankCard('bank_card.card', wire.bankCard?.card);
+  const programId = optionalId('bank_card.program_id', wire.bankCard?.programId ?? '', '');
+  const { currency } = requireAmount('amount', wire.amount);
+  const cardId = await tokens.cardFor(bankCard, programId, currency);
+  // The request as if the terminal had read the card's id: the bank card stays here.
+  const resolved: AuthorizeRequest = { ...wire, cardId, bankCard: undefined };
+  return authorizeOnOwner(deps, resolved);
+}
+
+function authorizeOnOwner(deps: ServiceDeps, request: AuthorizeRequest): Promise<AuthorizeResponse> {
+  const cluster = deps.cluster;
+  if (cluster === undefined) {
+    const parsed = withPin(deps, parseAuthorize(request), request.pin);
+    return outcomeOf<TxnAnswer>((reply) => deps.region.money(parsed, reply)).then(toAuthorizeResponse);
+  }
+  return new Promise((resolve, reject) => {
+    cluster.authorize(request, (error, response) => {
+      if (error === null && response !== undefined) resolve(response);
+      else reject(ownerFailure(error));
+    });
+  });
+}
+
+function ownerFailure(error: { code?: number; details?: string } | null): TaplineError {
+  return errorOfStatus(error?.code ?? GrpcStatus.INTERNAL, error?.details ?? '');
+}
