@@ -2,12 +2,25 @@
 // on this machine, and prints the figures; the last line is one JSON document whose keys later
 // issues extend (ratios.authorize_vs_echo, ...). Everything is real: a private redis-server with
 // appendfsync always, an authorizer node process, an echo server process, gRPC over loopback.
+// The main figures run over mutual TLS, as production does: the driver's connections present a
+// venue gateway's certificate (the terminals' merchant), the echo server asks for a client
+// certificate too; ratios.authorize_mtls_vs_plain compares them, round by round, with a second
+// node in the plaintext development mode (the same cards, on another Redis database). The TLS node
+// is described in a credentials manifest like the one `npm start` writes
+// (.bench/credentials/manifest.json), and the driver and the seeding take their CA, gateway
+// certificate and operator tokens from it, as any client of the manifest does.
 // This process is the load driver (k6 cannot be installed here; loadtest/k6 has the same
 // scenario for SREs). Ratios, not absolute numbers, are the point: driver, node and Redis share
 // the machine's two cores.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { manifestAccess, readManifest, type ClientAccess } from '../tools/client/access';
+import { writeManifest, type DevCredentials, type DevManifest } from '../tools/devenv/credentials';
+import { accessToNode, benchCredentials, benchNodeEnv } from '../tools/devenv/secure-node';
+import { role_names } from '../services/common/auth/policy';
+import type { H2Tls } from './h2-unary';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { startRedis } from '../tools/devenv/redis';
@@ -76,30 +89,59 @@ async function main(): Promise<void> {
   const processes: ServerProcess[] = [];
   const stopLast: (() => Promise<void>)[] = [];
   try {
+    const credentials = await benchCredentials();
     const node = await startServerProcess({
       script: 'dist/services/authorizer/main.js',
       nodeArgs: authorizer_node_flags,
-      env: {
-        TAPLINE_REDIS_URL: redis.url,
-        TAPLINE_GRPC_PORT: '0',
-        TAPLINE_INTERNAL_PORT: '0',
-        TAPLINE_METRICS_PORT: '-1',
-        TAPLINE_LOG_LEVEL: 'warn',
-        TAPLINE_NODE_ID: 'bench-1',
-      },
+      env: { ...(await nodeEnv(credentials, 'bench-1', redis.url)) },
     });
     processes.push(node);
-    // The echo server runs with the same V8 flags, so the comparison is like for like.
-    const echo = await startServerProcess({ script: 'dist/tools/echo/main.js', nodeArgs: authorizer_node_flags, env: {} });
+    // The same node in the development plaintext mode, on its own Redis database (a node of the
+    // same database would join the first one's cluster): the other half of authorize_mtls_vs_plain.
+    const plain = await startServerProcess({
+      script: 'dist/services/authorizer/main.js',
+      nodeArgs: authorizer_node_flags,
+      env: { ...(await nodeEnv(credentials, 'bench-plain', `${redis.url}/2`)), TAPLINE_DEV_PLAINTEXT: 'true' },
+    });
+    processes.push(plain);
+    // The echo server runs with the same V8 flags and the same mutual TLS, so the comparison is like for like.
+    const echoFiles = await credentials.node('bench-echo');
+    const echo = await startServerProcess({
+      script: 'dist/tools/echo/main.js',
+      nodeArgs: authorizer_node_flags,
+      env: { ECHO_TLS_CERT_FILE: echoFiles.cert, ECHO_TLS_KEY_FILE: echoFiles.key, ECHO_TLS_CLIENT_CA_FILE: credentials.caFile },
+    });
     processes.push(echo);
-    log('servers up', { node: node.address, echo: echo.address, redis: redis.url, appendfsync: settings.appendfsync });
+    log('servers up', {
+      node: node.address,
+      plain: plain.address,
+      echo: echo.address,
+      redis: redis.url,
+      appendfsync: settings.appendfsync,
+    });
 
-    await seed(node.address);
-    await seedFleets(node.address, Date.now());
-    const taplineUnary = unaryTargets(node.address, settings.channels);
-    const echoUnary = unaryTargets(echo.address, settings.channels);
-    const taplineStreams = clients(node.address, settings.channels);
-    const echoStreams = clients(echo.address, settings.channels);
+    const manifest = await benchManifest(credentials, node);
+    const access = manifestAccess(manifest);
+    await seed(access);
+    await seedFleets(access, Date.now());
+    await seed(accessToNode(credentials, plain, true));
+    // The driver speaks for the benchmark's terminals as a venue gateway of their merchant.
+    const gateway = manifest.gateways[0];
+    if (gateway === undefined) throw new Error('the bench manifest names no gateway');
+    const fromRoot = (path: string): Buffer => readFileSync(join(projectRoot(), path));
+    const mtls: H2Tls = {
+      ca: fromRoot(manifest.ca),
+      cert: fromRoot(gateway.cert),
+      key: fromRoot(gateway.key),
+      servername: 'localhost',
+    };
+    const streamCredentials = grpc.credentials.createSsl(mtls.ca, mtls.key, mtls.cert);
+    const localName = { 'grpc.ssl_target_name_override': 'localhost' };
+    const taplineUnary = unaryTargets(node.address, settings.channels, mtls);
+    const plainUnary = unaryTargets(plain.address, settings.channels);
+    const echoUnary = unaryTargets(echo.address, settings.channels, mtls);
+    const taplineStreams = clients(node.address, settings.channels, streamCredentials, localName);
+    const echoStreams = clients(echo.address, settings.channels, streamCredentials, localName);
 
     // Every request gets a fresh terminal transaction number: keys never repeat across phases.
     let txn = 0;
@@ -126,13 +168,24 @@ async function main(): Promise<void> {
     // after round, so drift of the shared machine affects them alike. Each figure is the median
     // round; each ratio is the median of the ratios within a round (windows seconds apart, not a
     // minute apart: a single window on this VM swings by +-20%).
-    const rows: Record<'echo' | 'uniform' | 'hot' | 'stream', PhaseResult[]> = { echo: [], uniform: [], hot: [], stream: [] };
+    const rows: Record<'echo' | 'uniform' | 'plain' | 'hot' | 'stream', PhaseResult[]> = {
+      echo: [],
+      uniform: [],
+      plain: [],
+      hot: [],
+      stream: [],
+    };
     for (let round = 1; round <= rounds; round++) {
       const warmup = round === 1 ? warmup_s : 1;
       rows.echo.push(await phase(`round ${round}: echo unary`, () => closedLoopUnary(echoUnary, uniform, concurrency, warmup, measure_s)));
       rows.uniform.push(
         await phase(`round ${round}: authorize unary, uniform cards`, () =>
           closedLoopUnary(taplineUnary, uniform, concurrency, warmup, measure_s),
+        ),
+      );
+      rows.plain.push(
+        await phase(`round ${round}: authorize unary, uniform cards, plaintext development mode`, () =>
+          closedLoopUnary(plainUnary, uniform, concurrency, warmup, measure_s),
         ),
       );
       rows.hot.push(
@@ -156,6 +209,7 @@ async function main(): Promise<void> {
     }
     const echoPeak = medianRound(rows.echo);
     const authorize = medianRound(rows.uniform);
+    const authorizePlain = medianRound(rows.plain);
     const hotCard = medianRound(rows.hot);
     const stream = medianRound(rows.stream);
     // Fleet cards (account + card in one commit, product restriction, prompts, negotiated price)
@@ -232,7 +286,7 @@ async function main(): Promise<void> {
     const lag = await clickhouseLag(clickhouse.url, taplineUnary, uniform, halfRate, measure_s * 2);
     log(`clickhouse lag at ${halfRate}/s`, lag);
 
-    for (const client of [...taplineUnary, ...echoUnary, ...taplineStreams, ...echoStreams]) client.close();
+    for (const client of [...taplineUnary, ...plainUnary, ...echoUnary, ...taplineStreams, ...echoStreams]) client.close();
     // Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts). It runs in
     // Redis database 1: the benchmark's node still holds the shards of database 0 and would fence
     // the probe's commits.
@@ -244,11 +298,11 @@ async function main(): Promise<void> {
     log('micro', micro);
     // Cluster: forwarding cost, hand-off windows and memory per card (loadtest/cluster.ts, ~45 s).
     // It runs on its own Redis after the single-node phases, so it does not disturb them.
-    const cluster = await clusterPhase(runDir, log);
+    const cluster = await clusterPhase(runDir, log, credentials);
     // Redis replication: commits acknowledged after one replica vs none, and the wait a primary's
     // loss costs clients (loadtest/replication.ts, ~1 min, on Redis servers of its own).
-    const replication = await replicationPhase(runDir, log);
-    const errors = [...rows.echo, ...rows.uniform, ...rows.hot, ...rows.stream, ...halves.tapline, ...halves.echo].reduce(
+    const replication = await replicationPhase(runDir, log, credentials);
+    const errors = [...rows.echo, ...rows.uniform, ...rows.plain, ...rows.hot, ...rows.stream, ...halves.tapline, ...halves.echo].reduce(
       (sum, r) => sum + r.errors,
       0,
     );
@@ -256,12 +310,14 @@ async function main(): Promise<void> {
       machine: { cpu_cores: cpus().length, node: process.version },
       settings: { ...settings, redis_appendfsync: settings.appendfsync },
       echo: { unary: echoPeak, stream: echoStream, half_load: echoHalf },
-      authorize: { unary: authorize, stream, hot_card: hotCard, half_load: authorizeHalf },
+      // Over mutual TLS (a gateway certificate), except unary_plaintext: the development plaintext mode.
+      authorize: { unary: authorize, unary_plaintext: authorizePlain, stream, hot_card: hotCard, half_load: authorizeHalf },
       fleet: { unary: fleetPhase.fleet, plain_unary: fleetPhase.card, fleet_rps: fleetPhase.fleet_rps, plain_rps: fleetPhase.card_rps },
       rounds: {
         stream_rps: rows.stream.map((r) => r.rps),
         echo_rps: rows.echo.map((r) => r.rps),
         authorize_rps: rows.uniform.map((r) => r.rps),
+        authorize_plaintext_rps: rows.plain.map((r) => r.rps),
         hot_card_rps: rows.hot.map((r) => r.rps),
         authorize_half_p99_ms: halves.tapline.map((r) => r.p99_ms),
         echo_half_p99_ms: halves.echo.map((r) => r.p99_ms),
@@ -299,6 +355,8 @@ async function main(): Promise<void> {
       failover_unavailable_ms: replication.failover_unavailable_ms,
       ratios: {
         authorize_vs_echo: pairedRatio(rows.uniform, rows.echo, (r) => r.rps),
+        // Unary Authorize over mutual TLS against the plaintext development mode, round by round.
+        authorize_mtls_vs_plain: pairedRatio(rows.uniform, rows.plain, (r) => r.rps),
         stream_vs_authorize: pairedRatio(rows.stream, rows.uniform, (r) => r.rps),
         hot_card_vs_uniform: pairedRatio(rows.hot, rows.uniform, (r) => r.rps),
         p99_vs_echo_p99: pairedRatio(halves.tapline, halves.echo, (r) => r.p99_ms),
@@ -318,12 +376,48 @@ async function main(): Promise<void> {
   }
 }
 
-/** Issues the benchmark's cards and terminals through the admin API. */
-async function seed(address: string): Promise<void> {
-  const admin = new TaplineClient(address);
+/** The benchmark's merchant: every terminal bench-t<i> belongs to it, and its gateway speaks for them. */
+const bench_merchant = 'bench-m';
+
+/** Writes the manifest of the benchmark's TLS node (no reports service runs: its endpoint is empty) and reads it back. */
+async function benchManifest(credentials: DevCredentials, node: ServerProcess): Promise<DevManifest> {
+  const path = await writeManifest(
+    credentials,
+    {
+      endpoints: {
+        terminal: node.address,
+        operator: node.operatorAddress ?? '',
+        internal: `127.0.0.1:${node.internalPort ?? 0}`,
+        reports: '',
+      },
+      terminals: [],
+      gateways: [bench_merchant],
+      nodes: ['bench-1'],
+      roles: role_names,
+    },
+    projectRoot(),
+  );
+  return readManifest(path);
+}
+
+/** A benchmark node's environment: Redis, free ports, quiet logs and the run's credentials. */
+async function nodeEnv(credentials: DevCredentials, nodeId: string, redisUrl: string): Promise<Record<string, string>> {
+  return {
+    TAPLINE_REDIS_URL: redisUrl,
+    TAPLINE_GRPC_PORT: '0',
+    TAPLINE_INTERNAL_PORT: '0',
+    TAPLINE_METRICS_PORT: '-1',
+    TAPLINE_LOG_LEVEL: 'warn',
+    ...(await benchNodeEnv(credentials, nodeId)),
+  };
+}
+
+/** Issues the benchmark's cards and terminals through the operator API. */
+async function seed(access: ClientAccess): Promise<void> {
+  const admin = new TaplineClient(access);
   const started = Date.now();
   const parallel = 200;
-  for (let t = 0; t < settings.terminals; t++) await admin.registerTerminal(`bench-t${t}`, `bench-m${t % 8}`);
+  for (let t = 0; t < settings.terminals; t++) await admin.registerTerminal(`bench-t${t}`, bench_merchant);
   for (let start = 0; start < settings.cards; start += parallel) {
     const ids = Array.from({ length: Math.min(parallel, settings.cards - start) }, (_, k) => `bench-c${start + k}`);
     await Promise.all(ids.map((id) => admin.issueCard(id, settings.card_balance_minor, 'EUR', 'bench')));

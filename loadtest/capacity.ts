@@ -14,7 +14,7 @@
 //    for the idempotency retention: the request's record and its key record).
 // Prints one JSON line. The machine is shared: run it when it is otherwise idle.
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createClient } from 'redis';
@@ -27,6 +27,7 @@ import { Metrics } from '../services/common/metrics';
 import { projectRoot } from '../services/common/paths';
 import { redisTargetFromEnv, singleRedis, type RedisTarget } from '../services/common/redis-target';
 import { TaplineClient, purchase } from '../tools/client/tapline-client';
+import { accessToNode, benchCredentials, benchNodeEnv } from '../tools/devenv/secure-node';
 import { startServerProcess, type ServerProcess } from '../tools/devenv/node-process';
 import { startRedis } from '../tools/devenv/redis';
 import { startRedisCluster, startSentinelSet } from '../tools/devenv/redis-ha';
@@ -64,9 +65,10 @@ async function trimOutbox(port: number): Promise<void> {
   }
 }
 
-/** Memory per card and per retained transaction, through a node on one Redis. */
+/** Memory per card and per retained transaction, through a node on one Redis (secure, as in production). */
 async function memory(dir: string) {
   const redis = await startRedis({ dataDir: join(dir, 'memory'), appendfsync: 'always' });
+  const credentials = await benchCredentials();
   const node: ServerProcess = await startServerProcess({
     script: 'dist/services/authorizer/main.js',
     nodeArgs: authorizer_node_flags,
@@ -76,11 +78,19 @@ async function memory(dir: string) {
       TAPLINE_INTERNAL_PORT: '0',
       TAPLINE_METRICS_PORT: '-1',
       TAPLINE_LOG_LEVEL: 'warn',
-      TAPLINE_NODE_ID: 'capacity',
+      ...(await benchNodeEnv(credentials, 'capacity')),
     },
   });
-  const admin = new TaplineClient(node.address);
-  const targets = unaryTargets(node.address, 2);
+  const admin = new TaplineClient(accessToNode(credentials, node));
+  // The driver speaks for the terminals as a venue gateway of their merchant (mutual TLS).
+  const gateway = await credentials.gateway(['cap-m']);
+  const tls = {
+    ca: readFileSync(credentials.caFile),
+    cert: readFileSync(gateway.cert),
+    key: readFileSync(gateway.key),
+    servername: 'localhost',
+  };
+  const targets = unaryTargets(node.address, 2, tls);
   try {
     for (let t = 0; t < settings.terminals; t++) await admin.registerTerminal(`cap-t${t}`, 'cap-m');
     const empty = await usedMemory(redis.port);

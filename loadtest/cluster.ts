@@ -12,7 +12,10 @@
 //    in its own process with --expose-gc (loadtest/card-memory.ts says how).
 // Cluster timings are the production defaults (tick 500 ms, lease 3 s).
 
+import { accessToNode, benchCredentials, benchNodeEnv } from '../tools/devenv/secure-node';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { DevCredentials } from '../tools/devenv/credentials';
 import { join } from 'node:path';
 import { startRedis, type RedisInstance } from '../tools/devenv/redis';
 import { startServerProcess, type ServerProcess } from '../tools/devenv/node-process';
@@ -24,7 +27,7 @@ import { shardLeaseKey } from '../services/authorizer/store/keys';
 import { closedLoopUnary, round, unaryTargets, type PhaseResult, type UnaryTarget } from './driver';
 import { withCpu } from './cpu';
 import { seededRandom } from '../tools/seeded-random';
-import type { UnaryDone } from './h2-unary';
+import type { H2Tls, UnaryDone } from './h2-unary';
 import type { AuthorizeRequest } from '../gen/tapline/v1/authorization';
 import { createClient } from 'redis';
 
@@ -67,7 +70,7 @@ function randomNode(targets: UnaryTarget[], seed: number): UnaryTarget {
   };
 }
 
-function startNode(redisUrl: string, nodeId: string): Promise<ServerProcess> {
+async function startNode(redisUrl: string, nodeId: string, credentials: DevCredentials): Promise<ServerProcess> {
   // BENCH_CLUSTER_CPU_PROFILE_DIR=<dir>: each node writes a V8 CPU profile there on exit.
   const profileDir = process.env['BENCH_CLUSTER_CPU_PROFILE_DIR'];
   return startServerProcess({
@@ -79,9 +82,21 @@ function startNode(redisUrl: string, nodeId: string): Promise<ServerProcess> {
       TAPLINE_INTERNAL_PORT: '0',
       TAPLINE_METRICS_PORT: '-1',
       TAPLINE_LOG_LEVEL: 'warn',
-      TAPLINE_NODE_ID: nodeId,
+      // Node certificates: the nodes forward to each other over mutual TLS.
+      ...(await benchNodeEnv(credentials, nodeId)),
     },
   });
+}
+
+/** The driver's connections: a venue gateway of the cluster benchmark's merchant (mutual TLS). */
+async function gatewayTls(credentials: DevCredentials): Promise<H2Tls> {
+  const gateway = await credentials.gateway(['cb-m']);
+  return {
+    ca: readFileSync(credentials.caFile),
+    cert: readFileSync(gateway.cert),
+    key: readFileSync(gateway.key),
+    servername: 'localhost',
+  };
 }
 
 /** Waits until the shard leases are held by exactly `nodes` distinct nodes and all are held. */
@@ -159,6 +174,7 @@ class ShardProbe {
 export async function clusterPhase(
   dataDir: string,
   log: (message: string, fields?: Record<string, unknown>) => void,
+  credentials: DevCredentials,
 ): Promise<ClusterReport> {
   const redis: RedisInstance = await startRedis({
     dataDir: join(dataDir, 'redis-cluster'),
@@ -168,9 +184,10 @@ export async function clusterPhase(
   const unary: UnaryTarget[] = [];
   const admins: TaplineClient[] = [];
   try {
-    nodes.set('c1', await startNode(redis.url, 'c1'));
+    nodes.set('c1', await startNode(redis.url, 'c1', credentials));
     const first = nodes.get('c1') as ServerProcess;
-    const admin = new TaplineClient(first.address);
+    const tls = await gatewayTls(credentials);
+    const admin = new TaplineClient(accessToNode(credentials, first));
     admins.push(admin);
     for (let t = 0; t < settings.terminals; t++) await admin.registerTerminal(`cb-t${t}`, 'cb-m');
     for (let at = 0; at < settings.cards; at += 250) {
@@ -185,7 +202,7 @@ export async function clusterPhase(
     const request = (): AuthorizeRequest =>
       purchase(`cb-t${txn % settings.terminals}`, ++txn, `cb-c${Math.floor(pick() * settings.cards)}`, 1 + (txn % 500));
 
-    const singleTargets = unaryTargets(first.address, settings.connections_per_node * 3);
+    const singleTargets = unaryTargets(first.address, settings.connections_per_node * 3, tls);
     unary.push(...singleTargets);
     const measuredSingle = await withCpu({ driver: process.pid, redis: redis.pid, c1: first.pid }, () =>
       closedLoopUnary([randomNode(singleTargets, 11)], request, settings.concurrency, settings.warmup_s, settings.measure_s),
@@ -193,10 +210,10 @@ export async function clusterPhase(
     const single = measuredSingle.result;
     log('cluster: one node', { ...single, cores: measuredSingle.cores });
 
-    nodes.set('c2', await startNode(redis.url, 'c2'));
-    nodes.set('c3', await startNode(redis.url, 'c3'));
+    nodes.set('c2', await startNode(redis.url, 'c2', credentials));
+    nodes.set('c3', await startNode(redis.url, 'c3', credentials));
     await waitForPlacement(redis.url, 3);
-    const clusterTargets = [...nodes.values()].flatMap((node) => unaryTargets(node.address, settings.connections_per_node));
+    const clusterTargets = [...nodes.values()].flatMap((node) => unaryTargets(node.address, settings.connections_per_node, tls));
     unary.push(...clusterTargets);
     const measuredCluster = await withCpu(
       { driver: process.pid, redis: redis.pid, ...Object.fromEntries([...nodes].map(([id, node]) => [id, node.pid])) },
@@ -206,8 +223,9 @@ export async function clusterPhase(
     log('cluster: three nodes, random entry node', { ...cluster3, cores: measuredCluster.cores });
 
     // Hand-off windows: a light probe load; steady first, then c3 leaves (SIGTERM) and rejoins.
-    const live = (): TaplineClient[] => admins.filter((client) => [...nodes.values()].some((node) => node.address === client.address));
-    for (const node of nodes.values()) if (node !== first) admins.push(new TaplineClient(node.address));
+    const live = (): TaplineClient[] =>
+      admins.filter((client) => [...nodes.values()].some((node) => node.address === client.access.endpoints.terminal));
+    for (const node of nodes.values()) if (node !== first) admins.push(new TaplineClient(accessToNode(credentials, node)));
     const pickNode = seededRandom(17);
     const steady = new ShardProbe(
       () => live()[Math.floor(pickNode() * live().length)] as TaplineClient,
@@ -227,9 +245,9 @@ export async function clusterPhase(
     nodes.delete('c3');
     await leaving.terminate();
     await waitForPlacement(redis.url, 2);
-    const rejoined = await startNode(redis.url, 'c3');
+    const rejoined = await startNode(redis.url, 'c3', credentials);
     nodes.set('c3', rejoined);
-    admins.push(new TaplineClient(rejoined.address));
+    admins.push(new TaplineClient(accessToNode(credentials, rejoined)));
     await waitForPlacement(redis.url, 3);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await moving.stop();
@@ -269,13 +287,21 @@ export async function clusterPhase(
 if (require.main === module) {
   // `node dist/loadtest/cluster.js <dataDir>`: the phase alone (for development).
   const dataDir = process.argv[2] ?? join(projectRoot(), '.bench', 'cluster-only');
-  clusterPhase(dataDir, (message, fields) => process.stderr.write(`[cluster] ${message} ${JSON.stringify(fields ?? {})}\n`)).then(
-    (report) => {
-      process.stdout.write(JSON.stringify(report) + '\n');
-    },
-    (error: unknown) => {
-      process.stderr.write(`cluster phase failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
-    },
-  );
+  benchCredentials()
+    .then((credentials) =>
+      clusterPhase(
+        dataDir,
+        (message, fields) => process.stderr.write(`[cluster] ${message} ${JSON.stringify(fields ?? {})}\n`),
+        credentials,
+      ),
+    )
+    .then(
+      (report) => {
+        process.stdout.write(JSON.stringify(report) + '\n');
+      },
+      (error: unknown) => {
+        process.stderr.write(`cluster phase failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+        process.exit(1);
+      },
+    );
 }

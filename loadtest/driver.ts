@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { AuthorizationServiceClient, type AuthorizeRequest, type AuthorizeStreamResponse } from '../gen/tapline/v1/authorization';
 import { Outcome } from '../gen/tapline/v1/types';
-import { H2UnaryClient, type UnaryDone } from './h2-unary';
+import { H2UnaryClient, type H2Tls, type UnaryDone } from './h2-unary';
 
 /** Something that sends one unary Authorize and calls back with (grpc error code, response). */
 export interface UnaryTarget {
@@ -14,8 +14,8 @@ export interface UnaryTarget {
 }
 
 /** Unary targets over the lean HTTP/2 client: the driver then costs far less than the server. */
-export function unaryTargets(address: string, connections: number): UnaryTarget[] {
-  return Array.from({ length: connections }, () => new H2UnaryClient(address));
+export function unaryTargets(address: string, connections: number, tls?: H2Tls): UnaryTarget[] {
+  return Array.from({ length: connections }, () => new H2UnaryClient(address, tls));
 }
 
 export interface PhaseResult {
@@ -32,12 +32,18 @@ export interface PhaseResult {
 /** Makes the i-th request of a phase; must give every request its own idempotency key. */
 export type RequestFactory = (i: number) => AuthorizeRequest;
 
-/** grpc-js clients (used for AuthorizeStream, where the client's per-item cost is small). */
-export function clients(address: string, channels: number): AuthorizationServiceClient[] {
+/** grpc-js clients (used for AuthorizeStream, where the client's per-item cost is small); plaintext without credentials. */
+export function clients(
+  address: string,
+  channels: number,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
+): AuthorizationServiceClient[] {
   return Array.from(
     { length: channels },
     (_, i) =>
-      new AuthorizationServiceClient(address, grpc.credentials.createInsecure(), {
+      new AuthorizationServiceClient(address, credentials, {
+        ...options,
         // Distinct channel options keep grpc-js from sharing one subchannel (one TCP connection).
         'grpc.channel_id': i,
         'grpc.max_receive_message_length': 64 * 1024 * 1024,

@@ -4,7 +4,8 @@
 // bench` runs the same phase in its full run.
 //   node dist/loadtest/fleet-standalone.js   (BENCH_MEASURE_S, BENCH_ROUNDS, BENCH_CONCURRENCY)
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessToNode, benchCredentials, benchNodeEnv } from '../tools/devenv/secure-node';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRedis } from '../tools/devenv/redis';
 import { startServerProcess } from '../tools/devenv/node-process';
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
   mkdirSync(base, { recursive: true });
   const runDir = mkdtempSync(join(base, 'fleet-'));
   const redis = await startRedis({ dataDir: join(runDir, 'redis'), appendfsync: 'always' });
+  const credentials = await benchCredentials();
   const node = await startServerProcess({
     script: 'dist/services/authorizer/main.js',
     nodeArgs: authorizer_node_flags,
@@ -28,23 +30,30 @@ async function main(): Promise<void> {
       TAPLINE_INTERNAL_PORT: '0',
       TAPLINE_METRICS_PORT: '-1',
       TAPLINE_LOG_LEVEL: 'warn',
-      TAPLINE_NODE_ID: 'fleet-bench',
+      ...(await benchNodeEnv(credentials, 'fleet-bench')),
     },
   });
+  const access = accessToNode(credentials, node);
   try {
     const terminals = 16;
     const cards = 2_000;
-    const admin = new TaplineClient(node.address);
+    const admin = new TaplineClient(access);
     for (let t = 0; t < terminals; t++) await admin.registerTerminal(`bench-t${t}`, `bench-m${t % 8}`);
     for (let start = 0; start < cards; start += 200) {
       await Promise.all(Array.from({ length: 200 }, (_, k) => admin.issueCard(`bench-c${start + k}`, 1_000_000_000_000, 'EUR', 'bench')));
     }
     admin.close();
-    await seedFleets(node.address, Date.now());
+    await seedFleets(access, Date.now());
     let txn = 0;
     const plain = (i: number) => purchase(`bench-t${i % terminals}`, ++txn, `bench-c${(i * 7919) % cards}`, 1 + (i % 500));
     const fleet = fleetRequests(terminals, () => ++txn);
-    const targets = unaryTargets(node.address, 4);
+    const gateway = await credentials.gateway(Array.from({ length: 8 }, (_, m) => `bench-m${m}`));
+    const targets = unaryTargets(node.address, 4, {
+      ca: readFileSync(credentials.caFile),
+      cert: readFileSync(gateway.cert),
+      key: readFileSync(gateway.key),
+      servername: 'localhost',
+    });
     const phase = async (name: string, run: () => Promise<PhaseResult>): Promise<PhaseResult> => {
       const result = await run();
       process.stderr.write(`[fleet-bench] ${name} ${JSON.stringify(result)}\n`);

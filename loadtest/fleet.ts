@@ -9,6 +9,7 @@
 
 import { fleetCardId } from '../actors/sharding/shard-key';
 import { FleetClient, fleetPurchase } from '../tools/client/fleet-client';
+import type { ClientAccess } from '../tools/client/access';
 import { PriceFormula } from '../gen/tapline/v1/fleet';
 import { closedLoopUnary, medianRound, pairedRatio, type PhaseResult, type RequestFactory, type UnaryTarget } from './driver';
 
@@ -23,8 +24,8 @@ export const fleet_bench_settings = {
 const fleet_id = (f: number): string => `bench-fleet-${f}`;
 
 /** Creates the fleets, their policy, pricing, base prices and cards through FleetAdminService. */
-export async function seedFleets(address: string, nowMs: number): Promise<void> {
-  const client = new FleetClient(address);
+export async function seedFleets(access: ClientAccess, nowMs: number): Promise<void> {
+  const client = new FleetClient(access);
   try {
     const { fleets, cards_per_fleet } = fleet_bench_settings;
     await Promise.all(

@@ -18,11 +18,24 @@ const request_headers = {
 
 export type UnaryDone = (error: number | undefined, response: AuthorizeResponse | undefined) => void;
 
+/** Mutual TLS of a connection: the CA of the server, the client's certificate and key, the server's name. */
+export interface H2Tls {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly servername: string;
+}
+
 export class H2UnaryClient {
   private readonly session: http2.ClientHttp2Session;
 
-  constructor(address: string) {
-    this.session = http2.connect(`http://${address}`, { settings: { initialWindowSize: 4 * 1024 * 1024 } });
+  /** Plaintext without `tls` (the development mode); mutual TLS with it. */
+  constructor(address: string, tls?: H2Tls) {
+    const settings = { initialWindowSize: 4 * 1024 * 1024 };
+    this.session =
+      tls === undefined
+        ? http2.connect(`http://${address}`, { settings })
+        : http2.connect(`https://${address}`, { settings, ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.servername });
     this.session.on('error', () => undefined);
   }
 

@@ -4,6 +4,7 @@
 // Figures are node CPU (process.cpuUsage) per operation, so Redis' own work is not included,
 // except redis_us_per_commit_entry: Redis' CPU (INFO cpu) per group-commit entry.
 
+import { accessToNode, benchCredentials, benchNodeEnv } from '../tools/devenv/secure-node';
 import { singleRedis } from '../services/common/redis-target';
 import pino from 'pino';
 import { ActorRuntime } from '../actors/runtime/actor-runtime';
@@ -158,6 +159,7 @@ async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_u
 }
 
 async function domainAuthorization(redisUrl: string): Promise<number> {
+  const credentials = await benchCredentials();
   const node = await AuthorizerNode.start(
     loadConfig({
       TAPLINE_REDIS_URL: redisUrl,
@@ -165,10 +167,12 @@ async function domainAuthorization(redisUrl: string): Promise<number> {
       TAPLINE_INTERNAL_PORT: '0',
       TAPLINE_METRICS_PORT: '-1',
       TAPLINE_LOG_LEVEL: 'silent',
+      ...(await benchNodeEnv(credentials, 'micro')),
     }),
     silent,
   );
-  const admin = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+  const access = accessToNode(credentials, node);
+  const admin = new TaplineClient(access);
   for (let t = 0; t < 64; t++) await admin.registerTerminal(`micro-t${t}`, 'micro-m');
   for (let s = 0; s < 5_000; s += 250) {
     await Promise.all(Array.from({ length: 250 }, (_, k) => admin.issueCard(`micro-card${s + k}`, 1_000_000_000_000, 'EUR', 'micro')));

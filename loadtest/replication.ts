@@ -13,6 +13,11 @@
 //    Sentinel's down-after is 1 s here (production: a few seconds), the node's Redis command
 //    bound 1 s.
 
+import { readFileSync } from 'node:fs';
+import type { ClientAccess } from '../tools/client/access';
+import type { DevCredentials } from '../tools/devenv/credentials';
+import { accessToNode, benchNodeEnv } from '../tools/devenv/secure-node';
+import type { H2Tls } from './h2-unary';
 import { join } from 'node:path';
 import { startRedis } from '../tools/devenv/redis';
 import { startSentinelSet, type SentinelSet } from '../tools/devenv/redis-ha';
@@ -56,7 +61,8 @@ type Log = (message: string, fields?: Record<string, unknown>) => void;
 /** A client's pause before retrying a failed request (it adds at most this to a measured wait). */
 const retry_pause_ms = 10;
 
-function startNode(nodeId: string, env: Record<string, string>): Promise<ServerProcess> {
+/** A node of the phase, secure as in production: its certificate and the benchmark's token issuer. */
+async function startNode(credentials: DevCredentials, nodeId: string, env: Record<string, string>): Promise<ServerProcess> {
   return startServerProcess({
     script: 'dist/services/authorizer/main.js',
     nodeArgs: authorizer_node_flags,
@@ -65,10 +71,21 @@ function startNode(nodeId: string, env: Record<string, string>): Promise<ServerP
       TAPLINE_INTERNAL_PORT: '0',
       TAPLINE_METRICS_PORT: '-1',
       TAPLINE_LOG_LEVEL: 'warn',
-      TAPLINE_NODE_ID: nodeId,
+      ...(await benchNodeEnv(credentials, nodeId)),
       ...env,
     },
   });
+}
+
+/** The driver's connections: a venue gateway of the phase's merchants (mutual TLS). */
+async function gatewayTls(credentials: DevCredentials): Promise<H2Tls> {
+  const gateway = await credentials.gateway(['rl-m', 'rw-m']);
+  return {
+    ca: readFileSync(credentials.caFile),
+    cert: readFileSync(gateway.cert),
+    key: readFileSync(gateway.key),
+    servername: 'localhost',
+  };
 }
 
 function sentinelEnv(set: SentinelSet, extra: Record<string, string> = {}): Record<string, string> {
@@ -81,8 +98,8 @@ function sentinelEnv(set: SentinelSet, extra: Record<string, string> = {}): Reco
   };
 }
 
-async function seed(address: string, prefix: string): Promise<void> {
-  const admin = new TaplineClient(address);
+async function seed(access: ClientAccess, prefix: string): Promise<void> {
+  const admin = new TaplineClient(access);
   try {
     for (let t = 0; t < settings.terminals; t++) await admin.registerTerminal(`${prefix}-t${t}`, `${prefix}-m`);
     for (let start = 0; start < settings.cards; start += 200)
@@ -104,22 +121,27 @@ function distribution(values: readonly number[]): Distribution {
 }
 
 /** Alternating rounds on a node without replicas and a node acknowledged after one replica. */
-async function waitVsLocal(dataDir: string, log: Log): Promise<{ local: PhaseResult[]; wait1: PhaseResult[] }> {
+async function waitVsLocal(
+  dataDir: string,
+  log: Log,
+  credentials: DevCredentials,
+): Promise<{ local: PhaseResult[]; wait1: PhaseResult[] }> {
   const single = await startRedis({ dataDir: join(dataDir, 'local-redis'), appendfsync: 'always' });
   const set = await startSentinelSet({ dataDir: join(dataDir, 'wait1-sentinel'), replicas: 1 });
   const nodes: ServerProcess[] = [];
   const targets: UnaryTarget[] = [];
   try {
-    const local = await startNode('bench-local', { TAPLINE_REDIS_URL: single.url });
+    const local = await startNode(credentials, 'bench-local', { TAPLINE_REDIS_URL: single.url });
     nodes.push(local);
-    const wait1 = await startNode('bench-wait1', sentinelEnv(set));
+    const wait1 = await startNode(credentials, 'bench-wait1', sentinelEnv(set));
     nodes.push(wait1);
-    await Promise.all([seed(local.address, 'rl'), seed(wait1.address, 'rw')]);
+    await Promise.all([seed(accessToNode(credentials, local), 'rl'), seed(accessToNode(credentials, wait1), 'rw')]);
+    const tls = await gatewayTls(credentials);
     let txn = 0;
     const request = (prefix: string) => (i: number) =>
       purchase(`${prefix}-t${i % settings.terminals}`, ++txn, `${prefix}-c${(i * 7919) % settings.cards}`, 1 + (i % 500));
-    const localTargets = unaryTargets(local.address, settings.connections);
-    const waitTargets = unaryTargets(wait1.address, settings.connections);
+    const localTargets = unaryTargets(local.address, settings.connections, tls);
+    const waitTargets = unaryTargets(wait1.address, settings.connections, tls);
     targets.push(...localTargets, ...waitTargets);
     const rows = { local: [] as PhaseResult[], wait1: [] as PhaseResult[] };
     for (let r = 1; r <= settings.rounds; r++) {
@@ -188,17 +210,18 @@ async function until(what: string, timeout_ms: number, condition: () => boolean)
 }
 
 /** Kills the primary of a two-replica Sentinel set under load; what the clients waited. */
-async function failover(dataDir: string, log: Log): Promise<{ caught: number[]; sentinel_ms: number }> {
+async function failover(dataDir: string, log: Log, credentials: DevCredentials): Promise<{ caught: number[]; sentinel_ms: number }> {
   const set = await startSentinelSet({ dataDir: join(dataDir, 'failover-sentinel'), replicas: 2, downAfterMs: 1_000 });
   let node: ServerProcess | undefined;
   let client: TaplineClient | undefined;
   try {
     node = await startNode(
+      credentials,
       'bench-failover',
       sentinelEnv(set, { TAPLINE_REDIS_COMMAND_TIMEOUT_MS: '1000', TAPLINE_REDIS_WAIT_TIMEOUT_MS: '300' }),
     );
-    await seed(node.address, 'rf');
-    client = new TaplineClient(node.address);
+    await seed(accessToNode(credentials, node), 'rf');
+    client = new TaplineClient(accessToNode(credentials, node));
     const load = new RetryingLoad(client);
     load.start();
     const before = load.answered;
@@ -220,9 +243,9 @@ async function failover(dataDir: string, log: Log): Promise<{ caught: number[]; 
   }
 }
 
-export async function replicationPhase(dataDir: string, log: Log): Promise<ReplicationReport> {
-  const rows = await waitVsLocal(dataDir, log);
-  const failed = await failover(dataDir, log);
+export async function replicationPhase(dataDir: string, log: Log, credentials: DevCredentials): Promise<ReplicationReport> {
+  const rows = await waitVsLocal(dataDir, log, credentials);
+  const failed = await failover(dataDir, log, credentials);
   return {
     local: rows.local,
     wait1: rows.wait1,

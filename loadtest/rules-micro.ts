@@ -4,6 +4,7 @@
 // costs and that the plain path did not get slower. Alone:
 //   node --max-semi-space-size=16 dist/loadtest/rules-micro.js redis://127.0.0.1:PORT
 
+import { accessToNode, benchCredentials, benchNodeEnv } from '../tools/devenv/secure-node';
 import pino from 'pino';
 import { loadConfig } from '../services/authorizer/config';
 import { AuthorizerNode } from '../services/authorizer/node';
@@ -21,6 +22,7 @@ const cards_per_program = 3_200;
 async function main(): Promise<void> {
   const redisUrl = process.argv[2];
   if (redisUrl === undefined) throw new Error('usage: rules-micro.js <redis url>');
+  const credentials = await benchCredentials();
   const node = await AuthorizerNode.start(
     loadConfig({
       TAPLINE_REDIS_URL: redisUrl,
@@ -28,12 +30,13 @@ async function main(): Promise<void> {
       TAPLINE_INTERNAL_PORT: '0',
       TAPLINE_METRICS_PORT: '-1',
       TAPLINE_LOG_LEVEL: 'silent',
+      ...(await benchNodeEnv(credentials, 'rules-micro')),
     }),
     silent,
   );
-  const address = `127.0.0.1:${node.grpcPort}`;
-  const admin = new TaplineClient(address);
-  const cards = new CardClient(address);
+  const access = accessToNode(credentials, node);
+  const admin = new TaplineClient(access);
+  const cards = new CardClient(access);
   await cards.defineProgram(
     'ruled',
     programConfig({

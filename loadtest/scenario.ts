@@ -6,6 +6,7 @@
 // iterations it cannot start, constant VUs) and the same checks and thresholds, so a run here and
 // a k6 run answer the same questions. `scale` shortens a run (tests).
 
+import type { ClientAccess } from '../tools/client/access';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -319,7 +320,9 @@ function mixPicker(definition: ScenarioDefinition, random: () => number): () => 
  * matched by correlation id), so each VU keeps one frame outstanding.
  */
 async function streamIteration(context: RunContext, vu: Vu, checks: Checks, frames: number, items_per_frame: number): Promise<void> {
-  const call = context.client.authorization.authorizeStream({ deadline: Date.now() + 60_000 });
+  // A venue gateway of the scenario's merchant holds the stream (its terminals are the VUs').
+  const gateway = await context.client.gateway([context.definition.setup.merchant_id]);
+  const call = gateway.authorizeStream({ deadline: Date.now() + 60_000 });
   const sent = new Map<string, number>();
   let written = 0;
   let answered = 0;
@@ -450,14 +453,14 @@ function vuCount(scenario: Scenario): number {
 }
 
 /** Cards, the hot card, fleets with their cards, one terminal per VU; all named after the run. */
-async function setUp(context: RunContext, address: string, terminals: string[]): Promise<void> {
+async function setUp(context: RunContext, terminals: string[]): Promise<void> {
   const { setup } = context.definition;
   const admin = context.client;
   for (let i = 0; i < setup.cards; i++)
     await admin.issueCard(`${context.runId}-card-${i}`, Number(setup.card_initial_balance_minor), setup.currency, setup.program_id);
   await admin.issueCard(context.hotCard, Number(setup.card_initial_balance_minor), setup.currency, setup.program_id);
   for (const terminal of terminals) await admin.registerTerminal(terminal, setup.merchant_id);
-  const fleets = new FleetClient(address);
+  const fleets = new FleetClient(context.client.access);
   try {
     for (let f = 0; f < setup.fleets; f++) {
       const fleetId = `${context.runId}-fleet-${f}`;
@@ -489,14 +492,14 @@ async function setUp(context: RunContext, address: string, terminals: string[]):
  * of the definition exactly as the k6 script declares them.
  */
 export async function runScenarios(
-  address: string,
+  access: ClientAccess,
   definition: ScenarioDefinition,
   names: readonly string[],
   options: { seed: number; scale?: Scale; runId?: string },
 ): Promise<RunReport> {
   const random = seededRandom(options.seed);
   const runId = options.runId ?? `node-${options.seed.toString(36)}`;
-  const client = new TaplineClient(address, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  const client = new TaplineClient(access, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   const context: RunContext = { definition, client, random, runId, hotCard: `${runId}-card-hot`, fleetCards: [], odometers: new Map() };
   try {
     const selected = names.map((name) => {
@@ -508,7 +511,6 @@ export async function runScenarios(
     const vus: Vu[] = Array.from({ length: vusNeeded }, (_, i) => ({ terminal: `${runId}-term-${i + 1}`, txn: 0 }));
     await setUp(
       context,
-      address,
       vus.map((vu) => vu.terminal),
     );
     const results: ScenarioResult[] = [];

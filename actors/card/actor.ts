@@ -7,7 +7,7 @@
 // not land the ones after it are refused by Redis too, the actor reloads and decides them again.
 
 import { alreadyExists, failedPrecondition, notFound, type TaplineError } from '../errors';
-import { EntityHost, loadSlot, type MoneyMessage, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
+import { EntityHost, loadSlot, stampOf, type MoneyMessage, type Reply, type Slot, type SlotWrite } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import {
   decideAdmin,
@@ -241,6 +241,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       extraOutbox: decision.extraOutbox,
       // The new card's shard may belong to another node: its writes only create (version 0).
       fenceOwnShardOnly: true,
+      audit: stampOf(message.acting, this.context.clock),
     };
     this.commitAndAnswer(
       plan,
@@ -262,7 +263,12 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     const decision = decideCancelIssuance(this.state, message.command, { holder }, this.context.clock());
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'answer') return message.reply({ ok: true, value: decision.answer });
-    const plan = { slots: [this.write(decision.after)], writes: decision.writes, outbox: decision.document };
+    const plan = {
+      slots: [this.write(decision.after)],
+      writes: decision.writes,
+      outbox: decision.document,
+      audit: stampOf(message.acting, this.context.clock),
+    };
     this.commitAndAnswer(plan, message.reply, decision.answer, (ownConflict) => this.retry(message, ownConflict));
   }
 
@@ -290,7 +296,8 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     const reload = changed && belowAutoReloadThreshold(decision.after);
     const afterCommit = reload ? () => this.context.onLowBalance?.(decision.after, decision.record.r.id) : undefined;
     this.reversalsInFlight ??= new Set();
-    this.commitMoneyDecision(slots, decision, message, decodeRecord, this.reversalsInFlight, afterCommit);
+    const audit = stampOf(message.request.acting, this.context.clock);
+    this.commitMoneyDecision(slots, decision, message, decodeRecord, this.reversalsInFlight, afterCommit, audit);
   }
 
   private admin(message: Admin): void {
@@ -302,8 +309,15 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock(), pinAttemptsMax });
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
+    const audit = stampOf(message.acting, this.context.clock);
     if (decision.kind === 'refused_after') {
-      const counted = { slots: [this.write(decision.after)], ...(decision.document === undefined ? {} : { outbox: decision.document }) };
+      // A refusal that still changes the card (a wrong PIN attempt counted): written, and audited,
+      // before the refusal is answered.
+      const counted = {
+        slots: [this.write(decision.after)],
+        audit,
+        ...(decision.document === undefined ? {} : { outbox: decision.document }),
+      };
       return this.commitThenReply(counted, message.reply, { ok: false, error: decision.error }, (ownConflict) =>
         this.retry(message, ownConflict),
       );
@@ -312,6 +326,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       slots: [this.write(decision.after)],
       writes: decision.writes,
       outbox: decision.document,
+      audit,
     };
     this.commitAndAnswer(plan, message.reply, decision.answer, (ownConflict) => this.retry(message, ownConflict));
   }

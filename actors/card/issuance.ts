@@ -3,9 +3,10 @@
 // so a second writer finds a conflict) with an operator_action document for the audit trail.
 // The cards themselves carry the issuance id in their profile and their card_issued documents.
 
+import type { Acting } from '../principal';
 import { createHash } from 'node:crypto';
 import { alreadyExists, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
-import { cardsBulkIssued } from '../outbox/builders';
+import { auditRecord, cardsBulkIssued } from '../outbox/builders';
 import type { Persistence } from '../runtime/persistence';
 import { shardOf } from '../sharding/shard-key';
 import { decodeIssuanceRecord, encodeIssuanceRecord } from '../state/issuance';
@@ -56,7 +57,7 @@ export class IssuanceRecords {
   }
 
   /** Writes the record if absent; an existing different record is ALREADY_EXISTS. */
-  write(record: IssuanceRecord, reply: (outcome: Outcome<IssuanceRecord>) => void): void {
+  write(record: IssuanceRecord, acting: Acting, reply: (outcome: Outcome<IssuanceRecord>) => void): void {
     const audit = cardsBulkIssued({
       issuance: record.issuance,
       program: record.program,
@@ -65,10 +66,13 @@ export class IssuanceRecords {
       operator: record.operator,
       at: record.at,
     });
+    const shard = shardOf('issuance', record.issuance, this.shard_count);
+    const change = { entity: `issuance:${record.issuance}`, before: undefined, after: record };
     const submitted = this.persistence.submit({
-      shard: shardOf('issuance', record.issuance, this.shard_count),
+      shard,
       writes: [{ entity: { kind: 'issuance', id: record.issuance }, expectVersion: 0, data: encodeIssuanceRecord(record) }],
       outbox: audit,
+      extraOutbox: [{ shard, document: auditRecord({ actor: acting, changes: [change], at: record.at }) }],
       settle: (result) => {
         if (result.status === 'committed') {
           reply({ ok: true, value: record });

@@ -2,6 +2,7 @@
 // these messages; replies travel as callbacks in them, never through nact's query (invariant:
 // every reply reaches exactly its caller).
 
+import type { Acting } from '../principal';
 import type { HostContext, Reply } from '../runtime/entity-host';
 import type { ProgramSource } from '../program/registry';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer, ReplaceCommand } from './decide';
@@ -21,13 +22,27 @@ export type CardMessage =
       readonly deadlineMs?: number | undefined;
     }
   | { readonly type: 'balance'; readonly reply: Reply<CardState> }
-  | { readonly type: 'admin'; readonly command: CardAdminCommand; readonly reply: Reply<AdminAnswer>; readonly attempt: number }
-  | { readonly type: 'replace'; readonly command: ReplaceCommand; readonly reply: Reply<ReplaceAnswer>; readonly attempt: number }
+  | {
+      readonly type: 'admin';
+      readonly command: CardAdminCommand;
+      readonly reply: Reply<AdminAnswer>;
+      readonly attempt: number;
+      /** Who acted (the operator's audit record is written with the change). */
+      readonly acting?: Acting;
+    }
+  | {
+      readonly type: 'replace';
+      readonly command: ReplaceCommand;
+      readonly reply: Reply<ReplaceAnswer>;
+      readonly attempt: number;
+      readonly acting?: Acting;
+    }
   | {
       readonly type: 'cancel_issuance';
       readonly command: CancelIssuanceCommand;
       readonly reply: Reply<CancelIssuanceAnswer>;
       readonly attempt: number;
+      readonly acting?: Acting;
     }
   /** Another actor wrote this card (a replacement created it): forget the cached state. */
   | { readonly type: 'invalidate' };

@@ -1,6 +1,7 @@
 // What a money request is, what its answer is, and how the answer is kept as its idempotency
 // record. The record is the single source of "what did we answer for this key".
 
+import type { Acting } from '../principal';
 import type { TransactionContext } from '../outbox/builders';
 import type {
   HoldKind as ContractHoldKind,
@@ -42,6 +43,8 @@ export interface MoneyRequest {
   readonly lines?: readonly ReceiptLine[];
   /** Loyalty points to redeem as payment (purchases of cards whose program has rules). */
   readonly redeemPoints?: number;
+  /** An operator's money movement (cash-out, tab settlement, manual credit): who acted, for its audit record. */
+  readonly acting?: Acting;
   /**
    * The card's cryptogram for this payment (a card that authenticates, card-auth.ts). Not part of
    * the fingerprint: a terminal's retry of the same request is answered from its record, and any

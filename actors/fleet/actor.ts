@@ -7,8 +7,10 @@
 // memory while the actor is active.
 
 import { notFound, unavailable, type TaplineError } from '../errors';
+import type { Acting } from '../principal';
 import {
   EntityHost,
+  stampOf,
   emptySlot,
   loadSlot,
   type HostContext,
@@ -69,6 +71,7 @@ export type FleetMessage =
       readonly operatorId: string;
       readonly reply: Reply<FleetAccountAnswer>;
       readonly attempt: number;
+      readonly acting?: Acting;
     }
   | {
       readonly type: 'card';
@@ -77,6 +80,7 @@ export type FleetMessage =
       readonly operatorId: string;
       readonly reply: Reply<FleetCardAnswer>;
       readonly attempt: number;
+      readonly acting?: Acting;
     }
   | { readonly type: 'get_account'; readonly reply: Reply<FleetAccountState>; readonly attempt: number }
   | { readonly type: 'get_card'; readonly cardId: string; readonly reply: Reply<FleetCardAnswer>; readonly attempt: number }
@@ -87,6 +91,7 @@ export type FleetMessage =
       readonly operatorId: string;
       readonly reply: Reply<FleetCycleClose>;
       readonly attempt: number;
+      readonly acting?: Acting;
     }
   | {
       readonly type: 'resolve_review';
@@ -95,6 +100,7 @@ export type FleetMessage =
       readonly note: string;
       readonly reply: Reply<ReviewQueue>;
       readonly attempt: number;
+      readonly acting?: Acting;
     };
 
 type Money = Extract<FleetMessage, { type: 'money' }>;
@@ -318,7 +324,10 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
   private payment(message: Money, account: FleetAccountState | undefined): void {
     if (account === undefined) return this.accountNotFound(message.reply);
     const plan = decideFleetPayment(this.fleetId, account, message.request, this.env());
-    this.commitMoneyDecision([write('fleet', this.fleetId, this.account, plan.account)], plan, message, decodeFleetRecord);
+    // A payment is an operator's action (who posted it): its audit record is written with it.
+    const audit = stampOf(message.request.acting, this.context.clock);
+    const slots = [write('fleet', this.fleetId, this.account, plan.account)];
+    this.commitMoneyDecision(slots, plan, message, decodeFleetRecord, undefined, undefined, audit);
   }
 
   /**
@@ -396,7 +405,10 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     // The card is issued against the account as it is: its version is checked too.
     const slots = [write('fleet', this.fleetId, this.account, undefined), write('fleet_card', message.cardId, slot, decision.after)];
     const answer = { state: decision.after, account, alreadyExisted: false };
-    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, answer, (ownConflict) => this.retry(message, ownConflict));
+    const audit = stampOf(message.acting, this.context.clock);
+    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, answer, (ownConflict) =>
+      this.retry(message, ownConflict),
+    );
   }
 
   private accountChange(message: Extract<FleetMessage, { type: 'account' }>): void {
@@ -404,8 +416,9 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: decision.state, alreadyExisted: true } });
     const slots = [write('fleet', this.fleetId, this.account, decision.after)];
+    const audit = stampOf(message.acting, this.context.clock);
     this.commitAndAnswer(
-      { slots, outbox: decision.document },
+      { slots, outbox: decision.document, audit },
       message.reply,
       { state: decision.after, alreadyExisted: false },
       (ownConflict) => this.retry(message, ownConflict),
@@ -417,7 +430,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
     const slots = [write('fleet', this.fleetId, this.account, decision.answer.account)];
-    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, decision.answer, (ownConflict) =>
+    const audit = stampOf(message.acting, this.context.clock);
+    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, decision.answer, (ownConflict) =>
       this.retry(message, ownConflict),
     );
   }
@@ -436,7 +450,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.state });
     const slots = [write('review', this.fleetId, this.review, decision.after)];
-    this.commitAndAnswer({ slots, outbox: decision.document }, message.reply, decision.after, (ownConflict) =>
+    const audit = stampOf(message.acting, this.context.clock);
+    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, decision.after, (ownConflict) =>
       this.retry(message, ownConflict),
     );
   }

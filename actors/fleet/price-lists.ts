@@ -13,7 +13,8 @@
 // A fleet account reads its list before deciding (ensure), so a list is never missing, only old.
 
 import { TaplineError, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
-import { priceListLoaded } from '../outbox/builders';
+import { auditRecord, priceListLoaded } from '../outbox/builders';
+import type { Acting } from '../principal';
 import type { BasePrice } from '../rules/pricing';
 import type { CommitResult, EntityId, Persistence } from '../runtime/persistence';
 import { shardOf } from '../sharding/shard-key';
@@ -78,15 +79,10 @@ export class PriceListRegistry implements PriceListSource {
   /**
    * Adds entries to a list (an entry for the same product and instant replaces the old one;
    * entries superseded before now are dropped, at most base_prices_max kept, as an account's own
-   * list), writes a price_list_loaded audit document, and answers the list as stored.
+   * list), writes a price_list_loaded document and the audit record of who loaded it (the
+   * authenticated operator, with the list before and after), and answers the list as stored.
    */
-  load(
-    listId: string,
-    added: readonly BasePrice[],
-    operatorId: string,
-    reply: (outcome: Outcome<SharedPriceList>) => void,
-    attempt = 0,
-  ): void {
+  load(listId: string, added: readonly BasePrice[], acting: Acting, reply: (outcome: Outcome<SharedPriceList>) => void, attempt = 0): void {
     this.read(listId).then(
       (current) => {
         const nowMs = this.options.clock();
@@ -96,14 +92,17 @@ export class PriceListRegistry implements PriceListSource {
           loaded: added.length,
           kept: list.prices.length,
           products: [...new Set(added.map((entry) => entry.product_code))].sort(),
-          operator: operatorId,
+          operator: acting.subject,
           at: nowMs,
         });
+        const before = current.version > 0 ? current.list : undefined;
+        const record = auditRecord({ actor: acting, changes: [{ entity: `price_list:${listId}`, before, after: list }], at: nowMs });
         const submitted = this.persistence.submit({
           shard: this.shardOf(listId),
           writes: [{ entity: priceListEntity(listId), expectVersion: current.version, data: price_list_codec.encode(list) }],
           outbox: audit,
-          settle: (result: CommitResult) => this.settled(result, listId, list, current.version + 1, [added, operatorId, reply, attempt]),
+          extraOutbox: [{ shard: this.shardOf(listId), document: record }],
+          settle: (result: CommitResult) => this.settled(result, listId, list, current.version + 1, [added, acting, reply, attempt]),
         });
         if (!submitted) reply({ ok: false, error: resourceExhausted('commit queue full') });
       },
@@ -120,13 +119,13 @@ export class PriceListRegistry implements PriceListSource {
     listId: string,
     list: SharedPriceList,
     version: number,
-    [added, operatorId, reply, attempt]: [readonly BasePrice[], string, (outcome: Outcome<SharedPriceList>) => void, number],
+    [added, acting, reply, attempt]: [readonly BasePrice[], Acting, (outcome: Outcome<SharedPriceList>) => void, number],
   ): void {
     if (result.status === 'committed') {
       this.remember(listId, { list, version, loadedAtMs: this.options.clock() });
       reply({ ok: true, value: list });
     } else if (result.status === 'conflict' && attempt + 1 < this.options.conflict_attempts_max) {
-      this.load(listId, added, operatorId, reply, attempt + 1);
+      this.load(listId, added, acting, reply, attempt + 1);
     } else if (result.status === 'fenced') {
       reply({ ok: false, error: shardMoved('price list shard moved; retry on its owner', { listId }) });
     } else {

@@ -11,7 +11,9 @@
 // result types can be passed as they are, and this module depends on no actor.
 
 import type { SpendLimits } from '../rules/spend-limits';
+import { audit_diff_chars_max } from './contract';
 import type {
+  AuditRecordDocument,
   CardIssuanceCancelledDocument,
   CardIssuedDocument,
   CardPinChangedDocument,
@@ -761,4 +763,102 @@ export function fleetCardLimitsSet(input: {
 }): string {
   const detail = JSON.stringify({ limits: input.limits, groups: input.groups ?? null });
   return operatorAction('fleet_card_limits', input.card, detail, input.operator, input.at);
+}
+
+// -------------------------------------------------------------------------------------------
+// Audit records of operator actions (contract.ts AuditRecordDocument).
+
+/** Who acted, as the services authenticated them (actors/principal.ts Acting). */
+export interface AuditActor {
+  readonly subject: string;
+  readonly role: string;
+  readonly scope: string;
+  readonly action: string;
+  readonly approver?: string;
+}
+
+/** One entity an action changed: its state before (undefined: it did not exist) and after. */
+export interface StateChange {
+  readonly entity: string;
+  readonly before: unknown;
+  readonly after: unknown;
+}
+
+/** Fields whose values are secrets: recorded as changed, never with their value. */
+const secret_field = /pin|hash|secret|mandate/i;
+/** Fields that hold a person's contact or identity: recorded as changed, never with their value. */
+const personal_field = /^(email|phone|holder)$/i;
+
+function shown(field: string, value: unknown): unknown {
+  if (value === undefined) return null;
+  if (secret_field.test(field)) return '[redacted]';
+  return personal_field.test(field) ? '[personal data]' : value;
+}
+
+/** The fields of one entity that differ, before and after (top-level fields of its state). */
+function fieldDiff(before: unknown, after: unknown): { before: Record<string, unknown>; after: Record<string, unknown> } {
+  const was = (typeof before === 'object' && before !== null ? before : {}) as Record<string, unknown>;
+  const now = (typeof after === 'object' && after !== null ? after : {}) as Record<string, unknown>;
+  const diff = { before: {} as Record<string, unknown>, after: {} as Record<string, unknown> };
+  for (const field of new Set([...Object.keys(was), ...Object.keys(now)])) {
+    const a = JSON.stringify(was[field]);
+    const b = JSON.stringify(now[field]);
+    if (a === b) continue;
+    if (before !== undefined) diff.before[field] = shown(field, was[field]);
+    diff.after[field] = shown(field, now[field]);
+  }
+  return diff;
+}
+
+/** A field value too long for the record, as its length and a short fingerprint (FNV-1a). */
+function digestOf(value: unknown): { chars: number; fnv1a: string } {
+  const text = JSON.stringify(value) ?? '';
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return { chars: text.length, fnv1a: (hash >>> 0).toString(16) };
+}
+
+/** JSON of the per-entity diffs, within audit_diff_chars_max: the longest values give way to digests. */
+function boundedJson(diffs: Record<string, Record<string, unknown>>): string {
+  let text = JSON.stringify(diffs);
+  while (text.length > audit_diff_chars_max) {
+    let longest: { entity: string; field: string; chars: number } | undefined;
+    for (const [entity, fields] of Object.entries(diffs))
+      for (const [field, value] of Object.entries(fields)) {
+        const chars = JSON.stringify(value)?.length ?? 0;
+        if (typeof value === 'object' && value !== null && 'fnv1a' in value) continue;
+        if (longest === undefined || chars > longest.chars) longest = { entity, field, chars };
+      }
+    if (longest === undefined) return JSON.stringify({ truncated: true, ...digestOf(diffs) });
+    (diffs[longest.entity] as Record<string, unknown>)[longest.field] = digestOf(
+      (diffs[longest.entity] as Record<string, unknown>)[longest.field],
+    );
+    text = JSON.stringify(diffs);
+  }
+  return text;
+}
+
+/** The audit record of an operator action and the entity states it changed. */
+export function auditRecord(input: { readonly actor: AuditActor; readonly changes: readonly StateChange[]; readonly at: number }): string {
+  const before: Record<string, Record<string, unknown>> = {};
+  const after: Record<string, Record<string, unknown>> = {};
+  for (const change of input.changes) {
+    const diff = fieldDiff(change.before, change.after);
+    if (Object.keys(diff.after).length === 0 && Object.keys(diff.before).length === 0) continue;
+    before[change.entity] = diff.before;
+    after[change.entity] = diff.after;
+  }
+  const document: AuditRecordDocument = {
+    type: 'audit_record',
+    action: input.actor.action,
+    principal: input.actor.subject,
+    role: input.actor.role,
+    scope: input.actor.scope,
+    approver: input.actor.approver ?? '',
+    subject: input.changes[0]?.entity ?? '',
+    before: boundedJson(before),
+    after: boundedJson(after),
+    at: input.at,
+  };
+  return JSON.stringify(document);
 }

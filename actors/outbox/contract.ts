@@ -62,6 +62,7 @@ export const document_types = [
   'fleet_account_changed',
   'fleet_invoice',
   'operator_action',
+  'audit_record',
   'tap_pour',
 ] as const;
 export type DocumentType = (typeof document_types)[number];
@@ -355,6 +356,34 @@ export interface OperatorActionDocument {
 }
 
 /**
+ * The audit record of one operator action, written in the same commit as the change it records
+ * (so one exists exactly when the change does): who acted (the authenticated principal's subject,
+ * never a request field), the role and scope that allowed it, the second principal of a four-eyes
+ * action, what was acted on, and the changed fields before and after. Secrets (PIN hashes) appear
+ * only as "[redacted]", personal data (e-mail, phone, a card's holder) as "[personal data]".
+ */
+export interface AuditRecordDocument {
+  readonly type: 'audit_record';
+  /** The operation: "<package.Service>/<Method>", or a reports route ("settlement.batch.approve"). */
+  readonly action: string;
+  readonly principal: string;
+  readonly role: string;
+  readonly scope: string;
+  /** The approving principal of a four-eyes action; "" otherwise. */
+  readonly approver: string;
+  /** What was acted on: "<kind>:<id>" of the first entity changed (or "" when nothing was). */
+  readonly subject: string;
+  /** JSON text: {"<kind>:<id>": {<field>: <value before>}} for every changed field; {} for new entities. */
+  readonly before: string;
+  /** JSON text: the same fields after the change. */
+  readonly after: string;
+  readonly at: number;
+}
+
+/** Longest before / after text of an audit record; longer field values are replaced by their digest. */
+export const audit_diff_chars_max = 3_072;
+
+/**
  * What a beer tap (a terminal) reports it poured: for one paid sale (`transaction` = the sale's
  * idempotency key) or over a period (`from`..`to`, unix ms, `transaction` ""). `report` is the
  * tap's own id of the report, unique per tap (its idempotency key is "k:tap-pour/<terminal>/<report>").
@@ -385,6 +414,7 @@ export interface DocumentsByType {
   readonly fleet_account_changed: FleetAccountChangedDocument;
   readonly fleet_invoice: FleetInvoiceDocument;
   readonly operator_action: OperatorActionDocument;
+  readonly audit_record: AuditRecordDocument;
   readonly tap_pour: TapPourDocument;
 }
 export type OutboxDocument = DocumentsByType[DocumentType];

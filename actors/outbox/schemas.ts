@@ -27,6 +27,7 @@ import {
   type FleetInvoiceDocument,
   type FleetTransactionDocument,
   type OperatorActionDocument,
+  type AuditRecordDocument,
   type TapPourDocument,
   type TerminalEventDocument,
   type TransactionDocument,
@@ -176,6 +177,18 @@ export const operator_action_schema = z.object({
   at: unix_ms,
 });
 
+export const audit_record_schema = z.object({
+  type: z.literal('audit_record'),
+  action: text,
+  principal: text,
+  role: text.default(''),
+  scope: text.default(''),
+  approver: text.default(''),
+  subject: text.default(''),
+  before: text.default('{}'),
+  after: text.default('{}'),
+  at: unix_ms,
+});
 /** Millilitres one pour report may carry: 10,000 litres, a tap's year. */
 export const poured_ml_max = 10_000_000;
 
@@ -206,6 +219,7 @@ export const document_schemas = {
   fleet_account_changed: fleet_account_changed_schema,
   fleet_invoice: fleet_invoice_schema,
   operator_action: operator_action_schema,
+  audit_record: audit_record_schema,
   tap_pour: tap_pour_schema,
 } as const satisfies { readonly [T in DocumentType]: z.ZodType };
 
@@ -220,6 +234,7 @@ export type ParsedTerminalEvent = z.output<typeof terminal_registered_schema | t
 export type ParsedFleetAccountEvent = z.output<typeof fleet_account_changed_schema>;
 export type ParsedOperatorAction = z.output<typeof operator_action_schema>;
 export type ParsedFleetInvoice = z.output<typeof fleet_invoice_schema>;
+export type ParsedAuditRecord = z.output<typeof audit_record_schema>;
 
 /** The transaction schema alone: the reference the streamer's fast path is held to. */
 export function parseTransaction(document: unknown): ParsedTransaction | undefined {
@@ -266,5 +281,6 @@ export type WrittenDocumentsConform = [
   Accepts<typeof fleet_account_changed_schema, FleetAccountChangedDocument>,
   Accepts<typeof fleet_invoice_schema, FleetInvoiceDocument>,
   Accepts<typeof operator_action_schema, OperatorActionDocument>,
+  Accepts<typeof audit_record_schema, AuditRecordDocument>,
   Accepts<typeof tap_pour_schema, TapPourDocument>,
 ];

@@ -5,8 +5,9 @@
 // operators defining it at once cannot overwrite each other silently; each change appends an
 // operator_action document to the shard's outbox (the audit trail).
 
+import type { Acting } from '../principal';
 import { TaplineError, resourceExhausted, shardMoved, unavailable, type Outcome } from '../errors';
-import { programDefined } from '../outbox/builders';
+import { auditRecord, programDefined } from '../outbox/builders';
 import type { CommitResult, EntityId, Persistence } from '../runtime/persistence';
 import { shardOf } from '../sharding/shard-key';
 import { decodeProgramConfig, encodeProgramConfig } from '../state/program';
@@ -83,13 +84,7 @@ export class ProgramRegistry implements ProgramSource {
   }
 
   /** Defines (creates or changes) a program; the reply carries the version now stored. */
-  define(
-    programId: string,
-    config: ProgramConfig,
-    operatorId: string,
-    reply: (outcome: Outcome<StoredProgram>) => void,
-    attempt = 0,
-  ): void {
+  define(programId: string, config: ProgramConfig, acting: Acting, reply: (outcome: Outcome<StoredProgram>) => void, attempt = 0): void {
     this.load(programId).then(
       (current) => {
         if (current.version > 0 && sameProgramConfig(current.config, config)) {
@@ -97,22 +92,21 @@ export class ProgramRegistry implements ProgramSource {
           return;
         }
         const next: StoredProgram = { programId, config, version: current.version + 1 };
-        const audit = programDefined({
-          program: programId,
-          detail: programAuditDetail(config),
-          operator: operatorId,
-          at: this.options.clock(),
-        });
+        const at = this.options.clock();
+        const audit = programDefined({ program: programId, detail: programAuditDetail(config), operator: acting.subject, at });
+        const before = current.version > 0 ? current.config : undefined;
+        const record = auditRecord({ actor: acting, changes: [{ entity: `program:${programId}`, before, after: config }], at });
         const submitted = this.persistence.submit({
           shard: this.shardOf(programId),
           writes: [{ entity: programEntity(programId), expectVersion: current.version, data: encodeProgramConfig(config) }],
           outbox: audit,
+          extraOutbox: [{ shard: this.shardOf(programId), document: record }],
           settle: (result: CommitResult) => {
             if (result.status === 'committed') {
               this.remember(next);
               reply({ ok: true, value: next });
             } else if (result.status === 'conflict' && attempt + 1 < this.options.conflict_attempts_max) {
-              this.define(programId, config, operatorId, reply, attempt + 1);
+              this.define(programId, config, acting, reply, attempt + 1);
             } else if (result.status === 'fenced') {
               // The program's shard moved: nothing was written; the router retries on its new owner.
               reply({ ok: false, error: shardMoved('program shard moved; retry on its owner', { programId }) });

@@ -36,6 +36,8 @@ import {
 import type { IdempotencyIndex } from '../idempotency';
 import type { IdempotencyRecord, TxnAnswer, TxnResult } from '../card/transaction';
 import { answerFromRecord, decodeRecord as answerRecordOf } from '../card/transaction';
+import { auditRecord, type StateChange } from '../outbox/builders';
+import type { Acting } from '../principal';
 import type { Claim, CommitEntry, CommitResult, EntityId, EntityWrite, Persistence, StoredRecord } from './persistence';
 import type { EntityBehavior } from './actor-runtime';
 
@@ -79,6 +81,19 @@ export interface CommitPlan {
   readonly outbox?: string;
   readonly extraOutbox?: CommitEntry['extraOutbox'];
   readonly fenceOwnShardOnly?: boolean;
+  /** An operator action: its audit record (who, with which role, what changed) is written in this commit. */
+  readonly audit?: AuditStamp;
+}
+
+/** Who acted and when, for the audit record written with an operator's change. */
+export interface AuditStamp {
+  readonly actor: Acting;
+  readonly at: number;
+}
+
+/** The audit stamp of a message that carries who acted (operator changes), else undefined. */
+export function stampOf(acting: Acting | undefined, clock: () => number): AuditStamp | undefined {
+  return acting === undefined ? undefined : { actor: acting, at: clock() };
 }
 
 export type Reply<T> = (outcome: Outcome<T>) => void;
@@ -273,7 +288,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
       idempotency: plan.idempotency,
       claims: plan.claims !== undefined && plan.claims.length > 0 ? plan.claims : undefined,
       outbox: plan.outbox,
-      extraOutbox: plan.extraOutbox,
+      extraOutbox: withAudit(plan.extraOutbox, plan.audit, plan.slots, plan.writes, this.shard),
       fenceOwnShardOnly: plan.fenceOwnShardOnly,
       settle: (outcome) => {
         this.uncommitted -= 1;
@@ -311,6 +326,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     decodeRecord: (value: string) => IdempotencyRecord,
     reversals?: Set<string>,
     onCommitted?: () => void,
+    audit?: AuditStamp,
   ): void {
     const { request } = message;
     const index = this.host.idempotency;
@@ -326,7 +342,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
       idempotency: { key: request.key, value: plan.stored },
       claims: plan.claims,
       outbox: plan.stored,
-      extraOutbox: plan.extraOutbox,
+      extraOutbox: audit === undefined ? plan.extraOutbox : withAudit(plan.extraOutbox, audit, slots, plan.writes, this.shard),
       deadlineMs: message.deadlineMs,
       settle: (outcome) => {
         this.uncommitted -= 1;
@@ -516,6 +532,45 @@ export function replyFromRecord(
 
 export function reusedKey(key: string): TaplineError {
   return alreadyExists('idempotency key was already used for a different request', { key });
+}
+
+/** Holder records are personal data: an audit record notes that one was written, never what it holds. */
+const personal_kinds: ReadonlySet<string> = new Set(['holder']);
+
+/**
+ * The plan's extra outbox documents, plus the audit record of an operator action: every record it
+ * writes, with the cached state before and the state after (records written without a cached
+ * state are new, or noted as written).
+ */
+function withAudit(
+  extra: CommitEntry['extraOutbox'],
+  audit: AuditStamp | undefined,
+  slots: readonly SlotWrite[],
+  writes: readonly EntityWrite[] | undefined,
+  shard: number,
+): CommitEntry['extraOutbox'] {
+  if (audit === undefined) return extra;
+  const changes: StateChange[] = [];
+  for (const write of slots)
+    if (write.after !== undefined)
+      changes.push({ entity: `${write.entity.kind}:${write.entity.id}`, before: write.slot.state, after: write.after });
+  for (const write of writes ?? []) {
+    if (write.data === undefined) continue;
+    const entity = `${write.entity.kind}:${write.entity.id}`;
+    if (personal_kinds.has(write.entity.kind)) changes.push({ entity, before: undefined, after: { record: '[personal data written]' } });
+    else
+      changes.push({ entity, before: write.expectVersion === 0 ? undefined : { version: write.expectVersion }, after: parsed(write.data) });
+  }
+  const document = auditRecord({ actor: audit.actor, changes, at: audit.at });
+  return [...(extra ?? []), { shard, document }];
+}
+
+function parsed(data: string): unknown {
+  try {
+    return JSON.parse(data) as unknown;
+  } catch {
+    return { data: '[not JSON]' };
+  }
 }
 
 /** A slot's write in a commit entry: its new state (encoded), or a version check only. */

@@ -2,6 +2,7 @@
 // shard key module, shard-key.ts), activates the entity's actor on first use (the actor loads itself from Redis), and passivates
 // actors that have been idle, so memory stays bounded however many cards exist.
 
+import type { Acting } from '../principal';
 import { TaplineError, rejected, resourceExhausted, shardMoved, unavailable } from '../errors';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
 import { CardBehavior, type CardActorContext, type CardMessage, type Reply } from '../card/actor';
@@ -303,32 +304,44 @@ export class ShardRegion {
   }
 
   /** Runs an operator change of a card; `answer` shapes the reply of each entry point. */
-  private cardAdmin<A>(cardId: string, command: CardAdminCommand, reply: Reply<A>, answer: (admin: AdminAnswer) => A): void {
+  private cardAdmin<A>(
+    cardId: string,
+    command: CardAdminCommand,
+    acting: Acting,
+    reply: Reply<A>,
+    answer: (admin: AdminAnswer) => A,
+  ): void {
     const message: CardMessage = {
       type: 'admin',
       command,
       reply: (outcome) => reply(outcome.ok ? { ok: true, value: answer(outcome.value) } : outcome),
       attempt: 0,
+      acting,
     };
     const refused = this.cards.tell(cardId, message);
     if (refused) reply({ ok: false, error: refused });
   }
 
+  // Operator changes take who acted (`acting`: the authenticated operator, its role and scope);
+  // their audit record is written in the same commit as the change. The commands' operatorId is
+  // its subject, never a request field.
+
   issueCard(
     command: { cardId: string; currency: string; initialBalanceMinor: number; programId: string; nowMs: number },
-    operatorId: string,
+    acting: Acting,
     reply: Reply<IssueAnswer>,
   ): void {
-    this.cardAdmin(command.cardId, { type: 'issue', command: { type: 'issue', ...command }, operatorId }, reply, issueAnswer);
+    const admin: CardAdminCommand = { type: 'issue', command: { type: 'issue', ...command }, operatorId: acting.subject };
+    this.cardAdmin(command.cardId, admin, acting, reply, issueAnswer);
   }
 
   /** Sets a status through the card's transition table (actors/card/lifecycle.ts). */
-  setCardStatus(cardId: string, status: SettableStatus, reason: string, operatorId: string, reply: Reply<CardState>): void {
-    this.cardAdmin(cardId, { type: 'set_status', status, reason, operatorId }, reply, stateOf);
+  setCardStatus(cardId: string, status: SettableStatus, reason: string, acting: Acting, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'set_status', status, reason, operatorId: acting.subject }, acting, reply, stateOf);
   }
 
-  changeTerminal(terminalId: string, command: TerminalCommand, operatorId: string, reply: Reply<TerminalAnswer>): void {
-    const refused = this.terminals.tell(terminalId, { type: 'change', command, operatorId, reply, attempt: 0 });
+  changeTerminal(terminalId: string, command: TerminalCommand, acting: Acting, reply: Reply<TerminalAnswer>): void {
+    const refused = this.terminals.tell(terminalId, { type: 'change', command, operatorId: acting.subject, acting, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }
 
@@ -338,10 +351,11 @@ export class ShardRegion {
   issueProfiledCard(
     command: Extract<CardCommand, { type: 'issue' }>,
     holder: string | undefined,
-    operatorId: string,
+    acting: Acting,
     reply: Reply<IssueAnswer>,
   ): void {
-    this.cardAdmin(command.cardId, { type: 'issue', command, operatorId, ...(holder === undefined ? {} : { holder }) }, reply, issueAnswer);
+    const admin: CardAdminCommand = { type: 'issue', command, operatorId: acting.subject, ...(holder === undefined ? {} : { holder }) };
+    this.cardAdmin(command.cardId, admin, acting, reply, issueAnswer);
   }
 
   /** The shard a card lives on (a fleet card: its account's). */
@@ -350,47 +364,61 @@ export class ShardRegion {
   }
 
   /** Replaces `cardId` by the new card `replacementId` (which must not exist). */
-  replaceCard(cardId: string, replacementId: string, reason: string, operatorId: string, reply: Reply<ReplaceAnswer>): void {
-    const command = { replacementId, replacementShard: shardOf('card', replacementId, this.shardCount), reason, operatorId };
-    const refused = this.cards.tell(cardId, { type: 'replace', command, reply, attempt: 0 });
+  replaceCard(cardId: string, replacementId: string, reason: string, acting: Acting, reply: Reply<ReplaceAnswer>): void {
+    const command = {
+      replacementId,
+      replacementShard: shardOf('card', replacementId, this.shardCount),
+      reason,
+      operatorId: acting.subject,
+    };
+    const refused = this.cards.tell(cardId, { type: 'replace', command, reply, attempt: 0, acting });
     if (refused) reply({ ok: false, error: refused });
   }
 
-  setAutoReload(cardId: string, autoReload: AutoReload | undefined, operatorId: string, reply: Reply<CardState>): void {
-    this.cardAdmin(cardId, { type: 'auto_reload', autoReload, operatorId }, reply, stateOf);
+  setAutoReload(cardId: string, autoReload: AutoReload | undefined, acting: Acting, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'auto_reload', autoReload, operatorId: acting.subject }, acting, reply, stateOf);
   }
 
   /** Enrols a card for authentication under a key with the chip's counter, or ('' key) stops it (audited). */
-  setCardAuth(cardId: string, keyId: string, counter: number, operatorId: string, reply: Reply<CardState>): void {
-    this.cardAdmin(cardId, { type: 'set_auth', keyId, counter, operatorId }, reply, stateOf);
+  setCardAuth(cardId: string, keyId: string, counter: number, acting: Acting, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'set_auth', keyId, counter, operatorId: acting.subject }, acting, reply, stateOf);
   }
 
   /** Lists a bank card's token on the card (`link`) or takes it off (audited). */
-  linkCardToken(cardId: string, token: string, link: boolean, operatorId: string, reply: Reply<CardState>): void {
-    this.cardAdmin(cardId, { type: 'link_token', token, link, operatorId }, reply, stateOf);
+  linkCardToken(cardId: string, token: string, link: boolean, acting: Acting, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'link_token', token, link, operatorId: acting.subject }, acting, reply, stateOf);
   }
 
-  setPin(cardId: string, newHash: string, oldHash: string | undefined, reset: boolean, operatorId: string, reply: Reply<CardState>): void {
-    this.cardAdmin(cardId, { type: 'set_pin', newHash, oldHash, reset, operatorId }, reply, stateOf);
+  setPin(cardId: string, newHash: string, oldHash: string | undefined, reset: boolean, acting: Acting, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'set_pin', newHash, oldHash, reset, operatorId: acting.subject }, acting, reply, stateOf);
   }
 
   /** Resolves an open review entry of a plain card (audited). */
-  resolveCardReview(cardId: string, transactionId: string, note: string, operatorId: string, reply: Reply<CardState>): void {
-    this.cardAdmin(cardId, { type: 'resolve_review', transactionId, note, operatorId }, reply, stateOf);
+  resolveCardReview(cardId: string, transactionId: string, note: string, acting: Acting, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'resolve_review', transactionId, note, operatorId: acting.subject }, acting, reply, stateOf);
   }
 
-  setTabLimit(cardId: string, limitMinor: number, operatorId: string, reply: Reply<CardState>): void {
-    this.cardAdmin(cardId, { type: 'tab_limit', limitMinor, operatorId }, reply, stateOf);
+  setTabLimit(cardId: string, limitMinor: number, acting: Acting, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'tab_limit', limitMinor, operatorId: acting.subject }, acting, reply, stateOf);
   }
 
   /** Cancels a card's issuance: the card goes back to stock (actors/card/issuance-cancel.ts). */
-  cancelIssuance(cardId: string, command: CancelIssuanceCommand, reply: Reply<CancelIssuanceAnswer>): void {
-    const refused = this.cards.tell(cardId, { type: 'cancel_issuance', command, reply, attempt: 0 });
+  cancelIssuance(cardId: string, reason: string, acting: Acting, reply: Reply<CancelIssuanceAnswer>): void {
+    const command: CancelIssuanceCommand = { reason, operatorId: acting.subject };
+    const refused = this.cards.tell(cardId, { type: 'cancel_issuance', command, reply, attempt: 0, acting });
     if (refused) reply({ ok: false, error: refused });
   }
 
-  changeCardState(cardId: string, transition: TransitionRequest, reason: string, reply: Reply<TransitionAnswer>): void {
-    this.cardAdmin(cardId, { type: 'transition', transition, reason, operatorId: transition.operatorId }, reply, (answer) => ({
+  /** A lifecycle transition; an unblock carries its approver (the second principal of four eyes). */
+  changeCardState(
+    cardId: string,
+    action: TransitionRequest['action'],
+    reason: string,
+    acting: Acting,
+    reply: Reply<TransitionAnswer>,
+  ): void {
+    const transition: TransitionRequest = { action, operatorId: acting.subject, approverId: acting.approver ?? '' };
+    this.cardAdmin(cardId, { type: 'transition', transition, reason, operatorId: acting.subject }, acting, reply, (answer) => ({
       state: answer.state,
       previous: answer.previous,
     }));

@@ -5,7 +5,8 @@
 // durable.
 
 import { rejected, type TaplineError } from '../errors';
-import { EntityHost, loadSlot, type HostContext, type Reply, type Slot } from '../runtime/entity-host';
+import type { Acting } from '../principal';
+import { EntityHost, loadSlot, stampOf, type HostContext, type Reply, type Slot } from '../runtime/entity-host';
 import type { EntityId } from '../runtime/persistence';
 import { terminalEnabledChanged, terminalRegistered } from '../outbox/builders';
 import { decodeTerminalState, encodeTerminalState } from '../state/terminal';
@@ -19,6 +20,7 @@ export type TerminalMessage =
       readonly operatorId: string;
       readonly reply: Reply<TerminalAnswer>;
       readonly attempt: number;
+      readonly acting?: Acting;
     };
 
 export interface TerminalAnswer {
@@ -97,7 +99,11 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     };
     const outbox = message.command.type === 'register' ? terminalRegistered(event) : terminalEnabledChanged(event);
     const submitted = this.commit(
-      { slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }], outbox },
+      {
+        slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
+        outbox,
+        audit: stampOf(message.acting, this.context.clock),
+      },
       (outcome, ownConflict) => {
         if (outcome.status === 'committed') {
           this.context.publish(this.terminalId, after);

@@ -3,9 +3,14 @@
 // definition the local Node runner (loadtest/scenario.ts) also reads, so both answer the same
 // questions; this file implements the operations for k6.
 //
-//   k6 run -e TARGET=127.0.0.1:50051 loadtest/k6/tapline.ts                       # authorize
-//   k6 run -e TARGET=... -e SCENARIO=all loadtest/k6/tapline.ts                    # authorize, hot_card, stream, mixed
-//   k6 run -e TARGET=... -e SCENARIO=saturation loadtest/k6/tapline.ts             # ramp until it saturates
+//   k6 run -e MANIFEST=../../.data/dev-credentials/manifest.json loadtest/k6/tapline.ts    # against `npm start`
+//   k6 run -e TARGET=... -e ADMIN_TARGET=... -e TLS_CERT=... -e TLS_KEY=... -e TLS_CA=... \
+//          -e TOKEN=... -e APPROVER_TOKEN=... -e SCENARIO=all loadtest/k6/tapline.ts            # a cluster
+//
+// Secure like production: terminal calls go over mutual TLS with a venue gateway's certificate
+// (it speaks for the terminals of its merchant, which setup registers), operator calls carry a
+// bearer token, and issuances above the four-eyes amount are approved by a second principal's
+// token. MANIFEST reads all of it from the manifest `npm start` writes.
 //
 // Scenarios (SCENARIO: a name, a comma-separated list, or "all"):
 //   authorize    unary Authorize, random card, constant arrival rate (open model)
@@ -122,28 +127,53 @@ const choice = env('SCENARIO') ?? definition.default_scenarios.join(',');
 const selected = choice === 'all' ? definition.all_scenarios : choice.split(',').map((name) => name.trim());
 for (const name of selected) if (definition.scenarios[name] === undefined) throw new Error(`SCENARIO: no scenario "${name}"`);
 
-const target = env('TARGET') ?? '127.0.0.1:50051';
-const admin_target = env('ADMIN_TARGET') ?? target;
+/** The manifest `npm start` writes (tools/devenv/credentials.ts): paths relative to the repository root. */
+interface Manifest {
+  ca: string;
+  endpoints: { terminal: string; operator: string; internal: string; reports: string };
+  gateways: { merchant_id: string; cert: string; key: string }[];
+  operators: { role: string; scope: string[]; subject: string; token: string }[];
+}
+
+// open() resolves relative to this script: MANIFEST too, and ROOT (the repository root, which the
+// manifest's paths are relative to) is two folders up.
+const manifest_file = env('MANIFEST');
+const manifest = manifest_file === undefined ? undefined : (JSON.parse(open(manifest_file)) as Manifest);
+const root = env('ROOT') ?? '../..';
+const fromRoot = (path: string): string => open(`${root}/${path}`);
+/** The gateway whose certificate the terminal calls present: the scenario merchant's, else the first. */
+const gateway = manifest?.gateways.find((g) => g.merchant_id === setup_definition.merchant_id) ?? manifest?.gateways[0];
+/** The merchant of the run's terminals: the gateway's, so its certificate speaks for them. */
+const merchant_id = env('MERCHANT') ?? gateway?.merchant_id ?? setup_definition.merchant_id;
+const tokenOf = (role: string): string | undefined => manifest?.operators.find((operator) => operator.role === role)?.token;
+/** The operator that sets up (issuer_admin) and the second principal that approves held issuances. */
+const admin_token = env('TOKEN') ?? tokenOf('issuer_admin');
+const approver_token = env('APPROVER_TOKEN') ?? tokenOf('approver');
+
+const target = env('TARGET') ?? manifest?.endpoints.terminal ?? '127.0.0.1:50051';
+const admin_target = env('ADMIN_TARGET') ?? manifest?.endpoints.operator ?? '127.0.0.1:50053';
 const use_reflection = envBool('REFLECTION', false);
 const request_timeout = env('REQUEST_TIMEOUT') ?? '5s';
 
-const tls_cert_file = env('TLS_CERT');
-const tls_key_file = env('TLS_KEY');
-const tls_ca_file = env('TLS_CA');
-const tls_files = [tls_cert_file, tls_key_file, tls_ca_file].filter((f) => f !== undefined);
-if (tls_files.length !== 0 && tls_files.length !== 3) throw new Error('set all of TLS_CERT, TLS_KEY and TLS_CA (mutual TLS), or none');
+const tls_cert = env('TLS_CERT') === undefined ? (gateway === undefined ? undefined : fromRoot(gateway.cert)) : open(env('TLS_CERT') ?? '');
+const tls_key = env('TLS_KEY') === undefined ? (gateway === undefined ? undefined : fromRoot(gateway.key)) : open(env('TLS_KEY') ?? '');
+const tls_ca = env('TLS_CA') === undefined ? (manifest === undefined ? undefined : fromRoot(manifest.ca)) : open(env('TLS_CA') ?? '');
+const plaintext = envBool('PLAINTEXT', false);
+if (!plaintext && (tls_cert === undefined || tls_key === undefined || tls_ca === undefined))
+  throw new Error('set MANIFEST, or TLS_CERT, TLS_KEY and TLS_CA (a gateway certificate); PLAINTEXT=true only for a development node');
 const connect_params: grpc.ConnectParams = {
-  plaintext: tls_files.length === 0,
+  plaintext,
   reflect: use_reflection,
   timeout: env('CONNECT_TIMEOUT') ?? '10s',
 };
-if (tls_cert_file !== undefined && tls_key_file !== undefined && tls_ca_file !== undefined)
-  connect_params.tls = { cert: open(tls_cert_file), key: open(tls_key_file), cacerts: open(tls_ca_file) };
+if (tls_cert !== undefined && tls_key !== undefined && tls_ca !== undefined)
+  connect_params.tls = { cert: tls_cert, key: tls_key, cacerts: tls_ca };
+const bearer = (token: string | undefined): object => (token === undefined ? {} : { authorization: `Bearer ${token}` });
 
 const client = new grpc.Client();
 const admin_client = new grpc.Client();
 if (!use_reflection) {
-  const files = ['tapline/v1/authorization.proto', 'tapline/v1/admin.proto', 'tapline/v1/fleet.proto'];
+  const files = ['tapline/v1/authorization.proto', 'tapline/v1/admin.proto', 'tapline/v1/fleet.proto', 'tapline/v1/approvals.proto'];
   client.load(['../../proto'], ...files);
   admin_client.load(['../../proto'], ...files);
 }
@@ -156,6 +186,7 @@ const rpc = {
   issue_card: 'tapline.v1.AdminService/IssueCard',
   register_terminal: 'tapline.v1.AdminService/RegisterTerminal',
   set_terminal_enabled: 'tapline.v1.AdminService/SetTerminalEnabled',
+  approve: 'tapline.v1.ApprovalService/Approve',
   create_fleet: 'tapline.v1.FleetAdminService/CreateFleetAccount',
   set_fleet_policy: 'tapline.v1.FleetAdminService/SetFleetPolicy',
   issue_fleet_card: 'tapline.v1.FleetAdminService/IssueFleetCard',
@@ -245,9 +276,18 @@ function money(amount_minor: string | number): { amount_minor: string; currency:
   return { amount_minor: String(amount_minor), currency: setup_definition.currency };
 }
 
-function adminCall(method: string, message: object): void {
-  const response = admin_client.invoke(method, message, { timeout: request_timeout });
+function adminCall(method: string, message: object, token = admin_token): grpc.Response {
+  const response = admin_client.invoke(method, message, { timeout: request_timeout, metadata: bearer(token) });
   if (response.status !== grpc.StatusOK) exec.test.abort(`${method} failed: status ${response.status}: ${JSON.stringify(response.error)}`);
+  return response;
+}
+
+/** Issues a card; a balance above the four-eyes amount is held until the approver's token approves it. */
+function issueCard(message: object): void {
+  const pending = (adminCall(rpc.issue_card, message).message as { pendingApprovalId?: string } | null)?.pendingApprovalId ?? '';
+  if (pending === '') return;
+  if (approver_token === undefined) exec.test.abort('an issuance is held for four eyes: set APPROVER_TOKEN (or MANIFEST)');
+  adminCall(rpc.approve, { approval_id: pending }, approver_token);
 }
 
 export function setup(): SetupData {
@@ -265,7 +305,7 @@ export function setup(): SetupData {
   const operator_id = setup_definition.operator_id;
   admin_client.connect(admin_target, connect_params);
   for (const card_id of [...Array.from({ length: card_count }, (_, i) => `${data.cardPrefix}${i}`), data.hotCardId])
-    adminCall(rpc.issue_card, {
+    issueCard({
       card_id,
       initial_balance: money(setup_definition.card_initial_balance_minor),
       program_id: setup_definition.program_id,
@@ -274,7 +314,7 @@ export function setup(): SetupData {
   for (let vu = 1; vu <= terminal_count; vu++)
     adminCall(rpc.register_terminal, {
       terminal_id: `${data.terminalPrefix}${vu}`,
-      merchant_id: setup_definition.merchant_id,
+      merchant_id,
       location: 'k6 load test',
       operator_id,
     });
@@ -314,7 +354,7 @@ export function teardown(data: SetupData): void {
     const response = admin_client.invoke(
       rpc.set_terminal_enabled,
       { terminal_id: `${data.terminalPrefix}${vu}`, enabled: false, operator_id: setup_definition.operator_id },
-      { timeout: request_timeout },
+      { timeout: request_timeout, metadata: bearer(admin_token) },
     );
     if (response.status !== grpc.StatusOK) failed++;
   }

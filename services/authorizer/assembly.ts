@@ -32,9 +32,14 @@ import { ClusterMetrics } from './cluster/metrics';
 import { Peers } from './cluster/peers';
 import { ClusterRouter } from './cluster/router';
 import type { NodeConfig } from './config';
-import type { BalancesServiceDeps } from './grpc/balances-service';
-import type { CardServiceDeps } from './grpc/cards-service';
-import { bindServer, createGrpcServer, serverCredentials } from './grpc/server';
+import { bindServer, createHealth, createOperatorServer, createTerminalServer, type ServiceDepsAll } from './grpc/server';
+import { accessInterceptor, systemCaller } from '../common/auth/grpc-access';
+import { rpc_rules } from '../common/auth/policy';
+import type { AccessLookups } from '../common/auth/access';
+import type { DoorSecurity } from './doors';
+import { RedisApprovalStore } from './store/approvals';
+import { TerminalMerchants } from './store/terminal-merchants';
+import { Approvals } from './usecases/approvals';
 import { InFlight } from './grpc/service';
 import { StoredBalances } from './store/balances';
 import { ClusterStore } from './store/cluster-store';
@@ -57,6 +62,9 @@ import { ManualCredits } from './usecases/credits';
 import { CardAuthKeys } from './usecases/card-auth';
 import { CardTokens, TokenHasher } from './usecases/card-tokens';
 import { TokenIndex } from '../../actors/card/token-index';
+
+/** The internal door needs no entity facts (nodes are admitted whole). */
+const no_lookups: AccessLookups = { merchantOfTerminal: () => Promise.resolve(undefined) };
 
 /** The node's cluster parts (docs/CLUSTER.md). */
 export interface ClusterParts {
@@ -95,11 +103,14 @@ export interface Domain {
   readonly cardAuthKeys: CardAuthKeys | undefined;
 }
 
-/** The public gRPC server, the metrics / health HTTP server and the PSP webhook listener. */
+/** The public doors' gRPC servers (terminal, operator), the metrics / health HTTP server and the PSP webhook listener. */
 export interface Serving {
-  readonly grpcServer: grpc.Server;
+  readonly terminalServer: grpc.Server;
+  readonly operatorServer: grpc.Server;
   readonly health: HealthImplementation;
+  /** The terminal door's port (TAPLINE_GRPC_PORT). */
   readonly grpcPort: number;
+  readonly operatorPort: number;
   readonly httpServer: HttpServer | undefined;
   readonly metricsPort: number | undefined;
   readonly webhookServer: HttpServer | undefined;
@@ -148,7 +159,7 @@ function buildPsp(config: NodeConfig, logger: Logger, clock: () => number, integ
     autoReloader,
     deliverThrough(router, log) {
       delivery.deliver = (payload, signature): void => {
-        router.call(CardServiceService.handlePspCallback.path, { payload, signature }, (error) => {
+        router.call(CardServiceService.handlePspCallback.path, { payload, signature }, systemCaller('psp-delivery'), (error) => {
           if (error !== null) log.warn({ code: error.code, details: error.details }, 'PSP callback not applied; the PSP retries it');
         });
       };
@@ -267,7 +278,7 @@ export function buildServiceDeps(
   cluster: ClusterParts,
   clock: () => number,
   accepting: () => boolean,
-): CardServiceDeps & BalancesServiceDeps {
+): ServiceDepsAll {
   const { region, programs, priceLists, committer, psp, cardAuthKeys } = domain;
   const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
   const pins = new CardPins(pinHasher, region);
@@ -322,33 +333,65 @@ export function buildServiceDeps(
     balances: new StoredBalances(store),
     cluster: {
       holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),
-      authorize: (request, done) =>
-        cluster.router.call(AuthorizationServiceService.authorize.path, request, (error, value) =>
+      authorize: (request, caller, done) =>
+        cluster.router.call(AuthorizationServiceService.authorize.path, request, caller, (error, value) =>
           done(error, value as AuthorizeResponse | undefined),
         ),
     },
+    approvals: buildApprovals(config, store, cluster.router, clock),
+    access: new TerminalMerchants(store, config.TAPLINE_SHARD_COUNT, config.TAPLINE_TERMINAL_MERCHANTS_MAX),
   };
 }
 
+/** Four eyes: held requests in Redis, carried out through the router once approved. */
+function buildApprovals(config: NodeConfig, store: RedisStore, router: ClusterRouter, clock: () => number): Approvals {
+  const approvals = new Approvals({
+    store: new RedisApprovalStore(store),
+    limits: { four_eyes_amount_minor: config.TAPLINE_FOUR_EYES_AMOUNT_MINOR },
+    ttl_ms: config.TAPLINE_APPROVAL_TTL_S * 1000,
+    clock,
+  });
+  approvals.runWith({
+    run: (method, request, caller) =>
+      new Promise((resolve) => {
+        const definition = router.definitionOf(method);
+        if (definition === undefined) throw new Error(`assertion: held method ${method} is not routed`);
+        router.call(method, request, caller, (error, value) => {
+          if (error !== null)
+            resolve({ code: error.code ?? grpc.status.INTERNAL, message: error.details ?? '', response: Buffer.alloc(0) });
+          else resolve({ code: grpc.status.OK, message: '', response: definition.responseSerialize(value) });
+        });
+      }),
+  });
+  return approvals;
+}
+
 /**
- * The public gRPC server (every service routed to its entity's owner), the metrics server and,
- * when TAPLINE_PSP_WEBHOOK_PORT is set, the PSP webhook listener (its webhooks reach the card's
- * owner through the router).
+ * The public doors (every service routed to its entity's owner, four-eyes requests held), each
+ * on its own listener with its own TLS and access check, the metrics server and, when
+ * TAPLINE_PSP_WEBHOOK_PORT is set, the PSP webhook listener (its webhooks reach the card's owner
+ * through the router; a webhook names a payment the node then reads from the PSP itself, so it
+ * needs no credential of its own).
  */
 export async function serve(
   config: NodeConfig,
   metrics: Metrics,
-  deps: CardServiceDeps & BalancesServiceDeps,
+  deps: ServiceDepsAll,
   router: ClusterRouter,
+  security: DoorSecurity,
   ready: () => boolean,
 ): Promise<Serving> {
-  const tls = { certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE, caFile: config.TAPLINE_TLS_CA_FILE };
-  const { server, health } = createGrpcServer(deps, {
-    message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
-    tls,
-    route: (service, implementation) => router.wrap(service, implementation),
-  });
-  const grpcPort = await bindServer(server, `${config.TAPLINE_GRPC_HOST}:${config.TAPLINE_GRPC_PORT}`, serverCredentials(tls));
+  const common = { message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES, lookups: deps.access, wrap: router.wrap.bind(router) };
+  const health = createHealth();
+  const terminalServer = createTerminalServer(deps, { ...common, authenticate: security.terminal.authenticate }, health);
+  const operatorServer = createOperatorServer(deps, { ...common, authenticate: security.operator.authenticate }, health);
+  const grpcPort = await bindServer(
+    terminalServer,
+    `${config.TAPLINE_GRPC_HOST}:${config.TAPLINE_GRPC_PORT}`,
+    security.terminal.credentials,
+  );
+  const operatorHost = config.TAPLINE_OPERATOR_HOST ?? config.TAPLINE_GRPC_HOST;
+  const operatorPort = await bindServer(operatorServer, `${operatorHost}:${config.TAPLINE_OPERATOR_PORT}`, security.operator.credentials);
   const httpServer =
     config.TAPLINE_METRICS_PORT < 0
       ? undefined
@@ -365,7 +408,7 @@ export async function serve(
           logger: deps.logger,
         });
   const webhookPort = webhookServer ? (webhookServer.address() as AddressInfo).port : undefined;
-  return { grpcServer: server, health, grpcPort, httpServer, metricsPort, webhookServer, webhookPort };
+  return { terminalServer, operatorServer, health, grpcPort, operatorPort, httpServer, metricsPort, webhookServer, webhookPort };
 }
 
 /** The path the webhook listener serves: TAPLINE_PSP_WEBHOOK_URL's (behind an ingress that keeps it). */
@@ -382,6 +425,7 @@ export async function startCluster(
   clock: () => number,
   accepting: () => boolean,
   nodeMetrics: Metrics,
+  security: DoorSecurity,
 ): Promise<ClusterParts> {
   const metrics = new ClusterMetrics(nodeMetrics.registry);
   metrics.shardsTotal.set(config.TAPLINE_SHARD_COUNT);
@@ -392,6 +436,7 @@ export async function startCluster(
   const peers = new Peers(
     { forward_in_flight_max: config.TAPLINE_FORWARD_IN_FLIGHT_MAX, forward_timeout_ms: config.TAPLINE_ROUTE_WAIT_MAX_MS },
     logger,
+    (nodeId) => security.peerCredentials(nodeId),
   );
   const holder: { coordinator?: ClusterCoordinator } = {};
   const router = new ClusterRouter({
@@ -413,14 +458,24 @@ export async function startCluster(
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
-    interceptors: [nodeMetrics.grpc.interceptor],
+    // Measured, then checked: only callers with a node certificate of the cluster CA get in.
+    interceptors: [
+      nodeMetrics.grpc.interceptor,
+      accessInterceptor({
+        door: 'internal',
+        rules: rpc_rules.internal,
+        authenticate: security.internal.authenticate,
+        lookups: no_lookups,
+        logger,
+      }),
+    ],
   });
   nodeMetrics.grpc.addService(ClusterServiceService);
   server.addService(ClusterServiceService, {
     forward: (call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>) => router.serveForward(call),
   });
   const host = config.TAPLINE_INTERNAL_HOST ?? config.TAPLINE_GRPC_HOST;
-  const port = await bindServer(server, `${host}:${config.TAPLINE_INTERNAL_PORT}`, grpc.ServerCredentials.createInsecure());
+  const port = await bindServer(server, `${host}:${config.TAPLINE_INTERNAL_PORT}`, security.internal.credentials);
   const address = config.TAPLINE_ADVERTISE_ADDRESS ?? `${host}:${port}`;
   const coordinator = new ClusterCoordinator(
     { nodeId: config.TAPLINE_NODE_ID, address },

@@ -155,9 +155,57 @@ const schema = z.object({
   // terminal may still transact on other nodes for up to this long (docs/CLUSTER.md).
   TAPLINE_TERMINAL_CACHE_MS: int(0, 600_000, 1_000),
   TAPLINE_TERMINAL_CACHE_MAX: int(1, 10_000_000, 100_000),
+  // --- Doors (README "Doors and roles"). The terminal API listens on TAPLINE_GRPC_HOST:PORT, the
+  // operator API (Admin, Card, FleetAdmin and Approval services) on its own port, the node-to-node
+  // API on TAPLINE_INTERNAL_PORT: each with its own TLS settings and access rules.
+  TAPLINE_OPERATOR_HOST: z.string().optional(),
+  TAPLINE_OPERATOR_PORT: int(0, 65535, 50053),
+  // The development switch: every gRPC door plaintext, terminals trusted to name themselves, any
+  // caller on the internal port taken for a node. Logged as an error at start and on every door.
+  // Never set in production (the chart has no value for it).
+  TAPLINE_DEV_PLAINTEXT: z.enum(['true', 'false']).default('false'),
+  // The node's certificate and key: the server identity of every door and the client identity of
+  // its links to peers. It must name this node (spiffe://<trust domain>/node/<TAPLINE_NODE_ID>).
   TAPLINE_TLS_CERT_FILE: z.string().optional(),
   TAPLINE_TLS_KEY_FILE: z.string().optional(),
-  TAPLINE_TLS_CA_FILE: z.string().optional(),
+  // CA bundle that signs terminal and gateway certificates (the terminal door).
+  TAPLINE_TLS_CLIENT_CA_FILE: z.string().optional(),
+  // CA bundle that signs node certificates (the internal door, both ways). May be the same file.
+  TAPLINE_TLS_CLUSTER_CA_FILE: z.string().optional(),
+  // Revoked client certificate serials, one hex serial per line; reread when it changes, checked
+  // on every call. Optional: without it nothing is revoked.
+  TAPLINE_TLS_REVOKED_FILE: z.string().optional(),
+  // How often certificate, CA, revocation and key files are reread (rotation without a restart).
+  // 10 s: a revocation takes effect within seconds; a reread costs a few small file reads.
+  TAPLINE_TLS_RELOAD_MS: int(50, 3_600_000, 10_000),
+  // The SPIFFE trust domain of client and node certificates.
+  TAPLINE_TRUST_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]{1,253}$/)
+    .default('tapline'),
+  // Trusted token issuers, as JSON: [{"issuer":"https://idp.example/","jwks_url":"https://idp.example/jwks"}]
+  // or with "jwks_file" (a local JWKS, reread when it changes). Required: the operator door
+  // accepts no caller without a token from one of them.
+  TAPLINE_OIDC_ISSUERS: z.string().optional(),
+  // The audience tokens must be issued for.
+  TAPLINE_OIDC_AUDIENCE: z.string().min(1).max(256).default('tapline'),
+  // The claim holding the role grants: [{"role":"support","scope":["*"]}].
+  TAPLINE_OIDC_ROLES_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_:/.-]{1,128}$/)
+    .default('tapline_roles'),
+  // Clock skew tolerated on a token's exp and nbf: clocks of an identity provider and a node drift
+  // by seconds; 30 s is the usual allowance and shorter than any useful token lifetime.
+  TAPLINE_OIDC_CLOCK_TOLERANCE_S: int(0, 600, 30),
+  // Four eyes: an issuance whose initial balances together exceed this (minor units, any
+  // currency) waits for a second principal. 100,000 is 1,000.00 of a two-decimal currency, above
+  // what a festival wristband or a gift card is loaded with, so only unusual issuances wait.
+  TAPLINE_FOUR_EYES_AMOUNT_MINOR: int(0, 1_000_000_000_000_000, 100_000),
+  // A held request not approved within this is dropped (a week covers a weekend and a holiday).
+  TAPLINE_APPROVAL_TTL_S: int(60, 90 * 86_400, 7 * 86_400),
+  // Terminals whose merchant a node remembers for gateway and merchant-admin checks (a terminal's
+  // merchant never changes once registered, so remembered answers never go stale).
+  TAPLINE_TERMINAL_MERCHANTS_MAX: int(1, 10_000_000, 100_000),
 });
 
 export type NodeConfig = z.infer<typeof schema> & { readonly redis: RedisTarget };
@@ -184,6 +232,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   if (config.TAPLINE_ROUTE_RETRY_MS > config.TAPLINE_ROUTE_WAIT_MAX_MS)
     problems.push('TAPLINE_ROUTE_RETRY_MS must be <= TAPLINE_ROUTE_WAIT_MAX_MS');
+  problems.push(...doorProblems(config));
   problems.push(...pspProblems(config));
   try {
     CardAuthKeys.parse(config.TAPLINE_CARD_AUTH_KEYS);
@@ -191,8 +240,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // The message names the entry, never a key.
     problems.push(`TAPLINE_CARD_AUTH_KEYS: ${(error as Error).message}`);
   }
-  const tls = [config.TAPLINE_TLS_CERT_FILE, config.TAPLINE_TLS_KEY_FILE].filter((v) => v !== undefined).length;
-  if (tls === 1) problems.push('TAPLINE_TLS_CERT_FILE and TAPLINE_TLS_KEY_FILE go together');
   const redis = redisTargetOf(config, config.TAPLINE_REDIS_COMMAND_TIMEOUT_MS, problems);
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return { ...config, redis };
@@ -215,4 +262,25 @@ function pspProblems(config: z.infer<typeof schema>): string[] {
     problems.push('TAPLINE_MOLLIE_API_KEY is set but TAPLINE_PSP_PROVIDER is not mollie');
   }
   return problems;
+}
+
+/** Secure by default: without the development switch, every door needs its TLS files and tokens an issuer. */
+function doorProblems(config: Omit<NodeConfig, 'redis'>): string[] {
+  const problems: string[] = [];
+  if (config.TAPLINE_OIDC_ISSUERS === undefined)
+    problems.push('TAPLINE_OIDC_ISSUERS is required (the operator door takes no caller without a token)');
+  if (config.TAPLINE_DEV_PLAINTEXT === 'true') return problems;
+  for (const name of [
+    'TAPLINE_TLS_CERT_FILE',
+    'TAPLINE_TLS_KEY_FILE',
+    'TAPLINE_TLS_CLIENT_CA_FILE',
+    'TAPLINE_TLS_CLUSTER_CA_FILE',
+  ] as const)
+    if (config[name] === undefined) problems.push(`${name} is required (set TAPLINE_DEV_PLAINTEXT=true only for development)`);
+  return problems;
+}
+
+/** The node runs its doors in plaintext (the development switch). */
+export function plaintext(config: NodeConfig): boolean {
+  return config.TAPLINE_DEV_PLAINTEXT === 'true';
 }

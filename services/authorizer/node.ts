@@ -24,6 +24,7 @@ import { cardFanoutService } from './grpc/card-fanout-service';
 import { served_services } from './grpc/server';
 import type { InFlight } from './grpc/service';
 import type { RedisStore } from './store/redis-store';
+import { buildDoorSecurity } from './doors';
 import type { PspIntegration } from './usecases/psp';
 
 /** What the code that starts a node injects into it. */
@@ -77,8 +78,14 @@ export class AuthorizerNode {
     return this.domain.region;
   }
 
+  /** Port of the terminal door (AuthorizationService). */
   get grpcPort(): number {
     return this.serving.grpcPort;
+  }
+
+  /** Port of the operator door (Admin, Card, FleetAdmin and Approval services). */
+  get operatorPort(): number {
+    return this.serving.operatorPort;
   }
 
   get metricsPort(): number | undefined {
@@ -108,12 +115,16 @@ export class AuthorizerNode {
     const holder: { node?: AuthorizerNode } = {};
     const accepting = (): boolean => holder.node?.accepting ?? false;
     const domain = buildDomain(config, logger, metrics, store, clock, options, transactionIds(incarnation));
-    const cluster = await startCluster(config, logger, domain.ownership, domain.region, clock, accepting, metrics);
+    // Certificates, CA bundles and token issuers of the three doors (a ConfigError when unusable).
+    // A credential's validity is a matter of real time (as TLS itself judges certificates), never
+    // of the domain clock a test may move by days.
+    const security = buildDoorSecurity(config, logger, () => Date.now());
+    const cluster = await startCluster(config, logger, domain.ownership, domain.region, clock, accepting, metrics, security);
     const serviceDeps = buildServiceDeps(config, logger, metrics, store, domain, cluster, clock, accepting);
     domain.psp.deliverThrough(cluster.router, logger);
     // Fan-out calls of bulk issuance and the refund run: reachable only through the router.
     cluster.router.wrap(CardFanoutServiceService, cardFanoutService(serviceDeps));
-    const serving = await serve(config, metrics, serviceDeps, cluster.router, () => holder.node?.ready ?? false);
+    const serving = await serve(config, metrics, serviceDeps, cluster.router, security, () => holder.node?.ready ?? false);
     const node = new AuthorizerNode(config, logger, metrics, store, domain, serviceDeps.inFlight, serving, cluster);
     holder.node = node;
     // Join last: peers may forward to this node as soon as it is a member. The first round
@@ -126,6 +137,8 @@ export class AuthorizerNode {
     logger.info(
       {
         grpcPort: serving.grpcPort,
+        operatorPort: serving.operatorPort,
+        tls: !security.plaintext,
         metricsPort: serving.metricsPort,
         internalPort: cluster.port,
         shards: domain.ownership.heldCount,
@@ -184,8 +197,12 @@ export class AuthorizerNode {
         { inFlight: this.inFlight.current, commits: this.domain.committer.pendingCount },
         'shutdown grace elapsed with work in flight',
       );
-    await withinMs(new Promise<void>((resolve) => this.serving.grpcServer.tryShutdown(() => resolve())), Math.min(grace, 2_000));
-    this.serving.grpcServer.forceShutdown();
+    const servers = [this.serving.terminalServer, this.serving.operatorServer];
+    await withinMs(
+      Promise.all(servers.map((server) => new Promise<void>((resolve) => server.tryShutdown(() => resolve())))),
+      Math.min(grace, 2_000),
+    );
+    for (const server of servers) server.forceShutdown();
     this.cluster.server.forceShutdown();
     this.cluster.peers.closeAll();
     await this.cluster.store.close().catch((error: unknown) => this.logger.warn({ err: error }, 'redis (cluster) close failed'));

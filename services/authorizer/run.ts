@@ -1,6 +1,6 @@
 // An authorizer node as a process: reads configuration from the environment, starts the node
 // with what its entry point injects, and shuts it down gracefully on SIGTERM / SIGINT. Prints one
-// JSON line {"event":"serving","grpcPort":...} on stdout when ready, whatever the log level. The
+// JSON line {"event":"serving","grpcPort":...,"operatorPort":...} on stdout when ready, whatever the log level. The
 // production entry point is main.ts; the dev launcher's (tools/devenv/node-main.ts) adds the
 // simulated PSP.
 
@@ -22,6 +22,7 @@ async function main(options: NodeOptions): Promise<void> {
     JSON.stringify({
       event: 'serving',
       grpcPort: node.grpcPort,
+      operatorPort: node.operatorPort,
       metricsPort: node.metricsPort ?? null,
       internalPort: node.internalPort,
       pid: process.pid,

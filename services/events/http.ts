@@ -1,7 +1,10 @@
 // The HTTP API of notices and webhooks, served by the reports process (services/reports/server.ts
-// routes /webhooks/, /notices/, /deliveries/ and /events/ here). One table names every route, its
-// method and the role it needs, so an authentication layer can guard each by name; every write
-// names its operator in the x-tapline-operator header, like settlement.
+// routes /webhooks/, /notices/, /deliveries/ and /events/ here). One table names every route and
+// its method; the access policy (services/common/auth/policy.ts http_rules, "events.<name>") says
+// who may call each, and the reports server has authenticated the caller before a handler runs.
+// Every write is made as that caller (the token's subject) and writes its audit record in the same
+// Redis script as the change (store.ts); personal data (e-mail, phone) is recorded as changed,
+// never with its value.
 //
 // Every body and path segment is validated before Redis is touched: a bad request is 400 naming the
 // field and changes nothing.
@@ -9,7 +12,8 @@
 import { ParameterError, ReportNotFoundError } from '../reports/errors';
 import { entityId, id_pattern } from '../reports/params';
 import type { HttpAnswer } from '../reports/settlement';
-import { operatorOf } from '../reports/settlement-rules';
+import { auditRecord } from '../../actors/outbox/builders';
+import type { Acting } from '../../actors/principal';
 import type { z } from 'zod';
 import { card_contact_schema, operator_subscription_schema, type CardContact, type OperatorSubscription } from './notices/rules';
 import { language_pattern, notice_kinds, template_schema } from './notices/templates';
@@ -29,9 +33,16 @@ export const history_entries_max = 200;
 
 interface Call {
   readonly context: EventsHttpContext;
+  /** Who acts (the authenticated caller); its subject is the operator of every write. */
+  readonly acting: Acting;
   readonly operator: string;
   readonly body: string;
   readonly path: readonly string[];
+}
+
+/** The audit record of a configuration change made by the call's caller. */
+function audited(call: Call, entity: string, before: unknown, after: unknown): string {
+  return auditRecord({ actor: call.acting, changes: [{ entity, before, after }], at: call.context.now() });
 }
 
 export interface EventsRoute {
@@ -39,8 +50,6 @@ export interface EventsRoute {
   readonly name: string;
   readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   readonly pattern: RegExp;
-  /** The role this route should require once requests are authenticated (docs/NOTICES.md). */
-  readonly role: 'integrations' | 'support' | 'notices_admin' | 'viewer';
   readonly handle: (call: Call) => Promise<HttpAnswer>;
 }
 
@@ -89,7 +98,13 @@ async function putEndpoint(call: Call): Promise<HttpAnswer> {
     updated_by: call.operator,
     updated_at_ms: call.context.now(),
   };
-  await call.context.store.putJson(keys.endpoint(id), endpoint, { key: keys.endpoints, member: id });
+  const audit = audited(
+    call,
+    `webhook-endpoint:${id}`,
+    existing === undefined ? undefined : endpointView(existing),
+    endpointView(endpoint),
+  );
+  await call.context.store.putJson(keys.endpoint(id), endpoint, audit, { key: keys.endpoints, member: id });
   // The secret is shown when the endpoint is created, never again.
   return json(existing === undefined ? 201 : 200, existing === undefined ? endpoint : endpointView(endpoint));
 }
@@ -98,7 +113,8 @@ async function putContact(call: Call): Promise<HttpAnswer> {
   const card = segment(call, 0, 'cardId');
   const input = parseJson(card_contact_schema, call.body);
   const contact: CardContact = { ...input, card, consent_by: call.operator, consent_at_ms: call.context.now() };
-  await call.context.store.putJson(keys.contact(card), contact);
+  const before = await call.context.store.getJson<CardContact>(keys.contact(card));
+  await call.context.store.putJson(keys.contact(card), contact, audited(call, `notice-contact:${card}`, before, contact));
   return json(200, contact);
 }
 
@@ -106,7 +122,9 @@ async function putOperator(call: Call): Promise<HttpAnswer> {
   const operator = segment(call, 0, 'operatorId');
   const input = parseJson(operator_subscription_schema, call.body);
   const subscription: OperatorSubscription = { ...input, operator, updated_by: call.operator, updated_at_ms: call.context.now() };
-  await call.context.store.putJson(keys.operator(operator), subscription, { key: keys.operators, member: operator });
+  const before = await call.context.store.getJson<OperatorSubscription>(keys.operator(operator));
+  const audit = audited(call, `notice-operator:${operator}`, before, subscription);
+  await call.context.store.putJson(keys.operator(operator), subscription, audit, { key: keys.operators, member: operator });
   return json(200, subscription);
 }
 
@@ -134,13 +152,13 @@ function deliveryIdOf(call: Call): string {
 }
 
 export const events_routes: readonly EventsRoute[] = [
-  { name: 'webhook_endpoints', method: 'GET', pattern: /^\/webhooks\/endpoints$/, role: 'integrations', handle: listEndpoints },
-  { name: 'webhook_endpoint_put', method: 'PUT', pattern: /^\/webhooks\/endpoints\/([^/]*)$/, role: 'integrations', handle: putEndpoint },
+  { name: 'webhook_endpoints', method: 'GET', pattern: /^\/webhooks\/endpoints$/, handle: listEndpoints },
+  { name: 'webhook_endpoint_put', method: 'PUT', pattern: /^\/webhooks\/endpoints\/([^/]*)$/, handle: putEndpoint },
   {
     name: 'webhook_endpoint_get',
     method: 'GET',
     pattern: /^\/webhooks\/endpoints\/([^/]*)$/,
-    role: 'integrations',
+
     handle: async (call) =>
       json(
         200,
@@ -151,25 +169,26 @@ export const events_routes: readonly EventsRoute[] = [
     name: 'webhook_endpoint_delete',
     method: 'DELETE',
     pattern: /^\/webhooks\/endpoints\/([^/]*)$/,
-    role: 'integrations',
+
     handle: async (call) => {
       const id = segment(call, 0, 'endpointId');
-      return json(200, { id, removed: await call.context.store.remove(keys.endpoint(id), { key: keys.endpoints, member: id }) });
+      const audit = audited(call, `webhook-endpoint:${id}`, { removed: false }, { removed: true });
+      return json(200, { id, removed: await call.context.store.remove(keys.endpoint(id), audit, { key: keys.endpoints, member: id }) });
     },
   },
   {
     name: 'webhook_endpoint_deliveries',
     method: 'GET',
     pattern: /^\/webhooks\/endpoints\/([^/]*)\/deliveries$/,
-    role: 'integrations',
+
     handle: (call) => historyAnswer(`endpoint:${segment(call, 0, 'endpointId')}`, call.context),
   },
-  { name: 'notice_contact_put', method: 'PUT', pattern: /^\/notices\/cards\/([^/]*)$/, role: 'support', handle: putContact },
+  { name: 'notice_contact_put', method: 'PUT', pattern: /^\/notices\/cards\/([^/]*)$/, handle: putContact },
   {
     name: 'notice_contact_get',
     method: 'GET',
     pattern: /^\/notices\/cards\/([^/]*)$/,
-    role: 'support',
+
     handle: async (call) =>
       json(200, await found(call.context.store.getJson<CardContact>(keys.contact(segment(call, 0, 'cardId'))), 'contact')),
   },
@@ -177,25 +196,26 @@ export const events_routes: readonly EventsRoute[] = [
     name: 'notice_contact_delete',
     method: 'DELETE',
     pattern: /^\/notices\/cards\/([^/]*)$/,
-    role: 'support',
+
     handle: async (call) => {
       const card = segment(call, 0, 'cardId');
-      return json(200, { card, removed: await call.context.store.remove(keys.contact(card)) });
+      const audit = audited(call, `notice-contact:${card}`, { removed: false }, { removed: true });
+      return json(200, { card, removed: await call.context.store.remove(keys.contact(card), audit) });
     },
   },
   {
     name: 'notice_card_deliveries',
     method: 'GET',
     pattern: /^\/notices\/cards\/([^/]*)\/deliveries$/,
-    role: 'support',
+
     handle: (call) => historyAnswer(`card:${segment(call, 0, 'cardId')}`, call.context),
   },
-  { name: 'notice_operator_put', method: 'PUT', pattern: /^\/notices\/operators\/([^/]*)$/, role: 'notices_admin', handle: putOperator },
+  { name: 'notice_operator_put', method: 'PUT', pattern: /^\/notices\/operators\/([^/]*)$/, handle: putOperator },
   {
     name: 'notice_operator_get',
     method: 'GET',
     pattern: /^\/notices\/operators\/([^/]*)$/,
-    role: 'notices_admin',
+
     handle: async (call) =>
       json(
         200,
@@ -206,28 +226,33 @@ export const events_routes: readonly EventsRoute[] = [
     name: 'notice_operator_delete',
     method: 'DELETE',
     pattern: /^\/notices\/operators\/([^/]*)$/,
-    role: 'notices_admin',
+
     handle: async (call) => {
       const id = segment(call, 0, 'operatorId');
-      return json(200, { operator: id, removed: await call.context.store.remove(keys.operator(id), { key: keys.operators, member: id }) });
+      const audit = audited(call, `notice-operator:${id}`, { removed: false }, { removed: true });
+      return json(200, {
+        operator: id,
+        removed: await call.context.store.remove(keys.operator(id), audit, { key: keys.operators, member: id }),
+      });
     },
   },
   {
     name: 'notice_operator_deliveries',
     method: 'GET',
     pattern: /^\/notices\/operators\/([^/]*)\/deliveries$/,
-    role: 'notices_admin',
+
     handle: (call) => historyAnswer(`operator:${segment(call, 0, 'operatorId')}`, call.context),
   },
   {
     name: 'notice_template_put',
     method: 'PUT',
     pattern: /^\/notices\/templates\/([^/]*)\/([^/]*)\/([^/]*)$/,
-    role: 'notices_admin',
+
     handle: async (call) => {
       const key = templateKey(call);
       const template = parseJson(template_schema, call.body);
-      await call.context.store.putJson(key, template);
+      const before = await call.context.store.getJson(key);
+      await call.context.store.putJson(key, template, audited(call, `notice-template:${call.path.join('/')}`, before, template));
       return json(200, template);
     },
   },
@@ -235,24 +260,28 @@ export const events_routes: readonly EventsRoute[] = [
     name: 'notice_template_get',
     method: 'GET',
     pattern: /^\/notices\/templates\/([^/]*)\/([^/]*)\/([^/]*)$/,
-    role: 'notices_admin',
+
     handle: async (call) => json(200, await found(call.context.store.getJson(templateKey(call)), 'template')),
   },
   {
     name: 'delivery_get',
     method: 'GET',
     pattern: /^\/deliveries\/([^/]*)$/,
-    role: 'support',
+
     handle: async (call) => json(200, await found(call.context.store.delivery(deliveryIdOf(call)), 'delivery')),
   },
   {
     name: 'delivery_retry',
     method: 'POST',
     pattern: /^\/deliveries\/([^/]*)\/retry$/,
-    role: 'notices_admin',
+
     handle: async (call) => {
       const id = deliveryIdOf(call);
-      const state = await call.context.store.retry(id, call.context.now());
+      const state = await call.context.store.retry(
+        id,
+        call.context.now(),
+        audited(call, `delivery:${id}`, { state: 'failed' }, { state: 'pending' }),
+      );
       if (state === 'missing') throw new ReportNotFoundError('no such delivery');
       return json(200, { id, state, changed: state === 'pending' });
     },
@@ -261,7 +290,7 @@ export const events_routes: readonly EventsRoute[] = [
     name: 'events_status',
     method: 'GET',
     pattern: /^\/events\/status$/,
-    role: 'viewer',
+
     handle: async (call) => json(200, await call.context.status()),
   },
 ];
@@ -287,11 +316,12 @@ export async function eventsRequest(
   context: EventsHttpContext,
   method: string,
   path: string,
-  operatorHeader: string | string[] | undefined,
+  acting: Acting | undefined,
   body: string,
 ): Promise<HttpAnswer> {
-  const matched = eventsRouteOf(method === 'HEAD' ? 'GET' : method, path);
+  const matched = eventsRouteOf(method === 'HEAD' ? 'GET' : method, path.split('?', 1)[0] ?? path);
   if (matched === undefined) throw new ReportNotFoundError('no such resource', { path: path.slice(0, 200) });
-  const operator = matched.route.method === 'GET' ? '' : operatorOf(operatorHeader);
-  return matched.route.handle({ context, operator, body, path: matched.path });
+  if (matched.route.method !== 'GET' && acting === undefined) throw new Error('assertion: a notices or webhooks change without its caller');
+  const caller = acting ?? { subject: '', role: '', scope: '', action: matched.route.name };
+  return matched.route.handle({ context, acting: caller, operator: caller.subject, body, path: matched.path });
 }

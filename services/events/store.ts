@@ -18,6 +18,7 @@
 // created in the same script that moves the cursor past its event) and moves
 // pending -> sent | failed; a failed one can be put back to pending by an operator.
 
+import { events_outbox_key } from '../authorizer/store/keys';
 import type { RedisLease } from '../common/redis-lease';
 import type { RelayCursor } from './events';
 
@@ -134,6 +135,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return ARGV[2]`;
 
 // KEYS[1] delivery, KEYS[2] due; ARGV id, now. A failed delivery goes back to pending, due now.
+// KEYS[1] delivery, KEYS[2] due set, KEYS[3] audit stream; ARGV id, now, audit record.
 const retry_script = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == false then return 'missing' end
@@ -141,7 +143,25 @@ if state ~= 'failed' then return state end
 redis.call('PERSIST', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', 'pending', 'next_at_ms', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('XADD', KEYS[3], '*', 'd', ARGV[3])
 return 'pending'`;
+
+// Operators' configuration changes (endpoints, contacts, subscriptions, templates) and their audit
+// records, one script each, so a record exists exactly when its change does.
+// KEYS[1] record, KEYS[2] audit stream, KEYS[3] index set ('' member: none); ARGV JSON, audit, member.
+const put_record_script = `
+redis.call('SET', KEYS[1], ARGV[1])
+if ARGV[3] ~= '' then redis.call('SADD', KEYS[3], ARGV[3]) end
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
+return 1`;
+
+// KEYS[1] record, KEYS[2] audit stream, KEYS[3] index set; ARGV audit, member. Audited only when
+// something was removed.
+const remove_record_script = `
+if ARGV[2] ~= '' then redis.call('SREM', KEYS[3], ARGV[2]) end
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[1])
+return 1`;
 
 /** What the store needs of a Redis connection (node-redis' sendCommand). */
 export interface Commands {
@@ -281,9 +301,10 @@ export class EventsStore {
     ])) as string;
   }
 
-  /** Puts a failed delivery back to pending (an operator's retry). */
-  async retry(id: string, now_ms: number): Promise<string> {
-    return (await this.redis.sendCommand(['EVAL', retry_script, '2', keys.delivery(id), keys.due, id, String(now_ms)])) as string;
+  /** Puts a failed delivery back to pending (an operator's retry), with its audit record. */
+  async retry(id: string, now_ms: number, audit: string): Promise<string> {
+    const args = [keys.delivery(id), keys.due, events_outbox_key, id, String(now_ms), audit];
+    return (await this.redis.sendCommand(['EVAL', retry_script, '3', ...args])) as string;
   }
 
   /** The newest deliveries of a scope (a card, an operator, an endpoint), newest first. */
@@ -309,15 +330,16 @@ export class EventsStore {
     return text === null ? undefined : (JSON.parse(text) as T);
   }
 
-  async putJson(key: string, value: unknown, set?: { readonly key: string; readonly member: string }): Promise<void> {
-    await this.redis.sendCommand(['SET', key, JSON.stringify(value)]);
-    if (set !== undefined) await this.redis.sendCommand(['SADD', set.key, set.member]);
+  /** Writes a configuration record (and its index membership) with the audit record of the change. */
+  async putJson(key: string, value: unknown, audit: string, set?: { readonly key: string; readonly member: string }): Promise<void> {
+    const args = [key, events_outbox_key, set?.key ?? key, JSON.stringify(value), audit, set?.member ?? ''];
+    await this.redis.sendCommand(['EVAL', put_record_script, '3', ...args]);
   }
 
-  async remove(key: string, set?: { readonly key: string; readonly member: string }): Promise<boolean> {
-    const removed = Number(await this.redis.sendCommand(['DEL', key])) === 1;
-    if (set !== undefined) await this.redis.sendCommand(['SREM', set.key, set.member]);
-    return removed;
+  /** Removes a configuration record (and its index membership); the audit record is written when one was removed. */
+  async remove(key: string, audit: string, set?: { readonly key: string; readonly member: string }): Promise<boolean> {
+    const args = [key, events_outbox_key, set?.key ?? key, audit, set?.member ?? ''];
+    return Number(await this.redis.sendCommand(['EVAL', remove_record_script, '3', ...args])) === 1;
   }
 
   async members(set: string, members_max: number): Promise<string[]> {

@@ -5,6 +5,8 @@
 //   GET /settlement/campaigns/<id>
 //   GET /reports/campaigns/<id>/breakage    per currency: float at opening, claims, float at the deadline, breakage
 
+import { auditRecord } from '../../actors/outbox/builders';
+import type { Acting } from '../../actors/principal';
 import { ParameterError, ReportNotFoundError, SettlementConflictError } from './errors';
 import { breakageLines, parseCampaign, type BreakageSums, type RefundCampaign } from './breakage-rules';
 import { breakageSql } from './queries';
@@ -19,7 +21,7 @@ export async function campaignRequest(
   store: SettlementStore,
   method: string,
   id: string,
-  operator: string,
+  acting: Acting,
   body: string,
   now_ms: number,
 ): Promise<HttpAnswer | undefined> {
@@ -35,8 +37,11 @@ export async function campaignRequest(
   } catch {
     throw new ParameterError('body', 'is not JSON');
   }
-  const campaign = parseCampaign(id, value, operator, now_ms);
-  if ((await store.putCampaign(campaign, now_ms)) === 'closed')
+  const campaign = parseCampaign(id, value, acting.subject, now_ms);
+  // The campaign and its audit record are written by one script: the record exists exactly when the change does.
+  const before = await store.campaign(id);
+  const audit = auditRecord({ actor: acting, changes: [{ entity: `refund-campaign:${id}`, before, after: campaign }], at: now_ms });
+  if ((await store.putCampaign(campaign, now_ms, audit)) === 'closed')
     throw new SettlementConflictError('the campaign has passed its deadline; its breakage is final', { campaign: id });
   return json(200, campaign);
 }

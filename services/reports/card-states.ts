@@ -13,6 +13,7 @@ import { AdminServiceClient, type ListBalancesResponse } from '../../gen/tapline
 import { CardServiceClient, type GetCardResponse } from '../../gen/tapline/v1/cards';
 import { FleetAdminServiceClient, type GetFleetCardResponse } from '../../gen/tapline/v1/fleet';
 import type { Money } from '../../gen/tapline/v1/types';
+import { bearerInterceptor } from '../common/auth/tokens';
 import { ReportBackendError, ReportTooLargeError } from './errors';
 
 /** Entries per ListBalances page: the authorizer's maximum, so a reconciliation makes the fewest calls. */
@@ -48,21 +49,10 @@ export interface CardStateReader {
   close(): void;
 }
 
-/** TLS towards the authorizer: a CA to verify it, and a client certificate where it asks for one. */
-export interface AuthorizerTls {
-  readonly caFile?: string | undefined;
-  readonly certFile?: string | undefined;
-  readonly keyFile?: string | undefined;
-}
-
-/** Plaintext without any TLS file (development); TLS, with the client certificate if given, otherwise. */
-export function authorizerCredentials(tls: AuthorizerTls): grpc.ChannelCredentials {
-  if (tls.caFile === undefined && tls.certFile === undefined) return grpc.credentials.createInsecure();
-  return grpc.credentials.createSsl(
-    tls.caFile === undefined ? null : readFileSync(tls.caFile),
-    tls.keyFile === undefined ? null : readFileSync(tls.keyFile),
-    tls.certFile === undefined ? null : readFileSync(tls.certFile),
-  );
+/** TLS towards the authorizer's operator door with the CA that signed it; plaintext only in development. */
+export function authorizerCredentials(caFile: string | undefined): grpc.ChannelCredentials {
+  if (caFile === undefined) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(readFileSync(caFile));
 }
 
 type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
@@ -77,10 +67,14 @@ export class AuthorizerCardStates implements CardStateReader {
     address: string,
     credentials: grpc.ChannelCredentials,
     private readonly call_timeout_ms: number,
+    /** This service's own bearer token (role "reports"), read fresh for every call. */
+    token: () => string,
+    channelOptions: grpc.ChannelOptions = {},
   ) {
-    this.admin = new AdminServiceClient(address, credentials);
-    this.cards = new CardServiceClient(address, credentials);
-    this.fleets = new FleetAdminServiceClient(address, credentials);
+    const options = { ...channelOptions, interceptors: [bearerInterceptor(token)] };
+    this.admin = new AdminServiceClient(address, credentials, options);
+    this.cards = new CardServiceClient(address, credentials, options);
+    this.fleets = new FleetAdminServiceClient(address, credentials, options);
   }
 
   async allBalances(cards_max: number, fleets_max: number): Promise<StoredBalances> {

@@ -67,3 +67,10 @@ export class SettlementConflictError extends TaplineError {
     this.name = 'SettlementConflictError';
   }
 }
+
+/** Four eyes refused a settlement transition: the principal that proposed or computed it cannot approve it (HTTP 403). */
+export class SettlementForbiddenError extends TaplineError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('permission_denied', message, details);
+  }
+}

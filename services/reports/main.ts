@@ -5,6 +5,9 @@
 // {"event":"serving","grpcPort":0,"httpPort":N} on stdout when ready, whatever the log level (it
 // serves no gRPC; the field lets the shared process helpers wait for it like for other services).
 
+import { HttpAccess } from '../common/auth/http-access';
+import { parseIssuers, TokenVerifier } from '../common/auth/tokens';
+import { WatchedFile } from '../common/auth/watched-file';
 import { createLogger } from '../common/logger';
 import { startBackOffice } from './back-office';
 import { AuthorizerCardStates, authorizerCredentials } from './card-states';
@@ -26,17 +29,34 @@ async function main(): Promise<void> {
     config.TAPLINE_REPORTS_QUERY_TIMEOUT_MS,
     metrics,
   );
-  const tls = { caFile: config.TAPLINE_TLS_CA_FILE, certFile: config.TAPLINE_TLS_CERT_FILE, keyFile: config.TAPLINE_TLS_KEY_FILE };
-  if (tls.caFile === undefined && tls.certFile === undefined)
-    logger.warn(
+  const plaintext = config.TAPLINE_DEV_PLAINTEXT === 'true';
+  if (plaintext)
+    logger.error(
       { address: config.TAPLINE_AUTHORIZER_GRPC_ADDRESS },
-      'PLAINTEXT to the authorizer: no TAPLINE_TLS_* file set (development only)',
+      'TAPLINE_DEV_PLAINTEXT=true: NO TLS on the reports port nor to the authorizer (tokens are still required). Development only.',
     );
+  const reload_ms = config.TAPLINE_TLS_RELOAD_MS;
+  const token = new WatchedFile(config.TAPLINE_AUTHORIZER_TOKEN_FILE as string, reload_ms);
+  token.onChange(() => undefined);
   const cards = new AuthorizerCardStates(
     config.TAPLINE_AUTHORIZER_GRPC_ADDRESS,
-    authorizerCredentials(tls),
+    authorizerCredentials(plaintext ? undefined : config.TAPLINE_AUTHORIZER_CA_FILE),
     config.TAPLINE_AUTHORIZER_CALL_TIMEOUT_MS,
+    () => token.current.toString('utf8').trim(),
   );
+  const verifier = new TokenVerifier({
+    issuers: parseIssuers(config.TAPLINE_OIDC_ISSUERS as string),
+    audience: config.TAPLINE_OIDC_AUDIENCE,
+    roles_claim: config.TAPLINE_OIDC_ROLES_CLAIM,
+    clock_tolerance_s: config.TAPLINE_OIDC_CLOCK_TOLERANCE_S,
+    reload_ms,
+  });
+  const tls = plaintext
+    ? undefined
+    : {
+        cert: new WatchedFile(config.TAPLINE_TLS_CERT_FILE as string, reload_ms),
+        key: new WatchedFile(config.TAPLINE_TLS_KEY_FILE as string, reload_ms),
+      };
   const settlement = await RedisSettlementStore.connect(config.redis);
   const backOffice = await startBackOffice(config, clickhouse.query, settlement, logger, Date.now, metrics);
   const server = await ReportsServer.start(
@@ -55,6 +75,7 @@ async function main(): Promise<void> {
     },
     config.TAPLINE_REPORTS_PORT,
     logger,
+    { access: new HttpAccess(verifier), tls },
     metrics,
   );
   onStopSignal((signal) => {
@@ -74,7 +95,7 @@ async function main(): Promise<void> {
         },
       );
   });
-  process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: 0, httpPort: server.port, pid: process.pid }) + '\n');
+  process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: 0, httpPort: server.port, tls: !plaintext, pid: process.pid }) + '\n');
 }
 
 main().catch((error: unknown) => {

@@ -389,6 +389,20 @@ export function auditSql(database: string, from_ms: number, until_ms: number, op
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
+/**
+ * The audit records of operator actions in the range, oldest first; of one principal when given:
+ * what it did, and what it approved as the second principal of a four-eyes action.
+ */
+export function auditRecordsSql(database: string, from_ms: number, until_ms: number, principal: string | undefined): string {
+  const principalFilter =
+    principal === undefined ? '' : ` AND (principal = ${stringLiteral(principal)} OR approver = ${stringLiteral(principal)})`;
+  return `SELECT toUInt64(at_ms) AS at_ms, event_id, action, principal, role, scope, approver, subject, before, after
+    FROM ${identifier(database)}.audit_log_dedup
+    WHERE ${timeRange(from_ms, until_ms)}${principalFilter}
+    ORDER BY at_ms, event_id
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
 /** Approved top-ups per program, currency, source (cash, psp, auto_reload, admin, pos) and UTC day, from the top_ups view. */
 export function topUpsSql(database: string, from_ms: number, until_ms: number): string {
   return `SELECT program, currency, source, toString(toDate(at, 'UTC')) AS day, count() AS top_ups, toInt64(sum(amount)) AS amount_minor

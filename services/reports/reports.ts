@@ -12,6 +12,7 @@ import { ReportNotFoundError, ReportTooLargeError } from './errors';
 import type { DateRange } from './params';
 import {
   auditSql,
+  auditRecordsSql,
   topUpsSql,
   card_history_entries_max,
   cardBalancesSql,
@@ -490,16 +491,28 @@ const audit_text = [
   'approver',
 ];
 
-/** Every lifecycle event an operator caused, and every operator_action, in the range. */
-export async function auditReport(context: ReportContext, range: DateRange, operator: string | undefined): Promise<Report> {
-  const rows = (await bounded(context, auditSql(context.database, range.from_ms, range.until_ms, operator))).map((row) => ({
-    at: new Date(int(row, 'at_ms')).toISOString(),
-    ...pick(row, { text: audit_text }),
-  }));
+const audit_record_text = ['event_id', 'action', 'principal', 'role', 'scope', 'approver', 'subject', 'before', 'after'];
+
+/**
+ * The operator audit trail in the range, optionally of one principal: `records`, the audit record
+ * of every operator action (who, role, scope, approver, before and after; audit_log; of one
+ * principal: its own actions and those it approved), and
+ * `entries`, the lifecycle events and operator_action documents that name their operator.
+ */
+export async function auditReport(context: ReportContext, range: DateRange, principal: string | undefined): Promise<Report> {
+  const [events, audited] = await Promise.all([
+    bounded(context, auditSql(context.database, range.from_ms, range.until_ms, principal)),
+    bounded(context, auditRecordsSql(context.database, range.from_ms, range.until_ms, principal)),
+  ]);
+  const rows = events.map((row) => ({ at: new Date(int(row, 'at_ms')).toISOString(), ...pick(row, { text: audit_text }) }));
+  const records = audited.map((row) => ({ at: new Date(int(row, 'at_ms')).toISOString(), ...pick(row, { text: audit_record_text }) }));
   return {
     report: 'audit',
-    parameters: operator === undefined ? { from: range.from, to: range.to } : { from: range.from, to: range.to, operator },
-    sections: { entries: { columns: ['at', ...audit_text], rows } },
+    parameters: principal === undefined ? { from: range.from, to: range.to } : { from: range.from, to: range.to, principal },
+    sections: {
+      entries: { columns: ['at', ...audit_text], rows },
+      records: { columns: ['at', ...audit_record_text], rows: records },
+    },
   };
 }
 

@@ -9,7 +9,7 @@
 //   GET /reports/cards/<cardId>/history
 //   GET /reports/events/<programId>/statistics
 //   GET /reports/top-ups?from=YYYY-MM-DD&to=YYYY-MM-DD
-//   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&operator=<id>]
+//   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&principal=<token subject>]
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/fleets/<fleetId>/invoices/<cycle>                          (the invoice of a closed billing cycle)
@@ -22,6 +22,10 @@
 //   /webhooks/, /notices/, /deliveries/, /events/: notices and webhooks, see services/events/http.ts.
 
 import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Acting } from '../../actors/principal';
+import type { HttpAccess } from '../common/auth/http-access';
+import type { WatchedFile } from '../common/auth/watched-file';
 import type { AddressInfo } from 'node:net';
 import { TaplineError } from '../../actors/errors';
 import type { Logger } from '../common/logger';
@@ -35,8 +39,9 @@ import {
   ReportsBusyError,
   ReportTooLargeError,
   SettlementConflictError,
+  SettlementForbiddenError,
 } from './errors';
-import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, type HttpAnswer } from './settlement';
+import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, settlementRouteOf, type HttpAnswer } from './settlement';
 import { fleetCycleInvoiceReport, fleetInvoiceReport } from './fleet-invoice';
 import { fleetStatementReport } from './fleet-statement';
 import { invoicePdf, statementPdf } from './fleet-documents';
@@ -57,6 +62,9 @@ import {
   type Report,
   type ReportContext,
 } from './reports';
+
+/** A token subject, as principals appear in the audit trail. */
+const principal_pattern = /^[A-Za-z0-9._@:+-]{1,128}$/;
 
 /** Reports computed at once; more get 503. Each may scan a month of FINAL data on a 2-core box. */
 export const reports_in_flight_max = 4;
@@ -153,13 +161,15 @@ const routes: readonly Route[] = [
   {
     name: 'audit',
     pattern: /^\/reports\/audit$/,
-    parameters: ['from', 'to', 'operator', ...output],
-    sections: ['entries'],
+    // ?principal= (or its older name ?operator=): one principal's actions.
+    parameters: ['from', 'to', 'principal', 'operator', ...output],
+    sections: ['entries', 'records'],
     plan: (query) => {
       const range = query.dateRange();
-      const operator = query.optional('operator');
-      if (operator !== undefined && !id_pattern.test(operator)) throw new ParameterError('operator', 'must be 1..64 of A-Z a-z 0-9 . _ -');
-      return (context) => auditReport(context, range, operator);
+      const principal = query.optional('principal') ?? query.optional('operator');
+      if (principal !== undefined && !principal_pattern.test(principal))
+        throw new ParameterError('principal', 'must be 1..128 of A-Z a-z 0-9 . _ @ : + -');
+      return (context) => auditReport(context, range, principal);
     },
   },
   {
@@ -270,15 +280,28 @@ export function planRequest(rawUrl: string): {
 
 /** The name of the route a URL asks for (metrics label), or "unknown"; validates nothing. */
 export function routeName(rawUrl: string): string {
+  return reportRouteOf(rawUrl)?.name ?? 'unknown';
+}
+
+/** The report route a URL asks for and its path parameters (for the access check), or undefined. */
+export function reportRouteOf(rawUrl: string): { name: string; params: string[] } | undefined {
   const question = rawUrl.indexOf('?');
   const path = question < 0 ? rawUrl : rawUrl.slice(0, question);
-  return routes.find((route) => route.pattern.test(path))?.name ?? 'unknown';
+  for (const route of routes) {
+    const match = route.pattern.exec(path);
+    if (match !== null) return { name: route.name, params: match.slice(1) };
+  }
+  return undefined;
 }
+
+/** The names of every route this service serves (what policy.ts must have a rule for). */
+export const report_route_names: readonly string[] = routes.map((route) => route.name);
 
 export function statusOf(error: unknown): number {
   if (error instanceof ParameterError) return 400;
   if (error instanceof ReportNotFoundError) return 404;
   if (error instanceof SettlementConflictError) return 409;
+  if (error instanceof SettlementForbiddenError) return 403;
   if (error instanceof ReportTooLargeError) return 413;
   if (error instanceof ReportsBusyError || error instanceof ReportBackendError || error instanceof ReportNotReadyError) return 503;
   return 500;
@@ -298,12 +321,21 @@ export function reportJson(report: Report): string {
   return JSON.stringify(body);
 }
 
+/** How the service authenticates its callers and secures its port. */
+export interface ReportsServerSecurity {
+  /** Every route but /healthz and /metrics needs a bearer token its rule allows (policy.ts). */
+  readonly access: HttpAccess;
+  /** HTTPS with this certificate (reread when it changes); absent only in the development plaintext mode. */
+  readonly tls?: { readonly cert: WatchedFile; readonly key: WatchedFile } | undefined;
+}
+
 export class ReportsServer {
   private in_flight_count = 0;
 
   private constructor(
     private readonly server: http.Server,
     private readonly metrics: ReportsMetrics | undefined,
+    private readonly access: HttpAccess,
   ) {}
 
   private get in_flight(): number {
@@ -320,13 +352,28 @@ export class ReportsServer {
   }
 
   /** With `metrics`, requests are counted and timed, and /metrics serves them. */
-  static async start(context: ReportContext, port: number, logger: Logger, metrics?: ReportsMetrics): Promise<ReportsServer> {
+  static async start(
+    context: ReportContext,
+    port: number,
+    logger: Logger,
+    security: ReportsServerSecurity,
+    metrics?: ReportsMetrics,
+  ): Promise<ReportsServer> {
     const holder: { instance?: ReportsServer } = {};
-    const server = http.createServer((request, response) => {
+    const listener = (request: http.IncomingMessage, response: http.ServerResponse): void => {
       holder.instance?.handle(context, logger, request, response);
-    });
+    };
+    const tls = security.tls;
+    const server: http.Server =
+      tls === undefined ? http.createServer(listener) : https.createServer({ cert: tls.cert.current, key: tls.key.current }, listener);
+    if (tls !== undefined) {
+      // Rotation: a new certificate or key serves new connections without a restart.
+      const reload = (): void => (server as https.Server).setSecureContext({ cert: tls.cert.current, key: tls.key.current });
+      tls.cert.onChange(reload);
+      tls.key.onChange(reload);
+    }
     server.requestTimeout = request_timeout_ms;
-    const instance = new ReportsServer(server, metrics);
+    const instance = new ReportsServer(server, metrics, security.access);
     holder.instance = instance;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -372,11 +419,63 @@ export class ReportsServer {
       );
       return;
     }
-    const bodyRoute = this.routeWithBody(context, logger, request, answer, url);
-    if (bodyRoute !== undefined) {
-      route = bodyRoute;
-      return;
+    const method = request.method === 'HEAD' ? 'GET' : (request.method ?? 'GET');
+    const target = this.routeOf(method, url);
+    route = target.metric;
+    const header = request.headers.authorization;
+    this.access.decide(target.name, target.params, typeof header === 'string' ? header : undefined).then(
+      (decision) => {
+        if (!decision.ok) {
+          const challenge: Record<string, string> = decision.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+          answer(
+            decision.status,
+            'application/json',
+            JSON.stringify({ error: { code: decision.code, message: decision.message } }),
+            challenge,
+          );
+          return;
+        }
+        if (target.kind === 'settlement') this.handleSettlement(context, logger, request, answer, url, decision.acting);
+        else if (target.kind === 'events') this.handleEvents(context, logger, request, answer, url, decision.acting);
+        else this.handleReport(context, logger, request, response, answer, url);
+      },
+      (error: unknown) => {
+        logger.error({ err: error, url: url.slice(0, 300) }, 'access check failed');
+        answer(500, 'application/json', errorBody(error));
+      },
+    );
+  }
+
+  /**
+   * What a request asks for: its kind, the name of its rule in the access policy (policy.ts
+   * http_rules), the path parameters a scoped role must cover, and its name in the metrics.
+   */
+  private routeOf(
+    method: string,
+    url: string,
+  ): { kind: 'settlement' | 'events' | 'report'; name: string; params: string[]; metric: string } {
+    if (url.startsWith('/settlement/')) {
+      const target = settlementRouteOf(method, url);
+      return { kind: 'settlement', name: target?.name ?? 'unknown', params: target?.params ?? [], metric: 'settlement' };
     }
+    if (events_prefixes.some((prefix) => url.startsWith(prefix))) {
+      const matched = eventsRouteOf(method, url.split('?', 1)[0] ?? url);
+      const name = matched === undefined ? 'unknown' : `events.${matched.route.name}`;
+      return { kind: 'events', name, params: matched?.path ?? [], metric: matched?.route.name ?? 'unknown' };
+    }
+    const target = reportRouteOf(url);
+    return { kind: 'report', name: target?.name ?? 'unknown', params: target?.params ?? [], metric: routeName(url) };
+  }
+
+  /** A report (GET): validated, then run within the bound of reports in progress. */
+  private handleReport(
+    context: ReportContext,
+    logger: Logger,
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    answer: (status: number, type: string, body: string | Buffer, headers?: Record<string, string>) => void,
+    url: string,
+  ): void {
     if (request.method !== 'GET' && request.method !== 'HEAD')
       return answer(
         405,
@@ -384,7 +483,6 @@ export class ReportsServer {
         JSON.stringify({ error: { code: 'method_not_allowed', message: 'reports are read with GET' } }),
         { allow: 'GET, HEAD' },
       );
-    route = routeName(url);
     let plan: ReturnType<typeof planRequest>;
     try {
       plan = planRequest(url);
@@ -426,39 +524,40 @@ export class ReportsServer {
       });
   }
 
-  /** Settlement and notices/webhooks requests, which may carry a body: answers the route's name when `url` is one. */
-  private routeWithBody(
+  /** A settlement request (settlement.ts), made by the authenticated caller. */
+  private handleSettlement(
     context: ReportContext,
     logger: Logger,
     request: http.IncomingMessage,
     answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
     url: string,
-  ): string | undefined {
-    if (url.startsWith('/settlement/')) {
-      const store = context.settlement;
-      if (store === undefined) answer(404, 'application/json', errorBody(new ReportNotFoundError('settlement is not served here')));
-      else {
-        const settlement = {
-          query: context.query,
-          database: context.database,
-          store,
-          now: context.now ?? Date.now,
-          debtor: context.sepa_debtor,
-        };
-        this.handleWithBody(logger, request, answer, url, (method, operator, body) =>
-          settlementRequest(settlement, method, url, operator, body),
-        );
-      }
-      return 'settlement';
-    }
-    if (!events_prefixes.some((prefix) => url.startsWith(prefix))) return undefined;
+    acting: Acting | undefined,
+  ): void {
+    const store = context.settlement;
+    if (store === undefined) return answer(404, 'application/json', errorBody(new ReportNotFoundError('settlement is not served here')));
+    const settlement = {
+      query: context.query,
+      database: context.database,
+      store,
+      now: context.now ?? Date.now,
+      debtor: context.sepa_debtor,
+    };
+    this.handleWithBody(logger, request, answer, url, (method, body) => settlementRequest(settlement, method, url, acting, body));
+  }
+
+  /** A notices and webhooks request (services/events/http.ts), made by the authenticated caller. */
+  private handleEvents(
+    context: ReportContext,
+    logger: Logger,
+    request: http.IncomingMessage,
+    answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
+    url: string,
+    acting: Acting | undefined,
+  ): void {
     const events = context.events;
-    const path = url.split('?', 1)[0] ?? url;
-    const name = eventsRouteOf(request.method === 'HEAD' ? 'GET' : (request.method ?? 'GET'), path)?.route.name ?? 'unknown';
     if (events === undefined)
-      answer(404, 'application/json', errorBody(new ReportNotFoundError('notices and webhooks are not served here')));
-    else this.handleWithBody(logger, request, answer, url, (method, operator, body) => eventsRequest(events, method, url, operator, body));
-    return name;
+      return answer(404, 'application/json', errorBody(new ReportNotFoundError('notices and webhooks are not served here')));
+    this.handleWithBody(logger, request, answer, url, (method, body) => eventsRequest(events, method, url, acting, body));
   }
 
   /**
@@ -470,7 +569,7 @@ export class ReportsServer {
     request: http.IncomingMessage,
     answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
     url: string,
-    run: (method: string, operator: string | string[] | undefined, body: string) => Promise<HttpAnswer>,
+    run: (method: string, body: string) => Promise<HttpAnswer>,
   ): void {
     if (url.includes('?'))
       return answer(400, 'application/json', errorBody(new ParameterError('query', 'this resource takes no query parameters')));
@@ -493,7 +592,7 @@ export class ReportsServer {
         return answer(503, 'application/json', errorBody(busy), { 'retry-after': String(busy_retry_after_s) });
       }
       this.in_flight += 1;
-      run(request.method ?? 'GET', request.headers['x-tapline-operator'], Buffer.concat(chunks).toString('utf8'))
+      run(request.method ?? 'GET', Buffer.concat(chunks).toString('utf8'))
         .then((result: HttpAnswer) => answer(result.status, result.type, result.body, result.headers))
         .catch((error: unknown) => {
           const status = statusOf(error);

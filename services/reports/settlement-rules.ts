@@ -54,12 +54,24 @@ export interface TerminalDeployer {
 export interface MerchantSettlementConfig {
   readonly merchant: string;
   readonly cycle: SettlementCycle;
+  /** The approved payee account batches pay to ("" until one is approved). */
   readonly payee_name: string;
   readonly payee_iban: string;
   readonly rates: readonly FeeRate[];
   readonly deployer?: TerminalDeployer;
   readonly updated_by: string;
   readonly updated_at_ms: number;
+  /** Who approved the payee account in use (four eyes: never its proposer). */
+  readonly payee_approved_by?: string;
+  /** A proposed payee account, applied only once a settlement approver other than its proposer approves it. */
+  readonly pending_payee?: PendingPayee;
+}
+
+export interface PendingPayee {
+  readonly payee_name: string;
+  readonly payee_iban: string;
+  readonly proposed_by: string;
+  readonly proposed_at_ms: number;
 }
 
 // Payee text goes into a bank file: a plain alphabet, no quote, comma or control character.
@@ -379,8 +391,3 @@ export function bankTransferCsv(input: BankFileInput): string {
 }
 
 /** The operator named by a request header: an id like any other. */
-export function operatorOf(header: string | string[] | undefined): string {
-  if (typeof header !== 'string' || !id_pattern.test(header))
-    throw new ParameterError('x-tapline-operator', 'header is required: 1..64 of A-Z a-z 0-9 . _ -');
-  return header;
-}

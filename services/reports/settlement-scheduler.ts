@@ -14,6 +14,7 @@
 //   tl:{settle}:scheduler:lease        string  the scheduler's lease
 //   tl:{settle}:scheduled:<merchant>   string  end (exclusive, ms) of the last period the scheduler computed
 
+import type { Acting } from '../../actors/principal';
 import type { Logger } from '../common/logger';
 import { RedisLease, type RedisCommands } from '../common/redis-lease';
 import { outboxHorizonMs, outboxKeys } from '../events/horizon';
@@ -36,6 +37,12 @@ export interface SchedulerOptions {
 
 /** The name batches computed by the scheduler carry as `computed_by`. */
 export const scheduler_operator = 'scheduler';
+
+/**
+ * Who the scheduler acts as in the audit records of the batches it computes: the service itself,
+ * no person. A person with the settlement approver role approves them (never "scheduler").
+ */
+const scheduler_acting: Acting = { subject: scheduler_operator, role: 'system', scope: '*', action: 'settlement.scheduler' };
 
 const lease_key = 'tl:{settle}:scheduler:lease';
 const scheduledKey = (merchant: string): string => `tl:{settle}:scheduled:${merchant}`;
@@ -116,7 +123,7 @@ export class SettlementScheduler {
       for (const period of periodsToCompute(config.cycle, after_ms, horizon_ms - this.options.settle_margin_ms)) {
         // Still ours? A run that lost its lease stops before computing more.
         if (!(await this.lease.hold())) return { held: false, horizon_ms, computed };
-        const view = await computeBatch(this.context, merchant, period.from, scheduler_operator);
+        const view = await computeBatch(this.context, merchant, period.from, scheduler_acting);
         if (view['changed'] === true) computed.push(String(view['id']));
         await this.lease.fencedEval(`redis.call('SET', KEYS[2], ARGV[2]) return 'ok'`, [scheduledKey(merchant)], [String(period.until_ms)]);
       }

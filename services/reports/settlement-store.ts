@@ -10,20 +10,30 @@
 // operators approving at once produce one approval (the second sees "unchanged"), and computing a
 // period again after approval changes nothing. With Redis replicas a write is answered only once
 // the replicas required have it (an approval must survive the loss of the primary). On Redis
-// Cluster every key is in the {settle} slot, so SCAN runs on the primary of that slot.
+// Cluster every key is in the {settle} slot, so SCAN runs on the primary of that slot. A script
+// that changes something also appends the change's audit record to tl:{settle}:outbox (same hash
+// tag, same script), which the streamer carries to ClickHouse's audit_log: the record exists
+// exactly when the change does.
+//
+// Four eyes: a batch is approved only by a principal other than the one that computed it (the
+// script reads computed_by from the batch itself), and a merchant's payee account changes only
+// when a principal other than its proposer approves it (settlement.ts, through putConfig's
+// compare-and-set on the configuration as read).
 
+import { settlement_outbox_key } from '../authorizer/store/keys';
 import { connectPrimaries, type RedisPrimaries } from '../common/redis-primaries';
 import type { RedisTarget } from '../common/redis-target';
 import { ReportBackendError } from './errors';
 import type { MerchantSettlementConfig } from './settlement-rules';
 import type { RefundCampaign } from './breakage-rules';
 
-// KEYS[1] campaign; ARGV JSON, now_ms. A campaign whose stored deadline has passed is final: its
-// breakage is reported from it, so it is never rewritten.
+// KEYS[1] campaign, KEYS[2] audit stream; ARGV JSON, now_ms, audit record. A campaign whose stored
+// deadline has passed is final: its breakage is reported from it, so it is never rewritten.
 const put_campaign_script = `
 local current = redis.call('GET', KEYS[1])
 if current and tonumber(cjson.decode(current)['deadline_ms']) <= tonumber(ARGV[2]) then return 'closed' end
 redis.call('SET', KEYS[1], ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[3])
 return 'written'`;
 
 export type BatchState = 'computed' | 'approved' | 'settled';
@@ -40,51 +50,70 @@ export interface StoredBatch {
 }
 
 /** What a transition did: changed the state, found it already done, or was refused (and why). */
-export type TransitionResult = 'changed' | 'unchanged' | 'missing' | 'not_approved' | 'digest_mismatch';
+export type TransitionResult = 'changed' | 'unchanged' | 'missing' | 'not_approved' | 'digest_mismatch' | 'same_principal';
 
 const merchantKey = (merchant: string): string => `tl:{settle}:merchant:${merchant}`;
 const campaignKey = (id: string): string => `tl:{settle}:campaign:${id}`;
 const batchKey = (id: string): string => `tl:{settle}:batch:${id}`;
 
-// KEYS[1] batch; ARGV d, digest. Writes only while the batch is absent or still computed.
+// KEYS[1] batch, KEYS[2] audit stream; ARGV d, digest, audit record. Writes only while the batch
+// is absent or still computed.
 const compute_script = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state and state ~= 'computed' then return 'unchanged' end
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'digest', ARGV[2], 'state', 'computed')
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[3])
 return 'changed'`;
 
-// KEYS[1] batch; ARGV operator, now_ms, expected digest ('' = any).
+// KEYS[1] batch, KEYS[2] audit stream; ARGV operator, now_ms, expected digest ('' = any), audit record.
 const approve_script = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'missing' end
 if state ~= 'computed' then return 'unchanged' end
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'digest') ~= ARGV[3] then return 'digest_mismatch' end
+if cjson.decode(redis.call('HGET', KEYS[1], 'd'))['computed_by'] == ARGV[1] then return 'same_principal' end
 redis.call('HSET', KEYS[1], 'state', 'approved', 'approved_by', ARGV[1], 'approved_at_ms', ARGV[2])
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[4])
 return 'changed'`;
 
-// KEYS[1] batch; ARGV operator, now_ms, bank reference.
+// KEYS[1] batch, KEYS[2] audit stream; ARGV operator, now_ms, bank reference, audit record.
 const settle_script = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'missing' end
 if state == 'settled' then return 'unchanged' end
 if state ~= 'approved' then return 'not_approved' end
 redis.call('HSET', KEYS[1], 'state', 'settled', 'settled_by', ARGV[1], 'settled_at_ms', ARGV[2], 'reference', ARGV[3])
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[4])
+return 'changed'`;
+
+// KEYS[1] merchant configuration, KEYS[2] audit stream; ARGV the configuration as read ('' when
+// absent), the new one, audit record. Compare-and-set: a configuration changed since it was read
+// is not overwritten ('conflict': read again).
+const put_config_script = `
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 'conflict' end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[3])
 return 'changed'`;
 
 export interface SettlementStore {
-  putConfig(config: MerchantSettlementConfig): Promise<void>;
+  /** Writes the configuration if it is still `expected` (its JSON as read, '' when absent), with its audit record. */
+  putConfig(config: MerchantSettlementConfig, expected: string, audit: string): Promise<'changed' | 'conflict'>;
   config(merchant: string): Promise<MerchantSettlementConfig | undefined>;
+  /** The configuration exactly as stored (the compare-and-set value), or '' when absent. */
+  configText(merchant: string): Promise<string>;
   /** Writes a computed batch unless it was approved or settled ('unchanged'). */
-  compute(id: string, d: string, digest: string): Promise<TransitionResult>;
-  approve(id: string, operator: string, now_ms: number, digest: string): Promise<TransitionResult>;
-  settle(id: string, operator: string, now_ms: number, reference: string): Promise<TransitionResult>;
+  compute(id: string, d: string, digest: string, audit: string): Promise<TransitionResult>;
+  /** Approves a computed batch; 'same_principal' when `operator` computed it. */
+  approve(id: string, operator: string, now_ms: number, digest: string, audit: string): Promise<TransitionResult>;
+  settle(id: string, operator: string, now_ms: number, reference: string, audit: string): Promise<TransitionResult>;
   batch(id: string): Promise<StoredBatch | undefined>;
   /** Every merchant with a settlement configuration, sorted, at most `merchants_max` (+1 to detect more). */
   merchants(merchants_max: number): Promise<string[]>;
   /** Ids of the batches whose key starts with `<merchant>.` (callers filter the exact merchant), at most `ids_max`. */
   batchIds(merchant: string, ids_max: number): Promise<string[]>;
-  /** Stores a refund campaign unless its deadline has passed ('closed': then nothing is written). */
-  putCampaign(campaign: RefundCampaign, now_ms: number): Promise<'written' | 'closed'>;
+  /** Stores a refund campaign, with its audit record, unless its deadline has passed ('closed': then nothing is written). */
+  putCampaign(campaign: RefundCampaign, now_ms: number, audit: string): Promise<'written' | 'closed'>;
   campaign(id: string): Promise<RefundCampaign | undefined>;
   close(): Promise<void>;
 }
@@ -109,25 +138,32 @@ export class RedisSettlementStore implements SettlementStore {
     }
   }
 
-  async putConfig(config: MerchantSettlementConfig): Promise<void> {
-    await this.write(['SET', merchantKey(config.merchant), JSON.stringify(config)]);
+  async putConfig(config: MerchantSettlementConfig, expected: string, audit: string): Promise<'changed' | 'conflict'> {
+    const keys = [merchantKey(config.merchant), settlement_outbox_key];
+    return (await this.write(['EVAL', put_config_script, '2', ...keys, expected, JSON.stringify(config), audit])) as 'changed' | 'conflict';
   }
 
   async config(merchant: string): Promise<MerchantSettlementConfig | undefined> {
-    const text = (await this.command(['GET', merchantKey(merchant)])) as string | null;
-    return text === null ? undefined : (JSON.parse(text) as MerchantSettlementConfig);
+    const text = await this.configText(merchant);
+    return text === '' ? undefined : (JSON.parse(text) as MerchantSettlementConfig);
   }
 
-  async compute(id: string, d: string, digest: string): Promise<TransitionResult> {
-    return (await this.write(['EVAL', compute_script, '1', batchKey(id), d, digest])) as TransitionResult;
+  async configText(merchant: string): Promise<string> {
+    return ((await this.command(['GET', merchantKey(merchant)])) as string | null) ?? '';
   }
 
-  async approve(id: string, operator: string, now_ms: number, digest: string): Promise<TransitionResult> {
-    return (await this.write(['EVAL', approve_script, '1', batchKey(id), operator, String(now_ms), digest])) as TransitionResult;
+  async compute(id: string, d: string, digest: string, audit: string): Promise<TransitionResult> {
+    return (await this.write(['EVAL', compute_script, '2', batchKey(id), settlement_outbox_key, d, digest, audit])) as TransitionResult;
   }
 
-  async settle(id: string, operator: string, now_ms: number, reference: string): Promise<TransitionResult> {
-    return (await this.write(['EVAL', settle_script, '1', batchKey(id), operator, String(now_ms), reference])) as TransitionResult;
+  async approve(id: string, operator: string, now_ms: number, digest: string, audit: string): Promise<TransitionResult> {
+    const args = [operator, String(now_ms), digest, audit];
+    return (await this.write(['EVAL', approve_script, '2', batchKey(id), settlement_outbox_key, ...args])) as TransitionResult;
+  }
+
+  async settle(id: string, operator: string, now_ms: number, reference: string, audit: string): Promise<TransitionResult> {
+    const args = [operator, String(now_ms), reference, audit];
+    return (await this.write(['EVAL', settle_script, '2', batchKey(id), settlement_outbox_key, ...args])) as TransitionResult;
   }
 
   async batch(id: string): Promise<StoredBatch | undefined> {
@@ -175,8 +211,9 @@ export class RedisSettlementStore implements SettlementStore {
     return ids.sort();
   }
 
-  async putCampaign(campaign: RefundCampaign, now_ms: number): Promise<'written' | 'closed'> {
-    return (await this.command(['EVAL', put_campaign_script, '1', campaignKey(campaign.id), JSON.stringify(campaign), String(now_ms)])) as
+  async putCampaign(campaign: RefundCampaign, now_ms: number, audit: string): Promise<'written' | 'closed'> {
+    const keys = [campaignKey(campaign.id), settlement_outbox_key];
+    return (await this.write(['EVAL', put_campaign_script, '2', ...keys, JSON.stringify(campaign), String(now_ms), audit])) as
       'written' | 'closed';
   }
 

@@ -4,31 +4,36 @@
 // routes, validates and orchestrates.
 //
 //   PUT  /settlement/merchants/<merchant>                 body {cycle, payee_name, payee_iban, rates}
+//                                                         a new payee account is only proposed (202):
+//   POST /settlement/merchants/<merchant>/payee/approve   body {payee_iban?}: another settlement approver applies it
 //   GET  /settlement/merchants/<merchant>
 //   POST /settlement/merchants/<merchant>/batches         body {date: YYYY-MM-DD}: the batch of the period containing date
 //   GET  /settlement/merchants/<merchant>/batches         the merchant's batches: id, period, state, net per currency
 //   GET  /settlement/batches/<batchId>
-//   POST /settlement/batches/<batchId>/approve            body {digest?}: computed → approved
+//   POST /settlement/batches/<batchId>/approve            body {digest?}: computed → approved, by another principal
 //   POST /settlement/batches/<batchId>/settle             body {reference?}: approved → settled
 //   GET  /settlement/batches/<batchId>/transfer.csv       the bank file (approved or settled batches only)
 //   GET  /settlement/batches/<batchId>/files/<format>     the bank file in a format of bank-files/writers.ts (csv, pain.001)
 //   PUT  /settlement/campaigns/<campaignId>               body {program, opens, deadline}: a refund campaign (breakage.ts)
 //   GET  /settlement/campaigns/<campaignId>
-// Every PUT/POST names its operator in the x-tapline-operator header.
+// Who acts is the caller's token subject (services/common/auth: the route's rule in policy.ts);
+// every change writes its audit record in the same Redis script (settlement-store.ts).
 
 import { createHash } from 'node:crypto';
-import { ParameterError, ReportNotFoundError, ReportTooLargeError, SettlementConflictError } from './errors';
+import { auditRecord } from '../../actors/outbox/builders';
+import type { Acting } from '../../actors/principal';
+import { ParameterError, ReportNotFoundError, ReportTooLargeError, SettlementConflictError, SettlementForbiddenError } from './errors';
 import { entityId, id_pattern, parseDate, type DateRange } from './params';
 import { report_rows_max, settlementAggregatesSql } from './queries';
 import { bounded, int, text, type QueryRunner, type Report, type ReportContext } from './reports';
 import {
   batch_id_pattern,
   batchId,
-  operatorOf,
   parseMerchantConfig,
   periodOf,
   settlementLines,
   type FeeRate,
+  type MerchantSettlementConfig,
   type SettlementLine,
   type SettlementPeriod,
   type TerminalDeployer,
@@ -168,10 +173,12 @@ export async function computeBatch(
   context: SettlementContext,
   merchant: string,
   date: string,
-  operator: string,
+  acting: Acting,
 ): Promise<Record<string, unknown>> {
   const config = await context.store.config(merchant);
   if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
+  if (config.payee_iban === '')
+    throw new SettlementConflictError('the merchant has no approved payee account yet (a settlement approver approves it)', { merchant });
   const period = periodOf(config.cycle, parseDate('date', date));
   const id = batchId(merchant, period);
   const existing = await context.store.batch(id);
@@ -201,39 +208,97 @@ export async function computeBatch(
     rates: config.rates,
     ...(config.deployer === undefined ? {} : { deployer: config.deployer }),
     lines,
-    computed_by: operator,
+    computed_by: acting.subject,
     computed_at_ms: now_ms,
   };
   const d = JSON.stringify(content);
   const digest = createHash('sha256').update(d).digest('hex');
-  const result = await context.store.compute(id, d, digest);
+  const audit = auditRecord({
+    actor: acting,
+    changes: [
+      {
+        entity: `settlement-batch:${id}`,
+        before: existing === undefined ? undefined : { digest: existing.digest },
+        after: { state: 'computed', digest },
+      },
+    ],
+    at: now_ms,
+  });
+  const result = await context.store.compute(id, d, digest, audit);
   return batchView(await stored(context, id), result === 'changed');
 }
 
-/** Routes one settlement request (path below /settlement/). Throws ParameterError, ReportNotFoundError, SettlementConflictError. */
+/** The route of a settlement request (its name in policy.ts http_rules) and its path parameters, or undefined. */
+export function settlementRouteOf(method: string, path: string): { name: string; params: string[] } | undefined {
+  const [collection, rawId, action, extra, beyond] = path.split('?')[0]?.split('/').slice(2) ?? [];
+  if (beyond !== undefined) return undefined;
+  const id = rawId === undefined ? undefined : safeDecode(rawId);
+  const write = method === 'PUT' || method === 'POST';
+  if (collection === 'merchants' && id !== undefined) {
+    if (action === undefined) return { name: method === 'PUT' ? 'settlement.merchant.put' : 'settlement.merchant.get', params: [id] };
+    if (action === 'batches' && extra === undefined)
+      return { name: write ? 'settlement.batches.compute' : 'settlement.batches.list', params: [id] };
+    if (action === 'payee' && extra === 'approve') return { name: 'settlement.payee.approve', params: [id] };
+    return undefined;
+  }
+  if (collection === 'runs' && rawId === undefined) return { name: 'settlement.runs', params: [] };
+  if (collection === 'campaigns' && id !== undefined && action === undefined)
+    return { name: method === 'PUT' ? 'settlement.campaign.put' : 'settlement.campaign.get', params: [id] };
+  if (collection !== 'batches' || id === undefined) return undefined;
+  if (action === 'files' && extra !== undefined && !write) return { name: 'settlement.batch.files', params: [id] };
+  if (extra !== undefined) return undefined;
+  const names: Record<string, string> = {
+    approve: 'settlement.batch.approve',
+    settle: 'settlement.batch.settle',
+    'transfer.csv': 'settlement.batch.transfer',
+  };
+  return action === undefined
+    ? { name: 'settlement.batch.get', params: [id] }
+    : names[action] === undefined
+      ? undefined
+      : { name: names[action], params: [id] };
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/**
+ * Routes one settlement request (path below /settlement/), made by `acting` (the caller the
+ * access check authenticated). Throws ParameterError, ReportNotFoundError, SettlementConflictError,
+ * SettlementForbiddenError.
+ */
 export async function settlementRequest(
   context: SettlementContext,
   method: string,
   path: string,
-  operatorHeader: string | string[] | undefined,
+  acting: Acting | undefined,
   body: string,
 ): Promise<HttpAnswer> {
   const segments = path.split('/').slice(2); // '', 'settlement', ...
   const write = method === 'PUT' || method === 'POST';
   if (!write && method !== 'GET' && method !== 'HEAD')
     return json(405, { error: { code: 'method_not_allowed', message: 'GET, PUT or POST' } });
-  const request: SettlementCall = { context, method, write, operator: write ? operatorOf(operatorHeader) : '', body };
+  if (write && acting === undefined) throw new Error('assertion: a settlement change without its caller');
+  const request: SettlementCall = { context, method, write, acting: acting as Acting, body };
   const [collection, rawId, action, extra, beyond] = segments;
-  if (beyond !== undefined || (extra !== undefined && action !== 'files')) throw new ReportNotFoundError('no such settlement resource', {});
-  const answer =
-    collection === 'merchants' && rawId !== undefined
+  const payeeApproval = collection === 'merchants' && action === 'payee' && extra === 'approve' && method === 'POST';
+  if (beyond !== undefined || (extra !== undefined && action !== 'files' && !payeeApproval))
+    throw new ReportNotFoundError('no such settlement resource', {});
+  const answer = payeeApproval
+    ? await approvePayee(request, entityId('merchantId', rawId ?? ''))
+    : collection === 'merchants' && rawId !== undefined
       ? await merchantRequest(request, entityId('merchantId', rawId), action)
       : collection === 'runs' && rawId === undefined && method === 'POST'
         ? await runRequest(request)
         : collection === 'batches' && rawId !== undefined
           ? await batchRequest(request, batchIdOf(rawId), action, extra)
           : collection === 'campaigns' && rawId !== undefined && action === undefined
-            ? await campaignRequest(context.store, method, entityId('campaignId', rawId), request.operator, body, context.now())
+            ? await campaignRequest(context.store, method, entityId('campaignId', rawId), request.acting, body, context.now())
             : undefined;
   if (answer === undefined) throw new ReportNotFoundError('no such settlement resource', {});
   return answer;
@@ -244,21 +309,15 @@ interface SettlementCall {
   readonly context: SettlementContext;
   readonly method: string;
   readonly write: boolean;
-  readonly operator: string;
+  /** Who acts (set for every write). */
+  readonly acting: Acting;
   readonly body: string;
 }
 
 /** /settlement/merchants/<merchant>[/batches]: a merchant's configuration and its batches. */
-async function merchantRequest(
-  { context, method, write, operator, body }: SettlementCall,
-  merchant: string,
-  action: string | undefined,
-): Promise<HttpAnswer | undefined> {
-  if (action === undefined && method === 'PUT') {
-    const config = parseMerchantConfig(merchant, parseBody(body), operator, context.now());
-    await context.store.putConfig(config);
-    return json(200, config);
-  }
+async function merchantRequest(call: SettlementCall, merchant: string, action: string | undefined): Promise<HttpAnswer | undefined> {
+  const { context, method, write, acting, body } = call;
+  if (action === undefined && method === 'PUT') return putConfig(call, merchant);
   if (action === undefined && !write) {
     const config = await context.store.config(merchant);
     if (config === undefined) throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
@@ -286,14 +345,84 @@ async function merchantRequest(
     const fields = parseBody(body);
     onlyFields(fields, ['date']);
     if (typeof fields['date'] !== 'string') throw new ParameterError('date', 'is required: YYYY-MM-DD');
-    const view = await computeBatch(context, merchant, fields['date'], operator);
+    const view = await computeBatch(context, merchant, fields['date'], acting);
     return json(view['changed'] === true ? 201 : 200, view);
   }
   return undefined;
 }
 
+/**
+ * PUT of a merchant's configuration. Rates and cycle take effect at once; a payee account that
+ * differs from the approved one (or the first one) is only proposed: the approved account stays in
+ * use until a settlement approver other than the proposer approves it (202 Accepted).
+ */
+async function putConfig({ context, acting, body }: SettlementCall, merchant: string): Promise<HttpAnswer> {
+  const now_ms = context.now();
+  const proposed = parseMerchantConfig(merchant, parseBody(body), acting.subject, now_ms);
+  const expected = await context.store.configText(merchant);
+  const current = expected === '' ? undefined : (JSON.parse(expected) as MerchantSettlementConfig);
+  const payeeChanged = current === undefined || current.payee_iban !== proposed.payee_iban || current.payee_name !== proposed.payee_name;
+  const pending = payeeChanged
+    ? { payee_name: proposed.payee_name, payee_iban: proposed.payee_iban, proposed_by: acting.subject, proposed_at_ms: now_ms }
+    : current.pending_payee;
+  const next: MerchantSettlementConfig = {
+    ...proposed,
+    payee_name: current?.payee_name ?? '',
+    payee_iban: current?.payee_iban ?? '',
+    ...(current?.payee_approved_by === undefined ? {} : { payee_approved_by: current.payee_approved_by }),
+    ...(pending === undefined ? {} : { pending_payee: pending }),
+  };
+  await writeConfig(context, acting, merchant, expected, current, next);
+  return json(payeeChanged ? 202 : 200, next);
+}
+
+/** POST .../payee/approve: applies the proposed payee account; never by its proposer. */
+async function approvePayee({ context, acting, body }: SettlementCall, merchant: string): Promise<HttpAnswer> {
+  const fields = parseBody(body);
+  onlyFields(fields, ['payee_iban']);
+  const expected = await context.store.configText(merchant);
+  if (expected === '') throw new ReportNotFoundError('the merchant has no settlement configuration', { merchant });
+  const current = JSON.parse(expected) as MerchantSettlementConfig;
+  const pending = current.pending_payee;
+  if (pending === undefined) throw new SettlementConflictError('no payee account change is pending', { merchant });
+  if (fields['payee_iban'] !== undefined && fields['payee_iban'] !== pending.payee_iban)
+    throw new SettlementConflictError('the pending payee account is not the one you read; read it again', { merchant });
+  if (pending.proposed_by === acting.subject)
+    throw new SettlementForbiddenError('four eyes: the principal that proposed a payee account cannot approve it', { merchant });
+  // The approved account replaces the pending one: pending_payee is left out of the next config.
+  const rest: { -readonly [K in keyof MerchantSettlementConfig]: MerchantSettlementConfig[K] } = { ...current };
+  delete rest.pending_payee;
+  const next: MerchantSettlementConfig = {
+    ...rest,
+    payee_name: pending.payee_name,
+    payee_iban: pending.payee_iban,
+    payee_approved_by: acting.subject,
+    updated_at_ms: context.now(),
+  };
+  await writeConfig(context, acting, merchant, expected, current, next);
+  return json(200, next);
+}
+
+/** Writes a configuration read as `expected` with its audit record; 409 when it changed since. */
+async function writeConfig(
+  context: SettlementContext,
+  acting: Acting,
+  merchant: string,
+  expected: string,
+  before: MerchantSettlementConfig | undefined,
+  next: MerchantSettlementConfig,
+): Promise<void> {
+  const audit = auditRecord({
+    actor: acting,
+    changes: [{ entity: `settlement-config:${merchant}`, before, after: next }],
+    at: context.now(),
+  });
+  if ((await context.store.putConfig(next, expected, audit)) === 'conflict')
+    throw new SettlementConflictError('the configuration changed since it was read; send it again', { merchant });
+}
+
 /** POST /settlement/runs: compute every configured merchant's batch of a closed period. */
-async function runRequest({ context, body, operator }: SettlementCall): Promise<HttpAnswer> {
+async function runRequest({ context, body, acting }: SettlementCall): Promise<HttpAnswer> {
   const fields = parseBody(body);
   onlyFields(fields, ['date']);
   if (typeof fields['date'] !== 'string') throw new ParameterError('date', 'is required: YYYY-MM-DD');
@@ -303,6 +432,7 @@ async function runRequest({ context, body, operator }: SettlementCall): Promise<
   if (merchants.length > run_merchants_max) throw new ReportTooLargeError('more merchants than one run computes', { run_merchants_max });
   const batches: Record<string, unknown>[] = [];
   const open: string[] = [];
+  const awaiting: string[] = [];
   for (const merchant of merchants) {
     const config = await context.store.config(merchant);
     if (config === undefined) continue;
@@ -310,15 +440,19 @@ async function runRequest({ context, body, operator }: SettlementCall): Promise<
       open.push(merchant);
       continue;
     }
-    const view = await computeBatch(context, merchant, date, operator);
+    if (config.payee_iban === '') {
+      awaiting.push(merchant);
+      continue;
+    }
+    const view = await computeBatch(context, merchant, date, acting);
     batches.push({ id: view['id'], state: view['state'], changed: view['changed'], digest: view['digest'] });
   }
-  return json(200, { date, batches, periods_still_open: open });
+  return json(200, { date, batches, periods_still_open: open, awaiting_payee_approval: awaiting });
 }
 
 /** /settlement/batches/<id>[/transfer.csv|approve|settle]: one batch and its transitions. */
 async function batchRequest(
-  { context, method, write, operator, body }: SettlementCall,
+  { context, method, write, acting, body }: SettlementCall,
   id: string,
   action: string | undefined,
   format: string | undefined,
@@ -332,8 +466,18 @@ async function batchRequest(
     const digest = fields['digest'] ?? '';
     if (typeof digest !== 'string' || (digest !== '' && !/^[0-9a-f]{64}$/.test(digest)))
       throw new ParameterError('digest', 'must be the batch digest: 64 hex digits');
-    const result = await context.store.approve(id, operator, context.now(), digest);
+    const now_ms = context.now();
+    const audit = auditRecord({
+      actor: acting,
+      changes: [
+        { entity: `settlement-batch:${id}`, before: { state: 'computed' }, after: { state: 'approved', approved_by: acting.subject } },
+      ],
+      at: now_ms,
+    });
+    const result = await context.store.approve(id, acting.subject, now_ms, digest, audit);
     if (result === 'missing') throw new ReportNotFoundError('no such settlement batch', { batch: id });
+    if (result === 'same_principal')
+      throw new SettlementForbiddenError('four eyes: the principal that computed a batch cannot approve it', { batch: id });
     if (result === 'digest_mismatch')
       throw new SettlementConflictError('the batch was recomputed since you read it; read it again', { batch: id });
     return json(200, batchView(await stored(context, id), result === 'changed'));
@@ -344,7 +488,19 @@ async function batchRequest(
     const reference = fields['reference'] ?? '';
     if (typeof reference !== 'string' || (reference !== '' && !id_pattern.test(reference)))
       throw new ParameterError('reference', 'must be 1..64 of A-Z a-z 0-9 . _ -');
-    const result = await context.store.settle(id, operator, context.now(), reference);
+    const now_ms = context.now();
+    const audit = auditRecord({
+      actor: acting,
+      changes: [
+        {
+          entity: `settlement-batch:${id}`,
+          before: { state: 'approved' },
+          after: { state: 'settled', settled_by: acting.subject, reference },
+        },
+      ],
+      at: now_ms,
+    });
+    const result = await context.store.settle(id, acting.subject, now_ms, reference, audit);
     if (result === 'missing') throw new ReportNotFoundError('no such settlement batch', { batch: id });
     if (result === 'not_approved') throw new SettlementConflictError('the batch is not approved', { batch: id });
     return json(200, batchView(await stored(context, id), result === 'changed'));

@@ -24,6 +24,7 @@ const tables: readonly RowTable[] = [
   'transactions',
   'transaction_lines',
   'lifecycle_events',
+  'audit_log',
   'fleet_invoices',
   'tap_pours',
   'outbox_rejects',

@@ -12,7 +12,7 @@
 // (it would never be delivered again nor trimmed) or deleted while still pending. Only one
 // consumer group reads these streams, so deleting what it acknowledged is trimming.
 
-import { shardKeys, replicationFenceKey } from '../authorizer/store/keys';
+import { audit_outbox_keys, shardKeys, replicationFenceKey } from '../authorizer/store/keys';
 import { OutboxError } from './errors';
 import { redisReplyCode } from '../common/redis-errors';
 import { connectPrimaries, type RedisPrimaries } from '../common/redis-primaries';
@@ -78,8 +78,15 @@ export class OutboxReader {
     private readonly blocking: RedisPrimaries,
     private readonly commands: RedisPrimaries,
   ) {
-    this.keys = Array.from({ length: options.shard_count }, (_, shard) => shardKeys(shard).outbox);
+    // The shards' streams, then the audit streams of state kept outside shards (approvals,
+    // settlement) as pseudo-shards shard_count, shard_count + 1, ... (keys.ts audit_outbox_keys).
+    this.keys = [...Array.from({ length: options.shard_count }, (_, shard) => shardKeys(shard).outbox), ...audit_outbox_keys];
     this.keys.forEach((key, shard) => this.shardOfKey.set(key, shard));
+  }
+
+  /** Streams read: one per shard plus the audit streams. */
+  get streamCount(): number {
+    return this.keys.length;
   }
 
   static async connect(options: ReaderOptions, onError: (error: Error) => void): Promise<OutboxReader> {
@@ -195,12 +202,18 @@ export class OutboxReader {
     const shards = this.commands.sharded ? [...new Set(entries.map((entry) => entry.shard))] : [(entries[0] as OutboxEntry).shard];
     await Promise.all(
       shards.map((shard) =>
-        this.bounded(
-          this.commands.sendReplicated(replicationFenceKey(shard), ['SET', replicationFenceKey(shard), this.options.consumer]),
-          'SET fence',
-        ),
+        this.bounded(this.commands.sendReplicated(this.fenceKey(shard), ['SET', this.fenceKey(shard), this.options.consumer]), 'SET fence'),
       ),
     );
+  }
+
+  /**
+   * The fence of a stream's primary: its shard's, or for an audit stream (a pseudo-shard) a key of
+   * that stream's own hash tag, so the fence is written on the primary that holds the stream.
+   */
+  private fenceKey(shard: number): string {
+    if (shard < this.options.shard_count) return replicationFenceKey(shard);
+    return (this.keys[shard] ?? '').replace(/:outbox$/, ':fence');
   }
 
   /**

@@ -13,6 +13,8 @@ import {
   fleet_account_changed_schema,
   fleet_invoice_schema,
   operator_action_schema,
+  audit_record_schema,
+  type ParsedAuditRecord,
   tap_pour_schema,
   terminal_enabled_changed_schema,
   terminal_registered_schema,
@@ -34,7 +36,8 @@ export interface OutboxEntry {
   readonly document: string | undefined;
 }
 
-export type RowTable = 'transactions' | 'transaction_lines' | 'lifecycle_events' | 'fleet_invoices' | 'tap_pours' | 'outbox_rejects';
+export type RowTable =
+  'transactions' | 'transaction_lines' | 'lifecycle_events' | 'audit_log' | 'fleet_invoices' | 'tap_pours' | 'outbox_rejects';
 
 export interface Row {
   readonly table: RowTable;
@@ -122,12 +125,39 @@ export function rowsOf(entry: OutboxEntry): Row[] {
       lifecycle(entry, e.type, e.at, { action: e.action, subject: e.subject, detail: e.detail, operator: e.operator, reason: e.reason }),
     ];
   }
+  if (type === 'audit_record') {
+    const parsed = audit_record_schema.safeParse(document);
+    if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
+    return [auditRow(parsed.data, entry)];
+  }
   if (type === 'tap_pour') {
     const parsed = tap_pour_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
     return [tapPourRow(parsed.data, entry)];
   }
   return [reject(entry, `unknown document type ${JSON.stringify(type)}`)];
+}
+
+/** An operator action's audit record: one audit_log row, deduplicated by its stream entry like lifecycle events. */
+function auditRow(e: ParsedAuditRecord, entry: OutboxEntry): Row {
+  return {
+    table: 'audit_log',
+    values: {
+      event_id: entryEventId(entry),
+      action: e.action,
+      principal: e.principal,
+      role: e.role,
+      scope: e.scope,
+      approver: e.approver,
+      subject: e.subject,
+      before: e.before,
+      after: e.after,
+      at: Math.floor(e.at / 1000),
+      at_ms: e.at,
+      shard: entry.shard,
+      stream_id: entry.streamId,
+    },
+  };
 }
 
 /** A tap's pour report (migration 11), deduplicated by (terminal, report). */

@@ -18,8 +18,8 @@
 // short the batch is dropped from memory, not inserted, and this consumer's pending entries are
 // read again from whichever primary serves now: what a failover undid is no longer there.
 //
-// Memory bound: one read asks each stream for at most ceil(room / shard_count) entries, so the
-// entries in hand never exceed 2 * batch_rows_max + shard_count; a batch sent is at most
+// Memory bound: one read asks each stream for at most ceil(room / streams) entries (a stream per
+// shard plus the audit streams), so the entries in hand never exceed 2 * batch_rows_max + streams; a batch sent is at most
 // batch_rows_max rows, and entries read beyond it wait in memory for the next batch.
 
 import type { Logger } from '../common/logger';
@@ -173,7 +173,7 @@ export class Streamer {
 
   /** Step 1: this consumer's own pending entries, shard by shard from the start of its list. */
   private async recoverPending(): Promise<void> {
-    const cursors = new Map<number, string>(Array.from({ length: this.config.TAPLINE_SHARD_COUNT }, (_, shard) => [shard, '0']));
+    const cursors = new Map<number, string>(Array.from({ length: this.reader.streamCount }, (_, shard) => [shard, '0']));
     let recovered = 0;
     while (cursors.size > 0 && !this.pastStopDeadline()) {
       const count = this.readCount();
@@ -236,7 +236,7 @@ export class Streamer {
   /** Entries to ask of each stream so the entries in hand stay within the memory bound. */
   private readCount(): number {
     const room = Math.max(1, this.config.TAPLINE_STREAMER_BATCH_ROWS_MAX - this.held.length);
-    return Math.max(1, Math.ceil(room / this.config.TAPLINE_SHARD_COUNT));
+    return Math.max(1, Math.ceil(room / this.reader.streamCount));
   }
 
   private hold(entries: readonly OutboxEntry[]): void {

@@ -22,7 +22,15 @@ import {
   IssueBulkCardResponse,
   RefundRunCashOutRequest,
 } from '../../gen/tapline/internal/v1/fanout';
-import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import {
+  startNodeProcess,
+  startTestRedis,
+  test_shard_count,
+  waitFor,
+  accessTo,
+  forwardedCaller,
+  nodeChannelCredentials,
+} from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const node_ids = ['n1', 'n2'];
@@ -63,7 +71,10 @@ describe('card fan-out calls between two real node processes', function () {
   async function forwardRaw(nodeId: string, method: string, request: Uint8Array): Promise<ForwardedResult> {
     const node = nodes.get(nodeId) as ServerProcess;
     assert.ok(node.internalPort !== undefined, `${nodeId} announced its internal port`);
-    const client = new ClusterServiceClient(`127.0.0.1:${node.internalPort}`, grpc.credentials.createInsecure());
+    // As a peer: a node certificate of the cluster CA, the frame carrying its caller.
+    const client = new ClusterServiceClient(`127.0.0.1:${node.internalPort}`, await nodeChannelCredentials('fanout-probe'), {
+      'grpc.ssl_target_name_override': 'localhost',
+    });
     try {
       const stream = client.forward({ deadline: Date.now() + forward_answer_timeout_ms });
       const answered = new Promise<ForwardedResult>((resolve, reject) => {
@@ -74,7 +85,7 @@ describe('card fan-out calls between two real node processes', function () {
         stream.on('error', reject);
         stream.on('end', () => reject(new Error(`${nodeId}: Forward stream ended without a result for call 7`)));
       });
-      stream.write({ calls: [{ callId: 7n, method, request: Buffer.from(request), timeoutMs: 5_000 }] });
+      stream.write({ calls: [{ callId: 7n, method, request: Buffer.from(request), timeoutMs: 5_000, caller: forwardedCaller() }] });
       const result = await answered;
       stream.cancel();
       return result;
@@ -90,7 +101,7 @@ describe('card fan-out calls between two real node processes', function () {
       const node = await startNodeProcess(redis.url, { ...cluster_env, TAPLINE_NODE_ID: nodeId });
       node.child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${nodeId} stderr] ${chunk.toString()}`));
       nodes.set(nodeId, node);
-      clients.set(nodeId, new CardClient(node.address));
+      clients.set(nodeId, new CardClient(await accessTo(node)));
     }
     const leasedAsPlaced = async (): Promise<number> => {
       const leases = await Promise.all(owners.map((_, shard) => inspect.client.get(shardLeaseKey(shard))));

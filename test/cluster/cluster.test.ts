@@ -17,7 +17,7 @@ import { Outcome } from '../../gen/tapline/v1/types';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { shardLeaseKey } from '../../services/authorizer/store/keys';
-import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import { startNodeProcess, startTestRedis, test_shard_count, waitFor, accessTo } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
 import { seededRandom } from '../../tools/seeded-random';
 
@@ -196,7 +196,7 @@ describe('a 3-node cluster under load (real processes: join, SIGTERM, SIGKILL, S
         if (line.includes('"level":50') || line.includes('"level":60')) process.stderr.write(`[${nodeId}] ${line}\n`);
     });
     nodes.set(nodeId, node);
-    clients.set(nodeId, new TaplineClient(node.address));
+    clients.set(nodeId, new TaplineClient(await accessTo(node)));
   }
 
   function forget(nodeId: string): void {

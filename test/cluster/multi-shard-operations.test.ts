@@ -25,7 +25,7 @@ import { placementOf } from '../../actors/sharding/allocation';
 import { shardOf, type PlacedKind } from '../../actors/sharding/shard-key';
 import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { shardLeaseKey } from '../../services/authorizer/store/keys';
-import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import { startNodeProcess, startTestRedis, test_shard_count, waitFor, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { seededRandom } from '../../tools/seeded-random';
 
@@ -80,9 +80,9 @@ describe('operations across shards of different owners (3 real node processes)',
       });
       nodes.set(nodeId, node);
       clients.set(nodeId, {
-        money: new TaplineClient(node.address),
-        cards: new CardClient(node.address),
-        fleet: new FleetClient(node.address),
+        money: new TaplineClient(await accessTo(node)),
+        cards: new CardClient(await accessTo(node)),
+        fleet: new FleetClient(await accessTo(node)),
       });
     }
     for (const nodeId of node_ids) assert.ok(owners.includes(nodeId), `${nodeId} owns shards in the placement`);

@@ -11,7 +11,7 @@ import type { RedisInstance } from '../../tools/devenv/redis';
 import type { ServerProcess } from '../../tools/devenv/node-process';
 import { TaplineClient } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { startNodeProcess, startTestRedis, waitFor } from '../support/harness';
+import { startNodeProcess, startTestRedis, waitFor, accessTo } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
 import { LoadRun } from '../support/load';
 
@@ -100,7 +100,7 @@ describe('crashes under load (real processes, SIGKILL)', function () {
     redis = await startTestRedis(name);
     const node = await startNodeProcess(redis.url, overrides);
     nodes.push(node);
-    const client = new TaplineClient(node.address);
+    const client = new TaplineClient(await accessTo(node));
     const cards = await seed(client);
     const load = newLoad(cards);
     load.start(() => client);
@@ -119,7 +119,7 @@ describe('crashes under load (real processes, SIGKILL)', function () {
     running.client.close();
     const node = await startNodeProcess(redisUrl);
     nodes.push(node);
-    const client = new TaplineClient(node.address);
+    const client = new TaplineClient(await accessTo(node));
     await running.load.settleUnknown(client, 10);
     return client;
   }

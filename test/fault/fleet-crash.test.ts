@@ -15,7 +15,7 @@ import { TaplineClient } from '../../tools/client/tapline-client';
 import { FleetClient, fleetPurchase } from '../../tools/client/fleet-client';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { fleetCardKey, fleetKey } from '../../services/authorizer/store/keys';
-import { startNodeProcess, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import { startNodeProcess, startTestRedis, test_shard_count, waitFor, accessTo } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
 
 const fleet_id = 'crashfleet';
@@ -39,8 +39,8 @@ describe('fault: kill -9 during a fleet-wide limit race', function () {
 
   it('keeps account, cards, idempotency and outbox consistent and within the limit', async function () {
     node = await startNodeProcess(redis.url);
-    let client = new TaplineClient(node.address);
-    const admin = new FleetClient(node.address);
+    let client = new TaplineClient(await accessTo(node));
+    const admin = new FleetClient(await accessTo(node));
     await client.registerTerminal('crash-pump', 'crash-station');
     await admin.createAccount({ fleetId: fleet_id, creditLimitMinor: 1_000_000_000, timeZone: 'Europe/Berlin' });
     await admin.setLimits({ fleetId: fleet_id, limits: { dailyMinor: BigInt(daily_limit_minor) }, operatorId: 'ops' });
@@ -86,7 +86,7 @@ describe('fault: kill -9 during a fleet-wide limit race', function () {
     assert.ok(unknown > 0, 'the kill left requests whose outcome the client did not learn');
 
     node = await startNodeProcess(redis.url);
-    client = new TaplineClient(node.address);
+    client = new TaplineClient(await accessTo(node));
     // Every request is sent (again): lost answers are learned, known ones must be replayed as they were.
     for (let start = 0; start < requests_total; start += concurrency) {
       await Promise.all(

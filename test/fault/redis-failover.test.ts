@@ -29,6 +29,7 @@ import { redisTargetFromEnv } from '../../services/common/redis-target';
 import { shardKeys, shardLeaseKey } from '../../services/authorizer/store/keys';
 import { shardOf } from '../../actors/sharding/shard-key';
 import {
+  accessTo,
   clusterEnv,
   sentinelEnv,
   startNodeProcess,
@@ -193,7 +194,7 @@ describe('Redis primary lost under load: no acknowledged approval lost (Sentinel
         }),
       }),
     );
-    const client = new TaplineClient(node.address);
+    const client = new TaplineClient(await accessTo(node));
     await client.registerTerminal(`${name}-pos`, `${name}-merchant`);
     const cards = Array.from({ length: card_count }, (_, i) => `${name}-${i}`);
     await Promise.all(cards.map((id) => client.issueCard(id, initial_balance_minor, 'EUR', `${name}-event`)));

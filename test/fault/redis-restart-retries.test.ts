@@ -17,7 +17,7 @@ import type { ServerProcess } from '../../tools/devenv/node-process';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { startNodeProcess, startTestRedis, waitFor } from '../support/harness';
+import { accessTo, startNodeProcess, startTestRedis, waitFor } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
 
 const clients_count = 200;
@@ -74,8 +74,10 @@ describe('recovery traffic after Redis comes back is served (real node process, 
     node = await startNodeProcess(instance.url, {
       TAPLINE_REDIS_COMMAND_TIMEOUT_MS: String(command_timeout_ms),
       TAPLINE_REDIS_RECONNECT_BACKOFF_MAX_MS: '100',
+      // The hot cards hold more than the four-eyes bound; a second approver is not what this test is about.
+      TAPLINE_FOUR_EYES_AMOUNT_MINOR: String(initial_balance_minor),
     });
-    const client = new TaplineClient(node.address);
+    const client = new TaplineClient(await accessTo(node));
     await client.registerTerminal('retry-pos', 'retry-merchant');
     for (const cardId of hot_cards) await client.issueCard(cardId, initial_balance_minor);
     const sequences: Entry[][] = Array.from({ length: clients_count }, (_, c) =>

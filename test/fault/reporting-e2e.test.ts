@@ -16,7 +16,7 @@ import { pickFreePort } from '../../tools/devenv/supervise';
 import { outboxBacklog } from '../../tools/devenv/outbox';
 import { TaplineClient } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { startNodeProcess, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
+import { startNodeProcess, startTestRedis, test_shard_count, testDataDir, waitFor, accessTo } from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
 import { LoadRun } from '../support/load';
 import { feeOf } from '../../services/reports/settlement-rules';
@@ -60,7 +60,7 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
     const doomed = await startStreamer('streamer-a');
     await startStreamer('streamer-b');
 
-    const client = new TaplineClient(node.address);
+    const client = new TaplineClient(await accessTo(node));
     await client.registerTerminal('e2e-pos', 'e2e-merchant');
     const cards = Array.from({ length: card_count }, (_, i) => `e2e-${i}`);
     await Promise.all(cards.map((id) => client.issueCard(id, initial_balance_minor, 'EUR', 'e2e-festival')));

@@ -17,7 +17,7 @@ import { IssuanceRecords, type IssuanceRecord } from '../../actors/card/issuance
 import { ManagerDirectory } from '../../services/authorizer/usecases/managers';
 import { RedisAttemptCounter } from '../../services/authorizer/store/attempts';
 import { PinHasher } from '../../services/authorizer/usecases/pin';
-import { startTestRedis, test_shard_count } from '../support/harness';
+import { startTestRedis, test_shard_count, test_acting } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 describe('admin records on a shard this node does not hold answer "shard moved" (real Redis)', function () {
@@ -92,9 +92,9 @@ describe('admin records on a shard this node does not hold answer "shard moved" 
     const before = await inspect.snapshot();
     const config = decodeProgramConfig('{}');
     const outcomes = [
-      await outcomeOf((reply) => programs.define('p-moved', config, 'ops', reply)),
-      await outcomeOf((reply) => issuances.write(record, reply)),
-      await outcomeOf((reply) => managers.register('m-moved', 'boss', '1234', 'ops', 1, reply)),
+      await outcomeOf((reply) => programs.define('p-moved', config, test_acting, reply)),
+      await outcomeOf((reply) => issuances.write(record, test_acting, reply)),
+      await outcomeOf((reply) => managers.register('m-moved', 'boss', '1234', test_acting, 1, reply)),
     ];
     for (const [i, outcome] of outcomes.entries()) assert.ok(!outcome.ok && isShardMoved(outcome.error), `write ${i} answers shard moved`);
     assert.equal(await inspect.snapshot(), before);
@@ -103,8 +103,8 @@ describe('admin records on a shard this node does not hold answer "shard moved" 
   it('held: the same writes commit', async () => {
     held = await store.takeShards(Array.from({ length: test_shard_count }, (_, shard) => shard));
     const config = decodeProgramConfig('{}');
-    assert.ok((await outcomeOf((reply) => programs.define('p-moved', config, 'ops', reply))).ok);
-    assert.ok((await outcomeOf((reply) => issuances.write(record, reply))).ok);
-    assert.ok((await outcomeOf((reply) => managers.register('m-moved', 'boss', '1234', 'ops', 1, reply))).ok);
+    assert.ok((await outcomeOf((reply) => programs.define('p-moved', config, test_acting, reply))).ok);
+    assert.ok((await outcomeOf((reply) => issuances.write(record, test_acting, reply))).ok);
+    assert.ok((await outcomeOf((reply) => managers.register('m-moved', 'boss', '1234', test_acting, 1, reply))).ok);
   });
 });

@@ -10,7 +10,7 @@ import type { AuthorizerNode } from '../../services/authorizer/node';
 import { CardStatus, DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult, type AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { startInProcessNode, startTestRedis, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 describe('authorization node (real Redis, real gRPC)', function () {
@@ -22,7 +22,7 @@ describe('authorization node (real Redis, real gRPC)', function () {
   before(async function () {
     redis = await startTestRedis('authorization');
     node = await startInProcessNode(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('till-1', 'bar-north');
     await client.registerTerminal('till-2', 'food-court');
@@ -112,7 +112,7 @@ describe('authorization node (real Redis, real gRPC)', function () {
     client.close();
     await node.shutdown();
     node = await startInProcessNode(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     const retry = await client.authorize(purchase('till-2', 20, 'card-f', 250));
     assert.equal(retry.transactionId, first.transactionId);
     assert.equal(retry.replayed, true);
@@ -212,7 +212,8 @@ describe('authorization node (real Redis, real gRPC)', function () {
 
   it('AuthorizeStream answers every item with its own correlation id, item errors included', async function () {
     await client.issueCard('stream-1', 10_000);
-    const call = client.authorization.authorizeStream();
+    // A venue gateway for the merchant of till-1 (bar-north) speaks for its terminals.
+    const call = (await client.gateway(['bar-north'])).authorizeStream();
     const results = new Map<string, { code: number; amount: bigint | undefined }>();
     call.on('data', (frame: AuthorizeStreamResponse) => {
       for (const result of frame.results)
@@ -255,26 +256,40 @@ describe('authorization node (real Redis, real gRPC)', function () {
     const loaded = grpc.loadPackageDefinition(
       protoLoader.loadSync([healthProto, reflectionProto], { keepCase: true, enums: String }),
     ) as any;
-    const address = `127.0.0.1:${node.grpcPort}`;
-    const health = new loaded.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
+    const access = client.access;
+    // Health is public on each door (TLS, no client identity needed); reflection lists each door's services.
+    const health = new loaded.grpc.health.v1.Health(
+      access.endpoints.terminal,
+      grpc.credentials.createSsl(access.ca),
+      access.channelOptions,
+    );
     const check = await new Promise<any>((resolve, reject) =>
       health.Check({ service: 'tapline.v1.AuthorizationService' }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))),
     );
     assert.equal(check.status, 'SERVING');
-    const reflection = new loaded.grpc.reflection.v1.ServerReflection(address, grpc.credentials.createInsecure());
-    const stream = reflection.ServerReflectionInfo();
-    const listed = new Promise<string[]>((resolve, reject) => {
-      stream.on('data', (response: any) => {
-        resolve(response.list_services_response.service.map((s: { name: string }) => s.name));
-        stream.end();
+    const list = async (address: string, credentials: grpc.ChannelCredentials, metadata: grpc.Metadata): Promise<string[]> => {
+      const reflection = new loaded.grpc.reflection.v1.ServerReflection(address, credentials, access.channelOptions);
+      const stream = reflection.ServerReflectionInfo(metadata);
+      const listed = new Promise<string[]>((resolve, reject) => {
+        stream.on('data', (response: any) => {
+          resolve(response.list_services_response.service.map((s: { name: string }) => s.name));
+          stream.end();
+        });
+        stream.on('error', reject);
       });
-      stream.on('error', reject);
-    });
-    stream.write({ list_services: '' });
-    const services = await listed;
-    assert.ok(services.includes('tapline.v1.AuthorizationService'), `reflection lists ${services.join(', ')}`);
-    assert.ok(services.includes('tapline.v1.AdminService'));
+      stream.write({ list_services: '' });
+      try {
+        return await listed;
+      } finally {
+        reflection.close();
+      }
+    };
+    const terminalServices = await list(access.endpoints.terminal, await access.terminalCredentials('till-1'), new grpc.Metadata());
+    assert.ok(terminalServices.includes('tapline.v1.AuthorizationService'), `reflection lists ${terminalServices.join(', ')}`);
+    const operatorMetadata = new grpc.Metadata();
+    operatorMetadata.set('authorization', `Bearer ${await access.operatorToken('/tapline.v1.AdminService/IssueCard')}`);
+    const operatorServices = await list(access.endpoints.operator, access.operatorCredentials(), operatorMetadata);
+    assert.ok(operatorServices.includes('tapline.v1.AdminService'), `reflection lists ${operatorServices.join(', ')}`);
     health.close();
-    reflection.close();
   });
 });

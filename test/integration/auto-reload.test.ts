@@ -19,7 +19,7 @@ import {
   type PspIntegration,
   type PspCallbackSink,
 } from '../../services/authorizer/usecases/psp';
-import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
+import { accessTo, startInProcessNode, startTestRedis, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const psp_secret = 'auto-reload-psp-secret-01234';
@@ -82,8 +82,8 @@ describe('auto-reload credits only on a confirmed charge (real Redis, real gRPC,
       create: ({ callbacks, clock }) => (psp = new ScriptedPsp(callbacks, clock)),
     };
     node = await startInProcessNode(redis.url, { TAPLINE_PSP_SECRET: psp_secret }, { psp: integration });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('ar-till', 'ar-shop');
   });

@@ -9,7 +9,7 @@ import type { AuthorizerNode } from '../../services/authorizer/node';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { AuthorizationKind } from '../../gen/tapline/v1/types';
 import type { AuthorizeRequest } from '../../gen/tapline/v1/authorization';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { startInProcessNode, startTestRedis, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 describe('bad input changes nothing (real Redis, real gRPC)', function () {
@@ -21,7 +21,7 @@ describe('bad input changes nothing (real Redis, real gRPC)', function () {
   before(async function () {
     redis = await startTestRedis('bad-input');
     node = await startInProcessNode(redis.url, { TAPLINE_GRPC_MESSAGE_MAX_BYTES: String(64 * 1024) });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('pos-1', 'merchant-1');
     await client.registerTerminal('pos-off', 'merchant-1');

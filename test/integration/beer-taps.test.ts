@@ -8,7 +8,6 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import * as http from 'node:http';
 import type { ReportPourRequest, ReportPourResponse } from '../../gen/tapline/v1/authorization';
 import { Outcome } from '../../gen/tapline/v1/types';
 import type { AuthorizerNode } from '../../services/authorizer/node';
@@ -22,7 +21,7 @@ import { Streamer } from '../../services/streamer/streamer';
 import { purchase, TaplineClient } from '../../tools/client/tapline-client';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import type { RedisInstance } from '../../tools/devenv/redis';
-import { startInProcessNode, startTestRedis, testDataDir, waitFor } from '../support/harness';
+import { accessTo, reportsRequest, reportsSecurity, startInProcessNode, startTestRedis, testDataDir, waitFor } from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
 
 const database = 'taps_it';
@@ -35,17 +34,9 @@ const no_card_states: CardStateReader = {
   close: () => undefined,
 };
 
+/** GET over HTTPS with a token of a role the route allows (the reports service's door). */
 function getJson(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path }, (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-      })
-      .on('error', reject);
-  });
+  return reportsRequest(port, path);
 }
 
 describe('beer-tap registration link (real node over gRPC, streamer, ClickHouse 18.16)', function () {
@@ -63,9 +54,16 @@ describe('beer-tap registration link (real node over gRPC, streamer, ClickHouse 
   const reportPour = (request: Partial<ReportPourRequest>): Promise<ReportPourResponse> =>
     new Promise((resolve, reject) => {
       const full: ReportPourRequest = { terminalId: 'tap-1', reportId: '', subject: undefined, pouredMl: 0n, productCode: '', ...request };
-      client.authorization.reportPour(full, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (error, response) =>
-        error ? reject(error) : resolve(response),
-      );
+      // Each tap reports over its own certificate's channel.
+      client
+        .terminal(full.terminalId)
+        .then(
+          (tap) =>
+            tap.reportPour(full, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (error, response) =>
+              error ? reject(error) : resolve(response),
+            ),
+          reject,
+        );
     });
 
   const beer = (terminalId: string, txn: number, ml: number): Promise<unknown> =>
@@ -88,13 +86,13 @@ describe('beer-tap registration link (real node over gRPC, streamer, ClickHouse 
     [redis, clickhouse] = await Promise.all([startTestRedis('taps-it'), startClickHouse({ dataDir: testDataDir('taps-it-ch') })]);
     await migrate(clickhouse.url, database);
     node = await startInProcessNode(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     await client.registerTerminal('tap-1', 'bar');
     await client.registerTerminal('tap-2', 'bar');
     await client.issueCard('guest-1', 100_000);
     streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
     runner = new ClickHouseRunner(clickhouse.url, database, 20_000);
-    server = await ReportsServer.start({ query: runner.query, database, cards: no_card_states }, 0, logger);
+    server = await ReportsServer.start({ query: runner.query, database, cards: no_card_states }, 0, logger, await reportsSecurity());
   });
 
   after(async function () {

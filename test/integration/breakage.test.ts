@@ -9,7 +9,6 @@
 
 import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { Outcome } from '../../gen/tapline/v1/types';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { createLogger } from '../../services/common/logger';
@@ -24,7 +23,7 @@ import { CardClient, programConfig } from '../../tools/client/card-client';
 import { purchase, TaplineClient } from '../../tools/client/tapline-client';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import type { RedisInstance } from '../../tools/devenv/redis';
-import { startInProcessNode, startTestRedis, testDataDir, waitFor } from '../support/harness';
+import { accessTo, reportsRequest, reportsSecurity, startInProcessNode, startTestRedis, testDataDir, waitFor } from '../support/harness';
 import { reportTotals, streamerEnv } from '../support/outbox-fixtures';
 
 const database = 'breakage_it';
@@ -37,20 +36,9 @@ const no_card_states: CardStateReader = {
   close: () => undefined,
 };
 
+/** One HTTPS request with a token of a role the route allows (the reports service's door). */
 function request(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const call = http.request(
-      { host: '127.0.0.1', port, path, method, headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-3' } },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-      },
-    );
-    call.on('error', reject);
-    call.end(body === undefined ? '' : JSON.stringify(body));
-  });
+  return reportsRequest(port, path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
 }
 
 describe('refund campaigns and breakage (real node, streamer, ClickHouse 18.16)', function () {
@@ -76,8 +64,8 @@ describe('refund campaigns and breakage (real node, streamer, ClickHouse 18.16)'
     await node?.shutdown();
     clocks.node_offset_ms = day_offset * day_ms;
     node = await startInProcessNode(redis.url, {}, { clock: () => Date.now() + clocks.node_offset_ms });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
   };
 
   const issue = (cardId: string, balance: number): Promise<unknown> =>
@@ -106,6 +94,7 @@ describe('refund campaigns and breakage (real node, streamer, ClickHouse 18.16)'
       { query: runner.query, database, cards: no_card_states, settlement: store, now: () => clocks.reports },
       0,
       logger,
+      await reportsSecurity(),
     );
   });
 

@@ -20,7 +20,7 @@ import { CardClient, programConfig } from '../../tools/client/card-client';
 import { cardCryptogram } from '../../services/authorizer/usecases/card-auth';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey } from '../../services/authorizer/store/keys';
-import { startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import { accessTo, startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const key_1 = '00112233445566778899aabbccddeeff';
@@ -108,9 +108,9 @@ describe('anti-cloning: cards that authenticate (two nodes, real Redis and gRPC)
       () => `A holds ${a.coordinator.heldCount}, B holds ${b.coordinator.heldCount}`,
       10_000,
     );
-    viaA = new TaplineClient(`127.0.0.1:${a.grpcPort}`);
-    viaB = new TaplineClient(`127.0.0.1:${b.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${a.grpcPort}`);
+    viaA = new TaplineClient(await accessTo(a));
+    viaB = new TaplineClient(await accessTo(b));
+    cards = new CardClient(await accessTo(a));
     inspect = await connectInspector(redis.url);
     await viaA.registerTerminal('bar-1', 'bar');
     await viaA.registerTerminal('bar-2', 'bar');

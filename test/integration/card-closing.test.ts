@@ -13,7 +13,7 @@ import type { AuthorizerNode } from '../../services/authorizer/node';
 import { CardStatus, DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, holdRequest, programConfig } from '../../tools/client/card-client';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { startInProcessNode, startTestRedis, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const holder = { name: 'Grace Hopper', idDocumentType: 0, idDocumentNumber: '', phone: '', email: 'grace@example.org' };
@@ -57,8 +57,8 @@ describe('replacement, return and the program refund run (real Redis, real gRPC)
   before(async function () {
     redis = await startTestRedis('card-closing');
     node = await startInProcessNode(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('bar-1', 'bar');
     await cards.defineProgram('fest', programConfig({ depositMinor: 300n }));

@@ -12,7 +12,9 @@
 
 import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { reader_terminal } from '../../tools/client/access';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
@@ -24,7 +26,7 @@ import { shardOf, type PlacedKind } from '../../actors/sharding/shard-key';
 import { ClusterStore } from '../../services/authorizer/store/cluster-store';
 import { Peers, type ForwardOutcome } from '../../services/authorizer/cluster/peers';
 import { pino } from 'pino';
-import { startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, waitFor, accessTo, testCredentials } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
 
 const fast_cluster = {
@@ -73,8 +75,8 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
       () => `A holds ${a.coordinator.heldCount}, B holds ${b.coordinator.heldCount}`,
       10_000,
     );
-    viaA = new TaplineClient(`127.0.0.1:${a.grpcPort}`);
-    viaB = new TaplineClient(`127.0.0.1:${b.grpcPort}`);
+    viaA = new TaplineClient(await accessTo(a));
+    viaB = new TaplineClient(await accessTo(b));
   });
 
   after(async function () {
@@ -110,7 +112,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     await viaA.registerTerminal(terminal, 'm-2');
     const cards = [idOwnedBy('A', ['A', 'B'], 'card', 'stream-a'), idOwnedBy('B', ['A', 'B'], 'card', 'stream-b')];
     await Promise.all(cards.map((card) => viaA.issueCard(card, 1_000)));
-    const call = viaA.authorization.authorizeStream();
+    const call = (await viaA.gateway(['m-2'])).authorizeStream();
     const results: AuthorizeStreamResponse['results'] = [];
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (frame: AuthorizeStreamResponse) => results.push(...frame.results));
@@ -192,8 +194,15 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
         call.on('error', () => undefined);
       },
     });
+    // Z proves it is node Z (A's link requires the peer's certificate to name the member it reaches).
+    const zFiles = await (await testCredentials()).node('Z');
+    const zCredentials = grpc.ServerCredentials.createSsl(
+      null,
+      [{ cert_chain: readFileSync(zFiles.cert), private_key: readFileSync(zFiles.key) }],
+      false,
+    );
     const port = await new Promise<number>((resolve, reject) =>
-      silent.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+      silent.bindAsync('127.0.0.1:0', zCredentials, (e, p) => (e ? reject(e) : resolve(p))),
     );
     const store = await ClusterStore.connect(
       { target: singleRedis(redis.url), command_timeout_ms: 2_000, reconnect_backoff_max_ms: 200 },
@@ -204,7 +213,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
     const shard = shardOf('card', cardOfZ, test_shard_count);
     const beat = setInterval(() => void store.heartbeat(z, 500).catch(() => undefined), 50);
     let epoch: string | undefined;
-    const client = new TaplineClient(`127.0.0.1:${a.grpcPort}`);
+    const client = new TaplineClient(await accessTo(a));
     try {
       await store.heartbeat(z, 500);
       await waitFor(
@@ -242,7 +251,9 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
   });
 
   it('a peer link closed with calls still queued fails them as retryable (the node keeps running)', async () => {
-    const peers = new Peers({ forward_in_flight_max: 10, forward_timeout_ms: 1_000 }, pino({ level: 'silent' }));
+    const peers = new Peers({ forward_in_flight_max: 10, forward_timeout_ms: 1_000 }, pino({ level: 'silent' }), () =>
+      grpc.credentials.createInsecure(),
+    );
     const outcomes: ForwardOutcome[] = [];
     // Queued in this turn; the peer leaves before the frame is flushed.
     peers.forward(
@@ -250,6 +261,7 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
       AuthorizationServiceService.getBalance.path,
       Buffer.alloc(0),
       500,
+      Buffer.alloc(0),
       (o) => outcomes.push(o),
     );
     peers.update([], 'A');
@@ -276,8 +288,9 @@ describe('cluster routing between nodes (in-process nodes, real gRPC and Redis)'
         20,
       );
       // Nobody took the shard, but A cannot know that: it must not serve the balance from memory.
+      const terminal = await viaA.terminal(reader_terminal);
       const call = new Promise<grpc.ServiceError | undefined>((resolve) => {
-        viaA.authorization.getBalance({ cardId: cardOfA }, new grpc.Metadata(), { deadline: Date.now() + 300 }, (error) =>
+        terminal.getBalance({ cardId: cardOfA }, new grpc.Metadata(), { deadline: Date.now() + 300 }, (error) =>
           resolve(error ?? undefined),
         );
       });

@@ -18,7 +18,7 @@ import { CardStatus } from '../../gen/tapline/v1/types';
 import { askRedis, moveSlot, type RedisClusterSet } from '../../tools/devenv/redis-ha';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import { redisTargetFromEnv } from '../../services/common/redis-target';
-import { clusterEnv, startInProcessNode, startTestRedisCluster, test_shard_count, waitFor } from '../support/harness';
+import { accessTo, clusterEnv, startInProcessNode, startTestRedisCluster, test_shard_count, waitFor } from '../support/harness';
 import { connectAuditor } from '../support/redis-audit';
 import { LoadRun } from '../support/load';
 
@@ -46,7 +46,7 @@ describe('Redis Cluster: a node follows a slot move under load (real node, real 
   before(async function () {
     cluster = await startTestRedisCluster('slot-move');
     node = await startInProcessNode('redis://127.0.0.1:1', clusterEnv(cluster));
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
   });
 
   after(async function () {

@@ -9,7 +9,7 @@ import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
+import { accessTo, startInProcessNode, startTestRedis, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 async function metric(node: AuthorizerNode, name: string): Promise<number> {
@@ -28,7 +28,7 @@ describe('a request deadline travels into its commit entry (real Redis, SIGSTOP)
     redis = await startTestRedis('deadlines');
     // One commit script on Redis at a time: the second request's entry waits for a batch.
     node = await startInProcessNode(redis.url, { TAPLINE_COMMIT_IN_FLIGHT_MAX: '1' });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('dl-till', 'm-1');
     await client.issueCard('dl-card', 10_000);

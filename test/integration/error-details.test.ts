@@ -11,7 +11,7 @@ import type { AuthorizerNode } from '../../services/authorizer/node';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { Status } from '../../gen/google/rpc/status';
 import { BadRequest, ErrorInfo, RetryInfo } from '../../gen/google/rpc/error_details';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { accessTo, startInProcessNode, startTestRedis } from '../support/harness';
 
 interface Details {
   readonly code: number;
@@ -53,7 +53,7 @@ describe('error details: google.rpc.Status in grpc-status-details-bin (real node
   before(async function () {
     redis = await startTestRedis('error-details');
     node = await startInProcessNode(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     await client.registerTerminal('ed-till', 'm-1');
     await client.issueCard('ed-card', 1_000);
   });
@@ -91,7 +91,7 @@ describe('error details: google.rpc.Status in grpc-status-details-bin (real node
     // not own would be forwarded and admitted there.
     const busyRedis = await startTestRedis('error-details-busy');
     const busy = await startInProcessNode(busyRedis.url, { TAPLINE_IN_FLIGHT_MAX: '1', TAPLINE_STREAM_IN_FLIGHT_MAX: '1' });
-    const busyClient = new TaplineClient(`127.0.0.1:${busy.grpcPort}`);
+    const busyClient = new TaplineClient(await accessTo(busy));
     try {
       await busyClient.registerTerminal('ed-till', 'm-1');
       await busyClient.issueCard('ed-card', 1_000);

@@ -12,7 +12,7 @@ import { isShardMoved, type Outcome } from '../../actors/errors';
 import { fleetCardId, shardOf } from '../../actors/sharding/shard-key';
 import { fleetFingerprint, type FleetMoneyRequest } from '../../actors/fleet/transaction';
 import { fingerprintOf, type MoneyRequest } from '../../actors/card/transaction';
-import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, test_acting } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const outcomeOf = <T>(start: (reply: (outcome: Outcome<T>) => void) => void): Promise<Outcome<T>> =>
@@ -64,14 +64,14 @@ describe('a fenced commit answers "shard moved" for every entity kind (real Redi
     assert.ok(
       (
         await outcomeOf((reply) =>
-          region.changeTerminal(terminalId, { type: 'register', terminalId, merchantId: 'm-1', location: '' }, 'ops', reply),
+          region.changeTerminal(terminalId, { type: 'register', terminalId, merchantId: 'm-1', location: '' }, test_acting, reply),
         )
       ).ok,
     );
     assert.ok(
       (
         await outcomeOf((reply) =>
-          region.issueCard({ cardId, currency: 'EUR', initialBalanceMinor: 1_000, programId: 'p', nowMs }, 'ops', reply),
+          region.issueCard({ cardId, currency: 'EUR', initialBalanceMinor: 1_000, programId: 'p', nowMs }, test_acting, reply),
         )
       ).ok,
     );
@@ -104,7 +104,7 @@ describe('a fenced commit answers "shard moved" for every entity kind (real Redi
       const purchase: Omit<MoneyRequest, 'fingerprint'> = { ...base, kind: 'purchase', key: `t:${terminalId}:1`, cardId, amountMinor: 100 };
       assertMoved(await outcomeOf((reply) => region.money({ ...purchase, fingerprint: fingerprintOf(purchase) }, reply)), 'card purchase');
       assertMoved(
-        await outcomeOf((reply) => region.changeTerminal(terminalId, { type: 'set_enabled', enabled: false }, 'ops', reply)),
+        await outcomeOf((reply) => region.changeTerminal(terminalId, { type: 'set_enabled', enabled: false }, test_acting, reply)),
         'terminal change',
       );
       assertMoved(

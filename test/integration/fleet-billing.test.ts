@@ -21,7 +21,6 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import * as http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -37,13 +36,24 @@ import { FleetClient, fleetPurchase } from '../../tools/client/fleet-client';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { fleetKey } from '../../services/authorizer/store/keys';
 import { createLogger } from '../../services/common/logger';
-import { AuthorizerCardStates, authorizerCredentials } from '../../services/reports/card-states';
+import type { AuthorizerCardStates } from '../../services/reports/card-states';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
-import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
+import {
+  accessTo,
+  reportsRequest,
+  reportsSecurity,
+  startInProcessNode,
+  startTestRedis,
+  test_shard_count,
+  testCardStates,
+  testDataDir,
+  testToken,
+  waitFor,
+} from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { fast_check_seed } from '../unit/fast-check-seed';
@@ -52,19 +62,10 @@ const database = 'fleet_billing';
 const logger = createLogger('fleet-billing-test', process.env['TAPLINE_TEST_LOG_LEVEL'] ?? 'warn');
 const day_ms = 86_400_000;
 
-function get(port: number, path: string): Promise<{ status: number; type: string; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, path, method: 'GET', timeout: 30_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type']), body: Buffer.concat(chunks) }),
-      );
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${path} timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
+/** A GET of the reports service over HTTPS, with `token` or else a token of the first role the route allows. */
+async function get(port: number, path: string, token?: string): Promise<{ status: number; type: string; body: Buffer }> {
+  const reply = await reportsRequest(port, path, token === undefined ? {} : { token });
+  return { status: reply.status, type: String(reply.headers['content-type']), body: reply.bytes };
 }
 
 function hasPdftotext(): boolean {
@@ -114,13 +115,17 @@ describe('fleet postpaid cycle (real gRPC, Redis, streamer, ClickHouse 18.16, re
     ]);
     await migrate(clickhouse.url, database);
     node = await startInProcessNode(redis.url, {}, { clock: () => nowMs });
-    const address = `127.0.0.1:${node.grpcPort}`;
-    client = new TaplineClient(address);
-    fleet = new FleetClient(address);
+    client = new TaplineClient(await accessTo(node));
+    fleet = new FleetClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    states = new AuthorizerCardStates(address, authorizerCredentials({}), 10_000);
-    server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states }, 0, logger);
+    states = await testCardStates(node);
+    server = await ReportsServer.start(
+      { query: (statement) => runner.query(statement), database, cards: states },
+      0,
+      logger,
+      await reportsSecurity(),
+    );
     await client.registerTerminal('pump-1', 'station-1');
     await client.registerTerminal('pump-2', 'station-2');
   });
@@ -214,6 +219,14 @@ describe('fleet postpaid cycle (real gRPC, Redis, streamer, ClickHouse 18.16, re
     const invoiceDocument = (await inspect.outbox()).find((d) => d['type'] === 'fleet_invoice' && d['fleet'] === 'acme');
     assert.equal(invoiceDocument?.['amount'], 27_440);
     assert.equal(invoiceDocument?.['number'], 'acme-1');
+    // Who closed it is the token's subject, in an audit record written with the close.
+    const closeAudit = (await inspect.outbox()).find(
+      (d) => d['type'] === 'audit_record' && d['action'] === 'tapline.v1.FleetAdminService/CloseFleetCycle',
+    );
+    assert.deepEqual(
+      [closeAudit?.['principal'], closeAudit?.['role'], closeAudit?.['subject']],
+      ['dev-issuer_admin', 'issuer_admin', 'fleet:acme'],
+    );
 
     const snapshot = await inspect.snapshot();
     const again = await fleet.closeCycle('acme', 1);
@@ -249,6 +262,15 @@ describe('fleet postpaid cycle (real gRPC, Redis, streamer, ClickHouse 18.16, re
     const document = (await inspect.outbox()).find((d) => d['id'] === paid.transactionId);
     assert.equal(document?.['kind'], 'fleet_payment');
     assert.equal(document?.['amount'], 20_000);
+    assert.equal(document?.['operator'], 'dev-issuer_admin', 'posted by the token subject, never a request field');
+    const paymentAudits = (await inspect.outbox()).filter(
+      (d) => d['type'] === 'audit_record' && d['action'] === 'tapline.v1.FleetAdminService/PostFleetPayment',
+    );
+    assert.deepEqual(
+      paymentAudits.map((d) => [d['principal'], d['subject']]),
+      [['dev-issuer_admin', 'fleet:acme']],
+      'one audit record, committed with the payment',
+    );
 
     const snapshot = await inspect.snapshot();
     const retry = await fleet.postPayment('acme', 'bank-2025-001', 20_000);
@@ -405,8 +427,16 @@ describe('fleet postpaid cycle (real gRPC, Redis, streamer, ClickHouse 18.16, re
         ['van-2', 300, 18_000, '6.00'],
       ],
     );
-    const csv = await get(server.port, '/reports/fleets/acme/invoices/1?format=csv&section=vehicles');
-    assert.equal(csv.status, 200);
+    // The fleet's own manager downloads its invoice; a manager of another fleet may not.
+    const csv = await get(
+      server.port,
+      '/reports/fleets/acme/invoices/1?format=csv&section=vehicles',
+      await testToken('fleet_manager', ['acme']),
+    );
+    assert.equal(csv.status, 200, csv.body.toString());
+    const foreign = await testToken('fleet_manager', ['other']);
+    assert.equal((await get(server.port, '/reports/fleets/acme/invoices/1?format=pdf', foreign)).status, 403);
+    assert.equal((await get(server.port, '/reports/fleets/acme/statement?from=2025-01-01&to=2025-12-31', foreign)).status, 403);
     assert.match(csv.type, /text\/csv/);
     assert.match(csv.body.toString(), /^vehicle,currency,transactions,pump_minor,invoiced_minor/);
     assert.match(csv.body.toString(), /truck-1,EUR,2,18000,17640,90000,2,100000,100500,500,40000,8.00/);

@@ -21,7 +21,6 @@
 //   account invoiced; reconciliation agrees with Redis.
 
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -36,13 +35,22 @@ import { FleetClient, fleetCompletion, fleetPreAuthorization, fleetPurchase, typ
 import { shardOf } from '../../actors/sharding/shard-key';
 import { fleetCardKey } from '../../services/authorizer/store/keys';
 import { createLogger } from '../../services/common/logger';
-import { AuthorizerCardStates, authorizerCredentials } from '../../services/reports/card-states';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
-import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
+import {
+  accessTo,
+  reportsRequest,
+  reportsSecurity,
+  startInProcessNode,
+  startTestRedis,
+  test_shard_count,
+  testCardStates,
+  testDataDir,
+  waitFor,
+} from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
@@ -60,18 +68,10 @@ const diesel = (amountMinor: number, qtyMilli = 40_000): FleetLine => ({
   amountMinor,
 });
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, path, method: 'GET', timeout: 30_000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${path} timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
+/** A GET of the reports service over HTTPS with a token of the first role the route allows. */
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const reply = await reportsRequest(port, path);
+  return { status: reply.status, body: reply.body };
 }
 
 describe('fleet cards: PIN, points, pay at the pump, returns (real gRPC, Redis, ClickHouse 18.16)', function () {
@@ -93,11 +93,11 @@ describe('fleet cards: PIN, points, pay at the pump, returns (real gRPC, Redis, 
     [redis, clickhouse] = await Promise.all([startTestRedis('fleet-cards'), startClickHouse({ dataDir: testDataDir('fleet-cards-ch') })]);
     await migrate(clickhouse.url, database);
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'fleet-cards-test-secret-0123456789' });
-    const address = `127.0.0.1:${node.grpcPort}`;
-    client = new TaplineClient(address);
-    cards = new CardClient(address);
-    refunds = new RefundClient(address);
-    fleet = new FleetClient(address);
+    const access = await accessTo(node);
+    client = new TaplineClient(access);
+    cards = new CardClient(access);
+    refunds = new RefundClient(access);
+    fleet = new FleetClient(access);
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('pump-1', 'station-1');
     await client.registerTerminal('pump-2', 'station-1');
@@ -186,7 +186,7 @@ describe('fleet cards: PIN, points, pay at the pump, returns (real gRPC, Redis, 
     );
     assert.equal((await fleet.getCard('haul~1')).card?.pinLocked, true);
     // The stream path hashes and checks the PIN the same way.
-    const stream = client.authorization.authorizeStream();
+    const stream = (await client.terminal('pump-1')).authorizeStream();
     const frames: AuthorizeStreamResponse[] = [];
     stream.on('data', (frame: AuthorizeStreamResponse) => frames.push(frame));
     const ended = new Promise<void>((resolve, reject) => {
@@ -357,8 +357,13 @@ describe('fleet cards: PIN, points, pay at the pump, returns (real gRPC, Redis, 
     assert.equal(minor(closed.invoice?.amount), invoiced, 'the account invoiced what the replies charged');
     const streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
     const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    const states = new AuthorizerCardStates(`127.0.0.1:${node.grpcPort}`, authorizerCredentials({}), 10_000);
-    const server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states }, 0, logger);
+    const states = await testCardStates(node);
+    const server = await ReportsServer.start(
+      { query: (statement) => runner.query(statement), database, cards: states },
+      0,
+      logger,
+      await reportsSecurity(),
+    );
     try {
       await waitFor(
         'outbox drained',

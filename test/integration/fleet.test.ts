@@ -21,7 +21,7 @@ import { TaplineClient } from '../../tools/client/tapline-client';
 import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../tools/client/fleet-client';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { fleetCardKey, fleetKey } from '../../services/authorizer/store/keys';
-import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const at = (iso: string): number => Date.parse(iso);
@@ -39,8 +39,8 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
   before(async function () {
     redis = await startTestRedis('fleet');
     node = await startInProcessNode(redis.url, {}, { clock: () => nowMs });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    fleet = new FleetClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    fleet = new FleetClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('pump-1', 'station-1');
   });
@@ -481,7 +481,7 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
 
   it('AuthorizeStream carries fleet purchases too: each item decided by its account, with its own figures', async function () {
     const cards = await newFleet('streamed', { cards: 3 });
-    const call = client.authorization.authorizeStream();
+    const call = (await client.gateway(['station-1'])).authorizeStream();
     const results = new Map<string, { code: number; invoiced: bigint | undefined }>();
     call.on('data', (frame: AuthorizeStreamResponse) => {
       for (const result of frame.results)
@@ -558,7 +558,7 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     );
     await expect(buy(card!, 10, { odometerKm: -5 }), grpc.status.INVALID_ARGUMENT, 'negative odometer');
     await expect(buy(card!, 10, { vehicleId: 'v:1' }), grpc.status.INVALID_ARGUMENT, 'vehicle id with a colon');
-    await expect(client.topUp(card!, 10, { idempotencyKey: 'x1' }), grpc.status.INVALID_ARGUMENT, 'top-up of a fleet card');
+    await expect(client.topUp(card!, 10, { terminalId: 'pump-1', txn: 900_001 }), grpc.status.INVALID_ARGUMENT, 'top-up of a fleet card');
     await expect(
       fleet.createAccount({ fleetId: 'tz', creditLimitMinor: 1, timeZone: 'Mars/Base' }),
       grpc.status.INVALID_ARGUMENT,

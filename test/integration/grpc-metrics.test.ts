@@ -10,7 +10,7 @@ import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import type { AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { startInProcessNode, startTestRedis, accessTo } from '../support/harness';
 
 const commit_batch_max = 700;
 
@@ -46,13 +46,13 @@ describe('/metrics after real calls (gRPC convention, bounded labels)', function
   before(async function () {
     redis = await startTestRedis('grpc-metrics');
     node = await startInProcessNode(redis.url, { TAPLINE_METRICS_PORT: '0', TAPLINE_COMMIT_BATCH_MAX: String(commit_batch_max) });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     await client.registerTerminal('till-m', 'bar-metrics');
     await client.issueCard('card-m', 10_000);
     for (let txn = 1; txn <= 3; txn++) await client.authorize(purchase('till-m', txn, 'card-m', 100));
     await assert.rejects(client.authorize(purchase('till-m', 10, 'card-m', 0)), /INVALID_ARGUMENT/);
     await assert.rejects(client.authorize(purchase('till-m', 11, 'card-of-request-data-xyz', 5)), /NOT_FOUND/);
-    const call = client.authorization.authorizeStream();
+    const call = (await client.gateway(['bar-metrics'])).authorizeStream();
     let results = 0;
     call.on('data', (frame: AuthorizeStreamResponse) => (results += frame.results.length));
     const ended = new Promise<void>((resolve, reject) => {

@@ -17,7 +17,7 @@ import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, holdRequest, programConfig } from '../../tools/client/card-client';
-import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
+import { startInProcessNode, startTestRedis, waitFor, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 describe('holds: pre-authorization, incremental, completion, void, reversal, expiry (real Redis, real gRPC)', function () {
@@ -44,8 +44,8 @@ describe('holds: pre-authorization, incremental, completion, void, reversal, exp
   before(async function () {
     redis = await startTestRedis('holds');
     node = await startInProcessNode(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('pos-1', 'hotel-desk');
     await cards.defineProgram('hotel', programConfig({ completionToleranceBp: 1_500 }));
@@ -247,8 +247,8 @@ describe('hold expiry on a passivated card (real Redis, real gRPC)', function ()
   before(async function () {
     redis = await startTestRedis('holds-passivated');
     node = await startInProcessNode(redis.url, { TAPLINE_PASSIVATE_AFTER_MS: '1000', TAPLINE_PASSIVATION_SWEEP_MS: '100' });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('pos-1', 'hotel-desk');
     await cards.defineProgram('short-holds', programConfig({ holdExpiryMs: 300n }));

@@ -5,13 +5,16 @@
 // working directory the image has, as UID 10001 (setpriv), which cannot write a byte of it: the
 // authorizer serves gRPC health and reflection and its metrics, the streamer's --migrate-only
 // applies the schema on a real ClickHouse 18.16 and exits 0, the reports service answers /healthz.
-// Without root (no setpriv to another user) the processes run as the current user, and the test
-// says so.
+// Secure as the chart runs them: the authorizer serves TLS and the reports service HTTPS, with the
+// test credentials copied where the image's user can read them (as a pod's fsGroup reads its
+// Secrets). Without root (no setpriv to another user) the processes run as the current user, and
+// the test says so.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { get as plainGet } from 'node:http';
+import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,7 +22,7 @@ import * as grpc from '@grpc/grpc-js';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import { projectRoot } from '../../services/common/paths';
-import { startTestRedis, testDataDir, waitFor } from '../support/harness';
+import { startTestRedis, testCredentials, testDataDir, waitFor } from '../support/harness';
 
 const image_uid = 10001;
 const start_timeout_ms = 30_000;
@@ -30,9 +33,11 @@ interface Started {
   readonly exited: Promise<number | null>;
 }
 
-function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+/** GET over HTTPS, verified against the test CA (the metrics port is plain HTTP: `plain`). */
+function httpGet(port: number, path: string, ca?: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path, timeout: 5_000 }, (response) => {
+    const request = ca === undefined ? plainGet : get;
+    request({ host: '127.0.0.1', port, path, timeout: 5_000, ca, servername: 'localhost' }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
@@ -41,11 +46,57 @@ function httpGet(port: number, path: string): Promise<{ status: number; body: st
   });
 }
 
+interface ImageSecurity {
+  readonly node: Record<string, string>;
+  readonly reports: Record<string, string>;
+  readonly ca: Buffer;
+}
+
+/**
+ * The test credentials the image's processes read, copied into `dir` and owned by the image's user
+ * (what a pod's fsGroup does for its mounted Secrets): a node certificate naming the node, the CA,
+ * the token issuer's JWKS, the reports service's certificate and its own token.
+ */
+async function imageSecurity(dir: string, owner: number | undefined): Promise<ImageSecurity> {
+  const credentials = await testCredentials();
+  mkdirSync(dir, { recursive: true });
+  const copy = (path: string, name: string): string => {
+    const target = join(dir, name);
+    copyFileSync(path, target);
+    return target;
+  };
+  const node = await credentials.node('image-node');
+  const server = await credentials.server('reports');
+  const ca = copy(credentials.caFile, 'ca.pem');
+  const issuers = JSON.stringify([{ issuer: credentials.issuer.issuer, jwks_file: copy(credentials.issuer.jwksFile, 'jwks.json') }]);
+  const security: ImageSecurity = {
+    node: {
+      TAPLINE_NODE_ID: 'image-node',
+      TAPLINE_TLS_CERT_FILE: copy(node.cert, 'node.pem'),
+      TAPLINE_TLS_KEY_FILE: copy(node.key, 'node-key.pem'),
+      TAPLINE_TLS_CLIENT_CA_FILE: ca,
+      TAPLINE_TLS_CLUSTER_CA_FILE: ca,
+      TAPLINE_OIDC_ISSUERS: issuers,
+    },
+    reports: {
+      TAPLINE_TLS_CERT_FILE: copy(server.cert, 'reports.pem'),
+      TAPLINE_TLS_KEY_FILE: copy(server.key, 'reports-key.pem'),
+      TAPLINE_AUTHORIZER_CA_FILE: ca,
+      TAPLINE_AUTHORIZER_TOKEN_FILE: copy(await credentials.tokenFile('reports', 'image-reports'), 'reports.token'),
+      TAPLINE_OIDC_ISSUERS: issuers,
+    },
+    ca: readFileSync(credentials.caFile),
+  };
+  if (owner !== undefined) for (const path of [dir, ...readdirSync(dir).map((name) => join(dir, name))]) chownSync(path, owner, owner);
+  return security;
+}
+
 describe('image layout: the entry points run from the assembled files as a non-root user', function () {
   let layout: string;
   let dropPrivileges: boolean;
   let redis: RedisInstance;
   let clickhouse: ClickHouseInstance;
+  let security: ImageSecurity;
   const started: Started[] = [];
 
   function run(script: string, args: string[], env: Record<string, string>): Started {
@@ -97,6 +148,7 @@ describe('image layout: the entry points run from the assembled files as a non-r
     dropPrivileges = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
     if (!dropPrivileges) process.stdout.write('      (not root: entry points run as the current user, not UID 10001)\n');
     [redis, clickhouse] = await Promise.all([startTestRedis('image-layout'), startClickHouse({ dataDir: testDataDir('image-layout-ch') })]);
+    security = await imageSecurity(`${layout}-secrets`, dropPrivileges ? image_uid : undefined);
   });
 
   afterEach(async function () {
@@ -109,6 +161,7 @@ describe('image layout: the entry points run from the assembled files as a non-r
   after(async function () {
     await Promise.all([redis?.stop(), clickhouse?.stop()]);
     if (layout !== undefined) rmSync(layout, { recursive: true, force: true });
+    if (layout !== undefined) rmSync(`${layout}-secrets`, { recursive: true, force: true });
   });
 
   it('the runtime user cannot write into the layout', function () {
@@ -139,12 +192,15 @@ describe('image layout: the entry points run from the assembled files as a non-r
       TAPLINE_GRPC_PORT: '0',
       TAPLINE_INTERNAL_PORT: '0',
       TAPLINE_METRICS_PORT: '0',
+      TAPLINE_OPERATOR_PORT: '0',
       TAPLINE_SHARD_COUNT: '16',
       NODE_OPTIONS: '--max-semi-space-size=16',
+      ...security.node,
     });
     const serving = await ready(node, 'serving');
     const address = `127.0.0.1:${String(serving['grpcPort'])}`;
-    const client = new grpc.Client(address, grpc.credentials.createInsecure());
+    // Health is public on the terminal door: TLS verified against the CA, no client certificate.
+    const client = new grpc.Client(address, grpc.credentials.createSsl(security.ca), { 'grpc.ssl_target_name_override': 'localhost' });
     try {
       // grpc.health.v1.HealthCheckRequest { service = "" } is the empty message; SERVING is 1.
       const reply = await new Promise<Buffer>((resolve, reject) =>
@@ -180,9 +236,10 @@ describe('image layout: the entry points run from the assembled files as a non-r
       TAPLINE_REDIS_URL: redis.url,
       TAPLINE_SHARD_COUNT: '16',
       TAPLINE_REPORTS_PORT: '0',
+      ...security.reports,
     });
     const serving = await ready(reports, 'serving');
-    const health = await httpGet(Number(serving['httpPort']), '/healthz');
+    const health = await httpGet(Number(serving['httpPort']), '/healthz', security.ca);
     assert.equal(health.status, 200);
   });
 });

@@ -10,6 +10,7 @@
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import { operatorChannel } from '../../tools/client/access';
 import { shardOf } from '../../actors/sharding/shard-key';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { cardKey } from '../../services/authorizer/store/keys';
@@ -24,7 +25,7 @@ import {
   type StoredFleetAccountBalance,
 } from '../../gen/tapline/v1/admin';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, waitFor, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const card_count = 400;
@@ -80,10 +81,11 @@ describe('AdminService.ListBalances (real node, real Redis, real gRPC)', functio
   before(async function () {
     redis = await startTestRedis('list-balances');
     node = await startInProcessNode(redis.url);
-    const address = `127.0.0.1:${node.grpcPort}`;
-    client = new TaplineClient(address);
-    fleet = new FleetClient(address);
-    admin = new AdminServiceClient(address, grpc.credentials.createInsecure());
+    const access = await accessTo(node);
+    client = new TaplineClient(access);
+    fleet = new FleetClient(access);
+    // Reconciliation's own principal: the reports service's role (the policy's first for ListBalances).
+    admin = new AdminServiceClient(...operatorChannel(access));
     inspect = await connectInspector(redis.url);
 
     for (let start = 0; start < card_count; start += 50) {
@@ -188,7 +190,7 @@ describe('AdminService.ListBalances (real node, real Redis, real gRPC)', functio
 
   it('any node answers: a second node on the same Redis lists the same', async function () {
     const other = await startInProcessNode(redis.url, { TAPLINE_NODE_ID: 'lb-other' });
-    const otherAdmin = new AdminServiceClient(`127.0.0.1:${other.grpcPort}`, grpc.credentials.createInsecure());
+    const otherAdmin = new AdminServiceClient(...operatorChannel(await accessTo(other)));
     try {
       const listing = await listAll(otherAdmin, 50);
       assertPaged(listing, 50, 'second node');

@@ -20,7 +20,7 @@ import { Metrics } from '../../services/common/metrics';
 import type { Outcome } from '../../actors/errors';
 import { ManagerDirectory } from '../../services/authorizer/usecases/managers';
 import { PinHasher } from '../../services/authorizer/usecases/pin';
-import { clusterEnv, startTestRedis, startTestRedisCluster, test_shard_count } from '../support/harness';
+import { clusterEnv, startTestRedis, startTestRedisCluster, test_acting, test_shard_count } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
 import { attemptsKey } from '../../services/authorizer/store/keys';
 import { shardOf } from '../../actors/sharding/shard-key';
@@ -47,7 +47,7 @@ for (const shape of ['one Redis', 'Redis Cluster'] as const)
         pino({ level: 'silent' }),
       );
     const register = (managers: ManagerDirectory, merchant: string, manager: string, pin: string): Promise<Outcome<unknown>> =>
-      new Promise((resolve) => managers.register(merchant, manager, pin, 'ops', now, resolve));
+      new Promise((resolve) => managers.register(merchant, manager, pin, test_acting, now, resolve));
     /** PTTL of a key, asked of the server that holds it. */
     const pttl = async (key: string): Promise<number> => {
       if (redis !== undefined) {

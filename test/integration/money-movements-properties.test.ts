@@ -26,7 +26,7 @@ import { ReverseResult } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../tools/client/card-client';
 import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
-import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, accessTo } from '../support/harness';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
@@ -118,9 +118,9 @@ describe('money properties over every movement (real node, real Redis)', functio
     process.stdout.write(`      fast-check seed: ${seed} (replay with FC_SEED=${seed})\n`);
     redis = await startTestRedis('money-movements');
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'property-test-pin-secret', TAPLINE_PSP_SECRET: psp_secret });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
-    refunds = new RefundClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
+    refunds = new RefundClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('mm-pos', 'mm-merchant');
     await refunds.registerManager('mm-merchant', manager.id, manager.pin);

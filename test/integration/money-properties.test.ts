@@ -15,7 +15,7 @@ import type { AuthorizerNode } from '../../services/authorizer/node';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { startInProcessNode, startTestRedis, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
@@ -49,7 +49,7 @@ describe('money properties over random operation sequences (real node, real Redi
     process.stdout.write(`      fast-check seed: ${seed} (replay with FC_SEED=${seed})\n`);
     redis = await startTestRedis('money-properties');
     node = await startInProcessNode(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('prop-pos', 'prop-merchant');
   });

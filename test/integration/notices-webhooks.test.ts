@@ -14,7 +14,6 @@
 
 import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { createClient } from 'redis';
 import { CardStatus } from '../../gen/tapline/v1/types';
 import type { AuthorizerNode } from '../../services/authorizer/node';
@@ -35,7 +34,19 @@ import { CardClient } from '../../tools/client/card-client';
 import { purchase, TaplineClient } from '../../tools/client/tapline-client';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import type { RedisInstance } from '../../tools/devenv/redis';
-import { startInProcessNode, startTestRedis, testDataDir, waitFor } from '../support/harness';
+import {
+  accessTo,
+  defaultRoleOf,
+  endpointsOf,
+  reportsProcessEnv,
+  reportsRequest,
+  reportsSecurity,
+  startInProcessNode,
+  startTestRedis,
+  testDataDir,
+  testToken,
+  waitFor,
+} from '../support/harness';
 import { startSmsPeer, startSmtpPeer, startWebhookPeer, type SmsPeer, type SmtpPeer, type WebhookPeer } from '../support/notice-peers';
 import { streamerEnv } from '../support/outbox-fixtures';
 
@@ -53,25 +64,28 @@ interface Answer {
   readonly body: string;
 }
 
-function send(port: number, method: string, path: string, body?: unknown, operator: string | null = 'ops-1'): Promise<Answer> {
-  const payload = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (operator !== null) headers['x-tapline-operator'] = operator;
-    const request = http.request({ host: '127.0.0.1', port, path, method, headers, timeout: 20_000 }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-    });
-    request.on('timeout', () => request.destroy(new Error(`${method} ${path} timed out`)));
-    request.on('error', reject);
-    request.end(payload);
-  });
+/**
+ * One HTTPS request as principal `operator` (its token's subject) with the first role the route's
+ * rule allows; null sends no token.
+ */
+async function send(port: number, method: string, path: string, body?: unknown, operator: string | null = 'ops-1'): Promise<Answer> {
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  const token = operator === null ? null : await testToken(defaultRoleOf(method, path), ['*'], operator);
+  const reply = await reportsRequest(port, path, { method, token, ...(payload === undefined ? {} : { body: payload }) });
+  return { status: reply.status, body: reply.body };
 }
 
-function reportsEnv(redisUrl: string, clickhouseUrl: string, smtp: SmtpPeer, sms: SmsPeer, holder: string): Record<string, string> {
+function reportsEnv(
+  redisUrl: string,
+  clickhouseUrl: string,
+  smtp: SmtpPeer,
+  sms: SmsPeer,
+  holder: string,
+  security: Record<string, string>,
+): Record<string, string> {
   return {
+    // HTTPS, the test issuer's tokens and the service's own token (the test credentials).
+    ...security,
     TAPLINE_REDIS_URL: redisUrl,
     TAPLINE_CLICKHOUSE_URL: clickhouseUrl,
     TAPLINE_CLICKHOUSE_DATABASE: database,
@@ -117,7 +131,7 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
   const startReports = async (holder: string): Promise<void> => {
     const metrics = new ReportsMetrics(false);
     backOffice = await startBackOffice(
-      loadReportsConfig(reportsEnv(redis.url, clickhouse.url, smtp, sms, holder)),
+      loadReportsConfig(reportsEnv(redis.url, clickhouse.url, smtp, sms, holder, await reportsProcessEnv(endpointsOf(node).operator))),
       runner.query,
       settlement,
       logger,
@@ -128,6 +142,7 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
       { query: runner.query, database, cards: no_card_states, settlement, events: backOffice.events },
       0,
       logger,
+      await reportsSecurity(),
       metrics,
     );
     port = server.port;
@@ -147,7 +162,7 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
     ]);
     await migrate(clickhouse.url, database);
     node = await startInProcessNode(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     await client.registerTerminal('bar-1', 'bar');
     streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
     runner = new ClickHouseRunner(clickhouse.url, database, 20_000);
@@ -350,7 +365,7 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
   });
 
   it("a cancelled issuance ends its holder's contact: the card issued again notifies only its next holder", async function () {
-    const cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    const cards = new CardClient(await accessTo(node));
     try {
       const contact = (email: string) => ({ email, language: 'en', consent: { email: true, sms: false }, notices: ['top_up'] });
       await client.issueCard('nt-stock', 1_000);
@@ -447,7 +462,6 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
         ['PUT', '/notices/cards/nt-bad', { ...contact, phone: '0612' }, 'ops-1', 'phone'],
         ['PUT', '/notices/cards/nt-bad', { ...contact, notices: ['spam'] }, 'ops-1', 'notices.0'],
         ['PUT', '/notices/cards/nt-bad', { ...contact, consent: { email: 'yes', sms: false } }, 'ops-1', 'consent.email'],
-        ['PUT', '/notices/cards/nt-bad', contact, null, 'x-tapline-operator'],
         ['PUT', "/notices/cards/nt'bad", contact, 'ops-1', 'cardId'],
         [
           'PUT',
@@ -469,6 +483,7 @@ describe('notices and webhooks (real node, Redis, streamer, ClickHouse 18.16, SM
         assert.equal((JSON.parse(answer.body) as { error: { parameter: string } }).error.parameter, field, `${method} ${path}`);
       }
       assert.equal((await send(port, 'GET', '/notices/cards/nobody')).status, 404);
+      assert.equal((await send(port, 'PUT', '/notices/cards/nt-bad', contact, null)).status, 401, 'no token, no change');
       assert.deepEqual(await Promise.all(watched.map((key) => redisClient.get(key))), before, 'refused requests stored nothing');
     } finally {
       await redisClient.close();

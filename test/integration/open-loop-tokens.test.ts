@@ -26,7 +26,7 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
 import { TokenHasher } from '../../services/authorizer/usecases/card-tokens';
-import { nodeEnv, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
+import { accessTo, nodeEnv, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { streamerEnv } from '../support/outbox-fixtures';
 
@@ -89,17 +89,22 @@ describe('open-loop tokens: bank cards paying from closed-loop cards (two node p
         await startServerProcess({
           script: 'dist/tools/devenv/node-main.js',
           nodeArgs: authorizer_node_flags,
-          env: nodeEnv(redis.url, { ...fast_cluster, TAPLINE_NODE_ID: id, TAPLINE_LOG_LEVEL: 'debug', TAPLINE_TOKEN_SECRET: token_secret }),
+          env: await nodeEnv(redis.url, {
+            ...fast_cluster,
+            TAPLINE_NODE_ID: id,
+            TAPLINE_LOG_LEVEL: 'debug',
+            TAPLINE_TOKEN_SECRET: token_secret,
+          }),
           onLine: (line) => logs.push(line),
           onStderr: (text) => logs.push(text),
         }),
       );
     }
     const [a, b] = nodes as [ServerProcess, ServerProcess];
-    viaA = new TaplineClient(a.address);
-    viaB = new TaplineClient(b.address);
-    cardsA = new CardClient(a.address);
-    cardsB = new CardClient(b.address);
+    viaA = new TaplineClient(await accessTo(a));
+    viaB = new TaplineClient(await accessTo(b));
+    cardsA = new CardClient(await accessTo(a));
+    cardsB = new CardClient(await accessTo(b));
     inspect = await connectInspector(redis.url);
     await waitFor(
       'both nodes serve every shard between them',
@@ -155,7 +160,7 @@ describe('open-loop tokens: bank cards paying from closed-loop cards (two node p
 
   it('AuthorizeStream items presenting bank cards are answered like unary calls, each with its correlation id', async () => {
     const before = await Promise.all(['eur-1', 'chf-1'].map(balanceOf));
-    const call = viaB.authorization.authorizeStream();
+    const call = (await viaB.terminal('bar-1')).authorizeStream();
     const results: AuthorizeStreamResponse['results'] = [];
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (frame: AuthorizeStreamResponse) => results.push(...frame.results));

@@ -7,7 +7,7 @@ import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { startInProcessNode, startTestRedis, waitFor } from '../support/harness';
+import { startInProcessNode, startTestRedis, waitFor, accessTo } from '../support/harness';
 
 describe('passivation and reactivation (real Redis, real gRPC)', function () {
   let redis: RedisInstance;
@@ -22,7 +22,7 @@ describe('passivation and reactivation (real Redis, real gRPC)', function () {
       TAPLINE_PASSIVATION_SWEEP_MS: '100',
       TAPLINE_IDEMPOTENCY_RECENT_MAX: '0',
     });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
     await client.registerTerminal('pass-pos', 'pass-merchant');
   });
 

@@ -14,7 +14,7 @@ import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, RefundClient, programConfig } from '../../tools/client/card-client';
 import { placementOf } from '../../actors/sharding/allocation';
 import { shardOf } from '../../actors/sharding/shard-key';
-import { startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import { accessTo, startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const pin_secret = 'pin-guessing-secret-0123456';
@@ -71,9 +71,9 @@ describe('PIN guessing is counted durably and across nodes (real Redis, two real
   });
 
   it('a wrong old PIN in SetPin counts as a wrong attempt, written on the card; the locked PIN needs an operator reset', async () => {
-    const address = `127.0.0.1:${(a as AuthorizerNode).grpcPort}`;
-    const client = new TaplineClient(address);
-    const cards = new CardClient(address);
+    const access = await accessTo(a as AuthorizerNode);
+    const client = new TaplineClient(access);
+    const cards = new CardClient(access);
     try {
       await client.registerTerminal('pg-till', 'pg-shop');
       await cards.defineProgram('pg-pins', programConfig({ pinRequired: true, pinAttemptsMax: 3 }));
@@ -114,9 +114,9 @@ describe('PIN guessing is counted durably and across nodes (real Redis, two real
     const members = ['A', 'B'];
     const onA = cardOwnedBy('A', members, 'pg-a');
     const onB = cardOwnedBy('B', members, 'pg-b');
-    const viaA = new TaplineClient(`127.0.0.1:${(a as AuthorizerNode).grpcPort}`);
-    const refundsA = new RefundClient(`127.0.0.1:${(a as AuthorizerNode).grpcPort}`);
-    const refundsB = new RefundClient(`127.0.0.1:${(b as AuthorizerNode).grpcPort}`);
+    const viaA = new TaplineClient(await accessTo(a as AuthorizerNode));
+    const refundsA = new RefundClient(await accessTo(a as AuthorizerNode));
+    const refundsB = new RefundClient(await accessTo(b as AuthorizerNode));
     const sales = new Map<string, number>();
     try {
       await viaA.registerTerminal('pg-desk', 'pg-mall');
@@ -145,7 +145,7 @@ describe('PIN guessing is counted durably and across nodes (real Redis, two real
     b = undefined;
     const c = await startInProcessNode(redis.url, { ...fast_cluster, TAPLINE_NODE_ID: 'C' });
     a = c;
-    const refundsC = new RefundClient(`127.0.0.1:${c.grpcPort}`);
+    const refundsC = new RefundClient(await accessTo(c));
     try {
       await assert.rejects(
         refundsC.refund('pg-desk', txn++, onA, { terminalId: 'pg-desk', txn: sales.get(onA) as number }, 10, { id: 'mia', pin: '8642' }),

@@ -11,7 +11,7 @@ import type { AuthorizerNode } from '../../services/authorizer/node';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, holdRequest, programConfig } from '../../tools/client/card-client';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { startInProcessNode, startTestRedis, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 describe('PINs: set, change, verify, lockout (real Redis, real gRPC)', function () {
@@ -38,8 +38,8 @@ describe('PINs: set, change, verify, lockout (real Redis, real gRPC)', function 
   before(async function () {
     redis = await startTestRedis('pins');
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'pin-test-secret-0123456789' });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('pos-1', 'shop');
     await cards.defineProgram('pin-fest', programConfig({ pinRequired: true, pinAttemptsMax: 3 }));

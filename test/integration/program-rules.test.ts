@@ -23,7 +23,7 @@ import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, holdRequest, programConfig } from '../../tools/client/card-client';
 import { cardKey } from '../../services/authorizer/store/keys';
 import { shardOf } from '../../actors/sharding/shard-key';
-import { startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
+import { startInProcessNode, startTestRedis, test_shard_count, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const minute_ms = 60_000;
@@ -55,8 +55,8 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
   before(async function () {
     redis = await startTestRedis('program-rules');
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'rules-test-secret-0123456789' }, { clock: () => nowMs });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('pos-1', 'shop');
     await client.registerTerminal('pos-2', 'bar');
@@ -240,7 +240,7 @@ describe('program rules on plain cards (real Redis, real gRPC, test clock)', fun
     assert.equal(resolved.remaining, 0n);
     assert.equal((await cards.listProgramReviews('risky')).entries.length, 0);
     const audit = (await inspect.outbox()).find((d) => d['action'] === 'review_resolved' && d['subject'] === flagged.transactionId)!;
-    assert.equal(audit['operator'], 'risk-desk');
+    assert.equal(audit['operator'], 'dev-issuer_admin', "the resolving operator is the token's subject");
     assert.match(String(audit['detail']), /customer called/);
     await assert.rejects(
       cards.resolveProgramReview('rk-1', flagged.transactionId, 'again'),

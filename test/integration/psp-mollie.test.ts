@@ -21,7 +21,7 @@ import { mollie_integration } from '../../services/authorizer/psp/mollie';
 import { ErrorInfo } from '../../gen/google/rpc/error_details';
 import { Status } from '../../gen/google/rpc/status';
 import { MollieApiFake } from '../support/mollie-api';
-import { startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import { accessTo, startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const api_key = 'test_mollieFakeKey0123456789abcd';
@@ -107,8 +107,8 @@ describe('PSP top-ups through Mollie (a local server implementing Mollie’s con
     );
     webhookA = `http://127.0.0.1:${a.pspWebhookPort ?? 0}`;
     webhookB = `http://127.0.0.1:${b.pspWebhookPort ?? 0}`;
-    viaA = new CardClient(`127.0.0.1:${a.grpcPort}`);
-    terminals = new TaplineClient(`127.0.0.1:${a.grpcPort}`);
+    viaA = new CardClient(await accessTo(a));
+    terminals = new TaplineClient(await accessTo(a));
     await terminals.registerTerminal('mollie-bar', 'bar');
     inspect = await connectInspector(redis.url);
   });
@@ -222,7 +222,7 @@ describe('PSP top-ups through Mollie (a local server implementing Mollie’s con
     const { pspReference } = await viaA.startPspTopUp(cardId, 900);
     mollie.failing = true;
     // Asked on the card's owner, the status carries its reason (a forwarded call keeps the code).
-    const viaB = new CardClient(`127.0.0.1:${b.grpcPort}`);
+    const viaB = new CardClient(await accessTo(b));
     try {
       await assert.rejects(viaB.startPspTopUp(cardId, 900), (e: grpc.ServiceError) => {
         assert.equal(e.code, grpc.status.UNAVAILABLE);

@@ -12,7 +12,7 @@ import { Outcome, type LineItem } from '../../gen/tapline/v1/types';
 import type { GetReceiptResponse } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient } from '../../tools/client/card-client';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { startInProcessNode, startTestRedis, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const basket: LineItem[] = [
@@ -28,17 +28,20 @@ describe('line items, receipt data and receipt reprint (real Redis, real gRPC)',
   let cards: CardClient;
   let inspect: Inspector;
 
-  const receipt = (cardId: string, terminalId: string, txn: number): Promise<GetReceiptResponse> =>
-    new Promise((resolve, reject) => {
+  const receipt = async (cardId: string, terminalId: string, txn: number): Promise<GetReceiptResponse> => {
+    // The receipt of a terminal's transaction is reprinted by that terminal.
+    const terminal = await client.terminal(terminalId);
+    return new Promise((resolve, reject) => {
       const request = { cardId, transaction: { ref: { $case: 'terminalTxn' as const, value: { terminalId, txnNumber: BigInt(txn) } } } };
-      client.authorization.getReceipt(request, (error, response) => (error ? reject(error) : resolve(response)));
+      terminal.getReceipt(request, (error, response) => (error ? reject(error) : resolve(response)));
     });
+  };
 
   before(async function () {
     redis = await startTestRedis('receipts');
     node = await startInProcessNode(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('bar-7', 'beer-garden');
     for (const cardId of ['r-1', 'r-2']) {

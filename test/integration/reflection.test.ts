@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import type { ClientAccess } from '../../tools/client/access';
 import * as protoLoader from '@grpc/proto-loader';
 import {
   create,
@@ -26,7 +27,7 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/pr
 import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { TaplineClient } from '../../tools/client/tapline-client';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { startInProcessNode, startTestRedis, accessTo } from '../support/harness';
 
 const call_deadline_ms = 10_000;
 /** Debian's Python, which python3-protobuf installs for (a python3 earlier on PATH may be another one). */
@@ -40,22 +41,37 @@ interface ReflectionResponse {
 
 /** A reflection v1 client built from the protocol's published .proto, not from the server. */
 class ReflectionClient {
-  private readonly client: grpc.Client & { ServerReflectionInfo(): grpc.ClientDuplexStream<unknown, ReflectionResponse> };
+  private readonly client: grpc.Client & {
+    ServerReflectionInfo(metadata: grpc.Metadata): grpc.ClientDuplexStream<unknown, ReflectionResponse>;
+  };
 
-  constructor(address: string) {
+  constructor(
+    address: string,
+    credentials: grpc.ChannelCredentials,
+    options: grpc.ChannelOptions,
+    private readonly metadata: () => grpc.Metadata = () => new grpc.Metadata(),
+  ) {
     const protoFile = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
     const loaded = grpc.loadPackageDefinition(protoLoader.loadSync(protoFile, { keepCase: true })) as unknown as {
       grpc: {
-        reflection: { v1: { ServerReflection: new (address: string, credentials: grpc.ChannelCredentials) => ReflectionClient['client'] } };
+        reflection: {
+          v1: {
+            ServerReflection: new (
+              address: string,
+              credentials: grpc.ChannelCredentials,
+              options: grpc.ChannelOptions,
+            ) => ReflectionClient['client'];
+          };
+        };
       };
     };
-    this.client = new loaded.grpc.reflection.v1.ServerReflection(address, grpc.credentials.createInsecure());
+    this.client = new loaded.grpc.reflection.v1.ServerReflection(address, credentials, options);
   }
 
   /** One request on its own stream; the answer or the protocol's error response. */
   ask(request: Record<string, unknown>): Promise<ReflectionResponse> {
     return new Promise((resolve, reject) => {
-      const stream = this.client.ServerReflectionInfo();
+      const stream = this.client.ServerReflectionInfo(this.metadata());
       stream.once('data', (response: ReflectionResponse) => {
         resolve(response);
         stream.end();
@@ -117,36 +133,47 @@ describe('server reflection, as a client that shares no code with the server see
   let node: AuthorizerNode;
   let setup: TaplineClient;
   let reflection: ReflectionClient;
+  let operatorReflection: ReflectionClient;
   let address: string;
+  let access: ClientAccess;
 
   before(async function () {
     redis = await startTestRedis('reflection');
     node = await startInProcessNode(redis.url);
-    address = `127.0.0.1:${node.grpcPort}`;
-    setup = new TaplineClient(address);
-    reflection = new ReflectionClient(address);
+    access = await accessTo(node);
+    address = access.endpoints.terminal;
+    setup = new TaplineClient(access);
+    // Each door describes what it serves to the callers it admits: a terminal, an operator.
+    reflection = new ReflectionClient(address, await access.terminalCredentials('till-r'), access.channelOptions);
+    const token = await access.operatorToken('/tapline.v1.AdminService/IssueCard');
+    operatorReflection = new ReflectionClient(access.endpoints.operator, access.operatorCredentials(), access.channelOptions, () => {
+      const metadata = new grpc.Metadata();
+      metadata.set('authorization', `Bearer ${token}`);
+      return metadata;
+    });
     await setup.registerTerminal('till-r', 'bar-reflect');
     await setup.issueCard('card-r', 1_000);
   });
 
   after(async function () {
     reflection?.close();
+    operatorReflection?.close();
     setup?.close();
     await node?.shutdown();
     await redis?.stop();
   });
 
-  it('lists the API, health and reflection services, and not the internal node-to-node API', async function () {
-    const response = await reflection.ask({ list_services: '*' });
-    const names = (response.list_services_response?.service ?? []).map((service) => service.name).sort();
-    for (const expected of [
-      'tapline.v1.AuthorizationService',
-      'tapline.v1.AdminService',
-      'grpc.health.v1.Health',
-      'grpc.reflection.v1.ServerReflection',
-    ])
-      assert.ok(names.includes(expected), `reflection lists ${expected}; listed: ${names.join(', ')}`);
-    assert.ok(!names.some((name) => name.startsWith('tapline.internal')), `the internal API is not listed; listed: ${names.join(', ')}`);
+  it('lists the API, health and reflection services of each door, and not the internal node-to-node API', async function () {
+    for (const [door, client, api] of [
+      ['terminal', reflection, 'tapline.v1.AuthorizationService'],
+      ['operator', operatorReflection, 'tapline.v1.AdminService'],
+    ] as const) {
+      const response = await client.ask({ list_services: '*' });
+      const names = (response.list_services_response?.service ?? []).map((service) => service.name).sort();
+      for (const expected of [api, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection'])
+        assert.ok(names.includes(expected), `the ${door} door lists ${expected}; listed: ${names.join(', ')}`);
+      assert.ok(!names.some((name) => name.startsWith('tapline.internal')), `the internal API is not listed; listed: ${names.join(', ')}`);
+    }
   });
 
   it('serves tapline/v1/authorization.proto by name with its imports, snake_case fields and maps', async function () {
@@ -171,7 +198,7 @@ describe('server reflection, as a client that shares no code with the server see
     const service = registry.getService('tapline.v1.AuthorizationService');
     const method = service?.methods.find((m) => m.name === 'Authorize');
     assert.ok(method, 'AuthorizationService.Authorize resolves');
-    const client = new grpc.Client(address, grpc.credentials.createInsecure());
+    const client = new grpc.Client(address, await access.terminalCredentials('till-r'), access.channelOptions);
     try {
       const reply = (await unary(client, '/tapline.v1.AuthorizationService/Authorize', method.input, method.output, {
         terminal_id: 'till-r',
@@ -191,7 +218,8 @@ describe('server reflection, as a client that shares no code with the server see
     const files = await reflection.files({ file_containing_symbol: 'grpc.health.v1.Health' });
     assert.equal(fromBinary(FileDescriptorProtoSchema, files[0] ?? Buffer.alloc(0)).name, 'grpc/health/v1/health.proto');
     const registry = registryOf(files);
-    const client = new grpc.Client(address, grpc.credentials.createInsecure());
+    // Health is public: TLS verifying the server, no client certificate.
+    const client = new grpc.Client(address, grpc.credentials.createSsl(access.ca), access.channelOptions);
     try {
       const check = (await unary(
         client,
@@ -214,11 +242,14 @@ describe('server reflection, as a client that shares no code with the server see
       );
       this.skip();
     }
-    const listed = await reflection.ask({ list_services: '*' });
     const byName = new Map<string, Buffer>();
-    for (const service of listed.list_services_response?.service ?? [])
-      for (const bytes of await reflection.files({ file_containing_symbol: service.name }))
-        byName.set(fromBinary(FileDescriptorProtoSchema, bytes).name, bytes);
+    // Every file either door serves: the terminal door's API and the operator door's.
+    for (const client of [reflection, operatorReflection]) {
+      const listed = await client.ask({ list_services: '*' });
+      for (const service of listed.list_services_response?.service ?? [])
+        for (const bytes of await client.files({ file_containing_symbol: service.name }))
+          byName.set(fromBinary(FileDescriptorProtoSchema, bytes).name, bytes);
+    }
     const script = [
       'import base64, sys',
       'from google.protobuf import descriptor_pb2, descriptor_pool',

@@ -16,7 +16,7 @@ import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { RefundClient } from '../../tools/client/card-client';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { startInProcessNode, startTestRedis, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const manager = { id: 'mgr-anna', pin: '8642' };
@@ -48,8 +48,8 @@ describe('refunds with a manager credential (real Redis, real gRPC)', function (
       TAPLINE_PIN_SECRET: 'refund-test-secret-123456',
       TAPLINE_MANAGER_LOCK_MS: String(lock_ms),
     });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    refunds = new RefundClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    refunds = new RefundClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('shop-1', 'merch-shop');
     await client.registerTerminal('other-1', 'merch-other');

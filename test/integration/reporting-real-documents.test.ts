@@ -20,14 +20,13 @@
 import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import * as http from 'node:http';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import { queryClickHouse, startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import { outboxBacklog } from '../../tools/devenv/outbox';
 import { CardStatus, DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
-import { CardAction, SettlementMethod, type CardServiceIssueCardRequest } from '../../gen/tapline/v1/cards';
+import { CardAction, ChangeCardStateResponse, SettlementMethod, type CardServiceIssueCardRequest } from '../../gen/tapline/v1/cards';
 import { PriceFormula } from '../../gen/tapline/v1/fleet';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../tools/client/card-client';
@@ -36,7 +35,7 @@ import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/p
 import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey, fleetKey } from '../../services/authorizer/store/keys';
 import { createLogger } from '../../services/common/logger';
-import { AuthorizerCardStates, authorizerCredentials } from '../../services/reports/card-states';
+import type { AuthorizerCardStates } from '../../services/reports/card-states';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { RedisSettlementStore } from '../../services/reports/settlement-store';
@@ -44,7 +43,17 @@ import { feeOf } from '../../services/reports/settlement-rules';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
-import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
+import {
+  startInProcessNode,
+  startTestRedis,
+  test_shard_count,
+  testDataDir,
+  waitFor,
+  accessTo,
+  reportsRequest,
+  reportsSecurity,
+  testCardStates,
+} from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { state_codecs } from '../../actors/state';
@@ -67,18 +76,10 @@ interface Moved {
   readonly amount: number;
 }
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, path, method: 'GET', timeout: 30_000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${path} timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
+/** A GET over HTTPS with a token of a role the route allows (the audit trail: an auditor's). */
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const reply = await reportsRequest(port, path);
+  return { status: reply.status, body: reply.body };
 }
 
 type Rows = Record<string, unknown>[];
@@ -190,16 +191,21 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     [redis, clickhouse] = await Promise.all([startTestRedis('real-docs'), startClickHouse({ dataDir: testDataDir('real-docs-ch') })]);
     await migrate(clickhouse.url, database);
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'real-docs-pin-secret-0123', TAPLINE_PSP_SECRET: psp_secret });
-    const address = `127.0.0.1:${node.grpcPort}`;
-    client = new TaplineClient(address);
-    cards = new CardClient(address);
-    refunds = new RefundClient(address);
-    fleet = new FleetClient(address);
+    const access = await accessTo(node);
+    client = new TaplineClient(access);
+    cards = new CardClient(access);
+    refunds = new RefundClient(access);
+    fleet = new FleetClient(access);
     inspect = await connectInspector(redis.url);
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    states = new AuthorizerCardStates(address, authorizerCredentials({}), 10_000);
+    states = await testCardStates(node);
     settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
-    server = await ReportsServer.start({ query: (statement) => runner.query(statement), database, cards: states, settlement }, 0, logger);
+    server = await ReportsServer.start(
+      { query: (statement) => runner.query(statement), database, cards: states, settlement },
+      0,
+      logger,
+      await reportsSecurity(),
+    );
     await drive();
     // The streamer deletes what it has delivered: the documents are read before it starts.
     written = await inspect.outbox();
@@ -217,15 +223,16 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       'every document in ClickHouse',
       async () => {
         const count = async (table: string): Promise<number> => Number((await sql(`SELECT count() FROM ${database}.${table}`))[0]?.[0]);
-        const [t, l, i, p, r] = [
+        const [t, l, a, i, p, r] = [
           await count('transactions'),
           await count('lifecycle_events'),
+          await count('audit_log'),
           await count('fleet_invoices'),
           await count('tap_pours'),
           await count('outbox_rejects'),
         ];
-        seen = `${t} transactions + ${l} events + ${i} invoices + ${p} tap pours + ${r} rejects, ${documents} documents`;
-        return t + l + i + p + r >= documents;
+        seen = `${t} transactions + ${l} events + ${a} audit records + ${i} invoices + ${p} tap pours + ${r} rejects, ${documents} documents`;
+        return t + l + a + i + p + r >= documents;
       },
       () => seen,
       30_000,
@@ -257,9 +264,10 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     await cards.defineProgram('rd-end', programConfig({ depositMinor: 100n }));
     await refunds.registerManager('rd-bar-m', manager.id, manager.pin);
     // A beer tap's pour report over a period (the tap_pour document).
+    const tap = await client.terminal('rd-bar');
     await new Promise<void>((resolve, reject) => {
       const period = { $case: 'period' as const, value: { fromUnixMs: BigInt(Date.now() - 3_600_000), toUnixMs: BigInt(Date.now()) } };
-      client.authorization.reportPour(
+      tap.reportPour(
         { terminalId: 'rd-bar', reportId: 'rd-hour-1', subject: period, pouredMl: 12_500n, productCode: '' },
         new grpc.Metadata(),
         { deadline: Date.now() + 20_000 },
@@ -561,13 +569,15 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       approverId: '',
     });
     assert.equal(block.status, CardStatus.CARD_STATUS_BLOCKED);
-    const unblock = await cards.changeState({
+    // Four eyes: the unblock is held, then carried out when another principal (the approver) approves it.
+    const held = await cards.changeState({
       cardId: 'rd-anon',
       action: CardAction.CARD_ACTION_UNBLOCK,
       reason: 'cleared',
-      operatorId: 'ops',
-      approverId: 'sup-1',
+      operatorId: '',
+      approverId: '',
     });
+    const unblock = ChangeCardStateResponse.decode((await cards.approve(held.pendingApprovalId)).response);
     assert.equal(unblock.status, CardStatus.CARD_STATUS_ACTIVE);
   }
 
@@ -645,13 +655,21 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       transactionIds,
     );
     assert.ok(counted.every(([, count]) => count === '1'));
+    const audited = documents.filter((d) => d['type'] === 'audit_record').length;
+    assert.ok(audited > 0, 'operator actions wrote their audit records');
     const pours = documents.filter((d) => d['type'] === 'tap_pour').length;
     const [[pourRows]] = (await sql(`SELECT count() FROM ${database}.tap_pours_dedup`)) as [[string]];
     assert.equal(Number(pourRows), pours, 'every tap pour report once');
     const [[events]] = (await sql(`SELECT count() FROM ${database}.lifecycle_events_dedup`)) as [[string]];
     const [[invoices]] = (await sql(`SELECT count() FROM ${database}.fleet_invoices_dedup`)) as [[string]];
     assert.equal(Number(invoices), documents.filter((d) => d['type'] === 'fleet_invoice').length, 'every fleet invoice once');
-    assert.equal(Number(events) + Number(invoices), documents.length - transactionIds.length - pours, 'every lifecycle document once');
+    assert.equal(
+      Number(events) + Number(invoices),
+      documents.length - transactionIds.length - audited - pours,
+      'every lifecycle document once',
+    );
+    const [[records]] = (await sql(`SELECT count() FROM ${database}.audit_log_dedup`)) as [[string]];
+    assert.equal(Number(records), audited, 'every audit record once');
     const lines = documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? d['lines'].length : 0), 0);
     assert.deepEqual(
       await sql(`SELECT count(), sum(amount), sum(invoiced) FROM ${database}.transaction_lines_dedup`),
@@ -721,8 +739,27 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const unblocked = audit.find((entry) => entry['type'] === 'card_status_changed' && entry['action'] === 'unblock');
     assert.deepEqual(
       [unblocked?.['card'], unblocked?.['operator'], unblocked?.['approver']],
-      ['rd-anon', 'ops', 'sup-1'],
-      'the audit trail names both people of an unblock',
+      ['rd-anon', 'dev-issuer_admin', 'dev-approver'],
+      'the audit trail names both principals of an unblock (token subjects, never request fields)',
+    );
+    // Per principal: the approver's records are its own decisions and the actions it released,
+    // each with what changed; nothing of anyone else.
+    const records = (await report(`/reports/audit?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}&principal=dev-approver`))[
+      'records'
+    ];
+    assert.ok(records !== undefined && records.length >= 2, `the approver's records: ${JSON.stringify(records)}`);
+    assert.ok(records.every((r) => r['principal'] === 'dev-approver' || r['approver'] === 'dev-approver'));
+    const released = records.find((r) => r['action'] === 'tapline.v1.CardService/ChangeCardState' && r['subject'] === 'card:rd-anon');
+    assert.deepEqual(
+      [released?.['principal'], released?.['role'], released?.['approver']],
+      ['dev-issuer_admin', 'issuer_admin', 'dev-approver'],
+    );
+    const after = JSON.parse(String(released?.['after'])) as Record<string, Record<string, unknown>>;
+    const before = JSON.parse(String(released?.['before'])) as Record<string, Record<string, unknown>>;
+    assert.deepEqual([before['card:rd-anon']?.['status'], after['card:rd-anon']?.['status']], ['blocked', 'active'], 'before and after');
+    assert.ok(
+      records.some((r) => r['principal'] === 'dev-approver' && r['action'] === 'tapline.v1.ApprovalService/Approve'),
+      "the approver's own decision",
     );
   });
 
@@ -938,12 +975,12 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     ];
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     for (const merchant of ['rd-station', 'rd-hotel-m']) {
-      const put = await fetch(`http://127.0.0.1:${server.port}/settlement/merchants/${merchant}`, {
+      const put = await reportsRequest(server.port, `/settlement/merchants/${merchant}`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-1' },
         body: JSON.stringify({ cycle: 'daily', payee_name: 'Real Docs', payee_iban: 'DE89370400440532013000', rates }),
       });
-      assert.equal(put.status, 200, await put.text());
+      // Rates apply at once; the payee account waits for a settlement approver (four eyes).
+      assert.equal(put.status, 202, put.body);
       const mine = moved.filter((m) => m.merchant === merchant);
       const gross = mine.filter((m) => m.kind === 'purchase' || m.kind === 'completion').reduce((sum, m) => sum + m.amount, 0);
       const reversed = mine.filter((m) => m.kind === 'reverse').reduce((sum, m) => sum + m.amount, 0);

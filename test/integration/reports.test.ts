@@ -15,7 +15,6 @@
 // round-tripped through ClickHouse in streamer.test.ts.
 
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { createClient } from 'redis';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey } from '../../services/authorizer/store/keys';
@@ -24,7 +23,7 @@ import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/cli
 import { startServerProcess } from '../../tools/devenv/node-process';
 import { pickFreePort } from '../../tools/devenv/supervise';
 import type { RedisInstance } from '../../tools/devenv/redis';
-import { AuthorizerCardStates, authorizerCredentials } from '../../services/reports/card-states';
+import type { AuthorizerCardStates } from '../../services/reports/card-states';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
@@ -33,7 +32,17 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { rowsOf } from '../../services/streamer/rows';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
-import { startInProcessNode, startTestRedis, test_shard_count, testDataDir, waitFor } from '../support/harness';
+import {
+  startInProcessNode,
+  startTestRedis,
+  test_shard_count,
+  testDataDir,
+  waitFor,
+  reportsProcessEnv,
+  reportsRequest,
+  reportsSecurity,
+  testCardStates,
+} from '../support/harness';
 import { appendToOutbox, rawTransactionRows, reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import {
   expectedAudit,
@@ -64,19 +73,10 @@ interface Answer {
   readonly body: string;
 }
 
-/** A GET with the path sent byte for byte (fetch would normalise backslashes and dots). */
-function get(port: number, path: string, method = 'GET'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, path, method, timeout: 30_000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type'] ?? ''), body }));
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${path} timed out`)));
-    request.on('error', reject);
-    request.end();
-  });
+/** A GET over HTTPS with a token the route allows, the path sent byte for byte (fetch would normalise backslashes and dots). */
+async function get(port: number, path: string, method = 'GET'): Promise<Answer> {
+  const reply = await reportsRequest(port, path, { method });
+  return { status: reply.status, type: String(reply.headers['content-type'] ?? ''), body: reply.body };
 }
 
 async function getJson(port: number, path: string): Promise<Record<string, unknown>> {
@@ -148,12 +148,12 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
     assert.equal(await rawTransactionRows(clickhouse.url, database), 2 * history.transactions.length, 'duplicates are present, unmerged');
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
     node = await startInProcessNode(redis.url);
-    cards = new AuthorizerCardStates(`127.0.0.1:${node.grpcPort}`, authorizerCredentials({}), 10_000);
+    cards = await testCardStates(node);
     const counted = async (sql: string) => {
       queries += 1;
       return runner.query(sql);
     };
-    server = await ReportsServer.start({ query: counted, database, cards }, 0, logger);
+    server = await ReportsServer.start({ query: counted, database, cards }, 0, logger, await reportsSecurity());
   });
 
   after(async function () {
@@ -233,8 +233,8 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
   });
 
   it('an unreachable authorizer fails reconciliation and card history with 503: no balance is guessed', async function () {
-    const nowhere = new AuthorizerCardStates(`127.0.0.1:${await pickFreePort()}`, authorizerCredentials({}), 2_000);
-    const cut = await ReportsServer.start({ query: runner.query, database, cards: nowhere }, 0, logger);
+    const nowhere = await testCardStates(`127.0.0.1:${await pickFreePort()}`, 2_000);
+    const cut = await ReportsServer.start({ query: runner.query, database, cards: nowhere }, 0, logger, await reportsSecurity());
     try {
       for (const path of ['/reports/reconciliation', '/reports/cards/card-01/history']) {
         const answer = await get(cut.port, path);
@@ -528,8 +528,8 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       ["/reports/fleets/a'b/invoice?from=2026-01-01&to=2026-01-02", 'fleetId'],
       ['/reports/fleets/acme/invoice?from=2026-01-01', 'to'],
       ['/reports/fleets/acme/invoice?from=2026-01-01&to=2026-01-02&vehicle=x', 'vehicle'],
-      ["/reports/audit?from=2026-01-01&to=2026-01-02&operator=ops'1", 'operator'],
-      ['/reports/audit?from=2026-01-01&to=2026-01-02&operator=a%5Cb', 'operator'],
+      ["/reports/audit?from=2026-01-01&to=2026-01-02&operator=ops'1", 'principal'],
+      ['/reports/audit?from=2026-01-01&to=2026-01-02&operator=a%5Cb', 'principal'],
     ];
     const before = queries;
     for (const [path, parameter] of cases) {
@@ -551,7 +551,7 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
         TAPLINE_CLICKHOUSE_URL: clickhouse.url,
         TAPLINE_CLICKHOUSE_DATABASE: database,
         TAPLINE_REDIS_URL: redis.url,
-        TAPLINE_AUTHORIZER_GRPC_ADDRESS: `127.0.0.1:${node.grpcPort}`,
+        ...(await reportsProcessEnv(`127.0.0.1:${node.operatorPort}`)),
         TAPLINE_REPORTS_PORT: '0',
         TAPLINE_LOG_LEVEL: 'warn',
       },

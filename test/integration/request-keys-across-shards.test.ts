@@ -20,7 +20,7 @@ import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult } from '../../gen/tapline/v1/authorization';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import type { RedisClusterSet } from '../../tools/devenv/redis-ha';
-import { clusterEnv, startInProcessNode, startTestRedis, startTestRedisCluster, test_shard_count } from '../support/harness';
+import { accessTo, clusterEnv, startInProcessNode, startTestRedis, startTestRedisCluster, test_shard_count } from '../support/harness';
 
 /** The first id `<prefix>-<n>` whose card shard is none of `avoid`. */
 function cardAvoiding(prefix: string, avoid: readonly number[]): string {
@@ -54,8 +54,8 @@ for (const shape of ['one Redis', 'Redis Cluster'] as const) {
         cluster = await startTestRedisCluster('request-keys-cluster');
         node = await startInProcessNode('redis://127.0.0.1:1', clusterEnv(cluster));
       }
-      client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-      cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+      client = new TaplineClient(await accessTo(node));
+      cards = new CardClient(await accessTo(node));
       await client.registerTerminal(terminal, 'keys-merchant');
     });
 
@@ -125,8 +125,9 @@ for (const shape of ['one Redis', 'Redis Cluster'] as const) {
         (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
       );
       assert.equal((await client.balance(a)).balance?.amountMinor, 750n, 'the original stands');
+      const till = await client.terminal(terminal);
       const receipt = await new Promise<{ transactionId: string }>((resolve, reject) =>
-        client.authorization.getReceipt(
+        till.getReceipt(
           { cardId: a, transaction: { ref: { $case: 'terminalTxn', value: { terminalId: terminal, txnNumber: 5n } } } },
           (error, value) => (error === null ? resolve(value) : reject(error)),
         ),

@@ -4,10 +4,12 @@
 // tombstone only its own terminal's transaction numbers (naming another terminal's future number
 // is refused, and that sale is approved when it comes); a hold is extended, completed or voided
 // only by the terminal that placed it; a refund needs a manager of the merchant the purchase was
-// made at; fleet reversals alike. A property test (fast-check, seeded) sends reversals from a
-// random mix of terminals at random originals (made, declined, or not made yet, by any terminal)
-// and checks that money moves only for reversals from the original's own terminal, and that every
-// card's balance is exactly its initial balance less the purchases that stand.
+// made at; fleet reversals alike. Who asks is the authenticated caller: a venue gateway's
+// certificate speaks for every terminal of its merchants and for nothing beyond them. A property
+// test (fast-check, seeded) sends reversals from a random mix of terminals at random originals
+// (made, declined, or not made yet, by any terminal) and checks that money moves only for
+// reversals from the original's own terminal, and that every card's balance is exactly its initial
+// balance less the purchases that stand.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -15,11 +17,11 @@ import fc from 'fast-check';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { ReverseResult } from '../../gen/tapline/v1/authorization';
+import { ReverseResult, type ReverseResponse } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, RefundClient, holdRequest } from '../../tools/client/card-client';
 import { FleetClient, fleetPurchase } from '../../tools/client/fleet-client';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { accessTo, startInProcessNode, startTestRedis } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31);
@@ -48,11 +50,11 @@ describe('reversals, holds and refunds belong to where the purchase happened (re
     process.stdout.write(`      fast-check seed: ${seed} (replay with FC_SEED=${seed})\n`);
     redis = await startTestRedis('reversal-origin');
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: pin_secret });
-    const address = `127.0.0.1:${node.grpcPort}`;
-    client = new TaplineClient(address);
-    cards = new CardClient(address);
-    refunds = new RefundClient(address);
-    fleet = new FleetClient(address);
+    const access = await accessTo(node);
+    client = new TaplineClient(access);
+    cards = new CardClient(access);
+    refunds = new RefundClient(access);
+    fleet = new FleetClient(access);
     inspect = await connectInspector(redis.url);
     for (const terminal of terminals) await client.registerTerminal(terminal.id, terminal.merchant);
     await refunds.registerManager('o-shop-a', 'anna', '2468');
@@ -89,6 +91,31 @@ describe('reversals, holds and refunds belong to where the purchase happened (re
     const own = await reverse('o-pos-a1', 'o-victim', { terminalId: 'o-pos-a1', txn: sale });
     assert.equal(own.result, ReverseResult.REVERSE_RESULT_REVERSED);
     assert.equal((await client.balance('o-victim')).balance?.amountMinor, 9_000n);
+  });
+
+  it("who asks is the caller's certificate: a venue gateway reverses for any terminal of its merchants, never beyond them", async () => {
+    await client.issueCard('o-gateway', 10_000);
+    const sale = txn++;
+    assert.equal((await client.authorize(purchase('o-pos-a1', sale, 'o-gateway', 2_500))).outcome, Outcome.OUTCOME_APPROVED);
+    const viaGateway = async (merchants: readonly string[], terminalId: string): Promise<ReverseResponse> => {
+      const gateway = await client.gateway(merchants);
+      const request = {
+        terminalId,
+        terminalTxnNumber: BigInt(txn++),
+        cardId: 'o-gateway',
+        original: { ref: { $case: 'terminalTxn' as const, value: { terminalId: 'o-pos-a1', txnNumber: BigInt(sale) } } },
+      };
+      return new Promise((resolve, reject) => gateway.reverse(request, (e, r) => (e ? reject(e) : resolve(r))));
+    };
+    const before = await inspect.snapshot();
+    // A gateway of merchant B cannot even name A's terminal; as B's terminal it does not speak for A's sale.
+    await assert.rejects(viaGateway(['o-shop-b'], 'o-pos-a2'), denied, "B's gateway naming A's terminal");
+    await assert.rejects(viaGateway(['o-shop-b'], 'o-pos-b1'), denied, "B's gateway reversing A's sale");
+    assert.equal(await inspect.snapshot(), before, 'nothing written');
+    // A's gateway speaks for all of A's terminals: the reversal sent as A's other till is its own.
+    const reversed = await viaGateway(['o-shop-a'], 'o-pos-a2');
+    assert.equal(reversed.result, ReverseResult.REVERSE_RESULT_REVERSED);
+    assert.equal((await client.balance('o-gateway')).balance?.amountMinor, 10_000n);
   });
 
   it('a hold is extended, completed or voided only by the terminal that placed it', async () => {

@@ -9,7 +9,6 @@
 
 import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { createClient } from 'redis';
 import type { TransactionDocument } from '../../actors/outbox/contract';
 import { shardOf } from '../../actors/sharding/shard-key';
@@ -26,7 +25,7 @@ import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import type { RedisInstance } from '../../tools/devenv/redis';
-import { startTestRedis, testDataDir, waitFor } from '../support/harness';
+import { defaultRoleOf, reportsRequest, reportsSecurity, startTestRedis, testDataDir, testToken, waitFor } from '../support/harness';
 import { reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import { pain001_xsd, validateXml } from '../support/xsd';
 
@@ -42,20 +41,11 @@ const no_card_states: CardStateReader = {
   close: () => undefined,
 };
 
-function get(port: number, method: string, path: string, body = ''): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      { host: '127.0.0.1', port, path, method, headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-2' } },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
-  });
+/** One HTTPS request as principal `who` (its token's subject), with the first role the route's rule allows. */
+async function get(port: number, method: string, path: string, body = '', who = 'ops-2'): Promise<{ status: number; body: string }> {
+  const token = await testToken(defaultRoleOf(method, path), ['*'], who);
+  const reply = await reportsRequest(port, path, { method, token, ...(body === '' ? {} : { body }) });
+  return { status: reply.status, body: reply.body };
 }
 
 function document(id: string, kind: 'purchase' | 'refund' | 'top_up', amount: number, currency: string, at: number): TransactionDocument {
@@ -137,6 +127,7 @@ describe('scheduled settlement and SEPA files (real Redis + ClickHouse 18.16)', 
       { query: runner.query, database, cards: no_card_states, settlement: store, sepa_debtor: debtor },
       0,
       logger,
+      await reportsSecurity(),
     );
     const config = {
       cycle: 'daily',
@@ -145,7 +136,9 @@ describe('scheduled settlement and SEPA files (real Redis + ClickHouse 18.16)', 
       rates,
       deployer: { id: 'vendco', payee_name: 'VendCo BV', payee_iban: 'NL91ABNA0417164300', share_bp },
     };
-    assert.equal((await get(server.port, 'PUT', '/settlement/merchants/kiosk', JSON.stringify(config))).status, 200);
+    // A new payee account waits for a settlement approver other than its proposer (four eyes).
+    assert.equal((await get(server.port, 'PUT', '/settlement/merchants/kiosk', JSON.stringify(config))).status, 202);
+    assert.equal((await get(server.port, 'POST', '/settlement/merchants/kiosk/payee/approve', '{}', 'approver-1')).status, 200);
   });
 
   after(async function () {

@@ -10,7 +10,6 @@
 
 import { singleRedis } from '../../services/common/redis-target';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { createLogger } from '../../services/common/logger';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
@@ -25,7 +24,7 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { rowsOf } from '../../services/streamer/rows';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
-import { startTestRedis, testDataDir, waitFor } from '../support/harness';
+import { startTestRedis, testDataDir, waitFor, defaultRoleOf, reportsRequest, reportsSecurity, testToken } from '../support/harness';
 import { appendToOutbox, reportTotals, streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector } from '../support/redis-inspect';
 import { expectedSettlementLines, reportHistory, writeCardStates, type History } from '../support/reports-fixtures';
@@ -51,23 +50,21 @@ interface Answer {
   readonly body: string;
 }
 
-function send(port: number, method: string, path: string, body?: unknown, operator: string | null = 'ops-1'): Promise<Answer> {
-  const payload = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (operator !== null) headers['x-tapline-operator'] = operator;
-    const request = http.request({ host: '127.0.0.1', port, path, method, headers, timeout: 30_000 }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type'] ?? ''), body: text }),
-      );
-    });
-    request.on('timeout', () => request.destroy(new Error(`${method} ${path} timed out`)));
-    request.on('error', reject);
-    request.end(payload);
-  });
+/**
+ * One request as principal `who` (the token's subject), with the first role the route's rule
+ * allows (issuer_admin configures and computes, settlement_approver approves); null sends no token.
+ */
+async function send(port: number, method: string, path: string, body?: unknown, who: string | null = 'ops-1'): Promise<Answer> {
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  const token = who === null ? null : await testToken(defaultRoleOf(method, path), ['*'], who);
+  const reply = await reportsRequest(port, path, { method, token, ...(payload === undefined ? {} : { body: payload }) });
+  return { status: reply.status, type: String(reply.headers['content-type'] ?? ''), body: reply.body };
+}
+
+/** A settlement approver other than the proposer approves a merchant's proposed payee account (four eyes). */
+async function approvePayee(port: number, merchant: string): Promise<void> {
+  const answer = await send(port, 'POST', `/settlement/merchants/${merchant}/payee/approve`, {}, 'approver-1');
+  assert.equal(answer.status, 200, answer.body);
 }
 
 const rates: FeeRate[] = [
@@ -128,7 +125,12 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     }
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
     store = await RedisSettlementStore.connect(singleRedis(redis.url));
-    server = await ReportsServer.start({ query: runner.query, database, cards: no_card_states, settlement: store }, 0, logger);
+    server = await ReportsServer.start(
+      { query: runner.query, database, cards: no_card_states, settlement: store },
+      0,
+      logger,
+      await reportsSecurity(),
+    );
     port = server.port;
   });
 
@@ -142,9 +144,15 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
 
   it('stores fee rates and cycle per merchant, and refuses bad configurations without changing anything', async function () {
     const put = await send(port, 'PUT', '/settlement/merchants/bar-0', config);
-    assert.equal(put.status, 200, put.body);
+    // The payee account is only proposed: it waits for a settlement approver other than its proposer.
+    assert.equal(put.status, 202, put.body);
+    assert.equal((await send(port, 'POST', '/settlement/merchants/bar-0/payee/approve', {}, 'ops-1')).status, 403, 'never by its proposer');
+    await approvePayee(port, 'bar-0');
     const read = JSON.parse((await send(port, 'GET', '/settlement/merchants/bar-0')).body) as Record<string, unknown>;
-    assert.deepEqual([read['cycle'], read['rates'], read['updated_by']], ['daily', rates, 'ops-1']);
+    assert.deepEqual(
+      [read['cycle'], read['rates'], read['updated_by'], read['payee_iban'], read['payee_approved_by']],
+      ['daily', rates, 'ops-1', config.payee_iban, 'approver-1'],
+    );
     const before = await redisSnapshot(redis.url);
     const bad: [string, string, unknown, string | null, string][] = [
       ['PUT', '/settlement/merchants/bar-0', { ...config, cycle: 'hourly' }, 'ops-1', 'cycle'],
@@ -157,8 +165,6 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
         'rates.0.percent_bp',
       ],
       ['PUT', '/settlement/merchants/bar-0', '{not json', 'ops-1', 'body'],
-      ['PUT', '/settlement/merchants/bar-0', config, null, 'x-tapline-operator'],
-      ['PUT', '/settlement/merchants/bar-0', config, "ops'1", 'x-tapline-operator'],
       ['PUT', "/settlement/merchants/bar'0", config, 'ops-1', 'merchantId'],
       ['POST', '/settlement/merchants/bar-0/batches', { date: '2026-02-30' }, 'ops-1', 'date'],
       ['POST', '/settlement/merchants/bar-0/batches', { date: "2026-01-31' OR 1=1" }, 'ops-1', 'date'],
@@ -173,6 +179,14 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
       assert.equal(answer.status, 400, `${method} ${path}: ${answer.body}`);
       assert.equal((JSON.parse(answer.body) as { error: { parameter: string } }).error.parameter, field, `${method} ${path}`);
     }
+    // Who acts is the token's subject: no token is 401, a role the route does not allow is 403.
+    assert.equal((await send(port, 'PUT', '/settlement/merchants/bar-0', config, null)).status, 401);
+    const analyst = await reportsRequest(port, '/settlement/merchants/bar-0', {
+      method: 'PUT',
+      body: JSON.stringify(config),
+      role: 'analyst',
+    });
+    assert.equal(analyst.status, 403, analyst.body);
     assert.equal((await send(port, 'POST', '/settlement/merchants/nobody/batches', { date: '2026-01-31' })).status, 404);
     assert.equal((await send(port, 'GET', '/settlement/batches/bar-0.daily.2026-01-30')).status, 404);
     assert.equal(
@@ -212,6 +226,13 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
       (await send(port, 'POST', '/settlement/batches/bar-0.daily.2026-01-31/approve', { digest: '0'.repeat(64) })).status,
       409,
       'a stale digest is refused',
+    );
+    // Four eyes: the principal that computed the batch (ops-1) cannot approve it.
+    const own = await send(port, 'POST', '/settlement/batches/bar-0.daily.2026-01-31/approve', { digest: again['digest'] }, 'ops-1');
+    assert.equal(own.status, 403, own.body);
+    assert.equal(
+      (JSON.parse((await send(port, 'GET', '/settlement/batches/bar-0.daily.2026-01-31')).body) as Record<string, unknown>)['state'],
+      'computed',
     );
     // Two operators approve at once: one approval, both see the same approved batch.
     const approvals = await Promise.all(
@@ -280,7 +301,8 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
     assert.deepEqual(next['rates'], [{ kind: 'purchase', percent_bp: 9_000, fixed_minor: 0 }]);
     // The merchant's batches, with their states (a merchant "bar-0.x" would not be listed here).
     await send(port, 'PUT', '/settlement/merchants/bar-0.x', config);
-    await send(port, 'POST', '/settlement/merchants/bar-0.x/batches', { date: '2026-01-31' });
+    await approvePayee(port, 'bar-0.x');
+    assert.equal((await send(port, 'POST', '/settlement/merchants/bar-0.x/batches', { date: '2026-01-31' })).status, 201);
     const listing = JSON.parse((await send(port, 'GET', '/settlement/merchants/bar-0/batches')).body) as {
       batches: Record<string, unknown>[];
     };
@@ -299,6 +321,7 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
 
   it('reports fees per merchant over any range at its current rates, per operation type', async function () {
     await send(port, 'PUT', '/settlement/merchants/bar-2', { ...config, payee_name: 'Bar Two' });
+    await approvePayee(port, 'bar-2');
     const answer = await send(port, 'GET', '/reports/merchants/bar-2/fees?from=2026-01-31&to=2026-02-01');
     assert.equal(answer.status, 200, answer.body);
     const report = JSON.parse(answer.body) as Record<string, unknown>;
@@ -332,8 +355,9 @@ describe('settlement (real Redis + ClickHouse 18.16)', function () {
   it('settles a monthly merchant over the whole month, across the day boundary', async function () {
     assert.equal(
       (await send(port, 'PUT', '/settlement/merchants/bar-1', { ...config, cycle: 'monthly', payee_name: 'Bar One' })).status,
-      200,
+      202,
     );
+    await approvePayee(port, 'bar-1');
     const batch = JSON.parse((await send(port, 'POST', '/settlement/merchants/bar-1/batches', { date: '2026-02-14' })).body) as Record<
       string,
       unknown

@@ -79,6 +79,8 @@ describe('streamer (real Redis + ClickHouse)', function () {
       `SELECT name FROM system.tables WHERE database = ${stringLiteral(database)} ORDER BY name`,
     );
     assert.deepEqual(tables.trim().split('\n'), [
+      'audit_log',
+      'audit_log_dedup',
       'audit_trail_dedup',
       'fleet_invoices',
       'fleet_invoices_dedup',

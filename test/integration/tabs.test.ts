@@ -12,7 +12,7 @@ import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { SettlementMethod } from '../../gen/tapline/v1/cards';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient } from '../../tools/client/card-client';
-import { startInProcessNode, startTestRedis } from '../support/harness';
+import { startInProcessNode, startTestRedis, accessTo } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const holder = { name: 'Hotel Guest', idDocumentType: 0, idDocumentNumber: '', phone: '', email: '' };
@@ -39,8 +39,8 @@ describe('on-tab accounts (real Redis, real gRPC)', function () {
   before(async function () {
     redis = await startTestRedis('tabs');
     node = await startInProcessNode(redis.url);
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('spa-1', 'spa');
   });

@@ -13,8 +13,9 @@ import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { TopUpSource } from '../../gen/tapline/v1/authorization';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, programConfig } from '../../tools/client/card-client';
+import { CreditCardResponse } from '../../gen/tapline/v1/cards';
 import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
-import { startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
+import { accessTo, startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
 import { homeShardOfRequestKey, shardOf } from '../../actors/sharding/shard-key';
 import { idempotencyKey, requestKeyRecordKey } from '../../services/authorizer/store/keys';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
@@ -46,8 +47,8 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     // No answers kept in the node's memory: every replay is answered from Redis, as after a node
     // restart or once the node's index dropped the key (what outlives the TTL must be Redis').
     node = await startInProcessNode(redis.url, { TAPLINE_PSP_SECRET: psp_secret, TAPLINE_IDEMPOTENCY_RECENT_MAX: '0' });
-    client = new TaplineClient(`127.0.0.1:${node.grpcPort}`);
-    cards = new CardClient(`127.0.0.1:${node.grpcPort}`);
+    client = new TaplineClient(await accessTo(node));
+    cards = new CardClient(await accessTo(node));
     inspect = await connectInspector(redis.url);
     await client.registerTerminal('till-1', 'top-up-desk');
     await cards.defineProgram('wallet', programConfig({ maxBalanceMinor: 25_000n, maxTopUpMinor: 10_000n }));
@@ -74,7 +75,7 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     assert.equal((await client.topUp('t-limits', 5_000, { terminalId: 'till-1', txn: txn++ })).balanceAfter?.amountMinor, 25_000n);
   });
 
-  it('records the operator and source of a cash top-up', async () => {
+  it("records the source of a cash top-up; the request's operator_id is not taken as who acted", async () => {
     await issue('t-cash', 0);
     const n = txn++;
     const request = {
@@ -86,20 +87,21 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       source: TopUpSource.TOP_UP_SOURCE_CASH,
       operatorId: 'cashier-9',
     };
-    const reply = await new Promise<unknown>((resolve, reject) =>
-      client.authorization.topUp(request, (e, r) => (e ? reject(e) : resolve(r))),
-    );
+    const terminal = await client.terminal('till-1');
+    const reply = await new Promise<unknown>((resolve, reject) => terminal.topUp(request, (e, r) => (e ? reject(e) : resolve(r))));
     assert.ok(reply);
     const stored = (await inspect.outbox()).find((d) => d['key'] === `t:till-1:${n}`);
-    assert.deepEqual([stored?.['source'], stored?.['operator'], stored?.['amount']], ['cash', 'cashier-9', 2_000]);
+    // On the terminal door the actor is the certificate's terminal (the document's terminal field).
+    assert.deepEqual([stored?.['source'], stored?.['operator'], stored?.['terminal'], stored?.['amount']], ['cash', '', 'till-1', 2_000]);
   });
 
   it('the terminal API refuses credits without a terminal, and ADMIN or AUTO_RELOAD sources (PERMISSION_DENIED, Redis unchanged)', async () => {
     await issue('t-keyed', 1_000);
     const before = await inspect.snapshot();
+    const till = await client.terminal('till-1');
     const topUp = (fields: { terminalId?: string; txn?: number; idempotencyKey?: string; source: TopUpSource }) =>
       new Promise<unknown>((resolve, reject) =>
-        client.authorization.topUp(
+        till.topUp(
           {
             terminalId: fields.terminalId ?? '',
             terminalTxnNumber: BigInt(fields.txn ?? 0),
@@ -122,27 +124,43 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     assert.equal((await client.balance('t-keyed')).balance?.amountMinor, 1_000n);
   });
 
-  it('an operator credits through CardService.CreditCard: once per key, within the program limits, audited', async () => {
+  it('an operator credits through CardService.CreditCard: held for a second principal, then once per key, within the program limits, audited', async () => {
     await issue('t-credit', 1_000);
-    const first = await cards.creditCard('t-credit', 2_500, 'goodwill-17', 'ops-anna');
+    // Every credit waits for an approver (four eyes): nothing is credited while it is held.
+    const held = await cards.creditCard('t-credit', 2_500, 'goodwill-17');
+    assert.match(held.pendingApprovalId, /^[0-9a-f-]{36}$/);
+    assert.equal(held.outcome, Outcome.OUTCOME_UNSPECIFIED);
+    assert.equal((await client.balance('t-credit')).balance?.amountMinor, 1_000n, 'nothing credited before the approval');
+    const credited = async (amountMinor: number, key: string): Promise<CreditCardResponse> => {
+      const pending = (await cards.creditCard('t-credit', amountMinor, key)).pendingApprovalId;
+      return CreditCardResponse.decode((await cards.approve(pending)).response);
+    };
+    const first = CreditCardResponse.decode((await cards.approve(held.pendingApprovalId)).response);
     assert.deepEqual([first.outcome, first.balanceAfter?.amountMinor, first.replayed], [Outcome.OUTCOME_APPROVED, 3_500n, false]);
-    const again = await cards.creditCard('t-credit', 2_500, 'goodwill-17', 'ops-anna');
+    const again = await credited(2_500, 'goodwill-17');
     assert.deepEqual([again.replayed, again.transactionId], [true, first.transactionId]);
-    const tooBig = await cards.creditCard('t-credit', 10_001, 'goodwill-18', 'ops-anna');
+    const tooBig = await credited(10_001, 'goodwill-18');
     assert.equal(tooBig.declineReason, DeclineReason.DECLINE_REASON_TOP_UP_LIMIT_EXCEEDED);
     assert.equal((await client.balance('t-credit')).balance?.amountMinor, 3_500n);
-    const stored = (await inspect.outbox()).find((d) => d['id'] === first.transactionId);
+    // The operator is the requester's token subject, and the audit record names the approver too.
+    const outbox = await inspect.outbox();
+    const stored = outbox.find((d) => d['id'] === first.transactionId);
     assert.deepEqual(
       [stored?.['kind'], stored?.['source'], stored?.['operator'], stored?.['key'], stored?.['terminal']],
-      ['top_up', 'admin', 'ops-anna', 'k:credit:goodwill-17', ''],
+      ['top_up', 'admin', 'dev-issuer_admin', 'k:credit:goodwill-17', ''],
+    );
+    const audit = outbox.find((d) => d['type'] === 'audit_record' && d['action'] === 'tapline.v1.CardService/CreditCard');
+    assert.deepEqual(
+      [audit?.['principal'], audit?.['approver'], audit?.['subject']],
+      ['dev-issuer_admin', 'dev-approver', 'card:t-credit'],
     );
     const before = await inspect.snapshot();
     const invalid = (e: grpc.ServiceError): boolean => e.code === grpc.status.INVALID_ARGUMENT;
-    await assert.rejects(cards.creditCard('t-credit', 100, 'goodwill-19', ''), invalid, 'an operator is required');
     await assert.rejects(cards.creditCard('t-credit', 100, 'bad key'), invalid, 'a malformed key');
     await assert.rejects(cards.creditCard('t-credit', 0, 'goodwill-20'), invalid, 'amount 0');
-    await assert.rejects(cards.creditCard('no-such-card', 100, 'goodwill-21'), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
-    assert.equal(await inspect.snapshot(), before);
+    assert.equal(await inspect.snapshot(), before, 'an invalid credit is not even held');
+    const unknown = await cards.approve((await cards.creditCard('no-such-card', 100, 'goodwill-21')).pendingApprovalId);
+    assert.equal(unknown.approval?.resultCode, grpc.status.NOT_FOUND, 'the approved credit of an unknown card credits nothing');
   });
 
   it('a PSP top-up moves money only on a verified callback, once per PSP reference', async () => {
@@ -265,8 +283,9 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
       cardId: 't-squat',
       original: { ref: { $case: 'idempotencyKey' as const, value: 'psp:ref-squat-1' } },
     };
+    const till = await client.terminal('till-1');
     await assert.rejects(
-      new Promise((resolve, reject) => client.authorization.reverse(reversal, (e, r) => (e ? reject(e) : resolve(r)))),
+      new Promise((resolve, reject) => till.reverse(reversal, (e, r) => (e ? reject(e) : resolve(r)))),
       (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT || e.code === grpc.status.PERMISSION_DENIED,
     );
     await assert.rejects(cards.returnCard('t-squat', 'psp:ref-squat-1'), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);

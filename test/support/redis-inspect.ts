@@ -3,7 +3,7 @@
 
 import { createClient } from 'redis';
 import { homeShardOfRequestKey, shardOf } from '../../actors/sharding/shard-key';
-import { cardKey, requestKeyRecordKey } from '../../services/authorizer/store/keys';
+import { cardKey, members_key, requestKeyRecordKey } from '../../services/authorizer/store/keys';
 import { test_shard_count } from './harness';
 
 export type Inspector = Awaited<ReturnType<typeof connectInspector>>;
@@ -26,9 +26,14 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
       for (const key of await allKeys()) {
         const type = String(await client.type(key));
         let value: unknown;
-        if (type === 'hash') value = await client.hGetAll(key);
+        // Hash fields sorted: a hash's field order is Redis' own (it changes when a big hash rehashes).
+        if (type === 'hash') value = Object.fromEntries(Object.entries(await client.hGetAll(key)).sort(([a], [b]) => (a < b ? -1 : 1)));
         else if (type === 'string') value = await client.get(key);
         else if (type === 'stream') value = await client.sendCommand(['XRANGE', key, '-', '+']);
+        // Membership scores are heartbeats (they move with time, not with requests): members only there.
+        else if (type === 'zset')
+          value = await client.sendCommand(key === members_key ? ['ZRANGE', key, '0', '-1'] : ['ZRANGE', key, '0', '-1', 'WITHSCORES']);
+        else if (type === 'set') value = (await client.sMembers(key)).sort();
         else value = type;
         parts.push(`${key}=${JSON.stringify(value)}`);
       }

@@ -9,9 +9,24 @@
 
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { ConfigError, loadConfig, type NodeConfig } from '../../services/authorizer/config';
+import { ConfigError, loadConfig as loadNodeConfig, type NodeConfig } from '../../services/authorizer/config';
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * What every node needs before anything else (secure by default): its certificate, the CA bundles
+ * of its doors and a token issuer. These tests add them and vary the rest; the door settings are
+ * tested on their own below.
+ */
+const secure: Env = {
+  TAPLINE_TLS_CERT_FILE: '/tls/tls.crt',
+  TAPLINE_TLS_KEY_FILE: '/tls/tls.key',
+  TAPLINE_TLS_CLIENT_CA_FILE: '/tls/clients.crt',
+  TAPLINE_TLS_CLUSTER_CA_FILE: '/tls/cluster.crt',
+  TAPLINE_OIDC_ISSUERS: '[{"issuer":"https://idp.example/","jwks_url":"https://idp.example/jwks"}]',
+};
+
+const loadConfig = (env: Env): NodeConfig => loadNodeConfig({ ...secure, ...env });
 
 /** Requires loadConfig(env) to fail with a ConfigError whose message names every given variable. */
 function assertConfigError(env: Env, variables: readonly string[], what: string): void {
@@ -39,6 +54,12 @@ interface IntegerSetting {
 
 const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_GRPC_PORT: { min: 0, max: 65_535, fallback: 50_051 },
+  TAPLINE_OPERATOR_PORT: { min: 0, max: 65_535, fallback: 50_053 },
+  TAPLINE_TLS_RELOAD_MS: { min: 50, max: 3_600_000, fallback: 10_000 },
+  TAPLINE_OIDC_CLOCK_TOLERANCE_S: { min: 0, max: 600, fallback: 30 },
+  TAPLINE_FOUR_EYES_AMOUNT_MINOR: { min: 0, max: 1_000_000_000_000_000, fallback: 100_000 },
+  TAPLINE_APPROVAL_TTL_S: { min: 60, max: 90 * 86_400, fallback: 7 * 86_400 },
+  TAPLINE_TERMINAL_MERCHANTS_MAX: { min: 1, max: 10_000_000, fallback: 100_000 },
   TAPLINE_METRICS_PORT: { min: -1, max: 65_535, fallback: 9_464 },
   TAPLINE_SHARD_COUNT: { min: 1, max: 65_536, fallback: 256 },
   TAPLINE_PASSIVATE_AFTER_MS: { min: 1_000, max: 86_400_000, fallback: 60_000, atMin: { TAPLINE_PASSIVATION_SWEEP_MS: '1000' } },
@@ -103,6 +124,11 @@ describe('config: defaults', () => {
       TAPLINE_REDIS_MODE: 'single',
       TAPLINE_REDIS_SENTINEL_NAME: 'tapline',
       TAPLINE_LOG_LEVEL: 'info',
+      TAPLINE_DEV_PLAINTEXT: 'false',
+      TAPLINE_TRUST_DOMAIN: 'tapline',
+      TAPLINE_OIDC_AUDIENCE: 'tapline',
+      TAPLINE_OIDC_ROLES_CLAIM: 'tapline_roles',
+      ...secure,
       TAPLINE_PSP_PROVIDER: 'none',
       TAPLINE_MOLLIE_API_URL: 'https://api.mollie.com',
       ...Object.fromEntries(Object.entries(integer_settings).map(([name, setting]) => [name, setting.fallback])),
@@ -225,13 +251,20 @@ describe('config: other settings', () => {
       assertConfigError({ TAPLINE_NODE_ID: id }, ['TAPLINE_NODE_ID'], `node id ${id}`);
   });
 
-  it('takes TLS cert and key together, the CA on its own', () => {
-    const tls = loadConfig({ TAPLINE_TLS_CERT_FILE: '/tls/tls.crt', TAPLINE_TLS_KEY_FILE: '/tls/tls.key' });
-    assert.equal(tls.TAPLINE_TLS_CERT_FILE, '/tls/tls.crt');
-    assert.equal(tls.TAPLINE_TLS_KEY_FILE, '/tls/tls.key');
-    assert.equal(loadConfig({ TAPLINE_TLS_CA_FILE: '/tls/ca.crt' }).TAPLINE_TLS_CA_FILE, '/tls/ca.crt');
-    assertConfigError({ TAPLINE_TLS_CERT_FILE: '/tls/tls.crt' }, ['TAPLINE_TLS_CERT_FILE', 'TAPLINE_TLS_KEY_FILE'], 'cert only');
-    assertConfigError({ TAPLINE_TLS_KEY_FILE: '/tls/tls.key' }, ['TAPLINE_TLS_CERT_FILE', 'TAPLINE_TLS_KEY_FILE'], 'key only');
+  it('is secure by default: refuses to start without the TLS files of its doors and a token issuer', () => {
+    for (const missing of Object.keys(secure)) {
+      const env = { ...secure, [missing]: undefined };
+      assert.throws(
+        () => loadNodeConfig(env),
+        (error: unknown) => error instanceof ConfigError && error.message.includes(missing),
+        `without ${missing}`,
+      );
+    }
+    // The development switch drops the TLS files, never the token issuer.
+    const plain = loadNodeConfig({ TAPLINE_DEV_PLAINTEXT: 'true', TAPLINE_OIDC_ISSUERS: secure['TAPLINE_OIDC_ISSUERS'] });
+    assert.equal(plain.TAPLINE_DEV_PLAINTEXT, 'true');
+    assert.throws(() => loadNodeConfig({ TAPLINE_DEV_PLAINTEXT: 'true' }), /TAPLINE_OIDC_ISSUERS/);
+    assertConfigError({ TAPLINE_DEV_PLAINTEXT: 'yes' }, ['TAPLINE_DEV_PLAINTEXT'], 'switch spelled otherwise');
   });
 });
 

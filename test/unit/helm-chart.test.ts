@@ -6,9 +6,11 @@
 // (scripts/validate-manifests.mjs). values.schema.json is checked with ajv: values.yaml merged with
 // each ci file must pass, each test/fixtures/chart-values/invalid-*.yaml must fail at the path its
 // first line names. Then what operations rely on, read from the rendered objects: secrets only by
-// secretKeyRef, probes that do not depend on migrations, the migration hook, network policies,
-// monitors and budgets for every workload, the grace periods, and alert expressions that parse as
-// PromQL and link runbook anchors that exist in docs/OPERATIONS.md.
+// secretKeyRef, the doors secure with no off switch (certificates and CA bundles mounted whole so
+// they rotate, node certificates naming their pod, token issuers from a Secret), probes that do not
+// depend on migrations, the migration hook, network policies (the internal port for this release's
+// authorizers only), monitors and budgets for every workload, the grace periods, and alert
+// expressions that parse as PromQL and link runbook anchors that exist in docs/OPERATIONS.md.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -242,6 +244,8 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
 
     it('gives every workload the Redis deployment shape, and the streamer and migrations the ClickHouse cluster', function () {
       const run = renderValues({
+        // The doors' settings of the least install; the Redis and ClickHouse shapes under test.
+        ...readYaml(ci('default-values.yaml')),
         redis: {
           url: 'redis://:pw@unused:6379',
           mode: 'sentinel',
@@ -268,6 +272,7 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
         assert.equal(env(c, 'TAPLINE_CLICKHOUSE_INSERT_QUORUM')?.value, '2', c.name);
       }
       const cluster = renderValues({
+        ...readYaml(ci('default-values.yaml')),
         redis: { url: 'redis://unused:6379', mode: 'cluster', clusterNodes: ['r-0.redis:6379'] },
         clickhouse: { url: 'http://c:8123' },
       });
@@ -282,7 +287,11 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       );
       assert.equal(env(authorizer, 'TAPLINE_REDIS_CLUSTER_NODES')?.value, 'r-0.redis:6379');
       assert.equal(env(authorizer, 'TAPLINE_REDIS_WAIT_REPLICAS'), undefined, "the processes' own default");
-      const missing = renderValues({ redis: { url: 'redis://unused:6379', mode: 'sentinel' }, clickhouse: { url: 'http://c:8123' } });
+      const missing = renderValues({
+        ...readYaml(ci('default-values.yaml')),
+        redis: { url: 'redis://unused:6379', mode: 'sentinel' },
+        clickhouse: { url: 'http://c:8123' },
+      });
       assert.equal(missing.status, 1);
       assert.match(missing.stderr, /redis\.sentinels is required/);
     });
@@ -297,6 +306,29 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       const run = renderValues({ redis: { url: 'redis://r:6379' } });
       assert.equal(run.status, 1);
       assert.match(run.stderr, /clickhouse\.url/);
+    });
+
+    it('refuses to render doors without their CA bundles, node certificates or token issuers, naming what to set', function () {
+      const base = readYaml(ci('default-values.yaml'));
+      const without = (path: readonly string[]): Record<string, unknown> => {
+        const values = structuredClone(base);
+        let at: Record<string, unknown> = values;
+        for (const key of path.slice(0, -1)) at = at[key] as Record<string, unknown>;
+        at[path[path.length - 1] as string] = '';
+        return values;
+      };
+      for (const [path, message] of [
+        [['tls', 'clientCa', 'secretName'], /tls\.clientCa\.secretName/],
+        [['tls', 'clusterCa', 'secretName'], /tls\.clusterCa\.secretName/],
+        [['tls', 'node', 'issuer', 'name'], /tls\.node\.issuer\.name/],
+        [['oidc', 'issuers', 'existingSecret'], /oidc\.issuers\.existingSecret/],
+        [['reports', 'tls', 'secretName'], /reports\.tls\.secretName/],
+        [['reports', 'authorizerToken', 'existingSecret'], /reports\.authorizerToken\.existingSecret/],
+      ] as const) {
+        const run = renderValues(without(path));
+        assert.equal(run.status, 1, `${path.join('.')} empty must be refused`);
+        assert.match(run.stderr, message);
+      }
     });
 
     it('NOTES.txt renders for every ci/*.yaml and tells how to check the release', function () {
@@ -400,11 +432,59 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
     it('reports: probes on /healthz, the authorizer address of this release', function () {
       const reports = find(objects, 'Deployment', 'tapline-reports');
       const c = container(reports);
-      assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz', port: 'http' });
-      assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
-      assert.equal(env(c, 'TAPLINE_AUTHORIZER_GRPC_ADDRESS').value, `tapline.${namespace}.svc:50051`);
+      assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz', port: 'http', scheme: 'HTTPS' });
+      assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http', scheme: 'HTTPS' });
+      assert.equal(env(c, 'TAPLINE_AUTHORIZER_GRPC_ADDRESS').value, `tapline.${namespace}.svc:50053`);
       const service = find(objects, 'Service', 'tapline');
-      assert.equal(service.spec.ports[0].port, 50051, 'that address is the client Service');
+      assert.deepEqual(
+        (service.spec.ports as any[]).map((p) => [p.name, p.port]),
+        [
+          ['grpc', 50051],
+          ['operator', 50053],
+        ],
+        'the client Service has both public doors; the operator door is that address',
+      );
+    });
+
+    it('doors: TLS files from whole volumes (they rotate), the node certificate naming its pod, issuers from a Secret, no plaintext switch', function () {
+      const set = find(objects, 'StatefulSet', 'tapline');
+      const c = container(set, 'authorizer');
+      const mounts = new Map((c.volumeMounts as any[]).map((m) => [m.name as string, m]));
+      const volumes = new Map((podSpec(set).volumes as any[]).map((v) => [v.name as string, v]));
+      for (const [name, file] of [
+        ['node-tls', 'TAPLINE_TLS_CERT_FILE'],
+        ['node-tls', 'TAPLINE_TLS_KEY_FILE'],
+        ['cluster-ca', 'TAPLINE_TLS_CLUSTER_CA_FILE'],
+        ['client-ca', 'TAPLINE_TLS_CLIENT_CA_FILE'],
+      ] as const) {
+        const mount = mounts.get(name);
+        assert.ok(mount !== undefined && volumes.has(name), `${name} is mounted`);
+        assert.equal(mount.subPath, undefined, `${name} is mounted whole, so a rotated Secret reaches the pod`);
+        assert.ok((env(c, file).value as string).startsWith(`${mount.mountPath}/`), `${file} is in ${name}`);
+      }
+      assert.equal(volumes.get('client-ca').secret.secretName, 'tapline-terminal-ca');
+      assert.equal(volumes.get('cluster-ca').secret.secretName, 'tapline-node-ca');
+      const csi = volumes.get('node-tls').csi;
+      assert.equal(csi.driver, 'csi.cert-manager.io');
+      assert.equal(
+        csi.volumeAttributes['csi.cert-manager.io/uri-sans'],
+        'spiffe://tapline/node/${POD_NAME}',
+        'the certificate names the pod',
+      );
+      assert.match(csi.volumeAttributes['csi.cert-manager.io/dns-names'], /^\$\{POD_NAME\}\.tapline-headless\.\$\{POD_NAMESPACE\}\.svc,/);
+      assert.deepEqual(env(c, 'TAPLINE_OIDC_ISSUERS').valueFrom, { secretKeyRef: { name: 'tapline-oidc', key: 'issuers' } });
+      const config = find(objects, 'ConfigMap', 'tapline');
+      assert.equal(config.data?.['TAPLINE_OPERATOR_PORT'], '50053');
+      assert.deepEqual(
+        (c.ports as any[]).map((p) => p.name),
+        ['grpc', 'operator', 'metrics', 'internal'],
+      );
+      for (const o of objects)
+        assert.doesNotMatch(JSON.stringify(o), /TAPLINE_DEV_PLAINTEXT/, `${o.kind}/${o.metadata.name} has no plaintext switch`);
+      const reports = container(find(objects, 'Deployment', 'tapline-reports'));
+      assert.deepEqual(env(reports, 'TAPLINE_OIDC_ISSUERS').valueFrom, { secretKeyRef: { name: 'tapline-oidc', key: 'issuers' } });
+      assert.equal(env(reports, 'TAPLINE_AUTHORIZER_CA_FILE').value, '/etc/tapline/tls/cluster-ca/ca.crt');
+      assert.equal(env(reports, 'TAPLINE_AUTHORIZER_TOKEN_FILE').value, '/etc/tapline/authorizer-token/token');
     });
 
     it('network policy: the internal port only from this release’s authorizers', function () {
@@ -492,15 +572,20 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       for (const map of objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.['grafana_dashboard'] === undefined))
         for (const key of Object.keys(map.data ?? {}))
           assert.doesNotMatch(key, /SECRET|REDIS_URL|CLICKHOUSE_URL/, `${map.metadata.name} holds no secret`);
+      assert.deepEqual(env(authorizer, 'TAPLINE_OIDC_ISSUERS').valueFrom, { secretKeyRef: { name: 'tapline-oidc', key: 'issuers.json' } });
       const set = find(objects, 'StatefulSet', 'tapline');
       assert.ok(
         (podSpec(set).volumes as any[]).some((v) => v.secret?.secretName === 'tapline-operator-keys'),
         'extra Secrets mount by name',
       );
-      assert.ok(
-        (podSpec(set).volumes as any[]).some((v) => v.secret?.secretName === 'tapline-tls'),
-        'the TLS Secret mounts by name',
-      );
+      for (const secret of ['tapline-node-ca', 'tapline-terminal-ca', 'tapline-revoked-serials', 'tapline-break-glass-jwks'])
+        assert.ok(
+          (podSpec(set).volumes as any[]).some((v) => v.secret?.secretName === secret),
+          `the Secret ${secret} mounts by name`,
+        );
+      assert.equal(env(authorizer, 'TAPLINE_TLS_REVOKED_FILE').value, '/etc/tapline/tls/revoked/revoked-serials.txt');
+      const csi = (podSpec(set).volumes as any[]).find((v) => v.name === 'node-tls').csi;
+      assert.match(csi.volumeAttributes['csi.cert-manager.io/dns-names'], /,tapline\.payments\.example\.com$/);
       assert.equal(container(set).image, 'registry.example.com/tapline/tapline@sha256:' + '0'.repeat(64));
     });
 
@@ -540,13 +625,18 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
 
     it('network policies name the configured peers', function () {
       const policy = find(objects, 'NetworkPolicy', 'tapline');
-      const grpc = (policy.spec.ingress as any[]).find((rule) => (rule.ports as any[]).some((p) => p.port === 'grpc'));
-      assert.deepEqual(grpc.from[0], { namespaceSelector: { matchLabels: { 'tapline.io/terminal-gateways': 'true' } } });
-      assert.equal(grpc.from.length, 2, 'the listed callers and this release’s reports pods');
+      const rule = (port: string): any => (policy.spec.ingress as any[]).find((r) => (r.ports as any[]).some((p) => p.port === port));
+      assert.deepEqual(rule('grpc').from, [{ namespaceSelector: { matchLabels: { 'tapline.io/terminal-gateways': 'true' } } }]);
+      const operator = rule('operator');
+      assert.deepEqual(operator.from[0], { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'back-office' } } });
+      assert.equal(operator.from.length, 2, 'the listed callers and this release’s reports pods');
       assert.ok(
-        matches(grpc.from[1].podSelector.matchLabels, find(objects, 'Deployment', 'tapline-reports').spec.template.metadata.labels),
-        'the reports service may call the authorizers (live balances)',
+        matches(operator.from[1].podSelector.matchLabels, find(objects, 'Deployment', 'tapline-reports').spec.template.metadata.labels),
+        'the reports service may call the operator door (live balances)',
       );
+      const internal = rule('internal');
+      assert.equal(internal.from.length, 1);
+      assert.ok(matches(internal.from[0].podSelector.matchLabels, find(objects, 'StatefulSet', 'tapline').spec.template.metadata.labels));
       const reports = find(objects, 'NetworkPolicy', 'tapline-reports');
       assert.equal(reports.spec.ingress[0].from.length, 2, 'reports readers and the scrapers');
     });
@@ -587,6 +677,17 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       for (const absent of ['Deployment/tapline-streamer', 'Deployment/tapline-reports', 'Job/tapline-migrate', 'NetworkPolicy/tapline'])
         assert.ok(!names.includes(absent), `${absent} is not rendered`);
       assert.ok(names.includes('StatefulSet/tapline'));
+    });
+
+    it('node certificates from one Secret: each pod reads the files named after it', function () {
+      const set = find(renderObjects([ci('authorizer-only-values.yaml')]), 'StatefulSet', 'tapline');
+      const c = container(set);
+      const names = (c.env as any[]).map((e) => e.name as string);
+      assert.ok(names.indexOf('TAPLINE_NODE_ID') < names.indexOf('TAPLINE_TLS_CERT_FILE'), 'the pod name is set before it is expanded');
+      assert.equal(env(c, 'TAPLINE_TLS_CERT_FILE').value, '/etc/tapline/tls/node/$(TAPLINE_NODE_ID).crt');
+      assert.equal(env(c, 'TAPLINE_TLS_KEY_FILE').value, '/etc/tapline/tls/node/$(TAPLINE_NODE_ID).key');
+      const volume = (podSpec(set).volumes as any[]).find((v) => v.name === 'node-tls');
+      assert.deepEqual(volume.secret, { secretName: 'tapline-node-certificates', defaultMode: 288 });
     });
   });
 

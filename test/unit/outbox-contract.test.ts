@@ -59,6 +59,7 @@ import {
   terminalEnabledChanged,
   terminalRegistered,
   transactionDocument,
+  auditRecord,
 } from '../../actors/outbox/builders';
 import { document_schemas, parseTransaction, readTransactionDocument, transaction_schema } from '../../actors/outbox/schemas';
 import { rowsOf, transactionRows, type OutboxEntry } from '../../services/streamer/rows';
@@ -744,7 +745,50 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
 const frozen_named: CardState = { ...profiled_card, status: 'frozen' };
 const terminal: TerminalState = { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: true };
 
+const support_acting = { subject: 'alice@example.com', role: 'support', scope: '*', action: 'tapline.v1.CardService/ChangeCardState' };
+
 const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operator_action'>]: readonly Golden[] } = {
+  // The audit record is new with the contract: its golden is the document as the contract spells it.
+  audit_record: [
+    {
+      name: 'an unblock with its approver: the changed fields before and after, the PIN hash redacted',
+      now: auditRecord({
+        actor: { ...support_acting, approver: 'bob@example.com' },
+        changes: [
+          {
+            entity: 'card:c-1',
+            before: { status: 'blocked', balanceMinor: 5, pinHash: 'h1' },
+            after: { status: 'active', balanceMinor: 5, pinHash: 'h2' },
+          },
+        ],
+        at,
+      }),
+      before:
+        '{"type":"audit_record","action":"tapline.v1.CardService/ChangeCardState","principal":"alice@example.com","role":"support","scope":"*",' +
+        '"approver":"bob@example.com","subject":"card:c-1","before":"{\\"card:c-1\\":{\\"status\\":\\"blocked\\",\\"pinHash\\":\\"[redacted]\\"}}",' +
+        '"after":"{\\"card:c-1\\":{\\"status\\":\\"active\\",\\"pinHash\\":\\"[redacted]\\"}}","at":1769000000000}',
+    },
+    {
+      name: 'a new entity: nothing before, every field after',
+      now: auditRecord({
+        actor: { subject: 'ops-1', role: 'merchant_admin', scope: 'bar-1', action: 'tapline.v1.AdminService/RegisterTerminal' },
+        changes: [{ entity: 'terminal:pos-1', before: undefined, after: terminal }],
+        at,
+      }),
+      before: JSON.stringify({
+        type: 'audit_record',
+        action: 'tapline.v1.AdminService/RegisterTerminal',
+        principal: 'ops-1',
+        role: 'merchant_admin',
+        scope: 'bar-1',
+        approver: '',
+        subject: 'terminal:pos-1',
+        before: '{"terminal:pos-1":{}}',
+        after: JSON.stringify({ 'terminal:pos-1': terminal }),
+        at,
+      }),
+    },
+  ],
   card_issued: [
     {
       name: 'card issued through AdminService (no profile)',
@@ -1010,6 +1054,7 @@ describe('outbox contract: every document every producer writes', () => {
         const rows = rowsOf(entryOf(golden.now, n++));
         const tables: Partial<Record<DocumentType, string>> = {
           transaction: 'transactions',
+          audit_record: 'audit_log',
           fleet_invoice: 'fleet_invoices',
           tap_pour: 'tap_pours',
         };

@@ -4,8 +4,19 @@
 // lists. Every test passes its own environment object; process.env is never read.
 
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../../services/authorizer/config';
+import { ConfigError, loadConfig as loadNodeConfig, type NodeConfig } from '../../services/authorizer/config';
 import { parseHostPort } from '../../services/common/redis-target';
+
+/** What every node needs before anything else (secure by default): its certificate, CA bundles and a token issuer. */
+const secure: Record<string, string> = {
+  TAPLINE_TLS_CERT_FILE: '/tls/tls.crt',
+  TAPLINE_TLS_KEY_FILE: '/tls/tls.key',
+  TAPLINE_TLS_CLIENT_CA_FILE: '/tls/clients.crt',
+  TAPLINE_TLS_CLUSTER_CA_FILE: '/tls/cluster.crt',
+  TAPLINE_OIDC_ISSUERS: '[{"issuer":"https://idp.example/","jwks_url":"https://idp.example/jwks"}]',
+};
+
+const loadConfig = (env: Record<string, string>): NodeConfig => loadNodeConfig({ ...secure, ...env });
 
 function refused(env: Record<string, string>, names: readonly string[]): void {
   assert.throws(

@@ -1,47 +1,57 @@
-// Proves the reports service's configuration of its authorizer link: the defaults load (a node's
-// default port on this host, a 10 s call deadline, plaintext); an address that is not host:port is
-// refused; a client certificate without its key, or a key without its certificate, is refused; and
-// a complete TLS setting loads as given.
+// Proves the reports service's configuration: secure by default (its HTTPS certificate, the CA of
+// the authorizer's operator door, its own token and a token issuer are required unless the
+// development switch is set); the defaults load (a node's default operator port on this host, a
+// 10 s call deadline); an address that is not host:port is refused.
 
 import assert from 'node:assert/strict';
 import { loadReportsConfig } from '../../services/reports/config';
 import { ConfigError } from '../../services/common/process';
 
-describe('reports configuration: the authorizer link', () => {
+type Env = Record<string, string | undefined>;
+
+const secure: Env = {
+  TAPLINE_TLS_CERT_FILE: '/tls/tls.crt',
+  TAPLINE_TLS_KEY_FILE: '/tls/tls.key',
+  TAPLINE_AUTHORIZER_CA_FILE: '/tls/ca.crt',
+  TAPLINE_AUTHORIZER_TOKEN_FILE: '/var/run/secrets/tapline/token',
+  TAPLINE_OIDC_ISSUERS: '[{"issuer":"https://idp.example/","jwks_url":"https://idp.example/jwks"}]',
+};
+
+describe('reports configuration: the authorizer link and its own door', () => {
   it('loads the defaults', () => {
-    const config = loadReportsConfig({});
-    assert.equal(config.TAPLINE_AUTHORIZER_GRPC_ADDRESS, '127.0.0.1:50051');
+    const config = loadReportsConfig(secure);
+    assert.equal(config.TAPLINE_AUTHORIZER_GRPC_ADDRESS, '127.0.0.1:50053');
     assert.equal(config.TAPLINE_AUTHORIZER_CALL_TIMEOUT_MS, 10_000);
-    assert.deepEqual(
-      [config.TAPLINE_TLS_CA_FILE, config.TAPLINE_TLS_CERT_FILE, config.TAPLINE_TLS_KEY_FILE],
-      [undefined, undefined, undefined],
-    );
+    assert.equal(config.TAPLINE_DEV_PLAINTEXT, 'false');
   });
 
   it('takes a host:port address and refuses anything else', () => {
     assert.equal(
-      loadReportsConfig({ TAPLINE_AUTHORIZER_GRPC_ADDRESS: 'tapline.prod.svc:50051' }).TAPLINE_AUTHORIZER_GRPC_ADDRESS,
-      'tapline.prod.svc:50051',
+      loadReportsConfig({ ...secure, TAPLINE_AUTHORIZER_GRPC_ADDRESS: 'tapline.prod.svc:50053' }).TAPLINE_AUTHORIZER_GRPC_ADDRESS,
+      'tapline.prod.svc:50053',
     );
     for (const address of ['', 'tapline', 'http://tapline:50051', 'tapline:port', 'a b:1']) {
       assert.throws(
-        () => loadReportsConfig({ TAPLINE_AUTHORIZER_GRPC_ADDRESS: address }),
+        () => loadReportsConfig({ ...secure, TAPLINE_AUTHORIZER_GRPC_ADDRESS: address }),
         (error: unknown) => error instanceof ConfigError && error.message.includes('TAPLINE_AUTHORIZER_GRPC_ADDRESS'),
         address,
       );
     }
   });
 
-  it('refuses a client certificate without its key and a key without its certificate', () => {
-    for (const env of [{ TAPLINE_TLS_CERT_FILE: '/tls/tls.crt' }, { TAPLINE_TLS_KEY_FILE: '/tls/tls.key' }]) {
+  it('refuses to start without its certificate, the authorizer CA, its token or an issuer; plaintext only by the switch', () => {
+    for (const missing of Object.keys(secure)) {
       assert.throws(
-        () => loadReportsConfig(env),
-        (error: unknown) => error instanceof ConfigError && error.message.includes('go together'),
-        JSON.stringify(env),
+        () => loadReportsConfig({ ...secure, [missing]: undefined }),
+        (error: unknown) => error instanceof ConfigError && error.message.includes(missing),
+        `without ${missing}`,
       );
     }
-    const tls = { TAPLINE_TLS_CA_FILE: '/tls/ca.crt', TAPLINE_TLS_CERT_FILE: '/tls/tls.crt', TAPLINE_TLS_KEY_FILE: '/tls/tls.key' };
-    const config = loadReportsConfig(tls);
-    assert.deepEqual([config.TAPLINE_TLS_CA_FILE, config.TAPLINE_TLS_CERT_FILE, config.TAPLINE_TLS_KEY_FILE], Object.values(tls));
+    const plain = loadReportsConfig({
+      TAPLINE_DEV_PLAINTEXT: 'true',
+      TAPLINE_OIDC_ISSUERS: secure['TAPLINE_OIDC_ISSUERS'],
+      TAPLINE_AUTHORIZER_TOKEN_FILE: secure['TAPLINE_AUTHORIZER_TOKEN_FILE'],
+    });
+    assert.equal(plain.TAPLINE_TLS_CERT_FILE, undefined);
   });
 });

@@ -35,8 +35,10 @@ import {
   type RegisterCardTokenResponse,
   type RemoveCardTokenResponse,
 } from '../../gen/tapline/v1/cards';
+import { ApprovalServiceClient, type ApproveResponse, type RejectResponse } from '../../gen/tapline/v1/approvals';
+import { operatorChannel, TerminalChannels, type ClientAccess } from './access';
 import {
-  AuthorizationServiceClient,
+  type AuthorizationServiceClient,
   type AuthorizeRequest,
   type RefundResponse,
   type VoidResponse,
@@ -105,14 +107,28 @@ export function holdRequest(
 
 export class CardClient {
   readonly cards: CardServiceClient;
-  readonly authorization: AuthorizationServiceClient;
+  readonly approvals: ApprovalServiceClient;
+  /** The terminal door, one channel per terminal certificate. */
+  readonly terminals: TerminalChannels;
 
-  constructor(
-    readonly address: string,
-    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
-  ) {
-    this.cards = new CardServiceClient(address, credentials);
-    this.authorization = new AuthorizationServiceClient(address, credentials);
+  constructor(readonly access: ClientAccess) {
+    this.cards = new CardServiceClient(...operatorChannel(access));
+    this.approvals = new ApprovalServiceClient(...operatorChannel(access));
+    this.terminals = new TerminalChannels(access);
+  }
+
+  /** The terminal API as terminal `terminalId` (its own certificate). */
+  terminal(terminalId: string): Promise<AuthorizationServiceClient> {
+    return this.terminals.terminal(terminalId);
+  }
+
+  /** Approves a held four-eyes request (as the access' approver, another principal than the requester). */
+  approve(approvalId: string): Promise<ApproveResponse> {
+    return invoke((options, cb) => this.approvals.approve({ approvalId }, new grpc.Metadata(), options, cb));
+  }
+
+  reject(approvalId: string, reason: string): Promise<RejectResponse> {
+    return invoke((options, cb) => this.approvals.reject({ approvalId, reason }, new grpc.Metadata(), options, cb));
   }
 
   defineProgram(programId: string, config: ProgramConfig): Promise<DefineProgramResponse> {
@@ -158,14 +174,9 @@ export class CardClient {
     );
   }
 
-  creditCard(
-    cardId: string,
-    amountMinor: number,
-    idempotencyKey: string,
-    operatorId = 'ops',
-    currency = 'EUR',
-  ): Promise<CreditCardResponse> {
-    const request = { cardId, amount: { amountMinor: BigInt(amountMinor), currency }, idempotencyKey, operatorId };
+  /** Asks for a manual credit: it is held (pending_approval_id) until another principal approves it. */
+  creditCard(cardId: string, amountMinor: number, idempotencyKey: string, currency = 'EUR'): Promise<CreditCardResponse> {
+    const request = { cardId, amount: { amountMinor: BigInt(amountMinor), currency }, idempotencyKey, operatorId: '' };
     return invoke((options, cb) => this.cards.creditCard(request, new grpc.Metadata(), options, cb));
   }
 
@@ -234,53 +245,50 @@ export class CardClient {
 
   /** Registers a visitor's bank card (PAN or PAR) as a token of a card. */
   registerCardToken(cardId: string, bankCard: { pan: string } | { par: string }): Promise<RegisterCardTokenResponse> {
-    const request = { cardId, bankCard: bankCardOf(bankCard), operatorId: 'token-desk' };
+    const request = { cardId, bankCard: bankCardOf(bankCard), operatorId: '' };
     return invoke((options, cb) => this.cards.registerCardToken(request, new grpc.Metadata(), options, cb));
   }
 
   removeCardToken(cardId: string, bankCard: { pan: string } | { par: string }): Promise<RemoveCardTokenResponse> {
-    const request = { cardId, bankCard: bankCardOf(bankCard), operatorId: 'token-desk' };
+    const request = { cardId, bankCard: bankCardOf(bankCard), operatorId: '' };
     return invoke((options, cb) => this.cards.removeCardToken(request, new grpc.Metadata(), options, cb));
   }
 
   /** Enrols a card for authentication under a key with the chip's counter ('' key: stops it). */
   setCardAuth(cardId: string, keyId: string, counter: number): Promise<SetCardAuthResponse> {
-    return invoke((options, cb) =>
-      this.cards.setCardAuth({ cardId, keyId, counter, operatorId: 'nfc-desk' }, new grpc.Metadata(), options, cb),
-    );
+    return invoke((options, cb) => this.cards.setCardAuth({ cardId, keyId, counter, operatorId: '' }, new grpc.Metadata(), options, cb));
   }
 
-  cancelIssuance(cardId: string, reason = 'issued by mistake', operatorId = 'cash-desk'): Promise<CancelIssuanceResponse> {
-    return invoke((options, cb) => this.cards.cancelIssuance({ cardId, reason, operatorId }, new grpc.Metadata(), options, cb));
+  cancelIssuance(cardId: string, reason = 'issued by mistake'): Promise<CancelIssuanceResponse> {
+    return invoke((options, cb) => this.cards.cancelIssuance({ cardId, reason, operatorId: '' }, new grpc.Metadata(), options, cb));
   }
 
-  voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {
+  async voidHold(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<VoidResponse> {
     const request = {
       terminalId,
       terminalTxnNumber: BigInt(txn),
       cardId,
       original: { ref: { $case: 'terminalTxn' as const, value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
     };
-    return invoke((options, cb) => this.authorization.void(request, new grpc.Metadata(), options, cb));
+    const terminal = await this.terminal(terminalId);
+    return invoke((options, cb) => terminal.void(request, new grpc.Metadata(), options, cb));
   }
 
   close(): void {
     this.cards.close();
-    this.authorization.close();
+    this.approvals.close();
+    this.terminals.close();
   }
 }
 
 /** Refund and manager calls. */
 export class RefundClient {
   readonly cards: CardServiceClient;
-  readonly authorization: AuthorizationServiceClient;
+  readonly terminals: TerminalChannels;
 
-  constructor(
-    readonly address: string,
-    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
-  ) {
-    this.cards = new CardServiceClient(address, credentials);
-    this.authorization = new AuthorizationServiceClient(address, credentials);
+  constructor(readonly access: ClientAccess) {
+    this.cards = new CardServiceClient(...operatorChannel(access));
+    this.terminals = new TerminalChannels(access);
   }
 
   registerManager(merchantId: string, managerId: string, pin: string): Promise<RegisterManagerResponse> {
@@ -289,7 +297,7 @@ export class RefundClient {
     );
   }
 
-  refund(
+  async refund(
     terminalId: string,
     txn: number,
     cardId: string,
@@ -307,11 +315,12 @@ export class RefundClient {
       managerId: manager.id,
       managerPin: manager.pin,
     };
-    return invoke((options, cb) => this.authorization.refund(request, new grpc.Metadata(), options, cb));
+    const terminal = await this.terminals.terminal(terminalId);
+    return invoke((options, cb) => terminal.refund(request, new grpc.Metadata(), options, cb));
   }
 
   close(): void {
     this.cards.close();
-    this.authorization.close();
+    this.terminals.close();
   }
 }

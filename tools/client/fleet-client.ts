@@ -1,6 +1,7 @@
 // A promise-returning client for FleetAdminService plus a builder for fleet card purchases (with
 // line items and prompts); used by the tests, the demo and the benchmark. Every call has a deadline.
 
+import { operatorChannel, type ClientAccess } from './access';
 import * as grpc from '@grpc/grpc-js';
 import {
   FleetAdminServiceClient,
@@ -126,11 +127,10 @@ export class FleetClient {
   readonly fleet: FleetAdminServiceClient;
 
   constructor(
-    readonly address: string,
+    readonly access: ClientAccess,
     options: grpc.ChannelOptions = {},
-    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   ) {
-    this.fleet = new FleetAdminServiceClient(address, credentials, options);
+    this.fleet = new FleetAdminServiceClient(...operatorChannel(access, options));
   }
 
   createAccount(
@@ -162,7 +162,7 @@ export class FleetClient {
   }
 
   loadSharedPrices(priceListId: string, prices: LoadBasePricesRequest['prices']): Promise<LoadSharedPricesResponse> {
-    return invoke((m, o, cb) => this.fleet.loadSharedPrices({ priceListId, prices, operatorId: 'ops' }, m, o, cb));
+    return invoke((m, o, cb) => this.fleet.loadSharedPrices({ priceListId, prices }, m, o, cb));
   }
 
   issueCard(request: IssueFleetCardRequest): Promise<IssueFleetCardResponse> {
@@ -198,20 +198,20 @@ export class FleetClient {
       paymentTermsDays: BigInt(paymentTermsDays),
       blockAfterOverdueDays: blockAfterOverdueDays === undefined ? undefined : BigInt(blockAfterOverdueDays),
     };
-    return invoke((m, o, cb) => this.fleet.setFleetBillingTerms({ fleetId, terms, operatorId: 'ops' }, m, o, cb));
+    return invoke((m, o, cb) => this.fleet.setFleetBillingTerms({ fleetId, terms }, m, o, cb));
   }
 
   closeCycle(fleetId: string, cycle: number | bigint): Promise<CloseFleetCycleResponse> {
-    return invoke((m, o, cb) => this.fleet.closeFleetCycle({ fleetId, cycle: BigInt(cycle), operatorId: 'ops' }, m, o, cb));
+    return invoke((m, o, cb) => this.fleet.closeFleetCycle({ fleetId, cycle: BigInt(cycle) }, m, o, cb));
   }
 
   postPayment(fleetId: string, reference: string, amountMinor: number | bigint, currency = 'EUR'): Promise<PostFleetPaymentResponse> {
     const amount = { amountMinor: BigInt(amountMinor), currency };
-    return invoke((m, o, cb) => this.fleet.postFleetPayment({ fleetId, reference, amount, operatorId: 'ops' }, m, o, cb));
+    return invoke((m, o, cb) => this.fleet.postFleetPayment({ fleetId, reference, amount }, m, o, cb));
   }
 
   setCardPin(cardId: string, pin: string): Promise<SetFleetCardPinResponse> {
-    return invoke((m, o, cb) => this.fleet.setFleetCardPin({ cardId, pin, operatorId: 'ops' }, m, o, cb));
+    return invoke((m, o, cb) => this.fleet.setFleetCardPin({ cardId, pin }, m, o, cb));
   }
 
   close(): void {

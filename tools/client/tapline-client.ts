@@ -10,8 +10,9 @@ import {
   type SetCardStatusResponse,
   type SetTerminalEnabledResponse,
 } from '../../gen/tapline/v1/admin';
+import { operatorChannel, reader_terminal, TerminalChannels, type ClientAccess } from './access';
 import {
-  AuthorizationServiceClient,
+  type AuthorizationServiceClient,
   type AuthorizeRequest,
   type AuthorizeResponse,
   type GetBalanceResponse,
@@ -53,23 +54,35 @@ export function purchase(
 }
 
 export class TaplineClient {
-  readonly authorization: AuthorizationServiceClient;
   readonly admin: AdminServiceClient;
+  /** The terminal door, one channel per terminal certificate (and per gateway). */
+  readonly terminals: TerminalChannels;
 
+  /** `access`: the node's doors and how to prove who calls (tools/client/access.ts). */
   constructor(
-    readonly address: string,
+    readonly access: ClientAccess,
     options: grpc.ChannelOptions = {},
-    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   ) {
-    this.authorization = new AuthorizationServiceClient(address, credentials, options);
-    this.admin = new AdminServiceClient(address, credentials, options);
+    this.terminals = new TerminalChannels(access, options);
+    this.admin = new AdminServiceClient(...operatorChannel(access, options));
   }
 
-  authorize(request: AuthorizeRequest, deadlineMs?: number): Promise<AuthorizeResponse> {
-    return invoke((options, cb) => this.authorization.authorize(request, new grpc.Metadata(), options, cb), deadlineMs);
+  /** The terminal API as terminal `terminalId` (its own certificate). */
+  terminal(terminalId: string): Promise<AuthorizationServiceClient> {
+    return this.terminals.terminal(terminalId);
   }
 
-  topUp(
+  /** The terminal API as a venue gateway for these merchants (AuthorizeStream). */
+  gateway(merchantIds: readonly string[]): Promise<AuthorizationServiceClient> {
+    return this.terminals.gateway(merchantIds);
+  }
+
+  async authorize(request: AuthorizeRequest, deadlineMs?: number): Promise<AuthorizeResponse> {
+    const terminal = await this.terminal(request.terminalId);
+    return invoke((options, cb) => terminal.authorize(request, new grpc.Metadata(), options, cb), deadlineMs);
+  }
+
+  async topUp(
     cardId: string,
     amountMinor: number,
     key: { terminalId: string; txn: number } | { idempotencyKey: string },
@@ -84,50 +97,54 @@ export class TaplineClient {
       source: 'terminalId' in key ? TopUpSource.TOP_UP_SOURCE_CASH : TopUpSource.TOP_UP_SOURCE_PSP,
       operatorId: '',
     };
-    return invoke((options, cb) => this.authorization.topUp(request, new grpc.Metadata(), options, cb));
+    // A keyed top-up names no terminal: it goes out as the reader terminal (and is refused there).
+    const terminal = await this.terminal(request.terminalId === '' ? reader_terminal : request.terminalId);
+    return invoke((options, cb) => terminal.topUp(request, new grpc.Metadata(), options, cb));
   }
 
-  balance(cardId: string): Promise<GetBalanceResponse> {
-    return invoke((options, cb) => this.authorization.getBalance({ cardId }, new grpc.Metadata(), options, cb));
+  async balance(cardId: string): Promise<GetBalanceResponse> {
+    const terminal = await this.terminal(reader_terminal);
+    return invoke((options, cb) => terminal.getBalance({ cardId }, new grpc.Metadata(), options, cb));
   }
 
-  reverse(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<ReverseResponse> {
+  async reverse(terminalId: string, txn: number, cardId: string, original: { terminalId: string; txn: number }): Promise<ReverseResponse> {
     const request = {
       terminalId,
       terminalTxnNumber: BigInt(txn),
       cardId,
       original: { ref: { $case: 'terminalTxn' as const, value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
     };
-    return invoke((options, cb) => this.authorization.reverse(request, new grpc.Metadata(), options, cb));
+    const terminal = await this.terminal(terminalId);
+    return invoke((options, cb) => terminal.reverse(request, new grpc.Metadata(), options, cb));
   }
 
   issueCard(cardId: string, initialMinor: number, currency = 'EUR', programId = 'test'): Promise<IssueCardResponse> {
-    const request = { cardId, initialBalance: { amountMinor: BigInt(initialMinor), currency }, programId, operatorId: 'ops' };
+    const request = { cardId, initialBalance: { amountMinor: BigInt(initialMinor), currency }, programId, operatorId: '' };
     return invoke((options, cb) => this.admin.issueCard(request, new grpc.Metadata(), options, cb));
   }
 
   setCardStatus(cardId: string, status: CardStatus): Promise<SetCardStatusResponse> {
     return invoke((options, cb) =>
-      this.admin.setCardStatus({ cardId, status, reason: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb),
+      this.admin.setCardStatus({ cardId, status, reason: 'test', operatorId: '' }, new grpc.Metadata(), options, cb),
     );
   }
 
   registerTerminal(terminalId: string, merchantId: string, deadlineMs?: number): Promise<RegisterTerminalResponse> {
     return invoke(
       (options, cb) =>
-        this.admin.registerTerminal({ terminalId, merchantId, location: 'test', operatorId: 'ops' }, new grpc.Metadata(), options, cb),
+        this.admin.registerTerminal({ terminalId, merchantId, location: 'test', operatorId: '' }, new grpc.Metadata(), options, cb),
       deadlineMs,
     );
   }
 
   setTerminalEnabled(terminalId: string, enabled: boolean): Promise<SetTerminalEnabledResponse> {
     return invoke((options, cb) =>
-      this.admin.setTerminalEnabled({ terminalId, enabled, operatorId: 'ops' }, new grpc.Metadata(), options, cb),
+      this.admin.setTerminalEnabled({ terminalId, enabled, operatorId: '' }, new grpc.Metadata(), options, cb),
     );
   }
 
   close(): void {
-    this.authorization.close();
+    this.terminals.close();
     this.admin.close();
   }
 }

@@ -12,10 +12,16 @@ export const process_start_timeout_ms = 30_000;
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly pid: number;
+  /** The terminal door's port (an authorizer node's), or the process's gRPC port. */
   readonly grpcPort: number;
   readonly address: string;
+  /** The operator door an authorizer node announces (undefined for other processes). */
+  readonly operatorPort: number | undefined;
+  readonly operatorAddress: string | undefined;
   /** The node-to-node port an authorizer node announces (undefined for other processes). */
   readonly internalPort: number | undefined;
+  /** The HTTP port the reports service announces (undefined for other processes). */
+  readonly httpPort: number | undefined;
   /** SIGKILL, resolves when the process is gone. */
   kill9(): Promise<void>;
   /** SIGTERM (graceful), resolves with the exit code. */
@@ -48,7 +54,12 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
     options.onStderr?.(chunk.toString());
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const ready = await new Promise<{ grpcPort: number; internalPort: number | undefined }>((resolve, reject) => {
+  const ready = await new Promise<{
+    grpcPort: number;
+    internalPort: number | undefined;
+    operatorPort: number | undefined;
+    httpPort: number | undefined;
+  }>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${options.script}: expected a line with grpcPort within ${process_start_timeout_ms} ms; stderr: ${stderr}`));
@@ -57,13 +68,15 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
     createInterface({ input: child.stdout }).on('line', (line) => {
       options.onLine?.(line);
       if (ready || !line.includes('"grpcPort"')) return;
-      const announced = JSON.parse(line) as { grpcPort?: number; internalPort?: number };
+      const announced = JSON.parse(line) as { grpcPort?: number; internalPort?: number; operatorPort?: number; httpPort?: number };
       if (typeof announced.grpcPort !== 'number') return;
       ready = true;
       clearTimeout(timer);
       resolve({
         grpcPort: announced.grpcPort,
         internalPort: typeof announced.internalPort === 'number' ? announced.internalPort : undefined,
+        operatorPort: typeof announced.operatorPort === 'number' ? announced.operatorPort : undefined,
+        httpPort: typeof announced.httpPort === 'number' ? announced.httpPort : undefined,
       });
     });
     child.once('exit', (code) => {
@@ -76,7 +89,10 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
     pid: child.pid as number,
     grpcPort: ready.grpcPort,
     address: `127.0.0.1:${ready.grpcPort}`,
+    operatorPort: ready.operatorPort,
+    operatorAddress: ready.operatorPort === undefined ? undefined : `127.0.0.1:${ready.operatorPort}`,
     internalPort: ready.internalPort,
+    httpPort: ready.httpPort,
     exited,
     kill9: async () => {
       child.kill('SIGKILL');

@@ -4,13 +4,22 @@
 // happened, and keeps serving until Ctrl-C (then stops everything it started, in order).
 //
 // Options: `--nodes N` (or TAPLINE_NODES / TAPLINE_UP_NODES; default 1) authorizer nodes forming one
-// cluster on the same Redis (docs/CLUSTER.md). Environment: TAPLINE_UP_GRPC_PORT (50051, node i uses +i),
+// cluster on the same Redis (docs/CLUSTER.md). Environment: TAPLINE_UP_GRPC_PORT (50051: the terminal
+// door, node i uses +i), TAPLINE_UP_OPERATOR_PORT (50061: the operator door, +i),
 // TAPLINE_UP_METRICS_PORT (9464), TAPLINE_UP_REDIS_PORT (6390), TAPLINE_UP_CLICKHOUSE_HTTP_PORT
-// (8133), TAPLINE_UP_CLICKHOUSE_TCP_PORT (9010), TAPLINE_UP_EXIT_AFTER_DEMO (unset: keep serving).
+// (8133), TAPLINE_UP_CLICKHOUSE_TCP_PORT (9010), TAPLINE_UP_REPORTS_PORT (9470) — 0 for any of them
+// picks free ports —, TAPLINE_UP_DATA_DIR (.data: Redis and ClickHouse data, secrets, credentials),
+// TAPLINE_UP_EXIT_AFTER_DEMO (unset: keep serving), TAPLINE_UP_PLAINTEXT=true (the loudly logged
+// development switch: no TLS anywhere; tokens are still required).
+//
+// Secure by default: a dev CA, certificates for the demo terminals, a gateway and the nodes, and a
+// token per role are made (or reused) under .data/dev-credentials/ and described for clients in
+// .data/dev-credentials/manifest.json, written as soon as the doors are up; the demo itself reaches
+// the doors through that manifest. Every door serves TLS and asks who is calling.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { queryClickHouse, startClickHouse, type ClickHouseInstance } from './clickhouse';
 import { startRedis, type RedisInstance } from './redis';
 import { startServerProcess, type ServerProcess } from './node-process';
@@ -23,8 +32,21 @@ import { AuthorizationKind } from '../../gen/tapline/v1/types';
 import { PriceFormula } from '../../gen/tapline/v1/fleet';
 import { FleetClient, fleetPurchase } from '../client/fleet-client';
 import { stringLiteral } from '../../services/streamer/sql';
+import { role_names } from '../../services/common/auth/policy';
+import { credentialAccess, manifestAccess, readManifest, type ClientAccess } from '../client/access';
+import { httpRequest } from '../client/http';
+import { DevCredentials, writeManifest, type DevManifest } from './credentials';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+
+/**
+ * The port of the i-th process of a kind: the base port plus i, or 0 (a free port each) when the
+ * base is 0, so a test or a second environment on the machine can ask for free ports everywhere.
+ */
+function portOf(name: string, fallback: number, i = 0): number {
+  const base = env(name, fallback);
+  return base === 0 ? 0 : base + i;
+}
 
 /** Authorizer nodes to start: `--nodes N`, else TAPLINE_NODES, else TAPLINE_UP_NODES, else 1. */
 export function nodeCountOf(argv: readonly string[], environment: Record<string, string | undefined>): number {
@@ -64,17 +86,33 @@ function localSecrets(dataDir: string): { pin: string; psp: string } {
   return secrets;
 }
 
+/** The development credentials of the local cluster and how clients reach it. */
+interface Local {
+  readonly dataDir: string;
+  readonly credentials: DevCredentials;
+  readonly plaintext: boolean;
+  readonly run: string;
+}
+
+/** What `npm start` started, stopped in reverse order. */
+interface Started {
+  redis?: RedisInstance;
+  clickhouse?: ClickHouseInstance;
+  nodes: ServerProcess[];
+  streamer?: ServerProcess;
+  reports?: ServerProcess;
+}
+
 async function main(): Promise<void> {
-  const dataDir = join(projectRoot(), '.data');
+  const dataDir = resolve(projectRoot(), process.env['TAPLINE_UP_DATA_DIR'] ?? '.data');
   mkdirSync(dataDir, { recursive: true });
-  const secrets = localSecrets(dataDir);
-  const started: {
-    redis?: RedisInstance;
-    clickhouse?: ClickHouseInstance;
-    nodes: ServerProcess[];
-    streamer?: ServerProcess;
-    reports?: ServerProcess;
-  } = { nodes: [] };
+  const local: Local = {
+    dataDir,
+    credentials: await DevCredentials.open(join(dataDir, 'dev-credentials')),
+    plaintext: process.env['TAPLINE_UP_PLAINTEXT'] === 'true',
+    run: Date.now().toString(36),
+  };
+  const started: Started = { nodes: [] };
   let stopping = false;
   const stopAll = async (code: number): Promise<never> => {
     if (!stopping) {
@@ -91,82 +129,158 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
+  let manifestPath = '';
   try {
-    started.redis = await startRedis({ dataDir: join(dataDir, 'redis'), port: env('TAPLINE_UP_REDIS_PORT', 6390), appendfsync: 'always' });
-    say(`redis       ${started.redis.url}  (AOF, appendfsync always, data in .data/redis)`);
-    started.clickhouse = await startClickHouse({
-      dataDir: join(dataDir, 'clickhouse'),
-      httpPort: env('TAPLINE_UP_CLICKHOUSE_HTTP_PORT', 8133),
-      tcpPort: env('TAPLINE_UP_CLICKHOUSE_TCP_PORT', 9010),
-    });
-    say(`clickhouse  ${started.clickhouse.url}  (data in .data/clickhouse)`);
-    const nodeCount = nodeCountOf(process.argv.slice(2), process.env);
-    for (let i = 0; i < nodeCount; i++) {
-      const node = await startServerProcess({
-        script: 'dist/tools/devenv/node-main.js',
-        nodeArgs: authorizer_node_flags,
-        env: {
-          TAPLINE_NODE_ID: `local-${i + 1}`,
-          TAPLINE_REDIS_URL: started.redis.url,
-          TAPLINE_GRPC_PORT: String(env('TAPLINE_UP_GRPC_PORT', 50051) + i),
-          TAPLINE_INTERNAL_PORT: '0',
-          TAPLINE_METRICS_PORT: String(env('TAPLINE_UP_METRICS_PORT', 9464) + i),
-          TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
-          TAPLINE_PIN_SECRET: secrets.pin,
-          TAPLINE_PSP_SECRET: secrets.psp,
-        },
-        onLine: (line) => {
-          if (!line.includes('"grpcPort"')) process.stdout.write(`[node ${i + 1}] ${line}\n`);
-        },
-      });
-      started.nodes.push(node);
-      say(`node ${i + 1}      grpc ${node.address}  metrics http://127.0.0.1:${env('TAPLINE_UP_METRICS_PORT', 9464) + i}/metrics`);
-    }
-    started.streamer = await startServerProcess({
-      script: 'dist/services/streamer/main.js',
-      env: {
-        TAPLINE_NODE_ID: 'local-streamer',
-        TAPLINE_REDIS_URL: started.redis.url,
-        TAPLINE_CLICKHOUSE_URL: started.clickhouse.url,
-        TAPLINE_METRICS_PORT: String(env('TAPLINE_UP_METRICS_PORT', 9464) + nodeCount),
-        TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
+    const endpoints = await startAll(local, started);
+    // The manifest is written as soon as the doors serve, before the demo: clients can use it
+    // whatever the demo does, and the demo reaches the doors through it like any client.
+    const terminals = demoTerminals(local.run);
+    manifestPath = await writeManifest(
+      local.credentials,
+      {
+        endpoints,
+        terminals: Object.values(terminals),
+        gateways: demo_gateway_merchants,
+        nodes: started.nodes.map((_, i) => `local-${i + 1}`),
+        roles: role_names,
       },
-      onLine: (line) => {
-        if (!line.includes('"grpcPort"')) process.stdout.write(`[streamer] ${line}\n`);
-      },
-    });
-    say(`streamer    outbox -> ClickHouse (database tapline)`);
-    const reportsPort = env('TAPLINE_UP_REPORTS_PORT', 9470);
-    started.reports = await startServerProcess({
-      script: 'dist/services/reports/main.js',
-      env: {
-        TAPLINE_REDIS_URL: started.redis.url,
-        TAPLINE_CLICKHOUSE_URL: started.clickhouse.url,
-        TAPLINE_AUTHORIZER_GRPC_ADDRESS: started.nodes[0]?.address ?? '',
-        TAPLINE_REPORTS_PORT: String(reportsPort),
-        TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
-      },
-    });
-    say(`reports     http://127.0.0.1:${reportsPort}/reports/float?currency=EUR  (and /reports/reconciliation, ...)`);
-    const first = started.nodes[0];
-    if (first === undefined) throw new Error('at least one node is needed');
-    if (started.nodes.length > 1)
-      say(`cluster     ${started.nodes.length} nodes share 256 shards; any node accepts any request and forwards it to the card's owner`);
-    const run = await demo(first.address);
-    await reportFromClickHouse(started.clickhouse.url, run);
-    const reconciliation = (await fetch(`http://127.0.0.1:${reportsPort}/reports/reconciliation`).then((r) => r.json())) as {
-      summary?: Record<string, unknown>;
-    };
-    say(`reconciliation ClickHouse vs Redis: ${JSON.stringify(reconciliation.summary ?? reconciliation)}`);
-    const differences = (reconciliation as { differences?: unknown[] }).differences ?? [];
-    for (const difference of differences.slice(0, 10)) say(`  difference: ${JSON.stringify(difference)}`);
+      projectRoot(),
+    );
+    say(
+      `credentials ${relative(projectRoot(), manifestPath)}  (CA, terminal and gateway certificates, node certificates, a token per role)`,
+    );
+    const access = local.plaintext
+      ? credentialAccess(local.credentials, endpoints, { plaintext: true })
+      : manifestAccess(readManifest(manifestPath));
+    const run = await demo(access, local.run, terminals);
+    if (started.clickhouse !== undefined) await reportFromClickHouse(started.clickhouse.url, run);
+    await reconciliation(access, endpoints.reports, await local.credentials.token('analyst'));
   } catch (error) {
     process.stderr.write(`\nlocal cluster failed: ${error instanceof Error ? error.message : String(error)}\n`);
     await stopAll(1);
   }
   if (process.env['TAPLINE_UP_EXIT_AFTER_DEMO']) await stopAll(0);
-  say(`\nserving. Try: grpcurl -plaintext ${started.nodes[0]?.address ?? '127.0.0.1:50051'} list   (Ctrl-C stops everything)`);
+  say(`\nserving (Ctrl-C stops everything). Try, with the demo terminal's certificate (README "Doors and roles"):`);
+  say(`  ${grpcurlExample(local, readManifest(manifestPath))}`);
 }
+
+/** Starts Redis, ClickHouse, the nodes, the streamer and the reports service; answers the doors. */
+async function startAll(local: Local, started: Started): Promise<DevManifest['endpoints']> {
+  const secrets = localSecrets(local.dataDir);
+  const plaintextEnv: Record<string, string> = local.plaintext ? { TAPLINE_DEV_PLAINTEXT: 'true' } : {};
+  started.redis = await startRedis({
+    dataDir: join(local.dataDir, 'redis'),
+    port: portOf('TAPLINE_UP_REDIS_PORT', 6390),
+    appendfsync: 'always',
+  });
+  say(`redis       ${started.redis.url}  (AOF, appendfsync always, data in ${relative(projectRoot(), local.dataDir)}/redis)`);
+  started.clickhouse = await startClickHouse({
+    dataDir: join(local.dataDir, 'clickhouse'),
+    httpPort: portOf('TAPLINE_UP_CLICKHOUSE_HTTP_PORT', 8133),
+    tcpPort: portOf('TAPLINE_UP_CLICKHOUSE_TCP_PORT', 9010),
+  });
+  say(`clickhouse  ${started.clickhouse.url}  (data in ${relative(projectRoot(), local.dataDir)}/clickhouse)`);
+  const nodeCount = nodeCountOf(process.argv.slice(2), process.env);
+  for (let i = 0; i < nodeCount; i++) {
+    const metricsPort = portOf('TAPLINE_UP_METRICS_PORT', 9464, i);
+    const node = await startServerProcess({
+      script: 'dist/tools/devenv/node-main.js',
+      nodeArgs: authorizer_node_flags,
+      env: {
+        ...(await local.credentials.nodeEnv(`local-${i + 1}`)),
+        ...plaintextEnv,
+        TAPLINE_REDIS_URL: started.redis.url,
+        TAPLINE_GRPC_PORT: String(portOf('TAPLINE_UP_GRPC_PORT', 50051, i)),
+        TAPLINE_OPERATOR_PORT: String(portOf('TAPLINE_UP_OPERATOR_PORT', 50061, i)),
+        TAPLINE_INTERNAL_PORT: '0',
+        TAPLINE_METRICS_PORT: String(metricsPort),
+        TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
+        TAPLINE_PIN_SECRET: secrets.pin,
+        TAPLINE_PSP_SECRET: secrets.psp,
+      },
+      onLine: (line) => {
+        if (!line.includes('"grpcPort"')) process.stdout.write(`[node ${i + 1}] ${line}\n`);
+      },
+    });
+    started.nodes.push(node);
+    say(
+      `node ${i + 1}      terminal door ${node.address}  operator door ${node.operatorAddress ?? '?'}  internal door 127.0.0.1:${node.internalPort ?? '?'}${metricsPort === 0 ? '' : `  metrics http://127.0.0.1:${metricsPort}/metrics`}`,
+    );
+  }
+  started.streamer = await startServerProcess({
+    script: 'dist/services/streamer/main.js',
+    env: {
+      TAPLINE_NODE_ID: 'local-streamer',
+      TAPLINE_REDIS_URL: started.redis.url,
+      TAPLINE_CLICKHOUSE_URL: started.clickhouse.url,
+      TAPLINE_METRICS_PORT: String(portOf('TAPLINE_UP_METRICS_PORT', 9464, nodeCount)),
+      TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
+    },
+    onLine: (line) => {
+      if (!line.includes('"grpcPort"')) process.stdout.write(`[streamer] ${line}\n`);
+    },
+  });
+  say(`streamer    outbox -> ClickHouse (database tapline)`);
+  const first = started.nodes[0];
+  if (first === undefined) throw new Error('at least one node is needed');
+  started.reports = await startServerProcess({
+    script: 'dist/services/reports/main.js',
+    env: await reportsEnv(local, started, portOf('TAPLINE_UP_REPORTS_PORT', 9470)),
+  });
+  const reportsUrl = `${local.plaintext ? 'http' : 'https'}://127.0.0.1:${started.reports.httpPort ?? '?'}`;
+  say(`reports     ${reportsUrl}/reports/float?currency=EUR  (and /reports/reconciliation, ...; bearer token of the manifest)`);
+  if (started.nodes.length > 1)
+    say(`cluster     ${started.nodes.length} nodes share 256 shards; any node accepts any request and forwards it to the card's owner`);
+  return {
+    terminal: first.address,
+    operator: first.operatorAddress ?? '',
+    internal: `127.0.0.1:${first.internalPort ?? 0}`,
+    reports: reportsUrl,
+  };
+}
+
+/** Prints what the reports service finds when it reconciles ClickHouse with Redis. */
+async function reconciliation(access: ClientAccess, reportsUrl: string, token: string): Promise<void> {
+  const answer = await httpRequest(`${reportsUrl}/reports/reconciliation`, { token, ca: access.ca });
+  const reconciled = JSON.parse(answer.body) as { summary?: Record<string, unknown>; differences?: unknown[] };
+  say(`reconciliation ClickHouse vs Redis: ${JSON.stringify(reconciled.summary ?? reconciled)}`);
+  for (const difference of (reconciled.differences ?? []).slice(0, 10)) say(`  difference: ${JSON.stringify(difference)}`);
+}
+
+/** A grpcurl call a newcomer can paste: the demo bar terminal's balance read, with its certificate. */
+function grpcurlExample(local: Local, manifest: DevManifest): string {
+  const terminal = manifest.terminals[0];
+  const tls =
+    local.plaintext || terminal === undefined
+      ? '-plaintext'
+      : `-cacert ${manifest.ca} -cert ${terminal.cert} -key ${terminal.key} -servername localhost`;
+  return `grpcurl ${tls} -import-path proto -proto tapline/v1/authorization.proto -d '{"card_id":"alice-${local.run}"}' ${manifest.endpoints.terminal} tapline.v1.AuthorizationService/GetBalance`;
+}
+
+/** The reports service's environment: its HTTPS certificate, the issuers it trusts, its own token. */
+async function reportsEnv(
+  local: Local,
+  started: { redis?: RedisInstance; clickhouse?: ClickHouseInstance; nodes: ServerProcess[] },
+  port: number,
+): Promise<Record<string, string>> {
+  const server = await local.credentials.server('reports');
+  return {
+    TAPLINE_REDIS_URL: started.redis?.url ?? '',
+    TAPLINE_CLICKHOUSE_URL: started.clickhouse?.url ?? '',
+    TAPLINE_AUTHORIZER_GRPC_ADDRESS: started.nodes[0]?.operatorAddress ?? '',
+    TAPLINE_AUTHORIZER_CA_FILE: local.credentials.caFile,
+    TAPLINE_AUTHORIZER_TOKEN_FILE: await local.credentials.tokenFile('reports', 'reports-service'),
+    TAPLINE_TLS_CERT_FILE: server.cert,
+    TAPLINE_TLS_KEY_FILE: server.key,
+    TAPLINE_OIDC_ISSUERS: local.credentials.issuer.issuersSetting,
+    TAPLINE_REPORTS_PORT: String(port),
+    TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
+    ...(local.plaintext ? { TAPLINE_DEV_PLAINTEXT: 'true' } : {}),
+  };
+}
+
+/** The demo's gateway merchants: a gateway certificate speaks for their terminals. */
+const demo_gateway_merchants = ['main-stage-bar'];
 
 /**
  * Waits until the demo's transactions are queryable in ClickHouse (the streamer moved them from
@@ -193,10 +307,17 @@ async function reportFromClickHouse(url: string, run: { id: string; transactions
 }
 
 /** Issues cards and terminals for this run and sends a burst of real authorizations. */
-async function demo(address: string): Promise<{ id: string; transactions: number }> {
-  const client = new TaplineClient(address);
-  const run = Date.now().toString(36);
-  const terminals = { bar: `bar-${run}`, food: `food-${run}`, topup: `topup-${run}` };
+/** The demo's terminals of a run: the manifest holds a certificate for each. */
+function demoTerminals(run: string): { bar: string; food: string; topup: string; tap: string; pump: string } {
+  return { bar: `bar-${run}`, food: `food-${run}`, topup: `topup-${run}`, tap: `tap-${run}`, pump: `pump-${run}` };
+}
+
+async function demo(
+  access: ClientAccess,
+  run: string,
+  terminals: ReturnType<typeof demoTerminals>,
+): Promise<{ id: string; transactions: number }> {
+  const client = new TaplineClient(access);
   await client.registerTerminal(terminals.bar, 'main-stage-bar');
   await client.registerTerminal(terminals.food, 'food-court');
   await client.registerTerminal(terminals.topup, 'cash-desk');
@@ -246,7 +367,7 @@ async function demo(address: string): Promise<{ id: string; transactions: number
   }
   // A beer tap: hold €10.00 before pouring, complete for what was poured (€6.50); the rest of
   // the hold is released.
-  const tap = `tap-${run}`;
+  const tap = terminals.tap;
   const carol = `carol-${run}`;
   await client.registerTerminal(tap, 'beer-tap-7');
   await client.issueCard(carol, 3_000, 'EUR', 'summer-festival');
@@ -258,7 +379,7 @@ async function demo(address: string): Promise<{ id: string; transactions: number
   say(
     `beer tap on ${carol} (€30.00): hold ${euros(hold.holdAmount?.amountMinor)} (available ${euros(hold.balanceAfter?.amountMinor)}), completed ${euros(poured.approvedAmount?.amountMinor)} -> balance ${euros(poured.balanceAfter?.amountMinor)}`,
   );
-  await fleetDemo(address, run);
+  await fleetDemo(access, run, terminals.pump);
 
   say('balances:');
   for (const card of [...cards, { id: carol }]) {
@@ -276,9 +397,9 @@ function withKind(request: AuthorizeRequest, kind: AuthorizationKind): Authorize
 }
 
 /** A haulage company's fuel card: odometer prompt, pump price minus 3 %, invoiced to the fleet. */
-async function fleetDemo(address: string, run: string): Promise<void> {
-  const fleet = new FleetClient(address);
-  const client = new TaplineClient(address);
+async function fleetDemo(access: ClientAccess, run: string, pump: string): Promise<void> {
+  const fleet = new FleetClient(access);
+  const client = new TaplineClient(access);
   const fleetId = `haulage-${run}`;
   await fleet.createAccount({ fleetId, creditLimitMinor: 500_000, timeZone: 'Europe/Berlin' });
   await fleet.setPolicy({
@@ -303,7 +424,6 @@ async function fleetDemo(address: string, run: string): Promise<void> {
   });
   const card =
     (await fleet.issueCard({ fleetId, cardNo: '1', limits: undefined, productGroups: undefined, operatorId: 'ops' })).card?.cardId ?? '';
-  const pump = `pump-${run}`;
   await client.registerTerminal(pump, 'station-a9');
   const fill = await client.authorize(
     fleetPurchase(pump, 1, card, [{ code: 'diesel', group: 'fuel', qtyMilli: 52_300, unitMinor: 179, amountMinor: 9_362 }], {

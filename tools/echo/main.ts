@@ -2,6 +2,7 @@
 // doing anything: the ceiling for gRPC on this machine. The benchmark compares Tapline against
 // it in the same run. Prints {"event":"serving","grpcPort":N} when ready; stops on SIGTERM.
 
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import {
   AuthorizationServiceService,
@@ -62,8 +63,18 @@ server.addService(AuthorizationServiceService, {
   reverse: unimplemented,
 });
 
+/**
+ * Mutual TLS like the authorizer's terminal door when ECHO_TLS_CERT_FILE, ECHO_TLS_KEY_FILE and
+ * ECHO_TLS_CLIENT_CA_FILE are set (the benchmark compares like with like); plaintext otherwise.
+ */
+function credentials(): grpc.ServerCredentials {
+  const [cert, key, ca] = ['ECHO_TLS_CERT_FILE', 'ECHO_TLS_KEY_FILE', 'ECHO_TLS_CLIENT_CA_FILE'].map((name) => process.env[name]);
+  if (cert === undefined || key === undefined || ca === undefined) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(readFileSync(ca), [{ cert_chain: readFileSync(cert), private_key: readFileSync(key) }], true);
+}
+
 const port = Number(process.env['ECHO_GRPC_PORT'] ?? 0);
-server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
+server.bindAsync(`127.0.0.1:${port}`, credentials(), (error, boundPort) => {
   if (error) {
     process.stderr.write(`echo server failed to bind: ${error.message}\n`);
     process.exit(1);

@@ -106,7 +106,8 @@ a message instead of deploying a configuration that loses in-flight payments.
   - terminationGracePeriodSeconds must exceed preStopSleepSeconds + shutdownGraceMs, or the
     kubelet SIGKILLs the node while it is still draining and flushing commits.
   - Redis must be configured one way or the other.
-  - TLS needs a secret to mount.
+  - The doors are secure by default with no off switch: the CA bundles, the node certificates'
+    source and the token issuers must be given (the authorizer would refuse to start without them).
   - The streamer, reports service and migration Job need ClickHouse, and the same grace rule as
     the authorizer.
 */}}
@@ -118,9 +119,6 @@ a message instead of deploying a configuration that loses in-flight payments.
 {{- end }}
 {{- if and (not .Values.redis.url) (not .Values.redis.existingSecret) }}
 {{- fail "set redis.url (redis://host:port) or redis.existingSecret: Redis is external to this chart and has no default" }}
-{{- end }}
-{{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
-{{- fail "tls.enabled=true needs tls.secretName (a Secret with tls.crt, tls.key and ca.crt)" }}
 {{- end }}
 {{- if and (or .Values.streamer.enabled .Values.reports.enabled .Values.migrations.enabled) (not .Values.clickhouse.url) (not .Values.clickhouse.existingSecret) }}
 {{- fail "streamer.enabled / reports.enabled / migrations.enabled need clickhouse.url (http://host:8123) or clickhouse.existingSecret: ClickHouse is external to this chart and has no default" }}
@@ -139,6 +137,27 @@ a message instead of deploying a configuration that loses in-flight payments.
 {{- if le (mul (int64 .Values.reports.terminationGracePeriodSeconds) 1000) (int64 .Values.reports.shutdownGraceMs) }}
 {{- fail (printf "reports.terminationGracePeriodSeconds (%d s) must be greater than reports.shutdownGraceMs (%d ms), or in-flight reports are cut off" (int64 .Values.reports.terminationGracePeriodSeconds) (int64 .Values.reports.shutdownGraceMs)) }}
 {{- end }}
+{{- end }}
+{{- if not .Values.tls.clientCa.secretName }}
+{{- fail "set tls.clientCa.secretName: a Secret with the CA bundle of terminal and gateway certificates (the terminal door takes no one else)" }}
+{{- end }}
+{{- if not .Values.tls.clusterCa.secretName }}
+{{- fail "set tls.clusterCa.secretName: a Secret with the CA bundle of node certificates (the internal door and the reports service verify nodes with it)" }}
+{{- end }}
+{{- if and (eq .Values.tls.node.source "csi") (not .Values.tls.node.issuer.name) }}
+{{- fail "tls.node.source=csi needs tls.node.issuer.name: the cert-manager issuer that signs node certificates (csi-driver asks it for one per pod)" }}
+{{- end }}
+{{- if and (eq .Values.tls.node.source "secret") (not .Values.tls.node.secretName) }}
+{{- fail "tls.node.source=secret needs tls.node.secretName: a Secret with <pod name>.crt and <pod name>.key for every pod" }}
+{{- end }}
+{{- if not .Values.oidc.issuers.existingSecret }}
+{{- fail "set oidc.issuers.existingSecret: a Secret with the trusted token issuers (TAPLINE_OIDC_ISSUERS); the operator door and the reports service take no caller without a token" }}
+{{- end }}
+{{- if and .Values.reports.enabled (not .Values.reports.tls.secretName) }}
+{{- fail "reports.enabled needs reports.tls.secretName: the reports service serves HTTPS only" }}
+{{- end }}
+{{- if and .Values.reports.enabled (not .Values.reports.authorizerToken.existingSecret) }}
+{{- fail "reports.enabled needs reports.authorizerToken.existingSecret: the reports service's own token (role reports) towards the operator door" }}
 {{- end }}
 {{- end }}
 
@@ -237,9 +256,52 @@ The authorizer's secrets, each from its existing Secret by secretKeyRef; absent 
 {{- end }}
 
 {{/*
-Where the reports service reaches the authorizer's gRPC API: reports.authorizerGrpcAddress, or
-this release's client Service.
+Where the reports service reaches the authorizer's operator door: reports.authorizerGrpcAddress,
+or this release's client Service.
 */}}
 {{- define "tapline.authorizerGrpcAddress" -}}
-{{- .Values.reports.authorizerGrpcAddress | default (printf "%s.%s.svc:%d" (include "tapline.fullname" .) .Release.Namespace (int64 .Values.service.port)) }}
+{{- .Values.reports.authorizerGrpcAddress | default (printf "%s.%s.svc:%d" (include "tapline.fullname" .) .Release.Namespace (int64 .Values.service.operatorPort)) }}
+{{- end }}
+
+{{/*
+The trust settings the authorizer and the reports service share: the trusted token issuers from
+their Secret by secretKeyRef (never in a ConfigMap: they say whose tokens move money), the
+audience, the roles claim, and how often certificate, key and token files are reread.
+*/}}
+{{- define "tapline.authEnv" -}}
+- name: TAPLINE_OIDC_ISSUERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.oidc.issuers.existingSecret }}
+      key: {{ .Values.oidc.issuers.key }}
+- name: TAPLINE_OIDC_AUDIENCE
+  value: {{ .Values.oidc.audience | quote }}
+- name: TAPLINE_OIDC_ROLES_CLAIM
+  value: {{ .Values.oidc.rolesClaim | quote }}
+{{- with .Values.tls.reloadMs }}
+- name: TAPLINE_TLS_RELOAD_MS
+  value: {{ int64 . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+A Secret mounted as a whole directory (never subPath, so a rotated Secret reaches the pod),
+readable by the pod's fsGroup only (0440). Called with (dict "name" <volume> "secret" <Secret>).
+*/}}
+{{- define "tapline.secretVolume" -}}
+- name: {{ .name }}
+  secret:
+    secretName: {{ .secret }}
+    defaultMode: 288
+{{- end }}
+
+{{/*
+DNS names of every node certificate (csi-driver fills in ${POD_NAME} and ${POD_NAMESPACE}): the
+pod's own name under the headless Service (what peers dial), the client Service's names (what
+terminals, operators and the reports service dial), and tls.node.extraDnsNames.
+*/}}
+{{- define "tapline.nodeDnsNames" -}}
+{{- $fullname := include "tapline.fullname" . }}
+{{- $names := list (printf "${POD_NAME}.%s.${POD_NAMESPACE}.svc" (include "tapline.headlessServiceName" .)) (printf "%s.${POD_NAMESPACE}.svc" $fullname) (printf "%s.${POD_NAMESPACE}.svc.cluster.local" $fullname) }}
+{{- join "," (concat $names .Values.tls.node.extraDnsNames) }}
 {{- end }}

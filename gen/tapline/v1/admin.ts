@@ -37,6 +37,11 @@ export interface IssueCardResponse {
   balance?: Money | undefined;
   status: CardStatus;
   alreadyExisted: boolean;
+  /**
+   * Set when the initial balance is above the four-eyes amount: nothing was written yet; the card
+   * is issued once a different principal with the approver role approves (ApprovalService).
+   */
+  pendingApprovalId: string;
 }
 
 export interface SetCardStatusRequest {
@@ -222,7 +227,7 @@ export const IssueCardRequest: MessageFns<IssueCardRequest> = {
 };
 
 function createBaseIssueCardResponse(): IssueCardResponse {
-  return { cardId: "", balance: undefined, status: 0, alreadyExisted: false };
+  return { cardId: "", balance: undefined, status: 0, alreadyExisted: false, pendingApprovalId: "" };
 }
 
 export const IssueCardResponse: MessageFns<IssueCardResponse> = {
@@ -238,6 +243,9 @@ export const IssueCardResponse: MessageFns<IssueCardResponse> = {
     }
     if (message.alreadyExisted !== false) {
       writer.uint32(32).bool(message.alreadyExisted);
+    }
+    if (message.pendingApprovalId !== "") {
+      writer.uint32(42).string(message.pendingApprovalId);
     }
     return writer;
   },
@@ -287,6 +295,14 @@ export const IssueCardResponse: MessageFns<IssueCardResponse> = {
             message.alreadyExisted = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.pendingApprovalId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -310,6 +326,7 @@ export const IssueCardResponse: MessageFns<IssueCardResponse> = {
       : undefined;
     message.status = object.status ?? 0;
     message.alreadyExisted = object.alreadyExisted ?? false;
+    message.pendingApprovalId = object.pendingApprovalId ?? "";
     return message;
   },
 };
@@ -1133,8 +1150,9 @@ export const StoredFleetAccountBalance: MessageFns<StoredFleetAccountBalance> = 
 };
 
 /**
- * Operator API: issuing cards, registering terminals, changing their status. Separate from the
- * public API so deployments can expose it only on an internal listener.
+ * Operator API: issuing cards, registering terminals, changing their status. Served on the
+ * operator door only (its own listener), to callers with a signed token whose roles allow the
+ * method; every operator_id field is ignored (who acted is the token's subject).
  */
 export type AdminServiceService = typeof AdminServiceService;
 export const AdminServiceService = {

@@ -209,6 +209,7 @@ export interface TopUpRequest {
   cardId: string;
   amount?: Money | undefined;
   source: TopUpSource;
+  /** Ignored: who acts on the terminal door is the certificate's terminal. */
   operatorId: string;
 }
 
@@ -3062,7 +3063,11 @@ export const ReportPourResponse: MessageFns<ReportPourResponse> = {
 };
 
 /**
- * The public API terminals and venue gateways call.
+ * The public API terminals and venue gateways call, on the terminal door (its own listener) over
+ * mutual TLS: the caller is its client certificate. A terminal certificate speaks for its own
+ * terminal id, a gateway certificate for the terminals of its merchants; a request naming any
+ * other terminal is PERMISSION_DENIED and changes nothing (UNAUTHENTICATED without a valid,
+ * unrevoked certificate). Credits without a terminal (keyed TopUp) are refused here.
  *
  * Every money request carries an idempotency key: the terminal id plus the terminal's own
  * transaction number. Sending the same key again returns the first answer and moves no money;

@@ -41,7 +41,10 @@ export enum CardAction {
   CARD_ACTION_REPORT_LOST = 3,
   /** CARD_ACTION_BLOCK - Denylist. */
   CARD_ACTION_BLOCK = 4,
-  /** CARD_ACTION_UNBLOCK - Needs approver_id, a different person than operator_id. */
+  /**
+   * CARD_ACTION_UNBLOCK - Four eyes: the request is held (pending_approval_id in the reply) until a different principal
+   * with the approver role approves it through ApprovalService.
+   */
   CARD_ACTION_UNBLOCK = 5,
   CARD_ACTION_EXPIRE = 6,
   UNRECOGNIZED = -1,
@@ -160,6 +163,12 @@ export interface CardServiceIssueCardRequest {
 export interface CardServiceIssueCardResponse {
   card?: CardInfo | undefined;
   alreadyExisted: boolean;
+  /**
+   * Set when the issuance needs a second principal (an initial balance above the four-eyes
+   * amount): nothing was written yet, `card` is empty, and ApprovalService carries the request out
+   * once a different principal with the approver role approves it.
+   */
+  pendingApprovalId: string;
 }
 
 export interface BulkIssueCardsRequest {
@@ -176,6 +185,11 @@ export interface BulkIssueCardsResponse {
   /** Cards issued by this call and cards that already existed with the same fields. */
   issued: number;
   alreadyExisted: number;
+  /**
+   * Set when the issuance needs a second principal (its cards' initial balances together above
+   * the four-eyes amount): nothing was issued yet (see ApprovalService).
+   */
+  pendingApprovalId: string;
 }
 
 export interface ChangeCardStateRequest {
@@ -191,6 +205,11 @@ export interface ChangeCardStateResponse {
   cardId: string;
   status: CardStatus;
   previous: CardStatus;
+  /**
+   * Set for an unblock: nothing changed yet; the card changes once a different principal with the
+   * approver role approves the held request (ApprovalService). status and previous are then empty.
+   */
+  pendingApprovalId: string;
 }
 
 export interface GetCardRequest {
@@ -356,7 +375,10 @@ export interface CreditCardRequest {
    * terminal, PSP or other client key can take it).
    */
   idempotencyKey: string;
-  /** Who credits (required); recorded as the transaction's operator. */
+  /**
+   * Ignored: who credits is the caller's token subject (recorded as the transaction's operator,
+   * with the approver that released the credit).
+   */
   operatorId: string;
 }
 
@@ -370,6 +392,11 @@ export interface CreditCardResponse {
     | undefined;
   /** True when this is the stored answer to an earlier request with the same key. */
   replayed: boolean;
+  /**
+   * Set when the credit waits for a second principal: nothing was credited yet, the other fields
+   * are empty, and ApprovalService carries the credit out once a different approver approves it.
+   */
+  pendingApprovalId: string;
 }
 
 export interface SetAutoReloadRequest {
@@ -1312,7 +1339,7 @@ export const CardServiceIssueCardRequest: MessageFns<CardServiceIssueCardRequest
 };
 
 function createBaseCardServiceIssueCardResponse(): CardServiceIssueCardResponse {
-  return { card: undefined, alreadyExisted: false };
+  return { card: undefined, alreadyExisted: false, pendingApprovalId: "" };
 }
 
 export const CardServiceIssueCardResponse: MessageFns<CardServiceIssueCardResponse> = {
@@ -1322,6 +1349,9 @@ export const CardServiceIssueCardResponse: MessageFns<CardServiceIssueCardRespon
     }
     if (message.alreadyExisted !== false) {
       writer.uint32(16).bool(message.alreadyExisted);
+    }
+    if (message.pendingApprovalId !== "") {
+      writer.uint32(26).string(message.pendingApprovalId);
     }
     return writer;
   },
@@ -1355,6 +1385,14 @@ export const CardServiceIssueCardResponse: MessageFns<CardServiceIssueCardRespon
             message.alreadyExisted = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pendingApprovalId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1374,6 +1412,7 @@ export const CardServiceIssueCardResponse: MessageFns<CardServiceIssueCardRespon
     const message = createBaseCardServiceIssueCardResponse();
     message.card = (object.card !== undefined && object.card !== null) ? CardInfo.fromPartial(object.card) : undefined;
     message.alreadyExisted = object.alreadyExisted ?? false;
+    message.pendingApprovalId = object.pendingApprovalId ?? "";
     return message;
   },
 };
@@ -1472,7 +1511,7 @@ export const BulkIssueCardsRequest: MessageFns<BulkIssueCardsRequest> = {
 };
 
 function createBaseBulkIssueCardsResponse(): BulkIssueCardsResponse {
-  return { issuanceId: "", issued: 0, alreadyExisted: 0 };
+  return { issuanceId: "", issued: 0, alreadyExisted: 0, pendingApprovalId: "" };
 }
 
 export const BulkIssueCardsResponse: MessageFns<BulkIssueCardsResponse> = {
@@ -1485,6 +1524,9 @@ export const BulkIssueCardsResponse: MessageFns<BulkIssueCardsResponse> = {
     }
     if (message.alreadyExisted !== 0) {
       writer.uint32(24).uint32(message.alreadyExisted);
+    }
+    if (message.pendingApprovalId !== "") {
+      writer.uint32(34).string(message.pendingApprovalId);
     }
     return writer;
   },
@@ -1526,6 +1568,14 @@ export const BulkIssueCardsResponse: MessageFns<BulkIssueCardsResponse> = {
             message.alreadyExisted = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pendingApprovalId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1546,6 +1596,7 @@ export const BulkIssueCardsResponse: MessageFns<BulkIssueCardsResponse> = {
     message.issuanceId = object.issuanceId ?? "";
     message.issued = object.issued ?? 0;
     message.alreadyExisted = object.alreadyExisted ?? 0;
+    message.pendingApprovalId = object.pendingApprovalId ?? "";
     return message;
   },
 };
@@ -1654,7 +1705,7 @@ export const ChangeCardStateRequest: MessageFns<ChangeCardStateRequest> = {
 };
 
 function createBaseChangeCardStateResponse(): ChangeCardStateResponse {
-  return { cardId: "", status: 0, previous: 0 };
+  return { cardId: "", status: 0, previous: 0, pendingApprovalId: "" };
 }
 
 export const ChangeCardStateResponse: MessageFns<ChangeCardStateResponse> = {
@@ -1667,6 +1718,9 @@ export const ChangeCardStateResponse: MessageFns<ChangeCardStateResponse> = {
     }
     if (message.previous !== 0) {
       writer.uint32(24).int32(message.previous);
+    }
+    if (message.pendingApprovalId !== "") {
+      writer.uint32(34).string(message.pendingApprovalId);
     }
     return writer;
   },
@@ -1708,6 +1762,14 @@ export const ChangeCardStateResponse: MessageFns<ChangeCardStateResponse> = {
             message.previous = reader.int32() as any;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pendingApprovalId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1728,6 +1790,7 @@ export const ChangeCardStateResponse: MessageFns<ChangeCardStateResponse> = {
     message.cardId = object.cardId ?? "";
     message.status = object.status ?? 0;
     message.previous = object.previous ?? 0;
+    message.pendingApprovalId = object.pendingApprovalId ?? "";
     return message;
   },
 };
@@ -3561,7 +3624,15 @@ export const CreditCardRequest: MessageFns<CreditCardRequest> = {
 };
 
 function createBaseCreditCardResponse(): CreditCardResponse {
-  return { outcome: 0, declineReason: 0, declineRule: "", transactionId: "", balanceAfter: undefined, replayed: false };
+  return {
+    outcome: 0,
+    declineReason: 0,
+    declineRule: "",
+    transactionId: "",
+    balanceAfter: undefined,
+    replayed: false,
+    pendingApprovalId: "",
+  };
 }
 
 export const CreditCardResponse: MessageFns<CreditCardResponse> = {
@@ -3583,6 +3654,9 @@ export const CreditCardResponse: MessageFns<CreditCardResponse> = {
     }
     if (message.replayed !== false) {
       writer.uint32(48).bool(message.replayed);
+    }
+    if (message.pendingApprovalId !== "") {
+      writer.uint32(58).string(message.pendingApprovalId);
     }
     return writer;
   },
@@ -3648,6 +3722,14 @@ export const CreditCardResponse: MessageFns<CreditCardResponse> = {
             message.replayed = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.pendingApprovalId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3673,6 +3755,7 @@ export const CreditCardResponse: MessageFns<CreditCardResponse> = {
       ? Money.fromPartial(object.balanceAfter)
       : undefined;
     message.replayed = object.replayed ?? false;
+    message.pendingApprovalId = object.pendingApprovalId ?? "";
     return message;
   },
 };
@@ -5283,11 +5366,17 @@ export const CancelIssuanceResponse: MessageFns<CancelIssuanceResponse> = {
 /**
  * Card management for cashless-festival operators and prepaid stored-value issuers: programs
  * (their configuration), issuing named and anonymous cards one by one or in bulk, and audited
- * state transitions. An operator API like AdminService: expose it on an internal listener.
+ * state transitions. An operator API like AdminService: served on the operator door only, to
+ * callers with a signed token whose roles allow the method (README "Doors and roles").
+ *
+ * Every operator_id and approver_id field below is ignored: who acted is the subject of the
+ * caller's token, and a second principal approves through ApprovalService. The fields stay so that
+ * existing clients still encode.
  *
  * Status codes: INVALID_ARGUMENT (malformed), NOT_FOUND (unknown card), FAILED_PRECONDITION
  * (a transition the card's state does not allow, e.g. reporting an anonymous card lost),
- * PERMISSION_DENIED (an unblock without a second person's approval), ALREADY_EXISTS (a card or
+ * UNAUTHENTICATED (no valid token), PERMISSION_DENIED (a role or scope that does not allow the
+ * call), ALREADY_EXISTS (a card or
  * issuance id reused with different fields).
  */
 export type CardServiceService = typeof CardServiceService;
@@ -5470,7 +5559,9 @@ export const CardServiceService = {
    * A manual credit by an operator (a goodwill credit, a correction): a top-up with source ADMIN,
    * idempotent by idempotency_key (the same key again answers the first credit, replayed). Credits
    * without a terminal are made here or by the PSP callback, never on the terminal API. Declined
-   * like any top-up (card status, currency, the program's top-up and balance limits).
+   * like any top-up (card status, currency, the program's top-up and balance limits). Four eyes:
+   * every credit is held (pending_approval_id in the reply, nothing credited) until a different
+   * principal with the approver role approves it through ApprovalService.
    */
   creditCard: {
     path: "/tapline.v1.CardService/CreditCard" as const,
@@ -5484,9 +5575,8 @@ export const CardServiceService = {
   /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
    * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
-   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
-   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
-   * is stored.
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true)
+   * replaces it without the old one and lifts a lockout. Only a keyed hash is stored.
    */
   setPin: {
     path: "/tapline.v1.CardService/SetPin" as const,
@@ -5689,15 +5779,16 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    * A manual credit by an operator (a goodwill credit, a correction): a top-up with source ADMIN,
    * idempotent by idempotency_key (the same key again answers the first credit, replayed). Credits
    * without a terminal are made here or by the PSP callback, never on the terminal API. Declined
-   * like any top-up (card status, currency, the program's top-up and balance limits).
+   * like any top-up (card status, currency, the program's top-up and balance limits). Four eyes:
+   * every credit is held (pending_approval_id in the reply, nothing credited) until a different
+   * principal with the approver role approves it through ApprovalService.
    */
   creditCard: handleUnaryCall<CreditCardRequest, CreditCardResponse>;
   /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
    * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
-   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
-   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
-   * is stored.
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true)
+   * replaces it without the old one and lifts a lockout. Only a keyed hash is stored.
    */
   setPin: handleUnaryCall<SetPinRequest, SetPinResponse>;
   /**
@@ -5991,7 +6082,9 @@ export interface CardServiceClient extends Client {
    * A manual credit by an operator (a goodwill credit, a correction): a top-up with source ADMIN,
    * idempotent by idempotency_key (the same key again answers the first credit, replayed). Credits
    * without a terminal are made here or by the PSP callback, never on the terminal API. Declined
-   * like any top-up (card status, currency, the program's top-up and balance limits).
+   * like any top-up (card status, currency, the program's top-up and balance limits). Four eyes:
+   * every credit is held (pending_approval_id in the reply, nothing credited) until a different
+   * principal with the approver role approves it through ApprovalService.
    */
   creditCard(
     request: CreditCardRequest,
@@ -6011,9 +6104,8 @@ export interface CardServiceClient extends Client {
   /**
    * Sets or changes a card's PIN. A card that has a PIN needs old_pin (PERMISSION_DENIED when
    * wrong, and counted on the card as a wrong PIN attempt: the program's pin_attempts_max lock it;
-   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true,
-   * operator_id required) replaces it without the old one and lifts a lockout. Only a keyed hash
-   * is stored.
+   * a locked PIN is not changed even with the right old_pin); an operator reset (reset = true)
+   * replaces it without the old one and lifts a lockout. Only a keyed hash is stored.
    */
   setPin(
     request: SetPinRequest,

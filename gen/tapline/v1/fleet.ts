@@ -418,7 +418,6 @@ export interface ResolveReviewResponse {
 export interface SetFleetBillingTermsRequest {
   fleetId: string;
   terms?: BillingTerms | undefined;
-  operatorId: string;
 }
 
 export interface SetFleetBillingTermsResponse {
@@ -429,7 +428,6 @@ export interface CloseFleetCycleRequest {
   fleetId: string;
   /** The cycle to close: the open one (FleetAccount.cycle). */
   cycle: bigint;
-  operatorId: string;
 }
 
 export interface CloseFleetCycleResponse {
@@ -448,7 +446,6 @@ export interface PostFleetPaymentRequest {
   /** The payment's own reference (a bank transfer's): its idempotency key, 1-128 of [A-Za-z0-9._:-]. */
   reference: string;
   amount?: Money | undefined;
-  operatorId: string;
 }
 
 export interface PostFleetPaymentResponse {
@@ -468,7 +465,6 @@ export interface SetFleetCardPinRequest {
   cardId: string;
   /** 4-12 digits; stored only as a keyed hash. */
   pin: string;
-  operatorId: string;
 }
 
 export interface SetFleetCardPinResponse {
@@ -478,7 +474,6 @@ export interface SetFleetCardPinResponse {
 export interface LoadSharedPricesRequest {
   priceListId: string;
   prices: BasePrice[];
-  operatorId: string;
 }
 
 export interface LoadSharedPricesResponse {
@@ -4418,7 +4413,7 @@ export const ResolveReviewResponse: MessageFns<ResolveReviewResponse> = {
 };
 
 function createBaseSetFleetBillingTermsRequest(): SetFleetBillingTermsRequest {
-  return { fleetId: "", terms: undefined, operatorId: "" };
+  return { fleetId: "", terms: undefined };
 }
 
 export const SetFleetBillingTermsRequest: MessageFns<SetFleetBillingTermsRequest> = {
@@ -4428,9 +4423,6 @@ export const SetFleetBillingTermsRequest: MessageFns<SetFleetBillingTermsRequest
     }
     if (message.terms !== undefined) {
       BillingTerms.encode(message.terms, writer.uint32(18).fork()).join();
-    }
-    if (message.operatorId !== "") {
-      writer.uint32(26).string(message.operatorId);
     }
     return writer;
   },
@@ -4464,14 +4456,6 @@ export const SetFleetBillingTermsRequest: MessageFns<SetFleetBillingTermsRequest
             message.terms = BillingTerms.decode(reader, reader.uint32());
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.operatorId = reader.string();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4493,7 +4477,6 @@ export const SetFleetBillingTermsRequest: MessageFns<SetFleetBillingTermsRequest
     message.terms = (object.terms !== undefined && object.terms !== null)
       ? BillingTerms.fromPartial(object.terms)
       : undefined;
-    message.operatorId = object.operatorId ?? "";
     return message;
   },
 };
@@ -4556,7 +4539,7 @@ export const SetFleetBillingTermsResponse: MessageFns<SetFleetBillingTermsRespon
 };
 
 function createBaseCloseFleetCycleRequest(): CloseFleetCycleRequest {
-  return { fleetId: "", cycle: 0n, operatorId: "" };
+  return { fleetId: "", cycle: 0n };
 }
 
 export const CloseFleetCycleRequest: MessageFns<CloseFleetCycleRequest> = {
@@ -4569,9 +4552,6 @@ export const CloseFleetCycleRequest: MessageFns<CloseFleetCycleRequest> = {
         throw new globalThis.Error("value provided for field message.cycle of type int64 too large");
       }
       writer.uint32(16).int64(message.cycle);
-    }
-    if (message.operatorId !== "") {
-      writer.uint32(26).string(message.operatorId);
     }
     return writer;
   },
@@ -4605,14 +4585,6 @@ export const CloseFleetCycleRequest: MessageFns<CloseFleetCycleRequest> = {
             message.cycle = reader.int64() as bigint;
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.operatorId = reader.string();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4632,7 +4604,6 @@ export const CloseFleetCycleRequest: MessageFns<CloseFleetCycleRequest> = {
     const message = createBaseCloseFleetCycleRequest();
     message.fleetId = object.fleetId ?? "";
     message.cycle = (object.cycle !== undefined && object.cycle !== null) ? BigInt(object.cycle) : 0n;
-    message.operatorId = object.operatorId ?? "";
     return message;
   },
 };
@@ -4735,7 +4706,7 @@ export const CloseFleetCycleResponse: MessageFns<CloseFleetCycleResponse> = {
 };
 
 function createBasePostFleetPaymentRequest(): PostFleetPaymentRequest {
-  return { fleetId: "", reference: "", amount: undefined, operatorId: "" };
+  return { fleetId: "", reference: "", amount: undefined };
 }
 
 export const PostFleetPaymentRequest: MessageFns<PostFleetPaymentRequest> = {
@@ -4748,9 +4719,6 @@ export const PostFleetPaymentRequest: MessageFns<PostFleetPaymentRequest> = {
     }
     if (message.amount !== undefined) {
       Money.encode(message.amount, writer.uint32(26).fork()).join();
-    }
-    if (message.operatorId !== "") {
-      writer.uint32(34).string(message.operatorId);
     }
     return writer;
   },
@@ -4792,14 +4760,6 @@ export const PostFleetPaymentRequest: MessageFns<PostFleetPaymentRequest> = {
             message.amount = Money.decode(reader, reader.uint32());
             continue;
           }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.operatorId = reader.string();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4822,7 +4782,6 @@ export const PostFleetPaymentRequest: MessageFns<PostFleetPaymentRequest> = {
     message.amount = (object.amount !== undefined && object.amount !== null)
       ? Money.fromPartial(object.amount)
       : undefined;
-    message.operatorId = object.operatorId ?? "";
     return message;
   },
 };
@@ -4967,7 +4926,7 @@ export const PostFleetPaymentResponse: MessageFns<PostFleetPaymentResponse> = {
 };
 
 function createBaseSetFleetCardPinRequest(): SetFleetCardPinRequest {
-  return { cardId: "", pin: "", operatorId: "" };
+  return { cardId: "", pin: "" };
 }
 
 export const SetFleetCardPinRequest: MessageFns<SetFleetCardPinRequest> = {
@@ -4977,9 +4936,6 @@ export const SetFleetCardPinRequest: MessageFns<SetFleetCardPinRequest> = {
     }
     if (message.pin !== "") {
       writer.uint32(18).string(message.pin);
-    }
-    if (message.operatorId !== "") {
-      writer.uint32(26).string(message.operatorId);
     }
     return writer;
   },
@@ -5013,14 +4969,6 @@ export const SetFleetCardPinRequest: MessageFns<SetFleetCardPinRequest> = {
             message.pin = reader.string();
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.operatorId = reader.string();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5040,7 +4988,6 @@ export const SetFleetCardPinRequest: MessageFns<SetFleetCardPinRequest> = {
     const message = createBaseSetFleetCardPinRequest();
     message.cardId = object.cardId ?? "";
     message.pin = object.pin ?? "";
-    message.operatorId = object.operatorId ?? "";
     return message;
   },
 };
@@ -5101,7 +5048,7 @@ export const SetFleetCardPinResponse: MessageFns<SetFleetCardPinResponse> = {
 };
 
 function createBaseLoadSharedPricesRequest(): LoadSharedPricesRequest {
-  return { priceListId: "", prices: [], operatorId: "" };
+  return { priceListId: "", prices: [] };
 }
 
 export const LoadSharedPricesRequest: MessageFns<LoadSharedPricesRequest> = {
@@ -5111,9 +5058,6 @@ export const LoadSharedPricesRequest: MessageFns<LoadSharedPricesRequest> = {
     }
     for (const v of message.prices) {
       BasePrice.encode(v!, writer.uint32(18).fork()).join();
-    }
-    if (message.operatorId !== "") {
-      writer.uint32(26).string(message.operatorId);
     }
     return writer;
   },
@@ -5147,14 +5091,6 @@ export const LoadSharedPricesRequest: MessageFns<LoadSharedPricesRequest> = {
             message.prices.push(BasePrice.decode(reader, reader.uint32()));
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.operatorId = reader.string();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5174,7 +5110,6 @@ export const LoadSharedPricesRequest: MessageFns<LoadSharedPricesRequest> = {
     const message = createBaseLoadSharedPricesRequest();
     message.priceListId = object.priceListId ?? "";
     message.prices = object.prices?.map((e) => BasePrice.fromPartial(e)) || [];
-    message.operatorId = object.operatorId ?? "";
     return message;
   },
 };
@@ -5248,7 +5183,8 @@ export const LoadSharedPricesResponse: MessageFns<LoadSharedPricesResponse> = {
 
 /**
  * Operator API for fleet accounts: postpaid customers (employers) whose cards' purchases accrue
- * to the account up to its credit limit and are invoiced in bulk. A fleet card's id is
+ * to the account up to its credit limit and are invoiced in bulk. Served on the operator door;
+ * every operator_id field is ignored (who acted is the caller's token subject). A fleet card's id is
  * "<fleet_id>~<card_no>"; its authorizations use AuthorizationService.Authorize like any card.
  * Every change is answered once it is durable, and writes a fleet_account_changed (or
  * card_issued / card_status_changed) document to the outbox.

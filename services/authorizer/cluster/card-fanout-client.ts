@@ -19,6 +19,7 @@ import {
 } from '../../../gen/tapline/internal/v1/fanout';
 import { errorOfStatus } from '../grpc/status';
 import { InternalError } from '../../../actors/errors';
+import { actingCaller, systemCaller, type Caller } from '../../common/auth/grpc-access';
 import type {
   BulkCardIssue,
   BulkCardIssued,
@@ -32,9 +33,12 @@ import type {
   RefundRunCashedOut,
 } from '../usecases/card-fanout';
 
+const psp_webhook_caller = systemCaller('psp-webhook');
+const token_index_caller = systemCaller('card-token-index');
+
 /** What the fan-out needs of the router (cluster/router.ts `call`). */
 export interface OwnerCaller {
-  call(path: string, request: unknown, done: (error: Partial<grpc.ServiceError> | null, value?: unknown) => void): void;
+  call(path: string, request: unknown, caller: Caller, done: (error: Partial<grpc.ServiceError> | null, value?: unknown) => void): void;
 }
 
 /** A generated method definition: its path, and its message types for inference. */
@@ -44,10 +48,13 @@ interface RoutedMethod<Req, Res> {
   responseDeserialize(bytes: Buffer): Res;
 }
 
-/** Runs one call of a routed method on the owner of its routing key. */
-function callOwner<Req, Res>(router: OwnerCaller, method: RoutedMethod<Req, Res>, request: Req): Promise<Res> {
+/**
+ * Runs one call of a routed method on the owner of its routing key, as `caller`: the operator action
+ * that started the fan-out (each card's change is recorded as it), or the node's own work.
+ */
+function callOwner<Req, Res>(router: OwnerCaller, method: RoutedMethod<Req, Res>, request: Req, caller: Caller): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
-    router.call(method.path, request, (error, value) => {
+    router.call(method.path, request, caller, (error, value) => {
       if (error === null) resolve(value as Res);
       else if (error.code === undefined) reject(new InternalError('owner call failed without a status'));
       else reject(errorOfStatus(error.code, error.details ?? '', error.metadata));
@@ -68,16 +75,26 @@ export class RoutedCardFanout implements CardFanout {
       depositMinor: BigInt(issue.depositMinor),
       expiresAtUnixMs: BigInt(issue.expiresAtMs),
       issuedAtUnixMs: BigInt(issue.issuedAtMs),
-      operatorId: issue.operatorId,
+      operatorId: issue.acting.subject,
       cardAuthKeyId: issue.cardAuthKeyId,
     };
-    const response: IssueBulkCardResponse = await callOwner(this.router, CardFanoutServiceService.issueBulkCard, request);
+    const response: IssueBulkCardResponse = await callOwner(
+      this.router,
+      CardFanoutServiceService.issueBulkCard,
+      request,
+      actingCaller(issue.acting),
+    );
     return { alreadyExisted: response.alreadyExisted };
   }
 
   async refundRunCashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut> {
-    const request: RefundRunCashOutRequest = { cardId: cashOut.cardId, runId: cashOut.runId, operatorId: cashOut.operatorId };
-    const response: RefundRunCashOutResponse = await callOwner(this.router, CardFanoutServiceService.refundRunCashOut, request);
+    const request: RefundRunCashOutRequest = { cardId: cashOut.cardId, runId: cashOut.runId, operatorId: cashOut.acting.subject };
+    const response: RefundRunCashOutResponse = await callOwner(
+      this.router,
+      CardFanoutServiceService.refundRunCashOut,
+      request,
+      actingCaller(cashOut.acting),
+    );
     const amountMinor = minorFromWire(response.amountMinor);
     // An owner of this build never answers an amount past the money bound; another build that
     // does is a defect, answered as INTERNAL rather than paid out as a wrong number.
@@ -93,7 +110,13 @@ export class RoutedCardFanout implements CardFanout {
 
   async applyPspWebhook(webhook: PspWebhook): Promise<WebhookOutcome> {
     const request: ApplyPspWebhookRequest = { cardId: webhook.cardId, paymentId: webhook.reference };
-    const response: ApplyPspWebhookResponse = await callOwner(this.router, CardFanoutServiceService.applyPspWebhook, request);
+    // A webhook names a payment the owner reads from the PSP itself: the node's own work, no operator's.
+    const response: ApplyPspWebhookResponse = await callOwner(
+      this.router,
+      CardFanoutServiceService.applyPspWebhook,
+      request,
+      psp_webhook_caller,
+    );
     switch (response.outcome) {
       case PspWebhookOutcome.PSP_WEBHOOK_OUTCOME_APPLIED:
         return { outcome: 'applied', transactionId: response.transactionId };
@@ -112,11 +135,13 @@ export class RoutedCardFanout implements CardFanout {
   }
 
   async linkCardToken(link: CardTokenLink): Promise<CardTokenLinked> {
-    const response = await callOwner(this.router, CardFanoutServiceService.linkCardToken, { ...link });
+    const request = { cardId: link.cardId, token: link.token, link: link.link, operatorId: link.acting.subject };
+    const response = await callOwner(this.router, CardFanoutServiceService.linkCardToken, request, actingCaller(link.acting));
     return { programId: response.programId, currency: response.currency, tokens: response.tokens };
   }
 
   async indexCardToken(indexing: CardTokenIndexing): Promise<void> {
-    await callOwner(this.router, CardFanoutServiceService.indexCardToken, { ...indexing });
+    // The token's index entry (its own shard) carries no operator change of its own: the card's listing is audited.
+    await callOwner(this.router, CardFanoutServiceService.indexCardToken, { ...indexing }, token_index_caller);
   }
 }

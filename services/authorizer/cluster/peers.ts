@@ -3,7 +3,7 @@
 // broken stream fails its pending calls as "outcome unknown, retry" (the router retries them with
 // the same request, so the same idempotency key) and the next call opens a new stream.
 
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
   ClusterServiceClient,
@@ -21,6 +21,9 @@ export type ForwardOutcome =
   /** The peer does not hold the shard, or the link broke before an answer: retry (same key). */
   | { readonly kind: 'retry'; readonly reason: string }
   | { readonly kind: 'failed'; readonly error: TaplineError };
+
+/** The TLS server name node links send (the peer's identity is checked on its certificate's URI). */
+const peer_tls_name = 'tapline-node';
 
 export interface PeerLimits {
   /** Forwarded calls awaiting their result on one link; past it calls get RESOURCE_EXHAUSTED. */
@@ -47,16 +50,22 @@ class PeerLink {
     readonly member: Member,
     private readonly limits: PeerLimits,
     private readonly logger: Logger,
+    credentials: grpc.ChannelCredentials,
   ) {
-    this.client = new ClusterServiceClient(member.address, grpc.credentials.createInsecure(), {
+    // Mutual TLS with the cluster CA: this node's certificate, and the peer's required to name
+    // the member (services/authorizer/doors.ts); plaintext only in the development mode.
+    this.client = new ClusterServiceClient(member.address, credentials, {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
+      // A peer is verified by the node its certificate names, never by its address (a pod IP or a
+      // name that moves); a fixed TLS server name keeps IP addresses out of SNI (RFC 6066).
+      'grpc.ssl_target_name_override': peer_tls_name,
     });
   }
 
-  forward(method: string, request: Buffer, timeout_ms: number, done: (outcome: ForwardOutcome) => void): void {
+  forward(method: string, request: Buffer, timeout_ms: number, caller: Buffer, done: (outcome: ForwardOutcome) => void): void {
     if (this.closed) {
       done({ kind: 'retry', reason: 'peer link closed' });
       return;
@@ -72,7 +81,7 @@ class PeerLink {
         done({ kind: 'failed', error: new DeadlineExceededError('forwarded call passed its deadline', { peer: this.member.nodeId }) });
     }, wait_ms);
     this.pending.set(callId, { done, timer });
-    this.outgoing.push({ callId: BigInt(callId), method, request, timeoutMs: timeout_ms });
+    this.outgoing.push({ callId: BigInt(callId), method, request, timeoutMs: timeout_ms, caller });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -153,6 +162,8 @@ export class Peers {
   constructor(
     private readonly limits: PeerLimits,
     private readonly logger: Logger,
+    /** Credentials of a link to one peer (mutual TLS naming that peer; services/authorizer/doors.ts). */
+    private readonly credentials: (nodeId: string) => grpc.ChannelCredentials,
   ) {}
 
   /** Keeps one link per live peer; links to departed peers (or moved addresses) are closed. */
@@ -166,7 +177,14 @@ export class Peers {
     }
   }
 
-  forward(member: Member, method: string, request: Buffer, timeout_ms: number, done: (outcome: ForwardOutcome) => void): void {
+  forward(
+    member: Member,
+    method: string,
+    request: Buffer,
+    timeout_ms: number,
+    caller: Buffer,
+    done: (outcome: ForwardOutcome) => void,
+  ): void {
     let link = this.links.get(member.nodeId);
     if (link !== undefined && link.member.address !== member.address) {
       this.links.delete(member.nodeId);
@@ -174,10 +192,10 @@ export class Peers {
       link = undefined;
     }
     if (link === undefined) {
-      link = new PeerLink(member, this.limits, this.logger);
+      link = new PeerLink(member, this.limits, this.logger, this.credentials(member.nodeId));
       this.links.set(member.nodeId, link);
     }
-    link.forward(method, request, timeout_ms, done);
+    link.forward(method, request, timeout_ms, caller, done);
   }
 
   closeAll(): void {

@@ -14,10 +14,12 @@ import {
   DeadlineExceededError,
   InternalError,
   invalidArgument,
+  permissionDenied,
   unavailable,
   unimplemented,
   type TaplineError,
 } from '../../../actors/errors';
+import { bindCaller, callerOf, decodeCaller, encodeCaller, type Caller } from '../../common/auth/grpc-access';
 import { errorOfStatus, isShardMovedStatus, serviceErrorOf, statusOf } from '../grpc/status';
 import type { Member } from '../store/cluster-store';
 import type { ForwardOutcome, Peers } from './peers';
@@ -59,11 +61,17 @@ function isMoved(error: ServiceError): boolean {
   return isShardMovedStatus(error);
 }
 
-/** A call object for a handler invoked without a client connection (forwarded or stream item). */
-function syntheticCall(request: unknown, path: string, deadline: Date | number): grpc.ServerUnaryCall<unknown, unknown> {
+/**
+ * A call object for a handler invoked without a client connection (a forwarded call, a stream
+ * item, a node's own work): it carries the caller the entry node authenticated, bound as a door
+ * binds it, so the handler sees who asked exactly as on the door.
+ */
+function syntheticCall(request: unknown, path: string, deadline: Date | number, caller: Caller): grpc.ServerUnaryCall<unknown, unknown> {
+  const metadata = new grpc.Metadata();
+  bindCaller(metadata, caller);
   const call = {
     request,
-    metadata: new grpc.Metadata(),
+    metadata,
     cancelled: false,
     getDeadline: () => deadline,
     getPeer: () => 'forwarded',
@@ -100,13 +108,18 @@ export class ClusterRouter {
    * Runs one request of a wrapped method as if a client had called it here without a deadline
    * (bounded by route_wait_max_ms): locally if this node holds the shard, else on its owner.
    */
-  call(path: string, request: unknown, done: (error: ServiceError, value?: unknown) => void): void {
+  call(path: string, request: unknown, caller: Caller, done: (error: ServiceError, value?: unknown) => void): void {
     const method = this.local.get(path);
     if (method === undefined) {
       done(serviceErrorOf(unimplemented(`method ${path} is not routed`)));
       return;
     }
-    this.route(method, syntheticCall(request, path, Infinity), (error, value) => done(error ?? null, value));
+    this.route(method, syntheticCall(request, path, Infinity, caller), (error, value) => done(error ?? null, value));
+  }
+
+  /** The definition of a routed method (to encode and decode a held request and its reply). */
+  definitionOf(path: string): grpc.MethodDefinition<unknown, unknown> | undefined {
+    return this.local.get(path)?.definition;
   }
 
   holdsKey(key: string): boolean {
@@ -153,6 +166,7 @@ export class ClusterRouter {
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : Infinity;
     const giveUpAtMs = Math.min(deadlineMs, deps.clock() + deps.limits.route_wait_max_ms);
     let encoded: Buffer | undefined;
+    let callerBytes: Buffer | undefined;
     this.routed += 1;
     let answered = false;
     const startedMs = deps.clock();
@@ -201,23 +215,17 @@ export class ClusterRouter {
         return;
       }
       encoded ??= method.definition.requestSerialize(call.request);
+      const caller = callerOf(call);
+      if (caller === undefined) {
+        answer(serviceErrorOf(new InternalError('assertion: a routed call without its caller')));
+        return;
+      }
+      callerBytes ??= encodeCaller(caller);
       const timeout_ms = Number.isFinite(deadlineMs) ? Math.max(1, Math.min(0xffffffff, deadlineMs - deps.clock())) : 0;
-      deps.peers.forward(owner, method.definition.path, encoded, timeout_ms, (outcome: ForwardOutcome) => {
+      deps.peers.forward(owner, method.definition.path, encoded, timeout_ms, callerBytes, (outcome: ForwardOutcome) => {
         deps.metrics?.forwarded.inc({ result: outcome.kind === 'result' ? 'ok' : outcome.kind });
         if (outcome.kind === 'retry') retryOrGiveUp(outcome.reason);
-        else if (outcome.kind === 'failed') answer(serviceErrorOf(outcome.error));
-        else if (outcome.result.statusCode !== 0)
-          answer(serviceErrorOf(errorOfStatus(outcome.result.statusCode, outcome.result.statusMessage)));
-        else {
-          let response: unknown;
-          try {
-            response = method.definition.responseDeserialize(Buffer.from(outcome.result.response));
-          } catch {
-            answer(serviceErrorOf(new InternalError('forwarded reply could not be decoded')));
-            return;
-          }
-          answer(null, response);
-        }
+        else answerForwarded(method, outcome, answer);
       });
     };
     guardedAttempt();
@@ -266,6 +274,12 @@ export class ClusterRouter {
       replyError(unimplemented(`method ${forwarded.method} is not forwardable`));
       return;
     }
+    // The caller the entry node authenticated; a frame without one runs nothing.
+    const caller = decodeCaller(forwarded.caller);
+    if (caller === undefined) {
+      replyError(permissionDenied('a forwarded call must carry its caller'));
+      return;
+    }
     let request: unknown;
     let shard: number;
     try {
@@ -281,7 +295,7 @@ export class ClusterRouter {
       return;
     }
     const deadline = forwarded.timeoutMs > 0 ? new Date(this.deps.clock() + forwarded.timeoutMs) : Infinity;
-    method.handler(syntheticCall(request, forwarded.method, deadline), (error, value) => {
+    method.handler(syntheticCall(request, forwarded.method, deadline, caller), (error, value) => {
       if (error) {
         if (isMoved(error)) reply({ notOwner: true });
         else reply({ statusCode: error.code ?? grpc.status.INTERNAL, statusMessage: error.details ?? '' });
@@ -297,4 +311,22 @@ export class ClusterRouter {
       reply({ response });
     });
   }
+}
+
+/** Answers a routed call with what its owner answered (a status, or a response to decode). */
+function answerForwarded(
+  method: LocalMethod,
+  outcome: Exclude<ForwardOutcome, { kind: 'retry' }>,
+  answer: (error: ServiceError, value?: unknown) => void,
+): void {
+  if (outcome.kind === 'failed') return answer(serviceErrorOf(outcome.error));
+  if (outcome.result.statusCode !== 0)
+    return answer(serviceErrorOf(errorOfStatus(outcome.result.statusCode, outcome.result.statusMessage)));
+  let response: unknown;
+  try {
+    response = method.definition.responseDeserialize(Buffer.from(outcome.result.response));
+  } catch {
+    return answer(serviceErrorOf(new InternalError('forwarded reply could not be decoded')));
+  }
+  answer(null, response);
 }

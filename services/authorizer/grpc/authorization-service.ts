@@ -2,10 +2,11 @@
 // hands it to the shard region and maps the answer; every handler answers exactly once through
 // service.ts's `unary` / `unaryAsync`. AuthorizeStream (venue gateways) is gateway-stream.ts.
 
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream, ServerUnaryCall } from '@grpc/grpc-js';
 import { failedPrecondition } from '../../../actors/errors';
 import { isFleetCardId } from '../../../actors/sharding/shard-key';
-import type { TxnAnswer } from '../../../actors/card/transaction';
+import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
+import { requesterOf, callerOf } from '../../common/auth/grpc-access';
 import type {
   AuthorizationServiceServer,
   AuthorizeRequest,
@@ -37,6 +38,16 @@ import type { PourAnswer } from '../usecases/tap-pours';
 import { unary, unaryAsync, withPin, type Handler, type ServiceDeps } from './service';
 import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, readableRefKey, requireId } from './validate';
 
+/**
+ * The request as its authenticated caller sends it: who asks (the certificate's terminal, or a
+ * gateway's merchants) decides who may reverse, void, complete or refund a transaction
+ * (actors/origin.ts), never the terminal id the request names alone.
+ */
+function asked(request: MoneyRequest, call: ServerUnaryCall<unknown, unknown>): MoneyRequest {
+  const requester = requesterOf(callerOf(call));
+  return requester === undefined ? request : { ...request, requester };
+}
+
 export function authorizationService(deps: ServiceDeps): AuthorizationServiceServer {
   return {
     reportPour: unary<ReportPourRequest, ReportPourResponse, PourAnswer>(
@@ -49,7 +60,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(
       deps,
       'TopUp',
-      (request, reply, deadlineMs) => {
+      (request, reply, _call, deadlineMs) => {
         deps.region.money(parseTopUp(request), reply, undefined, deadlineMs);
       },
       toTopUpResponse,
@@ -57,9 +68,9 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     reverse: unary<ReverseRequest, ReverseResponse, TxnAnswer>(
       deps,
       'Reverse',
-      (request, reply, deadlineMs) => {
+      (request, reply, call, deadlineMs) => {
         const parsed = isFleetCardId(request.cardId) ? parseFleetReverse(request) : parseReverse(request);
-        deps.region.money(parsed, reply, undefined, deadlineMs);
+        deps.region.money(asked(parsed, call), reply, undefined, deadlineMs);
       },
       toReverseResponse,
     ),
@@ -74,8 +85,13 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     void: unary<VoidRequest, VoidResponse, TxnAnswer>(
       deps,
       'Void',
-      (request, reply, deadlineMs) => {
-        deps.region.money(isFleetCardId(request.cardId) ? parseFleetVoid(request) : parseVoid(request), reply, undefined, deadlineMs);
+      (request, reply, call, deadlineMs) => {
+        deps.region.money(
+          asked(isFleetCardId(request.cardId) ? parseFleetVoid(request) : parseVoid(request), call),
+          reply,
+          undefined,
+          deadlineMs,
+        );
       },
       toVoidResponse,
     ),
@@ -92,11 +108,11 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
     refund: unary<RefundRequest, RefundResponse, TxnAnswer>(
       deps,
       'Refund',
-      (request, reply, deadlineMs) => {
+      (request, reply, call, deadlineMs) => {
         const { request: refund, managerId, managerPin } = isFleetCardId(request.cardId) ? parseFleetRefund(request) : parseRefund(request);
         const managers = deps.managers;
         if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
-        deps.region.money(refund, reply, (merchantId) => managers.verify(merchantId, managerId, managerPin), deadlineMs);
+        deps.region.money(asked(refund, call), reply, (merchantId) => managers.verify(merchantId, managerId, managerPin), deadlineMs);
       },
       toRefundResponse,
     ),
@@ -109,10 +125,10 @@ function authorizeHandler(deps: ServiceDeps): Handler<AuthorizeRequest, Authoriz
   return unary<AuthorizeRequest, AuthorizeResponse, TxnAnswer | AuthorizeResponse>(
     deps,
     'Authorize',
-    (request, reply, deadlineMs) => {
+    (request, reply, call, deadlineMs) => {
       if (request.bankCard !== undefined) {
         // A visitor's bank card: its card is found first (open loop, bank-card.ts).
-        authorizeByBankCard(deps, request).then(
+        authorizeByBankCard(deps, request, callerOf(call)).then(
           (value) => reply({ ok: true, value }),
           (error: unknown) => reply({ ok: false, error }),
         );
@@ -122,7 +138,7 @@ function authorizeHandler(deps: ServiceDeps): Handler<AuthorizeRequest, Authoriz
       const parsed = isFleetCardId(request.cardId)
         ? withPin(deps, parseFleetAuthorize(request), request.pin)
         : withPin(deps, parseAuthorize(request), request.pin);
-      deps.region.money(parsed, reply, undefined, deadlineMs);
+      deps.region.money(asked(parsed, call), reply, undefined, deadlineMs);
     },
     (value) => ('result' in value ? toAuthorizeResponse(value) : value),
   );

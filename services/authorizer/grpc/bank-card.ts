@@ -5,7 +5,8 @@
 // both come through here.
 
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { failedPrecondition, invalidArgument, type TaplineError } from '../../../actors/errors';
+import { failedPrecondition, InternalError, invalidArgument, type TaplineError } from '../../../actors/errors';
+import { requesterOf, type Caller } from '../../common/auth/grpc-access';
 import type { TxnAnswer } from '../../../actors/card/transaction';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../../gen/tapline/v1/authorization';
 import { AuthorizationKind } from '../../../gen/tapline/v1/types';
@@ -21,8 +22,15 @@ const bank_card_kinds: ReadonlySet<AuthorizationKind> = new Set([
   AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION,
 ]);
 
-/** Runs an Authorize that presents a bank card: resolves its card, then authorizes that card on its owner. */
-export async function authorizeByBankCard(deps: ServiceDeps, wire: AuthorizeRequest): Promise<AuthorizeResponse> {
+/**
+ * Runs an Authorize that presents a bank card: resolves its card, then authorizes that card on its
+ * owner, as `caller` (the terminal or gateway the door authenticated).
+ */
+export async function authorizeByBankCard(
+  deps: ServiceDeps,
+  wire: AuthorizeRequest,
+  caller: Caller | undefined,
+): Promise<AuthorizeResponse> {
   const tokens = deps.bankCards;
   if (tokens === undefined) throw failedPrecondition('bank cards are not served by this node');
   if (wire.cardId !== '') throw invalidArgument('bank_card replaces card_id: send one of them', { field: 'bank_card' });
@@ -33,17 +41,20 @@ export async function authorizeByBankCard(deps: ServiceDeps, wire: AuthorizeRequ
   const cardId = await tokens.cardFor(bankCard, programId, currency);
   // The request as if the terminal had read the card's id: the bank card stays here.
   const resolved: AuthorizeRequest = { ...wire, cardId, bankCard: undefined };
-  return authorizeOnOwner(deps, resolved);
+  return authorizeOnOwner(deps, resolved, caller);
 }
 
-function authorizeOnOwner(deps: ServiceDeps, request: AuthorizeRequest): Promise<AuthorizeResponse> {
+function authorizeOnOwner(deps: ServiceDeps, request: AuthorizeRequest, caller: Caller | undefined): Promise<AuthorizeResponse> {
   const cluster = deps.cluster;
   if (cluster === undefined) {
     const parsed = withPin(deps, parseAuthorize(request), request.pin);
-    return outcomeOf<TxnAnswer>((reply) => deps.region.money(parsed, reply)).then(toAuthorizeResponse);
+    const requester = requesterOf(caller);
+    const asked = requester === undefined ? parsed : { ...parsed, requester };
+    return outcomeOf<TxnAnswer>((reply) => deps.region.money(asked, reply)).then(toAuthorizeResponse);
   }
+  if (caller === undefined) return Promise.reject(new InternalError('assertion: a bank card authorization without its caller'));
   return new Promise((resolve, reject) => {
-    cluster.authorize(request, (error, response) => {
+    cluster.authorize(request, caller, (error, response) => {
       if (error === null && response !== undefined) resolve(response);
       else reject(ownerFailure(error));
     });

@@ -31,19 +31,20 @@ import type { CardState } from '../../../actors/card/rules';
 import { outcomeOf } from '../usecases/outcome';
 import type { CardServiceDeps } from './cards-service';
 import { unaryAsync } from './service';
+import { actingOf } from '../../common/auth/grpc-access';
 
 export function cardFanoutService(deps: CardServiceDeps): CardFanoutServiceServer {
   return {
     issueBulkCard: unaryAsync<IssueBulkCardRequest, IssueBulkCardResponse, BulkCardIssued>(
       deps,
       'CardFanout.IssueBulkCard',
-      (request) => deps.issuance.issueBulkCard(parseBulkCardIssue(request)),
+      (request, call) => deps.issuance.issueBulkCard(parseBulkCardIssue(request, actingOf(call))),
       ({ alreadyExisted }) => ({ alreadyExisted }),
     ),
     refundRunCashOut: unaryAsync<RefundRunCashOutRequest, RefundRunCashOutResponse, RefundRunCashedOut>(
       deps,
       'CardFanout.RefundRunCashOut',
-      (request) => deps.refundRun.cashOut(parseRefundRunCashOut(request)),
+      (request, call) => deps.refundRun.cashOut(parseRefundRunCashOut(request, actingOf(call))),
       (answer) => ({ ...answer, amountMinor: BigInt(answer.amountMinor) }),
     ),
     applyPspWebhook: unaryAsync<ApplyPspWebhookRequest, ApplyPspWebhookResponse, WebhookOutcome>(
@@ -61,9 +62,9 @@ export function cardFanoutService(deps: CardServiceDeps): CardFanoutServiceServe
     linkCardToken: unaryAsync<LinkCardTokenRequest, LinkCardTokenResponse, CardState>(
       deps,
       'CardFanout.LinkCardToken',
-      (request) => {
-        const { cardId, token, link, operatorId } = parseCardTokenLink(request);
-        return outcomeOf((reply) => deps.region.linkCardToken(cardId, token, link, operatorId, reply));
+      (request, call) => {
+        const { cardId, token, link, acting } = parseCardTokenLink(request, actingOf(call));
+        return outcomeOf((reply) => deps.region.linkCardToken(cardId, token, link, acting, reply));
       },
       (state) => ({ programId: state.programId, currency: state.currency, tokens: state.tokens?.length ?? 0 }),
     ),

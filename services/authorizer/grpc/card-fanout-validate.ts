@@ -3,6 +3,7 @@
 // cross the network and may come from another build during a rolling update: each field is
 // checked like a client's, and anything out of range is INVALID_ARGUMENT with nothing changed.
 
+import type { Acting } from '../../../actors/principal';
 import { invalidArgument } from '../../../actors/errors';
 import { minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import type {
@@ -16,7 +17,7 @@ import type { BulkCardIssue, CardTokenIndexing, CardTokenLink, PspWebhook, Refun
 import { token_pattern } from '../../../actors/card/tokens';
 import { psp_reference_pattern } from '../usecases/psp';
 import { card_auth_key_id_pattern } from '../../../actors/program/config';
-import { optionalId, requireCurrency, requireId } from './validate';
+import { requireCurrency, requireId } from './validate';
 
 /** The largest time a JavaScript Date holds (ms since the epoch): any later "time" is malformed. */
 const unix_ms_max = 8_640_000_000_000_000;
@@ -33,7 +34,8 @@ function wireTime(field: string, value: bigint, min: number): number {
   return Number(value);
 }
 
-export function parseBulkCardIssue(wire: IssueBulkCardRequest): BulkCardIssue {
+/** The card of a bulk issuance; `acting` is the issuance's operator action, from the forwarded caller. */
+export function parseBulkCardIssue(wire: IssueBulkCardRequest, acting: Acting): BulkCardIssue {
   return {
     cardId: requireId('card_id', wire.cardId),
     issuanceId: requireId('issuance_id', wire.issuanceId),
@@ -44,7 +46,7 @@ export function parseBulkCardIssue(wire: IssueBulkCardRequest): BulkCardIssue {
     // 0: the card does not expire.
     expiresAtMs: wireTime('expires_at_unix_ms', wire.expiresAtUnixMs, 0),
     issuedAtMs: wireTime('issued_at_unix_ms', wire.issuedAtUnixMs, 1),
-    operatorId: optionalId('operator_id', wire.operatorId, ''),
+    acting,
     cardAuthKeyId: parseKeyId('card_auth_key_id', wire.cardAuthKeyId),
   };
 }
@@ -55,11 +57,11 @@ export function parseKeyId(field: string, value: string): string {
   return value;
 }
 
-export function parseRefundRunCashOut(wire: RefundRunCashOutRequest): RefundRunCashOut {
+export function parseRefundRunCashOut(wire: RefundRunCashOutRequest, acting: Acting): RefundRunCashOut {
   return {
     cardId: requireId('card_id', wire.cardId),
     runId: requireId('run_id', wire.runId),
-    operatorId: requireId('operator_id', wire.operatorId),
+    acting,
   };
 }
 
@@ -73,12 +75,12 @@ function requireToken(value: string): string {
   return value;
 }
 
-export function parseCardTokenLink(wire: LinkCardTokenRequest): CardTokenLink {
+export function parseCardTokenLink(wire: LinkCardTokenRequest, acting: Acting): CardTokenLink {
   return {
     cardId: requireId('card_id', wire.cardId),
     token: requireToken(wire.token),
     link: wire.link,
-    operatorId: optionalId('operator_id', wire.operatorId, ''),
+    acting,
   };
 }
 

@@ -127,6 +127,7 @@ export function toCreditCardResponse({ result, replayed }: TxnAnswer): CreditCar
     transactionId: result.id,
     balanceAfter: { amountMinor: BigInt(result.balanceAfterMinor), currency: result.currency },
     replayed,
+    pendingApprovalId: '',
   };
 }
 

@@ -8,53 +8,54 @@ import { failedPrecondition, invalidArgument } from '../../../actors/errors';
 import type { ReplaceAnswer } from '../../../actors/card/decide';
 import type { CancelIssuanceAnswer } from '../../../actors/card/issuance-cancel';
 import type { IssueAnswer, TransitionAnswer } from '../../../actors/sharding/shard-region';
+import type { Metadata } from '@grpc/grpc-js';
 import type { AutoReload, CardState } from '../../../actors/card/rules';
 import type { TxnAnswer } from '../../../actors/card/transaction';
 import type { StoredProgram } from '../../../actors/program/config';
-import type {
-  BulkIssueCardsRequest,
+import {
   BulkIssueCardsResponse,
-  CancelIssuanceRequest,
-  CancelIssuanceResponse,
-  CardServiceIssueCardRequest,
+  type CancelIssuanceRequest,
+  type CancelIssuanceResponse,
   CardServiceIssueCardResponse,
-  CardServiceServer,
-  ChangeCardStateRequest,
   ChangeCardStateResponse,
-  CreditCardRequest,
+  type BulkIssueCardsRequest,
+  type CardServiceIssueCardRequest,
+  type CardServiceServer,
+  type ChangeCardStateRequest,
+  type CreditCardRequest,
   CreditCardResponse,
-  DefineProgramRequest,
-  DefineProgramResponse,
-  GetCardRequest,
-  GetCardResponse,
-  GetProgramRequest,
-  GetProgramResponse,
-  HandlePspCallbackRequest,
-  HandlePspCallbackResponse,
-  RegisterManagerRequest,
-  RegisterManagerResponse,
-  ReplaceCardRequest,
-  ReplaceCardResponse,
-  ReturnCardRequest,
-  ReturnCardResponse,
-  RunProgramRefundRequest,
-  RunProgramRefundResponse,
-  SetAutoReloadRequest,
-  SetAutoReloadResponse,
-  SetPinRequest,
-  SetPinResponse,
-  SetTabLimitRequest,
-  SetTabLimitResponse,
-  SettleTabRequest,
-  SettleTabResponse,
-  SetCardAuthRequest,
-  SetCardAuthResponse,
-  RegisterCardTokenRequest,
-  RegisterCardTokenResponse,
-  RemoveCardTokenRequest,
-  RemoveCardTokenResponse,
-  StartPspTopUpRequest,
-  StartPspTopUpResponse,
+  type DefineProgramRequest,
+  type DefineProgramResponse,
+  type GetCardRequest,
+  type GetCardResponse,
+  type GetProgramRequest,
+  type GetProgramResponse,
+  type HandlePspCallbackRequest,
+  type HandlePspCallbackResponse,
+  type RegisterManagerRequest,
+  type RegisterManagerResponse,
+  type ReplaceCardRequest,
+  type ReplaceCardResponse,
+  type ReturnCardRequest,
+  type ReturnCardResponse,
+  type RunProgramRefundRequest,
+  type RunProgramRefundResponse,
+  type SetAutoReloadRequest,
+  type SetAutoReloadResponse,
+  type SetPinRequest,
+  type SetPinResponse,
+  type SetTabLimitRequest,
+  type SetTabLimitResponse,
+  type SettleTabRequest,
+  type SettleTabResponse,
+  type StartPspTopUpRequest,
+  type StartPspTopUpResponse,
+  type SetCardAuthRequest,
+  type SetCardAuthResponse,
+  type RegisterCardTokenRequest,
+  type RegisterCardTokenResponse,
+  type RemoveCardTokenRequest,
+  type RemoveCardTokenResponse,
 } from '../../../gen/tapline/v1/cards';
 import type { ProgramCards } from '../store/program-cards';
 import type { BulkIssueResult, CardIssuance } from '../usecases/card-issuance';
@@ -87,9 +88,16 @@ import { wireCardStatus } from './mapping';
 import { programReviewHandlers } from './program-review-service';
 import { parseKeyId } from './card-fanout-validate';
 import { unary, unaryAsync, type ServiceDeps } from './service';
-import { optionalId, parseBankCard, requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
+import { actingOf } from '../../common/auth/grpc-access';
+import { outcomeOf } from '../usecases/outcome';
+import { parseBankCard, requireAmount, requireBalance, requireClientKey, requireClientKeyText, requireId } from './validate';
 import type { CardTokens, TokenRegistered, TokenRegistration } from '../usecases/card-tokens';
 import type { TokenIndex } from '../../../actors/card/token-index';
+
+/** A request held for a second principal: its approval's id (nothing else happened). */
+interface Pending {
+  readonly pendingApprovalId: string;
+}
 
 /** The node's card authentication master keys, by id (usecases/card-auth.ts); only whether one is held is asked here. */
 export interface CardAuthKeyIds {
@@ -125,12 +133,11 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
     setCardAuth: unary<SetCardAuthRequest, SetCardAuthResponse, CardState>(
       deps,
       'SetCardAuth',
-      (request, reply) => {
+      (request, reply, call) => {
         const cardId = requireId('card_id', request.cardId);
         const keyId = parseKeyId('key_id', request.keyId);
-        const operatorId = requireId('operator_id', request.operatorId);
         requireKeyHeld(deps, keyId);
-        deps.region.setCardAuth(cardId, keyId, request.counter, operatorId, reply);
+        deps.region.setCardAuth(cardId, keyId, request.counter, actingOf(call), reply);
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),
@@ -140,23 +147,26 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
 
 /** Open loop: a visitor's bank card registered as a token of a card, or taken off it. */
 function bankCardHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'registerCardToken' | 'removeCardToken'> {
-  const parse = (request: RegisterCardTokenRequest | RemoveCardTokenRequest): TokenRegistration => ({
+  const parse = (
+    request: RegisterCardTokenRequest | RemoveCardTokenRequest,
+    call: { readonly metadata: Metadata; getPath(): string },
+  ): TokenRegistration => ({
     cardId: requireId('card_id', request.cardId),
     bankCard: parseBankCard('bank_card', request.bankCard),
-    operatorId: requireId('operator_id', request.operatorId),
+    acting: actingOf(call),
   });
   const answer = ({ cardId, programId, bankCards }: TokenRegistered): RegisterCardTokenResponse => ({ cardId, programId, bankCards });
   return {
     registerCardToken: unaryAsync<RegisterCardTokenRequest, RegisterCardTokenResponse, TokenRegistered>(
       deps,
       'RegisterCardToken',
-      (request) => deps.cardTokens.register(parse(request)),
+      (request, call) => deps.cardTokens.register(parse(request, call)),
       answer,
     ),
     removeCardToken: unaryAsync<RemoveCardTokenRequest, RemoveCardTokenResponse, TokenRegistered>(
       deps,
       'RemoveCardToken',
-      (request) => deps.cardTokens.remove(parse(request)),
+      (request, call) => deps.cardTokens.remove(parse(request, call)),
       answer,
     ),
   };
@@ -176,11 +186,11 @@ function programAndIssuanceHandlers(
     defineProgram: unary<DefineProgramRequest, DefineProgramResponse, StoredProgram>(
       deps,
       'DefineProgram',
-      (request, reply) => {
+      (request, reply, call) => {
         const programId = requireId('program_id', request.programId);
         const config = parseProgramConfig(request.config);
         requireKeyHeld(deps, config.cardAuthKeyId);
-        deps.programs.define(programId, config, optionalId('operator_id', request.operatorId, ''), reply);
+        deps.programs.define(programId, config, actingOf(call), reply);
       },
       (program) => ({ programId: program.programId, version: BigInt(program.version) }),
     ),
@@ -190,32 +200,41 @@ function programAndIssuanceHandlers(
       (request) => deps.programs.load(requireId('program_id', request.programId)),
       (program) => ({ programId: program.programId, config: wireProgram(program.config), version: BigInt(program.version) }),
     ),
-    issueCard: unaryAsync<CardServiceIssueCardRequest, CardServiceIssueCardResponse, IssueAnswer>(
+    issueCard: unaryAsync<CardServiceIssueCardRequest, CardServiceIssueCardResponse, IssueAnswer | Pending>(
       deps,
       'CardService.IssueCard',
-      (request) => {
+      async (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const nowMs = deps.clock();
         const params = parseIssueParams(request.params, nowMs);
         const holder = parseHolder(request.holder);
         const pin = parsePin(request.pin);
-        const operatorId = optionalId('operator_id', request.operatorId, '');
-        return deps.issuance.issue({ cardId, params, holder, pin, operatorId, nowMs });
+        // A large initial balance waits for a second principal (four eyes).
+        const pendingApprovalId = await deps.approvals.holdIfNeeded(call);
+        if (pendingApprovalId !== undefined) return { pendingApprovalId };
+        return deps.issuance.issue({ cardId, params, holder, pin, acting: actingOf(call), nowMs });
       },
-      ({ state, alreadyExisted }) => ({ card: cardInfo(state, deps.clock()), alreadyExisted }),
+      (value) =>
+        'pendingApprovalId' in value
+          ? CardServiceIssueCardResponse.fromPartial({ pendingApprovalId: value.pendingApprovalId })
+          : { card: cardInfo(value.state, deps.clock()), alreadyExisted: value.alreadyExisted, pendingApprovalId: '' },
     ),
-    bulkIssueCards: unaryAsync<BulkIssueCardsRequest, BulkIssueCardsResponse, BulkIssueResult>(
+    bulkIssueCards: unaryAsync<BulkIssueCardsRequest, BulkIssueCardsResponse, BulkIssueResult | (Pending & { issuanceId: string })>(
       deps,
       'BulkIssueCards',
-      (request) => {
+      async (request, call) => {
         const issuanceId = requireId('issuance_id', request.issuanceId);
         const cardIds = parseCardIds(request.cardIds);
         const nowMs = deps.clock();
         const params = parseIssueParams(request.params, nowMs);
-        const operatorId = optionalId('operator_id', request.operatorId, '');
-        return deps.issuance.bulkIssue({ issuanceId, cardIds, params, operatorId, nowMs });
+        const pendingApprovalId = await deps.approvals.holdIfNeeded(call);
+        if (pendingApprovalId !== undefined) return { pendingApprovalId, issuanceId };
+        return deps.issuance.bulkIssue({ issuanceId, cardIds, params, acting: actingOf(call), nowMs });
       },
-      (result) => ({ ...result }),
+      (result) =>
+        'pendingApprovalId' in result
+          ? BulkIssueCardsResponse.fromPartial({ issuanceId: result.issuanceId, pendingApprovalId: result.pendingApprovalId })
+          : { ...result, pendingApprovalId: '' },
     ),
   };
 }
@@ -225,18 +244,27 @@ function lifecycleHandlers(
   deps: CardServiceDeps,
 ): Pick<CardServiceServer, 'changeCardState' | 'getCard' | 'replaceCard' | 'returnCard' | 'runProgramRefund'> {
   return {
-    changeCardState: unary<ChangeCardStateRequest, ChangeCardStateResponse, TransitionAnswer>(
+    changeCardState: unaryAsync<ChangeCardStateRequest, ChangeCardStateResponse, TransitionAnswer | (Pending & { cardId: string })>(
       deps,
       'ChangeCardState',
-      (request, reply) => {
+      async (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const action = parseCardAction(request.action);
         const reason = requireReason(request.reason);
-        const operatorId = requireId('operator_id', request.operatorId);
-        const approverId = optionalId('approver_id', request.approverId, '');
-        deps.region.changeCardState(cardId, { action, operatorId, approverId }, reason, reply);
+        // An unblock waits for a second principal (four eyes); the approver is recorded with it.
+        const pendingApprovalId = await deps.approvals.holdIfNeeded(call);
+        if (pendingApprovalId !== undefined) return { pendingApprovalId, cardId };
+        return outcomeOf<TransitionAnswer>((reply) => deps.region.changeCardState(cardId, action, reason, actingOf(call), reply));
       },
-      ({ state, previous }) => ({ cardId: state.cardId, status: wireCardStatus(state.status), previous: wireCardStatus(previous) }),
+      (value) =>
+        'pendingApprovalId' in value
+          ? ChangeCardStateResponse.fromPartial({ cardId: value.cardId, pendingApprovalId: value.pendingApprovalId })
+          : {
+              cardId: value.state.cardId,
+              status: wireCardStatus(value.state.status),
+              previous: wireCardStatus(value.previous),
+              pendingApprovalId: '',
+            },
     ),
     getCard: unary<GetCardRequest, GetCardResponse, CardState>(
       deps,
@@ -247,13 +275,12 @@ function lifecycleHandlers(
     replaceCard: unary<ReplaceCardRequest, ReplaceCardResponse, ReplaceAnswer>(
       deps,
       'ReplaceCard',
-      (request, reply) => {
+      (request, reply, call) => {
         const cardId = requireId('card_id', request.cardId);
         const replacementId = requireId('replacement_card_id', request.replacementCardId);
         if (replacementId === cardId) throw invalidArgument('a card cannot replace itself');
         const reason = requireReason(request.reason);
-        const operatorId = requireId('operator_id', request.operatorId);
-        deps.region.replaceCard(cardId, replacementId, reason, operatorId, reply);
+        deps.region.replaceCard(cardId, replacementId, reason, actingOf(call), reply);
       },
       ({ old, replacement, alreadyReplaced }) => ({
         oldCard: cardInfo(old, deps.clock()),
@@ -264,22 +291,20 @@ function lifecycleHandlers(
     returnCard: unary<ReturnCardRequest, ReturnCardResponse, TxnAnswer>(
       deps,
       'ReturnCard',
-      (request, reply) => {
+      (request, reply, call) => {
         const cardId = requireId('card_id', request.cardId);
         const key = requireClientKey('idempotency_key', request.idempotencyKey);
-        const operatorId = requireId('operator_id', request.operatorId);
-        deps.region.money(cashOutRequest(cardId, key, operatorId), reply);
+        deps.region.money(cashOutRequest(cardId, key, actingOf(call)), reply);
       },
       toReturnResponse,
     ),
     runProgramRefund: unaryAsync<RunProgramRefundRequest, RunProgramRefundResponse, RefundRunResult>(
       deps,
       'RunProgramRefund',
-      (request) => {
+      (request, call) => {
         const programId = requireId('program_id', request.programId);
         const runId = requireId('run_id', request.runId);
-        const operatorId = requireId('operator_id', request.operatorId);
-        return deps.refundRun.run({ programId, runId, operatorId });
+        return deps.refundRun.run({ programId, runId, acting: actingOf(call) });
       },
       toRefundRunResponse,
     ),
@@ -292,11 +317,10 @@ function issuanceCancelHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 
     cancelIssuance: unary<CancelIssuanceRequest, CancelIssuanceResponse, CancelIssuanceAnswer>(
       deps,
       'CancelIssuance',
-      (request, reply) => {
+      (request, reply, call) => {
         const cardId = requireId('card_id', request.cardId);
         const reason = requireReason(request.reason);
-        const operatorId = requireId('operator_id', request.operatorId);
-        deps.region.cancelIssuance(cardId, { reason, operatorId }, reply);
+        deps.region.cancelIssuance(cardId, reason, actingOf(call), reply);
       },
       (answer) => ({
         cardId: answer.cardId,
@@ -333,11 +357,10 @@ function paymentHandlers(
     setAutoReload: unaryAsync<SetAutoReloadRequest, SetAutoReloadResponse, CardState>(
       deps,
       'SetAutoReload',
-      (request) => {
+      (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const amount = requireBalance('amount', request.amount);
         const threshold = requireBalance('threshold', request.threshold);
-        const operatorId = requireId('operator_id', request.operatorId);
         if (amount.currency !== threshold.currency) throw invalidArgument('threshold and amount must be in one currency');
         // An amount of 0 removes the mandate.
         const autoReload: AutoReload | undefined =
@@ -348,34 +371,38 @@ function paymentHandlers(
                 mandate: parseMandateReference(request.mandateReference),
               }
             : undefined;
-        return deps.pspTopUps.setAutoReload({ cardId, autoReload, operatorId });
+        return deps.pspTopUps.setAutoReload({ cardId, autoReload, acting: actingOf(call) });
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),
 
-    creditCard: unaryAsync<CreditCardRequest, CreditCardResponse, TxnAnswer>(
+    creditCard: unaryAsync<CreditCardRequest, CreditCardResponse, TxnAnswer | Pending>(
       deps,
       'CreditCard',
-      (request) => {
+      async (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const { amountMinor, currency } = requireAmount('amount', request.amount);
         const key = requireClientKeyText('idempotency_key', request.idempotencyKey);
-        const operatorId = requireId('operator_id', request.operatorId);
-        return deps.credits.credit({ cardId, amountMinor, currency, key, operatorId });
+        // Every manual credit waits for a second principal (four eyes); the approved one runs here.
+        const pendingApprovalId = await deps.approvals.holdIfNeeded(call);
+        if (pendingApprovalId !== undefined) return { pendingApprovalId };
+        return deps.credits.credit({ cardId, amountMinor, currency, key, acting: actingOf(call) });
       },
-      toCreditCardResponse,
+      (value) =>
+        'pendingApprovalId' in value
+          ? CreditCardResponse.fromPartial({ pendingApprovalId: value.pendingApprovalId })
+          : toCreditCardResponse(value),
     ),
 
     setPin: unaryAsync<SetPinRequest, SetPinResponse, CardState>(
       deps,
       'SetPin',
-      (request) => {
+      (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const newPin = parsePin(request.newPin);
         if (newPin === undefined) throw invalidArgument('new_pin is required');
         const oldPin = parsePin(request.oldPin);
-        const operatorId = request.reset ? requireId('operator_id', request.operatorId) : optionalId('operator_id', request.operatorId, '');
-        return deps.pins.setPin({ cardId, newPin, oldPin, reset: request.reset, operatorId });
+        return deps.pins.setPin({ cardId, newPin, oldPin, reset: request.reset, acting: actingOf(call) });
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),
@@ -388,38 +415,35 @@ function tabAndManagerHandlers(deps: CardServiceDeps): Pick<CardServiceServer, '
     setTabLimit: unaryAsync<SetTabLimitRequest, SetTabLimitResponse, CardState>(
       deps,
       'SetTabLimit',
-      (request) => {
+      (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const limit = requireBalance('limit', request.limit);
-        const operatorId = requireId('operator_id', request.operatorId);
-        return deps.tabs.setLimit({ cardId, limitMinor: limit.amountMinor, currency: limit.currency, operatorId });
+        return deps.tabs.setLimit({ cardId, limitMinor: limit.amountMinor, currency: limit.currency, acting: actingOf(call) });
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),
     settleTab: unaryAsync<SettleTabRequest, SettleTabResponse, TxnAnswer>(
       deps,
       'SettleTab',
-      (request) => {
+      (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const { amountMinor, currency } = requireAmount('amount', request.amount);
         const method = parseSettlementMethod(request.method);
         const reference = parseSettlementReference(request.reference);
-        const operatorId = optionalId('operator_id', request.operatorId, '');
-        return deps.tabs.settle({ cardId, amountMinor, currency, method, reference, operatorId });
+        return deps.tabs.settle({ cardId, amountMinor, currency, method, reference, acting: actingOf(call) });
       },
       toSettleTabResponse,
     ),
     registerManager: unary<RegisterManagerRequest, RegisterManagerResponse, { merchantId: string; managerId: string }>(
       deps,
       'RegisterManager',
-      (request, reply) => {
+      (request, reply, call) => {
         const merchantId = requireId('merchant_id', request.merchantId);
         const managerId = requireId('manager_id', request.managerId);
         const pin = parsePin(request.pin);
         if (pin === undefined) throw invalidArgument('pin is required');
-        const operatorId = optionalId('operator_id', request.operatorId, '');
         if (deps.managers === undefined) throw failedPrecondition('manager PINs need TAPLINE_PIN_SECRET configured on the node');
-        deps.managers.register(merchantId, managerId, pin, operatorId, deps.clock(), reply);
+        deps.managers.register(merchantId, managerId, pin, actingOf(call), deps.clock(), reply);
       },
       (value) => value,
     ),

@@ -18,7 +18,7 @@ import type { SharedPriceList } from '../../../actors/state/fleet';
 import type { TxnAnswer } from '../../../actors/card/transaction';
 import { pin_pattern } from '../usecases/pin';
 import { wireDeclineReason } from './mapping';
-import { requireCurrency, requireId, optionalId } from './validate';
+import { requireCurrency, requireId } from './validate';
 import {
   parseBasePrices,
   parseBillingTerms,
@@ -36,6 +36,8 @@ import {
 } from './fleet-validate';
 import { fleetCardId } from '../../../actors/sharding/shard-key';
 import { unary, type ServiceDeps } from './service';
+import { actingOf } from '../../common/auth/grpc-access';
+import type { Acting } from '../../../actors/principal';
 import { invalidArgument } from '../../../actors/errors';
 
 function wireLimits(limits: DomainSpendLimits): SpendLimits {
@@ -119,10 +121,10 @@ function tellAccount(
   deps: ServiceDeps,
   fleetId: string,
   command: Extract<FleetMessage, { type: 'account' }>['command'],
-  operatorId: string,
+  acting: Acting,
   reply: AccountReply,
 ): void {
-  deps.region.tellFleet(fleetId, { type: 'account', command, operatorId, reply, attempt: 0 });
+  deps.region.tellFleet(fleetId, { type: 'account', command, operatorId: acting.subject, acting, reply, attempt: 0 });
 }
 
 /** An operator change of a fleet card, decided by its account's actor. */
@@ -131,10 +133,10 @@ function tellCard(
   cardId: string,
   fleetId: string,
   command: Extract<FleetMessage, { type: 'card' }>['command'],
-  operatorId: string,
+  acting: Acting,
   reply: CardReply,
 ): void {
-  deps.region.tellFleet(fleetId, { type: 'card', cardId, command, operatorId, reply, attempt: 0 });
+  deps.region.tellFleet(fleetId, { type: 'card', cardId, command, operatorId: acting.subject, acting, reply, attempt: 0 });
 }
 
 function accountReply(deps: ServiceDeps): ({ state }: FleetAccountAnswer) => { account: FleetAccount } {
@@ -155,9 +157,9 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
     loadSharedPrices: unary(
       deps,
       'LoadSharedPrices',
-      (request, reply: (outcome: Outcome<{ listId: string; list: SharedPriceList }>) => void) => {
+      (request, reply: (outcome: Outcome<{ listId: string; list: SharedPriceList }>) => void, call) => {
         const listId = requireId('price_list_id', request.priceListId);
-        deps.priceLists.load(listId, parseBasePrices(request.prices), optionalId('operator_id', request.operatorId, ''), (outcome) =>
+        deps.priceLists.load(listId, parseBasePrices(request.prices), actingOf(call), (outcome) =>
           reply(outcome.ok ? { ok: true, value: { listId, list: outcome.value } } : outcome),
         );
       },
@@ -173,11 +175,11 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
     setFleetCardPin: unary(
       deps,
       'SetFleetCardPin',
-      (request, reply: CardReply) => {
+      (request, reply: CardReply, call) => {
         const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
         if (!pin_pattern.test(request.pin)) throw invalidArgument('pin must be 4-12 digits');
         const command = { type: 'set_pin' as const, pinHash: deps.pins.hashOf(cardId, request.pin) };
-        tellCard(deps, cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
+        tellCard(deps, cardId, fleetId, command, actingOf(call), reply);
       },
       (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
     ),
@@ -190,7 +192,7 @@ function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'crea
     createFleetAccount: unary(
       deps,
       'CreateFleetAccount',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         if (request.creditLimit === undefined) throw invalidArgument('credit_limit is required');
         const currency = requireCurrency('credit_limit.currency', request.creditLimit.currency);
@@ -200,7 +202,7 @@ function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'crea
           deps,
           fleetId,
           { type: 'create', currency, creditLimitMinor, timeZone: request.timeZone, nowMs: deps.clock() },
-          optionalId('operator_id', request.operatorId, ''),
+          actingOf(call),
           reply,
         );
       },
@@ -209,36 +211,24 @@ function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'crea
     setFleetLimits: unary(
       deps,
       'SetFleetLimits',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         const limits = parseSpendLimits('limits', request.limits);
         const creditLimitMinor =
           request.creditLimitMinor === undefined ? undefined : parseCreditLimit('credit_limit_minor', request.creditLimitMinor);
-        tellAccount(
-          deps,
-          fleetId,
-          { type: 'set_limits', limits, creditLimitMinor },
-          optionalId('operator_id', request.operatorId, ''),
-          reply,
-        );
+        tellAccount(deps, fleetId, { type: 'set_limits', limits, creditLimitMinor }, actingOf(call), reply);
       },
       accountReply(deps),
     ),
     setFleetPolicy: unary(
       deps,
       'SetFleetPolicy',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         const allowedGroups = parseGroups('product_groups', request.productGroups);
         const { prompts, program } = parsePolicy(request.prompts, request.program);
         const cardPolicy = parseCardPolicy(request.cardPolicy);
-        tellAccount(
-          deps,
-          fleetId,
-          { type: 'set_policy', allowedGroups, prompts, program, cardPolicy },
-          optionalId('operator_id', request.operatorId, ''),
-          reply,
-        );
+        tellAccount(deps, fleetId, { type: 'set_policy', allowedGroups, prompts, program, cardPolicy }, actingOf(call), reply);
       },
       accountReply(deps),
     ),
@@ -253,7 +243,7 @@ function accountPricingHandlers(
     setFleetPricing: unary(
       deps,
       'SetFleetPricing',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         tellAccount(
           deps,
@@ -263,7 +253,7 @@ function accountPricingHandlers(
             pricing: parsePricing(request.agreements),
             priceList: request.priceListId === '' ? undefined : requireId('price_list_id', request.priceListId),
           },
-          optionalId('operator_id', request.operatorId, ''),
+          actingOf(call),
           reply,
         );
       },
@@ -272,13 +262,13 @@ function accountPricingHandlers(
     loadBasePrices: unary(
       deps,
       'LoadBasePrices',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         tellAccount(
           deps,
           fleetId,
           { type: 'load_prices', prices: parseBasePrices(request.prices), nowMs: deps.clock() },
-          optionalId('operator_id', request.operatorId, ''),
+          actingOf(call),
           reply,
         );
       },
@@ -303,7 +293,7 @@ function cardHandlers(
     issueFleetCard: unary(
       deps,
       'IssueFleetCard',
-      (request, reply: CardReply) => {
+      (request, reply: CardReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         const cardId = fleetCardId(fleetId, requireId('card_no', request.cardNo));
         const command = {
@@ -312,37 +302,30 @@ function cardHandlers(
           allowedGroups: parseGroups('product_groups', request.productGroups),
           nowMs: deps.clock(),
         };
-        tellCard(deps, cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
+        tellCard(deps, cardId, fleetId, command, actingOf(call), reply);
       },
       (answer) => ({ ...fleetCardReply(answer, deps.clock()), alreadyExisted: answer.alreadyExisted }),
     ),
     setFleetCardLimits: unary(
       deps,
       'SetFleetCardLimits',
-      (request, reply: CardReply) => {
+      (request, reply: CardReply, call) => {
         const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
         const command = {
           type: 'set_limits' as const,
           limits: parseSpendLimits('limits', request.limits),
           allowedGroups: parseGroups('product_groups', request.productGroups),
         };
-        tellCard(deps, cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
+        tellCard(deps, cardId, fleetId, command, actingOf(call), reply);
       },
       (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
     ),
     setFleetCardStatus: unary(
       deps,
       'SetFleetCardStatus',
-      (request, reply: CardReply) => {
+      (request, reply: CardReply, call) => {
         const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
-        tellCard(
-          deps,
-          cardId,
-          fleetId,
-          { type: 'set_status', status: parseFleetCardStatus(request.status) },
-          optionalId('operator_id', request.operatorId, ''),
-          reply,
-        );
+        tellCard(deps, cardId, fleetId, { type: 'set_status', status: parseFleetCardStatus(request.status) }, actingOf(call), reply);
       },
       (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
     ),
@@ -381,15 +364,17 @@ function reviewHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'listR
     resolveReview: unary(
       deps,
       'ResolveReview',
-      (request, reply: (outcome: Outcome<ReviewQueue>) => void) => {
+      (request, reply: (outcome: Outcome<ReviewQueue>) => void, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         if (request.transactionId === '' || request.transactionId.length > 64)
           throw invalidArgument('transaction_id must be 1-64 characters');
         if (request.note.length > 256) throw invalidArgument('note is at most 256 characters');
+        const acting = actingOf(call);
         deps.region.tellFleet(fleetId, {
           type: 'resolve_review',
           transactionId: request.transactionId,
-          operatorId: optionalId('operator_id', request.operatorId, ''),
+          operatorId: acting.subject,
+          acting,
           note: request.note,
           reply,
           attempt: 0,
@@ -408,23 +393,25 @@ function billingHandlers(
     setFleetBillingTerms: unary(
       deps,
       'SetFleetBillingTerms',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         const terms = parseBillingTerms(request.terms);
-        tellAccount(deps, fleetId, { type: 'set_billing', terms }, optionalId('operator_id', request.operatorId, ''), reply);
+        tellAccount(deps, fleetId, { type: 'set_billing', terms }, actingOf(call), reply);
       },
       accountReply(deps),
     ),
     closeFleetCycle: unary(
       deps,
       'CloseFleetCycle',
-      (request, reply: (outcome: Outcome<FleetCycleClose>) => void) => {
+      (request, reply: (outcome: Outcome<FleetCycleClose>) => void, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         const cycle = parseCycle(request.cycle);
+        const acting = actingOf(call);
         deps.region.tellFleet(fleetId, {
           type: 'close_cycle',
           cycle,
-          operatorId: optionalId('operator_id', request.operatorId, ''),
+          operatorId: acting.subject,
+          acting,
           reply,
           attempt: 0,
         });
@@ -439,8 +426,8 @@ function billingHandlers(
     postFleetPayment: unary(
       deps,
       'PostFleetPayment',
-      (request, reply: (outcome: Outcome<TxnAnswer>) => void, deadlineMs) => {
-        deps.region.money(parseFleetPayment(request), reply, undefined, deadlineMs);
+      (request, reply: (outcome: Outcome<TxnAnswer>) => void, call, deadlineMs) => {
+        deps.region.money(parseFleetPayment(request, actingOf(call)), reply, undefined, deadlineMs);
       },
       ({ result, replayed }) => ({
         outcome: result.outcome === 'approved' ? WireOutcome.OUTCOME_APPROVED : WireOutcome.OUTCOME_DECLINED,

@@ -7,6 +7,7 @@ import { amount_abs_max_minor, minorFromWire, request_amount_max_minor } from '.
 import { parseFleetCardId } from '../../../actors/sharding/shard-key';
 import { fleetFingerprint, type FleetMoneyRequest } from '../../../actors/fleet/transaction';
 import type { FleetCardStatus as DomainFleetCardStatus } from '../../../actors/fleet/rules';
+import type { Acting } from '../../../actors/principal';
 import type {
   BasePrice as DomainBasePrice,
   PriceAgreement as DomainPriceAgreement,
@@ -456,7 +457,7 @@ export function parseCardPolicy(wire: WireFleetCardPolicy | undefined): FleetCar
 }
 
 /** A payment received for a fleet account's invoices: a money request keyed by its reference. */
-export function parseFleetPayment(wire: PostFleetPaymentRequest): FleetMoneyRequest {
+export function parseFleetPayment(wire: PostFleetPaymentRequest, acting: Acting): FleetMoneyRequest {
   const fleetId = requireId('fleet_id', wire.fleetId);
   const reference = requireClientKeyText('reference', wire.reference);
   const { amountMinor, currency } = requireAmount('amount', wire.amount);
@@ -468,7 +469,8 @@ export function parseFleetPayment(wire: PostFleetPaymentRequest): FleetMoneyRequ
     amountMinor,
     currency,
     source: '',
-    operatorId: optionalId('operator_id', wire.operatorId, ''),
+    operatorId: acting.subject,
+    acting,
     originalKey: '',
     fleet: { fleetId, lines: [], prompts: { odometer_km: 0, driver_id: '', vehicle_id: '' } },
   };

@@ -6,7 +6,18 @@
 
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { NodeStoppingError, asTaplineError, invalidArgument, isShardMoved, resourceExhausted, type Outcome } from '../../../actors/errors';
+import {
+  NodeStoppingError,
+  asTaplineError,
+  invalidArgument,
+  isShardMoved,
+  resourceExhausted,
+  unauthenticated,
+  type Outcome,
+} from '../../../actors/errors';
+import { checkTerminals } from '../../common/auth/access';
+import { callerOf, requesterOf, type Caller } from '../../common/auth/grpc-access';
+import type { Requester } from '../../../actors/origin';
 import { isFleetCardId } from '../../../actors/sharding/shard-key';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
 import type {
@@ -20,12 +31,17 @@ import type {
 import { parseFleetAuthorize } from './fleet-validate';
 import { toAuthorizeResponse } from './mapping';
 import { errorOfStatus, statusOf } from './status';
-import { parseAuthorize, requireCorrelationId } from './validate';
+import { parseAuthorize, requireCorrelationId, requireId } from './validate';
 import { withPin, type ServiceDeps } from './service';
 import { authorizeByBankCard } from './bank-card';
 
 export function serveGatewayStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>): void {
-  const stream = new GatewayStream(deps, call);
+  const caller = callerOf(call);
+  if (caller === undefined) {
+    call.emit('error', { code: GrpcStatus.INTERNAL, details: 'internal error' });
+    return;
+  }
+  const stream = new GatewayStream(deps, call, caller);
   call.on('data', (frame: AuthorizeStreamRequest) => stream.frame(frame));
   call.on('end', () => stream.inputEnded());
   call.on('cancelled', () => stream.abandon());
@@ -39,16 +55,31 @@ class GatewayStream {
   private closed = false;
   private outgoing: AuthorizeStreamResult[] = [];
   private flushScheduled = false;
+  /** Who asks, for reversals and hold operations among the items (actors/origin.ts). */
+  private readonly requester: Requester | undefined;
 
   constructor(
     private readonly deps: ServiceDeps,
     private readonly call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>,
+    /** The gateway (or terminal) whose certificate opened the stream: every item is checked against it. */
+    private readonly caller: Caller,
   ) {
     this.answeredOk = deps.metrics.countingChild(deps.metrics.streamItems, { grpc_code: 'OK' });
+    this.requester = requesterOf(caller);
   }
 
   frame(frame: AuthorizeStreamRequest): void {
     const { deps } = this;
+    if (this.closed) return;
+    if (!this.caller.stillValid()) {
+      // The certificate was revoked (or expired) while the stream was open: nothing more runs on it.
+      const refusal = unauthenticated('the client certificate is revoked or expired');
+      for (const item of frame.items) this.failItem(item.correlationId, refusal);
+      this.flush();
+      this.closed = true;
+      this.call.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: refusal.message });
+      return;
+    }
     if (frame.items.length > deps.stream_frame_items_max) {
       for (const item of frame.items)
         this.failItem(item.correlationId, invalidArgument(`at most ${deps.stream_frame_items_max} items per frame`));
@@ -79,6 +110,7 @@ class GatewayStream {
       request = isFleetCardId(item.request.cardId)
         ? withPin(deps, parseFleetAuthorize(item.request), item.request.pin)
         : withPin(deps, parseAuthorize(item.request), item.request.pin);
+      if (this.requester !== undefined) request = { ...request, requester: this.requester };
     } catch (error) {
       this.failItem(item.correlationId, error);
       return;
@@ -89,11 +121,30 @@ class GatewayStream {
       return;
     }
     this.inFlight += 1;
-    if (deps.cluster !== undefined && !deps.cluster.holdsCard(request.cardId)) {
-      this.viaOwner(correlationId, item.request);
+    // The item's terminal must be the certificate's, or one of the gateway's merchants' terminals.
+    let check: undefined | Promise<unknown>;
+    try {
+      check = checkTerminals(this.caller.principal, [request.terminalId], deps.access);
+    } catch (error) {
+      this.settled(correlationId, { ok: false, error: asTaplineError(error) });
       return;
     }
     const wireRequest = item.request;
+    if (check === undefined) this.dispatch(correlationId, request, wireRequest);
+    else
+      check.then(
+        () => this.dispatch(correlationId, request, wireRequest),
+        (error: unknown) => this.settled(correlationId, { ok: false, error: asTaplineError(error) }),
+      );
+  }
+
+  /** Runs an admitted, allowed item here or on its card's owner. */
+  private dispatch(correlationId: string, request: MoneyRequest, wireRequest: AuthorizeRequest): void {
+    const { deps } = this;
+    if (deps.cluster !== undefined && !deps.cluster.holdsCard(request.cardId)) {
+      this.viaOwner(correlationId, wireRequest);
+      return;
+    }
     let answered = false;
     deps.region.money(request, (outcome) => {
       if (answered) return;
@@ -104,7 +155,10 @@ class GatewayStream {
     });
   }
 
-  /** An item presenting a bank card: its card is found first, then the item runs on the card's owner. */
+  /**
+   * An item presenting a bank card: its terminal is checked against the stream's certificate like
+   * any item's, then its card is found and the item runs on the card's owner.
+   */
   private admitBankCard(correlationId: string, request: AuthorizeRequest): void {
     const { deps } = this;
     if (this.inFlight >= deps.stream_in_flight_max || !deps.inFlight.tryAcquire()) {
@@ -113,7 +167,11 @@ class GatewayStream {
       return;
     }
     this.inFlight += 1;
-    authorizeByBankCard(deps, request).then(
+    const run = async (): Promise<AuthorizeResponse> => {
+      await checkTerminals(this.caller.principal, [requireId('terminal_id', request.terminalId)], deps.access);
+      return authorizeByBankCard(deps, request, this.caller);
+    };
+    run().then(
       (response) => this.settled(correlationId, undefined, response),
       (error: unknown) => this.settled(correlationId, { ok: false, error: asTaplineError(error) }),
     );
@@ -121,7 +179,7 @@ class GatewayStream {
 
   /** The card lives on another node (or its shard moved away mid-call): run the item there. */
   private viaOwner(correlationId: string, request: AuthorizeRequest): void {
-    this.deps.cluster?.authorize(request, (error, response) => {
+    this.deps.cluster?.authorize(request, this.caller, (error, response) => {
       if (error === null && response !== undefined) this.settled(correlationId, undefined, response);
       else this.settled(correlationId, { ok: false, error: errorOfStatus(error?.code ?? GrpcStatus.INTERNAL, error?.details ?? '') });
     });

@@ -3,6 +3,7 @@
 // from the cards' durable states and resolved through the card's actor (audited as an
 // operator_action review_resolved in the same commit). See docs/FLEET_AND_RULES.md "Plain cards".
 
+import { actingOf } from '../../common/auth/grpc-access';
 import { invalidArgument } from '../../../actors/errors';
 import type { CardState } from '../../../actors/card/rules';
 import type {
@@ -17,7 +18,7 @@ import type {
 import type { ProgramReviewEntry } from '../store/program-cards';
 import type { CardServiceDeps } from './cards-service';
 import { unary, unaryAsync } from './service';
-import { optionalId, requireId } from './validate';
+import { requireId } from './validate';
 
 /** Entries in one listing: a screenful of work for reviewers, and a bounded reply. */
 export const program_review_entries_max = 1_000;
@@ -64,12 +65,12 @@ export function programReviewHandlers(
     resolveProgramReview: unary<ResolveProgramReviewRequest, ResolveProgramReviewResponse, CardState>(
       deps,
       'ResolveProgramReview',
-      (request, reply) => {
+      (request, reply, call) => {
         const cardId = requireId('card_id', request.cardId);
         if (request.transactionId === '' || request.transactionId.length > 64)
           throw invalidArgument('transaction_id must be 1-64 characters');
         if (request.note.length > 256) throw invalidArgument('note is at most 256 characters');
-        region.resolveCardReview(cardId, request.transactionId, request.note, optionalId('operator_id', request.operatorId, ''), reply);
+        region.resolveCardReview(cardId, request.transactionId, request.note, actingOf(call), reply);
       },
       (state) => ({ remaining: BigInt(state.rules?.reviews.length ?? 0) }),
     ),

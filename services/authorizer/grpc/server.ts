@@ -1,68 +1,68 @@
-// The gRPC server of a node: Tapline's services, standard health checking (so load balancers and
-// k6 can probe it) and server reflection (so grpcurl works without the proto files).
+// The public gRPC servers of a node, one per door, each on its own listener with its own TLS
+// settings and access check (services/common/auth): the terminal door serves AuthorizationService,
+// the operator door the Admin, Card, FleetAdmin and Approval services. Both serve standard health
+// checking (load balancers and k6 probe it without credentials) and server reflection (grpcurl
+// describes what the caller's door serves). Every call is measured, then checked, before any
+// handler runs.
 
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { AdminServiceService } from '../../../gen/tapline/v1/admin';
+import { ApprovalServiceService } from '../../../gen/tapline/v1/approvals';
 import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorization';
-import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
-import { fleetAdminService } from './fleet-service';
-import { servedDescriptors } from '../../common/descriptors';
-import { adminService } from './service';
-import { authorizationService } from './authorization-service';
 import { CardServiceService } from '../../../gen/tapline/v1/cards';
-import { cardService, type CardServiceDeps } from './cards-service';
+import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
+import type { AccessLookups } from '../../common/auth/access';
+import { accessInterceptor, type Authenticator } from '../../common/auth/grpc-access';
+import { rpc_rules, type Door } from '../../common/auth/policy';
+import { servedDescriptors } from '../../common/descriptors';
+import { approvalService, type ApprovalServiceDeps } from './approval-service';
+import { authorizationService } from './authorization-service';
 import { listBalancesHandler, type BalancesServiceDeps } from './balances-service';
+import { cardService, type CardServiceDeps } from './cards-service';
+import { fleetAdminService } from './fleet-service';
+import { adminService } from './service';
 
-export const served_services = [
-  'tapline.v1.AuthorizationService',
+export const terminal_services = ['tapline.v1.AuthorizationService'] as const;
+export const operator_services = [
   'tapline.v1.AdminService',
   'tapline.v1.CardService',
   'tapline.v1.FleetAdminService',
+  'tapline.v1.ApprovalService',
 ] as const;
+/** The API services of both public doors (health statuses are kept per name). */
+export const served_services = [...terminal_services, ...operator_services] as const;
 
-/** What reflection lists: the API services and the standard ones served beside them. */
-export const reflected_services = [
-  ...served_services,
+const standard_services = [
   'grpc.health.v1.Health',
   'grpc.reflection.v1.ServerReflection',
   'grpc.reflection.v1alpha.ServerReflection',
 ] as const;
 
-export interface TlsFiles {
-  readonly certFile?: string | undefined;
-  readonly keyFile?: string | undefined;
-  /** With a CA, clients must present a certificate it signed (mTLS). */
-  readonly caFile?: string | undefined;
-}
+/** What reflection lists on each door: its API services and the standard ones served beside them. */
+export const reflected_services: Readonly<Record<'terminal' | 'operator', readonly string[]>> = {
+  terminal: [...terminal_services, ...standard_services],
+  operator: [...operator_services, ...standard_services],
+};
 
-export interface GrpcServerOptions {
+export type ServiceDepsAll = CardServiceDeps & BalancesServiceDeps & ApprovalServiceDeps;
+
+/** Wraps a service implementation (cluster routing, four eyes) before it is added. */
+export type ServiceWrapper = (
+  service: grpc.ServiceDefinition,
+  implementation: grpc.UntypedServiceImplementation,
+) => grpc.UntypedServiceImplementation;
+
+export interface DoorServerOptions {
   readonly message_max_bytes: number;
-  readonly tls: TlsFiles;
-  /** Cluster routing: wraps each service so calls run on their entity's owner (cluster/router.ts). */
-  readonly route?: (
-    service: grpc.ServiceDefinition,
-    implementation: grpc.UntypedServiceImplementation,
-  ) => grpc.UntypedServiceImplementation;
+  readonly authenticate: Authenticator;
+  readonly lookups: AccessLookups;
+  readonly wrap?: ServiceWrapper;
 }
 
-export function serverCredentials(tls: TlsFiles): grpc.ServerCredentials {
-  if (tls.certFile === undefined || tls.keyFile === undefined) return grpc.ServerCredentials.createInsecure();
-  const ca = tls.caFile === undefined ? null : readFileSync(tls.caFile);
-  return grpc.ServerCredentials.createSsl(
-    ca,
-    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
-    ca !== null,
-  );
-}
-
-export function createGrpcServer(
-  deps: CardServiceDeps & BalancesServiceDeps,
-  options: GrpcServerOptions,
-): { server: grpc.Server; health: HealthImplementation } {
-  const server = new grpc.Server({
+function doorServer(door: Door, deps: ServiceDepsAll, options: DoorServerOptions): grpc.Server {
+  return new grpc.Server({
     // Channelz (grpc-js' per-call introspection) is not served here; off, each call skips its
     // bookkeeping: ~1.5 KB of garbage and some CPU per call.
     'grpc.enable_channelz': 0,
@@ -71,24 +71,58 @@ export function createGrpcServer(
     // Gateways keep streams open for hours; keepalive pings find dead peers behind NAT.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
-    // Every call of every service (health and reflection too) is measured once, here.
-    interceptors: [deps.metrics.grpc.interceptor],
+    // Every call of every service (health and reflection too) is measured, then checked, once, here.
+    interceptors: [
+      deps.metrics.grpc.interceptor,
+      accessInterceptor({
+        door,
+        rules: rpc_rules[door],
+        authenticate: options.authenticate,
+        lookups: options.lookups,
+        logger: deps.logger,
+      }),
+    ],
   });
-  for (const service of [AuthorizationServiceService, AdminServiceService, CardServiceService, FleetAdminServiceService])
-    deps.metrics.grpc.addService(service);
-  const route = options.route ?? ((_service, implementation) => implementation);
-  server.addService(AuthorizationServiceService, route(AuthorizationServiceService, authorizationService(deps)));
-  server.addService(AdminServiceService, route(AdminServiceService, { ...adminService(deps), listBalances: listBalancesHandler(deps) }));
-  server.addService(CardServiceService, route(CardServiceService, cardService(deps)));
-  server.addService(FleetAdminServiceService, route(FleetAdminServiceService, fleetAdminService(deps)));
+}
 
-  const health = new HealthImplementation(Object.fromEntries(['', ...served_services].map((name) => [name, 'NOT_SERVING' as const])));
+function addStandard(server: grpc.Server, door: 'terminal' | 'operator', health: HealthImplementation): void {
   health.addToServer(server);
-
   // Reflection serves the proto files as written (built by buf into dist/proto at build time), so
-  // grpcurl, Python's protobuf and k6 resolve them; the whitelist keeps to what this port serves.
-  new ReflectionService(servedDescriptors(), { services: [...reflected_services] }).addToServer(server);
-  return { server, health };
+  // grpcurl, Python's protobuf and k6 resolve them; the whitelist keeps to what this door serves.
+  new ReflectionService(servedDescriptors(), { services: [...reflected_services[door]] }).addToServer(server);
+}
+
+/** Health statuses shared by both doors' health services: NOT_SERVING until the node serves. */
+export function createHealth(): HealthImplementation {
+  return new HealthImplementation(Object.fromEntries(['', ...served_services].map((name) => [name, 'NOT_SERVING' as const])));
+}
+
+/** The terminal door: AuthorizationService. */
+export function createTerminalServer(deps: ServiceDepsAll, options: DoorServerOptions, health: HealthImplementation): grpc.Server {
+  const server = doorServer('terminal', deps, options);
+  const wrap = options.wrap ?? ((_service, implementation) => implementation);
+  deps.metrics.grpc.addService(AuthorizationServiceService);
+  server.addService(AuthorizationServiceService, wrap(AuthorizationServiceService, authorizationService(deps)));
+  addStandard(server, 'terminal', health);
+  return server;
+}
+
+/** The operator door: AdminService, CardService, FleetAdminService and ApprovalService. */
+export function createOperatorServer(deps: ServiceDepsAll, options: DoorServerOptions, health: HealthImplementation): grpc.Server {
+  const server = doorServer('operator', deps, options);
+  const wrap = options.wrap ?? ((_service, implementation) => implementation);
+  const services: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation][] = [
+    [AdminServiceService, { ...adminService(deps), listBalances: listBalancesHandler(deps) }],
+    [CardServiceService, cardService(deps)],
+    [FleetAdminServiceService, fleetAdminService(deps)],
+    [ApprovalServiceService, approvalService(deps)],
+  ];
+  for (const [service, implementation] of services) {
+    deps.metrics.grpc.addService(service);
+    server.addService(service, wrap(service, implementation));
+  }
+  addStandard(server, 'operator', health);
+  return server;
 }
 
 export function bindServer(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {

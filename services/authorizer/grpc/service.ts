@@ -23,16 +23,20 @@ import type { MoneyRequest } from '../../../actors/card/transaction';
 import type { Persistence } from '../../../actors/runtime/persistence';
 import { optionalId, requireBalance, requireId } from './validate';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../../gen/tapline/v1/authorization';
-import type {
-  AdminServiceServer,
-  IssueCardRequest,
+import type { AccessLookups } from '../../common/auth/access';
+import { actingOf, type Caller } from '../../common/auth/grpc-access';
+import type { Approvals } from '../usecases/approvals';
+import { outcomeOf } from '../usecases/outcome';
+import {
   IssueCardResponse,
-  RegisterTerminalRequest,
-  RegisterTerminalResponse,
-  SetCardStatusRequest,
-  SetCardStatusResponse,
-  SetTerminalEnabledRequest,
-  SetTerminalEnabledResponse,
+  type AdminServiceServer,
+  type IssueCardRequest,
+  type RegisterTerminalRequest,
+  type RegisterTerminalResponse,
+  type SetCardStatusRequest,
+  type SetCardStatusResponse,
+  type SetTerminalEnabledRequest,
+  type SetTerminalEnabledResponse,
 } from '../../../gen/tapline/v1/admin';
 
 function isSettableStatus(status: CardStatus): status is SettableStatus {
@@ -99,6 +103,10 @@ export interface ServiceDeps {
   readonly managers: ManagerDirectory | undefined;
   /** Cluster: stream items whose card lives on another node go there (cluster/router.ts). */
   readonly cluster?: StreamItemRouter;
+  /** Four eyes: operator requests the access policy holds for a second principal. */
+  readonly approvals: Approvals;
+  /** What access checks need to know (a terminal's merchant, for gateway stream items). */
+  readonly access: AccessLookups;
   /** Beer taps' pour reports (AuthorizationService.ReportPour). */
   readonly tapPours: TapPours;
   /** Open loop: the cards visitors' bank cards pay from (usecases/card-tokens.ts). */
@@ -109,9 +117,10 @@ export interface ServiceDeps {
 export interface StreamItemRouter {
   /** True when this node holds the card's shard (the item runs here). */
   holdsCard(cardId: string): boolean;
-  /** Runs the item as an Authorize call on the card's owner (retried while the shard moves). */
+  /** Runs the item as an Authorize call on the card's owner (retried while the shard moves), as the stream's caller. */
   authorize(
     request: AuthorizeRequest,
+    caller: Caller,
     done: (error: { code?: number; details?: string } | null, response?: AuthorizeResponse) => void,
   ): void;
 }
@@ -147,7 +156,7 @@ export type Answer<V> = Outcome<V> | { ok: false; error: unknown };
 export function unary<Req, Res, V>(
   deps: ServiceDeps,
   method: string,
-  run: (request: Req, reply: (outcome: Answer<V>) => void, deadlineMs: number | undefined) => void,
+  run: (request: Req, reply: (outcome: Answer<V>) => void, call: ServerUnaryCall<Req, Res>, deadlineMs: number | undefined) => void,
   toResponse: (value: V) => Res,
 ): Handler<Req, Res> {
   return (call, callback) => {
@@ -179,7 +188,7 @@ export function unary<Req, Res, V>(
       callback(null, response);
     };
     try {
-      run(call.request, reply, deadlineMs);
+      run(call.request, reply, call, deadlineMs);
     } catch (error) {
       reply({ ok: false, error });
     }
@@ -193,14 +202,14 @@ export function unary<Req, Res, V>(
 export function unaryAsync<Req, Res, V>(
   deps: ServiceDeps,
   method: string,
-  run: (request: Req) => Promise<V>,
+  run: (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<V>,
   toResponse: (value: V) => Res,
 ): Handler<Req, Res> {
   return unary<Req, Res, V>(
     deps,
     method,
-    (request, reply) => {
-      run(request).then(
+    (request, reply, call) => {
+      run(request, call).then(
         (value) => reply({ ok: true, value }),
         (error: unknown) => reply({ ok: false, error }),
       );
@@ -209,35 +218,45 @@ export function unaryAsync<Req, Res, V>(
   );
 }
 
+type IssueValue =
+  { state: Parameters<typeof toBalanceResponse>[0]; alreadyExisted: boolean } | { pendingApprovalId: string; cardId: string };
+
 export function adminService(deps: ServiceDeps): Omit<AdminServiceServer, 'listBalances'> {
   const { region } = deps;
   return {
-    issueCard: unary<IssueCardRequest, IssueCardResponse, { state: Parameters<typeof toBalanceResponse>[0]; alreadyExisted: boolean }>(
+    issueCard: unaryAsync<IssueCardRequest, IssueCardResponse, IssueValue>(
       deps,
       'IssueCard',
-      (request, reply) => {
+      async (request, call) => {
         const cardId = requireId('card_id', request.cardId);
         const { amountMinor, currency } = requireBalance('initial_balance', request.initialBalance);
         const programId = optionalId('program_id', request.programId, 'default');
-        const operatorId = optionalId('operator_id', request.operatorId, '');
-        region.issueCard({ cardId, currency, initialBalanceMinor: amountMinor, programId, nowMs: deps.clock() }, operatorId, reply);
+        // A large initial balance waits for a second principal (four eyes).
+        const pendingApprovalId = await deps.approvals.holdIfNeeded(call);
+        if (pendingApprovalId !== undefined) return { pendingApprovalId, cardId };
+        const command = { cardId, currency, initialBalanceMinor: amountMinor, programId, nowMs: deps.clock() };
+        return outcomeOf<IssueValue>((reply) => region.issueCard(command, actingOf(call), reply));
       },
-      ({ state, alreadyExisted }) => ({
-        cardId: state.cardId,
-        balance: { amountMinor: BigInt(state.balanceMinor), currency: state.currency },
-        status: wireCardStatus(state.status),
-        alreadyExisted,
-      }),
+      (value) =>
+        'pendingApprovalId' in value
+          ? IssueCardResponse.fromPartial({ cardId: value.cardId, pendingApprovalId: value.pendingApprovalId })
+          : {
+              cardId: value.state.cardId,
+              balance: { amountMinor: BigInt(value.state.balanceMinor), currency: value.state.currency },
+              status: wireCardStatus(value.state.status),
+              alreadyExisted: value.alreadyExisted,
+              pendingApprovalId: '',
+            },
     ),
     setCardStatus: unary<SetCardStatusRequest, SetCardStatusResponse, Parameters<typeof toBalanceResponse>[0]>(
       deps,
       'SetCardStatus',
-      (request, reply) => {
+      (request, reply, call) => {
         const cardId = requireId('card_id', request.cardId);
         const status = domain_card_statuses.get(request.status);
         if (status === undefined || !isSettableStatus(status)) throw invalidArgument('status must be ACTIVE, FROZEN or BLOCKED');
         if (request.reason.length > 256) throw invalidArgument('reason is at most 256 characters');
-        region.setCardStatus(cardId, status, request.reason, optionalId('operator_id', request.operatorId, ''), reply);
+        region.setCardStatus(cardId, status, request.reason, actingOf(call), reply);
       },
       (state) => ({ cardId: state.cardId, status: wireCardStatus(state.status) }),
     ),
@@ -248,16 +267,11 @@ export function adminService(deps: ServiceDeps): Omit<AdminServiceServer, 'listB
     >(
       deps,
       'RegisterTerminal',
-      (request, reply) => {
+      (request, reply, call) => {
         const terminalId = requireId('terminal_id', request.terminalId);
         const merchantId = requireId('merchant_id', request.merchantId);
         if (request.location.length > 256) throw invalidArgument('location is at most 256 characters');
-        region.changeTerminal(
-          terminalId,
-          { type: 'register', terminalId, merchantId, location: request.location },
-          optionalId('operator_id', request.operatorId, ''),
-          reply,
-        );
+        region.changeTerminal(terminalId, { type: 'register', terminalId, merchantId, location: request.location }, actingOf(call), reply);
       },
       ({ state, unchanged }) => ({
         terminalId: state.terminalId,
@@ -269,14 +283,9 @@ export function adminService(deps: ServiceDeps): Omit<AdminServiceServer, 'listB
     setTerminalEnabled: unary<SetTerminalEnabledRequest, SetTerminalEnabledResponse, { state: { terminalId: string; enabled: boolean } }>(
       deps,
       'SetTerminalEnabled',
-      (request, reply) => {
+      (request, reply, call) => {
         const terminalId = requireId('terminal_id', request.terminalId);
-        region.changeTerminal(
-          terminalId,
-          { type: 'set_enabled', enabled: request.enabled },
-          optionalId('operator_id', request.operatorId, ''),
-          reply,
-        );
+        region.changeTerminal(terminalId, { type: 'set_enabled', enabled: request.enabled }, actingOf(call), reply);
       },
       ({ state }) => ({ terminalId: state.terminalId, enabled: state.enabled }),
     ),

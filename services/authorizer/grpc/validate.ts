@@ -283,8 +283,8 @@ export function parseTopUp(wire: TopUpRequest): MoneyRequest {
     );
   const terminalId = requireId('terminal_id', wire.terminalId);
   const key = terminalTxnKey(terminalId, requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber));
-  const operatorId = optionalId('operator_id', wire.operatorId, '');
-  return finish({ kind: 'top_up', key, cardId, terminalId, amountMinor, currency, source, operatorId, originalKey: '' });
+  // operator_id is ignored: on the terminal door the actor is the certificate's terminal.
+  return finish({ kind: 'top_up', key, cardId, terminalId, amountMinor, currency, source, operatorId: '', originalKey: '' });
 }
 
 export function parseReverse(wire: ReverseRequest): MoneyRequest {

@@ -31,6 +31,12 @@
 //   tl:{s<shard>}:lease                string  "<node id>|<epoch>" with a TTL: the node holding the shard
 //   tl:{cluster}:members               zset  node id -> membership expiry (ms, Redis time)
 //   tl:{cluster}:addr                  hash  node id -> advertised internal address (host:port)
+//   tl:{approvals}:req:<id>            hash  a request held for four eyes (store/approvals.ts)
+//   tl:{approvals}:pending             zset  id -> requested at (ms): the pending ones, oldest first
+//   tl:{approvals}:outbox              stream  audit records of holding, approving and rejecting
+//   tl:{settle}:...                    the reports service's settlement state (reports/settlement-store.ts),
+//                                      with its own audit stream tl:{settle}:outbox
+//   tl:{events}:outbox                 stream  audit records of notices and webhooks configuration (services/events)
 //
 // Every key but the incarnation counter carries a hash tag, and every key a commit writes carries
 // the tag of one shard, {s<shard>}: on Redis Cluster a shard is one hash slot, and a commit script
@@ -142,3 +148,21 @@ export const incarnation_key = 'tl:node:incarnation';
 /** Membership keys, in one slot: the heartbeat script writes both. */
 export const members_key = 'tl:{cluster}:members';
 export const member_addresses_key = 'tl:{cluster}:addr';
+
+/** A request held for four eyes, the index of pending ones, and the audit stream of both. */
+export function approvalKey(id: string): string {
+  return `tl:{approvals}:req:${id}`;
+}
+export const approvals_pending_key = 'tl:{approvals}:pending';
+export const approvals_outbox_key = 'tl:{approvals}:outbox';
+/** The settlement audit stream (written by the reports service in the same script as each change). */
+export const settlement_outbox_key = 'tl:{settle}:outbox';
+/** The notices and webhooks configuration audit stream (services/events/store.ts, same script as each change). */
+export const events_outbox_key = 'tl:{events}:outbox';
+
+/**
+ * Outbox streams besides the shards': audit records of state that lives outside entity shards,
+ * each written atomically with its change under its own hash tag. The streamer reads them after
+ * the shard streams (as pseudo-shards shard_count, shard_count + 1, ...).
+ */
+export const audit_outbox_keys = [approvals_outbox_key, settlement_outbox_key, events_outbox_key] as const;

@@ -179,6 +179,28 @@ export class RedisStore {
     return Promise.all(keys.map((key) => this.command<string | null>(key, ['HGET', key, field])));
   }
 
+  /**
+   * Runs a small script (EVAL; the operator-path scripts are rare enough not to need EVALSHA) on
+   * the slot of its keys (one hash tag), answered once the replicas required have it.
+   */
+  async evalScript<T>(script: string, keys: readonly [string, ...string[]], args: readonly (string | Buffer)[]): Promise<T> {
+    return this.replicated<T>(keys[0], ['EVAL', script, String(keys.length), ...keys, ...args]);
+  }
+
+  /** Every field of a hash (empty when the key does not exist). */
+  async hashAll(key: string): Promise<Record<string, string>> {
+    const reply = await this.command<string[] | Record<string, string>>(key, ['HGETALL', key]);
+    if (!Array.isArray(reply)) return reply;
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) fields[reply[i] as string] = reply[i + 1] as string;
+    return fields;
+  }
+
+  /** The first `count` members of a sorted set, lowest score first. */
+  async sortedFirst(key: string, count: number): Promise<string[]> {
+    return this.command<string[]>(key, ['ZRANGE', key, '0', String(count - 1)]);
+  }
+
   /** A number no node start had before: replicated before it is used, so a failover cannot hand it out twice. */
   async nextIncarnation(): Promise<number> {
     return this.replicated<number>(incarnation_key, ['INCR', incarnation_key]);

@@ -4,6 +4,8 @@
 // business (cluster/card-fanout-client.ts). A call that fails rejects with the owner's failure,
 // which the gRPC boundary answers to the client unchanged.
 
+import type { Acting } from '../../../actors/principal';
+
 /** One card of a bulk issuance, as the entry node resolved it once for the whole issuance. */
 export interface BulkCardIssue {
   readonly cardId: string;
@@ -16,7 +18,8 @@ export interface BulkCardIssue {
   readonly expiresAtMs: number;
   /** When the issuance was accepted: every card of it carries the same issue time. */
   readonly issuedAtMs: number;
-  readonly operatorId: string;
+  /** The issuance's operator action: each card's audit record names it. */
+  readonly acting: Acting;
   /** The program's card authentication key, resolved once for the issuance ('' = the cards do not authenticate). */
   readonly cardAuthKeyId: string;
 }
@@ -30,7 +33,7 @@ export interface BulkCardIssued {
 export interface RefundRunCashOut {
   readonly cardId: string;
   readonly runId: string;
-  readonly operatorId: string;
+  readonly acting: Acting;
 }
 
 export interface RefundRunCashedOut {
@@ -64,7 +67,8 @@ export interface CardTokenLink {
   /** "h:<hex>" or "par:<PAR>": never a PAN. */
   readonly token: string;
   readonly link: boolean;
-  readonly operatorId: string;
+  /** The operator action that lists or removes the token: the card's audit record names it. */
+  readonly acting: Acting;
 }
 
 export interface CardTokenLinked {

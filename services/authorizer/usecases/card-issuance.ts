@@ -4,6 +4,7 @@
 // fields: ALREADY_EXISTS), and a bulk issuance's record is compared, never overwritten, so a
 // retried or re-run issuance issues nothing twice.
 
+import type { Acting } from '../../../actors/principal';
 import { alreadyExists, invalidArgument } from '../../../actors/errors';
 import type { IssueAnswer } from '../../../actors/sharding/shard-region';
 import { cardsDigest, sameIssuance, type IssuanceRecord, type IssuanceRecords } from '../../../actors/card/issuance';
@@ -34,7 +35,8 @@ export interface CardIssue {
   /** A named card's holder (JSON of plain fields); undefined for an anonymous card. */
   readonly holder: string | undefined;
   readonly pin: string | undefined;
-  readonly operatorId: string;
+  /** Who acted (the authenticated operator). */
+  readonly acting: Acting;
   readonly nowMs: number;
 }
 
@@ -43,7 +45,7 @@ export interface BulkIssue {
   /** Distinct ids, at most bulk_issue_cards_max (validated). */
   readonly cardIds: readonly string[];
   readonly params: IssueParams;
-  readonly operatorId: string;
+  readonly acting: Acting;
   readonly nowMs: number;
 }
 
@@ -79,7 +81,7 @@ export class CardIssuance {
       issue.nowMs,
       this.deps.programs.get(issue.params.programId).cardAuthKeyId,
     );
-    return outcomeOf((reply) => this.deps.region.issueProfiledCard(command, issue.holder, issue.operatorId, reply));
+    return outcomeOf((reply) => this.deps.region.issueProfiledCard(command, issue.holder, issue.acting, reply));
   }
 
   /**
@@ -88,7 +90,7 @@ export class CardIssuance {
    * by id, and the record is compared, not overwritten.
    */
   async bulkIssue(bulk: BulkIssue): Promise<BulkIssueResult> {
-    const { params, issuanceId, cardIds, operatorId, nowMs } = bulk;
+    const { params, issuanceId, cardIds, acting, nowMs } = bulk;
     await this.deps.programs.ensure(params.programId);
     const profile = this.profileOf(params, false, '', issuanceId);
     const cardAuthKeyId = this.deps.programs.get(params.programId).cardAuthKeyId;
@@ -101,7 +103,7 @@ export class CardIssuance {
       expiresAtMs: params.expiresAtMs,
       count: cardIds.length,
       cardsDigest: cardsDigest(cardIds),
-      operator: operatorId,
+      operator: acting.subject,
       at: nowMs,
     };
     const existing = await this.deps.issuances.load(issuanceId);
@@ -120,13 +122,13 @@ export class CardIssuance {
         depositMinor: profile.depositMinor,
         expiresAtMs: params.expiresAtMs,
         issuedAtMs: nowMs,
-        operatorId,
+        acting,
         cardAuthKeyId,
       });
       if (answer.alreadyExisted) alreadyExisted += 1;
       else issued += 1;
     });
-    await outcomeOf((reply) => this.deps.issuances.write(record, reply));
+    await outcomeOf((reply) => this.deps.issuances.write(record, acting, reply));
     return { issuanceId, issued, alreadyExisted };
   }
 
@@ -143,7 +145,7 @@ export class CardIssuance {
     };
     const command = issueCommand(issue.cardId, issue, profile, issue.issuedAtMs, issue.cardAuthKeyId);
     const { alreadyExisted } = await outcomeOf<IssueAnswer>((reply) =>
-      this.deps.region.issueProfiledCard(command, undefined, issue.operatorId, reply),
+      this.deps.region.issueProfiledCard(command, undefined, issue.acting, reply),
     );
     return { alreadyExisted };
   }

@@ -2,6 +2,7 @@
 // reach no further than here (hashed with pin.ts's keyed hash); the card's actor compares hashes
 // and counts failures (actors/card/pin.ts).
 
+import type { Acting } from '../../../actors/principal';
 import { failedPrecondition } from '../../../actors/errors';
 import type { CardState } from '../../../actors/card/rules';
 import type { MoneyRequest } from '../../../actors/card/transaction';
@@ -16,7 +17,7 @@ export interface PinChange {
   /** The PIN the holder entered as the current one; undefined for a reset or a first PIN. */
   readonly oldPin: string | undefined;
   readonly reset: boolean;
-  readonly operatorId: string;
+  readonly acting: Acting;
 }
 
 /**
@@ -51,7 +52,7 @@ export class CardPins {
     const hasher = this.required();
     const newHash = hasher.hash(change.cardId, change.newPin);
     const oldHash = change.oldPin === undefined ? undefined : hasher.hash(change.cardId, change.oldPin);
-    return outcomeOf((reply) => this.region.setPin(change.cardId, newHash, oldHash, change.reset, change.operatorId, reply));
+    return outcomeOf((reply) => this.region.setPin(change.cardId, newHash, oldHash, change.reset, change.acting, reply));
   }
 
   private required(): PinHasher {

@@ -9,6 +9,7 @@
 // token's index straight from Redis on the node it arrived at and goes on as an ordinary
 // Authorize of the card it names.
 
+import type { Acting } from '../../../actors/principal';
 import { createHmac } from 'node:crypto';
 import { failedPrecondition, rejected, TaplineError } from '../../../actors/errors';
 import { pickTokenCard, type TokenRecord } from '../../../actors/card/tokens';
@@ -29,7 +30,8 @@ export class TokenHasher {
 export interface TokenRegistration {
   readonly cardId: string;
   readonly bankCard: BankCardId;
-  readonly operatorId: string;
+  /** Who registers or removes it (the authenticated operator). */
+  readonly acting: Acting;
 }
 
 export interface TokenRegistered {
@@ -62,15 +64,15 @@ export class CardTokens {
 
   /** Lists the token on the card, then indexes it for the card's program; undone on the card if the index refuses. */
   async register(registration: TokenRegistration): Promise<TokenRegistered> {
-    const { cardId, operatorId } = registration;
+    const { cardId, acting } = registration;
     const token = this.tokenOf(registration.bankCard);
-    const card = await this.deps.fanout.linkCardToken({ cardId, token, link: true, operatorId });
+    const card = await this.deps.fanout.linkCardToken({ cardId, token, link: true, acting });
     try {
       await this.deps.fanout.indexCardToken({ token, programId: card.programId, currency: card.currency, cardId, link: true });
     } catch (error) {
       if (error instanceof TaplineError && (error.code === 'already_exists' || error.code === 'failed_precondition')) {
         try {
-          await this.deps.fanout.linkCardToken({ cardId, token, link: false, operatorId });
+          await this.deps.fanout.linkCardToken({ cardId, token, link: false, acting });
         } catch (undo) {
           this.deps.onUndoFailed(undo);
         }
@@ -82,13 +84,13 @@ export class CardTokens {
 
   /** Removes the token's index entry for the card, then takes the token off the card. */
   async remove(registration: TokenRegistration): Promise<TokenRegistered> {
-    const { cardId, operatorId } = registration;
+    const { cardId, acting } = registration;
     const token = this.tokenOf(registration.bankCard);
     const record = await this.deps.index.load(token);
     const entry = record?.cards.find((c) => c.card === cardId);
     if (entry !== undefined)
       await this.deps.fanout.indexCardToken({ token, programId: entry.program, currency: entry.currency, cardId, link: false });
-    const card = await this.deps.fanout.linkCardToken({ cardId, token, link: false, operatorId });
+    const card = await this.deps.fanout.linkCardToken({ cardId, token, link: false, acting });
     return { cardId, programId: card.programId, bankCards: card.tokens };
   }
 

@@ -3,14 +3,16 @@
 // the operator's own key in its own namespace ("k:credit:<key>"), so a credit sent twice credits
 // once and no other client's key can take it. The terminal API refuses credits without a terminal.
 //
-// Approval seam: a credit moves money without a sale, so it may need a second, different person
-// (ARCHITECTURE.md, invariant 8). That check is `CreditApproval`, asked before anything moves;
-// today the operator API's caller is trusted as a whole and every credit is approved as asked.
-// The trust boundary plugs its four-eyes check in here (the authenticated operator and approver),
-// without touching the money path.
+// Four eyes: a credit moves money without a sale, so it needs a second, different principal
+// (ARCHITECTURE.md, invariant 8). The operator door holds every CreditCard call until an approver
+// approves it (the access policy's four_eyes rule, usecases/approvals.ts); only the approved
+// request reaches this use case, carrying its requester and its approver. `CreditApproval` checks
+// that again here, before anything moves, so no other path (a forwarded call, a future caller)
+// credits on one principal's word.
 
-import type { TaplineError } from '../../../actors/errors';
+import { permissionDenied, type TaplineError } from '../../../actors/errors';
 import { fingerprintOf, type MoneyRequest, type TxnAnswer } from '../../../actors/card/transaction';
+import type { Acting } from '../../../actors/principal';
 import { manualCreditKey } from '../../../actors/request-keys';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import { outcomeOf } from './outcome';
@@ -21,19 +23,25 @@ export interface ManualCredit {
   readonly currency: string;
   /** The operator's key for this credit (validated client-key text, without a namespace). */
   readonly key: string;
-  readonly operatorId: string;
+  /** Who asked for the credit (the token's subject) and who approved it. */
+  readonly acting: Acting;
 }
 
 /** Resolves to the refusal to answer, or undefined when the credit may go ahead. */
 export type CreditApproval = (credit: ManualCredit) => Promise<TaplineError | undefined>;
 
-/** Until the trust boundary supplies principals: the operator API's caller is trusted. */
-export const operator_api_trusted: CreditApproval = () => Promise.resolve(undefined);
+/** A credit goes ahead only with an approver that is not its requester. */
+export const four_eyes_credit: CreditApproval = (credit) => {
+  const { subject, approver } = credit.acting;
+  if (approver === undefined || approver === '' || approver === subject)
+    return Promise.resolve(permissionDenied('a manual credit needs the approval of a second principal (ApprovalService)'));
+  return Promise.resolve(undefined);
+};
 
 export class ManualCredits {
   constructor(
     private readonly region: Pick<ShardRegion, 'money'>,
-    private readonly approve: CreditApproval = operator_api_trusted,
+    private readonly approve: CreditApproval = four_eyes_credit,
   ) {}
 
   async credit(credit: ManualCredit): Promise<TxnAnswer> {
@@ -47,9 +55,11 @@ export class ManualCredits {
       amountMinor: credit.amountMinor,
       currency: credit.currency,
       source: 'admin',
-      operatorId: credit.operatorId,
+      operatorId: credit.acting.subject,
       originalKey: '',
     };
-    return outcomeOf((reply) => this.region.money({ ...request, fingerprint: fingerprintOf(request) }, reply));
+    // Who acted is not part of the fingerprint: the same credit approved by someone else is the same credit.
+    const stamped: MoneyRequest = { ...request, fingerprint: fingerprintOf(request), acting: credit.acting };
+    return outcomeOf((reply) => this.region.money(stamped, reply));
   }
 }

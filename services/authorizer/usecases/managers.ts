@@ -12,9 +12,10 @@
 // guesses sent at once, to any number of nodes, compare at most attempts_max PINs per lock. A
 // counted guess is the one thing a refused credential writes (like a wrong PIN at a till).
 
+import type { Acting } from '../../../actors/principal';
 import { permissionDenied, resourceExhausted, shardMoved, unavailable, type Outcome, type TaplineError } from '../../../actors/errors';
 import type { EntityId, Persistence } from '../../../actors/runtime/persistence';
-import { managerRegistered } from '../../../actors/outbox/builders';
+import { auditRecord, managerRegistered } from '../../../actors/outbox/builders';
 import { shardOf } from '../../../actors/sharding/shard-key';
 import { decodeManagerRecord, encodeManagerRecord, type ManagerRecord } from '../../../actors/state/manager';
 import type { PinHasher } from './pin';
@@ -44,7 +45,7 @@ export class ManagerDirectory {
     merchantId: string,
     managerId: string,
     pin: string,
-    operatorId: string,
+    acting: Acting,
     atMs: number,
     reply: (outcome: Outcome<{ merchantId: string; managerId: string }>) => void,
   ): void {
@@ -52,12 +53,16 @@ export class ManagerDirectory {
     const shard = shardOf('merchant', merchantId, this.shard_count);
     this.persistence.loadEntity(shard, entity).then(
       (current) => {
-        const record: ManagerRecord = { pinHash: this.hasher.hash(domain(merchantId, managerId), pin), operator: operatorId };
-        const audit = managerRegistered({ merchant: merchantId, manager: managerId, operator: operatorId, at: atMs });
+        const record: ManagerRecord = { pinHash: this.hasher.hash(domain(merchantId, managerId), pin), operator: acting.subject };
+        const audit = managerRegistered({ merchant: merchantId, manager: managerId, operator: acting.subject, at: atMs });
+        // Registering an existing manager again replaces its PIN: the audit record says so (never the hash).
+        const before = current.data === undefined ? undefined : decodeManagerRecord(current.data);
+        const change = { entity: `manager:${merchantId}/${managerId}`, before, after: record };
         const submitted = this.persistence.submit({
           shard,
           writes: [{ entity, expectVersion: current.version, data: encodeManagerRecord(record) }],
           outbox: audit,
+          extraOutbox: [{ shard, document: auditRecord({ actor: acting, changes: [change], at: atMs }) }],
           settle: (result) => {
             if (result.status === 'committed') reply({ ok: true, value: { merchantId, managerId } });
             // Fenced: the merchant's shard moved; nothing was written and the router retries on its new owner.

@@ -5,6 +5,7 @@
 // (Mollie), whose payment is then fetched from the PSP's API on the card's owner. Without a PSP
 // configured on the node each of them is FAILED_PRECONDITION.
 
+import type { Acting } from '../../../actors/principal';
 import { failedPrecondition, invalidArgument } from '../../../actors/errors';
 import type { AutoReload, CardState } from '../../../actors/card/rules';
 import { fingerprintOf, type MoneyRequest, type TxnAnswer } from '../../../actors/card/transaction';
@@ -35,7 +36,7 @@ export interface AutoReloadChange {
   readonly cardId: string;
   /** undefined removes the card's mandate. */
   readonly autoReload: AutoReload | undefined;
-  readonly operatorId: string;
+  readonly acting: Acting;
 }
 
 type Region = Pick<ShardRegion, 'balance' | 'money' | 'setAutoReload'>;
@@ -133,7 +134,7 @@ export class PspTopUps {
   /** Stores (or removes) a card's auto-reload mandate; storing one needs a PSP to charge it. */
   setAutoReload(change: AutoReloadChange): Promise<CardState> {
     if (change.autoReload !== undefined) this.required('auto-reload needs');
-    return outcomeOf((reply) => this.region.setAutoReload(change.cardId, change.autoReload, change.operatorId, reply));
+    return outcomeOf((reply) => this.region.setAutoReload(change.cardId, change.autoReload, change.acting, reply));
   }
 
   /** The PSP, or FAILED_PRECONDITION saying what `needs` it. */

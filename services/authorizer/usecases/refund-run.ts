@@ -3,6 +3,7 @@
 // "k:refund-run:<run>:<card>", so running it again (after a crash, a time-out, through another
 // node) pays nothing twice and answers the same list from the stored answers.
 
+import type { Acting } from '../../../actors/principal';
 import type { CardState } from '../../../actors/card/rules';
 import { fingerprintOf, type MoneyRequest, type TxnAnswer } from '../../../actors/card/transaction';
 import { refundRunKey } from '../../../actors/request-keys';
@@ -19,7 +20,7 @@ const program_refund_concurrency = 64;
 export interface RefundRun {
   readonly programId: string;
   readonly runId: string;
-  readonly operatorId: string;
+  readonly acting: Acting;
 }
 
 export interface RefundPayout {
@@ -41,7 +42,7 @@ export interface RefundRunResult {
 }
 
 /** The cash-out of a whole card (balance + deposit) under the request key `key`. */
-export function cashOutRequest(cardId: string, key: string, operatorId: string): MoneyRequest {
+export function cashOutRequest(cardId: string, key: string, acting: Acting): MoneyRequest {
   const request: Omit<MoneyRequest, 'fingerprint'> = {
     kind: 'cash_out',
     key,
@@ -50,8 +51,9 @@ export function cashOutRequest(cardId: string, key: string, operatorId: string):
     amountMinor: 0,
     currency: '',
     source: '',
-    operatorId,
+    operatorId: acting.subject,
     originalKey: '',
+    acting,
   };
   return { ...request, fingerprint: fingerprintOf(request) };
 }
@@ -73,7 +75,7 @@ export class ProgramRefundRun {
     const totals = new Map<string, bigint>();
     let skipped = 0;
     await forEachBounded(cardIds, program_refund_concurrency, async (cardId) => {
-      const answer = await this.deps.fanout.refundRunCashOut({ cardId, runId: run.runId, operatorId: run.operatorId });
+      const answer = await this.deps.fanout.refundRunCashOut({ cardId, runId: run.runId, acting: run.acting });
       if (!answer.approved) {
         skipped += 1;
         return;
@@ -99,7 +101,7 @@ export class ProgramRefundRun {
 
   /** The owner's side of one card of a run: the card's ordinary idempotent cash-out. */
   async cashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut> {
-    const request = cashOutRequest(cashOut.cardId, refundRunKey(cashOut.runId, cashOut.cardId), cashOut.operatorId);
+    const request = cashOutRequest(cashOut.cardId, refundRunKey(cashOut.runId, cashOut.cardId), cashOut.acting);
     const { result } = await outcomeOf<TxnAnswer>((reply) => this.deps.region.money(request, reply));
     const answer = {
       approved: result.outcome === 'approved',

@@ -3,6 +3,7 @@
 // first; a settlement is a money request keyed by its settlement reference, so a settlement sent
 // twice credits the card once.
 
+import type { Acting } from '../../../actors/principal';
 import { invalidArgument } from '../../../actors/errors';
 import type { CardState } from '../../../actors/card/rules';
 import { fingerprintOf, type MoneyRequest, type TxnAnswer } from '../../../actors/card/transaction';
@@ -15,7 +16,7 @@ export interface TabLimitChange {
   /** 0 removes the tab. */
   readonly limitMinor: number;
   readonly currency: string;
-  readonly operatorId: string;
+  readonly acting: Acting;
 }
 
 export type TabSettlementMethod = 'invoice' | 'direct_debit';
@@ -27,7 +28,7 @@ export interface TabSettlement {
   readonly method: TabSettlementMethod;
   /** The settlement's own reference: its idempotency key. */
   readonly reference: string;
-  readonly operatorId: string;
+  readonly acting: Acting;
 }
 
 export class CardTabs {
@@ -36,7 +37,7 @@ export class CardTabs {
   async setLimit(change: TabLimitChange): Promise<CardState> {
     const card = await outcomeOf<CardState>((reply) => this.region.balance(change.cardId, reply));
     if (card.currency !== change.currency) throw invalidArgument("limit.currency is not the card's currency");
-    return outcomeOf((reply) => this.region.setTabLimit(change.cardId, change.limitMinor, change.operatorId, reply));
+    return outcomeOf((reply) => this.region.setTabLimit(change.cardId, change.limitMinor, change.acting, reply));
   }
 
   settle(settlement: TabSettlement): Promise<TxnAnswer> {
@@ -48,8 +49,9 @@ export class CardTabs {
       amountMinor: settlement.amountMinor,
       currency: settlement.currency,
       source: settlement.method,
-      operatorId: settlement.operatorId,
+      operatorId: settlement.acting.subject,
       originalKey: '',
+      acting: settlement.acting,
     };
     return outcomeOf((reply) => this.region.money({ ...request, fingerprint: fingerprintOf(request) }, reply));
   }

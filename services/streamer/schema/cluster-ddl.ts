@@ -42,6 +42,8 @@ export const sharding_columns: Readonly<Record<string, string>> = {
   // Deduplicated by (terminal, report): a report re-sent after its idempotency record expired is a
   // new document with the same key, so its copies must meet on the terminal's shard.
   tap_pours: 'terminal',
+  // Operators' audit records: every copy of a record shares its event_id (shard and stream entry).
+  audit_log: 'event_id',
   // Deduplicated by (fleet, cycle): every copy of a cycle's invoice meets on its fleet's shard.
   fleet_invoices: 'fleet',
 };

@@ -411,6 +411,35 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 12,
+    name: 'audit_log',
+    // The audit records of operator actions (contract.ts audit_record): who acted (the
+    // authenticated principal), with which role and scope, the four-eyes approver, what was acted
+    // on and the changed fields before and after. Sorted by (principal, at_ms, event_id): "what did
+    // this principal do" reads one range; event_id (shard and stream entry) is unique, so the
+    // ReplacingMergeTree collapses redelivered copies like every other table.
+    statements: (database) => [
+      `CREATE TABLE IF NOT EXISTS audit_log (
+        event_id String,
+        action String,
+        principal String,
+        role String,
+        scope String,
+        approver String,
+        subject String,
+        before String,
+        after String,
+        at DateTime,
+        at_ms UInt64,
+        shard UInt32,
+        stream_id String
+      ) ENGINE = ReplacingMergeTree()
+      PARTITION BY toYYYYMM(at)
+      ORDER BY (principal, at_ms, event_id)`,
+      `CREATE VIEW IF NOT EXISTS audit_log_dedup AS SELECT * FROM ${identifier(database)}.audit_log FINAL`,
+    ],
+  },
+  {
+    version: 13,
     name: 'fleet_billing',
     // Fleet accounts bill in cycles. Each fleet document names the cycle it accrued to (`cycle`),
     // so an invoice is exactly its cycle's documents whatever the nodes' clocks did; documents

@@ -24,7 +24,7 @@ export const protobufFileName = "tapline/internal/v1/cluster.proto";
 
 /**
  * The node-to-node API of an authorizer cluster. Not for terminals or operators: it is served on
- * the internal port only. A node that receives a request for an entity it does not own forwards
+ * the internal port only, over mutual TLS with the cluster's CA; only node certificates get in. A node that receives a request for an entity it does not own forwards
  * it to the owner over one long-lived bidirectional stream per peer. Forwarding is generic: the
  * frame carries the public method's full gRPC path and the request exactly as the client encoded
  * it; the owner runs its normal handler and sends back the encoded reply or the gRPC status.
@@ -43,6 +43,12 @@ export interface ForwardedCall {
   request: Buffer;
   /** Milliseconds left of the client's deadline when the call was sent (0: no deadline). */
   timeoutMs: number;
+  /**
+   * Who the original caller is, as the entry node authenticated it (JSON: the principal and the
+   * grant that allowed the call). The owner trusts it because the frame came over this internal
+   * door, whose peers prove a node certificate; no other door accepts a principal from a request.
+   */
+  caller: Buffer;
 }
 
 export interface ForwardResponse {
@@ -118,7 +124,7 @@ export const ForwardRequest: MessageFns<ForwardRequest> = {
 };
 
 function createBaseForwardedCall(): ForwardedCall {
-  return { callId: 0n, method: "", request: Buffer.alloc(0), timeoutMs: 0 };
+  return { callId: 0n, method: "", request: Buffer.alloc(0), timeoutMs: 0, caller: Buffer.alloc(0) };
 }
 
 export const ForwardedCall: MessageFns<ForwardedCall> = {
@@ -137,6 +143,9 @@ export const ForwardedCall: MessageFns<ForwardedCall> = {
     }
     if (message.timeoutMs !== 0) {
       writer.uint32(32).uint32(message.timeoutMs);
+    }
+    if (message.caller.length !== 0) {
+      writer.uint32(42).bytes(message.caller);
     }
     return writer;
   },
@@ -186,6 +195,14 @@ export const ForwardedCall: MessageFns<ForwardedCall> = {
             message.timeoutMs = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.caller = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -207,6 +224,7 @@ export const ForwardedCall: MessageFns<ForwardedCall> = {
     message.method = object.method ?? "";
     message.request = object.request ?? Buffer.alloc(0);
     message.timeoutMs = object.timeoutMs ?? 0;
+    message.caller = object.caller ?? Buffer.alloc(0);
     return message;
   },
 };
