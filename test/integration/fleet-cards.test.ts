@@ -205,6 +205,15 @@ describe('fleet cards: PIN, points, pay at the pump, returns (real gRPC, Redis, 
     await assert.rejects(fleet.setCardPin('haul~1', '12'), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
     await assert.rejects(fleet.setCardPin('haul~7', pin), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
     await fleet.setCardPin('haul~2', '246810');
+    // Who set it is audited with the change; the PIN's hash never enters the record.
+    const audits = (await inspect.outbox()).filter(
+      (d) => d['type'] === 'audit_record' && d['action'] === 'tapline.v1.FleetAdminService/SetFleetCardPin',
+    );
+    const last = audits[audits.length - 1];
+    assert.deepEqual([last?.['principal'], last?.['subject']], ['dev-issuer_admin', 'fleet_card:haul~2']);
+    const { pinHash } = await cardRecord('haul~2');
+    assert.ok(pinHash !== undefined && pinHash !== '', 'the card stores a PIN hash');
+    assert.ok(!JSON.stringify(audits).includes(pinHash), 'the audit records carry no PIN hash');
   });
 
   it('points: redeemed points pay part of the invoice, never more than due; a reversal gives them back', async function () {

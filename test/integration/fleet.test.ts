@@ -352,8 +352,12 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
       loaded.prices.map((p) => p.unitMilliMinor),
       [130_000n, 135_000n],
     );
-    const audit = (await inspect.outbox()).find((d) => d['type'] === 'operator_action' && d['action'] === 'price_list_loaded');
-    assert.equal(audit?.['subject'], 'platts');
+    const outbox = await inspect.outbox();
+    const loadedDocument = outbox.find((d) => d['type'] === 'operator_action' && d['action'] === 'price_list_loaded');
+    assert.deepEqual([loadedDocument?.['subject'], loadedDocument?.['operator']], ['platts', 'dev-issuer_admin']);
+    // Who loaded it is the token's subject, in an audit record committed with the list.
+    const audit = outbox.find((d) => d['type'] === 'audit_record' && d['action'] === 'tapline.v1.FleetAdminService/LoadSharedPrices');
+    assert.deepEqual([audit?.['principal'], audit?.['subject']], ['dev-issuer_admin', 'price_list:platts']);
     // 40 l x (1.30 + 0.10) = 56.00; both fleets priced from the one list.
     for (const card of [north!, south!])
       assert.equal((await client.authorize(fleetPurchase('pump-1', ++txn, card, [line]))).invoicedAmount?.amountMinor, 5_600n);
