@@ -8,6 +8,7 @@
 //   k:tab:<settlement reference>                    a tab settlement
 //   k:refund-run:<run id>:<card id>                 one card's cash-out in a program refund run
 //   k:credit:<operator's key>                       an operator's manual credit (CardService.CreditCard)
+//   k:fleet-payment:<fleet id>:<payment reference>  a payment received for a fleet account's invoices
 //   k:tap-pour/<terminal id>/<report id>            a beer tap's pour report (a tap_pour document)
 //   o:<terminal id>:<offline entry number>          an offline sale or void a terminal uploaded
 //
@@ -22,7 +23,7 @@
 // not decide their form.
 
 /** The namespaces of system keys: reserved, a client key never starts with one of them and ":". */
-export const system_key_namespaces = ['psp', 'tab', 'refund-run', 'credit'] as const;
+export const system_key_namespaces = ['psp', 'tab', 'refund-run', 'credit', 'fleet-payment'] as const;
 export type SystemKeyNamespace = (typeof system_key_namespaces)[number];
 
 const reserved: ReadonlySet<string> = new Set(system_key_namespaces);
@@ -93,6 +94,11 @@ export function refundRunKey(runId: string, cardId: string): string {
 /** An operator's manual credit is applied once per key the operator chose (CardService.CreditCard). */
 export function manualCreditKey(operatorKey: string): string {
   return systemKey('credit', operatorKey);
+}
+
+/** A payment is applied to a fleet account once per payment reference (a bank transfer's reference). */
+export function fleetPaymentKey(fleetId: string, reference: string): string {
+  return systemKey('fleet-payment', `${fleetId}:${reference}`);
 }
 
 /**

@@ -160,7 +160,7 @@ function decideHoldRequest(state: CardState, request: MoneyRequest, merchantId: 
  * pre-authorization, and only a request of that terminal (actors/origin.ts) may extend, complete or
  * release it. Anything else is refused, nothing written.
  */
-function holdRefusal(request: MoneyRequest, merchantId: string): Rejection | undefined {
+export function holdRefusal(request: MoneyRequest, merchantId: string): Rejection | undefined {
   if (ownsKey(requesterOf(request), request, request.originalKey, merchantId)) return undefined;
   return {
     kind: 'rejected',

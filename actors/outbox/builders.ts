@@ -23,6 +23,7 @@ import type {
   CardStatusChangedDocument,
   FleetAccountChangedDocument,
   FleetAccountEvent,
+  FleetInvoiceDocument,
   FleetTransactionDocument,
   LineItem,
   OperatorAction,
@@ -188,7 +189,12 @@ export interface FleetResultFields extends TransactionResultFields {
     readonly pointsRedeemed: number;
     readonly flags: readonly string[];
     readonly accountBalanceAfterMinor: number;
+    /** The billing cycle the document accrues to (absent in documents written before cycles). */
+    readonly cycle?: number | undefined;
   };
+  /** Pre-authorizations: the hold open after it (completions and voids: the hold released). */
+  readonly holdMinor?: number | undefined;
+  readonly holdExpiresAtMs?: number | undefined;
 }
 
 /**
@@ -219,7 +225,7 @@ export function fleetTransactionObject(
       invoiced: approved ? (invoicedLines[index] ?? line.amount_minor) : 0,
     };
   }
-  return {
+  const document: Mutable<FleetTransactionDocument> = {
     type: 'transaction',
     f: request.fingerprint,
     id: result.id,
@@ -256,6 +262,14 @@ export function fleetTransactionObject(
     balance_delta: 0,
     account_balance_after: result.fleet.accountBalanceAfterMinor,
   };
+  // Written after the fields every fleet document had, so documents without them keep their bytes.
+  if (result.holdMinor !== undefined) {
+    document.hold = result.kind === 'pre_authorization' ? request.key : request.originalKey;
+    document.hold_amount = result.holdMinor;
+    document.hold_expires_at = result.holdExpiresAtMs ?? 0;
+  }
+  if (result.fleet.cycle !== undefined) document.cycle = result.fleet.cycle;
+  return document;
 }
 
 /** The encoded fleet transaction document (idempotency record and outbox entry). */
@@ -338,6 +352,35 @@ export function replacementCardIssued(input: {
     issuance: '',
     operator: input.operator,
     reason: `replaces ${input.replaces}`,
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
+/** A fleet account's closed billing cycle: the invoice it issued (contract.ts, FleetInvoiceDocument). */
+export function fleetInvoiceIssued(input: {
+  readonly fleet: string;
+  readonly number: string;
+  readonly cycle: number;
+  readonly currency: string;
+  readonly amount: number;
+  readonly applied: number;
+  readonly opened_at: number;
+  readonly due_at: number;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const document: FleetInvoiceDocument = {
+    type: 'fleet_invoice',
+    fleet: input.fleet,
+    number: input.number,
+    cycle: input.cycle,
+    currency: input.currency,
+    amount: input.amount,
+    applied: input.applied,
+    opened_at: input.opened_at,
+    due_at: input.due_at,
+    operator: input.operator,
     at: input.at,
   };
   return JSON.stringify(document);
@@ -731,6 +774,29 @@ export function programDefined(input: {
 }): string {
   return operatorAction('program_defined', input.program, input.detail, input.operator, input.at);
 }
+
+/**
+ * Entries loaded into a shared SPOT price list (subject: the list): how many were given, how many
+ * the list keeps, and the products they price.
+ */
+export function priceListLoaded(input: {
+  readonly list: string;
+  readonly loaded: number;
+  readonly kept: number;
+  readonly products: readonly string[];
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({
+    loaded: input.loaded,
+    kept: input.kept,
+    products: input.products.slice(0, price_list_products_audited_max),
+  });
+  return operatorAction('price_list_loaded', input.list, detail, input.operator, input.at);
+}
+
+/** Products named in a price list's audit detail (its text stays far below the 4,096 characters reports keep). */
+export const price_list_products_audited_max = 32;
 
 /** A merchant manager registered; the PIN never enters the document. */
 export function managerRegistered(input: {

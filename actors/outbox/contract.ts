@@ -32,6 +32,8 @@ export const transaction_kinds = [
   // Offline selling (docs/OFFLINE.md): a sale a terminal made offline and uploaded, and its void.
   'offline_purchase',
   'offline_void',
+  // A payment received for a fleet account's invoices (no card: `card` is "").
+  'fleet_payment',
 ] as const;
 export type TransactionKind = (typeof transaction_kinds)[number];
 
@@ -63,6 +65,7 @@ export const document_types = [
   ...terminal_event_types,
   'terminal_offline',
   'fleet_account_changed',
+  'fleet_invoice',
   'operator_action',
   'audit_record',
   'tap_pour',
@@ -82,6 +85,7 @@ export const operator_actions = [
   'program_defined',
   'manager_registered',
   'fleet_card_limits',
+  'price_list_loaded',
   'card_auth_set',
   'card_auth_removed',
   'card_token_linked',
@@ -99,7 +103,7 @@ export type TerminalOfflineEvent = (typeof terminal_offline_events)[number];
 /** Who carries an offline sale: the issuer (charged to the card) or the merchant ("" on other documents). */
 export type OfflineLiability = 'issuer' | 'merchant';
 
-export const fleet_account_events = ['created', 'limits', 'policy', 'pricing'] as const;
+export const fleet_account_events = ['created', 'limits', 'policy', 'pricing', 'billing'] as const;
 export type FleetAccountEvent = (typeof fleet_account_events)[number];
 
 // Bounds a reader holds every document to. A document past them is kept verbatim as a reject
@@ -115,6 +119,8 @@ export const unix_ms_max = 4_294_967_295_000;
 export const lines_max = 500;
 /** Flags one transaction may carry. */
 export const flags_max = 64;
+/** The largest billing cycle number of a fleet account (ClickHouse keeps it as UInt32). */
+export const cycle_max = 4_294_967_295;
 
 /**
  * The contract's default for `balance_delta` of a document that does not carry it: documents of the
@@ -205,6 +211,11 @@ export interface TransactionDocument extends TransactionExtras {
   readonly odometer?: number;
   readonly driver?: string;
   readonly vehicle?: string;
+  /**
+   * The fleet account's billing cycle the document accrued to (the invoice that carries it); fleet
+   * documents written before cycles existed have none and belong to cycle 1.
+   */
+  readonly cycle?: number;
 }
 
 /** A fleet card's transaction document: every fleet field is written, lines always with pump and invoiced prices. */
@@ -360,6 +371,26 @@ export interface FleetAccountChangedDocument {
   readonly at: number;
 }
 
+/**
+ * A fleet account's billing cycle closed: the invoice it issued. `amount` is the total of the
+ * cycle's documents (`cycle` = this cycle; < 0 = a credit note), `applied` the credit it (or an
+ * older credit note) settled on older invoices at once, `opened_at` .. `at` the cycle's period.
+ */
+export interface FleetInvoiceDocument {
+  readonly type: 'fleet_invoice';
+  readonly fleet: string;
+  /** "<fleet>-<cycle>". */
+  readonly number: string;
+  readonly cycle: number;
+  readonly currency: string;
+  readonly amount: number;
+  readonly applied: number;
+  readonly opened_at: number;
+  readonly due_at: number;
+  readonly operator: string;
+  readonly at: number;
+}
+
 export interface OperatorActionDocument {
   readonly type: 'operator_action';
   readonly action: OperatorAction;
@@ -431,6 +462,7 @@ export interface DocumentsByType {
   readonly terminal_enabled_changed: TerminalEventDocument;
   readonly terminal_offline: TerminalOfflineDocument;
   readonly fleet_account_changed: FleetAccountChangedDocument;
+  readonly fleet_invoice: FleetInvoiceDocument;
   readonly operator_action: OperatorActionDocument;
   readonly audit_record: AuditRecordDocument;
   readonly tap_pour: TapPourDocument;

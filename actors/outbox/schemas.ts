@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { describeIssues } from '../zod-issues';
 import {
+  cycle_max,
   flags_max,
   id_chars_max,
   lines_max,
@@ -24,6 +25,7 @@ import {
   type CardStatusChangedDocument,
   type DocumentType,
   type FleetAccountChangedDocument,
+  type FleetInvoiceDocument,
   type FleetTransactionDocument,
   type OperatorActionDocument,
   type AuditRecordDocument,
@@ -37,6 +39,8 @@ import {
 const money = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
 const unix_ms = z.number().int().min(0).max(unix_ms_max);
 const text = z.string().max(text_chars_max);
+/** A fleet account's billing cycle number (ClickHouse keeps it as UInt32). */
+const cycle = z.number().int().min(0).max(cycle_max);
 
 export const line_schema = z.object({
   code: text,
@@ -97,6 +101,8 @@ export const transaction_schema = z.object({
   liability: text.default(''),
   debt_delta: money.default(0),
   debt_after: money.default(0),
+  // Fleet documents: absent before billing cycles existed (cycle 1; services/streamer's column default).
+  cycle: cycle.optional(),
 });
 
 /** A transaction document as the contract reads it (defaults filled in, unknown fields dropped). */
@@ -166,6 +172,20 @@ export const fleet_account_changed_schema = z.object({
   at: unix_ms,
 });
 
+export const fleet_invoice_schema = z.object({
+  type: z.literal('fleet_invoice'),
+  fleet: text,
+  number: text,
+  cycle,
+  currency: text,
+  amount: money,
+  applied: money.default(0),
+  opened_at: unix_ms,
+  due_at: unix_ms,
+  operator: text.default(''),
+  at: unix_ms,
+});
+
 export const operator_action_schema = z.object({
   type: z.literal('operator_action'),
   action: text,
@@ -218,6 +238,7 @@ export const document_schemas = {
   terminal_enabled_changed: terminal_enabled_changed_schema,
   terminal_offline: terminal_offline_schema,
   fleet_account_changed: fleet_account_changed_schema,
+  fleet_invoice: fleet_invoice_schema,
   operator_action: operator_action_schema,
   audit_record: audit_record_schema,
   tap_pour: tap_pour_schema,
@@ -235,6 +256,7 @@ export type ParsedTerminalOffline = z.output<typeof terminal_offline_schema>;
 export type ParsedTerminalEvent = z.output<typeof terminal_registered_schema | typeof terminal_enabled_changed_schema>;
 export type ParsedFleetAccountEvent = z.output<typeof fleet_account_changed_schema>;
 export type ParsedOperatorAction = z.output<typeof operator_action_schema>;
+export type ParsedFleetInvoice = z.output<typeof fleet_invoice_schema>;
 export type ParsedAuditRecord = z.output<typeof audit_record_schema>;
 
 /** The transaction schema alone: the reference the streamer's fast path is held to. */
@@ -282,6 +304,7 @@ export type WrittenDocumentsConform = [
   Accepts<typeof terminal_registered_schema, TerminalEventDocument & { type: 'terminal_registered' }>,
   Accepts<typeof terminal_enabled_changed_schema, TerminalEventDocument & { type: 'terminal_enabled_changed' }>,
   Accepts<typeof fleet_account_changed_schema, FleetAccountChangedDocument>,
+  Accepts<typeof fleet_invoice_schema, FleetInvoiceDocument>,
   Accepts<typeof operator_action_schema, OperatorActionDocument>,
   Accepts<typeof audit_record_schema, AuditRecordDocument>,
   Accepts<typeof tap_pour_schema, TapPourDocument>,

@@ -22,7 +22,9 @@ export type EntityKind =
   | 'fleet'
   | 'fleet_card'
   | 'vehicle'
-  | 'review';
+  | 'review'
+  // A shared wholesale (SPOT) price list many fleet accounts follow: on the shard of its own id.
+  | 'price_list';
 
 export interface EntityId {
   readonly kind: EntityKind;

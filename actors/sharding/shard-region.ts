@@ -18,6 +18,7 @@ import { checkCanTransact, type TerminalCommand, type TerminalState } from '../t
 import type { OfflineAnswer, OfflineCommand } from '../terminal/offline-messages';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
+import type { PriceListSource } from '../fleet/price-lists';
 import { shardOf, type PlacedKind } from './shard-key';
 import type { ShardOwnership } from './shard-ownership';
 import type { HostContext } from '../runtime/entity-host';
@@ -188,6 +189,8 @@ export interface RegionContext {
   readonly remoteTerminals?: TerminalCache;
   /** Told every durable terminal state its actor publishes (undefined: passivated or unknown). */
   readonly onTerminalPublished?: (terminalId: string, state: TerminalState | undefined) => void;
+  /** Shared SPOT price lists fleet accounts follow; without it a followed list prices nothing. */
+  readonly priceLists?: PriceListSource;
 }
 
 export class ShardRegion {
@@ -232,7 +235,11 @@ export class ShardRegion {
       retell: (id, message) => this.terminals.tell(id, message) === undefined,
       publish,
     };
-    const fleetContext: FleetActorContext = { ...context.card, retell: (id, message) => this.fleets.tell(id, message) === undefined };
+    const fleetContext: FleetActorContext = {
+      ...context.card,
+      ...(context.priceLists !== undefined ? { priceLists: context.priceLists } : {}),
+      retell: (id, message) => this.fleets.tell(id, message) === undefined,
+    };
     this.cards = new EntityPool<CardMessage>(
       { kind: 'card', create: (id, shard) => new CardBehavior(id, shard, cardContext) },
       runtime,

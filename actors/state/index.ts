@@ -6,7 +6,7 @@
 import type { EntityKind } from '../runtime/persistence';
 import { card_holder_codec, card_state_codec, refund_ledger_codec, spent_key_codec, token_record_codec } from './card';
 import type { StateCodec } from './codec';
-import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_codec } from './fleet';
+import { fleet_account_codec, fleet_card_codec, price_list_codec, review_queue_codec, vehicle_codec } from './fleet';
 import { issuance_record_codec } from './issuance';
 import { manager_record_codec } from './manager';
 import { program_config_codec } from './program';
@@ -30,4 +30,5 @@ export const state_codecs: { readonly [K in EntityKind]: StateReader } = {
   fleet_card: fleet_card_codec,
   vehicle: vehicle_codec,
   review: review_queue_codec,
+  price_list: price_list_codec,
 };

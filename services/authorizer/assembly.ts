@@ -15,6 +15,7 @@ import { IssuanceRecords } from '../../actors/card/issuance';
 import type { CardState } from '../../actors/card/rules';
 import { IdempotencyIndex } from '../../actors/idempotency';
 import { ProgramRegistry } from '../../actors/program/registry';
+import { PriceListRegistry } from '../../actors/fleet/price-lists';
 import { ActorRuntime } from '../../actors/runtime/actor-runtime';
 import { shardKeyOf, shardOf } from '../../actors/sharding/shard-key';
 import { ShardOwnership } from '../../actors/sharding/shard-ownership';
@@ -110,6 +111,8 @@ export interface Domain {
   readonly ownership: ShardOwnership;
   readonly committer: Committer;
   readonly programs: ProgramRegistry;
+  /** Shared SPOT price lists fleet accounts follow (the same refresh as programs). */
+  readonly priceLists: PriceListRegistry;
   readonly runtime: ActorRuntime;
   readonly region: ShardRegion;
   readonly psp: PspParts;
@@ -230,6 +233,12 @@ export function buildDomain(
     clock,
     onRefreshError: (error) => logger.warn({ err: error }, 'program refresh failed; the cached configuration stays in use'),
   });
+  const priceLists = new PriceListRegistry(committer, {
+    shard_count: config.TAPLINE_SHARD_COUNT,
+    refresh_ms: config.TAPLINE_PROGRAM_REFRESH_MS,
+    conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+    clock,
+  });
   const psp = buildPsp(config, logger, clock, options.psp);
   const cardAuthKeys = CardAuthKeys.parse(config.TAPLINE_CARD_AUTH_KEYS);
   const runtime = new ActorRuntime();
@@ -253,7 +262,7 @@ export function buildDomain(
     metrics,
     store,
     committer,
-    programs,
+    { programs, priceLists },
     runtime,
     ownership,
     { psp, cardAuthKeys },
@@ -262,7 +271,7 @@ export function buildDomain(
     counterKey,
     denylistAges,
   );
-  return { ownership, committer, programs, runtime, region, psp, cardAuthKeys, counterKey };
+  return { ownership, committer, programs, priceLists, runtime, region, psp, cardAuthKeys, counterKey };
 }
 
 function buildRegion(
@@ -270,7 +279,7 @@ function buildRegion(
   metrics: Metrics,
   store: RedisStore,
   committer: Committer,
-  programs: ProgramRegistry,
+  { programs, priceLists }: { programs: ProgramRegistry; priceLists: PriceListRegistry },
   runtime: ActorRuntime,
   ownership: ShardOwnership,
   parts: { readonly psp: PspParts; readonly cardAuthKeys: CardAuthKeys | undefined },
@@ -330,7 +339,7 @@ function buildRegion(
     },
   };
   const onTerminalPublished = (terminalId: string, state: TerminalState | undefined): void => denylistAges.observe(terminalId, state);
-  return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals, onTerminalPublished }, clock);
+  return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals, onTerminalPublished, priceLists }, clock);
 }
 
 /** Back-pressure bounds of one server's streams, with their own per-connection counts (counted in `metrics`). */
@@ -358,7 +367,7 @@ export function buildServiceDeps(
   clock: () => number,
   accepting: () => boolean,
 ): ServiceDepsAll {
-  const { region, programs, committer, psp, cardAuthKeys } = domain;
+  const { region, programs, priceLists, committer, psp, cardAuthKeys } = domain;
   const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
   const pins = new CardPins(pinHasher, region);
   const programCards = new RedisProgramCards(store);
@@ -392,6 +401,7 @@ export function buildServiceDeps(
     streams: streamBudgets(config, metrics),
     accepting,
     programs,
+    priceLists,
     records: committer,
     pins,
     managers:

@@ -112,14 +112,17 @@ export function floatSql(database: string, currency: string | undefined): string
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
-/** Each card's balance as the documents say: initial balance + the sum of balance_delta of its approved documents. */
+/**
+ * Each card's balance as the documents say: initial balance + the sum of balance_delta of its
+ * approved documents. A fleet account's payment names no card (card = '') and is no card's.
+ */
 export function cardBalancesSql(database: string): string {
   const t = tables(database);
   return `SELECT card, sum(delta) AS balance_minor
     FROM (
       SELECT card, toInt64(${issue_sign} * amount) AS delta FROM ${t.lifecycle} WHERE ${issuances}
       UNION ALL
-      SELECT card, toInt64(balance_delta) AS delta FROM ${t.transactions} WHERE outcome = 'approved'
+      SELECT card, toInt64(balance_delta) AS delta FROM ${t.transactions} WHERE outcome = 'approved' AND card != ''
     )
     GROUP BY card ORDER BY card
     LIMIT ${integer(reconciliation_cards_max + 1)}`;
@@ -130,7 +133,8 @@ export const reconciliation_fleets_max = 100_000;
 
 /**
  * Each fleet account's balance as the documents say: minus what its approved purchases and
- * completions invoiced, plus what its reversals and refunds gave back (the account starts at 0
+ * completions invoiced, plus what its reversals and refunds gave back and the payments it made
+ * (fleet_payment: `amount`; closing a cycle moves no money and has no transaction; the account starts at 0
  * when created, docs/FLEET_AND_RULES.md). Only accounts whose creation is in ClickHouse: a
  * document naming a fleet never created is not an account of this system (an account missing from
  * ClickHouse still shows, as missing_in_clickhouse, from the Redis side).
@@ -141,7 +145,8 @@ export function fleetBalancesSql(database: string): string {
     FROM (
       SELECT fleet, toInt64(0) AS delta, toUInt8(1) AS created FROM ${t.lifecycle} WHERE type = 'fleet_account_changed' AND event = 'created'
       UNION ALL
-      SELECT fleet, toInt64(sumIf(invoiced, kind IN ('reverse', 'refund')) - sumIf(invoiced, kind IN ${spend_kinds})) AS delta, toUInt8(0) AS created
+      SELECT fleet, toInt64(sumIf(invoiced, kind IN ('reverse', 'refund')) - sumIf(invoiced, kind IN ${spend_kinds}) + sumIf(amount, kind = 'fleet_payment')) AS delta,
+          toUInt8(0) AS created
         FROM ${t.transactions} WHERE outcome = 'approved' AND fleet != '' GROUP BY fleet
     )
     GROUP BY fleet HAVING max(created) = 1 ORDER BY fleet
@@ -309,28 +314,72 @@ export function settlementAggregatesSql(database: string, merchant: string, from
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
-/** A fleet account's invoiced transactions in the range (approved purchases, completions, reversals, refunds), in time order. */
-export function fleetTransactionsSql(database: string, fleet: string, from_ms: number, until_ms: number): string {
+/** Which of a fleet's documents an invoice reads: a time range, or exactly one billing cycle's. */
+export type FleetSelection = { readonly from_ms: number; readonly until_ms: number } | { readonly cycle: number };
+
+function fleetSelection(selection: FleetSelection): string {
+  return 'cycle' in selection ? `cycle = ${integer(selection.cycle)}` : timeRange(selection.from_ms, selection.until_ms);
+}
+
+/** A fleet account's invoiced transactions (approved purchases, completions, reversals, refunds) of the selection, in time order. */
+export function fleetTransactionsSql(database: string, fleet: string, selection: FleetSelection): string {
   const t = tables(database);
   return `SELECT id, toUInt64(at_ms) AS at_ms, kind, card, vehicle, driver, toInt64(odometer) AS odometer, merchant, terminal, currency,
-      toInt64(pump) AS pump_minor, toInt64(invoiced) AS invoiced_minor, toInt64(discount) AS discount_minor, toUInt64(line_count) AS line_count
+      toInt64(pump) AS pump_minor, toInt64(invoiced) AS invoiced_minor, toInt64(discount) AS discount_minor, toUInt64(line_count) AS line_count,
+      toInt64(points_redeemed) AS points_redeemed
     FROM ${t.transactions}
     WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
-      AND ${timeRange(from_ms, until_ms)}
+      AND ${fleetSelection(selection)}
     ORDER BY at_ms, id
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
 /** The line items of those transactions, in time order. */
-export function fleetLinesSql(database: string, fleet: string, from_ms: number, until_ms: number): string {
+export function fleetLinesSql(database: string, fleet: string, selection: FleetSelection): string {
   const lines = `${identifier(database)}.transaction_lines_dedup`;
   return `SELECT id, toUInt64(line_no) AS line_no, toUInt64(at_ms) AS at_ms, kind, vehicle, driver, code, product_group, currency,
       toInt64(qty_milli) AS qty_milli, toInt64(pump_unit) AS pump_unit_minor, toInt64(unit) AS unit_minor, toInt64(amount) AS amount_minor, toInt64(invoiced) AS invoiced_minor
     FROM ${lines}
     WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
-      AND ${timeRange(from_ms, until_ms)}
+      AND ${fleetSelection(selection)}
     ORDER BY at_ms, id, line_no
     LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** Invoices a fleet statement replays at most (ten years of monthly cycles, and then some). */
+export const fleet_statement_invoices_max = 10_000;
+
+/** A fleet account's invoices (closed cycles) issued before `until_ms`, or the one of `cycle`, in cycle order. */
+export function fleetInvoicesSql(
+  database: string,
+  fleet: string,
+  selection: { readonly until_ms: number } | { readonly cycle: number },
+): string {
+  const where = 'cycle' in selection ? `cycle = ${integer(selection.cycle)}` : `at_ms < ${integer(selection.until_ms)}`;
+  return `SELECT number, toUInt64(cycle) AS cycle, currency, toInt64(amount) AS amount_minor, toInt64(applied) AS applied_minor,
+      toUInt64(opened_at_ms) AS opened_at_ms, toUInt64(due_at_ms) AS due_at_ms, toUInt64(at_ms) AS at_ms
+    FROM ${identifier(database)}.fleet_invoices_dedup
+    WHERE fleet = ${stringLiteral(fleet)} AND ${where}
+    ORDER BY cycle
+    LIMIT ${integer(fleet_statement_invoices_max + 1)}`;
+}
+
+/** A fleet account's approved payments before `until_ms`, in the order the account applied them. */
+export function fleetPaymentsSql(database: string, fleet: string, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT id, toUInt64(at_ms) AS at_ms, toUInt64(cycle) AS cycle, idempotency_key, currency, toInt64(amount) AS amount_minor
+    FROM ${t.transactions}
+    WHERE fleet = ${stringLiteral(fleet)} AND kind = 'fleet_payment' AND outcome = 'approved' AND at_ms < ${integer(until_ms)}
+    ORDER BY at_ms, id
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** What the fleet's cycles after `after_cycle` accrued before `until_ms`: spend not invoiced yet, signed. */
+export function fleetUnbilledSql(database: string, fleet: string, after_cycle: number, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT toInt64(sumIf(invoiced, kind IN ${spend_kinds}) - sumIf(invoiced, kind IN ('reverse', 'refund'))) AS unbilled_minor
+    FROM ${t.transactions}
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND cycle > ${integer(after_cycle)} AND at_ms < ${integer(until_ms)}`;
 }
 
 /** The operator audit trail (migration 7's view) in the range, optionally of one operator, oldest first. */

@@ -12,6 +12,7 @@ import {
   card_replaced_schema,
   card_status_changed_schema,
   fleet_account_changed_schema,
+  fleet_invoice_schema,
   operator_action_schema,
   audit_record_schema,
   type ParsedAuditRecord,
@@ -37,7 +38,8 @@ export interface OutboxEntry {
   readonly document: string | undefined;
 }
 
-export type RowTable = 'transactions' | 'transaction_lines' | 'lifecycle_events' | 'audit_log' | 'tap_pours' | 'outbox_rejects';
+export type RowTable =
+  'transactions' | 'transaction_lines' | 'lifecycle_events' | 'audit_log' | 'fleet_invoices' | 'tap_pours' | 'outbox_rejects';
 
 export interface Row {
   readonly table: RowTable;
@@ -118,6 +120,7 @@ export function rowsOf(entry: OutboxEntry): Row[] {
       lifecycle(entry, e.type, e.at, { fleet: e.fleet, currency: e.currency, event: e.event, operator: e.operator, reason: e.reason }),
     ];
   }
+  if (type === 'fleet_invoice') return [fleetInvoiceRow(document, entry)];
   if (type === 'operator_action') {
     const parsed = operator_action_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
@@ -200,6 +203,31 @@ function tapPourRow(p: ParsedTapPour, entry: OutboxEntry): Row {
   };
 }
 
+/** A fleet_invoice document's fleet_invoices row, or its reject. */
+function fleetInvoiceRow(document: unknown, entry: OutboxEntry): Row {
+  const parsed = fleet_invoice_schema.safeParse(document);
+  if (!parsed.success) return reject(entry, describeIssues(parsed.error));
+  const e = parsed.data;
+  return {
+    table: 'fleet_invoices',
+    values: {
+      fleet: e.fleet,
+      number: e.number,
+      cycle: e.cycle,
+      currency: e.currency,
+      amount: e.amount,
+      applied: e.applied,
+      opened_at_ms: e.opened_at,
+      due_at_ms: e.due_at,
+      operator: e.operator,
+      at: Math.floor(e.at / 1000),
+      at_ms: e.at,
+      shard: entry.shard,
+      stream_id: entry.streamId,
+    },
+  };
+}
+
 /** The rows of a parsed transaction: its transactions row, then one transaction_lines row per line item. */
 export function transactionRows(t: ParsedTransaction, entry: OutboxEntry): Row[] {
   const main: Row = { table: 'transactions', values: transactionValues(t, entry) };
@@ -228,6 +256,8 @@ export function transactionRows(t: ParsedTransaction, entry: OutboxEntry): Row[]
       invoiced: line.invoiced ?? line.amount,
       at: Math.floor(t.at / 1000),
       at_ms: t.at,
+      // Absent: the column's default (cycle 1 for a fleet document written before cycles).
+      ...(t.cycle === undefined ? {} : { cycle: t.cycle }),
     },
   }));
   return [main, ...lines];
@@ -311,6 +341,8 @@ function transactionValues(t: ParsedTransaction, entry: OutboxEntry): Record<str
   number('account_balance_after', t.account_balance_after);
   number('line_count', t.lines.length);
   number('hold_amount', t.hold_amount);
+  // Absent: the column's default (cycle 1 for a fleet document written before cycles, 0 otherwise).
+  if (t.cycle !== undefined) values['cycle'] = t.cycle;
   number('hold_expires_at', t.hold_expires_at);
   number('ledger_after', t.ledger_after);
   number('spent_after', t.spent_after);

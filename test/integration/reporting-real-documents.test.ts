@@ -6,7 +6,8 @@
 // reversal and hold expiry, reversal (and nothing-to-reverse with its late original), refund with a
 // manager credential, replacement, return, a program refund run, tab spending and settlement, PIN
 // set / change / lock / reset, card state changes, a fleet account with prompts, line items and
-// negotiated prices, a fleet reversal, terminal registration and disabling — and keeps what each
+// negotiated prices, a fleet reversal, a fleet billing cycle closed into its invoice and a payment,
+// terminal registration and disabling — and keeps what each
 // reply said. Once the streamer has drained the outbox it asserts: no document was rejected, every
 // record the node stored (entity states, idempotency records) reads back through its codec
 // (actors/state) and the outbox contract, every document is in ClickHouse exactly once,
@@ -226,15 +227,16 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       'every document in ClickHouse',
       async () => {
         const count = async (table: string): Promise<number> => Number((await sql(`SELECT count() FROM ${database}.${table}`))[0]?.[0]);
-        const [t, l, a, p, r] = [
+        const [t, l, a, i, p, r] = [
           await count('transactions'),
           await count('lifecycle_events'),
           await count('audit_log'),
+          await count('fleet_invoices'),
           await count('tap_pours'),
           await count('outbox_rejects'),
         ];
-        seen = `${t} transactions + ${l} events + ${a} audit records + ${p} tap pours + ${r} rejects, ${documents} documents`;
-        return t + l + a + p + r >= documents;
+        seen = `${t} transactions + ${l} events + ${a} audit records + ${i} invoices + ${p} tap pours + ${r} rejects, ${documents} documents`;
+        return t + l + a + i + p + r >= documents;
       },
       () => seen,
       30_000,
@@ -557,6 +559,12 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       invoiced: reversedReply.invoiced,
       kind: 'reverse',
     });
+    // The postpaid cycle: cycle 1 closed into its invoice, and part of it paid.
+    const cycleInvoiced = fleetReplies.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r.invoiced : r.invoiced), 0);
+    const closed = await fleet.closeCycle('rd-fleet', 1);
+    assert.equal(Number(closed.invoice?.amount?.amountMinor), cycleInvoiced);
+    const paid = await fleet.postPayment('rd-fleet', 'rd-bank-1', 1_000);
+    assert.equal(paid.outcome, Outcome.OUTCOME_APPROVED);
     const block = await cards.changeState({
       cardId: 'rd-anon',
       action: CardAction.CARD_ACTION_BLOCK,
@@ -707,7 +715,13 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const [[pourRows]] = (await sql(`SELECT count() FROM ${database}.tap_pours_dedup`)) as [[string]];
     assert.equal(Number(pourRows), pours, 'every tap pour report once');
     const [[events]] = (await sql(`SELECT count() FROM ${database}.lifecycle_events_dedup`)) as [[string]];
-    assert.equal(Number(events), documents.length - transactionIds.length - audited - pours, 'every lifecycle document once');
+    const [[invoices]] = (await sql(`SELECT count() FROM ${database}.fleet_invoices_dedup`)) as [[string]];
+    assert.equal(Number(invoices), documents.filter((d) => d['type'] === 'fleet_invoice').length, 'every fleet invoice once');
+    assert.equal(
+      Number(events) + Number(invoices),
+      documents.length - transactionIds.length - audited - pours,
+      'every lifecycle document once',
+    );
     const [[records]] = (await sql(`SELECT count() FROM ${database}.audit_log_dedup`)) as [[string]];
     assert.equal(Number(records), audited, 'every audit record once');
     const lines = documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? d['lines'].length : 0), 0);
@@ -815,8 +829,9 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     ) as {
       balanceMinor: number;
     };
-    const owed = fleetReplies.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r.invoiced : r.invoiced), 0);
-    assert.equal(account.balanceMinor, -owed, 'the fleet account owes what the replies invoiced');
+    // What the replies invoiced, less the payment the drive made.
+    const owed = fleetReplies.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r.invoiced : r.invoiced), 0) - 1_000;
+    assert.equal(account.balanceMinor, -owed, 'the fleet account owes what the replies invoiced, less what it paid');
     // A fleet account that does not match its documents is listed, and only it.
     const key = fleetKey(shardOf('fleet', 'rd-fleet', test_shard_count), 'rd-fleet');
     const original = String(await inspect.client.hGet(key, 'd'));
@@ -1112,5 +1127,11 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     }
     assert.deepEqual([...vehicles.keys()].sort(), ['truck-1', 'van-1']);
     assert.ok(fuelLines.length >= 3);
+    // The invoice of the closed cycle: the same documents, adding up to what the account invoiced.
+    const cycle = await report('/reports/fleets/rd-fleet/invoices/1');
+    assert.deepEqual(
+      (cycle['transactions'] ?? []).map((t) => t['id']),
+      fleetReplies.map((r) => r.id),
+    );
   });
 });

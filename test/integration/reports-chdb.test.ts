@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CardBalance, CardStateReader } from '../../services/reports/card-states';
-import { fleetInvoiceReport } from '../../services/reports/fleet-invoice';
+import { fleetCycleInvoiceReport, fleetInvoiceReport } from '../../services/reports/fleet-invoice';
+import { fleetStatementReport } from '../../services/reports/fleet-statement';
 import { parseDate } from '../../services/reports/params';
 import { settlementAggregatesSql } from '../../services/reports/queries';
 import { settlementLines, type FeeRate } from '../../services/reports/settlement-rules';
@@ -187,6 +188,83 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     assert.equal(
       report.sections['lines']?.rows.length,
       history.transactions.filter((t) => t.fleet === 'fleet-acme').reduce((sum, t) => sum + (t.lines ?? []).length, 0),
+    );
+  });
+
+  it('the invoice of a billing cycle and the statement: documents without a cycle are cycle 1, the invoice adds up, payments replay', async function () {
+    const sign: Record<string, number> = { purchase: 1, completion: 1, reverse: -1, refund: -1 };
+    const cycle1 = history.transactions
+      .filter((t) => t.fleet === 'fleet-acme' && t.outcome === 'approved')
+      .reduce((sum, t) => sum + (sign[t.kind] ?? 0) * (t.invoiced ?? t.amount), 0);
+    const issued_at = Date.UTC(2026, 1, 3);
+    const invoice = {
+      type: 'fleet_invoice',
+      fleet: 'fleet-acme',
+      number: 'fleet-acme-1',
+      cycle: 1,
+      currency: 'CHF',
+      amount: cycle1,
+      applied: 0,
+      opened_at: Date.UTC(2026, 0, 1),
+      due_at: issued_at + 10 * 86_400_000,
+      operator: 'ops-1',
+      at: issued_at,
+    };
+    const payment = {
+      ...history.transactions[0]!,
+      id: 'pay-1',
+      kind: 'fleet_payment',
+      outcome: 'approved',
+      card: '',
+      program: 'fleet-acme',
+      terminal: '',
+      merchant: '',
+      amount: 1_000,
+      requested: 1_000,
+      currency: 'CHF',
+      key: 'k:fleet-payment:fleet-acme:bank-1',
+      original: '',
+      reason: '',
+      rule: '',
+      reverse: '',
+      at: issued_at + 86_400_000,
+      fleet: 'fleet-acme',
+      pump: 0,
+      invoiced: 0,
+      balance_delta: 0,
+      cycle: 2,
+    };
+    for (const [document, streamId] of [
+      [invoice, '7-1'],
+      [payment, '7-2'],
+    ] as const) {
+      for (const row of rowsOf({ shard: 3, streamId, document: JSON.stringify(document) }))
+        session.query(`INSERT INTO ${identifier(database)}.${identifier(row.table)} FORMAT JSONEachRow\n${JSON.stringify(row.values)}`);
+    }
+    const report = await fleetCycleInvoiceReport(context, 'fleet-acme', 1);
+    assert.equal(report.sections['invoice']?.rows[0]?.['amount_minor'], cycle1);
+    assert.deepEqual(
+      report.sections['vehicles']?.rows,
+      expectedFleetVehicles(history, 'fleet-acme'),
+      'the same documents as the range invoice',
+    );
+    await assert.rejects(fleetCycleInvoiceReport(context, 'fleet-acme', 2), /no invoice for this cycle/);
+    const statement = await fleetStatementReport(context, 'fleet-acme', range('2026-01-01', '2026-02-28'));
+    assert.deepEqual(statement.sections['summary']?.rows[0], {
+      fleet: 'fleet-acme',
+      currency: 'CHF',
+      from: '2026-01-01',
+      to: '2026-02-28',
+      opening_minor: 0,
+      invoiced_minor: cycle1,
+      paid_minor: 1_000,
+      closing_minor: cycle1 - 1_000,
+      overdue_minor: cycle1 - 1_000,
+      unbilled_minor: 0,
+    });
+    assert.deepEqual(
+      statement.sections['open_items']?.rows.map((row) => [row['number'], row['outstanding_minor'], row['days_overdue']]),
+      [['fleet-acme-1', cycle1 - 1_000, 16]],
     );
   });
 

@@ -82,6 +82,8 @@ describe('streamer (real Redis + ClickHouse)', function () {
       'audit_log',
       'audit_log_dedup',
       'audit_trail_dedup',
+      'fleet_invoices',
+      'fleet_invoices_dedup',
       'lifecycle_events',
       'lifecycle_events_dedup',
       'offline_sales_dedup',

@@ -546,6 +546,18 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       },
     },
     [OfflineAdminServiceService.getTerminalOffline.path]: { build: () => ({ terminalId: 't-home' }), merchant: 'm-home' },
+    [FleetAdminServiceService.setFleetCardPin.path]: { build: () => ({ cardId: 'f-home~1', pin: '2468' }), fleet: 'f-home' },
+    [FleetAdminServiceService.setFleetBillingTerms.path]: {
+      build: () => ({ fleetId: 'f-home', terms: { paymentTermsDays: 30n, blockAfterOverdueDays: 10n } }),
+    },
+    [FleetAdminServiceService.closeFleetCycle.path]: { build: () => ({ fleetId: 'f-home', cycle: 1n }) },
+    // Nothing is owed yet: the allowed caller's payment is answered (declined, above what is owed).
+    [FleetAdminServiceService.postFleetPayment.path]: {
+      build: () => ({ fleetId: 'f-home', reference: `pay-${++issued}`, amount: eur(100n) }),
+    },
+    [FleetAdminServiceService.loadSharedPrices.path]: {
+      build: () => ({ priceListId: 'spot-1', prices: [{ productCode: 'diesel', unitMilliMinor: 150_000n, effectiveFromUnixMs: 1n }] }),
+    },
     [ApprovalServiceService.listApprovals.path]: { build: () => ({}) },
     [ApprovalServiceService.getApproval.path]: { build: () => ({ approvalId: pending[0] }) },
     [ApprovalServiceService.approve.path]: { build: () => ({ approvalId: pending[0] }) },
@@ -787,6 +799,9 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     // No streamer runs here: ClickHouse knows no program yet, so the allowed caller learns just that.
     { name: 'event_statistics', method: 'GET', path: '/reports/events/p-1/statistics', allowed: 404 },
     { name: 'fleet_invoice', method: 'GET', path: `/reports/fleets/f-home/invoice?${range}`, fleet: 'f-home', allowed: 200 },
+    // No streamer runs here: ClickHouse holds no closed cycle, so the allowed caller learns just that.
+    { name: 'fleet_cycle_invoice', method: 'GET', path: '/reports/fleets/f-home/invoices/1', fleet: 'f-home', allowed: 404 },
+    { name: 'fleet_statement', method: 'GET', path: `/reports/fleets/f-home/statement?${range}`, fleet: 'f-home', allowed: 200 },
     {
       name: 'settlement.merchant.put',
       method: 'PUT',

@@ -36,7 +36,14 @@ import {
 } from '../../actors/state/card';
 import type { TokenRecord } from '../../actors/card/tokens';
 import type { SpentKey } from '../../actors/card/transaction';
-import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_codec } from '../../actors/state/fleet';
+import {
+  fleet_account_codec,
+  fleet_card_codec,
+  price_list_codec,
+  review_queue_codec,
+  vehicle_codec,
+  type SharedPriceList,
+} from '../../actors/state/fleet';
 import { issuance_record_codec } from '../../actors/state/issuance';
 import { manager_record_codec, type ManagerRecord } from '../../actors/state/manager';
 import { decodeProgramConfig, encodeProgramConfig, program_config_codec } from '../../actors/state/program';
@@ -146,6 +153,24 @@ const full_fleet_account: Complete<FleetAccountState> = {
   prices: [{ product_code: 'diesel', unit_milli_minor: 175_900, effective_from_ms: at - 86_400_000 }],
   points: 7,
   createdAtMs: at - 30 * 86_400_000,
+  billing: {
+    cycle: 3,
+    cycleOpenedAtMs: at - 2 * 86_400_000,
+    terms: { payment_terms_days: 14, block_after_overdue_days: 7 },
+    invoices: [{ cycle: 2, amountMinor: 9_000, outstandingMinor: 4_000, issuedAtMs: at - 2 * 86_400_000, dueAtMs: at + 12 * 86_400_000 }],
+  },
+  holds: {
+    't:pump-1:7': {
+      amountMinor: 10_000,
+      expiresAtMs: at + 3_600_000,
+      card: 'fl-1~3',
+      atMs: at,
+      prompts: { odometer_km: 120_500, driver_id: 'd-1', vehicle_id: 'truck-9' },
+    },
+  },
+  heldMinor: 10_000,
+  cardPolicy: { pin_required: true, pin_attempts_max: 3, hold_expiry_ms: 3_600_000, completion_tolerance_bp: 500 },
+  priceList: 'platts-nwe',
 };
 
 const full_fleet_card: Complete<FleetCardState> = {
@@ -168,6 +193,8 @@ const full_fleet_card: Complete<FleetCardState> = {
     risk: { declines_at_ms: [], blocked_until_ms: 0 },
   },
   issuedAtMs: at,
+  pinHash: 'c'.repeat(64),
+  pinFailures: 1,
 };
 
 const full_program: Complete<ProgramConfig> = {
@@ -309,13 +336,24 @@ const cases: readonly Case<unknown>[] = [
     program: {},
     pricing: {},
     prices: [],
+    billing: { cycle: 1, cycleOpenedAtMs: 0, terms: { payment_terms_days: 30 }, invoices: [] },
+    holds: {},
+    heldMinor: 0,
+    priceList: undefined,
   }),
   codecCase<FleetCardState>(fleet_card_codec, full_fleet_card, {
     ...full_fleet_card,
     limits: {},
     allowedGroups: undefined,
+    pinHash: undefined,
+    pinFailures: undefined,
   }),
   codecCase<VehicleState>(vehicle_codec, { odometerKm: 120_500, atMs: at }, { odometerKm: 0, atMs: 0 }),
+  codecCase<SharedPriceList>(
+    price_list_codec,
+    { prices: [{ product_code: 'diesel', unit_milli_minor: 151_300, effective_from_ms: at }] },
+    { prices: [] },
+  ),
   codecCase<ReviewQueue>(
     review_queue_codec,
     { entries: [{ id: '4-1', card: 'fl-1~3', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }], dropped: 3 },
@@ -325,6 +363,13 @@ const cases: readonly Case<unknown>[] = [
   codecCase<IssuanceRecord>(issuance_record_codec, full_issuance, full_issuance),
   codecCase<ManagerRecord>(manager_record_codec, { pinHash: 'e'.repeat(64), operator: 'ops-1' }, { pinHash: '', operator: '' }),
 ];
+
+/** A record without the fields a later layout added. */
+function without<T extends object, K extends keyof T>(record: T, keys: readonly K[]): Omit<T, K> {
+  const copy = { ...record } as Record<string, unknown>;
+  for (const key of keys) delete copy[key as string];
+  return copy as Omit<T, K>;
+}
 
 /** A bare record keeps no key for an absent optional field (JSON drops undefined). */
 function withoutUndefined<T>(value: T): T {
@@ -495,6 +540,37 @@ describe('stored state codecs', () => {
         legacyLayout(z.object({}), () => ({ pinRequired: 'no' })),
       ]);
       assertStoredStateError(() => broken.decode('{}'), 'program', /upgrade from layout 1: pinRequired/);
+    });
+  });
+
+  describe('fleet account and fleet card: older layouts read as the current one', () => {
+    const layout_1 = without(full_fleet_account, ['billing', 'holds', 'heldMinor', 'cardPolicy', 'priceList']);
+
+    it('reads a layout-1 account as an account in its first cycle, opened at its creation, with no holds and the default card policy', () => {
+      const decoded = fleet_account_codec.decode(JSON.stringify(layout_1));
+      assert.deepStrictEqual(decoded, {
+        ...layout_1,
+        billing: { cycle: 1, cycleOpenedAtMs: layout_1.createdAtMs, terms: { payment_terms_days: 30 }, invoices: [] },
+        holds: {},
+        heldMinor: 0,
+        cardPolicy: { pin_required: false, pin_attempts_max: 3, hold_expiry_ms: 3_600_000, completion_tolerance_bp: 0 },
+      });
+      assert.ok(fleet_account_codec.encode(decoded).startsWith('{"v":2,'), 'written back at layout 2');
+    });
+
+    it('reads a layout-2 fleet card as a card without a PIN, and writes layout 3', () => {
+      const layout_2 = without(full_fleet_card, ['pinHash', 'pinFailures']);
+      const decoded = fleet_card_codec.decode(`{"v":2,${JSON.stringify(layout_2).slice(1)}`);
+      assert.deepStrictEqual(decoded, layout_2);
+      assert.ok(fleet_card_codec.encode(decoded).startsWith('{"v":3,'));
+    });
+
+    it('refuses a layout-1 account of the wrong shape', () => {
+      assertStoredStateError(
+        () => fleet_account_codec.decode(JSON.stringify({ ...layout_1, balanceMinor: 'x' })),
+        'fleet',
+        /layout 1: balanceMinor/,
+      );
     });
   });
 

@@ -48,6 +48,11 @@ export enum DeclineReason {
   DECLINE_REASON_PRICE_UNAVAILABLE = 44,
   DECLINE_REASON_POINTS_INSUFFICIENT = 45,
   /**
+   * DECLINE_REASON_ACCOUNT_OVERDUE - The fleet account has an invoice still unpaid the number of days past its due date its
+   * billing terms allow: its cards are declined until the invoice is paid.
+   */
+  DECLINE_REASON_ACCOUNT_OVERDUE = 46,
+  /**
    * DECLINE_REASON_HOLD_NOT_FOUND - Card lifecycle and money movements: 18-39.
    * A completion, incremental or void names a hold that is not open on this card (never placed,
    * already completed, voided, reversed or expired).

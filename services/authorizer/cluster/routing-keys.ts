@@ -38,6 +38,7 @@ const fleet = keyOf('fleet');
 const program = keyOf('program');
 const issuance = keyOf('issuance');
 const merchant = keyOf('merchant');
+const priceList = keyOf('price_list');
 const token = keyOf('token');
 
 export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
@@ -107,6 +108,12 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(OfflineServiceService.refreshCardCounter, (request) => card(request.cardId)),
   entry(OfflineAdminServiceService.setTerminalOffline, (request) => terminal(request.terminalId)),
   entry(OfflineAdminServiceService.getTerminalOffline, (request) => terminal(request.terminalId)),
+  entry(FleetAdminServiceService.setFleetBillingTerms, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.closeFleetCycle, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.postFleetPayment, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.setFleetCardPin, (request) => card(request.cardId)),
+  // A shared price list lives on the shard of its own id (actors/fleet/price-lists.ts).
+  entry(FleetAdminServiceService.loadSharedPrices, (request) => priceList(request.priceListId)),
   // Internal fan-out calls (bulk issuance, refund run): one per card, on the card's owner.
   entry(CardFanoutServiceService.issueBulkCard, (request) => card(request.cardId)),
   entry(CardFanoutServiceService.refundRunCashOut, (request) => card(request.cardId)),

@@ -30,7 +30,7 @@ import type {
 } from '../../../gen/tapline/v1/authorization';
 import { serveGatewayStream } from './gateway-stream';
 import { authorizeByBankCard } from './bank-card';
-import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
+import { parseFleetAuthorize, parseFleetRefund, parseFleetReverse, parseFleetVoid } from './fleet-validate';
 import { toAuthorizeResponse, toBalanceResponse, toRefundResponse, toReverseResponse, toTopUpResponse, toVoidResponse } from './mapping';
 import { receiptOf } from './receipt';
 import { parseReportPour } from './tap-pours-validate';
@@ -86,7 +86,12 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       deps,
       'Void',
       (request, reply, call, deadlineMs) => {
-        deps.region.money(asked(parseVoid(request), call), reply, undefined, deadlineMs);
+        deps.region.money(
+          asked(isFleetCardId(request.cardId) ? parseFleetVoid(request) : parseVoid(request), call),
+          reply,
+          undefined,
+          deadlineMs,
+        );
       },
       toVoidResponse,
     ),
@@ -104,7 +109,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       deps,
       'Refund',
       (request, reply, call, deadlineMs) => {
-        const { request: refund, managerId, managerPin } = parseRefund(request);
+        const { request: refund, managerId, managerPin } = isFleetCardId(request.cardId) ? parseFleetRefund(request) : parseRefund(request);
         const managers = deps.managers;
         if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
         deps.region.money(asked(refund, call), reply, (merchantId) => managers.verify(merchantId, managerId, managerPin), deadlineMs);
@@ -130,7 +135,9 @@ function authorizeHandler(deps: ServiceDeps): Handler<AuthorizeRequest, Authoriz
         return;
       }
       // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
-      const parsed = isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : withPin(deps, parseAuthorize(request), request.pin);
+      const parsed = isFleetCardId(request.cardId)
+        ? withPin(deps, parseFleetAuthorize(request), request.pin)
+        : withPin(deps, parseAuthorize(request), request.pin);
       deps.region.money(asked(parsed, call), reply, undefined, deadlineMs);
     },
     (value) => ('result' in value ? toAuthorizeResponse(value) : value),

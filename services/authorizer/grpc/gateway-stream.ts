@@ -128,7 +128,7 @@ class GatewayStream {
       if (!deps.accepting()) throw new NodeStoppingError('node is shutting down; retry on another node');
       if (item.request.bankCard !== undefined) return this.admitBankCard(correlationId, item.request);
       request = isFleetCardId(item.request.cardId)
-        ? parseFleetAuthorize(item.request)
+        ? withPin(deps, parseFleetAuthorize(item.request), item.request.pin)
         : withPin(deps, parseAuthorize(item.request), item.request.pin);
       if (this.requester !== undefined) request = { ...request, requester: this.requester };
     } catch (error) {

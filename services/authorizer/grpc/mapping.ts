@@ -35,6 +35,7 @@ const decline_reasons: Readonly<Record<DomainDeclineReason, DeclineReason>> = {
   pin_invalid: DeclineReason.DECLINE_REASON_PIN_INVALID,
   pin_locked: DeclineReason.DECLINE_REASON_PIN_LOCKED,
   settlement_exceeds_debt: DeclineReason.DECLINE_REASON_SETTLEMENT_EXCEEDS_DEBT,
+  account_overdue: DeclineReason.DECLINE_REASON_ACCOUNT_OVERDUE,
   card_auth_failed: DeclineReason.DECLINE_REASON_CARD_AUTH_FAILED,
   merchant_liability: DeclineReason.DECLINE_REASON_MERCHANT_LIABILITY,
   limit_exceeded: DeclineReason.DECLINE_REASON_LIMIT_EXCEEDED,

@@ -14,6 +14,7 @@ import type { Metrics } from '../../common/metrics';
 import { serviceErrorOf } from './status';
 import { domain_card_statuses, type toBalanceResponse, wireCardStatus } from './mapping';
 import type { ProgramRegistry } from '../../../actors/program/registry';
+import type { PriceListRegistry } from '../../../actors/fleet/price-lists';
 import type { CardPins } from '../usecases/card-pins';
 import type { ManagerDirectory } from '../usecases/managers';
 import type { CardTokens } from '../usecases/card-tokens';
@@ -95,6 +96,8 @@ export interface ServiceDeps {
   readonly accepting: () => boolean;
   /** Programs (CardService). */
   readonly programs: ProgramRegistry;
+  /** Shared SPOT price lists (FleetAdminService.LoadSharedPrices). */
+  readonly priceLists: PriceListRegistry;
   /** Card PINs: hashed here, never passed further in clear (FAILED_PRECONDITION without a secret). */
   readonly pins: CardPins;
   /** Stored transaction documents by request key (receipt reprint). */
@@ -144,7 +147,7 @@ export function deadlineMsOf(deadline: Date | number): number | undefined {
  * The PIN entered, as its keyed hash (the PIN itself goes no further than the PIN use case). A
  * plain purchase without a PIN costs one string comparison here.
  */
-export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): MoneyRequest {
+export function withPin<R extends MoneyRequest>(deps: ServiceDeps, request: R, pin: string): R {
   if (pin === '') return request;
   if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
   return deps.pins.forPayment(request, pin);

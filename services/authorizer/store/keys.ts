@@ -7,6 +7,7 @@
 //   tl:{s<shard>}:veh:<fleetId>/<id>   hash  v, d = last odometer reading of a fleet's vehicle
 //   tl:{s<shard>}:review:<fleetId>     hash  v, d = the fleet's review queue of flagged transactions
 //   tl:{s<shard>}:program:<programId>  hash  v = version, d = program configuration (JSON), on the shard of the program id
+//   tl:{s<shard>}:price_list:<listId>  hash  v, d = a shared SPOT price list (JSON), on the shard of the list id
 //   tl:{s<shard>}:holder:<cardId>      hash  v = version, d = a named card's holder (personal data, JSON); same shard as the card
 //   tl:{s<shard>}:issuance:<id>        hash  v = version, d = bulk issuance record (JSON), on the shard of the issuance id
 //   tl:{s<shard>}:refunded:<originalKey>  hash  v, d = what was refunded against a purchase / completion (JSON); card's shard
@@ -101,7 +102,7 @@ export function reviewKey(shard: number, fleetId: string): string {
 /** Keys of the issue-4 entities (programs, card holders, issuance records). */
 export function recordKey(
   shard: number,
-  kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager' | 'spent' | 'token' | 'offline_batch',
+  kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager' | 'spent' | 'price_list' | 'token' | 'offline_batch',
   id: string,
 ): string {
   return `tl:{s${shard}}:${kind}:${id}`;

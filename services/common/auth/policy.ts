@@ -251,6 +251,22 @@ const fleet_rules: Record<keyof typeof FleetAdminServiceService, RpcRule> = {
   },
   listReviewQueue: { who: 'operator', roles: ['issuer_admin', 'fleet_manager', 'auditor'], scope: of_fleet },
   resolveReview: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
+  // The driver's PIN is handed out by whoever hands out the card: the fleet's manager (its own
+  // fleets), the issuer, or support resetting a locked one, as for plain cards (SetPin).
+  setFleetCardPin: { who: 'operator', roles: ['issuer_admin', 'fleet_manager', 'support'], scope: of_fleet_card },
+  // Payment terms and the overdue restriction are the terms of the issuer's credit: its decision,
+  // like the credit limit. A fleet manager cannot loosen the rule that blocks its own cards.
+  setFleetBillingTerms: { who: 'operator', roles: ['issuer_admin'] },
+  // Closing a cycle issues an invoice to the customer: the issuer's billing run.
+  closeFleetCycle: { who: 'operator', roles: ['issuer_admin'] },
+  // A payment restores the account's credit, so it is posted by the issuer's back office from the
+  // money it received, never by the fleet that owes it (a fleet manager could free its own credit
+  // without paying). No second principal, as for SettleTab: it cannot create money (a payment above
+  // what the invoices owe is declined), it is keyed by the bank reference (posted once), and the
+  // audit record names who posted it.
+  postFleetPayment: { who: 'operator', roles: ['issuer_admin'] },
+  // Shared wholesale prices price every fleet that follows the list: the issuer's, like LoadBasePrices.
+  loadSharedPrices: { who: 'operator', roles: ['issuer_admin'] },
 };
 
 const approval_rules: Record<keyof typeof ApprovalServiceService, RpcRule> = {
@@ -372,6 +388,10 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   audit: { who: 'operator', roles: ['auditor'] },
   merchant_fees: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
   fleet_invoice: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
+  // A closed cycle's invoice and the account statement: the fleet's own documents (its manager,
+  // its fleets only) and the issuer's readers.
+  fleet_cycle_invoice: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
+  fleet_statement: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
   // Beer taps: poured against paid per tap and day (the merchants' and the issuer's analysts).
   taps: { who: 'operator', roles: report_readers },
   // A refund campaign's breakage (unclaimed money at its deadline).

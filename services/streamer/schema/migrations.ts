@@ -466,4 +466,43 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 14,
+    name: 'fleet_billing',
+    // Fleet accounts bill in cycles. Each fleet document names the cycle it accrued to (`cycle`),
+    // so an invoice is exactly its cycle's documents whatever the nodes' clocks did; documents
+    // written before cycles existed belong to cycle 1 (the default: every account stored before
+    // then is in its first cycle), other documents have 0. fleet_invoices keeps one row per
+    // closed cycle, deduplicated by (fleet, cycle) like transactions by id. The SELECT * views are
+    // recreated to carry the new columns (see migration 7).
+    statements: (database) => {
+      const db = identifier(database);
+      return [
+        add('transactions', 'cycle', "UInt32 DEFAULT if(fleet = '', 0, 1)"),
+        add('transaction_lines', 'cycle', "UInt32 DEFAULT if(fleet = '', 0, 1)"),
+        `CREATE TABLE IF NOT EXISTS fleet_invoices (
+          fleet String,
+          number String,
+          cycle UInt32,
+          currency String,
+          amount Int64,
+          applied Int64,
+          opened_at_ms UInt64,
+          due_at_ms UInt64,
+          operator String,
+          at DateTime,
+          at_ms UInt64,
+          shard UInt32,
+          stream_id String
+        ) ENGINE = ReplacingMergeTree()
+        PARTITION BY toYYYYMM(at)
+        ORDER BY (fleet, cycle)`,
+        `CREATE VIEW IF NOT EXISTS fleet_invoices_dedup AS SELECT * FROM ${db}.fleet_invoices FINAL`,
+        `DROP TABLE IF EXISTS ${db}.transactions_dedup`,
+        `CREATE VIEW IF NOT EXISTS transactions_dedup AS SELECT * FROM ${db}.transactions FINAL`,
+        `DROP TABLE IF EXISTS ${db}.transaction_lines_dedup`,
+        `CREATE VIEW IF NOT EXISTS transaction_lines_dedup AS SELECT * FROM ${db}.transaction_lines FINAL`,
+      ];
+    },
+  },
 ];
