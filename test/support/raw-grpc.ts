@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { AuthorizerNode } from '../../services/authorizer/node';
+import { terminal_services } from '../../services/authorizer/grpc/server';
 import { operatorChannel, reader_terminal } from '../../tools/client/access';
 import type { CertificateFiles } from '../../tools/devenv/credentials';
 import type { ServerProcess } from '../../tools/devenv/node-process';
@@ -274,7 +275,7 @@ export function isInternalService(service: string): boolean {
 
 /** Whether a service is served on the terminal door (health and reflection are served on every door). */
 export function isTerminalService(service: string): boolean {
-  return service === 'tapline.v1.AuthorizationService' || service.startsWith('grpc.');
+  return (terminal_services as readonly string[]).includes(service) || service.startsWith('grpc.');
 }
 
 /** Who the raw client is on the terminal door: one terminal, or a gateway of some merchants. */
