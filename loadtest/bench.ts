@@ -26,7 +26,7 @@ import { cpus } from 'node:os';
 import { startRedis } from '../tools/devenv/redis';
 import { startServerProcess, type ServerProcess } from '../tools/devenv/node-process';
 import { startClickHouse } from '../tools/devenv/clickhouse';
-import { clickhouseLag, discardOutbox, streamerCost, waitForDrain } from './streaming';
+import { clickhouseLag, discardOutbox, redisBytesPerAuthorization, streamerCost, waitForDrain } from './streaming';
 import { projectRoot } from '../services/common/paths';
 import { authorizer_node_flags } from '../services/authorizer/runtime-flags';
 import { TaplineClient, purchase } from '../tools/client/tapline-client';
@@ -35,6 +35,7 @@ import {
   clients,
   closedLoopStream,
   closedLoopUnary,
+  medianOf,
   medianRound,
   openLoopUnary,
   pairedRatio,
@@ -42,7 +43,7 @@ import {
   unaryTargets,
   type PhaseResult,
 } from './driver';
-import { withCpu } from './cpu';
+import { cpuMicrosPerCall, withCpu } from './cpu';
 import { AofWatch } from './aof-watch';
 import { clusterPhase } from './cluster';
 import { denylistDelta, offlineMergeVsStream, offline_settings } from './offline';
@@ -208,6 +209,11 @@ async function main(): Promise<void> {
         ),
       );
     }
+    // Node CPU per unary call against the echo server's, round by round (from /proc, same windows).
+    const cpuPerCall = {
+      node_us: rows.uniform.map((r, i) => cpuMicrosPerCall(cores[`round ${i + 1}: authorize unary, uniform cards`]?.['node'], r)),
+      echo_us: rows.echo.map((r, i) => cpuMicrosPerCall(cores[`round ${i + 1}: echo unary`]?.['echo'], r)),
+    };
     const echoPeak = medianRound(rows.echo);
     const authorize = medianRound(rows.uniform);
     const authorizePlain = medianRound(rows.plain);
@@ -309,6 +315,10 @@ async function main(): Promise<void> {
     );
     const lag = await clickhouseLag(clickhouse.url, taplineUnary, uniform, halfRate, measure_s * 2);
     log(`clickhouse lag at ${halfRate}/s`, lag);
+    // What an authorization leaves in Redis once the streamer has caught up (idempotency record,
+    // card state growth, anything the outbox keeps after streaming).
+    const retained = await redisBytesPerAuthorization(redis.url, shard_count, taplineUnary, uniform, concurrency, measure_s);
+    log('redis bytes per authorization retained', retained);
 
     for (const client of [...taplineUnary, ...plainUnary, ...echoUnary, ...taplineStreams, ...echoStreams]) client.close();
     // Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts). It runs in
@@ -345,7 +355,16 @@ async function main(): Promise<void> {
         hot_card_rps: rows.hot.map((r) => r.rps),
         authorize_half_p99_ms: halves.tapline.map((r) => r.p99_ms),
         echo_half_p99_ms: halves.echo.map((r) => r.p99_ms),
+        stream_vs_authorize: rows.stream.map((r, i) => round(r.rps / Math.max(rows.uniform[i]?.rps ?? 0, 0.001))),
+        p99_vs_echo_p99: halves.tapline.map((r, i) => round(r.p99_ms / Math.max(halves.echo[i]?.p99_ms ?? 0, 0.001))),
+        node_cpu_us_per_call: cpuPerCall.node_us,
+        echo_cpu_us_per_call: cpuPerCall.echo_us,
+        node_cpu_per_call_vs_echo: cpuPerCall.node_us.map((node, i) => round(node / Math.max(cpuPerCall.echo_us[i] ?? 0, 0.001))),
       },
+      // Durable authorizations per second over AuthorizeStream (median round): context, not a goal.
+      stream_items_per_s: stream.rps,
+      redis_bytes_per_authorization: retained.bytes_per_authorization,
+      redis_retained: retained,
       errors,
       cpu_cores_used_by_phase: cores,
       // Share of each phase during which Redis was rewriting its AOF (loadtest/aof-watch.ts).
@@ -397,6 +416,7 @@ async function main(): Promise<void> {
         cluster3_vs_single: cluster.ratios.cluster3_vs_single,
         offline_merge_vs_stream: offlineMerge.ratio,
         authorize_wait1_vs_local: replication.authorize_wait1_vs_local,
+        node_cpu_per_call_vs_echo: round(medianOf(cpuPerCall.node_us.map((node, i) => node / Math.max(cpuPerCall.echo_us[i] ?? 0, 0.001)))),
       },
     };
     process.stdout.write(JSON.stringify(report) + '\n');

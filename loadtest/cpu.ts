@@ -2,7 +2,7 @@
 // be read with what each process (driver, node, Redis, echo) used while it was measured.
 
 import { readFileSync } from 'node:fs';
-import { round } from './driver';
+import { round, type PhaseResult } from './driver';
 
 /** CPU seconds (user + system) a process has used so far, from /proc; 0 where unavailable. */
 export function cpuSeconds(pid: number): number {
@@ -27,4 +27,14 @@ export async function withCpu<T>(
     Object.entries(pids).map(([name, pid]) => [name, round((cpuSeconds(pid) - (before[name] ?? 0)) / seconds, 2)]),
   );
   return { result, cores };
+}
+
+/**
+ * Microseconds of one process's CPU per call in a phase: the cores it used over the phase (its
+ * warm-up included) divided by the phase's calls per second. Warm-up runs at the same rate, so
+ * the quotient is the CPU a call costs; 0 when the process was not measured.
+ */
+export function cpuMicrosPerCall(cores: number | undefined, result: PhaseResult): number {
+  if (cores === undefined || result.rps <= 0) return 0;
+  return round((cores / result.rps) * 1e6, 1);
 }

@@ -159,3 +159,50 @@ export async function clickhouseLag(
     never_seen: waiting.size,
   };
 }
+
+/** Redis's `used_memory`, in bytes. */
+async function usedMemory(client: { sendCommand<T>(args: string[]): Promise<T> }): Promise<number> {
+  const info = await client.sendCommand<string>(['INFO', 'memory']);
+  const line = info.split('\r\n').find((l) => l.startsWith('used_memory:'));
+  if (line === undefined) throw new Error('INFO memory has no used_memory line');
+  return Number(line.slice('used_memory:'.length));
+}
+
+/**
+ * Redis memory that authorizations leave behind once the streamer has caught up: `used_memory`
+ * after the outbox drained, a closed-loop run of fresh authorizations (every request its own
+ * idempotency key, on cards that already exist), the outbox drained again; the growth divided by
+ * the authorizations sent. What remains is what Redis keeps per authorization for its retention
+ * window (idempotency record, request record, anything not trimmed once streamed).
+ */
+export async function redisBytesPerAuthorization(
+  redisUrl: string,
+  shardCount: number,
+  targets: UnaryTarget[],
+  next: RequestFactory,
+  concurrency: number,
+  seconds: number,
+): Promise<{ bytes_per_authorization: number; authorizations: number; used_memory_growth: number; undrained: number }> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    await waitForDrain(redisUrl, shardCount);
+    const before = await usedMemory(client);
+    let sent = 0;
+    const counted: RequestFactory = (i) => {
+      sent += 1;
+      return next(i);
+    };
+    await closedLoopUnary(targets, counted, concurrency, 0, seconds);
+    const undrained = await waitForDrain(redisUrl, shardCount);
+    const growth = (await usedMemory(client)) - before;
+    return {
+      bytes_per_authorization: round(growth / Math.max(sent, 1), 1),
+      authorizations: sent,
+      used_memory_growth: growth,
+      undrained,
+    };
+  } finally {
+    await client.close();
+  }
+}
