@@ -107,6 +107,17 @@ export interface MoneyMessage extends Retriable {
   readonly deadlineMs?: number | undefined;
 }
 
+/** How an entity actor (card or fleet account) is told a money request of kind `R`. */
+export interface MoneyRequestMessage<R> {
+  readonly type: 'money';
+  readonly request: R;
+  readonly merchantId: string;
+  readonly reply: Reply<TxnAnswer>;
+  readonly attempt: number;
+  /** The caller's deadline (epoch ms): a decision still waiting to be written past it is dropped. */
+  readonly deadlineMs?: number | undefined;
+}
+
 /** The parts of a money decision the host commits (card and fleet plans have these). */
 export interface MoneyPlanLike {
   readonly record: IdempotencyRecord;
