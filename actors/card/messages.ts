@@ -3,24 +3,16 @@
 // every reply reaches exactly its caller).
 
 import type { Acting } from '../principal';
-import type { HostContext, Reply } from '../runtime/entity-host';
+import type { HostContext, MoneyRequestMessage, Reply } from '../runtime/entity-host';
 import type { ProgramSource } from '../program/registry';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer, ReplaceCommand } from './decide';
 import type { CancelIssuanceAnswer, CancelIssuanceCommand } from './issuance-cancel';
 import type { CardState } from './rules';
 import type { CryptogramVerifier } from './card-auth';
-import type { MoneyRequest, TxnAnswer } from './transaction';
+import type { MoneyRequest } from './transaction';
 
 export type CardMessage =
-  | {
-      readonly type: 'money';
-      readonly request: MoneyRequest;
-      readonly merchantId: string;
-      readonly reply: Reply<TxnAnswer>;
-      readonly attempt: number;
-      /** The caller's deadline (epoch ms): a decision still waiting to be written past it is dropped. */
-      readonly deadlineMs?: number | undefined;
-    }
+  | MoneyRequestMessage<MoneyRequest>
   | { readonly type: 'balance'; readonly reply: Reply<CardState> }
   | {
       readonly type: 'admin';

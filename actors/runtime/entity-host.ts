@@ -107,6 +107,17 @@ export interface MoneyMessage extends Retriable {
   readonly deadlineMs?: number | undefined;
 }
 
+/** How an entity actor (card or fleet account) is told a money request of kind `R`. */
+export interface MoneyRequestMessage<R> {
+  readonly type: 'money';
+  readonly request: R;
+  readonly merchantId: string;
+  readonly reply: Reply<TxnAnswer>;
+  readonly attempt: number;
+  /** The caller's deadline (epoch ms): a decision still waiting to be written past it is dropped. */
+  readonly deadlineMs?: number | undefined;
+}
+
 /** The parts of a money decision the host commits (card and fleet plans have these). */
 export interface MoneyPlanLike {
   readonly record: IdempotencyRecord;
@@ -136,6 +147,24 @@ export const redecisions_max = 64;
 
 /** Stored answers read at once when an entity recovers (bounds one pipelined read). */
 export const recovery_answers_read_max = 512;
+
+/**
+ * What a behaviour reads the facts of a decision through (the facts module beside each actor):
+ * its host's store and index, every read ordered after the entity's own pending writes so that a
+ * fact never predates a decision the entity already made.
+ */
+export interface EntityReads {
+  readonly shard: number;
+  readonly persistence: Persistence;
+  /** A record on the entity's shard (or on `shard`). */
+  loadRecord(entity: EntityId, shard?: number): Promise<StoredRecord>;
+  /** An idempotency key's answer as the node's index holds it (settled), else undefined. */
+  knownAnswer(key: string): IdempotencyRecord | undefined;
+  /** An idempotency key's answer as stored in Redis, decoded by the behaviour's codec (decodeAnswer). */
+  storedAnswer(key: string): Promise<IdempotencyRecord | undefined>;
+  /** True while commits of the entity are in flight (a read then waits for them). */
+  pendingWrites(): boolean;
+}
 
 export interface HostContext {
   readonly persistence: Persistence;
@@ -475,6 +504,18 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
   protected knownRecord(key: string): IdempotencyRecord | undefined {
     const known = this.host.idempotency.lookup(key);
     return known?.state === 'done' ? known.record : undefined;
+  }
+
+  /** The reads a facts module makes for this entity (built per message that awaits facts, never kept). */
+  protected reads(): EntityReads {
+    return {
+      shard: this.shard,
+      persistence: this.host.persistence,
+      loadRecord: (entity, shard) => this.loadRecord(entity, shard),
+      knownAnswer: (key) => this.knownRecord(key),
+      storedAnswer: (key) => this.readStoredRecord(key, (value) => this.decodeAnswer(value)),
+      pendingWrites: () => !this.idleCommits,
+    };
   }
 
   /** Joins the waiters of a key still committing; the list is bounded (a retry storm of one key). */

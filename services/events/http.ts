@@ -10,7 +10,8 @@
 // field and changes nothing.
 
 import { ParameterError, ReportNotFoundError } from '../reports/errors';
-import { entityId, id_pattern } from '../reports/params';
+import { id_pattern } from '../common/ids';
+import { entityId } from '../reports/params';
 import type { HttpAnswer } from '../reports/settlement';
 import { auditRecord } from '../../actors/outbox/builders';
 import type { Acting } from '../../actors/principal';

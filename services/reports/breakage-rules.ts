@@ -9,7 +9,8 @@
 
 import { z } from 'zod';
 import { ParameterError } from './errors';
-import { id_pattern, parseDate } from './params';
+import { id_pattern } from '../common/ids';
+import { parseDate } from './params';
 
 export interface RefundCampaign {
   readonly id: string;

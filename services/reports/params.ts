@@ -4,10 +4,9 @@
 // no caller text reaches SQL except through stringLiteral() of an already-validated id.
 
 import { ParameterError } from './errors';
+import { id_pattern } from '../common/ids';
 import { parseFleetCardId } from '../../actors/sharding/shard-key';
 
-/** Entity ids (cards, programs, merchants, terminals): the alphabet the authorizer accepts. */
-export const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 const currency_pattern = /^[A-Z]{3}$/;
 const date_pattern = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/;
 

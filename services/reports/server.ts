@@ -49,7 +49,8 @@ import { cycle_max } from '../../actors/outbox/contract';
 import { breakageReport } from './breakage';
 import { tapsReport } from './taps';
 import { eventsRequest, eventsRouteOf } from '../events/http';
-import { cardIdSegment, entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
+import { id_pattern } from '../common/ids';
+import { cardIdSegment, entityId, QueryParameters, query_string_chars_max } from './params';
 import {
   auditReport,
   topUpsReport,

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { currency_exponents } from '../../actors/money';
 import { ParameterError } from './errors';
-import { id_pattern } from './params';
+import { id_pattern } from '../common/ids';
 
 export const settlement_cycles = ['daily', 'weekly', 'monthly'] as const;
 export type SettlementCycle = (typeof settlement_cycles)[number];
@@ -174,9 +174,6 @@ export function periodOf(cycle: SettlementCycle, day_start_ms: number): Settleme
 export function batchId(merchant: string, period: SettlementPeriod): string {
   return `${merchant}.${period.cycle}.${period.from}`;
 }
-
-/** merchant (id alphabet) . cycle . YYYY-MM-DD */
-export const batch_id_pattern = /^([A-Za-z0-9._-]{1,64})\.(daily|weekly|monthly)\.([0-9]{4}-[0-9]{2}-[0-9]{2})$/;
 
 // ---- what a merchant is owed ------------------------------------------------------------------
 

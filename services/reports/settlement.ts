@@ -23,11 +23,11 @@ import { createHash } from 'node:crypto';
 import { auditRecord } from '../../actors/outbox/builders';
 import type { Acting } from '../../actors/principal';
 import { ParameterError, ReportNotFoundError, ReportTooLargeError, SettlementConflictError, SettlementForbiddenError } from './errors';
-import { entityId, id_pattern, parseDate, type DateRange } from './params';
+import { id_pattern, settlement_batch_id_pattern } from '../common/ids';
+import { entityId, parseDate, type DateRange } from './params';
 import { report_rows_max, settlementAggregatesSql } from './queries';
 import { bounded, int, text, type QueryRunner, type Report, type ReportContext } from './reports';
 import {
-  batch_id_pattern,
   batchId,
   parseMerchantConfig,
   periodOf,
@@ -324,7 +324,9 @@ async function merchantRequest(call: SettlementCall, merchant: string, action: s
     return json(200, config);
   }
   if (action === 'batches' && !write) {
-    const ids = (await context.store.batchIds(merchant, batches_listed_max)).filter((id) => batch_id_pattern.exec(id)?.[1] === merchant);
+    const ids = (await context.store.batchIds(merchant, batches_listed_max)).filter(
+      (id) => settlement_batch_id_pattern.exec(id)?.[1] === merchant,
+    );
     if (ids.length > batches_listed_max) throw new ReportTooLargeError('more batches than one listing carries', { batches_listed_max });
     const batches: Record<string, unknown>[] = [];
     for (const id of ids) {
@@ -538,6 +540,7 @@ function batchIdOf(segment: string): string {
   } catch {
     throw new ParameterError('batchId', 'is not valid percent-encoding');
   }
-  if (!batch_id_pattern.test(decoded)) throw new ParameterError('batchId', 'must be <merchant>.<daily|weekly|monthly>.<YYYY-MM-DD>');
+  if (!settlement_batch_id_pattern.test(decoded))
+    throw new ParameterError('batchId', 'must be <merchant>.<daily|weekly|monthly>.<YYYY-MM-DD>');
   return decoded;
 }

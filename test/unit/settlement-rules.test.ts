@@ -9,11 +9,11 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { amount_abs_max_minor } from '../../actors/money';
+import { settlement_batch_id_pattern } from '../../services/common/ids';
 import { ParameterError } from '../../services/reports/errors';
 import {
   bankTransferCsv,
   batchId,
-  batch_id_pattern,
   decimalAmount,
   feeOf,
   parseMerchantConfig,
@@ -212,7 +212,7 @@ describe('settlement rules', () => {
     );
     const id = batchId('bar-0.x', periodOf('weekly', day('2026-02-01')));
     assert.equal(id, 'bar-0.x.weekly.2026-01-26');
-    assert.deepEqual(batch_id_pattern.exec(id)?.slice(1), ['bar-0.x', 'weekly', '2026-01-26']);
+    assert.deepEqual(settlement_batch_id_pattern.exec(id)?.slice(1), ['bar-0.x', 'weekly', '2026-01-26']);
     assert.throws(() => periodOf('daily', day('2026-01-01') + 1));
   });
 

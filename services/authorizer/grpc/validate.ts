@@ -5,6 +5,7 @@ import { invalidArgument, permissionDenied, unimplemented } from '../../../actor
 import { amount_abs_max_minor, isKnownCurrency, minorFromWire, request_amount_max_minor } from '../../../actors/money';
 import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
 import { clientKey, isClientKeyAllowed, storedKeyNamed, system_key_namespaces, terminalTxnKey } from '../../../actors/request-keys';
+import { id_pattern } from '../../common/ids';
 import { parseLines } from './lines';
 import {
   AuthorizationKind,
@@ -25,8 +26,6 @@ import {
   type VoidRequest,
 } from '../../../gen/tapline/v1/authorization';
 
-/** Card, terminal, merchant, program and operator ids: 1-64 of [A-Za-z0-9._-]. */
-const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 /** Client-chosen idempotency keys (PSP references): 1-128 of [A-Za-z0-9._:-]. */
 const client_key_pattern = /^[A-Za-z0-9._:-]{1,128}$/;
 const correlation_id_bytes_max = 128;

@@ -27,6 +27,7 @@
 
 import { failedPrecondition, PspUnavailableError } from '../../../actors/errors';
 import { currency_exponents, isKnownCurrency, request_amount_max_minor } from '../../../actors/money';
+import { id_pattern } from '../../common/ids';
 import type { NodeConfig } from '../config';
 import type { FetchedPspPayment, PspAdapter, PspContext, PspIntegration } from '../usecases/psp';
 
@@ -34,7 +35,6 @@ import type { FetchedPspPayment, PspAdapter, PspContext, PspIntegration } from '
 export const mollie_payment_id_pattern = /^tr_[A-Za-z0-9]{1,64}$/;
 /** A mandate reference for Mollie: "<customer id>" or "<customer id>.<mandate id>". */
 const mandate_pattern = /^(cst_[A-Za-z0-9]{1,64})(?:\.(mdt_[A-Za-z0-9]{1,64}))?$/;
-const card_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 /** A Mollie answer larger than this is not one of the payment objects this adapter reads. */
 const response_bytes_max = 65_536;
 /** Longest text of a Mollie error passed on to a caller (its `detail`). */
@@ -223,7 +223,7 @@ export function readPayment(reference: string, payment: Record<string, unknown>)
   if (payment['id'] !== reference || typeof metadata !== 'object' || metadata === null) return undefined;
   const card = (metadata as Record<string, unknown>)['card'];
   const kind = (metadata as Record<string, unknown>)['kind'];
-  if (typeof card !== 'string' || !card_pattern.test(card) || (kind !== 'top_up' && kind !== 'auto_reload')) return undefined;
+  if (typeof card !== 'string' || !id_pattern.test(card) || (kind !== 'top_up' && kind !== 'auto_reload')) return undefined;
   const status = typeof payment['status'] === 'string' ? status_meanings[payment['status']] : undefined;
   if (status === undefined) return undefined;
   if (status === 'pending') return { reference, card, status };

@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { TaplineError } from '../../../actors/errors';
 import type { PspWebhookOutcome } from '../usecases/card-fanout';
+import { id_pattern } from '../../common/ids';
 import { mollie_payment_id_pattern } from './mollie';
 
 /** A webhook body is "id=tr_..." (tens of bytes); more is not Mollie's. */
@@ -22,8 +23,6 @@ export const webhook_body_bytes_max = 1_024;
 export const webhook_in_flight_max = 256;
 /** How long one webhook request may take end to end before its socket is closed. */
 export const webhook_request_timeout_ms = 30_000;
-
-const card_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface WebhookEndpoint {
   readonly host: string;
@@ -69,7 +68,7 @@ async function handleWebhook(endpoint: WebhookEndpoint, request: IncomingMessage
   if (body === undefined) return 400;
   const paymentId = new URLSearchParams(body).get('id') ?? '';
   const cardId = url.searchParams.get('card') ?? '';
-  if (!mollie_payment_id_pattern.test(paymentId) || !card_pattern.test(cardId)) return 400;
+  if (!mollie_payment_id_pattern.test(paymentId) || !id_pattern.test(cardId)) return 400;
   try {
     const handled = await endpoint.handle(paymentId, cardId);
     if (handled.outcome === 'unknown') endpoint.logger.warn({ paymentId, cardId }, 'PSP webhook names no payment of its card');

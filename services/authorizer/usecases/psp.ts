@@ -24,6 +24,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { invalidArgument, permissionDenied, type TaplineError } from '../../../actors/errors';
 import { isKnownCurrency, request_amount_max_minor } from '../../../actors/money';
 import type { AutoReload, CardState } from '../../../actors/card/rules';
+import { id_pattern } from '../../common/ids';
 import type { NodeConfig } from '../config';
 
 /** A payment as the PSP reports it: what Tapline acts on. */
@@ -103,7 +104,6 @@ export const psp_callback_window_ms = 300_000;
 /** A PSP reference: it becomes the top-up's key "k:psp:<reference>". */
 export const psp_reference_pattern = /^[A-Za-z0-9._-]{1,100}$/;
 const reference_pattern = psp_reference_pattern;
-const card_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 /** A callback payload larger than this is not a PSP's. */
 const payload_bytes_max = 4_096;
 
@@ -131,7 +131,7 @@ export function parsePspPayload(payload: string): PspPaymentEvent {
   }
   const { reference, card, amount_minor: amount, currency, status, kind } = raw;
   if (typeof reference !== 'string' || !reference_pattern.test(reference)) throw invalidArgument('payload.reference is malformed');
-  if (typeof card !== 'string' || !card_pattern.test(card)) throw invalidArgument('payload.card is malformed');
+  if (typeof card !== 'string' || !id_pattern.test(card)) throw invalidArgument('payload.card is malformed');
   if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0 || amount > request_amount_max_minor)
     throw invalidArgument('payload.amount_minor is out of range');
   if (typeof currency !== 'string' || !isKnownCurrency(currency)) throw invalidArgument('payload.currency is not supported');

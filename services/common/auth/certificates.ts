@@ -20,10 +20,10 @@ import type { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Principal } from '../../../actors/principal';
 import type { WatchedFile } from './watched-file';
+import { id_pattern } from '../ids';
 
 export const default_trust_domain = 'tapline';
 
-const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 /** Merchants one gateway certificate may name. */
 export const gateway_merchants_max = 64;
 

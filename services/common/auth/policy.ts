@@ -22,7 +22,7 @@ import { OfflineAdminServiceService, OfflineServiceService } from '../../../gen/
 import { ClusterServiceService } from '../../../gen/tapline/internal/v1/cluster';
 import { CardFanoutServiceService } from '../../../gen/tapline/internal/v1/fanout';
 import { requireId } from '../../authorizer/grpc/validate';
-import { batch_id_pattern } from '../../reports/settlement-rules';
+import { settlement_batch_id_pattern } from '../ids';
 
 /** Every role a token can grant, and what it is for. */
 export const roles = {
@@ -370,7 +370,7 @@ const fleet_at = (index: number) => (path: readonly string[]) => ({ fleets: [pat
 /** A batch id is "<merchant>.<cycle>.<date>": its merchant is its first part. */
 // A merchant id may itself contain dots: the batch id's own pattern says where it ends. A malformed id
 // names no merchant, so a scoped caller is refused and anyone else meets the route's 400.
-const batch_merchant = (path: readonly string[]) => ({ merchants: [batch_id_pattern.exec(path[0] ?? '')?.[1] ?? ''] });
+const batch_merchant = (path: readonly string[]) => ({ merchants: [settlement_batch_id_pattern.exec(path[0] ?? '')?.[1] ?? ''] });
 
 /** Every route of the reports service by its name (the names server.ts and settlement.ts give). */
 export const http_rules: Readonly<Record<string, HttpRule>> = {
