@@ -21,7 +21,7 @@ import type { FleetCardState } from '../../actors/fleet/rules';
 import { replacementState } from '../../actors/card/closing';
 import type { IssuanceRecord } from '../../actors/card/issuance';
 import { default_program_config, programAuditDetail, type ProgramConfig } from '../../actors/program/config';
-import type { TerminalState } from '../../actors/terminal/rules';
+import { empty_terminal_parameters, type TerminalState } from '../../actors/terminal/rules';
 import {
   document_types,
   operator_actions,
@@ -675,7 +675,17 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
 };
 
 const frozen_named: CardState = { ...profiled_card, status: 'frozen' };
-const terminal: TerminalState = { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: true };
+const terminal: TerminalState = {
+  terminalId: 'pos-1',
+  merchantId: 'bar-1',
+  location: 'north stage',
+  enabled: true,
+  serialNumber: '',
+  parameters: empty_terminal_parameters,
+  parametersVersion: 1,
+  cashiers: {},
+  cashierPins: {},
+};
 
 const support_acting = { subject: 'alice@example.com', role: 'support', scope: '*', action: 'tapline.v1.CardService/ChangeCardState' };
 
@@ -716,7 +726,7 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
         approver: '',
         subject: 'terminal:pos-1',
         before: '{"terminal:pos-1":{}}',
-        after: JSON.stringify({ 'terminal:pos-1': terminal }),
+        after: JSON.stringify({ 'terminal:pos-1': { ...terminal, cashierPins: '[redacted]' } }),
         at,
       }),
     },

@@ -24,7 +24,7 @@ import type { IssuanceRecord } from '../../actors/card/issuance';
 import type { FleetAccountState, FleetCardState, VehicleState } from '../../actors/fleet/rules';
 import { default_program_config, type ProgramConfig } from '../../actors/program/config';
 import type { ReviewQueue } from '../../actors/rules/review-queue';
-import type { TerminalState } from '../../actors/terminal/rules';
+import { empty_terminal_parameters, type TerminalState } from '../../actors/terminal/rules';
 import { legacyLayout, stateCodec, StoredStateError, version_key, type StateCodec } from '../../actors/state/codec';
 import {
   card_holder_codec,
@@ -200,6 +200,23 @@ const holder: Complete<CardHolder> = {
   email: 'ada@example.org',
 };
 
+const full_terminal: TerminalState = {
+  terminalId: 'pos-1',
+  merchantId: 'bar-1',
+  location: 'north stage',
+  enabled: false,
+  serialNumber: 'SN-4711-A',
+  parameters: {
+    receiptHeader: 'Bar North\nThank you',
+    receiptFooter: 'VAT 21%',
+    communication: { host: 'pay.example.org', port: 8443, timeoutMs: 4_000 },
+    offlineProfile: 'festival-basic',
+  },
+  parametersVersion: 3,
+  cashiers: { 'c-1': true, 'c-2': false },
+  cashierPins: { 'c-1': 'a'.repeat(64), 'c-2': 'b'.repeat(64) },
+};
+
 interface Case<T> {
   readonly codec: StateCodec<T>;
   /** Every optional field set. */
@@ -226,11 +243,17 @@ const cases: readonly Case<unknown>[] = [
   codecCase<RefundLedger>(refund_ledger_codec, { refundedMinor: 300, reversed: true }, { refundedMinor: 0, reversed: false }),
   codecCase<SpentKey>(spent_key_codec, { transaction: 'n1-7', outcome: 'approved', at }, { transaction: '', outcome: 'declined', at: 0 }),
   codecCase<TokenRecord>(token_record_codec, { cards: [{ program: 'fest-26', currency: 'EUR', card: 'c-full' }] }, { cards: [] }),
-  codecCase<TerminalState>(
-    terminal_state_codec,
-    { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: false },
-    { terminalId: 'pos-2', merchantId: '', location: '', enabled: true },
-  ),
+  codecCase<TerminalState>(terminal_state_codec, full_terminal, {
+    terminalId: 'pos-2',
+    merchantId: '',
+    location: '',
+    enabled: true,
+    serialNumber: '',
+    parameters: empty_terminal_parameters,
+    parametersVersion: 0,
+    cashiers: {},
+    cashierPins: {},
+  }),
   codecCase<FleetAccountState>(fleet_account_codec, full_fleet_account, {
     ...full_fleet_account,
     limits: {},
@@ -412,6 +435,33 @@ describe('stored state codecs', () => {
         legacyLayout(z.object({}), () => ({ pinRequired: 'no' })),
       ]);
       assertStoredStateError(() => broken.decode('{}'), 'program', /upgrade from layout 1: pinRequired/);
+    });
+  });
+
+  describe('terminal: layout 1 upgrades to layout 2 (serial number, parameters, cashiers)', () => {
+    it('reads a layout-1 terminal as one with no serial, empty parameters at version 1 and no cashiers, and writes layout 2', () => {
+      const layout_1 = JSON.stringify({ terminalId: 'pos-7', merchantId: 'bar-1', location: 'Hall A', enabled: false });
+      assert.deepStrictEqual(terminal_state_codec.decode(layout_1), {
+        terminalId: 'pos-7',
+        merchantId: 'bar-1',
+        location: 'Hall A',
+        enabled: false,
+        serialNumber: '',
+        parameters: empty_terminal_parameters,
+        parametersVersion: 1,
+        cashiers: {},
+        cashierPins: {},
+      });
+      assert.ok(terminal_state_codec.encode(full_terminal).startsWith('{"v":2,'));
+      assert.deepStrictEqual(terminal_state_codec.decode(terminal_state_codec.encode(full_terminal)), full_terminal);
+    });
+
+    it('refuses a layout-1 record missing its enabled flag (the upgrade never guesses)', () => {
+      assertStoredStateError(
+        () => terminal_state_codec.decode(JSON.stringify({ terminalId: 'pos-7', merchantId: 'bar-1', location: '' })),
+        'terminal',
+        /layout 1: enabled/,
+      );
     });
   });
 
