@@ -188,6 +188,8 @@ export interface TransactionDocument extends TransactionExtras {
   readonly vehicle?: string;
   /** Capture time of an offline approval: read by the streamer, written by no producer yet. */
   readonly offline_at?: number;
+  /** The cashier who sold at the terminal (a request naming one); absent otherwise. */
+  readonly cashier?: string;
 }
 
 /** A fleet card's transaction document: every fleet field is written, lines always with pump and invoiced prices. */

@@ -92,6 +92,7 @@ export const transaction_schema = z.object({
   hold_expires_at: unix_ms.default(0),
   ledger_after: money.default(0),
   spent_after: money.default(0),
+  cashier: text.default(''),
 });
 
 /** A transaction document as the contract reads it (defaults filled in, unknown fields dropped). */

@@ -251,7 +251,7 @@ export class ShardRegion {
     const published = this.terminalDirectory.get(request.terminalId);
     if (published !== undefined) {
       // The common case: the terminal's actor is active and published its durable state.
-      const check = checkCanTransact(published);
+      const check = checkCanTransact(published, request.cashier);
       if (check.ok) toCard(check.merchantId);
       else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
       return;
@@ -261,7 +261,7 @@ export class ShardRegion {
       this.remoteTerminals.get(
         request.terminalId,
         (state) => {
-          const check = checkCanTransact(state);
+          const check = checkCanTransact(state, request.cashier);
           if (check.ok) toCard(check.merchantId);
           else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
         },
@@ -271,6 +271,7 @@ export class ShardRegion {
     }
     const refused = this.terminals.tell(request.terminalId, {
       type: 'check',
+      cashier: request.cashier,
       then: (check) => {
         if (check.ok) toCard(check.merchantId);
         else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
@@ -331,6 +332,12 @@ export class ShardRegion {
   /** Sets a status through the card's transition table (actors/card/lifecycle.ts). */
   setCardStatus(cardId: string, status: SettableStatus, reason: string, acting: Acting, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'set_status', status, reason, operatorId: acting.subject }, acting, reply, stateOf);
+  }
+
+  /** A terminal's durable state, read from its actor (NOT_FOUND when unregistered). */
+  readTerminal(terminalId: string, reply: Reply<TerminalState>): void {
+    const refused = this.terminals.tell(terminalId, { type: 'read', reply });
+    if (refused) reply({ ok: false, error: refused });
   }
 
   changeTerminal(terminalId: string, command: TerminalCommand, acting: Acting, reply: Reply<TerminalAnswer>): void {

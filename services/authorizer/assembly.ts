@@ -61,6 +61,8 @@ import { ManualCredits } from './usecases/credits';
 import { CardAuthKeys } from './usecases/card-auth';
 import { CardTokens, TokenHasher } from './usecases/card-tokens';
 import { TokenIndex } from '../../actors/card/token-index';
+import { TerminalAdmin } from './usecases/terminals';
+import { StoredTerminals } from './store/terminals';
 
 /** The internal door needs no entity facts (nodes are admitted whole). */
 const no_lookups: AccessLookups = { merchantOfTerminal: () => Promise.resolve(undefined) };
@@ -320,6 +322,7 @@ export function buildServiceDeps(
     credits: new ManualCredits(region),
     programCards,
     tapPours: new TapPours(committer, config.TAPLINE_SHARD_COUNT, clock),
+    terminals: new TerminalAdmin(region, pinHasher, new StoredTerminals(store)),
     balances: new StoredBalances(store),
     cluster: {
       holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),

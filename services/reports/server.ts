@@ -41,6 +41,7 @@ import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, settl
 import { fleetInvoiceReport } from './fleet-invoice';
 import { breakageReport } from './breakage';
 import { tapsReport } from './taps';
+import { terminalHistoryReport, terminalStatisticsReport } from './terminal-reports';
 import { eventsRequest, eventsRouteOf } from '../events/http';
 import { cardIdSegment, entityId, id_pattern, QueryParameters, query_string_chars_max } from './params';
 import {
@@ -176,6 +177,30 @@ const routes: readonly Route[] = [
       const fleet = entityId('fleetId', path[0] ?? '');
       const range = query.dateRange();
       return (context) => fleetInvoiceReport(context, fleet, range);
+    },
+  },
+  {
+    name: 'terminal_history',
+    pattern: /^\/reports\/merchants\/([^/]*)\/terminals\/([^/]*)\/history$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['entries'],
+    plan: (query, path) => {
+      const merchant = entityId('merchantId', path[0] ?? '');
+      const terminal = entityId('terminalId', path[1] ?? '');
+      const range = query.dateRange();
+      return (context) => terminalHistoryReport(context, merchant, terminal, range);
+    },
+  },
+  {
+    name: 'terminal_statistics',
+    pattern: /^\/reports\/merchants\/([^/]*)\/terminals\/([^/]*)\/statistics$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['days', 'declines', 'cashiers'],
+    plan: (query, path) => {
+      const merchant = entityId('merchantId', path[0] ?? '');
+      const terminal = entityId('terminalId', path[1] ?? '');
+      const range = query.dateRange();
+      return (context) => terminalStatisticsReport(context, merchant, terminal, range);
     },
   },
   {

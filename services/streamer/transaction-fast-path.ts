@@ -138,6 +138,7 @@ export function fastTransaction(document: Record<string, unknown>): ParsedTransa
       hold_expires_at: unixMsOr(d['hold_expires_at'], 0),
       ledger_after: moneyOr(d['ledger_after'], 0),
       spent_after: moneyOr(d['spent_after'], 0),
+      cashier: textOr(d['cashier'], ''),
     };
   } catch (error) {
     if (error === not_sure) return undefined;

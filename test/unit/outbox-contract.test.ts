@@ -300,6 +300,21 @@ const transactions: { readonly [K in TransactionKind]: readonly Golden[] } = {
     txn('declined purchase', request('purchase'), result('purchase', declined)),
     txn('purchase with a basket', request('purchase', { lines: basket, amountMinor: 1_250 }), result('purchase', { amountMinor: 1_250 })),
     txn('purchase of a card issued through CardService (spent so far)', request('purchase'), result('purchase', { spentMinor: 950 })),
+    // The cashier is new with the contract: its golden is the plain purchase plus the cashier's id
+    // (never the code's hash), as the last field.
+    {
+      name: 'purchase sold by a cashier at the terminal',
+      now: transactionDocument(
+        request('purchase', { cashier: { cashierId: 'anna', pinHash: 'f'.repeat(64) } }),
+        context,
+        result('purchase'),
+        'fp',
+      ),
+      before: JSON.stringify({
+        ...(JSON.parse(legacyTransaction(request('purchase'), context, result('purchase'), 'fp')) as object),
+        cashier: 'anna',
+      }),
+    },
     txn(
       'purchase under program rules: figures, basket and spent so far',
       request('purchase', { lines: basket, amountMinor: 1_250, redeemPoints: 100 }),

@@ -98,6 +98,8 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
       throw invalidArgument('unknown authorization kind');
     throw unimplemented('only PURCHASE authorizations are served for fleet cards');
   }
+  if (wire.cashier !== undefined)
+    throw unimplemented('cashier logins are not served for fleet cards by this version', { field: 'cashier' });
   if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
   if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
   // Fields that change money are honoured or refused, never dropped: a fleet card has no PIN and

@@ -31,8 +31,8 @@ import type {
 import { parseFleetAuthorize } from './fleet-validate';
 import { toAuthorizeResponse } from './mapping';
 import { errorOfStatus, statusOf } from './status';
-import { parseAuthorize, requireCorrelationId, requireId } from './validate';
-import { withPin, type ServiceDeps } from './service';
+import { requireCorrelationId, requireId } from './validate';
+import { cardAuthorize, type ServiceDeps } from './service';
 import { authorizeByBankCard } from './bank-card';
 
 export function serveGatewayStream(deps: ServiceDeps, call: ServerDuplexStream<AuthorizeStreamRequest, AuthorizeStreamResponse>): void {
@@ -107,9 +107,7 @@ class GatewayStream {
       if (item.request === undefined) throw invalidArgument('request is required');
       if (!deps.accepting()) throw new NodeStoppingError('node is shutting down; retry on another node');
       if (item.request.bankCard !== undefined) return this.admitBankCard(correlationId, item.request);
-      request = isFleetCardId(item.request.cardId)
-        ? parseFleetAuthorize(item.request)
-        : withPin(deps, parseAuthorize(item.request), item.request.pin);
+      request = isFleetCardId(item.request.cardId) ? parseFleetAuthorize(item.request) : cardAuthorize(deps, item.request);
       if (this.requester !== undefined) request = { ...request, requester: this.requester };
     } catch (error) {
       this.failItem(item.correlationId, error);

@@ -117,6 +117,7 @@ function keyFamily(segment: string): KeyFamily {
 export const card_keys = keyFamily('card');
 export const fleet_card_keys = keyFamily('fcard');
 export const fleet_keys = keyFamily('fleet');
+export const terminal_keys = keyFamily('term');
 
 /** Attempts at a guessable credential ("<merchant>/<manager>"), on its owner's shard (store/attempts.ts). */
 export function attemptsKey(shard: number, subject: string): string {
