@@ -39,6 +39,8 @@ const cluster_env = {
   TAPLINE_ROUTE_WAIT_MAX_MS: '8000',
   TAPLINE_LOG_LEVEL: 'warn',
   TAPLINE_PSP_SECRET: psp_secret,
+  // The crash tests issue 1,000 cards in one call; four eyes on large issuances is tested elsewhere.
+  TAPLINE_FOUR_EYES_AMOUNT_MINOR: '10000000',
 };
 const owners = placementOf(test_shard_count, node_ids);
 const ownerOf = (kind: PlacedKind, id: string): string => owners[shardOf(kind, id, test_shard_count)] as string;

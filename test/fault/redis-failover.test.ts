@@ -31,6 +31,9 @@ import { shardOf } from '../../actors/sharding/shard-key';
 import {
   accessTo,
   clusterEnv,
+  endpointsOf,
+  reportsProcessEnv,
+  reportsRequest,
   sentinelEnv,
   startNodeProcess,
   startTestRedisCluster,
@@ -147,9 +150,9 @@ const fast_failover_env = {
 };
 
 async function getJson(port: number, path: string): Promise<Record<string, unknown>> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`);
-  assert.equal(response.status, 200, `${path} answered ${response.status}`);
-  return (await response.json()) as Record<string, unknown>;
+  const reply = await reportsRequest(port, path);
+  assert.equal(reply.status, 200, `${path} answered ${reply.status}: ${reply.body}`);
+  return JSON.parse(reply.body) as Record<string, unknown>;
 }
 
 describe('Redis primary lost under load: no acknowledged approval lost (Sentinel, Cluster; real processes)', function () {
@@ -303,7 +306,7 @@ describe('Redis primary lost under load: no acknowledged approval lost (Sentinel
           TAPLINE_REDIS_URL: 'redis://127.0.0.1:1',
           TAPLINE_CLICKHOUSE_URL: clickhouse.url,
           TAPLINE_CLICKHOUSE_DATABASE: database,
-          TAPLINE_AUTHORIZER_GRPC_ADDRESS: node.address,
+          ...(await reportsProcessEnv(endpointsOf(node).operator)),
           TAPLINE_REPORTS_PORT: String(port),
           TAPLINE_LOG_LEVEL: 'warn',
         },

@@ -16,7 +16,17 @@ import { pickFreePort } from '../../tools/devenv/supervise';
 import { outboxBacklog } from '../../tools/devenv/outbox';
 import { TaplineClient } from '../../tools/client/tapline-client';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { startNodeProcess, startTestRedis, test_shard_count, testDataDir, waitFor, accessTo } from '../support/harness';
+import {
+  accessTo,
+  endpointsOf,
+  reportsProcessEnv,
+  reportsRequest,
+  startNodeProcess,
+  startTestRedis,
+  test_shard_count,
+  testDataDir,
+  waitFor,
+} from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
 import { LoadRun } from '../support/load';
 import { feeOf } from '../../services/reports/settlement-rules';
@@ -26,9 +36,9 @@ const initial_balance_minor = 15_000;
 const database = 'tapline_e2e';
 
 async function getJson(port: number, path: string): Promise<Record<string, unknown>> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`);
-  assert.equal(response.status, 200, `${path} answered ${response.status}`);
-  return (await response.json()) as Record<string, unknown>;
+  const reply = await reportsRequest(port, path);
+  assert.equal(reply.status, 200, `${path} answered ${reply.status}: ${reply.body}`);
+  return JSON.parse(reply.body) as Record<string, unknown>;
 }
 
 describe('reports agree with the load driver across a streamer kill -9 and a ClickHouse outage', function () {
@@ -132,7 +142,7 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
         TAPLINE_REDIS_URL: redisUrl,
         TAPLINE_CLICKHOUSE_URL: clickhouse.url,
         TAPLINE_CLICKHOUSE_DATABASE: database,
-        TAPLINE_AUTHORIZER_GRPC_ADDRESS: node.address,
+        ...(await reportsProcessEnv(endpointsOf(node).operator)),
         TAPLINE_REPORTS_PORT: String(reportsPort),
         TAPLINE_LOG_LEVEL: 'warn',
       },
@@ -164,12 +174,12 @@ describe('reports agree with the load driver across a streamer kill -9 and a Cli
       [[approvedTotal, card_count * initial_balance_minor - approvedTotal]],
     );
     const rate = { kind: 'purchase', percent_bp: 250, fixed_minor: 3 };
-    const put = await fetch(`http://127.0.0.1:${reportsPort}/settlement/merchants/e2e-merchant`, {
+    const put = await reportsRequest(reportsPort, '/settlement/merchants/e2e-merchant', {
       method: 'PUT',
-      headers: { 'content-type': 'application/json', 'x-tapline-operator': 'ops-1' },
       body: JSON.stringify({ cycle: 'daily', payee_name: 'E2E Merchant', payee_iban: 'DE89370400440532013000', rates: [rate] }),
     });
-    assert.equal(put.status, 200);
+    // Rates apply at once; the payee account waits for a settlement approver (four eyes).
+    assert.equal(put.status, 202, put.body);
     let fees = 0;
     for (const entry of load.sent.values())
       if (entry.replies[0]?.outcome === Outcome.OUTCOME_APPROVED) fees += feeOf(entry.amountMinor, rate);

@@ -17,14 +17,18 @@ import { ConfigError } from '../../services/common/process';
 import { createLogger } from '../../services/common/logger';
 import { projectRoot } from '../../services/common/paths';
 import { simulatedPsp } from '../../tools/psp-simulator/simulated-psp';
+import { nodeEnv } from '../support/harness';
 import { mollie_integration } from '../../services/authorizer/psp/mollie';
 
 /** The production entry point refuses its configuration before it connects to anything. */
 const refusal_timeout_ms = 15_000;
 
-function runProductionMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+/** Runs main.js with the test credentials' door settings (so only the setting under test is wrong). */
+async function runProductionMain(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  // Unused: the refusal comes first. A closed port, so a regression cannot reach a real Redis.
+  const secure = await nodeEnv('redis://127.0.0.1:1', { TAPLINE_METRICS_PORT: '-1' });
   const child = spawn(process.execPath, [join(projectRoot(), 'dist/services/authorizer/main.js')], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...secure, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -85,12 +89,14 @@ describe('entry points and the PSP integration', function () {
   });
 
   it('a node is startable with a PSP secret only when a PSP adapter is injected', async () => {
-    const withSecret = loadConfig({ TAPLINE_PSP_SECRET: psp_secret });
+    const secure = await nodeEnv('redis://127.0.0.1:1');
+    const withSecret = loadConfig({ ...secure, TAPLINE_PSP_SECRET: psp_secret });
     assert.throws(() => checkNodeOptions(withSecret, {}), ConfigError);
     assert.doesNotThrow(() => checkNodeOptions(withSecret, { psp: simulatedPsp }));
     assert.throws(() => checkNodeOptions(withSecret, { psp: mollie_integration }), ConfigError, 'Mollie signs no callbacks');
-    assert.doesNotThrow(() => checkNodeOptions(loadConfig({}), {}), 'no secret: no PSP needed');
+    assert.doesNotThrow(() => checkNodeOptions(loadConfig(secure), {}), 'no secret: no PSP needed');
     const mollie = loadConfig({
+      ...secure,
       TAPLINE_PSP_PROVIDER: 'mollie',
       TAPLINE_MOLLIE_API_KEY: 'test_entryPointKey0123456789',
       TAPLINE_PSP_WEBHOOK_URL: 'https://pay.example.org/psp/mollie',

@@ -445,6 +445,13 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       }),
     },
     [CardServiceService.getCardRules.path]: { build: () => ({ cardId: 'c-1' }) },
+    [CardServiceService.setCardAuth.path]: { build: () => ({ cardId: 'c-1', keyId: '', counter: 0 }) },
+    [CardServiceService.registerCardToken.path]: {
+      build: () => ({ cardId: 'c-1', bankCard: { id: { $case: 'par', value: 'TRUSTBOUNDARY0000000000000001' } } }),
+    },
+    [CardServiceService.removeCardToken.path]: {
+      build: () => ({ cardId: 'c-1', bankCard: { id: { $case: 'par', value: 'TRUSTBOUNDARY0000000000000001' } } }),
+    },
     [CardServiceService.listProgramReviews.path]: { build: () => ({ programId: 'p-1' }) },
     [CardServiceService.resolveProgramReview.path]: {
       build: () => ({ cardId: 'c-1', transactionId: 'no-such-review', note: '' }),

@@ -3,7 +3,7 @@
 
 import { createClient } from 'redis';
 import { homeShardOfRequestKey, shardOf } from '../../actors/sharding/shard-key';
-import { cardKey, requestKeyRecordKey } from '../../services/authorizer/store/keys';
+import { cardKey, members_key, requestKeyRecordKey } from '../../services/authorizer/store/keys';
 import { test_shard_count } from './harness';
 
 export type Inspector = Awaited<ReturnType<typeof connectInspector>>;
@@ -30,11 +30,10 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
         if (type === 'hash') value = Object.fromEntries(Object.entries(await client.hGetAll(key)).sort(([a], [b]) => (a < b ? -1 : 1)));
         else if (type === 'string') value = await client.get(key);
         else if (type === 'stream') value = await client.sendCommand(['XRANGE', key, '-', '+']);
-        // Membership scores are heartbeats (they move with time, not with requests): members only there.
-        else if (type === 'zset')
-          value = await client.sendCommand(
-            key === 'tl:cluster:members' ? ['ZRANGE', key, '0', '-1'] : ['ZRANGE', key, '0', '-1', 'WITHSCORES'],
-          );
+        // Membership scores are heartbeats (they move with time, not with requests, and order the
+        // members by them): the sorted members only there.
+        else if (type === 'zset' && key === members_key) value = (await client.zRange(key, 0, -1)).sort();
+        else if (type === 'zset') value = await client.sendCommand(['ZRANGE', key, '0', '-1', 'WITHSCORES']);
         else if (type === 'set') value = (await client.sMembers(key)).sort();
         else value = type;
         parts.push(`${key}=${JSON.stringify(value)}`);
