@@ -55,9 +55,9 @@ const no_card_states: CardStateReader = {
 type Call<Req, Res> = (request: Req, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<Res>) => unknown;
 
 /** One unary call with a deadline, as a promise. */
-function call<Req, Res>(client: object, method: Call<Req, Res>, request: Req): Promise<Res> {
+function call<Req, Res>(method: Call<Req, Res>, request: Req): Promise<Res> {
   return new Promise((resolve, reject) => {
-    method.call(client, request, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (error, response) =>
+    method(request, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (error, response) =>
       error || response === undefined ? reject(error ?? new Error('no response')) : resolve(response),
     );
   });
@@ -97,9 +97,9 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
   let txn = 0;
 
   const getTerminal = (client: TaplineClient, terminalId: string): Promise<TerminalRecord> =>
-    call(client.admin, client.admin.getTerminal, { terminalId });
+    call(client.admin.getTerminal.bind(client.admin), { terminalId });
   const search = (client: TaplineClient, request: Partial<SearchTerminalsRequest>): Promise<SearchTerminalsResponse> =>
-    call(client.admin, client.admin.searchTerminals, {
+    call(client.admin.searchTerminals.bind(client.admin), {
       merchantId: '',
       status: TerminalStatusFilter.TERMINAL_STATUS_FILTER_ANY,
       serialNumber: '',
@@ -110,7 +110,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     });
   const fetchParameters = async (terminalId: string, knownVersion: bigint): Promise<GetTerminalParametersResponse> => {
     const terminal = await issuer.terminal(terminalId);
-    return call(terminal, terminal.getTerminalParameters, { terminalId, knownVersion });
+    return call(terminal.getTerminalParameters.bind(terminal), { terminalId, knownVersion });
   };
   const sell = (
     terminalId: string,
@@ -157,7 +157,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
   });
 
   it('registers a terminal with serial, location and parameters; a parameters change increments the version the terminal fetches', async function () {
-    const registered = await call(north.admin, north.admin.registerTerminal, {
+    const registered = await call(north.admin.registerTerminal.bind(north.admin), {
       terminalId: 'pos-1',
       merchantId: 'bar-north',
       location: 'Hall A, north bar',
@@ -187,7 +187,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     assert.deepEqual(await fetchParameters('pos-1', 1n), { terminalId: 'pos-1', version: 1n, unchanged: true, parameters: undefined });
 
     const parameters_v2 = { ...parameters_v1, receiptFooter: 'See you tomorrow', offlineProfile: 'festival-strict' };
-    const updated = await call(north.admin, north.admin.updateTerminalParameters, {
+    const updated = await call(north.admin.updateTerminalParameters.bind(north.admin), {
       terminalId: 'pos-1',
       parameters: parameters_v2,
       expectedVersion: 1n,
@@ -195,7 +195,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     assert.equal(updated.parametersVersion, 2n);
     assert.deepEqual(await fetchParameters('pos-1', 1n), { terminalId: 'pos-1', version: 2n, unchanged: false, parameters: parameters_v2 });
     // The same parameters again change nothing; a change based on an old version is refused.
-    const again = await call(north.admin, north.admin.updateTerminalParameters, {
+    const again = await call(north.admin.updateTerminalParameters.bind(north.admin), {
       terminalId: 'pos-1',
       parameters: parameters_v2,
       expectedVersion: 0n,
@@ -205,7 +205,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     await refusedWith(
       grpc.status.FAILED_PRECONDITION,
       'a change based on version 1',
-      call(north.admin, north.admin.updateTerminalParameters, { terminalId: 'pos-1', parameters: parameters_v1, expectedVersion: 1n }),
+      call(north.admin.updateTerminalParameters.bind(north.admin), { terminalId: 'pos-1', parameters: parameters_v1, expectedVersion: 1n }),
       /version 2/,
     );
     assert.equal(await terminalDump(), before, 'a refused change writes nothing');
@@ -213,7 +213,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     await refusedWith(
       grpc.status.ALREADY_EXISTS,
       'another serial',
-      call(issuer.admin, issuer.admin.registerTerminal, {
+      call(issuer.admin.registerTerminal.bind(issuer.admin), {
         terminalId: 'pos-1',
         merchantId: 'bar-north',
         location: '',
@@ -229,21 +229,24 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     const balance = async (): Promise<bigint> => (await issuer.balance('guest-1')).balance?.amountMinor ?? -1n;
     const start = await balance();
     assert.equal((await sell('pos-1', 'guest-1', 100)).outcome, Outcome.OUTCOME_APPROVED);
-    assert.deepEqual(await call(north.admin, north.admin.setTerminalEnabled, { terminalId: 'pos-1', enabled: false, operatorId: '' }), {
-      terminalId: 'pos-1',
-      enabled: false,
-    });
+    assert.deepEqual(
+      await call(north.admin.setTerminalEnabled.bind(north.admin), { terminalId: 'pos-1', enabled: false, operatorId: '' }),
+      {
+        terminalId: 'pos-1',
+        enabled: false,
+      },
+    );
     await refusedWith(grpc.status.FAILED_PRECONDITION, 'disabled terminal', sell('pos-1', 'guest-1', 100), /terminal disabled/);
     assert.equal(await balance(), start - 100n, 'the refused sale moved nothing');
     assert.equal((await getTerminal(issuer, 'pos-1')).enabled, false);
-    await call(north.admin, north.admin.setTerminalEnabled, { terminalId: 'pos-1', enabled: true, operatorId: '' });
+    await call(north.admin.setTerminalEnabled.bind(north.admin), { terminalId: 'pos-1', enabled: true, operatorId: '' });
     assert.equal((await sell('pos-1', 'guest-1', 100)).outcome, Outcome.OUTCOME_APPROVED);
     assert.equal(await balance(), start - 200n);
   });
 
   it('lets the merchant grant and deny cashiers; unknown or denied cashiers and wrong codes are refused and move nothing', async function () {
     const grant = (cashierId: string, code: string, granted: boolean) =>
-      call(north.admin, north.admin.setTerminalCashier, { terminalId: 'pos-1', cashierId, code, granted });
+      call(north.admin.setTerminalCashier.bind(north.admin), { terminalId: 'pos-1', cashierId, code, granted });
     assert.deepEqual(await grant('anna', '4321', true), { terminalId: 'pos-1', cashierId: 'anna', granted: true });
     assert.deepEqual(await grant('ben', '1111', true), { terminalId: 'pos-1', cashierId: 'ben', granted: true });
     const anna = { cashierId: 'anna', code: '4321' };
@@ -290,20 +293,24 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     const before = await terminalDump();
     const attempts: [string, Promise<unknown>][] = [
       ['get', getTerminal(south, 'pos-1')],
-      ['disable', call(south.admin, south.admin.setTerminalEnabled, { terminalId: 'pos-1', enabled: false, operatorId: '' })],
+      ['disable', call(south.admin.setTerminalEnabled.bind(south.admin), { terminalId: 'pos-1', enabled: false, operatorId: '' })],
       [
         'parameters',
-        call(south.admin, south.admin.updateTerminalParameters, { terminalId: 'pos-1', parameters: parameters_v1, expectedVersion: 0n }),
+        call(south.admin.updateTerminalParameters.bind(south.admin), {
+          terminalId: 'pos-1',
+          parameters: parameters_v1,
+          expectedVersion: 0n,
+        }),
       ],
       [
         'cashier',
-        call(south.admin, south.admin.setTerminalCashier, { terminalId: 'pos-1', cashierId: 'mole', code: '1234', granted: true }),
+        call(south.admin.setTerminalCashier.bind(south.admin), { terminalId: 'pos-1', cashierId: 'mole', code: '1234', granted: true }),
       ],
       ['search of another merchant', search(south, { merchantId: 'bar-north' })],
       ['search of every merchant', search(south, {})],
       [
         'register for another merchant',
-        call(south.admin, south.admin.registerTerminal, {
+        call(south.admin.registerTerminal.bind(south.admin), {
           terminalId: 'pos-x',
           merchantId: 'bar-north',
           location: '',
@@ -321,7 +328,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
   it('refuses bad input with INVALID_ARGUMENT and changes nothing', async function () {
     const before = await terminalDump();
     const register = (changes: object) =>
-      call(issuer.admin, issuer.admin.registerTerminal, {
+      call(issuer.admin.registerTerminal.bind(issuer.admin), {
         terminalId: 'pos-bad',
         merchantId: 'bar-north',
         location: '',
@@ -345,7 +352,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     await refusedWith(
       grpc.status.INVALID_ARGUMENT,
       'parameters missing',
-      call(issuer.admin, issuer.admin.updateTerminalParameters, { terminalId: 'pos-1', parameters: undefined, expectedVersion: 0n }),
+      call(issuer.admin.updateTerminalParameters.bind(issuer.admin), { terminalId: 'pos-1', parameters: undefined, expectedVersion: 0n }),
     );
     await refusedWith(grpc.status.INVALID_ARGUMENT, 'page size', search(issuer, { pageSize: 201 }));
     await refusedWith(grpc.status.INVALID_ARGUMENT, 'page token', search(issuer, { pageToken: 'not-a-token' }));
@@ -357,7 +364,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
   it('searches by merchant, status, serial and location text, a bounded page at a time', async function () {
     for (let i = 0; i < 23; i++) {
       const merchantId = i % 2 === 0 ? 'bar-north' : 'bar-south';
-      await call(issuer.admin, issuer.admin.registerTerminal, {
+      await call(issuer.admin.registerTerminal.bind(issuer.admin), {
         terminalId: `s-${String(i).padStart(2, '0')}`,
         merchantId,
         location: i % 3 === 0 ? `Main Stage ${i}` : `Camping ${i}`,
@@ -366,7 +373,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
         parameters: undefined,
       });
     }
-    await call(issuer.admin, issuer.admin.setTerminalEnabled, { terminalId: 's-04', enabled: false, operatorId: '' });
+    await call(issuer.admin.setTerminalEnabled.bind(issuer.admin), { terminalId: 's-04', enabled: false, operatorId: '' });
     const all = async (client: TaplineClient, request: Partial<SearchTerminalsRequest>): Promise<string[]> => {
       const ids: string[] = [];
       let pageToken = '';
@@ -399,7 +406,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
   });
 
   it("reports a terminal's history and statistics that add up to the transactions sent", async function () {
-    await call(issuer.admin, issuer.admin.registerTerminal, {
+    await call(issuer.admin.registerTerminal.bind(issuer.admin), {
       terminalId: 'pos-r',
       merchantId: 'bar-north',
       location: 'Report bar',
@@ -407,7 +414,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
       serialNumber: 'SN-R',
       parameters: undefined,
     });
-    await call(north.admin, north.admin.setTerminalCashier, { terminalId: 'pos-r', cashierId: 'anna', code: '4321', granted: true });
+    await call(north.admin.setTerminalCashier.bind(north.admin), { terminalId: 'pos-r', cashierId: 'anna', code: '4321', granted: true });
     const anna = { cashierId: 'anna', code: '4321' };
     const sent = [
       { amount: 500, cashier: anna },
