@@ -148,7 +148,7 @@ describe('terminal rules: parameters and cashiers', () => {
 
   function changed(decision: TerminalDecision): TerminalState {
     assert.equal(decision.kind, 'changed', JSON.stringify(decision));
-    return (decision).state;
+    return decision.state;
   }
 
   it('a parameters change increments the version; the same parameters again change nothing', () => {
