@@ -96,12 +96,12 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
   const today = new Date().toISOString().slice(0, 10);
   let txn = 0;
 
-  const getTerminal = (client: TaplineClient, terminalId: string): Promise<TerminalRecord> =>
-    call(client.admin.getTerminal.bind(client.admin), { terminalId });
+  const getTerminal = async (client: TaplineClient, terminalId: string): Promise<TerminalRecord> =>
+    (await call(client.admin.getTerminal.bind(client.admin), { terminalId })).terminal ?? assert.fail('no terminal in the answer');
   const search = (client: TaplineClient, request: Partial<SearchTerminalsRequest>): Promise<SearchTerminalsResponse> =>
     call(client.admin.searchTerminals.bind(client.admin), {
       merchantId: '',
-      status: TerminalStatusFilter.TERMINAL_STATUS_FILTER_ANY,
+      status: TerminalStatusFilter.TERMINAL_STATUS_FILTER_UNSPECIFIED,
       serialNumber: '',
       locationContains: '',
       pageSize: 0,
@@ -192,7 +192,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
       parameters: parameters_v2,
       expectedVersion: 1n,
     });
-    assert.equal(updated.parametersVersion, 2n);
+    assert.equal(updated.terminal?.parametersVersion, 2n);
     assert.deepEqual(await fetchParameters('pos-1', 1n), { terminalId: 'pos-1', version: 2n, unchanged: false, parameters: parameters_v2 });
     // The same parameters again change nothing; a change based on an old version is refused.
     const again = await call(north.admin.updateTerminalParameters.bind(north.admin), {
@@ -200,7 +200,7 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
       parameters: parameters_v2,
       expectedVersion: 0n,
     });
-    assert.equal(again.parametersVersion, 2n);
+    assert.equal(again.terminal?.parametersVersion, 2n);
     const before = await terminalDump();
     await refusedWith(
       grpc.status.FAILED_PRECONDITION,

@@ -25,7 +25,8 @@ export const protobufPackage = "tapline.v1";
 export const protobufFileName = "tapline/v1/admin.proto";
 
 export enum TerminalStatusFilter {
-  TERMINAL_STATUS_FILTER_ANY = 0,
+  /** TERMINAL_STATUS_FILTER_UNSPECIFIED - Any status. */
+  TERMINAL_STATUS_FILTER_UNSPECIFIED = 0,
   TERMINAL_STATUS_FILTER_ENABLED = 1,
   TERMINAL_STATUS_FILTER_DISABLED = 2,
   UNRECOGNIZED = -1,
@@ -157,8 +158,16 @@ export interface UpdateTerminalParametersRequest {
   expectedVersion: bigint;
 }
 
+export interface UpdateTerminalParametersResponse {
+  terminal?: TerminalRecord | undefined;
+}
+
 export interface GetTerminalRequest {
   terminalId: string;
+}
+
+export interface GetTerminalResponse {
+  terminal?: TerminalRecord | undefined;
 }
 
 export interface TerminalRecord {
@@ -1356,6 +1365,63 @@ export const UpdateTerminalParametersRequest: MessageFns<UpdateTerminalParameter
   },
 };
 
+function createBaseUpdateTerminalParametersResponse(): UpdateTerminalParametersResponse {
+  return { terminal: undefined };
+}
+
+export const UpdateTerminalParametersResponse: MessageFns<UpdateTerminalParametersResponse> = {
+  encode(message: UpdateTerminalParametersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminal !== undefined) {
+      TerminalRecord.encode(message.terminal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTerminalParametersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTerminalParametersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminal = TerminalRecord.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<UpdateTerminalParametersResponse>): UpdateTerminalParametersResponse {
+    return UpdateTerminalParametersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateTerminalParametersResponse>): UpdateTerminalParametersResponse {
+    const message = createBaseUpdateTerminalParametersResponse();
+    message.terminal = (object.terminal !== undefined && object.terminal !== null)
+      ? TerminalRecord.fromPartial(object.terminal)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseGetTerminalRequest(): GetTerminalRequest {
   return { terminalId: "" };
 }
@@ -1407,6 +1473,63 @@ export const GetTerminalRequest: MessageFns<GetTerminalRequest> = {
   fromPartial(object: DeepPartial<GetTerminalRequest>): GetTerminalRequest {
     const message = createBaseGetTerminalRequest();
     message.terminalId = object.terminalId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTerminalResponse(): GetTerminalResponse {
+  return { terminal: undefined };
+}
+
+export const GetTerminalResponse: MessageFns<GetTerminalResponse> = {
+  encode(message: GetTerminalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminal !== undefined) {
+      TerminalRecord.encode(message.terminal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTerminalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTerminalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminal = TerminalRecord.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetTerminalResponse>): GetTerminalResponse {
+    return GetTerminalResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTerminalResponse>): GetTerminalResponse {
+    const message = createBaseGetTerminalResponse();
+    message.terminal = (object.terminal !== undefined && object.terminal !== null)
+      ? TerminalRecord.fromPartial(object.terminal)
+      : undefined;
     return message;
   },
 };
@@ -2054,8 +2177,10 @@ export const AdminServiceService = {
       Buffer.from(UpdateTerminalParametersRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): UpdateTerminalParametersRequest =>
       UpdateTerminalParametersRequest.decode(value),
-    responseSerialize: (value: TerminalRecord): Buffer => Buffer.from(TerminalRecord.encode(value).finish()),
-    responseDeserialize: (value: Buffer): TerminalRecord => TerminalRecord.decode(value),
+    responseSerialize: (value: UpdateTerminalParametersResponse): Buffer =>
+      Buffer.from(UpdateTerminalParametersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateTerminalParametersResponse =>
+      UpdateTerminalParametersResponse.decode(value),
   },
   /** A terminal's record: serial, location, merchant, status, parameters and cashiers (never codes). */
   getTerminal: {
@@ -2064,8 +2189,8 @@ export const AdminServiceService = {
     responseStream: false as const,
     requestSerialize: (value: GetTerminalRequest): Buffer => Buffer.from(GetTerminalRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): GetTerminalRequest => GetTerminalRequest.decode(value),
-    responseSerialize: (value: TerminalRecord): Buffer => Buffer.from(TerminalRecord.encode(value).finish()),
-    responseDeserialize: (value: Buffer): TerminalRecord => TerminalRecord.decode(value),
+    responseSerialize: (value: GetTerminalResponse): Buffer => Buffer.from(GetTerminalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTerminalResponse => GetTerminalResponse.decode(value),
   },
   /**
    * Terminals matching every filter given, a page at a time (page_size at most 200). Read from
@@ -2136,9 +2261,9 @@ export interface AdminServiceServer extends UntypedServiceImplementation {
    * Replaces a terminal's parameters; the version increments (the same parameters again change
    * nothing). With expected_version set, FAILED_PRECONDITION unless it is the current version.
    */
-  updateTerminalParameters: handleUnaryCall<UpdateTerminalParametersRequest, TerminalRecord>;
+  updateTerminalParameters: handleUnaryCall<UpdateTerminalParametersRequest, UpdateTerminalParametersResponse>;
   /** A terminal's record: serial, location, merchant, status, parameters and cashiers (never codes). */
-  getTerminal: handleUnaryCall<GetTerminalRequest, TerminalRecord>;
+  getTerminal: handleUnaryCall<GetTerminalRequest, GetTerminalResponse>;
   /**
    * Terminals matching every filter given, a page at a time (page_size at most 200). Read from
    * Redis like ListBalances: a listing visits every terminal that exists for its whole duration.
@@ -2237,34 +2362,34 @@ export interface AdminServiceClient extends Client {
    */
   updateTerminalParameters(
     request: UpdateTerminalParametersRequest,
-    callback: (error: ServiceError | null, response: TerminalRecord) => void,
+    callback: (error: ServiceError | null, response: UpdateTerminalParametersResponse) => void,
   ): ClientUnaryCall;
   updateTerminalParameters(
     request: UpdateTerminalParametersRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: TerminalRecord) => void,
+    callback: (error: ServiceError | null, response: UpdateTerminalParametersResponse) => void,
   ): ClientUnaryCall;
   updateTerminalParameters(
     request: UpdateTerminalParametersRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: TerminalRecord) => void,
+    callback: (error: ServiceError | null, response: UpdateTerminalParametersResponse) => void,
   ): ClientUnaryCall;
   /** A terminal's record: serial, location, merchant, status, parameters and cashiers (never codes). */
   getTerminal(
     request: GetTerminalRequest,
-    callback: (error: ServiceError | null, response: TerminalRecord) => void,
+    callback: (error: ServiceError | null, response: GetTerminalResponse) => void,
   ): ClientUnaryCall;
   getTerminal(
     request: GetTerminalRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: TerminalRecord) => void,
+    callback: (error: ServiceError | null, response: GetTerminalResponse) => void,
   ): ClientUnaryCall;
   getTerminal(
     request: GetTerminalRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: TerminalRecord) => void,
+    callback: (error: ServiceError | null, response: GetTerminalResponse) => void,
   ): ClientUnaryCall;
   /**
    * Terminals matching every filter given, a page at a time (page_size at most 200). Read from

@@ -9,6 +9,7 @@ import type { TerminalParameters, TerminalState } from '../../../actors/terminal
 import type {
   AdminServiceServer,
   GetTerminalRequest,
+  GetTerminalResponse,
   RegisterTerminalRequest,
   RegisterTerminalResponse,
   SearchTerminalsRequest,
@@ -19,6 +20,7 @@ import type {
   SetTerminalEnabledResponse,
   TerminalRecord,
   UpdateTerminalParametersRequest,
+  UpdateTerminalParametersResponse,
 } from '../../../gen/tapline/v1/admin';
 import type { GetTerminalParametersRequest, GetTerminalParametersResponse } from '../../../gen/tapline/v1/authorization';
 import type { TerminalParameters as WireParameters } from '../../../gen/tapline/v1/types';
@@ -72,7 +74,7 @@ export function terminalAdminHandlers(deps: TerminalServiceDeps): Pick<AdminServ
       (request, call) => terminals.setEnabled(requireId('terminal_id', request.terminalId), request.enabled, actingOf(call)),
       ({ state }) => ({ terminalId: state.terminalId, enabled: state.enabled }),
     ),
-    updateTerminalParameters: unaryAsync<UpdateTerminalParametersRequest, TerminalRecord, TerminalAnswer>(
+    updateTerminalParameters: unaryAsync<UpdateTerminalParametersRequest, UpdateTerminalParametersResponse, TerminalAnswer>(
       deps,
       'UpdateTerminalParameters',
       (request, call) => {
@@ -82,13 +84,13 @@ export function terminalAdminHandlers(deps: TerminalServiceDeps): Pick<AdminServ
         if (request.expectedVersion > version_max) throw invalidArgument('expected_version is too large', { field: 'expected_version' });
         return terminals.setParameters(terminalId, parameters, Number(request.expectedVersion), actingOf(call));
       },
-      ({ state }) => terminalRecord(state),
+      ({ state }) => ({ terminal: terminalRecord(state) }),
     ),
-    getTerminal: unaryAsync<GetTerminalRequest, TerminalRecord, TerminalState>(
+    getTerminal: unaryAsync<GetTerminalRequest, GetTerminalResponse, TerminalState>(
       deps,
       'GetTerminal',
       (request) => terminals.get(requireId('terminal_id', request.terminalId)),
-      terminalRecord,
+      (state) => ({ terminal: terminalRecord(state) }),
     ),
     searchTerminals: unaryAsync<SearchTerminalsRequest, SearchTerminalsResponse, TerminalsPage>(
       deps,

@@ -73,7 +73,8 @@ export function parseTerminalFilter(request: SearchTerminalsRequest): TerminalFi
   if (request.merchantId !== '') filter.merchantId = requireId('merchant_id', request.merchantId);
   if (request.status === TerminalStatusFilter.TERMINAL_STATUS_FILTER_ENABLED) filter.enabled = true;
   else if (request.status === TerminalStatusFilter.TERMINAL_STATUS_FILTER_DISABLED) filter.enabled = false;
-  else if (request.status !== TerminalStatusFilter.TERMINAL_STATUS_FILTER_ANY) throw invalidArgument('unknown status', { field: 'status' });
+  else if (request.status !== TerminalStatusFilter.TERMINAL_STATUS_FILTER_UNSPECIFIED)
+    throw invalidArgument('unknown status', { field: 'status' });
   if (request.serialNumber !== '') filter.serialNumber = parseSerialNumber(request.serialNumber);
   if (request.locationContains.length > location_filter_chars_max)
     throw invalidArgument(`location_contains is at most ${location_filter_chars_max} characters`, { field: 'location_contains' });
