@@ -20,8 +20,12 @@ export const decline_reasons = [
   'refund_exceeds_original',
   'original_not_refundable',
   'settlement_exceeds_debt',
+  // A fleet account with an invoice unpaid too long past its due date (its billing terms).
+  'account_overdue',
   // Cards that authenticate: the cryptogram is missing, does not verify, or was replayed.
   'card_auth_failed',
+  // Offline sales not charged to the card: the merchant's loss (the rule says why).
+  'merchant_liability',
   // PINs.
   'pin_required',
   'pin_invalid',

@@ -8,7 +8,9 @@
 //   k:tab:<settlement reference>                    a tab settlement
 //   k:refund-run:<run id>:<card id>                 one card's cash-out in a program refund run
 //   k:credit:<operator's key>                       an operator's manual credit (CardService.CreditCard)
+//   k:fleet-payment:<fleet id>:<payment reference>  a payment received for a fleet account's invoices
 //   k:tap-pour/<terminal id>/<report id>            a beer tap's pour report (a tap_pour document)
+//   o:<terminal id>:<offline entry number>          an offline sale or void a terminal uploaded
 //
 // System keys ("k:<namespace>:...") and client keys share the "k:" form (records already stored
 // use it), so they are kept apart by their first segment: a client key may not begin with a
@@ -21,7 +23,7 @@
 // not decide their form.
 
 /** The namespaces of system keys: reserved, a client key never starts with one of them and ":". */
-export const system_key_namespaces = ['psp', 'tab', 'refund-run', 'credit'] as const;
+export const system_key_namespaces = ['psp', 'tab', 'refund-run', 'credit', 'fleet-payment'] as const;
 export type SystemKeyNamespace = (typeof system_key_namespaces)[number];
 
 const reserved: ReadonlySet<string> = new Set(system_key_namespaces);
@@ -37,9 +39,17 @@ export function terminalTxnKey(terminalId: string, txnNumber: bigint | number): 
   return `t:${terminalId}:${txnNumber}`;
 }
 
-/** The terminal a terminal transaction's key names ("t:<terminal>:<n>"); undefined for any other key. */
+/**
+ * The key of an offline entry: numbered by its terminal apart from its online transactions (an
+ * offline sale and an online one never share a key, whatever numbers the terminal gives them).
+ */
+export function offlineEntryKey(terminalId: string, entry: number): string {
+  return `o:${terminalId}:${entry}`;
+}
+
+/** The terminal a terminal transaction's or offline entry's key names ("t:<terminal>:<n>", "o:<terminal>:<n>"); undefined for any other key. */
 export function terminalOfKey(key: string): string | undefined {
-  if (!key.startsWith('t:')) return undefined;
+  if (!key.startsWith('t:') && !key.startsWith('o:')) return undefined;
   const at = key.lastIndexOf(':');
   return at > 2 ? key.slice(2, at) : undefined;
 }
@@ -84,6 +94,11 @@ export function refundRunKey(runId: string, cardId: string): string {
 /** An operator's manual credit is applied once per key the operator chose (CardService.CreditCard). */
 export function manualCreditKey(operatorKey: string): string {
   return systemKey('credit', operatorKey);
+}
+
+/** A payment is applied to a fleet account once per payment reference (a bank transfer's reference). */
+export function fleetPaymentKey(fleetId: string, reference: string): string {
+  return systemKey('fleet-payment', `${fleetId}:${reference}`);
 }
 
 /**

@@ -45,6 +45,7 @@ import {
 import { withCpu } from './cpu';
 import { AofWatch } from './aof-watch';
 import { clusterPhase } from './cluster';
+import { denylistDelta, offlineMergeVsStream, offline_settings } from './offline';
 import { replicationPhase } from './replication';
 
 function sumRps(results: PhaseResult[]): number {
@@ -249,6 +250,29 @@ async function main(): Promise<void> {
     const authorizeHalf = medianRound(halves.tapline, (r) => r.p99_ms);
     const echoHalf = medianRound(halves.echo, (r) => r.p99_ms);
 
+    // Offline selling: uploads merged against gateway streams, round by round, then the latency of
+    // a 1,000-change denylist delta over a million listed cards (loadtest/offline.ts).
+    // Both over the doors' mutual TLS: each offline terminal uploads with its own certificate.
+    const offlineAccess = accessToNode(credentials, node);
+    const offlineMerge = await offlineMergeVsStream(
+      offlineAccess,
+      () =>
+        closedLoopStream(
+          taplineStreams,
+          uniform,
+          settings.stream_count,
+          settings.stream_frame_items,
+          settings.stream_window_items,
+          1,
+          measure_s,
+        ),
+      rounds,
+      phase,
+      log,
+    );
+    const denylist = await denylistDelta(offlineAccess, redis.url, shard_count, log);
+    log('denylist delta', denylist);
+
     // Reporting path: ClickHouse and a streamer join; what they cost the authorization path and
     // how soon an approval is queryable there.
     const discarded = await discardOutbox(redis.url, shard_count);
@@ -334,6 +358,13 @@ async function main(): Promise<void> {
         merge_wait_ms: cost.merge_wait_ms,
       },
       clickhouse_lag_ms: lag,
+      offline: {
+        merge_entries_per_s: offlineMerge.merge.map((r) => r.rps),
+        stream_items_per_s: offlineMerge.stream.map((r) => r.rps),
+        batch_entries: offline_settings.batch_entries,
+        terminals: offline_settings.terminals,
+      },
+      denylist_delta_ms: denylist,
       cluster: {
         single: cluster.single,
         cluster3: cluster.cluster3,
@@ -364,6 +395,7 @@ async function main(): Promise<void> {
         authorize_with_streamer_vs_without: round(sumRps(cost.with) / sumRps(cost.without)),
         fleet_vs_card: fleetPhase.fleet_vs_card,
         cluster3_vs_single: cluster.ratios.cluster3_vs_single,
+        offline_merge_vs_stream: offlineMerge.ratio,
         authorize_wait1_vs_local: replication.authorize_wait1_vs_local,
       },
     };

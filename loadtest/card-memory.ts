@@ -4,7 +4,7 @@
 // dist/loadtest/card-memory.js 100000`). It builds the node's real actor path (ActorRuntime,
 // ShardRegion, EntityPool, CardBehavior, IdempotencyIndex) over an in-memory persistence that
 // serves stored card records (no Redis, so no client buffers are counted), forces two full GCs,
-// reads heapUsed, activates every card with a balance inquiry (each actor loads its state and
+// reads heapUsed, activates every card with a balance message to its actor (each loads its state and
 // stays active: passivation is far away), forces two full GCs again and reads heapUsed. The ids
 // and stored records exist before the first reading, so only what activation keeps is counted:
 // the actor, its mailbox, its behaviour and parsed state, and the region's bookkeeping.
@@ -40,6 +40,9 @@ class StoredCards implements Persistence {
     return Promise.resolve(undefined);
   }
   loadReversalClaim(): Promise<string | undefined> {
+    return Promise.resolve(undefined);
+  }
+  loadDenylistHistory(): Promise<string | undefined> {
     return Promise.resolve(undefined);
   }
 }
@@ -92,7 +95,13 @@ export async function measureCardMemory(
           onRefreshError: () => undefined,
         }),
       },
-      terminal: { persistence, clock, conflict_attempts_max: 5 },
+      terminal: {
+        persistence,
+        clock,
+        conflict_attempts_max: 5,
+        nextTransactionId: () => 'memory',
+        offline: { shardCount: shard_count, counterSigned: () => false, resume_within_ms: 3_600_000 },
+      },
     },
     clock,
   );
@@ -104,7 +113,13 @@ export async function measureCardMemory(
       ids.slice(at, at + 5_000).map(
         (id) =>
           new Promise<void>((resolve, reject) => {
-            region.balance(id, (outcome) => (outcome.ok ? resolve() : reject(outcome.error)));
+            // Told to the card's actor itself: an inquiry through the region reads the record of
+            // an inactive card without activating it.
+            const refused = region.cards.tell(id, {
+              type: 'balance',
+              reply: (outcome) => (outcome.ok ? resolve() : reject(outcome.error)),
+            });
+            if (refused !== undefined) reject(refused);
           }),
       ),
     );

@@ -16,7 +16,8 @@ if (!target) {
 
 // What runs in the image, under dist/. Development tools (tools/: local Redis/ClickHouse, the demo
 // client, the echo server, the PSP simulator) and tests are outside these folders and never ship.
-const included = ['dist/actors', 'dist/gen', 'dist/services', 'dist/proto/descriptors.binpb'];
+// wire-schemas.binpb: the request types every server decodes strictly against (services/common/wire-check.ts).
+const included = ['dist/actors', 'dist/gen', 'dist/services', 'dist/proto/descriptors.binpb', 'dist/proto/wire-schemas.binpb'];
 
 function keep(path) {
   const rel = relative(root, path).split('\\').join('/');
@@ -40,6 +41,7 @@ for (const required of [
   'dist/services/authorizer/store/commit.lua',
   'dist/services/authorizer/store/cluster.lua',
   'dist/proto/descriptors.binpb',
+  'dist/proto/wire-schemas.binpb',
 ]) {
   if (!existsSync(join(target, required)) || statSync(join(target, required)).size === 0) throw new Error(`image layout lacks ${required}`);
 }

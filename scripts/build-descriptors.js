@@ -4,6 +4,9 @@
 // resolve every served service. buf compiles the files; the sets are concatenated, which is how
 // protobuf merges a repeated field (FileDescriptorSet.file), so the result is one valid set.
 // The internal node-to-node API (tapline/internal) is left out: it is not served on the public port.
+// A second set (dist/proto/wire-schemas.binpb) holds every file, the internal API too: the servers
+// check each request's wire format against its message type before decoding it
+// (services/common/wire-check.ts), on the internal port as on the public one.
 const { execFileSync } = require('node:child_process');
 const { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -12,6 +15,7 @@ const { dirname, join } = require('node:path');
 const root = join(__dirname, '..');
 const buf = join(root, 'node_modules', '.bin', 'buf');
 const out = join(root, 'dist', 'proto', 'descriptors.binpb');
+const wireSchemasOut = join(root, 'dist', 'proto', 'wire-schemas.binpb');
 
 function build(args) {
   const scratch = mkdtempSync(join(tmpdir(), 'tapline-descriptors-'));
@@ -43,5 +47,8 @@ function standardProtocols() {
 }
 
 const api = build(['proto', '--path', 'proto/tapline/v1']);
+const everything = build(['proto']);
+const standard = standardProtocols();
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, Buffer.concat([api, standardProtocols()]));
+writeFileSync(out, Buffer.concat([api, standard]));
+writeFileSync(wireSchemasOut, Buffer.concat([everything, standard]));

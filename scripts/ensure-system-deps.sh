@@ -118,8 +118,9 @@ fi
 
 # Tools the tests use beside the servers: Go and Helm's template library sprig (the chart test
 # builds tools/chart-render and renders the chart as Helm does), and Python's protobuf (the
-# reflection test loads the served descriptors in an independent protobuf runtime), and xmllint
-# (libxml2-utils: the bank-file tests validate SEPA XML against its XSD). Each is
+# reflection test loads the served descriptors in an independent protobuf runtime), xmllint
+# (libxml2-utils: the bank-file tests validate SEPA XML against its XSD) and pdftotext
+# (poppler-utils: the fleet billing test reads the invoice and statement PDFs back). Each is
 # installed only when missing.
 tool_packages=()
 have_command go || tool_packages+=(golang-go)
@@ -129,6 +130,7 @@ have_command go || tool_packages+=(golang-go)
 package_installed python3-protobuf || tool_packages+=(python3-protobuf)
 # xmllint validates the SEPA files (pain.001) against the published XSD in the tests.
 have_command xmllint || tool_packages+=(libxml2-utils)
+have_command pdftotext || tool_packages+=(poppler-utils)
 if [ ${#tool_packages[@]} -gt 0 ]; then
   tool_sudo=()
   if [ "$(id -u)" -ne 0 ]; then
@@ -145,7 +147,7 @@ if [ ${#tool_packages[@]} -gt 0 ]; then
     "${tool_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${tool_packages[@]}"
   fi
 else
-  log "go, sprig, yaml, python3-protobuf and xmllint are present"
+  log "go, sprig, yaml, python3-protobuf, xmllint and pdftotext are present"
 fi
 
 # npm writes node_modules/.package-lock.json on every install, so its age is the install's age.

@@ -13,6 +13,7 @@ import {
   decideAdmin,
   decideHoldExpiries,
   decideMoney,
+  decideOfflineSale,
   decideRefundRequest,
   decideReplacement,
   decideReversal,
@@ -21,6 +22,7 @@ import {
   releasesExpiredHolds,
   reversalNeedsLedger,
   belowAutoReloadThreshold,
+  isReversalKind,
   spentKeyEntity,
   type CardEnv,
   type MoneyDecision,
@@ -31,6 +33,7 @@ import { decideCancelIssuance } from './issuance-cancel';
 import type { CardState } from './rules';
 import { decodeRecord, type MoneyRequest } from './transaction';
 import type { CardActorContext, CardMessage } from './messages';
+import { parseListingHistory, type ListingTransition } from '../offline/denylist';
 
 export type { Reply } from '../runtime/entity-host';
 export type { AdminAnswer, ReplaceAnswer } from './decide';
@@ -39,9 +42,9 @@ export type { CardActorContext, CardMessage } from './messages';
 type Money = Extract<CardMessage, { type: 'money' }>;
 type Admin = Extract<CardMessage, { type: 'admin' }>;
 
-/** Money requests decided on facts read from Redis first (their original, or their key's records). */
+/** Money requests decided on facts read from Redis first: their original (reversals, offline voids, refunds) or their key's records. */
 function needsFacts(request: MoneyRequest): boolean {
-  return request.kind === 'reverse' || request.kind === 'refund' || request.recordSpent === true;
+  return isReversalKind(request.kind) || request.kind === 'refund' || request.recordSpent === true;
 }
 
 export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardState> {
@@ -61,6 +64,14 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     this.entity = { kind: 'card', id: cardId };
   }
 
+  /**
+   * The actor holds no card: none exists (as last read), or it could not be read, and nothing of
+   * it is in flight (shard-region.ts stops such an actor at once; the next message reads again).
+   */
+  get absent(): boolean {
+    return this.state === undefined && this.idleCommits;
+  }
+
   protected failMessage(message: CardMessage, error: TaplineError): void {
     if (message.type !== 'invalidate') message.reply({ ok: false, error });
   }
@@ -76,13 +87,16 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
 
   protected needsAwait(message: CardMessage): boolean {
     if (this.needsReload) return true;
-    if (message.type === 'money') return needsFacts(message.request);
+    // An offline sale reads the card's listing history, which only a card listed once has.
+    if (message.type === 'money')
+      return needsFacts(message.request) || (message.request.kind === 'offline_purchase' && this.state?.denylistHistory === true);
     return message.type === 'replace' || message.type === 'cancel_issuance' || this.reissuesNamed(message);
   }
 
   protected async handleAwaiting(message: CardMessage): Promise<void> {
     if (this.needsReload) await this.reload();
     if (message.type === 'money' && message.request.recordSpent === true) await this.decideOnce(message);
+    else if (message.type === 'money' && message.request.kind === 'offline_purchase') await this.decideOfflineSale(message);
     else if (message.type === 'money' && needsFacts(message.request)) await this.decideOnOriginal(message);
     else if (message.type === 'replace') await this.replace(message);
     else if (message.type === 'cancel_issuance') await this.cancelIssuance(message);
@@ -123,6 +137,9 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
   private decideNow(message: Money): void {
     if (this.answerFromIndex(message)) return;
     if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
+    // An offline sale of a card never listed: it was on no denylist a terminal held.
+    if (message.request.kind === 'offline_purchase')
+      return this.commitDecision(message, decideOfflineSale(this.state, message.request, message.merchantId, [], this.env()));
     if (releasesExpiredHolds(message.request)) this.releaseExpiredHolds(message.merchantId);
     this.commitDecision(message, decideMoney(this.state, message.request, message.merchantId, this.env()));
   }
@@ -170,7 +187,8 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     const state = this.state as CardState;
     if (state.holds === undefined) return;
     for (const plan of decideHoldExpiries(state, merchantId, this.env())) {
-      const submitted = this.commit({ slots: [this.write(plan.after)], outbox: plan.document }, () => undefined);
+      const listing = plan.listing === undefined ? {} : { denylist: plan.denylist, extraOutbox: [plan.listing] };
+      const submitted = this.commit({ slots: [this.write(plan.after)], outbox: plan.document, ...listing }, () => undefined);
       if (!submitted) return;
     }
   }
@@ -185,7 +203,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
     // The original is still being committed: decide once it has settled.
     if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message, false));
     const original = this.knownRecord(key) ?? (await this.readStoredRecord(key, decodeRecord));
-    const reverse = request.kind === 'reverse';
+    const reverse = isReversalKind(request.kind);
     const withLedger = reverse ? reversalNeedsLedger(original) : refundNeedsLedger(original);
     const alreadyReversed = reverse && (withLedger || original?.r.kind === 'pre_authorization') && (await this.reversed(key));
     const ledger = withLedger ? await this.loadRecord(refundLedgerEntity(key)) : undefined;
@@ -198,6 +216,23 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
         ? decideReversal(state, request, merchantId, { original, alreadyReversed, ledger }, env)
         : decideRefundRequest(state, request, merchantId, { original, ledger }, env),
     );
+  }
+
+  /**
+   * An offline sale: decided on the card's listing history, read only for a card that was ever
+   * listed (a card never listed was on no denylist a terminal held).
+   */
+  private async decideOfflineSale(message: Money): Promise<void> {
+    if (this.answerFromIndex(message)) return;
+    if (this.state === undefined || this.state.status === 'unissued') return this.notFound(message.reply);
+    let history: ListingTransition[] = [];
+    if (this.state.denylistHistory === true) {
+      const stored = await this.context.persistence.loadDenylistHistory(this.shard, this.cardId, { afterPendingWrites: !this.idleCommits });
+      if (!(await this.readyAfterAwait(message))) return;
+      history = parseListingHistory(stored);
+    }
+    const state = this.state;
+    this.commitDecision(message, decideOfflineSale(state, message.request, message.merchantId, history, this.env()));
   }
 
   private async reversed(originalKey: string): Promise<boolean> {
@@ -241,6 +276,7 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       extraOutbox: decision.extraOutbox,
       // The new card's shard may belong to another node: its writes only create (version 0).
       fenceOwnShardOnly: true,
+      denylist: decision.denylist,
       audit: stampOf(message.acting, this.context.clock),
     };
     this.commitAndAnswer(
@@ -306,7 +342,12 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       message.command.type === 'set_pin' && this.state !== undefined && this.state.status !== 'unissued'
         ? this.context.programs.get(this.state.programId).pinAttemptsMax
         : default_pin_attempts_max;
-    const decision = decideAdmin(this.state, message.command, { nowMs: this.context.clock(), pinAttemptsMax });
+    // A status change may list the card, or take it off the denylist: its program's offline policy
+    // (cached since the card was loaded).
+    const offline =
+      this.state === undefined || this.state.status === 'unissued' ? undefined : this.context.programs.get(this.state.programId).offline;
+    const env = { nowMs: this.context.clock(), pinAttemptsMax, offline, shard: this.shard };
+    const decision = decideAdmin(this.state, message.command, env);
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
     const audit = stampOf(message.acting, this.context.clock);
@@ -326,6 +367,8 @@ export class CardBehavior extends EntityHost<CardMessage> implements Slot<CardSt
       slots: [this.write(decision.after)],
       writes: decision.writes,
       outbox: decision.document,
+      denylist: decision.denylist,
+      extraOutbox: decision.extraOutbox,
       audit,
     };
     this.commitAndAnswer(plan, message.reply, decision.answer, (ownConflict) => this.retry(message, ownConflict));

@@ -15,6 +15,9 @@ export function decideReplace(state: CardState, replacementId: string, nowMs: nu
   if (replacementId === state.cardId) return { kind: 'rejected', code: 'invalid_argument', message: 'a card cannot replace itself' };
   if (!replaceable.has(state.status))
     return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card cannot be replaced` };
+  // Offline debt stays with the card it was spent on (its listing too): top it up first.
+  if (state.balanceMinor < 0 && state.profile?.tabLimitMinor === undefined)
+    return { kind: 'rejected', code: 'failed_precondition', message: 'the card owes offline debt: top it up before replacing it' };
   if (liveHeldMinor(state, nowMs) > 0)
     return { kind: 'rejected', code: 'failed_precondition', message: 'complete or void the open holds before replacing the card' };
   return {
@@ -56,8 +59,10 @@ export function decideCashOut(state: CardState, nowMs: number): CardDecision {
     return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
   if (!cashable.has(state.status)) return { kind: 'declined', reason: 'card_blocked', rule: `status:${state.status}` };
   if (liveHeldMinor(state, nowMs) > 0) return { kind: 'declined', reason: 'insufficient_funds', rule: 'open_holds' };
-  // An on-tab account that owes money settles its tab first; a return never pays out a debt.
-  if (state.balanceMinor < 0) return { kind: 'declined', reason: 'insufficient_funds', rule: 'tab_open' };
+  // An on-tab account that owes money settles its tab first; a return never pays out a debt. A
+  // card that owes offline debt pays it from its deposit (rules.ts closingBalanceMinor).
+  if (state.balanceMinor < 0 && state.profile?.tabLimitMinor !== undefined)
+    return { kind: 'declined', reason: 'insufficient_funds', rule: 'tab_open' };
   return {
     kind: 'approved',
     event: { type: 'cashed_out', balanceMinor: state.balanceMinor, depositMinor: state.profile?.depositMinor ?? 0 },

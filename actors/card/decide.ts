@@ -12,6 +12,7 @@
 import { invalidArgument, notFound, permissionDenied, rejected, type TaplineError } from '../errors';
 import { ownsKey, requesterOf, speaksFor } from '../origin';
 import type { ProgramConfig } from '../program/config';
+import type { ProgramOfflinePolicy } from '../offline/policy';
 import type { ProgramRequest, ProgramRules } from '../rules/program';
 import type { Claim, CommitEntry, EntityId, EntityWrite, StoredRecord } from '../runtime/persistence';
 import { checkCardAuth, decideSetCardAuth, type CryptogramVerifier } from './card-auth';
@@ -35,18 +36,23 @@ import { decideRefund, empty_refund_ledger, reversibleMinor, type RefundLedger }
 import {
   apply,
   availableMinor,
+  balanceDeltaMinor,
   decide,
   type AutoReload,
   type CardCommand,
   type CardDecision,
+  type CardEvent,
   type CardState,
   type CardStatus,
 } from './rules';
-import { transactionDocument } from '../outbox/builders';
+import { cardDenylistChanged, transactionDocument } from '../outbox/builders';
+import { debtMinor, withListing, type DenylistChange, type ListingTransition } from '../offline/denylist';
+import { offlineLiabilityReason, offlineSaleDecision, offlineSaleFields } from './offline';
 import { decodeRefundLedger, encodeCardState, encodeRefundLedger, encodeSpentKey } from '../state/card';
 import {
   tombstone_fingerprint,
   type DocumentExtras,
+  type HoldFields,
   type IdempotencyRecord,
   type MoneyRequest,
   type ProgramFigures,
@@ -86,6 +92,8 @@ export interface MoneyPlan {
   readonly extraOutbox?: CommitEntry['extraOutbox'];
   /** The original key this plan reverses, while it commits (a second reversal must see it). */
   readonly reversing?: string;
+  /** The card's denylist listing changed (committed with it). */
+  readonly denylist?: DenylistChange;
 }
 
 export type MoneyDecision = MoneyPlan | Rejection;
@@ -152,7 +160,7 @@ function decideHoldRequest(state: CardState, request: MoneyRequest, merchantId: 
  * pre-authorization, and only a request of that terminal (actors/origin.ts) may extend, complete or
  * release it. Anything else is refused, nothing written.
  */
-function holdRefusal(request: MoneyRequest, merchantId: string): Rejection | undefined {
+export function holdRefusal(request: MoneyRequest, merchantId: string): Rejection | undefined {
   if (ownsKey(requesterOf(request), request, request.originalKey, merchantId)) return undefined;
   return {
     kind: 'rejected',
@@ -344,6 +352,9 @@ function holdPlan(
 export interface HoldExpiryPlan {
   readonly after: CardState;
   readonly document: string;
+  /** Released funds paid debt back below the threshold: the card leaves the denylist (and its document). */
+  readonly denylist?: DenylistChange;
+  readonly listing?: { readonly shard: number; readonly document: string };
 }
 
 /**
@@ -357,8 +368,14 @@ export function decideHoldExpiries(state: CardState, merchantId: string, env: Ca
   for (const key of expiredHoldKeys(state, env.nowMs)) {
     const decision = decideRelease(current, key);
     if (decision.kind !== 'approved') continue;
-    const after = apply(current, decision.event);
-    plans.push({ after, document: holdExpiryDocument(current, after, decision, key, merchantId, env) });
+    const listed = withListing(apply(current, decision.event), env.program.offline);
+    const after = listed.after;
+    const document = holdExpiryDocument(current, after, decision, key, merchantId, env);
+    plans.push(
+      listed.change === undefined
+        ? { after, document }
+        : { after, document, denylist: listed.change, listing: listingDocument(listed.change, after, env.shard, env.nowMs) },
+    );
     current = after;
   }
   return plans;
@@ -399,10 +416,29 @@ function holdExpiryDocument(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Offline sales (actors/card/offline.ts): decided on the card's listing history.
+
+export function decideOfflineSale(
+  state: CardState,
+  request: MoneyRequest,
+  merchantId: string,
+  history: readonly ListingTransition[],
+  env: CardEnv,
+): MoneyDecision {
+  const reason = offlineLiabilityReason(state, request, env.program, history);
+  return moneyPlan(state, request, merchantId, env, offlineSaleDecision(request, reason), {});
+}
+
+// ---------------------------------------------------------------------------------------------
 // Reversals and refunds: decided on facts about their original.
 
 /** Kinds whose approval a reversal can undo. */
-const reversible_kinds: ReadonlySet<string> = new Set(['purchase', 'pre_authorization', 'completion']);
+const reversible_kinds: ReadonlySet<string> = new Set(['purchase', 'pre_authorization', 'completion', 'offline_purchase']);
+
+/** Kinds decided as a reversal of their original (read before deciding): reversals and offline voids. */
+export function isReversalKind(kind: MoneyRequest['kind']): boolean {
+  return kind === 'reverse' || kind === 'offline_void';
+}
 
 export interface ReversalFacts {
   /** The original's stored record (undefined: never seen). */
@@ -435,7 +471,9 @@ function spentKeyWrite(state: CardState, request: MoneyRequest, result: TxnResul
 /** True when deciding a reversal of `original` needs its refund ledger (and its reversal claim). */
 export function reversalNeedsLedger(original: IdempotencyRecord | undefined): boolean {
   return (
-    original !== undefined && original.r.outcome === 'approved' && (original.r.kind === 'purchase' || original.r.kind === 'completion')
+    original !== undefined &&
+    original.r.outcome === 'approved' &&
+    (original.r.kind === 'purchase' || original.r.kind === 'completion' || original.r.kind === 'offline_purchase')
   );
 }
 
@@ -452,6 +490,13 @@ export function decideReversal(
   if (refusal !== undefined) return refusal;
   if (original !== undefined && original.f !== tombstone_fingerprint && original.r.cardId !== state.cardId)
     return { kind: 'rejected', error: invalidArgument('original transaction belongs to another card', { originalKey }) };
+  // An offline void cancels an offline sale, and only an offline void does.
+  if (
+    original !== undefined &&
+    original.f !== tombstone_fingerprint &&
+    (original.r.kind === 'offline_purchase') !== (request.kind === 'offline_void')
+  )
+    return { kind: 'rejected', error: invalidArgument('an offline void cancels an offline sale, and only it does', { originalKey }) };
   if (original !== undefined && !reversible_kinds.has(original.r.kind))
     return {
       kind: 'rejected',
@@ -533,7 +578,8 @@ function reversalPlan(
   ledgerWrite?: EntityWrite,
   figures?: ProgramFigures,
 ): MoneyDecision {
-  const decision: CardDecision = outcome === 'reversed' ? decide(state, { type: 'reverse', amountMinor }) : { kind: 'unchanged' };
+  const offline = request.kind === 'offline_void';
+  const decision: CardDecision = outcome === 'reversed' ? decide(state, { type: 'reverse', amountMinor, offline }) : { kind: 'unchanged' };
   const claims: Claim[] = [];
   const id = env.nextId();
   // Only a reversal that moves money claims the original; a declined one leaves it reversible.
@@ -556,9 +602,10 @@ function reversalPlan(
 
 /** The original never reached us: a tombstone under its key makes it declined if it arrives after this. */
 function tombstoneDocument(state: CardState, request: MoneyRequest, merchantId: string, id: string, env: CardEnv): string {
+  const kind = request.kind === 'offline_void' ? 'offline_purchase' : 'purchase';
   const result: TxnResult = {
     id: `${id}.t`,
-    kind: 'purchase',
+    kind,
     outcome: 'declined',
     reason: 'reversed_before_authorization',
     rule: 'reversal',
@@ -568,7 +615,7 @@ function tombstoneDocument(state: CardState, request: MoneyRequest, merchantId: 
     balanceAfterMinor: availableMinor(state),
     atMs: env.nowMs,
   };
-  const original: MoneyRequest = { ...request, kind: 'purchase', key: request.originalKey, amountMinor: 0, originalKey: '' };
+  const original: MoneyRequest = { ...request, kind, key: request.originalKey, amountMinor: 0, originalKey: '' };
   return transactionDocument(original, { merchantId, programId: state.programId }, result, tombstone_fingerprint);
 }
 
@@ -694,20 +741,12 @@ function moneyPlan(
         : extra.program !== undefined
           ? { ...result, program: extra.program }
           : result;
-  const extras: DocumentExtras | undefined =
-    extra.program !== undefined
-      ? programFields(extra.program, result.amountMinor)
-      : request.kind === 'refund'
-        ? { balance_delta: result.amountMinor }
-        : request.kind === 'tab_settlement'
-          ? { balance_delta: result.amountMinor, account_balance_after: after.balanceMinor }
-          : request.kind === 'cash_out'
-            ? cashOutFields(event)
-            : hold;
+  const extras = withDebtFields(documentExtras(request, result, extra, after, event, hold), before, after);
   const stored = transactionDocument(request, { merchantId, programId: before.programId }, fullResult, request.fingerprint, extras);
+  const listed = withListing(after, env.program.offline);
   const plan: { -readonly [K in keyof MoneyPlan]: MoneyPlan[K] } = {
     kind: 'money',
-    after,
+    after: listed.after,
     record: { f: request.fingerprint, r: fullResult, origin: { terminalId: request.terminalId, merchantId } },
     stored,
   };
@@ -715,8 +754,64 @@ function moneyPlan(
   if (writes !== undefined && writes.length > 0) plan.writes = writes;
   if (extra.claims !== undefined && extra.claims.length > 0) plan.claims = extra.claims;
   if (extra.extraOutbox !== undefined) plan.extraOutbox = extra.extraOutbox;
+  if (listed.change !== undefined) {
+    plan.denylist = listed.change;
+    plan.extraOutbox = [...(plan.extraOutbox ?? []), listingDocument(listed.change, listed.after, env.shard, env.nowMs)];
+  }
   if (extra.reverse === 'reversed') plan.reversing = request.originalKey;
   return plan;
+}
+
+/** The document of a card's listing change, to its own shard's outbox beside the decision's. */
+function listingDocument(change: DenylistChange, after: CardState, shard: number, nowMs: number): { shard: number; document: string } {
+  return {
+    shard,
+    document: cardDenylistChanged({
+      card: after.cardId,
+      program: after.programId,
+      reason: change.reason,
+      amount: debtMinor(after),
+      at: nowMs,
+    }),
+  };
+}
+
+/** The optional document fields of a money decision, by kind (docs/OUTBOX.md). */
+function documentExtras(
+  request: MoneyRequest,
+  result: TxnResult,
+  extra: MoneyExtras,
+  after: CardState,
+  event: CardEvent | undefined,
+  hold: HoldFields | undefined,
+): DocumentExtras | undefined {
+  if (extra.program !== undefined) return programFields(extra.program, result.amountMinor);
+  switch (request.kind) {
+    case 'refund':
+      return { balance_delta: result.amountMinor };
+    case 'tab_settlement':
+      return { balance_delta: result.amountMinor, account_balance_after: after.balanceMinor };
+    case 'cash_out':
+      return cashOutFields(event);
+    case 'offline_purchase':
+      return offlineSaleFields(request, result);
+    case 'offline_void':
+      return { balance_delta: event === undefined ? 0 : balanceDeltaMinor(event) };
+    default:
+      return hold;
+  }
+}
+
+/**
+ * A decision that changed what the card owes (an offline sale past its balance, a top-up, refund,
+ * return or void paying it back) says so in its document: the change and what is owed after.
+ * Cards that never owed anything never carry these fields.
+ */
+function withDebtFields(extras: DocumentExtras | undefined, before: CardState, after: CardState): DocumentExtras | undefined {
+  const owedBefore = debtMinor(before);
+  const owedAfter = debtMinor(after);
+  if (owedBefore === owedAfter) return extras;
+  return { ...extras, debt_delta: owedAfter - owedBefore, debt_after: owedAfter };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -772,12 +867,21 @@ export type AdminDecision =
       readonly document: string;
       readonly writes: readonly EntityWrite[];
       readonly answer: AdminAnswer;
+      /** The change put the card on the denylist or took it off (committed with it, with its document). */
+      readonly denylist?: DenylistChange;
+      readonly extraOutbox?: NonNullable<CommitEntry['extraOutbox']>;
     };
 
-/** What an operator change may use besides the card: the time, and the card's program's PIN attempts. */
+/**
+ * What an operator change may use besides the card: the time, the card's program's PIN attempts,
+ * and its offline policy (a status change lists the card, or takes it off the denylist).
+ */
 export interface AdminEnv {
   readonly nowMs: number;
   readonly pinAttemptsMax: number;
+  readonly offline?: ProgramOfflinePolicy | undefined;
+  /** The card's shard (its listing document goes to its own outbox). */
+  readonly shard: number;
 }
 
 export function decideAdmin(state: CardState | undefined, command: CardAdminCommand, env: AdminEnv): AdminDecision {
@@ -798,7 +902,8 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
     const current = state as CardState;
     return { kind: 'unchanged', answer: { state: current, previous: current.status, unchanged: true } };
   }
-  const after = apply(state, decision.event);
+  const listed = withListing(apply(state, decision.event), env.offline);
+  const after = listed.after;
   // A named card's holder goes to its own record in the same atomic entry: personal data is
   // neither rewritten with every purchase nor part of any document.
   const writes: EntityWrite[] =
@@ -811,6 +916,9 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
     document: adminDocument(command, state, after, env.nowMs),
     writes,
     answer: { state: after, previous: state?.status ?? after.status, unchanged: false },
+    ...(listed.change === undefined
+      ? {}
+      : { denylist: listed.change, extraOutbox: [listingDocument(listed.change, after, env.shard, env.nowMs)] }),
   };
 }
 
@@ -884,6 +992,7 @@ export type ReplaceDecision =
       readonly outbox: string;
       readonly extraOutbox: NonNullable<CommitEntry['extraOutbox']>;
       readonly answer: ReplaceAnswer;
+      readonly denylist?: DenylistChange;
     };
 
 /**
@@ -913,7 +1022,9 @@ export function decideReplacement(
       kind: 'rejected',
       error: rejected('already_exists', 'the replacement card already exists', { cardId: command.replacementId }),
     };
-  const after = apply(state, decision.event);
+  // The replaced card goes on the denylist (its medium must not sell offline any more).
+  const listed = withListing(apply(state, decision.event), env.program.offline);
+  const after = listed.after;
   const replacement = replacementState(state, command.replacementId, env.nowMs);
   const documents = replacementDocuments(state, replacement, command, env.nowMs, env.nextId);
   const writes: EntityWrite[] = [
@@ -940,7 +1051,9 @@ export function decideReplacement(
       { shard: env.shard, document: documents.replaced },
       { shard: command.replacementShard, document: documents.issued },
       { shard: command.replacementShard, document: documents.transferIn },
+      ...(listed.change === undefined ? [] : [listingDocument(listed.change, after, env.shard, env.nowMs)]),
     ],
     answer: { old: after, replacement, alreadyReplaced: false },
+    ...(listed.change === undefined ? {} : { denylist: listed.change }),
   };
 }

@@ -4,7 +4,7 @@
 
 import type { CardAdminCommand } from './decide';
 import { actionTowards, type CardAction, type SettableStatus } from './lifecycle';
-import { balanceDeltaMinor, heldDeltaMinor, type CardEvent, type CardState } from './rules';
+import { balanceDeltaMinor, cashOutPayoutMinor, heldDeltaMinor, type CardEvent, type CardState } from './rules';
 import { tokenForm } from './tokens';
 import type { DocumentExtras, HoldFields, MoneyRequest, ProgramFigures, TxnResult } from './transaction';
 import {
@@ -36,7 +36,7 @@ export function movedMinor(event: CardEvent, requestedMinor: number): number {
     case 'hold_released':
       return event.amountMinor;
     case 'cashed_out':
-      return event.balanceMinor + event.depositMinor;
+      return cashOutPayoutMinor(event.balanceMinor, event.depositMinor);
     default:
       return requestedMinor;
   }
@@ -58,7 +58,11 @@ export function holdFields(event: CardEvent | undefined, holdKey: string, after:
 /** The deltas and payout of a return (docs/OUTBOX.md `cash_out`). */
 export function cashOutFields(event: CardEvent | undefined): DocumentExtras {
   if (event?.type !== 'cashed_out') return { balance_delta: 0, deposit_delta: 0, payout: 0 };
-  return { balance_delta: -event.balanceMinor, deposit_delta: -event.depositMinor, payout: event.balanceMinor + event.depositMinor };
+  return {
+    balance_delta: balanceDeltaMinor(event),
+    deposit_delta: -event.depositMinor,
+    payout: cashOutPayoutMinor(event.balanceMinor, event.depositMinor),
+  };
 }
 
 /** The document fields of a purchase under program rules (docs/OUTBOX.md). */

@@ -10,8 +10,18 @@ import { availableMinor, declineForSpending, type CardDecision, type CardState, 
 
 const hold_not_found: CardDecision = { kind: 'declined', reason: 'hold_not_found', rule: 'hold' };
 
-export function openHold(state: CardState, key: string): Hold | undefined {
-  return state.holds?.[key];
+/**
+ * Whatever keeps holds by their pre-authorization's key with their running sum: a card's state,
+ * and a fleet account's (its cards' pay-at-pump holds on its credit, actors/fleet/holds.ts). The
+ * helpers below read only this, so both keep one definition of an open, live or expired hold.
+ */
+export interface HoldBook<H extends Hold = Hold> {
+  readonly holds?: Readonly<Record<string, H>> | undefined;
+  readonly heldMinor: number;
+}
+
+export function openHold<H extends Hold>(book: HoldBook<H>, key: string): H | undefined {
+  return book.holds?.[key];
 }
 
 export function decidePreAuthorization(
@@ -87,7 +97,7 @@ export function decideRelease(state: CardState, key: string): CardDecision {
 }
 
 /** Keys of holds past their expiry at `nowMs`, oldest expiry first. */
-export function expiredHoldKeys(state: CardState, nowMs: number): string[] {
+export function expiredHoldKeys(state: HoldBook, nowMs: number): string[] {
   if (state.holds === undefined) return [];
   return Object.entries(state.holds)
     .filter(([, hold]) => hold.expiresAtMs <= nowMs)
@@ -96,7 +106,7 @@ export function expiredHoldKeys(state: CardState, nowMs: number): string[] {
 }
 
 /** Sum of holds still open at `nowMs` (expired ones no longer bind money, even before release). */
-export function liveHeldMinor(state: CardState, nowMs: number): number {
+export function liveHeldMinor(state: HoldBook, nowMs: number): number {
   if (state.holds === undefined) return state.heldMinor;
   let held = 0;
   for (const hold of Object.values(state.holds)) if (hold.expiresAtMs > nowMs) held = addMinor(held, hold.amountMinor);

@@ -25,23 +25,42 @@ export interface PinCheck {
 
 const no_change: PinCheck = Object.freeze({});
 
+/** Whatever keeps a PIN: a card's profile, a fleet card. */
+export interface PinHolder {
+  readonly pinHash: string;
+  readonly pinFailures: number;
+}
+
+/** Whether a PIN is needed and how many wrong ones lock it: a card's program, a fleet's card policy. */
+export interface PinPolicy {
+  readonly pinRequired: boolean;
+  readonly pinAttemptsMax: number;
+}
+
 /** Checks a spending request's PIN where the program demands one. */
 export function checkPin(state: CardState, program: ProgramConfig, presentedHash: string | undefined): PinCheck {
-  if (!program.pinRequired) return no_change;
-  const profile = state.profile;
-  if (profile === undefined || profile.pinHash === '')
-    return { decline: { kind: 'declined', reason: 'pin_required', rule: 'pin_not_set' } };
-  if (profile.pinFailures >= program.pinAttemptsMax) return { decline: { kind: 'declined', reason: 'pin_locked', rule: 'pin_attempts' } };
+  return checkPinOf(state.profile, program, presentedHash);
+}
+
+/**
+ * The PIN rule over any holder: required and not set (pin_required, "pin_not_set"), locked after
+ * pinAttemptsMax wrong ones (pin_locked), none entered (pin_required), wrong (pin_invalid, one more
+ * failure, `locked` when it reaches the maximum); a right one clears the count.
+ */
+export function checkPinOf(holder: PinHolder | undefined, policy: PinPolicy, presentedHash: string | undefined): PinCheck {
+  if (!policy.pinRequired) return no_change;
+  if (holder === undefined || holder.pinHash === '') return { decline: { kind: 'declined', reason: 'pin_required', rule: 'pin_not_set' } };
+  if (holder.pinFailures >= policy.pinAttemptsMax) return { decline: { kind: 'declined', reason: 'pin_locked', rule: 'pin_attempts' } };
   if (presentedHash === undefined) return { decline: { kind: 'declined', reason: 'pin_required', rule: 'pin' } };
-  if (!hashesEqual(presentedHash, profile.pinHash)) {
-    const failuresAfter = profile.pinFailures + 1;
+  if (!hashesEqual(presentedHash, holder.pinHash)) {
+    const failuresAfter = holder.pinFailures + 1;
     return {
       decline: { kind: 'declined', reason: 'pin_invalid', rule: 'pin' },
       failuresAfter,
-      locked: failuresAfter >= program.pinAttemptsMax,
+      locked: failuresAfter >= policy.pinAttemptsMax,
     };
   }
-  return profile.pinFailures > 0 ? { failuresAfter: 0 } : no_change;
+  return holder.pinFailures > 0 ? { failuresAfter: 0 } : no_change;
 }
 
 export function withPinFailures(state: CardState, failures: number): CardState {

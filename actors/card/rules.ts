@@ -6,6 +6,7 @@ import { addMinor, amount_abs_max_minor, isBoundedAmount } from '../money';
 import type { ProgramCardState } from '../rules/program';
 import type { ReviewEntry } from '../rules/review-queue';
 import type { DeclineReason } from '../declines';
+import type { ListingReason } from '../offline/denylist';
 import type { CardAuthState } from './card-auth';
 
 /**
@@ -32,6 +33,12 @@ export interface CardState {
   readonly spentMinor?: number;
   /** What the card keeps for its program's rules; absent until a rule changed it. */
   readonly rules?: CardRulesState;
+  /** Why the card is on the offline denylist now (actors/offline/denylist.ts); absent: it is not. */
+  readonly denylisted?: ListingReason;
+  /** The card was listed at least once: deciding an offline sale reads its listing history. */
+  readonly denylistHistory?: boolean;
+  /** Offline sales charged to the card so far, ever (the base of its medium's signed counter). */
+  readonly offlineMergedMinor?: number;
   /**
    * Set at issue and dropped by the card's first money movement (movesMoney): while it is set the
    * issuance can be cancelled. Cards issued before it existed never carry it, so they never are.
@@ -114,11 +121,14 @@ export type CardCommand =
   | { readonly type: 'set_auto_reload'; readonly autoReload: AutoReload | undefined }
   | { readonly type: 'set_tab_limit'; readonly limitMinor: number }
   | { readonly type: 'settle_tab'; readonly amountMinor: number; readonly currency: string }
-  | { readonly type: 'reverse'; readonly amountMinor: number };
+  /** `offline`: the void of an offline sale, which gives back even to a closed card (the sale may have charged it after it closed). */
+  | { readonly type: 'reverse'; readonly amountMinor: number; readonly offline?: boolean };
 
 export type CardEvent =
   | { readonly type: 'issued'; readonly state: CardState }
   | { readonly type: 'debited'; readonly amountMinor: number }
+  /** An offline sale charged to the card: it may take the balance below zero (debt). */
+  | { readonly type: 'offline_debited'; readonly amountMinor: number }
   | { readonly type: 'credited'; readonly amountMinor: number }
   | { readonly type: 'status_changed'; readonly status: CardStatus }
   | { readonly type: 'hold_placed'; readonly key: string; readonly amountMinor: number; readonly expiresAtMs: number }
@@ -191,7 +201,7 @@ export function decide(state: CardState | undefined, command: CardCommand): Card
       }
       // A closed (cashed-out) or replaced card is dead; money given back to it would be
       // stranded. The reversal is declined and the purchase stands (its money left with the card's payout).
-      if (state.status === 'closed' || state.status === 'replaced')
+      if ((state.status === 'closed' || state.status === 'replaced') && command.offline !== true)
         return { kind: 'declined', reason: 'card_closed', rule: `status:${state.status}` };
       return { kind: 'approved', event: { type: 'credited', amountMinor: command.amountMinor } };
   }
@@ -351,6 +361,7 @@ export function apply(state: CardState | undefined, event: CardEvent): CardState
 export function movesMoney(event: CardEvent): boolean {
   switch (event.type) {
     case 'debited':
+    case 'offline_debited':
     case 'credited':
     case 'hold_placed':
     case 'hold_increased':
@@ -376,6 +387,14 @@ function applyEvent(state: CardState, event: Exclude<CardEvent, { type: 'issued'
       const next = withBalance(state, addMinor(state.balanceMinor, -event.amountMinor));
       // Cards issued through CardService count what they spent (receipt data).
       if (state.profile !== undefined) (next as { spentMinor?: number }).spentMinor = addMinor(state.spentMinor ?? 0, event.amountMinor);
+      return next;
+    }
+    case 'offline_debited': {
+      const next = withBalance(state, addMinor(state.balanceMinor, -event.amountMinor)) as {
+        -readonly [K in keyof CardState]: CardState[K];
+      };
+      if (state.profile !== undefined) next.spentMinor = addMinor(state.spentMinor ?? 0, event.amountMinor);
+      next.offlineMergedMinor = addMinor(state.offlineMergedMinor ?? 0, event.amountMinor);
       return next;
     }
     case 'credited':
@@ -411,10 +430,15 @@ function applyEvent(state: CardState, event: Exclude<CardEvent, { type: 'issued'
   }
 }
 
-/** A replaced or cashed-out card keeps nothing: balance and deposit left it, and it is dead. */
+/**
+ * A replaced or cashed-out card keeps nothing: balance and deposit left it, and it is dead. A
+ * returned card that owes offline debt pays it from its deposit first; what the deposit does not
+ * cover stays on the closed card as its debt (closingBalanceMinor).
+ */
 function applyClosing(state: CardState, event: Extract<CardEvent, { type: 'replaced' | 'cashed_out' }>): CardState {
   if (event.balanceMinor !== state.balanceMinor || state.heldMinor !== 0)
     throw new Error(`assertion: ${event.type} of a card whose balance or holds changed`);
+  const balanceMinor = event.type === 'cashed_out' ? closingBalanceMinor(event.balanceMinor, event.depositMinor) : 0;
   const profile =
     state.profile === undefined
       ? undefined
@@ -423,9 +447,19 @@ function applyClosing(state: CardState, event: Extract<CardEvent, { type: 'repla
           depositMinor: 0,
           ...(event.type === 'replaced' ? { replacedBy: event.replacementId } : {}),
         };
-  const next: CardState = { ...state, status: event.type === 'replaced' ? 'replaced' : 'closed', balanceMinor: 0, heldMinor: 0 };
+  const next: CardState = { ...state, status: event.type === 'replaced' ? 'replaced' : 'closed', balanceMinor, heldMinor: 0 };
   if (profile !== undefined) return { ...next, profile };
   return next;
+}
+
+/** What a returned card keeps: 0, or (offline debt the deposit did not cover) the rest of its debt. */
+export function closingBalanceMinor(balanceMinor: number, depositMinor: number): number {
+  return balanceMinor >= 0 ? 0 : Math.min(0, balanceMinor + depositMinor);
+}
+
+/** What a return pays the holder: balance and deposit, less any offline debt, never below zero. */
+export function cashOutPayoutMinor(balanceMinor: number, depositMinor: number): number {
+  return Math.max(0, balanceMinor + depositMinor);
 }
 
 /**
@@ -449,6 +483,9 @@ function applyIssuanceCancelled(state: CardState, event: Extract<CardEvent, { ty
     issuedAtMs: 0,
     // The chip's counter stays: the card issued again must not accept its old cryptograms.
     ...(state.auth === undefined ? {} : { auth: state.auth }),
+    // Its denylist listing stays until the decision's listing step takes it off (offline/denylist.ts).
+    ...(state.denylisted === undefined ? {} : { denylisted: state.denylisted }),
+    ...(state.denylistHistory === undefined ? {} : { denylistHistory: state.denylistHistory }),
   };
   if (issuance === '') return next;
   return { ...next, profile: { named: false, depositMinor: 0, expiresAtMs: 0, pinHash: '', pinFailures: 0, issuance } };
@@ -501,6 +538,9 @@ function withBalance(state: CardState, balanceMinor: number): CardState {
   if (state.holds !== undefined) next.holds = state.holds;
   if (state.spentMinor !== undefined) next.spentMinor = state.spentMinor;
   if (state.rules !== undefined) next.rules = state.rules;
+  if (state.denylisted !== undefined) next.denylisted = state.denylisted;
+  if (state.denylistHistory !== undefined) next.denylistHistory = state.denylistHistory;
+  if (state.offlineMergedMinor !== undefined) next.offlineMergedMinor = state.offlineMergedMinor;
   if (state.auth !== undefined) next.auth = state.auth;
   if (state.tokens !== undefined) next.tokens = state.tokens;
   return next;
@@ -512,15 +552,17 @@ export function balanceDeltaMinor(event: CardEvent): number {
     case 'issued':
       return event.state.balanceMinor;
     case 'debited':
+    case 'offline_debited':
       return -event.amountMinor;
     case 'credited':
       return event.amountMinor;
     case 'hold_completed':
       return -event.debitedMinor;
     case 'replaced':
-    case 'cashed_out':
     case 'issuance_cancelled':
       return -event.balanceMinor;
+    case 'cashed_out':
+      return closingBalanceMinor(event.balanceMinor, event.depositMinor) - event.balanceMinor;
     case 'profile_changed':
     case 'auth_changed':
     case 'tokens_changed':

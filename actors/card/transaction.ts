@@ -69,6 +69,20 @@ export interface MoneyRequest {
    * fingerprint: the same request from the same place, however it was authenticated.
    */
   readonly requester?: Requester;
+  /** An offline sale or void, as its terminal's batch judged it (actors/offline/batch.ts). */
+  readonly offline?: OfflineRequestFields;
+}
+
+/** What an offline entry brings to its card besides a money request's fields. */
+export interface OfflineRequestFields {
+  /** Tapline's time of the sale (its grant's issue time plus the terminal's offset). */
+  readonly capturedAtMs: number;
+  /** The program the card medium named. */
+  readonly programId: string;
+  /** '' while the issuer's; else why the merchant carries it (judged at the terminal). */
+  readonly merchantReason: string;
+  /** The denylist version of the card's shard the terminal held. */
+  readonly held: number;
 }
 
 /** What stays of a request whose key is spent (recordSpent) after its idempotency record expired. */

@@ -22,14 +22,21 @@ import {
 import type { EntityId } from '../runtime/persistence';
 import type { IdempotencyRecord, TxnAnswer } from '../card/transaction';
 import { odometerSubject } from '../rules/prompts';
+import { refundLedgerEntity } from '../card/decide';
+import type { PriceListSource } from './price-lists';
 import { empty_review_queue, type ReviewQueue } from '../rules/review-queue';
 import {
   decideAccountChange,
   decideCardChange,
+  decideCycleClose,
+  decideFleetHold,
+  decideFleetPayment,
+  decideFleetRefundRequest,
   decideFleetMoney,
   decideFleetReversal,
   decideReviewResolution,
   fleetReversalNeedsClaim,
+  type FleetCycleClose,
   type FleetEnv,
   type FleetMoneyPlan,
 } from './decide';
@@ -79,6 +86,14 @@ export type FleetMessage =
   | { readonly type: 'get_card'; readonly cardId: string; readonly reply: Reply<FleetCardAnswer>; readonly attempt: number }
   | { readonly type: 'list_review'; readonly reply: Reply<{ queue: ReviewQueue; currency: string }>; readonly attempt: number }
   | {
+      readonly type: 'close_cycle';
+      readonly cycle: number;
+      readonly operatorId: string;
+      readonly reply: Reply<FleetCycleClose>;
+      readonly attempt: number;
+      readonly acting?: Acting;
+    }
+  | {
       readonly type: 'resolve_review';
       readonly transactionId: string;
       readonly operatorId: string;
@@ -94,6 +109,8 @@ export interface FleetActorContext extends HostContext {
   readonly clock: () => number;
   readonly nextTransactionId: () => string;
   readonly retell: (fleetId: string, message: FleetMessage) => boolean;
+  /** Shared SPOT price lists (price-lists.ts), read before an account that follows one decides. */
+  readonly priceLists?: PriceListSource;
 }
 
 /** Card and vehicle records kept in memory per active account; past it they are dropped when idle. */
@@ -141,6 +158,14 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     this.reviewEntity = { kind: 'review', id: fleetId };
   }
 
+  /**
+   * The actor holds no account: none exists (as last read), or it could not be read, and nothing
+   * of it is in flight (shard-region.ts stops such an actor at once; the next message reads again).
+   */
+  get absent(): boolean {
+    return this.account.state === undefined && this.idleCommits;
+  }
+
   /** Every message may need a card or vehicle record loaded first. */
   protected needsAwait(): boolean {
     return true;
@@ -148,7 +173,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
 
   protected async handleAwaiting(message: FleetMessage): Promise<void> {
     await this.prepare(message);
-    if (message.type === 'money' && message.request.kind === 'reverse') await this.reverse(message);
+    if (message.type === 'money' && (message.request.kind === 'reverse' || message.request.kind === 'refund'))
+      await this.decideOnOriginal(message);
     else this.handle(message);
   }
 
@@ -162,6 +188,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
   private needs(message: FleetMessage): { card?: string; vehicle?: string } {
     switch (message.type) {
       case 'money': {
+        // A payment is the account's alone: no card.
+        if (message.request.kind === 'fleet_payment') return {};
         const prompts = message.request.fleet.prompts;
         const vehicle = prompts.odometer_km > 0 ? this.vehicleId(odometerSubject(prompts, message.request.cardId)) : undefined;
         return { card: message.request.cardId, ...(vehicle !== undefined ? { vehicle } : {}) };
@@ -192,6 +220,8 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
         this.remember(this.cards, card, await this.loadSlotOf({ kind: 'fleet_card', id: card }, codecs.fleet_card.decode));
       if (vehicle !== undefined && !this.vehicles.has(vehicle))
         this.remember(this.vehicles, vehicle, await this.loadSlotOf({ kind: 'vehicle', id: vehicle }, codecs.vehicle.decode));
+      const list = this.account.state?.priceList;
+      if (list !== undefined && message.type === 'money') await this.context.priceLists?.ensure(list);
       // A commit that failed while we awaited a read invalidated everything: read again.
       if (this.loaded && (card === undefined || this.cards.has(card)) && (vehicle === undefined || this.vehicles.has(vehicle))) return;
     }
@@ -237,6 +267,9 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
       case 'resolve_review':
         this.resolveReview(message);
         return;
+      case 'close_cycle':
+        this.closeCycle(message);
+        return;
       case 'get_card': {
         const card = this.cards.get(message.cardId)?.durable;
         const account = this.account.durable;
@@ -271,38 +304,74 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
     if (this.answeredFromIndex(message)) return;
     const { request } = message;
     const account = this.account.state;
+    if (request.kind === 'fleet_payment') return this.payment(message, account);
     const cardSlot = this.cards.get(request.cardId) as Slot<FleetCardState>;
     if (account === undefined || cardSlot.state === undefined) return this.cardNotFound(message);
     const prompts = request.fleet.prompts;
     const vehicleSlot = prompts.odometer_km > 0 ? this.vehicles.get(this.vehicleId(odometerSubject(prompts, request.cardId))) : undefined;
-    const records = { account, card: cardSlot.state, vehicle: vehicleSlot?.state, review: this.review.state };
-    const plan = decideFleetMoney(this.fleetId, records, request, message.merchantId, this.env());
-    this.commitMoneyPlan(message, plan, cardSlot, vehicleSlot);
+    const records = {
+      account,
+      card: cardSlot.state,
+      vehicle: vehicleSlot?.state,
+      review: this.review.state,
+      sharedPrices: account.priceList === undefined ? undefined : this.context.priceLists?.get(account.priceList),
+    };
+    if (request.kind === 'purchase')
+      return this.commitMoneyPlan(
+        message,
+        decideFleetMoney(this.fleetId, records, request, message.merchantId, this.env()),
+        cardSlot,
+        vehicleSlot,
+      );
+    const decision = decideFleetHold(this.fleetId, records, request, message.merchantId, this.env());
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    this.commitMoneyPlan(message, decision, cardSlot, vehicleSlot);
   }
 
-  private async reverse(message: Money): Promise<void> {
+  /** A payment writes the account alone (its commit checks no card). */
+  private payment(message: Money, account: FleetAccountState | undefined): void {
+    if (account === undefined) return this.accountNotFound(message.reply);
+    const plan = decideFleetPayment(this.fleetId, account, message.request, this.env());
+    // A payment is an operator's action (who posted it): its audit record is written with it.
+    const audit = stampOf(message.request.acting, this.context.clock);
+    const slots = [write('fleet', this.fleetId, this.account, plan.account)];
+    this.commitMoneyDecision(slots, plan, message, decodeFleetRecord, undefined, undefined, audit);
+  }
+
+  /**
+   * A reversal or a refund: decided on facts about its original, read before deciding (its stored
+   * record, whether it was reversed, its refund ledger).
+   */
+  private async decideOnOriginal(message: Money): Promise<void> {
     if (this.answeredFromIndex(message)) return;
     const { originalKey } = message.request;
     const waiters = this.pendingKey(originalKey);
     if (waiters !== undefined) return this.waitForKey(waiters, message.reply, () => this.retry(message, false));
     const stored = this.knownRecord(originalKey) ?? (await this.readStoredRecord(originalKey, decodeFleetRecord));
+    const reverse = message.request.kind === 'reverse';
+    const charged = fleetReversalNeedsClaim(stored);
     const alreadyReversed =
-      fleetReversalNeedsClaim(stored) &&
+      reverse &&
+      charged &&
       (this.reversalsInFlight.has(originalKey) ||
         (await this.context.persistence.loadReversalClaim(this.shard, originalKey)) !== undefined);
+    const ledger = charged || (!reverse && stored !== undefined) ? await this.loadRecord(refundLedgerEntity(originalKey)) : undefined;
     await this.prepare(message);
     if (this.answeredFromIndex(message)) return;
     const account = this.account.state;
     const cardSlot = this.cards.get(message.request.cardId);
     if (account === undefined || cardSlot?.state === undefined) return this.cardNotFound(message);
-    const decision = decideFleetReversal(
-      this.fleetId,
-      { account, card: cardSlot.state },
-      message.request,
-      message.merchantId,
-      { original: stored, alreadyReversed },
-      this.env(),
-    );
+    const records = { account, card: cardSlot.state };
+    const decision = reverse
+      ? decideFleetReversal(
+          this.fleetId,
+          records,
+          message.request,
+          message.merchantId,
+          { original: stored, alreadyReversed, ledger },
+          this.env(),
+        )
+      : decideFleetRefundRequest(this.fleetId, records, message.request, message.merchantId, { original: stored, ledger }, this.env());
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     this.commitMoneyPlan(message, decision, cardSlot, undefined);
   }
@@ -361,6 +430,17 @@ export class FleetBehavior extends EntityHost<FleetMessage> {
       message.reply,
       { state: decision.after, alreadyExisted: false },
       (ownConflict) => this.retry(message, ownConflict),
+    );
+  }
+
+  private closeCycle(message: Extract<FleetMessage, { type: 'close_cycle' }>): void {
+    const decision = decideCycleClose(this.fleetId, this.account.state, message.cycle, message.operatorId, this.env());
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
+    const slots = [write('fleet', this.fleetId, this.account, decision.answer.account)];
+    const audit = stampOf(message.acting, this.context.clock);
+    this.commitAndAnswer({ slots, outbox: decision.document, audit }, message.reply, decision.answer, (ownConflict) =>
+      this.retry(message, ownConflict),
     );
   }
 

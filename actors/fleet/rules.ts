@@ -10,6 +10,11 @@
 // balance is <= 0: minus what is owed.
 
 import { addMinor, isBoundedAmount } from '../money';
+import type { Hold } from '../card/rules';
+import { invoiceNumber, newBilling, overdueInvoice, type BillingTerms, type FleetBilling } from './billing';
+import { liveHeldMinor } from '../card/holds';
+import { checkPinOf, type PinCheck, type PinPolicy } from '../card/pin';
+import { redeemPoints } from '../rules/loyalty';
 import { isValidTimeZone, periodKeys } from '../rules/calendar';
 import type { BasePrice, PriceAgreements } from '../rules/pricing';
 import { priceBasket } from '../rules/pricing';
@@ -46,6 +51,46 @@ export interface FleetAccountState {
   readonly prices: readonly BasePrice[];
   readonly points: number;
   readonly createdAtMs: number;
+  /** The postpaid cycle: the open cycle, the payment terms and the open invoices (billing.ts). */
+  readonly billing: FleetBilling;
+  /** Open pre-authorizations (pay-at-pump holds) of the account's cards, by the pre-authorization's key. */
+  readonly holds: Readonly<Record<string, FleetHold>>;
+  /** Sum of `holds`, expired ones included until a write drops them (only live holds bind credit). */
+  readonly heldMinor: number;
+  /** PIN and pay-at-pump settings of the account's cards. */
+  readonly cardPolicy: FleetCardPolicy;
+  /** A shared wholesale (SPOT) price list the SPOT formulas read when the account's own list has no price. */
+  readonly priceList?: string;
+}
+
+/** How the account's cards are used at the pump. */
+export interface FleetCardPolicy {
+  /** Purchases and pre-authorizations need the card's PIN. */
+  readonly pin_required: boolean;
+  /** Wrong PINs in a row that lock a card's PIN (an operator sets a new one). */
+  readonly pin_attempts_max: number;
+  /** A pre-authorization's hold is released if it is not completed within this time. */
+  readonly hold_expiry_ms: number;
+  /** A completion may pass its hold by this much (basis points), if the credit is there. */
+  readonly completion_tolerance_bp: number;
+}
+
+/**
+ * Pay-at-pump defaults: no PIN, three wrong attempts lock it, a hold lives an hour (a fill-up takes
+ * minutes; a pump that never completes must not bind the fleet's credit for days), no over-completion.
+ */
+export const default_card_policy: FleetCardPolicy = Object.freeze({
+  pin_required: false,
+  pin_attempts_max: 3,
+  hold_expiry_ms: 3_600_000,
+  completion_tolerance_bp: 0,
+});
+
+/** A pre-authorization's hold on the account's credit, with what the driver entered at the pump. */
+export interface FleetHold extends Hold {
+  readonly card: string;
+  readonly atMs: number;
+  readonly prompts: PromptAnswers;
 }
 
 export interface FleetCardState {
@@ -57,6 +102,10 @@ export interface FleetCardState {
   readonly allowedGroups?: readonly string[];
   readonly program: ProgramCardState;
   readonly issuedAtMs: number;
+  /** Keyed hash of the card's PIN (services/authorizer/usecases/pin.ts); absent = none set. */
+  readonly pinHash?: string;
+  /** Wrong PINs in a row; at the account's pin_attempts_max the PIN is locked. */
+  readonly pinFailures?: number;
 }
 
 /** Last approved odometer reading of one vehicle (or of a card used as its vehicle). */
@@ -68,7 +117,15 @@ export interface VehicleState {
 /** A base price list never grows past this many entries per account (older superseded ones go). */
 export const base_prices_max = 1000;
 
-export type FleetDeclineReason = RuleDeclineReason | 'card_blocked' | 'card_frozen' | 'currency_mismatch';
+export type FleetDeclineReason =
+  | RuleDeclineReason
+  | 'card_blocked'
+  | 'card_frozen'
+  | 'currency_mismatch'
+  | 'account_overdue'
+  | 'pin_required'
+  | 'pin_invalid'
+  | 'pin_locked';
 
 export interface FleetPurchase {
   readonly atMs: number;
@@ -78,6 +135,12 @@ export interface FleetPurchase {
   readonly terminalId: string;
   readonly lines: readonly RuleLine[];
   readonly prompts: PromptAnswers;
+  /** Keyed hash of the PIN entered; absent when none was. */
+  readonly pinHash?: string | undefined;
+  /** Loyalty points of the account the driver redeems as payment. */
+  readonly redeemPoints?: number | undefined;
+  /** The shared SPOT price list the account follows (priceList), as the node has it cached. */
+  readonly sharedPrices?: readonly BasePrice[] | undefined;
 }
 
 export interface FleetApproval {
@@ -91,6 +154,7 @@ export interface FleetApproval {
   readonly invoicedLinesMinor: readonly number[];
   readonly discountMinor: number;
   readonly pointsEarned: number;
+  readonly pointsRedeemed: number;
   readonly flags: readonly string[];
 }
 
@@ -104,15 +168,126 @@ export interface FleetDecline {
 
 export type FleetPurchaseDecision = FleetApproval | FleetDecline;
 
+/**
+ * What the account may still spend at `nowMs`: the credit limit less what it owes (invoiced and
+ * not paid, or not invoiced yet) less the open pre-authorizations' holds still live.
+ */
+export function availableCreditMinor(account: FleetAccountState, nowMs: number): number {
+  return account.creditLimitMinor + account.balanceMinor - liveHeldMinor(account, nowMs);
+}
+
 function statusVerdict(
   account: FleetAccountState,
   card: FleetCardState,
   currency: string,
+  atMs: number,
 ): RuleVerdict | { kind: 'card'; reason: FleetDeclineReason; rule: string } {
   if (card.status === 'blocked') return { kind: 'card', reason: 'card_blocked', rule: 'status:blocked' };
   if (card.status === 'frozen') return { kind: 'card', reason: 'card_frozen', rule: 'status:frozen' };
+  // The account's restriction by its billing terms: every card waits for the overdue invoice's payment.
+  const overdue = overdueInvoice(account.billing, atMs);
+  if (overdue !== undefined)
+    return { kind: 'card', reason: 'account_overdue', rule: `billing:overdue:${invoiceNumber(account.fleetId, overdue.cycle)}` };
   if (currency !== account.currency) return { kind: 'card', reason: 'currency_mismatch', rule: 'currency' };
   return approve_clean;
+}
+
+/** What the fleet is charged for a basket: its invoiced amount after prices, discount and points. */
+export type FleetCharge =
+  | {
+      readonly ok: true;
+      /** Per line, after negotiated prices and loyalty discount (before points, which pay the total). */
+      readonly invoicedLinesMinor: readonly number[];
+      /** What the account owes for it: the lines less the value of the points redeemed. */
+      readonly invoicedMinor: number;
+      readonly discountMinor: number;
+      readonly pointsEarned: number;
+      readonly pointsRedeemed: number;
+    }
+  | { readonly ok: false; readonly reason: 'price_unavailable' | 'points_insufficient'; readonly rule: string };
+
+/**
+ * Prices a basket for the account: negotiated prices per line (the SPOT price from the account's
+ * own list, else from the shared list it follows), the loyalty discount per line, then the points
+ * the driver redeems, worth point_value_minor each and never more than is due (loyalty.ts). A
+ * basket without lines is charged its amount.
+ */
+export function chargeOf(
+  account: FleetAccountState,
+  request: Pick<FleetPurchase, 'amountMinor' | 'lines' | 'merchantId' | 'atMs' | 'redeemPoints' | 'sharedPrices'>,
+): FleetCharge {
+  const lines = request.lines;
+  const priced =
+    lines.length === 0
+      ? { ok: true as const, invoiced_lines_minor: [] as number[], invoiced_minor: request.amountMinor }
+      : priceBasket(account.pricing, account.prices, lines, request.atMs, request.sharedPrices);
+  if (!priced.ok) return { ok: false, reason: 'price_unavailable', rule: priced.rule };
+  const loyalty = loyaltyFor(account.program, request.merchantId, lines, priced.invoiced_lines_minor);
+  const invoicedLinesMinor = priced.invoiced_lines_minor.map((amount, index) => amount - (loyalty.discounts_minor[index] ?? 0));
+  const dueMinor = priced.invoiced_minor - loyalty.discount_minor;
+  const redemption = redeemPoints(account.program.loyalty ?? no_loyalty, account.points, request.redeemPoints ?? 0, dueMinor);
+  if (!redemption.ok) return { ok: false, reason: 'points_insufficient', rule: redemption.rule };
+  return {
+    ok: true,
+    invoicedLinesMinor,
+    invoicedMinor: dueMinor - redemption.value_minor,
+    discountMinor: loyalty.discount_minor,
+    pointsEarned: loyalty.points_earned,
+    pointsRedeemed: redemption.points,
+  };
+}
+
+const no_loyalty = { minor_per_unit: 0, points_per_unit: 0 };
+
+/** The account's card policy as the PIN rule reads it (actors/card/pin.ts). */
+function pinPolicyOf(policy: FleetCardPolicy): PinPolicy {
+  return { pinRequired: policy.pin_required, pinAttemptsMax: policy.pin_attempts_max };
+}
+
+/** The PIN rule on a fleet card: the one card PINs follow (required, locked, wrong, right). */
+export function checkFleetPin(account: FleetAccountState, card: FleetCardState, presentedHash: string | undefined): PinCheck {
+  const holder = card.pinHash === undefined ? undefined : { pinHash: card.pinHash, pinFailures: card.pinFailures ?? 0 };
+  return checkPinOf(holder, pinPolicyOf(account.cardPolicy), presentedHash);
+}
+
+/** The card with its wrong-PIN count after a check that changed it. */
+export function withFleetPinFailures(card: FleetCardState, failures: number | undefined): FleetCardState {
+  return failures === undefined || failures === (card.pinFailures ?? 0) ? card : { ...card, pinFailures: failures };
+}
+
+/** A decline of `request` on `card`: the risk counters and the wrong-PIN count it changed (or the same card). */
+export function fleetDecline(
+  account: FleetAccountState,
+  card: FleetCardState,
+  request: FleetPurchase,
+  reason: FleetDeclineReason,
+  rule: string,
+  pinFailures?: number,
+): FleetDecline {
+  const program = afterProgram(account.program, card.program, programRequest(request), { approved: false, reason });
+  const counted = program === card.program ? card : { ...card, program };
+  return { kind: 'declined', reason, rule, card: withFleetPinFailures(counted, pinFailures) };
+}
+
+/**
+ * The checks a card's spending passes before any money is committed, in order: status and the
+ * account's restriction, PIN, then (in `rules`) the program gate, products, prompts, the charge,
+ * limits, velocity and credit. Returns the decline, or the approval's flags and the PIN count.
+ */
+export function gateFleetSpending(
+  account: FleetAccountState,
+  card: FleetCardState,
+  request: FleetPurchase,
+  rules: readonly (() => RuleVerdict)[],
+): FleetDecline | { readonly kind: 'pass'; readonly flags: readonly string[]; readonly pinFailures: number | undefined } {
+  const status = statusVerdict(account, card, request.currency, request.atMs);
+  if (status.kind === 'card') return fleetDecline(account, card, request, status.reason, status.rule);
+  const pin = checkFleetPin(account, card, request.pinHash);
+  if (pin.decline !== undefined)
+    return fleetDecline(account, card, request, pin.decline.reason as FleetDeclineReason, pin.decline.rule, pin.failuresAfter);
+  const verdict = firstDecline([() => checkProgramGate(account.program, card.program, programRequest(request)), ...rules]);
+  if (verdict.kind === 'decline') return fleetDecline(account, card, request, verdict.reason, verdict.rule, pin.failuresAfter);
+  return { kind: 'pass', flags: verdict.flags, pinFailures: pin.failuresAfter };
 }
 
 /** Decides a fleet card purchase on the account, card and vehicle states; pure. */
@@ -122,62 +297,57 @@ export function decideFleetPurchase(
   vehicle: VehicleState | undefined,
   request: FleetPurchase,
 ): FleetPurchaseDecision {
-  const declined = (reason: FleetDeclineReason, rule: string): FleetDecline => {
-    const program = afterProgram(account.program, card.program, programRequest(request), { approved: false, reason });
-    return { kind: 'declined', reason, rule, card: program === card.program ? card : { ...card, program } };
-  };
-  const status = statusVerdict(account, card, request.currency);
-  if (status.kind === 'card') return declined(status.reason, status.rule);
-
   const keys = periodKeys(request.atMs, account.timeZone);
-  const lines = request.lines;
-  const priced =
-    lines.length === 0
-      ? { ok: true as const, invoiced_lines_minor: [] as number[], invoiced_minor: request.amountMinor, pump_minor: request.amountMinor }
-      : priceBasket(account.pricing, account.prices, lines, request.atMs);
-  const loyalty = loyaltyFor(account.program, request.merchantId, lines, priced.ok ? priced.invoiced_lines_minor : []);
-  const invoicedMinor = priced.ok ? priced.invoiced_minor - loyalty.discount_minor : 0;
-  const verdict = firstDecline([
-    () => checkProgramGate(account.program, card.program, programRequest(request)),
-    () => checkProducts(account.allowedGroups, card.allowedGroups, lines),
+  const charge = chargeOf(account, request);
+  const gate = gateFleetSpending(account, card, request, [
+    () => checkProducts(account.allowedGroups, card.allowedGroups, request.lines),
     () => checkPrompts(account.prompts, request.prompts, vehicle?.odometerKm),
-    () => (priced.ok ? approve_clean : decline('price_unavailable', priced.rule)),
+    () => (charge.ok ? approve_clean : decline(charge.reason, charge.rule)),
     () => checkSpend('card', card.limits, card.spent, keys, request.amountMinor),
     () => checkSpend('fleet', account.limits, account.spent, keys, request.amountMinor),
     () => checkProgramVelocity(account.program, card.program, programRequest(request)),
     () =>
-      account.creditLimitMinor + account.balanceMinor < invoicedMinor ? decline('credit_limit_exceeded', 'credit:fleet') : approve_clean,
+      charge.ok && availableCreditMinor(account, request.atMs) < charge.invoicedMinor
+        ? decline('credit_limit_exceeded', 'credit:fleet')
+        : approve_clean,
   ]);
-  if (verdict.kind === 'decline') return declined(verdict.reason, verdict.rule);
-  const balanceMinor = addMinor(account.balanceMinor, -invoicedMinor);
-  if (!isBoundedAmount(balanceMinor)) return declined('credit_limit_exceeded', 'credit:bound');
-  const invoicedLinesMinor = priced.ok
-    ? priced.invoiced_lines_minor.map((amount, index) => amount - (loyalty.discounts_minor[index] ?? 0))
-    : [];
+  if (gate.kind === 'declined') return gate;
+  if (!charge.ok) throw new Error('assertion: an unpriced basket passed the gate');
+  const balanceMinor = addMinor(account.balanceMinor, -charge.invoicedMinor);
+  if (!isBoundedAmount(balanceMinor)) return fleetDecline(account, card, request, 'credit_limit_exceeded', 'credit:bound');
   return {
     kind: 'approved',
     account: {
       ...account,
       balanceMinor,
       spent: addSpend(account.spent, keys, request.amountMinor),
-      points: account.points + loyalty.points_earned,
+      points: account.points + charge.pointsEarned - charge.pointsRedeemed,
     },
-    card: {
-      ...card,
-      spent: addSpend(card.spent, keys, request.amountMinor),
-      program: afterProgram(account.program, card.program, programRequest(request), { approved: true }),
-    },
+    card: withFleetPinFailures(
+      {
+        ...card,
+        spent: addSpend(card.spent, keys, request.amountMinor),
+        program: afterProgram(account.program, card.program, programRequest(request), { approved: true }),
+      },
+      gate.pinFailures,
+    ),
     vehicle: request.prompts.odometer_km > 0 ? { odometerKm: request.prompts.odometer_km, atMs: request.atMs } : undefined,
     pumpMinor: request.amountMinor,
-    invoicedMinor,
-    invoicedLinesMinor,
-    discountMinor: loyalty.discount_minor,
-    pointsEarned: loyalty.points_earned,
-    flags: verdict.flags,
+    invoicedMinor: charge.invoicedMinor,
+    invoicedLinesMinor: charge.invoicedLinesMinor,
+    discountMinor: charge.discountMinor,
+    pointsEarned: charge.pointsEarned,
+    pointsRedeemed: charge.pointsRedeemed,
+    flags: gate.flags,
   };
 }
 
-function programRequest(request: FleetPurchase): { atMs: number; amount_minor: number; merchantId: string; terminalId: string } {
+export function programRequest(request: Pick<FleetPurchase, 'atMs' | 'amountMinor' | 'merchantId' | 'terminalId'>): {
+  atMs: number;
+  amount_minor: number;
+  merchantId: string;
+  terminalId: string;
+} {
   return { atMs: request.atMs, amount_minor: request.amountMinor, merchantId: request.merchantId, terminalId: request.terminalId };
 }
 
@@ -199,14 +369,19 @@ export type FleetAdminCommand =
       readonly allowedGroups: readonly string[] | undefined;
       readonly prompts: PromptPolicy;
       readonly program: ProgramRules;
+      /** Absent: unchanged. */
+      readonly cardPolicy?: FleetCardPolicy | undefined;
     }
-  | { readonly type: 'set_pricing'; readonly pricing: PriceAgreements }
+  | { readonly type: 'set_pricing'; readonly pricing: PriceAgreements; readonly priceList?: string | undefined }
+  | { readonly type: 'set_billing'; readonly terms: BillingTerms }
   | { readonly type: 'load_prices'; readonly prices: readonly BasePrice[]; readonly nowMs: number };
 
 export type FleetCardCommand =
   | { readonly type: 'issue'; readonly allowedGroups: readonly string[] | undefined; readonly limits: SpendLimits; readonly nowMs: number }
   | { readonly type: 'set_limits'; readonly limits: SpendLimits; readonly allowedGroups: readonly string[] | undefined }
-  | { readonly type: 'set_status'; readonly status: FleetCardStatus };
+  | { readonly type: 'set_status'; readonly status: FleetCardStatus }
+  /** The fleet's operator assigns the PIN (its keyed hash); a new PIN clears the wrong attempts. */
+  | { readonly type: 'set_pin'; readonly pinHash: string };
 
 export type AdminDecision<S> =
   | { readonly kind: 'changed'; readonly state: S }
@@ -248,6 +423,10 @@ export function decideFleetAdmin(
         prices: [],
         points: 0,
         createdAtMs: command.nowMs,
+        billing: newBilling(command.nowMs),
+        holds: {},
+        heldMinor: 0,
+        cardPolicy: default_card_policy,
       },
     };
   }
@@ -259,13 +438,25 @@ export function decideFleetAdmin(
         state: { ...state, limits: command.limits, creditLimitMinor: command.creditLimitMinor ?? state.creditLimitMinor },
       };
     case 'set_policy': {
-      const next: FleetAccountState = { ...state, prompts: command.prompts, program: command.program };
+      const next: FleetAccountState = {
+        ...state,
+        prompts: command.prompts,
+        program: command.program,
+        cardPolicy: command.cardPolicy ?? state.cardPolicy,
+      };
       if (command.allowedGroups === undefined) delete (next as { allowedGroups?: readonly string[] }).allowedGroups;
       else (next as { allowedGroups?: readonly string[] }).allowedGroups = command.allowedGroups;
       return { kind: 'changed', state: next };
     }
-    case 'set_pricing':
-      return { kind: 'changed', state: { ...state, pricing: command.pricing } };
+    case 'set_pricing': {
+      const next: FleetAccountState = { ...state, pricing: command.pricing };
+      if (command.priceList === undefined) delete (next as { priceList?: string }).priceList;
+      else (next as { priceList?: string }).priceList = command.priceList;
+      return { kind: 'changed', state: next };
+    }
+    case 'set_billing':
+      // New terms apply to invoices issued from now on, and the restriction rule to every open one.
+      return { kind: 'changed', state: { ...state, billing: { ...state.billing, terms: command.terms } } };
     case 'load_prices':
       return { kind: 'changed', state: { ...state, prices: mergePrices(state.prices, command.prices, command.nowMs) } };
   }
@@ -313,6 +504,11 @@ export function decideFleetCard(
     return { kind: 'changed', state: issued };
   }
   if (card === undefined) return { kind: 'rejected', code: 'not_found', message: 'fleet card not found' };
+  if (command.type === 'set_pin') {
+    return card.pinHash === command.pinHash && (card.pinFailures ?? 0) === 0
+      ? { kind: 'unchanged', state: card }
+      : { kind: 'changed', state: { ...card, pinHash: command.pinHash, pinFailures: 0 } };
+  }
   if (command.type === 'set_status') {
     return card.status === command.status
       ? { kind: 'unchanged', state: card }
@@ -331,6 +527,8 @@ export interface ReversedPurchase {
   readonly pumpMinor: number;
   readonly invoicedMinor: number;
   readonly pointsEarned: number;
+  /** Points redeemed on it: given back to the account. */
+  readonly pointsRedeemed: number;
   readonly atMs: number;
 }
 
@@ -352,8 +550,8 @@ export function unspend(counters: SpendCounters, timeZone: string, atMs: number,
 /**
  * Account and card after reversing an approved purchase: the invoiced amount comes back to the
  * account, the pump amount leaves the limit counters of the periods it was spent in (if they are
- * still current), and the points it earned are taken back (never below zero). Velocity history is
- * kept: a reversed burst was still a burst.
+ * still current), the points it earned are taken back (never below zero) and those it redeemed
+ * given back. Velocity history is kept: a reversed burst was still a burst.
  */
 export function reverseFleetPurchase(
   account: FleetAccountState,
@@ -365,7 +563,7 @@ export function reverseFleetPurchase(
       ...account,
       balanceMinor: addMinor(account.balanceMinor, original.invoicedMinor),
       spent: unspend(account.spent, account.timeZone, original.atMs, original.pumpMinor),
-      points: Math.max(0, account.points - original.pointsEarned),
+      points: Math.max(0, account.points - original.pointsEarned) + original.pointsRedeemed,
     },
     card: { ...card, spent: unspend(card.spent, account.timeZone, original.atMs, original.pumpMinor) },
   };

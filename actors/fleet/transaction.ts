@@ -40,6 +40,8 @@ export interface FleetFigures {
   /** The purchase's driver and vehicle prompt answers, which its reversal repeats (docs/OUTBOX.md) so invoices net per vehicle. */
   readonly driverId?: string;
   readonly vehicleId?: string;
+  /** The billing cycle the transaction accrued to (billing.ts); absent in records written before cycles. */
+  readonly cycle?: number;
 }
 
 /** A TxnResult of a fleet card; `reason` may hold a rule reason (services/.../fleet-mapping.ts maps it). */
@@ -68,6 +70,8 @@ export function decodeFleetRecord(value: string): IdempotencyRecord {
     currency: stored.currency,
     balanceAfterMinor: stored.balance_after,
     atMs: stored.at,
+    // Pay-at-pump documents: the hold placed, completed or released.
+    ...(stored.hold_amount !== undefined ? { holdMinor: stored.hold_amount, holdExpiresAtMs: stored.hold_expires_at ?? 0 } : {}),
   };
   const origin = { terminalId: stored.terminal, merchantId: stored.merchant };
   if (stored.fleet === undefined || stored.fleet === '') return { f: stored.f, r: result, origin };
@@ -82,6 +86,7 @@ export function decodeFleetRecord(value: string): IdempotencyRecord {
     accountBalanceAfterMinor: stored.account_balance_after ?? 0,
     driverId: stored.driver ?? '',
     vehicleId: stored.vehicle ?? '',
+    ...(stored.cycle !== undefined ? { cycle: stored.cycle } : {}),
   };
   return { f: stored.f, r: { ...result, fleet } as FleetTxnResult, origin };
 }

@@ -14,6 +14,7 @@ import type { SpendLimits } from '../rules/spend-limits';
 import { audit_diff_chars_max } from './contract';
 import type {
   AuditRecordDocument,
+  CardDenylistChangedDocument,
   CardIssuanceCancelledDocument,
   CardIssuedDocument,
   CardPinChangedDocument,
@@ -22,6 +23,7 @@ import type {
   CardStatusChangedDocument,
   FleetAccountChangedDocument,
   FleetAccountEvent,
+  FleetInvoiceDocument,
   FleetTransactionDocument,
   LineItem,
   OperatorAction,
@@ -29,6 +31,8 @@ import type {
   ReverseOutcome,
   TapPourDocument,
   TerminalEventDocument,
+  TerminalOfflineDocument,
+  TerminalOfflineEvent,
   TransactionDocument,
   TransactionExtras,
   TransactionKind,
@@ -133,8 +137,9 @@ export function transactionDocument(
 
 /**
  * The optional fields in the contract's order. The kinds that carry them never mix the groups
- * (hold fields; deposit and payout; account balance; program figures), and each group keeps the
- * order its producer always wrote.
+ * (hold fields; deposit and payout; account balance; program figures; offline sale), and each group
+ * keeps the order its producer always wrote; the debt fields come last, on any kind whose decision
+ * changed what the card owes.
  */
 function addExtras(document: Mutable<TransactionDocument>, extras: TransactionExtras): void {
   if (extras.balance_delta !== undefined) document.balance_delta = extras.balance_delta;
@@ -150,6 +155,10 @@ function addExtras(document: Mutable<TransactionDocument>, extras: TransactionEx
   if (extras.points_earned !== undefined) document.points_earned = extras.points_earned;
   if (extras.points_redeemed !== undefined) document.points_redeemed = extras.points_redeemed;
   if (extras.flags !== undefined) document.flags = extras.flags;
+  if (extras.offline_at !== undefined) document.offline_at = extras.offline_at;
+  if (extras.liability !== undefined) document.liability = extras.liability;
+  if (extras.debt_delta !== undefined) document.debt_delta = extras.debt_delta;
+  if (extras.debt_after !== undefined) document.debt_after = extras.debt_after;
 }
 
 /** A fleet basket line as the request carries it (RuleLine). */
@@ -183,7 +192,12 @@ export interface FleetResultFields extends TransactionResultFields {
     readonly pointsRedeemed: number;
     readonly flags: readonly string[];
     readonly accountBalanceAfterMinor: number;
+    /** The billing cycle the document accrues to (absent in documents written before cycles). */
+    readonly cycle?: number | undefined;
   };
+  /** Pre-authorizations: the hold open after it (completions and voids: the hold released). */
+  readonly holdMinor?: number | undefined;
+  readonly holdExpiresAtMs?: number | undefined;
 }
 
 /**
@@ -214,7 +228,7 @@ export function fleetTransactionObject(
       invoiced: approved ? (invoicedLines[index] ?? line.amount_minor) : 0,
     };
   }
-  return {
+  const document: Mutable<FleetTransactionDocument> = {
     type: 'transaction',
     f: request.fingerprint,
     id: result.id,
@@ -251,6 +265,14 @@ export function fleetTransactionObject(
     balance_delta: 0,
     account_balance_after: result.fleet.accountBalanceAfterMinor,
   };
+  // Written after the fields every fleet document had, so documents without them keep their bytes.
+  if (result.holdMinor !== undefined) {
+    document.hold = result.kind === 'pre_authorization' ? request.key : request.originalKey;
+    document.hold_amount = result.holdMinor;
+    document.hold_expires_at = result.holdExpiresAtMs ?? 0;
+  }
+  if (result.fleet.cycle !== undefined) document.cycle = result.fleet.cycle;
+  return document;
 }
 
 /** The encoded fleet transaction document (idempotency record and outbox entry). */
@@ -333,6 +355,35 @@ export function replacementCardIssued(input: {
     issuance: '',
     operator: input.operator,
     reason: `replaces ${input.replaces}`,
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
+/** A fleet account's closed billing cycle: the invoice it issued (contract.ts, FleetInvoiceDocument). */
+export function fleetInvoiceIssued(input: {
+  readonly fleet: string;
+  readonly number: string;
+  readonly cycle: number;
+  readonly currency: string;
+  readonly amount: number;
+  readonly applied: number;
+  readonly opened_at: number;
+  readonly due_at: number;
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const document: FleetInvoiceDocument = {
+    type: 'fleet_invoice',
+    fleet: input.fleet,
+    number: input.number,
+    cycle: input.cycle,
+    currency: input.currency,
+    amount: input.amount,
+    applied: input.applied,
+    opened_at: input.opened_at,
+    due_at: input.due_at,
+    operator: input.operator,
     at: input.at,
   };
   return JSON.stringify(document);
@@ -463,6 +514,26 @@ export function cardPinChanged(input: {
   return JSON.stringify(document);
 }
 
+/** A card went on the offline denylist, or (reason "") left it; `amount` is what it owes then. */
+export function cardDenylistChanged(input: {
+  readonly card: string;
+  readonly program: string;
+  readonly reason: string;
+  readonly amount: number;
+  readonly at: number;
+}): string {
+  const document: CardDenylistChangedDocument = {
+    type: 'card_denylist_changed',
+    card: input.card,
+    program: input.program,
+    reason: input.reason,
+    amount: input.amount,
+    operator: '',
+    at: input.at,
+  };
+  return JSON.stringify(document);
+}
+
 /** A card's issuance cancelled: the initial balance and deposit of its issue taken off, the card stock again. */
 export function cardIssuanceCancelled(input: {
   readonly card: string;
@@ -525,6 +596,33 @@ export function terminalRegistered(input: TerminalEventInput): string {
 
 export function terminalEnabledChanged(input: TerminalEventInput): string {
   return terminalEvent('terminal_enabled_changed', input);
+}
+
+/** A terminal's offline settings, grant, denylist acknowledgement or merged batch (contract.ts says what each field holds). */
+export function terminalOffline(input: {
+  readonly terminal: string;
+  readonly merchant: string;
+  readonly event: TerminalOfflineEvent;
+  readonly version: number;
+  readonly behind?: number;
+  readonly entries?: number;
+  readonly missing?: number;
+  readonly operator?: string;
+  readonly at: number;
+}): string {
+  const document: TerminalOfflineDocument = {
+    type: 'terminal_offline',
+    terminal: input.terminal,
+    merchant: input.merchant,
+    event: input.event,
+    version: input.version,
+    behind: input.behind ?? 0,
+    entries: input.entries ?? 0,
+    missing: input.missing ?? 0,
+    operator: input.operator ?? '',
+    at: input.at,
+  };
+  return JSON.stringify(document);
 }
 
 /** A beer tap's pour report: for one paid sale (`transaction`, its idempotency key) or over a period (`from`..`to`). */
@@ -679,6 +777,29 @@ export function programDefined(input: {
 }): string {
   return operatorAction('program_defined', input.program, input.detail, input.operator, input.at);
 }
+
+/**
+ * Entries loaded into a shared SPOT price list (subject: the list): how many were given, how many
+ * the list keeps, and the products they price.
+ */
+export function priceListLoaded(input: {
+  readonly list: string;
+  readonly loaded: number;
+  readonly kept: number;
+  readonly products: readonly string[];
+  readonly operator: string;
+  readonly at: number;
+}): string {
+  const detail = JSON.stringify({
+    loaded: input.loaded,
+    kept: input.kept,
+    products: input.products.slice(0, price_list_products_audited_max),
+  });
+  return operatorAction('price_list_loaded', input.list, detail, input.operator, input.at);
+}
+
+/** Products named in a price list's audit detail (its text stays far below the 4,096 characters reports keep). */
+export const price_list_products_audited_max = 32;
 
 /** A merchant manager registered; the PIN never enters the document. */
 export function managerRegistered(input: {

@@ -29,6 +29,11 @@ export const transaction_kinds = [
   'transfer_out',
   'transfer_in',
   'tab_settlement',
+  // Offline selling (docs/OFFLINE.md): a sale a terminal made offline and uploaded, and its void.
+  'offline_purchase',
+  'offline_void',
+  // A payment received for a fleet account's invoices (no card: `card` is "").
+  'fleet_payment',
 ] as const;
 export type TransactionKind = (typeof transaction_kinds)[number];
 
@@ -48,6 +53,7 @@ export const card_event_types = [
   'card_status_changed',
   'card_replaced',
   'card_pin_changed',
+  'card_denylist_changed',
   'card_issuance_cancelled',
 ] as const;
 export const terminal_event_types = ['terminal_registered', 'terminal_enabled_changed'] as const;
@@ -57,7 +63,9 @@ export const document_types = [
   'transaction',
   ...card_event_types,
   ...terminal_event_types,
+  'terminal_offline',
   'fleet_account_changed',
+  'fleet_invoice',
   'operator_action',
   'audit_record',
   'tap_pour',
@@ -77,6 +85,7 @@ export const operator_actions = [
   'program_defined',
   'manager_registered',
   'fleet_card_limits',
+  'price_list_loaded',
   'card_auth_set',
   'card_auth_removed',
   'card_token_linked',
@@ -87,7 +96,14 @@ export type OperatorAction = (typeof operator_actions)[number];
 export const card_pin_events = ['set', 'changed', 'locked', 'unlocked'] as const;
 export type CardPinEvent = (typeof card_pin_events)[number];
 
-export const fleet_account_events = ['created', 'limits', 'policy', 'pricing'] as const;
+/** What a terminal_offline document records: settings set, a grant issued, a denylist acknowledged, a batch merged. */
+export const terminal_offline_events = ['settings', 'grant', 'ack', 'batch'] as const;
+export type TerminalOfflineEvent = (typeof terminal_offline_events)[number];
+
+/** Who carries an offline sale: the issuer (charged to the card) or the merchant ("" on other documents). */
+export type OfflineLiability = 'issuer' | 'merchant';
+
+export const fleet_account_events = ['created', 'limits', 'policy', 'pricing', 'billing'] as const;
 export type FleetAccountEvent = (typeof fleet_account_events)[number];
 
 // Bounds a reader holds every document to. A document past them is kept verbatim as a reject
@@ -103,6 +119,8 @@ export const unix_ms_max = 4_294_967_295_000;
 export const lines_max = 500;
 /** Flags one transaction may carry. */
 export const flags_max = 64;
+/** The largest billing cycle number of a fleet account (ClickHouse keeps it as UInt32). */
+export const cycle_max = 4_294_967_295;
 
 /**
  * The contract's default for `balance_delta` of a document that does not carry it: documents of the
@@ -145,6 +163,13 @@ export interface TransactionExtras {
   readonly points_earned?: number;
   readonly points_redeemed?: number;
   readonly flags?: readonly string[];
+  /** Offline sales: when the terminal sold (Tapline's time: its grant plus its offset). */
+  readonly offline_at?: number;
+  /** Offline sales: who carries it. */
+  readonly liability?: OfflineLiability | '';
+  /** What the card owes changed: by how much (+ owed more, - paid back) and what it owes after. */
+  readonly debt_delta?: number;
+  readonly debt_after?: number;
 }
 
 /**
@@ -186,8 +211,11 @@ export interface TransactionDocument extends TransactionExtras {
   readonly odometer?: number;
   readonly driver?: string;
   readonly vehicle?: string;
-  /** Capture time of an offline approval: read by the streamer, written by no producer yet. */
-  readonly offline_at?: number;
+  /**
+   * The fleet account's billing cycle the document accrued to (the invoice that carries it); fleet
+   * documents written before cycles existed have none and belong to cycle 1.
+   */
+  readonly cycle?: number;
   /** The cashier who sold at the terminal (a request naming one); absent otherwise. */
   readonly cashier?: string;
 }
@@ -295,6 +323,37 @@ export interface CardPinChangedDocument {
   readonly at: number;
 }
 
+/** A card went on the offline denylist (`reason`: why) or left it (`reason` ""). */
+export interface CardDenylistChangedDocument {
+  readonly type: 'card_denylist_changed';
+  readonly card: string;
+  readonly program: string;
+  readonly reason: string;
+  /** What the card owes at the change. */
+  readonly amount: number;
+  readonly operator: string;
+  readonly at: number;
+}
+
+/**
+ * A terminal's offline life: settings set (`version` = settings version), a grant issued
+ * (`version` = grant number), a denylist acknowledged (`version` = the sum of its shard versions,
+ * `behind` = changes it lacked), a batch merged (`version` = batch number, `entries`, `missing` =
+ * entry numbers still missing).
+ */
+export interface TerminalOfflineDocument {
+  readonly type: 'terminal_offline';
+  readonly terminal: string;
+  readonly merchant: string;
+  readonly event: TerminalOfflineEvent;
+  readonly version: number;
+  readonly behind: number;
+  readonly entries: number;
+  readonly missing: number;
+  readonly operator: string;
+  readonly at: number;
+}
+
 export interface TerminalEventDocument {
   readonly type: (typeof terminal_event_types)[number];
   readonly terminal: string;
@@ -311,6 +370,26 @@ export interface FleetAccountChangedDocument {
   readonly event: FleetAccountEvent;
   readonly operator: string;
   readonly reason: string;
+  readonly at: number;
+}
+
+/**
+ * A fleet account's billing cycle closed: the invoice it issued. `amount` is the total of the
+ * cycle's documents (`cycle` = this cycle; < 0 = a credit note), `applied` the credit it (or an
+ * older credit note) settled on older invoices at once, `opened_at` .. `at` the cycle's period.
+ */
+export interface FleetInvoiceDocument {
+  readonly type: 'fleet_invoice';
+  readonly fleet: string;
+  /** "<fleet>-<cycle>". */
+  readonly number: string;
+  readonly cycle: number;
+  readonly currency: string;
+  readonly amount: number;
+  readonly applied: number;
+  readonly opened_at: number;
+  readonly due_at: number;
+  readonly operator: string;
   readonly at: number;
 }
 
@@ -379,10 +458,13 @@ export interface DocumentsByType {
   readonly card_status_changed: CardStatusChangedDocument;
   readonly card_replaced: CardReplacedDocument;
   readonly card_pin_changed: CardPinChangedDocument;
+  readonly card_denylist_changed: CardDenylistChangedDocument;
   readonly card_issuance_cancelled: CardIssuanceCancelledDocument;
   readonly terminal_registered: TerminalEventDocument;
   readonly terminal_enabled_changed: TerminalEventDocument;
+  readonly terminal_offline: TerminalOfflineDocument;
   readonly fleet_account_changed: FleetAccountChangedDocument;
+  readonly fleet_invoice: FleetInvoiceDocument;
   readonly operator_action: OperatorActionDocument;
   readonly audit_record: AuditRecordDocument;
   readonly tap_pour: TapPourDocument;

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { describeIssues } from '../zod-issues';
 import {
+  cycle_max,
   flags_max,
   id_chars_max,
   lines_max,
@@ -16,6 +17,7 @@ import {
   transaction_kinds,
   transaction_outcomes,
   unix_ms_max,
+  type CardDenylistChangedDocument,
   type CardIssuanceCancelledDocument,
   type CardIssuedDocument,
   type CardPinChangedDocument,
@@ -23,11 +25,13 @@ import {
   type CardStatusChangedDocument,
   type DocumentType,
   type FleetAccountChangedDocument,
+  type FleetInvoiceDocument,
   type FleetTransactionDocument,
   type OperatorActionDocument,
   type AuditRecordDocument,
   type TapPourDocument,
   type TerminalEventDocument,
+  type TerminalOfflineDocument,
   type TransactionDocument,
 } from './contract';
 
@@ -35,6 +39,8 @@ import {
 const money = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
 const unix_ms = z.number().int().min(0).max(unix_ms_max);
 const text = z.string().max(text_chars_max);
+/** A fleet account's billing cycle number (ClickHouse keeps it as UInt32). */
+const cycle = z.number().int().min(0).max(cycle_max);
 
 export const line_schema = z.object({
   code: text,
@@ -92,6 +98,11 @@ export const transaction_schema = z.object({
   hold_expires_at: unix_ms.default(0),
   ledger_after: money.default(0),
   spent_after: money.default(0),
+  liability: text.default(''),
+  debt_delta: money.default(0),
+  debt_after: money.default(0),
+  // Fleet documents: absent before billing cycles existed (cycle 1; services/streamer's column default).
+  cycle: cycle.optional(),
   cashier: text.default(''),
 });
 
@@ -125,6 +136,7 @@ export const card_issued_schema = z.object({ type: z.literal('card_issued'), ...
 export const card_status_changed_schema = z.object({ type: z.literal('card_status_changed'), ...card_event_fields });
 export const card_replaced_schema = z.object({ type: z.literal('card_replaced'), ...card_event_fields });
 export const card_pin_changed_schema = z.object({ type: z.literal('card_pin_changed'), ...card_event_fields });
+export const card_denylist_changed_schema = z.object({ type: z.literal('card_denylist_changed'), ...card_event_fields });
 export const card_issuance_cancelled_schema = z.object({ type: z.literal('card_issuance_cancelled'), ...card_event_fields });
 
 const terminal_event_fields = {
@@ -138,6 +150,19 @@ const terminal_event_fields = {
 export const terminal_registered_schema = z.object({ type: z.literal('terminal_registered'), ...terminal_event_fields });
 export const terminal_enabled_changed_schema = z.object({ type: z.literal('terminal_enabled_changed'), ...terminal_event_fields });
 
+export const terminal_offline_schema = z.object({
+  type: z.literal('terminal_offline'),
+  terminal: text,
+  merchant: text.default(''),
+  event: text,
+  version: money,
+  behind: money.default(0),
+  entries: money.default(0),
+  missing: money.default(0),
+  operator: text.default(''),
+  at: unix_ms,
+});
+
 export const fleet_account_changed_schema = z.object({
   type: z.literal('fleet_account_changed'),
   fleet: text,
@@ -145,6 +170,20 @@ export const fleet_account_changed_schema = z.object({
   event: text.default(''),
   operator: text.default(''),
   reason: text.default(''),
+  at: unix_ms,
+});
+
+export const fleet_invoice_schema = z.object({
+  type: z.literal('fleet_invoice'),
+  fleet: text,
+  number: text,
+  cycle,
+  currency: text,
+  amount: money,
+  applied: money.default(0),
+  opened_at: unix_ms,
+  due_at: unix_ms,
+  operator: text.default(''),
   at: unix_ms,
 });
 
@@ -194,10 +233,13 @@ export const document_schemas = {
   card_status_changed: card_status_changed_schema,
   card_replaced: card_replaced_schema,
   card_pin_changed: card_pin_changed_schema,
+  card_denylist_changed: card_denylist_changed_schema,
   card_issuance_cancelled: card_issuance_cancelled_schema,
   terminal_registered: terminal_registered_schema,
   terminal_enabled_changed: terminal_enabled_changed_schema,
+  terminal_offline: terminal_offline_schema,
   fleet_account_changed: fleet_account_changed_schema,
+  fleet_invoice: fleet_invoice_schema,
   operator_action: operator_action_schema,
   audit_record: audit_record_schema,
   tap_pour: tap_pour_schema,
@@ -208,11 +250,14 @@ export type ParsedCardEvent = z.output<
   | typeof card_status_changed_schema
   | typeof card_replaced_schema
   | typeof card_pin_changed_schema
+  | typeof card_denylist_changed_schema
   | typeof card_issuance_cancelled_schema
 >;
+export type ParsedTerminalOffline = z.output<typeof terminal_offline_schema>;
 export type ParsedTerminalEvent = z.output<typeof terminal_registered_schema | typeof terminal_enabled_changed_schema>;
 export type ParsedFleetAccountEvent = z.output<typeof fleet_account_changed_schema>;
 export type ParsedOperatorAction = z.output<typeof operator_action_schema>;
+export type ParsedFleetInvoice = z.output<typeof fleet_invoice_schema>;
 export type ParsedAuditRecord = z.output<typeof audit_record_schema>;
 
 /** The transaction schema alone: the reference the streamer's fast path is held to. */
@@ -254,10 +299,13 @@ export type WrittenDocumentsConform = [
   Accepts<typeof card_status_changed_schema, CardStatusChangedDocument>,
   Accepts<typeof card_replaced_schema, CardReplacedDocument>,
   Accepts<typeof card_pin_changed_schema, CardPinChangedDocument>,
+  Accepts<typeof card_denylist_changed_schema, CardDenylistChangedDocument>,
+  Accepts<typeof terminal_offline_schema, TerminalOfflineDocument>,
   Accepts<typeof card_issuance_cancelled_schema, CardIssuanceCancelledDocument>,
   Accepts<typeof terminal_registered_schema, TerminalEventDocument & { type: 'terminal_registered' }>,
   Accepts<typeof terminal_enabled_changed_schema, TerminalEventDocument & { type: 'terminal_enabled_changed' }>,
   Accepts<typeof fleet_account_changed_schema, FleetAccountChangedDocument>,
+  Accepts<typeof fleet_invoice_schema, FleetInvoiceDocument>,
   Accepts<typeof operator_action_schema, OperatorActionDocument>,
   Accepts<typeof audit_record_schema, AuditRecordDocument>,
   Accepts<typeof tap_pour_schema, TapPourDocument>,

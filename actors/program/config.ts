@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { isBoundedAmount } from '../money';
 import type { ProgramRules } from '../rules/program';
+import { offlinePolicyProblem, type ProgramOfflinePolicy } from '../offline/policy';
 
 export interface ProgramConfig {
   readonly pinRequired: boolean;
@@ -33,6 +34,8 @@ export interface ProgramConfig {
    * with keys diversified from this master key; '' = they do not.
    */
   readonly cardAuthKeyId: string;
+  /** Offline selling of the program's cards (actors/offline/policy.ts); absent = never offline. */
+  readonly offline?: ProgramOfflinePolicy;
 }
 
 /** A master key's id (TAPLINE_CARD_AUTH_KEYS names keys by it). */
@@ -91,6 +94,7 @@ export function programConfigProblem(config: ProgramConfig): string | undefined 
   if (config.maxBalanceMinor > 0 && config.depositMinor > config.maxBalanceMinor) return 'deposit_minor must not exceed max_balance_minor';
   if (config.cardAuthKeyId !== '' && !card_auth_key_id_pattern.test(config.cardAuthKeyId))
     return 'card_auth_key_id must be 1-32 of A-Z a-z 0-9 . _ -';
+  if (config.offline !== undefined) return offlinePolicyProblem(config.offline);
   return undefined;
 }
 
@@ -98,7 +102,8 @@ export function sameProgramConfig(a: ProgramConfig, b: ProgramConfig): boolean {
   // Rules are a tree; both sides come from the same parser, so their JSON is canonical.
   return (
     (Object.keys(default_program_config) as (keyof ProgramConfig)[]).every((key) => a[key] === b[key]) &&
-    JSON.stringify(a.rules) === JSON.stringify(b.rules)
+    JSON.stringify(a.rules) === JSON.stringify(b.rules) &&
+    JSON.stringify(a.offline) === JSON.stringify(b.offline)
   );
 }
 

@@ -4,6 +4,8 @@
 //   spot_plus_percent         base (SPOT) unit price + a percentage
 //   pump_minus_amount         pump price - a fixed discount per unit
 //   pump_minus_percent        pump price - a percentage
+//   pump_plus_amount          pump price + a fixed markup per unit
+//   pump_plus_percent         pump price + a percentage
 //
 // Representation (exact, no floating point):
 // - Unit prices and per-unit markups/discounts are integers of *milli-minor units* per unit: a
@@ -17,10 +19,15 @@
 // rounded ONCE, to the nearest minor unit, halves rounded up (away from zero; all amounts here are
 // non-negative). The invoice total is the sum of the rounded lines. A discount can bring a line to
 // 0 but never below.
+//
+// SPOT prices come from the fleet's own base price list, or, for a product that list has no price
+// in effect for, from the shared wholesale list the fleet follows (one list loaded once for many
+// fleets, with the same effective dates).
 
 import type { RuleLine } from './products';
 
-export type PriceFormula = 'pump' | 'spot_plus_amount' | 'spot_plus_percent' | 'pump_minus_amount' | 'pump_minus_percent';
+export type PriceFormula =
+  'pump' | 'spot_plus_amount' | 'spot_plus_percent' | 'pump_minus_amount' | 'pump_minus_percent' | 'pump_plus_amount' | 'pump_plus_percent';
 
 export interface PriceAgreement {
   readonly formula: PriceFormula;
@@ -96,6 +103,10 @@ export function invoicedLine(agreement: PriceAgreement, line: RuleLine, base_uni
       const keep = percent >= bp_per_whole ? 0n : bp_per_whole - percent;
       return { ok: true, invoiced_minor: Number(divideRoundHalfUp(pump * keep, bp_per_whole)) };
     }
+    case 'pump_plus_amount':
+      return { ok: true, invoiced_minor: Number(pump + divideRoundHalfUp(qty * amount, milli_per_unit * milli_minor_per_minor)) };
+    case 'pump_plus_percent':
+      return { ok: true, invoiced_minor: Number(divideRoundHalfUp(pump * (bp_per_whole + percent), bp_per_whole)) };
   }
 }
 
@@ -110,19 +121,25 @@ export type BasketPrice =
   | { readonly ok: true; readonly invoiced_lines_minor: readonly number[]; readonly invoiced_minor: number; readonly pump_minor: number }
   | { readonly ok: false; readonly rule: string };
 
-/** Prices every line of a basket; a line whose SPOT price is missing makes the basket unpriceable. */
+/**
+ * Prices every line of a basket; a line whose SPOT price is missing (from the own list and from
+ * the shared one) makes the basket unpriceable.
+ */
 export function priceBasket(
   agreements: PriceAgreements,
   prices: readonly BasePrice[],
   lines: readonly RuleLine[],
   atMs: number,
+  shared: readonly BasePrice[] = [],
 ): BasketPrice {
   const invoiced_lines_minor: number[] = [];
   let invoiced_minor = 0;
   let pump_minor = 0;
   for (const line of lines) {
     const agreement = agreementFor(agreements, line);
-    const base = agreement.formula.startsWith('spot') ? basePriceAt(prices, line.code, atMs) : undefined;
+    const base = agreement.formula.startsWith('spot')
+      ? (basePriceAt(prices, line.code, atMs) ?? basePriceAt(shared, line.code, atMs))
+      : undefined;
     const priced = invoicedLine(agreement, line, base);
     if (!priced.ok) return priced;
     invoiced_lines_minor.push(priced.invoiced_minor);

@@ -26,6 +26,11 @@ export interface EntityBehavior<C> {
   fail(commands: C[], error: unknown): void;
 }
 
+/** Told when an actor has worked through everything queued for it (by the key it was spawned with). */
+export interface IdleListener {
+  actorIdle(key: string): void;
+}
+
 export interface ActorLimits {
   /** Commands waiting for one entity before tell() refuses. */
   readonly mailbox_max: number;
@@ -44,14 +49,15 @@ export class ActorRuntime {
     this.system = start() as NactRef;
   }
 
-  spawn<C>(name: string, behavior: EntityBehavior<C>, limits: ActorLimits): EntityActor<C> {
+  /** `idle`: who is told, with `key`, each time the actor has nothing queued after a batch. */
+  spawn<C>(name: string, behavior: EntityBehavior<C>, limits: ActorLimits, idle?: { listener: IdleListener; key: string }): EntityActor<C> {
     if (limits.drain_batch_max < 1 || limits.mailbox_max < limits.drain_batch_max) {
       throw new RangeError('actor limits: need 1 <= drain_batch_max <= mailbox_max');
     }
     // nact names allow only URI-safe characters (entity ids are [A-Za-z0-9._-]). They are made unique per spawn so a passivated entity's successor never collides with a
     // nact child that is still finishing its stop.
     this.spawnedCount += 1;
-    return new EntityActor<C>(this.system, `${name}_${this.spawnedCount}`, behavior, limits);
+    return new EntityActor<C>(this.system, `${name}_${this.spawnedCount}`, behavior, limits, idle?.listener, idle?.key);
   }
 
   shutdown(): void {
@@ -73,6 +79,8 @@ export class EntityActor<C> {
     name: string,
     private readonly behavior: EntityBehavior<C>,
     private readonly limits: ActorLimits,
+    private readonly idleListener?: IdleListener,
+    private readonly key?: string,
   ) {
     this.queue = new BoundedQueue<C>(limits.mailbox_max);
     // A behaviour that handled its batch synchronously costs no promise here; nact itself awaits
@@ -174,7 +182,9 @@ export class EntityActor<C> {
 
   private afterBatch(): void {
     this.busy = false;
-    if (this.queue.length > 0 && !this.stopped) this.scheduleDrain();
+    if (this.stopped) return;
+    if (this.queue.length > 0) this.scheduleDrain();
+    else if (this.idleListener !== undefined) this.idleListener.actorIdle(this.key as string);
   }
 }
 

@@ -81,6 +81,7 @@ export interface CommitPlan {
   readonly outbox?: string;
   readonly extraOutbox?: CommitEntry['extraOutbox'];
   readonly fenceOwnShardOnly?: boolean;
+  readonly denylist?: CommitEntry['denylist'];
   /** An operator action: its audit record (who, with which role, what changed) is written in this commit. */
   readonly audit?: AuditStamp;
 }
@@ -115,6 +116,7 @@ export interface MoneyPlanLike {
   readonly claims?: readonly Claim[];
   readonly extraOutbox?: CommitEntry['extraOutbox'];
   readonly reversing?: string;
+  readonly denylist?: CommitEntry['denylist'];
 }
 
 /** A message that can be handed to its entity again after a conflict. */
@@ -289,6 +291,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
       claims: plan.claims !== undefined && plan.claims.length > 0 ? plan.claims : undefined,
       outbox: plan.outbox,
       extraOutbox: withAudit(plan.extraOutbox, plan.audit, plan.slots, plan.writes, this.shard),
+      denylist: plan.denylist,
       fenceOwnShardOnly: plan.fenceOwnShardOnly,
       settle: (outcome) => {
         this.uncommitted -= 1;
@@ -343,6 +346,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
       claims: plan.claims,
       outbox: plan.stored,
       extraOutbox: audit === undefined ? plan.extraOutbox : withAudit(plan.extraOutbox, audit, slots, plan.writes, this.shard),
+      denylist: plan.denylist,
       deadlineMs: message.deadlineMs,
       settle: (outcome) => {
         this.uncommitted -= 1;

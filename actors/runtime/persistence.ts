@@ -2,6 +2,8 @@
 // entity, which version, which idempotency key); the authorizer's Redis committer maps that onto
 // keys and a script (services/authorizer/store). Entities never see Redis.
 
+import type { DenylistChange } from '../offline/denylist';
+
 export type EntityKind =
   | 'card'
   | 'terminal'
@@ -14,11 +16,15 @@ export type EntityKind =
   // A bank card's token: which closed-loop card it pays from, per program (actors/card/tokens.ts).
   | 'token'
   | 'manager'
+  // An offline batch a terminal uploaded: "<terminal>/<batch number>", on the terminal's shard.
+  | 'offline_batch'
   // Fleet accounts, their cards and their vehicles' odometers: all on the fleet's shard.
   | 'fleet'
   | 'fleet_card'
   | 'vehicle'
-  | 'review';
+  | 'review'
+  // A shared wholesale (SPOT) price list many fleet accounts follow: on the shard of its own id.
+  | 'price_list';
 
 export interface EntityId {
   readonly kind: EntityKind;
@@ -75,6 +81,11 @@ export interface CommitEntry {
    * sent (settled `expired`, nothing written): its caller has given up and will retry with the key.
    */
   readonly deadlineMs?: number | undefined;
+  /**
+   * A card's denylist listing changed with this entry (actors/offline/denylist.ts): the commit
+   * increments the entry's shard's denylist version and records the change, atomically with it.
+   */
+  readonly denylist?: DenylistChange | undefined;
   /** Called exactly once, in submission order relative to other entries. */
   settle(result: CommitResult): void;
 }
@@ -107,4 +118,6 @@ export interface Persistence {
    * another `shard`, extraOutbox to another shard), so a decision that needs it is refused first.
    */
   readonly crossShardCommits: boolean;
+  /** A card's listing history on its shard's denylist (actors/offline/denylist.ts parses it). */
+  loadDenylistHistory(shard: number, cardId: string, options?: { readonly afterPendingWrites?: boolean }): Promise<string | undefined>;
 }

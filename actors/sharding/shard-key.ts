@@ -18,15 +18,17 @@
 //   holder             a named card's holder record: its card's id (the card's shard)
 //   fleet, review      a fleet account and its review queue: the fleet id
 //   vehicle            "<fleet>/<vehicle>": the fleet id
-//   terminal, program, issuance   the id itself
+//   terminal, program, issuance, price_list   the id itself (a shared SPOT price list: its list id)
 //   merchant           a merchant's records: the merchant id
 //   manager            "<merchant>/<manager>": the merchant id
+//   offline_batch      "<terminal>/<batch number>": the terminal id (a batch lives beside its terminal)
 //   spent              "<card>/<request key>": the card's shard key (a spent PSP reference lives
 //                      beside the card it topped up)
 //   token              a bank card's token ("par:..." or "h:..."): the token itself (a purchase
 //                      presenting a bank card knows only the token)
 // A purchase's refund ledger (kind "refunded", keyed by the purchase's idempotency key) is written
-// by its card on the card's shard; its own id does not name that card, so it is not placed here.
+// by its card on the card's shard (a fleet card's: its fleet's shard); its own id does not name
+// that card, so it is not placed here.
 //
 // A request key (actors/request-keys.ts) is answered on the shard of its entity, but also has a
 // *home* shard of its own, the hash of the whole key: there the store records which entity's shard
@@ -80,6 +82,7 @@ export function shardKeyOf(kind: PlacedKind, id: string): string {
       return parseFleetCardId(id)?.fleetId ?? id;
     case 'vehicle':
     case 'manager':
+    case 'offline_batch':
       return ownerPartOf(id);
     case 'spent':
       return shardKeyOf('card', ownerPartOf(id));
@@ -88,6 +91,7 @@ export function shardKeyOf(kind: PlacedKind, id: string): string {
     case 'terminal':
     case 'program':
     case 'issuance':
+    case 'price_list':
     case 'merchant':
     case 'token':
       return id;

@@ -1,10 +1,12 @@
 // The shard region: "who runs card X" on this node. It places every entity on its shard (the
 // shard key module, shard-key.ts), activates the entity's actor on first use (the actor loads itself from Redis), and passivates
-// actors that have been idle, so memory stays bounded however many cards exist.
+// actors that have been idle, so memory stays bounded however many cards exist; the actor of an
+// entity that does not exist goes as soon as it has answered, so unknown ids cost nothing kept.
 
 import type { Acting } from '../principal';
-import { TaplineError, rejected, resourceExhausted, shardMoved, unavailable } from '../errors';
-import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior } from '../runtime/actor-runtime';
+import { TaplineError, asTaplineError, notFound, rejected, resourceExhausted, shardMoved, unavailable } from '../errors';
+import { decodeCardState } from '../state/card';
+import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior, IdleListener } from '../runtime/actor-runtime';
 import { CardBehavior, type CardActorContext, type CardMessage, type Reply } from '../card/actor';
 import type { AdminAnswer, CardAdminCommand, ReplaceAnswer } from '../card/decide';
 import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
@@ -13,8 +15,10 @@ import type { CancelIssuanceAnswer, CancelIssuanceCommand } from '../card/issuan
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
+import type { OfflineAnswer, OfflineCommand } from '../terminal/offline-messages';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
+import type { PriceListSource } from '../fleet/price-lists';
 import { shardOf, type PlacedKind } from './shard-key';
 import type { ShardOwnership } from './shard-ownership';
 import type { HostContext } from '../runtime/entity-host';
@@ -26,6 +30,12 @@ export interface PassivatableBehavior<C> extends EntityBehavior<C> {
   readonly quiescent: boolean;
   /** Called when the region stops the entity's actor. */
   passivated?(): void;
+  /**
+   * True when the entity does not exist (as last read from Redis) and nothing of it is in flight:
+   * its actor holds nothing worth keeping and is stopped as soon as it is idle, instead of after
+   * the passivation time. A lookup of an unknown id then leaves nothing behind.
+   */
+  readonly absent?: boolean;
 }
 
 export interface EntityType<C> {
@@ -48,8 +58,10 @@ interface Activation<C> {
   lastUsedMs: number;
 }
 
-export class EntityPool<C> {
+export class EntityPool<C> implements IdleListener {
   private readonly active = new Map<string, Activation<C>>();
+  /** Actors of absent entities that went idle this turn, stopped together on the next. */
+  private absentIdle: string[] = [];
 
   constructor(
     private readonly type: EntityType<C>,
@@ -75,6 +87,10 @@ export class EntityPool<C> {
     return undefined;
   }
 
+  isActive(id: string): boolean {
+    return this.active.has(id);
+  }
+
   /** Delivers a message only to an actor that is already active (no activation). */
   tellIfActive(id: string, message: C): void {
     this.active.get(id)?.actor.tell(message);
@@ -82,6 +98,27 @@ export class EntityPool<C> {
 
   get size(): number {
     return this.active.size;
+  }
+
+  /** An actor worked through its queue: if its entity does not exist, it goes (on the next turn). */
+  actorIdle(id: string): void {
+    if (this.active.get(id)?.behavior.absent !== true) return;
+    this.absentIdle.push(id);
+    if (this.absentIdle.length === 1) setImmediate(() => this.stopAbsent());
+  }
+
+  /** Stops the actors of absent entities still idle and absent (a message may have come since). */
+  private stopAbsent(): void {
+    const ids = this.absentIdle;
+    this.absentIdle = [];
+    for (const id of ids) {
+      const activation = this.active.get(id);
+      if (activation === undefined || activation.behavior.absent !== true || !activation.actor.idle || !activation.behavior.quiescent)
+        continue;
+      this.active.delete(id);
+      activation.actor.stop();
+      activation.behavior.passivated?.();
+    }
   }
 
   /** Stops actors idle for passivate_after_ms with nothing in flight; returns how many. */
@@ -131,7 +168,7 @@ export class EntityPool<C> {
     const behavior = this.type.create(id, shard);
     // The nact name only needs to be unique (the runtime appends a counter); the id is not
     // repeated in it, which keeps a few dozen bytes per active entity.
-    const actor = this.runtime.spawn(this.type.kind, behavior, this.limits);
+    const actor = this.runtime.spawn(this.type.kind, behavior, this.limits, { listener: this, key: id });
     const activation: Activation<C> = { shard, actor, behavior, lastUsedMs: this.clock() };
     this.active.set(id, activation);
     return activation;
@@ -150,6 +187,10 @@ export interface RegionContext {
   readonly terminal: Omit<TerminalActorContext, 'retell' | 'publish'>;
   /** Terminals of shards held by other nodes (cluster); without it every terminal is local. */
   readonly remoteTerminals?: TerminalCache;
+  /** Told every durable terminal state its actor publishes (undefined: passivated or unknown). */
+  readonly onTerminalPublished?: (terminalId: string, state: TerminalState | undefined) => void;
+  /** Shared SPOT price lists fleet accounts follow; without it a followed list prices nothing. */
+  readonly priceLists?: PriceListSource;
 }
 
 export class ShardRegion {
@@ -162,6 +203,7 @@ export class ShardRegion {
   private readonly terminalDirectory = new Map<string, TerminalState>();
 
   private readonly remoteTerminals: TerminalCache | undefined;
+  private readonly cardPersistence: RegionContext['card']['persistence'];
 
   constructor(
     runtime: ActorRuntime,
@@ -171,9 +213,12 @@ export class ShardRegion {
     clock: () => number,
   ) {
     this.remoteTerminals = context.remoteTerminals;
+    const onPublished = context.onTerminalPublished;
+    this.cardPersistence = context.card.persistence;
     const publish = (terminalId: string, state: TerminalState | undefined): void => {
       if (state === undefined) this.terminalDirectory.delete(terminalId);
       else this.terminalDirectory.set(terminalId, state);
+      onPublished?.(terminalId, state);
     };
     this.shardCount = ownership.shardCount;
     const invalidate = (cardId: string): void => this.cards.tellIfActive(cardId, { type: 'invalidate' });
@@ -190,7 +235,11 @@ export class ShardRegion {
       retell: (id, message) => this.terminals.tell(id, message) === undefined,
       publish,
     };
-    const fleetContext: FleetActorContext = { ...context.card, retell: (id, message) => this.fleets.tell(id, message) === undefined };
+    const fleetContext: FleetActorContext = {
+      ...context.card,
+      ...(context.priceLists !== undefined ? { priceLists: context.priceLists } : {}),
+      retell: (id, message) => this.fleets.tell(id, message) === undefined,
+    };
     this.cards = new EntityPool<CardMessage>(
       { kind: 'card', create: (id, shard) => new CardBehavior(id, shard, cardContext) },
       runtime,
@@ -281,6 +330,15 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
+  /**
+   * A money request of a terminal whose merchant is already known, straight to its card, without
+   * the terminal check: an offline sale happened, so it is merged even if its terminal was
+   * disabled since (its batch was accepted by the terminal's actor).
+   */
+  moneyAtMerchant(request: MoneyRequest, merchantId: string, reply: Reply<TxnAnswer>): void {
+    this.toCard(request, merchantId, reply, undefined);
+  }
+
   private toCard(request: MoneyRequest, merchantId: string, reply: Reply<TxnAnswer>, deadlineMs: number | undefined): void {
     if (isFleetMoneyRequest(request)) {
       // A fleet card's authorization is decided by its account's actor (same shard).
@@ -292,9 +350,37 @@ export class ShardRegion {
     if (refused) reply({ ok: false, error: refused });
   }
 
+  /**
+   * A card's durable state. An active card answers from memory; for any other the stored record
+   * is read without activating an actor: nothing of an inactive card is in flight on this node, so
+   * its record is its durable state, and an inquiry (a balance check, a scan of ids that do not
+   * exist) leaves nothing behind.
+   */
   balance(cardId: string, reply: Reply<CardState>): void {
-    const refused = this.cards.tell(cardId, { type: 'balance', reply });
-    if (refused) reply({ ok: false, error: refused });
+    if (this.cards.isActive(cardId)) {
+      const refused = this.cards.tell(cardId, { type: 'balance', reply });
+      if (refused) reply({ ok: false, error: refused });
+      return;
+    }
+    const shard = shardOf('card', cardId, this.shardCount);
+    if (!this.ownership.holds(shard)) {
+      reply({ ok: false, error: shardMoved('shard not held by this node; retry', { shard }) });
+      return;
+    }
+    this.cardPersistence.loadEntity(shard, { kind: 'card', id: cardId }).then(
+      (record) => {
+        let state: CardState | undefined;
+        try {
+          state = record.data === undefined ? undefined : decodeCardState(record.data);
+        } catch (error) {
+          reply({ ok: false, error: asTaplineError(error, 'stored card could not be read') });
+          return;
+        }
+        if (state === undefined) reply({ ok: false, error: notFound('card not found', { cardId }) });
+        else reply({ ok: true, value: state });
+      },
+      (error: unknown) => reply({ ok: false, error: asTaplineError(error, 'card could not be read') }),
+    );
   }
 
   /** Runs an operator change of a card; `answer` shapes the reply of each entry point. */
@@ -342,6 +428,12 @@ export class ShardRegion {
 
   changeTerminal(terminalId: string, command: TerminalCommand, acting: Acting, reply: Reply<TerminalAnswer>): void {
     const refused = this.terminals.tell(terminalId, { type: 'change', command, operatorId: acting.subject, acting, reply, attempt: 0 });
+    if (refused) reply({ ok: false, error: refused });
+  }
+
+  /** An offline command of a terminal (its actor decides: actors/terminal/offline-messages.ts). */
+  terminalOffline(terminalId: string, command: OfflineCommand, reply: Reply<OfflineAnswer>): void {
+    const refused = this.terminals.tell(terminalId, { type: 'offline', command, reply, attempt: 0 });
     if (refused) reply({ ok: false, error: refused });
   }
 

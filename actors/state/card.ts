@@ -8,12 +8,16 @@
 // without what it does not know (zod drops unknown fields) and writing it back: that would reset
 // the counter and make every cryptogram the card ever sent valid again, or forget its tokens.
 // The others, and the index of a bank card's token (which cards it pays from), are at layout 1.
+// Layout 4 adds what offline selling keeps on a card (its denylist listing, whether it has a
+// listing history, the offline sales charged to it), refused by a layout-3 reader for the same
+// reason (a listed card written back unlisted would leave the denylist and the card disagreeing).
 
 import { z } from 'zod';
 import type { CardState, CardStatus } from '../card/rules';
 import type { RefundLedger } from '../card/refunds';
 import type { SpentKey } from '../card/transaction';
 import type { TokenRecord } from '../card/tokens';
+import type { ListingReason } from '../offline/denylist';
 import { legacyLayout, stateCodec } from './codec';
 import {
   everyOf,
@@ -74,8 +78,17 @@ const card_auth_schema = z.object({
   lastFlag: z.object({ reason: z.enum(['replayed', 'cryptogram']), atMs: integer, terminalId: z.string() }).optional(),
 });
 
-/** Layout 3 (current): layout 2, card authentication, and the tokens of the bank cards that pay from the card. */
-export const card_state_schema = card_state_v2_schema.extend({ auth: card_auth_schema.optional(), tokens: z.array(z.string()).optional() });
+/** Layout 3: layout 2, card authentication, and the tokens of the bank cards that pay from the card. */
+const card_state_v3_schema = card_state_v2_schema.extend({ auth: card_auth_schema.optional(), tokens: z.array(z.string()).optional() });
+
+export const listing_reasons = everyOf<ListingReason>()(['blocked', 'lost', 'frozen', 'expired', 'closed', 'replaced', 'debt']);
+
+/** Layout 4 (current): layout 3 and the card's offline fields. */
+export const card_state_schema = card_state_v3_schema.extend({
+  denylisted: z.enum(listing_reasons).optional(),
+  denylistHistory: z.boolean().optional(),
+  offlineMergedMinor: integer.optional(),
+});
 
 export const card_state_codec = stateCodec<CardState>('card', card_state_schema, [
   legacyLayout(card_state_v1_schema, (v1) =>
@@ -83,6 +96,8 @@ export const card_state_codec = stateCodec<CardState>('card', card_state_schema,
   ),
   // A layout-2 card does not authenticate: it is a layout-3 card as it is.
   legacyLayout(card_state_v2_schema, (v2) => v2),
+  // A layout-3 card has never been listed nor sold offline: it is a layout-4 card as it is.
+  legacyLayout(card_state_v3_schema, (v3) => v3),
 ]);
 /** The stored JSON of a card's state: what every commit of the card writes. */
 export const encodeCardState = card_state_codec.encode;

@@ -1,11 +1,14 @@
 // How a fleet account and what hangs off it are stored, all on the fleet's shard: the account
 // (tl:{s}:fleet:<id>), its cards (fcard), its vehicles' last odometer readings (vehicle) and its
-// review queue (review). All at layout 1 but the card: layout 2 keeps velocity in time buckets
-// (actors/rules/velocity.ts); layout 1 (velocity events) is read and upgraded.
+// review queue (review). The account is at layout 2 (its postpaid cycle, holds, card policy and
+// shared price list; layout 1 is read as an account in its first cycle). The card is at layout 3:
+// layout 2 kept velocity in time buckets (actors/rules/velocity.ts; layout 1's velocity events are
+// read and upgraded), layout 3 adds its PIN. The others are at layout 1.
 
 import { z } from 'zod';
-import type { FleetAccountState, FleetCardState, FleetCardStatus, VehicleState } from '../fleet/rules';
-import type { PriceFormula } from '../rules/pricing';
+import { default_card_policy, type FleetAccountState, type FleetCardState, type FleetCardStatus, type VehicleState } from '../fleet/rules';
+import { newBilling } from '../fleet/billing';
+import type { BasePrice, PriceFormula } from '../rules/pricing';
 import type { ReviewQueue } from '../rules/review-queue';
 import { legacyLayout, stateCodec } from './codec';
 import {
@@ -26,6 +29,8 @@ export const price_formulas = everyOf<PriceFormula>()([
   'spot_plus_percent',
   'pump_minus_amount',
   'pump_minus_percent',
+  'pump_plus_amount',
+  'pump_plus_percent',
 ]);
 export const fleet_card_statuses = everyOf<FleetCardStatus>()(['active', 'frozen', 'blocked']);
 
@@ -44,7 +49,8 @@ const price_agreement_schema = z.object({
 
 const base_price_schema = z.object({ product_code: z.string(), unit_milli_minor: integer, effective_from_ms: integer });
 
-export const fleet_account_schema = z.object({
+/** Layout 1: the account before its postpaid cycle, holds, card policy and shared price list. */
+const fleet_account_v1_schema = z.object({
   fleetId: z.string(),
   currency: z.string(),
   timeZone: z.string(),
@@ -61,7 +67,53 @@ export const fleet_account_schema = z.object({
   createdAtMs: integer,
 });
 
-export const fleet_account_codec = stateCodec<FleetAccountState>('fleet', fleet_account_schema);
+const billing_schema = z.object({
+  cycle: integer,
+  cycleOpenedAtMs: integer,
+  terms: z.object({ payment_terms_days: integer, block_after_overdue_days: integer.optional() }),
+  invoices: z.array(z.object({ cycle: integer, amountMinor: integer, outstandingMinor: integer, issuedAtMs: integer, dueAtMs: integer })),
+});
+
+const fleet_hold_schema = z.object({
+  amountMinor: integer,
+  expiresAtMs: integer,
+  card: z.string(),
+  atMs: integer,
+  prompts: z.object({ odometer_km: integer, driver_id: z.string(), vehicle_id: z.string() }),
+});
+
+const card_policy_schema = z.object({
+  pin_required: z.boolean(),
+  pin_attempts_max: integer,
+  hold_expiry_ms: integer,
+  completion_tolerance_bp: integer,
+});
+
+/**
+ * Layout 2 (current): the postpaid cycle (billing), the cards' open pre-authorizations (holds,
+ * heldMinor), their PIN and pump settings (cardPolicy) and a shared SPOT price list (priceList).
+ */
+export const fleet_account_schema = fleet_account_v1_schema.extend({
+  billing: billing_schema,
+  holds: z.record(z.string(), fleet_hold_schema),
+  heldMinor: integer,
+  cardPolicy: card_policy_schema,
+  priceList: z.string().optional(),
+});
+
+/**
+ * An account stored before layout 2 is in its first cycle, opened when it was created: everything
+ * it owes is uninvoiced spend (its documents, without a cycle, read as cycle 1 in ClickHouse too).
+ */
+export const fleet_account_codec = stateCodec<FleetAccountState>('fleet', fleet_account_schema, [
+  legacyLayout(fleet_account_v1_schema, (v1) => ({
+    ...v1,
+    billing: newBilling(v1.createdAtMs),
+    holds: {},
+    heldMinor: 0,
+    cardPolicy: default_card_policy,
+  })),
+]);
 export const encodeFleetAccount = fleet_account_codec.encode;
 export const decodeFleetAccount = fleet_account_codec.decode;
 
@@ -79,11 +131,16 @@ function fleetCardSchema<P extends z.ZodType>(program: P) {
   });
 }
 
-/** Layout 2 (current): velocity as time buckets per window. */
-export const fleet_card_schema = fleetCardSchema(program_card_state_schema);
+/** Layout 3 (current): layout 2 and the card's PIN (a keyed hash) and its wrong attempts. */
+export const fleet_card_schema = fleetCardSchema(program_card_state_schema).extend({
+  pinHash: z.string().optional(),
+  pinFailures: integer.optional(),
+});
 
 export const fleet_card_codec = stateCodec<FleetCardState>('fleet_card', fleet_card_schema, [
   legacyLayout(fleetCardSchema(program_card_state_v1_schema), (v1) => ({ ...v1, program: upgradeProgramCardState(v1.program) })),
+  // Layout 2 had no PIN: the card has none until an operator sets one.
+  legacyLayout(fleetCardSchema(program_card_state_schema), (v2) => v2),
 ]);
 export const encodeFleetCard = fleet_card_codec.encode;
 export const decodeFleetCard = fleet_card_codec.decode;
@@ -93,6 +150,15 @@ export const vehicle_schema = z.object({ odometerKm: integer, atMs: integer });
 export const vehicle_codec = stateCodec<VehicleState>('vehicle', vehicle_schema);
 export const encodeVehicle = vehicle_codec.encode;
 export const decodeVehicle = vehicle_codec.decode;
+
+/** A shared wholesale (SPOT) price list (actors/fleet/price-lists.ts): its entries, oldest first per product. */
+export interface SharedPriceList {
+  readonly prices: readonly BasePrice[];
+}
+
+export const price_list_schema = z.object({ prices: z.array(base_price_schema) });
+
+export const price_list_codec = stateCodec<SharedPriceList>('price_list', price_list_schema);
 
 export const review_queue_schema = z.object({ entries: z.array(review_entry_schema), dropped: integer });
 

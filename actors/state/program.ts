@@ -9,7 +9,9 @@
 // the reader did before, now one tested step. Programs are rare writes, so the marker's bytes cost
 // nothing. Layout 3 adds cardAuthKeyId (cards that authenticate); a layout-2 record upgrades with
 // none. A node of an older build refuses a layout-3 record rather than ignore the key id: it would
-// issue cards of the program that do not authenticate.
+// issue cards of the program that do not authenticate. Layout 4 adds the optional offline policy
+// (actors/offline/policy.ts): a layout-3 reader would drop it, so it refuses layout 4; a layout-3
+// record is a program never sold offline (identity step).
 
 import { z } from 'zod';
 import { default_program_config, type ProgramConfig } from '../program/config';
@@ -29,8 +31,18 @@ const program_config_layout_2_schema = z.object({
   rules: program_rules_schema.optional(),
 });
 
-/** Layout 3 (current): layout 2 and the card authentication key. */
-export const program_config_schema = program_config_layout_2_schema.extend({ cardAuthKeyId: z.string() });
+/** Layout 3: layout 2 and the card authentication key. */
+const program_config_layout_3_schema = program_config_layout_2_schema.extend({ cardAuthKeyId: z.string() });
+
+export const program_offline_policy_schema = z.object({
+  txnMaxMinor: integer,
+  cardMaxMinor: integer,
+  debtThresholdMinor: integer,
+  cardCounter: z.boolean(),
+});
+
+/** Layout 4 (current): layout 3 and the offline policy. */
+export const program_config_schema = program_config_layout_3_schema.extend({ offline: program_offline_policy_schema.optional() });
 
 /** Layout 1: the fields of layout 2, each possibly missing from a record written before it existed. */
 export const program_config_layout_1_schema = program_config_layout_2_schema.partial();
@@ -45,6 +57,7 @@ export function upgradeProgramConfigFromLayout1(record: z.output<typeof program_
 export const program_config_codec = stateCodec<ProgramConfig>('program', program_config_schema, [
   legacyLayout(program_config_layout_1_schema, upgradeProgramConfigFromLayout1),
   legacyLayout(program_config_layout_2_schema, (layout2) => ({ ...layout2, cardAuthKeyId: '' })),
+  legacyLayout(program_config_layout_3_schema, (layout3) => layout3),
 ]);
 export const encodeProgramConfig = program_config_codec.encode;
 /** A program read back (ProgramRegistry.load, when a card of it activates or the cache is stale). */

@@ -4,12 +4,12 @@
 // read memory only; changes go through group commit like card decisions and are answered once
 // durable.
 
-import { rejected, type TaplineError } from '../errors';
+import { failedPrecondition, notFound, rejected, type TaplineError } from '../errors';
 import type { Acting } from '../principal';
-import { EntityHost, loadSlot, stampOf, type HostContext, type Reply, type Slot } from '../runtime/entity-host';
-import type { EntityId } from '../runtime/persistence';
-import { terminalEnabledChanged, terminalRegistered } from '../outbox/builders';
-import { decodeTerminalState, encodeTerminalState } from '../state/terminal';
+import { EntityHost, loadSlot, stampOf, type CommitPlan, type HostContext, type Reply, type Slot } from '../runtime/entity-host';
+import type { EntityId, StoredRecord } from '../runtime/persistence';
+import { terminalEnabledChanged, terminalOffline, terminalRegistered } from '../outbox/builders';
+import { decodeOfflineBatch, decodeTerminalState, encodeOfflineBatch, encodeTerminalState } from '../state/terminal';
 import {
   checkCanTransact,
   decideTerminal,
@@ -18,6 +18,13 @@ import {
   type TerminalCommand,
   type TerminalState,
 } from './rules';
+import { acknowledgeDenylist, configureOffline, decideGrant, sameSettings, type TerminalOffline } from '../offline/grant';
+import { batchDigest, batchSigned } from '../offline/signature';
+import { completeBatch, decideAccept, unknownCardDocument, type AcceptEnv } from '../offline/uploads';
+import { missingEntries } from '../offline/batch';
+import { offlineBatchId, type OfflineBatchRecord } from '../offline/records';
+import { versionSum } from '../offline/denylist';
+import type { OfflineAnswer, OfflineCommand } from './offline-messages';
 
 export type TerminalMessage =
   | {
@@ -35,7 +42,12 @@ export type TerminalMessage =
       readonly reply: Reply<TerminalAnswer>;
       readonly attempt: number;
       readonly acting?: Acting;
-    };
+    }
+  /** Offline selling (offline-messages.ts): settings, grants, acknowledgements, uploads. */
+  | { readonly type: 'offline'; readonly command: OfflineCommand; readonly reply: Reply<OfflineAnswer>; readonly attempt: number };
+
+/** Entry numbers an answer lists as missing, at most (the state keeps them as ranges). */
+export const missing_listed_max = 1_000;
 
 export interface TerminalAnswer {
   readonly state: TerminalState;
@@ -51,6 +63,10 @@ export interface TerminalActorContext extends Pick<HostContext, 'persistence' | 
   readonly publish: (terminalId: string, state: TerminalState | undefined) => void;
   readonly clock: () => number;
   readonly retell: (terminalId: string, message: TerminalMessage) => boolean;
+  /** Ids of the documents the terminal writes for offline sales of unknown cards. */
+  readonly nextTransactionId: () => string;
+  /** What judging an offline batch needs besides the terminal (shard count, counter signatures, resume window). */
+  readonly offline: Omit<AcceptEnv, 'nowMs'>;
 }
 
 export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slot<TerminalState> {
@@ -68,19 +84,31 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     this.entity = { kind: 'terminal', id: terminalId };
   }
 
-  protected needsAwait(): boolean {
-    return !this.loaded;
+  /**
+   * The actor holds no terminal: none exists (as last read), or it could not be read, and nothing
+   * of it is in flight (shard-region.ts stops such an actor at once; the next message reads again).
+   */
+  get absent(): boolean {
+    return this.state === undefined && this.idleCommits;
+  }
+
+  protected needsAwait(message: TerminalMessage): boolean {
+    // An upload and a completion read their batch's record first.
+    return !this.loaded || (message.type === 'offline' && (message.command.kind === 'accept' || message.command.kind === 'complete'));
   }
 
   protected async handleAwaiting(message: TerminalMessage): Promise<void> {
     if (!this.loaded) await this.reload();
-    this.handle(message);
+    if (message.type === 'offline' && (message.command.kind === 'accept' || message.command.kind === 'complete'))
+      await this.offlineBatch(message);
+    else this.handle(message);
   }
 
   protected handle(message: TerminalMessage): void {
     if (message.type === 'check') message.then(checkCanTransact(this.durable, message.cashier));
     else if (message.type === 'read') this.read(message.reply);
-    else this.change(message);
+    else if (message.type === 'change') this.change(message);
+    else this.offline(message);
   }
 
   protected failMessage(message: TerminalMessage, error: TaplineError): void {
@@ -140,5 +168,184 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
       },
     );
     if (!submitted) message.reply({ ok: false, error: this.commitQueueFull() });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Offline selling (actors/offline): the decisions are pure; this commits them and answers.
+
+  private offline(message: Extract<TerminalMessage, { type: 'offline' }>): void {
+    const state = this.state;
+    if (state === undefined)
+      return message.reply({ ok: false, error: notFound('terminal not registered', { terminalId: this.terminalId }) });
+    const { command } = message;
+    const nowMs = this.context.clock();
+    switch (command.kind) {
+      case 'inspect':
+        return message.reply({ ok: true, value: { kind: 'state', state, version: this.version } });
+      case 'configure': {
+        if (sameSettings(state.offline, command.settings))
+          return message.reply({ ok: true, value: { kind: 'state', state, version: this.version } });
+        const offline = configureOffline(state.offline, command.settings);
+        const document = this.offlineDocument(state, 'settings', offline.version, nowMs, { operator: command.acting.subject });
+        return this.commitOffline(message, { ...state, offline }, document, { audit: stampOf(command.acting, () => nowMs) });
+      }
+      case 'grant': {
+        if (!state.enabled)
+          return message.reply({ ok: false, error: failedPrecondition('terminal disabled', { terminalId: this.terminalId }) });
+        const decision = decideGrant(state.offline, this.version, command.request, nowMs);
+        if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+        if (decision.kind === 'stale') return message.reply({ ok: true, value: { kind: 'stale' } });
+        const document = this.offlineDocument(state, 'grant', decision.grant.number, nowMs);
+        return this.commitOffline(message, { ...state, offline: decision.after }, document);
+      }
+      case 'ack': {
+        if (state.offline === undefined)
+          return message.reply({ ok: false, error: failedPrecondition('terminal is not set up to sell offline') });
+        const offline = acknowledgeDenylist(state.offline, command.versions, command.lastEntry, command.behind, nowMs);
+        const document = this.offlineDocument(state, 'ack', versionSum(command.versions), nowMs, { behind: command.behind });
+        return this.commitOffline(message, { ...state, offline }, document);
+      }
+      default:
+        throw new Error(`assertion: ${command.kind} is handled after its batch record is read`);
+    }
+  }
+
+  /** Commits the terminal's new state with its document; answers the state once durable. */
+  private commitOffline(
+    message: Extract<TerminalMessage, { type: 'offline' }>,
+    after: TerminalState,
+    document: string,
+    extra?: Partial<CommitPlan>,
+  ): void {
+    const plan: CommitPlan = {
+      ...extra,
+      slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
+      outbox: document,
+    };
+    this.commitThenReply(
+      plan,
+      message.reply,
+      { ok: true, value: { kind: 'state', state: after, version: this.version } },
+      (ownConflict) => this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict),
+      (committed) => this.context.publish(this.terminalId, committed ? after : undefined),
+    );
+  }
+
+  private offlineDocument(
+    state: TerminalState,
+    event: 'settings' | 'grant' | 'ack' | 'batch',
+    version: number,
+    at: number,
+    extra: { readonly behind?: number; readonly entries?: number; readonly missing?: number; readonly operator?: string } = {},
+  ): string {
+    return terminalOffline({ terminal: this.terminalId, merchant: state.merchantId, event, version, at, ...extra });
+  }
+
+  /** An upload (accept) or the end of its merge (complete): both decided on the batch's record. */
+  private async offlineBatch(message: Extract<TerminalMessage, { type: 'offline' }>): Promise<void> {
+    const { command } = message;
+    if (command.kind !== 'accept' && command.kind !== 'complete') throw new Error('assertion: not a batch command');
+    const entity: EntityId = { kind: 'offline_batch', id: offlineBatchId(this.terminalId, command.batch) };
+    const stored = await this.loadRecord(entity);
+    if (!this.loaded) await this.reload();
+    const state = this.state;
+    if (state === undefined)
+      return message.reply({ ok: false, error: notFound('terminal not registered', { terminalId: this.terminalId }) });
+    const record = stored.data === undefined ? undefined : decodeOfflineBatch(stored.data);
+    if (command.kind === 'accept') return this.accept(message, command, state, entity, stored, record);
+    if (record === undefined)
+      return message.reply({ ok: false, error: failedPrecondition('no such offline batch was accepted', { batch: command.batch }) });
+    this.complete(message, command, state, entity, stored, record);
+  }
+
+  private accept(
+    message: Extract<TerminalMessage, { type: 'offline' }>,
+    command: Extract<OfflineCommand, { kind: 'accept' }>,
+    state: TerminalState,
+    entity: EntityId,
+    stored: StoredRecord,
+    record: OfflineBatchRecord | undefined,
+  ): void {
+    const offline = state.offline;
+    const proof = {
+      digest: batchDigest(command.bytes),
+      signed: offline !== undefined && batchSigned(offline.publicKey, command.bytes, command.signature),
+    };
+    const decision = decideAccept(offline, record, command.input, proof, { ...this.context.offline, nowMs: this.context.clock() });
+    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    const missing = missingEntries(
+      (decision.kind === 'accept' ? decision.after : (offline as TerminalOffline)).entries,
+      missing_listed_max,
+    );
+    const answer: OfflineAnswer = {
+      kind: 'batch',
+      record: decision.record,
+      merchantId: state.merchantId,
+      missing,
+      replayed: decision.kind === 'replay',
+    };
+    if (decision.kind === 'replay') return message.reply({ ok: true, value: answer });
+    const after: TerminalState = { ...state, offline: decision.after };
+    const plan: CommitPlan = {
+      slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
+      writes: [{ entity, expectVersion: stored.version, data: encodeOfflineBatch(decision.record) }],
+    };
+    this.commitThenReply(
+      plan,
+      message.reply,
+      { ok: true, value: answer },
+      (ownConflict) => this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict),
+      (committed) => this.context.publish(this.terminalId, committed ? after : undefined),
+    );
+  }
+
+  private complete(
+    message: Extract<TerminalMessage, { type: 'offline' }>,
+    command: Extract<OfflineCommand, { kind: 'complete' }>,
+    state: TerminalState,
+    entity: EntityId,
+    stored: StoredRecord,
+    record: OfflineBatchRecord,
+  ): void {
+    const offline = state.offline as TerminalOffline;
+    const missing = missingEntries(offline.entries, missing_listed_max);
+    const answer = (done: OfflineBatchRecord): OfflineAnswer => ({
+      kind: 'batch',
+      record: done,
+      merchantId: state.merchantId,
+      missing,
+      replayed: false,
+    });
+    // Completed meanwhile by another upload of the same batch: its results stand.
+    if (record.results !== undefined) return message.reply({ ok: true, value: answer(record) });
+    const nowMs = this.context.clock();
+    const done = completeBatch(offline, record, command.batch, command.results, nowMs);
+    const after: TerminalState = { ...state, offline: done.after };
+    const unknown = command.unknownCards.map((entry) => ({
+      shard: this.shard,
+      document: unknownCardDocument(
+        entry,
+        { terminalId: this.terminalId, merchantId: state.merchantId, key: entry.key },
+        this.context.nextTransactionId(),
+        nowMs,
+      ),
+    }));
+    const document = this.offlineDocument(state, 'batch', command.batch, nowMs, {
+      entries: record.entries.length,
+      missing: missing.length,
+    });
+    const plan: CommitPlan = {
+      slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
+      writes: [{ entity, expectVersion: stored.version, data: encodeOfflineBatch(done.record) }],
+      outbox: document,
+      ...(unknown.length === 0 ? {} : { extraOutbox: unknown }),
+    };
+    this.commitThenReply(
+      plan,
+      message.reply,
+      { ok: true, value: answer(done.record) },
+      (ownConflict) => this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict),
+      (committed) => this.context.publish(this.terminalId, committed ? after : undefined),
+    );
   }
 }

@@ -4,6 +4,7 @@
 // transaction (see actors/card/actor.ts).
 
 import { timingSafeEqual } from 'node:crypto';
+import type { TerminalOffline } from '../offline/grant';
 
 /** What a terminal is told to print and how to reach Tapline; versioned so it can fetch changes. */
 export interface TerminalParameters {
@@ -29,6 +30,8 @@ export interface TerminalState {
   readonly cashiers: Readonly<Record<string, boolean>>;
   /** Each cashier's code as a keyed hash (never the code); the field name keeps it out of audit values. */
   readonly cashierPins: Readonly<Record<string, string>>;
+  /** Offline selling: settings, grant and uploads (actors/offline/grant.ts); absent = never offline. */
+  readonly offline?: TerminalOffline;
 }
 
 /** Cashiers one terminal keeps: its state is loaded and written whole, so it stays small. */

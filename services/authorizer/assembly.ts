@@ -4,6 +4,8 @@
 // handlers' dependencies, and the public gRPC and metrics servers. node.ts starts them in order and
 // stops them in reverse.
 
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -13,12 +15,15 @@ import { IssuanceRecords } from '../../actors/card/issuance';
 import type { CardState } from '../../actors/card/rules';
 import { IdempotencyIndex } from '../../actors/idempotency';
 import { ProgramRegistry } from '../../actors/program/registry';
+import { PriceListRegistry } from '../../actors/fleet/price-lists';
 import { ActorRuntime } from '../../actors/runtime/actor-runtime';
 import { shardKeyOf, shardOf } from '../../actors/sharding/shard-key';
 import { ShardOwnership } from '../../actors/sharding/shard-ownership';
 import { ShardRegion } from '../../actors/sharding/shard-region';
 import { TerminalCache } from '../../actors/sharding/terminal-cache';
 import { decodeTerminalState } from '../../actors/state/terminal';
+import type { TerminalState } from '../../actors/terminal/rules';
+import { DenylistAges } from './usecases/denylist-ages';
 import { ClusterServiceService, type ForwardRequest, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
 import { AuthorizationServiceService, type AuthorizeResponse } from '../../gen/tapline/v1/authorization';
 import { CardServiceService } from '../../gen/tapline/v1/cards';
@@ -30,8 +35,13 @@ import { ClusterCoordinator } from './cluster/coordinator';
 import { ClusterMetrics } from './cluster/metrics';
 import { Peers } from './cluster/peers';
 import { ClusterRouter } from './cluster/router';
-import type { NodeConfig } from './config';
+import { activeEntitiesMax, type NodeConfig } from './config';
+import { getHeapStatistics } from 'node:v8';
 import { bindServer, createHealth, createOperatorServer, createTerminalServer, type ServiceDepsAll } from './grpc/server';
+import { InFlight, type StreamBudgets } from './grpc/service';
+import { ConnectionBudgets } from './grpc/result-stream';
+import { createStrictServer } from './grpc/strict-server';
+import { WireSchemas } from '../common/wire-check';
 import { accessInterceptor, systemCaller } from '../common/auth/grpc-access';
 import { rpc_rules } from '../common/auth/policy';
 import type { AccessLookups } from '../common/auth/access';
@@ -39,7 +49,6 @@ import type { DoorSecurity } from './doors';
 import { RedisApprovalStore } from './store/approvals';
 import { TerminalMerchants } from './store/terminal-merchants';
 import { Approvals } from './usecases/approvals';
-import { InFlight } from './grpc/service';
 import { StoredBalances } from './store/balances';
 import { ClusterStore } from './store/cluster-store';
 import { Committer } from './store/committer';
@@ -57,6 +66,15 @@ import { PspTopUps } from './usecases/psp-top-ups';
 import { servePspWebhook } from './psp/webhook-server';
 import { ProgramRefundRun } from './usecases/refund-run';
 import { CardTabs } from './usecases/tabs';
+import { ConfigError } from './config';
+import type { CardCounterReading } from '../../actors/offline/batch';
+import { counterSigned } from '../../actors/offline/signature';
+import type { OfflineDeps } from './grpc/offline-service';
+import { DenylistStore } from './store/denylist';
+import { DenylistDeltas } from './usecases/denylist';
+import { CardCounters } from './usecases/offline-counters';
+import { OfflineProfiles } from './usecases/offline-profiles';
+import { OfflineUploads } from './usecases/offline-uploads';
 import { ManualCredits } from './usecases/credits';
 import { CardAuthKeys } from './usecases/card-auth';
 import { CardTokens, TokenHasher } from './usecases/card-tokens';
@@ -95,11 +113,30 @@ export interface Domain {
   readonly ownership: ShardOwnership;
   readonly committer: Committer;
   readonly programs: ProgramRegistry;
+  /** Shared SPOT price lists fleet accounts follow (the same refresh as programs). */
+  readonly priceLists: PriceListRegistry;
   readonly runtime: ActorRuntime;
   readonly region: ShardRegion;
   readonly psp: PspParts;
   /** Master keys of cards that authenticate (TAPLINE_CARD_AUTH_KEYS), when configured. */
   readonly cardAuthKeys: CardAuthKeys | undefined;
+  /** Tapline's key for card offline-spend counters (TAPLINE_OFFLINE_COUNTER_KEY_FILE), if set. */
+  readonly counterKey: CounterKey | undefined;
+}
+
+/** The counter key: the private half signs bases, the public half checks them and goes to terminals. */
+export interface CounterKey {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+}
+
+/** Reads the counter key (PEM, PKCS#8 Ed25519); undefined when none is configured. */
+export function loadCounterKey(file: string | undefined): CounterKey | undefined {
+  if (file === undefined) return undefined;
+  const privateKey = createPrivateKey(readFileSync(file));
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new ConfigError('TAPLINE_OFFLINE_COUNTER_KEY_FILE must hold an Ed25519 private key');
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 /** The public doors' gRPC servers (terminal, operator), the metrics / health HTTP server and the PSP webhook listener. */
@@ -186,6 +223,7 @@ export function buildDomain(
       in_flight_max: config.TAPLINE_COMMIT_IN_FLIGHT_MAX,
       pending_entries_max: config.TAPLINE_COMMIT_PENDING_MAX,
       idempotency_ttl_s: config.TAPLINE_IDEMPOTENCY_TTL_S,
+      denylist_log_per_shard_max: config.TAPLINE_DENYLIST_LOG_PER_SHARD_MAX,
     },
     logger,
     metrics,
@@ -197,22 +235,45 @@ export function buildDomain(
     clock,
     onRefreshError: (error) => logger.warn({ err: error }, 'program refresh failed; the cached configuration stays in use'),
   });
+  const priceLists = new PriceListRegistry(committer, {
+    shard_count: config.TAPLINE_SHARD_COUNT,
+    refresh_ms: config.TAPLINE_PROGRAM_REFRESH_MS,
+    conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+    clock,
+  });
   const psp = buildPsp(config, logger, clock, options.psp);
   const cardAuthKeys = CardAuthKeys.parse(config.TAPLINE_CARD_AUTH_KEYS);
   const runtime = new ActorRuntime();
+  const counterKey = loadCounterKey(config.TAPLINE_OFFLINE_COUNTER_KEY_FILE);
+  const denylistAges = new DenylistAges({ terminals_max: config.TAPLINE_OFFLINE_DENYLIST_AGE_TERMINALS_MAX }, (terminalId) =>
+    ownership.holds(shardOf('terminal', terminalId, config.TAPLINE_SHARD_COUNT)),
+  );
+  let untrackedLogged = 0;
+  metrics.watchDenylistAges(() => {
+    if (denylistAges.untracked > untrackedLogged) {
+      untrackedLogged = denylistAges.untracked;
+      logger.warn(
+        { untracked: untrackedLogged },
+        'terminals past TAPLINE_OFFLINE_DENYLIST_AGE_TERMINALS_MAX: their denylist age is not reported',
+      );
+    }
+    return denylistAges.ages(clock());
+  });
   const region = buildRegion(
     config,
     metrics,
     store,
     committer,
-    programs,
+    { programs, priceLists },
     runtime,
     ownership,
     { psp, cardAuthKeys },
     clock,
     nextTransactionId,
+    counterKey,
+    denylistAges,
   );
-  return { ownership, committer, programs, runtime, region, psp, cardAuthKeys };
+  return { ownership, committer, programs, priceLists, runtime, region, psp, cardAuthKeys, counterKey };
 }
 
 function buildRegion(
@@ -220,18 +281,20 @@ function buildRegion(
   metrics: Metrics,
   store: RedisStore,
   committer: Committer,
-  programs: ProgramRegistry,
+  { programs, priceLists }: { programs: ProgramRegistry; priceLists: PriceListRegistry },
   runtime: ActorRuntime,
   ownership: ShardOwnership,
   parts: { readonly psp: PspParts; readonly cardAuthKeys: CardAuthKeys | undefined },
   clock: () => number,
   nextTransactionId: () => string,
+  counterKey: CounterKey | undefined,
+  denylistAges: DenylistAges,
 ): ShardRegion {
   const { autoReloader } = parts.psp;
   const limits = {
     mailbox_max: config.TAPLINE_MAILBOX_MAX,
     drain_batch_max: config.TAPLINE_DRAIN_BATCH_MAX,
-    active_entities_max: config.TAPLINE_ACTIVE_ENTITIES_MAX,
+    active_entities_max: activeEntitiesMax(config, getHeapStatistics().heap_size_limit),
     passivate_after_ms: config.TAPLINE_PASSIVATE_AFTER_MS,
   };
   const card = {
@@ -257,8 +320,42 @@ function buildRegion(
     { staleness_ms: config.TAPLINE_TERMINAL_CACHE_MS, entries_max: config.TAPLINE_TERMINAL_CACHE_MAX },
     clock,
   );
-  const terminal = { persistence: committer, clock, conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX };
-  return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals }, clock);
+  const terminal = {
+    persistence: committer,
+    clock,
+    conflict_attempts_max: config.TAPLINE_CONFLICT_ATTEMPTS_MAX,
+    nextTransactionId,
+    offline: {
+      shardCount: config.TAPLINE_SHARD_COUNT,
+      counterSigned: (cardId: string, counter: CardCounterReading) =>
+        counterKey !== undefined &&
+        counterSigned(
+          counterKey.publicKey,
+          cardId,
+          counter.baseMergedMinor,
+          counter.baseIssuedAtMs,
+          Buffer.from(counter.baseSignature, 'base64'),
+        ),
+      // Half the idempotency retention: a half-merged batch is completed while its entries' records are surely kept.
+      resume_within_ms: (config.TAPLINE_IDEMPOTENCY_TTL_S * 1000) / 2,
+    },
+  };
+  const onTerminalPublished = (terminalId: string, state: TerminalState | undefined): void => denylistAges.observe(terminalId, state);
+  return new ShardRegion(runtime, ownership, limits, { card, terminal, remoteTerminals, onTerminalPublished, priceLists }, clock);
+}
+
+/** Back-pressure bounds of one server's streams, with their own per-connection counts (counted in `metrics`). */
+export function streamBudgets(config: NodeConfig, metrics: Metrics): StreamBudgets {
+  const budgets = new ConnectionBudgets();
+  metrics.countStreamPending(() => budgets.pendingItems);
+  return {
+    limits: {
+      stream_pending_items_max: config.TAPLINE_STREAM_PENDING_ITEMS_MAX,
+      connection_pending_items_max: config.TAPLINE_CONNECTION_PENDING_ITEMS_MAX,
+      frame_results_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
+    },
+    budgets,
+  };
 }
 
 /** What the gRPC handlers and the use cases behind them need. */
@@ -272,7 +369,7 @@ export function buildServiceDeps(
   clock: () => number,
   accepting: () => boolean,
 ): ServiceDepsAll {
-  const { region, programs, committer, psp, cardAuthKeys } = domain;
+  const { region, programs, priceLists, committer, psp, cardAuthKeys } = domain;
   const pinHasher = config.TAPLINE_PIN_SECRET === undefined ? undefined : new PinHasher(config.TAPLINE_PIN_SECRET);
   const pins = new CardPins(pinHasher, region);
   const programCards = new RedisProgramCards(store);
@@ -303,8 +400,10 @@ export function buildServiceDeps(
     clock,
     stream_in_flight_max: config.TAPLINE_STREAM_IN_FLIGHT_MAX,
     stream_frame_items_max: config.TAPLINE_STREAM_FRAME_ITEMS_MAX,
+    streams: streamBudgets(config, metrics),
     accepting,
     programs,
+    priceLists,
     records: committer,
     pins,
     managers:
@@ -324,6 +423,7 @@ export function buildServiceDeps(
     tapPours: new TapPours(committer, config.TAPLINE_SHARD_COUNT, clock),
     terminals: new TerminalAdmin(region, pinHasher, new StoredTerminals(store)),
     balances: new StoredBalances(store),
+    offline: buildOffline(config, store, domain, fanout, cluster.router, clock, metrics),
     cluster: {
       holdsCard: (cardId) => cluster.router.holdsKey(shardKeyOf('card', cardId)),
       authorize: (request, caller, done) =>
@@ -333,6 +433,35 @@ export function buildServiceDeps(
     },
     approvals: buildApprovals(config, store, cluster.router, clock),
     access: new TerminalMerchants(store, config.TAPLINE_SHARD_COUNT, config.TAPLINE_TERMINAL_MERCHANTS_MAX),
+  };
+}
+
+/** Offline selling's use cases (docs/OFFLINE.md). */
+function buildOffline(
+  config: NodeConfig,
+  store: RedisStore,
+  domain: Domain,
+  fanout: RoutedCardFanout,
+  router: ClusterRouter,
+  clock: () => number,
+  metrics: Metrics,
+): OfflineDeps {
+  const { region, programs, counterKey } = domain;
+  const denylist = new DenylistStore(store, config.TAPLINE_SHARD_COUNT);
+  const uploadMetrics = {
+    batch: (how: 'merged' | 'replayed') => metrics.offlineBatches.inc({ how }),
+    entry: (result: string) => metrics.offlineEntries.inc({ result }),
+  };
+  return {
+    profiles: new OfflineProfiles(region, programs, denylist, counterKey?.publicKey, clock, (seconds) =>
+      metrics.denylistStaleness.observe(seconds),
+    ),
+    deltas: new DenylistDeltas(denylist, region, (behind) => metrics.denylistBehind.observe(behind)),
+    uploads: new OfflineUploads(region, fanout, { cards_in_flight_max: config.TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT }, uploadMetrics, {
+      holdsCard: (cardId) => router.holdsKey(shardKeyOf('card', cardId)),
+      region,
+    }),
+    counters: new CardCounters(region, counterKey?.privateKey, clock),
   };
 }
 
@@ -374,7 +503,14 @@ export async function serve(
   security: DoorSecurity,
   ready: () => boolean,
 ): Promise<Serving> {
-  const common = { message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES, lookups: deps.access, wrap: router.wrap.bind(router) };
+  const common = {
+    message_max_bytes: config.TAPLINE_GRPC_MESSAGE_MAX_BYTES,
+    streams_per_connection_max: config.TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX,
+    connection_age_max_ms: config.TAPLINE_GRPC_CONNECTION_AGE_MAX_MS,
+    connection_age_grace_ms: config.TAPLINE_GRPC_CONNECTION_AGE_GRACE_MS,
+    lookups: deps.access,
+    wrap: router.wrap.bind(router),
+  };
   const health = createHealth();
   const terminalServer = createTerminalServer(deps, { ...common, authenticate: security.terminal.authenticate }, health);
   const operatorServer = createOperatorServer(deps, { ...common, authenticate: security.operator.authenticate }, health);
@@ -445,12 +581,16 @@ export async function startCluster(
     logger,
     clock,
     metrics,
+    streams: streamBudgets(config, nodeMetrics),
   });
-  const server = new grpc.Server({
+  const server = createStrictServer(WireSchemas.shared(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
+    // Peers open one Forward stream per link; the bound only caps what one connection may hold.
+    // No maximum age: a peer link is meant to live as long as both nodes.
+    'grpc.max_concurrent_streams': config.TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX,
     // Measured, then checked: only callers with a node certificate of the cluster CA get in.
     interceptors: [
       nodeMetrics.grpc.interceptor,

@@ -3,7 +3,7 @@
 
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ConfigError, envInt, log_level, parseEnv } from '../common/process';
+import { ConfigError, envInt, log_level, optionalEnvInt, parseEnv } from '../common/process';
 import { CardAuthKeys } from './usecases/card-auth';
 import { redis_target_env, redisTargetOf, type RedisTarget } from '../common/redis-target';
 
@@ -30,9 +30,10 @@ const schema = z.object({
   // (a festival visitor at the bar) warm enough while bounding memory for millions of cards.
   TAPLINE_PASSIVATE_AFTER_MS: int(1000, 86_400_000, 60_000),
   TAPLINE_PASSIVATION_SWEEP_MS: int(100, 600_000, 5_000),
-  // Hard cap on actors in memory; past it new activations get RESOURCE_EXHAUSTED. At roughly
-  // 1-2 KB per idle card, 2 million actors stay within a few GB.
-  TAPLINE_ACTIVE_ENTITIES_MAX: int(1, 50_000_000, 2_000_000),
+  // Hard cap on actors in memory; past it new activations get RESOURCE_EXHAUSTED. Unset, it
+  // follows the V8 heap (activeEntitiesMax below); set, it may not promise more than that heap
+  // holds.
+  TAPLINE_ACTIVE_ENTITIES_MAX: optionalEnvInt(1, 50_000_000),
   // Commands queued on one entity. A hot card at a venue takes hundreds of taps per second; 10,000
   // is seconds of backlog, beyond which waiting longer helps nobody.
   TAPLINE_MAILBOX_MAX: int(1, 1_000_000, 10_000),
@@ -41,8 +42,30 @@ const schema = z.object({
   TAPLINE_IN_FLIGHT_MAX: int(1, 10_000_000, 250_000),
   // Items accepted on one AuthorizeStream and not yet answered.
   TAPLINE_STREAM_IN_FLIGHT_MAX: int(1, 1_000_000, 100_000),
-  // Items in one AuthorizeStream frame.
+  // Items in one AuthorizeStream frame (and results in one frame sent back).
   TAPLINE_STREAM_FRAME_ITEMS_MAX: int(1, 100_000, 1_000),
+  // Items of one stream (AuthorizeStream, or a peer's Forward) read and not yet written back:
+  // running, or answered and waiting for the client to read its results. At this bound the node
+  // stops reading the stream and HTTP/2 flow control stops the client, so a client that never
+  // reads holds at most this much of the node's memory (~1 KB per item with its request and
+  // result: ~10 MB). 10,000 is ten full frames: a gateway that reads its results never meets it.
+  TAPLINE_STREAM_PENDING_ITEMS_MAX: int(1, 1_000_000, 10_000),
+  // The same over all streams of one client connection, so opening more streams on one
+  // connection does not multiply the bound: two streams' worth.
+  TAPLINE_CONNECTION_PENDING_ITEMS_MAX: int(1, 10_000_000, 20_000),
+  // Calls open at once on one client connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a
+  // client's further calls wait in its own queue until one ends. A terminal has one call open, a
+  // gateway one stream and a few calls, a load driver a few hundred: 1,000 serves them all and
+  // bounds what one connection can hold open.
+  TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX: int(1, 1_000_000, 1_000),
+  // A client connection older than this is asked to reconnect (HTTP/2 GOAWAY; grpc-js adds up
+  // to 10% jitter), so gateways that keep one stream open for days rebalance over the nodes and
+  // release what the connection holds. 30 minutes is rare next to a terminal's calls.
+  TAPLINE_GRPC_CONNECTION_AGE_MAX_MS: int(1_000, 86_400_000, 1_800_000),
+  // After the GOAWAY, calls still open get this long to finish before the connection is closed.
+  // One minute covers a gateway finishing its frames and moving its stream to a new connection;
+  // a call cut short at the end is retried by its client with the same key.
+  TAPLINE_GRPC_CONNECTION_AGE_GRACE_MS: int(0, 3_600_000, 60_000),
   // Entries per commit script: bounds how long Redis is blocked by one script (about 10 µs each).
   TAPLINE_COMMIT_BATCH_MAX: int(1, 100_000, 2_000),
   // Script calls in flight: 2 lets the next batch be encoded while Redis runs the previous one.
@@ -155,6 +178,24 @@ const schema = z.object({
   // terminal may still transact on other nodes for up to this long (docs/CLUSTER.md).
   TAPLINE_TERMINAL_CACHE_MS: int(0, 600_000, 1_000),
   TAPLINE_TERMINAL_CACHE_MAX: int(1, 10_000_000, 100_000),
+  // --- Offline selling (docs/OFFLINE.md).
+  // Listing changes kept per shard for denylist deltas; a terminal further behind gets a snapshot.
+  // 4,096 per shard (about a million changes over 256 shards, ~60 MB of Redis) covers a terminal
+  // that was away for a busy event; a snapshot of a million listed cards is ~20 MB, paged.
+  TAPLINE_DENYLIST_LOG_PER_SHARD_MAX: int(16, 10_000_000, 4_096),
+  // Tapline's Ed25519 private key (PEM, PKCS#8) that signs the bases of card offline-spend
+  // counters (RefreshCardCounter). No default: unset, programs whose cards carry a counter cannot
+  // be sold offline within it (their offline sales are the merchant's), and RefreshCardCounter is
+  // FAILED_PRECONDITION. Never logged.
+  TAPLINE_OFFLINE_COUNTER_KEY_FILE: z.string().optional(),
+  // Cards an offline batch's merge works on at once (each card's entries stay in order): bounds
+  // the calls one upload puts on the cluster while a 500-entry batch still merges in a few rounds.
+  TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT: int(1, 10_000, 64),
+  // Terminals a node reports the denylist age of (tapline_offline_denylist_age_seconds, one series
+  // each): those of its shards whose offline grant is valid. 10,000 covers the offline terminals of
+  // a large venue group on one node while the series stay a few MB in Prometheus; past it, further
+  // terminals are not reported (logged).
+  TAPLINE_OFFLINE_DENYLIST_AGE_TERMINALS_MAX: int(1, 1_000_000, 10_000),
   // --- Doors (README "Doors and roles"). The terminal API listens on TAPLINE_GRPC_HOST:PORT, the
   // operator API (Admin, Card, FleetAdmin and Approval services) on its own port, the node-to-node
   // API on TAPLINE_INTERNAL_PORT: each with its own TLS settings and access rules.
@@ -218,6 +259,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.TAPLINE_DRAIN_BATCH_MAX > config.TAPLINE_MAILBOX_MAX) problems.push('TAPLINE_DRAIN_BATCH_MAX must be <= TAPLINE_MAILBOX_MAX');
   if (config.TAPLINE_STREAM_IN_FLIGHT_MAX > config.TAPLINE_IN_FLIGHT_MAX)
     problems.push('TAPLINE_STREAM_IN_FLIGHT_MAX must be <= TAPLINE_IN_FLIGHT_MAX');
+  if (config.TAPLINE_STREAM_PENDING_ITEMS_MAX > config.TAPLINE_CONNECTION_PENDING_ITEMS_MAX)
+    problems.push('TAPLINE_STREAM_PENDING_ITEMS_MAX must be <= TAPLINE_CONNECTION_PENDING_ITEMS_MAX');
+  if (config.TAPLINE_STREAM_FRAME_ITEMS_MAX > config.TAPLINE_STREAM_PENDING_ITEMS_MAX)
+    problems.push('TAPLINE_STREAM_FRAME_ITEMS_MAX must be <= TAPLINE_STREAM_PENDING_ITEMS_MAX (a frame is read whole)');
   if (config.TAPLINE_COMMIT_PENDING_MAX < config.TAPLINE_COMMIT_BATCH_MAX)
     problems.push('TAPLINE_COMMIT_PENDING_MAX must be >= TAPLINE_COMMIT_BATCH_MAX');
   if (config.TAPLINE_PASSIVATION_SWEEP_MS > config.TAPLINE_PASSIVATE_AFTER_MS)
@@ -262,6 +307,42 @@ function pspProblems(config: z.infer<typeof schema>): string[] {
     problems.push('TAPLINE_MOLLIE_API_KEY is set but TAPLINE_PSP_PROVIDER is not mollie');
   }
   return problems;
+}
+
+/**
+ * Share of the V8 heap that active entity actors may fill. The rest is the node's working set:
+ * requests and decisions in flight, commit batches, stream buffers, caches, and the garbage V8
+ * lets build up between collections.
+ */
+export const active_entities_heap_share = 0.5;
+
+/**
+ * What one active entity actor holds, bytes. loadtest/card-memory.ts measures 1,808 for a card's
+ * actor and state alone (docs/CLUSTER.md); a node process holding actors at its cap measured
+ * ~2,600 each (nact's system map and its dictionary-mode objects grow with them). Rounded up, for
+ * cards with holds, review entries and rule counters.
+ */
+export const active_entity_bytes_estimate = 3_072;
+
+/**
+ * The cap on actors in memory for a heap of `heap_size_limit_bytes` (v8.getHeapStatistics()):
+ * TAPLINE_ACTIVE_ENTITIES_MAX when set, else as many as half the heap holds. A fixed cap would
+ * either waste a large heap or, past what a small one holds, let the node die of heap exhaustion
+ * instead of answering RESOURCE_EXHAUSTED (2,000,000 actors are ~5 GB; the chart's 768 MB heap
+ * holds 131,072 with room for its working set). A configured cap past what the heap holds is
+ * refused at start.
+ */
+export function activeEntitiesMax(config: Pick<NodeConfig, 'TAPLINE_ACTIVE_ENTITIES_MAX'>, heap_size_limit_bytes: number): number {
+  const fits = Math.max(1, Math.floor((heap_size_limit_bytes * active_entities_heap_share) / active_entity_bytes_estimate));
+  const configured = config.TAPLINE_ACTIVE_ENTITIES_MAX;
+  if (configured === undefined) return fits;
+  if (configured > fits) {
+    const heap_mb = Math.round(heap_size_limit_bytes / 1024 / 1024);
+    throw new ConfigError(
+      `invalid configuration: TAPLINE_ACTIVE_ENTITIES_MAX (${configured}) is more actors than this process's V8 heap (${heap_mb} MB) holds: at most ${fits} (${active_entities_heap_share * 100}% of the heap at ${active_entity_bytes_estimate} bytes each); raise --max-old-space-size or unset it`,
+    );
+  }
+  return configured;
 }
 
 /** Secure by default: without the development switch, every door needs its TLS files and tokens an issuer. */

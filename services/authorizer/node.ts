@@ -19,7 +19,8 @@ import {
   type Serving,
 } from './assembly';
 import type { ClusterCoordinator } from './cluster/coordinator';
-import type { NodeConfig } from './config';
+import { activeEntitiesMax, type NodeConfig } from './config';
+import { getHeapStatistics } from 'node:v8';
 import { cardFanoutService } from './grpc/card-fanout-service';
 import { served_services } from './grpc/server';
 import type { InFlight } from './grpc/service';
@@ -43,9 +44,11 @@ export interface NodeOptions {
  * Refuses options that cannot serve the configuration (ConfigError: the process exits with status
  * 2): a PSP secret without an integration that signs its callbacks would open a door that credits
  * cards to whoever holds the secret, for nothing; a provider the entry point does not carry would
- * accept PSP calls it cannot carry out.
+ * accept PSP calls it cannot carry out; a cap on actors past what this process's heap holds would
+ * end in heap exhaustion instead of refusals.
  */
 export function checkNodeOptions(config: NodeConfig, options: NodeOptions): void {
+  activeEntitiesMax(config, getHeapStatistics().heap_size_limit);
   if (config.TAPLINE_PSP_SECRET !== undefined && options.psp?.signsCallbacks !== true) {
     throw new ConfigError(
       'invalid configuration: TAPLINE_PSP_SECRET is set but this entry point has no PSP integration that signs callbacks (the simulated PSP runs only from tools/devenv/node-main.js and the tests; production PSPs are chosen by TAPLINE_PSP_PROVIDER)',

@@ -5,7 +5,7 @@
 // simulated PSP.
 
 import { loadConfig } from './config';
-import { configOrExit, onStopSignal } from '../common/process';
+import { configOrExit, exitOnUnexpectedError, onStopSignal } from '../common/process';
 import { AuthorizerNode, checkNodeOptions, type NodeOptions } from './node';
 import { createLogger } from '../common/logger';
 
@@ -16,7 +16,10 @@ async function main(options: NodeOptions): Promise<void> {
     return loaded;
   });
   const logger = createLogger('tapline-authorizer', config.TAPLINE_LOG_LEVEL);
+  const started: { node?: AuthorizerNode } = {};
+  exitOnUnexpectedError(logger, () => started.node?.shutdown() ?? Promise.resolve());
   const node = await AuthorizerNode.start(config, logger, options);
+  started.node = node;
   // One machine-readable line whatever the log level: supervisors and tests wait for it.
   process.stdout.write(
     JSON.stringify({

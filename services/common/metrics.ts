@@ -128,6 +128,71 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Offline selling (docs/OFFLINE.md).
+  readonly offlineEntries = new Counter({
+    name: 'tapline_offline_entries_total',
+    help: 'Offline entries merged, by result: issuer (charged), merchant (not charged), voided, nothing_to_void, already_voided, unknown_card.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly offlineBatches = new Counter({
+    name: 'tapline_offline_batches_total',
+    help: 'Offline batches answered, by how: merged (first upload, or one a crash interrupted) or replayed (answered from its record).',
+    labelNames: ['how'] as const,
+    registers: [this.registry],
+  });
+
+  readonly denylistBehind = new Histogram({
+    name: 'tapline_denylist_behind_changes',
+    help: 'Denylist changes a terminal lacked when it acknowledged its denylist (0: current).',
+    buckets: [0, 1, 10, 100, 1_000, 10_000, 100_000],
+    registers: [this.registry],
+  });
+
+  readonly denylistStaleness = new Histogram({
+    name: 'tapline_denylist_staleness_seconds',
+    help: "Age of a terminal's acknowledged denylist when it syncs for a grant: how long it sold on that list (never acknowledged: not observed).",
+    buckets: [1, 10, 60, 300, 900, 3_600, 4 * 3_600, 24 * 3_600, 7 * 24 * 3_600],
+    registers: [this.registry],
+  });
+
+  private denylistAgeSource: (() => Iterable<readonly [string, number]>) | undefined;
+
+  readonly denylistAge = new Gauge({
+    name: 'tapline_offline_denylist_age_seconds',
+    help: 'Per terminal that may sell offline now (its grant is valid, its shard held here): seconds since it acknowledged the denylist it holds (never: since its grant).',
+    labelNames: ['terminal'] as const,
+    registers: [this.registry],
+    collect: () => this.collectDenylistAges(),
+  });
+
+  /** Where the per-terminal denylist ages come from at each scrape (the node's DenylistAges). */
+  watchDenylistAges(source: () => Iterable<readonly [string, number]>): void {
+    this.denylistAgeSource = source;
+  }
+
+  private collectDenylistAges(): void {
+    // Terminals no longer reported (grant over, shard moved) leave the metric with the reset.
+    this.denylistAge.reset();
+    for (const [terminal, seconds] of this.denylistAgeSource?.() ?? []) this.denylistAge.set({ terminal }, seconds);
+  }
+
+  private readonly streamPendingSources: (() => number)[] = [];
+
+  /** Read when scraped: what the node's stream back-pressure holds (grpc/result-stream.ts). */
+  readonly streamPendingItems: Gauge = new Gauge({
+    name: 'tapline_stream_pending_items',
+    help: 'Stream items (AuthorizeStream, Forward) read and not yet written back: running, or answered and waiting for the client to read.',
+    registers: [this.registry],
+    collect: () => this.streamPendingItems.set(this.streamPendingSources.reduce((sum, source) => sum + source(), 0)),
+  });
+
+  /** Adds a server's stream budgets to tapline_stream_pending_items. */
+  countStreamPending(source: () => number): void {
+    this.streamPendingSources.push(source);
+  }
+
   private readonly decisionCounters = new Map<string, CountingChild>();
 
   /** Counts a decision; children are cached per label set because this runs once per transaction. */

@@ -49,6 +49,17 @@ export class ReportBackendError extends TaplineError {
   }
 }
 
+/**
+ * The documents a report needs are not all in ClickHouse yet (the streamer is behind the
+ * authorizer): an invoice whose documents do not add up to it. HTTP 503; retrying later succeeds.
+ */
+export class ReportNotReadyError extends TaplineError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('unavailable', message, details);
+    this.name = 'ReportNotReadyError';
+  }
+}
+
 /** A settlement action that the batch's state does not allow (approve a changed batch, settle before approval, compute an open period). HTTP 409. */
 export class SettlementConflictError extends TaplineError {
   constructor(message: string, details: ErrorDetails = {}) {

@@ -1,9 +1,12 @@
-// The fleet invoice report: per fleet account and period, every invoiced transaction (vehicle,
-// driver, odometer, pump and invoiced totals), every line item (product, quantity, pump and
-// invoiced prices), totals and fuel consumption per vehicle (fleet-rules.ts), totals per currency.
+// The fleet invoice reports: per fleet account and period (any cycle), or per closed billing cycle
+// (the invoice the account issued, checked against its documents), every invoiced transaction
+// (vehicle, driver, odometer, pump and invoiced totals), every line item (product, quantity, pump
+// and invoiced prices), totals and fuel consumption per vehicle (fleet-rules.ts), totals per
+// currency. fleet-documents.ts renders them as PDF.
 
 import type { DateRange } from './params';
-import { fleetLinesSql, fleetTransactionsSql } from './queries';
+import { ReportNotFoundError, ReportNotReadyError } from './errors';
+import { fleetInvoicesSql, fleetLinesSql, fleetTransactionsSql, type FleetSelection } from './queries';
 import { bounded, int, text, type Report, type ReportContext } from './reports';
 import { fuelByTransaction, invoice_kind_sign, vehicleTotals, type InvoiceTransaction } from './fleet-rules';
 
@@ -21,6 +24,7 @@ const transaction_columns = [
   'pump_minor',
   'invoiced_minor',
   'discount_minor',
+  'points_redeemed',
   'line_count',
   'fuel_milli',
 ];
@@ -55,10 +59,15 @@ const vehicle_columns = [
   'litres_per_100km',
 ];
 
-export async function fleetInvoiceReport(context: ReportContext, fleet: string, range: DateRange): Promise<Report> {
+/** The transactions, lines, vehicles and totals of an invoice's documents, and its signed total per currency. */
+async function invoiceSections(
+  context: ReportContext,
+  fleet: string,
+  selection: FleetSelection,
+): Promise<{ sections: Report['sections']; totals: Map<string, { transactions: number; pump_minor: number; invoiced_minor: number }> }> {
   const [transactionRows, lineRows] = await Promise.all([
-    bounded(context, fleetTransactionsSql(context.database, fleet, range.from_ms, range.until_ms)),
-    bounded(context, fleetLinesSql(context.database, fleet, range.from_ms, range.until_ms)),
+    bounded(context, fleetTransactionsSql(context.database, fleet, selection)),
+    bounded(context, fleetLinesSql(context.database, fleet, selection)),
   ]);
   const lines = lineRows.map(invoiceLine);
   const fuel = fuelByTransaction(lines);
@@ -78,14 +87,18 @@ export async function fleetInvoiceReport(context: ReportContext, fleet: string, 
   const extra = new Map(
     transactionRows.map((row) => [
       text(row, 'id'),
-      { terminal: text(row, 'terminal'), discount_minor: int(row, 'discount_minor'), line_count: int(row, 'line_count') },
+      {
+        terminal: text(row, 'terminal'),
+        discount_minor: int(row, 'discount_minor'),
+        line_count: int(row, 'line_count'),
+        points_redeemed: int(row, 'points_redeemed'),
+      },
     ]),
   );
   const vehicles = vehicleTotals(transactions, fuel);
-  const currencies = totalsByCurrency(transactions);
+  const totals = totalsByCurrency(transactions);
   return {
-    report: 'fleet_invoice',
-    parameters: { fleet, from: range.from, to: range.to },
+    totals,
     sections: {
       transactions: {
         columns: transaction_columns,
@@ -103,6 +116,7 @@ export async function fleetInvoiceReport(context: ReportContext, fleet: string, 
           pump_minor: t.pump_minor,
           invoiced_minor: t.invoiced_minor,
           discount_minor: extra.get(t.id)?.discount_minor ?? 0,
+          points_redeemed: extra.get(t.id)?.points_redeemed ?? 0,
           line_count: extra.get(t.id)?.line_count ?? 0,
           fuel_milli: fuel.get(t.id) ?? 0,
         })),
@@ -111,9 +125,72 @@ export async function fleetInvoiceReport(context: ReportContext, fleet: string, 
       vehicles: { columns: vehicle_columns, rows: vehicles.map((v) => ({ ...v })) },
       totals: {
         columns: ['currency', 'transactions', 'pump_minor', 'invoiced_minor'],
-        rows: [...currencies.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, total]) => ({ currency, ...total })),
+        rows: [...totals.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, total]) => ({ currency, ...total })),
       },
     },
+  };
+}
+
+/** Every invoiced document of a fleet in a date range (any cycle): GET /reports/fleets/<fleet>/invoice. */
+export async function fleetInvoiceReport(context: ReportContext, fleet: string, range: DateRange): Promise<Report> {
+  const { sections } = await invoiceSections(context, fleet, { from_ms: range.from_ms, until_ms: range.until_ms });
+  return { report: 'fleet_invoice', parameters: { fleet, from: range.from, to: range.to }, sections };
+}
+
+const invoice_columns = [
+  'number',
+  'fleet',
+  'cycle',
+  'currency',
+  'period_from',
+  'period_until',
+  'issued_at',
+  'due_at',
+  'amount_minor',
+  'applied_minor',
+  'transactions',
+  'pump_minor',
+];
+
+/**
+ * The invoice of one closed billing cycle: GET /reports/fleets/<fleet>/invoices/<cycle>. Its
+ * documents are exactly those that carry the cycle (whatever the clocks of the nodes that wrote
+ * them said), and their total must equal the invoice's: the account computed the invoice from the
+ * same documents, so a difference means ClickHouse does not have them all yet (the streamer is
+ * behind), answered 503 to retry rather than an invoice that does not add up. 404 when the cycle
+ * is not closed (no fleet_invoice document).
+ */
+export async function fleetCycleInvoiceReport(context: ReportContext, fleet: string, cycle: number): Promise<Report> {
+  const [invoiceRows, { sections, totals }] = await Promise.all([
+    bounded(context, fleetInvoicesSql(context.database, fleet, { cycle })),
+    invoiceSections(context, fleet, { cycle }),
+  ]);
+  const row = invoiceRows[0];
+  if (row === undefined)
+    throw new ReportNotFoundError('no invoice for this cycle (not closed, or not in ClickHouse yet)', { fleet, cycle });
+  const currency = text(row, 'currency');
+  const amount = int(row, 'amount_minor');
+  const documents = totals.get(currency) ?? { transactions: 0, pump_minor: 0, invoiced_minor: 0 };
+  if (documents.invoiced_minor !== amount || totals.size > (documents.transactions > 0 ? 1 : 0))
+    throw new ReportNotReadyError("the cycle's documents do not add up to the invoice yet; retry", { fleet, cycle });
+  const invoice = {
+    number: text(row, 'number'),
+    fleet,
+    cycle,
+    currency,
+    period_from: new Date(int(row, 'opened_at_ms')).toISOString(),
+    period_until: new Date(int(row, 'at_ms')).toISOString(),
+    issued_at: new Date(int(row, 'at_ms')).toISOString(),
+    due_at: new Date(int(row, 'due_at_ms')).toISOString(),
+    amount_minor: amount,
+    applied_minor: int(row, 'applied_minor'),
+    transactions: documents.transactions,
+    pump_minor: documents.pump_minor,
+  };
+  return {
+    report: 'fleet_cycle_invoice',
+    parameters: { fleet, cycle: String(cycle) },
+    sections: { invoice: { columns: invoice_columns, rows: [invoice], single: true }, ...sections },
   };
 }
 

@@ -13,7 +13,7 @@ import { startBackOffice } from './back-office';
 import { AuthorizerCardStates, authorizerCredentials } from './card-states';
 import { ClickHouseRunner } from './clickhouse-runner';
 import { loadReportsConfig, type ReportsConfig } from './config';
-import { configOrExit, onStopSignal } from '../common/process';
+import { configOrExit, exitOnUnexpectedError, onStopSignal } from '../common/process';
 import { ReportsMetrics } from './metrics';
 import { ReportsServer } from './server';
 import { RedisSettlementStore } from './settlement-store';
@@ -21,6 +21,8 @@ import { RedisSettlementStore } from './settlement-store';
 async function main(): Promise<void> {
   const config: ReportsConfig = configOrExit(loadReportsConfig);
   const logger = createLogger('tapline-reports', config.TAPLINE_LOG_LEVEL);
+  // Reports only read: nothing to finish on a defect but the log line.
+  exitOnUnexpectedError(logger, () => Promise.resolve());
   // Served on the reports port itself (/metrics), next to /healthz.
   const metrics = new ReportsMetrics(true);
   const clickhouse = new ClickHouseRunner(

@@ -62,8 +62,11 @@ const tables = (database: string) => ({
 const issuances = `type IN ('card_issued', 'card_issuance_cancelled')`;
 const issue_sign = `if(type = 'card_issuance_cancelled', -1, 1)`;
 
-/** Kinds that spend stored value at a merchant (a completion is the captured part of a hold). */
-const spend_kinds = `('purchase', 'completion')`;
+/**
+ * Kinds that spend stored value at a merchant (a completion is the captured part of a hold; an
+ * offline sale charged to the card, docs/OFFLINE.md: one the merchant carries is declined).
+ */
+const spend_kinds = `('purchase', 'completion', 'offline_purchase')`;
 
 /**
  * A reversal as merchants see it: of a purchase or completion (a sale taken back), or one that
@@ -73,7 +76,7 @@ const spend_kinds = `('purchase', 'completion')`;
  * is invoiced, not the card) and fleet cards have no holds. Written with columns that
  * transactions_by_merchant has too.
  */
-const sale_reversal = `kind = 'reverse' AND (balance_delta != 0 OR fleet != '' OR amount = 0)`;
+const sale_reversal = `(kind = 'offline_void' OR (kind = 'reverse' AND (balance_delta != 0 OR fleet != '' OR amount = 0)))`;
 
 /**
  * Transactions that move stored value. A fleet card's document (fleet != '') has balance_delta 0:
@@ -109,14 +112,17 @@ export function floatSql(database: string, currency: string | undefined): string
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
-/** Each card's balance as the documents say: initial balance + the sum of balance_delta of its approved documents. */
+/**
+ * Each card's balance as the documents say: initial balance + the sum of balance_delta of its
+ * approved documents. A fleet account's payment names no card (card = '') and is no card's.
+ */
 export function cardBalancesSql(database: string): string {
   const t = tables(database);
   return `SELECT card, sum(delta) AS balance_minor
     FROM (
       SELECT card, toInt64(${issue_sign} * amount) AS delta FROM ${t.lifecycle} WHERE ${issuances}
       UNION ALL
-      SELECT card, toInt64(balance_delta) AS delta FROM ${t.transactions} WHERE outcome = 'approved'
+      SELECT card, toInt64(balance_delta) AS delta FROM ${t.transactions} WHERE outcome = 'approved' AND card != ''
     )
     GROUP BY card ORDER BY card
     LIMIT ${integer(reconciliation_cards_max + 1)}`;
@@ -127,7 +133,8 @@ export const reconciliation_fleets_max = 100_000;
 
 /**
  * Each fleet account's balance as the documents say: minus what its approved purchases and
- * completions invoiced, plus what its reversals and refunds gave back (the account starts at 0
+ * completions invoiced, plus what its reversals and refunds gave back and the payments it made
+ * (fleet_payment: `amount`; closing a cycle moves no money and has no transaction; the account starts at 0
  * when created, docs/FLEET_AND_RULES.md). Only accounts whose creation is in ClickHouse: a
  * document naming a fleet never created is not an account of this system (an account missing from
  * ClickHouse still shows, as missing_in_clickhouse, from the Redis side).
@@ -138,7 +145,8 @@ export function fleetBalancesSql(database: string): string {
     FROM (
       SELECT fleet, toInt64(0) AS delta, toUInt8(1) AS created FROM ${t.lifecycle} WHERE type = 'fleet_account_changed' AND event = 'created'
       UNION ALL
-      SELECT fleet, toInt64(sumIf(invoiced, kind IN ('reverse', 'refund')) - sumIf(invoiced, kind IN ${spend_kinds})) AS delta, toUInt8(0) AS created
+      SELECT fleet, toInt64(sumIf(invoiced, kind IN ('reverse', 'refund')) - sumIf(invoiced, kind IN ${spend_kinds}) + sumIf(amount, kind = 'fleet_payment')) AS delta,
+          toUInt8(0) AS created
         FROM ${t.transactions} WHERE outcome = 'approved' AND fleet != '' GROUP BY fleet
     )
     GROUP BY fleet HAVING max(created) = 1 ORDER BY fleet
@@ -259,7 +267,7 @@ export function topMerchantsSql(database: string, program: string): string {
       toInt64(sumIf(amount, kind = 'refund')) AS refunds_minor,
       toInt64(sumIf(amount, kind IN ${spend_kinds})) - toInt64(sumIf(amount, ${sale_reversal})) - toInt64(sumIf(amount, kind = 'refund')) AS net_sales_minor
     FROM ${t.transactions}
-    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
     GROUP BY merchant, currency ORDER BY net_sales_minor DESC, merchant, currency
     LIMIT ${integer(top_merchants_max)}`;
 }
@@ -283,7 +291,7 @@ export function salesPerHourSql(database: string, program: string): string {
       toInt64(sumIf(amount, ${sale_reversal})) AS reversals_minor,
       toInt64(sumIf(amount, kind = 'refund')) AS refunds_minor
     FROM ${t.transactions}
-    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund')
+    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
     GROUP BY hour, currency ORDER BY hour, currency
     LIMIT ${integer(report_rows_max + 1)}`;
 }
@@ -300,34 +308,78 @@ export function settlementAggregatesSql(database: string, merchant: string, from
   const t = tables(database);
   return `SELECT currency, kind, toInt64(amount) AS amount_minor, count() AS count, toInt64(sum(amount)) AS delta_minor
     FROM ${t.by_merchant}
-    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund', 'top_up') OR (${sale_reversal}))
+    WHERE outcome = 'approved' AND merchant = ${stringLiteral(merchant)} AND (kind IN ('purchase', 'completion', 'refund', 'top_up', 'offline_purchase') OR (${sale_reversal}))
       AND ${timeRange(from_ms, until_ms)}
     GROUP BY currency, kind, amount ORDER BY currency, kind, amount_minor
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
-/** A fleet account's invoiced transactions in the range (approved purchases, completions, reversals, refunds), in time order. */
-export function fleetTransactionsSql(database: string, fleet: string, from_ms: number, until_ms: number): string {
+/** Which of a fleet's documents an invoice reads: a time range, or exactly one billing cycle's. */
+export type FleetSelection = { readonly from_ms: number; readonly until_ms: number } | { readonly cycle: number };
+
+function fleetSelection(selection: FleetSelection): string {
+  return 'cycle' in selection ? `cycle = ${integer(selection.cycle)}` : timeRange(selection.from_ms, selection.until_ms);
+}
+
+/** A fleet account's invoiced transactions (approved purchases, completions, reversals, refunds) of the selection, in time order. */
+export function fleetTransactionsSql(database: string, fleet: string, selection: FleetSelection): string {
   const t = tables(database);
   return `SELECT id, toUInt64(at_ms) AS at_ms, kind, card, vehicle, driver, toInt64(odometer) AS odometer, merchant, terminal, currency,
-      toInt64(pump) AS pump_minor, toInt64(invoiced) AS invoiced_minor, toInt64(discount) AS discount_minor, toUInt64(line_count) AS line_count
+      toInt64(pump) AS pump_minor, toInt64(invoiced) AS invoiced_minor, toInt64(discount) AS discount_minor, toUInt64(line_count) AS line_count,
+      toInt64(points_redeemed) AS points_redeemed
     FROM ${t.transactions}
-    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund')
-      AND ${timeRange(from_ms, until_ms)}
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
+      AND ${fleetSelection(selection)}
     ORDER BY at_ms, id
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
 /** The line items of those transactions, in time order. */
-export function fleetLinesSql(database: string, fleet: string, from_ms: number, until_ms: number): string {
+export function fleetLinesSql(database: string, fleet: string, selection: FleetSelection): string {
   const lines = `${identifier(database)}.transaction_lines_dedup`;
   return `SELECT id, toUInt64(line_no) AS line_no, toUInt64(at_ms) AS at_ms, kind, vehicle, driver, code, product_group, currency,
       toInt64(qty_milli) AS qty_milli, toInt64(pump_unit) AS pump_unit_minor, toInt64(unit) AS unit_minor, toInt64(amount) AS amount_minor, toInt64(invoiced) AS invoiced_minor
     FROM ${lines}
-    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund')
-      AND ${timeRange(from_ms, until_ms)}
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
+      AND ${fleetSelection(selection)}
     ORDER BY at_ms, id, line_no
     LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** Invoices a fleet statement replays at most (ten years of monthly cycles, and then some). */
+export const fleet_statement_invoices_max = 10_000;
+
+/** A fleet account's invoices (closed cycles) issued before `until_ms`, or the one of `cycle`, in cycle order. */
+export function fleetInvoicesSql(
+  database: string,
+  fleet: string,
+  selection: { readonly until_ms: number } | { readonly cycle: number },
+): string {
+  const where = 'cycle' in selection ? `cycle = ${integer(selection.cycle)}` : `at_ms < ${integer(selection.until_ms)}`;
+  return `SELECT number, toUInt64(cycle) AS cycle, currency, toInt64(amount) AS amount_minor, toInt64(applied) AS applied_minor,
+      toUInt64(opened_at_ms) AS opened_at_ms, toUInt64(due_at_ms) AS due_at_ms, toUInt64(at_ms) AS at_ms
+    FROM ${identifier(database)}.fleet_invoices_dedup
+    WHERE fleet = ${stringLiteral(fleet)} AND ${where}
+    ORDER BY cycle
+    LIMIT ${integer(fleet_statement_invoices_max + 1)}`;
+}
+
+/** A fleet account's approved payments before `until_ms`, in the order the account applied them. */
+export function fleetPaymentsSql(database: string, fleet: string, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT id, toUInt64(at_ms) AS at_ms, toUInt64(cycle) AS cycle, idempotency_key, currency, toInt64(amount) AS amount_minor
+    FROM ${t.transactions}
+    WHERE fleet = ${stringLiteral(fleet)} AND kind = 'fleet_payment' AND outcome = 'approved' AND at_ms < ${integer(until_ms)}
+    ORDER BY at_ms, id
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/** What the fleet's cycles after `after_cycle` accrued before `until_ms`: spend not invoiced yet, signed. */
+export function fleetUnbilledSql(database: string, fleet: string, after_cycle: number, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT toInt64(sumIf(invoiced, kind IN ${spend_kinds}) - sumIf(invoiced, kind IN ('reverse', 'refund'))) AS unbilled_minor
+    FROM ${t.transactions}
+    WHERE fleet = ${stringLiteral(fleet)} AND outcome = 'approved' AND cycle > ${integer(after_cycle)} AND at_ms < ${integer(until_ms)}`;
 }
 
 /** The operator audit trail (migration 7's view) in the range, optionally of one operator, oldest first. */
@@ -363,6 +415,53 @@ export function topUpsSql(database: string, from_ms: number, until_ms: number): 
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 
+// ---- offline selling (docs/OFFLINE.md) ------------------------------------------------------
+
+/**
+ * Offline sales per program and currency in the range: those charged to cards (the issuer's),
+ * those the merchant carries (their amount asked, `requested`: nothing moved), what voids gave
+ * back, and all spending of the range (the offline share is the first over the last).
+ */
+export function offlineSalesSql(database: string, from_ms: number, until_ms: number): string {
+  const t = tables(database);
+  return `SELECT program, currency,
+      countIf(kind = 'offline_purchase' AND outcome = 'approved') AS offline_sales,
+      toInt64(sumIf(amount, kind = 'offline_purchase' AND outcome = 'approved')) AS offline_sales_minor,
+      countIf(kind = 'offline_purchase' AND liability = 'merchant') AS merchant_sales,
+      toInt64(sumIf(requested, kind = 'offline_purchase' AND liability = 'merchant')) AS merchant_minor,
+      toInt64(sumIf(amount, kind = 'offline_void' AND outcome = 'approved')) AS voided_minor,
+      toInt64(sumIf(amount, kind IN ${spend_kinds} AND outcome = 'approved')) AS spend_minor
+    FROM ${t.transactions}
+    WHERE fleet = '' AND ${timeRange(from_ms, until_ms)}
+    GROUP BY program, currency ORDER BY program, currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
+ * Debt per program and currency, over all time (a debt is what it is now, whenever it began): what
+ * offline sales put on cards, what top-ups, refunds, returns and released holds paid back, what
+ * voids cancelled, what is owed now, on how many cards, and the largest one card owes.
+ */
+export function offlineDebtSql(database: string): string {
+  const t = tables(database);
+  return `SELECT program, currency,
+      toInt64(sum(created)) AS debt_created_minor, toInt64(sum(recovered)) AS debt_recovered_minor,
+      toInt64(sum(voided)) AS debt_voided_minor, toInt64(sum(owed)) AS debt_outstanding_minor,
+      countIf(owed > 0) AS cards_in_debt, toInt64(max(owed)) AS largest_debt_minor
+    FROM (
+      SELECT program, currency, card,
+          sumIf(debt_delta, debt_delta > 0) AS created,
+          -sumIf(debt_delta, debt_delta < 0 AND kind != 'offline_void') AS recovered,
+          -sumIf(debt_delta, debt_delta < 0 AND kind = 'offline_void') AS voided,
+          sum(debt_delta) AS owed
+        FROM ${t.transactions} WHERE outcome = 'approved' AND debt_delta != 0
+        GROUP BY program, currency, card
+    )
+    GROUP BY program, currency ORDER BY program, currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
 /**
  * A refund campaign's sums per currency for one program (breakage-rules.ts): stored value before
  * the campaign opened, what moved while it ran (claims among it), what claims paid out, what moved
@@ -387,6 +486,23 @@ export function breakageSql(database: string, program: string, opens_ms: number,
         FROM ${t.transactions} WHERE outcome = 'approved' AND ${stored_value} AND program = ${stringLiteral(program)} GROUP BY currency
     )
     GROUP BY currency ORDER BY currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
+ * Each terminal's offline life from its terminal_offline documents: its last grant, the denylist it
+ * acknowledged last (the sum of its shard versions, how many changes it lacked, when), the batches
+ * merged and the entry numbers missing after the last one, and its offline sales by liability.
+ */
+export function offlineTerminalsSql(database: string): string {
+  const t = tables(database);
+  return `SELECT terminal, any(merchant) AS merchant,
+      toInt64(maxIf(version, event = 'grant')) AS grant_number, toInt64(maxIf(at_ms, event = 'grant')) AS grant_at_ms,
+      toInt64(argMaxIf(version, at_ms, event = 'ack')) AS acked_version, toInt64(argMaxIf(behind, at_ms, event = 'ack')) AS acked_behind,
+      toInt64(maxIf(at_ms, event = 'ack')) AS acked_at_ms,
+      countIf(event = 'batch') AS batches, toInt64(argMaxIf(missing, at_ms, event = 'batch')) AS missing_entries
+    FROM ${t.lifecycle} WHERE type = 'terminal_offline'
+    GROUP BY terminal ORDER BY terminal
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 

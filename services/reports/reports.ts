@@ -21,6 +21,9 @@ import {
   floatSql,
   hour_ms,
   merchantsSql,
+  offlineDebtSql,
+  offlineSalesSql,
+  offlineTerminalsSql,
   operationsSql,
   programTotalsSql,
   reconciliation_cards_max,
@@ -527,5 +530,88 @@ export async function topUpsReport(context: ReportContext, range: DateRange): Pr
     report: 'top_ups',
     parameters: { from: range.from, to: range.to },
     sections: { days: { columns: ['program', 'currency', 'source', 'day', 'top_ups', 'amount_minor'], rows } },
+  };
+}
+
+// ---- 9. offline selling ---------------------------------------------------------------------
+
+const offline_sales_money = ['offline_sales_minor', 'merchant_minor', 'voided_minor', 'spend_minor'];
+const offline_debt_money = [
+  'debt_created_minor',
+  'debt_recovered_minor',
+  'debt_voided_minor',
+  'debt_outstanding_minor',
+  'largest_debt_minor',
+];
+
+/**
+ * Offline selling per program (docs/OFFLINE.md): its sales in the range by who carries them and
+ * their share of all spending (`sales`), and the debt they left, what it is now and what was paid
+ * back, the exposure (`debt`, over all time).
+ */
+export async function offlineReport(context: ReportContext, range: DateRange): Promise<Report> {
+  const [salesRows, debtRows] = await Promise.all([
+    bounded(context, offlineSalesSql(context.database, range.from_ms, range.until_ms)),
+    bounded(context, offlineDebtSql(context.database)),
+  ]);
+  const sales = salesRows.map((row) => {
+    const picked = pick(row, { text: ['program', 'currency'], ints: ['offline_sales', 'merchant_sales', ...offline_sales_money] });
+    return { ...picked, offline_share: rate(picked['offline_sales_minor'] as number, picked['spend_minor'] as number) };
+  });
+  const debt = debtRows.map((row) => pick(row, { text: ['program', 'currency'], ints: ['cards_in_debt', ...offline_debt_money] }));
+  return {
+    report: 'offline',
+    parameters: { from: range.from, to: range.to },
+    sections: {
+      sales: {
+        columns: [
+          'program',
+          'currency',
+          'offline_sales',
+          'offline_sales_minor',
+          'merchant_sales',
+          'merchant_minor',
+          'voided_minor',
+          'spend_minor',
+          'offline_share',
+        ],
+        rows: sales,
+      },
+      debt: { columns: ['program', 'currency', 'cards_in_debt', ...offline_debt_money], rows: debt },
+    },
+  };
+}
+
+/** Each terminal's grant, acknowledged denylist and how stale it is now, batches merged and entries missing. */
+export async function offlineTerminalsReport(context: ReportContext): Promise<Report> {
+  const now = (context.now ?? Date.now)();
+  const rows = (await bounded(context, offlineTerminalsSql(context.database))).map((row) => {
+    const picked = pick(row, {
+      text: ['terminal', 'merchant'],
+      ints: ['grant_number', 'grant_at_ms', 'acked_version', 'acked_behind', 'acked_at_ms', 'batches', 'missing_entries'],
+    });
+    const acked = picked['acked_at_ms'] as number;
+    return { ...picked, staleness_ms: acked === 0 ? null : Math.max(0, now - acked) };
+  });
+  return {
+    report: 'offline_terminals',
+    parameters: {},
+    sections: {
+      terminals: {
+        columns: [
+          'terminal',
+          'merchant',
+          'grant_number',
+          'grant_at_ms',
+          'acked_version',
+          'acked_behind',
+          'acked_at_ms',
+          'staleness_ms',
+          'batches',
+          'missing_entries',
+        ],
+        rows,
+      },
+    },
   };
 }

@@ -12,9 +12,12 @@
 //   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&principal=<token subject>]
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
+//   GET /reports/fleets/<fleetId>/invoices/<cycle>                          (the invoice of a closed billing cycle)
+//   GET /reports/fleets/<fleetId>/statement?from=YYYY-MM-DD&to=YYYY-MM-DD   (invoices, payments, open items)
 //   GET /reports/taps?from=YYYY-MM-DD&to=YYYY-MM-DD[&terminal=<id>]   (poured vs paid per beer tap, taps.ts)
 //   GET /reports/campaigns/<campaignId>/breakage   (a refund campaign's unclaimed money, breakage.ts)
-// Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first).
+// Every report: JSON by default; ?format=csv returns one section (?section=<name>, default the first);
+// the fleet invoice of a cycle and the fleet statement also answer ?format=pdf (the whole document).
 //   /settlement/... (GET, PUT, POST with a JSON body): merchant fee rates and settlement batches, see settlement.ts.
 //   /webhooks/, /notices/, /deliveries/, /events/: notices and webhooks, see services/events/http.ts.
 
@@ -32,13 +35,17 @@ import {
   ParameterError,
   ReportBackendError,
   ReportNotFoundError,
+  ReportNotReadyError,
   ReportsBusyError,
   ReportTooLargeError,
   SettlementConflictError,
   SettlementForbiddenError,
 } from './errors';
 import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, settlementRouteOf, type HttpAnswer } from './settlement';
-import { fleetInvoiceReport } from './fleet-invoice';
+import { fleetCycleInvoiceReport, fleetInvoiceReport } from './fleet-invoice';
+import { fleetStatementReport } from './fleet-statement';
+import { invoicePdf, statementPdf } from './fleet-documents';
+import { cycle_max } from '../../actors/outbox/contract';
 import { breakageReport } from './breakage';
 import { tapsReport } from './taps';
 import { terminalHistoryReport, terminalStatisticsReport } from './terminal-reports';
@@ -51,6 +58,8 @@ import {
   eventStatisticsReport,
   floatReport,
   merchantsReport,
+  offlineReport,
+  offlineTerminalsReport,
   operationsReport,
   reconciliationReport,
   type Report,
@@ -77,6 +86,15 @@ interface Route {
   readonly sections: readonly string[];
   /** Validates the parameters and path now (throwing ParameterError); the returned work runs later. */
   readonly plan: (query: QueryParameters, path: readonly string[]) => ReportWork;
+  /** Renders the whole report as a PDF document (fleet-documents.ts); routes without one answer json and csv. */
+  readonly pdf?: (report: Report) => Promise<Buffer>;
+}
+
+/** A billing cycle in a path: 1 to 4294967295, digits only. */
+function cycleSegment(value: string): number {
+  const cycle = /^[1-9][0-9]{0,9}$/.test(value) ? Number(value) : 0;
+  if (cycle < 1 || cycle > cycle_max) throw new ParameterError('cycle', `must be a billing cycle number, 1 to ${cycle_max}`);
+  return cycle;
 }
 
 type ReportWork = (context: ReportContext) => Promise<Report>;
@@ -180,6 +198,47 @@ const routes: readonly Route[] = [
     },
   },
   {
+    name: 'offline',
+    pattern: /^\/reports\/offline$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['sales', 'debt'],
+    plan: (query) => {
+      const range = query.dateRange();
+      return (context) => offlineReport(context, range);
+    },
+  },
+  {
+    name: 'offline_terminals',
+    pattern: /^\/reports\/offline\/terminals$/,
+    parameters: output,
+    sections: ['terminals'],
+    plan: () => (context) => offlineTerminalsReport(context),
+  },
+  {
+    name: 'fleet_cycle_invoice',
+    pattern: /^\/reports\/fleets\/([^/]*)\/invoices\/([^/]*)$/,
+    parameters: output,
+    sections: ['invoice', 'vehicles', 'transactions', 'lines', 'totals'],
+    plan: (_query, path) => {
+      const fleet = entityId('fleetId', path[0] ?? '');
+      const cycle = cycleSegment(path[1] ?? '');
+      return (context) => fleetCycleInvoiceReport(context, fleet, cycle);
+    },
+    pdf: invoicePdf,
+  },
+  {
+    name: 'fleet_statement',
+    pattern: /^\/reports\/fleets\/([^/]*)\/statement$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['summary', 'entries', 'open_items'],
+    plan: (query, path) => {
+      const fleet = entityId('fleetId', path[0] ?? '');
+      const range = query.dateRange();
+      return (context) => fleetStatementReport(context, fleet, range);
+    },
+    pdf: statementPdf,
+  },
+  {
     name: 'terminal_history',
     pattern: /^\/reports\/merchants\/([^/]*)\/terminals\/([^/]*)\/history$/,
     parameters: ['from', 'to', ...output],
@@ -241,7 +300,12 @@ const routes: readonly Route[] = [
  * Validates everything the request says and returns the work to do, or throws ParameterError /
  * ReportNotFoundError. Nothing here touches a backend: only the returned `run` does.
  */
-export function planRequest(rawUrl: string): { run: ReportWork; format: 'json' | 'csv'; section: string | undefined } {
+export function planRequest(rawUrl: string): {
+  run: ReportWork;
+  format: 'json' | 'csv' | 'pdf';
+  section: string | undefined;
+  pdf?: ((report: Report) => Promise<Buffer>) | undefined;
+} {
   const question = rawUrl.indexOf('?');
   const path = question < 0 ? rawUrl : rawUrl.slice(0, question);
   const search = question < 0 ? '' : rawUrl.slice(question + 1);
@@ -251,9 +315,9 @@ export function planRequest(rawUrl: string): { run: ReportWork; format: 'json' |
     const match = route.pattern.exec(path);
     if (match === null) continue;
     const query = new QueryParameters(new URLSearchParams(search), route.parameters);
-    const format = query.oneOf('format', ['json', 'csv'], 'json');
+    const format = query.oneOf('format', route.pdf === undefined ? ['json', 'csv'] : ['json', 'csv', 'pdf'], 'json');
     const section = query.optional('section') === undefined ? undefined : query.oneOf('section', route.sections, route.sections[0] ?? '');
-    return { run: route.plan(query, match.slice(1)), format, section };
+    return { run: route.plan(query, match.slice(1)), format, section, pdf: route.pdf };
   }
   throw new ReportNotFoundError('no such report', { path: path.slice(0, 200) });
 }
@@ -283,7 +347,7 @@ export function statusOf(error: unknown): number {
   if (error instanceof SettlementConflictError) return 409;
   if (error instanceof SettlementForbiddenError) return 403;
   if (error instanceof ReportTooLargeError) return 413;
-  if (error instanceof ReportsBusyError || error instanceof ReportBackendError) return 503;
+  if (error instanceof ReportsBusyError || error instanceof ReportBackendError || error instanceof ReportNotReadyError) return 503;
   return 500;
 }
 
@@ -372,7 +436,7 @@ export class ReportsServer {
   }
 
   private handle(context: ReportContext, logger: Logger, request: http.IncomingMessage, response: http.ServerResponse): void {
-    const answer = (status: number, type: string, body: string, headers: Record<string, string> = {}): void => {
+    const answer = (status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void => {
       response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
       response.end(request.method === 'HEAD' ? undefined : body);
     };
@@ -453,7 +517,7 @@ export class ReportsServer {
     logger: Logger,
     request: http.IncomingMessage,
     response: http.ServerResponse,
-    answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
+    answer: (status: number, type: string, body: string | Buffer, headers?: Record<string, string>) => void,
     url: string,
   ): void {
     if (request.method !== 'GET' && request.method !== 'HEAD')
@@ -478,6 +542,14 @@ export class ReportsServer {
       .run(context)
       .then((report) => {
         if (plan.format === 'json') return answer(200, 'application/json', reportJson(report));
+        if (plan.format === 'pdf' && plan.pdf !== undefined) {
+          const name = Object.values(report.parameters).join('-');
+          return plan
+            .pdf(report)
+            .then((document) =>
+              answer(200, 'application/pdf', document, { 'content-disposition': `inline; filename="${report.report}-${name}.pdf"` }),
+            );
+        }
         const name = plan.section ?? Object.keys(report.sections)[0] ?? '';
         const section = report.sections[name];
         if (section === undefined) throw new Error(`assertion: report ${report.report} has no section ${name}`);

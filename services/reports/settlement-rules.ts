@@ -23,6 +23,11 @@ export type FeeKind = (typeof fee_kinds)[number];
 /** Kinds that add to what the merchant is owed (their amount); reverse and refund deduct what they took back (delta_minor). */
 const gross_kinds: readonly string[] = ['purchase', 'completion'];
 
+/**
+ * Offline sales charged to their card are settled as purchases, their voids as reversals, at the
+ * same rates (docs/OFFLINE.md); the sales the merchant carries are declined, so never settled.
+ */
+const settled_as: Readonly<Record<string, FeeKind>> = { offline_purchase: 'purchase', offline_void: 'reverse' };
 /** The deployer's part of `fees_minor`: fees × share / 10 000, rounded half up (BigInt, exact). */
 export function deployerShareOf(fees_minor: number, share_bp: number): number {
   if (!Number.isSafeInteger(fees_minor) || fees_minor < 0) return 0;
@@ -251,7 +256,8 @@ export function settlementLines(
 ): SettlementLine[] {
   const byCurrency = new Map<string, LineTotals>();
   const rateOf = new Map(rates.map((rate) => [rate.kind as string, rate]));
-  for (const row of aggregates) {
+  for (const aggregate of aggregates) {
+    const row = Object.hasOwn(settled_as, aggregate.kind) ? { ...aggregate, kind: settled_as[aggregate.kind] as FeeKind } : aggregate;
     if (!(fee_kinds as readonly string[]).includes(row.kind)) continue;
     const line = byCurrency.get(row.currency) ?? {
       purchases: 0,

@@ -20,7 +20,15 @@ export interface SinkOptions {
   readonly cluster?: { readonly insert_quorum: number };
 }
 
-const tables: readonly RowTable[] = ['transactions', 'transaction_lines', 'lifecycle_events', 'audit_log', 'tap_pours', 'outbox_rejects'];
+const tables: readonly RowTable[] = [
+  'transactions',
+  'transaction_lines',
+  'lifecycle_events',
+  'audit_log',
+  'fleet_invoices',
+  'tap_pours',
+  'outbox_rejects',
+];
 
 export class ClickHouseSink {
   private readonly client: ClickHouseClient;

@@ -16,7 +16,7 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../common/logger';
 import { loadStreamerConfig, parseStreamerArgs, type StreamerConfig } from './config';
-import { configOrExit, onStopSignal } from '../common/process';
+import { configOrExit, exitOnUnexpectedError, onStopSignal } from '../common/process';
 import { serveMetrics } from '../common/metrics-http';
 import { StreamerMetrics } from './metrics';
 import { migrate } from './schema/migrate';
@@ -47,6 +47,10 @@ async function main(): Promise<void> {
     );
   };
   onStopSignal(stop);
+  // A defect: what was not acknowledged stays pending in Redis for the next start.
+  exitOnUnexpectedError(logger, async () => {
+    await running.streamer?.stop();
+  });
 
   const metrics = new StreamerMetrics(true);
   const server =

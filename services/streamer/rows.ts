@@ -5,17 +5,20 @@
 // blocks its stream.
 
 import {
+  card_denylist_changed_schema,
   card_issuance_cancelled_schema,
   card_issued_schema,
   card_pin_changed_schema,
   card_replaced_schema,
   card_status_changed_schema,
   fleet_account_changed_schema,
+  fleet_invoice_schema,
   operator_action_schema,
   audit_record_schema,
   type ParsedAuditRecord,
   tap_pour_schema,
   terminal_enabled_changed_schema,
+  terminal_offline_schema,
   terminal_registered_schema,
   transaction_schema,
   type ParsedCardEvent,
@@ -35,7 +38,8 @@ export interface OutboxEntry {
   readonly document: string | undefined;
 }
 
-export type RowTable = 'transactions' | 'transaction_lines' | 'lifecycle_events' | 'audit_log' | 'tap_pours' | 'outbox_rejects';
+export type RowTable =
+  'transactions' | 'transaction_lines' | 'lifecycle_events' | 'audit_log' | 'fleet_invoices' | 'tap_pours' | 'outbox_rejects';
 
 export interface Row {
   readonly table: RowTable;
@@ -48,6 +52,7 @@ const card_event_schemas = {
   card_status_changed: card_status_changed_schema,
   card_replaced: card_replaced_schema,
   card_pin_changed: card_pin_changed_schema,
+  card_denylist_changed: card_denylist_changed_schema,
   card_issuance_cancelled: card_issuance_cancelled_schema,
 } as const;
 const terminal_event_schemas = {
@@ -106,6 +111,7 @@ export function rowsOf(entry: OutboxEntry): Row[] {
       }),
     ];
   }
+  if (type === 'terminal_offline') return [terminalOfflineRow(document, entry)];
   if (type === 'fleet_account_changed') {
     const parsed = fleet_account_changed_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
@@ -114,6 +120,7 @@ export function rowsOf(entry: OutboxEntry): Row[] {
       lifecycle(entry, e.type, e.at, { fleet: e.fleet, currency: e.currency, event: e.event, operator: e.operator, reason: e.reason }),
     ];
   }
+  if (type === 'fleet_invoice') return [fleetInvoiceRow(document, entry)];
   if (type === 'operator_action') {
     const parsed = operator_action_schema.safeParse(document);
     if (!parsed.success) return [reject(entry, describeIssues(parsed.error))];
@@ -133,6 +140,23 @@ export function rowsOf(entry: OutboxEntry): Row[] {
     return [tapPourRow(parsed.data, entry)];
   }
   return [reject(entry, `unknown document type ${JSON.stringify(type)}`)];
+}
+
+/** A terminal's offline life (settings, grant, acknowledgement, batch): one lifecycle_events row. */
+function terminalOfflineRow(document: unknown, entry: OutboxEntry): Row {
+  const parsed = terminal_offline_schema.safeParse(document);
+  if (!parsed.success) return reject(entry, describeIssues(parsed.error));
+  const e = parsed.data;
+  return lifecycle(entry, e.type, e.at, {
+    terminal: e.terminal,
+    merchant: e.merchant,
+    event: e.event,
+    operator: e.operator,
+    version: e.version,
+    behind: e.behind,
+    entries: e.entries,
+    missing: e.missing,
+  });
 }
 
 /** An operator action's audit record: one audit_log row, deduplicated by its stream entry like lifecycle events. */
@@ -179,6 +203,31 @@ function tapPourRow(p: ParsedTapPour, entry: OutboxEntry): Row {
   };
 }
 
+/** A fleet_invoice document's fleet_invoices row, or its reject. */
+function fleetInvoiceRow(document: unknown, entry: OutboxEntry): Row {
+  const parsed = fleet_invoice_schema.safeParse(document);
+  if (!parsed.success) return reject(entry, describeIssues(parsed.error));
+  const e = parsed.data;
+  return {
+    table: 'fleet_invoices',
+    values: {
+      fleet: e.fleet,
+      number: e.number,
+      cycle: e.cycle,
+      currency: e.currency,
+      amount: e.amount,
+      applied: e.applied,
+      opened_at_ms: e.opened_at,
+      due_at_ms: e.due_at,
+      operator: e.operator,
+      at: Math.floor(e.at / 1000),
+      at_ms: e.at,
+      shard: entry.shard,
+      stream_id: entry.streamId,
+    },
+  };
+}
+
 /** The rows of a parsed transaction: its transactions row, then one transaction_lines row per line item. */
 export function transactionRows(t: ParsedTransaction, entry: OutboxEntry): Row[] {
   const main: Row = { table: 'transactions', values: transactionValues(t, entry) };
@@ -207,6 +256,8 @@ export function transactionRows(t: ParsedTransaction, entry: OutboxEntry): Row[]
       invoiced: line.invoiced ?? line.amount,
       at: Math.floor(t.at / 1000),
       at_ms: t.at,
+      // Absent: the column's default (cycle 1 for a fleet document written before cycles).
+      ...(t.cycle === undefined ? {} : { cycle: t.cycle }),
     },
   }));
   return [main, ...lines];
@@ -291,9 +342,14 @@ function transactionValues(t: ParsedTransaction, entry: OutboxEntry): Record<str
   number('account_balance_after', t.account_balance_after);
   number('line_count', t.lines.length);
   number('hold_amount', t.hold_amount);
+  // Absent: the column's default (cycle 1 for a fleet document written before cycles, 0 otherwise).
+  if (t.cycle !== undefined) values['cycle'] = t.cycle;
   number('hold_expires_at', t.hold_expires_at);
   number('ledger_after', t.ledger_after);
   number('spent_after', t.spent_after);
+  text('liability', t.liability);
+  number('debt_delta', t.debt_delta);
+  number('debt_after', t.debt_after);
   if (t.flags.length > 0) values['flags'] = t.flags;
   return values;
 }
@@ -326,6 +382,10 @@ function lifecycle(entry: OutboxEntry, type: string, atMs: number, fields: Recor
       subject: '',
       detail: '',
       approver: '',
+      version: 0,
+      behind: 0,
+      entries: 0,
+      missing: 0,
       ...fields,
       at: Math.floor(atMs / 1000),
       at_ms: atMs,

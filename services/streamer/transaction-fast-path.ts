@@ -7,7 +7,7 @@
 // documents, test/unit/outbox-contract.test.ts on every document the builders write, per kind);
 // zod stays the one definition of the contract, and the bounds and kinds here are the contract's.
 
-import { flags_max, id_chars_max, text_chars_max, transaction_kinds, unix_ms_max } from '../../actors/outbox/contract';
+import { cycle_max, flags_max, id_chars_max, text_chars_max, transaction_kinds, unix_ms_max } from '../../actors/outbox/contract';
 import type { ParsedTransaction } from '../../actors/outbox/schemas';
 
 const kinds: ReadonlySet<unknown> = new Set(transaction_kinds);
@@ -85,6 +85,9 @@ export function fastTransaction(document: Record<string, unknown>): ParsedTransa
   if (typeof id !== 'string' || id.length === 0 || id.length > id_chars_max) return undefined;
   const lines = d['lines'];
   if (lines !== undefined && !(Array.isArray(lines) && lines.length === 0)) return undefined;
+  // A fleet document's billing cycle (UInt32 in ClickHouse).
+  const cycle = d['cycle'];
+  if (cycle !== undefined && !(Number.isSafeInteger(cycle) && (cycle as number) >= 0 && (cycle as number) <= cycle_max)) return undefined;
   const texts = textFields(d);
   if (texts === undefined) return undefined;
   const { f, reason, rule, card, program, terminal, merchant, currency, key, original, reverse, source, operator } = texts;
@@ -138,7 +141,11 @@ export function fastTransaction(document: Record<string, unknown>): ParsedTransa
       hold_expires_at: unixMsOr(d['hold_expires_at'], 0),
       ledger_after: moneyOr(d['ledger_after'], 0),
       spent_after: moneyOr(d['spent_after'], 0),
+      liability: textOr(d['liability'], ''),
+      debt_delta: moneyOr(d['debt_delta'], 0),
+      debt_after: moneyOr(d['debt_after'], 0),
       cashier: textOr(d['cashier'], ''),
+      ...(cycle === undefined ? {} : { cycle: cycle as number }),
     };
   } catch (error) {
     if (error === not_sure) return undefined;

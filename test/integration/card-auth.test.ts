@@ -4,7 +4,7 @@
 // declined CARD_AUTH_FAILED and flags the card, and the genuine card keeps paying; forged
 // cryptograms (a wrong MAC, one made for another amount or another card) are declined and flagged,
 // a missing one is declined without a flag; one cryptogram presented at two terminals at once is
-// approved once; the counter is stored in the card's record (layout 3) and read back after the
+// approved once; the counter is stored in the card's record and read back after the
 // card's actor was passivated and through a cancelled issuance and a new issue; a
 // re-personalized card moves to a new key, under which old cryptograms no longer verify; and
 // malformed cryptograms or unknown keys change nothing.
@@ -181,12 +181,12 @@ describe('anti-cloning: cards that authenticate (two nodes, real Redis and gRPC)
     }
   });
 
-  it('the counter is stored with the card (layout 3) and holds after the actor was passivated', async () => {
+  it('the counter is stored with the card (its current layout) and holds after the actor was passivated', async () => {
     const card = await issueNfc(5_000);
     const kept = card.tap(100);
     assert.equal((await pay(viaA, 'bar-1', card.cardId, 100, kept)).outcome, Outcome.OUTCOME_APPROVED);
     const record = await inspect.client.hGet(cardKey(shardOf('card', card.cardId, test_shard_count), card.cardId), 'd');
-    assert.match(String(record), /^\{"v":3,/);
+    assert.match(String(record), /^\{"v":4,/);
     assert.equal((JSON.parse(String(record)) as { auth: { counter: number } }).auth.counter, 1);
     await waitFor(
       'the card actors are passivated (idle for a second)',

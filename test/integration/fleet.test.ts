@@ -5,7 +5,8 @@
 // approves at and below its boundary and declines one minor unit above it; limits restart at local
 // midnight, at the local week and month end and on both DST days of Europe/Berlin (the node runs on
 // a test clock moved across those instants); products, prompts, odometer plausibility and
-// negotiated prices with base price lists by effective date are applied; many cards of one fleet
+// negotiated prices with base price lists by effective date are applied, from the account's own
+// list or a shared SPOT list several fleets follow; many cards of one fleet
 // racing its fleet-wide limit never get more than the limit approved; program rules (velocity,
 // soft risk flag, temporary block) work through the same path; and bad fleet input changes nothing.
 
@@ -318,6 +319,63 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     nowMs = at('2025-11-18T10:00:00Z');
   });
 
+  it('a shared SPOT price list: loaded once, followed by several fleets by effective date; an own base price wins', async function () {
+    const spotPlus = (fleetId: string, listId: string) =>
+      fleet.setPricing({
+        fleetId,
+        operatorId: 'ops',
+        priceListId: listId,
+        agreements: [
+          {
+            productCode: '',
+            productGroup: 'fuel',
+            formula: PriceFormula.PRICE_FORMULA_SPOT_PLUS_AMOUNT,
+            amountMilliMinor: 10_000n,
+            percentBp: 0n,
+          },
+        ],
+      });
+    const [north] = await newFleet('north');
+    const [south] = await newFleet('south');
+    await spotPlus('north', 'platts');
+    await spotPlus('south', 'platts');
+    const line = diesel(6_000, { qtyMilli: 40_000, unitMinor: 150 });
+    assert.equal(
+      (await client.authorize(fleetPurchase('pump-1', ++txn, north!, [line]))).declineReason,
+      DeclineReason.DECLINE_REASON_PRICE_UNAVAILABLE,
+    );
+    const loaded = await fleet.loadSharedPrices('platts', [
+      { productCode: 'diesel', unitMilliMinor: 130_000n, effectiveFromUnixMs: BigInt(nowMs - 1_000) },
+      { productCode: 'diesel', unitMilliMinor: 135_000n, effectiveFromUnixMs: BigInt(nowMs + 3_600_000) },
+    ]);
+    assert.deepEqual(
+      loaded.prices.map((p) => p.unitMilliMinor),
+      [130_000n, 135_000n],
+    );
+    const outbox = await inspect.outbox();
+    const loadedDocument = outbox.find((d) => d['type'] === 'operator_action' && d['action'] === 'price_list_loaded');
+    assert.deepEqual([loadedDocument?.['subject'], loadedDocument?.['operator']], ['platts', 'dev-issuer_admin']);
+    // Who loaded it is the token's subject, in an audit record committed with the list.
+    const audit = outbox.find((d) => d['type'] === 'audit_record' && d['action'] === 'tapline.v1.FleetAdminService/LoadSharedPrices');
+    assert.deepEqual([audit?.['principal'], audit?.['subject']], ['dev-issuer_admin', 'price_list:platts']);
+    // 40 l x (1.30 + 0.10) = 56.00; both fleets priced from the one list.
+    for (const card of [north!, south!])
+      assert.equal((await client.authorize(fleetPurchase('pump-1', ++txn, card, [line]))).invoicedAmount?.amountMinor, 5_600n);
+    // The account's own base price wins over the shared list for its product.
+    await fleet.loadBasePrices({
+      fleetId: 'south',
+      operatorId: 'ops',
+      prices: [{ productCode: 'diesel', unitMilliMinor: 120_000n, effectiveFromUnixMs: BigInt(nowMs - 1_000) }],
+    });
+    assert.equal((await client.authorize(fleetPurchase('pump-1', ++txn, south!, [line]))).invoicedAmount?.amountMinor, 5_200n);
+    nowMs += 3_600_000; // the list's next quotation takes effect
+    assert.equal((await client.authorize(fleetPurchase('pump-1', ++txn, north!, [line]))).invoicedAmount?.amountMinor, 5_800n);
+    const account = (await fleet.getAccount('north')).account;
+    assert.equal(account?.priceListId, 'platts');
+    await assert.rejects(fleet.loadSharedPrices('bad id', []), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    nowMs = at('2025-11-18T10:00:00Z');
+  });
+
   it('program rules on the fleet path: velocity declines, a soft amount flags, repeated declines block for a while', async function () {
     const [card] = await newFleet('risky', { credit: 10_000 });
     await fleet.setPolicy({
@@ -559,43 +617,5 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
       'no status',
     );
     assert.equal(await inspect.snapshot(), snapshot);
-  });
-
-  it('a PIN or points to redeem on a fleet card are refused (INVALID_ARGUMENT, unary and stream), never ignored', async function () {
-    const [card] = await newFleet('no-pin');
-    const snapshot = await inspect.snapshot();
-    const withPin = { ...fleetPurchase('pump-1', ++txn, card!, [diesel(500)]), pin: '1234' };
-    const withPoints = { ...fleetPurchase('pump-1', ++txn, card!, [diesel(500)]), redeemPoints: 10n };
-    for (const [what, request] of [
-      ['pin', withPin],
-      ['redeem_points', withPoints],
-    ] as const) {
-      await assert.rejects(client.authorize(request), (e: grpc.ServiceError) => {
-        assert.equal(e.code, grpc.status.INVALID_ARGUMENT, `${what}: ${e.details}`);
-        assert.match(e.details, new RegExp(what));
-        return true;
-      });
-    }
-    const stream = (await client.terminal('pump-1')).authorizeStream();
-    const frames: AuthorizeStreamResponse[] = [];
-    stream.on('data', (frame: AuthorizeStreamResponse) => frames.push(frame));
-    const ended = new Promise<void>((resolve, reject) => {
-      stream.on('end', resolve);
-      stream.on('error', reject);
-    });
-    stream.write({
-      items: [
-        { correlationId: 'pin', request: withPin },
-        { correlationId: 'points', request: withPoints },
-      ],
-    });
-    stream.end();
-    await ended;
-    const results = frames.flatMap((frame) => frame.results);
-    assert.deepEqual(results.map((result) => [result.correlationId, result.statusCode]).sort(), [
-      ['pin', grpc.status.INVALID_ARGUMENT],
-      ['points', grpc.status.INVALID_ARGUMENT],
-    ]);
-    assert.equal(await inspect.snapshot(), snapshot, 'nothing was written');
   });
 });

@@ -6,7 +6,8 @@
 // reversal and hold expiry, reversal (and nothing-to-reverse with its late original), refund with a
 // manager credential, replacement, return, a program refund run, tab spending and settlement, PIN
 // set / change / lock / reset, card state changes, a fleet account with prompts, line items and
-// negotiated prices, a fleet reversal, terminal registration and disabling — and keeps what each
+// negotiated prices, a fleet reversal, a fleet billing cycle closed into its invoice and a payment,
+// terminal registration and disabling — and keeps what each
 // reply said. Once the streamer has drained the outbox it asserts: no document was rejected, every
 // record the node stored (entity states, idempotency records) reads back through its codec
 // (actors/state) and the outbox contract, every document is in ClickHouse exactly once,
@@ -30,6 +31,8 @@ import { PriceFormula } from '../../gen/tapline/v1/fleet';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, RefundClient, holdRequest, programConfig } from '../../tools/client/card-client';
 import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../tools/client/fleet-client';
+import { OfflineClient } from '../../tools/client/offline-client';
+import { OfflineTerminalSimulator, generateTerminalKey } from '../../tools/offline-terminal/simulator';
 import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { cardKey, fleetKey } from '../../services/authorizer/store/keys';
@@ -97,6 +100,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
   let cards: CardClient;
   let refunds: RefundClient;
   let fleet: FleetClient;
+  let offline: OfflineClient;
   let inspect: Inspector;
   let txn = 1;
   const moved: Moved[] = [];
@@ -195,6 +199,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     cards = new CardClient(access);
     refunds = new RefundClient(access);
     fleet = new FleetClient(access);
+    offline = new OfflineClient(access);
     inspect = await connectInspector(redis.url);
     runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
     states = await testCardStates(node);
@@ -222,15 +227,16 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       'every document in ClickHouse',
       async () => {
         const count = async (table: string): Promise<number> => Number((await sql(`SELECT count() FROM ${database}.${table}`))[0]?.[0]);
-        const [t, l, a, p, r] = [
+        const [t, l, a, i, p, r] = [
           await count('transactions'),
           await count('lifecycle_events'),
           await count('audit_log'),
+          await count('fleet_invoices'),
           await count('tap_pours'),
           await count('outbox_rejects'),
         ];
-        seen = `${t} transactions + ${l} events + ${a} audit records + ${p} tap pours + ${r} rejects, ${documents} documents`;
-        return t + l + a + p + r >= documents;
+        seen = `${t} transactions + ${l} events + ${a} audit records + ${i} invoices + ${p} tap pours + ${r} rejects, ${documents} documents`;
+        return t + l + a + i + p + r >= documents;
       },
       () => seen,
       30_000,
@@ -241,7 +247,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
   after(async function () {
     await server?.stop(1_000);
     await streamer?.stop();
-    for (const c of [client, cards, refunds, fleet]) c?.close();
+    for (const c of [client, cards, refunds, fleet, offline]) c?.close();
     states?.close();
     await Promise.all([runner?.close(), settlement?.close(), inspect?.close()]);
     await node?.shutdown();
@@ -553,6 +559,12 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       invoiced: reversedReply.invoiced,
       kind: 'reverse',
     });
+    // The postpaid cycle: cycle 1 closed into its invoice, and part of it paid.
+    const cycleInvoiced = fleetReplies.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r.invoiced : r.invoiced), 0);
+    const closed = await fleet.closeCycle('rd-fleet', 1);
+    assert.equal(Number(closed.invoice?.amount?.amountMinor), cycleInvoiced);
+    const paid = await fleet.postPayment('rd-fleet', 'rd-bank-1', 1_000);
+    assert.equal(paid.outcome, Outcome.OUTCOME_APPROVED);
     const block = await cards.changeState({
       cardId: 'rd-anon',
       action: CardAction.CARD_ACTION_BLOCK,
@@ -571,6 +583,56 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     });
     const unblock = ChangeCardStateResponse.decode((await cards.approve(held.pendingApprovalId)).response);
     assert.equal(unblock.status, CardStatus.CARD_STATUS_ACTIVE);
+    await driveOffline();
+  }
+
+  /**
+   * Offline selling: a terminal set up and synced (settings, grant, acknowledgement), two sales of
+   * one card past its balance (debt past the threshold: listed), the void of the first (paid back:
+   * off the list), a sale on a blocked card by a terminal that ignores its denylist (the
+   * merchant's), a top-up, and the upload (batch).
+   */
+  async function driveOffline(): Promise<void> {
+    const policy = { txnMaxMinor: 2_000n, cardMaxMinor: 3_000n, debtThresholdMinor: 500n, cardCounter: false };
+    await cards.defineProgram('rd-offline', programConfig({ offline: policy }));
+    await client.registerTerminal('rd-off', 'rd-off-m');
+    const key = generateTerminalKey();
+    await offline.setTerminalOffline({
+      terminalId: 'rd-off',
+      publicKey: key.spki,
+      programIds: ['rd-offline'],
+      totalMaxMinor: 100_000,
+      currency: 'EUR',
+      countMax: 50,
+      offlineMaxMs: 3_600_000,
+    });
+    await issue('rd-off-1', 1_000, 'rd-offline');
+    await issue('rd-off-2', 1_000, 'rd-offline');
+    await cards.changeState({
+      cardId: 'rd-off-2',
+      action: CardAction.CARD_ACTION_BLOCK,
+      reason: 'lost',
+      operatorId: 'ops',
+      approverId: '',
+    });
+    const terminal = new OfflineTerminalSimulator('rd-off', offline, key, { clock: () => 0, rogue: true });
+    await terminal.sync();
+    const first = terminal.sell({ cardId: 'rd-off-1', programId: 'rd-offline' }, 900, 'EUR');
+    terminal.sell({ cardId: 'rd-off-1', programId: 'rd-offline' }, 900, 'EUR');
+    terminal.sell({ cardId: 'rd-off-2', programId: 'rd-offline' }, 400, 'EUR');
+    terminal.voidSale((first as { entry: number }).entry);
+    terminal.closeBatches();
+    const [answer] = await terminal.upload();
+    assert.deepEqual(
+      answer?.results.map((result) => result.liabilityReason),
+      ['', '', 'denylisted', ''],
+    );
+    for (const amount of [900, 900]) moved.push({ program: 'rd-offline', merchant: 'rd-off-m', kind: 'purchase', amount });
+    moved.push({ program: 'rd-offline', merchant: 'rd-off-m', kind: 'reverse', amount: 900 });
+    declined('rd-off');
+    const topUp = await client.topUp('rd-off-1', 500, { terminalId: 'rd-off', txn: txn++ });
+    assert.equal(topUp.balanceAfter?.amountMinor, 600n);
+    moved.push({ program: 'rd-offline', merchant: 'rd-off-m', kind: 'top_up', amount: 500 });
   }
 
   it('every real document is understood: outbox_rejects is empty', async function () {
@@ -653,7 +715,13 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const [[pourRows]] = (await sql(`SELECT count() FROM ${database}.tap_pours_dedup`)) as [[string]];
     assert.equal(Number(pourRows), pours, 'every tap pour report once');
     const [[events]] = (await sql(`SELECT count() FROM ${database}.lifecycle_events_dedup`)) as [[string]];
-    assert.equal(Number(events), documents.length - transactionIds.length - audited - pours, 'every lifecycle document once');
+    const [[invoices]] = (await sql(`SELECT count() FROM ${database}.fleet_invoices_dedup`)) as [[string]];
+    assert.equal(Number(invoices), documents.filter((d) => d['type'] === 'fleet_invoice').length, 'every fleet invoice once');
+    assert.equal(
+      Number(events) + Number(invoices),
+      documents.length - transactionIds.length - audited - pours,
+      'every lifecycle document once',
+    );
     const [[records]] = (await sql(`SELECT count() FROM ${database}.audit_log_dedup`)) as [[string]];
     assert.equal(Number(records), audited, 'every audit record once');
     const lines = documents.reduce((sum, d) => sum + (Array.isArray(d['lines']) ? d['lines'].length : 0), 0);
@@ -718,7 +786,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     );
     assert.deepEqual(
       changes.map((row) => row[3]),
-      ['block', 'unblock', 'freeze', 'unfreeze'],
+      ['block', 'unblock', 'freeze', 'unfreeze', 'block'],
     );
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const audit = (await report(`/reports/audit?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`))['entries'] ?? [];
@@ -754,15 +822,16 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.deepEqual(reconciliation['differences'], []);
     const summary = reconciliation['summary'] as unknown as Record<string, number>;
     assert.equal(summary['differences'], 0);
-    assert.equal(summary['cards_checked'], 16, '14 stored-value cards (one replaced, one unissued) and 2 fleet cards');
+    assert.equal(summary['cards_checked'], 18, '16 stored-value cards (one replaced, one unissued; two sold offline) and 2 fleet cards');
     assert.equal(summary['fleet_accounts_checked'], 1);
     const account = JSON.parse(
       String(await inspect.client.hGet(fleetKey(shardOf('fleet', 'rd-fleet', test_shard_count), 'rd-fleet'), 'd')),
     ) as {
       balanceMinor: number;
     };
-    const owed = fleetReplies.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r.invoiced : r.invoiced), 0);
-    assert.equal(account.balanceMinor, -owed, 'the fleet account owes what the replies invoiced');
+    // What the replies invoiced, less the payment the drive made.
+    const owed = fleetReplies.reduce((sum, r) => sum + (r.kind === 'reverse' ? -r.invoiced : r.invoiced), 0) - 1_000;
+    assert.equal(account.balanceMinor, -owed, 'the fleet account owes what the replies invoiced, less what it paid');
     // A fleet account that does not match its documents is listed, and only it.
     const key = fleetKey(shardOf('fleet', 'rd-fleet', test_shard_count), 'rd-fleet');
     const original = String(await inspect.client.hGet(key, 'd'));
@@ -864,7 +933,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
   it('event statistics and the merchant report equal the totals of the replies', async function () {
     const sum = (filter: (m: Moved) => boolean): number => moved.filter(filter).reduce((total, m) => total + m.amount, 0);
     const redisCards = (await states.allBalances(1_000, 1_000)).cards;
-    for (const program of ['rd-fest', 'rd-hotel', 'rd-short', 'rd-pin', 'rd-end', 'rd-resort']) {
+    for (const program of ['rd-fest', 'rd-hotel', 'rd-short', 'rd-pin', 'rd-end', 'rd-resort', 'rd-offline']) {
       const [totals] = (await report(`/reports/events/${program}/statistics`))['totals'] ?? [];
       assert.ok(totals, program);
       const remaining = [...redisCards.values()]
@@ -896,7 +965,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const periods =
       (await report(`/reports/merchants?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}&granularity=month`))['periods'] ?? [];
-    for (const merchant of ['rd-bar-m', 'rd-hotel-m', 'rd-station']) {
+    for (const merchant of ['rd-bar-m', 'rd-hotel-m', 'rd-station', 'rd-off-m']) {
       const rows = periods.filter((row) => row['merchant'] === merchant);
       const total = (column: string): number => rows.reduce((s, row) => s + Number(row[column]), 0);
       assert.equal(
@@ -932,6 +1001,41 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     assert.ok((declines.get('rd-bar') ?? 0) >= 5 && (declines.get('rd-pump') ?? 0) >= 1);
   });
 
+  it('the offline reports: sales by liability, the offline share, debt made and cancelled, each terminal and its denylist', async function () {
+    const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+    const offlineReport = await report(`/reports/offline?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`);
+    const sales = (offlineReport['sales'] ?? []).find((row) => row['program'] === 'rd-offline');
+    assert.deepEqual(
+      [
+        sales?.['offline_sales'],
+        sales?.['offline_sales_minor'],
+        sales?.['merchant_sales'],
+        sales?.['merchant_minor'],
+        sales?.['voided_minor'],
+      ],
+      [2, 1_800, 1, 400, 900],
+    );
+    assert.equal(sales?.['offline_share'], 1, "every sale of the program's cards was made offline");
+    const debt = (offlineReport['debt'] ?? []).find((row) => row['program'] === 'rd-offline');
+    assert.deepEqual(
+      [debt?.['debt_created_minor'], debt?.['debt_voided_minor'], debt?.['debt_outstanding_minor'], debt?.['cards_in_debt']],
+      [800, 800, 0, 0],
+    );
+    const terminals = (await report('/reports/offline/terminals'))['terminals'] ?? [];
+    const terminal = terminals.find((row) => row['terminal'] === 'rd-off');
+    assert.deepEqual(
+      [
+        terminal?.['merchant'],
+        terminal?.['grant_number'],
+        terminal?.['acked_behind'],
+        terminal?.['batches'],
+        terminal?.['missing_entries'],
+      ],
+      ['rd-off-m', 1, 0, 1, 0],
+    );
+    assert.ok(typeof terminal?.['staleness_ms'] === 'number' && terminal['staleness_ms'] >= 0, JSON.stringify(terminal));
+  });
+
   it('the top-ups report lists the cash, PSP and auto-reload top-ups the replies approved', async function () {
     const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
     const rows = (await report(`/reports/top-ups?from=${day(Date.now() - 86_400_000)}&to=${day(Date.now())}`))['days'] ?? [];
@@ -945,6 +1049,7 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
       ['rd-fest/auto_reload', 2_000],
       ['rd-fest/cash', 500],
       ['rd-fest/psp', 2_000],
+      ['rd-offline/cash', 500],
     ]);
     assert.equal(
       [...bySource.values()].reduce((a, b) => a + b, 0),
@@ -1022,5 +1127,11 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
     }
     assert.deepEqual([...vehicles.keys()].sort(), ['truck-1', 'van-1']);
     assert.ok(fuelLines.length >= 3);
+    // The invoice of the closed cycle: the same documents, adding up to what the account invoiced.
+    const cycle = await report('/reports/fleets/rd-fleet/invoices/1');
+    assert.deepEqual(
+      (cycle['transactions'] ?? []).map((t) => t['id']),
+      fleetReplies.map((r) => r.id),
+    );
   });
 });

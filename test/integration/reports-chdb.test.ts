@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CardBalance, CardStateReader } from '../../services/reports/card-states';
-import { fleetInvoiceReport } from '../../services/reports/fleet-invoice';
+import { fleetCycleInvoiceReport, fleetInvoiceReport } from '../../services/reports/fleet-invoice';
+import { fleetStatementReport } from '../../services/reports/fleet-statement';
 import { parseDate } from '../../services/reports/params';
 import { settlementAggregatesSql } from '../../services/reports/queries';
 import { settlementLines, type FeeRate } from '../../services/reports/settlement-rules';
@@ -23,6 +24,8 @@ import {
   eventStatisticsReport,
   floatReport,
   merchantsReport,
+  offlineReport,
+  offlineTerminalsReport,
   operationsReport,
   reconciliationReport,
   int,
@@ -32,6 +35,7 @@ import {
 } from '../../services/reports/reports';
 import { terminalHistoryReport, terminalStatisticsReport } from '../../services/reports/terminal-reports';
 import { rowsOf } from '../../services/streamer/rows';
+import { terminalOffline, transactionDocument } from '../../actors/outbox/builders';
 import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
 import { identifier } from '../../services/streamer/sql';
 import {
@@ -188,6 +192,83 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
     );
   });
 
+  it('the invoice of a billing cycle and the statement: documents without a cycle are cycle 1, the invoice adds up, payments replay', async function () {
+    const sign: Record<string, number> = { purchase: 1, completion: 1, reverse: -1, refund: -1 };
+    const cycle1 = history.transactions
+      .filter((t) => t.fleet === 'fleet-acme' && t.outcome === 'approved')
+      .reduce((sum, t) => sum + (sign[t.kind] ?? 0) * (t.invoiced ?? t.amount), 0);
+    const issued_at = Date.UTC(2026, 1, 3);
+    const invoice = {
+      type: 'fleet_invoice',
+      fleet: 'fleet-acme',
+      number: 'fleet-acme-1',
+      cycle: 1,
+      currency: 'CHF',
+      amount: cycle1,
+      applied: 0,
+      opened_at: Date.UTC(2026, 0, 1),
+      due_at: issued_at + 10 * 86_400_000,
+      operator: 'ops-1',
+      at: issued_at,
+    };
+    const payment = {
+      ...history.transactions[0]!,
+      id: 'pay-1',
+      kind: 'fleet_payment',
+      outcome: 'approved',
+      card: '',
+      program: 'fleet-acme',
+      terminal: '',
+      merchant: '',
+      amount: 1_000,
+      requested: 1_000,
+      currency: 'CHF',
+      key: 'k:fleet-payment:fleet-acme:bank-1',
+      original: '',
+      reason: '',
+      rule: '',
+      reverse: '',
+      at: issued_at + 86_400_000,
+      fleet: 'fleet-acme',
+      pump: 0,
+      invoiced: 0,
+      balance_delta: 0,
+      cycle: 2,
+    };
+    for (const [document, streamId] of [
+      [invoice, '7-1'],
+      [payment, '7-2'],
+    ] as const) {
+      for (const row of rowsOf({ shard: 3, streamId, document: JSON.stringify(document) }))
+        session.query(`INSERT INTO ${identifier(database)}.${identifier(row.table)} FORMAT JSONEachRow\n${JSON.stringify(row.values)}`);
+    }
+    const report = await fleetCycleInvoiceReport(context, 'fleet-acme', 1);
+    assert.equal(report.sections['invoice']?.rows[0]?.['amount_minor'], cycle1);
+    assert.deepEqual(
+      report.sections['vehicles']?.rows,
+      expectedFleetVehicles(history, 'fleet-acme'),
+      'the same documents as the range invoice',
+    );
+    await assert.rejects(fleetCycleInvoiceReport(context, 'fleet-acme', 2), /no invoice for this cycle/);
+    const statement = await fleetStatementReport(context, 'fleet-acme', range('2026-01-01', '2026-02-28'));
+    assert.deepEqual(statement.sections['summary']?.rows[0], {
+      fleet: 'fleet-acme',
+      currency: 'CHF',
+      from: '2026-01-01',
+      to: '2026-02-28',
+      opening_minor: 0,
+      invoiced_minor: cycle1,
+      paid_minor: 1_000,
+      closing_minor: cycle1 - 1_000,
+      overdue_minor: cycle1 - 1_000,
+      unbilled_minor: 0,
+    });
+    assert.deepEqual(
+      statement.sections['open_items']?.rows.map((row) => [row['number'], row['outstanding_minor'], row['days_overdue']]),
+      [['fleet-acme-1', cycle1 - 1_000, 16]],
+    );
+  });
+
   it('settlement aggregates give the exact batch lines', async function () {
     const rates: FeeRate[] = [
       { kind: 'purchase', percent_bp: 175, fixed_minor: 5 },
@@ -301,5 +382,71 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
       const foreign = await terminalHistoryReport(context, 'bar-2', terminal, whole);
       assert.equal(foreign.sections['entries']?.rows.length, 0);
     }
+  });
+
+  // Last: it adds documents of its own program, which the exact numbers above do not count.
+  it('the offline reports run on the current engine too: sales by liability, debt, terminals', async function () {
+    const at = Date.UTC(2026, 0, 31, 22, 0, 0);
+    const where = { merchantId: 'bar-off', programId: 'offline-chdb' };
+    const sale = (n: number, amount: number, extras: Parameters<typeof transactionDocument>[4], outcome: 'approved' | 'declined') =>
+      transactionDocument(
+        { key: `o:t-off:${n}`, terminalId: 't-off', amountMinor: amount, originalKey: '', source: 'offline', operatorId: '' },
+        where,
+        {
+          id: `off-${n}`,
+          kind: 'offline_purchase',
+          outcome,
+          ...(outcome === 'declined' ? { reason: 'merchant_liability', rule: 'offline:denylisted' } : {}),
+          cardId: `off-card-${n}`,
+          amountMinor: outcome === 'approved' ? amount : 0,
+          currency: 'EUR',
+          balanceAfterMinor: -300,
+          atMs: at,
+        },
+        '',
+        extras,
+      );
+    const documents = [
+      sale(1, 800, { balance_delta: -800, offline_at: at - 1_000, liability: 'issuer', debt_delta: 300, debt_after: 300 }, 'approved'),
+      sale(2, 250, { balance_delta: 0, offline_at: at - 1_000, liability: 'merchant' }, 'declined'),
+      terminalOffline({ terminal: 't-off', merchant: 'bar-off', event: 'grant', version: 3, at: at - 5_000 }),
+      terminalOffline({ terminal: 't-off', merchant: 'bar-off', event: 'ack', version: 41, behind: 2, at: at - 4_000 }),
+      terminalOffline({ terminal: 't-off', merchant: 'bar-off', event: 'batch', version: 1, entries: 2, missing: 1, at }),
+    ];
+    for (const [index, document] of documents.entries())
+      for (const row of rowsOf({ shard: 1, streamId: `77-${index}`, document }))
+        session.query(`INSERT INTO ${identifier(database)}.${identifier(row.table)} FORMAT JSONEachRow\n${JSON.stringify(row.values)}`);
+    const report = await offlineReport(context, range('2026-01-31', '2026-02-01'));
+    const sales = report.sections['sales']?.rows.find((row) => row['program'] === 'offline-chdb');
+    assert.deepEqual(
+      [
+        sales?.['offline_sales'],
+        sales?.['offline_sales_minor'],
+        sales?.['merchant_sales'],
+        sales?.['merchant_minor'],
+        sales?.['offline_share'],
+      ],
+      [1, 800, 1, 250, 1],
+    );
+    const debt = report.sections['debt']?.rows.find((row) => row['program'] === 'offline-chdb');
+    assert.deepEqual(
+      [debt?.['debt_created_minor'], debt?.['debt_outstanding_minor'], debt?.['cards_in_debt'], debt?.['largest_debt_minor']],
+      [300, 300, 1, 300],
+    );
+    const terminals = await offlineTerminalsReport({ ...context, now: () => at + 6_000 });
+    assert.deepEqual(terminals.sections['terminals']?.rows, [
+      {
+        terminal: 't-off',
+        merchant: 'bar-off',
+        grant_number: 3,
+        grant_at_ms: at - 5_000,
+        acked_version: 41,
+        acked_behind: 2,
+        acked_at_ms: at - 4_000,
+        staleness_ms: 10_000,
+        batches: 1,
+        missing_entries: 1,
+      },
+    ]);
   });
 });

@@ -15,6 +15,7 @@
 // A method or route added without its case here fails the coverage checks at the end.
 
 import assert from 'node:assert/strict';
+import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { AdminServiceService } from '../../gen/tapline/v1/admin';
@@ -23,6 +24,8 @@ import { AuthorizationServiceService, type AuthorizeStreamResponse } from '../..
 import { CardAction, CardServiceService, SettlementMethod } from '../../gen/tapline/v1/cards';
 import { FleetAdminServiceService, FleetCardStatus } from '../../gen/tapline/v1/fleet';
 import { ClusterServiceService, type ForwardResponse } from '../../gen/tapline/internal/v1/cluster';
+import { OfflineAdminServiceService, OfflineBatch, OfflineEntryKind, OfflineServiceService } from '../../gen/tapline/v1/offline';
+import { batchSigningBytes } from '../../actors/offline/signature';
 import { CardStatus } from '../../gen/tapline/v1/types';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { signPspPayload, pspPayload } from '../../services/authorizer/usecases/psp';
@@ -38,6 +41,8 @@ import { createLogger } from '../../services/common/logger';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, RefundClient, programConfig } from '../../tools/client/card-client';
 import { FleetClient } from '../../tools/client/fleet-client';
+import { OfflineClient } from '../../tools/client/offline-client';
+import { generateTerminalKey } from '../../tools/offline-terminal/simulator';
 import { httpRequest } from '../../tools/client/http';
 import { DevCredentials, DevIssuer, dev_issuer, type CertificateFiles } from '../../tools/devenv/credentials';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
@@ -52,6 +57,7 @@ import {
   testCardStates,
   testCredentials,
   testDataDir,
+  test_shard_count,
   waitFor,
 } from '../support/harness';
 
@@ -67,6 +73,8 @@ const definitions = new Map<string, Definition>(
     CardServiceService,
     FleetAdminServiceService,
     ApprovalServiceService,
+    OfflineServiceService,
+    OfflineAdminServiceService,
     ClusterServiceService,
   ].flatMap((service) => Object.values(service).map((method): [string, Definition] => [method.path, method as unknown as Definition])),
 );
@@ -138,6 +146,8 @@ describe('trust boundary: hostile callers on every door, method and route (real 
   const closers: (() => void)[] = [];
   let txn = 1_000;
   const pending: string[] = [];
+  /** t-home's offline key: its batches are signed with it. */
+  let offlineKey: ReturnType<typeof generateTerminalKey>;
 
   const channel = (address: string, credentialsOf: grpc.ChannelCredentials): grpc.Client => {
     const client = new grpc.Client(address, credentialsOf, local);
@@ -210,6 +220,16 @@ describe('trust boundary: hostile callers on every door, method and route (real 
         await fleets.createAccount({ fleetId: fleet, creditLimitMinor: 100_000, timeZone: 'Europe/Berlin' });
         await fleets.issueCard({ fleetId: fleet, cardNo: '1', limits: undefined, productGroups: undefined, operatorId: '' });
       }
+      // t-home sells offline: a program with offline limits, its settings and key, a card.
+      const offline = new OfflineClient(access);
+      await cards.defineProgram(
+        'p-off',
+        programConfig({ offline: { txnMaxMinor: 2_000n, cardMaxMinor: 5_000n, debtThresholdMinor: 1_000n, cardCounter: false } }),
+      );
+      offlineKey = generateTerminalKey();
+      await offline.setTerminalOffline(offlineSetup());
+      await client.issueCard('c-off', 10_000, 'EUR', 'p-off');
+      offline.close();
       // The first purchase of c-auth: what reversals, refunds and receipts refer to.
       await client.authorize(purchase('t-home', 1, 'c-auth', 500));
       // Two held unblocks (approved and rejected by the approval methods' allowed callers).
@@ -229,6 +249,42 @@ describe('trust boundary: hostile callers on every door, method and route (real 
   }
 
   // ---- the terminal door ----------------------------------------------------------------------
+
+  function offlineSetup() {
+    return {
+      terminalId: 't-home',
+      publicKey: offlineKey.spki,
+      programIds: ['p-off'],
+      totalMaxMinor: 100_000,
+      currency: 'EUR',
+      countMax: 100,
+      offlineMaxMs: 3_600_000,
+    };
+  }
+
+  /** t-home's first offline batch (one sale under its first grant), signed with its key. */
+  function offlineUpload(): Record<string, unknown> {
+    const batch = OfflineBatch.encode({
+      terminalId: 't-home',
+      batchNumber: 1n,
+      entries: [
+        {
+          entryNumber: 1n,
+          kind: OfflineEntryKind.OFFLINE_ENTRY_KIND_SALE,
+          cardId: 'c-off',
+          programId: 'p-off',
+          amount: { amountMinor: 100n, currency: 'EUR' },
+          voidOf: 0n,
+          grantNumber: 1n,
+          offsetMs: 1_000n,
+          counter: undefined,
+          receiptNumber: 1n,
+        },
+      ],
+    }).finish();
+    const signature = sign(null, batchSigningBytes(batch), offlineKey.privateKey);
+    return { terminalId: 't-home', batch: Buffer.from(batch), signature };
+  }
 
   /** Each terminal-door method: a valid request naming t-home, and whether it names a terminal. */
   const terminal_requests: Record<string, { build: () => unknown; names_terminal: boolean; allowed?: grpc.status }> = {
@@ -286,6 +342,24 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     [AuthorizationServiceService.getReceipt.path]: {
       build: () => ({ cardId: 'c-auth', transaction: { ref: { $case: 'terminalTxn', value: { terminalId: 't-home', txnNumber: 1n } } } }),
       names_terminal: true,
+    },
+    // Offline selling: each call names t-home; the upload's batch is t-home's, signed by its key
+    // (merged once for its terminal, answered again for its gateway).
+    [OfflineServiceService.getOfflineProfile.path]: { build: () => ({ terminalId: 't-home', lastEntry: 0n }), names_terminal: true },
+    [OfflineServiceService.getDenylistDelta.path]: {
+      build: () => ({ terminalId: 't-home', since: [], pageToken: '', pageSize: 100 }),
+      names_terminal: true,
+    },
+    [OfflineServiceService.ackDenylist.path]: {
+      build: () => ({ terminalId: 't-home', shardVersions: Array.from({ length: test_shard_count }, () => 0n), lastEntry: 0n }),
+      names_terminal: true,
+    },
+    [OfflineServiceService.uploadOfflineBatch.path]: { build: offlineUpload, names_terminal: true },
+    // No counter key is configured here: the allowed caller passes the door and learns that.
+    [OfflineServiceService.refreshCardCounter.path]: {
+      build: () => ({ terminalId: 't-home', cardId: 'c-off' }),
+      names_terminal: true,
+      allowed: grpc.status.FAILED_PRECONDITION,
     },
     [AuthorizationServiceService.reportPour.path]: {
       build: () => ({
@@ -482,6 +556,25 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       build: () => ({ fleetId: 'f-home', transactionId: 'no-such-review', note: '' }),
       fleet: 'f-home',
       allowed: grpc.status.NOT_FOUND,
+    },
+    [OfflineAdminServiceService.setTerminalOffline.path]: {
+      build: () => {
+        const setup = offlineSetup();
+        return { ...setup, publicKey: Buffer.from(setup.publicKey), totalMax: eur(100_000n), offlineMaxMs: 3_600_000n };
+      },
+    },
+    [OfflineAdminServiceService.getTerminalOffline.path]: { build: () => ({ terminalId: 't-home' }), merchant: 'm-home' },
+    [FleetAdminServiceService.setFleetCardPin.path]: { build: () => ({ cardId: 'f-home~1', pin: '2468' }), fleet: 'f-home' },
+    [FleetAdminServiceService.setFleetBillingTerms.path]: {
+      build: () => ({ fleetId: 'f-home', terms: { paymentTermsDays: 30n, blockAfterOverdueDays: 10n } }),
+    },
+    [FleetAdminServiceService.closeFleetCycle.path]: { build: () => ({ fleetId: 'f-home', cycle: 1n }) },
+    // Nothing is owed yet: the allowed caller's payment is answered (declined, above what is owed).
+    [FleetAdminServiceService.postFleetPayment.path]: {
+      build: () => ({ fleetId: 'f-home', reference: `pay-${++issued}`, amount: eur(100n) }),
+    },
+    [FleetAdminServiceService.loadSharedPrices.path]: {
+      build: () => ({ priceListId: 'spot-1', prices: [{ productCode: 'diesel', unitMilliMinor: 150_000n, effectiveFromUnixMs: 1n }] }),
     },
     [ApprovalServiceService.listApprovals.path]: { build: () => ({}) },
     [ApprovalServiceService.getApproval.path]: { build: () => ({ approvalId: pending[0] }) },
@@ -724,6 +817,9 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     // No streamer runs here: ClickHouse knows no program yet, so the allowed caller learns just that.
     { name: 'event_statistics', method: 'GET', path: '/reports/events/p-1/statistics', allowed: 404 },
     { name: 'fleet_invoice', method: 'GET', path: `/reports/fleets/f-home/invoice?${range}`, fleet: 'f-home', allowed: 200 },
+    // No streamer runs here: ClickHouse holds no closed cycle, so the allowed caller learns just that.
+    { name: 'fleet_cycle_invoice', method: 'GET', path: '/reports/fleets/f-home/invoices/1', fleet: 'f-home', allowed: 404 },
+    { name: 'fleet_statement', method: 'GET', path: `/reports/fleets/f-home/statement?${range}`, fleet: 'f-home', allowed: 200 },
     {
       name: 'settlement.merchant.put',
       method: 'PUT',
@@ -780,6 +876,8 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     { name: 'settlement.batch.transfer', method: 'GET', path: '/settlement/batches/m-home.daily.2026-01-01/transfer.csv', allowed: 200 },
     { name: 'settlement.batch.files', method: 'GET', path: '/settlement/batches/m-home.daily.2026-01-01/files/csv', allowed: 200 },
     { name: 'taps', method: 'GET', path: `/reports/taps?${range}`, allowed: 200 },
+    { name: 'offline', method: 'GET', path: `/reports/offline?${range}`, allowed: 200 },
+    { name: 'offline_terminals', method: 'GET', path: '/reports/offline/terminals', allowed: 200 },
     { name: 'settlement.campaign.put', method: 'PUT', path: '/settlement/campaigns/tb-campaign', body: campaign, allowed: 200 },
     { name: 'settlement.campaign.get', method: 'GET', path: '/settlement/campaigns/tb-campaign', allowed: 200 },
     { name: 'breakage', method: 'GET', path: '/reports/campaigns/tb-campaign/breakage', allowed: 200 },

@@ -12,6 +12,7 @@ import { ApprovalServiceService } from '../../gen/tapline/v1/approvals';
 import { AuthorizationServiceService } from '../../gen/tapline/v1/authorization';
 import { CardAction, CardServiceService } from '../../gen/tapline/v1/cards';
 import { FleetAdminServiceService } from '../../gen/tapline/v1/fleet';
+import { OfflineAdminServiceService, OfflineServiceService } from '../../gen/tapline/v1/offline';
 import { ClusterServiceService } from '../../gen/tapline/internal/v1/cluster';
 import { CardFanoutServiceService } from '../../gen/tapline/internal/v1/fanout';
 import { operator_services, terminal_services } from '../../services/authorizer/grpc/server';
@@ -45,6 +46,8 @@ const all_services: readonly [string, ServiceDefinition][] = [
   ['tapline.v1.CardService', CardServiceService],
   ['tapline.v1.FleetAdminService', FleetAdminServiceService],
   ['tapline.v1.ApprovalService', ApprovalServiceService],
+  ['tapline.v1.OfflineService', OfflineServiceService],
+  ['tapline.v1.OfflineAdminService', OfflineAdminServiceService],
   ['tapline.internal.v1.ClusterService', ClusterServiceService],
   ['tapline.internal.v1.CardFanoutService', CardFanoutServiceService],
 ];
@@ -173,6 +176,36 @@ describe('access policy: decisions', () => {
     assert.ok(!admits(authorize, operator('issuer_admin')), 'an operator is no terminal');
   });
 
+  it('offline selling: a terminal syncs and uploads as itself, a gateway for its merchants; only the issuer sets offline caps', async () => {
+    const merchants = lookups({ 't-1': 'm-1', 't-2': 'm-2' });
+    for (const method of Object.values(OfflineServiceService)) {
+      const rule = rpc_rules.terminal.get(method.path);
+      assert.ok(rule?.who === 'terminal' && rule.terminals !== 'per_item', `${method.path} is a terminal's call`);
+      assert.equal(rpc_rules.operator.get(method.path), undefined, `${method.path} is not served on the operator door`);
+      const terminalsOf = rule.terminals;
+      const named = terminalsOf({ terminalId: 't-1', cardId: 'c-1' });
+      assert.equal(await refusal(() => checkTerminals({ kind: 'terminal', terminalId: 't-1' }, named, merchants)), 'allowed');
+      assert.equal(
+        await refusal(() => checkTerminals({ kind: 'terminal', terminalId: 't-2' }, named, merchants)),
+        'permission_denied',
+        `${method.path}: another terminal's certificate`,
+      );
+      assert.equal(await refusal(() => checkTerminals({ kind: 'gateway', merchantIds: ['m-1'] }, named, merchants)), 'allowed');
+      assert.equal(
+        await refusal(() => checkTerminals({ kind: 'gateway', merchantIds: ['m-2'] }, named, merchants)),
+        'permission_denied',
+        `${method.path}: a gateway of another merchant`,
+      );
+      assert.equal(await refusal(() => terminalsOf({ terminalId: '' })), 'invalid_argument', `${method.path}: no terminal named`);
+    }
+    const set = operatorRuleOf(OfflineAdminServiceService.setTerminalOffline.path) as OperatorRule;
+    assert.deepEqual(set.roles, ['issuer_admin']);
+    const get = operatorRuleOf(OfflineAdminServiceService.getTerminalOffline.path) as OperatorRule;
+    const scope = get.scope?.({ terminalId: 't-1' });
+    assert.equal((await operatorGrant(get, operator('merchant_admin', ['m-1']), {}, scope, merchants)).role, 'merchant_admin');
+    assert.equal(await refusal(() => operatorGrant(get, operator('merchant_admin', ['m-2']), {}, scope, merchants)), 'permission_denied');
+  });
+
   it('refuses a keyed top-up on the terminal door (a credit without a terminal)', async () => {
     const rule = rpc_rules.terminal.get(AuthorizationServiceService.topUp.path);
     assert.ok(rule?.who === 'terminal' && rule.terminals !== 'per_item');
@@ -208,6 +241,13 @@ describe('access policy: decisions', () => {
       'permission_denied',
       "a fleet's credit limit is the issuer's decision",
     );
+  });
+
+  it("a settlement batch belongs to the merchant its id names, dots in the merchant's id included", () => {
+    const scope = http_rules['settlement.batch.get']?.scope;
+    assert.deepEqual(scope?.(['acme.east.daily.2026-12-01'])?.merchants, ['acme.east']);
+    assert.deepEqual(scope?.(['acme.weekly.2026-11-30'])?.merchants, ['acme']);
+    assert.deepEqual(scope?.(['not-a-batch'])?.merchants, [''], 'a malformed id names no merchant');
   });
 
   it('marks four-eyes requests: an unblock, an issuance above the amount, every manual credit', () => {

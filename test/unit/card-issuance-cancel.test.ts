@@ -172,20 +172,24 @@ describe('issuance cancel: which card qualifies and what it leaves', () => {
 
   it('answers every operator command but an issue on an unissued card as not found', () => {
     const unissued = cancelled(decideCancelIssuance(issued(), command, { holder: undefined }, at)).after;
-    const refused = decideAdmin(unissued, { type: 'tab_limit', limitMinor: 100, operatorId: 'ops-1' }, { nowMs: at, pinAttemptsMax: 3 });
+    const refused = decideAdmin(
+      unissued,
+      { type: 'tab_limit', limitMinor: 100, operatorId: 'ops-1' },
+      { nowMs: at, pinAttemptsMax: 3, shard: 0 },
+    );
     assert.equal(refused.kind, 'rejected');
     assert.equal(refused.error.code, 'not_found');
     const transition = decideAdmin(
       unissued,
       { type: 'transition', transition: { action: 'freeze', operatorId: 'ops-1', approverId: '' }, reason: 'x', operatorId: 'ops-1' },
-      { nowMs: at, pinAttemptsMax: 3 },
+      { nowMs: at, pinAttemptsMax: 3, shard: 0 },
     );
     assert.equal(transition.kind, 'rejected');
     // A PIN change with a wrong old PIN would count an attempt on the card: not on stock.
     const pin = decideAdmin(
       unissued,
       { type: 'set_pin', newHash: 'a'.repeat(64), oldHash: 'b'.repeat(64), reset: false, operatorId: 'ops-1' },
-      { nowMs: at, pinAttemptsMax: 3 },
+      { nowMs: at, pinAttemptsMax: 3, shard: 0 },
     );
     assert.equal(pin.kind === 'rejected' ? pin.error.code : pin.kind, 'not_found');
   });

@@ -3,13 +3,21 @@
 // bound is accepted at its minimum and maximum and refused one past either, and refused when it is
 // empty, blank, fractional, hexadecimal, exponential or not a number, always with a ConfigError
 // whose message names the variable; enum, URL, id and TLS settings are checked the same way; and
-// the relations between bounds (drain batch vs mailbox, stream vs node in-flight, commit pending
-// vs batch, sweep vs passivation, TLS cert with key) are refused together, equality allowed.
+// the relations between bounds (drain batch vs mailbox, stream vs node in-flight, stream vs
+// connection pending items, frame vs stream pending items, commit pending vs batch, sweep vs
+// passivation, TLS cert with key) are refused together, equality allowed.
 // Every test passes its own environment object; process.env is never read.
 
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { ConfigError, loadConfig as loadNodeConfig, type NodeConfig } from '../../services/authorizer/config';
+import {
+  ConfigError,
+  activeEntitiesMax,
+  active_entity_bytes_estimate,
+  loadConfig as loadNodeConfig,
+  type NodeConfig,
+} from '../../services/authorizer/config';
+import { parseIssuers } from '../../services/common/auth/tokens';
 
 type Env = Record<string, string | undefined>;
 
@@ -64,12 +72,32 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_SHARD_COUNT: { min: 1, max: 65_536, fallback: 256 },
   TAPLINE_PASSIVATE_AFTER_MS: { min: 1_000, max: 86_400_000, fallback: 60_000, atMin: { TAPLINE_PASSIVATION_SWEEP_MS: '1000' } },
   TAPLINE_PASSIVATION_SWEEP_MS: { min: 100, max: 600_000, fallback: 5_000, atMax: { TAPLINE_PASSIVATE_AFTER_MS: '600000' } },
-  TAPLINE_ACTIVE_ENTITIES_MAX: { min: 1, max: 50_000_000, fallback: 2_000_000 },
   TAPLINE_MAILBOX_MAX: { min: 1, max: 1_000_000, fallback: 10_000, atMin: { TAPLINE_DRAIN_BATCH_MAX: '1' } },
   TAPLINE_DRAIN_BATCH_MAX: { min: 1, max: 100_000, fallback: 512, atMax: { TAPLINE_MAILBOX_MAX: '100000' } },
   TAPLINE_IN_FLIGHT_MAX: { min: 1, max: 10_000_000, fallback: 250_000, atMin: { TAPLINE_STREAM_IN_FLIGHT_MAX: '1' } },
   TAPLINE_STREAM_IN_FLIGHT_MAX: { min: 1, max: 1_000_000, fallback: 100_000, atMax: { TAPLINE_IN_FLIGHT_MAX: '1000000' } },
-  TAPLINE_STREAM_FRAME_ITEMS_MAX: { min: 1, max: 100_000, fallback: 1_000 },
+  TAPLINE_STREAM_FRAME_ITEMS_MAX: {
+    min: 1,
+    max: 100_000,
+    fallback: 1_000,
+    atMax: { TAPLINE_STREAM_PENDING_ITEMS_MAX: '100000', TAPLINE_CONNECTION_PENDING_ITEMS_MAX: '100000' },
+  },
+  TAPLINE_STREAM_PENDING_ITEMS_MAX: {
+    min: 1,
+    max: 1_000_000,
+    fallback: 10_000,
+    atMin: { TAPLINE_STREAM_FRAME_ITEMS_MAX: '1' },
+    atMax: { TAPLINE_CONNECTION_PENDING_ITEMS_MAX: '1000000' },
+  },
+  TAPLINE_CONNECTION_PENDING_ITEMS_MAX: {
+    min: 1,
+    max: 10_000_000,
+    fallback: 20_000,
+    atMin: { TAPLINE_STREAM_PENDING_ITEMS_MAX: '1', TAPLINE_STREAM_FRAME_ITEMS_MAX: '1' },
+  },
+  TAPLINE_GRPC_STREAMS_PER_CONNECTION_MAX: { min: 1, max: 1_000_000, fallback: 1_000 },
+  TAPLINE_GRPC_CONNECTION_AGE_MAX_MS: { min: 1_000, max: 86_400_000, fallback: 1_800_000 },
+  TAPLINE_GRPC_CONNECTION_AGE_GRACE_MS: { min: 0, max: 3_600_000, fallback: 60_000 },
   TAPLINE_COMMIT_BATCH_MAX: { min: 1, max: 100_000, fallback: 2_000 },
   TAPLINE_COMMIT_IN_FLIGHT_MAX: { min: 1, max: 64, fallback: 2 },
   TAPLINE_COMMIT_PENDING_MAX: { min: 1, max: 10_000_000, fallback: 500_000, atMin: { TAPLINE_COMMIT_BATCH_MAX: '1' } },
@@ -110,6 +138,9 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_FORWARD_IN_FLIGHT_MAX: { min: 1, max: 10_000_000, fallback: 100_000 },
   TAPLINE_TERMINAL_CACHE_MS: { min: 0, max: 600_000, fallback: 1_000 },
   TAPLINE_TERMINAL_CACHE_MAX: { min: 1, max: 10_000_000, fallback: 100_000 },
+  TAPLINE_DENYLIST_LOG_PER_SHARD_MAX: { min: 16, max: 10_000_000, fallback: 4_096 },
+  TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT: { min: 1, max: 10_000, fallback: 64 },
+  TAPLINE_OFFLINE_DENYLIST_AGE_TERMINALS_MAX: { min: 1, max: 1_000_000, fallback: 10_000 },
   TAPLINE_PSP_WEBHOOK_PORT: { min: -1, max: 65_535, fallback: -1 },
   TAPLINE_PSP_REQUEST_TIMEOUT_MS: { min: 100, max: 60_000, fallback: 10_000 },
 };
@@ -172,6 +203,32 @@ describe('config: integer bounds', () => {
   it('names every bad variable when several are wrong at once', () => {
     const env = { TAPLINE_GRPC_PORT: '70000', TAPLINE_SHARD_COUNT: '0', TAPLINE_LOG_LEVEL: 'loud' };
     assertConfigError(env, Object.keys(env), 'three bad');
+  });
+});
+
+describe('config: the cap on actors in memory follows the heap', () => {
+  const mib = 1024 * 1024;
+
+  it("unset, half the heap at the estimate per actor: 131,072 actors in the chart's 768 MB heap", () => {
+    assert.equal(loadConfig({}).TAPLINE_ACTIVE_ENTITIES_MAX, undefined);
+    assert.equal(activeEntitiesMax(loadConfig({}), 768 * mib), 131_072);
+    assert.equal(activeEntitiesMax(loadConfig({}), 4_096 * mib), Math.floor((4_096 * mib) / 2 / active_entity_bytes_estimate));
+  });
+
+  it('set, is taken as given up to what the heap holds, and refused past it at start', () => {
+    assert.equal(activeEntitiesMax(loadConfig({ TAPLINE_ACTIVE_ENTITIES_MAX: '1000' }), 768 * mib), 1_000);
+    assert.equal(activeEntitiesMax(loadConfig({ TAPLINE_ACTIVE_ENTITIES_MAX: '131072' }), 768 * mib), 131_072);
+    assert.throws(
+      () => activeEntitiesMax(loadConfig({ TAPLINE_ACTIVE_ENTITIES_MAX: '2000000' }), 768 * mib),
+      (error: unknown) => error instanceof ConfigError && /TAPLINE_ACTIVE_ENTITIES_MAX/.test(error.message) && /131072/.test(error.message),
+    );
+  });
+
+  it('accepts 1 and 50,000,000 as values and refuses 0, 50,000,001 and malformed ones', () => {
+    assert.equal(loadConfig({ TAPLINE_ACTIVE_ENTITIES_MAX: '1' }).TAPLINE_ACTIVE_ENTITIES_MAX, 1);
+    assert.equal(loadConfig({ TAPLINE_ACTIVE_ENTITIES_MAX: '50000000' }).TAPLINE_ACTIVE_ENTITIES_MAX, 50_000_000);
+    for (const value of ['0', '50000001', '', '12.5', '0x10', 'many'])
+      assertConfigError({ TAPLINE_ACTIVE_ENTITIES_MAX: value }, ['TAPLINE_ACTIVE_ENTITIES_MAX'], `TAPLINE_ACTIVE_ENTITIES_MAX=${value}`);
   });
 });
 
@@ -265,6 +322,12 @@ describe('config: other settings', () => {
     assert.equal(plain.TAPLINE_DEV_PLAINTEXT, 'true');
     assert.throws(() => loadNodeConfig({ TAPLINE_DEV_PLAINTEXT: 'true' }), /TAPLINE_OIDC_ISSUERS/);
     assertConfigError({ TAPLINE_DEV_PLAINTEXT: 'yes' }, ['TAPLINE_DEV_PLAINTEXT'], 'switch spelled otherwise');
+    assert.throws(
+      () => parseIssuers('[{"issuer":"https://idp.example/","jwks_url":"http://idp.example/jwks"}]'),
+      (error: unknown) => error instanceof ConfigError && /TAPLINE_OIDC_ISSUERS/.test(error.message),
+      'signing keys are fetched over HTTPS only',
+    );
+    assert.equal(parseIssuers(secure['TAPLINE_OIDC_ISSUERS'] ?? '').length, 1);
   });
 });
 
@@ -276,6 +339,8 @@ describe('config: relations between bounds', () => {
     ['TAPLINE_COMMIT_PENDING_MAX', 'TAPLINE_COMMIT_BATCH_MAX', ['99', '100'], '100'],
     ['TAPLINE_PASSIVATION_SWEEP_MS', 'TAPLINE_PASSIVATE_AFTER_MS', ['2001', '2000'], '2000'],
     ['TAPLINE_ROUTE_RETRY_MS', 'TAPLINE_ROUTE_WAIT_MAX_MS', ['101', '100'], '100'],
+    ['TAPLINE_STREAM_PENDING_ITEMS_MAX', 'TAPLINE_CONNECTION_PENDING_ITEMS_MAX', ['5001', '5000'], '5000'],
+    ['TAPLINE_STREAM_FRAME_ITEMS_MAX', 'TAPLINE_STREAM_PENDING_ITEMS_MAX', ['501', '500'], '500'],
   ];
   for (const [name, partner, [value, partnerValue], equal] of relations) {
     it(`${name}: refused past ${partner}, allowed equal to it`, () => {

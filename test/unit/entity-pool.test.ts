@@ -137,3 +137,45 @@ describe('entity pool: placement', () => {
     assert.deepEqual(activated, [[cardId, routed]]);
   });
 });
+
+describe('entity pool: actors of entities that do not exist', () => {
+  it('stops an absent entity as soon as it has answered and keeps one that exists; a later message reactivates it', async () => {
+    const runtime = new ActorRuntime();
+    try {
+      const ownership = new ShardOwnership(shard_count);
+      for (let shard = 0; shard < shard_count; shard++) ownership.hold(shard, '1');
+      const passivated: string[] = [];
+      const pool = new EntityPool<Command>(
+        {
+          kind: 'card',
+          // Ids starting with "known" exist; the others are absent once they have been read.
+          create: (id): PassivatableBehavior<Command> => ({
+            quiescent: true,
+            absent: !id.startsWith('known'),
+            receive: (commands) => {
+              for (const command of commands) command.answer(id.startsWith('known') ? 'state' : 'not found');
+            },
+            fail: () => undefined,
+            passivated: () => passivated.push(id),
+          }),
+        },
+        runtime,
+        ownership,
+        { active_entities_max: 1_000, passivate_after_ms: 60_000, mailbox_max: 10, drain_batch_max: 10 },
+        () => 0,
+      );
+      const answers: string[] = [];
+      for (const id of ['known-1', 'unknown-1', 'unknown-2'])
+        assert.equal(pool.tell(id, { id, answer: (outcome) => answers.push(`${id}: ${outcome}`) }), undefined);
+      for (let turn = 0; turn < 5 && (answers.length < 3 || pool.size > 1); turn++) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(answers.sort(), ['known-1: state', 'unknown-1: not found', 'unknown-2: not found']);
+      assert.equal(pool.size, 1, 'only the entity that exists stays active');
+      assert.deepEqual(passivated.sort(), ['unknown-1', 'unknown-2']);
+      assert.equal(pool.tell('unknown-1', { id: 'unknown-1', answer: (outcome) => answers.push(`again: ${outcome}`) }), undefined);
+      for (let turn = 0; turn < 5 && !answers.includes('again: not found'); turn++) await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(answers.includes('again: not found'), 'a new message reactivates the entity and is answered');
+    } finally {
+      runtime.shutdown();
+    }
+  });
+});

@@ -237,6 +237,7 @@ describe('fleet: reversal', function () {
       pumpMinor: 5_000,
       invoicedMinor: approved.invoicedMinor,
       pointsEarned: approved.pointsEarned,
+      pointsRedeemed: approved.pointsRedeemed,
       atMs: now,
     });
     assert.equal(back.account.balanceMinor, 0);

@@ -75,9 +75,36 @@ describe('fleet validate: authorizations', function () {
       () =>
         parseFleetAuthorize({
           ...fleetPurchase('pump-1', 1, 'acme~1', [line]),
-          kind: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION,
+          kind: AuthorizationKind.AUTHORIZATION_KIND_INCREMENTAL,
+          original: { ref: { $case: 'terminalTxn', value: { terminalId: 'pump-1', txnNumber: 7n } } },
         }),
       'unimplemented',
+    );
+    refused(
+      () => parseFleetAuthorize({ ...fleetPurchase('pump-1', 1, 'acme~1', [line]), kind: AuthorizationKind.AUTHORIZATION_KIND_REFUND }),
+      'unimplemented',
+    );
+    const original = { ref: { $case: 'terminalTxn' as const, value: { terminalId: 'pump-1', txnNumber: 7n } } };
+    const completion = { ...fleetPurchase('pump-1', 8, 'acme~1', [line]), kind: AuthorizationKind.AUTHORIZATION_KIND_COMPLETION, original };
+    const parsed = parseFleetAuthorize(completion);
+    assert.deepEqual([parsed.kind, parsed.originalKey], ['completion', 't:pump-1:7']);
+    refused(() => parseFleetAuthorize({ ...completion, original: undefined }), 'invalid_argument');
+    refused(() => parseFleetAuthorize({ ...completion, pin: '1234' }), 'invalid_argument');
+    refused(() => parseFleetAuthorize({ ...completion, prompts: { odometerKm: 5n, driverId: '', vehicleId: '' } }), 'invalid_argument');
+    refused(() => parseFleetAuthorize({ ...completion, redeemPoints: 5n }), 'invalid_argument');
+    refused(() => parseFleetAuthorize({ ...fleetPurchase('pump-1', 1, 'acme~1', [line]), original }), 'invalid_argument');
+    const preAuthorization = parseFleetAuthorize({
+      ...fleetPurchase('pump-1', 1, 'acme~1', []),
+      amount: { amountMinor: 10_000n, currency: 'EUR' },
+      kind: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION,
+    });
+    assert.deepEqual([preAuthorization.kind, preAuthorization.amountMinor], ['pre_authorization', 10_000]);
+    refused(() =>
+      parseFleetAuthorize({
+        ...fleetPurchase('pump-1', 1, 'acme~1', [line]),
+        kind: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION,
+        redeemPoints: 3n,
+      }),
     );
     refused(() => parseFleetAuthorize({ ...fleetPurchase('pump-1', 1, 'acme~1', [line]), kind: AuthorizationKind.UNRECOGNIZED }));
   });

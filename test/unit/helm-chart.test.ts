@@ -242,6 +242,19 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       assert.match(run.stderr, /terminationGracePeriodSeconds \(20 s\) must be greater than/);
     });
 
+    it("passes a maximum connection age to the nodes when set, and keeps the authorizer's default otherwise", function () {
+      const configOf = (values: Record<string, unknown>): Record<string, string> | undefined => {
+        const run = renderValues({ ...readYaml(ci('default-values.yaml')), ...values });
+        assert.equal(run.status, 0, run.stderr);
+        const objects = parseAllDocuments(run.stdout).map((document) => document.toJS() as K8sObject);
+        return find(objects, 'ConfigMap', 'tapline').data;
+      };
+      assert.equal(configOf({})?.['TAPLINE_GRPC_CONNECTION_AGE_MAX_MS'], undefined);
+      const base = readYaml(ci('default-values.yaml')) as { config?: Record<string, unknown> };
+      const set = configOf({ config: { ...base.config, connectionAgeMaxMs: 600_000 } });
+      assert.equal(set?.['TAPLINE_GRPC_CONNECTION_AGE_MAX_MS'], '600000');
+    });
+
     it('gives every workload the Redis deployment shape, and the streamer and migrations the ClickHouse cluster', function () {
       const run = renderValues({
         // The doors' settings of the least install; the Redis and ClickHouse shapes under test.
@@ -655,6 +668,7 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
         'TaplineNoticesRelayStalled',
         'TaplineNoticesRelayLagging',
         'TaplineDeliveriesFailing',
+        'TaplineOfflineDenylistStale',
       ];
       assert.deepEqual(rules.map((r) => r.alert as string).sort(), [...expected].sort());
       const anchors = markdownAnchors(fs.readFileSync(path.join(repo_root, 'docs', 'OPERATIONS.md'), 'utf8'));

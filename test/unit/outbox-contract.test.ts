@@ -39,6 +39,7 @@ import {
   cardIssuanceCancelled,
   cardIssued,
   cardPinChanged,
+  cardDenylistChanged,
   cardReplaced,
   cardReviewResolved,
   cardStatusChanged,
@@ -48,13 +49,16 @@ import {
   fleetCardIssued,
   fleetCardLimitsSet,
   fleetCardStatusChanged,
+  fleetInvoiceIssued,
   fleetReviewResolved,
   fleetTransactionDocument,
   managerRegistered,
+  priceListLoaded,
   programDefined,
   replacementCardIssued,
   tabLimitSet,
   terminalEnabledChanged,
+  terminalOffline,
   terminalRegistered,
   transactionDocument,
   auditRecord,
@@ -235,6 +239,61 @@ function fleetReversal(name: string, reverse: FleetTxnResult['reverse']): Golden
   };
 }
 
+/**
+ * A fleet document of a billing cycle: the document every fleet producer wrote before cycles, and
+ * the cycle number after its last field (so a reader of the older fields sees the same bytes).
+ */
+function fleetInCycle(name: string, money: FleetMoneyRequest, answer: FleetTxnResult, invoicedLines: readonly number[]): Golden {
+  const where = { merchantId: 'station-3', programId: 'fl-1' };
+  const inCycle: FleetTxnResult = { ...answer, fleet: { ...answer.fleet, cycle: 3 } };
+  const before = legacyFleetTransaction(money, where, answer, invoicedLines);
+  return { name, now: fleetTransactionDocument(money, where, inCycle, invoicedLines), before: `${before.slice(0, -1)},"cycle":3}` };
+}
+
+/** A payment for a fleet account's invoices: no card, no terminal, keyed by its reference. */
+function fleetPayment(outcome: 'approved' | 'declined'): Golden {
+  const approved = outcome === 'approved';
+  const money: FleetMoneyRequest = {
+    ...request('fleet_payment', {
+      key: 'k:fleet-payment:fl-1:bank-77',
+      cardId: '',
+      terminalId: '',
+      amountMinor: 9_000,
+      operatorId: 'ops-3',
+    }),
+    fingerprint: 'fleet_payment||9000|EUR||||||0,,',
+    fleet: { fleetId: 'fl-1', lines: [], prompts: { odometer_km: 0, driver_id: '', vehicle_id: '' } },
+  };
+  const answer: FleetTxnResult = {
+    ...result('fleet_payment', { cardId: '', amountMinor: approved ? 9_000 : 0, balanceAfterMinor: 491_000 }),
+    outcome,
+    ...(approved ? {} : { reason: 'settlement_exceeds_debt' as const, rule: 'billing:payment_exceeds_invoiced' }),
+    fleet: {
+      fleetId: 'fl-1',
+      pumpMinor: 0,
+      invoicedMinor: 0,
+      discountMinor: 0,
+      pointsEarned: 0,
+      pointsRedeemed: 0,
+      flags: [],
+      accountBalanceAfterMinor: -9_000,
+      cycle: 4,
+    },
+  };
+  const reason = approved ? '' : 'settlement_exceeds_debt';
+  const rule = approved ? '' : 'billing:payment_exceeds_invoiced';
+  return {
+    name: `fleet payment ${outcome}`,
+    now: fleetTransactionDocument(money, { merchantId: '', programId: 'fl-1' }, answer, []),
+    before:
+      `{"type":"transaction","f":"fleet_payment||9000|EUR||||||0,,","id":"4-1001","kind":"fleet_payment","outcome":"${outcome}",` +
+      `"reason":"${reason}","rule":"${rule}","card":"","program":"fl-1","terminal":"","merchant":"","amount":${approved ? 9_000 : 0},` +
+      `"requested":9000,"currency":"EUR","balance_after":491000,"key":"k:fleet-payment:fl-1:bank-77","original":"","reverse":"",` +
+      `"source":"","operator":"ops-3","at":${at},"fleet":"fl-1","lines":[],"pump":0,"invoiced":0,"discount":0,"points_earned":0,` +
+      `"points_redeemed":0,"flags":[],"odometer":0,"driver":"","vehicle":"","balance_delta":0,"account_balance_after":-9000,"cycle":4}`,
+  };
+}
+
 // The replacement's four documents, now: the map for the card actor's replacement.
 const replaced_old: CardState = { ...profiled_card, balanceMinor: 1_234 };
 const replacement = replacementState(replaced_old, 'c-new', at);
@@ -336,6 +395,7 @@ const transactions: { readonly [K in TransactionKind]: readonly Golden[] } = {
     ),
     fleetTxn('fleet purchase with basket, prompts, prices and flags', fleet_request, fleetResult('approved'), [7_000, 1]),
     fleetTxn('fleet purchase declined by a rule (nothing invoiced)', fleet_request, fleetResult('declined'), []),
+    fleetInCycle('fleet purchase in a billing cycle (the cycle last)', fleet_request, fleetResult('approved'), [7_000, 1]),
   ],
   top_up: [
     txn('cash top-up', request('top_up', { source: 'cash' }), result('top_up', { balanceAfterMinor: 5_250 })),
@@ -504,6 +564,53 @@ const transactions: { readonly [K in TransactionKind]: readonly Golden[] } = {
     { name: 'replacement: the old card transfers out', now: replacement_now.transferOut, before: replacement_before.transferOut },
   ],
   transfer_in: [{ name: 'replacement: the new card receives', now: replacement_now.transferIn, before: replacement_before.transferIn }],
+  offline_purchase: [
+    {
+      name: 'offline sale charged to the card past its balance (issuer; debt)',
+      now: transactionDocument(
+        request('offline_purchase', { key: 'o:pos-1:3', source: 'offline', amountMinor: 900 }),
+        context,
+        result('offline_purchase', { amountMinor: 900, balanceAfterMinor: -400 }),
+        'offline_purchase|c-plain|900|EUR|pos-1|offline|',
+        { balance_delta: -900, offline_at: at - 3_600_000, liability: 'issuer', debt_delta: 400, debt_after: 400 },
+      ),
+      before:
+        '{"type":"transaction","f":"offline_purchase|c-plain|900|EUR|pos-1|offline|","id":"4-1001","kind":"offline_purchase","outcome":"approved","reason":"","rule":"","card":"c-plain","program":"fest-26","terminal":"pos-1","merchant":"bar-1","amount":900,"requested":900,"currency":"EUR","balance_after":-400,"key":"o:pos-1:3","original":"","reverse":"","source":"offline","operator":"","at":1769000000000,"balance_delta":-900,"offline_at":1768996400000,"liability":"issuer","debt_delta":400,"debt_after":400}',
+    },
+    {
+      name: 'offline sale the merchant carries (the card was on the denylist the terminal held)',
+      now: transactionDocument(
+        request('offline_purchase', { key: 'o:pos-1:4', source: 'offline' }),
+        context,
+        result('offline_purchase', {
+          outcome: 'declined',
+          reason: 'merchant_liability',
+          rule: 'offline:denylisted',
+          amountMinor: 0,
+          balanceAfterMinor: 5_000,
+        }),
+        'offline_purchase|c-plain|250|EUR|pos-1|offline|',
+        { balance_delta: 0, offline_at: at - 60_000, liability: 'merchant' },
+      ),
+      before:
+        '{"type":"transaction","f":"offline_purchase|c-plain|250|EUR|pos-1|offline|","id":"4-1001","kind":"offline_purchase","outcome":"declined","reason":"merchant_liability","rule":"offline:denylisted","card":"c-plain","program":"fest-26","terminal":"pos-1","merchant":"bar-1","amount":0,"requested":250,"currency":"EUR","balance_after":5000,"key":"o:pos-1:4","original":"","reverse":"","source":"offline","operator":"","at":1769000000000,"balance_delta":0,"offline_at":1768999940000,"liability":"merchant"}',
+    },
+  ],
+  offline_void: [
+    {
+      name: 'offline void giving a sale back (debt paid back)',
+      now: transactionDocument(
+        request('offline_void', { key: 'o:pos-1:5', source: 'offline', amountMinor: 0, originalKey: 'o:pos-1:3' }),
+        context,
+        result('offline_void', { amountMinor: 900, balanceAfterMinor: 500, reverse: 'reversed' }),
+        'offline_void|c-plain|0|EUR|pos-1|offline|o:pos-1:3',
+        { balance_delta: 900, debt_delta: -400, debt_after: 0 },
+      ),
+      before:
+        '{"type":"transaction","f":"offline_void|c-plain|0|EUR|pos-1|offline|o:pos-1:3","id":"4-1001","kind":"offline_void","outcome":"approved","reason":"","rule":"","card":"c-plain","program":"fest-26","terminal":"pos-1","merchant":"bar-1","amount":900,"requested":0,"currency":"EUR","balance_after":500,"key":"o:pos-1:5","original":"o:pos-1:3","reverse":"reversed","source":"offline","operator":"","at":1769000000000,"balance_delta":900,"debt_delta":-400,"debt_after":0}',
+    },
+  ],
+  fleet_payment: [fleetPayment('approved'), fleetPayment('declined')],
   tab_settlement: [
     txn(
       'on-tab debt settled by invoice',
@@ -611,6 +718,15 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
         at: issuance.at,
       }),
       before: legacyCardsBulkIssued(issuance),
+    },
+  ],
+  price_list_loaded: [
+    {
+      name: 'shared SPOT price list loaded',
+      now: priceListLoaded({ list: 'platts-nwe', loaded: 2, kept: 5, products: ['diesel', 'petrol'], operator: 'ops-3', at }),
+      before:
+        `{"type":"operator_action","action":"price_list_loaded","subject":"platts-nwe",` +
+        `"detail":"{\\"loaded\\":2,\\"kept\\":5,\\"products\\":[\\"diesel\\",\\"petrol\\"]}","operator":"ops-3","reason":"","at":${at}}`,
     },
   ],
   program_defined: [
@@ -900,11 +1016,72 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
       before: legacyTerminalDocument(false, 'pos-1', { ...terminal, enabled: false }, 'ops-1', at),
     },
   ],
-  fleet_account_changed: (['created', 'limits', 'policy', 'pricing'] as const).map((event) => ({
-    name: `fleet account ${event}`,
-    now: fleetAccountChanged({ fleet: 'fl-1', currency: 'EUR', event, operator: 'ops-3', at }),
-    before: legacyFleetAccountChanged('fl-1', 'EUR', event, 'ops-3', at),
-  })),
+  card_denylist_changed: [
+    {
+      name: 'card listed for offline debt',
+      now: cardDenylistChanged({ card: 'c-plain', program: 'fest-26', reason: 'debt', amount: 1_400, at }),
+      before:
+        '{"type":"card_denylist_changed","card":"c-plain","program":"fest-26","reason":"debt","amount":1400,"operator":"","at":1769000000000}',
+    },
+    {
+      name: 'card off the denylist',
+      now: cardDenylistChanged({ card: 'c-plain', program: 'fest-26', reason: '', amount: 0, at }),
+      before:
+        '{"type":"card_denylist_changed","card":"c-plain","program":"fest-26","reason":"","amount":0,"operator":"","at":1769000000000}',
+    },
+  ],
+  terminal_offline: [
+    {
+      name: 'terminal offline settings set',
+      now: terminalOffline({ terminal: 'pos-1', merchant: 'bar-1', event: 'settings', version: 2, operator: 'ops-1', at }),
+      before:
+        '{"type":"terminal_offline","terminal":"pos-1","merchant":"bar-1","event":"settings","version":2,"behind":0,"entries":0,"missing":0,"operator":"ops-1","at":1769000000000}',
+    },
+    {
+      name: 'denylist acknowledged, behind',
+      now: terminalOffline({ terminal: 'pos-1', merchant: 'bar-1', event: 'ack', version: 812, behind: 3, at }),
+      before:
+        '{"type":"terminal_offline","terminal":"pos-1","merchant":"bar-1","event":"ack","version":812,"behind":3,"entries":0,"missing":0,"operator":"","at":1769000000000}',
+    },
+    {
+      name: 'batch merged with entries missing',
+      now: terminalOffline({ terminal: 'pos-1', merchant: 'bar-1', event: 'batch', version: 7, entries: 40, missing: 2, at }),
+      before:
+        '{"type":"terminal_offline","terminal":"pos-1","merchant":"bar-1","event":"batch","version":7,"behind":0,"entries":40,"missing":2,"operator":"","at":1769000000000}',
+    },
+  ],
+  fleet_account_changed: [
+    ...(['created', 'limits', 'policy', 'pricing'] as const).map((event) => ({
+      name: `fleet account ${event}`,
+      now: fleetAccountChanged({ fleet: 'fl-1', currency: 'EUR', event, operator: 'ops-3', at }),
+      before: legacyFleetAccountChanged('fl-1', 'EUR', event, 'ops-3', at),
+    })),
+    {
+      name: 'fleet account billing terms',
+      now: fleetAccountChanged({ fleet: 'fl-1', currency: 'EUR', event: 'billing', operator: 'ops-3', at }),
+      before: `{"type":"fleet_account_changed","fleet":"fl-1","currency":"EUR","event":"billing","operator":"ops-3","reason":"","at":${at}}`,
+    },
+  ],
+  fleet_invoice: [
+    {
+      name: 'fleet invoice of a closed cycle (credit of an older credit note applied)',
+      now: fleetInvoiceIssued({
+        fleet: 'fl-1',
+        number: 'fl-1-3',
+        cycle: 3,
+        currency: 'EUR',
+        amount: 12_500,
+        applied: 500,
+        opened_at: at - 30 * day_ms,
+        due_at: at + 14 * day_ms,
+        operator: 'ops-3',
+        at,
+      }),
+      before:
+        `{"type":"fleet_invoice","fleet":"fl-1","number":"fl-1-3","cycle":3,"currency":"EUR","amount":12500,"applied":500,` +
+        `"opened_at":${at - 30 * day_ms},"due_at":${at + 14 * day_ms},"operator":"ops-3","at":${at}}`,
+    },
+  ],
   // Born with the contract: `before` is the layout as documented (docs/OUTBOX.md), field for field.
   tap_pour: [
     {
@@ -982,14 +1159,13 @@ describe('outbox contract: every document every producer writes', () => {
         const parsed = document_schemas[type].safeParse(JSON.parse(golden.now));
         assert.ok(parsed.success, `${type}: ${golden.name}: ${parsed.success ? '' : parsed.error.message}`);
         const rows = rowsOf(entryOf(golden.now, n++));
-        const table =
-          type === 'transaction'
-            ? 'transactions'
-            : type === 'audit_record'
-              ? 'audit_log'
-              : type === 'tap_pour'
-                ? 'tap_pours'
-                : 'lifecycle_events';
+        const tables: Partial<Record<DocumentType, string>> = {
+          transaction: 'transactions',
+          audit_record: 'audit_log',
+          fleet_invoice: 'fleet_invoices',
+          tap_pour: 'tap_pours',
+        };
+        const table = tables[type] ?? 'lifecycle_events';
         assert.equal(rows[0]?.table, table, `${type}: ${golden.name}: ${JSON.stringify(rows[0])}`);
         const lines = (JSON.parse(golden.now) as { lines?: unknown[] }).lines ?? [];
         assert.equal(rows.length, 1 + lines.length, `${golden.name}: one transaction_lines row per line`);
@@ -1020,8 +1196,7 @@ describe('outbox contract: every document every producer writes', () => {
   it('the golden transactions carry every field of the contract a producer writes', () => {
     const seen = new Set<string>();
     for (const golden of by_type.transaction) for (const key of Object.keys(JSON.parse(golden.now) as object)) seen.add(key);
-    // offline_at is read by the streamer (offline uploads) but written by no producer yet.
-    const written = Object.keys(transaction_schema.shape).filter((field) => field !== 'offline_at');
+    const written = Object.keys(transaction_schema.shape);
     assert.deepEqual([...seen].sort(), written.sort());
   });
 

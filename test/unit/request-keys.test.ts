@@ -1,6 +1,6 @@
 // Proves the separation of request-key namespaces (actors/request-keys.ts): no key a client may
 // choose (any text the gRPC boundary accepts as a client key) ever equals a system key (a PSP
-// top-up, a tab settlement, a refund run's cash-out, an operator's credit), whatever the texts on
+// top-up, a tab settlement, a refund run's cash-out, an operator's credit, a fleet payment), whatever the texts on
 // both sides; client keys in a system namespace are refused before they become keys; and the
 // stored forms are the documented ones (records already in Redis keep being found).
 
@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   clientKey,
+  fleetPaymentKey,
   isClientKeyAllowed,
   manualCreditKey,
   pspTopUpKey,
@@ -32,6 +33,7 @@ describe('request keys: client and system namespaces', () => {
     assert.equal(tabSettlementKey('inv-1'), 'k:tab:inv-1');
     assert.equal(refundRunKey('run-1', 'card-1'), 'k:refund-run:run-1:card-1');
     assert.equal(manualCreditKey('goodwill-1'), 'k:credit:goodwill-1');
+    assert.equal(fleetPaymentKey('acme', 'bank-77'), 'k:fleet-payment:acme:bank-77');
   });
 
   it('refuses a client key that starts with a system namespace and ":", and only those', () => {
@@ -48,7 +50,7 @@ describe('request keys: client and system namespaces', () => {
       fc.property(key_text, key_text, key_text, (client, a, b) => {
         fc.pre(isClientKeyAllowed(client));
         const key = clientKey(client);
-        for (const system of [pspTopUpKey(a), tabSettlementKey(a), refundRunKey(a, b), manualCreditKey(a)])
+        for (const system of [pspTopUpKey(a), tabSettlementKey(a), refundRunKey(a, b), manualCreditKey(a), fleetPaymentKey(a, b)])
           assert.notEqual(key, system, `client key ${client} took ${system}`);
       }),
       2_000,

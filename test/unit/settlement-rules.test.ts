@@ -160,6 +160,29 @@ describe('settlement rules', () => {
     );
   });
 
+  it('settles offline sales charged to cards as purchases and their voids as reversals, at the same rates', () => {
+    const rates: FeeRate[] = [
+      { kind: 'purchase', percent_bp: 200, fixed_minor: 5 },
+      { kind: 'reverse', percent_bp: 0, fixed_minor: 3 },
+    ];
+    const online = settlementLines(
+      [
+        { currency: 'EUR', kind: 'purchase', amount_minor: 1_000, count: 3, delta_minor: 3_000 },
+        { currency: 'EUR', kind: 'reverse', amount_minor: 1_000, count: 1, delta_minor: 1_000 },
+      ],
+      rates,
+    );
+    const offline = settlementLines(
+      [
+        { currency: 'EUR', kind: 'purchase', amount_minor: 1_000, count: 1, delta_minor: 1_000 },
+        { currency: 'EUR', kind: 'offline_purchase', amount_minor: 1_000, count: 2, delta_minor: 2_000 },
+        { currency: 'EUR', kind: 'offline_void', amount_minor: 1_000, count: 1, delta_minor: 1_000 },
+      ],
+      rates,
+    );
+    assert.deepEqual(offline, online);
+  });
+
   it('cuts periods by UTC day, ISO week (Monday first) and calendar month', () => {
     const cases: [Parameters<typeof periodOf>[0], string, string, string][] = [
       ['daily', '2026-02-01', '2026-02-01', '2026-02-01'],

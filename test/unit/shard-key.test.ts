@@ -83,6 +83,8 @@ describe('shard key: every kind of entity', () => {
       terminal: [['till-7', 'till-7']],
       program: [['fest-26', 'fest-26']],
       issuance: [['box-7', 'box-7']],
+      offline_batch: [['till-7/12', 'till-7']],
+      price_list: [['platts-nwe', 'platts-nwe']],
       merchant: [['shop', 'shop']],
       manager: [['shop/anna', 'shop']],
       // A spent PSP reference beside the card it topped up.

@@ -36,11 +36,19 @@ import {
 } from '../../actors/state/card';
 import type { TokenRecord } from '../../actors/card/tokens';
 import type { SpentKey } from '../../actors/card/transaction';
-import { fleet_account_codec, fleet_card_codec, review_queue_codec, vehicle_codec } from '../../actors/state/fleet';
+import {
+  fleet_account_codec,
+  fleet_card_codec,
+  price_list_codec,
+  review_queue_codec,
+  vehicle_codec,
+  type SharedPriceList,
+} from '../../actors/state/fleet';
 import { issuance_record_codec } from '../../actors/state/issuance';
 import { manager_record_codec, type ManagerRecord } from '../../actors/state/manager';
 import { decodeProgramConfig, encodeProgramConfig, program_config_codec } from '../../actors/state/program';
-import { terminal_state_codec } from '../../actors/state/terminal';
+import { offline_batch_record_codec, terminal_state_codec } from '../../actors/state/terminal';
+import type { OfflineBatchRecord } from '../../actors/offline/records';
 import { state_codecs } from '../../actors/state';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
@@ -111,6 +119,9 @@ const full_card: Complete<CardState> = {
     reviews: [{ id: '4-1001', card: 'c-full', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }],
     reviews_dropped: 1,
   },
+  denylisted: 'debt',
+  denylistHistory: true,
+  offlineMergedMinor: 4_500,
   unmoved: true,
   auth: { keyId: 'fest-key-1', counter: 41, flags: 2, lastFlag: { reason: 'replayed', atMs: at - 1_000, terminalId: 'bar-7' } },
   tokens: [`h:${'ab'.repeat(32)}`],
@@ -142,6 +153,24 @@ const full_fleet_account: Complete<FleetAccountState> = {
   prices: [{ product_code: 'diesel', unit_milli_minor: 175_900, effective_from_ms: at - 86_400_000 }],
   points: 7,
   createdAtMs: at - 30 * 86_400_000,
+  billing: {
+    cycle: 3,
+    cycleOpenedAtMs: at - 2 * 86_400_000,
+    terms: { payment_terms_days: 14, block_after_overdue_days: 7 },
+    invoices: [{ cycle: 2, amountMinor: 9_000, outstandingMinor: 4_000, issuedAtMs: at - 2 * 86_400_000, dueAtMs: at + 12 * 86_400_000 }],
+  },
+  holds: {
+    't:pump-1:7': {
+      amountMinor: 10_000,
+      expiresAtMs: at + 3_600_000,
+      card: 'fl-1~3',
+      atMs: at,
+      prompts: { odometer_km: 120_500, driver_id: 'd-1', vehicle_id: 'truck-9' },
+    },
+  },
+  heldMinor: 10_000,
+  cardPolicy: { pin_required: true, pin_attempts_max: 3, hold_expiry_ms: 3_600_000, completion_tolerance_bp: 500 },
+  priceList: 'platts-nwe',
 };
 
 const full_fleet_card: Complete<FleetCardState> = {
@@ -164,6 +193,8 @@ const full_fleet_card: Complete<FleetCardState> = {
     risk: { declines_at_ms: [], blocked_until_ms: 0 },
   },
   issuedAtMs: at,
+  pinHash: 'c'.repeat(64),
+  pinFailures: 1,
 };
 
 const full_program: Complete<ProgramConfig> = {
@@ -177,6 +208,86 @@ const full_program: Complete<ProgramConfig> = {
   partialHolds: true,
   rules: full_rules,
   cardAuthKeyId: 'fest-key-1',
+  offline: { txnMaxMinor: 2_000, cardMaxMinor: 5_000, debtThresholdMinor: 1_000, cardCounter: true },
+};
+
+const full_terminal: Complete<TerminalState> = {
+  terminalId: 'pos-1',
+  merchantId: 'bar-1',
+  location: 'north stage',
+  enabled: false,
+  serialNumber: 'SN-4711-A',
+  parameters: {
+    receiptHeader: 'Bar North\nThank you',
+    receiptFooter: 'VAT 21%',
+    communication: { host: 'pay.example.org', port: 8443, timeoutMs: 4_000 },
+    offlineProfile: 'festival-basic',
+  },
+  parametersVersion: 3,
+  cashiers: { 'c-1': true, 'c-2': false },
+  cashierPins: { 'c-1': 'a'.repeat(64), 'c-2': 'b'.repeat(64) },
+  offline: {
+    publicKey: 'A'.repeat(43) + '=',
+    programs: ['fest-26'],
+    currency: 'EUR',
+    totalMaxMinor: 50_000,
+    countMax: 200,
+    offlineMaxMs: 4 * 3_600_000,
+    version: 2,
+    grantNumber: 7,
+    grant: {
+      number: 7,
+      issuedAtMs: at,
+      offlineMaxMs: 4 * 3_600_000,
+      currency: 'EUR',
+      totalMaxMinor: 50_000,
+      countMax: 200,
+      programs: { 'fest-26': { txnMaxMinor: 2_000, cardMaxMinor: 5_000, debtThresholdMinor: 1_000, cardCounter: true, programVersion: 3 } },
+      required: [4, 0, 9],
+      held: [{ fromEntry: 31, versions: [5, 0, 9] }],
+    },
+    previousGrantAtMs: at - 86_400_000,
+    usage: { count: 2, totalMinor: 1_500, cards: { 'c-plain': 1_500 } },
+    entries: { high: 40, missing: [[33, 34]] },
+    batchHigh: 6,
+    pendingBatches: [6],
+    ack: { versions: [5, 0, 9], atMs: at + 60_000, behind: 1 },
+  },
+};
+
+const full_offline_batch: Complete<OfflineBatchRecord> = {
+  digest: 'ab'.repeat(32),
+  acceptedAtMs: at,
+  entries: [
+    {
+      entry: 35,
+      kind: 'sale',
+      cardId: 'c-plain',
+      programId: 'fest-26',
+      amountMinor: 900,
+      currency: 'EUR',
+      voidOf: 0,
+      grant: 7,
+      capturedAtMs: at - 60_000,
+      merchantReason: 'card_cap',
+      held: 5,
+      receipt: 118,
+    },
+  ],
+  results: [
+    {
+      entry: 35,
+      kind: 'sale',
+      liability: 'merchant',
+      reason: 'card_cap',
+      transactionId: '4-1001',
+      amountMinor: 0,
+      currency: 'EUR',
+      balanceAfterMinor: -400,
+      debtAfterMinor: 400,
+    },
+  ],
+  completedAtMs: at + 5,
 };
 
 const full_issuance: Complete<IssuanceRecord> = {
@@ -198,23 +309,6 @@ const holder: Complete<CardHolder> = {
   idDocumentNumber: 'X1234567',
   phone: '+44 20 7946 0000',
   email: 'ada@example.org',
-};
-
-const full_terminal: TerminalState = {
-  terminalId: 'pos-1',
-  merchantId: 'bar-1',
-  location: 'north stage',
-  enabled: false,
-  serialNumber: 'SN-4711-A',
-  parameters: {
-    receiptHeader: 'Bar North\nThank you',
-    receiptFooter: 'VAT 21%',
-    communication: { host: 'pay.example.org', port: 8443, timeoutMs: 4_000 },
-    offlineProfile: 'festival-basic',
-  },
-  parametersVersion: 3,
-  cashiers: { 'c-1': true, 'c-2': false },
-  cashierPins: { 'c-1': 'a'.repeat(64), 'c-2': 'b'.repeat(64) },
 };
 
 interface Case<T> {
@@ -254,6 +348,7 @@ const cases: readonly Case<unknown>[] = [
     cashiers: {},
     cashierPins: {},
   }),
+  codecCase<OfflineBatchRecord>(offline_batch_record_codec, full_offline_batch, { digest: '', acceptedAtMs: 0, entries: [] }),
   codecCase<FleetAccountState>(fleet_account_codec, full_fleet_account, {
     ...full_fleet_account,
     limits: {},
@@ -261,13 +356,24 @@ const cases: readonly Case<unknown>[] = [
     program: {},
     pricing: {},
     prices: [],
+    billing: { cycle: 1, cycleOpenedAtMs: 0, terms: { payment_terms_days: 30 }, invoices: [] },
+    holds: {},
+    heldMinor: 0,
+    priceList: undefined,
   }),
   codecCase<FleetCardState>(fleet_card_codec, full_fleet_card, {
     ...full_fleet_card,
     limits: {},
     allowedGroups: undefined,
+    pinHash: undefined,
+    pinFailures: undefined,
   }),
   codecCase<VehicleState>(vehicle_codec, { odometerKm: 120_500, atMs: at }, { odometerKm: 0, atMs: 0 }),
+  codecCase<SharedPriceList>(
+    price_list_codec,
+    { prices: [{ product_code: 'diesel', unit_milli_minor: 151_300, effective_from_ms: at }] },
+    { prices: [] },
+  ),
   codecCase<ReviewQueue>(
     review_queue_codec,
     { entries: [{ id: '4-1', card: 'fl-1~3', amount_minor: 25_000, flags: ['risk:soft_amount'], at_ms: at }], dropped: 3 },
@@ -277,6 +383,13 @@ const cases: readonly Case<unknown>[] = [
   codecCase<IssuanceRecord>(issuance_record_codec, full_issuance, full_issuance),
   codecCase<ManagerRecord>(manager_record_codec, { pinHash: 'e'.repeat(64), operator: 'ops-1' }, { pinHash: '', operator: '' }),
 ];
+
+/** A record without the fields a later layout added. */
+function without<T extends object, K extends keyof T>(record: T, keys: readonly K[]): Omit<T, K> {
+  const copy = { ...record } as Record<string, unknown>;
+  for (const key of keys) delete copy[key as string];
+  return copy as Omit<T, K>;
+}
 
 /** A bare record keeps no key for an absent optional field (JSON drops undefined). */
 function withoutUndefined<T>(value: T): T {
@@ -306,7 +419,9 @@ describe('stored state codecs', () => {
       for (const state of [full, withoutUndefined(bare)]) {
         const json = codec.encode(state);
         assert.deepStrictEqual(codec.decode(json), state, `${codec.entity}: ${json}`);
-        if (codec.version === 1) assert.equal(json, JSON.stringify(state), `${codec.entity}: layout 1 is stored as it always was`);
+        // A batch record stores its entries as tuples (actors/state/terminal.ts): not its JSON.
+        if (codec.version === 1 && codec.entity !== 'offline_batch')
+          assert.equal(json, JSON.stringify(state), `${codec.entity}: layout 1 is stored as it always was`);
       }
     }
   });
@@ -392,15 +507,16 @@ describe('stored state codecs', () => {
     );
   });
 
-  describe('program configuration: layout 1 upgrades to layout 2, layout 2 to layout 3', () => {
+  describe('program configuration: layout 1 upgrades to layout 2, layout 2 to layout 3, layout 3 to layout 4', () => {
     const layout_2_program: { -readonly [K in keyof ProgramConfig]?: ProgramConfig[K] } = { ...full_program };
     delete layout_2_program.cardAuthKeyId;
+    delete layout_2_program.offline;
     const today_layout_1 = JSON.stringify(layout_2_program);
     const before_partial_holds =
       '{"pinRequired":true,"maxBalanceMinor":15000,"maxTopUpMinor":0,"holdExpiryMs":604800000,"completionToleranceBp":1500,"depositMinor":200,"pinAttemptsMax":3}';
 
     it('reads a configuration written without a version as it always was read', () => {
-      assert.deepStrictEqual(decodeProgramConfig(today_layout_1), { ...full_program, cardAuthKeyId: '' });
+      assert.deepStrictEqual(decodeProgramConfig(today_layout_1), { ...layout_2_program, cardAuthKeyId: '' });
       assert.deepStrictEqual(decodeProgramConfig(before_partial_holds), {
         pinRequired: true,
         maxBalanceMinor: 15_000,
@@ -415,18 +531,27 @@ describe('stored state codecs', () => {
       assert.deepStrictEqual(decodeProgramConfig('{}'), default_program_config);
     });
 
-    it('reads a layout-2 configuration as one whose cards do not authenticate', () => {
+    it('reads a layout-2 configuration as one whose cards do not authenticate and never sell offline', () => {
       const layout_2 = `{"v":2,${JSON.stringify(layout_2_program).slice(1)}`;
-      assert.deepStrictEqual(decodeProgramConfig(layout_2), { ...full_program, cardAuthKeyId: '' });
+      assert.deepStrictEqual(decodeProgramConfig(layout_2), { ...layout_2_program, cardAuthKeyId: '' });
     });
 
-    it('writes layout 3: the marker first and every parameter', () => {
+    it('writes layout 4: the marker first and every parameter', () => {
       const json = encodeProgramConfig(decodeProgramConfig(before_partial_holds));
-      assert.ok(json.startsWith('{"v":3,"pinRequired":true,'), json);
+      assert.ok(json.startsWith('{"v":4,"pinRequired":true,'), json);
       assert.match(json, /"partialHolds":false/);
       assert.match(json, /"cardAuthKeyId":""/);
       assert.deepStrictEqual(decodeProgramConfig(json), decodeProgramConfig(before_partial_holds));
-      assertStoredStateError(() => decodeProgramConfig('{"v":2,"pinRequired":true}'), 'program', /layout 2: .*maxBalanceMinor/);
+      assertStoredStateError(() => decodeProgramConfig('{"v":4,"pinRequired":true}'), 'program', /layout 4: .*maxBalanceMinor/);
+    });
+
+    it('reads a layout-3 configuration as a program never sold offline; layout 4 keeps the offline policy', () => {
+      const without_policy: { -readonly [K in keyof ProgramConfig]?: ProgramConfig[K] } = { ...full_program };
+      delete without_policy.offline;
+      const layout_3 = `{"v":3,${JSON.stringify(without_policy).slice(1)}`;
+      assert.deepStrictEqual(decodeProgramConfig(layout_3), without_policy);
+      assert.ok(encodeProgramConfig(full_program).startsWith('{"v":4,'));
+      assert.deepStrictEqual(decodeProgramConfig(encodeProgramConfig(full_program)), full_program);
     });
 
     it('refuses a layout-1 record of the wrong shape, and a migration that produces a wrong record', () => {
@@ -438,21 +563,34 @@ describe('stored state codecs', () => {
     });
   });
 
-  describe('terminal: layout 1 upgrades to layout 2 (serial number, parameters, cashiers)', () => {
-    it('reads a layout-1 terminal as one with no serial, empty parameters at version 1 and no cashiers, and writes layout 2', () => {
-      const layout_1 = JSON.stringify({ terminalId: 'pos-7', merchantId: 'bar-1', location: 'Hall A', enabled: false });
-      assert.deepStrictEqual(terminal_state_codec.decode(layout_1), {
-        terminalId: 'pos-7',
-        merchantId: 'bar-1',
-        location: 'Hall A',
-        enabled: false,
-        serialNumber: '',
-        parameters: empty_terminal_parameters,
-        parametersVersion: 1,
-        cashiers: {},
-        cashierPins: {},
-      });
-      assert.ok(terminal_state_codec.encode(full_terminal).startsWith('{"v":2,'));
+  describe('terminal: layout 1 and layout 2 (offline) upgrade to layout 3 (serial number, parameters, cashiers)', () => {
+    const registered = { terminalId: 'pos-7', merchantId: 'bar-1', location: 'Hall A', enabled: false };
+    const added_in_layout_3 = {
+      serialNumber: '',
+      parameters: empty_terminal_parameters,
+      parametersVersion: 1,
+      cashiers: {},
+      cashierPins: {},
+    };
+
+    it('reads a layout-1 terminal as one with no offline settings, no serial, empty parameters at version 1 and no cashiers', () => {
+      assert.deepStrictEqual(terminal_state_codec.decode(JSON.stringify(registered)), { ...registered, ...added_in_layout_3 });
+    });
+
+    it('reads a layout-2 terminal with its offline settings kept, and no serial, empty parameters at version 1 and no cashiers', () => {
+      const layout_2 = { ...registered, offline: full_terminal.offline };
+      const decoded = terminal_state_codec.decode(`{"v":2,${JSON.stringify(layout_2).slice(1)}`);
+      assert.deepStrictEqual(decoded, { ...layout_2, ...added_in_layout_3 });
+      assert.ok(terminal_state_codec.encode(decoded).startsWith('{"v":3,'), 'written back at layout 3');
+    });
+
+    it('reads a layout-2 terminal that never sold offline', () => {
+      const decoded = terminal_state_codec.decode(`{"v":2,${JSON.stringify(registered).slice(1)}`);
+      assert.deepStrictEqual(decoded, { ...registered, ...added_in_layout_3 });
+    });
+
+    it('writes layout 3 and reads it back whole', () => {
+      assert.ok(terminal_state_codec.encode(full_terminal).startsWith('{"v":3,'));
       assert.deepStrictEqual(terminal_state_codec.decode(terminal_state_codec.encode(full_terminal)), full_terminal);
     });
 
@@ -463,18 +601,67 @@ describe('stored state codecs', () => {
         /layout 1: enabled/,
       );
     });
+
+    it('refuses a layout-3 record without its parameters', () => {
+      const without_parameters = without(full_terminal, ['parameters']);
+      assertStoredStateError(
+        () => terminal_state_codec.decode(`{"v":3,${JSON.stringify(without_parameters).slice(1)}`),
+        'terminal',
+        /layout 3: parameters/,
+      );
+    });
   });
 
-  describe('card state: layout 2 upgrades to layout 3 (cards that authenticate)', () => {
-    const layout_2_card: { -readonly [K in keyof CardState]?: CardState[K] } = { ...full_card };
+  describe('fleet account and fleet card: older layouts read as the current one', () => {
+    const layout_1 = without(full_fleet_account, ['billing', 'holds', 'heldMinor', 'cardPolicy', 'priceList']);
+
+    it('reads a layout-1 account as an account in its first cycle, opened at its creation, with no holds and the default card policy', () => {
+      const decoded = fleet_account_codec.decode(JSON.stringify(layout_1));
+      assert.deepStrictEqual(decoded, {
+        ...layout_1,
+        billing: { cycle: 1, cycleOpenedAtMs: layout_1.createdAtMs, terms: { payment_terms_days: 30 }, invoices: [] },
+        holds: {},
+        heldMinor: 0,
+        cardPolicy: { pin_required: false, pin_attempts_max: 3, hold_expiry_ms: 3_600_000, completion_tolerance_bp: 0 },
+      });
+      assert.ok(fleet_account_codec.encode(decoded).startsWith('{"v":2,'), 'written back at layout 2');
+    });
+
+    it('reads a layout-2 fleet card as a card without a PIN, and writes layout 3', () => {
+      const layout_2 = without(full_fleet_card, ['pinHash', 'pinFailures']);
+      const decoded = fleet_card_codec.decode(`{"v":2,${JSON.stringify(layout_2).slice(1)}`);
+      assert.deepStrictEqual(decoded, layout_2);
+      assert.ok(fleet_card_codec.encode(decoded).startsWith('{"v":3,'));
+    });
+
+    it('refuses a layout-1 account of the wrong shape', () => {
+      assertStoredStateError(
+        () => fleet_account_codec.decode(JSON.stringify({ ...layout_1, balanceMinor: 'x' })),
+        'fleet',
+        /layout 1: balanceMinor/,
+      );
+    });
+  });
+
+  describe('card state: layout 2 upgrades to layout 3 (cards that authenticate), layout 3 to layout 4 (offline)', () => {
+    const layout_3_card: { -readonly [K in keyof CardState]?: CardState[K] } = { ...full_card };
+    delete layout_3_card.denylisted;
+    delete layout_3_card.denylistHistory;
+    delete layout_3_card.offlineMergedMinor;
+    const layout_2_card: { -readonly [K in keyof CardState]?: CardState[K] } = { ...layout_3_card };
     delete layout_2_card.auth;
     delete layout_2_card.tokens;
 
-    it('reads a layout-2 card as a card that does not authenticate, and writes layout 3', () => {
+    it('reads a layout-2 card as a card that does not authenticate, and writes layout 4', () => {
       const layout_2 = `{"v":2,${JSON.stringify(layout_2_card).slice(1)}`;
       assert.deepStrictEqual(card_state_codec.decode(layout_2), layout_2_card);
-      assert.ok(card_state_codec.encode(full_card).startsWith('{"v":3,'));
+      assert.ok(card_state_codec.encode(full_card).startsWith('{"v":4,'));
       assert.deepStrictEqual(card_state_codec.decode(card_state_codec.encode(full_card)), full_card);
+    });
+
+    it('reads a layout-3 card as a card never listed nor sold offline', () => {
+      const layout_3 = `{"v":3,${JSON.stringify(layout_3_card).slice(1)}`;
+      assert.deepStrictEqual(card_state_codec.decode(layout_3), layout_3_card);
     });
 
     it('refuses a layout-2 record that carries what only layout 3 may (never drops a counter silently)', () => {
@@ -487,7 +674,20 @@ describe('stored state codecs', () => {
       assertStoredStateError(
         () => older.decode(card_state_codec.encode(full_card)),
         'card',
-        /layout 3 is newer than this build's layout 2/,
+        /layout 4 is newer than this build's layout 2/,
+      );
+    });
+
+    it('a layout-3 build refuses a layout-4 card (never drops a listing or offline charges silently)', () => {
+      const layout_3_build = stateCodec<unknown>(
+        'card',
+        z.object({ cardId: z.string() }).passthrough(),
+        [z.object({}), z.object({})].map((schema) => legacyLayout(schema, (r) => r)),
+      );
+      assertStoredStateError(
+        () => layout_3_build.decode(card_state_codec.encode(full_card)),
+        'card',
+        /layout 4 is newer than this build's layout 3/,
       );
     });
   });

@@ -261,7 +261,7 @@ describe('velocity buckets against a naive exact reference', () => {
     const card = decodeCardState(layout1);
     assert.deepEqual(card.rules?.program.velocity, { series: [], events: [{ at_ms: 5, amount_minor: 20 }] });
     assert.deepEqual(inWindow(card.rules?.program.velocity ?? empty_velocity_state, 10, 100), { count: 1, amount_minor: 20 });
-    assert.match(encodeCardState(card), /^\{"v":3,/);
+    assert.match(encodeCardState(card), /^\{"v":4,/);
     assert.deepEqual(decodeCardState(encodeCardState(card)), card);
   });
 });

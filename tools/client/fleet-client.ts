@@ -25,6 +25,11 @@ import {
   type SetFleetPolicyResponse,
   type SetFleetPricingRequest,
   type SetFleetPricingResponse,
+  type SetFleetBillingTermsResponse,
+  type CloseFleetCycleResponse,
+  type PostFleetPaymentResponse,
+  type SetFleetCardPinResponse,
+  type LoadSharedPricesResponse,
 } from '../../gen/tapline/v1/fleet';
 import type { AuthorizeRequest } from '../../gen/tapline/v1/authorization';
 import { AuthorizationKind, type LineItem } from '../../gen/tapline/v1/types';
@@ -75,6 +80,38 @@ export function fleetPurchase(
   };
 }
 
+/** A pump's pre-authorization: the amount it unlocks, the driver's prompts and PIN, no basket yet. */
+export function fleetPreAuthorization(
+  terminalId: string,
+  txn: number | bigint,
+  cardId: string,
+  amountMinor: number,
+  prompts: FleetPrompts = {},
+  pin = '',
+): AuthorizeRequest {
+  return {
+    ...fleetPurchase(terminalId, txn, cardId, [], prompts),
+    amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' },
+    kind: AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION,
+    pin,
+  };
+}
+
+/** The pump's completion of its pre-authorization `original`: what was delivered. */
+export function fleetCompletion(
+  terminalId: string,
+  txn: number | bigint,
+  cardId: string,
+  original: { terminalId: string; txn: number | bigint },
+  lines: readonly FleetLine[],
+): AuthorizeRequest {
+  return {
+    ...fleetPurchase(terminalId, txn, cardId, lines),
+    kind: AuthorizationKind.AUTHORIZATION_KIND_COMPLETION,
+    original: { ref: { $case: 'terminalTxn', value: { terminalId: original.terminalId, txnNumber: BigInt(original.txn) } } },
+  };
+}
+
 type Callback<T> = (error: grpc.ServiceError | null, response: T) => void;
 
 function invoke<T>(
@@ -116,12 +153,16 @@ export class FleetClient {
     return invoke((m, o, cb) => this.fleet.setFleetPolicy(request, m, o, cb));
   }
 
-  setPricing(request: SetFleetPricingRequest): Promise<SetFleetPricingResponse> {
-    return invoke((m, o, cb) => this.fleet.setFleetPricing(request, m, o, cb));
+  setPricing(request: Omit<SetFleetPricingRequest, 'priceListId'> & { priceListId?: string }): Promise<SetFleetPricingResponse> {
+    return invoke((m, o, cb) => this.fleet.setFleetPricing({ priceListId: '', ...request }, m, o, cb));
   }
 
   loadBasePrices(request: LoadBasePricesRequest): Promise<LoadBasePricesResponse> {
     return invoke((m, o, cb) => this.fleet.loadBasePrices(request, m, o, cb));
+  }
+
+  loadSharedPrices(priceListId: string, prices: LoadBasePricesRequest['prices']): Promise<LoadSharedPricesResponse> {
+    return invoke((m, o, cb) => this.fleet.loadSharedPrices({ priceListId, prices }, m, o, cb));
   }
 
   issueCard(request: IssueFleetCardRequest): Promise<IssueFleetCardResponse> {
@@ -150,6 +191,27 @@ export class FleetClient {
 
   resolveReview(fleetId: string, transactionId: string, note = ''): Promise<ResolveReviewResponse> {
     return invoke((m, o, cb) => this.fleet.resolveReview({ fleetId, transactionId, note, operatorId: 'ops' }, m, o, cb));
+  }
+
+  setBillingTerms(fleetId: string, paymentTermsDays: number, blockAfterOverdueDays?: number): Promise<SetFleetBillingTermsResponse> {
+    const terms = {
+      paymentTermsDays: BigInt(paymentTermsDays),
+      blockAfterOverdueDays: blockAfterOverdueDays === undefined ? undefined : BigInt(blockAfterOverdueDays),
+    };
+    return invoke((m, o, cb) => this.fleet.setFleetBillingTerms({ fleetId, terms }, m, o, cb));
+  }
+
+  closeCycle(fleetId: string, cycle: number | bigint): Promise<CloseFleetCycleResponse> {
+    return invoke((m, o, cb) => this.fleet.closeFleetCycle({ fleetId, cycle: BigInt(cycle) }, m, o, cb));
+  }
+
+  postPayment(fleetId: string, reference: string, amountMinor: number | bigint, currency = 'EUR'): Promise<PostFleetPaymentResponse> {
+    const amount = { amountMinor: BigInt(amountMinor), currency };
+    return invoke((m, o, cb) => this.fleet.postFleetPayment({ fleetId, reference, amount }, m, o, cb));
+  }
+
+  setCardPin(cardId: string, pin: string): Promise<SetFleetCardPinResponse> {
+    return invoke((m, o, cb) => this.fleet.setFleetCardPin({ cardId, pin }, m, o, cb));
   }
 
   close(): void {

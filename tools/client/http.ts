@@ -8,6 +8,8 @@ import * as https from 'node:https';
 export interface HttpReply {
   readonly status: number;
   readonly body: string;
+  /** The body as received (a PDF is not UTF-8). */
+  readonly bytes: Buffer;
   readonly headers: http.IncomingHttpHeaders;
 }
 
@@ -35,9 +37,10 @@ export function httpRequest(url: string, options: HttpOptions = {}): Promise<Htt
     const done = (response: http.IncomingMessage): void => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: response.headers }),
-      );
+      response.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        resolve({ status: response.statusCode ?? 0, body: bytes.toString('utf8'), bytes, headers: response.headers });
+      });
       response.on('error', reject);
     };
     const request =

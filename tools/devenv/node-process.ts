@@ -39,6 +39,12 @@ export interface StartProcessOptions {
   readonly onLine?: (line: string) => void;
   /** Called with everything the process writes to stderr. */
   readonly onStderr?: (text: string) => void;
+  /**
+   * A process group of its own, so a terminal's Ctrl-C (SIGINT to the foreground group) reaches
+   * only the parent, which stops the process in its turn (`npm start`). Default: the parent's
+   * group, so Ctrl-C of a test run stops it too.
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 /** Spawns `node <script>` and resolves once a stdout JSON line carries `grpcPort`. */
@@ -46,6 +52,7 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(projectRoot(), options.script)], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownProcessGroup ?? false,
   });
   track(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

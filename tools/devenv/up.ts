@@ -1,7 +1,9 @@
 // `npm start`: a working local Tapline on this machine. Starts Redis (AOF, fsync always) and
 // ClickHouse on private ports with data under .data/, starts authorizer node(s), issues demo
-// cards and terminals, runs a short burst of real authorizations over gRPC, prints what
-// happened, and keeps serving until Ctrl-C (then stops everything it started, in order).
+// cards and terminals, runs a short burst of real authorizations over gRPC and an offline terminal
+// (tools/offline-terminal: sync, sales while the network is down, a signed upload, debt paid back;
+// devenv/offline-demo.ts), prints what happened, and keeps serving until Ctrl-C (then stops
+// everything it started, in order).
 //
 // Options: `--nodes N` (or TAPLINE_NODES / TAPLINE_UP_NODES; default 1) authorizer nodes forming one
 // cluster on the same Redis (docs/CLUSTER.md). Environment: TAPLINE_UP_GRPC_PORT (50051: the terminal
@@ -36,6 +38,7 @@ import { role_names } from '../../services/common/auth/policy';
 import { credentialAccess, manifestAccess, readManifest, type ClientAccess } from '../client/access';
 import { httpRequest } from '../client/http';
 import { DevCredentials, writeManifest, type DevManifest } from './credentials';
+import { offlineDemo } from './offline-demo';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 
@@ -65,6 +68,16 @@ export function nodeCountOf(argv: readonly string[], environment: Record<string,
 
 function say(line = ''): void {
   process.stdout.write(`${line}\n`);
+}
+
+/** Stops one started process and says so once it is gone (with its exit code, when it has one). */
+async function stopProcess(name: string, stop: () => Promise<unknown>): Promise<void> {
+  try {
+    const code = await stop();
+    say(`stopped ${name}${typeof code === 'number' ? ` (exit ${code})` : ''}`);
+  } catch (error) {
+    say(`stopped ${name} (failed: ${error instanceof Error ? error.message : String(error)})`);
+  }
 }
 
 function euros(minor: bigint | number | undefined): string {
@@ -114,15 +127,20 @@ async function main(): Promise<void> {
   };
   const started: Started = { nodes: [] };
   let stopping = false;
+  // Every server runs in a process group of its own (ownProcessGroup), so Ctrl-C reaches this
+  // launcher alone and the servers stop here, in this order, each waited for: the nodes drain and
+  // flush into a Redis still running, the streamer moves what they flushed, ClickHouse and Redis go
+  // last.
   const stopAll = async (code: number): Promise<never> => {
     if (!stopping) {
       stopping = true;
-      say('\nstopping: nodes first (they drain and flush), then the streamer, ClickHouse and Redis');
-      for (const node of started.nodes) await node.terminate().catch(() => undefined);
-      await started.streamer?.terminate().catch(() => undefined);
-      await started.reports?.terminate().catch(() => undefined);
-      await started.clickhouse?.stop().catch(() => undefined);
-      await started.redis?.stop().catch(() => undefined);
+      say('\nstopping: nodes first (they drain and flush), then the streamer, reports, ClickHouse and Redis');
+      const { nodes, streamer, reports, clickhouse, redis } = started;
+      for (const [index, node] of nodes.entries()) await stopProcess(`node ${index + 1}`, () => node.terminate());
+      if (streamer !== undefined) await stopProcess('streamer', () => streamer.terminate());
+      if (reports !== undefined) await stopProcess('reports', () => reports.terminate());
+      if (clickhouse !== undefined) await stopProcess('clickhouse', () => clickhouse.stop());
+      if (redis !== undefined) await stopProcess('redis', () => redis.stop());
     }
     process.exit(code);
   };
@@ -172,14 +190,20 @@ async function startAll(local: Local, started: Started): Promise<DevManifest['en
     dataDir: join(local.dataDir, 'redis'),
     port: portOf('TAPLINE_UP_REDIS_PORT', 6390),
     appendfsync: 'always',
+    ownProcessGroup: true,
   });
-  say(`redis       ${started.redis.url}  (AOF, appendfsync always, data in ${relative(projectRoot(), local.dataDir)}/redis)`);
+  say(
+    `redis       ${started.redis.url}  (AOF, appendfsync always, data in ${relative(projectRoot(), local.dataDir)}/redis) (pid ${started.redis.pid})`,
+  );
   started.clickhouse = await startClickHouse({
     dataDir: join(local.dataDir, 'clickhouse'),
     httpPort: portOf('TAPLINE_UP_CLICKHOUSE_HTTP_PORT', 8133),
     tcpPort: portOf('TAPLINE_UP_CLICKHOUSE_TCP_PORT', 9010),
+    ownProcessGroup: true,
   });
-  say(`clickhouse  ${started.clickhouse.url}  (data in ${relative(projectRoot(), local.dataDir)}/clickhouse)`);
+  say(
+    `clickhouse  ${started.clickhouse.url}  (data in ${relative(projectRoot(), local.dataDir)}/clickhouse) (pid ${started.clickhouse.pid})`,
+  );
   const nodeCount = nodeCountOf(process.argv.slice(2), process.env);
   for (let i = 0; i < nodeCount; i++) {
     const metricsPort = portOf('TAPLINE_UP_METRICS_PORT', 9464, i);
@@ -201,10 +225,11 @@ async function startAll(local: Local, started: Started): Promise<DevManifest['en
       onLine: (line) => {
         if (!line.includes('"grpcPort"')) process.stdout.write(`[node ${i + 1}] ${line}\n`);
       },
+      ownProcessGroup: true,
     });
     started.nodes.push(node);
     say(
-      `node ${i + 1}      terminal door ${node.address}  operator door ${node.operatorAddress ?? '?'}  internal door 127.0.0.1:${node.internalPort ?? '?'}${metricsPort === 0 ? '' : `  metrics http://127.0.0.1:${metricsPort}/metrics`}`,
+      `node ${i + 1}      terminal door ${node.address}  operator door ${node.operatorAddress ?? '?'}  internal door 127.0.0.1:${node.internalPort ?? '?'}${metricsPort === 0 ? '' : `  metrics http://127.0.0.1:${metricsPort}/metrics`} (pid ${node.pid})`,
     );
   }
   started.streamer = await startServerProcess({
@@ -219,16 +244,20 @@ async function startAll(local: Local, started: Started): Promise<DevManifest['en
     onLine: (line) => {
       if (!line.includes('"grpcPort"')) process.stdout.write(`[streamer] ${line}\n`);
     },
+    ownProcessGroup: true,
   });
-  say(`streamer    outbox -> ClickHouse (database tapline)`);
+  say(`streamer    outbox -> ClickHouse (database tapline) (pid ${started.streamer.pid})`);
   const first = started.nodes[0];
   if (first === undefined) throw new Error('at least one node is needed');
   started.reports = await startServerProcess({
     script: 'dist/services/reports/main.js',
     env: await reportsEnv(local, started, portOf('TAPLINE_UP_REPORTS_PORT', 9470)),
+    ownProcessGroup: true,
   });
   const reportsUrl = `${local.plaintext ? 'http' : 'https'}://127.0.0.1:${started.reports.httpPort ?? '?'}`;
-  say(`reports     ${reportsUrl}/reports/float?currency=EUR  (and /reports/reconciliation, ...; bearer token of the manifest)`);
+  say(
+    `reports     ${reportsUrl}/reports/float?currency=EUR  (and /reports/reconciliation, ...; bearer token of the manifest) (pid ${started.reports.pid})`,
+  );
   if (started.nodes.length > 1)
     say(`cluster     ${started.nodes.length} nodes share 256 shards; any node accepts any request and forwards it to the card's owner`);
   return {
@@ -308,8 +337,15 @@ async function reportFromClickHouse(url: string, run: { id: string; transactions
 
 /** Issues cards and terminals for this run and sends a burst of real authorizations. */
 /** The demo's terminals of a run: the manifest holds a certificate for each. */
-function demoTerminals(run: string): { bar: string; food: string; topup: string; tap: string; pump: string } {
-  return { bar: `bar-${run}`, food: `food-${run}`, topup: `topup-${run}`, tap: `tap-${run}`, pump: `pump-${run}` };
+function demoTerminals(run: string): { bar: string; food: string; topup: string; tap: string; pump: string; offline: string } {
+  return {
+    bar: `bar-${run}`,
+    food: `food-${run}`,
+    topup: `topup-${run}`,
+    tap: `tap-${run}`,
+    pump: `pump-${run}`,
+    offline: `offline-bar-${run}`,
+  };
 }
 
 async function demo(
@@ -380,6 +416,7 @@ async function demo(
     `beer tap on ${carol} (€30.00): hold ${euros(hold.holdAmount?.amountMinor)} (available ${euros(hold.balanceAfter?.amountMinor)}), completed ${euros(poured.approvedAmount?.amountMinor)} -> balance ${euros(poured.balanceAfter?.amountMinor)}`,
   );
   await fleetDemo(access, run, terminals.pump);
+  const offlineTransactions = await offlineDemo(access, run, terminals.offline, { terminalId: terminals.topup, txn: 2 }, say, euros);
 
   say('balances:');
   for (const card of [...cards, { id: carol }]) {
@@ -389,7 +426,7 @@ async function demo(
   client.close();
   // The burst, the top-up, the reversal, the hold and its completion are transactions (the
   // retry is the burst's first).
-  return { id: run, transactions: burst.length + 1 + (firstApproved ? 1 : 0) + 2 };
+  return { id: run, transactions: burst.length + 1 + (firstApproved ? 1 : 0) + 2 + offlineTransactions };
 }
 
 function withKind(request: AuthorizeRequest, kind: AuthorizationKind): AuthorizeRequest {

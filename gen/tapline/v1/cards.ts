@@ -94,6 +94,29 @@ export interface ProgramConfig {
    * do not. Cards issued before it was set are enrolled with SetCardAuth.
    */
   cardAuthKeyId: string;
+  /**
+   * What the program's cards may be sold for while a terminal is offline (docs/OFFLINE.md).
+   * Absent: they are never sold offline, and never put on the denylist.
+   */
+  offline?: ProgramOfflinePolicy | undefined;
+}
+
+/** Offline selling of a program's cards. Every amount is in the cards' currency, at least 1. */
+export interface ProgramOfflinePolicy {
+  /** The largest single offline sale. */
+  txnMaxMinor: bigint;
+  /**
+   * The most one card may spend offline: within one terminal's grant, and with card_counter
+   * across terminals (the medium's signed counter) until the card is next refreshed online.
+   */
+  cardMaxMinor: bigint;
+  /**
+   * A card that owes more than this (its balance below zero after offline sales) goes on the
+   * denylist until the debt is back at or below it; 0 = any debt lists the card.
+   */
+  debtThresholdMinor: bigint;
+  /** The card medium (writable NFC wristbands and cards) carries a signed offline-spend counter. */
+  cardCounter: boolean;
 }
 
 export interface DefineProgramRequest {
@@ -554,6 +577,7 @@ function createBaseProgramConfig(): ProgramConfig {
     partialHolds: false,
     rules: undefined,
     cardAuthKeyId: "",
+    offline: undefined,
   };
 }
 
@@ -600,6 +624,9 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
     }
     if (message.cardAuthKeyId !== "") {
       writer.uint32(82).string(message.cardAuthKeyId);
+    }
+    if (message.offline !== undefined) {
+      ProgramOfflinePolicy.encode(message.offline, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -697,6 +724,14 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
             message.cardAuthKeyId = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.offline = ProgramOfflinePolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -734,6 +769,115 @@ export const ProgramConfig: MessageFns<ProgramConfig> = {
       ? ProgramRules.fromPartial(object.rules)
       : undefined;
     message.cardAuthKeyId = object.cardAuthKeyId ?? "";
+    message.offline = (object.offline !== undefined && object.offline !== null)
+      ? ProgramOfflinePolicy.fromPartial(object.offline)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseProgramOfflinePolicy(): ProgramOfflinePolicy {
+  return { txnMaxMinor: 0n, cardMaxMinor: 0n, debtThresholdMinor: 0n, cardCounter: false };
+}
+
+export const ProgramOfflinePolicy: MessageFns<ProgramOfflinePolicy> = {
+  encode(message: ProgramOfflinePolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.txnMaxMinor !== 0n) {
+      if (BigInt.asIntN(64, message.txnMaxMinor) !== message.txnMaxMinor) {
+        throw new globalThis.Error("value provided for field message.txnMaxMinor of type int64 too large");
+      }
+      writer.uint32(8).int64(message.txnMaxMinor);
+    }
+    if (message.cardMaxMinor !== 0n) {
+      if (BigInt.asIntN(64, message.cardMaxMinor) !== message.cardMaxMinor) {
+        throw new globalThis.Error("value provided for field message.cardMaxMinor of type int64 too large");
+      }
+      writer.uint32(16).int64(message.cardMaxMinor);
+    }
+    if (message.debtThresholdMinor !== 0n) {
+      if (BigInt.asIntN(64, message.debtThresholdMinor) !== message.debtThresholdMinor) {
+        throw new globalThis.Error("value provided for field message.debtThresholdMinor of type int64 too large");
+      }
+      writer.uint32(24).int64(message.debtThresholdMinor);
+    }
+    if (message.cardCounter !== false) {
+      writer.uint32(32).bool(message.cardCounter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProgramOfflinePolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProgramOfflinePolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.txnMaxMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cardMaxMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.debtThresholdMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.cardCounter = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ProgramOfflinePolicy>): ProgramOfflinePolicy {
+    return ProgramOfflinePolicy.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ProgramOfflinePolicy>): ProgramOfflinePolicy {
+    const message = createBaseProgramOfflinePolicy();
+    message.txnMaxMinor = (object.txnMaxMinor !== undefined && object.txnMaxMinor !== null)
+      ? BigInt(object.txnMaxMinor)
+      : 0n;
+    message.cardMaxMinor = (object.cardMaxMinor !== undefined && object.cardMaxMinor !== null)
+      ? BigInt(object.cardMaxMinor)
+      : 0n;
+    message.debtThresholdMinor = (object.debtThresholdMinor !== undefined && object.debtThresholdMinor !== null)
+      ? BigInt(object.debtThresholdMinor)
+      : 0n;
+    message.cardCounter = object.cardCounter ?? false;
     return message;
   },
 };

@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Money } from "./types";
+import { DeclineReason, Money, Outcome } from "./types";
 
 export const protobufPackage = "tapline.v1";
 
@@ -36,6 +36,10 @@ export enum PriceFormula {
   PRICE_FORMULA_PUMP_MINUS_AMOUNT = 4,
   /** PRICE_FORMULA_PUMP_MINUS_PERCENT - Pump line amount - percent_bp. */
   PRICE_FORMULA_PUMP_MINUS_PERCENT = 5,
+  /** PRICE_FORMULA_PUMP_PLUS_AMOUNT - Pump line amount + amount_milli_minor per unit. */
+  PRICE_FORMULA_PUMP_PLUS_AMOUNT = 6,
+  /** PRICE_FORMULA_PUMP_PLUS_PERCENT - Pump line amount + percent_bp. */
+  PRICE_FORMULA_PUMP_PLUS_PERCENT = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -84,6 +88,69 @@ export interface FleetAccount {
   timeZone: string;
   limits?: SpendLimits | undefined;
   points: bigint;
+  billingTerms?:
+    | BillingTerms
+    | undefined;
+  /** The open billing cycle and when it opened. */
+  cycle: bigint;
+  cycleOpenedAtUnixMs: bigint;
+  /** Spend of the open cycle, not on an invoice yet (negative: a credit). */
+  uninvoiced?:
+    | Money
+    | undefined;
+  /** What the open invoices still owe (negative: credit not used yet). */
+  invoicedUnpaid?:
+    | Money
+    | undefined;
+  /** Open pre-authorizations' holds on the credit. */
+  held?:
+    | Money
+    | undefined;
+  /** Invoices not fully settled, oldest first. */
+  openInvoices: FleetInvoice[];
+  /** The invoice that restricts the account's cards (ACCOUNT_OVERDUE); "" when none does. */
+  restrictedByInvoice: string;
+  cardPolicy?:
+    | FleetCardPolicy
+    | undefined;
+  /** The shared SPOT price list the account follows ("" = none). */
+  priceListId: string;
+}
+
+export interface BillingTerms {
+  /** An invoice is due this many days (of 24 hours) after it is issued: 0-366. */
+  paymentTermsDays: bigint;
+  /**
+   * The account's cards are declined ACCOUNT_OVERDUE once an invoice is still unpaid this many
+   * days after its due date (0: from the due instant on). Absent: never restricted.
+   */
+  blockAfterOverdueDays?: bigint | undefined;
+}
+
+export interface FleetInvoice {
+  /** "<fleet_id>-<cycle>". */
+  number: string;
+  cycle: bigint;
+  /** The cycle's total (negative: a credit note). */
+  amount?:
+    | Money
+    | undefined;
+  /** Still owed on it (negative: credit not used yet). */
+  outstanding?: Money | undefined;
+  issuedAtUnixMs: bigint;
+  dueAtUnixMs: bigint;
+}
+
+/** How the account's cards are used at the pump. */
+export interface FleetCardPolicy {
+  /** Purchases and pre-authorizations need the card's PIN (AuthorizeRequest.pin). */
+  pinRequired: boolean;
+  /** Wrong PINs in a row that lock the card's PIN: 1-20. */
+  pinAttemptsMax: bigint;
+  /** A pre-authorization's hold is released if not completed within this time: 1 ms to 31 days. */
+  holdExpiryMs: bigint;
+  /** A completion may pass its hold by this much (basis points, 0-10000) if the credit is there. */
+  completionToleranceBp: bigint;
 }
 
 export interface SetFleetLimitsRequest {
@@ -182,6 +249,8 @@ export interface SetFleetPolicyRequest {
   prompts?: PromptPolicy | undefined;
   program?: ProgramRules | undefined;
   operatorId: string;
+  /** Absent: unchanged. */
+  cardPolicy?: FleetCardPolicy | undefined;
 }
 
 /**
@@ -201,6 +270,11 @@ export interface SetFleetPricingRequest {
   fleetId: string;
   agreements: PriceAgreement[];
   operatorId: string;
+  /**
+   * A shared wholesale (SPOT) price list (LoadSharedPrices) the SPOT formulas read for a product
+   * the account's own base prices have no price in effect for; "" = none.
+   */
+  priceListId: string;
 }
 
 export interface BasePrice {
@@ -253,6 +327,9 @@ export interface FleetCard {
   spentWeekMinor: bigint;
   spentMonthMinor: bigint;
   spentLifetimeMinor: bigint;
+  pinSet: boolean;
+  /** Locked by wrong PINs (the account's pin_attempts_max): a new PIN unlocks it. */
+  pinLocked: boolean;
 }
 
 export interface GetFleetAccountRequest {
@@ -336,6 +413,73 @@ export interface ResolveReviewRequest {
 
 export interface ResolveReviewResponse {
   remaining: bigint;
+}
+
+export interface SetFleetBillingTermsRequest {
+  fleetId: string;
+  terms?: BillingTerms | undefined;
+}
+
+export interface SetFleetBillingTermsResponse {
+  account?: FleetAccount | undefined;
+}
+
+export interface CloseFleetCycleRequest {
+  fleetId: string;
+  /** The cycle to close: the open one (FleetAccount.cycle). */
+  cycle: bigint;
+}
+
+export interface CloseFleetCycleResponse {
+  /** The invoice issued (unset when already_closed). */
+  invoice?: FleetInvoice | undefined;
+  alreadyClosed: boolean;
+  account?:
+    | FleetAccount
+    | undefined;
+  /** Credit of a credit note applied to older invoices at once. */
+  appliedCredit?: Money | undefined;
+}
+
+export interface PostFleetPaymentRequest {
+  fleetId: string;
+  /** The payment's own reference (a bank transfer's): its idempotency key, 1-128 of [A-Za-z0-9._:-]. */
+  reference: string;
+  amount?: Money | undefined;
+}
+
+export interface PostFleetPaymentResponse {
+  outcome: Outcome;
+  declineReason: DeclineReason;
+  declineRule: string;
+  transactionId: string;
+  appliedAmount?: Money | undefined;
+  availableCredit?:
+    | Money
+    | undefined;
+  /** True when this is the stored answer to an earlier request with the same reference. */
+  replayed: boolean;
+}
+
+export interface SetFleetCardPinRequest {
+  cardId: string;
+  /** 4-12 digits; stored only as a keyed hash. */
+  pin: string;
+}
+
+export interface SetFleetCardPinResponse {
+  card?: FleetCard | undefined;
+}
+
+export interface LoadSharedPricesRequest {
+  priceListId: string;
+  prices: BasePrice[];
+}
+
+export interface LoadSharedPricesResponse {
+  priceListId: string;
+  /** The entries the list keeps now (superseded ones dropped), by product and effective instant. */
+  prices: BasePrice[];
 }
 
 function createBaseSpendLimits(): SpendLimits {
@@ -574,6 +718,16 @@ function createBaseFleetAccount(): FleetAccount {
     timeZone: "",
     limits: undefined,
     points: 0n,
+    billingTerms: undefined,
+    cycle: 0n,
+    cycleOpenedAtUnixMs: 0n,
+    uninvoiced: undefined,
+    invoicedUnpaid: undefined,
+    held: undefined,
+    openInvoices: [],
+    restrictedByInvoice: "",
+    cardPolicy: undefined,
+    priceListId: "",
   };
 }
 
@@ -602,6 +756,42 @@ export const FleetAccount: MessageFns<FleetAccount> = {
         throw new globalThis.Error("value provided for field message.points of type int64 too large");
       }
       writer.uint32(56).int64(message.points);
+    }
+    if (message.billingTerms !== undefined) {
+      BillingTerms.encode(message.billingTerms, writer.uint32(66).fork()).join();
+    }
+    if (message.cycle !== 0n) {
+      if (BigInt.asIntN(64, message.cycle) !== message.cycle) {
+        throw new globalThis.Error("value provided for field message.cycle of type int64 too large");
+      }
+      writer.uint32(72).int64(message.cycle);
+    }
+    if (message.cycleOpenedAtUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.cycleOpenedAtUnixMs) !== message.cycleOpenedAtUnixMs) {
+        throw new globalThis.Error("value provided for field message.cycleOpenedAtUnixMs of type int64 too large");
+      }
+      writer.uint32(80).int64(message.cycleOpenedAtUnixMs);
+    }
+    if (message.uninvoiced !== undefined) {
+      Money.encode(message.uninvoiced, writer.uint32(90).fork()).join();
+    }
+    if (message.invoicedUnpaid !== undefined) {
+      Money.encode(message.invoicedUnpaid, writer.uint32(98).fork()).join();
+    }
+    if (message.held !== undefined) {
+      Money.encode(message.held, writer.uint32(106).fork()).join();
+    }
+    for (const v of message.openInvoices) {
+      FleetInvoice.encode(v!, writer.uint32(114).fork()).join();
+    }
+    if (message.restrictedByInvoice !== "") {
+      writer.uint32(122).string(message.restrictedByInvoice);
+    }
+    if (message.cardPolicy !== undefined) {
+      FleetCardPolicy.encode(message.cardPolicy, writer.uint32(130).fork()).join();
+    }
+    if (message.priceListId !== "") {
+      writer.uint32(138).string(message.priceListId);
     }
     return writer;
   },
@@ -675,6 +865,86 @@ export const FleetAccount: MessageFns<FleetAccount> = {
             message.points = reader.int64() as bigint;
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.billingTerms = BillingTerms.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.cycle = reader.int64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.cycleOpenedAtUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.uninvoiced = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.invoicedUnpaid = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.held = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.openInvoices.push(FleetInvoice.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.restrictedByInvoice = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.cardPolicy = FleetCardPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.priceListId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -707,6 +977,343 @@ export const FleetAccount: MessageFns<FleetAccount> = {
       ? SpendLimits.fromPartial(object.limits)
       : undefined;
     message.points = (object.points !== undefined && object.points !== null) ? BigInt(object.points) : 0n;
+    message.billingTerms = (object.billingTerms !== undefined && object.billingTerms !== null)
+      ? BillingTerms.fromPartial(object.billingTerms)
+      : undefined;
+    message.cycle = (object.cycle !== undefined && object.cycle !== null) ? BigInt(object.cycle) : 0n;
+    message.cycleOpenedAtUnixMs = (object.cycleOpenedAtUnixMs !== undefined && object.cycleOpenedAtUnixMs !== null)
+      ? BigInt(object.cycleOpenedAtUnixMs)
+      : 0n;
+    message.uninvoiced = (object.uninvoiced !== undefined && object.uninvoiced !== null)
+      ? Money.fromPartial(object.uninvoiced)
+      : undefined;
+    message.invoicedUnpaid = (object.invoicedUnpaid !== undefined && object.invoicedUnpaid !== null)
+      ? Money.fromPartial(object.invoicedUnpaid)
+      : undefined;
+    message.held = (object.held !== undefined && object.held !== null) ? Money.fromPartial(object.held) : undefined;
+    message.openInvoices = object.openInvoices?.map((e) => FleetInvoice.fromPartial(e)) || [];
+    message.restrictedByInvoice = object.restrictedByInvoice ?? "";
+    message.cardPolicy = (object.cardPolicy !== undefined && object.cardPolicy !== null)
+      ? FleetCardPolicy.fromPartial(object.cardPolicy)
+      : undefined;
+    message.priceListId = object.priceListId ?? "";
+    return message;
+  },
+};
+
+function createBaseBillingTerms(): BillingTerms {
+  return { paymentTermsDays: 0n, blockAfterOverdueDays: undefined };
+}
+
+export const BillingTerms: MessageFns<BillingTerms> = {
+  encode(message: BillingTerms, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.paymentTermsDays !== 0n) {
+      if (BigInt.asIntN(64, message.paymentTermsDays) !== message.paymentTermsDays) {
+        throw new globalThis.Error("value provided for field message.paymentTermsDays of type int64 too large");
+      }
+      writer.uint32(8).int64(message.paymentTermsDays);
+    }
+    if (message.blockAfterOverdueDays !== undefined) {
+      if (BigInt.asIntN(64, message.blockAfterOverdueDays) !== message.blockAfterOverdueDays) {
+        throw new globalThis.Error("value provided for field message.blockAfterOverdueDays of type int64 too large");
+      }
+      writer.uint32(16).int64(message.blockAfterOverdueDays);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BillingTerms {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBillingTerms();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.paymentTermsDays = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.blockAfterOverdueDays = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<BillingTerms>): BillingTerms {
+    return BillingTerms.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BillingTerms>): BillingTerms {
+    const message = createBaseBillingTerms();
+    message.paymentTermsDays = (object.paymentTermsDays !== undefined && object.paymentTermsDays !== null)
+      ? BigInt(object.paymentTermsDays)
+      : 0n;
+    message.blockAfterOverdueDays =
+      (object.blockAfterOverdueDays !== undefined && object.blockAfterOverdueDays !== null)
+        ? BigInt(object.blockAfterOverdueDays)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseFleetInvoice(): FleetInvoice {
+  return { number: "", cycle: 0n, amount: undefined, outstanding: undefined, issuedAtUnixMs: 0n, dueAtUnixMs: 0n };
+}
+
+export const FleetInvoice: MessageFns<FleetInvoice> = {
+  encode(message: FleetInvoice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.number !== "") {
+      writer.uint32(10).string(message.number);
+    }
+    if (message.cycle !== 0n) {
+      if (BigInt.asIntN(64, message.cycle) !== message.cycle) {
+        throw new globalThis.Error("value provided for field message.cycle of type int64 too large");
+      }
+      writer.uint32(16).int64(message.cycle);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    if (message.outstanding !== undefined) {
+      Money.encode(message.outstanding, writer.uint32(34).fork()).join();
+    }
+    if (message.issuedAtUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.issuedAtUnixMs) !== message.issuedAtUnixMs) {
+        throw new globalThis.Error("value provided for field message.issuedAtUnixMs of type int64 too large");
+      }
+      writer.uint32(40).int64(message.issuedAtUnixMs);
+    }
+    if (message.dueAtUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.dueAtUnixMs) !== message.dueAtUnixMs) {
+        throw new globalThis.Error("value provided for field message.dueAtUnixMs of type int64 too large");
+      }
+      writer.uint32(48).int64(message.dueAtUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetInvoice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetInvoice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.number = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cycle = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.outstanding = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.issuedAtUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.dueAtUnixMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<FleetInvoice>): FleetInvoice {
+    return FleetInvoice.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FleetInvoice>): FleetInvoice {
+    const message = createBaseFleetInvoice();
+    message.number = object.number ?? "";
+    message.cycle = (object.cycle !== undefined && object.cycle !== null) ? BigInt(object.cycle) : 0n;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.outstanding = (object.outstanding !== undefined && object.outstanding !== null)
+      ? Money.fromPartial(object.outstanding)
+      : undefined;
+    message.issuedAtUnixMs = (object.issuedAtUnixMs !== undefined && object.issuedAtUnixMs !== null)
+      ? BigInt(object.issuedAtUnixMs)
+      : 0n;
+    message.dueAtUnixMs = (object.dueAtUnixMs !== undefined && object.dueAtUnixMs !== null)
+      ? BigInt(object.dueAtUnixMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseFleetCardPolicy(): FleetCardPolicy {
+  return { pinRequired: false, pinAttemptsMax: 0n, holdExpiryMs: 0n, completionToleranceBp: 0n };
+}
+
+export const FleetCardPolicy: MessageFns<FleetCardPolicy> = {
+  encode(message: FleetCardPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pinRequired !== false) {
+      writer.uint32(8).bool(message.pinRequired);
+    }
+    if (message.pinAttemptsMax !== 0n) {
+      if (BigInt.asIntN(64, message.pinAttemptsMax) !== message.pinAttemptsMax) {
+        throw new globalThis.Error("value provided for field message.pinAttemptsMax of type int64 too large");
+      }
+      writer.uint32(16).int64(message.pinAttemptsMax);
+    }
+    if (message.holdExpiryMs !== 0n) {
+      if (BigInt.asIntN(64, message.holdExpiryMs) !== message.holdExpiryMs) {
+        throw new globalThis.Error("value provided for field message.holdExpiryMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.holdExpiryMs);
+    }
+    if (message.completionToleranceBp !== 0n) {
+      if (BigInt.asIntN(64, message.completionToleranceBp) !== message.completionToleranceBp) {
+        throw new globalThis.Error("value provided for field message.completionToleranceBp of type int64 too large");
+      }
+      writer.uint32(32).int64(message.completionToleranceBp);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetCardPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetCardPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pinRequired = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pinAttemptsMax = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.holdExpiryMs = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.completionToleranceBp = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<FleetCardPolicy>): FleetCardPolicy {
+    return FleetCardPolicy.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FleetCardPolicy>): FleetCardPolicy {
+    const message = createBaseFleetCardPolicy();
+    message.pinRequired = object.pinRequired ?? false;
+    message.pinAttemptsMax = (object.pinAttemptsMax !== undefined && object.pinAttemptsMax !== null)
+      ? BigInt(object.pinAttemptsMax)
+      : 0n;
+    message.holdExpiryMs = (object.holdExpiryMs !== undefined && object.holdExpiryMs !== null)
+      ? BigInt(object.holdExpiryMs)
+      : 0n;
+    message.completionToleranceBp =
+      (object.completionToleranceBp !== undefined && object.completionToleranceBp !== null)
+        ? BigInt(object.completionToleranceBp)
+        : 0n;
     return message;
   },
 };
@@ -1749,7 +2356,14 @@ export const ProgramRules: MessageFns<ProgramRules> = {
 };
 
 function createBaseSetFleetPolicyRequest(): SetFleetPolicyRequest {
-  return { fleetId: "", productGroups: undefined, prompts: undefined, program: undefined, operatorId: "" };
+  return {
+    fleetId: "",
+    productGroups: undefined,
+    prompts: undefined,
+    program: undefined,
+    operatorId: "",
+    cardPolicy: undefined,
+  };
 }
 
 export const SetFleetPolicyRequest: MessageFns<SetFleetPolicyRequest> = {
@@ -1768,6 +2382,9 @@ export const SetFleetPolicyRequest: MessageFns<SetFleetPolicyRequest> = {
     }
     if (message.operatorId !== "") {
       writer.uint32(42).string(message.operatorId);
+    }
+    if (message.cardPolicy !== undefined) {
+      FleetCardPolicy.encode(message.cardPolicy, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1825,6 +2442,14 @@ export const SetFleetPolicyRequest: MessageFns<SetFleetPolicyRequest> = {
             message.operatorId = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.cardPolicy = FleetCardPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1853,6 +2478,9 @@ export const SetFleetPolicyRequest: MessageFns<SetFleetPolicyRequest> = {
       ? ProgramRules.fromPartial(object.program)
       : undefined;
     message.operatorId = object.operatorId ?? "";
+    message.cardPolicy = (object.cardPolicy !== undefined && object.cardPolicy !== null)
+      ? FleetCardPolicy.fromPartial(object.cardPolicy)
+      : undefined;
     return message;
   },
 };
@@ -1969,7 +2597,7 @@ export const PriceAgreement: MessageFns<PriceAgreement> = {
 };
 
 function createBaseSetFleetPricingRequest(): SetFleetPricingRequest {
-  return { fleetId: "", agreements: [], operatorId: "" };
+  return { fleetId: "", agreements: [], operatorId: "", priceListId: "" };
 }
 
 export const SetFleetPricingRequest: MessageFns<SetFleetPricingRequest> = {
@@ -1982,6 +2610,9 @@ export const SetFleetPricingRequest: MessageFns<SetFleetPricingRequest> = {
     }
     if (message.operatorId !== "") {
       writer.uint32(26).string(message.operatorId);
+    }
+    if (message.priceListId !== "") {
+      writer.uint32(34).string(message.priceListId);
     }
     return writer;
   },
@@ -2023,6 +2654,14 @@ export const SetFleetPricingRequest: MessageFns<SetFleetPricingRequest> = {
             message.operatorId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.priceListId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2043,6 +2682,7 @@ export const SetFleetPricingRequest: MessageFns<SetFleetPricingRequest> = {
     message.fleetId = object.fleetId ?? "";
     message.agreements = object.agreements?.map((e) => PriceAgreement.fromPartial(e)) || [];
     message.operatorId = object.operatorId ?? "";
+    message.priceListId = object.priceListId ?? "";
     return message;
   },
 };
@@ -2506,6 +3146,8 @@ function createBaseFleetCard(): FleetCard {
     spentWeekMinor: 0n,
     spentMonthMinor: 0n,
     spentLifetimeMinor: 0n,
+    pinSet: false,
+    pinLocked: false,
   };
 }
 
@@ -2546,6 +3188,12 @@ export const FleetCard: MessageFns<FleetCard> = {
         throw new globalThis.Error("value provided for field message.spentLifetimeMinor of type int64 too large");
       }
       writer.uint32(64).int64(message.spentLifetimeMinor);
+    }
+    if (message.pinSet !== false) {
+      writer.uint32(72).bool(message.pinSet);
+    }
+    if (message.pinLocked !== false) {
+      writer.uint32(80).bool(message.pinLocked);
     }
     return writer;
   },
@@ -2627,6 +3275,22 @@ export const FleetCard: MessageFns<FleetCard> = {
             message.spentLifetimeMinor = reader.int64() as bigint;
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.pinSet = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pinLocked = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2662,6 +3326,8 @@ export const FleetCard: MessageFns<FleetCard> = {
     message.spentLifetimeMinor = (object.spentLifetimeMinor !== undefined && object.spentLifetimeMinor !== null)
       ? BigInt(object.spentLifetimeMinor)
       : 0n;
+    message.pinSet = object.pinSet ?? false;
+    message.pinLocked = object.pinLocked ?? false;
     return message;
   },
 };
@@ -3746,6 +4412,775 @@ export const ResolveReviewResponse: MessageFns<ResolveReviewResponse> = {
   },
 };
 
+function createBaseSetFleetBillingTermsRequest(): SetFleetBillingTermsRequest {
+  return { fleetId: "", terms: undefined };
+}
+
+export const SetFleetBillingTermsRequest: MessageFns<SetFleetBillingTermsRequest> = {
+  encode(message: SetFleetBillingTermsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fleetId !== "") {
+      writer.uint32(10).string(message.fleetId);
+    }
+    if (message.terms !== undefined) {
+      BillingTerms.encode(message.terms, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetFleetBillingTermsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetFleetBillingTermsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fleetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.terms = BillingTerms.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetFleetBillingTermsRequest>): SetFleetBillingTermsRequest {
+    return SetFleetBillingTermsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetFleetBillingTermsRequest>): SetFleetBillingTermsRequest {
+    const message = createBaseSetFleetBillingTermsRequest();
+    message.fleetId = object.fleetId ?? "";
+    message.terms = (object.terms !== undefined && object.terms !== null)
+      ? BillingTerms.fromPartial(object.terms)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetFleetBillingTermsResponse(): SetFleetBillingTermsResponse {
+  return { account: undefined };
+}
+
+export const SetFleetBillingTermsResponse: MessageFns<SetFleetBillingTermsResponse> = {
+  encode(message: SetFleetBillingTermsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== undefined) {
+      FleetAccount.encode(message.account, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetFleetBillingTermsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetFleetBillingTermsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = FleetAccount.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetFleetBillingTermsResponse>): SetFleetBillingTermsResponse {
+    return SetFleetBillingTermsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetFleetBillingTermsResponse>): SetFleetBillingTermsResponse {
+    const message = createBaseSetFleetBillingTermsResponse();
+    message.account = (object.account !== undefined && object.account !== null)
+      ? FleetAccount.fromPartial(object.account)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCloseFleetCycleRequest(): CloseFleetCycleRequest {
+  return { fleetId: "", cycle: 0n };
+}
+
+export const CloseFleetCycleRequest: MessageFns<CloseFleetCycleRequest> = {
+  encode(message: CloseFleetCycleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fleetId !== "") {
+      writer.uint32(10).string(message.fleetId);
+    }
+    if (message.cycle !== 0n) {
+      if (BigInt.asIntN(64, message.cycle) !== message.cycle) {
+        throw new globalThis.Error("value provided for field message.cycle of type int64 too large");
+      }
+      writer.uint32(16).int64(message.cycle);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CloseFleetCycleRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCloseFleetCycleRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fleetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cycle = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CloseFleetCycleRequest>): CloseFleetCycleRequest {
+    return CloseFleetCycleRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CloseFleetCycleRequest>): CloseFleetCycleRequest {
+    const message = createBaseCloseFleetCycleRequest();
+    message.fleetId = object.fleetId ?? "";
+    message.cycle = (object.cycle !== undefined && object.cycle !== null) ? BigInt(object.cycle) : 0n;
+    return message;
+  },
+};
+
+function createBaseCloseFleetCycleResponse(): CloseFleetCycleResponse {
+  return { invoice: undefined, alreadyClosed: false, account: undefined, appliedCredit: undefined };
+}
+
+export const CloseFleetCycleResponse: MessageFns<CloseFleetCycleResponse> = {
+  encode(message: CloseFleetCycleResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.invoice !== undefined) {
+      FleetInvoice.encode(message.invoice, writer.uint32(10).fork()).join();
+    }
+    if (message.alreadyClosed !== false) {
+      writer.uint32(16).bool(message.alreadyClosed);
+    }
+    if (message.account !== undefined) {
+      FleetAccount.encode(message.account, writer.uint32(26).fork()).join();
+    }
+    if (message.appliedCredit !== undefined) {
+      Money.encode(message.appliedCredit, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CloseFleetCycleResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCloseFleetCycleResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invoice = FleetInvoice.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.alreadyClosed = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.account = FleetAccount.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.appliedCredit = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CloseFleetCycleResponse>): CloseFleetCycleResponse {
+    return CloseFleetCycleResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CloseFleetCycleResponse>): CloseFleetCycleResponse {
+    const message = createBaseCloseFleetCycleResponse();
+    message.invoice = (object.invoice !== undefined && object.invoice !== null)
+      ? FleetInvoice.fromPartial(object.invoice)
+      : undefined;
+    message.alreadyClosed = object.alreadyClosed ?? false;
+    message.account = (object.account !== undefined && object.account !== null)
+      ? FleetAccount.fromPartial(object.account)
+      : undefined;
+    message.appliedCredit = (object.appliedCredit !== undefined && object.appliedCredit !== null)
+      ? Money.fromPartial(object.appliedCredit)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePostFleetPaymentRequest(): PostFleetPaymentRequest {
+  return { fleetId: "", reference: "", amount: undefined };
+}
+
+export const PostFleetPaymentRequest: MessageFns<PostFleetPaymentRequest> = {
+  encode(message: PostFleetPaymentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fleetId !== "") {
+      writer.uint32(10).string(message.fleetId);
+    }
+    if (message.reference !== "") {
+      writer.uint32(18).string(message.reference);
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PostFleetPaymentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePostFleetPaymentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fleetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PostFleetPaymentRequest>): PostFleetPaymentRequest {
+    return PostFleetPaymentRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PostFleetPaymentRequest>): PostFleetPaymentRequest {
+    const message = createBasePostFleetPaymentRequest();
+    message.fleetId = object.fleetId ?? "";
+    message.reference = object.reference ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePostFleetPaymentResponse(): PostFleetPaymentResponse {
+  return {
+    outcome: 0,
+    declineReason: 0,
+    declineRule: "",
+    transactionId: "",
+    appliedAmount: undefined,
+    availableCredit: undefined,
+    replayed: false,
+  };
+}
+
+export const PostFleetPaymentResponse: MessageFns<PostFleetPaymentResponse> = {
+  encode(message: PostFleetPaymentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.declineReason !== 0) {
+      writer.uint32(16).int32(message.declineReason);
+    }
+    if (message.declineRule !== "") {
+      writer.uint32(26).string(message.declineRule);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(34).string(message.transactionId);
+    }
+    if (message.appliedAmount !== undefined) {
+      Money.encode(message.appliedAmount, writer.uint32(42).fork()).join();
+    }
+    if (message.availableCredit !== undefined) {
+      Money.encode(message.availableCredit, writer.uint32(50).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(56).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PostFleetPaymentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePostFleetPaymentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.declineReason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.declineRule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.appliedAmount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.availableCredit = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PostFleetPaymentResponse>): PostFleetPaymentResponse {
+    return PostFleetPaymentResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PostFleetPaymentResponse>): PostFleetPaymentResponse {
+    const message = createBasePostFleetPaymentResponse();
+    message.outcome = object.outcome ?? 0;
+    message.declineReason = object.declineReason ?? 0;
+    message.declineRule = object.declineRule ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.appliedAmount = (object.appliedAmount !== undefined && object.appliedAmount !== null)
+      ? Money.fromPartial(object.appliedAmount)
+      : undefined;
+    message.availableCredit = (object.availableCredit !== undefined && object.availableCredit !== null)
+      ? Money.fromPartial(object.availableCredit)
+      : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
+function createBaseSetFleetCardPinRequest(): SetFleetCardPinRequest {
+  return { cardId: "", pin: "" };
+}
+
+export const SetFleetCardPinRequest: MessageFns<SetFleetCardPinRequest> = {
+  encode(message: SetFleetCardPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.pin !== "") {
+      writer.uint32(18).string(message.pin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetFleetCardPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetFleetCardPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetFleetCardPinRequest>): SetFleetCardPinRequest {
+    return SetFleetCardPinRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetFleetCardPinRequest>): SetFleetCardPinRequest {
+    const message = createBaseSetFleetCardPinRequest();
+    message.cardId = object.cardId ?? "";
+    message.pin = object.pin ?? "";
+    return message;
+  },
+};
+
+function createBaseSetFleetCardPinResponse(): SetFleetCardPinResponse {
+  return { card: undefined };
+}
+
+export const SetFleetCardPinResponse: MessageFns<SetFleetCardPinResponse> = {
+  encode(message: SetFleetCardPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      FleetCard.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetFleetCardPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetFleetCardPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = FleetCard.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetFleetCardPinResponse>): SetFleetCardPinResponse {
+    return SetFleetCardPinResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetFleetCardPinResponse>): SetFleetCardPinResponse {
+    const message = createBaseSetFleetCardPinResponse();
+    message.card = (object.card !== undefined && object.card !== null) ? FleetCard.fromPartial(object.card) : undefined;
+    return message;
+  },
+};
+
+function createBaseLoadSharedPricesRequest(): LoadSharedPricesRequest {
+  return { priceListId: "", prices: [] };
+}
+
+export const LoadSharedPricesRequest: MessageFns<LoadSharedPricesRequest> = {
+  encode(message: LoadSharedPricesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.priceListId !== "") {
+      writer.uint32(10).string(message.priceListId);
+    }
+    for (const v of message.prices) {
+      BasePrice.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadSharedPricesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadSharedPricesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.priceListId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.prices.push(BasePrice.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LoadSharedPricesRequest>): LoadSharedPricesRequest {
+    return LoadSharedPricesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LoadSharedPricesRequest>): LoadSharedPricesRequest {
+    const message = createBaseLoadSharedPricesRequest();
+    message.priceListId = object.priceListId ?? "";
+    message.prices = object.prices?.map((e) => BasePrice.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLoadSharedPricesResponse(): LoadSharedPricesResponse {
+  return { priceListId: "", prices: [] };
+}
+
+export const LoadSharedPricesResponse: MessageFns<LoadSharedPricesResponse> = {
+  encode(message: LoadSharedPricesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.priceListId !== "") {
+      writer.uint32(10).string(message.priceListId);
+    }
+    for (const v of message.prices) {
+      BasePrice.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadSharedPricesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadSharedPricesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.priceListId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.prices.push(BasePrice.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<LoadSharedPricesResponse>): LoadSharedPricesResponse {
+    return LoadSharedPricesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LoadSharedPricesResponse>): LoadSharedPricesResponse {
+    const message = createBaseLoadSharedPricesResponse();
+    message.priceListId = object.priceListId ?? "";
+    message.prices = object.prices?.map((e) => BasePrice.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * Operator API for fleet accounts: postpaid customers (employers) whose cards' purchases accrue
  * to the account up to its credit limit and are invoiced in bulk. Served on the operator door;
@@ -3895,6 +5330,82 @@ export const FleetAdminServiceService = {
       Buffer.from(ResolveReviewResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResolveReviewResponse => ResolveReviewResponse.decode(value),
   },
+  /**
+   * Payment terms of the account's invoices and the rule that restricts its cards when one is
+   * overdue. New terms apply to invoices issued from then on; the restriction to every open one.
+   */
+  setFleetBillingTerms: {
+    path: "/tapline.v1.FleetAdminService/SetFleetBillingTerms" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetFleetBillingTermsRequest): Buffer =>
+      Buffer.from(SetFleetBillingTermsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetFleetBillingTermsRequest => SetFleetBillingTermsRequest.decode(value),
+    responseSerialize: (value: SetFleetBillingTermsResponse): Buffer =>
+      Buffer.from(SetFleetBillingTermsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetFleetBillingTermsResponse => SetFleetBillingTermsResponse.decode(value),
+  },
+  /**
+   * Closes the open billing cycle: what accrued in it becomes its invoice (a fleet_invoice
+   * document) and the next cycle opens. Idempotent by cycle number: closing a closed cycle again
+   * answers already_closed and changes nothing; a cycle that is not open yet is FAILED_PRECONDITION.
+   */
+  closeFleetCycle: {
+    path: "/tapline.v1.FleetAdminService/CloseFleetCycle" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CloseFleetCycleRequest): Buffer =>
+      Buffer.from(CloseFleetCycleRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CloseFleetCycleRequest => CloseFleetCycleRequest.decode(value),
+    responseSerialize: (value: CloseFleetCycleResponse): Buffer =>
+      Buffer.from(CloseFleetCycleResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CloseFleetCycleResponse => CloseFleetCycleResponse.decode(value),
+  },
+  /**
+   * Records a payment received for the account's invoices, applied oldest invoice first; the
+   * available credit grows by it in the same commit. Idempotent by payment reference. A payment
+   * above what the open invoices owe is declined SETTLEMENT_EXCEEDS_DEBT (spend not invoiced yet
+   * is not payable yet).
+   */
+  postFleetPayment: {
+    path: "/tapline.v1.FleetAdminService/PostFleetPayment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PostFleetPaymentRequest): Buffer =>
+      Buffer.from(PostFleetPaymentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PostFleetPaymentRequest => PostFleetPaymentRequest.decode(value),
+    responseSerialize: (value: PostFleetPaymentResponse): Buffer =>
+      Buffer.from(PostFleetPaymentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PostFleetPaymentResponse => PostFleetPaymentResponse.decode(value),
+  },
+  /** Sets a fleet card's PIN (the fleet's operator assigns it; a locked PIN is unlocked by a new one). */
+  setFleetCardPin: {
+    path: "/tapline.v1.FleetAdminService/SetFleetCardPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetFleetCardPinRequest): Buffer =>
+      Buffer.from(SetFleetCardPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetFleetCardPinRequest => SetFleetCardPinRequest.decode(value),
+    responseSerialize: (value: SetFleetCardPinResponse): Buffer =>
+      Buffer.from(SetFleetCardPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetFleetCardPinResponse => SetFleetCardPinResponse.decode(value),
+  },
+  /**
+   * Adds base (SPOT) prices with their effective instants to a shared wholesale price list that
+   * fleet accounts follow (SetFleetPricingRequest.price_list_id), e.g. a daily quotation loaded
+   * once for every fleet priced on it. Nodes reread a list at most TAPLINE_PROGRAM_REFRESH_MS later.
+   */
+  loadSharedPrices: {
+    path: "/tapline.v1.FleetAdminService/LoadSharedPrices" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LoadSharedPricesRequest): Buffer =>
+      Buffer.from(LoadSharedPricesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LoadSharedPricesRequest => LoadSharedPricesRequest.decode(value),
+    responseSerialize: (value: LoadSharedPricesResponse): Buffer =>
+      Buffer.from(LoadSharedPricesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LoadSharedPricesResponse => LoadSharedPricesResponse.decode(value),
+  },
 } as const;
 
 export interface FleetAdminServiceServer extends UntypedServiceImplementation {
@@ -3919,6 +5430,32 @@ export interface FleetAdminServiceServer extends UntypedServiceImplementation {
   listReviewQueue: handleUnaryCall<ListReviewQueueRequest, ListReviewQueueResponse>;
   /** Removes a reviewed transaction from the queue (NOT_FOUND if it is not queued). */
   resolveReview: handleUnaryCall<ResolveReviewRequest, ResolveReviewResponse>;
+  /**
+   * Payment terms of the account's invoices and the rule that restricts its cards when one is
+   * overdue. New terms apply to invoices issued from then on; the restriction to every open one.
+   */
+  setFleetBillingTerms: handleUnaryCall<SetFleetBillingTermsRequest, SetFleetBillingTermsResponse>;
+  /**
+   * Closes the open billing cycle: what accrued in it becomes its invoice (a fleet_invoice
+   * document) and the next cycle opens. Idempotent by cycle number: closing a closed cycle again
+   * answers already_closed and changes nothing; a cycle that is not open yet is FAILED_PRECONDITION.
+   */
+  closeFleetCycle: handleUnaryCall<CloseFleetCycleRequest, CloseFleetCycleResponse>;
+  /**
+   * Records a payment received for the account's invoices, applied oldest invoice first; the
+   * available credit grows by it in the same commit. Idempotent by payment reference. A payment
+   * above what the open invoices owe is declined SETTLEMENT_EXCEEDS_DEBT (spend not invoiced yet
+   * is not payable yet).
+   */
+  postFleetPayment: handleUnaryCall<PostFleetPaymentRequest, PostFleetPaymentResponse>;
+  /** Sets a fleet card's PIN (the fleet's operator assigns it; a locked PIN is unlocked by a new one). */
+  setFleetCardPin: handleUnaryCall<SetFleetCardPinRequest, SetFleetCardPinResponse>;
+  /**
+   * Adds base (SPOT) prices with their effective instants to a shared wholesale price list that
+   * fleet accounts follow (SetFleetPricingRequest.price_list_id), e.g. a daily quotation loaded
+   * once for every fleet priced on it. Nodes reread a list at most TAPLINE_PROGRAM_REFRESH_MS later.
+   */
+  loadSharedPrices: handleUnaryCall<LoadSharedPricesRequest, LoadSharedPricesResponse>;
 }
 
 export interface FleetAdminServiceClient extends Client {
@@ -4110,6 +5647,102 @@ export interface FleetAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResolveReviewResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Payment terms of the account's invoices and the rule that restricts its cards when one is
+   * overdue. New terms apply to invoices issued from then on; the restriction to every open one.
+   */
+  setFleetBillingTerms(
+    request: SetFleetBillingTermsRequest,
+    callback: (error: ServiceError | null, response: SetFleetBillingTermsResponse) => void,
+  ): ClientUnaryCall;
+  setFleetBillingTerms(
+    request: SetFleetBillingTermsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetFleetBillingTermsResponse) => void,
+  ): ClientUnaryCall;
+  setFleetBillingTerms(
+    request: SetFleetBillingTermsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetFleetBillingTermsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Closes the open billing cycle: what accrued in it becomes its invoice (a fleet_invoice
+   * document) and the next cycle opens. Idempotent by cycle number: closing a closed cycle again
+   * answers already_closed and changes nothing; a cycle that is not open yet is FAILED_PRECONDITION.
+   */
+  closeFleetCycle(
+    request: CloseFleetCycleRequest,
+    callback: (error: ServiceError | null, response: CloseFleetCycleResponse) => void,
+  ): ClientUnaryCall;
+  closeFleetCycle(
+    request: CloseFleetCycleRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CloseFleetCycleResponse) => void,
+  ): ClientUnaryCall;
+  closeFleetCycle(
+    request: CloseFleetCycleRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CloseFleetCycleResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Records a payment received for the account's invoices, applied oldest invoice first; the
+   * available credit grows by it in the same commit. Idempotent by payment reference. A payment
+   * above what the open invoices owe is declined SETTLEMENT_EXCEEDS_DEBT (spend not invoiced yet
+   * is not payable yet).
+   */
+  postFleetPayment(
+    request: PostFleetPaymentRequest,
+    callback: (error: ServiceError | null, response: PostFleetPaymentResponse) => void,
+  ): ClientUnaryCall;
+  postFleetPayment(
+    request: PostFleetPaymentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PostFleetPaymentResponse) => void,
+  ): ClientUnaryCall;
+  postFleetPayment(
+    request: PostFleetPaymentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PostFleetPaymentResponse) => void,
+  ): ClientUnaryCall;
+  /** Sets a fleet card's PIN (the fleet's operator assigns it; a locked PIN is unlocked by a new one). */
+  setFleetCardPin(
+    request: SetFleetCardPinRequest,
+    callback: (error: ServiceError | null, response: SetFleetCardPinResponse) => void,
+  ): ClientUnaryCall;
+  setFleetCardPin(
+    request: SetFleetCardPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetFleetCardPinResponse) => void,
+  ): ClientUnaryCall;
+  setFleetCardPin(
+    request: SetFleetCardPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetFleetCardPinResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Adds base (SPOT) prices with their effective instants to a shared wholesale price list that
+   * fleet accounts follow (SetFleetPricingRequest.price_list_id), e.g. a daily quotation loaded
+   * once for every fleet priced on it. Nodes reread a list at most TAPLINE_PROGRAM_REFRESH_MS later.
+   */
+  loadSharedPrices(
+    request: LoadSharedPricesRequest,
+    callback: (error: ServiceError | null, response: LoadSharedPricesResponse) => void,
+  ): ClientUnaryCall;
+  loadSharedPrices(
+    request: LoadSharedPricesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LoadSharedPricesResponse) => void,
+  ): ClientUnaryCall;
+  loadSharedPrices(
+    request: LoadSharedPricesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LoadSharedPricesResponse) => void,
   ): ClientUnaryCall;
 }
 

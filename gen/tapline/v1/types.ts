@@ -48,6 +48,11 @@ export enum DeclineReason {
   DECLINE_REASON_PRICE_UNAVAILABLE = 44,
   DECLINE_REASON_POINTS_INSUFFICIENT = 45,
   /**
+   * DECLINE_REASON_ACCOUNT_OVERDUE - The fleet account has an invoice still unpaid the number of days past its due date its
+   * billing terms allow: its cards are declined until the invoice is paid.
+   */
+  DECLINE_REASON_ACCOUNT_OVERDUE = 46,
+  /**
    * DECLINE_REASON_HOLD_NOT_FOUND - Card lifecycle and money movements: 18-39.
    * A completion, incremental or void names a hold that is not open on this card (never placed,
    * already completed, voided, reversed or expired).
@@ -68,6 +73,11 @@ export enum DeclineReason {
    * one whose counter is not above the last accepted (a replay or a clone); the rule says which.
    */
   DECLINE_REASON_CARD_AUTH_FAILED = 24,
+  /**
+   * DECLINE_REASON_MERCHANT_LIABILITY - An offline sale Tapline does not charge to the card: the merchant's loss (a card listed in
+   * the denylist the terminal held, a sale past the terminal's offline caps, ...).
+   */
+  DECLINE_REASON_MERCHANT_LIABILITY = 25,
   UNRECOGNIZED = -1,
 }
 
@@ -138,7 +148,10 @@ export interface Prompts {
   vehicleId: string;
 }
 
-/** Set by a terminal uploading a transaction it decided while offline. */
+/**
+ * Reserved for capture data on Authorize; not served (UNIMPLEMENTED): a terminal uploads the
+ * sales it made offline through OfflineService.UploadOfflineBatch (offline.proto).
+ */
 export interface OfflineCapture {
   capturedAtUnixMs: bigint;
   approvedOffline: boolean;

@@ -14,6 +14,7 @@ import {
   type ApplyPspWebhookResponse,
   type IssueBulkCardRequest,
   type IssueBulkCardResponse,
+  type MergeOfflineEntriesResponse,
   type RefundRunCashOutRequest,
   type RefundRunCashOutResponse,
 } from '../../../gen/tapline/internal/v1/fanout';
@@ -27,14 +28,20 @@ import type {
   CardTokenIndexing,
   CardTokenLink,
   CardTokenLinked,
+  OfflineCardMerge,
+  OfflineEntryAnswer,
   PspWebhook,
   PspWebhookOutcome as WebhookOutcome,
   RefundRunCashOut,
   RefundRunCashedOut,
 } from '../usecases/card-fanout';
+import { parseMergeResponse, toMergeRequest } from '../grpc/offline-merge-wire';
 
 const psp_webhook_caller = systemCaller('psp-webhook');
 const token_index_caller = systemCaller('card-token-index');
+// An offline batch's entries reach their cards as the node's own work: the batch's signature and
+// the uploader were checked where it was accepted.
+const offline_merge_caller = systemCaller('offline-merge');
 
 /** What the fan-out needs of the router (cluster/router.ts `call`). */
 export interface OwnerCaller {
@@ -85,6 +92,16 @@ export class RoutedCardFanout implements CardFanout {
       actingCaller(issue.acting),
     );
     return { alreadyExisted: response.alreadyExisted };
+  }
+
+  async mergeOffline(merge: OfflineCardMerge): Promise<readonly OfflineEntryAnswer[]> {
+    const response: MergeOfflineEntriesResponse = await callOwner(
+      this.router,
+      CardFanoutServiceService.mergeOfflineEntries,
+      toMergeRequest(merge),
+      offline_merge_caller,
+    );
+    return parseMergeResponse(response, merge.entries.length);
   }
 
   async refundRunCashOut(cashOut: RefundRunCashOut): Promise<RefundRunCashedOut> {

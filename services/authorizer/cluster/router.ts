@@ -24,6 +24,10 @@ import { errorOfStatus, isShardMovedStatus, serviceErrorOf, statusOf } from '../
 import type { Member } from '../store/cluster-store';
 import type { ForwardOutcome, Peers } from './peers';
 import { routingKeyOf } from './routing-keys';
+import { UndecodableRequest, decodeRequest } from '../grpc/strict-server';
+import { ConnectionBudgets, ResultStream } from '../grpc/result-stream';
+import type { StreamBudgets } from '../grpc/service';
+import { WireSchemas } from '../../common/wire-check';
 import type { ClusterMetrics } from './metrics';
 
 export interface RouterLimits {
@@ -46,7 +50,12 @@ export interface RouterDeps {
   readonly logger: Logger;
   readonly clock: () => number;
   readonly metrics?: ClusterMetrics;
+  /** Back-pressure of the Forward streams peers open to this node (default: the node's defaults). */
+  readonly streams?: StreamBudgets;
 }
+
+/** The defaults of services/authorizer/config.ts, for routers built without a configuration (tests). */
+const default_forward_stream_limits = { stream_pending_items_max: 10_000, connection_pending_items_max: 20_000, frame_results_max: 1_000 };
 
 type UnaryHandler = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
 
@@ -87,8 +96,11 @@ export class ClusterRouter {
   private readonly local = new Map<string, LocalMethod>();
   private routed = 0;
   private drainWaiters: (() => void)[] = [];
+  private readonly streams: StreamBudgets;
 
-  constructor(private readonly deps: RouterDeps) {}
+  constructor(private readonly deps: RouterDeps) {
+    this.streams = deps.streams ?? { limits: default_forward_stream_limits, budgets: new ConnectionBudgets() };
+  }
 
   /** Wraps a service implementation so that its routed unary methods run on the owner. */
   wrap(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): grpc.UntypedServiceImplementation {
@@ -136,17 +148,44 @@ export class ClusterRouter {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
+  /**
+   * Runs a method's handler on this node. A handler that throws (a defect) answers INTERNAL here:
+   * grpc-js has no try around a handler, and a forwarded call runs inside a stream's data handler,
+   * so an exception escaping either would take the process down with every call it carries.
+   */
+  private runLocal(method: LocalMethod, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void {
+    let answered = false;
+    const once: grpc.sendUnaryData<unknown> = (error, value) => {
+      if (answered) return;
+      answered = true;
+      callback(error, value);
+    };
+    try {
+      method.handler(call, once);
+    } catch (error) {
+      this.deps.logger.error({ err: error, method: method.definition.path }, 'assertion: a handler threw');
+      once(serviceErrorOf(new InternalError('handler threw', {}, { cause: error })));
+    }
+  }
+
   private route(method: LocalMethod, call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void {
-    const key = routingKeyOf(method.definition.path, call.request);
+    let key: string;
+    try {
+      key = routingKeyOf(method.definition.path, call.request);
+    } catch {
+      // Only a request built without its id fields gets here (decoded requests always have them).
+      callback(serviceErrorOf(invalidArgument("request could not be routed: its entity's id cannot be read")));
+      return;
+    }
     if (key === '') {
-      method.handler(call, callback);
+      this.runLocal(method, call, callback);
       return;
     }
     const shard = shardOfKey(key, this.deps.shardCount);
     if (this.deps.holds(shard)) {
       // The common case on a well-placed client (and always on a single node): no extra work
       // unless the shard moves under the call.
-      method.handler(call, (error, value) => {
+      this.runLocal(method, call, (error, value) => {
         if (isMoved(error ?? null)) this.routeSlow(method, call, callback, shard);
         else callback(error, value);
       });
@@ -203,7 +242,7 @@ export class ClusterRouter {
     };
     const attempt = (): void => {
       if (deps.holds(shard)) {
-        method.handler(call, (error, value) => {
+        this.runLocal(method, call, (error, value) => {
           if (isMoved(error ?? null)) retryOrGiveUp('moved during the call');
           else answer(error ?? null, value);
         });
@@ -231,35 +270,48 @@ export class ClusterRouter {
     guardedAttempt();
   }
 
-  /** The owner's side of the internal Forward stream: runs forwarded calls with the local handlers. */
+  /**
+   * The owner's side of the internal Forward stream: runs forwarded calls with the local handlers.
+   * Results go back with the stream's back-pressure (a peer that stops reading is not read
+   * either); a peer that half-closes still gets the results of the calls it sent.
+   */
   serveForward(call: grpc.ServerDuplexStream<ForwardRequest, ForwardResponse>): void {
-    let outgoing: ForwardedResult[] = [];
-    let flushScheduled = false;
-    let closed = false;
-    const emit = (result: ForwardedResult): void => {
-      if (closed) return;
-      outgoing.push(result);
-      if (flushScheduled) return;
-      flushScheduled = true;
-      setImmediate(() => {
-        flushScheduled = false;
-        const results = outgoing;
-        outgoing = [];
-        if (!closed && results.length > 0) call.write({ results });
-      });
-    };
+    const results = new ResultStream<ForwardedResult, ForwardResponse>(
+      call,
+      (batch) => ({ results: batch }),
+      this.streams.limits,
+      this.streams.budgets,
+    );
     call.on('data', (frame: ForwardRequest) => {
-      for (const forwarded of frame.calls) this.runForwarded(forwarded, emit);
+      for (let index = 0; index < frame.calls.length; index++) results.itemRead();
+      for (const forwarded of frame.calls) this.runForwardedGuarded(forwarded, (result) => results.answer(result));
     });
-    const close = (): void => {
-      closed = true;
+    call.on('end', () => results.inputEnded());
+    call.on('cancelled', () => results.close());
+    call.on('error', () => results.close());
+  }
+
+  /** Runs one forwarded call; it is answered exactly once, a defect on the way included (INTERNAL). */
+  private runForwardedGuarded(forwarded: ForwardedCall, emit: (result: ForwardedResult) => void): void {
+    let answered = false;
+    const once = (result: ForwardedResult): void => {
+      if (answered) return;
+      answered = true;
+      emit(result);
     };
-    call.on('end', () => {
-      close();
-      call.end();
-    });
-    call.on('cancelled', close);
-    call.on('error', close);
+    try {
+      this.runForwarded(forwarded, once);
+    } catch (error) {
+      this.deps.logger.error({ err: error, method: forwarded.method }, 'assertion: running a forwarded call threw');
+      const status = statusOf(new InternalError('forwarded call failed', {}, { cause: error }));
+      once({
+        callId: forwarded.callId,
+        statusCode: status.code,
+        statusMessage: status.details,
+        response: Buffer.alloc(0),
+        notOwner: false,
+      });
+    }
   }
 
   private runForwarded(forwarded: ForwardedCall, emit: (result: ForwardedResult) => void): void {
@@ -280,14 +332,22 @@ export class ClusterRouter {
       replyError(permissionDenied('a forwarded call must carry its caller'));
       return;
     }
-    let request: unknown;
+    const request = decodeRequest(
+      WireSchemas.shared(),
+      forwarded.method,
+      Buffer.from(forwarded.request),
+      method.definition.requestDeserialize,
+    );
+    if (request instanceof UndecodableRequest) {
+      replyError(invalidArgument(`forwarded ${request.problem}`));
+      return;
+    }
     let shard: number;
     try {
-      request = method.definition.requestDeserialize(Buffer.from(forwarded.request));
       // A request that decodes but whose routing key cannot be read is refused like bytes that do not decode.
       shard = shardOfKey(routingKeyOf(forwarded.method, request), this.deps.shardCount);
     } catch {
-      replyError(invalidArgument('forwarded request could not be decoded'));
+      replyError(invalidArgument('forwarded request could not be routed'));
       return;
     }
     if (!this.deps.accepting() || !this.deps.holds(shard)) {
@@ -295,7 +355,7 @@ export class ClusterRouter {
       return;
     }
     const deadline = forwarded.timeoutMs > 0 ? new Date(this.deps.clock() + forwarded.timeoutMs) : Infinity;
-    method.handler(syntheticCall(request, forwarded.method, deadline, caller), (error, value) => {
+    this.runLocal(method, syntheticCall(request, forwarded.method, deadline, caller), (error, value) => {
       if (error) {
         if (isMoved(error)) reply({ notOwner: true });
         else reply({ statusCode: error.code ?? grpc.status.INTERNAL, statusMessage: error.details ?? '' });

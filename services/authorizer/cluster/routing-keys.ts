@@ -12,6 +12,7 @@ import { AuthorizationServiceService } from '../../../gen/tapline/v1/authorizati
 import { CardServiceService } from '../../../gen/tapline/v1/cards';
 import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
 import { CardFanoutServiceService } from '../../../gen/tapline/internal/v1/fanout';
+import { OfflineAdminServiceService, OfflineServiceService } from '../../../gen/tapline/v1/offline';
 
 type KeyOf<Req> = (request: Req) => string;
 
@@ -37,6 +38,7 @@ const fleet = keyOf('fleet');
 const program = keyOf('program');
 const issuance = keyOf('issuance');
 const merchant = keyOf('merchant');
+const priceList = keyOf('price_list');
 const token = keyOf('token');
 
 export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
@@ -104,6 +106,21 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(FleetAdminServiceService.getFleetCard, (request) => card(request.cardId)),
   entry(FleetAdminServiceService.listReviewQueue, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.resolveReview, (request) => fleet(request.fleetId)),
+  // Offline selling: a terminal's grant, acknowledgement and uploads on its terminal's owner (its
+  // actor decides them); deltas read Redis on any node; a card counter's base on the card's owner.
+  entry(OfflineServiceService.getOfflineProfile, (request) => terminal(request.terminalId)),
+  entry(OfflineServiceService.getDenylistDelta, () => ''),
+  entry(OfflineServiceService.ackDenylist, (request) => terminal(request.terminalId)),
+  entry(OfflineServiceService.uploadOfflineBatch, (request) => terminal(request.terminalId)),
+  entry(OfflineServiceService.refreshCardCounter, (request) => card(request.cardId)),
+  entry(OfflineAdminServiceService.setTerminalOffline, (request) => terminal(request.terminalId)),
+  entry(OfflineAdminServiceService.getTerminalOffline, (request) => terminal(request.terminalId)),
+  entry(FleetAdminServiceService.setFleetBillingTerms, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.closeFleetCycle, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.postFleetPayment, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.setFleetCardPin, (request) => card(request.cardId)),
+  // A shared price list lives on the shard of its own id (actors/fleet/price-lists.ts).
+  entry(FleetAdminServiceService.loadSharedPrices, (request) => priceList(request.priceListId)),
   // Internal fan-out calls (bulk issuance, refund run): one per card, on the card's owner.
   entry(CardFanoutServiceService.issueBulkCard, (request) => card(request.cardId)),
   entry(CardFanoutServiceService.refundRunCashOut, (request) => card(request.cardId)),
@@ -112,6 +129,7 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   // A bank card's token is listed on its card's owner and indexed on the token's own owner.
   entry(CardFanoutServiceService.linkCardToken, (request) => card(request.cardId)),
   entry(CardFanoutServiceService.indexCardToken, (request) => token(request.token)),
+  entry(CardFanoutServiceService.mergeOfflineEntries, (request) => card(request.cardId)),
 ]);
 
 /** The handler refuses payloads over 4,096 bytes; no longer string is parsed to route it. */

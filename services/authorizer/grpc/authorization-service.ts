@@ -31,12 +31,12 @@ import type {
 import { serveGatewayStream } from './gateway-stream';
 import { getTerminalParametersHandler } from './terminals-service';
 import { authorizeByBankCard } from './bank-card';
-import { parseFleetAuthorize, parseFleetReverse } from './fleet-validate';
+import { parseFleetAuthorize, parseFleetRefund, parseFleetReverse, parseFleetVoid } from './fleet-validate';
 import { toAuthorizeResponse, toBalanceResponse, toRefundResponse, toReverseResponse, toTopUpResponse, toVoidResponse } from './mapping';
 import { receiptOf } from './receipt';
 import { parseReportPour } from './tap-pours-validate';
 import type { PourAnswer } from '../usecases/tap-pours';
-import { cardAuthorize, unary, unaryAsync, type Handler, type ServiceDeps } from './service';
+import { cardAuthorize, unary, unaryAsync, withPin, type Handler, type ServiceDeps } from './service';
 import { parseRefund, parseReverse, parseTopUp, parseVoid, readableRefKey, requireId } from './validate';
 
 /**
@@ -88,7 +88,12 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       deps,
       'Void',
       (request, reply, call, deadlineMs) => {
-        deps.region.money(asked(parseVoid(request), call), reply, undefined, deadlineMs);
+        deps.region.money(
+          asked(isFleetCardId(request.cardId) ? parseFleetVoid(request) : parseVoid(request), call),
+          reply,
+          undefined,
+          deadlineMs,
+        );
       },
       toVoidResponse,
     ),
@@ -106,7 +111,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       deps,
       'Refund',
       (request, reply, call, deadlineMs) => {
-        const { request: refund, managerId, managerPin } = parseRefund(request);
+        const { request: refund, managerId, managerPin } = isFleetCardId(request.cardId) ? parseFleetRefund(request) : parseRefund(request);
         const managers = deps.managers;
         if (managers === undefined) throw failedPrecondition('refunds need manager credentials: configure TAPLINE_PIN_SECRET');
         deps.region.money(asked(refund, call), reply, (merchantId) => managers.verify(merchantId, managerId, managerPin), deadlineMs);
@@ -132,7 +137,9 @@ function authorizeHandler(deps: ServiceDeps): Handler<AuthorizeRequest, Authoriz
         return;
       }
       // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
-      const parsed = isFleetCardId(request.cardId) ? parseFleetAuthorize(request) : cardAuthorize(deps, request);
+      const parsed = isFleetCardId(request.cardId)
+        ? withPin(deps, parseFleetAuthorize(request), request.pin)
+        : cardAuthorize(deps, request);
       deps.region.money(asked(parsed, call), reply, undefined, deadlineMs);
     },
     (value) => ('result' in value ? toAuthorizeResponse(value) : value),

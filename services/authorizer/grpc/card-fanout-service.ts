@@ -16,10 +16,14 @@ import {
   type IssueBulkCardResponse,
   type LinkCardTokenRequest,
   type LinkCardTokenResponse,
+  type MergeOfflineEntriesRequest,
+  type MergeOfflineEntriesResponse,
   type RefundRunCashOutRequest,
   type RefundRunCashOutResponse,
 } from '../../../gen/tapline/internal/v1/fanout';
-import type { BulkCardIssued, PspWebhookOutcome as WebhookOutcome, RefundRunCashedOut } from '../usecases/card-fanout';
+import type { BulkCardIssued, OfflineEntryAnswer, PspWebhookOutcome as WebhookOutcome, RefundRunCashedOut } from '../usecases/card-fanout';
+import { mergeOfflineCard } from '../usecases/offline-uploads';
+import { parseMergeRequest, toMergeResponse } from './offline-merge-wire';
 import {
   parseBulkCardIssue,
   parseCardTokenIndexing,
@@ -40,6 +44,12 @@ export function cardFanoutService(deps: CardServiceDeps): CardFanoutServiceServe
       'CardFanout.IssueBulkCard',
       (request, call) => deps.issuance.issueBulkCard(parseBulkCardIssue(request, actingOf(call))),
       ({ alreadyExisted }) => ({ alreadyExisted }),
+    ),
+    mergeOfflineEntries: unaryAsync<MergeOfflineEntriesRequest, MergeOfflineEntriesResponse, readonly OfflineEntryAnswer[]>(
+      deps,
+      'CardFanout.MergeOfflineEntries',
+      (request) => mergeOfflineCard(deps.region, parseMergeRequest(request)),
+      toMergeResponse,
     ),
     refundRunCashOut: unaryAsync<RefundRunCashOutRequest, RefundRunCashOutResponse, RefundRunCashedOut>(
       deps,

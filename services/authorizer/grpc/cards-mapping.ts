@@ -34,6 +34,16 @@ export function wireProgram(config: ProgramConfig): WireProgramConfig {
     partialHolds: config.partialHolds,
     cardAuthKeyId: config.cardAuthKeyId,
     ...(config.rules === undefined ? {} : { rules: wireProgramRules(config.rules) }),
+    ...(config.offline === undefined
+      ? {}
+      : {
+          offline: {
+            txnMaxMinor: BigInt(config.offline.txnMaxMinor),
+            cardMaxMinor: BigInt(config.offline.cardMaxMinor),
+            debtThresholdMinor: BigInt(config.offline.debtThresholdMinor),
+            cardCounter: config.offline.cardCounter,
+          },
+        }),
   };
 }
 

@@ -60,6 +60,17 @@ export function parseProgramConfig(wire: WireProgramConfig | undefined): Program
     cardAuthKeyId: wire.cardAuthKeyId,
     // Validated like a fleet's program rules; absent = none (the plain purchase path).
     ...(wire.rules === undefined ? {} : { rules: parseProgram(wire.rules) }),
+    // Absent: the program's cards are never sold offline.
+    ...(wire.offline === undefined
+      ? {}
+      : {
+          offline: {
+            txnMaxMinor: wireMinor('config.offline.txn_max_minor', wire.offline.txnMaxMinor),
+            cardMaxMinor: wireMinor('config.offline.card_max_minor', wire.offline.cardMaxMinor),
+            debtThresholdMinor: wireMinor('config.offline.debt_threshold_minor', wire.offline.debtThresholdMinor),
+            cardCounter: wire.offline.cardCounter,
+          },
+        }),
   };
   const problem = programConfigProblem(config);
   if (problem !== undefined) throw invalidArgument(`config.${problem}`);

@@ -8,11 +8,24 @@ import { isValidTimeZone, periodKeys } from '../../../actors/rules/calendar';
 import { spentIn, type SpendLimits as DomainSpendLimits } from '../../../actors/rules/spend-limits';
 import type { Outcome } from '../../../actors/errors';
 import type { ReviewQueue } from '../../../actors/rules/review-queue';
-import type { FleetAccount, FleetAdminServiceServer, FleetCard, SpendLimits } from '../../../gen/tapline/v1/fleet';
-import { requireCurrency, requireId, optionalId } from './validate';
+import type { FleetAccount, FleetAdminServiceServer, FleetCard, FleetInvoice, SpendLimits } from '../../../gen/tapline/v1/fleet';
+import { Outcome as WireOutcome } from '../../../gen/tapline/v1/types';
+import type { FleetCycleClose } from '../../../actors/fleet/decide';
+import { invoiceNumber, outstandingMinor, overdueInvoice, uninvoicedMinor, type OpenInvoice } from '../../../actors/fleet/billing';
+import { availableCreditMinor } from '../../../actors/fleet/rules';
+import { liveHeldMinor } from '../../../actors/card/holds';
+import type { SharedPriceList } from '../../../actors/state/fleet';
+import type { TxnAnswer } from '../../../actors/card/transaction';
+import { pin_pattern } from '../usecases/pin';
+import { wireDeclineReason } from './mapping';
+import { requireCurrency, requireId } from './validate';
 import {
   parseBasePrices,
+  parseBillingTerms,
+  parseCardPolicy,
   parseCreditLimit,
+  parseCycle,
+  parseFleetPayment,
   parseFleetCardStatus,
   parseGroups,
   parsePolicy,
@@ -23,6 +36,8 @@ import {
 } from './fleet-validate';
 import { fleetCardId } from '../../../actors/sharding/shard-key';
 import { unary, type ServiceDeps } from './service';
+import { actingOf } from '../../common/auth/grpc-access';
+import type { Acting } from '../../../actors/principal';
 import { invalidArgument } from '../../../actors/errors';
 
 function wireLimits(limits: DomainSpendLimits): SpendLimits {
@@ -36,16 +51,49 @@ function wireLimits(limits: DomainSpendLimits): SpendLimits {
   };
 }
 
-export function wireFleetAccount(state: FleetAccountState): FleetAccount {
+function wireInvoice(fleetId: string, invoice: OpenInvoice, currency: string): FleetInvoice {
+  return {
+    number: invoiceNumber(fleetId, invoice.cycle),
+    cycle: BigInt(invoice.cycle),
+    amount: { amountMinor: BigInt(invoice.amountMinor), currency },
+    outstanding: { amountMinor: BigInt(invoice.outstandingMinor), currency },
+    issuedAtUnixMs: BigInt(invoice.issuedAtMs),
+    dueAtUnixMs: BigInt(invoice.dueAtMs),
+  };
+}
+
+/** The account as the operator sees it at `nowMs` (live holds, the overdue restriction). */
+export function wireFleetAccount(state: FleetAccountState, nowMs: number): FleetAccount {
   const money = (amount: number): { amountMinor: bigint; currency: string } => ({ amountMinor: BigInt(amount), currency: state.currency });
+  const { billing } = state;
+  const overdue = overdueInvoice(billing, nowMs);
   return {
     fleetId: state.fleetId,
     creditLimit: money(state.creditLimitMinor),
     balance: money(state.balanceMinor),
-    availableCredit: money(state.creditLimitMinor + state.balanceMinor),
+    availableCredit: money(availableCreditMinor(state, nowMs)),
     timeZone: state.timeZone,
     limits: wireLimits(state.limits),
     points: BigInt(state.points),
+    billingTerms: {
+      paymentTermsDays: BigInt(billing.terms.payment_terms_days),
+      blockAfterOverdueDays:
+        billing.terms.block_after_overdue_days === undefined ? undefined : BigInt(billing.terms.block_after_overdue_days),
+    },
+    cycle: BigInt(billing.cycle),
+    cycleOpenedAtUnixMs: BigInt(billing.cycleOpenedAtMs),
+    uninvoiced: money(uninvoicedMinor(state.balanceMinor, billing)),
+    invoicedUnpaid: money(outstandingMinor(billing)),
+    held: money(liveHeldMinor(state, nowMs)),
+    openInvoices: billing.invoices.map((invoice) => wireInvoice(state.fleetId, invoice, state.currency)),
+    restrictedByInvoice: overdue === undefined ? '' : invoiceNumber(state.fleetId, overdue.cycle),
+    cardPolicy: {
+      pinRequired: state.cardPolicy.pin_required,
+      pinAttemptsMax: BigInt(state.cardPolicy.pin_attempts_max),
+      holdExpiryMs: BigInt(state.cardPolicy.hold_expiry_ms),
+      completionToleranceBp: BigInt(state.cardPolicy.completion_tolerance_bp),
+    },
+    priceListId: state.priceList ?? '',
   };
 }
 
@@ -60,6 +108,8 @@ export function wireFleetCard(state: FleetCardState, account: FleetAccountState,
     spentWeekMinor: BigInt(spent.week),
     spentMonthMinor: BigInt(spent.month),
     spentLifetimeMinor: BigInt(spent.lifetime),
+    pinSet: state.pinHash !== undefined,
+    pinLocked: state.pinHash !== undefined && (state.pinFailures ?? 0) >= account.cardPolicy.pin_attempts_max,
   };
 }
 
@@ -71,10 +121,10 @@ function tellAccount(
   deps: ServiceDeps,
   fleetId: string,
   command: Extract<FleetMessage, { type: 'account' }>['command'],
-  operatorId: string,
+  acting: Acting,
   reply: AccountReply,
 ): void {
-  deps.region.tellFleet(fleetId, { type: 'account', command, operatorId, reply, attempt: 0 });
+  deps.region.tellFleet(fleetId, { type: 'account', command, operatorId: acting.subject, acting, reply, attempt: 0 });
 }
 
 /** An operator change of a fleet card, decided by its account's actor. */
@@ -83,14 +133,14 @@ function tellCard(
   cardId: string,
   fleetId: string,
   command: Extract<FleetMessage, { type: 'card' }>['command'],
-  operatorId: string,
+  acting: Acting,
   reply: CardReply,
 ): void {
-  deps.region.tellFleet(fleetId, { type: 'card', cardId, command, operatorId, reply, attempt: 0 });
+  deps.region.tellFleet(fleetId, { type: 'card', cardId, command, operatorId: acting.subject, acting, reply, attempt: 0 });
 }
 
-function accountReply({ state }: FleetAccountAnswer): { account: FleetAccount } {
-  return { account: wireFleetAccount(state) };
+function accountReply(deps: ServiceDeps): ({ state }: FleetAccountAnswer) => { account: FleetAccount } {
+  return ({ state }) => ({ account: wireFleetAccount(state, deps.clock()) });
 }
 
 function fleetCardReply({ state, account }: FleetCardAnswer, nowMs: number): { card: FleetCard } {
@@ -103,6 +153,36 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
     ...accountPricingHandlers(deps),
     ...cardHandlers(deps),
     ...reviewHandlers(deps),
+    ...billingHandlers(deps),
+    loadSharedPrices: unary(
+      deps,
+      'LoadSharedPrices',
+      (request, reply: (outcome: Outcome<{ listId: string; list: SharedPriceList }>) => void, call) => {
+        const listId = requireId('price_list_id', request.priceListId);
+        deps.priceLists.load(listId, parseBasePrices(request.prices), actingOf(call), (outcome) =>
+          reply(outcome.ok ? { ok: true, value: { listId, list: outcome.value } } : outcome),
+        );
+      },
+      ({ listId, list }) => ({
+        priceListId: listId,
+        prices: list.prices.map((entry) => ({
+          productCode: entry.product_code,
+          unitMilliMinor: BigInt(entry.unit_milli_minor),
+          effectiveFromUnixMs: BigInt(entry.effective_from_ms),
+        })),
+      }),
+    ),
+    setFleetCardPin: unary(
+      deps,
+      'SetFleetCardPin',
+      (request, reply: CardReply, call) => {
+        const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
+        if (!pin_pattern.test(request.pin)) throw invalidArgument('pin must be 4-12 digits');
+        const command = { type: 'set_pin' as const, pinHash: deps.pins.hashOf(cardId, request.pin) };
+        tellCard(deps, cardId, fleetId, command, actingOf(call), reply);
+      },
+      (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
+    ),
   };
 }
 
@@ -112,7 +192,7 @@ function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'crea
     createFleetAccount: unary(
       deps,
       'CreateFleetAccount',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         if (request.creditLimit === undefined) throw invalidArgument('credit_limit is required');
         const currency = requireCurrency('credit_limit.currency', request.creditLimit.currency);
@@ -122,46 +202,35 @@ function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'crea
           deps,
           fleetId,
           { type: 'create', currency, creditLimitMinor, timeZone: request.timeZone, nowMs: deps.clock() },
-          optionalId('operator_id', request.operatorId, ''),
+          actingOf(call),
           reply,
         );
       },
-      (answer) => ({ ...accountReply(answer), alreadyExisted: answer.alreadyExisted }),
+      (answer) => ({ ...accountReply(deps)(answer), alreadyExisted: answer.alreadyExisted }),
     ),
     setFleetLimits: unary(
       deps,
       'SetFleetLimits',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         const limits = parseSpendLimits('limits', request.limits);
         const creditLimitMinor =
           request.creditLimitMinor === undefined ? undefined : parseCreditLimit('credit_limit_minor', request.creditLimitMinor);
-        tellAccount(
-          deps,
-          fleetId,
-          { type: 'set_limits', limits, creditLimitMinor },
-          optionalId('operator_id', request.operatorId, ''),
-          reply,
-        );
+        tellAccount(deps, fleetId, { type: 'set_limits', limits, creditLimitMinor }, actingOf(call), reply);
       },
-      accountReply,
+      accountReply(deps),
     ),
     setFleetPolicy: unary(
       deps,
       'SetFleetPolicy',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         const allowedGroups = parseGroups('product_groups', request.productGroups);
         const { prompts, program } = parsePolicy(request.prompts, request.program);
-        tellAccount(
-          deps,
-          fleetId,
-          { type: 'set_policy', allowedGroups, prompts, program },
-          optionalId('operator_id', request.operatorId, ''),
-          reply,
-        );
+        const cardPolicy = parseCardPolicy(request.cardPolicy);
+        tellAccount(deps, fleetId, { type: 'set_policy', allowedGroups, prompts, program, cardPolicy }, actingOf(call), reply);
       },
-      accountReply,
+      accountReply(deps),
     ),
   };
 }
@@ -174,32 +243,36 @@ function accountPricingHandlers(
     setFleetPricing: unary(
       deps,
       'SetFleetPricing',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         tellAccount(
           deps,
           fleetId,
-          { type: 'set_pricing', pricing: parsePricing(request.agreements) },
-          optionalId('operator_id', request.operatorId, ''),
+          {
+            type: 'set_pricing',
+            pricing: parsePricing(request.agreements),
+            priceList: request.priceListId === '' ? undefined : requireId('price_list_id', request.priceListId),
+          },
+          actingOf(call),
           reply,
         );
       },
-      accountReply,
+      accountReply(deps),
     ),
     loadBasePrices: unary(
       deps,
       'LoadBasePrices',
-      (request, reply: AccountReply) => {
+      (request, reply: AccountReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         tellAccount(
           deps,
           fleetId,
           { type: 'load_prices', prices: parseBasePrices(request.prices), nowMs: deps.clock() },
-          optionalId('operator_id', request.operatorId, ''),
+          actingOf(call),
           reply,
         );
       },
-      accountReply,
+      accountReply(deps),
     ),
     getFleetAccount: unary(
       deps,
@@ -207,7 +280,7 @@ function accountPricingHandlers(
       (request, reply: (outcome: Outcome<FleetAccountState>) => void) => {
         deps.region.tellFleet(requireId('fleet_id', request.fleetId), { type: 'get_account', reply, attempt: 0 });
       },
-      (state) => ({ account: wireFleetAccount(state) }),
+      (state) => ({ account: wireFleetAccount(state, deps.clock()) }),
     ),
   };
 }
@@ -220,7 +293,7 @@ function cardHandlers(
     issueFleetCard: unary(
       deps,
       'IssueFleetCard',
-      (request, reply: CardReply) => {
+      (request, reply: CardReply, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         const cardId = fleetCardId(fleetId, requireId('card_no', request.cardNo));
         const command = {
@@ -229,37 +302,30 @@ function cardHandlers(
           allowedGroups: parseGroups('product_groups', request.productGroups),
           nowMs: deps.clock(),
         };
-        tellCard(deps, cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
+        tellCard(deps, cardId, fleetId, command, actingOf(call), reply);
       },
       (answer) => ({ ...fleetCardReply(answer, deps.clock()), alreadyExisted: answer.alreadyExisted }),
     ),
     setFleetCardLimits: unary(
       deps,
       'SetFleetCardLimits',
-      (request, reply: CardReply) => {
+      (request, reply: CardReply, call) => {
         const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
         const command = {
           type: 'set_limits' as const,
           limits: parseSpendLimits('limits', request.limits),
           allowedGroups: parseGroups('product_groups', request.productGroups),
         };
-        tellCard(deps, cardId, fleetId, command, optionalId('operator_id', request.operatorId, ''), reply);
+        tellCard(deps, cardId, fleetId, command, actingOf(call), reply);
       },
       (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
     ),
     setFleetCardStatus: unary(
       deps,
       'SetFleetCardStatus',
-      (request, reply: CardReply) => {
+      (request, reply: CardReply, call) => {
         const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
-        tellCard(
-          deps,
-          cardId,
-          fleetId,
-          { type: 'set_status', status: parseFleetCardStatus(request.status) },
-          optionalId('operator_id', request.operatorId, ''),
-          reply,
-        );
+        tellCard(deps, cardId, fleetId, { type: 'set_status', status: parseFleetCardStatus(request.status) }, actingOf(call), reply);
       },
       (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
     ),
@@ -298,21 +364,80 @@ function reviewHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'listR
     resolveReview: unary(
       deps,
       'ResolveReview',
-      (request, reply: (outcome: Outcome<ReviewQueue>) => void) => {
+      (request, reply: (outcome: Outcome<ReviewQueue>) => void, call) => {
         const fleetId = requireId('fleet_id', request.fleetId);
         if (request.transactionId === '' || request.transactionId.length > 64)
           throw invalidArgument('transaction_id must be 1-64 characters');
         if (request.note.length > 256) throw invalidArgument('note is at most 256 characters');
+        const acting = actingOf(call);
         deps.region.tellFleet(fleetId, {
           type: 'resolve_review',
           transactionId: request.transactionId,
-          operatorId: optionalId('operator_id', request.operatorId, ''),
+          operatorId: acting.subject,
+          acting,
           note: request.note,
           reply,
           attempt: 0,
         });
       },
       (queue) => ({ remaining: BigInt(queue.entries.length) }),
+    ),
+  };
+}
+
+/** The postpaid cycle: terms, closing a cycle, payments. */
+function billingHandlers(
+  deps: ServiceDeps,
+): Pick<FleetAdminServiceServer, 'setFleetBillingTerms' | 'closeFleetCycle' | 'postFleetPayment'> {
+  return {
+    setFleetBillingTerms: unary(
+      deps,
+      'SetFleetBillingTerms',
+      (request, reply: AccountReply, call) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        const terms = parseBillingTerms(request.terms);
+        tellAccount(deps, fleetId, { type: 'set_billing', terms }, actingOf(call), reply);
+      },
+      accountReply(deps),
+    ),
+    closeFleetCycle: unary(
+      deps,
+      'CloseFleetCycle',
+      (request, reply: (outcome: Outcome<FleetCycleClose>) => void, call) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        const cycle = parseCycle(request.cycle);
+        const acting = actingOf(call);
+        deps.region.tellFleet(fleetId, {
+          type: 'close_cycle',
+          cycle,
+          operatorId: acting.subject,
+          acting,
+          reply,
+          attempt: 0,
+        });
+      },
+      (answer) => ({
+        invoice: answer.invoice === undefined ? undefined : wireInvoice(answer.account.fleetId, answer.invoice, answer.account.currency),
+        alreadyClosed: answer.alreadyClosed,
+        account: wireFleetAccount(answer.account, deps.clock()),
+        appliedCredit: { amountMinor: BigInt(answer.appliedMinor), currency: answer.account.currency },
+      }),
+    ),
+    postFleetPayment: unary(
+      deps,
+      'PostFleetPayment',
+      (request, reply: (outcome: Outcome<TxnAnswer>) => void, call, deadlineMs) => {
+        deps.region.money(parseFleetPayment(request, actingOf(call)), reply, undefined, deadlineMs);
+      },
+      ({ result, replayed }) => ({
+        outcome: result.outcome === 'approved' ? WireOutcome.OUTCOME_APPROVED : WireOutcome.OUTCOME_DECLINED,
+        declineReason: wireDeclineReason(result.reason),
+        declineRule: result.rule ?? '',
+        transactionId: result.id,
+        appliedAmount: { amountMinor: BigInt(result.amountMinor), currency: result.currency },
+        availableCredit: { amountMinor: BigInt(result.balanceAfterMinor), currency: result.currency },
+        replayed,
+      }),
     ),
   };
 }

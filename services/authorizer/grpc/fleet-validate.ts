@@ -7,6 +7,7 @@ import { amount_abs_max_minor, minorFromWire, request_amount_max_minor } from '.
 import { parseFleetCardId } from '../../../actors/sharding/shard-key';
 import { fleetFingerprint, type FleetMoneyRequest } from '../../../actors/fleet/transaction';
 import type { FleetCardStatus as DomainFleetCardStatus } from '../../../actors/fleet/rules';
+import type { Acting } from '../../../actors/principal';
 import type {
   BasePrice as DomainBasePrice,
   PriceAgreement as DomainPriceAgreement,
@@ -18,13 +19,16 @@ import type { PromptPolicy as DomainPromptPolicy } from '../../../actors/rules/p
 import type { ProgramRules as DomainProgramRules } from '../../../actors/rules/program';
 import type { SpendLimits as DomainSpendLimits } from '../../../actors/rules/spend-limits';
 import { velocity_count_max, type VelocityRule as DomainVelocityRule } from '../../../actors/rules/velocity';
-import { terminalTxnKey } from '../../../actors/request-keys';
+import { fleetPaymentKey, terminalTxnKey } from '../../../actors/request-keys';
+import { cycle_max } from '../../../actors/outbox/contract';
 import { AuthorizationKind } from '../../../gen/tapline/v1/types';
-import type { AuthorizeRequest, ReverseRequest } from '../../../gen/tapline/v1/authorization';
+import type { AuthorizeRequest, RefundRequest, ReverseRequest, VoidRequest } from '../../../gen/tapline/v1/authorization';
 import {
   FleetCardStatus,
   PriceFormula,
   type BasePrice,
+  type BillingTerms,
+  type FleetCardPolicy as WireFleetCardPolicy,
   type LoyaltyPolicy,
   type PriceAgreement,
   type ProductGroups,
@@ -34,7 +38,11 @@ import {
   type SpendLimits,
   type VelocityRule,
 } from '../../../gen/tapline/v1/fleet';
-import { optionalId, refKey, requireAmount, requireId, requireTxnNumber } from './validate';
+import { optionalId, refKey, requireAmount, requireClientKeyText, requireId, requireTxnNumber } from './validate';
+import { billing_days_max, type BillingTerms as DomainBillingTerms } from '../../../actors/fleet/billing';
+import { hold_expiry_max_ms, pin_attempts_max_max } from '../../../actors/program/config';
+import type { FleetCardPolicy } from '../../../actors/fleet/rules';
+import type { PostFleetPaymentRequest } from '../../../gen/tapline/v1/fleet';
 
 const line_items_max = 200;
 /** 10^6 units (a million litres) in thousandths: far above any pump or basket. */
@@ -87,26 +95,47 @@ function parseLines(wire: AuthorizeRequest, amountMinor: number): RuleLine[] {
   return lines;
 }
 
-/** A purchase on a fleet card: like parseAuthorize, plus the basket and the prompts. */
+/** Authorization kinds a fleet card serves, by wire value: purchases and pay at the pump. */
+const fleet_kinds: ReadonlyMap<AuthorizationKind, 'purchase' | 'pre_authorization' | 'completion'> = new Map([
+  [AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED, 'purchase'],
+  [AuthorizationKind.AUTHORIZATION_KIND_PURCHASE, 'purchase'],
+  [AuthorizationKind.AUTHORIZATION_KIND_PRE_AUTHORIZATION, 'pre_authorization'],
+  [AuthorizationKind.AUTHORIZATION_KIND_COMPLETION, 'completion'],
+]);
+
+function fleetKindOf(wire: AuthorizeRequest): 'purchase' | 'pre_authorization' | 'completion' {
+  const kind = fleet_kinds.get(wire.kind);
+  if (kind !== undefined) return kind;
+  if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind))
+    throw invalidArgument('unknown authorization kind');
+  if (wire.kind === AuthorizationKind.AUTHORIZATION_KIND_INCREMENTAL)
+    throw unimplemented('INCREMENTAL is not served for fleet cards: a pump pre-authorizes once and completes');
+  throw unimplemented('refunds are served by the Refund call (it needs a manager credential), not by Authorize');
+}
+
+/**
+ * A fleet card's purchase, pre-authorization or completion: like parseAuthorize, plus the basket
+ * and the prompts. A completion names its pre-authorization (`original`) and carries what was
+ * delivered; the driver's prompts and PIN belong to the pre-authorization (a completion with
+ * either is refused: they would be dropped); points are redeemed on purchases only.
+ */
 export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
   const terminalId = requireId('terminal_id', wire.terminalId);
   const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
   const { cardId, fleetId } = requireFleetCardId('card_id', wire.cardId);
   const { amountMinor, currency } = requireAmount('amount', wire.amount);
-  if (wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED && wire.kind !== AuthorizationKind.AUTHORIZATION_KIND_PURCHASE) {
-    if (wire.kind === AuthorizationKind.UNRECOGNIZED || !(wire.kind in AuthorizationKind))
-      throw invalidArgument('unknown authorization kind');
-    throw unimplemented('only PURCHASE authorizations are served for fleet cards');
-  }
+  const kind = fleetKindOf(wire);
   if (wire.cashier !== undefined)
     throw unimplemented('cashier logins are not served for fleet cards by this version', { field: 'cashier' });
-  if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
-  if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION and INCREMENTAL');
-  // Fields that change money are honoured or refused, never dropped: a fleet card has no PIN and
-  // its account, not the card, holds loyalty points, so a terminal sending them gets told.
-  if (wire.pin !== '') throw invalidArgument('pin is not accepted for fleet cards (they have no PIN)');
-  if (wire.redeemPoints !== undefined && wire.redeemPoints !== 0n)
-    throw invalidArgument('redeem_points is not accepted for fleet cards (points belong to the fleet account)');
+  if (wire.offline !== undefined) throw unimplemented('fleet cards are not sold offline');
+  const key = terminalTxnKey(terminalId, txn);
+  let originalKey = '';
+  if (kind === 'completion') {
+    originalKey = refKey('original', wire.original);
+    if (originalKey === key) throw invalidArgument('original must be another request than this one');
+    if (wire.pin !== '') throw invalidArgument('pin is checked at the pre-authorization, not at its completion');
+  } else if (wire.original !== undefined) throw invalidArgument('original is only valid for COMPLETION');
+  const redeemPoints = wire.redeemPoints === undefined || wire.redeemPoints === 0n ? undefined : parseRedeemPoints(kind, wire.redeemPoints);
   if (wire.cardCryptogram !== undefined)
     throw invalidArgument('card_cryptogram is not accepted for fleet cards (they do not authenticate)');
   const lines = parseLines(wire, amountMinor);
@@ -115,19 +144,83 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
     driver_id: optionalId('prompts.driver_id', wire.prompts?.driverId ?? '', ''),
     vehicle_id: optionalId('prompts.vehicle_id', wire.prompts?.vehicleId ?? '', ''),
   };
+  if (kind === 'completion' && (prompts.odometer_km !== 0 || prompts.driver_id !== '' || prompts.vehicle_id !== ''))
+    throw invalidArgument('prompts are entered at the pre-authorization, not at its completion');
+  // The PIN is hashed by the caller (withPin) and checked by the account; points are the account's.
   const request: Omit<FleetMoneyRequest, 'fingerprint'> = {
-    kind: 'purchase',
-    key: terminalTxnKey(terminalId, txn),
+    kind,
+    key,
     cardId,
     terminalId,
     amountMinor,
     currency,
     source: '',
     operatorId: '',
-    originalKey: '',
+    originalKey,
     fleet: { fleetId, lines, prompts },
+    ...(redeemPoints !== undefined ? { redeemPoints } : {}),
   };
   return { ...request, fingerprint: fleetFingerprint(request) };
+}
+
+/** A request of a fleet card that acts on an original (a void, a refund): no basket, no prompts. */
+function onOriginal(
+  kind: 'void' | 'refund',
+  fields: {
+    terminalId: string;
+    txn: bigint;
+    cardId: string;
+    fleetId: string;
+    original: string;
+    amountMinor: number;
+    currency: string;
+    operatorId: string;
+  },
+): FleetMoneyRequest {
+  const request: Omit<FleetMoneyRequest, 'fingerprint'> = {
+    kind,
+    key: terminalTxnKey(fields.terminalId, fields.txn),
+    cardId: fields.cardId,
+    terminalId: fields.terminalId,
+    amountMinor: fields.amountMinor,
+    currency: fields.currency,
+    source: '',
+    operatorId: fields.operatorId,
+    originalKey: fields.original,
+    fleet: { fleetId: fields.fleetId, lines: [], prompts: { odometer_km: 0, driver_id: '', vehicle_id: '' } },
+  };
+  return { ...request, fingerprint: fleetFingerprint(request) };
+}
+
+/** A void of a fleet card's pre-authorization: its hold released unused. */
+export function parseFleetVoid(wire: VoidRequest): FleetMoneyRequest {
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
+  const { cardId, fleetId } = requireFleetCardId('card_id', wire.cardId);
+  const original = refKey('original', wire.original);
+  if (original === terminalTxnKey(terminalId, txn)) throw invalidArgument('a void cannot void itself');
+  return onOriginal('void', { terminalId, txn, cardId, fleetId, original, amountMinor: 0, currency: '', operatorId: '' });
+}
+
+/** A refund (returned goods) on a fleet card, with its manager's credential (checked by the caller). */
+export function parseFleetRefund(wire: RefundRequest): { request: FleetMoneyRequest; managerId: string; managerPin: string } {
+  const terminalId = requireId('terminal_id', wire.terminalId);
+  const txn = requireTxnNumber('terminal_txn_number', wire.terminalTxnNumber);
+  const { cardId, fleetId } = requireFleetCardId('card_id', wire.cardId);
+  const original = refKey('original', wire.original);
+  if (original === terminalTxnKey(terminalId, txn)) throw invalidArgument('a refund cannot refer to itself');
+  const { amountMinor, currency } = requireAmount('amount', wire.amount);
+  const managerId = requireId('manager_id', wire.managerId);
+  if (!/^[0-9]{4,12}$/.test(wire.managerPin)) throw invalidArgument('manager_pin must be 4-12 digits');
+  const request = onOriginal('refund', { terminalId, txn, cardId, fleetId, original, amountMinor, currency, operatorId: managerId });
+  return { request, managerId, managerPin: wire.managerPin };
+}
+
+/** Points of the fleet account to redeem on a purchase; bounded like money. */
+function parseRedeemPoints(kind: FleetMoneyRequest['kind'], points: bigint): number {
+  if (kind !== 'purchase') throw invalidArgument('redeem_points is only valid for a PURCHASE');
+  if (points < 0n || points > BigInt(amount_abs_max_minor)) throw invalidArgument('redeem_points must be between 0 and 10^15');
+  return Number(points);
 }
 
 /** A reversal of a fleet card purchase (the account gets the invoiced amount back). */
@@ -275,6 +368,8 @@ const formulas: Readonly<Partial<Record<PriceFormula, DomainPriceFormula>>> = {
   [PriceFormula.PRICE_FORMULA_SPOT_PLUS_PERCENT]: 'spot_plus_percent',
   [PriceFormula.PRICE_FORMULA_PUMP_MINUS_AMOUNT]: 'pump_minus_amount',
   [PriceFormula.PRICE_FORMULA_PUMP_MINUS_PERCENT]: 'pump_minus_percent',
+  [PriceFormula.PRICE_FORMULA_PUMP_PLUS_AMOUNT]: 'pump_plus_amount',
+  [PriceFormula.PRICE_FORMULA_PUMP_PLUS_PERCENT]: 'pump_plus_percent',
 };
 
 export function parsePricing(agreements: readonly PriceAgreement[]): PriceAgreements {
@@ -285,7 +380,7 @@ export function parsePricing(agreements: readonly PriceAgreement[]): PriceAgreem
     const formula = formulas[agreement.formula];
     if (formula === undefined)
       throw invalidArgument(
-        `${field}.formula must be one of PUMP, SPOT_PLUS_AMOUNT, SPOT_PLUS_PERCENT, PUMP_MINUS_AMOUNT, PUMP_MINUS_PERCENT`,
+        `${field}.formula must be one of PUMP, SPOT_PLUS_AMOUNT, SPOT_PLUS_PERCENT, PUMP_MINUS_AMOUNT, PUMP_MINUS_PERCENT, PUMP_PLUS_AMOUNT, PUMP_PLUS_PERCENT`,
       );
     if (agreement.productCode !== '' && agreement.productGroup !== '')
       throw invalidArgument(`${field}: give product_code or product_group, not both`);
@@ -333,4 +428,53 @@ export function wireFleetCardStatus(status: DomainFleetCardStatus): FleetCardSta
     : status === 'frozen'
       ? FleetCardStatus.FLEET_CARD_STATUS_FROZEN
       : FleetCardStatus.FLEET_CARD_STATUS_BLOCKED;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The postpaid cycle and the cards' pump settings.
+
+export function parseBillingTerms(wire: BillingTerms | undefined): DomainBillingTerms {
+  if (wire === undefined) throw invalidArgument('terms is required');
+  const payment_terms_days = requireBounded('terms.payment_terms_days', wire.paymentTermsDays, 0, billing_days_max);
+  if (wire.blockAfterOverdueDays === undefined) return { payment_terms_days };
+  return {
+    payment_terms_days,
+    block_after_overdue_days: requireBounded('terms.block_after_overdue_days', wire.blockAfterOverdueDays, 0, billing_days_max),
+  };
+}
+
+/** The cycle to close: a cycle number (the account's open one, FleetAccount.cycle). */
+export function parseCycle(value: bigint): number {
+  return requireBounded('cycle', value, 1, cycle_max);
+}
+
+export function parseCardPolicy(wire: WireFleetCardPolicy | undefined): FleetCardPolicy | undefined {
+  if (wire === undefined) return undefined;
+  return {
+    pin_required: wire.pinRequired,
+    pin_attempts_max: requireBounded('card_policy.pin_attempts_max', wire.pinAttemptsMax, 1, pin_attempts_max_max),
+    hold_expiry_ms: requireBounded('card_policy.hold_expiry_ms', wire.holdExpiryMs, 1, hold_expiry_max_ms),
+    completion_tolerance_bp: requireBounded('card_policy.completion_tolerance_bp', wire.completionToleranceBp, 0, 10_000),
+  };
+}
+
+/** A payment received for a fleet account's invoices: a money request keyed by its reference. */
+export function parseFleetPayment(wire: PostFleetPaymentRequest, acting: Acting): FleetMoneyRequest {
+  const fleetId = requireId('fleet_id', wire.fleetId);
+  const reference = requireClientKeyText('reference', wire.reference);
+  const { amountMinor, currency } = requireAmount('amount', wire.amount);
+  const request: Omit<FleetMoneyRequest, 'fingerprint'> = {
+    kind: 'fleet_payment',
+    key: fleetPaymentKey(fleetId, reference),
+    cardId: '',
+    terminalId: '',
+    amountMinor,
+    currency,
+    source: '',
+    operatorId: acting.subject,
+    acting,
+    originalKey: '',
+    fleet: { fleetId, lines: [], prompts: { odometer_km: 0, driver_id: '', vehicle_id: '' } },
+  };
+  return { ...request, fingerprint: fleetFingerprint(request) };
 }

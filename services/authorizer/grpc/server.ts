@@ -1,11 +1,12 @@
 // The public gRPC servers of a node, one per door, each on its own listener with its own TLS
-// settings and access check (services/common/auth): the terminal door serves AuthorizationService,
-// the operator door the Admin, Card, FleetAdmin and Approval services. Both serve standard health
+// settings and access check (services/common/auth): the terminal door serves AuthorizationService
+// and OfflineService, the operator door the Admin, Card, FleetAdmin, Approval and OfflineAdmin
+// services. Both serve standard health
 // checking (load balancers and k6 probe it without credentials) and server reflection (grpcurl
 // describes what the caller's door serves). Every call is measured, then checked, before any
 // handler runs.
 
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { AdminServiceService } from '../../../gen/tapline/v1/admin';
@@ -24,13 +25,18 @@ import { terminalAdminHandlers } from './terminals-service';
 import { cardService, type CardServiceDeps } from './cards-service';
 import { fleetAdminService } from './fleet-service';
 import { adminService } from './service';
+import { OfflineAdminServiceService, OfflineServiceService } from '../../../gen/tapline/v1/offline';
+import { offlineAdminService, offlineService, type OfflineServiceDeps } from './offline-service';
+import { WireSchemas } from '../../common/wire-check';
+import { createStrictServer } from './strict-server';
 
-export const terminal_services = ['tapline.v1.AuthorizationService'] as const;
+export const terminal_services = ['tapline.v1.AuthorizationService', 'tapline.v1.OfflineService'] as const;
 export const operator_services = [
   'tapline.v1.AdminService',
   'tapline.v1.CardService',
   'tapline.v1.FleetAdminService',
   'tapline.v1.ApprovalService',
+  'tapline.v1.OfflineAdminService',
 ] as const;
 /** The API services of both public doors (health statuses are kept per name). */
 export const served_services = [...terminal_services, ...operator_services] as const;
@@ -47,7 +53,7 @@ export const reflected_services: Readonly<Record<'terminal' | 'operator', readon
   operator: [...operator_services, ...standard_services],
 };
 
-export type ServiceDepsAll = CardServiceDeps & BalancesServiceDeps & ApprovalServiceDeps;
+export type ServiceDepsAll = CardServiceDeps & BalancesServiceDeps & ApprovalServiceDeps & OfflineServiceDeps;
 
 /** Wraps a service implementation (cluster routing, four eyes) before it is added. */
 export type ServiceWrapper = (
@@ -57,13 +63,21 @@ export type ServiceWrapper = (
 
 export interface DoorServerOptions {
   readonly message_max_bytes: number;
+  /** Calls open at once on one client connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly streams_per_connection_max: number;
+  /** A client connection older than this is sent GOAWAY (plus grpc-js' jitter of up to 10%). */
+  readonly connection_age_max_ms: number;
+  /** Then its calls still open get this long before the connection is closed. */
+  readonly connection_age_grace_ms: number;
   readonly authenticate: Authenticator;
   readonly lookups: AccessLookups;
   readonly wrap?: ServiceWrapper;
 }
 
 function doorServer(door: Door, deps: ServiceDepsAll, options: DoorServerOptions): grpc.Server {
-  return new grpc.Server({
+  // Every method decodes strictly and answers bytes that are not a request with INVALID_ARGUMENT
+  // (after the access check: a caller the door does not admit learns nothing about its bytes).
+  return createStrictServer(WireSchemas.shared(), {
     // Channelz (grpc-js' per-call introspection) is not served here; off, each call skips its
     // bookkeeping: ~1.5 KB of garbage and some CPU per call.
     'grpc.enable_channelz': 0,
@@ -72,6 +86,11 @@ function doorServer(door: Door, deps: ServiceDepsAll, options: DoorServerOptions
     // Gateways keep streams open for hours; keepalive pings find dead peers behind NAT.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
+    // What one connection can hold: its open calls, and its age (it is asked to reconnect, which
+    // also spreads long-lived gateway streams over the nodes again).
+    'grpc.max_concurrent_streams': options.streams_per_connection_max,
+    'grpc.max_connection_age_ms': options.connection_age_max_ms,
+    'grpc.max_connection_age_grace_ms': options.connection_age_grace_ms,
     // Every call of every service (health and reflection too) is measured, then checked, once, here.
     interceptors: [
       deps.metrics.grpc.interceptor,
@@ -98,17 +117,23 @@ export function createHealth(): HealthImplementation {
   return new HealthImplementation(Object.fromEntries(['', ...served_services].map((name) => [name, 'NOT_SERVING' as const])));
 }
 
-/** The terminal door: AuthorizationService. */
+/** The terminal door: AuthorizationService and OfflineService. */
 export function createTerminalServer(deps: ServiceDepsAll, options: DoorServerOptions, health: HealthImplementation): grpc.Server {
   const server = doorServer('terminal', deps, options);
   const wrap = options.wrap ?? ((_service, implementation) => implementation);
-  deps.metrics.grpc.addService(AuthorizationServiceService);
-  server.addService(AuthorizationServiceService, wrap(AuthorizationServiceService, authorizationService(deps)));
+  const services: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation][] = [
+    [AuthorizationServiceService, authorizationService(deps)],
+    [OfflineServiceService, offlineService(deps)],
+  ];
+  for (const [service, implementation] of services) {
+    deps.metrics.grpc.addService(service);
+    server.addService(service, wrap(service, implementation));
+  }
   addStandard(server, 'terminal', health);
   return server;
 }
 
-/** The operator door: AdminService, CardService, FleetAdminService and ApprovalService. */
+/** The operator door: AdminService, CardService, FleetAdminService, ApprovalService and OfflineAdminService. */
 export function createOperatorServer(deps: ServiceDepsAll, options: DoorServerOptions, health: HealthImplementation): grpc.Server {
   const server = doorServer('operator', deps, options);
   const wrap = options.wrap ?? ((_service, implementation) => implementation);
@@ -117,6 +142,7 @@ export function createOperatorServer(deps: ServiceDepsAll, options: DoorServerOp
     [CardServiceService, cardService(deps)],
     [FleetAdminServiceService, fleetAdminService(deps)],
     [ApprovalServiceService, approvalService(deps)],
+    [OfflineAdminServiceService, offlineAdminService(deps)],
   ];
   for (const [service, implementation] of services) {
     deps.metrics.grpc.addService(service);

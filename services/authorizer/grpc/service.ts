@@ -15,6 +15,7 @@ import type { Metrics } from '../../common/metrics';
 import { serviceErrorOf } from './status';
 import { domain_card_statuses, type toBalanceResponse, wireCardStatus } from './mapping';
 import type { ProgramRegistry } from '../../../actors/program/registry';
+import type { PriceListRegistry } from '../../../actors/fleet/price-lists';
 import type { CardPins } from '../usecases/card-pins';
 import type { ManagerDirectory } from '../usecases/managers';
 import type { CardTokens } from '../usecases/card-tokens';
@@ -24,6 +25,7 @@ import type { Persistence } from '../../../actors/runtime/persistence';
 import { optionalId, parseAuthorize, requireBalance, requireId } from './validate';
 import { withCashier } from './terminals-validate';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../../gen/tapline/v1/authorization';
+import type { ConnectionBudgets, ResultStreamLimits } from './result-stream';
 import type { AccessLookups } from '../../common/auth/access';
 import { actingOf, type Caller } from '../../common/auth/grpc-access';
 import type { Approvals } from '../usecases/approvals';
@@ -86,10 +88,14 @@ export interface ServiceDeps {
   readonly clock: () => number;
   readonly stream_in_flight_max: number;
   readonly stream_frame_items_max: number;
+  /** Back-pressure of the node's streams: bounds of items read and not yet answered, per stream and per connection. */
+  readonly streams: StreamBudgets;
   /** False once shutdown began: new requests get UNAVAILABLE. */
   readonly accepting: () => boolean;
   /** Programs (CardService). */
   readonly programs: ProgramRegistry;
+  /** Shared SPOT price lists (FleetAdminService.LoadSharedPrices). */
+  readonly priceLists: PriceListRegistry;
   /** Card PINs: hashed here, never passed further in clear (FAILED_PRECONDITION without a secret). */
   readonly pins: CardPins;
   /** Stored transaction documents by request key (receipt reprint). */
@@ -108,6 +114,12 @@ export interface ServiceDeps {
   readonly terminals: TerminalAdmin;
   /** Open loop: the cards visitors' bank cards pay from (usecases/card-tokens.ts). */
   readonly bankCards?: Pick<CardTokens, 'cardFor'>;
+}
+
+/** The bounds of a server's streams and the per-connection counts they share (result-stream.ts). */
+export interface StreamBudgets {
+  readonly limits: ResultStreamLimits;
+  readonly budgets: ConnectionBudgets;
 }
 
 /** How AuthorizeStream items reach their card's owner in a cluster. */
@@ -135,7 +147,7 @@ export function deadlineMsOf(deadline: Date | number): number | undefined {
  * The PIN entered, as its keyed hash (the PIN itself goes no further than the PIN use case). A
  * plain purchase without a PIN costs one string comparison here.
  */
-export function withPin(deps: ServiceDeps, request: MoneyRequest, pin: string): MoneyRequest {
+export function withPin<R extends MoneyRequest>(deps: ServiceDeps, request: R, pin: string): R {
   if (pin === '') return request;
   if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
   return deps.pins.forPayment(request, pin);

@@ -162,7 +162,8 @@ export function parseAuthorize(wire: AuthorizeRequest): MoneyRequest {
       throw invalidArgument('unknown authorization kind');
     throw unimplemented('refunds are served by the Refund call (it needs a manager credential), not by Authorize');
   }
-  if (wire.offline !== undefined) throw unimplemented('offline uploads are not served by this version');
+  if (wire.offline !== undefined)
+    throw unimplemented('offline sales are uploaded through OfflineService.UploadOfflineBatch, not Authorize');
   // A bank card is resolved to its card before this point (grpc/bank-card.ts); both at once is a mistake.
   if (wire.bankCard !== undefined) throw invalidArgument('bank_card replaces card_id: send one of them', { field: 'bank_card' });
   const key = terminalTxnKey(terminalId, txn);

@@ -14,7 +14,10 @@
 --     shard; "" when it was claimed beforehand, on Redis Cluster),
 --   claimCount, (claimKey, claimValue, claimKeyRecord or "") * claimCount,
 --   outboxStream or "", outboxPayload (empty: the same document as the idempotency value),
---   extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards)
+--   extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards),
+--   denylist change or "": "<prefix> <card> <reason> <logMax>" (a card's listing changed; reason ""
+--     = removed): the shard's denylist version is incremented, the change logged under it (the
+--     log trimmed to logMax), the card's current listing and its listing history updated
 -- An empty data string means "check the version only"; entity states are never empty.
 --
 -- Per entry, nothing is written unless every check passes:
@@ -97,6 +100,33 @@ local function duplicate(key, value)
   return value
 end
 
+-- Transitions of a card's listing kept in its history (actors/offline/denylist.ts listing_history_max).
+local history_max = 16
+
+-- Applies a card's denylist change (see the header); the keys are the entry shard's.
+local function denylist_change(spec)
+  local prefix, card, reason, log_max = string.match(spec, '^(%S+) (%S+) (%S*) (%d+)$')
+  local version = redis.call('INCR', prefix .. 'v')
+  redis.call('ZADD', prefix .. 'log', version, version .. ' ' .. card .. ' ' .. reason)
+  if reason == '' then
+    redis.call('HDEL', prefix .. 'cards', card)
+  else
+    redis.call('HSET', prefix .. 'cards', card, version .. ' ' .. reason)
+  end
+  local item = version .. ':' .. reason
+  local history = redis.call('HGET', prefix .. 'hist', card)
+  if history then
+    history = history .. ',' .. item
+    local _, count = string.gsub(history, ',', ',')
+    if count >= history_max then history = sub(history, find(history, ',', 1, true) + 1) end
+  else
+    history = item
+  end
+  redis.call('HSET', prefix .. 'hist', card, history)
+  local excess = redis.call('ZCARD', prefix .. 'log') - tonumber(log_max)
+  if excess > 0 then redis.call('ZREMRANGEBYRANK', prefix .. 'log', 0, excess - 1) end
+end
+
 -- The fields of the entry being applied, reused from one entry to the next.
 local write_keys, write_versions, write_data = {}, {}, {}
 local claim_keys, claim_values, claim_records = {}, {}, {}
@@ -120,7 +150,8 @@ local function parse_entry()
   end
   local outbox_key, outbox_value = field(), field()
   local extra_count = pairs_into(extra_keys, extra_values)
-  return fencing, write_count, idem_key, idem_value, idem_record, claim_count, outbox_key, outbox_value, extra_count
+  local denylist = field()
+  return fencing, write_count, idem_key, idem_value, idem_record, claim_count, outbox_key, outbox_value, extra_count, denylist
 end
 
 if preflight then
@@ -132,7 +163,7 @@ if preflight then
     end
   end
   while pos <= body_end and not missing do
-    local _, write_count, idem_key, _, idem_record, claim_count, outbox_key, _, extra_count = parse_entry()
+    local _, write_count, idem_key, _, idem_record, claim_count, outbox_key, _, extra_count, denylist = parse_entry()
     for w = 1, write_count do touch(write_keys[w]) end
     touch(idem_key)
     touch(idem_record)
@@ -142,6 +173,10 @@ if preflight then
     end
     touch(outbox_key)
     for x = 1, extra_count do touch(extra_keys[x]) end
+    if denylist ~= '' then
+      local prefix = string.match(denylist, '^(%S+)')
+      for _, suffix in ipairs({ 'v', 'log', 'cards', 'hist' }) do touch(prefix .. suffix) end
+    end
   end
   if missing then return redis.error_reply('TRYAGAIN key ' .. missing .. ' is not on this primary (slot moving); nothing written') end
   pos = 1
@@ -151,7 +186,8 @@ local entry = 0
 while pos <= body_end do
   entry = entry + 1
   local status = 'K'
-  local fencing, write_count, idem_key, idem_value, idem_record, claim_count, outbox_key, outbox_value, extra_count = parse_entry()
+  local fencing, write_count, idem_key, idem_value, idem_record, claim_count, outbox_key, outbox_value, extra_count, denylist =
+    parse_entry()
   local shard_index = tonumber(fencing)
   if shard_index then
     if not shard_ok[shard_index] then status = 'F' end
@@ -216,6 +252,7 @@ while pos <= body_end do
     for x = 1, extra_count do
       redis.call('XADD', extra_keys[x], '*', 'd', extra_values[x])
     end
+    if denylist ~= '' then denylist_change(denylist) end
   end
   statuses[entry] = status
 end

@@ -21,6 +21,7 @@ import { homeShardOfRequestKey, shardOf } from '../../../actors/sharding/shard-k
 import type { Metrics } from '../../common/metrics';
 import {
   cardKey,
+  denylistPrefix,
   fleetCardKey,
   fleetKey,
   idempotencyKey,
@@ -70,7 +71,12 @@ export interface CommitterLimits {
   readonly pending_entries_max: number;
   /** Seconds idempotency records and claims are kept. */
   readonly idempotency_ttl_s: number;
+  /** Listing changes kept per shard in its denylist log (a terminal further behind gets a snapshot); default 4,096. */
+  readonly denylist_log_per_shard_max?: number;
 }
+
+/** TAPLINE_DENYLIST_LOG_PER_SHARD_MAX's default (services/authorizer/config.ts says why). */
+export const denylist_log_per_shard_default = 4_096;
 
 // The results without data are shared (one per batch entry would be garbage on the hot path).
 const committed_result: CommitResult = Object.freeze({ status: 'committed' });
@@ -170,6 +176,18 @@ export class Committer implements Persistence {
 
   loadReversalClaim(shard: number, originalKey: string): Promise<string | undefined> {
     return this.store.getString(reversalClaimKey(shard, originalKey));
+  }
+
+  /** A card's listing history (keys.ts deny:hist); like loadEntity, after the card's own pending writes when asked. */
+  async loadDenylistHistory(
+    shard: number,
+    cardId: string,
+    options?: { readonly afterPendingWrites?: boolean },
+  ): Promise<string | undefined> {
+    const submitted = this.submitted;
+    if (options?.afterPendingWrites === true && this.taken < submitted)
+      await new Promise<void>((release) => this.readBarriers.push({ submitted, release }));
+    return this.store.hashField(`${denylistPrefix(shard)}hist`, cardId);
   }
 
   /** Resolves when nothing is pending or in flight (graceful shutdown). */
@@ -439,7 +457,14 @@ export class Committer implements Persistence {
         continue;
       }
       const first = fields.length;
-      appendEntryFields(fields, entry, fencing, this.epochs.shardCount, onlyShard !== undefined);
+      appendEntryFields(
+        fields,
+        entry,
+        fencing,
+        this.epochs.shardCount,
+        onlyShard !== undefined,
+        this.limits.denylist_log_per_shard_max ?? denylist_log_per_shard_default,
+      );
       if (!separable(fields, first)) {
         fields.length = first;
         this.failAssertion(entry, 'a commit field contains a NUL character');
@@ -565,7 +590,14 @@ function keyRecordField(key: string, shard: number, shardCount: number, claimedB
 }
 
 /** Appends one entry's fields in the order commit.lua reads them. */
-function appendEntryFields(fields: string[], entry: CommitEntry, fencing: string, shardCount: number, claimedBefore: boolean): void {
+function appendEntryFields(
+  fields: string[],
+  entry: CommitEntry,
+  fencing: string,
+  shardCount: number,
+  claimedBefore: boolean,
+  denylistLogMax: number,
+): void {
   fields.push(fencing, String(entry.writes.length));
   for (const write of entry.writes)
     fields.push(entityKey(write.shard ?? entry.shard, write.entity), String(write.expectVersion), write.data ?? '');
@@ -588,6 +620,9 @@ function appendEntryFields(fields: string[], entry: CommitEntry, fencing: string
     fields.push(String(entry.extraOutbox.length));
     for (const extra of entry.extraOutbox) fields.push(shardKeys(extra.shard).outbox, extra.document);
   }
+  // One field: "<prefix> <card> <reason> <log max>" (ids and reasons hold no space), or "".
+  const change = entry.denylist;
+  fields.push(change === undefined ? '' : `${denylistPrefix(entry.shard)} ${change.card} ${change.reason} ${denylistLogMax}`);
 }
 
 /** True when no field from `first` on contains a NUL (the body's field terminator). */

@@ -7,12 +7,19 @@
 //   tl:{s<shard>}:veh:<fleetId>/<id>   hash  v, d = last odometer reading of a fleet's vehicle
 //   tl:{s<shard>}:review:<fleetId>     hash  v, d = the fleet's review queue of flagged transactions
 //   tl:{s<shard>}:program:<programId>  hash  v = version, d = program configuration (JSON), on the shard of the program id
+//   tl:{s<shard>}:price_list:<listId>  hash  v, d = a shared SPOT price list (JSON), on the shard of the list id
 //   tl:{s<shard>}:holder:<cardId>      hash  v = version, d = a named card's holder (personal data, JSON); same shard as the card
 //   tl:{s<shard>}:issuance:<id>        hash  v = version, d = bulk issuance record (JSON), on the shard of the issuance id
 //   tl:{s<shard>}:refunded:<originalKey>  hash  v, d = what was refunded against a purchase / completion (JSON); card's shard
 //   tl:{s<shard>}:manager:<merchant>/<id>  hash  v, d = a merchant manager's keyed PIN hash (JSON), on the merchant's shard
 //   tl:{s<shard>}:spent:<card>/<key>   hash  v, d = a spent request key (PSP reference) of the card; card's shard, no TTL
 //   tl:{s<shard>}:token:<token>        hash  v, d = the cards a bank card's token pays from, per program; the token's shard
+//   tl:{s<shard>}:offline_batch:<terminal>/<n>  hash  v, d = an uploaded offline batch: digest, judged entries, results; terminal's shard
+//   tl:{s<shard>}:deny:v               string  the shard's denylist version (INCR by commit.lua with each listing change)
+//   tl:{s<shard>}:deny:log             zset  the shard's last listing changes: score = version, member "<version> <card> <reason>"
+//                                      ("" reason = removed), the oldest trimmed past TAPLINE_DENYLIST_LOG_PER_SHARD_MAX
+//   tl:{s<shard>}:deny:cards           hash  card -> "<version> <reason>" for every card of the shard listed now (snapshots)
+//   tl:{s<shard>}:deny:hist            hash  card -> "<version>:<reason>,..." its last listing transitions (liability of offline sales)
 //   tl:{s<shard>}:tries:<merchant>/<manager>  hash  n = refused attempts in a row, u = locked until (ms); merchant's shard, TTL
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
@@ -95,7 +102,7 @@ export function reviewKey(shard: number, fleetId: string): string {
 /** Keys of the issue-4 entities (programs, card holders, issuance records). */
 export function recordKey(
   shard: number,
-  kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager' | 'spent' | 'token',
+  kind: 'program' | 'holder' | 'issuance' | 'refunded' | 'manager' | 'spent' | 'price_list' | 'token' | 'offline_batch',
   id: string,
 ): string {
   return `tl:{s${shard}}:${kind}:${id}`;
@@ -144,6 +151,11 @@ export function replicationFenceKey(shard: number): string {
 }
 
 export const incarnation_key = 'tl:node:incarnation';
+
+/** The prefix of a shard's denylist keys (deny:v, deny:log, deny:cards, deny:hist); commit.lua appends the rest. */
+export function denylistPrefix(shard: number): string {
+  return `tl:{s${shard}}:deny:`;
+}
 
 /** Membership keys, in one slot: the heartbeat script writes both. */
 export const members_key = 'tl:{cluster}:members';

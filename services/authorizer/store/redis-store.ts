@@ -179,6 +179,20 @@ export class RedisStore {
     return Promise.all(keys.map((key) => this.command<string | null>(key, ['HGET', key, field])));
   }
 
+  async hashField(key: string, field: string): Promise<string | undefined> {
+    const value = await this.command<string | null>(key, ['HGET', key, field]);
+    return value ?? undefined;
+  }
+
+  /**
+   * Read commands for the store's other adapters (denylist.ts), with this client's time-out and
+   * typed failures, sent to the primary of their first key's slot (args[1]). Commands sent together
+   * are pipelined.
+   */
+  async read<T>(args: [string, string, ...string[]]): Promise<T> {
+    return this.command<T>(args[1], args);
+  }
+
   /**
    * Runs a small script (EVAL; the operator-path scripts are rare enough not to need EVALSHA) on
    * the slot of its keys (one hash tag), answered once the replicas required have it.

@@ -4,6 +4,9 @@
 // business (cluster/card-fanout-client.ts). A call that fails rejects with the owner's failure,
 // which the gRPC boundary answers to the client unchanged.
 
+import type { TxnResult } from '../../../actors/card/transaction';
+import type { RejectionCode } from '../../../actors/errors';
+import type { AssessedEntry } from '../../../actors/offline/batch';
 import type { Acting } from '../../../actors/principal';
 
 /** One card of a bulk issuance, as the entry node resolved it once for the whole issuance. */
@@ -45,6 +48,20 @@ export interface RefundRunCashedOut {
   readonly transactionId: string;
   readonly named: boolean;
 }
+
+/** The entries of one uploaded offline batch that are one card's, in entry order, for that card's owner. */
+export interface OfflineCardMerge {
+  readonly cardId: string;
+  readonly terminalId: string;
+  /** The terminal's merchant (the entries are merged even if the terminal was disabled since). */
+  readonly merchantId: string;
+  readonly entries: readonly AssessedEntry[];
+}
+
+/** One entry's answer from its card: the transaction it recorded (or had recorded), or why it was refused. */
+export type OfflineEntryAnswer =
+  | { readonly ok: true; readonly result: TxnResult; readonly replayed: boolean }
+  | { readonly ok: false; readonly code: RejectionCode; readonly message: string };
 
 /** A PSP webhook naming a payment, for the owner of the card its URL names. */
 export interface PspWebhook {
@@ -94,4 +111,6 @@ export interface CardFanout {
   applyPspWebhook(webhook: PspWebhook): Promise<PspWebhookOutcome>;
   linkCardToken(link: CardTokenLink): Promise<CardTokenLinked>;
   indexCardToken(indexing: CardTokenIndexing): Promise<void>;
+  /** Merges one card's entries of an offline batch on the card's owner; one answer per entry, in order. */
+  mergeOffline(merge: OfflineCardMerge): Promise<readonly OfflineEntryAnswer[]>;
 }

@@ -32,14 +32,19 @@ export class CardPins {
   ) {}
 
   /** The payment with the entered PIN as its keyed hash; '' = no PIN entered (one comparison). */
-  forPayment(request: MoneyRequest, pin: string): MoneyRequest {
+  forPayment<R extends MoneyRequest>(request: R, pin: string): R {
     if (pin === '') return request;
     return { ...request, pinHash: this.required().hash(request.cardId, pin) };
   }
 
   /** The keyed hash a new card stores; '' when it is issued without a PIN. */
   forIssue(cardId: string, pin: string | undefined): string {
-    return pin === undefined ? '' : this.required().hash(cardId, pin);
+    return pin === undefined ? '' : this.hashOf(cardId, pin);
+  }
+
+  /** The keyed hash of a card's PIN (a fleet card's, set by its fleet's operator). */
+  hashOf(cardId: string, pin: string): string {
+    return this.required().hash(cardId, pin);
   }
 
   /** Sets a card's PIN; the card's actor compares the old PIN's hash and counts failures. */

@@ -20,6 +20,7 @@ import { asTaplineError, InternalError, permissionDenied, unauthenticated, type 
 import { requesterOfPrincipal, type Acting, type Grant, type Principal } from '../../../actors/principal';
 import type { Requester } from '../../../actors/origin';
 import { serviceErrorOf } from '../../authorizer/grpc/status';
+import { UndecodableRequest } from '../../authorizer/grpc/strict-server';
 import { actingFor, admits, checkTerminals, operatorGrant, type AccessLookups } from './access';
 import { socketIdentity, identityOf, type CertificateIdentity, type RevokedSerials } from './certificates';
 import type { Door, RpcRule } from './policy';
@@ -233,7 +234,10 @@ export function accessInterceptor(access: DoorAccess): grpc.ServerInterceptor {
           },
           onReceiveMessage: (message, nextMessage) => {
             if (refused) return;
-            if (rule === undefined || caller === undefined || method.requestStream) return nextMessage(message);
+            // Bytes that are not a request name nothing to check: the strict decoder's guard after
+            // this interceptor answers them INVALID_ARGUMENT (grpc/strict-server.ts).
+            if (rule === undefined || caller === undefined || method.requestStream || message instanceof UndecodableRequest)
+              return nextMessage(message);
             let pending: undefined | Promise<unknown>;
             try {
               pending = checkRequest(rule, caller, message, access.lookups);

@@ -18,9 +18,11 @@ import { ApprovalServiceService } from '../../../gen/tapline/v1/approvals';
 import { AuthorizationServiceService, type GetReceiptRequest, type TopUpRequest } from '../../../gen/tapline/v1/authorization';
 import { CardAction, CardServiceService } from '../../../gen/tapline/v1/cards';
 import { FleetAdminServiceService } from '../../../gen/tapline/v1/fleet';
+import { OfflineAdminServiceService, OfflineServiceService } from '../../../gen/tapline/v1/offline';
 import { ClusterServiceService } from '../../../gen/tapline/internal/v1/cluster';
 import { CardFanoutServiceService } from '../../../gen/tapline/internal/v1/fanout';
 import { requireId } from '../../authorizer/grpc/validate';
+import { batch_id_pattern } from '../../reports/settlement-rules';
 
 /** Every role a token can grant, and what it is for. */
 export const roles = {
@@ -265,6 +267,22 @@ const fleet_rules: Record<keyof typeof FleetAdminServiceService, RpcRule> = {
   },
   listReviewQueue: { who: 'operator', roles: ['issuer_admin', 'fleet_manager', 'auditor'], scope: of_fleet },
   resolveReview: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
+  // The driver's PIN is handed out by whoever hands out the card: the fleet's manager (its own
+  // fleets), the issuer, or support resetting a locked one, as for plain cards (SetPin).
+  setFleetCardPin: { who: 'operator', roles: ['issuer_admin', 'fleet_manager', 'support'], scope: of_fleet_card },
+  // Payment terms and the overdue restriction are the terms of the issuer's credit: its decision,
+  // like the credit limit. A fleet manager cannot loosen the rule that blocks its own cards.
+  setFleetBillingTerms: { who: 'operator', roles: ['issuer_admin'] },
+  // Closing a cycle issues an invoice to the customer: the issuer's billing run.
+  closeFleetCycle: { who: 'operator', roles: ['issuer_admin'] },
+  // A payment restores the account's credit, so it is posted by the issuer's back office from the
+  // money it received, never by the fleet that owes it (a fleet manager could free its own credit
+  // without paying). No second principal, as for SettleTab: it cannot create money (a payment above
+  // what the invoices owe is declined), it is keyed by the bank reference (posted once), and the
+  // audit record names who posted it.
+  postFleetPayment: { who: 'operator', roles: ['issuer_admin'] },
+  // Shared wholesale prices price every fleet that follows the list: the issuer's, like LoadBasePrices.
+  loadSharedPrices: { who: 'operator', roles: ['issuer_admin'] },
 };
 
 const approval_rules: Record<keyof typeof ApprovalServiceService, RpcRule> = {
@@ -275,8 +293,33 @@ const approval_rules: Record<keyof typeof ApprovalServiceService, RpcRule> = {
   reject: { who: 'operator', roles: ['approver'] },
 };
 
+// Offline selling (docs/OFFLINE.md): a terminal syncs, acknowledges its denylist, uploads and
+// refreshes a card's counter as itself, the terminal its certificate names; a gateway does it for
+// its merchants' terminals (relaying a batch keeps it verifiable: the terminal's own key signed it).
+const offline_rules: Record<keyof typeof OfflineServiceService, RpcRule> = {
+  getOfflineProfile: { who: 'terminal', terminals: own_terminal },
+  getDenylistDelta: { who: 'terminal', terminals: own_terminal },
+  ackDenylist: { who: 'terminal', terminals: own_terminal },
+  uploadOfflineBatch: { who: 'terminal', terminals: own_terminal },
+  refreshCardCounter: { who: 'terminal', terminals: own_terminal },
+};
+
+const of_terminal = fields((request: { terminalId: string }) => ({ terminalMerchants: [requireId('terminal_id', request.terminalId)] }));
+
+const offline_admin_rules: Record<keyof typeof OfflineAdminServiceService, RpcRule> = {
+  // A terminal's offline caps bound what the issuer may lose to its offline sales (the loss bound
+  // adds each terminal's grant): the issuer sets them, not the merchant.
+  setTerminalOffline: { who: 'operator', roles: ['issuer_admin'] },
+  getTerminalOffline: {
+    who: 'operator',
+    roles: ['issuer_admin', 'merchant_admin', 'support', 'analyst', 'auditor'],
+    scope: of_terminal,
+  },
+};
+
 /** Paths of the standard services every public door serves beside the API. */
-export const health_paths = ['/grpc.health.v1.Health/Check', '/grpc.health.v1.Health/Watch'] as const;
+// List (grpc-health-check serves it) tells what Check tells, for every service at once.
+export const health_paths = ['/grpc.health.v1.Health/Check', '/grpc.health.v1.Health/Watch', '/grpc.health.v1.Health/List'] as const;
 export const reflection_paths = [
   '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
   '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
@@ -299,12 +342,17 @@ function standard(): [string, RpcRule][] {
 
 /** The rules of each door, by full method path. A path without a rule on a door is refused there. */
 export const rpc_rules: Readonly<Record<Door, ReadonlyMap<string, RpcRule>>> = {
-  terminal: new Map([...byPath(AuthorizationServiceService, authorization_rules), ...standard()]),
+  terminal: new Map([
+    ...byPath(AuthorizationServiceService, authorization_rules),
+    ...byPath(OfflineServiceService, offline_rules),
+    ...standard(),
+  ]),
   operator: new Map([
     ...byPath(AdminServiceService, admin_rules),
     ...byPath(CardServiceService, card_rules),
     ...byPath(FleetAdminServiceService, fleet_rules),
     ...byPath(ApprovalServiceService, approval_rules),
+    ...byPath(OfflineAdminServiceService, offline_admin_rules),
     ...standard(),
   ]),
   internal: new Map([
@@ -336,7 +384,9 @@ const settlement_readers: readonly Role[] = ['issuer_admin', 'merchant_admin', '
 const merchant_at = (index: number) => (path: readonly string[]) => ({ merchants: [path[index] ?? ''] });
 const fleet_at = (index: number) => (path: readonly string[]) => ({ fleets: [path[index] ?? ''] });
 /** A batch id is "<merchant>.<cycle>.<date>": its merchant is its first part. */
-const batch_merchant = (path: readonly string[]) => ({ merchants: [(path[0] ?? '').split('.')[0] ?? ''] });
+// A merchant id may itself contain dots: the batch id's own pattern says where it ends. A malformed id
+// names no merchant, so a scoped caller is refused and anyone else meets the route's 400.
+const batch_merchant = (path: readonly string[]) => ({ merchants: [batch_id_pattern.exec(path[0] ?? '')?.[1] ?? ''] });
 
 /** Every route of the reports service by its name (the names server.ts and settlement.ts give). */
 export const http_rules: Readonly<Record<string, HttpRule>> = {
@@ -357,11 +407,18 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   terminal_history: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
   terminal_statistics: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
   fleet_invoice: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
+  // A closed cycle's invoice and the account statement: the fleet's own documents (its manager,
+  // its fleets only) and the issuer's readers.
+  fleet_cycle_invoice: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
+  fleet_statement: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
   // Beer taps: poured against paid per tap and day (the merchants' and the issuer's analysts).
   taps: { who: 'operator', roles: report_readers },
   // A refund campaign's breakage (unclaimed money at its deadline).
   breakage: { who: 'operator', roles: report_readers },
   event_statistics: { who: 'operator', roles: report_readers },
+  // Offline selling: sales by liability, debt, exposure per program; each terminal's denylist staleness.
+  offline: { who: 'operator', roles: report_readers },
+  offline_terminals: { who: 'operator', roles: [...report_readers, 'support'] },
   'settlement.merchant.get': { who: 'operator', roles: settlement_readers, scope: merchant_at(0) },
   'settlement.merchant.put': {
     who: 'operator',

@@ -33,7 +33,12 @@ export const issuer_schema = z
   .object({
     issuer: z.string().min(1).max(512),
     jwks_file: z.string().min(1).optional(),
-    jwks_url: z.string().url().optional(),
+    // Signing keys fetched in clear could be swapped on the way: HTTPS only.
+    jwks_url: z
+      .string()
+      .url()
+      .refine((url) => url.startsWith('https://'), 'jwks_url must be an https:// URL')
+      .optional(),
   })
   .strict()
   .refine((value) => (value.jwks_file === undefined) !== (value.jwks_url === undefined), 'give exactly one of jwks_file and jwks_url');

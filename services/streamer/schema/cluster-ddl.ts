@@ -44,6 +44,8 @@ export const sharding_columns: Readonly<Record<string, string>> = {
   tap_pours: 'terminal',
   // Operators' audit records: every copy of a record shares its event_id (shard and stream entry).
   audit_log: 'event_id',
+  // Deduplicated by (fleet, cycle): every copy of a cycle's invoice meets on its fleet's shard.
+  fleet_invoices: 'fleet',
 };
 
 /** A ClickHouse cluster as the migrations see it. */

@@ -440,6 +440,73 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 13,
+    name: 'offline',
+    // Offline selling (docs/OFFLINE.md): who carries an offline sale and what a card owes on the
+    // transactions; a terminal's offline life (settings version, grant number, acknowledged
+    // denylist and how far behind it was, batches merged) on lifecycle_events. Defaults are the
+    // contract's. The SELECT * views are recreated to carry the columns (migration 7 says why), and
+    // offline_sales_dedup keeps the offline kinds' columns in one narrow view for the reports.
+    statements: (database) => {
+      const db = identifier(database);
+      return [
+        add('transactions', 'liability', "String DEFAULT ''"),
+        add('transactions', 'debt_delta', 'Int64 DEFAULT 0'),
+        add('transactions', 'debt_after', 'Int64 DEFAULT 0'),
+        add('lifecycle_events', 'version', 'UInt64 DEFAULT 0'),
+        add('lifecycle_events', 'behind', 'UInt64 DEFAULT 0'),
+        add('lifecycle_events', 'entries', 'UInt64 DEFAULT 0'),
+        add('lifecycle_events', 'missing', 'UInt64 DEFAULT 0'),
+        `DROP TABLE IF EXISTS ${db}.transactions_dedup`,
+        `CREATE VIEW IF NOT EXISTS transactions_dedup AS SELECT * FROM ${db}.transactions FINAL`,
+        `DROP TABLE IF EXISTS ${db}.lifecycle_events_dedup`,
+        `CREATE VIEW IF NOT EXISTS lifecycle_events_dedup AS SELECT * FROM ${db}.lifecycle_events FINAL`,
+        `CREATE VIEW IF NOT EXISTS offline_sales_dedup AS SELECT id, kind, outcome, rule, card, program, terminal, merchant, amount, requested,
+            currency, balance_delta, liability, debt_delta, debt_after, offline_at, idempotency_key, original, reverse, at, at_ms
+            FROM ${db}.transactions FINAL WHERE kind IN ('offline_purchase', 'offline_void')`,
+      ];
+    },
+  },
+  {
+    version: 14,
+    name: 'fleet_billing',
+    // Fleet accounts bill in cycles. Each fleet document names the cycle it accrued to (`cycle`),
+    // so an invoice is exactly its cycle's documents whatever the nodes' clocks did; documents
+    // written before cycles existed belong to cycle 1 (the default: every account stored before
+    // then is in its first cycle), other documents have 0. fleet_invoices keeps one row per
+    // closed cycle, deduplicated by (fleet, cycle) like transactions by id. The SELECT * views are
+    // recreated to carry the new columns (see migration 7).
+    statements: (database) => {
+      const db = identifier(database);
+      return [
+        add('transactions', 'cycle', "UInt32 DEFAULT if(fleet = '', 0, 1)"),
+        add('transaction_lines', 'cycle', "UInt32 DEFAULT if(fleet = '', 0, 1)"),
+        `CREATE TABLE IF NOT EXISTS fleet_invoices (
+          fleet String,
+          number String,
+          cycle UInt32,
+          currency String,
+          amount Int64,
+          applied Int64,
+          opened_at_ms UInt64,
+          due_at_ms UInt64,
+          operator String,
+          at DateTime,
+          at_ms UInt64,
+          shard UInt32,
+          stream_id String
+        ) ENGINE = ReplacingMergeTree()
+        PARTITION BY toYYYYMM(at)
+        ORDER BY (fleet, cycle)`,
+        `CREATE VIEW IF NOT EXISTS fleet_invoices_dedup AS SELECT * FROM ${db}.fleet_invoices FINAL`,
+        `DROP TABLE IF EXISTS ${db}.transactions_dedup`,
+        `CREATE VIEW IF NOT EXISTS transactions_dedup AS SELECT * FROM ${db}.transactions FINAL`,
+        `DROP TABLE IF EXISTS ${db}.transaction_lines_dedup`,
+        `CREATE VIEW IF NOT EXISTS transaction_lines_dedup AS SELECT * FROM ${db}.transaction_lines FINAL`,
+      ];
+    },
+  },
+  {
+    version: 15,
     name: 'transaction_cashier',
     // The cashier who sold at the terminal (contract.ts `cashier`, "" when the request named none):
     // sales per cashier are reported from it. The SELECT * view is recreated to carry the column

@@ -140,6 +140,58 @@ export interface IndexCardTokenRequest {
 export interface IndexCardTokenResponse {
 }
 
+export interface MergeOfflineEntriesRequest {
+  cardId: string;
+  terminalId: string;
+  /** The terminal's merchant when the batch was accepted. */
+  merchantId: string;
+  entries: JudgedOfflineEntry[];
+}
+
+/** An offline entry as the terminal's actor judged it (actors/offline/batch.ts AssessedEntry). */
+export interface JudgedOfflineEntry {
+  entry: bigint;
+  /** "sale" or "void". */
+  kind: string;
+  programId: string;
+  amountMinor: bigint;
+  currency: string;
+  voidOf: bigint;
+  grant: bigint;
+  capturedAtUnixMs: bigint;
+  /** "" while the issuer's; else why the merchant carries it. */
+  merchantReason: string;
+  /** The denylist version of the card's shard the terminal held. */
+  held: bigint;
+  receipt: bigint;
+}
+
+export interface MergeOfflineEntriesResponse {
+  results: MergedOfflineEntry[];
+}
+
+export interface MergedOfflineEntry {
+  /**
+   * 0 (OK): the transaction below; else the gRPC status the entry was refused with (nothing was
+   * written for it).
+   */
+  statusCode: number;
+  statusMessage: string;
+  transactionId: string;
+  kind: string;
+  /** "approved" or "declined". */
+  outcome: string;
+  reason: string;
+  rule: string;
+  amountMinor: bigint;
+  currency: string;
+  balanceAfterMinor: bigint;
+  atUnixMs: bigint;
+  /** For voids: reversed, already_reversed, nothing_to_reverse. */
+  reverse: string;
+  replayed: boolean;
+}
+
 function createBaseIssueBulkCardRequest(): IssueBulkCardRequest {
   return {
     cardId: "",
@@ -1026,6 +1078,590 @@ export const IndexCardTokenResponse: MessageFns<IndexCardTokenResponse> = {
   },
 };
 
+function createBaseMergeOfflineEntriesRequest(): MergeOfflineEntriesRequest {
+  return { cardId: "", terminalId: "", merchantId: "", entries: [] };
+}
+
+export const MergeOfflineEntriesRequest: MessageFns<MergeOfflineEntriesRequest> = {
+  encode(message: MergeOfflineEntriesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.terminalId !== "") {
+      writer.uint32(18).string(message.terminalId);
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(26).string(message.merchantId);
+    }
+    for (const v of message.entries) {
+      JudgedOfflineEntry.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergeOfflineEntriesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergeOfflineEntriesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.entries.push(JudgedOfflineEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<MergeOfflineEntriesRequest>): MergeOfflineEntriesRequest {
+    return MergeOfflineEntriesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MergeOfflineEntriesRequest>): MergeOfflineEntriesRequest {
+    const message = createBaseMergeOfflineEntriesRequest();
+    message.cardId = object.cardId ?? "";
+    message.terminalId = object.terminalId ?? "";
+    message.merchantId = object.merchantId ?? "";
+    message.entries = object.entries?.map((e) => JudgedOfflineEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseJudgedOfflineEntry(): JudgedOfflineEntry {
+  return {
+    entry: 0n,
+    kind: "",
+    programId: "",
+    amountMinor: 0n,
+    currency: "",
+    voidOf: 0n,
+    grant: 0n,
+    capturedAtUnixMs: 0n,
+    merchantReason: "",
+    held: 0n,
+    receipt: 0n,
+  };
+}
+
+export const JudgedOfflineEntry: MessageFns<JudgedOfflineEntry> = {
+  encode(message: JudgedOfflineEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entry !== 0n) {
+      if (BigInt.asUintN(64, message.entry) !== message.entry) {
+        throw new globalThis.Error("value provided for field message.entry of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.entry);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.programId !== "") {
+      writer.uint32(26).string(message.programId);
+    }
+    if (message.amountMinor !== 0n) {
+      if (BigInt.asIntN(64, message.amountMinor) !== message.amountMinor) {
+        throw new globalThis.Error("value provided for field message.amountMinor of type int64 too large");
+      }
+      writer.uint32(32).int64(message.amountMinor);
+    }
+    if (message.currency !== "") {
+      writer.uint32(42).string(message.currency);
+    }
+    if (message.voidOf !== 0n) {
+      if (BigInt.asUintN(64, message.voidOf) !== message.voidOf) {
+        throw new globalThis.Error("value provided for field message.voidOf of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.voidOf);
+    }
+    if (message.grant !== 0n) {
+      if (BigInt.asUintN(64, message.grant) !== message.grant) {
+        throw new globalThis.Error("value provided for field message.grant of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.grant);
+    }
+    if (message.capturedAtUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.capturedAtUnixMs) !== message.capturedAtUnixMs) {
+        throw new globalThis.Error("value provided for field message.capturedAtUnixMs of type int64 too large");
+      }
+      writer.uint32(64).int64(message.capturedAtUnixMs);
+    }
+    if (message.merchantReason !== "") {
+      writer.uint32(74).string(message.merchantReason);
+    }
+    if (message.held !== 0n) {
+      if (BigInt.asUintN(64, message.held) !== message.held) {
+        throw new globalThis.Error("value provided for field message.held of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.held);
+    }
+    if (message.receipt !== 0n) {
+      if (BigInt.asUintN(64, message.receipt) !== message.receipt) {
+        throw new globalThis.Error("value provided for field message.receipt of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.receipt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JudgedOfflineEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJudgedOfflineEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.entry = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.programId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.amountMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.voidOf = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.grant = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.capturedAtUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.merchantReason = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.held = reader.uint64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.receipt = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<JudgedOfflineEntry>): JudgedOfflineEntry {
+    return JudgedOfflineEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JudgedOfflineEntry>): JudgedOfflineEntry {
+    const message = createBaseJudgedOfflineEntry();
+    message.entry = (object.entry !== undefined && object.entry !== null) ? BigInt(object.entry) : 0n;
+    message.kind = object.kind ?? "";
+    message.programId = object.programId ?? "";
+    message.amountMinor = (object.amountMinor !== undefined && object.amountMinor !== null)
+      ? BigInt(object.amountMinor)
+      : 0n;
+    message.currency = object.currency ?? "";
+    message.voidOf = (object.voidOf !== undefined && object.voidOf !== null) ? BigInt(object.voidOf) : 0n;
+    message.grant = (object.grant !== undefined && object.grant !== null) ? BigInt(object.grant) : 0n;
+    message.capturedAtUnixMs = (object.capturedAtUnixMs !== undefined && object.capturedAtUnixMs !== null)
+      ? BigInt(object.capturedAtUnixMs)
+      : 0n;
+    message.merchantReason = object.merchantReason ?? "";
+    message.held = (object.held !== undefined && object.held !== null) ? BigInt(object.held) : 0n;
+    message.receipt = (object.receipt !== undefined && object.receipt !== null) ? BigInt(object.receipt) : 0n;
+    return message;
+  },
+};
+
+function createBaseMergeOfflineEntriesResponse(): MergeOfflineEntriesResponse {
+  return { results: [] };
+}
+
+export const MergeOfflineEntriesResponse: MessageFns<MergeOfflineEntriesResponse> = {
+  encode(message: MergeOfflineEntriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      MergedOfflineEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergeOfflineEntriesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergeOfflineEntriesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(MergedOfflineEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<MergeOfflineEntriesResponse>): MergeOfflineEntriesResponse {
+    return MergeOfflineEntriesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MergeOfflineEntriesResponse>): MergeOfflineEntriesResponse {
+    const message = createBaseMergeOfflineEntriesResponse();
+    message.results = object.results?.map((e) => MergedOfflineEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMergedOfflineEntry(): MergedOfflineEntry {
+  return {
+    statusCode: 0,
+    statusMessage: "",
+    transactionId: "",
+    kind: "",
+    outcome: "",
+    reason: "",
+    rule: "",
+    amountMinor: 0n,
+    currency: "",
+    balanceAfterMinor: 0n,
+    atUnixMs: 0n,
+    reverse: "",
+    replayed: false,
+  };
+}
+
+export const MergedOfflineEntry: MessageFns<MergedOfflineEntry> = {
+  encode(message: MergedOfflineEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.statusCode !== 0) {
+      writer.uint32(8).uint32(message.statusCode);
+    }
+    if (message.statusMessage !== "") {
+      writer.uint32(18).string(message.statusMessage);
+    }
+    if (message.transactionId !== "") {
+      writer.uint32(26).string(message.transactionId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(34).string(message.kind);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(42).string(message.outcome);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    if (message.rule !== "") {
+      writer.uint32(58).string(message.rule);
+    }
+    if (message.amountMinor !== 0n) {
+      if (BigInt.asIntN(64, message.amountMinor) !== message.amountMinor) {
+        throw new globalThis.Error("value provided for field message.amountMinor of type int64 too large");
+      }
+      writer.uint32(64).int64(message.amountMinor);
+    }
+    if (message.currency !== "") {
+      writer.uint32(74).string(message.currency);
+    }
+    if (message.balanceAfterMinor !== 0n) {
+      if (BigInt.asIntN(64, message.balanceAfterMinor) !== message.balanceAfterMinor) {
+        throw new globalThis.Error("value provided for field message.balanceAfterMinor of type int64 too large");
+      }
+      writer.uint32(80).int64(message.balanceAfterMinor);
+    }
+    if (message.atUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.atUnixMs) !== message.atUnixMs) {
+        throw new globalThis.Error("value provided for field message.atUnixMs of type int64 too large");
+      }
+      writer.uint32(88).int64(message.atUnixMs);
+    }
+    if (message.reverse !== "") {
+      writer.uint32(98).string(message.reverse);
+    }
+    if (message.replayed !== false) {
+      writer.uint32(104).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergedOfflineEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergedOfflineEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.statusCode = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.statusMessage = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.amountMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.balanceAfterMinor = reader.int64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.atUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.reverse = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<MergedOfflineEntry>): MergedOfflineEntry {
+    return MergedOfflineEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MergedOfflineEntry>): MergedOfflineEntry {
+    const message = createBaseMergedOfflineEntry();
+    message.statusCode = object.statusCode ?? 0;
+    message.statusMessage = object.statusMessage ?? "";
+    message.transactionId = object.transactionId ?? "";
+    message.kind = object.kind ?? "";
+    message.outcome = object.outcome ?? "";
+    message.reason = object.reason ?? "";
+    message.rule = object.rule ?? "";
+    message.amountMinor = (object.amountMinor !== undefined && object.amountMinor !== null)
+      ? BigInt(object.amountMinor)
+      : 0n;
+    message.currency = object.currency ?? "";
+    message.balanceAfterMinor = (object.balanceAfterMinor !== undefined && object.balanceAfterMinor !== null)
+      ? BigInt(object.balanceAfterMinor)
+      : 0n;
+    message.atUnixMs = (object.atUnixMs !== undefined && object.atUnixMs !== null) ? BigInt(object.atUnixMs) : 0n;
+    message.reverse = object.reverse ?? "";
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
 export type CardFanoutServiceService = typeof CardFanoutServiceService;
 export const CardFanoutServiceService = {
   /**
@@ -1099,6 +1735,22 @@ export const CardFanoutServiceService = {
       Buffer.from(IndexCardTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): IndexCardTokenResponse => IndexCardTokenResponse.decode(value),
   },
+  /**
+   * Merges one card's entries of an uploaded offline batch, as its terminal's actor judged them,
+   * in entry order. Each entry is keyed "o:<terminal>:<entry>": merging it again answers its
+   * stored result and moves nothing twice. One result per entry, in the same order.
+   */
+  mergeOfflineEntries: {
+    path: "/tapline.internal.v1.CardFanoutService/MergeOfflineEntries" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MergeOfflineEntriesRequest): Buffer =>
+      Buffer.from(MergeOfflineEntriesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MergeOfflineEntriesRequest => MergeOfflineEntriesRequest.decode(value),
+    responseSerialize: (value: MergeOfflineEntriesResponse): Buffer =>
+      Buffer.from(MergeOfflineEntriesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MergeOfflineEntriesResponse => MergeOfflineEntriesResponse.decode(value),
+  },
 } as const;
 
 export interface CardFanoutServiceServer extends UntypedServiceImplementation {
@@ -1125,6 +1777,12 @@ export interface CardFanoutServiceServer extends UntypedServiceImplementation {
    * entry. Tokens are keyed hashes or PARs, never a PAN.
    */
   indexCardToken: handleUnaryCall<IndexCardTokenRequest, IndexCardTokenResponse>;
+  /**
+   * Merges one card's entries of an uploaded offline batch, as its terminal's actor judged them,
+   * in entry order. Each entry is keyed "o:<terminal>:<entry>": merging it again answers its
+   * stored result and moves nothing twice. One result per entry, in the same order.
+   */
+  mergeOfflineEntries: handleUnaryCall<MergeOfflineEntriesRequest, MergeOfflineEntriesResponse>;
 }
 
 export interface CardFanoutServiceClient extends Client {
@@ -1220,6 +1878,26 @@ export interface CardFanoutServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: IndexCardTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Merges one card's entries of an uploaded offline batch, as its terminal's actor judged them,
+   * in entry order. Each entry is keyed "o:<terminal>:<entry>": merging it again answers its
+   * stored result and moves nothing twice. One result per entry, in the same order.
+   */
+  mergeOfflineEntries(
+    request: MergeOfflineEntriesRequest,
+    callback: (error: ServiceError | null, response: MergeOfflineEntriesResponse) => void,
+  ): ClientUnaryCall;
+  mergeOfflineEntries(
+    request: MergeOfflineEntriesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MergeOfflineEntriesResponse) => void,
+  ): ClientUnaryCall;
+  mergeOfflineEntries(
+    request: MergeOfflineEntriesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MergeOfflineEntriesResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,193 @@
+// Store-and-forward uploads (docs/OFFLINE.md, "Uploads"): a terminal's signed batch of offline
+// sales and voids, merged exactly once.
+//
+//   1. The terminal's actor checks the signature with the terminal's registered key, judges every
+//      entry against the terminal's grant and records the batch (its bytes' digest and the judged
+//      entries) with the terminal's new state, before any card is touched. A batch uploaded before
+//      is answered from that record: its results, or, when a crash interrupted its merge, its
+//      judged entries, merged again exactly as judged the first time.
+//   2. Each card's entries go to the card's owner in entry order (cards in parallel, bounded): each
+//      entry is a money request keyed "o:<terminal>:<entry>", so an entry merged before answers its
+//      stored record and moves nothing twice.
+//   3. The terminal's actor completes the batch with the per-entry results (and records the sales
+//      of unknown cards): a later upload of it answers those results.
+// A failure that leaves the outcome unknown (UNAVAILABLE and the like) fails the upload; the
+// terminal sends the same batch again.
+
+import { fingerprintOf, type MoneyRequest } from '../../../actors/card/transaction';
+import { permissionDenied, RejectedError } from '../../../actors/errors';
+import type { AssessedEntry, OfflineBatchInput } from '../../../actors/offline/batch';
+import { entryResultOf, unknownCardResult, type EntryResult, type OfflineBatchRecord } from '../../../actors/offline/records';
+import { offlineEntryKey } from '../../../actors/request-keys';
+import type { ShardRegion } from '../../../actors/sharding/shard-region';
+import type { OfflineAnswer } from '../../../actors/terminal/offline-messages';
+import type { CardFanout, OfflineCardMerge, OfflineEntryAnswer } from './card-fanout';
+import { forEachBounded, outcomeOf } from './outcome';
+
+/** Who sent an upload: the terminal itself, or a gateway for its merchants' terminals (the trust boundary says). */
+export type Uploader =
+  { readonly kind: 'terminal'; readonly terminalId: string } | { readonly kind: 'gateway'; readonly merchantIds: ReadonlySet<string> };
+
+export interface UploadedBatch {
+  readonly terminalId: string;
+  readonly input: OfflineBatchInput;
+  /** The OfflineBatch's bytes as signed, and the signature. */
+  readonly bytes: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export interface UploadAnswer {
+  readonly batch: number;
+  readonly results: readonly EntryResult[];
+  readonly missing: readonly number[];
+  readonly replayed: boolean;
+}
+
+/** What an upload reports (services/common/metrics.ts). */
+export interface UploadMetrics {
+  batch(how: 'merged' | 'replayed'): void;
+  entry(result: string): void;
+}
+
+/** Cards whose shard this node holds are merged here, without the router's call and wire mapping. */
+export interface LocalCards {
+  holdsCard(cardId: string): boolean;
+  readonly region: Pick<ShardRegion, 'moneyAtMerchant'>;
+}
+
+export class OfflineUploads {
+  constructor(
+    private readonly region: Pick<ShardRegion, 'terminalOffline'>,
+    private readonly fanout: Pick<CardFanout, 'mergeOffline'>,
+    private readonly limits: { readonly cards_in_flight_max: number },
+    private readonly metrics?: UploadMetrics,
+    private readonly local?: LocalCards,
+  ) {}
+
+  async upload(uploader: Uploader, batch: UploadedBatch): Promise<UploadAnswer> {
+    // A foreign terminal's batch: the door let the caller speak for the terminal the request names,
+    // but the batch is another's. Refused before anything is read or written.
+    if (uploader.kind === 'terminal' && uploader.terminalId !== batch.input.terminalId)
+      throw permissionDenied("a terminal uploads its own batches only (a gateway relays its merchants' terminals')");
+    if (batch.input.terminalId !== batch.terminalId)
+      throw permissionDenied('the batch is of another terminal than the one the request names', { field: 'batch.terminal_id' });
+    const accepted = await this.command(batch.terminalId, {
+      kind: 'accept',
+      batch: batch.input.batch,
+      input: batch.input,
+      bytes: batch.bytes,
+      signature: batch.signature,
+    });
+    if (uploader.kind === 'gateway' && !uploader.merchantIds.has(accepted.merchantId))
+      throw permissionDenied("a gateway relays the batches of its merchants' terminals only");
+    if (accepted.record.results !== undefined) {
+      this.metrics?.batch('replayed');
+      return answerOf(batch.input.batch, accepted.record, accepted.missing, true);
+    }
+    const merged = await this.merge(batch.terminalId, accepted.merchantId, accepted.record);
+    const completed = await this.command(batch.terminalId, { kind: 'complete', batch: batch.input.batch, ...merged });
+    this.metrics?.batch('merged');
+    for (const result of completed.record.results ?? [])
+      this.metrics?.entry(result.kind === 'sale' ? result.liability || 'voided' : result.kind);
+    return answerOf(batch.input.batch, completed.record, completed.missing, accepted.replayed);
+  }
+
+  /** Every entry to its card, each card's in entry order; the results in entry order, and the entries of unknown cards. */
+  private async merge(
+    terminalId: string,
+    merchantId: string,
+    record: OfflineBatchRecord,
+  ): Promise<{ results: EntryResult[]; unknownCards: (AssessedEntry & { key: string })[] }> {
+    const byCard = new Map<string, AssessedEntry[]>();
+    for (const entry of record.entries) {
+      const list = byCard.get(entry.cardId);
+      if (list === undefined) byCard.set(entry.cardId, [entry]);
+      else list.push(entry);
+    }
+    const answers = new Map<number, EntryResult>();
+    const unknownCards: (AssessedEntry & { key: string })[] = [];
+    await forEachBounded([...byCard.entries()], this.limits.cards_in_flight_max, async ([cardId, entries]) => {
+      const merge: OfflineCardMerge = { cardId, terminalId, merchantId, entries };
+      const local = this.local;
+      // A card that moves away meanwhile answers "moved": the upload fails and is sent again.
+      const cardAnswers =
+        local !== undefined && local.holdsCard(cardId)
+          ? await mergeOfflineCard(local.region, merge)
+          : await this.fanout.mergeOffline(merge);
+      entries.forEach((entry, index) => {
+        const answer = cardAnswers[index] as OfflineEntryAnswer;
+        const result = resultOf(entry, answer);
+        answers.set(entry.entry, result);
+        if (result.kind === 'unknown_card' && entry.kind === 'sale')
+          unknownCards.push({ ...entry, key: offlineEntryKey(terminalId, entry.entry) });
+      });
+    });
+    return { results: record.entries.map((entry) => answers.get(entry.entry) as EntryResult), unknownCards };
+  }
+
+  private async command(
+    terminalId: string,
+    command: Parameters<ShardRegion['terminalOffline']>[1],
+  ): Promise<Extract<OfflineAnswer, { kind: 'batch' }>> {
+    const answer = await outcomeOf<OfflineAnswer>((reply) => this.region.terminalOffline(terminalId, command, reply));
+    if (answer.kind !== 'batch') throw new Error(`assertion: ${command.kind} answers the batch`);
+    return answer;
+  }
+}
+
+/** An entry's result from its card's answer: its transaction, an unknown card, or a refused void. */
+function resultOf(entry: AssessedEntry, answer: OfflineEntryAnswer): EntryResult {
+  if (answer.ok) return entryResultOf(entry, answer.result, Math.max(0, -answer.result.balanceAfterMinor));
+  if (answer.code === 'not_found') return unknownCardResult(entry);
+  // A void naming what is no offline sale of this card (a terminal's mistake): nothing moves.
+  return { ...unknownCardResult(entry), kind: 'nothing_to_void', liability: '', reason: answer.code };
+}
+
+function answerOf(batch: number, record: OfflineBatchRecord, missing: readonly number[], replayed: boolean): UploadAnswer {
+  return { batch, results: record.results ?? [], missing, replayed };
+}
+
+/** The money request of an offline entry, as its card decides it. */
+export function offlineEntryRequest(terminalId: string, entry: AssessedEntry): MoneyRequest {
+  const base = {
+    kind: entry.kind === 'sale' ? ('offline_purchase' as const) : ('offline_void' as const),
+    key: offlineEntryKey(terminalId, entry.entry),
+    cardId: entry.cardId,
+    terminalId,
+    amountMinor: entry.amountMinor,
+    currency: entry.currency,
+    source: 'offline',
+    operatorId: '',
+    originalKey: entry.kind === 'void' ? offlineEntryKey(terminalId, entry.voidOf) : '',
+  };
+  return {
+    ...base,
+    fingerprint: fingerprintOf(base),
+    offline: { capturedAtMs: entry.capturedAtMs, programId: entry.programId, merchantReason: entry.merchantReason, held: entry.held },
+  };
+}
+
+/**
+ * The owner's side: one card's entries told to the card in entry order (its mailbox keeps the
+ * order), answered when each settled. A refusal that says the outcome is unknown fails the call.
+ */
+export async function mergeOfflineCard(
+  region: Pick<ShardRegion, 'moneyAtMerchant'>,
+  merge: OfflineCardMerge,
+): Promise<OfflineEntryAnswer[]> {
+  const settled = merge.entries.map(
+    (entry) =>
+      new Promise<OfflineEntryAnswer>((resolve, reject) => {
+        region.moneyAtMerchant(offlineEntryRequest(merge.terminalId, entry), merge.merchantId, (outcome) => {
+          if (outcome.ok) return resolve({ ok: true, result: outcome.value.result, replayed: outcome.value.replayed });
+          if (outcome.error instanceof RejectedError) return resolve(refusal(outcome.error));
+          reject(outcome.error);
+        });
+      }),
+  );
+  return Promise.all(settled);
+}
+
+function refusal(error: RejectedError): OfflineEntryAnswer {
+  return { ok: false, code: error.code, message: error.message };
+}
