@@ -4,7 +4,16 @@
 // entity that does not exist goes as soon as it has answered, so unknown ids cost nothing kept.
 
 import type { Acting } from '../principal';
-import { TaplineError, asTaplineError, notFound, rejected, resourceExhausted, shardMoved, unavailable } from '../errors';
+import {
+  TaplineError,
+  asTaplineError,
+  notFound,
+  rejected,
+  resourceExhausted,
+  shardMoved,
+  unavailable,
+  type RejectedError,
+} from '../errors';
 import { decodeCardState } from '../state/card';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior, IdleListener } from '../runtime/actor-runtime';
 import { CardBehavior, type CardActorContext, type CardMessage, type Reply } from '../card/actor';
@@ -14,7 +23,7 @@ import type { SettableStatus, TransitionRequest } from '../card/lifecycle';
 import type { CancelIssuanceAnswer, CancelIssuanceCommand } from '../card/issuance-cancel';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
-import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
+import { checkCanTransact, type TerminalCheck, type TerminalCommand, type TerminalState } from '../terminal/rules';
 import type { OfflineAnswer, OfflineCommand } from '../terminal/offline-messages';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
@@ -302,7 +311,7 @@ export class ShardRegion {
       // The common case: the terminal's actor is active and published its durable state.
       const check = checkCanTransact(published, request.cashier);
       if (check.ok) toCard(check.merchantId);
-      else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
+      else reply({ ok: false, error: terminalRefusal(check, request.terminalId) });
       return;
     }
     if (this.remoteTerminals !== undefined && !this.ownership.holds(shardOf('terminal', request.terminalId, this.ownership.shardCount))) {
@@ -312,7 +321,7 @@ export class ShardRegion {
         (state) => {
           const check = checkCanTransact(state, request.cashier);
           if (check.ok) toCard(check.merchantId);
-          else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
+          else reply({ ok: false, error: terminalRefusal(check, request.terminalId) });
         },
         (error) => reply({ ok: false, error }),
       );
@@ -323,7 +332,7 @@ export class ShardRegion {
       cashier: request.cashier,
       then: (check) => {
         if (check.ok) toCard(check.merchantId);
-        else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
+        else reply({ ok: false, error: terminalRefusal(check, request.terminalId) });
       },
       fail: (error) => reply({ ok: false, error }),
     });
@@ -544,3 +553,8 @@ export interface TransitionAnswer {
 
 const issueAnswer = (answer: AdminAnswer): IssueAnswer => ({ state: answer.state, alreadyExisted: answer.unchanged });
 const stateOf = (answer: AdminAnswer): CardState => answer.state;
+
+/** A terminal's refusal of a money request; a refused cashier is named in it (their attempts are counted). */
+function terminalRefusal(check: Extract<TerminalCheck, { ok: false }>, terminalId: string): RejectedError {
+  return rejected(check.code, check.message, check.cashierId === undefined ? { terminalId } : { terminalId, cashierId: check.cashierId });
+}

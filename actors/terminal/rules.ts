@@ -72,7 +72,13 @@ export type TerminalDecision =
 
 export type TerminalCheck =
   | { readonly ok: true; readonly merchantId: string }
-  | { readonly ok: false; readonly code: 'not_found' | 'failed_precondition' | 'permission_denied'; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly code: 'not_found' | 'failed_precondition' | 'permission_denied';
+      readonly message: string;
+      /** Set when the cashier was refused (unknown, denied, wrong code): a guess the caller counts. */
+      readonly cashierId?: string;
+    };
 
 /** The cashier a money request names: their id and the keyed hash of the code they entered. */
 export interface CashierCredential {
@@ -87,10 +93,11 @@ export function checkCanTransact(state: TerminalState | undefined, cashier?: Cas
   if (state.merchantId === '') return { ok: false, code: 'failed_precondition', message: 'terminal has no merchant' };
   if (cashier !== undefined) {
     const granted = Object.hasOwn(state.cashiers, cashier.cashierId) ? state.cashiers[cashier.cashierId] : undefined;
-    if (granted === undefined) return { ok: false, code: 'permission_denied', message: 'cashier unknown at this terminal' };
-    if (!granted) return { ok: false, code: 'permission_denied', message: 'cashier denied at this terminal' };
-    if (!sameHash(state.cashierPins[cashier.cashierId] ?? '', cashier.pinHash))
-      return { ok: false, code: 'permission_denied', message: 'cashier code wrong' };
+    const { cashierId } = cashier;
+    if (granted === undefined) return { ok: false, code: 'permission_denied', message: 'cashier unknown at this terminal', cashierId };
+    if (!granted) return { ok: false, code: 'permission_denied', message: 'cashier denied at this terminal', cashierId };
+    if (!sameHash(state.cashierPins[cashierId] ?? '', cashier.pinHash))
+      return { ok: false, code: 'permission_denied', message: 'cashier code wrong', cashierId };
   }
   return { ok: true, merchantId: state.merchantId };
 }

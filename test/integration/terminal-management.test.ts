@@ -42,6 +42,7 @@ import {
   waitFor,
 } from '../support/harness';
 import { streamerEnv } from '../support/outbox-fixtures';
+import { cashier_code_attempts_max } from '../../services/authorizer/usecases/terminals';
 
 const database = 'terminals_it';
 const logger = createLogger('terminals-test', process.env['TAPLINE_TEST_LOG_LEVEL'] ?? 'warn');
@@ -287,6 +288,47 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     await refusedWith(grpc.status.INVALID_ARGUMENT, 'a code of letters', grant('dora', 'abcd', true));
     await refusedWith(grpc.status.NOT_FOUND, 'denying an unknown cashier', grant('erik', '', false));
     assert.equal(await terminalDump(), before);
+  });
+
+  it('locks a cashier after repeated wrong codes at a terminal, changing nothing else, until the merchant grants them again', async function () {
+    const lena = { cashierId: 'lena', code: '2468' };
+    const wrong = { cashierId: 'lena', code: '8642' };
+    await call(north.admin.setTerminalCashier.bind(north.admin), {
+      terminalId: 'pos-1',
+      cashierId: 'lena',
+      code: lena.code,
+      granted: true,
+    });
+    const wrongCodes = async (count: number): Promise<void> => {
+      for (let attempt = 1; attempt <= count; attempt++)
+        await refusedWith(
+          grpc.status.PERMISSION_DENIED,
+          `wrong code ${attempt} of ${count}`,
+          sell('pos-1', 'guest-1', 10, wrong),
+          /code wrong/,
+        );
+    };
+    // One attempt short of the lock, then the right code: the count starts again.
+    await wrongCodes(cashier_code_attempts_max - 1);
+    assert.equal((await sell('pos-1', 'guest-1', 20, lena)).outcome, Outcome.OUTCOME_APPROVED, 'the right code before the lock sells');
+    // A whole run of wrong codes: the last one locks lena at pos-1, whatever code comes next.
+    await wrongCodes(cashier_code_attempts_max);
+    const balance = (await issuer.balance('guest-1')).balance?.amountMinor;
+    const terminal = await terminalDump();
+    await refusedWith(grpc.status.PERMISSION_DENIED, 'locked cashier, right code', sell('pos-1', 'guest-1', 20, lena), /cashier locked/);
+    await refusedWith(grpc.status.PERMISSION_DENIED, 'locked cashier, wrong code', sell('pos-1', 'guest-1', 20, wrong), /cashier locked/);
+    assert.equal((await issuer.balance('guest-1')).balance?.amountMinor, balance, 'a locked cashier moved nothing');
+    assert.equal(await terminalDump(), terminal, "a locked cashier changed nothing of the terminal's record");
+    // The lock is the cashier's at this terminal: another cashier still sells there.
+    assert.equal((await sell('pos-1', 'guest-1', 20, { cashierId: 'anna', code: '4321' })).outcome, Outcome.OUTCOME_APPROVED);
+    // The count is durable in Redis, on the terminal's shard, shared by every node.
+    const tries = (await inspector.snapshot()).split('\n').filter((line) => line.includes(':tries:cashier:pos-1/lena='));
+    assert.equal(tries.length, 1, `one attempts record of lena at pos-1, saw ${tries.length}`);
+    // The merchant grants lena again (keeping her code): the lock is lifted.
+    await call(north.admin.setTerminalCashier.bind(north.admin), { terminalId: 'pos-1', cashierId: 'lena', code: '', granted: true });
+    assert.equal((await sell('pos-1', 'guest-1', 20, lena)).outcome, Outcome.OUTCOME_APPROVED, 'unlocked by the merchant');
+    const cleared = (await inspector.snapshot()).split('\n').filter((line) => line.includes(':tries:cashier:pos-1/lena='));
+    assert.deepEqual(cleared, [], 'a sale let through leaves no count behind');
   });
 
   it('refuses every terminal method to a merchant admin of another merchant (PERMISSION_DENIED), changing nothing', async function () {

@@ -181,18 +181,20 @@ describe('terminal rules: parameters and cashiers', () => {
     });
   });
 
-  it('a granted cashier with the right code transacts; wrong code, denied and unknown cashiers are refused precisely', () => {
+  it('a granted cashier with the right code transacts; wrong code, denied and unknown cashiers are refused precisely, naming the cashier', () => {
     const granted = changed(decideTerminal(terminal(), { type: 'set_cashier', cashierId: 'anna', granted: true, pinHash: hash_a }));
     assert.deepEqual(checkCanTransact(granted, { cashierId: 'anna', pinHash: hash_a }), { ok: true, merchantId: 'bar-north' });
     assert.deepEqual(checkCanTransact(granted, { cashierId: 'anna', pinHash: hash_b }), {
       ok: false,
       code: 'permission_denied',
       message: 'cashier code wrong',
+      cashierId: 'anna',
     });
     assert.deepEqual(checkCanTransact(granted, { cashierId: 'bob', pinHash: hash_a }), {
       ok: false,
       code: 'permission_denied',
       message: 'cashier unknown at this terminal',
+      cashierId: 'bob',
     });
     assert.deepEqual(checkCanTransact(granted, { cashierId: 'toString', pinHash: hash_a }).ok, false);
     const denied = changed(decideTerminal(granted, { type: 'set_cashier', cashierId: 'anna', granted: false }));
@@ -201,6 +203,7 @@ describe('terminal rules: parameters and cashiers', () => {
       ok: false,
       code: 'permission_denied',
       message: 'cashier denied at this terminal',
+      cashierId: 'anna',
     });
     const again = changed(decideTerminal(denied, { type: 'set_cashier', cashierId: 'anna', granted: true }));
     assert.equal(checkCanTransact(again, { cashierId: 'anna', pinHash: hash_a }).ok, true);

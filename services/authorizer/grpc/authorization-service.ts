@@ -140,7 +140,8 @@ function authorizeHandler(deps: ServiceDeps): Handler<AuthorizeRequest, Authoriz
       const parsed = isFleetCardId(request.cardId)
         ? withPin(deps, parseFleetAuthorize(request), request.pin)
         : cardAuthorize(deps, request);
-      deps.region.money(asked(parsed, call), reply, undefined, deadlineMs);
+      const moneyRequest = asked(parsed, call);
+      deps.terminals.runWithCashier(moneyRequest, (settle) => deps.region.money(moneyRequest, settle, undefined, deadlineMs), reply);
     },
     (value) => ('result' in value ? toAuthorizeResponse(value) : value),
   );

@@ -50,7 +50,9 @@ function authorizeOnOwner(deps: ServiceDeps, request: AuthorizeRequest, caller: 
     const parsed = cardAuthorize(deps, request);
     const requester = requesterOf(caller);
     const asked = requester === undefined ? parsed : { ...parsed, requester };
-    return outcomeOf<TxnAnswer>((reply) => deps.region.money(asked, reply)).then(toAuthorizeResponse);
+    return outcomeOf<TxnAnswer>((reply) => deps.terminals.runWithCashier(asked, (settle) => deps.region.money(asked, settle), reply)).then(
+      toAuthorizeResponse,
+    );
   }
   if (caller === undefined) return Promise.reject(new InternalError('assertion: a bank card authorization without its caller'));
   return new Promise((resolve, reject) => {

@@ -180,11 +180,15 @@ class GatewayStream {
       this.viaOwner(wireRequest, settle);
       return;
     }
-    deps.region.money(request, (outcome) => {
-      // The shard moved here mid-call: run the item on its new owner.
-      if (!outcome.ok && deps.cluster !== undefined && isShardMoved(outcome.error)) this.viaOwner(wireRequest, settle);
-      else settle(outcome);
-    });
+    deps.terminals.runWithCashier<TxnAnswer>(
+      request,
+      (reply) => deps.region.money(request, reply),
+      (outcome) => {
+        // The shard moved here mid-call: run the item on its new owner.
+        if (!outcome.ok && deps.cluster !== undefined && isShardMoved(outcome.error)) this.viaOwner(wireRequest, settle);
+        else settle(outcome);
+      },
+    );
   }
 
   /**
