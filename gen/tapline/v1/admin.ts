@@ -2209,7 +2209,8 @@ export const AdminServiceService = {
   },
   /**
    * Grants a cashier at a terminal (a new cashier needs a code; a code given replaces theirs) or
-   * denies them. The code is kept only as a keyed hash (needs TAPLINE_PIN_SECRET).
+   * denies them. The code is kept only as a keyed hash (needs TAPLINE_PIN_SECRET). A grant lifts a
+   * lock left by wrong codes.
    */
   setTerminalCashier: {
     path: "/tapline.v1.AdminService/SetTerminalCashier" as const,
@@ -2271,7 +2272,8 @@ export interface AdminServiceServer extends UntypedServiceImplementation {
   searchTerminals: handleUnaryCall<SearchTerminalsRequest, SearchTerminalsResponse>;
   /**
    * Grants a cashier at a terminal (a new cashier needs a code; a code given replaces theirs) or
-   * denies them. The code is kept only as a keyed hash (needs TAPLINE_PIN_SECRET).
+   * denies them. The code is kept only as a keyed hash (needs TAPLINE_PIN_SECRET). A grant lifts a
+   * lock left by wrong codes.
    */
   setTerminalCashier: handleUnaryCall<SetTerminalCashierRequest, SetTerminalCashierResponse>;
   /**
@@ -2412,7 +2414,8 @@ export interface AdminServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Grants a cashier at a terminal (a new cashier needs a code; a code given replaces theirs) or
-   * denies them. The code is kept only as a keyed hash (needs TAPLINE_PIN_SECRET).
+   * denies them. The code is kept only as a keyed hash (needs TAPLINE_PIN_SECRET). A grant lifts a
+   * lock left by wrong codes.
    */
   setTerminalCashier(
     request: SetTerminalCashierRequest,

@@ -84,7 +84,8 @@ export interface GetTerminalParametersResponse {
 /**
  * Who sells at the till: a cashier the merchant granted at this terminal (AdminService
  * SetTerminalCashier) and the code they entered. A request naming an unknown or denied cashier,
- * or a wrong code, is PERMISSION_DENIED and moves nothing; the cashier is recorded on the
+ * or a wrong code, is PERMISSION_DENIED and moves nothing; five in a row lock the cashier at this
+ * terminal for 15 minutes, or until the merchant grants them again. The cashier is recorded on the
  * transaction (reports per cashier).
  */
 export interface Cashier {
