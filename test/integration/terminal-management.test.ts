@@ -17,7 +17,13 @@ import {
   type SearchTerminalsResponse,
   type TerminalRecord,
 } from '../../gen/tapline/v1/admin';
-import type { AuthorizeRequest, AuthorizeResponse, GetTerminalParametersResponse } from '../../gen/tapline/v1/authorization';
+import type {
+  AuthorizeRequest,
+  AuthorizeResponse,
+  AuthorizeStreamResponse,
+  AuthorizeStreamResult,
+  GetTerminalParametersResponse,
+} from '../../gen/tapline/v1/authorization';
 import { DeclineReason, Outcome, type TerminalParameters } from '../../gen/tapline/v1/types';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { createLogger } from '../../services/common/logger';
@@ -329,6 +335,50 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     assert.equal((await sell('pos-1', 'guest-1', 20, lena)).outcome, Outcome.OUTCOME_APPROVED, 'unlocked by the merchant');
     const cleared = (await inspector.snapshot()).split('\n').filter((line) => line.includes(':tries:cashier:pos-1/lena='));
     assert.deepEqual(cleared, [], 'a sale let through leaves no count behind');
+  });
+
+  it("counts a cashier's wrong codes on a gateway's stream too, with one count for stream and unary requests", async function () {
+    const mia = { cashierId: 'mia', code: '13579' };
+    const wrong = { cashierId: 'mia', code: '97531' };
+    await call(north.admin.setTerminalCashier.bind(north.admin), { terminalId: 'pos-1', cashierId: 'mia', code: mia.code, granted: true });
+    const gateway = await issuer.gateway(['bar-north']);
+    const frame = (cashiers: { cashierId: string; code: string }[]): Promise<AuthorizeStreamResult[]> =>
+      new Promise((resolve, reject) => {
+        const results: AuthorizeStreamResult[] = [];
+        const stream = gateway.authorizeStream();
+        stream.on('data', (response: AuthorizeStreamResponse) => results.push(...response.results));
+        stream.on('end', () => resolve(results.sort((a, b) => a.correlationId.localeCompare(b.correlationId))));
+        stream.on('error', reject);
+        stream.write({
+          items: cashiers.map((cashier, index) => ({
+            correlationId: `mia-${txn + 1}-${index}`,
+            request: { ...purchase('pos-1', ++txn, 'guest-1', 10), cashier },
+          })),
+        });
+        stream.end();
+      });
+    try {
+      // Wrong codes sent at once are all counted before any is compared: the last one locks.
+      const guesses = await frame(Array.from({ length: cashier_code_attempts_max }, () => wrong));
+      assert.deepEqual(
+        guesses.map((r) => [r.statusCode, r.statusMessage]),
+        guesses.map(() => [grpc.status.PERMISSION_DENIED, 'cashier code wrong']),
+      );
+      const [locked] = await frame([mia]);
+      assert.equal(locked?.statusCode, grpc.status.PERMISSION_DENIED, `a locked cashier on the stream: ${locked?.statusMessage}`);
+      assert.match(locked?.statusMessage ?? '', /cashier locked/);
+      await refusedWith(
+        grpc.status.PERMISSION_DENIED,
+        'locked on the stream, so unary too',
+        sell('pos-1', 'guest-1', 10, mia),
+        /cashier locked/,
+      );
+      await call(north.admin.setTerminalCashier.bind(north.admin), { terminalId: 'pos-1', cashierId: 'mia', code: '', granted: true });
+      const [sold] = await frame([mia]);
+      assert.equal(sold?.reply?.outcome, Outcome.OUTCOME_APPROVED, `unlocked by the merchant: ${sold?.statusMessage}`);
+    } finally {
+      gateway.close();
+    }
   });
 
   it('refuses every terminal method to a merchant admin of another merchant (PERMISSION_DENIED), changing nothing', async function () {
