@@ -16,6 +16,7 @@ import { StoredStateError } from '../state/codec';
 import type { DeclineReason } from './rules';
 import type { Requester, TransactionOrigin } from '../origin';
 import type { CardCryptogram } from './card-auth';
+import type { CashierCredential } from '../terminal/rules';
 
 /** The kinds of money request: the contract's transaction kinds (actors/outbox/contract.ts). */
 export type MoneyKind = TransactionKind;
@@ -57,6 +58,11 @@ export interface MoneyRequest {
    * record is gone a request finding that spent record is refused (ALREADY_EXISTS).
    */
   readonly recordSpent?: true;
+  /**
+   * The cashier selling at the terminal and the keyed hash of the code they entered: the terminal
+   * checks it before the card decides; the document records the id. Part of the fingerprint.
+   */
+  readonly cashier?: CashierCredential;
   /**
    * Who sent the request, when the boundary knows more than its terminal id (an authenticated
    * terminal or gateway; actors/origin.ts). Absent: the request's terminal. Not part of the
@@ -147,7 +153,9 @@ export function fingerprintOf(request: Omit<MoneyRequest, 'fingerprint'>): strin
   // The basket is part of the request (a retry with another basket is another request).
   const withLines = request.lines === undefined ? base : `${base}|${JSON.stringify(request.lines)}`;
   // Points to redeem are part of the request (a retry redeeming other points is another request).
-  return request.redeemPoints === undefined ? withLines : `${withLines}|r${request.redeemPoints}`;
+  const withPoints = request.redeemPoints === undefined ? withLines : `${withLines}|r${request.redeemPoints}`;
+  // The cashier is part of the request (a retry by another cashier is another request).
+  return request.cashier === undefined ? withPoints : `${withPoints}|c${request.cashier.cashierId}`;
 }
 
 /**

@@ -54,6 +54,8 @@ export interface TransactionRequestFields {
   readonly operatorId: string;
   /** The basket of a purchase, kept as sent (receipt reprint, reports). */
   readonly lines?: readonly LineItem[] | undefined;
+  /** The cashier the request named (its id is recorded; the code's hash never is). */
+  readonly cashier?: { readonly cashierId: string } | undefined;
 }
 
 /** What a transaction document needs of the answer (a TxnResult has it). */
@@ -118,6 +120,7 @@ export function transactionObject(
   if (extras !== undefined) addExtras(document, extras);
   if (request.lines !== undefined) document.lines = request.lines;
   if (result.spentMinor !== undefined) document.spent_after = result.spentMinor;
+  if (request.cashier !== undefined) document.cashier = request.cashier.cashierId;
   return document;
 }
 

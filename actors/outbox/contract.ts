@@ -216,6 +216,8 @@ export interface TransactionDocument extends TransactionExtras {
    * documents written before cycles existed have none and belong to cycle 1.
    */
   readonly cycle?: number;
+  /** The cashier who sold at the terminal (a request naming one); absent otherwise. */
+  readonly cashier?: string;
 }
 
 /** A fleet card's transaction document: every fleet field is written, lines always with pump and invoiced prices. */

@@ -103,6 +103,7 @@ export const transaction_schema = z.object({
   debt_after: money.default(0),
   // Fleet documents: absent before billing cycles existed (cycle 1; services/streamer's column default).
   cycle: cycle.optional(),
+  cashier: text.default(''),
 });
 
 /** A transaction document as the contract reads it (defaults filled in, unknown fields dropped). */

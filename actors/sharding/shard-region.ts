@@ -4,7 +4,16 @@
 // entity that does not exist goes as soon as it has answered, so unknown ids cost nothing kept.
 
 import type { Acting } from '../principal';
-import { TaplineError, asTaplineError, notFound, rejected, resourceExhausted, shardMoved, unavailable } from '../errors';
+import {
+  TaplineError,
+  asTaplineError,
+  notFound,
+  rejected,
+  resourceExhausted,
+  shardMoved,
+  unavailable,
+  type RejectedError,
+} from '../errors';
 import { decodeCardState } from '../state/card';
 import type { ActorLimits, ActorRuntime, EntityActor, EntityBehavior, IdleListener } from '../runtime/actor-runtime';
 import { CardBehavior, type CardActorContext, type CardMessage, type Reply } from '../card/actor';
@@ -14,7 +23,7 @@ import type { SettableStatus, TransitionRequest } from '../card/lifecycle';
 import type { CancelIssuanceAnswer, CancelIssuanceCommand } from '../card/issuance-cancel';
 import type { MoneyRequest, TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
-import { checkCanTransact, type TerminalCommand, type TerminalState } from '../terminal/rules';
+import { checkCanTransact, type TerminalCheck, type TerminalCommand, type TerminalState } from '../terminal/rules';
 import type { OfflineAnswer, OfflineCommand } from '../terminal/offline-messages';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
 import { isFleetMoneyRequest } from '../fleet/transaction';
@@ -300,9 +309,9 @@ export class ShardRegion {
     const published = this.terminalDirectory.get(request.terminalId);
     if (published !== undefined) {
       // The common case: the terminal's actor is active and published its durable state.
-      const check = checkCanTransact(published);
+      const check = checkCanTransact(published, request.cashier);
       if (check.ok) toCard(check.merchantId);
-      else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
+      else reply({ ok: false, error: terminalRefusal(check, request.terminalId) });
       return;
     }
     if (this.remoteTerminals !== undefined && !this.ownership.holds(shardOf('terminal', request.terminalId, this.ownership.shardCount))) {
@@ -310,9 +319,9 @@ export class ShardRegion {
       this.remoteTerminals.get(
         request.terminalId,
         (state) => {
-          const check = checkCanTransact(state);
+          const check = checkCanTransact(state, request.cashier);
           if (check.ok) toCard(check.merchantId);
-          else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
+          else reply({ ok: false, error: terminalRefusal(check, request.terminalId) });
         },
         (error) => reply({ ok: false, error }),
       );
@@ -320,9 +329,10 @@ export class ShardRegion {
     }
     const refused = this.terminals.tell(request.terminalId, {
       type: 'check',
+      cashier: request.cashier,
       then: (check) => {
         if (check.ok) toCard(check.merchantId);
-        else reply({ ok: false, error: rejected(check.code, check.message, { terminalId: request.terminalId }) });
+        else reply({ ok: false, error: terminalRefusal(check, request.terminalId) });
       },
       fail: (error) => reply({ ok: false, error }),
     });
@@ -417,6 +427,12 @@ export class ShardRegion {
   /** Sets a status through the card's transition table (actors/card/lifecycle.ts). */
   setCardStatus(cardId: string, status: SettableStatus, reason: string, acting: Acting, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'set_status', status, reason, operatorId: acting.subject }, acting, reply, stateOf);
+  }
+
+  /** A terminal's durable state, read from its actor (NOT_FOUND when unregistered). */
+  readTerminal(terminalId: string, reply: Reply<TerminalState>): void {
+    const refused = this.terminals.tell(terminalId, { type: 'read', reply });
+    if (refused) reply({ ok: false, error: refused });
   }
 
   changeTerminal(terminalId: string, command: TerminalCommand, acting: Acting, reply: Reply<TerminalAnswer>): void {
@@ -537,3 +553,8 @@ export interface TransitionAnswer {
 
 const issueAnswer = (answer: AdminAnswer): IssueAnswer => ({ state: answer.state, alreadyExisted: answer.unchanged });
 const stateOf = (answer: AdminAnswer): CardState => answer.state;
+
+/** A terminal's refusal of a money request; a refused cashier is named in it (their attempts are counted). */
+function terminalRefusal(check: Extract<TerminalCheck, { ok: false }>, terminalId: string): RejectedError {
+  return rejected(check.code, check.message, check.cashierId === undefined ? { terminalId } : { terminalId, cashierId: check.cashierId });
+}

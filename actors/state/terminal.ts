@@ -1,15 +1,20 @@
-// How a terminal is stored (tl:{s}:term:<id>): its registration and enabled flag, and, for a
-// terminal that sells offline, its offline settings, grant and what its uploads left
-// (actors/offline/grant.ts). Layout 2 adds the offline part (absent on a terminal that never sold
-// offline); layout 1, without it, reads as a terminal with no offline settings. A layout-1 reader
-// would drop the offline part, so it refuses layout 2.
+// How a terminal is stored (tl:{s}:term:<id>), at layout 3: its registration and enabled flag, its
+// serial number, versioned parameters and cashiers, and, for a terminal that sells offline, its
+// offline settings, grant and what its uploads left (actors/offline/grant.ts).
+// - Layout 1 holds the registration and enabled flag only.
+// - Layout 2 adds the offline part (absent on a terminal that never sold offline); a layout-1
+//   record reads as a terminal with no offline settings.
+// - Layout 3 adds the serial number, parameters and cashiers; a layout-2 record reads as a terminal
+//   with no serial number, empty parameters at version 1 and no cashiers: what a terminal
+//   registered before these existed has.
+// An older reader would drop what a newer layout added, so it refuses it.
 //
 // Each offline batch a terminal uploads is its own record beside the terminal
 // (tl:{s}:offline_batch:<terminal>/<n>): the digest of its bytes, the entries as judged when it was
 // accepted, and the per-entry results once its merge completed.
 
 import { z } from 'zod';
-import type { TerminalState } from '../terminal/rules';
+import { empty_terminal_parameters, type TerminalState } from '../terminal/rules';
 import type { AssessedEntry } from '../offline/batch';
 import type { EntryResult, OfflineBatchRecord } from '../offline/records';
 import { legacyLayout, stateCodec, type StateCodec } from './codec';
@@ -62,10 +67,33 @@ const terminal_offline_schema = z.object({
   ack: z.object({ versions, atMs: integer, behind: integer }).optional(),
 });
 
-export const terminal_state_schema = terminal_v1_schema.extend({ offline: terminal_offline_schema.optional() });
+const terminal_v2_schema = terminal_v1_schema.extend({ offline: terminal_offline_schema.optional() });
+
+export const terminal_parameters_schema = z.object({
+  receiptHeader: z.string(),
+  receiptFooter: z.string(),
+  communication: z.object({ host: z.string(), port: integer.nonnegative(), timeoutMs: integer.nonnegative() }),
+  offlineProfile: z.string(),
+});
+
+export const terminal_state_schema = terminal_v2_schema.extend({
+  serialNumber: z.string(),
+  parameters: terminal_parameters_schema,
+  parametersVersion: integer.nonnegative(),
+  cashiers: z.record(z.string(), z.boolean()),
+  cashierPins: z.record(z.string(), z.string()),
+});
 
 export const terminal_state_codec = stateCodec<TerminalState>('terminal', terminal_state_schema, [
   legacyLayout(terminal_v1_schema, (v1) => v1),
+  legacyLayout(terminal_v2_schema, (v2) => ({
+    ...v2,
+    serialNumber: '',
+    parameters: empty_terminal_parameters,
+    parametersVersion: 1,
+    cashiers: {},
+    cashierPins: {},
+  })),
 ]);
 export const encodeTerminalState = terminal_state_codec.encode;
 /** A terminal read back: the terminal actor's activation and the remote terminal cache's misses. */

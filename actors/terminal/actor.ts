@@ -10,7 +10,14 @@ import { EntityHost, loadSlot, stampOf, type CommitPlan, type HostContext, type 
 import type { EntityId, StoredRecord } from '../runtime/persistence';
 import { terminalEnabledChanged, terminalOffline, terminalRegistered } from '../outbox/builders';
 import { decodeOfflineBatch, decodeTerminalState, encodeOfflineBatch, encodeTerminalState } from '../state/terminal';
-import { checkCanTransact, decideTerminal, type TerminalCheck, type TerminalCommand, type TerminalState } from './rules';
+import {
+  checkCanTransact,
+  decideTerminal,
+  type CashierCredential,
+  type TerminalCheck,
+  type TerminalCommand,
+  type TerminalState,
+} from './rules';
 import { acknowledgeDenylist, configureOffline, decideGrant, sameSettings, type TerminalOffline } from '../offline/grant';
 import { batchDigest, batchSigned } from '../offline/signature';
 import { completeBatch, decideAccept, unknownCardDocument, type AcceptEnv } from '../offline/uploads';
@@ -20,7 +27,14 @@ import { versionSum } from '../offline/denylist';
 import type { OfflineAnswer, OfflineCommand } from './offline-messages';
 
 export type TerminalMessage =
-  | { readonly type: 'check'; readonly then: (check: TerminalCheck) => void; readonly fail: (error: TaplineError) => void }
+  | {
+      readonly type: 'check';
+      readonly cashier?: CashierCredential;
+      readonly then: (check: TerminalCheck) => void;
+      readonly fail: (error: TaplineError) => void;
+    }
+  /** The terminal's durable state, as an operator or the terminal itself reads it. */
+  | { readonly type: 'read'; readonly reply: Reply<TerminalState> }
   | {
       readonly type: 'change';
       readonly command: TerminalCommand;
@@ -91,7 +105,8 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
   }
 
   protected handle(message: TerminalMessage): void {
-    if (message.type === 'check') message.then(checkCanTransact(this.durable));
+    if (message.type === 'check') message.then(checkCanTransact(this.durable, message.cashier));
+    else if (message.type === 'read') this.read(message.reply);
     else if (message.type === 'change') this.change(message);
     else this.offline(message);
   }
@@ -99,6 +114,12 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
   protected failMessage(message: TerminalMessage, error: TaplineError): void {
     if (message.type === 'check') message.fail(error);
     else message.reply({ ok: false, error });
+  }
+
+  private read(reply: Reply<TerminalState>): void {
+    if (this.durable === undefined)
+      reply({ ok: false, error: rejected('not_found', 'terminal not registered', { terminalId: this.terminalId }) });
+    else reply({ ok: true, value: this.durable });
   }
 
   private async reload(): Promise<void> {
@@ -125,7 +146,9 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
       operator: message.operatorId,
       at: this.context.clock(),
     };
-    const outbox = message.command.type === 'register' ? terminalRegistered(event) : terminalEnabledChanged(event);
+    // Parameters and cashiers change no transaction fact: their audit record is their trace.
+    const type = message.command.type;
+    const outbox = type === 'register' ? terminalRegistered(event) : type === 'set_enabled' ? terminalEnabledChanged(event) : undefined;
     const submitted = this.commit(
       {
         slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],

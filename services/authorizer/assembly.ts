@@ -79,6 +79,8 @@ import { ManualCredits } from './usecases/credits';
 import { CardAuthKeys } from './usecases/card-auth';
 import { CardTokens, TokenHasher } from './usecases/card-tokens';
 import { TokenIndex } from '../../actors/card/token-index';
+import { TerminalAdmin, cashier_code_attempts_max, cashier_lock_ms } from './usecases/terminals';
+import { StoredTerminals } from './store/terminals';
 
 /** The internal door needs no entity facts (nodes are admitted whole). */
 const no_lookups: AccessLookups = { merchantOfTerminal: () => Promise.resolve(undefined) };
@@ -356,6 +358,28 @@ export function streamBudgets(config: NodeConfig, metrics: Metrics): StreamBudge
   };
 }
 
+/** Terminal management; cashier codes are counted in Redis like manager PINs, per cashier and terminal. */
+function terminalAdmin(
+  config: NodeConfig,
+  store: RedisStore,
+  region: ShardRegion,
+  pinHasher: PinHasher | undefined,
+  clock: () => number,
+  logger: Logger,
+): TerminalAdmin {
+  const counter = new RedisAttemptCounter(store, {
+    attempts_max: cashier_code_attempts_max,
+    lock_ms: cashier_lock_ms,
+    ttl_ms: attempts_kept_ms,
+  });
+  return new TerminalAdmin(region, pinHasher, new StoredTerminals(store), {
+    counter,
+    shard_count: config.TAPLINE_SHARD_COUNT,
+    clock,
+    logger,
+  });
+}
+
 /** What the gRPC handlers and the use cases behind them need. */
 export function buildServiceDeps(
   config: NodeConfig,
@@ -419,6 +443,7 @@ export function buildServiceDeps(
     credits: new ManualCredits(region),
     programCards,
     tapPours: new TapPours(committer, config.TAPLINE_SHARD_COUNT, clock),
+    terminals: terminalAdmin(config, store, region, pinHasher, clock, logger),
     balances: new StoredBalances(store),
     offline: buildOffline(config, store, domain, fanout, cluster.router, clock, metrics),
     cluster: {

@@ -48,6 +48,7 @@ import { invoicePdf, statementPdf } from './fleet-documents';
 import { cycle_max } from '../../actors/outbox/contract';
 import { breakageReport } from './breakage';
 import { tapsReport } from './taps';
+import { terminalHistoryReport, terminalStatisticsReport } from './terminal-reports';
 import { eventsRequest, eventsRouteOf } from '../events/http';
 import { id_pattern } from '../common/ids';
 import { cardIdSegment, entityId, QueryParameters, query_string_chars_max } from './params';
@@ -237,6 +238,30 @@ const routes: readonly Route[] = [
       return (context) => fleetStatementReport(context, fleet, range);
     },
     pdf: statementPdf,
+  },
+  {
+    name: 'terminal_history',
+    pattern: /^\/reports\/merchants\/([^/]*)\/terminals\/([^/]*)\/history$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['entries'],
+    plan: (query, path) => {
+      const merchant = entityId('merchantId', path[0] ?? '');
+      const terminal = entityId('terminalId', path[1] ?? '');
+      const range = query.dateRange();
+      return (context) => terminalHistoryReport(context, merchant, terminal, range);
+    },
+  },
+  {
+    name: 'terminal_statistics',
+    pattern: /^\/reports\/merchants\/([^/]*)\/terminals\/([^/]*)\/statistics$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['days', 'declines', 'cashiers'],
+    plan: (query, path) => {
+      const merchant = entityId('merchantId', path[0] ?? '');
+      const terminal = entityId('terminalId', path[1] ?? '');
+      const range = query.dateRange();
+      return (context) => terminalStatisticsReport(context, merchant, terminal, range);
+    },
   },
   {
     name: 'taps',

@@ -330,6 +330,7 @@ function transactionValues(t: ParsedTransaction, entry: OutboxEntry): Record<str
   text('driver', t.driver);
   text('vehicle', t.vehicle);
   text('fleet', t.fleet);
+  text('cashier', t.cashier);
   number('held_delta', t.held_delta);
   number('deposit_delta', t.deposit_delta);
   number('payout', t.payout);

@@ -144,6 +144,7 @@ export function fastTransaction(document: Record<string, unknown>): ParsedTransa
       liability: textOr(d['liability'], ''),
       debt_delta: moneyOr(d['debt_delta'], 0),
       debt_after: moneyOr(d['debt_after'], 0),
+      cashier: textOr(d['cashier'], ''),
       ...(cycle === undefined ? {} : { cycle: cycle as number }),
     };
   } catch (error) {

@@ -22,8 +22,8 @@
 // - Redis unchanged on every rejection: a dump of every key (DUMP, so every type and encoding
 //   counts; cluster heartbeats and leases left out) before and after each batch in which every
 //   call was rejected; a batch with accepted calls has its rejected calls run again as a batch of
-//   their own and checked the same way. A refused PIN or manager credential is the one refusal
-//   that writes (its guess is counted, durably, so guessing is bounded): it counts as accepted.
+//   their own and checked the same way. A refused PIN, manager credential or cashier is the one
+//   refusal that writes (its guess is counted, durably, so guessing is bounded): it counts as accepted.
 //
 // How: a real node process (the dev entry point: the simulated PSP and a PIN secret, so PIN and
 // PSP paths are reached) on a private Redis, its doors over mutual TLS and tokens as in
@@ -79,8 +79,9 @@ const amount_max_minor = 1_000_000_000_000n;
 const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 const fleet_card_pattern = /^[A-Za-z0-9._-]{1,64}~[A-Za-z0-9._-]{1,64}$/;
 
-/** Refusals that count a guess (a wrong PIN, a wrong manager credential): they write that count. */
-const counted_guess = /^(the current PIN is wrong|manager credential refused)$/;
+/** Refusals that count a guess (a wrong PIN, manager credential or cashier): they write that count. */
+const counted_guess =
+  /^(the current PIN is wrong|manager credential refused|cashier (unknown at this terminal|denied at this terminal|code wrong)|cashier locked after repeated wrong codes.*)$/;
 
 /**
  * How a door refuses a caller (or a request outside its scope) before any decoder or handler: most
@@ -378,6 +379,7 @@ describe(`protobuf fuzzing of every gRPC method (seed ${fuzz_seed}, ${cases_per_
         merchantId,
         location: 'fuzz',
         operatorId: 'ops',
+        serialNumber: '',
       });
     await setUp('/tapline.v1.AdminService/SetTerminalEnabled', SetTerminalEnabledRequest, {
       terminalId: 'pos-off',

@@ -33,6 +33,7 @@ import {
   type QueryRow,
   type ReportContext,
 } from '../../services/reports/reports';
+import { terminalHistoryReport, terminalStatisticsReport } from '../../services/reports/terminal-reports';
 import { rowsOf } from '../../services/streamer/rows';
 import { terminalOffline, transactionDocument } from '../../actors/outbox/builders';
 import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
@@ -332,6 +333,54 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
       assert.ok(
         (statistics.sections['top_merchants']?.rows.length ?? 0) > 0 && (statistics.sections['sales_per_hour']?.rows.length ?? 0) > 0,
       );
+    }
+  });
+  it("a terminal's history and statistics give the exact counts and sums of its transactions", async function () {
+    const day_ms = 86_400_000;
+    const times = history.transactions.map((t) => t.at);
+    const day = (ms: number): string => new Date(Math.floor(ms / day_ms) * day_ms).toISOString().slice(0, 10);
+    const whole = range(day(Math.min(...times)), day(Math.max(...times)));
+    for (const [merchant, terminal] of [
+      ['bar-0', 'pos-0'],
+      ['bar-1', 'pos-4'],
+    ] as const) {
+      const own = history.transactions.filter((t) => t.merchant === merchant && t.terminal === terminal);
+      assert.ok(own.length > 0, `the history has transactions at ${terminal}`);
+      const report = await terminalHistoryReport(context, merchant, terminal, whole);
+      assert.equal(report.sections['entries']?.rows.length, own.length, `${terminal}: every transaction once`);
+      const sale = (t: (typeof own)[number]): boolean => (t.kind === 'purchase' || t.kind === 'completion') && t.outcome === 'approved';
+      const days = new Map<string, { day: string; currency: string; sales: number; sales_minor: number; declines: number }>();
+      const declines = new Map<string, number>();
+      const cashiers = new Map<string, { cashier: string; currency: string; sales: number; sales_minor: number }>();
+      for (const t of own) {
+        const key = `${day(t.at)}|${t.currency}`;
+        const row = days.get(key) ?? { day: day(t.at), currency: t.currency, sales: 0, sales_minor: 0, declines: 0 };
+        if (sale(t)) {
+          row.sales += 1;
+          row.sales_minor += t.amount;
+          const by = cashiers.get(t.currency) ?? { cashier: '', currency: t.currency, sales: 0, sales_minor: 0 };
+          by.sales += 1;
+          by.sales_minor += t.amount;
+          cashiers.set(t.currency, by);
+        }
+        if (t.outcome === 'declined') {
+          row.declines += 1;
+          declines.set(t.reason, (declines.get(t.reason) ?? 0) + 1);
+        }
+        days.set(key, row);
+      }
+      const sorted = <T>(map: Map<string, T>): T[] => [...map.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
+      const statistics = await terminalStatisticsReport(context, merchant, terminal, whole);
+      assert.deepEqual(statistics.sections['days']?.rows, sorted(days), `${terminal}: sales per day`);
+      assert.deepEqual(
+        statistics.sections['declines']?.rows,
+        sorted(declines).map((count, index) => ({ reason: [...declines.keys()].sort()[index], declines: count })),
+        `${terminal}: declines by reason`,
+      );
+      assert.deepEqual(statistics.sections['cashiers']?.rows, sorted(cashiers), `${terminal}: sales per cashier`);
+      // Another merchant's terminal id reads nothing (the merchant filters every query).
+      const foreign = await terminalHistoryReport(context, 'bar-2', terminal, whole);
+      assert.equal(foreign.sections['entries']?.rows.length, 0);
     }
   });
 

@@ -70,7 +70,13 @@ describe('AuthorizeStream back-pressure: a client that never reads (real node pr
     node = await startNodeProcess(redis.url, { TAPLINE_LOG_LEVEL: 'warn' });
     doors = await rawDoors(node, { identity: { terminal: 'pos-1' } });
     const admin = doors.forService('tapline.v1.AdminService');
-    const register = RegisterTerminalRequest.encode({ terminalId: 'pos-1', merchantId: 'm-1', location: '', operatorId: 'ops' });
+    const register = RegisterTerminalRequest.encode({
+      terminalId: 'pos-1',
+      merchantId: 'm-1',
+      location: '',
+      operatorId: 'ops',
+      serialNumber: '',
+    });
     assert.equal((await admin.unary('/tapline.v1.AdminService/RegisterTerminal', Buffer.from(register.finish()))).code, grpc.status.OK);
     const issue = IssueCardRequest.encode({
       cardId: 'card-1',

@@ -302,6 +302,10 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       names_terminal: true,
     },
     [AuthorizationServiceService.getBalance.path]: { build: () => ({ cardId: 'c-auth' }), names_terminal: false },
+    [AuthorizationServiceService.getTerminalParameters.path]: {
+      build: () => ({ terminalId: 't-home', knownVersion: 0n }),
+      names_terminal: true,
+    },
     [AuthorizationServiceService.reverse.path]: {
       build: () =>
         message(AuthorizationServiceService.reverse.path, {
@@ -465,6 +469,20 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     },
     [AdminServiceService.setTerminalEnabled.path]: { build: () => ({ terminalId: 't-home', enabled: true }), merchant: 'm-home' },
     [AdminServiceService.listBalances.path]: { build: () => ({ pageSize: 10 }) },
+    [AdminServiceService.updateTerminalParameters.path]: {
+      build: () => ({
+        terminalId: 't-home',
+        parameters: { receiptHeader: `Home ${++issued}`, receiptFooter: '', offlineProfile: '' },
+        expectedVersion: 0n,
+      }),
+      merchant: 'm-home',
+    },
+    [AdminServiceService.getTerminal.path]: { build: () => ({ terminalId: 't-home' }), merchant: 'm-home' },
+    [AdminServiceService.searchTerminals.path]: { build: () => ({ merchantId: 'm-home', pageSize: 10 }), merchant: 'm-home' },
+    [AdminServiceService.setTerminalCashier.path]: {
+      build: () => ({ terminalId: 't-home', cashierId: `cashier-${++issued}`, code: '1234', granted: true }),
+      merchant: 'm-home',
+    },
     [CardServiceService.defineProgram.path]: { build: () => ({ programId: 'p-2', config: programConfig() }) },
     [CardServiceService.getProgram.path]: { build: () => ({ programId: 'p-1' }) },
     [CardServiceService.issueCard.path]: { build: () => ({ cardId: `cs-${++issued}`, params }) },
@@ -816,6 +834,20 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     },
     { name: 'settlement.merchant.get', method: 'GET', path: '/settlement/merchants/m-home', merchant: 'm-home', allowed: 200 },
     { name: 'merchant_fees', method: 'GET', path: `/reports/merchants/m-home/fees?${range}`, merchant: 'm-home', allowed: 200 },
+    {
+      name: 'terminal_history',
+      method: 'GET',
+      path: `/reports/merchants/m-home/terminals/t-home/history?${range}`,
+      merchant: 'm-home',
+      allowed: 200,
+    },
+    {
+      name: 'terminal_statistics',
+      method: 'GET',
+      path: `/reports/merchants/m-home/terminals/t-home/statistics?${range}`,
+      merchant: 'm-home',
+      allowed: 200,
+    },
     { name: 'settlement.payee.approve', method: 'POST', path: '/settlement/merchants/m-home/payee/approve', body: {}, allowed: 200 },
     {
       name: 'settlement.batches.compute',

@@ -99,7 +99,13 @@ describe('a scan of 1,000,000 unknown card ids (real node process, real Redis)',
       }),
     });
     doors = await rawDoors(node, { identity: { terminal: 'pos-1' } });
-    const register = RegisterTerminalRequest.encode({ terminalId: 'pos-1', merchantId: 'm-1', location: '', operatorId: 'ops' });
+    const register = RegisterTerminalRequest.encode({
+      terminalId: 'pos-1',
+      merchantId: 'm-1',
+      location: '',
+      operatorId: 'ops',
+      serialNumber: '',
+    });
     const answer = await doors
       .forService('tapline.v1.AdminService')
       .unary('/tapline.v1.AdminService/RegisterTerminal', Buffer.from(register.finish()));

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { configureOffline, type OfflineGrant, type TerminalOffline } from '../../actors/offline/grant';
-import type { TerminalState } from '../../actors/terminal/rules';
+import { empty_terminal_parameters, type TerminalState } from '../../actors/terminal/rules';
 import { DenylistAges } from '../../services/authorizer/usecases/denylist-ages';
 
 const hour_ms = 3_600_000;
@@ -34,7 +34,18 @@ function terminal(id: string, offline: Partial<TerminalOffline> | undefined, ena
     countMax: 10,
     offlineMaxMs: hour_ms,
   });
-  return { terminalId: id, merchantId: 'm', location: '', enabled, ...(offline === undefined ? {} : { offline: { ...base, ...offline } }) };
+  return {
+    terminalId: id,
+    merchantId: 'm',
+    location: '',
+    enabled,
+    serialNumber: '',
+    parameters: empty_terminal_parameters,
+    parametersVersion: 1,
+    cashiers: {},
+    cashierPins: {},
+    ...(offline === undefined ? {} : { offline: { ...base, ...offline } }),
+  };
 }
 
 describe('denylist ages per terminal (the staleness metric)', () => {

@@ -21,7 +21,7 @@ import type { FleetCardState } from '../../actors/fleet/rules';
 import { replacementState } from '../../actors/card/closing';
 import type { IssuanceRecord } from '../../actors/card/issuance';
 import { default_program_config, programAuditDetail, type ProgramConfig } from '../../actors/program/config';
-import type { TerminalState } from '../../actors/terminal/rules';
+import { empty_terminal_parameters, type TerminalState } from '../../actors/terminal/rules';
 import {
   document_types,
   operator_actions,
@@ -359,6 +359,21 @@ const transactions: { readonly [K in TransactionKind]: readonly Golden[] } = {
     txn('declined purchase', request('purchase'), result('purchase', declined)),
     txn('purchase with a basket', request('purchase', { lines: basket, amountMinor: 1_250 }), result('purchase', { amountMinor: 1_250 })),
     txn('purchase of a card issued through CardService (spent so far)', request('purchase'), result('purchase', { spentMinor: 950 })),
+    // The cashier is new with the contract: its golden is the plain purchase plus the cashier's id
+    // (never the code's hash), as the last field.
+    {
+      name: 'purchase sold by a cashier at the terminal',
+      now: transactionDocument(
+        request('purchase', { cashier: { cashierId: 'anna', pinHash: 'f'.repeat(64) } }),
+        context,
+        result('purchase'),
+        'fp',
+      ),
+      before: JSON.stringify({
+        ...(JSON.parse(legacyTransaction(request('purchase'), context, result('purchase'), 'fp')) as object),
+        cashier: 'anna',
+      }),
+    },
     txn(
       'purchase under program rules: figures, basket and spent so far',
       request('purchase', { lines: basket, amountMinor: 1_250, redeemPoints: 100 }),
@@ -791,7 +806,17 @@ const audits: { readonly [A in OperatorAction]: readonly Golden[] } = {
 };
 
 const frozen_named: CardState = { ...profiled_card, status: 'frozen' };
-const terminal: TerminalState = { terminalId: 'pos-1', merchantId: 'bar-1', location: 'north stage', enabled: true };
+const terminal: TerminalState = {
+  terminalId: 'pos-1',
+  merchantId: 'bar-1',
+  location: 'north stage',
+  enabled: true,
+  serialNumber: '',
+  parameters: empty_terminal_parameters,
+  parametersVersion: 1,
+  cashiers: {},
+  cashierPins: {},
+};
 
 const support_acting = { subject: 'alice@example.com', role: 'support', scope: '*', action: 'tapline.v1.CardService/ChangeCardState' };
 
@@ -832,7 +857,7 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
         approver: '',
         subject: 'terminal:pos-1',
         before: '{"terminal:pos-1":{}}',
-        after: JSON.stringify({ 'terminal:pos-1': terminal }),
+        after: JSON.stringify({ 'terminal:pos-1': { ...terminal, cashierPins: '[redacted]' } }),
         at,
       }),
     },

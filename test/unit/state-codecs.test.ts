@@ -24,7 +24,7 @@ import type { IssuanceRecord } from '../../actors/card/issuance';
 import type { FleetAccountState, FleetCardState, VehicleState } from '../../actors/fleet/rules';
 import { default_program_config, type ProgramConfig } from '../../actors/program/config';
 import type { ReviewQueue } from '../../actors/rules/review-queue';
-import type { TerminalState } from '../../actors/terminal/rules';
+import { empty_terminal_parameters, type TerminalState } from '../../actors/terminal/rules';
 import { legacyLayout, stateCodec, StoredStateError, version_key, type StateCodec } from '../../actors/state/codec';
 import {
   card_holder_codec,
@@ -216,6 +216,16 @@ const full_terminal: Complete<TerminalState> = {
   merchantId: 'bar-1',
   location: 'north stage',
   enabled: false,
+  serialNumber: 'SN-4711-A',
+  parameters: {
+    receiptHeader: 'Bar North\nThank you',
+    receiptFooter: 'VAT 21%',
+    communication: { host: 'pay.example.org', port: 8443, timeoutMs: 4_000 },
+    offlineProfile: 'festival-basic',
+  },
+  parametersVersion: 3,
+  cashiers: { 'c-1': true, 'c-2': false },
+  cashierPins: { 'c-1': 'a'.repeat(64), 'c-2': 'b'.repeat(64) },
   offline: {
     publicKey: 'A'.repeat(43) + '=',
     programs: ['fest-26'],
@@ -327,7 +337,17 @@ const cases: readonly Case<unknown>[] = [
   codecCase<RefundLedger>(refund_ledger_codec, { refundedMinor: 300, reversed: true }, { refundedMinor: 0, reversed: false }),
   codecCase<SpentKey>(spent_key_codec, { transaction: 'n1-7', outcome: 'approved', at }, { transaction: '', outcome: 'declined', at: 0 }),
   codecCase<TokenRecord>(token_record_codec, { cards: [{ program: 'fest-26', currency: 'EUR', card: 'c-full' }] }, { cards: [] }),
-  codecCase<TerminalState>(terminal_state_codec, full_terminal, { terminalId: 'pos-2', merchantId: '', location: '', enabled: true }),
+  codecCase<TerminalState>(terminal_state_codec, full_terminal, {
+    terminalId: 'pos-2',
+    merchantId: '',
+    location: '',
+    enabled: true,
+    serialNumber: '',
+    parameters: empty_terminal_parameters,
+    parametersVersion: 0,
+    cashiers: {},
+    cashierPins: {},
+  }),
   codecCase<OfflineBatchRecord>(offline_batch_record_codec, full_offline_batch, { digest: '', acceptedAtMs: 0, entries: [] }),
   codecCase<FleetAccountState>(fleet_account_codec, full_fleet_account, {
     ...full_fleet_account,
@@ -540,6 +560,55 @@ describe('stored state codecs', () => {
         legacyLayout(z.object({}), () => ({ pinRequired: 'no' })),
       ]);
       assertStoredStateError(() => broken.decode('{}'), 'program', /upgrade from layout 1: pinRequired/);
+    });
+  });
+
+  describe('terminal: layout 1 and layout 2 (offline) upgrade to layout 3 (serial number, parameters, cashiers)', () => {
+    const registered = { terminalId: 'pos-7', merchantId: 'bar-1', location: 'Hall A', enabled: false };
+    const added_in_layout_3 = {
+      serialNumber: '',
+      parameters: empty_terminal_parameters,
+      parametersVersion: 1,
+      cashiers: {},
+      cashierPins: {},
+    };
+
+    it('reads a layout-1 terminal as one with no offline settings, no serial, empty parameters at version 1 and no cashiers', () => {
+      assert.deepStrictEqual(terminal_state_codec.decode(JSON.stringify(registered)), { ...registered, ...added_in_layout_3 });
+    });
+
+    it('reads a layout-2 terminal with its offline settings kept, and no serial, empty parameters at version 1 and no cashiers', () => {
+      const layout_2 = { ...registered, offline: full_terminal.offline };
+      const decoded = terminal_state_codec.decode(`{"v":2,${JSON.stringify(layout_2).slice(1)}`);
+      assert.deepStrictEqual(decoded, { ...layout_2, ...added_in_layout_3 });
+      assert.ok(terminal_state_codec.encode(decoded).startsWith('{"v":3,'), 'written back at layout 3');
+    });
+
+    it('reads a layout-2 terminal that never sold offline', () => {
+      const decoded = terminal_state_codec.decode(`{"v":2,${JSON.stringify(registered).slice(1)}`);
+      assert.deepStrictEqual(decoded, { ...registered, ...added_in_layout_3 });
+    });
+
+    it('writes layout 3 and reads it back whole', () => {
+      assert.ok(terminal_state_codec.encode(full_terminal).startsWith('{"v":3,'));
+      assert.deepStrictEqual(terminal_state_codec.decode(terminal_state_codec.encode(full_terminal)), full_terminal);
+    });
+
+    it('refuses a layout-1 record missing its enabled flag (the upgrade never guesses)', () => {
+      assertStoredStateError(
+        () => terminal_state_codec.decode(JSON.stringify({ terminalId: 'pos-7', merchantId: 'bar-1', location: '' })),
+        'terminal',
+        /layout 1: enabled/,
+      );
+    });
+
+    it('refuses a layout-3 record without its parameters', () => {
+      const without_parameters = without(full_terminal, ['parameters']);
+      assertStoredStateError(
+        () => terminal_state_codec.decode(`{"v":3,${JSON.stringify(without_parameters).slice(1)}`),
+        'terminal',
+        /layout 3: parameters/,
+      );
     });
   });
 

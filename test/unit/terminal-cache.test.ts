@@ -8,10 +8,20 @@
 import assert from 'node:assert/strict';
 import { TaplineError } from '../../actors/errors';
 import { TerminalCache } from '../../actors/sharding/terminal-cache';
-import type { TerminalState } from '../../actors/terminal/rules';
+import { empty_terminal_parameters, type TerminalState } from '../../actors/terminal/rules';
 
 function terminal(enabled: boolean): TerminalState {
-  return { terminalId: 't1', merchantId: 'm1', location: '', enabled };
+  return {
+    terminalId: 't1',
+    merchantId: 'm1',
+    location: '',
+    enabled,
+    serialNumber: '',
+    parameters: empty_terminal_parameters,
+    parametersVersion: 1,
+    cashiers: {},
+    cashierPins: {},
+  };
 }
 
 function harness(staleness_ms = 1_000, entries_max = 100) {

@@ -8,13 +8,30 @@ import assert from 'node:assert/strict';
 import {
   checkCanTransact,
   decideTerminal,
+  empty_terminal_parameters,
+  terminal_cashiers_max,
   type TerminalCommand,
   type TerminalDecision,
   type TerminalState,
 } from '../../actors/terminal/rules';
 
 function terminal(overrides: Partial<TerminalState> = {}): TerminalState {
-  return Object.freeze({ terminalId: 'till-1', merchantId: 'bar-north', location: 'Hall A', enabled: true, ...overrides });
+  return Object.freeze({ ...registered('till-1', 'bar-north', 'Hall A'), ...overrides });
+}
+
+/** A terminal as registration makes it: no serial number, empty parameters at version 1, no cashiers. */
+function registered(terminalId: string, merchantId: string, location: string): TerminalState {
+  return {
+    terminalId,
+    merchantId,
+    location,
+    enabled: true,
+    serialNumber: '',
+    parameters: empty_terminal_parameters,
+    parametersVersion: 1,
+    cashiers: {},
+    cashierPins: {},
+  };
 }
 
 describe('terminal rules: checkCanTransact', () => {
@@ -71,8 +88,8 @@ describe('terminal rules: decideTerminal', () => {
   // Every (state, command) pair and the decision it must get.
   const table: Readonly<Record<string, Readonly<Record<string, TerminalDecision>>>> = {
     none: {
-      register_same: { kind: 'changed', state: { terminalId: 'till-1', merchantId: 'bar-north', location: 'Hall B', enabled: true } },
-      register_other: { kind: 'changed', state: { terminalId: 'till-1', merchantId: 'bar-south', location: 'Hall A', enabled: true } },
+      register_same: { kind: 'changed', state: registered('till-1', 'bar-north', 'Hall B') },
+      register_other: { kind: 'changed', state: registered('till-1', 'bar-south', 'Hall A') },
       enable: not_found,
       disable: not_found,
     },
@@ -116,5 +133,102 @@ describe('terminal rules: decideTerminal', () => {
     assert.equal(checkCanTransact(disabled).ok, false);
     const enabled = (decideTerminal(disabled, enable) as Extract<TerminalDecision, { kind: 'changed' }>).state;
     assert.deepEqual(checkCanTransact(enabled), { ok: true, merchantId: 'bar-north' });
+  });
+});
+
+describe('terminal rules: parameters and cashiers', () => {
+  const parameters = {
+    receiptHeader: 'Bar North',
+    receiptFooter: 'Thank you',
+    communication: { host: 'pay.example.org', port: 8443, timeoutMs: 4_000 },
+    offlineProfile: 'basic',
+  };
+  const hash_a = 'a'.repeat(64);
+  const hash_b = 'b'.repeat(64);
+
+  function changed(decision: TerminalDecision): TerminalState {
+    assert.equal(decision.kind, 'changed', JSON.stringify(decision));
+    return decision.state;
+  }
+
+  it('a parameters change increments the version; the same parameters again change nothing', () => {
+    const after = changed(decideTerminal(terminal(), { type: 'set_parameters', parameters, expectedVersion: 0 }));
+    assert.equal(after.parametersVersion, 2);
+    assert.deepEqual(after.parameters, parameters);
+    assert.deepEqual(decideTerminal(after, { type: 'set_parameters', parameters, expectedVersion: 0 }), { kind: 'unchanged' });
+  });
+
+  it('a parameters change based on another version is refused as failed_precondition', () => {
+    assert.deepEqual(decideTerminal(terminal(), { type: 'set_parameters', parameters, expectedVersion: 7 }), {
+      kind: 'rejected',
+      code: 'failed_precondition',
+      message: 'parameters are at version 1',
+    });
+  });
+
+  it('registering again with another serial number is already_exists', () => {
+    const first = changed(
+      decideTerminal(undefined, { type: 'register', terminalId: 't', merchantId: 'm', location: '', serialNumber: 'SN-1', parameters }),
+    );
+    assert.equal(first.serialNumber, 'SN-1');
+    assert.equal(first.parametersVersion, 1);
+    assert.equal(
+      decideTerminal(first, { type: 'register', terminalId: 't', merchantId: 'm', location: '', serialNumber: 'SN-2' }).kind,
+      'rejected',
+    );
+    assert.deepEqual(decideTerminal(first, { type: 'register', terminalId: 't', merchantId: 'm', location: '', serialNumber: 'SN-1' }), {
+      kind: 'unchanged',
+    });
+  });
+
+  it('a granted cashier with the right code transacts; wrong code, denied and unknown cashiers are refused precisely, naming the cashier', () => {
+    const granted = changed(decideTerminal(terminal(), { type: 'set_cashier', cashierId: 'anna', granted: true, pinHash: hash_a }));
+    assert.deepEqual(checkCanTransact(granted, { cashierId: 'anna', pinHash: hash_a }), { ok: true, merchantId: 'bar-north' });
+    assert.deepEqual(checkCanTransact(granted, { cashierId: 'anna', pinHash: hash_b }), {
+      ok: false,
+      code: 'permission_denied',
+      message: 'cashier code wrong',
+      cashierId: 'anna',
+    });
+    assert.deepEqual(checkCanTransact(granted, { cashierId: 'bob', pinHash: hash_a }), {
+      ok: false,
+      code: 'permission_denied',
+      message: 'cashier unknown at this terminal',
+      cashierId: 'bob',
+    });
+    assert.deepEqual(checkCanTransact(granted, { cashierId: 'toString', pinHash: hash_a }).ok, false);
+    const denied = changed(decideTerminal(granted, { type: 'set_cashier', cashierId: 'anna', granted: false }));
+    assert.equal(denied.cashierPins['anna'], hash_a, 'denying keeps the code for a later grant');
+    assert.deepEqual(checkCanTransact(denied, { cashierId: 'anna', pinHash: hash_a }), {
+      ok: false,
+      code: 'permission_denied',
+      message: 'cashier denied at this terminal',
+      cashierId: 'anna',
+    });
+    const again = changed(decideTerminal(denied, { type: 'set_cashier', cashierId: 'anna', granted: true }));
+    assert.equal(checkCanTransact(again, { cashierId: 'anna', pinHash: hash_a }).ok, true);
+    assert.deepEqual(decideTerminal(again, { type: 'set_cashier', cashierId: 'anna', granted: true }), { kind: 'unchanged' });
+  });
+
+  it('refuses a new cashier without a code, denying an unknown cashier, and more cashiers than a terminal keeps', () => {
+    assert.equal(decideTerminal(terminal(), { type: 'set_cashier', cashierId: 'x', granted: true }).kind, 'rejected');
+    assert.equal(decideTerminal(terminal(), { type: 'set_cashier', cashierId: 'x', granted: false }).kind, 'rejected');
+    const cashiers: Record<string, boolean> = {};
+    for (let i = 0; i < terminal_cashiers_max; i++) cashiers[`c${i}`] = true;
+    const full = terminal({ cashiers });
+    assert.deepEqual(decideTerminal(full, { type: 'set_cashier', cashierId: 'one-more', granted: true, pinHash: hash_a }), {
+      kind: 'rejected',
+      code: 'failed_precondition',
+      message: `a terminal keeps at most ${terminal_cashiers_max} cashiers`,
+    });
+  });
+
+  it('a disabled terminal is refused before its cashier is looked at', () => {
+    const granted = changed(decideTerminal(terminal(), { type: 'set_cashier', cashierId: 'anna', granted: true, pinHash: hash_a }));
+    assert.equal(checkCanTransact({ ...granted, enabled: false }, { cashierId: 'anna', pinHash: hash_a }).ok, false);
+    assert.equal(
+      (checkCanTransact({ ...granted, enabled: false }, { cashierId: 'anna', pinHash: hash_a }) as { message: string }).message,
+      'terminal disabled',
+    );
   });
 });

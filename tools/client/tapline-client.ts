@@ -132,7 +132,12 @@ export class TaplineClient {
   registerTerminal(terminalId: string, merchantId: string, deadlineMs?: number): Promise<RegisterTerminalResponse> {
     return invoke(
       (options, cb) =>
-        this.admin.registerTerminal({ terminalId, merchantId, location: 'test', operatorId: '' }, new grpc.Metadata(), options, cb),
+        this.admin.registerTerminal(
+          { terminalId, merchantId, location: 'test', operatorId: '', serialNumber: '', parameters: undefined },
+          new grpc.Metadata(),
+          options,
+          cb,
+        ),
       deadlineMs,
     );
   }

@@ -18,11 +18,19 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { CardStatus, Money } from "./types";
+import { CardStatus, Money, TerminalParameters } from "./types";
 
 export const protobufPackage = "tapline.v1";
 
 export const protobufFileName = "tapline/v1/admin.proto";
+
+export enum TerminalStatusFilter {
+  /** TERMINAL_STATUS_FILTER_UNSPECIFIED - Any status. */
+  TERMINAL_STATUS_FILTER_UNSPECIFIED = 0,
+  TERMINAL_STATUS_FILTER_ENABLED = 1,
+  TERMINAL_STATUS_FILTER_DISABLED = 2,
+  UNRECOGNIZED = -1,
+}
 
 export interface IssueCardRequest {
   cardId: string;
@@ -66,6 +74,13 @@ export interface RegisterTerminalRequest {
   merchantId: string;
   location: string;
   operatorId: string;
+  /**
+   * The manufacturer's serial number (at most 64 of A-Z a-z 0-9 . _ -; "" = not recorded). A
+   * terminal registered again with another serial number is ALREADY_EXISTS.
+   */
+  serialNumber: string;
+  /** The terminal's first parameters (version 1); absent = empty. */
+  parameters?: TerminalParameters | undefined;
 }
 
 export interface RegisterTerminalResponse {
@@ -73,6 +88,7 @@ export interface RegisterTerminalResponse {
   merchantId: string;
   enabled: boolean;
   alreadyExisted: boolean;
+  parametersVersion: bigint;
 }
 
 export interface SetTerminalEnabledRequest {
@@ -131,6 +147,77 @@ export interface StoredFleetAccountBalance {
   /** At most zero: minus what the fleet owes. Absent when unreadable. */
   balance?: Money | undefined;
   unreadable: boolean;
+}
+
+export interface UpdateTerminalParametersRequest {
+  terminalId: string;
+  parameters?:
+    | TerminalParameters
+    | undefined;
+  /** 0: whatever the current version is. */
+  expectedVersion: bigint;
+}
+
+export interface UpdateTerminalParametersResponse {
+  terminal?: TerminalRecord | undefined;
+}
+
+export interface GetTerminalRequest {
+  terminalId: string;
+}
+
+export interface GetTerminalResponse {
+  terminal?: TerminalRecord | undefined;
+}
+
+export interface TerminalRecord {
+  terminalId: string;
+  merchantId: string;
+  location: string;
+  serialNumber: string;
+  enabled: boolean;
+  parameters?: TerminalParameters | undefined;
+  parametersVersion: bigint;
+  cashiers: TerminalCashier[];
+}
+
+export interface TerminalCashier {
+  cashierId: string;
+  granted: boolean;
+}
+
+export interface SearchTerminalsRequest {
+  /** Filters; empty = any. A merchant admin must name one of its merchants. */
+  merchantId: string;
+  status: TerminalStatusFilter;
+  /** Exact serial number. */
+  serialNumber: string;
+  /** Case-insensitive part of the location (at most 64 characters). */
+  locationContains: string;
+  /** At most 200; 0 means 200. */
+  pageSize: number;
+  /** Empty for the first page; then next_page_token, unchanged. */
+  pageToken: string;
+}
+
+export interface SearchTerminalsResponse {
+  terminals: TerminalRecord[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+export interface SetTerminalCashierRequest {
+  terminalId: string;
+  cashierId: string;
+  /** 4 to 12 digits; required for a new cashier, optional otherwise. */
+  code: string;
+  granted: boolean;
+}
+
+export interface SetTerminalCashierResponse {
+  terminalId: string;
+  cashierId: string;
+  granted: boolean;
 }
 
 function createBaseIssueCardRequest(): IssueCardRequest {
@@ -490,7 +577,7 @@ export const SetCardStatusResponse: MessageFns<SetCardStatusResponse> = {
 };
 
 function createBaseRegisterTerminalRequest(): RegisterTerminalRequest {
-  return { terminalId: "", merchantId: "", location: "", operatorId: "" };
+  return { terminalId: "", merchantId: "", location: "", operatorId: "", serialNumber: "", parameters: undefined };
 }
 
 export const RegisterTerminalRequest: MessageFns<RegisterTerminalRequest> = {
@@ -506,6 +593,12 @@ export const RegisterTerminalRequest: MessageFns<RegisterTerminalRequest> = {
     }
     if (message.operatorId !== "") {
       writer.uint32(34).string(message.operatorId);
+    }
+    if (message.serialNumber !== "") {
+      writer.uint32(42).string(message.serialNumber);
+    }
+    if (message.parameters !== undefined) {
+      TerminalParameters.encode(message.parameters, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -555,6 +648,22 @@ export const RegisterTerminalRequest: MessageFns<RegisterTerminalRequest> = {
             message.operatorId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.serialNumber = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.parameters = TerminalParameters.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -576,12 +685,16 @@ export const RegisterTerminalRequest: MessageFns<RegisterTerminalRequest> = {
     message.merchantId = object.merchantId ?? "";
     message.location = object.location ?? "";
     message.operatorId = object.operatorId ?? "";
+    message.serialNumber = object.serialNumber ?? "";
+    message.parameters = (object.parameters !== undefined && object.parameters !== null)
+      ? TerminalParameters.fromPartial(object.parameters)
+      : undefined;
     return message;
   },
 };
 
 function createBaseRegisterTerminalResponse(): RegisterTerminalResponse {
-  return { terminalId: "", merchantId: "", enabled: false, alreadyExisted: false };
+  return { terminalId: "", merchantId: "", enabled: false, alreadyExisted: false, parametersVersion: 0n };
 }
 
 export const RegisterTerminalResponse: MessageFns<RegisterTerminalResponse> = {
@@ -597,6 +710,12 @@ export const RegisterTerminalResponse: MessageFns<RegisterTerminalResponse> = {
     }
     if (message.alreadyExisted !== false) {
       writer.uint32(32).bool(message.alreadyExisted);
+    }
+    if (message.parametersVersion !== 0n) {
+      if (BigInt.asUintN(64, message.parametersVersion) !== message.parametersVersion) {
+        throw new globalThis.Error("value provided for field message.parametersVersion of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.parametersVersion);
     }
     return writer;
   },
@@ -646,6 +765,14 @@ export const RegisterTerminalResponse: MessageFns<RegisterTerminalResponse> = {
             message.alreadyExisted = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.parametersVersion = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -667,6 +794,9 @@ export const RegisterTerminalResponse: MessageFns<RegisterTerminalResponse> = {
     message.merchantId = object.merchantId ?? "";
     message.enabled = object.enabled ?? false;
     message.alreadyExisted = object.alreadyExisted ?? false;
+    message.parametersVersion = (object.parametersVersion !== undefined && object.parametersVersion !== null)
+      ? BigInt(object.parametersVersion)
+      : 0n;
     return message;
   },
 };
@@ -1149,6 +1279,835 @@ export const StoredFleetAccountBalance: MessageFns<StoredFleetAccountBalance> = 
   },
 };
 
+function createBaseUpdateTerminalParametersRequest(): UpdateTerminalParametersRequest {
+  return { terminalId: "", parameters: undefined, expectedVersion: 0n };
+}
+
+export const UpdateTerminalParametersRequest: MessageFns<UpdateTerminalParametersRequest> = {
+  encode(message: UpdateTerminalParametersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.parameters !== undefined) {
+      TerminalParameters.encode(message.parameters, writer.uint32(18).fork()).join();
+    }
+    if (message.expectedVersion !== 0n) {
+      if (BigInt.asUintN(64, message.expectedVersion) !== message.expectedVersion) {
+        throw new globalThis.Error("value provided for field message.expectedVersion of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.expectedVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTerminalParametersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTerminalParametersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.parameters = TerminalParameters.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.expectedVersion = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<UpdateTerminalParametersRequest>): UpdateTerminalParametersRequest {
+    return UpdateTerminalParametersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateTerminalParametersRequest>): UpdateTerminalParametersRequest {
+    const message = createBaseUpdateTerminalParametersRequest();
+    message.terminalId = object.terminalId ?? "";
+    message.parameters = (object.parameters !== undefined && object.parameters !== null)
+      ? TerminalParameters.fromPartial(object.parameters)
+      : undefined;
+    message.expectedVersion = (object.expectedVersion !== undefined && object.expectedVersion !== null)
+      ? BigInt(object.expectedVersion)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseUpdateTerminalParametersResponse(): UpdateTerminalParametersResponse {
+  return { terminal: undefined };
+}
+
+export const UpdateTerminalParametersResponse: MessageFns<UpdateTerminalParametersResponse> = {
+  encode(message: UpdateTerminalParametersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminal !== undefined) {
+      TerminalRecord.encode(message.terminal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTerminalParametersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTerminalParametersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminal = TerminalRecord.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<UpdateTerminalParametersResponse>): UpdateTerminalParametersResponse {
+    return UpdateTerminalParametersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateTerminalParametersResponse>): UpdateTerminalParametersResponse {
+    const message = createBaseUpdateTerminalParametersResponse();
+    message.terminal = (object.terminal !== undefined && object.terminal !== null)
+      ? TerminalRecord.fromPartial(object.terminal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetTerminalRequest(): GetTerminalRequest {
+  return { terminalId: "" };
+}
+
+export const GetTerminalRequest: MessageFns<GetTerminalRequest> = {
+  encode(message: GetTerminalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTerminalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTerminalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetTerminalRequest>): GetTerminalRequest {
+    return GetTerminalRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTerminalRequest>): GetTerminalRequest {
+    const message = createBaseGetTerminalRequest();
+    message.terminalId = object.terminalId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTerminalResponse(): GetTerminalResponse {
+  return { terminal: undefined };
+}
+
+export const GetTerminalResponse: MessageFns<GetTerminalResponse> = {
+  encode(message: GetTerminalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminal !== undefined) {
+      TerminalRecord.encode(message.terminal, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTerminalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTerminalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminal = TerminalRecord.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetTerminalResponse>): GetTerminalResponse {
+    return GetTerminalResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTerminalResponse>): GetTerminalResponse {
+    const message = createBaseGetTerminalResponse();
+    message.terminal = (object.terminal !== undefined && object.terminal !== null)
+      ? TerminalRecord.fromPartial(object.terminal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTerminalRecord(): TerminalRecord {
+  return {
+    terminalId: "",
+    merchantId: "",
+    location: "",
+    serialNumber: "",
+    enabled: false,
+    parameters: undefined,
+    parametersVersion: 0n,
+    cashiers: [],
+  };
+}
+
+export const TerminalRecord: MessageFns<TerminalRecord> = {
+  encode(message: TerminalRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.merchantId !== "") {
+      writer.uint32(18).string(message.merchantId);
+    }
+    if (message.location !== "") {
+      writer.uint32(26).string(message.location);
+    }
+    if (message.serialNumber !== "") {
+      writer.uint32(34).string(message.serialNumber);
+    }
+    if (message.enabled !== false) {
+      writer.uint32(40).bool(message.enabled);
+    }
+    if (message.parameters !== undefined) {
+      TerminalParameters.encode(message.parameters, writer.uint32(50).fork()).join();
+    }
+    if (message.parametersVersion !== 0n) {
+      if (BigInt.asUintN(64, message.parametersVersion) !== message.parametersVersion) {
+        throw new globalThis.Error("value provided for field message.parametersVersion of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.parametersVersion);
+    }
+    for (const v of message.cashiers) {
+      TerminalCashier.encode(v!, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.location = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.serialNumber = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.parameters = TerminalParameters.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.parametersVersion = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.cashiers.push(TerminalCashier.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TerminalRecord>): TerminalRecord {
+    return TerminalRecord.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalRecord>): TerminalRecord {
+    const message = createBaseTerminalRecord();
+    message.terminalId = object.terminalId ?? "";
+    message.merchantId = object.merchantId ?? "";
+    message.location = object.location ?? "";
+    message.serialNumber = object.serialNumber ?? "";
+    message.enabled = object.enabled ?? false;
+    message.parameters = (object.parameters !== undefined && object.parameters !== null)
+      ? TerminalParameters.fromPartial(object.parameters)
+      : undefined;
+    message.parametersVersion = (object.parametersVersion !== undefined && object.parametersVersion !== null)
+      ? BigInt(object.parametersVersion)
+      : 0n;
+    message.cashiers = object.cashiers?.map((e) => TerminalCashier.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTerminalCashier(): TerminalCashier {
+  return { cashierId: "", granted: false };
+}
+
+export const TerminalCashier: MessageFns<TerminalCashier> = {
+  encode(message: TerminalCashier, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cashierId !== "") {
+      writer.uint32(10).string(message.cashierId);
+    }
+    if (message.granted !== false) {
+      writer.uint32(16).bool(message.granted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalCashier {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalCashier();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cashierId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.granted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TerminalCashier>): TerminalCashier {
+    return TerminalCashier.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalCashier>): TerminalCashier {
+    const message = createBaseTerminalCashier();
+    message.cashierId = object.cashierId ?? "";
+    message.granted = object.granted ?? false;
+    return message;
+  },
+};
+
+function createBaseSearchTerminalsRequest(): SearchTerminalsRequest {
+  return { merchantId: "", status: 0, serialNumber: "", locationContains: "", pageSize: 0, pageToken: "" };
+}
+
+export const SearchTerminalsRequest: MessageFns<SearchTerminalsRequest> = {
+  encode(message: SearchTerminalsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.merchantId !== "") {
+      writer.uint32(10).string(message.merchantId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.serialNumber !== "") {
+      writer.uint32(26).string(message.serialNumber);
+    }
+    if (message.locationContains !== "") {
+      writer.uint32(34).string(message.locationContains);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(40).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(50).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchTerminalsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchTerminalsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.merchantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serialNumber = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.locationContains = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SearchTerminalsRequest>): SearchTerminalsRequest {
+    return SearchTerminalsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SearchTerminalsRequest>): SearchTerminalsRequest {
+    const message = createBaseSearchTerminalsRequest();
+    message.merchantId = object.merchantId ?? "";
+    message.status = object.status ?? 0;
+    message.serialNumber = object.serialNumber ?? "";
+    message.locationContains = object.locationContains ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseSearchTerminalsResponse(): SearchTerminalsResponse {
+  return { terminals: [], nextPageToken: "" };
+}
+
+export const SearchTerminalsResponse: MessageFns<SearchTerminalsResponse> = {
+  encode(message: SearchTerminalsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.terminals) {
+      TerminalRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchTerminalsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchTerminalsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminals.push(TerminalRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SearchTerminalsResponse>): SearchTerminalsResponse {
+    return SearchTerminalsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SearchTerminalsResponse>): SearchTerminalsResponse {
+    const message = createBaseSearchTerminalsResponse();
+    message.terminals = object.terminals?.map((e) => TerminalRecord.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseSetTerminalCashierRequest(): SetTerminalCashierRequest {
+  return { terminalId: "", cashierId: "", code: "", granted: false };
+}
+
+export const SetTerminalCashierRequest: MessageFns<SetTerminalCashierRequest> = {
+  encode(message: SetTerminalCashierRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.cashierId !== "") {
+      writer.uint32(18).string(message.cashierId);
+    }
+    if (message.code !== "") {
+      writer.uint32(26).string(message.code);
+    }
+    if (message.granted !== false) {
+      writer.uint32(32).bool(message.granted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTerminalCashierRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTerminalCashierRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cashierId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.granted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetTerminalCashierRequest>): SetTerminalCashierRequest {
+    return SetTerminalCashierRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetTerminalCashierRequest>): SetTerminalCashierRequest {
+    const message = createBaseSetTerminalCashierRequest();
+    message.terminalId = object.terminalId ?? "";
+    message.cashierId = object.cashierId ?? "";
+    message.code = object.code ?? "";
+    message.granted = object.granted ?? false;
+    return message;
+  },
+};
+
+function createBaseSetTerminalCashierResponse(): SetTerminalCashierResponse {
+  return { terminalId: "", cashierId: "", granted: false };
+}
+
+export const SetTerminalCashierResponse: MessageFns<SetTerminalCashierResponse> = {
+  encode(message: SetTerminalCashierResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.cashierId !== "") {
+      writer.uint32(18).string(message.cashierId);
+    }
+    if (message.granted !== false) {
+      writer.uint32(24).bool(message.granted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTerminalCashierResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTerminalCashierResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cashierId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.granted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetTerminalCashierResponse>): SetTerminalCashierResponse {
+    return SetTerminalCashierResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetTerminalCashierResponse>): SetTerminalCashierResponse {
+    const message = createBaseSetTerminalCashierResponse();
+    message.terminalId = object.terminalId ?? "";
+    message.cashierId = object.cashierId ?? "";
+    message.granted = object.granted ?? false;
+    return message;
+  },
+};
+
 /**
  * Operator API: issuing cards, registering terminals, changing their status. Served on the
  * operator door only (its own listener), to callers with a signed token whose roles allow the
@@ -1191,6 +2150,10 @@ export const AdminServiceService = {
       Buffer.from(RegisterTerminalResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RegisterTerminalResponse => RegisterTerminalResponse.decode(value),
   },
+  /**
+   * A disabled terminal's requests are FAILED_PRECONDITION ("terminal disabled"); enabling it again
+   * lets them through. Idempotent.
+   */
   setTerminalEnabled: {
     path: "/tapline.v1.AdminService/SetTerminalEnabled" as const,
     requestStream: false as const,
@@ -1201,6 +2164,64 @@ export const AdminServiceService = {
     responseSerialize: (value: SetTerminalEnabledResponse): Buffer =>
       Buffer.from(SetTerminalEnabledResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetTerminalEnabledResponse => SetTerminalEnabledResponse.decode(value),
+  },
+  /**
+   * Replaces a terminal's parameters; the version increments (the same parameters again change
+   * nothing). With expected_version set, FAILED_PRECONDITION unless it is the current version.
+   */
+  updateTerminalParameters: {
+    path: "/tapline.v1.AdminService/UpdateTerminalParameters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateTerminalParametersRequest): Buffer =>
+      Buffer.from(UpdateTerminalParametersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateTerminalParametersRequest =>
+      UpdateTerminalParametersRequest.decode(value),
+    responseSerialize: (value: UpdateTerminalParametersResponse): Buffer =>
+      Buffer.from(UpdateTerminalParametersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateTerminalParametersResponse =>
+      UpdateTerminalParametersResponse.decode(value),
+  },
+  /** A terminal's record: serial, location, merchant, status, parameters and cashiers (never codes). */
+  getTerminal: {
+    path: "/tapline.v1.AdminService/GetTerminal" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTerminalRequest): Buffer => Buffer.from(GetTerminalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTerminalRequest => GetTerminalRequest.decode(value),
+    responseSerialize: (value: GetTerminalResponse): Buffer => Buffer.from(GetTerminalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTerminalResponse => GetTerminalResponse.decode(value),
+  },
+  /**
+   * Terminals matching every filter given, a page at a time (page_size at most 200). Read from
+   * Redis like ListBalances: a listing visits every terminal that exists for its whole duration.
+   */
+  searchTerminals: {
+    path: "/tapline.v1.AdminService/SearchTerminals" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SearchTerminalsRequest): Buffer =>
+      Buffer.from(SearchTerminalsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SearchTerminalsRequest => SearchTerminalsRequest.decode(value),
+    responseSerialize: (value: SearchTerminalsResponse): Buffer =>
+      Buffer.from(SearchTerminalsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SearchTerminalsResponse => SearchTerminalsResponse.decode(value),
+  },
+  /**
+   * Grants a cashier at a terminal (a new cashier needs a code; a code given replaces theirs) or
+   * denies them. The code is kept only as a keyed hash (needs TAPLINE_PIN_SECRET). A grant lifts a
+   * lock left by wrong codes.
+   */
+  setTerminalCashier: {
+    path: "/tapline.v1.AdminService/SetTerminalCashier" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetTerminalCashierRequest): Buffer =>
+      Buffer.from(SetTerminalCashierRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetTerminalCashierRequest => SetTerminalCashierRequest.decode(value),
+    responseSerialize: (value: SetTerminalCashierResponse): Buffer =>
+      Buffer.from(SetTerminalCashierResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetTerminalCashierResponse => SetTerminalCashierResponse.decode(value),
   },
   /**
    * The stored balance of every card (stored-value and fleet cards) and fleet account, a page at a
@@ -1232,7 +2253,29 @@ export interface AdminServiceServer extends UntypedServiceImplementation {
   setCardStatus: handleUnaryCall<SetCardStatusRequest, SetCardStatusResponse>;
   /** Idempotent by terminal id, like IssueCard. */
   registerTerminal: handleUnaryCall<RegisterTerminalRequest, RegisterTerminalResponse>;
+  /**
+   * A disabled terminal's requests are FAILED_PRECONDITION ("terminal disabled"); enabling it again
+   * lets them through. Idempotent.
+   */
   setTerminalEnabled: handleUnaryCall<SetTerminalEnabledRequest, SetTerminalEnabledResponse>;
+  /**
+   * Replaces a terminal's parameters; the version increments (the same parameters again change
+   * nothing). With expected_version set, FAILED_PRECONDITION unless it is the current version.
+   */
+  updateTerminalParameters: handleUnaryCall<UpdateTerminalParametersRequest, UpdateTerminalParametersResponse>;
+  /** A terminal's record: serial, location, merchant, status, parameters and cashiers (never codes). */
+  getTerminal: handleUnaryCall<GetTerminalRequest, GetTerminalResponse>;
+  /**
+   * Terminals matching every filter given, a page at a time (page_size at most 200). Read from
+   * Redis like ListBalances: a listing visits every terminal that exists for its whole duration.
+   */
+  searchTerminals: handleUnaryCall<SearchTerminalsRequest, SearchTerminalsResponse>;
+  /**
+   * Grants a cashier at a terminal (a new cashier needs a code; a code given replaces theirs) or
+   * denies them. The code is kept only as a keyed hash (needs TAPLINE_PIN_SECRET). A grant lifts a
+   * lock left by wrong codes.
+   */
+  setTerminalCashier: handleUnaryCall<SetTerminalCashierRequest, SetTerminalCashierResponse>;
   /**
    * The stored balance of every card (stored-value and fleet cards) and fleet account, a page at a
    * time: what reconciliation compares with the ledger. Any node answers, from Redis (the durable
@@ -1296,6 +2339,10 @@ export interface AdminServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RegisterTerminalResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * A disabled terminal's requests are FAILED_PRECONDITION ("terminal disabled"); enabling it again
+   * lets them through. Idempotent.
+   */
   setTerminalEnabled(
     request: SetTerminalEnabledRequest,
     callback: (error: ServiceError | null, response: SetTerminalEnabledResponse) => void,
@@ -1310,6 +2357,80 @@ export interface AdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetTerminalEnabledResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Replaces a terminal's parameters; the version increments (the same parameters again change
+   * nothing). With expected_version set, FAILED_PRECONDITION unless it is the current version.
+   */
+  updateTerminalParameters(
+    request: UpdateTerminalParametersRequest,
+    callback: (error: ServiceError | null, response: UpdateTerminalParametersResponse) => void,
+  ): ClientUnaryCall;
+  updateTerminalParameters(
+    request: UpdateTerminalParametersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateTerminalParametersResponse) => void,
+  ): ClientUnaryCall;
+  updateTerminalParameters(
+    request: UpdateTerminalParametersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateTerminalParametersResponse) => void,
+  ): ClientUnaryCall;
+  /** A terminal's record: serial, location, merchant, status, parameters and cashiers (never codes). */
+  getTerminal(
+    request: GetTerminalRequest,
+    callback: (error: ServiceError | null, response: GetTerminalResponse) => void,
+  ): ClientUnaryCall;
+  getTerminal(
+    request: GetTerminalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTerminalResponse) => void,
+  ): ClientUnaryCall;
+  getTerminal(
+    request: GetTerminalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTerminalResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Terminals matching every filter given, a page at a time (page_size at most 200). Read from
+   * Redis like ListBalances: a listing visits every terminal that exists for its whole duration.
+   */
+  searchTerminals(
+    request: SearchTerminalsRequest,
+    callback: (error: ServiceError | null, response: SearchTerminalsResponse) => void,
+  ): ClientUnaryCall;
+  searchTerminals(
+    request: SearchTerminalsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SearchTerminalsResponse) => void,
+  ): ClientUnaryCall;
+  searchTerminals(
+    request: SearchTerminalsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SearchTerminalsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Grants a cashier at a terminal (a new cashier needs a code; a code given replaces theirs) or
+   * denies them. The code is kept only as a keyed hash (needs TAPLINE_PIN_SECRET). A grant lifts a
+   * lock left by wrong codes.
+   */
+  setTerminalCashier(
+    request: SetTerminalCashierRequest,
+    callback: (error: ServiceError | null, response: SetTerminalCashierResponse) => void,
+  ): ClientUnaryCall;
+  setTerminalCashier(
+    request: SetTerminalCashierRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetTerminalCashierResponse) => void,
+  ): ClientUnaryCall;
+  setTerminalCashier(
+    request: SetTerminalCashierRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetTerminalCashierResponse) => void,
   ): ClientUnaryCall;
   /**
    * The stored balance of every card (stored-value and fleet cards) and fleet account, a page at a

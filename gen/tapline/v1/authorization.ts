@@ -32,6 +32,7 @@ import {
   Outcome,
   Prompts,
   RequestRef,
+  TerminalParameters,
 } from "./types";
 
 export const protobufPackage = "tapline.v1";
@@ -64,6 +65,32 @@ export enum ReverseResult {
    */
   REVERSE_RESULT_REVERSED_BEFORE_ARRIVAL = 4,
   UNRECOGNIZED = -1,
+}
+
+export interface GetTerminalParametersRequest {
+  terminalId: string;
+  /** The parameters version the terminal holds (0: none). */
+  knownVersion: bigint;
+}
+
+export interface GetTerminalParametersResponse {
+  terminalId: string;
+  version: bigint;
+  /** True when known_version is current: parameters is then absent. */
+  unchanged: boolean;
+  parameters?: TerminalParameters | undefined;
+}
+
+/**
+ * Who sells at the till: a cashier the merchant granted at this terminal (AdminService
+ * SetTerminalCashier) and the code they entered. A request naming an unknown or denied cashier,
+ * or a wrong code, is PERMISSION_DENIED and moves nothing; five in a row lock the cashier at this
+ * terminal for 15 minutes, or until the merchant grants them again. The cashier is recorded on the
+ * transaction (reports per cashier).
+ */
+export interface Cashier {
+  cashierId: string;
+  code: string;
 }
 
 export interface AuthorizeRequest {
@@ -104,7 +131,11 @@ export interface AuthorizeRequest {
    * Instead of card_id: a visitor's bank card registered as a token of a card
    * (CardService.RegisterCardToken). PURCHASE and PRE_AUTHORIZATION only.
    */
-  bankCard?: BankCardPayment | undefined;
+  bankCard?:
+    | BankCardPayment
+    | undefined;
+  /** The cashier selling, when the terminal has cashier logins (absent: none). */
+  cashier?: Cashier | undefined;
 }
 
 /**
@@ -367,6 +398,241 @@ export interface ReportPourResponse {
   replayed: boolean;
 }
 
+function createBaseGetTerminalParametersRequest(): GetTerminalParametersRequest {
+  return { terminalId: "", knownVersion: 0n };
+}
+
+export const GetTerminalParametersRequest: MessageFns<GetTerminalParametersRequest> = {
+  encode(message: GetTerminalParametersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.knownVersion !== 0n) {
+      if (BigInt.asUintN(64, message.knownVersion) !== message.knownVersion) {
+        throw new globalThis.Error("value provided for field message.knownVersion of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.knownVersion);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTerminalParametersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTerminalParametersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.knownVersion = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetTerminalParametersRequest>): GetTerminalParametersRequest {
+    return GetTerminalParametersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTerminalParametersRequest>): GetTerminalParametersRequest {
+    const message = createBaseGetTerminalParametersRequest();
+    message.terminalId = object.terminalId ?? "";
+    message.knownVersion = (object.knownVersion !== undefined && object.knownVersion !== null)
+      ? BigInt(object.knownVersion)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGetTerminalParametersResponse(): GetTerminalParametersResponse {
+  return { terminalId: "", version: 0n, unchanged: false, parameters: undefined };
+}
+
+export const GetTerminalParametersResponse: MessageFns<GetTerminalParametersResponse> = {
+  encode(message: GetTerminalParametersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.terminalId !== "") {
+      writer.uint32(10).string(message.terminalId);
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.version);
+    }
+    if (message.unchanged !== false) {
+      writer.uint32(24).bool(message.unchanged);
+    }
+    if (message.parameters !== undefined) {
+      TerminalParameters.encode(message.parameters, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTerminalParametersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTerminalParametersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.terminalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.unchanged = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.parameters = TerminalParameters.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<GetTerminalParametersResponse>): GetTerminalParametersResponse {
+    return GetTerminalParametersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTerminalParametersResponse>): GetTerminalParametersResponse {
+    const message = createBaseGetTerminalParametersResponse();
+    message.terminalId = object.terminalId ?? "";
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.unchanged = object.unchanged ?? false;
+    message.parameters = (object.parameters !== undefined && object.parameters !== null)
+      ? TerminalParameters.fromPartial(object.parameters)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCashier(): Cashier {
+  return { cashierId: "", code: "" };
+}
+
+export const Cashier: MessageFns<Cashier> = {
+  encode(message: Cashier, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cashierId !== "") {
+      writer.uint32(10).string(message.cashierId);
+    }
+    if (message.code !== "") {
+      writer.uint32(18).string(message.code);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Cashier {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCashier();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cashierId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Cashier>): Cashier {
+    return Cashier.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Cashier>): Cashier {
+    const message = createBaseCashier();
+    message.cashierId = object.cashierId ?? "";
+    message.code = object.code ?? "";
+    return message;
+  },
+};
+
 function createBaseAuthorizeRequest(): AuthorizeRequest {
   return {
     terminalId: "",
@@ -382,6 +648,7 @@ function createBaseAuthorizeRequest(): AuthorizeRequest {
     redeemPoints: undefined,
     cardCryptogram: undefined,
     bankCard: undefined,
+    cashier: undefined,
   };
 }
 
@@ -431,6 +698,9 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
     }
     if (message.bankCard !== undefined) {
       BankCardPayment.encode(message.bankCard, writer.uint32(258).fork()).join();
+    }
+    if (message.cashier !== undefined) {
+      Cashier.encode(message.cashier, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -552,6 +822,14 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
             message.bankCard = BankCardPayment.decode(reader, reader.uint32());
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.cashier = Cashier.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -597,6 +875,9 @@ export const AuthorizeRequest: MessageFns<AuthorizeRequest> = {
       : undefined;
     message.bankCard = (object.bankCard !== undefined && object.bankCard !== null)
       ? BankCardPayment.fromPartial(object.bankCard)
+      : undefined;
+    message.cashier = (object.cashier !== undefined && object.cashier !== null)
+      ? Cashier.fromPartial(object.cashier)
       : undefined;
     return message;
   },
@@ -3185,6 +3466,22 @@ export const AuthorizationServiceService = {
     responseSerialize: (value: ReportPourResponse): Buffer => Buffer.from(ReportPourResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReportPourResponse => ReportPourResponse.decode(value),
   },
+  /**
+   * A terminal fetches its current parameters (receipt texts, communication settings, offline
+   * profile): with known_version equal to the current version the answer says unchanged and
+   * carries no parameters. NOT_FOUND for an unregistered terminal.
+   */
+  getTerminalParameters: {
+    path: "/tapline.v1.AuthorizationService/GetTerminalParameters" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTerminalParametersRequest): Buffer =>
+      Buffer.from(GetTerminalParametersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTerminalParametersRequest => GetTerminalParametersRequest.decode(value),
+    responseSerialize: (value: GetTerminalParametersResponse): Buffer =>
+      Buffer.from(GetTerminalParametersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTerminalParametersResponse => GetTerminalParametersResponse.decode(value),
+  },
 } as const;
 
 export interface AuthorizationServiceServer extends UntypedServiceImplementation {
@@ -3219,6 +3516,12 @@ export interface AuthorizationServiceServer extends UntypedServiceImplementation
    * before the reply; a retry with the same report_id answers the first (replayed = true).
    */
   reportPour: handleUnaryCall<ReportPourRequest, ReportPourResponse>;
+  /**
+   * A terminal fetches its current parameters (receipt texts, communication settings, offline
+   * profile): with known_version equal to the current version the answer says unchanged and
+   * carries no parameters. NOT_FOUND for an unregistered terminal.
+   */
+  getTerminalParameters: handleUnaryCall<GetTerminalParametersRequest, GetTerminalParametersResponse>;
 }
 
 export interface AuthorizationServiceClient extends Client {
@@ -3366,6 +3669,26 @@ export interface AuthorizationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReportPourResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A terminal fetches its current parameters (receipt texts, communication settings, offline
+   * profile): with known_version equal to the current version the answer says unchanged and
+   * carries no parameters. NOT_FOUND for an unregistered terminal.
+   */
+  getTerminalParameters(
+    request: GetTerminalParametersRequest,
+    callback: (error: ServiceError | null, response: GetTerminalParametersResponse) => void,
+  ): ClientUnaryCall;
+  getTerminalParameters(
+    request: GetTerminalParametersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTerminalParametersResponse) => void,
+  ): ClientUnaryCall;
+  getTerminalParameters(
+    request: GetTerminalParametersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTerminalParametersResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -196,6 +196,30 @@ export interface BankCard {
     | undefined;
 }
 
+/**
+ * What a terminal is told: receipt texts, how to reach Tapline, and the offline profile it sells
+ * under when it cannot. Versioned by its terminal (each change increments the version).
+ */
+export interface TerminalParameters {
+  /** At most 512 characters each. */
+  receiptHeader: string;
+  receiptFooter: string;
+  communication?:
+    | TerminalCommunication
+    | undefined;
+  /** The offline profile's id ("" = the terminal does not sell offline). */
+  offlineProfile: string;
+}
+
+export interface TerminalCommunication {
+  /** A host name or address, at most 253 characters ("" = the terminal's default). */
+  host: string;
+  /** 0..65535 (0 = the terminal's default). */
+  port: number;
+  /** Request timeout, at most 120,000 ms (0 = the terminal's default). */
+  timeoutMs: number;
+}
+
 function createBaseMoney(): Money {
   return { amountMinor: 0n, currency: "" };
 }
@@ -837,6 +861,178 @@ export const BankCard: MessageFns<BankCard> = {
         break;
       }
     }
+    return message;
+  },
+};
+
+function createBaseTerminalParameters(): TerminalParameters {
+  return { receiptHeader: "", receiptFooter: "", communication: undefined, offlineProfile: "" };
+}
+
+export const TerminalParameters: MessageFns<TerminalParameters> = {
+  encode(message: TerminalParameters, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.receiptHeader !== "") {
+      writer.uint32(10).string(message.receiptHeader);
+    }
+    if (message.receiptFooter !== "") {
+      writer.uint32(18).string(message.receiptFooter);
+    }
+    if (message.communication !== undefined) {
+      TerminalCommunication.encode(message.communication, writer.uint32(26).fork()).join();
+    }
+    if (message.offlineProfile !== "") {
+      writer.uint32(34).string(message.offlineProfile);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalParameters {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalParameters();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.receiptHeader = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.receiptFooter = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.communication = TerminalCommunication.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.offlineProfile = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TerminalParameters>): TerminalParameters {
+    return TerminalParameters.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalParameters>): TerminalParameters {
+    const message = createBaseTerminalParameters();
+    message.receiptHeader = object.receiptHeader ?? "";
+    message.receiptFooter = object.receiptFooter ?? "";
+    message.communication = (object.communication !== undefined && object.communication !== null)
+      ? TerminalCommunication.fromPartial(object.communication)
+      : undefined;
+    message.offlineProfile = object.offlineProfile ?? "";
+    return message;
+  },
+};
+
+function createBaseTerminalCommunication(): TerminalCommunication {
+  return { host: "", port: 0, timeoutMs: 0 };
+}
+
+export const TerminalCommunication: MessageFns<TerminalCommunication> = {
+  encode(message: TerminalCommunication, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.port !== 0) {
+      writer.uint32(16).uint32(message.port);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(24).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalCommunication {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalCommunication();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<TerminalCommunication>): TerminalCommunication {
+    return TerminalCommunication.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalCommunication>): TerminalCommunication {
+    const message = createBaseTerminalCommunication();
+    message.host = object.host ?? "";
+    message.port = object.port ?? 0;
+    message.timeoutMs = object.timeoutMs ?? 0;
     return message;
   },
 };

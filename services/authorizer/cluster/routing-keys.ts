@@ -55,6 +55,13 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(AdminServiceService.setCardStatus, (request) => card(request.cardId)),
   entry(AdminServiceService.registerTerminal, (request) => terminal(request.terminalId)),
   entry(AdminServiceService.setTerminalEnabled, (request) => terminal(request.terminalId)),
+  entry(AdminServiceService.updateTerminalParameters, (request) => terminal(request.terminalId)),
+  entry(AdminServiceService.getTerminal, (request) => terminal(request.terminalId)),
+  entry(AdminServiceService.setTerminalCashier, (request) => terminal(request.terminalId)),
+  // Reads the stored terminals from Redis (store/terminals.ts): any node can answer.
+  entry(AdminServiceService.searchTerminals, () => ''),
+  // A terminal's parameters are read from its actor, on its owner.
+  entry(AuthorizationServiceService.getTerminalParameters, (request) => terminal(request.terminalId)),
   // Reads the stored balances from Redis (store/balances.ts): any node can answer.
   entry(AdminServiceService.listBalances, () => ''),
   // Programs and issuance records live on the shard of their own id, managers on their merchant's.

@@ -29,14 +29,15 @@ import type {
   VoidResponse,
 } from '../../../gen/tapline/v1/authorization';
 import { serveGatewayStream } from './gateway-stream';
+import { getTerminalParametersHandler } from './terminals-service';
 import { authorizeByBankCard } from './bank-card';
 import { parseFleetAuthorize, parseFleetRefund, parseFleetReverse, parseFleetVoid } from './fleet-validate';
 import { toAuthorizeResponse, toBalanceResponse, toRefundResponse, toReverseResponse, toTopUpResponse, toVoidResponse } from './mapping';
 import { receiptOf } from './receipt';
 import { parseReportPour } from './tap-pours-validate';
 import type { PourAnswer } from '../usecases/tap-pours';
-import { unary, unaryAsync, withPin, type Handler, type ServiceDeps } from './service';
-import { parseAuthorize, parseRefund, parseReverse, parseTopUp, parseVoid, readableRefKey, requireId } from './validate';
+import { cardAuthorize, unary, unaryAsync, withPin, type Handler, type ServiceDeps } from './service';
+import { parseRefund, parseReverse, parseTopUp, parseVoid, readableRefKey, requireId } from './validate';
 
 /**
  * The request as its authenticated caller sends it: who asks (the certificate's terminal, or a
@@ -57,6 +58,7 @@ export function authorizationService(deps: ServiceDeps): AuthorizationServiceSer
       (answer) => ({ reportId: answer.reportId, replayed: answer.replayed }),
     ),
     authorize: authorizeHandler(deps),
+    getTerminalParameters: getTerminalParametersHandler(deps),
     topUp: unary<TopUpRequest, TopUpResponse, TxnAnswer>(
       deps,
       'TopUp',
@@ -137,8 +139,9 @@ function authorizeHandler(deps: ServiceDeps): Handler<AuthorizeRequest, Authoriz
       // Fleet cards ("<fleet>~<card>") carry a basket and prompts their account decides on.
       const parsed = isFleetCardId(request.cardId)
         ? withPin(deps, parseFleetAuthorize(request), request.pin)
-        : withPin(deps, parseAuthorize(request), request.pin);
-      deps.region.money(asked(parsed, call), reply, undefined, deadlineMs);
+        : cardAuthorize(deps, request);
+      const moneyRequest = asked(parsed, call);
+      deps.terminals.runWithCashier(moneyRequest, (settle) => deps.region.money(moneyRequest, settle, undefined, deadlineMs), reply);
     },
     (value) => ('result' in value ? toAuthorizeResponse(value) : value),
   );

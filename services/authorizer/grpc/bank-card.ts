@@ -12,9 +12,9 @@ import type { AuthorizeRequest, AuthorizeResponse } from '../../../gen/tapline/v
 import { AuthorizationKind } from '../../../gen/tapline/v1/types';
 import { outcomeOf } from '../usecases/outcome';
 import { toAuthorizeResponse } from './mapping';
-import { withPin, type ServiceDeps } from './service';
+import { cardAuthorize, type ServiceDeps } from './service';
 import { errorOfStatus } from './status';
-import { optionalId, parseAuthorize, parseBankCard, requireAmount } from './validate';
+import { optionalId, parseBankCard, requireAmount } from './validate';
 
 const bank_card_kinds: ReadonlySet<AuthorizationKind> = new Set([
   AuthorizationKind.AUTHORIZATION_KIND_UNSPECIFIED,
@@ -47,10 +47,12 @@ export async function authorizeByBankCard(
 function authorizeOnOwner(deps: ServiceDeps, request: AuthorizeRequest, caller: Caller | undefined): Promise<AuthorizeResponse> {
   const cluster = deps.cluster;
   if (cluster === undefined) {
-    const parsed = withPin(deps, parseAuthorize(request), request.pin);
+    const parsed = cardAuthorize(deps, request);
     const requester = requesterOf(caller);
     const asked = requester === undefined ? parsed : { ...parsed, requester };
-    return outcomeOf<TxnAnswer>((reply) => deps.region.money(asked, reply)).then(toAuthorizeResponse);
+    return outcomeOf<TxnAnswer>((reply) => deps.terminals.runWithCashier(asked, (settle) => deps.region.money(asked, settle), reply)).then(
+      toAuthorizeResponse,
+    );
   }
   if (caller === undefined) return Promise.reject(new InternalError('assertion: a bank card authorization without its caller'));
   return new Promise((resolve, reject) => {

@@ -125,6 +125,8 @@ export function parseFleetAuthorize(wire: AuthorizeRequest): FleetMoneyRequest {
   const { cardId, fleetId } = requireFleetCardId('card_id', wire.cardId);
   const { amountMinor, currency } = requireAmount('amount', wire.amount);
   const kind = fleetKindOf(wire);
+  if (wire.cashier !== undefined)
+    throw unimplemented('cashier logins are not served for fleet cards by this version', { field: 'cashier' });
   if (wire.offline !== undefined) throw unimplemented('fleet cards are not sold offline');
   const key = terminalTxnKey(terminalId, txn);
   let originalKey = '';

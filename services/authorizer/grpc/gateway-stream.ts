@@ -35,8 +35,8 @@ import type {
 import { parseFleetAuthorize } from './fleet-validate';
 import { toAuthorizeResponse } from './mapping';
 import { errorOfStatus, statusOf } from './status';
-import { parseAuthorize, requireCorrelationId, requireId } from './validate';
-import { withPin, type ServiceDeps } from './service';
+import { requireCorrelationId, requireId } from './validate';
+import { cardAuthorize, withPin, type ServiceDeps } from './service';
 import { authorizeByBankCard } from './bank-card';
 import { ResultStream } from './result-stream';
 
@@ -129,7 +129,7 @@ class GatewayStream {
       if (item.request.bankCard !== undefined) return this.admitBankCard(correlationId, item.request);
       request = isFleetCardId(item.request.cardId)
         ? withPin(deps, parseFleetAuthorize(item.request), item.request.pin)
-        : withPin(deps, parseAuthorize(item.request), item.request.pin);
+        : cardAuthorize(deps, item.request);
       if (this.requester !== undefined) request = { ...request, requester: this.requester };
     } catch (error) {
       this.failItem(item.correlationId, error);
@@ -180,11 +180,15 @@ class GatewayStream {
       this.viaOwner(wireRequest, settle);
       return;
     }
-    deps.region.money(request, (outcome) => {
-      // The shard moved here mid-call: run the item on its new owner.
-      if (!outcome.ok && deps.cluster !== undefined && isShardMoved(outcome.error)) this.viaOwner(wireRequest, settle);
-      else settle(outcome);
-    });
+    deps.terminals.runWithCashier<TxnAnswer>(
+      request,
+      (reply) => deps.region.money(request, reply),
+      (outcome) => {
+        // The shard moved here mid-call: run the item on its new owner.
+        if (!outcome.ok && deps.cluster !== undefined && isShardMoved(outcome.error)) this.viaOwner(wireRequest, settle);
+        else settle(outcome);
+      },
+    );
   }
 
   /**

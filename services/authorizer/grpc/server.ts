@@ -21,6 +21,7 @@ import { servedDescriptors } from '../../common/descriptors';
 import { approvalService, type ApprovalServiceDeps } from './approval-service';
 import { authorizationService } from './authorization-service';
 import { listBalancesHandler, type BalancesServiceDeps } from './balances-service';
+import { terminalAdminHandlers } from './terminals-service';
 import { cardService, type CardServiceDeps } from './cards-service';
 import { fleetAdminService } from './fleet-service';
 import { adminService } from './service';
@@ -137,7 +138,7 @@ export function createOperatorServer(deps: ServiceDepsAll, options: DoorServerOp
   const server = doorServer('operator', deps, options);
   const wrap = options.wrap ?? ((_service, implementation) => implementation);
   const services: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation][] = [
-    [AdminServiceService, { ...adminService(deps), listBalances: listBalancesHandler(deps) }],
+    [AdminServiceService, { ...adminService(deps), ...terminalAdminHandlers(deps), listBalances: listBalancesHandler(deps) }],
     [CardServiceService, cardService(deps)],
     [FleetAdminServiceService, fleetAdminService(deps)],
     [ApprovalServiceService, approvalService(deps)],

@@ -3,6 +3,7 @@
 // and the AdminService handlers. AuthorizationService is authorization-service.ts.
 
 import type { TapPours } from '../usecases/tap-pours';
+import type { TerminalAdmin } from '../usecases/terminals';
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { DeadlineExceededError, NodeStoppingError, invalidArgument, resourceExhausted, type Outcome } from '../../../actors/errors';
@@ -21,7 +22,8 @@ import type { CardTokens } from '../usecases/card-tokens';
 import { pin_pattern } from '../usecases/pin';
 import type { MoneyRequest } from '../../../actors/card/transaction';
 import type { Persistence } from '../../../actors/runtime/persistence';
-import { optionalId, requireBalance, requireId } from './validate';
+import { optionalId, parseAuthorize, requireBalance, requireId } from './validate';
+import { withCashier } from './terminals-validate';
 import type { AuthorizeRequest, AuthorizeResponse } from '../../../gen/tapline/v1/authorization';
 import type { ConnectionBudgets, ResultStreamLimits } from './result-stream';
 import type { AccessLookups } from '../../common/auth/access';
@@ -32,12 +34,8 @@ import {
   IssueCardResponse,
   type AdminServiceServer,
   type IssueCardRequest,
-  type RegisterTerminalRequest,
-  type RegisterTerminalResponse,
   type SetCardStatusRequest,
   type SetCardStatusResponse,
-  type SetTerminalEnabledRequest,
-  type SetTerminalEnabledResponse,
 } from '../../../gen/tapline/v1/admin';
 
 function isSettableStatus(status: CardStatus): status is SettableStatus {
@@ -112,6 +110,8 @@ export interface ServiceDeps {
   readonly access: AccessLookups;
   /** Beer taps' pour reports (AuthorizationService.ReportPour). */
   readonly tapPours: TapPours;
+  /** Terminal management and cashier credentials (usecases/terminals.ts). */
+  readonly terminals: TerminalAdmin;
   /** Open loop: the cards visitors' bank cards pay from (usecases/card-tokens.ts). */
   readonly bankCards?: Pick<CardTokens, 'cardFor'>;
 }
@@ -151,6 +151,13 @@ export function withPin<R extends MoneyRequest>(deps: ServiceDeps, request: R, p
   if (pin === '') return request;
   if (!pin_pattern.test(pin)) throw invalidArgument('pin must be 4-12 digits');
   return deps.pins.forPayment(request, pin);
+}
+
+/** A stored-value card's authorization with its PIN's and its cashier's credentials. */
+export function cardAuthorize(deps: ServiceDeps, request: AuthorizeRequest): MoneyRequest {
+  return withCashier(withPin(deps, parseAuthorize(request), request.pin), request.cashier, (terminalId, cashierId, code) =>
+    deps.terminals.cashierCredential(terminalId, cashierId, code),
+  );
 }
 
 export type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
@@ -230,7 +237,8 @@ export function unaryAsync<Req, Res, V>(
 type IssueValue =
   { state: Parameters<typeof toBalanceResponse>[0]; alreadyExisted: boolean } | { pendingApprovalId: string; cardId: string };
 
-export function adminService(deps: ServiceDeps): Omit<AdminServiceServer, 'listBalances'> {
+/** AdminService without ListBalances (balances-service.ts) and the terminal methods (terminals-service.ts). */
+export function adminService(deps: ServiceDeps): Pick<AdminServiceServer, 'issueCard' | 'setCardStatus'> {
   const { region } = deps;
   return {
     issueCard: unaryAsync<IssueCardRequest, IssueCardResponse, IssueValue>(
@@ -268,35 +276,6 @@ export function adminService(deps: ServiceDeps): Omit<AdminServiceServer, 'listB
         region.setCardStatus(cardId, status, request.reason, actingOf(call), reply);
       },
       (state) => ({ cardId: state.cardId, status: wireCardStatus(state.status) }),
-    ),
-    registerTerminal: unary<
-      RegisterTerminalRequest,
-      RegisterTerminalResponse,
-      { state: { terminalId: string; merchantId: string; enabled: boolean }; unchanged: boolean }
-    >(
-      deps,
-      'RegisterTerminal',
-      (request, reply, call) => {
-        const terminalId = requireId('terminal_id', request.terminalId);
-        const merchantId = requireId('merchant_id', request.merchantId);
-        if (request.location.length > 256) throw invalidArgument('location is at most 256 characters');
-        region.changeTerminal(terminalId, { type: 'register', terminalId, merchantId, location: request.location }, actingOf(call), reply);
-      },
-      ({ state, unchanged }) => ({
-        terminalId: state.terminalId,
-        merchantId: state.merchantId,
-        enabled: state.enabled,
-        alreadyExisted: unchanged,
-      }),
-    ),
-    setTerminalEnabled: unary<SetTerminalEnabledRequest, SetTerminalEnabledResponse, { state: { terminalId: string; enabled: boolean } }>(
-      deps,
-      'SetTerminalEnabled',
-      (request, reply, call) => {
-        const terminalId = requireId('terminal_id', request.terminalId);
-        region.changeTerminal(terminalId, { type: 'set_enabled', enabled: request.enabled }, actingOf(call), reply);
-      },
-      ({ state }) => ({ terminalId: state.terminalId, enabled: state.enabled }),
     ),
   };
 }

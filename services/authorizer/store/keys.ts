@@ -21,6 +21,7 @@
 //   tl:{s<shard>}:deny:cards           hash  card -> "<version> <reason>" for every card of the shard listed now (snapshots)
 //   tl:{s<shard>}:deny:hist            hash  card -> "<version>:<reason>,..." its last listing transitions (liability of offline sales)
 //   tl:{s<shard>}:tries:<merchant>/<manager>  hash  n = refused attempts in a row, u = locked until (ms); merchant's shard, TTL
+//   tl:{s<shard>}:tries:cashier:<terminal>/<cashier>  hash  the same for a cashier's code at a terminal; terminal's shard, TTL
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
 //   tl:{s<shard>}:idem:<requestKey>    string  the request's transaction document, on the shard of the
@@ -124,6 +125,7 @@ function keyFamily(segment: string): KeyFamily {
 export const card_keys = keyFamily('card');
 export const fleet_card_keys = keyFamily('fcard');
 export const fleet_keys = keyFamily('fleet');
+export const terminal_keys = keyFamily('term');
 
 /** Attempts at a guessable credential ("<merchant>/<manager>"), on its owner's shard (store/attempts.ts). */
 export function attemptsKey(shard: number, subject: string): string {

@@ -116,10 +116,17 @@ export function fleetOfCard(cardId: string): string {
   return parsed.fleetId;
 }
 
+/** The merchant of the terminal a request names (looked up) must be in a merchant admin's scope. */
+const terminal_merchant = fields((request: { terminalId: string }) => ({
+  terminalMerchants: [requireId('terminal_id', request.terminalId)],
+}));
+
 const own_terminal = terminalsOf((request: { terminalId: string }) => [requireId('terminal_id', request.terminalId)]);
 
 const authorization_rules: Record<keyof typeof AuthorizationServiceService, RpcRule> = {
   authorize: { who: 'terminal', terminals: own_terminal },
+  // A terminal fetches its own parameters (a gateway those of its merchants' terminals).
+  getTerminalParameters: { who: 'terminal', terminals: own_terminal },
   authorizeStream: { who: 'terminal', terminals: 'per_item' },
   topUp: {
     who: 'terminal',
@@ -160,11 +167,20 @@ const admin_rules: Record<keyof typeof AdminServiceService, RpcRule> = {
     roles: ['issuer_admin', 'merchant_admin'],
     scope: fields((request: { merchantId: string }) => ({ merchants: [requireId('merchant_id', request.merchantId)] })),
   },
-  setTerminalEnabled: {
+  setTerminalEnabled: { who: 'operator', roles: ['issuer_admin', 'merchant_admin'], scope: terminal_merchant },
+  updateTerminalParameters: { who: 'operator', roles: ['issuer_admin', 'merchant_admin'], scope: terminal_merchant },
+  // Reads a terminal's record (cashier ids and grants, never their codes).
+  getTerminal: { who: 'operator', roles: ['issuer_admin', 'merchant_admin', 'support', 'analyst', 'auditor'], scope: terminal_merchant },
+  // A merchant admin must name one of its merchants (an empty merchant_id is outside any scope).
+  searchTerminals: {
     who: 'operator',
-    roles: ['issuer_admin', 'merchant_admin'],
-    scope: fields((request: { terminalId: string }) => ({ terminalMerchants: [requireId('terminal_id', request.terminalId)] })),
+    roles: ['issuer_admin', 'merchant_admin', 'support', 'analyst', 'auditor'],
+    scope: fields((request: { merchantId: string }) => ({
+      merchants: request.merchantId === '' ? [] : [requireId('merchant_id', request.merchantId)],
+    })),
   },
+  // Cashier logins are the merchant's to grant or deny, at its own terminals.
+  setTerminalCashier: { who: 'operator', roles: ['issuer_admin', 'merchant_admin'], scope: terminal_merchant },
   listBalances: { who: 'operator', roles: balances_readers },
 };
 
@@ -387,6 +403,9 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   top_ups: { who: 'operator', roles: report_readers },
   audit: { who: 'operator', roles: ['auditor'] },
   merchant_fees: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
+  // One merchant's terminal: its transactions, and sales per day, declines by reason, sales per cashier.
+  terminal_history: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
+  terminal_statistics: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
   fleet_invoice: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
   // A closed cycle's invoice and the account statement: the fleet's own documents (its manager,
   // its fleets only) and the issuer's readers.

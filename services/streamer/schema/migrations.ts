@@ -505,4 +505,19 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 15,
+    name: 'transaction_cashier',
+    // The cashier who sold at the terminal (contract.ts `cashier`, "" when the request named none):
+    // sales per cashier are reported from it. The SELECT * view is recreated to carry the column
+    // (a view's columns are fixed when created, see migration 7).
+    statements: (database) => {
+      const db = identifier(database);
+      return [
+        add('transactions', 'cashier', "String DEFAULT ''"),
+        `DROP TABLE IF EXISTS ${db}.transactions_dedup`,
+        `CREATE VIEW IF NOT EXISTS transactions_dedup AS SELECT * FROM ${db}.transactions FINAL`,
+      ];
+    },
+  },
 ];
