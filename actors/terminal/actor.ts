@@ -14,7 +14,7 @@ import { checkCanTransact, decideTerminal, type TerminalCheck, type TerminalComm
 import { acknowledgeDenylist, configureOffline, decideGrant, sameSettings, type TerminalOffline } from '../offline/grant';
 import { batchDigest, batchSigned } from '../offline/signature';
 import { completeBatch, decideAccept, unknownCardDocument, type AcceptEnv } from '../offline/uploads';
-import { missingEntries } from '../offline/batch';
+import { missingEntries, pending_batches_max } from '../offline/batch';
 import { offlineBatchId, type OfflineBatchRecord } from '../offline/records';
 import { versionSum } from '../offline/denylist';
 import type { OfflineAnswer, OfflineCommand } from './offline-messages';
@@ -60,6 +60,13 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
   version = 0;
   durable: TerminalState | undefined = undefined;
   private readonly entity: EntityId;
+  /**
+   * The records of batches this actor accepted (committed) and has not completed yet, with the
+   * version they were written at: the completion decides on them without reading back and decoding
+   * the record it wrote itself (the terminal's actor is its batches' one fenced writer). At most
+   * pending_batches_max; a completion that does not commit drops its entry, so a retry reads Redis.
+   */
+  private readonly accepted = new Map<number, { readonly stored: StoredRecord; readonly record: OfflineBatchRecord }>();
 
   constructor(
     readonly terminalId: string,
@@ -223,12 +230,13 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     const { command } = message;
     if (command.kind !== 'accept' && command.kind !== 'complete') throw new Error('assertion: not a batch command');
     const entity: EntityId = { kind: 'offline_batch', id: offlineBatchId(this.terminalId, command.batch) };
-    const stored = await this.loadRecord(entity);
+    const known = command.kind === 'complete' ? this.accepted.get(command.batch) : undefined;
+    const stored = known?.stored ?? (await this.loadRecord(entity));
     if (!this.loaded) await this.reload();
     const state = this.state;
     if (state === undefined)
       return message.reply({ ok: false, error: notFound('terminal not registered', { terminalId: this.terminalId }) });
-    const record = stored.data === undefined ? undefined : decodeOfflineBatch(stored.data);
+    const record = known?.record ?? (stored.data === undefined ? undefined : decodeOfflineBatch(stored.data));
     if (command.kind === 'accept') return this.accept(message, command, state, entity, stored, record);
     if (record === undefined)
       return message.reply({ ok: false, error: failedPrecondition('no such offline batch was accepted', { batch: command.batch }) });
@@ -263,17 +271,28 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     };
     if (decision.kind === 'replay') return message.reply({ ok: true, value: answer });
     const after: TerminalState = { ...state, offline: decision.after };
+    const data = encodeOfflineBatch(decision.record);
     const plan: CommitPlan = {
       slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
-      writes: [{ entity, expectVersion: stored.version, data: encodeOfflineBatch(decision.record) }],
+      writes: [{ entity, expectVersion: stored.version, data }],
     };
     this.commitThenReply(
       plan,
       message.reply,
       { ok: true, value: answer },
       (ownConflict) => this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict),
-      (committed) => this.context.publish(this.terminalId, committed ? after : undefined),
+      (committed) => {
+        if (committed) this.rememberAccepted(command.batch, { version: stored.version + 1, data }, decision.record);
+        this.context.publish(this.terminalId, committed ? after : undefined);
+      },
     );
+  }
+
+  /** A batch just accepted, kept for its completion (the oldest is dropped past pending_batches_max). */
+  private rememberAccepted(batch: number, stored: StoredRecord, record: OfflineBatchRecord): void {
+    this.accepted.delete(batch);
+    this.accepted.set(batch, { stored, record });
+    if (this.accepted.size > pending_batches_max) this.accepted.delete(this.accepted.keys().next().value as number);
   }
 
   private complete(
@@ -293,6 +312,8 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
       missing,
       replayed: false,
     });
+    // Whatever this completion's fate, the batch's record is read from Redis next time.
+    this.accepted.delete(command.batch);
     // Completed meanwhile by another upload of the same batch: its results stand.
     if (record.results !== undefined) return message.reply({ ok: true, value: answer(record) });
     const nowMs = this.context.clock();
