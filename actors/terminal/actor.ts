@@ -9,7 +9,13 @@ import type { Acting } from '../principal';
 import { EntityHost, loadSlot, stampOf, type CommitPlan, type HostContext, type Reply, type Slot } from '../runtime/entity-host';
 import type { EntityId, StoredRecord } from '../runtime/persistence';
 import { terminalEnabledChanged, terminalOffline, terminalRegistered } from '../outbox/builders';
-import { decodeOfflineBatch, decodeTerminalState, encodeOfflineBatch, encodeTerminalState } from '../state/terminal';
+import {
+  decodeOfflineBatch,
+  decodeTerminalState,
+  encodeCompletedOfflineBatch,
+  encodeOfflineBatch,
+  encodeTerminalState,
+} from '../state/terminal';
 import { checkCanTransact, decideTerminal, type TerminalCheck, type TerminalCommand, type TerminalState } from './rules';
 import { acknowledgeDenylist, configureOffline, decideGrant, sameSettings, type TerminalOffline } from '../offline/grant';
 import { batchDigest, batchSigned } from '../offline/signature';
@@ -240,7 +246,7 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     if (command.kind === 'accept') return this.accept(message, command, state, entity, stored, record);
     if (record === undefined)
       return message.reply({ ok: false, error: failedPrecondition('no such offline batch was accepted', { batch: command.batch }) });
-    this.complete(message, command, state, entity, stored, record);
+    this.complete(message, command, state, { entity, stored, accepted: known?.stored.data }, record);
   }
 
   private accept(
@@ -299,10 +305,11 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     message: Extract<TerminalMessage, { type: 'offline' }>,
     command: Extract<OfflineCommand, { kind: 'complete' }>,
     state: TerminalState,
-    entity: EntityId,
-    stored: StoredRecord,
+    /** The batch's record as read, and its stored form when this actor accepted it (not read back). */
+    where: { readonly entity: EntityId; readonly stored: StoredRecord; readonly accepted: string | undefined },
     record: OfflineBatchRecord,
   ): void {
+    const { entity, stored, accepted } = where;
     const offline = state.offline as TerminalOffline;
     const missing = missingEntries(offline.entries, missing_listed_max);
     const answer = (done: OfflineBatchRecord): OfflineAnswer => ({
@@ -334,7 +341,14 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     });
     const plan: CommitPlan = {
       slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
-      writes: [{ entity, expectVersion: stored.version, data: encodeOfflineBatch(done.record) }],
+      writes: [
+        {
+          entity,
+          expectVersion: stored.version,
+          // The accepted entries are not encoded again: the results are appended to their stored form.
+          data: accepted === undefined ? encodeOfflineBatch(done.record) : encodeCompletedOfflineBatch(accepted, command.results, nowMs),
+        },
+      ],
       outbox: document,
       ...(unknown.length === 0 ? {} : { extraOutbox: unknown }),
     };
