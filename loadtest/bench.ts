@@ -42,6 +42,7 @@ import {
   round,
   unaryTargets,
   type PhaseResult,
+  type RequestFactory,
 } from './driver';
 import { cpuMicrosPerCall, withCpu } from './cpu';
 import { AofWatch } from './aof-watch';
@@ -75,6 +76,15 @@ const settings = {
 };
 
 const bench_started_ms = Date.now();
+
+/**
+ * BENCH_PHASES=offline runs only the offline merge rounds (after the seeding they need) and prints
+ * their figures alone: a quick measure while working on the merge path. Unset, everything runs.
+ */
+const bench_phases = (process.env['BENCH_PHASES'] ?? 'all').split(',').map((name) => name.trim());
+if (bench_phases.some((name) => name !== 'all' && name !== 'offline'))
+  throw new Error(`BENCH_PHASES names phases this bench does not know: ${bench_phases.join(',')} (all, offline)`);
+const offlineOnly = !bench_phases.includes('all');
 
 /** One progress line on stderr, with the seconds since the run started (the 5-minute budget). */
 function log(message: string, fields: Record<string, unknown> = {}): void {
@@ -125,8 +135,10 @@ async function main(): Promise<void> {
     const manifest = await benchManifest(credentials, node);
     const access = manifestAccess(manifest);
     await seed(access);
-    await seedFleets(access, Date.now());
-    await seed(accessToNode(credentials, plain, true));
+    if (!offlineOnly) {
+      await seedFleets(access, Date.now());
+      await seed(accessToNode(credentials, plain, true));
+    }
     // The driver speaks for the benchmark's terminals as a venue gateway of their merchant.
     const gateway = manifest.gateways[0];
     if (gateway === undefined) throw new Error('the bench manifest names no gateway');
@@ -165,6 +177,13 @@ async function main(): Promise<void> {
       return result;
     };
     const { concurrency, warmup_s, measure_s, rounds } = settings;
+    if (offlineOnly) {
+      const offlineMerge = await offlinePhase(credentials, node, taplineStreams, uniform, phase);
+      process.stdout.write(
+        JSON.stringify({ settings, offline: offlineReport(offlineMerge), ratios: { offline_merge_vs_stream: offlineMerge.ratio } }) + '\n',
+      );
+      return;
+    }
 
     // Throughput: echo, Tapline uniform, Tapline hot card and AuthorizeStream alternate, round
     // after round, so drift of the shared machine affects them alike. Each figure is the median
@@ -260,22 +279,7 @@ async function main(): Promise<void> {
     // a 1,000-change denylist delta over a million listed cards (loadtest/offline.ts).
     // Both over the doors' mutual TLS: each offline terminal uploads with its own certificate.
     const offlineAccess = accessToNode(credentials, node);
-    const offlineMerge = await offlineMergeVsStream(
-      offlineAccess,
-      () =>
-        closedLoopStream(
-          taplineStreams,
-          uniform,
-          settings.stream_count,
-          settings.stream_frame_items,
-          settings.stream_window_items,
-          1,
-          measure_s,
-        ),
-      rounds,
-      phase,
-      log,
-    );
+    const offlineMerge = await offlinePhase(credentials, node, taplineStreams, uniform, phase);
     const denylist = await denylistDelta(offlineAccess, redis.url, shard_count, log);
     log('denylist delta', denylist);
 
@@ -377,12 +381,7 @@ async function main(): Promise<void> {
         merge_wait_ms: cost.merge_wait_ms,
       },
       clickhouse_lag_ms: lag,
-      offline: {
-        merge_entries_per_s: offlineMerge.merge.map((r) => r.rps),
-        stream_items_per_s: offlineMerge.stream.map((r) => r.rps),
-        batch_entries: offline_settings.batch_entries,
-        terminals: offline_settings.terminals,
-      },
+      offline: offlineReport(offlineMerge),
       denylist_delta_ms: denylist,
       cluster: {
         single: cluster.single,
@@ -426,6 +425,49 @@ async function main(): Promise<void> {
     await redis.stop();
     rmSync(runDir, { recursive: true, force: true });
   }
+}
+
+type Phase = (name: string, run: () => Promise<PhaseResult>) => Promise<PhaseResult>;
+type OfflineMerge = Awaited<ReturnType<typeof offlineMergeVsStream>>;
+
+/**
+ * Offline selling: uploads merged against gateway streams, round by round (loadtest/offline.ts),
+ * over the doors' mutual TLS: each offline terminal uploads with its own certificate.
+ */
+function offlinePhase(
+  credentials: DevCredentials,
+  node: ServerProcess,
+  streams: ReturnType<typeof clients>,
+  uniform: RequestFactory,
+  phase: Phase,
+): Promise<OfflineMerge> {
+  return offlineMergeVsStream(
+    accessToNode(credentials, node),
+    () =>
+      closedLoopStream(
+        streams,
+        uniform,
+        settings.stream_count,
+        settings.stream_frame_items,
+        settings.stream_window_items,
+        1,
+        settings.measure_s,
+      ),
+    settings.rounds,
+    // The uploads' window is the streams' (warm-up 1 s, as each offline comparison stream has).
+    { warmup_s: 1, measure_s: settings.measure_s },
+    phase,
+    log,
+  );
+}
+
+function offlineReport(merge: OfflineMerge): Record<string, unknown> {
+  return {
+    merge_entries_per_s: merge.merge.map((r) => r.rps),
+    stream_items_per_s: merge.stream.map((r) => r.rps),
+    batch_entries: offline_settings.batch_entries,
+    terminals: offline_settings.terminals,
+  };
 }
 
 /** The benchmark's merchant: every terminal bench-t<i> belongs to it, and its gateway speaks for them. */

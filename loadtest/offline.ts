@@ -3,8 +3,9 @@
 // `offlineMergeVsStream`: alternating rounds of gateway streams (AuthorizeStream, online
 //   authorizations) and of uploads (simulated terminals, each uploading its signed batches of 500
 //   entries one after the other, all terminals at once); a round of uploads counts the entries
-//   merged per second from the first upload to the last answer. The ratio is the median of the
-//   rounds' own ratios (ratios.offline_merge_vs_stream).
+//   merged per second in steady state, as the streams are counted: after the same warm-up, over a
+//   window as long as theirs (uploadRound says why). The ratio is the median of the rounds' own
+//   ratios (ratios.offline_merge_vs_stream).
 // `denylistDelta`: a denylist of 1,000,000 listed cards written straight into Redis in the commit
 //   script's layout (services/authorizer/store/keys.ts), then 1,000 real listing changes through
 //   the node (cards blocked), then the latency of GetDenylistDelta from the versions held before
@@ -25,7 +26,8 @@ export const offline_settings = {
   program: 'bench-offline',
   cards: 5_000,
   terminals: 16,
-  batches_per_terminal: 4,
+  /** Enough that every terminal still uploads at the end of the window (warm-up 1 s, 4 s measured). */
+  batches_per_terminal: 8,
   batch_entries: 500,
   listed_cards: 1_000_000,
   delta_changes: 1_000,
@@ -74,8 +76,39 @@ async function seedOffline(access: ClientAccess): Promise<{ terminals: OfflineTe
   return { terminals, offline };
 }
 
-/** One round of uploads: every terminal sells and closes its batches, then all upload at once; entries merged per second. */
-async function uploadRound(terminals: readonly OfflineTerminalSimulator[], round: number): Promise<PhaseResult> {
+/** When a batch was sent, when its answer came, and how many entries it merged. */
+interface Answered {
+  readonly sent: bigint;
+  readonly at: bigint;
+  readonly entries: number;
+}
+
+/**
+ * The entries of a batch merged inside [from, to], its entries spread evenly over its upload: all
+ * terminals upload in step, so their answers come in waves of 16 batches, and counting whole
+ * batches by their answer swung a 4-second window between one wave and two.
+ */
+function mergedWithin(batch: Answered, from: bigint, to: bigint): number {
+  const start = batch.sent > from ? batch.sent : from;
+  const end = batch.at < to ? batch.at : to;
+  if (end <= start) return 0;
+  return (batch.entries * Number(end - start)) / Number(batch.at - batch.sent);
+}
+
+/**
+ * One round of uploads: every terminal sells and closes its batches, then all upload at once, each
+ * terminal one batch after the other. Entries merged per second in steady state, measured as the
+ * streams are: after a warm-up, over a window (the entries merged inside it, mergedWithin), a
+ * closed loop. The window ends early when a terminal runs out of batches: from then on fewer
+ * terminals upload and the node waits on them (the tail), which the streams never measure either.
+ * (Counting the whole round from the first upload to the last answer charged the merge with the
+ * lockstep start of 16 terminals and that tail: the node was idle most of the round's last seconds.)
+ */
+async function uploadRound(
+  terminals: readonly OfflineTerminalSimulator[],
+  round: number,
+  window: { readonly warmup_s: number; readonly measure_s: number },
+): Promise<PhaseResult> {
   const perTerminal = offline_settings.batches_per_terminal * offline_settings.batch_entries;
   for (const [t, sim] of terminals.entries()) {
     for (let n = 0; n < perTerminal; n++) {
@@ -86,24 +119,31 @@ async function uploadRound(terminals: readonly OfflineTerminalSimulator[], round
   }
   const started = process.hrtime.bigint();
   let errors = 0;
-  const merged = await Promise.all(
+  const answered: Answered[] = [];
+  // When each terminal had no batch left to send: the steady state ends with the first of them.
+  const finished = await Promise.all(
     terminals.map(async (sim) => {
-      let entries = 0;
       while (sim.pending.length > 0) {
         const batch = sim.pending[0];
         if (batch === undefined) break;
+        const sent = process.hrtime.bigint();
         try {
-          entries += (await sim.uploadBatch(batch)).results.length;
+          const entries = (await sim.uploadBatch(batch)).results.length;
+          answered.push({ sent, at: process.hrtime.bigint(), entries });
         } catch {
           // Sent again, unchanged (as a terminal does), after a failure.
           errors += 1;
         }
       }
-      return entries;
+      return process.hrtime.bigint();
     }),
   );
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const requests = merged.reduce((sum, n) => sum + n, 0);
+  const from = started + BigInt(Math.round(window.warmup_s * 1e9));
+  const last = finished.reduce((first, at) => (at < first ? at : first));
+  const to = bigMin(from + BigInt(Math.round(window.measure_s * 1e9)), last);
+  if (to <= from) throw new Error(`a terminal ran out of batches within the warm-up (${window.warmup_s} s): sell more per round`);
+  const requests = Math.round(answered.reduce((sum, batch) => sum + mergedWithin(batch, from, to), 0));
+  const seconds = Number(to - from) / 1e9;
   // The next round sells under a new grant (the caps count per grant).
   for (const sim of terminals) await sim.sync();
   return {
@@ -118,6 +158,10 @@ async function uploadRound(terminals: readonly OfflineTerminalSimulator[], round
   };
 }
 
+function bigMin(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
 function round3(value: number): number {
   return round(value, 3);
 }
@@ -127,6 +171,7 @@ export async function offlineMergeVsStream(
   access: ClientAccess,
   stream: () => Promise<PhaseResult>,
   rounds: number,
+  window: { readonly warmup_s: number; readonly measure_s: number },
   phase: Phase,
   log: (message: string, fields?: Record<string, unknown>) => void,
 ): Promise<{ stream: PhaseResult[]; merge: PhaseResult[]; ratio: number }> {
@@ -138,7 +183,7 @@ export async function offlineMergeVsStream(
   try {
     for (let r = 1; r <= rounds; r++) {
       streams.push(await phase(`round ${r}: authorize stream (offline comparison)`, stream));
-      merges.push(await phase(`round ${r}: offline uploads merged`, () => uploadRound(terminals, r)));
+      merges.push(await phase(`round ${r}: offline uploads merged`, () => uploadRound(terminals, r, window)));
     }
   } finally {
     offline.close();

@@ -198,7 +198,18 @@ function judge(offline: TerminalOffline, usage: MutableUsage, input: OfflineEntr
   const grant = offline.grant;
   const current = grant !== undefined && input.grant === grant.number ? grant : undefined;
   const held = current === undefined ? 0 : heldVersionFor(current, input.entry, shardOf('card', input.cardId, env.shardCount));
-  const base = {
+  let merchantReason: TerminalLiabilityReason | '' = '';
+  if (input.kind === 'sale') {
+    merchantReason =
+      current === undefined ? (input.grant < 1 ? 'unknown_grant' : 'superseded_grant') : saleReason(current, usage, input, env);
+    if (merchantReason === '') {
+      usage.count += 1;
+      usage.totalMinor += input.amountMinor;
+      usage.cards[input.cardId] = (usage.cards[input.cardId] ?? 0) + input.amountMinor;
+    }
+  }
+  // One object per entry (a batch judges up to 500 of them on every upload).
+  return {
     entry: input.entry,
     kind: input.kind,
     cardId: input.cardId,
@@ -208,16 +219,10 @@ function judge(offline: TerminalOffline, usage: MutableUsage, input: OfflineEntr
     voidOf: input.voidOf,
     grant: input.grant,
     capturedAtMs: capturedAt(offline, input, env.nowMs),
+    merchantReason,
     held,
     receipt: input.receipt,
   };
-  if (input.kind === 'void') return { ...base, merchantReason: '' };
-  const reason = current === undefined ? (input.grant < 1 ? 'unknown_grant' : 'superseded_grant') : saleReason(current, usage, input, env);
-  if (reason !== '') return { ...base, merchantReason: reason };
-  usage.count += 1;
-  usage.totalMinor += input.amountMinor;
-  usage.cards[input.cardId] = (usage.cards[input.cardId] ?? 0) + input.amountMinor;
-  return { ...base, merchantReason: '' };
 }
 
 /** Why a sale under the current grant is the merchant's, or '' when it is within the grant. */

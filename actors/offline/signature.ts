@@ -45,11 +45,25 @@ export function batchSigningBytes(batch: Uint8Array): Buffer {
   return signed(batch_signature_context, batch);
 }
 
+/** Terminal keys whose key objects are kept (one per uploading terminal; past it, the map starts over). */
+const terminal_keys_kept_max = 4_096;
+const terminal_keys = new Map<string, KeyObject>();
+
+/** The key object of a terminal's stored key, built once per key rather than once per uploaded batch. */
+function terminalKeyOf(raw: string): KeyObject {
+  const known = terminal_keys.get(raw);
+  if (known !== undefined) return known;
+  const key = publicKeyOf(raw);
+  if (terminal_keys.size >= terminal_keys_kept_max) terminal_keys.clear();
+  terminal_keys.set(raw, key);
+  return key;
+}
+
 /** True when `signature` is the terminal's (stored raw key, base64) over the batch's bytes. */
 export function batchSigned(publicKey: string, batch: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== ed25519_signature_bytes) return false;
   try {
-    return verify(null, batchSigningBytes(batch), publicKeyOf(publicKey), signature);
+    return verify(null, batchSigningBytes(batch), terminalKeyOf(publicKey), signature);
   } catch {
     return false;
   }

@@ -176,24 +176,35 @@ export function encodeOfflineBatch(record: OfflineBatchRecord): string {
       e.held,
       e.receipt,
     ]),
-    ...(record.results === undefined
-      ? {}
-      : {
-          results: record.results.map((r) => [
-            r.entry,
-            r.kind,
-            r.liability,
-            r.reason,
-            r.transactionId,
-            r.amountMinor,
-            r.currency,
-            r.balanceAfterMinor,
-            r.debtAfterMinor,
-          ]),
-        }),
+    ...(record.results === undefined ? {} : { results: storedResults(record.results) }),
     ...(record.completedAtMs === undefined ? {} : { completedAtMs: record.completedAtMs }),
   };
   return offline_batch_codec.encode(stored);
+}
+
+function storedResults(results: readonly EntryResult[]): StoredOfflineBatch['results'] {
+  return results.map((r) => [
+    r.entry,
+    r.kind,
+    r.liability,
+    r.reason,
+    r.transactionId,
+    r.amountMinor,
+    r.currency,
+    r.balanceAfterMinor,
+    r.debtAfterMinor,
+  ]);
+}
+
+/**
+ * The stored form of a batch completed, from the stored form of its acceptance (what
+ * encodeOfflineBatch wrote for the record without results): the same JSON as encodeOfflineBatch
+ * of the completed record (state-codecs.test.ts holds them equal), without encoding its up to 500
+ * entries a second time. The results and the completion time are the record's last keys.
+ */
+export function encodeCompletedOfflineBatch(accepted: string, results: readonly EntryResult[], completedAtMs: number): string {
+  if (!accepted.endsWith(']}')) throw new Error('assertion: not the stored form of an accepted batch');
+  return `${accepted.slice(0, -1)},"results":${JSON.stringify(storedResults(results))},"completedAtMs":${JSON.stringify(completedAtMs)}}`;
 }
 
 export function decodeOfflineBatch(json: string): OfflineBatchRecord {

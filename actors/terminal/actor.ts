@@ -9,7 +9,13 @@ import type { Acting } from '../principal';
 import { EntityHost, loadSlot, stampOf, type CommitPlan, type HostContext, type Reply, type Slot } from '../runtime/entity-host';
 import type { EntityId, StoredRecord } from '../runtime/persistence';
 import { terminalEnabledChanged, terminalOffline, terminalRegistered } from '../outbox/builders';
-import { decodeOfflineBatch, decodeTerminalState, encodeOfflineBatch, encodeTerminalState } from '../state/terminal';
+import {
+  decodeOfflineBatch,
+  decodeTerminalState,
+  encodeCompletedOfflineBatch,
+  encodeOfflineBatch,
+  encodeTerminalState,
+} from '../state/terminal';
 import {
   checkCanTransact,
   decideTerminal,
@@ -21,7 +27,7 @@ import {
 import { acknowledgeDenylist, configureOffline, decideGrant, sameSettings, type TerminalOffline } from '../offline/grant';
 import { batchDigest, batchSigned } from '../offline/signature';
 import { completeBatch, decideAccept, unknownCardDocument, type AcceptEnv } from '../offline/uploads';
-import { missingEntries } from '../offline/batch';
+import { missingEntries, pending_batches_max } from '../offline/batch';
 import { offlineBatchId, type OfflineBatchRecord } from '../offline/records';
 import { versionSum } from '../offline/denylist';
 import type { OfflineAnswer, OfflineCommand } from './offline-messages';
@@ -74,6 +80,13 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
   version = 0;
   durable: TerminalState | undefined = undefined;
   private readonly entity: EntityId;
+  /**
+   * The records of batches this actor accepted (committed) and has not completed yet, with the
+   * version they were written at: the completion decides on them without reading back and decoding
+   * the record it wrote itself (the terminal's actor is its batches' one fenced writer). At most
+   * pending_batches_max; a completion that does not commit drops its entry, so a retry reads Redis.
+   */
+  private readonly accepted = new Map<number, { readonly stored: StoredRecord; readonly record: OfflineBatchRecord }>();
 
   constructor(
     readonly terminalId: string,
@@ -246,16 +259,17 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     const { command } = message;
     if (command.kind !== 'accept' && command.kind !== 'complete') throw new Error('assertion: not a batch command');
     const entity: EntityId = { kind: 'offline_batch', id: offlineBatchId(this.terminalId, command.batch) };
-    const stored = await this.loadRecord(entity);
+    const known = command.kind === 'complete' ? this.accepted.get(command.batch) : undefined;
+    const stored = known?.stored ?? (await this.loadRecord(entity));
     if (!this.loaded) await this.reload();
     const state = this.state;
     if (state === undefined)
       return message.reply({ ok: false, error: notFound('terminal not registered', { terminalId: this.terminalId }) });
-    const record = stored.data === undefined ? undefined : decodeOfflineBatch(stored.data);
+    const record = known?.record ?? (stored.data === undefined ? undefined : decodeOfflineBatch(stored.data));
     if (command.kind === 'accept') return this.accept(message, command, state, entity, stored, record);
     if (record === undefined)
       return message.reply({ ok: false, error: failedPrecondition('no such offline batch was accepted', { batch: command.batch }) });
-    this.complete(message, command, state, entity, stored, record);
+    this.complete(message, command, state, { entity, stored, accepted: known?.stored.data }, record);
   }
 
   private accept(
@@ -286,27 +300,39 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     };
     if (decision.kind === 'replay') return message.reply({ ok: true, value: answer });
     const after: TerminalState = { ...state, offline: decision.after };
+    const data = encodeOfflineBatch(decision.record);
     const plan: CommitPlan = {
       slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
-      writes: [{ entity, expectVersion: stored.version, data: encodeOfflineBatch(decision.record) }],
+      writes: [{ entity, expectVersion: stored.version, data }],
     };
     this.commitThenReply(
       plan,
       message.reply,
       { ok: true, value: answer },
       (ownConflict) => this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict),
-      (committed) => this.context.publish(this.terminalId, committed ? after : undefined),
+      (committed) => {
+        if (committed) this.rememberAccepted(command.batch, { version: stored.version + 1, data }, decision.record);
+        this.context.publish(this.terminalId, committed ? after : undefined);
+      },
     );
+  }
+
+  /** A batch just accepted, kept for its completion (the oldest is dropped past pending_batches_max). */
+  private rememberAccepted(batch: number, stored: StoredRecord, record: OfflineBatchRecord): void {
+    this.accepted.delete(batch);
+    this.accepted.set(batch, { stored, record });
+    if (this.accepted.size > pending_batches_max) this.accepted.delete(this.accepted.keys().next().value as number);
   }
 
   private complete(
     message: Extract<TerminalMessage, { type: 'offline' }>,
     command: Extract<OfflineCommand, { kind: 'complete' }>,
     state: TerminalState,
-    entity: EntityId,
-    stored: StoredRecord,
+    /** The batch's record as read, and its stored form when this actor accepted it (not read back). */
+    where: { readonly entity: EntityId; readonly stored: StoredRecord; readonly accepted: string | undefined },
     record: OfflineBatchRecord,
   ): void {
+    const { entity, stored, accepted } = where;
     const offline = state.offline as TerminalOffline;
     const missing = missingEntries(offline.entries, missing_listed_max);
     const answer = (done: OfflineBatchRecord): OfflineAnswer => ({
@@ -316,6 +342,8 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
       missing,
       replayed: false,
     });
+    // Whatever this completion's fate, the batch's record is read from Redis next time.
+    this.accepted.delete(command.batch);
     // Completed meanwhile by another upload of the same batch: its results stand.
     if (record.results !== undefined) return message.reply({ ok: true, value: answer(record) });
     const nowMs = this.context.clock();
@@ -336,7 +364,14 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     });
     const plan: CommitPlan = {
       slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
-      writes: [{ entity, expectVersion: stored.version, data: encodeOfflineBatch(done.record) }],
+      writes: [
+        {
+          entity,
+          expectVersion: stored.version,
+          // The accepted entries are not encoded again: the results are appended to their stored form.
+          data: accepted === undefined ? encodeOfflineBatch(done.record) : encodeCompletedOfflineBatch(accepted, command.results, nowMs),
+        },
+      ],
       outbox: document,
       ...(unknown.length === 0 ? {} : { extraOutbox: unknown }),
     };

@@ -151,6 +151,42 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
     assert.equal(other.listed.has('debt-1'), false, 'off the list once the debt is paid');
   });
 
+  it("merges a full batch whose entries return to the same cards in entry order: each card's running balance exact, replayed unchanged", async () => {
+    const ids = Array.from({ length: 5 }, (_, c) => `many-${c}`);
+    await Promise.all(ids.map((id) => client.issueCard(id, 10_000, 'EUR', program)));
+    const { sim } = await terminal('till-many', { countMax: 1_000, totalMaxMinor: 1_000_000 });
+    await sim.sync();
+    // 500 entries, the cards taken in turn: every card has 100 entries spread over the whole batch.
+    const expected: [bigint, bigint][] = [];
+    const left = new Map(ids.map((id) => [id, 10_000]));
+    for (let n = 0; n < 500; n++) {
+      const id = ids[n % ids.length] as string;
+      const amount = 10 + (n % 37);
+      assert.ok('entry' in sim.sell(medium(id), amount, 'EUR'));
+      left.set(id, (left.get(id) as number) - amount);
+      expected.push([BigInt(amount), BigInt(left.get(id) as number)]);
+    }
+    assert.equal(sim.closeBatches(), 1, 'one batch of 500 entries');
+    const batch = sim.pending[0];
+    if (batch === undefined) throw new Error('no batch closed');
+    const [merged] = await sim.upload();
+    assert.deepEqual(
+      merged?.results.map((r) => [r.amount?.amountMinor, r.balanceAfter?.amountMinor]),
+      expected,
+      "each entry's balance after is its card's balance after its earlier entries, in entry order",
+    );
+    assert.ok(
+      merged?.results.every((r) => r.liability === OfflineLiability.OFFLINE_LIABILITY_ISSUER),
+      'every sale is within the grant: charged to its card',
+    );
+    for (const id of ids) assert.equal(await balance(id), BigInt(left.get(id) as number), `${id}: its 100 sales counted once`);
+    const before = await inspect.snapshot();
+    const again = await sim.uploadBatch(batch);
+    assert.equal(again.replayed, true);
+    assert.deepEqual(again.results, merged?.results, 'a re-upload answers the very same results');
+    assert.equal(await inspect.snapshot(), before, 'a re-upload changes nothing in Redis');
+  });
+
   it('makes the merchant carry what the terminal had no right to sell: a listed card, past its caps; voids give back', async () => {
     await client.issueCard('blocked-1', 5_000, 'EUR', program);
     await client.issueCard('capped-1', 50_000, 'EUR', program);

@@ -139,7 +139,7 @@ const integer_settings: Readonly<Record<string, IntegerSetting>> = {
   TAPLINE_TERMINAL_CACHE_MS: { min: 0, max: 600_000, fallback: 1_000 },
   TAPLINE_TERMINAL_CACHE_MAX: { min: 1, max: 10_000_000, fallback: 100_000 },
   TAPLINE_DENYLIST_LOG_PER_SHARD_MAX: { min: 16, max: 10_000_000, fallback: 4_096 },
-  TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT: { min: 1, max: 10_000, fallback: 64 },
+  TAPLINE_OFFLINE_MERGE_CARDS_IN_FLIGHT: { min: 1, max: 10_000, fallback: 500 },
   TAPLINE_OFFLINE_DENYLIST_AGE_TERMINALS_MAX: { min: 1, max: 1_000_000, fallback: 10_000 },
   TAPLINE_PSP_WEBHOOK_PORT: { min: -1, max: 65_535, fallback: -1 },
   TAPLINE_PSP_REQUEST_TIMEOUT_MS: { min: 100, max: 60_000, fallback: 10_000 },

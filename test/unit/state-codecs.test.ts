@@ -47,7 +47,12 @@ import {
 import { issuance_record_codec } from '../../actors/state/issuance';
 import { manager_record_codec, type ManagerRecord } from '../../actors/state/manager';
 import { decodeProgramConfig, encodeProgramConfig, program_config_codec } from '../../actors/state/program';
-import { offline_batch_record_codec, terminal_state_codec } from '../../actors/state/terminal';
+import {
+  encodeCompletedOfflineBatch,
+  encodeOfflineBatch,
+  offline_batch_record_codec,
+  terminal_state_codec,
+} from '../../actors/state/terminal';
 import type { OfflineBatchRecord } from '../../actors/offline/records';
 import { state_codecs } from '../../actors/state';
 import { announceSeed, assertProperty } from './fast-check-seed';
@@ -447,6 +452,15 @@ describe('stored state codecs', () => {
     states.push(replacementState(last(), 'c-r2', at));
     assert.equal(states.length, 5, 'every rule step applied');
     for (const state of states) assert.deepStrictEqual(card_state_codec.decode(card_state_codec.encode(state)), withoutUndefined(state));
+  });
+
+  it('write a completed offline batch from its accepted form exactly as from the whole record, and refuse a completed form', () => {
+    const { results, completedAtMs, ...accepted } = full_offline_batch;
+    const acceptedForm = encodeOfflineBatch(accepted);
+    const completed = encodeCompletedOfflineBatch(acceptedForm, results, completedAtMs);
+    assert.equal(completed, encodeOfflineBatch(full_offline_batch));
+    assert.deepEqual(offline_batch_record_codec.decode(completed), full_offline_batch);
+    assert.throws(() => encodeCompletedOfflineBatch(completed, results, completedAtMs), /not the stored form of an accepted batch/);
   });
 
   it('refuse what is not their layout with a StoredStateError naming the entity, never the values', () => {

@@ -23,8 +23,11 @@ export const denylist_versions_max = 65_536;
 /** An offset from a grant longer than this (30 days) is no offset of a terminal's. */
 const offset_abs_max_ms = 30 * 86_400_000;
 
-function count(field: string, value: bigint, min: number): number {
-  if (value < BigInt(min) || value > BigInt(Number.MAX_SAFE_INTEGER))
+const safe_integer_max = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A count of the wire (a uint64) as a number; called several times per uploaded entry, so it converts no bound. */
+function count(field: string, value: bigint, min: 0 | 1): number {
+  if (value < (min === 0 ? 0n : 1n) || value > safe_integer_max)
     throw invalidArgument(`${field} must be between ${min} and 2^53-1`, { field });
   return Number(value);
 }

@@ -92,21 +92,25 @@ export class OfflineUploads {
     return answerOf(batch.input.batch, completed.record, completed.missing, accepted.replayed);
   }
 
-  /** Every entry to its card, each card's in entry order; the results in entry order, and the entries of unknown cards. */
+  /**
+   * Every entry to its card, each card's in entry order; the results in entry order, and the
+   * entries of unknown cards. Answers land in an array by the entry's place in the record (no map,
+   * no object per card answer): the merge runs once per uploaded entry.
+   */
   private async merge(
     terminalId: string,
     merchantId: string,
     record: OfflineBatchRecord,
   ): Promise<{ results: EntryResult[]; unknownCards: (AssessedEntry & { key: string })[] }> {
-    const byCard = new Map<string, AssessedEntry[]>();
-    for (const entry of record.entries) {
-      const list = byCard.get(entry.cardId);
-      if (list === undefined) byCard.set(entry.cardId, [entry]);
-      else list.push(entry);
-    }
-    const answers = new Map<number, EntryResult>();
-    const unknownCards: (AssessedEntry & { key: string })[] = [];
-    await forEachBounded([...byCard.entries()], this.limits.cards_in_flight_max, async ([cardId, entries]) => {
+    const byCard = new Map<string, number[]>();
+    record.entries.forEach((entry, index) => {
+      const places = byCard.get(entry.cardId);
+      if (places === undefined) byCard.set(entry.cardId, [index]);
+      else places.push(index);
+    });
+    const results: EntryResult[] = new Array<EntryResult>(record.entries.length);
+    await forEachBounded([...byCard.entries()], this.limits.cards_in_flight_max, async ([cardId, places]) => {
+      const entries = places.map((place) => record.entries[place] as AssessedEntry);
       const merge: OfflineCardMerge = { cardId, terminalId, merchantId, entries };
       const local = this.local;
       // A card that moves away meanwhile answers "moved": the upload fails and is sent again.
@@ -114,15 +118,16 @@ export class OfflineUploads {
         local !== undefined && local.holdsCard(cardId)
           ? await mergeOfflineCard(local.region, merge)
           : await this.fanout.mergeOffline(merge);
-      entries.forEach((entry, index) => {
-        const answer = cardAnswers[index] as OfflineEntryAnswer;
-        const result = resultOf(entry, answer);
-        answers.set(entry.entry, result);
-        if (result.kind === 'unknown_card' && entry.kind === 'sale')
-          unknownCards.push({ ...entry, key: offlineEntryKey(terminalId, entry.entry) });
+      places.forEach((place, k) => {
+        results[place] = resultOf(entries[k] as AssessedEntry, cardAnswers[k] as OfflineEntryAnswer);
       });
     });
-    return { results: record.entries.map((entry) => answers.get(entry.entry) as EntryResult), unknownCards };
+    const unknownCards: (AssessedEntry & { key: string })[] = [];
+    record.entries.forEach((entry, place) => {
+      if (entry.kind === 'sale' && results[place]?.kind === 'unknown_card')
+        unknownCards.push({ ...entry, key: offlineEntryKey(terminalId, entry.entry) });
+    });
+    return { results, unknownCards };
   }
 
   private async command(
@@ -171,21 +176,28 @@ export function offlineEntryRequest(terminalId: string, entry: AssessedEntry): M
  * The owner's side: one card's entries told to the card in entry order (its mailbox keeps the
  * order), answered when each settled. A refusal that says the outcome is unknown fails the call.
  */
-export async function mergeOfflineCard(
-  region: Pick<ShardRegion, 'moneyAtMerchant'>,
-  merge: OfflineCardMerge,
-): Promise<OfflineEntryAnswer[]> {
-  const settled = merge.entries.map(
-    (entry) =>
-      new Promise<OfflineEntryAnswer>((resolve, reject) => {
-        region.moneyAtMerchant(offlineEntryRequest(merge.terminalId, entry), merge.merchantId, (outcome) => {
-          if (outcome.ok) return resolve({ ok: true, result: outcome.value.result, replayed: outcome.value.replayed });
-          if (outcome.error instanceof RejectedError) return resolve(refusal(outcome.error));
-          reject(outcome.error);
-        });
-      }),
-  );
-  return Promise.all(settled);
+export function mergeOfflineCard(region: Pick<ShardRegion, 'moneyAtMerchant'>, merge: OfflineCardMerge): Promise<OfflineEntryAnswer[]> {
+  // One promise per card, not per entry: a batch's entries are mostly one per card, and the merge
+  // runs for every uploaded entry.
+  return new Promise<OfflineEntryAnswer[]>((resolve, reject) => {
+    const answers = new Array<OfflineEntryAnswer>(merge.entries.length);
+    let waiting = merge.entries.length;
+    let failed = false;
+    if (waiting === 0) return resolve(answers);
+    const settle = (index: number, answer: OfflineEntryAnswer): void => {
+      answers[index] = answer;
+      waiting -= 1;
+      if (waiting === 0 && !failed) resolve(answers);
+    };
+    merge.entries.forEach((entry, index) => {
+      region.moneyAtMerchant(offlineEntryRequest(merge.terminalId, entry), merge.merchantId, (outcome) => {
+        if (outcome.ok) return settle(index, { ok: true, result: outcome.value.result, replayed: outcome.value.replayed });
+        if (outcome.error instanceof RejectedError) return settle(index, refusal(outcome.error));
+        failed = true;
+        reject(outcome.error);
+      });
+    });
+  });
 }
 
 function refusal(error: RejectedError): OfflineEntryAnswer {
