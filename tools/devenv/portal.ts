@@ -53,3 +53,44 @@ export function issuersWithPortal(setting: string, files: PortalFiles): string {
   const issuers = JSON.parse(setting) as unknown[];
   return JSON.stringify([...issuers, { issuer: files.issuer, jwks_file: files.jwks_file }]);
 }
+
+/**
+ * The demo's portal accounts of one `npm start` run: a fleet manager of the demo fleet, a merchant
+ * admin of the demo bar and an organizer (issuer admin). Development passwords, printed by `npm
+ * start`; a deployment uses its identity provider or its own users file.
+ */
+export function demoPortalUsers(run: string): DemoUser[] {
+  return [
+    { username: 'fleet', password: 'fleet-demo', role: 'fleet_manager', scope: [`haulage-${run}`] },
+    { username: 'bar', password: 'bar-demo', role: 'merchant_admin', scope: ['main-stage-bar'] },
+    { username: 'organizer', password: 'organizer-demo', role: 'issuer_admin', scope: ['*'] },
+  ];
+}
+
+/** The demo cardholder's PIN (its card is issued by `npm start` with it). */
+export const demo_cardholder_pin = '1234';
+
+/** The portal process's environment: its HTTPS certificate, issuer key, users and backends. */
+export function portalEnv(
+  files: PortalFiles,
+  tls: { cert: string; key: string },
+  backends: { operator: string; reports: string; ca: string },
+  port: number,
+  programs: readonly string[],
+): Record<string, string> {
+  return {
+    TAPLINE_PORTAL_PORT: String(port),
+    TAPLINE_PORTAL_HOST: '127.0.0.1',
+    TAPLINE_TLS_CERT_FILE: tls.cert,
+    TAPLINE_TLS_KEY_FILE: tls.key,
+    TAPLINE_AUTHORIZER_GRPC_ADDRESS: backends.operator,
+    TAPLINE_REPORTS_URL: backends.reports,
+    TAPLINE_PORTAL_CA_FILE: backends.ca,
+    TAPLINE_PORTAL_TLS_SERVER_NAME: 'localhost',
+    TAPLINE_PORTAL_ISSUER: files.issuer,
+    TAPLINE_PORTAL_SIGNING_KEY_FILE: files.signing_key_file,
+    TAPLINE_PORTAL_USERS_FILE: files.users_file,
+    TAPLINE_PORTAL_PROGRAMS: programs.join(','),
+    TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
+  };
+}
