@@ -204,7 +204,7 @@ describe('portal: every role end to end in headless Chromium', function () {
     await page.browserContext().close();
   });
 
-  it('a cardholder who edits the URL to another card gets 403 and none of its data', async () => {
+  it('a cardholder who edits the URL to another card gets 403 and none of its data; its own page in Dutch', async () => {
     const page = await newPage();
     await page.goto(`${portal.url}/login`);
     await page.type('#card', 'c-200');
@@ -221,6 +221,12 @@ describe('portal: every role end to end in headless Chromium', function () {
     );
     assert.equal(stop, 403, 'a form without the CSRF token (and for another card) is refused');
     assert.equal((await cards.getCard('c-200')).card?.status, 1, 'the own card is untouched');
+    await page.goto(`${portal.url}/cards/c-200`);
+    assert.equal(await submit(page, 'a[lang="nl"]'), 200, 'the language switch comes back to the page');
+    assert.equal(await page.$eval('html', (root) => root.getAttribute('lang')), 'nl');
+    assert.match(await text(page), /Saldo/);
+    assert.match(await page.$eval('[data-test="balance"]', (e) => e.textContent ?? ''), /€\s?50,00/, 'Dutch money format');
+    await page.screenshot({ path: join(screenshotDir(), 'cardholder-nl.png'), fullPage: true });
     await page.browserContext().close();
   });
 
