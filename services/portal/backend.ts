@@ -25,6 +25,10 @@ import {
   type FleetCard,
   type GetFleetAccountResponse,
   type GetFleetCardResponse,
+  type ListReviewQueueResponse,
+  type ReviewEntry,
+  type SetFleetCardStatusResponse,
+  FleetCardStatus,
   type SetFleetCardLimitsResponse,
   type SpendLimits,
 } from '../../gen/tapline/v1/fleet';
@@ -139,6 +143,19 @@ export class Backend {
     return this.call(this.fleets.setFleetCardLimits.bind(this.fleets), { cardId, limits, productGroups: undefined, operatorId: '' }, token);
   }
 
+  setFleetCardStatus(token: string, cardId: string, status: FleetCardStatus): Promise<SetFleetCardStatusResponse> {
+    return this.call(this.fleets.setFleetCardStatus.bind(this.fleets), { cardId, status, operatorId: '' }, token);
+  }
+
+  async reviewQueue(token: string, fleetId: string): Promise<ReviewEntry[]> {
+    const reply = await this.call<{ fleetId: string }, ListReviewQueueResponse>(
+      this.fleets.listReviewQueue.bind(this.fleets),
+      { fleetId },
+      token,
+    );
+    return reply.entries;
+  }
+
   setTerminalEnabled(token: string, terminalId: string, enabled: boolean): Promise<SetTerminalEnabledResponse> {
     return this.call(this.admin.setTerminalEnabled.bind(this.admin), { terminalId, enabled, operatorId: '' }, token);
   }
@@ -186,4 +203,4 @@ export class Backend {
   }
 }
 
-export { CardAction };
+export { CardAction, FleetCardStatus };

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArgument, RejectedError } from '../../actors/errors';
 import { CardAction } from '../../gen/tapline/v1/cards';
+import { FleetCardStatus } from '../../gen/tapline/v1/fleet';
 import type { Bar } from './chart';
 import { formatCount, formatMoney, t, type MessageKey } from './i18n';
 import { pageContext, sessionOf, setSessionCookie, session_cookie, type PortalDeps } from './context';
@@ -198,9 +199,23 @@ function fleetRoutes(app: FastifyInstance, deps: PortalDeps): void {
           : await deps.backend.fleetCard(token, `${fleetId}~${cardNo}`);
       const locale = sessionOf(request).locale;
       const vehicles = await vehiclesOf(deps, token, fleetId, locale);
+      const reviews = await deps.backend.reviewQueue(token, fleetId);
       const done =
-        request.query.done === undefined || card === undefined ? undefined : t(locale, 'fleet.limits.saved', { id: card.cardId });
-      return html(reply, fleetPage(pageContext(request), { account, card, vehicles, done }));
+        request.query.done === undefined || card === undefined
+          ? undefined
+          : t(locale, request.query.done === 'blocked' ? 'fleet.card.blocked' : 'fleet.limits.saved', { id: card.cardId });
+      return html(reply, fleetPage(pageContext(request), { account, card, vehicles, reviews, done }));
+    },
+  );
+  app.post<{ Params: { id: string } }>(
+    '/fleets/:id/card-block',
+    { config: { rule: 'portal.fleet.card_block' }, schema },
+    async (request, reply) => {
+      const cardNo = field(request, 'card_no');
+      if (!new RegExp(id_pattern).test(cardNo)) throw invalidArgument('card_no must be a card number', { field: 'card_no' });
+      const blocked = FleetCardStatus.FLEET_CARD_STATUS_BLOCKED;
+      await deps.backend.setFleetCardStatus(await tokenFor(request, deps), `${request.params.id}~${cardNo}`, blocked);
+      return reply.redirect(`/fleets/${encodeURIComponent(request.params.id)}?card=${encodeURIComponent(cardNo)}&done=blocked`, 303);
     },
   );
   app.post<{ Params: { id: string } }>(

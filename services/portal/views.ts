@@ -3,7 +3,7 @@
 // form carries the session's CSRF token.
 
 import type { CardInfo } from '../../gen/tapline/v1/cards';
-import type { FleetAccount, FleetCard } from '../../gen/tapline/v1/fleet';
+import { FleetCardStatus, type FleetAccount, type FleetCard, type ReviewEntry } from '../../gen/tapline/v1/fleet';
 import { CardStatus } from '../../gen/tapline/v1/types';
 import { barChart, type Bar } from './chart';
 import { html, type Markup } from './html';
@@ -193,6 +193,7 @@ export interface FleetView {
   readonly account: FleetAccount;
   readonly card?: FleetCard | undefined;
   readonly vehicles?: readonly Bar[] | undefined;
+  readonly reviews?: readonly ReviewEntry[] | undefined;
   readonly done?: string | undefined;
 }
 
@@ -251,15 +252,68 @@ export function fleetPage(context: PageContext, view: FleetView): string {
                 <dd>${card.limits?.dailyMinor === undefined ? '–' : formatMoney(locale, card.limits.dailyMinor, currency)}</dd>
                 <dt>${t(locale, 'fleet.card.spent_day')}</dt>
                 <dd>${formatMoney(locale, card.spentDayMinor, currency)}</dd>
+                <dt>${t(locale, 'fleet.card.status')}</dt>
+                <dd data-test="fleet-card-status">${t(locale, fleet_status_keys.get(card.status) ?? 'status.unknown')}</dd>
               </dl>
+              ${card.status === FleetCardStatus.FLEET_CARD_STATUS_BLOCKED ? '' : blockForm(context, base, card.cardId)}
             </section>`
       }
     </div>
+    ${reviewTable(locale, view.reviews)}
     <section class="panel spaced" aria-labelledby="consumption-h">
       <h2 id="consumption-h">${t(locale, 'fleet.consumption.heading')}</h2>
       ${view.vehicles === undefined || view.vehicles.length === 0 ? html`<p>${t(locale, 'fleet.consumption.empty')}</p>` : barChart(t(locale, 'fleet.consumption.heading'), view.vehicles)}
     </section>`;
   return layout(context, t(locale, 'fleet.title', { id: account.fleetId }), body);
+}
+
+const fleet_status_keys: ReadonlyMap<FleetCardStatus, MessageKey> = new Map([
+  [FleetCardStatus.FLEET_CARD_STATUS_ACTIVE, 'fleet.status.active'],
+  [FleetCardStatus.FLEET_CARD_STATUS_FROZEN, 'fleet.status.frozen'],
+  [FleetCardStatus.FLEET_CARD_STATUS_BLOCKED, 'fleet.status.blocked'],
+]);
+
+function blockForm(context: PageContext, base: string, cardId: string): Markup {
+  const locale = context.session.locale;
+  return html`<form method="post" action="${base}/card-block">
+    ${csrf(context.session)}<input type="hidden" name="card_no" value="${cardId.split('~')[1] ?? ''}" />
+    <button class="danger" type="submit" id="block-card">${t(locale, 'fleet.card.block')}</button>
+  </form>`;
+}
+
+/** The fleet's flagged transactions waiting for review. */
+function reviewTable(locale: Locale, reviews: readonly ReviewEntry[] | undefined): Markup {
+  const rows = reviews ?? [];
+  return html`<section class="panel spaced" aria-labelledby="reviews-h">
+    <h2 id="reviews-h">${t(locale, 'fleet.reviews.heading')}</h2>
+    ${
+      rows.length === 0
+        ? html`<p>${t(locale, 'fleet.reviews.empty')}</p>`
+        : html`<div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">${t(locale, 'card.history.when')}</th>
+                  <th scope="col">${t(locale, 'fleet.card_no')}</th>
+                  <th scope="col">${t(locale, 'fleet.reviews.flags')}</th>
+                  <th scope="col" class="num">${t(locale, 'card.history.amount')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${rows.map(
+                  (row) =>
+                    html`<tr>
+                      <td>${formatDate(locale, Number(row.authorizedAtUnixMs))}</td>
+                      <td>${row.cardId}</td>
+                      <td>${row.flags.join(', ')}</td>
+                      <td class="num">${money(locale, row.amount)}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>
+          </div>`
+    }
+  </section>`;
 }
 
 /** Minor units (two decimals) as the plain decimal a form field shows and reads back. */

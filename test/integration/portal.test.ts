@@ -230,7 +230,7 @@ describe('portal: every role end to end in headless Chromium', function () {
     await page.browserContext().close();
   });
 
-  it('a fleet manager lowers a card limit and the next fill-up above it is declined; another fleet is 403', async () => {
+  it('a fleet manager lowers a card limit and the next fill-up above it is declined, then blocks the card; another fleet is 403', async () => {
     assert.equal((await client.authorize(fleetPurchase('pump-1', txn++, 'haul~1', [diesel(3_000)]))).outcome, Outcome.OUTCOME_APPROVED);
     const page = await newPage();
     await staffLogin(page, 'haul-manager', 'fleet-pass-1');
@@ -242,6 +242,10 @@ describe('portal: every role end to end in headless Chromium', function () {
     await checkPage(page, 'fleet-manager');
     const next = await client.authorize(fleetPurchase('pump-1', txn++, 'haul~1', [diesel(3_000)]));
     assert.deepEqual([next.outcome, next.declineReason], [Outcome.OUTCOME_DECLINED, DeclineReason.DECLINE_REASON_LIMIT_EXCEEDED]);
+    assert.equal(await submit(page, '#block-card'), 200);
+    assert.match(await page.$eval('[data-test="fleet-card-status"]', (e) => e.textContent ?? ''), /blocked/);
+    const blocked = await client.authorize(fleetPurchase('pump-1', txn++, 'haul~1', [diesel(1_000)]));
+    assert.equal(blocked.outcome, Outcome.OUTCOME_DECLINED, 'a blocked card is declined even within its limit');
     const other = await page.goto(`${portal.url}/fleets/other?card=1`);
     assert.equal(other?.status(), 403);
     assert.ok(!(await text(page)).includes('other~1'), 'no data of the other fleet');

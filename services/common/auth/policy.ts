@@ -503,6 +503,7 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.card.stop': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.fleet': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.fleet.card_block': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.merchant': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
   'portal.merchant.terminal': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
   'portal.organizer': { who: 'operator', roles: ['issuer_admin', 'analyst'] },
