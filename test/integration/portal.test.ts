@@ -231,7 +231,12 @@ describe('portal: every role end to end in headless Chromium', function () {
   });
 
   it('a fleet manager lowers a card limit and the next fill-up above it is declined, then blocks the card; another fleet is 403', async () => {
-    assert.equal((await client.authorize(fleetPurchase('pump-1', txn++, 'haul~1', [diesel(3_000)]))).outcome, Outcome.OUTCOME_APPROVED);
+    for (const vehicleId of ['van-7', 'truck-2'])
+      assert.equal(
+        (await client.authorize(fleetPurchase('pump-1', txn++, 'haul~1', [diesel(vehicleId === 'van-7' ? 3_000 : 1_800)], { vehicleId })))
+          .outcome,
+        Outcome.OUTCOME_APPROVED,
+      );
     const page = await newPage();
     await staffLogin(page, 'haul-manager', 'fleet-pass-1');
     assert.equal(new URL(page.url()).pathname, '/fleets/haul');
