@@ -120,8 +120,9 @@ fi
 # builds tools/chart-render and renders the chart as Helm does), and Python's protobuf (the
 # reflection test loads the served descriptors in an independent protobuf runtime), xmllint
 # (libxml2-utils: the bank-file tests validate SEPA XML against its XSD) and pdftotext
-# (poppler-utils: the fleet billing test reads the invoice and statement PDFs back). Each is
-# installed only when missing.
+# (poppler-utils: the fleet billing test reads the invoice and statement PDFs back), and Chromium
+# (the portal's browser tests drive Debian's /usr/bin/chromium through puppeteer-core, whose own
+# browser download is not used). Each is installed only when missing.
 tool_packages=()
 have_command go || tool_packages+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/Masterminds/sprig ] || tool_packages+=(golang-github-masterminds-sprig-dev)
@@ -131,6 +132,7 @@ package_installed python3-protobuf || tool_packages+=(python3-protobuf)
 # xmllint validates the SEPA files (pain.001) against the published XSD in the tests.
 have_command xmllint || tool_packages+=(libxml2-utils)
 have_command pdftotext || tool_packages+=(poppler-utils)
+[ -x /usr/bin/chromium ] || tool_packages+=(chromium)
 if [ ${#tool_packages[@]} -gt 0 ]; then
   tool_sudo=()
   if [ "$(id -u)" -ne 0 ]; then
@@ -147,7 +149,7 @@ if [ ${#tool_packages[@]} -gt 0 ]; then
     "${tool_sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${tool_packages[@]}"
   fi
 else
-  log "go, sprig, yaml, python3-protobuf, xmllint and pdftotext are present"
+  log "go, sprig, yaml, python3-protobuf, xmllint, pdftotext and chromium are present"
 fi
 
 # npm writes node_modules/.package-lock.json on every install, so its age is the install's age.

@@ -46,6 +46,7 @@ function startUp(dataDir: string): Up {
     'TAPLINE_UP_CLICKHOUSE_HTTP_PORT',
     'TAPLINE_UP_CLICKHOUSE_TCP_PORT',
     'TAPLINE_UP_REPORTS_PORT',
+    'TAPLINE_UP_PORTAL_PORT',
   ];
   const child = spawn(process.execPath, [join(projectRoot(), 'dist/tools/devenv/up.js')], {
     env: {
@@ -190,6 +191,26 @@ describe('npm start: a secure local environment and its credentials manifest (re
     } finally {
       client.close();
     }
+  });
+
+  it('prints the portal URL and demo logins, and a printed login signs in over HTTPS', async () => {
+    const lines = (up as Up).lines;
+    const url = /^portal\s+(https:\/\/localhost:\d+)\//.exec(lines.find((line) => line.startsWith('portal ')) ?? '')?.[1];
+    assert.ok(url !== undefined, `the portal line: ${lines.join('\n')}`);
+    const login = /^\s+issuer_admin\s+(\S+) \/ (\S+)/.exec(lines.find((line) => /^\s+issuer_admin /.test(line)) ?? '');
+    assert.ok(login !== null && lines.some((line) => /^\s+cardholder\s+card \S+, PIN \d+/.test(line)), 'demo logins printed');
+    const page = await httpRequest(`${url}/login`, { ca: file(manifest.ca) });
+    assert.equal(page.status, 200);
+    const cookie = String(page.headers['set-cookie']?.[0] ?? '').split(';', 1)[0] ?? '';
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+    const body = new URLSearchParams({ _csrf: csrf, username: login[1] ?? '', password: login[2] ?? '' }).toString();
+    const signedIn = await httpRequest(`${url}/login/staff`, {
+      method: 'POST',
+      body,
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      ca: file(manifest.ca),
+    });
+    assert.deepEqual([signedIn.status, signedIn.headers['location']], [303, '/organizer'], signedIn.body);
   });
 
   it('stops everything it started on SIGTERM', async () => {

@@ -42,7 +42,7 @@ function running(pid: number): boolean {
 describe('npm start: Ctrl-C stops the local cluster in order (real launcher, real SIGINT)', function () {
   this.timeout(serving_within_ms + stopped_within_ms + 30_000);
 
-  it('stops the node, then the streamer and reports, then ClickHouse and Redis, each by the launcher', async function () {
+  it('stops the portal and the node, then the streamer and reports, then ClickHouse and Redis, each by the launcher', async function () {
     const dataDir = testDataDir('launcher');
     const env = {
       ...process.env,
@@ -55,6 +55,7 @@ describe('npm start: Ctrl-C stops the local cluster in order (real launcher, rea
       TAPLINE_UP_CLICKHOUSE_HTTP_PORT: '0',
       TAPLINE_UP_CLICKHOUSE_TCP_PORT: '0',
       TAPLINE_UP_REPORTS_PORT: '0',
+      TAPLINE_UP_PORTAL_PORT: '0',
       TAPLINE_LOG_LEVEL: 'info',
     };
     // detached: a process group of its own, led by the launcher, as a shell runs a foreground job.
@@ -91,7 +92,14 @@ describe('npm start: Ctrl-C stops the local cluster in order (real launcher, rea
 
       const after = lines.slice(beforeStop);
       const stops = after.filter((line) => line.startsWith('stopped ')).map((line) => line.split(' (')[0]);
-      assert.deepEqual(stops, ['stopped node 1', 'stopped streamer', 'stopped reports', 'stopped clickhouse', 'stopped redis']);
+      assert.deepEqual(stops, [
+        'stopped portal',
+        'stopped node 1',
+        'stopped streamer',
+        'stopped reports',
+        'stopped clickhouse',
+        'stopped redis',
+      ]);
       assert.ok(
         after.some((line) => line.includes('[node 1]') && line.includes('"signal":"SIGTERM"')),
         'the node was stopped by the launcher',

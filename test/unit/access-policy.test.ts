@@ -23,6 +23,7 @@ import {
   health_paths,
   http_rules,
   operatorRuleOf,
+  portal_rules,
   reflection_paths,
   role_names,
   roles,
@@ -241,6 +242,63 @@ describe('access policy: decisions', () => {
       'permission_denied',
       "a fleet's credit limit is the issuer's decision",
     );
+  });
+
+  it("a cardholder reads, stops and re-PINs its own card only; starting it again and a PIN reset are the desk's", async () => {
+    const holder = operator('cardholder', ['c-1']);
+    const none = lookups({});
+    const decide = async (path: string, request: object): Promise<string> => {
+      const rule = operatorRuleOf(path) as OperatorRule;
+      try {
+        return (await operatorGrant(rule, holder, request, rule.scope?.(request), none)).role;
+      } catch (error) {
+        assert.ok(error instanceof RejectedError);
+        return error.code;
+      }
+    };
+    const state = CardServiceService.changeCardState.path;
+    assert.equal(await decide(CardServiceService.getCard.path, { cardId: 'c-1' }), 'cardholder');
+    assert.equal(await decide(CardServiceService.getCard.path, { cardId: 'c-2' }), 'permission_denied');
+    assert.equal(await decide(state, { cardId: 'c-1', action: CardAction.CARD_ACTION_REPORT_LOST }), 'cardholder');
+    assert.equal(await decide(state, { cardId: 'c-1', action: CardAction.CARD_ACTION_FREEZE }), 'cardholder');
+    assert.equal(await decide(state, { cardId: 'c-2', action: CardAction.CARD_ACTION_REPORT_LOST }), 'permission_denied');
+    for (const action of [CardAction.CARD_ACTION_UNFREEZE, CardAction.CARD_ACTION_UNBLOCK, CardAction.CARD_ACTION_BLOCK])
+      assert.equal(await decide(state, { cardId: 'c-1', action }), 'permission_denied', `action ${action}`);
+    assert.equal(await decide(CardServiceService.setPin.path, { cardId: 'c-1', reset: false }), 'cardholder');
+    assert.equal(await decide(CardServiceService.setPin.path, { cardId: 'c-1', reset: true }), 'permission_denied');
+    assert.equal(await decide(CardServiceService.creditCard.path, { cardId: 'c-1' }), 'permission_denied');
+    const history = http_rules['card_history'];
+    assert.ok(history?.scope !== undefined);
+    assert.equal((await operatorGrant(history, holder, undefined, history.scope(['c-1']), none)).role, 'cardholder');
+    assert.equal(await refusal(() => operatorGrant(history, holder, undefined, history.scope?.(['c-2']), none)), 'permission_denied');
+  });
+
+  it('the portal: every route has a rule, scoped pages cover only what their path names', async () => {
+    const none = lookups({});
+    const decide = async (route: string, role: string, scope: string[], id: string): Promise<string> => {
+      const rule = portal_rules[route];
+      assert.ok(rule !== undefined, route);
+      if (rule.who === 'public') return 'public';
+      try {
+        return (await operatorGrant(rule, operator(role, scope), undefined, rule.scope?.([id]), none)).role;
+      } catch (error) {
+        assert.ok(error instanceof RejectedError);
+        return error.code;
+      }
+    };
+    assert.equal(await decide('portal.card', 'cardholder', ['c-1'], 'c-1'), 'cardholder');
+    assert.equal(await decide('portal.card', 'cardholder', ['c-1'], 'c-2'), 'permission_denied');
+    assert.equal(await decide('portal.fleet', 'fleet_manager', ['f-1'], 'f-2'), 'permission_denied');
+    assert.equal(await decide('portal.merchant', 'merchant_admin', ['m-1'], 'm-2'), 'permission_denied');
+    assert.equal(await decide('portal.merchant', 'fleet_manager', ['m-1'], 'm-1'), 'permission_denied');
+    assert.equal(await decide('portal.organizer', 'cardholder', ['*'], ''), 'permission_denied');
+    assert.equal(await decide('portal.organizer', 'issuer_admin', ['*'], ''), 'issuer_admin');
+    for (const [route, rule] of Object.entries(portal_rules))
+      for (const role of rule.roles ?? []) {
+        assert.ok(role in roles, `${route}: unknown role ${role}`);
+        if (scoped_roles[role] !== undefined)
+          assert.ok(rule.scope !== undefined, `${route}: scoped role ${role} without a scope extractor`);
+      }
   });
 
   it("a settlement batch belongs to the merchant its id names, dots in the merchant's id included", () => {

@@ -557,6 +557,20 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       objects = renderObjects([ci('production-values.yaml')]);
     });
 
+    it('portal: HTTPS probes on /login, both backends of this release, its key and staff accounts from whole Secrets, a budget', function () {
+      const portal = find(objects, 'Deployment', 'tapline-portal');
+      const c = container(portal);
+      assert.deepEqual(c.readinessProbe.httpGet, { path: '/login', port: 'https', scheme: 'HTTPS' });
+      assert.equal(env(c, 'TAPLINE_AUTHORIZER_GRPC_ADDRESS').value, 'tapline.payments.svc:50053');
+      assert.equal(env(c, 'TAPLINE_REPORTS_URL').value, `https://tapline-reports.${namespace}.svc:9470`);
+      assert.equal(env(c, 'TAPLINE_PORTAL_ISSUER').value, 'https://portal.payments.example/');
+      const secrets = (podSpec(portal).volumes as any[]).filter((v) => v.secret !== undefined).map((v) => v.secret.secretName);
+      for (const name of ['tapline-portal-tls', 'tapline-portal-signing-key', 'tapline-portal-users'])
+        assert.ok(secrets.includes(name), `${name} mounted`);
+      assert.ok(find(objects, 'PodDisruptionBudget', 'tapline-portal'));
+      assert.ok(find(objects, 'Service', 'tapline-portal'));
+    });
+
     it('secrets reach the pods only through secretKeyRef; no ConfigMap holds one', function () {
       const authorizer = container(find(objects, 'StatefulSet', 'tapline'));
       assert.deepEqual(env(authorizer, 'TAPLINE_PIN_SECRET').valueFrom, { secretKeyRef: { name: 'tapline-secrets', key: 'pin-secret' } });
@@ -642,16 +656,20 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
       assert.deepEqual(rule('grpc').from, [{ namespaceSelector: { matchLabels: { 'tapline.io/terminal-gateways': 'true' } } }]);
       const operator = rule('operator');
       assert.deepEqual(operator.from[0], { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'back-office' } } });
-      assert.equal(operator.from.length, 2, 'the listed callers and this release’s reports pods');
+      assert.equal(operator.from.length, 3, 'the listed callers and this release’s reports and portal pods');
       assert.ok(
         matches(operator.from[1].podSelector.matchLabels, find(objects, 'Deployment', 'tapline-reports').spec.template.metadata.labels),
         'the reports service may call the operator door (live balances)',
+      );
+      assert.ok(
+        matches(operator.from[2].podSelector.matchLabels, find(objects, 'Deployment', 'tapline-portal').spec.template.metadata.labels),
+        'the portal may call the operator door (as the signed-in person)',
       );
       const internal = rule('internal');
       assert.equal(internal.from.length, 1);
       assert.ok(matches(internal.from[0].podSelector.matchLabels, find(objects, 'StatefulSet', 'tapline').spec.template.metadata.labels));
       const reports = find(objects, 'NetworkPolicy', 'tapline-reports');
-      assert.equal(reports.spec.ingress[0].from.length, 2, 'reports readers and the scrapers');
+      assert.equal(reports.spec.ingress[0].from.length, 3, 'reports readers, the scrapers and the portal');
     });
 
     it('alerts: every expression parses as PromQL and every runbook link names an anchor of docs/OPERATIONS.md', function () {

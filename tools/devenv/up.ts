@@ -9,7 +9,8 @@
 // cluster on the same Redis (docs/CLUSTER.md). Environment: TAPLINE_UP_GRPC_PORT (50051: the terminal
 // door, node i uses +i), TAPLINE_UP_OPERATOR_PORT (50061: the operator door, +i),
 // TAPLINE_UP_METRICS_PORT (9464), TAPLINE_UP_REDIS_PORT (6390), TAPLINE_UP_CLICKHOUSE_HTTP_PORT
-// (8133), TAPLINE_UP_CLICKHOUSE_TCP_PORT (9010), TAPLINE_UP_REPORTS_PORT (9470) — 0 for any of them
+// (8133), TAPLINE_UP_CLICKHOUSE_TCP_PORT (9010), TAPLINE_UP_REPORTS_PORT (9470), TAPLINE_UP_PORTAL_PORT
+// (8443: the web portal, which `npm start` prints with its demo logins) — 0 for any of them
 // picks free ports —, TAPLINE_UP_DATA_DIR (.data: Redis and ClickHouse data, secrets, credentials),
 // TAPLINE_UP_EXIT_AFTER_DEMO (unset: keep serving), TAPLINE_UP_PLAINTEXT=true (the loudly logged
 // development switch: no TLS anywhere; tokens are still required).
@@ -39,6 +40,8 @@ import { credentialAccess, manifestAccess, readManifest, type ClientAccess } fro
 import { httpRequest } from '../client/http';
 import { DevCredentials, writeManifest, type DevManifest } from './credentials';
 import { offlineDemo } from './offline-demo';
+import { demo_cardholder_pin, demoPortalUsers, issuersWithPortal, portalEnv, writePortalFiles, type PortalFiles } from './portal';
+import { CardClient } from '../client/card-client';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 
@@ -105,6 +108,8 @@ interface Local {
   readonly credentials: DevCredentials;
   readonly plaintext: boolean;
   readonly run: string;
+  /** The portal's signing key, JWKS and demo accounts (the nodes and reports trust its issuer). */
+  readonly portal: PortalFiles;
 }
 
 /** What `npm start` started, stopped in reverse order. */
@@ -114,16 +119,19 @@ interface Started {
   nodes: ServerProcess[];
   streamer?: ServerProcess;
   reports?: ServerProcess;
+  portal?: ServerProcess;
 }
 
 async function main(): Promise<void> {
   const dataDir = resolve(projectRoot(), process.env['TAPLINE_UP_DATA_DIR'] ?? '.data');
   mkdirSync(dataDir, { recursive: true });
+  const run = Date.now().toString(36);
   const local: Local = {
     dataDir,
     credentials: await DevCredentials.open(join(dataDir, 'dev-credentials')),
     plaintext: process.env['TAPLINE_UP_PLAINTEXT'] === 'true',
-    run: Date.now().toString(36),
+    run,
+    portal: await writePortalFiles(join(dataDir, 'dev-credentials', 'portal'), demoPortalUsers(run)),
   };
   const started: Started = { nodes: [] };
   let stopping = false;
@@ -134,8 +142,9 @@ async function main(): Promise<void> {
   const stopAll = async (code: number): Promise<never> => {
     if (!stopping) {
       stopping = true;
-      say('\nstopping: nodes first (they drain and flush), then the streamer, reports, ClickHouse and Redis');
-      const { nodes, streamer, reports, clickhouse, redis } = started;
+      say('\nstopping: the portal, the nodes (they drain and flush), then the streamer, reports, ClickHouse and Redis');
+      const { portal, nodes, streamer, reports, clickhouse, redis } = started;
+      if (portal !== undefined) await stopProcess('portal', () => portal.terminate());
       for (const [index, node] of nodes.entries()) await stopProcess(`node ${index + 1}`, () => node.terminate());
       if (streamer !== undefined) await stopProcess('streamer', () => streamer.terminate());
       if (reports !== undefined) await stopProcess('reports', () => reports.terminate());
@@ -173,6 +182,7 @@ async function main(): Promise<void> {
     const run = await demo(access, local.run, terminals);
     if (started.clickhouse !== undefined) await reportFromClickHouse(started.clickhouse.url, run);
     await reconciliation(access, endpoints.reports, await local.credentials.token('analyst'));
+    await startPortal(local, started, access, endpoints);
   } catch (error) {
     process.stderr.write(`\nlocal cluster failed: ${error instanceof Error ? error.message : String(error)}\n`);
     await stopAll(1);
@@ -221,6 +231,7 @@ async function startAll(local: Local, started: Started): Promise<DevManifest['en
         TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
         TAPLINE_PIN_SECRET: secrets.pin,
         TAPLINE_PSP_SECRET: secrets.psp,
+        TAPLINE_OIDC_ISSUERS: issuersWithPortal(local.credentials.issuer.issuersSetting, local.portal),
       },
       onLine: (line) => {
         if (!line.includes('"grpcPort"')) process.stdout.write(`[node ${i + 1}] ${line}\n`);
@@ -268,6 +279,46 @@ async function startAll(local: Local, started: Started): Promise<DevManifest['en
   };
 }
 
+/**
+ * Starts the portal (HTTPS only, so not in the plaintext mode), issues the demo cardholder's card
+ * with its PIN, and prints the URL and the demo logins.
+ */
+async function startPortal(local: Local, started: Started, access: ClientAccess, endpoints: DevManifest['endpoints']): Promise<void> {
+  if (local.plaintext) return say('portal      not started: it serves HTTPS only (TAPLINE_UP_PLAINTEXT=true)');
+  const cards = new CardClient(access);
+  const holder = `holder-${local.run}`;
+  await cards.issue({
+    cardId: holder,
+    params: {
+      initialBalance: { amountMinor: 2_500n, currency: 'EUR' },
+      programId: 'summer-festival',
+      deposit: undefined,
+      expiresAtUnixMs: 0n,
+    },
+    holder: { name: 'Demo Holder', idDocumentType: 0, idDocumentNumber: '', phone: '', email: '' },
+    pin: demo_cardholder_pin,
+    operatorId: 'npm-start',
+  });
+  cards.close();
+  const tls = await local.credentials.server('portal');
+  const backends = {
+    operator: endpoints.operator,
+    reports: endpoints.reports.replace('127.0.0.1', 'localhost'),
+    ca: local.credentials.caFile,
+  };
+  started.portal = await startServerProcess({
+    script: 'dist/services/portal/main.js',
+    env: portalEnv(local.portal, tls, backends, portOf('TAPLINE_UP_PORTAL_PORT', 8443), ['summer-festival']),
+    ownProcessGroup: true,
+  });
+  say(
+    `\nportal      https://localhost:${started.portal.httpPort ?? '?'}/  (certificate of the dev CA ${relative(projectRoot(), local.credentials.caFile)}) (pid ${started.portal.pid})`,
+  );
+  say(`  cardholder      card ${holder}, PIN ${demo_cardholder_pin}`);
+  for (const user of demoPortalUsers(local.run))
+    say(`  ${user.role.padEnd(15)} ${user.username} / ${user.password}  (scope ${user.scope.join(',')})`);
+}
+
 /** Prints what the reports service finds when it reconciles ClickHouse with Redis. */
 async function reconciliation(access: ClientAccess, reportsUrl: string, token: string): Promise<void> {
   const answer = await httpRequest(`${reportsUrl}/reports/reconciliation`, { token, ca: access.ca });
@@ -301,7 +352,7 @@ async function reportsEnv(
     TAPLINE_AUTHORIZER_TOKEN_FILE: await local.credentials.tokenFile('reports', 'reports-service'),
     TAPLINE_TLS_CERT_FILE: server.cert,
     TAPLINE_TLS_KEY_FILE: server.key,
-    TAPLINE_OIDC_ISSUERS: local.credentials.issuer.issuersSetting,
+    TAPLINE_OIDC_ISSUERS: issuersWithPortal(local.credentials.issuer.issuersSetting, local.portal),
     TAPLINE_REPORTS_PORT: String(port),
     TAPLINE_LOG_LEVEL: process.env['TAPLINE_LOG_LEVEL'] ?? 'warn',
     ...(local.plaintext ? { TAPLINE_DEV_PLAINTEXT: 'true' } : {}),

@@ -90,6 +90,7 @@ async function covers(grant: Grant, scope: Scope | undefined, lookups: AccessLoo
   const limited = scoped_roles[grant.role as Role];
   if (limited === undefined || grant.scope.includes('*')) return true;
   if (scope === undefined) return false;
+  if (limited === 'cards') return (scope.cards ?? []).length > 0 && (scope.cards ?? []).every((id) => grant.scope.includes(id));
   if (limited === 'fleets') return (scope.fleets ?? []).length > 0 && (scope.fleets ?? []).every((id) => grant.scope.includes(id));
   const merchants = [...(scope.merchants ?? [])];
   for (const terminal of scope.terminalMerchants ?? []) {

@@ -36,20 +36,24 @@ export const roles = {
   approver: 'approves held operator requests: unblock, large issuance (four eyes, never its own)',
   psp: 'the payment service provider: delivers its signed top-up callbacks',
   reports: 'the reports service itself: reads stored balances and cards for reconciliation',
+  cardholder: "a card's holder (through the portal): its own cards only: read them, report lost, freeze, change the PIN",
 } as const;
 export type Role = keyof typeof roles;
 export const role_names = Object.keys(roles) as Role[];
 
 /** Roles whose grants are limited to listed ids; every other role acts on the whole deployment. */
-export const scoped_roles: Readonly<Partial<Record<Role, 'merchants' | 'fleets'>>> = {
+export const scoped_roles: Readonly<Partial<Record<Role, 'merchants' | 'fleets' | 'cards'>>> = {
   merchant_admin: 'merchants',
   fleet_manager: 'fleets',
+  cardholder: 'cards',
 };
 
 /** The ids of a request that a scoped grant must cover. */
 export interface Scope {
   readonly merchants?: readonly string[];
   readonly fleets?: readonly string[];
+  /** Cards named by the request (a cardholder's grant lists its own). */
+  readonly cards?: readonly string[];
   /** Terminals whose merchant (looked up: a terminal's merchant never changes) must be covered. */
   readonly terminalMerchants?: readonly string[];
 }
@@ -184,6 +188,11 @@ const admin_rules: Record<keyof typeof AdminServiceService, RpcRule> = {
   listBalances: { who: 'operator', roles: balances_readers },
 };
 
+const of_card = fields((request: { cardId: string }) => ({ cards: [requireId('card_id', request.cardId)] }));
+
+/** What a cardholder may do to its own card: stop it (lost, frozen); starting it again is the desk's. */
+const holder_actions: readonly CardAction[] = [CardAction.CARD_ACTION_REPORT_LOST, CardAction.CARD_ACTION_FREEZE];
+
 const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
   defineProgram: { who: 'operator', roles: ['issuer_admin'] },
   getProgram: { who: 'operator', roles: any_reader },
@@ -207,10 +216,14 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
   },
   changeCardState: {
     who: 'operator',
-    roles: ['issuer_admin', 'support'],
+    roles: (request) =>
+      holder_actions.includes((request as { action?: CardAction } | undefined)?.action ?? CardAction.CARD_ACTION_UNSPECIFIED)
+        ? ['issuer_admin', 'support', 'cardholder']
+        : ['issuer_admin', 'support'],
+    scope: of_card,
     four_eyes: (request) => ((request as { action: CardAction }).action === CardAction.CARD_ACTION_UNBLOCK ? 'an unblock' : undefined),
   },
-  getCard: { who: 'operator', roles: [...any_reader, 'reports'] },
+  getCard: { who: 'operator', roles: [...any_reader, 'reports', 'cardholder'], scope: of_card },
   registerManager: {
     who: 'operator',
     roles: ['issuer_admin', 'merchant_admin'],
@@ -231,7 +244,16 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
   // A credit without a sale: always held for a second principal (the approved request runs, and
   // usecases/credits.ts checks the approver again before the money moves).
   creditCard: { who: 'operator', roles: ['issuer_admin', 'support'], four_eyes: () => 'a manual credit' },
-  setPin: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  // A holder changes its own PIN with the current one (which the card checks and counts); only the
+  // desk resets a forgotten or locked one.
+  setPin: {
+    who: 'operator',
+    roles: (request) =>
+      (request as { reset?: boolean } | undefined)?.reset === false
+        ? ['issuer_admin', 'support', 'cardholder']
+        : ['issuer_admin', 'support'],
+    scope: of_card,
+  },
   setTabLimit: { who: 'operator', roles: ['issuer_admin'] },
   settleTab: { who: 'operator', roles: ['issuer_admin'] },
   getCardRules: { who: 'operator', roles: any_reader },
@@ -382,6 +404,7 @@ export interface HttpRule {
 const report_readers: readonly Role[] = ['analyst', 'auditor', 'issuer_admin'];
 const settlement_readers: readonly Role[] = ['issuer_admin', 'merchant_admin', 'settlement_approver', 'analyst', 'auditor'];
 const merchant_at = (index: number) => (path: readonly string[]) => ({ merchants: [path[index] ?? ''] });
+const card_at = (index: number) => (path: readonly string[]) => ({ cards: [path[index] ?? ''] });
 const fleet_at = (index: number) => (path: readonly string[]) => ({ fleets: [path[index] ?? ''] });
 /** A batch id is "<merchant>.<cycle>.<date>": its merchant is its first part. */
 // A merchant id may itself contain dots: the batch id's own pattern says where it ends. A malformed id
@@ -399,7 +422,8 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   reconciliation: { who: 'operator', roles: report_readers },
   merchants: { who: 'operator', roles: report_readers },
   operations: { who: 'operator', roles: report_readers },
-  card_history: { who: 'operator', roles: [...report_readers, 'support'] },
+  // A holder reads its own card's history (the portal asks as the holder).
+  card_history: { who: 'operator', roles: [...report_readers, 'support', 'cardholder'], scope: card_at(0) },
   top_ups: { who: 'operator', roles: report_readers },
   audit: { who: 'operator', roles: ['auditor'] },
   merchant_fees: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
@@ -478,3 +502,30 @@ function eventsRules(): Record<string, HttpRule> {
     'events.events_status': { who: 'operator', roles: ['issuer_admin', 'support', 'analyst', 'auditor'] },
   };
 }
+
+// ---- Pages and JSON routes of the portal (services/portal/server.ts names them) ----------------
+
+/**
+ * The portal's own first check of a signed-in person, before it calls anything: the person's one
+ * grant must allow the page and cover the card, fleet or merchant its path names (403 otherwise,
+ * and nothing of it is fetched). The node and the reports service check every call again with the
+ * token minted for the person, so this table can only ever refuse more, never allow more.
+ */
+export const portal_rules: Readonly<Record<string, HttpRule>> = {
+  'portal.login': { who: 'public' },
+  'portal.static': { who: 'public' },
+  'portal.language': { who: 'public' },
+  'portal.home': { who: 'public' },
+  'portal.logout': { who: 'public' },
+  'portal.openapi': { who: 'public' },
+  'portal.card': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  'portal.card.stop': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  'portal.fleet': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.fleet.card_limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.fleet.card_block': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.merchant': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
+  'portal.merchant.terminal': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
+  'portal.organizer': { who: 'operator', roles: ['issuer_admin', 'analyst'] },
+  'portal.organizer.card_lookup': { who: 'operator', roles: ['issuer_admin', 'support'] },
+  'api.event_statistics': { who: 'operator', roles: ['issuer_admin', 'analyst'] },
+};

@@ -1,0 +1,381 @@
+// The portal's pages and forms: each reads what it shows, or does what it is asked, through the
+// backend as the signed-in person, and redirects after a form (post/redirect/get) so a reload does
+// not post again. What a path names (a card, fleet, merchant) was already checked against the
+// person's grant by the route's rule (server.ts) before a handler runs.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { invalidArgument, RejectedError } from '../../actors/errors';
+import { CardAction } from '../../gen/tapline/v1/cards';
+import { FleetCardStatus } from '../../gen/tapline/v1/fleet';
+import type { Bar } from './chart';
+import { formatCount, formatMoney, t, type MessageKey } from './i18n';
+import { pageContext, sessionOf, setSessionCookie, session_cookie, type PortalDeps } from './context';
+import type { SessionPrincipal } from './sessions';
+import { cardPage, fleetPage, loginPage, merchantPage, organizerPage, statusText, type EventFigures, type HistoryEntry } from './views';
+
+const id_pattern = '^[A-Za-z0-9._-]{1,64}$';
+const id_params = { type: 'object', properties: { id: { type: 'string', pattern: id_pattern } }, required: ['id'] } as const;
+const pin_pattern = /^\d{4,12}$/;
+/** Amounts typed in a form: up to 9 whole digits and 2 decimals (a fleet limit, never a float). */
+const amount_pattern = /^(\d{1,9})(?:[.,](\d{1,2}))?$/;
+/** History rows a card page shows (newest last, as the report orders them). */
+export const history_rows_max = 200;
+
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+function html(reply: FastifyReply, page: string, status = 200): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(page);
+}
+
+function principalOf(request: FastifyRequest): SessionPrincipal {
+  const principal = sessionOf(request).principal;
+  if (principal === undefined) throw new Error('assertion: a rule admitted a route without a signed-in person');
+  return principal;
+}
+
+function tokenFor(request: FastifyRequest, deps: PortalDeps): Promise<string> {
+  const principal = principalOf(request);
+  return deps.issuer.mint(principal.subject, principal.grant, deps.clock());
+}
+
+function field(request: FastifyRequest, name: string): string {
+  const value = (request.body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value.trim() : '';
+}
+
+/** The start page of a person: their own card, fleet or merchant, or the organizer's statistics. */
+function homeOf(principal: SessionPrincipal | undefined): string {
+  if (principal === undefined) return '/login';
+  const first = encodeURIComponent(principal.grant.scope[0] ?? '');
+  switch (principal.grant.role) {
+    case 'cardholder':
+      return `/cards/${first}`;
+    case 'fleet_manager':
+      return `/fleets/${first}`;
+    case 'merchant_admin':
+      return `/merchants/${first}`;
+    default:
+      return '/organizer';
+  }
+}
+
+function signIn(request: FastifyRequest, reply: FastifyReply, deps: PortalDeps, principal: SessionPrincipal): FastifyReply {
+  const session = deps.sessions.signIn(sessionOf(request), principal, deps.clock());
+  setSessionCookie(reply, session);
+  return reply.redirect(homeOf(principal), 303);
+}
+
+function loginRoutes(app: FastifyInstance, deps: PortalDeps): void {
+  const rule = { config: { rule: 'portal.login' } };
+  app.get('/', { config: { rule: 'portal.home' } }, async (request, reply) => reply.redirect(homeOf(sessionOf(request).principal), 303));
+  app.get('/login', rule, async (request, reply) => html(reply, loginPage(pageContext(request), false)));
+  app.post('/login/card', rule, async (request, reply) => {
+    const cardId = field(request, 'card');
+    const pin = field(request, 'pin');
+    const principal: SessionPrincipal = { subject: `card:${cardId}`, display: cardId, grant: { role: 'cardholder', scope: [cardId] } };
+    if (!new RegExp(id_pattern).test(cardId) || !pin_pattern.test(pin)) return html(reply, loginPage(pageContext(request), true), 401);
+    try {
+      const token = await deps.issuer.mint(principal.subject, principal.grant, deps.clock());
+      // A card without a PIN has nothing to check (a "change" would set one): it cannot sign in.
+      if (!(await deps.backend.card(token, cardId)).pinSet) return html(reply, loginPage(pageContext(request), true), 401);
+      await deps.backend.checkPin(token, cardId, pin);
+    } catch (error) {
+      if (error instanceof RejectedError) return html(reply, loginPage(pageContext(request), true), 401);
+      throw error;
+    }
+    return signIn(request, reply, deps, principal);
+  });
+  app.post('/login/staff', rule, async (request, reply) => {
+    const user = await deps.staff.verify(field(request, 'username'), field(request, 'password'));
+    if (user === undefined) return html(reply, loginPage(pageContext(request), true), 401);
+    return signIn(request, reply, deps, {
+      subject: `staff:${user.username}`,
+      display: user.username,
+      grant: { role: user.role, scope: user.scope },
+    });
+  });
+  app.post('/logout', { config: { rule: 'portal.logout' } }, async (request, reply) => {
+    deps.sessions.end(sessionOf(request).id);
+    reply.clearCookie(session_cookie, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
+    return reply.redirect('/login', 303);
+  });
+}
+
+/** A card's history entries from the reports service, or undefined when it cannot answer now. */
+async function historyOf(deps: PortalDeps, token: string, cardId: string): Promise<HistoryEntry[] | undefined> {
+  try {
+    const report = await deps.backend.report(token, `/reports/cards/${encodeURIComponent(cardId)}/history`);
+    const entries = (report['entries'] as Record<string, string | number | null>[] | undefined) ?? [];
+    return entries.slice(-history_rows_max).map((entry) => ({
+      at_ms: Number(entry['at_ms'] ?? 0),
+      kind: String(entry['type'] ?? entry['entry'] ?? ''),
+      amount_minor: Number(entry['amount_minor'] ?? 0),
+      currency: String(entry['currency'] ?? 'EUR') || 'EUR',
+      where: String(entry['merchant'] ?? ''),
+    }));
+  } catch (error) {
+    if (error instanceof RejectedError && error.code !== 'not_found') throw error;
+    return error instanceof RejectedError ? [] : undefined;
+  }
+}
+
+const stop_actions: Readonly<Record<string, CardAction>> = {
+  lost: CardAction.CARD_ACTION_REPORT_LOST,
+  freeze: CardAction.CARD_ACTION_FREEZE,
+};
+
+function cardRoutes(app: FastifyInstance, deps: PortalDeps): void {
+  const schema = { params: id_params };
+  app.get<{ Params: { id: string }; Querystring: { done?: string } }>(
+    '/cards/:id',
+    { config: { rule: 'portal.card' }, schema },
+    async (request, reply) => {
+      const token = await tokenFor(request, deps);
+      const card = await deps.backend.card(token, request.params.id);
+      const history = await historyOf(deps, token, card.cardId);
+      const locale = sessionOf(request).locale;
+      const done = request.query.done === undefined ? undefined : t(locale, 'card.stopped', { status: statusText(locale, card.status) });
+      return html(reply, cardPage(pageContext(request), card, history, done));
+    },
+  );
+  for (const [name, action] of Object.entries(stop_actions))
+    app.post<{ Params: { id: string } }>(`/cards/:id/${name}`, { config: { rule: 'portal.card.stop' }, schema }, async (request, reply) => {
+      const reason = `${name} via the portal by ${principalOf(request).subject}`.slice(0, 256);
+      await deps.backend.changeCardState(await tokenFor(request, deps), request.params.id, action, reason);
+      return reply.redirect(`/cards/${encodeURIComponent(request.params.id)}?done=${name}`, 303);
+    });
+  app.get<{ Querystring: { card?: string } }>(
+    '/organizer/cards',
+    { config: { rule: 'portal.organizer.card_lookup' } },
+    async (request, reply) => {
+      const cardId = (request.query.card ?? '').trim();
+      if (!new RegExp(id_pattern).test(cardId)) throw invalidArgument('card must be a card id');
+      return reply.redirect(`/cards/${encodeURIComponent(cardId)}`, 303);
+    },
+  );
+}
+
+/** An amount typed in a form as minor units (exact), undefined when left empty. */
+function minorOf(text: string, name: string): bigint | undefined {
+  if (text === '') return undefined;
+  const match = amount_pattern.exec(text);
+  if (match === null) throw invalidArgument(`${name} must be an amount like 40 or 40.50`, { field: name });
+  return BigInt(match[1] ?? '0') * 100n + BigInt((match[2] ?? '').padEnd(2, '0'));
+}
+
+function thisMonth(now_ms: number): string {
+  const today = new Date(now_ms).toISOString().slice(0, 10);
+  return `from=${today.slice(0, 8)}01&to=${today}`;
+}
+
+async function vehiclesOf(deps: PortalDeps, token: string, fleetId: string, locale: 'en' | 'nl'): Promise<Bar[] | undefined> {
+  try {
+    const report = await deps.backend.report(token, `/reports/fleets/${encodeURIComponent(fleetId)}/invoice?${thisMonth(deps.clock())}`);
+    const rows = (report['vehicles'] as Record<string, string | number>[] | undefined) ?? [];
+    return rows.map((row) => ({
+      label: String(row['vehicle'] ?? '') || '–',
+      value: Number(row['invoiced_minor'] ?? 0),
+      shown: formatMoney(locale, Number(row['invoiced_minor'] ?? 0), String(row['currency'] ?? 'EUR')),
+    }));
+  } catch (error) {
+    if (error instanceof RejectedError && error.code !== 'not_found') throw error;
+    return undefined;
+  }
+}
+
+function fleetRoutes(app: FastifyInstance, deps: PortalDeps): void {
+  const schema = { params: id_params };
+  app.get<{ Params: { id: string }; Querystring: { card?: string; done?: string } }>(
+    '/fleets/:id',
+    { config: { rule: 'portal.fleet' }, schema },
+    async (request, reply) => {
+      const token = await tokenFor(request, deps);
+      const fleetId = request.params.id;
+      const account = await deps.backend.fleetAccount(token, fleetId);
+      const cardNo = request.query.card;
+      const card =
+        cardNo === undefined || !new RegExp(id_pattern).test(cardNo)
+          ? undefined
+          : await deps.backend.fleetCard(token, `${fleetId}~${cardNo}`);
+      const locale = sessionOf(request).locale;
+      const vehicles = await vehiclesOf(deps, token, fleetId, locale);
+      const reviews = await deps.backend.reviewQueue(token, fleetId);
+      const done =
+        request.query.done === undefined || card === undefined
+          ? undefined
+          : t(locale, request.query.done === 'blocked' ? 'fleet.card.blocked' : 'fleet.limits.saved', { id: card.cardId });
+      return html(reply, fleetPage(pageContext(request), { account, card, vehicles, reviews, done }));
+    },
+  );
+  app.post<{ Params: { id: string } }>(
+    '/fleets/:id/card-block',
+    { config: { rule: 'portal.fleet.card_block' }, schema },
+    async (request, reply) => {
+      const cardNo = field(request, 'card_no');
+      if (!new RegExp(id_pattern).test(cardNo)) throw invalidArgument('card_no must be a card number', { field: 'card_no' });
+      const blocked = FleetCardStatus.FLEET_CARD_STATUS_BLOCKED;
+      await deps.backend.setFleetCardStatus(await tokenFor(request, deps), `${request.params.id}~${cardNo}`, blocked);
+      return reply.redirect(`/fleets/${encodeURIComponent(request.params.id)}?card=${encodeURIComponent(cardNo)}&done=blocked`, 303);
+    },
+  );
+  app.post<{ Params: { id: string } }>(
+    '/fleets/:id/card-limits',
+    { config: { rule: 'portal.fleet.card_limits' }, schema },
+    async (request, reply) => {
+      const cardNo = field(request, 'card_no');
+      if (!new RegExp(id_pattern).test(cardNo)) throw invalidArgument('card_no must be a card number', { field: 'card_no' });
+      const perTxnMinor = minorOf(field(request, 'per_txn'), 'per_txn');
+      const dailyMinor = minorOf(field(request, 'daily'), 'daily');
+      const limits = { perTxnMinor, dailyMinor, weeklyMinor: undefined, monthlyMinor: undefined, lifetimeMinor: undefined };
+      await deps.backend.setFleetCardLimits(await tokenFor(request, deps), `${request.params.id}~${cardNo}`, limits);
+      return reply.redirect(`/fleets/${encodeURIComponent(request.params.id)}?card=${encodeURIComponent(cardNo)}&done=limits`, 303);
+    },
+  );
+}
+
+async function feesOf(deps: PortalDeps, token: string, merchantId: string, locale: 'en' | 'nl') {
+  try {
+    const report = await deps.backend.report(token, `/reports/merchants/${encodeURIComponent(merchantId)}/fees?${thisMonth(deps.clock())}`);
+    const rows = (report['currencies'] as Record<string, string | number>[] | undefined) ?? [];
+    return rows.map((row) => {
+      const currency = String(row['currency'] ?? 'EUR');
+      const shown = (name: string): string => formatMoney(locale, Number(row[name] ?? 0), currency);
+      return { currency, gross: shown('gross_minor'), fees: shown('fees_minor'), net: shown('net_minor') };
+    });
+  } catch (error) {
+    if (error instanceof RejectedError && error.code !== 'not_found') throw error;
+    return undefined;
+  }
+}
+
+function merchantRoutes(app: FastifyInstance, deps: PortalDeps): void {
+  const schema = { params: id_params };
+  app.get<{ Params: { id: string }; Querystring: { terminal?: string; done?: string } }>(
+    '/merchants/:id',
+    { config: { rule: 'portal.merchant' }, schema },
+    async (request, reply) => {
+      const locale = sessionOf(request).locale;
+      const fees = await feesOf(deps, await tokenFor(request, deps), request.params.id, locale);
+      const { terminal, done } = request.query;
+      const state: MessageKey = done === 'enabled' ? 'merchant.enabled' : 'merchant.disabled';
+      const shown =
+        terminal === undefined || done === undefined
+          ? undefined
+          : t(locale, 'merchant.terminal.saved', { id: terminal.slice(0, 64), state: t(locale, state) });
+      return html(reply, merchantPage(pageContext(request), { merchantId: request.params.id, fees, done: shown }));
+    },
+  );
+  app.post<{ Params: { id: string } }>(
+    '/merchants/:id/terminals',
+    { config: { rule: 'portal.merchant.terminal' }, schema },
+    async (request, reply) => {
+      const terminal = field(request, 'terminal');
+      if (!new RegExp(id_pattern).test(terminal)) throw invalidArgument('terminal must be a terminal id', { field: 'terminal' });
+      const enabled = field(request, 'enabled') === '1';
+      // The node checks that the terminal belongs to one of the person's merchants.
+      await deps.backend.setTerminalEnabled(await tokenFor(request, deps), terminal, enabled);
+      const done = enabled ? 'enabled' : 'disabled';
+      return reply.redirect(
+        `/merchants/${encodeURIComponent(request.params.id)}?terminal=${encodeURIComponent(terminal)}&done=${done}`,
+        303,
+      );
+    },
+  );
+}
+
+/** The organizer's figures of one program, formatted for the locale. */
+async function figuresOf(deps: PortalDeps, token: string, program: string, locale: 'en' | 'nl'): Promise<EventFigures> {
+  const report = await deps.backend.report(token, `/reports/events/${encodeURIComponent(program)}/statistics`);
+  const totals = ((report['totals'] as Record<string, string | number>[] | undefined) ?? [])[0] ?? {};
+  const merchants = (report['top_merchants'] as Record<string, string | number>[] | undefined) ?? [];
+  const currency = String(totals['currency'] ?? 'EUR');
+  const amount = (value: unknown): string => formatMoney(locale, Number(value ?? 0), currency);
+  const sales = merchants.reduce((sum, row) => sum + Number(row['purchases'] ?? 0), 0);
+  return {
+    shown: {
+      sales: formatCount(locale, sales),
+      spent: amount(totals['spent_minor']),
+      top_ups: amount(totals['top_ups_minor']),
+      remaining: amount(totals['remaining_minor']),
+    },
+    merchants: merchants.map((row) => ({
+      merchant: String(row['merchant'] ?? ''),
+      purchases: formatCount(locale, Number(row['purchases'] ?? 0)),
+      net: amount(row['net_sales_minor']),
+    })),
+  };
+}
+
+const statistics_reply = {
+  200: {
+    type: 'object',
+    required: ['program', 'shown'],
+    properties: {
+      program: { type: 'string' },
+      shown: {
+        type: 'object',
+        properties: { sales: { type: 'string' }, spent: { type: 'string' }, top_ups: { type: 'string' }, remaining: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
+function organizerRoutes(app: FastifyInstance, deps: PortalDeps): void {
+  app.get<{ Querystring: { program?: string } }>('/organizer', { config: { rule: 'portal.organizer' } }, async (request, reply) => {
+    const requested = request.query.program ?? deps.programs[0];
+    const program = requested !== undefined && deps.programs.includes(requested) ? requested : undefined;
+    const locale = sessionOf(request).locale;
+    const figures =
+      program === undefined
+        ? undefined
+        : await figuresOf(deps, await tokenFor(request, deps), program, locale).catch((error: unknown) => {
+            if (error instanceof RejectedError && error.code === 'not_found') return undefined;
+            throw error;
+          });
+    return html(reply, organizerPage(pageContext(request), deps.programs, program, figures));
+  });
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/events/:id/statistics',
+    { config: { rule: 'api.event_statistics' }, schema: { params: id_params, response: statistics_reply } },
+    async (request) => {
+      const figures = await figuresOf(deps, await tokenFor(request, deps), request.params.id, sessionOf(request).locale);
+      return { program: request.params.id, shown: figures.shown };
+    },
+  );
+}
+
+/**
+ * The OpenAPI description of the portal's JSON API, built from the same schemas the routes
+ * validate and serialize with, so the two cannot drift apart.
+ */
+export const portal_openapi = {
+  openapi: '3.1.0',
+  info: { title: 'Tapline portal JSON API', version: '1' },
+  paths: {
+    '/api/v1/events/{id}/statistics': {
+      get: {
+        summary: "An event's live figures, formatted for the session's locale (the organizer page polls it)",
+        parameters: [{ name: 'id', in: 'path', required: true, schema: id_params.properties.id }],
+        security: [{ session: [] }],
+        responses: {
+          '200': { description: 'the figures', content: { 'application/json': { schema: statistics_reply[200] } } },
+          '401': { description: 'not signed in' },
+          '403': { description: "the person's role does not read event statistics" },
+          '404': { description: 'no such event' },
+        },
+      },
+    },
+  },
+  components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: '__Host-tapline-portal' } } },
+} as const;
+
+export function registerPages(app: FastifyInstance, deps: PortalDeps): void {
+  app.get('/openapi.json', { config: { rule: 'portal.openapi' } }, (_request, reply) => reply.send(portal_openapi));
+  loginRoutes(app, deps);
+  cardRoutes(app, deps);
+  fleetRoutes(app, deps);
+  merchantRoutes(app, deps);
+  organizerRoutes(app, deps);
+}
+
+export type { Handler };
