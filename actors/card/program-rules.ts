@@ -4,7 +4,7 @@
 // the balance check, velocity after it, and the card's rule state once the outcome is known
 // (velocity history on approval, risk counters on a counted decline, points, review entries).
 // The card actor commits the returned state with the decision, so all of it is one atomic write.
-// Cards whose program has no rules never come here (see CardBehavior.handleMoney).
+// Cards whose program has no rules never come here (see `decidePurchaseRequest` in decide.ts).
 
 import { addMinor } from '../money';
 import {
