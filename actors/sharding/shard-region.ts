@@ -21,12 +21,12 @@ import type { AdminAnswer, CardAdminCommand, ReplaceAnswer } from '../card/decid
 import type { AutoReload, CardCommand, CardState, CardStatus } from '../card/rules';
 import type { SettableStatus, TransitionRequest } from '../card/lifecycle';
 import type { CancelIssuanceAnswer, CancelIssuanceCommand } from '../card/issuance-cancel';
-import type { MoneyRequest, TxnAnswer } from '../card/transaction';
+import { answerFromRecord, decodeRecord, type IdempotencyRecord, type MoneyRequest, type TxnAnswer } from '../card/transaction';
 import { TerminalBehavior, type TerminalActorContext, type TerminalAnswer, type TerminalMessage } from '../terminal/actor';
 import { checkCanTransact, type TerminalCheck, type TerminalCommand, type TerminalState } from '../terminal/rules';
 import type { OfflineAnswer, OfflineCommand } from '../terminal/offline-messages';
 import { FleetBehavior, type FleetActorContext, type FleetMessage } from '../fleet/actor';
-import { isFleetMoneyRequest } from '../fleet/transaction';
+import { decodeFleetRecord, isFleetMoneyRequest } from '../fleet/transaction';
 import type { PriceListSource } from '../fleet/price-lists';
 import { shardOf, type PlacedKind } from './shard-key';
 import type { ShardOwnership } from './shard-ownership';
@@ -213,6 +213,7 @@ export class ShardRegion {
 
   private readonly remoteTerminals: TerminalCache | undefined;
   private readonly cardPersistence: RegionContext['card']['persistence'];
+  private readonly answers: Pick<RegionContext['card'], 'idempotency' | 'key_waiters_max'>;
 
   constructor(
     runtime: ActorRuntime,
@@ -224,6 +225,7 @@ export class ShardRegion {
     this.remoteTerminals = context.remoteTerminals;
     const onPublished = context.onTerminalPublished;
     this.cardPersistence = context.card.persistence;
+    this.answers = context.card;
     const publish = (terminalId: string, state: TerminalState | undefined): void => {
       if (state === undefined) this.terminalDirectory.delete(terminalId);
       else this.terminalDirectory.set(terminalId, state);
@@ -337,6 +339,44 @@ export class ShardRegion {
       fail: (error) => reply({ ok: false, error }),
     });
     if (refused) reply({ ok: false, error: refused });
+  }
+
+  /**
+   * The answer already given to a money request's key, if it was answered (the node's index, else
+   * the record in Redis on the shard of the entity that decides it: the card, or a fleet card's
+   * account), read without running anything. `undefined`: no answer for this request, because the
+   * key is unknown, was answered for a different request (another fingerprint), or its entity's
+   * shard is not held here. A key still committing on this node is waited for (bounded).
+   */
+  storedMoneyAnswer(request: MoneyRequest, reply: Reply<TxnAnswer | undefined>): void {
+    const known = this.answers.idempotency.lookup(request.key);
+    const answerOf = (record: IdempotencyRecord | undefined): TxnAnswer | undefined =>
+      record === undefined ? undefined : answerFromRecord(record, request.fingerprint);
+    if (known?.state === 'done') return reply({ ok: true, value: answerOf(known.record) });
+    if (known?.state === 'pending') {
+      const waiters = known.pending.waiters;
+      if (known.pending.fingerprint !== request.fingerprint || waiters.length >= this.answers.key_waiters_max)
+        return reply({ ok: true, value: undefined });
+      waiters.push((record) => reply({ ok: true, value: answerOf(record) }));
+      return;
+    }
+    const fleet = isFleetMoneyRequest(request);
+    const shard = fleet ? shardOf('fleet', request.fleet.fleetId, this.shardCount) : shardOf('card', request.cardId, this.shardCount);
+    if (!this.ownership.holds(shard)) return reply({ ok: true, value: undefined });
+    this.cardPersistence.loadIdempotencyRecord(shard, request.key).then(
+      (value) => {
+        let record: IdempotencyRecord | undefined;
+        try {
+          record = value === undefined ? undefined : fleet ? decodeFleetRecord(value) : decodeRecord(value);
+        } catch (error) {
+          reply({ ok: false, error: asTaplineError(error, 'stored answer could not be read') });
+          return;
+        }
+        if (record !== undefined) this.answers.idempotency.remember(request.key, record);
+        reply({ ok: true, value: answerOf(record) });
+      },
+      (error: unknown) => reply({ ok: false, error: unavailable('could not read the stored answer; retry', {}, { cause: error }) }),
+    );
   }
 
   /**

@@ -180,7 +180,7 @@ class GatewayStream {
       this.viaOwner(wireRequest, settle);
       return;
     }
-    deps.terminals.runWithCashier<TxnAnswer>(
+    deps.terminals.runWithCashier(
       request,
       (reply) => deps.region.money(request, reply),
       (outcome) => {

@@ -15,7 +15,9 @@
 // too, so probing ids costs the same as guessing codes.
 
 import type { Logger } from 'pino';
-import { RejectedError, failedPrecondition, permissionDenied, unavailable, type Outcome, type TaplineError } from '../../../actors/errors';
+import { RejectedError, failedPrecondition, permissionDenied, unavailable, type TaplineError } from '../../../actors/errors';
+import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
+import type { Reply } from '../../../actors/runtime/entity-host';
 import type { Acting } from '../../../actors/principal';
 import { shardOf } from '../../../actors/sharding/shard-key';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
@@ -41,7 +43,7 @@ export interface CashierAttempts {
 
 export class TerminalAdmin {
   constructor(
-    private readonly region: Pick<ShardRegion, 'changeTerminal' | 'readTerminal'>,
+    private readonly region: Pick<ShardRegion, 'changeTerminal' | 'readTerminal' | 'storedMoneyAnswer'>,
     private readonly hasher: PinHasher | undefined,
     private readonly stored: Pick<StoredTerminals, 'page'>,
     private readonly attempts: CashierAttempts,
@@ -76,33 +78,39 @@ export class TerminalAdmin {
    * Runs a money request (`run`) under its cashier's count of attempts at its terminal; a request
    * naming no cashier runs as it is. A locked cashier is PERMISSION_DENIED and nothing runs; a
    * request the terminal let through (approved or declined by the card) clears the count.
+   *
+   * A refusal of the terminal (disabled, cashier denied, wrong code, cashier locked) can come
+   * after the request was answered: the terminal changed between a request and its retry. Such a
+   * retry (same key, same request) gets the stored answer instead, as any retry does, so a
+   * terminal never believes an approved sale failed and charges again. Only the stored answer is
+   * read: nothing runs, and the attempt stays counted (a stored answer does not show that the
+   * code given now is right, so replays never reset a count of guesses).
    */
-  runWithCashier<V>(
-    request: { readonly terminalId: string; readonly cashier?: CashierCredential | undefined },
-    run: (reply: (outcome: Outcome<V>) => void) => void,
-    reply: (outcome: Outcome<V>) => void,
-  ): void {
+  runWithCashier(request: MoneyRequest, run: (reply: Reply<TxnAnswer>) => void, reply: Reply<TxnAnswer>): void {
     const cashier = request.cashier;
-    if (cashier === undefined) return run(reply);
+    if (cashier === undefined) {
+      run((outcome) =>
+        !outcome.ok && terminalRefused(outcome.error, request) ? this.storedOr(request, outcome.error, reply) : reply(outcome),
+      );
+      return;
+    }
     const { terminalId } = request;
     const { counter, shard_count, clock } = this.attempts;
     counter.take(shardOf('terminal', terminalId, shard_count), cashierSubject(terminalId, cashier.cashierId), clock()).then(
       (attempt) => {
         if (attempt === 'locked') {
-          reply({
-            ok: false,
-            error: permissionDenied('cashier locked after repeated wrong codes; the merchant can grant them again', {
-              terminalId,
-              cashierId: cashier.cashierId,
-            }),
+          const locked = permissionDenied('cashier locked after repeated wrong codes; the merchant can grant them again', {
+            terminalId,
+            cashierId: cashier.cashierId,
           });
+          this.storedOr(request, locked, reply);
           return;
         }
         run((outcome) => {
           if (!outcome.ok && cashierRefused(outcome.error)) {
             if (attempt === 'last')
               this.attempts.logger.warn({ terminalId, cashierId: cashier.cashierId }, 'cashier locked after repeated wrong codes');
-            reply(outcome);
+            this.storedOr(request, outcome.error, reply);
             return;
           }
           // A failure that is no answer (unavailable, overloaded) may or may not have compared the
@@ -111,11 +119,22 @@ export class TerminalAdmin {
           // The terminal let the cashier through (the card then decided or refused), or refused the
           // request before comparing any code: the count starts again, before the answer leaves,
           // so the cashier's next request sees it.
-          void this.clearAttempts(terminalId, cashier.cashierId).then(() => reply(outcome));
+          void this.clearAttempts(terminalId, cashier.cashierId).then(() =>
+            !outcome.ok && terminalRefused(outcome.error, request) ? this.storedOr(request, outcome.error, reply) : reply(outcome),
+          );
         });
       },
       (error: unknown) => reply({ ok: false, error: unavailable('could not count the cashier attempt; retry', {}, { cause: error }) }),
     );
+  }
+
+  /** Answers a request its terminal refused with the answer its key already has, else with the refusal. */
+  private storedOr(request: MoneyRequest, refusal: TaplineError, reply: Reply<TxnAnswer>): void {
+    this.region.storedMoneyAnswer(request, (stored) => {
+      if (!stored.ok) reply(stored);
+      else if (stored.value === undefined) reply({ ok: false, error: refusal });
+      else reply({ ok: true, value: stored.value });
+    });
   }
 
   get(terminalId: string): Promise<TerminalState> {
@@ -152,6 +171,11 @@ export class TerminalAdmin {
 /** The terminal refused the cashier (unknown, denied, wrong code): the guess stays counted. */
 function cashierRefused(error: TaplineError): boolean {
   return error instanceof RejectedError && error.details['cashierId'] !== undefined;
+}
+
+/** The request's terminal refused it (the region's terminal check names the terminal in its refusal). */
+function terminalRefused(error: TaplineError, request: MoneyRequest): boolean {
+  return error instanceof RejectedError && error.details['terminalId'] === request.terminalId;
 }
 
 /** The attempts subject of a cashier at a terminal (never the same as a manager's "<merchant>/<manager>"). */
