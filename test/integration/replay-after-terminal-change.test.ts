@@ -18,6 +18,7 @@ import { Outcome } from '../../gen/tapline/v1/types';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { cashier_code_attempts_max } from '../../services/authorizer/usecases/terminals';
 import { purchase, TaplineClient } from '../../tools/client/tapline-client';
+import { FleetClient, fleetPurchase } from '../../tools/client/fleet-client';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import { accessTo, startInProcessNode, startTestRedis, testToken } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
@@ -47,6 +48,7 @@ describe('a retry of an answered request after its terminal changed (real gRPC o
   let node: AuthorizerNode;
   let issuer: TaplineClient;
   let north: TaplineClient;
+  let fleet: FleetClient;
   let inspector: Inspector;
   let txn = 0;
   let terminals = 0;
@@ -98,28 +100,41 @@ describe('a retry of an answered request after its terminal changed (real gRPC o
     assert.equal(await stateDump(), before, `${what}: the retry wrote nothing`);
   };
 
-  before(async function () {
-    redis = await startTestRedis('replay-first-it');
+  const startNode = async (): Promise<void> => {
     node = await startInProcessNode(redis.url, { TAPLINE_PIN_SECRET: 'replay-first-pin-secret' });
-    inspector = await connectInspector(redis.url);
     issuer = new TaplineClient(await accessTo(node));
+    fleet = new FleetClient(await accessTo(node));
     north = new TaplineClient(
       await accessTo(node, { overrides: { token: await testToken('merchant_admin', ['bar-north'], 'boss-north') } }),
     );
+  };
+  /** A new node on the same Redis: answers are known only from Redis, no more from the node's memory. */
+  const restartNode = async (): Promise<void> => {
+    for (const client of [issuer, north, fleet]) client.close();
+    await node.shutdown();
+    await startNode();
+  };
+
+  before(async function () {
+    redis = await startTestRedis('replay-first-it');
+    await startNode();
+    inspector = await connectInspector(redis.url);
   });
 
   after(async function () {
-    for (const client of [issuer, north]) client?.close();
+    for (const client of [issuer, north, fleet]) client?.close();
     await node?.shutdown();
     await inspector?.client.quit();
     await redis?.stop();
   });
 
-  it('answers a retry from its stored approval after the terminal was disabled; a new request is refused', async function () {
+  it('answers a retry from its stored approval after the terminal was disabled, from the node or from Redis; a new request is refused', async function () {
     const { terminalId, cardId } = await freshTerminal();
     const { request, first } = await approvedSale(terminalId, cardId);
     await call(north.admin.setTerminalEnabled.bind(north.admin), { terminalId, enabled: false, operatorId: '' });
-    await retryGetsStoredApproval(request, first, 'disabled terminal');
+    await retryGetsStoredApproval(request, first, 'disabled terminal (answer in the node)');
+    await restartNode();
+    await retryGetsStoredApproval(request, first, 'disabled terminal (answer in Redis only)');
     // The same request without its cashier is another request: refused like any new one.
     const before = await stateDump();
     await refusedWith(
@@ -210,5 +225,45 @@ describe('a retry of an answered request after its terminal changed (real gRPC o
     } finally {
       gateway.close();
     }
+  });
+  it("answers a retried fleet card's purchase from its account's stored approval after the terminal was disabled", async function () {
+    const { terminalId } = await freshTerminal();
+    await fleet.createAccount({ fleetId: 'fleet-r', creditLimitMinor: 100_000, timeZone: 'Europe/Berlin' });
+    const issued = await fleet.issueCard({
+      fleetId: 'fleet-r',
+      cardNo: '1',
+      limits: undefined,
+      productGroups: undefined,
+      operatorId: 'ops',
+    });
+    const cardId = issued.card?.cardId ?? assert.fail('no fleet card issued');
+    const request = fleetPurchase(
+      terminalId,
+      ++txn,
+      cardId,
+      [{ code: 'diesel', group: 'fuel', qtyMilli: 10_000, unitMinor: 150, amountMinor: 1_500 }],
+      {},
+    );
+    const first = await issuer.authorize(request);
+    assert.equal(first.outcome, Outcome.OUTCOME_APPROVED, 'the fleet purchase is approved');
+    await call(north.admin.setTerminalEnabled.bind(north.admin), { terminalId, enabled: false, operatorId: '' });
+    await restartNode();
+    const before = await stateDump();
+    assert.deepEqual(await issuer.authorize(request), { ...first, replayed: true }, 'the retry gets the stored answer, read from Redis');
+    await refusedWith(
+      grpc.status.FAILED_PRECONDITION,
+      'a new fleet purchase',
+      issuer.authorize(
+        fleetPurchase(
+          terminalId,
+          ++txn,
+          cardId,
+          [{ code: 'diesel', group: 'fuel', qtyMilli: 1_000, unitMinor: 150, amountMinor: 150 }],
+          {},
+        ),
+      ),
+      /terminal disabled/,
+    );
+    assert.equal(await stateDump(), before, 'neither the retry nor the refused purchase wrote anything');
   });
 });
