@@ -3,8 +3,10 @@
 // with the same terminal, transaction number and body after the terminal was disabled, after its
 // cashier was denied, and after its cashier was locked by wrong codes. Each retry gets the stored
 // approval (same transaction id, marked replayed) and writes nothing of the card or the
-// transaction (the balance is debited once), on a unary call and on a gateway's stream; a new
-// request is still refused, precisely, and moves nothing.
+// transaction (the balance is debited once), on a unary call and on a gateway's stream, for a
+// card and for a fleet card (whose answer is kept on its account's shard), from the node's memory
+// and from Redis after a restart; a new request is still refused, precisely, and moves nothing,
+// and a locked cashier stays locked.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
