@@ -33,6 +33,8 @@ export interface DoorSecurity {
   /** Credentials of a link to the peer node `nodeId`. */
   peerCredentials(nodeId: string): grpc.ChannelCredentials;
   readonly revoked: RevokedSerials;
+  /** The certificate files the doors present or trust, by role (none in plaintext development). */
+  readonly certificateFiles: readonly (readonly [string, WatchedFile])[];
 }
 
 function tokenDoor(config: NodeConfig, clock: () => number): Authenticator {
@@ -67,6 +69,7 @@ export function buildDoorSecurity(config: NodeConfig, logger: Logger, clock: () 
       },
       peerCredentials: () => grpc.credentials.createInsecure(),
       revoked: new RevokedSerials(undefined),
+      certificateFiles: [],
     };
   }
   const reload_ms = config.TAPLINE_TLS_RELOAD_MS;
@@ -90,5 +93,10 @@ export function buildDoorSecurity(config: NodeConfig, logger: Logger, clock: () 
     internal: { credentials: doorCredentials(cluster), authenticate: certificates },
     peerCredentials: (nodeId) => nodeLinkCredentials(cluster, nodeId, config.TAPLINE_TRUST_DOMAIN),
     revoked,
+    certificateFiles: [
+      ['node', cert],
+      ['client_ca', clientCa],
+      ['cluster_ca', clusterCa],
+    ],
   };
 }

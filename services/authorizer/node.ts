@@ -26,6 +26,7 @@ import { served_services } from './grpc/server';
 import type { InFlight } from './grpc/service';
 import type { RedisStore } from './store/redis-store';
 import { buildDoorSecurity } from './doors';
+import { earliestNotAfterMs } from '../common/auth/certificates';
 import type { PspIntegration } from './usecases/psp';
 
 /** What the code that starts a node injects into it. */
@@ -122,6 +123,7 @@ export class AuthorizerNode {
     // A credential's validity is a matter of real time (as TLS itself judges certificates), never
     // of the domain clock a test may move by days.
     const security = buildDoorSecurity(config, logger, () => Date.now());
+    metrics.watchCertificates(() => security.certificateFiles.map(([role, file]) => [role, earliestNotAfterMs(file.current)] as const));
     const cluster = await startCluster(config, logger, domain.ownership, domain.region, clock, accepting, metrics, security);
     const serviceDeps = buildServiceDeps(config, logger, metrics, store, domain, cluster, clock, accepting);
     domain.psp.deliverThrough(cluster.router, logger);

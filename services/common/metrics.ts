@@ -178,6 +178,27 @@ export class Metrics {
     for (const [terminal, seconds] of this.denylistAgeSource?.() ?? []) this.denylistAge.set({ terminal }, seconds);
   }
 
+  private certificateSource: (() => Iterable<readonly [string, number | undefined]>) | undefined;
+
+  readonly certificateNotAfter = new Gauge({
+    name: 'tapline_tls_certificate_not_after_seconds',
+    help: 'When the TLS certificate a door presents, or the earliest CA of a bundle it trusts, stops being valid (Unix seconds), read from the files as they are now (they are reread when rotated).',
+    labelNames: ['file'] as const,
+    registers: [this.registry],
+    collect: () => this.collectCertificates(),
+  });
+
+  /** Where the certificate files' ends of validity come from at each scrape: [file role, ms]. */
+  watchCertificates(source: () => Iterable<readonly [string, number | undefined]>): void {
+    this.certificateSource = source;
+  }
+
+  private collectCertificates(): void {
+    this.certificateNotAfter.reset();
+    for (const [file, not_after_ms] of this.certificateSource?.() ?? [])
+      if (not_after_ms !== undefined) this.certificateNotAfter.set({ file }, Math.floor(not_after_ms / 1000));
+  }
+
   private readonly streamPendingSources: (() => number)[] = [];
 
   /** Read when scraped: what the node's stream back-pressure holds (grpc/result-stream.ts). */

@@ -2,9 +2,12 @@
 // real gRPC calls on a real node and Redis: a latency histogram per RPC method in the gRPC
 // convention's names, handled calls counted under the status code's name (OK, INVALID_ARGUMENT,
 // NOT_FOUND), the stream's messages counted per frame, the commit-batch histogram reaching the
-// configured batch maximum, GC pauses, and no label value taken from request data.
+// configured batch maximum, GC pauses, when the TLS certificates the doors use end, and no label
+// value taken from request data.
 
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
@@ -107,6 +110,22 @@ describe('/metrics after real calls (gRPC convention, bounded labels)', function
     assert.equal(series(text, 'grpc_server_msg_received_total', stream), 2, 'two request frames');
     assert.ok((series(text, 'grpc_server_msg_sent_total', stream) ?? 0) >= 1, 'at least one result frame');
     assert.equal(series(text, 'grpc_server_msg_received_total', authorize), 5, 'one message per unary call');
+  });
+
+  it('says when the certificate and the CA bundles the doors use stop being valid, as the files say', function () {
+    const notAfter = (path: string | undefined): number =>
+      Math.floor(Date.parse(new X509Certificate(readFileSync(String(path))).validTo) / 1000);
+    const { config } = node;
+    assert.equal(series(text, 'tapline_tls_certificate_not_after_seconds', { file: 'node' }), notAfter(config.TAPLINE_TLS_CERT_FILE));
+    assert.equal(
+      series(text, 'tapline_tls_certificate_not_after_seconds', { file: 'client_ca' }),
+      notAfter(config.TAPLINE_TLS_CLIENT_CA_FILE),
+    );
+    assert.equal(
+      series(text, 'tapline_tls_certificate_not_after_seconds', { file: 'cluster_ca' }),
+      notAfter(config.TAPLINE_TLS_CLUSTER_CA_FILE),
+    );
+    assert.ok(notAfter(config.TAPLINE_TLS_CERT_FILE) * 1000 > Date.now(), 'the test node runs on a certificate still valid');
   });
 
   it('commit batches are bucketed up to the configured batch maximum; GC pauses are exported', function () {

@@ -687,6 +687,7 @@ describe('helm chart charts/tapline (rendered as helm template does)', function 
         'TaplineNoticesRelayLagging',
         'TaplineDeliveriesFailing',
         'TaplineOfflineDenylistStale',
+        'TaplineCertificateExpiresSoon',
       ];
       assert.deepEqual(rules.map((r) => r.alert as string).sort(), [...expected].sort());
       const anchors = markdownAnchors(fs.readFileSync(path.join(repo_root, 'docs', 'OPERATIONS.md'), 'utf8'));

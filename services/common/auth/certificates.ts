@@ -101,6 +101,29 @@ export function socketIdentity(socket: TLSSocket, trustDomain: string): Certific
   return identityOf(certificate, trustDomain);
 }
 
+/** The PEM blocks of a certificate file or CA bundle. */
+const pem_certificate = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/**
+ * When the first certificate of a PEM file or bundle stops being valid (ms since the epoch), or
+ * undefined when the file holds no certificate that parses. For a CA bundle that is its earliest
+ * CA: a bundle mid-rotation holds the old CA until its end, and the old CA's end is what must be
+ * acted on.
+ */
+export function earliestNotAfterMs(content: Buffer | string): number | undefined {
+  let earliest: number | undefined;
+  for (const block of String(content).match(pem_certificate) ?? []) {
+    let valid_to_ms: number;
+    try {
+      valid_to_ms = Date.parse(new X509Certificate(block).validTo);
+    } catch {
+      continue;
+    }
+    if (Number.isFinite(valid_to_ms) && (earliest === undefined || valid_to_ms < earliest)) earliest = valid_to_ms;
+  }
+  return earliest;
+}
+
 /**
  * Revoked certificate serial numbers: a text file of hexadecimal serials, one per line ("#"
  * starts a comment; colons allowed, as openssl prints them), reread when it changes. A CA's CRL
