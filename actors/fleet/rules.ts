@@ -379,7 +379,8 @@ export type FleetAdminCommand =
 export type FleetCardCommand =
   | { readonly type: 'issue'; readonly allowedGroups: readonly string[] | undefined; readonly limits: SpendLimits; readonly nowMs: number }
   | { readonly type: 'set_limits'; readonly limits: SpendLimits; readonly allowedGroups: readonly string[] | undefined }
-  | { readonly type: 'set_status'; readonly status: FleetCardStatus }
+  /** `unblock`: the request that may take a card out of `blocked` (it reaches here approved by a second person). */
+  | { readonly type: 'set_status'; readonly status: FleetCardStatus; readonly unblock: boolean }
   /** The fleet's operator assigns the PIN (its keyed hash); a new PIN clears the wrong attempts. */
   | { readonly type: 'set_pin'; readonly pinHash: string };
 
@@ -510,6 +511,12 @@ export function decideFleetCard(
       : { kind: 'changed', state: { ...card, pinHash: command.pinHash, pinFailures: 0 } };
   }
   if (command.type === 'set_status') {
+    if (card.status === 'blocked' && command.status !== 'blocked' && !command.unblock)
+      return {
+        kind: 'rejected',
+        code: 'failed_precondition',
+        message: 'a blocked fleet card leaves blocked only by an unblock (unblock = true), which a second approver must approve',
+      };
     return card.status === command.status
       ? { kind: 'unchanged', state: card }
       : { kind: 'changed', state: { ...card, status: command.status } };

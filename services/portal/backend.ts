@@ -144,7 +144,7 @@ export class Backend {
   }
 
   setFleetCardStatus(token: string, cardId: string, status: FleetCardStatus): Promise<SetFleetCardStatusResponse> {
-    return this.call(this.fleets.setFleetCardStatus.bind(this.fleets), { cardId, status, operatorId: '' }, token);
+    return this.call(this.fleets.setFleetCardStatus.bind(this.fleets), { cardId, status, operatorId: '', unblock: false }, token);
   }
 
   async reviewQueue(token: string, fleetId: string): Promise<ReviewEntry[]> {

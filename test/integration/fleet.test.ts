@@ -16,8 +16,9 @@ import type { RedisInstance } from '../../tools/devenv/redis';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { ReverseResult, type AuthorizeStreamResponse } from '../../gen/tapline/v1/authorization';
-import { FleetCardStatus, PriceFormula, type SpendLimits } from '../../gen/tapline/v1/fleet';
+import { FleetCardStatus, PriceFormula, SetFleetCardStatusResponse, type SpendLimits } from '../../gen/tapline/v1/fleet';
 import { TaplineClient } from '../../tools/client/tapline-client';
+import { CardClient } from '../../tools/client/card-client';
 import { FleetClient, fleetPurchase, type FleetLine, type FleetPrompts } from '../../tools/client/fleet-client';
 import { shardOf } from '../../actors/sharding/shard-key';
 import { fleetCardKey, fleetKey } from '../../services/authorizer/store/keys';
@@ -532,10 +533,36 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
 
   it('card status: a blocked fleet card is declined with its rule', async function () {
     const [card] = await newFleet('status');
-    await fleet.setCardStatus({ cardId: card!, status: FleetCardStatus.FLEET_CARD_STATUS_BLOCKED, operatorId: 'ops' });
+    await fleet.setCardStatus({ cardId: card!, status: FleetCardStatus.FLEET_CARD_STATUS_BLOCKED, operatorId: 'ops', unblock: false });
     const reply = await buy(card!, 10);
     assert.equal(reply.declineReason, DeclineReason.DECLINE_REASON_CARD_BLOCKED);
     assert.equal(reply.declineRule, 'status:blocked');
+  });
+
+  it('card status: a blocked fleet card comes back only by an unblock a second principal approves (four eyes)', async function () {
+    const [card] = await newFleet('unblock');
+    const set = (status: FleetCardStatus, unblock: boolean) => fleet.setCardStatus({ cardId: card!, status, operatorId: 'ops', unblock });
+    await set(FleetCardStatus.FLEET_CARD_STATUS_BLOCKED, false);
+    const before = await inspect.snapshot();
+    for (const status of [FleetCardStatus.FLEET_CARD_STATUS_ACTIVE, FleetCardStatus.FLEET_CARD_STATUS_FROZEN])
+      await assert.rejects(
+        set(status, false),
+        (error: grpc.ServiceError) => error.code === grpc.status.FAILED_PRECONDITION,
+        `blocked -> ${FleetCardStatus[status]} without unblock is FAILED_PRECONDITION`,
+      );
+    assert.equal(await inspect.snapshot(), before, 'a refused status change changes nothing');
+    const held = await set(FleetCardStatus.FLEET_CARD_STATUS_ACTIVE, true);
+    assert.match(held.pendingApprovalId, /^[0-9a-f-]{36}$/, 'the unblock is held');
+    assert.equal(held.card, undefined);
+    assert.equal((await buy(card!, 10)).declineReason, DeclineReason.DECLINE_REASON_CARD_BLOCKED, 'still blocked while held');
+    const approver = new CardClient(await accessTo(node));
+    try {
+      const approved = await approver.approve(held.pendingApprovalId);
+      assert.equal(SetFleetCardStatusResponse.decode(approved.response).card?.status, FleetCardStatus.FLEET_CARD_STATUS_ACTIVE);
+    } finally {
+      approver.close();
+    }
+    assert.equal((await buy(card!, 10)).outcome, Outcome.OUTCOME_APPROVED);
   });
 
   it('bad fleet input gets a precise status and changes nothing in Redis', async function () {
@@ -612,7 +639,7 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
       'card of an unknown fleet',
     );
     await expect(
-      fleet.setCardStatus({ cardId: card!, status: FleetCardStatus.FLEET_CARD_STATUS_UNSPECIFIED, operatorId: 'ops' }),
+      fleet.setCardStatus({ cardId: card!, status: FleetCardStatus.FLEET_CARD_STATUS_UNSPECIFIED, operatorId: 'ops', unblock: false }),
       grpc.status.INVALID_ARGUMENT,
       'no status',
     );

@@ -339,12 +339,20 @@ describe('fleet: administration', function () {
       'not_found',
     );
     assert.equal(
-      (decideFleetCard(acc, 'acme~2', undefined, { type: 'set_status', status: 'blocked' }) as { code: string }).code,
+      (decideFleetCard(acc, 'acme~2', undefined, { type: 'set_status', status: 'blocked', unblock: false }) as { code: string }).code,
       'not_found',
     );
-    const blocked = decideFleetCard(acc, 'acme~1', c, { type: 'set_status', status: 'blocked' });
+    const blocked = decideFleetCard(acc, 'acme~1', c, { type: 'set_status', status: 'blocked', unblock: false });
     assert.equal(blocked.kind === 'changed' && blocked.state.status, 'blocked');
-    assert.equal(decideFleetCard(acc, 'acme~1', c, { type: 'set_status', status: 'active' }).kind, 'unchanged');
+    assert.equal(decideFleetCard(acc, 'acme~1', c, { type: 'set_status', status: 'active', unblock: false }).kind, 'unchanged');
+    // A blocked card leaves blocked only by an unblock (held for a second approver at the door).
+    const stuck = blocked.kind === 'changed' ? blocked.state : c;
+    for (const status of ['active', 'frozen'] as const) {
+      const refused = decideFleetCard(acc, 'acme~1', stuck, { type: 'set_status', status, unblock: false });
+      assert.equal(refused.kind === 'rejected' && refused.code, 'failed_precondition', `blocked -> ${status} without unblock`);
+    }
+    const unblocked = decideFleetCard(acc, 'acme~1', stuck, { type: 'set_status', status: 'active', unblock: true });
+    assert.equal(unblocked.kind === 'changed' && unblocked.state.status, 'active');
     const limited = decideFleetCard(acc, 'acme~1', c, { type: 'set_limits', limits: { daily_minor: 5 }, allowedGroups: ['fuel'] });
     assert.deepEqual(limited.kind === 'changed' && [limited.state.limits, limited.state.allowedGroups], [{ daily_minor: 5 }, ['fuel']]);
   });

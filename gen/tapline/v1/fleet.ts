@@ -312,6 +312,12 @@ export interface SetFleetCardStatusRequest {
   cardId: string;
   status: FleetCardStatus;
   operatorId: string;
+  /**
+   * Required to move a BLOCKED card to ACTIVE or FROZEN (FAILED_PRECONDITION without it). A request
+   * with it is held until a second principal with the approver role approves it (four eyes), as
+   * CardService.ChangeCardState's UNBLOCK is for prepaid cards.
+   */
+  unblock: boolean;
 }
 
 export interface FleetCard {
@@ -371,7 +377,12 @@ export interface SetFleetCardLimitsResponse {
 }
 
 export interface SetFleetCardStatusResponse {
-  card?: FleetCard | undefined;
+  /** Unset while the request is held for a second approver. */
+  card?:
+    | FleetCard
+    | undefined;
+  /** Set when the request (an unblock) is held until a second principal approves it. */
+  pendingApprovalId: string;
 }
 
 export interface GetFleetAccountResponse {
@@ -3058,7 +3069,7 @@ export const SetFleetCardLimitsRequest: MessageFns<SetFleetCardLimitsRequest> = 
 };
 
 function createBaseSetFleetCardStatusRequest(): SetFleetCardStatusRequest {
-  return { cardId: "", status: 0, operatorId: "" };
+  return { cardId: "", status: 0, operatorId: "", unblock: false };
 }
 
 export const SetFleetCardStatusRequest: MessageFns<SetFleetCardStatusRequest> = {
@@ -3071,6 +3082,9 @@ export const SetFleetCardStatusRequest: MessageFns<SetFleetCardStatusRequest> = 
     }
     if (message.operatorId !== "") {
       writer.uint32(26).string(message.operatorId);
+    }
+    if (message.unblock !== false) {
+      writer.uint32(32).bool(message.unblock);
     }
     return writer;
   },
@@ -3112,6 +3126,14 @@ export const SetFleetCardStatusRequest: MessageFns<SetFleetCardStatusRequest> = 
             message.operatorId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.unblock = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3132,6 +3154,7 @@ export const SetFleetCardStatusRequest: MessageFns<SetFleetCardStatusRequest> = 
     message.cardId = object.cardId ?? "";
     message.status = object.status ?? 0;
     message.operatorId = object.operatorId ?? "";
+    message.unblock = object.unblock ?? false;
     return message;
   },
 };
@@ -3862,13 +3885,16 @@ export const SetFleetCardLimitsResponse: MessageFns<SetFleetCardLimitsResponse> 
 };
 
 function createBaseSetFleetCardStatusResponse(): SetFleetCardStatusResponse {
-  return { card: undefined };
+  return { card: undefined, pendingApprovalId: "" };
 }
 
 export const SetFleetCardStatusResponse: MessageFns<SetFleetCardStatusResponse> = {
   encode(message: SetFleetCardStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.card !== undefined) {
       FleetCard.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    if (message.pendingApprovalId !== "") {
+      writer.uint32(18).string(message.pendingApprovalId);
     }
     return writer;
   },
@@ -3894,6 +3920,14 @@ export const SetFleetCardStatusResponse: MessageFns<SetFleetCardStatusResponse> 
             message.card = FleetCard.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pendingApprovalId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3912,6 +3946,7 @@ export const SetFleetCardStatusResponse: MessageFns<SetFleetCardStatusResponse> 
   fromPartial(object: DeepPartial<SetFleetCardStatusResponse>): SetFleetCardStatusResponse {
     const message = createBaseSetFleetCardStatusResponse();
     message.card = (object.card !== undefined && object.card !== null) ? FleetCard.fromPartial(object.card) : undefined;
+    message.pendingApprovalId = object.pendingApprovalId ?? "";
     return message;
   },
 };

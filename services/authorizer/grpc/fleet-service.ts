@@ -8,7 +8,15 @@ import { isValidTimeZone, periodKeys } from '../../../actors/rules/calendar';
 import { spentIn, type SpendLimits as DomainSpendLimits } from '../../../actors/rules/spend-limits';
 import type { Outcome } from '../../../actors/errors';
 import type { ReviewQueue } from '../../../actors/rules/review-queue';
-import type { FleetAccount, FleetAdminServiceServer, FleetCard, FleetInvoice, SpendLimits } from '../../../gen/tapline/v1/fleet';
+import {
+  SetFleetCardStatusResponse,
+  type FleetAccount,
+  type FleetAdminServiceServer,
+  type FleetCard,
+  type FleetInvoice,
+  type SetFleetCardStatusRequest,
+  type SpendLimits,
+} from '../../../gen/tapline/v1/fleet';
 import { Outcome as WireOutcome } from '../../../gen/tapline/v1/types';
 import type { FleetCycleClose } from '../../../actors/fleet/decide';
 import { invoiceNumber, outstandingMinor, overdueInvoice, uninvoicedMinor, type OpenInvoice } from '../../../actors/fleet/billing';
@@ -35,7 +43,8 @@ import {
   wireFleetCardStatus,
 } from './fleet-validate';
 import { fleetCardId } from '../../../actors/sharding/shard-key';
-import { unary, type ServiceDeps } from './service';
+import { unary, unaryAsync, type ServiceDeps } from './service';
+import { outcomeOf } from '../usecases/outcome';
 import { actingOf } from '../../common/auth/grpc-access';
 import type { Acting } from '../../../actors/principal';
 import { invalidArgument } from '../../../actors/errors';
@@ -320,14 +329,21 @@ function cardHandlers(
       },
       (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
     ),
-    setFleetCardStatus: unary(
+    setFleetCardStatus: unaryAsync<SetFleetCardStatusRequest, SetFleetCardStatusResponse, FleetCardAnswer | { pendingApprovalId: string }>(
       deps,
       'SetFleetCardStatus',
-      (request, reply: CardReply, call) => {
+      async (request, call) => {
         const { cardId, fleetId } = requireFleetCardId('card_id', request.cardId);
-        tellCard(deps, cardId, fleetId, { type: 'set_status', status: parseFleetCardStatus(request.status) }, actingOf(call), reply);
+        const command = { type: 'set_status' as const, status: parseFleetCardStatus(request.status), unblock: request.unblock };
+        // An unblock waits for a second principal (four eyes); the approver is recorded with it.
+        const pendingApprovalId = await deps.approvals.holdIfNeeded(call);
+        if (pendingApprovalId !== undefined) return { pendingApprovalId };
+        return outcomeOf<FleetCardAnswer>((reply) => tellCard(deps, cardId, fleetId, command, actingOf(call), reply));
       },
-      (answer: FleetCardAnswer) => fleetCardReply(answer, deps.clock()),
+      (value) =>
+        'pendingApprovalId' in value
+          ? SetFleetCardStatusResponse.fromPartial({ pendingApprovalId: value.pendingApprovalId })
+          : { ...fleetCardReply(value, deps.clock()), pendingApprovalId: '' },
     ),
     getFleetCard: unary(
       deps,

@@ -280,7 +280,12 @@ const fleet_rules: Record<keyof typeof FleetAdminServiceService, RpcRule> = {
   loadBasePrices: { who: 'operator', roles: ['issuer_admin'] },
   issueFleetCard: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
   setFleetCardLimits: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet_card },
-  setFleetCardStatus: { who: 'operator', roles: ['issuer_admin', 'fleet_manager', 'support'], scope: of_fleet_card },
+  setFleetCardStatus: {
+    who: 'operator',
+    roles: ['issuer_admin', 'fleet_manager', 'support'],
+    scope: of_fleet_card,
+    four_eyes: (request) => ((request as { unblock?: boolean }).unblock === true ? 'an unblock' : undefined),
+  },
   getFleetAccount: { who: 'operator', roles: ['issuer_admin', 'fleet_manager', 'analyst', 'auditor'], scope: of_fleet },
   getFleetCard: {
     who: 'operator',
