@@ -130,6 +130,14 @@ export async function connectPrimaries(target: RedisTarget, options: ConnectOpti
   return primaries;
 }
 
+/**
+ * Every command is bounded here (`bounded`, TAPLINE_REDIS_COMMAND_TIMEOUT_MS), so the client
+ * library's own per-command time-out is turned off: it arms an AbortSignal timer per command that
+ * fires (and builds an exception) seconds after the command was answered, a measurable share of
+ * the node's CPU per authorization for a bound that is already kept.
+ */
+const library_command_options = { timeout: 0 } as const;
+
 /** Races a promise against the command bound; a late answer is dropped. */
 async function bounded<T>(work: Promise<T>, ms: number, command: string, onTimeout?: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -374,6 +382,7 @@ class OnePrimary implements RedisPrimaries {
       disableOfflineQueue: true,
       // Reconnection is this class's (the primary may have moved): the client never reconnects by itself.
       socket: { ...where.socket, connectTimeout: this.options.command_timeout_ms, reconnectStrategy: false },
+      commandOptions: library_command_options,
     }) as unknown as NodeClient;
     client.on('error', (error: Error) => {
       this.options.onError(error);
@@ -445,6 +454,7 @@ class ClusterPrimaries implements RedisPrimaries {
           reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 8), options.reconnect_backoff_max_ms),
         },
       },
+      commandOptions: library_command_options,
       useReplicas: false,
       // A primary that stops answering is usually being failed over: read the slot map again soon.
       topologyRefreshOnReconnectionAttemptStrategy: 100,
