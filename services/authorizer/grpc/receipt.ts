@@ -5,7 +5,6 @@
 
 import { notFound } from '../../../actors/errors';
 import { decodeRecord, tombstone_fingerprint } from '../../../actors/card/transaction';
-import type { DeclineReason as DomainDeclineReason } from '../../../actors/card/rules';
 import { Outcome } from '../../../gen/tapline/v1/types';
 import type { GetReceiptResponse } from '../../../gen/tapline/v1/authorization';
 import { wireDeclineReason } from './mapping';
@@ -24,7 +23,7 @@ export function receiptOf(stored: string | undefined, cardId: string): GetReceip
     kind: result.kind,
     outcome: result.outcome === 'approved' ? Outcome.OUTCOME_APPROVED : Outcome.OUTCOME_DECLINED,
     // A plain card's record: its reason is a card DeclineReason.
-    declineReason: wireDeclineReason((result.reason ?? '') as DomainDeclineReason | ''),
+    declineReason: wireDeclineReason(result.reason ?? ''),
     amount: money(result.amountMinor),
     balanceAfter: money(result.balanceAfterMinor),
     spentTotal: result.spentMinor === undefined ? undefined : money(result.spentMinor),
