@@ -8,11 +8,13 @@
 // Layout 1 is the full transaction document (actors/outbox/contract.ts), JSON, as every record
 // was written before this codec: it starts with "{" and is read by actors/card/transaction.ts.
 // Layout 2 is a JSON array, positional, without field names:
-//   [2, fingerprint, terminal, merchant, id, kind, outcome, card, amount, currency, balance after,
-//    at, more?]
-// where `more`, absent when empty, holds the answer's optional fields under their TxnResult names
+//   [2, fingerprint, terminal, merchant, id, kind code, outcome (1 approved, 0 declined), card,
+//    amount, currency, balance after, at, more?]
+// where the fingerprint, whose head repeats the kind, card, currency and terminal, is kept as
+// [requested amount, rest] whenever it rebuilds exactly from them,
+// and `more`, absent when empty, holds the answer's optional fields under their TxnResult names
 // (reason, rule, reverse, holds, program and fleet figures) and a purchase's basket (`lines`, for
-// its receipt). A plain purchase's record is then ~130 bytes instead of ~450. A layout this build
+// its receipt). A plain purchase's record is then ~100 bytes instead of ~450. A layout this build
 // does not know (a newer node's, read during a rolling upgrade) is refused, never guessed at.
 //
 // Cost: encoding is one JSON.stringify of an array per money decision (the hot path); decoding
@@ -22,7 +24,7 @@
 import { z } from 'zod';
 import type { IdempotencyRecord, TxnResult } from '../card/transaction';
 import { line_schema } from '../outbox/schemas';
-import { transaction_kinds } from '../outbox/contract';
+import type { TransactionKind } from '../outbox/contract';
 import { describeIssues } from '../zod-issues';
 import { StoredStateError } from './codec';
 import { integer } from './schemas';
@@ -66,15 +68,51 @@ const more_schema = z
   })
   .strict();
 
+/**
+ * A kind's code in a record: its place in this list, which only ever grows at the end (a record
+ * keeps its code for its whole window). Every kind of the contract has one (checked below).
+ */
+const stored_kinds = [
+  'purchase',
+  'top_up',
+  'reverse',
+  'pre_authorization',
+  'incremental',
+  'completion',
+  'void',
+  'hold_expiry',
+  'refund',
+  'cash_out',
+  'transfer_out',
+  'transfer_in',
+  'tab_settlement',
+  'offline_purchase',
+  'offline_void',
+  'fleet_payment',
+] as const satisfies readonly TransactionKind[];
+type KindsWithoutCode = Exclude<TransactionKind, (typeof stored_kinds)[number]>;
+export const every_kind_has_a_code: KindsWithoutCode extends never ? true : KindsWithoutCode = true;
+
+const kind_codes = new Map<string, number>(stored_kinds.map((kind, code) => [kind, code]));
+
+const kind_code_schema = z
+  .number()
+  .int()
+  .min(0)
+  .max(stored_kinds.length - 1);
+
+/** The fingerprint as is, or [requested amount, what follows the terminal] (fingerprintField). */
+const fingerprint_schema = z.union([z.string(), z.tuple([integer, z.string()])]);
+
 const layout_2_schema = z.union([
   z.tuple([
     z.literal(2),
+    fingerprint_schema,
     z.string(),
     z.string(),
     z.string(),
-    z.string(),
-    z.enum(transaction_kinds),
-    z.enum(['approved', 'declined']),
+    kind_code_schema,
+    z.union([z.literal(0), z.literal(1)]),
     z.string(),
     integer,
     z.string(),
@@ -83,12 +121,12 @@ const layout_2_schema = z.union([
   ]),
   z.tuple([
     z.literal(2),
+    fingerprint_schema,
     z.string(),
     z.string(),
     z.string(),
-    z.string(),
-    z.enum(transaction_kinds),
-    z.enum(['approved', 'declined']),
+    kind_code_schema,
+    z.union([z.literal(0), z.literal(1)]),
     z.string(),
     integer,
     z.string(),
@@ -103,12 +141,12 @@ export function encodeIdempotencyRecord(record: IdempotencyRecord): string {
   const { id, kind, outcome, cardId, amountMinor, currency, balanceAfterMinor, atMs, ...rest } = record.r;
   const head = [
     idempotency_record_version,
-    record.f,
+    fingerprintField(record.f, record.r, record.origin?.terminalId ?? ''),
     record.origin?.terminalId ?? '',
     record.origin?.merchantId ?? '',
     id,
-    kind,
-    outcome,
+    kind_codes.get(kind),
+    outcome === 'approved' ? 1 : 0,
     cardId,
     amountMinor,
     currency,
@@ -128,6 +166,32 @@ export function encodeIdempotencyRecord(record: IdempotencyRecord): string {
     any = true;
   }
   return JSON.stringify(any ? [...head, more] : head);
+}
+
+/**
+ * A request's fingerprint (actors/card/transaction.ts fingerprintOf) starts with the kind, card,
+ * requested amount, currency and terminal, most of which the record holds anyway: it is stored as
+ * [requested, rest] when rebuilding it from those gives back exactly the same string, else as is.
+ */
+function fingerprintField(f: string, r: TxnResult, terminalId: string): string | [number, string] {
+  const head = `${r.kind}|${r.cardId}|`;
+  if (!f.startsWith(head)) return f;
+  const bar = f.indexOf('|', head.length);
+  const requested = Number(f.slice(head.length, bar));
+  if (bar < 0 || !Number.isSafeInteger(requested)) return f;
+  const middle = `|${r.currency}|${terminalId}|`;
+  if (!f.startsWith(middle, bar)) return f;
+  const short: [number, string] = [requested, f.slice(bar + middle.length)];
+  return fingerprintOfField(short, r, terminalId) === f ? short : f;
+}
+
+function fingerprintOfField(
+  field: string | readonly [number, string],
+  r: Pick<TxnResult, 'kind' | 'cardId' | 'currency'>,
+  terminalId: string,
+): string {
+  if (typeof field === 'string') return field;
+  return `${r.kind}|${r.cardId}|${field[0]}|${r.currency}|${terminalId}|${field[1]}`;
 }
 
 /** True when a stored value is in layout 2 or later (layout 1, the full document, is a JSON object). */
@@ -152,8 +216,12 @@ export function decodeIdempotencyRecord(value: string): IdempotencyRecord {
     return fail(`layout ${JSON.stringify(version)} is not this build's layout ${idempotency_record_version}`);
   const parsed = layout_2_schema.safeParse(raw);
   if (!parsed.success) return fail(`layout 2: ${describeIssues(parsed.error)}`);
-  const [, f, terminalId, merchantId, id, kind, outcome, cardId, amountMinor, currency, balanceAfterMinor, atMs, more] = parsed.data;
+  const [, fingerprint, terminalId, merchantId, id, kindCode, outcomeCode, cardId, amountMinor, currency, balanceAfterMinor, atMs, more] =
+    parsed.data;
   const { lines, ...optional } = more ?? {};
+  const kind = stored_kinds[kindCode] as TransactionKind;
+  const outcome = outcomeCode === 1 ? 'approved' : 'declined';
   const result = { id, kind, outcome, cardId, amountMinor, currency, balanceAfterMinor, atMs, ...optional } as TxnResult;
+  const f = fingerprintOfField(fingerprint, result, terminalId);
   return { f, r: result, origin: { terminalId, merchantId }, ...(lines !== undefined ? { lines } : {}) };
 }

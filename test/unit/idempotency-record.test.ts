@@ -3,7 +3,8 @@
 // the bytes of its transaction document, and that records written before it still decode:
 // - answers of every shape (approved, declined with reason and rule, a reversal's outcome, a hold,
 //   program figures, a fleet purchase, a basket) read back exactly as the decision answered them;
-//   a seeded property does the same for generated answers;
+//   a seeded property does the same for generated answers and fingerprints (shaped like a
+//   request's, whose head the record stores short, or any string);
 // - a plain purchase's record is under a third of its document's bytes;
 // - a layout-1 record (the full transaction document every record was before) reads back through
 //   decodeRecord / decodeFleetRecord with the same answer, origin and basket;
@@ -103,8 +104,11 @@ describe('idempotency record codec (compact layout, older documents still read)'
       },
       { requiredKeys: ['id', 'kind', 'outcome', 'cardId', 'amountMinor', 'currency', 'balanceAfterMinor', 'atMs'] },
     );
+    // Fingerprints shaped like a request's (their head is stored short) and any other string.
+    const requested = fc.oneof(fc.integer(), fc.constantFrom('0250', '-0', '1e3', ''));
     assertProperty(
-      fc.property(answer, text, text, text, (r, f, terminalId, merchantId) => {
+      fc.property(answer, text, text, text, fc.boolean(), requested, (r, rest, terminalId, merchantId, shaped, amount) => {
+        const f = shaped ? `${r.kind}|${r.cardId}|${amount}|${r.currency}|${terminalId}|${rest}` : rest;
         // fast-check builds objects without a prototype: a plain copy compares as a decoded one.
         const written = { f, r: { ...r } as TxnResult, origin: { terminalId, merchantId } };
         assert.deepEqual(decodeIdempotencyRecord(encodeIdempotencyRecord(written)), written);
@@ -151,7 +155,9 @@ describe('idempotency record codec (compact layout, older documents still read)'
       'not JSON': '[2,"f"',
       'a newer layout': JSON.stringify([3, ...good.slice(1)]),
       'a money amount as text': JSON.stringify(good.map((value, i) => (i === 8 ? '900' : value))),
-      'an unknown kind': JSON.stringify(good.map((value, i) => (i === 5 ? 'gift' : value))),
+      'an unknown kind': JSON.stringify(good.map((value, i) => (i === 5 ? 99 : value))),
+      'a kind by name': JSON.stringify(good.map((value, i) => (i === 5 ? 'purchase' : value))),
+      'an outcome by name': JSON.stringify(good.map((value, i) => (i === 6 ? 'approved' : value))),
       'a missing field': JSON.stringify(good.slice(0, 11)),
       'an unknown optional field': JSON.stringify([...good, { cashback: 5 }]),
       'a fractional amount': JSON.stringify(good.map((value, i) => (i === 10 ? 0.5 : value))),
