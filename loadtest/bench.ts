@@ -458,12 +458,14 @@ async function startReporting(
   return { streamer, clickhouseUrl: clickhouse.url };
 }
 
-/** AOF rewrites Redis completed since it started (INFO persistence). */
-async function aofRewrites(redisUrl: string): Promise<number> {
+/** AOF rewrites Redis completed since it started and the AOF's current size in bytes (INFO persistence). */
+async function aofFigures(redisUrl: string): Promise<{ rewrites: number; size: number }> {
   const client = createClient({ url: redisUrl });
   await client.connect();
   try {
-    return Number(/aof_rewrites:([0-9]+)/.exec(await client.info('persistence'))?.[1] ?? NaN);
+    const info = await client.info('persistence');
+    const field = (name: string): number => Number(new RegExp(`${name}:([0-9]+)`).exec(info)?.[1] ?? NaN);
+    return { rewrites: field('aof_rewrites'), size: field('aof_current_size') };
   } finally {
     await client.close();
   }
@@ -484,23 +486,31 @@ async function redisPhase(
   aof: AofWatch,
 ): Promise<Record<string, unknown>> {
   const { streamer, clickhouseUrl } = await startReporting(redis.url, runDir, processes, stopLast);
-  const rewritesBefore = await aofRewrites(redis.url);
+  const aofBefore = await aofFigures(redis.url);
   const { concurrency, measure_s } = settings;
   const stream = await aof.during(() =>
     streamerCost(streamer, redis.url, clickhouseUrl, shard_count, targets, next, concurrency, measure_s, 1, (name, result) =>
       log(name, { ...result }),
     ),
   );
+  const aofBeforeRetained = await aofFigures(redis.url);
   const retained = await aof.during(() => redisBytesPerAuthorization(redis.url, shard_count, targets, next, concurrency, measure_s));
   log('redis bytes per authorization retained', retained.result);
-  const rewrites = (await aofRewrites(redis.url)) - rewritesBefore;
+  const aofAfter = await aofFigures(redis.url);
+  // AOF bytes an authorization appends (its commit and its trim once streamed): what brings the
+  // next rewrite closer (auto-aof-rewrite-percentage). Meaningless if a rewrite ran in between.
+  const aofBytesPerAuthorization =
+    aofAfter.rewrites === aofBeforeRetained.rewrites
+      ? round((aofAfter.size - aofBeforeRetained.size) / Math.max(retained.result.authorizations, 1), 1)
+      : undefined;
   const micro = runMicro(redis.url, 'commit');
   log('micro', micro);
   return {
     redis_bytes_per_authorization: retained.result.bytes_per_authorization,
     redis_retained: retained.result,
     redis_aof_rewrite_share_by_phase: { stream: stream.aof_rewrite_share, retained: retained.aof_rewrite_share },
-    redis_aof_rewrites: rewrites,
+    redis_aof_rewrites: aofAfter.rewrites - aofBefore.rewrites,
+    redis_aof_bytes_per_authorization: aofBytesPerAuthorization,
     streamer: { authorize_rps_with: stream.result.with.map((r) => r.rps), authorize_rps_without: stream.result.without.map((r) => r.rps) },
     micro,
   };
