@@ -14,6 +14,7 @@
 // the machine's two cores.
 
 import { execFileSync } from 'node:child_process';
+import { createClient } from 'redis';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { manifestAccess, readManifest, type ClientAccess } from '../tools/client/access';
@@ -43,6 +44,7 @@ import {
   unaryTargets,
   type PhaseResult,
   type RequestFactory,
+  type UnaryTarget,
 } from './driver';
 import { cpuMicrosPerCall, withCpu } from './cpu';
 import { AofWatch } from './aof-watch';
@@ -79,12 +81,18 @@ const bench_started_ms = Date.now();
 
 /**
  * BENCH_PHASES=offline runs only the offline merge rounds (after the seeding they need) and prints
- * their figures alone: a quick measure while working on the merge path. Unset, everything runs.
+ * their figures alone: a quick measure while working on the merge path. BENCH_PHASES=redis runs
+ * only what Redis keeps and does per authorization: a streamer round, the bytes retained per
+ * authorization and the micro commit probe (redis_us_per_commit_entry), with the AOF rewrites they
+ * caused; a quick measure while working on the store. Unset, everything runs.
  */
+const known_phases = ['all', 'offline', 'redis'];
 const bench_phases = (process.env['BENCH_PHASES'] ?? 'all').split(',').map((name) => name.trim());
-if (bench_phases.some((name) => name !== 'all' && name !== 'offline'))
-  throw new Error(`BENCH_PHASES names phases this bench does not know: ${bench_phases.join(',')} (all, offline)`);
-const offlineOnly = !bench_phases.includes('all');
+if (bench_phases.some((name) => !known_phases.includes(name)))
+  throw new Error(`BENCH_PHASES names phases this bench does not know: ${bench_phases.join(',')} (${known_phases.join(', ')})`);
+const narrow = !bench_phases.includes('all');
+const offlineOnly = narrow && bench_phases.includes('offline');
+const redisOnly = narrow && bench_phases.includes('redis');
 
 /** One progress line on stderr, with the seconds since the run started (the 5-minute budget). */
 function log(message: string, fields: Record<string, unknown> = {}): void {
@@ -135,7 +143,7 @@ async function main(): Promise<void> {
     const manifest = await benchManifest(credentials, node);
     const access = manifestAccess(manifest);
     await seed(access);
-    if (!offlineOnly) {
+    if (!narrow) {
       await seedFleets(access, Date.now());
       await seed(accessToNode(credentials, plain, true));
     }
@@ -177,6 +185,11 @@ async function main(): Promise<void> {
       return result;
     };
     const { concurrency, warmup_s, measure_s, rounds } = settings;
+    if (redisOnly) {
+      const report = await redisPhase(redis, runDir, processes, stopLast, taplineUnary, uniform, aof);
+      process.stdout.write(JSON.stringify({ settings, ...report }) + '\n');
+      return;
+    }
     if (offlineOnly) {
       const offlineMerge = await offlinePhase(credentials, node, taplineStreams, uniform, phase);
       process.stdout.write(
@@ -286,29 +299,14 @@ async function main(): Promise<void> {
     // Reporting path: ClickHouse and a streamer join; what they cost the authorization path and
     // how soon an approval is queryable there.
     const discarded = await discardOutbox(redis.url, shard_count);
-    const clickhouse = await startClickHouse({ dataDir: join(runDir, 'clickhouse') });
-    const streamer = await startServerProcess({
-      script: 'dist/services/streamer/main.js',
-      env: {
-        TAPLINE_REDIS_URL: redis.url,
-        TAPLINE_CLICKHOUSE_URL: clickhouse.url,
-        TAPLINE_METRICS_PORT: '-1',
-        TAPLINE_LOG_LEVEL: 'warn',
-        TAPLINE_NODE_ID: 'bench-streamer',
-      },
-      onLine: (line) => {
-        if (line.includes('"level":40') || line.includes('"level":50')) process.stderr.write(`[streamer] ${line.slice(0, 600)}\n`);
-      },
-    });
-    processes.push(streamer);
-    stopLast.push(() => clickhouse.stop());
-    log('streamer up; the outbox of the phases above was discarded', { clickhouse: clickhouse.url, discarded });
+    const { streamer, clickhouseUrl } = await startReporting(redis.url, runDir, processes, stopLast);
+    log('streamer up; the outbox of the phases above was discarded', { clickhouse: clickhouseUrl, discarded });
     const undrained = await waitForDrain(redis.url, shard_count);
     if (undrained > 0) log('streamer did not drain the outbox in time; measuring anyway', { undrained });
     const cost = await streamerCost(
       streamer,
       redis.url,
-      clickhouse.url,
+      clickhouseUrl,
       shard_count,
       taplineUnary,
       uniform,
@@ -317,7 +315,7 @@ async function main(): Promise<void> {
       settings.streamer_rounds,
       (name, result) => log(name, { ...result }),
     );
-    const lag = await clickhouseLag(clickhouse.url, taplineUnary, uniform, halfRate, measure_s * 2);
+    const lag = await clickhouseLag(clickhouseUrl, taplineUnary, uniform, halfRate, measure_s * 2);
     log(`clickhouse lag at ${halfRate}/s`, lag);
     // What an authorization leaves in Redis once the streamer has caught up (idempotency record,
     // card state growth, anything the outbox keeps after streaming).
@@ -328,11 +326,7 @@ async function main(): Promise<void> {
     // Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts). It runs in
     // Redis database 1: the benchmark's node still holds the shards of database 0 and would fence
     // the probe's commits.
-    const micro = JSON.parse(
-      execFileSync(process.execPath, [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/micro.js'), `${redis.url}/1`], {
-        encoding: 'utf8',
-      }),
-    ) as Record<string, number>;
+    const micro = runMicro(redis.url);
     log('micro', micro);
     // Cluster: forwarding cost, hand-off windows and memory per card (loadtest/cluster.ts, ~45 s).
     // It runs on its own Redis after the single-node phases, so it does not disturb them.
@@ -425,6 +419,101 @@ async function main(): Promise<void> {
     await redis.stop();
     rmSync(runDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts), in Redis database
+ * 1: the benchmark's node still holds the shards of database 0 and would fence the probe's
+ * commits. `probes` names the probes to run (all of them when absent).
+ */
+function runMicro(redisUrl: string, probes?: string): Record<string, number> {
+  const args = [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/micro.js'), `${redisUrl}/1`];
+  if (probes !== undefined) args.push(probes);
+  return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as Record<string, number>;
+}
+
+/** ClickHouse and a streamer reading the run's Redis: the reporting path the streaming phases measure. */
+async function startReporting(
+  redisUrl: string,
+  runDir: string,
+  processes: ServerProcess[],
+  stopLast: (() => Promise<void>)[],
+): Promise<{ streamer: ServerProcess; clickhouseUrl: string }> {
+  const clickhouse = await startClickHouse({ dataDir: join(runDir, 'clickhouse') });
+  stopLast.push(() => clickhouse.stop());
+  const streamer = await startServerProcess({
+    script: 'dist/services/streamer/main.js',
+    env: {
+      TAPLINE_REDIS_URL: redisUrl,
+      TAPLINE_CLICKHOUSE_URL: clickhouse.url,
+      TAPLINE_METRICS_PORT: '-1',
+      TAPLINE_LOG_LEVEL: 'warn',
+      TAPLINE_NODE_ID: 'bench-streamer',
+    },
+    onLine: (line) => {
+      if (line.includes('"level":40') || line.includes('"level":50')) process.stderr.write(`[streamer] ${line.slice(0, 600)}\n`);
+    },
+  });
+  processes.push(streamer);
+  return { streamer, clickhouseUrl: clickhouse.url };
+}
+
+/** AOF rewrites Redis completed since it started and the AOF's current size in bytes (INFO persistence). */
+async function aofFigures(redisUrl: string): Promise<{ rewrites: number; size: number }> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    const info = await client.info('persistence');
+    const field = (name: string): number => Number(new RegExp(`${name}:([0-9]+)`).exec(info)?.[1] ?? NaN);
+    return { rewrites: field('aof_rewrites'), size: field('aof_current_size') };
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * BENCH_PHASES=redis: one streamer round (paused, then running), the bytes an authorization leaves
+ * in Redis once streamed, and the micro commit probe; with the AOF rewrites of the first two. The
+ * keys are the full run's (redis_bytes_per_authorization, redis_retained, micro.redis_us_per_commit_entry).
+ */
+async function redisPhase(
+  redis: { readonly url: string },
+  runDir: string,
+  processes: ServerProcess[],
+  stopLast: (() => Promise<void>)[],
+  targets: UnaryTarget[],
+  next: RequestFactory,
+  aof: AofWatch,
+): Promise<Record<string, unknown>> {
+  const { streamer, clickhouseUrl } = await startReporting(redis.url, runDir, processes, stopLast);
+  const aofBefore = await aofFigures(redis.url);
+  const { concurrency, measure_s } = settings;
+  const stream = await aof.during(() =>
+    streamerCost(streamer, redis.url, clickhouseUrl, shard_count, targets, next, concurrency, measure_s, 1, (name, result) =>
+      log(name, { ...result }),
+    ),
+  );
+  const aofBeforeRetained = await aofFigures(redis.url);
+  const retained = await aof.during(() => redisBytesPerAuthorization(redis.url, shard_count, targets, next, concurrency, measure_s));
+  log('redis bytes per authorization retained', retained.result);
+  const aofAfter = await aofFigures(redis.url);
+  // AOF bytes an authorization appends (its commit and its trim once streamed): what brings the
+  // next rewrite closer (auto-aof-rewrite-percentage). Meaningless if a rewrite ran in between.
+  const aofBytesPerAuthorization =
+    aofAfter.rewrites === aofBeforeRetained.rewrites
+      ? round((aofAfter.size - aofBeforeRetained.size) / Math.max(retained.result.authorizations, 1), 1)
+      : undefined;
+  const micro = runMicro(redis.url, 'commit');
+  log('micro', micro);
+  return {
+    redis_bytes_per_authorization: retained.result.bytes_per_authorization,
+    redis_retained: retained.result,
+    redis_aof_rewrite_share_by_phase: { stream: stream.aof_rewrite_share, retained: retained.aof_rewrite_share },
+    redis_aof_rewrites: aofAfter.rewrites - aofBefore.rewrites,
+    redis_aof_bytes_per_authorization: aofBytesPerAuthorization,
+    streamer: { authorize_rps_with: stream.result.with.map((r) => r.rps), authorize_rps_without: stream.result.without.map((r) => r.rps) },
+    micro,
+  };
 }
 
 type Phase = (name: string, run: () => Promise<PhaseResult>) => Promise<PhaseResult>;

@@ -19,6 +19,7 @@ import { Metrics } from '../services/common/metrics';
 import { TaplineClient, purchase } from '../tools/client/tapline-client';
 import { createClient } from 'redis';
 import { round } from './driver';
+import { encodeIdempotencyRecord } from '../actors/state/idempotency';
 
 const silent = pino({ level: 'silent' });
 /** Operations per macrotask: like requests arriving per socket read. */
@@ -122,6 +123,21 @@ async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_u
     at: 0,
     padding: 'p'.repeat(350),
   });
+  // The idempotency record a node writes for such a purchase: its answer, compact (actors/state/idempotency.ts).
+  const record = encodeIdempotencyRecord({
+    f: 'purchase|micro-card|250|EUR|micro-t1|pos|',
+    r: {
+      id: 'x',
+      kind: 'purchase',
+      outcome: 'approved',
+      cardId: 'micro-card',
+      amountMinor: 250,
+      currency: 'EUR',
+      balanceAfterMinor: 750,
+      atMs: 1_764_800_000_000,
+    },
+    origin: { terminalId: 'micro-t1', merchantId: 'micro-m' },
+  });
   const state = JSON.stringify({
     cardId: 'micro-card',
     currency: 'EUR',
@@ -144,7 +160,7 @@ async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_u
     committer.submit({
       shard: shardOf('card', card, shard_count),
       writes: [{ entity: { kind: 'card', id: card }, expectVersion: version, data: state }],
-      idempotency: { key: `t:micro:${i}`, value: document },
+      idempotency: { key: `t:micro:${i}`, value: record },
       outbox: document,
       settle: (result) => {
         if (result.status !== 'committed') refused += 1;
@@ -191,7 +207,15 @@ async function domainAuthorization(redisUrl: string): Promise<number> {
 
 async function main(): Promise<void> {
   const redisUrl = process.argv[2];
-  if (redisUrl === undefined) throw new Error('usage: micro.js <redis url>');
+  if (redisUrl === undefined) throw new Error('usage: micro.js <redis url> [commit]');
+  if (process.argv[3] === 'commit') {
+    // Only the commit probe: a quick measure while working on the store (BENCH_PHASES=redis).
+    const commit = await commitEntry(redisUrl);
+    process.stdout.write(
+      JSON.stringify({ commit_us_per_entry: round(commit.node_us, 2), redis_us_per_commit_entry: round(commit.redis_us, 2) }) + '\n',
+    );
+    process.exit(0);
+  }
   const actor_us_per_message = round(await actorMessage(), 2);
   const commit = await commitEntry(redisUrl);
   const commit_us_per_entry = round(commit.node_us, 2);

@@ -747,7 +747,10 @@ function moneyPlan(
   const plan: { -readonly [K in keyof MoneyPlan]: MoneyPlan[K] } = {
     kind: 'money',
     after: listed.after,
-    record: { f: request.fingerprint, r: fullResult, origin: { terminalId: request.terminalId, merchantId } },
+    record:
+      request.lines === undefined
+        ? { f: request.fingerprint, r: fullResult, origin: { terminalId: request.terminalId, merchantId } }
+        : { f: request.fingerprint, r: fullResult, origin: { terminalId: request.terminalId, merchantId }, lines: request.lines },
     stored,
   };
   const writes = request.recordSpent === true ? [...(extra.writes ?? []), spentKeyWrite(before, request, fullResult)] : extra.writes;

@@ -13,6 +13,7 @@ import type {
 } from '../outbox/contract';
 import { readTransactionDocument } from '../outbox/schemas';
 import { StoredStateError } from '../state/codec';
+import { decodeIdempotencyRecord, isCompactIdempotencyRecord } from '../state/idempotency';
 import type { DeclineReason } from './rules';
 import type { Requester, TransactionOrigin } from '../origin';
 import type { CardCryptogram } from './card-auth';
@@ -140,6 +141,8 @@ export interface IdempotencyRecord {
   readonly r: TxnResult;
   /** Where the request was made (its document's terminal and merchant): who may act on it later. */
   readonly origin?: TransactionOrigin;
+  /** A purchase's basket, as its receipt prints it again (absent without one). */
+  readonly lines?: readonly ReceiptLine[];
 }
 
 /**
@@ -159,9 +162,10 @@ export function fingerprintOf(request: Omit<MoneyRequest, 'fingerprint'>): strin
 }
 
 /**
- * The one JSON document kept per transaction: it is the idempotency record (with the request's
- * fingerprint `f`) and, unchanged, the outbox entry streamed to reporting. Writing it once keeps
- * the commit small. Its contract is actors/outbox/contract.ts.
+ * The JSON document of a transaction: the outbox entry streamed to reporting (its contract is
+ * actors/outbox/contract.ts). It carries the request's fingerprint `f`, and it was the idempotency
+ * record too before money decisions kept the compact layout of actors/state/idempotency.ts: such
+ * records, tombstones and system actions' records are documents, read back by decodeRecord.
  */
 export type StoredTransaction = TransactionDocument;
 
@@ -191,8 +195,13 @@ export function decodeStoredTransaction(value: string): StoredTransaction {
   return read.document;
 }
 
-/** A stored transaction document read back as the answer it records. */
+/**
+ * A stored idempotency record read back as the answer it records: the compact layout money
+ * decisions write (actors/state/idempotency.ts), or a full transaction document (records written
+ * before it, tombstones and system actions).
+ */
 export function decodeRecord(value: string): IdempotencyRecord {
+  if (isCompactIdempotencyRecord(value)) return decodeIdempotencyRecord(value);
   const stored = decodeStoredTransaction(value);
   const result: TxnResult = {
     id: stored.id,
@@ -213,7 +222,8 @@ export function decodeRecord(value: string): IdempotencyRecord {
     ...(stored.account_balance_after !== undefined ? { ledgerAfterMinor: stored.account_balance_after } : {}),
     ...programFiguresOf(stored),
   };
-  return { f: stored.f, r: result, origin: { terminalId: stored.terminal, merchantId: stored.merchant } };
+  const origin = { terminalId: stored.terminal, merchantId: stored.merchant };
+  return stored.lines !== undefined ? { f: stored.f, r: result, origin, lines: stored.lines } : { f: stored.f, r: result, origin };
 }
 
 /** The answer a request with `fingerprint` gets from a stored record, or undefined if it is a different request. */

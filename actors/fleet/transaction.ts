@@ -6,6 +6,7 @@
 
 import { decodeStoredTransaction, fingerprintOf, type IdempotencyRecord, type MoneyRequest, type TxnResult } from '../card/transaction';
 import type { DeclineReason } from '../card/rules';
+import { decodeIdempotencyRecord, isCompactIdempotencyRecord } from '../state/idempotency';
 import type { FleetTransactionDocument } from '../outbox/contract';
 import type { RuleLine } from '../rules/products';
 import type { PromptAnswers } from '../rules/prompts';
@@ -58,6 +59,8 @@ export type FleetStoredTransaction = FleetTransactionDocument;
 
 /** Reads a stored fleet transaction back as the record a retry is answered from. */
 export function decodeFleetRecord(value: string): IdempotencyRecord {
+  // The compact layout keeps the fleet figures as the answer had them (actors/state/idempotency.ts).
+  if (isCompactIdempotencyRecord(value)) return decodeIdempotencyRecord(value);
   const stored = decodeStoredTransaction(value);
   const result: TxnResult = {
     id: stored.id,

@@ -33,6 +33,7 @@ import {
   type Outcome,
   type TaplineError,
 } from '../errors';
+import { encodeIdempotencyRecord } from '../state/idempotency';
 import type { IdempotencyIndex } from '../idempotency';
 import type { IdempotencyRecord, TxnAnswer, TxnResult } from '../card/transaction';
 import { answerFromRecord, decodeRecord as answerRecordOf } from '../card/transaction';
@@ -121,7 +122,7 @@ export interface MoneyRequestMessage<R> {
 /** The parts of a money decision the host commits (card and fleet plans have these). */
 export interface MoneyPlanLike {
   readonly record: IdempotencyRecord;
-  /** The transaction document: the idempotency record's value and the outbox entry. */
+  /** The transaction document: the outbox entry (the idempotency record is `record`, encoded compactly). */
   readonly stored: string;
   readonly writes?: readonly EntityWrite[];
   readonly claims?: readonly Claim[];
@@ -342,7 +343,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
 
   /**
    * Commits a money decision of this entity under its request's idempotency key: its cached
-   * records (`slots`), the transaction document as idempotency record and outbox entry, and
+   * records (`slots`), its answer as idempotency record, the transaction document as outbox entry, and
    * whatever else the plan writes. The key is pending in the node's index until the entry settles;
    * the reply leaves once it is durable. A duplicate key answers from the stored record; a conflict
    * hands the message back to retryMessage. While it commits, the original a reversal undoes stays
@@ -371,7 +372,9 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     const entry: CommitEntry = {
       shard: this.shard,
       writes,
-      idempotency: { key: request.key, value: plan.stored },
+      // The record keeps only what a retry and a later reversal, refund or receipt read (compact
+      // layout); the full document goes to the outbox, streamed to reporting and then trimmed.
+      idempotency: { key: request.key, value: encodeIdempotencyRecord(plan.record) },
       claims: plan.claims,
       outbox: plan.stored,
       extraOutbox: audit === undefined ? plan.extraOutbox : withAudit(plan.extraOutbox, audit, slots, plan.writes, this.shard),

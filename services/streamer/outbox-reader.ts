@@ -5,12 +5,19 @@
 //   XREADGROUP ... STREAMS <all outboxes> > > ...        new entries, one command for all shards
 //   XREADGROUP ... STREAMS <all outboxes> <cursor> ...   this consumer's own pending entries
 //   XAUTOCLAIM <outbox> ... <claim_idle_ms>              entries a dead consumer left pending
-//   MULTI XACK + XDEL EXEC                               after ClickHouse accepted the rows
+//   EVAL acknowledge_script <outbox> <ids>               after ClickHouse accepted the rows: XACK,
+//                                                        then XTRIM MINID below the first entry not
+//                                                        yet acknowledged
 //   EVAL forget_consumers_script <outbox>                consumers long gone with nothing pending
 //
-// XACK and XDEL run in one transaction so an entry is never acknowledged and left in the stream
-// (it would never be delivered again nor trimmed) or deleted while still pending. Only one
-// consumer group reads these streams, so deleting what it acknowledged is trimming.
+// Acknowledging and trimming run in one script so an entry is never acknowledged and left in the
+// stream (it would never be delivered again nor trimmed) or removed while still pending. Only one
+// consumer group reads these streams, so everything before the group's first entry still pending
+// (or, with none pending, up to the last one delivered) is in ClickHouse: one XTRIM MINID removes
+// it, whole listpack nodes at a time, instead of one XDEL per entry that leaves a deleted entry's
+// bytes in its node until the node empties. Acknowledged entries past an older pending one (a
+// dead consumer's, until it is claimed) are deleted one by one, so the stream's length stays what
+// has not reached ClickHouse.
 
 import { audit_outbox_keys, shardKeys, replicationFenceKey } from '../authorizer/store/keys';
 import { OutboxError } from './errors';
@@ -21,7 +28,7 @@ import type { OutboxEntry } from './rows';
 
 export const consumer_group = 'tapline-streamer';
 
-/** Ids per XACK/XDEL command: keeps one transaction short for Redis and the argument list small. */
+/** Ids per acknowledge script: keeps one script short for Redis and the argument list small. */
 export const ack_ids_per_command_max = 1_000;
 
 /**
@@ -48,6 +55,44 @@ for _, consumer in ipairs(consumers) do
     removed[#removed + 1] = fields['name']
   end
 end
+return removed`;
+
+/**
+ * Acknowledges ARGV[2..] in group ARGV[1] of stream KEYS[1], then trims the stream below its first
+ * entry not yet acknowledged: the group's smallest pending id, or with none pending the id after
+ * its last delivered one. Acknowledged ids at or past that bound (an older entry is still pending)
+ * are deleted. Returns the entries removed.
+ */
+const acknowledge_script = `
+local key, group = KEYS[1], ARGV[1]
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+redis.call('XACK', key, group, unpack(ids))
+local bound
+local pending = redis.call('XPENDING', key, group)
+if tonumber(pending[1]) > 0 then
+  bound = pending[2]
+else
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', key)) do
+    local fields = {}
+    for i = 1, #info, 2 do fields[info[i]] = info[i + 1] end
+    if fields['name'] == group then
+      local ms, seq = string.match(fields['last-delivered-id'], '^(%d+)-(%d+)$')
+      bound = ms .. '-' .. string.format('%d', tonumber(seq) + 1)
+    end
+  end
+end
+if not bound then return 0 end
+local removed = redis.call('XTRIM', key, 'MINID', bound)
+local bound_ms, bound_seq = string.match(bound, '^(%d+)-(%d+)$')
+bound_ms, bound_seq = tonumber(bound_ms), tonumber(bound_seq)
+local later = {}
+for _, id in ipairs(ids) do
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  ms, seq = tonumber(ms), tonumber(seq)
+  if ms > bound_ms or (ms == bound_ms and seq >= bound_seq) then later[#later + 1] = id end
+end
+if #later > 0 then removed = removed + redis.call('XDEL', key, unpack(later)) end
 return removed`;
 
 export interface ReaderOptions {
@@ -258,7 +303,7 @@ export class OutboxReader {
     return replies.reduce<number>((sum, reply) => sum + (reply as string[]).length, 0);
   }
 
-  /** Acknowledges and deletes the entries, all shards concurrently, in one transaction per chunk. */
+  /** Acknowledges the entries and trims what is acknowledged, all shards concurrently, one script per chunk. */
   async acknowledge(entries: readonly OutboxEntry[]): Promise<void> {
     const idsByShard = new Map<number, string[]>();
     for (const entry of entries) {
@@ -274,13 +319,7 @@ export class OutboxReader {
     }
     await Promise.all(
       chunks.map(([key, ids]) =>
-        this.bounded(
-          this.commands.transaction(key, [
-            ['XACK', key, consumer_group, ...ids],
-            ['XDEL', key, ...ids],
-          ]),
-          'MULTI XACK XDEL',
-        ),
+        this.bounded(this.commands.send(key, ['EVAL', acknowledge_script, '1', key, consumer_group, ...ids]), 'acknowledge and trim'),
       ),
     );
   }

@@ -11,7 +11,8 @@
 //   3. Insert the batch; on failure wait (exponential backoff up to a cap) and insert the same
 //      batch again, for as long as it takes. Nothing is dropped; while it waits nothing new is
 //      read, so memory stays bounded and the authorizer (which only XADDs) is never slowed.
-//   4. XACK + XDEL the batch's entries (retried the same way).
+//   4. XACK the batch's entries and trim the stream below its first entry not yet acknowledged
+//      (XTRIM MINID, one script; retried the same way).
 // With Redis replicas, step 3 begins by making sure the replicas have everything read (a fence
 // write and WAIT): an entry read from a primary may belong to a commit whose replication fell
 // short (its client was told UNAVAILABLE), and a failover may then undo it. When the replicas fall

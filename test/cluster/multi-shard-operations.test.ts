@@ -385,7 +385,7 @@ describe('operations across shards of different owners (3 real node processes)',
     let paid = 0;
     await waitFor(
       'crash: some cards paid out',
-      async () => (paid = (await inspect.client.keys('tl:{s*}:idem:k:refund-run:run-2:*')).length) >= 50,
+      async () => (paid = (await inspect.client.keys('tl:{s*}:key:k:refund-run:run-2:*')).length) >= 50,
       () => `${paid} paid`,
       20_000,
       5,

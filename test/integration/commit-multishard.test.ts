@@ -9,6 +9,9 @@
 // The batch body frames fields with NUL bytes: an entry with a NUL in a field fails alone and the
 // entries around it commit intact, non-ASCII text included. A write on a shard that is not its
 // entity's own (actors/sharding/shard-key.ts) would fork the entity: it fails alone, unsent.
+// A request's record is one key under its request key on the key's home shard; records an older
+// build wrote (on the entity's shard, named by a key record there) still answer retries, a key
+// record naming a record that is gone leaves the key taken, and neither is written over.
 // Real Redis, the real committer and script; every card id is chosen to live on the shard the test
 // writes it on.
 
@@ -20,8 +23,8 @@ import { RedisStore } from '../../services/authorizer/store/redis-store';
 import { Committer } from '../../services/authorizer/store/committer';
 import { Metrics } from '../../services/common/metrics';
 import type { CommitEntry, CommitResult } from '../../actors/runtime/persistence';
-import { shardOf } from '../../actors/sharding/shard-key';
-import { cardKey } from '../../services/authorizer/store/keys';
+import { homeShardOfRequestKey, shardOf } from '../../actors/sharding/shard-key';
+import { cardKey, idempotencyKey, requestKeyRecordKey } from '../../services/authorizer/store/keys';
 import { startTestRedis } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
@@ -181,7 +184,7 @@ describe('group commit: entries fenced by several shards (real Redis)', function
     assert.equal(await inspect.client.hGet(cardKey(1, n1), 'd'), '{"city":"Zürich €"}');
     assert.equal(await inspect.client.exists(cardKey(1, n2)), 0, 'the broken entry wrote nothing');
     assert.equal(await inspect.client.hGet(cardKey(1, n3), 'd'), '{"x":3}');
-    assert.equal(await inspect.client.get('tl:{s1}:idem:t:n3:1'), '{"f":"n3"}');
+    assert.equal(await committer.loadIdempotencyRecord(1, 't:n3:1'), '{"f":"n3"}');
     const outbox1 = await inspect.client.xRange('tl:{s1}:outbox', '-', '+');
     assert.deepEqual(
       outbox1?.slice(-2).map((entry) => entry.message['d']),
@@ -189,6 +192,48 @@ describe('group commit: entries fenced by several shards (real Redis)', function
       'n2 appended no document',
     );
     assert.notEqual(await inspect.snapshot(), before);
+  });
+
+  it("keeps a request's record under its key on the home shard; records of an older build still answer", async () => {
+    const [fresh, retried, taken] = [cardOn(1, 'r1'), cardOn(1, 'r2'), cardOn(1, 'r3')];
+    const written = await submit({
+      shard: 1,
+      writes: [{ entity: { kind: 'card', id: fresh }, expectVersion: 0, data: '{"x":1}' }],
+      idempotency: { key: 't:new:1', value: '[2,"new"]' },
+      outbox: '{"doc":"new"}',
+    });
+    assert.equal(written.status, 'committed');
+    assert.equal(await inspect.client.get(requestKeyRecordKey(homeShardOfRequestKey('t:new:1', shard_count), 't:new:1')), '[2,"new"]');
+    assert.deepEqual(await inspect.client.keys('tl:{s*}:idem:t:new:*'), [], 'one key per request');
+    assert.equal(await committer.loadIdempotencyRecord(2, 't:new:1'), '[2,"new"]', 'found from an entity of another shard');
+    // What an older build left: the record on the card's shard, a key record on the home shard naming it.
+    const old = idempotencyKey(1, 't:old:1');
+    await inspect.client.set(old, '{"f":"old"}');
+    await inspect.client.set(requestKeyRecordKey(homeShardOfRequestKey('t:old:1', shard_count), 't:old:1'), old);
+    await inspect.client.set(
+      requestKeyRecordKey(homeShardOfRequestKey('t:gone:1', shard_count), 't:gone:1'),
+      idempotencyKey(1, 't:gone:1'),
+    );
+    assert.equal(await committer.loadIdempotencyRecord(1, 't:old:1'), '{"f":"old"}');
+    assert.equal(await committer.loadIdempotencyRecord(3, 't:old:1'), '{"f":"old"}');
+    const before = await inspect.snapshot();
+    const [duplicate, reused] = await Promise.all([
+      submit({
+        shard: 1,
+        writes: [{ entity: { kind: 'card', id: retried }, expectVersion: 0, data: '{"x":2}' }],
+        idempotency: { key: 't:old:1', value: '[2,"retry"]' },
+        outbox: '{"doc":"retry"}',
+      }),
+      submit({
+        shard: 1,
+        writes: [{ entity: { kind: 'card', id: taken }, expectVersion: 0, data: '{"x":3}' }],
+        idempotency: { key: 't:gone:1', value: '[2,"gone"]' },
+        outbox: '{"doc":"gone"}',
+      }),
+    ]);
+    assert.deepEqual(duplicate, { status: 'duplicate', existing: '{"f":"old"}' });
+    assert.equal(reused.status, 'reused');
+    assert.equal(await inspect.snapshot(), before, 'a retry and a taken key write nothing');
   });
 
   it("a write on a shard that is not its entity's own fails alone, unsent (it would fork the entity)", async () => {

@@ -61,7 +61,7 @@ import { connectInspector, type Inspector } from '../support/redis-inspect';
 import { state_codecs } from '../../actors/state';
 import { document_types, transaction_kinds } from '../../actors/outbox/contract';
 import { document_schemas } from '../../actors/outbox/schemas';
-import { decodeStoredTransaction } from '../../actors/card/transaction';
+import { decodeRecord, decodeStoredTransaction } from '../../actors/card/transaction';
 import type { EntityKind } from '../../actors/runtime/persistence';
 
 const database = 'real_docs';
@@ -666,14 +666,18 @@ describe('reporting from the real authorizer documents (node + streamer + ClickH
           assert.ok(typeof data === 'string', `${key} has its state in d`);
           assert.doesNotThrow(() => state_codecs[kind].decode(data), `${key} decodes as ${kind}`);
           decoded.set(kind, (decoded.get(kind) ?? 0) + 1);
-        } else if (segment === 'idem' && /^tl:\{s[0-9]+\}:idem:k:tap-pour\//.test(key)) {
+        } else if ((segment === 'idem' || segment === 'key') && /^tl:\{s[0-9]+\}:[a-z]+:k:tap-pour\//.test(key)) {
           // A tap's pour report: a tap_pour document, under a key no client key can spell.
           const value = await inspect.client.get(key);
           assert.ok(value !== null && document_schemas.tap_pour.safeParse(JSON.parse(value)).success, `${key} is a tap_pour document`);
-        } else if (segment === 'idem') {
+        } else if (segment === 'idem' || segment === 'key') {
           const value = await inspect.client.get(key);
           assert.ok(value !== null, key);
-          assert.doesNotThrow(() => decodeStoredTransaction(value), `${key} is a contract transaction document`);
+          // A key record names the record's key (keys.ts); the record is checked under that key.
+          if (value.startsWith('tl:{')) continue;
+          // Money decisions write the compact layout; tombstones and system actions a contract document.
+          if (value.startsWith('{')) assert.doesNotThrow(() => decodeStoredTransaction(value), `${key} is a contract transaction document`);
+          assert.doesNotThrow(() => decodeRecord(value), `${key} decodes as an idempotency record`);
           decoded.set('idempotency record', (decoded.get('idempotency record') ?? 0) + 1);
         }
       }

@@ -16,8 +16,8 @@ import { CardClient, programConfig } from '../../tools/client/card-client';
 import { CreditCardResponse } from '../../gen/tapline/v1/cards';
 import { pspPayload, signPspPayload } from '../../services/authorizer/usecases/psp';
 import { accessTo, startInProcessNode, startTestRedis, test_shard_count, waitFor } from '../support/harness';
-import { homeShardOfRequestKey, shardOf } from '../../actors/sharding/shard-key';
-import { idempotencyKey, requestKeyRecordKey } from '../../services/authorizer/store/keys';
+import { homeShardOfRequestKey } from '../../actors/sharding/shard-key';
+import { requestKeyRecordKey } from '../../services/authorizer/store/keys';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 
 const psp_secret = 'psp-shared-secret-for-tests';
@@ -242,11 +242,10 @@ describe('top-ups: limits, cash, PSP callback, auto-reload (real Redis, real gRP
     const payload = signedCallback({ reference: 'ref-replay-1', card: 't-replay', amountMinor: 700, signedAt: Date.now() });
     const first = await cards.pspCallback(payload, signPspPayload(psp_secret, payload));
     assert.equal(first.balanceAfter?.amountMinor, 1_700n);
-    // The idempotency record's TTL ran out (7 days by default): it is gone from Redis, and so is
-    // the key record naming it (same TTL).
+    // The idempotency record's TTL ran out (7 days by default): it is gone from Redis (one key, on
+    // the request key's home shard).
     const key = 'k:psp:ref-replay-1';
-    const record = idempotencyKey(shardOf('card', 't-replay', test_shard_count), key);
-    assert.equal(await inspect.client.del([record, requestKeyRecordKey(homeShardOfRequestKey(key, test_shard_count), key)]), 2);
+    assert.equal(await inspect.client.del(requestKeyRecordKey(homeShardOfRequestKey(key, test_shard_count), key)), 1);
     const before = await inspect.snapshot();
     await assert.rejects(
       cards.pspCallback(payload, signPspPayload(psp_secret, payload)),

@@ -7,6 +7,7 @@ import { cardKey, requestKeyRecordKey, shardKeys } from '../../services/authoriz
 import { connectPrimaries } from '../../services/common/redis-primaries';
 import type { RedisTarget } from '../../services/common/redis-target';
 import { test_shard_count } from './harness';
+import { storedAnswerOf, type StoredAnswer } from './redis-inspect';
 
 export type Auditor = Awaited<ReturnType<typeof connectAuditor>>;
 
@@ -22,13 +23,13 @@ export async function connectAuditor(target: RedisTarget, shardCount = test_shar
       if (data === null || data === undefined) return undefined;
       return { version: Number(version), balanceMinor: (JSON.parse(data) as { balanceMinor: number }).balanceMinor };
     },
-    /** The transaction document that answers a request key, found through its key record. */
-    async idempotency(key: string): Promise<{ id: string; outcome: string; card: string } | undefined> {
+    /** The idempotency record that answers a request key, under the key on its home shard (or named by the key record there). */
+    async idempotency(key: string): Promise<StoredAnswer | undefined> {
       const keyRecord = requestKeyRecordKey(homeShardOfRequestKey(key, shardCount), key);
-      const recordKey = await primaries.send<string | null>(keyRecord, ['GET', keyRecord]);
-      if (recordKey === null) return undefined;
-      const value = await primaries.send<string | null>(recordKey, ['GET', recordKey]);
-      return value === null ? undefined : (JSON.parse(value) as { id: string; outcome: string; card: string });
+      const home = await primaries.send<string | null>(keyRecord, ['GET', keyRecord]);
+      if (home === null) return undefined;
+      const value = home.startsWith('tl:{') ? await primaries.send<string | null>(home, ['GET', home]) : home;
+      return value === null ? undefined : storedAnswerOf(value);
     },
     /** Entries in every shard's outbox stream (the streamer deletes what ClickHouse accepted). */
     async outboxBacklog(): Promise<number> {

@@ -1,12 +1,27 @@
 // Reads Redis directly (as an auditor would) to check what Tapline persisted: card records,
 // idempotency records, outbox entries, and a whole-database snapshot to prove "nothing changed".
 
+import { decodeRecord } from '../../actors/card/transaction';
 import { createClient } from 'redis';
 import { homeShardOfRequestKey, shardOf } from '../../actors/sharding/shard-key';
 import { cardKey, members_key, requestKeyRecordKey } from '../../services/authorizer/store/keys';
 import { test_shard_count } from './harness';
 
 export type Inspector = Awaited<ReturnType<typeof connectInspector>>;
+
+/** The fields of an idempotency record tests check (actors/card/transaction.ts decodes either layout). */
+export interface StoredAnswer {
+  readonly f: string;
+  readonly id: string;
+  readonly outcome: string;
+  readonly amount: number;
+  readonly card: string;
+}
+
+export function storedAnswerOf(value: string): StoredAnswer {
+  const { f, r } = decodeRecord(value);
+  return { f, id: r.id, outcome: r.outcome, amount: r.amountMinor, card: r.cardId };
+}
 
 export async function connectInspector(url: string, shardCount = test_shard_count) {
   const client = createClient({ url });
@@ -47,13 +62,13 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
       return { version: Number(record['v']), balanceMinor: data.balanceMinor };
     },
     /**
-     * The stored transaction document (idempotency record = outbox entry) of a request key, found
-     * as the layout says: the key record on the key's home shard names the record.
+     * The idempotency record of a request key, decoded, found as the layout says: under the key on
+     * its home shard, the record itself or a key record naming it.
      */
-    async idempotency(key: string): Promise<{ f: string; id: string; outcome: string; amount: number; card: string } | undefined> {
-      const recordKey = await client.get(requestKeyRecordKey(homeShardOfRequestKey(key, shardCount), key));
-      const value = recordKey === null ? null : await client.get(recordKey);
-      return value === null ? undefined : JSON.parse(value);
+    async idempotency(key: string): Promise<StoredAnswer | undefined> {
+      const home = await client.get(requestKeyRecordKey(homeShardOfRequestKey(key, shardCount), key));
+      const value = home === null || !home.startsWith('tl:{') ? home : await client.get(home);
+      return value === null ? undefined : storedAnswerOf(value);
     },
     /** All outbox records of every shard, parsed. */
     async outbox(): Promise<Record<string, unknown>[]> {

@@ -10,9 +10,11 @@
 --   shardIndex (1-based; "i,j,..." for an entry that writes on several shards, e.g. a card
 --     replacement: it is fenced by every one of them), writeCount,
 --   (key, expectedVersion, data or "") * writeCount,
---   idempotencyKey or "", idempotencyValue, keyRecord or "" (the request key's record on its home
---     shard; "" when it was claimed beforehand, on Redis Cluster),
---   claimCount, (claimKey, claimValue, claimKeyRecord or "") * claimCount,
+--   recordKey or "", recordValue (the request key's idempotency record: on its home shard, or on
+--     the entry's shard when the home shard is another slot of a Redis Cluster, whose key record
+--     was then claimed beforehand by key-claims.lua; keys.ts),
+--   claimCount, (claimKey, claimValue) * claimCount (tombstones of request keys, placed the same
+--     way, and reversal claims),
 --   outboxStream or "", outboxPayload (empty: the same document as the idempotency value),
 --   extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards),
 --   denylist change or "": "<prefix> <card> <reason> <logMax>" (a card's listing changed; reason ""
@@ -22,13 +24,13 @@
 --
 -- Per entry, nothing is written unless every check passes:
 --   F  the shard's epoch is not the one the writer holds (a newer owner took it: fenced)
---   C  an entity version differs from the expected one, or a claim key exists, or a claim's key
---      record names another record (conflict)
---   D  the request was already answered: its record exists here, or the key record names a record
---      of another shard, which exists; that record is returned
---   R  the key record names a record of another shard that does not exist (yet): the key is taken
---   K  committed: states written (version + 1), idempotency record, key records and claims set with
---      the TTL, outbox entry appended
+--   C  an entity version differs from the expected one, or a claim key exists (conflict)
+--   D  the request was already answered: its record exists, or its key holds a key record (a record
+--      key: written by key-claims.lua, or by an older build) naming a record that exists; that
+--      record is returned
+--   R  its key holds a key record naming a record that does not exist (yet): the key is taken
+--   K  committed: states written (version + 1), idempotency record and claims set with the TTL,
+--      outbox entry appended
 -- A record returned for D is written again unchanged (KEEPTTL): the WAIT that follows the script
 -- then covers it, so a duplicate answer, like a commit, is on the replicas before it is given.
 -- Versions are tracked across entries, so entries of one entity chain within a batch.
@@ -86,12 +88,19 @@ local function pairs_into(keys, values)
   return count
 end
 
--- The record a key record names, when it is not `own`; nil when there is none or it is `own`.
-local function other_record(key_record, own)
-  if key_record == '' then return nil end
-  local named = redis.call('GET', key_record)
-  if named and named ~= own then return named end
-  return nil
+-- A key record: a value naming the key of the record that answers a request key. Records are
+-- JSON (an array or an object), so they never start like a key.
+local function is_key_record(value)
+  return sub(value, 1, 4) == 'tl:{'
+end
+
+-- The status and record of a request key whose key holds `existing` (a record or a key record):
+-- 'D' with the record and the key it is under, or 'R' when a key record names a record not there.
+local function answered(key, existing)
+  if not is_key_record(existing) then return 'D', key, existing end
+  local record = redis.call('GET', existing)
+  if record then return 'D', existing, record end
+  return 'R'
 end
 
 -- Returns a duplicate's record after writing it again unchanged (see above).
@@ -129,7 +138,7 @@ end
 
 -- The fields of the entry being applied, reused from one entry to the next.
 local write_keys, write_versions, write_data = {}, {}, {}
-local claim_keys, claim_values, claim_records = {}, {}, {}
+local claim_keys, claim_values = {}, {}
 local extra_keys, extra_values = {}, {}
 
 -- Reads the next entry's fields into the tables above; returns them (counts and single fields).
@@ -141,17 +150,12 @@ local function parse_entry()
     write_versions[w] = tonumber(field())
     write_data[w] = field()
   end
-  local idem_key, idem_value, idem_record = field(), field(), field()
-  local claim_count = tonumber(field())
-  for c = 1, claim_count do
-    claim_keys[c] = field()
-    claim_values[c] = field()
-    claim_records[c] = field()
-  end
+  local idem_key, idem_value = field(), field()
+  local claim_count = pairs_into(claim_keys, claim_values)
   local outbox_key, outbox_value = field(), field()
   local extra_count = pairs_into(extra_keys, extra_values)
   local denylist = field()
-  return fencing, write_count, idem_key, idem_value, idem_record, claim_count, outbox_key, outbox_value, extra_count, denylist
+  return fencing, write_count, idem_key, idem_value, claim_count, outbox_key, outbox_value, extra_count, denylist
 end
 
 if preflight then
@@ -163,14 +167,10 @@ if preflight then
     end
   end
   while pos <= body_end and not missing do
-    local _, write_count, idem_key, _, idem_record, claim_count, outbox_key, _, extra_count, denylist = parse_entry()
+    local _, write_count, idem_key, _, claim_count, outbox_key, _, extra_count, denylist = parse_entry()
     for w = 1, write_count do touch(write_keys[w]) end
     touch(idem_key)
-    touch(idem_record)
-    for c = 1, claim_count do
-      touch(claim_keys[c])
-      touch(claim_records[c])
-    end
+    for c = 1, claim_count do touch(claim_keys[c]) end
     touch(outbox_key)
     for x = 1, extra_count do touch(extra_keys[x]) end
     if denylist ~= '' then
@@ -186,8 +186,7 @@ local entry = 0
 while pos <= body_end do
   entry = entry + 1
   local status = 'K'
-  local fencing, write_count, idem_key, idem_value, idem_record, claim_count, outbox_key, outbox_value, extra_count, denylist =
-    parse_entry()
+  local fencing, write_count, idem_key, idem_value, claim_count, outbox_key, outbox_value, extra_count, denylist = parse_entry()
   local shard_index = tonumber(fencing)
   if shard_index then
     if not shard_ok[shard_index] then status = 'F' end
@@ -205,25 +204,29 @@ while pos <= body_end do
       end
     end
   end
+  -- An entry without claims (nearly every one) checks and writes its record in one command: SET NX
+  -- GET writes it only if the key is free and answers what the key held otherwise.
+  local record_written = false
   if status == 'K' and idem_key ~= '' then
-    local existing = redis.call('GET', idem_key)
-    local found_key = idem_key
-    if not existing then
-      found_key = other_record(idem_record, idem_key)
-      if found_key then
-        existing = redis.call('GET', found_key)
-        if not existing then status = 'R' end
-      end
+    local existing
+    if claim_count == 0 then
+      existing = redis.call('SET', idem_key, idem_value, 'NX', 'GET', 'EX', ttl)
+      record_written = not existing
+    else
+      existing = redis.call('GET', idem_key)
     end
     if existing then
-      status = 'D'
-      duplicates[#duplicates + 1] = entry
-      duplicates[#duplicates + 1] = duplicate(found_key, existing)
+      local found_key, record
+      status, found_key, record = answered(idem_key, existing)
+      if status == 'D' then
+        duplicates[#duplicates + 1] = entry
+        duplicates[#duplicates + 1] = duplicate(found_key, record)
+      end
     end
   end
   if status == 'K' then
     for c = 1, claim_count do
-      if redis.call('EXISTS', claim_keys[c]) == 1 or other_record(claim_records[c], claim_keys[c]) then
+      if redis.call('EXISTS', claim_keys[c]) == 1 then
         status = 'C'
         break
       end
@@ -237,13 +240,9 @@ while pos <= body_end do
         versions[write_keys[w]] = next_version
       end
     end
-    if idem_key ~= '' then
-      redis.call('SET', idem_key, idem_value, 'EX', ttl)
-      if idem_record ~= '' then redis.call('SET', idem_record, idem_key, 'EX', ttl) end
-    end
+    if idem_key ~= '' and not record_written then redis.call('SET', idem_key, idem_value, 'EX', ttl) end
     for c = 1, claim_count do
       redis.call('SET', claim_keys[c], claim_values[c], 'EX', ttl)
-      if claim_records[c] ~= '' then redis.call('SET', claim_records[c], claim_keys[c], 'EX', ttl) end
     end
     if outbox_key ~= '' then
       if outbox_value == '' then outbox_value = idem_value end

@@ -163,15 +163,21 @@ export class Committer implements Persistence {
   }
 
   /**
-   * The record of a request key: on `shard` (where an entity of that shard answered it), else
-   * wherever its key record says. Returned only once the replicas required have it.
+   * The record of a request key (keys.ts): under the key on its home shard, where it is the record
+   * or a key record naming the record's key; on Redis Cluster an entity of `shard` whose home
+   * shard is another slot first looks on its own shard. Returned only once the replicas required
+   * have it.
    */
   async loadIdempotencyRecord(shard: number, key: string): Promise<string | undefined> {
+    const home = homeShardOfRequestKey(key, this.epochs.shardCount);
     const own = idempotencyKey(shard, key);
-    const value = await this.store.getReplicatedString(own);
-    if (value !== undefined) return value;
-    const named = await this.store.getString(requestKeyRecordKey(homeShardOfRequestKey(key, this.epochs.shardCount), key));
-    return named === undefined || named === own ? undefined : this.store.getReplicatedString(named);
+    if (this.store.sharded && home !== shard) {
+      const value = await this.store.getReplicatedString(own);
+      if (value !== undefined) return value;
+    }
+    const value = await this.store.getReplicatedString(requestKeyRecordKey(home, key));
+    if (value === undefined || !isKeyRecord(value)) return value;
+    return value === own && this.store.sharded && home !== shard ? undefined : this.store.getReplicatedString(value);
   }
 
   loadReversalClaim(shard: number, originalKey: string): Promise<string | undefined> {
@@ -356,8 +362,10 @@ export class Committer implements Persistence {
       return;
     }
     try {
-      const existing = await this.store.getReplicatedString(answer);
-      outcomes.set(claim.entry, existing === undefined ? reused_result : { status: 'duplicate', existing });
+      // The answer is a key record naming another shard's record, or the record itself (answered
+      // by an entity of the home shard), read again once the replicas required have it.
+      const existing = await this.store.getReplicatedString(isKeyRecord(answer) ? answer : claim.keyRecord);
+      outcomes.set(claim.entry, existing === undefined || isKeyRecord(existing) ? reused_result : { status: 'duplicate', existing });
     } catch (error) {
       outcomes.set(claim.entry, { status: 'failed', error: error as Error });
     }
@@ -581,12 +589,13 @@ function touchesOtherShards(entry: CommitEntry): boolean {
 }
 
 /**
- * The key record of a request key for the script to check and write: on the key's home shard, or
- * "" when the script may not touch that shard (Redis Cluster: it was claimed beforehand).
+ * Where the record of a request key is written (keys.ts): on the key's home shard, one key that is
+ * found from any entity, unless the script may not touch that shard (Redis Cluster, the home shard
+ * is another slot): then on the entry's own shard, its key record claimed on the home shard before.
  */
-function keyRecordField(key: string, shard: number, shardCount: number, claimedBefore: boolean): string {
+function recordKeyOf(key: string, shard: number, shardCount: number, claimedBefore: boolean): string {
   const home = homeShardOfRequestKey(key, shardCount);
-  return claimedBefore && home !== shard ? '' : requestKeyRecordKey(home, key);
+  return claimedBefore && home !== shard ? idempotencyKey(shard, key) : requestKeyRecordKey(home, key);
 }
 
 /** Appends one entry's fields in the order commit.lua reads them. */
@@ -603,14 +612,13 @@ function appendEntryFields(
     fields.push(entityKey(write.shard ?? entry.shard, write.entity), String(write.expectVersion), write.data ?? '');
   if (entry.idempotency) {
     const key = entry.idempotency.key;
-    fields.push(idempotencyKey(entry.shard, key), entry.idempotency.value, keyRecordField(key, entry.shard, shardCount, claimedBefore));
-  } else fields.push('', '', '');
+    fields.push(recordKeyOf(key, entry.shard, shardCount, claimedBefore), entry.idempotency.value);
+  } else fields.push('', '');
   const claims = entry.claims ?? [];
   fields.push(String(claims.length));
   for (const claim of claims) {
-    if (claim.kind === 'reversal') fields.push(reversalClaimKey(entry.shard, claim.key), claim.value, '');
-    else
-      fields.push(idempotencyKey(entry.shard, claim.key), claim.value, keyRecordField(claim.key, entry.shard, shardCount, claimedBefore));
+    if (claim.kind === 'reversal') fields.push(reversalClaimKey(entry.shard, claim.key), claim.value);
+    else fields.push(recordKeyOf(claim.key, entry.shard, shardCount, claimedBefore), claim.value);
   }
   // The outbox entry is usually the idempotency document itself: send it once.
   if (entry.outbox !== undefined) fields.push(shardKeys(entry.shard).outbox, entry.outbox === entry.idempotency?.value ? '' : entry.outbox);
@@ -623,6 +631,11 @@ function appendEntryFields(
   // One field: "<prefix> <card> <reason> <log max>" (ids and reasons hold no space), or "".
   const change = entry.denylist;
   fields.push(change === undefined ? '' : `${denylistPrefix(entry.shard)} ${change.card} ${change.reason} ${denylistLogMax}`);
+}
+
+/** True when a value under a request key's key is a key record (a record's key), not a record (JSON). */
+function isKeyRecord(value: string): boolean {
+  return value.startsWith('tl:{');
 }
 
 /** True when no field from `first` on contains a NUL (the body's field terminator). */

@@ -24,12 +24,15 @@
 //   tl:{s<shard>}:tries:cashier:<terminal>/<cashier>  hash  the same for a cashier's code at a terminal; terminal's shard, TTL
 //   tl:{s<shard>}:epoch                string  fencing epoch of the shard (INCR by the taking node)
 //   tl:{s<shard>}:outbox               stream  one entry per transaction / state change, field d = JSON
-//   tl:{s<shard>}:idem:<requestKey>    string  the request's transaction document, on the shard of the
-//                                      entity that answered it, for RETENTION seconds
+//   tl:{s<home>}:key:<requestKey>      string  the request's idempotency record (actors/state/idempotency.ts: the
+//                                      answer given, compact; older records and tombstones are transaction
+//                                      documents), for RETENTION seconds, on the request key's home shard
+//                                      (actors/sharding/shard-key.ts homeShardOfRequestKey); or a key record:
+//                                      the full tl:{s<shard>}:idem:<requestKey> key naming where the record is
 //                                      (the request key's form is actors/request-keys.ts)
-//   tl:{s<home>}:key:<requestKey>      string  which record answers the request key: the full
-//                                      tl:{s<shard>}:idem:<requestKey> key of its entity's shard, for
-//                                      RETENTION seconds; <home> = actors/sharding/shard-key.ts homeShardOfRequestKey
+//   tl:{s<shard>}:idem:<requestKey>    string  the record, on the shard of the entity that answered it, when the
+//                                      home shard is another slot of a Redis Cluster (its key: key record names
+//                                      it), and records written before records moved to the home shard
 //   tl:{s<shard>}:rev:<requestKey>     string  reversal claim: the id of the transaction that reversed
 //                                      the original <requestKey> (the card's shard, like its record)
 //   tl:{s<shard>}:fence                string  written with WAIT by the streamer: everything before it
@@ -47,11 +50,13 @@
 //
 // Every key but the incarnation counter carries a hash tag, and every key a commit writes carries
 // the tag of one shard, {s<shard>}: on Redis Cluster a shard is one hash slot, and a commit script
-// runs on one slot (docs/DECISIONS.md, "Keys scoped to one shard"). A request's record lives on the
-// shard of the entity that answered it; the key record on the request key's *home* shard says
-// which shard that is, so a request key reused for an entity on another shard (a terminal
-// transaction number reused for another card) is still found: one Redis checks the key record in
-// the same commit script, a Redis Cluster claims it first, in a script on the home shard.
+// runs on one slot (docs/DECISIONS.md, "Keys scoped to one shard"). A request's record lives under
+// its request key on the key's *home* shard, so a request key reused for an entity on another shard
+// (a terminal transaction number reused for another card) is found with one key, by any entity. A
+// Redis Cluster commit script cannot reach another slot: there the record stays on the entity's
+// shard and the home shard holds a key record naming it, claimed first in a script on the home
+// shard (key-claims.lua). Records written before this layout (a record on the entity's shard and a
+// key record naming it) are read the same way: a value starting "tl:{" is a key record.
 
 export interface ShardKeys {
   readonly epoch: string;
@@ -132,12 +137,12 @@ export function attemptsKey(shard: number, subject: string): string {
   return `tl:{s${shard}}:tries:${subject}`;
 }
 
-/** The record of a request key on the shard of the entity that answers it. */
+/** A request key's record on the shard of the entity that answered it (Redis Cluster, home shard in another slot). */
 export function idempotencyKey(shard: number, key: string): string {
   return `tl:{s${shard}}:idem:${key}`;
 }
 
-/** On the request key's home shard: the idempotencyKey() of the record that answers it. */
+/** On the request key's home shard: its record, or the idempotencyKey() of the record that answers it. */
 export function requestKeyRecordKey(homeShard: number, key: string): string {
   return `tl:{s${homeShard}}:key:${key}`;
 }
