@@ -52,6 +52,9 @@ export type TerminalMessage =
   /** Offline selling (offline-messages.ts): settings, grants, acknowledgements, uploads. */
   | { readonly type: 'offline'; readonly command: OfflineCommand; readonly reply: Reply<OfflineAnswer>; readonly attempt: number };
 
+/** The stored form of a record that does not exist. */
+const absent_record: StoredRecord = Object.freeze({ version: 0, data: undefined });
+
 /** Entry numbers an answer lists as missing, at most (the state keeps them as ranges). */
 export const missing_listed_max = 1_000;
 
@@ -260,7 +263,7 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     if (command.kind !== 'accept' && command.kind !== 'complete') throw new Error('assertion: not a batch command');
     const entity: EntityId = { kind: 'offline_batch', id: offlineBatchId(this.terminalId, command.batch) };
     const known = command.kind === 'complete' ? this.accepted.get(command.batch) : undefined;
-    const stored = known?.stored ?? (await this.loadRecord(entity));
+    const stored = known?.stored ?? (this.neverAccepted(command) ? absent_record : await this.loadRecord(entity));
     if (!this.loaded) await this.reload();
     const state = this.state;
     if (state === undefined)
@@ -270,6 +273,18 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     if (record === undefined)
       return message.reply({ ok: false, error: failedPrecondition('no such offline batch was accepted', { batch: command.batch }) });
     this.complete(message, command, state, { entity, stored, accepted: known?.stored.data }, record);
+  }
+
+  /**
+   * True when the batch's record cannot exist: its number is above the highest this terminal ever
+   * accepted (batchHigh is written in the same commit as every batch record, and the state in
+   * memory includes the accepts still committing). The upload then skips reading the record, one
+   * Redis round trip per batch; the record is still written expecting version 0, so a record that
+   * did exist would make the commit conflict and the retry read it.
+   */
+  private neverAccepted(command: OfflineCommand): boolean {
+    const offline = this.state?.offline;
+    return this.loaded && command.kind === 'accept' && offline !== undefined && command.batch > offline.batchHigh;
   }
 
   private accept(
