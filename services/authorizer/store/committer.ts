@@ -135,6 +135,13 @@ export class Committer implements Persistence {
     if (this.pending.length >= this.limits.pending_entries_max) return false;
     this.pending.push(entry);
     this.submitted += 1;
+    // A full batch goes to Redis as soon as the decision that filled it has returned, not at the
+    // end of the event-loop turn: in a burst (an offline upload tells hundreds of cards at once,
+    // one actor turn each) Redis then writes the first batches while the node still decides the
+    // rest, instead of the node waiting idle for all of them at the end. A microtask, not a send
+    // from here: serializing can settle entries (expired, fenced), and a settle must never run
+    // inside the commit call of the actor that submitted.
+    if (this.pending.length === this.limits.batch_entries_max) queueMicrotask(() => this.flushFull());
     this.scheduleFlush();
     return true;
   }
@@ -203,6 +210,11 @@ export class Committer implements Persistence {
       this.flushScheduled = false;
       this.flush();
     });
+  }
+
+  /** Sends the full batches waiting, within in_flight_max; the rest waits for the turn's flush. */
+  private flushFull(): void {
+    while (this.pending.length >= this.limits.batch_entries_max && this.inFlight < this.limits.in_flight_max) this.sendBatch();
   }
 
   private flush(): void {
