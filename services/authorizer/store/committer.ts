@@ -19,9 +19,11 @@ import type { Logger } from 'pino';
 import type { CommitEntry, CommitResult, EntityId, EntityWrite, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
 import { homeShardOfRequestKey, shardOf } from '../../../actors/sharding/shard-key';
 import type { Metrics } from '../../common/metrics';
+import { StoredStateError } from '../../../actors/state/codec';
 import {
   cardKey,
   denylistPrefix,
+  grantUsageKey,
   fleetCardKey,
   fleetKey,
   idempotencyKey,
@@ -183,6 +185,26 @@ export class Committer implements Persistence {
 
   loadReversalClaim(shard: number, originalKey: string): Promise<string | undefined> {
     return this.store.getString(reversalClaimKey(shard, originalKey));
+  }
+
+  /** A terminal's per-card grant usage (keys.ts offline_usage), after the terminal's own pending writes. */
+  async loadGrantUsage(
+    shard: number,
+    terminalId: string,
+    options?: { readonly afterPendingWrites?: boolean },
+  ): Promise<Map<string, number>> {
+    const submitted = this.submitted;
+    if (options?.afterPendingWrites === true && this.taken < submitted)
+      await new Promise<void>((release) => this.readBarriers.push({ submitted, release }));
+    const fields = await this.store.hashAll(grantUsageKey(shard, terminalId));
+    const usage = new Map<string, number>();
+    for (const [cardId, value] of Object.entries(fields)) {
+      const minor = Number(value);
+      if (!Number.isSafeInteger(minor) || minor < 0)
+        throw new StoredStateError('offline grant usage', 'a card counter is not a count of minor units');
+      usage.set(cardId, minor);
+    }
+    return usage;
   }
 
   /** A card's listing history (keys.ts deny:hist); like loadEntity, after the card's own pending writes when asked. */
@@ -635,6 +657,13 @@ function appendEntryFields(
   // One field: "<prefix> <card> <reason> <log max>" (ids and reasons hold no space), or "".
   const change = entry.denylist;
   fields.push(change === undefined ? '' : `${denylistPrefix(entry.shard)} ${change.card} ${change.reason} ${denylistLogMax}`);
+  // The grant usage's key, or "" (then nothing more): reset ("1" or ""), count, (card, amount) * count.
+  const usage = entry.grantUsage;
+  if (usage === undefined) fields.push('');
+  else {
+    fields.push(grantUsageKey(entry.shard, usage.terminalId), usage.reset ? '1' : '', String(usage.add.size));
+    for (const [cardId, amountMinor] of usage.add) fields.push(cardId, String(amountMinor));
+  }
 }
 
 /** True when no field from `first` on contains a NUL (the body's field terminator). */
