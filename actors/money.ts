@@ -65,8 +65,11 @@ export function addMinor(a: number, b: number): number {
   return sum;
 }
 
+/** amount_abs_max_minor as a bigint, built once: every amount on the wire is checked against it. */
+const amount_abs_max_minor_wire = BigInt(amount_abs_max_minor);
+
 /** Converts a wire int64 to a bounded number, or undefined when it is out of range. */
 export function minorFromWire(value: bigint): number | undefined {
-  if (value > BigInt(amount_abs_max_minor) || value < -BigInt(amount_abs_max_minor)) return undefined;
+  if (value > amount_abs_max_minor_wire || value < -amount_abs_max_minor_wire) return undefined;
   return Number(value);
 }

@@ -94,6 +94,13 @@ const narrow = !bench_phases.includes('all');
 const offlineOnly = narrow && bench_phases.includes('offline');
 const redisOnly = narrow && bench_phases.includes('redis');
 
+/**
+ * Extra V8 flags for the measured node only (BENCH_NODE_FLAGS, split on spaces), for example
+ * `--cpu-prof --cpu-prof-dir=.bench/prof` to profile it; empty by default so the figures are
+ * those of the flags production runs with.
+ */
+const extra_node_flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '');
+
 /** One progress line on stderr, with the seconds since the run started (the 5-minute budget). */
 function log(message: string, fields: Record<string, unknown> = {}): void {
   const elapsed_s = ((Date.now() - bench_started_ms) / 1000).toFixed(1);
@@ -112,7 +119,7 @@ async function main(): Promise<void> {
     const credentials = await benchCredentials();
     const node = await startServerProcess({
       script: 'dist/services/authorizer/main.js',
-      nodeArgs: authorizer_node_flags,
+      nodeArgs: [...authorizer_node_flags, ...extra_node_flags],
       env: { ...(await nodeEnv(credentials, 'bench-1', redis.url)) },
     });
     processes.push(node);

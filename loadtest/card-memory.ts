@@ -45,6 +45,9 @@ class StoredCards implements Persistence {
   loadDenylistHistory(): Promise<string | undefined> {
     return Promise.resolve(undefined);
   }
+  loadGrantUsage(): Promise<Map<string, number>> {
+    return Promise.resolve(new Map<string, number>());
+  }
 }
 
 export async function measureCardMemory(

@@ -10,7 +10,7 @@
 
 import { alreadyExists, failedPrecondition, invalidArgument, type TaplineError } from '../errors';
 import { shardOf } from '../sharding/shard-key';
-import { heldVersionFor, type EntryNumbers, type GrantUsage, type OfflineGrant, type TerminalOffline } from './grant';
+import { heldVersionFor, type CardUsage, type EntryNumbers, type OfflineGrant, type TerminalOffline } from './grant';
 
 /** What the medium's counter said before a sale (programs whose cards carry one). */
 export interface CardCounterReading {
@@ -76,8 +76,11 @@ export interface AssessedEntry {
 }
 
 export interface BatchAssessment {
+  /** The terminal after the batch: its usage counts the batch's issuer sales, and no longer holds per-card usage. */
   readonly after: TerminalOffline;
   readonly entries: readonly AssessedEntry[];
+  /** What the batch's issuer sales add to each card's usage of the grant (cards of this batch only). */
+  readonly cardsAdded: ReadonlyMap<string, number>;
 }
 
 /** Entries one batch may carry (bounds the record, the fan-out and the terminal's state change). */
@@ -97,16 +100,22 @@ export interface AssessEnv {
 }
 
 /**
- * Judges a batch (whose signature was verified) against the terminal's offline state. A batch that
- * reuses an entry number already received, or that is malformed, is refused whole: nothing of it
- * is kept.
+ * Judges a batch (whose signature was verified) against the terminal's offline state and what each
+ * card spent under its grant (`cards`). A batch that reuses an entry number already received, or
+ * that is malformed, is refused whole: nothing of it is kept.
  */
-export function assessBatch(offline: TerminalOffline, batch: OfflineBatchInput, env: AssessEnv): BatchAssessment | { error: TaplineError } {
+export function assessBatch(
+  offline: TerminalOffline,
+  cards: CardUsage,
+  batch: OfflineBatchInput,
+  env: AssessEnv,
+): BatchAssessment | { error: TaplineError } {
   const problem = batchProblem(offline, batch);
   if (problem !== undefined) return { error: problem };
   const sorted = [...batch.entries].sort((a, b) => a.entry - b.entry);
-  // One copy of the usage, changed entry by entry (a grant may count thousands of cards).
-  const usage: MutableUsage = { count: offline.usage.count, totalMinor: offline.usage.totalMinor, cards: { ...offline.usage.cards } };
+  // The grant's per-card usage is read, never copied (a grant may count thousands of cards): the
+  // batch's own additions are counted apart.
+  const usage: MutableUsage = { count: offline.usage.count, totalMinor: offline.usage.totalMinor, cards, added: new Map() };
   const entries = sorted.map((input) => judge(offline, usage, input, env));
   const numbers = receive(
     offline.entries,
@@ -116,12 +125,12 @@ export function assessBatch(offline: TerminalOffline, batch: OfflineBatchInput, 
     return { error: failedPrecondition('too many gaps in the offline entry numbers: upload the missing batches first') };
   const after: TerminalOffline = {
     ...offline,
-    usage,
+    usage: { count: usage.count, totalMinor: usage.totalMinor },
     entries: numbers,
     batchHigh: Math.max(offline.batchHigh, batch.batch),
     pendingBatches: [...offline.pendingBatches, batch.batch],
   };
-  return { after, entries };
+  return { after, entries, cardsAdded: usage.added };
 }
 
 function batchProblem(offline: TerminalOffline, batch: OfflineBatchInput): TaplineError | undefined {
@@ -190,7 +199,15 @@ function capturedAt(offline: TerminalOffline, input: OfflineEntryInput, nowMs: n
 interface MutableUsage {
   count: number;
   totalMinor: number;
-  cards: Record<string, number>;
+  /** Before the batch. */
+  readonly cards: CardUsage;
+  /** By the batch so far. */
+  readonly added: Map<string, number>;
+}
+
+/** What a card spent under the grant, the batch's sales judged so far included. */
+function cardSpent(usage: MutableUsage, cardId: string): number {
+  return (usage.cards.get(cardId) ?? 0) + (usage.added.get(cardId) ?? 0);
 }
 
 /** Judges one entry; an issuer's sale is counted into `usage`. */
@@ -205,7 +222,7 @@ function judge(offline: TerminalOffline, usage: MutableUsage, input: OfflineEntr
     if (merchantReason === '') {
       usage.count += 1;
       usage.totalMinor += input.amountMinor;
-      usage.cards[input.cardId] = (usage.cards[input.cardId] ?? 0) + input.amountMinor;
+      usage.added.set(input.cardId, (usage.added.get(input.cardId) ?? 0) + input.amountMinor);
     }
   }
   // One object per entry (a batch judges up to 500 of them on every upload).
@@ -226,7 +243,7 @@ function judge(offline: TerminalOffline, usage: MutableUsage, input: OfflineEntr
 }
 
 /** Why a sale under the current grant is the merchant's, or '' when it is within the grant. */
-function saleReason(grant: OfflineGrant, usage: GrantUsage, input: OfflineEntryInput, env: AssessEnv): TerminalLiabilityReason | '' {
+function saleReason(grant: OfflineGrant, usage: MutableUsage, input: OfflineEntryInput, env: AssessEnv): TerminalLiabilityReason | '' {
   if (input.offsetMs < 0 || input.offsetMs > grant.offlineMaxMs) return 'offline_window';
   const program = Object.hasOwn(grant.programs, input.programId) ? grant.programs[input.programId] : undefined;
   if (program === undefined) return 'program';
@@ -239,6 +256,6 @@ function saleReason(grant: OfflineGrant, usage: GrantUsage, input: OfflineEntryI
   }
   if (usage.count + 1 > grant.countMax) return 'count_cap';
   if (usage.totalMinor + input.amountMinor > grant.totalMaxMinor) return 'terminal_cap';
-  if ((usage.cards[input.cardId] ?? 0) + input.amountMinor > program.cardMaxMinor) return 'card_cap';
+  if (cardSpent(usage, input.cardId) + input.amountMinor > program.cardMaxMinor) return 'card_cap';
   return '';
 }

@@ -39,12 +39,29 @@ export interface OfflineGrant {
   readonly held: readonly HeldDenylist[];
 }
 
-/** Issuer-liable offline sales counted against the current grant's caps. */
+/**
+ * Issuer-liable offline sales counted against the current grant's caps. What each card spent
+ * under the grant (CardUsage) is kept apart from the terminal's state, beside it (one counter per
+ * card, persistence.ts GrantUsageChange): a grant counts up to thousands of cards and the state is
+ * written several times per batch.
+ */
 export interface GrantUsage {
   readonly count: number;
   readonly totalMinor: number;
-  /** Per card: what it spent under the grant (at most countMax cards). */
-  readonly cards: Readonly<Record<string, number>>;
+  /**
+   * Per card, only in a terminal read from layout 3 of its record (actors/state/terminal.ts),
+   * which kept them here: its next upload moves them beside the terminal.
+   */
+  readonly cards?: Readonly<Record<string, number>>;
+}
+
+/** Per card: what it spent under the current grant (at most countMax cards). */
+export type CardUsage = ReadonlyMap<string, number>;
+
+/** The per-card usage of a terminal read from layout 3, to move beside it (empty when none). */
+export function legacyCardUsage(offline: TerminalOffline | undefined): ReadonlyMap<string, number> {
+  const cards = offline?.usage.cards;
+  return cards === undefined ? new Map() : new Map(Object.entries(cards));
 }
 
 /** Entry numbers the terminal's batches carried: the highest, and ranges below it never received. */
@@ -82,7 +99,7 @@ export interface TerminalOffline extends TerminalOfflineSettings {
 /** Denylist acknowledgements kept per grant (an ack beyond replaces the oldest). */
 export const held_denylists_max = 4;
 
-export const empty_usage: GrantUsage = Object.freeze({ count: 0, totalMinor: 0, cards: Object.freeze({}) });
+export const empty_usage: GrantUsage = Object.freeze({ count: 0, totalMinor: 0 });
 
 /** The offline state of a terminal set up now, or its settings replaced (its grant stands until the next sync). */
 export function configureOffline(current: TerminalOffline | undefined, settings: TerminalOfflineSettings): TerminalOffline {

@@ -43,29 +43,46 @@ export const merchant_rule_prefix = 'offline:';
 
 /** The result of an entry from its card's answer (the transaction it recorded, or replayed). */
 export function entryResultOf(entry: AssessedEntry, result: TxnResult, debtAfterMinor: number): EntryResult {
-  const common = {
+  const { kind, liability, reason } = entry.kind === 'sale' ? saleOutcome(result) : voidOutcome(result);
+  // One object per entry, its fields in one literal (a merge builds one per uploaded entry).
+  return {
     entry: entry.entry,
+    kind,
+    liability,
+    reason,
     transactionId: result.id,
     amountMinor: result.amountMinor,
     currency: result.currency,
     balanceAfterMinor: result.balanceAfterMinor,
     debtAfterMinor,
   };
-  if (entry.kind === 'sale') {
-    if (result.outcome === 'approved') return { ...common, kind: 'sale', liability: 'issuer', reason: '' };
-    if (result.reason === 'reversed_before_authorization') return { ...common, kind: 'sale', liability: '', reason: 'voided' };
-    const rule = result.rule ?? '';
-    const reason = rule.startsWith(merchant_rule_prefix) ? rule.slice(merchant_rule_prefix.length) : rule;
-    return { ...common, kind: 'sale', liability: 'merchant', reason };
-  }
+}
+
+type Outcome = Pick<EntryResult, 'kind' | 'liability' | 'reason'>;
+
+// The outcomes without a reason of their own are shared: one per entry would be garbage.
+const issuer_sale: Outcome = Object.freeze({ kind: 'sale', liability: 'issuer', reason: '' });
+const voided_sale: Outcome = Object.freeze({ kind: 'sale', liability: '', reason: 'voided' });
+const voided: Outcome = Object.freeze({ kind: 'voided', liability: '', reason: '' });
+const already_voided: Outcome = Object.freeze({ kind: 'already_voided', liability: '', reason: '' });
+
+function saleOutcome(result: TxnResult): Outcome {
+  if (result.outcome === 'approved') return issuer_sale;
+  if (result.reason === 'reversed_before_authorization') return voided_sale;
+  const rule = result.rule ?? '';
+  const reason = rule.startsWith(merchant_rule_prefix) ? rule.slice(merchant_rule_prefix.length) : rule;
+  return { kind: 'sale', liability: 'merchant', reason };
+}
+
+function voidOutcome(result: TxnResult): Outcome {
   switch (result.reverse) {
     case 'reversed':
-      return { ...common, kind: 'voided', liability: '', reason: '' };
+      return voided;
     case 'already_reversed':
-      return { ...common, kind: 'already_voided', liability: '', reason: '' };
+      return already_voided;
     default:
       // The sale was not charged (the merchant's), or it has not arrived: a tombstone stands for it.
-      return { ...common, kind: 'nothing_to_void', liability: '', reason: result.outcome === 'declined' ? (result.rule ?? '') : '' };
+      return { kind: 'nothing_to_void', liability: '', reason: result.outcome === 'declined' ? (result.rule ?? '') : '' };
   }
 }
 

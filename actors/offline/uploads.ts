@@ -6,7 +6,7 @@
 import { alreadyExists, failedPrecondition, permissionDenied, type TaplineError } from '../errors';
 import { transactionDocument } from '../outbox/builders';
 import { assessBatch, type AssessEnv, type AssessedEntry, type OfflineBatchInput } from './batch';
-import type { TerminalOffline } from './grant';
+import type { CardUsage, TerminalOffline } from './grant';
 import { merchant_rule_prefix, type EntryResult, type OfflineBatchRecord } from './records';
 
 export interface AcceptEnv extends AssessEnv {
@@ -19,13 +19,20 @@ export interface AcceptEnv extends AssessEnv {
 }
 
 export type AcceptDecision =
-  | { readonly kind: 'accept'; readonly after: TerminalOffline; readonly record: OfflineBatchRecord }
+  | {
+      readonly kind: 'accept';
+      readonly after: TerminalOffline;
+      readonly record: OfflineBatchRecord;
+      /** What the batch adds to each card's usage of the grant (batch.ts BatchAssessment). */
+      readonly cardsAdded: ReadonlyMap<string, number>;
+    }
   /** The same batch again: its results (completed), or its entries to merge again (a crash interrupted it). */
   | { readonly kind: 'replay'; readonly record: OfflineBatchRecord }
   | { readonly kind: 'rejected'; readonly error: TaplineError };
 
 export function decideAccept(
   offline: TerminalOffline | undefined,
+  cards: CardUsage,
   existing: OfflineBatchRecord | undefined,
   batch: OfflineBatchInput,
   proof: { readonly digest: string; readonly signed: boolean },
@@ -46,9 +53,10 @@ export function decideAccept(
       };
     return { kind: 'replay', record: existing };
   }
-  const assessed = assessBatch(offline, batch, env);
+  const assessed = assessBatch(offline, cards, batch, env);
   if ('error' in assessed) return { kind: 'rejected', error: assessed.error };
-  return { kind: 'accept', after: assessed.after, record: { digest: proof.digest, acceptedAtMs: env.nowMs, entries: assessed.entries } };
+  const record = { digest: proof.digest, acceptedAtMs: env.nowMs, entries: assessed.entries };
+  return { kind: 'accept', after: assessed.after, record, cardsAdded: assessed.cardsAdded };
 }
 
 /** A merged batch: its record with the results, and the terminal without it pending. */

@@ -83,6 +83,7 @@ export interface CommitPlan {
   readonly extraOutbox?: CommitEntry['extraOutbox'];
   readonly fenceOwnShardOnly?: boolean;
   readonly denylist?: CommitEntry['denylist'];
+  readonly grantUsage?: CommitEntry['grantUsage'];
   /** An operator action: its audit record (who, with which role, what changed) is written in this commit. */
   readonly audit?: AuditStamp;
 }
@@ -322,6 +323,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
       outbox: plan.outbox,
       extraOutbox: withAudit(plan.extraOutbox, plan.audit, plan.slots, plan.writes, this.shard),
       denylist: plan.denylist,
+      grantUsage: plan.grantUsage,
       fenceOwnShardOnly: plan.fenceOwnShardOnly,
       settle: (outcome) => {
         this.uncommitted -= 1;
@@ -442,7 +444,8 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
 
   /**
    * Commits a change, then answers `outcome` once it is durable: an answer, or a refusal that still
-   * changes the entity (a wrong old PIN is counted before PERMISSION_DENIED is answered).
+   * changes the entity (a wrong old PIN is counted before PERMISSION_DENIED is answered). False
+   * when the commit queue refused the plan (answered so): nothing of it is in flight.
    */
   protected commitThenReply<A>(
     plan: CommitPlan,
@@ -450,7 +453,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
     outcome: Outcome<A>,
     retry: (ownConflict: boolean) => void,
     settled?: (committed: boolean) => void,
-  ): void {
+  ): boolean {
     const submitted = this.commit(plan, (result, ownConflict) => {
       settled?.(result.status === 'committed');
       if (result.status === 'committed') reply(outcome);
@@ -458,6 +461,7 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
       else reply({ ok: false, error: this.failureOf(result) });
     });
     if (!submitted) reply({ ok: false, error: this.commitQueueFull() });
+    return submitted;
   }
 
   /**

@@ -86,8 +86,24 @@ export interface CommitEntry {
    * increments the entry's shard's denylist version and records the change, atomically with it.
    */
   readonly denylist?: DenylistChange | undefined;
+  /** A terminal's per-card usage of its offline grant changed with this entry (on the entry's shard). */
+  readonly grantUsage?: GrantUsageChange | undefined;
   /** Called exactly once, in submission order relative to other entries. */
   settle(result: CommitResult): void;
+}
+
+/**
+ * What an entry does to a terminal's per-card usage of its offline grant (actors/offline/grant.ts),
+ * kept beside the terminal as one counter per card rather than in the terminal's state: a grant
+ * counts up to thousands of cards, and each upload then writes the cards of its batch only, not
+ * all of them (the terminal's state is written several times per batch). The counters are
+ * deleted first when `reset` (a new grant), then each card's counter is incremented.
+ */
+export interface GrantUsageChange {
+  readonly terminalId: string;
+  readonly reset: boolean;
+  /** Card id -> minor units to add (positive). */
+  readonly add: ReadonlyMap<string, number>;
 }
 
 export interface StoredRecord {
@@ -118,6 +134,11 @@ export interface Persistence {
    * another `shard`, extraOutbox to another shard), so a decision that needs it is refused first.
    */
   readonly crossShardCommits: boolean;
+  /**
+   * A terminal's per-card usage of its current offline grant (GrantUsageChange), empty when it has
+   * none; `afterPendingWrites` as for loadEntity.
+   */
+  loadGrantUsage(shard: number, terminalId: string, options?: { readonly afterPendingWrites?: boolean }): Promise<Map<string, number>>;
   /** A card's listing history on its shard's denylist (actors/offline/denylist.ts parses it). */
   loadDenylistHistory(shard: number, cardId: string, options?: { readonly afterPendingWrites?: boolean }): Promise<string | undefined>;
 }

@@ -1,4 +1,4 @@
-// How a terminal is stored (tl:{s}:term:<id>), at layout 3: its registration and enabled flag, its
+// How a terminal is stored (tl:{s}:term:<id>), at layout 4: its registration and enabled flag, its
 // serial number, versioned parameters and cashiers, and, for a terminal that sells offline, its
 // offline settings, grant and what its uploads left (actors/offline/grant.ts).
 // - Layout 1 holds the registration and enabled flag only.
@@ -7,6 +7,11 @@
 // - Layout 3 adds the serial number, parameters and cashiers; a layout-2 record reads as a terminal
 //   with no serial number, empty parameters at version 1 and no cashiers: what a terminal
 //   registered before these existed has.
+// - Layout 4 keeps the per-card usage of the offline grant beside the terminal
+//   (tl:{s}:offline_usage:<id>, one counter per card) instead of in `offline.usage.cards`: a grant
+//   counts up to thousands of cards and the terminal is written several times per batch. A
+//   layout-3 record reads with its cards still there (GrantUsage.cards); the terminal's next
+//   upload moves them beside it in its commit, and its state is written without them from then on.
 // An older reader would drop what a newer layout added, so it refuses it.
 //
 // Each offline batch a terminal uploads is its own record beside the terminal
@@ -49,7 +54,7 @@ const grant_schema = z.object({
   held: z.array(z.object({ fromEntry: integer, versions })),
 });
 
-const terminal_offline_schema = z.object({
+const terminal_offline_v2_schema = z.object({
   publicKey: z.string(),
   programs: z.array(z.string()),
   currency: z.string(),
@@ -67,7 +72,7 @@ const terminal_offline_schema = z.object({
   ack: z.object({ versions, atMs: integer, behind: integer }).optional(),
 });
 
-const terminal_v2_schema = terminal_v1_schema.extend({ offline: terminal_offline_schema.optional() });
+const terminal_v2_schema = terminal_v1_schema.extend({ offline: terminal_offline_v2_schema.optional() });
 
 export const terminal_parameters_schema = z.object({
   receiptHeader: z.string(),
@@ -76,13 +81,20 @@ export const terminal_parameters_schema = z.object({
   offlineProfile: z.string(),
 });
 
-export const terminal_state_schema = terminal_v2_schema.extend({
+const terminal_v3_schema = terminal_v2_schema.extend({
   serialNumber: z.string(),
   parameters: terminal_parameters_schema,
   parametersVersion: integer.nonnegative(),
   cashiers: z.record(z.string(), z.boolean()),
   cashierPins: z.record(z.string(), z.string()),
 });
+
+/** Layout 4: the grant's per-card usage is absent, except in a layout-3 record not yet moved. */
+const terminal_offline_schema = terminal_offline_v2_schema.extend({
+  usage: z.object({ count: integer, totalMinor: integer, cards: z.record(z.string(), integer).optional() }),
+});
+
+export const terminal_state_schema = terminal_v3_schema.extend({ offline: terminal_offline_schema.optional() });
 
 export const terminal_state_codec = stateCodec<TerminalState>('terminal', terminal_state_schema, [
   legacyLayout(terminal_v1_schema, (v1) => v1),
@@ -94,6 +106,7 @@ export const terminal_state_codec = stateCodec<TerminalState>('terminal', termin
     cashiers: {},
     cashierPins: {},
   })),
+  legacyLayout(terminal_v3_schema, (v3) => v3),
 ]);
 export const encodeTerminalState = terminal_state_codec.encode;
 /** A terminal read back: the terminal actor's activation and the remote terminal cache's misses. */

@@ -7,7 +7,7 @@
 import { failedPrecondition, notFound, rejected, type TaplineError } from '../errors';
 import type { Acting } from '../principal';
 import { EntityHost, loadSlot, stampOf, type CommitPlan, type HostContext, type Reply, type Slot } from '../runtime/entity-host';
-import type { EntityId, StoredRecord } from '../runtime/persistence';
+import type { EntityId, GrantUsageChange, StoredRecord } from '../runtime/persistence';
 import { terminalEnabledChanged, terminalOffline, terminalRegistered } from '../outbox/builders';
 import {
   decodeOfflineBatch,
@@ -24,7 +24,7 @@ import {
   type TerminalCommand,
   type TerminalState,
 } from './rules';
-import { acknowledgeDenylist, configureOffline, decideGrant, sameSettings, type TerminalOffline } from '../offline/grant';
+import { acknowledgeDenylist, configureOffline, decideGrant, legacyCardUsage, sameSettings, type TerminalOffline } from '../offline/grant';
 import { batchDigest, batchSigned } from '../offline/signature';
 import { completeBatch, decideAccept, unknownCardDocument, type AcceptEnv } from '../offline/uploads';
 import { missingEntries, pending_batches_max } from '../offline/batch';
@@ -51,6 +51,9 @@ export type TerminalMessage =
     }
   /** Offline selling (offline-messages.ts): settings, grants, acknowledgements, uploads. */
   | { readonly type: 'offline'; readonly command: OfflineCommand; readonly reply: Reply<OfflineAnswer>; readonly attempt: number };
+
+/** The stored form of a record that does not exist. */
+const absent_record: StoredRecord = Object.freeze({ version: 0, data: undefined });
 
 /** Entry numbers an answer lists as missing, at most (the state keeps them as ranges). */
 export const missing_listed_max = 1_000;
@@ -87,6 +90,13 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
    * pending_batches_max; a completion that does not commit drops its entry, so a retry reads Redis.
    */
   private readonly accepted = new Map<number, { readonly stored: StoredRecord; readonly record: OfflineBatchRecord }>();
+  /**
+   * What each card spent under the terminal's current grant, as decided (commits in flight
+   * included, like `state`): kept beside the terminal in Redis (GrantUsageChange), read with it,
+   * and changed in place by each accepted batch, never copied. Any commit that does not land makes
+   * the actor reload, and this with it.
+   */
+  private cardUsage = new Map<string, number>();
 
   constructor(
     readonly terminalId: string,
@@ -136,7 +146,14 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
   }
 
   private async reload(): Promise<void> {
-    loadSlot(this, await this.loadRecord(this.entity), decodeTerminalState);
+    const [record, usage] = await Promise.all([
+      this.loadRecord(this.entity),
+      this.context.persistence.loadGrantUsage(this.shard, this.terminalId, { afterPendingWrites: !this.idleCommits }),
+    ]);
+    loadSlot(this, record, decodeTerminalState);
+    // A terminal read from layout 3 still holds its cards in its state (its next upload moves them).
+    const legacy = legacyCardUsage(this.state?.offline);
+    this.cardUsage = legacy.size > 0 ? new Map(legacy) : usage;
     this.loaded = true;
     this.context.publish(this.terminalId, this.durable);
   }
@@ -200,7 +217,8 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
           return message.reply({ ok: true, value: { kind: 'state', state, version: this.version } });
         const offline = configureOffline(state.offline, command.settings);
         const document = this.offlineDocument(state, 'settings', offline.version, nowMs, { operator: command.acting.subject });
-        return this.commitOffline(message, { ...state, offline }, document, { audit: stampOf(command.acting, () => nowMs) });
+        this.commitOffline(message, { ...state, offline }, document, { audit: stampOf(command.acting, () => nowMs) });
+        return;
       }
       case 'grant': {
         if (!state.enabled)
@@ -209,14 +227,18 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
         if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
         if (decision.kind === 'stale') return message.reply({ ok: true, value: { kind: 'stale' } });
         const document = this.offlineDocument(state, 'grant', decision.grant.number, nowMs);
-        return this.commitOffline(message, { ...state, offline: decision.after }, document);
+        // A new grant counts its cards from zero: the previous grant's counters go in its commit.
+        const reset: GrantUsageChange = { terminalId: this.terminalId, reset: true, add: new Map() };
+        if (this.commitOffline(message, { ...state, offline: decision.after }, document, { grantUsage: reset })) this.cardUsage = new Map();
+        return;
       }
       case 'ack': {
         if (state.offline === undefined)
           return message.reply({ ok: false, error: failedPrecondition('terminal is not set up to sell offline') });
         const offline = acknowledgeDenylist(state.offline, command.versions, command.lastEntry, command.behind, nowMs);
         const document = this.offlineDocument(state, 'ack', versionSum(command.versions), nowMs, { behind: command.behind });
-        return this.commitOffline(message, { ...state, offline }, document);
+        this.commitOffline(message, { ...state, offline }, document);
+        return;
       }
       default:
         throw new Error(`assertion: ${command.kind} is handled after its batch record is read`);
@@ -229,13 +251,13 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     after: TerminalState,
     document: string,
     extra?: Partial<CommitPlan>,
-  ): void {
+  ): boolean {
     const plan: CommitPlan = {
       ...extra,
       slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
       outbox: document,
     };
-    this.commitThenReply(
+    return this.commitThenReply(
       plan,
       message.reply,
       { ok: true, value: { kind: 'state', state: after, version: this.version } },
@@ -260,7 +282,7 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     if (command.kind !== 'accept' && command.kind !== 'complete') throw new Error('assertion: not a batch command');
     const entity: EntityId = { kind: 'offline_batch', id: offlineBatchId(this.terminalId, command.batch) };
     const known = command.kind === 'complete' ? this.accepted.get(command.batch) : undefined;
-    const stored = known?.stored ?? (await this.loadRecord(entity));
+    const stored = known?.stored ?? (this.neverAccepted(command) ? absent_record : await this.loadRecord(entity));
     if (!this.loaded) await this.reload();
     const state = this.state;
     if (state === undefined)
@@ -270,6 +292,18 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     if (record === undefined)
       return message.reply({ ok: false, error: failedPrecondition('no such offline batch was accepted', { batch: command.batch }) });
     this.complete(message, command, state, { entity, stored, accepted: known?.stored.data }, record);
+  }
+
+  /**
+   * True when the batch's record cannot exist: its number is above the highest this terminal ever
+   * accepted (batchHigh is written in the same commit as every batch record, and the state in
+   * memory includes the accepts still committing). The upload then skips reading the record, one
+   * Redis round trip per batch; the record is still written expecting version 0, so a record that
+   * did exist would make the commit conflict and the retry read it.
+   */
+  private neverAccepted(command: OfflineCommand): boolean {
+    const offline = this.state?.offline;
+    return this.loaded && command.kind === 'accept' && offline !== undefined && command.batch > offline.batchHigh;
   }
 
   private accept(
@@ -285,7 +319,8 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
       digest: batchDigest(command.bytes),
       signed: offline !== undefined && batchSigned(offline.publicKey, command.bytes, command.signature),
     };
-    const decision = decideAccept(offline, record, command.input, proof, { ...this.context.offline, nowMs: this.context.clock() });
+    const env = { ...this.context.offline, nowMs: this.context.clock() };
+    const decision = decideAccept(offline, this.cardUsage, record, command.input, proof, env);
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     const missing = missingEntries(
       (decision.kind === 'accept' ? decision.after : (offline as TerminalOffline)).entries,
@@ -301,11 +336,13 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     if (decision.kind === 'replay') return message.reply({ ok: true, value: answer });
     const after: TerminalState = { ...state, offline: decision.after };
     const data = encodeOfflineBatch(decision.record);
+    const grantUsage = this.usageAdded(offline as TerminalOffline, decision.cardsAdded);
     const plan: CommitPlan = {
       slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
       writes: [{ entity, expectVersion: stored.version, data }],
+      ...(grantUsage === undefined ? {} : { grantUsage }),
     };
-    this.commitThenReply(
+    const submitted = this.commitThenReply(
       plan,
       message.reply,
       { ok: true, value: answer },
@@ -315,6 +352,20 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
         this.context.publish(this.terminalId, committed ? after : undefined);
       },
     );
+    if (submitted)
+      for (const [cardId, amountMinor] of decision.cardsAdded) this.cardUsage.set(cardId, (this.cardUsage.get(cardId) ?? 0) + amountMinor);
+  }
+
+  /**
+   * The counters an accepted batch adds beside the terminal: its cards' sales, and, for a terminal
+   * read from layout 3, every card its state still held (the state is written without them now).
+   */
+  private usageAdded(before: TerminalOffline, added: ReadonlyMap<string, number>): GrantUsageChange | undefined {
+    const legacy = legacyCardUsage(before);
+    if (legacy.size === 0) return added.size === 0 ? undefined : { terminalId: this.terminalId, reset: false, add: added };
+    const add = new Map(legacy);
+    for (const [cardId, amountMinor] of added) add.set(cardId, (add.get(cardId) ?? 0) + amountMinor);
+    return { terminalId: this.terminalId, reset: false, add };
   }
 
   /** A batch just accepted, kept for its completion (the oldest is dropped past pending_batches_max). */

@@ -25,6 +25,8 @@ import { CardStatus } from '../../gen/tapline/v1/types';
 import { batchSigningBytes } from '../../actors/offline/signature';
 import { accessTo, testCredentials, startInProcessNode, startTestRedis, test_shard_count, testDataDir } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
+import { shardOf } from '../../actors/sharding/shard-key';
+import { grantUsageKey, terminalKey } from '../../services/authorizer/store/keys';
 
 const program = 'fest';
 const offline_policy = { txnMaxMinor: 2_000n, cardMaxMinor: 5_000n, debtThresholdMinor: 1_000n, cardCounter: false };
@@ -352,5 +354,75 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
       [3_000, 400],
       'the new base is what was charged; the medium keeps what it counted beyond (the sale the merchant carries)',
     );
+  });
+  // Last: it restarts the node.
+  it("keeps a grant's per-card usage beside the terminal: the card cap holds after a restart, and a layout-3 terminal's cards move there", async () => {
+    const usageKey = (terminalId: string): string => grantUsageKey(shardOf('terminal', terminalId, test_shard_count), terminalId);
+    const storedTerminal = async (terminalId: string): Promise<string> =>
+      String(await inspect.client.hGet(terminalKey(shardOf('terminal', terminalId, test_shard_count), terminalId), 'd'));
+    // The same ports again: the clients and the terminals' simulators reconnect to the new node.
+    const restart = async (): Promise<void> => {
+      const ports = {
+        TAPLINE_GRPC_PORT: node.grpcPort,
+        TAPLINE_OPERATOR_PORT: node.operatorPort,
+        TAPLINE_INTERNAL_PORT: node.internalPort,
+      };
+      await node.shutdown();
+      node = await startInProcessNode(redis.url, Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])));
+    };
+    const reasons = (answer: { results: { liabilityReason: string }[] } | undefined): string[] =>
+      (answer?.results ?? []).map((r) => r.liabilityReason);
+    await client.issueCard('kept-1', 50_000, 'EUR', program);
+    await client.issueCard('legacy-1', 50_000, 'EUR', program);
+    const kept = await terminal('till-kept', { rogue: true });
+    const legacy = await terminal('till-legacy', { rogue: true });
+    await kept.sim.sync();
+    await legacy.sim.sync();
+    kept.sim.sell(medium('kept-1'), 2_000, 'EUR');
+    kept.sim.sell(medium('kept-1'), 2_000, 'EUR');
+    kept.sim.closeBatches();
+    assert.deepEqual(reasons((await kept.sim.upload())[0]), ['', '']);
+    assert.deepEqual(
+      await inspect.client.hGetAll(usageKey('till-kept')),
+      { 'kept-1': '4000' },
+      'one counter per card, beside the terminal',
+    );
+    assert.ok(!(await storedTerminal('till-kept')).includes('kept-1'), 'no card in the stored terminal');
+
+    // A terminal written by the previous layout: its cards in its state, nothing beside it.
+    const stored = JSON.parse((await storedTerminal('till-legacy')).replace(/^\{"v":4,/, '{')) as { offline: { usage: object } };
+    stored.offline.usage = { count: 2, totalMinor: 4_000, cards: { 'legacy-1': 4_000 } };
+    await inspect.client.hSet(
+      terminalKey(shardOf('terminal', 'till-legacy', test_shard_count), 'till-legacy'),
+      'd',
+      `{"v":3,${JSON.stringify(stored).slice(1)}`,
+    );
+
+    await restart();
+    kept.sim.sell(medium('kept-1'), 1_000, 'EUR');
+    kept.sim.sell(medium('kept-1'), 1_000, 'EUR');
+    kept.sim.closeBatches();
+    legacy.sim.sell(medium('legacy-1'), 1_500, 'EUR');
+    legacy.sim.sell(medium('legacy-1'), 500, 'EUR');
+    legacy.sim.closeBatches();
+    assert.deepEqual(
+      reasons((await kept.sim.upload())[0]),
+      ['', 'card_cap'],
+      'the grant already charged 4,000 of the 5,000 before the restart',
+    );
+    assert.deepEqual(reasons((await legacy.sim.upload())[0]), ['card_cap', ''], 'the cards a layout-3 terminal held still count');
+    assert.deepEqual(await inspect.client.hGetAll(usageKey('till-kept')), { 'kept-1': '5000' });
+    assert.deepEqual(
+      await inspect.client.hGetAll(usageKey('till-legacy')),
+      { 'legacy-1': '4500' },
+      'moved beside the terminal with the new sale',
+    );
+    const migrated = await storedTerminal('till-legacy');
+    assert.ok(migrated.startsWith('{"v":4,') && !migrated.includes('legacy-1'), 'written back without its cards');
+    assert.equal(await balance('kept-1'), 50_000n - 5_000n);
+
+    // The next grant counts from zero.
+    await kept.sim.sync();
+    assert.deepEqual(await inspect.client.hGetAll(usageKey('till-kept')), {});
   });
 });

@@ -29,6 +29,7 @@ import {
   configureOffline,
   decideGrant,
   heldVersionFor,
+  legacyCardUsage,
   type EntryNumbers,
   type TerminalOffline,
 } from '../../actors/offline/grant';
@@ -155,7 +156,7 @@ describe('offline rules (pure)', () => {
           { ...sale(14), kind: 'void', amountMinor: 0, voidOf: 7, currency: '' },
         ],
       };
-      const judged = assessBatch(offline, batch, env);
+      const judged = assessBatch(offline, new Map(), batch, env);
       if ('error' in judged) throw judged.error;
       assert.deepEqual(
         judged.entries.map((entry) => [entry.entry, entry.merchantReason]),
@@ -176,16 +177,63 @@ describe('offline rules (pure)', () => {
           [14, ''],
         ],
       );
-      assert.deepEqual(judged.after.usage, { count: 5, totalMinor: 3_110, cards: { 'c-1': 2_000, 'c-2': 1_000, 'c-3': 100, 'c-5': 10 } });
+      assert.deepEqual(judged.after.usage, { count: 5, totalMinor: 3_110 });
+      assert.deepEqual(
+        [...judged.cardsAdded],
+        [
+          ['c-1', 2_000],
+          ['c-2', 1_000],
+          ['c-3', 100],
+          ['c-5', 10],
+        ],
+      );
       assert.deepEqual(judged.after.pendingBatches, [1]);
       assert.equal(judged.entries[0]?.capturedAtMs, at + 60_000, 'dated by the grant plus the offset');
       assert.equal(judged.entries[0]?.held, 3);
     });
 
+    it("count what earlier batches of the grant charged each card against its cap, and add only this batch's sales", () => {
+      const offline = { ...granted(), usage: { count: 2, totalMinor: 2_000 } };
+      const spent = new Map([['c-1', 2_000]]);
+      const batch: OfflineBatchInput = {
+        terminalId: 't-1',
+        batch: 1,
+        entries: [sale(1, { amountMinor: 600 }), sale(2, { amountMinor: 500 }), sale(3, { cardId: 'c-2', amountMinor: 600 })],
+      };
+      const judged = assessBatch(offline, spent, batch, env);
+      if ('error' in judged) throw judged.error;
+      assert.deepEqual(
+        judged.entries.map((entry) => entry.merchantReason),
+        ['card_cap', '', ''],
+      );
+      assert.deepEqual(
+        [...judged.cardsAdded],
+        [
+          ['c-1', 500],
+          ['c-2', 600],
+        ],
+      );
+      assert.deepEqual(judged.after.usage, { count: 4, totalMinor: 3_100 });
+      assert.deepEqual([...spent], [['c-1', 2_000]], 'the usage read is not changed');
+    });
+
+    it('move the per-card usage of a terminal read from layout 3 out of its state', () => {
+      const offline = { ...granted(), usage: { count: 2, totalMinor: 2_000, cards: { 'c-1': 2_000 } } };
+      const judged = assessBatch(
+        offline,
+        legacyCardUsage(offline),
+        { terminalId: 't-1', batch: 1, entries: [sale(1, { amountMinor: 600 })] },
+        env,
+      );
+      if ('error' in judged) throw judged.error;
+      assert.equal(judged.entries[0]?.merchantReason, 'card_cap', 'the cards the state held still count');
+      assert.deepEqual(judged.after.usage, { count: 2, totalMinor: 2_000 });
+    });
+
     it('refuse a batch that reuses a received number, repeats one, jumps too far or names a future grant', () => {
       const offline = { ...granted(), entries: { high: 4, missing: [[2, 2]] as [number, number][] } };
       const refused = (entries: OfflineEntryInput[]): string => {
-        const judged = assessBatch(offline, { terminalId: 't-1', batch: 2, entries }, env);
+        const judged = assessBatch(offline, new Map(), { terminalId: 't-1', batch: 2, entries }, env);
         return 'error' in judged ? judged.error.code : 'accepted';
       };
       assert.equal(refused([sale(3)]), 'already_exists');
@@ -219,19 +267,20 @@ describe('offline rules (pure)', () => {
       const offline = granted();
       const batch: OfflineBatchInput = { terminalId: 't-1', batch: 1, entries: [sale(1)] };
       const acceptEnv = { ...env, resume_within_ms: 60_000 };
-      const accepted = decideAccept(offline, undefined, batch, { digest: 'd1', signed: true }, acceptEnv);
+      const accepted = decideAccept(offline, new Map(), undefined, batch, { digest: 'd1', signed: true }, acceptEnv);
       assert.equal(accepted.kind, 'accept');
-      const record = (accepted as { record: NonNullable<Parameters<typeof decideAccept>[1]> }).record;
+      const record = (accepted as { record: NonNullable<Parameters<typeof decideAccept>[2]> }).record;
       assert.equal(
-        decideAccept(offline, record, batch, { digest: 'd1', signed: true }, { ...acceptEnv, nowMs: record.acceptedAtMs }).kind,
+        decideAccept(offline, new Map(), record, batch, { digest: 'd1', signed: true }, { ...acceptEnv, nowMs: record.acceptedAtMs }).kind,
         'replay',
       );
-      const other = decideAccept(offline, record, batch, { digest: 'd2', signed: true }, acceptEnv);
+      const other = decideAccept(offline, new Map(), record, batch, { digest: 'd2', signed: true }, acceptEnv);
       assert.equal(other.kind === 'rejected' ? other.error.code : other.kind, 'already_exists');
-      const unsigned = decideAccept(offline, undefined, batch, { digest: 'd1', signed: false }, acceptEnv);
+      const unsigned = decideAccept(offline, new Map(), undefined, batch, { digest: 'd1', signed: false }, acceptEnv);
       assert.equal(unsigned.kind === 'rejected' ? unsigned.error.code : unsigned.kind, 'permission_denied');
       const late = decideAccept(
         offline,
+        new Map(),
         record,
         batch,
         { digest: 'd1', signed: true },

@@ -25,6 +25,7 @@ import type { FleetAccountState, FleetCardState, VehicleState } from '../../acto
 import { default_program_config, type ProgramConfig } from '../../actors/program/config';
 import type { ReviewQueue } from '../../actors/rules/review-queue';
 import { empty_terminal_parameters, type TerminalState } from '../../actors/terminal/rules';
+import { legacyCardUsage, type TerminalOffline } from '../../actors/offline/grant';
 import { legacyLayout, stateCodec, StoredStateError, version_key, type StateCodec } from '../../actors/state/codec';
 import {
   card_holder_codec,
@@ -577,7 +578,7 @@ describe('stored state codecs', () => {
     });
   });
 
-  describe('terminal: layout 1 and layout 2 (offline) upgrade to layout 3 (serial number, parameters, cashiers)', () => {
+  describe('terminal: layout 1 and layout 2 (offline) upgrade to layout 3 (serial number, parameters, cashiers), layout 3 to layout 4 (grant usage per card beside it)', () => {
     const registered = { terminalId: 'pos-7', merchantId: 'bar-1', location: 'Hall A', enabled: false };
     const added_in_layout_3 = {
       serialNumber: '',
@@ -595,7 +596,7 @@ describe('stored state codecs', () => {
       const layout_2 = { ...registered, offline: full_terminal.offline };
       const decoded = terminal_state_codec.decode(`{"v":2,${JSON.stringify(layout_2).slice(1)}`);
       assert.deepStrictEqual(decoded, { ...layout_2, ...added_in_layout_3 });
-      assert.ok(terminal_state_codec.encode(decoded).startsWith('{"v":3,'), 'written back at layout 3');
+      assert.ok(terminal_state_codec.encode(decoded).startsWith('{"v":4,'), 'written back at layout 4');
     });
 
     it('reads a layout-2 terminal that never sold offline', () => {
@@ -603,9 +604,35 @@ describe('stored state codecs', () => {
       assert.deepStrictEqual(decoded, { ...registered, ...added_in_layout_3 });
     });
 
-    it('writes layout 3 and reads it back whole', () => {
-      assert.ok(terminal_state_codec.encode(full_terminal).startsWith('{"v":3,'));
+    it('writes layout 4 and reads it back whole', () => {
+      assert.ok(terminal_state_codec.encode(full_terminal).startsWith('{"v":4,'));
       assert.deepStrictEqual(terminal_state_codec.decode(terminal_state_codec.encode(full_terminal)), full_terminal);
+    });
+
+    it('reads a layout-3 terminal with the per-card usage of its grant kept, for its next upload to move beside it', () => {
+      const decoded = terminal_state_codec.decode(`{"v":3,${JSON.stringify(full_terminal).slice(1)}`);
+      assert.deepStrictEqual(decoded, full_terminal);
+      assert.deepStrictEqual(decoded.offline?.usage.cards, { 'c-plain': 1_500 });
+      assert.deepStrictEqual([...legacyCardUsage(decoded.offline)], [['c-plain', 1_500]]);
+    });
+
+    it('writes a terminal whose per-card usage is kept beside it without any, and reads it back so', () => {
+      const offline = full_terminal.offline as TerminalOffline;
+      const moved: TerminalState = { ...full_terminal, offline: { ...offline, usage: { count: 2, totalMinor: 1_500 } } };
+      const encoded = terminal_state_codec.encode(moved);
+      assert.ok(!encoded.includes('c-plain'), 'no card in the stored terminal');
+      assert.deepStrictEqual(terminal_state_codec.decode(encoded), moved);
+      assert.equal(legacyCardUsage(moved.offline).size, 0);
+    });
+
+    it('refuses a layout-3 record without the per-card usage of its grant (the upgrade never guesses)', () => {
+      const offline = full_terminal.offline as TerminalOffline;
+      const without_cards = { ...full_terminal, offline: { ...offline, usage: { count: 2, totalMinor: 1_500 } } };
+      assertStoredStateError(
+        () => terminal_state_codec.decode(`{"v":3,${JSON.stringify(without_cards).slice(1)}`),
+        'terminal',
+        /layout 3: offline.usage.cards/,
+      );
     });
 
     it('refuses a layout-1 record missing its enabled flag (the upgrade never guesses)', () => {

@@ -19,7 +19,10 @@
 --   extraOutboxCount, (outboxStream, payload) * extraOutboxCount (documents for other cards or shards),
 --   denylist change or "": "<prefix> <card> <reason> <logMax>" (a card's listing changed; reason ""
 --     = removed): the shard's denylist version is incremented, the change logged under it (the
---     log trimmed to logMax), the card's current listing and its listing history updated
+--     log trimmed to logMax), the card's current listing and its listing history updated,
+--   grant usage key or "" (a terminal's per-card usage of its offline grant; when "", no more
+--     fields): reset ("1": the hash is deleted first, a new grant) or "", count,
+--     (card, amount) * count: each card's field incremented by its amount (HINCRBY)
 -- An empty data string means "check the version only"; entity states are never empty.
 --
 -- Per entry, nothing is written unless every check passes:
@@ -140,6 +143,28 @@ end
 local write_keys, write_versions, write_data = {}, {}, {}
 local claim_keys, claim_values = {}, {}
 local extra_keys, extra_values = {}, {}
+local usage_cards, usage_amounts = {}, {}
+local usage_reset = false
+local usage_count = 0
+
+-- Reads the grant usage fields into the tables above (none when the key is ""); returns the key.
+local function parse_usage()
+  local key = field()
+  usage_count = 0
+  if key ~= '' then
+    usage_reset = field() == '1'
+    usage_count = pairs_into(usage_cards, usage_amounts)
+  end
+  return key
+end
+
+-- Applies a terminal's grant usage change (see the header).
+local function usage_change(key)
+  if usage_reset then redis.call('DEL', key) end
+  for u = 1, usage_count do
+    redis.call('HINCRBY', key, usage_cards[u], usage_amounts[u])
+  end
+end
 
 -- Reads the next entry's fields into the tables above; returns them (counts and single fields).
 local function parse_entry()
@@ -155,7 +180,8 @@ local function parse_entry()
   local outbox_key, outbox_value = field(), field()
   local extra_count = pairs_into(extra_keys, extra_values)
   local denylist = field()
-  return fencing, write_count, idem_key, idem_value, claim_count, outbox_key, outbox_value, extra_count, denylist
+  local usage_key = parse_usage()
+  return fencing, write_count, idem_key, idem_value, claim_count, outbox_key, outbox_value, extra_count, denylist, usage_key
 end
 
 if preflight then
@@ -167,7 +193,7 @@ if preflight then
     end
   end
   while pos <= body_end and not missing do
-    local _, write_count, idem_key, _, claim_count, outbox_key, _, extra_count, denylist = parse_entry()
+    local _, write_count, idem_key, _, claim_count, outbox_key, _, extra_count, denylist, usage_key = parse_entry()
     for w = 1, write_count do touch(write_keys[w]) end
     touch(idem_key)
     for c = 1, claim_count do touch(claim_keys[c]) end
@@ -177,6 +203,7 @@ if preflight then
       local prefix = string.match(denylist, '^(%S+)')
       for _, suffix in ipairs({ 'v', 'log', 'cards', 'hist' }) do touch(prefix .. suffix) end
     end
+    touch(usage_key)
   end
   if missing then return redis.error_reply('TRYAGAIN key ' .. missing .. ' is not on this primary (slot moving); nothing written') end
   pos = 1
@@ -186,7 +213,8 @@ local entry = 0
 while pos <= body_end do
   entry = entry + 1
   local status = 'K'
-  local fencing, write_count, idem_key, idem_value, claim_count, outbox_key, outbox_value, extra_count, denylist = parse_entry()
+  local fencing, write_count, idem_key, idem_value, claim_count, outbox_key, outbox_value, extra_count, denylist, usage_key =
+    parse_entry()
   local shard_index = tonumber(fencing)
   if shard_index then
     if not shard_ok[shard_index] then status = 'F' end
@@ -252,6 +280,7 @@ while pos <= body_end do
       redis.call('XADD', extra_keys[x], '*', 'd', extra_values[x])
     end
     if denylist ~= '' then denylist_change(denylist) end
+    if usage_key ~= '' then usage_change(usage_key) end
   end
   statuses[entry] = status
 end

@@ -19,9 +19,11 @@ import type { Logger } from 'pino';
 import type { CommitEntry, CommitResult, EntityId, EntityWrite, Persistence, StoredRecord } from '../../../actors/runtime/persistence';
 import { homeShardOfRequestKey, shardOf } from '../../../actors/sharding/shard-key';
 import type { Metrics } from '../../common/metrics';
+import { StoredStateError } from '../../../actors/state/codec';
 import {
   cardKey,
   denylistPrefix,
+  grantUsageKey,
   fleetCardKey,
   fleetKey,
   idempotencyKey,
@@ -135,6 +137,13 @@ export class Committer implements Persistence {
     if (this.pending.length >= this.limits.pending_entries_max) return false;
     this.pending.push(entry);
     this.submitted += 1;
+    // A full batch goes to Redis as soon as the decision that filled it has returned, not at the
+    // end of the event-loop turn: in a burst (an offline upload tells hundreds of cards at once,
+    // one actor turn each) Redis then writes the first batches while the node still decides the
+    // rest, instead of the node waiting idle for all of them at the end. A microtask, not a send
+    // from here: serializing can settle entries (expired, fenced), and a settle must never run
+    // inside the commit call of the actor that submitted.
+    if (this.pending.length === this.limits.batch_entries_max) queueMicrotask(() => this.flushFull());
     this.scheduleFlush();
     return true;
   }
@@ -184,6 +193,26 @@ export class Committer implements Persistence {
     return this.store.getString(reversalClaimKey(shard, originalKey));
   }
 
+  /** A terminal's per-card grant usage (keys.ts offline_usage), after the terminal's own pending writes. */
+  async loadGrantUsage(
+    shard: number,
+    terminalId: string,
+    options?: { readonly afterPendingWrites?: boolean },
+  ): Promise<Map<string, number>> {
+    const submitted = this.submitted;
+    if (options?.afterPendingWrites === true && this.taken < submitted)
+      await new Promise<void>((release) => this.readBarriers.push({ submitted, release }));
+    const fields = await this.store.hashAll(grantUsageKey(shard, terminalId));
+    const usage = new Map<string, number>();
+    for (const [cardId, value] of Object.entries(fields)) {
+      const minor = Number(value);
+      if (!Number.isSafeInteger(minor) || minor < 0)
+        throw new StoredStateError('offline grant usage', 'a card counter is not a count of minor units');
+      usage.set(cardId, minor);
+    }
+    return usage;
+  }
+
   /** A card's listing history (keys.ts deny:hist); like loadEntity, after the card's own pending writes when asked. */
   async loadDenylistHistory(
     shard: number,
@@ -209,6 +238,11 @@ export class Committer implements Persistence {
       this.flushScheduled = false;
       this.flush();
     });
+  }
+
+  /** Sends the full batches waiting, within in_flight_max; the rest waits for the turn's flush. */
+  private flushFull(): void {
+    while (this.pending.length >= this.limits.batch_entries_max && this.inFlight < this.limits.in_flight_max) this.sendBatch();
   }
 
   private flush(): void {
@@ -631,6 +665,13 @@ function appendEntryFields(
   // One field: "<prefix> <card> <reason> <log max>" (ids and reasons hold no space), or "".
   const change = entry.denylist;
   fields.push(change === undefined ? '' : `${denylistPrefix(entry.shard)} ${change.card} ${change.reason} ${denylistLogMax}`);
+  // The grant usage's key, or "" (then nothing more): reset ("1" or ""), count, (card, amount) * count.
+  const usage = entry.grantUsage;
+  if (usage === undefined) fields.push('');
+  else {
+    fields.push(grantUsageKey(entry.shard, usage.terminalId), usage.reset ? '1' : '', String(usage.add.size));
+    for (const [cardId, amountMinor] of usage.add) fields.push(cardId, String(amountMinor));
+  }
 }
 
 /** True when a value under a request key's key is a key record (a record's key), not a record (JSON). */

@@ -154,21 +154,35 @@ function answerOf(batch: number, record: OfflineBatchRecord, missing: readonly n
 
 /** The money request of an offline entry, as its card decides it. */
 export function offlineEntryRequest(terminalId: string, entry: AssessedEntry): MoneyRequest {
-  const base = {
-    kind: entry.kind === 'sale' ? ('offline_purchase' as const) : ('offline_void' as const),
-    key: offlineEntryKey(terminalId, entry.entry),
-    cardId: entry.cardId,
+  const kind = entry.kind === 'sale' ? ('offline_purchase' as const) : ('offline_void' as const);
+  const key = offlineEntryKey(terminalId, entry.entry);
+  const originalKey = entry.kind === 'void' ? offlineEntryKey(terminalId, entry.voidOf) : '';
+  const { cardId, amountMinor, currency } = entry;
+  const fingerprint = fingerprintOf({
+    kind,
+    key,
+    cardId,
     terminalId,
-    amountMinor: entry.amountMinor,
-    currency: entry.currency,
+    amountMinor,
+    currency,
     source: 'offline',
     operatorId: '',
-    originalKey: entry.kind === 'void' ? offlineEntryKey(terminalId, entry.voidOf) : '',
-  };
+    originalKey,
+  });
+  // One literal, no spread of a base object: a merge builds one request per uploaded entry. The
+  // judged entry carries the offline fields (its time, program, merchant reason, denylist version).
   return {
-    ...base,
-    fingerprint: fingerprintOf(base),
-    offline: { capturedAtMs: entry.capturedAtMs, programId: entry.programId, merchantReason: entry.merchantReason, held: entry.held },
+    kind,
+    key,
+    cardId,
+    terminalId,
+    amountMinor,
+    currency,
+    source: 'offline',
+    operatorId: '',
+    originalKey,
+    fingerprint,
+    offline: entry,
   };
 }
 
