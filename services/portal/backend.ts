@@ -16,8 +16,8 @@ import {
   type CardInfo,
   type ChangeCardStateResponse,
   type GetCardResponse,
-  type SetPinRequest,
-  type SetPinResponse,
+  type VerifyPinRequest,
+  type VerifyPinResponse,
 } from '../../gen/tapline/v1/cards';
 import {
   FleetAdminServiceClient,
@@ -111,16 +111,12 @@ export class Backend {
   }
 
   /**
-   * Checks a card's PIN with the card itself: a PIN "change" to the same PIN, which the card
-   * refuses (and counts as a wrong attempt, locking it after the program's maximum) unless the
-   * current PIN is right. Resolves when it is right.
+   * Checks a card's PIN with the card itself (VerifyPin): the card counts a wrong one as a wrong
+   * attempt, locking it after the program's maximum, and refuses a card without a PIN. Resolves
+   * when it is right.
    */
   async checkPin(token: string, cardId: string, pin: string): Promise<void> {
-    await this.call<SetPinRequest, SetPinResponse>(
-      this.cards.setPin.bind(this.cards),
-      { cardId, newPin: pin, oldPin: pin, reset: false, operatorId: '' },
-      token,
-    );
+    await this.call<VerifyPinRequest, VerifyPinResponse>(this.cards.verifyPin.bind(this.cards), { cardId, pin }, token);
   }
 
   async fleetAccount(token: string, fleetId: string): Promise<FleetAccount> {

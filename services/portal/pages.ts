@@ -76,8 +76,7 @@ function loginRoutes(app: FastifyInstance, deps: PortalDeps): void {
     if (!new RegExp(id_pattern).test(cardId) || !pin_pattern.test(pin)) return html(reply, loginPage(pageContext(request), true), 401);
     try {
       const token = await deps.issuer.mint(principal.subject, principal.grant, deps.clock());
-      // A card without a PIN has nothing to check (a "change" would set one): it cannot sign in.
-      if (!(await deps.backend.card(token, cardId)).pinSet) return html(reply, loginPage(pageContext(request), true), 401);
+      // The card checks the PIN (a card without one is refused: it has nothing to check).
       await deps.backend.checkPin(token, cardId, pin);
     } catch (error) {
       if (error instanceof RejectedError) return html(reply, loginPage(pageContext(request), true), 401);

@@ -267,6 +267,14 @@ describe('access policy: decisions', () => {
     assert.equal(await decide(CardServiceService.setPin.path, { cardId: 'c-1', reset: false }), 'cardholder');
     assert.equal(await decide(CardServiceService.setPin.path, { cardId: 'c-1', reset: true }), 'permission_denied');
     assert.equal(await decide(CardServiceService.creditCard.path, { cardId: 'c-1' }), 'permission_denied');
+    assert.equal(await decide(CardServiceService.verifyPin.path, { cardId: 'c-1', pin: '2468' }), 'cardholder');
+    assert.equal(
+      await decide(CardServiceService.verifyPin.path, { cardId: 'c-2', pin: '2468' }),
+      'permission_denied',
+      "guessing another card's PIN",
+    );
+    assert.equal(await decide(CardServiceService.startPspTopUp.path, { cardId: 'c-1' }), 'cardholder');
+    assert.equal(await decide(CardServiceService.startPspTopUp.path, { cardId: 'c-2' }), 'permission_denied');
     const history = http_rules['card_history'];
     assert.ok(history?.scope !== undefined);
     assert.equal((await operatorGrant(history, holder, undefined, history.scope(['c-1']), none)).role, 'cardholder');

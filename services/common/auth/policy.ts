@@ -36,7 +36,8 @@ export const roles = {
   approver: 'approves held operator requests: unblock, large issuance (four eyes, never its own)',
   psp: 'the payment service provider: delivers its signed top-up callbacks',
   reports: 'the reports service itself: reads stored balances and cards for reconciliation',
-  cardholder: "a card's holder (through the portal): its own cards only: read them, report lost, freeze, change the PIN",
+  cardholder:
+    "a card's holder (through the portal): its own cards only: read them, report lost, freeze, check and change the PIN, top up at the PSP",
 } as const;
 export type Role = keyof typeof roles;
 export const role_names = Object.keys(roles) as Role[];
@@ -238,7 +239,9 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
   registerCardToken: { who: 'operator', roles: ['issuer_admin', 'support'] },
   removeCardToken: { who: 'operator', roles: ['issuer_admin', 'support'] },
   runProgramRefund: { who: 'operator', roles: ['issuer_admin'] },
-  startPspTopUp: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  // A holder pays a top-up of its own card at the PSP (the portal's top-up page): starting one moves
+  // nothing; the money comes only with the PSP's own report.
+  startPspTopUp: { who: 'operator', roles: ['issuer_admin', 'support', 'cardholder'], scope: of_card },
   handlePspCallback: { who: 'operator', roles: ['psp'] },
   setAutoReload: { who: 'operator', roles: ['issuer_admin', 'support'] },
   // A credit without a sale: always held for a second principal (the approved request runs, and
@@ -254,6 +257,9 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
         : ['issuer_admin', 'support'],
     scope: of_card,
   },
+  // A holder checks its own card's PIN (the portal's sign-in; a wrong one is counted like any);
+  // the desk checks a PIN a holder says before it helps.
+  verifyPin: { who: 'operator', roles: ['issuer_admin', 'support', 'cardholder'], scope: of_card },
   setTabLimit: { who: 'operator', roles: ['issuer_admin'] },
   settleTab: { who: 'operator', roles: ['issuer_admin'] },
   getCardRules: { who: 'operator', roles: any_reader },
