@@ -18,6 +18,8 @@ import {
   type GetCardResponse,
   type VerifyPinRequest,
   type VerifyPinResponse,
+  type StartPspTopUpRequest,
+  type StartPspTopUpResponse,
 } from '../../gen/tapline/v1/cards';
 import {
   FleetAdminServiceClient,
@@ -117,6 +119,15 @@ export class Backend {
    */
   async checkPin(token: string, cardId: string, pin: string): Promise<void> {
     await this.call<VerifyPinRequest, VerifyPinResponse>(this.cards.verifyPin.bind(this.cards), { cardId, pin }, token);
+  }
+
+  /** Starts a top-up the holder pays at the PSP: its reference and the checkout URL to send the holder to. */
+  startPspTopUp(token: string, cardId: string, amountMinor: bigint, currency: string): Promise<StartPspTopUpResponse> {
+    return this.call<StartPspTopUpRequest, StartPspTopUpResponse>(
+      this.cards.startPspTopUp.bind(this.cards),
+      { cardId, amount: { amountMinor, currency } },
+      token,
+    );
   }
 
   async fleetAccount(token: string, fleetId: string): Promise<FleetAccount> {

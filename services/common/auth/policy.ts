@@ -524,8 +524,12 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.home': { who: 'public' },
   'portal.logout': { who: 'public' },
   'portal.openapi': { who: 'public' },
+  // Where the PSP returns a holder after paying: a page with a link back, nothing of any card.
+  'portal.top_up_return': { who: 'public' },
   'portal.card': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.card.stop': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  'portal.card.top_up': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  'portal.card.receipt': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.fleet': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_block': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
