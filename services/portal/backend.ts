@@ -34,7 +34,12 @@ import {
   type SetFleetCardLimitsResponse,
   type SpendLimits,
 } from '../../gen/tapline/v1/fleet';
-import type { SetTerminalEnabledResponse } from '../../gen/tapline/v1/admin';
+import {
+  SearchTerminalsRequest,
+  type SearchTerminalsResponse,
+  type SetTerminalEnabledResponse,
+  type TerminalRecord,
+} from '../../gen/tapline/v1/admin';
 
 /** A reports answer larger than this is refused (a page shows a few hundred rows at most). */
 export const report_bytes_max = 4 * 1024 * 1024;
@@ -165,6 +170,25 @@ export class Backend {
 
   setTerminalEnabled(token: string, terminalId: string, enabled: boolean): Promise<SetTerminalEnabledResponse> {
     return this.call(this.admin.setTerminalEnabled.bind(this.admin), { terminalId, enabled, operatorId: '' }, token);
+  }
+
+  /**
+   * A merchant's terminals, page by page up to `terminals_max` (the node's own listing, read as the
+   * person: a merchant admin only gets its own merchants').
+   */
+  async merchantTerminals(token: string, merchantId: string, terminals_max: number): Promise<TerminalRecord[]> {
+    const terminals: TerminalRecord[] = [];
+    let pageToken = '';
+    do {
+      const page = await this.call<SearchTerminalsRequest, SearchTerminalsResponse>(
+        this.admin.searchTerminals.bind(this.admin),
+        SearchTerminalsRequest.fromPartial({ merchantId, pageSize: 200, pageToken }),
+        token,
+      );
+      terminals.push(...page.terminals);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '' && terminals.length < terminals_max);
+    return terminals.slice(0, terminals_max);
   }
 
   /** One JSON report of the reports service (a path under /reports/), read as the person. */

@@ -13,6 +13,7 @@ import { pageContext, sessionOf, setSessionCookie, session_cookie, type PortalDe
 import type { SessionPrincipal } from './sessions';
 import { historyOf, registerCardholderPages } from './cardholder';
 import { minorOf } from './amounts';
+import { registerMerchantPages } from './merchant';
 import { cardPage, fleetPage, loginPage, merchantPage, organizerPage, statusText, type EventFigures } from './views';
 
 const id_pattern = '^[A-Za-z0-9._-]{1,64}$';
@@ -345,6 +346,7 @@ export function registerPages(app: FastifyInstance, deps: PortalDeps): void {
   loginRoutes(app, deps);
   cardRoutes(app, deps);
   registerCardholderPages(app, deps);
+  registerMerchantPages(app, deps);
   fleetRoutes(app, deps);
   merchantRoutes(app, deps);
   organizerRoutes(app, deps);

@@ -363,6 +363,11 @@ export function merchantPage(context: PageContext, view: MerchantView): string {
   const locale = context.session.locale;
   const base = `/merchants/${encodeURIComponent(view.merchantId)}`;
   const body = html`<h1>${t(locale, 'merchant.title', { id: view.merchantId })}</h1>
+    <nav class="tabs" aria-label="${t(locale, 'merchant.nav')}">
+      <a href="${base}/terminals" id="terminal-list">${t(locale, 'merchant.terminals.heading')}</a>
+      <a href="${base}/managers">${t(locale, 'merchant.managers.heading')}</a>
+      <a href="${base}/settlement">${t(locale, 'merchant.settlement.heading')}</a>
+    </nav>
     ${notice(view.done)}
     <div class="grid">
       <form class="panel" method="post" action="${base}/terminals" aria-labelledby="terminals-h">

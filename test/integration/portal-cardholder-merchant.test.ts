@@ -7,8 +7,12 @@
 //     reaches the node, and the card page the PSP returns the holder to shows the new balance;
 //   - a receipt per transaction, linked from the history: merchant, terminal, time, amount, balance
 //     after, in the session's language.
+// And the merchant's pages: its terminals listed with their status and a switch per row (a disabled
+// terminal is then refused by the node), the portal accounts that may act for it, and its
+// settlement statements with their payout state as the settlement approvers move them.
 // URL tampering: another card's top-up or receipt is 403, another card's transaction under the own
-// card is 404. axe-core finds no serious or critical violation on each new page; each is saved as
+// card is 404; another merchant's terminals, managers and settlement are 403, and switching another
+// merchant's terminal through the own list is refused by the node (403) and changes nothing. axe-core finds no serious or critical violation on each new page; each is saved as
 // a screenshot (.test-artifacts/portal, git-ignored; docs/screenshots holds a committed copy).
 
 import assert from 'node:assert/strict';
@@ -29,10 +33,22 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
 import type { DemoUser } from '../../tools/devenv/portal';
-import { accessTo, endpointsOf, startInProcessNode, startTestRedis, testCardStates, testDataDir } from '../support/harness';
+import {
+  accessTo,
+  endpointsOf,
+  reportsRequest,
+  startInProcessNode,
+  startTestRedis,
+  testCardStates,
+  testDataDir,
+  testToken,
+} from '../support/harness';
 import { MollieApiFake } from '../support/mollie-api';
 import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
+import { RedisSettlementStore } from '../../services/reports/settlement-store';
+import { singleRedis } from '../../services/common/redis-target';
+import * as grpc from '@grpc/grpc-js';
 import {
   freePort,
   launchChromium,
@@ -45,11 +61,15 @@ import {
 } from '../support/portal';
 
 const database = 'portal_holder_test';
-const users: readonly DemoUser[] = [{ username: 'bar-manager', password: 'merchant-pass-1', role: 'merchant_admin', scope: ['bar-1'] }];
+const users: readonly DemoUser[] = [
+  { username: 'bar-manager', password: 'merchant-pass-1', role: 'merchant_admin', scope: ['bar-1'] },
+  { username: 'bar-deputy', password: 'merchant-pass-2', role: 'merchant_admin', scope: ['bar-2', 'bar-1'] },
+  { username: 'other-manager', password: 'merchant-pass-3', role: 'merchant_admin', scope: ['bar-2'] },
+];
 const holder_pin = '2468';
 const mollie_key = 'test_portalMollieKey0123456789ab';
 
-describe('portal: cardholder pages end to end in headless Chromium (VerifyPin sign-in, PSP top-up, receipts)', function () {
+describe('portal: cardholder and merchant pages end to end in headless Chromium', function () {
   this.timeout(120_000);
   let redis: RedisInstance;
   let clickhouse: ClickHouseInstance;
@@ -62,6 +82,7 @@ describe('portal: cardholder pages end to end in headless Chromium (VerifyPin si
   let client: TaplineClient;
   let cards: CardClient;
   let inspect: Inspector;
+  let settlement: RedisSettlementStore;
   let txn = 1;
   const logger = createLogger('portal-holder-test', 'warn');
 
@@ -94,8 +115,9 @@ describe('portal: cardholder pages end to end in headless Chromium (VerifyPin si
     const access = await accessTo(node);
     [client, cards] = [new TaplineClient(access), new CardClient(access)];
     const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
+    settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
     reports = await ReportsServer.start(
-      { query: (statement) => runner.query(statement), database, cards: await testCardStates(node) },
+      { query: (statement) => runner.query(statement), database, cards: await testCardStates(node), settlement },
       0,
       logger,
       await portalReportsSecurity(files),
@@ -113,7 +135,7 @@ describe('portal: cardholder pages end to end in headless Chromium (VerifyPin si
     await portal?.server.stop();
     portal?.backend.close();
     for (const c of [client, cards]) c?.close();
-    await inspect?.close();
+    await Promise.all([inspect?.close(), settlement?.close()]);
     await streamer?.stop();
     await reports?.stop(1_000);
     await node?.shutdown();
@@ -121,7 +143,12 @@ describe('portal: cardholder pages end to end in headless Chromium (VerifyPin si
   });
 
   async function seed(): Promise<void> {
-    await client.registerTerminal('pos-1', 'bar-1');
+    for (const [terminal, merchant] of [
+      ['pos-1', 'bar-1'],
+      ['pos-3', 'bar-1'],
+      ['pos-2', 'bar-2'],
+    ] as const)
+      await client.registerTerminal(terminal, merchant);
     await cards.defineProgram('fest', programConfig({ pinRequired: true, pinAttemptsMax: 3 }));
     for (const cardId of ['c-100', 'c-200', 'c-300'])
       await cards.issue({
@@ -252,6 +279,86 @@ describe('portal: cardholder pages end to end in headless Chromium (VerifyPin si
     await cardLogin(page, 'c-100', holder_pin);
     assert.equal((await page.goto(`${portal.url}/cards/c-100${receipt}`))?.status(), 404, "another card's transaction under the own card");
     assert.ok(!(await page.$eval('body', (e) => e.textContent ?? '')).includes('bar-1'), 'none of its data');
+    await page.browserContext().close();
+  });
+
+  async function staffLogin(page: Page, username: string, password: string): Promise<void> {
+    await page.goto(`${portal.url}/login`);
+    await page.type('#username', username);
+    await page.type('#password', password);
+    assert.equal(await submit(page, '#staff-login'), 200, `${username} signs in`);
+  }
+
+  const sells = async (terminal: string): Promise<boolean> => {
+    const sale = client.authorize({ ...purchase(terminal, txn++, 'c-200', 10), pin: holder_pin });
+    return sale.then(
+      (answer) => answer.outcome === Outcome.OUTCOME_APPROVED,
+      (error: grpc.ServiceError) => {
+        assert.equal(error.code, grpc.status.FAILED_PRECONDITION, `${terminal}: ${error.message}`);
+        return false;
+      },
+    );
+  };
+
+  it("a merchant lists its terminals with their status and switches one off and on from its row; another merchant's are refused", async () => {
+    const page = await newPage();
+    await staffLogin(page, 'bar-manager', 'merchant-pass-1');
+    assert.equal(await submit(page, '#terminal-list'), 200);
+    const listed = await page.$$eval('tr[data-terminal]', (rows) => rows.map((row) => row.getAttribute('data-terminal')));
+    assert.deepEqual(listed, ['pos-1', 'pos-3'], "its own terminals, not another merchant's");
+    await checkPage(page, 'merchant-terminals');
+    assert.equal(await sells('pos-3'), true);
+    assert.equal(await submit(page, 'button[data-switch="pos-3"]'), 200);
+    assert.equal(await textOf(page, 'tr[data-terminal="pos-3"] [data-test="terminal-status"]'), 'disabled');
+    assert.equal(await sells('pos-3'), false, 'the node refuses the disabled terminal');
+    assert.equal(await submit(page, 'button[data-switch="pos-3"]'), 200);
+    assert.equal(await textOf(page, 'tr[data-terminal="pos-3"] [data-test="terminal-status"]'), 'enabled');
+    assert.equal(await sells('pos-3'), true);
+    assert.equal(await postForm(page, '/merchants/bar-1/terminals/switch', { terminal: 'pos-2', enabled: '0' }), 403, 'the node refuses');
+    assert.equal(await postForm(page, '/merchants/bar-2/terminals/switch', { terminal: 'pos-2', enabled: '0' }), 403);
+    assert.equal(await sells('pos-2'), true, 'the other merchant’s terminal still sells');
+    assert.equal((await page.goto(`${portal.url}/merchants/bar-2/terminals`))?.status(), 403);
+    assert.ok(!(await page.$eval('body', (e) => e.textContent ?? '')).includes('pos-2'), 'none of its data');
+    await page.browserContext().close();
+  });
+
+  it('a merchant sees who may act for it; another merchant’s managers are refused', async () => {
+    const page = await newPage();
+    await staffLogin(page, 'bar-manager', 'merchant-pass-1');
+    await page.goto(`${portal.url}/merchants/bar-1/managers`);
+    const managers = await page.$$eval('[data-test="managers"] li', (items) => items.map((item) => item.textContent?.trim()));
+    assert.deepEqual(managers, ['bar-deputy', 'bar-manager']);
+    await checkPage(page, 'merchant-managers');
+    assert.equal((await page.goto(`${portal.url}/merchants/bar-2/managers`))?.status(), 403);
+    assert.ok(!(await page.$eval('body', (e) => e.textContent ?? '')).includes('other-manager'), 'none of its data');
+    await page.browserContext().close();
+  });
+
+  /** A settlement request of the issuer's back office, as `who` with `role`. */
+  async function backOffice(method: string, path: string, role: string, who: string, body: unknown = {}): Promise<void> {
+    const token = await testToken(role, ['*'], who);
+    const answer = await reportsRequest(reports.port, path, { method, token, ...(method === 'GET' ? {} : { body: JSON.stringify(body) }) });
+    assert.ok(answer.status >= 200 && answer.status < 300, `${method} ${path}: ${answer.status} ${answer.body}`);
+  }
+
+  it("a merchant follows its settlement statement from prepared to paid; another merchant's settlement is refused", async () => {
+    const config = { cycle: 'daily', payee_name: 'Bar One BV', payee_iban: 'NL91ABNA0417164300', rates: [] };
+    await backOffice('PUT', '/settlement/merchants/bar-1', 'issuer_admin', 'ops-1', config);
+    await backOffice('POST', '/settlement/merchants/bar-1/payee/approve', 'settlement_approver', 'approver-1');
+    // A batch covers a period that has ended: yesterday's.
+    const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    await backOffice('POST', '/settlement/merchants/bar-1/batches', 'issuer_admin', 'ops-1', { date: day });
+    const page = await newPage();
+    await staffLogin(page, 'bar-manager', 'merchant-pass-1');
+    await page.goto(`${portal.url}/merchants/bar-1/settlement`);
+    const batch = `bar-1.daily.${day}`;
+    assert.equal(await textOf(page, `tr[data-batch="${batch}"] [data-test="payout-state"]`), 'prepared, awaiting approval');
+    await backOffice('POST', `/settlement/batches/${batch}/approve`, 'settlement_approver', 'approver-1');
+    await backOffice('POST', `/settlement/batches/${batch}/settle`, 'issuer_admin', 'ops-1', { reference: 'bank-1' });
+    await page.reload();
+    assert.equal(await textOf(page, `tr[data-batch="${batch}"] [data-test="payout-state"]`), 'paid');
+    await checkPage(page, 'merchant-settlement');
+    assert.equal((await page.goto(`${portal.url}/merchants/bar-2/settlement`))?.status(), 403);
     await page.browserContext().close();
   });
 });
