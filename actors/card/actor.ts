@@ -192,6 +192,8 @@ export class CardBehavior extends CardHost {
       const counted = decision.document === undefined ? {} : { outbox: decision.document };
       return this.commitChange(message, decision.after, counted, { ok: false, error: decision.error });
     }
+    // A right PIN that clears counted wrong attempts: written before it is answered, with no event.
+    if (decision.kind === 'counted') return this.commitChange(message, decision.after, {}, { ok: true, value: decision.answer });
     const { writes, document, denylist, extraOutbox } = decision;
     this.commitChange(message, decision.after, { writes, outbox: document, denylist, extraOutbox }, { ok: true, value: decision.answer });
   }

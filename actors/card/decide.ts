@@ -30,7 +30,7 @@ import {
 } from './documents';
 import { decideCompletion, decideIncremental, decidePreAuthorization, decideRelease, expiredHoldKeys, openHold } from './holds';
 import { decideStatusChange, decideTransition, type SettableStatus, type TransitionRequest } from './lifecycle';
-import { checkPin, decideSetPin, withPinFailures } from './pin';
+import { checkPin, decideSetPin, decideVerifyPin, withPinFailures } from './pin';
 import { afterRuleDecline, decideRuledPurchase, gateHold, recordSpending, resolveCardReview, reversePoints } from './program-rules';
 import { decideRefund, empty_refund_ledger, reversibleMinor, type RefundLedger } from './refunds';
 import {
@@ -844,6 +844,8 @@ export type CardAdminCommand =
       readonly reset: boolean;
       readonly operatorId: string;
     }
+  /** Checks the PIN (VerifyPin): changes the card only to count a wrong one or clear the count. */
+  | { readonly type: 'verify_pin'; readonly hash: string; readonly operatorId: string }
   /** An operator cleared a flagged approval of this card. */
   | { readonly type: 'resolve_review'; readonly transactionId: string; readonly note: string; readonly operatorId: string }
   /** Enrols the card for authentication under a key with the chip's counter, or ('' key) stops it. */
@@ -864,6 +866,8 @@ export type AdminDecision =
   /** Refused, yet the card changes and the change is committed before the refusal is answered (a wrong old PIN counted). */
   | { readonly kind: 'refused_after'; readonly after: CardState; readonly document: string | undefined; readonly error: TaplineError }
   | { readonly kind: 'unchanged'; readonly answer: AdminAnswer }
+  /** Answered as done, after a change that is no event of its own (a PIN's wrong-attempt count cleared). */
+  | { readonly kind: 'counted'; readonly after: CardState; readonly answer: AdminAnswer }
   | {
       readonly kind: 'changed';
       readonly after: CardState;
@@ -891,6 +895,7 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
   // A card whose issuance was cancelled is stock: only an issue reaches it.
   if (state?.status === 'unissued' && command.type !== 'issue')
     return { kind: 'rejected', error: rejected('not_found', 'card not found', { cardId: state.cardId }) };
+  if (command.type === 'verify_pin') return verifyPin(state, command.hash, env);
   if (command.type === 'set_pin' && state !== undefined) {
     const pin = decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax);
     if (pin.wrongAttempt !== undefined) return wrongOldPin(state, pin.wrongAttempt, env.nowMs);
@@ -925,13 +930,30 @@ export function decideAdmin(state: CardState | undefined, command: CardAdminComm
   };
 }
 
-/** A wrong old PIN in SetPin: refused, with the card's wrong-attempt count raised (and a "locked" document when it locks). */
-function wrongOldPin(state: CardState, attempt: { failuresAfter: number; locked: boolean }, nowMs: number): AdminDecision {
+/** VerifyPin: a wrong PIN is counted like SetPin's wrong old PIN; a right one clears a count. */
+function verifyPin(state: CardState | undefined, hash: string, env: AdminEnv): AdminDecision {
+  const check = decideVerifyPin(state, hash, env.pinAttemptsMax);
+  if (check.kind === 'rejected') return { kind: 'rejected', error: rejected(check.code, check.message, { cardId: state?.cardId ?? '' }) };
+  const current = state as CardState;
+  if (check.kind === 'wrong') return wrongOldPin(current, check, env.nowMs, 'the PIN is wrong');
+  const answer = (after: CardState): AdminAnswer => ({ state: after, previous: current.status, unchanged: !check.clearFailures });
+  if (!check.clearFailures) return { kind: 'unchanged', answer: answer(current) };
+  const after = withPinFailures(current, 0);
+  return { kind: 'counted', after, answer: answer(after) };
+}
+
+/** A wrong old PIN in SetPin (or a wrong PIN in VerifyPin): refused, with the card's wrong-attempt count raised (and a "locked" document when it locks). */
+function wrongOldPin(
+  state: CardState,
+  attempt: { failuresAfter: number; locked: boolean },
+  nowMs: number,
+  message = 'the current PIN is wrong',
+): AdminDecision {
   return {
     kind: 'refused_after',
     after: withPinFailures(state, attempt.failuresAfter),
     document: attempt.locked ? pinLockedDocument(state, nowMs) : undefined,
-    error: rejected('permission_denied', 'the current PIN is wrong', { cardId: state.cardId }),
+    error: rejected('permission_denied', message, { cardId: state.cardId }),
   };
 }
 
@@ -949,6 +971,9 @@ function adminDecision(state: CardState | undefined, command: CardAdminCommand, 
       return decide(state, { type: 'set_tab_limit', limitMinor: command.limitMinor });
     case 'set_pin':
       return decideSetPin(state, command.newHash, command.oldHash, command.reset, env.pinAttemptsMax).decision;
+    case 'verify_pin':
+      // decideAdmin answers it before (verifyPin): it is never an event of its own.
+      return { kind: 'rejected', code: 'failed_precondition', message: 'a PIN check is no card change' };
     case 'set_auth':
       return decideSetCardAuth(state, command.keyId, command.counter);
     case 'link_token':

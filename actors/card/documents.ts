@@ -94,6 +94,9 @@ export function adminDocument(command: CardAdminCommand, before: CardState | und
       return cardReviewResolved({ transaction: command.transactionId, card, program: after.programId, note: command.note, operator, at });
     case 'tab_limit':
       return tabLimitSet({ card, limit: command.limitMinor, operator, at });
+    case 'verify_pin':
+      // decideAdmin never makes a document of a PIN check; a locking wrong one is pinLockedDocument.
+      throw new Error('assertion: a PIN check is no card change');
     case 'set_pin': {
       const event =
         before?.profile === undefined || before.profile.pinHash === ''

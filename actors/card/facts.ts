@@ -136,7 +136,10 @@ export function adminEnv(
   shard: number,
 ): AdminEnv {
   const program = state === undefined || state.status === 'unissued' ? undefined : programs.get(state.programId);
-  const pinAttemptsMax = command.type === 'set_pin' && program !== undefined ? program.pinAttemptsMax : default_pin_attempts_max;
+  const pinAttemptsMax =
+    (command.type === 'set_pin' || command.type === 'verify_pin') && program !== undefined
+      ? program.pinAttemptsMax
+      : default_pin_attempts_max;
   return { nowMs, pinAttemptsMax, offline: program?.offline, shard };
 }
 

@@ -119,3 +119,34 @@ export function decideSetPin(
     event,
   };
 }
+
+/** What checking a card's PIN (VerifyPin) decided. */
+export type VerifyPinDecision =
+  | { readonly kind: 'rejected'; readonly code: 'not_found' | 'failed_precondition' | 'permission_denied'; readonly message: string }
+  /** A wrong PIN: refused, and the card's wrong-attempt count raised (written before the answer). */
+  | { readonly kind: 'wrong'; readonly failuresAfter: number; readonly locked: boolean }
+  /** The right PIN; `clearFailures` when wrong attempts were counted (the count goes back to 0). */
+  | { readonly kind: 'right'; readonly clearFailures: boolean };
+
+/**
+ * Checks a PIN without changing it. A wrong one counts exactly as SetPin's wrong old PIN and a
+ * till's wrong PIN (the same pinAttemptsMax guesses, wherever they are tried); a locked PIN is
+ * refused even when right. A right one changes nothing, unless wrong attempts were counted: then
+ * it clears them, as a right PIN at a till does, so the holder who finally remembers it is not left
+ * one guess from a lock.
+ */
+export function decideVerifyPin(state: CardState | undefined, presentedHash: string, pinAttemptsMax: number): VerifyPinDecision {
+  if (state === undefined) return { kind: 'rejected', code: 'not_found', message: 'card not found' };
+  if (state.status === 'closed' || state.status === 'replaced')
+    return { kind: 'rejected', code: 'failed_precondition', message: `a ${state.status} card has no PIN to check` };
+  const holder = state.profile;
+  if (holder === undefined || holder.pinHash === '')
+    return { kind: 'rejected', code: 'failed_precondition', message: 'the card has no PIN to check' };
+  if (holder.pinFailures >= pinAttemptsMax)
+    return { kind: 'rejected', code: 'permission_denied', message: 'the PIN is locked: an operator reset is needed' };
+  if (!hashesEqual(presentedHash, holder.pinHash)) {
+    const failuresAfter = holder.pinFailures + 1;
+    return { kind: 'wrong', failuresAfter, locked: failuresAfter >= pinAttemptsMax };
+  }
+  return { kind: 'right', clearFailures: holder.pinFailures > 0 };
+}

@@ -534,6 +534,11 @@ export class ShardRegion {
     this.cardAdmin(cardId, { type: 'set_pin', newHash, oldHash, reset, operatorId: acting.subject }, acting, reply, stateOf);
   }
 
+  /** Checks a card's PIN (its keyed hash): a wrong one is counted on the card before the refusal. */
+  verifyPin(cardId: string, hash: string, acting: Acting, reply: Reply<CardState>): void {
+    this.cardAdmin(cardId, { type: 'verify_pin', hash, operatorId: acting.subject }, acting, reply, stateOf);
+  }
+
   /** Resolves an open review entry of a plain card (audited). */
   resolveCardReview(cardId: string, transactionId: string, note: string, acting: Acting, reply: Reply<CardState>): void {
     this.cardAdmin(cardId, { type: 'resolve_review', transactionId, note, operatorId: acting.subject }, acting, reply, stateOf);

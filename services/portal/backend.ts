@@ -16,8 +16,10 @@ import {
   type CardInfo,
   type ChangeCardStateResponse,
   type GetCardResponse,
-  type SetPinRequest,
-  type SetPinResponse,
+  type VerifyPinRequest,
+  type VerifyPinResponse,
+  type StartPspTopUpRequest,
+  type StartPspTopUpResponse,
 } from '../../gen/tapline/v1/cards';
 import {
   FleetAdminServiceClient,
@@ -32,7 +34,12 @@ import {
   type SetFleetCardLimitsResponse,
   type SpendLimits,
 } from '../../gen/tapline/v1/fleet';
-import type { SetTerminalEnabledResponse } from '../../gen/tapline/v1/admin';
+import {
+  SearchTerminalsRequest,
+  type SearchTerminalsResponse,
+  type SetTerminalEnabledResponse,
+  type TerminalRecord,
+} from '../../gen/tapline/v1/admin';
 
 /** A reports answer larger than this is refused (a page shows a few hundred rows at most). */
 export const report_bytes_max = 4 * 1024 * 1024;
@@ -111,14 +118,19 @@ export class Backend {
   }
 
   /**
-   * Checks a card's PIN with the card itself: a PIN "change" to the same PIN, which the card
-   * refuses (and counts as a wrong attempt, locking it after the program's maximum) unless the
-   * current PIN is right. Resolves when it is right.
+   * Checks a card's PIN with the card itself (VerifyPin): the card counts a wrong one as a wrong
+   * attempt, locking it after the program's maximum, and refuses a card without a PIN. Resolves
+   * when it is right.
    */
   async checkPin(token: string, cardId: string, pin: string): Promise<void> {
-    await this.call<SetPinRequest, SetPinResponse>(
-      this.cards.setPin.bind(this.cards),
-      { cardId, newPin: pin, oldPin: pin, reset: false, operatorId: '' },
+    await this.call<VerifyPinRequest, VerifyPinResponse>(this.cards.verifyPin.bind(this.cards), { cardId, pin }, token);
+  }
+
+  /** Starts a top-up the holder pays at the PSP: its reference and the checkout URL to send the holder to. */
+  startPspTopUp(token: string, cardId: string, amountMinor: bigint, currency: string): Promise<StartPspTopUpResponse> {
+    return this.call<StartPspTopUpRequest, StartPspTopUpResponse>(
+      this.cards.startPspTopUp.bind(this.cards),
+      { cardId, amount: { amountMinor, currency } },
       token,
     );
   }
@@ -158,6 +170,25 @@ export class Backend {
 
   setTerminalEnabled(token: string, terminalId: string, enabled: boolean): Promise<SetTerminalEnabledResponse> {
     return this.call(this.admin.setTerminalEnabled.bind(this.admin), { terminalId, enabled, operatorId: '' }, token);
+  }
+
+  /**
+   * A merchant's terminals, page by page up to `terminals_max` (the node's own listing, read as the
+   * person: a merchant admin only gets its own merchants').
+   */
+  async merchantTerminals(token: string, merchantId: string, terminals_max: number): Promise<TerminalRecord[]> {
+    const terminals: TerminalRecord[] = [];
+    let pageToken = '';
+    do {
+      const page = await this.call<SearchTerminalsRequest, SearchTerminalsResponse>(
+        this.admin.searchTerminals.bind(this.admin),
+        SearchTerminalsRequest.fromPartial({ merchantId, pageSize: 200, pageToken }),
+        token,
+      );
+      terminals.push(...page.terminals);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '' && terminals.length < terminals_max);
+    return terminals.slice(0, terminals_max);
   }
 
   /** One JSON report of the reports service (a path under /reports/), read as the person. */

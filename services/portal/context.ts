@@ -47,3 +47,21 @@ export function pageContext(request: FastifyRequest): PageContext {
 export function setSessionCookie(reply: FastifyReply, session: Session): void {
   reply.setCookie(session_cookie, session.id, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
 }
+
+/** An HTML page as the reply. */
+export function sendPage(reply: FastifyReply, page: string, status = 200): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(page);
+}
+
+/** A token for one call as the signed-in person (a route's rule admitted the person before). */
+export function tokenOf(request: FastifyRequest, deps: PortalDeps): Promise<string> {
+  const principal = sessionOf(request).principal;
+  if (principal === undefined) throw new Error('assertion: a rule admitted a route without a signed-in person');
+  return deps.issuer.mint(principal.subject, principal.grant, deps.clock());
+}
+
+/** A form field, trimmed ('' when absent). */
+export function formField(request: FastifyRequest, name: string): string {
+  const value = (request.body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value.trim() : '';
+}

@@ -11,15 +11,14 @@ import type { Bar } from './chart';
 import { formatCount, formatMoney, t, type MessageKey } from './i18n';
 import { pageContext, sessionOf, setSessionCookie, session_cookie, type PortalDeps } from './context';
 import type { SessionPrincipal } from './sessions';
-import { cardPage, fleetPage, loginPage, merchantPage, organizerPage, statusText, type EventFigures, type HistoryEntry } from './views';
+import { historyOf, registerCardholderPages } from './cardholder';
+import { minorOf } from './amounts';
+import { registerMerchantPages } from './merchant';
+import { cardPage, fleetPage, loginPage, merchantPage, organizerPage, statusText, type EventFigures } from './views';
 
 const id_pattern = '^[A-Za-z0-9._-]{1,64}$';
 const id_params = { type: 'object', properties: { id: { type: 'string', pattern: id_pattern } }, required: ['id'] } as const;
 const pin_pattern = /^\d{4,12}$/;
-/** Amounts typed in a form: up to 9 whole digits and 2 decimals (a fleet limit, never a float). */
-const amount_pattern = /^(\d{1,9})(?:[.,](\d{1,2}))?$/;
-/** History rows a card page shows (newest last, as the report orders them). */
-export const history_rows_max = 200;
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
@@ -76,8 +75,7 @@ function loginRoutes(app: FastifyInstance, deps: PortalDeps): void {
     if (!new RegExp(id_pattern).test(cardId) || !pin_pattern.test(pin)) return html(reply, loginPage(pageContext(request), true), 401);
     try {
       const token = await deps.issuer.mint(principal.subject, principal.grant, deps.clock());
-      // A card without a PIN has nothing to check (a "change" would set one): it cannot sign in.
-      if (!(await deps.backend.card(token, cardId)).pinSet) return html(reply, loginPage(pageContext(request), true), 401);
+      // The card checks the PIN (a card without one is refused: it has nothing to check).
       await deps.backend.checkPin(token, cardId, pin);
     } catch (error) {
       if (error instanceof RejectedError) return html(reply, loginPage(pageContext(request), true), 401);
@@ -99,24 +97,6 @@ function loginRoutes(app: FastifyInstance, deps: PortalDeps): void {
     reply.clearCookie(session_cookie, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
     return reply.redirect('/login', 303);
   });
-}
-
-/** A card's history entries from the reports service, or undefined when it cannot answer now. */
-async function historyOf(deps: PortalDeps, token: string, cardId: string): Promise<HistoryEntry[] | undefined> {
-  try {
-    const report = await deps.backend.report(token, `/reports/cards/${encodeURIComponent(cardId)}/history`);
-    const entries = (report['entries'] as Record<string, string | number | null>[] | undefined) ?? [];
-    return entries.slice(-history_rows_max).map((entry) => ({
-      at_ms: Number(entry['at_ms'] ?? 0),
-      kind: String(entry['type'] ?? entry['entry'] ?? ''),
-      amount_minor: Number(entry['amount_minor'] ?? 0),
-      currency: String(entry['currency'] ?? 'EUR') || 'EUR',
-      where: String(entry['merchant'] ?? ''),
-    }));
-  } catch (error) {
-    if (error instanceof RejectedError && error.code !== 'not_found') throw error;
-    return error instanceof RejectedError ? [] : undefined;
-  }
 }
 
 const stop_actions: Readonly<Record<string, CardAction>> = {
@@ -153,14 +133,6 @@ function cardRoutes(app: FastifyInstance, deps: PortalDeps): void {
       return reply.redirect(`/cards/${encodeURIComponent(cardId)}`, 303);
     },
   );
-}
-
-/** An amount typed in a form as minor units (exact), undefined when left empty. */
-function minorOf(text: string, name: string): bigint | undefined {
-  if (text === '') return undefined;
-  const match = amount_pattern.exec(text);
-  if (match === null) throw invalidArgument(`${name} must be an amount like 40 or 40.50`, { field: name });
-  return BigInt(match[1] ?? '0') * 100n + BigInt((match[2] ?? '').padEnd(2, '0'));
 }
 
 function thisMonth(now_ms: number): string {
@@ -373,6 +345,8 @@ export function registerPages(app: FastifyInstance, deps: PortalDeps): void {
   app.get('/openapi.json', { config: { rule: 'portal.openapi' } }, (_request, reply) => reply.send(portal_openapi));
   loginRoutes(app, deps);
   cardRoutes(app, deps);
+  registerCardholderPages(app, deps);
+  registerMerchantPages(app, deps);
   fleetRoutes(app, deps);
   merchantRoutes(app, deps);
   organizerRoutes(app, deps);

@@ -88,7 +88,9 @@ function hooks(app: FastifyInstance, deps: PortalDeps): void {
     let session = deps.sessions.get(request.cookies[session_cookie], now_ms);
     if (session === undefined) {
       session = deps.sessions.open(localeOf(request.headers['accept-language']), now_ms);
-      setSessionCookie(reply, session);
+      // A navigation from another site (the PSP returning a holder) arrives without the
+      // SameSite=Strict cookie even when the browser holds one: a new cookie would sign them out.
+      if (request.headers['sec-fetch-site'] !== 'cross-site') setSessionCookie(reply, session);
     }
     request.portalSession = session;
   });

@@ -66,6 +66,14 @@ export class StaffDirectory {
     return new StaffDirectory(parsed.data);
   }
 
+  /** The usernames of the merchant admins who may act for `merchant` (its own or every merchant). */
+  merchantAdminsOf(merchant: string): string[] {
+    return [...this.users.values()]
+      .filter((user) => user.role === 'merchant_admin' && (user.scope.includes(merchant) || user.scope.includes('*')))
+      .map((user) => user.username)
+      .sort();
+  }
+
   /** The account whose password this is, or undefined (unknown user and wrong password alike). */
   async verify(username: string, password: string): Promise<StaffUser | undefined> {
     if (password.length === 0 || password.length > password_chars_max) return undefined;

@@ -55,11 +55,11 @@ export function layout(context: PageContext, title: string, body: Markup): strin
   );
 }
 
-function csrf(session: Session): Markup {
+export function csrf(session: Session): Markup {
   return html`<input type="hidden" name="_csrf" value="${session.csrf}" />`;
 }
 
-function notice(text: string | undefined): Markup {
+export function notice(text: string | undefined): Markup {
   return text === undefined ? html`` : html`<p class="notice" role="status">${text}</p>`;
 }
 
@@ -108,9 +108,16 @@ export interface HistoryEntry {
   readonly amount_minor: number;
   readonly currency: string;
   readonly where: string;
+  /** The transaction's or event's id (a transaction's receipt is found by it). */
+  readonly id: string;
+  /** A transaction (it has a receipt), not a lifecycle event. */
+  readonly transaction: boolean;
+  readonly outcome: string;
+  readonly terminal: string;
+  readonly balance_after_minor: number | undefined;
 }
 
-function historyTable(locale: Locale, history: readonly HistoryEntry[] | undefined): Markup {
+function historyTable(locale: Locale, history: readonly HistoryEntry[] | undefined, base: string): Markup {
   if (history === undefined) return html`<p>${t(locale, 'card.history.unavailable')}</p>`;
   if (history.length === 0) return html`<p>${t(locale, 'card.history.empty')}</p>`;
   return html`<div class="table-wrap">
@@ -127,7 +134,15 @@ function historyTable(locale: Locale, history: readonly HistoryEntry[] | undefin
         ${history.map(
           (entry) =>
             html`<tr>
-              <td>${formatDate(locale, entry.at_ms)}</td>
+              <td>
+                ${
+                  entry.transaction
+                    ? html`<a href="${base}/receipts/${encodeURIComponent(entry.id)}" data-test="receipt-link"
+                        >${formatDate(locale, entry.at_ms)}</a
+                      >`
+                    : formatDate(locale, entry.at_ms)
+                }
+              </td>
               <td>${entry.kind}</td>
               <td>${entry.where}</td>
               <td class="num">${formatMoney(locale, entry.amount_minor, entry.currency)}</td>
@@ -136,6 +151,19 @@ function historyTable(locale: Locale, history: readonly HistoryEntry[] | undefin
       </tbody>
     </table>
   </div>`;
+}
+
+/** The top-up form of an active card: the holder pays at the PSP, and the card is credited on its report. */
+function topUpPanel(context: PageContext, base: string, currency: string, active: boolean): Markup {
+  const locale = context.session.locale;
+  if (!active) return html``;
+  return html`<form class="panel" method="post" action="${base}/top-up" aria-labelledby="top-up-h">
+    <h2 id="top-up-h">${t(locale, 'card.top_up.heading')}</h2>
+    <p>${t(locale, 'card.top_up.help')}</p>
+    ${csrf(context.session)} <label for="top-up-amount">${t(locale, 'card.top_up.amount')} (${currency})</label
+    ><input id="top-up-amount" name="amount" inputmode="decimal" required maxlength="16" />
+    <button type="submit" id="top-up">${t(locale, 'card.top_up.submit')}</button>
+  </form>`;
 }
 
 export function cardPage(context: PageContext, card: CardInfo, history: readonly HistoryEntry[] | undefined, done?: string): string {
@@ -162,6 +190,7 @@ export function cardPage(context: PageContext, card: CardInfo, history: readonly
           }
         </dl>
       </section>
+      ${topUpPanel(context, base, currency, stoppable)}
       <section class="panel" aria-labelledby="stop-h">
         <h2 id="stop-h">${t(locale, 'card.stop.heading')}</h2>
         <p>${t(locale, 'card.stop.help')}</p>
@@ -179,7 +208,7 @@ export function cardPage(context: PageContext, card: CardInfo, history: readonly
     </div>
     <section class="panel spaced" aria-labelledby="history-h">
       <h2 id="history-h">${t(locale, 'card.history')}</h2>
-      ${historyTable(locale, history)}
+      ${historyTable(locale, history, base)}
     </section>`;
   return layout(context, t(locale, 'card.title', { id: card.cardId }), body);
 }
@@ -334,6 +363,11 @@ export function merchantPage(context: PageContext, view: MerchantView): string {
   const locale = context.session.locale;
   const base = `/merchants/${encodeURIComponent(view.merchantId)}`;
   const body = html`<h1>${t(locale, 'merchant.title', { id: view.merchantId })}</h1>
+    <nav class="tabs" aria-label="${t(locale, 'merchant.nav')}">
+      <a href="${base}/terminals" id="terminal-list">${t(locale, 'merchant.terminals.heading')}</a>
+      <a href="${base}/managers">${t(locale, 'merchant.managers.heading')}</a>
+      <a href="${base}/settlement">${t(locale, 'merchant.settlement.heading')}</a>
+    </nav>
     ${notice(view.done)}
     <div class="grid">
       <form class="panel" method="post" action="${base}/terminals" aria-labelledby="terminals-h">

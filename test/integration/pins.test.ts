@@ -3,6 +3,8 @@
 // PIN_REQUIRED; wrong: PIN_INVALID), locked after the program's number of wrong attempts in a
 // row (then PIN_LOCKED even with the right PIN, a card_pin_changed "locked" document), a right
 // PIN resets the count, an operator reset unlocks; the PIN never appears in Redis or a document.
+// VerifyPin checks a PIN without changing it: a right one writes nothing (unless it clears counted
+// wrong attempts), a wrong one is counted with the tills' and locks at the same maximum.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -110,6 +112,37 @@ describe('PINs: set, change, verify, lockout (real Redis, real gRPC)', function 
     const everything = await inspect.snapshot();
     for (const pin of ['2468', '1357', '9753', '4826', '5555'])
       assert.ok(!everything.includes(`"${pin}"`) && !everything.includes(`:${pin}"`), `PIN ${pin} never in Redis`);
+  });
+
+  it('VerifyPin: a right PIN writes nothing, a wrong one is counted with the tills and locks at the same maximum', async () => {
+    const denied = (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED;
+    await issue('p-verify', '1357');
+    const quiet = await inspect.snapshot();
+    assert.equal((await cards.verifyPin('p-verify', '1357')).card?.cardId, 'p-verify');
+    assert.equal(await inspect.snapshot(), quiet, 'a right PIN with no wrong attempts counted writes nothing');
+    await assert.rejects(cards.verifyPin('p-verify', '12'), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    assert.equal(await inspect.snapshot(), quiet, 'a malformed PIN changes nothing');
+    await assert.rejects(cards.verifyPin('p-verify', '0000'), denied);
+    assert.notEqual(await inspect.snapshot(), quiet, 'the wrong attempt is written before it is answered');
+    const seen = new Set((await inspect.outbox()).map((d) => JSON.stringify(d)));
+    await cards.verifyPin('p-verify', '1357');
+    const added = (await inspect.outbox()).filter((d) => !seen.has(JSON.stringify(d))).map((d) => [d['type'], d['action']]);
+    assert.deepEqual(added, [['audit_record', 'tapline.v1.CardService/VerifyPin']], 'clearing the count is audited, and no card event');
+    // Cleared: two wrong checks and one wrong PIN at a till make three, the program's maximum.
+    await assert.rejects(cards.verifyPin('p-verify', '0000'), denied);
+    await assert.rejects(cards.verifyPin('p-verify', '0001'), denied);
+    assert.equal((await buy('p-verify', '0002')).declineReason, DeclineReason.DECLINE_REASON_PIN_INVALID);
+    assert.equal((await buy('p-verify', '1357')).declineReason, DeclineReason.DECLINE_REASON_PIN_LOCKED, 'the checks counted');
+    await assert.rejects(cards.verifyPin('p-verify', '1357'), denied, 'a locked PIN is refused even when right');
+    await issue('p-verify-2', '2468');
+    for (const pin of ['0000', '0001', '0002']) await assert.rejects(cards.verifyPin('p-verify-2', pin), denied);
+    assert.equal((await buy('p-verify-2', '2468')).declineReason, DeclineReason.DECLINE_REASON_PIN_LOCKED, 'three wrong checks lock it');
+    const locked = (await inspect.outbox()).filter(
+      (d) => d['type'] === 'card_pin_changed' && d['card'] === 'p-verify-2' && d['event'] === 'locked',
+    );
+    assert.equal(locked.length, 1, 'the lock is one card_pin_changed "locked" document');
+    await issue('p-verify-none', '');
+    await assert.rejects(cards.verifyPin('p-verify-none', '1357'), (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION);
   });
 
   it('does not ask for a PIN where the program does not demand it', async () => {

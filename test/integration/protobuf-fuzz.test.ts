@@ -79,9 +79,9 @@ const amount_max_minor = 1_000_000_000_000n;
 const id_pattern = /^[A-Za-z0-9._-]{1,64}$/;
 const fleet_card_pattern = /^[A-Za-z0-9._-]{1,64}~[A-Za-z0-9._-]{1,64}$/;
 
-/** Refusals that count a guess (a wrong PIN, manager credential or cashier): they write that count. */
+/** Refusals that count a guess (a wrong PIN in SetPin or VerifyPin, manager credential or cashier): they write that count. */
 const counted_guess =
-  /^(the current PIN is wrong|manager credential refused|cashier (unknown at this terminal|denied at this terminal|code wrong)|cashier locked after repeated wrong codes.*)$/;
+  /^(the (current )?PIN is wrong|manager credential refused|cashier (unknown at this terminal|denied at this terminal|code wrong)|cashier locked after repeated wrong codes.*)$/;
 
 /**
  * How a door refuses a caller (or a request outside its scope) before any decoder or handler: most

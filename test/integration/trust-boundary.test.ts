@@ -9,7 +9,8 @@
 //                   certificate, a gateway of another merchant;
 //   operator door   no token, an expired, a tampered, an unknown-key and a wrong-audience token, a
 //                   terminal certificate without token, a role the method's rule does not allow, a
-//                   merchant admin of another merchant, a fleet manager of another fleet;
+//                   merchant admin of another merchant, a fleet manager of another fleet, the
+//                   holder of another card;
 //   internal door   no TLS, no client certificate, a terminal's certificate, a node certificate of
 //                   another CA, and a node's frame without the caller it must carry.
 // A method or route added without its case here fails the coverage checks at the end.
@@ -459,7 +460,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
   /** Each operator method: a valid request, the merchant or fleet it names, what its allowed caller gets. */
   const operator_requests: Record<
     string,
-    { build: () => Record<string, unknown>; merchant?: string; fleet?: string; allowed?: grpc.status }
+    { build: () => Record<string, unknown>; merchant?: string; fleet?: string; card?: string; allowed?: grpc.status }
   > = {
     [AdminServiceService.issueCard.path]: { build: () => ({ cardId: `adm-${++issued}`, initialBalance: eur(100n), programId: 'p-1' }) },
     [AdminServiceService.setCardStatus.path]: { build: () => ({ cardId: 'c-1', status: CardStatus.CARD_STATUS_FROZEN, reason: 'check' }) },
@@ -503,12 +504,14 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     [CardServiceService.returnCard.path]: { build: () => ({ cardId: 'c-return', idempotencyKey: 'ret-1' }) },
     [CardServiceService.cancelIssuance.path]: { build: () => ({ cardId: 'c-cancel', reason: 'issued by mistake' }) },
     [CardServiceService.runProgramRefund.path]: { build: () => ({ programId: 'p-refund', runId: 'run-1' }) },
-    [CardServiceService.startPspTopUp.path]: { build: () => ({ cardId: 'c-1', amount: eur(500n) }) },
+    [CardServiceService.startPspTopUp.path]: { build: () => ({ cardId: 'c-1', amount: eur(500n) }), card: 'c-1' },
     [CardServiceService.handlePspCallback.path]: { build: psp },
     [CardServiceService.setAutoReload.path]: { build: () => ({ cardId: 'c-1', threshold: eur(0n), amount: eur(0n) }) },
     // The allowed caller's credit is held for a second principal (OK with a pending approval id).
     [CardServiceService.creditCard.path]: { build: () => ({ cardId: 'c-1', amount: eur(100n), idempotencyKey: `credit-${++issued}` }) },
     [CardServiceService.setPin.path]: { build: () => ({ cardId: 'c-pin', newPin: '2468', reset: true }) },
+    // Runs after SetPin's allowed call above (the door's methods in the service's order), which set this PIN.
+    [CardServiceService.verifyPin.path]: { build: () => ({ cardId: 'c-pin', pin: '2468' }), card: 'c-pin' },
     [CardServiceService.setTabLimit.path]: { build: () => ({ cardId: 'c-tab', limit: eur(1_000n) }) },
     [CardServiceService.settleTab.path]: {
       build: () => ({
@@ -644,6 +647,13 @@ describe('trust boundary: hostile callers on every door, method and route (real 
           'a fleet manager of another fleet',
           server,
           bearer(await credentials.token('fleet_manager', ['f-away'])),
+          grpc.status.PERMISSION_DENIED,
+        ]);
+      if (cases.card !== undefined && allowed.includes('cardholder'))
+        hostile.push([
+          'the holder of another card',
+          server,
+          bearer(await credentials.token('cardholder', ['c-other'])),
           grpc.status.PERMISSION_DENIED,
         ]);
       const before = await inspect.snapshot();

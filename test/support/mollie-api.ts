@@ -11,7 +11,10 @@
 //   - GET /v2/payments/<id>: 200 with the payment, 404 when there is none;
 //   - webhooks as Mollie sends them: POST application/x-www-form-urlencoded "id=<payment id>" to the
 //     payment's webhookUrl, unsigned, when the test changes a payment's status.
-// It records every API request, so tests can check what the adapter sent.
+// It records every API request, so tests can check what the adapter sent. With `hostedCheckout` it
+// also plays the checkout a holder's browser is sent to: GET /checkout/<id> is a page with a Pay
+// button, whose POST marks the payment paid, calls its webhook through `webhookVia` and redirects
+// the browser to the payment's redirectUrl, as Mollie does after a payment.
 
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -64,7 +67,14 @@ export class MollieApiFake {
   private server: Server | undefined;
   private base = '';
 
-  constructor(public apiKey: string) {}
+  /** The origin the checkout's webhook calls go to (the node's webhook port, standing in for the ingress). */
+  webhookVia = '';
+
+  constructor(
+    public apiKey: string,
+    /** Serve the checkout here (a browser test) instead of linking to Mollie's. */
+    private readonly hostedCheckout = false,
+  ) {}
 
   async start(): Promise<string> {
     this.server = createServer((request, response) => {
@@ -136,6 +146,7 @@ export class MollieApiFake {
       idempotencyKey: headerOf(request, 'idempotency-key'),
       body,
     });
+    if (this.hostedCheckout && path.startsWith('/checkout/')) return this.checkout(request.method ?? '', path, response);
     if (this.failing) return send(response, 503, mollieError(503, 'Service Unavailable', 'Temporarily unavailable'));
     if (request.headers.authorization !== `Bearer ${this.apiKey}`)
       return send(response, 401, mollieError(401, 'Unauthorized Request', 'Missing authentication, or failed to authenticate'));
@@ -177,12 +188,40 @@ export class MollieApiFake {
       profileId: 'pfl_fake0001',
       _links: {
         self: { href: `${this.base}/v2/payments/${id}`, type: 'application/hal+json' },
-        ...(recurring ? {} : { checkout: { href: `https://www.mollie.com/checkout/select-method/${id}`, type: 'text/html' } }),
+        ...(recurring
+          ? {}
+          : {
+              checkout: {
+                href: this.hostedCheckout ? `${this.base}/checkout/${id}` : `https://www.mollie.com/checkout/select-method/${id}`,
+                type: 'text/html',
+              },
+            }),
       },
     };
     this.payments.set(id, payment);
     if (key !== undefined) this.byIdempotencyKey.set(key, payment);
     send(response, 201, payment);
+  }
+
+  /** The hosted checkout: a page with a Pay button; paying calls the webhook, then returns the holder. */
+  private async checkout(method: string, path: string, response: ServerResponse): Promise<void> {
+    const match = /^\/checkout\/(tr_[a-f0-9]+)(\/pay)?$/.exec(path);
+    const payment = match === null ? undefined : this.payments.get(match[1] ?? '');
+    if (match === null || payment === undefined) return send(response, 404, mollieError(404, 'Not Found', 'No such checkout'));
+    if (method === 'GET' && match[2] === undefined) {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      response.end(
+        `<!doctype html><html lang="en"><head><title>Checkout</title></head><body><main><h1>Pay ${payment.amount.currency} ${payment.amount.value}</h1>` +
+          `<form method="post" action="/checkout/${payment.id}/pay"><button id="psp-pay" type="submit">Pay</button></form></main></body></html>`,
+      );
+      return;
+    }
+    if (method !== 'POST' || match[2] === undefined) return send(response, 405, mollieError(405, 'Method Not Allowed', 'GET or POST'));
+    payment.status = 'paid';
+    const status = await this.callWebhook(payment.id, this.webhookVia);
+    if (status !== 200) return send(response, 502, mollieError(502, 'Bad Gateway', `the webhook answered ${status}`));
+    response.writeHead(303, { location: payment.redirectUrl ?? '/' });
+    response.end();
   }
 
   /** Mollie's 422 for a create request it refuses, or undefined. */

@@ -2,6 +2,7 @@
 // portal itself, all with the test credentials plus the portal's own issuer (trusted by the node
 // and the reports service like any identity provider), and a headless Chromium to drive it.
 
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser } from 'puppeteer-core';
 import puppeteer from 'puppeteer-core';
@@ -54,6 +55,8 @@ export async function startTestPortal(
   files: PortalFiles,
   backends: { operator: string; reportsPort: number },
   programs: readonly string[],
+  /** A port chosen beforehand (a PSP redirect to the portal names it before the portal starts); 0 = any. */
+  port = 0,
 ): Promise<TestPortal> {
   const credentials = await testCredentials();
   const tls = await credentials.server('portal');
@@ -76,10 +79,19 @@ export async function startTestPortal(
       clock: Date.now,
     },
     tls,
-    0,
+    port,
     '127.0.0.1',
   );
   return { server, backend, url: `https://localhost:${server.port}` };
+}
+
+/** A TCP port free on 127.0.0.1 now (for a server whose address must be known before it starts). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /** Headless Chromium; the portal's certificate is signed by the test CA, which the browser does not know. */

@@ -267,6 +267,14 @@ describe('access policy: decisions', () => {
     assert.equal(await decide(CardServiceService.setPin.path, { cardId: 'c-1', reset: false }), 'cardholder');
     assert.equal(await decide(CardServiceService.setPin.path, { cardId: 'c-1', reset: true }), 'permission_denied');
     assert.equal(await decide(CardServiceService.creditCard.path, { cardId: 'c-1' }), 'permission_denied');
+    assert.equal(await decide(CardServiceService.verifyPin.path, { cardId: 'c-1', pin: '2468' }), 'cardholder');
+    assert.equal(
+      await decide(CardServiceService.verifyPin.path, { cardId: 'c-2', pin: '2468' }),
+      'permission_denied',
+      "guessing another card's PIN",
+    );
+    assert.equal(await decide(CardServiceService.startPspTopUp.path, { cardId: 'c-1' }), 'cardholder');
+    assert.equal(await decide(CardServiceService.startPspTopUp.path, { cardId: 'c-2' }), 'permission_denied');
     const history = http_rules['card_history'];
     assert.ok(history?.scope !== undefined);
     assert.equal((await operatorGrant(history, holder, undefined, history.scope(['c-1']), none)).role, 'cardholder');
@@ -292,6 +300,22 @@ describe('access policy: decisions', () => {
     assert.equal(await decide('portal.merchant', 'merchant_admin', ['m-1'], 'm-2'), 'permission_denied');
     assert.equal(await decide('portal.merchant', 'fleet_manager', ['m-1'], 'm-1'), 'permission_denied');
     assert.equal(await decide('portal.organizer', 'cardholder', ['*'], ''), 'permission_denied');
+    for (const route of ['portal.card.top_up', 'portal.card.receipt']) {
+      assert.equal(await decide(route, 'cardholder', ['c-1'], 'c-1'), 'cardholder', route);
+      assert.equal(await decide(route, 'cardholder', ['c-1'], 'c-2'), 'permission_denied', route);
+      assert.equal(await decide(route, 'merchant_admin', ['c-1'], 'c-1'), 'permission_denied', route);
+    }
+    for (const route of [
+      'portal.merchant.terminals',
+      'portal.merchant.terminals.switch',
+      'portal.merchant.managers',
+      'portal.merchant.settlement',
+    ]) {
+      assert.equal(await decide(route, 'merchant_admin', ['m-1'], 'm-1'), 'merchant_admin', route);
+      assert.equal(await decide(route, 'merchant_admin', ['m-1'], 'm-2'), 'permission_denied', route);
+      assert.equal(await decide(route, 'cardholder', ['m-1'], 'm-1'), 'permission_denied', route);
+    }
+    assert.equal(await decide('portal.top_up_return', 'cardholder', [], ''), 'public');
     assert.equal(await decide('portal.organizer', 'issuer_admin', ['*'], ''), 'issuer_admin');
     for (const [route, rule] of Object.entries(portal_rules))
       for (const role of rule.roles ?? []) {

@@ -1,9 +1,10 @@
 // Proves the pure PIN rules (actors/card/pin.ts): constant-time hash equality, the check of a
 // spending request (not demanded, not set, locked, missing, wrong with the count and the lock at
-// exactly pin_attempts_max, right with the reset), and setting / changing / resetting a PIN.
+// exactly pin_attempts_max, right with the reset), setting / changing / resetting a PIN, and
+// checking one without changing it (VerifyPin).
 
 import assert from 'node:assert/strict';
-import { checkPin, decideSetPin, hashesEqual } from '../../actors/card/pin';
+import { checkPin, decideSetPin, decideVerifyPin, hashesEqual } from '../../actors/card/pin';
 import { default_program_config } from '../../actors/program/config';
 import type { CardState } from '../../actors/card/rules';
 
@@ -81,5 +82,20 @@ describe('PIN rules', () => {
     const locked = decideSetPin(card(h('a'), 3), h('n'), h('a'), false, 3);
     assert.equal(locked.decision.kind === 'rejected' && locked.decision.code, 'permission_denied', 'even the right old PIN');
     assert.equal(locked.wrongAttempt, undefined, 'nothing more to count');
+  });
+
+  it('VerifyPin: a right PIN changes nothing unless it clears a count; a wrong one counts and locks at exactly pin_attempts_max', () => {
+    assert.deepEqual(decideVerifyPin(card(h('a')), h('a'), 3), { kind: 'right', clearFailures: false });
+    assert.deepEqual(decideVerifyPin(card(h('a'), 2), h('a'), 3), { kind: 'right', clearFailures: true });
+    assert.deepEqual(decideVerifyPin(card(h('a'), 1), h('b'), 3), { kind: 'wrong', failuresAfter: 2, locked: false });
+    assert.deepEqual(decideVerifyPin(card(h('a'), 2), h('b'), 3), { kind: 'wrong', failuresAfter: 3, locked: true });
+    assert.equal(decideVerifyPin(card(h('a'), 3), h('a'), 3).kind, 'rejected', 'locked: refused even when right');
+    assert.deepEqual(decideVerifyPin(card(''), h('a'), 3), {
+      kind: 'rejected',
+      code: 'failed_precondition',
+      message: 'the card has no PIN to check',
+    });
+    assert.equal(decideVerifyPin(undefined, h('a'), 3).kind, 'rejected');
+    assert.equal(decideVerifyPin({ ...card(h('a')), status: 'closed' }, h('a'), 3).kind, 'rejected');
   });
 });

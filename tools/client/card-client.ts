@@ -25,6 +25,7 @@ import {
   type SetAutoReloadResponse,
   type StartPspTopUpResponse,
   type SetPinResponse,
+  type VerifyPinResponse,
   type SetTabLimitResponse,
   type SettleTabResponse,
   SettlementMethod,
@@ -205,6 +206,10 @@ export class CardClient {
     return invoke((options, cb) =>
       this.cards.setPin({ cardId, newPin, oldPin, reset, operatorId: reset ? 'support-1' : '' }, new grpc.Metadata(), options, cb),
     );
+  }
+
+  verifyPin(cardId: string, pin: string): Promise<VerifyPinResponse> {
+    return invoke((options, cb) => this.cards.verifyPin({ cardId, pin }, new grpc.Metadata(), options, cb));
   }
 
   setTabLimit(cardId: string, limitMinor: number): Promise<SetTabLimitResponse> {

@@ -452,6 +452,15 @@ export interface SetPinResponse {
   card?: CardInfo | undefined;
 }
 
+export interface VerifyPinRequest {
+  cardId: string;
+  pin: string;
+}
+
+export interface VerifyPinResponse {
+  card?: CardInfo | undefined;
+}
+
 export interface SetTabLimitRequest {
   cardId: string;
   limit?: Money | undefined;
@@ -4224,6 +4233,128 @@ export const SetPinResponse: MessageFns<SetPinResponse> = {
   },
 };
 
+function createBaseVerifyPinRequest(): VerifyPinRequest {
+  return { cardId: "", pin: "" };
+}
+
+export const VerifyPinRequest: MessageFns<VerifyPinRequest> = {
+  encode(message: VerifyPinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cardId !== "") {
+      writer.uint32(10).string(message.cardId);
+    }
+    if (message.pin !== "") {
+      writer.uint32(18).string(message.pin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyPinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyPinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cardId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pin = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<VerifyPinRequest>): VerifyPinRequest {
+    return VerifyPinRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyPinRequest>): VerifyPinRequest {
+    const message = createBaseVerifyPinRequest();
+    message.cardId = object.cardId ?? "";
+    message.pin = object.pin ?? "";
+    return message;
+  },
+};
+
+function createBaseVerifyPinResponse(): VerifyPinResponse {
+  return { card: undefined };
+}
+
+export const VerifyPinResponse: MessageFns<VerifyPinResponse> = {
+  encode(message: VerifyPinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.card !== undefined) {
+      CardInfo.encode(message.card, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyPinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyPinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.card = CardInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<VerifyPinResponse>): VerifyPinResponse {
+    return VerifyPinResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VerifyPinResponse>): VerifyPinResponse {
+    const message = createBaseVerifyPinResponse();
+    message.card = (object.card !== undefined && object.card !== null) ? CardInfo.fromPartial(object.card) : undefined;
+    return message;
+  },
+};
+
 function createBaseSetTabLimitRequest(): SetTabLimitRequest {
   return { cardId: "", limit: undefined, operatorId: "" };
 }
@@ -5732,6 +5863,23 @@ export const CardServiceService = {
     responseDeserialize: (value: Buffer): SetPinResponse => SetPinResponse.decode(value),
   },
   /**
+   * Checks a card's PIN without changing it (the portal's cardholder sign-in). A right PIN answers
+   * the card; a wrong one is PERMISSION_DENIED and counted on the card as a wrong PIN attempt,
+   * written before the answer, exactly as SetPin's wrong old_pin: the program's pin_attempts_max
+   * locks it, and a locked PIN is PERMISSION_DENIED even when right. A right PIN writes nothing,
+   * unless the card had wrong attempts counted: then the count goes back to 0, as after a right PIN
+   * at a till. A card without a PIN is FAILED_PRECONDITION (there is nothing to check).
+   */
+  verifyPin: {
+    path: "/tapline.v1.CardService/VerifyPin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: VerifyPinRequest): Buffer => Buffer.from(VerifyPinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): VerifyPinRequest => VerifyPinRequest.decode(value),
+    responseSerialize: (value: VerifyPinResponse): Buffer => Buffer.from(VerifyPinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifyPinResponse => VerifyPinResponse.decode(value),
+  },
+  /**
    * On-tab accounts (named cards only): the card may spend on credit down to -limit; 0 ends the
    * tab (refused while the card owes more than the new limit).
    */
@@ -5935,6 +6083,15 @@ export interface CardServiceServer extends UntypedServiceImplementation {
    * replaces it without the old one and lifts a lockout. Only a keyed hash is stored.
    */
   setPin: handleUnaryCall<SetPinRequest, SetPinResponse>;
+  /**
+   * Checks a card's PIN without changing it (the portal's cardholder sign-in). A right PIN answers
+   * the card; a wrong one is PERMISSION_DENIED and counted on the card as a wrong PIN attempt,
+   * written before the answer, exactly as SetPin's wrong old_pin: the program's pin_attempts_max
+   * locks it, and a locked PIN is PERMISSION_DENIED even when right. A right PIN writes nothing,
+   * unless the card had wrong attempts counted: then the count goes back to 0, as after a right PIN
+   * at a till. A card without a PIN is FAILED_PRECONDITION (there is nothing to check).
+   */
+  verifyPin: handleUnaryCall<VerifyPinRequest, VerifyPinResponse>;
   /**
    * On-tab accounts (named cards only): the card may spend on credit down to -limit; 0 ends the
    * tab (refused while the card owes more than the new limit).
@@ -6265,6 +6422,29 @@ export interface CardServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetPinResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Checks a card's PIN without changing it (the portal's cardholder sign-in). A right PIN answers
+   * the card; a wrong one is PERMISSION_DENIED and counted on the card as a wrong PIN attempt,
+   * written before the answer, exactly as SetPin's wrong old_pin: the program's pin_attempts_max
+   * locks it, and a locked PIN is PERMISSION_DENIED even when right. A right PIN writes nothing,
+   * unless the card had wrong attempts counted: then the count goes back to 0, as after a right PIN
+   * at a till. A card without a PIN is FAILED_PRECONDITION (there is nothing to check).
+   */
+  verifyPin(
+    request: VerifyPinRequest,
+    callback: (error: ServiceError | null, response: VerifyPinResponse) => void,
+  ): ClientUnaryCall;
+  verifyPin(
+    request: VerifyPinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: VerifyPinResponse) => void,
+  ): ClientUnaryCall;
+  verifyPin(
+    request: VerifyPinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: VerifyPinResponse) => void,
   ): ClientUnaryCall;
   /**
    * On-tab accounts (named cards only): the card may spend on credit down to -limit; 0 ends the

@@ -82,6 +82,7 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(CardServiceService.setAutoReload, (request) => card(request.cardId)),
   entry(CardServiceService.creditCard, (request) => card(request.cardId)),
   entry(CardServiceService.setPin, (request) => card(request.cardId)),
+  entry(CardServiceService.verifyPin, (request) => card(request.cardId)),
   entry(CardServiceService.setTabLimit, (request) => card(request.cardId)),
   entry(CardServiceService.settleTab, (request) => card(request.cardId)),
   entry(CardServiceService.getCardRules, (request) => card(request.cardId)),

@@ -44,6 +44,8 @@ import {
   type SetAutoReloadResponse,
   type SetPinRequest,
   type SetPinResponse,
+  type VerifyPinRequest,
+  type VerifyPinResponse,
   type SetTabLimitRequest,
   type SetTabLimitResponse,
   type SettleTabRequest,
@@ -129,6 +131,7 @@ export function cardService(deps: CardServiceDeps): CardServiceServer {
     ...lifecycleHandlers(deps),
     ...issuanceCancelHandlers(deps),
     ...paymentHandlers(deps),
+    ...pinHandlers(deps),
     ...tabAndManagerHandlers(deps),
     setCardAuth: unary<SetCardAuthRequest, SetCardAuthResponse, CardState>(
       deps,
@@ -333,10 +336,10 @@ function issuanceCancelHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 
   };
 }
 
-/** PSP top-ups and mandates, and PINs. */
+/** PSP top-ups and mandates, and manual credits. */
 function paymentHandlers(
   deps: CardServiceDeps,
-): Pick<CardServiceServer, 'startPspTopUp' | 'handlePspCallback' | 'setAutoReload' | 'creditCard' | 'setPin'> {
+): Pick<CardServiceServer, 'startPspTopUp' | 'handlePspCallback' | 'setAutoReload' | 'creditCard'> {
   return {
     startPspTopUp: unaryAsync<StartPspTopUpRequest, StartPspTopUpResponse, { reference: string; paymentUrl: string }>(
       deps,
@@ -393,7 +396,12 @@ function paymentHandlers(
           ? CreditCardResponse.fromPartial({ pendingApprovalId: value.pendingApprovalId })
           : toCreditCardResponse(value),
     ),
+  };
+}
 
+/** PINs: changed with the current one or reset by the desk, and checked without a change. */
+function pinHandlers(deps: CardServiceDeps): Pick<CardServiceServer, 'setPin' | 'verifyPin'> {
+  return {
     setPin: unaryAsync<SetPinRequest, SetPinResponse, CardState>(
       deps,
       'SetPin',
@@ -403,6 +411,17 @@ function paymentHandlers(
         if (newPin === undefined) throw invalidArgument('new_pin is required');
         const oldPin = parsePin(request.oldPin);
         return deps.pins.setPin({ cardId, newPin, oldPin, reset: request.reset, acting: actingOf(call) });
+      },
+      (state: CardState) => cardReply(state, deps.clock()),
+    ),
+    verifyPin: unaryAsync<VerifyPinRequest, VerifyPinResponse, CardState>(
+      deps,
+      'VerifyPin',
+      (request, call) => {
+        const cardId = requireId('card_id', request.cardId);
+        const pin = parsePin(request.pin);
+        if (pin === undefined) throw invalidArgument('pin is required');
+        return deps.pins.verifyPin(cardId, pin, actingOf(call));
       },
       (state: CardState) => cardReply(state, deps.clock()),
     ),

@@ -28,7 +28,7 @@ export interface PinChange {
 export class CardPins {
   constructor(
     private readonly hasher: PinHasher | undefined,
-    private readonly region: Pick<ShardRegion, 'setPin'>,
+    private readonly region: Pick<ShardRegion, 'setPin' | 'verifyPin'>,
   ) {}
 
   /** The payment with the entered PIN as its keyed hash; '' = no PIN entered (one comparison). */
@@ -53,6 +53,15 @@ export class CardPins {
     const newHash = hasher.hash(change.cardId, change.newPin);
     const oldHash = change.oldPin === undefined ? undefined : hasher.hash(change.cardId, change.oldPin);
     return outcomeOf((reply) => this.region.setPin(change.cardId, newHash, oldHash, change.reset, change.acting, reply));
+  }
+
+  /**
+   * Checks a card's PIN without changing it: the card compares the keyed hashes and counts a wrong
+   * one (PERMISSION_DENIED once it is written); resolves with the card when it is right.
+   */
+  verifyPin(cardId: string, pin: string, acting: Acting): Promise<CardState> {
+    const hash = this.required().hash(cardId, pin);
+    return outcomeOf((reply) => this.region.verifyPin(cardId, hash, acting, reply));
   }
 
   private required(): PinHasher {

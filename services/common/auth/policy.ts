@@ -36,7 +36,8 @@ export const roles = {
   approver: 'approves held operator requests: unblock, large issuance (four eyes, never its own)',
   psp: 'the payment service provider: delivers its signed top-up callbacks',
   reports: 'the reports service itself: reads stored balances and cards for reconciliation',
-  cardholder: "a card's holder (through the portal): its own cards only: read them, report lost, freeze, change the PIN",
+  cardholder:
+    "a card's holder (through the portal): its own cards only: read them, report lost, freeze, check and change the PIN, top up at the PSP",
 } as const;
 export type Role = keyof typeof roles;
 export const role_names = Object.keys(roles) as Role[];
@@ -238,7 +239,9 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
   registerCardToken: { who: 'operator', roles: ['issuer_admin', 'support'] },
   removeCardToken: { who: 'operator', roles: ['issuer_admin', 'support'] },
   runProgramRefund: { who: 'operator', roles: ['issuer_admin'] },
-  startPspTopUp: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  // A holder pays a top-up of its own card at the PSP (the portal's top-up page): starting one moves
+  // nothing; the money comes only with the PSP's own report.
+  startPspTopUp: { who: 'operator', roles: ['issuer_admin', 'support', 'cardholder'], scope: of_card },
   handlePspCallback: { who: 'operator', roles: ['psp'] },
   setAutoReload: { who: 'operator', roles: ['issuer_admin', 'support'] },
   // A credit without a sale: always held for a second principal (the approved request runs, and
@@ -254,6 +257,9 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
         : ['issuer_admin', 'support'],
     scope: of_card,
   },
+  // A holder checks its own card's PIN (the portal's sign-in; a wrong one is counted like any);
+  // the desk checks a PIN a holder says before it helps.
+  verifyPin: { who: 'operator', roles: ['issuer_admin', 'support', 'cardholder'], scope: of_card },
   setTabLimit: { who: 'operator', roles: ['issuer_admin'] },
   settleTab: { who: 'operator', roles: ['issuer_admin'] },
   getCardRules: { who: 'operator', roles: any_reader },
@@ -523,13 +529,21 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.home': { who: 'public' },
   'portal.logout': { who: 'public' },
   'portal.openapi': { who: 'public' },
+  // Where the PSP returns a holder after paying: a page with a link back, nothing of any card.
+  'portal.top_up_return': { who: 'public' },
   'portal.card': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.card.stop': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  'portal.card.top_up': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  'portal.card.receipt': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.fleet': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_block': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.merchant': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
   'portal.merchant.terminal': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
+  'portal.merchant.terminals': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
+  'portal.merchant.terminals.switch': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
+  'portal.merchant.managers': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
+  'portal.merchant.settlement': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
   'portal.organizer': { who: 'operator', roles: ['issuer_admin', 'analyst'] },
   'portal.organizer.card_lookup': { who: 'operator', roles: ['issuer_admin', 'support'] },
   'api.event_statistics': { who: 'operator', roles: ['issuer_admin', 'analyst'] },

@@ -1,0 +1,364 @@
+// The portal's cardholder pages end to end, in headless Chromium against a real node (with the
+// Mollie integration, talking to a local server that implements Mollie's contract and plays its
+// checkout), Redis, the reports service, the streamer and ClickHouse:
+//   - signing in checks the PIN with VerifyPin: a right PIN writes nothing on the card, wrong ones
+//     are counted with the tills' and lock the card at the program's maximum;
+//   - a top-up: the holder starts it on the card page, pays at the PSP's checkout, the PSP's webhook
+//     reaches the node, and the card page the PSP returns the holder to shows the new balance;
+//   - a receipt per transaction, linked from the history: merchant, terminal, time, amount, balance
+//     after, in the session's language.
+// And the merchant's pages: its terminals listed with their status and a switch per row (a disabled
+// terminal is then refused by the node), the portal accounts that may act for it, and its
+// settlement statements with their payout state as the settlement approvers move them.
+// URL tampering: another card's top-up or receipt is 403, another card's transaction under the own
+// card is 404; another merchant's terminals, managers and settlement are 403, and switching another
+// merchant's terminal through the own list is refused by the node (403) and changes nothing. axe-core finds no serious or critical violation on each new page; each is saved as
+// a screenshot (.test-artifacts/portal, git-ignored; docs/screenshots holds a committed copy).
+
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'puppeteer-core';
+import type { AuthorizerNode } from '../../services/authorizer/node';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
+import { Outcome } from '../../gen/tapline/v1/types';
+import { TaplineClient, purchase } from '../../tools/client/tapline-client';
+import { CardClient, programConfig } from '../../tools/client/card-client';
+import { createLogger } from '../../services/common/logger';
+import { mollie_integration } from '../../services/authorizer/psp/mollie';
+import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
+import { ReportsServer } from '../../services/reports/server';
+import { loadStreamerConfig } from '../../services/streamer/config';
+import { migrate } from '../../services/streamer/schema/migrate';
+import { Streamer } from '../../services/streamer/streamer';
+import type { DemoUser } from '../../tools/devenv/portal';
+import {
+  accessTo,
+  endpointsOf,
+  reportsRequest,
+  startInProcessNode,
+  startTestRedis,
+  testCardStates,
+  testDataDir,
+  testToken,
+} from '../support/harness';
+import { MollieApiFake } from '../support/mollie-api';
+import { streamerEnv } from '../support/outbox-fixtures';
+import { connectInspector, type Inspector } from '../support/redis-inspect';
+import { RedisSettlementStore } from '../../services/reports/settlement-store';
+import { singleRedis } from '../../services/common/redis-target';
+import * as grpc from '@grpc/grpc-js';
+import {
+  freePort,
+  launchChromium,
+  portalFiles,
+  portalIssuers,
+  portalReportsSecurity,
+  screenshotDir,
+  startTestPortal,
+  type TestPortal,
+} from '../support/portal';
+
+const database = 'portal_holder_test';
+const users: readonly DemoUser[] = [
+  { username: 'bar-manager', password: 'merchant-pass-1', role: 'merchant_admin', scope: ['bar-1'] },
+  { username: 'bar-deputy', password: 'merchant-pass-2', role: 'merchant_admin', scope: ['bar-2', 'bar-1'] },
+  { username: 'other-manager', password: 'merchant-pass-3', role: 'merchant_admin', scope: ['bar-2'] },
+];
+const holder_pin = '2468';
+const mollie_key = 'test_portalMollieKey0123456789ab';
+
+describe('portal: cardholder and merchant pages end to end in headless Chromium', function () {
+  this.timeout(120_000);
+  let redis: RedisInstance;
+  let clickhouse: ClickHouseInstance;
+  let mollie: MollieApiFake;
+  let node: AuthorizerNode;
+  let reports: ReportsServer;
+  let streamer: Streamer;
+  let portal: TestPortal;
+  let browser: Browser;
+  let client: TaplineClient;
+  let cards: CardClient;
+  let inspect: Inspector;
+  let settlement: RedisSettlementStore;
+  let txn = 1;
+  const logger = createLogger('portal-holder-test', 'warn');
+
+  before(async function () {
+    const files = await portalFiles(users);
+    mollie = new MollieApiFake(mollie_key, true);
+    const mollieUrl = await mollie.start();
+    const portalPort = await freePort();
+    [redis, clickhouse] = await Promise.all([
+      startTestRedis('portal-holder'),
+      startClickHouse({ dataDir: testDataDir('portal-holder-ch') }),
+    ]);
+    await migrate(clickhouse.url, database);
+    node = await startInProcessNode(
+      redis.url,
+      {
+        TAPLINE_PIN_SECRET: 'portal-holder-pin-secret-0123',
+        TAPLINE_OIDC_ISSUERS: await portalIssuers(files),
+        TAPLINE_PSP_PROVIDER: 'mollie',
+        TAPLINE_MOLLIE_API_KEY: mollie_key,
+        TAPLINE_MOLLIE_API_URL: mollieUrl,
+        TAPLINE_PSP_WEBHOOK_URL: 'https://pay.example.test/psp/mollie/webhook',
+        // After paying, the PSP sends the holder back to the portal.
+        TAPLINE_PSP_REDIRECT_URL: `https://localhost:${portalPort}/top-up/return`,
+        TAPLINE_PSP_WEBHOOK_PORT: '0',
+      },
+      { psp: mollie_integration },
+    );
+    mollie.webhookVia = `http://127.0.0.1:${node.pspWebhookPort ?? 0}`;
+    const access = await accessTo(node);
+    [client, cards] = [new TaplineClient(access), new CardClient(access)];
+    const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
+    settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
+    reports = await ReportsServer.start(
+      { query: (statement) => runner.query(statement), database, cards: await testCardStates(node), settlement },
+      0,
+      logger,
+      await portalReportsSecurity(files),
+    );
+    streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
+    portal = await startTestPortal(files, { operator: endpointsOf(node).operator, reportsPort: reports.port }, ['fest'], portalPort);
+    inspect = await connectInspector(redis.url);
+    await seed();
+    browser = await launchChromium();
+    mkdirSync(screenshotDir(), { recursive: true });
+  });
+
+  after(async function () {
+    await browser?.close();
+    await portal?.server.stop();
+    portal?.backend.close();
+    for (const c of [client, cards]) c?.close();
+    await Promise.all([inspect?.close(), settlement?.close()]);
+    await streamer?.stop();
+    await reports?.stop(1_000);
+    await node?.shutdown();
+    await Promise.all([redis?.stop(), clickhouse?.stop(), mollie?.stop()]);
+  });
+
+  async function seed(): Promise<void> {
+    for (const [terminal, merchant] of [
+      ['pos-1', 'bar-1'],
+      ['pos-3', 'bar-1'],
+      ['pos-2', 'bar-2'],
+    ] as const)
+      await client.registerTerminal(terminal, merchant);
+    await cards.defineProgram('fest', programConfig({ pinRequired: true, pinAttemptsMax: 3 }));
+    for (const cardId of ['c-100', 'c-200', 'c-300'])
+      await cards.issue({
+        cardId,
+        params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'fest', deposit: undefined, expiresAtUnixMs: 0n },
+        holder: undefined,
+        pin: holder_pin,
+        operatorId: 'ops',
+      });
+  }
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.createBrowserContext();
+    const page = await context.newPage();
+    // axe-core is injected as a script of the test: the portal's content security policy allows only its own.
+    await page.setBypassCSP(true);
+    await page.setViewport({ width: 1200, height: 900 });
+    return page;
+  }
+
+  async function submit(page: Page, selector: string): Promise<number> {
+    const [response] = await Promise.all([page.waitForNavigation(), page.click(selector)]);
+    return response?.status() ?? 0;
+  }
+
+  async function cardLogin(page: Page, cardId: string, pin: string): Promise<number> {
+    await page.goto(`${portal.url}/login`);
+    await page.type('#card', cardId);
+    await page.type('#pin', pin);
+    return submit(page, '#card-login');
+  }
+
+  const axe_source = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+  /** Screenshot and accessibility check of the page shown now. */
+  async function checkPage(page: Page, name: string): Promise<void> {
+    await page.screenshot({ path: join(screenshotDir(), `${name}.png`), fullPage: true });
+    await page.addScriptTag({ content: axe_source });
+    const violations = (await page.evaluate(async () => {
+      const axe = (
+        globalThis as unknown as { axe: { run: () => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }
+      ).axe;
+      return (await axe.run()).violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+    })) as { id: string; impact: string; nodes: number }[];
+    const severe = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    assert.deepEqual(severe, [], `${name}: serious or critical accessibility violations`);
+  }
+
+  const textOf = (page: Page, selector: string): Promise<string> => page.$eval(selector, (e) => e.textContent?.trim() ?? '');
+
+  /** POSTs a form of the portal from the page, with the session's CSRF token: the status it gets. */
+  async function postForm(page: Page, path: string, fields: Record<string, string>): Promise<number> {
+    return page.evaluate(
+      async (target, values) => {
+        const field = (globalThis as unknown as { document: { querySelector: (s: string) => { value: string } | null } }).document;
+        const csrf = field.querySelector('input[name="_csrf"]')?.value ?? '';
+        const body = new URLSearchParams({ ...values, _csrf: csrf }).toString();
+        return (await fetch(target, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })).status;
+      },
+      path,
+      fields,
+    );
+  }
+
+  it('signs a cardholder in with VerifyPin: a right PIN writes nothing, wrong ones count and lock the card', async () => {
+    const page = await newPage();
+    const before = await inspect.snapshot();
+    assert.equal(await cardLogin(page, 'c-100', holder_pin), 200);
+    assert.equal(new URL(page.url()).pathname, '/cards/c-100');
+    assert.equal(await inspect.snapshot(), before, 'signing in changed nothing in Redis');
+    for (const pin of ['1111', '2222']) assert.equal(await cardLogin(page, 'c-300', pin), 401, `wrong PIN ${pin}`);
+    assert.equal(
+      (await client.authorize({ ...purchase('pos-1', txn++, 'c-300', 100), pin: '3333' })).outcome,
+      Outcome.OUTCOME_DECLINED,
+      'a wrong PIN at a till: the third wrong attempt',
+    );
+    assert.equal(await cardLogin(page, 'c-300', holder_pin), 401, 'the sign-ins counted: the PIN is locked');
+    await page.browserContext().close();
+  });
+
+  it('tops a card up through the PSP: the holder pays at the checkout and the card page shows the new balance', async () => {
+    const page = await newPage();
+    assert.equal(await cardLogin(page, 'c-100', holder_pin), 200);
+    assert.match(await textOf(page, '[data-test="balance"]'), /€\s?50\.00/);
+    await page.type('#top-up-amount', '12.50');
+    assert.equal(await submit(page, '#top-up'), 200);
+    await checkPage(page, 'cardholder-top-up');
+    assert.match(await textOf(page, '#pay'), /€\s?12\.50/);
+    assert.match(await textOf(page, '[data-test="balance"]').catch(() => ''), /^$/, 'the top-up page shows no balance');
+    assert.equal((await cards.getCard('c-100')).card?.balance?.amountMinor, 5_000n, 'starting a top-up moves nothing');
+    assert.equal(await submit(page, '#pay'), 200, "the PSP's checkout");
+    assert.match(await page.$eval('h1', (e) => e.textContent ?? ''), /EUR 12\.50/);
+    assert.equal(await submit(page, '#psp-pay'), 200, 'paid: the PSP returns the holder to the portal');
+    assert.equal(new URL(page.url()).pathname, '/top-up/return');
+    await checkPage(page, 'cardholder-top-up-return');
+    assert.equal(await submit(page, '#back-to-card'), 200);
+    assert.equal(new URL(page.url()).pathname, '/cards/c-100', 'still signed in after the trip to the PSP');
+    assert.match(await textOf(page, '[data-test="balance"]'), /€\s?62\.50/, 'the new balance after the webhook');
+    const tampered = await postForm(page, '/cards/c-200/top-up', { amount: '5' });
+    assert.equal(tampered, 403, "another card's top-up");
+    assert.equal(mollie.created.length, 1, 'no payment was started for the other card');
+    await page.browserContext().close();
+  });
+
+  it('shows a receipt of each transaction from the history, in the session language; another card’s receipt is 403 or 404', async () => {
+    const sale = await client.authorize({ ...purchase('pos-1', txn++, 'c-200', 340), pin: holder_pin });
+    assert.equal(sale.outcome, Outcome.OUTCOME_APPROVED);
+    const page = await newPage();
+    assert.equal(await cardLogin(page, 'c-200', holder_pin), 200);
+    const link = `a[href="/cards/c-200/receipts/${sale.transactionId}"]`;
+    const deadline = Date.now() + 30_000;
+    while ((await page.$(link)) === null) {
+      if (Date.now() > deadline) assert.fail(`the history shows no receipt link of ${sale.transactionId} within 30 s`);
+      await page.waitForNetworkIdle({ idleTime: 200 });
+      await page.reload();
+    }
+    assert.equal(await submit(page, link), 200);
+    assert.equal(await textOf(page, '[data-test="receipt-merchant"]'), 'bar-1');
+    assert.equal(await textOf(page, '[data-test="receipt-terminal"]'), 'pos-1');
+    assert.match(await textOf(page, '[data-test="receipt-amount"]'), /€\s?3\.40/);
+    assert.match(await textOf(page, '[data-test="receipt-balance"]'), /€\s?46\.60/);
+    await checkPage(page, 'cardholder-receipt');
+    assert.equal(await submit(page, 'a[lang="nl"]'), 200);
+    assert.match(await textOf(page, '[data-test="receipt-balance"]'), /€\s?46,60/, 'Dutch money format');
+    assert.match(await page.$eval('main', (e) => e.textContent ?? ''), /Saldo na afloop/);
+    const receipt = `/receipts/${encodeURIComponent(sale.transactionId)}`;
+    assert.equal((await page.goto(`${portal.url}/cards/c-100${receipt}`))?.status(), 403, "another card's receipt");
+    await cardLogin(page, 'c-100', holder_pin);
+    assert.equal((await page.goto(`${portal.url}/cards/c-100${receipt}`))?.status(), 404, "another card's transaction under the own card");
+    assert.ok(!(await page.$eval('body', (e) => e.textContent ?? '')).includes('bar-1'), 'none of its data');
+    await page.browserContext().close();
+  });
+
+  async function staffLogin(page: Page, username: string, password: string): Promise<void> {
+    await page.goto(`${portal.url}/login`);
+    await page.type('#username', username);
+    await page.type('#password', password);
+    assert.equal(await submit(page, '#staff-login'), 200, `${username} signs in`);
+  }
+
+  const sells = async (terminal: string): Promise<boolean> => {
+    const sale = client.authorize({ ...purchase(terminal, txn++, 'c-200', 10), pin: holder_pin });
+    return sale.then(
+      (answer) => answer.outcome === Outcome.OUTCOME_APPROVED,
+      (error: grpc.ServiceError) => {
+        assert.equal(error.code, grpc.status.FAILED_PRECONDITION, `${terminal}: ${error.message}`);
+        return false;
+      },
+    );
+  };
+
+  it("a merchant lists its terminals with their status and switches one off and on from its row; another merchant's are refused", async () => {
+    const page = await newPage();
+    await staffLogin(page, 'bar-manager', 'merchant-pass-1');
+    assert.equal(await submit(page, '#terminal-list'), 200);
+    const listed = await page.$$eval('tr[data-terminal]', (rows) => rows.map((row) => row.getAttribute('data-terminal')));
+    assert.deepEqual(listed, ['pos-1', 'pos-3'], "its own terminals, not another merchant's");
+    await checkPage(page, 'merchant-terminals');
+    assert.equal(await sells('pos-3'), true);
+    assert.equal(await submit(page, 'button[data-switch="pos-3"]'), 200);
+    assert.equal(await textOf(page, 'tr[data-terminal="pos-3"] [data-test="terminal-status"]'), 'disabled');
+    assert.equal(await sells('pos-3'), false, 'the node refuses the disabled terminal');
+    assert.equal(await submit(page, 'button[data-switch="pos-3"]'), 200);
+    assert.equal(await textOf(page, 'tr[data-terminal="pos-3"] [data-test="terminal-status"]'), 'enabled');
+    assert.equal(await sells('pos-3'), true);
+    assert.equal(await postForm(page, '/merchants/bar-1/terminals/switch', { terminal: 'pos-2', enabled: '0' }), 403, 'the node refuses');
+    assert.equal(await postForm(page, '/merchants/bar-2/terminals/switch', { terminal: 'pos-2', enabled: '0' }), 403);
+    assert.equal(await sells('pos-2'), true, 'the other merchant’s terminal still sells');
+    assert.equal((await page.goto(`${portal.url}/merchants/bar-2/terminals`))?.status(), 403);
+    assert.ok(!(await page.$eval('body', (e) => e.textContent ?? '')).includes('pos-2'), 'none of its data');
+    await page.browserContext().close();
+  });
+
+  it('a merchant sees who may act for it; another merchant’s managers are refused', async () => {
+    const page = await newPage();
+    await staffLogin(page, 'bar-manager', 'merchant-pass-1');
+    await page.goto(`${portal.url}/merchants/bar-1/managers`);
+    const managers = await page.$$eval('[data-test="managers"] li', (items) => items.map((item) => item.textContent?.trim()));
+    assert.deepEqual(managers, ['bar-deputy', 'bar-manager']);
+    await checkPage(page, 'merchant-managers');
+    assert.equal((await page.goto(`${portal.url}/merchants/bar-2/managers`))?.status(), 403);
+    assert.ok(!(await page.$eval('body', (e) => e.textContent ?? '')).includes('other-manager'), 'none of its data');
+    await page.browserContext().close();
+  });
+
+  /** A settlement request of the issuer's back office, as `who` with `role`. */
+  async function backOffice(method: string, path: string, role: string, who: string, body: unknown = {}): Promise<void> {
+    const token = await testToken(role, ['*'], who);
+    const answer = await reportsRequest(reports.port, path, { method, token, ...(method === 'GET' ? {} : { body: JSON.stringify(body) }) });
+    assert.ok(answer.status >= 200 && answer.status < 300, `${method} ${path}: ${answer.status} ${answer.body}`);
+  }
+
+  it("a merchant follows its settlement statement from prepared to paid; another merchant's settlement is refused", async () => {
+    const config = { cycle: 'daily', payee_name: 'Bar One BV', payee_iban: 'NL91ABNA0417164300', rates: [] };
+    await backOffice('PUT', '/settlement/merchants/bar-1', 'issuer_admin', 'ops-1', config);
+    await backOffice('POST', '/settlement/merchants/bar-1/payee/approve', 'settlement_approver', 'approver-1');
+    // A batch covers a period that has ended: yesterday's.
+    const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    await backOffice('POST', '/settlement/merchants/bar-1/batches', 'issuer_admin', 'ops-1', { date: day });
+    const page = await newPage();
+    await staffLogin(page, 'bar-manager', 'merchant-pass-1');
+    await page.goto(`${portal.url}/merchants/bar-1/settlement`);
+    const batch = `bar-1.daily.${day}`;
+    assert.equal(await textOf(page, `tr[data-batch="${batch}"] [data-test="payout-state"]`), 'prepared, awaiting approval');
+    await backOffice('POST', `/settlement/batches/${batch}/approve`, 'settlement_approver', 'approver-1');
+    await backOffice('POST', `/settlement/batches/${batch}/settle`, 'issuer_admin', 'ops-1', { reference: 'bank-1' });
+    await page.reload();
+    assert.equal(await textOf(page, `tr[data-batch="${batch}"] [data-test="payout-state"]`), 'paid');
+    await checkPage(page, 'merchant-settlement');
+    assert.equal((await page.goto(`${portal.url}/merchants/bar-2/settlement`))?.status(), 403);
+    await page.browserContext().close();
+  });
+});
