@@ -289,7 +289,7 @@ const routes: readonly Route[] = [
     name: 'event_statistics',
     pattern: /^\/reports\/events\/([^/]*)\/statistics$/,
     parameters: output,
-    sections: ['totals', 'top_merchants', 'top_products', 'sales_per_hour'],
+    sections: ['totals', 'top_merchants', 'top_products', 'sales_per_hour', 'sales_per_minute', 'declines_by_reason'],
     plan: (_query, path) => {
       const program = entityId('programId', path[0] ?? '');
       return (context) => eventStatisticsReport(context, program);

@@ -15,7 +15,7 @@ import type { CardBalance, CardStateReader } from '../../services/reports/card-s
 import { fleetCycleInvoiceReport, fleetInvoiceReport } from '../../services/reports/fleet-invoice';
 import { fleetStatementReport } from '../../services/reports/fleet-statement';
 import { parseDate } from '../../services/reports/params';
-import { settlementAggregatesSql } from '../../services/reports/queries';
+import { sales_minutes_max, settlementAggregatesSql } from '../../services/reports/queries';
 import { settlementLines, type FeeRate } from '../../services/reports/settlement-rules';
 import {
   auditReport,
@@ -48,6 +48,8 @@ import {
   expectedProgram,
   expectedSettlementLines,
   expectedTopProducts,
+  expectedSalesPerMinute,
+  expectedDeclines,
   reportHistory,
   type History,
 } from '../support/reports-fixtures';
@@ -330,6 +332,8 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
       const statistics = await eventStatisticsReport(context, program);
       assert.deepEqual(statistics.sections['totals']?.rows, [expectedProgram(history, program)]);
       assert.deepEqual(statistics.sections['top_products']?.rows, expectedTopProducts(history, program));
+      assert.deepEqual(statistics.sections['sales_per_minute']?.rows, expectedSalesPerMinute(history, program, sales_minutes_max));
+      assert.deepEqual(statistics.sections['declines_by_reason']?.rows, expectedDeclines(history, program));
       assert.ok(
         (statistics.sections['top_merchants']?.rows.length ?? 0) > 0 && (statistics.sections['sales_per_hour']?.rows.length ?? 0) > 0,
       );
