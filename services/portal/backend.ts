@@ -31,6 +31,7 @@ import {
   FleetCardStatus,
   type SetFleetCardLimitsResponse,
   type SpendLimits,
+  type ProductGroups,
 } from '../../gen/tapline/v1/fleet';
 import type { SetTerminalEnabledResponse } from '../../gen/tapline/v1/admin';
 
@@ -46,7 +47,7 @@ const rejection_codes: ReadonlyMap<grpc.status, RejectionCode> = new Map([
   [grpc.status.UNAUTHENTICATED, 'unauthenticated'],
 ]);
 
-const http_rejections: ReadonlyMap<number, RejectionCode> = new Map([
+export const http_rejections: ReadonlyMap<number, RejectionCode> = new Map([
   [400, 'invalid_argument'],
   [401, 'unauthenticated'],
   [403, 'permission_denied'],
@@ -78,11 +79,11 @@ export interface BackendSettings {
 
 export class Backend {
   private readonly cards: InstanceType<typeof CardServiceClient>;
-  private readonly fleets: InstanceType<typeof FleetAdminServiceClient>;
+  readonly fleets: InstanceType<typeof FleetAdminServiceClient>;
   private readonly admin: InstanceType<typeof AdminServiceClient>;
-  private readonly ca: Buffer;
+  readonly ca: Buffer;
 
-  constructor(private readonly settings: BackendSettings) {
+  constructor(readonly settings: BackendSettings) {
     this.ca = readFileSync(settings.ca_file);
     const credentials = grpc.credentials.createSsl(this.ca);
     const options = settings.server_name === undefined ? {} : { 'grpc.ssl_target_name_override': settings.server_name };
@@ -91,7 +92,8 @@ export class Backend {
     this.admin = new AdminServiceClient(settings.authorizer_address, credentials, options);
   }
 
-  private call<Q, R>(method: Unary<Q, R>, request: Q, token: string): Promise<R> {
+  /** One unary call to the node as the person whose token it carries (fleet.ts and organizer.ts call it too). */
+  call<Q, R>(method: Unary<Q, R>, request: Q, token: string): Promise<R> {
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${token}`);
     const deadline = new Date(Date.now() + this.settings.call_timeout_ms);
@@ -139,8 +141,14 @@ export class Backend {
     return reply.card;
   }
 
-  setFleetCardLimits(token: string, cardId: string, limits: SpendLimits): Promise<SetFleetCardLimitsResponse> {
-    return this.call(this.fleets.setFleetCardLimits.bind(this.fleets), { cardId, limits, productGroups: undefined, operatorId: '' }, token);
+  /** Sets a card's limits and product groups together (absent groups: every group the account allows). */
+  setFleetCardLimits(
+    token: string,
+    cardId: string,
+    limits: SpendLimits,
+    productGroups: ProductGroups | undefined,
+  ): Promise<SetFleetCardLimitsResponse> {
+    return this.call(this.fleets.setFleetCardLimits.bind(this.fleets), { cardId, limits, productGroups, operatorId: '' }, token);
   }
 
   setFleetCardStatus(token: string, cardId: string, status: FleetCardStatus): Promise<SetFleetCardStatusResponse> {

@@ -55,11 +55,11 @@ export function layout(context: PageContext, title: string, body: Markup): strin
   );
 }
 
-function csrf(session: Session): Markup {
+export function csrf(session: Session): Markup {
   return html`<input type="hidden" name="_csrf" value="${session.csrf}" />`;
 }
 
-function notice(text: string | undefined): Markup {
+export function notice(text: string | undefined): Markup {
   return text === undefined ? html`` : html`<p class="notice" role="status">${text}</p>`;
 }
 
@@ -205,6 +205,7 @@ export function fleetPage(context: PageContext, view: FleetView): string {
   const card = view.card;
   const body = html`<h1>${t(locale, 'fleet.title', { id: account.fleetId })}</h1>
     ${notice(view.done)}
+    <p><a href="${base}/cards" id="fleet-manage">${t(locale, 'fleet.manage.link')}</a></p>
     <div class="grid">
       <section class="panel" aria-labelledby="credit-h">
         <h2 id="credit-h">${t(locale, 'fleet.available_credit')}</h2>
@@ -273,6 +274,11 @@ const fleet_status_keys: ReadonlyMap<FleetCardStatus, MessageKey> = new Map([
   [FleetCardStatus.FLEET_CARD_STATUS_BLOCKED, 'fleet.status.blocked'],
 ]);
 
+/** A fleet card's status in the person's language. */
+export function fleetStatusText(locale: Locale, status: FleetCardStatus): string {
+  return t(locale, fleet_status_keys.get(status) ?? 'status.unknown');
+}
+
 function blockForm(context: PageContext, base: string, cardId: string): Markup {
   const locale = context.session.locale;
   return html`<form method="post" action="${base}/card-block">
@@ -317,7 +323,7 @@ function reviewTable(locale: Locale, reviews: readonly ReviewEntry[] | undefined
 }
 
 /** Minor units (two decimals) as the plain decimal a form field shows and reads back. */
-function decimalText(amount_minor: bigint): string {
+export function decimalText(amount_minor: bigint): string {
   const whole = amount_minor / 100n;
   const cents = (amount_minor % 100n).toString().padStart(2, '0');
   return `${whole}.${cents}`;
@@ -388,6 +394,8 @@ export function organizerPage(
   programs: readonly string[],
   program: string | undefined,
   figures: EventFigures | undefined,
+  /** What organizer-views.ts adds under the figures (sales per minute, declines, links). */
+  extra: Markup = html``,
 ): string {
   const locale = context.session.locale;
   const stat = (name: keyof EventFigures['shown'], key: MessageKey): Markup =>
@@ -437,6 +445,7 @@ export function organizerPage(
               </div>
             </section>`
     }
+    ${extra}
     <form class="panel spaced" method="get" action="/organizer/cards">
       <h2>${t(locale, 'organizer.lookup.heading')}</h2>
       <label for="lookup">${t(locale, 'organizer.lookup.card')}</label><input id="lookup" name="card" required maxlength="64" />

@@ -480,18 +480,25 @@ export async function eventStatisticsReport(context: ReportContext, program: str
           ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor'] }),
         })),
       },
-      sales_per_minute: {
-        columns: ['minute', 'currency', 'purchases', 'purchases_minor'],
-        // The statement reads the newest minutes first (to keep the latest ones); shown oldest first.
-        rows: minutes.reverse().map((row) => ({
-          minute: minuteLabel(int(row, 'minute')),
-          ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor'] }),
-        })),
-      },
-      declines_by_reason: {
-        columns: ['reason', 'declines', 'requested_minor'],
-        rows: declines.map((row) => pick(row, { text: ['reason'], ints: ['declines', 'requested_minor'] })),
-      },
+      ...liveSections(minutes, declines),
+    },
+  };
+}
+
+/** An event's sales per minute and declines by reason: what its organizer watches during the event. */
+function liveSections(minutes: QueryRow[], declines: QueryRow[]): Report['sections'] {
+  return {
+    sales_per_minute: {
+      columns: ['minute', 'currency', 'purchases', 'purchases_minor'],
+      // The statement reads the newest minutes first (to keep the latest ones); shown oldest first.
+      rows: [...minutes].reverse().map((row) => ({
+        minute: minuteLabel(int(row, 'minute')),
+        ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor'] }),
+      })),
+    },
+    declines_by_reason: {
+      columns: ['reason', 'declines', 'requested_minor'],
+      rows: declines.map((row) => pick(row, { text: ['reason'], ints: ['declines', 'requested_minor'] })),
     },
   };
 }

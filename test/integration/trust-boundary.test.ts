@@ -820,6 +820,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     // No streamer runs here: ClickHouse holds no closed cycle, so the allowed caller learns just that.
     { name: 'fleet_cycle_invoice', method: 'GET', path: '/reports/fleets/f-home/invoices/1', fleet: 'f-home', allowed: 404 },
     { name: 'fleet_statement', method: 'GET', path: `/reports/fleets/f-home/statement?${range}`, fleet: 'f-home', allowed: 200 },
+    { name: 'fleet_cards', method: 'GET', path: '/reports/fleets/f-home/cards', fleet: 'f-home', allowed: 200 },
     {
       name: 'settlement.merchant.put',
       method: 'PUT',

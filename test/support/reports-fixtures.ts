@@ -647,7 +647,12 @@ export function expectedSalesPerMinute(history: History, program: string, minute
   }
   const rows = [...minutes.entries()].map(([key, counts]) => {
     const [minute, currency] = key.split('\u0000');
-    return { minute: minute ?? '', currency: currency ?? '', purchases: counts['purchases'] ?? 0, purchases_minor: counts['purchases_minor'] ?? 0 };
+    return {
+      minute: minute ?? '',
+      currency: currency ?? '',
+      purchases: counts['purchases'] ?? 0,
+      purchases_minor: counts['purchases_minor'] ?? 0,
+    };
   });
   rows.sort((a, b) => (a.minute < b.minute ? -1 : a.minute > b.minute ? 1 : a.currency < b.currency ? -1 : 1));
   return rows.slice(-minutes_max);
@@ -772,6 +777,22 @@ export function expectedSettlementLines(
       net_minor:
         line.gross_minor - line.reversals_minor - line.refunds_minor - line.fees_minor - line.top_ups_minor + line.top_up_commission_minor,
     }));
+}
+
+/** The vehicles of a fleet's card list: approved fill-ups per vehicle, the last one's card, the highest odometer. */
+export function expectedFleetCardVehicles(history: History, fleet: string): Record<string, string | number>[] {
+  const vehicles = new Map<string, { fill_ups: number; last_at_ms: number; last_card: string; odometer_km: number }>();
+  for (const t of history.transactions) {
+    if (t.fleet !== fleet || t.outcome !== 'approved' || (t.vehicle ?? '') === '' || !['purchase', 'completion'].includes(t.kind)) continue;
+    const seen = vehicles.get(t.vehicle ?? '') ?? { fill_ups: 0, last_at_ms: 0, last_card: '', odometer_km: 0 };
+    vehicles.set(t.vehicle ?? '', {
+      fill_ups: seen.fill_ups + 1,
+      last_at_ms: Math.max(seen.last_at_ms, t.at),
+      last_card: t.at >= seen.last_at_ms ? t.card : seen.last_card,
+      odometer_km: Math.max(seen.odometer_km, t.odometer ?? 0),
+    });
+  }
+  return [...vehicles.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([vehicle, seen]) => ({ vehicle, ...seen }));
 }
 
 /** A fleet invoice's vehicles section, by plain loops (fill-to-fill fuel consumption, docs/REPORTING.md). */

@@ -330,6 +330,8 @@ export interface FleetCard {
   pinSet: boolean;
   /** Locked by wrong PINs (the account's pin_attempts_max): a new PIN unlocks it. */
   pinLocked: boolean;
+  /** The product groups the card may buy (within the account's); absent: every group the account allows. */
+  productGroups?: ProductGroups | undefined;
 }
 
 export interface GetFleetAccountRequest {
@@ -3148,6 +3150,7 @@ function createBaseFleetCard(): FleetCard {
     spentLifetimeMinor: 0n,
     pinSet: false,
     pinLocked: false,
+    productGroups: undefined,
   };
 }
 
@@ -3194,6 +3197,9 @@ export const FleetCard: MessageFns<FleetCard> = {
     }
     if (message.pinLocked !== false) {
       writer.uint32(80).bool(message.pinLocked);
+    }
+    if (message.productGroups !== undefined) {
+      ProductGroups.encode(message.productGroups, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -3291,6 +3297,14 @@ export const FleetCard: MessageFns<FleetCard> = {
             message.pinLocked = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.productGroups = ProductGroups.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3328,6 +3342,9 @@ export const FleetCard: MessageFns<FleetCard> = {
       : 0n;
     message.pinSet = object.pinSet ?? false;
     message.pinLocked = object.pinLocked ?? false;
+    message.productGroups = (object.productGroups !== undefined && object.productGroups !== null)
+      ? ProductGroups.fromPartial(object.productGroups)
+      : undefined;
     return message;
   },
 };

@@ -110,6 +110,8 @@ export function wireFleetCard(state: FleetCardState, account: FleetAccountState,
     spentLifetimeMinor: BigInt(spent.lifetime),
     pinSet: state.pinHash !== undefined,
     pinLocked: state.pinHash !== undefined && (state.pinFailures ?? 0) >= account.cardPolicy.pin_attempts_max,
+    // SetFleetCardLimits replaces the groups with the limits: a client keeping them must read them.
+    productGroups: state.allowedGroups === undefined ? undefined : { allowed: [...state.allowedGroups] },
   };
 }
 
