@@ -34,6 +34,7 @@ import {
   type ProductGroups,
 } from '../../gen/tapline/v1/fleet';
 import type { SetTerminalEnabledResponse } from '../../gen/tapline/v1/admin';
+import { OfflineAdminServiceClient } from '../../gen/tapline/v1/offline';
 
 /** A reports answer larger than this is refused (a page shows a few hundred rows at most). */
 export const report_bytes_max = 4 * 1024 * 1024;
@@ -81,6 +82,7 @@ export class Backend {
   private readonly cards: InstanceType<typeof CardServiceClient>;
   readonly fleets: InstanceType<typeof FleetAdminServiceClient>;
   private readonly admin: InstanceType<typeof AdminServiceClient>;
+  readonly offline: InstanceType<typeof OfflineAdminServiceClient>;
   readonly ca: Buffer;
 
   constructor(readonly settings: BackendSettings) {
@@ -90,6 +92,7 @@ export class Backend {
     this.cards = new CardServiceClient(settings.authorizer_address, credentials, options);
     this.fleets = new FleetAdminServiceClient(settings.authorizer_address, credentials, options);
     this.admin = new AdminServiceClient(settings.authorizer_address, credentials, options);
+    this.offline = new OfflineAdminServiceClient(settings.authorizer_address, credentials, options);
   }
 
   /** One unary call to the node as the person whose token it carries (fleet.ts and organizer.ts call it too). */
@@ -207,7 +210,7 @@ export class Backend {
   }
 
   close(): void {
-    for (const client of [this.cards, this.fleets, this.admin]) client.close();
+    for (const client of [this.cards, this.fleets, this.admin, this.offline]) client.close();
   }
 }
 

@@ -89,7 +89,8 @@ export function eventDetail(locale: Locale, detail: EventDetail | undefined): Ma
 export function organizerLinks(locale: Locale): Markup {
   return html`<nav class="spaced" aria-label="${t(locale, 'organizer.title')}">
     <a href="/organizer/audit">${t(locale, 'organizer.nav.audit')}</a> ·
-    <a href="/organizer/settlement">${t(locale, 'organizer.nav.settlement')}</a>
+    <a href="/organizer/settlement">${t(locale, 'organizer.nav.settlement')}</a> ·
+    <a href="/organizer/denylist">${t(locale, 'organizer.nav.denylist')}</a>
   </nav>`;
 }
 
@@ -269,5 +270,45 @@ export function settlementPage(context: PageContext, view: SettlementView): stri
       ${propose}
     </div>
     <section class="panel spaced" aria-label="${t(locale, 'settlement.batch')}">${batchesTable(context, view)}</section>`;
+  return layout(context, title, body);
+}
+
+export interface DenylistView {
+  readonly entries: readonly { card: string; reason: string }[];
+  readonly version: string;
+  readonly next?: string | undefined;
+}
+
+export function denylistPage(context: PageContext, view: DenylistView): string {
+  const locale = context.session.locale;
+  const title = t(locale, 'denylist.title');
+  const table =
+    view.entries.length === 0
+      ? html`<p>${t(locale, 'denylist.empty')}</p>`
+      : html`<div class="table-wrap">
+          <table id="denylist">
+            <thead>
+              <tr>
+                <th scope="col">${t(locale, 'denylist.card')}</th>
+                <th scope="col">${t(locale, 'denylist.reason')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${view.entries.map(
+                (row) =>
+                  html`<tr data-card="${row.card}">
+                    <td>${row.card}</td>
+                    <td data-test="reason">${row.reason}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>`;
+  const body = html`<h1>${title}</h1>
+    <p>${t(locale, 'denylist.help')}</p>
+    <p>${t(locale, 'denylist.version')}: <strong data-test="denylist-version">${view.version}</strong></p>
+    <section class="panel" aria-label="${title}">
+      ${table} ${view.next === undefined ? '' : html`<p><a href="${view.next}" id="denylist-next">${t(locale, 'audit.next')}</a></p>`}
+    </section>`;
   return layout(context, title, body);
 }

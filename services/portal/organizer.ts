@@ -10,7 +10,8 @@ import { invalidArgument, RejectedError } from '../../actors/errors';
 import type { Role } from '../common/auth/policy';
 import { pageContext, sessionOf, type PortalDeps } from './context';
 import { t } from './i18n';
-import { auditPage, settlementPage, type AuditRow, type BatchRow } from './organizer-views';
+import { auditPage, denylistPage, settlementPage, type AuditRow, type BatchRow } from './organizer-views';
+import type { ListDenylistRequest, ListDenylistResponse } from '../../gen/tapline/v1/offline';
 import { field, html, id_pattern, principalOf, tokenFor } from './routing';
 import { postAction } from './passthrough';
 
@@ -164,7 +165,36 @@ function settlementRoutes(app: FastifyInstance, deps: PortalDeps): void {
   });
 }
 
+/** Denylist entries one page shows (the node pages shard after shard). */
+export const denylist_page_rows = 100;
+const denylist_token_pattern = /^s:[0-9]{1,6}:[0-9]{1,20}:(?:x|[0-9]{1,16})$/;
+
+function denylistRoute(app: FastifyInstance, deps: PortalDeps): void {
+  app.get<{ Querystring: { page?: string } }>(
+    '/organizer/denylist',
+    { config: { rule: 'portal.organizer.denylist' } },
+    async (request, reply) => {
+      const pageToken = request.query.page ?? '';
+      if (pageToken !== '' && !denylist_token_pattern.test(pageToken)) throw invalidArgument('page is not a denylist page');
+      const answer = await deps.backend.call<ListDenylistRequest, ListDenylistResponse>(
+        deps.backend.offline.listDenylist.bind(deps.backend.offline),
+        { pageSize: denylist_page_rows, pageToken },
+        await tokenFor(request, deps),
+      );
+      return html(
+        reply,
+        denylistPage(pageContext(request), {
+          entries: answer.entries.map((entry) => ({ card: entry.cardId, reason: entry.reason })),
+          version: answer.version.toString(),
+          next: answer.nextPageToken === '' ? undefined : `/organizer/denylist?page=${encodeURIComponent(answer.nextPageToken)}`,
+        }),
+      );
+    },
+  );
+}
+
 export function registerOrganizerRoutes(app: FastifyInstance, deps: PortalDeps): void {
   auditRoute(app, deps);
   settlementRoutes(app, deps);
+  denylistRoute(app, deps);
 }

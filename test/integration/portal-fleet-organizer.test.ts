@@ -19,6 +19,7 @@ import type { RedisInstance } from '../../tools/devenv/redis';
 import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { FleetCardStatus, PriceFormula } from '../../gen/tapline/v1/fleet';
+import { CardAction } from '../../gen/tapline/v1/cards';
 import { TaplineClient, purchase } from '../../tools/client/tapline-client';
 import { CardClient, programConfig } from '../../tools/client/card-client';
 import { FleetClient, fleetPurchase, type FleetLine } from '../../tools/client/fleet-client';
@@ -155,7 +156,11 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
       ['pump-1', 'station-1'],
     ] as const)
       await client.registerTerminal(terminal, merchant);
-    await cards.defineProgram('fest', programConfig());
+    // The event sells offline too, so its stopped cards go on the denylist terminals hold.
+    await cards.defineProgram(
+      'fest',
+      programConfig({ offline: { txnMaxMinor: 2_000n, cardMaxMinor: 3_000n, debtThresholdMinor: 1_000n, cardCounter: false } }),
+    );
     await cards.issue({
       cardId: 'c-100',
       params: { initialBalance: { amountMinor: 5_000n, currency: 'EUR' }, programId: 'fest', deposit: undefined, expiresAtUnixMs: 0n },
@@ -481,5 +486,30 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
     );
     assert.equal((await store.batch(batch))?.approved_by, 'staff:approver');
     await second.browserContext().close();
+  });
+  it('the issuer reads the denylist: a card reported lost is on it, with why, and the list version', async () => {
+    await cards.changeState({
+      cardId: 'c-100',
+      action: CardAction.CARD_ACTION_REPORT_LOST,
+      reason: 'lost at the gate',
+      operatorId: '',
+      approverId: '',
+    });
+    const page = await newPage();
+    await staffLogin(page, 'organizer', 'organizer-pass-1');
+    assert.equal(await submit(page, 'a[href="/organizer/denylist"]'), 200, 'the organizer page links the denylist');
+    await reloadUntil(page, '/organizer/denylist', 'card c-100 on the list', async () => (await page.$('tr[data-card="c-100"]')) !== null);
+    assert.equal(await page.$eval('tr[data-card="c-100"] [data-test="reason"]', (e) => e.textContent?.trim() ?? ''), 'lost');
+    assert.ok(Number(await page.$eval('[data-test="denylist-version"]', (e) => e.textContent ?? '0')) > 0, 'the list has a version');
+    assert.ok(
+      !(await page.$$eval('#denylist tr[data-card]', (rows) => rows.map((row) => row.getAttribute('data-card')))).includes('haul~1'),
+    );
+    await checkPage(page, 'denylist');
+    assert.equal((await page.goto(`${portal.url}/organizer/denylist?page=..%2Fetc`))?.status(), 400, 'a page token the node never issued');
+    await page.browserContext().close();
+    const manager = await newPage();
+    await staffLogin(manager, 'haul-manager', 'fleet-pass-1');
+    assert.equal((await manager.goto(`${portal.url}/organizer/denylist`))?.status(), 403, 'a fleet manager reads no denylist');
+    await manager.browserContext().close();
   });
 });

@@ -564,6 +564,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       },
     },
     [OfflineAdminServiceService.getTerminalOffline.path]: { build: () => ({ terminalId: 't-home' }), merchant: 'm-home' },
+    [OfflineAdminServiceService.listDenylist.path]: { build: () => ({ pageSize: 10, pageToken: '' }) },
     [FleetAdminServiceService.setFleetCardPin.path]: { build: () => ({ cardId: 'f-home~1', pin: '2468' }), fleet: 'f-home' },
     [FleetAdminServiceService.setFleetBillingTerms.path]: {
       build: () => ({ fleetId: 'f-home', terms: { paymentTermsDays: 30n, blockAfterOverdueDays: 10n } }),

@@ -337,6 +337,8 @@ const offline_admin_rules: Record<keyof typeof OfflineAdminServiceService, RpcRu
     roles: ['issuer_admin', 'merchant_admin', 'support', 'analyst', 'auditor'],
     scope: of_terminal,
   },
+  // Which cards are refused offline and why: the issuer's and support's to check, the auditors' to read.
+  listDenylist: { who: 'operator', roles: ['issuer_admin', 'support', 'analyst', 'auditor'] },
 };
 
 /** Paths of the standard services every public door serves beside the API. */
@@ -540,5 +542,6 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.organizer.settlement': { who: 'operator', roles: ['issuer_admin', 'settlement_approver', 'auditor'] },
   'portal.organizer.settlement_propose': { who: 'operator', roles: ['issuer_admin'] },
   'portal.organizer.settlement_approve': { who: 'operator', roles: ['settlement_approver'] },
+  'portal.organizer.denylist': { who: 'operator', roles: ['issuer_admin', 'support', 'analyst', 'auditor'] },
   'api.event_statistics': { who: 'operator', roles: ['issuer_admin', 'analyst'] },
 };
