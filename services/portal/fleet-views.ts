@@ -202,6 +202,23 @@ function documentsSection(locale: Locale, base: string, view: FleetCardsView): M
   </section>`;
 }
 
+/** What the pinpad asks for: the account's prompts, shown read-only (see docs/PORTAL.md for why). */
+function promptsSection(locale: Locale, account: FleetAccount): Markup {
+  const asked = (on: boolean | undefined): string => t(locale, on === true ? 'fleet.prompts.asked' : 'fleet.prompts.not_asked');
+  return html`<section class="panel" aria-labelledby="prompts-h">
+    <h2 id="prompts-h">${t(locale, 'fleet.prompts.heading')}</h2>
+    <dl>
+      <dt>${t(locale, 'fleet.prompts.odometer')}</dt>
+      <dd data-test="prompt-odometer">${asked(account.prompts?.requireOdometer)}</dd>
+      <dt>${t(locale, 'fleet.prompts.driver')}</dt>
+      <dd data-test="prompt-driver">${asked(account.prompts?.requireDriver)}</dd>
+      <dt>${t(locale, 'fleet.prompts.vehicle')}</dt>
+      <dd data-test="prompt-vehicle">${asked(account.prompts?.requireVehicle)}</dd>
+    </dl>
+    <p>${t(locale, 'fleet.prompts.help')}</p>
+  </section>`;
+}
+
 export function fleetCardsPage(context: PageContext, view: FleetCardsView): string {
   const locale = context.session.locale;
   const { account } = view;
@@ -215,7 +232,9 @@ export function fleetCardsPage(context: PageContext, view: FleetCardsView): stri
       <h2 id="cards-h">${t(locale, 'fleet.cards.heading')}</h2>
       ${cardsTable(locale, view, currency)}
     </section>
-    <div class="grid spaced">${limitsForm(context, base, account.limits, currency)} ${groupsForm(context, base)}</div>
+    <div class="grid spaced">
+      ${limitsForm(context, base, account.limits, currency)} ${groupsForm(context, base)} ${promptsSection(locale, account)}
+    </div>
     ${reviewsSection(context, base, view.reviews)}
     <section class="panel spaced" aria-labelledby="vehicles-h">
       <h2 id="vehicles-h">${t(locale, 'fleet.vehicles.heading')}</h2>

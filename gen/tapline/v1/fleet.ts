@@ -115,6 +115,8 @@ export interface FleetAccount {
     | undefined;
   /** The shared SPOT price list the account follows ("" = none). */
   priceListId: string;
+  /** What the pinpad asks for with every fill-up of the account's cards (SetFleetPolicy sets it). */
+  prompts?: PromptPolicy | undefined;
 }
 
 export interface BillingTerms {
@@ -730,6 +732,7 @@ function createBaseFleetAccount(): FleetAccount {
     restrictedByInvoice: "",
     cardPolicy: undefined,
     priceListId: "",
+    prompts: undefined,
   };
 }
 
@@ -794,6 +797,9 @@ export const FleetAccount: MessageFns<FleetAccount> = {
     }
     if (message.priceListId !== "") {
       writer.uint32(138).string(message.priceListId);
+    }
+    if (message.prompts !== undefined) {
+      PromptPolicy.encode(message.prompts, writer.uint32(146).fork()).join();
     }
     return writer;
   },
@@ -947,6 +953,14 @@ export const FleetAccount: MessageFns<FleetAccount> = {
             message.priceListId = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.prompts = PromptPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -999,6 +1013,9 @@ export const FleetAccount: MessageFns<FleetAccount> = {
       ? FleetCardPolicy.fromPartial(object.cardPolicy)
       : undefined;
     message.priceListId = object.priceListId ?? "";
+    message.prompts = (object.prompts !== undefined && object.prompts !== null)
+      ? PromptPolicy.fromPartial(object.prompts)
+      : undefined;
     return message;
   },
 };

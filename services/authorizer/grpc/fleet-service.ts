@@ -94,6 +94,12 @@ export function wireFleetAccount(state: FleetAccountState, nowMs: number): Fleet
       completionToleranceBp: BigInt(state.cardPolicy.completion_tolerance_bp),
     },
     priceListId: state.priceList ?? '',
+    prompts: {
+      requireOdometer: state.prompts.require_odometer,
+      requireDriver: state.prompts.require_driver,
+      requireVehicle: state.prompts.require_vehicle,
+      odometerJumpMaxKm: BigInt(state.prompts.odometer_jump_max_km),
+    },
   };
 }
 
