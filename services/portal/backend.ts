@@ -33,6 +33,7 @@ import {
   FleetCardStatus,
   type SetFleetCardLimitsResponse,
   type SpendLimits,
+  type ProductGroups,
 } from '../../gen/tapline/v1/fleet';
 import {
   SearchTerminalsRequest,
@@ -40,6 +41,7 @@ import {
   type SetTerminalEnabledResponse,
   type TerminalRecord,
 } from '../../gen/tapline/v1/admin';
+import { OfflineAdminServiceClient } from '../../gen/tapline/v1/offline';
 
 /** A reports answer larger than this is refused (a page shows a few hundred rows at most). */
 export const report_bytes_max = 4 * 1024 * 1024;
@@ -53,7 +55,7 @@ const rejection_codes: ReadonlyMap<grpc.status, RejectionCode> = new Map([
   [grpc.status.UNAUTHENTICATED, 'unauthenticated'],
 ]);
 
-const http_rejections: ReadonlyMap<number, RejectionCode> = new Map([
+export const http_rejections: ReadonlyMap<number, RejectionCode> = new Map([
   [400, 'invalid_argument'],
   [401, 'unauthenticated'],
   [403, 'permission_denied'],
@@ -85,20 +87,23 @@ export interface BackendSettings {
 
 export class Backend {
   private readonly cards: InstanceType<typeof CardServiceClient>;
-  private readonly fleets: InstanceType<typeof FleetAdminServiceClient>;
+  readonly fleets: InstanceType<typeof FleetAdminServiceClient>;
   private readonly admin: InstanceType<typeof AdminServiceClient>;
-  private readonly ca: Buffer;
+  readonly offline: InstanceType<typeof OfflineAdminServiceClient>;
+  readonly ca: Buffer;
 
-  constructor(private readonly settings: BackendSettings) {
+  constructor(readonly settings: BackendSettings) {
     this.ca = readFileSync(settings.ca_file);
     const credentials = grpc.credentials.createSsl(this.ca);
     const options = settings.server_name === undefined ? {} : { 'grpc.ssl_target_name_override': settings.server_name };
     this.cards = new CardServiceClient(settings.authorizer_address, credentials, options);
     this.fleets = new FleetAdminServiceClient(settings.authorizer_address, credentials, options);
     this.admin = new AdminServiceClient(settings.authorizer_address, credentials, options);
+    this.offline = new OfflineAdminServiceClient(settings.authorizer_address, credentials, options);
   }
 
-  private call<Q, R>(method: Unary<Q, R>, request: Q, token: string): Promise<R> {
+  /** One unary call to the node as the person whose token it carries (fleet.ts and organizer.ts call it too). */
+  call<Q, R>(method: Unary<Q, R>, request: Q, token: string): Promise<R> {
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${token}`);
     const deadline = new Date(Date.now() + this.settings.call_timeout_ms);
@@ -151,8 +156,14 @@ export class Backend {
     return reply.card;
   }
 
-  setFleetCardLimits(token: string, cardId: string, limits: SpendLimits): Promise<SetFleetCardLimitsResponse> {
-    return this.call(this.fleets.setFleetCardLimits.bind(this.fleets), { cardId, limits, productGroups: undefined, operatorId: '' }, token);
+  /** Sets a card's limits and product groups together (absent groups: every group the account allows). */
+  setFleetCardLimits(
+    token: string,
+    cardId: string,
+    limits: SpendLimits,
+    productGroups: ProductGroups | undefined,
+  ): Promise<SetFleetCardLimitsResponse> {
+    return this.call(this.fleets.setFleetCardLimits.bind(this.fleets), { cardId, limits, productGroups, operatorId: '' }, token);
   }
 
   setFleetCardStatus(token: string, cardId: string, status: FleetCardStatus): Promise<SetFleetCardStatusResponse> {
@@ -230,7 +241,7 @@ export class Backend {
   }
 
   close(): void {
-    for (const client of [this.cards, this.fleets, this.admin]) client.close();
+    for (const client of [this.cards, this.fleets, this.admin, this.offline]) client.close();
   }
 }
 

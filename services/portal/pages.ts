@@ -12,35 +12,17 @@ import { formatCount, formatMoney, t, type MessageKey } from './i18n';
 import { pageContext, sessionOf, setSessionCookie, session_cookie, type PortalDeps } from './context';
 import type { SessionPrincipal } from './sessions';
 import { historyOf, registerCardholderPages } from './cardholder';
-import { minorOf } from './amounts';
 import { registerMerchantPages } from './merchant';
-import { cardPage, fleetPage, loginPage, merchantPage, organizerPage, statusText, type EventFigures } from './views';
+import { registerFleetRoutes } from './fleet';
+import { registerOrganizerRoutes } from './organizer';
+import { eventDetail, organizerLinks, type EventDetail } from './organizer-views';
+import { html as markup } from './html';
+import { field, html, id_params, id_pattern, minorOf, principalOf, thisMonth, tokenFor } from './routing';
+import { cardPage, fleetPage, loginPage, merchantPage, organizerPage, statusText, type EventFigures, type HistoryEntry } from './views';
 
-const id_pattern = '^[A-Za-z0-9._-]{1,64}$';
-const id_params = { type: 'object', properties: { id: { type: 'string', pattern: id_pattern } }, required: ['id'] } as const;
 const pin_pattern = /^\d{4,12}$/;
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-
-function html(reply: FastifyReply, page: string, status = 200): FastifyReply {
-  return reply.code(status).type('text/html; charset=utf-8').send(page);
-}
-
-function principalOf(request: FastifyRequest): SessionPrincipal {
-  const principal = sessionOf(request).principal;
-  if (principal === undefined) throw new Error('assertion: a rule admitted a route without a signed-in person');
-  return principal;
-}
-
-function tokenFor(request: FastifyRequest, deps: PortalDeps): Promise<string> {
-  const principal = principalOf(request);
-  return deps.issuer.mint(principal.subject, principal.grant, deps.clock());
-}
-
-function field(request: FastifyRequest, name: string): string {
-  const value = (request.body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value.trim() : '';
-}
 
 /** The start page of a person: their own card, fleet or merchant, or the organizer's statistics. */
 function homeOf(principal: SessionPrincipal | undefined): string {
@@ -53,6 +35,10 @@ function homeOf(principal: SessionPrincipal | undefined): string {
       return `/fleets/${first}`;
     case 'merchant_admin':
       return `/merchants/${first}`;
+    case 'auditor':
+      return '/organizer/audit';
+    case 'settlement_approver':
+      return '/organizer/settlement';
     default:
       return '/organizer';
   }
@@ -135,11 +121,6 @@ function cardRoutes(app: FastifyInstance, deps: PortalDeps): void {
   );
 }
 
-function thisMonth(now_ms: number): string {
-  const today = new Date(now_ms).toISOString().slice(0, 10);
-  return `from=${today.slice(0, 8)}01&to=${today}`;
-}
-
 async function vehiclesOf(deps: PortalDeps, token: string, fleetId: string, locale: 'en' | 'nl'): Promise<Bar[] | undefined> {
   try {
     const report = await deps.backend.report(token, `/reports/fleets/${encodeURIComponent(fleetId)}/invoice?${thisMonth(deps.clock())}`);
@@ -198,8 +179,12 @@ function fleetRoutes(app: FastifyInstance, deps: PortalDeps): void {
       if (!new RegExp(id_pattern).test(cardNo)) throw invalidArgument('card_no must be a card number', { field: 'card_no' });
       const perTxnMinor = minorOf(field(request, 'per_txn'), 'per_txn');
       const dailyMinor = minorOf(field(request, 'daily'), 'daily');
-      const limits = { perTxnMinor, dailyMinor, weeklyMinor: undefined, monthlyMinor: undefined, lifetimeMinor: undefined };
-      await deps.backend.setFleetCardLimits(await tokenFor(request, deps), `${request.params.id}~${cardNo}`, limits);
+      const token = await tokenFor(request, deps);
+      const cardId = `${request.params.id}~${cardNo}`;
+      // The node replaces a card's limits and product groups together: what the form does not show is kept.
+      const card = await deps.backend.fleetCard(token, cardId);
+      const limits = { ...(card.limits ?? {}), perTxnMinor, dailyMinor };
+      await deps.backend.setFleetCardLimits(token, cardId, limits, card.productGroups);
       return reply.redirect(`/fleets/${encodeURIComponent(request.params.id)}?card=${encodeURIComponent(cardNo)}&done=limits`, 303);
     },
   );
@@ -256,14 +241,35 @@ function merchantRoutes(app: FastifyInstance, deps: PortalDeps): void {
 }
 
 /** The organizer's figures of one program, formatted for the locale. */
-async function figuresOf(deps: PortalDeps, token: string, program: string, locale: 'en' | 'nl'): Promise<EventFigures> {
+async function figuresOf(
+  deps: PortalDeps,
+  token: string,
+  program: string,
+  locale: 'en' | 'nl',
+): Promise<EventFigures & { detail: EventDetail }> {
   const report = await deps.backend.report(token, `/reports/events/${encodeURIComponent(program)}/statistics`);
   const totals = ((report['totals'] as Record<string, string | number>[] | undefined) ?? [])[0] ?? {};
   const merchants = (report['top_merchants'] as Record<string, string | number>[] | undefined) ?? [];
   const currency = String(totals['currency'] ?? 'EUR');
   const amount = (value: unknown): string => formatMoney(locale, Number(value ?? 0), currency);
   const sales = merchants.reduce((sum, row) => sum + Number(row['purchases'] ?? 0), 0);
+  const rowsOf = (name: string): Record<string, string | number>[] => (report[name] as Record<string, string | number>[] | undefined) ?? [];
+  const detail = {
+    currency,
+    minutes: rowsOf('sales_per_minute').map((row) => ({
+      minute: String(row['minute'] ?? ''),
+      currency: String(row['currency'] ?? currency),
+      purchases: Number(row['purchases'] ?? 0),
+      purchases_minor: Number(row['purchases_minor'] ?? 0),
+    })),
+    declines: rowsOf('declines_by_reason').map((row) => ({
+      reason: String(row['reason'] ?? ''),
+      declines: Number(row['declines'] ?? 0),
+      requested_minor: Number(row['requested_minor'] ?? 0),
+    })),
+  };
   return {
+    detail,
     shown: {
       sales: formatCount(locale, sales),
       spent: amount(totals['spent_minor']),
@@ -304,7 +310,8 @@ function organizerRoutes(app: FastifyInstance, deps: PortalDeps): void {
             if (error instanceof RejectedError && error.code === 'not_found') return undefined;
             throw error;
           });
-    return html(reply, organizerPage(pageContext(request), deps.programs, program, figures));
+    const extra = markup`${eventDetail(locale, figures?.detail)}${organizerLinks(locale)}`;
+    return html(reply, organizerPage(pageContext(request), deps.programs, program, figures, extra));
   });
   app.get<{ Params: { id: string } }>(
     '/api/v1/events/:id/statistics',
@@ -348,8 +355,10 @@ export function registerPages(app: FastifyInstance, deps: PortalDeps): void {
   registerCardholderPages(app, deps);
   registerMerchantPages(app, deps);
   fleetRoutes(app, deps);
+  registerFleetRoutes(app, deps);
   merchantRoutes(app, deps);
   organizerRoutes(app, deps);
+  registerOrganizerRoutes(app, deps);
 }
 
 export type { Handler };

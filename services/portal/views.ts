@@ -234,6 +234,7 @@ export function fleetPage(context: PageContext, view: FleetView): string {
   const card = view.card;
   const body = html`<h1>${t(locale, 'fleet.title', { id: account.fleetId })}</h1>
     ${notice(view.done)}
+    <p><a href="${base}/cards" id="fleet-manage">${t(locale, 'fleet.manage.link')}</a></p>
     <div class="grid">
       <section class="panel" aria-labelledby="credit-h">
         <h2 id="credit-h">${t(locale, 'fleet.available_credit')}</h2>
@@ -302,6 +303,11 @@ const fleet_status_keys: ReadonlyMap<FleetCardStatus, MessageKey> = new Map([
   [FleetCardStatus.FLEET_CARD_STATUS_BLOCKED, 'fleet.status.blocked'],
 ]);
 
+/** A fleet card's status in the person's language. */
+export function fleetStatusText(locale: Locale, status: FleetCardStatus): string {
+  return t(locale, fleet_status_keys.get(status) ?? 'status.unknown');
+}
+
 function blockForm(context: PageContext, base: string, cardId: string): Markup {
   const locale = context.session.locale;
   return html`<form method="post" action="${base}/card-block">
@@ -346,7 +352,7 @@ function reviewTable(locale: Locale, reviews: readonly ReviewEntry[] | undefined
 }
 
 /** Minor units (two decimals) as the plain decimal a form field shows and reads back. */
-function decimalText(amount_minor: bigint): string {
+export function decimalText(amount_minor: bigint): string {
   const whole = amount_minor / 100n;
   const cents = (amount_minor % 100n).toString().padStart(2, '0');
   return `${whole}.${cents}`;
@@ -422,6 +428,8 @@ export function organizerPage(
   programs: readonly string[],
   program: string | undefined,
   figures: EventFigures | undefined,
+  /** What organizer-views.ts adds under the figures (sales per minute, declines, links). */
+  extra: Markup = html``,
 ): string {
   const locale = context.session.locale;
   const stat = (name: keyof EventFigures['shown'], key: MessageKey): Markup =>
@@ -471,6 +479,7 @@ export function organizerPage(
               </div>
             </section>`
     }
+    ${extra}
     <form class="panel spaced" method="get" action="/organizer/cards">
       <h2>${t(locale, 'organizer.lookup.heading')}</h2>
       <label for="lookup">${t(locale, 'organizer.lookup.card')}</label><input id="lookup" name="card" required maxlength="64" />

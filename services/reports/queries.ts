@@ -25,6 +25,9 @@ export const card_history_entries_max = 100_000;
 export const top_merchants_max = 10;
 
 export const hour_ms = 3_600_000;
+export const minute_ms = 60_000;
+/** Minutes an event's live sales per minute covers: the latest minutes that had a sale. */
+export const sales_minutes_max = 60;
 
 const period_expression: Record<Granularity, string> = {
   day: `toString(toDate(at, 'UTC'))`,
@@ -293,6 +296,31 @@ export function salesPerHourSql(database: string, program: string): string {
     FROM ${t.transactions}
     WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ('purchase', 'completion', 'reverse', 'refund', 'offline_purchase', 'offline_void')
     GROUP BY hour, currency ORDER BY hour, currency
+    LIMIT ${integer(report_rows_max + 1)}`;
+}
+
+/**
+ * The program's approved sales per UTC minute, of the latest minutes that had one (newest first;
+ * the report puts them in time order): the live view of an event's till traffic.
+ */
+export function salesPerMinuteSql(database: string, program: string): string {
+  const t = tables(database);
+  return `SELECT intDiv(at_ms, ${integer(minute_ms)}) AS minute, currency,
+      countIf(kind IN ${spend_kinds}) AS purchases,
+      toInt64(sumIf(amount, kind IN ${spend_kinds})) AS purchases_minor
+    FROM ${t.transactions}
+    WHERE outcome = 'approved' AND program = ${stringLiteral(program)} AND kind IN ${spend_kinds}
+    GROUP BY minute, currency ORDER BY minute DESC, currency
+    LIMIT ${integer(sales_minutes_max)}`;
+}
+
+/** The program's declined requests per reason (all time), most frequent first. */
+export function declinesByReasonSql(database: string, program: string): string {
+  const t = tables(database);
+  return `SELECT reason, toUInt64(count()) AS declines, toInt64(sum(requested)) AS requested_minor
+    FROM ${t.transactions}
+    WHERE outcome = 'declined' AND program = ${stringLiteral(program)}
+    GROUP BY reason ORDER BY declines DESC, reason
     LIMIT ${integer(report_rows_max + 1)}`;
 }
 

@@ -20,6 +20,7 @@ import {
   flagsSql,
   floatSql,
   hour_ms,
+  minute_ms,
   merchantsSql,
   offlineDebtSql,
   offlineSalesSql,
@@ -32,6 +33,8 @@ import {
   replacementsSql,
   report_rows_max,
   salesPerHourSql,
+  salesPerMinuteSql,
+  declinesByReasonSql,
   topMerchantsSql,
   topProductsSql,
   type Granularity,
@@ -103,6 +106,11 @@ export function rate(part: number, whole: number): number {
 /** The UTC hour an hour index (intDiv(at_ms, 3600000)) stands for, e.g. 2026-01-31T22:00Z. */
 export function hourLabel(hour_index: number): string {
   return `${new Date(hour_index * hour_ms).toISOString().slice(0, 13)}:00Z`;
+}
+
+/** The UTC minute a minute index (intDiv(at_ms, 60000)) stands for, e.g. 2026-01-31T22:05Z. */
+export function minuteLabel(minute_index: number): string {
+  return `${new Date(minute_index * minute_ms).toISOString().slice(0, 16)}Z`;
 }
 
 export async function bounded(context: ReportContext, sql: string, rows_max = report_rows_max): Promise<QueryRow[]> {
@@ -400,11 +408,13 @@ export async function cardHistoryReport(context: ReportContext, card: string): P
 // ---- 6. event statistics --------------------------------------------------------------------
 
 export async function eventStatisticsReport(context: ReportContext, program: string): Promise<Report> {
-  const [totals, merchants, products, hours] = await Promise.all([
+  const [totals, merchants, products, hours, minutes, declines] = await Promise.all([
     bounded(context, programTotalsSql(context.database, program)),
     bounded(context, topMerchantsSql(context.database, program)),
     bounded(context, topProductsSql(context.database, program)),
     bounded(context, salesPerHourSql(context.database, program)),
+    bounded(context, salesPerMinuteSql(context.database, program)),
+    bounded(context, declinesByReasonSql(context.database, program)),
   ]);
   if (totals.length === 0) throw new ReportNotFoundError('no such program', { program });
   const currencies = totals.map((row) => {
@@ -470,6 +480,25 @@ export async function eventStatisticsReport(context: ReportContext, program: str
           ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor', 'reversals_minor', 'refunds_minor'] }),
         })),
       },
+      ...liveSections(minutes, declines),
+    },
+  };
+}
+
+/** An event's sales per minute and declines by reason: what its organizer watches during the event. */
+function liveSections(minutes: QueryRow[], declines: QueryRow[]): Report['sections'] {
+  return {
+    sales_per_minute: {
+      columns: ['minute', 'currency', 'purchases', 'purchases_minor'],
+      // The statement reads the newest minutes first (to keep the latest ones); shown oldest first.
+      rows: [...minutes].reverse().map((row) => ({
+        minute: minuteLabel(int(row, 'minute')),
+        ...pick(row, { text: ['currency'], ints: ['purchases', 'purchases_minor'] }),
+      })),
+    },
+    declines_by_reason: {
+      columns: ['reason', 'declines', 'requested_minor'],
+      rows: declines.map((row) => pick(row, { text: ['reason'], ints: ['declines', 'requested_minor'] })),
     },
   };
 }

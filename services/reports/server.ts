@@ -13,6 +13,7 @@
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/fleets/<fleetId>/invoices/<cycle>                          (the invoice of a closed billing cycle)
+//   GET /reports/fleets/<fleetId>/cards                                     (the cards issued to it, the vehicles that fuelled)
 //   GET /reports/fleets/<fleetId>/statement?from=YYYY-MM-DD&to=YYYY-MM-DD   (invoices, payments, open items)
 //   GET /reports/taps?from=YYYY-MM-DD&to=YYYY-MM-DD[&terminal=<id>]   (poured vs paid per beer tap, taps.ts)
 //   GET /reports/campaigns/<campaignId>/breakage   (a refund campaign's unclaimed money, breakage.ts)
@@ -44,6 +45,7 @@ import {
 import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, settlementRouteOf, type HttpAnswer } from './settlement';
 import { fleetCycleInvoiceReport, fleetInvoiceReport } from './fleet-invoice';
 import { fleetStatementReport } from './fleet-statement';
+import { fleetCardsReport } from './fleet-cards';
 import { invoicePdf, statementPdf } from './fleet-documents';
 import { cycle_max } from '../../actors/outbox/contract';
 import { breakageReport } from './breakage';
@@ -199,6 +201,16 @@ const routes: readonly Route[] = [
     },
   },
   {
+    name: 'fleet_cards',
+    pattern: /^\/reports\/fleets\/([^/]*)\/cards$/,
+    parameters: output,
+    sections: ['cards', 'vehicles'],
+    plan: (_query, path) => {
+      const fleet = entityId('fleetId', path[0] ?? '');
+      return (context) => fleetCardsReport(context, fleet);
+    },
+  },
+  {
     name: 'offline',
     pattern: /^\/reports\/offline$/,
     parameters: ['from', 'to', ...output],
@@ -289,7 +301,7 @@ const routes: readonly Route[] = [
     name: 'event_statistics',
     pattern: /^\/reports\/events\/([^/]*)\/statistics$/,
     parameters: output,
-    sections: ['totals', 'top_merchants', 'top_products', 'sales_per_hour'],
+    sections: ['totals', 'top_merchants', 'top_products', 'sales_per_hour', 'sales_per_minute', 'declines_by_reason'],
     plan: (_query, path) => {
       const program = entityId('programId', path[0] ?? '');
       return (context) => eventStatisticsReport(context, program);

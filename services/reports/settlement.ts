@@ -338,6 +338,9 @@ async function merchantRequest(call: SettlementCall, merchant: string, action: s
         period_from: content.period.from,
         period_to: content.period.to,
         state: batch.state,
+        // Who proposed it and who approved it: the four eyes a reviewer checks at a glance.
+        computed_by: content.computed_by,
+        approved_by: batch.approved_by,
         net: content.lines.map((line) => ({ currency: line.currency, net_minor: line.net_minor })),
       });
     }

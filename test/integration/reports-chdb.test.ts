@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import type { CardBalance, CardStateReader } from '../../services/reports/card-states';
 import { fleetCycleInvoiceReport, fleetInvoiceReport } from '../../services/reports/fleet-invoice';
 import { fleetStatementReport } from '../../services/reports/fleet-statement';
+import { fleetCardsReport } from '../../services/reports/fleet-cards';
 import { parseDate } from '../../services/reports/params';
-import { settlementAggregatesSql } from '../../services/reports/queries';
+import { sales_minutes_max, settlementAggregatesSql } from '../../services/reports/queries';
 import { settlementLines, type FeeRate } from '../../services/reports/settlement-rules';
 import {
   auditReport,
@@ -41,6 +42,7 @@ import { identifier } from '../../services/streamer/sql';
 import {
   expectedAudit,
   expectedFleetVehicles,
+  expectedFleetCardVehicles,
   expectedTopUps,
   expectedFloat,
   expectedMerchants,
@@ -48,6 +50,8 @@ import {
   expectedProgram,
   expectedSettlementLines,
   expectedTopProducts,
+  expectedSalesPerMinute,
+  expectedDeclines,
   reportHistory,
   type History,
 } from '../support/reports-fixtures';
@@ -185,6 +189,10 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
   it('the fleet invoice gives the exact vehicles and consumption', async function () {
     const report = await fleetInvoiceReport(context, 'fleet-acme', range('2026-02-01', '2026-02-01'));
     assert.deepEqual(report.sections['vehicles']?.rows, expectedFleetVehicles(history, 'fleet-acme'));
+    // The fleet's card list: the history issues no fleet card (its cards are program cards), so only its vehicles.
+    const listed = await fleetCardsReport(context, 'fleet-acme');
+    assert.deepEqual(listed.sections['cards']?.rows, []);
+    assert.deepEqual(listed.sections['vehicles']?.rows, expectedFleetCardVehicles(history, 'fleet-acme'));
     assert.equal(report.sections['transactions']?.rows.length, history.transactions.filter((t) => t.fleet === 'fleet-acme').length);
     assert.equal(
       report.sections['lines']?.rows.length,
@@ -330,6 +338,8 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
       const statistics = await eventStatisticsReport(context, program);
       assert.deepEqual(statistics.sections['totals']?.rows, [expectedProgram(history, program)]);
       assert.deepEqual(statistics.sections['top_products']?.rows, expectedTopProducts(history, program));
+      assert.deepEqual(statistics.sections['sales_per_minute']?.rows, expectedSalesPerMinute(history, program, sales_minutes_max));
+      assert.deepEqual(statistics.sections['declines_by_reason']?.rows, expectedDeclines(history, program));
       assert.ok(
         (statistics.sections['top_merchants']?.rows.length ?? 0) > 0 && (statistics.sections['sales_per_hour']?.rows.length ?? 0) > 0,
       );

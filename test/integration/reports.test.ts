@@ -32,6 +32,7 @@ import { loadStreamerConfig } from '../../services/streamer/config';
 import { rowsOf } from '../../services/streamer/rows';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
+import { sales_minutes_max } from '../../services/reports/queries';
 import {
   startInProcessNode,
   startTestRedis,
@@ -53,6 +54,8 @@ import {
   expectedOperations,
   expectedProgram,
   expectedTopProducts,
+  expectedSalesPerMinute,
+  expectedDeclines,
   float_columns,
   history_start_ms,
   reportHistory,
@@ -396,6 +399,9 @@ describe('reports (real Redis + ClickHouse 18.16)', function () {
       const report = await getJson(server.port, `/reports/events/${program}/statistics`);
       assert.deepEqual(report['totals'], [expectedProgram(history, program)], program);
       assert.deepEqual(report['top_products'], expectedTopProducts(history, program), program);
+      assert.deepEqual(report['sales_per_minute'], expectedSalesPerMinute(history, program, sales_minutes_max), program);
+      assert.deepEqual(report['declines_by_reason'], expectedDeclines(history, program), program);
+      assert.ok((report['declines_by_reason'] as unknown[]).length > 0, `${program}: the history has declines`);
       assert.ok((report['top_products'] as unknown[]).length > 0);
       const mine = history.transactions.filter((t) => t.program === program && t.outcome === 'approved');
       const net = new Map<string, number>();

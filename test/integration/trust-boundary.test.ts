@@ -567,6 +567,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       },
     },
     [OfflineAdminServiceService.getTerminalOffline.path]: { build: () => ({ terminalId: 't-home' }), merchant: 'm-home' },
+    [OfflineAdminServiceService.listDenylist.path]: { build: () => ({ pageSize: 10, pageToken: '' }) },
     [FleetAdminServiceService.setFleetCardPin.path]: { build: () => ({ cardId: 'f-home~1', pin: '2468' }), fleet: 'f-home' },
     [FleetAdminServiceService.setFleetBillingTerms.path]: {
       build: () => ({ fleetId: 'f-home', terms: { paymentTermsDays: 30n, blockAfterOverdueDays: 10n } }),
@@ -830,6 +831,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     // No streamer runs here: ClickHouse holds no closed cycle, so the allowed caller learns just that.
     { name: 'fleet_cycle_invoice', method: 'GET', path: '/reports/fleets/f-home/invoices/1', fleet: 'f-home', allowed: 404 },
     { name: 'fleet_statement', method: 'GET', path: `/reports/fleets/f-home/statement?${range}`, fleet: 'f-home', allowed: 200 },
+    { name: 'fleet_cards', method: 'GET', path: '/reports/fleets/f-home/cards', fleet: 'f-home', allowed: 200 },
     {
       name: 'settlement.merchant.put',
       method: 'PUT',

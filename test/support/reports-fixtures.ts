@@ -632,6 +632,46 @@ export function expectedProgram(history: History, program: string): Record<strin
   };
 }
 
+/**
+ * The program's approved sales per UTC minute, of the latest minutes with one (at most `minutes_max`),
+ * in time order.
+ */
+export function expectedSalesPerMinute(history: History, program: string, minutes_max: number): Record<string, string | number>[] {
+  const minutes = new Map<string, Counts>();
+  for (const t of history.transactions) {
+    if (t.program !== program || !spends(t)) continue;
+    const key = [`${new Date(Math.floor(t.at / 60_000) * 60_000).toISOString().slice(0, 16)}Z`, t.currency].join('\u0000');
+    const entry = groupInto(minutes, key, ['purchases', 'purchases_minor']);
+    entry['purchases'] = (entry['purchases'] ?? 0) + 1;
+    entry['purchases_minor'] = (entry['purchases_minor'] ?? 0) + t.amount;
+  }
+  const rows = [...minutes.entries()].map(([key, counts]) => {
+    const [minute, currency] = key.split('\u0000');
+    return {
+      minute: minute ?? '',
+      currency: currency ?? '',
+      purchases: counts['purchases'] ?? 0,
+      purchases_minor: counts['purchases_minor'] ?? 0,
+    };
+  });
+  rows.sort((a, b) => (a.minute < b.minute ? -1 : a.minute > b.minute ? 1 : a.currency < b.currency ? -1 : 1));
+  return rows.slice(-minutes_max);
+}
+
+/** The program's declines per reason, with the amounts they asked for, most frequent first. */
+export function expectedDeclines(history: History, program: string): Record<string, string | number>[] {
+  const reasons = new Map<string, Counts>();
+  for (const t of history.transactions) {
+    if (t.program !== program || t.outcome !== 'declined') continue;
+    const entry = groupInto(reasons, t.reason, ['declines', 'requested_minor']);
+    entry['declines'] = (entry['declines'] ?? 0) + 1;
+    entry['requested_minor'] = (entry['requested_minor'] ?? 0) + t.requested;
+  }
+  return [...reasons.entries()]
+    .map(([reason, counts]) => ({ reason, declines: counts['declines'] ?? 0, requested_minor: counts['requested_minor'] ?? 0 }))
+    .sort((a, b) => b.declines - a.declines || (a.reason < b.reason ? -1 : 1));
+}
+
 /** The program's products by sold amount (approved purchases' lines), largest first, at most 10. */
 export function expectedTopProducts(history: History, program: string): Record<string, string | number>[] {
   const groups = new Map<string, Counts>();
@@ -737,6 +777,22 @@ export function expectedSettlementLines(
       net_minor:
         line.gross_minor - line.reversals_minor - line.refunds_minor - line.fees_minor - line.top_ups_minor + line.top_up_commission_minor,
     }));
+}
+
+/** The vehicles of a fleet's card list: approved fill-ups per vehicle, the last one's card, the highest odometer. */
+export function expectedFleetCardVehicles(history: History, fleet: string): Record<string, string | number>[] {
+  const vehicles = new Map<string, { fill_ups: number; last_at_ms: number; last_card: string; odometer_km: number }>();
+  for (const t of history.transactions) {
+    if (t.fleet !== fleet || t.outcome !== 'approved' || (t.vehicle ?? '') === '' || !['purchase', 'completion'].includes(t.kind)) continue;
+    const seen = vehicles.get(t.vehicle ?? '') ?? { fill_ups: 0, last_at_ms: 0, last_card: '', odometer_km: 0 };
+    vehicles.set(t.vehicle ?? '', {
+      fill_ups: seen.fill_ups + 1,
+      last_at_ms: Math.max(seen.last_at_ms, t.at),
+      last_card: t.at >= seen.last_at_ms ? t.card : seen.last_card,
+      odometer_km: Math.max(seen.odometer_km, t.odometer ?? 0),
+    });
+  }
+  return [...vehicles.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([vehicle, seen]) => ({ vehicle, ...seen }));
 }
 
 /** A fleet invoice's vehicles section, by plain loops (fill-to-fill fuel consumption, docs/REPORTING.md). */

@@ -205,6 +205,11 @@ describe('access policy: decisions', () => {
     const scope = get.scope?.({ terminalId: 't-1' });
     assert.equal((await operatorGrant(get, operator('merchant_admin', ['m-1']), {}, scope, merchants)).role, 'merchant_admin');
     assert.equal(await refusal(() => operatorGrant(get, operator('merchant_admin', ['m-2']), {}, scope, merchants)), 'permission_denied');
+    // The denylist names cards and why they are refused: the issuer's side reads it, never a merchant or a fleet.
+    const list = operatorRuleOf(OfflineAdminServiceService.listDenylist.path) as OperatorRule;
+    assert.equal((await operatorGrant(list, operator('auditor', ['*']), {}, undefined, merchants)).role, 'auditor');
+    for (const role of ['merchant_admin', 'fleet_manager', 'cardholder'] as const)
+      assert.equal(await refusal(() => operatorGrant(list, operator(role, ['m-1']), {}, undefined, merchants)), 'permission_denied', role);
   });
 
   it('refuses a keyed top-up on the terminal door (a credit without a terminal)', async () => {

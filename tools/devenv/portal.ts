@@ -56,7 +56,7 @@ export function issuersWithPortal(setting: string, files: PortalFiles): string {
 
 /**
  * The demo's portal accounts of one `npm start` run: a fleet manager of the demo fleet, a merchant
- * admin of the demo bar and an organizer (issuer admin). Development passwords, printed by `npm
+ * admin of the demo bar, an organizer (issuer admin), a settlement approver and an auditor. Development passwords, printed by `npm
  * start`; a deployment uses its identity provider or its own users file.
  */
 export function demoPortalUsers(run: string): DemoUser[] {
@@ -64,6 +64,9 @@ export function demoPortalUsers(run: string): DemoUser[] {
     { username: 'fleet', password: 'fleet-demo', role: 'fleet_manager', scope: [`haulage-${run}`] },
     { username: 'bar', password: 'bar-demo', role: 'merchant_admin', scope: ['main-stage-bar'] },
     { username: 'organizer', password: 'organizer-demo', role: 'issuer_admin', scope: ['*'] },
+    // The second person of settlement approval, and the reader of the audit log.
+    { username: 'approver', password: 'approver-demo', role: 'settlement_approver', scope: ['*'] },
+    { username: 'auditor', password: 'auditor-demo', role: 'auditor', scope: ['*'] },
   ];
 }
 

@@ -115,6 +115,8 @@ export interface FleetAccount {
     | undefined;
   /** The shared SPOT price list the account follows ("" = none). */
   priceListId: string;
+  /** What the pinpad asks for with every fill-up of the account's cards (SetFleetPolicy sets it). */
+  prompts?: PromptPolicy | undefined;
 }
 
 export interface BillingTerms {
@@ -336,6 +338,8 @@ export interface FleetCard {
   pinSet: boolean;
   /** Locked by wrong PINs (the account's pin_attempts_max): a new PIN unlocks it. */
   pinLocked: boolean;
+  /** The product groups the card may buy (within the account's); absent: every group the account allows. */
+  productGroups?: ProductGroups | undefined;
 }
 
 export interface GetFleetAccountRequest {
@@ -739,6 +743,7 @@ function createBaseFleetAccount(): FleetAccount {
     restrictedByInvoice: "",
     cardPolicy: undefined,
     priceListId: "",
+    prompts: undefined,
   };
 }
 
@@ -803,6 +808,9 @@ export const FleetAccount: MessageFns<FleetAccount> = {
     }
     if (message.priceListId !== "") {
       writer.uint32(138).string(message.priceListId);
+    }
+    if (message.prompts !== undefined) {
+      PromptPolicy.encode(message.prompts, writer.uint32(146).fork()).join();
     }
     return writer;
   },
@@ -956,6 +964,14 @@ export const FleetAccount: MessageFns<FleetAccount> = {
             message.priceListId = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.prompts = PromptPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1008,6 +1024,9 @@ export const FleetAccount: MessageFns<FleetAccount> = {
       ? FleetCardPolicy.fromPartial(object.cardPolicy)
       : undefined;
     message.priceListId = object.priceListId ?? "";
+    message.prompts = (object.prompts !== undefined && object.prompts !== null)
+      ? PromptPolicy.fromPartial(object.prompts)
+      : undefined;
     return message;
   },
 };
@@ -3171,6 +3190,7 @@ function createBaseFleetCard(): FleetCard {
     spentLifetimeMinor: 0n,
     pinSet: false,
     pinLocked: false,
+    productGroups: undefined,
   };
 }
 
@@ -3217,6 +3237,9 @@ export const FleetCard: MessageFns<FleetCard> = {
     }
     if (message.pinLocked !== false) {
       writer.uint32(80).bool(message.pinLocked);
+    }
+    if (message.productGroups !== undefined) {
+      ProductGroups.encode(message.productGroups, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -3314,6 +3337,14 @@ export const FleetCard: MessageFns<FleetCard> = {
             message.pinLocked = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.productGroups = ProductGroups.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3351,6 +3382,9 @@ export const FleetCard: MessageFns<FleetCard> = {
       : 0n;
     message.pinSet = object.pinSet ?? false;
     message.pinLocked = object.pinLocked ?? false;
+    message.productGroups = (object.productGroups !== undefined && object.productGroups !== null)
+      ? ProductGroups.fromPartial(object.productGroups)
+      : undefined;
     return message;
   },
 };

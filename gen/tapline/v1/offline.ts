@@ -86,6 +86,23 @@ export interface SetTerminalOfflineResponse {
   version: bigint;
 }
 
+export interface ListDenylistRequest {
+  /** 0 = the largest page (the same bound as a delta page). */
+  pageSize: number;
+  /** "" for the first page; else next_page_token of the previous answer. */
+  pageToken: string;
+}
+
+export interface ListDenylistResponse {
+  /** Listed cards of this page (`listed` is always true here). */
+  entries: DenylistChange[];
+  /** Every shard's version now (the number of changes made to it), and their sum: the list's version. */
+  shardVersions: bigint[];
+  version: bigint;
+  /** "" on the last page. */
+  nextPageToken: string;
+}
+
 export interface GetTerminalOfflineRequest {
   terminalId: string;
 }
@@ -511,6 +528,184 @@ export const SetTerminalOfflineResponse: MessageFns<SetTerminalOfflineResponse> 
     const message = createBaseSetTerminalOfflineResponse();
     message.terminalId = object.terminalId ?? "";
     message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    return message;
+  },
+};
+
+function createBaseListDenylistRequest(): ListDenylistRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListDenylistRequest: MessageFns<ListDenylistRequest> = {
+  encode(message: ListDenylistRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDenylistRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDenylistRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListDenylistRequest>): ListDenylistRequest {
+    return ListDenylistRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListDenylistRequest>): ListDenylistRequest {
+    const message = createBaseListDenylistRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListDenylistResponse(): ListDenylistResponse {
+  return { entries: [], shardVersions: [], version: 0n, nextPageToken: "" };
+}
+
+export const ListDenylistResponse: MessageFns<ListDenylistResponse> = {
+  encode(message: ListDenylistResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      DenylistChange.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.shardVersions.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.shardVersions) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field shardVersions of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error("value provided for field message.version of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.version);
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(34).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDenylistResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDenylistResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(DenylistChange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.shardVersions.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.shardVersions.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListDenylistResponse>): ListDenylistResponse {
+    return ListDenylistResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListDenylistResponse>): ListDenylistResponse {
+    const message = createBaseListDenylistResponse();
+    message.entries = object.entries?.map((e) => DenylistChange.fromPartial(e)) || [];
+    message.shardVersions = object.shardVersions?.map((e) => BigInt(e)) || [];
+    message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : 0n;
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -2848,6 +3043,20 @@ export const OfflineAdminServiceService = {
       Buffer.from(GetTerminalOfflineResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetTerminalOfflineResponse => GetTerminalOfflineResponse.decode(value),
   },
+  /**
+   * The cards on the denylist now, with why, a page at a time (shard after shard), and the list's
+   * version: what an issuer or auditor checks (terminals read it as deltas, GetDenylistDelta).
+   */
+  listDenylist: {
+    path: "/tapline.v1.OfflineAdminService/ListDenylist" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDenylistRequest): Buffer => Buffer.from(ListDenylistRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDenylistRequest => ListDenylistRequest.decode(value),
+    responseSerialize: (value: ListDenylistResponse): Buffer =>
+      Buffer.from(ListDenylistResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDenylistResponse => ListDenylistResponse.decode(value),
+  },
 } as const;
 
 export interface OfflineAdminServiceServer extends UntypedServiceImplementation {
@@ -2861,6 +3070,11 @@ export interface OfflineAdminServiceServer extends UntypedServiceImplementation 
    * entries merged and the gaps in its numbering.
    */
   getTerminalOffline: handleUnaryCall<GetTerminalOfflineRequest, GetTerminalOfflineResponse>;
+  /**
+   * The cards on the denylist now, with why, a page at a time (shard after shard), and the list's
+   * version: what an issuer or auditor checks (terminals read it as deltas, GetDenylistDelta).
+   */
+  listDenylist: handleUnaryCall<ListDenylistRequest, ListDenylistResponse>;
 }
 
 export interface OfflineAdminServiceClient extends Client {
@@ -2901,6 +3115,25 @@ export interface OfflineAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetTerminalOfflineResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The cards on the denylist now, with why, a page at a time (shard after shard), and the list's
+   * version: what an issuer or auditor checks (terminals read it as deltas, GetDenylistDelta).
+   */
+  listDenylist(
+    request: ListDenylistRequest,
+    callback: (error: ServiceError | null, response: ListDenylistResponse) => void,
+  ): ClientUnaryCall;
+  listDenylist(
+    request: ListDenylistRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDenylistResponse) => void,
+  ): ClientUnaryCall;
+  listDenylist(
+    request: ListDenylistRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDenylistResponse) => void,
   ): ClientUnaryCall;
 }
 

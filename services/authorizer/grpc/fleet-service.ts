@@ -103,6 +103,12 @@ export function wireFleetAccount(state: FleetAccountState, nowMs: number): Fleet
       completionToleranceBp: BigInt(state.cardPolicy.completion_tolerance_bp),
     },
     priceListId: state.priceList ?? '',
+    prompts: {
+      requireOdometer: state.prompts.require_odometer,
+      requireDriver: state.prompts.require_driver,
+      requireVehicle: state.prompts.require_vehicle,
+      odometerJumpMaxKm: BigInt(state.prompts.odometer_jump_max_km),
+    },
   };
 }
 
@@ -119,6 +125,8 @@ export function wireFleetCard(state: FleetCardState, account: FleetAccountState,
     spentLifetimeMinor: BigInt(spent.lifetime),
     pinSet: state.pinHash !== undefined,
     pinLocked: state.pinHash !== undefined && (state.pinFailures ?? 0) >= account.cardPolicy.pin_attempts_max,
+    // SetFleetCardLimits replaces the groups with the limits: a client keeping them must read them.
+    productGroups: state.allowedGroups === undefined ? undefined : { allowed: [...state.allowedGroups] },
   };
 }
 

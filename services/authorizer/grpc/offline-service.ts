@@ -18,6 +18,8 @@ import {
   type GetOfflineProfileResponse,
   type GetTerminalOfflineRequest,
   type GetTerminalOfflineResponse,
+  type ListDenylistRequest,
+  type ListDenylistResponse,
   type OfflineAdminServiceServer,
   type OfflineEntryResult,
   type OfflineServiceServer,
@@ -147,6 +149,17 @@ export function offlineAdminService(deps: OfflineServiceDeps): OfflineAdminServi
       'GetTerminalOffline',
       async (request) => (await offline.profiles.inspect(requireId('terminal_id', request.terminalId))).state,
       toTerminalOfflineResponse,
+    ),
+    listDenylist: unaryAsync<ListDenylistRequest, ListDenylistResponse, Awaited<ReturnType<DenylistDeltas['listed']>>>(
+      deps,
+      'ListDenylist',
+      (request) => offline.deltas.listed(request.pageToken, request.pageSize),
+      ({ page, versions }) => ({
+        entries: page.changes.map((change) => ({ cardId: change.card, listed: change.listed, reason: change.reason })),
+        shardVersions: versions.map(BigInt),
+        version: BigInt(versionSum(versions)),
+        nextPageToken: page.nextPageToken,
+      }),
     ),
   };
 }

@@ -74,6 +74,18 @@ export class DenylistDeltas {
   }
 
   /**
+   * One page of the cards listed now, for an operator (shard after shard, as a snapshot), with the
+   * shards' versions when it was read.
+   */
+  async listed(pageToken: string, pageSize: number): Promise<{ page: DenylistPage; versions: readonly number[] }> {
+    const size = pageSize === 0 ? delta_page_max : Math.min(pageSize, delta_page_max);
+    const position = pageToken === '' ? { shard: 0, cursor: '0', startVersion: -1 } : decodeSnapshotToken(pageToken, this.store.shards);
+    if (position === undefined) throw invalidArgument('page_token is not one this service issued', { field: 'page_token' });
+    const versions = await this.store.versions();
+    return { page: await this.snapshotPage([], position, size, pageToken === ''), versions };
+  }
+
+  /**
    * A page of a snapshot: the cards listed now, shard after shard. A shard's version is read before
    * its cards, so changes made while it is read come again in the next delta (applying a change
    * twice changes nothing).

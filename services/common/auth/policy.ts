@@ -348,6 +348,8 @@ const offline_admin_rules: Record<keyof typeof OfflineAdminServiceService, RpcRu
     roles: ['issuer_admin', 'merchant_admin', 'support', 'analyst', 'auditor'],
     scope: of_terminal,
   },
+  // Which cards are refused offline and why: the issuer's and support's to check, the auditors' to read.
+  listDenylist: { who: 'operator', roles: ['issuer_admin', 'support', 'analyst', 'auditor'] },
 };
 
 /** Paths of the standard services every public door serves beside the API. */
@@ -446,6 +448,8 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   // its fleets only) and the issuer's readers.
   fleet_cycle_invoice: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
   fleet_statement: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
+  // The fleet's cards and vehicles: its manager's list (its fleets only) and the issuer's readers.
+  fleet_cards: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
   // Beer taps: poured against paid per tap and day (the merchants' and the issuer's analysts).
   taps: { who: 'operator', roles: report_readers },
   // A refund campaign's breakage (unclaimed money at its deadline).
@@ -538,6 +542,11 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.fleet': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_block': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.fleet.cards': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.fleet.limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.fleet.card_groups': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.fleet.review': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.fleet.document': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.merchant': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
   'portal.merchant.terminal': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
   'portal.merchant.terminals': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
@@ -546,5 +555,12 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.merchant.settlement': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
   'portal.organizer': { who: 'operator', roles: ['issuer_admin', 'analyst'] },
   'portal.organizer.card_lookup': { who: 'operator', roles: ['issuer_admin', 'support'] },
+  // The audit log is the auditors' (the reports service's audit route is theirs alone).
+  'portal.organizer.audit': { who: 'operator', roles: ['auditor'] },
+  // Settlement batches: an issuer proposes, a settlement approver (another person) approves.
+  'portal.organizer.settlement': { who: 'operator', roles: ['issuer_admin', 'settlement_approver', 'auditor'] },
+  'portal.organizer.settlement_propose': { who: 'operator', roles: ['issuer_admin'] },
+  'portal.organizer.settlement_approve': { who: 'operator', roles: ['settlement_approver'] },
+  'portal.organizer.denylist': { who: 'operator', roles: ['issuer_admin', 'support', 'analyst', 'auditor'] },
   'api.event_statistics': { who: 'operator', roles: ['issuer_admin', 'analyst'] },
 };
