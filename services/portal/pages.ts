@@ -18,7 +18,7 @@ import { registerOrganizerRoutes } from './organizer';
 import { eventDetail, organizerLinks, type EventDetail } from './organizer-views';
 import { html as markup } from './html';
 import { field, html, id_params, id_pattern, minorOf, principalOf, thisMonth, tokenFor } from './routing';
-import { cardPage, fleetPage, loginPage, merchantPage, organizerPage, statusText, type EventFigures, type HistoryEntry } from './views';
+import { cardPage, fleetPage, loginPage, merchantPage, organizerPage, statusText, type EventFigures } from './views';
 
 const pin_pattern = /^\d{4,12}$/;
 
