@@ -16,8 +16,7 @@
 // a screenshot (.test-artifacts/portal, git-ignored; docs/screenshots holds a committed copy).
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'puppeteer-core';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -59,6 +58,7 @@ import {
   startTestPortal,
   type TestPortal,
 } from '../support/portal';
+import { checkPage, openPage, signInStaff, submit } from '../support/browser';
 
 const database = 'portal_holder_test';
 const users: readonly DemoUser[] = [
@@ -160,41 +160,11 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
       });
   }
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.createBrowserContext();
-    const page = await context.newPage();
-    // axe-core is injected as a script of the test: the portal's content security policy allows only its own.
-    await page.setBypassCSP(true);
-    await page.setViewport({ width: 1200, height: 900 });
-    return page;
-  }
-
-  async function submit(page: Page, selector: string): Promise<number> {
-    const [response] = await Promise.all([page.waitForNavigation(), page.click(selector)]);
-    return response?.status() ?? 0;
-  }
-
   async function cardLogin(page: Page, cardId: string, pin: string): Promise<number> {
     await page.goto(`${portal.url}/login`);
     await page.type('#card', cardId);
     await page.type('#pin', pin);
     return submit(page, '#card-login');
-  }
-
-  const axe_source = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-  /** Screenshot and accessibility check of the page shown now. */
-  async function checkPage(page: Page, name: string): Promise<void> {
-    await page.screenshot({ path: join(screenshotDir(), `${name}.png`), fullPage: true });
-    await page.addScriptTag({ content: axe_source });
-    const violations = (await page.evaluate(async () => {
-      const axe = (
-        globalThis as unknown as { axe: { run: () => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }
-      ).axe;
-      return (await axe.run()).violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
-    })) as { id: string; impact: string; nodes: number }[];
-    const severe = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    assert.deepEqual(severe, [], `${name}: serious or critical accessibility violations`);
   }
 
   const textOf = (page: Page, selector: string): Promise<string> => page.$eval(selector, (e) => e.textContent?.trim() ?? '');
@@ -212,6 +182,9 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
       fields,
     );
   }
+
+  const newPage = (): Promise<Page> => openPage(browser);
+  const staffLogin = (page: Page, username: string, password: string): Promise<void> => signInStaff(page, portal.url, username, password);
 
   it('signs a cardholder in with VerifyPin: a right PIN writes nothing, wrong ones count and lock the card', async () => {
     const page = await newPage();
@@ -281,13 +254,6 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
     assert.ok(!(await page.$eval('body', (e) => e.textContent ?? '')).includes('bar-1'), 'none of its data');
     await page.browserContext().close();
   });
-
-  async function staffLogin(page: Page, username: string, password: string): Promise<void> {
-    await page.goto(`${portal.url}/login`);
-    await page.type('#username', username);
-    await page.type('#password', password);
-    assert.equal(await submit(page, '#staff-login'), 200, `${username} signs in`);
-  }
 
   const sells = async (terminal: string): Promise<boolean> => {
     const sale = client.authorize({ ...purchase(terminal, txn++, 'c-200', 10), pin: holder_pin });

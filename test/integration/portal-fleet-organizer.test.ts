@@ -11,8 +11,7 @@
 // new page; each is saved as a screenshot (.test-artifacts/portal).
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'puppeteer-core';
 import type { AuthorizerNode } from '../../services/authorizer/node';
 import type { RedisInstance } from '../../tools/devenv/redis';
@@ -53,6 +52,7 @@ import {
   startTestPortal,
   type TestPortal,
 } from '../support/portal';
+import { checkPage, openPage, pageText as text, signInStaff, submit } from '../support/browser';
 
 const database = 'portal_fo_test';
 const users: readonly DemoUser[] = [
@@ -204,45 +204,6 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
     flagged.push(await fill('2', 3_000, 'truck-2'), await fill('2', 3_100, 'truck-2'));
   }
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.createBrowserContext();
-    const page = await context.newPage();
-    // axe-core is injected as a script of the test: the portal's content security policy allows only its own.
-    await page.setBypassCSP(true);
-    await page.setViewport({ width: 1200, height: 900 });
-    return page;
-  }
-
-  async function submit(page: Page, selector: string): Promise<number> {
-    const [response] = await Promise.all([page.waitForNavigation(), page.click(selector)]);
-    return response?.status() ?? 0;
-  }
-
-  async function staffLogin(page: Page, username: string, password: string): Promise<void> {
-    await page.goto(`${portal.url}/login`);
-    await page.type('#username', username);
-    await page.type('#password', password);
-    assert.equal(await submit(page, '#staff-login'), 200, `${username} signs in`);
-  }
-
-  const axe_source = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-  /** Screenshot and accessibility check of the page shown now. */
-  async function checkPage(page: Page, name: string): Promise<void> {
-    await page.screenshot({ path: join(screenshotDir(), `${name}.png`), fullPage: true });
-    await page.addScriptTag({ content: axe_source });
-    const violations = (await page.evaluate(async () => {
-      const axe = (
-        globalThis as unknown as { axe: { run: () => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }
-      ).axe;
-      return (await axe.run()).violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
-    })) as { id: string; impact: string; nodes: number }[];
-    const severe = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    assert.deepEqual(severe, [], `${name}: serious or critical accessibility violations`);
-  }
-
-  const text = (page: Page): Promise<string> => page.$eval('body', (body) => body.textContent ?? '');
-
   /** Reloads `path` until `probe` holds on the page (what the streamer brings to ClickHouse arrives a little later). */
   async function reloadUntil(page: Page, path: string, what: string, probe: () => Promise<boolean>): Promise<void> {
     const deadline = Date.now() + streamed_ms;
@@ -280,6 +241,9 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
 
   /** Whether a browser-side expression holds on the page. */
   const holds = async (page: Page, expression: string): Promise<boolean> => (await page.evaluate(expression)) === true;
+
+  const newPage = (): Promise<Page> => openPage(browser);
+  const staffLogin = (page: Page, username: string, password: string): Promise<void> => signInStaff(page, portal.url, username, password);
 
   it('a fleet manager sees every card with its status, limits and spend today, and the vehicles that fuelled', async () => {
     const page = await newPage();

@@ -8,7 +8,7 @@
 // (.test-artifacts/portal, git-ignored; docs/screenshots holds a committed copy).
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Browser, Page } from 'puppeteer-core';
@@ -39,6 +39,7 @@ import {
   startTestPortal,
   type TestPortal,
 } from '../support/portal';
+import { checkPage, openPage, pageText as text, signInStaff, submit } from '../support/browser';
 
 const database = 'portal_test';
 const users: readonly DemoUser[] = [
@@ -136,44 +137,8 @@ describe('portal: every role end to end in headless Chromium', function () {
     }
   }
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.createBrowserContext();
-    const page = await context.newPage();
-    // axe-core is injected as a script of the test: the portal's content security policy allows only its own.
-    await page.setBypassCSP(true);
-    await page.setViewport({ width: 1200, height: 900 });
-    return page;
-  }
-
-  async function submit(page: Page, selector: string): Promise<number> {
-    const [response] = await Promise.all([page.waitForNavigation(), page.click(selector)]);
-    return response?.status() ?? 0;
-  }
-
-  async function staffLogin(page: Page, username: string, password: string): Promise<void> {
-    await page.goto(`${portal.url}/login`);
-    await page.type('#username', username);
-    await page.type('#password', password);
-    assert.equal(await submit(page, '#staff-login'), 200, `${username} signs in`);
-  }
-
-  const axe_source = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-  /** Screenshot and accessibility check of the page shown now. */
-  async function checkPage(page: Page, name: string): Promise<void> {
-    await page.screenshot({ path: join(screenshotDir(), `${name}.png`), fullPage: true });
-    await page.addScriptTag({ content: axe_source });
-    const violations = (await page.evaluate(async () => {
-      const axe = (
-        globalThis as unknown as { axe: { run: () => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }
-      ).axe;
-      return (await axe.run()).violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
-    })) as { id: string; impact: string; nodes: number }[];
-    const severe = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    assert.deepEqual(severe, [], `${name}: serious or critical accessibility violations`);
-  }
-
-  const text = (page: Page): Promise<string> => page.$eval('body', (body) => body.textContent ?? '');
+  const newPage = (): Promise<Page> => openPage(browser);
+  const staffLogin = (page: Page, username: string, password: string): Promise<void> => signInStaff(page, portal.url, username, password);
 
   it('serves every route under a rule of the access table, and every portal rule names a route it serves', () => {
     assert.deepEqual(portal.server.route_rules, Object.keys(portal_rules).sort());

@@ -35,7 +35,6 @@ import {
 import { RegisterTerminalRequest } from '../../gen/tapline/v1/admin';
 import type { RedisInstance } from '../../tools/devenv/redis';
 import type { ServerProcess } from '../../tools/devenv/node-process';
-import { pickFreePort } from '../../tools/devenv/supervise';
 import { purchase } from '../../tools/client/tapline-client';
 import { startServerProcess } from '../../tools/devenv/node-process';
 import { authorizer_node_flags } from '../../services/authorizer/runtime-flags';
@@ -86,18 +85,20 @@ describe('a scan of 1,000,000 unknown card ids (real node process, real Redis)',
 
   before(async function () {
     redis = await startTestRedis('unknown-ids');
-    metricsPort = await pickFreePort();
     node = await startServerProcess({
       script: 'dist/tools/devenv/node-main.js',
       nodeArgs: [...authorizer_node_flags, `--max-old-space-size=${old_space_mb}`],
       env: await nodeEnv(redis.url, {
         TAPLINE_LOG_LEVEL: 'warn',
-        TAPLINE_METRICS_PORT: String(metricsPort),
+        // Port 0: the node announces the port it got (a port picked beforehand can be taken meanwhile).
+        TAPLINE_METRICS_PORT: '0',
         TAPLINE_PASSIVATION_SWEEP_MS: '500',
         TAPLINE_STREAM_PENDING_ITEMS_MAX: String(stream_pending_items_max),
         TAPLINE_STREAM_FRAME_ITEMS_MAX: String(frame_items),
       }),
     });
+    if (node.metricsPort === undefined) throw new Error('the node announced no metrics port');
+    metricsPort = node.metricsPort;
     doors = await rawDoors(node, { identity: { terminal: 'pos-1' } });
     const register = RegisterTerminalRequest.encode({
       terminalId: 'pos-1',

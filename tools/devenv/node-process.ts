@@ -22,6 +22,8 @@ export interface ServerProcess {
   readonly internalPort: number | undefined;
   /** The HTTP port the reports service announces (undefined for other processes). */
   readonly httpPort: number | undefined;
+  /** The metrics port an authorizer node announces (undefined when it serves none, or for other processes). */
+  readonly metricsPort: number | undefined;
   /** SIGKILL, resolves when the process is gone. */
   kill9(): Promise<void>;
   /** SIGTERM (graceful), resolves with the exit code. */
@@ -66,6 +68,7 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
     internalPort: number | undefined;
     operatorPort: number | undefined;
     httpPort: number | undefined;
+    metricsPort: number | undefined;
   }>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -75,7 +78,13 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
     createInterface({ input: child.stdout }).on('line', (line) => {
       options.onLine?.(line);
       if (ready || !line.includes('"grpcPort"')) return;
-      const announced = JSON.parse(line) as { grpcPort?: number; internalPort?: number; operatorPort?: number; httpPort?: number };
+      const announced = JSON.parse(line) as {
+        grpcPort?: number;
+        internalPort?: number;
+        operatorPort?: number;
+        httpPort?: number;
+        metricsPort?: number | null;
+      };
       if (typeof announced.grpcPort !== 'number') return;
       ready = true;
       clearTimeout(timer);
@@ -84,6 +93,7 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
         internalPort: typeof announced.internalPort === 'number' ? announced.internalPort : undefined,
         operatorPort: typeof announced.operatorPort === 'number' ? announced.operatorPort : undefined,
         httpPort: typeof announced.httpPort === 'number' ? announced.httpPort : undefined,
+        metricsPort: typeof announced.metricsPort === 'number' ? announced.metricsPort : undefined,
       });
     });
     child.once('exit', (code) => {
@@ -100,6 +110,7 @@ export async function startServerProcess(options: StartProcessOptions): Promise<
     operatorAddress: ready.operatorPort === undefined ? undefined : `127.0.0.1:${ready.operatorPort}`,
     internalPort: ready.internalPort,
     httpPort: ready.httpPort,
+    metricsPort: ready.metricsPort,
     exited,
     kill9: async () => {
       child.kill('SIGKILL');
