@@ -31,21 +31,29 @@ type Answered = Exclude<CardMessage, { type: 'balance' | 'invalidate' }>;
 /** An operator's change of the card: answered once durable, audited with who acted. */
 type Change<A> = Exclude<Answered, Money> & { readonly reply: Reply<A>; readonly acting?: Acting } & Retriable;
 
-export abstract class CardHost extends EntityHost<CardMessage> implements Slot<CardState> {
+export abstract class CardHost extends EntityHost<CardMessage, CardActorContext> implements Slot<CardState> {
   state: CardState | undefined = undefined;
   version = 0;
   durable: CardState | undefined = undefined;
   /** Originals with a reversal decided but not yet committed by this actor. */
   protected reversalsInFlight: Set<string> | undefined;
-  private readonly entity: EntityId;
 
   constructor(
     readonly cardId: string,
     shard: number,
-    protected readonly context: CardActorContext,
+    context: CardActorContext,
   ) {
     super(shard, context);
-    this.entity = { kind: 'card', id: cardId };
+  }
+
+  /** The card's context: the entity host's own (one field per active card, not two). */
+  protected get context(): CardActorContext {
+    return this.host;
+  }
+
+  /** Made when a read or commit needs it: an idle card keeps no object for it. */
+  private get entity(): EntityId {
+    return { kind: 'card', id: this.cardId };
   }
 
   /**

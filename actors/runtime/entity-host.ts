@@ -178,7 +178,7 @@ export interface HostContext {
   readonly onDecision?: (result: TxnResult) => void;
 }
 
-export abstract class EntityHost<M> implements EntityBehavior<M> {
+export abstract class EntityHost<M, X extends HostContext = HostContext> implements EntityBehavior<M> {
   /** False when the in-memory state may be stale: the next message reloads it first. */
   protected loaded = false;
   private uncommitted = 0;
@@ -189,8 +189,8 @@ export abstract class EntityHost<M> implements EntityBehavior<M> {
   private generation = 0;
 
   protected constructor(
-    protected readonly shard: number,
-    private readonly host: HostContext,
+    readonly shard: number,
+    protected readonly host: X,
   ) {}
 
   /** True when handling the message may wait on Redis (a load first, or facts to read). */

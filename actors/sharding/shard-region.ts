@@ -35,6 +35,8 @@ import type { TerminalCache } from './terminal-cache';
 
 /** What the region needs from a behaviour besides receiving messages. */
 export interface PassivatableBehavior<C> extends EntityBehavior<C> {
+  /** The entity's shard (placed once, at activation). */
+  readonly shard: number;
   /** True when nothing of the entity awaits a commit. */
   readonly quiescent: boolean;
   /** Called when the region stops the entity's actor. */
@@ -60,12 +62,8 @@ export interface RegionLimits extends ActorLimits {
   readonly passivate_after_ms: number;
 }
 
-interface Activation<C> {
-  readonly shard: number;
-  readonly actor: EntityActor<C>;
-  readonly behavior: PassivatableBehavior<C>;
-  lastUsedMs: number;
-}
+/** An active entity: its actor, which holds its behaviour and when it was last used. */
+type Activation<C> = EntityActor<C, PassivatableBehavior<C>>;
 
 export class EntityPool<C> implements IdleListener {
   private readonly active = new Map<string, Activation<C>>();
@@ -83,7 +81,7 @@ export class EntityPool<C> implements IdleListener {
   /** Delivers a message to the entity, activating it if needed; an error when it cannot. */
   tell(id: string, message: C): TaplineError | undefined {
     let activation = this.active.get(id);
-    const shard = activation?.shard ?? shardOf(this.type.kind, id, this.ownership.shardCount);
+    const shard = activation?.behavior.shard ?? shardOf(this.type.kind, id, this.ownership.shardCount);
     if (!this.ownership.holds(shard)) return shardMoved('shard not held by this node; retry', { shard });
     if (activation === undefined) {
       if (this.active.size >= this.limits.active_entities_max) {
@@ -92,7 +90,7 @@ export class EntityPool<C> implements IdleListener {
       activation = this.activate(id, shard);
     }
     activation.lastUsedMs = this.clock();
-    if (!activation.actor.tell(message)) return resourceExhausted('entity mailbox full', { kind: this.type.kind, id });
+    if (!activation.tell(message)) return resourceExhausted('entity mailbox full', { kind: this.type.kind, id });
     return undefined;
   }
 
@@ -102,7 +100,7 @@ export class EntityPool<C> implements IdleListener {
 
   /** Delivers a message only to an actor that is already active (no activation). */
   tellIfActive(id: string, message: C): void {
-    this.active.get(id)?.actor.tell(message);
+    this.active.get(id)?.tell(message);
   }
 
   get size(): number {
@@ -122,10 +120,10 @@ export class EntityPool<C> implements IdleListener {
     this.absentIdle = [];
     for (const id of ids) {
       const activation = this.active.get(id);
-      if (activation === undefined || activation.behavior.absent !== true || !activation.actor.idle || !activation.behavior.quiescent)
+      if (activation === undefined || activation.behavior.absent !== true || !activation.idle || !activation.behavior.quiescent)
         continue;
       this.active.delete(id);
-      activation.actor.stop();
+      activation.stop();
       activation.behavior.passivated?.();
     }
   }
@@ -135,9 +133,9 @@ export class EntityPool<C> implements IdleListener {
     const cutoff = this.clock() - this.limits.passivate_after_ms;
     let stopped = 0;
     for (const [id, activation] of this.active) {
-      if (activation.lastUsedMs <= cutoff && activation.actor.idle && activation.behavior.quiescent) {
+      if (activation.lastUsedMs <= cutoff && activation.idle && activation.behavior.quiescent) {
         this.active.delete(id);
-        activation.actor.stop();
+        activation.stop();
         activation.behavior.passivated?.();
         stopped += 1;
       }
@@ -152,11 +150,11 @@ export class EntityPool<C> implements IdleListener {
   stopShards(shards: ReadonlySet<number>): number {
     let stopped = 0;
     for (const [id, activation] of this.active) {
-      if (!shards.has(activation.shard)) continue;
+      if (!shards.has(activation.behavior.shard)) continue;
       this.active.delete(id);
-      const queued = activation.actor.stop();
+      const queued = activation.stop();
       if (queued.length > 0)
-        activation.behavior.fail(queued, shardMoved('shard moved to another node; retry', { shard: activation.shard }));
+        activation.behavior.fail(queued, shardMoved('shard moved to another node; retry', { shard: activation.behavior.shard }));
       activation.behavior.passivated?.();
       stopped += 1;
     }
@@ -166,7 +164,7 @@ export class EntityPool<C> implements IdleListener {
   /** Stops every actor (shutdown); commands still queued are answered UNAVAILABLE. */
   stopAll(): void {
     for (const activation of this.active.values()) {
-      const queued = activation.actor.stop();
+      const queued = activation.stop();
       if (queued.length > 0) activation.behavior.fail(queued, unavailable('node stopping; retry on another node'));
       activation.behavior.passivated?.();
     }
@@ -177,8 +175,8 @@ export class EntityPool<C> implements IdleListener {
     const behavior = this.type.create(id, shard);
     // The nact name only needs to be unique (the runtime appends a counter); the id is not
     // repeated in it, which keeps a few dozen bytes per active entity.
-    const actor = this.runtime.spawn(this.type.kind, behavior, this.limits, { listener: this, key: id });
-    const activation: Activation<C> = { shard, actor, behavior, lastUsedMs: this.clock() };
+    const activation = this.runtime.spawn<C, PassivatableBehavior<C>>(this.type.kind, behavior, this.limits, { listener: this, key: id });
+    activation.lastUsedMs = this.clock();
     this.active.set(id, activation);
     return activation;
   }

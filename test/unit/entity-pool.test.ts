@@ -45,7 +45,8 @@ describe('entity pool: stopping the actors of shards that moved away', () => {
     const pool = new EntityPool<Command>(
       {
         kind: 'card',
-        create: (id): PassivatableBehavior<Command> => ({
+        create: (id, shard): PassivatableBehavior<Command> => ({
+          shard,
           quiescent: true,
           // The first command of each entity waits, so the ones after it stay queued.
           receive: async (commands) => {
@@ -120,7 +121,7 @@ describe('entity pool: placement', () => {
         kind: 'card',
         create: (id, shard): PassivatableBehavior<Command> => {
           activated.push([id, shard]);
-          return { quiescent: true, receive: () => Promise.resolve(), fail: () => undefined };
+          return { shard, quiescent: true, receive: () => Promise.resolve(), fail: () => undefined };
         },
       },
       runtime,
@@ -149,7 +150,8 @@ describe('entity pool: actors of entities that do not exist', () => {
         {
           kind: 'card',
           // Ids starting with "known" exist; the others are absent once they have been read.
-          create: (id): PassivatableBehavior<Command> => ({
+          create: (id, shard): PassivatableBehavior<Command> => ({
+            shard,
             quiescent: true,
             absent: !id.startsWith('known'),
             receive: (commands) => {
