@@ -73,7 +73,11 @@ class NoChildren extends Map<string, unknown> {
 const no_children: Map<string, unknown> = new NoChildren();
 
 /** nact's sender of a message that has none (its dispatch() makes one per message otherwise). */
-const nobody = Object.freeze({ system: Object.freeze({ name: undefined }), path: Object.freeze({ parts: Object.freeze([]) }), type: 'nobody' });
+const nobody = Object.freeze({
+  system: Object.freeze({ name: undefined }),
+  path: Object.freeze({ parts: Object.freeze([]) }),
+  type: 'nobody',
+});
 
 /** Called by nact after an entity actor stopped: nothing to do (shared, not one closure per actor). */
 function afterEntityStopped(): void {}
@@ -154,14 +158,17 @@ function isNactActor(actor: unknown): actor is NactActor {
   );
 }
 
+const drain_scheduled = 1;
+const stopped = 2;
+const busy = 4;
+
 export class EntityActor<C, B extends EntityBehavior<C> = EntityBehavior<C>> {
   /** When its owner last handed it a message (epoch ms; the shard region passivates by it). */
   lastUsedMs = 0;
   /** Commands waiting; none while the actor has nothing queued (an idle entity keeps no queue). */
   private queue: BoundedQueue<C> | undefined = undefined;
-  private drainScheduled = false;
-  private stopped = false;
-  private busy = false;
+  /** drain_scheduled | stopped | busy: one small integer instead of three fields per actor. */
+  private flags = 0;
 
   constructor(
     /** nact's actor object: messages are dispatched to it directly (no lookup by reference per message). */
@@ -171,6 +178,27 @@ export class EntityActor<C, B extends EntityBehavior<C> = EntityBehavior<C>> {
     private readonly idleListener?: IdleListener,
     private readonly key?: string,
   ) {}
+
+  /** A drain message is on its way to nact (another tell() need not send one). */
+  private get drainScheduled(): boolean {
+    return (this.flags & drain_scheduled) !== 0;
+  }
+  private set drainScheduled(on: boolean) {
+    this.flags = on ? this.flags | drain_scheduled : this.flags & ~drain_scheduled;
+  }
+  private get stopped(): boolean {
+    return (this.flags & stopped) !== 0;
+  }
+  private set stopped(on: boolean) {
+    this.flags = on ? this.flags | stopped : this.flags & ~stopped;
+  }
+  /** The behaviour is working through a batch. */
+  private get busy(): boolean {
+    return (this.flags & busy) !== 0;
+  }
+  private set busy(on: boolean) {
+    this.flags = on ? this.flags | busy : this.flags & ~busy;
+  }
 
   /** Queues a command; false when the mailbox is full or the actor was stopped. */
   tell(command: C): boolean {

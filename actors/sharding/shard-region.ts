@@ -120,8 +120,7 @@ export class EntityPool<C> implements IdleListener {
     this.absentIdle = [];
     for (const id of ids) {
       const activation = this.active.get(id);
-      if (activation === undefined || activation.behavior.absent !== true || !activation.idle || !activation.behavior.quiescent)
-        continue;
+      if (activation === undefined || activation.behavior.absent !== true || !activation.idle || !activation.behavior.quiescent) continue;
       this.active.delete(id);
       activation.stop();
       activation.behavior.passivated?.();
