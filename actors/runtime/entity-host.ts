@@ -270,7 +270,7 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
       [...keys].map(async (key) => {
         try {
           const value = await persistence.loadIdempotencyRecord(this.shard, key);
-          if (value !== undefined) index.remember(key, this.decodeAnswer(value));
+          if (value !== undefined) index.remember(key, this.decodeAnswer(value), value);
         } catch {
           // Only an optimization: the request is decided and its commit finds the record.
         }
@@ -371,12 +371,13 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
     for (let i = 0; i < extra; i++) writes[slots.length + i] = (plan.writes as readonly EntityWrite[])[i] as EntityWrite;
     if (plan.reversing !== undefined) reversals?.add(plan.reversing);
     const generation = this.generation;
+    // The record keeps only what a retry and a later reversal, refund or receipt read (compact
+    // layout); the full document goes to the outbox, streamed to reporting and then trimmed.
+    const encoded = encodeIdempotencyRecord(plan.record);
     const entry: CommitEntry = {
       shard: this.shard,
       writes,
-      // The record keeps only what a retry and a later reversal, refund or receipt read (compact
-      // layout); the full document goes to the outbox, streamed to reporting and then trimmed.
-      idempotency: { key: request.key, value: encodeIdempotencyRecord(plan.record) },
+      idempotency: { key: request.key, value: encoded },
       claims: plan.claims,
       outbox: plan.stored,
       extraOutbox: audit === undefined ? plan.extraOutbox : withAudit(plan.extraOutbox, audit, slots, plan.writes, this.shard),
@@ -387,7 +388,7 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
         if (plan.reversing !== undefined) reversals?.delete(plan.reversing);
         if (outcome.status === 'committed') {
           for (const write of slots) if (write.after !== undefined) write.slot.durable = write.after;
-          index.complete(request.key, plan.record);
+          index.complete(request.key, plan.record, encoded);
           this.host.onDecision?.(plan.record.r);
           message.reply({ ok: true, value: { result: plan.record.r, replayed: false } });
           onCommitted?.();
@@ -398,7 +399,7 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
         this.distrust();
         if (outcome.status === 'duplicate') {
           const stored = decodeRecord(outcome.existing);
-          index.complete(request.key, stored);
+          index.complete(request.key, stored, outcome.existing);
           replyFromRecord(message.reply, stored, request);
           return;
         }
@@ -492,7 +493,7 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
   /** Answers a money request from its idempotency record as read from Redis, and remembers it. */
   protected answerFromStored(message: MoneyMessage, value: string): void {
     const record = this.decodeAnswer(value);
-    this.host.idempotency.remember(message.request.key, record);
+    this.host.idempotency.remember(message.request.key, record, value);
     replyFromRecord(message.reply, record, message.request);
   }
 

@@ -369,7 +369,7 @@ export class ShardRegion {
           reply({ ok: false, error: asTaplineError(error, 'stored answer could not be read') });
           return;
         }
-        if (record !== undefined) this.answers.idempotency.remember(request.key, record);
+        if (record !== undefined) this.answers.idempotency.remember(request.key, record, value);
         reply({ ok: true, value: answerOf(record) });
       },
       (error: unknown) => reply({ ok: false, error: unavailable('could not read the stored answer; retry', {}, { cause: error }) }),

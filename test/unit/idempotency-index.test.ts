@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { IdempotencyIndex } from '../../actors/idempotency';
 import type { IdempotencyRecord } from '../../actors/card/transaction';
+import { decodeIdempotencyRecord, encodeIdempotencyRecord } from '../../actors/state/idempotency';
 
 function record(id: string, fingerprint = 'purchase|card-1|500|EUR|till-1|||'): IdempotencyRecord {
   return {
@@ -145,5 +146,42 @@ describe('idempotency index: bounded memory', () => {
     index.complete('t:till-1:1', record('txn-1'));
     assert.deepEqual(got, record('txn-1'));
     assert.equal(index.lookup('t:till-1:1'), undefined);
+  });
+});
+
+describe('idempotency index: answers kept as committed', () => {
+  it('keeps a compact record as its stored string and answers the same record from it', () => {
+    const index = new IdempotencyIndex(10);
+    const answered: IdempotencyRecord = { ...record('txn-7'), origin: { terminalId: 'till-1', merchantId: 'bar-1' } };
+    const encoded = encodeIdempotencyRecord(answered);
+    index.begin('t:till-1:7', answered.f);
+    index.complete('t:till-1:7', answered, encoded);
+    const known = index.lookup('t:till-1:7');
+    if (known?.state !== 'done') throw new Error(`expected done, saw ${JSON.stringify(known)}`);
+    assert.deepEqual(known.record, decodeIdempotencyRecord(encoded));
+    assert.equal(known.record.r.id, 'txn-7');
+    assert.equal(known.record.r.balanceAfterMinor, 1_500);
+    assert.equal(known.record.f, answered.f);
+    // Remembered from Redis (a retry after recovery): the same.
+    index.remember('t:till-1:8', answered, encoded);
+    assert.deepEqual(index.lookup('t:till-1:8'), { state: 'done', record: decodeIdempotencyRecord(encoded) });
+  });
+
+  it('keeps the record itself when the stored value is an older layout (a whole document)', () => {
+    const index = new IdempotencyIndex(10);
+    const answered = record('txn-9');
+    index.remember('t:till-1:9', answered, JSON.stringify({ id: 'txn-9' }));
+    assert.deepEqual(index.lookup('t:till-1:9'), { state: 'done', record: answered });
+  });
+
+  it('evicts encoded answers like any other, oldest first', () => {
+    const index = new IdempotencyIndex(2);
+    for (const id of ['a', 'b', 'c']) {
+      const answered = record(id);
+      index.remember(`t:till-1:${id}`, answered, encodeIdempotencyRecord(answered));
+    }
+    assert.equal(index.lookup('t:till-1:a'), undefined);
+    assert.equal(index.lookup('t:till-1:b')?.state, 'done');
+    assert.equal(index.lookup('t:till-1:c')?.state, 'done');
   });
 });
