@@ -16,51 +16,20 @@
 // a screenshot (.test-artifacts/portal, git-ignored; docs/screenshots holds a committed copy).
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'puppeteer-core';
-import type { AuthorizerNode } from '../../services/authorizer/node';
-import type { RedisInstance } from '../../tools/devenv/redis';
-import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { TaplineClient, purchase } from '../../tools/client/tapline-client';
-import { CardClient, programConfig } from '../../tools/client/card-client';
-import { createLogger } from '../../services/common/logger';
+import { purchase, type TaplineClient } from '../../tools/client/tapline-client';
+import { programConfig, type CardClient } from '../../tools/client/card-client';
 import { mollie_integration } from '../../services/authorizer/psp/mollie';
-import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
-import { ReportsServer } from '../../services/reports/server';
-import { loadStreamerConfig } from '../../services/streamer/config';
-import { migrate } from '../../services/streamer/schema/migrate';
-import { Streamer } from '../../services/streamer/streamer';
 import type { DemoUser } from '../../tools/devenv/portal';
-import {
-  accessTo,
-  endpointsOf,
-  reportsRequest,
-  startInProcessNode,
-  startTestRedis,
-  testCardStates,
-  testDataDir,
-  testToken,
-} from '../support/harness';
+import { reportsRequest, testToken } from '../support/harness';
 import { MollieApiFake } from '../support/mollie-api';
-import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
-import { RedisSettlementStore } from '../../services/reports/settlement-store';
-import { singleRedis } from '../../services/common/redis-target';
 import * as grpc from '@grpc/grpc-js';
-import {
-  freePort,
-  launchChromium,
-  portalFiles,
-  portalIssuers,
-  portalReportsSecurity,
-  screenshotDir,
-  startTestPortal,
-  type TestPortal,
-} from '../support/portal';
+import { freePort, type TestPortal } from '../support/portal';
+import { startPortalStack, type PortalStack } from '../support/portal-stack';
 import { checkPage, openPage, signInStaff, submit } from '../support/browser';
 
-const database = 'portal_holder_test';
 const users: readonly DemoUser[] = [
   { username: 'bar-manager', password: 'merchant-pass-1', role: 'merchant_admin', scope: ['bar-1'] },
   { username: 'bar-deputy', password: 'merchant-pass-2', role: 'merchant_admin', scope: ['bar-2', 'bar-1'] },
@@ -71,36 +40,24 @@ const mollie_key = 'test_portalMollieKey0123456789ab';
 
 describe('portal: cardholder and merchant pages end to end in headless Chromium', function () {
   this.timeout(120_000);
-  let redis: RedisInstance;
-  let clickhouse: ClickHouseInstance;
+  let stack: PortalStack;
   let mollie: MollieApiFake;
-  let node: AuthorizerNode;
-  let reports: ReportsServer;
-  let streamer: Streamer;
   let portal: TestPortal;
   let browser: Browser;
   let client: TaplineClient;
   let cards: CardClient;
   let inspect: Inspector;
-  let settlement: RedisSettlementStore;
   let txn = 1;
-  const logger = createLogger('portal-holder-test', 'warn');
 
   before(async function () {
-    const files = await portalFiles(users);
     mollie = new MollieApiFake(mollie_key, true);
     const mollieUrl = await mollie.start();
     const portalPort = await freePort();
-    [redis, clickhouse] = await Promise.all([
-      startTestRedis('portal-holder'),
-      startClickHouse({ dataDir: testDataDir('portal-holder-ch') }),
-    ]);
-    await migrate(clickhouse.url, database);
-    node = await startInProcessNode(
-      redis.url,
-      {
+    stack = await startPortalStack({
+      name: 'portal-holder',
+      users,
+      nodeEnv: {
         TAPLINE_PIN_SECRET: 'portal-holder-pin-secret-0123',
-        TAPLINE_OIDC_ISSUERS: await portalIssuers(files),
         TAPLINE_PSP_PROVIDER: 'mollie',
         TAPLINE_MOLLIE_API_KEY: mollie_key,
         TAPLINE_MOLLIE_API_URL: mollieUrl,
@@ -109,37 +66,19 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
         TAPLINE_PSP_REDIRECT_URL: `https://localhost:${portalPort}/top-up/return`,
         TAPLINE_PSP_WEBHOOK_PORT: '0',
       },
-      { psp: mollie_integration },
-    );
-    mollie.webhookVia = `http://127.0.0.1:${node.pspWebhookPort ?? 0}`;
-    const access = await accessTo(node);
-    [client, cards] = [new TaplineClient(access), new CardClient(access)];
-    const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
-    reports = await ReportsServer.start(
-      { query: (statement) => runner.query(statement), database, cards: await testCardStates(node), settlement },
-      0,
-      logger,
-      await portalReportsSecurity(files),
-    );
-    streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
-    portal = await startTestPortal(files, { operator: endpointsOf(node).operator, reportsPort: reports.port }, ['fest'], portalPort);
-    inspect = await connectInspector(redis.url);
+      psp: mollie_integration,
+      portalPort,
+    });
+    ({ portal, browser, client, cards } = stack);
+    mollie.webhookVia = `http://127.0.0.1:${stack.node.pspWebhookPort ?? 0}`;
+    inspect = await connectInspector(stack.redis.url);
     await seed();
-    browser = await launchChromium();
-    mkdirSync(screenshotDir(), { recursive: true });
   });
 
   after(async function () {
-    await browser?.close();
-    await portal?.server.stop();
-    portal?.backend.close();
-    for (const c of [client, cards]) c?.close();
-    await Promise.all([inspect?.close(), settlement?.close()]);
-    await streamer?.stop();
-    await reports?.stop(1_000);
-    await node?.shutdown();
-    await Promise.all([redis?.stop(), clickhouse?.stop(), mollie?.stop()]);
+    await inspect?.close();
+    await stack?.stop();
+    await mollie?.stop();
   });
 
   async function seed(): Promise<void> {
@@ -303,7 +242,11 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
   /** A settlement request of the issuer's back office, as `who` with `role`. */
   async function backOffice(method: string, path: string, role: string, who: string, body: unknown = {}): Promise<void> {
     const token = await testToken(role, ['*'], who);
-    const answer = await reportsRequest(reports.port, path, { method, token, ...(method === 'GET' ? {} : { body: JSON.stringify(body) }) });
+    const answer = await reportsRequest(stack.reports.port, path, {
+      method,
+      token,
+      ...(method === 'GET' ? {} : { body: JSON.stringify(body) }),
+    });
     assert.ok(answer.status >= 200 && answer.status < 300, `${method} ${path}: ${answer.status} ${answer.body}`);
   }
 

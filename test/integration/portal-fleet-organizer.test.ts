@@ -11,50 +11,21 @@
 // new page; each is saved as a screenshot (.test-artifacts/portal).
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'puppeteer-core';
-import type { AuthorizerNode } from '../../services/authorizer/node';
-import type { RedisInstance } from '../../tools/devenv/redis';
-import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { FleetCardStatus, PriceFormula } from '../../gen/tapline/v1/fleet';
 import { CardAction } from '../../gen/tapline/v1/cards';
-import { TaplineClient, purchase } from '../../tools/client/tapline-client';
-import { CardClient, programConfig } from '../../tools/client/card-client';
-import { FleetClient, fleetPurchase, type FleetLine } from '../../tools/client/fleet-client';
-import { createLogger } from '../../services/common/logger';
-import { singleRedis } from '../../services/common/redis-target';
-import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
-import { ReportsServer } from '../../services/reports/server';
-import { RedisSettlementStore } from '../../services/reports/settlement-store';
-import { loadStreamerConfig } from '../../services/streamer/config';
-import { migrate } from '../../services/streamer/schema/migrate';
-import { Streamer } from '../../services/streamer/streamer';
+import { purchase, type TaplineClient } from '../../tools/client/tapline-client';
+import { programConfig, type CardClient } from '../../tools/client/card-client';
+import { fleetPurchase, type FleetClient, type FleetLine } from '../../tools/client/fleet-client';
+import type { RedisSettlementStore } from '../../services/reports/settlement-store';
 import { PortalIssuer } from '../../services/portal/issuer';
 import type { DemoUser, PortalFiles } from '../../tools/devenv/portal';
-import {
-  accessTo,
-  endpointsOf,
-  reportsRequest,
-  startInProcessNode,
-  startTestRedis,
-  testCardStates,
-  testDataDir,
-  testToken,
-} from '../support/harness';
-import { streamerEnv } from '../support/outbox-fixtures';
-import {
-  launchChromium,
-  portalFiles,
-  portalIssuers,
-  portalReportsSecurity,
-  screenshotDir,
-  startTestPortal,
-  type TestPortal,
-} from '../support/portal';
+import { reportsRequest, testToken } from '../support/harness';
+import type { TestPortal } from '../support/portal';
+import { startPortalStack, type PortalStack } from '../support/portal-stack';
 import { checkPage, openPage, pageText as text, signInStaff, submit } from '../support/browser';
 
-const database = 'portal_fo_test';
 const users: readonly DemoUser[] = [
   { username: 'haul-manager', password: 'fleet-pass-1', role: 'fleet_manager', scope: ['haul'] },
   { username: 'organizer', password: 'organizer-pass-1', role: 'issuer_admin', scope: ['*'] },
@@ -71,12 +42,8 @@ const streamed_ms = 30_000;
 
 describe('portal: fleet manager and organizer pages end to end in headless Chromium', function () {
   this.timeout(180_000);
-  let redis: RedisInstance;
-  let clickhouse: ClickHouseInstance;
-  let node: AuthorizerNode;
-  let reports: ReportsServer;
+  let stack: PortalStack;
   let store: RedisSettlementStore;
-  let streamer: Streamer;
   let portal: TestPortal;
   let files: PortalFiles;
   let browser: Browser;
@@ -85,44 +52,14 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
   let fleet: FleetClient;
   let txn = 1;
   const flagged: string[] = [];
-  const logger = createLogger('portal-fo-test', 'warn');
 
   before(async function () {
-    files = await portalFiles(users);
-    [redis, clickhouse] = await Promise.all([startTestRedis('portal-fo'), startClickHouse({ dataDir: testDataDir('portal-fo-ch') })]);
-    await migrate(clickhouse.url, database);
-    node = await startInProcessNode(redis.url, {
-      TAPLINE_PIN_SECRET: 'portal-test-pin-secret-0123',
-      TAPLINE_OIDC_ISSUERS: await portalIssuers(files),
-    });
-    const access = await accessTo(node);
-    [client, cards, fleet] = [new TaplineClient(access), new CardClient(access), new FleetClient(access)];
-    const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    store = await RedisSettlementStore.connect(singleRedis(redis.url));
-    reports = await ReportsServer.start(
-      { query: (statement) => runner.query(statement), database, cards: await testCardStates(node), settlement: store },
-      0,
-      logger,
-      await portalReportsSecurity(files),
-    );
-    streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
-    portal = await startTestPortal(files, { operator: endpointsOf(node).operator, reportsPort: reports.port }, ['fest']);
+    stack = await startPortalStack({ name: 'portal-fo', users });
+    ({ settlement: store, portal, files, browser, client, cards, fleet } = stack);
     await seed();
-    browser = await launchChromium();
-    mkdirSync(screenshotDir(), { recursive: true });
   });
 
-  after(async function () {
-    await browser?.close();
-    await portal?.server.stop();
-    portal?.backend.close();
-    for (const c of [client, cards, fleet]) c?.close();
-    await streamer?.stop();
-    await reports?.stop(1_000);
-    await store?.close();
-    await node?.shutdown();
-    await Promise.all([redis?.stop(), clickhouse?.stop()]);
-  });
+  after(() => stack?.stop());
 
   async function seedFleet(fleetId: string): Promise<void> {
     await fleet.createAccount({ fleetId, creditLimitMinor: 100_000, timeZone: 'Europe/Berlin' });
@@ -412,13 +349,13 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
       payee_iban: 'DE89370400440532013000',
       rates: [{ kind: 'purchase', percent_bp: 100, fixed_minor: 0 }],
     };
-    const put = await reportsRequest(reports.port, '/settlement/merchants/bar-1', {
+    const put = await reportsRequest(stack.reports.port, '/settlement/merchants/bar-1', {
       method: 'PUT',
       body: JSON.stringify(config),
       token: await testToken('issuer_admin', ['*'], 'setup-issuer'),
     });
     assert.equal(put.status, 202, put.body);
-    const payee = await reportsRequest(reports.port, '/settlement/merchants/bar-1/payee/approve', {
+    const payee = await reportsRequest(stack.reports.port, '/settlement/merchants/bar-1/payee/approve', {
       method: 'POST',
       body: '{}',
       token: await testToken('settlement_approver', ['*'], 'setup-approver'),
@@ -438,7 +375,11 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
     // Even as a settlement approver, the same person is refused by the reports service itself.
     const issuer = await PortalIssuer.fromFile(files.signing_key_file, files.issuer, 'tapline', 300);
     const same = await issuer.mint('staff:organizer', { role: 'settlement_approver', scope: ['*'] }, Date.now());
-    const direct = await reportsRequest(reports.port, `/settlement/batches/${batch}/approve`, { method: 'POST', body: '{}', token: same });
+    const direct = await reportsRequest(stack.reports.port, `/settlement/batches/${batch}/approve`, {
+      method: 'POST',
+      body: '{}',
+      token: same,
+    });
     assert.equal(direct.status, 403, direct.body);
     assert.equal((await store.batch(batch))?.state, 'computed', 'still held');
     await page.browserContext().close();
