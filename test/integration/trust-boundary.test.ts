@@ -542,6 +542,13 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       build: () => ({ fleetId: 'f-home', productGroups: { allowed: ['fuel'] } }),
       fleet: 'f-home',
     },
+    [FleetAdminServiceService.setFleetPrompts.path]: {
+      build: () => ({
+        fleetId: 'f-home',
+        prompts: { requireOdometer: true, requireDriver: false, requireVehicle: false, odometerJumpMaxKm: 0n },
+      }),
+      fleet: 'f-home',
+    },
     [FleetAdminServiceService.setFleetPricing.path]: { build: () => ({ fleetId: 'f-home', agreements: [] }) },
     [FleetAdminServiceService.loadBasePrices.path]: {
       build: () => ({ fleetId: 'f-home', prices: [{ productCode: 'diesel', unitMilliMinor: 179_900n, effectiveFromUnixMs: 1n }] }),

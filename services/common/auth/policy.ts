@@ -282,6 +282,8 @@ const fleet_rules: Record<keyof typeof FleetAdminServiceService, RpcRule> = {
     scope: of_fleet,
   },
   setFleetPolicy: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
+  // The prompts alone (SetFleetPolicy's part a fleet's own page sets): the same people.
+  setFleetPrompts: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
   setFleetPricing: { who: 'operator', roles: ['issuer_admin'] },
   loadBasePrices: { who: 'operator', roles: ['issuer_admin'] },
   issueFleetCard: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
