@@ -21,7 +21,10 @@ import { fleetPurchase, type FleetClient, type FleetLine } from '../../tools/cli
 import type { RedisSettlementStore } from '../../services/reports/settlement-store';
 import { PortalIssuer } from '../../services/portal/issuer';
 import type { DemoUser, PortalFiles } from '../../tools/devenv/portal';
-import { reportsRequest, testToken } from '../support/harness';
+import { reportsRequest, test_shard_count, testToken } from '../support/harness';
+import { connectInspector, type Inspector } from '../support/redis-inspect';
+import { shardOf } from '../../actors/sharding/shard-key';
+import { fleetKey } from '../../services/authorizer/store/keys';
 import type { TestPortal } from '../support/portal';
 import { startPortalStack, type PortalStack } from '../support/portal-stack';
 import { checkPage, openPage, pageText as text, signInStaff, submit } from '../support/browser';
@@ -43,6 +46,7 @@ const streamed_ms = 30_000;
 describe('portal: fleet manager and organizer pages end to end in headless Chromium', function () {
   this.timeout(180_000);
   let stack: PortalStack;
+  let inspect: Inspector;
   let store: RedisSettlementStore;
   let portal: TestPortal;
   let files: PortalFiles;
@@ -56,10 +60,14 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
   before(async function () {
     stack = await startPortalStack({ name: 'portal-fo', users });
     ({ settlement: store, portal, files, browser, client, cards, fleet } = stack);
+    inspect = await connectInspector(stack.redis.url);
     await seed();
   });
 
-  after(() => stack?.stop());
+  after(async function () {
+    await inspect?.close();
+    await stack?.stop();
+  });
 
   async function seedFleet(fleetId: string): Promise<void> {
     await fleet.createAccount({ fleetId, creditLimitMinor: 100_000, timeZone: 'Europe/Berlin' });
@@ -179,6 +187,10 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
   /** Whether a browser-side expression holds on the page. */
   const holds = async (page: Page, expression: string): Promise<boolean> => (await page.evaluate(expression)) === true;
 
+  /** The prompt boxes of the fleet's cards page, ticked or not: odometer, driver, vehicle. */
+  const promptsShown = async (page: Page): Promise<boolean[]> =>
+    (await page.evaluate(`[...document.querySelectorAll('input[data-test^="prompt-"]')].map((box) => box.checked)`)) as boolean[];
+
   const newPage = (): Promise<Page> => openPage(browser);
   const staffLogin = (page: Page, username: string, password: string): Promise<void> => signInStaff(page, portal.url, username, password);
 
@@ -199,8 +211,7 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
     assert.equal(await row('1', 'status'), 'active');
     assert.match(await row('2', 'spent-day'), /€\s?61\.00/, 'spent today: both fill-ups of card 2');
     assert.match(await page.$eval('tr[data-vehicle="truck-2"]', (e) => e.textContent ?? ''), /\b2\b/, 'truck-2 fuelled twice');
-    const prompts = await page.$$eval('[data-test^="prompt-"]', (cells) => cells.map((cell) => cell.textContent?.trim() ?? ''));
-    assert.deepEqual(prompts, ['not asked', 'not asked', 'asked'], 'the pinpad asks for the vehicle only');
+    assert.deepEqual(await promptsShown(page), [false, false, true], 'the pinpad asks for the vehicle only');
     await checkPage(page, 'fleet-cards');
     await page.browserContext().close();
   });
@@ -271,6 +282,43 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
     await page.browserContext().close();
   });
 
+  it('a fleet manager turns the odometer prompt on: a fill-up without a reading is declined, one with it approved; the rest of the policy stays', async () => {
+    await fleet.issueCard({ fleetId: 'haul', cardNo: '3', limits: undefined, productGroups: undefined, operatorId: 'ops' });
+    const stored = async (): Promise<Record<string, unknown>> => {
+      const record = await inspect.client.hGetAll(fleetKey(shardOf('fleet', 'haul', test_shard_count), 'haul'));
+      return JSON.parse(String(record['d'])) as Record<string, unknown>;
+    };
+    const before = await stored();
+    const accountBefore = (await fleet.getAccount('haul')).account;
+    const noReading = () => client.authorize(fleetPurchase('pump-1', txn++, 'haul~3', [diesel(1_000)], { vehicleId: 'van-9' }));
+    assert.equal((await noReading()).outcome, Outcome.OUTCOME_APPROVED, 'a fill-up without a reading sells before');
+    const page = await newPage();
+    await staffLogin(page, 'haul-manager', 'fleet-pass-1');
+    await page.goto(`${portal.url}/fleets/haul/cards`);
+    await page.click('#require_odometer');
+    assert.equal(await submit(page, '#save-prompts'), 200);
+    assert.match(await text(page), /pinpad prompts are saved/);
+    assert.deepEqual(await promptsShown(page), [true, false, true], 'odometer and vehicle are asked now');
+    await checkPage(page, 'fleet-prompts');
+    const declined = await noReading();
+    assert.deepEqual(
+      [declined.outcome, declined.declineReason, declined.declineRule],
+      [Outcome.OUTCOME_DECLINED, DeclineReason.DECLINE_REASON_PROMPT_REQUIRED, 'prompt:odometer'],
+    );
+    const reading = await client.authorize(
+      fleetPurchase('pump-1', txn++, 'haul~3', [diesel(1_000)], { vehicleId: 'van-9', odometerKm: 12_000 }),
+    );
+    assert.equal(reading.outcome, Outcome.OUTCOME_APPROVED, 'with a reading it sells');
+    // Only the prompts changed: product groups, program rules (the soft risk rule), card policy and limits are as before.
+    const after = await stored();
+    for (const kept of ['program', 'allowedGroups', 'cardPolicy', 'limits', 'pricing'])
+      assert.deepEqual(after[kept], before[kept], `${kept} is unchanged`);
+    assert.deepEqual(after['prompts'], { ...(before['prompts'] as object), require_odometer: true });
+    const accountAfter = (await fleet.getAccount('haul')).account;
+    assert.deepEqual([accountAfter?.limits, accountAfter?.cardPolicy], [accountBefore?.limits, accountBefore?.cardPolicy]);
+    await page.browserContext().close();
+  });
+
   it('URL tampering: every new fleet route with another fleet in its path is 403 and changes nothing', async () => {
     const page = await newPage();
     await staffLogin(page, 'haul-manager', 'fleet-pass-1');
@@ -283,10 +331,11 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
       await fetchStatus(page, '/fleets/other/limits', { account_per_txn: '1.00' }),
       await fetchStatus(page, '/fleets/other/card-groups', { card_no: '1', groups: 'shop' }),
       await fetchStatus(page, '/fleets/other/reviews', { transaction: 'x', decision: 'reject' }),
+      await fetchStatus(page, '/fleets/other/prompts', { require_odometer: '1', require_driver: '1' }),
     ];
     assert.deepEqual(
       refused.map((answer) => answer.status),
-      [403, 403, 403, 403],
+      [403, 403, 403, 403, 403],
     );
     assert.deepEqual(await fleet.getAccount('other'), before, 'the other fleet is unchanged');
     assert.equal((await fleet.getCard('other~1')).card?.productGroups, undefined);

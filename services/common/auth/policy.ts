@@ -547,6 +547,7 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.fleet.cards': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_groups': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.fleet.prompts': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.review': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.document': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.merchant': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
