@@ -17,7 +17,7 @@
 
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'puppeteer-core';
-import { Outcome } from '../../gen/tapline/v1/types';
+import { Outcome, type LineItem } from '../../gen/tapline/v1/types';
 import { purchase, type TaplineClient } from '../../tools/client/tapline-client';
 import { programConfig, type CardClient } from '../../tools/client/card-client';
 import { mollie_integration } from '../../services/authorizer/psp/mollie';
@@ -27,6 +27,7 @@ import { MollieApiFake } from '../support/mollie-api';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import * as grpc from '@grpc/grpc-js';
 import { freePort, type TestPortal } from '../support/portal';
+import { formatDate } from '../../services/portal/i18n';
 import { startPortalStack, type PortalStack } from '../support/portal-stack';
 import { checkPage, openPage, signInStaff, submit } from '../support/browser';
 
@@ -36,6 +37,11 @@ const users: readonly DemoUser[] = [
   { username: 'other-manager', password: 'merchant-pass-3', role: 'merchant_admin', scope: ['bar-2'] },
 ];
 const holder_pin = '2468';
+/** A sale of 3.40 with its basket: two beers at 1.20 and half a bag of chips at 2.00. */
+const basket: LineItem[] = [
+  { productCode: 'BEER-05', productGroup: 'drinks', quantityMilli: 2_000n, unitPriceMinor: 120n, amountMinor: 240n },
+  { productCode: 'CHIPS', productGroup: 'food', quantityMilli: 500n, unitPriceMinor: 200n, amountMinor: 100n },
+];
 const mollie_key = 'test_portalMollieKey0123456789ab';
 
 describe('portal: cardholder and merchant pages end to end in headless Chromium', function () {
@@ -107,6 +113,12 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
   }
 
   const textOf = (page: Page, selector: string): Promise<string> => page.$eval(selector, (e) => e.textContent?.trim() ?? '');
+  /** The receipt's line items as shown: product, quantity, unit price, amount (spaces normalised). */
+  const receiptLines = async (page: Page): Promise<string[][]> =>
+    (await page.evaluate(
+      `[...document.querySelectorAll('#receipt-lines tbody tr')].map((row) =>
+        [...row.children].map((cell) => cell.textContent.trim().replace(/\\s+/g, ' ')))`,
+    )) as string[][];
 
   /** POSTs a form of the portal from the page, with the session's CSRF token: the status it gets. */
   async function postForm(page: Page, path: string, fields: Record<string, string>): Promise<number> {
@@ -165,8 +177,8 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
     await page.browserContext().close();
   });
 
-  it('shows a receipt of each transaction from the history, in the session language; another card’s receipt is 403 or 404', async () => {
-    const sale = await client.authorize({ ...purchase('pos-1', txn++, 'c-200', 340), pin: holder_pin });
+  it('shows a receipt of each transaction from the history with its line items, in the session language; another card’s receipt is 403 or 404', async () => {
+    const sale = await client.authorize({ ...purchase('pos-1', txn++, 'c-200', 340), pin: holder_pin, lineItems: basket });
     assert.equal(sale.outcome, Outcome.OUTCOME_APPROVED);
     const page = await newPage();
     assert.equal(await cardLogin(page, 'c-200', holder_pin), 200);
@@ -182,9 +194,17 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
     assert.equal(await textOf(page, '[data-test="receipt-terminal"]'), 'pos-1');
     assert.match(await textOf(page, '[data-test="receipt-amount"]'), /€\s?3\.40/);
     assert.match(await textOf(page, '[data-test="receipt-balance"]'), /€\s?46\.60/);
+    assert.deepEqual(await receiptLines(page), [
+      ['BEER-05', '2', '€1.20', '€2.40'],
+      ['CHIPS', '0.5', '€2.00', '€1.00'],
+    ]);
     await checkPage(page, 'cardholder-receipt');
     assert.equal(await submit(page, 'a[lang="nl"]'), 200);
     assert.match(await textOf(page, '[data-test="receipt-balance"]'), /€\s?46,60/, 'Dutch money format');
+    assert.deepEqual(await receiptLines(page), [
+      ['BEER-05', '2', '€ 1,20', '€ 2,40'],
+      ['CHIPS', '0,5', '€ 2,00', '€ 1,00'],
+    ]);
     assert.match(await page.$eval('main', (e) => e.textContent ?? ''), /Saldo na afloop/);
     const receipt = `/receipts/${encodeURIComponent(sale.transactionId)}`;
     assert.equal((await page.goto(`${portal.url}/cards/c-100${receipt}`))?.status(), 403, "another card's receipt");
@@ -192,6 +212,27 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
     assert.equal((await page.goto(`${portal.url}/cards/c-100${receipt}`))?.status(), 404, "another card's transaction under the own card");
     assert.ok(!(await page.$eval('body', (e) => e.textContent ?? '')).includes('bar-1'), 'none of its data');
     await page.browserContext().close();
+    // The reports service serves a transaction's lines only under its own card or merchant.
+    const lines = async (path: string, role: string, scope: string): Promise<{ status: number; body: string }> => {
+      const answer = await reportsRequest(stack.reports.port, path, { token: await testToken(role, [scope]) });
+      return { status: answer.status, body: answer.body };
+    };
+    const id = encodeURIComponent(sale.transactionId);
+    const own = await lines(`/reports/cards/c-200/transactions/${id}/lines`, 'cardholder', 'c-200');
+    assert.equal(own.status, 200);
+    assert.match(own.body, /BEER-05/);
+    for (const [path, role, scope, status] of [
+      [`/reports/cards/c-100/transactions/${id}/lines`, 'cardholder', 'c-100', 404],
+      [`/reports/cards/c-200/transactions/${id}/lines`, 'cardholder', 'c-100', 403],
+      [`/reports/merchants/bar-2/transactions/${id}/lines`, 'merchant_admin', 'bar-2', 404],
+      [`/reports/merchants/bar-1/transactions/${id}/lines`, 'merchant_admin', 'bar-2', 403],
+    ] as const) {
+      const refused = await lines(path, role, scope);
+      assert.equal(refused.status, status, `${path} as ${role} of ${scope}`);
+      assert.ok(!refused.body.includes('BEER-05'), `${path}: none of the lines`);
+    }
+    const merchant = await lines(`/reports/merchants/bar-1/transactions/${id}/lines`, 'merchant_admin', 'bar-1');
+    assert.deepEqual([merchant.status, (merchant.body.match(/BEER-05|CHIPS/g) ?? []).length], [200, 2], 'its merchant reads both lines');
   });
 
   const sells = async (terminal: string): Promise<boolean> => {
@@ -225,6 +266,44 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
     assert.equal((await page.goto(`${portal.url}/merchants/bar-2/terminals`))?.status(), 403);
     assert.ok(!(await page.$eval('body', (e) => e.textContent ?? '')).includes('pos-2'), 'none of its data');
     await page.browserContext().close();
+  });
+
+  it('a merchant sees when each terminal last made a transaction, in the session language; one never used says so', async () => {
+    await client.registerTerminal('pos-4', 'bar-1');
+    const before = Date.now();
+    assert.equal(await sells('pos-3'), true);
+    // The time shown is the terminal's latest transaction in ClickHouse (the streamer brings it there).
+    const lastSeen = async (): Promise<number> => {
+      const answer = await reportsRequest(stack.reports.port, '/reports/merchants/bar-1/terminals', {
+        token: await testToken('merchant_admin', ['bar-1']),
+      });
+      assert.equal(answer.status, 200);
+      const rows = (JSON.parse(answer.body) as { terminals: { terminal: string; last_at_ms: number }[] }).terminals;
+      return rows.find((row) => row.terminal === 'pos-3')?.last_at_ms ?? 0;
+    };
+    const deadline = Date.now() + 30_000;
+    let at = await lastSeen();
+    while (at < before) {
+      if (Date.now() > deadline) assert.fail('the sale at pos-3 did not reach the last-seen report within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      at = await lastSeen();
+    }
+    const page = await newPage();
+    await staffLogin(page, 'bar-manager', 'merchant-pass-1');
+    await page.goto(`${portal.url}/merchants/bar-1/terminals`);
+    const seen = (terminal: string): Promise<string> => textOf(page, `tr[data-terminal="${terminal}"] [data-test="terminal-last-seen"]`);
+    assert.equal(await seen('pos-3'), formatDate('en', at));
+    assert.equal(await seen('pos-4'), 'none yet');
+    await checkPage(page, 'merchant-terminals');
+    assert.equal(await submit(page, 'a[lang="nl"]'), 200);
+    assert.equal(await seen('pos-3'), formatDate('nl', at), 'Dutch date format');
+    assert.equal(await seen('pos-4'), 'nog geen');
+    await page.browserContext().close();
+    const other = await reportsRequest(stack.reports.port, '/reports/merchants/bar-1/terminals', {
+      token: await testToken('merchant_admin', ['bar-2']),
+    });
+    assert.equal(other.status, 403, "another merchant's terminals");
+    assert.ok(!other.body.includes('pos-3'));
   });
 
   it('a merchant sees who may act for it; another merchant’s managers are refused', async () => {
