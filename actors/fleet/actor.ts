@@ -165,7 +165,8 @@ export class FleetBehavior extends FleetHost {
   }
 
   private accountChange(message: Extract<FleetMessage, { type: 'account' }>): void {
-    const decision = decideAccountChange(this.fleetId, this.account.state, message.command, message.operatorId, this.env());
+    const settled = this.account.state === this.account.durable;
+    const decision = decideAccountChange(this.fleetId, this.account.state, message.command, message.operatorId, this.env(), settled);
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: decision.state, alreadyExisted: true } });
     const slots = [write('fleet', this.fleetId, this.account, decision.after)];

@@ -339,6 +339,8 @@ const account_change_events = {
   create: 'created',
   set_limits: 'limits',
   set_policy: 'policy',
+  // The prompts are part of the policy; the document says what kind of change, the audit record what changed.
+  set_prompts: 'policy',
   set_pricing: 'pricing',
   load_prices: 'pricing',
   set_billing: 'billing',
@@ -350,10 +352,14 @@ export function decideAccountChange(
   command: FleetAdminCommand,
   operatorId: string,
   env: FleetEnv,
+  /** Whether `account` is durable (no change of it still committing). */
+  settled = true,
 ): FleetChange<FleetAccountState> {
   const decision = decideFleetAdmin(fleetId, account, command);
   if (decision.kind === 'rejected') return { kind: 'rejected', error: rejected(decision.code, decision.message, { fleetId }) };
-  if (decision.kind === 'unchanged') return { kind: 'unchanged', state: decision.state };
+  // A repeat of the prompts is answered without a write once what it repeats is durable; while
+  // that is still committing, the repeat is committed behind it, so its answer waits for it too.
+  if (decision.kind === 'unchanged' && (settled || command.type !== 'set_prompts')) return { kind: 'unchanged', state: decision.state };
   const after = decision.state;
   const event = account_change_events[command.type];
   const document = fleetAccountChanged({ fleet: fleetId, currency: after.currency, event, operator: operatorId, at: env.nowMs });

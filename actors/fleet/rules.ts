@@ -372,6 +372,8 @@ export type FleetAdminCommand =
       /** Absent: unchanged. */
       readonly cardPolicy?: FleetCardPolicy | undefined;
     }
+  /** Only the prompts; everything else of the policy stays. */
+  | { readonly type: 'set_prompts'; readonly prompts: PromptPolicy }
   | { readonly type: 'set_pricing'; readonly pricing: PriceAgreements; readonly priceList?: string | undefined }
   | { readonly type: 'set_billing'; readonly terms: BillingTerms }
   | { readonly type: 'load_prices'; readonly prices: readonly BasePrice[]; readonly nowMs: number };
@@ -449,6 +451,10 @@ export function decideFleetAdmin(
       else (next as { allowedGroups?: readonly string[] }).allowedGroups = command.allowedGroups;
       return { kind: 'changed', state: next };
     }
+    case 'set_prompts':
+      return samePrompts(state.prompts, command.prompts)
+        ? { kind: 'unchanged', state }
+        : { kind: 'changed', state: { ...state, prompts: command.prompts } };
     case 'set_pricing': {
       const next: FleetAccountState = { ...state, pricing: command.pricing };
       if (command.priceList === undefined) delete (next as { priceList?: string }).priceList;
@@ -461,6 +467,15 @@ export function decideFleetAdmin(
     case 'load_prices':
       return { kind: 'changed', state: { ...state, prices: mergePrices(state.prices, command.prices, command.nowMs) } };
   }
+}
+
+function samePrompts(a: PromptPolicy, b: PromptPolicy): boolean {
+  return (
+    a.require_odometer === b.require_odometer &&
+    a.require_driver === b.require_driver &&
+    a.require_vehicle === b.require_vehicle &&
+    a.odometer_jump_max_km === b.odometer_jump_max_km
+  );
 }
 
 /**

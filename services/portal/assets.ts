@@ -21,6 +21,7 @@ dl { display: grid; grid-template-columns: auto 1fr; gap: 4px 16px; margin: 0; }
 form.inline { display: inline; }
 label { display: block; margin: 8px 0 4px; font-weight: 600; }
 input, select { font: inherit; padding: 10px; width: 100%; max-width: 320px; border: 1px solid var(--muted); border-radius: 6px; }
+label.check { display: flex; gap: 10px; align-items: center; font-weight: 400; } label.check input { width: 24px; height: 24px; padding: 0; margin: 0; }
 button { font: inherit; padding: 10px 16px; min-height: 44px; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; margin-top: 12px; }
 button.danger { background: var(--danger); border-color: var(--danger); }
 button.link { background: none; color: var(--accent); border: none; padding: 0; min-height: 0; margin: 0; text-decoration: underline; }

@@ -1,8 +1,9 @@
 // The cardholder's pages beside the card page: the top-up started at the PSP (a link to its
 // checkout) and a transaction's receipt. Pure functions from what a page shows to its HTML.
 
-import { html } from './html';
-import { formatDate, formatMoney, t, type MessageKey } from './i18n';
+import { html, type Markup } from './html';
+import { formatDate, formatMoney, formatQuantity, t, type MessageKey } from './i18n';
+import type { Locale } from './sessions';
 import { layout, type HistoryEntry, type PageContext } from './views';
 
 export interface TopUpStarted {
@@ -42,8 +43,47 @@ const outcome_keys: Readonly<Record<string, MessageKey>> = {
   declined: 'card.receipt.declined',
 };
 
-/** A transaction's receipt: where, when, what, and the balance it left. */
-export function receiptPage(context: PageContext, cardId: string, entry: HistoryEntry): string {
+/** One line item of a receipt: quantities in thousandths, prices and amounts in minor units. */
+export interface ReceiptLine {
+  readonly product: string;
+  readonly qty_milli: number;
+  readonly unit_minor: number;
+  readonly amount_minor: number;
+}
+
+function linesTable(locale: Locale, lines: readonly ReceiptLine[] | undefined, currency: string): Markup {
+  if (lines === undefined) return html`<p>${t(locale, 'card.receipt.lines_unavailable')}</p>`;
+  if (lines.length === 0) return html``;
+  return html`<div class="table-wrap">
+    <table id="receipt-lines">
+      <caption>
+        ${t(locale, 'card.receipt.lines')}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">${t(locale, 'card.receipt.product')}</th>
+          <th scope="col" class="num">${t(locale, 'card.receipt.quantity')}</th>
+          <th scope="col" class="num">${t(locale, 'card.receipt.unit_price')}</th>
+          <th scope="col" class="num">${t(locale, 'card.history.amount')}</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${lines.map(
+          (line) =>
+            html`<tr data-line="${line.product}">
+              <th scope="row">${line.product}</th>
+              <td class="num">${formatQuantity(locale, line.qty_milli)}</td>
+              <td class="num">${formatMoney(locale, line.unit_minor, currency)}</td>
+              <td class="num">${formatMoney(locale, line.amount_minor, currency)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
+}
+
+/** A transaction's receipt: where, when, what (its line items), and the balance it left. */
+export function receiptPage(context: PageContext, cardId: string, entry: HistoryEntry, lines?: readonly ReceiptLine[]): string {
   const locale = context.session.locale;
   const title = t(locale, 'card.receipt.title');
   const outcome = outcome_keys[entry.outcome];
@@ -70,6 +110,7 @@ export function receiptPage(context: PageContext, cardId: string, entry: History
         <dt>${t(locale, 'card.receipt.transaction')}</dt>
         <dd>${entry.id}</dd>
       </dl>
+      ${linesTable(locale, lines, entry.currency)}
       <p><a href="/cards/${encodeURIComponent(cardId)}">${t(locale, 'card.back')}</a></p>
     </section>`;
   return layout(context, title, body);

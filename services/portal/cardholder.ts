@@ -1,5 +1,5 @@
 // The cardholder's pages beside the card page (pages.ts): a top-up the holder pays at the PSP, and
-// the receipt of each transaction in the card's history. Each acts as the holder: the node checks
+// the receipt of each transaction in the card's history (with its line items). Each acts as the holder: the node checks
 // the card is the holder's own (StartPspTopUp is scoped to cards), the reports service the same for
 // the history a receipt is read from.
 
@@ -8,7 +8,7 @@ import { invalidArgument, notFound, RejectedError, unavailable } from '../../act
 import { minorOf } from './amounts';
 import { formField, pageContext, sendPage, sessionOf, tokenOf, type PortalDeps } from './context';
 import { formatMoney } from './i18n';
-import { receiptPage, topUpReturnPage, topUpStartedPage } from './cardholder-views';
+import { receiptPage, topUpReturnPage, topUpStartedPage, type ReceiptLine } from './cardholder-views';
 import type { HistoryEntry } from './views';
 
 /** History rows a card page shows (newest last, as the report orders them). */
@@ -49,6 +49,23 @@ async function entriesOf(deps: PortalDeps, token: string, cardId: string): Promi
   }
 }
 
+/** A transaction's line items, read as its card (none without a basket; undefined when the reports service cannot answer now). */
+async function linesOf(deps: PortalDeps, token: string, cardId: string, transaction: string): Promise<ReceiptLine[] | undefined> {
+  try {
+    const path = `/reports/cards/${encodeURIComponent(cardId)}/transactions/${encodeURIComponent(transaction)}/lines`;
+    const lines = ((await deps.backend.report(token, path))['lines'] as Record<string, string | number>[] | undefined) ?? [];
+    return lines.map((line) => ({
+      product: String(line['code'] ?? ''),
+      qty_milli: Number(line['qty_milli'] ?? 0),
+      unit_minor: Number(line['unit_minor'] ?? 0),
+      amount_minor: Number(line['amount_minor'] ?? 0),
+    }));
+  } catch (error) {
+    if (error instanceof RejectedError && error.code !== 'not_found') throw error;
+    return error instanceof RejectedError ? [] : undefined;
+  }
+}
+
 /** The newest entries of a card's history a card page shows, or undefined when it cannot answer now. */
 export async function historyOf(deps: PortalDeps, token: string, cardId: string): Promise<HistoryEntry[] | undefined> {
   return (await entriesOf(deps, token, cardId))?.slice(-history_rows_max);
@@ -82,12 +99,13 @@ function receiptRoute(app: FastifyInstance, deps: PortalDeps): void {
     { config: { rule: 'portal.card.receipt' }, schema: { params: receipt_params } },
     async (request, reply) => {
       const { id, txn } = request.params;
-      const entries = await entriesOf(deps, await tokenOf(request, deps), id);
+      const token = await tokenOf(request, deps);
+      const entries = await entriesOf(deps, token, id);
       if (entries === undefined) throw unavailable('the card history cannot be read now');
       // Only a transaction of this card's own history: another card's id here is simply not found.
       const entry = entries.find((candidate) => candidate.transaction && candidate.id === txn);
       if (entry === undefined) throw notFound('no such transaction on this card', { card: id });
-      return sendPage(reply, receiptPage(pageContext(request), id, entry));
+      return sendPage(reply, receiptPage(pageContext(request), id, entry, await linesOf(deps, token, id, txn)));
     },
   );
 }

@@ -1,6 +1,6 @@
 // The fleet manager's page of cards and vehicles: pure functions from what it shows to its HTML.
 // Besides the lists it carries the forms a manager works with: the fleet-wide limits, a card's
-// product groups, the decisions on flagged transactions, and the links of the fleet's invoices
+// product groups, the pinpad prompts, the decisions on flagged transactions, and the links of the fleet's invoices
 // and statement (downloaded through the portal as the person).
 
 import type { FleetAccount, FleetCard, ReviewEntry, SpendLimits } from '../../gen/tapline/v1/fleet';
@@ -202,21 +202,36 @@ function documentsSection(locale: Locale, base: string, view: FleetCardsView): M
   </section>`;
 }
 
-/** What the pinpad asks for: the account's prompts, shown read-only (see docs/PORTAL.md for why). */
-function promptsSection(locale: Locale, account: FleetAccount): Markup {
-  const asked = (on: boolean | undefined): string => t(locale, on === true ? 'fleet.prompts.asked' : 'fleet.prompts.not_asked');
-  return html`<section class="panel" aria-labelledby="prompts-h">
+function promptBox(name: string, label: string, on: boolean | undefined): Markup {
+  return html`<label class="check" for="${name}"
+    ><input type="checkbox" id="${name}" name="${name}" value="1" ${on === true ? 'checked' : ''} data-test="prompt-${name.slice(8)}" />
+    ${label}</label
+  >`;
+}
+
+/**
+ * What the pinpad asks for with every fill-up of the fleet's cards, as a form: it sets the prompts
+ * alone (SetFleetPrompts), so the fleet's product groups and program rules stay as they are.
+ */
+function promptsForm(context: PageContext, base: string, account: FleetAccount): Markup {
+  const locale = context.session.locale;
+  const jump = account.prompts?.odometerJumpMaxKm ?? 0n;
+  return html`<form class="panel" method="post" action="${base}/prompts" aria-labelledby="prompts-h">
     <h2 id="prompts-h">${t(locale, 'fleet.prompts.heading')}</h2>
-    <dl>
-      <dt>${t(locale, 'fleet.prompts.odometer')}</dt>
-      <dd data-test="prompt-odometer">${asked(account.prompts?.requireOdometer)}</dd>
-      <dt>${t(locale, 'fleet.prompts.driver')}</dt>
-      <dd data-test="prompt-driver">${asked(account.prompts?.requireDriver)}</dd>
-      <dt>${t(locale, 'fleet.prompts.vehicle')}</dt>
-      <dd data-test="prompt-vehicle">${asked(account.prompts?.requireVehicle)}</dd>
-    </dl>
+    ${csrf(context.session)} ${promptBox('require_odometer', t(locale, 'fleet.prompts.odometer'), account.prompts?.requireOdometer)}
+    ${promptBox('require_driver', t(locale, 'fleet.prompts.driver'), account.prompts?.requireDriver)}
+    ${promptBox('require_vehicle', t(locale, 'fleet.prompts.vehicle'), account.prompts?.requireVehicle)}
+    <label for="odometer_jump_max_km">${t(locale, 'fleet.prompts.jump')}</label
+    ><input
+      id="odometer_jump_max_km"
+      name="odometer_jump_max_km"
+      inputmode="numeric"
+      maxlength="8"
+      value="${jump === 0n ? '' : String(jump)}"
+    />
     <p>${t(locale, 'fleet.prompts.help')}</p>
-  </section>`;
+    <button type="submit" id="save-prompts">${t(locale, 'fleet.prompts.submit')}</button>
+  </form>`;
 }
 
 export function fleetCardsPage(context: PageContext, view: FleetCardsView): string {
@@ -233,7 +248,7 @@ export function fleetCardsPage(context: PageContext, view: FleetCardsView): stri
       ${cardsTable(locale, view, currency)}
     </section>
     <div class="grid spaced">
-      ${limitsForm(context, base, account.limits, currency)} ${groupsForm(context, base)} ${promptsSection(locale, account)}
+      ${limitsForm(context, base, account.limits, currency)} ${groupsForm(context, base)} ${promptsForm(context, base, account)}
     </div>
     ${reviewsSection(context, base, view.reviews)}
     <section class="panel spaced" aria-labelledby="vehicles-h">

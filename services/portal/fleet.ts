@@ -1,19 +1,22 @@
 // The fleet manager's routes beyond the fleet's start page: the list of its cards and vehicles,
-// the fleet-wide limits, a card's product groups, the decisions on flagged transactions, and the
+// the fleet-wide limits, a card's product groups, the pinpad prompts, the decisions on flagged transactions, and the
 // fleet's invoices and statement streamed through the portal. Everything is done as the signed-in
 // person (the node and the reports service check the person's grant again); the route's rule has
 // already checked the fleet in the path against the grant (server.ts).
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalidArgument, RejectedError } from '../../actors/errors';
 import {
   FleetCardStatus,
   type FleetCard,
   type ProductGroups,
+  type PromptPolicy,
   type ResolveReviewRequest,
   type ResolveReviewResponse,
   type SetFleetLimitsRequest,
   type SetFleetLimitsResponse,
+  type SetFleetPromptsRequest,
+  type SetFleetPromptsResponse,
   type SpendLimits,
 } from '../../gen/tapline/v1/fleet';
 import { sessionOf, pageContext, type PortalDeps } from './context';
@@ -72,6 +75,7 @@ async function listOf(
 
 const done_keys: Readonly<Record<string, MessageKey>> = {
   limits: 'fleet.account_limits.saved',
+  prompts: 'fleet.prompts.saved',
   groups: 'fleet.groups.saved',
   approved: 'fleet.reviews.approved',
   rejected: 'fleet.reviews.rejected',
@@ -124,6 +128,24 @@ function resolveReview(backend: Backend, token: string, request: ResolveReviewRe
   return backend.call<ResolveReviewRequest, ResolveReviewResponse>(backend.fleets.resolveReview.bind(backend.fleets), request, token);
 }
 
+/** The prompts as the form posts them: a ticked box is "1", an empty distance no bound. */
+function promptsOf(request: FastifyRequest): PromptPolicy {
+  const ticked = (name: string): boolean => {
+    const value = field(request, name);
+    if (value !== '' && value !== '1') throw invalidArgument(`${name} must be ticked or not`, { field: name });
+    return value === '1';
+  };
+  const jump = field(request, 'odometer_jump_max_km');
+  if (!/^\d{0,8}$/.test(jump))
+    throw invalidArgument('odometer_jump_max_km must be a whole number of km', { field: 'odometer_jump_max_km' });
+  return {
+    requireOdometer: ticked('require_odometer'),
+    requireDriver: ticked('require_driver'),
+    requireVehicle: ticked('require_vehicle'),
+    odometerJumpMaxKm: BigInt(jump === '' ? 0 : jump),
+  };
+}
+
 /** Product groups typed in a form: empty is "every group" (absent), else a bounded list of group names. */
 function groupsOf(text: string): ProductGroups | undefined {
   if (text === '') return undefined;
@@ -160,6 +182,23 @@ function limitRoutes(app: FastifyInstance, deps: PortalDeps): void {
     await deps.backend.setFleetCardLimits(token, cardId, limits, groups);
     return reply.redirect(`/fleets/${encodeURIComponent(request.params.id)}/cards?done=groups&subject=${encodeURIComponent(cardNo)}`, 303);
   });
+}
+
+function promptsRoute(app: FastifyInstance, deps: PortalDeps): void {
+  app.post<Params>(
+    '/fleets/:id/prompts',
+    { config: { rule: 'portal.fleet.prompts' }, schema: { params: id_params } },
+    async (request, reply) => {
+      const prompts = promptsOf(request);
+      // The prompts alone: the fleet's product groups and program rules stay as the node holds them.
+      await deps.backend.call<SetFleetPromptsRequest, SetFleetPromptsResponse>(
+        deps.backend.fleets.setFleetPrompts.bind(deps.backend.fleets),
+        { fleetId: request.params.id, prompts },
+        await tokenFor(request, deps),
+      );
+      return reply.redirect(`/fleets/${encodeURIComponent(request.params.id)}/cards?done=prompts`, 303);
+    },
+  );
 }
 
 function reviewRoute(app: FastifyInstance, deps: PortalDeps): void {
@@ -226,6 +265,7 @@ function documentRoute(app: FastifyInstance, deps: PortalDeps): void {
 export function registerFleetRoutes(app: FastifyInstance, deps: PortalDeps): void {
   listRoute(app, deps);
   limitRoutes(app, deps);
+  promptsRoute(app, deps);
   reviewRoute(app, deps);
   documentRoute(app, deps);
 }

@@ -54,6 +54,11 @@ const en = {
   'card.receipt.declined': 'declined',
   'card.receipt.balance_after': 'Balance after',
   'card.receipt.transaction': 'Transaction',
+  'card.receipt.lines': 'Items',
+  'card.receipt.product': 'Product',
+  'card.receipt.quantity': 'Quantity',
+  'card.receipt.unit_price': 'Unit price',
+  'card.receipt.lines_unavailable': 'The items cannot be shown now.',
   'status.active': 'active',
   'status.frozen': 'frozen',
   'status.blocked': 'blocked',
@@ -124,9 +129,10 @@ const en = {
   'fleet.prompts.odometer': 'Odometer reading',
   'fleet.prompts.driver': 'Driver id',
   'fleet.prompts.vehicle': 'Vehicle id',
-  'fleet.prompts.asked': 'asked',
-  'fleet.prompts.not_asked': 'not asked',
-  'fleet.prompts.help': 'The issuer sets these with the fleet policy.',
+  'fleet.prompts.jump': 'Largest distance between two readings of a vehicle (km; empty: no limit)',
+  'fleet.prompts.help': 'A fill-up without what is ticked here is refused at the pump.',
+  'fleet.prompts.submit': 'Save prompts',
+  'fleet.prompts.saved': 'The pinpad prompts are saved.',
   'merchant.title': 'Merchant {id}',
   'merchant.terminals.heading': 'Terminals',
   'merchant.terminal_id': 'Terminal',
@@ -148,6 +154,9 @@ const en = {
   'merchant.terminals.location': 'Location',
   'merchant.terminals.serial': 'Serial number',
   'merchant.terminals.status': 'Status',
+  'merchant.terminals.last_seen': 'Last transaction',
+  'merchant.terminals.never_seen': 'none yet',
+  'merchant.terminals.last_seen_unavailable': 'cannot be read now',
   'merchant.terminals.action': 'Action',
   'merchant.managers.title': 'Managers of {id}',
   'merchant.managers.heading': 'Managers',
@@ -283,6 +292,11 @@ const nl: Record<MessageKey, string> = {
   'card.receipt.declined': 'geweigerd',
   'card.receipt.balance_after': 'Saldo na afloop',
   'card.receipt.transaction': 'Transactie',
+  'card.receipt.lines': 'Artikelen',
+  'card.receipt.product': 'Product',
+  'card.receipt.quantity': 'Aantal',
+  'card.receipt.unit_price': 'Stukprijs',
+  'card.receipt.lines_unavailable': 'De artikelen kunnen nu niet worden getoond.',
   'status.active': 'actief',
   'status.frozen': 'bevroren',
   'status.blocked': 'geblokkeerd',
@@ -353,9 +367,10 @@ const nl: Record<MessageKey, string> = {
   'fleet.prompts.odometer': 'Kilometerstand',
   'fleet.prompts.driver': 'Chauffeurs-id',
   'fleet.prompts.vehicle': 'Voertuig-id',
-  'fleet.prompts.asked': 'gevraagd',
-  'fleet.prompts.not_asked': 'niet gevraagd',
-  'fleet.prompts.help': 'De uitgever stelt deze in met het wagenparkbeleid.',
+  'fleet.prompts.jump': 'Grootste afstand tussen twee standen van een voertuig (km; leeg: geen grens)',
+  'fleet.prompts.help': 'Een tankbeurt zonder wat hier is aangevinkt, wordt aan de pomp geweigerd.',
+  'fleet.prompts.submit': 'Vragen opslaan',
+  'fleet.prompts.saved': 'De vragen op de pinpad zijn opgeslagen.',
   'merchant.title': 'Handelaar {id}',
   'merchant.terminals.heading': 'Terminals',
   'merchant.terminal_id': 'Terminal',
@@ -377,6 +392,9 @@ const nl: Record<MessageKey, string> = {
   'merchant.terminals.location': 'Locatie',
   'merchant.terminals.serial': 'Serienummer',
   'merchant.terminals.status': 'Status',
+  'merchant.terminals.last_seen': 'Laatste transactie',
+  'merchant.terminals.never_seen': 'nog geen',
+  'merchant.terminals.last_seen_unavailable': 'nu niet leesbaar',
   'merchant.terminals.action': 'Actie',
   'merchant.managers.title': 'Beheerders van {id}',
   'merchant.managers.heading': 'Beheerders',
@@ -501,6 +519,12 @@ export function formatDate(locale: Locale, unix_ms: number): string {
   return new Intl.DateTimeFormat(intl_locale[locale], { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(
     new Date(unix_ms),
   );
+}
+
+/** A quantity in thousandths of a unit (2500 is 2.5), in the locale's number format. */
+export function formatQuantity(locale: Locale, qty_milli: number): string {
+  // Not money: a double holds every thousandth of a safe integer closely enough to print it exactly to 3 decimals.
+  return new Intl.NumberFormat(intl_locale[locale], { maximumFractionDigits: 3 }).format(qty_milli / 1000);
 }
 
 export function formatCount(locale: Locale, count: number): string {

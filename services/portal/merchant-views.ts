@@ -1,15 +1,24 @@
-// The merchant's pages beside its start page: terminals with a switch per row, the people who may
+// The merchant's pages beside its start page: terminals (when each was last seen) with a switch per row, the people who may
 // act for it, and settlement statements with their payout state. Pure functions to HTML.
 
 import type { TerminalRecord } from '../../gen/tapline/v1/admin';
 import { html, type Markup } from './html';
-import { t, type MessageKey } from './i18n';
+import { formatDate, t, type MessageKey } from './i18n';
+import type { Locale } from './sessions';
 import { csrf, layout, notice, type PageContext } from './views';
 
 export interface TerminalsView {
   readonly merchantId: string;
   readonly terminals: readonly TerminalRecord[];
+  /** Each terminal's latest transaction (Unix ms) by terminal id; undefined when it cannot be read now. */
+  readonly lastSeen?: ReadonlyMap<string, number> | undefined;
   readonly done?: string | undefined;
+}
+
+function lastSeenText(locale: Locale, lastSeen: ReadonlyMap<string, number> | undefined, terminalId: string): string {
+  if (lastSeen === undefined) return t(locale, 'merchant.terminals.last_seen_unavailable');
+  const at = lastSeen.get(terminalId);
+  return at === undefined ? t(locale, 'merchant.terminals.never_seen') : formatDate(locale, at);
 }
 
 function nav(context: PageContext, merchantId: string): Markup {
@@ -61,6 +70,7 @@ export function terminalsPage(context: PageContext, view: TerminalsView): string
                     <th scope="col">${t(locale, 'merchant.terminals.location')}</th>
                     <th scope="col">${t(locale, 'merchant.terminals.serial')}</th>
                     <th scope="col">${t(locale, 'merchant.terminals.status')}</th>
+                    <th scope="col">${t(locale, 'merchant.terminals.last_seen')}</th>
                     <th scope="col">${t(locale, 'merchant.terminals.action')}</th>
                   </tr>
                 </thead>
@@ -72,6 +82,7 @@ export function terminalsPage(context: PageContext, view: TerminalsView): string
                         <td>${terminal.location || '–'}</td>
                         <td>${terminal.serialNumber || '–'}</td>
                         <td data-test="terminal-status">${t(locale, terminal.enabled ? 'merchant.enabled' : 'merchant.disabled')}</td>
+                        <td data-test="terminal-last-seen">${lastSeenText(locale, view.lastSeen, terminal.terminalId)}</td>
                         <td>${switchForm(context, view.merchantId, terminal)}</td>
                       </tr>`,
                   )}

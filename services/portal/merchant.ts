@@ -1,5 +1,5 @@
-// The merchant's pages beside its start page (pages.ts): its terminals listed with their status
-// and a switch per row, the people who may act for it in the portal, and its settlement statements
+// The merchant's pages beside its start page (pages.ts): its terminals listed with their status,
+// when each was last seen and a switch per row, the people who may act for it in the portal, and its settlement statements
 // with their payout state. Each reads as the signed-in person: the node lists only the terminals
 // of the person's own merchants and refuses a terminal of another; the reports service the same
 // for settlement batches.
@@ -18,20 +18,39 @@ export const statements_max = 100;
 const id_pattern = '^[A-Za-z0-9._-]{1,64}$';
 const merchant_params = { type: 'object', properties: { id: { type: 'string', pattern: id_pattern } }, required: ['id'] } as const;
 
+/**
+ * When each of the merchant's terminals was last seen (its latest transaction, from the reports
+ * service: nothing is written for it when a terminal sells), or undefined when it cannot answer now.
+ */
+async function lastSeenOf(deps: PortalDeps, token: string, merchantId: string): Promise<ReadonlyMap<string, number> | undefined> {
+  try {
+    const answer = await deps.backend.report(token, `/reports/merchants/${encodeURIComponent(merchantId)}/terminals`);
+    const rows = (answer['terminals'] as { terminal?: string; last_at_ms?: number }[] | undefined) ?? [];
+    return new Map(rows.map((row) => [String(row.terminal ?? ''), Number(row.last_at_ms ?? 0)]));
+  } catch (error) {
+    if (error instanceof RejectedError && error.code !== 'not_found') throw error;
+    return undefined;
+  }
+}
+
 function terminalRoutes(app: FastifyInstance, deps: PortalDeps): void {
   const schema = { params: merchant_params };
   app.get<{ Params: { id: string }; Querystring: { terminal?: string; done?: string } }>(
     '/merchants/:id/terminals',
     { config: { rule: 'portal.merchant.terminals' }, schema },
     async (request, reply) => {
-      const terminals = await deps.backend.merchantTerminals(await tokenOf(request, deps), request.params.id, merchant_terminals_max);
+      const token = await tokenOf(request, deps);
+      const [terminals, lastSeen] = await Promise.all([
+        deps.backend.merchantTerminals(token, request.params.id, merchant_terminals_max),
+        lastSeenOf(deps, token, request.params.id),
+      ]);
       const locale = sessionOf(request).locale;
       const { terminal, done } = request.query;
       const shown =
         terminal === undefined || (done !== 'enabled' && done !== 'disabled')
           ? undefined
           : t(locale, 'merchant.terminal.saved', { id: terminal.slice(0, 64), state: t(locale, `merchant.${done}`) });
-      return sendPage(reply, terminalsPage(pageContext(request), { merchantId: request.params.id, terminals, done: shown }));
+      return sendPage(reply, terminalsPage(pageContext(request), { merchantId: request.params.id, terminals, lastSeen, done: shown }));
     },
   );
   app.post<{ Params: { id: string } }>(

@@ -11,6 +11,9 @@
 //   GET /reports/top-ups?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&principal=<token subject>]
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
+//   GET /reports/merchants/<merchantId>/terminals                           (when each terminal was last seen)
+//   GET /reports/cards/<cardId>/transactions/<id>/lines                     (a transaction's line items, transaction-lines.ts)
+//   GET /reports/merchants/<merchantId>/transactions/<id>/lines
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
 //   GET /reports/fleets/<fleetId>/invoices/<cycle>                          (the invoice of a closed billing cycle)
 //   GET /reports/fleets/<fleetId>/cards                                     (the cards issued to it, the vehicles that fuelled)
@@ -50,7 +53,8 @@ import { invoicePdf, statementPdf } from './fleet-documents';
 import { cycle_max } from '../../actors/outbox/contract';
 import { breakageReport } from './breakage';
 import { tapsReport } from './taps';
-import { terminalHistoryReport, terminalStatisticsReport } from './terminal-reports';
+import { terminalHistoryReport, terminalsLastSeenReport, terminalStatisticsReport } from './terminal-reports';
+import { transactionIdSegment, transactionLinesReport } from './transaction-lines';
 import { eventsRequest, eventsRouteOf } from '../events/http';
 import { id_pattern } from '../common/ids';
 import { cardIdSegment, entityId, QueryParameters, query_string_chars_max } from './params';
@@ -250,6 +254,38 @@ const routes: readonly Route[] = [
       return (context) => fleetStatementReport(context, fleet, range);
     },
     pdf: statementPdf,
+  },
+  {
+    name: 'merchant_terminals',
+    pattern: /^\/reports\/merchants\/([^/]*)\/terminals$/,
+    parameters: output,
+    sections: ['terminals'],
+    plan: (_query, path) => {
+      const merchant = entityId('merchantId', path[0] ?? '');
+      return (context) => terminalsLastSeenReport(context, merchant);
+    },
+  },
+  {
+    name: 'card_transaction_lines',
+    pattern: /^\/reports\/cards\/([^/]*)\/transactions\/([^/]*)\/lines$/,
+    parameters: output,
+    sections: ['lines', 'transaction'],
+    plan: (_query, path) => {
+      const card = cardIdSegment('cardId', path[0] ?? '');
+      const transaction = transactionIdSegment('transactionId', path[1] ?? '');
+      return (context) => transactionLinesReport(context, { card }, transaction);
+    },
+  },
+  {
+    name: 'merchant_transaction_lines',
+    pattern: /^\/reports\/merchants\/([^/]*)\/transactions\/([^/]*)\/lines$/,
+    parameters: output,
+    sections: ['lines', 'transaction'],
+    plan: (_query, path) => {
+      const merchant = entityId('merchantId', path[0] ?? '');
+      const transaction = transactionIdSegment('transactionId', path[1] ?? '');
+      return (context) => transactionLinesReport(context, { merchant }, transaction);
+    },
   },
   {
     name: 'terminal_history',

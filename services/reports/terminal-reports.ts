@@ -1,8 +1,10 @@
 // Per-terminal reports: a terminal's transaction history and its statistics (approved sales per
 // UTC day and currency, declines by reason, sales per cashier), both for one merchant's terminal:
 // every query filters on the merchant of the path as well as the terminal, so a merchant admin
-// (scoped to the merchant) never reads another merchant's rows through a terminal id.
+// (scoped to the merchant) never reads another merchant's rows through a terminal id. And when
+// each of a merchant's terminals was last seen: its latest transaction, approved or not.
 //
+//   GET /reports/merchants/<merchant>/terminals                                   sections: terminals
 //   GET /reports/merchants/<merchant>/terminals/<terminal>/history?from=&to=      sections: entries
 //   GET /reports/merchants/<merchant>/terminals/<terminal>/statistics?from=&to=   sections: days, declines, cashiers
 //
@@ -121,6 +123,42 @@ export async function terminalStatisticsReport(
           currency: text(row, 'currency'),
           sales: int(row, 'sales'),
           sales_minor: int(row, 'sales_minor'),
+        })),
+      },
+    },
+  };
+}
+
+/** Terminals one merchant's last-seen answer lists (the portal lists at most 1,000 of a merchant's). */
+export const merchant_terminals_max = 10_000;
+
+/**
+ * The latest transaction of each of a merchant's terminals. It reads transactions_by_merchant
+ * (sorted by merchant, so only this merchant's rows) without FINAL: a row streamed twice has the
+ * same instant, so the latest one is exact before any merge. Nothing is written for it on the
+ * authorization path: the transactions are in ClickHouse already.
+ */
+export function terminalsLastSeenSql(database: string, merchant: string): string {
+  return `SELECT terminal, toUInt64(max(at_ms)) AS last_at_ms, toUInt64(count()) AS transactions
+    FROM ${identifier(database)}.transactions_by_merchant
+    WHERE merchant = ${stringLiteral(merchant)} AND terminal != ''
+    GROUP BY terminal
+    ORDER BY terminal
+    LIMIT ${integer(merchant_terminals_max + 1)}`;
+}
+
+export async function terminalsLastSeenReport(context: ReportContext, merchant: string): Promise<Report> {
+  const rows = await bounded(context, terminalsLastSeenSql(context.database, merchant), merchant_terminals_max);
+  return {
+    report: 'merchant_terminals',
+    parameters: { merchant },
+    sections: {
+      terminals: {
+        columns: ['terminal', 'last_at', 'last_at_ms'],
+        rows: rows.map((row) => ({
+          terminal: text(row, 'terminal'),
+          last_at: new Date(int(row, 'last_at_ms')).toISOString(),
+          last_at_ms: int(row, 'last_at_ms'),
         })),
       },
     },

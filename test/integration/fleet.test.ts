@@ -90,6 +90,12 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     return { version: Number(record['v']), state: JSON.parse(String(record['d'])) };
   }
 
+  /** The stored account state as it is, every field. */
+  async function fleetState(fleetId: string): Promise<object> {
+    const record = await inspect.client.hGetAll(fleetKey(shardOf('fleet', fleetId, test_shard_count), fleetId));
+    return JSON.parse(String(record['d'])) as object;
+  }
+
   it('approves a fleet purchase: account, card, idempotency and outbox committed together before the reply', async function () {
     const [card] = await newFleet('acme');
     const reply = await buy(card!, 7_235, { odometerKm: 12_000, driverId: 'd-7', vehicleId: 'truck-9' });
@@ -265,6 +271,62 @@ describe('fleet accounts (real Redis, real gRPC, test clock)', function () {
     assert.equal((await buy(card!, 100, { odometerKm: 52_000, driverId: 'd1', vehicleId: 'van-1' })).outcome, Outcome.OUTCOME_APPROVED);
     // Another vehicle has its own reading.
     assert.equal((await buy(card!, 100, { odometerKm: 10, driverId: 'd1', vehicleId: 'van-2' })).outcome, Outcome.OUTCOME_APPROVED);
+  });
+
+  it('SetFleetPrompts changes only the prompts, audited; a repeat writes nothing; absent or bad prompts change nothing', async function () {
+    const [card] = await newFleet('prompted');
+    await fleet.setPolicy({
+      fleetId: 'prompted',
+      productGroups: { allowed: ['fuel'] },
+      prompts: undefined,
+      operatorId: 'ops',
+      program: {
+        allowedMerchants: [],
+        blockedMerchants: ['station-9'],
+        allowedTerminals: [],
+        blockedTerminals: [],
+        restrictMerchants: false,
+        restrictTerminals: false,
+        velocity: [{ name: 'twice', windowMs: 3_600_000n, countMax: 2n, amountMaxMinor: undefined }],
+        risk: undefined,
+        loyalty: undefined,
+      },
+      cardPolicy: { pinRequired: false, pinAttemptsMax: 5n, holdExpiryMs: 600_000n, completionToleranceBp: 1_500n },
+    });
+    const before = await fleetRecord('prompted');
+    const beforeState = await fleetState('prompted');
+    const prompts = { requireOdometer: true, requireDriver: false, requireVehicle: true, odometerJumpMaxKm: 1_500n };
+    const answer = await fleet.setPrompts({ fleetId: 'prompted', prompts });
+    assert.deepEqual(answer.account?.prompts, prompts, 'the answer carries the new prompts');
+    const after = await fleetRecord('prompted');
+    assert.equal(after.version, before.version + 1);
+    const { prompts: newPrompts, ...rest } = (await fleetState('prompted')) as { prompts: unknown };
+    const { prompts: oldPrompts, ...restBefore } = beforeState as { prompts: unknown };
+    assert.deepEqual(rest, restBefore, 'product groups, program rules and card policy are kept');
+    assert.notDeepEqual(newPrompts, oldPrompts);
+    const audit = (await inspect.outbox()).filter((d) => d['action'] === 'tapline.v1.FleetAdminService/SetFleetPrompts');
+    assert.equal(audit.length, 1, 'one audit record');
+    assert.equal(audit[0]?.['principal'], 'dev-issuer_admin');
+    assert.deepEqual(Object.keys((JSON.parse(String(audit[0]?.['after'])) as Record<string, object>)['fleet:prompted'] ?? {}), ['prompts']);
+    // A repeat answers the account and writes nothing.
+    const snapshot = await inspect.snapshot();
+    assert.deepEqual((await fleet.setPrompts({ fleetId: 'prompted', prompts })).account?.prompts, prompts);
+    assert.equal(await inspect.snapshot(), snapshot, 'a repeat writes nothing');
+    for (const [request, what] of [
+      [{ fleetId: 'prompted', prompts: undefined }, 'absent prompts'],
+      [{ fleetId: 'prompted', prompts: { ...prompts, odometerJumpMaxKm: -1n } }, 'negative jump'],
+      [{ fleetId: 'bad id!', prompts }, 'bad fleet id'],
+    ] as const)
+      await assert.rejects(fleet.setPrompts(request), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT, what);
+    await assert.rejects(fleet.setPrompts({ fleetId: 'ghost', prompts }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    assert.equal(await inspect.snapshot(), snapshot, 'refused requests write nothing');
+    // The prompts decide the next fill-up; the program's velocity rule still applies.
+    const missing = await buy(card!, 100, { odometerKm: 1_000 });
+    assert.deepEqual([missing.declineReason, missing.declineRule], [DeclineReason.DECLINE_REASON_PROMPT_REQUIRED, 'prompt:vehicle']);
+    for (const km of [1_000, 1_100])
+      assert.equal((await buy(card!, 100, { odometerKm: km, vehicleId: 'v-1' })).outcome, Outcome.OUTCOME_APPROVED);
+    const third = await buy(card!, 100, { odometerKm: 1_200, vehicleId: 'v-1' });
+    assert.equal(third.declineReason, DeclineReason.DECLINE_REASON_VELOCITY_EXCEEDED, 'the program rules set before still apply');
   });
 
   it('negotiated prices: SPOT + percent with base prices by effective date; pump - amount; both amounts recorded', async function () {

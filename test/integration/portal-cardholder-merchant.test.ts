@@ -16,91 +16,54 @@
 // a screenshot (.test-artifacts/portal, git-ignored; docs/screenshots holds a committed copy).
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'puppeteer-core';
-import type { AuthorizerNode } from '../../services/authorizer/node';
-import type { RedisInstance } from '../../tools/devenv/redis';
-import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
-import { Outcome } from '../../gen/tapline/v1/types';
-import { TaplineClient, purchase } from '../../tools/client/tapline-client';
-import { CardClient, programConfig } from '../../tools/client/card-client';
-import { createLogger } from '../../services/common/logger';
+import { Outcome, type LineItem } from '../../gen/tapline/v1/types';
+import { purchase, type TaplineClient } from '../../tools/client/tapline-client';
+import { programConfig, type CardClient } from '../../tools/client/card-client';
 import { mollie_integration } from '../../services/authorizer/psp/mollie';
-import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
-import { ReportsServer } from '../../services/reports/server';
-import { loadStreamerConfig } from '../../services/streamer/config';
-import { migrate } from '../../services/streamer/schema/migrate';
-import { Streamer } from '../../services/streamer/streamer';
 import type { DemoUser } from '../../tools/devenv/portal';
-import {
-  accessTo,
-  endpointsOf,
-  reportsRequest,
-  startInProcessNode,
-  startTestRedis,
-  testCardStates,
-  testDataDir,
-  testToken,
-} from '../support/harness';
+import { reportsRequest, testToken } from '../support/harness';
 import { MollieApiFake } from '../support/mollie-api';
-import { streamerEnv } from '../support/outbox-fixtures';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
-import { RedisSettlementStore } from '../../services/reports/settlement-store';
-import { singleRedis } from '../../services/common/redis-target';
 import * as grpc from '@grpc/grpc-js';
-import {
-  freePort,
-  launchChromium,
-  portalFiles,
-  portalIssuers,
-  portalReportsSecurity,
-  screenshotDir,
-  startTestPortal,
-  type TestPortal,
-} from '../support/portal';
+import { freePort, type TestPortal } from '../support/portal';
+import { formatDate } from '../../services/portal/i18n';
+import { startPortalStack, type PortalStack } from '../support/portal-stack';
 import { checkPage, openPage, signInStaff, submit } from '../support/browser';
 
-const database = 'portal_holder_test';
 const users: readonly DemoUser[] = [
   { username: 'bar-manager', password: 'merchant-pass-1', role: 'merchant_admin', scope: ['bar-1'] },
   { username: 'bar-deputy', password: 'merchant-pass-2', role: 'merchant_admin', scope: ['bar-2', 'bar-1'] },
   { username: 'other-manager', password: 'merchant-pass-3', role: 'merchant_admin', scope: ['bar-2'] },
 ];
 const holder_pin = '2468';
+/** A sale of 3.40 with its basket: two beers at 1.20 and half a bag of chips at 2.00. */
+const basket: LineItem[] = [
+  { productCode: 'BEER-05', productGroup: 'drinks', quantityMilli: 2_000n, unitPriceMinor: 120n, amountMinor: 240n },
+  { productCode: 'CHIPS', productGroup: 'food', quantityMilli: 500n, unitPriceMinor: 200n, amountMinor: 100n },
+];
 const mollie_key = 'test_portalMollieKey0123456789ab';
 
 describe('portal: cardholder and merchant pages end to end in headless Chromium', function () {
   this.timeout(120_000);
-  let redis: RedisInstance;
-  let clickhouse: ClickHouseInstance;
+  let stack: PortalStack;
   let mollie: MollieApiFake;
-  let node: AuthorizerNode;
-  let reports: ReportsServer;
-  let streamer: Streamer;
   let portal: TestPortal;
   let browser: Browser;
   let client: TaplineClient;
   let cards: CardClient;
   let inspect: Inspector;
-  let settlement: RedisSettlementStore;
   let txn = 1;
-  const logger = createLogger('portal-holder-test', 'warn');
 
   before(async function () {
-    const files = await portalFiles(users);
     mollie = new MollieApiFake(mollie_key, true);
     const mollieUrl = await mollie.start();
     const portalPort = await freePort();
-    [redis, clickhouse] = await Promise.all([
-      startTestRedis('portal-holder'),
-      startClickHouse({ dataDir: testDataDir('portal-holder-ch') }),
-    ]);
-    await migrate(clickhouse.url, database);
-    node = await startInProcessNode(
-      redis.url,
-      {
+    stack = await startPortalStack({
+      name: 'portal-holder',
+      users,
+      nodeEnv: {
         TAPLINE_PIN_SECRET: 'portal-holder-pin-secret-0123',
-        TAPLINE_OIDC_ISSUERS: await portalIssuers(files),
         TAPLINE_PSP_PROVIDER: 'mollie',
         TAPLINE_MOLLIE_API_KEY: mollie_key,
         TAPLINE_MOLLIE_API_URL: mollieUrl,
@@ -109,37 +72,19 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
         TAPLINE_PSP_REDIRECT_URL: `https://localhost:${portalPort}/top-up/return`,
         TAPLINE_PSP_WEBHOOK_PORT: '0',
       },
-      { psp: mollie_integration },
-    );
-    mollie.webhookVia = `http://127.0.0.1:${node.pspWebhookPort ?? 0}`;
-    const access = await accessTo(node);
-    [client, cards] = [new TaplineClient(access), new CardClient(access)];
-    const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    settlement = await RedisSettlementStore.connect(singleRedis(redis.url));
-    reports = await ReportsServer.start(
-      { query: (statement) => runner.query(statement), database, cards: await testCardStates(node), settlement },
-      0,
-      logger,
-      await portalReportsSecurity(files),
-    );
-    streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
-    portal = await startTestPortal(files, { operator: endpointsOf(node).operator, reportsPort: reports.port }, ['fest'], portalPort);
-    inspect = await connectInspector(redis.url);
+      psp: mollie_integration,
+      portalPort,
+    });
+    ({ portal, browser, client, cards } = stack);
+    mollie.webhookVia = `http://127.0.0.1:${stack.node.pspWebhookPort ?? 0}`;
+    inspect = await connectInspector(stack.redis.url);
     await seed();
-    browser = await launchChromium();
-    mkdirSync(screenshotDir(), { recursive: true });
   });
 
   after(async function () {
-    await browser?.close();
-    await portal?.server.stop();
-    portal?.backend.close();
-    for (const c of [client, cards]) c?.close();
-    await Promise.all([inspect?.close(), settlement?.close()]);
-    await streamer?.stop();
-    await reports?.stop(1_000);
-    await node?.shutdown();
-    await Promise.all([redis?.stop(), clickhouse?.stop(), mollie?.stop()]);
+    await inspect?.close();
+    await stack?.stop();
+    await mollie?.stop();
   });
 
   async function seed(): Promise<void> {
@@ -168,6 +113,12 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
   }
 
   const textOf = (page: Page, selector: string): Promise<string> => page.$eval(selector, (e) => e.textContent?.trim() ?? '');
+  /** The receipt's line items as shown: product, quantity, unit price, amount (spaces normalised). */
+  const receiptLines = async (page: Page): Promise<string[][]> =>
+    (await page.evaluate(
+      `[...document.querySelectorAll('#receipt-lines tbody tr')].map((row) =>
+        [...row.children].map((cell) => cell.textContent.trim().replace(/\\s+/g, ' ')))`,
+    )) as string[][];
 
   /** POSTs a form of the portal from the page, with the session's CSRF token: the status it gets. */
   async function postForm(page: Page, path: string, fields: Record<string, string>): Promise<number> {
@@ -226,8 +177,8 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
     await page.browserContext().close();
   });
 
-  it('shows a receipt of each transaction from the history, in the session language; another card’s receipt is 403 or 404', async () => {
-    const sale = await client.authorize({ ...purchase('pos-1', txn++, 'c-200', 340), pin: holder_pin });
+  it('shows a receipt of each transaction from the history with its line items, in the session language; another card’s receipt is 403 or 404', async () => {
+    const sale = await client.authorize({ ...purchase('pos-1', txn++, 'c-200', 340), pin: holder_pin, lineItems: basket });
     assert.equal(sale.outcome, Outcome.OUTCOME_APPROVED);
     const page = await newPage();
     assert.equal(await cardLogin(page, 'c-200', holder_pin), 200);
@@ -243,9 +194,17 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
     assert.equal(await textOf(page, '[data-test="receipt-terminal"]'), 'pos-1');
     assert.match(await textOf(page, '[data-test="receipt-amount"]'), /€\s?3\.40/);
     assert.match(await textOf(page, '[data-test="receipt-balance"]'), /€\s?46\.60/);
+    assert.deepEqual(await receiptLines(page), [
+      ['BEER-05', '2', '€1.20', '€2.40'],
+      ['CHIPS', '0.5', '€2.00', '€1.00'],
+    ]);
     await checkPage(page, 'cardholder-receipt');
     assert.equal(await submit(page, 'a[lang="nl"]'), 200);
     assert.match(await textOf(page, '[data-test="receipt-balance"]'), /€\s?46,60/, 'Dutch money format');
+    assert.deepEqual(await receiptLines(page), [
+      ['BEER-05', '2', '€ 1,20', '€ 2,40'],
+      ['CHIPS', '0,5', '€ 2,00', '€ 1,00'],
+    ]);
     assert.match(await page.$eval('main', (e) => e.textContent ?? ''), /Saldo na afloop/);
     const receipt = `/receipts/${encodeURIComponent(sale.transactionId)}`;
     assert.equal((await page.goto(`${portal.url}/cards/c-100${receipt}`))?.status(), 403, "another card's receipt");
@@ -253,6 +212,27 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
     assert.equal((await page.goto(`${portal.url}/cards/c-100${receipt}`))?.status(), 404, "another card's transaction under the own card");
     assert.ok(!(await page.$eval('body', (e) => e.textContent ?? '')).includes('bar-1'), 'none of its data');
     await page.browserContext().close();
+    // The reports service serves a transaction's lines only under its own card or merchant.
+    const lines = async (path: string, role: string, scope: string): Promise<{ status: number; body: string }> => {
+      const answer = await reportsRequest(stack.reports.port, path, { token: await testToken(role, [scope]) });
+      return { status: answer.status, body: answer.body };
+    };
+    const id = encodeURIComponent(sale.transactionId);
+    const own = await lines(`/reports/cards/c-200/transactions/${id}/lines`, 'cardholder', 'c-200');
+    assert.equal(own.status, 200);
+    assert.match(own.body, /BEER-05/);
+    for (const [path, role, scope, status] of [
+      [`/reports/cards/c-100/transactions/${id}/lines`, 'cardholder', 'c-100', 404],
+      [`/reports/cards/c-200/transactions/${id}/lines`, 'cardholder', 'c-100', 403],
+      [`/reports/merchants/bar-2/transactions/${id}/lines`, 'merchant_admin', 'bar-2', 404],
+      [`/reports/merchants/bar-1/transactions/${id}/lines`, 'merchant_admin', 'bar-2', 403],
+    ] as const) {
+      const refused = await lines(path, role, scope);
+      assert.equal(refused.status, status, `${path} as ${role} of ${scope}`);
+      assert.ok(!refused.body.includes('BEER-05'), `${path}: none of the lines`);
+    }
+    const merchant = await lines(`/reports/merchants/bar-1/transactions/${id}/lines`, 'merchant_admin', 'bar-1');
+    assert.deepEqual([merchant.status, (merchant.body.match(/BEER-05|CHIPS/g) ?? []).length], [200, 2], 'its merchant reads both lines');
   });
 
   const sells = async (terminal: string): Promise<boolean> => {
@@ -288,6 +268,44 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
     await page.browserContext().close();
   });
 
+  it('a merchant sees when each terminal last made a transaction, in the session language; one never used says so', async () => {
+    await client.registerTerminal('pos-4', 'bar-1');
+    const before = Date.now();
+    assert.equal(await sells('pos-3'), true);
+    // The time shown is the terminal's latest transaction in ClickHouse (the streamer brings it there).
+    const lastSeen = async (): Promise<number> => {
+      const answer = await reportsRequest(stack.reports.port, '/reports/merchants/bar-1/terminals', {
+        token: await testToken('merchant_admin', ['bar-1']),
+      });
+      assert.equal(answer.status, 200);
+      const rows = (JSON.parse(answer.body) as { terminals: { terminal: string; last_at_ms: number }[] }).terminals;
+      return rows.find((row) => row.terminal === 'pos-3')?.last_at_ms ?? 0;
+    };
+    const deadline = Date.now() + 30_000;
+    let at = await lastSeen();
+    while (at < before) {
+      if (Date.now() > deadline) assert.fail('the sale at pos-3 did not reach the last-seen report within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      at = await lastSeen();
+    }
+    const page = await newPage();
+    await staffLogin(page, 'bar-manager', 'merchant-pass-1');
+    await page.goto(`${portal.url}/merchants/bar-1/terminals`);
+    const seen = (terminal: string): Promise<string> => textOf(page, `tr[data-terminal="${terminal}"] [data-test="terminal-last-seen"]`);
+    assert.equal(await seen('pos-3'), formatDate('en', at));
+    assert.equal(await seen('pos-4'), 'none yet');
+    await checkPage(page, 'merchant-terminals');
+    assert.equal(await submit(page, 'a[lang="nl"]'), 200);
+    assert.equal(await seen('pos-3'), formatDate('nl', at), 'Dutch date format');
+    assert.equal(await seen('pos-4'), 'nog geen');
+    await page.browserContext().close();
+    const other = await reportsRequest(stack.reports.port, '/reports/merchants/bar-1/terminals', {
+      token: await testToken('merchant_admin', ['bar-2']),
+    });
+    assert.equal(other.status, 403, "another merchant's terminals");
+    assert.ok(!other.body.includes('pos-3'));
+  });
+
   it('a merchant sees who may act for it; another merchant’s managers are refused', async () => {
     const page = await newPage();
     await staffLogin(page, 'bar-manager', 'merchant-pass-1');
@@ -303,7 +321,11 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
   /** A settlement request of the issuer's back office, as `who` with `role`. */
   async function backOffice(method: string, path: string, role: string, who: string, body: unknown = {}): Promise<void> {
     const token = await testToken(role, ['*'], who);
-    const answer = await reportsRequest(reports.port, path, { method, token, ...(method === 'GET' ? {} : { body: JSON.stringify(body) }) });
+    const answer = await reportsRequest(stack.reports.port, path, {
+      method,
+      token,
+      ...(method === 'GET' ? {} : { body: JSON.stringify(body) }),
+    });
     assert.ok(answer.status >= 200 && answer.status < 300, `${method} ${path}: ${answer.status} ${answer.body}`);
   }
 

@@ -11,50 +11,24 @@
 // new page; each is saved as a screenshot (.test-artifacts/portal).
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'puppeteer-core';
-import type { AuthorizerNode } from '../../services/authorizer/node';
-import type { RedisInstance } from '../../tools/devenv/redis';
-import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { FleetCardStatus, PriceFormula } from '../../gen/tapline/v1/fleet';
 import { CardAction } from '../../gen/tapline/v1/cards';
-import { TaplineClient, purchase } from '../../tools/client/tapline-client';
-import { CardClient, programConfig } from '../../tools/client/card-client';
-import { FleetClient, fleetPurchase, type FleetLine } from '../../tools/client/fleet-client';
-import { createLogger } from '../../services/common/logger';
-import { singleRedis } from '../../services/common/redis-target';
-import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
-import { ReportsServer } from '../../services/reports/server';
-import { RedisSettlementStore } from '../../services/reports/settlement-store';
-import { loadStreamerConfig } from '../../services/streamer/config';
-import { migrate } from '../../services/streamer/schema/migrate';
-import { Streamer } from '../../services/streamer/streamer';
+import { purchase, type TaplineClient } from '../../tools/client/tapline-client';
+import { programConfig, type CardClient } from '../../tools/client/card-client';
+import { fleetPurchase, type FleetClient, type FleetLine } from '../../tools/client/fleet-client';
+import type { RedisSettlementStore } from '../../services/reports/settlement-store';
 import { PortalIssuer } from '../../services/portal/issuer';
 import type { DemoUser, PortalFiles } from '../../tools/devenv/portal';
-import {
-  accessTo,
-  endpointsOf,
-  reportsRequest,
-  startInProcessNode,
-  startTestRedis,
-  testCardStates,
-  testDataDir,
-  testToken,
-} from '../support/harness';
-import { streamerEnv } from '../support/outbox-fixtures';
-import {
-  launchChromium,
-  portalFiles,
-  portalIssuers,
-  portalReportsSecurity,
-  screenshotDir,
-  startTestPortal,
-  type TestPortal,
-} from '../support/portal';
+import { reportsRequest, test_shard_count, testToken } from '../support/harness';
+import { connectInspector, type Inspector } from '../support/redis-inspect';
+import { shardOf } from '../../actors/sharding/shard-key';
+import { fleetKey } from '../../services/authorizer/store/keys';
+import type { TestPortal } from '../support/portal';
+import { startPortalStack, type PortalStack } from '../support/portal-stack';
 import { checkPage, openPage, pageText as text, signInStaff, submit } from '../support/browser';
 
-const database = 'portal_fo_test';
 const users: readonly DemoUser[] = [
   { username: 'haul-manager', password: 'fleet-pass-1', role: 'fleet_manager', scope: ['haul'] },
   { username: 'organizer', password: 'organizer-pass-1', role: 'issuer_admin', scope: ['*'] },
@@ -71,12 +45,9 @@ const streamed_ms = 30_000;
 
 describe('portal: fleet manager and organizer pages end to end in headless Chromium', function () {
   this.timeout(180_000);
-  let redis: RedisInstance;
-  let clickhouse: ClickHouseInstance;
-  let node: AuthorizerNode;
-  let reports: ReportsServer;
+  let stack: PortalStack;
+  let inspect: Inspector;
   let store: RedisSettlementStore;
-  let streamer: Streamer;
   let portal: TestPortal;
   let files: PortalFiles;
   let browser: Browser;
@@ -85,43 +56,17 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
   let fleet: FleetClient;
   let txn = 1;
   const flagged: string[] = [];
-  const logger = createLogger('portal-fo-test', 'warn');
 
   before(async function () {
-    files = await portalFiles(users);
-    [redis, clickhouse] = await Promise.all([startTestRedis('portal-fo'), startClickHouse({ dataDir: testDataDir('portal-fo-ch') })]);
-    await migrate(clickhouse.url, database);
-    node = await startInProcessNode(redis.url, {
-      TAPLINE_PIN_SECRET: 'portal-test-pin-secret-0123',
-      TAPLINE_OIDC_ISSUERS: await portalIssuers(files),
-    });
-    const access = await accessTo(node);
-    [client, cards, fleet] = [new TaplineClient(access), new CardClient(access), new FleetClient(access)];
-    const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    store = await RedisSettlementStore.connect(singleRedis(redis.url));
-    reports = await ReportsServer.start(
-      { query: (statement) => runner.query(statement), database, cards: await testCardStates(node), settlement: store },
-      0,
-      logger,
-      await portalReportsSecurity(files),
-    );
-    streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
-    portal = await startTestPortal(files, { operator: endpointsOf(node).operator, reportsPort: reports.port }, ['fest']);
+    stack = await startPortalStack({ name: 'portal-fo', users });
+    ({ settlement: store, portal, files, browser, client, cards, fleet } = stack);
+    inspect = await connectInspector(stack.redis.url);
     await seed();
-    browser = await launchChromium();
-    mkdirSync(screenshotDir(), { recursive: true });
   });
 
   after(async function () {
-    await browser?.close();
-    await portal?.server.stop();
-    portal?.backend.close();
-    for (const c of [client, cards, fleet]) c?.close();
-    await streamer?.stop();
-    await reports?.stop(1_000);
-    await store?.close();
-    await node?.shutdown();
-    await Promise.all([redis?.stop(), clickhouse?.stop()]);
+    await inspect?.close();
+    await stack?.stop();
   });
 
   async function seedFleet(fleetId: string): Promise<void> {
@@ -242,6 +187,10 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
   /** Whether a browser-side expression holds on the page. */
   const holds = async (page: Page, expression: string): Promise<boolean> => (await page.evaluate(expression)) === true;
 
+  /** The prompt boxes of the fleet's cards page, ticked or not: odometer, driver, vehicle. */
+  const promptsShown = async (page: Page): Promise<boolean[]> =>
+    (await page.evaluate(`[...document.querySelectorAll('input[data-test^="prompt-"]')].map((box) => box.checked)`)) as boolean[];
+
   const newPage = (): Promise<Page> => openPage(browser);
   const staffLogin = (page: Page, username: string, password: string): Promise<void> => signInStaff(page, portal.url, username, password);
 
@@ -262,8 +211,7 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
     assert.equal(await row('1', 'status'), 'active');
     assert.match(await row('2', 'spent-day'), /€\s?61\.00/, 'spent today: both fill-ups of card 2');
     assert.match(await page.$eval('tr[data-vehicle="truck-2"]', (e) => e.textContent ?? ''), /\b2\b/, 'truck-2 fuelled twice');
-    const prompts = await page.$$eval('[data-test^="prompt-"]', (cells) => cells.map((cell) => cell.textContent?.trim() ?? ''));
-    assert.deepEqual(prompts, ['not asked', 'not asked', 'asked'], 'the pinpad asks for the vehicle only');
+    assert.deepEqual(await promptsShown(page), [false, false, true], 'the pinpad asks for the vehicle only');
     await checkPage(page, 'fleet-cards');
     await page.browserContext().close();
   });
@@ -334,6 +282,43 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
     await page.browserContext().close();
   });
 
+  it('a fleet manager turns the odometer prompt on: a fill-up without a reading is declined, one with it approved; the rest of the policy stays', async () => {
+    await fleet.issueCard({ fleetId: 'haul', cardNo: '3', limits: undefined, productGroups: undefined, operatorId: 'ops' });
+    const stored = async (): Promise<Record<string, unknown>> => {
+      const record = await inspect.client.hGetAll(fleetKey(shardOf('fleet', 'haul', test_shard_count), 'haul'));
+      return JSON.parse(String(record['d'])) as Record<string, unknown>;
+    };
+    const before = await stored();
+    const accountBefore = (await fleet.getAccount('haul')).account;
+    const noReading = () => client.authorize(fleetPurchase('pump-1', txn++, 'haul~3', [diesel(1_000)], { vehicleId: 'van-9' }));
+    assert.equal((await noReading()).outcome, Outcome.OUTCOME_APPROVED, 'a fill-up without a reading sells before');
+    const page = await newPage();
+    await staffLogin(page, 'haul-manager', 'fleet-pass-1');
+    await page.goto(`${portal.url}/fleets/haul/cards`);
+    await page.click('#require_odometer');
+    assert.equal(await submit(page, '#save-prompts'), 200);
+    assert.match(await text(page), /pinpad prompts are saved/);
+    assert.deepEqual(await promptsShown(page), [true, false, true], 'odometer and vehicle are asked now');
+    await checkPage(page, 'fleet-prompts');
+    const declined = await noReading();
+    assert.deepEqual(
+      [declined.outcome, declined.declineReason, declined.declineRule],
+      [Outcome.OUTCOME_DECLINED, DeclineReason.DECLINE_REASON_PROMPT_REQUIRED, 'prompt:odometer'],
+    );
+    const reading = await client.authorize(
+      fleetPurchase('pump-1', txn++, 'haul~3', [diesel(1_000)], { vehicleId: 'van-9', odometerKm: 12_000 }),
+    );
+    assert.equal(reading.outcome, Outcome.OUTCOME_APPROVED, 'with a reading it sells');
+    // Only the prompts changed: product groups, program rules (the soft risk rule), card policy and limits are as before.
+    const after = await stored();
+    for (const kept of ['program', 'allowedGroups', 'cardPolicy', 'limits', 'pricing'])
+      assert.deepEqual(after[kept], before[kept], `${kept} is unchanged`);
+    assert.deepEqual(after['prompts'], { ...(before['prompts'] as object), require_odometer: true });
+    const accountAfter = (await fleet.getAccount('haul')).account;
+    assert.deepEqual([accountAfter?.limits, accountAfter?.cardPolicy], [accountBefore?.limits, accountBefore?.cardPolicy]);
+    await page.browserContext().close();
+  });
+
   it('URL tampering: every new fleet route with another fleet in its path is 403 and changes nothing', async () => {
     const page = await newPage();
     await staffLogin(page, 'haul-manager', 'fleet-pass-1');
@@ -346,10 +331,11 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
       await fetchStatus(page, '/fleets/other/limits', { account_per_txn: '1.00' }),
       await fetchStatus(page, '/fleets/other/card-groups', { card_no: '1', groups: 'shop' }),
       await fetchStatus(page, '/fleets/other/reviews', { transaction: 'x', decision: 'reject' }),
+      await fetchStatus(page, '/fleets/other/prompts', { require_odometer: '1', require_driver: '1' }),
     ];
     assert.deepEqual(
       refused.map((answer) => answer.status),
-      [403, 403, 403, 403],
+      [403, 403, 403, 403, 403],
     );
     assert.deepEqual(await fleet.getAccount('other'), before, 'the other fleet is unchanged');
     assert.equal((await fleet.getCard('other~1')).card?.productGroups, undefined);
@@ -412,13 +398,13 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
       payee_iban: 'DE89370400440532013000',
       rates: [{ kind: 'purchase', percent_bp: 100, fixed_minor: 0 }],
     };
-    const put = await reportsRequest(reports.port, '/settlement/merchants/bar-1', {
+    const put = await reportsRequest(stack.reports.port, '/settlement/merchants/bar-1', {
       method: 'PUT',
       body: JSON.stringify(config),
       token: await testToken('issuer_admin', ['*'], 'setup-issuer'),
     });
     assert.equal(put.status, 202, put.body);
-    const payee = await reportsRequest(reports.port, '/settlement/merchants/bar-1/payee/approve', {
+    const payee = await reportsRequest(stack.reports.port, '/settlement/merchants/bar-1/payee/approve', {
       method: 'POST',
       body: '{}',
       token: await testToken('settlement_approver', ['*'], 'setup-approver'),
@@ -438,7 +424,11 @@ describe('portal: fleet manager and organizer pages end to end in headless Chrom
     // Even as a settlement approver, the same person is refused by the reports service itself.
     const issuer = await PortalIssuer.fromFile(files.signing_key_file, files.issuer, 'tapline', 300);
     const same = await issuer.mint('staff:organizer', { role: 'settlement_approver', scope: ['*'] }, Date.now());
-    const direct = await reportsRequest(reports.port, `/settlement/batches/${batch}/approve`, { method: 'POST', body: '{}', token: same });
+    const direct = await reportsRequest(stack.reports.port, `/settlement/batches/${batch}/approve`, {
+      method: 'POST',
+      body: '{}',
+      token: same,
+    });
     assert.equal(direct.status, 403, direct.body);
     assert.equal((await store.batch(batch))?.state, 'computed', 'still held');
     await page.browserContext().close();

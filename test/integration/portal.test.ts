@@ -8,40 +8,20 @@
 // (.test-artifacts/portal, git-ignored; docs/screenshots holds a committed copy).
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Browser, Page } from 'puppeteer-core';
-import type { AuthorizerNode } from '../../services/authorizer/node';
-import type { RedisInstance } from '../../tools/devenv/redis';
-import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import { DeclineReason, Outcome } from '../../gen/tapline/v1/types';
 import { PriceFormula } from '../../gen/tapline/v1/fleet';
-import { TaplineClient, purchase } from '../../tools/client/tapline-client';
-import { CardClient, programConfig } from '../../tools/client/card-client';
-import { FleetClient, fleetPurchase, type FleetLine } from '../../tools/client/fleet-client';
-import { createLogger } from '../../services/common/logger';
-import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
-import { ReportsServer } from '../../services/reports/server';
-import { loadStreamerConfig } from '../../services/streamer/config';
-import { migrate } from '../../services/streamer/schema/migrate';
-import { Streamer } from '../../services/streamer/streamer';
+import { purchase, type TaplineClient } from '../../tools/client/tapline-client';
+import { programConfig, type CardClient } from '../../tools/client/card-client';
+import { fleetPurchase, type FleetClient, type FleetLine } from '../../tools/client/fleet-client';
 import type { DemoUser } from '../../tools/devenv/portal';
 import { portal_rules } from '../../services/common/auth/policy';
-import { accessTo, endpointsOf, startInProcessNode, startTestRedis, testCardStates, testDataDir } from '../support/harness';
-import { streamerEnv } from '../support/outbox-fixtures';
-import {
-  launchChromium,
-  portalFiles,
-  portalIssuers,
-  portalReportsSecurity,
-  screenshotDir,
-  startTestPortal,
-  type TestPortal,
-} from '../support/portal';
+import { screenshotDir, type TestPortal } from '../support/portal';
+import { startPortalStack, type PortalStack } from '../support/portal-stack';
 import { checkPage, openPage, pageText as text, signInStaff, submit } from '../support/browser';
 
-const database = 'portal_test';
 const users: readonly DemoUser[] = [
   { username: 'haul-manager', password: 'fleet-pass-1', role: 'fleet_manager', scope: ['haul'] },
   { username: 'bar-manager', password: 'merchant-pass-1', role: 'merchant_admin', scope: ['bar-1'] },
@@ -53,53 +33,21 @@ const refusedWith = (code: grpc.status) => (error: grpc.ServiceError) => error.c
 
 describe('portal: every role end to end in headless Chromium', function () {
   this.timeout(120_000);
-  let redis: RedisInstance;
-  let clickhouse: ClickHouseInstance;
-  let node: AuthorizerNode;
-  let reports: ReportsServer;
-  let streamer: Streamer;
+  let stack: PortalStack;
   let portal: TestPortal;
   let browser: Browser;
   let client: TaplineClient;
   let cards: CardClient;
   let fleet: FleetClient;
   let txn = 1;
-  const logger = createLogger('portal-test', 'warn');
 
   before(async function () {
-    const files = await portalFiles(users);
-    [redis, clickhouse] = await Promise.all([startTestRedis('portal'), startClickHouse({ dataDir: testDataDir('portal-ch') })]);
-    await migrate(clickhouse.url, database);
-    node = await startInProcessNode(redis.url, {
-      TAPLINE_PIN_SECRET: 'portal-test-pin-secret-0123',
-      TAPLINE_OIDC_ISSUERS: await portalIssuers(files),
-    });
-    const access = await accessTo(node);
-    [client, cards, fleet] = [new TaplineClient(access), new CardClient(access), new FleetClient(access)];
-    const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    reports = await ReportsServer.start(
-      { query: (statement) => runner.query(statement), database, cards: await testCardStates(node) },
-      0,
-      logger,
-      await portalReportsSecurity(files),
-    );
-    streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
-    portal = await startTestPortal(files, { operator: endpointsOf(node).operator, reportsPort: reports.port }, ['fest']);
+    stack = await startPortalStack({ name: 'portal', users });
+    ({ portal, browser, client, cards, fleet } = stack);
     await seed();
-    browser = await launchChromium();
-    mkdirSync(screenshotDir(), { recursive: true });
   });
 
-  after(async function () {
-    await browser?.close();
-    await portal?.server.stop();
-    portal?.backend.close();
-    for (const c of [client, cards, fleet]) c?.close();
-    await streamer?.stop();
-    await reports?.stop(1_000);
-    await node?.shutdown();
-    await Promise.all([redis?.stop(), clickhouse?.stop()]);
-  });
+  after(() => stack?.stop());
 
   async function seed(): Promise<void> {
     for (const [terminal, merchant] of [

@@ -32,9 +32,12 @@ import {
   int,
   text,
   type QueryRow,
+  type Report,
   type ReportContext,
 } from '../../services/reports/reports';
-import { terminalHistoryReport, terminalStatisticsReport } from '../../services/reports/terminal-reports';
+import { terminalHistoryReport, terminalsLastSeenReport, terminalStatisticsReport } from '../../services/reports/terminal-reports';
+import { transactionLinesReport } from '../../services/reports/transaction-lines';
+import { ReportNotFoundError } from '../../services/reports/errors';
 import { rowsOf } from '../../services/streamer/rows';
 import { terminalOffline, transactionDocument } from '../../actors/outbox/builders';
 import { addColumnSql, migrations } from '../../services/streamer/schema/migrations';
@@ -392,6 +395,30 @@ describe('report SQL on a current ClickHouse engine (chdb)', function () {
       const foreign = await terminalHistoryReport(context, 'bar-2', terminal, whole);
       assert.equal(foreign.sections['entries']?.rows.length, 0);
     }
+  });
+
+  it("the terminals' last seen and a transaction's line items are exact over duplicated rows, and only their owner's", async function () {
+    for (const merchant of ['bar-0', 'bar-1']) {
+      const latest = new Map<string, number>();
+      for (const t of history.transactions)
+        if (t.merchant === merchant && t.terminal !== '') latest.set(t.terminal, Math.max(latest.get(t.terminal) ?? 0, t.at));
+      const report = await terminalsLastSeenReport(context, merchant);
+      assert.deepEqual(
+        report.sections['terminals']?.rows.map((row) => [row['terminal'], row['last_at_ms']]),
+        [...latest.entries()].sort(([a], [b]) => (a < b ? -1 : 1)),
+        `${merchant}: each terminal's latest transaction`,
+      );
+    }
+    const sale = history.transactions.find((t) => (t.lines?.length ?? 0) > 1 && t.card !== '' && t.merchant !== '');
+    assert.ok(sale !== undefined, 'the history has a sale with a basket');
+    const expected = (sale.lines ?? []).map((line) => [line.code, line.qty_milli, line.unit, line.amount]);
+    const shown = (report: Report): unknown[] =>
+      (report.sections['lines']?.rows ?? []).map((row) => [row['code'], row['qty_milli'], row['unit_minor'], row['amount_minor']]);
+    assert.deepEqual(shown(await transactionLinesReport(context, { card: sale.card }, sale.id)), expected, 'as its card');
+    assert.deepEqual(shown(await transactionLinesReport(context, { merchant: sale.merchant }, sale.id)), expected, 'as its merchant');
+    const other = history.transactions.find((t) => t.card !== sale.card && t.card !== '')?.card ?? 'nobody';
+    await assert.rejects(transactionLinesReport(context, { card: other }, sale.id), ReportNotFoundError, "another card's");
+    await assert.rejects(transactionLinesReport(context, { merchant: 'nobody' }, sale.id), ReportNotFoundError, "another merchant's");
   });
 
   // Last: it adds documents of its own program, which the exact numbers above do not count.

@@ -542,6 +542,13 @@ describe('trust boundary: hostile callers on every door, method and route (real 
       build: () => ({ fleetId: 'f-home', productGroups: { allowed: ['fuel'] } }),
       fleet: 'f-home',
     },
+    [FleetAdminServiceService.setFleetPrompts.path]: {
+      build: () => ({
+        fleetId: 'f-home',
+        prompts: { requireOdometer: true, requireDriver: false, requireVehicle: false, odometerJumpMaxKm: 0n },
+      }),
+      fleet: 'f-home',
+    },
     [FleetAdminServiceService.setFleetPricing.path]: { build: () => ({ fleetId: 'f-home', agreements: [] }) },
     [FleetAdminServiceService.loadBasePrices.path]: {
       build: () => ({ fleetId: 'f-home', prices: [{ productCode: 'diesel', unitMilliMinor: 179_900n, effectiveFromUnixMs: 1n }] }),
@@ -823,6 +830,8 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     { name: 'merchants', method: 'GET', path: `/reports/merchants?${range}`, allowed: 200 },
     { name: 'operations', method: 'GET', path: `/reports/operations?${range}`, allowed: 200 },
     { name: 'card_history', method: 'GET', path: '/reports/cards/c-1/history', allowed: 200 },
+    // No streamer runs here: ClickHouse holds no transaction of the card, so the allowed caller learns just that.
+    { name: 'card_transaction_lines', method: 'GET', path: '/reports/cards/c-1/transactions/t-1/lines', allowed: 404 },
     { name: 'top_ups', method: 'GET', path: `/reports/top-ups?${range}`, allowed: 200 },
     { name: 'audit', method: 'GET', path: `/reports/audit?${range}&principal=dev-issuer_admin`, allowed: 200 },
     // No streamer runs here: ClickHouse knows no program yet, so the allowed caller learns just that.
@@ -846,6 +855,14 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     },
     { name: 'settlement.merchant.get', method: 'GET', path: '/settlement/merchants/m-home', merchant: 'm-home', allowed: 200 },
     { name: 'merchant_fees', method: 'GET', path: `/reports/merchants/m-home/fees?${range}`, merchant: 'm-home', allowed: 200 },
+    { name: 'merchant_terminals', method: 'GET', path: '/reports/merchants/m-home/terminals', merchant: 'm-home', allowed: 200 },
+    {
+      name: 'merchant_transaction_lines',
+      method: 'GET',
+      path: '/reports/merchants/m-home/transactions/t-1/lines',
+      merchant: 'm-home',
+      allowed: 404,
+    },
     {
       name: 'terminal_history',
       method: 'GET',

@@ -21,6 +21,7 @@ import {
   type FleetCardState,
   type FleetPurchase,
 } from '../../actors/fleet/rules';
+import { decideAccountChange } from '../../actors/fleet/decide';
 import { announceSeed, assertProperty } from './fast-check-seed';
 
 const now = Date.parse('2026-11-23T10:00:00Z');
@@ -258,6 +259,21 @@ describe('fleet: reversal', function () {
 });
 
 describe('fleet: administration', function () {
+  it('set_prompts changes only the prompts; the same prompts again are unchanged, and committed again while the account is not durable', function () {
+    const program = { velocity: [{ name: 'twice', window_ms: 60_000, count_max: 2 }] };
+    const acc = account({ program, allowedGroups: ['fuel'] });
+    const prompts = { require_odometer: true, require_driver: false, require_vehicle: false, odometer_jump_max_km: 0 };
+    const changed = decideFleetAdmin('acme', acc, { type: 'set_prompts', prompts });
+    assert.equal(changed.kind, 'changed');
+    const after = (changed as { state: FleetAccountState }).state;
+    assert.deepEqual(after, { ...acc, prompts });
+    assert.equal(decideFleetAdmin('acme', after, { type: 'set_prompts', prompts: { ...prompts } }).kind, 'unchanged');
+    const env = { nowMs: now, nextId: () => 'id' };
+    assert.equal(decideAccountChange('acme', after, { type: 'set_prompts', prompts }, 'ops', env, true).kind, 'unchanged');
+    assert.equal(decideAccountChange('acme', after, { type: 'set_prompts', prompts }, 'ops', env, false).kind, 'changed');
+    assert.equal(decideFleetAdmin('acme', undefined, { type: 'set_prompts', prompts }).kind, 'rejected');
+  });
+
   it('creates an account once; the same create again is unchanged, a different one already exists', function () {
     const acc = account();
     assert.equal(

@@ -23,6 +23,8 @@ import {
   type SetFleetLimitsResponse,
   type SetFleetPolicyRequest,
   type SetFleetPolicyResponse,
+  type SetFleetPromptsRequest,
+  type SetFleetPromptsResponse,
   type SetFleetPricingRequest,
   type SetFleetPricingResponse,
   type SetFleetBillingTermsResponse,
@@ -151,6 +153,10 @@ export class FleetClient {
 
   setPolicy(request: SetFleetPolicyRequest): Promise<SetFleetPolicyResponse> {
     return invoke((m, o, cb) => this.fleet.setFleetPolicy(request, m, o, cb));
+  }
+
+  setPrompts(request: SetFleetPromptsRequest): Promise<SetFleetPromptsResponse> {
+    return invoke((m, o, cb) => this.fleet.setFleetPrompts(request, m, o, cb));
   }
 
   setPricing(request: Omit<SetFleetPricingRequest, 'priceListId'> & { priceListId?: string }): Promise<SetFleetPricingResponse> {

@@ -115,7 +115,10 @@ export interface FleetAccount {
     | undefined;
   /** The shared SPOT price list the account follows ("" = none). */
   priceListId: string;
-  /** What the pinpad asks for with every fill-up of the account's cards (SetFleetPolicy sets it). */
+  /**
+   * What the pinpad asks for with every fill-up of the account's cards (SetFleetPrompts or
+   * SetFleetPolicy sets it).
+   */
   prompts?: PromptPolicy | undefined;
 }
 
@@ -255,6 +258,12 @@ export interface SetFleetPolicyRequest {
   cardPolicy?: FleetCardPolicy | undefined;
 }
 
+export interface SetFleetPromptsRequest {
+  fleetId: string;
+  /** Required: the whole prompt policy after the change (absent is INVALID_ARGUMENT, not "no prompts"). */
+  prompts?: PromptPolicy | undefined;
+}
+
 /**
  * Per product code, else per product group, else the default (both empty). Unit amounts are in
  * milli-minor units (1/1000 of the minor unit) per unit; percentages in basis points. Each
@@ -360,6 +369,10 @@ export interface SetFleetLimitsResponse {
 }
 
 export interface SetFleetPolicyResponse {
+  account?: FleetAccount | undefined;
+}
+
+export interface SetFleetPromptsResponse {
   account?: FleetAccount | undefined;
 }
 
@@ -2515,6 +2528,75 @@ export const SetFleetPolicyRequest: MessageFns<SetFleetPolicyRequest> = {
   },
 };
 
+function createBaseSetFleetPromptsRequest(): SetFleetPromptsRequest {
+  return { fleetId: "", prompts: undefined };
+}
+
+export const SetFleetPromptsRequest: MessageFns<SetFleetPromptsRequest> = {
+  encode(message: SetFleetPromptsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fleetId !== "") {
+      writer.uint32(10).string(message.fleetId);
+    }
+    if (message.prompts !== undefined) {
+      PromptPolicy.encode(message.prompts, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetFleetPromptsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetFleetPromptsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fleetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.prompts = PromptPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetFleetPromptsRequest>): SetFleetPromptsRequest {
+    return SetFleetPromptsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetFleetPromptsRequest>): SetFleetPromptsRequest {
+    const message = createBaseSetFleetPromptsRequest();
+    message.fleetId = object.fleetId ?? "";
+    message.prompts = (object.prompts !== undefined && object.prompts !== null)
+      ? PromptPolicy.fromPartial(object.prompts)
+      : undefined;
+    return message;
+  },
+};
+
 function createBasePriceAgreement(): PriceAgreement {
   return { productCode: "", productGroup: "", formula: 0, amountMilliMinor: 0n, percentBp: 0n };
 }
@@ -3675,6 +3757,63 @@ export const SetFleetPolicyResponse: MessageFns<SetFleetPolicyResponse> = {
   },
   fromPartial(object: DeepPartial<SetFleetPolicyResponse>): SetFleetPolicyResponse {
     const message = createBaseSetFleetPolicyResponse();
+    message.account = (object.account !== undefined && object.account !== null)
+      ? FleetAccount.fromPartial(object.account)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetFleetPromptsResponse(): SetFleetPromptsResponse {
+  return { account: undefined };
+}
+
+export const SetFleetPromptsResponse: MessageFns<SetFleetPromptsResponse> = {
+  encode(message: SetFleetPromptsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.account !== undefined) {
+      FleetAccount.encode(message.account, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetFleetPromptsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetFleetPromptsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.account = FleetAccount.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<SetFleetPromptsResponse>): SetFleetPromptsResponse {
+    return SetFleetPromptsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetFleetPromptsResponse>): SetFleetPromptsResponse {
+    const message = createBaseSetFleetPromptsResponse();
     message.account = (object.account !== undefined && object.account !== null)
       ? FleetAccount.fromPartial(object.account)
       : undefined;
@@ -5296,6 +5435,23 @@ export const FleetAdminServiceService = {
       Buffer.from(SetFleetPolicyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetFleetPolicyResponse => SetFleetPolicyResponse.decode(value),
   },
+  /**
+   * Only the pinpad prompts: product groups, program rules and the card policy stay as they are
+   * (SetFleetPolicy replaces them all). The prompts take effect from the next authorization of the
+   * account's cards. Setting the prompts the account already has answers the account and writes
+   * nothing, so a retry is harmless.
+   */
+  setFleetPrompts: {
+    path: "/tapline.v1.FleetAdminService/SetFleetPrompts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetFleetPromptsRequest): Buffer =>
+      Buffer.from(SetFleetPromptsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetFleetPromptsRequest => SetFleetPromptsRequest.decode(value),
+    responseSerialize: (value: SetFleetPromptsResponse): Buffer =>
+      Buffer.from(SetFleetPromptsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetFleetPromptsResponse => SetFleetPromptsResponse.decode(value),
+  },
   /** Replaces the negotiated prices. */
   setFleetPricing: {
     path: "/tapline.v1.FleetAdminService/SetFleetPricing" as const,
@@ -5484,6 +5640,13 @@ export interface FleetAdminServiceServer extends UntypedServiceImplementation {
   setFleetLimits: handleUnaryCall<SetFleetLimitsRequest, SetFleetLimitsResponse>;
   /** Product groups, pinpad prompts and program rules (merchants, velocity, risk, loyalty). */
   setFleetPolicy: handleUnaryCall<SetFleetPolicyRequest, SetFleetPolicyResponse>;
+  /**
+   * Only the pinpad prompts: product groups, program rules and the card policy stay as they are
+   * (SetFleetPolicy replaces them all). The prompts take effect from the next authorization of the
+   * account's cards. Setting the prompts the account already has answers the account and writes
+   * nothing, so a retry is harmless.
+   */
+  setFleetPrompts: handleUnaryCall<SetFleetPromptsRequest, SetFleetPromptsResponse>;
   /** Replaces the negotiated prices. */
   setFleetPricing: handleUnaryCall<SetFleetPricingRequest, SetFleetPricingResponse>;
   /** Adds base (SPOT) prices with their effective instants to the fleet's price list. */
@@ -5575,6 +5738,27 @@ export interface FleetAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetFleetPolicyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Only the pinpad prompts: product groups, program rules and the card policy stay as they are
+   * (SetFleetPolicy replaces them all). The prompts take effect from the next authorization of the
+   * account's cards. Setting the prompts the account already has answers the account and writes
+   * nothing, so a retry is harmless.
+   */
+  setFleetPrompts(
+    request: SetFleetPromptsRequest,
+    callback: (error: ServiceError | null, response: SetFleetPromptsResponse) => void,
+  ): ClientUnaryCall;
+  setFleetPrompts(
+    request: SetFleetPromptsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetFleetPromptsResponse) => void,
+  ): ClientUnaryCall;
+  setFleetPrompts(
+    request: SetFleetPromptsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetFleetPromptsResponse) => void,
   ): ClientUnaryCall;
   /** Replaces the negotiated prices. */
   setFleetPricing(

@@ -98,6 +98,7 @@ export const routing_keys: ReadonlyMap<string, KeyOf<unknown>> = new Map([
   entry(FleetAdminServiceService.createFleetAccount, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetLimits, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetPolicy, (request) => fleet(request.fleetId)),
+  entry(FleetAdminServiceService.setFleetPrompts, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.setFleetPricing, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.loadBasePrices, (request) => fleet(request.fleetId)),
   entry(FleetAdminServiceService.issueFleetCard, (request) => fleet(request.fleetId)),

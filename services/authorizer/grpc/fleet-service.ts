@@ -37,6 +37,7 @@ import {
   parseFleetCardStatus,
   parseGroups,
   parsePolicy,
+  parseRequiredPrompts,
   parsePricing,
   parseSpendLimits,
   requireFleetCardId,
@@ -204,7 +205,9 @@ export function fleetAdminService(deps: ServiceDeps): FleetAdminServiceServer {
 }
 
 /** The fleet account: creation, limits and policy. */
-function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'createFleetAccount' | 'setFleetLimits' | 'setFleetPolicy'> {
+function accountHandlers(
+  deps: ServiceDeps,
+): Pick<FleetAdminServiceServer, 'createFleetAccount' | 'setFleetLimits' | 'setFleetPolicy' | 'setFleetPrompts'> {
   return {
     createFleetAccount: unary(
       deps,
@@ -246,6 +249,16 @@ function accountHandlers(deps: ServiceDeps): Pick<FleetAdminServiceServer, 'crea
         const { prompts, program } = parsePolicy(request.prompts, request.program);
         const cardPolicy = parseCardPolicy(request.cardPolicy);
         tellAccount(deps, fleetId, { type: 'set_policy', allowedGroups, prompts, program, cardPolicy }, actingOf(call), reply);
+      },
+      accountReply(deps),
+    ),
+    setFleetPrompts: unary(
+      deps,
+      'SetFleetPrompts',
+      (request, reply: AccountReply, call) => {
+        const fleetId = requireId('fleet_id', request.fleetId);
+        const prompts = parseRequiredPrompts('prompts', request.prompts);
+        tellAccount(deps, fleetId, { type: 'set_prompts', prompts }, actingOf(call), reply);
       },
       accountReply(deps),
     ),

@@ -286,6 +286,12 @@ function parsePrompts(wire: PromptPolicy | undefined): DomainPromptPolicy {
   };
 }
 
+/** The prompts of SetFleetPrompts: required, since an absent policy would silently turn every prompt off. */
+export function parseRequiredPrompts(field: string, wire: PromptPolicy | undefined): DomainPromptPolicy {
+  if (wire === undefined) throw invalidArgument(`${field} is required`);
+  return parsePrompts(wire);
+}
+
 function parseVelocity(field: string, rules: readonly VelocityRule[]): DomainVelocityRule[] {
   if (rules.length > velocity_rules_max) throw invalidArgument(`${field}: at most ${velocity_rules_max} rules`);
   return rules.map((rule, index) => {

@@ -282,6 +282,8 @@ const fleet_rules: Record<keyof typeof FleetAdminServiceService, RpcRule> = {
     scope: of_fleet,
   },
   setFleetPolicy: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
+  // The prompts alone (SetFleetPolicy's part a fleet's own page sets): the same people.
+  setFleetPrompts: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
   setFleetPricing: { who: 'operator', roles: ['issuer_admin'] },
   loadBasePrices: { who: 'operator', roles: ['issuer_admin'] },
   issueFleetCard: { who: 'operator', roles: ['issuer_admin', 'fleet_manager'], scope: of_fleet },
@@ -443,6 +445,12 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   // One merchant's terminal: its transactions, and sales per day, declines by reason, sales per cashier.
   terminal_history: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
   terminal_statistics: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
+  // When each of a merchant's terminals was last seen (its latest transaction).
+  merchant_terminals: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
+  // A transaction's line items for its receipt: read as its card (the holder, its own cards only)
+  // or as its merchant (the merchant admin, its merchants only).
+  card_transaction_lines: { who: 'operator', roles: [...report_readers, 'support', 'cardholder'], scope: card_at(0) },
+  merchant_transaction_lines: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
   fleet_invoice: { who: 'operator', roles: [...report_readers, 'fleet_manager'], scope: fleet_at(0) },
   // A closed cycle's invoice and the account statement: the fleet's own documents (its manager,
   // its fleets only) and the issuer's readers.
@@ -545,6 +553,7 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.fleet.cards': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_groups': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
+  'portal.fleet.prompts': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.review': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.document': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.merchant': { who: 'operator', roles: ['merchant_admin', 'issuer_admin'], scope: merchant_at(0) },
