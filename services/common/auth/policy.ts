@@ -243,7 +243,17 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
   // nothing; the money comes only with the PSP's own report.
   startPspTopUp: { who: 'operator', roles: ['issuer_admin', 'support', 'cardholder'], scope: of_card },
   handlePspCallback: { who: 'operator', roles: ['psp'] },
-  setAutoReload: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  // A holder may switch its own card's auto-reload off (amount 0); a mandate is stored by the desk
+  // or by the PSP's report of the holder's first payment (StartPspTopUp with auto_reload), never
+  // named by a holder.
+  setAutoReload: {
+    who: 'operator',
+    roles: (request) =>
+      ((request as { amount?: { amountMinor: bigint } } | undefined)?.amount?.amountMinor ?? 0n) === 0n
+        ? ['issuer_admin', 'support', 'cardholder']
+        : ['issuer_admin', 'support'],
+    scope: of_card,
+  },
   // A credit without a sale: always held for a second principal (the approved request runs, and
   // usecases/credits.ts checks the approver again before the money moves).
   creditCard: { who: 'operator', roles: ['issuer_admin', 'support'], four_eyes: () => 'a manual credit' },
