@@ -549,6 +549,11 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.card.stop': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.card.top_up': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.card.receipt': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  // Auto-reload: see it, set it up by paying a first top-up at the PSP (the node stores the PSP's
+  // mandate once it is paid), switch it off.
+  'portal.card.auto_reload': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  'portal.card.auto_reload.set_up': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  'portal.card.auto_reload.off': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.fleet': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_block': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
