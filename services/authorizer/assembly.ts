@@ -434,7 +434,7 @@ export function buildServiceDeps(
         : new ManagerDirectory(committer, config.TAPLINE_SHARD_COUNT, pinHasher, managerAttempts, clock, logger),
     issuance: new CardIssuance({ region, programs, issuances: new IssuanceRecords(committer, config.TAPLINE_SHARD_COUNT), pins, fanout }),
     refundRun: new ProgramRefundRun({ region, programCards, fanout }),
-    pspTopUps: new PspTopUps(region, pspWiring, clock, fanout),
+    pspTopUps: new PspTopUps(region, pspWiring, clock, fanout, programs),
     tabs: new CardTabs(region),
     cardAuthKeys,
     cardTokens,

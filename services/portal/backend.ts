@@ -20,6 +20,8 @@ import {
   type VerifyPinResponse,
   type StartPspTopUpRequest,
   type StartPspTopUpResponse,
+  type SetAutoReloadRequest,
+  type SetAutoReloadResponse,
 } from '../../gen/tapline/v1/cards';
 import {
   FleetAdminServiceClient,
@@ -131,11 +133,39 @@ export class Backend {
     await this.call<VerifyPinRequest, VerifyPinResponse>(this.cards.verifyPin.bind(this.cards), { cardId, pin }, token);
   }
 
-  /** Starts a top-up the holder pays at the PSP: its reference and the checkout URL to send the holder to. */
-  startPspTopUp(token: string, cardId: string, amountMinor: bigint, currency: string): Promise<StartPspTopUpResponse> {
+  /**
+   * Starts a top-up the holder pays at the PSP: its reference and the checkout URL to send the holder
+   * to. With `autoReload` it is the first payment of a mandate for that auto-reload (stored by the
+   * node when the PSP reports it paid, with the PSP's mandate).
+   */
+  startPspTopUp(
+    token: string,
+    cardId: string,
+    amountMinor: bigint,
+    currency: string,
+    autoReload?: { readonly thresholdMinor: bigint; readonly amountMinor: bigint },
+  ): Promise<StartPspTopUpResponse> {
+    const setup =
+      autoReload === undefined
+        ? {}
+        : {
+            autoReload: {
+              threshold: { amountMinor: autoReload.thresholdMinor, currency },
+              amount: { amountMinor: autoReload.amountMinor, currency },
+            },
+          };
     return this.call<StartPspTopUpRequest, StartPspTopUpResponse>(
       this.cards.startPspTopUp.bind(this.cards),
-      { cardId, amount: { amountMinor, currency } },
+      { cardId, amount: { amountMinor, currency }, ...setup },
+      token,
+    );
+  }
+
+  /** Switches a card's auto-reload off (SetAutoReload with amount 0: the one change a holder may make). */
+  switchAutoReloadOff(token: string, cardId: string, currency: string): Promise<SetAutoReloadResponse> {
+    return this.call<SetAutoReloadRequest, SetAutoReloadResponse>(
+      this.cards.setAutoReload.bind(this.cards),
+      { cardId, threshold: { amountMinor: 0n, currency }, amount: { amountMinor: 0n, currency }, mandateReference: '', operatorId: '' },
       token,
     );
   }

@@ -12,6 +12,7 @@ import { formatCount, formatMoney, t, type MessageKey } from './i18n';
 import { pageContext, sessionOf, setSessionCookie, session_cookie, type PortalDeps } from './context';
 import type { SessionPrincipal } from './sessions';
 import { historyOf, registerCardholderPages } from './cardholder';
+import { registerAutoReloadPages } from './auto-reload';
 import { registerMerchantPages } from './merchant';
 import { registerFleetRoutes } from './fleet';
 import { registerOrganizerRoutes } from './organizer';
@@ -353,6 +354,7 @@ export function registerPages(app: FastifyInstance, deps: PortalDeps): void {
   loginRoutes(app, deps);
   cardRoutes(app, deps);
   registerCardholderPages(app, deps);
+  registerAutoReloadPages(app, deps);
   registerMerchantPages(app, deps);
   fleetRoutes(app, deps);
   registerFleetRoutes(app, deps);

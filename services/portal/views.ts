@@ -5,6 +5,7 @@
 import type { CardInfo } from '../../gen/tapline/v1/cards';
 import { FleetCardStatus, type FleetAccount, type FleetCard, type ReviewEntry } from '../../gen/tapline/v1/fleet';
 import { CardStatus } from '../../gen/tapline/v1/types';
+import { autoReloadPanel } from './auto-reload-panel';
 import { barChart, type Bar } from './chart';
 import { html, type Markup } from './html';
 import { formatCount, formatDate, formatMoney, locales, t, type MessageKey } from './i18n';
@@ -190,7 +191,7 @@ export function cardPage(context: PageContext, card: CardInfo, history: readonly
           }
         </dl>
       </section>
-      ${topUpPanel(context, base, currency, stoppable)}
+      ${topUpPanel(context, base, currency, stoppable)} ${autoReloadPanel(locale, card.cardId, card.autoReload)}
       <section class="panel" aria-labelledby="stop-h">
         <h2 id="stop-h">${t(locale, 'card.stop.heading')}</h2>
         <p>${t(locale, 'card.stop.help')}</p>

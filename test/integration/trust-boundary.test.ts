@@ -504,9 +504,15 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     [CardServiceService.returnCard.path]: { build: () => ({ cardId: 'c-return', idempotencyKey: 'ret-1' }) },
     [CardServiceService.cancelIssuance.path]: { build: () => ({ cardId: 'c-cancel', reason: 'issued by mistake' }) },
     [CardServiceService.runProgramRefund.path]: { build: () => ({ programId: 'p-refund', runId: 'run-1' }) },
-    [CardServiceService.startPspTopUp.path]: { build: () => ({ cardId: 'c-1', amount: eur(500n) }), card: 'c-1' },
+    // c-1 is frozen by SetCardStatus above: the allowed caller passes the door, and the card could
+    // not take the top-up, so nothing is started at the PSP.
+    [CardServiceService.startPspTopUp.path]: {
+      build: () => ({ cardId: 'c-1', amount: eur(500n) }),
+      card: 'c-1',
+      allowed: grpc.status.FAILED_PRECONDITION,
+    },
     [CardServiceService.handlePspCallback.path]: { build: psp },
-    [CardServiceService.setAutoReload.path]: { build: () => ({ cardId: 'c-1', threshold: eur(0n), amount: eur(0n) }) },
+    [CardServiceService.setAutoReload.path]: { build: () => ({ cardId: 'c-1', threshold: eur(0n), amount: eur(0n) }), card: 'c-1' },
     // The allowed caller's credit is held for a second principal (OK with a pending approval id).
     [CardServiceService.creditCard.path]: { build: () => ({ cardId: 'c-1', amount: eur(100n), idempotencyKey: `credit-${++issued}` }) },
     [CardServiceService.setPin.path]: { build: () => ({ cardId: 'c-pin', newPin: '2468', reset: true }) },

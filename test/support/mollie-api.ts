@@ -8,6 +8,9 @@
 //     an `Idempotency-Key` seen before answers the payment it created; 422 for anything else wrong.
 //     201 with the payment: id "tr_...", status "open" (a recurring payment "pending": it has no
 //     checkout), `_links.checkout.href` for one-off payments;
+//   - POST /v2/customers: 201 with a customer "cst_..."; a payment with sequenceType "first" needs
+//     one (`customerId`), has a checkout like a one-off payment, and once paid names the mandate it
+//     created (`mandateId`, a valid mandate of the customer from then on), as Mollie does;
 //   - GET /v2/payments/<id>: 200 with the payment, 404 when there is none;
 //   - webhooks as Mollie sends them: POST application/x-www-form-urlencoded "id=<payment id>" to the
 //     payment's webhookUrl, unsigned, when the test changes a payment's status.
@@ -36,7 +39,7 @@ export interface MolliePayment {
   readonly redirectUrl: string | null;
   readonly webhookUrl: string | null;
   readonly customerId?: string;
-  readonly mandateId?: string;
+  mandateId?: string;
   readonly profileId: string;
   readonly _links: Record<string, { href: string; type: string }>;
 }
@@ -114,8 +117,17 @@ export class MollieApiFake {
   async settle(id: string, status: MollieStatus, via: string): Promise<number> {
     const payment = this.payments.get(id);
     if (payment === undefined) throw new Error(`no payment ${id}`);
-    payment.status = status;
+    this.setStatus(payment, status);
     return this.callWebhook(id, via);
+  }
+
+  /** A paid first payment leaves a valid mandate of its customer, which the payment names. */
+  private setStatus(payment: MolliePayment, status: MollieStatus): void {
+    payment.status = status;
+    if (status !== 'paid' || payment.sequenceType !== 'first' || payment.customerId === undefined || payment.mandateId !== undefined)
+      return;
+    payment.mandateId = `mdt_${randomBytes(6).toString('hex')}`;
+    this.addCustomer(payment.customerId, payment.mandateId);
   }
 
   /**
@@ -151,6 +163,16 @@ export class MollieApiFake {
     if (request.headers.authorization !== `Bearer ${this.apiKey}`)
       return send(response, 401, mollieError(401, 'Unauthorized Request', 'Missing authentication, or failed to authenticate'));
     if (request.method === 'POST' && path === '/v2/payments') return this.create(request, body, response);
+    if (request.method === 'POST' && path === '/v2/customers') {
+      const customer = `cst_${randomBytes(6).toString('hex')}`;
+      this.customers.set(customer, new Set());
+      return send(response, 201, {
+        resource: 'customer',
+        id: customer,
+        mode: 'test',
+        metadata: (body as { metadata?: unknown } | undefined)?.metadata ?? null,
+      });
+    }
     const match = /^\/v2\/payments\/([A-Za-z0-9_]+)$/.exec(path);
     if (request.method === 'GET' && match !== null) {
       const payment = this.payments.get(match[1] ?? '');
@@ -170,6 +192,7 @@ export class MollieApiFake {
     const fields = body as Record<string, unknown>;
     const id = `tr_${randomBytes(8).toString('hex')}`;
     const recurring = fields['sequenceType'] === 'recurring';
+    const first = fields['sequenceType'] === 'first';
     const payment: MolliePayment = {
       resource: 'payment',
       id,
@@ -180,10 +203,10 @@ export class MollieApiFake {
       method: recurring ? 'directdebit' : typeof fields['method'] === 'string' ? fields['method'] : null,
       metadata: fields['metadata'] ?? null,
       status: recurring ? 'pending' : 'open',
-      sequenceType: recurring ? 'recurring' : 'oneoff',
+      sequenceType: recurring ? 'recurring' : first ? 'first' : 'oneoff',
       redirectUrl: typeof fields['redirectUrl'] === 'string' ? fields['redirectUrl'] : null,
       webhookUrl: typeof fields['webhookUrl'] === 'string' ? fields['webhookUrl'] : null,
-      ...(recurring ? { customerId: fields['customerId'] as string } : {}),
+      ...(recurring || first ? { customerId: fields['customerId'] as string } : {}),
       ...(typeof fields['mandateId'] === 'string' ? { mandateId: fields['mandateId'] } : {}),
       profileId: 'pfl_fake0001',
       _links: {
@@ -217,7 +240,7 @@ export class MollieApiFake {
       return;
     }
     if (method !== 'POST' || match[2] === undefined) return send(response, 405, mollieError(405, 'Method Not Allowed', 'GET or POST'));
-    payment.status = 'paid';
+    this.setStatus(payment, 'paid');
     const status = await this.callWebhook(payment.id, this.webhookVia);
     if (status !== 200) return send(response, 502, mollieError(502, 'Bad Gateway', `the webhook answered ${status}`));
     response.writeHead(303, { location: payment.redirectUrl ?? '/' });
@@ -251,6 +274,12 @@ export class MollieApiFake {
         return mollieError(422, 'Unprocessable Entity', 'The mandate is not valid', 'mandateId');
       return undefined;
     }
+    if (fields['sequenceType'] === 'first') {
+      const customer = fields['customerId'];
+      if (typeof customer !== 'string' || !this.customers.has(customer))
+        return mollieError(422, 'Unprocessable Entity', 'A first payment needs an existing customer', 'customerId');
+    } else if (fields['sequenceType'] !== undefined && fields['sequenceType'] !== 'oneoff')
+      return mollieError(422, 'Unprocessable Entity', 'The sequence type is invalid', 'sequenceType');
     if (typeof fields['redirectUrl'] !== 'string')
       return mollieError(422, 'Unprocessable Entity', 'The redirect URL is required', 'redirectUrl');
     return undefined;

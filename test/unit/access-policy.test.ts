@@ -280,6 +280,16 @@ describe('access policy: decisions', () => {
     );
     assert.equal(await decide(CardServiceService.startPspTopUp.path, { cardId: 'c-1' }), 'cardholder');
     assert.equal(await decide(CardServiceService.startPspTopUp.path, { cardId: 'c-2' }), 'permission_denied');
+    // Auto-reload: a holder switches its own off; storing a mandate is the desk's or the PSP's report.
+    const autoReload = CardServiceService.setAutoReload.path;
+    const eur = (amountMinor: bigint) => ({ amountMinor, currency: 'EUR' });
+    assert.equal(await decide(autoReload, { cardId: 'c-1', threshold: eur(0n), amount: eur(0n) }), 'cardholder');
+    assert.equal(await decide(autoReload, { cardId: 'c-2', threshold: eur(0n), amount: eur(0n) }), 'permission_denied');
+    assert.equal(
+      await decide(autoReload, { cardId: 'c-1', threshold: eur(500n), amount: eur(2_000n), mandateReference: 'cst_x.mdt_y' }),
+      'permission_denied',
+      'a mandate named by the holder',
+    );
     const history = http_rules['card_history'];
     assert.ok(history?.scope !== undefined);
     assert.equal((await operatorGrant(history, holder, undefined, history.scope(['c-1']), none)).role, 'cardholder');

@@ -2,7 +2,9 @@
 // balance, checked after status and currency), the auto-reload mandate as a profile change, the
 // PSP callback signature check (valid, wrong secret, tampered payload, malformed signature) and
 // the strict payload parser (a signed signing instant included), the window around the node's
-// clock a callback must be signed in, and that PIN hashes are keyed and compared in constant time.
+// clock a callback must be signed in, a paid first payment's auto-reload (from a signed payload,
+// and from Mollie's payment: the mandate Mollie created, the choice from the node's metadata), and
+// that PIN hashes are keyed and compared in constant time.
 
 import assert from 'node:assert/strict';
 import { apply, decide, type CardDecision, type CardState } from '../../actors/card/rules';
@@ -15,6 +17,7 @@ import {
   verifyPspSignature,
 } from '../../services/authorizer/usecases/psp';
 import { PinHasher } from '../../services/authorizer/usecases/pin';
+import { readPayment } from '../../services/authorizer/psp/mollie';
 import { TaplineError } from '../../actors/errors';
 
 function card(overrides: Partial<CardState> = {}): CardState {
@@ -112,6 +115,28 @@ describe('PSP callback signatures and payloads', () => {
         body,
       );
   });
+
+  it("reads a paid first payment's auto-reload, and refuses one on anything but a succeeded top-up or out of range", () => {
+    const first = (fields: string, base = payload): string => base.replace(/}$/, `,"auto_reload":${fields}}`);
+    const good = first('{"threshold_minor":0,"amount_minor":2000,"mandate":"cst_a.mdt_b"}');
+    assert.deepEqual(parsePspPayload(good).autoReload, { thresholdMinor: 0, amountMinor: 2_000, mandate: 'cst_a.mdt_b' });
+    assert.deepEqual(parsePspPayload(pspPayload(parsePspPayload(good))), parsePspPayload(good), 'written as it is read');
+    const bad = [
+      first('{"threshold_minor":0,"amount_minor":2000,"mandate":"cst_a.mdt_b"}', payload.replace('succeeded', 'failed')),
+      first('{"threshold_minor":0,"amount_minor":2000,"mandate":"cst_a.mdt_b"}', payload.replace('"top_up"', '"auto_reload"')),
+      first('{"threshold_minor":0,"amount_minor":0,"mandate":"cst_a.mdt_b"}'),
+      first('{"threshold_minor":-1,"amount_minor":2000,"mandate":"cst_a.mdt_b"}'),
+      first('{"threshold_minor":0,"amount_minor":2000,"mandate":""}'),
+      first('{"threshold_minor":0,"amount_minor":2000,"mandate":"cst a"}'),
+      first('"cst_a.mdt_b"'),
+    ];
+    for (const body of bad)
+      assert.throws(
+        () => parsePspPayload(body),
+        (e: unknown) => e instanceof TaplineError && e.code === 'invalid_argument',
+        body,
+      );
+  });
 });
 
 describe('PSP callback signing instant', () => {
@@ -137,5 +162,39 @@ describe('PIN hashing', () => {
     assert.equal(hasher.matches('card-1', '1234', hash), true);
     assert.equal(hasher.matches('card-1', '1235', hash), false);
     assert.equal(hasher.matches('card-1', '1234', 'abcd'), false, 'a malformed stored hash never matches');
+  });
+});
+
+describe("Mollie's first payment as the node reads it", () => {
+  const paid = (fields: Record<string, unknown> = {}): Record<string, unknown> => ({
+    id: 'tr_1',
+    status: 'paid',
+    amount: { currency: 'EUR', value: '5.00' },
+    sequenceType: 'first',
+    customerId: 'cst_abc',
+    mandateId: 'mdt_xyz9',
+    metadata: { card: 'c-1', kind: 'top_up', auto_reload: { threshold_minor: 1_000, amount_minor: 2_000 } },
+    ...fields,
+  });
+  const autoReloadOf = (payment: Record<string, unknown>): unknown => {
+    const read = readPayment('tr_1', payment);
+    return read !== undefined && 'autoReload' in read ? read.autoReload : undefined;
+  };
+  it('stores the mandate Mollie created with the choice from the metadata, only for a paid first payment', () => {
+    assert.deepEqual(readPayment('tr_1', paid()), {
+      reference: 'tr_1',
+      card: 'c-1',
+      amountMinor: 500,
+      currency: 'EUR',
+      status: 'succeeded',
+      kind: 'top_up',
+      autoReload: { thresholdMinor: 1_000, amountMinor: 2_000, mandate: 'cst_abc.mdt_xyz9' },
+    });
+    assert.equal(autoReloadOf(paid({ mandateId: undefined })), undefined, 'no mandate reported: the top-up alone');
+    assert.equal(autoReloadOf(paid({ sequenceType: 'oneoff' })), undefined, 'not a first payment');
+    assert.equal(readPayment('tr_1', paid({ status: 'failed' }))?.status, 'failed');
+    assert.equal(autoReloadOf(paid({ status: 'failed' })), undefined);
+    const foreign = { card: 'c-1', kind: 'top_up', auto_reload: { threshold_minor: '1000', amount_minor: 2_000 } };
+    assert.equal(readPayment('tr_1', paid({ metadata: foreign })), undefined, 'metadata the node did not write');
   });
 });

@@ -181,9 +181,17 @@ export class CardClient {
     return invoke((options, cb) => this.cards.creditCard(request, new grpc.Metadata(), options, cb));
   }
 
-  startPspTopUp(cardId: string, amountMinor: number): Promise<StartPspTopUpResponse> {
+  /** With `autoReload`, the first payment of a mandate for that auto-reload. */
+  startPspTopUp(
+    cardId: string,
+    amountMinor: number,
+    autoReload?: { readonly thresholdMinor: number; readonly amountMinor: number },
+  ): Promise<StartPspTopUpResponse> {
+    const eur = (minor: number): { amountMinor: bigint; currency: string } => ({ amountMinor: BigInt(minor), currency: 'EUR' });
+    const setup =
+      autoReload === undefined ? {} : { autoReload: { threshold: eur(autoReload.thresholdMinor), amount: eur(autoReload.amountMinor) } };
     return invoke((options, cb) =>
-      this.cards.startPspTopUp({ cardId, amount: { amountMinor: BigInt(amountMinor), currency: 'EUR' } }, new grpc.Metadata(), options, cb),
+      this.cards.startPspTopUp({ cardId, amount: eur(amountMinor), ...setup }, new grpc.Metadata(), options, cb),
     );
   }
 

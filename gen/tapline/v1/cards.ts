@@ -266,6 +266,17 @@ export interface CardInfo {
     | undefined;
   /** Bank cards registered as tokens of this card (open loop); never the tokens themselves. */
   bankCards: number;
+  /** The card's auto-reload; unset when it has none. */
+  autoReload?: AutoReloadInfo | undefined;
+}
+
+export interface AutoReloadInfo {
+  threshold?: Money | undefined;
+  amount?:
+    | Money
+    | undefined;
+  /** The last 4 characters of the mandate's reference, never the whole reference. */
+  mandateEnding: string;
 }
 
 export interface CardAuthInfo {
@@ -364,6 +375,20 @@ export interface RunProgramRefundResponse {
 
 export interface StartPspTopUpRequest {
   cardId: string;
+  amount?:
+    | Money
+    | undefined;
+  /** Set: this payment also obtains a mandate (the PSP's first payment) for this auto-reload. */
+  autoReload?: AutoReloadSetup | undefined;
+}
+
+/**
+ * What a holder chooses for auto-reload: below `threshold` available, `amount` is charged to the
+ * mandate. Checked against the program: `amount` within its top-up maximum, threshold + amount
+ * within its balance maximum.
+ */
+export interface AutoReloadSetup {
+  threshold?: Money | undefined;
   amount?: Money | undefined;
 }
 
@@ -373,7 +398,11 @@ export interface StartPspTopUpResponse {
 }
 
 export interface HandlePspCallbackRequest {
-  /** JSON: {"reference","card","amount_minor","currency","status":"succeeded"|"failed","kind":"top_up"|"auto_reload"}. */
+  /**
+   * JSON: {"reference","card","amount_minor","currency","status":"succeeded"|"failed","kind":"top_up"|"auto_reload",
+   * "signed_at"}; a paid first payment (a top-up started with auto_reload) adds "auto_reload":
+   * {"threshold_minor","amount_minor","mandate"}, as the PSP holds them for that payment.
+   */
   payload: string;
   signature: string;
 }
@@ -2074,6 +2103,7 @@ function createBaseCardInfo(): CardInfo {
     tabLimit: undefined,
     auth: undefined,
     bankCards: 0,
+    autoReload: undefined,
   };
 }
 
@@ -2123,6 +2153,9 @@ export const CardInfo: MessageFns<CardInfo> = {
     }
     if (message.bankCards !== 0) {
       writer.uint32(112).uint32(message.bankCards);
+    }
+    if (message.autoReload !== undefined) {
+      AutoReloadInfo.encode(message.autoReload, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -2252,6 +2285,14 @@ export const CardInfo: MessageFns<CardInfo> = {
             message.bankCards = reader.uint32();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.autoReload = AutoReloadInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2295,6 +2336,92 @@ export const CardInfo: MessageFns<CardInfo> = {
       ? CardAuthInfo.fromPartial(object.auth)
       : undefined;
     message.bankCards = object.bankCards ?? 0;
+    message.autoReload = (object.autoReload !== undefined && object.autoReload !== null)
+      ? AutoReloadInfo.fromPartial(object.autoReload)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAutoReloadInfo(): AutoReloadInfo {
+  return { threshold: undefined, amount: undefined, mandateEnding: "" };
+}
+
+export const AutoReloadInfo: MessageFns<AutoReloadInfo> = {
+  encode(message: AutoReloadInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.threshold !== undefined) {
+      Money.encode(message.threshold, writer.uint32(10).fork()).join();
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    if (message.mandateEnding !== "") {
+      writer.uint32(26).string(message.mandateEnding);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AutoReloadInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAutoReloadInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.threshold = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mandateEnding = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<AutoReloadInfo>): AutoReloadInfo {
+    return AutoReloadInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AutoReloadInfo>): AutoReloadInfo {
+    const message = createBaseAutoReloadInfo();
+    message.threshold = (object.threshold !== undefined && object.threshold !== null)
+      ? Money.fromPartial(object.threshold)
+      : undefined;
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.mandateEnding = object.mandateEnding ?? "";
     return message;
   },
 };
@@ -3357,7 +3484,7 @@ export const RunProgramRefundResponse: MessageFns<RunProgramRefundResponse> = {
 };
 
 function createBaseStartPspTopUpRequest(): StartPspTopUpRequest {
-  return { cardId: "", amount: undefined };
+  return { cardId: "", amount: undefined, autoReload: undefined };
 }
 
 export const StartPspTopUpRequest: MessageFns<StartPspTopUpRequest> = {
@@ -3367,6 +3494,9 @@ export const StartPspTopUpRequest: MessageFns<StartPspTopUpRequest> = {
     }
     if (message.amount !== undefined) {
       Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    if (message.autoReload !== undefined) {
+      AutoReloadSetup.encode(message.autoReload, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -3400,6 +3530,14 @@ export const StartPspTopUpRequest: MessageFns<StartPspTopUpRequest> = {
             message.amount = Money.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.autoReload = AutoReloadSetup.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3418,6 +3556,80 @@ export const StartPspTopUpRequest: MessageFns<StartPspTopUpRequest> = {
   fromPartial(object: DeepPartial<StartPspTopUpRequest>): StartPspTopUpRequest {
     const message = createBaseStartPspTopUpRequest();
     message.cardId = object.cardId ?? "";
+    message.amount = (object.amount !== undefined && object.amount !== null)
+      ? Money.fromPartial(object.amount)
+      : undefined;
+    message.autoReload = (object.autoReload !== undefined && object.autoReload !== null)
+      ? AutoReloadSetup.fromPartial(object.autoReload)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAutoReloadSetup(): AutoReloadSetup {
+  return { threshold: undefined, amount: undefined };
+}
+
+export const AutoReloadSetup: MessageFns<AutoReloadSetup> = {
+  encode(message: AutoReloadSetup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.threshold !== undefined) {
+      Money.encode(message.threshold, writer.uint32(10).fork()).join();
+    }
+    if (message.amount !== undefined) {
+      Money.encode(message.amount, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AutoReloadSetup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAutoReloadSetup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.threshold = Money.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.amount = Money.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<AutoReloadSetup>): AutoReloadSetup {
+    return AutoReloadSetup.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AutoReloadSetup>): AutoReloadSetup {
+    const message = createBaseAutoReloadSetup();
+    message.threshold = (object.threshold !== undefined && object.threshold !== null)
+      ? Money.fromPartial(object.threshold)
+      : undefined;
     message.amount = (object.amount !== undefined && object.amount !== null)
       ? Money.fromPartial(object.amount)
       : undefined;
@@ -5788,7 +6000,11 @@ export const CardServiceService = {
   },
   /**
    * Starts a top-up through the payment service provider: answers the PSP reference (and where
-   * the holder pays). No money moves until the PSP's signed callback reports success.
+   * the holder pays). No money moves until the PSP's signed callback reports success. Refused
+   * (FAILED_PRECONDITION, nothing started at the PSP) when the card could not take the top-up now:
+   * its status, its currency, the program's top-up or balance maximum. With `auto_reload` it is
+   * the first payment of a mandate: once the PSP reports it paid, the top-up is credited and the
+   * auto-reload stored with the mandate the PSP reports (never one a client names).
    */
   startPspTopUp: {
     path: "/tapline.v1.CardService/StartPspTopUp" as const,
@@ -5818,7 +6034,8 @@ export const CardServiceService = {
   },
   /**
    * Stores (or, with amount 0, removes) an auto-reload mandate: when a payment leaves the available
-   * balance below threshold, the node charges the mandate through the PSP for `amount`.
+   * balance below threshold, the node charges the mandate through the PSP for `amount`. A holder
+   * may only remove its own card's (amount 0); storing one is the desk's, or the PSP's first payment.
    */
   setAutoReload: {
     path: "/tapline.v1.CardService/SetAutoReload" as const,
@@ -6053,7 +6270,11 @@ export interface CardServiceServer extends UntypedServiceImplementation {
   runProgramRefund: handleUnaryCall<RunProgramRefundRequest, RunProgramRefundResponse>;
   /**
    * Starts a top-up through the payment service provider: answers the PSP reference (and where
-   * the holder pays). No money moves until the PSP's signed callback reports success.
+   * the holder pays). No money moves until the PSP's signed callback reports success. Refused
+   * (FAILED_PRECONDITION, nothing started at the PSP) when the card could not take the top-up now:
+   * its status, its currency, the program's top-up or balance maximum. With `auto_reload` it is
+   * the first payment of a mandate: once the PSP reports it paid, the top-up is credited and the
+   * auto-reload stored with the mandate the PSP reports (never one a client names).
    */
   startPspTopUp: handleUnaryCall<StartPspTopUpRequest, StartPspTopUpResponse>;
   /**
@@ -6064,7 +6285,8 @@ export interface CardServiceServer extends UntypedServiceImplementation {
   handlePspCallback: handleUnaryCall<HandlePspCallbackRequest, HandlePspCallbackResponse>;
   /**
    * Stores (or, with amount 0, removes) an auto-reload mandate: when a payment leaves the available
-   * balance below threshold, the node charges the mandate through the PSP for `amount`.
+   * balance below threshold, the node charges the mandate through the PSP for `amount`. A holder
+   * may only remove its own card's (amount 0); storing one is the desk's, or the PSP's first payment.
    */
   setAutoReload: handleUnaryCall<SetAutoReloadRequest, SetAutoReloadResponse>;
   /**
@@ -6323,7 +6545,11 @@ export interface CardServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Starts a top-up through the payment service provider: answers the PSP reference (and where
-   * the holder pays). No money moves until the PSP's signed callback reports success.
+   * the holder pays). No money moves until the PSP's signed callback reports success. Refused
+   * (FAILED_PRECONDITION, nothing started at the PSP) when the card could not take the top-up now:
+   * its status, its currency, the program's top-up or balance maximum. With `auto_reload` it is
+   * the first payment of a mandate: once the PSP reports it paid, the top-up is credited and the
+   * auto-reload stored with the mandate the PSP reports (never one a client names).
    */
   startPspTopUp(
     request: StartPspTopUpRequest,
@@ -6362,7 +6588,8 @@ export interface CardServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Stores (or, with amount 0, removes) an auto-reload mandate: when a payment leaves the available
-   * balance below threshold, the node charges the mandate through the PSP for `amount`.
+   * balance below threshold, the node charges the mandate through the PSP for `amount`. A holder
+   * may only remove its own card's (amount 0); storing one is the desk's, or the PSP's first payment.
    */
   setAutoReload(
     request: SetAutoReloadRequest,

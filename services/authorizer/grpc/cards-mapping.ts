@@ -68,6 +68,16 @@ export function cardInfo(state: CardState, nowMs: number): CardInfo {
     tabLimit: money(profile?.tabLimitMinor ?? 0),
     bankCards: state.tokens?.length ?? 0,
     ...(state.auth === undefined ? {} : { auth: cardAuthInfo(state.auth) }),
+    // The mandate's end only: whoever may read the card sees which mandate, not a reference to charge.
+    ...(profile?.autoReload === undefined
+      ? {}
+      : {
+          autoReload: {
+            threshold: money(profile.autoReload.thresholdMinor),
+            amount: money(profile.autoReload.amountMinor),
+            mandateEnding: profile.autoReload.mandate.slice(-4),
+          },
+        }),
   };
 }
 

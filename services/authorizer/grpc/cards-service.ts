@@ -347,7 +347,18 @@ function paymentHandlers(
       (request) => {
         const cardId = requireId('card_id', request.cardId);
         const { amountMinor, currency } = requireAmount('amount', request.amount);
-        return deps.pspTopUps.start({ cardId, amountMinor, currency });
+        const setup = request.autoReload;
+        if (setup === undefined) return deps.pspTopUps.start({ cardId, amountMinor, currency });
+        const threshold = requireBalance('auto_reload.threshold', setup.threshold);
+        const reload = requireAmount('auto_reload.amount', setup.amount);
+        if (threshold.currency !== currency || reload.currency !== currency)
+          throw invalidArgument('auto_reload is in the currency of the top-up');
+        return deps.pspTopUps.start({
+          cardId,
+          amountMinor,
+          currency,
+          autoReload: { thresholdMinor: threshold.amountMinor, amountMinor: reload.amountMinor },
+        });
       },
       ({ reference, paymentUrl }) => ({ pspReference: reference, paymentUrl }),
     ),

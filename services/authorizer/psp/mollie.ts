@@ -13,6 +13,12 @@
 //   - Recurring payment (auto-reload): the same call with sequenceType "recurring", the customer's
 //     id and optionally its mandate's id, no redirect (the holder is not there), and an
 //     Idempotency-Key header (the charge's reference), so a retried charge is one payment.
+//   - First payment (auto-reload set up by the holder): a customer is created first (POST
+//     /v2/customers), then the payment with sequenceType "first" and that customerId; the holder
+//     pays it at the checkout like any. Once it is paid, Mollie's payment names the mandate it
+//     created (`mandateId`), and that mandate (with the customer) is what later recurring payments
+//     charge. The auto-reload the holder chose travels in the payment's metadata, which the node
+//     writes and only Mollie's API gives back: it binds the choice to the card and the payment.
 //   - Webhook: Mollie POSTs application/x-www-form-urlencoded "id=tr_..." to the payment's
 //     webhookUrl when its status changes, unsigned. The payment is then fetched with GET
 //     /v2/payments/<id> under the API key, and only that answer counts: a forged webhook can name a
@@ -29,12 +35,15 @@ import { failedPrecondition, PspUnavailableError } from '../../../actors/errors'
 import { currency_exponents, isKnownCurrency, request_amount_max_minor } from '../../../actors/money';
 import { id_pattern } from '../../common/ids';
 import type { NodeConfig } from '../config';
-import type { FetchedPspPayment, PspAdapter, PspContext, PspIntegration } from '../usecases/psp';
+import type { AutoReload } from '../../../actors/card/rules';
+import type { AutoReloadSetup, FetchedPspPayment, PspAdapter, PspContext, PspIntegration } from '../usecases/psp';
 
 /** Mollie's payment ids: "tr_" and an alphanumeric rest. */
 export const mollie_payment_id_pattern = /^tr_[A-Za-z0-9]{1,64}$/;
 /** A mandate reference for Mollie: "<customer id>" or "<customer id>.<mandate id>". */
 const mandate_pattern = /^(cst_[A-Za-z0-9]{1,64})(?:\.(mdt_[A-Za-z0-9]{1,64}))?$/;
+const customer_id_pattern = /^cst_[A-Za-z0-9]{1,64}$/;
+const mandate_id_pattern = /^mdt_[A-Za-z0-9]{1,64}$/;
 /** A Mollie answer larger than this is not one of the payment objects this adapter reads. */
 const response_bytes_max = 65_536;
 /** Longest text of a Mollie error passed on to a caller (its `detail`). */
@@ -88,13 +97,24 @@ export function minorOfMollieValue(value: string, currency: string): number | un
 export class MolliePsp implements PspAdapter {
   constructor(private readonly settings: MollieSettings) {}
 
-  async startPayment(cardId: string, amountMinor: number, currency: string): Promise<{ reference: string; paymentUrl: string }> {
+  async startPayment(
+    cardId: string,
+    amountMinor: number,
+    currency: string,
+    setup?: AutoReloadSetup,
+  ): Promise<{ reference: string; paymentUrl: string }> {
+    const first = setup === undefined ? {} : { sequenceType: 'first', customerId: await this.createCustomer(cardId) };
     const payment = await this.call('POST', '/v2/payments', {
       amount: { currency, value: mollieAmountValue(amountMinor, currency) },
-      description: `Top-up of card ${cardId}`,
+      description: setup === undefined ? `Top-up of card ${cardId}` : `Top-up and auto-reload of card ${cardId}`,
       redirectUrl: this.settings.redirectUrl,
       webhookUrl: this.webhookFor(cardId),
-      metadata: { card: cardId, kind: 'top_up' },
+      metadata: {
+        card: cardId,
+        kind: 'top_up',
+        ...(setup === undefined ? {} : { auto_reload: { threshold_minor: setup.thresholdMinor, amount_minor: setup.amountMinor } }),
+      },
+      ...first,
       ...(this.settings.method === undefined ? {} : { method: this.settings.method }),
     });
     const id = payment?.['id'];
@@ -102,6 +122,14 @@ export class MolliePsp implements PspAdapter {
     if (typeof id !== 'string' || !mollie_payment_id_pattern.test(id) || checkout === undefined)
       throw new PspUnavailableError('Mollie answered a payment without an id or a checkout link');
     return { reference: id, paymentUrl: checkout };
+  }
+
+  /** A Mollie customer for a card's first payment: its id ("cst_..."). */
+  private async createCustomer(cardId: string): Promise<string> {
+    const customer = await this.call('POST', '/v2/customers', { name: `Card ${cardId}`, metadata: { card: cardId } });
+    const id = customer?.['id'];
+    if (typeof id !== 'string' || !customer_id_pattern.test(id)) throw new PspUnavailableError('Mollie answered a customer without an id');
+    return id;
   }
 
   async chargeMandate(mandate: string, cardId: string, amountMinor: number, currency: string, reference: string): Promise<void> {
@@ -233,7 +261,29 @@ export function readPayment(reference: string, payment: Record<string, unknown>)
   if (typeof currency !== 'string' || typeof value !== 'string' || !isKnownCurrency(currency)) return undefined;
   const amountMinor = minorOfMollieValue(value, currency);
   if (amountMinor === undefined || amountMinor <= 0) return undefined;
-  return { reference, card, amountMinor, currency, status, kind };
+  const setup = (metadata as Record<string, unknown>)['auto_reload'];
+  if (setup === undefined) return { reference, card, amountMinor, currency, status, kind };
+  const autoReload = status === 'succeeded' ? firstPaymentMandate(payment, setup) : null;
+  if (autoReload === undefined) return undefined;
+  return { reference, card, amountMinor, currency, status, kind, ...(autoReload === null ? {} : { autoReload }) };
+}
+
+/**
+ * The auto-reload a paid first payment set up: the choice from its metadata (written by the node)
+ * with the mandate Mollie created (customer and mandate id, as chargeMandate takes them). Null when
+ * Mollie reports no mandate for it (the top-up alone counts); undefined when the metadata is not the
+ * node's.
+ */
+function firstPaymentMandate(payment: Record<string, unknown>, setup: unknown): AutoReload | null | undefined {
+  if (typeof setup !== 'object' || setup === null) return undefined;
+  const { threshold_minor: threshold, amount_minor: amount } = setup as Record<string, unknown>;
+  const minor = (value: unknown, least: number): value is number =>
+    typeof value === 'number' && Number.isSafeInteger(value) && value >= least && value <= request_amount_max_minor;
+  if (!minor(threshold, 0) || !minor(amount, 1)) return undefined;
+  const { sequenceType, customerId, mandateId } = payment;
+  if (sequenceType !== 'first' || typeof customerId !== 'string' || typeof mandateId !== 'string') return null;
+  if (!customer_id_pattern.test(customerId) || !mandate_id_pattern.test(mandateId)) return null;
+  return { thresholdMinor: threshold, amountMinor: amount, mandate: `${customerId}.${mandateId}` };
 }
 
 /** The node's Mollie settings, when its configuration turns Mollie on (loadConfig checked they are all there). */

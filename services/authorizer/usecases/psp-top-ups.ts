@@ -1,19 +1,31 @@
 // Top-ups paid at a PSP: starting a payment the holder completes there, applying what the PSP
 // reports about it (a successful payment tops the card up once per PSP reference; a failed one
-// moves nothing), and storing a card's auto-reload mandate. The PSP reports a payment by a signed
+// moves nothing), and storing a card's auto-reload mandate: set by the desk, or obtained by a first
+// payment the holder starts with the auto-reload chosen, stored when the PSP reports that payment
+// paid, with the mandate the PSP reports. The PSP reports a payment by a signed
 // callback (HandlePspCallback, the simulated PSP) or by a webhook naming only the payment's id
 // (Mollie), whose payment is then fetched from the PSP's API on the card's owner. Without a PSP
 // configured on the node each of them is FAILED_PRECONDITION.
 
 import type { Acting } from '../../../actors/principal';
 import { failedPrecondition, invalidArgument } from '../../../actors/errors';
-import type { AutoReload, CardState } from '../../../actors/card/rules';
+import { decide, type AutoReload, type CardState } from '../../../actors/card/rules';
+import { isBoundedAmount } from '../../../actors/money';
+import type { ProgramSource } from '../../../actors/program/registry';
 import { fingerprintOf, type MoneyRequest, type TxnAnswer } from '../../../actors/card/transaction';
 import { pspTopUpKey } from '../../../actors/request-keys';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import type { CardFanout, PspWebhookOutcome } from './card-fanout';
 import { outcomeOf } from './outcome';
-import { checkSignedAt, parsePspPayload, verifyPspSignature, type AutoReloader, type PspAdapter, type PspPayment } from './psp';
+import {
+  checkSignedAt,
+  parsePspPayload,
+  verifyPspSignature,
+  type AutoReloader,
+  type AutoReloadSetup,
+  type PspAdapter,
+  type PspPayment,
+} from './psp';
 
 /** The node's PSP: its adapter, the signed callbacks' secret (if they are served) and the auto-reload trigger. */
 export interface PspWiring {
@@ -30,6 +42,8 @@ export interface PspTopUpStart {
   readonly cardId: string;
   readonly amountMinor: number;
   readonly currency: string;
+  /** Set: a first payment that obtains a mandate for this auto-reload. */
+  readonly autoReload?: AutoReloadSetup;
 }
 
 export interface AutoReloadChange {
@@ -48,15 +62,38 @@ export class PspTopUps {
     private readonly clock: () => number,
     /** Reaches a card's owner (a webhook arrives at any node). */
     private readonly fanout: Pick<CardFanout, 'applyPspWebhook'>,
+    /** The card's program: its top-up and balance maximums, checked before the holder pays. */
+    private readonly programs: Pick<ProgramSource, 'ensure' | 'get'>,
   ) {}
 
-  /** Starts a payment at the PSP for an existing card, in the card's currency. */
+  /**
+   * Starts a payment at the PSP for an existing card, in the card's currency, only when the card
+   * could take the top-up now (status, currency, the program's top-up and balance maximums): the
+   * holder is not sent to pay for money the card would decline. With an auto-reload setup, the
+   * setup is checked against the program too and the payment is a first payment.
+   */
   async start(start: PspTopUpStart): Promise<{ reference: string; paymentUrl: string }> {
     const psp = this.required('PSP top-ups need');
     // The card must exist before the holder is sent to pay.
     const card = await outcomeOf<CardState>((reply) => this.region.balance(start.cardId, reply));
     if (card.currency !== start.currency) throw invalidArgument("amount.currency is not the card's currency");
-    return psp.adapter.startPayment(start.cardId, start.amountMinor, start.currency);
+    await this.programs.ensure(card.programId);
+    const program = this.programs.get(card.programId);
+    const decision = decide(card, {
+      type: 'top_up',
+      amountMinor: start.amountMinor,
+      currency: start.currency,
+      maxBalanceMinor: program.maxBalanceMinor,
+      maxTopUpMinor: program.maxTopUpMinor,
+    });
+    if (decision.kind === 'declined')
+      throw failedPrecondition(`the card cannot take this top-up now (${decision.reason})`, {
+        reason: decision.reason,
+        rule: decision.rule,
+      });
+    if (decision.kind === 'rejected') throw failedPrecondition(decision.message);
+    if (start.autoReload !== undefined) checkSetup(start.autoReload, program);
+    return psp.adapter.startPayment(start.cardId, start.amountMinor, start.currency, start.autoReload);
   }
 
   /**
@@ -125,10 +162,22 @@ export class PspTopUps {
     };
     try {
       const answer = await outcomeOf<TxnAnswer>((reply) => this.region.money({ ...request, fingerprint: fingerprintOf(request) }, reply));
+      if (payment.autoReload !== undefined && !answer.replayed && answer.result.outcome === 'approved')
+        await this.storeMandate(payment.card, payment.reference, payment.autoReload);
       return { failed: false, answer };
     } finally {
       if (payment.kind === 'auto_reload') psp.autoReloader.settled(payment.card);
     }
+  }
+
+  /**
+   * A paid first payment's mandate, stored once: only with the top-up's first answer (a replayed
+   * report stores nothing again, so a holder who switched auto-reload off is not switched back on by
+   * a late or repeated report). Recorded as the PSP's payment in the audit trail.
+   */
+  private async storeMandate(cardId: string, reference: string, autoReload: AutoReload): Promise<void> {
+    const acting: Acting = { subject: `psp:${reference}`, role: 'psp', scope: cardId, action: 'psp.first_payment' };
+    await outcomeOf<CardState>((reply) => this.region.setAutoReload(cardId, autoReload, acting, reply));
   }
 
   /** Stores (or removes) a card's auto-reload mandate; storing one needs a PSP to charge it. */
@@ -142,4 +191,24 @@ export class PspTopUps {
     if (this.psp === undefined) throw failedPrecondition(`${needs} a PSP configured on the node (TAPLINE_PSP_PROVIDER)`);
     return this.psp;
   }
+}
+
+/**
+ * An auto-reload a holder may choose: a reload of more than 0 within the program's top-up maximum,
+ * and threshold + reload within its balance maximum (a reload fires below the threshold, so the card
+ * can always take it). Limits of 0 are none.
+ */
+function checkSetup(setup: AutoReloadSetup, program: { readonly maxTopUpMinor: number; readonly maxBalanceMinor: number }): void {
+  if (!isBoundedAmount(setup.thresholdMinor) || setup.thresholdMinor < 0)
+    throw invalidArgument('auto_reload.threshold is out of range', { field: 'threshold' });
+  if (!isBoundedAmount(setup.amountMinor) || setup.amountMinor <= 0)
+    throw invalidArgument('auto_reload.amount must be more than 0', { field: 'amount' });
+  if (program.maxTopUpMinor > 0 && setup.amountMinor > program.maxTopUpMinor)
+    throw failedPrecondition(`auto_reload.amount exceeds the program's top-up maximum ${program.maxTopUpMinor}`, {
+      reason: 'top_up_limit_exceeded',
+    });
+  if (program.maxBalanceMinor > 0 && setup.thresholdMinor + setup.amountMinor > program.maxBalanceMinor)
+    throw failedPrecondition(`auto_reload threshold + amount exceed the program's balance maximum ${program.maxBalanceMinor}`, {
+      reason: 'max_balance_exceeded',
+    });
 }

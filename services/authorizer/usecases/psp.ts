@@ -27,6 +27,15 @@ import type { AutoReload, CardState } from '../../../actors/card/rules';
 import { id_pattern } from '../../common/ids';
 import type { NodeConfig } from '../config';
 
+/** What a holder chose for auto-reload, sent with a first payment that obtains its mandate. */
+export interface AutoReloadSetup {
+  readonly thresholdMinor: number;
+  readonly amountMinor: number;
+}
+
+/** A mandate reference as the node stores and charges it. */
+export const mandate_reference_pattern = /^[A-Za-z0-9._-]{1,100}$/;
+
 /** A payment as the PSP reports it: what Tapline acts on. */
 export interface PspPayment {
   /** The PSP's id of the payment: the top-up's key is "k:psp:<reference>". */
@@ -36,6 +45,11 @@ export interface PspPayment {
   readonly currency: string;
   readonly status: 'succeeded' | 'failed';
   readonly kind: 'top_up' | 'auto_reload';
+  /**
+   * A paid first payment: the auto-reload its starter chose (held by the PSP with the payment) with
+   * the mandate the PSP created for it. Only what the PSP reports, never what a browser sent.
+   */
+  readonly autoReload?: AutoReload;
 }
 
 /** A payment reported by a signed callback. */
@@ -48,8 +62,16 @@ export interface PspPaymentEvent extends PspPayment {
 export type FetchedPspPayment = PspPayment | { readonly reference: string; readonly card: string; readonly status: 'pending' };
 
 export interface PspAdapter {
-  /** Starts a payment the holder completes at the PSP; the outcome is reported later. */
-  startPayment(cardId: string, amountMinor: number, currency: string): Promise<{ reference: string; paymentUrl: string }>;
+  /**
+   * Starts a payment the holder completes at the PSP; the outcome is reported later. With `setup`
+   * it is a first payment (a mandate for later charges), and the PSP holds the setup with it.
+   */
+  startPayment(
+    cardId: string,
+    amountMinor: number,
+    currency: string,
+    setup?: AutoReloadSetup,
+  ): Promise<{ reference: string; paymentUrl: string }>;
   /** Charges a stored mandate (auto-reload); the outcome is reported later. */
   chargeMandate(mandate: string, cardId: string, amountMinor: number, currency: string, reference: string): Promise<void>;
   /**
@@ -140,7 +162,34 @@ export function parsePspPayload(payload: string): PspPaymentEvent {
   const signedAt = raw['signed_at'];
   if (typeof signedAt !== 'number' || !Number.isSafeInteger(signedAt) || signedAt <= 0)
     throw invalidArgument('payload.signed_at (Unix ms) is required');
-  return { reference, card, amountMinor: amount, currency, status, kind, signedAtMs: signedAt };
+  const autoReload = raw['auto_reload'] === undefined ? undefined : parseAutoReload(raw['auto_reload']);
+  if (autoReload !== undefined && (kind !== 'top_up' || status !== 'succeeded'))
+    throw invalidArgument('payload.auto_reload comes only with a succeeded top_up (a paid first payment)');
+  return {
+    reference,
+    card,
+    amountMinor: amount,
+    currency,
+    status,
+    kind,
+    signedAtMs: signedAt,
+    ...(autoReload === undefined ? {} : { autoReload }),
+  };
+}
+
+/** A bounded amount of minor units, as a PSP echoes back what the node sent it: > 0, or >= 0 when `zero`. */
+function isMinor(value: unknown, zero: boolean): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= (zero ? 0 : 1) && value <= request_amount_max_minor;
+}
+
+/** A first payment's auto-reload as a PSP reports it: {threshold_minor, amount_minor, mandate}. */
+function parseAutoReload(raw: unknown): AutoReload {
+  if (typeof raw !== 'object' || raw === null) throw invalidArgument('payload.auto_reload must be an object');
+  const { threshold_minor: threshold, amount_minor: amount, mandate } = raw as Record<string, unknown>;
+  if (!isMinor(threshold, true) || !isMinor(amount, false)) throw invalidArgument('payload.auto_reload amounts are out of range');
+  if (typeof mandate !== 'string' || !mandate_reference_pattern.test(mandate))
+    throw invalidArgument('payload.auto_reload.mandate is malformed');
+  return { thresholdMinor: threshold, amountMinor: amount, mandate };
 }
 
 /** Undefined when the callback was signed within `window_ms` of `nowMs`; else the refusal. */
@@ -158,6 +207,15 @@ export function pspPayload(event: PspPaymentEvent): string {
     status: event.status,
     kind: event.kind,
     signed_at: event.signedAtMs,
+    ...(event.autoReload === undefined
+      ? {}
+      : {
+          auto_reload: {
+            threshold_minor: event.autoReload.thresholdMinor,
+            amount_minor: event.autoReload.amountMinor,
+            mandate: event.autoReload.mandate,
+          },
+        }),
   });
 }
 

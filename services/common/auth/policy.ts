@@ -243,7 +243,17 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
   // nothing; the money comes only with the PSP's own report.
   startPspTopUp: { who: 'operator', roles: ['issuer_admin', 'support', 'cardholder'], scope: of_card },
   handlePspCallback: { who: 'operator', roles: ['psp'] },
-  setAutoReload: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  // A holder may switch its own card's auto-reload off (amount 0); a mandate is stored by the desk
+  // or by the PSP's report of the holder's first payment (StartPspTopUp with auto_reload), never
+  // named by a holder.
+  setAutoReload: {
+    who: 'operator',
+    roles: (request) =>
+      ((request as { amount?: { amountMinor: bigint } } | undefined)?.amount?.amountMinor ?? 0n) === 0n
+        ? ['issuer_admin', 'support', 'cardholder']
+        : ['issuer_admin', 'support'],
+    scope: of_card,
+  },
   // A credit without a sale: always held for a second principal (the approved request runs, and
   // usecases/credits.ts checks the approver again before the money moves).
   creditCard: { who: 'operator', roles: ['issuer_admin', 'support'], four_eyes: () => 'a manual credit' },
@@ -547,6 +557,11 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.card.stop': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.card.top_up': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.card.receipt': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  // Auto-reload: see it, set it up by paying a first top-up at the PSP (the node stores the PSP's
+  // mandate once it is paid), switch it off.
+  'portal.card.auto_reload': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  'portal.card.auto_reload.set_up': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  'portal.card.auto_reload.off': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.fleet': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_block': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
