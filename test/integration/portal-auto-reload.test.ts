@@ -14,70 +14,40 @@
 // (.test-artifacts/portal, git-ignored; docs/screenshots holds a committed copy).
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'puppeteer-core';
 import type { AuthorizerNode } from '../../services/authorizer/node';
-import type { RedisInstance } from '../../tools/devenv/redis';
-import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
 import { Outcome } from '../../gen/tapline/v1/types';
-import { TaplineClient, purchase } from '../../tools/client/tapline-client';
-import { CardClient, programConfig } from '../../tools/client/card-client';
-import { createLogger } from '../../services/common/logger';
+import { type TaplineClient, purchase } from '../../tools/client/tapline-client';
+import { type CardClient, programConfig } from '../../tools/client/card-client';
 import { mollie_integration } from '../../services/authorizer/psp/mollie';
-import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
-import { ReportsServer } from '../../services/reports/server';
-import { loadStreamerConfig } from '../../services/streamer/config';
-import { migrate } from '../../services/streamer/schema/migrate';
-import { Streamer } from '../../services/streamer/streamer';
-import { accessTo, endpointsOf, startInProcessNode, startTestRedis, testCardStates, testDataDir, waitFor } from '../support/harness';
+import { waitFor } from '../support/harness';
 import { MollieApiFake } from '../support/mollie-api';
-import { streamerEnv } from '../support/outbox-fixtures';
-import {
-  freePort,
-  launchChromium,
-  portalFiles,
-  portalIssuers,
-  portalReportsSecurity,
-  screenshotDir,
-  startTestPortal,
-  type TestPortal,
-} from '../support/portal';
+import { freePort, type TestPortal } from '../support/portal';
+import { startPortalStack, type PortalStack } from '../support/portal-stack';
 import { checkPage, openPage, pageText, submit } from '../support/browser';
 
-const database = 'portal_auto_reload_test';
 const holder_pin = '1357';
 const mollie_key = 'test_portalAutoReloadKey012345ab';
 
 describe('portal: a cardholder sets up auto-reload through the PSP’s first payment, in headless Chromium', function () {
   this.timeout(120_000);
-  let redis: RedisInstance;
-  let clickhouse: ClickHouseInstance;
+  let stack: PortalStack;
   let mollie: MollieApiFake;
   let node: AuthorizerNode;
-  let reports: ReportsServer;
-  let streamer: Streamer;
   let portal: TestPortal;
   let browser: Browser;
   let client: TaplineClient;
   let cards: CardClient;
   let txn = 1;
-  const logger = createLogger('portal-auto-reload-test', 'warn');
 
   before(async function () {
-    const files = await portalFiles([]);
     mollie = new MollieApiFake(mollie_key, true);
     const mollieUrl = await mollie.start();
     const portalPort = await freePort();
-    [redis, clickhouse] = await Promise.all([
-      startTestRedis('portal-auto-reload'),
-      startClickHouse({ dataDir: testDataDir('portal-auto-reload-ch') }),
-    ]);
-    await migrate(clickhouse.url, database);
-    node = await startInProcessNode(
-      redis.url,
-      {
-        TAPLINE_PIN_SECRET: 'portal-auto-reload-pin-secret',
-        TAPLINE_OIDC_ISSUERS: await portalIssuers(files),
+    stack = await startPortalStack({
+      name: 'portal-auto-reload',
+      users: [],
+      nodeEnv: {
         TAPLINE_PSP_PROVIDER: 'mollie',
         TAPLINE_MOLLIE_API_KEY: mollie_key,
         TAPLINE_MOLLIE_API_URL: mollieUrl,
@@ -85,20 +55,11 @@ describe('portal: a cardholder sets up auto-reload through the PSP’s first pay
         TAPLINE_PSP_REDIRECT_URL: `https://localhost:${portalPort}/top-up/return`,
         TAPLINE_PSP_WEBHOOK_PORT: '0',
       },
-      { psp: mollie_integration },
-    );
+      psp: mollie_integration,
+      portalPort,
+    });
+    ({ node, portal, browser, client, cards } = stack);
     mollie.webhookVia = `http://127.0.0.1:${node.pspWebhookPort ?? 0}`;
-    const access = await accessTo(node);
-    [client, cards] = [new TaplineClient(access), new CardClient(access)];
-    const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
-    reports = await ReportsServer.start(
-      { query: (statement) => runner.query(statement), database, cards: await testCardStates(node) },
-      0,
-      logger,
-      await portalReportsSecurity(files),
-    );
-    streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
-    portal = await startTestPortal(files, { operator: endpointsOf(node).operator, reportsPort: reports.port }, ['fest'], portalPort);
     await client.registerTerminal('ar-pos', 'ar-bar');
     // Top-ups up to € 100, balances up to € 200.
     await cards.defineProgram('fest', programConfig({ pinRequired: true, maxTopUpMinor: 10_000n, maxBalanceMinor: 20_000n }));
@@ -112,19 +73,11 @@ describe('portal: a cardholder sets up auto-reload through the PSP’s first pay
       });
     // The other card's auto-reload, set by the desk: tampering must leave it as it is.
     await cards.setAutoReload('c-other', 1_000, 2_000, 'cst_desk.mdt_other');
-    browser = await launchChromium();
-    mkdirSync(screenshotDir(), { recursive: true });
   });
 
   after(async function () {
-    await browser?.close();
-    await portal?.server.stop();
-    portal?.backend.close();
-    for (const c of [client, cards]) c?.close();
-    await streamer?.stop();
-    await reports?.stop(1_000);
-    await node?.shutdown();
-    await Promise.all([redis?.stop(), clickhouse?.stop(), mollie?.stop()]);
+    await stack?.stop();
+    await mollie?.stop();
   });
 
   async function cardLogin(page: Page, cardId: string): Promise<void> {
