@@ -12,6 +12,7 @@ import { formatCount, formatMoney, t, type MessageKey } from './i18n';
 import { pageContext, sessionOf, setSessionCookie, session_cookie, type PortalDeps } from './context';
 import type { SessionPrincipal } from './sessions';
 import { historyOf, registerCardholderPages } from './cardholder';
+import { registerRefundClaimPages } from './refund-claims';
 import { registerMerchantPages } from './merchant';
 import { registerFleetRoutes } from './fleet';
 import { registerOrganizerRoutes } from './organizer';
@@ -359,6 +360,7 @@ export function registerPages(app: FastifyInstance, deps: PortalDeps): void {
   merchantRoutes(app, deps);
   organizerRoutes(app, deps);
   registerOrganizerRoutes(app, deps);
+  registerRefundClaimPages(app, deps);
 }
 
 export type { Handler };

@@ -556,6 +556,14 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.card.stop': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.card.top_up': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.card.receipt': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  // A holder's refund claim to a bank account: its own card only (the reports service checks again).
+  'portal.card.refund': { who: 'operator', roles: ['cardholder'], scope: card_at(0) },
+  'portal.card.refund_submit': { who: 'operator', roles: ['cardholder'], scope: card_at(0) },
+  // The program's claims and payout runs: the issuer proposes, a settlement approver approves and pays.
+  'portal.organizer.refunds': { who: 'operator', roles: ['issuer_admin', 'settlement_approver', 'auditor'] },
+  'portal.organizer.refunds_propose': { who: 'operator', roles: ['issuer_admin'] },
+  'portal.organizer.refunds_approve': { who: 'operator', roles: ['settlement_approver'] },
+  'portal.organizer.refunds_file': { who: 'operator', roles: ['issuer_admin', 'settlement_approver'] },
   'portal.fleet': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_block': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },

@@ -1,0 +1,334 @@
+// Holders' refund claims to a bank account end to end, in headless Chromium against a real node,
+// Redis, ClickHouse (the reports service's store of reports), the reports service and the portal:
+//   - a holder cannot claim before the program's refund window opens, nor with an IBAN whose check
+//     digits are wrong: the page says why and nothing is written in Redis;
+//   - a holder claims with an IBAN typed with spaces and in lower case: the claim is stored, the page
+//     shows it received with the IBAN masked, in English and in Dutch;
+//   - URL tampering: another card's claim page and form are 403 in the portal, and the reports
+//     service refuses the holder's token for another card (403); nothing is written;
+//   - an issuer proposes a payout run; the same person is refused approval by the portal (role) and,
+//     holding a settlement approver's token, by the reports service (four eyes); the card is
+//     untouched; a settlement approver approves: the card is cashed out (balance + deposit), its
+//     balance is 0 and it is closed, the claim shows paid with the exact amount, the run's SEPA file
+//     pays exactly that to the holder's IBAN and is valid against the published XSD; approving
+//     again pays nothing twice; the audit records name the proposer and the approver;
+//   - axe-core finds no serious or critical violation on the new pages (screenshots saved).
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'puppeteer-core';
+import type { AuthorizerNode } from '../../services/authorizer/node';
+import type { RedisInstance } from '../../tools/devenv/redis';
+import { startClickHouse, type ClickHouseInstance } from '../../tools/devenv/clickhouse';
+import { CardStatus } from '../../gen/tapline/v1/types';
+import { CardClient, programConfig } from '../../tools/client/card-client';
+import { createLogger } from '../../services/common/logger';
+import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
+import { ReportsServer } from '../../services/reports/server';
+import { authorizerCredentials } from '../../services/reports/card-states';
+import { AuthorizerRefundCards } from '../../services/reports/refund-claims/cards';
+import { RedisRefundClaimStore } from '../../services/reports/refund-claims/store';
+import { migrate } from '../../services/streamer/schema/migrate';
+import { settlement_outbox_key } from '../../services/authorizer/store/keys';
+import { singleRedis } from '../../services/common/redis-target';
+import { PortalIssuer } from '../../services/portal/issuer';
+import type { DemoUser } from '../../tools/devenv/portal';
+import {
+  accessTo,
+  endpointsOf,
+  reportsRequest,
+  startInProcessNode,
+  startTestRedis,
+  testCardStates,
+  testCredentials,
+  testDataDir,
+} from '../support/harness';
+import { connectInspector, type Inspector } from '../support/redis-inspect';
+import {
+  launchChromium,
+  portalFiles,
+  portalIssuers,
+  portalReportsSecurity,
+  screenshotDir,
+  startTestPortal,
+  type TestPortal,
+} from '../support/portal';
+import { checkPage, openPage, pageText, signInStaff, submit } from '../support/browser';
+import { pain001_xsd, validateXml } from '../support/xsd';
+
+const database = 'portal_refund_test';
+const users: readonly DemoUser[] = [
+  { username: 'ida', password: 'issuer-pass-1', role: 'issuer_admin', scope: ['*'] },
+  { username: 'bob', password: 'approver-pass-1', role: 'settlement_approver', scope: ['*'] },
+];
+const holder_pin = '1357';
+const debtor = { name: 'Festival Payments GmbH', iban: 'DE02120300000000202051', bic: 'BYLADEM1001' };
+
+describe('portal: refund claims to a bank account, paid under four eyes (headless Chromium)', function () {
+  this.timeout(120_000);
+  let redis: RedisInstance;
+  let clickhouse: ClickHouseInstance;
+  let node: AuthorizerNode;
+  let reports: ReportsServer;
+  let portal: TestPortal;
+  let browser: Browser;
+  let cards: CardClient;
+  let inspect: Inspector;
+  let store: RedisRefundClaimStore;
+  let refundCards: AuthorizerRefundCards;
+  let files: Awaited<ReturnType<typeof portalFiles>>;
+  const logger = createLogger('portal-refund-test', 'warn');
+
+  before(async function () {
+    files = await portalFiles(users);
+    [redis, clickhouse] = await Promise.all([
+      startTestRedis('portal-refund'),
+      startClickHouse({ dataDir: testDataDir('portal-refund-ch') }),
+    ]);
+    await migrate(clickhouse.url, database);
+    node = await startInProcessNode(redis.url, {
+      TAPLINE_PIN_SECRET: 'portal-refund-pin-secret-0123',
+      TAPLINE_OIDC_ISSUERS: await portalIssuers(files),
+    });
+    cards = new CardClient(await accessTo(node));
+    const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
+    store = await RedisRefundClaimStore.connect(singleRedis(redis.url));
+    refundCards = new AuthorizerRefundCards(endpointsOf(node).operator, authorizerCredentials((await testCredentials()).caFile), 10_000, {
+      'grpc.ssl_target_name_override': 'localhost',
+    });
+    reports = await ReportsServer.start(
+      {
+        query: (statement) => runner.query(statement),
+        database,
+        cards: await testCardStates(node),
+        refund_claims: { store, cards: refundCards, now: Date.now, debtor },
+      },
+      0,
+      logger,
+      await portalReportsSecurity(files),
+    );
+    portal = await startTestPortal(files, { operator: endpointsOf(node).operator, reportsPort: reports.port }, ['fest']);
+    inspect = await connectInspector(redis.url);
+    await cards.defineProgram('fest', programConfig({ pinRequired: true, pinAttemptsMax: 3 }));
+    for (const cardId of ['h-1', 'h-2'])
+      await cards.issue({
+        cardId,
+        params: {
+          initialBalance: { amountMinor: 5_000n, currency: 'EUR' },
+          programId: 'fest',
+          deposit: { amountMinor: 250n, currency: 'EUR' },
+          expiresAtUnixMs: 0n,
+        },
+        holder: undefined,
+        pin: holder_pin,
+        operatorId: 'ops',
+      });
+    browser = await launchChromium();
+    mkdirSync(screenshotDir(), { recursive: true });
+  });
+
+  after(async function () {
+    await browser?.close();
+    await portal?.server.stop();
+    portal?.backend.close();
+    cards?.close();
+    refundCards?.close();
+    await Promise.all([inspect?.close(), store?.close()]);
+    await reports?.stop(1_000);
+    await node?.shutdown();
+    await Promise.all([redis?.stop(), clickhouse?.stop()]);
+  });
+
+  async function cardLogin(page: Page, cardId: string): Promise<number> {
+    await page.goto(`${portal.url}/login`);
+    await page.type('#card', cardId);
+    await page.type('#pin', holder_pin);
+    return submit(page, '#card-login');
+  }
+
+  const textOf = (page: Page, selector: string): Promise<string> => page.$eval(selector, (e) => e.textContent?.trim() ?? '');
+
+  /** POSTs a form of the portal from the page, with the session's CSRF token: the status it gets. */
+  async function postForm(page: Page, path: string, fields: Record<string, string>): Promise<number> {
+    return page.evaluate(
+      async (target, values) => {
+        const field = (globalThis as unknown as { document: { querySelector: (s: string) => { value: string } | null } }).document;
+        const csrf = field.querySelector('input[name="_csrf"]')?.value ?? '';
+        const body = new URLSearchParams({ ...values, _csrf: csrf }).toString();
+        return (await fetch(target, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })).status;
+      },
+      path,
+      fields,
+    );
+  }
+
+  async function fillClaim(page: Page, name: string, iban: string): Promise<number> {
+    await page.type('#refund-name', name);
+    await page.type('#refund-iban', iban);
+    return submit(page, '#refund-submit');
+  }
+
+  async function mint(subject: string, role: string, scope: string[]): Promise<string> {
+    const issuer = await PortalIssuer.fromFile(files.signing_key_file, files.issuer, 'tapline', 300);
+    return issuer.mint(subject, { role, scope }, Date.now());
+  }
+
+  it('refuses a claim before the refund window and with wrong check digits (nothing written), then takes one and shows it masked', async () => {
+    const page = await openPage(browser);
+    assert.equal(await cardLogin(page, 'h-1'), 200);
+    assert.equal((await page.goto(`${portal.url}/cards/h-1/refund`))?.status(), 200);
+    assert.match(await textOf(page, '[data-test="claim-state"]'), /not asked for a refund/);
+    const before = await inspect.snapshot();
+    assert.equal(await fillClaim(page, 'Ann Holder', 'NL91ABNA0417164300'), 409, 'refunds are not open yet');
+    assert.match(await textOf(page, '[data-test="refund-problem"]'), /cannot be asked for this card now/);
+    const window = await reportsRequest(reports.port, '/refund-claims/programs/fest', {
+      method: 'PUT',
+      body: JSON.stringify({ opens: '2020-01-01T00:00:00Z' }),
+      token: await mint('staff:ida', 'issuer_admin', ['*']),
+    });
+    assert.equal(window.status, 200, window.body);
+    const opened = await inspect.snapshot();
+    assert.notEqual(opened, before);
+    assert.equal(await fillClaim(page, 'Ann Holder', 'NL92ABNA0417164300'), 400, 'wrong check digits');
+    assert.match(await textOf(page, '[data-test="refund-problem"]'), /not valid/);
+    assert.equal(await fillClaim(page, 'Ann Holder', 'US64SVBKUS6S3300958879'), 400, 'not a SEPA country');
+    assert.equal(await inspect.snapshot(), opened, 'refused claims wrote nothing');
+    assert.equal(await store.claim('h-1'), undefined);
+    assert.equal(await fillClaim(page, 'Ann Holder', 'nl91 abna 0417 1643 00'), 200);
+    assert.match(await textOf(page, '[data-test="claim-state"]'), /received, awaiting payout/);
+    assert.equal(await textOf(page, '[data-test="claim-iban"]'), 'NL•• … 4300');
+    assert.ok(!(await pageText(page)).includes('ABNA0417164300'), 'the IBAN is never shown whole');
+    const stored = await store.claim('h-1');
+    assert.equal(stored?.iban, 'NL91ABNA0417164300', 'stored normalised');
+    assert.equal(stored?.state, 'submitted');
+    await checkPage(page, 'cardholder-refund');
+    assert.equal(await submit(page, 'a[lang="nl"]'), 200);
+    assert.match(await textOf(page, '[data-test="claim-state"]'), /ontvangen, wacht op uitbetaling/);
+    await page.browserContext().close();
+  });
+
+  it("refuses another card's claim page and form (URL tampering) and writes nothing", async () => {
+    const page = await openPage(browser);
+    assert.equal(await cardLogin(page, 'h-1'), 200);
+    await page.goto(`${portal.url}/cards/h-1/refund`);
+    const before = await inspect.snapshot();
+    assert.equal((await page.goto(`${portal.url}/cards/h-2/refund`))?.status(), 403);
+    await page.goto(`${portal.url}/cards/h-1/refund`);
+    assert.equal(await postForm(page, '/cards/h-2/refund', { holder_name: 'Mallory', iban: 'DE89370400440532013000' }), 403);
+    const token = await mint('card:h-1', 'cardholder', ['h-1']);
+    const direct = await reportsRequest(reports.port, '/refund-claims/cards/h-2', {
+      method: 'PUT',
+      body: JSON.stringify({ holder_name: 'Mallory', iban: 'DE89370400440532013000' }),
+      token,
+    });
+    assert.equal(direct.status, 403, direct.body);
+    assert.equal((await reportsRequest(reports.port, '/refund-claims/cards/h-2', { token })).status, 403);
+    assert.equal(await postForm(page, '/cards/h-1/refund', { holder_name: 'Ann Holder', iban: 'DE89370400440532013000' }), 200);
+    assert.equal(await store.claim('h-2'), undefined);
+    // The holder's own form without the CSRF token is refused too.
+    const forged = await page.evaluate(
+      async () =>
+        (
+          await fetch('/cards/h-1/refund', {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: 'holder_name=X&iban=DE89370400440532013000',
+          })
+        ).status,
+    );
+    assert.equal(forged, 403);
+    const after = await inspect.snapshot();
+    assert.notEqual(after, before, "the holder's own replacement of its bank details was written");
+    const claim = await store.claim('h-1');
+    assert.equal(claim?.iban, 'DE89370400440532013000', 'a submitted claim takes new bank details');
+    assert.equal(claim?.n, 1, 'still the same claim');
+    await page.browserContext().close();
+  });
+
+  it('pays a proposed run only once a second person approves it: the card is cashed out and the claim shows the exact amount', async () => {
+    const ida = await openPage(browser);
+    await signInStaff(ida, portal.url, 'ida', 'issuer-pass-1');
+    assert.equal((await ida.goto(`${portal.url}/organizer/refunds?program=fest`))?.status(), 200);
+    assert.match(await textOf(ida, 'tr[data-card="h-1"] [data-test="state"]'), /received/);
+    assert.equal(await submit(ida, '#propose-run'), 200);
+    const run = 'fest.refund.1';
+    assert.match(await textOf(ida, `tr[data-run="${run}"] [data-test="state"]`), /proposed, awaiting approval/);
+    assert.equal(
+      await postForm(ida, '/organizer/refunds/approve', { program: 'fest', run }),
+      403,
+      'the proposer cannot approve in the portal',
+    );
+    const same = await reportsRequest(reports.port, `/refund-claims/runs/${run}/approve`, {
+      method: 'POST',
+      body: '{}',
+      token: await mint('staff:ida', 'settlement_approver', ['*']),
+    });
+    assert.equal(same.status, 403, 'nor as a settlement approver: the reports service compares people');
+    assert.equal((await store.run(run))?.state, 'proposed');
+    assert.equal((await cards.getCard('h-1')).card?.balance?.amountMinor, 5_000n, 'nothing paid yet');
+    assert.equal(
+      await fillClaimAs('h-1', { holder_name: 'Ann Holder', iban: 'NL91ABNA0417164300' }),
+      409,
+      'a claim in payout keeps its bank details',
+    );
+    await ida.browserContext().close();
+
+    const bob = await openPage(browser);
+    await signInStaff(bob, portal.url, 'bob', 'approver-pass-1');
+    assert.equal((await bob.goto(`${portal.url}/organizer/refunds?program=fest`))?.status(), 200);
+    await checkPage(bob, 'organizer-refunds');
+    assert.equal(await submit(bob, `tr[data-run="${run}"] .approve-run`), 200);
+    assert.match(await textOf(bob, `tr[data-run="${run}"] [data-test="state"]`), /^paid$/);
+    assert.match(await textOf(bob, 'tr[data-card="h-1"] [data-test="paid"]'), /€\s?52\.50/, 'balance + deposit');
+    const card = (await cards.getCard('h-1')).card;
+    assert.equal(card?.balance?.amountMinor, 0n);
+    assert.equal(card?.status, CardStatus.CARD_STATUS_CLOSED);
+    const claim = await reportsRequest(reports.port, '/refund-claims/cards/h-1', { token: await mint('card:h-1', 'cardholder', ['h-1']) });
+    assert.equal(claim.status, 200);
+    assert.deepEqual(
+      (({ state, paid_minor, iban }) => ({ state, paid_minor, iban }))(JSON.parse(claim.body) as Record<string, unknown>),
+      { state: 'paid', paid_minor: 5_250, iban: 'DE•• … 3000' },
+      'the holder sees it paid with the exact amount',
+    );
+    assert.equal((await cards.getCard('h-2')).card?.balance?.amountMinor, 5_000n, 'a card without a claim is not paid');
+
+    const file = await bob.evaluate(async (path) => {
+      const response = await fetch(path);
+      return { status: response.status, body: await response.text() };
+    }, `/organizer/refunds/runs/${run}/pain.001`);
+    assert.equal(file.status, 200);
+    const valid = validateXml(file.body, pain001_xsd);
+    assert.ok(valid.valid, valid.output);
+    assert.ok(file.body.includes('<IBAN>DE89370400440532013000</IBAN>'));
+    assert.ok(file.body.includes('<InstdAmt Ccy="EUR">52.50</InstdAmt>'));
+    assert.equal((file.body.match(/<CdtTrfTxInf>/g) ?? []).length, 1);
+
+    const again = await reportsRequest(reports.port, `/refund-claims/runs/${run}/approve`, {
+      method: 'POST',
+      body: '{}',
+      token: await mint('staff:bob', 'settlement_approver', ['*']),
+    });
+    assert.equal(again.status, 200);
+    assert.equal((JSON.parse(again.body) as { paid_minor: number }).paid_minor, 5_250, 'approving again pays nothing twice');
+    assert.equal((await store.claim('h-1'))?.paid_minor, 5_250);
+
+    const audit = await inspect.client.sendCommand<[string, string[]][]>(['XRANGE', settlement_outbox_key, '-', '+']);
+    const records = audit.map(([, fields]) => JSON.parse(fields[1] ?? '{}') as { principal: string; subject: string; after: string });
+    assert.ok(records.some((r) => r.principal === 'staff:ida' && r.subject === `refund-run:${run}` && r.after.includes('proposed')));
+    assert.ok(records.some((r) => r.principal === 'staff:bob' && r.subject === `refund-run:${run}` && r.after.includes('approved')));
+    assert.ok(
+      !JSON.stringify(records).includes('ABNA0417164300') && !JSON.stringify(records).includes('370400440532013000'),
+      'no IBAN in the audit',
+    );
+    await bob.browserContext().close();
+  });
+
+  async function fillClaimAs(cardId: string, body: Record<string, string>): Promise<number> {
+    const reply = await reportsRequest(reports.port, `/refund-claims/cards/${cardId}`, {
+      method: 'PUT',
+      body: JSON.stringify(body),
+      token: await mint(`card:${cardId}`, 'cardholder', [cardId]),
+    });
+    return reply.status;
+  }
+});
