@@ -110,13 +110,17 @@ describe('portal: refund claims to a bank account, paid under four eyes (headles
     portal = await startTestPortal(files, { operator: endpointsOf(node).operator, reportsPort: reports.port }, ['fest']);
     inspect = await connectInspector(redis.url);
     await cards.defineProgram('fest', programConfig({ pinRequired: true, pinAttemptsMax: 3 }));
-    for (const cardId of ['h-1', 'h-2'])
+    for (const [cardId, balance, deposit] of [
+      ['h-1', 5_000n, 250n],
+      ['h-2', 5_000n, 250n],
+      ['h-3', 0n, 0n],
+    ] as const)
       await cards.issue({
         cardId,
         params: {
-          initialBalance: { amountMinor: 5_000n, currency: 'EUR' },
+          initialBalance: { amountMinor: balance, currency: 'EUR' },
           programId: 'fest',
-          deposit: { amountMinor: 250n, currency: 'EUR' },
+          deposit: { amountMinor: deposit, currency: 'EUR' },
           expiresAtUnixMs: 0n,
         },
         holder: undefined,
@@ -202,6 +206,15 @@ describe('portal: refund claims to a bank account, paid under four eyes (headles
     assert.equal(stored?.iban, 'NL91ABNA0417164300', 'stored normalised');
     assert.equal(stored?.state, 'submitted');
     await checkPage(page, 'cardholder-refund');
+    await page.setViewport({ width: 390, height: 844 });
+    await page.reload();
+    await checkPage(page, 'cardholder-refund-phone');
+    const overflow = await page.evaluate(() => {
+      const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document;
+      return root.documentElement.scrollWidth - root.documentElement.clientWidth;
+    });
+    assert.ok(overflow <= 0, 'no sideways scrolling on a phone');
+    await page.setViewport({ width: 1200, height: 900 });
     assert.equal(await submit(page, 'a[lang="nl"]'), 200);
     assert.match(await textOf(page, '[data-test="claim-state"]'), /ontvangen, wacht op uitbetaling/);
     await page.browserContext().close();
@@ -266,6 +279,7 @@ describe('portal: refund claims to a bank account, paid under four eyes (headles
     assert.equal(same.status, 403, 'nor as a settlement approver: the reports service compares people');
     assert.equal((await store.run(run))?.state, 'proposed');
     assert.equal((await cards.getCard('h-1')).card?.balance?.amountMinor, 5_000n, 'nothing paid yet');
+    assert.equal(await fillClaimAs('h-3', { holder_name: 'Empty Card', iban: 'BE68539007547034' }), 201, 'claimed after the proposal');
     assert.equal(
       await fillClaimAs('h-1', { holder_name: 'Ann Holder', iban: 'NL91ABNA0417164300' }),
       409,
@@ -291,6 +305,29 @@ describe('portal: refund claims to a bank account, paid under four eyes (headles
       'the holder sees it paid with the exact amount',
     );
     assert.equal((await cards.getCard('h-2')).card?.balance?.amountMinor, 5_000n, 'a card without a claim is not paid');
+    assert.equal((await store.claim('h-3'))?.state, 'submitted', 'a claim made after the proposal waits for the next run');
+
+    // A card with nothing left: its claim is paid 0 and closes as such; the next run pays only it.
+    const next = await reportsRequest(reports.port, '/refund-claims/programs/fest/runs', {
+      method: 'POST',
+      body: '{}',
+      token: await mint('staff:ida', 'issuer_admin', ['*']),
+    });
+    assert.equal(next.status, 201, next.body);
+    const second = (JSON.parse(next.body) as { id: string }).id;
+    const paidZero = await reportsRequest(reports.port, `/refund-claims/runs/${second}/approve`, {
+      method: 'POST',
+      body: '{}',
+      token: await mint('staff:bob', 'settlement_approver', ['*']),
+    });
+    assert.equal(paidZero.status, 200, paidZero.body);
+    const empty = await store.claim('h-3');
+    assert.deepEqual([empty?.state, empty?.paid_minor], ['paid', 0]);
+    assert.equal((await cards.getCard('h-3')).card?.status, CardStatus.CARD_STATUS_CLOSED);
+    const noFile = await reportsRequest(reports.port, `/refund-claims/runs/${second}/pain.001`, {
+      token: await mint('staff:bob', 'settlement_approver', ['*']),
+    });
+    assert.equal(noFile.status, 409, 'a run that paid nothing has no transfer file');
 
     const file = await bob.evaluate(async (path) => {
       const response = await fetch(path);
