@@ -32,6 +32,7 @@ import { migrate } from '../../services/streamer/schema/migrate';
 import { settlement_outbox_key } from '../../services/authorizer/store/keys';
 import { singleRedis } from '../../services/common/redis-target';
 import { PortalIssuer } from '../../services/portal/issuer';
+import { portal_rules } from '../../services/common/auth/policy';
 import type { DemoUser } from '../../tools/devenv/portal';
 import {
   accessTo,
@@ -218,6 +219,10 @@ describe('portal: refund claims to a bank account, paid under four eyes (headles
     assert.equal(await submit(page, 'a[lang="nl"]'), 200);
     assert.match(await textOf(page, '[data-test="claim-state"]'), /ontvangen, wacht op uitbetaling/);
     await page.browserContext().close();
+  });
+
+  it('serves every portal route with a rule, the refund pages included, and no rule without a route', () => {
+    assert.deepEqual(portal.server.route_rules, Object.keys(portal_rules).sort());
   });
 
   it("refuses another card's claim page and form (URL tampering) and writes nothing", async () => {
