@@ -255,6 +255,17 @@ describe('portal: refund claims to a bank account, paid under four eyes (headles
         ).status,
     );
     assert.equal(forged, 403);
+    // Bad input to the API itself: refused naming the field, nothing written.
+    const unchanged = await inspect.snapshot();
+    for (const body of [
+      '{not json',
+      JSON.stringify({ holder_name: 'Ann', iban: 'NL91ABNA0417164300', admin: 'yes' }),
+      JSON.stringify({ holder_name: 'Ann', iban: 4 }),
+      JSON.stringify({ holder_name: '<script>', iban: 'NL91ABNA0417164300' }),
+      JSON.stringify({ holder_name: 'Ann', iban: 'NL91ABNA0417164300', bic: 'NOPE' }),
+    ])
+      assert.equal((await reportsRequest(reports.port, '/refund-claims/cards/h-1', { method: 'PUT', body, token })).status, 400, body);
+    assert.equal(await inspect.snapshot(), unchanged, 'bad input wrote nothing');
     const after = await inspect.snapshot();
     assert.notEqual(after, before, "the holder's own replacement of its bank details was written");
     const claim = await store.claim('h-1');
