@@ -13,6 +13,7 @@ import { pageContext, sessionOf, setSessionCookie, session_cookie, type PortalDe
 import type { SessionPrincipal } from './sessions';
 import { historyOf, registerCardholderPages } from './cardholder';
 import { registerAutoReloadPages } from './auto-reload';
+import { registerRefundClaimPages } from './refund-claims';
 import { registerMerchantPages } from './merchant';
 import { registerFleetRoutes } from './fleet';
 import { registerOrganizerRoutes } from './organizer';
@@ -361,6 +362,7 @@ export function registerPages(app: FastifyInstance, deps: PortalDeps): void {
   merchantRoutes(app, deps);
   organizerRoutes(app, deps);
   registerOrganizerRoutes(app, deps);
+  registerRefundClaimPages(app, deps);
 }
 
 export type { Handler };

@@ -155,6 +155,12 @@ function historyTable(locale: Locale, history: readonly HistoryEntry[] | undefin
 }
 
 /** The top-up form of an active card: the holder pays at the PSP, and the card is credited on its report. */
+/** The holder's way to the refund of what is left to a bank account (refund-claims.ts): the holder's own, not staff's. */
+function refundLink(context: PageContext, base: string): Markup {
+  if (context.session.principal?.subject.startsWith('card:') !== true) return html``;
+  return html`<p class="panel"><a id="refund-link" href="${base}/refund">${t(context.session.locale, 'refund.link')}</a></p>`;
+}
+
 function topUpPanel(context: PageContext, base: string, currency: string, active: boolean): Markup {
   const locale = context.session.locale;
   if (!active) return html``;
@@ -192,6 +198,7 @@ export function cardPage(context: PageContext, card: CardInfo, history: readonly
         </dl>
       </section>
       ${topUpPanel(context, base, currency, stoppable)} ${autoReloadPanel(locale, card.cardId, card.autoReload)}
+      ${refundLink(context, base)}
       <section class="panel" aria-labelledby="stop-h">
         <h2 id="stop-h">${t(locale, 'card.stop.heading')}</h2>
         <p>${t(locale, 'card.stop.help')}</p>

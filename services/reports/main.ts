@@ -17,6 +17,10 @@ import { configOrExit, exitOnUnexpectedError, onStopSignal } from '../common/pro
 import { ReportsMetrics } from './metrics';
 import { ReportsServer } from './server';
 import { RedisSettlementStore } from './settlement-store';
+import { AuthorizerRefundCards } from './refund-claims/cards';
+import { RedisRefundClaimStore } from './refund-claims/store';
+import type { RefundClaimsContext } from './refund-claims/http';
+import type { SepaDebtor } from './bank-files/pain001';
 
 async function main(): Promise<void> {
   const config: ReportsConfig = configOrExit(loadReportsConfig);
@@ -60,6 +64,7 @@ async function main(): Promise<void> {
         key: new WatchedFile(config.TAPLINE_TLS_KEY_FILE as string, reload_ms),
       };
   const settlement = await RedisSettlementStore.connect(config.redis);
+  const refunds = await refundClaimsOf(config, plaintext, sepaDebtorOf(config));
   const backOffice = await startBackOffice(config, clickhouse.query, settlement, logger, Date.now, metrics);
   const server = await ReportsServer.start(
     {
@@ -68,12 +73,8 @@ async function main(): Promise<void> {
       cards,
       settlement,
       events: backOffice.events,
-      sepa_debtor:
-        config.TAPLINE_SEPA_DEBTOR_NAME === undefined ||
-        config.TAPLINE_SEPA_DEBTOR_IBAN === undefined ||
-        config.TAPLINE_SEPA_DEBTOR_BIC === undefined
-          ? undefined
-          : { name: config.TAPLINE_SEPA_DEBTOR_NAME, iban: config.TAPLINE_SEPA_DEBTOR_IBAN, bic: config.TAPLINE_SEPA_DEBTOR_BIC },
+      ...(refunds.debtor === undefined ? {} : { sepa_debtor: refunds.debtor }),
+      refund_claims: refunds,
     },
     config.TAPLINE_REPORTS_PORT,
     logger,
@@ -87,7 +88,8 @@ async function main(): Promise<void> {
       .then(() => backOffice.stop())
       .then(() => {
         cards.close();
-        return Promise.all([clickhouse.close(), settlement.close()]);
+        refunds.cards.close();
+        return Promise.all([clickhouse.close(), settlement.close(), refunds.store.close()]);
       })
       .then(
         () => process.exit(0),
@@ -98,6 +100,22 @@ async function main(): Promise<void> {
       );
   });
   process.stdout.write(JSON.stringify({ event: 'serving', grpcPort: 0, httpPort: server.port, tls: !plaintext, pid: process.pid }) + '\n');
+}
+
+function sepaDebtorOf(config: ReportsConfig): SepaDebtor | undefined {
+  const { TAPLINE_SEPA_DEBTOR_NAME: name, TAPLINE_SEPA_DEBTOR_IBAN: iban, TAPLINE_SEPA_DEBTOR_BIC: bic } = config;
+  return name === undefined || iban === undefined || bic === undefined ? undefined : { name, iban, bic };
+}
+
+/** Holders' refund claims: their store, and the node reached as the person acting (refund-claims/cards.ts). */
+async function refundClaimsOf(config: ReportsConfig, plaintext: boolean, debtor: SepaDebtor | undefined): Promise<RefundClaimsContext> {
+  const store = await RedisRefundClaimStore.connect(config.redis);
+  const cards = new AuthorizerRefundCards(
+    config.TAPLINE_AUTHORIZER_GRPC_ADDRESS,
+    authorizerCredentials(plaintext ? undefined : config.TAPLINE_AUTHORIZER_CA_FILE),
+    config.TAPLINE_AUTHORIZER_CALL_TIMEOUT_MS,
+  );
+  return { store, cards, now: Date.now, ...(debtor === undefined ? {} : { debtor }) };
 }
 
 main().catch((error: unknown) => {

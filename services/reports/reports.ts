@@ -5,6 +5,7 @@
 // integers before they become a JS number.
 
 import type { EventsHttpContext } from '../events/http';
+import type { RefundClaimsContext } from './refund-claims/http';
 import type { SepaDebtor } from './bank-files/pain001';
 import type { CardStateReader } from './card-states';
 import type { SettlementStore } from './settlement-store';
@@ -78,6 +79,8 @@ export interface ReportContext {
   readonly events?: EventsHttpContext;
   /** The operator's account, debtor of SEPA bank files (bank-files/pain001.ts). */
   readonly sepa_debtor?: SepaDebtor;
+  /** Holders' refund claims and their payout runs (refund-claims/http.ts); without it their routes answer 404. */
+  readonly refund_claims?: RefundClaimsContext;
 }
 
 // ---- row decoding ---------------------------------------------------------------------------

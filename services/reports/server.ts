@@ -49,6 +49,7 @@ import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, settl
 import { fleetCycleInvoiceReport, fleetInvoiceReport } from './fleet-invoice';
 import { fleetStatementReport } from './fleet-statement';
 import { fleetCardsReport } from './fleet-cards';
+import { refundClaimRequest, refundClaimRouteOf } from './refund-claims/http';
 import { invoicePdf, statementPdf } from './fleet-documents';
 import { cycle_max } from '../../actors/outbox/contract';
 import { breakageReport } from './breakage';
@@ -529,6 +530,8 @@ export class ReportsServer {
           return;
         }
         if (target.kind === 'settlement') this.handleSettlement(context, logger, request, answer, url, decision.acting);
+        else if (target.kind === 'refund_claims')
+          this.handleRefundClaims(context, logger, request, answer, url, decision.acting, typeof header === 'string' ? header : '');
         else if (target.kind === 'events') this.handleEvents(context, logger, request, answer, url, decision.acting);
         else this.handleReport(context, logger, request, response, answer, url);
       },
@@ -546,7 +549,11 @@ export class ReportsServer {
   private routeOf(
     method: string,
     url: string,
-  ): { kind: 'settlement' | 'events' | 'report'; name: string; params: string[]; metric: string } {
+  ): { kind: 'settlement' | 'refund_claims' | 'events' | 'report'; name: string; params: string[]; metric: string } {
+    if (url.startsWith('/refund-claims/')) {
+      const target = refundClaimRouteOf(method, url);
+      return { kind: 'refund_claims', name: target?.name ?? 'unknown', params: target?.params ?? [], metric: 'refund_claims' };
+    }
     if (url.startsWith('/settlement/')) {
       const target = settlementRouteOf(method, url);
       return { kind: 'settlement', name: target?.name ?? 'unknown', params: target?.params ?? [], metric: 'settlement' };
@@ -636,6 +643,27 @@ export class ReportsServer {
       debtor: context.sepa_debtor,
     };
     this.handleWithBody(logger, request, answer, url, (method, body) => settlementRequest(settlement, method, url, acting, body));
+  }
+
+  /**
+   * A refund-claim request (refund-claims/http.ts), made by the authenticated caller; its bearer
+   * token goes on to the node, which it calls as that person (the holder's card, the approver's
+   * cash-outs).
+   */
+  private handleRefundClaims(
+    context: ReportContext,
+    logger: Logger,
+    request: http.IncomingMessage,
+    answer: (status: number, type: string, body: string, headers?: Record<string, string>) => void,
+    url: string,
+    acting: Acting | undefined,
+    authorization: string,
+  ): void {
+    const claims = context.refund_claims;
+    if (claims === undefined)
+      return answer(404, 'application/json', errorBody(new ReportNotFoundError('refund claims are not served here')));
+    const bearer = authorization.replace(/^Bearer\s+/i, '');
+    this.handleWithBody(logger, request, answer, url, (method, body) => refundClaimRequest(claims, method, url, acting, bearer, body));
   }
 
   /** A notices and webhooks request (services/events/http.ts), made by the authenticated caller. */

@@ -12,6 +12,10 @@ import { singleRedis } from '../../services/common/redis-target';
 import { ClickHouseRunner } from '../../services/reports/clickhouse-runner';
 import { ReportsServer } from '../../services/reports/server';
 import { RedisSettlementStore } from '../../services/reports/settlement-store';
+import { authorizerCredentials } from '../../services/reports/card-states';
+import type { SepaDebtor } from '../../services/reports/bank-files/pain001';
+import { AuthorizerRefundCards } from '../../services/reports/refund-claims/cards';
+import { RedisRefundClaimStore } from '../../services/reports/refund-claims/store';
 import { loadStreamerConfig } from '../../services/streamer/config';
 import { migrate } from '../../services/streamer/schema/migrate';
 import { Streamer } from '../../services/streamer/streamer';
@@ -21,7 +25,7 @@ import type { RedisInstance } from '../../tools/devenv/redis';
 import { CardClient } from '../../tools/client/card-client';
 import { FleetClient } from '../../tools/client/fleet-client';
 import { TaplineClient } from '../../tools/client/tapline-client';
-import { accessTo, endpointsOf, startInProcessNode, startTestRedis, testCardStates, testDataDir } from './harness';
+import { accessTo, endpointsOf, startInProcessNode, startTestRedis, testCardStates, testCredentials, testDataDir } from './harness';
 import { streamerEnv } from './outbox-fixtures';
 import {
   launchChromium,
@@ -44,6 +48,10 @@ export interface PortalStackOptions {
   readonly psp?: PspIntegration;
   /** The portal's port, chosen beforehand (a PSP redirect names it before the portal starts); 0 = any. */
   readonly portalPort?: number;
+  /** Serve holders' refund claims (the reports service's claim store, paying through the node), from this account. */
+  readonly refundClaims?: { readonly debtor: SepaDebtor };
+  /** Run the streamer (outbox to ClickHouse); default true. */
+  readonly streamer?: boolean;
 }
 
 export interface PortalStack {
@@ -54,7 +62,9 @@ export interface PortalStack {
   readonly node: AuthorizerNode;
   readonly reports: ReportsServer;
   readonly settlement: RedisSettlementStore;
-  readonly streamer: Streamer;
+  /** The refund claim store, when the stack serves refund claims. */
+  readonly refundClaims: RedisRefundClaimStore | undefined;
+  readonly streamer: Streamer | undefined;
   readonly portal: TestPortal;
   readonly files: PortalFiles;
   readonly browser: Browser;
@@ -101,17 +111,42 @@ export async function startPortalStack(options: PortalStackOptions): Promise<Por
     const [client, cards, fleet] = [new TaplineClient(access), new CardClient(access), new FleetClient(access)];
     stops.push(() => [client, cards, fleet].forEach((c) => c.close()));
     const runner = new ClickHouseRunner(clickhouse.url, database, 30_000);
+    let refundClaims: RedisRefundClaimStore | undefined;
+    let refund_claims: { store: RedisRefundClaimStore; cards: AuthorizerRefundCards; now: () => number; debtor: SepaDebtor } | undefined;
+    if (options.refundClaims !== undefined) {
+      const store = await RedisRefundClaimStore.connect(singleRedis(redis.url));
+      refundClaims = store;
+      stops.push(() => store.close());
+      const refundCards = new AuthorizerRefundCards(
+        endpointsOf(node).operator,
+        authorizerCredentials((await testCredentials()).caFile),
+        10_000,
+        { 'grpc.ssl_target_name_override': 'localhost' },
+      );
+      stops.push(() => refundCards.close());
+      refund_claims = { store, cards: refundCards, now: Date.now, debtor: options.refundClaims.debtor };
+    }
     const reports = await ReportsServer.start(
-      { query: (statement) => runner.query(statement), database, cards: await testCardStates(node), settlement },
+      {
+        query: (statement) => runner.query(statement),
+        database,
+        cards: await testCardStates(node),
+        settlement,
+        ...(refund_claims === undefined ? {} : { refund_claims }),
+      },
       0,
       logger,
       await portalReportsSecurity(files),
     );
     stops.push(() => reports.stop(1_000));
-    const streamer = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
-    stops.push(async () => {
-      await streamer.stop();
-    });
+    let streamer: Streamer | undefined;
+    if (options.streamer !== false) {
+      const started = await Streamer.start(loadStreamerConfig(streamerEnv(redis.url, clickhouse.url, database)), logger);
+      streamer = started;
+      stops.push(async () => {
+        await started.stop();
+      });
+    }
     const portal = await startTestPortal(
       files,
       { operator: endpointsOf(node).operator, reportsPort: reports.port },
@@ -125,7 +160,23 @@ export async function startPortalStack(options: PortalStackOptions): Promise<Por
     const browser = await launchChromium();
     stops.push(() => browser.close());
     mkdirSync(screenshotDir(), { recursive: true });
-    return { redis, clickhouse, database, node, reports, settlement, streamer, portal, files, browser, client, cards, fleet, stop };
+    return {
+      redis,
+      clickhouse,
+      database,
+      node,
+      reports,
+      settlement,
+      refundClaims,
+      streamer,
+      portal,
+      files,
+      browser,
+      client,
+      cards,
+      fleet,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

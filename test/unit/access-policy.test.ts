@@ -34,6 +34,7 @@ import {
 } from '../../services/common/auth/policy';
 import { report_route_names } from '../../services/reports/server';
 import { settlementRouteOf } from '../../services/reports/settlement';
+import { refundClaimRouteOf } from '../../services/reports/refund-claims/http';
 import { events_routes } from '../../services/events/http';
 import type { OperatorPrincipal } from '../../actors/principal';
 import { RejectedError } from '../../actors/errors';
@@ -121,6 +122,17 @@ describe('access policy: one table for every method and route', () => {
       ['PUT', '/settlement/campaigns/c'],
       ['GET', '/settlement/campaigns/c'],
     ].map(([method, path]) => settlementRouteOf(method as string, path as string)?.name);
+    const refunds = [
+      ['GET', '/refund-claims/cards/c'],
+      ['PUT', '/refund-claims/cards/c'],
+      ['GET', '/refund-claims/programs/p'],
+      ['PUT', '/refund-claims/programs/p'],
+      ['POST', '/refund-claims/programs/p/runs'],
+      ['GET', '/refund-claims/runs/p.refund.1'],
+      ['POST', '/refund-claims/runs/p.refund.1/approve'],
+      ['GET', '/refund-claims/runs/p.refund.1/pain.001'],
+    ].map(([method, path]) => refundClaimRouteOf(method as string, path as string)?.name);
+    settlement.push(...refunds);
     const events = events_routes.map((route) => `events.${route.name}`);
     for (const name of [...report_route_names, ...settlement, ...events, 'healthz', 'metrics', 'unknown']) {
       assert.ok(name !== undefined, 'every settlement path resolves to a route');

@@ -30,14 +30,15 @@ export const roles = {
   support: 'card lookup, freeze and unfreeze, report lost, block, replacement, PIN reset, cash-out at the desk',
   merchant_admin: 'its merchants only: their terminals, managers, fee reports and settlement statements',
   fleet_manager: 'its fleets only: policy, cards and their limits, the review queue, invoices',
-  settlement_approver: 'approves settlement batches and payee bank-account changes (never its own)',
+  settlement_approver:
+    "approves settlement batches, payee bank-account changes and holders' refund runs (never its own); pays a refund run it approved",
   analyst: 'reads reports and stored balances',
   auditor: 'reads the audit trail, pending approvals, reports and stored balances',
   approver: 'approves held operator requests: unblock, large issuance (four eyes, never its own)',
   psp: 'the payment service provider: delivers its signed top-up callbacks',
   reports: 'the reports service itself: reads stored balances and cards for reconciliation',
   cardholder:
-    "a card's holder (through the portal): its own cards only: read them, report lost, freeze, check and change the PIN, top up at the PSP",
+    "a card's holder (through the portal): its own cards only: read them, report lost, freeze, check and change the PIN, top up at the PSP, claim a refund to a bank account",
 } as const;
 export type Role = keyof typeof roles;
 export const role_names = Object.keys(roles) as Role[];
@@ -231,7 +232,9 @@ const card_rules: Record<keyof typeof CardServiceService, RpcRule> = {
     scope: fields((request: { merchantId: string }) => ({ merchants: [requireId('merchant_id', request.merchantId)] })),
   },
   replaceCard: { who: 'operator', roles: ['issuer_admin', 'support'] },
-  returnCard: { who: 'operator', roles: ['issuer_admin', 'support'] },
+  // A settlement approver cashes out the cards of a refund run it approved (the reports service
+  // calls ReturnCard with the approver's own token, so the node's audit names the approver).
+  returnCard: { who: 'operator', roles: ['issuer_admin', 'support', 'settlement_approver'] },
   // Back to stock: the desk that issued by mistake hands the initial balance and deposit back.
   cancelIssuance: { who: 'operator', roles: ['issuer_admin', 'support'] },
   // A card's chip key enrolment (the NFC desk) and a visitor's bank card listed on a card (the token desk).
@@ -501,6 +504,20 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   'settlement.batch.files': { who: 'operator', roles: ['issuer_admin', 'settlement_approver'] },
   'settlement.campaign.put': { who: 'operator', roles: ['issuer_admin'] },
   'settlement.campaign.get': { who: 'operator', roles: ['issuer_admin', 'settlement_approver', 'analyst', 'auditor'] },
+  // Holders' refund claims to a bank account (refund-claims/http.ts): the holder claims for its own
+  // card; an issuer opens the window and proposes a run; a settlement approver approves and pays it.
+  'refund_claims.card.get': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support', 'settlement_approver'], scope: card_at(0) },
+  'refund_claims.card.put': { who: 'operator', roles: ['cardholder'], scope: card_at(0) },
+  'refund_claims.program.get': { who: 'operator', roles: ['issuer_admin', 'settlement_approver', 'auditor'] },
+  'refund_claims.window.put': { who: 'operator', roles: ['issuer_admin'] },
+  'refund_claims.run.propose': { who: 'operator', roles: ['issuer_admin'] },
+  'refund_claims.run.get': { who: 'operator', roles: ['issuer_admin', 'settlement_approver', 'auditor'] },
+  'refund_claims.run.approve': {
+    who: 'operator',
+    roles: ['settlement_approver'],
+    four_eyes: 'the approver must not be the principal that proposed the run; the cash-outs then run as the approver',
+  },
+  'refund_claims.run.file': { who: 'operator', roles: ['issuer_admin', 'settlement_approver'] },
   ...eventsRules(),
 };
 
@@ -562,6 +579,14 @@ export const portal_rules: Readonly<Record<string, HttpRule>> = {
   'portal.card.auto_reload': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.card.auto_reload.set_up': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
   'portal.card.auto_reload.off': { who: 'operator', roles: ['cardholder', 'issuer_admin', 'support'], scope: card_at(0) },
+  // A holder's refund claim to a bank account: its own card only (the reports service checks again).
+  'portal.card.refund': { who: 'operator', roles: ['cardholder'], scope: card_at(0) },
+  'portal.card.refund_submit': { who: 'operator', roles: ['cardholder'], scope: card_at(0) },
+  // The program's claims and payout runs: the issuer proposes, a settlement approver approves and pays.
+  'portal.organizer.refunds': { who: 'operator', roles: ['issuer_admin', 'settlement_approver', 'auditor'] },
+  'portal.organizer.refunds_propose': { who: 'operator', roles: ['issuer_admin'] },
+  'portal.organizer.refunds_approve': { who: 'operator', roles: ['settlement_approver'] },
+  'portal.organizer.refunds_file': { who: 'operator', roles: ['issuer_admin', 'settlement_approver'] },
   'portal.fleet': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_limits': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },
   'portal.fleet.card_block': { who: 'operator', roles: ['fleet_manager', 'issuer_admin'], scope: fleet_at(0) },

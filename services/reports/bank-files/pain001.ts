@@ -45,11 +45,19 @@ function sumText(credits: readonly BankPayment[]): string {
   return decimalAmount(Number(total), 'EUR');
 }
 
-function transaction(input: Pain001Input, credit: BankPayment, index: number): string {
+/** A credit of a file: a batch's payment, or a holder's refund with the BIC the holder gave ('' or absent: none). */
+export interface SepaCredit extends BankPayment {
+  readonly payee_bic?: string;
+}
+
+function transaction(file_id: string, credit: SepaCredit, index: number): string {
   return [
     '      <CdtTrfTxInf>',
-    `        <PmtId><EndToEndId>${sepaId(input.batch_id, `-${index + 1}`)}</EndToEndId></PmtId>`,
+    `        <PmtId><EndToEndId>${sepaId(file_id, `-${index + 1}`)}</EndToEndId></PmtId>`,
     `        <Amt><InstdAmt Ccy="EUR">${decimalAmount(credit.amount_minor, 'EUR')}</InstdAmt></Amt>`,
+    ...(credit.payee_bic === undefined || credit.payee_bic === ''
+      ? []
+      : [`        <CdtrAgt><FinInstnId><BIC>${xml(credit.payee_bic)}</BIC></FinInstnId></CdtrAgt>`]),
     `        <Cdtr><Nm>${xml(credit.payee_name)}</Nm></Cdtr>`,
     `        <CdtrAcct><Id><IBAN>${xml(credit.payee_iban)}</IBAN></Id></CdtrAcct>`,
     `        <RmtInf><Ustrd>${xml(credit.reference.slice(0, 140))}</Ustrd></RmtInf>`,
@@ -61,7 +69,23 @@ function transaction(input: Pain001Input, credit: BankPayment, index: number): s
 export function pain001(input: Pain001Input): string | undefined {
   const credits = sepaCredits(input);
   if (credits.length === 0) return undefined;
-  const created = new Date(input.approved_at_ms).toISOString().slice(0, 19);
+  return pain001OfCredits({ file_id: input.batch_id, debtor: input.debtor, created_at_ms: input.approved_at_ms, credits });
+}
+
+/**
+ * The pain.001.001.03 document paying `credits` (EUR, each > 0, at least one) from the debtor;
+ * every identifier derived from `file_id`, so the same input is the same bytes.
+ */
+export function pain001OfCredits(input: {
+  readonly file_id: string;
+  readonly debtor: SepaDebtor;
+  readonly created_at_ms: number;
+  readonly credits: readonly SepaCredit[];
+}): string {
+  const { credits } = input;
+  if (credits.length === 0 || credits.some((credit) => credit.currency !== 'EUR' || credit.amount_minor <= 0))
+    throw new Error('assertion: a SEPA file pays at least one credit, each in EUR and above 0');
+  const created = new Date(input.created_at_ms).toISOString().slice(0, 19);
   const execution = created.slice(0, 10);
   const count = String(credits.length);
   const control = sumText(credits);
@@ -70,14 +94,14 @@ export function pain001(input: Pain001Input): string | undefined {
     '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03">',
     '  <CstmrCdtTrfInitn>',
     '    <GrpHdr>',
-    `      <MsgId>${sepaId(input.batch_id, '')}</MsgId>`,
+    `      <MsgId>${sepaId(input.file_id, '')}</MsgId>`,
     `      <CreDtTm>${created}</CreDtTm>`,
     `      <NbOfTxs>${count}</NbOfTxs>`,
     `      <CtrlSum>${control}</CtrlSum>`,
     `      <InitgPty><Nm>${xml(input.debtor.name)}</Nm></InitgPty>`,
     '    </GrpHdr>',
     '    <PmtInf>',
-    `      <PmtInfId>${sepaId(input.batch_id, '-P')}</PmtInfId>`,
+    `      <PmtInfId>${sepaId(input.file_id, '-P')}</PmtInfId>`,
     '      <PmtMtd>TRF</PmtMtd>',
     '      <BtchBookg>true</BtchBookg>',
     `      <NbOfTxs>${count}</NbOfTxs>`,
@@ -88,7 +112,7 @@ export function pain001(input: Pain001Input): string | undefined {
     `      <DbtrAcct><Id><IBAN>${xml(input.debtor.iban)}</IBAN></Id></DbtrAcct>`,
     `      <DbtrAgt><FinInstnId><BIC>${xml(input.debtor.bic)}</BIC></FinInstnId></DbtrAgt>`,
     '      <ChrgBr>SLEV</ChrgBr>',
-    ...credits.map((credit, index) => transaction(input, credit, index)),
+    ...credits.map((credit, index) => transaction(input.file_id, credit, index)),
     '    </PmtInf>',
     '  </CstmrCdtTrfInitn>',
     '</Document>',
