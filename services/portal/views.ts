@@ -158,7 +158,11 @@ function historyTable(locale: Locale, history: readonly HistoryEntry[] | undefin
 /** The holder's way to the refund of what is left to a bank account (refund-claims.ts): the holder's own, not staff's. */
 function refundLink(context: PageContext, base: string): Markup {
   if (context.session.principal?.subject.startsWith('card:') !== true) return html``;
-  return html`<p class="panel"><a id="refund-link" href="${base}/refund">${t(context.session.locale, 'refund.link')}</a></p>`;
+  const locale = context.session.locale;
+  return html`<section class="panel" aria-labelledby="refund-h">
+    <h2 id="refund-h">${t(locale, 'refund.title')}</h2>
+    <p><a id="refund-link" href="${base}/refund">${t(locale, 'refund.link')}</a></p>
+  </section>`;
 }
 
 function topUpPanel(context: PageContext, base: string, currency: string, active: boolean): Markup {
