@@ -916,6 +916,22 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     { name: 'settlement.campaign.put', method: 'PUT', path: '/settlement/campaigns/tb-campaign', body: campaign, allowed: 200 },
     { name: 'settlement.campaign.get', method: 'GET', path: '/settlement/campaigns/tb-campaign', allowed: 200 },
     { name: 'breakage', method: 'GET', path: '/reports/campaigns/tb-campaign/breakage', allowed: 200 },
+    // Refund claims: this reports service serves none (no claim store), so an allowed caller learns
+    // just that (404); what these cases prove is that everyone else is refused first, changing nothing.
+    { name: 'refund_claims.card.get', method: 'GET', path: '/refund-claims/cards/c-1', allowed: 404 },
+    {
+      name: 'refund_claims.card.put',
+      method: 'PUT',
+      path: '/refund-claims/cards/c-1',
+      body: { holder_name: 'Ann Holder', iban: 'NL91ABNA0417164300' },
+      allowed: 404,
+    },
+    { name: 'refund_claims.program.get', method: 'GET', path: '/refund-claims/programs/p-1', allowed: 404 },
+    { name: 'refund_claims.window.put', method: 'PUT', path: '/refund-claims/programs/p-1', body: { opens: 0 }, allowed: 404 },
+    { name: 'refund_claims.run.propose', method: 'POST', path: '/refund-claims/programs/p-1/runs', body: {}, allowed: 404 },
+    { name: 'refund_claims.run.get', method: 'GET', path: '/refund-claims/runs/p-1.refund.1', allowed: 404 },
+    { name: 'refund_claims.run.approve', method: 'POST', path: '/refund-claims/runs/p-1.refund.1/approve', body: {}, allowed: 404 },
+    { name: 'refund_claims.run.file', method: 'GET', path: '/refund-claims/runs/p-1.refund.1/pain.001', allowed: 404 },
     ...events_cases,
   ];
 
