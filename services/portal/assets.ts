@@ -16,6 +16,7 @@ h1 { font-size: 1.5rem; margin: 8px 0 16px; }
 h2 { font-size: 1.15rem; margin: 0 0 12px; }
 .grid { display: grid; gap: 16px; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); }
 .panel { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 16px; }
+.grid + .panel { margin-top: 16px; } caption { text-align: left; font-weight: 600; padding: 12px 0 4px; }
 .figure { font-size: 1.6rem; font-weight: 700; }
 dl { display: grid; grid-template-columns: auto 1fr; gap: 4px 16px; margin: 0; } dt { color: var(--muted); } dd { margin: 0; font-weight: 600; }
 form.inline { display: inline; }

@@ -165,6 +165,20 @@ const en = {
   'merchant.fees': 'Fees',
   'merchant.net': 'Net payout',
   'merchant.fees.unavailable': 'The fee report cannot be shown right now.',
+  // One merchant's sales this month per day, terminal and product (merchant-sales-views.ts)
+  'merchant.sales.heading': 'Sales this month',
+  'merchant.sales.by_day': 'Per day',
+  'merchant.sales.by_terminal': 'Per terminal',
+  'merchant.sales.by_product': 'Per product',
+  'merchant.sales.day': 'Day',
+  'merchant.sales.terminal': 'Terminal',
+  'merchant.sales.product': 'Product',
+  'merchant.sales.count': 'Sales',
+  'merchant.sales.amount': 'Amount',
+  'merchant.sales.returned': 'Taken back',
+  'merchant.sales.quantity': 'Quantity',
+  'merchant.sales.none': 'No sales this month yet.',
+  'merchant.sales.unavailable': 'The sales report cannot be shown right now.',
   'merchant.nav': 'Merchant pages',
   'merchant.nav.overview': 'Overview',
   'merchant.terminals.title': 'Terminals of {id}',
@@ -463,6 +477,20 @@ const nl: Record<MessageKey, string> = {
   'merchant.fees': 'Kosten',
   'merchant.net': 'Netto uitbetaling',
   'merchant.fees.unavailable': 'Het kostenoverzicht kan nu niet worden getoond.',
+  // De verkoop van een handelaar deze maand per dag, terminal en product (merchant-sales-views.ts)
+  'merchant.sales.heading': 'Verkoop deze maand',
+  'merchant.sales.by_day': 'Per dag',
+  'merchant.sales.by_terminal': 'Per terminal',
+  'merchant.sales.by_product': 'Per product',
+  'merchant.sales.day': 'Dag',
+  'merchant.sales.terminal': 'Terminal',
+  'merchant.sales.product': 'Product',
+  'merchant.sales.count': 'Verkopen',
+  'merchant.sales.amount': 'Bedrag',
+  'merchant.sales.returned': 'Teruggenomen',
+  'merchant.sales.quantity': 'Aantal',
+  'merchant.sales.none': 'Nog geen verkoop deze maand.',
+  'merchant.sales.unavailable': 'Het verkoopoverzicht kan nu niet worden getoond.',
   'merchant.nav': 'Pagina’s van de handelaar',
   'merchant.nav.overview': 'Overzicht',
   'merchant.terminals.title': 'Terminals van {id}',
@@ -640,6 +668,11 @@ export function formatDate(locale: Locale, unix_ms: number): string {
   return new Intl.DateTimeFormat(intl_locale[locale], { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(
     new Date(unix_ms),
   );
+}
+
+/** A UTC day ("2026-12-04") in the locale's date format. */
+export function formatDay(locale: Locale, day: string): string {
+  return new Intl.DateTimeFormat(intl_locale[locale], { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(`${day}T00:00:00Z`));
 }
 
 /** A quantity in thousandths of a unit (2500 is 2.5), in the locale's number format. */

@@ -3,6 +3,7 @@
 // not post again. What a path names (a card, fleet, merchant) was already checked against the
 // person's grant by the route's rule (server.ts) before a handler runs.
 
+import type { MerchantSales } from './merchant-sales-views';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArgument, RejectedError } from '../../actors/errors';
 import { CardAction } from '../../gen/tapline/v1/cards';
@@ -207,6 +208,37 @@ async function feesOf(deps: PortalDeps, token: string, merchantId: string, local
   }
 }
 
+/** This month's sales of the merchant per day, terminal and product; undefined when the report cannot be read now. */
+async function salesOf(deps: PortalDeps, token: string, merchantId: string): Promise<MerchantSales | undefined> {
+  try {
+    const report = await deps.backend.report(
+      token,
+      `/reports/merchants/${encodeURIComponent(merchantId)}/sales?${thisMonth(deps.clock())}`,
+    );
+    const rows = (name: string): Record<string, string | number>[] => (report[name] as Record<string, string | number>[] | undefined) ?? [];
+    const sales = (row: Record<string, string | number>, key: string) => ({
+      key: String(row[key] ?? ''),
+      currency: String(row['currency'] ?? 'EUR'),
+      sales: Number(row['sales'] ?? 0),
+      sales_minor: Number(row['sales_minor'] ?? 0),
+      returned_minor: Number(row['returned_minor'] ?? 0),
+    });
+    return {
+      days: rows('days').map((row) => sales(row, 'day')),
+      terminals: rows('terminals').map((row) => sales(row, 'terminal')),
+      products: rows('products').map((row) => ({
+        product: String(row['product'] ?? ''),
+        currency: String(row['currency'] ?? 'EUR'),
+        quantity_milli: Number(row['quantity_milli'] ?? 0),
+        amount_minor: Number(row['amount_minor'] ?? 0),
+      })),
+    };
+  } catch (error) {
+    if (error instanceof RejectedError && error.code !== 'not_found') throw error;
+    return undefined;
+  }
+}
+
 function merchantRoutes(app: FastifyInstance, deps: PortalDeps): void {
   const schema = { params: id_params };
   app.get<{ Params: { id: string }; Querystring: { terminal?: string; done?: string } }>(
@@ -214,14 +246,15 @@ function merchantRoutes(app: FastifyInstance, deps: PortalDeps): void {
     { config: { rule: 'portal.merchant' }, schema },
     async (request, reply) => {
       const locale = sessionOf(request).locale;
-      const fees = await feesOf(deps, await tokenFor(request, deps), request.params.id, locale);
+      const token = await tokenFor(request, deps);
+      const [fees, sales] = await Promise.all([feesOf(deps, token, request.params.id, locale), salesOf(deps, token, request.params.id)]);
       const { terminal, done } = request.query;
       const state: MessageKey = done === 'enabled' ? 'merchant.enabled' : 'merchant.disabled';
       const shown =
         terminal === undefined || done === undefined
           ? undefined
           : t(locale, 'merchant.terminal.saved', { id: terminal.slice(0, 64), state: t(locale, state) });
-      return html(reply, merchantPage(pageContext(request), { merchantId: request.params.id, fees, done: shown }));
+      return html(reply, merchantPage(pageContext(request), { merchantId: request.params.id, fees, sales, done: shown }));
     },
   );
   app.post<{ Params: { id: string } }>(

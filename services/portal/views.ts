@@ -2,6 +2,7 @@
 // one layout with a skip link, a header (language, sign out), one h1 and labelled forms; every
 // form carries the session's CSRF token.
 
+import { merchantSalesPanel, type MerchantSales } from './merchant-sales-views';
 import type { CardInfo } from '../../gen/tapline/v1/cards';
 import { FleetCardStatus, type FleetAccount, type FleetCard, type ReviewEntry } from '../../gen/tapline/v1/fleet';
 import { CardStatus } from '../../gen/tapline/v1/types';
@@ -374,6 +375,8 @@ export interface MerchantView {
   readonly merchantId: string;
   /** This month's sales, fees and net per currency, formatted. */
   readonly fees?: readonly { currency: string; gross: string; fees: string; net: string }[] | undefined;
+  /** This month's sales per day, terminal and product; undefined when the report could not be read. */
+  readonly sales?: MerchantSales | undefined;
   readonly done?: string | undefined;
 }
 
@@ -425,7 +428,8 @@ export function merchantPage(context: PageContext, view: MerchantView): string {
               </div>`
         }
       </section>
-    </div>`;
+    </div>
+    ${merchantSalesPanel(locale, view.sales)}`;
   return layout(context, t(locale, 'merchant.title', { id: view.merchantId }), body);
 }
 

@@ -156,6 +156,35 @@ export function fleetBalancesSql(database: string): string {
     LIMIT ${integer(reconciliation_fleets_max + 1)}`;
 }
 
+/** Rows of one merchant's sales per day, terminal or product (a month of days, a merchant's terminals and products). */
+export const merchant_sales_rows_max = 10_000;
+
+/**
+ * One merchant's approved sales (purchases, completions and offline sales) per UTC day or per
+ * terminal and currency, with what was taken back (reversals of sales, refunds) beside them.
+ */
+export function merchantSalesSql(database: string, merchant: string, from_ms: number, until_ms: number, key: 'day' | 'terminal'): string {
+  const t = tables(database);
+  return `SELECT ${key === 'day' ? period_expression.day : 'terminal'} AS key, currency,
+      countIf(kind IN ${spend_kinds}) AS sales,
+      toInt64(sumIf(amount, kind IN ${spend_kinds})) AS sales_minor,
+      toInt64(sumIf(amount, ${sale_reversal})) + toInt64(sumIf(amount, kind = 'refund')) AS returned_minor
+    FROM ${t.by_merchant}
+    WHERE merchant = ${stringLiteral(merchant)} AND outcome = 'approved' AND ${timeRange(from_ms, until_ms)}
+    GROUP BY key, currency HAVING sales > 0 OR returned_minor != 0 ORDER BY key, currency
+    LIMIT ${integer(merchant_sales_rows_max + 1)}`;
+}
+
+/** One merchant's products sold (line items of approved sales): quantity and amount per product and currency, largest first. */
+export function merchantProductsSql(database: string, merchant: string, from_ms: number, until_ms: number): string {
+  const lines = `${identifier(database)}.transaction_lines_dedup`;
+  return `SELECT code, product_group, currency, toInt64(sum(qty_milli)) AS qty_milli, toInt64(sum(amount)) AS amount_minor
+    FROM ${lines}
+    WHERE merchant = ${stringLiteral(merchant)} AND outcome = 'approved' AND kind IN ${spend_kinds} AND ${timeRange(from_ms, until_ms)}
+    GROUP BY code, product_group, currency ORDER BY amount_minor DESC, code, currency
+    LIMIT ${integer(merchant_sales_rows_max + 1)}`;
+}
+
 /** Counts and amounts per merchant (or terminal), currency and period. */
 export function merchantsSql(database: string, from_ms: number, until_ms: number, granularity: Granularity, by: MerchantGrouping): string {
   const t = tables(database);

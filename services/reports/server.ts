@@ -12,6 +12,7 @@
 //   GET /reports/audit?from=YYYY-MM-DD&to=YYYY-MM-DD[&principal=<token subject>]
 //   GET /reports/merchants/<merchantId>/fees?from=YYYY-MM-DD&to=YYYY-MM-DD  (at the merchant's settlement rates)
 //   GET /reports/merchants/<merchantId>/terminals                           (when each terminal was last seen)
+//   GET /reports/merchants/<merchantId>/sales?from=YYYY-MM-DD&to=YYYY-MM-DD  (per day, terminal and product, merchant-sales.ts)
 //   GET /reports/cards/<cardId>/transactions/<id>/lines                     (a transaction's line items, transaction-lines.ts)
 //   GET /reports/merchants/<merchantId>/transactions/<id>/lines
 //   GET /reports/fleets/<fleetId>/invoice?from=YYYY-MM-DD&to=YYYY-MM-DD
@@ -45,6 +46,7 @@ import {
   SettlementConflictError,
   SettlementForbiddenError,
 } from './errors';
+import { merchantSalesReport } from './merchant-sales';
 import { merchantFeesReport, settlement_body_bytes_max, settlementRequest, settlementRouteOf, type HttpAnswer } from './settlement';
 import { fleetCycleInvoiceReport, fleetInvoiceReport } from './fleet-invoice';
 import { fleetStatementReport } from './fleet-statement';
@@ -192,6 +194,17 @@ const routes: readonly Route[] = [
       const merchant = entityId('merchantId', path[0] ?? '');
       const range = query.dateRange();
       return (context) => merchantFeesReport(context, merchant, range);
+    },
+  },
+  {
+    name: 'merchant_sales',
+    pattern: /^\/reports\/merchants\/([^/]*)\/sales$/,
+    parameters: ['from', 'to', ...output],
+    sections: ['days', 'terminals', 'products'],
+    plan: (query, path) => {
+      const merchant = entityId('merchantId', path[0] ?? '');
+      const range = query.dateRange();
+      return (context) => merchantSalesReport(context, merchant, range);
     },
   },
   {

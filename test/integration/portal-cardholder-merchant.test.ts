@@ -27,7 +27,7 @@ import { MollieApiFake } from '../support/mollie-api';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
 import * as grpc from '@grpc/grpc-js';
 import { freePort, type TestPortal } from '../support/portal';
-import { formatDate } from '../../services/portal/i18n';
+import { formatDate, formatDay } from '../../services/portal/i18n';
 import { startPortalStack, type PortalStack } from '../support/portal-stack';
 import { checkPage, openPage, signInStaff, submit } from '../support/browser';
 
@@ -35,6 +35,7 @@ const users: readonly DemoUser[] = [
   { username: 'bar-manager', password: 'merchant-pass-1', role: 'merchant_admin', scope: ['bar-1'] },
   { username: 'bar-deputy', password: 'merchant-pass-2', role: 'merchant_admin', scope: ['bar-2', 'bar-1'] },
   { username: 'other-manager', password: 'merchant-pass-3', role: 'merchant_admin', scope: ['bar-2'] },
+  { username: 'kiosk-manager', password: 'merchant-pass-4', role: 'merchant_admin', scope: ['kiosk-9'] },
 ];
 const holder_pin = '2468';
 /** A sale of 3.40 with its basket: two beers at 1.20 and half a bag of chips at 2.00. */
@@ -251,6 +252,64 @@ describe('portal: cardholder and merchant pages end to end in headless Chromium'
       },
     );
   };
+
+  it('a merchant sees its sales this month per day, terminal and product, in the session language', async () => {
+    await client.registerTerminal('pos-9', 'kiosk-9');
+    await client.registerTerminal('pos-10', 'kiosk-9');
+    // Two sales at pos-9 (3.40 with two beers and half a bag of chips, then 1.20 with one beer), one at pos-10 without a basket.
+    const sales = [
+      await client.authorize({ ...purchase('pos-9', txn++, 'c-200', 340), pin: holder_pin, lineItems: basket }),
+      await client.authorize({
+        ...purchase('pos-9', txn++, 'c-200', 120),
+        pin: holder_pin,
+        lineItems: [{ productCode: 'BEER-05', productGroup: 'drinks', quantityMilli: 1_000n, unitPriceMinor: 120n, amountMinor: 120n }],
+      }),
+      await client.authorize({ ...purchase('pos-10', txn++, 'c-200', 500), pin: holder_pin }),
+    ];
+    assert.deepEqual(
+      sales.map((sale) => sale.outcome),
+      [Outcome.OUTCOME_APPROVED, Outcome.OUTCOME_APPROVED, Outcome.OUTCOME_APPROVED],
+    );
+    const page = await newPage();
+    await staffLogin(page, 'kiosk-manager', 'merchant-pass-4');
+    assert.equal(new URL(page.url()).pathname, '/merchants/kiosk-9');
+    // The figures come from ClickHouse: the streamer brings the sales there.
+    const rowsOf = (table: string): Promise<string[][]> =>
+      page.$$eval(`[data-test="${table}"] tbody tr`, (rows) =>
+        rows.map((row) => [...row.querySelectorAll('td')].map((cell) => (cell.textContent ?? '').trim().replace(/\s+/g, ' '))),
+      );
+    const deadline = Date.now() + 30_000;
+    const arrived = async (): Promise<boolean> =>
+      (await rowsOf('sales-days'))[0]?.[1] === '3' && (await rowsOf('sales-products')).map((row) => row[1]).join() === '3,0.5';
+    while (!(await arrived())) {
+      if (Date.now() > deadline)
+        assert.fail(`the sales did not reach the merchant page within 30 s: ${JSON.stringify(await rowsOf('sales-products'))}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await page.reload();
+    }
+    const today = formatDay('en', new Date().toISOString().slice(0, 10));
+    assert.deepEqual(await rowsOf('sales-days'), [[today, '3', '€9.60', '€0.00']]);
+    assert.deepEqual(await rowsOf('sales-terminals'), [
+      ['pos-10', '1', '€5.00', '€0.00'],
+      ['pos-9', '2', '€4.60', '€0.00'],
+    ]);
+    assert.deepEqual(await rowsOf('sales-products'), [
+      ['BEER-05', '3', '€3.60'],
+      ['CHIPS', '0.5', '€1.00'],
+    ]);
+    await checkPage(page, 'merchant');
+    assert.equal(await submit(page, 'a[lang="nl"]'), 200);
+    assert.deepEqual(await rowsOf('sales-products'), [
+      ['BEER-05', '3', '€ 3,60'],
+      ['CHIPS', '0,5', '€ 1,00'],
+    ]);
+    assert.deepEqual(await rowsOf('sales-days'), [[formatDay('nl', new Date().toISOString().slice(0, 10)), '3', '€ 9,60', '€ 0,00']]);
+    // Another merchant's sales are not this manager's.
+    const other = await reportsRequest(stack.reports.port, `/reports/merchants/bar-1/sales?from=2026-01-01&to=2026-12-31`, {
+      token: await testToken('merchant_admin', ['kiosk-9']),
+    });
+    assert.equal(other.status, 403, "another merchant's sales");
+  });
 
   it("a merchant lists its terminals with their status and switches one off and on from its row; another merchant's are refused", async () => {
     const page = await newPage();

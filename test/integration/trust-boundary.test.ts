@@ -862,6 +862,7 @@ describe('trust boundary: hostile callers on every door, method and route (real 
     { name: 'settlement.merchant.get', method: 'GET', path: '/settlement/merchants/m-home', merchant: 'm-home', allowed: 200 },
     { name: 'merchant_fees', method: 'GET', path: `/reports/merchants/m-home/fees?${range}`, merchant: 'm-home', allowed: 200 },
     { name: 'merchant_terminals', method: 'GET', path: '/reports/merchants/m-home/terminals', merchant: 'm-home', allowed: 200 },
+    { name: 'merchant_sales', method: 'GET', path: `/reports/merchants/m-home/sales?${range}`, merchant: 'm-home', allowed: 200 },
     {
       name: 'merchant_transaction_lines',
       method: 'GET',

@@ -460,6 +460,7 @@ export const http_rules: Readonly<Record<string, HttpRule>> = {
   terminal_statistics: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
   // When each of a merchant's terminals was last seen (its latest transaction).
   merchant_terminals: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
+  merchant_sales: { who: 'operator', roles: [...report_readers, 'merchant_admin'], scope: merchant_at(0) },
   // A transaction's line items for its receipt: read as its card (the holder, its own cards only)
   // or as its merchant (the merchant admin, its merchants only).
   card_transaction_lines: { who: 'operator', roles: [...report_readers, 'support', 'cardholder'], scope: card_at(0) },
