@@ -847,10 +847,19 @@ const secret_field = /pin|hash|secret|mandate/i;
 /** Fields that hold a person's contact or identity: recorded as changed, never with their value. */
 const personal_field = /^(email|phone|holder)$/i;
 
+/**
+ * A field's value as the audit record may show it: a secret or personal field as a marker, at any
+ * depth (a card's profile holds its PIN hash and its auto-reload mandate one level down).
+ */
 function shown(field: string, value: unknown): unknown {
   if (value === undefined) return null;
   if (secret_field.test(field)) return '[redacted]';
-  return personal_field.test(field) ? '[personal data]' : value;
+  if (personal_field.test(field)) return '[personal data]';
+  if (Array.isArray(value)) return value.map((item: unknown) => shown('', item));
+  if (typeof value !== 'object' || value === null) return value;
+  const inner: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) if (item !== undefined) inner[key] = shown(key, item);
+  return inner;
 }
 
 /** The fields of one entity that differ, before and after (top-level fields of its state). */

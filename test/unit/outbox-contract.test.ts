@@ -842,6 +842,34 @@ const lifecycle: { readonly [T in Exclude<DocumentType, 'transaction' | 'operato
         '"after":"{\\"card:c-1\\":{\\"status\\":\\"active\\",\\"pinHash\\":\\"[redacted]\\"}}","at":1769000000000}',
     },
     {
+      name: 'a profile change: secrets and personal data nested in the profile are redacted too, the rest is shown',
+      now: auditRecord({
+        actor: support_acting,
+        changes: [
+          {
+            entity: 'card:c-2',
+            before: { status: 'active', profile: { named: true, pinHash: 'h1', contact: { email: 'ann@example.com' } } },
+            after: {
+              status: 'active',
+              profile: {
+                named: true,
+                pinHash: 'h1',
+                contact: { email: 'ann@example.com' },
+                autoReload: { amountMinor: 2_500, thresholdMinor: 500, mandate: 'cst_abc.mdt_def' },
+                tags: [{ holder: 'Ann' }],
+              },
+            },
+          },
+        ],
+        at,
+      }),
+      before:
+        '{"type":"audit_record","action":"tapline.v1.CardService/ChangeCardState","principal":"alice@example.com","role":"support","scope":"*",' +
+        '"approver":"","subject":"card:c-2","before":"{\\"card:c-2\\":{\\"profile\\":{\\"named\\":true,\\"pinHash\\":\\"[redacted]\\",\\"contact\\":{\\"email\\":\\"[personal data]\\"}}}}",' +
+        '"after":"{\\"card:c-2\\":{\\"profile\\":{\\"named\\":true,\\"pinHash\\":\\"[redacted]\\",\\"contact\\":{\\"email\\":\\"[personal data]\\"},' +
+        '\\"autoReload\\":{\\"amountMinor\\":2500,\\"thresholdMinor\\":500,\\"mandate\\":\\"[redacted]\\"},\\"tags\\":[{\\"holder\\":\\"[personal data]\\"}]}}}","at":1769000000000}',
+    },
+    {
       name: 'a new entity: nothing before, every field after',
       now: auditRecord({
         actor: { subject: 'ops-1', role: 'merchant_admin', scope: 'bar-1', action: 'tapline.v1.AdminService/RegisterTerminal' },
