@@ -45,7 +45,7 @@ import {
   type CardState,
   type CardStatus,
 } from './rules';
-import { cardDenylistChanged, transactionDocument } from '../outbox/builders';
+import { autoReloadSet, cardDenylistChanged, transactionDocument } from '../outbox/builders';
 import { debtMinor, withListing, type DenylistChange, type ListingTransition } from '../offline/denylist';
 import { offlineLiabilityReason, offlineSaleDecision, offlineSaleFields } from './offline';
 import { decodeRefundLedger, encodeCardState, encodeRefundLedger, encodeSpentKey } from '../state/card';
@@ -123,7 +123,8 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
         maxBalanceMinor: program.maxBalanceMinor,
         maxTopUpMinor: program.maxTopUpMinor,
       };
-      return moneyPlan(state, request, merchantId, env, decide(state, command), {});
+      const decision = decide(state, command);
+      return moneyPlan(state, request, merchantId, env, decision, decision.kind === 'approved' ? withMandate(state, request, env) : {});
     }
     case 'incremental':
     case 'completion':
@@ -135,6 +136,29 @@ export function decideMoney(state: CardState, request: MoneyRequest, merchantId:
     default:
       return decideOtherMoney(state, request, merchantId, env);
   }
+}
+
+/**
+ * A paid first payment's top-up (an approved one) stores the auto-reload the PSP reported with it:
+ * the credit and the mandate are one change of the card, written by one commit entry (the card's
+ * state, the top-up's idempotency record and spent record, its document and the auto_reload_set
+ * document), so neither is ever durable without the other. The mandate reference stays out of the
+ * document, as with the desk's SetAutoReload.
+ */
+function withMandate(state: CardState, request: MoneyRequest, env: CardEnv): MoneyExtras {
+  const autoReload = request.autoReload;
+  if (autoReload === undefined) return {};
+  const set = decide(state, { type: 'set_auto_reload', autoReload });
+  // An approved top-up is of an active card, which takes a mandate.
+  if (set.kind !== 'approved') throw new Error('assertion: a card that takes a top-up takes its mandate');
+  const document = autoReloadSet({
+    card: state.cardId,
+    threshold: autoReload.thresholdMinor,
+    amount: autoReload.amountMinor,
+    operator: request.acting?.subject ?? request.operatorId,
+    at: env.nowMs,
+  });
+  return { base: apply(state, set.event), extraOutbox: [{ shard: env.shard, document }] };
 }
 
 /** Incremental, completion and void: on the hold their pre-authorization's key names. */

@@ -124,7 +124,8 @@ export abstract class CardHost extends EntityHost<CardMessage, CardActorContext>
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     const changed = decision.after !== this.state;
     const slots = [this.write(changed ? decision.after : undefined)];
-    const reload = changed && belowAutoReloadThreshold(decision.after);
+    // A first payment's top-up that just stored the mandate does not charge it at once.
+    const reload = changed && message.request.autoReload === undefined && belowAutoReloadThreshold(decision.after);
     const afterCommit = reload ? () => this.context.onLowBalance?.(decision.after, decision.record.r.id) : undefined;
     this.reversalsInFlight ??= new Set();
     const audit = stampOf(message.request.acting, this.context.clock);

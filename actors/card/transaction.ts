@@ -14,7 +14,7 @@ import type {
 import { readTransactionDocument } from '../outbox/schemas';
 import { StoredStateError } from '../state/codec';
 import { decodeIdempotencyRecord, isCompactIdempotencyRecord } from '../state/idempotency';
-import type { DeclineReason } from './rules';
+import type { AutoReload, DeclineReason } from './rules';
 import type { Requester, TransactionOrigin } from '../origin';
 import type { CardCryptogram } from './card-auth';
 import type { CashierCredential } from '../terminal/rules';
@@ -72,6 +72,13 @@ export interface MoneyRequest {
   readonly requester?: Requester;
   /** An offline sale or void, as its terminal's batch judged it (actors/offline/batch.ts). */
   readonly offline?: OfflineRequestFields;
+  /**
+   * A PSP top-up of a paid first payment: the auto-reload the PSP reports with it (the holder's
+   * choice and the mandate the PSP created), stored on the card by the top-up's own commit when the
+   * top-up is approved. Not part of the fingerprint: the PSP reference alone names the payment,
+   * and a replay is answered from the top-up's record and stores nothing again.
+   */
+  readonly autoReload?: AutoReload;
 }
 
 /** What an offline entry brings to its card besides a money request's fields. */

@@ -6,7 +6,8 @@
 //     could not take now: above the program's top-up or balance maximum, a frozen card, an
 //     auto-reload whose reload or threshold + reload the program would refuse;
 //   - a paid first payment credits the top-up and stores the auto-reload with the mandate the PSP
-//     created (the mandate then pays a reload below the threshold, balance exact); a report before
+//     created, in one commit of the card (one version step holds both, one outbox document each;
+//     the mandate then pays a reload below the threshold, balance exact); a report before
 //     it is paid, a webhook naming it under another card, a forged signed callback, a failed or
 //     canceled first payment store nothing; a replayed report credits once and does not switch an
 //     auto-reload the holder switched off back on;
@@ -24,6 +25,7 @@ import { CardClient, programConfig } from '../../tools/client/card-client';
 import { mollie_integration } from '../../services/authorizer/psp/mollie';
 import { pspPayload, signPspPayload, type PspIntegration } from '../../services/authorizer/usecases/psp';
 import { SimulatedPsp, simulatedPsp } from '../../tools/psp-simulator/simulated-psp';
+import { pspTopUpKey } from '../../actors/request-keys';
 import { MollieApiFake } from '../support/mollie-api';
 import { accessTo, startInProcessNode, startTestRedis, testToken, waitFor } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
@@ -193,6 +195,38 @@ describe('PSP first payments through Mollie: the mandate comes from the PSP, and
     }
   });
 
+  it('credits a paid first payment and stores its mandate in one commit: one version step holds both, a replay writes nothing', async () => {
+    await issue(cards, 'fp-5', 4_000);
+    const started = await cards.startPspTopUp('fp-5', 1_000, { thresholdMinor: 1_500, amountMinor: 2_000 });
+    const before = await inspect.card('fp-5');
+    assert.equal(before?.autoReload, undefined);
+    assert.equal(await mollie.settle(started.pspReference, 'paid', via), 200);
+    const payment = mollie.payment(started.pspReference);
+    // One commit wrote the card: no stored version of it has the credit without the mandate, so a
+    // node killed at any moment leaves both or neither.
+    const after = await inspect.card('fp-5');
+    assert.equal(after?.version, (before?.version ?? 0) + 1, 'one commit wrote the credit and the mandate');
+    assert.equal(after?.balanceMinor, 5_000);
+    assert.deepEqual(after?.autoReload, {
+      thresholdMinor: 1_500,
+      amountMinor: 2_000,
+      mandate: `${payment?.customerId ?? ''}.${payment?.mandateId ?? ''}`,
+    });
+    const outbox = await inspect.outbox();
+    const topUps = outbox.filter((record) => record['type'] === 'transaction' && record['key'] === pspTopUpKey(started.pspReference));
+    assert.equal(topUps.length, 1, 'the top-up is in the outbox once');
+    const sets = outbox.filter((record) => record['action'] === 'auto_reload_set' && record['subject'] === 'fp-5');
+    assert.deepEqual(
+      sets.map((record) => [record['operator'], record['detail']]),
+      [[`psp:${started.pspReference}`, JSON.stringify({ threshold: 1_500, amount: 2_000 })]],
+      "the mandate is set once, by the PSP's payment, its reference kept out of the document",
+    );
+
+    const stored = await inspect.snapshot();
+    assert.equal(await mollie.callWebhook(started.pspReference, via), 200);
+    assert.equal(await inspect.snapshot(), stored, 'a replayed report writes nothing');
+  });
+
   it('stores nothing for a failed or canceled first payment', async () => {
     await issue(cards, 'fp-2', 4_000);
     for (const status of ['failed', 'canceled'] as const) {
@@ -299,11 +333,8 @@ describe('PSP first payments through signed callbacks (the simulated PSP)', func
       () => 'balance not 5,000',
     );
     const mandate = (JSON.parse(payload) as { auto_reload: { mandate: string } }).auto_reload.mandate;
-    await waitFor(
-      'the mandate is stored',
-      async () => (await cards.getCard('sg-2')).card?.autoReload?.mandateEnding === mandate.slice(-4),
-      () => 'no mandate',
-    );
+    // Stored with the credit, in the same commit: there as soon as the balance is.
+    assert.equal((await cards.getCard('sg-2')).card?.autoReload?.mandateEnding, mandate.slice(-4));
     const replayed = await cards.pspCallback(payload, signature);
     assert.equal(replayed.replayed, true);
     assert.equal(await balanceOf('sg-2'), 5_000n, 'credited once');

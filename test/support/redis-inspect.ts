@@ -18,6 +18,13 @@ export interface StoredAnswer {
   readonly card: string;
 }
 
+/** A card's auto-reload as stored in its state. */
+export interface StoredAutoReload {
+  readonly thresholdMinor: number;
+  readonly amountMinor: number;
+  readonly mandate: string;
+}
+
 export function storedAnswerOf(value: string): StoredAnswer {
   const { f, r } = decodeRecord(value);
   return { f, id: r.id, outcome: r.outcome, amount: r.amountMinor, card: r.cardId };
@@ -55,11 +62,13 @@ export async function connectInspector(url: string, shardCount = test_shard_coun
       }
       return parts.join('\n');
     },
-    async card(cardId: string): Promise<{ version: number; balanceMinor: number } | undefined> {
+    /** A card's stored version, balance and (when it has one) auto-reload with its mandate. */
+    async card(cardId: string): Promise<{ version: number; balanceMinor: number; autoReload?: StoredAutoReload } | undefined> {
       const record = await client.hGetAll(cardKey(shardOf('card', cardId, shardCount), cardId));
       if (record['d'] === undefined) return undefined;
-      const data = JSON.parse(String(record['d'])) as { balanceMinor: number };
-      return { version: Number(record['v']), balanceMinor: data.balanceMinor };
+      const data = JSON.parse(String(record['d'])) as { balanceMinor: number; profile?: { autoReload?: StoredAutoReload } };
+      const autoReload = data.profile?.autoReload;
+      return { version: Number(record['v']), balanceMinor: data.balanceMinor, ...(autoReload === undefined ? {} : { autoReload }) };
     },
     /**
      * The idempotency record of a request key, decoded, found as the layout says: under the key on

@@ -1,5 +1,6 @@
 // Proves the pure parts of top-ups: the program limits in the card rules (largest top-up, largest
-// balance, checked after status and currency), the auto-reload mandate as a profile change, the
+// balance, checked after status and currency), the auto-reload mandate as a profile change (and a
+// paid first payment's credit and mandate decided as one plan), the
 // PSP callback signature check (valid, wrong secret, tampered payload, malformed signature) and
 // the strict payload parser (a signed signing instant included), the window around the node's
 // clock a callback must be signed in, a paid first payment's auto-reload (from a signed payload,
@@ -8,6 +9,9 @@
 
 import assert from 'node:assert/strict';
 import { apply, decide, type CardDecision, type CardState } from '../../actors/card/rules';
+import { decideMoney, type CardEnv } from '../../actors/card/decide';
+import { fingerprintOf, type MoneyRequest } from '../../actors/card/transaction';
+import { default_program_config } from '../../actors/program/config';
 import {
   checkSignedAt,
   parsePspPayload,
@@ -55,6 +59,46 @@ describe('top-up limits of the program', () => {
     const removed = decide(withMandate, { type: 'set_auto_reload', autoReload: undefined });
     assert.equal(apply(withMandate, (removed as Extract<CardDecision, { kind: 'approved' }>).event).profile?.autoReload, undefined);
     assert.equal(decide(card({ status: 'closed' }), { type: 'set_auto_reload', autoReload: undefined }).kind, 'rejected');
+  });
+
+  it("decides a paid first payment's credit and its mandate as one plan (one commit); a declined top-up stores no mandate", () => {
+    const env: CardEnv = { nowMs: 5_000, nextId: () => 'tx-1', program: default_program_config, shard: 3 };
+    const autoReload = { thresholdMinor: 1_500, amountMinor: 2_000, mandate: 'cst_a.mdt_b' };
+    const base: Omit<MoneyRequest, 'fingerprint'> = {
+      kind: 'top_up',
+      key: 'k:psp:tr_1',
+      cardId: 'c',
+      terminalId: '',
+      amountMinor: 1_000,
+      currency: 'EUR',
+      source: 'psp',
+      operatorId: '',
+      originalKey: '',
+      recordSpent: true,
+      autoReload,
+      acting: { subject: 'psp:tr_1', role: 'psp', scope: 'c', action: 'psp.first_payment' },
+    };
+    const request: MoneyRequest = { ...base, fingerprint: fingerprintOf(base) };
+    const plan = decideMoney(card(), request, '', env);
+    if (plan.kind !== 'money') return assert.fail('a top-up of an active card is a plan');
+    assert.equal(plan.after.balanceMinor, 2_000, 'credited');
+    assert.deepEqual(plan.after.profile?.autoReload, autoReload, 'and the mandate stored, in the same state');
+    assert.equal(plan.record.r.outcome, 'approved');
+    const documents = (plan.extraOutbox ?? []).map(
+      (extra) => [extra.shard, JSON.parse(extra.document) as Record<string, unknown>] as const,
+    );
+    assert.deepEqual(
+      documents.map(([shard, document]) => [shard, document['action'], document['operator'], document['detail']]),
+      [[3, 'auto_reload_set', 'psp:tr_1', JSON.stringify({ threshold: 1_500, amount: 2_000 })]],
+      "the mandate's document goes with the top-up's, its reference left out",
+    );
+    assert.equal(fingerprintOf(base), fingerprintOf({ ...base, autoReload: undefined }), 'the mandate is no part of the fingerprint');
+
+    const declined = decideMoney(card({ status: 'frozen' }), request, '', env);
+    if (declined.kind !== 'money') return assert.fail('a declined top-up is a plan');
+    assert.equal(declined.record.r.outcome, 'declined');
+    assert.equal(declined.after.profile?.autoReload, undefined, 'no mandate without the credit');
+    assert.equal(declined.extraOutbox, undefined);
   });
 });
 

@@ -1,8 +1,8 @@
 // Top-ups paid at a PSP: starting a payment the holder completes there, applying what the PSP
 // reports about it (a successful payment tops the card up once per PSP reference; a failed one
 // moves nothing), and storing a card's auto-reload mandate: set by the desk, or obtained by a first
-// payment the holder starts with the auto-reload chosen, stored when the PSP reports that payment
-// paid, with the mandate the PSP reports. The PSP reports a payment by a signed
+// payment the holder starts with the auto-reload chosen, stored with that payment's top-up, in the
+// same commit, when the PSP reports it paid, with the mandate the PSP reports. The PSP reports a payment by a signed
 // callback (HandlePspCallback, the simulated PSP) or by a webhook naming only the payment's id
 // (Mollie), whose payment is then fetched from the PSP's API on the card's owner. Without a PSP
 // configured on the node each of them is FAILED_PRECONDITION.
@@ -141,7 +141,11 @@ export class PspTopUps {
   /**
    * A successful payment is a top-up keyed by the PSP reference whose key stays spent beyond its
    * idempotency record; a failed one moves nothing. Either way a pending auto-reload of the card is
-   * settled.
+   * settled. A paid first payment's mandate goes with its top-up: the card credits it and stores
+   * the auto-reload in the same commit (actors/card/decide.ts), only when the top-up is first
+   * applied and approved. A replayed report is answered from the top-up's record and stores nothing
+   * again, so a holder who switched auto-reload off is not switched back on by a late or repeated
+   * report. The mandate is recorded as the PSP's payment in the audit trail.
    */
   private async apply(psp: PspWiring, payment: PspPayment): Promise<PspCallbackAnswer> {
     if (payment.status === 'failed') {
@@ -159,25 +163,14 @@ export class PspTopUps {
       operatorId: '',
       originalKey: '',
       recordSpent: true,
+      ...(payment.autoReload === undefined ? {} : { autoReload: payment.autoReload, acting: pspActing(payment) }),
     };
     try {
       const answer = await outcomeOf<TxnAnswer>((reply) => this.region.money({ ...request, fingerprint: fingerprintOf(request) }, reply));
-      if (payment.autoReload !== undefined && !answer.replayed && answer.result.outcome === 'approved')
-        await this.storeMandate(payment.card, payment.reference, payment.autoReload);
       return { failed: false, answer };
     } finally {
       if (payment.kind === 'auto_reload') psp.autoReloader.settled(payment.card);
     }
-  }
-
-  /**
-   * A paid first payment's mandate, stored once: only with the top-up's first answer (a replayed
-   * report stores nothing again, so a holder who switched auto-reload off is not switched back on by
-   * a late or repeated report). Recorded as the PSP's payment in the audit trail.
-   */
-  private async storeMandate(cardId: string, reference: string, autoReload: AutoReload): Promise<void> {
-    const acting: Acting = { subject: `psp:${reference}`, role: 'psp', scope: cardId, action: 'psp.first_payment' };
-    await outcomeOf<CardState>((reply) => this.region.setAutoReload(cardId, autoReload, acting, reply));
   }
 
   /** Stores (or removes) a card's auto-reload mandate; storing one needs a PSP to charge it. */
@@ -191,6 +184,11 @@ export class PspTopUps {
     if (this.psp === undefined) throw failedPrecondition(`${needs} a PSP configured on the node (TAPLINE_PSP_PROVIDER)`);
     return this.psp;
   }
+}
+
+/** Who stores a paid first payment's mandate, in the audit trail: the PSP's payment. */
+function pspActing(payment: PspPayment): Acting {
+  return { subject: `psp:${payment.reference}`, role: 'psp', scope: payment.card, action: 'psp.first_payment' };
 }
 
 /**
