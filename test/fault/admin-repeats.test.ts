@@ -15,11 +15,12 @@ import { CardStatus } from '../../gen/tapline/v1/types';
 import { TaplineClient } from '../../tools/client/tapline-client';
 import { FleetClient } from '../../tools/client/fleet-client';
 import { shardOf } from '../../actors/sharding/shard-key';
-import { cardKey, fleetKey } from '../../services/authorizer/store/keys';
+import { cardKey, fleetKey, terminalKey } from '../../services/authorizer/store/keys';
 import { accessTo, startInProcessNode, startTestRedis, test_shard_count } from '../support/harness';
 import { connectInspector } from '../support/redis-inspect';
 import { decodeCardState } from '../../actors/state/card';
 import { decodeFleetAccount } from '../../actors/state/fleet';
+import { decodeTerminalState } from '../../actors/state/terminal';
 
 /** How long the test holds a commit on the wire and checks that nothing was answered. */
 const held_ms = 600;
@@ -215,5 +216,43 @@ describe('fault: an operator repeat of a change still committing (real Redis, CL
     assert.equal(lostRepeat.seen.error.code, grpc.status.UNAVAILABLE, lostRepeat.seen.error.message);
     await (redis as RedisInstance).restart();
     assert.deepEqual(await stored(key('lost-card')), before, 'Redis holds no change of the card');
+  });
+  it('terminal: a repeat of SetTerminalEnabled answers only once the switch it repeats is durable; if that is lost it is refused', async function () {
+    const tapline = client as TaplineClient;
+    await tapline.registerTerminal('held-pos', 'shop');
+    await tapline.registerTerminal('lost-pos', 'shop');
+    const key = (terminalId: string): string => terminalKey(shardOf('terminal', terminalId, test_shard_count), terminalId);
+
+    await holdWrites();
+    const first = watch(tapline.setTerminalEnabled('held-pos', false));
+    await pause(100);
+    const repeat = watch(tapline.setTerminalEnabled('held-pos', false));
+    await pause(held_ms);
+    assert.equal(repeat.seen.answered, false, `the repeat waits for the first change (${repeat.seen.error?.message ?? 'answered OK'})`);
+    await releaseWrites();
+    await Promise.all([first.done, repeat.done]);
+    assert.equal(first.seen.error, undefined, first.seen.error?.message);
+    assert.equal(repeat.seen.error, undefined, repeat.seen.error?.message);
+    assert.equal(repeat.seen.value?.enabled, false);
+    assert.equal(decodeTerminalState(String((await stored(key('held-pos')))['d'])).enabled, false, 'the switch is stored');
+
+    const before = await stored(key('lost-pos'));
+    await holdWrites();
+    const lost = watch(tapline.setTerminalEnabled('lost-pos', false));
+    await pause(100);
+    const lostRepeat = watch(tapline.setTerminalEnabled('lost-pos', false));
+    await pause(held_ms);
+    assert.equal(
+      lostRepeat.seen.answered,
+      false,
+      `the repeat waits for the first change (${lostRepeat.seen.error?.message ?? 'answered OK'})`,
+    );
+    await (redis as RedisInstance).kill9();
+    await Promise.all([lost.done, lostRepeat.done]);
+    assert.ok(lost.seen.error !== undefined, 'the first change is refused');
+    assert.ok(lostRepeat.seen.error !== undefined, 'the repeat is not confirmed');
+    assert.equal(lostRepeat.seen.error.code, grpc.status.UNAVAILABLE, lostRepeat.seen.error.message);
+    await (redis as RedisInstance).restart();
+    assert.deepEqual(await stored(key('lost-pos')), before, 'Redis holds no change of the terminal');
   });
 });
