@@ -147,7 +147,7 @@ export class CardBehavior extends CardHost {
     if (this.state === undefined) return this.notFound(message.reply);
     const decision = decideReplacement(this.state, message.command, facts, this.env(), decodeCardState);
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
-    if (decision.kind === 'answer') return message.reply({ ok: true, value: decision.answer });
+    if (decision.kind === 'answer') return this.answerRepeat(message, decision.answer);
     const { writes, outbox, extraOutbox, denylist } = decision;
     // The new card's shard may belong to another node: its writes only create (version 0).
     const plan = { writes, outbox, extraOutbox, fenceOwnShardOnly: true, denylist };
@@ -164,7 +164,7 @@ export class CardBehavior extends CardHost {
     if (named !== (this.state?.profile?.named === true)) return this.retry(message, false);
     const decision = decideCancelIssuance(this.state, message.command, { holder }, this.context.clock());
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
-    if (decision.kind === 'answer') return message.reply({ ok: true, value: decision.answer });
+    if (decision.kind === 'answer') return this.answerRepeat(message, decision.answer);
     this.commitChange(
       message,
       decision.after,
@@ -185,7 +185,7 @@ export class CardBehavior extends CardHost {
     const env = adminEnv(this.state, message.command, this.context.programs, this.context.clock(), this.shard);
     const decision = decideAdmin(this.state, message.command, env);
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
-    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
+    if (decision.kind === 'unchanged') return this.answerRepeat(message, decision.answer);
     // A refusal that still changes the card (a wrong PIN attempt counted): written, and audited,
     // before the refusal is answered.
     if (decision.kind === 'refused_after') {

@@ -147,6 +147,15 @@ export abstract class CardHost extends EntityHost<CardMessage, CardActorContext>
     this.commitThenReply(full, message.reply, outcome, (ownConflict) => this.retry(message, ownConflict), settled);
   }
 
+  /**
+   * Answers a change found already made (a repeat), decided on the in-memory card: once what it
+   * repeats is durable; if that commit does not land, the change is decided again on the reloaded
+   * card, never confirmed from the lost state.
+   */
+  protected answerRepeat<A>(message: Change<A>, answer: A): void {
+    this.answerWhenDurable(message.reply, { ok: true, value: answer }, () => this.retry(message, false));
+  }
+
   /** This card's record in a commit: its new state (encoded by its codec), or a version check only. */
   private write(after: CardState | undefined): SlotWrite {
     return after === undefined

@@ -158,17 +158,16 @@ export class FleetBehavior extends FleetHost {
     );
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
     const account = this.account.state as FleetAccountState;
-    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: decision.state, account, alreadyExisted: true } });
+    if (decision.kind === 'unchanged') return this.answerRepeat(message, { state: decision.state, account, alreadyExisted: true });
     // The card is issued against the account as it is: its version is checked too.
     const slots = [write('fleet', this.fleetId, this.account, undefined), write('fleet_card', message.cardId, slot, decision.after)];
     this.commitChange(message, slots, decision.document, { state: decision.after, account, alreadyExisted: false });
   }
 
   private accountChange(message: Extract<FleetMessage, { type: 'account' }>): void {
-    const settled = this.account.state === this.account.durable;
-    const decision = decideAccountChange(this.fleetId, this.account.state, message.command, message.operatorId, this.env(), settled);
+    const decision = decideAccountChange(this.fleetId, this.account.state, message.command, message.operatorId, this.env());
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
-    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: decision.state, alreadyExisted: true } });
+    if (decision.kind === 'unchanged') return this.answerRepeat(message, { state: decision.state, alreadyExisted: true });
     const slots = [write('fleet', this.fleetId, this.account, decision.after)];
     this.commitChange(message, slots, decision.document, { state: decision.after, alreadyExisted: false });
   }
@@ -176,7 +175,7 @@ export class FleetBehavior extends FleetHost {
   private closeCycle(message: Extract<FleetMessage, { type: 'close_cycle' }>): void {
     const decision = decideCycleClose(this.fleetId, this.account.state, message.cycle, message.operatorId, this.env());
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
-    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.answer });
+    if (decision.kind === 'unchanged') return this.answerRepeat(message, decision.answer);
     const slots = [write('fleet', this.fleetId, this.account, decision.answer.account)];
     this.commitChange(message, slots, decision.document, decision.answer);
   }
@@ -193,7 +192,7 @@ export class FleetBehavior extends FleetHost {
       this.env(),
     );
     if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
-    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: decision.state });
+    if (decision.kind === 'unchanged') return this.answerRepeat(message, decision.state);
     const slots = [write('review', this.fleetId, this.review, decision.after)];
     this.commitChange(message, slots, decision.document, decision.after);
   }

@@ -352,14 +352,11 @@ export function decideAccountChange(
   command: FleetAdminCommand,
   operatorId: string,
   env: FleetEnv,
-  /** Whether `account` is durable (no change of it still committing). */
-  settled = true,
 ): FleetChange<FleetAccountState> {
   const decision = decideFleetAdmin(fleetId, account, command);
   if (decision.kind === 'rejected') return { kind: 'rejected', error: rejected(decision.code, decision.message, { fleetId }) };
-  // A repeat of the prompts is answered without a write once what it repeats is durable; while
-  // that is still committing, the repeat is committed behind it, so its answer waits for it too.
-  if (decision.kind === 'unchanged' && (settled || command.type !== 'set_prompts')) return { kind: 'unchanged', state: decision.state };
+  // A repeat writes nothing; the actor answers it once what it repeats is durable.
+  if (decision.kind === 'unchanged') return { kind: 'unchanged', state: decision.state };
   const after = decision.state;
   const event = account_change_events[command.type];
   const document = fleetAccountChanged({ fleet: fleetId, currency: after.currency, event, operator: operatorId, at: env.nowMs });

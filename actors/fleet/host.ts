@@ -159,6 +159,15 @@ export abstract class FleetHost extends EntityHost<FleetMessage> {
     this.commitAndAnswer({ slots, outbox: document, audit }, message.reply, answer, (ownConflict) => this.retry(message, ownConflict));
   }
 
+  /**
+   * Answers a change found already made (a repeat), decided on the in-memory state: once what it
+   * repeats is durable; if that commit does not land, the change is decided again on the reloaded
+   * account, never confirmed from the lost state.
+   */
+  protected answerRepeat<A>(message: Change<A>, answer: A): void {
+    this.answerWhenDurable(message.reply, { ok: true, value: answer }, () => this.retry(message, false));
+  }
+
   protected retry(message: FleetMessage, ownConflict: boolean): void {
     this.retryOrFail(message, (again) => this.context.retell(this.fleetId, again), message.reply, ownConflict);
   }

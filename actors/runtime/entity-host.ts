@@ -9,6 +9,9 @@
 // It submits a plan to group commit, settles it (durable state, idempotency index, reply), maps a
 // commit that did not land to a typed failure, retries a request whose commit conflicted (a
 // bounded number of times), and lets a request whose key is still committing wait for its answer.
+// An answer decided on memory without a write of its own (a repeat found unchanged) waits, the
+// same way, for the commits in flight it was decided on (answerWhenDurable): it must not confirm
+// a change that may still be lost.
 //
 // Recovery (after Redis failed or restarted, or a replay found only at commit): a commit that does
 // not land makes every later commit of the entity that was chained on it conflict. Those
@@ -187,6 +190,8 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
    * conflicts once the generation moved on was chained on one of them: a consequence, not a race.
    */
   private generation = 0;
+  /** Answers waiting for the commits in flight when they were decided (answerWhenDurable); usually none. */
+  private durableWaits: DurableWait[] | undefined = undefined;
 
   protected constructor(
     readonly shard: number,
@@ -335,6 +340,7 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
           this.distrust();
         }
         settle(outcome, ownConflict);
+        this.releaseDurableWaits(outcome.status === 'committed');
       },
     };
     if (!this.host.persistence.submit(entry)) return false;
@@ -392,6 +398,7 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
           this.host.onDecision?.(plan.record.r);
           message.reply({ ok: true, value: { result: plan.record.r, replayed: false } });
           onCommitted?.();
+          this.releaseDurableWaits(true);
           return;
         }
         const ownConflict = !this.chainedOnLost(generation);
@@ -401,11 +408,12 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
           const stored = decodeRecord(outcome.existing);
           index.complete(request.key, stored, outcome.existing);
           replyFromRecord(message.reply, stored, request);
-          return;
+        } else {
+          index.abandon(request.key);
+          if (outcome.status === 'conflict') this.retryMessage(message, ownConflict);
+          else message.reply({ ok: false, error: this.failureOf(outcome) });
         }
-        index.abandon(request.key);
-        if (outcome.status === 'conflict') this.retryMessage(message, ownConflict);
-        else message.reply({ ok: false, error: this.failureOf(outcome) });
+        this.releaseDurableWaits(false);
       },
     };
     index.begin(request.key, request.fingerprint);
@@ -463,6 +471,46 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
     });
     if (!submitted) reply({ ok: false, error: this.commitQueueFull() });
     return submitted;
+  }
+
+  /**
+   * Answers `outcome`, decided on the in-memory state without a write of its own (a repeat found
+   * unchanged, an answer read off the state), once that state is durable: at once when nothing
+   * of the entity is in flight, else once every commit in flight now has landed. If one of them
+   * does not land, the state the outcome was decided on may be lost (memory is distrusted and
+   * reloaded), so the outcome is dropped and `redecide` runs instead (the behaviour hands the
+   * message back to itself, e.g. retry with ownConflict false). The waits are bounded like the
+   * waiters of a key (key_waiters_max); past it the caller is told to retry later.
+   */
+  protected answerWhenDurable<A>(reply: Reply<A>, outcome: Outcome<A>, redecide: () => void): void {
+    if (this.uncommitted === 0) return reply(outcome);
+    const waits = (this.durableWaits ??= []);
+    if (waits.length >= this.host.key_waiters_max) {
+      reply({ ok: false, error: new OverloadedError('too many answers wait for the same entity to be written') });
+      return;
+    }
+    waits.push({ remaining: this.uncommitted, lost: false, then: (landed) => (landed ? reply(outcome) : redecide()) });
+  }
+
+  /**
+   * One commit settled (after its own answer left). Commits settle in submission order, so a wait
+   * made while `remaining` commits were in flight is released by the next `remaining` settles:
+   * answered if all of them landed, decided again otherwise.
+   */
+  private releaseDurableWaits(committed: boolean): void {
+    const waits = this.durableWaits;
+    if (waits === undefined) return;
+    const released: DurableWait[] = [];
+    let kept = 0;
+    for (const wait of waits) {
+      wait.remaining -= 1;
+      if (!committed) wait.lost = true;
+      if (wait.remaining === 0) released.push(wait);
+      else waits[kept++] = wait;
+    }
+    waits.length = kept;
+    if (kept === 0) this.durableWaits = undefined;
+    for (const wait of released) wait.then(!wait.lost);
   }
 
   /**
@@ -571,6 +619,15 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
   protected commitQueueFull(): TaplineError {
     return new OverloadedError('commit queue full', { shard: this.shard });
   }
+}
+
+/** An answer waiting until the commits it was decided on are durable (answerWhenDurable). */
+interface DurableWait {
+  /** Commits in flight when it was decided that have not settled yet. */
+  remaining: number;
+  /** One of them did not land. */
+  lost: boolean;
+  readonly then: (landed: boolean) => void;
 }
 
 export function replyFromRecord(

@@ -167,7 +167,11 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     const decision = decideTerminal(this.state, message.command);
     if (decision.kind === 'rejected')
       return message.reply({ ok: false, error: rejected(decision.code, decision.message, { terminalId: this.terminalId }) });
-    if (decision.kind === 'unchanged') return message.reply({ ok: true, value: { state: this.state as TerminalState, unchanged: true } });
+    // A repeat writes nothing; it is answered once what it repeats is durable (decided again if that is lost).
+    if (decision.kind === 'unchanged')
+      return this.answerWhenDurable(message.reply, { ok: true, value: { state: this.state as TerminalState, unchanged: true } }, () =>
+        this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, false),
+      );
     const after = decision.state;
     const event = {
       terminal: this.terminalId,
