@@ -146,7 +146,7 @@ export class CardBehavior extends CardHost {
     if (!this.loaded) await this.reload();
     if (this.state === undefined) return this.notFound(message.reply);
     const decision = decideReplacement(this.state, message.command, facts, this.env(), decodeCardState);
-    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'rejected') return this.answerRefusal(message, decision.error);
     if (decision.kind === 'answer') return this.answerRepeat(message, decision.answer);
     const { writes, outbox, extraOutbox, denylist } = decision;
     // The new card's shard may belong to another node: its writes only create (version 0).
@@ -163,7 +163,7 @@ export class CardBehavior extends CardHost {
     if (!this.loaded) await this.reload();
     if (named !== (this.state?.profile?.named === true)) return this.retry(message, false);
     const decision = decideCancelIssuance(this.state, message.command, { holder }, this.context.clock());
-    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'rejected') return this.answerRefusal(message, decision.error);
     if (decision.kind === 'answer') return this.answerRepeat(message, decision.answer);
     this.commitChange(
       message,
@@ -184,7 +184,7 @@ export class CardBehavior extends CardHost {
   private admin(message: Admin): void {
     const env = adminEnv(this.state, message.command, this.context.programs, this.context.clock(), this.shard);
     const decision = decideAdmin(this.state, message.command, env);
-    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'rejected') return this.answerRefusal(message, decision.error);
     if (decision.kind === 'unchanged') return this.answerRepeat(message, decision.answer);
     // A refusal that still changes the card (a wrong PIN attempt counted): written, and audited,
     // before the refusal is answered.

@@ -156,6 +156,15 @@ export abstract class CardHost extends EntityHost<CardMessage, CardActorContext>
     this.answerWhenDurable(message.reply, { ok: true, value: answer }, () => this.retry(message, false));
   }
 
+  /**
+   * Answers a refusal decided on the in-memory card (a status change the card's state forbids, an
+   * issue of a card that exists): once the state it was decided on is durable, decided again if
+   * that is lost, like a repeat.
+   */
+  protected answerRefusal<A>(message: Change<A>, error: TaplineError): void {
+    this.answerWhenDurable(message.reply, { ok: false, error }, () => this.retry(message, false));
+  }
+
   /** This card's record in a commit: its new state (encoded by its codec), or a version check only. */
   private write(after: CardState | undefined): SlotWrite {
     return after === undefined

@@ -156,7 +156,7 @@ export class FleetBehavior extends FleetHost {
       message.operatorId,
       this.env(),
     );
-    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'rejected') return this.answerRefusal(message, decision.error);
     const account = this.account.state as FleetAccountState;
     if (decision.kind === 'unchanged') return this.answerRepeat(message, { state: decision.state, account, alreadyExisted: true });
     // The card is issued against the account as it is: its version is checked too.
@@ -166,7 +166,7 @@ export class FleetBehavior extends FleetHost {
 
   private accountChange(message: Extract<FleetMessage, { type: 'account' }>): void {
     const decision = decideAccountChange(this.fleetId, this.account.state, message.command, message.operatorId, this.env());
-    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'rejected') return this.answerRefusal(message, decision.error);
     if (decision.kind === 'unchanged') return this.answerRepeat(message, { state: decision.state, alreadyExisted: true });
     const slots = [write('fleet', this.fleetId, this.account, decision.after)];
     this.commitChange(message, slots, decision.document, { state: decision.after, alreadyExisted: false });
@@ -174,7 +174,7 @@ export class FleetBehavior extends FleetHost {
 
   private closeCycle(message: Extract<FleetMessage, { type: 'close_cycle' }>): void {
     const decision = decideCycleClose(this.fleetId, this.account.state, message.cycle, message.operatorId, this.env());
-    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'rejected') return this.answerRefusal(message, decision.error);
     if (decision.kind === 'unchanged') return this.answerRepeat(message, decision.answer);
     const slots = [write('fleet', this.fleetId, this.account, decision.answer.account)];
     this.commitChange(message, slots, decision.document, decision.answer);
@@ -191,7 +191,7 @@ export class FleetBehavior extends FleetHost {
       operatorId,
       this.env(),
     );
-    if (decision.kind === 'rejected') return message.reply({ ok: false, error: decision.error });
+    if (decision.kind === 'rejected') return this.answerRefusal(message, decision.error);
     if (decision.kind === 'unchanged') return this.answerRepeat(message, decision.state);
     const slots = [write('review', this.fleetId, this.review, decision.after)];
     this.commitChange(message, slots, decision.document, decision.after);

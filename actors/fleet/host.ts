@@ -168,6 +168,15 @@ export abstract class FleetHost extends EntityHost<FleetMessage> {
     this.answerWhenDurable(message.reply, { ok: true, value: answer }, () => this.retry(message, false));
   }
 
+  /**
+   * Answers a refusal decided on the in-memory account (ALREADY_EXISTS for a create with other
+   * fields, a card or cycle not there yet): like a repeat, once the state it was decided on is
+   * durable, decided again if that is lost; a refusal must not stand on a change that never lands.
+   */
+  protected answerRefusal<A>(message: Change<A>, error: TaplineError): void {
+    this.answerWhenDurable(message.reply, { ok: false, error }, () => this.retry(message, false));
+  }
+
   protected retry(message: FleetMessage, ownConflict: boolean): void {
     this.retryOrFail(message, (again) => this.context.retell(this.fleetId, again), message.reply, ownConflict);
   }

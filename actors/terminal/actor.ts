@@ -165,13 +165,17 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
 
   private change(message: Extract<TerminalMessage, { type: 'change' }>): void {
     const decision = decideTerminal(this.state, message.command);
+    // A refusal or a repeat decided on the in-memory state writes nothing; it is answered once that
+    // state is durable (decided again if it is lost).
+    const redecide = (): void => this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, false);
     if (decision.kind === 'rejected')
-      return message.reply({ ok: false, error: rejected(decision.code, decision.message, { terminalId: this.terminalId }) });
-    // A repeat writes nothing; it is answered once what it repeats is durable (decided again if that is lost).
-    if (decision.kind === 'unchanged')
-      return this.answerWhenDurable(message.reply, { ok: true, value: { state: this.state as TerminalState, unchanged: true } }, () =>
-        this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, false),
+      return this.answerWhenDurable(
+        message.reply,
+        { ok: false, error: rejected(decision.code, decision.message, { terminalId: this.terminalId }) },
+        redecide,
       );
+    if (decision.kind === 'unchanged')
+      return this.answerWhenDurable(message.reply, { ok: true, value: { state: this.state as TerminalState, unchanged: true } }, redecide);
     const after = decision.state;
     const event = {
       terminal: this.terminalId,

@@ -5,7 +5,8 @@
 // not confirm it. Real Redis (AOF, fsync always) and a real node: Redis holds writes (CLIENT PAUSE
 // WRITE) so the first commit stays on the wire, then either lets them run (the repeat answers
 // once the change is stored, and writes nothing of its own) or is killed with SIGKILL (the commit
-// never runs: the repeat is refused, and Redis, restarted from its AOF, holds no change).
+// never runs: the repeat is refused, and Redis, restarted from its AOF, holds no change). A refusal
+// decided on that state (a create with other fields) waits the same way.
 
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -177,6 +178,41 @@ describe('fault: an operator repeat of a change still committing (real Redis, CL
       [],
       'no audit record of a change that was not made',
     );
+  });
+
+  it('fleet account: a create with other fields while the first create commits is refused only once that account is durable; if it is lost, not with ALREADY_EXISTS', async function () {
+    const admin = fleet as FleetClient;
+    const account = (fleetId: string, creditLimitMinor: number) => ({ fleetId, creditLimitMinor, timeZone: 'Europe/Berlin' });
+    for (const fleetId of ['other-held', 'other-lost'])
+      await assert.rejects(admin.getAccount(fleetId), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+
+    await holdWrites();
+    const first = watch(admin.createAccount(account('other-held', 100_000)));
+    await pause(100);
+    const other = watch(admin.createAccount(account('other-held', 200_000)));
+    await pause(held_ms);
+    assert.equal(
+      other.seen.answered,
+      false,
+      `the refusal waits for the account it stands on (${other.seen.error?.message ?? 'answered OK'})`,
+    );
+    await releaseWrites();
+    await Promise.all([first.done, other.done]);
+    assert.equal(first.seen.error, undefined, first.seen.error?.message);
+    assert.equal(other.seen.error?.code, grpc.status.ALREADY_EXISTS, other.seen.error?.message ?? 'answered OK');
+
+    await holdWrites();
+    const lost = watch(admin.createAccount(account('other-lost', 100_000)));
+    await pause(100);
+    const lostOther = watch(admin.createAccount(account('other-lost', 200_000)));
+    await pause(held_ms);
+    assert.equal(lostOther.seen.answered, false, `the refusal waits (${lostOther.seen.error?.message ?? 'answered OK'})`);
+    await (redis as RedisInstance).kill9();
+    await Promise.all([lost.done, lostOther.done]);
+    assert.ok(lost.seen.error !== undefined, 'the first create is refused');
+    assert.equal(lostOther.seen.error?.code, grpc.status.UNAVAILABLE, lostOther.seen.error?.message ?? 'answered OK');
+    await (redis as RedisInstance).restart();
+    assert.deepEqual(await stored(accountKey('other-lost')), {}, 'Redis holds no account');
   });
 
   it('card: a repeat of SetCardStatus answers only once the status it repeats is durable; if that is lost it is refused', async function () {
