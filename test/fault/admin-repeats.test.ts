@@ -116,6 +116,27 @@ describe('fault: an operator repeat of a change still committing (real Redis, CL
 
   const accountKey = (fleetId: string): string => fleetKey(shardOf('fleet', fleetId, test_shard_count), fleetId);
 
+  /**
+   * A change sent while writes are held, then its repeat; Redis is killed with the change still on
+   * the wire: the repeat waited, is refused UNAVAILABLE, and Redis (restarted) holds no change of `key`.
+   */
+  async function repeatOfLostChange(change: () => Promise<unknown>, key: string): Promise<void> {
+    const before = await stored(key);
+    await holdWrites();
+    const lost = watch(change());
+    await pause(100);
+    const repeat = watch(change());
+    await pause(held_ms);
+    assert.equal(repeat.seen.answered, false, `the repeat waits for the first change (${repeat.seen.error?.message ?? 'answered OK'})`);
+    await (redis as RedisInstance).kill9();
+    await Promise.all([lost.done, repeat.done]);
+    assert.ok(lost.seen.error !== undefined, 'the first change is refused');
+    assert.ok(repeat.seen.error !== undefined, 'the repeat is not confirmed');
+    assert.equal(repeat.seen.error.code, grpc.status.UNAVAILABLE, repeat.seen.error.message);
+    await (redis as RedisInstance).restart();
+    assert.deepEqual(await stored(key), before, 'Redis holds no change');
+  }
+
   it('fleet account: repeats of CreateFleetAccount and SetFleetPrompts answer only once what they repeat is durable, writing nothing', async function () {
     const admin = fleet as FleetClient;
     const fleetId = 'held';
@@ -234,25 +255,9 @@ describe('fault: an operator repeat of a change still committing (real Redis, CL
     assert.equal(repeat.seen.value?.status, CardStatus.CARD_STATUS_FROZEN);
     assert.equal(decodeCardState(String((await stored(key('held-card')))['d'])).status, 'frozen', 'the status is stored');
 
-    const before = await stored(key('lost-card'));
-    await holdWrites();
-    const lost = watch(tapline.setCardStatus('lost-card', CardStatus.CARD_STATUS_FROZEN));
-    await pause(100);
-    const lostRepeat = watch(tapline.setCardStatus('lost-card', CardStatus.CARD_STATUS_FROZEN));
-    await pause(held_ms);
-    assert.equal(
-      lostRepeat.seen.answered,
-      false,
-      `the repeat waits for the first change (${lostRepeat.seen.error?.message ?? 'answered OK'})`,
-    );
-    await (redis as RedisInstance).kill9();
-    await Promise.all([lost.done, lostRepeat.done]);
-    assert.ok(lost.seen.error !== undefined, 'the first change is refused');
-    assert.ok(lostRepeat.seen.error !== undefined, 'the repeat is not confirmed');
-    assert.equal(lostRepeat.seen.error.code, grpc.status.UNAVAILABLE, lostRepeat.seen.error.message);
-    await (redis as RedisInstance).restart();
-    assert.deepEqual(await stored(key('lost-card')), before, 'Redis holds no change of the card');
+    await repeatOfLostChange(() => tapline.setCardStatus('lost-card', CardStatus.CARD_STATUS_FROZEN), key('lost-card'));
   });
+
   it('terminal: a repeat of SetTerminalEnabled answers only once the switch it repeats is durable; if that is lost it is refused', async function () {
     const tapline = client as TaplineClient;
     await tapline.registerTerminal('held-pos', 'shop');
@@ -272,23 +277,6 @@ describe('fault: an operator repeat of a change still committing (real Redis, CL
     assert.equal(repeat.seen.value?.enabled, false);
     assert.equal(decodeTerminalState(String((await stored(key('held-pos')))['d'])).enabled, false, 'the switch is stored');
 
-    const before = await stored(key('lost-pos'));
-    await holdWrites();
-    const lost = watch(tapline.setTerminalEnabled('lost-pos', false));
-    await pause(100);
-    const lostRepeat = watch(tapline.setTerminalEnabled('lost-pos', false));
-    await pause(held_ms);
-    assert.equal(
-      lostRepeat.seen.answered,
-      false,
-      `the repeat waits for the first change (${lostRepeat.seen.error?.message ?? 'answered OK'})`,
-    );
-    await (redis as RedisInstance).kill9();
-    await Promise.all([lost.done, lostRepeat.done]);
-    assert.ok(lost.seen.error !== undefined, 'the first change is refused');
-    assert.ok(lostRepeat.seen.error !== undefined, 'the repeat is not confirmed');
-    assert.equal(lostRepeat.seen.error.code, grpc.status.UNAVAILABLE, lostRepeat.seen.error.message);
-    await (redis as RedisInstance).restart();
-    assert.deepEqual(await stored(key('lost-pos')), before, 'Redis holds no change of the terminal');
+    await repeatOfLostChange(() => tapline.setTerminalEnabled('lost-pos', false), key('lost-pos'));
   });
 });
