@@ -117,6 +117,24 @@ describe('fault: an operator repeat of a change still committing (real Redis, CL
   const accountKey = (fleetId: string): string => fleetKey(shardOf('fleet', fleetId, test_shard_count), fleetId);
 
   /**
+   * A change sent while writes are held, then its repeat: the repeat is not answered while the
+   * change is on the wire; once writes run, both are answered OK. Returns the repeat's answer.
+   */
+  async function repeatOfHeldChange<T>(change: () => Promise<T>): Promise<T | undefined> {
+    await holdWrites();
+    const first = watch(change());
+    await pause(100);
+    const repeat = watch(change());
+    await pause(held_ms);
+    assert.equal(repeat.seen.answered, false, `the repeat waits for the first change (${repeat.seen.error?.message ?? 'answered OK'})`);
+    await releaseWrites();
+    await Promise.all([first.done, repeat.done]);
+    assert.equal(first.seen.error, undefined, first.seen.error?.message);
+    assert.equal(repeat.seen.error, undefined, repeat.seen.error?.message);
+    return repeat.seen.value;
+  }
+
+  /**
    * A change sent while writes are held, then its repeat; Redis is killed with the change still on
    * the wire: the repeat waited, is refused UNAVAILABLE, and Redis (restarted) holds no change of `key`.
    */
@@ -242,17 +260,8 @@ describe('fault: an operator repeat of a change still committing (real Redis, CL
     await tapline.issueCard('lost-card', 1_000);
     const key = (cardId: string): string => cardKey(shardOf('card', cardId, test_shard_count), cardId);
 
-    await holdWrites();
-    const first = watch(tapline.setCardStatus('held-card', CardStatus.CARD_STATUS_FROZEN));
-    await pause(100);
-    const repeat = watch(tapline.setCardStatus('held-card', CardStatus.CARD_STATUS_FROZEN));
-    await pause(held_ms);
-    assert.equal(repeat.seen.answered, false, `the repeat waits for the first change (${repeat.seen.error?.message ?? 'answered OK'})`);
-    await releaseWrites();
-    await Promise.all([first.done, repeat.done]);
-    assert.equal(first.seen.error, undefined, first.seen.error?.message);
-    assert.equal(repeat.seen.error, undefined, repeat.seen.error?.message);
-    assert.equal(repeat.seen.value?.status, CardStatus.CARD_STATUS_FROZEN);
+    const repeat = await repeatOfHeldChange(() => tapline.setCardStatus('held-card', CardStatus.CARD_STATUS_FROZEN));
+    assert.equal(repeat?.status, CardStatus.CARD_STATUS_FROZEN);
     assert.equal(decodeCardState(String((await stored(key('held-card')))['d'])).status, 'frozen', 'the status is stored');
 
     await repeatOfLostChange(() => tapline.setCardStatus('lost-card', CardStatus.CARD_STATUS_FROZEN), key('lost-card'));
@@ -264,17 +273,8 @@ describe('fault: an operator repeat of a change still committing (real Redis, CL
     await tapline.registerTerminal('lost-pos', 'shop');
     const key = (terminalId: string): string => terminalKey(shardOf('terminal', terminalId, test_shard_count), terminalId);
 
-    await holdWrites();
-    const first = watch(tapline.setTerminalEnabled('held-pos', false));
-    await pause(100);
-    const repeat = watch(tapline.setTerminalEnabled('held-pos', false));
-    await pause(held_ms);
-    assert.equal(repeat.seen.answered, false, `the repeat waits for the first change (${repeat.seen.error?.message ?? 'answered OK'})`);
-    await releaseWrites();
-    await Promise.all([first.done, repeat.done]);
-    assert.equal(first.seen.error, undefined, first.seen.error?.message);
-    assert.equal(repeat.seen.error, undefined, repeat.seen.error?.message);
-    assert.equal(repeat.seen.value?.enabled, false);
+    const repeat = await repeatOfHeldChange(() => tapline.setTerminalEnabled('held-pos', false));
+    assert.equal(repeat?.enabled, false);
     assert.equal(decodeTerminalState(String((await stored(key('held-pos')))['d'])).enabled, false, 'the switch is stored');
 
     await repeatOfLostChange(() => tapline.setTerminalEnabled('lost-pos', false), key('lost-pos'));
