@@ -26,7 +26,8 @@ describe('test reporter: the closing line and the slowest files', function () {
 
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('ends with "N passed, N failed", writes it to test-results.json with the files slowest first', () => {
+  /** Mocha over the two files with the suite's reporter; its results file as written. */
+  function runMocha(flags: readonly string[]): { status: number | null; lastLine: string | undefined; results: Results; stderr: string } {
     const run = spawnSync(
       process.execPath,
       [
@@ -34,26 +35,42 @@ describe('test reporter: the closing line and the slowest files', function () {
         '--no-config',
         '--reporter',
         join(projectRoot(), 'dist', 'test', 'support', 'reporter.js'),
+        ...flags,
         'slow.test.js',
         'quick.test.js',
       ],
       { cwd: dir, encoding: 'utf8' },
     );
-    assert.equal(run.status, 1, run.stderr);
-    const lines = run.stdout.trimEnd().split('\n');
-    assert.equal(lines.at(-1), '2 passed, 1 failed, 1 skipped');
-    const results = JSON.parse(readFileSync(join(dir, 'test-results.json'), 'utf8')) as {
-      line: string;
-      passed: number;
-      failed: number;
-      slowest_files: { file: string; seconds: number }[];
-    };
-    assert.equal(results.line, '2 passed, 1 failed, 1 skipped');
-    assert.deepEqual([results.passed, results.failed], [2, 1]);
-    assert.deepEqual(
-      results.slowest_files.map((entry) => entry.file),
-      ['slow.test.js', 'quick.test.js'],
-    );
-    assert.ok((results.slowest_files[0]?.seconds ?? 0) >= 0.3, JSON.stringify(results.slowest_files));
-  });
+    const results = JSON.parse(readFileSync(join(dir, 'test-results.json'), 'utf8')) as Results;
+    return { status: run.status, lastLine: run.stdout.trimEnd().split('\n').at(-1), results, stderr: run.stderr };
+  }
+
+  for (const [mode, flags] of [
+    ['run serially', []],
+    // As scripts/test.sh runs the suite: the reporter sees a file's events only once it has finished.
+    [
+      'run in parallel workers',
+      ['--parallel', '--jobs', '2', '--require', join(projectRoot(), 'dist', 'test', 'support', 'file-times.js')],
+    ],
+  ] as const) {
+    it(`ends with "N passed, N failed", writes it to test-results.json with the files slowest first (${mode})`, () => {
+      const run = runMocha(flags);
+      assert.equal(run.status, 1, run.stderr);
+      assert.equal(run.lastLine, '2 passed, 1 failed, 1 skipped');
+      assert.equal(run.results.line, '2 passed, 1 failed, 1 skipped');
+      assert.deepEqual([run.results.passed, run.results.failed], [2, 1]);
+      assert.deepEqual(
+        run.results.slowest_files.map((entry) => entry.file),
+        ['slow.test.js', 'quick.test.js'],
+      );
+      assert.ok((run.results.slowest_files[0]?.seconds ?? 0) >= 0.3, JSON.stringify(run.results.slowest_files));
+    });
+  }
 });
+
+interface Results {
+  readonly line: string;
+  readonly passed: number;
+  readonly failed: number;
+  readonly slowest_files: readonly { readonly file: string; readonly seconds: number }[];
+}
