@@ -180,6 +180,7 @@ async function main(): Promise<void> {
 
     const pids = { driver: process.pid, node: node.pid, redis: redis.pid, echo: echo.pid };
     const cores: Record<string, Record<string, number>> = {};
+    const runqueue: Record<string, Record<string, number>> = {};
     const aofRewriteShare: Record<string, number> = {};
     const aof = await AofWatch.connect(redis.url);
     stopLast.unshift(() => aof.close());
@@ -187,8 +188,9 @@ async function main(): Promise<void> {
       const measured = await withCpu(pids, () => aof.during(run));
       const { result, aof_rewrite_share } = measured.result;
       cores[name] = measured.cores;
+      runqueue[name] = measured.runqueue;
       aofRewriteShare[name] = aof_rewrite_share;
-      log(name, { ...result, cores: measured.cores, aof_rewrite_share });
+      log(name, { ...result, cores: measured.cores, runqueue: measured.runqueue, aof_rewrite_share });
       return result;
     };
     const { concurrency, warmup_s, measure_s, rounds } = settings;
@@ -200,7 +202,13 @@ async function main(): Promise<void> {
     if (offlineOnly) {
       const offlineMerge = await offlinePhase(credentials, node, taplineStreams, uniform, phase);
       process.stdout.write(
-        JSON.stringify({ settings, offline: offlineReport(offlineMerge), ratios: { offline_merge_vs_stream: offlineMerge.ratio } }) + '\n',
+        JSON.stringify({
+          settings,
+          offline: offlineReport(offlineMerge),
+          cpu_cores_used_by_phase: cores,
+          cpu_runqueue_wait_by_phase: runqueue,
+          ratios: { offline_merge_vs_stream: offlineMerge.ratio },
+        }) + '\n',
       );
       return;
     }
@@ -372,6 +380,7 @@ async function main(): Promise<void> {
       redis_retained: retained,
       errors,
       cpu_cores_used_by_phase: cores,
+      cpu_runqueue_wait_by_phase: runqueue,
       // Share of each phase during which Redis was rewriting its AOF (loadtest/aof-watch.ts).
       redis_aof_rewrite_share_by_phase: aofRewriteShare,
       micro,
