@@ -147,24 +147,6 @@ export abstract class CardHost extends EntityHost<CardMessage, CardActorContext>
     this.commitThenReply(full, message.reply, outcome, (ownConflict) => this.retry(message, ownConflict), settled);
   }
 
-  /**
-   * Answers a change found already made (a repeat), decided on the in-memory card: once what it
-   * repeats is durable; if that commit does not land, the change is decided again on the reloaded
-   * card, never confirmed from the lost state.
-   */
-  protected answerRepeat<A>(message: Change<A>, answer: A): void {
-    this.answerWhenDurable(message.reply, { ok: true, value: answer }, () => this.retry(message, false));
-  }
-
-  /**
-   * Answers a refusal decided on the in-memory card (a status change the card's state forbids, an
-   * issue of a card that exists): once the state it was decided on is durable, decided again if
-   * that is lost, like a repeat.
-   */
-  protected answerRefusal<A>(message: Change<A>, error: TaplineError): void {
-    this.answerWhenDurable(message.reply, { ok: false, error }, () => this.retry(message, false));
-  }
-
   /** This card's record in a commit: its new state (encoded by its codec), or a version check only. */
   private write(after: CardState | undefined): SlotWrite {
     return after === undefined

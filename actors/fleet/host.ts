@@ -159,24 +159,6 @@ export abstract class FleetHost extends EntityHost<FleetMessage> {
     this.commitAndAnswer({ slots, outbox: document, audit }, message.reply, answer, (ownConflict) => this.retry(message, ownConflict));
   }
 
-  /**
-   * Answers a change found already made (a repeat), decided on the in-memory state: once what it
-   * repeats is durable; if that commit does not land, the change is decided again on the reloaded
-   * account, never confirmed from the lost state.
-   */
-  protected answerRepeat<A>(message: Change<A>, answer: A): void {
-    this.answerWhenDurable(message.reply, { ok: true, value: answer }, () => this.retry(message, false));
-  }
-
-  /**
-   * Answers a refusal decided on the in-memory account (ALREADY_EXISTS for a create with other
-   * fields, a card or cycle not there yet): like a repeat, once the state it was decided on is
-   * durable, decided again if that is lost; a refusal must not stand on a change that never lands.
-   */
-  protected answerRefusal<A>(message: Change<A>, error: TaplineError): void {
-    this.answerWhenDurable(message.reply, { ok: false, error }, () => this.retry(message, false));
-  }
-
   protected retry(message: FleetMessage, ownConflict: boolean): void {
     this.retryOrFail(message, (again) => this.context.retell(this.fleetId, again), message.reply, ownConflict);
   }

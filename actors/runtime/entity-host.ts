@@ -206,6 +206,12 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
   protected abstract handleAwaiting(message: M): Promise<void>;
   /** Answers one message with a failure. */
   protected abstract failMessage(message: M, error: TaplineError): void;
+  /**
+   * Tells a message to this entity again, to be decided anew (retryOrFail with the entity's own
+   * mailbox): its commit conflicted (`ownConflict`), or the state its answer stood on was lost.
+   * Each behaviour takes the messages it ever retries.
+   */
+  protected abstract retry(message: M, ownConflict: boolean): void;
 
   /** The money request a message carries (its key is answered from Redis on recovery); none by default. */
   protected moneyMessageOf(_message: M): MoneyMessage | undefined {
@@ -490,6 +496,24 @@ export abstract class EntityHost<M, X extends HostContext = HostContext> impleme
       return;
     }
     waits.push({ remaining: this.uncommitted, lost: false, then: (landed) => (landed ? reply(outcome) : redecide()) });
+  }
+
+  /**
+   * Answers a change found already made (a repeat), decided on the in-memory state: once what it
+   * repeats is durable; if that commit does not land, the change is decided again on the reloaded
+   * state (retry), never confirmed from the lost one.
+   */
+  protected answerRepeat<A>(message: M & { readonly reply: Reply<A> }, answer: A): void {
+    this.answerWhenDurable(message.reply, { ok: true, value: answer }, () => this.retry(message, false));
+  }
+
+  /**
+   * Answers a refusal decided on the in-memory state (ALREADY_EXISTS for a create with other
+   * fields, a status change the state forbids): like a repeat, once the state it was decided on is
+   * durable, decided again if that is lost; a refusal must not stand on a change that never lands.
+   */
+  protected answerRefusal<A>(message: M & { readonly reply: Reply<A> }, error: TaplineError): void {
+    this.answerWhenDurable(message.reply, { ok: false, error }, () => this.retry(message, false));
   }
 
   /**

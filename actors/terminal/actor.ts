@@ -158,6 +158,10 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     this.context.publish(this.terminalId, this.durable);
   }
 
+  protected retry(message: Extract<TerminalMessage, { type: 'change' | 'offline' }>, ownConflict: boolean): void {
+    this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict);
+  }
+
   /** The actor is being passivated: the directory must not outlive it. */
   passivated(): void {
     this.context.publish(this.terminalId, undefined);
@@ -167,15 +171,9 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     const decision = decideTerminal(this.state, message.command);
     // A refusal or a repeat decided on the in-memory state writes nothing; it is answered once that
     // state is durable (decided again if it is lost).
-    const redecide = (): void => this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, false);
     if (decision.kind === 'rejected')
-      return this.answerWhenDurable(
-        message.reply,
-        { ok: false, error: rejected(decision.code, decision.message, { terminalId: this.terminalId }) },
-        redecide,
-      );
-    if (decision.kind === 'unchanged')
-      return this.answerWhenDurable(message.reply, { ok: true, value: { state: this.state as TerminalState, unchanged: true } }, redecide);
+      return this.answerRefusal(message, rejected(decision.code, decision.message, { terminalId: this.terminalId }));
+    if (decision.kind === 'unchanged') return this.answerRepeat(message, { state: this.state as TerminalState, unchanged: true });
     const after = decision.state;
     const event = {
       terminal: this.terminalId,
@@ -200,8 +198,7 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
           return;
         }
         this.context.publish(this.terminalId, undefined);
-        if (outcome.status === 'conflict')
-          this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict);
+        if (outcome.status === 'conflict') this.retry(message, ownConflict);
         else message.reply({ ok: false, error: this.failureOf(outcome) });
       },
     );
@@ -269,7 +266,7 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
       plan,
       message.reply,
       { ok: true, value: { kind: 'state', state: after, version: this.version } },
-      (ownConflict) => this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict),
+      (ownConflict) => this.retry(message, ownConflict),
       (committed) => this.context.publish(this.terminalId, committed ? after : undefined),
     );
   }
@@ -354,7 +351,7 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
       plan,
       message.reply,
       { ok: true, value: answer },
-      (ownConflict) => this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict),
+      (ownConflict) => this.retry(message, ownConflict),
       (committed) => {
         if (committed) this.rememberAccepted(command.batch, { version: stored.version + 1, data }, decision.record);
         this.context.publish(this.terminalId, committed ? after : undefined);
@@ -438,7 +435,7 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
       plan,
       message.reply,
       { ok: true, value: answer(done.record) },
-      (ownConflict) => this.retryOrFail(message, (again) => this.context.retell(this.terminalId, again), message.reply, ownConflict),
+      (ownConflict) => this.retry(message, ownConflict),
       (committed) => this.context.publish(this.terminalId, committed ? after : undefined),
     );
   }

@@ -39,6 +39,7 @@ class TestHost extends EntityHost<never> {
     return Promise.resolve();
   }
   protected failMessage(_message: never, _error: TaplineError): void {}
+  protected retry(_message: never, _ownConflict: boolean): void {}
 
   change(value: number): void {
     assert.ok(this.commit({ slots: [{ slot: this.slot, entity: { kind: 'card', id: 'c' }, after: value }] }, () => undefined));
