@@ -10,6 +10,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { queryClickHouse, startClickHouse, startRedis } from '../../tools/devenv';
+import { startRedisOnPorts, type RedisPorts } from '../../tools/devenv/redis';
+import { pickFreePort } from '../../tools/devenv/supervise';
 
 /** Mocha's limit for one Redis test: start, crash, restart and stop, with room to spare. */
 const redis_test_timeout_ms = 60_000;
@@ -141,6 +143,71 @@ describe('devenv', function () {
           socket.destroy();
         }
         await new Promise<void>((resolve) => blocker.close(() => resolve()));
+      }
+    });
+  });
+
+  describe('redis ports', function () {
+    this.timeout(redis_test_timeout_ms);
+    const holders: net.Server[] = [];
+
+    /** Holds a port of 127.0.0.1 (another process's listener, as far as Redis can tell). */
+    async function hold(port = 0): Promise<number> {
+      const server = net.createServer((socket) => socket.destroy());
+      holders.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: '127.0.0.1', port, exclusive: true }, () => resolve());
+      });
+      const address = server.address();
+      assert.ok(address !== null && typeof address !== 'string');
+      return address.port;
+    }
+
+    afterEach(async () => {
+      await Promise.all(holders.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    });
+
+    it('starts again on ports picked anew when a picked port was taken before the server bound it', async () => {
+      const taken = await hold();
+      const picks: RedisPorts[] = [];
+      const redis = await startRedisOnPorts({ dataDir: path.join(tempRoot, 'redis-picked-taken') }, async () => {
+        const ports = { port: picks.length === 0 ? taken : await pickFreePort(), busPort: undefined };
+        picks.push(ports);
+        return ports;
+      });
+      try {
+        assert.equal(picks.length, 2, 'one start on the taken port, one on a free one');
+        assert.equal(redis.port, picks[1]?.port);
+        assert.equal(await redisCommand(redis.port, ['PING'], oneLine), '+PONG\r\n');
+        await redis.restart();
+        assert.equal(await redisCommand(redis.port, ['PING'], oneLine), '+PONG\r\n', 'a restart reuses the port it runs on');
+      } finally {
+        await redis.stop();
+      }
+    });
+
+    it("starts a cluster node whose default bus port (port + 10,000) is another process's", async () => {
+      // A free port whose default bus port can be held here.
+      let port = 0;
+      for (let tries = 0; port === 0 && tries < 50; tries++) {
+        const candidate = await pickFreePort();
+        if (candidate + 10_000 > 65_535) continue;
+        try {
+          await hold(candidate + 10_000);
+          port = candidate;
+        } catch {
+          // Someone else has it: another candidate.
+        }
+      }
+      assert.notEqual(port, 0, 'found a port whose default bus port could be held');
+      const redis = await startRedis({ dataDir: path.join(tempRoot, 'redis-cluster-bus'), port, cluster: { nodeTimeoutMs: 1_000 } });
+      try {
+        assert.equal(await redisCommand(redis.port, ['PING'], oneLine), '+PONG\r\n');
+        const busPort = await redisCommand(redis.port, ['CONFIG', 'GET', 'cluster-port'], (reply) => reply.split('\r\n').length >= 5);
+        assert.doesNotMatch(busPort, new RegExp(`\\r\\n${port + 10_000}\\r\\n`), busPort);
+      } finally {
+        await redis.stop();
       }
     });
   });

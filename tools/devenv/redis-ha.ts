@@ -357,7 +357,9 @@ async function formCluster(servers: readonly RedisInstance[], primaries: number,
     const to = Math.floor((slot_count * (i + 1)) / primaries) - 1;
     await askRedis((servers[i] as RedisInstance).port, ['CLUSTER', 'ADDSLOTSRANGE', String(from), String(to)]);
   }
-  for (const server of servers.slice(1)) await askRedis(server.port, ['CLUSTER', 'MEET', '127.0.0.1', String(first.port)]);
+  // The first node's bus port is named: it is not port + 10,000 (redis.ts picks it free).
+  const meet = ['CLUSTER', 'MEET', '127.0.0.1', String(first.port), ...(first.busPort === undefined ? [] : [String(first.busPort)])];
+  for (const server of servers.slice(1)) await askRedis(server.port, meet);
   await until('every cluster node knows every other', 30_000, async () => {
     const views = await Promise.all(servers.map((s) => askRedis<string>(s.port, ['CLUSTER', 'NODES'])));
     return views.every((view) => view.trim().split('\n').length === servers.length) ? true : undefined;

@@ -13,6 +13,7 @@ import {
   logTail,
   findExecutable,
   pickFreePort,
+  pickFreePorts,
   pollUntilReady,
   spawnSupervised,
   type ProbeResult,
@@ -35,6 +36,8 @@ export interface RedisInstance {
   /** A redis:// URL for clients, e.g. redis://127.0.0.1:6390. */
   readonly url: string;
   readonly port: number;
+  /** A cluster node's bus port (CLUSTER MEET names it); undefined for other servers. */
+  readonly busPort: number | undefined;
   /** The pid of the current server process; it changes on restart(). */
   readonly pid: number;
   /** The absolute data directory (AOF files, log). */
@@ -90,13 +93,82 @@ export interface StartRedisOptions {
 }
 
 /** Starts redis-server and waits until it answers PING with +PONG. */
-export async function startRedis(options: StartRedisOptions): Promise<RedisInstance> {
+export function startRedis(options: StartRedisOptions): Promise<RedisInstance> {
+  return startRedisOnPorts(options, pickPorts);
+}
+
+/** Ports for a server: its own, and for a cluster node its bus port (undefined otherwise). */
+export interface RedisPorts {
+  readonly port: number;
+  readonly busPort: number | undefined;
+}
+
+/**
+ * startRedis with the ports picked by `pick`. A port picked free can be taken by another process
+ * before the server binds it (another test file's connection, say): the server is then started
+ * again on ports picked anew, up to bind_attempts_max times.
+ */
+export async function startRedisOnPorts(
+  options: StartRedisOptions,
+  pick: (options: StartRedisOptions) => Promise<RedisPorts>,
+): Promise<RedisInstance> {
   const dataDir = path.resolve(options.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
-  const port = options.port !== undefined && options.port !== 0 ? options.port : await pickFreePort();
   const logFile = path.resolve(options.logFile ?? path.join(dataDir, 'redis.log'));
   const consoleLogFile = path.join(dataDir, 'redis.console.log');
   const command = findExecutable('redis-server', ['/usr/bin/redis-server', '/usr/sbin/redis-server']) ?? 'redis-server';
+  const diagnostics = (): string => `${logTail(logFile)}\n${logTail(consoleLogFile)}`;
+  for (let attempt = 1; ; attempt++) {
+    const ports = await pick(options);
+    const logged = fileSize(logFile);
+    try {
+      return await startOn(ports, options, { dataDir, logFile, consoleLogFile, command, diagnostics });
+    } catch (error) {
+      const taken = /Address already in use/.test(fileTextFrom(logFile, logged));
+      const picked = options.port === undefined || options.port === 0 || ports.busPort !== undefined;
+      if (!picked || attempt >= bind_attempts_max || !taken) throw error;
+    }
+  }
+}
+
+/** Starts of a server whose picked port was taken meanwhile, at most. */
+const bind_attempts_max = 3;
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What a file holds from byte `offset` on ('' when it does not exist). */
+function fileTextFrom(file: string, offset: number): string {
+  try {
+    return fs.readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The given port, or a free one; a cluster node's bus port is picked free too and given
+ * explicitly (Redis' default, port + 10,000, is neither known to be free nor always below 65,536).
+ */
+async function pickPorts(options: StartRedisOptions): Promise<RedisPorts> {
+  const given = options.port !== undefined && options.port !== 0 ? options.port : undefined;
+  if (options.cluster === undefined) return { port: given ?? (await pickFreePort()), busPort: undefined };
+  const [first, second] = await pickFreePorts(2);
+  if (first === undefined || second === undefined) throw new Error('no free ports were picked');
+  return given === undefined ? { port: first, busPort: second } : { port: given, busPort: first };
+}
+
+async function startOn(
+  { port, busPort }: RedisPorts,
+  options: StartRedisOptions,
+  files: { dataDir: string; logFile: string; consoleLogFile: string; command: string; diagnostics: () => string },
+): Promise<RedisInstance> {
+  const { dataDir, logFile, consoleLogFile, command, diagnostics } = files;
   const args = [
     '--port',
     String(port),
@@ -122,8 +194,8 @@ export async function startRedis(options: StartRedisOptions): Promise<RedisInsta
     '--maxmemory-policy',
     'noeviction',
     ...haArgs(options),
+    ...(busPort === undefined ? [] : ['--cluster-port', String(busPort)]),
   ];
-  const diagnostics = (): string => `${logTail(logFile)}\n${logTail(consoleLogFile)}`;
 
   const launch = async (): Promise<SupervisedChild> => {
     const child = await spawnSupervised({
@@ -155,6 +227,7 @@ export async function startRedis(options: StartRedisOptions): Promise<RedisInsta
   const instance: RedisInstance = {
     url: `redis://127.0.0.1:${port}`,
     port,
+    busPort,
     get pid(): number {
       return current.pid;
     },
