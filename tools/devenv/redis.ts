@@ -153,7 +153,8 @@ function fileTextFrom(file: string, offset: number): string {
 
 /**
  * The given port, or a free one; a cluster node's bus port is picked free too and given
- * explicitly (Redis' default, port + 10,000, is neither known to be free nor always below 65,536).
+ * explicitly: Redis' default, port + 10,000, lies where outgoing connections take their local
+ * ports, and nothing checked it free.
  */
 async function pickPorts(options: StartRedisOptions): Promise<RedisPorts> {
   const given = options.port !== undefined && options.port !== 0 ? options.port : undefined;
