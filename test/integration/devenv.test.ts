@@ -10,8 +10,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { queryClickHouse, startClickHouse, startRedis } from '../../tools/devenv';
+import { startClickHouseOnPorts } from '../../tools/devenv/clickhouse';
 import { startRedisOnPorts, type RedisPorts } from '../../tools/devenv/redis';
-import { pickFreePort } from '../../tools/devenv/supervise';
+import { pickFreePort, pickFreePorts } from '../../tools/devenv/supervise';
 
 /** Mocha's limit for one Redis test: start, crash, restart and stop, with room to spare. */
 const redis_test_timeout_ms = 60_000;
@@ -226,6 +227,32 @@ describe('devenv', function () {
         await clickhouse.stop();
       }
       assert.equal(processExists(pid), false, 'stop leaves no process behind');
+    });
+
+    it('starts again on ports picked anew when a picked port was taken before the server bound it', async function () {
+      const blocker = net.createServer((socket) => socket.destroy());
+      await new Promise<void>((resolve) => blocker.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve()));
+      const address = blocker.address();
+      assert.ok(address !== null && typeof address !== 'string');
+      const picks: [number, number][] = [];
+      try {
+        const clickhouse = await startClickHouseOnPorts({ dataDir: path.join(tempRoot, 'clickhouse-picked-taken') }, async () => {
+          const [http, tcp] = await pickFreePorts(2);
+          assert.ok(http !== undefined && tcp !== undefined);
+          const ports: [number, number] = [picks.length === 0 ? address.port : http, tcp];
+          picks.push(ports);
+          return ports;
+        });
+        try {
+          assert.equal(picks.length, 2, 'one start on the taken port, one on free ones');
+          assert.equal(clickhouse.httpPort, picks[1]?.[0]);
+          assert.equal(await queryClickHouse(clickhouse.url, 'SELECT 1'), '1\n');
+        } finally {
+          await clickhouse.stop();
+        }
+      } finally {
+        await new Promise<void>((resolve) => blocker.close(() => resolve()));
+      }
     });
 
     it('keeps inserted rows across kill -9 and restart', async function () {

@@ -14,6 +14,8 @@ import {
   type SupervisedChild,
   findExecutable,
   logTail,
+  logSize,
+  logWrittenSince,
   pickFreePorts,
   pollUntilReady,
   spawnSupervised,
@@ -116,14 +118,43 @@ function layoutFor(dataDir: string): ClickHouseLayout {
 }
 
 /** Starts clickhouse-server and waits until /ping answers "Ok." and SELECT 1 works. */
-export async function startClickHouse(options: StartClickHouseOptions): Promise<ClickHouseInstance> {
+export function startClickHouse(options: StartClickHouseOptions): Promise<ClickHouseInstance> {
+  return startClickHouseOnPorts(options, () => resolvePorts(options.httpPort, options.tcpPort));
+}
+
+/** Starts of a server whose picked port was taken meanwhile, at most. */
+const bind_attempts_max = 3;
+
+/**
+ * startClickHouse with its [http, tcp] ports chosen by `pick`. A port picked free can be taken by
+ * another process before the server binds it (another test file's connection, say): the server is
+ * then started again on ports picked anew, up to bind_attempts_max times. Requested ports are not
+ * changed: a server on a taken requested port fails.
+ */
+export async function startClickHouseOnPorts(
+  options: StartClickHouseOptions,
+  pick: () => Promise<[number, number]>,
+): Promise<ClickHouseInstance> {
+  const picked = !(options.httpPort !== undefined && options.httpPort !== 0 && options.tcpPort !== undefined && options.tcpPort !== 0);
+  const errorLogFile = layoutFor(path.resolve(options.dataDir)).errorLogFile;
+  for (let attempt = 1; ; attempt++) {
+    const logged = logSize(errorLogFile);
+    try {
+      return await startOn(await pick(), options);
+    } catch (error) {
+      const taken = /Address already in use/.test(logWrittenSince(errorLogFile, logged));
+      if (!picked || attempt >= bind_attempts_max || !taken) throw error;
+    }
+  }
+}
+
+async function startOn([httpPort, tcpPort]: [number, number], options: StartClickHouseOptions): Promise<ClickHouseInstance> {
   const dataDir = path.resolve(options.dataDir);
   const layout = layoutFor(dataDir);
   for (const dir of [dataDir, layout.dbPath, layout.tmpPath, layout.userFilesPath, layout.formatSchemaPath]) {
     fs.mkdirSync(dir, { recursive: true });
   }
   fs.mkdirSync(path.dirname(layout.logFile), { recursive: true });
-  const [httpPort, tcpPort] = await resolvePorts(options.httpPort, options.tcpPort);
   fs.writeFileSync(layout.configFile, renderConfigXml(layout, httpPort, tcpPort, options.replication));
   fs.writeFileSync(layout.usersFile, renderUsersXml());
   const { command, leadingArgs } = findClickHouseServer();

@@ -11,6 +11,8 @@ import {
   type ExitStatus,
   type SupervisedChild,
   logTail,
+  logSize,
+  logWrittenSince,
   findExecutable,
   pickFreePort,
   pickFreePorts,
@@ -120,11 +122,11 @@ export async function startRedisOnPorts(
   const diagnostics = (): string => `${logTail(logFile)}\n${logTail(consoleLogFile)}`;
   for (let attempt = 1; ; attempt++) {
     const ports = await pick(options);
-    const logged = fileSize(logFile);
+    const logged = logSize(logFile);
     try {
       return await startOn(ports, options, { dataDir, logFile, consoleLogFile, command, diagnostics });
     } catch (error) {
-      const taken = /Address already in use/.test(fileTextFrom(logFile, logged));
+      const taken = /Address already in use/.test(logWrittenSince(logFile, logged));
       const picked = options.port === undefined || options.port === 0 || ports.busPort !== undefined;
       if (!picked || attempt >= bind_attempts_max || !taken) throw error;
     }
@@ -133,23 +135,6 @@ export async function startRedisOnPorts(
 
 /** Starts of a server whose picked port was taken meanwhile, at most. */
 const bind_attempts_max = 3;
-
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** What a file holds from byte `offset` on ('' when it does not exist). */
-function fileTextFrom(file: string, offset: number): string {
-  try {
-    return fs.readFileSync(file).subarray(offset).toString('utf8');
-  } catch {
-    return '';
-  }
-}
 
 /**
  * The given port, or a free one; a cluster node's bus port is picked free too and given

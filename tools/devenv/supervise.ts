@@ -333,3 +333,21 @@ export function findExecutable(name: string, fallbacks: readonly string[]): stri
   }
   return undefined;
 }
+
+/** The size of a log file now (0 when it does not exist): where logWrittenSince starts reading. */
+export function logSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** What a log file got from byte `offset` on ('' when it does not exist). */
+export function logWrittenSince(file: string, offset: number): string {
+  try {
+    return fs.readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
