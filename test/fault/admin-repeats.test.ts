@@ -35,7 +35,13 @@ interface Seen<T> {
   answered: boolean;
 }
 
-function watch<T>(call: Promise<T>): { seen: Seen<T>; done: Promise<void> } {
+/** A call's answer as it arrives, and when it has. */
+interface Watched<T> {
+  readonly seen: Seen<T>;
+  readonly done: Promise<void>;
+}
+
+function watch<T>(call: Promise<T>): Watched<T> {
   const seen: Seen<T> = { answered: false };
   const done = call.then(
     (value) => {
@@ -117,16 +123,25 @@ describe('fault: an operator repeat of a change still committing (real Redis, CL
   const accountKey = (fleetId: string): string => fleetKey(shardOf('fleet', fleetId, test_shard_count), fleetId);
 
   /**
-   * A change sent while writes are held, then its repeat: the repeat is not answered while the
-   * change is on the wire; once writes run, both are answered OK. Returns the repeat's answer.
+   * Holds Redis writes, sends a change, then its repeat: the repeat is still unanswered after
+   * held_ms, while the change is on the wire. Writes stay held.
    */
-  async function repeatOfHeldChange<T>(change: () => Promise<T>): Promise<T | undefined> {
+  async function changeThenWaitingRepeat<T>(change: () => Promise<T>): Promise<{ first: Watched<T>; repeat: Watched<T> }> {
     await holdWrites();
     const first = watch(change());
     await pause(100);
     const repeat = watch(change());
     await pause(held_ms);
     assert.equal(repeat.seen.answered, false, `the repeat waits for the first change (${repeat.seen.error?.message ?? 'answered OK'})`);
+    return { first, repeat };
+  }
+
+  /**
+   * A change sent while writes are held, then its repeat: the repeat is not answered while the
+   * change is on the wire; once writes run, both are answered OK. Returns the repeat's answer.
+   */
+  async function repeatOfHeldChange<T>(change: () => Promise<T>): Promise<T | undefined> {
+    const { first, repeat } = await changeThenWaitingRepeat(change);
     await releaseWrites();
     await Promise.all([first.done, repeat.done]);
     assert.equal(first.seen.error, undefined, first.seen.error?.message);
@@ -140,12 +155,7 @@ describe('fault: an operator repeat of a change still committing (real Redis, CL
    */
   async function repeatOfLostChange(change: () => Promise<unknown>, key: string): Promise<void> {
     const before = await stored(key);
-    await holdWrites();
-    const lost = watch(change());
-    await pause(100);
-    const repeat = watch(change());
-    await pause(held_ms);
-    assert.equal(repeat.seen.answered, false, `the repeat waits for the first change (${repeat.seen.error?.message ?? 'answered OK'})`);
+    const { first: lost, repeat } = await changeThenWaitingRepeat(change);
     await (redis as RedisInstance).kill9();
     await Promise.all([lost.done, repeat.done]);
     assert.ok(lost.seen.error !== undefined, 'the first change is refused');
