@@ -144,9 +144,10 @@ const bind_attempts_max = 3;
 async function pickPorts(options: StartRedisOptions): Promise<RedisPorts> {
   const given = options.port !== undefined && options.port !== 0 ? options.port : undefined;
   if (options.cluster === undefined) return { port: given ?? (await pickFreePort()), busPort: undefined };
-  const [first, second] = await pickFreePorts(2);
-  if (first === undefined || second === undefined) throw new Error('no free ports were picked');
-  return given === undefined ? { port: first, busPort: second } : { port: given, busPort: first };
+  if (given !== undefined) return { port: given, busPort: await pickFreePort() };
+  const [port, busPort] = await pickFreePorts(2);
+  if (port === undefined || busPort === undefined) throw new Error('no free ports were picked');
+  return { port, busPort };
 }
 
 async function startOn(
