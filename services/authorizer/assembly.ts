@@ -74,7 +74,7 @@ import { DenylistStore } from './store/denylist';
 import { DenylistDeltas } from './usecases/denylist';
 import { CardCounters } from './usecases/offline-counters';
 import { OfflineProfiles } from './usecases/offline-profiles';
-import { OfflineUploads } from './usecases/offline-uploads';
+import { OfflineUploads, type UploadPhase } from './usecases/offline-uploads';
 import { ManualCredits } from './usecases/credits';
 import { CardAuthKeys } from './usecases/card-auth';
 import { CardTokens, TokenHasher } from './usecases/card-tokens';
@@ -473,6 +473,7 @@ function buildOffline(
   const uploadMetrics = {
     batch: (how: 'merged' | 'replayed') => metrics.offlineBatches.inc({ how }),
     entry: (result: string) => metrics.offlineEntries.inc({ result }),
+    phase: (phase: UploadPhase, seconds: number) => metrics.offlineUploadPhase.observe({ phase }, seconds),
   };
   return {
     profiles: new OfflineProfiles(region, programs, denylist, counterKey?.publicKey, clock, (seconds) =>

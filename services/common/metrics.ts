@@ -143,6 +143,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly offlineUploadPhase = new Histogram({
+    name: 'tapline_offline_upload_phase_seconds',
+    help: "Time an upload spent in each phase: accept (the terminal's actor judged and recorded the batch), merge (every entry reached its card and was written), complete (the results recorded). A replayed batch has its accept phase only.",
+    labelNames: ['phase'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
   readonly denylistBehind = new Histogram({
     name: 'tapline_denylist_behind_changes',
     help: 'Denylist changes a terminal lacked when it acknowledged its denylist (0: current).',

@@ -153,6 +153,40 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
     assert.equal(other.listed.has('debt-1'), false, 'off the list once the debt is paid');
   });
 
+  it('times each phase of an upload (tapline_offline_upload_phase_seconds): a replay is accepted only', async () => {
+    const phaseCounts = async (): Promise<Record<string, number>> => {
+      const exposition = await node.metrics.registry.metrics();
+      const counts: Record<string, number> = {};
+      for (const phase of ['accept', 'merge', 'complete']) {
+        const line = exposition.split('\n').find((l) => l.startsWith(`tapline_offline_upload_phase_seconds_count{phase="${phase}"}`));
+        counts[phase] = line === undefined ? 0 : Number(line.split(' ')[1]);
+      }
+      return counts;
+    };
+    await client.issueCard('phases-1', 5_000, 'EUR', program);
+    const { sim } = await terminal('till-phases');
+    await sim.sync();
+    for (const amount of [100, 200]) assert.ok('entry' in sim.sell(medium('phases-1'), amount, 'EUR'));
+    sim.closeBatches();
+    const [batch] = [...sim.pending];
+    if (batch === undefined) throw new Error('no batch closed');
+    const before = await phaseCounts();
+    await sim.upload();
+    const merged = await phaseCounts();
+    assert.deepEqual(
+      [merged['accept']! - before['accept']!, merged['merge']! - before['merge']!, merged['complete']! - before['complete']!],
+      [1, 1, 1],
+      'a first upload goes through the three phases',
+    );
+    assert.equal((await sim.uploadBatch(batch)).replayed, true);
+    const replayed = await phaseCounts();
+    assert.deepEqual(
+      [replayed['accept']! - merged['accept']!, replayed['merge']! - merged['merge']!, replayed['complete']! - merged['complete']!],
+      [1, 0, 0],
+      'a re-upload is answered from its record at acceptance',
+    );
+  });
+
   it("merges a full batch whose entries return to the same cards in entry order: each card's running balance exact, replayed unchanged", async () => {
     const ids = Array.from({ length: 5 }, (_, c) => `many-${c}`);
     await Promise.all(ids.map((id) => client.issueCard(id, 10_000, 'EUR', program)));

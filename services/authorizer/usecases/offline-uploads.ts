@@ -43,10 +43,14 @@ export interface UploadAnswer {
   readonly replayed: boolean;
 }
 
+/** The phases of an upload, timed apart: where an upload's latency goes (docs/OFFLINE.md, "Reports and metrics"). */
+export type UploadPhase = 'accept' | 'merge' | 'complete';
+
 /** What an upload reports (services/common/metrics.ts). */
 export interface UploadMetrics {
   batch(how: 'merged' | 'replayed'): void;
   entry(result: string): void;
+  phase(phase: UploadPhase, seconds: number): void;
 }
 
 /** Cards whose shard this node holds are merged here, without the router's call and wire mapping. */
@@ -71,6 +75,12 @@ export class OfflineUploads {
       throw permissionDenied("a terminal uploads its own batches only (a gateway relays its merchants' terminals')");
     if (batch.input.terminalId !== batch.terminalId)
       throw permissionDenied('the batch is of another terminal than the one the request names', { field: 'batch.terminal_id' });
+    let phaseStart = process.hrtime.bigint();
+    const phaseEnded = (phase: UploadPhase): void => {
+      const now = process.hrtime.bigint();
+      this.metrics?.phase(phase, Number(now - phaseStart) / 1e9);
+      phaseStart = now;
+    };
     const accepted = await this.command(batch.terminalId, {
       kind: 'accept',
       batch: batch.input.batch,
@@ -78,6 +88,7 @@ export class OfflineUploads {
       bytes: batch.bytes,
       signature: batch.signature,
     });
+    phaseEnded('accept');
     if (uploader.kind === 'gateway' && !uploader.merchantIds.has(accepted.merchantId))
       throw permissionDenied("a gateway relays the batches of its merchants' terminals only");
     if (accepted.record.results !== undefined) {
@@ -85,7 +96,9 @@ export class OfflineUploads {
       return answerOf(batch.input.batch, accepted.record, accepted.missing, true);
     }
     const merged = await this.merge(batch.terminalId, accepted.merchantId, accepted.record);
+    phaseEnded('merge');
     const completed = await this.command(batch.terminalId, { kind: 'complete', batch: batch.input.batch, ...merged });
+    phaseEnded('complete');
     this.metrics?.batch('merged');
     for (const result of completed.record.results ?? [])
       this.metrics?.entry(result.kind === 'sale' ? result.liability || 'voided' : result.kind);
