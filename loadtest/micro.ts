@@ -82,7 +82,7 @@ async function actorMessage(): Promise<number> {
 }
 
 /** Redis' own CPU seconds so far (user + system), from INFO cpu. */
-async function redisCpuSeconds(redisUrl: string): Promise<number> {
+export async function redisCpuSeconds(redisUrl: string): Promise<number> {
   const client = createClient({ url: redisUrl });
   await client.connect();
   try {

@@ -37,7 +37,7 @@ export const offline_settings = {
 type Phase = (name: string, run: () => Promise<PhaseResult>) => Promise<PhaseResult>;
 
 /** The offline cards and terminals the rounds use, synced. */
-async function seedOffline(access: ClientAccess): Promise<{ terminals: OfflineTerminalSimulator[]; offline: OfflineClient }> {
+export async function seedOffline(access: ClientAccess): Promise<{ terminals: OfflineTerminalSimulator[]; offline: OfflineClient }> {
   const cards = new CardClient(access);
   await cards.defineProgram(
     offline_settings.program,

@@ -28,6 +28,7 @@ import type { RedisStore } from './store/redis-store';
 import { buildDoorSecurity } from './doors';
 import { earliestNotAfterMs } from '../common/auth/certificates';
 import type { PspIntegration } from './usecases/psp';
+import type { OfflineDeps } from './grpc/offline-service';
 
 /** What the code that starts a node injects into it. */
 export interface NodeOptions {
@@ -76,6 +77,8 @@ export class AuthorizerNode {
     private readonly inFlight: InFlight,
     private readonly serving: Serving,
     private readonly cluster: ClusterParts,
+    /** The offline use cases (profiles, denylist deltas, uploads), as the terminal door calls them. */
+    readonly offline: OfflineDeps,
   ) {}
 
   get region(): ShardRegion {
@@ -130,7 +133,7 @@ export class AuthorizerNode {
     // Fan-out calls of bulk issuance and the refund run: reachable only through the router.
     cluster.router.wrap(CardFanoutServiceService, cardFanoutService(serviceDeps));
     const serving = await serve(config, metrics, serviceDeps, cluster.router, security, () => holder.node?.ready ?? false);
-    const node = new AuthorizerNode(config, logger, metrics, store, domain, serviceDeps.inFlight, serving, cluster);
+    const node = new AuthorizerNode(config, logger, metrics, store, domain, serviceDeps.inFlight, serving, cluster, serviceDeps.offline);
     holder.node = node;
     // Join last: peers may forward to this node as soon as it is a member. The first round
     // takes the free shards this node owns (a lone node: all of them) before it serves.

@@ -210,7 +210,8 @@ const liabilities: Readonly<Record<EntryResult['liability'], OfflineLiability>> 
   '': OfflineLiability.OFFLINE_LIABILITY_UNSPECIFIED,
 };
 
-function toUploadResponse(answer: UploadAnswer): UploadOfflineBatchResponse {
+/** An upload's answer on the wire. */
+export function toUploadResponse(answer: UploadAnswer): UploadOfflineBatchResponse {
   return {
     batchNumber: BigInt(answer.batch),
     results: answer.results.map((result): OfflineEntryResult => ({

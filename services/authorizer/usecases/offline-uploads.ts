@@ -22,7 +22,7 @@ import { offlineEntryKey } from '../../../actors/request-keys';
 import type { ShardRegion } from '../../../actors/sharding/shard-region';
 import type { OfflineAnswer } from '../../../actors/terminal/offline-messages';
 import type { CardFanout, OfflineCardMerge, OfflineEntryAnswer } from './card-fanout';
-import { forEachBounded, outcomeOf } from './outcome';
+import { outcomeOf } from './outcome';
 
 /** Who sent an upload: the terminal itself, or a gateway for its merchants' terminals (the trust boundary says). */
 export type Uploader =
@@ -106,41 +106,98 @@ export class OfflineUploads {
   }
 
   /**
-   * Every entry to its card, each card's in entry order; the results in entry order, and the
-   * entries of unknown cards. Answers land in an array by the entry's place in the record (no map,
-   * no object per card answer): the merge runs once per uploaded entry.
+   * Every entry to its card, each card's in entry order (its mailbox keeps the order), at most
+   * cards_in_flight_max cards at once, in order of their first entry; the results in entry order,
+   * and the entries of unknown cards. The first failure that leaves an outcome unknown fails the
+   * merge and hands out no further card (those in flight finish). This runs once per uploaded
+   * entry, so a card this node holds costs no promise, array or object of its own: its entries are
+   * chained by place (`next`) and each answer lands in `results` by its place.
    */
-  private async merge(
+  private merge(
     terminalId: string,
     merchantId: string,
     record: OfflineBatchRecord,
   ): Promise<{ results: EntryResult[]; unknownCards: (AssessedEntry & { key: string })[] }> {
-    const byCard = new Map<string, number[]>();
-    record.entries.forEach((entry, index) => {
-      const places = byCard.get(entry.cardId);
-      if (places === undefined) byCard.set(entry.cardId, [index]);
-      else places.push(index);
+    const entries = record.entries;
+    const heads: number[] = [];
+    const next = new Int32Array(entries.length).fill(-1);
+    const lastOf = new Map<string, number>();
+    entries.forEach((entry, place) => {
+      const last = lastOf.get(entry.cardId);
+      if (last === undefined) heads.push(place);
+      else next[last] = place;
+      lastOf.set(entry.cardId, place);
     });
-    const results: EntryResult[] = new Array<EntryResult>(record.entries.length);
-    await forEachBounded([...byCard.entries()], this.limits.cards_in_flight_max, async ([cardId, places]) => {
-      const entries = places.map((place) => record.entries[place] as AssessedEntry);
-      const merge: OfflineCardMerge = { cardId, terminalId, merchantId, entries };
-      const local = this.local;
+    const results: EntryResult[] = new Array<EntryResult>(entries.length);
+    const max = this.limits.cards_in_flight_max;
+    return new Promise((resolve, reject) => {
+      let started = 0;
+      let running = 0;
+      let failed = false;
+      const fail = (error: unknown): void => {
+        running -= 1;
+        if (failed) return;
+        failed = true;
+        reject(error instanceof Error ? error : new Error(String(error)));
+      };
+      const cardDone = (): void => {
+        running -= 1;
+        handOut();
+      };
+      const handOut = (): void => {
+        while (!failed && running < max && started < heads.length) {
+          running += 1;
+          this.mergeCard(terminalId, merchantId, entries, next, heads[started++] as number, results, cardDone, fail);
+        }
+        if (!failed && running === 0 && started === heads.length)
+          resolve({ results, unknownCards: unknownCardsOf(terminalId, entries, results) });
+      };
+      handOut();
+    });
+  }
+
+  /** One card's entries, from `head` along `next`, to the card's owner; `done` once all are answered. */
+  private mergeCard(
+    terminalId: string,
+    merchantId: string,
+    entries: readonly AssessedEntry[],
+    next: Int32Array,
+    head: number,
+    results: EntryResult[],
+    done: () => void,
+    fail: (error: unknown) => void,
+  ): void {
+    const cardId = (entries[head] as AssessedEntry).cardId;
+    const local = this.local;
+    if (local === undefined || !local.holdsCard(cardId)) {
+      // Another node's card: its entries in one call through the router.
+      const places: number[] = [];
+      for (let place = head; place >= 0; place = next[place] as number) places.push(place);
+      const cardEntries = places.map((place) => entries[place] as AssessedEntry);
       // A card that moves away meanwhile answers "moved": the upload fails and is sent again.
-      const cardAnswers =
-        local !== undefined && local.holdsCard(cardId)
-          ? await mergeOfflineCard(local.region, merge)
-          : await this.fanout.mergeOffline(merge);
-      places.forEach((place, k) => {
-        results[place] = resultOf(entries[k] as AssessedEntry, cardAnswers[k] as OfflineEntryAnswer);
+      this.fanout.mergeOffline({ cardId, terminalId, merchantId, entries: cardEntries }).then((answers) => {
+        places.forEach((place, k) => (results[place] = resultOf(cardEntries[k] as AssessedEntry, answers[k] as OfflineEntryAnswer)));
+        done();
+      }, fail);
+      return;
+    }
+    let waiting = 0;
+    let failed = false;
+    for (let place = head; place >= 0; place = next[place] as number) waiting += 1;
+    for (let place = head; place >= 0; place = next[place] as number) {
+      const entry = entries[place] as AssessedEntry;
+      local.region.moneyAtMerchant(offlineEntryRequest(terminalId, entry), merchantId, (outcome) => {
+        if (failed) return;
+        if (outcome.ok) results[place] = entryResultOf(entry, outcome.value.result, Math.max(0, -outcome.value.result.balanceAfterMinor));
+        else if (outcome.error instanceof RejectedError) results[place] = refusedResult(entry, outcome.error.code);
+        else {
+          failed = true;
+          return fail(outcome.error);
+        }
+        waiting -= 1;
+        if (waiting === 0) done();
       });
-    });
-    const unknownCards: (AssessedEntry & { key: string })[] = [];
-    record.entries.forEach((entry, place) => {
-      if (entry.kind === 'sale' && results[place]?.kind === 'unknown_card')
-        unknownCards.push({ ...entry, key: offlineEntryKey(terminalId, entry.entry) });
-    });
-    return { results, unknownCards };
+    }
   }
 
   private async command(
@@ -156,9 +213,28 @@ export class OfflineUploads {
 /** An entry's result from its card's answer: its transaction, an unknown card, or a refused void. */
 function resultOf(entry: AssessedEntry, answer: OfflineEntryAnswer): EntryResult {
   if (answer.ok) return entryResultOf(entry, answer.result, Math.max(0, -answer.result.balanceAfterMinor));
-  if (answer.code === 'not_found') return unknownCardResult(entry);
+  return refusedResult(entry, answer.code);
+}
+
+/** The result of an entry its card refused: an unknown card, or a void naming what is no offline sale of the card. */
+function refusedResult(entry: AssessedEntry, code: string): EntryResult {
+  if (code === 'not_found') return unknownCardResult(entry);
   // A void naming what is no offline sale of this card (a terminal's mistake): nothing moves.
-  return { ...unknownCardResult(entry), kind: 'nothing_to_void', liability: '', reason: answer.code };
+  return { ...unknownCardResult(entry), kind: 'nothing_to_void', liability: '', reason: code };
+}
+
+/** The sales of cards that do not exist, with their request keys: recorded with the batch's completion. */
+function unknownCardsOf(
+  terminalId: string,
+  entries: readonly AssessedEntry[],
+  results: readonly EntryResult[],
+): (AssessedEntry & { key: string })[] {
+  const unknown: (AssessedEntry & { key: string })[] = [];
+  entries.forEach((entry, place) => {
+    if (entry.kind === 'sale' && results[place]?.kind === 'unknown_card')
+      unknown.push({ ...entry, key: offlineEntryKey(terminalId, entry.entry) });
+  });
+  return unknown;
 }
 
 function answerOf(batch: number, record: OfflineBatchRecord, missing: readonly number[], replayed: boolean): UploadAnswer {
