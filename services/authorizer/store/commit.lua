@@ -22,7 +22,7 @@
 --     log trimmed to logMax), the card's current listing and its listing history updated,
 --   grant usage key or "" (a terminal's per-card usage of its offline grant; when "", no more
 --     fields): reset ("1": the hash is deleted first, a new grant) or "", count,
---     (card, amount) * count: each card's field incremented by its amount (HINCRBY)
+--     (card, amount) * count: each card's field incremented by its amount (a card appears once)
 -- An empty data string means "check the version only"; entity states are never empty.
 --
 -- Per entry, nothing is written unless every check passes:
@@ -158,12 +158,20 @@ local function parse_usage()
   return key
 end
 
--- Applies a terminal's grant usage change (see the header).
+-- Applies a terminal's grant usage change (see the header): the counters of the change's cards
+-- (each named once) read with one HMGET and written with one HSET, not one HINCRBY per card: an
+-- upload changes up to 500 of them. Counts are minor units, integers far below 2^53, so Lua's
+-- numbers hold them exactly; '%d' writes them without an exponent.
 local function usage_change(key)
   if usage_reset then redis.call('DEL', key) end
+  if usage_count == 0 then return end
+  local current = redis.call('HMGET', key, unpack(usage_cards, 1, usage_count))
+  local pairs_out = {}
   for u = 1, usage_count do
-    redis.call('HINCRBY', key, usage_cards[u], usage_amounts[u])
+    pairs_out[2 * u - 1] = usage_cards[u]
+    pairs_out[2 * u] = string.format('%d', (tonumber(current[u]) or 0) + tonumber(usage_amounts[u]))
   end
+  redis.call('HSET', key, unpack(pairs_out))
 end
 
 -- Reads the next entry's fields into the tables above; returns them (counts and single fields).
