@@ -341,7 +341,7 @@ async function main(): Promise<void> {
     // Where one authorization's node CPU goes, without gRPC (see loadtest/micro.ts). It runs in
     // Redis database 1: the benchmark's node still holds the shards of database 0 and would fence
     // the probe's commits.
-    const micro = runMicro(redis.url);
+    const micro = { ...runMicro(redis.url), ...runOfflineMicro(redis.url) };
     log('micro', micro);
     // Cluster: forwarding cost, hand-off windows and memory per card (loadtest/cluster.ts, ~45 s).
     // It runs on its own Redis after the single-node phases, so it does not disturb them.
@@ -446,6 +446,18 @@ function runMicro(redisUrl: string, probes?: string): Record<string, number> {
   const args = [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/micro.js'), `${redisUrl}/1`];
   if (probes !== undefined) args.push(probes);
   return JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as Record<string, number>;
+}
+
+/**
+ * Where one merged offline entry's node and Redis CPU go, without gRPC (loadtest/offline-micro.ts),
+ * in Redis database 3 (its cards and terminals are the offline phase's names; the benchmark's node
+ * holds database 0). Its keys join `micro`.
+ */
+function runOfflineMicro(redisUrl: string): Record<string, number> {
+  const args = [...authorizer_node_flags, join(projectRoot(), 'dist/loadtest/offline-micro.js'), `${redisUrl}/3`];
+  const probe = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as Record<string, number>;
+  const keys = ['domain_us_per_offline_entry', 'gc_us_per_offline_entry', 'redis_us_per_offline_entry'];
+  return Object.fromEntries(keys.map((key) => [key, probe[key] ?? NaN]));
 }
 
 /** ClickHouse and a streamer reading the run's Redis: the reporting path the streaming phases measure. */
