@@ -32,6 +32,10 @@ import {
   nodeChannelCredentials,
 } from '../support/harness';
 import { connectInspector, type Inspector } from '../support/redis-inspect';
+import { TaplineClient } from '../../tools/client/tapline-client';
+import { OfflineClient } from '../../tools/client/offline-client';
+import { OfflineTerminalSimulator, generateTerminalKey } from '../../tools/offline-terminal/simulator';
+import { OfflineEntryResultKind, OfflineLiability } from '../../gen/tapline/v1/offline';
 
 const node_ids = ['n1', 'n2'];
 const cluster_env = {
@@ -148,6 +152,63 @@ describe('card fan-out calls between two real node processes', function () {
       card_ids.map((cardId) => [cardId, 750n, false]),
     );
     assert.deepEqual(run.totals, [{ amountMinor: 750n * BigInt(card_ids.length), currency: 'EUR' }]);
+  });
+
+  it("an offline batch merged on its terminal's node reaches the cards the other node owns, in entry order, once", async () => {
+    const access = await accessTo(nodes.get('n1') as ServerProcess);
+    const admin = new TaplineClient(access);
+    const offline = new OfflineClient(access);
+    try {
+      await via('n1').defineProgram(
+        'fan-off',
+        programConfig({ offline: { txnMaxMinor: 2_000n, cardMaxMinor: 5_000n, debtThresholdMinor: 1_000n, cardCounter: false } }),
+      );
+      const till = 'fan-till';
+      await admin.registerTerminal(till, 'fan-m');
+      // Two cards on each node, whichever node owns the terminal: one side is merged through the router.
+      const mine = [idOwnedBy('n1', 'fan-off-a'), idOwnedBy('n1', 'fan-off-b')];
+      const theirs = [idOwnedBy('n2', 'fan-off-a'), idOwnedBy('n2', 'fan-off-b')];
+      for (const cardId of [...mine, ...theirs]) await admin.issueCard(cardId, 1_000, 'EUR', 'fan-off');
+      const key = generateTerminalKey();
+      await offline.setTerminalOffline({
+        terminalId: till,
+        publicKey: key.spki,
+        programIds: ['fan-off'],
+        totalMaxMinor: 100_000,
+        currency: 'EUR',
+        countMax: 100,
+        offlineMaxMs: 3_600_000,
+      });
+      const sim = new OfflineTerminalSimulator(till, offline, key, { clock: () => 0 });
+      await sim.sync();
+      // Each card twice, its sales apart in the batch: the second takes the card below zero.
+      const sales: [string, number][] = [...mine, ...theirs].map((cardId): [string, number] => [cardId, 600]);
+      for (const cardId of [...mine, ...theirs]) sales.push([cardId, 700]);
+      for (const [cardId, amount] of sales) assert.ok('entry' in sim.sell({ cardId, programId: 'fan-off' }, amount, 'EUR'));
+      sim.closeBatches();
+      const [batch] = [...sim.pending];
+      if (batch === undefined) throw new Error('no batch closed');
+      const [answer] = await sim.upload();
+      assert.deepEqual(
+        answer?.results.map((r) => [r.kind, r.liability, r.balanceAfter?.amountMinor, r.debtAfter?.amountMinor]),
+        sales.map((_, at) => [
+          OfflineEntryResultKind.OFFLINE_ENTRY_RESULT_KIND_SALE,
+          OfflineLiability.OFFLINE_LIABILITY_ISSUER,
+          at < 4 ? 400n : -300n,
+          at < 4 ? 0n : 300n,
+        ]),
+        "every card's two sales in entry order, on both nodes",
+      );
+      const before = await inspect.snapshot();
+      const again = await sim.uploadBatch(batch);
+      assert.equal(again.replayed, true);
+      assert.deepEqual(again.results, answer?.results, 'a re-upload answers the same results');
+      assert.equal(await inspect.snapshot(), before, 'and moves nothing');
+      for (const cardId of [...mine, ...theirs]) assert.equal((await admin.balance(cardId)).balance?.amountMinor, -300n, cardId);
+    } finally {
+      admin.close();
+      offline.close();
+    }
   });
 
   it("a failure on the card's owner reaches the client as the owner's status", async () => {

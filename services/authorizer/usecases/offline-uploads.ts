@@ -175,10 +175,13 @@ export class OfflineUploads {
       for (let place = head; place >= 0; place = next[place] as number) places.push(place);
       const cardEntries = places.map((place) => entries[place] as AssessedEntry);
       // A card that moves away meanwhile answers "moved": the upload fails and is sent again.
-      this.fanout.mergeOffline({ cardId, terminalId, merchantId, entries: cardEntries }).then((answers) => {
-        places.forEach((place, k) => (results[place] = resultOf(cardEntries[k] as AssessedEntry, answers[k] as OfflineEntryAnswer)));
-        done();
-      }, fail);
+      this.fanout
+        .mergeOffline({ cardId, terminalId, merchantId, entries: cardEntries })
+        .then((answers) => {
+          if (answers.length !== places.length) throw new Error(`assertion: ${answers.length} answers for ${places.length} entries`);
+          places.forEach((place, k) => (results[place] = resultOf(cardEntries[k] as AssessedEntry, answers[k] as OfflineEntryAnswer)));
+        })
+        .then(done, fail);
       return;
     }
     let waiting = 0;
