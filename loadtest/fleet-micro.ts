@@ -2,42 +2,21 @@
 // (the same measurement as loadtest/micro.ts' domain_us_per_authorization): where the fleet path's
 // extra cost is. Alone:  node --max-semi-space-size=16 dist/loadtest/fleet-micro.js redis://127.0.0.1:PORT
 
-import { accessToNode, benchCredentials, benchNodeEnv } from '../tools/devenv/secure-node';
-import pino from 'pino';
-import { loadConfig } from '../services/authorizer/config';
-import { AuthorizerNode } from '../services/authorizer/node';
 import { parseAuthorize } from '../services/authorizer/grpc/validate';
 import { parseFleetAuthorize } from '../services/authorizer/grpc/fleet-validate';
 import { toAuthorizeResponse } from '../services/authorizer/grpc/mapping';
-import { TaplineClient, purchase } from '../tools/client/tapline-client';
+import { purchase } from '../tools/client/tapline-client';
 import { round } from './driver';
-import { pump } from './micro';
+import { pump, seedMicroCards, startMicroNode } from './micro';
 import { fleet_bench_settings, fleetRequests, seedFleets } from './fleet';
 
-const silent = pino({ level: 'silent' });
 const operations = 60_000;
 
 async function main(): Promise<void> {
   const redisUrl = process.argv[2];
   if (redisUrl === undefined) throw new Error('usage: fleet-micro.js <redis url>');
-  const credentials = await benchCredentials();
-  const node = await AuthorizerNode.start(
-    loadConfig({
-      TAPLINE_REDIS_URL: redisUrl,
-      TAPLINE_GRPC_PORT: '0',
-      TAPLINE_INTERNAL_PORT: '0',
-      TAPLINE_METRICS_PORT: '-1',
-      TAPLINE_LOG_LEVEL: 'silent',
-      ...(await benchNodeEnv(credentials, 'fleet-micro')),
-    }),
-    silent,
-  );
-  const access = accessToNode(credentials, node);
-  const admin = new TaplineClient(access);
-  for (let t = 0; t < 64; t++) await admin.registerTerminal(`bench-t${t}`, 'micro-m');
-  for (let s = 0; s < 3_200; s += 200)
-    await Promise.all(Array.from({ length: 200 }, (_, k) => admin.issueCard(`micro-card${s + k}`, 1_000_000_000_000, 'EUR', 'micro')));
-  admin.close();
+  const { node, access } = await startMicroNode(redisUrl, 'fleet-micro');
+  await seedMicroCards(access, 'bench-t', 3_200, 200);
   await seedFleets(access, Date.now());
   let txn = 0;
   const fleet = fleetRequests(64, () => ++txn);

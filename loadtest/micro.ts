@@ -20,6 +20,7 @@ import { TaplineClient, purchase } from '../tools/client/tapline-client';
 import { createClient } from 'redis';
 import { round } from './driver';
 import { encodeIdempotencyRecord } from '../actors/state/idempotency';
+import type { ClientAccess } from '../tools/client/access';
 
 const silent = pino({ level: 'silent' });
 /** Operations per macrotask: like requests arriving per socket read. */
@@ -174,7 +175,8 @@ async function commitEntry(redisUrl: string): Promise<{ node_us: number; redis_u
   return { node_us: perEntry, redis_us: (redisSeconds * 1e6) / operations };
 }
 
-async function domainAuthorization(redisUrl: string): Promise<number> {
+/** A node in this process for a micro probe (the benchmark's dev credentials, silent), and a client's access to it. */
+export async function startMicroNode(redisUrl: string, nodeId: string): Promise<{ node: AuthorizerNode; access: ClientAccess }> {
   const credentials = await benchCredentials();
   const node = await AuthorizerNode.start(
     loadConfig({
@@ -183,17 +185,32 @@ async function domainAuthorization(redisUrl: string): Promise<number> {
       TAPLINE_INTERNAL_PORT: '0',
       TAPLINE_METRICS_PORT: '-1',
       TAPLINE_LOG_LEVEL: 'silent',
-      ...(await benchNodeEnv(credentials, 'micro')),
+      ...(await benchNodeEnv(credentials, nodeId)),
     }),
     silent,
   );
-  const access = accessToNode(credentials, node);
+  return { node, access: accessToNode(credentials, node) };
+}
+
+/** Registers 64 terminals `<terminalPrefix>0..63` of merchant micro-m and issues `cards` cards `micro-card<n>` (program micro). */
+export async function seedMicroCards(access: ClientAccess, terminalPrefix: string, cards: number, parallel: number): Promise<void> {
   const admin = new TaplineClient(access);
-  for (let t = 0; t < 64; t++) await admin.registerTerminal(`micro-t${t}`, 'micro-m');
-  for (let s = 0; s < 5_000; s += 250) {
-    await Promise.all(Array.from({ length: 250 }, (_, k) => admin.issueCard(`micro-card${s + k}`, 1_000_000_000_000, 'EUR', 'micro')));
+  try {
+    for (let t = 0; t < 64; t++) await admin.registerTerminal(`${terminalPrefix}${t}`, 'micro-m');
+    for (let s = 0; s < cards; s += parallel)
+      await Promise.all(
+        Array.from({ length: Math.min(parallel, cards - s) }, (_, k) =>
+          admin.issueCard(`micro-card${s + k}`, 1_000_000_000_000, 'EUR', 'micro'),
+        ),
+      );
+  } finally {
+    admin.close();
   }
-  admin.close();
+}
+
+async function domainAuthorization(redisUrl: string): Promise<number> {
+  const { node, access } = await startMicroNode(redisUrl, 'micro');
+  await seedMicroCards(access, 'micro-t', 5_000, 250);
   const perAuthorization = await pump(operations, (i, done) => {
     const request = parseAuthorize(purchase(`micro-t${i % 64}`, i + 1, `micro-card${(i * 7_919) % 5_000}`, 1 + (i % 500)));
     node.region.money(request, (outcome) => {

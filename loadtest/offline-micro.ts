@@ -5,21 +5,16 @@
 // terminals at once, each uploading its batches of 500 one after the other (loadtest/offline.ts).
 // Alone:  node --max-semi-space-size=16 dist/loadtest/offline-micro.js redis://127.0.0.1:PORT
 
-import { accessToNode, benchCredentials, benchNodeEnv } from '../tools/devenv/secure-node';
 import { PerformanceObserver } from 'node:perf_hooks';
-import pino from 'pino';
-import { loadConfig } from '../services/authorizer/config';
-import { AuthorizerNode } from '../services/authorizer/node';
 import { parseAuthorize } from '../services/authorizer/grpc/validate';
 import { toAuthorizeResponse } from '../services/authorizer/grpc/mapping';
 import { parseUpload } from '../services/authorizer/grpc/offline-validate';
 import { toUploadResponse } from '../services/authorizer/grpc/offline-service';
-import { TaplineClient, purchase } from '../tools/client/tapline-client';
+import { purchase } from '../tools/client/tapline-client';
 import { round } from './driver';
-import { pump, redisCpuSeconds } from './micro';
+import { pump, redisCpuSeconds, seedMicroCards, startMicroNode } from './micro';
 import { offline_settings, seedOffline } from './offline';
 
-const silent = pino({ level: 'silent' });
 const authorizations = 50_000;
 /** Batches each terminal uploads in the measured run (16 terminals, 500 entries each: 64,000 entries). */
 const batches_per_terminal = 8;
@@ -52,24 +47,8 @@ async function measure(redisUrl: string, count: number, run: () => Promise<void>
 async function main(): Promise<void> {
   const redisUrl = process.argv[2];
   if (redisUrl === undefined) throw new Error('usage: offline-micro.js <redis url>');
-  const credentials = await benchCredentials();
-  const node = await AuthorizerNode.start(
-    loadConfig({
-      TAPLINE_REDIS_URL: redisUrl,
-      TAPLINE_GRPC_PORT: '0',
-      TAPLINE_INTERNAL_PORT: '0',
-      TAPLINE_METRICS_PORT: '-1',
-      TAPLINE_LOG_LEVEL: 'silent',
-      ...(await benchNodeEnv(credentials, 'offline-micro')),
-    }),
-    silent,
-  );
-  const access = accessToNode(credentials, node);
-  const admin = new TaplineClient(access);
-  for (let t = 0; t < 64; t++) await admin.registerTerminal(`micro-t${t}`, 'micro-m');
-  for (let s = 0; s < 5_000; s += 250)
-    await Promise.all(Array.from({ length: 250 }, (_, k) => admin.issueCard(`micro-card${s + k}`, 1_000_000_000_000, 'EUR', 'micro')));
-  admin.close();
+  const { node, access } = await startMicroNode(redisUrl, 'offline-micro');
+  await seedMicroCards(access, 'micro-t', 5_000, 250);
   const { terminals, offline } = await seedOffline(access);
   offline.close();
 

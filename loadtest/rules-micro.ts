@@ -4,37 +4,20 @@
 // costs and that the plain path did not get slower. Alone:
 //   node --max-semi-space-size=16 dist/loadtest/rules-micro.js redis://127.0.0.1:PORT
 
-import { accessToNode, benchCredentials, benchNodeEnv } from '../tools/devenv/secure-node';
-import pino from 'pino';
-import { loadConfig } from '../services/authorizer/config';
-import { AuthorizerNode } from '../services/authorizer/node';
 import { parseAuthorize } from '../services/authorizer/grpc/validate';
 import { toAuthorizeResponse } from '../services/authorizer/grpc/mapping';
 import { TaplineClient, purchase } from '../tools/client/tapline-client';
 import { CardClient, programConfig } from '../tools/client/card-client';
 import { round } from './driver';
-import { pump } from './micro';
+import { pump, startMicroNode } from './micro';
 
-const silent = pino({ level: 'silent' });
 const operations = 40_000;
 const cards_per_program = 3_200;
 
 async function main(): Promise<void> {
   const redisUrl = process.argv[2];
   if (redisUrl === undefined) throw new Error('usage: rules-micro.js <redis url>');
-  const credentials = await benchCredentials();
-  const node = await AuthorizerNode.start(
-    loadConfig({
-      TAPLINE_REDIS_URL: redisUrl,
-      TAPLINE_GRPC_PORT: '0',
-      TAPLINE_INTERNAL_PORT: '0',
-      TAPLINE_METRICS_PORT: '-1',
-      TAPLINE_LOG_LEVEL: 'silent',
-      ...(await benchNodeEnv(credentials, 'rules-micro')),
-    }),
-    silent,
-  );
-  const access = accessToNode(credentials, node);
+  const { node, access } = await startMicroNode(redisUrl, 'rules-micro');
   const admin = new TaplineClient(access);
   const cards = new CardClient(access);
   await cards.defineProgram(
