@@ -186,20 +186,27 @@ export class OfflineUploads {
     }
     let waiting = 0;
     let failed = false;
+    const unknown = (error: unknown): void => {
+      if (failed) return;
+      failed = true;
+      fail(error);
+    };
     for (let place = head; place >= 0; place = next[place] as number) waiting += 1;
     for (let place = head; place >= 0; place = next[place] as number) {
       const entry = entries[place] as AssessedEntry;
-      local.region.moneyAtMerchant(offlineEntryRequest(terminalId, entry), merchantId, (outcome) => {
-        if (failed) return;
-        if (outcome.ok) results[place] = entryResultOf(entry, outcome.value.result, Math.max(0, -outcome.value.result.balanceAfterMinor));
-        else if (outcome.error instanceof RejectedError) results[place] = refusedResult(entry, outcome.error.code);
-        else {
-          failed = true;
-          return fail(outcome.error);
-        }
-        waiting -= 1;
-        if (waiting === 0) done();
-      });
+      tellOfflineEntry(
+        local.region,
+        terminalId,
+        merchantId,
+        entry,
+        (answer) => {
+          if (failed) return;
+          results[place] = resultOf(entry, answer);
+          waiting -= 1;
+          if (waiting === 0) done();
+        },
+        unknown,
+      );
     }
   }
 
@@ -216,14 +223,9 @@ export class OfflineUploads {
 /** An entry's result from its card's answer: its transaction, an unknown card, or a refused void. */
 function resultOf(entry: AssessedEntry, answer: OfflineEntryAnswer): EntryResult {
   if (answer.ok) return entryResultOf(entry, answer.result, Math.max(0, -answer.result.balanceAfterMinor));
-  return refusedResult(entry, answer.code);
-}
-
-/** The result of an entry its card refused: an unknown card, or a void naming what is no offline sale of the card. */
-function refusedResult(entry: AssessedEntry, code: string): EntryResult {
-  if (code === 'not_found') return unknownCardResult(entry);
+  if (answer.code === 'not_found') return unknownCardResult(entry);
   // A void naming what is no offline sale of this card (a terminal's mistake): nothing moves.
-  return { ...unknownCardResult(entry), kind: 'nothing_to_void', liability: '', reason: code };
+  return { ...unknownCardResult(entry), kind: 'nothing_to_void', liability: '', reason: answer.code };
 }
 
 /** The sales of cards that do not exist, with their request keys: recorded with the batch's completion. */
@@ -296,16 +298,37 @@ export function mergeOfflineCard(region: Pick<ShardRegion, 'moneyAtMerchant'>, m
       if (waiting === 0 && !failed) resolve(answers);
     };
     merge.entries.forEach((entry, index) => {
-      region.moneyAtMerchant(offlineEntryRequest(merge.terminalId, entry), merge.merchantId, (outcome) => {
-        if (outcome.ok) return settle(index, { ok: true, result: outcome.value.result, replayed: outcome.value.replayed });
-        if (outcome.error instanceof RejectedError) return settle(index, refusal(outcome.error));
-        failed = true;
-        reject(outcome.error);
-      });
+      tellOfflineEntry(
+        region,
+        merge.terminalId,
+        merge.merchantId,
+        entry,
+        (answer) => settle(index, answer),
+        (error) => {
+          failed = true;
+          reject(error);
+        },
+      );
     });
   });
 }
 
-function refusal(error: RejectedError): OfflineEntryAnswer {
-  return { ok: false, code: error.code, message: error.message };
+/**
+ * Tells a card one offline entry (its mailbox keeps the order entries are told in): `answered` gets
+ * the card's answer, its transaction or its refusal; `unknown` a failure that leaves the outcome
+ * unknown (the upload fails and is sent again).
+ */
+function tellOfflineEntry(
+  region: Pick<ShardRegion, 'moneyAtMerchant'>,
+  terminalId: string,
+  merchantId: string,
+  entry: AssessedEntry,
+  answered: (answer: OfflineEntryAnswer) => void,
+  unknown: (error: Error) => void,
+): void {
+  region.moneyAtMerchant(offlineEntryRequest(terminalId, entry), merchantId, (outcome) => {
+    if (outcome.ok) answered({ ok: true, result: outcome.value.result, replayed: outcome.value.replayed });
+    else if (outcome.error instanceof RejectedError) answered({ ok: false, code: outcome.error.code, message: outcome.error.message });
+    else unknown(outcome.error);
+  });
 }
