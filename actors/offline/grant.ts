@@ -41,9 +41,9 @@ export interface OfflineGrant {
 
 /**
  * Issuer-liable offline sales counted against the current grant's caps. What each card spent
- * under the grant (CardUsage) is kept apart from the terminal's state, beside it (one counter per
- * card, persistence.ts GrantUsageChange): a grant counts up to thousands of cards and the state is
- * written several times per batch.
+ * under the grant (CardUsage) is kept apart from the terminal's state, beside it (each accepted
+ * batch's cards, persistence.ts GrantUsageChange): a grant counts up to thousands of cards and the
+ * state is written several times per batch.
  */
 export interface GrantUsage {
   readonly count: number;

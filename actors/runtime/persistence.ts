@@ -94,14 +94,18 @@ export interface CommitEntry {
 
 /**
  * What an entry does to a terminal's per-card usage of its offline grant (actors/offline/grant.ts),
- * kept beside the terminal as one counter per card rather than in the terminal's state: a grant
- * counts up to thousands of cards, and each upload then writes the cards of its batch only, not
- * all of them (the terminal's state is written several times per batch). The counters are
- * deleted first when `reset` (a new grant), then each card's counter is incremented.
+ * kept beside the terminal rather than in the terminal's state: a grant counts up to thousands of
+ * cards, and each upload then writes the cards of its batch only, not all of them (the terminal's
+ * state is written several times per batch). The usage is deleted first when `reset` (a new
+ * grant); then `add` is stored as one field of its own, under the accepted batch `batch` (the
+ * layout is services/authorizer/store/keys.ts offline_usage): one write per upload, not one
+ * read and one write per card.
  */
 export interface GrantUsageChange {
   readonly terminalId: string;
   readonly reset: boolean;
+  /** The accepted batch whose sales `add` counts (each batch is accepted once). */
+  readonly batch: number;
   /** Card id -> minor units to add (positive). */
   readonly add: ReadonlyMap<string, number>;
 }

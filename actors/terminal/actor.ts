@@ -233,7 +233,7 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
         if (decision.kind === 'stale') return message.reply({ ok: true, value: { kind: 'stale' } });
         const document = this.offlineDocument(state, 'grant', decision.grant.number, nowMs);
         // A new grant counts its cards from zero: the previous grant's counters go in its commit.
-        const reset: GrantUsageChange = { terminalId: this.terminalId, reset: true, add: new Map() };
+        const reset: GrantUsageChange = { terminalId: this.terminalId, reset: true, batch: 0, add: new Map() };
         if (this.commitOffline(message, { ...state, offline: decision.after }, document, { grantUsage: reset })) this.cardUsage = new Map();
         return;
       }
@@ -341,7 +341,7 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
     if (decision.kind === 'replay') return message.reply({ ok: true, value: answer });
     const after: TerminalState = { ...state, offline: decision.after };
     const data = encodeOfflineBatch(decision.record);
-    const grantUsage = this.usageAdded(offline as TerminalOffline, decision.cardsAdded);
+    const grantUsage = this.usageAdded(offline as TerminalOffline, command.batch, decision.cardsAdded);
     const plan: CommitPlan = {
       slots: [{ slot: this, entity: this.entity, after, encoded: encodeTerminalState(after) }],
       writes: [{ entity, expectVersion: stored.version, data }],
@@ -365,12 +365,12 @@ export class TerminalBehavior extends EntityHost<TerminalMessage> implements Slo
    * The counters an accepted batch adds beside the terminal: its cards' sales, and, for a terminal
    * read from layout 3, every card its state still held (the state is written without them now).
    */
-  private usageAdded(before: TerminalOffline, added: ReadonlyMap<string, number>): GrantUsageChange | undefined {
+  private usageAdded(before: TerminalOffline, batch: number, added: ReadonlyMap<string, number>): GrantUsageChange | undefined {
     const legacy = legacyCardUsage(before);
-    if (legacy.size === 0) return added.size === 0 ? undefined : { terminalId: this.terminalId, reset: false, add: added };
+    if (legacy.size === 0) return added.size === 0 ? undefined : { terminalId: this.terminalId, reset: false, batch, add: added };
     const add = new Map(legacy);
     for (const [cardId, amountMinor] of added) add.set(cardId, (add.get(cardId) ?? 0) + amountMinor);
-    return { terminalId: this.terminalId, reset: false, add };
+    return { terminalId: this.terminalId, reset: false, batch, add };
   }
 
   /** A batch just accepted, kept for its completion (the oldest is dropped past pending_batches_max). */

@@ -418,8 +418,8 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
     assert.deepEqual(reasons((await kept.sim.upload())[0]), ['', '']);
     assert.deepEqual(
       await inspect.client.hGetAll(usageKey('till-kept')),
-      { 'kept-1': '4000' },
-      'one counter per card, beside the terminal',
+      { '#1': 'kept-1 4000' },
+      "the batch's cards in one field, beside the terminal",
     );
     assert.ok(!(await storedTerminal('till-kept')).includes('kept-1'), 'no card in the stored terminal');
 
@@ -432,8 +432,13 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
       `{"v":3,${JSON.stringify(stored).slice(1)}`,
     );
 
+    // A counter as a build before one field per batch kept it: it adds up with the batches' fields.
+    await client.issueCard('kept-2', 50_000, 'EUR', program);
+    await inspect.client.hSet(usageKey('till-kept'), 'kept-2', '4500');
+
     await restart();
     kept.sim.sell(medium('kept-1'), 1_000, 'EUR');
+    kept.sim.sell(medium('kept-2'), 1_000, 'EUR');
     kept.sim.sell(medium('kept-1'), 1_000, 'EUR');
     kept.sim.closeBatches();
     legacy.sim.sell(medium('legacy-1'), 1_500, 'EUR');
@@ -441,14 +446,14 @@ describe('offline selling: grants, signed uploads merged exactly once, debt, den
     legacy.sim.closeBatches();
     assert.deepEqual(
       reasons((await kept.sim.upload())[0]),
-      ['', 'card_cap'],
-      'the grant already charged 4,000 of the 5,000 before the restart',
+      ['', 'card_cap', 'card_cap'],
+      'the grant already charged 4,000 of kept-1 and 4,500 of kept-2 (of 5,000 each) before the restart',
     );
     assert.deepEqual(reasons((await legacy.sim.upload())[0]), ['card_cap', ''], 'the cards a layout-3 terminal held still count');
-    assert.deepEqual(await inspect.client.hGetAll(usageKey('till-kept')), { 'kept-1': '5000' });
+    assert.deepEqual(await inspect.client.hGetAll(usageKey('till-kept')), { '#1': 'kept-1 4000', 'kept-2': '4500', '#2': 'kept-1 1000' });
     assert.deepEqual(
       await inspect.client.hGetAll(usageKey('till-legacy')),
-      { 'legacy-1': '4500' },
+      { '#1': 'legacy-1 4500' },
       'moved beside the terminal with the new sale',
     );
     const migrated = await storedTerminal('till-legacy');

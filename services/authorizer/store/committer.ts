@@ -202,15 +202,7 @@ export class Committer implements Persistence {
     const submitted = this.submitted;
     if (options?.afterPendingWrites === true && this.taken < submitted)
       await new Promise<void>((release) => this.readBarriers.push({ submitted, release }));
-    const fields = await this.store.hashAll(grantUsageKey(shard, terminalId));
-    const usage = new Map<string, number>();
-    for (const [cardId, value] of Object.entries(fields)) {
-      const minor = Number(value);
-      if (!Number.isSafeInteger(minor) || minor < 0)
-        throw new StoredStateError('offline grant usage', 'a card counter is not a count of minor units');
-      usage.set(cardId, minor);
-    }
-    return usage;
+    return unpackUsage(await this.store.hashAll(grantUsageKey(shard, terminalId)));
   }
 
   /** A card's listing history (keys.ts deny:hist); like loadEntity, after the card's own pending writes when asked. */
@@ -665,13 +657,44 @@ function appendEntryFields(
   // One field: "<prefix> <card> <reason> <log max>" (ids and reasons hold no space), or "".
   const change = entry.denylist;
   fields.push(change === undefined ? '' : `${denylistPrefix(entry.shard)} ${change.card} ${change.reason} ${denylistLogMax}`);
-  // The grant usage's key, or "" (then nothing more): reset ("1" or ""), count, (card, amount) * count.
+  // The grant usage's key, or "" (then nothing more): reset ("1" or ""), then the batch's field
+  // ("#<batch>") and its cards' sales packed in one value, or "" when it adds none.
   const usage = entry.grantUsage;
   if (usage === undefined) fields.push('');
-  else {
-    fields.push(grantUsageKey(entry.shard, usage.terminalId), usage.reset ? '1' : '', String(usage.add.size));
-    for (const [cardId, amountMinor] of usage.add) fields.push(cardId, String(amountMinor));
+  else if (usage.add.size === 0) fields.push(grantUsageKey(entry.shard, usage.terminalId), usage.reset ? '1' : '', '');
+  else fields.push(grantUsageKey(entry.shard, usage.terminalId), usage.reset ? '1' : '', `#${usage.batch}`, packUsage(usage.add));
+}
+
+/** A batch's usage as its field's value (keys.ts offline_usage): "<card> <minor> <card> <minor> ...". */
+export function packUsage(add: ReadonlyMap<string, number>): string {
+  let packed = '';
+  for (const [cardId, amountMinor] of add) packed += packed === '' ? `${cardId} ${amountMinor}` : ` ${cardId} ${amountMinor}`;
+  return packed;
+}
+
+/**
+ * A grant's per-card usage from its hash (keys.ts offline_usage): the sum of its batches' fields
+ * ("#<batch>", packed), and of the per-card counters a build before them kept (a card id as the
+ * field, its minor units as the value), which a hash written across an upgrade may still hold.
+ */
+export function unpackUsage(fields: Readonly<Record<string, string>>): Map<string, number> {
+  const usage = new Map<string, number>();
+  const add = (cardId: string, value: string | undefined): void => {
+    const minor = Number(value);
+    if (cardId === '' || value === undefined || !/^[0-9]+$/.test(value) || !Number.isSafeInteger(minor))
+      throw new StoredStateError('offline grant usage', 'a card counter is not a count of minor units');
+    usage.set(cardId, (usage.get(cardId) ?? 0) + minor);
+  };
+  for (const [field, value] of Object.entries(fields)) {
+    if (!field.startsWith('#')) {
+      add(field, value);
+      continue;
+    }
+    const parts = value.split(' ');
+    if (parts.length % 2 !== 0) throw new StoredStateError('offline grant usage', `batch ${field} is not card and amount pairs`);
+    for (let i = 0; i < parts.length; i += 2) add(parts[i] as string, parts[i + 1]);
   }
+  return usage;
 }
 
 /** True when a value under a request key's key is a key record (a record's key), not a record (JSON). */

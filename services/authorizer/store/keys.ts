@@ -15,8 +15,10 @@
 //   tl:{s<shard>}:spent:<card>/<key>   hash  v, d = a spent request key (PSP reference) of the card; card's shard, no TTL
 //   tl:{s<shard>}:token:<token>        hash  v, d = the cards a bank card's token pays from, per program; the token's shard
 //   tl:{s<shard>}:offline_batch:<terminal>/<n>  hash  v, d = an uploaded offline batch: digest, judged entries, results; terminal's shard
-//   tl:{s<shard>}:offline_usage:<terminal>  hash  card -> minor units its issuer-liable offline sales charged under the
-//                                      terminal's current grant (HINCRBY by commit.lua; deleted by the next grant); terminal's shard
+//   tl:{s<shard>}:offline_usage:<terminal>  hash  what each card's issuer-liable offline sales charged under the terminal's
+//                                      current grant: "#<batch>" -> "<card> <minor> <card> <minor> ..." per accepted batch (set by
+//                                      commit.lua in the batch's commit; summed by the node; deleted by the next grant), and
+//                                      card -> minor units as builds before kept them; terminal's shard
 //   tl:{s<shard>}:deny:v               string  the shard's denylist version (INCR by commit.lua with each listing change)
 //   tl:{s<shard>}:deny:log             zset  the shard's last listing changes: score = version, member "<version> <card> <reason>"
 //                                      ("" reason = removed), the oldest trimmed past TAPLINE_DENYLIST_LOG_PER_SHARD_MAX
