@@ -104,7 +104,7 @@ export interface CommitEntry {
 export interface GrantUsageChange {
   readonly terminalId: string;
   readonly reset: boolean;
-  /** The accepted batch whose sales `add` counts (each batch is accepted once). */
+  /** The accepted batch whose sales `add` counts (each batch is accepted once); unused when `add` is empty. */
   readonly batch: number;
   /** Card id -> minor units to add (positive). */
   readonly add: ReadonlyMap<string, number>;
