@@ -22,9 +22,12 @@
 // replicas that have every earlier write of its connection, so one covers them all. A Redis
 // Cluster batch of per-shard scripts then costs each primary one replication round trip, not one
 // per script (a WAIT blocks its connection, so a WAIT per script would serialize them).
+// Outside a cluster's own routing, writes (and their WAIT) are written to the socket at once, not
+// at node-redis' next event-loop turn (redis-write-now.ts); reads keep node-redis' coalescing.
 
 import { createClient, createCluster } from 'redis';
 import { redisReplyCode } from './redis-errors';
+import { writtenNow } from './redis-write-now';
 import type { HostPort, RedisMode, RedisTarget } from './redis-target';
 
 export type RedisArg = string | Buffer;
@@ -179,8 +182,8 @@ async function writesAndWait<T>(
   target: RedisTarget,
   timeout_ms: number,
 ): Promise<PromiseSettledResult<T>[]> {
-  const replies = writes.map((args) => bounded(client.sendCommand([...args]) as Promise<T>, timeout_ms, String(args[0])));
-  const wait = client.sendCommand(['WAIT', String(target.wait_replicas), String(target.wait_timeout_ms)]);
+  const replies = writes.map((args) => bounded(writtenNow(client, [...args]) as Promise<T>, timeout_ms, String(args[0])));
+  const wait = writtenNow(client, ['WAIT', String(target.wait_replicas), String(target.wait_timeout_ms)]);
   // The WAIT's outcome matters only for writes that succeeded; it must never be left unhandled.
   wait.catch(() => undefined);
   const settled = await Promise.allSettled(replies);
@@ -233,14 +236,14 @@ class OnePrimary implements RedisPrimaries {
   }
 
   sendReplicated<T>(key: string, args: readonly RedisArg[]): Promise<T> {
-    if (this.target.wait_replicas === 0) return this.send<T>(key, args);
+    if (this.target.wait_replicas === 0) return this.write<T>(args);
     return this.withLink((link) =>
       this.watch(link, () => writeAndWait<T>(link, args, this.target, this.options.command_timeout_ms), String(args[0]), 0),
     );
   }
 
   async sendReplicatedMany<T>(writes: readonly ReplicatedWrite[]): Promise<PromiseSettledResult<T>[]> {
-    if (this.target.wait_replicas === 0) return Promise.allSettled(writes.map((write) => this.send<T>(write.key, write.args)));
+    if (this.target.wait_replicas === 0) return Promise.allSettled(writes.map((write) => this.write<T>(write.args)));
     try {
       return await this.withLink(async (link) => {
         const settled = await writesAndWait<T>(
@@ -256,6 +259,11 @@ class OnePrimary implements RedisPrimaries {
       // No connection to the primary: every write fails alike, none was sent.
       return writes.map(() => ({ status: 'rejected', reason: error }));
     }
+  }
+
+  /** A write without WAIT, on the socket before this returns (redis-write-now.ts). */
+  private write<T>(args: readonly RedisArg[]): Promise<T> {
+    return this.withLink((link) => this.watch(link, () => writtenNow(link, [...args]) as Promise<T>, String(args[0]), 0));
   }
 
   transaction(_key: string, commands: readonly (readonly string[])[]): Promise<unknown[]> {
