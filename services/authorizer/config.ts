@@ -66,10 +66,14 @@ const schema = z.object({
   // One minute covers a gateway finishing its frames and moving its stream to a new connection;
   // a call cut short at the end is retried by its client with the same key.
   TAPLINE_GRPC_CONNECTION_AGE_GRACE_MS: int(0, 3_600_000, 60_000),
-  // Entries per commit script: bounds how long Redis is blocked by one script (about 10 µs each).
-  TAPLINE_COMMIT_BATCH_MAX: int(1, 100_000, 2_000),
-  // Script calls in flight: 2 lets the next batch be encoded while Redis runs the previous one.
-  TAPLINE_COMMIT_IN_FLIGHT_MAX: int(1, 64, 2),
+  // Entries per commit script: bounds how long Redis is blocked by one script (10-25 µs each).
+  // Script calls in flight: a script is written to Redis as soon as it fills (redis-write-now.ts),
+  // so with 8 small scripts in flight Redis runs a burst's first entries while the node still
+  // decides the rest, and replies the busy node has not read yet do not hold every slot. Bounds
+  // the entries in flight to 4,000, as 2 x 2,000 did (docs/DECISIONS.md, "Commit scripts are
+  // written at once").
+  TAPLINE_COMMIT_BATCH_MAX: int(1, 100_000, 500),
+  TAPLINE_COMMIT_IN_FLIGHT_MAX: int(1, 64, 8),
   TAPLINE_COMMIT_PENDING_MAX: int(1, 10_000_000, 500_000),
   // A Redis command slower than this is treated as failed (outcome unknown; clients retry with
   // the same key). Well above a healthy fsync (an AOF rewrite can hold one for a second), well

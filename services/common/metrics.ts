@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelV
 import { GrpcServerMetrics } from './grpc-metrics';
 
 /** The authorizer's default TAPLINE_COMMIT_BATCH_MAX, for registries made without a configuration. */
-export const default_commit_batch_entries_max = 2_000;
+export const default_commit_batch_entries_max = 500;
 
 /**
  * Upper bounds for entries per commit: powers of two up to the batch maximum, then the maximum
