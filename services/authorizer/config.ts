@@ -69,9 +69,9 @@ const schema = z.object({
   // Entries per commit script: bounds how long Redis is blocked by one script (10-25 µs each).
   // Script calls in flight: a script is written to Redis as soon as it fills (redis-write-now.ts),
   // so with 8 small scripts in flight Redis runs a burst's first entries while the node still
-  // decides the rest, and replies the busy node has not read yet do not hold every slot. Bounds
-  // the entries in flight to 4,000, as 2 x 2,000 did (docs/DECISIONS.md, "Commit scripts are
-  // written at once").
+  // decides the rest, and replies the busy node has not read yet do not hold every slot; a script
+  // that is not full waits until fewer than 2 are in flight. Bounds the entries in flight to
+  // 4,000, as 2 x 2,000 did (docs/DECISIONS.md, "Commit scripts are written at once").
   TAPLINE_COMMIT_BATCH_MAX: int(1, 100_000, 500),
   TAPLINE_COMMIT_IN_FLIGHT_MAX: int(1, 64, 8),
   TAPLINE_COMMIT_PENDING_MAX: int(1, 10_000_000, 500_000),

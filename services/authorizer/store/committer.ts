@@ -77,6 +77,9 @@ export interface CommitterLimits {
   readonly denylist_log_per_shard_max?: number;
 }
 
+/** Scripts in flight below which a batch goes out before it is full (flush). */
+const partial_in_flight_max = 2;
+
 /** TAPLINE_DENYLIST_LOG_PER_SHARD_MAX's default (services/authorizer/config.ts says why). */
 export const denylist_log_per_shard_default = 4_096;
 
@@ -237,8 +240,16 @@ export class Committer implements Persistence {
     while (this.pending.length >= this.limits.batch_entries_max && this.inFlight < this.limits.in_flight_max) this.sendBatch();
   }
 
+  /**
+   * Sends the full batches waiting, then what is left as one partial batch, but only while fewer
+   * than partial_in_flight_max scripts are in flight: under a light load entries keep gathering
+   * behind two scripts, as they always did, instead of leaving a few at a time through every slot
+   * (each script costs Redis and the node the same again); a burst fills the deeper pipeline with
+   * full scripts.
+   */
   private flush(): void {
-    while (this.pending.length > 0 && this.inFlight < this.limits.in_flight_max) this.sendBatch();
+    this.flushFull();
+    if (this.pending.length > 0 && this.inFlight < Math.min(partial_in_flight_max, this.limits.in_flight_max)) this.sendBatch();
   }
 
   private sendBatch(): void {
