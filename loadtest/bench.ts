@@ -200,7 +200,7 @@ async function main(): Promise<void> {
       return;
     }
     if (offlineOnly) {
-      const offlineMerge = await offlinePhase(credentials, node, taplineStreams, uniform, phase);
+      const offlineMerge = await offlinePhase(credentials, node, taplineStreams, uniform, phase, aof);
       process.stdout.write(
         JSON.stringify({
           settings,
@@ -307,7 +307,7 @@ async function main(): Promise<void> {
     // a 1,000-change denylist delta over a million listed cards (loadtest/offline.ts).
     // Both over the doors' mutual TLS: each offline terminal uploads with its own certificate.
     const offlineAccess = accessToNode(credentials, node);
-    const offlineMerge = await offlinePhase(credentials, node, taplineStreams, uniform, phase);
+    const offlineMerge = await offlinePhase(credentials, node, taplineStreams, uniform, phase, aof);
     const denylist = await denylistDelta(offlineAccess, redis.url, shard_count, log);
     log('denylist delta', denylist);
 
@@ -557,6 +557,7 @@ function offlinePhase(
   streams: ReturnType<typeof clients>,
   uniform: RequestFactory,
   phase: Phase,
+  aof: AofWatch,
 ): Promise<OfflineMerge> {
   return offlineMergeVsStream(
     accessToNode(credentials, node),
@@ -574,14 +575,18 @@ function offlinePhase(
     // The uploads' window is the streams' (warm-up 1 s, as each offline comparison stream has).
     { warmup_s: 1, measure_s: settings.measure_s },
     phase,
+    aof,
     log,
   );
 }
 
 function offlineReport(merge: OfflineMerge): Record<string, unknown> {
   return {
-    merge_entries_per_s: merge.merge.map((r) => r.rps),
-    stream_items_per_s: merge.stream.map((r) => r.rps),
+    merge_entries_per_s: merge.merge.map((r) => r.result.rps),
+    stream_items_per_s: merge.stream.map((r) => r.result.rps),
+    // What each side appends to the AOF per item: the rewrites it brings on in steady state.
+    aof_bytes_per_merged_entry: merge.merge.map((r) => r.aof_bytes_per_item),
+    aof_bytes_per_streamed_item: merge.stream.map((r) => r.aof_bytes_per_item),
     batch_entries: offline_settings.batch_entries,
     terminals: offline_settings.terminals,
   };

@@ -21,6 +21,7 @@ import { CardStatus } from '../gen/tapline/v1/types';
 import { shardOf } from '../actors/sharding/shard-key';
 import { denylistPrefix } from '../services/authorizer/store/keys';
 import { medianOf, pairedRatio, round, type PhaseResult } from './driver';
+import type { AofWatch } from './aof-watch';
 
 export const offline_settings = {
   program: 'bench-offline',
@@ -178,29 +179,52 @@ function round3(value: number): number {
   return round(value, 3);
 }
 
-/** Alternating rounds of AuthorizeStream and of uploads; their paired ratio. */
+/** A round of one side of the comparison, and what it appended to the AOF per outbox document (one per item). */
+export interface ComparedRound {
+  readonly result: PhaseResult;
+  readonly aof_bytes_per_item: number;
+}
+
+/**
+ * Alternating rounds of AuthorizeStream and of uploads; their paired ratio. The rounds run with
+ * Redis' automatic AOF rewrites off, so none falls inside a round (loadtest/aof-watch.ts says
+ * why); what each side appends to the AOF per item is measured instead.
+ */
 export async function offlineMergeVsStream(
   access: ClientAccess,
   stream: () => Promise<PhaseResult>,
   rounds: number,
   window: { readonly warmup_s: number; readonly measure_s: number },
   phase: Phase,
+  aof: Pick<AofWatch, 'withoutRewrites' | 'appended'>,
   log: (message: string, fields?: Record<string, unknown>) => void,
-): Promise<{ stream: PhaseResult[]; merge: PhaseResult[]; ratio: number }> {
+): Promise<{ stream: ComparedRound[]; merge: ComparedRound[]; ratio: number }> {
   const started = Date.now();
   const { terminals, offline } = await seedOffline(access);
   log('offline seeded', { cards: offline_settings.cards, terminals: terminals.length, seconds: (Date.now() - started) / 1000 });
-  const streams: PhaseResult[] = [];
-  const merges: PhaseResult[] = [];
+  const compared = async (name: string, run: () => Promise<PhaseResult>): Promise<ComparedRound> => {
+    const before = await aof.appended();
+    const result = await phase(name, run);
+    const after = await aof.appended();
+    const items = after.documents - before.documents;
+    const aof_bytes_per_item = items > 0 ? Math.round((after.aof_bytes - before.aof_bytes) / items) : 0;
+    log(`${name}: appended`, { aof_bytes_per_item });
+    return { result, aof_bytes_per_item };
+  };
+  const streams: ComparedRound[] = [];
+  const merges: ComparedRound[] = [];
   try {
-    for (let r = 1; r <= rounds; r++) {
-      streams.push(await phase(`round ${r}: authorize stream (offline comparison)`, stream));
-      merges.push(await phase(`round ${r}: offline uploads merged`, () => uploadRound(terminals, r, window)));
-    }
+    await aof.withoutRewrites(async () => {
+      for (let r = 1; r <= rounds; r++) {
+        streams.push(await compared(`round ${r}: authorize stream (offline comparison)`, stream));
+        merges.push(await compared(`round ${r}: offline uploads merged`, () => uploadRound(terminals, r, window)));
+      }
+    });
   } finally {
     offline.close();
   }
-  return { stream: streams, merge: merges, ratio: pairedRatio(merges, streams, (result) => result.rps) };
+  const results = (side: readonly ComparedRound[]): PhaseResult[] => side.map((compared) => compared.result);
+  return { stream: streams, merge: merges, ratio: pairedRatio(results(merges), results(streams), (result) => result.rps) };
 }
 
 /** Writes `count` listed cards into the denylist keys of their shards, as commit.lua leaves them. */

@@ -1,6 +1,9 @@
 // The benchmark's AOF-rewrite share (loadtest/aof-watch.ts) against a real Redis: 0 for a phase
 // without a rewrite, and close to the rewrite's part of the phase when one runs. A rewrite is
-// made to last ~1 s with rdb-key-save-delay (microseconds per key written by the child).
+// made to last ~1 s with rdb-key-save-delay (microseconds per key written by the child). The
+// offline comparison's rounds run without automatic rewrites, after any running one ended, then
+// one rewrite is run to its end; the rounds are charged what they append to the AOF per outbox
+// document.
 
 import { strict as assert } from 'node:assert';
 import { createClient } from 'redis';
@@ -61,5 +64,50 @@ describe('benchmark: AOF rewrite share of a phase', function () {
     } finally {
       await client.configSet('rdb-key-save-delay', '0');
     }
+  });
+
+  it('runs a comparison with automatic rewrites off, after the running one ended, and turns them back on', async () => {
+    const percentage = async (): Promise<string> =>
+      (await client.configGet('auto-aof-rewrite-percentage'))['auto-aof-rewrite-percentage'] ?? '';
+    await client.configSet('auto-aof-rewrite-percentage', '150');
+    await client.configSet('rdb-key-save-delay', '500');
+    try {
+      await client.sendCommand(['BGREWRITEAOF']);
+      await waitFor('AOF rewrite started', rewriting, () => 'no rewrite in progress', 5_000, 20);
+      const rewrites = async (): Promise<number> => Number(/aof_rewrites:([0-9]+)/.exec(await client.info('persistence'))?.[1]);
+      const inside = await watch.withoutRewrites(async () => ({
+        rewriting: await rewriting(),
+        percentage: await percentage(),
+        rewrites: await rewrites(),
+      }));
+      assert.deepEqual({ rewriting: inside.rewriting, percentage: inside.percentage }, { rewriting: false, percentage: '0' });
+      // One rewrite at the end, over before the call returns, then rewrites turned back on.
+      assert.equal(await rewrites(), inside.rewrites + 1);
+      assert.equal(await rewriting(), false);
+      assert.equal(await percentage(), '150');
+      // Turned back on when the run fails too.
+      await assert.rejects(
+        watch.withoutRewrites(() => Promise.reject(new Error('round failed'))),
+        /round failed/,
+      );
+      assert.equal(await percentage(), '150');
+    } finally {
+      await client.configSet('rdb-key-save-delay', '0');
+      await client.configSet('auto-aof-rewrite-percentage', '100');
+    }
+  });
+
+  it('counts what a run appends to the AOF and the outbox documents it wrote, from scripts too', async () => {
+    const before = await watch.appended();
+    const payload = 'd'.repeat(1_000);
+    for (let k = 0; k < 50; k++) {
+      await client.sendCommand(['EVAL', "return redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])", '1', 'aof-watch:outbox', payload]);
+      await client.sendCommand(['XADD', 'aof-watch:outbox', '*', 'd', payload]);
+    }
+    const after = await watch.appended();
+    assert.equal(after.documents - before.documents, 100);
+    // Each document's command in the AOF: the payload and its framing (a script's wrapped in MULTI / EXEC).
+    const perDocument = (after.aof_bytes - before.aof_bytes) / 100;
+    assert.ok(perDocument > 1_000 && perDocument < 1_200, `${perDocument} bytes per document`);
   });
 });
