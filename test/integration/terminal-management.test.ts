@@ -337,6 +337,26 @@ describe('terminal management (real gRPC over TLS, Redis, streamer, ClickHouse 1
     assert.deepEqual(cleared, [], 'a sale let through leaves no count behind');
   });
 
+  it('counts a retried sale with a wrong code once; the same sale with other codes is counted guess by guess', async function () {
+    await call(north.admin.setTerminalCashier.bind(north.admin), { terminalId: 'pos-1', cashierId: 'mo', code: '1357', granted: true });
+    const retried = ++txn;
+    const sameSale = (code: string): Promise<AuthorizeResponse> =>
+      issuer.authorize({ ...purchase('pos-1', retried, 'guest-1', 10), cashier: { cashierId: 'mo', code } });
+    // A terminal retrying one timed-out sale (same key, same code) more often than the lock allows
+    // compares one code: it is never locked for it.
+    for (let retry = 1; retry <= cashier_code_attempts_max + 2; retry++)
+      await refusedWith(grpc.status.PERMISSION_DENIED, `retry ${retry} of one wrong-code sale`, sameSale('9999'), /code wrong/);
+    // The same key with other codes is guessing: each is counted, and the fifth attempt in all locks mo.
+    for (let guess = 1; guess < cashier_code_attempts_max; guess++)
+      await refusedWith(grpc.status.PERMISSION_DENIED, `guess ${guess} under the same key`, sameSale(`000${guess}`), /code wrong/);
+    await refusedWith(
+      grpc.status.PERMISSION_DENIED,
+      'mo locked after one retried code and four other guesses',
+      sell('pos-1', 'guest-1', 10, { cashierId: 'mo', code: '1357' }),
+      /cashier locked/,
+    );
+  });
+
   it("counts a cashier's wrong codes on a gateway's stream too, with one count for stream and unary requests", async function () {
     const mia = { cashierId: 'mia', code: '13579' };
     const wrong = { cashierId: 'mia', code: '97531' };

@@ -7,6 +7,9 @@ import { storeScript, type RedisStore } from './redis-store';
 
 const attempts_script = storeScript('attempts.lua');
 
+/** An attempt taken: it may be checked, it may be checked and locks the subject, the subject is locked, or it is the last attempt again (not counted). */
+export type AttemptTaken = 'allowed' | 'last' | 'locked' | 'repeated';
+
 export interface AttemptLimits {
   /** Attempts in a row before the subject is locked. */
   readonly attempts_max: number;
@@ -30,14 +33,18 @@ export class RedisAttemptCounter {
     if (limits.ttl_ms < limits.lock_ms) throw new Error('assertion: attempts must be kept at least as long as a lock');
   }
 
-  async take(shard: number, subject: string, nowMs: number): Promise<'allowed' | 'last' | 'locked'> {
+  /**
+   * Takes one attempt of `subject`. With an `attemptId` (the request and the credential it
+   * carries, hashed), the same attempt again (a retry) is not counted twice: 'repeated'.
+   */
+  async take(shard: number, subject: string, nowMs: number, attemptId = ''): Promise<AttemptTaken> {
     const { attempts_max, lock_ms, ttl_ms } = this.limits;
     const taken = await this.store.runScript<number>(
       attempts_script,
       [attemptsKey(shard, subject)],
-      [String(nowMs), String(attempts_max), String(lock_ms), String(ttl_ms)],
+      [String(nowMs), String(attempts_max), String(lock_ms), String(ttl_ms), attemptId],
     );
-    return taken === 0 ? 'locked' : taken === 2 ? 'last' : 'allowed';
+    return taken === 0 ? 'locked' : taken === 2 ? 'last' : taken === 3 ? 'repeated' : 'allowed';
   }
 
   async clear(shard: number, subject: string): Promise<void> {

@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
  * (refused without comparing). `clear` starts the count again after a right credential.
  */
 export interface AttemptCounter {
-  take(shard: number, subject: string, nowMs: number): Promise<'allowed' | 'last' | 'locked'>;
+  take(shard: number, subject: string, nowMs: number, attemptId?: string): Promise<'allowed' | 'last' | 'locked' | 'repeated'>;
   clear(shard: number, subject: string): Promise<void>;
 }
 

@@ -12,8 +12,11 @@
 // cashier_code_attempts_max codes; the last of them locks the cashier there for cashier_lock_ms,
 // whatever code is given. A request the terminal let through starts the count again, and so does
 // the merchant granting the cashier again (SetTerminalCashier). Unknown cashier ids are counted
-// too, so probing ids costs the same as guessing codes.
+// too, so probing ids costs the same as guessing codes. A retry of a request (its key) with the
+// same code is the same attempt and is not counted again: a terminal retrying a timed-out sale
+// must not lock its cashier; the same key with another code is another guess and is counted.
 
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RejectedError, failedPrecondition, permissionDenied, unavailable, type TaplineError } from '../../../actors/errors';
 import type { MoneyRequest, TxnAnswer } from '../../../actors/card/transaction';
@@ -27,6 +30,14 @@ import type { StoredTerminals, TerminalFilter, TerminalsPage } from '../store/te
 import { outcomeOf } from './outcome';
 import type { AttemptCounter } from './managers';
 import type { PinHasher } from './pin';
+
+/**
+ * The id of a cashier's attempt: the request's key and the keyed hash of the code it carries,
+ * hashed again (what Redis keeps of it names neither).
+ */
+export function cashierAttemptId(requestKey: string, pinHash: string): string {
+  return createHash('sha256').update(requestKey).update('\0').update(pinHash).digest('base64url').slice(0, 22);
+}
 
 /** Codes tried in a row (wrong, or of an unknown cashier) before a cashier is locked at a terminal. */
 export const cashier_code_attempts_max = 5;
@@ -96,7 +107,8 @@ export class TerminalAdmin {
     }
     const { terminalId } = request;
     const { counter, shard_count, clock } = this.attempts;
-    counter.take(shardOf('terminal', terminalId, shard_count), cashierSubject(terminalId, cashier.cashierId), clock()).then(
+    const shard = shardOf('terminal', terminalId, shard_count);
+    counter.take(shard, cashierSubject(terminalId, cashier.cashierId), clock(), cashierAttemptId(request.key, cashier.pinHash)).then(
       (attempt) => {
         if (attempt === 'locked') {
           const locked = permissionDenied('cashier locked after repeated wrong codes; the merchant can grant them again', {
