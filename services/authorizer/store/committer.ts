@@ -2,7 +2,9 @@
 // submitted while earlier commits are in flight goes to Redis as one script call, and each entry
 // is settled (committed, duplicate, conflict, fenced, failed) when that call returns. A hot card
 // therefore costs one Redis round trip per batch, not per transaction, and with
-// appendfsync always one fsync covers the whole batch.
+// appendfsync always one fsync covers the whole batch. A batch that fills (batch_entries_max)
+// leaves at once, up to in_flight_max scripts in flight; one that is not full leaves while fewer
+// than two are (flush). Scripts are on the socket when the call returns (redis-write-now.ts).
 //
 // Ordering: batches are sent in submission order on one connection and Redis answers in order,
 // so entries are settled in the order they were submitted. Entities rely on that to chain
