@@ -19,6 +19,7 @@ import { auditRecord, managerRegistered } from '../../../actors/outbox/builders'
 import { shardOf } from '../../../actors/sharding/shard-key';
 import { decodeManagerRecord, encodeManagerRecord, type ManagerRecord } from '../../../actors/state/manager';
 import type { PinHasher } from './pin';
+import type { AttemptTaken } from '../store/attempts';
 import type { Logger } from 'pino';
 
 /**
@@ -27,7 +28,7 @@ import type { Logger } from 'pino';
  * (refused without comparing). `clear` starts the count again after a right credential.
  */
 export interface AttemptCounter {
-  take(shard: number, subject: string, nowMs: number, attemptId?: string): Promise<'allowed' | 'last' | 'locked' | 'repeated'>;
+  take(shard: number, subject: string, nowMs: number, attemptId?: string): Promise<AttemptTaken>;
   clear(shard: number, subject: string): Promise<void>;
 }
 

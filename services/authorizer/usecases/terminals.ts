@@ -35,7 +35,7 @@ import type { PinHasher } from './pin';
  * The id of a cashier's attempt: the request's key and the keyed hash of the code it carries,
  * hashed again (what Redis keeps of it names neither).
  */
-export function cashierAttemptId(requestKey: string, pinHash: string): string {
+function cashierAttemptId(requestKey: string, pinHash: string): string {
   return createHash('sha256').update(requestKey).update('\0').update(pinHash).digest('base64url').slice(0, 22);
 }
 
@@ -108,7 +108,8 @@ export class TerminalAdmin {
     const { terminalId } = request;
     const { counter, shard_count, clock } = this.attempts;
     const shard = shardOf('terminal', terminalId, shard_count);
-    counter.take(shard, cashierSubject(terminalId, cashier.cashierId), clock(), cashierAttemptId(request.key, cashier.pinHash)).then(
+    const attemptId = cashierAttemptId(request.key, cashier.pinHash);
+    counter.take(shard, cashierSubject(terminalId, cashier.cashierId), clock(), attemptId).then(
       (attempt) => {
         if (attempt === 'locked') {
           const locked = permissionDenied('cashier locked after repeated wrong codes; the merchant can grant them again', {
